@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use minijinja::Environment;
 use serde_json::{Value, json};
 
-use crate::ir::{Ir, Response};
+use crate::ir::{Ir, Project, Response};
 use crate::{Error, Output};
 
 /// Features on by default, chosen from measured build times (see the generator issue note):
@@ -24,7 +24,7 @@ const TEMPLATES: &[(&str, &str)] = &[
 ];
 
 /// The data the templates see.
-pub fn context(ir: &Ir) -> Value {
+pub fn context(ir: &Ir, groups: &[Vec<&Project>]) -> Value {
     let projects: Vec<Value> = ir
         .projects
         .iter()
@@ -63,7 +63,7 @@ pub fn context(ir: &Ir) -> Value {
             })
         })
         .collect();
-    let groups = crate::emit_rust::crate_groups(ir);
+
     let crates: Vec<Value> = groups
         .iter()
         .enumerate()
@@ -93,7 +93,12 @@ pub fn context(ir: &Ir) -> Value {
 }
 
 /// Renders every template.
-pub fn emit(ir: &Ir, specs_dir: &Path, out: &mut Output) -> Result<(), Error> {
+pub fn emit(
+    ir: &Ir,
+    groups: &[Vec<&Project>],
+    specs_dir: &Path,
+    out: &mut Output,
+) -> Result<(), Error> {
     let dir = specs_dir
         .parent()
         .map(|p| p.join("templates"))
@@ -112,7 +117,7 @@ pub fn emit(ir: &Ir, specs_dir: &Path, out: &mut Output) -> Result<(), Error> {
         env.add_template(name, text)
             .map_err(|e| Error::Template(format!("{name}: {e}")))?;
     }
-    let ctx = context(ir);
+    let ctx = context(ir, groups);
     // The feature table also lives in the README, between markers.
     let readme_path = dir
         .parent()

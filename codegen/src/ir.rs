@@ -126,6 +126,12 @@ pub struct Method {
     pub doc_url: Option<String>,
     /// A ByCard variant.
     pub by_card: bool,
+    /// Sent without `Authorization` (from `operation-flags.json`).
+    pub no_auth: bool,
+    /// The answer's fields sit beside `code` and `msg` (from `operation-flags.json`).
+    pub flat_envelope: bool,
+    /// Sends the client's help desk credential (from `operation-flags.json`).
+    pub helpdesk_auth: bool,
 }
 
 /// A path or query parameter.
@@ -242,7 +248,8 @@ pub struct FieldIr {
     pub ty: TypeRef,
     /// `Option<..>` (not required).
     pub optional: bool,
-    /// Required by the spec (a required file part is still an `Option`: checked when sent).
+    /// Required by the spec (a required file part or enum is still an `Option`: checked when
+    /// sent).
     pub required: bool,
     /// Description.
     pub doc: Option<String>,
@@ -680,7 +687,9 @@ fn build_models(
                     name: f.name.clone(),
                     ident: field_scope.claim(&names::snake_ident(&f.name)),
                     required: f.required,
-                    optional: !f.required || ty == TypeRef::File,
+                    // A required file part or enum is still an `Option` (checked when sent):
+                    // neither has a value that could stand for "not set".
+                    optional: !f.required || matches!(ty, TypeRef::File | TypeRef::Enum(_)),
                     ty,
                     doc: doc_of(&f.description),
                 }
@@ -913,6 +922,9 @@ fn build_method(
         doc,
         doc_url: m.doc_url.clone(),
         by_card: m.by_card,
+        no_auth: false,
+        flat_envelope: false,
+        helpdesk_auth: false,
     }
 }
 

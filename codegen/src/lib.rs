@@ -9,6 +9,7 @@ pub mod emit_docs;
 pub mod emit_rust;
 pub mod ir;
 pub mod names;
+mod operation_flags;
 pub mod spec;
 
 use std::collections::BTreeMap;
@@ -184,9 +185,19 @@ fn remove_empty_dirs(root: &Path) -> Result<(), Error> {
 /// Generates everything from the `api-specs/` directory at `specs_dir`.
 pub fn generate(specs_dir: &Path) -> Result<Output, Error> {
     let specs = spec::Specs::load(specs_dir)?;
-    let ir = ir::Ir::build(&specs);
+    let mut ir = ir::Ir::build(&specs);
+    // The generator's own data, beside the specs: `<workspace>/codegen/*.json`.
+    let data_dir = specs_dir
+        .parent()
+        .map_or_else(|| PathBuf::from("codegen"), |root| root.join("codegen"));
+    let read = |name: &str| {
+        let path = data_dir.join(name);
+        std::fs::read_to_string(&path).map_err(|e| Error::Io(path, e))
+    };
+    operation_flags::apply(&mut ir, &read("operation-flags.json")?)?;
+    let groups = emit_rust::crate_groups(&ir, &read("crates.json")?)?;
     let mut output = Output::default();
-    emit_rust::emit(&ir, &mut output)?;
-    emit_docs::emit(&ir, specs_dir, &mut output)?;
+    emit_rust::emit(&ir, &groups, &mut output)?;
+    emit_docs::emit(&ir, &groups, specs_dir, &mut output)?;
     Ok(output)
 }

@@ -30,6 +30,9 @@ fn a_small_spec_generates_the_committed_snapshot() {
     let _ = std::fs::remove_dir_all(&root);
     copy_dir(&fixtures.join("specs"), &root.join("api-specs"));
     copy_dir(&manifest.join("../templates"), &root.join("templates"));
+    // The fixture's own crate table and operation flags (the real ones name projects and
+    // paths the subset does not have, which the generator refuses).
+    copy_dir(&fixtures.join("codegen"), &root.join("codegen"));
     let output = lark_oapi_codegen::generate(&root.join("api-specs"));
     let _ = std::fs::remove_dir_all(&root);
     let output = output.expect("the fixture generates");

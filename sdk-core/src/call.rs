@@ -52,6 +52,7 @@ pub struct Call {
     client: Client,
     spec: RequestSpec,
     has_body: bool,
+    flat_envelope: bool,
 }
 
 impl Call {
@@ -61,7 +62,20 @@ impl Call {
             client: client.clone(),
             spec: RequestSpec::new(method, path).token_types(tokens),
             has_body: false,
+            flat_envelope: false,
         }
+    }
+
+    /// Operation flag: sends the client's help desk credential.
+    pub fn helpdesk_auth(mut self) -> Self {
+        self.spec = self.spec.helpdesk_auth();
+        self
+    }
+
+    /// Operation flag: the answer's fields sit beside `code` and `msg`, with no `data`.
+    pub fn flat_envelope(mut self) -> Self {
+        self.flat_envelope = true;
+        self
     }
 
     /// Fills a path parameter (percent-encoded).
@@ -85,8 +99,16 @@ impl Call {
         self.spec.query.retain(|(k, _)| k != key);
     }
 
-    /// Sets the JSON body.
+    /// Sets the JSON body. A field the specs require that is left unset fails the call
+    /// with `Error::InvalidRequest` naming it, before anything is sent.
     pub fn json_body(&mut self, body: &dyn ToJsonDyn) {
+        if let Some(field) = body.missing_required() {
+            let message = format!(
+                "{} {} needs the body field `{field}`, which is not set (empty); set it in the request body",
+                self.spec.method, self.spec.path
+            );
+            self.spec.fail(message);
+        }
         // Generated code knows which endpoints take a body, GET ones included.
         self.spec
             .set_body_unchecked(RequestBody::Json(bytes::Bytes::from(body.to_json_bytes())));
@@ -125,8 +147,10 @@ impl Call {
 
     /// Sends the call; the future decodes `data` into `T`.
     pub fn send<T: FromJson>(self, required: &Required) -> ResponseFuture<T> {
+        let flat = self.flat_envelope;
         ResponseFuture {
             inner: self.send_untyped(required),
+            flat,
             _data: PhantomData,
         }
     }
@@ -181,11 +205,16 @@ impl Call {
 pub trait ToJsonDyn {
     /// The value encoded as JSON.
     fn to_json_bytes(&self) -> Vec<u8>;
+    /// See [`ToJson::missing_required`].
+    fn missing_required(&self) -> Option<String>;
 }
 
 impl<T: ToJson> ToJsonDyn for T {
     fn to_json_bytes(&self) -> Vec<u8> {
         json::to_vec(self)
+    }
+    fn missing_required(&self) -> Option<String> {
+        ToJson::missing_required(self)
     }
 }
 
@@ -227,6 +256,7 @@ fn decode_item<T: FromJson>(value: Value) -> std::result::Result<T, String> {
 #[must_use = "futures do nothing unless awaited"]
 pub struct ResponseFuture<T> {
     inner: Pin<Box<dyn Future<Output = Result<RawResponse>> + Send>>,
+    flat: bool,
     _data: PhantomData<fn() -> T>,
 }
 
@@ -243,7 +273,7 @@ impl<T: FromJson> Future for ResponseFuture<T> {
         match self.inner.as_mut().poll(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Ready(Ok(raw)) => Poll::Ready(raw.typed::<T>()),
+            Poll::Ready(Ok(raw)) => Poll::Ready(raw.typed_as::<T>(self.flat)),
         }
     }
 }

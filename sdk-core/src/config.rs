@@ -285,7 +285,8 @@ impl ConfigBuilder {
         self
     }
 
-    /// Help desk id and token, sent as `X-Lark-Helpdesk-Authorization` on `/open-apis/helpdesk/` calls.
+    /// Help desk id and token, sent as `X-Lark-Helpdesk-Authorization` on the help desk
+    /// APIs (the generated ones; raw requests with `.helpdesk_auth()`).
     pub fn helpdesk(
         mut self,
         helpdesk_id: impl Into<String>,

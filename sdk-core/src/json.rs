@@ -114,19 +114,28 @@ pub(crate) fn kind(value: &Value) -> &'static str {
 /// let chat = Chat::from_json(json!({"chat_id": "oc_1", "user_count": "12", "x": 1})).unwrap();
 /// assert_eq!(chat, Chat { chat_id: "oc_1".into(), user_count: 12, topic: None });
 /// ```
-pub trait FromJson: Sized + Default {
+pub trait FromJson: Sized + Absent {
     /// Decodes `value`. For fields, array elements and map values `null` never gets here:
-    /// the caller uses [`FromJson::absent`] instead.
+    /// the caller uses [`Absent::absent`] instead.
     fn from_json(value: Value) -> Result<Self, JsonError>;
-    /// The value of an absent or `null` field: `None` for `Option`, empty or zero for the
-    /// built-in types, `Self::default()` unless a type says otherwise. (A provided method,
-    /// so the thousands of generated types do not each compile one.)
-    fn absent() -> Self {
-        Self::default()
-    }
     /// Whether an empty (or blank) string counts as absent: true for numbers and booleans,
     /// which the platform sometimes sends as `""` when it has no value.
     const BLANK_IS_ABSENT: bool = false;
+}
+
+/// The value of an absent or `null` field: `Self::default()` for every type with a default
+/// (`None`, empty, zero; one blanket impl, so the thousands of generated types do not each
+/// compile one). Generated enums have no default: theirs is an empty unknown value, only
+/// ever seen for a `null` inside an array or map.
+pub trait Absent {
+    /// The value of an absent field.
+    fn absent() -> Self;
+}
+
+impl<T: Default> Absent for T {
+    fn absent() -> Self {
+        T::default()
+    }
 }
 
 /// Whether `value` is absent for `T`: `null`, or a blank string where `T` allows it.
@@ -247,15 +256,12 @@ fn bool_of(value: &Value) -> Option<bool> {
     }
 }
 
-/// Scalar impls: `type = expected, absent value, parser from &Value to Option<type>`.
+/// Scalar impls: `type = expected, parser from &Value to Option<type>`.
 macro_rules! scalar_from_json {
-    ($($t:ty = $expected:literal, $absent:expr, $parse:expr;)*) => {$(
+    ($($t:ty = $expected:literal, $parse:expr;)*) => {$(
         impl FromJson for $t {
             fn from_json(value: Value) -> Result<Self, JsonError> {
                 ($parse)(&value).ok_or_else(|| JsonError::new($expected, &value))
-            }
-            fn absent() -> Self {
-                $absent
             }
             const BLANK_IS_ABSENT: bool = true;
         }
@@ -263,11 +269,11 @@ macro_rules! scalar_from_json {
 }
 
 scalar_from_json! {
-    i64 = "an integer", 0, int_of;
-    i32 = "a 32-bit integer", 0, |v| int_of(v).and_then(|n| i32::try_from(n).ok());
-    u64 = "an unsigned integer", 0, uint_of;
-    f64 = "a number", 0.0, float_of;
-    bool = "a boolean", false, bool_of;
+    i64 = "an integer", int_of;
+    i32 = "a 32-bit integer", |v| int_of(v).and_then(|n| i32::try_from(n).ok());
+    u64 = "an unsigned integer", uint_of;
+    f64 = "a number", float_of;
+    bool = "a boolean", bool_of;
 }
 
 impl FromJson for String {
@@ -279,17 +285,11 @@ impl FromJson for String {
             other => Err(JsonError::new("a string", &other)),
         }
     }
-    fn absent() -> Self {
-        String::new()
-    }
 }
 
 impl FromJson for Value {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         Ok(value)
-    }
-    fn absent() -> Self {
-        Value::Null
     }
 }
 
@@ -300,17 +300,11 @@ impl<T: FromJson> FromJson for Option<T> {
         }
         T::from_json(value).map(Some)
     }
-    fn absent() -> Self {
-        None
-    }
 }
 
-impl<T: FromJson> FromJson for Box<T> {
+impl<T: FromJson + Default> FromJson for Box<T> {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         T::from_json(value).map(Box::new)
-    }
-    fn absent() -> Self {
-        Box::new(T::absent())
     }
 }
 
@@ -325,9 +319,6 @@ impl<T: FromJson> FromJson for Vec<T> {
             out.push(decode(item).map_err(|e| e.at_index(i))?);
         }
         Ok(out)
-    }
-    fn absent() -> Self {
-        Vec::new()
     }
 }
 
@@ -348,17 +339,11 @@ impl<T: FromJson> FromJson for BTreeMap<String, T> {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         map_of(value)
     }
-    fn absent() -> Self {
-        BTreeMap::new()
-    }
 }
 
 impl<T: FromJson, S: BuildHasher + Default> FromJson for HashMap<String, T, S> {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         map_of(value)
-    }
-    fn absent() -> Self {
-        HashMap::default()
     }
 }
 
@@ -560,6 +545,24 @@ impl JsonWriter {
 pub trait ToJson {
     /// Writes `self` as one complete JSON value.
     fn write_json(&self, w: &mut JsonWriter);
+
+    /// The path of the first field the specs require that is left unset (an empty string,
+    /// a `None`), in this value or a nested one: `receive_id`, `card.header.title`,
+    /// `items[2].name`. Generated request models check their required fields; everything
+    /// else has none.
+    fn missing_required(&self) -> Option<String> {
+        None
+    }
+}
+
+/// [`ToJson::missing_required`] of the field `key`, with `key` prefixed to the path.
+pub fn nested<T: ToJson + ?Sized>(key: &str, value: &T) -> Option<String> {
+    let inner = value.missing_required()?;
+    Some(if inner.starts_with('[') {
+        format!("{key}{inner}")
+    } else {
+        format!("{key}.{inner}")
+    })
 }
 
 /// Encodes any [`ToJson`] value to bytes.
@@ -606,11 +609,26 @@ impl<T: ToJson> ToJson for [T] {
         self.iter().for_each(|item| item.write_json(w));
         w.end_array();
     }
+    fn missing_required(&self) -> Option<String> {
+        for (i, item) in self.iter().enumerate() {
+            if let Some(inner) = item.missing_required() {
+                return Some(if inner.starts_with('[') {
+                    format!("[{i}]{inner}")
+                } else {
+                    format!("[{i}].{inner}")
+                });
+            }
+        }
+        None
+    }
 }
 
 impl<T: ToJson> ToJson for Vec<T> {
     fn write_json(&self, w: &mut JsonWriter) {
         self.as_slice().write_json(w);
+    }
+    fn missing_required(&self) -> Option<String> {
+        self.as_slice().missing_required()
     }
 }
 
@@ -621,17 +639,26 @@ impl<T: ToJson> ToJson for Option<T> {
             None => w.null(),
         }
     }
+    fn missing_required(&self) -> Option<String> {
+        self.as_ref()?.missing_required()
+    }
 }
 
 impl<T: ToJson + ?Sized> ToJson for Box<T> {
     fn write_json(&self, w: &mut JsonWriter) {
         (**self).write_json(w);
     }
+    fn missing_required(&self) -> Option<String> {
+        (**self).missing_required()
+    }
 }
 
 impl<T: ToJson + ?Sized> ToJson for &T {
     fn write_json(&self, w: &mut JsonWriter) {
         (**self).write_json(w);
+    }
+    fn missing_required(&self) -> Option<String> {
+        (**self).missing_required()
     }
 }
 
@@ -693,9 +720,6 @@ mod tests {
                 kind: field(&mut o, "kind")?,
             })
         }
-        fn absent() -> Self {
-            Self::default()
-        }
     }
 
     impl FromJson for Message {
@@ -708,9 +732,6 @@ mod tests {
                 thread: field(&mut o, "thread")?,
             })
         }
-        fn absent() -> Self {
-            Self::default()
-        }
     }
 
     impl FromJson for List {
@@ -720,9 +741,6 @@ mod tests {
                 items: field(&mut o, "items")?,
                 has_more: field(&mut o, "has_more")?,
             })
-        }
-        fn absent() -> Self {
-            Self::default()
         }
     }
 
@@ -1026,6 +1044,81 @@ mod tests {
         let nested = e.clone().at_index(3).at("items").at("data");
         assert_eq!(nested.path(), "data.items[3]");
         assert_eq!(e.at("id").at_index(0).path(), "[0].id");
+    }
+
+    // What generated request models do: check their own required fields, then nested ones.
+    struct Header {
+        title: String,
+    }
+    impl ToJson for Header {
+        fn write_json(&self, w: &mut JsonWriter) {
+            w.begin_object();
+            w.field("title", &self.title);
+            w.end_object();
+        }
+        fn missing_required(&self) -> Option<String> {
+            if self.title.is_empty() {
+                return Some("title".to_owned());
+            }
+            None
+        }
+    }
+    struct Card {
+        kind: Option<String>,
+        header: Option<Header>,
+        rows: Vec<Vec<Header>>,
+    }
+    impl ToJson for Card {
+        fn write_json(&self, w: &mut JsonWriter) {
+            w.begin_object();
+            w.field_opt("kind", &self.kind);
+            w.end_object();
+        }
+        fn missing_required(&self) -> Option<String> {
+            if self.kind.is_none() {
+                return Some("kind".to_owned());
+            }
+            if let Some(p) = nested("header", &self.header) {
+                return Some(p);
+            }
+            nested("rows", &self.rows)
+        }
+    }
+
+    #[test]
+    fn missing_required_fields_are_named_with_their_path() {
+        let title = |t: &str| Header { title: t.into() };
+        let card = |kind: Option<&str>, header, rows| Card {
+            kind: kind.map(str::to_owned),
+            header,
+            rows,
+        };
+        assert_eq!(
+            card(None, None, vec![]).missing_required().as_deref(),
+            Some("kind")
+        );
+        assert_eq!(
+            card(Some("a"), None, vec![]).missing_required(),
+            None,
+            "an unset optional model"
+        );
+        assert_eq!(
+            card(Some("a"), Some(title("")), vec![])
+                .missing_required()
+                .as_deref(),
+            Some("header.title")
+        );
+        let rows = vec![vec![title("ok")], vec![title("ok"), title("")]];
+        assert_eq!(
+            card(Some("a"), Some(title("t")), rows)
+                .missing_required()
+                .as_deref(),
+            Some("rows[1][1].title")
+        );
+        assert_eq!(
+            card(Some("a"), Some(title("t")), vec![vec![title("ok")]]).missing_required(),
+            None
+        );
     }
 
     #[test]

@@ -49,6 +49,7 @@ mod page;
 mod request;
 mod response;
 mod secret;
+mod unknown;
 
 pub use auth::{
     BoxFuture, CacheError, MemoryTokenCache, MemoryUserTokenStore, TokenCache, TokenTypes,
@@ -71,6 +72,7 @@ pub use request::raw::RawRequest;
 pub use request::retry::RetryPolicy;
 pub use response::{RawResponse, Response};
 pub use secret::SecretString;
+pub use unknown::UnknownValue;
 
 /// The HTTP client crate, so a custom `reqwest::Client` matches this SDK's version.
 pub use reqwest;

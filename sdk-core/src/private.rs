@@ -6,5 +6,7 @@ pub use crate::dispatcher::event::answer_json;
 #[cfg(feature = "events")]
 pub use crate::dispatcher::register::RegisterHandlers;
 
+pub use crate::unknown::unknown_value;
+
 #[path = "json.rs"]
 pub mod json;

@@ -74,30 +74,27 @@ impl RawResponse {
         })
     }
 
-    /// Decodes the envelope's `data` member with generated [`FromJson`](crate::json::FromJson)
-    /// code; a missing or `null` `data` is `T::absent()`. An envelope whose fields sit beside
-    /// `code` and `msg` instead of in `data` (the `auth/v3` token endpoints) decodes from them.
+    /// Decodes the envelope's `data` member with generated `FromJson` code; a missing or
+    /// `null` `data` is the type's absent value.
     pub fn typed<T: crate::json::FromJson>(self) -> Result<Response<T>> {
+        self.typed_as(false)
+    }
+
+    /// `flat`: the operation's fields sit beside `code` and `msg`, with no `data` (an
+    /// operation flag from the generator: the `auth/v3` token endpoints).
+    pub(crate) fn typed_as<T: crate::json::FromJson>(self, flat: bool) -> Result<Response<T>> {
         let value = match serde_json::from_slice::<serde_json::Value>(&self.body) {
             Ok(v) => v,
             Err(e) => return Err(self.decode_error(e.to_string())),
         };
         let data = match value {
-            serde_json::Value::Object(mut map) => match map.remove("data") {
-                Some(data) => Some(data),
-                // The `/open-apis/auth/v3/` endpoints put their fields beside `code` and
-                // `msg`, with no `data`: those fields are the data.
-                None if map
-                    .keys()
-                    .any(|k| !matches!(k.as_str(), "code" | "msg" | "error")) =>
-                {
-                    map.remove("code");
-                    map.remove("msg");
-                    map.remove("error");
-                    Some(serde_json::Value::Object(map))
-                }
-                None => None,
-            },
+            serde_json::Value::Object(mut map) if flat => {
+                map.remove("code");
+                map.remove("msg");
+                map.remove("error");
+                Some(serde_json::Value::Object(map))
+            }
+            serde_json::Value::Object(mut map) => map.remove("data"),
             _ => return Err(self.decode_error("the body is not a JSON object".into())),
         };
         let data = match data {

@@ -44,8 +44,8 @@ pub use lark_oapi_core::{
     JsonError, MemoryTokenCache, MemoryUserTokenStore, Method, Multipart, Page, PageStream,
     Paginator, PermissionViolation, RawRequest, RawResponse, RequestOptions, RequestSpec, Response,
     ResponseFuture, Result, RetryPolicy, SecretString, TokenCache, TokenLocation, TokenTypes,
-    TransportError, USER_AGENT, UserToken, UserTokenStore, UserTokens, UserTokensBuilder, card,
-    codes, from_value, reqwest, to_value,
+    TransportError, USER_AGENT, UnknownValue, UserToken, UserTokenStore, UserTokens,
+    UserTokensBuilder, card, codes, from_value, reqwest, to_value,
 };
 #[cfg(feature = "events")]
 pub use lark_oapi_core::{dispatcher, event_crypto};
@@ -66,6 +66,26 @@ pub use generated::*;
 ))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// Promises kept by the types, checked by the compiler: an enum's unknown value cannot be
+/// built by hand (it would stop equalling the listed value a later release adds) and no
+/// enum has a default to stand for "not set".
+///
+/// ```compile_fail
+/// let _ = lark_oapi::im::v1::models::ReceiveIdType::Unknown(lark_oapi::UnknownValue("thread_id".into()));
+/// ```
+///
+/// ```compile_fail
+/// let _ = lark_oapi::im::v1::models::ReceiveIdType::default();
+/// ```
+///
+/// ```
+/// use lark_oapi::im::v1::models::ReceiveIdType;
+/// assert_eq!(ReceiveIdType::from("chat_id"), ReceiveIdType::ChatId);
+/// assert!(matches!(ReceiveIdType::from("thread_id"), ReceiveIdType::Unknown(v) if v.as_str() == "thread_id"));
+/// ```
+#[cfg(all(doctest, feature = "im"))]
+pub struct EnumDoctests;
 
 /// What most programs import: `use lark_oapi::prelude::*;`.
 pub mod prelude {

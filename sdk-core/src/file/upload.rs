@@ -133,19 +133,20 @@ impl Multipart {
         self
     }
 
-    /// Records that the required file part `name` was not given: sending the form then
-    /// fails with [`Error::InvalidRequest`](crate::Error::InvalidRequest) before any I/O,
-    /// instead of the platform refusing an incomplete upload.
+    /// Records that the required part `name` (a file, or a text field) was not given:
+    /// sending the form then fails with
+    /// [`Error::InvalidRequest`](crate::Error::InvalidRequest) before any I/O, instead of the
+    /// platform refusing an incomplete upload.
     ///
     /// ```
-    /// let form = lark_oapi_core::Multipart::new().text("image_type", "message").missing_file("image");
+    /// let form = lark_oapi_core::Multipart::new().text("image_type", "message").missing_part("image");
     /// ```
-    pub fn missing_file(mut self, name: impl Into<String>) -> Self {
+    pub fn missing_part(mut self, name: impl Into<String>) -> Self {
         self.missing.push(name.into());
         self
     }
 
-    pub(crate) fn missing_files(&self) -> &[String] {
+    pub(crate) fn missing_parts(&self) -> &[String] {
         &self.missing
     }
 

@@ -48,6 +48,8 @@ pub struct RequestSpec {
     pub(crate) token_types: TokenTypes,
     pub(crate) options: RequestOptions,
     pub(crate) invalid: Option<String>,
+    /// Sends the client's help desk credential (an operation flag from the generator).
+    pub(crate) helpdesk_auth: bool,
 }
 
 /// The body of a request. `Debug` shows its size, not its content (it may hold secrets:
@@ -92,6 +94,7 @@ impl RequestSpec {
             token_types: TokenTypes::ANY,
             options: RequestOptions::default(),
             invalid: None,
+            helpdesk_auth: false,
         }
     }
 
@@ -120,7 +123,7 @@ impl RequestSpec {
         &mut self.options
     }
 
-    fn fail(&mut self, message: String) {
+    pub(crate) fn fail(&mut self, message: String) {
         if self.invalid.is_none() {
             self.invalid = Some(message);
         }
@@ -200,9 +203,9 @@ impl RequestSpec {
 
     /// Sets a multipart body (uploads).
     pub fn multipart(mut self, form: Multipart) -> Self {
-        if let Some(name) = form.missing_files().first() {
+        if let Some(name) = form.missing_parts().first() {
             self.fail(format!(
-                "the required file part `{name}` of {} is missing; set it with FilePart::path, ::bytes or ::reader",
+                "the required part `{name}` of {} is not set; set it in the request body (a file with FilePart::path, ::bytes or ::reader)",
                 self.path
             ));
         }
@@ -229,6 +232,14 @@ impl RequestSpec {
     /// The token kinds the API accepts; [`TokenTypes::NONE`] sends no `Authorization`.
     pub fn token_types(mut self, types: TokenTypes) -> Self {
         self.token_types = types;
+        self
+    }
+
+    /// Sends the client's help desk credential ([`ConfigBuilder::helpdesk`](crate::ConfigBuilder::helpdesk))
+    /// as `X-Lark-Helpdesk-Authorization`. The generated help desk calls do this themselves;
+    /// a credential given per call ([`RequestOptions::helpdesk`]) is always sent.
+    pub fn helpdesk_auth(mut self) -> Self {
+        self.helpdesk_auth = true;
         self
     }
 

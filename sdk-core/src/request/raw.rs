@@ -87,6 +87,12 @@ impl RawRequest {
         self
     }
 
+    /// Sends the client's help desk credential (see [`RequestSpec::helpdesk_auth`]).
+    pub fn helpdesk_auth(mut self) -> Self {
+        self.spec = self.spec.helpdesk_auth();
+        self
+    }
+
     /// Sends no `Authorization` header.
     pub fn no_auth(self) -> Self {
         self.token_types(TokenTypes::NONE)

@@ -338,9 +338,14 @@ impl Client {
         if let Some(auth) = auth {
             headers.insert(AUTHORIZATION, auth.header.clone());
         }
-        if spec.path.starts_with("/open-apis/helpdesk/")
-            && let Some(cred) = spec.options.helpdesk.as_ref().or(config.helpdesk.as_ref())
-        {
+        // The runtime knows no endpoint: a credential given for this call, or the client's
+        // when the operation asks for it (generated help desk calls, `helpdesk_auth()`).
+        let helpdesk = spec
+            .options
+            .helpdesk
+            .as_ref()
+            .or(config.helpdesk.as_ref().filter(|_| spec.helpdesk_auth));
+        if let Some(cred) = helpdesk {
             let mut value = HeaderValue::from_str(cred.header_value()).map_err(|_| {
                 Error::InvalidRequest("the help desk credential is not a valid header value".into())
             })?;

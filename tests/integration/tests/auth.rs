@@ -338,10 +338,19 @@ async fn an_invalid_app_ticket_is_dropped_and_a_resend_requested() {
 }
 
 #[tokio::test]
-async fn the_help_desk_credential_goes_to_help_desk_apis_only() {
+async fn the_help_desk_credential_goes_where_the_operation_asks_for_it() {
     let (mock, client) = setup_with(|b| b.helpdesk("7031", "ht-secret")).await;
+    // A generated help desk call asks for it (an operation flag from the generator's data).
+    client.helpdesk().v1().ticket().list().send().await.unwrap();
+    // A raw request asks with `helpdesk_auth()`; the runtime knows no help desk path.
     client
-        .request(Method::GET, "/open-apis/helpdesk/v1/tickets")
+        .request(Method::GET, "/open-apis/helpdesk/v1/agent_emails")
+        .helpdesk_auth()
+        .send_value()
+        .await
+        .unwrap();
+    client
+        .request(Method::GET, "/open-apis/helpdesk/v1/faqs")
         .send_value()
         .await
         .unwrap();
@@ -350,15 +359,35 @@ async fn the_help_desk_credential_goes_to_help_desk_apis_only() {
         .send_value()
         .await
         .unwrap();
-    let hd = &mock.requests_to("/open-apis/helpdesk/v1/tickets")[0];
-    // base64("7031:ht-secret"), bare (no "Bearer "), next to the normal token.
-    assert_eq!(
-        hd.header("x-lark-helpdesk-authorization"),
-        Some("NzAzMTpodC1zZWNyZXQ=")
-    );
-    assert!(bearer(hd).unwrap().starts_with("t-"));
-    let other = &mock.requests_to("/open-apis/im/v1/chats/x")[0];
-    assert!(other.header("x-lark-helpdesk-authorization").is_none());
+    for path in [
+        "/open-apis/helpdesk/v1/tickets",
+        "/open-apis/helpdesk/v1/agent_emails",
+    ] {
+        let hd = &mock.requests_to(path)[0];
+        // base64("7031:ht-secret"), bare (no "Bearer "), next to the normal token.
+        assert_eq!(
+            hd.header("x-lark-helpdesk-authorization"),
+            Some("NzAzMTpodC1zZWNyZXQ="),
+            "{path}"
+        );
+        assert!(bearer(hd).unwrap().starts_with("t-"));
+    }
+    for path in ["/open-apis/helpdesk/v1/faqs", "/open-apis/im/v1/chats/x"] {
+        let other = &mock.requests_to(path)[0];
+        assert!(
+            other.header("x-lark-helpdesk-authorization").is_none(),
+            "{path}"
+        );
+    }
+    // A credential given for one call is sent on that call.
+    client
+        .request(Method::GET, "/open-apis/im/v1/chats/y")
+        .helpdesk("1", "x")
+        .send_value()
+        .await
+        .unwrap();
+    let given = &mock.requests_to("/open-apis/im/v1/chats/y")[0];
+    assert_eq!(given.header("x-lark-helpdesk-authorization"), Some("MTp4"));
 }
 
 #[tokio::test]

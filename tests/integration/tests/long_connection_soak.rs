@@ -75,6 +75,7 @@ fn repeated_drops_lose_no_acknowledged_event_and_leak_no_task() {
             .unwrap();
 
         let mut pushed = HashMap::new();
+        let mut opened_at_drop = 0;
         for round in 0..DROPS {
             mock.ws_set_fragments(if round % 3 == 0 { 3 } else { 1 });
             for i in 0..PER_ROUND {
@@ -83,11 +84,18 @@ fn repeated_drops_lose_no_acknowledged_event_and_leak_no_task() {
             }
             tokio::time::sleep(Duration::from_millis(fastrand::u64(2..30))).await;
             // Reconnects after a connection that died young are paced (100 ms at least):
-            // wait for the new connection, so each drop cuts a live one.
+            // wait until the mock serves a connection opened since the last drop, so each
+            // drop cuts a live one (the client's own `connected` can still be true for a
+            // moment after a drop, before it has noticed).
             let reconnected = Instant::now() + Duration::from_secs(3);
-            while !conn.stats().connected && Instant::now() < reconnected {
+            while Instant::now() < reconnected {
+                let ws = mock.ws_stats();
+                if ws.connections_opened > opened_at_drop && ws.live_connections > 0 {
+                    break;
+                }
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
+            opened_at_drop = mock.ws_stats().connections_opened;
             mock.ws_drop_connections();
         }
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -135,7 +135,11 @@ pub(crate) async fn roundtrip_acs() {
             .v1()
             .rule_external()
             .create()
-            .body(Default::default())
+            .body(lark_oapi::acs::v1::models::CreateRuleExternalRequestBody {
+                rule: lark_oapi::acs::v1::models::Rule {
+                    ..Default::default()
+                },
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -179,7 +183,10 @@ pub(crate) async fn roundtrip_acs() {
             .v1()
             .rule_external()
             .device_bind()
-            .body(Default::default())
+            .body(lark_oapi::acs::v1::models::DeviceBindRuleExternalRequestBody {
+                device_id: "sample".into(),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -249,7 +256,14 @@ pub(crate) async fn roundtrip_acs() {
         );
     }
     {
-        let call = client.acs().v1().user().patch("p-user_id").body(Default::default());
+        let call = client
+            .acs()
+            .v1()
+            .user()
+            .patch("p-user_id")
+            .body(lark_oapi::acs::v1::models::User {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -288,7 +302,8 @@ pub(crate) async fn roundtrip_acs() {
             .update("p-user_id")
             .body(lark_oapi::acs::v1::models::File {
                 files: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
-                ..Default::default()
+                file_type: "sample".into(),
+                file_name: "sample".into(),
             });
         let result = outcome(call.send().await);
         check(
@@ -310,7 +325,11 @@ pub(crate) async fn roundtrip_acs() {
             .v1()
             .visitor()
             .create()
-            .body(Default::default())
+            .body(lark_oapi::acs::v1::models::CreateVisitorRequestBody {
+                user: lark_oapi::acs::v1::models::UserExternal {
+                    ..Default::default()
+                },
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -421,7 +440,17 @@ pub(crate) async fn roundtrip_admin() {
         );
     }
     {
-        let call = client.admin().v1().badge().create().body(Default::default());
+        let call = client
+            .admin()
+            .v1()
+            .badge()
+            .create()
+            .body(lark_oapi::admin::v1::models::Badge {
+                name: "sample".into(),
+                detail_image: "sample".into(),
+                show_image: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -474,7 +503,12 @@ pub(crate) async fn roundtrip_admin() {
             .v1()
             .badge()
             .update("p-badge_id")
-            .body(Default::default());
+            .body(lark_oapi::admin::v1::models::Badge {
+                name: "sample".into(),
+                detail_image: "sample".into(),
+                show_image: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -495,7 +529,14 @@ pub(crate) async fn roundtrip_admin() {
             .v1()
             .badge_grant()
             .create("p-badge_id")
-            .body(Default::default());
+            .body(lark_oapi::admin::v1::models::Grant {
+                name: "sample".into(),
+                time_zone: "sample".into(),
+                rule_detail: lark_oapi::admin::v1::models::RuleDetail {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -564,7 +605,14 @@ pub(crate) async fn roundtrip_admin() {
             .v1()
             .badge_grant()
             .update("p-badge_id", "p-grant_id")
-            .body(Default::default());
+            .body(lark_oapi::admin::v1::models::Grant {
+                name: "sample".into(),
+                time_zone: "sample".into(),
+                rule_detail: lark_oapi::admin::v1::models::RuleDetail {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -610,7 +658,12 @@ pub(crate) async fn roundtrip_admin() {
             .password()
             .reset()
             .user_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::admin::v1::models::ResetPasswordRequestBody {
+                password: lark_oapi::admin::v1::models::Password {
+                    ent_email_password: "sample".into(),
+                },
+                user_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -655,7 +708,10 @@ pub(crate) async fn roundtrip_aily() {
             .v1()
             .agent_agent_attachment()
             .create("p-agent_id")
-            .body(Default::default());
+            .body(lark_oapi::aily::v1::models::CreateAgentAgentAttachmentRequestBody {
+                r#type: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -676,7 +732,16 @@ pub(crate) async fn roundtrip_aily() {
             .v1()
             .agent_agent_chat()
             .create("p-agent_id")
-            .body(Default::default());
+            .body(lark_oapi::aily::v1::models::CreateAgentAgentChatRequestBody {
+                user_message: lark_oapi::aily::v1::models::AgentUserMessage {
+                    content: vec![
+                        lark_oapi::aily::v1::models::AgentUserMessageContent { r#type :
+                        "sample".into(), text : "sample".into(), }
+                    ],
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -717,7 +782,9 @@ pub(crate) async fn roundtrip_aily() {
             .v1()
             .agent_agent_chat_session()
             .create("p-agent_id")
-            .body(Default::default());
+            .body(lark_oapi::aily::v1::models::CreateAgentAgentChatSessionRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -794,7 +861,9 @@ pub(crate) async fn roundtrip_aily() {
             .v1()
             .agent_agent_visibility()
             .check("p-agent_id")
-            .body(Default::default())
+            .body(lark_oapi::aily::v1::models::CheckAgentAgentVisibilityRequestBody {
+                channel_type: "sample".into(),
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -811,7 +880,14 @@ pub(crate) async fn roundtrip_aily() {
         );
     }
     {
-        let call = client.aily().v1().aily_session().create().body(Default::default());
+        let call = client
+            .aily()
+            .v1()
+            .aily_session()
+            .create()
+            .body(lark_oapi::aily::v1::models::CreateAilySessionRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -864,7 +940,9 @@ pub(crate) async fn roundtrip_aily() {
             .v1()
             .aily_session()
             .update("p-aily_session_id")
-            .body(Default::default());
+            .body(lark_oapi::aily::v1::models::CreateAilySessionRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -885,7 +963,12 @@ pub(crate) async fn roundtrip_aily() {
             .v1()
             .aily_session_aily_message()
             .create("p-aily_session_id")
-            .body(Default::default());
+            .body(lark_oapi::aily::v1::models::CreateAilySessionAilyMessageRequestBody {
+                idempotent_id: "sample".into(),
+                content_type: Some(lark_oapi::aily::v1::models::ContentType::Mdx),
+                content: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -966,7 +1049,10 @@ pub(crate) async fn roundtrip_aily() {
             .v1()
             .aily_session_run()
             .create("p-aily_session_id")
-            .body(Default::default());
+            .body(lark_oapi::aily::v1::models::CreateAilySessionRunRequestBody {
+                app_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1023,7 +1109,11 @@ pub(crate) async fn roundtrip_aily() {
             .v1()
             .app_data_asset()
             .create("p-app_id")
-            .body(Default::default());
+            .body(lark_oapi::aily::v1::models::CreateAppDataAssetRequestBody {
+                connect_type: Some(lark_oapi::aily::v1::models::ConnectType::Import),
+                source_type: Some(lark_oapi::aily::v1::models::SourceType::File),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1139,7 +1229,12 @@ pub(crate) async fn roundtrip_aily() {
             .v1()
             .app_knowledge()
             .ask("p-app_id")
-            .body(Default::default());
+            .body(lark_oapi::aily::v1::models::AskAppKnowledgeRequestBody {
+                message: lark_oapi::aily::v1::models::AilyKnowledgeMessage {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1192,7 +1287,9 @@ pub(crate) async fn roundtrip_aily() {
             .v1()
             .app_skill()
             .start("p-app_id", "p-skill_id")
-            .body(Default::default());
+            .body(lark_oapi::aily::v1::models::StartAppSkillRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1384,7 +1481,9 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .application_environment_variable()
             .query("p-namespace")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::QueryApplicationEnvironmentVariableRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1405,7 +1504,10 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .application_flow()
             .execute("p-namespace", "p-flow_id")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::ExecuteApplicationFlowRequestBody {
+                operator: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1426,7 +1528,9 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .application_function()
             .invoke("p-namespace", "p-function_api_name")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::InvokeApplicationFunctionRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1447,7 +1551,10 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .application_object()
             .oql_query("p-namespace")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::OqlQueryApplicationObjectRequestBody {
+                query: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1468,7 +1575,9 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .application_object()
             .search("p-namespace")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::SearchApplicationObjectRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1489,7 +1598,9 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .application_object_record()
             .batch_create("p-namespace", "p-object_api_name")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::RecordsPostWorkspaceTableRequestBody {
+                records: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1510,7 +1621,9 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .application_object_record()
             .batch_delete("p-namespace", "p-object_api_name")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::BatchDeleteApplicationObjectRecordRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1531,7 +1644,9 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .application_object_record()
             .batch_query("p-namespace", "p-object_api_name")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::BatchQueryApplicationObjectRecordRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1552,7 +1667,9 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .application_object_record()
             .batch_update("p-namespace", "p-object_api_name")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::RecordsPostWorkspaceTableRequestBody {
+                records: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1573,7 +1690,9 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .application_object_record()
             .create("p-namespace", "p-object_api_name")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::RecordsPatchWorkspaceTableRequestBody {
+                record: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1614,7 +1733,9 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .application_object_record()
             .patch("p-namespace", "p-object_api_name", "p-id")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::RecordsPatchWorkspaceTableRequestBody {
+                record: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1635,7 +1756,9 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .application_object_record()
             .query("p-namespace", "p-object_api_name", "p-id")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::QueryApplicationObjectRecordRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1656,7 +1779,9 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .application_record_permission_member()
             .batch_create_authorization("p-namespace", "p-record_permission_api_name")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::BatchCreateAuthorizationApplicationRecordPermissionMemberRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1677,7 +1802,9 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .application_record_permission_member()
             .batch_remove_authorization("p-namespace", "p-record_permission_api_name")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::BatchCreateAuthorizationApplicationRecordPermissionMemberRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1698,7 +1825,9 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .application_role_member()
             .batch_create_authorization("p-namespace", "p-role_api_name")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::BatchCreateAuthorizationApplicationRoleMemberRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1719,7 +1848,9 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .application_role_member()
             .batch_remove_authorization("p-namespace", "p-role_api_name")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::BatchCreateAuthorizationApplicationRoleMemberRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1760,7 +1891,10 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .approval_instance()
             .cancel("p-approval_instance_id")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::CancelApprovalInstanceRequestBody {
+                user_id: "sample".into(),
+                opinion: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1781,7 +1915,10 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .approval_task()
             .add_assignee("p-approval_task_id")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::AddAssigneeApprovalTaskRequestBody {
+                user_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1802,7 +1939,10 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .approval_task()
             .agree("p-approval_task_id")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::AgreeApprovalTaskRequestBody {
+                user_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1823,7 +1963,10 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .approval_task()
             .reject("p-approval_task_id")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::AgreeApprovalTaskRequestBody {
+                user_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1844,7 +1987,10 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .approval_task()
             .transfer("p-approval_task_id")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::TransferApprovalTaskRequestBody {
+                user_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1911,7 +2057,10 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .tenant_app_metrics()
             .query()
-            .body(Default::default())
+            .body(lark_oapi::apaas::v1::models::QueryTenantAppMetricsRequestBody {
+                date: "sample".into(),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -1933,7 +2082,10 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .user_task()
             .cc("p-task_id")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::CcUserTaskRequestBody {
+                operator_user_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1954,7 +2106,10 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .user_task()
             .chat_group("p-task_id")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::ChatGroupUserTaskRequestBody {
+                operator_user_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1975,7 +2130,10 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .user_task()
             .expediting("p-task_id")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::ExpeditingUserTaskRequestBody {
+                operator_user_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1991,7 +2149,15 @@ pub(crate) async fn roundtrip_apaas() {
         );
     }
     {
-        let call = client.apaas().v1().user_task().query().body(Default::default());
+        let call = client
+            .apaas()
+            .v1()
+            .user_task()
+            .query()
+            .body(lark_oapi::apaas::v1::models::QueryUserTaskRequestBody {
+                kunlun_user_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -2012,7 +2178,11 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .user_task()
             .rollback("p-task_id")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::RollbackUserTaskRequestBody {
+                operator_user_id: "sample".into(),
+                to_task_id: "sample".into(),
+                opinion: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -2033,7 +2203,9 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .user_task()
             .rollback_points("p-task_id")
-            .body(Default::default());
+            .body(lark_oapi::apaas::v1::models::RollbackPointsUserTaskRequestBody {
+                operator_user_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -2054,7 +2226,9 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .workspace()
             .sql_commands("p-workspace_id")
-            .body(Default::default())
+            .body(lark_oapi::apaas::v1::models::SqlCommandsWorkspaceRequestBody {
+                sql: "sample".into(),
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -2139,7 +2313,9 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .workspace_table()
             .records_batch_update("p-workspace_id", "p-table_name")
-            .body(Default::default())
+            .body(lark_oapi::apaas::v1::models::RecordsPostWorkspaceTableRequestBody {
+                records: "sample".into(),
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -2205,7 +2381,9 @@ pub(crate) async fn roundtrip_apaas() {
             .workspace_table()
             .records_patch("p-workspace_id", "p-table_name")
             .filter("s-filter")
-            .body(Default::default())
+            .body(lark_oapi::apaas::v1::models::RecordsPatchWorkspaceTableRequestBody {
+                record: "sample".into(),
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -2227,7 +2405,9 @@ pub(crate) async fn roundtrip_apaas() {
             .v1()
             .workspace_table()
             .records_post("p-workspace_id", "p-table_name")
-            .body(Default::default())
+            .body(lark_oapi::apaas::v1::models::RecordsPostWorkspaceTableRequestBody {
+                records: "sample".into(),
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -2332,7 +2512,16 @@ pub(crate) async fn roundtrip_application() {
         );
     }
     {
-        let call = client.application().v6().app_badge().set().body(Default::default());
+        let call = client
+            .application()
+            .v6()
+            .app_badge()
+            .set()
+            .body(lark_oapi::application::v6::models::AppBadge {
+                user_id: "sample".into(),
+                version: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -2422,7 +2611,10 @@ pub(crate) async fn roundtrip_application() {
             .application()
             .patch("p-app_id")
             .lang("zh_cn")
-            .body(Default::default());
+            .body(lark_oapi::application::v6::models::Application {
+                app_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -2464,7 +2656,10 @@ pub(crate) async fn roundtrip_application() {
             .v6()
             .application_app_usage()
             .department_overview("p-app_id")
-            .body(Default::default());
+            .body(lark_oapi::application::v6::models::DepartmentOverviewApplicationAppUsageRequestBody {
+                date: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -2485,7 +2680,10 @@ pub(crate) async fn roundtrip_application() {
             .v6()
             .application_app_usage()
             .message_push_overview("p-app_id")
-            .body(Default::default());
+            .body(lark_oapi::application::v6::models::MessagePushOverviewApplicationAppUsageRequestBody {
+                date: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -2506,7 +2704,11 @@ pub(crate) async fn roundtrip_application() {
             .v6()
             .application_app_usage()
             .overview("p-app_id")
-            .body(Default::default());
+            .body(lark_oapi::application::v6::models::OverviewApplicationAppUsageRequestBody {
+                date: "sample".into(),
+                ability: Some(lark_oapi::application::v6::models::Ability::Bot),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -2591,7 +2793,11 @@ pub(crate) async fn roundtrip_application() {
             .patch("p-app_id", "p-version_id")
             .user_id_type("user_id")
             .operator_id("s-operator_id")
-            .body(Default::default());
+            .body(lark_oapi::application::v6::models::ApplicationAppVersion {
+                app_id: "sample".into(),
+                version_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -2628,7 +2834,9 @@ pub(crate) async fn roundtrip_application() {
             .v6()
             .application_collaborators()
             .update("p-app_id")
-            .body(Default::default());
+            .body(lark_oapi::application::v6::models::UpdateApplicationCollaboratorsRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -2649,7 +2857,12 @@ pub(crate) async fn roundtrip_application() {
             .v6()
             .application_contacts_range()
             .patch("p-app_id")
-            .body(Default::default());
+            .body(lark_oapi::application::v6::models::PatchApplicationContactsRangeRequestBody {
+                contacts_range_type: Some(
+                    lark_oapi::application::v6::models::ContactsRangeType::All,
+                ),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -2708,7 +2921,9 @@ pub(crate) async fn roundtrip_application() {
             .v6()
             .application_management()
             .update("p-app_id")
-            .body(Default::default());
+            .body(lark_oapi::application::v6::models::UpdateApplicationManagementRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -2729,7 +2944,9 @@ pub(crate) async fn roundtrip_application() {
             .v6()
             .application_owner()
             .update("p-app_id")
-            .body(Default::default());
+            .body(lark_oapi::application::v6::models::UpdateApplicationOwnerRequestBody {
+                owner_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -2750,7 +2967,9 @@ pub(crate) async fn roundtrip_application() {
             .v6()
             .application_visibility()
             .check_white_black_list("p-app_id")
-            .body(Default::default());
+            .body(lark_oapi::application::v6::models::AppVisibilityIdList {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -2771,7 +2990,9 @@ pub(crate) async fn roundtrip_application() {
             .v6()
             .application_visibility()
             .patch("p-app_id")
-            .body(Default::default());
+            .body(lark_oapi::application::v6::models::PatchApplicationVisibilityRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -2847,7 +3068,9 @@ pub(crate) async fn roundtrip_application() {
             .v7()
             .application_ability()
             .patch("p-app_id")
-            .body(Default::default());
+            .body(lark_oapi::application::v7::models::PatchApplicationAbilityRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -2868,7 +3091,9 @@ pub(crate) async fn roundtrip_application() {
             .v7()
             .application_base()
             .patch("p-app_id")
-            .body(Default::default());
+            .body(lark_oapi::application::v7::models::PatchApplicationBaseRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -2889,7 +3114,9 @@ pub(crate) async fn roundtrip_application() {
             .v7()
             .application_config()
             .patch("p-app_id")
-            .body(Default::default());
+            .body(lark_oapi::application::v7::models::PatchApplicationConfigRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -2910,7 +3137,11 @@ pub(crate) async fn roundtrip_application() {
             .v7()
             .application_publish()
             .create("p-app_id")
-            .body(Default::default());
+            .body(lark_oapi::application::v7::models::CreateApplicationPublishRequestBody {
+                remark: "sample".into(),
+                changelog: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -2930,7 +3161,33 @@ pub(crate) async fn roundtrip_application() {
 pub(crate) async fn roundtrip_approval() {
     let (mock, client) = setup().await;
     {
-        let call = client.approval().v4().approval().create().body(Default::default());
+        let call = client
+            .approval()
+            .v4()
+            .approval()
+            .create()
+            .body(lark_oapi::approval::v4::models::ApprovalCreate {
+                approval_name: "sample".into(),
+                viewers: vec![
+                    lark_oapi::approval::v4::models::ApprovalCreateViewers {
+                    ..Default::default() }
+                ],
+                form: lark_oapi::approval::v4::models::ApprovalForm {
+                    form_content: "sample".into(),
+                    ..Default::default()
+                },
+                node_list: vec![
+                    lark_oapi::approval::v4::models::ApprovalNode { id : "sample".into(),
+                    ..Default::default() }
+                ],
+                i18n_resources: vec![
+                    lark_oapi::approval::v4::models::I18nResource { locale :
+                    Some(lark_oapi::approval::v4::models::Locale::ZhCn), texts :
+                    vec![lark_oapi::approval::v4::models::I18nResourceText { key :
+                    "sample".into(), value : "sample".into(), }], ..Default::default() }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3010,7 +3267,14 @@ pub(crate) async fn roundtrip_approval() {
         );
     }
     {
-        let call = client.approval().v4().district().search().body(Default::default());
+        let call = client
+            .approval()
+            .v4()
+            .district()
+            .search()
+            .body(lark_oapi::approval::v4::models::SearchDistrictRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3031,7 +3295,14 @@ pub(crate) async fn roundtrip_approval() {
             .v4()
             .external_approval()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::approval::v4::models::ExternalApproval {
+                approval_name: "sample".into(),
+                approval_code: "sample".into(),
+                external: lark_oapi::approval::v4::models::ApprovalCreateExternal {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3068,7 +3339,14 @@ pub(crate) async fn roundtrip_approval() {
             .v4()
             .external_instance()
             .check()
-            .body(Default::default());
+            .body(lark_oapi::approval::v4::models::CheckExternalInstanceRequestBody {
+                instances: vec![
+                    lark_oapi::approval::v4::models::ExteranlInstanceCheck { instance_id
+                    : "sample".into(), update_time : "sample".into(), tasks :
+                    vec![lark_oapi::approval::v4::models::ExternalInstanceTask { task_id
+                    : "sample".into(), update_time : "sample".into(), }], }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3089,7 +3367,27 @@ pub(crate) async fn roundtrip_approval() {
             .v4()
             .external_instance()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::approval::v4::models::ExternalInstance {
+                approval_code: "sample".into(),
+                status: Some(
+                    lark_oapi::approval::v4::models::ExternalInstanceStatus::Deleted,
+                ),
+                instance_id: "sample".into(),
+                links: lark_oapi::approval::v4::models::ExternalInstanceLink {
+                    pc_link: "sample".into(),
+                    ..Default::default()
+                },
+                start_time: "sample".into(),
+                end_time: "sample".into(),
+                update_time: "sample".into(),
+                i18n_resources: vec![
+                    lark_oapi::approval::v4::models::I18nResource { locale :
+                    Some(lark_oapi::approval::v4::models::Locale::ZhCn), texts :
+                    vec![lark_oapi::approval::v4::models::I18nResourceText { key :
+                    "sample".into(), value : "sample".into(), }], ..Default::default() }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3110,7 +3408,9 @@ pub(crate) async fn roundtrip_approval() {
             .v4()
             .external_task()
             .list()
-            .body(Default::default());
+            .body(lark_oapi::approval::v4::models::ListExternalTaskRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3131,7 +3431,10 @@ pub(crate) async fn roundtrip_approval() {
             .v4()
             .instance()
             .add_cc()
-            .body(Default::default())
+            .body(lark_oapi::approval::v4::models::AddCcInstanceRequestBody {
+                instance_code: "sample".into(),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -3148,7 +3451,18 @@ pub(crate) async fn roundtrip_approval() {
         );
     }
     {
-        let call = client.approval().v4().instance().add_sign().body(Default::default());
+        let call = client
+            .approval()
+            .v4()
+            .instance()
+            .add_sign()
+            .body(lark_oapi::approval::v4::models::AddSignInstanceRequestBody {
+                user_id: "sample".into(),
+                approval_code: "sample".into(),
+                instance_code: "sample".into(),
+                task_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3164,7 +3478,16 @@ pub(crate) async fn roundtrip_approval() {
         );
     }
     {
-        let call = client.approval().v4().instance().cancel().body(Default::default());
+        let call = client
+            .approval()
+            .v4()
+            .instance()
+            .cancel()
+            .body(lark_oapi::approval::v4::models::InstanceCancel {
+                approval_code: "sample".into(),
+                instance_code: "sample".into(),
+                user_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3180,7 +3503,17 @@ pub(crate) async fn roundtrip_approval() {
         );
     }
     {
-        let call = client.approval().v4().instance().cc().body(Default::default());
+        let call = client
+            .approval()
+            .v4()
+            .instance()
+            .cc()
+            .body(lark_oapi::approval::v4::models::InstanceCc {
+                approval_code: "sample".into(),
+                instance_code: "sample".into(),
+                user_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3196,7 +3529,16 @@ pub(crate) async fn roundtrip_approval() {
         );
     }
     {
-        let call = client.approval().v4().instance().create().body(Default::default());
+        let call = client
+            .approval()
+            .v4()
+            .instance()
+            .create()
+            .body(lark_oapi::approval::v4::models::InstanceCreate {
+                approval_code: "sample".into(),
+                form: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3298,7 +3640,15 @@ pub(crate) async fn roundtrip_approval() {
         );
     }
     {
-        let call = client.approval().v4().instance().preview().body(Default::default());
+        let call = client
+            .approval()
+            .v4()
+            .instance()
+            .preview()
+            .body(lark_oapi::approval::v4::models::PreviewInstanceRequestBody {
+                user_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3314,7 +3664,14 @@ pub(crate) async fn roundtrip_approval() {
         );
     }
     {
-        let call = client.approval().v4().instance().query().body(Default::default());
+        let call = client
+            .approval()
+            .v4()
+            .instance()
+            .query()
+            .body(lark_oapi::approval::v4::models::InstanceSearch {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3335,7 +3692,9 @@ pub(crate) async fn roundtrip_approval() {
             .v4()
             .instance()
             .recall()
-            .body(Default::default())
+            .body(lark_oapi::approval::v4::models::RecallInstanceRequestBody {
+                instance_code: "sample".into(),
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -3357,7 +3716,10 @@ pub(crate) async fn roundtrip_approval() {
             .v4()
             .instance()
             .remind()
-            .body(Default::default())
+            .body(lark_oapi::approval::v4::models::RemindInstanceRequestBody {
+                instance_code: "sample".into(),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -3379,7 +3741,9 @@ pub(crate) async fn roundtrip_approval() {
             .v4()
             .instance()
             .search_cc()
-            .body(Default::default());
+            .body(lark_oapi::approval::v4::models::CcSearch {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3400,7 +3764,11 @@ pub(crate) async fn roundtrip_approval() {
             .v4()
             .instance()
             .specified_rollback()
-            .body(Default::default());
+            .body(lark_oapi::approval::v4::models::SpecifiedRollback {
+                user_id: "sample".into(),
+                task_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3421,7 +3789,11 @@ pub(crate) async fn roundtrip_approval() {
             .v4()
             .instance()
             .subscription()
-            .body(Default::default())
+            .body(lark_oapi::approval::v4::models::SubscriptionTaskRequestBody {
+                subscription_type: Some(
+                    lark_oapi::approval::v4::models::SubscriptionType::InvolvedApproval,
+                ),
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -3465,7 +3837,9 @@ pub(crate) async fn roundtrip_approval() {
             .instance_comment()
             .create("p-instance_id")
             .user_id("s-user_id")
-            .body(Default::default());
+            .body(lark_oapi::approval::v4::models::CommentRequest {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3544,7 +3918,11 @@ pub(crate) async fn roundtrip_approval() {
             .v4()
             .task()
             .add_sign()
-            .body(Default::default())
+            .body(lark_oapi::approval::v4::models::AddSignTaskRequestBody {
+                instance_code: "sample".into(),
+                task_id: "sample".into(),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -3561,7 +3939,18 @@ pub(crate) async fn roundtrip_approval() {
         );
     }
     {
-        let call = client.approval().v4().task().approve().body(Default::default());
+        let call = client
+            .approval()
+            .v4()
+            .task()
+            .approve()
+            .body(lark_oapi::approval::v4::models::TaskApprove {
+                approval_code: "sample".into(),
+                instance_code: "sample".into(),
+                user_id: "sample".into(),
+                task_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3582,7 +3971,12 @@ pub(crate) async fn roundtrip_approval() {
             .v4()
             .task()
             .forward()
-            .body(Default::default())
+            .body(lark_oapi::approval::v4::models::ForwardTaskRequestBody {
+                instance_code: "sample".into(),
+                task_id: "sample".into(),
+                transfer_user_id: "sample".into(),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -3626,7 +4020,11 @@ pub(crate) async fn roundtrip_approval() {
             .v4()
             .task()
             .pass()
-            .body(Default::default())
+            .body(lark_oapi::approval::v4::models::PassTaskRequestBody {
+                instance_code: "sample".into(),
+                task_id: "sample".into(),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -3664,7 +4062,11 @@ pub(crate) async fn roundtrip_approval() {
             .v4()
             .task()
             .refuse()
-            .body(Default::default())
+            .body(lark_oapi::approval::v4::models::RefuseTaskRequestBody {
+                instance_code: "sample".into(),
+                task_id: "sample".into(),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -3681,7 +4083,18 @@ pub(crate) async fn roundtrip_approval() {
         );
     }
     {
-        let call = client.approval().v4().task().reject().body(Default::default());
+        let call = client
+            .approval()
+            .v4()
+            .task()
+            .reject()
+            .body(lark_oapi::approval::v4::models::TaskApprove {
+                approval_code: "sample".into(),
+                instance_code: "sample".into(),
+                user_id: "sample".into(),
+                task_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3697,7 +4110,19 @@ pub(crate) async fn roundtrip_approval() {
         );
     }
     {
-        let call = client.approval().v4().task().resubmit().body(Default::default());
+        let call = client
+            .approval()
+            .v4()
+            .task()
+            .resubmit()
+            .body(lark_oapi::approval::v4::models::TaskResubmit {
+                approval_code: "sample".into(),
+                instance_code: "sample".into(),
+                user_id: "sample".into(),
+                task_id: "sample".into(),
+                form: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3718,7 +4143,11 @@ pub(crate) async fn roundtrip_approval() {
             .v4()
             .task()
             .rollback()
-            .body(Default::default())
+            .body(lark_oapi::approval::v4::models::RollbackTaskRequestBody {
+                instance_code: "sample".into(),
+                task_id: "sample".into(),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -3735,7 +4164,14 @@ pub(crate) async fn roundtrip_approval() {
         );
     }
     {
-        let call = client.approval().v4().task().search().body(Default::default());
+        let call = client
+            .approval()
+            .v4()
+            .task()
+            .search()
+            .body(lark_oapi::approval::v4::models::TaskSearch {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3756,7 +4192,11 @@ pub(crate) async fn roundtrip_approval() {
             .v4()
             .task()
             .subscription()
-            .body(Default::default())
+            .body(lark_oapi::approval::v4::models::SubscriptionTaskRequestBody {
+                subscription_type: Some(
+                    lark_oapi::approval::v4::models::SubscriptionType::InvolvedApproval,
+                ),
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -3773,7 +4213,19 @@ pub(crate) async fn roundtrip_approval() {
         );
     }
     {
-        let call = client.approval().v4().task().transfer().body(Default::default());
+        let call = client
+            .approval()
+            .v4()
+            .task()
+            .transfer()
+            .body(lark_oapi::approval::v4::models::TaskTransfer {
+                approval_code: "sample".into(),
+                instance_code: "sample".into(),
+                user_id: "sample".into(),
+                transfer_user_id: "sample".into(),
+                task_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3819,7 +4271,11 @@ pub(crate) async fn roundtrip_attendance() {
             .v1()
             .approval_info()
             .process()
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::ProcessApprovalInfoRequestBody {
+                approval_id: "sample".into(),
+                approval_type: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3841,7 +4297,12 @@ pub(crate) async fn roundtrip_attendance() {
             .archive_rule()
             .del_report()
             .employee_type("s-employee_type")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::DelReportArchiveRuleRequestBody {
+                month: "sample".into(),
+                operator_id: "sample".into(),
+                archive_rule_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3879,7 +4340,12 @@ pub(crate) async fn roundtrip_attendance() {
             .archive_rule()
             .upload_report()
             .employee_type("s-employee_type")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::UploadReportArchiveRuleRequestBody {
+                month: "sample".into(),
+                operator_id: "sample".into(),
+                archive_rule_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3901,7 +4367,12 @@ pub(crate) async fn roundtrip_attendance() {
             .archive_rule()
             .user_stats_fields_query()
             .employee_type("s-employee_type")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::UserStatsFieldsQueryArchiveRuleRequestBody {
+                month: "sample".into(),
+                archive_rule_id: "sample".into(),
+                operator_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3939,7 +4410,9 @@ pub(crate) async fn roundtrip_attendance() {
             .file()
             .upload()
             .file_name("s-file_name")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::UploadFileRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -3962,7 +4435,14 @@ pub(crate) async fn roundtrip_attendance() {
             .create()
             .employee_type("employee_id")
             .dept_type("open_id")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::CreateGroupRequestBody {
+                group: lark_oapi::attendance::v1::models::Group {
+                    group_name: "sample".into(),
+                    time_zone: "sample".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4059,7 +4539,15 @@ pub(crate) async fn roundtrip_attendance() {
         );
     }
     {
-        let call = client.attendance().v1().group().search().body(Default::default());
+        let call = client
+            .attendance()
+            .v1()
+            .group()
+            .search()
+            .body(lark_oapi::attendance::v1::models::SearchGroupRequestBody {
+                group_name: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4080,7 +4568,16 @@ pub(crate) async fn roundtrip_attendance() {
             .v1()
             .leave_accrual_record()
             .patch("p-leave_id")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::PatchLeaveAccrualRecordRequestBody {
+                leave_granting_record_id: "sample".into(),
+                employment_id: "sample".into(),
+                leave_type_id: "sample".into(),
+                reason: vec![
+                    lark_oapi::attendance::v1::models::LangText { lang : "sample".into(),
+                    value : "sample".into(), }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4101,7 +4598,13 @@ pub(crate) async fn roundtrip_attendance() {
             .v1()
             .leave_employ_expire_record()
             .get("p-leave_id")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::GetLeaveEmployExpireRecordRequestBody {
+                employment_id: "sample".into(),
+                leave_type_id: "sample".into(),
+                start_expiration_date: "sample".into(),
+                end_expiration_date: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4117,7 +4620,20 @@ pub(crate) async fn roundtrip_attendance() {
         );
     }
     {
-        let call = client.attendance().v1().shift().create().body(Default::default());
+        let call = client
+            .attendance()
+            .v1()
+            .shift()
+            .create()
+            .body(lark_oapi::attendance::v1::models::Shift {
+                shift_id: "sample".into(),
+                shift_name: "sample".into(),
+                punch_time_rule: vec![
+                    lark_oapi::attendance::v1::models::PunchTimeRule { on_time : "sample"
+                    .into(), off_time : "sample".into(), ..Default::default() }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4203,7 +4719,9 @@ pub(crate) async fn roundtrip_attendance() {
             .user_approval()
             .create()
             .employee_type("open_id")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::CreateUserApprovalRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4225,7 +4743,9 @@ pub(crate) async fn roundtrip_attendance() {
             .user_approval()
             .query()
             .employee_type("open_id")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::QueryUserApprovalRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4247,7 +4767,14 @@ pub(crate) async fn roundtrip_attendance() {
             .user_daily_shift()
             .batch_create()
             .employee_type("employee_id")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::BatchCreateUserDailyShiftRequestBody {
+                user_daily_shifts: vec![
+                    lark_oapi::attendance::v1::models::UserDailyShift { group_id :
+                    "sample".into(), shift_id : "sample".into(), user_id : "sample"
+                    .into(), ..Default::default() }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4269,7 +4796,17 @@ pub(crate) async fn roundtrip_attendance() {
             .user_daily_shift()
             .batch_create_temp()
             .employee_type("employee_id")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::BatchCreateTempUserDailyShiftRequestBody {
+                user_tmp_daily_shifts: vec![
+                    lark_oapi::attendance::v1::models::UserTmpDailyShift { group_id :
+                    "sample".into(), user_id : "sample".into(), shift_name : "sample"
+                    .into(), punch_time_simple_rules :
+                    vec![lark_oapi::attendance::v1::models::PunchTimeSimpleRule { on_time
+                    : "sample".into(), off_time : "sample".into(), }],
+                    ..Default::default() }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4291,7 +4828,9 @@ pub(crate) async fn roundtrip_attendance() {
             .user_daily_shift()
             .query()
             .employee_type("employee_id")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::QueryUserDailyShiftRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4313,7 +4852,14 @@ pub(crate) async fn roundtrip_attendance() {
             .user_flow()
             .batch_create()
             .employee_type("employee_id")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::BatchCreateUserFlowRequestBody {
+                flow_records: vec![
+                    lark_oapi::attendance::v1::models::UserFlow { user_id : "sample"
+                    .into(), creator_id : "sample".into(), location_name : "sample"
+                    .into(), check_time : "sample".into(), comment : "sample".into(),
+                    ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4334,7 +4880,9 @@ pub(crate) async fn roundtrip_attendance() {
             .v1()
             .user_flow()
             .batch_del()
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::BatchDelUserFlowRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4377,7 +4925,11 @@ pub(crate) async fn roundtrip_attendance() {
             .user_flow()
             .query()
             .employee_type("employee_id")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::QueryUserFlowRequestBody {
+                check_time_from: "sample".into(),
+                check_time_to: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4399,7 +4951,9 @@ pub(crate) async fn roundtrip_attendance() {
             .user_setting()
             .modify()
             .employee_type("employee_id")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::ModifyUserSettingRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4421,7 +4975,9 @@ pub(crate) async fn roundtrip_attendance() {
             .user_setting()
             .query()
             .employee_type("employee_id")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::QueryUserSettingRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4443,7 +4999,11 @@ pub(crate) async fn roundtrip_attendance() {
             .user_stats_data()
             .query()
             .employee_type("employee_id")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::QueryUserStatsDataRequestBody {
+                locale: Some(lark_oapi::attendance::v1::models::Locale::En),
+                stats_type: Some(lark_oapi::attendance::v1::models::StatsType::Daily),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4465,7 +5025,11 @@ pub(crate) async fn roundtrip_attendance() {
             .user_stats_field()
             .query()
             .employee_type("employee_id")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::QueryUserStatsFieldRequestBody {
+                locale: Some(lark_oapi::attendance::v1::models::Locale::En),
+                stats_type: Some(lark_oapi::attendance::v1::models::StatsType::Daily),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4487,7 +5051,11 @@ pub(crate) async fn roundtrip_attendance() {
             .user_stats_view()
             .query()
             .employee_type("employee_id")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::QueryUserStatsViewRequestBody {
+                locale: Some(lark_oapi::attendance::v1::models::Locale::En),
+                stats_type: Some(lark_oapi::attendance::v1::models::StatsType::Daily),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4509,7 +5077,16 @@ pub(crate) async fn roundtrip_attendance() {
             .user_stats_view()
             .update("p-user_stats_view_id")
             .employee_type("employee_id")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::UpdateUserStatsViewRequestBody {
+                view: lark_oapi::attendance::v1::models::UserStatsView {
+                    view_id: "sample".into(),
+                    stats_type: Some(
+                        lark_oapi::attendance::v1::models::StatsType::Daily,
+                    ),
+                    user_id: "sample".into(),
+                    ..Default::default()
+                },
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4531,7 +5108,9 @@ pub(crate) async fn roundtrip_attendance() {
             .user_task()
             .query()
             .employee_type("employee_id")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::QueryUserTaskRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4553,7 +5132,12 @@ pub(crate) async fn roundtrip_attendance() {
             .user_task_remedy()
             .create()
             .employee_type("employee_id")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::UserTaskRemedy {
+                user_id: "sample".into(),
+                remedy_time: "sample".into(),
+                reason: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4575,7 +5159,11 @@ pub(crate) async fn roundtrip_attendance() {
             .user_task_remedy()
             .query()
             .employee_type("employee_id")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::QueryUserTaskRemedyRequestBody {
+                check_time_from: "sample".into(),
+                check_time_to: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4597,7 +5185,10 @@ pub(crate) async fn roundtrip_attendance() {
             .user_task_remedy()
             .query_user_allowed_remedys()
             .employee_type("employee_id")
-            .body(Default::default());
+            .body(lark_oapi::attendance::v1::models::QueryUserAllowedRemedysUserTaskRemedyRequestBody {
+                user_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4622,7 +5213,11 @@ pub(crate) async fn roundtrip_auth() {
             .v3()
             .app_access_token()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::auth::v3::models::CreateAppAccessTokenRequestBody {
+                app_id: "sample".into(),
+                app_secret: "sample".into(),
+                app_ticket: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4643,7 +5238,10 @@ pub(crate) async fn roundtrip_auth() {
             .v3()
             .app_access_token()
             .internal()
-            .body(Default::default());
+            .body(lark_oapi::auth::v3::models::ResendAppTicketRequestBody {
+                app_id: "sample".into(),
+                app_secret: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4659,7 +5257,15 @@ pub(crate) async fn roundtrip_auth() {
         );
     }
     {
-        let call = client.auth().v3().app_ticket().resend().body(Default::default());
+        let call = client
+            .auth()
+            .v3()
+            .app_ticket()
+            .resend()
+            .body(lark_oapi::auth::v3::models::ResendAppTicketRequestBody {
+                app_id: "sample".into(),
+                app_secret: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4680,7 +5286,10 @@ pub(crate) async fn roundtrip_auth() {
             .v3()
             .tenant_access_token()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::auth::v3::models::CreateTenantAccessTokenRequestBody {
+                app_access_token: "sample".into(),
+                tenant_key: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4701,7 +5310,10 @@ pub(crate) async fn roundtrip_auth() {
             .v3()
             .tenant_access_token()
             .internal()
-            .body(Default::default());
+            .body(lark_oapi::auth::v3::models::ResendAppTicketRequestBody {
+                app_id: "sample".into(),
+                app_secret: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4721,7 +5333,15 @@ pub(crate) async fn roundtrip_auth() {
 pub(crate) async fn roundtrip_authen() {
     let (mock, client) = setup().await;
     {
-        let call = client.authen().v1().access_token().create().body(Default::default());
+        let call = client
+            .authen()
+            .v1()
+            .access_token()
+            .create()
+            .body(lark_oapi::authen::v1::models::CreateAccessTokenRequestBody {
+                grant_type: "sample".into(),
+                code: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4742,7 +5362,10 @@ pub(crate) async fn roundtrip_authen() {
             .v1()
             .oidc_access_token()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::authen::v1::models::CreateAccessTokenRequestBody {
+                grant_type: "sample".into(),
+                code: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4763,7 +5386,10 @@ pub(crate) async fn roundtrip_authen() {
             .v1()
             .oidc_refresh_access_token()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::authen::v1::models::CreateRefreshAccessTokenRequestBody {
+                grant_type: "sample".into(),
+                refresh_token: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4784,7 +5410,10 @@ pub(crate) async fn roundtrip_authen() {
             .v1()
             .refresh_access_token()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::authen::v1::models::CreateRefreshAccessTokenRequestBody {
+                grant_type: "sample".into(),
+                refresh_token: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4841,7 +5470,19 @@ pub(crate) async fn roundtrip_baike() {
         );
     }
     {
-        let call = client.baike().v1().draft().create().body(Default::default());
+        let call = client
+            .baike()
+            .v1()
+            .draft()
+            .create()
+            .body(lark_oapi::baike::v1::models::Entity {
+                main_keys: vec![
+                    lark_oapi::baike::v1::models::Term { key : "sample".into(),
+                    display_status : lark_oapi::baike::v1::models::DisplayStatus {
+                    ..Default::default() }, }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4862,7 +5503,14 @@ pub(crate) async fn roundtrip_baike() {
             .v1()
             .draft()
             .update("p-draft_id")
-            .body(Default::default());
+            .body(lark_oapi::baike::v1::models::Entity {
+                main_keys: vec![
+                    lark_oapi::baike::v1::models::Term { key : "sample".into(),
+                    display_status : lark_oapi::baike::v1::models::DisplayStatus {
+                    ..Default::default() }, }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4878,7 +5526,19 @@ pub(crate) async fn roundtrip_baike() {
         );
     }
     {
-        let call = client.baike().v1().entity().create().body(Default::default());
+        let call = client
+            .baike()
+            .v1()
+            .entity()
+            .create()
+            .body(lark_oapi::baike::v1::models::Entity {
+                main_keys: vec![
+                    lark_oapi::baike::v1::models::Term { key : "sample".into(),
+                    display_status : lark_oapi::baike::v1::models::DisplayStatus {
+                    ..Default::default() }, }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4894,7 +5554,14 @@ pub(crate) async fn roundtrip_baike() {
         );
     }
     {
-        let call = client.baike().v1().entity().extract().body(Default::default());
+        let call = client
+            .baike()
+            .v1()
+            .entity()
+            .extract()
+            .body(lark_oapi::baike::v1::models::ExtractEntityRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4926,7 +5593,14 @@ pub(crate) async fn roundtrip_baike() {
         );
     }
     {
-        let call = client.baike().v1().entity().highlight().body(Default::default());
+        let call = client
+            .baike()
+            .v1()
+            .entity()
+            .highlight()
+            .body(lark_oapi::baike::v1::models::HighlightEntityRequestBody {
+                text: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4958,7 +5632,14 @@ pub(crate) async fn roundtrip_baike() {
         );
     }
     {
-        let call = client.baike().v1().entity().r#match().body(Default::default());
+        let call = client
+            .baike()
+            .v1()
+            .entity()
+            .r#match()
+            .body(lark_oapi::baike::v1::models::MatchEntityRequestBody {
+                word: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4974,7 +5655,14 @@ pub(crate) async fn roundtrip_baike() {
         );
     }
     {
-        let call = client.baike().v1().entity().search().body(Default::default());
+        let call = client
+            .baike()
+            .v1()
+            .entity()
+            .search()
+            .body(lark_oapi::baike::v1::models::SearchEntityRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -4995,7 +5683,14 @@ pub(crate) async fn roundtrip_baike() {
             .v1()
             .entity()
             .update("p-entity_id")
-            .body(Default::default());
+            .body(lark_oapi::baike::v1::models::Entity {
+                main_keys: vec![
+                    lark_oapi::baike::v1::models::Term { key : "sample".into(),
+                    display_status : lark_oapi::baike::v1::models::DisplayStatus {
+                    ..Default::default() }, }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5033,8 +5728,8 @@ pub(crate) async fn roundtrip_baike() {
             .file()
             .upload()
             .body(lark_oapi::baike::v1::models::File {
+                name: "sample".into(),
                 file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
-                ..Default::default()
             });
         let result = outcome(call.send().await);
         check(
@@ -5060,7 +5755,13 @@ pub(crate) async fn roundtrip_base() {
             .v2()
             .app_role()
             .create("p-app_token")
-            .body(Default::default());
+            .body(lark_oapi::base::v2::models::Role {
+                role_name: "sample".into(),
+                table_roles: vec![
+                    lark_oapi::base::v2::models::TableRole { ..Default::default() }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5097,7 +5798,13 @@ pub(crate) async fn roundtrip_base() {
             .v2()
             .app_role()
             .update("p-app_token", "p-role_id")
-            .body(Default::default());
+            .body(lark_oapi::base::v2::models::Role {
+                role_name: "sample".into(),
+                table_roles: vec![
+                    lark_oapi::base::v2::models::TableRole { ..Default::default() }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5122,7 +5829,9 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app()
             .copy("p-app_token")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::CopyAppRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5138,7 +5847,14 @@ pub(crate) async fn roundtrip_bitable() {
         );
     }
     {
-        let call = client.bitable().v1().app().create().body(Default::default());
+        let call = client
+            .bitable()
+            .v1()
+            .app()
+            .create()
+            .body(lark_oapi::bitable::v1::models::ReqApp {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5175,7 +5891,9 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app()
             .update("p-app_token")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::UpdateAppRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5212,7 +5930,9 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_dashboard()
             .copy("p-app_token", "p-block_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::CopyAppDashboardRequestBody {
+                name: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5249,7 +5969,14 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_role()
             .create("p-app_token")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::AppRole {
+                role_name: "sample".into(),
+                table_roles: vec![
+                    lark_oapi::bitable::v1::models::AppRoleTableRole {
+                    ..Default::default() }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5302,7 +6029,14 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_role()
             .update("p-app_token", "p-role_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::AppRole {
+                role_name: "sample".into(),
+                table_roles: vec![
+                    lark_oapi::bitable::v1::models::AppRoleTableRole {
+                    ..Default::default() }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5323,7 +6057,12 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_role_member()
             .batch_create("p-app_token", "p-role_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::BatchCreateAppRoleMemberRequestBody {
+                member_list: vec![
+                    lark_oapi::bitable::v1::models::AppRoleMemberId { id : "sample"
+                    .into(), ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5344,7 +6083,12 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_role_member()
             .batch_delete("p-app_token", "p-role_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::BatchCreateAppRoleMemberRequestBody {
+                member_list: vec![
+                    lark_oapi::bitable::v1::models::AppRoleMemberId { id : "sample"
+                    .into(), ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5365,7 +6109,10 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_role_member()
             .create("p-app_token", "p-role_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::AppRoleMember {
+                member_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5426,7 +6173,9 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_table()
             .batch_create("p-app_token")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::BatchCreateAppTableRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5447,7 +6196,9 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_table()
             .batch_delete("p-app_token")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::BatchDeleteAppTableRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5468,7 +6219,9 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_table()
             .create("p-app_token")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::CreateAppTableRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5521,7 +6274,9 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_table()
             .patch("p-app_token", "p-table_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::PatchAppTableRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5542,7 +6297,10 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_table_field()
             .create("p-app_token", "p-table_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::AppTableField {
+                field_name: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5603,7 +6361,10 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_table_field()
             .update("p-app_token", "p-table_id", "p-field_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::AppTableField {
+                field_name: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5624,7 +6385,15 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_table_field_group()
             .create("p-app_token", "p-table_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::CreateAppTableFieldGroupRequestBody {
+                field_groups: vec![
+                    lark_oapi::bitable::v1::models::FieldGroup { name : "sample".into(),
+                    children : vec![lark_oapi::bitable::v1::models::FieldGroupChild {
+                    r#type :
+                    Some(lark_oapi::bitable::v1::models::FieldGroupChildType::Field), id
+                    : "sample".into(), }], ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5665,7 +6434,9 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_table_form()
             .patch("p-app_token", "p-table_id", "p-form_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::AppTableForm {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5686,7 +6457,12 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_table_form()
             .upgrade("p-app_token", "p-table_id", "p-form_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::UpgradeAppTableFormRequestBody {
+                form_name: "sample".into(),
+                display_mode: Some(
+                    lark_oapi::bitable::v1::models::DisplayMode::Traditional,
+                ),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5727,7 +6503,9 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_table_form_field()
             .patch("p-app_token", "p-table_id", "p-form_id", "p-field_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::AppTableFormPatchedField {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5748,7 +6526,12 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_table_record()
             .batch_create("p-app_token", "p-table_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::BatchCreateAppTableRecordRequestBody {
+                records: vec![
+                    lark_oapi::bitable::v1::models::AppTableRecord { ..Default::default()
+                    }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5769,7 +6552,9 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_table_record()
             .batch_delete("p-app_token", "p-table_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::BatchDeleteAppTableRecordRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5790,7 +6575,9 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_table_record()
             .batch_get("p-app_token", "p-table_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::BatchGetAppTableRecordRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5811,7 +6598,12 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_table_record()
             .batch_update("p-app_token", "p-table_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::BatchCreateAppTableRecordRequestBody {
+                records: vec![
+                    lark_oapi::bitable::v1::models::AppTableRecord { ..Default::default()
+                    }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5832,7 +6624,9 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_table_record()
             .create("p-app_token", "p-table_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::AppTableRecord {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5913,7 +6707,9 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_table_record()
             .search("p-app_token", "p-table_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::SearchAppTableRecordRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5934,7 +6730,9 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_table_record()
             .update("p-app_token", "p-table_id", "p-record_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::AppTableRecord {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5955,7 +6753,10 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_table_view()
             .create("p-app_token", "p-table_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::ReqView {
+                view_name: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -6036,7 +6837,9 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_table_view()
             .patch("p-app_token", "p-table_id", "p-view_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::PatchAppTableViewRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -6073,7 +6876,9 @@ pub(crate) async fn roundtrip_bitable() {
             .v1()
             .app_workflow()
             .update("p-app_token", "p-workflow_id")
-            .body(Default::default());
+            .body(lark_oapi::bitable::v1::models::UpdateAppWorkflowRequestBody {
+                status: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -6093,7 +6898,19 @@ pub(crate) async fn roundtrip_bitable() {
 pub(crate) async fn roundtrip_block() {
     let (mock, client) = setup().await;
     {
-        let call = client.block().v2().entity().create().body(Default::default());
+        let call = client
+            .block()
+            .v2()
+            .entity()
+            .create()
+            .body(lark_oapi::block::v2::models::CreateEntityRequestBody {
+                title: "sample".into(),
+                block_type_id: "sample".into(),
+                source_data: "sample".into(),
+                source_meta: "sample".into(),
+                version: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -6114,7 +6931,14 @@ pub(crate) async fn roundtrip_block() {
             .v2()
             .entity()
             .update("p-block_id")
-            .body(Default::default());
+            .body(lark_oapi::block::v2::models::Entity {
+                block_id: "sample".into(),
+                block_type_id: "sample".into(),
+                source_data: "sample".into(),
+                source_meta: "sample".into(),
+                version: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -6130,7 +6954,17 @@ pub(crate) async fn roundtrip_block() {
         );
     }
     {
-        let call = client.block().v2().message().create().body(Default::default());
+        let call = client
+            .block()
+            .v2()
+            .message()
+            .create()
+            .body(lark_oapi::block::v2::models::Message {
+                body: "sample".into(),
+                version: "sample".into(),
+                block_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -6187,7 +7021,9 @@ pub(crate) async fn roundtrip_board() {
             .v1()
             .whiteboard()
             .update_theme("p-whiteboard_id")
-            .body(Default::default());
+            .body(lark_oapi::board::v1::models::UpdateThemeWhiteboardRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -6208,7 +7044,9 @@ pub(crate) async fn roundtrip_board() {
             .v1()
             .whiteboard_node()
             .batch_delete("p-whiteboard_id")
-            .body(Default::default());
+            .body(lark_oapi::board::v1::models::BatchDeleteWhiteboardNodeRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -6229,7 +7067,9 @@ pub(crate) async fn roundtrip_board() {
             .v1()
             .whiteboard_node()
             .create("p-whiteboard_id")
-            .body(Default::default());
+            .body(lark_oapi::board::v1::models::CreateWhiteboardNodeRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -6250,7 +7090,10 @@ pub(crate) async fn roundtrip_board() {
             .v1()
             .whiteboard_node()
             .create_plantuml("p-whiteboard_id")
-            .body(Default::default());
+            .body(lark_oapi::board::v1::models::CreatePlantumlWhiteboardNodeRequestBody {
+                plant_uml_code: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -6291,7 +7134,9 @@ pub(crate) async fn roundtrip_bot() {
             .v4()
             .bot()
             .search()
-            .body(Default::default())
+            .body(lark_oapi::bot::v4::models::SearchBotRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -6312,7 +7157,15 @@ pub(crate) async fn roundtrip_bot() {
 pub(crate) async fn roundtrip_calendar() {
     let (mock, client) = setup().await;
     {
-        let call = client.calendar().v4().calendar().create().body(Default::default());
+        let call = client
+            .calendar()
+            .v4()
+            .calendar()
+            .create()
+            .body(lark_oapi::calendar::v4::models::Calendar {
+                calendar_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -6376,7 +7229,14 @@ pub(crate) async fn roundtrip_calendar() {
         );
     }
     {
-        let call = client.calendar().v4().calendar().mget().body(Default::default());
+        let call = client
+            .calendar()
+            .v4()
+            .calendar()
+            .mget()
+            .body(lark_oapi::calendar::v4::models::MgetCalendarRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -6397,7 +7257,10 @@ pub(crate) async fn roundtrip_calendar() {
             .v4()
             .calendar()
             .patch("p-calendar_id")
-            .body(Default::default());
+            .body(lark_oapi::calendar::v4::models::Calendar {
+                calendar_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -6429,7 +7292,14 @@ pub(crate) async fn roundtrip_calendar() {
         );
     }
     {
-        let call = client.calendar().v4().calendar().primarys().body(Default::default());
+        let call = client
+            .calendar()
+            .v4()
+            .calendar()
+            .primarys()
+            .body(lark_oapi::calendar::v4::models::PrimarysCalendarRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -6445,7 +7315,14 @@ pub(crate) async fn roundtrip_calendar() {
         );
     }
     {
-        let call = client.calendar().v4().calendar().search().body(Default::default());
+        let call = client
+            .calendar()
+            .v4()
+            .calendar()
+            .search()
+            .body(lark_oapi::calendar::v4::models::SearchCalendarRequestBody {
+                query: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -6540,7 +7417,14 @@ pub(crate) async fn roundtrip_calendar() {
             .v4()
             .calendar_acl()
             .create("p-calendar_id")
-            .body(Default::default());
+            .body(lark_oapi::calendar::v4::models::CalendarAcl {
+                acl_id: "sample".into(),
+                role: Some(lark_oapi::calendar::v4::models::Role::Unknown2),
+                scope: lark_oapi::calendar::v4::models::AclScope {
+                    r#type: Some(lark_oapi::calendar::v4::models::Type::User),
+                    ..Default::default()
+                },
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -6639,7 +7523,10 @@ pub(crate) async fn roundtrip_calendar() {
             .v4()
             .calendar_event()
             .create("p-calendar_id")
-            .body(Default::default());
+            .body(lark_oapi::calendar::v4::models::CalendarEvent {
+                event_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -6760,7 +7647,10 @@ pub(crate) async fn roundtrip_calendar() {
             .v4()
             .calendar_event()
             .patch("p-calendar_id", "p-event_id")
-            .body(Default::default());
+            .body(lark_oapi::calendar::v4::models::CalendarEvent {
+                event_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -6781,7 +7671,11 @@ pub(crate) async fn roundtrip_calendar() {
             .v4()
             .calendar_event()
             .reply("p-calendar_id", "p-event_id")
-            .body(Default::default());
+            .body(lark_oapi::calendar::v4::models::ReplyCalendarEventRequestBody {
+                rsvp_status: Some(
+                    lark_oapi::calendar::v4::models::ReplyCalendarEventRequestBodyRsvpStatus::Tentative,
+                ),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -6802,7 +7696,10 @@ pub(crate) async fn roundtrip_calendar() {
             .v4()
             .calendar_event()
             .search("p-calendar_id")
-            .body(Default::default());
+            .body(lark_oapi::calendar::v4::models::SearchCalendarEventRequestBody {
+                query: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -6859,7 +7756,9 @@ pub(crate) async fn roundtrip_calendar() {
             .v4()
             .calendar_event_attendee()
             .batch_delete("p-calendar_id", "p-event_id")
-            .body(Default::default());
+            .body(lark_oapi::calendar::v4::models::BatchDeleteCalendarEventAttendeeRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -6880,7 +7779,9 @@ pub(crate) async fn roundtrip_calendar() {
             .v4()
             .calendar_event_attendee()
             .create("p-calendar_id", "p-event_id")
-            .body(Default::default());
+            .body(lark_oapi::calendar::v4::models::CreateCalendarEventAttendeeRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7002,7 +7903,9 @@ pub(crate) async fn roundtrip_calendar() {
             .v4()
             .exchange_binding()
             .create()
-            .body(Default::default())
+            .body(lark_oapi::calendar::v4::models::ExchangeBinding {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -7061,7 +7964,16 @@ pub(crate) async fn roundtrip_calendar() {
         );
     }
     {
-        let call = client.calendar().v4().freebusy().batch().body(Default::default());
+        let call = client
+            .calendar()
+            .v4()
+            .freebusy()
+            .batch()
+            .body(lark_oapi::calendar::v4::models::BatchFreebusyRequestBody {
+                time_min: "sample".into(),
+                time_max: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7077,7 +7989,16 @@ pub(crate) async fn roundtrip_calendar() {
         );
     }
     {
-        let call = client.calendar().v4().freebusy().list().body(Default::default());
+        let call = client
+            .calendar()
+            .v4()
+            .freebusy()
+            .list()
+            .body(lark_oapi::calendar::v4::models::ListFreebusyRequestBody {
+                time_min: "sample".into(),
+                time_max: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7098,7 +8019,9 @@ pub(crate) async fn roundtrip_calendar() {
             .v4()
             .setting()
             .generate_caldav_conf()
-            .body(Default::default())
+            .body(lark_oapi::calendar::v4::models::GenerateCaldavConfSettingRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -7120,7 +8043,13 @@ pub(crate) async fn roundtrip_calendar() {
             .v4()
             .timeoff_event()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::calendar::v4::models::TimeoffEvent {
+                user_id: "sample".into(),
+                timezone: "sample".into(),
+                start_time: "sample".into(),
+                end_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7161,7 +8090,10 @@ pub(crate) async fn roundtrip_cardkit() {
             .v1()
             .card()
             .batch_update("p-card_id")
-            .body(Default::default());
+            .body(lark_oapi::cardkit::v1::models::BatchUpdateCardRequestBody {
+                actions: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7177,7 +8109,15 @@ pub(crate) async fn roundtrip_cardkit() {
         );
     }
     {
-        let call = client.cardkit().v1().card().create().body(Default::default());
+        let call = client
+            .cardkit()
+            .v1()
+            .card()
+            .create()
+            .body(lark_oapi::cardkit::v1::models::CreateCardRequestBody {
+                r#type: "sample".into(),
+                data: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7193,7 +8133,14 @@ pub(crate) async fn roundtrip_cardkit() {
         );
     }
     {
-        let call = client.cardkit().v1().card().id_convert().body(Default::default());
+        let call = client
+            .cardkit()
+            .v1()
+            .card()
+            .id_convert()
+            .body(lark_oapi::cardkit::v1::models::IdConvertCardRequestBody {
+                message_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7214,7 +8161,10 @@ pub(crate) async fn roundtrip_cardkit() {
             .v1()
             .card()
             .settings("p-card_id")
-            .body(Default::default());
+            .body(lark_oapi::cardkit::v1::models::SettingsCardRequestBody {
+                settings: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7235,7 +8185,13 @@ pub(crate) async fn roundtrip_cardkit() {
             .v1()
             .card()
             .update("p-card_id")
-            .body(Default::default());
+            .body(lark_oapi::cardkit::v1::models::UpdateCardRequestBody {
+                card: lark_oapi::cardkit::v1::models::Card {
+                    r#type: Some(lark_oapi::cardkit::v1::models::Type::CardJson),
+                    data: "sample".into(),
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7256,7 +8212,10 @@ pub(crate) async fn roundtrip_cardkit() {
             .v1()
             .card_element()
             .content("p-card_id", "p-element_id")
-            .body(Default::default());
+            .body(lark_oapi::cardkit::v1::models::ContentCardElementRequestBody {
+                content: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7277,7 +8236,13 @@ pub(crate) async fn roundtrip_cardkit() {
             .v1()
             .card_element()
             .create("p-card_id")
-            .body(Default::default());
+            .body(lark_oapi::cardkit::v1::models::CreateCardElementRequestBody {
+                r#type: Some(
+                    lark_oapi::cardkit::v1::models::CreateCardElementRequestBodyType::InsertBefore,
+                ),
+                elements: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7298,7 +8263,9 @@ pub(crate) async fn roundtrip_cardkit() {
             .v1()
             .card_element()
             .delete("p-card_id", "p-element_id")
-            .body(Default::default());
+            .body(lark_oapi::cardkit::v1::models::DeleteCardElementRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7319,7 +8286,10 @@ pub(crate) async fn roundtrip_cardkit() {
             .v1()
             .card_element()
             .patch("p-card_id", "p-element_id")
-            .body(Default::default());
+            .body(lark_oapi::cardkit::v1::models::PatchCardElementRequestBody {
+                partial_element: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7340,7 +8310,10 @@ pub(crate) async fn roundtrip_cardkit() {
             .v1()
             .card_element()
             .update("p-card_id", "p-element_id")
-            .body(Default::default());
+            .body(lark_oapi::cardkit::v1::models::UpdateCardElementRequestBody {
+                element: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7366,7 +8339,20 @@ pub(crate) async fn roundtrip_compensation() {
             .archive()
             .create()
             .user_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::compensation::v1::models::CreateArchiveRequestBody {
+                unique_id: "sample".into(),
+                user_id: "sample".into(),
+                effective_time: "sample".into(),
+                currency_id: "sample".into(),
+                plan_id: "sample".into(),
+                plan_tid: "sample".into(),
+                change_reason_id: "sample".into(),
+                item_value_lists: vec![
+                    lark_oapi::compensation::v1::models::ArchiveItemValue { item_id :
+                    "sample".into(), item_value : "sample".into(), ..Default::default() }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7389,7 +8375,9 @@ pub(crate) async fn roundtrip_compensation() {
             .query()
             .page_size(7)
             .user_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::compensation::v1::models::QueryArchiveRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7475,7 +8463,9 @@ pub(crate) async fn roundtrip_compensation() {
             .lump_sum_payment()
             .batch_create()
             .user_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::compensation::v1::models::BatchCreateLumpSumPaymentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7496,7 +8486,9 @@ pub(crate) async fn roundtrip_compensation() {
             .v1()
             .lump_sum_payment()
             .batch_remove()
-            .body(Default::default());
+            .body(lark_oapi::compensation::v1::models::BatchRemoveLumpSumPaymentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7517,7 +8509,9 @@ pub(crate) async fn roundtrip_compensation() {
             .v1()
             .lump_sum_payment()
             .batch_update()
-            .body(Default::default());
+            .body(lark_oapi::compensation::v1::models::BatchUpdateLumpSumPaymentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7540,7 +8534,9 @@ pub(crate) async fn roundtrip_compensation() {
             .query()
             .page_size(7)
             .user_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::compensation::v1::models::QueryLumpSumPaymentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7563,7 +8559,9 @@ pub(crate) async fn roundtrip_compensation() {
             .query_detail()
             .page_size(7)
             .user_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::compensation::v1::models::QueryDetailLumpSumPaymentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7601,7 +8599,9 @@ pub(crate) async fn roundtrip_compensation() {
             .recurring_payment()
             .batch_create()
             .user_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::compensation::v1::models::BatchCreateRecurringPaymentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7622,7 +8622,9 @@ pub(crate) async fn roundtrip_compensation() {
             .v1()
             .recurring_payment()
             .batch_remove()
-            .body(Default::default());
+            .body(lark_oapi::compensation::v1::models::BatchRemoveRecurringPaymentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7643,7 +8645,9 @@ pub(crate) async fn roundtrip_compensation() {
             .v1()
             .recurring_payment()
             .batch_update()
-            .body(Default::default());
+            .body(lark_oapi::compensation::v1::models::BatchUpdateRecurringPaymentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7666,7 +8670,9 @@ pub(crate) async fn roundtrip_compensation() {
             .query()
             .page_size(7)
             .user_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::compensation::v1::models::QueryRecurringPaymentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7688,7 +8694,10 @@ pub(crate) async fn roundtrip_compensation() {
             .social_archive()
             .query()
             .user_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::compensation::v1::models::QuerySocialArchiveRequestBody {
+                effective_date: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7710,7 +8719,12 @@ pub(crate) async fn roundtrip_compensation() {
             .social_archive_adjust_record()
             .query()
             .user_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::compensation::v1::models::QuerySocialArchiveAdjustRecordRequestBody {
+                record_type: Some(
+                    lark_oapi::compensation::v1::models::RecordType::Increase,
+                ),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7769,7 +8783,10 @@ pub(crate) async fn roundtrip_compensation() {
             .v1()
             .social_plan()
             .query()
-            .body(Default::default());
+            .body(lark_oapi::compensation::v1::models::QuerySocialPlanRequestBody {
+                effective_date: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7842,7 +8859,14 @@ pub(crate) async fn roundtrip_contact() {
         );
     }
     {
-        let call = client.contact().v3().department().create().body(Default::default());
+        let call = client
+            .contact()
+            .v3()
+            .department()
+            .create()
+            .body(lark_oapi::contact::v3::models::Department {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7932,7 +8956,9 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .department()
             .patch("p-department_id")
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::Department {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7953,7 +8979,9 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .department()
             .search()
-            .body(Default::default())
+            .body(lark_oapi::contact::v3::models::SearchDepartmentRequestBody {
+                query: "sample".into(),
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -7975,7 +9003,9 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .department()
             .unbind_department_chat()
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::UnbindDepartmentChatDepartmentRequestBody {
+                department_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -7996,7 +9026,9 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .department()
             .update("p-department_id")
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::Department {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8017,7 +9049,9 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .department()
             .update_department_id("p-department_id")
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::UpdateDepartmentIdDepartmentRequestBody {
+                new_department_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8038,7 +9072,10 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .employee_type_enum()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::EmployeeTypeEnum {
+                content: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8091,7 +9128,10 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .employee_type_enum()
             .update("p-enum_id")
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::EmployeeTypeEnum {
+                content: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8112,7 +9152,9 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .functional_role()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::CreateFunctionalRoleRequestBody {
+                role_name: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8149,7 +9191,9 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .functional_role()
             .update("p-role_id")
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::CreateFunctionalRoleRequestBody {
+                role_name: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8170,7 +9214,9 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .functional_role_member()
             .batch_create("p-role_id")
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::BatchCreateFunctionalRoleMemberRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8191,7 +9237,9 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .functional_role_member()
             .batch_delete("p-role_id")
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::BatchDeleteFunctionalRoleMemberRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8248,7 +9296,9 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .functional_role_member()
             .scopes("p-role_id")
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::ScopesFunctionalRoleMemberRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8264,7 +9314,15 @@ pub(crate) async fn roundtrip_contact() {
         );
     }
     {
-        let call = client.contact().v3().group().create().body(Default::default());
+        let call = client
+            .contact()
+            .v3()
+            .group()
+            .create()
+            .body(lark_oapi::contact::v3::models::Group {
+                id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8338,7 +9396,10 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .group()
             .patch("p-group_id")
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::Group {
+                id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8375,7 +9436,13 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .group_member()
             .add("p-group_id")
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::AddGroupMemberRequestBody {
+                member_type: Some(lark_oapi::contact::v3::models::MemberType::User),
+                member_id_type: Some(
+                    lark_oapi::contact::v3::models::MemberIdType::UserId,
+                ),
+                member_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8396,7 +9463,9 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .group_member()
             .batch_add("p-group_id")
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::BatchAddGroupMemberRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8417,7 +9486,12 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .group_member()
             .batch_remove("p-group_id")
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::BatchRemoveGroupMemberRequestBody {
+                members: vec![
+                    lark_oapi::contact::v3::models::Memberlist { member_id : "sample"
+                    .into(), member_type : "sample".into(), ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8438,7 +9512,13 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .group_member()
             .remove("p-group_id")
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::RemoveGroupMemberRequestBody {
+                member_type: Some(lark_oapi::contact::v3::models::MemberType::User),
+                member_id: "sample".into(),
+                member_id_type: Some(
+                    lark_oapi::contact::v3::models::MemberIdType::UserId,
+                ),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8470,7 +9550,14 @@ pub(crate) async fn roundtrip_contact() {
         );
     }
     {
-        let call = client.contact().v3().job_family().create().body(Default::default());
+        let call = client
+            .contact()
+            .v3()
+            .job_family()
+            .create()
+            .body(lark_oapi::contact::v3::models::JobFamily {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8539,7 +9626,9 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .job_family()
             .update("p-job_family_id")
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::JobFamily {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8555,7 +9644,14 @@ pub(crate) async fn roundtrip_contact() {
         );
     }
     {
-        let call = client.contact().v3().job_level().create().body(Default::default());
+        let call = client
+            .contact()
+            .v3()
+            .job_level()
+            .create()
+            .body(lark_oapi::contact::v3::models::JobLevel {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8624,7 +9720,9 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .job_level()
             .update("p-job_level_id")
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::JobLevel {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8693,7 +9791,11 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .unit()
             .bind_department()
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::BindDepartmentUnitRequestBody {
+                unit_id: "sample".into(),
+                department_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8709,7 +9811,16 @@ pub(crate) async fn roundtrip_contact() {
         );
     }
     {
-        let call = client.contact().v3().unit().create().body(Default::default());
+        let call = client
+            .contact()
+            .v3()
+            .unit()
+            .create()
+            .body(lark_oapi::contact::v3::models::CreateUnitRequestBody {
+                name: "sample".into(),
+                unit_type: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8794,7 +9905,9 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .unit()
             .patch("p-unit_id")
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::PatchUnitRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8815,7 +9928,11 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .unit()
             .unbind_department()
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::BindDepartmentUnitRequestBody {
+                unit_id: "sample".into(),
+                department_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8831,7 +9948,14 @@ pub(crate) async fn roundtrip_contact() {
         );
     }
     {
-        let call = client.contact().v3().user().basic_batch().body(Default::default());
+        let call = client
+            .contact()
+            .v3()
+            .user()
+            .basic_batch()
+            .body(lark_oapi::contact::v3::models::BasicBatchUserRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8863,7 +9987,14 @@ pub(crate) async fn roundtrip_contact() {
         );
     }
     {
-        let call = client.contact().v3().user().batch_get_id().body(Default::default());
+        let call = client
+            .contact()
+            .v3()
+            .user()
+            .batch_get_id()
+            .body(lark_oapi::contact::v3::models::BatchGetIdUserRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8879,7 +10010,14 @@ pub(crate) async fn roundtrip_contact() {
         );
     }
     {
-        let call = client.contact().v3().user().create().body(Default::default());
+        let call = client
+            .contact()
+            .v3()
+            .user()
+            .create()
+            .body(lark_oapi::contact::v3::models::User {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8900,7 +10038,9 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .user()
             .delete("p-user_id")
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::DeleteUserRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8974,7 +10114,9 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .user()
             .patch("p-user_id")
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::User {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -8995,7 +10137,9 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .user()
             .resurrect("p-user_id")
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::ResurrectUserRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9016,7 +10160,9 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .user()
             .update("p-user_id")
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::User {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9037,7 +10183,9 @@ pub(crate) async fn roundtrip_contact() {
             .v3()
             .user()
             .update_user_id("p-user_id")
-            .body(Default::default());
+            .body(lark_oapi::contact::v3::models::UpdateUserIdUserRequestBody {
+                new_user_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9094,7 +10242,16 @@ pub(crate) async fn roundtrip_corehr() {
             .v1()
             .assigned_user()
             .search()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::SearchAssignedUserRequestBody {
+                role_id: "sample".into(),
+                management_scope_list: vec![
+                    lark_oapi::corehr::v1::models::ManagementScope { management_dimension
+                    : "sample".into(), obj_id : "sample".into(), }
+                ],
+                search_method: "sample".into(),
+                page_size: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9117,7 +10274,9 @@ pub(crate) async fn roundtrip_corehr() {
             .add_role_assign()
             .employment_id("s-employment_id")
             .role_id("s-role_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::AddRoleAssignAuthorizationRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9199,7 +10358,9 @@ pub(crate) async fn roundtrip_corehr() {
             .update_role_assign()
             .employment_id("s-employment_id")
             .role_id("s-role_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::AddRoleAssignAuthorizationRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9222,7 +10383,9 @@ pub(crate) async fn roundtrip_corehr() {
             .convert()
             .id_transform_type(7)
             .id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::ConvertCommonDataIdRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9243,7 +10406,15 @@ pub(crate) async fn roundtrip_corehr() {
             .v1()
             .common_data_meta_data()
             .add_enum_option()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::AddEnumOptionCommonDataMetaDataRequestBody {
+                object_api_name: "sample".into(),
+                enum_field_api_name: "sample".into(),
+                enum_field_options: vec![
+                    lark_oapi::corehr::v1::models::EnumFieldOption { option_api_name :
+                    "sample".into(), name : lark_oapi::corehr::v1::models::Name {
+                    ..Default::default() }, ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9264,7 +10435,17 @@ pub(crate) async fn roundtrip_corehr() {
             .v1()
             .common_data_meta_data()
             .edit_enum_option()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::EditEnumOptionCommonDataMetaDataRequestBody {
+                object_api_name: "sample".into(),
+                enum_field_api_name: "sample".into(),
+                enum_field_option: lark_oapi::corehr::v1::models::EnumFieldOption {
+                    option_api_name: "sample".into(),
+                    name: lark_oapi::corehr::v1::models::Name {
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9280,7 +10461,14 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v1().company().create().body(Default::default());
+        let call = client
+            .corehr()
+            .v1()
+            .company()
+            .create()
+            .body(lark_oapi::corehr::v1::models::Company {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9349,7 +10537,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v1()
             .company()
             .patch("p-company_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::Company {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9386,7 +10576,14 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v1().contract().create().body(Default::default());
+        let call = client
+            .corehr()
+            .v1()
+            .contract()
+            .create()
+            .body(lark_oapi::corehr::v1::models::Contract {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9455,7 +10652,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v1()
             .contract()
             .patch("p-contract_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::Contract {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9602,7 +10801,18 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v1().department().create().body(Default::default());
+        let call = client
+            .corehr()
+            .v1()
+            .department()
+            .create()
+            .body(lark_oapi::corehr::v1::models::DepartmentCreate {
+                hiberarchy_common: lark_oapi::corehr::v1::models::HiberarchyCommon {
+                    ..Default::default()
+                },
+                effective_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9671,7 +10881,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v1()
             .department()
             .patch("p-department_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::Department {
+                effective_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9692,7 +10905,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v1()
             .employee_type()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::EmployeeType {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9761,7 +10976,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v1()
             .employee_type()
             .patch("p-employee_type_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::EmployeeType {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9777,7 +10994,20 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v1().employment().create().body(Default::default());
+        let call = client
+            .corehr()
+            .v1()
+            .employment()
+            .create()
+            .body(lark_oapi::corehr::v1::models::EmploymentCreate {
+                effective_time: "sample".into(),
+                employment_type: lark_oapi::corehr::v1::models::Enum {
+                    enum_name: "sample".into(),
+                    ..Default::default()
+                },
+                person_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9814,7 +11044,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v1()
             .employment()
             .patch("p-employment_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::Employment {
+                effective_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9846,7 +11079,14 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v1().job().create().body(Default::default());
+        let call = client
+            .corehr()
+            .v1()
+            .job()
+            .create()
+            .body(lark_oapi::corehr::v1::models::Job {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9910,7 +11150,14 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v1().job().patch("p-job_id").body(Default::default());
+        let call = client
+            .corehr()
+            .v1()
+            .job()
+            .patch("p-job_id")
+            .body(lark_oapi::corehr::v1::models::Job {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9926,7 +11173,20 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v1().job_change().create().body(Default::default());
+        let call = client
+            .corehr()
+            .v1()
+            .job_change()
+            .create()
+            .body(lark_oapi::corehr::v1::models::CreateJobChangeRequestBody {
+                employment_id: "sample".into(),
+                transfer_type_unique_identifier: "sample".into(),
+                effective_date: "sample".into(),
+                transfer_info: lark_oapi::corehr::v1::models::TransferInfo {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -9942,7 +11202,15 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v1().job_data().create().body(Default::default());
+        let call = client
+            .corehr()
+            .v1()
+            .job_data()
+            .create()
+            .body(lark_oapi::corehr::v1::models::JobData {
+                employment_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -10011,7 +11279,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v1()
             .job_data()
             .patch("p-job_data_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::JobData {
+                employment_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -10027,7 +11298,14 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v1().job_family().create().body(Default::default());
+        let call = client
+            .corehr()
+            .v1()
+            .job_family()
+            .create()
+            .body(lark_oapi::corehr::v1::models::JobFamily {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -10096,7 +11374,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v1()
             .job_family()
             .patch("p-job_family_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::JobFamily {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -10112,7 +11392,14 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v1().job_level().create().body(Default::default());
+        let call = client
+            .corehr()
+            .v1()
+            .job_level()
+            .create()
+            .body(lark_oapi::corehr::v1::models::JobLevel {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -10181,7 +11468,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v1()
             .job_level()
             .patch("p-job_level_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::JobLevel {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -10271,7 +11560,14 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v1().leave().work_calendar().body(Default::default());
+        let call = client
+            .corehr()
+            .v1()
+            .leave()
+            .work_calendar()
+            .body(lark_oapi::corehr::v1::models::WorkCalendarFilter {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -10292,7 +11588,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v1()
             .leave()
             .work_calendar_date()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::CalendarDateByDateFilter {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -10313,7 +11611,17 @@ pub(crate) async fn roundtrip_corehr() {
             .v1()
             .leave_granting_record()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::CreateLeaveGrantingRecordRequestBody {
+                leave_type_id: "sample".into(),
+                employment_id: "sample".into(),
+                granting_quantity: "sample".into(),
+                effective_date: "sample".into(),
+                reason: vec![
+                    lark_oapi::corehr::v1::models::I18n { lang : "sample".into(), value :
+                    "sample".into(), }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -10349,7 +11657,18 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v1().location().create().body(Default::default());
+        let call = client
+            .corehr()
+            .v1()
+            .location()
+            .create()
+            .body(lark_oapi::corehr::v1::models::Location {
+                hiberarchy_common: lark_oapi::corehr::v1::models::HiberarchyCommon {
+                    ..Default::default()
+                },
+                effective_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -10418,7 +11737,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v1()
             .national_id_type()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::NationalIdType {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -10496,7 +11817,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v1()
             .national_id_type()
             .patch("p-national_id_type_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::NationalIdType {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -10512,7 +11835,14 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v1().offboarding().query().body(Default::default());
+        let call = client
+            .corehr()
+            .v1()
+            .offboarding()
+            .query()
+            .body(lark_oapi::corehr::v1::models::QueryOffboardingRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -10534,7 +11864,9 @@ pub(crate) async fn roundtrip_corehr() {
             .offboarding()
             .search()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::SearchOffboardingRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -10550,7 +11882,17 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v1().offboarding().submit().body(Default::default());
+        let call = client
+            .corehr()
+            .v1()
+            .offboarding()
+            .submit()
+            .body(lark_oapi::corehr::v1::models::SubmitOffboardingRequestBody {
+                employment_id: "sample".into(),
+                offboarding_date: "sample".into(),
+                offboarding_reason_unique_identifier: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -10566,7 +11908,14 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v1().person().create().body(Default::default());
+        let call = client
+            .corehr()
+            .v1()
+            .person()
+            .create()
+            .body(lark_oapi::corehr::v1::models::Person {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -10619,7 +11968,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v1()
             .person()
             .patch("p-person_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::Person {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -10642,7 +11993,7 @@ pub(crate) async fn roundtrip_corehr() {
             .upload()
             .body(lark_oapi::corehr::v1::models::UploadPersonRequestBody {
                 file_content: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
-                ..Default::default()
+                file_name: "sample".into(),
             });
         let result = outcome(call.send().await);
         check(
@@ -10712,7 +12063,13 @@ pub(crate) async fn roundtrip_corehr() {
             .v1()
             .pre_hire()
             .patch("p-pre_hire_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::PreHire {
+                onboarding_status: lark_oapi::corehr::v1::models::Enum {
+                    enum_name: "sample".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -10765,7 +12122,14 @@ pub(crate) async fn roundtrip_corehr() {
             .v1()
             .security_group()
             .query()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::QuerySecurityGroupRequestBody {
+                item_list: vec![
+                    lark_oapi::corehr::v1::models::BpRoleOrganization { role_key :
+                    "sample".into(), department_id : "sample".into(),
+                    ..Default::default() }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -10882,7 +12246,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v1()
             .working_hours_type()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::WorkingHoursType {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -10964,7 +12330,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v1()
             .working_hours_type()
             .patch("p-working_hours_type_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v1::models::WorkingHoursType {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11002,7 +12370,9 @@ pub(crate) async fn roundtrip_corehr() {
             .approval_groups()
             .open_query_department_change_list_by_ids()
             .process_id("s-process_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::OpenQueryDepartmentChangeListByIdsApprovalGroupsRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11024,7 +12394,9 @@ pub(crate) async fn roundtrip_corehr() {
             .approval_groups()
             .open_query_job_change_list_by_ids()
             .process_id("s-process_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::OpenQueryJobChangeListByIdsApprovalGroupsRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11046,7 +12418,9 @@ pub(crate) async fn roundtrip_corehr() {
             .approval_groups()
             .open_query_position_change_list_by_ids()
             .process_id("s-process_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::OpenQueryPositionChangeListByIdsApprovalGroupsRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11090,7 +12464,9 @@ pub(crate) async fn roundtrip_corehr() {
             .basic_info_bank()
             .search()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::SearchBasicInfoBankRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11112,7 +12488,9 @@ pub(crate) async fn roundtrip_corehr() {
             .basic_info_bank_branch()
             .search()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::SearchBasicInfoBankBranchRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11134,7 +12512,9 @@ pub(crate) async fn roundtrip_corehr() {
             .basic_info_city()
             .search()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::SearchBasicInfoCityRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11156,7 +12536,9 @@ pub(crate) async fn roundtrip_corehr() {
             .basic_info_country_region()
             .search()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::SearchBasicInfoCountryRegionRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11178,7 +12560,9 @@ pub(crate) async fn roundtrip_corehr() {
             .basic_info_country_region_subdivision()
             .search()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::SearchBasicInfoCountryRegionSubdivisionRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11200,7 +12584,9 @@ pub(crate) async fn roundtrip_corehr() {
             .basic_info_currency()
             .search()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::SearchBasicInfoCurrencyRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11222,7 +12608,9 @@ pub(crate) async fn roundtrip_corehr() {
             .basic_info_district()
             .search()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::SearchBasicInfoDistrictRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11244,7 +12632,9 @@ pub(crate) async fn roundtrip_corehr() {
             .basic_info_language()
             .search()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::SearchBasicInfoLanguageRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11266,7 +12656,9 @@ pub(crate) async fn roundtrip_corehr() {
             .basic_info_nationality()
             .search()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::SearchBasicInfoNationalityRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11288,7 +12680,9 @@ pub(crate) async fn roundtrip_corehr() {
             .basic_info_time_zone()
             .search()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::SearchBasicInfoTimeZoneRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11309,7 +12703,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .bp()
             .get_by_department()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::GetByDepartmentBpRequestBody {
+                department_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11341,7 +12737,17 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().company().active().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .company()
+            .active()
+            .body(lark_oapi::corehr::v2::models::ActiveCompanyRequestBody {
+                company_id: "sample".into(),
+                effective_time: "sample".into(),
+                operation_reason: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11357,7 +12763,14 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().company().batch_get().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .company()
+            .batch_get()
+            .body(lark_oapi::corehr::v2::models::BatchGetCompanyRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11378,7 +12791,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .company()
             .query_multi_timeline()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::QueryMultiTimelineCompanyRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11427,7 +12842,9 @@ pub(crate) async fn roundtrip_corehr() {
             .contract()
             .search()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::SearchContractRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11448,7 +12865,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .cost_allocation()
             .batch_query()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::BatchQueryCostAllocationRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11469,7 +12888,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .cost_allocation()
             .create_version()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::CreateVersionCostAllocationRequestBody {
+                employment_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11490,7 +12912,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .cost_allocation()
             .remove_version()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::CreateVersionCostAllocationRequestBody {
+                employment_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11511,7 +12936,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .cost_allocation()
             .update_version()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::CreateVersionCostAllocationRequestBody {
+                employment_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11527,7 +12955,19 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().cost_center().create().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .cost_center()
+            .create()
+            .body(lark_oapi::corehr::v2::models::CostCenter {
+                name: vec![
+                    lark_oapi::corehr::v2::models::I18n { lang : "sample".into(), value :
+                    "sample".into(), }
+                ],
+                effective_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11548,7 +12988,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .cost_center()
             .delete("p-cost_center_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::DeleteCostCenterRequestBody {
+                operation_reason: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11569,7 +13011,11 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .cost_center()
             .patch("p-cost_center_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::PatchCostCenterRequestBody {
+                effective_time: "sample".into(),
+                operation_reason: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11591,7 +13037,9 @@ pub(crate) async fn roundtrip_corehr() {
             .cost_center()
             .query_multi_timeline()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::QueryMultiTimelineCostCenterRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11640,7 +13088,9 @@ pub(crate) async fn roundtrip_corehr() {
             .cost_center()
             .search()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::SearchCostCenterRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11662,7 +13112,9 @@ pub(crate) async fn roundtrip_corehr() {
             .cost_center()
             .tree()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::TreeCostCenterRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11683,7 +13135,15 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .cost_center_version()
             .create("p-cost_center_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::CreateCostCenterVersionRequestBody {
+                name: vec![
+                    lark_oapi::corehr::v2::models::I18n { lang : "sample".into(), value :
+                    "sample".into(), }
+                ],
+                effective_time: "sample".into(),
+                operation_reason: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11704,7 +13164,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .cost_center_version()
             .delete("p-cost_center_id", "p-version_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::DeleteCostCenterRequestBody {
+                operation_reason: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11725,7 +13187,11 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .cost_center_version()
             .patch("p-cost_center_id", "p-version_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::PatchCostCenterVersionRequestBody {
+                effective_time: "sample".into(),
+                operation_reason: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11741,7 +13207,17 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().custom_org().active().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .custom_org()
+            .active()
+            .body(lark_oapi::corehr::v2::models::ActiveCustomOrgRequestBody {
+                org_id: "sample".into(),
+                object_api_name: "sample".into(),
+                effective_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11757,7 +13233,20 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().custom_org().create().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .custom_org()
+            .create()
+            .body(lark_oapi::corehr::v2::models::CustomOrgCreate {
+                object_api_name: "sample".into(),
+                names: vec![
+                    lark_oapi::corehr::v2::models::I18n { lang : "sample".into(), value :
+                    "sample".into(), }
+                ],
+                effective_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11778,7 +13267,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .custom_org()
             .delete_org()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::DeleteOrgCustomOrgRequestBody {
+                org_id: "sample".into(),
+                object_api_name: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11799,7 +13291,11 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .custom_org()
             .patch("p-org_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::CustomOrgUpdate {
+                object_api_name: "sample".into(),
+                effective_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11821,7 +13317,10 @@ pub(crate) async fn roundtrip_corehr() {
             .custom_org()
             .query()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::QueryCustomOrgRequestBody {
+                object_api_name: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11871,7 +13370,11 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .custom_org()
             .update_rule()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::UpdateRuleCustomOrgRequestBody {
+                object_api_name: "sample".into(),
+                org_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11892,7 +13395,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .default_cost_center()
             .batch_query()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::BatchQueryCostAllocationRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11913,7 +13418,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .default_cost_center()
             .create_version()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::CreateVersionDefaultCostCenterRequestBody {
+                employment_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11934,7 +13442,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .default_cost_center()
             .remove_version()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::CreateVersionDefaultCostCenterRequestBody {
+                employment_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11955,7 +13466,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .default_cost_center()
             .update_version()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::CreateVersionDefaultCostCenterRequestBody {
+                employment_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -11976,7 +13490,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .department()
             .batch_get()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::BatchGetDepartmentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12008,7 +13524,14 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().department().parents().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .department()
+            .parents()
+            .body(lark_oapi::corehr::v2::models::ParentsDepartmentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12029,7 +13552,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .department()
             .patch("p-department_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::DepartmentForPatch {
+                effective_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12051,7 +13577,9 @@ pub(crate) async fn roundtrip_corehr() {
             .department()
             .query_multi_timeline()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::QueryMultiTimelineDepartmentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12073,7 +13601,11 @@ pub(crate) async fn roundtrip_corehr() {
             .department()
             .query_operation_logs()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::QueryOperationLogsDepartmentRequestBody {
+                start_date: "sample".into(),
+                end_date: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12121,7 +13653,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .department()
             .query_timeline()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::QueryTimelineDepartmentRequestBody {
+                effective_date: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12143,7 +13678,9 @@ pub(crate) async fn roundtrip_corehr() {
             .department()
             .search()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::SearchDepartmentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12165,7 +13702,9 @@ pub(crate) async fn roundtrip_corehr() {
             .department()
             .tree()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::TreeDepartmentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12197,7 +13736,14 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().employee().batch_get().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .employee()
+            .batch_get()
+            .body(lark_oapi::corehr::v2::models::BatchGetEmployeeRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12213,7 +13759,14 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().employee().create().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .employee()
+            .create()
+            .body(lark_oapi::corehr::v2::models::CreateEmployeeRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12235,7 +13788,9 @@ pub(crate) async fn roundtrip_corehr() {
             .employee()
             .search()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::SearchEmployeeRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12257,7 +13812,16 @@ pub(crate) async fn roundtrip_corehr() {
             .employee_custom_org()
             .create_emp_custom_org()
             .user_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::CreateEmpCustomOrgEmployeeCustomOrgRequestBody {
+                user_id: "sample".into(),
+                object_api_name: "sample".into(),
+                custom_org_with_rates: vec![
+                    lark_oapi::corehr::v2::models::CustomOrgWithRate { id : "sample"
+                    .into(), ..Default::default() }
+                ],
+                effective_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12278,7 +13842,12 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .employee_custom_org()
             .del()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::DelEmployeeCustomOrgRequestBody {
+                user_id: "sample".into(),
+                job_data_custom_org_id: "sample".into(),
+                version_id: "sample".into(),
+                object_api_name: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12300,7 +13869,18 @@ pub(crate) async fn roundtrip_corehr() {
             .employee_custom_org()
             .edit_emp_custom_org()
             .user_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::EditEmpCustomOrgEmployeeCustomOrgRequestBody {
+                user_id: "sample".into(),
+                object_api_name: "sample".into(),
+                job_data_custom_org_id: "sample".into(),
+                version_id: "sample".into(),
+                custom_org_with_rates: vec![
+                    lark_oapi::corehr::v2::models::CustomOrgWithRate { id : "sample"
+                    .into(), ..Default::default() }
+                ],
+                effective_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12375,7 +13955,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .employees_additional_job()
             .batch()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::BatchEmployeesAdditionalJobRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12396,7 +13978,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .employees_additional_job()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::EmployeesAdditionalJobEdit {
+                employment_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12437,7 +14022,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .employees_additional_job()
             .patch("p-additional_job_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::EmployeesAdditionalJobEdit {
+                employment_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12458,7 +14046,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .employees_bp()
             .batch_get()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::BatchGetEmployeesBpRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12479,7 +14069,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .employees_international_assignment()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::EmployeesInternationalAssignmentReq {
+                employment_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12536,7 +14129,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .employees_international_assignment()
             .patch("p-international_assignment_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::EmployeesInternationalAssignmentReq {
+                employment_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12557,7 +14153,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .employees_job_data()
             .batch_get()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::BatchGetEmployeesJobDataRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12579,7 +14177,9 @@ pub(crate) async fn roundtrip_corehr() {
             .employees_job_data()
             .query()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::QueryEmployeesJobDataRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12595,7 +14195,14 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().r#enum().search().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .r#enum()
+            .search()
+            .body(lark_oapi::corehr::v2::models::SearchEnumRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12611,7 +14218,14 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().job().batch_get().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .job()
+            .batch_get()
+            .body(lark_oapi::corehr::v2::models::BatchGetJobRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12664,7 +14278,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .job()
             .query_multi_timeline()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::QueryMultiTimelineJobRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12707,7 +14323,20 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().job_change().create().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .job_change()
+            .create()
+            .body(lark_oapi::corehr::v2::models::CreateJobChangeRequestBody {
+                employment_id: "sample".into(),
+                transfer_type_unique_identifier: "sample".into(),
+                effective_date: "sample".into(),
+                transfer_info: lark_oapi::corehr::v2::models::CreateTransferInfo {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12728,7 +14357,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .job_change()
             .revoke("p-job_change_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::RevokeJobChangeRequestBody {
+                operator_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12750,7 +14381,9 @@ pub(crate) async fn roundtrip_corehr() {
             .job_change()
             .search()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::SearchJobChangeRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12771,7 +14404,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .job_family()
             .batch_get()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::BatchGetJobFamilyRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12792,7 +14427,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .job_family()
             .query_multi_timeline()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::QueryMultiTimelineJobFamilyRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12835,7 +14472,18 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().job_grade().create().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .job_grade()
+            .create()
+            .body(lark_oapi::corehr::v2::models::JobGradeCreate {
+                names: vec![
+                    lark_oapi::corehr::v2::models::I18n { lang : "sample".into(), value :
+                    "sample".into(), }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12872,7 +14520,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .job_grade()
             .patch("p-job_grade_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::JobGradeUpdate {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12894,7 +14544,9 @@ pub(crate) async fn roundtrip_corehr() {
             .job_grade()
             .query()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::QueryJobGradeRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12937,7 +14589,14 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().job_level().batch_get().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .job_level()
+            .batch_get()
+            .body(lark_oapi::corehr::v2::models::BatchGetJobLevelRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12980,7 +14639,17 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().location().active().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .location()
+            .active()
+            .body(lark_oapi::corehr::v2::models::ActiveLocationRequestBody {
+                location_id: "sample".into(),
+                effective_time: "sample".into(),
+                operation_reason: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -12996,7 +14665,14 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().location().batch_get().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .location()
+            .batch_get()
+            .body(lark_oapi::corehr::v2::models::BatchGetLocationRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13017,7 +14693,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .location()
             .patch("p-location_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::LocationUpdate {
+                effective_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13038,7 +14717,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .location()
             .query_multi_timeline()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::QueryMultiTimelineLocationRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13086,7 +14767,13 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .location_address()
             .create("p-location_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::LocationAddressCreate {
+                country_region_id: "sample".into(),
+                region_id: "sample".into(),
+                city_id: "sample".into(),
+                distinct_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13127,7 +14814,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .location_address()
             .patch("p-location_id", "p-address_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::LocationAddressUpdate {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13143,7 +14832,19 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().offboarding().edit().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .offboarding()
+            .edit()
+            .body(lark_oapi::corehr::v2::models::EditOffboardingRequestBody {
+                offboarding_id: "sample".into(),
+                update_data: vec![
+                    lark_oapi::corehr::v2::models::ObjectFieldData { field_name :
+                    "sample".into(), value : "sample".into(), }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13159,7 +14860,15 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().offboarding().revoke().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .offboarding()
+            .revoke()
+            .body(lark_oapi::corehr::v2::models::RevokeOffboardingRequestBody {
+                offboarding_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13180,7 +14889,12 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .offboarding()
             .submit_v2()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::SubmitV2OffboardingRequestBody {
+                employment_id: "sample".into(),
+                offboarding_date: "sample".into(),
+                offboarding_reason_unique_identifier: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13196,7 +14910,15 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().pathway().active().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .pathway()
+            .active()
+            .body(lark_oapi::corehr::v2::models::ActivePathwayRequestBody {
+                pathway_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13212,7 +14934,14 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().pathway().batch_get().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .pathway()
+            .batch_get()
+            .body(lark_oapi::corehr::v2::models::BatchGetPathwayRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13228,7 +14957,18 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().pathway().create().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .pathway()
+            .create()
+            .body(lark_oapi::corehr::v2::models::PathwayCreate {
+                names: vec![
+                    lark_oapi::corehr::v2::models::I18n { lang : "sample".into(), value :
+                    "sample".into(), }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13265,7 +15005,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .pathway()
             .patch("p-pathway_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::PathwayUpdate {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13281,7 +15023,14 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().person().create().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .person()
+            .create()
+            .body(lark_oapi::corehr::v2::models::PersonInfo {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13302,7 +15051,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .person()
             .patch("p-person_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::PersonInfo {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13318,7 +15069,16 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().position().active().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .position()
+            .active()
+            .body(lark_oapi::corehr::v2::models::ActivePositionRequestBody {
+                position_id: "sample".into(),
+                effective_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13334,7 +15094,20 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().position().create().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .position()
+            .create()
+            .body(lark_oapi::corehr::v2::models::PositionCreate {
+                names: vec![
+                    lark_oapi::corehr::v2::models::I18n { lang : "sample".into(), value :
+                    "sample".into(), }
+                ],
+                department_id: "sample".into(),
+                effective_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13355,7 +15128,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .position()
             .del_position()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::DelPositionPositionRequestBody {
+                position_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13376,7 +15151,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .position()
             .patch("p-position_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::PositionUpdate {
+                effective_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13398,7 +15176,9 @@ pub(crate) async fn roundtrip_corehr() {
             .position()
             .query()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::QueryPositionRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13457,7 +15237,20 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().pre_hire().create().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .pre_hire()
+            .create()
+            .body(lark_oapi::corehr::v2::models::PrehireCreate {
+                basic_info: lark_oapi::corehr::v2::models::BasicInfo {
+                    ..Default::default()
+                },
+                offer_info: lark_oapi::corehr::v2::models::OfferInfo {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13494,7 +15287,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .pre_hire()
             .patch("p-pre_hire_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::PrehireUpdate {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13516,7 +15311,9 @@ pub(crate) async fn roundtrip_corehr() {
             .pre_hire()
             .query()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::QueryPreHireRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13537,7 +15334,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .pre_hire()
             .restore_flow_instance()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::RestoreFlowInstancePreHireRequestBody {
+                pre_hire_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13559,7 +15359,9 @@ pub(crate) async fn roundtrip_corehr() {
             .pre_hire()
             .search()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::SearchPreHireRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13580,7 +15382,12 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .pre_hire()
             .transform_onboarding_task()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::TransformOnboardingTaskPreHireRequestBody {
+                pre_hire_id: "sample".into(),
+                task_code: "sample".into(),
+                transform_type: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13601,7 +15408,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .pre_hire()
             .transit_task("p-pre_hire_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::TransitTaskPreHireRequestBody {
+                task_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13622,7 +15431,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .pre_hire()
             .withdraw_onboarding()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::WithdrawOnboardingPreHireRequestBody {
+                pre_hire_id: "sample".into(),
+                withdraw_reason: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13638,7 +15450,15 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().probation().edit().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .probation()
+            .edit()
+            .body(lark_oapi::corehr::v2::models::EditProbationRequestBody {
+                employment_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13659,7 +15479,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .probation()
             .enable_disable_assessment()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::EnableDisableAssessmentProbationRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13681,7 +15503,9 @@ pub(crate) async fn roundtrip_corehr() {
             .probation()
             .search()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::SearchProbationRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13697,7 +15521,18 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().probation().submit().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .probation()
+            .submit()
+            .body(lark_oapi::corehr::v2::models::SubmitProbationRequestBody {
+                employment_id: "sample".into(),
+                submission_type: Some(
+                    lark_oapi::corehr::v2::models::SubmissionType::SelfSubmission,
+                ),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13713,7 +15548,14 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v2().probation().withdraw().body(Default::default());
+        let call = client
+            .corehr()
+            .v2()
+            .probation()
+            .withdraw()
+            .body(lark_oapi::corehr::v2::models::WithdrawProbationRequestBody {
+                employment_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13734,7 +15576,15 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .probation_assessment()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::CreateProbationAssessmentRequestBody {
+                employment_id: "sample".into(),
+                assessments: vec![
+                    lark_oapi::corehr::v2::models::AssessmentForCreate {
+                    assessment_status :
+                    Some(lark_oapi::corehr::v2::models::AssessmentStatus::Completed),
+                    ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13771,7 +15621,12 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .probation_assessment()
             .patch("p-assessment_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::AssessmentForCreate {
+                assessment_status: Some(
+                    lark_oapi::corehr::v2::models::AssessmentStatus::Completed,
+                ),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13851,7 +15706,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .process_approver()
             .update("p-process_id", "p-approver_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::ProcessApprover {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13872,7 +15729,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .process_extra()
             .update("p-process_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::ProcessExtra {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13909,7 +15768,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .process_query_flow_data_template()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::QueryProcessFlowDataTemplateReq {
+                flow_definition_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13930,7 +15792,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .process_revoke()
             .update("p-process_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::ProcessRevokeAndWithdraw {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13951,7 +15815,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .process_start()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::StartProcessParam {
+                flow_definition_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13972,7 +15839,10 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .process_transfer()
             .update("p-process_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::ProcessTransfer {
+                to_user_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -13993,7 +15863,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .process_withdraw()
             .update("p-process_id")
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::ProcessRevokeAndWithdraw {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14014,7 +15886,16 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .report_detail_row()
             .batch_delete()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::ReportDetailReq {
+                workforce_plan_id: "sample".into(),
+                centralized_reporting_project_id: "sample".into(),
+                items: vec![
+                    lark_oapi::corehr::v2::models::WorkforcePlanDetailRow { dimensions :
+                    vec![lark_oapi::corehr::v2::models::DimensionEntity { dimension_key :
+                    "sample".into(), dimension_value : "sample".into(), }],
+                    ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14035,7 +15916,16 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .report_detail_row()
             .batch_save()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::ReportDetailReq {
+                workforce_plan_id: "sample".into(),
+                centralized_reporting_project_id: "sample".into(),
+                items: vec![
+                    lark_oapi::corehr::v2::models::WorkforcePlanDetailRow { dimensions :
+                    vec![lark_oapi::corehr::v2::models::DimensionEntity { dimension_key :
+                    "sample".into(), dimension_value : "sample".into(), }],
+                    ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14113,7 +16003,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .signature_file()
             .query()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::QuerySignatureFileRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14134,7 +16026,11 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .signature_file()
             .terminate()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::TerminateSignatureFileRequestBody {
+                operator: "sample".into(),
+                terminate_reason: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14224,7 +16120,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .workforce_plan_detail()
             .batch()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::BatchWorkforcePlanDetailRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14245,7 +16143,9 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .workforce_plan_detail()
             .batch_v2()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::BatchV2WorkforcePlanDetailRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14266,7 +16166,15 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .workforce_plan_detail_row()
             .batch_delete()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::WorkforcePlanDetailReq {
+                workforce_plan_id: "sample".into(),
+                items: vec![
+                    lark_oapi::corehr::v2::models::WorkforcePlanDetailRow { dimensions :
+                    vec![lark_oapi::corehr::v2::models::DimensionEntity { dimension_key :
+                    "sample".into(), dimension_value : "sample".into(), }],
+                    ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14287,7 +16195,15 @@ pub(crate) async fn roundtrip_corehr() {
             .v2()
             .workforce_plan_detail_row()
             .batch_save()
-            .body(Default::default());
+            .body(lark_oapi::corehr::v2::models::WorkforcePlanDetailReq {
+                workforce_plan_id: "sample".into(),
+                items: vec![
+                    lark_oapi::corehr::v2::models::WorkforcePlanDetailRow { dimensions :
+                    vec![lark_oapi::corehr::v2::models::DimensionEntity { dimension_key :
+                    "sample".into(), dimension_value : "sample".into(), }],
+                    ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14313,7 +16229,14 @@ pub(crate) async fn roundtrip_directory() {
             .collaboration_rule()
             .create()
             .target_tenant_key("s-target_tenant_key")
-            .body(Default::default());
+            .body(lark_oapi::directory::v1::models::CreateCollaborationRuleRequestBody {
+                subjects: lark_oapi::directory::v1::models::CollaborationRuleEntities {
+                    ..Default::default()
+                },
+                objects: lark_oapi::directory::v1::models::CollaborationRuleEntities {
+                    ..Default::default()
+                },
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14377,7 +16300,14 @@ pub(crate) async fn roundtrip_directory() {
             .collaboration_rule()
             .update("p-collaboration_rule_id")
             .target_tenant_key("s-target_tenant_key")
-            .body(Default::default());
+            .body(lark_oapi::directory::v1::models::CreateCollaborationRuleRequestBody {
+                subjects: lark_oapi::directory::v1::models::CollaborationRuleEntities {
+                    ..Default::default()
+                },
+                objects: lark_oapi::directory::v1::models::CollaborationRuleEntities {
+                    ..Default::default()
+                },
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14435,7 +16365,11 @@ pub(crate) async fn roundtrip_directory() {
             .v1()
             .department()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::directory::v1::models::CreateDepartmentRequestBody {
+                department: lark_oapi::directory::v1::models::CreateDepartment {
+                    ..Default::default()
+                },
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14472,7 +16406,20 @@ pub(crate) async fn roundtrip_directory() {
             .v1()
             .department()
             .filter()
-            .body(Default::default());
+            .body(lark_oapi::directory::v1::models::FilterEmployeeRequestBody {
+                filter: lark_oapi::directory::v1::models::MultiFilterCondition {
+                    conditions: vec![
+                        lark_oapi::directory::v1::models::FilterCondition { field :
+                        "sample".into(), operator : "sample".into(), value : "sample"
+                        .into(), }
+                    ],
+                    ..Default::default()
+                },
+                page_request: lark_oapi::directory::v1::models::PageCondition {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14488,7 +16435,14 @@ pub(crate) async fn roundtrip_directory() {
         );
     }
     {
-        let call = client.directory().v1().department().mget().body(Default::default());
+        let call = client
+            .directory()
+            .v1()
+            .department()
+            .mget()
+            .body(lark_oapi::directory::v1::models::MgetDepartmentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14509,7 +16463,11 @@ pub(crate) async fn roundtrip_directory() {
             .v1()
             .department()
             .patch("p-department_id")
-            .body(Default::default());
+            .body(lark_oapi::directory::v1::models::PatchDepartmentRequestBody {
+                department: lark_oapi::directory::v1::models::UpdateDepartment {
+                    ..Default::default()
+                },
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14530,7 +16488,13 @@ pub(crate) async fn roundtrip_directory() {
             .v1()
             .department()
             .search()
-            .body(Default::default());
+            .body(lark_oapi::directory::v1::models::SearchDepartmentRequestBody {
+                query: "sample".into(),
+                page_request: lark_oapi::directory::v1::models::PageCondition {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14546,7 +16510,17 @@ pub(crate) async fn roundtrip_directory() {
         );
     }
     {
-        let call = client.directory().v1().employee().create().body(Default::default());
+        let call = client
+            .directory()
+            .v1()
+            .employee()
+            .create()
+            .body(lark_oapi::directory::v1::models::CreateEmployeeRequestBody {
+                employee: lark_oapi::directory::v1::models::CreateEmployee {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14567,7 +16541,9 @@ pub(crate) async fn roundtrip_directory() {
             .v1()
             .employee()
             .delete("p-employee_id")
-            .body(Default::default());
+            .body(lark_oapi::directory::v1::models::DeleteEmployeeRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14583,7 +16559,25 @@ pub(crate) async fn roundtrip_directory() {
         );
     }
     {
-        let call = client.directory().v1().employee().filter().body(Default::default());
+        let call = client
+            .directory()
+            .v1()
+            .employee()
+            .filter()
+            .body(lark_oapi::directory::v1::models::FilterEmployeeRequestBody {
+                filter: lark_oapi::directory::v1::models::MultiFilterCondition {
+                    conditions: vec![
+                        lark_oapi::directory::v1::models::FilterCondition { field :
+                        "sample".into(), operator : "sample".into(), value : "sample"
+                        .into(), }
+                    ],
+                    ..Default::default()
+                },
+                page_request: lark_oapi::directory::v1::models::PageCondition {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14599,7 +16593,14 @@ pub(crate) async fn roundtrip_directory() {
         );
     }
     {
-        let call = client.directory().v1().employee().mget().body(Default::default());
+        let call = client
+            .directory()
+            .v1()
+            .employee()
+            .mget()
+            .body(lark_oapi::directory::v1::models::MgetEmployeeRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14620,7 +16621,11 @@ pub(crate) async fn roundtrip_directory() {
             .v1()
             .employee()
             .patch("p-employee_id")
-            .body(Default::default());
+            .body(lark_oapi::directory::v1::models::PatchEmployeeRequestBody {
+                employee: lark_oapi::directory::v1::models::UpdateEmployee {
+                    ..Default::default()
+                },
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14641,7 +16646,9 @@ pub(crate) async fn roundtrip_directory() {
             .v1()
             .employee()
             .regular("p-employee_id")
-            .body(Default::default());
+            .body(lark_oapi::directory::v1::models::RegularEmployeeRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14662,7 +16669,9 @@ pub(crate) async fn roundtrip_directory() {
             .v1()
             .employee()
             .resurrect("p-employee_id")
-            .body(Default::default());
+            .body(lark_oapi::directory::v1::models::ResurrectEmployeeRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14678,7 +16687,18 @@ pub(crate) async fn roundtrip_directory() {
         );
     }
     {
-        let call = client.directory().v1().employee().search().body(Default::default());
+        let call = client
+            .directory()
+            .v1()
+            .employee()
+            .search()
+            .body(lark_oapi::directory::v1::models::SearchEmployeeRequestBody {
+                query: "sample".into(),
+                page_request: lark_oapi::directory::v1::models::PageCondition {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14699,7 +16719,16 @@ pub(crate) async fn roundtrip_directory() {
             .v1()
             .employee()
             .to_be_resigned("p-employee_id")
-            .body(Default::default());
+            .body(lark_oapi::directory::v1::models::ToBeResignedEmployeeRequestBody {
+                employee: lark_oapi::directory::v1::models::SetEmployeePreResigned {
+                    resign_date: "sample".into(),
+                    resign_reason: Some(
+                        lark_oapi::directory::v1::models::ResignReason::V1,
+                    ),
+                    resign_type: Some(lark_oapi::directory::v1::models::ResignType::V1),
+                    ..Default::default()
+                },
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14849,6 +16878,7 @@ pub(crate) async fn roundtrip_document_ai() {
             .field_extraction()
             .body(lark_oapi::document_ai::v1::models::FieldExtractionContractRequestBody {
                 file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+                ocr_mode: Some(lark_oapi::document_ai::v1::models::OcrMode::Auto),
                 ..Default::default()
             });
         let result = outcome(call.send().await);
@@ -15078,7 +17108,9 @@ pub(crate) async fn roundtrip_document_ai() {
             .v1()
             .tw_mainland_travel_permit()
             .recognize()
-            .body(Default::default());
+            .body(lark_oapi::document_ai::v1::models::RecognizeTwMainlandTravelPermitRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15188,7 +17220,9 @@ pub(crate) async fn roundtrip_docx() {
             .v1()
             .chat_announcement_block()
             .batch_update("p-chat_id")
-            .body(Default::default());
+            .body(lark_oapi::docx::v1::models::BatchUpdateChatAnnouncementBlockRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15245,7 +17279,9 @@ pub(crate) async fn roundtrip_docx() {
             .v1()
             .chat_announcement_block_children()
             .batch_delete("p-chat_id", "p-block_id")
-            .body(Default::default());
+            .body(lark_oapi::docx::v1::models::BatchDeleteDocumentBlockChildrenRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15266,7 +17302,9 @@ pub(crate) async fn roundtrip_docx() {
             .v1()
             .chat_announcement_block_children()
             .create("p-chat_id", "p-block_id")
-            .body(Default::default());
+            .body(lark_oapi::docx::v1::models::CreateDocumentBlockChildrenRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15302,7 +17340,15 @@ pub(crate) async fn roundtrip_docx() {
         );
     }
     {
-        let call = client.docx().v1().document().convert().body(Default::default());
+        let call = client
+            .docx()
+            .v1()
+            .document()
+            .convert()
+            .body(lark_oapi::docx::v1::models::ConvertDocumentRequestBody {
+                content_type: Some(lark_oapi::docx::v1::models::ContentType::Markdown),
+                content: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15318,7 +17364,14 @@ pub(crate) async fn roundtrip_docx() {
         );
     }
     {
-        let call = client.docx().v1().document().create().body(Default::default());
+        let call = client
+            .docx()
+            .v1()
+            .document()
+            .create()
+            .body(lark_oapi::docx::v1::models::CreateDocumentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15371,7 +17424,12 @@ pub(crate) async fn roundtrip_docx() {
             .v1()
             .document_block()
             .batch_update("p-document_id")
-            .body(Default::default());
+            .body(lark_oapi::docx::v1::models::BatchUpdateDocumentBlockRequestBody {
+                requests: vec![
+                    lark_oapi::docx::v1::models::UpdateBlockRequest {
+                    ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15428,7 +17486,9 @@ pub(crate) async fn roundtrip_docx() {
             .v1()
             .document_block()
             .patch("p-document_id", "p-block_id")
-            .body(Default::default());
+            .body(lark_oapi::docx::v1::models::UpdateBlockRequest {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15449,7 +17509,9 @@ pub(crate) async fn roundtrip_docx() {
             .v1()
             .document_block_children()
             .batch_delete("p-document_id", "p-block_id")
-            .body(Default::default());
+            .body(lark_oapi::docx::v1::models::BatchDeleteDocumentBlockChildrenRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15470,7 +17532,9 @@ pub(crate) async fn roundtrip_docx() {
             .v1()
             .document_block_children()
             .create("p-document_id", "p-block_id")
-            .body(Default::default());
+            .body(lark_oapi::docx::v1::models::CreateDocumentBlockChildrenRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15511,7 +17575,12 @@ pub(crate) async fn roundtrip_docx() {
             .v1()
             .document_block_descendant()
             .create("p-document_id", "p-block_id")
-            .body(Default::default());
+            .body(lark_oapi::docx::v1::models::CreateDocumentBlockDescendantRequestBody {
+                descendants: vec![
+                    lark_oapi::docx::v1::models::Block { ..Default::default() }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15531,7 +17600,17 @@ pub(crate) async fn roundtrip_docx() {
 pub(crate) async fn roundtrip_drive() {
     let (mock, client) = setup().await;
     {
-        let call = client.drive().v1().export_task().create().body(Default::default());
+        let call = client
+            .drive()
+            .v1()
+            .export_task()
+            .create()
+            .body(lark_oapi::drive::v1::models::ExportTask {
+                file_extension: Some(lark_oapi::drive::v1::models::FileExtension::Docx),
+                token: "sample".into(),
+                r#type: Some(lark_oapi::drive::v1::models::ExportTaskType::Doc),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15584,7 +17663,11 @@ pub(crate) async fn roundtrip_drive() {
             .v1()
             .file()
             .copy("p-file_token")
-            .body(Default::default());
+            .body(lark_oapi::drive::v1::models::CopyFileRequestBody {
+                name: "sample".into(),
+                folder_token: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15600,7 +17683,15 @@ pub(crate) async fn roundtrip_drive() {
         );
     }
     {
-        let call = client.drive().v1().file().create_folder().body(Default::default());
+        let call = client
+            .drive()
+            .v1()
+            .file()
+            .create_folder()
+            .body(lark_oapi::drive::v1::models::CreateFolderFileRequestBody {
+                name: "sample".into(),
+                folder_token: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15616,7 +17707,18 @@ pub(crate) async fn roundtrip_drive() {
         );
     }
     {
-        let call = client.drive().v1().file().create_shortcut().body(Default::default());
+        let call = client
+            .drive()
+            .v1()
+            .file()
+            .create_shortcut()
+            .body(lark_oapi::drive::v1::models::CreateShortcutFileRequestBody {
+                parent_token: "sample".into(),
+                refer_entity: lark_oapi::drive::v1::models::ReferEntity {
+                    refer_token: "sample".into(),
+                    refer_type: Some(lark_oapi::drive::v1::models::ReferType::File),
+                },
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15727,7 +17829,9 @@ pub(crate) async fn roundtrip_drive() {
             .v1()
             .file()
             .r#move("p-file_token")
-            .body(Default::default());
+            .body(lark_oapi::drive::v1::models::MoveFileRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15786,6 +17890,11 @@ pub(crate) async fn roundtrip_drive() {
             .file()
             .upload_all()
             .body(lark_oapi::drive::v1::models::UploadAllFileRequestBody {
+                file_name: "sample".into(),
+                parent_type: Some(
+                    lark_oapi::drive::v1::models::UploadAllFileRequestBodyParentType::Wiki,
+                ),
+                parent_node: "sample".into(),
                 file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
                 ..Default::default()
             });
@@ -15804,7 +17913,15 @@ pub(crate) async fn roundtrip_drive() {
         );
     }
     {
-        let call = client.drive().v1().file().upload_finish().body(Default::default());
+        let call = client
+            .drive()
+            .v1()
+            .file()
+            .upload_finish()
+            .body(lark_oapi::drive::v1::models::UploadFinishFileRequestBody {
+                upload_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15826,6 +17943,7 @@ pub(crate) async fn roundtrip_drive() {
             .file()
             .upload_part()
             .body(lark_oapi::drive::v1::models::UploadPartFileRequestBody {
+                upload_id: "sample".into(),
                 file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
                 ..Default::default()
             });
@@ -15844,7 +17962,19 @@ pub(crate) async fn roundtrip_drive() {
         );
     }
     {
-        let call = client.drive().v1().file().upload_prepare().body(Default::default());
+        let call = client
+            .drive()
+            .v1()
+            .file()
+            .upload_prepare()
+            .body(lark_oapi::drive::v1::models::FileUploadInfo {
+                file_name: "sample".into(),
+                parent_type: Some(
+                    lark_oapi::drive::v1::models::FileUploadInfoParentType::Wiki,
+                ),
+                parent_node: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15866,7 +17996,9 @@ pub(crate) async fn roundtrip_drive() {
             .file_comment()
             .batch_query("p-file_token")
             .file_type("file")
-            .body(Default::default());
+            .body(lark_oapi::drive::v1::models::BatchQueryFileCommentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15888,7 +18020,9 @@ pub(crate) async fn roundtrip_drive() {
             .file_comment()
             .create("p-file_token")
             .file_type("doc")
-            .body(Default::default());
+            .body(lark_oapi::drive::v1::models::FileComment {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15952,7 +18086,9 @@ pub(crate) async fn roundtrip_drive() {
             .file_comment()
             .patch("p-file_token", "p-comment_id")
             .file_type("file")
-            .body(Default::default());
+            .body(lark_oapi::drive::v1::models::PatchFileCommentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15974,7 +18110,16 @@ pub(crate) async fn roundtrip_drive() {
             .file_comment_reply()
             .create("p-file_token", "p-comment_id")
             .file_type("file")
-            .body(Default::default());
+            .body(lark_oapi::drive::v1::models::CreateFileCommentReplyRequestBody {
+                content: lark_oapi::drive::v1::models::ReplyContent {
+                    elements: vec![
+                        lark_oapi::drive::v1::models::ReplyElement { r#type :
+                        Some(lark_oapi::drive::v1::models::ReplyElementType::TextRun),
+                        ..Default::default() }
+                    ],
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -16038,7 +18183,15 @@ pub(crate) async fn roundtrip_drive() {
             .file_comment_reply()
             .update("p-file_token", "p-comment_id", "p-reply_id")
             .file_type("file")
-            .body(Default::default());
+            .body(lark_oapi::drive::v1::models::UpdateFileCommentReplyRequestBody {
+                content: lark_oapi::drive::v1::models::ReplyContent {
+                    elements: vec![
+                        lark_oapi::drive::v1::models::ReplyElement { r#type :
+                        Some(lark_oapi::drive::v1::models::ReplyElementType::TextRun),
+                        ..Default::default() }
+                    ],
+                },
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -16080,7 +18233,13 @@ pub(crate) async fn roundtrip_drive() {
             .v1()
             .file_subscription()
             .create("p-file_token")
-            .body(Default::default())
+            .body(lark_oapi::drive::v1::models::FileSubscription {
+                subscription_type: Some(
+                    lark_oapi::drive::v1::models::SubscriptionType::CommentUpdate,
+                ),
+                file_type: Some(lark_oapi::drive::v1::models::FileType::Doc),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -16102,7 +18261,9 @@ pub(crate) async fn roundtrip_drive() {
             .v1()
             .file_subscription()
             .get("p-file_token", "p-subscription_id")
-            .body(Default::default())
+            .body(lark_oapi::drive::v1::models::GetFileSubscriptionRequestBody {
+                file_type: Some(lark_oapi::drive::v1::models::FileType::Doc),
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -16124,7 +18285,10 @@ pub(crate) async fn roundtrip_drive() {
             .v1()
             .file_subscription()
             .patch("p-file_token", "p-subscription_id")
-            .body(Default::default())
+            .body(lark_oapi::drive::v1::models::PatchFileSubscriptionRequestBody {
+                file_type: Some(lark_oapi::drive::v1::models::FileType::Doc),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -16146,7 +18310,9 @@ pub(crate) async fn roundtrip_drive() {
             .v1()
             .file_version()
             .create("p-file_token")
-            .body(Default::default());
+            .body(lark_oapi::drive::v1::models::CreateFileVersionRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -16248,7 +18414,21 @@ pub(crate) async fn roundtrip_drive() {
         );
     }
     {
-        let call = client.drive().v1().import_task().create().body(Default::default());
+        let call = client
+            .drive()
+            .v1()
+            .import_task()
+            .create()
+            .body(lark_oapi::drive::v1::models::ImportTask {
+                file_extension: "sample".into(),
+                file_token: "sample".into(),
+                r#type: "sample".into(),
+                point: lark_oapi::drive::v1::models::ImportTaskMountPoint {
+                    mount_key: "sample".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -16323,6 +18503,11 @@ pub(crate) async fn roundtrip_drive() {
             .media()
             .upload_all()
             .body(lark_oapi::drive::v1::models::UploadAllMediaRequestBody {
+                file_name: "sample".into(),
+                parent_type: Some(
+                    lark_oapi::drive::v1::models::UploadAllMediaRequestBodyParentType::DocImage,
+                ),
+                parent_node: "sample".into(),
                 file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
                 ..Default::default()
             });
@@ -16341,7 +18526,15 @@ pub(crate) async fn roundtrip_drive() {
         );
     }
     {
-        let call = client.drive().v1().media().upload_finish().body(Default::default());
+        let call = client
+            .drive()
+            .v1()
+            .media()
+            .upload_finish()
+            .body(lark_oapi::drive::v1::models::UploadFinishFileRequestBody {
+                upload_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -16363,6 +18556,7 @@ pub(crate) async fn roundtrip_drive() {
             .media()
             .upload_part()
             .body(lark_oapi::drive::v1::models::UploadPartMediaRequestBody {
+                upload_id: "sample".into(),
                 file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
                 ..Default::default()
             });
@@ -16381,7 +18575,18 @@ pub(crate) async fn roundtrip_drive() {
         );
     }
     {
-        let call = client.drive().v1().media().upload_prepare().body(Default::default());
+        let call = client
+            .drive()
+            .v1()
+            .media()
+            .upload_prepare()
+            .body(lark_oapi::drive::v1::models::MediaUploadInfo {
+                file_name: "sample".into(),
+                parent_type: Some(
+                    lark_oapi::drive::v1::models::MediaUploadInfoParentType::DocImage,
+                ),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -16397,7 +18602,19 @@ pub(crate) async fn roundtrip_drive() {
         );
     }
     {
-        let call = client.drive().v1().meta().batch_query().body(Default::default());
+        let call = client
+            .drive()
+            .v1()
+            .meta()
+            .batch_query()
+            .body(lark_oapi::drive::v1::models::MetaRequest {
+                request_docs: vec![
+                    lark_oapi::drive::v1::models::RequestDoc { doc_token : "sample"
+                    .into(), doc_type :
+                    Some(lark_oapi::drive::v1::models::DocType::File), }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -16441,7 +18658,15 @@ pub(crate) async fn roundtrip_drive() {
             .permission_member()
             .batch_create("p-token")
             .r#type("file")
-            .body(Default::default());
+            .body(lark_oapi::drive::v1::models::BatchCreatePermissionMemberRequestBody {
+                members: vec![
+                    lark_oapi::drive::v1::models::Member { member_type :
+                    Some(lark_oapi::drive::v1::models::MemberType::Email), member_id :
+                    "sample".into(), perm :
+                    Some(lark_oapi::drive::v1::models::Perm::View), ..Default::default()
+                    }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -16463,7 +18688,9 @@ pub(crate) async fn roundtrip_drive() {
             .permission_member()
             .create("p-token")
             .r#type("file")
-            .body(Default::default());
+            .body(lark_oapi::drive::v1::models::BaseMember {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -16486,7 +18713,9 @@ pub(crate) async fn roundtrip_drive() {
             .delete("p-token", "p-member_id")
             .r#type("file")
             .member_type("email")
-            .body(Default::default());
+            .body(lark_oapi::drive::v1::models::DeletePermissionMemberRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -16529,7 +18758,9 @@ pub(crate) async fn roundtrip_drive() {
             .permission_member()
             .transfer_owner("p-token")
             .r#type("file")
-            .body(Default::default());
+            .body(lark_oapi::drive::v1::models::Owner {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -16551,7 +18782,9 @@ pub(crate) async fn roundtrip_drive() {
             .permission_member()
             .update("p-token", "p-member_id")
             .r#type("file")
-            .body(Default::default());
+            .body(lark_oapi::drive::v1::models::BaseMember {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -16589,7 +18822,9 @@ pub(crate) async fn roundtrip_drive() {
             .permission_public()
             .patch("p-token")
             .r#type("file")
-            .body(Default::default());
+            .body(lark_oapi::drive::v1::models::PermissionPublicRequest {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -16689,7 +18924,14 @@ pub(crate) async fn roundtrip_drive() {
         );
     }
     {
-        let call = client.drive().v1().user().subscription().body(Default::default());
+        let call = client
+            .drive()
+            .v1()
+            .user()
+            .subscription()
+            .body(lark_oapi::drive::v1::models::SubscriptionUserRequestBody {
+                event_type: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -16732,7 +18974,11 @@ pub(crate) async fn roundtrip_drive() {
             .comment_reaction()
             .update_reaction("p-file_token")
             .file_type("s-file_type")
-            .body(Default::default());
+            .body(lark_oapi::drive::v2::models::UpdateReactionCommentReactionRequestBody {
+                action: Some(lark_oapi::drive::v2::models::Action::Add),
+                reply_id: "sample".into(),
+                reaction_type: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -16791,7 +19037,9 @@ pub(crate) async fn roundtrip_drive() {
             .permission_public()
             .patch("p-token")
             .r#type("file")
-            .body(Default::default());
+            .body(lark_oapi::drive::v2::models::PermissionPublic {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -16904,7 +19152,9 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .agent()
             .patch("p-agent_id")
-            .body(Default::default())
+            .body(lark_oapi::helpdesk::v1::models::PatchAgentRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -16926,7 +19176,9 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .agent_schedule()
             .create()
-            .body(Default::default())
+            .body(lark_oapi::helpdesk::v1::models::CreateAgentScheduleRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -17001,7 +19253,9 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .agent_schedules()
             .patch("p-agent_id")
-            .body(Default::default())
+            .body(lark_oapi::helpdesk::v1::models::PatchAgentSchedulesRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -17023,7 +19277,9 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .agent_skill()
             .create()
-            .body(Default::default())
+            .body(lark_oapi::helpdesk::v1::models::CreateAgentSkillRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -17098,7 +19354,9 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .agent_skill()
             .patch("p-agent_skill_id")
-            .body(Default::default())
+            .body(lark_oapi::helpdesk::v1::models::GetAgentSkillResponseBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -17136,7 +19394,12 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .bot_message()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::helpdesk::v1::models::BotMessage {
+                msg_type: Some(lark_oapi::helpdesk::v1::models::MsgType::Text),
+                content: "sample".into(),
+                receiver_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -17157,7 +19420,12 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .category()
             .create()
-            .body(Default::default())
+            .body(lark_oapi::helpdesk::v1::models::Category {
+                category_id: "sample".into(),
+                id: "sample".into(),
+                helpdesk_id: "sample".into(),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -17232,7 +19500,12 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .category()
             .patch("p-id")
-            .body(Default::default())
+            .body(lark_oapi::helpdesk::v1::models::Category {
+                category_id: "sample".into(),
+                id: "sample".into(),
+                helpdesk_id: "sample".into(),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -17249,7 +19522,17 @@ pub(crate) async fn roundtrip_helpdesk() {
         );
     }
     {
-        let call = client.helpdesk().v1().event().subscribe().body(Default::default());
+        let call = client
+            .helpdesk()
+            .v1()
+            .event()
+            .subscribe()
+            .body(lark_oapi::helpdesk::v1::models::SubscribeEventRequestBody {
+                events: vec![
+                    lark_oapi::helpdesk::v1::models::Event { r#type : "sample".into(),
+                    subtype : "sample".into(), }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -17265,7 +19548,17 @@ pub(crate) async fn roundtrip_helpdesk() {
         );
     }
     {
-        let call = client.helpdesk().v1().event().unsubscribe().body(Default::default());
+        let call = client
+            .helpdesk()
+            .v1()
+            .event()
+            .unsubscribe()
+            .body(lark_oapi::helpdesk::v1::models::SubscribeEventRequestBody {
+                events: vec![
+                    lark_oapi::helpdesk::v1::models::Event { r#type : "sample".into(),
+                    subtype : "sample".into(), }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -17286,7 +19579,9 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .faq()
             .create()
-            .body(Default::default())
+            .body(lark_oapi::helpdesk::v1::models::CreateFaqRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -17377,7 +19672,9 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .faq()
             .patch("p-id")
-            .body(Default::default())
+            .body(lark_oapi::helpdesk::v1::models::PatchFaqRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -17436,7 +19733,9 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .notification()
             .cancel_send("p-notification_id")
-            .body(Default::default())
+            .body(lark_oapi::helpdesk::v1::models::CancelSendNotificationRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -17458,7 +19757,9 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .notification()
             .create()
-            .body(Default::default())
+            .body(lark_oapi::helpdesk::v1::models::Notification {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -17480,7 +19781,9 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .notification()
             .execute_send("p-notification_id")
-            .body(Default::default())
+            .body(lark_oapi::helpdesk::v1::models::ExecuteSendNotificationRequestBody {
+                send_at: "sample".into(),
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -17523,7 +19826,9 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .notification()
             .patch("p-notification_id")
-            .body(Default::default())
+            .body(lark_oapi::helpdesk::v1::models::Notification {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -17566,7 +19871,9 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .notification()
             .submit_approve("p-notification_id")
-            .body(Default::default())
+            .body(lark_oapi::helpdesk::v1::models::SubmitApproveNotificationRequestBody {
+                reason: "sample".into(),
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -17588,7 +19895,10 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .ticket()
             .answer_user_query("p-ticket_id")
-            .body(Default::default());
+            .body(lark_oapi::helpdesk::v1::models::AnswerUserQueryTicketRequestBody {
+                event_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -17657,7 +19967,10 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .ticket()
             .start_service()
-            .body(Default::default());
+            .body(lark_oapi::helpdesk::v1::models::StartServiceTicketRequestBody {
+                open_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -17700,7 +20013,9 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .ticket()
             .update("p-ticket_id")
-            .body(Default::default())
+            .body(lark_oapi::helpdesk::v1::models::UpdateTicketRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -17722,7 +20037,12 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .ticket_customized_field()
             .create()
-            .body(Default::default())
+            .body(lark_oapi::helpdesk::v1::models::TicketCustomizedField {
+                ticket_customized_field_id: "sample".into(),
+                key_name: "sample".into(),
+                field_type: "sample".into(),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -17785,7 +20105,9 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .ticket_customized_field()
             .list()
-            .body(Default::default());
+            .body(lark_oapi::helpdesk::v1::models::ListTicketCustomizedFieldRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -17806,7 +20128,12 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .ticket_customized_field()
             .patch("p-ticket_customized_field_id")
-            .body(Default::default())
+            .body(lark_oapi::helpdesk::v1::models::TicketCustomizedField {
+                ticket_customized_field_id: "sample".into(),
+                key_name: "sample".into(),
+                field_type: "sample".into(),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -17828,7 +20155,10 @@ pub(crate) async fn roundtrip_helpdesk() {
             .v1()
             .ticket_message()
             .create("p-ticket_id")
-            .body(Default::default());
+            .body(lark_oapi::helpdesk::v1::models::CreateTicketMessageRequestBody {
+                msg_type: "sample".into(),
+                content: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -17869,7 +20199,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .advertisement()
             .publish("p-advertisement_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::PublishAdvertisementRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -17885,7 +20217,14 @@ pub(crate) async fn roundtrip_hire() {
         );
     }
     {
-        let call = client.hire().v1().agency().batch_query().body(Default::default());
+        let call = client
+            .hire()
+            .v1()
+            .agency()
+            .batch_query()
+            .body(lark_oapi::hire::v1::models::BatchQueryAgencyRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -17922,7 +20261,10 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .agency()
             .get_agency_account()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::GetAgencyAccountAgencyRequestBody {
+                supplier_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -17943,7 +20285,10 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .agency()
             .operate_agency_account()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::OperateAgencyAccountAgencyRequestBody {
+                id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -17959,7 +20304,17 @@ pub(crate) async fn roundtrip_hire() {
         );
     }
     {
-        let call = client.hire().v1().agency().protect().body(Default::default());
+        let call = client
+            .hire()
+            .v1()
+            .agency()
+            .protect()
+            .body(lark_oapi::hire::v1::models::ProtectAgencyRequestBody {
+                talent_id: "sample".into(),
+                supplier_id: "sample".into(),
+                consultant_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -17975,7 +20330,14 @@ pub(crate) async fn roundtrip_hire() {
         );
     }
     {
-        let call = client.hire().v1().agency().protect_search().body(Default::default());
+        let call = client
+            .hire()
+            .v1()
+            .agency()
+            .protect_search()
+            .body(lark_oapi::hire::v1::models::ProtectSearchAgencyRequestBody {
+                talent_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18012,7 +20374,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .application()
             .cancel_onboard("p-application_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::CancelOnboardApplicationRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18028,7 +20392,16 @@ pub(crate) async fn roundtrip_hire() {
         );
     }
     {
-        let call = client.hire().v1().application().create().body(Default::default());
+        let call = client
+            .hire()
+            .v1()
+            .application()
+            .create()
+            .body(lark_oapi::hire::v1::models::CreateApplicationRequestBody {
+                talent_id: "sample".into(),
+                job_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18129,7 +20502,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .application()
             .terminate("p-application_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::TerminateApplicationRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18150,7 +20525,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .application()
             .transfer_onboard("p-application_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::TransferOnboardApplicationRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18171,7 +20548,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .application()
             .transfer_stage("p-application_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::TransferStageApplicationRequestBody {
+                stage_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18261,7 +20640,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .background_check_order()
             .batch_query()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::BatchQueryBackgroundCheckOrderRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18298,7 +20679,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .diversity_inclusion()
             .search()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::SearchDiversityInclusionRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18319,7 +20702,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .eco_account_custom_field()
             .batch_delete()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::BatchDeleteEcoAccountCustomFieldRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18340,7 +20725,14 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .eco_account_custom_field()
             .batch_update()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::EcoAccountCustomField {
+                custom_field_list: vec![
+                    lark_oapi::hire::v1::models::EcoAccountCustomFieldData { key :
+                    "sample".into(), name : lark_oapi::hire::v1::models::I18n {
+                    ..Default::default() }, ..Default::default() }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18361,7 +20753,14 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .eco_account_custom_field()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::EcoAccountCustomField {
+                custom_field_list: vec![
+                    lark_oapi::hire::v1::models::EcoAccountCustomFieldData { key :
+                    "sample".into(), name : lark_oapi::hire::v1::models::I18n {
+                    ..Default::default() }, ..Default::default() }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18382,7 +20781,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .eco_background_check()
             .cancel()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::CancelEcoBackgroundCheckRequestBody {
+                background_check_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18403,7 +20804,13 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .eco_background_check()
             .update_progress()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::UpdateProgressEcoBackgroundCheckRequestBody {
+                background_check_id: "sample".into(),
+                stage_id: "sample".into(),
+                stage_name: "sample".into(),
+                stage_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18424,7 +20831,12 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .eco_background_check()
             .update_result()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::UpdateResultEcoBackgroundCheckRequestBody {
+                background_check_id: "sample".into(),
+                result: "sample".into(),
+                result_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18445,7 +20857,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .eco_background_check_custom_field()
             .batch_delete()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::BatchDeleteEcoBackgroundCheckCustomFieldRequestBody {
+                account_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18466,7 +20880,15 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .eco_background_check_custom_field()
             .batch_update()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::EcoBackgroundCheckCustomField {
+                account_id: "sample".into(),
+                custom_field_list: vec![
+                    lark_oapi::hire::v1::models::EcoBackgroundCheckCustomFieldData {
+                    r#type : Some(lark_oapi::hire::v1::models::Type::Number), key :
+                    "sample".into(), name : lark_oapi::hire::v1::models::I18n {
+                    ..Default::default() }, ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18487,7 +20909,15 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .eco_background_check_custom_field()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::EcoBackgroundCheckCustomField {
+                account_id: "sample".into(),
+                custom_field_list: vec![
+                    lark_oapi::hire::v1::models::EcoBackgroundCheckCustomFieldData {
+                    r#type : Some(lark_oapi::hire::v1::models::Type::Number), key :
+                    "sample".into(), name : lark_oapi::hire::v1::models::I18n {
+                    ..Default::default() }, ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18508,7 +20938,10 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .eco_background_check_package()
             .batch_delete()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::BatchDeleteEcoBackgroundCheckPackageRequestBody {
+                account_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18529,7 +20962,14 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .eco_background_check_package()
             .batch_update()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::EcoBackgroundCheckPackage {
+                account_id: "sample".into(),
+                package_list: vec![
+                    lark_oapi::hire::v1::models::EcoBackgroundCheckPackageData { id :
+                    "sample".into(), name : "sample".into(), ..Default::default() }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18550,7 +20990,14 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .eco_background_check_package()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::EcoBackgroundCheckPackage {
+                account_id: "sample".into(),
+                package_list: vec![
+                    lark_oapi::hire::v1::models::EcoBackgroundCheckPackageData { id :
+                    "sample".into(), name : "sample".into(), ..Default::default() }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18571,7 +21018,13 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .eco_exam()
             .login_info("p-exam_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::LoginInfoEcoExamRequestBody {
+                exam_login_info: lark_oapi::hire::v1::models::EcoExamLoginInfo {
+                    exam_url: "sample".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18592,7 +21045,10 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .eco_exam()
             .update_result("p-exam_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::UpdateResultEcoExamRequestBody {
+                result: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18613,7 +21069,10 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .eco_exam_paper()
             .batch_delete()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::BatchDeleteEcoExamPaperRequestBody {
+                account_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18634,7 +21093,13 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .eco_exam_paper()
             .batch_update()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::EcoExamPaper {
+                account_id: "sample".into(),
+                paper_list: vec![
+                    lark_oapi::hire::v1::models::EcoExamPaperData { id : "sample".into(),
+                    name : "sample".into(), ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18650,7 +21115,18 @@ pub(crate) async fn roundtrip_hire() {
         );
     }
     {
-        let call = client.hire().v1().eco_exam_paper().create().body(Default::default());
+        let call = client
+            .hire()
+            .v1()
+            .eco_exam_paper()
+            .create()
+            .body(lark_oapi::hire::v1::models::EcoExamPaper {
+                account_id: "sample".into(),
+                paper_list: vec![
+                    lark_oapi::hire::v1::models::EcoExamPaperData { id : "sample".into(),
+                    name : "sample".into(), ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18671,7 +21147,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .ehr_import_task()
             .patch("p-ehr_import_task_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::EhrImportTask {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18729,7 +21207,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .employee()
             .patch("p-employee_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::ChangeEmployeeStage {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18777,7 +21257,17 @@ pub(crate) async fn roundtrip_hire() {
         );
     }
     {
-        let call = client.hire().v1().exam().create().body(Default::default());
+        let call = client
+            .hire()
+            .v1()
+            .exam()
+            .create()
+            .body(lark_oapi::hire::v1::models::CreateExamRequestBody {
+                application_id: "sample".into(),
+                exam_resource_name: "sample".into(),
+                operator_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18814,7 +21304,10 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .external_application()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::ExternalApplication {
+                talent_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18876,7 +21369,10 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .external_application()
             .update("p-external_application_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::ExternalApplication {
+                talent_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18897,7 +21393,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .external_background_check()
             .batch_query()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::BatchQueryExternalBackgroundCheckRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18918,7 +21416,10 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .external_background_check()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::ExternalBackgroundCheck {
+                external_application_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18959,7 +21460,10 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .external_background_check()
             .update("p-external_background_check_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::ExternalBackgroundCheck {
+                external_application_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -18980,7 +21484,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .external_interview()
             .batch_query()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::BatchQueryExternalInterviewRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19001,7 +21507,10 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .external_interview()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::ExternalInterview {
+                external_application_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19042,7 +21551,10 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .external_interview()
             .update("p-external_interview_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::ExternalInterview {
+                external_application_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19063,7 +21575,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .external_interview_assessment()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::ExternalInterviewAssessment {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19084,7 +21598,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .external_interview_assessment()
             .patch("p-external_interview_assessment_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::ExternalInterviewAssessment {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19105,7 +21621,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .external_offer()
             .batch_query()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::BatchQueryExternalOfferRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19121,7 +21639,15 @@ pub(crate) async fn roundtrip_hire() {
         );
     }
     {
-        let call = client.hire().v1().external_offer().create().body(Default::default());
+        let call = client
+            .hire()
+            .v1()
+            .external_offer()
+            .create()
+            .body(lark_oapi::hire::v1::models::ExternalOffer {
+                external_application_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19158,7 +21684,10 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .external_offer()
             .update("p-external_offer_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::ExternalOffer {
+                external_application_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19179,7 +21708,14 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .external_referral_reward()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::ExternalReward {
+                referral_user_id: "sample".into(),
+                external_id: "sample".into(),
+                bonus: lark_oapi::hire::v1::models::BonusAmount {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19390,7 +21926,11 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .interviewer()
             .patch("p-interviewer_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::PatchInterviewerRequestBody {
+                interviewer: lark_oapi::hire::v1::models::Interviewer {
+                    ..Default::default()
+                },
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19422,7 +21962,20 @@ pub(crate) async fn roundtrip_hire() {
         );
     }
     {
-        let call = client.hire().v1().job().combined_create().body(Default::default());
+        let call = client
+            .hire()
+            .v1()
+            .job()
+            .combined_create()
+            .body(lark_oapi::hire::v1::models::CombinedJob {
+                job_managers: lark_oapi::hire::v1::models::JobManager {
+                    recruiter_id: "sample".into(),
+                    ..Default::default()
+                },
+                job_type_id: "sample".into(),
+                recruitment_type_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19443,7 +21996,15 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .job()
             .combined_update("p-job_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::CombinedJob {
+                job_managers: lark_oapi::hire::v1::models::JobManager {
+                    recruiter_id: "sample".into(),
+                    ..Default::default()
+                },
+                job_type_id: "sample".into(),
+                recruitment_type_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19523,7 +22084,14 @@ pub(crate) async fn roundtrip_hire() {
         );
     }
     {
-        let call = client.hire().v1().job().open("p-job_id").body(Default::default());
+        let call = client
+            .hire()
+            .v1()
+            .job()
+            .open("p-job_id")
+            .body(lark_oapi::hire::v1::models::OpenJobRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19560,7 +22128,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .job()
             .update_config("p-job_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::JobConfig {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19597,7 +22167,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .job_manager()
             .batch_update("p-job_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::BatchUpdateJobManagerRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19650,7 +22222,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .job_publish_record()
             .search()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::SearchJobPublishRecordRequestBody {
+                job_channel_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19671,7 +22245,11 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .job_requirement()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::JobRequirement {
+                short_code: "sample".into(),
+                name: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19724,7 +22302,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .job_requirement()
             .list_by_id()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::ListByIdJobRequirementRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19745,7 +22325,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .job_requirement()
             .update("p-job_requirement_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::UpdateJobRequirementRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19831,7 +22413,9 @@ pub(crate) async fn roundtrip_hire() {
             .location()
             .query()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::QueryLocationRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19863,7 +22447,16 @@ pub(crate) async fn roundtrip_hire() {
         );
     }
     {
-        let call = client.hire().v1().note().create().body(Default::default());
+        let call = client
+            .hire()
+            .v1()
+            .note()
+            .create()
+            .body(lark_oapi::hire::v1::models::Note {
+                talent_id: "sample".into(),
+                content: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19927,7 +22520,15 @@ pub(crate) async fn roundtrip_hire() {
         );
     }
     {
-        let call = client.hire().v1().note().patch("p-note_id").body(Default::default());
+        let call = client
+            .hire()
+            .v1()
+            .note()
+            .patch("p-note_id")
+            .body(lark_oapi::hire::v1::models::PatchNoteRequestBody {
+                content: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19943,7 +22544,19 @@ pub(crate) async fn roundtrip_hire() {
         );
     }
     {
-        let call = client.hire().v1().offer().create().body(Default::default());
+        let call = client
+            .hire()
+            .v1()
+            .offer()
+            .create()
+            .body(lark_oapi::hire::v1::models::OfferInfo {
+                application_id: "sample".into(),
+                basic_info: lark_oapi::hire::v1::models::OfferBasicInfo {
+                    operator_user_id: "sample".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -19980,7 +22593,12 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .offer()
             .intern_offer_status("p-offer_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::InternOfferStatus {
+                operation: Some(
+                    lark_oapi::hire::v1::models::Operation::ConfirmOnboarding,
+                ),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20017,7 +22635,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .offer()
             .offer_status("p-offer_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::OfferStatusOfferRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20038,7 +22658,14 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .offer()
             .update("p-offer_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::OfferInfo {
+                application_id: "sample".into(),
+                basic_info: lark_oapi::hire::v1::models::OfferBasicInfo {
+                    operator_user_id: "sample".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20111,7 +22738,12 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .offer_custom_field()
             .update("p-offer_custom_field_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::OfferCustomField {
+                name: lark_oapi::hire::v1::models::I18n {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20196,7 +22828,15 @@ pub(crate) async fn roundtrip_hire() {
         );
     }
     {
-        let call = client.hire().v1().referral().search().body(Default::default());
+        let call = client
+            .hire()
+            .v1()
+            .referral()
+            .search()
+            .body(lark_oapi::hire::v1::models::SearchReferralRequestBody {
+                talent_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20217,7 +22857,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .referral_account()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::CreateReferralAccountRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20258,7 +22900,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .referral_account()
             .enable()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::EnableReferralAccountRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20300,7 +22944,11 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .referral_account()
             .reconciliation()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::ReconciliationReferralAccountRequestBody {
+                start_trans_time: "sample".into(),
+                end_trans_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20321,7 +22969,10 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .referral_account()
             .withdraw("p-referral_account_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::WithdrawReferralAccountRequestBody {
+                external_order_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20449,7 +23100,15 @@ pub(crate) async fn roundtrip_hire() {
         );
     }
     {
-        let call = client.hire().v1().talent().add_to_folder().body(Default::default());
+        let call = client
+            .hire()
+            .v1()
+            .talent()
+            .add_to_folder()
+            .body(lark_oapi::hire::v1::models::AddToFolderTalentRequestBody {
+                folder_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20465,7 +23124,14 @@ pub(crate) async fn roundtrip_hire() {
         );
     }
     {
-        let call = client.hire().v1().talent().batch_get_id().body(Default::default());
+        let call = client
+            .hire()
+            .v1()
+            .talent()
+            .batch_get_id()
+            .body(lark_oapi::hire::v1::models::BatchGetIdTalentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20486,7 +23152,12 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .talent()
             .combined_create()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::CombinedCreateTalentRequestBody {
+                basic_info: lark_oapi::hire::v1::models::TalentCombinedBasicInfo {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20507,7 +23178,13 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .talent()
             .combined_update()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::CombinedUpdateTalentRequestBody {
+                talent_id: "sample".into(),
+                basic_info: lark_oapi::hire::v1::models::TalentCombinedBasicInfo {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20560,7 +23237,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .talent()
             .onboard_status("p-talent_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::OnboardStatusTalentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20581,7 +23260,10 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .talent()
             .remove_to_folder()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::AddToFolderTalentRequestBody {
+                folder_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20602,7 +23284,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .talent()
             .tag("p-talent_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::TagTalentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20623,7 +23307,10 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .talent_blocklist()
             .change_talent_block()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::ChangeTalentBlockTalentBlocklistRequestBody {
+                talent_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20644,7 +23331,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .talent_external_info()
             .create("p-talent_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::CreateTalentExternalInfoRequestBody {
+                external_create_time: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20665,7 +23354,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .talent_external_info()
             .update("p-talent_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::CreateTalentExternalInfoRequestBody {
+                external_create_time: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20718,7 +23409,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .talent_operation_log()
             .search()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::SearchTalentOperationLogRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20739,7 +23432,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .talent_pool()
             .batch_change_talent_pool("p-talent_pool_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::BatchChangeTalentPoolTalentPoolRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20760,7 +23455,10 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .talent_pool()
             .move_talent("p-talent_pool_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::MoveTalentTalentPoolRequestBody {
+                talent_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20824,7 +23522,14 @@ pub(crate) async fn roundtrip_hire() {
         );
     }
     {
-        let call = client.hire().v1().test().search().body(Default::default());
+        let call = client
+            .hire()
+            .v1()
+            .test()
+            .search()
+            .body(lark_oapi::hire::v1::models::SearchTestRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20867,7 +23572,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .tripartite_agreement()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::TripartiteAgreementInfo {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20924,7 +23631,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .tripartite_agreement()
             .update("p-tripartite_agreement_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::TripartiteAgreementInfo {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -20977,7 +23686,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .website_channel()
             .create("p-website_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::CreateWebsiteChannelRequestBody {
+                channel_name: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21034,7 +23745,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .website_channel()
             .update("p-website_id", "p-channel_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::CreateWebsiteChannelRequestBody {
+                channel_name: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21055,7 +23768,12 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .website_delivery()
             .create_by_attachment("p-website_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::WebsiteDeliveryAttachment {
+                job_post_id: "sample".into(),
+                user_id: "sample".into(),
+                resume_file_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21076,7 +23794,18 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .website_delivery()
             .create_by_resume("p-website_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::WebsiteDelivery {
+                job_post_id: "sample".into(),
+                resume: lark_oapi::hire::v1::models::WebsiteDeliveryResume {
+                    basic_info: lark_oapi::hire::v1::models::WebsiteDeliveryBasicInfo {
+                        name: "sample".into(),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+                user_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21153,7 +23882,9 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .website_job_post()
             .search("p-website_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::SearchWebsiteJobPostRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21174,7 +23905,10 @@ pub(crate) async fn roundtrip_hire() {
             .v1()
             .website_site_user()
             .create("p-website_id")
-            .body(Default::default());
+            .body(lark_oapi::hire::v1::models::WebsiteUser {
+                external_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21248,7 +23982,11 @@ pub(crate) async fn roundtrip_human_authentication() {
             .identity()
             .create()
             .user_id("s-user_id")
-            .body(Default::default());
+            .body(lark_oapi::human_authentication::v1::models::CreateIdentityRequestBody {
+                identity_name: "sample".into(),
+                identity_code: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21316,7 +24054,14 @@ pub(crate) async fn roundtrip_im() {
         );
     }
     {
-        let call = client.im().v1().chat().create().body(Default::default());
+        let call = client
+            .im()
+            .v1()
+            .chat()
+            .create()
+            .body(lark_oapi::im::v1::models::CreateChatRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21364,7 +24109,14 @@ pub(crate) async fn roundtrip_im() {
         );
     }
     {
-        let call = client.im().v1().chat().link("p-chat_id").body(Default::default());
+        let call = client
+            .im()
+            .v1()
+            .chat()
+            .link("p-chat_id")
+            .body(lark_oapi::im::v1::models::LinkChatRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21412,7 +24164,14 @@ pub(crate) async fn roundtrip_im() {
         );
     }
     {
-        let call = client.im().v1().chat().update("p-chat_id").body(Default::default());
+        let call = client
+            .im()
+            .v1()
+            .chat()
+            .update("p-chat_id")
+            .body(lark_oapi::im::v1::models::UpdateChatRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21449,7 +24208,10 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .chat_announcement()
             .patch("p-chat_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::PatchChatAnnouncementRequestBody {
+                revision: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21470,7 +24232,9 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .chat_managers()
             .add_managers("p-chat_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::AddManagersChatManagersRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21491,7 +24255,9 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .chat_managers()
             .delete_managers("p-chat_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::AddManagersChatManagersRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21512,7 +24278,9 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .chat_members()
             .create("p-chat_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::CreateChatMembersRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21533,7 +24301,9 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .chat_members()
             .delete("p-chat_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::CreateChatMembersRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21602,7 +24372,12 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .chat_menu_item()
             .patch("p-chat_id", "p-menu_item_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::PatchChatMenuItemRequestBody {
+                chat_menu_item: lark_oapi::im::v1::models::ChatMenuItem {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21623,7 +24398,11 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .chat_menu_tree()
             .create("p-chat_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::CreateChatMenuTreeRequestBody {
+                menu_tree: lark_oapi::im::v1::models::ChatMenuTree {
+                    ..Default::default()
+                },
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21644,7 +24423,9 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .chat_menu_tree()
             .delete("p-chat_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::SortChatMenuTreeRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21681,7 +24462,9 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .chat_menu_tree()
             .sort("p-chat_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::SortChatMenuTreeRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21718,7 +24501,9 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .chat_moderation()
             .update("p-chat_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::UpdateChatModerationRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21739,7 +24524,13 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .chat_tab()
             .create("p-chat_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::CreateChatTabRequestBody {
+                chat_tabs: vec![
+                    lark_oapi::im::v1::models::ChatTab { tab_type :
+                    Some(lark_oapi::im::v1::models::TabType::File), ..Default::default()
+                    }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21760,7 +24551,9 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .chat_tab()
             .delete_tabs("p-chat_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::DeleteTabsChatTabRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21797,7 +24590,9 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .chat_tab()
             .sort_tabs("p-chat_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::SortTabsChatTabRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21818,7 +24613,9 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .chat_tab()
             .update_tabs("p-chat_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::CreateChatTabResponseBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21855,7 +24652,11 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .chat_top_notice()
             .put_top_notice("p-chat_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::PutTopNoticeChatTopNoticeRequestBody {
+                chat_top_notice: vec![
+                    lark_oapi::im::v1::models::ChatTopNotice { ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21877,6 +24678,8 @@ pub(crate) async fn roundtrip_im() {
             .file()
             .create()
             .body(lark_oapi::im::v1::models::CreateFileRequestBody {
+                file_type: Some(lark_oapi::im::v1::models::FileType::Doc),
+                file_name: "sample".into(),
                 file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
                 ..Default::default()
             });
@@ -21917,8 +24720,8 @@ pub(crate) async fn roundtrip_im() {
             .image()
             .create()
             .body(lark_oapi::im::v1::models::CreateImageRequestBody {
+                image_type: Some(lark_oapi::im::v1::models::ImageType::Message),
                 image: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
-                ..Default::default()
             });
         let result = outcome(call.send().await);
         check(
@@ -21957,7 +24760,12 @@ pub(crate) async fn roundtrip_im() {
             .message()
             .create()
             .receive_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::CreateMessageRequestBody {
+                receive_id: "sample".into(),
+                msg_type: "sample".into(),
+                content: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21979,7 +24787,11 @@ pub(crate) async fn roundtrip_im() {
             .message()
             .create_by_card()
             .receive_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::CreateByCardMessageReqBody {
+                receive_id: "sample".into(),
+                template_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22017,7 +24829,9 @@ pub(crate) async fn roundtrip_im() {
             .message()
             .forward("p-message_id")
             .receive_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::ForwardThreadRequestBody {
+                receive_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22080,7 +24894,10 @@ pub(crate) async fn roundtrip_im() {
             .message()
             .merge_forward()
             .receive_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::MergeForwardMessageRequestBody {
+                receive_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22101,7 +24918,9 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .message()
             .patch("p-message_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::MessageBody {
+                content: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22122,7 +24941,12 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .message()
             .push_follow_up("p-message_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::PushFollowUpMessageRequestBody {
+                follow_ups: vec![
+                    lark_oapi::im::v1::models::FollowUp { content : "sample".into(),
+                    ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22164,7 +24988,11 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .message()
             .reply("p-message_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::ReplyMessageRequestBody {
+                content: "sample".into(),
+                msg_type: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22185,7 +25013,10 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .message()
             .reply_by_card("p-message_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::ReplyByCardMessageReqBody {
+                template_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22201,7 +25032,14 @@ pub(crate) async fn roundtrip_im() {
         );
     }
     {
-        let call = client.im().v1().message().search().body(Default::default());
+        let call = client
+            .im()
+            .v1()
+            .message()
+            .search()
+            .body(lark_oapi::im::v1::models::SearchMessageRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22222,7 +25060,10 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .message()
             .update("p-message_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::UpdateMessageRequestBody {
+                msg_type: "sample".into(),
+                content: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22243,7 +25084,10 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .message()
             .update_by_card("p-message_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::UpdateByCardMessageReqBody {
+                template_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22265,7 +25109,9 @@ pub(crate) async fn roundtrip_im() {
             .message()
             .urgent_app("p-message_id")
             .user_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::UrgentReceivers {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22287,7 +25133,9 @@ pub(crate) async fn roundtrip_im() {
             .message()
             .urgent_phone("p-message_id")
             .user_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::UrgentReceivers {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22309,7 +25157,9 @@ pub(crate) async fn roundtrip_im() {
             .message()
             .urgent_sms("p-message_id")
             .user_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::UrgentReceivers {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22330,7 +25180,12 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .message_reaction()
             .batch_query()
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::BatchQueryMessageReactionRequestBody {
+                queries: vec![
+                    lark_oapi::im::v1::models::MessageQuery { ..Default::default() }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22351,7 +25206,11 @@ pub(crate) async fn roundtrip_im() {
             .v1()
             .message_reaction()
             .create("p-message_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::CreateMessageReactionRequestBody {
+                reaction_type: lark_oapi::im::v1::models::Emoji {
+                    emoji_type: "sample".into(),
+                },
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22424,7 +25283,14 @@ pub(crate) async fn roundtrip_im() {
         );
     }
     {
-        let call = client.im().v1().pin().create().body(Default::default());
+        let call = client
+            .im()
+            .v1()
+            .pin()
+            .create()
+            .body(lark_oapi::im::v1::models::CreatePinRequestBody {
+                message_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22478,7 +25344,9 @@ pub(crate) async fn roundtrip_im() {
             .thread()
             .forward("p-thread_id")
             .receive_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v1::models::ForwardThreadRequestBody {
+                receive_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22494,7 +25362,14 @@ pub(crate) async fn roundtrip_im() {
         );
     }
     {
-        let call = client.im().v2().app_feed_card().create().body(Default::default());
+        let call = client
+            .im()
+            .v2()
+            .app_feed_card()
+            .create()
+            .body(lark_oapi::im::v2::models::CreateAppFeedCardRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22515,7 +25390,9 @@ pub(crate) async fn roundtrip_im() {
             .v2()
             .app_feed_card_batch()
             .delete()
-            .body(Default::default());
+            .body(lark_oapi::im::v2::models::DeleteAppFeedCardBatchRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22536,7 +25413,9 @@ pub(crate) async fn roundtrip_im() {
             .v2()
             .app_feed_card_batch()
             .update()
-            .body(Default::default());
+            .body(lark_oapi::im::v2::models::UpdateAppFeedCardBatchRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22557,7 +25436,11 @@ pub(crate) async fn roundtrip_im() {
             .v2()
             .biz_entity_tag_relation()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::im::v2::models::CreateBizEntityTagRelationRequestBody {
+                tag_biz_type: Some(lark_oapi::im::v2::models::TagBizType::Chat),
+                biz_entity_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22600,7 +25483,11 @@ pub(crate) async fn roundtrip_im() {
             .v2()
             .biz_entity_tag_relation()
             .update()
-            .body(Default::default());
+            .body(lark_oapi::im::v2::models::CreateBizEntityTagRelationRequestBody {
+                tag_biz_type: Some(lark_oapi::im::v2::models::TagBizType::Chat),
+                biz_entity_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22616,7 +25503,14 @@ pub(crate) async fn roundtrip_im() {
         );
     }
     {
-        let call = client.im().v2().chat().search().body(Default::default());
+        let call = client
+            .im()
+            .v2()
+            .chat()
+            .search()
+            .body(lark_oapi::im::v2::models::SearchChatRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22632,7 +25526,15 @@ pub(crate) async fn roundtrip_im() {
         );
     }
     {
-        let call = client.im().v2().chat_button().update().body(Default::default());
+        let call = client
+            .im()
+            .v2()
+            .chat_button()
+            .update()
+            .body(lark_oapi::im::v2::models::UpdateChatButtonRequestBody {
+                chat_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22654,7 +25556,9 @@ pub(crate) async fn roundtrip_im() {
             .feed_card()
             .bot_time_sentive()
             .user_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v2::models::BotTimeSentiveFeedCardRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22676,7 +25580,9 @@ pub(crate) async fn roundtrip_im() {
             .feed_card()
             .patch("p-feed_card_id")
             .user_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::im::v2::models::PatchFeedCardRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22692,7 +25598,19 @@ pub(crate) async fn roundtrip_im() {
         );
     }
     {
-        let call = client.im().v2().tag().create().body(Default::default());
+        let call = client
+            .im()
+            .v2()
+            .tag()
+            .create()
+            .body(lark_oapi::im::v2::models::CreateTagRequestBody {
+                create_tag: lark_oapi::im::v2::models::CreateTag {
+                    tag_type: Some(lark_oapi::im::v2::models::TagType::Tenant),
+                    name: "sample".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22708,7 +25626,14 @@ pub(crate) async fn roundtrip_im() {
         );
     }
     {
-        let call = client.im().v2().tag().patch("p-tag_id").body(Default::default());
+        let call = client
+            .im()
+            .v2()
+            .tag()
+            .patch("p-tag_id")
+            .body(lark_oapi::im::v2::models::PatchTagRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22729,7 +25654,9 @@ pub(crate) async fn roundtrip_im() {
             .v2()
             .url_preview()
             .batch_update()
-            .body(Default::default());
+            .body(lark_oapi::im::v2::models::BatchUpdateUrlPreviewRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22765,7 +25692,19 @@ pub(crate) async fn roundtrip_lingo() {
         );
     }
     {
-        let call = client.lingo().v1().draft().create().body(Default::default());
+        let call = client
+            .lingo()
+            .v1()
+            .draft()
+            .create()
+            .body(lark_oapi::lingo::v1::models::Entity {
+                main_keys: vec![
+                    lark_oapi::lingo::v1::models::Term { key : "sample".into(),
+                    display_status : lark_oapi::lingo::v1::models::DisplayStatus {
+                    ..Default::default() }, }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22786,7 +25725,14 @@ pub(crate) async fn roundtrip_lingo() {
             .v1()
             .draft()
             .update("p-draft_id")
-            .body(Default::default());
+            .body(lark_oapi::lingo::v1::models::Entity {
+                main_keys: vec![
+                    lark_oapi::lingo::v1::models::Term { key : "sample".into(),
+                    display_status : lark_oapi::lingo::v1::models::DisplayStatus {
+                    ..Default::default() }, }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22802,7 +25748,19 @@ pub(crate) async fn roundtrip_lingo() {
         );
     }
     {
-        let call = client.lingo().v1().entity().create().body(Default::default());
+        let call = client
+            .lingo()
+            .v1()
+            .entity()
+            .create()
+            .body(lark_oapi::lingo::v1::models::Entity {
+                main_keys: vec![
+                    lark_oapi::lingo::v1::models::Term { key : "sample".into(),
+                    display_status : lark_oapi::lingo::v1::models::DisplayStatus {
+                    ..Default::default() }, }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22850,7 +25808,14 @@ pub(crate) async fn roundtrip_lingo() {
         );
     }
     {
-        let call = client.lingo().v1().entity().highlight().body(Default::default());
+        let call = client
+            .lingo()
+            .v1()
+            .entity()
+            .highlight()
+            .body(lark_oapi::lingo::v1::models::HighlightEntityRequestBody {
+                text: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22882,7 +25847,14 @@ pub(crate) async fn roundtrip_lingo() {
         );
     }
     {
-        let call = client.lingo().v1().entity().r#match().body(Default::default());
+        let call = client
+            .lingo()
+            .v1()
+            .entity()
+            .r#match()
+            .body(lark_oapi::lingo::v1::models::MatchEntityRequestBody {
+                word: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22898,7 +25870,14 @@ pub(crate) async fn roundtrip_lingo() {
         );
     }
     {
-        let call = client.lingo().v1().entity().search().body(Default::default());
+        let call = client
+            .lingo()
+            .v1()
+            .entity()
+            .search()
+            .body(lark_oapi::lingo::v1::models::SearchEntityRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22919,7 +25898,14 @@ pub(crate) async fn roundtrip_lingo() {
             .v1()
             .entity()
             .update("p-entity_id")
-            .body(Default::default());
+            .body(lark_oapi::lingo::v1::models::Entity {
+                main_keys: vec![
+                    lark_oapi::lingo::v1::models::Term { key : "sample".into(),
+                    display_status : lark_oapi::lingo::v1::models::DisplayStatus {
+                    ..Default::default() }, }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22957,8 +25943,8 @@ pub(crate) async fn roundtrip_lingo() {
             .file()
             .upload()
             .body(lark_oapi::lingo::v1::models::File {
+                name: "sample".into(),
                 file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
-                ..Default::default()
             });
         let result = outcome(call.send().await);
         check(
@@ -22995,7 +25981,14 @@ pub(crate) async fn roundtrip_lingo() {
 pub(crate) async fn roundtrip_mail() {
     let (mock, client) = setup().await;
     {
-        let call = client.mail().v1().mailgroup().create().body(Default::default());
+        let call = client
+            .mail()
+            .v1()
+            .mailgroup()
+            .create()
+            .body(lark_oapi::mail::v1::models::Mailgroup {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23064,7 +26057,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .mailgroup()
             .patch("p-mailgroup_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::Mailgroup {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23085,7 +26080,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .mailgroup()
             .update("p-mailgroup_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::Mailgroup {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23106,7 +26103,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .mailgroup_alias()
             .create("p-mailgroup_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::EmailAlias {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23163,7 +26162,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .mailgroup_manager()
             .batch_create("p-mailgroup_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::BatchCreateMailgroupManagerRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23184,7 +26185,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .mailgroup_manager()
             .batch_delete("p-mailgroup_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::BatchCreateMailgroupManagerRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23221,7 +26224,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .mailgroup_member()
             .batch_create("p-mailgroup_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::BatchCreateMailgroupMemberRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23242,7 +26247,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .mailgroup_member()
             .batch_delete("p-mailgroup_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::BatchDeleteMailgroupMemberRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23263,7 +26270,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .mailgroup_member()
             .create("p-mailgroup_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::MailgroupMember {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23340,7 +26349,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .mailgroup_permission_member()
             .batch_create("p-mailgroup_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::BatchCreateMailgroupPermissionMemberRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23361,7 +26372,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .mailgroup_permission_member()
             .batch_delete("p-mailgroup_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::BatchDeleteMailgroupPermissionMemberRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23382,7 +26395,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .mailgroup_permission_member()
             .create("p-mailgroup_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::MailgroupPermissionMember {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23463,7 +26478,10 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .multi_entity()
             .search()
-            .body(Default::default())
+            .body(lark_oapi::mail::v1::models::SearchMultiEntityRequestBody {
+                query: "sample".into(),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -23480,7 +26498,14 @@ pub(crate) async fn roundtrip_mail() {
         );
     }
     {
-        let call = client.mail().v1().public_mailbox().create().body(Default::default());
+        let call = client
+            .mail()
+            .v1()
+            .public_mailbox()
+            .create()
+            .body(lark_oapi::mail::v1::models::PublicMailbox {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23549,7 +26574,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .public_mailbox()
             .patch("p-public_mailbox_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::PublicMailbox {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23570,7 +26597,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .public_mailbox()
             .remove_to_recycle_bin("p-public_mailbox_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::RemoveToRecycleBinPublicMailboxRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23591,7 +26620,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .public_mailbox()
             .update("p-public_mailbox_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::PublicMailbox {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23612,7 +26643,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .public_mailbox_alias()
             .create("p-public_mailbox_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::EmailAlias {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23669,7 +26702,12 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .public_mailbox_member()
             .batch_create("p-public_mailbox_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::BatchCreatePublicMailboxMemberRequestBody {
+                items: vec![
+                    lark_oapi::mail::v1::models::PublicMailboxMember {
+                    ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23690,7 +26728,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .public_mailbox_member()
             .batch_delete("p-public_mailbox_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::BatchDeletePublicMailboxMemberRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23731,7 +26771,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .public_mailbox_member()
             .create("p-public_mailbox_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::PublicMailboxMember {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23807,7 +26849,14 @@ pub(crate) async fn roundtrip_mail() {
         );
     }
     {
-        let call = client.mail().v1().user().query().body(Default::default());
+        let call = client
+            .mail()
+            .v1()
+            .user()
+            .query()
+            .body(lark_oapi::mail::v1::models::QueryUserRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23885,7 +26934,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox()
             .search("p-user_mailbox_id")
-            .body(Default::default())
+            .body(lark_oapi::mail::v1::models::SearchUserMailboxRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -23907,7 +26958,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_alias()
             .create("p-user_mailbox_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::EmailAlias {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -23985,7 +27038,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_draft()
             .create("p-user_mailbox_id")
-            .body(Default::default())
+            .body(lark_oapi::mail::v1::models::CreateUserMailboxDraftRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -24070,7 +27125,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_draft()
             .send("p-user_mailbox_id", "p-draft_id")
-            .body(Default::default())
+            .body(lark_oapi::mail::v1::models::SendUserMailboxDraftRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -24092,7 +27149,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_draft()
             .update("p-user_mailbox_id", "p-draft_id")
-            .body(Default::default())
+            .body(lark_oapi::mail::v1::models::UpdateUserMailboxDraftRequestBody {
+                raw: "sample".into(),
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -24114,7 +27173,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_event()
             .subscribe("p-user_mailbox_id")
-            .body(Default::default())
+            .body(lark_oapi::mail::v1::models::SubscribeUserMailboxEventRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -24157,7 +27218,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_event()
             .unsubscribe("p-user_mailbox_id")
-            .body(Default::default())
+            .body(lark_oapi::mail::v1::models::SubscribeUserMailboxEventRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -24179,7 +27242,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_folder()
             .create("p-user_mailbox_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::Folder {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -24256,7 +27321,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_folder()
             .patch("p-user_mailbox_id", "p-folder_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::Folder {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -24277,7 +27344,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_label()
             .create("p-user_mailbox_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::CreateUserMailboxLabelRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -24354,7 +27423,11 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_label()
             .patch("p-user_mailbox_id", "p-label_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::PatchUserMailboxLabelRequestBody {
+                label: lark_oapi::mail::v1::models::Label {
+                    ..Default::default()
+                },
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -24375,7 +27448,10 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_mail_contact()
             .create("p-user_mailbox_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::MailContact {
+                name: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -24437,7 +27513,10 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_mail_contact()
             .patch("p-user_mailbox_id", "p-mail_contact_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::MailContact {
+                name: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -24458,7 +27537,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_message()
             .batch_get("p-user_mailbox_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::BatchGetUserMailboxMessageRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -24479,7 +27560,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_message()
             .batch_modify("p-user_mailbox_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::BatchModifyUserMailboxMessageRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -24500,7 +27583,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_message()
             .batch_trash("p-user_mailbox_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::BatchTrashUserMailboxMessageRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -24604,7 +27689,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_message()
             .modify("p-user_mailbox_id", "p-message_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::ModifyUserMailboxThreadRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -24625,7 +27712,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_message()
             .send("p-user_mailbox_id")
-            .body(Default::default())
+            .body(lark_oapi::mail::v1::models::SendUserMailboxMessageRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -24709,7 +27798,23 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_rule()
             .create("p-user_mailbox_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::Rule {
+                condition: lark_oapi::mail::v1::models::RuleCondition {
+                    items: vec![
+                        lark_oapi::mail::v1::models::RuleConditionItem {
+                        ..Default::default() }
+                    ],
+                    ..Default::default()
+                },
+                action: lark_oapi::mail::v1::models::RuleAction {
+                    items: vec![
+                        lark_oapi::mail::v1::models::RuleActionItem {
+                        ..Default::default() }
+                    ],
+                },
+                name: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -24766,7 +27871,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_rule()
             .reorder("p-user_mailbox_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::ReorderUserMailboxRuleRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -24787,7 +27894,23 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_rule()
             .update("p-user_mailbox_id", "p-rule_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::Rule {
+                condition: lark_oapi::mail::v1::models::RuleCondition {
+                    items: vec![
+                        lark_oapi::mail::v1::models::RuleConditionItem {
+                        ..Default::default() }
+                    ],
+                    ..Default::default()
+                },
+                action: lark_oapi::mail::v1::models::RuleAction {
+                    items: vec![
+                        lark_oapi::mail::v1::models::RuleActionItem {
+                        ..Default::default() }
+                    ],
+                },
+                name: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -24889,7 +28012,12 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_template()
             .create("p-user_mailbox_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::CreateUserMailboxTemplateRequestBody {
+                template: lark_oapi::mail::v1::models::Template {
+                    name: "sample".into(),
+                    ..Default::default()
+                },
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -24966,7 +28094,12 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_template()
             .update("p-user_mailbox_id", "p-template_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::CreateUserMailboxTemplateRequestBody {
+                template: lark_oapi::mail::v1::models::Template {
+                    name: "sample".into(),
+                    ..Default::default()
+                },
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25008,7 +28141,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_thread()
             .batch_modify("p-user_mailbox_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::BatchModifyUserMailboxThreadRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25029,7 +28164,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_thread()
             .batch_trash("p-user_mailbox_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::BatchTrashUserMailboxThreadRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25091,7 +28228,9 @@ pub(crate) async fn roundtrip_mail() {
             .v1()
             .user_mailbox_thread()
             .modify("p-user_mailbox_id", "p-thread_id")
-            .body(Default::default());
+            .body(lark_oapi::mail::v1::models::ModifyUserMailboxThreadRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25136,7 +28275,11 @@ pub(crate) async fn roundtrip_mdm() {
             .v1()
             .user_auth_data_relation()
             .bind()
-            .body(Default::default());
+            .body(lark_oapi::mdm::v1::models::UserAuthDataRelation {
+                root_dimension_type: "sample".into(),
+                uams_app_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25157,7 +28300,11 @@ pub(crate) async fn roundtrip_mdm() {
             .v1()
             .user_auth_data_relation()
             .unbind()
-            .body(Default::default());
+            .body(lark_oapi::mdm::v1::models::UserAuthDataRelation {
+                root_dimension_type: "sample".into(),
+                uams_app_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25181,7 +28328,9 @@ pub(crate) async fn roundtrip_mdm() {
             .fields(["s-fields"])
             .ids(["s-ids"])
             .languages(["s-languages"])
-            .body(Default::default());
+            .body(lark_oapi::mdm::v3::models::GetBatchCountryRegionRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25208,7 +28357,9 @@ pub(crate) async fn roundtrip_mdm() {
             .list()
             .languages(["s-languages"])
             .fields(["s-fields"])
-            .body(Default::default());
+            .body(lark_oapi::mdm::v3::models::ListCountryRegionRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25260,7 +28411,14 @@ pub(crate) async fn roundtrip_minutes() {
         );
     }
     {
-        let call = client.minutes().v1().minute().search().body(Default::default());
+        let call = client
+            .minutes()
+            .v1()
+            .minute()
+            .search()
+            .body(lark_oapi::minutes::v1::models::SearchMinuteRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25281,7 +28439,9 @@ pub(crate) async fn roundtrip_minutes() {
             .v1()
             .minute()
             .subscription()
-            .body(Default::default())
+            .body(lark_oapi::minutes::v1::models::SubscriptionMinuteRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -25303,7 +28463,9 @@ pub(crate) async fn roundtrip_minutes() {
             .v1()
             .minute()
             .unsubscription()
-            .body(Default::default())
+            .body(lark_oapi::minutes::v1::models::SubscriptionMinuteRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -25399,6 +28561,7 @@ pub(crate) async fn roundtrip_okr() {
             .upload()
             .body(lark_oapi::okr::v1::models::UploadImageRequestBody {
                 data: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+                target_id: "sample".into(),
                 ..Default::default()
             });
         let result = outcome(call.send().await);
@@ -25432,7 +28595,15 @@ pub(crate) async fn roundtrip_okr() {
         );
     }
     {
-        let call = client.okr().v1().period().create().body(Default::default());
+        let call = client
+            .okr()
+            .v1()
+            .period()
+            .create()
+            .body(lark_oapi::okr::v1::models::CreatePeriodRequestBody {
+                period_rule_id: "sample".into(),
+                start_month: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25469,7 +28640,9 @@ pub(crate) async fn roundtrip_okr() {
             .v1()
             .period()
             .patch("p-period_id")
-            .body(Default::default());
+            .body(lark_oapi::okr::v1::models::PatchPeriodRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25501,7 +28674,20 @@ pub(crate) async fn roundtrip_okr() {
         );
     }
     {
-        let call = client.okr().v1().progress_record().create().body(Default::default());
+        let call = client
+            .okr()
+            .v1()
+            .progress_record()
+            .create()
+            .body(lark_oapi::okr::v1::models::CreateProgressRecordRequestBody {
+                source_title: "sample".into(),
+                source_url: "sample".into(),
+                target_id: "sample".into(),
+                content: lark_oapi::okr::v1::models::ContentBlock {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25554,7 +28740,12 @@ pub(crate) async fn roundtrip_okr() {
             .v1()
             .progress_record()
             .update("p-progress_id")
-            .body(Default::default());
+            .body(lark_oapi::okr::v1::models::UpdateProgressRecordRequestBody {
+                content: lark_oapi::okr::v1::models::ContentBlock {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25683,7 +28874,9 @@ pub(crate) async fn roundtrip_okr() {
             .v2()
             .okr_cycle()
             .objectives_position("p-cycle_id")
-            .body(Default::default());
+            .body(lark_oapi::okr::v2::models::ObjectivesPositionOkrCycleRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25704,7 +28897,12 @@ pub(crate) async fn roundtrip_okr() {
             .v2()
             .okr_cycle()
             .objectives_weight("p-cycle_id")
-            .body(Default::default());
+            .body(lark_oapi::okr::v2::models::ObjectivesWeightOkrCycleRequestBody {
+                objective_weights: vec![
+                    lark_oapi::okr::v2::models::ObjectiveWeight { objective_id : "sample"
+                    .into(), ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25725,7 +28923,9 @@ pub(crate) async fn roundtrip_okr() {
             .v2()
             .okr_cycle_objective()
             .create("p-cycle_id")
-            .body(Default::default());
+            .body(lark_oapi::okr::v2::models::CreateOkrCycleObjectiveRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25762,7 +28962,9 @@ pub(crate) async fn roundtrip_okr() {
             .v2()
             .okr_indicator()
             .patch("p-indicator_id")
-            .body(Default::default());
+            .body(lark_oapi::okr::v2::models::PatchOkrIndicatorRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25815,7 +29017,9 @@ pub(crate) async fn roundtrip_okr() {
             .v2()
             .okr_key_result()
             .patch("p-key_result_id")
-            .body(Default::default());
+            .body(lark_oapi::okr::v2::models::PatchOkrKeyResultRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25900,7 +29104,9 @@ pub(crate) async fn roundtrip_okr() {
             .v2()
             .okr_objective()
             .key_results_position("p-objective_id")
-            .body(Default::default());
+            .body(lark_oapi::okr::v2::models::KeyResultsPositionOkrObjectiveRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25921,7 +29127,12 @@ pub(crate) async fn roundtrip_okr() {
             .v2()
             .okr_objective()
             .key_results_weight("p-objective_id")
-            .body(Default::default());
+            .body(lark_oapi::okr::v2::models::KeyResultsWeightOkrObjectiveRequestBody {
+                key_result_weights: vec![
+                    lark_oapi::okr::v2::models::KeyResultWeight { key_result_id :
+                    "sample".into(), ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25942,7 +29153,9 @@ pub(crate) async fn roundtrip_okr() {
             .v2()
             .okr_objective()
             .patch("p-objective_id")
-            .body(Default::default());
+            .body(lark_oapi::okr::v2::models::PatchOkrObjectiveRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25963,7 +29176,10 @@ pub(crate) async fn roundtrip_okr() {
             .v2()
             .okr_objective_alignment()
             .create("p-objective_id")
-            .body(Default::default());
+            .body(lark_oapi::okr::v2::models::CreateOkrObjectiveAlignmentRequestBody {
+                to_entity_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26016,7 +29232,9 @@ pub(crate) async fn roundtrip_okr() {
             .v2()
             .okr_objective_key_result()
             .create("p-objective_id")
-            .body(Default::default());
+            .body(lark_oapi::okr::v2::models::CreateOkrObjectiveKeyResultRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26073,7 +29291,9 @@ pub(crate) async fn roundtrip_optical_char_recognition() {
             .v1()
             .image()
             .basic_recognize()
-            .body(Default::default());
+            .body(lark_oapi::optical_char_recognition::v1::models::BasicRecognizeImageRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26093,7 +29313,15 @@ pub(crate) async fn roundtrip_optical_char_recognition() {
 pub(crate) async fn roundtrip_passport() {
     let (mock, client) = setup().await;
     {
-        let call = client.passport().v1().password().update().body(Default::default());
+        let call = client
+            .passport()
+            .v1()
+            .password()
+            .update()
+            .body(lark_oapi::passport::v1::models::UpdatePasswordRequestBody {
+                user_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26109,7 +29337,14 @@ pub(crate) async fn roundtrip_passport() {
         );
     }
     {
-        let call = client.passport().v1().session().logout().body(Default::default());
+        let call = client
+            .passport()
+            .v1()
+            .session()
+            .logout()
+            .body(lark_oapi::passport::v1::models::LogoutSessionRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26125,7 +29360,14 @@ pub(crate) async fn roundtrip_passport() {
         );
     }
     {
-        let call = client.passport().v1().session().query().body(Default::default());
+        let call = client
+            .passport()
+            .v1()
+            .session()
+            .query()
+            .body(lark_oapi::passport::v1::models::QuerySessionRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26263,7 +29505,10 @@ pub(crate) async fn roundtrip_payroll() {
             .datasource_record()
             .query()
             .page_size(7)
-            .body(Default::default());
+            .body(lark_oapi::payroll::v1::models::QueryDatasourceRecordRequestBody {
+                source_code: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26284,7 +29529,15 @@ pub(crate) async fn roundtrip_payroll() {
             .v1()
             .datasource_record()
             .save()
-            .body(Default::default());
+            .body(lark_oapi::payroll::v1::models::SaveDatasourceRecordRequestBody {
+                source_code: "sample".into(),
+                records: vec![
+                    lark_oapi::payroll::v1::models::DatasourceRecord { field_values :
+                    vec![lark_oapi::payroll::v1::models::DatasourceRecordField {
+                    field_code : "sample".into(), value : "sample".into(),
+                    ..Default::default() }], ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26321,7 +29574,9 @@ pub(crate) async fn roundtrip_payroll() {
             .v1()
             .payment_activity()
             .archive()
-            .body(Default::default());
+            .body(lark_oapi::payroll::v1::models::ArchivePaymentActivityRequestBody {
+                activity_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26396,7 +29651,9 @@ pub(crate) async fn roundtrip_payroll() {
             .v1()
             .payment_detail()
             .query()
-            .body(Default::default());
+            .body(lark_oapi::payroll::v1::models::QueryPaymentDetailRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26421,7 +29678,11 @@ pub(crate) async fn roundtrip_performance() {
             .v1()
             .review_data()
             .query()
-            .body(Default::default());
+            .body(lark_oapi::performance::v1::models::QueryReviewDataRequestBody {
+                start_time: "sample".into(),
+                end_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26458,7 +29719,10 @@ pub(crate) async fn roundtrip_performance() {
             .v1()
             .stage_task()
             .find_by_page()
-            .body(Default::default());
+            .body(lark_oapi::performance::v1::models::FindByPageStageTaskRequestBody {
+                semester_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26479,7 +29743,10 @@ pub(crate) async fn roundtrip_performance() {
             .v1()
             .stage_task()
             .find_by_user_list()
-            .body(Default::default());
+            .body(lark_oapi::performance::v1::models::FindByUserListStageTaskRequestBody {
+                semester_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26495,7 +29762,14 @@ pub(crate) async fn roundtrip_performance() {
         );
     }
     {
-        let call = client.performance().v2().activity().query().body(Default::default());
+        let call = client
+            .performance()
+            .v2()
+            .activity()
+            .query()
+            .body(lark_oapi::performance::v2::models::QueryActivityRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26517,7 +29791,16 @@ pub(crate) async fn roundtrip_performance() {
             .additional_information()
             .import()
             .client_token("s-client_token")
-            .body(Default::default());
+            .body(lark_oapi::performance::v2::models::ImportAdditionalInformationRequestBody {
+                semester_id: "sample".into(),
+                additional_informations: vec![
+                    lark_oapi::performance::v2::models::AdditionalInformation {
+                    reviewee_user_id : "sample".into(), item : "sample".into(), time :
+                    "sample".into(), detailed_description : "sample".into(),
+                    ..Default::default() }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26538,7 +29821,10 @@ pub(crate) async fn roundtrip_performance() {
             .v2()
             .additional_information()
             .query()
-            .body(Default::default());
+            .body(lark_oapi::performance::v2::models::QueryAdditionalInformationRequestBody {
+                semester_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26559,7 +29845,10 @@ pub(crate) async fn roundtrip_performance() {
             .v2()
             .additional_informations_batch()
             .delete()
-            .body(Default::default());
+            .body(lark_oapi::performance::v2::models::DeleteAdditionalInformationsBatchRequestBody {
+                semester_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26580,7 +29869,9 @@ pub(crate) async fn roundtrip_performance() {
             .v2()
             .indicator()
             .query()
-            .body(Default::default());
+            .body(lark_oapi::performance::v2::models::QueryIndicatorRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26602,7 +29893,16 @@ pub(crate) async fn roundtrip_performance() {
             .metric_detail()
             .import()
             .client_token("s-client_token")
-            .body(Default::default());
+            .body(lark_oapi::performance::v2::models::ImportMetricDetailRequestBody {
+                semester_id: "sample".into(),
+                imported_metrics: vec![
+                    lark_oapi::performance::v2::models::ImportedMetric { reviewee_user_id
+                    : "sample".into(), metric_id : "sample".into(), fields :
+                    vec![lark_oapi::performance::v2::models::ImportedMetricField {
+                    field_id : "sample".into(), ..Default::default() }], }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26623,7 +29923,10 @@ pub(crate) async fn roundtrip_performance() {
             .v2()
             .metric_detail()
             .query()
-            .body(Default::default());
+            .body(lark_oapi::performance::v2::models::QueryMetricDetailRequestBody {
+                semester_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26644,7 +29947,9 @@ pub(crate) async fn roundtrip_performance() {
             .v2()
             .metric_field()
             .query()
-            .body(Default::default());
+            .body(lark_oapi::performance::v2::models::QueryMetricFieldRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26665,7 +29970,9 @@ pub(crate) async fn roundtrip_performance() {
             .v2()
             .metric_lib()
             .query()
-            .body(Default::default());
+            .body(lark_oapi::performance::v2::models::QueryMetricLibRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26702,7 +30009,9 @@ pub(crate) async fn roundtrip_performance() {
             .v2()
             .metric_template()
             .query()
-            .body(Default::default());
+            .body(lark_oapi::performance::v2::models::QueryMetricTemplateRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26718,7 +30027,14 @@ pub(crate) async fn roundtrip_performance() {
         );
     }
     {
-        let call = client.performance().v2().question().query().body(Default::default());
+        let call = client
+            .performance()
+            .v2()
+            .question()
+            .query()
+            .body(lark_oapi::performance::v2::models::QueryQuestionRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26739,7 +30055,9 @@ pub(crate) async fn roundtrip_performance() {
             .v2()
             .review_data()
             .query()
-            .body(Default::default());
+            .body(lark_oapi::performance::v2::models::QueryReviewDataRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26760,7 +30078,9 @@ pub(crate) async fn roundtrip_performance() {
             .v2()
             .review_template()
             .query()
-            .body(Default::default());
+            .body(lark_oapi::performance::v2::models::QueryReviewTemplateRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26776,7 +30096,15 @@ pub(crate) async fn roundtrip_performance() {
         );
     }
     {
-        let call = client.performance().v2().reviewee().query().body(Default::default());
+        let call = client
+            .performance()
+            .v2()
+            .reviewee()
+            .query()
+            .body(lark_oapi::performance::v2::models::QueryRevieweeRequestBody {
+                semester_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26798,7 +30126,9 @@ pub(crate) async fn roundtrip_performance() {
             .user_group_user_rel()
             .write()
             .client_token("s-client_token")
-            .body(Default::default());
+            .body(lark_oapi::performance::v2::models::WriteUserGroupUserRelRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26819,7 +30149,10 @@ pub(crate) async fn roundtrip_performance() {
             .v2()
             .user_info()
             .query()
-            .body(Default::default());
+            .body(lark_oapi::performance::v2::models::QueryUserInfoRequestBody {
+                semester_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26844,7 +30177,9 @@ pub(crate) async fn roundtrip_personal_settings() {
             .v1()
             .system_status()
             .batch_close("p-system_status_id")
-            .body(Default::default());
+            .body(lark_oapi::personal_settings::v1::models::BatchCloseSystemStatusRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26865,7 +30200,12 @@ pub(crate) async fn roundtrip_personal_settings() {
             .v1()
             .system_status()
             .batch_open("p-system_status_id")
-            .body(Default::default());
+            .body(lark_oapi::personal_settings::v1::models::BatchOpenSystemStatusRequestBody {
+                user_list: vec![
+                    lark_oapi::personal_settings::v1::models::SystemStatusUserOpenParam {
+                    user_id : "sample".into(), ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26886,7 +30226,13 @@ pub(crate) async fn roundtrip_personal_settings() {
             .v1()
             .system_status()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::personal_settings::v1::models::SystemStatus {
+                title: "sample".into(),
+                icon_key: Some(
+                    lark_oapi::personal_settings::v1::models::IconKey::GeneralDoNotDisturb,
+                ),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26943,7 +30289,16 @@ pub(crate) async fn roundtrip_personal_settings() {
             .v1()
             .system_status()
             .patch("p-system_status_id")
-            .body(Default::default());
+            .body(lark_oapi::personal_settings::v1::models::PatchSystemStatusRequestBody {
+                system_status: lark_oapi::personal_settings::v1::models::SystemStatus {
+                    title: "sample".into(),
+                    icon_key: Some(
+                        lark_oapi::personal_settings::v1::models::IconKey::GeneralDoNotDisturb,
+                    ),
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -26984,7 +30339,9 @@ pub(crate) async fn roundtrip_report() {
             .v1()
             .rule_view()
             .remove("p-rule_id")
-            .body(Default::default());
+            .body(lark_oapi::report::v1::models::RemoveRuleViewRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27000,7 +30357,15 @@ pub(crate) async fn roundtrip_report() {
         );
     }
     {
-        let call = client.report().v1().task().query().body(Default::default());
+        let call = client
+            .report()
+            .v1()
+            .task()
+            .query()
+            .body(lark_oapi::report::v1::models::QueryTaskRequestBody {
+                page_token: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27025,7 +30390,9 @@ pub(crate) async fn roundtrip_search() {
             .v2()
             .app()
             .create()
-            .body(Default::default())
+            .body(lark_oapi::search::v2::models::CreateAppRequestBody {
+                query: "sample".into(),
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -27042,7 +30409,15 @@ pub(crate) async fn roundtrip_search() {
         );
     }
     {
-        let call = client.search().v2().data_source().create().body(Default::default());
+        let call = client
+            .search()
+            .v2()
+            .data_source()
+            .create()
+            .body(lark_oapi::search::v2::models::DataSource {
+                name: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27111,7 +30486,9 @@ pub(crate) async fn roundtrip_search() {
             .v2()
             .data_source()
             .patch("p-data_source_id")
-            .body(Default::default());
+            .body(lark_oapi::search::v2::models::PatchDataSourceRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27132,7 +30509,17 @@ pub(crate) async fn roundtrip_search() {
             .v2()
             .data_source_item()
             .create("p-data_source_id")
-            .body(Default::default());
+            .body(lark_oapi::search::v2::models::Item {
+                id: "sample".into(),
+                acl: vec![lark_oapi::search::v2::models::Acl { ..Default::default() }],
+                metadata: lark_oapi::search::v2::models::ItemMetadata {
+                    title: "sample".into(),
+                    source_url: "sample".into(),
+                    ..Default::default()
+                },
+                structured_data: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27188,7 +30575,15 @@ pub(crate) async fn roundtrip_search() {
         );
     }
     {
-        let call = client.search().v2().doc_wiki().search().body(Default::default());
+        let call = client
+            .search()
+            .v2()
+            .doc_wiki()
+            .search()
+            .body(lark_oapi::search::v2::models::SearchDocWikiRequestBody {
+                query: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27209,7 +30604,10 @@ pub(crate) async fn roundtrip_search() {
             .v2()
             .message()
             .create()
-            .body(Default::default())
+            .body(lark_oapi::search::v2::models::CreateMessageRequestBody {
+                query: "sample".into(),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -27226,7 +30624,26 @@ pub(crate) async fn roundtrip_search() {
         );
     }
     {
-        let call = client.search().v2().schema().create().body(Default::default());
+        let call = client
+            .search()
+            .v2()
+            .schema()
+            .create()
+            .body(lark_oapi::search::v2::models::Schema {
+                properties: vec![
+                    lark_oapi::search::v2::models::SchemaProperty { name : "sample"
+                    .into(), r#type :
+                    Some(lark_oapi::search::v2::models::SchemaPropertyType::Text),
+                    ..Default::default() }
+                ],
+                display: lark_oapi::search::v2::models::SchemaDisplay {
+                    card_key: Some(
+                        lark_oapi::search::v2::models::CardKey::SearchCommonCard,
+                    ),
+                    ..Default::default()
+                },
+                schema_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27279,7 +30696,9 @@ pub(crate) async fn roundtrip_search() {
             .v2()
             .schema()
             .patch("p-schema_id")
-            .body(Default::default());
+            .body(lark_oapi::search::v2::models::PatchSchemaRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27320,7 +30739,9 @@ pub(crate) async fn roundtrip_security_and_compliance() {
             .v1()
             .openapi_log()
             .list_data()
-            .body(Default::default());
+            .body(lark_oapi::security_and_compliance::v1::models::ListOpenapiLogRequest {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27342,7 +30763,9 @@ pub(crate) async fn roundtrip_security_and_compliance() {
             .user_migration()
             .cancel()
             .user_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::security_and_compliance::v1::models::CancelUserMigrationRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27364,7 +30787,10 @@ pub(crate) async fn roundtrip_security_and_compliance() {
             .user_migration()
             .create()
             .user_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::security_and_compliance::v1::models::CreateUserMigrationRequestBody {
+                dest_geo: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27407,7 +30833,9 @@ pub(crate) async fn roundtrip_security_and_compliance() {
             .user_migration()
             .search()
             .user_id_type("user_id")
-            .body(Default::default());
+            .body(lark_oapi::security_and_compliance::v1::models::CancelUserMigrationRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27428,7 +30856,9 @@ pub(crate) async fn roundtrip_security_and_compliance() {
             .v2()
             .device_apply_record()
             .update("p-device_apply_record_id")
-            .body(Default::default());
+            .body(lark_oapi::security_and_compliance::v2::models::UpdateDeviceApplyRecordRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27449,7 +30879,9 @@ pub(crate) async fn roundtrip_security_and_compliance() {
             .v2()
             .device_record()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::security_and_compliance::v2::models::CreateDeviceRecordRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27553,7 +30985,9 @@ pub(crate) async fn roundtrip_security_and_compliance() {
             .device_record()
             .update("p-device_record_id")
             .version("s-version")
-            .body(Default::default());
+            .body(lark_oapi::security_and_compliance::v2::models::UpdateDeviceRecordRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27573,7 +31007,14 @@ pub(crate) async fn roundtrip_security_and_compliance() {
 pub(crate) async fn roundtrip_sheets() {
     let (mock, client) = setup().await;
     {
-        let call = client.sheets().v3().spreadsheet().create().body(Default::default());
+        let call = client
+            .sheets()
+            .v3()
+            .spreadsheet()
+            .create()
+            .body(lark_oapi::sheets::v3::models::Spreadsheet {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27610,7 +31051,9 @@ pub(crate) async fn roundtrip_sheets() {
             .v3()
             .spreadsheet()
             .patch("p-spreadsheet_token")
-            .body(Default::default());
+            .body(lark_oapi::sheets::v3::models::UpdateSpreadsheetProperties {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27631,7 +31074,13 @@ pub(crate) async fn roundtrip_sheets() {
             .v3()
             .spreadsheet_sheet()
             .find("p-spreadsheet_token", "p-sheet_id")
-            .body(Default::default());
+            .body(lark_oapi::sheets::v3::models::Find {
+                find_condition: lark_oapi::sheets::v3::models::FindCondition {
+                    range: "sample".into(),
+                    ..Default::default()
+                },
+                find: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27672,7 +31121,9 @@ pub(crate) async fn roundtrip_sheets() {
             .v3()
             .spreadsheet_sheet()
             .move_dimension("p-spreadsheet_token", "p-sheet_id")
-            .body(Default::default());
+            .body(lark_oapi::sheets::v3::models::MoveDimension {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27709,7 +31160,14 @@ pub(crate) async fn roundtrip_sheets() {
             .v3()
             .spreadsheet_sheet()
             .replace("p-spreadsheet_token", "p-sheet_id")
-            .body(Default::default());
+            .body(lark_oapi::sheets::v3::models::Replace {
+                find_condition: lark_oapi::sheets::v3::models::FindCondition {
+                    range: "sample".into(),
+                    ..Default::default()
+                },
+                find: "sample".into(),
+                replacement: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27730,7 +31188,14 @@ pub(crate) async fn roundtrip_sheets() {
             .v3()
             .spreadsheet_sheet_filter()
             .create("p-spreadsheet_token", "p-sheet_id")
-            .body(Default::default());
+            .body(lark_oapi::sheets::v3::models::CreateSheetFilter {
+                range: "sample".into(),
+                col: "sample".into(),
+                condition: lark_oapi::sheets::v3::models::Condition {
+                    filter_type: "sample".into(),
+                    ..Default::default()
+                },
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27791,7 +31256,13 @@ pub(crate) async fn roundtrip_sheets() {
             .v3()
             .spreadsheet_sheet_filter()
             .update("p-spreadsheet_token", "p-sheet_id")
-            .body(Default::default());
+            .body(lark_oapi::sheets::v3::models::UpdateSheetFilter {
+                col: "sample".into(),
+                condition: lark_oapi::sheets::v3::models::Condition {
+                    filter_type: "sample".into(),
+                    ..Default::default()
+                },
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27812,7 +31283,9 @@ pub(crate) async fn roundtrip_sheets() {
             .v3()
             .spreadsheet_sheet_filter_view()
             .create("p-spreadsheet_token", "p-sheet_id")
-            .body(Default::default());
+            .body(lark_oapi::sheets::v3::models::FilterView {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27873,7 +31346,9 @@ pub(crate) async fn roundtrip_sheets() {
             .v3()
             .spreadsheet_sheet_filter_view()
             .patch("p-spreadsheet_token", "p-sheet_id", "p-filter_view_id")
-            .body(Default::default());
+            .body(lark_oapi::sheets::v3::models::FilterView {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -27914,7 +31389,9 @@ pub(crate) async fn roundtrip_sheets() {
             .v3()
             .spreadsheet_sheet_filter_view_condition()
             .create("p-spreadsheet_token", "p-sheet_id", "p-filter_view_id")
-            .body(Default::default());
+            .body(lark_oapi::sheets::v3::models::FilterViewCondition {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -28010,7 +31487,9 @@ pub(crate) async fn roundtrip_sheets() {
                 "p-filter_view_id",
                 "p-condition_id",
             )
-            .body(Default::default());
+            .body(lark_oapi::sheets::v3::models::FilterViewCondition {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -28031,7 +31510,9 @@ pub(crate) async fn roundtrip_sheets() {
             .v3()
             .spreadsheet_sheet_float_image()
             .create("p-spreadsheet_token", "p-sheet_id")
-            .body(Default::default());
+            .body(lark_oapi::sheets::v3::models::FloatImage {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -28092,7 +31573,9 @@ pub(crate) async fn roundtrip_sheets() {
             .v3()
             .spreadsheet_sheet_float_image()
             .patch("p-spreadsheet_token", "p-sheet_id", "p-float_image_id")
-            .body(Default::default());
+            .body(lark_oapi::sheets::v3::models::FloatImage {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -28137,7 +31620,11 @@ pub(crate) async fn roundtrip_spark() {
             .v1()
             .app()
             .create()
-            .body(Default::default())
+            .body(lark_oapi::spark::v1::models::CreateAppRequestBody {
+                name: "sample".into(),
+                app_type: "sample".into(),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -28220,7 +31707,9 @@ pub(crate) async fn roundtrip_spark() {
             .v1()
             .app()
             .patch("p-app_id")
-            .body(Default::default())
+            .body(lark_oapi::spark::v1::models::PatchAppRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -28242,7 +31731,9 @@ pub(crate) async fn roundtrip_spark() {
             .v1()
             .app()
             .sql_commands("p-app_id")
-            .body(Default::default())
+            .body(lark_oapi::spark::v1::models::SqlCommandsAppRequestBody {
+                sql: "sample".into(),
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -28264,7 +31755,10 @@ pub(crate) async fn roundtrip_spark() {
             .v1()
             .app()
             .update_app_visibility("p-app_id")
-            .body(Default::default())
+            .body(lark_oapi::spark::v1::models::UpdateAppVisibilityAppRequestBody {
+                scope: "sample".into(),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -28374,6 +31868,7 @@ pub(crate) async fn roundtrip_spark() {
             .app_storage()
             .upload("p-app_id")
             .body(lark_oapi::spark::v1::models::UploadAppStorageRequestBody {
+                file_name: "sample".into(),
                 file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
                 ..Default::default()
             })
@@ -28398,7 +31893,9 @@ pub(crate) async fn roundtrip_spark() {
             .v1()
             .app_storage()
             .upload_complete("p-app_id")
-            .body(Default::default())
+            .body(lark_oapi::spark::v1::models::UploadCompleteAppStorageRequestBody {
+                upload_id: "sample".into(),
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -28420,7 +31917,10 @@ pub(crate) async fn roundtrip_spark() {
             .v1()
             .app_storage()
             .upload_initialize("p-app_id")
-            .body(Default::default())
+            .body(lark_oapi::spark::v1::models::UploadInitializeAppStorageRequestBody {
+                file_name: "sample".into(),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -28443,6 +31943,7 @@ pub(crate) async fn roundtrip_spark() {
             .app_storage()
             .upload_part("p-app_id")
             .body(lark_oapi::spark::v1::models::UploadPartAppStorageRequestBody {
+                upload_id: "sample".into(),
                 file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
                 ..Default::default()
             })
@@ -28467,7 +31968,9 @@ pub(crate) async fn roundtrip_spark() {
             .v1()
             .app_table()
             .batch_update_table_records("p-app_id", "p-table_name")
-            .body(Default::default())
+            .body(lark_oapi::spark::v1::models::PostTableRecordsAppTableRequestBody {
+                records: "sample".into(),
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -28575,7 +32078,9 @@ pub(crate) async fn roundtrip_spark() {
             .app_table()
             .patch_table_records("p-app_id", "p-table_name")
             .filter("s-filter")
-            .body(Default::default())
+            .body(lark_oapi::spark::v1::models::PatchTableRecordsAppTableRequestBody {
+                record: "sample".into(),
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -28597,7 +32102,9 @@ pub(crate) async fn roundtrip_spark() {
             .v1()
             .app_table()
             .post_table_records("p-app_id", "p-table_name")
-            .body(Default::default())
+            .body(lark_oapi::spark::v1::models::PostTableRecordsAppTableRequestBody {
+                records: "sample".into(),
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -28640,7 +32147,9 @@ pub(crate) async fn roundtrip_spark() {
             .v1()
             .directory_user()
             .id_convert()
-            .body(Default::default());
+            .body(lark_oapi::spark::v1::models::IdConvertDirectoryUserRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -28665,7 +32174,16 @@ pub(crate) async fn roundtrip_speech_to_text() {
             .v1()
             .speech()
             .file_recognize()
-            .body(Default::default());
+            .body(lark_oapi::speech_to_text::v1::models::FileRecognizeSpeechRequestBody {
+                speech: lark_oapi::speech_to_text::v1::models::Speech {
+                    ..Default::default()
+                },
+                config: lark_oapi::speech_to_text::v1::models::FileConfig {
+                    file_id: "sample".into(),
+                    format: "sample".into(),
+                    engine_type: "sample".into(),
+                },
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -28686,7 +32204,17 @@ pub(crate) async fn roundtrip_speech_to_text() {
             .v1()
             .speech()
             .stream_recognize()
-            .body(Default::default());
+            .body(lark_oapi::speech_to_text::v1::models::StreamRecognizeSpeechRequestBody {
+                speech: lark_oapi::speech_to_text::v1::models::Speech {
+                    ..Default::default()
+                },
+                config: lark_oapi::speech_to_text::v1::models::StreamConfig {
+                    stream_id: "sample".into(),
+                    format: "sample".into(),
+                    engine_type: "sample".into(),
+                    ..Default::default()
+                },
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -28711,7 +32239,9 @@ pub(crate) async fn roundtrip_task() {
             .v1()
             .task()
             .batch_delete_collaborator("p-task_id")
-            .body(Default::default());
+            .body(lark_oapi::task::v1::models::Follower {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -28732,7 +32262,9 @@ pub(crate) async fn roundtrip_task() {
             .v1()
             .task()
             .batch_delete_follower("p-task_id")
-            .body(Default::default());
+            .body(lark_oapi::task::v1::models::Follower {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -28764,7 +32296,14 @@ pub(crate) async fn roundtrip_task() {
         );
     }
     {
-        let call = client.task().v1().task().create().body(Default::default());
+        let call = client
+            .task()
+            .v1()
+            .task()
+            .create()
+            .body(lark_oapi::task::v1::models::Task {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -28828,7 +32367,17 @@ pub(crate) async fn roundtrip_task() {
         );
     }
     {
-        let call = client.task().v1().task().patch("p-task_id").body(Default::default());
+        let call = client
+            .task()
+            .v1()
+            .task()
+            .patch("p-task_id")
+            .body(lark_oapi::task::v1::models::PatchTaskRequestBody {
+                task: lark_oapi::task::v1::models::Task {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -28865,7 +32414,9 @@ pub(crate) async fn roundtrip_task() {
             .v1()
             .task_collaborator()
             .create("p-task_id")
-            .body(Default::default());
+            .body(lark_oapi::task::v1::models::Follower {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -28922,7 +32473,9 @@ pub(crate) async fn roundtrip_task() {
             .v1()
             .task_comment()
             .create("p-task_id")
-            .body(Default::default());
+            .body(lark_oapi::task::v1::models::Comment {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -28991,7 +32544,9 @@ pub(crate) async fn roundtrip_task() {
             .v1()
             .task_comment()
             .update("p-task_id", "p-comment_id")
-            .body(Default::default());
+            .body(lark_oapi::task::v1::models::UpdateTaskCommentRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29012,7 +32567,9 @@ pub(crate) async fn roundtrip_task() {
             .v1()
             .task_follower()
             .create("p-task_id")
-            .body(Default::default());
+            .body(lark_oapi::task::v1::models::Follower {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29069,7 +32626,9 @@ pub(crate) async fn roundtrip_task() {
             .v1()
             .task_reminder()
             .create("p-task_id")
-            .body(Default::default());
+            .body(lark_oapi::task::v1::models::Reminder {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29175,6 +32734,7 @@ pub(crate) async fn roundtrip_task() {
             .attachment()
             .upload()
             .body(lark_oapi::task::v2::models::InputAttachment {
+                resource_id: "sample".into(),
                 file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
                 ..Default::default()
             });
@@ -29193,7 +32753,14 @@ pub(crate) async fn roundtrip_task() {
         );
     }
     {
-        let call = client.task().v2().comment().create().body(Default::default());
+        let call = client
+            .task()
+            .v2()
+            .comment()
+            .create()
+            .body(lark_oapi::task::v2::models::InputComment {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29262,7 +32829,12 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .comment()
             .patch("p-comment_id")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::PatchCommentRequestBody {
+                comment: lark_oapi::task::v2::models::InputComment {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29283,7 +32855,10 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .custom_field()
             .add("p-custom_field_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::AddCustomFieldRequestBody {
+                resource_type: "sample".into(),
+                resource_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29299,7 +32874,17 @@ pub(crate) async fn roundtrip_task() {
         );
     }
     {
-        let call = client.task().v2().custom_field().create().body(Default::default());
+        let call = client
+            .task()
+            .v2()
+            .custom_field()
+            .create()
+            .body(lark_oapi::task::v2::models::InputCustomField {
+                resource_type: "sample".into(),
+                resource_id: "sample".into(),
+                r#type: Some(lark_oapi::task::v2::models::Type::Number),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29352,7 +32937,9 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .custom_field()
             .patch("p-custom_field_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::PatchCustomFieldRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29373,7 +32960,10 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .custom_field()
             .remove("p-custom_field_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::AddCustomFieldRequestBody {
+                resource_type: "sample".into(),
+                resource_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29394,7 +32984,9 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .custom_field_option()
             .create("p-custom_field_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::InputOption {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29415,7 +33007,9 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .custom_field_option()
             .patch("p-custom_field_guid", "p-option_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::PatchCustomFieldOptionRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29431,7 +33025,15 @@ pub(crate) async fn roundtrip_task() {
         );
     }
     {
-        let call = client.task().v2().section().create().body(Default::default());
+        let call = client
+            .task()
+            .v2()
+            .section()
+            .create()
+            .body(lark_oapi::task::v2::models::InputSection {
+                resource_type: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29500,7 +33102,13 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .section()
             .patch("p-section_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::PatchSectionRequestBody {
+                section: lark_oapi::task::v2::models::InputSection {
+                    resource_type: "sample".into(),
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29537,7 +33145,9 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .task()
             .add_dependencies("p-task_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::AddDependenciesTaskRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29558,7 +33168,12 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .task()
             .add_members("p-task_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::AddMembersTaskRequestBody {
+                members: vec![
+                    lark_oapi::task::v2::models::Member { ..Default::default() }
+                ],
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29579,7 +33194,11 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .task()
             .add_reminders("p-task_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::AddRemindersTaskRequestBody {
+                reminders: vec![
+                    lark_oapi::task::v2::models::Reminder { ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29600,7 +33219,10 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .task()
             .add_tasklist("p-task_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::AddTasklistTaskRequestBody {
+                tasklist_guid: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29616,7 +33238,14 @@ pub(crate) async fn roundtrip_task() {
         );
     }
     {
-        let call = client.task().v2().task().create().body(Default::default());
+        let call = client
+            .task()
+            .v2()
+            .task()
+            .create()
+            .body(lark_oapi::task::v2::models::InputTask {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29685,7 +33314,9 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .task()
             .patch("p-task_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::PatchTaskRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29706,7 +33337,13 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .task()
             .remove_dependencies("p-task_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::RemoveDependenciesTaskRequestBody {
+                dependencies: vec![
+                    lark_oapi::task::v2::models::TaskDependency { r#type :
+                    Some(lark_oapi::task::v2::models::TaskDependencyType::Prev),
+                    task_guid : "sample".into(), }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29727,7 +33364,11 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .task()
             .remove_members("p-task_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::RemoveMembersTaskRequestBody {
+                members: vec![
+                    lark_oapi::task::v2::models::Member { ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29748,7 +33389,9 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .task()
             .remove_reminders("p-task_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::RemoveRemindersTaskRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29769,7 +33412,9 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .task()
             .remove_tasklist("p-task_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::RemoveTasklistTaskRequestBody {
+                tasklist_guid: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29790,7 +33435,9 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .task()
             .search()
-            .body(Default::default())
+            .body(lark_oapi::task::v2::models::SearchTaskRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -29812,7 +33459,9 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .task()
             .set_ancestor_task("p-task_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::SetAncestorTaskTaskRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29849,7 +33498,9 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .task_subtask()
             .create("p-task_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::InputTask {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29923,7 +33574,11 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .tasklist()
             .add_members("p-tasklist_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::RemoveMembersTaskRequestBody {
+                members: vec![
+                    lark_oapi::task::v2::models::Member { ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -29939,7 +33594,14 @@ pub(crate) async fn roundtrip_task() {
         );
     }
     {
-        let call = client.task().v2().tasklist().create().body(Default::default());
+        let call = client
+            .task()
+            .v2()
+            .tasklist()
+            .create()
+            .body(lark_oapi::task::v2::models::InputTasklist {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30008,7 +33670,12 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .tasklist()
             .patch("p-tasklist_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::PatchTasklistRequestBody {
+                tasklist: lark_oapi::task::v2::models::InputTasklist {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30029,7 +33696,11 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .tasklist()
             .remove_members("p-tasklist_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::RemoveMembersTaskRequestBody {
+                members: vec![
+                    lark_oapi::task::v2::models::Member { ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30050,7 +33721,9 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .tasklist()
             .search()
-            .body(Default::default())
+            .body(lark_oapi::task::v2::models::SearchTasklistRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -30088,7 +33761,9 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .tasklist_activity_subscription()
             .create("p-tasklist_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::TasklistActivitySubscription {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30169,7 +33844,12 @@ pub(crate) async fn roundtrip_task() {
             .v2()
             .tasklist_activity_subscription()
             .patch("p-tasklist_guid", "p-activity_subscription_guid")
-            .body(Default::default());
+            .body(lark_oapi::task::v2::models::PatchTasklistActivitySubscriptionRequestBody {
+                activity_subscription: lark_oapi::task::v2::models::TasklistActivitySubscription {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30225,7 +33905,14 @@ pub(crate) async fn roundtrip_tenant() {
 pub(crate) async fn roundtrip_translation() {
     let (mock, client) = setup().await;
     {
-        let call = client.translation().v1().text().detect().body(Default::default());
+        let call = client
+            .translation()
+            .v1()
+            .text()
+            .detect()
+            .body(lark_oapi::translation::v1::models::DetectTextRequestBody {
+                text: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30241,7 +33928,17 @@ pub(crate) async fn roundtrip_translation() {
         );
     }
     {
-        let call = client.translation().v1().text().translate().body(Default::default());
+        let call = client
+            .translation()
+            .v1()
+            .text()
+            .translate()
+            .body(lark_oapi::translation::v1::models::TranslateTextRequestBody {
+                source_language: "sample".into(),
+                text: "sample".into(),
+                target_language: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30366,7 +34063,9 @@ pub(crate) async fn roundtrip_unified_kms() {
             .v1()
             .autonomous_key()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::unified_kms::v1::models::CreateAutonomousKeyRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30435,7 +34134,9 @@ pub(crate) async fn roundtrip_unified_kms() {
             .v1()
             .autonomous_key_deletion_plan()
             .create("p-key_version_id")
-            .body(Default::default());
+            .body(lark_oapi::unified_kms::v1::models::CreateAutonomousKeyDeletionPlanRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30476,7 +34177,9 @@ pub(crate) async fn roundtrip_unified_kms() {
             .v1()
             .autonomous_key_recover()
             .create("p-key_version_id")
-            .body(Default::default());
+            .body(lark_oapi::unified_kms::v1::models::CreateAutonomousKeyRecoverRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30550,7 +34253,17 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().bot().join().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .bot()
+            .join()
+            .body(lark_oapi::vc::v1::models::JoinBotRequestBody {
+                join_identify: lark_oapi::vc::v1::models::JoinIdentify {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30566,7 +34279,14 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().bot().leave().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .bot()
+            .leave()
+            .body(lark_oapi::vc::v1::models::LeaveBotRequestBody {
+                meeting_id: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30582,7 +34302,17 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().bot().message().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .bot()
+            .message()
+            .body(lark_oapi::vc::v1::models::MessageBotRequestBody {
+                meeting_id: "sample".into(),
+                msg_type: "sample".into(),
+                content: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30662,7 +34392,16 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().export().meeting_list().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .export()
+            .meeting_list()
+            .body(lark_oapi::vc::v1::models::MeetingListExportRequestBody {
+                start_time: "sample".into(),
+                end_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30678,7 +34417,17 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().export().participant_list().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .export()
+            .participant_list()
+            .body(lark_oapi::vc::v1::models::ParticipantListExportRequestBody {
+                meeting_start_time: "sample".into(),
+                meeting_end_time: "sample".into(),
+                meeting_no: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30699,7 +34448,13 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .export()
             .participant_quality_list()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::ParticipantQualityListExportRequestBody {
+                meeting_start_time: "sample".into(),
+                meeting_end_time: "sample".into(),
+                meeting_no: "sample".into(),
+                join_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30720,7 +34475,12 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .export()
             .resource_reservation_list()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::ResourceReservationListExportRequestBody {
+                room_level_id: "sample".into(),
+                start_time: "sample".into(),
+                end_time: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30752,7 +34512,14 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().material().remove().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .material()
+            .remove()
+            .body(lark_oapi::vc::v1::models::RemoveMaterialReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30768,7 +34535,17 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().material().upload_meta().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .material()
+            .upload_meta()
+            .body(lark_oapi::vc::v1::models::UploadMetaMaterialReqBody {
+                materials: vec![
+                    lark_oapi::vc::v1::models::UploadMetaMaterialReqBodyMaterials {
+                    file_token : "sample".into(), ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30789,7 +34566,12 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .meeting()
             .change_name("p-meeting_id")
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::ChangeNameMeetingReqBody {
+                change_name_users: vec![
+                    lark_oapi::vc::v1::models::ChangeNameMeetingReqBodyChangeNameUsers {
+                    ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30847,7 +34629,11 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .meeting()
             .invite("p-meeting_id")
-            .body(Default::default())
+            .body(lark_oapi::vc::v1::models::InviteMeetingRequestBody {
+                invitees: vec![
+                    lark_oapi::vc::v1::models::MeetingUser { ..Default::default() }
+                ],
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -30869,7 +34655,11 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .meeting()
             .kickout("p-meeting_id")
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::KickoutMeetingRequestBody {
+                kickout_users: vec![
+                    lark_oapi::vc::v1::models::MeetingUser { ..Default::default() }
+                ],
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30944,7 +34734,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .meeting()
             .search()
-            .body(Default::default())
+            .body(lark_oapi::vc::v1::models::SearchMeetingRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -30966,7 +34758,12 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .meeting()
             .set_host("p-meeting_id")
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::SetHostMeetingRequestBody {
+                host_user: lark_oapi::vc::v1::models::MeetingUser {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -30987,7 +34784,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .meeting()
             .subscription()
-            .body(Default::default())
+            .body(lark_oapi::vc::v1::models::SubscriptionNoteRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -31009,7 +34808,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .meeting()
             .unsubscription()
-            .body(Default::default())
+            .body(lark_oapi::vc::v1::models::SubscriptionNoteRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -31091,7 +34892,13 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .meeting_recording()
             .set_permission("p-meeting_id")
-            .body(Default::default())
+            .body(lark_oapi::vc::v1::models::SetPermissionMeetingRecordingRequestBody {
+                permission_objects: vec![
+                    lark_oapi::vc::v1::models::RecordingPermissionObject {
+                    ..Default::default() }
+                ],
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -31113,7 +34920,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .meeting_recording()
             .start("p-meeting_id")
-            .body(Default::default())
+            .body(lark_oapi::vc::v1::models::StartMeetingRecordingRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -31156,7 +34965,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_mm()
             .extension_boarding()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::ExtensionBoardingMyAiMmReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31172,7 +34983,14 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().my_ai_mm().media_bind().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .my_ai_mm()
+            .media_bind()
+            .body(lark_oapi::vc::v1::models::MediaBindMyAiMmReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31188,7 +35006,14 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().my_ai_mm().media_parse().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .my_ai_mm()
+            .media_parse()
+            .body(lark_oapi::vc::v1::models::MediaParseMyAiMmReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31204,7 +35029,14 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().my_ai_mm().query().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .my_ai_mm()
+            .query()
+            .body(lark_oapi::vc::v1::models::QueryMyAiMmReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31241,7 +35073,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_room()
             .auto_release_event()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::AutoWelcomeMyAiRoomReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31257,7 +35091,14 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().my_ai_room().auto_welcome().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .my_ai_room()
+            .auto_welcome()
+            .body(lark_oapi::vc::v1::models::AutoWelcomeMyAiRoomReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31278,7 +35119,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_room()
             .check_in_schedule()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::CheckInScheduleMyAiRoomReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31294,7 +35137,14 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().my_ai_room().exit().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .my_ai_room()
+            .exit()
+            .body(lark_oapi::vc::v1::models::ExitMyAiRoomReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31315,7 +35165,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_room()
             .help_scene_type()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::HelpSceneTypeMyAiRoomReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31331,7 +35183,14 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().my_ai_room().join_meeting().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .my_ai_room()
+            .join_meeting()
+            .body(lark_oapi::vc::v1::models::JoinMeetingMyAiRoomReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31352,7 +35211,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_room()
             .join_meeting_number()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::JoinMeetingNumberMyAiRoomReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31373,7 +35234,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_room()
             .join_offline_meeting()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::JoinOfflineMeetingMyAiRoomReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31394,7 +35257,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_room()
             .leave_meeting()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::LeaveMeetingMyAiRoomReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31415,7 +35280,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_room()
             .reserve_instant_event()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::ReserveInstantEventMyAiRoomReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31431,7 +35298,14 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().my_ai_room().room_calling().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .my_ai_room()
+            .room_calling()
+            .body(lark_oapi::vc::v1::models::RoomCallingMyAiRoomReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31452,7 +35326,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_sip()
             .create_event_card()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::CreateEventCardMyAiSipReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31468,7 +35344,14 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().my_ai_vc().card_callback().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .my_ai_vc()
+            .card_callback()
+            .body(lark_oapi::vc::v1::models::CardCallbackMyAiVcReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31489,7 +35372,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_vc()
             .fetch_meeting_analyze()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::MeetingAnalyzeMyAiVcRespData {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31526,7 +35411,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_vc()
             .meeting_analyze()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::MeetingAnalyzeMyAiVcReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31547,7 +35434,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_vc()
             .set_meeting_list()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::SetMeetingListMyAiVcReqBody {
+                meeting_list_url: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31563,7 +35452,14 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().my_ai_vc().start_analysis().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .my_ai_vc()
+            .start_analysis()
+            .body(lark_oapi::vc::v1::models::StartAnalysisMyAiVcReqBody {
+                tool_raw_instruction: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31584,7 +35480,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_vc_meeting()
             .callback()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::CallbackMyAiVcMeetingReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31605,7 +35503,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_vc_meeting()
             .do_operation()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::DoOperationMyAiVcMeetingReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31626,7 +35526,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_vc_meeting()
             .doc_based_suggest_question()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::DocBasedSuggestQuestionMyAiVcMeetingReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31647,7 +35549,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_vc_meeting()
             .fetch_recap_stream()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::FetchRecapStreamMyAiVcMeetingReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31668,7 +35572,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_vc_meeting()
             .fetch_section_summary_stream()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::SectionSummaryMyAiVcMeetingReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31689,7 +35595,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_vc_meeting()
             .fetch_step_summary_stream()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::SectionSummaryMyAiVcMeetingReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31710,7 +35618,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_vc_meeting()
             .get_common_reply()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::DoOperationMyAiVcMeetingReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31731,7 +35641,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_vc_meeting()
             .get_recap()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::GetRecapMyAiVcMeetingReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31752,7 +35664,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_vc_meeting()
             .get_todo_task()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::DoOperationMyAiVcMeetingReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31773,7 +35687,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .my_ai_vc_meeting()
             .section_summary()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::SectionSummaryMyAiVcMeetingReqBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31826,7 +35742,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .note()
             .subscription()
-            .body(Default::default())
+            .body(lark_oapi::vc::v1::models::SubscriptionNoteRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -31864,7 +35782,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .note()
             .unsubscription()
-            .body(Default::default())
+            .body(lark_oapi::vc::v1::models::SubscriptionNoteRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -31937,7 +35857,14 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().recording().subscription().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .recording()
+            .subscription()
+            .body(lark_oapi::vc::v1::models::SubscriptionRecordingReqBody {
+                event_type: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -31958,7 +35885,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .recording()
             .unsubscription()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::SubscriptionRecordingReqBody {
+                event_type: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32025,7 +35954,17 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().reserve().apply().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .reserve()
+            .apply()
+            .body(lark_oapi::vc::v1::models::ApplyReserveRequestBody {
+                meeting_settings: lark_oapi::vc::v1::models::ReserveMeetingSetting {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32094,7 +36033,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .reserve()
             .update("p-reserve_id")
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::UpdateReserveRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32115,7 +36056,10 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .reserve_config()
             .patch("p-reserve_config_id")
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::PatchReserveConfigRequestBody {
+                scope_type: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32179,7 +36123,12 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .reserve_config_admin()
             .patch("p-reserve_config_id")
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::PatchReserveConfigAdminRequestBody {
+                reserve_admin_config: lark_oapi::vc::v1::models::ReserveAdminConfig {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32221,7 +36170,12 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .reserve_config_disable_inform()
             .patch("p-reserve_config_id")
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::PatchReserveConfigDisableInformRequestBody {
+                disable_inform: lark_oapi::vc::v1::models::DisableInformConfig {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32263,7 +36217,12 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .reserve_config_form()
             .patch("p-reserve_config_id")
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::PatchReserveConfigFormRequestBody {
+                reserve_form_config: lark_oapi::vc::v1::models::ReserveFormConfig {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32308,7 +36267,14 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().room().create().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .room()
+            .create()
+            .body(lark_oapi::vc::v1::models::Room {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32372,7 +36338,14 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().room().mget().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .room()
+            .mget()
+            .body(lark_oapi::vc::v1::models::MgetRoomRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32388,7 +36361,14 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().room().patch("p-room_id").body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .room()
+            .patch("p-room_id")
+            .body(lark_oapi::vc::v1::models::Room {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32409,7 +36389,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .room()
             .search()
-            .body(Default::default())
+            .body(lark_oapi::vc::v1::models::SearchRoomRequestBody {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -32426,7 +36408,15 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().room_config().del().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .room_config()
+            .del()
+            .body(lark_oapi::vc::v1::models::DelRoomConfigReqBody {
+                config: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32458,7 +36448,17 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().room_config().set().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .room_config()
+            .set()
+            .body(lark_oapi::vc::v1::models::SetRoomConfigRequestBody {
+                room_config: lark_oapi::vc::v1::models::RoomConfig {
+                    ..Default::default()
+                },
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32479,7 +36479,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .room_config()
             .set_checkboard_access_code()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::SetRoomAccessCodeRoomConfigRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32500,7 +36502,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .room_config()
             .set_room_access_code()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::SetRoomAccessCodeRoomConfigRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32516,7 +36520,14 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().room_level().create().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .room_level()
+            .create()
+            .body(lark_oapi::vc::v1::models::RoomLevel {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32532,7 +36543,15 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().room_level().del().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .room_level()
+            .del()
+            .body(lark_oapi::vc::v1::models::DelRoomLevelRequestBody {
+                room_level_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32580,7 +36599,14 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().room_level().mget().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .room_level()
+            .mget()
+            .body(lark_oapi::vc::v1::models::MgetRoomLevelRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32601,7 +36627,9 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .room_level()
             .patch("p-room_level_id")
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::RoomLevel {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32643,7 +36671,10 @@ pub(crate) async fn roundtrip_vc() {
             .v1()
             .scope_config()
             .access_code()
-            .body(Default::default());
+            .body(lark_oapi::vc::v1::models::AccessCodeScopeConfigReqBody {
+                scope_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32659,7 +36690,15 @@ pub(crate) async fn roundtrip_vc() {
         );
     }
     {
-        let call = client.vc().v1().scope_config().create().body(Default::default());
+        let call = client
+            .vc()
+            .v1()
+            .scope_config()
+            .create()
+            .body(lark_oapi::vc::v1::models::ScopeConfig {
+                scope_id: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32726,7 +36765,10 @@ pub(crate) async fn roundtrip_wiki() {
             .v1()
             .node()
             .search()
-            .body(Default::default())
+            .body(lark_oapi::wiki::v1::models::SearchNodeRequestBody {
+                query: "sample".into(),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -32748,7 +36790,9 @@ pub(crate) async fn roundtrip_wiki() {
             .v2()
             .space()
             .create()
-            .body(Default::default())
+            .body(lark_oapi::wiki::v2::models::Space {
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -32818,7 +36862,12 @@ pub(crate) async fn roundtrip_wiki() {
             .v2()
             .space_member()
             .create("p-space_id")
-            .body(Default::default());
+            .body(lark_oapi::wiki::v2::models::Member {
+                member_type: "sample".into(),
+                member_id: "sample".into(),
+                member_role: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32839,7 +36888,12 @@ pub(crate) async fn roundtrip_wiki() {
             .v2()
             .space_member()
             .delete("p-space_id", "p-member_id")
-            .body(Default::default());
+            .body(lark_oapi::wiki::v2::models::Member {
+                member_type: "sample".into(),
+                member_id: "sample".into(),
+                member_role: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32876,7 +36930,9 @@ pub(crate) async fn roundtrip_wiki() {
             .v2()
             .space_node()
             .copy("p-space_id", "p-node_token")
-            .body(Default::default());
+            .body(lark_oapi::wiki::v2::models::CopySpaceNodeRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32897,7 +36953,11 @@ pub(crate) async fn roundtrip_wiki() {
             .v2()
             .space_node()
             .create("p-space_id")
-            .body(Default::default());
+            .body(lark_oapi::wiki::v2::models::Node {
+                obj_type: Some(lark_oapi::wiki::v2::models::ObjType::File),
+                node_type: Some(lark_oapi::wiki::v2::models::NodeType::Shortcut),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32934,7 +36994,9 @@ pub(crate) async fn roundtrip_wiki() {
             .v2()
             .space_node()
             .r#move("p-space_id", "p-node_token")
-            .body(Default::default());
+            .body(lark_oapi::wiki::v2::models::MoveSpaceNodeRequestBody {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32955,7 +37017,11 @@ pub(crate) async fn roundtrip_wiki() {
             .v2()
             .space_node()
             .move_docs_to_wiki("p-space_id")
-            .body(Default::default());
+            .body(lark_oapi::wiki::v2::models::MoveDocsToWikiSpaceNodeRequestBody {
+                obj_type: Some(lark_oapi::wiki::v2::models::ObjType::File),
+                obj_token: "sample".into(),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32976,7 +37042,9 @@ pub(crate) async fn roundtrip_wiki() {
             .v2()
             .space_node()
             .update_title("p-space_id", "p-node_token")
-            .body(Default::default());
+            .body(lark_oapi::wiki::v2::models::UpdateTitleSpaceNodeRequestBody {
+                title: "sample".into(),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -32997,7 +37065,9 @@ pub(crate) async fn roundtrip_wiki() {
             .v2()
             .space_setting()
             .update("p-space_id")
-            .body(Default::default());
+            .body(lark_oapi::wiki::v2::models::Setting {
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,

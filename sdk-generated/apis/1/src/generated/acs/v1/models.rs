@@ -21,8 +21,9 @@ pub enum AccessType {
     Card,
     /// `Fp`
     Fp,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AccessType {
     /// The value on the wire.
@@ -32,13 +33,8 @@ impl AccessType {
             Self::QrCode => "QRCode",
             Self::Card => "Card",
             Self::Fp => "Fp",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AccessType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AccessType {
@@ -48,14 +44,18 @@ impl From<&str> for AccessType {
             "QRCode" => Self::QrCode,
             "Card" => Self::Card,
             "Fp" => Self::Fp,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AccessType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -63,9 +63,14 @@ impl From<String> for AccessType {
 impl From<AccessType> for String {
     fn from(value: AccessType) -> String {
         match value {
-            AccessType::Unknown(other) => other,
+            AccessType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AccessType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AccessType {
@@ -93,8 +98,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -103,13 +109,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -118,14 +119,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -133,9 +138,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -310,6 +320,12 @@ impl ToJson for DeviceBindRuleExternalRequestBody {
         w.field("rule_ids", &self.rule_ids);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.device_id.is_empty() {
+            return Some("device_id".to_owned());
+        }
+        None
+    }
 }
 /// `DeviceExternal`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -389,10 +405,18 @@ impl File {
             Some(v) => {
                 form = form.file("files", v);
             }
-            None => form = form.missing_file("files"),
+            None => form = form.missing_part("files"),
         }
-        form = form.text("file_type", self.file_type);
-        form = form.text("file_name", self.file_name);
+        if self.file_type.is_empty() {
+            form = form.missing_part("file_type");
+        } else {
+            form = form.text("file_type", self.file_type);
+        }
+        if self.file_name.is_empty() {
+            form = form.missing_part("file_name");
+        } else {
+            form = form.text("file_name", self.file_name);
+        }
         form
     }
 }

@@ -17,8 +17,9 @@ pub enum AskAppKnowledgeResponseBodyStatus {
     Processing,
     /// `finished`
     Finished,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AskAppKnowledgeResponseBodyStatus {
     /// The value on the wire.
@@ -26,13 +27,8 @@ impl AskAppKnowledgeResponseBodyStatus {
         match self {
             Self::Processing => "processing",
             Self::Finished => "finished",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AskAppKnowledgeResponseBodyStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AskAppKnowledgeResponseBodyStatus {
@@ -40,14 +36,18 @@ impl From<&str> for AskAppKnowledgeResponseBodyStatus {
         match value {
             "processing" => Self::Processing,
             "finished" => Self::Finished,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AskAppKnowledgeResponseBodyStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -55,9 +55,14 @@ impl From<String> for AskAppKnowledgeResponseBodyStatus {
 impl From<AskAppKnowledgeResponseBodyStatus> for String {
     fn from(value: AskAppKnowledgeResponseBodyStatus) -> String {
         match value {
-            AskAppKnowledgeResponseBodyStatus::Unknown(other) => other,
+            AskAppKnowledgeResponseBodyStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AskAppKnowledgeResponseBodyStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AskAppKnowledgeResponseBodyStatus {
@@ -91,8 +96,9 @@ pub enum ConnectStatus {
     PartiallySuccessful,
     /// `failed`
     Failed,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ConnectStatus {
     /// The value on the wire.
@@ -104,13 +110,8 @@ impl ConnectStatus {
             Self::ContinuouslySyncing => "continuously_syncing",
             Self::PartiallySuccessful => "partially_successful",
             Self::Failed => "failed",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ConnectStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ConnectStatus {
@@ -122,14 +123,18 @@ impl From<&str> for ConnectStatus {
             "continuously_syncing" => Self::ContinuouslySyncing,
             "partially_successful" => Self::PartiallySuccessful,
             "failed" => Self::Failed,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ConnectStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -137,9 +142,14 @@ impl From<String> for ConnectStatus {
 impl From<ConnectStatus> for String {
     fn from(value: ConnectStatus) -> String {
         match value {
-            ConnectStatus::Unknown(other) => other,
+            ConnectStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ConnectStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ConnectStatus {
@@ -165,8 +175,9 @@ pub enum ConnectType {
     Import,
     /// `direct`
     Direct,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ConnectType {
     /// The value on the wire.
@@ -174,13 +185,8 @@ impl ConnectType {
         match self {
             Self::Import => "import",
             Self::Direct => "direct",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ConnectType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ConnectType {
@@ -188,14 +194,18 @@ impl From<&str> for ConnectType {
         match value {
             "import" => Self::Import,
             "direct" => Self::Direct,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ConnectType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -203,9 +213,14 @@ impl From<String> for ConnectType {
 impl From<ConnectType> for String {
     fn from(value: ConnectType) -> String {
         match value {
-            ConnectType::Unknown(other) => other,
+            ConnectType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ConnectType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ConnectType {
@@ -237,8 +252,9 @@ pub enum ContentType {
     SmartCard,
     /// `JSON`
     Json,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ContentType {
     /// The value on the wire.
@@ -249,13 +265,8 @@ impl ContentType {
             Self::Clip => "CLIP",
             Self::SmartCard => "SmartCard",
             Self::Json => "JSON",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ContentType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ContentType {
@@ -266,14 +277,18 @@ impl From<&str> for ContentType {
             "CLIP" => Self::Clip,
             "SmartCard" => Self::SmartCard,
             "JSON" => Self::Json,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ContentType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -281,9 +296,14 @@ impl From<String> for ContentType {
 impl From<ContentType> for String {
     fn from(value: ContentType) -> String {
         match value {
-            ContentType::Unknown(other) => other,
+            ContentType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ContentType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ContentType {
@@ -307,35 +327,35 @@ impl ToJson for ContentType {
 pub enum DataAssetImportKnowledgeWikiSubDocType {
     /// `wiki`
     Wiki,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DataAssetImportKnowledgeWikiSubDocType {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::Wiki => "wiki",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DataAssetImportKnowledgeWikiSubDocType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DataAssetImportKnowledgeWikiSubDocType {
     fn from(value: &str) -> Self {
         match value {
             "wiki" => Self::Wiki,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DataAssetImportKnowledgeWikiSubDocType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -343,9 +363,14 @@ impl From<String> for DataAssetImportKnowledgeWikiSubDocType {
 impl From<DataAssetImportKnowledgeWikiSubDocType> for String {
     fn from(value: DataAssetImportKnowledgeWikiSubDocType) -> String {
         match value {
-            DataAssetImportKnowledgeWikiSubDocType::Unknown(other) => other,
+            DataAssetImportKnowledgeWikiSubDocType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DataAssetImportKnowledgeWikiSubDocType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DataAssetImportKnowledgeWikiSubDocType {
@@ -419,8 +444,9 @@ pub enum DataSourceType {
     LarkbizPersonalfolder,
     /// `larkbiz_sharedfolder`
     LarkbizSharedfolder,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DataSourceType {
     /// The value on the wire.
@@ -452,13 +478,8 @@ impl DataSourceType {
             Self::LarkbizBase => "larkbiz_base",
             Self::LarkbizPersonalfolder => "larkbiz_personalfolder",
             Self::LarkbizSharedfolder => "larkbiz_sharedfolder",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DataSourceType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DataSourceType {
@@ -490,14 +511,18 @@ impl From<&str> for DataSourceType {
             "larkbiz_base" => Self::LarkbizBase,
             "larkbiz_personalfolder" => Self::LarkbizPersonalfolder,
             "larkbiz_sharedfolder" => Self::LarkbizSharedfolder,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DataSourceType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -505,9 +530,14 @@ impl From<String> for DataSourceType {
 impl From<DataSourceType> for String {
     fn from(value: DataSourceType) -> String {
         match value {
-            DataSourceType::Unknown(other) => other,
+            DataSourceType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DataSourceType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DataSourceType {
@@ -533,8 +563,9 @@ pub enum FinishType {
     Qa,
     /// `faq`
     Faq,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FinishType {
     /// The value on the wire.
@@ -542,13 +573,8 @@ impl FinishType {
         match self {
             Self::Qa => "qa",
             Self::Faq => "faq",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FinishType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FinishType {
@@ -556,14 +582,18 @@ impl From<&str> for FinishType {
         match value {
             "qa" => Self::Qa,
             "faq" => Self::Faq,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FinishType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -571,9 +601,14 @@ impl From<String> for FinishType {
 impl From<FinishType> for String {
     fn from(value: FinishType) -> String {
         match value {
-            FinishType::Unknown(other) => other,
+            FinishType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FinishType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FinishType {
@@ -599,8 +634,9 @@ pub enum IdentityProvider {
     Aily,
     /// `FEISHU`
     Feishu,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl IdentityProvider {
     /// The value on the wire.
@@ -608,13 +644,8 @@ impl IdentityProvider {
         match self {
             Self::Aily => "AILY",
             Self::Feishu => "FEISHU",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for IdentityProvider {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for IdentityProvider {
@@ -622,14 +653,18 @@ impl From<&str> for IdentityProvider {
         match value {
             "AILY" => Self::Aily,
             "FEISHU" => Self::Feishu,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for IdentityProvider {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -637,9 +672,14 @@ impl From<String> for IdentityProvider {
 impl From<IdentityProvider> for String {
     fn from(value: IdentityProvider) -> String {
         match value {
-            IdentityProvider::Unknown(other) => other,
+            IdentityProvider::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for IdentityProvider {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for IdentityProvider {
@@ -665,8 +705,9 @@ pub enum ResourceType {
     Dataset,
     /// `vector`
     Vector,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ResourceType {
     /// The value on the wire.
@@ -674,13 +715,8 @@ impl ResourceType {
         match self {
             Self::Dataset => "dataset",
             Self::Vector => "vector",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ResourceType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ResourceType {
@@ -688,14 +724,18 @@ impl From<&str> for ResourceType {
         match value {
             "dataset" => Self::Dataset,
             "vector" => Self::Vector,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ResourceType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -703,9 +743,14 @@ impl From<String> for ResourceType {
 impl From<ResourceType> for String {
     fn from(value: ResourceType) -> String {
         match value {
-            ResourceType::Unknown(other) => other,
+            ResourceType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ResourceType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ResourceType {
@@ -731,8 +776,9 @@ pub enum RuleType {
     Separator,
     /// `intelligent`
     Intelligent,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl RuleType {
     /// The value on the wire.
@@ -740,13 +786,8 @@ impl RuleType {
         match self {
             Self::Separator => "separator",
             Self::Intelligent => "intelligent",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for RuleType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for RuleType {
@@ -754,14 +795,18 @@ impl From<&str> for RuleType {
         match value {
             "separator" => Self::Separator,
             "intelligent" => Self::Intelligent,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for RuleType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -769,9 +814,14 @@ impl From<String> for RuleType {
 impl From<RuleType> for String {
     fn from(value: RuleType) -> String {
         match value {
-            RuleType::Unknown(other) => other,
+            RuleType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for RuleType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for RuleType {
@@ -807,8 +857,9 @@ pub enum RunStatus {
     Failed,
     /// `EXPIRED`
     Expired,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl RunStatus {
     /// The value on the wire.
@@ -821,13 +872,8 @@ impl RunStatus {
             Self::Cancelled => "CANCELLED",
             Self::Failed => "FAILED",
             Self::Expired => "EXPIRED",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for RunStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for RunStatus {
@@ -840,14 +886,18 @@ impl From<&str> for RunStatus {
             "CANCELLED" => Self::Cancelled,
             "FAILED" => Self::Failed,
             "EXPIRED" => Self::Expired,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for RunStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -855,9 +905,14 @@ impl From<String> for RunStatus {
 impl From<RunStatus> for String {
     fn from(value: RunStatus) -> String {
         match value {
-            RunStatus::Unknown(other) => other,
+            RunStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for RunStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for RunStatus {
@@ -883,8 +938,9 @@ pub enum SenderType {
     User,
     /// `ASSISTANT`
     Assistant,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SenderType {
     /// The value on the wire.
@@ -892,13 +948,8 @@ impl SenderType {
         match self {
             Self::User => "USER",
             Self::Assistant => "ASSISTANT",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SenderType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SenderType {
@@ -906,14 +957,18 @@ impl From<&str> for SenderType {
         match value {
             "USER" => Self::User,
             "ASSISTANT" => Self::Assistant,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SenderType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -921,9 +976,14 @@ impl From<String> for SenderType {
 impl From<SenderType> for String {
     fn from(value: SenderType) -> String {
         match value {
-            SenderType::Unknown(other) => other,
+            SenderType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SenderType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SenderType {
@@ -949,8 +1009,9 @@ pub enum SeparateType {
     Paragraph,
     /// `title`
     Title,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SeparateType {
     /// The value on the wire.
@@ -958,13 +1019,8 @@ impl SeparateType {
         match self {
             Self::Paragraph => "paragraph",
             Self::Title => "title",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SeparateType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SeparateType {
@@ -972,14 +1028,18 @@ impl From<&str> for SeparateType {
         match value {
             "paragraph" => Self::Paragraph,
             "title" => Self::Title,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SeparateType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -987,9 +1047,14 @@ impl From<String> for SeparateType {
 impl From<SeparateType> for String {
     fn from(value: SeparateType) -> String {
         match value {
-            SeparateType::Unknown(other) => other,
+            SeparateType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SeparateType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SeparateType {
@@ -1019,8 +1084,9 @@ pub enum SourceType {
     LarkDoc,
     /// `lark_helpdesk`
     LarkHelpdesk,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SourceType {
     /// The value on the wire.
@@ -1030,13 +1096,8 @@ impl SourceType {
             Self::LarkWikiSpace => "lark_wiki_space",
             Self::LarkDoc => "lark_doc",
             Self::LarkHelpdesk => "lark_helpdesk",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SourceType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SourceType {
@@ -1046,14 +1107,18 @@ impl From<&str> for SourceType {
             "lark_wiki_space" => Self::LarkWikiSpace,
             "lark_doc" => Self::LarkDoc,
             "lark_helpdesk" => Self::LarkHelpdesk,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SourceType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1061,9 +1126,14 @@ impl From<String> for SourceType {
 impl From<SourceType> for String {
     fn from(value: SourceType) -> String {
         match value {
-            SourceType::Unknown(other) => other,
+            SourceType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SourceType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SourceType {
@@ -1089,8 +1159,9 @@ pub enum Status {
     InProgress,
     /// `COMPLETED`
     Completed,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Status {
     /// The value on the wire.
@@ -1098,13 +1169,8 @@ impl Status {
         match self {
             Self::InProgress => "IN_PROGRESS",
             Self::Completed => "COMPLETED",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Status {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Status {
@@ -1112,14 +1178,18 @@ impl From<&str> for Status {
         match value {
             "IN_PROGRESS" => Self::InProgress,
             "COMPLETED" => Self::Completed,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Status {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1127,9 +1197,14 @@ impl From<String> for Status {
 impl From<Status> for String {
     fn from(value: Status) -> String {
         match value {
-            Status::Unknown(other) => other,
+            Status::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Status {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Status {
@@ -1161,8 +1236,9 @@ pub enum Type {
     Docx,
     /// `folder`
     Folder,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
@@ -1173,13 +1249,8 @@ impl Type {
             Self::Wiki => "wiki",
             Self::Docx => "docx",
             Self::Folder => "folder",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
@@ -1190,14 +1261,18 @@ impl From<&str> for Type {
             "wiki" => Self::Wiki,
             "docx" => Self::Docx,
             "folder" => Self::Folder,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1205,9 +1280,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -1349,6 +1429,12 @@ impl ToJson for AgentUserMessage {
         w.field_opt("agent_attachment_ids", &self.agent_attachment_ids);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("content", &self.content) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `AgentUserMessageContent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1369,6 +1455,15 @@ impl ToJson for AgentUserMessageContent {
         w.field("type", &self.r#type);
         w.field("text", &self.text);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.r#type.is_empty() {
+            return Some("type".to_owned());
+        }
+        if self.text.is_empty() {
+            return Some("text".to_owned());
+        }
+        None
     }
 }
 /// `AilyKnowledgeAskProcessData`
@@ -1796,6 +1891,12 @@ impl ToJson for CheckAgentAgentVisibilityRequestBody {
         w.field("channel_type", &self.channel_type);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.channel_type.is_empty() {
+            return Some("channel_type".to_owned());
+        }
+        None
+    }
 }
 /// `CheckAgentAgentVisibilityResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1833,7 +1934,11 @@ impl CreateAgentAgentAttachmentRequestBody {
         if let Some(v) = self.file {
             form = form.file("file", v);
         }
-        form = form.text("type", self.r#type);
+        if self.r#type.is_empty() {
+            form = form.missing_part("type");
+        } else {
+            form = form.text("type", self.r#type);
+        }
         if let Some(v) = self.doc_url {
             form = form.text("doc_url", v);
         }
@@ -1881,6 +1986,12 @@ impl ToJson for CreateAgentAgentChatRequestBody {
         w.field_opt("stream", &self.stream);
         w.field_opt("session_id", &self.session_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("user_message", &self.user_message) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `CreateAgentAgentChatResponseBody`
@@ -1959,7 +2070,7 @@ pub struct CreateAilySessionAilyMessageRequestBody {
     /// Idempotent id, the same idempotent id in the same session counts as a message, valid period 72h
     pub idempotent_id: String,
     /// Message content type Options:MDX(ContentTypeMDX MDX),TEXT(ContentTypeText TEXT),CLIP(ContentTypeClip GUI),SmartCard(ContentTypeSmartCard SmartCard),JSON(ContentTypeJSON JSON)
-    pub content_type: ContentType,
+    pub content_type: Option<ContentType>,
     /// Message content
     pub content: String,
     /// List of file IDs contained in the message
@@ -1973,12 +2084,24 @@ impl ToJson for CreateAilySessionAilyMessageRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("idempotent_id", &self.idempotent_id);
-        w.field("content_type", &self.content_type);
+        w.field_opt("content_type", &self.content_type);
         w.field("content", &self.content);
         w.field_opt("file_ids", &self.file_ids);
         w.field_opt("quote_message_id", &self.quote_message_id);
         w.field_opt("mentions", &self.mentions);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.idempotent_id.is_empty() {
+            return Some("idempotent_id".to_owned());
+        }
+        if self.content_type.is_none() {
+            return Some("content_type".to_owned());
+        }
+        if self.content.is_empty() {
+            return Some("content".to_owned());
+        }
+        None
     }
 }
 /// `CreateAilySessionRequestBody`
@@ -2028,6 +2151,12 @@ impl ToJson for CreateAilySessionRunRequestBody {
         w.field_opt("metadata", &self.metadata);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.app_id.is_empty() {
+            return Some("app_id".to_owned());
+        }
+        None
+    }
 }
 /// `CreateAppDataAssetRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2038,9 +2167,9 @@ impl ToJson for CreateAilySessionRunRequestBody {
 )]
 pub struct CreateAppDataAssetRequestBody {
     /// connection type Options:import(import mode),direct(Direct Connect Mode)
-    pub connect_type: ConnectType,
+    pub connect_type: Option<ConnectType>,
     /// data source type Options:file(File, only import mode is supported),lark_wiki_space(Lark Wiki Workspace, only supports direct connection mode),lark_doc(Feishu cloud documentation, import mode only supports docx.),lark_helpdesk(Feishu service desk, only supports direct connection mode)
-    pub source_type: SourceType,
+    pub source_type: Option<SourceType>,
     /// knowledge import configuration
     pub import_knowledge_setting: Option<DataAssetImportKnowledgeSetting>,
     /// Data Knowledge Description Information
@@ -2049,11 +2178,26 @@ pub struct CreateAppDataAssetRequestBody {
 impl ToJson for CreateAppDataAssetRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("connect_type", &self.connect_type);
-        w.field("source_type", &self.source_type);
+        w.field_opt("connect_type", &self.connect_type);
+        w.field_opt("source_type", &self.source_type);
         w.field_opt("import_knowledge_setting", &self.import_knowledge_setting);
         w.field_opt("description", &self.description);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.connect_type.is_none() {
+            return Some("connect_type".to_owned());
+        }
+        if self.source_type.is_none() {
+            return Some("source_type".to_owned());
+        }
+        if let Some(p) = json::nested(
+            "import_knowledge_setting",
+            &self.import_knowledge_setting,
+        ) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `DataAsset`
@@ -2201,6 +2345,12 @@ impl ToJson for DataAssetImportKnowledgeHelpdesk {
         w.field("helpdesk_id", &self.helpdesk_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.helpdesk_id.is_empty() {
+            return Some("helpdesk_id".to_owned());
+        }
+        None
+    }
 }
 /// `DataAssetImportKnowledgeLarkDoc`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2211,7 +2361,7 @@ impl ToJson for DataAssetImportKnowledgeHelpdesk {
 )]
 pub struct DataAssetImportKnowledgeLarkDoc {
     /// Cloud document type Options:doc(Lark documentation),file(Lark file),wiki(Lark wiki),docx(Lark Docx),folder(Lark Folder)
-    pub r#type: Type,
+    pub r#type: Option<Type>,
     /// Cloud document token, which can be obtained by searching for the \[Search document\] API
     pub token: String,
     /// Whether to include subdocuments, only wiki-type cloud documents support it
@@ -2233,11 +2383,20 @@ impl FromJson for DataAssetImportKnowledgeLarkDoc {
 impl ToJson for DataAssetImportKnowledgeLarkDoc {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("type", &self.r#type);
+        w.field_opt("type", &self.r#type);
         w.field("token", &self.token);
         w.field_opt("with_sub_docs", &self.with_sub_docs);
         w.field_opt("url", &self.url);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.r#type.is_none() {
+            return Some("type".to_owned());
+        }
+        if self.token.is_empty() {
+            return Some("token".to_owned());
+        }
+        None
     }
 }
 /// `DataAssetImportKnowledgeSetting`
@@ -2281,6 +2440,21 @@ impl ToJson for DataAssetImportKnowledgeSetting {
         w.field_opt("lark_helpdesk", &self.lark_helpdesk);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("chunk_setting", &self.chunk_setting) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("lark_doc", &self.lark_doc) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("lark_wiki_space", &self.lark_wiki_space) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("lark_helpdesk", &self.lark_helpdesk) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `DataAssetImportKnowledgeWiki`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2315,6 +2489,15 @@ impl ToJson for DataAssetImportKnowledgeWiki {
         w.field_opt("url", &self.url);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.space_id.is_empty() {
+            return Some("space_id".to_owned());
+        }
+        if let Some(p) = json::nested("sub_docs", &self.sub_docs) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `DataAssetImportKnowledgeWikiSubDoc`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2325,7 +2508,7 @@ impl ToJson for DataAssetImportKnowledgeWiki {
 )]
 pub struct DataAssetImportKnowledgeWikiSubDoc {
     /// Cloud document type, only supports cloud documents in wikis Options:wiki(Feishu Wiki)
-    pub r#type: DataAssetImportKnowledgeWikiSubDocType,
+    pub r#type: Option<DataAssetImportKnowledgeWikiSubDocType>,
     /// Cloud document token, which can be obtained by searching for the \[Search document\] API
     pub token: String,
     /// Cloud document link
@@ -2344,10 +2527,19 @@ impl FromJson for DataAssetImportKnowledgeWikiSubDoc {
 impl ToJson for DataAssetImportKnowledgeWikiSubDoc {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("type", &self.r#type);
+        w.field_opt("type", &self.r#type);
         w.field("token", &self.token);
         w.field_opt("url", &self.url);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.r#type.is_none() {
+            return Some("type".to_owned());
+        }
+        if self.token.is_empty() {
+            return Some("token".to_owned());
+        }
+        None
     }
 }
 /// `DataAssetItem`
@@ -2390,7 +2582,7 @@ impl FromJson for DataAssetItem {
 )]
 pub struct DataAssetKnowledgeChunkSetting {
     /// slicing rule Options:separator(By identifier),intelligent(Smart Slicing)
-    pub rule_type: RuleType,
+    pub rule_type: Option<RuleType>,
     /// slice separator type Options:paragraph(Paragraph separators: "\ n\ n", "\ n", spaces),title(Title separator ：######)
     pub separate_type: Option<SeparateType>,
     /// The maximum segment length (character), which must be filled in when slicing by identifier
@@ -2412,11 +2604,17 @@ impl FromJson for DataAssetKnowledgeChunkSetting {
 impl ToJson for DataAssetKnowledgeChunkSetting {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("rule_type", &self.rule_type);
+        w.field_opt("rule_type", &self.rule_type);
         w.field_opt("separate_type", &self.separate_type);
         w.field_opt("size", &self.size);
         w.field_opt("overlap", &self.overlap);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.rule_type.is_none() {
+            return Some("rule_type".to_owned());
+        }
+        None
     }
 }
 /// `DataAssetResource`
@@ -2865,7 +3063,7 @@ pub struct Run {
     /// `session_id`
     pub session_id: String,
     /// `status`
-    pub status: RunStatus,
+    pub status: Option<RunStatus>,
     /// `started_at`
     pub started_at: Option<String>,
     /// `ended_at`
@@ -3028,7 +3226,7 @@ impl UploadFileAppDataAssetRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }

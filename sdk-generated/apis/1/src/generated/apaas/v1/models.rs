@@ -21,8 +21,9 @@ pub enum ChargeMode {
     PerUserPerApp,
     /// `independent`
     Independent,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ChargeMode {
     /// The value on the wire.
@@ -32,13 +33,8 @@ impl ChargeMode {
             Self::PerUser => "per_user",
             Self::PerUserPerApp => "per_user_per_app",
             Self::Independent => "independent",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ChargeMode {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ChargeMode {
@@ -48,14 +44,18 @@ impl From<&str> for ChargeMode {
             "per_user" => Self::PerUser,
             "per_user_per_app" => Self::PerUserPerApp,
             "independent" => Self::Independent,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ChargeMode {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -63,9 +63,14 @@ impl From<String> for ChargeMode {
 impl From<ChargeMode> for String {
     fn from(value: ChargeMode) -> String {
         match value {
-            ChargeMode::Unknown(other) => other,
+            ChargeMode::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ChargeMode {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ChargeMode {
@@ -91,8 +96,9 @@ pub enum Direction {
     Asc,
     /// `DESC`
     Desc,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Direction {
     /// The value on the wire.
@@ -100,13 +106,8 @@ impl Direction {
         match self {
             Self::Asc => "ASC",
             Self::Desc => "DESC",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Direction {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Direction {
@@ -114,14 +115,18 @@ impl From<&str> for Direction {
         match value {
             "ASC" => Self::Asc,
             "DESC" => Self::Desc,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Direction {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -129,9 +134,14 @@ impl From<String> for Direction {
 impl From<Direction> for String {
     fn from(value: Direction) -> String {
         match value {
-            Direction::Unknown(other) => other,
+            Direction::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Direction {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Direction {
@@ -157,8 +167,9 @@ pub enum EnableStatus {
     Enabled,
     /// `disabled`
     Disabled,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl EnableStatus {
     /// The value on the wire.
@@ -166,13 +177,8 @@ impl EnableStatus {
         match self {
             Self::Enabled => "enabled",
             Self::Disabled => "disabled",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for EnableStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for EnableStatus {
@@ -180,14 +186,18 @@ impl From<&str> for EnableStatus {
         match value {
             "enabled" => Self::Enabled,
             "disabled" => Self::Disabled,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for EnableStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -195,9 +205,14 @@ impl From<String> for EnableStatus {
 impl From<EnableStatus> for String {
     fn from(value: EnableStatus) -> String {
         match value {
-            EnableStatus::Unknown(other) => other,
+            EnableStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for EnableStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for EnableStatus {
@@ -223,8 +238,9 @@ pub enum FeatureSet {
     Paid,
     /// `free`
     Free,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FeatureSet {
     /// The value on the wire.
@@ -232,13 +248,8 @@ impl FeatureSet {
         match self {
             Self::Paid => "paid",
             Self::Free => "free",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FeatureSet {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FeatureSet {
@@ -246,14 +257,18 @@ impl From<&str> for FeatureSet {
         match value {
             "paid" => Self::Paid,
             "free" => Self::Free,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FeatureSet {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -261,9 +276,14 @@ impl From<String> for FeatureSet {
 impl From<FeatureSet> for String {
     fn from(value: FeatureSet) -> String {
         match value {
-            FeatureSet::Unknown(other) => other,
+            FeatureSet::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FeatureSet {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FeatureSet {
@@ -289,8 +309,9 @@ pub enum Metadata {
     Label,
     /// `SearchLayout`
     SearchLayout,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Metadata {
     /// The value on the wire.
@@ -298,13 +319,8 @@ impl Metadata {
         match self {
             Self::Label => "Label",
             Self::SearchLayout => "SearchLayout",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Metadata {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Metadata {
@@ -312,14 +328,18 @@ impl From<&str> for Metadata {
         match value {
             "Label" => Self::Label,
             "SearchLayout" => Self::SearchLayout,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Metadata {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -327,9 +347,14 @@ impl From<String> for Metadata {
 impl From<Metadata> for String {
     fn from(value: Metadata) -> String {
         match value {
-            Metadata::Unknown(other) => other,
+            Metadata::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Metadata {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Metadata {
@@ -355,8 +380,9 @@ pub enum OrderType {
     Asc,
     /// `desc`
     Desc,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl OrderType {
     /// The value on the wire.
@@ -364,13 +390,8 @@ impl OrderType {
         match self {
             Self::Asc => "asc",
             Self::Desc => "desc",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for OrderType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for OrderType {
@@ -378,14 +399,18 @@ impl From<&str> for OrderType {
         match value {
             "asc" => Self::Asc,
             "desc" => Self::Desc,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for OrderType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -393,9 +418,14 @@ impl From<String> for OrderType {
 impl From<OrderType> for String {
     fn from(value: OrderType) -> String {
         match value {
-            OrderType::Unknown(other) => other,
+            OrderType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for OrderType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for OrderType {
@@ -421,8 +451,9 @@ pub enum ReleaseStatus {
     Released,
     /// `unreleased`
     Unreleased,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ReleaseStatus {
     /// The value on the wire.
@@ -430,13 +461,8 @@ impl ReleaseStatus {
         match self {
             Self::Released => "released",
             Self::Unreleased => "unreleased",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ReleaseStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ReleaseStatus {
@@ -444,14 +470,18 @@ impl From<&str> for ReleaseStatus {
         match value {
             "released" => Self::Released,
             "unreleased" => Self::Unreleased,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ReleaseStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -459,9 +489,14 @@ impl From<String> for ReleaseStatus {
 impl From<ReleaseStatus> for String {
     fn from(value: ReleaseStatus) -> String {
         match value {
-            ReleaseStatus::Unknown(other) => other,
+            ReleaseStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ReleaseStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ReleaseStatus {
@@ -487,8 +522,9 @@ pub enum RoleMemberType {
     Custom,
     /// `all`
     All,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl RoleMemberType {
     /// The value on the wire.
@@ -496,13 +532,8 @@ impl RoleMemberType {
         match self {
             Self::Custom => "custom",
             Self::All => "all",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for RoleMemberType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for RoleMemberType {
@@ -510,14 +541,18 @@ impl From<&str> for RoleMemberType {
         match value {
             "custom" => Self::Custom,
             "all" => Self::All,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for RoleMemberType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -525,9 +560,14 @@ impl From<String> for RoleMemberType {
 impl From<RoleMemberType> for String {
     fn from(value: RoleMemberType) -> String {
         match value {
-            RoleMemberType::Unknown(other) => other,
+            RoleMemberType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for RoleMemberType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for RoleMemberType {
@@ -553,8 +593,9 @@ pub enum SeatActivityStatus {
     Released,
     /// `in_use`
     InUse,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SeatActivityStatus {
     /// The value on the wire.
@@ -562,13 +603,8 @@ impl SeatActivityStatus {
         match self {
             Self::Released => "released",
             Self::InUse => "in_use",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SeatActivityStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SeatActivityStatus {
@@ -576,14 +612,18 @@ impl From<&str> for SeatActivityStatus {
         match value {
             "released" => Self::Released,
             "in_use" => Self::InUse,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SeatActivityStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -591,9 +631,14 @@ impl From<String> for SeatActivityStatus {
 impl From<SeatActivityStatus> for String {
     fn from(value: SeatActivityStatus) -> String {
         match value {
-            SeatActivityStatus::Unknown(other) => other,
+            SeatActivityStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SeatActivityStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SeatActivityStatus {
@@ -619,8 +664,9 @@ pub enum SeatAssignmentStatus {
     Released,
     /// `in_use`
     InUse,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SeatAssignmentStatus {
     /// The value on the wire.
@@ -628,13 +674,8 @@ impl SeatAssignmentStatus {
         match self {
             Self::Released => "released",
             Self::InUse => "in_use",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SeatAssignmentStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SeatAssignmentStatus {
@@ -642,14 +683,18 @@ impl From<&str> for SeatAssignmentStatus {
         match value {
             "released" => Self::Released,
             "in_use" => Self::InUse,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SeatAssignmentStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -657,9 +702,14 @@ impl From<String> for SeatAssignmentStatus {
 impl From<SeatAssignmentStatus> for String {
     fn from(value: SeatAssignmentStatus) -> String {
         match value {
-            SeatAssignmentStatus::Unknown(other) => other,
+            SeatAssignmentStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SeatAssignmentStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SeatAssignmentStatus {
@@ -685,8 +735,9 @@ pub enum SeatType {
     PerUser,
     /// `per_user_per_app`
     PerUserPerApp,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SeatType {
     /// The value on the wire.
@@ -694,13 +745,8 @@ impl SeatType {
         match self {
             Self::PerUser => "per_user",
             Self::PerUserPerApp => "per_user_per_app",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SeatType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SeatType {
@@ -708,14 +754,18 @@ impl From<&str> for SeatType {
         match value {
             "per_user" => Self::PerUser,
             "per_user_per_app" => Self::PerUserPerApp,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SeatType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -723,9 +773,14 @@ impl From<String> for SeatType {
 impl From<SeatType> for String {
     fn from(value: SeatType) -> String {
         match value {
-            SeatType::Unknown(other) => other,
+            SeatType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SeatType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SeatType {
@@ -751,8 +806,9 @@ pub enum ServiceStatus {
     Available,
     /// `unavailable`
     Unavailable,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ServiceStatus {
     /// The value on the wire.
@@ -760,13 +816,8 @@ impl ServiceStatus {
         match self {
             Self::Available => "available",
             Self::Unavailable => "unavailable",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ServiceStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ServiceStatus {
@@ -774,14 +825,18 @@ impl From<&str> for ServiceStatus {
         match value {
             "available" => Self::Available,
             "unavailable" => Self::Unavailable,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ServiceStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -789,9 +844,14 @@ impl From<String> for ServiceStatus {
 impl From<ServiceStatus> for String {
     fn from(value: ServiceStatus) -> String {
         match value {
-            ServiceStatus::Unknown(other) => other,
+            ServiceStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ServiceStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ServiceStatus {
@@ -817,8 +877,9 @@ pub enum ServiceUnavailableReason {
     FromIsv,
     /// `entitlement_expire`
     EntitlementExpire,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ServiceUnavailableReason {
     /// The value on the wire.
@@ -826,13 +887,8 @@ impl ServiceUnavailableReason {
         match self {
             Self::FromIsv => "from_isv",
             Self::EntitlementExpire => "entitlement_expire",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ServiceUnavailableReason {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ServiceUnavailableReason {
@@ -840,14 +896,18 @@ impl From<&str> for ServiceUnavailableReason {
         match value {
             "from_isv" => Self::FromIsv,
             "entitlement_expire" => Self::EntitlementExpire,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ServiceUnavailableReason {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -855,9 +915,14 @@ impl From<String> for ServiceUnavailableReason {
 impl From<ServiceUnavailableReason> for String {
     fn from(value: ServiceUnavailableReason) -> String {
         match value {
-            ServiceUnavailableReason::Unknown(other) => other,
+            ServiceUnavailableReason::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ServiceUnavailableReason {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ServiceUnavailableReason {
@@ -889,8 +954,9 @@ pub enum Status {
     Stopped,
     /// `unspecified`
     Unspecified,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Status {
     /// The value on the wire.
@@ -901,13 +967,8 @@ impl Status {
             Self::Disabled => "disabled",
             Self::Stopped => "stopped",
             Self::Unspecified => "unspecified",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Status {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Status {
@@ -918,14 +979,18 @@ impl From<&str> for Status {
             "disabled" => Self::Disabled,
             "stopped" => Self::Stopped,
             "unspecified" => Self::Unspecified,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Status {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -933,9 +998,14 @@ impl From<String> for Status {
 impl From<Status> for String {
     fn from(value: Status) -> String {
         match value {
-            Status::Unknown(other) => other,
+            Status::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Status {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Status {
@@ -963,8 +1033,9 @@ pub enum Type {
     ClientIsvSaas,
     /// `client_isv_project`
     ClientIsvProject,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
@@ -973,13 +1044,8 @@ impl Type {
             Self::Custom => "custom",
             Self::ClientIsvSaas => "client_isv_saas",
             Self::ClientIsvProject => "client_isv_project",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
@@ -988,14 +1054,18 @@ impl From<&str> for Type {
             "custom" => Self::Custom,
             "client_isv_saas" => Self::ClientIsvSaas,
             "client_isv_project" => Self::ClientIsvProject,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1003,9 +1073,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -1044,6 +1119,12 @@ impl ToJson for AddAssigneeApprovalTaskRequestBody {
         w.field_opt("opinion", &self.opinion);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        None
+    }
 }
 /// `AgreeApprovalTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1064,6 +1145,12 @@ impl ToJson for AgreeApprovalTaskRequestBody {
         w.field("user_id", &self.user_id);
         w.field_opt("opinion", &self.opinion);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        None
     }
 }
 /// `AllowedRollbaclkTaskItemType`
@@ -1668,6 +1755,15 @@ impl ToJson for BatchQueryApplicationObjectRecordRequestBody {
         w.field_opt("need_total_count", &self.need_total_count);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("order_by", &self.order_by) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("group_by", &self.group_by) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `BatchQueryApplicationObjectRecordResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1720,6 +1816,15 @@ impl ToJson for CancelApprovalInstanceRequestBody {
         w.field("opinion", &self.opinion);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if self.opinion.is_empty() {
+            return Some("opinion".to_owned());
+        }
+        None
+    }
 }
 /// `CcUserTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1740,6 +1845,12 @@ impl ToJson for CcUserTaskRequestBody {
         w.field("cc_user_ids", &self.cc_user_ids);
         w.field("operator_user_id", &self.operator_user_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.operator_user_id.is_empty() {
+            return Some("operator_user_id".to_owned());
+        }
+        None
     }
 }
 /// `ChatGroupUserTaskRequestBody`
@@ -1767,6 +1878,12 @@ impl ToJson for ChatGroupUserTaskRequestBody {
         w.field_opt("chat_id", &self.chat_id);
         w.field_opt("chat_name", &self.chat_name);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.operator_user_id.is_empty() {
+            return Some("operator_user_id".to_owned());
+        }
+        None
     }
 }
 /// `ChatGroupUserTaskResponseBody`
@@ -2055,6 +2172,12 @@ impl ToJson for ExecuteApplicationFlowRequestBody {
         w.field("operator", &self.operator);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.operator.is_empty() {
+            return Some("operator".to_owned());
+        }
+        None
+    }
 }
 /// `ExecuteApplicationFlowResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2109,6 +2232,12 @@ impl ToJson for ExpeditingUserTaskRequestBody {
         w.field("expediting_user_ids", &self.expediting_user_ids);
         w.field_opt("opinion", &self.opinion);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.operator_user_id.is_empty() {
+            return Some("operator_user_id".to_owned());
+        }
+        None
     }
 }
 /// `GetApplicationAuditLogResponseBody`
@@ -2550,6 +2679,12 @@ impl ToJson for OqlQueryApplicationObjectRequestBody {
         w.field_opt("named_args", &self.named_args);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.query.is_empty() {
+            return Some("query".to_owned());
+        }
+        None
+    }
 }
 /// `OqlQueryApplicationObjectResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2700,6 +2835,12 @@ impl ToJson for QueryTenantAppMetricsRequestBody {
         w.field("date", &self.date);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.date.is_empty() {
+            return Some("date".to_owned());
+        }
+        None
+    }
 }
 /// `QueryTenantAppMetricsResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2758,6 +2899,12 @@ impl ToJson for QueryUserTaskRequestBody {
         w.field("kunlun_user_id", &self.kunlun_user_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.kunlun_user_id.is_empty() {
+            return Some("kunlun_user_id".to_owned());
+        }
+        None
+    }
 }
 /// `QueryUserTaskResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2797,6 +2944,12 @@ impl ToJson for RecordGroupByItem {
         w.begin_object();
         w.field("field", &self.field);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.field.is_empty() {
+            return Some("field".to_owned());
+        }
+        None
     }
 }
 /// `RecordResult`
@@ -2869,6 +3022,12 @@ impl ToJson for RecordsPatchWorkspaceTableRequestBody {
         w.field("record", &self.record);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.record.is_empty() {
+            return Some("record".to_owned());
+        }
+        None
+    }
 }
 /// `RecordsPostWorkspaceTableRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2886,6 +3045,12 @@ impl ToJson for RecordsPostWorkspaceTableRequestBody {
         w.begin_object();
         w.field("records", &self.records);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.records.is_empty() {
+            return Some("records".to_owned());
+        }
+        None
     }
 }
 /// `RecordsPostWorkspaceTableResponseBody`
@@ -2974,6 +3139,12 @@ impl ToJson for RollbackPointsUserTaskRequestBody {
         w.field("operator_user_id", &self.operator_user_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.operator_user_id.is_empty() {
+            return Some("operator_user_id".to_owned());
+        }
+        None
+    }
 }
 /// `RollbackPointsUserTaskResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3016,6 +3187,18 @@ impl ToJson for RollbackUserTaskRequestBody {
         w.field("to_task_id", &self.to_task_id);
         w.field("opinion", &self.opinion);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.operator_user_id.is_empty() {
+            return Some("operator_user_id".to_owned());
+        }
+        if self.to_task_id.is_empty() {
+            return Some("to_task_id".to_owned());
+        }
+        if self.opinion.is_empty() {
+            return Some("opinion".to_owned());
+        }
+        None
     }
 }
 /// `SearchApplicationObjectRequestBody`
@@ -3170,14 +3353,23 @@ pub struct Sort {
     /// API Name of the field
     pub field: String,
     /// Sorting parameter: sort direction Options:ASC(SortDirectionASC ascending order),DESC(SortDirectionDESC descending order)
-    pub direction: Direction,
+    pub direction: Option<Direction>,
 }
 impl ToJson for Sort {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("field", &self.field);
-        w.field("direction", &self.direction);
+        w.field_opt("direction", &self.direction);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.field.is_empty() {
+            return Some("field".to_owned());
+        }
+        if self.direction.is_none() {
+            return Some("direction".to_owned());
+        }
+        None
     }
 }
 /// `SqlCommandsWorkspaceRequestBody`
@@ -3196,6 +3388,12 @@ impl ToJson for SqlCommandsWorkspaceRequestBody {
         w.begin_object();
         w.field("sql", &self.sql);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.sql.is_empty() {
+            return Some("sql".to_owned());
+        }
+        None
     }
 }
 /// `SqlCommandsWorkspaceResponseBody`
@@ -3264,6 +3462,12 @@ impl ToJson for TransferApprovalTaskRequestBody {
         w.field_opt("to_user_ids", &self.to_user_ids);
         w.field_opt("opinion", &self.opinion);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        None
     }
 }
 /// `User`

@@ -17,8 +17,9 @@ pub enum AppType {
     App,
     /// `shortcut`
     Shortcut,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AppType {
     /// The value on the wire.
@@ -26,13 +27,8 @@ impl AppType {
         match self {
             Self::App => "app",
             Self::Shortcut => "shortcut",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AppType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AppType {
@@ -40,14 +36,18 @@ impl From<&str> for AppType {
         match value {
             "app" => Self::App,
             "shortcut" => Self::Shortcut,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AppType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -55,9 +55,14 @@ impl From<String> for AppType {
 impl From<AppType> for String {
     fn from(value: AppType) -> String {
         match value {
-            AppType::Unknown(other) => other,
+            AppType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AppType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AppType {
@@ -85,8 +90,9 @@ pub enum Language {
     EnUs,
     /// `ja_jp`
     JaJp,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Language {
     /// The value on the wire.
@@ -95,13 +101,8 @@ impl Language {
             Self::ZhCn => "zh_cn",
             Self::EnUs => "en_us",
             Self::JaJp => "ja_jp",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Language {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Language {
@@ -110,14 +111,18 @@ impl From<&str> for Language {
             "zh_cn" => Self::ZhCn,
             "en_us" => Self::EnUs,
             "ja_jp" => Self::JaJp,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Language {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -125,9 +130,14 @@ impl From<String> for Language {
 impl From<Language> for String {
     fn from(value: Language) -> String {
         match value {
-            Language::Unknown(other) => other,
+            Language::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Language {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Language {
@@ -153,8 +163,9 @@ pub enum RecommendType {
     UserUnremovable,
     /// `user_removable`
     UserRemovable,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl RecommendType {
     /// The value on the wire.
@@ -162,13 +173,8 @@ impl RecommendType {
         match self {
             Self::UserUnremovable => "user_unremovable",
             Self::UserRemovable => "user_removable",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for RecommendType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for RecommendType {
@@ -176,14 +182,18 @@ impl From<&str> for RecommendType {
         match value {
             "user_unremovable" => Self::UserUnremovable,
             "user_removable" => Self::UserRemovable,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for RecommendType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -191,9 +201,14 @@ impl From<String> for RecommendType {
 impl From<RecommendType> for String {
     fn from(value: RecommendType) -> String {
         match value {
-            RecommendType::Unknown(other) => other,
+            RecommendType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for RecommendType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for RecommendType {
@@ -225,8 +240,9 @@ pub enum Type {
     PcGadget,
     /// `pc_web`
     PcWeb,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
@@ -237,13 +253,8 @@ impl Type {
             Self::MobileWeb => "mobile_web",
             Self::PcGadget => "pc_gadget",
             Self::PcWeb => "pc_web",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
@@ -254,14 +265,18 @@ impl From<&str> for Type {
             "mobile_web" => Self::MobileWeb,
             "pc_gadget" => Self::PcGadget,
             "pc_web" => Self::PcWeb,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -269,9 +284,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -299,7 +319,7 @@ pub struct Application {
     /// `description`
     pub description: String,
     /// `app_type`
-    pub app_type: AppType,
+    pub app_type: Option<AppType>,
     /// `avatar_url`
     pub avatar_url: String,
     /// `open_methods`

@@ -60,8 +60,9 @@ pub enum AuditSource {
     Administrator,
     /// `auto`
     Auto,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AuditSource {
     /// The value on the wire.
@@ -69,13 +70,8 @@ impl AuditSource {
         match self {
             Self::Administrator => "administrator",
             Self::Auto => "auto",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AuditSource {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AuditSource {
@@ -83,14 +79,18 @@ impl From<&str> for AuditSource {
         match value {
             "administrator" => Self::Administrator,
             "auto" => Self::Auto,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AuditSource {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -98,9 +98,14 @@ impl From<String> for AuditSource {
 impl From<AuditSource> for String {
     fn from(value: AuditSource) -> String {
         match value {
-            AuditSource::Unknown(other) => other,
+            AuditSource::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AuditSource {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AuditSource {
@@ -128,8 +133,9 @@ pub enum BlockI18nInfoI18nKey {
     EnUs,
     /// `ja_jp`
     JaJp,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl BlockI18nInfoI18nKey {
     /// The value on the wire.
@@ -138,13 +144,8 @@ impl BlockI18nInfoI18nKey {
             Self::ZhCn => "zh_cn",
             Self::EnUs => "en_us",
             Self::JaJp => "ja_jp",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for BlockI18nInfoI18nKey {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for BlockI18nInfoI18nKey {
@@ -153,14 +154,18 @@ impl From<&str> for BlockI18nInfoI18nKey {
             "zh_cn" => Self::ZhCn,
             "en_us" => Self::EnUs,
             "ja_jp" => Self::JaJp,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for BlockI18nInfoI18nKey {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -168,9 +173,14 @@ impl From<String> for BlockI18nInfoI18nKey {
 impl From<BlockI18nInfoI18nKey> for String {
     fn from(value: BlockI18nInfoI18nKey) -> String {
         match value {
-            BlockI18nInfoI18nKey::Unknown(other) => other,
+            BlockI18nInfoI18nKey::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for BlockI18nInfoI18nKey {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for BlockI18nInfoI18nKey {
@@ -198,8 +208,9 @@ pub enum CloudDocI18nInfoI18nKey {
     EnUs,
     /// `ja_jp`
     JaJp,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CloudDocI18nInfoI18nKey {
     /// The value on the wire.
@@ -208,13 +219,8 @@ impl CloudDocI18nInfoI18nKey {
             Self::ZhCn => "zh_cn",
             Self::EnUs => "en_us",
             Self::JaJp => "ja_jp",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CloudDocI18nInfoI18nKey {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CloudDocI18nInfoI18nKey {
@@ -223,14 +229,18 @@ impl From<&str> for CloudDocI18nInfoI18nKey {
             "zh_cn" => Self::ZhCn,
             "en_us" => Self::EnUs,
             "ja_jp" => Self::JaJp,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CloudDocI18nInfoI18nKey {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -238,9 +248,14 @@ impl From<String> for CloudDocI18nInfoI18nKey {
 impl From<CloudDocI18nInfoI18nKey> for String {
     fn from(value: CloudDocI18nInfoI18nKey) -> String {
         match value {
-            CloudDocI18nInfoI18nKey::Unknown(other) => other,
+            CloudDocI18nInfoI18nKey::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CloudDocI18nInfoI18nKey {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CloudDocI18nInfoI18nKey {
@@ -274,8 +289,9 @@ pub enum CreateSource {
     BotBuilder,
     /// `aily`
     Aily,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CreateSource {
     /// The value on the wire.
@@ -287,13 +303,8 @@ impl CreateSource {
             Self::AppEngine => "app_engine",
             Self::BotBuilder => "bot_builder",
             Self::Aily => "aily",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CreateSource {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CreateSource {
@@ -305,14 +316,18 @@ impl From<&str> for CreateSource {
             "app_engine" => Self::AppEngine,
             "bot_builder" => Self::BotBuilder,
             "aily" => Self::Aily,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CreateSource {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -320,9 +335,14 @@ impl From<String> for CreateSource {
 impl From<CreateSource> for String {
     fn from(value: CreateSource) -> String {
         match value {
-            CreateSource::Unknown(other) => other,
+            CreateSource::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CreateSource {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CreateSource {
@@ -376,8 +396,9 @@ pub enum I18nKey {
     ThTh,
     /// `ko_kr`
     KoKr,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl I18nKey {
     /// The value on the wire.
@@ -399,13 +420,8 @@ impl I18nKey {
             Self::RuRu => "ru_ru",
             Self::ThTh => "th_th",
             Self::KoKr => "ko_kr",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for I18nKey {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for I18nKey {
@@ -427,14 +443,18 @@ impl From<&str> for I18nKey {
             "ru_ru" => Self::RuRu,
             "th_th" => Self::ThTh,
             "ko_kr" => Self::KoKr,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for I18nKey {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -442,9 +462,14 @@ impl From<String> for I18nKey {
 impl From<I18nKey> for String {
     fn from(value: I18nKey) -> String {
         match value {
-            I18nKey::Unknown(other) => other,
+            I18nKey::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for I18nKey {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for I18nKey {
@@ -472,8 +497,9 @@ pub enum MessageActionI18nInfoI18nKey {
     EnUs,
     /// `ja_jp`
     JaJp,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MessageActionI18nInfoI18nKey {
     /// The value on the wire.
@@ -482,13 +508,8 @@ impl MessageActionI18nInfoI18nKey {
             Self::ZhCn => "zh_cn",
             Self::EnUs => "en_us",
             Self::JaJp => "ja_jp",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MessageActionI18nInfoI18nKey {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MessageActionI18nInfoI18nKey {
@@ -497,14 +518,18 @@ impl From<&str> for MessageActionI18nInfoI18nKey {
             "zh_cn" => Self::ZhCn,
             "en_us" => Self::EnUs,
             "ja_jp" => Self::JaJp,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MessageActionI18nInfoI18nKey {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -512,9 +537,14 @@ impl From<String> for MessageActionI18nInfoI18nKey {
 impl From<MessageActionI18nInfoI18nKey> for String {
     fn from(value: MessageActionI18nInfoI18nKey) -> String {
         match value {
-            MessageActionI18nInfoI18nKey::Unknown(other) => other,
+            MessageActionI18nInfoI18nKey::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MessageActionI18nInfoI18nKey {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MessageActionI18nInfoI18nKey {
@@ -540,8 +570,9 @@ pub enum Operation {
     Audited,
     /// `reject`
     Reject,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Operation {
     /// The value on the wire.
@@ -549,13 +580,8 @@ impl Operation {
         match self {
             Self::Audited => "audited",
             Self::Reject => "reject",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Operation {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Operation {
@@ -563,14 +589,18 @@ impl From<&str> for Operation {
         match value {
             "audited" => Self::Audited,
             "reject" => Self::Reject,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Operation {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -578,9 +608,14 @@ impl From<String> for Operation {
 impl From<Operation> for String {
     fn from(value: Operation) -> String {
         match value {
-            Operation::Unknown(other) => other,
+            Operation::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Operation {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Operation {
@@ -606,8 +641,9 @@ pub enum TokenTypes {
     User,
     /// `tenant`
     Tenant,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl TokenTypes {
     /// The value on the wire.
@@ -615,13 +651,8 @@ impl TokenTypes {
         match self {
             Self::User => "user",
             Self::Tenant => "tenant",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for TokenTypes {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for TokenTypes {
@@ -629,14 +660,18 @@ impl From<&str> for TokenTypes {
         match value {
             "user" => Self::User,
             "tenant" => Self::Tenant,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for TokenTypes {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -644,9 +679,14 @@ impl From<String> for TokenTypes {
 impl From<TokenTypes> for String {
     fn from(value: TokenTypes) -> String {
         match value {
-            TokenTypes::Unknown(other) => other,
+            TokenTypes::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for TokenTypes {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for TokenTypes {
@@ -711,7 +751,7 @@ impl FromJson for AppAbility {
 )]
 pub struct AppI18nInfo {
     /// `i18n_key`
-    pub i18n_key: I18nKey,
+    pub i18n_key: Option<I18nKey>,
     /// `name`
     pub name: Option<String>,
     /// `description`
@@ -1053,7 +1093,7 @@ impl FromJson for CloudDoc {
 )]
 pub struct CloudDocI18nInfo {
     /// `i18n_key`
-    pub i18n_key: CloudDocI18nInfoI18nKey,
+    pub i18n_key: Option<CloudDocI18nInfoI18nKey>,
     /// `name`
     pub name: Option<String>,
     /// `read_description`

@@ -21,8 +21,9 @@ pub enum Ability {
     Mp,
     /// `h5`
     H5,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Ability {
     /// The value on the wire.
@@ -32,13 +33,8 @@ impl Ability {
             Self::App => "app",
             Self::Mp => "mp",
             Self::H5 => "h5",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Ability {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Ability {
@@ -48,14 +44,18 @@ impl From<&str> for Ability {
             "app" => Self::App,
             "mp" => Self::Mp,
             "h5" => Self::H5,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Ability {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -63,9 +63,14 @@ impl From<String> for Ability {
 impl From<Ability> for String {
     fn from(value: Ability) -> String {
         match value {
-            Ability::Unknown(other) => other,
+            Ability::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Ability {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Ability {
@@ -93,8 +98,9 @@ pub enum BlockI18nInfoI18nKey {
     EnUs,
     /// `ja_jp`
     JaJp,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl BlockI18nInfoI18nKey {
     /// The value on the wire.
@@ -103,13 +109,8 @@ impl BlockI18nInfoI18nKey {
             Self::ZhCn => "zh_cn",
             Self::EnUs => "en_us",
             Self::JaJp => "ja_jp",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for BlockI18nInfoI18nKey {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for BlockI18nInfoI18nKey {
@@ -118,14 +119,18 @@ impl From<&str> for BlockI18nInfoI18nKey {
             "zh_cn" => Self::ZhCn,
             "en_us" => Self::EnUs,
             "ja_jp" => Self::JaJp,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for BlockI18nInfoI18nKey {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -133,9 +138,14 @@ impl From<String> for BlockI18nInfoI18nKey {
 impl From<BlockI18nInfoI18nKey> for String {
     fn from(value: BlockI18nInfoI18nKey) -> String {
         match value {
-            BlockI18nInfoI18nKey::Unknown(other) => other,
+            BlockI18nInfoI18nKey::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for BlockI18nInfoI18nKey {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for BlockI18nInfoI18nKey {
@@ -161,8 +171,9 @@ pub enum CallbackType {
     Webhook,
     /// `websocket`
     Websocket,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CallbackType {
     /// The value on the wire.
@@ -170,13 +181,8 @@ impl CallbackType {
         match self {
             Self::Webhook => "webhook",
             Self::Websocket => "websocket",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CallbackType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CallbackType {
@@ -184,14 +190,18 @@ impl From<&str> for CallbackType {
         match value {
             "webhook" => Self::Webhook,
             "websocket" => Self::Websocket,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CallbackType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -199,9 +209,14 @@ impl From<String> for CallbackType {
 impl From<CallbackType> for String {
     fn from(value: CallbackType) -> String {
         match value {
-            CallbackType::Unknown(other) => other,
+            CallbackType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CallbackType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CallbackType {
@@ -229,8 +244,9 @@ pub enum CloudDocI18nInfoI18nKey {
     EnUs,
     /// `ja_jp`
     JaJp,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CloudDocI18nInfoI18nKey {
     /// The value on the wire.
@@ -239,13 +255,8 @@ impl CloudDocI18nInfoI18nKey {
             Self::ZhCn => "zh_cn",
             Self::EnUs => "en_us",
             Self::JaJp => "ja_jp",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CloudDocI18nInfoI18nKey {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CloudDocI18nInfoI18nKey {
@@ -254,14 +265,18 @@ impl From<&str> for CloudDocI18nInfoI18nKey {
             "zh_cn" => Self::ZhCn,
             "en_us" => Self::EnUs,
             "ja_jp" => Self::JaJp,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CloudDocI18nInfoI18nKey {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -269,9 +284,14 @@ impl From<String> for CloudDocI18nInfoI18nKey {
 impl From<CloudDocI18nInfoI18nKey> for String {
     fn from(value: CloudDocI18nInfoI18nKey) -> String {
         match value {
-            CloudDocI18nInfoI18nKey::Unknown(other) => other,
+            CloudDocI18nInfoI18nKey::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CloudDocI18nInfoI18nKey {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CloudDocI18nInfoI18nKey {
@@ -299,8 +319,9 @@ pub enum ContactsRangeType {
     EqualToAvailability,
     /// `some`
     Some,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ContactsRangeType {
     /// The value on the wire.
@@ -309,13 +330,8 @@ impl ContactsRangeType {
             Self::All => "all",
             Self::EqualToAvailability => "equal_to_availability",
             Self::Some => "some",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ContactsRangeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ContactsRangeType {
@@ -324,14 +340,18 @@ impl From<&str> for ContactsRangeType {
             "all" => Self::All,
             "equal_to_availability" => Self::EqualToAvailability,
             "some" => Self::Some,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ContactsRangeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -339,9 +359,14 @@ impl From<String> for ContactsRangeType {
 impl From<ContactsRangeType> for String {
     fn from(value: ContactsRangeType) -> String {
         match value {
-            ContactsRangeType::Unknown(other) => other,
+            ContactsRangeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ContactsRangeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ContactsRangeType {
@@ -369,8 +394,9 @@ pub enum ContactsScopeType {
     EqualToAvailability,
     /// `some`
     Some,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ContactsScopeType {
     /// The value on the wire.
@@ -379,13 +405,8 @@ impl ContactsScopeType {
             Self::All => "all",
             Self::EqualToAvailability => "equal_to_availability",
             Self::Some => "some",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ContactsScopeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ContactsScopeType {
@@ -394,14 +415,18 @@ impl From<&str> for ContactsScopeType {
             "all" => Self::All,
             "equal_to_availability" => Self::EqualToAvailability,
             "some" => Self::Some,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ContactsScopeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -409,9 +434,14 @@ impl From<String> for ContactsScopeType {
 impl From<ContactsScopeType> for String {
     fn from(value: ContactsScopeType) -> String {
         match value {
-            ContactsScopeType::Unknown(other) => other,
+            ContactsScopeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ContactsScopeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ContactsScopeType {
@@ -445,8 +475,9 @@ pub enum CreateSource {
     BotBuilder,
     /// `aily`
     Aily,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CreateSource {
     /// The value on the wire.
@@ -458,13 +489,8 @@ impl CreateSource {
             Self::AppEngine => "app_engine",
             Self::BotBuilder => "bot_builder",
             Self::Aily => "aily",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CreateSource {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CreateSource {
@@ -476,14 +502,18 @@ impl From<&str> for CreateSource {
             "app_engine" => Self::AppEngine,
             "bot_builder" => Self::BotBuilder,
             "aily" => Self::Aily,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CreateSource {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -491,9 +521,14 @@ impl From<String> for CreateSource {
 impl From<CreateSource> for String {
     fn from(value: CreateSource) -> String {
         match value {
-            CreateSource::Unknown(other) => other,
+            CreateSource::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CreateSource {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CreateSource {
@@ -525,8 +560,9 @@ pub enum DefaultLocale {
     ZhHk,
     /// `zh_tw`
     ZhTw,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DefaultLocale {
     /// The value on the wire.
@@ -537,13 +573,8 @@ impl DefaultLocale {
             Self::JaJp => "ja_jp",
             Self::ZhHk => "zh_hk",
             Self::ZhTw => "zh_tw",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DefaultLocale {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DefaultLocale {
@@ -554,14 +585,18 @@ impl From<&str> for DefaultLocale {
             "ja_jp" => Self::JaJp,
             "zh_hk" => Self::ZhHk,
             "zh_tw" => Self::ZhTw,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DefaultLocale {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -569,9 +604,14 @@ impl From<String> for DefaultLocale {
 impl From<DefaultLocale> for String {
     fn from(value: DefaultLocale) -> String {
         match value {
-            DefaultLocale::Unknown(other) => other,
+            DefaultLocale::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DefaultLocale {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DefaultLocale {
@@ -597,8 +637,9 @@ pub enum DepartmentIdType {
     DepartmentId,
     /// `open_department_id`
     OpenDepartmentId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DepartmentIdType {
     /// The value on the wire.
@@ -606,13 +647,8 @@ impl DepartmentIdType {
         match self {
             Self::DepartmentId => "department_id",
             Self::OpenDepartmentId => "open_department_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DepartmentIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DepartmentIdType {
@@ -620,14 +656,18 @@ impl From<&str> for DepartmentIdType {
         match value {
             "department_id" => Self::DepartmentId,
             "open_department_id" => Self::OpenDepartmentId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DepartmentIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -635,9 +675,14 @@ impl From<String> for DepartmentIdType {
 impl From<DepartmentIdType> for String {
     fn from(value: DepartmentIdType) -> String {
         match value {
-            DepartmentIdType::Unknown(other) => other,
+            DepartmentIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DepartmentIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DepartmentIdType {
@@ -691,8 +736,9 @@ pub enum I18nKey {
     ThTh,
     /// `ko_kr`
     KoKr,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl I18nKey {
     /// The value on the wire.
@@ -714,13 +760,8 @@ impl I18nKey {
             Self::RuRu => "ru_ru",
             Self::ThTh => "th_th",
             Self::KoKr => "ko_kr",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for I18nKey {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for I18nKey {
@@ -742,14 +783,18 @@ impl From<&str> for I18nKey {
             "ru_ru" => Self::RuRu,
             "th_th" => Self::ThTh,
             "ko_kr" => Self::KoKr,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for I18nKey {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -757,9 +802,14 @@ impl From<String> for I18nKey {
 impl From<I18nKey> for String {
     fn from(value: I18nKey) -> String {
         match value {
-            I18nKey::Unknown(other) => other,
+            I18nKey::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for I18nKey {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for I18nKey {
@@ -785,8 +835,9 @@ pub enum ItemType {
     Link,
     /// `application`
     Application,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ItemType {
     /// The value on the wire.
@@ -794,13 +845,8 @@ impl ItemType {
         match self {
             Self::Link => "link",
             Self::Application => "application",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ItemType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ItemType {
@@ -808,14 +854,18 @@ impl From<&str> for ItemType {
         match value {
             "link" => Self::Link,
             "application" => Self::Application,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ItemType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -823,9 +873,14 @@ impl From<String> for ItemType {
 impl From<ItemType> for String {
     fn from(value: ItemType) -> String {
         match value {
-            ItemType::Unknown(other) => other,
+            ItemType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ItemType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ItemType {
@@ -853,8 +908,9 @@ pub enum Lang {
     EnUs,
     /// `ja_jp`
     JaJp,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Lang {
     /// The value on the wire.
@@ -863,13 +919,8 @@ impl Lang {
             Self::ZhCn => "zh_cn",
             Self::EnUs => "en_us",
             Self::JaJp => "ja_jp",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Lang {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Lang {
@@ -878,14 +929,18 @@ impl From<&str> for Lang {
             "zh_cn" => Self::ZhCn,
             "en_us" => Self::EnUs,
             "ja_jp" => Self::JaJp,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Lang {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -893,9 +948,14 @@ impl From<String> for Lang {
 impl From<Lang> for String {
     fn from(value: Lang) -> String {
         match value {
-            Lang::Unknown(other) => other,
+            Lang::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Lang {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Lang {
@@ -923,8 +983,9 @@ pub enum MessageActionI18nInfoI18nKey {
     EnUs,
     /// `ja_jp`
     JaJp,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MessageActionI18nInfoI18nKey {
     /// The value on the wire.
@@ -933,13 +994,8 @@ impl MessageActionI18nInfoI18nKey {
             Self::ZhCn => "zh_cn",
             Self::EnUs => "en_us",
             Self::JaJp => "ja_jp",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MessageActionI18nInfoI18nKey {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MessageActionI18nInfoI18nKey {
@@ -948,14 +1004,18 @@ impl From<&str> for MessageActionI18nInfoI18nKey {
             "zh_cn" => Self::ZhCn,
             "en_us" => Self::EnUs,
             "ja_jp" => Self::JaJp,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MessageActionI18nInfoI18nKey {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -963,9 +1023,14 @@ impl From<String> for MessageActionI18nInfoI18nKey {
 impl From<MessageActionI18nInfoI18nKey> for String {
     fn from(value: MessageActionI18nInfoI18nKey) -> String {
         match value {
-            MessageActionI18nInfoI18nKey::Unknown(other) => other,
+            MessageActionI18nInfoI18nKey::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MessageActionI18nInfoI18nKey {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MessageActionI18nInfoI18nKey {
@@ -993,8 +1058,9 @@ pub enum MobileDefaultAbility {
     Gadget,
     /// `web_app`
     WebApp,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MobileDefaultAbility {
     /// The value on the wire.
@@ -1003,13 +1069,8 @@ impl MobileDefaultAbility {
             Self::Bot => "bot",
             Self::Gadget => "gadget",
             Self::WebApp => "web_app",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MobileDefaultAbility {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MobileDefaultAbility {
@@ -1018,14 +1079,18 @@ impl From<&str> for MobileDefaultAbility {
             "bot" => Self::Bot,
             "gadget" => Self::Gadget,
             "web_app" => Self::WebApp,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MobileDefaultAbility {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1033,9 +1098,14 @@ impl From<String> for MobileDefaultAbility {
 impl From<MobileDefaultAbility> for String {
     fn from(value: MobileDefaultAbility) -> String {
         match value {
-            MobileDefaultAbility::Unknown(other) => other,
+            MobileDefaultAbility::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MobileDefaultAbility {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MobileDefaultAbility {
@@ -1063,8 +1133,9 @@ pub enum PcDefaultAbility {
     Gadget,
     /// `web_app`
     WebApp,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl PcDefaultAbility {
     /// The value on the wire.
@@ -1073,13 +1144,8 @@ impl PcDefaultAbility {
             Self::Bot => "bot",
             Self::Gadget => "gadget",
             Self::WebApp => "web_app",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for PcDefaultAbility {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for PcDefaultAbility {
@@ -1088,14 +1154,18 @@ impl From<&str> for PcDefaultAbility {
             "bot" => Self::Bot,
             "gadget" => Self::Gadget,
             "web_app" => Self::WebApp,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for PcDefaultAbility {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1103,9 +1173,14 @@ impl From<String> for PcDefaultAbility {
 impl From<PcDefaultAbility> for String {
     fn from(value: PcDefaultAbility) -> String {
         match value {
-            PcDefaultAbility::Unknown(other) => other,
+            PcDefaultAbility::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for PcDefaultAbility {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for PcDefaultAbility {
@@ -1133,8 +1208,9 @@ pub enum PrimaryLanguage {
     EnUs,
     /// `ja_jp`
     JaJp,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl PrimaryLanguage {
     /// The value on the wire.
@@ -1143,13 +1219,8 @@ impl PrimaryLanguage {
             Self::ZhCn => "zh_cn",
             Self::EnUs => "en_us",
             Self::JaJp => "ja_jp",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for PrimaryLanguage {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for PrimaryLanguage {
@@ -1158,14 +1229,18 @@ impl From<&str> for PrimaryLanguage {
             "zh_cn" => Self::ZhCn,
             "en_us" => Self::EnUs,
             "ja_jp" => Self::JaJp,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for PrimaryLanguage {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1173,9 +1248,14 @@ impl From<String> for PrimaryLanguage {
 impl From<PrimaryLanguage> for String {
     fn from(value: PrimaryLanguage) -> String {
         match value {
-            PrimaryLanguage::Unknown(other) => other,
+            PrimaryLanguage::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for PrimaryLanguage {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for PrimaryLanguage {
@@ -1201,8 +1281,9 @@ pub enum ScopeType {
     User,
     /// `tenant`
     Tenant,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ScopeType {
     /// The value on the wire.
@@ -1210,13 +1291,8 @@ impl ScopeType {
         match self {
             Self::User => "user",
             Self::Tenant => "tenant",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ScopeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ScopeType {
@@ -1224,14 +1300,18 @@ impl From<&str> for ScopeType {
         match value {
             "user" => Self::User,
             "tenant" => Self::Tenant,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ScopeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1239,9 +1319,14 @@ impl From<String> for ScopeType {
 impl From<ScopeType> for String {
     fn from(value: ScopeType) -> String {
         match value {
-            ScopeType::Unknown(other) => other,
+            ScopeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ScopeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ScopeType {
@@ -1267,8 +1352,9 @@ pub enum Status {
     Open,
     /// `closed`
     Closed,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Status {
     /// The value on the wire.
@@ -1276,13 +1362,8 @@ impl Status {
         match self {
             Self::Open => "open",
             Self::Closed => "closed",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Status {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Status {
@@ -1290,14 +1371,18 @@ impl From<&str> for Status {
         match value {
             "open" => Self::Open,
             "closed" => Self::Closed,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Status {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1305,9 +1390,14 @@ impl From<String> for Status {
 impl From<Status> for String {
     fn from(value: Status) -> String {
         match value {
-            Status::Unknown(other) => other,
+            Status::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Status {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Status {
@@ -1333,8 +1423,9 @@ pub enum TokenTypes {
     User,
     /// `tenant`
     Tenant,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl TokenTypes {
     /// The value on the wire.
@@ -1342,13 +1433,8 @@ impl TokenTypes {
         match self {
             Self::User => "user",
             Self::Tenant => "tenant",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for TokenTypes {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for TokenTypes {
@@ -1356,14 +1442,18 @@ impl From<&str> for TokenTypes {
         match value {
             "user" => Self::User,
             "tenant" => Self::Tenant,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for TokenTypes {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1371,9 +1461,14 @@ impl From<String> for TokenTypes {
 impl From<TokenTypes> for String {
     fn from(value: TokenTypes) -> String {
         match value {
-            TokenTypes::Unknown(other) => other,
+            TokenTypes::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for TokenTypes {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for TokenTypes {
@@ -1401,8 +1496,9 @@ pub enum Type {
     Developer,
     /// `operator`
     Operator,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
@@ -1411,13 +1507,8 @@ impl Type {
             Self::Administrator => "administrator",
             Self::Developer => "developer",
             Self::Operator => "operator",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
@@ -1426,14 +1517,18 @@ impl From<&str> for Type {
             "administrator" => Self::Administrator,
             "developer" => Self::Developer,
             "operator" => Self::Operator,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1441,9 +1536,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -1471,8 +1571,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -1481,13 +1582,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -1496,14 +1592,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1511,9 +1611,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -1583,6 +1688,12 @@ impl ToJson for AppAbility {
         w.field_opt("plus_menu", &self.plus_menu);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("cloud_doc", &self.cloud_doc) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `AppBadge`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1613,6 +1724,15 @@ impl ToJson for AppBadge {
         w.field_opt("mobile", &self.mobile);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if self.version.is_empty() {
+            return Some("version".to_owned());
+        }
+        None
+    }
 }
 /// `AppCollaborator`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1623,7 +1743,7 @@ impl ToJson for AppBadge {
 )]
 pub struct AppCollaborator {
     /// Personnel type Options:administrator(administrator),developer(developer),operator(operate)
-    pub r#type: Type,
+    pub r#type: Option<Type>,
     /// User ID, the ID type is consistent with the query parameter user_id_type
     pub user_id: String,
 }
@@ -1639,9 +1759,18 @@ impl FromJson for AppCollaborator {
 impl ToJson for AppCollaborator {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("type", &self.r#type);
+        w.field_opt("type", &self.r#type);
         w.field("user_id", &self.user_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.r#type.is_none() {
+            return Some("type".to_owned());
+        }
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        None
     }
 }
 /// `AppConfigSecurityItem`
@@ -1703,7 +1832,7 @@ impl ToJson for AppConfigSecurityItem {
 )]
 pub struct AppI18nInfo {
     /// `i18n_key`
-    pub i18n_key: I18nKey,
+    pub i18n_key: Option<I18nKey>,
     /// `name`
     pub name: Option<String>,
     /// `description`
@@ -1725,11 +1854,17 @@ impl FromJson for AppI18nInfo {
 impl ToJson for AppI18nInfo {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("i18n_key", &self.i18n_key);
+        w.field_opt("i18n_key", &self.i18n_key);
         w.field_opt("name", &self.name);
         w.field_opt("description", &self.description);
         w.field_opt("help_use", &self.help_use);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.i18n_key.is_none() {
+            return Some("i18n_key".to_owned());
+        }
+        None
     }
 }
 /// `AppRecommendRule`
@@ -1908,6 +2043,12 @@ impl ToJson for AppScope {
         w.field_opt("level", &self.level);
         w.field_opt("token_types", &self.token_types);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.scope.is_empty() {
+            return Some("scope".to_owned());
+        }
+        None
     }
 }
 /// `AppVersionRemark`
@@ -2165,6 +2306,18 @@ impl ToJson for Application {
         w.field_opt("callback_info", &self.callback_info);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.app_id.is_empty() {
+            return Some("app_id".to_owned());
+        }
+        if let Some(p) = json::nested("scopes", &self.scopes) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("i18n", &self.i18n) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ApplicationAppContactsRange`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2298,6 +2451,24 @@ impl ToJson for ApplicationAppVersion {
         w.field_opt("remark", &self.remark);
         w.field_opt("event_infos", &self.event_infos);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.app_id.is_empty() {
+            return Some("app_id".to_owned());
+        }
+        if self.version_id.is_empty() {
+            return Some("version_id".to_owned());
+        }
+        if let Some(p) = json::nested("scopes", &self.scopes) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("i18n", &self.i18n) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("ability", &self.ability) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ApplicationDepartmentAppUsage`
@@ -2854,6 +3025,12 @@ impl ToJson for CloudDoc {
         w.field_opt("mode", &self.mode);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("i18n", &self.i18n) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CloudDocI18nInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2864,7 +3041,7 @@ impl ToJson for CloudDoc {
 )]
 pub struct CloudDocI18nInfo {
     /// `i18n_key`
-    pub i18n_key: CloudDocI18nInfoI18nKey,
+    pub i18n_key: Option<CloudDocI18nInfoI18nKey>,
     /// `name`
     pub name: Option<String>,
     /// `read_description`
@@ -2886,11 +3063,17 @@ impl FromJson for CloudDocI18nInfo {
 impl ToJson for CloudDocI18nInfo {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("i18n_key", &self.i18n_key);
+        w.field_opt("i18n_key", &self.i18n_key);
         w.field_opt("name", &self.name);
         w.field_opt("read_description", &self.read_description);
         w.field_opt("write_description", &self.write_description);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.i18n_key.is_none() {
+            return Some("i18n_key".to_owned());
+        }
+        None
     }
 }
 /// `ContactsRangeConfigurationApplicationResponseBody`
@@ -2974,6 +3157,12 @@ impl ToJson for DepartmentOverviewApplicationAppUsageRequestBody {
         w.field_opt("page_size", &self.page_size);
         w.field_opt("page_token", &self.page_token);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.date.is_empty() {
+            return Some("date".to_owned());
+        }
+        None
     }
 }
 /// `DepartmentOverviewApplicationAppUsageResponseBody`
@@ -3422,6 +3611,12 @@ impl ToJson for MessagePushOverviewApplicationAppUsageRequestBody {
         w.field_opt("department_id", &self.department_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.date.is_empty() {
+            return Some("date".to_owned());
+        }
+        None
+    }
 }
 /// `Navigate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3502,7 +3697,7 @@ pub struct OverviewApplicationAppUsageRequestBody {
     /// Queried department ID. For how to obtain it, see \[Department ID overview\].- If the department ID is empty, usage data for the current tenant is returned. If a department ID is specified, usage data for the current department (including sub-department users) is returned. - If department_id_type in the path parameter is empty or is the open_department_id, this field should be the open_department_id of the department. If department_id_type in the path parameter is the department_id, this field should be the department_id of the department
     pub department_id: Option<String>,
     /// Capability type. You can filter data by capability type to return corresponding activity data. Options:app(Returns overall app usage. Metric values include: uv: Active users; total_users: Cumulative users; new_users: New users; pv: page views in the app (gadget or web app); lifecycle: number of times the app (gadget or web app) is opened.),mp(Returns gadget data. Metric values include: uv (active users of the gadget), pv (page views by users in the gadget), lifecycle (number of times the gadget was opened).),h5(Returns web app data. Metric values include: uv (active users of web app), pv (page views in the web app), lifecycle (number of times the web app is opened).),bot(Returns bot data. Metric values include: uv (active users of bot).)
-    pub ability: Ability,
+    pub ability: Option<Ability>,
 }
 impl ToJson for OverviewApplicationAppUsageRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3510,8 +3705,17 @@ impl ToJson for OverviewApplicationAppUsageRequestBody {
         w.field("date", &self.date);
         w.field("cycle_type", &self.cycle_type);
         w.field_opt("department_id", &self.department_id);
-        w.field("ability", &self.ability);
+        w.field_opt("ability", &self.ability);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.date.is_empty() {
+            return Some("date".to_owned());
+        }
+        if self.ability.is_none() {
+            return Some("ability".to_owned());
+        }
+        None
     }
 }
 /// `OverviewApplicationAppUsageResponseBody`
@@ -3542,7 +3746,7 @@ impl FromJson for OverviewApplicationAppUsageResponseBody {
 )]
 pub struct PatchApplicationContactsRangeRequestBody {
     /// indicates the way how to update Options:equal_to_availability(the permission range of contacts will keep consistent with the range of App availability),some(the permission range of contacts will be partial, parameter "add_visible_list/del_visible_list" will take effect and do incremental updates),all(All contacts data can be accessed)
-    pub contacts_range_type: ContactsRangeType,
+    pub contacts_range_type: Option<ContactsRangeType>,
     /// indicate some list which will add to visible list，The infomation of members within visible list can be accessed by appThis parameter take effect only if "contacts_range_type" is set to be "some"
     pub add_visible_list: Option<AppVisibilityIdList>,
     /// indicate some list which will be deleted from visible listThis parameter take effect only if "contacts_range_type" is set to be "some"
@@ -3551,10 +3755,16 @@ pub struct PatchApplicationContactsRangeRequestBody {
 impl ToJson for PatchApplicationContactsRangeRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("contacts_range_type", &self.contacts_range_type);
+        w.field_opt("contacts_range_type", &self.contacts_range_type);
         w.field_opt("add_visible_list", &self.add_visible_list);
         w.field_opt("del_visible_list", &self.del_visible_list);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.contacts_range_type.is_none() {
+            return Some("contacts_range_type".to_owned());
+        }
+        None
     }
 }
 /// `PatchApplicationVisibilityRequestBody`
@@ -3721,6 +3931,12 @@ impl ToJson for UpdateApplicationCollaboratorsRequestBody {
         w.field_opt("removes", &self.removes);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("adds", &self.adds) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `UpdateApplicationManagementRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3756,6 +3972,12 @@ impl ToJson for UpdateApplicationOwnerRequestBody {
         w.begin_object();
         w.field("owner_id", &self.owner_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.owner_id.is_empty() {
+            return Some("owner_id".to_owned());
+        }
+        None
     }
 }
 /// `WebApp`

@@ -17,8 +17,9 @@ pub enum CallbackType {
     Webhook,
     /// `websocket`
     Websocket,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CallbackType {
     /// The value on the wire.
@@ -26,13 +27,8 @@ impl CallbackType {
         match self {
             Self::Webhook => "webhook",
             Self::Websocket => "websocket",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CallbackType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CallbackType {
@@ -40,14 +36,18 @@ impl From<&str> for CallbackType {
         match value {
             "webhook" => Self::Webhook,
             "websocket" => Self::Websocket,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CallbackType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -55,9 +55,14 @@ impl From<String> for CallbackType {
 impl From<CallbackType> for String {
     fn from(value: CallbackType) -> String {
         match value {
-            CallbackType::Unknown(other) => other,
+            CallbackType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CallbackType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CallbackType {
@@ -85,8 +90,9 @@ pub enum ContactsRangeType {
     EqualToAvailability,
     /// `some`
     Some,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ContactsRangeType {
     /// The value on the wire.
@@ -95,13 +101,8 @@ impl ContactsRangeType {
             Self::All => "all",
             Self::EqualToAvailability => "equal_to_availability",
             Self::Some => "some",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ContactsRangeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ContactsRangeType {
@@ -110,14 +111,18 @@ impl From<&str> for ContactsRangeType {
             "all" => Self::All,
             "equal_to_availability" => Self::EqualToAvailability,
             "some" => Self::Some,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ContactsRangeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -125,9 +130,14 @@ impl From<String> for ContactsRangeType {
 impl From<ContactsRangeType> for String {
     fn from(value: ContactsRangeType) -> String {
         match value {
-            ContactsRangeType::Unknown(other) => other,
+            ContactsRangeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ContactsRangeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ContactsRangeType {
@@ -153,8 +163,9 @@ pub enum DepartmentIdType {
     DepartmentId,
     /// `open_department_id`
     OpenDepartmentId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DepartmentIdType {
     /// The value on the wire.
@@ -162,13 +173,8 @@ impl DepartmentIdType {
         match self {
             Self::DepartmentId => "department_id",
             Self::OpenDepartmentId => "open_department_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DepartmentIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DepartmentIdType {
@@ -176,14 +182,18 @@ impl From<&str> for DepartmentIdType {
         match value {
             "department_id" => Self::DepartmentId,
             "open_department_id" => Self::OpenDepartmentId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DepartmentIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -191,9 +201,14 @@ impl From<String> for DepartmentIdType {
 impl From<DepartmentIdType> for String {
     fn from(value: DepartmentIdType) -> String {
         match value {
-            DepartmentIdType::Unknown(other) => other,
+            DepartmentIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DepartmentIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DepartmentIdType {
@@ -247,8 +262,9 @@ pub enum I18nKey {
     ThTh,
     /// `ko_kr`
     KoKr,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl I18nKey {
     /// The value on the wire.
@@ -270,13 +286,8 @@ impl I18nKey {
             Self::RuRu => "ru_ru",
             Self::ThTh => "th_th",
             Self::KoKr => "ko_kr",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for I18nKey {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for I18nKey {
@@ -298,14 +309,18 @@ impl From<&str> for I18nKey {
             "ru_ru" => Self::RuRu,
             "th_th" => Self::ThTh,
             "ko_kr" => Self::KoKr,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for I18nKey {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -313,9 +328,14 @@ impl From<String> for I18nKey {
 impl From<I18nKey> for String {
     fn from(value: I18nKey) -> String {
         match value {
-            I18nKey::Unknown(other) => other,
+            I18nKey::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for I18nKey {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for I18nKey {
@@ -343,8 +363,9 @@ pub enum MobileDefaultAbility {
     Gadget,
     /// `web_app`
     WebApp,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MobileDefaultAbility {
     /// The value on the wire.
@@ -353,13 +374,8 @@ impl MobileDefaultAbility {
             Self::Bot => "bot",
             Self::Gadget => "gadget",
             Self::WebApp => "web_app",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MobileDefaultAbility {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MobileDefaultAbility {
@@ -368,14 +384,18 @@ impl From<&str> for MobileDefaultAbility {
             "bot" => Self::Bot,
             "gadget" => Self::Gadget,
             "web_app" => Self::WebApp,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MobileDefaultAbility {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -383,9 +403,14 @@ impl From<String> for MobileDefaultAbility {
 impl From<MobileDefaultAbility> for String {
     fn from(value: MobileDefaultAbility) -> String {
         match value {
-            MobileDefaultAbility::Unknown(other) => other,
+            MobileDefaultAbility::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MobileDefaultAbility {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MobileDefaultAbility {
@@ -413,8 +438,9 @@ pub enum PcDefaultAbility {
     Gadget,
     /// `web_app`
     WebApp,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl PcDefaultAbility {
     /// The value on the wire.
@@ -423,13 +449,8 @@ impl PcDefaultAbility {
             Self::Bot => "bot",
             Self::Gadget => "gadget",
             Self::WebApp => "web_app",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for PcDefaultAbility {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for PcDefaultAbility {
@@ -438,14 +459,18 @@ impl From<&str> for PcDefaultAbility {
             "bot" => Self::Bot,
             "gadget" => Self::Gadget,
             "web_app" => Self::WebApp,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for PcDefaultAbility {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -453,9 +478,14 @@ impl From<String> for PcDefaultAbility {
 impl From<PcDefaultAbility> for String {
     fn from(value: PcDefaultAbility) -> String {
         match value {
-            PcDefaultAbility::Unknown(other) => other,
+            PcDefaultAbility::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for PcDefaultAbility {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for PcDefaultAbility {
@@ -481,8 +511,9 @@ pub enum PcNewPageOpenMode {
     NewTab,
     /// `browser`
     Browser,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl PcNewPageOpenMode {
     /// The value on the wire.
@@ -490,13 +521,8 @@ impl PcNewPageOpenMode {
         match self {
             Self::NewTab => "new_tab",
             Self::Browser => "browser",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for PcNewPageOpenMode {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for PcNewPageOpenMode {
@@ -504,14 +530,18 @@ impl From<&str> for PcNewPageOpenMode {
         match value {
             "new_tab" => Self::NewTab,
             "browser" => Self::Browser,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for PcNewPageOpenMode {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -519,9 +549,14 @@ impl From<String> for PcNewPageOpenMode {
 impl From<PcNewPageOpenMode> for String {
     fn from(value: PcNewPageOpenMode) -> String {
         match value {
-            PcNewPageOpenMode::Unknown(other) => other,
+            PcNewPageOpenMode::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for PcNewPageOpenMode {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for PcNewPageOpenMode {
@@ -547,8 +582,9 @@ pub enum SubscriptionType {
     Webhook,
     /// `websocket`
     Websocket,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SubscriptionType {
     /// The value on the wire.
@@ -556,13 +592,8 @@ impl SubscriptionType {
         match self {
             Self::Webhook => "webhook",
             Self::Websocket => "websocket",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SubscriptionType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SubscriptionType {
@@ -570,14 +601,18 @@ impl From<&str> for SubscriptionType {
         match value {
             "webhook" => Self::Webhook,
             "websocket" => Self::Websocket,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SubscriptionType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -585,9 +620,14 @@ impl From<String> for SubscriptionType {
 impl From<SubscriptionType> for String {
     fn from(value: SubscriptionType) -> String {
         match value {
-            SubscriptionType::Unknown(other) => other,
+            SubscriptionType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SubscriptionType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SubscriptionType {
@@ -613,8 +653,9 @@ pub enum TokenType {
     User,
     /// `tenant`
     Tenant,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl TokenType {
     /// The value on the wire.
@@ -622,13 +663,8 @@ impl TokenType {
         match self {
             Self::User => "user",
             Self::Tenant => "tenant",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for TokenType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for TokenType {
@@ -636,14 +672,18 @@ impl From<&str> for TokenType {
         match value {
             "user" => Self::User,
             "tenant" => Self::Tenant,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for TokenType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -651,9 +691,14 @@ impl From<String> for TokenType {
 impl From<TokenType> for String {
     fn from(value: TokenType) -> String {
         match value {
-            TokenType::Unknown(other) => other,
+            TokenType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for TokenType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for TokenType {
@@ -681,8 +726,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -691,13 +737,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -706,14 +747,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -721,9 +766,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -774,6 +824,12 @@ impl ToJson for AppAbilityBot {
         );
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("i18ns", &self.i18ns) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `AppAbilityBotI18n`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -784,16 +840,25 @@ impl ToJson for AppAbilityBot {
 )]
 pub struct AppAbilityBotI18n {
     /// `i18n_key`
-    pub i18n_key: I18nKey,
+    pub i18n_key: Option<I18nKey>,
     /// `get_started_desc`
     pub get_started_desc: String,
 }
 impl ToJson for AppAbilityBotI18n {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("i18n_key", &self.i18n_key);
+        w.field_opt("i18n_key", &self.i18n_key);
         w.field("get_started_desc", &self.get_started_desc);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.i18n_key.is_none() {
+            return Some("i18n_key".to_owned());
+        }
+        if self.get_started_desc.is_empty() {
+            return Some("get_started_desc".to_owned());
+        }
+        None
     }
 }
 /// `AppAbilityWeb`
@@ -832,7 +897,7 @@ impl ToJson for AppAbilityWeb {
 )]
 pub struct AppConfigCallback {
     /// `callback_type`
-    pub callback_type: CallbackType,
+    pub callback_type: Option<CallbackType>,
     /// `request_url`
     pub request_url: Option<String>,
     /// `add_callbacks`
@@ -843,11 +908,17 @@ pub struct AppConfigCallback {
 impl ToJson for AppConfigCallback {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("callback_type", &self.callback_type);
+        w.field_opt("callback_type", &self.callback_type);
         w.field_opt("request_url", &self.request_url);
         w.field_opt("add_callbacks", &self.add_callbacks);
         w.field_opt("remove_callbacks", &self.remove_callbacks);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.callback_type.is_none() {
+            return Some("callback_type".to_owned());
+        }
+        None
     }
 }
 /// `AppConfigContactsRange`
@@ -859,16 +930,22 @@ impl ToJson for AppConfigCallback {
 )]
 pub struct AppConfigContactsRange {
     /// `contacts_range_type`
-    pub contacts_range_type: ContactsRangeType,
+    pub contacts_range_type: Option<ContactsRangeType>,
     /// `visible_list`
     pub visible_list: Option<AppVisibilityIdList>,
 }
 impl ToJson for AppConfigContactsRange {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("contacts_range_type", &self.contacts_range_type);
+        w.field_opt("contacts_range_type", &self.contacts_range_type);
         w.field_opt("visible_list", &self.visible_list);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.contacts_range_type.is_none() {
+            return Some("contacts_range_type".to_owned());
+        }
+        None
     }
 }
 /// `AppConfigEvent`
@@ -880,7 +957,7 @@ impl ToJson for AppConfigContactsRange {
 )]
 pub struct AppConfigEvent {
     /// `subscription_type`
-    pub subscription_type: SubscriptionType,
+    pub subscription_type: Option<SubscriptionType>,
     /// `request_url`
     pub request_url: Option<String>,
     /// `add_events`
@@ -891,11 +968,17 @@ pub struct AppConfigEvent {
 impl ToJson for AppConfigEvent {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("subscription_type", &self.subscription_type);
+        w.field_opt("subscription_type", &self.subscription_type);
         w.field_opt("request_url", &self.request_url);
         w.field_opt("add_events", &self.add_events);
         w.field_opt("remove_events", &self.remove_events);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.subscription_type.is_none() {
+            return Some("subscription_type".to_owned());
+        }
+        None
     }
 }
 /// `AppConfigScope`
@@ -918,6 +1001,15 @@ impl ToJson for AppConfigScope {
         w.field_opt("remove_scopes", &self.remove_scopes);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("add_scopes", &self.add_scopes) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("remove_scopes", &self.remove_scopes) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `AppConfigScopeItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -930,14 +1022,23 @@ pub struct AppConfigScopeItem {
     /// `scope_name`
     pub scope_name: String,
     /// `token_type`
-    pub token_type: TokenType,
+    pub token_type: Option<TokenType>,
 }
 impl ToJson for AppConfigScopeItem {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("scope_name", &self.scope_name);
-        w.field("token_type", &self.token_type);
+        w.field_opt("token_type", &self.token_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.scope_name.is_empty() {
+            return Some("scope_name".to_owned());
+        }
+        if self.token_type.is_none() {
+            return Some("token_type".to_owned());
+        }
+        None
     }
 }
 /// `AppConfigSecurity`
@@ -1027,7 +1128,7 @@ impl ToJson for AppConfigVisibility {
 )]
 pub struct AppI18nInfo {
     /// `i18n_key`
-    pub i18n_key: I18nKey,
+    pub i18n_key: Option<I18nKey>,
     /// `name`
     pub name: Option<String>,
     /// `description`
@@ -1038,11 +1139,17 @@ pub struct AppI18nInfo {
 impl ToJson for AppI18nInfo {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("i18n_key", &self.i18n_key);
+        w.field_opt("i18n_key", &self.i18n_key);
         w.field_opt("name", &self.name);
         w.field_opt("description", &self.description);
         w.field_opt("help_use", &self.help_use);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.i18n_key.is_none() {
+            return Some("i18n_key".to_owned());
+        }
+        None
     }
 }
 /// `AppVisibilityIdList`
@@ -1170,7 +1277,7 @@ impl CreateAppAvatarUploadRequestBody {
             Some(v) => {
                 form = form.file("avatar", v);
             }
-            None => form = form.missing_file("avatar"),
+            None => form = form.missing_part("avatar"),
         }
         form
     }
@@ -1222,6 +1329,15 @@ impl ToJson for CreateApplicationPublishRequestBody {
         w.field("changelog", &self.changelog);
         w.field_opt("version", &self.version);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.remark.is_empty() {
+            return Some("remark".to_owned());
+        }
+        if self.changelog.is_empty() {
+            return Some("changelog".to_owned());
+        }
+        None
     }
 }
 /// `CreateApplicationPublishResponseBody`
@@ -1287,6 +1403,12 @@ impl ToJson for PatchApplicationAbilityRequestBody {
         w.field_opt("bot", &self.bot);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("bot", &self.bot) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `PatchApplicationBaseRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1310,6 +1432,12 @@ impl ToJson for PatchApplicationBaseRequestBody {
         w.field_opt("avatar_url", &self.avatar_url);
         w.field_opt("homepage_url", &self.homepage_url);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("i18ns", &self.i18ns) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `PatchApplicationConfigRequestBody`
@@ -1349,6 +1477,21 @@ impl ToJson for PatchApplicationConfigRequestBody {
         );
         w.field_opt("callback", &self.callback);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("scope", &self.scope) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("event", &self.event) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("contacts", &self.contacts) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("callback", &self.callback) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `AppContactsRangeIdList`

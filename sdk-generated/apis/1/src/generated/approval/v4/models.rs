@@ -21,8 +21,9 @@ pub enum ApprovalNodeInfoNodeType {
     Sequential,
     /// `CC_NODE`
     CcNode,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ApprovalNodeInfoNodeType {
     /// The value on the wire.
@@ -32,13 +33,8 @@ impl ApprovalNodeInfoNodeType {
             Self::Or => "OR",
             Self::Sequential => "SEQUENTIAL",
             Self::CcNode => "CC_NODE",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ApprovalNodeInfoNodeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ApprovalNodeInfoNodeType {
@@ -48,14 +44,18 @@ impl From<&str> for ApprovalNodeInfoNodeType {
             "OR" => Self::Or,
             "SEQUENTIAL" => Self::Sequential,
             "CC_NODE" => Self::CcNode,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ApprovalNodeInfoNodeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -63,9 +63,14 @@ impl From<String> for ApprovalNodeInfoNodeType {
 impl From<ApprovalNodeInfoNodeType> for String {
     fn from(value: ApprovalNodeInfoNodeType) -> String {
         match value {
-            ApprovalNodeInfoNodeType::Unknown(other) => other,
+            ApprovalNodeInfoNodeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ApprovalNodeInfoNodeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ApprovalNodeInfoNodeType {
@@ -99,8 +104,9 @@ pub enum ApprovalViewerInfoType {
     Role,
     /// `USER_GROUP`
     UserGroup,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ApprovalViewerInfoType {
     /// The value on the wire.
@@ -112,13 +118,8 @@ impl ApprovalViewerInfoType {
             Self::None => "NONE",
             Self::Role => "ROLE",
             Self::UserGroup => "USER_GROUP",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ApprovalViewerInfoType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ApprovalViewerInfoType {
@@ -130,14 +131,18 @@ impl From<&str> for ApprovalViewerInfoType {
             "NONE" => Self::None,
             "ROLE" => Self::Role,
             "USER_GROUP" => Self::UserGroup,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ApprovalViewerInfoType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -145,9 +150,14 @@ impl From<String> for ApprovalViewerInfoType {
 impl From<ApprovalViewerInfoType> for String {
     fn from(value: ApprovalViewerInfoType) -> String {
         match value {
-            ApprovalViewerInfoType::Unknown(other) => other,
+            ApprovalViewerInfoType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ApprovalViewerInfoType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ApprovalViewerInfoType {
@@ -175,8 +185,9 @@ pub enum ApproverRangeType {
     Personal,
     /// `ROLE`
     Role,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ApproverRangeType {
     /// The value on the wire.
@@ -185,13 +196,8 @@ impl ApproverRangeType {
             Self::All => "ALL",
             Self::Personal => "PERSONAL",
             Self::Role => "ROLE",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ApproverRangeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ApproverRangeType {
@@ -200,14 +206,18 @@ impl From<&str> for ApproverRangeType {
             "ALL" => Self::All,
             "PERSONAL" => Self::Personal,
             "ROLE" => Self::Role,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ApproverRangeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -215,9 +225,14 @@ impl From<String> for ApproverRangeType {
 impl From<ApproverRangeType> for String {
     fn from(value: ApproverRangeType) -> String {
         match value {
-            ApproverRangeType::Unknown(other) => other,
+            ApproverRangeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ApproverRangeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ApproverRangeType {
@@ -243,8 +258,9 @@ pub enum CcSearchNodeReadStatus {
     Read,
     /// `unread`
     Unread,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CcSearchNodeReadStatus {
     /// The value on the wire.
@@ -252,13 +268,8 @@ impl CcSearchNodeReadStatus {
         match self {
             Self::Read => "read",
             Self::Unread => "unread",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CcSearchNodeReadStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CcSearchNodeReadStatus {
@@ -266,14 +277,18 @@ impl From<&str> for CcSearchNodeReadStatus {
         match value {
             "read" => Self::Read,
             "unread" => Self::Unread,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CcSearchNodeReadStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -281,9 +296,14 @@ impl From<String> for CcSearchNodeReadStatus {
 impl From<CcSearchNodeReadStatus> for String {
     fn from(value: CcSearchNodeReadStatus) -> String {
         match value {
-            CcSearchNodeReadStatus::Unknown(other) => other,
+            CcSearchNodeReadStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CcSearchNodeReadStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CcSearchNodeReadStatus {
@@ -311,8 +331,9 @@ pub enum CcSearchReadStatus {
     Read,
     /// `UNREAD`
     Unread,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CcSearchReadStatus {
     /// The value on the wire.
@@ -321,13 +342,8 @@ impl CcSearchReadStatus {
             Self::All => "ALL",
             Self::Read => "READ",
             Self::Unread => "UNREAD",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CcSearchReadStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CcSearchReadStatus {
@@ -336,14 +352,18 @@ impl From<&str> for CcSearchReadStatus {
             "ALL" => Self::All,
             "READ" => Self::Read,
             "UNREAD" => Self::Unread,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CcSearchReadStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -351,9 +371,14 @@ impl From<String> for CcSearchReadStatus {
 impl From<CcSearchReadStatus> for String {
     fn from(value: CcSearchReadStatus) -> String {
         match value {
-            CcSearchReadStatus::Unknown(other) => other,
+            CcSearchReadStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CcSearchReadStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CcSearchReadStatus {
@@ -379,8 +404,9 @@ pub enum DepartmentIdType {
     DepartmentId,
     /// `open_department_id`
     OpenDepartmentId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DepartmentIdType {
     /// The value on the wire.
@@ -388,13 +414,8 @@ impl DepartmentIdType {
         match self {
             Self::DepartmentId => "department_id",
             Self::OpenDepartmentId => "open_department_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DepartmentIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DepartmentIdType {
@@ -402,14 +423,18 @@ impl From<&str> for DepartmentIdType {
         match value {
             "department_id" => Self::DepartmentId,
             "open_department_id" => Self::OpenDepartmentId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DepartmentIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -417,9 +442,14 @@ impl From<String> for DepartmentIdType {
 impl From<DepartmentIdType> for String {
     fn from(value: DepartmentIdType) -> String {
         match value {
-            DepartmentIdType::Unknown(other) => other,
+            DepartmentIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DepartmentIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DepartmentIdType {
@@ -449,8 +479,9 @@ pub enum DisplayMethod {
     Normal,
     /// `TRUSTEESHIP`
     Trusteeship,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DisplayMethod {
     /// The value on the wire.
@@ -460,13 +491,8 @@ impl DisplayMethod {
             Self::Sidebar => "SIDEBAR",
             Self::Normal => "NORMAL",
             Self::Trusteeship => "TRUSTEESHIP",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DisplayMethod {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DisplayMethod {
@@ -476,14 +502,18 @@ impl From<&str> for DisplayMethod {
             "SIDEBAR" => Self::Sidebar,
             "NORMAL" => Self::Normal,
             "TRUSTEESHIP" => Self::Trusteeship,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DisplayMethod {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -491,9 +521,14 @@ impl From<String> for DisplayMethod {
 impl From<DisplayMethod> for String {
     fn from(value: DisplayMethod) -> String {
         match value {
-            DisplayMethod::Unknown(other) => other,
+            DisplayMethod::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DisplayMethod {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DisplayMethod {
@@ -529,8 +564,9 @@ pub enum ExternalInstanceStatus {
     Hidden,
     /// `TERMINATED`
     Terminated,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ExternalInstanceStatus {
     /// The value on the wire.
@@ -543,13 +579,8 @@ impl ExternalInstanceStatus {
             Self::Canceled => "CANCELED",
             Self::Hidden => "HIDDEN",
             Self::Terminated => "TERMINATED",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ExternalInstanceStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ExternalInstanceStatus {
@@ -562,14 +593,18 @@ impl From<&str> for ExternalInstanceStatus {
             "CANCELED" => Self::Canceled,
             "HIDDEN" => Self::Hidden,
             "TERMINATED" => Self::Terminated,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ExternalInstanceStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -577,9 +612,14 @@ impl From<String> for ExternalInstanceStatus {
 impl From<ExternalInstanceStatus> for String {
     fn from(value: ExternalInstanceStatus) -> String {
         match value {
-            ExternalInstanceStatus::Unknown(other) => other,
+            ExternalInstanceStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ExternalInstanceStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ExternalInstanceStatus {
@@ -611,8 +651,9 @@ pub enum ExternalInstanceTaskNodeStatus {
     Transferred,
     /// `DONE`
     Done,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ExternalInstanceTaskNodeStatus {
     /// The value on the wire.
@@ -623,13 +664,8 @@ impl ExternalInstanceTaskNodeStatus {
             Self::Rejected => "REJECTED",
             Self::Transferred => "TRANSFERRED",
             Self::Done => "DONE",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ExternalInstanceTaskNodeStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ExternalInstanceTaskNodeStatus {
@@ -640,14 +676,18 @@ impl From<&str> for ExternalInstanceTaskNodeStatus {
             "REJECTED" => Self::Rejected,
             "TRANSFERRED" => Self::Transferred,
             "DONE" => Self::Done,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ExternalInstanceTaskNodeStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -655,9 +695,14 @@ impl From<String> for ExternalInstanceTaskNodeStatus {
 impl From<ExternalInstanceTaskNodeStatus> for String {
     fn from(value: ExternalInstanceTaskNodeStatus) -> String {
         match value {
-            ExternalInstanceTaskNodeStatus::Unknown(other) => other,
+            ExternalInstanceTaskNodeStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ExternalInstanceTaskNodeStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ExternalInstanceTaskNodeStatus {
@@ -689,8 +734,9 @@ pub enum ExternalTaskItemStatus {
     Transferred,
     /// `DONE`
     Done,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ExternalTaskItemStatus {
     /// The value on the wire.
@@ -701,13 +747,8 @@ impl ExternalTaskItemStatus {
             Self::Rejected => "REJECTED",
             Self::Transferred => "TRANSFERRED",
             Self::Done => "DONE",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ExternalTaskItemStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ExternalTaskItemStatus {
@@ -718,14 +759,18 @@ impl From<&str> for ExternalTaskItemStatus {
             "REJECTED" => Self::Rejected,
             "TRANSFERRED" => Self::Transferred,
             "DONE" => Self::Done,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ExternalTaskItemStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -733,9 +778,14 @@ impl From<String> for ExternalTaskItemStatus {
 impl From<ExternalTaskItemStatus> for String {
     fn from(value: ExternalTaskItemStatus) -> String {
         match value {
-            ExternalTaskItemStatus::Unknown(other) => other,
+            ExternalTaskItemStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ExternalTaskItemStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ExternalTaskItemStatus {
@@ -769,8 +819,9 @@ pub enum ExternalTaskListStatus {
     Canceled,
     /// `HIDDEN`
     Hidden,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ExternalTaskListStatus {
     /// The value on the wire.
@@ -782,13 +833,8 @@ impl ExternalTaskListStatus {
             Self::Rejected => "REJECTED",
             Self::Canceled => "CANCELED",
             Self::Hidden => "HIDDEN",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ExternalTaskListStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ExternalTaskListStatus {
@@ -800,14 +846,18 @@ impl From<&str> for ExternalTaskListStatus {
             "REJECTED" => Self::Rejected,
             "CANCELED" => Self::Canceled,
             "HIDDEN" => Self::Hidden,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ExternalTaskListStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -815,9 +865,14 @@ impl From<String> for ExternalTaskListStatus {
 impl From<ExternalTaskListStatus> for String {
     fn from(value: ExternalTaskListStatus) -> String {
         match value {
-            ExternalTaskListStatus::Unknown(other) => other,
+            ExternalTaskListStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ExternalTaskListStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ExternalTaskListStatus {
@@ -847,8 +902,9 @@ pub enum FormPolicy {
     ByNode,
     /// `BY_USER`
     ByUser,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FormPolicy {
     /// The value on the wire.
@@ -858,13 +914,8 @@ impl FormPolicy {
             Self::Immutable => "IMMUTABLE",
             Self::ByNode => "BY_NODE",
             Self::ByUser => "BY_USER",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FormPolicy {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FormPolicy {
@@ -874,14 +925,18 @@ impl From<&str> for FormPolicy {
             "IMMUTABLE" => Self::Immutable,
             "BY_NODE" => Self::ByNode,
             "BY_USER" => Self::ByUser,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FormPolicy {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -889,9 +944,14 @@ impl From<String> for FormPolicy {
 impl From<FormPolicy> for String {
     fn from(value: FormPolicy) -> String {
         match value {
-            FormPolicy::Unknown(other) => other,
+            FormPolicy::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FormPolicy {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FormPolicy {
@@ -917,8 +977,9 @@ pub enum GenerateType {
     ExternalConsign,
     /// `DEFAULT`
     Default,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GenerateType {
     /// The value on the wire.
@@ -926,13 +987,8 @@ impl GenerateType {
         match self {
             Self::ExternalConsign => "EXTERNAL_CONSIGN",
             Self::Default => "DEFAULT",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GenerateType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GenerateType {
@@ -940,14 +996,18 @@ impl From<&str> for GenerateType {
         match value {
             "EXTERNAL_CONSIGN" => Self::ExternalConsign,
             "DEFAULT" => Self::Default,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GenerateType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -955,9 +1015,14 @@ impl From<String> for GenerateType {
 impl From<GenerateType> for String {
     fn from(value: GenerateType) -> String {
         match value {
-            GenerateType::Unknown(other) => other,
+            GenerateType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GenerateType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GenerateType {
@@ -987,8 +1052,9 @@ pub enum GetApprovalResponseBodyStatus {
     Deleted,
     /// `UNKNOWN`
     Unknown2,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetApprovalResponseBodyStatus {
     /// The value on the wire.
@@ -998,13 +1064,8 @@ impl GetApprovalResponseBodyStatus {
             Self::Inactive => "INACTIVE",
             Self::Deleted => "DELETED",
             Self::Unknown2 => "UNKNOWN",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetApprovalResponseBodyStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetApprovalResponseBodyStatus {
@@ -1014,14 +1075,18 @@ impl From<&str> for GetApprovalResponseBodyStatus {
             "INACTIVE" => Self::Inactive,
             "DELETED" => Self::Deleted,
             "UNKNOWN" => Self::Unknown2,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetApprovalResponseBodyStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1029,9 +1094,14 @@ impl From<String> for GetApprovalResponseBodyStatus {
 impl From<GetApprovalResponseBodyStatus> for String {
     fn from(value: GetApprovalResponseBodyStatus) -> String {
         match value {
-            GetApprovalResponseBodyStatus::Unknown(other) => other,
+            GetApprovalResponseBodyStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetApprovalResponseBodyStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetApprovalResponseBodyStatus {
@@ -1059,8 +1129,9 @@ pub enum InitiatedLocale {
     EnUs,
     /// `ja-JP`
     JaJp,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl InitiatedLocale {
     /// The value on the wire.
@@ -1069,13 +1140,8 @@ impl InitiatedLocale {
             Self::ZhCn => "zh-CN",
             Self::EnUs => "en-US",
             Self::JaJp => "ja-JP",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for InitiatedLocale {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for InitiatedLocale {
@@ -1084,14 +1150,18 @@ impl From<&str> for InitiatedLocale {
             "zh-CN" => Self::ZhCn,
             "en-US" => Self::EnUs,
             "ja-JP" => Self::JaJp,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for InitiatedLocale {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1099,9 +1169,14 @@ impl From<String> for InitiatedLocale {
 impl From<InitiatedLocale> for String {
     fn from(value: InitiatedLocale) -> String {
         match value {
-            InitiatedLocale::Unknown(other) => other,
+            InitiatedLocale::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for InitiatedLocale {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for InitiatedLocale {
@@ -1133,8 +1208,9 @@ pub enum InstanceSearchNodeStatus {
     Deleted,
     /// `approved`
     Approved,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl InstanceSearchNodeStatus {
     /// The value on the wire.
@@ -1145,13 +1221,8 @@ impl InstanceSearchNodeStatus {
             Self::Canceled => "canceled",
             Self::Deleted => "deleted",
             Self::Approved => "approved",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for InstanceSearchNodeStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for InstanceSearchNodeStatus {
@@ -1162,14 +1233,18 @@ impl From<&str> for InstanceSearchNodeStatus {
             "canceled" => Self::Canceled,
             "deleted" => Self::Deleted,
             "approved" => Self::Approved,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for InstanceSearchNodeStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1177,9 +1252,14 @@ impl From<String> for InstanceSearchNodeStatus {
 impl From<InstanceSearchNodeStatus> for String {
     fn from(value: InstanceSearchNodeStatus) -> String {
         match value {
-            InstanceSearchNodeStatus::Unknown(other) => other,
+            InstanceSearchNodeStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for InstanceSearchNodeStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for InstanceSearchNodeStatus {
@@ -1213,8 +1293,9 @@ pub enum InstanceStatus {
     Reject,
     /// `RECALL`
     Recall,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl InstanceStatus {
     /// The value on the wire.
@@ -1226,13 +1307,8 @@ impl InstanceStatus {
             Self::Approved => "APPROVED",
             Self::Reject => "REJECT",
             Self::Recall => "RECALL",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for InstanceStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for InstanceStatus {
@@ -1244,14 +1320,18 @@ impl From<&str> for InstanceStatus {
             "APPROVED" => Self::Approved,
             "REJECT" => Self::Reject,
             "RECALL" => Self::Recall,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for InstanceStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1259,9 +1339,14 @@ impl From<String> for InstanceStatus {
 impl From<InstanceStatus> for String {
     fn from(value: InstanceStatus) -> String {
         match value {
-            InstanceStatus::Unknown(other) => other,
+            InstanceStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for InstanceStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for InstanceStatus {
@@ -1293,8 +1378,9 @@ pub enum InstanceTaskStatus {
     Transferred,
     /// `DONE`
     Done,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl InstanceTaskStatus {
     /// The value on the wire.
@@ -1305,13 +1391,8 @@ impl InstanceTaskStatus {
             Self::Rejected => "REJECTED",
             Self::Transferred => "TRANSFERRED",
             Self::Done => "DONE",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for InstanceTaskStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for InstanceTaskStatus {
@@ -1322,14 +1403,18 @@ impl From<&str> for InstanceTaskStatus {
             "REJECTED" => Self::Rejected,
             "TRANSFERRED" => Self::Transferred,
             "DONE" => Self::Done,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for InstanceTaskStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1337,9 +1422,14 @@ impl From<String> for InstanceTaskStatus {
 impl From<InstanceTaskStatus> for String {
     fn from(value: InstanceTaskStatus) -> String {
         match value {
-            InstanceTaskStatus::Unknown(other) => other,
+            InstanceTaskStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for InstanceTaskStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for InstanceTaskStatus {
@@ -1371,8 +1461,9 @@ pub enum InstanceTaskType {
     AutoPass,
     /// `AUTO_REJECT`
     AutoReject,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl InstanceTaskType {
     /// The value on the wire.
@@ -1383,13 +1474,8 @@ impl InstanceTaskType {
             Self::Sequential => "SEQUENTIAL",
             Self::AutoPass => "AUTO_PASS",
             Self::AutoReject => "AUTO_REJECT",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for InstanceTaskType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for InstanceTaskType {
@@ -1400,14 +1486,18 @@ impl From<&str> for InstanceTaskType {
             "SEQUENTIAL" => Self::Sequential,
             "AUTO_PASS" => Self::AutoPass,
             "AUTO_REJECT" => Self::AutoReject,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for InstanceTaskType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1415,9 +1505,14 @@ impl From<String> for InstanceTaskType {
 impl From<InstanceTaskType> for String {
     fn from(value: InstanceTaskType) -> String {
         match value {
-            InstanceTaskType::Unknown(other) => other,
+            InstanceTaskType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for InstanceTaskType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for InstanceTaskType {
@@ -1471,8 +1566,9 @@ pub enum InstanceTimelineType {
     Delete,
     /// `CC`
     Cc,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl InstanceTimelineType {
     /// The value on the wire.
@@ -1494,13 +1590,8 @@ impl InstanceTimelineType {
             Self::Cancel => "CANCEL",
             Self::Delete => "DELETE",
             Self::Cc => "CC",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for InstanceTimelineType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for InstanceTimelineType {
@@ -1522,14 +1613,18 @@ impl From<&str> for InstanceTimelineType {
             "CANCEL" => Self::Cancel,
             "DELETE" => Self::Delete,
             "CC" => Self::Cc,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for InstanceTimelineType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1537,9 +1632,14 @@ impl From<String> for InstanceTimelineType {
 impl From<InstanceTimelineType> for String {
     fn from(value: InstanceTimelineType) -> String {
         match value {
-            InstanceTimelineType::Unknown(other) => other,
+            InstanceTimelineType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for InstanceTimelineType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for InstanceTimelineType {
@@ -1571,8 +1671,9 @@ pub enum ListExternalTaskRequestBodyStatus {
     Transferred,
     /// `DONE`
     Done,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListExternalTaskRequestBodyStatus {
     /// The value on the wire.
@@ -1583,13 +1684,8 @@ impl ListExternalTaskRequestBodyStatus {
             Self::Rejected => "REJECTED",
             Self::Transferred => "TRANSFERRED",
             Self::Done => "DONE",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListExternalTaskRequestBodyStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListExternalTaskRequestBodyStatus {
@@ -1600,14 +1696,18 @@ impl From<&str> for ListExternalTaskRequestBodyStatus {
             "REJECTED" => Self::Rejected,
             "TRANSFERRED" => Self::Transferred,
             "DONE" => Self::Done,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListExternalTaskRequestBodyStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1615,9 +1715,14 @@ impl From<String> for ListExternalTaskRequestBodyStatus {
 impl From<ListExternalTaskRequestBodyStatus> for String {
     fn from(value: ListExternalTaskRequestBodyStatus) -> String {
         match value {
-            ListExternalTaskRequestBodyStatus::Unknown(other) => other,
+            ListExternalTaskRequestBodyStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListExternalTaskRequestBodyStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListExternalTaskRequestBodyStatus {
@@ -1643,8 +1748,9 @@ pub enum ListLocale {
     ZhCn,
     /// `en-US`
     EnUs,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListLocale {
     /// The value on the wire.
@@ -1652,13 +1758,8 @@ impl ListLocale {
         match self {
             Self::ZhCn => "zh-CN",
             Self::EnUs => "en-US",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListLocale {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListLocale {
@@ -1666,14 +1767,18 @@ impl From<&str> for ListLocale {
         match value {
             "zh-CN" => Self::ZhCn,
             "en-US" => Self::EnUs,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListLocale {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1681,9 +1786,14 @@ impl From<String> for ListLocale {
 impl From<ListLocale> for String {
     fn from(value: ListLocale) -> String {
         match value {
-            ListLocale::Unknown(other) => other,
+            ListLocale::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListLocale {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListLocale {
@@ -1711,8 +1821,9 @@ pub enum ListLocale2 {
     EnUs,
     /// `ja-JP`
     JaJp,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListLocale2 {
     /// The value on the wire.
@@ -1721,13 +1832,8 @@ impl ListLocale2 {
             Self::ZhCn => "zh-CN",
             Self::EnUs => "en-US",
             Self::JaJp => "ja-JP",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListLocale2 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListLocale2 {
@@ -1736,14 +1842,18 @@ impl From<&str> for ListLocale2 {
             "zh-CN" => Self::ZhCn,
             "en-US" => Self::EnUs,
             "ja-JP" => Self::JaJp,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListLocale2 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1751,9 +1861,14 @@ impl From<String> for ListLocale2 {
 impl From<ListLocale2> for String {
     fn from(value: ListLocale2) -> String {
         match value {
-            ListLocale2::Unknown(other) => other,
+            ListLocale2::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListLocale2 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListLocale2 {
@@ -1779,8 +1894,9 @@ pub enum ListType {
     SubLevel,
     /// `leaf_level`
     LeafLevel,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListType {
     /// The value on the wire.
@@ -1788,13 +1904,8 @@ impl ListType {
         match self {
             Self::SubLevel => "sub_level",
             Self::LeafLevel => "leaf_level",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListType {
@@ -1802,14 +1913,18 @@ impl From<&str> for ListType {
         match value {
             "sub_level" => Self::SubLevel,
             "leaf_level" => Self::LeafLevel,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1817,9 +1932,14 @@ impl From<String> for ListType {
 impl From<ListType> for String {
     fn from(value: ListType) -> String {
         match value {
-            ListType::Unknown(other) => other,
+            ListType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListType {
@@ -1873,8 +1993,9 @@ pub enum Locale {
     MsMy,
     /// `ru-RU`
     RuRu,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Locale {
     /// The value on the wire.
@@ -1896,13 +2017,8 @@ impl Locale {
             Self::ViVn => "vi-VN",
             Self::MsMy => "ms-MY",
             Self::RuRu => "ru-RU",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Locale {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Locale {
@@ -1924,14 +2040,18 @@ impl From<&str> for Locale {
             "vi-VN" => Self::ViVn,
             "ms-MY" => Self::MsMy,
             "ru-RU" => Self::RuRu,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Locale {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1939,9 +2059,14 @@ impl From<String> for Locale {
 impl From<Locale> for String {
     fn from(value: Locale) -> String {
         match value {
-            Locale::Unknown(other) => other,
+            Locale::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Locale {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Locale {
@@ -1967,8 +2092,9 @@ pub enum NodeIdType {
     Custom,
     /// `NON_CUSTOM`
     NonCustom,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl NodeIdType {
     /// The value on the wire.
@@ -1976,13 +2102,8 @@ impl NodeIdType {
         match self {
             Self::Custom => "CUSTOM",
             Self::NonCustom => "NON_CUSTOM",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for NodeIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for NodeIdType {
@@ -1990,14 +2111,18 @@ impl From<&str> for NodeIdType {
         match value {
             "CUSTOM" => Self::Custom,
             "NON_CUSTOM" => Self::NonCustom,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for NodeIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2005,9 +2130,14 @@ impl From<String> for NodeIdType {
 impl From<NodeIdType> for String {
     fn from(value: NodeIdType) -> String {
         match value {
-            NodeIdType::Unknown(other) => other,
+            NodeIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for NodeIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for NodeIdType {
@@ -2035,8 +2165,9 @@ pub enum NodeType {
     Or,
     /// `SEQUENTIAL`
     Sequential,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl NodeType {
     /// The value on the wire.
@@ -2045,13 +2176,8 @@ impl NodeType {
             Self::And => "AND",
             Self::Or => "OR",
             Self::Sequential => "SEQUENTIAL",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for NodeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for NodeType {
@@ -2060,14 +2186,18 @@ impl From<&str> for NodeType {
             "AND" => Self::And,
             "OR" => Self::Or,
             "SEQUENTIAL" => Self::Sequential,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for NodeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2075,9 +2205,14 @@ impl From<String> for NodeType {
 impl From<NodeType> for String {
     fn from(value: NodeType) -> String {
         match value {
-            NodeType::Unknown(other) => other,
+            NodeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for NodeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for NodeType {
@@ -2111,8 +2246,9 @@ pub enum ProcessStatus {
     V4,
     /// `5`
     V5,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ProcessStatus {
     /// The value on the wire.
@@ -2124,13 +2260,8 @@ impl ProcessStatus {
             Self::V3 => "3",
             Self::V4 => "4",
             Self::V5 => "5",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ProcessStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ProcessStatus {
@@ -2142,14 +2273,18 @@ impl From<&str> for ProcessStatus {
             "3" => Self::V3,
             "4" => Self::V4,
             "5" => Self::V5,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ProcessStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2157,9 +2292,14 @@ impl From<String> for ProcessStatus {
 impl From<ProcessStatus> for String {
     fn from(value: ProcessStatus) -> String {
         match value {
-            ProcessStatus::Unknown(other) => other,
+            ProcessStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ProcessStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ProcessStatus {
@@ -2185,8 +2325,9 @@ pub enum ReadStatus {
     Read,
     /// `UNREAD`
     Unread,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ReadStatus {
     /// The value on the wire.
@@ -2194,13 +2335,8 @@ impl ReadStatus {
         match self {
             Self::Read => "READ",
             Self::Unread => "UNREAD",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ReadStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ReadStatus {
@@ -2208,14 +2344,18 @@ impl From<&str> for ReadStatus {
         match value {
             "READ" => Self::Read,
             "UNREAD" => Self::Unread,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ReadStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2223,9 +2363,14 @@ impl From<String> for ReadStatus {
 impl From<ReadStatus> for String {
     fn from(value: ReadStatus) -> String {
         match value {
-            ReadStatus::Unknown(other) => other,
+            ReadStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ReadStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ReadStatus {
@@ -2251,8 +2396,9 @@ pub enum SearchLocale {
     ZhCn,
     /// `en-US`
     EnUs,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SearchLocale {
     /// The value on the wire.
@@ -2260,13 +2406,8 @@ impl SearchLocale {
         match self {
             Self::ZhCn => "zh-CN",
             Self::EnUs => "en-US",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SearchLocale {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SearchLocale {
@@ -2274,14 +2415,18 @@ impl From<&str> for SearchLocale {
         match value {
             "zh-CN" => Self::ZhCn,
             "en-US" => Self::EnUs,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SearchLocale {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2289,9 +2434,14 @@ impl From<String> for SearchLocale {
 impl From<SearchLocale> for String {
     fn from(value: SearchLocale) -> String {
         match value {
-            SearchLocale::Unknown(other) => other,
+            SearchLocale::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SearchLocale {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SearchLocale {
@@ -2321,8 +2471,9 @@ pub enum StarterAssignee {
     Supervisor,
     /// `DEPARTMENT_MANAGER`
     DepartmentManager,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl StarterAssignee {
     /// The value on the wire.
@@ -2332,13 +2483,8 @@ impl StarterAssignee {
             Self::AutoPass => "AUTO_PASS",
             Self::Supervisor => "SUPERVISOR",
             Self::DepartmentManager => "DEPARTMENT_MANAGER",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for StarterAssignee {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for StarterAssignee {
@@ -2348,14 +2494,18 @@ impl From<&str> for StarterAssignee {
             "AUTO_PASS" => Self::AutoPass,
             "SUPERVISOR" => Self::Supervisor,
             "DEPARTMENT_MANAGER" => Self::DepartmentManager,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for StarterAssignee {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2363,9 +2513,14 @@ impl From<String> for StarterAssignee {
 impl From<StarterAssignee> for String {
     fn from(value: StarterAssignee) -> String {
         match value {
-            StarterAssignee::Unknown(other) => other,
+            StarterAssignee::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for StarterAssignee {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for StarterAssignee {
@@ -2397,8 +2552,9 @@ pub enum Status {
     Rejected,
     /// `CANCELED`
     Canceled,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Status {
     /// The value on the wire.
@@ -2409,13 +2565,8 @@ impl Status {
             Self::Approved => "APPROVED",
             Self::Rejected => "REJECTED",
             Self::Canceled => "CANCELED",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Status {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Status {
@@ -2426,14 +2577,18 @@ impl From<&str> for Status {
             "APPROVED" => Self::Approved,
             "REJECTED" => Self::Rejected,
             "CANCELED" => Self::Canceled,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Status {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2441,9 +2596,14 @@ impl From<String> for Status {
 impl From<Status> for String {
     fn from(value: Status) -> String {
         match value {
-            Status::Unknown(other) => other,
+            Status::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Status {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Status {
@@ -2469,8 +2629,9 @@ pub enum SubscriptionType {
     InvolvedApproval,
     /// `MANAGED_APPROVAL`
     ManagedApproval,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SubscriptionType {
     /// The value on the wire.
@@ -2478,13 +2639,8 @@ impl SubscriptionType {
         match self {
             Self::InvolvedApproval => "INVOLVED_APPROVAL",
             Self::ManagedApproval => "MANAGED_APPROVAL",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SubscriptionType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SubscriptionType {
@@ -2492,14 +2648,18 @@ impl From<&str> for SubscriptionType {
         match value {
             "INVOLVED_APPROVAL" => Self::InvolvedApproval,
             "MANAGED_APPROVAL" => Self::ManagedApproval,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SubscriptionType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2507,9 +2667,14 @@ impl From<String> for SubscriptionType {
 impl From<SubscriptionType> for String {
     fn from(value: SubscriptionType) -> String {
         match value {
-            SubscriptionType::Unknown(other) => other,
+            SubscriptionType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SubscriptionType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SubscriptionType {
@@ -2547,8 +2712,9 @@ pub enum TaskSearchNodeStatus {
     Processed,
     /// `hidden`
     Hidden,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl TaskSearchNodeStatus {
     /// The value on the wire.
@@ -2562,13 +2728,8 @@ impl TaskSearchNodeStatus {
             Self::RmRepeat => "rm_repeat",
             Self::Processed => "processed",
             Self::Hidden => "hidden",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for TaskSearchNodeStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for TaskSearchNodeStatus {
@@ -2582,14 +2743,18 @@ impl From<&str> for TaskSearchNodeStatus {
             "rm_repeat" => Self::RmRepeat,
             "processed" => Self::Processed,
             "hidden" => Self::Hidden,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for TaskSearchNodeStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2597,9 +2762,14 @@ impl From<String> for TaskSearchNodeStatus {
 impl From<TaskSearchNodeStatus> for String {
     fn from(value: TaskSearchNodeStatus) -> String {
         match value {
-            TaskSearchNodeStatus::Unknown(other) => other,
+            TaskSearchNodeStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for TaskSearchNodeStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for TaskSearchNodeStatus {
@@ -2637,8 +2807,9 @@ pub enum TaskSearchTaskStatus {
     RmRepeat,
     /// `PROCESSED`
     Processed,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl TaskSearchTaskStatus {
     /// The value on the wire.
@@ -2652,13 +2823,8 @@ impl TaskSearchTaskStatus {
             Self::Done => "DONE",
             Self::RmRepeat => "RM_REPEAT",
             Self::Processed => "PROCESSED",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for TaskSearchTaskStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for TaskSearchTaskStatus {
@@ -2672,14 +2838,18 @@ impl From<&str> for TaskSearchTaskStatus {
             "DONE" => Self::Done,
             "RM_REPEAT" => Self::RmRepeat,
             "PROCESSED" => Self::Processed,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for TaskSearchTaskStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2687,9 +2857,14 @@ impl From<String> for TaskSearchTaskStatus {
 impl From<TaskSearchTaskStatus> for String {
     fn from(value: TaskSearchTaskStatus) -> String {
         match value {
-            TaskSearchTaskStatus::Unknown(other) => other,
+            TaskSearchTaskStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for TaskSearchTaskStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for TaskSearchTaskStatus {
@@ -2723,8 +2898,9 @@ pub enum TaskStatus {
     V33,
     /// `34`
     V34,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl TaskStatus {
     /// The value on the wire.
@@ -2736,13 +2912,8 @@ impl TaskStatus {
             Self::V18 => "18",
             Self::V33 => "33",
             Self::V34 => "34",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for TaskStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for TaskStatus {
@@ -2754,14 +2925,18 @@ impl From<&str> for TaskStatus {
             "18" => Self::V18,
             "33" => Self::V33,
             "34" => Self::V34,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for TaskStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2769,9 +2944,14 @@ impl From<String> for TaskStatus {
 impl From<TaskStatus> for String {
     fn from(value: TaskStatus) -> String {
         match value {
-            TaskStatus::Unknown(other) => other,
+            TaskStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for TaskStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for TaskStatus {
@@ -2803,8 +2983,9 @@ pub enum Topic {
     V17,
     /// `18`
     V18,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Topic {
     /// The value on the wire.
@@ -2815,13 +2996,8 @@ impl Topic {
             Self::V3 => "3",
             Self::V17 => "17",
             Self::V18 => "18",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Topic {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Topic {
@@ -2832,14 +3008,18 @@ impl From<&str> for Topic {
             "3" => Self::V3,
             "17" => Self::V17,
             "18" => Self::V18,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Topic {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2847,9 +3027,14 @@ impl From<String> for Topic {
 impl From<Topic> for String {
     fn from(value: Topic) -> String {
         match value {
-            Topic::Unknown(other) => other,
+            Topic::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Topic {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Topic {
@@ -2883,8 +3068,9 @@ pub enum Type {
     Personal,
     /// `Free`
     Free,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
@@ -2896,13 +3082,8 @@ impl Type {
             Self::DepartmentManagerTopDown => "DepartmentManagerTopDown",
             Self::Personal => "Personal",
             Self::Free => "Free",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
@@ -2914,14 +3095,18 @@ impl From<&str> for Type {
             "DepartmentManagerTopDown" => Self::DepartmentManagerTopDown,
             "Personal" => Self::Personal,
             "Free" => Self::Free,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2929,9 +3114,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -2963,8 +3153,9 @@ pub enum UatCurrentNodeType {
     AutoPass,
     /// `AUTO_REJECT`
     AutoReject,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UatCurrentNodeType {
     /// The value on the wire.
@@ -2975,13 +3166,8 @@ impl UatCurrentNodeType {
             Self::Sequential => "SEQUENTIAL",
             Self::AutoPass => "AUTO_PASS",
             Self::AutoReject => "AUTO_REJECT",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UatCurrentNodeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UatCurrentNodeType {
@@ -2992,14 +3178,18 @@ impl From<&str> for UatCurrentNodeType {
             "SEQUENTIAL" => Self::Sequential,
             "AUTO_PASS" => Self::AutoPass,
             "AUTO_REJECT" => Self::AutoReject,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UatCurrentNodeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3007,9 +3197,14 @@ impl From<String> for UatCurrentNodeType {
 impl From<UatCurrentNodeType> for String {
     fn from(value: UatCurrentNodeType) -> String {
         match value {
-            UatCurrentNodeType::Unknown(other) => other,
+            UatCurrentNodeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UatCurrentNodeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UatCurrentNodeType {
@@ -3043,8 +3238,9 @@ pub enum UatInstanceInstanceStatus {
     V4,
     /// `5`
     V5,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UatInstanceInstanceStatus {
     /// The value on the wire.
@@ -3056,13 +3252,8 @@ impl UatInstanceInstanceStatus {
             Self::V3 => "3",
             Self::V4 => "4",
             Self::V5 => "5",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UatInstanceInstanceStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UatInstanceInstanceStatus {
@@ -3074,14 +3265,18 @@ impl From<&str> for UatInstanceInstanceStatus {
             "3" => Self::V3,
             "4" => Self::V4,
             "5" => Self::V5,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UatInstanceInstanceStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3089,9 +3284,14 @@ impl From<String> for UatInstanceInstanceStatus {
 impl From<UatInstanceInstanceStatus> for String {
     fn from(value: UatInstanceInstanceStatus) -> String {
         match value {
-            UatInstanceInstanceStatus::Unknown(other) => other,
+            UatInstanceInstanceStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UatInstanceInstanceStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UatInstanceInstanceStatus {
@@ -3123,8 +3323,9 @@ pub enum UatInstanceTaskStatus {
     Transferred,
     /// `DONE`
     Done,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UatInstanceTaskStatus {
     /// The value on the wire.
@@ -3135,13 +3336,8 @@ impl UatInstanceTaskStatus {
             Self::Rejected => "REJECTED",
             Self::Transferred => "TRANSFERRED",
             Self::Done => "DONE",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UatInstanceTaskStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UatInstanceTaskStatus {
@@ -3152,14 +3348,18 @@ impl From<&str> for UatInstanceTaskStatus {
             "REJECTED" => Self::Rejected,
             "TRANSFERRED" => Self::Transferred,
             "DONE" => Self::Done,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UatInstanceTaskStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3167,9 +3367,14 @@ impl From<String> for UatInstanceTaskStatus {
 impl From<UatInstanceTaskStatus> for String {
     fn from(value: UatInstanceTaskStatus) -> String {
         match value {
-            UatInstanceTaskStatus::Unknown(other) => other,
+            UatInstanceTaskStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UatInstanceTaskStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UatInstanceTaskStatus {
@@ -3201,8 +3406,9 @@ pub enum UatInstanceTaskType {
     AutoPass,
     /// `AUTO_REJECT`
     AutoReject,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UatInstanceTaskType {
     /// The value on the wire.
@@ -3213,13 +3419,8 @@ impl UatInstanceTaskType {
             Self::Sequential => "SEQUENTIAL",
             Self::AutoPass => "AUTO_PASS",
             Self::AutoReject => "AUTO_REJECT",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UatInstanceTaskType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UatInstanceTaskType {
@@ -3230,14 +3431,18 @@ impl From<&str> for UatInstanceTaskType {
             "SEQUENTIAL" => Self::Sequential,
             "AUTO_PASS" => Self::AutoPass,
             "AUTO_REJECT" => Self::AutoReject,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UatInstanceTaskType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3245,9 +3450,14 @@ impl From<String> for UatInstanceTaskType {
 impl From<UatInstanceTaskType> for String {
     fn from(value: UatInstanceTaskType) -> String {
         match value {
-            UatInstanceTaskType::Unknown(other) => other,
+            UatInstanceTaskType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UatInstanceTaskType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UatInstanceTaskType {
@@ -3301,8 +3511,9 @@ pub enum UatInstanceTimelineType {
     Delete,
     /// `CC`
     Cc,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UatInstanceTimelineType {
     /// The value on the wire.
@@ -3324,13 +3535,8 @@ impl UatInstanceTimelineType {
             Self::Cancel => "CANCEL",
             Self::Delete => "DELETE",
             Self::Cc => "CC",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UatInstanceTimelineType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UatInstanceTimelineType {
@@ -3352,14 +3558,18 @@ impl From<&str> for UatInstanceTimelineType {
             "CANCEL" => Self::Cancel,
             "DELETE" => Self::Delete,
             "CC" => Self::Cc,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UatInstanceTimelineType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3367,9 +3577,14 @@ impl From<String> for UatInstanceTimelineType {
 impl From<UatInstanceTimelineType> for String {
     fn from(value: UatInstanceTimelineType) -> String {
         match value {
-            UatInstanceTimelineType::Unknown(other) => other,
+            UatInstanceTimelineType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UatInstanceTimelineType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UatInstanceTimelineType {
@@ -3403,8 +3618,9 @@ pub enum UatTaskInstanceStatus {
     V4,
     /// `5`
     V5,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UatTaskInstanceStatus {
     /// The value on the wire.
@@ -3416,13 +3632,8 @@ impl UatTaskInstanceStatus {
             Self::V3 => "3",
             Self::V4 => "4",
             Self::V5 => "5",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UatTaskInstanceStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UatTaskInstanceStatus {
@@ -3434,14 +3645,18 @@ impl From<&str> for UatTaskInstanceStatus {
             "3" => Self::V3,
             "4" => Self::V4,
             "5" => Self::V5,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UatTaskInstanceStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3449,9 +3664,14 @@ impl From<String> for UatTaskInstanceStatus {
 impl From<UatTaskInstanceStatus> for String {
     fn from(value: UatTaskInstanceStatus) -> String {
         match value {
-            UatTaskInstanceStatus::Unknown(other) => other,
+            UatTaskInstanceStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UatTaskInstanceStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UatTaskInstanceStatus {
@@ -3485,8 +3705,9 @@ pub enum UatTaskStatus {
     V33,
     /// `34`
     V34,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UatTaskStatus {
     /// The value on the wire.
@@ -3498,13 +3719,8 @@ impl UatTaskStatus {
             Self::V18 => "18",
             Self::V33 => "33",
             Self::V34 => "34",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UatTaskStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UatTaskStatus {
@@ -3516,14 +3732,18 @@ impl From<&str> for UatTaskStatus {
             "18" => Self::V18,
             "33" => Self::V33,
             "34" => Self::V34,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UatTaskStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3531,9 +3751,14 @@ impl From<String> for UatTaskStatus {
 impl From<UatTaskStatus> for String {
     fn from(value: UatTaskStatus) -> String {
         match value {
-            UatTaskStatus::Unknown(other) => other,
+            UatTaskStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UatTaskStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UatTaskStatus {
@@ -3559,8 +3784,9 @@ pub enum UpdateMode {
     Replace,
     /// `UPDATE`
     Update,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UpdateMode {
     /// The value on the wire.
@@ -3568,13 +3794,8 @@ impl UpdateMode {
         match self {
             Self::Replace => "REPLACE",
             Self::Update => "UPDATE",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UpdateMode {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UpdateMode {
@@ -3582,14 +3803,18 @@ impl From<&str> for UpdateMode {
         match value {
             "REPLACE" => Self::Replace,
             "UPDATE" => Self::Update,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UpdateMode {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3597,9 +3822,14 @@ impl From<String> for UpdateMode {
 impl From<UpdateMode> for String {
     fn from(value: UpdateMode) -> String {
         match value {
-            UpdateMode::Unknown(other) => other,
+            UpdateMode::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UpdateMode {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UpdateMode {
@@ -3627,8 +3857,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -3637,13 +3868,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -3652,14 +3878,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3667,9 +3897,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -3699,8 +3934,9 @@ pub enum ViewerType {
     Department,
     /// `NONE`
     None,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ViewerType {
     /// The value on the wire.
@@ -3710,13 +3946,8 @@ impl ViewerType {
             Self::Tenant => "TENANT",
             Self::Department => "DEPARTMENT",
             Self::None => "NONE",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ViewerType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ViewerType {
@@ -3726,14 +3957,18 @@ impl From<&str> for ViewerType {
             "TENANT" => Self::Tenant,
             "DEPARTMENT" => Self::Department,
             "NONE" => Self::None,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ViewerType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3741,9 +3976,14 @@ impl From<String> for ViewerType {
 impl From<ViewerType> for String {
     fn from(value: ViewerType) -> String {
         match value {
-            ViewerType::Unknown(other) => other,
+            ViewerType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ViewerType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ViewerType {
@@ -3797,6 +4037,12 @@ impl ToJson for ActionConfig {
         w.field_opt("is_need_attachment", &self.is_need_attachment);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.action_type.is_empty() {
+            return Some("action_type".to_owned());
+        }
+        None
+    }
 }
 /// `AddCcInstanceRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3820,6 +4066,12 @@ impl ToJson for AddCcInstanceRequestBody {
         w.field("cc_user_ids", &self.cc_user_ids);
         w.field_opt("comment", &self.comment);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.instance_code.is_empty() {
+            return Some("instance_code".to_owned());
+        }
+        None
     }
 }
 /// `AddSignInstanceRequestBody`
@@ -3860,6 +4112,21 @@ impl ToJson for AddSignInstanceRequestBody {
         w.field_opt("approval_method", &self.approval_method);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if self.approval_code.is_empty() {
+            return Some("approval_code".to_owned());
+        }
+        if self.instance_code.is_empty() {
+            return Some("instance_code".to_owned());
+        }
+        if self.task_id.is_empty() {
+            return Some("task_id".to_owned());
+        }
+        None
+    }
 }
 /// `AddSignTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3893,6 +4160,15 @@ impl ToJson for AddSignTaskRequestBody {
         w.field_opt("approval_method", &self.approval_method);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.instance_code.is_empty() {
+            return Some("instance_code".to_owned());
+        }
+        if self.task_id.is_empty() {
+            return Some("task_id".to_owned());
+        }
+        None
+    }
 }
 /// `ApprovalApproverCcer`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3903,7 +4179,7 @@ impl ToJson for AddSignTaskRequestBody {
 )]
 pub struct ApprovalApproverCcer {
     /// Types of Approvers. Instructions for Use:- When this parameter is set to Supervisor, SupervisorTopDown, DepartmentManager, or DepartmentManagerTopDown, the level parameter must be filled with the corresponding number of levels. For example, if there is a three-level approval from bottom to top, the parameter value should be Supervisor, and the level parameter value should be 3.- When this parameter is set to Personal, you need to fill in the corresponding user_id to specify the user.- When this parameter is set to Free, there is no need to specify user_id or level. Options:Supervisor(Manager (bottom up)),SupervisorTopDown(Manager (top down)),DepartmentManager(Department supervisor (bottom up)),DepartmentManagerTopDown(Department supervisor (top down)),Personal(Specified member),Free(Selected by the initiator)
-    pub r#type: Type,
+    pub r#type: Option<Type>,
     /// User ID:- When the type is set to Personal, this parameter is used to specify the designated user.- The ID type must match the value of the query parameter user_id_type
     pub user_id: Option<String>,
     /// Approval level, when the type is Supervisor, SupervisorTopDown, DepartmentManager, DepartmentManagerTopDown, you need to fill in the corresponding level in the level, for example: review from the bottom to the top three levels, level = 3
@@ -3912,10 +4188,16 @@ pub struct ApprovalApproverCcer {
 impl ToJson for ApprovalApproverCcer {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("type", &self.r#type);
+        w.field_opt("type", &self.r#type);
         w.field_opt("user_id", &self.user_id);
         w.field_opt("level", &self.level);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.r#type.is_none() {
+            return Some("type".to_owned());
+        }
+        None
     }
 }
 /// `ApprovalConfig`
@@ -3994,6 +4276,21 @@ impl ToJson for ApprovalCreate {
         w.field("i18n_resources", &self.i18n_resources);
         w.field_opt("process_manager_ids", &self.process_manager_ids);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.approval_name.is_empty() {
+            return Some("approval_name".to_owned());
+        }
+        if let Some(p) = json::nested("form", &self.form) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("node_list", &self.node_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("i18n_resources", &self.i18n_resources) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ApprovalCreateExternal`
@@ -4135,6 +4432,12 @@ impl ToJson for ApprovalForm {
         w.field_opt("widget_relation", &self.widget_relation);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.form_content.is_empty() {
+            return Some("form_content".to_owned());
+        }
+        None
+    }
 }
 /// `ApprovalNode`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4177,6 +4480,18 @@ impl ToJson for ApprovalNode {
         w.field_opt("starter_assignee", &self.starter_assignee);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.id.is_empty() {
+            return Some("id".to_owned());
+        }
+        if let Some(p) = json::nested("approver", &self.approver) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("ccer", &self.ccer) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ApprovalNodeInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4195,7 +4510,7 @@ pub struct ApprovalNodeInfo {
     /// `custom_node_id`
     pub custom_node_id: Option<String>,
     /// `node_type`
-    pub node_type: ApprovalNodeInfoNodeType,
+    pub node_type: Option<ApprovalNodeInfoNodeType>,
     /// `approver_chosen_multi`
     pub approver_chosen_multi: bool,
     /// `approver_chosen_range`
@@ -4266,7 +4581,7 @@ impl ToJson for ApprovalSetting {
 )]
 pub struct ApprovalViewerInfo {
     /// `type`
-    pub r#type: ApprovalViewerInfoType,
+    pub r#type: Option<ApprovalViewerInfoType>,
     /// `id`
     pub id: Option<String>,
     /// `user_id`
@@ -4342,7 +4657,7 @@ pub struct CcNode {
     /// Approval CC redirection link. The configured link is used to redirect when clicking within the **CC'd** list in the approval center, taking you back to the third-party approval system to view approval CC details
     pub links: ExternalInstanceLink,
     /// Read status Options:READ(read),UNREAD(unread)
-    pub read_status: ReadStatus,
+    pub read_status: Option<ReadStatus>,
     /// Extended fields. Use JSON format, and the values need to be compressed and escaped into a string when transmitting
     pub extra: Option<String>,
     /// CC task name
@@ -4378,13 +4693,31 @@ impl ToJson for CcNode {
         w.field_opt("user_id", &self.user_id);
         w.field_opt("open_id", &self.open_id);
         w.field("links", &self.links);
-        w.field("read_status", &self.read_status);
+        w.field_opt("read_status", &self.read_status);
         w.field_opt("extra", &self.extra);
         w.field_opt("title", &self.title);
         w.field("create_time", &self.create_time);
         w.field("update_time", &self.update_time);
         w.field_opt("display_method", &self.display_method);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.cc_id.is_empty() {
+            return Some("cc_id".to_owned());
+        }
+        if let Some(p) = json::nested("links", &self.links) {
+            return Some(p);
+        }
+        if self.read_status.is_none() {
+            return Some("read_status".to_owned());
+        }
+        if self.create_time.is_empty() {
+            return Some("create_time".to_owned());
+        }
+        if self.update_time.is_empty() {
+            return Some("update_time".to_owned());
+        }
+        None
     }
 }
 /// `CcSearch`
@@ -4514,6 +4847,12 @@ impl ToJson for CheckExternalInstanceRequestBody {
         w.field("instances", &self.instances);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("instances", &self.instances) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CheckExternalInstanceResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4610,6 +4949,18 @@ impl ToJson for CommentAtInfo {
         w.field("offset", &self.offset);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        if self.offset.is_empty() {
+            return Some("offset".to_owned());
+        }
+        None
+    }
 }
 /// `CommentReply`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4682,6 +5033,12 @@ impl ToJson for CommentRequest {
         w.field_opt("disable_bot", &self.disable_bot);
         w.field_opt("extra", &self.extra);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("at_info_list", &self.at_info_list) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `Count`
@@ -4850,7 +5207,7 @@ pub struct DetailInstanceResponseBody {
     /// `department_id`
     pub department_id: String,
     /// `status`
-    pub status: Status,
+    pub status: Option<Status>,
     /// `form`
     pub form: String,
     /// `tasks`
@@ -4994,6 +5351,18 @@ impl ToJson for ExteranlInstanceCheck {
         w.field("tasks", &self.tasks);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.instance_id.is_empty() {
+            return Some("instance_id".to_owned());
+        }
+        if self.update_time.is_empty() {
+            return Some("update_time".to_owned());
+        }
+        if let Some(p) = json::nested("tasks", &self.tasks) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ExteranlInstanceCheckResponse`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5061,6 +5430,18 @@ impl ToJson for ExternalApproval {
         w.field_opt("managers", &self.managers);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.approval_name.is_empty() {
+            return Some("approval_name".to_owned());
+        }
+        if self.approval_code.is_empty() {
+            return Some("approval_code".to_owned());
+        }
+        if let Some(p) = json::nested("i18n_resources", &self.i18n_resources) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ExternalInstance`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5073,7 +5454,7 @@ pub struct ExternalInstance {
     /// Approval Definition Code. The return value from \[creating a third-party approval definition\] is used to specify the approval definition to which the current instance belongs.**Note**: If the `title` parameter is set in the current interface, the approval instance name is displayed according to the `title`. If `title` is not set, the title of the approval instance is taken from the `name` parameter of the corresponding approval definition (`approval_code`)
     pub approval_code: String,
     /// Approval instance status Options:PENDING(Approving),APPROVED(The approval process has ended, and the result is approval.),REJECTED(The approval process has ended, and the result is rejection.),CANCELED(Approval sponsor withdraws),DELETED(Approval deleted),HIDDEN(Status hide (do not show status)),TERMINATED(Approval terminated)
-    pub status: ExternalInstanceStatus,
+    pub status: Option<ExternalInstanceStatus>,
     /// Approval instance extension parameter, JSON format, needs to be compressed and escaped into a string when passing the value. The document number is realized by passing the business_key parameter.**Note**: The following example values ​​are not escaped, please pay attention to escape when using. You can view the escaped extra example value in the request body example
     pub extra: Option<String>,
     /// The approval instance is uniquely identified, user-defined, and it is necessary to ensure that the certificate tenant and the application are unique
@@ -5165,7 +5546,7 @@ impl ToJson for ExternalInstance {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("approval_code", &self.approval_code);
-        w.field("status", &self.status);
+        w.field_opt("status", &self.status);
         w.field_opt("extra", &self.extra);
         w.field("instance_id", &self.instance_id);
         w.field("links", &self.links);
@@ -5190,6 +5571,39 @@ impl ToJson for ExternalInstance {
         w.field_opt("trusteeship_cache_config", &self.trusteeship_cache_config);
         w.field_opt("resource_region", &self.resource_region);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.approval_code.is_empty() {
+            return Some("approval_code".to_owned());
+        }
+        if self.status.is_none() {
+            return Some("status".to_owned());
+        }
+        if self.instance_id.is_empty() {
+            return Some("instance_id".to_owned());
+        }
+        if let Some(p) = json::nested("links", &self.links) {
+            return Some(p);
+        }
+        if self.start_time.is_empty() {
+            return Some("start_time".to_owned());
+        }
+        if self.end_time.is_empty() {
+            return Some("end_time".to_owned());
+        }
+        if self.update_time.is_empty() {
+            return Some("update_time".to_owned());
+        }
+        if let Some(p) = json::nested("task_list", &self.task_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("cc_list", &self.cc_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("i18n_resources", &self.i18n_resources) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ExternalInstanceForm`
@@ -5251,6 +5665,12 @@ impl ToJson for ExternalInstanceLink {
         w.field_opt("mobile_link", &self.mobile_link);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.pc_link.is_empty() {
+            return Some("pc_link".to_owned());
+        }
+        None
+    }
 }
 /// `ExternalInstanceTask`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5281,6 +5701,15 @@ impl ToJson for ExternalInstanceTask {
         w.field("update_time", &self.update_time);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.task_id.is_empty() {
+            return Some("task_id".to_owned());
+        }
+        if self.update_time.is_empty() {
+            return Some("update_time".to_owned());
+        }
+        None
+    }
 }
 /// `ExternalInstanceTaskNode`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5301,7 +5730,7 @@ pub struct ExternalInstanceTaskNode {
     /// A third-party approval redirection link used in the Approval Center's **To-do** and **Done** sections, which allows users to return to the third-party approval system to view task details
     pub links: ExternalInstanceLink,
     /// Task status Options:PENDING(Pending approval),APPROVED(Task agreed),REJECTED(Reject Task denied),TRANSFERRED(Transefrred Task transfer),DONE(The task passed but the approver did not operate it; the approver cannot see the task. If you want to see it, you can copy the person.)
-    pub status: ExternalInstanceTaskNodeStatus,
+    pub status: Option<ExternalInstanceTaskNodeStatus>,
     /// Extend json, the reason for the end of the task needs to be passed complete_reason field. The enumeration value and the corresponding description:- approved: agreed- rejected: rejected- node_auto_reject: Automatic rejection (due to logical judgment)- specific_rollback: return (including return to the sponsor, return to any intermediate approver)- add: and sign (add a new approver, approve with me)- add_pre: Pre-approver (add new approver, approve before me)- add_post: post-approver (add new approver, approve after me)- delete_assignee: Reductions- forward: manual transfer- forward_resign: automatic transfer upon resignation- recall: revocation (withdrawal of documents, invalidation of documents)- delete: delete the approval slip- admin_forward: the administrator operates the forwarding in the background- system_forward: the system automatically transfers- auto_skip: Auto Pass- manual_skip: manually skip- submit_again: resubmit tasks- restart: restart the process- others: others (as a backstop)
     pub extra: Option<String>,
     /// Task creation time, Unix millisecond timestamp
@@ -5357,7 +5786,7 @@ impl ToJson for ExternalInstanceTaskNode {
         w.field_opt("open_id", &self.open_id);
         w.field_opt("title", &self.title);
         w.field("links", &self.links);
-        w.field("status", &self.status);
+        w.field_opt("status", &self.status);
         w.field_opt("extra", &self.extra);
         w.field("create_time", &self.create_time);
         w.field("end_time", &self.end_time);
@@ -5371,6 +5800,27 @@ impl ToJson for ExternalInstanceTaskNode {
         w.field_opt("generate_type", &self.generate_type);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.task_id.is_empty() {
+            return Some("task_id".to_owned());
+        }
+        if let Some(p) = json::nested("links", &self.links) {
+            return Some(p);
+        }
+        if self.status.is_none() {
+            return Some("status".to_owned());
+        }
+        if self.create_time.is_empty() {
+            return Some("create_time".to_owned());
+        }
+        if self.end_time.is_empty() {
+            return Some("end_time".to_owned());
+        }
+        if let Some(p) = json::nested("action_configs", &self.action_configs) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ExternalTaskItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5383,7 +5833,7 @@ pub struct ExternalTaskItem {
     /// `id`
     pub id: String,
     /// `status`
-    pub status: ExternalTaskItemStatus,
+    pub status: Option<ExternalTaskItemStatus>,
     /// `update_time`
     pub update_time: String,
 }
@@ -5412,7 +5862,7 @@ pub struct ExternalTaskList {
     /// `approval_code`
     pub approval_code: String,
     /// `status`
-    pub status: ExternalTaskListStatus,
+    pub status: Option<ExternalTaskListStatus>,
     /// `update_time`
     pub update_time: String,
     /// `tasks`
@@ -5506,6 +5956,18 @@ impl ToJson for ForwardTaskRequestBody {
         w.field_opt("comment", &self.comment);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.instance_code.is_empty() {
+            return Some("instance_code".to_owned());
+        }
+        if self.task_id.is_empty() {
+            return Some("task_id".to_owned());
+        }
+        if self.transfer_user_id.is_empty() {
+            return Some("transfer_user_id".to_owned());
+        }
+        None
+    }
 }
 /// `GetApprovalResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5518,7 +5980,7 @@ pub struct GetApprovalResponseBody {
     /// `approval_name`
     pub approval_name: String,
     /// `status`
-    pub status: GetApprovalResponseBodyStatus,
+    pub status: Option<GetApprovalResponseBodyStatus>,
     /// `form`
     pub form: String,
     /// `node_list`
@@ -5610,7 +6072,7 @@ pub struct GetInstanceResponseBody {
     /// `department_id`
     pub department_id: String,
     /// `status`
-    pub status: Status,
+    pub status: Option<Status>,
     /// `uuid`
     pub uuid: String,
     /// `form`
@@ -5666,7 +6128,7 @@ impl FromJson for GetInstanceResponseBody {
 )]
 pub struct I18nResource {
     /// Language Options:zh-CN(Zhcn Chinese),en-US(Enus English),ja-JP(Jajp Japanese)
-    pub locale: Locale,
+    pub locale: Option<Locale>,
     /// Copywriting key and value
     pub texts: Vec<I18nResourceText>,
     /// Whether to use the default language. If the default language is used, all keys should be contained; if a non-default language is used but its keys do not exist, the default language will be used instead
@@ -5685,10 +6147,19 @@ impl FromJson for I18nResource {
 impl ToJson for I18nResource {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("locale", &self.locale);
+        w.field_opt("locale", &self.locale);
         w.field("texts", &self.texts);
         w.field("is_default", &self.is_default);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.locale.is_none() {
+            return Some("locale".to_owned());
+        }
+        if let Some(p) = json::nested("texts", &self.texts) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `I18nResourceText`
@@ -5719,6 +6190,15 @@ impl ToJson for I18nResourceText {
         w.field("key", &self.key);
         w.field("value", &self.value);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.key.is_empty() {
+            return Some("key".to_owned());
+        }
+        if self.value.is_empty() {
+            return Some("value".to_owned());
+        }
+        None
     }
 }
 /// `InitiatedInstanceResponseBody`
@@ -5772,6 +6252,18 @@ impl ToJson for InstanceCancel {
         w.field("user_id", &self.user_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.approval_code.is_empty() {
+            return Some("approval_code".to_owned());
+        }
+        if self.instance_code.is_empty() {
+            return Some("instance_code".to_owned());
+        }
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        None
+    }
 }
 /// `InstanceCc`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5801,6 +6293,18 @@ impl ToJson for InstanceCc {
         w.field("cc_user_ids", &self.cc_user_ids);
         w.field_opt("comment", &self.comment);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.approval_code.is_empty() {
+            return Some("approval_code".to_owned());
+        }
+        if self.instance_code.is_empty() {
+            return Some("instance_code".to_owned());
+        }
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        None
     }
 }
 /// `InstanceCcUser`
@@ -5935,6 +6439,18 @@ impl ToJson for InstanceCreate {
         w.field_opt("byte_extra", &self.byte_extra);
         w.field_opt("with_link", &self.with_link);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.approval_code.is_empty() {
+            return Some("approval_code".to_owned());
+        }
+        if self.form.is_empty() {
+            return Some("form".to_owned());
+        }
+        if let Some(p) = json::nested("i18n_resources", &self.i18n_resources) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `InstanceSearch`
@@ -6168,7 +6684,7 @@ pub struct InstanceTask {
     /// `open_id`
     pub open_id: Option<String>,
     /// `status`
-    pub status: InstanceTaskStatus,
+    pub status: Option<InstanceTaskStatus>,
     /// `node_id`
     pub node_id: Option<String>,
     /// `node_name`
@@ -6208,7 +6724,7 @@ impl FromJson for InstanceTask {
 )]
 pub struct InstanceTimeline {
     /// `type`
-    pub r#type: InstanceTimelineType,
+    pub r#type: Option<InstanceTimelineType>,
     /// `create_time`
     pub create_time: String,
     /// `user_id`
@@ -6493,6 +7009,15 @@ impl ToJson for PassTaskRequestBody {
         w.field_opt("comment", &self.comment);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.instance_code.is_empty() {
+            return Some("instance_code".to_owned());
+        }
+        if self.task_id.is_empty() {
+            return Some("task_id".to_owned());
+        }
+        None
+    }
 }
 /// `PreviewInstanceRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6528,6 +7053,12 @@ impl ToJson for PreviewInstanceRequestBody {
         w.field_opt("locale", &self.locale);
         w.field_opt("task_id", &self.task_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        None
     }
 }
 /// `PreviewInstanceResponseBody`
@@ -6693,6 +7224,12 @@ impl ToJson for RecallInstanceRequestBody {
         w.field("instance_code", &self.instance_code);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.instance_code.is_empty() {
+            return Some("instance_code".to_owned());
+        }
+        None
+    }
 }
 /// `RefuseTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6717,6 +7254,15 @@ impl ToJson for RefuseTaskRequestBody {
         w.field_opt("comment", &self.comment);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.instance_code.is_empty() {
+            return Some("instance_code".to_owned());
+        }
+        if self.task_id.is_empty() {
+            return Some("task_id".to_owned());
+        }
+        None
+    }
 }
 /// `RemindInstanceRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6740,6 +7286,12 @@ impl ToJson for RemindInstanceRequestBody {
         w.field("task_ids", &self.task_ids);
         w.field_opt("comment", &self.comment);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.instance_code.is_empty() {
+            return Some("instance_code".to_owned());
+        }
+        None
     }
 }
 /// `RemoveInstanceCommentResponseBody`
@@ -6789,6 +7341,15 @@ impl ToJson for RollbackTaskRequestBody {
         w.field_opt("comment", &self.comment);
         w.field("node_ids", &self.node_ids);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.instance_code.is_empty() {
+            return Some("instance_code".to_owned());
+        }
+        if self.task_id.is_empty() {
+            return Some("task_id".to_owned());
+        }
+        None
     }
 }
 /// `SearchCcInstanceResponseBody`
@@ -6925,6 +7486,15 @@ impl ToJson for SpecifiedRollback {
         w.field("task_def_key_list", &self.task_def_key_list);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if self.task_id.is_empty() {
+            return Some("task_id".to_owned());
+        }
+        None
+    }
 }
 /// `SubscriptionTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6935,13 +7505,19 @@ impl ToJson for SpecifiedRollback {
 )]
 pub struct SubscriptionTaskRequestBody {
     /// `subscription_type`
-    pub subscription_type: SubscriptionType,
+    pub subscription_type: Option<SubscriptionType>,
 }
 impl ToJson for SubscriptionTaskRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("subscription_type", &self.subscription_type);
+        w.field_opt("subscription_type", &self.subscription_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.subscription_type.is_none() {
+            return Some("subscription_type".to_owned());
+        }
+        None
     }
 }
 /// `Task`
@@ -6953,7 +7529,7 @@ impl ToJson for SubscriptionTaskRequestBody {
 )]
 pub struct Task {
     /// `topic`
-    pub topic: Topic,
+    pub topic: Option<Topic>,
     /// `user_id`
     pub user_id: String,
     /// `title`
@@ -6965,9 +7541,9 @@ pub struct Task {
     /// `task_external_id`
     pub task_external_id: Option<String>,
     /// `status`
-    pub status: TaskStatus,
+    pub status: Option<TaskStatus>,
     /// `process_status`
-    pub process_status: ProcessStatus,
+    pub process_status: Option<ProcessStatus>,
     /// `definition_code`
     pub definition_code: String,
     /// `initiators`
@@ -7046,6 +7622,21 @@ impl ToJson for TaskApprove {
         w.field_opt("form", &self.form);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.approval_code.is_empty() {
+            return Some("approval_code".to_owned());
+        }
+        if self.instance_code.is_empty() {
+            return Some("instance_code".to_owned());
+        }
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if self.task_id.is_empty() {
+            return Some("task_id".to_owned());
+        }
+        None
+    }
 }
 /// `TaskResubmit`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7078,6 +7669,24 @@ impl ToJson for TaskResubmit {
         w.field("task_id", &self.task_id);
         w.field("form", &self.form);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.approval_code.is_empty() {
+            return Some("approval_code".to_owned());
+        }
+        if self.instance_code.is_empty() {
+            return Some("instance_code".to_owned());
+        }
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if self.task_id.is_empty() {
+            return Some("task_id".to_owned());
+        }
+        if self.form.is_empty() {
+            return Some("form".to_owned());
+        }
+        None
     }
 }
 /// `TaskSearch`
@@ -7240,6 +7849,24 @@ impl ToJson for TaskTransfer {
         w.field("task_id", &self.task_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.approval_code.is_empty() {
+            return Some("approval_code".to_owned());
+        }
+        if self.instance_code.is_empty() {
+            return Some("instance_code".to_owned());
+        }
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if self.transfer_user_id.is_empty() {
+            return Some("transfer_user_id".to_owned());
+        }
+        if self.task_id.is_empty() {
+            return Some("task_id".to_owned());
+        }
+        None
+    }
 }
 /// `TaskUrls`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7379,7 +8006,7 @@ impl FromJson for UatCurrentNode {
 )]
 pub struct UatInstance {
     /// `instance_status`
-    pub instance_status: UatInstanceInstanceStatus,
+    pub instance_status: Option<UatInstanceInstanceStatus>,
     /// `definition_code`
     pub definition_code: String,
     /// `initiator`
@@ -7463,7 +8090,7 @@ pub struct UatInstanceTask {
     /// `user_id`
     pub user_id: String,
     /// `status`
-    pub status: UatInstanceTaskStatus,
+    pub status: Option<UatInstanceTaskStatus>,
     /// `node_id`
     pub node_id: Option<String>,
     /// `node_name`
@@ -7499,7 +8126,7 @@ impl FromJson for UatInstanceTask {
 )]
 pub struct UatInstanceTimeline {
     /// `type`
-    pub r#type: UatInstanceTimelineType,
+    pub r#type: Option<UatInstanceTimelineType>,
     /// `create_time`
     pub create_time: String,
     /// `user_id`
@@ -7539,15 +8166,15 @@ impl FromJson for UatInstanceTimeline {
 )]
 pub struct UatTask {
     /// `topic`
-    pub topic: Topic,
+    pub topic: Option<Topic>,
     /// `user_id`
     pub user_id: String,
     /// `title`
     pub title: String,
     /// `status`
-    pub status: UatTaskStatus,
+    pub status: Option<UatTaskStatus>,
     /// `instance_status`
-    pub instance_status: UatTaskInstanceStatus,
+    pub instance_status: Option<UatTaskInstanceStatus>,
     /// `definition_code`
     pub definition_code: String,
     /// `initiator`

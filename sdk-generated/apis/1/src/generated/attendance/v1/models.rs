@@ -23,8 +23,9 @@ pub enum ApprovalType {
     Out,
     /// `remedy`
     Remedy,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ApprovalType {
     /// The value on the wire.
@@ -35,13 +36,8 @@ impl ApprovalType {
             Self::Trip => "trip",
             Self::Out => "out",
             Self::Remedy => "remedy",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ApprovalType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ApprovalType {
@@ -52,14 +48,18 @@ impl From<&str> for ApprovalType {
             "trip" => Self::Trip,
             "out" => Self::Out,
             "remedy" => Self::Remedy,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ApprovalType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -67,9 +67,14 @@ impl From<String> for ApprovalType {
 impl From<ApprovalType> for String {
     fn from(value: ApprovalType) -> String {
         match value {
-            ApprovalType::Unknown(other) => other,
+            ApprovalType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ApprovalType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ApprovalType {
@@ -97,8 +102,9 @@ pub enum CheckDateType {
     CreateTime,
     /// `UpdateTime`
     UpdateTime,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CheckDateType {
     /// The value on the wire.
@@ -107,13 +113,8 @@ impl CheckDateType {
             Self::PeriodTime => "PeriodTime",
             Self::CreateTime => "CreateTime",
             Self::UpdateTime => "UpdateTime",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CheckDateType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CheckDateType {
@@ -122,14 +123,18 @@ impl From<&str> for CheckDateType {
             "PeriodTime" => Self::PeriodTime,
             "CreateTime" => Self::CreateTime,
             "UpdateTime" => Self::UpdateTime,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CheckDateType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -137,9 +142,14 @@ impl From<String> for CheckDateType {
 impl From<CheckDateType> for String {
     fn from(value: CheckDateType) -> String {
         match value {
-            CheckDateType::Unknown(other) => other,
+            CheckDateType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CheckDateType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CheckDateType {
@@ -175,8 +185,9 @@ pub enum CheckInResult {
     Lack,
     /// `Todo`
     Todo,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CheckInResult {
     /// The value on the wire.
@@ -189,13 +200,8 @@ impl CheckInResult {
             Self::Late => "Late",
             Self::Lack => "Lack",
             Self::Todo => "Todo",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CheckInResult {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CheckInResult {
@@ -208,14 +214,18 @@ impl From<&str> for CheckInResult {
             "Late" => Self::Late,
             "Lack" => Self::Lack,
             "Todo" => Self::Todo,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CheckInResult {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -223,9 +233,14 @@ impl From<String> for CheckInResult {
 impl From<CheckInResult> for String {
     fn from(value: CheckInResult) -> String {
         match value {
-            CheckInResult::Unknown(other) => other,
+            CheckInResult::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CheckInResult {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CheckInResult {
@@ -265,8 +280,9 @@ pub enum CheckInResultSupplement {
     CardReplacementApplication,
     /// `FieldPunch`
     FieldPunch,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CheckInResultSupplement {
     /// The value on the wire.
@@ -281,13 +297,8 @@ impl CheckInResultSupplement {
             Self::GoOut => "GoOut",
             Self::CardReplacementApplication => "CardReplacementApplication",
             Self::FieldPunch => "FieldPunch",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CheckInResultSupplement {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CheckInResultSupplement {
@@ -302,14 +313,18 @@ impl From<&str> for CheckInResultSupplement {
             "GoOut" => Self::GoOut,
             "CardReplacementApplication" => Self::CardReplacementApplication,
             "FieldPunch" => Self::FieldPunch,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CheckInResultSupplement {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -317,9 +332,14 @@ impl From<String> for CheckInResultSupplement {
 impl From<CheckInResultSupplement> for String {
     fn from(value: CheckInResultSupplement) -> String {
         match value {
-            CheckInResultSupplement::Unknown(other) => other,
+            CheckInResultSupplement::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CheckInResultSupplement {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CheckInResultSupplement {
@@ -355,8 +375,9 @@ pub enum CheckOutResult {
     Lack,
     /// `Todo`
     Todo,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CheckOutResult {
     /// The value on the wire.
@@ -369,13 +390,8 @@ impl CheckOutResult {
             Self::Late => "Late",
             Self::Lack => "Lack",
             Self::Todo => "Todo",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CheckOutResult {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CheckOutResult {
@@ -388,14 +404,18 @@ impl From<&str> for CheckOutResult {
             "Late" => Self::Late,
             "Lack" => Self::Lack,
             "Todo" => Self::Todo,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CheckOutResult {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -403,9 +423,14 @@ impl From<String> for CheckOutResult {
 impl From<CheckOutResult> for String {
     fn from(value: CheckOutResult) -> String {
         match value {
-            CheckOutResult::Unknown(other) => other,
+            CheckOutResult::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CheckOutResult {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CheckOutResult {
@@ -445,8 +470,9 @@ pub enum CheckOutResultSupplement {
     CardReplacementApplication,
     /// `FieldPunch`
     FieldPunch,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CheckOutResultSupplement {
     /// The value on the wire.
@@ -461,13 +487,8 @@ impl CheckOutResultSupplement {
             Self::GoOut => "GoOut",
             Self::CardReplacementApplication => "CardReplacementApplication",
             Self::FieldPunch => "FieldPunch",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CheckOutResultSupplement {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CheckOutResultSupplement {
@@ -482,14 +503,18 @@ impl From<&str> for CheckOutResultSupplement {
             "GoOut" => Self::GoOut,
             "CardReplacementApplication" => Self::CardReplacementApplication,
             "FieldPunch" => Self::FieldPunch,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CheckOutResultSupplement {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -497,9 +522,14 @@ impl From<String> for CheckOutResultSupplement {
 impl From<CheckOutResultSupplement> for String {
     fn from(value: CheckOutResultSupplement) -> String {
         match value {
-            CheckOutResultSupplement::Unknown(other) => other,
+            CheckOutResultSupplement::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CheckOutResultSupplement {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CheckOutResultSupplement {
@@ -541,8 +571,9 @@ pub enum CheckResult {
     None,
     /// `Todo`
     Todo,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CheckResult {
     /// The value on the wire.
@@ -558,13 +589,8 @@ impl CheckResult {
             Self::Invalid => "Invalid",
             Self::None => "None",
             Self::Todo => "Todo",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CheckResult {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CheckResult {
@@ -580,14 +606,18 @@ impl From<&str> for CheckResult {
             "Invalid" => Self::Invalid,
             "None" => Self::None,
             "Todo" => Self::Todo,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CheckResult {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -595,9 +625,14 @@ impl From<String> for CheckResult {
 impl From<CheckResult> for String {
     fn from(value: CheckResult) -> String {
         match value {
-            CheckResult::Unknown(other) => other,
+            CheckResult::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CheckResult {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CheckResult {
@@ -625,8 +660,9 @@ pub enum CreateEmployeeType {
     EmployeeId,
     /// `employee_no`
     EmployeeNo,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CreateEmployeeType {
     /// The value on the wire.
@@ -635,13 +671,8 @@ impl CreateEmployeeType {
             Self::OpenId => "open_id",
             Self::EmployeeId => "employee_id",
             Self::EmployeeNo => "employee_no",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CreateEmployeeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CreateEmployeeType {
@@ -650,14 +681,18 @@ impl From<&str> for CreateEmployeeType {
             "open_id" => Self::OpenId,
             "employee_id" => Self::EmployeeId,
             "employee_no" => Self::EmployeeNo,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CreateEmployeeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -665,9 +700,14 @@ impl From<String> for CreateEmployeeType {
 impl From<CreateEmployeeType> for String {
     fn from(value: CreateEmployeeType) -> String {
         match value {
-            CreateEmployeeType::Unknown(other) => other,
+            CreateEmployeeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CreateEmployeeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CreateEmployeeType {
@@ -695,8 +735,9 @@ pub enum DefaultLocale {
     En,
     /// `ja`
     Ja,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DefaultLocale {
     /// The value on the wire.
@@ -705,13 +746,8 @@ impl DefaultLocale {
             Self::Ch => "ch",
             Self::En => "en",
             Self::Ja => "ja",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DefaultLocale {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DefaultLocale {
@@ -720,14 +756,18 @@ impl From<&str> for DefaultLocale {
             "ch" => Self::Ch,
             "en" => Self::En,
             "ja" => Self::Ja,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DefaultLocale {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -735,9 +775,14 @@ impl From<String> for DefaultLocale {
 impl From<DefaultLocale> for String {
     fn from(value: DefaultLocale) -> String {
         match value {
-            DefaultLocale::Unknown(other) => other,
+            DefaultLocale::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DefaultLocale {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DefaultLocale {
@@ -761,35 +806,35 @@ impl ToJson for DefaultLocale {
 pub enum DeptType {
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DeptType {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DeptType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DeptType {
     fn from(value: &str) -> Self {
         match value {
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DeptType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -797,9 +842,14 @@ impl From<String> for DeptType {
 impl From<DeptType> for String {
     fn from(value: DeptType) -> String {
         match value {
-            DeptType::Unknown(other) => other,
+            DeptType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DeptType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DeptType {
@@ -825,8 +875,9 @@ pub enum EmployeeType {
     EmployeeId,
     /// `employee_no`
     EmployeeNo,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl EmployeeType {
     /// The value on the wire.
@@ -834,13 +885,8 @@ impl EmployeeType {
         match self {
             Self::EmployeeId => "employee_id",
             Self::EmployeeNo => "employee_no",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for EmployeeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for EmployeeType {
@@ -848,14 +894,18 @@ impl From<&str> for EmployeeType {
         match value {
             "employee_id" => Self::EmployeeId,
             "employee_no" => Self::EmployeeNo,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for EmployeeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -863,9 +913,14 @@ impl From<String> for EmployeeType {
 impl From<EmployeeType> for String {
     fn from(value: EmployeeType) -> String {
         match value {
-            EmployeeType::Unknown(other) => other,
+            EmployeeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for EmployeeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for EmployeeType {
@@ -893,8 +948,9 @@ pub enum Locale {
     Ja,
     /// `zh`
     Zh,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Locale {
     /// The value on the wire.
@@ -903,13 +959,8 @@ impl Locale {
             Self::En => "en",
             Self::Ja => "ja",
             Self::Zh => "zh",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Locale {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Locale {
@@ -918,14 +969,18 @@ impl From<&str> for Locale {
             "en" => Self::En,
             "ja" => Self::Ja,
             "zh" => Self::Zh,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Locale {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -933,9 +988,14 @@ impl From<String> for Locale {
 impl From<Locale> for String {
     fn from(value: Locale) -> String {
         match value {
-            Locale::Unknown(other) => other,
+            Locale::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Locale {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Locale {
@@ -963,8 +1023,9 @@ pub enum QueryEmployeeType {
     EmployeeId,
     /// `employee_no`
     EmployeeNo,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl QueryEmployeeType {
     /// The value on the wire.
@@ -973,13 +1034,8 @@ impl QueryEmployeeType {
             Self::OpenId => "open_id",
             Self::EmployeeId => "employee_id",
             Self::EmployeeNo => "employee_no",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for QueryEmployeeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for QueryEmployeeType {
@@ -988,14 +1044,18 @@ impl From<&str> for QueryEmployeeType {
             "open_id" => Self::OpenId,
             "employee_id" => Self::EmployeeId,
             "employee_no" => Self::EmployeeNo,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for QueryEmployeeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1003,9 +1063,14 @@ impl From<String> for QueryEmployeeType {
 impl From<QueryEmployeeType> for String {
     fn from(value: QueryEmployeeType) -> String {
         match value {
-            QueryEmployeeType::Unknown(other) => other,
+            QueryEmployeeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for QueryEmployeeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for QueryEmployeeType {
@@ -1031,8 +1096,9 @@ pub enum StatsType {
     Daily,
     /// `month`
     Month,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl StatsType {
     /// The value on the wire.
@@ -1040,13 +1106,8 @@ impl StatsType {
         match self {
             Self::Daily => "daily",
             Self::Month => "month",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for StatsType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for StatsType {
@@ -1054,14 +1115,18 @@ impl From<&str> for StatsType {
         match value {
             "daily" => Self::Daily,
             "month" => Self::Month,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for StatsType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1069,9 +1134,14 @@ impl From<String> for StatsType {
 impl From<StatsType> for String {
     fn from(value: StatsType) -> String {
         match value {
-            StatsType::Unknown(other) => other,
+            StatsType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for StatsType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for StatsType {
@@ -1101,8 +1171,9 @@ pub enum UserIdType {
     OpenId,
     /// `people_corehr_id`
     PeopleCorehrId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -1112,13 +1183,8 @@ impl UserIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleCorehrId => "people_corehr_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -1128,14 +1194,18 @@ impl From<&str> for UserIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_corehr_id" => Self::PeopleCorehrId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1143,9 +1213,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -1245,7 +1320,7 @@ pub struct ApprovalInfo {
     /// `approval_id`
     pub approval_id: String,
     /// `approval_type`
-    pub approval_type: ApprovalType,
+    pub approval_type: Option<ApprovalType>,
     /// `status`
     pub status: i64,
 }
@@ -1304,6 +1379,12 @@ impl ToJson for ArchiveFieldData {
         w.field_opt("value", &self.value);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.code.is_empty() {
+            return Some("code".to_owned());
+        }
+        None
+    }
 }
 /// `ArchiveReportData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1330,6 +1411,21 @@ impl ToJson for ArchiveReportData {
         w.field("end_time", &self.end_time);
         w.field_opt("field_datas", &self.field_datas);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.member_id.is_empty() {
+            return Some("member_id".to_owned());
+        }
+        if self.start_time.is_empty() {
+            return Some("start_time".to_owned());
+        }
+        if self.end_time.is_empty() {
+            return Some("end_time".to_owned());
+        }
+        if let Some(p) = json::nested("field_datas", &self.field_datas) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ArchiveReportMeta`
@@ -1380,6 +1476,15 @@ impl ToJson for BatchCreateTempUserDailyShiftRequestBody {
         w.field_opt("operator_id", &self.operator_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested(
+            "user_tmp_daily_shifts",
+            &self.user_tmp_daily_shifts,
+        ) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `BatchCreateTempUserDailyShiftResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1420,6 +1525,12 @@ impl ToJson for BatchCreateUserDailyShiftRequestBody {
         w.field_opt("operator_id", &self.operator_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("user_daily_shifts", &self.user_daily_shifts) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `BatchCreateUserFlowRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1437,6 +1548,12 @@ impl ToJson for BatchCreateUserFlowRequestBody {
         w.begin_object();
         w.field("flow_records", &self.flow_records);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("flow_records", &self.flow_records) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `BatchCreateUserFlowResponseBody`
@@ -1572,6 +1689,15 @@ impl ToJson for ChildItem {
         w.field_opt("max_value", &self.max_value);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.code.is_empty() {
+            return Some("code".to_owned());
+        }
+        if self.value.is_empty() {
+            return Some("value".to_owned());
+        }
+        None
+    }
 }
 /// `ClockInAbnormalSettings`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1622,6 +1748,12 @@ impl ToJson for CreateGroupRequestBody {
         w.field("group", &self.group);
         w.field_opt("operator_id", &self.operator_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("group", &self.group) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `CreateGroupResponseBody`
@@ -1687,6 +1819,12 @@ impl ToJson for CreateUserApprovalRequestBody {
         w.field_opt("user_approval", &self.user_approval);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("user_approval", &self.user_approval) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CreateUserTaskRemedyResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1732,6 +1870,18 @@ impl ToJson for DelReportArchiveRuleRequestBody {
         w.field("archive_rule_id", &self.archive_rule_id);
         w.field_opt("user_ids", &self.user_ids);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.month.is_empty() {
+            return Some("month".to_owned());
+        }
+        if self.operator_id.is_empty() {
+            return Some("operator_id".to_owned());
+        }
+        if self.archive_rule_id.is_empty() {
+            return Some("archive_rule_id".to_owned());
+        }
+        None
     }
 }
 /// `Field`
@@ -1890,6 +2040,15 @@ impl ToJson for FreePunchCfg {
         w.field_opt("work_hours", &self.work_hours);
         w.field_opt("free_clock_setting", &self.free_clock_setting);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.free_start_time.is_empty() {
+            return Some("free_start_time".to_owned());
+        }
+        if self.free_end_time.is_empty() {
+            return Some("free_end_time".to_owned());
+        }
+        None
     }
 }
 /// `GetGroupResponseBody`
@@ -2188,6 +2347,21 @@ impl ToJson for GetLeaveEmployExpireRecordRequestBody {
         w.field("end_expiration_date", &self.end_expiration_date);
         w.field_opt("time_offset", &self.time_offset);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.employment_id.is_empty() {
+            return Some("employment_id".to_owned());
+        }
+        if self.leave_type_id.is_empty() {
+            return Some("leave_type_id".to_owned());
+        }
+        if self.start_expiration_date.is_empty() {
+            return Some("start_expiration_date".to_owned());
+        }
+        if self.end_expiration_date.is_empty() {
+            return Some("end_expiration_date".to_owned());
+        }
+        None
     }
 }
 /// `GetLeaveEmployExpireRecordResponseBody`
@@ -2561,6 +2735,36 @@ impl ToJson for Group {
         w.field_opt("clock_in_abnormal_settings", &self.clock_in_abnormal_settings);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.group_name.is_empty() {
+            return Some("group_name".to_owned());
+        }
+        if self.time_zone.is_empty() {
+            return Some("time_zone".to_owned());
+        }
+        if let Some(p) = json::nested("machines", &self.machines) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("locations", &self.locations) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("free_punch_cfg", &self.free_punch_cfg) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "need_punch_special_days",
+            &self.need_punch_special_days,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "no_need_punch_special_days",
+            &self.no_need_punch_special_days,
+        ) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `GroupMeta`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2676,6 +2880,15 @@ impl ToJson for Item {
         w.field_opt("child_items", &self.child_items);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.code.is_empty() {
+            return Some("code".to_owned());
+        }
+        if let Some(p) = json::nested("child_items", &self.child_items) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `LangText`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2705,6 +2918,15 @@ impl ToJson for LangText {
         w.field("lang", &self.lang);
         w.field("value", &self.value);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.lang.is_empty() {
+            return Some("lang".to_owned());
+        }
+        if self.value.is_empty() {
+            return Some("value".to_owned());
+        }
+        None
     }
 }
 /// `LateOffLateOnRule`
@@ -3099,6 +3321,12 @@ impl ToJson for Location {
         w.field_opt("gps_range", &self.gps_range);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.location_name.is_empty() {
+            return Some("location_name".to_owned());
+        }
+        None
+    }
 }
 /// `Machine`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3128,6 +3356,15 @@ impl ToJson for Machine {
         w.field("machine_sn", &self.machine_sn);
         w.field("machine_name", &self.machine_name);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.machine_sn.is_empty() {
+            return Some("machine_sn".to_owned());
+        }
+        if self.machine_name.is_empty() {
+            return Some("machine_name".to_owned());
+        }
+        None
     }
 }
 /// `MemberStatusChange`
@@ -3212,6 +3449,12 @@ impl ToJson for ModifyUserSettingRequestBody {
         w.field_opt("user_setting", &self.user_setting);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("user_setting", &self.user_setting) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `OvertimeClockCfg`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3279,6 +3522,15 @@ impl ToJson for OvertimeRule {
         w.field("off_overtime", &self.off_overtime);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.on_overtime.is_empty() {
+            return Some("on_overtime".to_owned());
+        }
+        if self.off_overtime.is_empty() {
+            return Some("off_overtime".to_owned());
+        }
+        None
+    }
 }
 /// `PatchLeaveAccrualRecordRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3317,6 +3569,21 @@ impl ToJson for PatchLeaveAccrualRecordRequestBody {
         w.field_opt("quantity", &self.quantity);
         w.field_opt("section_type", &self.section_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.leave_granting_record_id.is_empty() {
+            return Some("leave_granting_record_id".to_owned());
+        }
+        if self.employment_id.is_empty() {
+            return Some("employment_id".to_owned());
+        }
+        if self.leave_type_id.is_empty() {
+            return Some("leave_type_id".to_owned());
+        }
+        if let Some(p) = json::nested("reason", &self.reason) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `PatchLeaveAccrualRecordResponseBody`
@@ -3360,6 +3627,15 @@ impl ToJson for ProcessApprovalInfoRequestBody {
         w.field("approval_type", &self.approval_type);
         w.field("status", &self.status);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.approval_id.is_empty() {
+            return Some("approval_id".to_owned());
+        }
+        if self.approval_type.is_empty() {
+            return Some("approval_type".to_owned());
+        }
+        None
     }
 }
 /// `ProcessApprovalInfoResponseBody`
@@ -3440,6 +3716,12 @@ impl ToJson for PunchSpecialDateShift {
         w.field("shift_id", &self.shift_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.shift_id.is_empty() {
+            return Some("shift_id".to_owned());
+        }
+        None
+    }
 }
 /// `PunchTimeRule`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3510,6 +3792,15 @@ impl ToJson for PunchTimeRule {
         w.field_opt("no_need_off", &self.no_need_off);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.on_time.is_empty() {
+            return Some("on_time".to_owned());
+        }
+        if self.off_time.is_empty() {
+            return Some("off_time".to_owned());
+        }
+        None
+    }
 }
 /// `PunchTimeSimpleRule`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3540,6 +3831,15 @@ impl ToJson for PunchTimeSimpleRule {
         w.field("off_time", &self.off_time);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.on_time.is_empty() {
+            return Some("on_time".to_owned());
+        }
+        if self.off_time.is_empty() {
+            return Some("off_time".to_owned());
+        }
+        None
+    }
 }
 /// `QueryUserAllowedRemedysUserTaskRemedyRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3560,6 +3860,12 @@ impl ToJson for QueryUserAllowedRemedysUserTaskRemedyRequestBody {
         w.field("user_id", &self.user_id);
         w.field("remedy_date", &self.remedy_date);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        None
     }
 }
 /// `QueryUserAllowedRemedysUserTaskRemedyResponseBody`
@@ -3705,6 +4011,15 @@ impl ToJson for QueryUserFlowRequestBody {
         w.field("check_time_to", &self.check_time_to);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.check_time_from.is_empty() {
+            return Some("check_time_from".to_owned());
+        }
+        if self.check_time_to.is_empty() {
+            return Some("check_time_to".to_owned());
+        }
+        None
+    }
 }
 /// `QueryUserFlowResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3771,9 +4086,9 @@ impl FromJson for QueryUserSettingResponseBody {
 )]
 pub struct QueryUserStatsDataRequestBody {
     /// Language Options:en(English),ja(Japanese),zh(Chinese)
-    pub locale: Locale,
+    pub locale: Option<Locale>,
     /// Statistics type Options:daily(Daily statistics),month(Monthly statistics)
-    pub stats_type: StatsType,
+    pub stats_type: Option<StatsType>,
     /// Start time, format yyyyMMdd
     pub start_date: i64,
     /// End time, format yyyyMMdd(The time interval does not exceed 31 days)
@@ -3790,8 +4105,8 @@ pub struct QueryUserStatsDataRequestBody {
 impl ToJson for QueryUserStatsDataRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("locale", &self.locale);
-        w.field("stats_type", &self.stats_type);
+        w.field_opt("locale", &self.locale);
+        w.field_opt("stats_type", &self.stats_type);
         w.field("start_date", &self.start_date);
         w.field("end_date", &self.end_date);
         w.field_opt("user_ids", &self.user_ids);
@@ -3799,6 +4114,15 @@ impl ToJson for QueryUserStatsDataRequestBody {
         w.field_opt("current_group_only", &self.current_group_only);
         w.field_opt("user_id", &self.user_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.locale.is_none() {
+            return Some("locale".to_owned());
+        }
+        if self.stats_type.is_none() {
+            return Some("stats_type".to_owned());
+        }
+        None
     }
 }
 /// `QueryUserStatsDataResponseBody`
@@ -3832,9 +4156,9 @@ impl FromJson for QueryUserStatsDataResponseBody {
 )]
 pub struct QueryUserStatsFieldRequestBody {
     /// Language Options:en(English),ja(Japanese),zh(Chinese)
-    pub locale: Locale,
+    pub locale: Option<Locale>,
     /// Statistics type Options:daily(Daily statistics),month(Monthly statistics)
-    pub stats_type: StatsType,
+    pub stats_type: Option<StatsType>,
     /// Start time in the format yyyMMdd
     pub start_date: i64,
     /// End time in the format yyyMMdd (no more than 40 days apart)
@@ -3843,11 +4167,20 @@ pub struct QueryUserStatsFieldRequestBody {
 impl ToJson for QueryUserStatsFieldRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("locale", &self.locale);
-        w.field("stats_type", &self.stats_type);
+        w.field_opt("locale", &self.locale);
+        w.field_opt("stats_type", &self.stats_type);
         w.field("start_date", &self.start_date);
         w.field("end_date", &self.end_date);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.locale.is_none() {
+            return Some("locale".to_owned());
+        }
+        if self.stats_type.is_none() {
+            return Some("stats_type".to_owned());
+        }
+        None
     }
 }
 /// `QueryUserStatsFieldResponseBody`
@@ -3878,19 +4211,28 @@ impl FromJson for QueryUserStatsFieldResponseBody {
 )]
 pub struct QueryUserStatsViewRequestBody {
     /// Language Options:en(English),ja(Japanese),zh(Chinese)
-    pub locale: Locale,
+    pub locale: Option<Locale>,
     /// Statistics type Options:daily(Daily statistics),month(Monthly statistics)
-    pub stats_type: StatsType,
+    pub stats_type: Option<StatsType>,
     /// User ID of the operator, corresponding to employee_type* Required fields (required for new system requirements after system upgrade)
     pub user_id: Option<String>,
 }
 impl ToJson for QueryUserStatsViewRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("locale", &self.locale);
-        w.field("stats_type", &self.stats_type);
+        w.field_opt("locale", &self.locale);
+        w.field_opt("stats_type", &self.stats_type);
         w.field_opt("user_id", &self.user_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.locale.is_none() {
+            return Some("locale".to_owned());
+        }
+        if self.stats_type.is_none() {
+            return Some("stats_type".to_owned());
+        }
+        None
     }
 }
 /// `QueryUserStatsViewResponseBody`
@@ -3940,6 +4282,15 @@ impl ToJson for QueryUserTaskRemedyRequestBody {
         w.field_opt("check_date_type", &self.check_date_type);
         w.field_opt("status", &self.status);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.check_time_from.is_empty() {
+            return Some("check_time_from".to_owned());
+        }
+        if self.check_time_to.is_empty() {
+            return Some("check_time_to".to_owned());
+        }
+        None
     }
 }
 /// `QueryUserTaskRemedyResponseBody`
@@ -4072,6 +4423,15 @@ impl ToJson for RestRule {
         w.field("rest_end_time", &self.rest_end_time);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.rest_begin_time.is_empty() {
+            return Some("rest_begin_time".to_owned());
+        }
+        if self.rest_end_time.is_empty() {
+            return Some("rest_end_time".to_owned());
+        }
+        None
+    }
 }
 /// `RestTimeFlexibleConfig`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4198,6 +4558,12 @@ impl ToJson for SearchGroupRequestBody {
         w.field("group_name", &self.group_name);
         w.field_opt("exactly_matched", &self.exactly_matched);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.group_name.is_empty() {
+            return Some("group_name".to_owned());
+        }
+        None
     }
 }
 /// `SearchGroupResponseBody`
@@ -4336,6 +4702,30 @@ impl ToJson for Shift {
         w.field_opt("rest_time_flexible_configs", &self.rest_time_flexible_configs);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.shift_id.is_empty() {
+            return Some("shift_id".to_owned());
+        }
+        if self.shift_name.is_empty() {
+            return Some("shift_name".to_owned());
+        }
+        if let Some(p) = json::nested("punch_time_rule", &self.punch_time_rule) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("rest_time_rule", &self.rest_time_rule) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("overtime_rule", &self.overtime_rule) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "overtime_rest_time_rule",
+            &self.overtime_rest_time_rule,
+        ) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ShiftAttendanceTimeConfig`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4418,13 +4808,13 @@ pub struct TaskResult {
     /// `check_out_record`
     pub check_out_record: Option<UserFlow>,
     /// `check_in_result`
-    pub check_in_result: CheckInResult,
+    pub check_in_result: Option<CheckInResult>,
     /// `check_out_result`
-    pub check_out_result: CheckOutResult,
+    pub check_out_result: Option<CheckOutResult>,
     /// `check_in_result_supplement`
-    pub check_in_result_supplement: CheckInResultSupplement,
+    pub check_in_result_supplement: Option<CheckInResultSupplement>,
     /// `check_out_result_supplement`
-    pub check_out_result_supplement: CheckOutResultSupplement,
+    pub check_out_result_supplement: Option<CheckOutResultSupplement>,
     /// `check_in_shift_time`
     pub check_in_shift_time: Option<String>,
     /// `check_out_shift_time`
@@ -4535,6 +4925,12 @@ impl ToJson for UpdateUserStatsViewRequestBody {
         w.field("view", &self.view);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("view", &self.view) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `UploadFileRequestBody`
 #[derive(Debug, Default)]
@@ -4596,6 +4992,24 @@ impl ToJson for UploadReportArchiveRuleRequestBody {
         w.field_opt("archive_report_datas", &self.archive_report_datas);
         w.field("archive_rule_id", &self.archive_rule_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.month.is_empty() {
+            return Some("month".to_owned());
+        }
+        if self.operator_id.is_empty() {
+            return Some("operator_id".to_owned());
+        }
+        if let Some(p) = json::nested(
+            "archive_report_datas",
+            &self.archive_report_datas,
+        ) {
+            return Some(p);
+        }
+        if self.archive_rule_id.is_empty() {
+            return Some("archive_rule_id".to_owned());
+        }
+        None
     }
 }
 /// `UploadReportArchiveRuleResponseBody`
@@ -4712,6 +5126,27 @@ impl ToJson for UserApproval {
         w.field_opt("time_zone", &self.time_zone);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if self.date.is_empty() {
+            return Some("date".to_owned());
+        }
+        if let Some(p) = json::nested("outs", &self.outs) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("leaves", &self.leaves) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("overtime_works", &self.overtime_works) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("trips", &self.trips) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `UserBase`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4779,6 +5214,18 @@ impl ToJson for UserDailyShift {
         w.field("day_no", &self.day_no);
         w.field_opt("is_clear_schedule", &self.is_clear_schedule);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.group_id.is_empty() {
+            return Some("group_id".to_owned());
+        }
+        if self.shift_id.is_empty() {
+            return Some("shift_id".to_owned());
+        }
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        None
     }
 }
 /// `UserFlow`
@@ -4878,6 +5325,24 @@ impl ToJson for UserFlow {
         w.field_opt("create_time", &self.create_time);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if self.creator_id.is_empty() {
+            return Some("creator_id".to_owned());
+        }
+        if self.location_name.is_empty() {
+            return Some("location_name".to_owned());
+        }
+        if self.check_time.is_empty() {
+            return Some("check_time".to_owned());
+        }
+        if self.comment.is_empty() {
+            return Some("comment".to_owned());
+        }
+        None
+    }
 }
 /// `UserLeave`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4902,7 +5367,7 @@ pub struct UserLeave {
     /// Leave multi-language present, with the format is map, and the key is \["ch", "en", "ja"\], where ch stands for Chinese, en stands for English, ja stands for Japanese
     pub i18n_names: I18nNames,
     /// Default language type. Since Chinese, English, and Japanese are available on Feishu apps, when user switches language, if there is no corresponding language name, it will use the name of default language Options:ch(Chinese description),en(English description),ja(Japanese description)
-    pub default_locale: DefaultLocale,
+    pub default_locale: Option<DefaultLocale>,
     /// Leave reason
     pub reason: String,
     /// `approve_pass_time`
@@ -4944,13 +5409,28 @@ impl ToJson for UserLeave {
         w.field("start_time", &self.start_time);
         w.field("end_time", &self.end_time);
         w.field("i18n_names", &self.i18n_names);
-        w.field("default_locale", &self.default_locale);
+        w.field_opt("default_locale", &self.default_locale);
         w.field("reason", &self.reason);
         w.field_opt("approve_pass_time", &self.approve_pass_time);
         w.field_opt("approve_apply_time", &self.approve_apply_time);
         w.field_opt("idempotent_id", &self.idempotent_id);
         w.field_opt("leave_detail_range_objs", &self.leave_detail_range_objs);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.start_time.is_empty() {
+            return Some("start_time".to_owned());
+        }
+        if self.end_time.is_empty() {
+            return Some("end_time".to_owned());
+        }
+        if self.default_locale.is_none() {
+            return Some("default_locale".to_owned());
+        }
+        if self.reason.is_empty() {
+            return Some("reason".to_owned());
+        }
+        None
     }
 }
 /// `UserOut`
@@ -5034,6 +5514,24 @@ impl ToJson for UserOut {
         w.field_opt("process_id", &self.process_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.uniq_id.is_empty() {
+            return Some("uniq_id".to_owned());
+        }
+        if self.start_time.is_empty() {
+            return Some("start_time".to_owned());
+        }
+        if self.end_time.is_empty() {
+            return Some("end_time".to_owned());
+        }
+        if self.default_locale.is_empty() {
+            return Some("default_locale".to_owned());
+        }
+        if self.reason.is_empty() {
+            return Some("reason".to_owned());
+        }
+        None
+    }
 }
 /// `UserOvertimeWork`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5104,6 +5602,15 @@ impl ToJson for UserOvertimeWork {
         w.field_opt("process_id", &self.process_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.start_time.is_empty() {
+            return Some("start_time".to_owned());
+        }
+        if self.end_time.is_empty() {
+            return Some("end_time".to_owned());
+        }
+        None
+    }
 }
 /// `UserSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5137,6 +5644,15 @@ impl ToJson for UserSetting {
         w.field("face_key", &self.face_key);
         w.field_opt("face_key_update_time", &self.face_key_update_time);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if self.face_key.is_empty() {
+            return Some("face_key".to_owned());
+        }
+        None
     }
 }
 /// `UserStatsData`
@@ -5257,7 +5773,7 @@ impl FromJson for UserStatsDataFeature {
 )]
 pub struct UserStatsField {
     /// `stats_type`
-    pub stats_type: StatsType,
+    pub stats_type: Option<StatsType>,
     /// `user_id`
     pub user_id: String,
     /// `fields`
@@ -5299,6 +5815,18 @@ impl ToJson for UserStatsFieldsQueryArchiveRuleRequestBody {
         w.field("operator_id", &self.operator_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.month.is_empty() {
+            return Some("month".to_owned());
+        }
+        if self.archive_rule_id.is_empty() {
+            return Some("archive_rule_id".to_owned());
+        }
+        if self.operator_id.is_empty() {
+            return Some("operator_id".to_owned());
+        }
+        None
+    }
 }
 /// `UserStatsFieldsQueryArchiveRuleResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5330,7 +5858,7 @@ pub struct UserStatsView {
     /// View ID
     pub view_id: String,
     /// View type Options:daily(Daily statistics),month(Monthly statistics)
-    pub stats_type: StatsType,
+    pub stats_type: Option<StatsType>,
     /// User ID of the operator, corresponding to employee_type
     pub user_id: String,
     /// User settings field
@@ -5351,10 +5879,25 @@ impl ToJson for UserStatsView {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("view_id", &self.view_id);
-        w.field("stats_type", &self.stats_type);
+        w.field_opt("stats_type", &self.stats_type);
         w.field("user_id", &self.user_id);
         w.field_opt("items", &self.items);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.view_id.is_empty() {
+            return Some("view_id".to_owned());
+        }
+        if self.stats_type.is_none() {
+            return Some("stats_type".to_owned());
+        }
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if let Some(p) = json::nested("items", &self.items) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `UserTask`
@@ -5463,6 +6006,18 @@ impl ToJson for UserTaskRemedy {
         w.field_opt("update_time", &self.update_time);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if self.remedy_time.is_empty() {
+            return Some("remedy_time".to_owned());
+        }
+        if self.reason.is_empty() {
+            return Some("reason".to_owned());
+        }
+        None
+    }
 }
 /// `UserTmpDailyShift`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5504,6 +6059,24 @@ impl ToJson for UserTmpDailyShift {
         w.field("shift_name", &self.shift_name);
         w.field("punch_time_simple_rules", &self.punch_time_simple_rules);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.group_id.is_empty() {
+            return Some("group_id".to_owned());
+        }
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if self.shift_name.is_empty() {
+            return Some("shift_name".to_owned());
+        }
+        if let Some(p) = json::nested(
+            "punch_time_simple_rules",
+            &self.punch_time_simple_rules,
+        ) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `UserTrip`
@@ -5586,6 +6159,24 @@ impl ToJson for UserTrip {
         w.field_opt("trip_type", &self.trip_type);
         w.field_opt("remarks", &self.remarks);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.start_time.is_empty() {
+            return Some("start_time".to_owned());
+        }
+        if self.end_time.is_empty() {
+            return Some("end_time".to_owned());
+        }
+        if self.reason.is_empty() {
+            return Some("reason".to_owned());
+        }
+        if self.approve_pass_time.is_empty() {
+            return Some("approve_pass_time".to_owned());
+        }
+        if self.approve_apply_time.is_empty() {
+            return Some("approve_apply_time".to_owned());
+        }
+        None
     }
 }
 /// `BatchCreateUserDailyShiftResponseBody`

@@ -25,11 +25,12 @@ impl<'a> AppAccessTokenApi<'a> {
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::POST,
-                "/open-apis/auth/v3/app_access_token",
-                TokenTypes::NONE,
-            ),
+                    self.client,
+                    HttpMethod::POST,
+                    "/open-apis/auth/v3/app_access_token",
+                    TokenTypes::NONE,
+                )
+                .flat_envelope(),
         }
     }
     /// 自建应用获取 app_access_token
@@ -44,11 +45,12 @@ impl<'a> AppAccessTokenApi<'a> {
     pub fn internal(&self) -> InternalRequest {
         InternalRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::POST,
-                "/open-apis/auth/v3/app_access_token/internal",
-                TokenTypes::NONE,
-            ),
+                    self.client,
+                    HttpMethod::POST,
+                    "/open-apis/auth/v3/app_access_token/internal",
+                    TokenTypes::NONE,
+                )
+                .flat_envelope(),
         }
     }
 }

@@ -23,11 +23,12 @@ impl<'a> AppTicketApi<'a> {
     pub fn resend(&self) -> ResendRequest {
         ResendRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::POST,
-                "/open-apis/auth/v3/app_ticket/resend",
-                TokenTypes::NONE,
-            ),
+                    self.client,
+                    HttpMethod::POST,
+                    "/open-apis/auth/v3/app_ticket/resend",
+                    TokenTypes::NONE,
+                )
+                .flat_envelope(),
         }
     }
 }

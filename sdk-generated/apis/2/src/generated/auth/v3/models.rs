@@ -27,6 +27,18 @@ impl ToJson for CreateAppAccessTokenRequestBody {
         w.field("app_ticket", &self.app_ticket);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.app_id.is_empty() {
+            return Some("app_id".to_owned());
+        }
+        if self.app_secret.is_empty() {
+            return Some("app_secret".to_owned());
+        }
+        if self.app_ticket.is_empty() {
+            return Some("app_ticket".to_owned());
+        }
+        None
+    }
 }
 /// `CreateAppAccessTokenResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -69,6 +81,15 @@ impl ToJson for CreateTenantAccessTokenRequestBody {
         w.field("app_access_token", &self.app_access_token);
         w.field("tenant_key", &self.tenant_key);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.app_access_token.is_empty() {
+            return Some("app_access_token".to_owned());
+        }
+        if self.tenant_key.is_empty() {
+            return Some("tenant_key".to_owned());
+        }
+        None
     }
 }
 /// `CreateTenantAccessTokenResponseBody`
@@ -134,6 +155,15 @@ impl ToJson for ResendAppTicketRequestBody {
         w.field("app_id", &self.app_id);
         w.field("app_secret", &self.app_secret);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.app_id.is_empty() {
+            return Some("app_id".to_owned());
+        }
+        if self.app_secret.is_empty() {
+            return Some("app_secret".to_owned());
+        }
+        None
     }
 }
 /// `InternalAppAccessTokenRequestBody`

@@ -24,6 +24,15 @@ impl ToJson for CreateAccessTokenRequestBody {
         w.field("code", &self.code);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.grant_type.is_empty() {
+            return Some("grant_type".to_owned());
+        }
+        if self.code.is_empty() {
+            return Some("code".to_owned());
+        }
+        None
+    }
 }
 /// `CreateAccessTokenResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -151,6 +160,15 @@ impl ToJson for CreateRefreshAccessTokenRequestBody {
         w.field("grant_type", &self.grant_type);
         w.field("refresh_token", &self.refresh_token);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.grant_type.is_empty() {
+            return Some("grant_type".to_owned());
+        }
+        if self.refresh_token.is_empty() {
+            return Some("refresh_token".to_owned());
+        }
+        None
     }
 }
 /// `GetUserInfoResponseBody`

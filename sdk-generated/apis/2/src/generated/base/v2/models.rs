@@ -15,35 +15,35 @@ use serde_json::Value;
 pub enum BlockType {
     /// `dashboard`
     Dashboard,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl BlockType {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::Dashboard => "dashboard",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for BlockType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for BlockType {
     fn from(value: &str) -> Self {
         match value {
             "dashboard" => Self::Dashboard,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for BlockType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -51,9 +51,14 @@ impl From<String> for BlockType {
 impl From<BlockType> for String {
     fn from(value: BlockType) -> String {
         match value {
-            BlockType::Unknown(other) => other,
+            BlockType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for BlockType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for BlockType {
@@ -79,8 +84,9 @@ pub enum Conjunction {
     And,
     /// `or`
     Or,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Conjunction {
     /// The value on the wire.
@@ -88,13 +94,8 @@ impl Conjunction {
         match self {
             Self::And => "and",
             Self::Or => "or",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Conjunction {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Conjunction {
@@ -102,14 +103,18 @@ impl From<&str> for Conjunction {
         match value {
             "and" => Self::And,
             "or" => Self::Or,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Conjunction {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -117,9 +122,14 @@ impl From<String> for Conjunction {
 impl From<Conjunction> for String {
     fn from(value: Conjunction) -> String {
         match value {
-            Conjunction::Unknown(other) => other,
+            Conjunction::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Conjunction {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Conjunction {
@@ -153,8 +163,9 @@ pub enum Operator {
     IsEmpty,
     /// `isNotEmpty`
     IsNotEmpty,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Operator {
     /// The value on the wire.
@@ -166,13 +177,8 @@ impl Operator {
             Self::DoesNotContain => "doesNotContain",
             Self::IsEmpty => "isEmpty",
             Self::IsNotEmpty => "isNotEmpty",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Operator {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Operator {
@@ -184,14 +190,18 @@ impl From<&str> for Operator {
             "doesNotContain" => Self::DoesNotContain,
             "isEmpty" => Self::IsEmpty,
             "isNotEmpty" => Self::IsNotEmpty,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Operator {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -199,9 +209,14 @@ impl From<String> for Operator {
 impl From<Operator> for String {
     fn from(value: Operator) -> String {
         match value {
-            Operator::Unknown(other) => other,
+            Operator::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Operator {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Operator {
@@ -247,6 +262,12 @@ impl ToJson for BlockRole {
         w.field_opt("block_type", &self.block_type);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.block_id.is_empty() {
+            return Some("block_id".to_owned());
+        }
+        None
+    }
 }
 /// `ConditionGroup`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -280,6 +301,12 @@ impl ToJson for ConditionGroup {
         w.field_opt("conditions", &self.conditions);
         w.field_opt("conjunction", &self.conjunction);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("conditions", &self.conditions) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `CreateAppRoleResponseBody`
@@ -362,6 +389,12 @@ impl ToJson for OtherRecRule {
         w.field_opt("perm", &self.perm);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("conditions", &self.conditions) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `RecRule`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -412,6 +445,15 @@ impl ToJson for RecRule {
         w.field_opt("display_rec_rule_version", &self.display_rec_rule_version);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("conditions", &self.conditions) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("condition_groups", &self.condition_groups) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `RecRuleCondition`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -449,6 +491,12 @@ impl ToJson for RecRuleCondition {
         w.field_opt("value", &self.value);
         w.field_opt("field_type", &self.field_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.field_name.is_empty() {
+            return Some("field_name".to_owned());
+        }
+        None
     }
 }
 /// `Role`
@@ -491,6 +539,18 @@ impl ToJson for Role {
         w.field_opt("block_roles", &self.block_roles);
         w.field_opt("base_rule", &self.base_rule);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.role_name.is_empty() {
+            return Some("role_name".to_owned());
+        }
+        if let Some(p) = json::nested("table_roles", &self.table_roles) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("block_roles", &self.block_roles) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `TableRole`
@@ -559,6 +619,15 @@ impl ToJson for TableRole {
         w.field_opt("view_rules", &self.view_rules);
         w.field_opt("field_action_rules", &self.field_action_rules);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("rec_rule", &self.rec_rule) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("other_rec_rule", &self.other_rec_rule) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `UpdateAppRoleResponseBody`

@@ -17,8 +17,9 @@ pub enum AdvanceVersion {
     V1,
     /// `v2`
     V2,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AdvanceVersion {
     /// The value on the wire.
@@ -26,13 +27,8 @@ impl AdvanceVersion {
         match self {
             Self::V1 => "v1",
             Self::V2 => "v2",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AdvanceVersion {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AdvanceVersion {
@@ -40,14 +36,18 @@ impl From<&str> for AdvanceVersion {
         match value {
             "v1" => Self::V1,
             "v2" => Self::V2,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AdvanceVersion {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -55,9 +55,14 @@ impl From<String> for AdvanceVersion {
 impl From<AdvanceVersion> for String {
     fn from(value: AdvanceVersion) -> String {
         match value {
-            AdvanceVersion::Unknown(other) => other,
+            AdvanceVersion::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AdvanceVersion {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AdvanceVersion {
@@ -85,8 +90,9 @@ pub enum AppFieldPropertyAutoSerialOptionsType {
     FixedText,
     /// `created_time`
     CreatedTime,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AppFieldPropertyAutoSerialOptionsType {
     /// The value on the wire.
@@ -95,13 +101,8 @@ impl AppFieldPropertyAutoSerialOptionsType {
             Self::SystemNumber => "system_number",
             Self::FixedText => "fixed_text",
             Self::CreatedTime => "created_time",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AppFieldPropertyAutoSerialOptionsType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AppFieldPropertyAutoSerialOptionsType {
@@ -110,14 +111,18 @@ impl From<&str> for AppFieldPropertyAutoSerialOptionsType {
             "system_number" => Self::SystemNumber,
             "fixed_text" => Self::FixedText,
             "created_time" => Self::CreatedTime,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AppFieldPropertyAutoSerialOptionsType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -125,9 +130,14 @@ impl From<String> for AppFieldPropertyAutoSerialOptionsType {
 impl From<AppFieldPropertyAutoSerialOptionsType> for String {
     fn from(value: AppFieldPropertyAutoSerialOptionsType) -> String {
         match value {
-            AppFieldPropertyAutoSerialOptionsType::Unknown(other) => other,
+            AppFieldPropertyAutoSerialOptionsType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AppFieldPropertyAutoSerialOptionsType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AppFieldPropertyAutoSerialOptionsType {
@@ -161,8 +171,9 @@ pub enum AppRoleMemberIdType {
     OpenDepartmentId,
     /// `chat_id`
     ChatId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AppRoleMemberIdType {
     /// The value on the wire.
@@ -174,13 +185,8 @@ impl AppRoleMemberIdType {
             Self::DepartmentId => "department_id",
             Self::OpenDepartmentId => "open_department_id",
             Self::ChatId => "chat_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AppRoleMemberIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AppRoleMemberIdType {
@@ -192,14 +198,18 @@ impl From<&str> for AppRoleMemberIdType {
             "department_id" => Self::DepartmentId,
             "open_department_id" => Self::OpenDepartmentId,
             "chat_id" => Self::ChatId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AppRoleMemberIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -207,9 +217,14 @@ impl From<String> for AppRoleMemberIdType {
 impl From<AppRoleMemberIdType> for String {
     fn from(value: AppRoleMemberIdType) -> String {
         match value {
-            AppRoleMemberIdType::Unknown(other) => other,
+            AppRoleMemberIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AppRoleMemberIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AppRoleMemberIdType {
@@ -251,8 +266,9 @@ pub enum AppTableFieldPropertyFilterInfoConditionOperator {
     IsLess,
     /// `isLessEqual`
     IsLessEqual,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AppTableFieldPropertyFilterInfoConditionOperator {
     /// The value on the wire.
@@ -268,13 +284,8 @@ impl AppTableFieldPropertyFilterInfoConditionOperator {
             Self::IsGreaterEqual => "isGreaterEqual",
             Self::IsLess => "isLess",
             Self::IsLessEqual => "isLessEqual",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AppTableFieldPropertyFilterInfoConditionOperator {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AppTableFieldPropertyFilterInfoConditionOperator {
@@ -290,14 +301,18 @@ impl From<&str> for AppTableFieldPropertyFilterInfoConditionOperator {
             "isGreaterEqual" => Self::IsGreaterEqual,
             "isLess" => Self::IsLess,
             "isLessEqual" => Self::IsLessEqual,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AppTableFieldPropertyFilterInfoConditionOperator {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -305,9 +320,16 @@ impl From<String> for AppTableFieldPropertyFilterInfoConditionOperator {
 impl From<AppTableFieldPropertyFilterInfoConditionOperator> for String {
     fn from(value: AppTableFieldPropertyFilterInfoConditionOperator) -> String {
         match value {
-            AppTableFieldPropertyFilterInfoConditionOperator::Unknown(other) => other,
+            AppTableFieldPropertyFilterInfoConditionOperator::Unknown(other) => {
+                other.into_string()
+            }
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AppTableFieldPropertyFilterInfoConditionOperator {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AppTableFieldPropertyFilterInfoConditionOperator {
@@ -339,8 +361,9 @@ pub enum AppTableFieldPropertyTypeUiType {
     Rating,
     /// `DateTime`
     DateTime,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AppTableFieldPropertyTypeUiType {
     /// The value on the wire.
@@ -351,13 +374,8 @@ impl AppTableFieldPropertyTypeUiType {
             Self::Currency => "Currency",
             Self::Rating => "Rating",
             Self::DateTime => "DateTime",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AppTableFieldPropertyTypeUiType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AppTableFieldPropertyTypeUiType {
@@ -368,14 +386,18 @@ impl From<&str> for AppTableFieldPropertyTypeUiType {
             "Currency" => Self::Currency,
             "Rating" => Self::Rating,
             "DateTime" => Self::DateTime,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AppTableFieldPropertyTypeUiType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -383,9 +405,14 @@ impl From<String> for AppTableFieldPropertyTypeUiType {
 impl From<AppTableFieldPropertyTypeUiType> for String {
     fn from(value: AppTableFieldPropertyTypeUiType) -> String {
         match value {
-            AppTableFieldPropertyTypeUiType::Unknown(other) => other,
+            AppTableFieldPropertyTypeUiType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AppTableFieldPropertyTypeUiType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AppTableFieldPropertyTypeUiType {
@@ -459,8 +486,9 @@ pub enum AppTableFieldUiType {
     Email,
     /// `Signature`
     Signature,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AppTableFieldUiType {
     /// The value on the wire.
@@ -492,13 +520,8 @@ impl AppTableFieldUiType {
             Self::AutoNumber => "AutoNumber",
             Self::Email => "Email",
             Self::Signature => "Signature",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AppTableFieldUiType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AppTableFieldUiType {
@@ -530,14 +553,18 @@ impl From<&str> for AppTableFieldUiType {
             "AutoNumber" => Self::AutoNumber,
             "Email" => Self::Email,
             "Signature" => Self::Signature,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AppTableFieldUiType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -545,9 +572,14 @@ impl From<String> for AppTableFieldUiType {
 impl From<AppTableFieldUiType> for String {
     fn from(value: AppTableFieldUiType) -> String {
         match value {
-            AppTableFieldUiType::Unknown(other) => other,
+            AppTableFieldUiType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AppTableFieldUiType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AppTableFieldUiType {
@@ -589,8 +621,9 @@ pub enum AppTableViewPropertyFilterInfoConditionOperator {
     IsLess,
     /// `isLessEqual`
     IsLessEqual,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AppTableViewPropertyFilterInfoConditionOperator {
     /// The value on the wire.
@@ -606,13 +639,8 @@ impl AppTableViewPropertyFilterInfoConditionOperator {
             Self::IsGreaterEqual => "isGreaterEqual",
             Self::IsLess => "isLess",
             Self::IsLessEqual => "isLessEqual",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AppTableViewPropertyFilterInfoConditionOperator {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AppTableViewPropertyFilterInfoConditionOperator {
@@ -628,14 +656,18 @@ impl From<&str> for AppTableViewPropertyFilterInfoConditionOperator {
             "isGreaterEqual" => Self::IsGreaterEqual,
             "isLess" => Self::IsLess,
             "isLessEqual" => Self::IsLessEqual,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AppTableViewPropertyFilterInfoConditionOperator {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -643,9 +675,16 @@ impl From<String> for AppTableViewPropertyFilterInfoConditionOperator {
 impl From<AppTableViewPropertyFilterInfoConditionOperator> for String {
     fn from(value: AppTableViewPropertyFilterInfoConditionOperator) -> String {
         match value {
-            AppTableViewPropertyFilterInfoConditionOperator::Unknown(other) => other,
+            AppTableViewPropertyFilterInfoConditionOperator::Unknown(other) => {
+                other.into_string()
+            }
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AppTableViewPropertyFilterInfoConditionOperator {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AppTableViewPropertyFilterInfoConditionOperator {
@@ -669,35 +708,35 @@ impl ToJson for AppTableViewPropertyFilterInfoConditionOperator {
 pub enum BlockType {
     /// `dashboard`
     Dashboard,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl BlockType {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::Dashboard => "dashboard",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for BlockType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for BlockType {
     fn from(value: &str) -> Self {
         match value {
             "dashboard" => Self::Dashboard,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for BlockType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -705,9 +744,14 @@ impl From<String> for BlockType {
 impl From<BlockType> for String {
     fn from(value: BlockType) -> String {
         match value {
-            BlockType::Unknown(other) => other,
+            BlockType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for BlockType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for BlockType {
@@ -753,8 +797,9 @@ pub enum ConditionOperator {
     Like,
     /// `in`
     In,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ConditionOperator {
     /// The value on the wire.
@@ -772,13 +817,8 @@ impl ConditionOperator {
             Self::IsLessEqual => "isLessEqual",
             Self::Like => "like",
             Self::In => "in",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ConditionOperator {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ConditionOperator {
@@ -796,14 +836,18 @@ impl From<&str> for ConditionOperator {
             "isLessEqual" => Self::IsLessEqual,
             "like" => Self::Like,
             "in" => Self::In,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ConditionOperator {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -811,9 +855,14 @@ impl From<String> for ConditionOperator {
 impl From<ConditionOperator> for String {
     fn from(value: ConditionOperator) -> String {
         match value {
-            ConditionOperator::Unknown(other) => other,
+            ConditionOperator::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ConditionOperator {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ConditionOperator {
@@ -839,8 +888,9 @@ pub enum Conjunction {
     And,
     /// `or`
     Or,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Conjunction {
     /// The value on the wire.
@@ -848,13 +898,8 @@ impl Conjunction {
         match self {
             Self::And => "and",
             Self::Or => "or",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Conjunction {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Conjunction {
@@ -862,14 +907,18 @@ impl From<&str> for Conjunction {
         match value {
             "and" => Self::And,
             "or" => Self::Or,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Conjunction {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -877,9 +926,14 @@ impl From<String> for Conjunction {
 impl From<Conjunction> for String {
     fn from(value: Conjunction) -> String {
         match value {
-            Conjunction::Unknown(other) => other,
+            Conjunction::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Conjunction {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Conjunction {
@@ -905,8 +959,9 @@ pub enum DisplayMode {
     Traditional,
     /// `one_question_per_page`
     OneQuestionPerPage,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DisplayMode {
     /// The value on the wire.
@@ -914,13 +969,8 @@ impl DisplayMode {
         match self {
             Self::Traditional => "traditional",
             Self::OneQuestionPerPage => "one_question_per_page",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DisplayMode {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DisplayMode {
@@ -928,14 +978,18 @@ impl From<&str> for DisplayMode {
         match value {
             "traditional" => Self::Traditional,
             "one_question_per_page" => Self::OneQuestionPerPage,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DisplayMode {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -943,9 +997,14 @@ impl From<String> for DisplayMode {
 impl From<DisplayMode> for String {
     fn from(value: DisplayMode) -> String {
         match value {
-            DisplayMode::Unknown(other) => other,
+            DisplayMode::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DisplayMode {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DisplayMode {
@@ -969,35 +1028,35 @@ impl ToJson for DisplayMode {
 pub enum FieldGroupChildType {
     /// `field`
     Field,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FieldGroupChildType {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::Field => "field",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FieldGroupChildType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FieldGroupChildType {
     fn from(value: &str) -> Self {
         match value {
             "field" => Self::Field,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FieldGroupChildType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1005,9 +1064,14 @@ impl From<String> for FieldGroupChildType {
 impl From<FieldGroupChildType> for String {
     fn from(value: FieldGroupChildType) -> String {
         match value {
-            FieldGroupChildType::Unknown(other) => other,
+            FieldGroupChildType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FieldGroupChildType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FieldGroupChildType {
@@ -1033,8 +1097,9 @@ pub enum InputType {
     OnlyMobile,
     /// `not_limit`
     NotLimit,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl InputType {
     /// The value on the wire.
@@ -1042,13 +1107,8 @@ impl InputType {
         match self {
             Self::OnlyMobile => "only_mobile",
             Self::NotLimit => "not_limit",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for InputType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for InputType {
@@ -1056,14 +1116,18 @@ impl From<&str> for InputType {
         match value {
             "only_mobile" => Self::OnlyMobile,
             "not_limit" => Self::NotLimit,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for InputType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1071,9 +1135,14 @@ impl From<String> for InputType {
 impl From<InputType> for String {
     fn from(value: InputType) -> String {
         match value {
-            InputType::Unknown(other) => other,
+            InputType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for InputType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for InputType {
@@ -1107,8 +1176,9 @@ pub enum MemberIdType {
     OpenDepartmentId,
     /// `chat_id`
     ChatId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MemberIdType {
     /// The value on the wire.
@@ -1120,13 +1190,8 @@ impl MemberIdType {
             Self::DepartmentId => "department_id",
             Self::OpenDepartmentId => "open_department_id",
             Self::ChatId => "chat_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MemberIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MemberIdType {
@@ -1138,14 +1203,18 @@ impl From<&str> for MemberIdType {
             "department_id" => Self::DepartmentId,
             "open_department_id" => Self::OpenDepartmentId,
             "chat_id" => Self::ChatId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MemberIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1153,9 +1222,14 @@ impl From<String> for MemberIdType {
 impl From<MemberIdType> for String {
     fn from(value: MemberIdType) -> String {
         match value {
-            MemberIdType::Unknown(other) => other,
+            MemberIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MemberIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MemberIdType {
@@ -1183,8 +1257,9 @@ pub enum MemberType {
     Chat,
     /// `department`
     Department,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MemberType {
     /// The value on the wire.
@@ -1193,13 +1268,8 @@ impl MemberType {
             Self::User => "user",
             Self::Chat => "chat",
             Self::Department => "department",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MemberType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MemberType {
@@ -1208,14 +1278,18 @@ impl From<&str> for MemberType {
             "user" => Self::User,
             "chat" => Self::Chat,
             "department" => Self::Department,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MemberType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1223,9 +1297,14 @@ impl From<String> for MemberType {
 impl From<MemberType> for String {
     fn from(value: MemberType) -> String {
         match value {
-            MemberType::Unknown(other) => other,
+            MemberType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MemberType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MemberType {
@@ -1259,8 +1338,9 @@ pub enum Operator {
     IsEmpty,
     /// `isNotEmpty`
     IsNotEmpty,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Operator {
     /// The value on the wire.
@@ -1272,13 +1352,8 @@ impl Operator {
             Self::DoesNotContain => "doesNotContain",
             Self::IsEmpty => "isEmpty",
             Self::IsNotEmpty => "isNotEmpty",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Operator {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Operator {
@@ -1290,14 +1365,18 @@ impl From<&str> for Operator {
             "doesNotContain" => Self::DoesNotContain,
             "isEmpty" => Self::IsEmpty,
             "isNotEmpty" => Self::IsNotEmpty,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Operator {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1305,9 +1384,14 @@ impl From<String> for Operator {
 impl From<Operator> for String {
     fn from(value: Operator) -> String {
         match value {
-            Operator::Unknown(other) => other,
+            Operator::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Operator {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Operator {
@@ -1333,8 +1417,9 @@ pub enum SegmentType {
     Text,
     /// `url`
     Url,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SegmentType {
     /// The value on the wire.
@@ -1342,13 +1427,8 @@ impl SegmentType {
         match self {
             Self::Text => "text",
             Self::Url => "url",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SegmentType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SegmentType {
@@ -1356,14 +1436,18 @@ impl From<&str> for SegmentType {
         match value {
             "text" => Self::Text,
             "url" => Self::Url,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SegmentType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1371,9 +1455,14 @@ impl From<String> for SegmentType {
 impl From<SegmentType> for String {
     fn from(value: SegmentType) -> String {
         match value {
-            SegmentType::Unknown(other) => other,
+            SegmentType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SegmentType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SegmentType {
@@ -1401,8 +1490,9 @@ pub enum ShareScopeType {
     V2,
     /// `3`
     V3,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ShareScopeType {
     /// The value on the wire.
@@ -1411,13 +1501,8 @@ impl ShareScopeType {
             Self::V1 => "1",
             Self::V2 => "2",
             Self::V3 => "3",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ShareScopeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ShareScopeType {
@@ -1426,14 +1511,18 @@ impl From<&str> for ShareScopeType {
             "1" => Self::V1,
             "2" => Self::V2,
             "3" => Self::V3,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ShareScopeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1441,9 +1530,14 @@ impl From<String> for ShareScopeType {
 impl From<ShareScopeType> for String {
     fn from(value: ShareScopeType) -> String {
         match value {
-            ShareScopeType::Unknown(other) => other,
+            ShareScopeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ShareScopeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ShareScopeType {
@@ -1471,8 +1565,9 @@ pub enum SharedLimit {
     TenantEditable,
     /// `anyone_editable`
     AnyoneEditable,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SharedLimit {
     /// The value on the wire.
@@ -1481,13 +1576,8 @@ impl SharedLimit {
             Self::Off => "off",
             Self::TenantEditable => "tenant_editable",
             Self::AnyoneEditable => "anyone_editable",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SharedLimit {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SharedLimit {
@@ -1496,14 +1586,18 @@ impl From<&str> for SharedLimit {
             "off" => Self::Off,
             "tenant_editable" => Self::TenantEditable,
             "anyone_editable" => Self::AnyoneEditable,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SharedLimit {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1511,9 +1605,14 @@ impl From<String> for SharedLimit {
 impl From<SharedLimit> for String {
     fn from(value: SharedLimit) -> String {
         match value {
-            SharedLimit::Unknown(other) => other,
+            SharedLimit::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SharedLimit {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SharedLimit {
@@ -1539,8 +1638,9 @@ pub enum Status {
     Enable,
     /// `Disable`
     Disable,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Status {
     /// The value on the wire.
@@ -1548,13 +1648,8 @@ impl Status {
         match self {
             Self::Enable => "Enable",
             Self::Disable => "Disable",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Status {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Status {
@@ -1562,14 +1657,18 @@ impl From<&str> for Status {
         match value {
             "Enable" => Self::Enable,
             "Disable" => Self::Disable,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Status {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1577,9 +1676,14 @@ impl From<String> for Status {
 impl From<Status> for String {
     fn from(value: Status) -> String {
         match value {
-            Status::Unknown(other) => other,
+            Status::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Status {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Status {
@@ -1605,8 +1709,9 @@ pub enum Type {
     Custom,
     /// `auto_increment_number`
     AutoIncrementNumber,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
@@ -1614,13 +1719,8 @@ impl Type {
         match self {
             Self::Custom => "custom",
             Self::AutoIncrementNumber => "auto_increment_number",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
@@ -1628,14 +1728,18 @@ impl From<&str> for Type {
         match value {
             "custom" => Self::Custom,
             "auto_increment_number" => Self::AutoIncrementNumber,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1643,9 +1747,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -1715,8 +1824,9 @@ pub enum UiType {
     ModifiedUser,
     /// `AutoNumber`
     AutoNumber,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UiType {
     /// The value on the wire.
@@ -1746,13 +1856,8 @@ impl UiType {
             Self::CreatedUser => "CreatedUser",
             Self::ModifiedUser => "ModifiedUser",
             Self::AutoNumber => "AutoNumber",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UiType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UiType {
@@ -1782,14 +1887,18 @@ impl From<&str> for UiType {
             "CreatedUser" => Self::CreatedUser,
             "ModifiedUser" => Self::ModifiedUser,
             "AutoNumber" => Self::AutoNumber,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UiType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1797,9 +1906,14 @@ impl From<String> for UiType {
 impl From<UiType> for String {
     fn from(value: UiType) -> String {
         match value {
-            UiType::Unknown(other) => other,
+            UiType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UiType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UiType {
@@ -1827,8 +1941,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -1837,13 +1952,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -1852,14 +1962,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1867,9 +1981,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -1901,8 +2020,9 @@ pub enum ViewType {
     Gantt,
     /// `form`
     Form,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ViewType {
     /// The value on the wire.
@@ -1913,13 +2033,8 @@ impl ViewType {
             Self::Gallery => "gallery",
             Self::Gantt => "gantt",
             Self::Form => "form",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ViewType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ViewType {
@@ -1930,14 +2045,18 @@ impl From<&str> for ViewType {
             "gallery" => Self::Gallery,
             "gantt" => Self::Gantt,
             "form" => Self::Form,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ViewType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1945,9 +2064,14 @@ impl From<String> for ViewType {
 impl From<ViewType> for String {
     fn from(value: ViewType) -> String {
         match value {
-            ViewType::Unknown(other) => other,
+            ViewType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ViewType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ViewType {
@@ -2061,7 +2185,7 @@ impl FromJson for AppDashboard {
 )]
 pub struct AppFieldPropertyAutoSerial {
     /// Automatic numbering type Options:custom(Custom number),auto_increment_number(AutoIncrementNumber Autoincrement number)
-    pub r#type: Type,
+    pub r#type: Option<Type>,
     /// List of auto-numbering rules
     pub options: Option<Vec<AppFieldPropertyAutoSerialOptions>>,
 }
@@ -2077,9 +2201,18 @@ impl FromJson for AppFieldPropertyAutoSerial {
 impl ToJson for AppFieldPropertyAutoSerial {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("type", &self.r#type);
+        w.field_opt("type", &self.r#type);
         w.field_opt("options", &self.options);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.r#type.is_none() {
+            return Some("type".to_owned());
+        }
+        if let Some(p) = json::nested("options", &self.options) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `AppFieldPropertyAutoSerialOptions`
@@ -2091,7 +2224,7 @@ impl ToJson for AppFieldPropertyAutoSerial {
 )]
 pub struct AppFieldPropertyAutoSerialOptions {
     /// Optional rule item types for auto-numbering Options:system_number(SystemNumber Incremental digits, value range 1-9),fixed_text(FixedText Fixed characters, maximum length: 20),created_time(CreatedTime Creation time, supports formats "yyyyMMdd", "yyyyMM", "yyyy", "MMdd", "MM", "dd")
-    pub r#type: AppFieldPropertyAutoSerialOptionsType,
+    pub r#type: Option<AppFieldPropertyAutoSerialOptionsType>,
     /// Values corresponding to auto-numbered optional rule item types
     pub value: String,
 }
@@ -2107,9 +2240,18 @@ impl FromJson for AppFieldPropertyAutoSerialOptions {
 impl ToJson for AppFieldPropertyAutoSerialOptions {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("type", &self.r#type);
+        w.field_opt("type", &self.r#type);
         w.field("value", &self.value);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.r#type.is_none() {
+            return Some("type".to_owned());
+        }
+        if self.value.is_empty() {
+            return Some("value".to_owned());
+        }
+        None
     }
 }
 /// `AppFieldPropertyLocation`
@@ -2121,7 +2263,7 @@ impl ToJson for AppFieldPropertyAutoSerialOptions {
 )]
 pub struct AppFieldPropertyLocation {
     /// Geolocation input restrictions Options:only_mobile(OnlyMobile Only allow uploads on mobile ends),not_limit(NotLimit Unlimited)
-    pub input_type: InputType,
+    pub input_type: Option<InputType>,
 }
 impl FromJson for AppFieldPropertyLocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -2134,8 +2276,14 @@ impl FromJson for AppFieldPropertyLocation {
 impl ToJson for AppFieldPropertyLocation {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("input_type", &self.input_type);
+        w.field_opt("input_type", &self.input_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.input_type.is_none() {
+            return Some("input_type".to_owned());
+        }
+        None
     }
 }
 /// `AppRichDescriptionSegment`
@@ -2147,7 +2295,7 @@ impl ToJson for AppFieldPropertyLocation {
 )]
 pub struct AppRichDescriptionSegment {
     /// `segment_type`
-    pub segment_type: SegmentType,
+    pub segment_type: Option<SegmentType>,
     /// `text`
     pub text: String,
     /// `link`
@@ -2166,10 +2314,19 @@ impl FromJson for AppRichDescriptionSegment {
 impl ToJson for AppRichDescriptionSegment {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("segment_type", &self.segment_type);
+        w.field_opt("segment_type", &self.segment_type);
         w.field("text", &self.text);
         w.field_opt("link", &self.link);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.segment_type.is_none() {
+            return Some("segment_type".to_owned());
+        }
+        if self.text.is_empty() {
+            return Some("text".to_owned());
+        }
+        None
     }
 }
 /// `AppRole`
@@ -2209,6 +2366,18 @@ impl ToJson for AppRole {
         w.field_opt("block_roles", &self.block_roles);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.role_name.is_empty() {
+            return Some("role_name".to_owned());
+        }
+        if let Some(p) = json::nested("table_roles", &self.table_roles) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("block_roles", &self.block_roles) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `AppRoleBlockRole`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2242,6 +2411,12 @@ impl ToJson for AppRoleBlockRole {
         w.field_opt("block_type", &self.block_type);
         w.field("block_perm", &self.block_perm);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.block_id.is_empty() {
+            return Some("block_id".to_owned());
+        }
+        None
     }
 }
 /// `AppRoleMember`
@@ -2305,6 +2480,12 @@ impl ToJson for AppRoleMember {
         w.field_opt("member_type", &self.member_type);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.member_id.is_empty() {
+            return Some("member_id".to_owned());
+        }
+        None
+    }
 }
 /// `AppRoleMemberId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2325,6 +2506,12 @@ impl ToJson for AppRoleMemberId {
         w.field_opt("type", &self.r#type);
         w.field("id", &self.id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.id.is_empty() {
+            return Some("id".to_owned());
+        }
+        None
     }
 }
 /// `AppRoleTableRole`
@@ -2376,6 +2563,12 @@ impl ToJson for AppRoleTableRole {
         w.field_opt("allow_delete_record", &self.allow_delete_record);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("rec_rule", &self.rec_rule) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `AppRoleTableRoleRecRule`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2409,6 +2602,12 @@ impl ToJson for AppRoleTableRoleRecRule {
         w.field_opt("conjunction", &self.conjunction);
         w.field_opt("other_perm", &self.other_perm);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("conditions", &self.conditions) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `AppRoleTableRoleRecRuleCondition`
@@ -2447,6 +2646,12 @@ impl ToJson for AppRoleTableRoleRecRuleCondition {
         w.field_opt("value", &self.value);
         w.field_opt("field_type", &self.field_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.field_name.is_empty() {
+            return Some("field_name".to_owned());
+        }
+        None
     }
 }
 /// `AppTable`
@@ -2506,6 +2711,15 @@ impl ToJson for AppTableCreateHeader {
         w.field_opt("description", &self.description);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.field_name.is_empty() {
+            return Some("field_name".to_owned());
+        }
+        if let Some(p) = json::nested("property", &self.property) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `AppTableField`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2559,6 +2773,15 @@ impl ToJson for AppTableField {
         w.field_opt("ui_type", &self.ui_type);
         w.field_opt("is_hidden", &self.is_hidden);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.field_name.is_empty() {
+            return Some("field_name".to_owned());
+        }
+        if let Some(p) = json::nested("property", &self.property) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `AppTableFieldDescription`
@@ -2728,6 +2951,18 @@ impl ToJson for AppTableFieldProperty {
         w.field_opt("filter_info", &self.filter_info);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("auto_serial", &self.auto_serial) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("location", &self.location) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("filter_info", &self.filter_info) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `AppTableFieldPropertyFilterInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2738,7 +2973,7 @@ impl ToJson for AppTableFieldProperty {
 )]
 pub struct AppTableFieldPropertyFilterInfo {
     /// `conjunction`
-    pub conjunction: Conjunction,
+    pub conjunction: Option<Conjunction>,
     /// `conditions`
     pub conditions: Vec<AppTableFieldPropertyFilterInfoCondition>,
 }
@@ -2754,9 +2989,18 @@ impl FromJson for AppTableFieldPropertyFilterInfo {
 impl ToJson for AppTableFieldPropertyFilterInfo {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("conjunction", &self.conjunction);
+        w.field_opt("conjunction", &self.conjunction);
         w.field("conditions", &self.conditions);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.conjunction.is_none() {
+            return Some("conjunction".to_owned());
+        }
+        if let Some(p) = json::nested("conditions", &self.conditions) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `AppTableFieldPropertyFilterInfoCondition`
@@ -2770,7 +3014,7 @@ pub struct AppTableFieldPropertyFilterInfoCondition {
     /// `field_id`
     pub field_id: String,
     /// `operator`
-    pub operator: AppTableFieldPropertyFilterInfoConditionOperator,
+    pub operator: Option<AppTableFieldPropertyFilterInfoConditionOperator>,
     /// `value`
     pub value: Option<String>,
     /// `condition_id`
@@ -2794,11 +3038,20 @@ impl ToJson for AppTableFieldPropertyFilterInfoCondition {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("field_id", &self.field_id);
-        w.field("operator", &self.operator);
+        w.field_opt("operator", &self.operator);
         w.field_opt("value", &self.value);
         w.field_opt("condition_id", &self.condition_id);
         w.field_opt("field_type", &self.field_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.field_id.is_empty() {
+            return Some("field_id".to_owned());
+        }
+        if self.operator.is_none() {
+            return Some("operator".to_owned());
+        }
+        None
     }
 }
 /// `AppTableFieldPropertyLookupFilter`
@@ -2829,6 +3082,12 @@ impl ToJson for AppTableFieldPropertyLookupFilter {
         w.field_opt("target_table", &self.target_table);
         w.field_opt("filter_info", &self.filter_info);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("filter_info", &self.filter_info) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `AppTableFieldPropertyOption`
@@ -3040,6 +3299,12 @@ impl ToJson for AppTableFormPatchedField {
         w.field_opt("rich_description", &self.rich_description);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("rich_description", &self.rich_description) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `AppTableRecord`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3156,6 +3421,12 @@ impl ToJson for AppTableViewProperty {
         w.field_opt("hierarchy_config", &self.hierarchy_config);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("filter_info", &self.filter_info) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `AppTableViewPropertyFilterInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3166,7 +3437,7 @@ impl ToJson for AppTableViewProperty {
 )]
 pub struct AppTableViewPropertyFilterInfo {
     /// Relationship of Multiple Filter Criteria Options:and(And),or(Or)
-    pub conjunction: Conjunction,
+    pub conjunction: Option<Conjunction>,
     /// Filter Criteria
     pub conditions: Vec<AppTableViewPropertyFilterInfoCondition>,
     /// `condition_omitted`
@@ -3185,10 +3456,19 @@ impl FromJson for AppTableViewPropertyFilterInfo {
 impl ToJson for AppTableViewPropertyFilterInfo {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("conjunction", &self.conjunction);
+        w.field_opt("conjunction", &self.conjunction);
         w.field("conditions", &self.conditions);
         w.field_opt("condition_omitted", &self.condition_omitted);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.conjunction.is_none() {
+            return Some("conjunction".to_owned());
+        }
+        if let Some(p) = json::nested("conditions", &self.conditions) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `AppTableViewPropertyFilterInfoCondition`
@@ -3202,7 +3482,7 @@ pub struct AppTableViewPropertyFilterInfoCondition {
     /// Base unique field identifier
     pub field_id: String,
     /// Type of filter operation Options:is(Equal to),isNot(Does not equal),contains(Include),doesNotContain(Not included),isEmpty(Is empty),isNotEmpty(Not empty),isGreater(Greater than),isGreaterEqual(Greater than or equal to),isLess(Less than),isLessEqual(Less than or equal to)
-    pub operator: AppTableViewPropertyFilterInfoConditionOperator,
+    pub operator: Option<AppTableViewPropertyFilterInfoConditionOperator>,
     /// Filter value
     pub value: Option<String>,
     /// `condition_id`
@@ -3226,11 +3506,20 @@ impl ToJson for AppTableViewPropertyFilterInfoCondition {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("field_id", &self.field_id);
-        w.field("operator", &self.operator);
+        w.field_opt("operator", &self.operator);
         w.field_opt("value", &self.value);
         w.field_opt("condition_id", &self.condition_id);
         w.field_opt("field_type", &self.field_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.field_id.is_empty() {
+            return Some("field_id".to_owned());
+        }
+        if self.operator.is_none() {
+            return Some("operator".to_owned());
+        }
+        None
     }
 }
 /// `AppTableViewPropertyHierarchyConfig`
@@ -3275,6 +3564,12 @@ impl ToJson for BatchCreateAppRoleMemberRequestBody {
         w.begin_object();
         w.field("member_list", &self.member_list);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("member_list", &self.member_list) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `BatchCreateAppTableRecordRequestBody`
@@ -3330,6 +3625,12 @@ impl ToJson for BatchCreateAppTableRequestBody {
         w.begin_object();
         w.field_opt("tables", &self.tables);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("tables", &self.tables) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `BatchDeleteAppTableRecordRequestBody`
@@ -3481,16 +3782,25 @@ impl FromJson for BlockWorkflow {
 )]
 pub struct ChildrenFilter {
     /// `conjunction`
-    pub conjunction: Conjunction,
+    pub conjunction: Option<Conjunction>,
     /// `conditions`
     pub conditions: Option<Vec<Condition>>,
 }
 impl ToJson for ChildrenFilter {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("conjunction", &self.conjunction);
+        w.field_opt("conjunction", &self.conjunction);
         w.field_opt("conditions", &self.conditions);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.conjunction.is_none() {
+            return Some("conjunction".to_owned());
+        }
+        if let Some(p) = json::nested("conditions", &self.conditions) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `Condition`
@@ -3504,7 +3814,7 @@ pub struct Condition {
     /// field_name
     pub field_name: String,
     /// operator Options:is(OperatorIs is),isNot(OperatorIsNot is not. This value does not support date fields. To learn how to query date fields, refer to \[Date Field Entry Guide\].),contains(OperatorContains contains. This value does not support date fields.),doesNotContain(OperatorDoesNotContain does not contain. This value does not support date fields.),isEmpty(OperatorIsEmpty is empty),isNotEmpty(OperatorIsNotEmpty is not empty),isGreater(OperatorIsGreater greater than.),isGreaterEqual(OperatorIsGreaterEqual greater than or equal to. This value does not support date fields.),isLess(OperatorIsLess less than),isLessEqual(OperatorIsLessEqual less than or equal to. This value does not support date fields.),like(OperatorLike LIKE operator. Not supported yet),in(OperatorIn IN operator. Not supported yet)
-    pub operator: ConditionOperator,
+    pub operator: Option<ConditionOperator>,
     /// value\[Record filter development guide\]
     pub value: Option<Vec<String>>,
 }
@@ -3512,9 +3822,18 @@ impl ToJson for Condition {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("field_name", &self.field_name);
-        w.field("operator", &self.operator);
+        w.field_opt("operator", &self.operator);
         w.field_opt("value", &self.value);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.field_name.is_empty() {
+            return Some("field_name".to_owned());
+        }
+        if self.operator.is_none() {
+            return Some("operator".to_owned());
+        }
+        None
     }
 }
 /// `CopyAppDashboardRequestBody`
@@ -3533,6 +3852,12 @@ impl ToJson for CopyAppDashboardRequestBody {
         w.begin_object();
         w.field("name", &self.name);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        None
     }
 }
 /// `CopyAppDashboardResponseBody`
@@ -3639,6 +3964,12 @@ impl ToJson for CreateAppTableFieldGroupRequestBody {
         w.field("field_groups", &self.field_groups);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("field_groups", &self.field_groups) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CreateAppTableFieldGroupResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3694,6 +4025,12 @@ impl ToJson for CreateAppTableRequestBody {
         w.begin_object();
         w.field_opt("table", &self.table);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("table", &self.table) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `CreateAppTableResponseBody`
@@ -3915,6 +4252,15 @@ impl ToJson for FieldGroup {
         w.field_opt("description", &self.description);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        if let Some(p) = json::nested("children", &self.children) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `FieldGroupChild`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3925,16 +4271,25 @@ impl ToJson for FieldGroup {
 )]
 pub struct FieldGroupChild {
     /// `type`
-    pub r#type: FieldGroupChildType,
+    pub r#type: Option<FieldGroupChildType>,
     /// `id`
     pub id: String,
 }
 impl ToJson for FieldGroupChild {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("type", &self.r#type);
+        w.field_opt("type", &self.r#type);
         w.field("id", &self.id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.r#type.is_none() {
+            return Some("type".to_owned());
+        }
+        if self.id.is_empty() {
+            return Some("id".to_owned());
+        }
+        None
     }
 }
 /// `FilterInfo`
@@ -3946,7 +4301,7 @@ impl ToJson for FieldGroupChild {
 )]
 pub struct FilterInfo {
     /// Conjunction. This parameter is required and please ignore the "No" in the Required column Options:and(ConjunctionAnd meeting all of the conditions),or(ConjunctionOr meeting any of the conditions)
-    pub conjunction: Conjunction,
+    pub conjunction: Option<Conjunction>,
     /// conditions
     pub conditions: Option<Vec<Condition>>,
     /// `children`
@@ -3955,10 +4310,22 @@ pub struct FilterInfo {
 impl ToJson for FilterInfo {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("conjunction", &self.conjunction);
+        w.field_opt("conjunction", &self.conjunction);
         w.field_opt("conditions", &self.conditions);
         w.field_opt("children", &self.children);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.conjunction.is_none() {
+            return Some("conjunction".to_owned());
+        }
+        if let Some(p) = json::nested("conditions", &self.conditions) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("children", &self.children) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `FormField`
@@ -4398,6 +4765,12 @@ impl ToJson for PatchAppTableViewRequestBody {
         w.field_opt("property", &self.property);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("property", &self.property) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `Person`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4514,6 +4887,12 @@ impl ToJson for ReqTable {
         w.field_opt("fields", &self.fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("fields", &self.fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ReqView`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4534,6 +4913,12 @@ impl ToJson for ReqView {
         w.field("view_name", &self.view_name);
         w.field_opt("view_type", &self.view_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.view_name.is_empty() {
+            return Some("view_name".to_owned());
+        }
+        None
     }
 }
 /// `SearchAppTableRecordRequestBody`
@@ -4564,6 +4949,12 @@ impl ToJson for SearchAppTableRecordRequestBody {
         w.field_opt("filter", &self.filter);
         w.field_opt("automatic_fields", &self.automatic_fields);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("filter", &self.filter) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `SearchAppTableRecordResponseBody`
@@ -4672,6 +5063,12 @@ impl ToJson for UpdateAppWorkflowRequestBody {
         w.field("status", &self.status);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.status.is_empty() {
+            return Some("status".to_owned());
+        }
+        None
+    }
 }
 /// `UpgradeAppTableFormRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4684,14 +5081,23 @@ pub struct UpgradeAppTableFormRequestBody {
     /// `form_name`
     pub form_name: String,
     /// `display_mode`
-    pub display_mode: DisplayMode,
+    pub display_mode: Option<DisplayMode>,
 }
 impl ToJson for UpgradeAppTableFormRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("form_name", &self.form_name);
-        w.field("display_mode", &self.display_mode);
+        w.field_opt("display_mode", &self.display_mode);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.form_name.is_empty() {
+            return Some("form_name".to_owned());
+        }
+        if self.display_mode.is_none() {
+            return Some("display_mode".to_owned());
+        }
+        None
     }
 }
 /// `UpgradeAppTableFormResponseBody`

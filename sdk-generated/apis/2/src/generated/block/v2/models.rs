@@ -54,6 +54,24 @@ impl ToJson for CreateEntityRequestBody {
         w.field_opt("preview", &self.preview);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.title.is_empty() {
+            return Some("title".to_owned());
+        }
+        if self.block_type_id.is_empty() {
+            return Some("block_type_id".to_owned());
+        }
+        if self.source_data.is_empty() {
+            return Some("source_data".to_owned());
+        }
+        if self.source_meta.is_empty() {
+            return Some("source_meta".to_owned());
+        }
+        if self.version.is_empty() {
+            return Some("version".to_owned());
+        }
+        None
+    }
 }
 /// `CreateEntityResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -147,6 +165,24 @@ impl ToJson for Entity {
         w.field_opt("extra", &self.extra);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.block_id.is_empty() {
+            return Some("block_id".to_owned());
+        }
+        if self.block_type_id.is_empty() {
+            return Some("block_type_id".to_owned());
+        }
+        if self.source_data.is_empty() {
+            return Some("source_data".to_owned());
+        }
+        if self.source_meta.is_empty() {
+            return Some("source_meta".to_owned());
+        }
+        if self.version.is_empty() {
+            return Some("version".to_owned());
+        }
+        None
+    }
 }
 /// `Message`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -176,5 +212,17 @@ impl ToJson for Message {
         w.field_opt("resource", &self.resource);
         w.field("open_ids", &self.open_ids);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.body.is_empty() {
+            return Some("body".to_owned());
+        }
+        if self.version.is_empty() {
+            return Some("version".to_owned());
+        }
+        if self.block_id.is_empty() {
+            return Some("block_id".to_owned());
+        }
+        None
     }
 }

@@ -43,8 +43,9 @@ pub enum ArrowStyle {
     SingleOrMultiArrow,
     /// `x_arrow`
     XArrow,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ArrowStyle {
     /// The value on the wire.
@@ -65,13 +66,8 @@ impl ArrowStyle {
             Self::ZeroOrSingleArrow => "zero_or_single_arrow",
             Self::SingleOrMultiArrow => "single_or_multi_arrow",
             Self::XArrow => "x_arrow",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ArrowStyle {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ArrowStyle {
@@ -92,14 +88,18 @@ impl From<&str> for ArrowStyle {
             "zero_or_single_arrow" => Self::ZeroOrSingleArrow,
             "single_or_multi_arrow" => Self::SingleOrMultiArrow,
             "x_arrow" => Self::XArrow,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ArrowStyle {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -107,9 +107,14 @@ impl From<String> for ArrowStyle {
 impl From<ArrowStyle> for String {
     fn from(value: ArrowStyle) -> String {
         match value {
-            ArrowStyle::Unknown(other) => other,
+            ArrowStyle::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ArrowStyle {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ArrowStyle {
@@ -139,8 +144,9 @@ pub enum BorderStyle {
     Dash,
     /// `dot`
     Dot,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl BorderStyle {
     /// The value on the wire.
@@ -150,13 +156,8 @@ impl BorderStyle {
             Self::None => "none",
             Self::Dash => "dash",
             Self::Dot => "dot",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for BorderStyle {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for BorderStyle {
@@ -166,14 +167,18 @@ impl From<&str> for BorderStyle {
             "none" => Self::None,
             "dash" => Self::Dash,
             "dot" => Self::Dot,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for BorderStyle {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -181,9 +186,14 @@ impl From<String> for BorderStyle {
 impl From<BorderStyle> for String {
     fn from(value: BorderStyle) -> String {
         match value {
-            BorderStyle::Unknown(other) => other,
+            BorderStyle::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for BorderStyle {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for BorderStyle {
@@ -213,8 +223,9 @@ pub enum BorderWidth {
     Narrow,
     /// `medium`
     Medium,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl BorderWidth {
     /// The value on the wire.
@@ -224,13 +235,8 @@ impl BorderWidth {
             Self::ExtraNarrow => "extra_narrow",
             Self::Narrow => "narrow",
             Self::Medium => "medium",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for BorderWidth {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for BorderWidth {
@@ -240,14 +246,18 @@ impl From<&str> for BorderWidth {
             "extra_narrow" => Self::ExtraNarrow,
             "narrow" => Self::Narrow,
             "medium" => Self::Medium,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for BorderWidth {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -255,9 +265,14 @@ impl From<String> for BorderWidth {
 impl From<BorderWidth> for String {
     fn from(value: BorderWidth) -> String {
         match value {
-            BorderWidth::Unknown(other) => other,
+            BorderWidth::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for BorderWidth {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for BorderWidth {
@@ -283,8 +298,9 @@ pub enum FillGradientType {
     LinearGradient,
     /// `radial-gradient`
     RadialGradient,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FillGradientType {
     /// The value on the wire.
@@ -292,13 +308,8 @@ impl FillGradientType {
         match self {
             Self::LinearGradient => "linear-gradient",
             Self::RadialGradient => "radial-gradient",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FillGradientType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FillGradientType {
@@ -306,14 +317,18 @@ impl From<&str> for FillGradientType {
         match value {
             "linear-gradient" => Self::LinearGradient,
             "radial-gradient" => Self::RadialGradient,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FillGradientType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -321,9 +336,14 @@ impl From<String> for FillGradientType {
 impl From<FillGradientType> for String {
     fn from(value: FillGradientType) -> String {
         match value {
-            FillGradientType::Unknown(other) => other,
+            FillGradientType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FillGradientType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FillGradientType {
@@ -349,8 +369,9 @@ pub enum FontWeight {
     Regular,
     /// `bold`
     Bold,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FontWeight {
     /// The value on the wire.
@@ -358,13 +379,8 @@ impl FontWeight {
         match self {
             Self::Regular => "regular",
             Self::Bold => "bold",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FontWeight {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FontWeight {
@@ -372,14 +388,18 @@ impl From<&str> for FontWeight {
         match value {
             "regular" => Self::Regular,
             "bold" => Self::Bold,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FontWeight {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -387,9 +407,14 @@ impl From<String> for FontWeight {
 impl From<FontWeight> for String {
     fn from(value: FontWeight) -> String {
         match value {
-            FontWeight::Unknown(other) => other,
+            FontWeight::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FontWeight {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FontWeight {
@@ -417,8 +442,9 @@ pub enum HorizontalAlign {
     Center,
     /// `right`
     Right,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl HorizontalAlign {
     /// The value on the wire.
@@ -427,13 +453,8 @@ impl HorizontalAlign {
             Self::Left => "left",
             Self::Center => "center",
             Self::Right => "right",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for HorizontalAlign {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for HorizontalAlign {
@@ -442,14 +463,18 @@ impl From<&str> for HorizontalAlign {
             "left" => Self::Left,
             "center" => Self::Center,
             "right" => Self::Right,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for HorizontalAlign {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -457,9 +482,14 @@ impl From<String> for HorizontalAlign {
 impl From<HorizontalAlign> for String {
     fn from(value: HorizontalAlign) -> String {
         match value {
-            HorizontalAlign::Unknown(other) => other,
+            HorizontalAlign::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for HorizontalAlign {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for HorizontalAlign {
@@ -495,8 +525,9 @@ pub enum Layout {
     VerticalTimeLine,
     /// `horizontal_time_line`
     HorizontalTimeLine,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Layout {
     /// The value on the wire.
@@ -509,13 +540,8 @@ impl Layout {
             Self::TreeBalance => "tree_balance",
             Self::VerticalTimeLine => "vertical_time_line",
             Self::HorizontalTimeLine => "horizontal_time_line",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Layout {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Layout {
@@ -528,14 +554,18 @@ impl From<&str> for Layout {
             "tree_balance" => Self::TreeBalance,
             "vertical_time_line" => Self::VerticalTimeLine,
             "horizontal_time_line" => Self::HorizontalTimeLine,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Layout {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -543,9 +573,14 @@ impl From<String> for Layout {
 impl From<Layout> for String {
     fn from(value: Layout) -> String {
         match value {
-            Layout::Unknown(other) => other,
+            Layout::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Layout {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Layout {
@@ -575,8 +610,9 @@ pub enum LayoutPosition {
     Up,
     /// `down`
     Down,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl LayoutPosition {
     /// The value on the wire.
@@ -586,13 +622,8 @@ impl LayoutPosition {
             Self::Right => "right",
             Self::Up => "up",
             Self::Down => "down",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for LayoutPosition {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for LayoutPosition {
@@ -602,14 +633,18 @@ impl From<&str> for LayoutPosition {
             "right" => Self::Right,
             "up" => Self::Up,
             "down" => Self::Down,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for LayoutPosition {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -617,9 +652,14 @@ impl From<String> for LayoutPosition {
 impl From<LayoutPosition> for String {
     fn from(value: LayoutPosition) -> String {
         match value {
-            LayoutPosition::Unknown(other) => other,
+            LayoutPosition::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for LayoutPosition {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for LayoutPosition {
@@ -647,8 +687,9 @@ pub enum LineStyle {
     RightAngle,
     /// `round_angle`
     RoundAngle,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl LineStyle {
     /// The value on the wire.
@@ -657,13 +698,8 @@ impl LineStyle {
             Self::Curve => "curve",
             Self::RightAngle => "right_angle",
             Self::RoundAngle => "round_angle",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for LineStyle {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for LineStyle {
@@ -672,14 +708,18 @@ impl From<&str> for LineStyle {
             "curve" => Self::Curve,
             "right_angle" => Self::RightAngle,
             "round_angle" => Self::RoundAngle,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for LineStyle {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -687,9 +727,14 @@ impl From<String> for LineStyle {
 impl From<LineStyle> for String {
     fn from(value: LineStyle) -> String {
         match value {
-            LineStyle::Unknown(other) => other,
+            LineStyle::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for LineStyle {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for LineStyle {
@@ -717,8 +762,9 @@ pub enum MindMapNodeType {
     MindMapFullRoundRect,
     /// `mind_map_round_rect`
     MindMapRoundRect,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MindMapNodeType {
     /// The value on the wire.
@@ -727,13 +773,8 @@ impl MindMapNodeType {
             Self::MindMapText => "mind_map_text",
             Self::MindMapFullRoundRect => "mind_map_full_round_rect",
             Self::MindMapRoundRect => "mind_map_round_rect",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MindMapNodeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MindMapNodeType {
@@ -742,14 +783,18 @@ impl From<&str> for MindMapNodeType {
             "mind_map_text" => Self::MindMapText,
             "mind_map_full_round_rect" => Self::MindMapFullRoundRect,
             "mind_map_round_rect" => Self::MindMapRoundRect,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MindMapNodeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -757,9 +802,14 @@ impl From<String> for MindMapNodeType {
 impl From<MindMapNodeType> for String {
     fn from(value: MindMapNodeType) -> String {
         match value {
-            MindMapNodeType::Unknown(other) => other,
+            MindMapNodeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MindMapNodeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MindMapNodeType {
@@ -787,8 +837,9 @@ pub enum MindMapRootType {
     MindMapFullRoundRect,
     /// `mind_map_round_rect`
     MindMapRoundRect,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MindMapRootType {
     /// The value on the wire.
@@ -797,13 +848,8 @@ impl MindMapRootType {
             Self::MindMapText => "mind_map_text",
             Self::MindMapFullRoundRect => "mind_map_full_round_rect",
             Self::MindMapRoundRect => "mind_map_round_rect",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MindMapRootType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MindMapRootType {
@@ -812,14 +858,18 @@ impl From<&str> for MindMapRootType {
             "mind_map_text" => Self::MindMapText,
             "mind_map_full_round_rect" => Self::MindMapFullRoundRect,
             "mind_map_round_rect" => Self::MindMapRoundRect,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MindMapRootType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -827,9 +877,14 @@ impl From<String> for MindMapRootType {
 impl From<MindMapRootType> for String {
     fn from(value: MindMapRootType) -> String {
         match value {
-            MindMapRootType::Unknown(other) => other,
+            MindMapRootType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MindMapRootType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MindMapRootType {
@@ -855,8 +910,9 @@ pub enum PaintType {
     Marker,
     /// `highlight`
     Highlight,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl PaintType {
     /// The value on the wire.
@@ -864,13 +920,8 @@ impl PaintType {
         match self {
             Self::Marker => "marker",
             Self::Highlight => "highlight",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for PaintType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for PaintType {
@@ -878,14 +929,18 @@ impl From<&str> for PaintType {
         match value {
             "marker" => Self::Marker,
             "highlight" => Self::Highlight,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for PaintType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -893,9 +948,14 @@ impl From<String> for PaintType {
 impl From<PaintType> for String {
     fn from(value: PaintType) -> String {
         match value {
-            PaintType::Unknown(other) => other,
+            PaintType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for PaintType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for PaintType {
@@ -925,8 +985,9 @@ pub enum Shape {
     Curve,
     /// `right_angled_polyline`
     RightAngledPolyline,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Shape {
     /// The value on the wire.
@@ -936,13 +997,8 @@ impl Shape {
             Self::Polyline => "polyline",
             Self::Curve => "curve",
             Self::RightAngledPolyline => "right_angled_polyline",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Shape {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Shape {
@@ -952,14 +1008,18 @@ impl From<&str> for Shape {
             "polyline" => Self::Polyline,
             "curve" => Self::Curve,
             "right_angled_polyline" => Self::RightAngledPolyline,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Shape {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -967,9 +1027,14 @@ impl From<String> for Shape {
 impl From<Shape> for String {
     fn from(value: Shape) -> String {
         match value {
-            Shape::Unknown(other) => other,
+            Shape::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Shape {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Shape {
@@ -1001,8 +1066,9 @@ pub enum SnapTo {
     Bottom,
     /// `auto`
     Auto,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SnapTo {
     /// The value on the wire.
@@ -1013,13 +1079,8 @@ impl SnapTo {
             Self::Top => "top",
             Self::Bottom => "bottom",
             Self::Auto => "auto",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SnapTo {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SnapTo {
@@ -1030,14 +1091,18 @@ impl From<&str> for SnapTo {
             "top" => Self::Top,
             "bottom" => Self::Bottom,
             "auto" => Self::Auto,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SnapTo {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1045,9 +1110,14 @@ impl From<String> for SnapTo {
 impl From<SnapTo> for String {
     fn from(value: SnapTo) -> String {
         match value {
-            SnapTo::Unknown(other) => other,
+            SnapTo::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SnapTo {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SnapTo {
@@ -1081,8 +1151,9 @@ pub enum Theme {
     MinimalistBlue,
     /// `default`
     Default,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Theme {
     /// The value on the wire.
@@ -1094,13 +1165,8 @@ impl Theme {
             Self::VibrantColor => "vibrant_color",
             Self::MinimalistBlue => "minimalist_blue",
             Self::Default => "default",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Theme {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Theme {
@@ -1112,14 +1178,18 @@ impl From<&str> for Theme {
             "vibrant_color" => Self::VibrantColor,
             "minimalist_blue" => Self::MinimalistBlue,
             "default" => Self::Default,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Theme {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1127,9 +1197,14 @@ impl From<String> for Theme {
 impl From<Theme> for String {
     fn from(value: Theme) -> String {
         match value {
-            Theme::Unknown(other) => other,
+            Theme::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Theme {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Theme {
@@ -1305,8 +1380,9 @@ pub enum Type {
     MindNodeRoundRect,
     /// `mind_node_text`
     MindNodeText,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
@@ -1389,13 +1465,8 @@ impl Type {
             Self::MindNodeFullRoundRect => "mind_node_full_round_rect",
             Self::MindNodeRoundRect => "mind_node_round_rect",
             Self::MindNodeText => "mind_node_text",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
@@ -1478,14 +1549,18 @@ impl From<&str> for Type {
             "mind_node_full_round_rect" => Self::MindNodeFullRoundRect,
             "mind_node_round_rect" => Self::MindNodeRoundRect,
             "mind_node_text" => Self::MindNodeText,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1493,9 +1568,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -1523,8 +1603,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -1533,13 +1614,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -1548,14 +1624,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1563,9 +1643,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -1593,8 +1678,9 @@ pub enum VerticalAlign {
     Mid,
     /// `bottom`
     Bottom,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl VerticalAlign {
     /// The value on the wire.
@@ -1603,13 +1689,8 @@ impl VerticalAlign {
             Self::Top => "top",
             Self::Mid => "mid",
             Self::Bottom => "bottom",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for VerticalAlign {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for VerticalAlign {
@@ -1618,14 +1699,18 @@ impl From<&str> for VerticalAlign {
             "top" => Self::Top,
             "mid" => Self::Mid,
             "bottom" => Self::Bottom,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for VerticalAlign {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1633,9 +1718,14 @@ impl From<String> for VerticalAlign {
 impl From<VerticalAlign> for String {
     fn from(value: VerticalAlign) -> String {
         match value {
-            VerticalAlign::Unknown(other) => other,
+            VerticalAlign::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for VerticalAlign {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for VerticalAlign {
@@ -1689,8 +1779,9 @@ pub enum WhiteboardNodeType {
     Paint,
     /// `combined_fragment`
     CombinedFragment,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl WhiteboardNodeType {
     /// The value on the wire.
@@ -1712,13 +1803,8 @@ impl WhiteboardNodeType {
             Self::MindMap => "mind_map",
             Self::Paint => "paint",
             Self::CombinedFragment => "combined_fragment",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for WhiteboardNodeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for WhiteboardNodeType {
@@ -1740,14 +1826,18 @@ impl From<&str> for WhiteboardNodeType {
             "mind_map" => Self::MindMap,
             "paint" => Self::Paint,
             "combined_fragment" => Self::CombinedFragment,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for WhiteboardNodeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1755,9 +1845,14 @@ impl From<String> for WhiteboardNodeType {
 impl From<WhiteboardNodeType> for String {
     fn from(value: WhiteboardNodeType) -> String {
         match value {
-            WhiteboardNodeType::Unknown(other) => other,
+            WhiteboardNodeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for WhiteboardNodeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for WhiteboardNodeType {
@@ -1854,7 +1949,7 @@ impl ToJson for BorderRadius {
 )]
 pub struct CompositeShape {
     /// `type`
-    pub r#type: Type,
+    pub r#type: Option<Type>,
     /// `pie`
     pub pie: Option<Pie>,
     /// `circular_ring`
@@ -1879,12 +1974,18 @@ impl FromJson for CompositeShape {
 impl ToJson for CompositeShape {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("type", &self.r#type);
+        w.field_opt("type", &self.r#type);
         w.field_opt("pie", &self.pie);
         w.field_opt("circular_ring", &self.circular_ring);
         w.field_opt("trapezoid", &self.trapezoid);
         w.field_opt("cube", &self.cube);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.r#type.is_none() {
+            return Some("type".to_owned());
+        }
+        None
     }
 }
 /// `Connector`
@@ -1952,6 +2053,12 @@ impl ToJson for Connector {
         w.field_opt("caption_position_type", &self.caption_position_type);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("captions", &self.captions) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ConnectorAttachedObject`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2011,6 +2118,12 @@ impl ToJson for ConnectorCaption {
         w.begin_object();
         w.field_opt("data", &self.data);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("data", &self.data) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ConnectorInfo`
@@ -2082,6 +2195,12 @@ impl ToJson for CreatePlantumlWhiteboardNodeRequestBody {
         w.field_opt("look_type", &self.look_type);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.plant_uml_code.is_empty() {
+            return Some("plant_uml_code".to_owned());
+        }
+        None
+    }
 }
 /// `CreatePlantumlWhiteboardNodeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2124,6 +2243,12 @@ impl ToJson for CreateWhiteboardNodeRequestBody {
         w.field_opt("nodes", &self.nodes);
         w.field_opt("overwrite", &self.overwrite);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("nodes", &self.nodes) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `CreateWhiteboardNodeResponseBody`
@@ -2266,6 +2391,12 @@ impl ToJson for Image {
         w.field("token", &self.token);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.token.is_empty() {
+            return Some("token".to_owned());
+        }
+        None
+    }
 }
 /// `Lifeline`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2386,6 +2517,12 @@ impl ToJson for MindMapNode {
         w.field_opt("children", &self.children);
         w.field_opt("collapsed", &self.collapsed);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.parent_id.is_empty() {
+            return Some("parent_id".to_owned());
+        }
+        None
     }
 }
 /// `MindMapRoot`
@@ -2569,6 +2706,12 @@ impl ToJson for RichText {
         w.field_opt("paragraphs", &self.paragraphs);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("paragraphs", &self.paragraphs) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `RichTextElement`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2611,6 +2754,24 @@ impl ToJson for RichTextElement {
         w.field_opt("mention_doc_element", &self.mention_doc_element);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("text_element", &self.text_element) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("link_element", &self.link_element) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "mention_user_element",
+            &self.mention_user_element,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("mention_doc_element", &self.mention_doc_element) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `RichTextElementLink`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2645,6 +2806,12 @@ impl ToJson for RichTextElementLink {
         w.field_opt("text_style", &self.text_style);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.herf.is_empty() {
+            return Some("herf".to_owned());
+        }
+        None
+    }
 }
 /// `RichTextElementMentionDoc`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2674,6 +2841,12 @@ impl ToJson for RichTextElementMentionDoc {
         w.field("doc_url", &self.doc_url);
         w.field_opt("text_style", &self.text_style);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.doc_url.is_empty() {
+            return Some("doc_url".to_owned());
+        }
+        None
     }
 }
 /// `RichTextElementMentionUser`
@@ -2705,6 +2878,12 @@ impl ToJson for RichTextElementMentionUser {
         w.field_opt("text_style", &self.text_style);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        None
+    }
 }
 /// `RichTextElementText`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2734,6 +2913,12 @@ impl ToJson for RichTextElementText {
         w.field("text", &self.text);
         w.field_opt("text_style", &self.text_style);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.text.is_empty() {
+            return Some("text".to_owned());
+        }
+        None
     }
 }
 /// `RichTextElementTextStyle`
@@ -2826,6 +3011,12 @@ impl ToJson for RichTextParagraph {
         w.field_opt("list_begin_index", &self.list_begin_index);
         w.field_opt("quote", &self.quote);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("elements", &self.elements) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `Section`
@@ -3117,6 +3308,15 @@ impl ToJson for Table {
         w.field_opt("cells", &self.cells);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("meta", &self.meta) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("cells", &self.cells) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `TableCell`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3162,6 +3362,12 @@ impl ToJson for TableCell {
         w.field_opt("text", &self.text);
         w.field_opt("style", &self.style);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("text", &self.text) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `TableCellMergeInfo`
@@ -3238,6 +3444,12 @@ impl ToJson for TableMeta {
         w.field_opt("style", &self.style);
         w.field_opt("text", &self.text);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("text", &self.text) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `Text`
@@ -3336,6 +3548,12 @@ impl ToJson for Text {
         w.field_opt("text_background_color_type", &self.text_background_color_type);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("rich_text", &self.rich_text) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ThemeWhiteboardResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3346,7 +3564,7 @@ impl ToJson for Text {
 )]
 pub struct ThemeWhiteboardResponseBody {
     /// `theme`
-    pub theme: Theme,
+    pub theme: Option<Theme>,
 }
 impl FromJson for ThemeWhiteboardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -3411,7 +3629,7 @@ pub struct WhiteboardNode {
     /// `id`
     pub id: Option<String>,
     /// `type`
-    pub r#type: WhiteboardNodeType,
+    pub r#type: Option<WhiteboardNodeType>,
     /// `parent_id`
     pub parent_id: Option<String>,
     /// `children`
@@ -3498,7 +3716,7 @@ impl ToJson for WhiteboardNode {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field_opt("id", &self.id);
-        w.field("type", &self.r#type);
+        w.field_opt("type", &self.r#type);
         w.field_opt("parent_id", &self.parent_id);
         w.field_opt("children", &self.children);
         w.field_opt("x", &self.x);
@@ -3524,5 +3742,29 @@ impl ToJson for WhiteboardNode {
         w.field_opt("mind_map", &self.mind_map);
         w.field_opt("syntax", &self.syntax);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.r#type.is_none() {
+            return Some("type".to_owned());
+        }
+        if let Some(p) = json::nested("text", &self.text) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("image", &self.image) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("composite_shape", &self.composite_shape) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("connector", &self.connector) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("table", &self.table) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("mind_map_node", &self.mind_map_node) {
+            return Some(p);
+        }
+        None
     }
 }

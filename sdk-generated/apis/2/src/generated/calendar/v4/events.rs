@@ -46,8 +46,9 @@ pub enum Role {
     Writer,
     /// `owner`
     Owner,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Role {
     /// The value on the wire.
@@ -58,13 +59,8 @@ impl Role {
             Self::Reader => "reader",
             Self::Writer => "writer",
             Self::Owner => "owner",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Role {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Role {
@@ -75,14 +71,18 @@ impl From<&str> for Role {
             "reader" => Self::Reader,
             "writer" => Self::Writer,
             "owner" => Self::Owner,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Role {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -90,9 +90,14 @@ impl From<String> for Role {
 impl From<Role> for String {
     fn from(value: Role) -> String {
         match value {
-            Role::Unknown(other) => other,
+            Role::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Role {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Role {
@@ -116,35 +121,35 @@ impl ToJson for Role {
 pub enum Type {
     /// `user`
     User,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::User => "user",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
     fn from(value: &str) -> Self {
         match value {
             "user" => Self::User,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -152,9 +157,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -176,7 +186,7 @@ impl ToJson for Type {
 )]
 pub struct AclScopeEvent {
     /// `type`
-    pub r#type: Type,
+    pub r#type: Option<Type>,
     /// `user_id`
     pub user_id: Option<UserId>,
 }
@@ -281,7 +291,7 @@ pub struct P2CalendarCalendarAclCreatedV4Data {
     /// `acl_id`
     pub acl_id: String,
     /// `role`
-    pub role: Role,
+    pub role: Option<Role>,
     /// `scope`
     pub scope: AclScopeEvent,
     /// `user_id_list`

@@ -21,8 +21,9 @@ pub enum AttendeeAbility {
     CanInviteOthers,
     /// `can_modify_event`
     CanModifyEvent,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AttendeeAbility {
     /// The value on the wire.
@@ -32,13 +33,8 @@ impl AttendeeAbility {
             Self::CanSeeOthers => "can_see_others",
             Self::CanInviteOthers => "can_invite_others",
             Self::CanModifyEvent => "can_modify_event",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AttendeeAbility {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AttendeeAbility {
@@ -48,14 +44,18 @@ impl From<&str> for AttendeeAbility {
             "can_see_others" => Self::CanSeeOthers,
             "can_invite_others" => Self::CanInviteOthers,
             "can_modify_event" => Self::CanModifyEvent,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AttendeeAbility {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -63,9 +63,14 @@ impl From<String> for AttendeeAbility {
 impl From<AttendeeAbility> for String {
     fn from(value: AttendeeAbility) -> String {
         match value {
-            AttendeeAbility::Unknown(other) => other,
+            AttendeeAbility::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AttendeeAbility {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AttendeeAbility {
@@ -95,8 +100,9 @@ pub enum CalendarEventAttendeeIdType {
     Resource,
     /// `third_party`
     ThirdParty,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CalendarEventAttendeeIdType {
     /// The value on the wire.
@@ -106,13 +112,8 @@ impl CalendarEventAttendeeIdType {
             Self::Chat => "chat",
             Self::Resource => "resource",
             Self::ThirdParty => "third_party",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CalendarEventAttendeeIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CalendarEventAttendeeIdType {
@@ -122,14 +123,18 @@ impl From<&str> for CalendarEventAttendeeIdType {
             "chat" => Self::Chat,
             "resource" => Self::Resource,
             "third_party" => Self::ThirdParty,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CalendarEventAttendeeIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -137,9 +142,14 @@ impl From<String> for CalendarEventAttendeeIdType {
 impl From<CalendarEventAttendeeIdType> for String {
     fn from(value: CalendarEventAttendeeIdType) -> String {
         match value {
-            CalendarEventAttendeeIdType::Unknown(other) => other,
+            CalendarEventAttendeeIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CalendarEventAttendeeIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CalendarEventAttendeeIdType {
@@ -169,8 +179,9 @@ pub enum CalendarEventAttendeeType {
     Resource,
     /// `third_party`
     ThirdParty,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CalendarEventAttendeeType {
     /// The value on the wire.
@@ -180,13 +191,8 @@ impl CalendarEventAttendeeType {
             Self::Chat => "chat",
             Self::Resource => "resource",
             Self::ThirdParty => "third_party",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CalendarEventAttendeeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CalendarEventAttendeeType {
@@ -196,14 +202,18 @@ impl From<&str> for CalendarEventAttendeeType {
             "chat" => Self::Chat,
             "resource" => Self::Resource,
             "third_party" => Self::ThirdParty,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CalendarEventAttendeeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -211,9 +221,14 @@ impl From<String> for CalendarEventAttendeeType {
 impl From<CalendarEventAttendeeType> for String {
     fn from(value: CalendarEventAttendeeType) -> String {
         match value {
-            CalendarEventAttendeeType::Unknown(other) => other,
+            CalendarEventAttendeeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CalendarEventAttendeeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CalendarEventAttendeeType {
@@ -247,8 +262,9 @@ pub enum CalendarType {
     Google,
     /// `exchange`
     Exchange,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CalendarType {
     /// The value on the wire.
@@ -260,13 +276,8 @@ impl CalendarType {
             Self::Shared => "shared",
             Self::Google => "google",
             Self::Exchange => "exchange",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CalendarType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CalendarType {
@@ -278,14 +289,18 @@ impl From<&str> for CalendarType {
             "shared" => Self::Shared,
             "google" => Self::Google,
             "exchange" => Self::Exchange,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CalendarType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -293,9 +308,14 @@ impl From<String> for CalendarType {
 impl From<CalendarType> for String {
     fn from(value: CalendarType) -> String {
         match value {
-            CalendarType::Unknown(other) => other,
+            CalendarType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CalendarType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CalendarType {
@@ -327,8 +347,9 @@ pub enum CreateExchangeBindingResponseBodyStatus {
     TimespanDone,
     /// `err`
     Err,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CreateExchangeBindingResponseBodyStatus {
     /// The value on the wire.
@@ -339,13 +360,8 @@ impl CreateExchangeBindingResponseBodyStatus {
             Self::CalDone => "cal_done",
             Self::TimespanDone => "timespan_done",
             Self::Err => "err",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CreateExchangeBindingResponseBodyStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CreateExchangeBindingResponseBodyStatus {
@@ -356,14 +372,18 @@ impl From<&str> for CreateExchangeBindingResponseBodyStatus {
             "cal_done" => Self::CalDone,
             "timespan_done" => Self::TimespanDone,
             "err" => Self::Err,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CreateExchangeBindingResponseBodyStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -371,9 +391,16 @@ impl From<String> for CreateExchangeBindingResponseBodyStatus {
 impl From<CreateExchangeBindingResponseBodyStatus> for String {
     fn from(value: CreateExchangeBindingResponseBodyStatus) -> String {
         match value {
-            CreateExchangeBindingResponseBodyStatus::Unknown(other) => other,
+            CreateExchangeBindingResponseBodyStatus::Unknown(other) => {
+                other.into_string()
+            }
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CreateExchangeBindingResponseBodyStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CreateExchangeBindingResponseBodyStatus {
@@ -399,8 +426,9 @@ pub enum FreeBusyStatus {
     Free,
     /// `busy`
     Busy,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FreeBusyStatus {
     /// The value on the wire.
@@ -408,13 +436,8 @@ impl FreeBusyStatus {
         match self {
             Self::Free => "free",
             Self::Busy => "busy",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FreeBusyStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FreeBusyStatus {
@@ -422,14 +445,18 @@ impl From<&str> for FreeBusyStatus {
         match value {
             "free" => Self::Free,
             "busy" => Self::Busy,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FreeBusyStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -437,9 +464,14 @@ impl From<String> for FreeBusyStatus {
 impl From<FreeBusyStatus> for String {
     fn from(value: FreeBusyStatus) -> String {
         match value {
-            FreeBusyStatus::Unknown(other) => other,
+            FreeBusyStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FreeBusyStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FreeBusyStatus {
@@ -473,8 +505,9 @@ pub enum GetCalendarResponseBodyType {
     Google,
     /// `exchange`
     Exchange,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetCalendarResponseBodyType {
     /// The value on the wire.
@@ -486,13 +519,8 @@ impl GetCalendarResponseBodyType {
             Self::Shared => "shared",
             Self::Google => "google",
             Self::Exchange => "exchange",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetCalendarResponseBodyType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetCalendarResponseBodyType {
@@ -504,14 +532,18 @@ impl From<&str> for GetCalendarResponseBodyType {
             "shared" => Self::Shared,
             "google" => Self::Google,
             "exchange" => Self::Exchange,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetCalendarResponseBodyType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -519,9 +551,14 @@ impl From<String> for GetCalendarResponseBodyType {
 impl From<GetCalendarResponseBodyType> for String {
     fn from(value: GetCalendarResponseBodyType) -> String {
         match value {
-            GetCalendarResponseBodyType::Unknown(other) => other,
+            GetCalendarResponseBodyType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetCalendarResponseBodyType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetCalendarResponseBodyType {
@@ -553,8 +590,9 @@ pub enum GetExchangeBindingResponseBodyStatus {
     TimespanDone,
     /// `err`
     Err,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetExchangeBindingResponseBodyStatus {
     /// The value on the wire.
@@ -565,13 +603,8 @@ impl GetExchangeBindingResponseBodyStatus {
             Self::CalDone => "cal_done",
             Self::TimespanDone => "timespan_done",
             Self::Err => "err",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetExchangeBindingResponseBodyStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetExchangeBindingResponseBodyStatus {
@@ -582,14 +615,18 @@ impl From<&str> for GetExchangeBindingResponseBodyStatus {
             "cal_done" => Self::CalDone,
             "timespan_done" => Self::TimespanDone,
             "err" => Self::Err,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetExchangeBindingResponseBodyStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -597,9 +634,14 @@ impl From<String> for GetExchangeBindingResponseBodyStatus {
 impl From<GetExchangeBindingResponseBodyStatus> for String {
     fn from(value: GetExchangeBindingResponseBodyStatus) -> String {
         match value {
-            GetExchangeBindingResponseBodyStatus::Unknown(other) => other,
+            GetExchangeBindingResponseBodyStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetExchangeBindingResponseBodyStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetExchangeBindingResponseBodyStatus {
@@ -627,8 +669,9 @@ pub enum IconType {
     Vc,
     /// `live`
     Live,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl IconType {
     /// The value on the wire.
@@ -637,13 +680,8 @@ impl IconType {
             Self::Default => "default",
             Self::Vc => "vc",
             Self::Live => "live",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for IconType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for IconType {
@@ -652,14 +690,18 @@ impl From<&str> for IconType {
             "default" => Self::Default,
             "vc" => Self::Vc,
             "live" => Self::Live,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for IconType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -667,9 +709,14 @@ impl From<String> for IconType {
 impl From<IconType> for String {
     fn from(value: IconType) -> String {
         match value {
-            IconType::Unknown(other) => other,
+            IconType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for IconType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for IconType {
@@ -697,8 +744,9 @@ pub enum JoinMeetingPermission {
     OnlyOrganizationEmployees,
     /// `only_event_attendees`
     OnlyEventAttendees,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl JoinMeetingPermission {
     /// The value on the wire.
@@ -707,13 +755,8 @@ impl JoinMeetingPermission {
             Self::AnyoneCanJoin => "anyone_can_join",
             Self::OnlyOrganizationEmployees => "only_organization_employees",
             Self::OnlyEventAttendees => "only_event_attendees",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for JoinMeetingPermission {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for JoinMeetingPermission {
@@ -722,14 +765,18 @@ impl From<&str> for JoinMeetingPermission {
             "anyone_can_join" => Self::AnyoneCanJoin,
             "only_organization_employees" => Self::OnlyOrganizationEmployees,
             "only_event_attendees" => Self::OnlyEventAttendees,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for JoinMeetingPermission {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -737,9 +784,14 @@ impl From<String> for JoinMeetingPermission {
 impl From<JoinMeetingPermission> for String {
     fn from(value: JoinMeetingPermission) -> String {
         match value {
-            JoinMeetingPermission::Unknown(other) => other,
+            JoinMeetingPermission::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for JoinMeetingPermission {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for JoinMeetingPermission {
@@ -765,8 +817,9 @@ pub enum NeedNotification {
     True,
     /// `false`
     False,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl NeedNotification {
     /// The value on the wire.
@@ -774,13 +827,8 @@ impl NeedNotification {
         match self {
             Self::True => "true",
             Self::False => "false",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for NeedNotification {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for NeedNotification {
@@ -788,14 +836,18 @@ impl From<&str> for NeedNotification {
         match value {
             "true" => Self::True,
             "false" => Self::False,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for NeedNotification {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -803,9 +855,14 @@ impl From<String> for NeedNotification {
 impl From<NeedNotification> for String {
     fn from(value: NeedNotification) -> String {
         match value {
-            NeedNotification::Unknown(other) => other,
+            NeedNotification::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for NeedNotification {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for NeedNotification {
@@ -833,8 +890,9 @@ pub enum Permissions {
     ShowOnlyFreeBusy,
     /// `public`
     Public,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Permissions {
     /// The value on the wire.
@@ -843,13 +901,8 @@ impl Permissions {
             Self::Private => "private",
             Self::ShowOnlyFreeBusy => "show_only_free_busy",
             Self::Public => "public",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Permissions {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Permissions {
@@ -858,14 +911,18 @@ impl From<&str> for Permissions {
             "private" => Self::Private,
             "show_only_free_busy" => Self::ShowOnlyFreeBusy,
             "public" => Self::Public,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Permissions {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -873,9 +930,14 @@ impl From<String> for Permissions {
 impl From<Permissions> for String {
     fn from(value: Permissions) -> String {
         match value {
-            Permissions::Unknown(other) => other,
+            Permissions::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Permissions {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Permissions {
@@ -903,8 +965,9 @@ pub enum ReplyCalendarEventRequestBodyRsvpStatus {
     Accept,
     /// `decline`
     Decline,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ReplyCalendarEventRequestBodyRsvpStatus {
     /// The value on the wire.
@@ -913,13 +976,8 @@ impl ReplyCalendarEventRequestBodyRsvpStatus {
             Self::Tentative => "tentative",
             Self::Accept => "accept",
             Self::Decline => "decline",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ReplyCalendarEventRequestBodyRsvpStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ReplyCalendarEventRequestBodyRsvpStatus {
@@ -928,14 +986,18 @@ impl From<&str> for ReplyCalendarEventRequestBodyRsvpStatus {
             "tentative" => Self::Tentative,
             "accept" => Self::Accept,
             "decline" => Self::Decline,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ReplyCalendarEventRequestBodyRsvpStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -943,9 +1005,16 @@ impl From<String> for ReplyCalendarEventRequestBodyRsvpStatus {
 impl From<ReplyCalendarEventRequestBodyRsvpStatus> for String {
     fn from(value: ReplyCalendarEventRequestBodyRsvpStatus) -> String {
         match value {
-            ReplyCalendarEventRequestBodyRsvpStatus::Unknown(other) => other,
+            ReplyCalendarEventRequestBodyRsvpStatus::Unknown(other) => {
+                other.into_string()
+            }
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ReplyCalendarEventRequestBodyRsvpStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ReplyCalendarEventRequestBodyRsvpStatus {
@@ -977,8 +1046,9 @@ pub enum Role {
     Writer,
     /// `owner`
     Owner,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Role {
     /// The value on the wire.
@@ -989,13 +1059,8 @@ impl Role {
             Self::Reader => "reader",
             Self::Writer => "writer",
             Self::Owner => "owner",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Role {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Role {
@@ -1006,14 +1071,18 @@ impl From<&str> for Role {
             "reader" => Self::Reader,
             "writer" => Self::Writer,
             "owner" => Self::Owner,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Role {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1021,9 +1090,14 @@ impl From<String> for Role {
 impl From<Role> for String {
     fn from(value: Role) -> String {
         match value {
-            Role::Unknown(other) => other,
+            Role::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Role {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Role {
@@ -1055,8 +1129,9 @@ pub enum RsvpStatus {
     NeedsAction,
     /// `removed`
     Removed,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl RsvpStatus {
     /// The value on the wire.
@@ -1067,13 +1142,8 @@ impl RsvpStatus {
             Self::Decline => "decline",
             Self::NeedsAction => "needs_action",
             Self::Removed => "removed",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for RsvpStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for RsvpStatus {
@@ -1084,14 +1154,18 @@ impl From<&str> for RsvpStatus {
             "decline" => Self::Decline,
             "needs_action" => Self::NeedsAction,
             "removed" => Self::Removed,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for RsvpStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1099,9 +1173,14 @@ impl From<String> for RsvpStatus {
 impl From<RsvpStatus> for String {
     fn from(value: RsvpStatus) -> String {
         match value {
-            RsvpStatus::Unknown(other) => other,
+            RsvpStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for RsvpStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for RsvpStatus {
@@ -1133,8 +1212,9 @@ pub enum SelfRsvpStatus {
     NeedsAction,
     /// `removed`
     Removed,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SelfRsvpStatus {
     /// The value on the wire.
@@ -1145,13 +1225,8 @@ impl SelfRsvpStatus {
             Self::Decline => "decline",
             Self::NeedsAction => "needs_action",
             Self::Removed => "removed",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SelfRsvpStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SelfRsvpStatus {
@@ -1162,14 +1237,18 @@ impl From<&str> for SelfRsvpStatus {
             "decline" => Self::Decline,
             "needs_action" => Self::NeedsAction,
             "removed" => Self::Removed,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SelfRsvpStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1177,9 +1256,14 @@ impl From<String> for SelfRsvpStatus {
 impl From<SelfRsvpStatus> for String {
     fn from(value: SelfRsvpStatus) -> String {
         match value {
-            SelfRsvpStatus::Unknown(other) => other,
+            SelfRsvpStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SelfRsvpStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SelfRsvpStatus {
@@ -1207,8 +1291,9 @@ pub enum Status {
     Confirmed,
     /// `cancelled`
     Cancelled,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Status {
     /// The value on the wire.
@@ -1217,13 +1302,8 @@ impl Status {
             Self::Tentative => "tentative",
             Self::Confirmed => "confirmed",
             Self::Cancelled => "cancelled",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Status {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Status {
@@ -1232,14 +1312,18 @@ impl From<&str> for Status {
             "tentative" => Self::Tentative,
             "confirmed" => Self::Confirmed,
             "cancelled" => Self::Cancelled,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Status {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1247,9 +1331,14 @@ impl From<String> for Status {
 impl From<Status> for String {
     fn from(value: Status) -> String {
         match value {
-            Status::Unknown(other) => other,
+            Status::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Status {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Status {
@@ -1277,8 +1366,9 @@ pub enum TimeType {
     AfterEventStart,
     /// `after_event_end`
     AfterEventEnd,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl TimeType {
     /// The value on the wire.
@@ -1287,13 +1377,8 @@ impl TimeType {
             Self::BeforeEventStart => "before_event_start",
             Self::AfterEventStart => "after_event_start",
             Self::AfterEventEnd => "after_event_end",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for TimeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for TimeType {
@@ -1302,14 +1387,18 @@ impl From<&str> for TimeType {
             "before_event_start" => Self::BeforeEventStart,
             "after_event_start" => Self::AfterEventStart,
             "after_event_end" => Self::AfterEventEnd,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for TimeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1317,9 +1406,14 @@ impl From<String> for TimeType {
 impl From<TimeType> for String {
     fn from(value: TimeType) -> String {
         match value {
-            TimeType::Unknown(other) => other,
+            TimeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for TimeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for TimeType {
@@ -1343,35 +1437,35 @@ impl ToJson for TimeType {
 pub enum Type {
     /// `user`
     User,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::User => "user",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
     fn from(value: &str) -> Self {
         match value {
             "user" => Self::User,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1379,9 +1473,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -1411,8 +1510,9 @@ pub enum UiStatus {
     Readonly,
     /// `editable`
     Editable,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UiStatus {
     /// The value on the wire.
@@ -1422,13 +1522,8 @@ impl UiStatus {
             Self::Hide => "hide",
             Self::Readonly => "readonly",
             Self::Editable => "editable",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UiStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UiStatus {
@@ -1438,14 +1533,18 @@ impl From<&str> for UiStatus {
             "hide" => Self::Hide,
             "readonly" => Self::Readonly,
             "editable" => Self::Editable,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UiStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1453,9 +1552,14 @@ impl From<String> for UiStatus {
 impl From<UiStatus> for String {
     fn from(value: UiStatus) -> String {
         match value {
-            UiStatus::Unknown(other) => other,
+            UiStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UiStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UiStatus {
@@ -1483,8 +1587,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -1493,13 +1598,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -1508,14 +1608,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1523,9 +1627,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -1559,8 +1668,9 @@ pub enum VcType {
     LarkLive,
     /// `third_party_meeting`
     ThirdPartyMeeting,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl VcType {
     /// The value on the wire.
@@ -1572,13 +1682,8 @@ impl VcType {
             Self::NoMeeting => "no_meeting",
             Self::LarkLive => "lark_live",
             Self::ThirdPartyMeeting => "third_party_meeting",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for VcType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for VcType {
@@ -1590,14 +1695,18 @@ impl From<&str> for VcType {
             "no_meeting" => Self::NoMeeting,
             "lark_live" => Self::LarkLive,
             "third_party_meeting" => Self::ThirdPartyMeeting,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for VcType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1605,9 +1714,14 @@ impl From<String> for VcType {
 impl From<VcType> for String {
     fn from(value: VcType) -> String {
         match value {
-            VcType::Unknown(other) => other,
+            VcType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for VcType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for VcType {
@@ -1635,8 +1749,9 @@ pub enum Visibility {
     Private,
     /// `public`
     Public,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Visibility {
     /// The value on the wire.
@@ -1645,13 +1760,8 @@ impl Visibility {
             Self::Default => "default",
             Self::Private => "private",
             Self::Public => "public",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Visibility {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Visibility {
@@ -1660,14 +1770,18 @@ impl From<&str> for Visibility {
             "default" => Self::Default,
             "private" => Self::Private,
             "public" => Self::Public,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Visibility {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1675,9 +1789,14 @@ impl From<String> for Visibility {
 impl From<Visibility> for String {
     fn from(value: Visibility) -> String {
         match value {
-            Visibility::Unknown(other) => other,
+            Visibility::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Visibility {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Visibility {
@@ -1699,7 +1818,7 @@ impl ToJson for Visibility {
 )]
 pub struct AclScope {
     /// The type of the scope where the permission takes effect.**Note**: Currently, only user is supported. When `type=user`, the user_id needs to be consistent with the type of user_id_type. For example, when `user_id_type=open_id`, the user_id needs to be the user's open_id. Options:user(User)
-    pub r#type: Type,
+    pub r#type: Option<Type>,
     /// User ID, for more information, you can refer to the \[Concept of User-Related ID\]
     pub user_id: Option<String>,
 }
@@ -1715,9 +1834,15 @@ impl FromJson for AclScope {
 impl ToJson for AclScope {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("type", &self.r#type);
+        w.field_opt("type", &self.r#type);
         w.field_opt("user_id", &self.user_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.r#type.is_none() {
+            return Some("type".to_owned());
+        }
+        None
     }
 }
 /// `Attachment`
@@ -1862,6 +1987,15 @@ impl ToJson for BatchFreebusyRequestBody {
         w.field_opt("need_rsvp_status", &self.need_rsvp_status);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.time_min.is_empty() {
+            return Some("time_min".to_owned());
+        }
+        if self.time_max.is_empty() {
+            return Some("time_max".to_owned());
+        }
+        None
+    }
 }
 /// `BatchFreebusyResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1943,6 +2077,12 @@ impl ToJson for Calendar {
         w.field_opt("role", &self.role);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.calendar_id.is_empty() {
+            return Some("calendar_id".to_owned());
+        }
+        None
+    }
 }
 /// `CalendarAcl`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1955,7 +2095,7 @@ pub struct CalendarAcl {
     /// `acl_id`
     pub acl_id: String,
     /// Access to the calendar. Options:unknown(Unkonwn Unknown permission. unknown is one of the enumerated values of the role parameter, but when role is used as a request parameter, it does not support the input of unknown.),free_busy_reader(FreeBusyReader Guest. A guest can only view availability information.),reader(Subscriber. A subscriber can view all event details.),writer(Editor. An editor can create and modify events.),owner(Administrator. An administrator can manage calendars and share settings.)
-    pub role: Role,
+    pub role: Option<Role>,
     /// The scope of the permission's effectiveness
     pub scope: AclScope,
 }
@@ -1973,9 +2113,21 @@ impl ToJson for CalendarAcl {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("acl_id", &self.acl_id);
-        w.field("role", &self.role);
+        w.field_opt("role", &self.role);
         w.field("scope", &self.scope);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.acl_id.is_empty() {
+            return Some("acl_id".to_owned());
+        }
+        if self.role.is_none() {
+            return Some("role".to_owned());
+        }
+        if let Some(p) = json::nested("scope", &self.scope) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `CalendarAttendeeResourceCustomization`
@@ -2010,6 +2162,12 @@ impl ToJson for CalendarAttendeeResourceCustomization {
         w.field_opt("input_content", &self.input_content);
         w.field_opt("options", &self.options);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.index_key.is_empty() {
+            return Some("index_key".to_owned());
+        }
+        None
     }
 }
 /// `CalendarEvent`
@@ -2149,6 +2307,21 @@ impl ToJson for CalendarEvent {
         w.field_opt("description_rich", &self.description_rich);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.event_id.is_empty() {
+            return Some("event_id".to_owned());
+        }
+        if let Some(p) = json::nested("vchat", &self.vchat) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("attendees", &self.attendees) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("event_check_in", &self.event_check_in) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CalendarEventAttendee`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2231,6 +2404,15 @@ impl ToJson for CalendarEventAttendee {
         w.field_opt("approval_reason", &self.approval_reason);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested(
+            "resource_customization",
+            &self.resource_customization,
+        ) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CalendarEventAttendeeChatMember`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2308,7 +2490,7 @@ impl ToJson for CalendarEventAttendeeId {
 )]
 pub struct CheckInTime {
     /// Check-in time type, duration calculates the final time according to it. Options:before_event_start(BeforeEventStart Before the start of event),after_event_start(AfterEventStart After the start of event),after_event_end(AfterEventEnd After the end of event)
-    pub time_type: TimeType,
+    pub time_type: Option<TimeType>,
     /// The offset (in minutes) relative to the beginning or end of the event.- Currently, the value can only be one of the lists \[0, 5, 15, 30, 60\], where 0 indicates immediate start.- When time_type is before_event_start, duration cannot be set to 0
     pub duration: i64,
 }
@@ -2324,9 +2506,15 @@ impl FromJson for CheckInTime {
 impl ToJson for CheckInTime {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("time_type", &self.time_type);
+        w.field_opt("time_type", &self.time_type);
         w.field("duration", &self.duration);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.time_type.is_none() {
+            return Some("time_type".to_owned());
+        }
+        None
     }
 }
 /// `CreateCalendarEventAttendeeRequestBody`
@@ -2357,6 +2545,12 @@ impl ToJson for CreateCalendarEventAttendeeRequestBody {
         w.field_opt("is_enable_admin", &self.is_enable_admin);
         w.field_opt("add_operator_to_attendee", &self.add_operator_to_attendee);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("attendees", &self.attendees) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `CreateCalendarEventAttendeeResponseBody`
@@ -2553,6 +2747,15 @@ impl ToJson for EventCheckIn {
         w.field_opt("check_in_end_time", &self.check_in_end_time);
         w.field_opt("need_notify_attendees", &self.need_notify_attendees);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("check_in_start_time", &self.check_in_start_time) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("check_in_end_time", &self.check_in_end_time) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `EventLocation`
@@ -3169,6 +3372,15 @@ impl ToJson for ListFreebusyRequestBody {
         w.field_opt("need_rsvp_status", &self.need_rsvp_status);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.time_min.is_empty() {
+            return Some("time_min".to_owned());
+        }
+        if self.time_max.is_empty() {
+            return Some("time_max".to_owned());
+        }
+        None
+    }
 }
 /// `ListFreebusyResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3367,13 +3579,19 @@ impl ToJson for Reminder {
 )]
 pub struct ReplyCalendarEventRequestBody {
     /// Event invitee RSVP status, that is, event reply status. Options:accept(accept),decline(refuse),tentative(To be determined)
-    pub rsvp_status: ReplyCalendarEventRequestBodyRsvpStatus,
+    pub rsvp_status: Option<ReplyCalendarEventRequestBodyRsvpStatus>,
 }
 impl ToJson for ReplyCalendarEventRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("rsvp_status", &self.rsvp_status);
+        w.field_opt("rsvp_status", &self.rsvp_status);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.rsvp_status.is_none() {
+            return Some("rsvp_status".to_owned());
+        }
+        None
     }
 }
 /// `Schema`
@@ -3430,6 +3648,12 @@ impl ToJson for SearchCalendarEventRequestBody {
         w.field_opt("filter", &self.filter);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.query.is_empty() {
+            return Some("query".to_owned());
+        }
+        None
+    }
 }
 /// `SearchCalendarEventResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3469,6 +3693,12 @@ impl ToJson for SearchCalendarRequestBody {
         w.begin_object();
         w.field("query", &self.query);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.query.is_empty() {
+            return Some("query".to_owned());
+        }
+        None
     }
 }
 /// `SearchCalendarResponseBody`
@@ -3608,6 +3838,21 @@ impl ToJson for TimeoffEvent {
         w.field_opt("description", &self.description);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if self.timezone.is_empty() {
+            return Some("timezone".to_owned());
+        }
+        if self.start_time.is_empty() {
+            return Some("start_time".to_owned());
+        }
+        if self.end_time.is_empty() {
+            return Some("end_time".to_owned());
+        }
+        None
+    }
 }
 /// `UserCalendar`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3682,6 +3927,15 @@ impl ToJson for VcInfo {
         w.field("meeting_no", &self.meeting_no);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.unique_id.is_empty() {
+            return Some("unique_id".to_owned());
+        }
+        if self.meeting_no.is_empty() {
+            return Some("meeting_no".to_owned());
+        }
+        None
+    }
 }
 /// `Vchat`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3739,6 +3993,12 @@ impl ToJson for Vchat {
         w.field_opt("meeting_settings", &self.meeting_settings);
         w.field_opt("third_party_meeting_settings", &self.third_party_meeting_settings);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("vc_info", &self.vc_info) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `CreateCalendarAclResponseBody`

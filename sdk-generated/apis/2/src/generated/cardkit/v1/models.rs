@@ -19,8 +19,9 @@ pub enum CreateCardElementRequestBodyType {
     InsertAfter,
     /// `append`
     Append,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CreateCardElementRequestBodyType {
     /// The value on the wire.
@@ -29,13 +30,8 @@ impl CreateCardElementRequestBodyType {
             Self::InsertBefore => "insert_before",
             Self::InsertAfter => "insert_after",
             Self::Append => "append",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CreateCardElementRequestBodyType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CreateCardElementRequestBodyType {
@@ -44,14 +40,18 @@ impl From<&str> for CreateCardElementRequestBodyType {
             "insert_before" => Self::InsertBefore,
             "insert_after" => Self::InsertAfter,
             "append" => Self::Append,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CreateCardElementRequestBodyType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -59,9 +59,14 @@ impl From<String> for CreateCardElementRequestBodyType {
 impl From<CreateCardElementRequestBodyType> for String {
     fn from(value: CreateCardElementRequestBodyType) -> String {
         match value {
-            CreateCardElementRequestBodyType::Unknown(other) => other,
+            CreateCardElementRequestBodyType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CreateCardElementRequestBodyType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CreateCardElementRequestBodyType {
@@ -85,35 +90,35 @@ impl ToJson for CreateCardElementRequestBodyType {
 pub enum Type {
     /// `card_json`
     CardJson,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::CardJson => "card_json",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
     fn from(value: &str) -> Self {
         match value {
             "card_json" => Self::CardJson,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -121,9 +126,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -159,6 +169,12 @@ impl ToJson for BatchUpdateCardRequestBody {
         w.field("actions", &self.actions);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.actions.is_empty() {
+            return Some("actions".to_owned());
+        }
+        None
+    }
 }
 /// `Card`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -169,16 +185,25 @@ impl ToJson for BatchUpdateCardRequestBody {
 )]
 pub struct Card {
     /// Type of card data. Take the fixed value card_json. Options:card_json(Card JSON)
-    pub r#type: Type,
+    pub r#type: Option<Type>,
     /// The content of the card JSON data. Only card structures in schema 2.0 are supported. The following example values are not escaped. Please be careful to convert them to JSON serialized strings when using them
     pub data: String,
 }
 impl ToJson for Card {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("type", &self.r#type);
+        w.field_opt("type", &self.r#type);
         w.field("data", &self.data);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.r#type.is_none() {
+            return Some("type".to_owned());
+        }
+        if self.data.is_empty() {
+            return Some("data".to_owned());
+        }
+        None
     }
 }
 /// `ContentCardElementRequestBody`
@@ -204,6 +229,12 @@ impl ToJson for ContentCardElementRequestBody {
         w.field("sequence", &self.sequence);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.content.is_empty() {
+            return Some("content".to_owned());
+        }
+        None
+    }
 }
 /// `CreateCardElementRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -214,7 +245,7 @@ impl ToJson for ContentCardElementRequestBody {
 )]
 pub struct CreateCardElementRequestBody {
     /// How to add components Options:insert_before(Insert in front of the target component),insert_after(Insert after target component),append(Add at the end of a card or container component)
-    pub r#type: CreateCardElementRequestBodyType,
+    pub r#type: Option<CreateCardElementRequestBodyType>,
     /// The ID of the target component. When type is insert_before, insert_after, it is the target component used for positioning. When type is append, this field only supports container class components. It is the target component added at the end of the specified end. If it is not filled in, it is added at the end of the card body by default
     pub target_element_id: Option<String>,
     /// Idempotent IDs, which can be passed a unique uuid to ensure that the same batch of operations is performed only once
@@ -227,12 +258,21 @@ pub struct CreateCardElementRequestBody {
 impl ToJson for CreateCardElementRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("type", &self.r#type);
+        w.field_opt("type", &self.r#type);
         w.field_opt("target_element_id", &self.target_element_id);
         w.field_opt("uuid", &self.uuid);
         w.field("sequence", &self.sequence);
         w.field("elements", &self.elements);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.r#type.is_none() {
+            return Some("type".to_owned());
+        }
+        if self.elements.is_empty() {
+            return Some("elements".to_owned());
+        }
+        None
     }
 }
 /// `CreateCardRequestBody`
@@ -254,6 +294,15 @@ impl ToJson for CreateCardRequestBody {
         w.field("type", &self.r#type);
         w.field("data", &self.data);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.r#type.is_empty() {
+            return Some("type".to_owned());
+        }
+        if self.data.is_empty() {
+            return Some("data".to_owned());
+        }
+        None
     }
 }
 /// `CreateCardResponseBody`
@@ -313,6 +362,12 @@ impl ToJson for IdConvertCardRequestBody {
         w.field("message_id", &self.message_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.message_id.is_empty() {
+            return Some("message_id".to_owned());
+        }
+        None
+    }
 }
 /// `IdConvertCardResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -356,6 +411,12 @@ impl ToJson for PatchCardElementRequestBody {
         w.field("sequence", &self.sequence);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.partial_element.is_empty() {
+            return Some("partial_element".to_owned());
+        }
+        None
+    }
 }
 /// `SettingsCardRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -379,6 +440,12 @@ impl ToJson for SettingsCardRequestBody {
         w.field_opt("uuid", &self.uuid);
         w.field("sequence", &self.sequence);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.settings.is_empty() {
+            return Some("settings".to_owned());
+        }
+        None
     }
 }
 /// `UpdateCardElementRequestBody`
@@ -404,6 +471,12 @@ impl ToJson for UpdateCardElementRequestBody {
         w.field("sequence", &self.sequence);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.element.is_empty() {
+            return Some("element".to_owned());
+        }
+        None
+    }
 }
 /// `UpdateCardRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -427,5 +500,11 @@ impl ToJson for UpdateCardRequestBody {
         w.field_opt("uuid", &self.uuid);
         w.field("sequence", &self.sequence);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("card", &self.card) {
+            return Some(p);
+        }
+        None
     }
 }

@@ -25,8 +25,9 @@ pub enum OperateType {
     Delete,
     /// `modify`
     Modify,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl OperateType {
     /// The value on the wire.
@@ -35,13 +36,8 @@ impl OperateType {
             Self::Add => "add",
             Self::Delete => "delete",
             Self::Modify => "modify",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for OperateType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for OperateType {
@@ -50,14 +46,18 @@ impl From<&str> for OperateType {
             "add" => Self::Add,
             "delete" => Self::Delete,
             "modify" => Self::Modify,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for OperateType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -65,9 +65,14 @@ impl From<String> for OperateType {
 impl From<OperateType> for String {
     fn from(value: OperateType) -> String {
         match value {
-            OperateType::Unknown(other) => other,
+            OperateType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for OperateType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for OperateType {
@@ -148,7 +153,7 @@ impl FromJson for P2CompensationArchiveChangedV1 {
 )]
 pub struct P2CompensationArchiveChangedV1Data {
     /// `operate_type`
-    pub operate_type: OperateType,
+    pub operate_type: Option<OperateType>,
     /// `employment_id`
     pub employment_id: String,
     /// `effective_date`

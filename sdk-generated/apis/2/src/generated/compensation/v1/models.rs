@@ -17,8 +17,9 @@ pub enum AccountType {
     AssociatedCompany,
     /// `supplier`
     Supplier,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AccountType {
     /// The value on the wire.
@@ -26,13 +27,8 @@ impl AccountType {
         match self {
             Self::AssociatedCompany => "associated_company",
             Self::Supplier => "supplier",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AccountType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AccountType {
@@ -40,14 +36,18 @@ impl From<&str> for AccountType {
         match value {
             "associated_company" => Self::AssociatedCompany,
             "supplier" => Self::Supplier,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AccountType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -55,9 +55,14 @@ impl From<String> for AccountType {
 impl From<AccountType> for String {
     fn from(value: AccountType) -> String {
         match value {
-            AccountType::Unknown(other) => other,
+            AccountType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AccountType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AccountType {
@@ -85,8 +90,9 @@ pub enum AdjustmentType {
     Formula,
     /// `fixed`
     Fixed,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AdjustmentType {
     /// The value on the wire.
@@ -95,13 +101,8 @@ impl AdjustmentType {
             Self::Manual => "manual",
             Self::Formula => "formula",
             Self::Fixed => "fixed",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AdjustmentType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AdjustmentType {
@@ -110,14 +111,18 @@ impl From<&str> for AdjustmentType {
             "manual" => Self::Manual,
             "formula" => Self::Formula,
             "fixed" => Self::Fixed,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AdjustmentType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -125,9 +130,14 @@ impl From<String> for AdjustmentType {
 impl From<AdjustmentType> for String {
     fn from(value: AdjustmentType) -> String {
         match value {
-            AdjustmentType::Unknown(other) => other,
+            AdjustmentType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AdjustmentType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AdjustmentType {
@@ -155,8 +165,9 @@ pub enum BindingPeriodOffboardingType {
     Yes,
     /// `no`
     No,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl BindingPeriodOffboardingType {
     /// The value on the wire.
@@ -165,13 +176,8 @@ impl BindingPeriodOffboardingType {
             Self::Default => "default",
             Self::Yes => "yes",
             Self::No => "no",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for BindingPeriodOffboardingType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for BindingPeriodOffboardingType {
@@ -180,14 +186,18 @@ impl From<&str> for BindingPeriodOffboardingType {
             "default" => Self::Default,
             "yes" => Self::Yes,
             "no" => Self::No,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for BindingPeriodOffboardingType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -195,9 +205,14 @@ impl From<String> for BindingPeriodOffboardingType {
 impl From<BindingPeriodOffboardingType> for String {
     fn from(value: BindingPeriodOffboardingType) -> String {
         match value {
-            BindingPeriodOffboardingType::Unknown(other) => other,
+            BindingPeriodOffboardingType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for BindingPeriodOffboardingType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for BindingPeriodOffboardingType {
@@ -225,8 +240,9 @@ pub enum InsuranceStatus {
     NotContribution,
     /// `stopped_contribution`
     StoppedContribution,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl InsuranceStatus {
     /// The value on the wire.
@@ -235,13 +251,8 @@ impl InsuranceStatus {
             Self::Contribution => "contribution",
             Self::NotContribution => "not_contribution",
             Self::StoppedContribution => "stopped_contribution",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for InsuranceStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for InsuranceStatus {
@@ -250,14 +261,18 @@ impl From<&str> for InsuranceStatus {
             "contribution" => Self::Contribution,
             "not_contribution" => Self::NotContribution,
             "stopped_contribution" => Self::StoppedContribution,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for InsuranceStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -265,9 +280,14 @@ impl From<String> for InsuranceStatus {
 impl From<InsuranceStatus> for String {
     fn from(value: InsuranceStatus) -> String {
         match value {
-            InsuranceStatus::Unknown(other) => other,
+            InsuranceStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for InsuranceStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for InsuranceStatus {
@@ -293,8 +313,9 @@ pub enum InsuranceType {
     SocialInsurance,
     /// `provident_fund`
     ProvidentFund,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl InsuranceType {
     /// The value on the wire.
@@ -302,13 +323,8 @@ impl InsuranceType {
         match self {
             Self::SocialInsurance => "social_insurance",
             Self::ProvidentFund => "provident_fund",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for InsuranceType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for InsuranceType {
@@ -316,14 +332,18 @@ impl From<&str> for InsuranceType {
         match value {
             "social_insurance" => Self::SocialInsurance,
             "provident_fund" => Self::ProvidentFund,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for InsuranceType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -331,9 +351,14 @@ impl From<String> for InsuranceType {
 impl From<InsuranceType> for String {
     fn from(value: InsuranceType) -> String {
         match value {
-            InsuranceType::Unknown(other) => other,
+            InsuranceType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for InsuranceType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for InsuranceType {
@@ -373,8 +398,9 @@ pub enum IssuancePeriod {
     Day,
     /// `hour`
     Hour,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl IssuancePeriod {
     /// The value on the wire.
@@ -389,13 +415,8 @@ impl IssuancePeriod {
             Self::Week => "week",
             Self::Day => "day",
             Self::Hour => "hour",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for IssuancePeriod {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for IssuancePeriod {
@@ -410,14 +431,18 @@ impl From<&str> for IssuancePeriod {
             "week" => Self::Week,
             "day" => Self::Day,
             "hour" => Self::Hour,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for IssuancePeriod {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -425,9 +450,14 @@ impl From<String> for IssuancePeriod {
 impl From<IssuancePeriod> for String {
     fn from(value: IssuancePeriod) -> String {
         match value {
-            IssuancePeriod::Unknown(other) => other,
+            IssuancePeriod::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for IssuancePeriod {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for IssuancePeriod {
@@ -453,8 +483,9 @@ pub enum IssuanceStatus {
     ToBeIssued,
     /// `not_issued`
     NotIssued,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl IssuanceStatus {
     /// The value on the wire.
@@ -462,13 +493,8 @@ impl IssuanceStatus {
         match self {
             Self::ToBeIssued => "to_be_issued",
             Self::NotIssued => "not_issued",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for IssuanceStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for IssuanceStatus {
@@ -476,14 +502,18 @@ impl From<&str> for IssuanceStatus {
         match value {
             "to_be_issued" => Self::ToBeIssued,
             "not_issued" => Self::NotIssued,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for IssuanceStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -491,9 +521,14 @@ impl From<String> for IssuanceStatus {
 impl From<IssuanceStatus> for String {
     fn from(value: IssuanceStatus) -> String {
         match value {
-            IssuanceStatus::Unknown(other) => other,
+            IssuanceStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for IssuanceStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for IssuanceStatus {
@@ -519,8 +554,9 @@ pub enum IssuanceStatuses {
     ToBeIssued,
     /// `not_issued`
     NotIssued,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl IssuanceStatuses {
     /// The value on the wire.
@@ -528,13 +564,8 @@ impl IssuanceStatuses {
         match self {
             Self::ToBeIssued => "to_be_issued",
             Self::NotIssued => "not_issued",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for IssuanceStatuses {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for IssuanceStatuses {
@@ -542,14 +573,18 @@ impl From<&str> for IssuanceStatuses {
         match value {
             "to_be_issued" => Self::ToBeIssued,
             "not_issued" => Self::NotIssued,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for IssuanceStatuses {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -557,9 +592,14 @@ impl From<String> for IssuanceStatuses {
 impl From<IssuanceStatuses> for String {
     fn from(value: IssuanceStatuses) -> String {
         match value {
-            IssuanceStatuses::Unknown(other) => other,
+            IssuanceStatuses::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for IssuanceStatuses {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for IssuanceStatuses {
@@ -589,8 +629,9 @@ pub enum IssuanceType {
     WithYearEndBonus,
     /// `with_physical_distribution`
     WithPhysicalDistribution,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl IssuanceType {
     /// The value on the wire.
@@ -600,13 +641,8 @@ impl IssuanceType {
             Self::WithCash => "with_cash",
             Self::WithYearEndBonus => "with_year_end_bonus",
             Self::WithPhysicalDistribution => "with_physical_distribution",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for IssuanceType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for IssuanceType {
@@ -616,14 +652,18 @@ impl From<&str> for IssuanceType {
             "with_cash" => Self::WithCash,
             "with_year_end_bonus" => Self::WithYearEndBonus,
             "with_physical_distribution" => Self::WithPhysicalDistribution,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for IssuanceType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -631,9 +671,14 @@ impl From<String> for IssuanceType {
 impl From<IssuanceType> for String {
     fn from(value: IssuanceType) -> String {
         match value {
-            IssuanceType::Unknown(other) => other,
+            IssuanceType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for IssuanceType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for IssuanceType {
@@ -661,8 +706,9 @@ pub enum IssuanceWay {
     WithCash,
     /// `with_year_end_bonus`
     WithYearEndBonus,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl IssuanceWay {
     /// The value on the wire.
@@ -671,13 +717,8 @@ impl IssuanceWay {
             Self::WithSalary => "with_salary",
             Self::WithCash => "with_cash",
             Self::WithYearEndBonus => "with_year_end_bonus",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for IssuanceWay {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for IssuanceWay {
@@ -686,14 +727,18 @@ impl From<&str> for IssuanceWay {
             "with_salary" => Self::WithSalary,
             "with_cash" => Self::WithCash,
             "with_year_end_bonus" => Self::WithYearEndBonus,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for IssuanceWay {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -701,9 +746,14 @@ impl From<String> for IssuanceWay {
 impl From<IssuanceWay> for String {
     fn from(value: IssuanceWay) -> String {
         match value {
-            IssuanceWay::Unknown(other) => other,
+            IssuanceWay::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for IssuanceWay {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for IssuanceWay {
@@ -733,8 +783,9 @@ pub enum IssuanceWays {
     WithYearEndBonus,
     /// `with_physical_distribution`
     WithPhysicalDistribution,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl IssuanceWays {
     /// The value on the wire.
@@ -744,13 +795,8 @@ impl IssuanceWays {
             Self::WithCash => "with_cash",
             Self::WithYearEndBonus => "with_year_end_bonus",
             Self::WithPhysicalDistribution => "with_physical_distribution",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for IssuanceWays {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for IssuanceWays {
@@ -760,14 +806,18 @@ impl From<&str> for IssuanceWays {
             "with_cash" => Self::WithCash,
             "with_year_end_bonus" => Self::WithYearEndBonus,
             "with_physical_distribution" => Self::WithPhysicalDistribution,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for IssuanceWays {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -775,9 +825,14 @@ impl From<String> for IssuanceWays {
 impl From<IssuanceWays> for String {
     fn from(value: IssuanceWays) -> String {
         match value {
-            IssuanceWays::Unknown(other) => other,
+            IssuanceWays::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for IssuanceWays {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for IssuanceWays {
@@ -805,8 +860,9 @@ pub enum ItemType {
     Bonus,
     /// `recurring_payment`
     RecurringPayment,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ItemType {
     /// The value on the wire.
@@ -815,13 +871,8 @@ impl ItemType {
             Self::Salary => "salary",
             Self::Bonus => "bonus",
             Self::RecurringPayment => "recurring_payment",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ItemType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ItemType {
@@ -830,14 +881,18 @@ impl From<&str> for ItemType {
             "salary" => Self::Salary,
             "bonus" => Self::Bonus,
             "recurring_payment" => Self::RecurringPayment,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ItemType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -845,9 +900,14 @@ impl From<String> for ItemType {
 impl From<ItemType> for String {
     fn from(value: ItemType) -> String {
         match value {
-            ItemType::Unknown(other) => other,
+            ItemType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ItemType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ItemType {
@@ -887,8 +947,9 @@ pub enum PayOffFrequencyType {
     Day,
     /// `hour`
     Hour,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl PayOffFrequencyType {
     /// The value on the wire.
@@ -903,13 +964,8 @@ impl PayOffFrequencyType {
             Self::Week => "week",
             Self::Day => "day",
             Self::Hour => "hour",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for PayOffFrequencyType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for PayOffFrequencyType {
@@ -924,14 +980,18 @@ impl From<&str> for PayOffFrequencyType {
             "week" => Self::Week,
             "day" => Self::Day,
             "hour" => Self::Hour,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for PayOffFrequencyType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -939,9 +999,14 @@ impl From<String> for PayOffFrequencyType {
 impl From<PayOffFrequencyType> for String {
     fn from(value: PayOffFrequencyType) -> String {
         match value {
-            PayOffFrequencyType::Unknown(other) => other,
+            PayOffFrequencyType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for PayOffFrequencyType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for PayOffFrequencyType {
@@ -969,8 +1034,9 @@ pub enum PaymentFrequency {
     Annually,
     /// `monthly`
     Monthly,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl PaymentFrequency {
     /// The value on the wire.
@@ -979,13 +1045,8 @@ impl PaymentFrequency {
             Self::Quarterly => "quarterly",
             Self::Annually => "annually",
             Self::Monthly => "monthly",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for PaymentFrequency {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for PaymentFrequency {
@@ -994,14 +1055,18 @@ impl From<&str> for PaymentFrequency {
             "quarterly" => Self::Quarterly,
             "annually" => Self::Annually,
             "monthly" => Self::Monthly,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for PaymentFrequency {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1009,9 +1074,14 @@ impl From<String> for PaymentFrequency {
 impl From<PaymentFrequency> for String {
     fn from(value: PaymentFrequency) -> String {
         match value {
-            PaymentFrequency::Unknown(other) => other,
+            PaymentFrequency::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for PaymentFrequency {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for PaymentFrequency {
@@ -1039,8 +1109,9 @@ pub enum PaymentRoundingRule {
     RoundUp,
     /// `round_down`
     RoundDown,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl PaymentRoundingRule {
     /// The value on the wire.
@@ -1049,13 +1120,8 @@ impl PaymentRoundingRule {
             Self::Rounding => "rounding",
             Self::RoundUp => "round_up",
             Self::RoundDown => "round_down",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for PaymentRoundingRule {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for PaymentRoundingRule {
@@ -1064,14 +1130,18 @@ impl From<&str> for PaymentRoundingRule {
             "rounding" => Self::Rounding,
             "round_up" => Self::RoundUp,
             "round_down" => Self::RoundDown,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for PaymentRoundingRule {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1079,9 +1149,14 @@ impl From<String> for PaymentRoundingRule {
 impl From<PaymentRoundingRule> for String {
     fn from(value: PaymentRoundingRule) -> String {
         match value {
-            PaymentRoundingRule::Unknown(other) => other,
+            PaymentRoundingRule::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for PaymentRoundingRule {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for PaymentRoundingRule {
@@ -1115,8 +1190,9 @@ pub enum ProbationDiscountType {
     Percentum,
     /// `not_set`
     NotSet,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ProbationDiscountType {
     /// The value on the wire.
@@ -1128,13 +1204,8 @@ impl ProbationDiscountType {
             Self::Fixed => "fixed",
             Self::Percentum => "percentum",
             Self::NotSet => "not_set",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ProbationDiscountType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ProbationDiscountType {
@@ -1146,14 +1217,18 @@ impl From<&str> for ProbationDiscountType {
             "fixed" => Self::Fixed,
             "percentum" => Self::Percentum,
             "not_set" => Self::NotSet,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ProbationDiscountType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1161,9 +1236,14 @@ impl From<String> for ProbationDiscountType {
 impl From<ProbationDiscountType> for String {
     fn from(value: ProbationDiscountType) -> String {
         match value {
-            ProbationDiscountType::Unknown(other) => other,
+            ProbationDiscountType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ProbationDiscountType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ProbationDiscountType {
@@ -1189,8 +1269,9 @@ pub enum RecordType {
     Increase,
     /// `attrition`
     Attrition,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl RecordType {
     /// The value on the wire.
@@ -1198,13 +1279,8 @@ impl RecordType {
         match self {
             Self::Increase => "increase",
             Self::Attrition => "attrition",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for RecordType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for RecordType {
@@ -1212,14 +1288,18 @@ impl From<&str> for RecordType {
         match value {
             "increase" => Self::Increase,
             "attrition" => Self::Attrition,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for RecordType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1227,9 +1307,14 @@ impl From<String> for RecordType {
 impl From<RecordType> for String {
     fn from(value: RecordType) -> String {
         match value {
-            RecordType::Unknown(other) => other,
+            RecordType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for RecordType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for RecordType {
@@ -1259,8 +1344,9 @@ pub enum UserIdType {
     OpenId,
     /// `people_corehr_id`
     PeopleCorehrId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -1270,13 +1356,8 @@ impl UserIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleCorehrId => "people_corehr_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -1286,14 +1367,18 @@ impl From<&str> for UserIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_corehr_id" => Self::PeopleCorehrId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1301,9 +1386,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -1331,8 +1421,9 @@ pub enum ValueType {
     Money,
     /// `percent`
     Percent,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ValueType {
     /// The value on the wire.
@@ -1341,13 +1432,8 @@ impl ValueType {
             Self::Number => "number",
             Self::Money => "money",
             Self::Percent => "percent",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ValueType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ValueType {
@@ -1356,14 +1442,18 @@ impl From<&str> for ValueType {
             "number" => Self::Number,
             "money" => Self::Money,
             "percent" => Self::Percent,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ValueType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1371,9 +1461,14 @@ impl From<String> for ValueType {
 impl From<ValueType> for String {
     fn from(value: ValueType) -> String {
         match value {
-            ValueType::Unknown(other) => other,
+            ValueType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ValueType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ValueType {
@@ -1546,6 +1641,15 @@ impl ToJson for ArchiveItemValue {
         w.field_opt("item_value_regular", &self.item_value_regular);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.item_id.is_empty() {
+            return Some("item_id".to_owned());
+        }
+        if self.item_value.is_empty() {
+            return Some("item_value".to_owned());
+        }
+        None
+    }
 }
 /// `BatchCreateLumpSumPaymentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1563,6 +1667,12 @@ impl ToJson for BatchCreateLumpSumPaymentRequestBody {
         w.begin_object();
         w.field_opt("records", &self.records);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("records", &self.records) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `BatchCreateLumpSumPaymentResponseBody`
@@ -1600,6 +1710,12 @@ impl ToJson for BatchCreateRecurringPaymentRequestBody {
         w.begin_object();
         w.field_opt("records", &self.records);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("records", &self.records) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `BatchCreateRecurringPaymentResponseBody`
@@ -1680,6 +1796,12 @@ impl ToJson for BatchUpdateLumpSumPaymentRequestBody {
         w.field_opt("records", &self.records);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("records", &self.records) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `BatchUpdateRecurringPaymentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1697,6 +1819,12 @@ impl ToJson for BatchUpdateRecurringPaymentRequestBody {
         w.begin_object();
         w.field_opt("records", &self.records);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("records", &self.records) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ChangeReason`
@@ -1779,6 +1907,33 @@ impl ToJson for CreateArchiveRequestBody {
         w.field_opt("description", &self.description);
         w.field_opt("edit_remark", &self.edit_remark);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.unique_id.is_empty() {
+            return Some("unique_id".to_owned());
+        }
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        if self.currency_id.is_empty() {
+            return Some("currency_id".to_owned());
+        }
+        if self.plan_id.is_empty() {
+            return Some("plan_id".to_owned());
+        }
+        if self.plan_tid.is_empty() {
+            return Some("plan_tid".to_owned());
+        }
+        if self.change_reason_id.is_empty() {
+            return Some("change_reason_id".to_owned());
+        }
+        if let Some(p) = json::nested("item_value_lists", &self.item_value_lists) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `CreateArchiveResponseBody`
@@ -1904,7 +2059,7 @@ pub struct Indicator {
     /// `name`
     pub name: String,
     /// `value_type`
-    pub value_type: ValueType,
+    pub value_type: Option<ValueType>,
     /// `active_status`
     pub active_status: i64,
     /// `i18n_names`
@@ -1939,9 +2094,9 @@ pub struct Item {
     /// `category_id`
     pub category_id: String,
     /// `value_type`
-    pub value_type: ValueType,
+    pub value_type: Option<ValueType>,
     /// `pay_off_frequency_type`
-    pub pay_off_frequency_type: PayOffFrequencyType,
+    pub pay_off_frequency_type: Option<PayOffFrequencyType>,
     /// `decimal_places`
     pub decimal_places: Option<i64>,
     /// `active_status`
@@ -2348,9 +2503,9 @@ pub struct LumpSumPaymentDetailForCreate {
     /// `issuance_amount`
     pub issuance_amount: String,
     /// `issuance_status`
-    pub issuance_status: IssuanceStatus,
+    pub issuance_status: Option<IssuanceStatus>,
     /// `issuance_way`
-    pub issuance_way: IssuanceWay,
+    pub issuance_way: Option<IssuanceWay>,
     /// `issuance_time`
     pub issuance_time: String,
     /// `belong_time`
@@ -2372,8 +2527,8 @@ impl ToJson for LumpSumPaymentDetailForCreate {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("issuance_amount", &self.issuance_amount);
-        w.field("issuance_status", &self.issuance_status);
-        w.field("issuance_way", &self.issuance_way);
+        w.field_opt("issuance_status", &self.issuance_status);
+        w.field_opt("issuance_way", &self.issuance_way);
         w.field("issuance_time", &self.issuance_time);
         w.field("belong_time", &self.belong_time);
         w.field_opt("issuance_country_region_id", &self.issuance_country_region_id);
@@ -2392,6 +2547,24 @@ impl ToJson for LumpSumPaymentDetailForCreate {
         );
         w.field_opt("issuance_index", &self.issuance_index);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.issuance_amount.is_empty() {
+            return Some("issuance_amount".to_owned());
+        }
+        if self.issuance_status.is_none() {
+            return Some("issuance_status".to_owned());
+        }
+        if self.issuance_way.is_none() {
+            return Some("issuance_way".to_owned());
+        }
+        if self.issuance_time.is_empty() {
+            return Some("issuance_time".to_owned());
+        }
+        if self.belong_time.is_empty() {
+            return Some("belong_time".to_owned());
+        }
+        None
     }
 }
 /// `LumpSumPaymentDetailForUpdate`
@@ -2523,6 +2696,27 @@ impl ToJson for LumpSumPaymentForCreate {
         w.field_opt("binding_period_decimal", &self.binding_period_decimal);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.unique_id.is_empty() {
+            return Some("unique_id".to_owned());
+        }
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if self.total_amount.is_empty() {
+            return Some("total_amount".to_owned());
+        }
+        if self.currency_id.is_empty() {
+            return Some("currency_id".to_owned());
+        }
+        if self.item_id.is_empty() {
+            return Some("item_id".to_owned());
+        }
+        if let Some(p) = json::nested("details", &self.details) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `LumpSumPaymentForUpdate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2570,6 +2764,15 @@ impl ToJson for LumpSumPaymentForUpdate {
         w.field_opt("binding_period_decimal", &self.binding_period_decimal);
         w.field_opt("operation_source", &self.operation_source);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.total_amount.is_empty() {
+            return Some("total_amount".to_owned());
+        }
+        if self.currency_id.is_empty() {
+            return Some("currency_id".to_owned());
+        }
+        None
     }
 }
 /// `LumpSumPaymentOperateResult`
@@ -3140,14 +3343,20 @@ pub struct QuerySocialArchiveAdjustRecordRequestBody {
     /// `user_id_list`
     pub user_id_list: Vec<String>,
     /// `record_type`
-    pub record_type: RecordType,
+    pub record_type: Option<RecordType>,
 }
 impl ToJson for QuerySocialArchiveAdjustRecordRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("user_id_list", &self.user_id_list);
-        w.field("record_type", &self.record_type);
+        w.field_opt("record_type", &self.record_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.record_type.is_none() {
+            return Some("record_type".to_owned());
+        }
+        None
     }
 }
 /// `QuerySocialArchiveAdjustRecordResponseBody`
@@ -3189,6 +3398,12 @@ impl ToJson for QuerySocialArchiveRequestBody {
         w.field("effective_date", &self.effective_date);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.effective_date.is_empty() {
+            return Some("effective_date".to_owned());
+        }
+        None
+    }
 }
 /// `QuerySocialArchiveResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3228,6 +3443,12 @@ impl ToJson for QuerySocialPlanRequestBody {
         w.field("plan_ids", &self.plan_ids);
         w.field("effective_date", &self.effective_date);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.effective_date.is_empty() {
+            return Some("effective_date".to_owned());
+        }
+        None
     }
 }
 /// `QuerySocialPlanResponseBody`
@@ -3328,9 +3549,9 @@ pub struct RecurringPaymentForCreate {
     /// `currency_id`
     pub currency_id: String,
     /// `issuance_type`
-    pub issuance_type: IssuanceType,
+    pub issuance_type: Option<IssuanceType>,
     /// `issuance_period`
-    pub issuance_period: IssuancePeriod,
+    pub issuance_period: Option<IssuancePeriod>,
     /// `remark`
     pub remark: Option<String>,
     /// `issuance_country_region_id`
@@ -3346,11 +3567,41 @@ impl ToJson for RecurringPaymentForCreate {
         w.field("start_date", &self.start_date);
         w.field("end_date", &self.end_date);
         w.field("currency_id", &self.currency_id);
-        w.field("issuance_type", &self.issuance_type);
-        w.field("issuance_period", &self.issuance_period);
+        w.field_opt("issuance_type", &self.issuance_type);
+        w.field_opt("issuance_period", &self.issuance_period);
         w.field_opt("remark", &self.remark);
         w.field_opt("issuance_country_region_id", &self.issuance_country_region_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.unique_id.is_empty() {
+            return Some("unique_id".to_owned());
+        }
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if self.item_id.is_empty() {
+            return Some("item_id".to_owned());
+        }
+        if self.each_amount.is_empty() {
+            return Some("each_amount".to_owned());
+        }
+        if self.start_date.is_empty() {
+            return Some("start_date".to_owned());
+        }
+        if self.end_date.is_empty() {
+            return Some("end_date".to_owned());
+        }
+        if self.currency_id.is_empty() {
+            return Some("currency_id".to_owned());
+        }
+        if self.issuance_type.is_none() {
+            return Some("issuance_type".to_owned());
+        }
+        if self.issuance_period.is_none() {
+            return Some("issuance_period".to_owned());
+        }
+        None
     }
 }
 /// `RecurringPaymentForUpdate`
@@ -3372,7 +3623,7 @@ pub struct RecurringPaymentForUpdate {
     /// `currency_id`
     pub currency_id: String,
     /// `issuance_type`
-    pub issuance_type: IssuanceType,
+    pub issuance_type: Option<IssuanceType>,
     /// `remark`
     pub remark: Option<String>,
     /// `issuance_country_region_id`
@@ -3386,10 +3637,31 @@ impl ToJson for RecurringPaymentForUpdate {
         w.field("start_date", &self.start_date);
         w.field("end_date", &self.end_date);
         w.field("currency_id", &self.currency_id);
-        w.field("issuance_type", &self.issuance_type);
+        w.field_opt("issuance_type", &self.issuance_type);
         w.field_opt("remark", &self.remark);
         w.field_opt("issuance_country_region_id", &self.issuance_country_region_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.id.is_empty() {
+            return Some("id".to_owned());
+        }
+        if self.each_amount.is_empty() {
+            return Some("each_amount".to_owned());
+        }
+        if self.start_date.is_empty() {
+            return Some("start_date".to_owned());
+        }
+        if self.end_date.is_empty() {
+            return Some("end_date".to_owned());
+        }
+        if self.currency_id.is_empty() {
+            return Some("currency_id".to_owned());
+        }
+        if self.issuance_type.is_none() {
+            return Some("issuance_type".to_owned());
+        }
+        None
     }
 }
 /// `RecurringPaymentOperateResult`
@@ -3481,9 +3753,9 @@ pub struct SocialArchiveDetail {
     /// `description`
     pub description: I18n,
     /// `insurance_type`
-    pub insurance_type: InsuranceType,
+    pub insurance_type: Option<InsuranceType>,
     /// `insurance_status`
-    pub insurance_status: InsuranceStatus,
+    pub insurance_status: Option<InsuranceStatus>,
     /// `id`
     pub id: Option<String>,
     /// `tid`
@@ -3549,7 +3821,7 @@ pub struct SocialArchiveItem {
     /// `personal_setting`
     pub personal_setting: SocialPlanItemSetting,
     /// `payment_frequency`
-    pub payment_frequency: PaymentFrequency,
+    pub payment_frequency: Option<PaymentFrequency>,
     /// `payment_months`
     pub payment_months: Vec<i64>,
 }
@@ -3581,7 +3853,7 @@ pub struct SocialInsurance {
     /// `name`
     pub name: I18n,
     /// `insurance_type`
-    pub insurance_type: InsuranceType,
+    pub insurance_type: Option<InsuranceType>,
     /// `active`
     pub active: bool,
     /// `is_system`
@@ -3618,7 +3890,7 @@ pub struct SocialPlan {
     /// `active`
     pub active: bool,
     /// `insurance_type`
-    pub insurance_type: InsuranceType,
+    pub insurance_type: Option<InsuranceType>,
     /// `scope`
     pub scope: Option<SocialPlanScope>,
     /// `item_detail`
@@ -3659,7 +3931,7 @@ pub struct SocialPlanItemDetail {
     /// `item_setting_of_company`
     pub item_setting_of_company: SocialPlanItemSetting,
     /// `payment_frequency`
-    pub payment_frequency: PaymentFrequency,
+    pub payment_frequency: Option<PaymentFrequency>,
     /// `payment_months`
     pub payment_months: Vec<i64>,
 }
@@ -3691,7 +3963,7 @@ pub struct SocialPlanItemSetting {
     /// `payment_ratio`
     pub payment_ratio: String,
     /// `payment_rounding_rule`
-    pub payment_rounding_rule: PaymentRoundingRule,
+    pub payment_rounding_rule: Option<PaymentRoundingRule>,
     /// `payment_decimals`
     pub payment_decimals: i64,
     /// `fixed_payment`

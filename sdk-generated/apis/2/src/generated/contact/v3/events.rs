@@ -87,8 +87,9 @@ pub enum Language {
     EnUs,
     /// `ja-JP`
     JaJp,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Language {
     /// The value on the wire.
@@ -97,13 +98,8 @@ impl Language {
             Self::ZhCn => "zh-CN",
             Self::EnUs => "en-US",
             Self::JaJp => "ja-JP",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Language {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Language {
@@ -112,14 +108,18 @@ impl From<&str> for Language {
             "zh-CN" => Self::ZhCn,
             "en-US" => Self::EnUs,
             "ja-JP" => Self::JaJp,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Language {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -127,9 +127,14 @@ impl From<String> for Language {
 impl From<Language> for String {
     fn from(value: Language) -> String {
         match value {
-            Language::Unknown(other) => other,
+            Language::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Language {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Language {

@@ -17,8 +17,9 @@ pub enum DepartmentIdType {
     DepartmentId,
     /// `open_department_id`
     OpenDepartmentId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DepartmentIdType {
     /// The value on the wire.
@@ -26,13 +27,8 @@ impl DepartmentIdType {
         match self {
             Self::DepartmentId => "department_id",
             Self::OpenDepartmentId => "open_department_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DepartmentIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DepartmentIdType {
@@ -40,14 +36,18 @@ impl From<&str> for DepartmentIdType {
         match value {
             "department_id" => Self::DepartmentId,
             "open_department_id" => Self::OpenDepartmentId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DepartmentIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -55,9 +55,14 @@ impl From<String> for DepartmentIdType {
 impl From<DepartmentIdType> for String {
     fn from(value: DepartmentIdType) -> String {
         match value {
-            DepartmentIdType::Unknown(other) => other,
+            DepartmentIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DepartmentIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DepartmentIdType {
@@ -83,8 +88,9 @@ pub enum DepartmentLevel {
     Recursive,
     /// `non_recursive`
     NonRecursive,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DepartmentLevel {
     /// The value on the wire.
@@ -92,13 +98,8 @@ impl DepartmentLevel {
         match self {
             Self::Recursive => "recursive",
             Self::NonRecursive => "non_recursive",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DepartmentLevel {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DepartmentLevel {
@@ -106,14 +107,18 @@ impl From<&str> for DepartmentLevel {
         match value {
             "recursive" => Self::Recursive,
             "non_recursive" => Self::NonRecursive,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DepartmentLevel {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -121,9 +126,14 @@ impl From<String> for DepartmentLevel {
 impl From<DepartmentLevel> for String {
     fn from(value: DepartmentLevel) -> String {
         match value {
-            DepartmentLevel::Unknown(other) => other,
+            DepartmentLevel::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DepartmentLevel {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DepartmentLevel {
@@ -153,8 +163,9 @@ pub enum GroupStatus {
     Creating,
     /// `updating`
     Updating,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GroupStatus {
     /// The value on the wire.
@@ -164,13 +175,8 @@ impl GroupStatus {
             Self::Failure => "failure",
             Self::Creating => "creating",
             Self::Updating => "updating",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GroupStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GroupStatus {
@@ -180,14 +186,18 @@ impl From<&str> for GroupStatus {
             "failure" => Self::Failure,
             "creating" => Self::Creating,
             "updating" => Self::Updating,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GroupStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -195,9 +205,14 @@ impl From<String> for GroupStatus {
 impl From<GroupStatus> for String {
     fn from(value: GroupStatus) -> String {
         match value {
-            GroupStatus::Unknown(other) => other,
+            GroupStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GroupStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GroupStatus {
@@ -225,8 +240,9 @@ pub enum Language {
     EnUs,
     /// `ja-JP`
     JaJp,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Language {
     /// The value on the wire.
@@ -235,13 +251,8 @@ impl Language {
             Self::ZhCn => "zh-CN",
             Self::EnUs => "en-US",
             Self::JaJp => "ja-JP",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Language {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Language {
@@ -250,14 +261,18 @@ impl From<&str> for Language {
             "zh-CN" => Self::ZhCn,
             "en-US" => Self::EnUs,
             "ja-JP" => Self::JaJp,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Language {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -265,9 +280,14 @@ impl From<String> for Language {
 impl From<Language> for String {
     fn from(value: Language) -> String {
         match value {
-            Language::Unknown(other) => other,
+            Language::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Language {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Language {
@@ -295,8 +315,9 @@ pub enum MemberIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MemberIdType {
     /// The value on the wire.
@@ -305,13 +326,8 @@ impl MemberIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MemberIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MemberIdType {
@@ -320,14 +336,18 @@ impl From<&str> for MemberIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MemberIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -335,9 +355,14 @@ impl From<String> for MemberIdType {
 impl From<MemberIdType> for String {
     fn from(value: MemberIdType) -> String {
         match value {
-            MemberIdType::Unknown(other) => other,
+            MemberIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MemberIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MemberIdType {
@@ -361,35 +386,35 @@ impl ToJson for MemberIdType {
 pub enum MemberType {
     /// `user`
     User,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MemberType {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::User => "user",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MemberType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MemberType {
     fn from(value: &str) -> Self {
         match value {
             "user" => Self::User,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MemberType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -397,9 +422,14 @@ impl From<String> for MemberType {
 impl From<MemberType> for String {
     fn from(value: MemberType) -> String {
         match value {
-            MemberType::Unknown(other) => other,
+            MemberType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MemberType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MemberType {
@@ -425,8 +455,9 @@ pub enum OptionType {
     Text,
     /// `PICTURE`
     Picture,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl OptionType {
     /// The value on the wire.
@@ -434,13 +465,8 @@ impl OptionType {
         match self {
             Self::Text => "TEXT",
             Self::Picture => "PICTURE",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for OptionType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for OptionType {
@@ -448,14 +474,18 @@ impl From<&str> for OptionType {
         match value {
             "TEXT" => Self::Text,
             "PICTURE" => Self::Picture,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for OptionType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -463,9 +493,14 @@ impl From<String> for OptionType {
 impl From<OptionType> for String {
     fn from(value: OptionType) -> String {
         match value {
-            OptionType::Unknown(other) => other,
+            OptionType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for OptionType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for OptionType {
@@ -493,8 +528,9 @@ pub enum ProcessingType {
     V2,
     /// `3`
     V3,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ProcessingType {
     /// The value on the wire.
@@ -503,13 +539,8 @@ impl ProcessingType {
             Self::V1 => "1",
             Self::V2 => "2",
             Self::V3 => "3",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ProcessingType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ProcessingType {
@@ -518,14 +549,18 @@ impl From<&str> for ProcessingType {
             "1" => Self::V1,
             "2" => Self::V2,
             "3" => Self::V3,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ProcessingType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -533,9 +568,14 @@ impl From<String> for ProcessingType {
 impl From<ProcessingType> for String {
     fn from(value: ProcessingType) -> String {
         match value {
-            ProcessingType::Unknown(other) => other,
+            ProcessingType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ProcessingType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ProcessingType {
@@ -563,8 +603,9 @@ pub enum ScopeType {
     All,
     /// `Part`
     Part,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ScopeType {
     /// The value on the wire.
@@ -573,13 +614,8 @@ impl ScopeType {
             Self::None => "None",
             Self::All => "All",
             Self::Part => "Part",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ScopeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ScopeType {
@@ -588,14 +624,18 @@ impl From<&str> for ScopeType {
             "None" => Self::None,
             "All" => Self::All,
             "Part" => Self::Part,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ScopeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -603,9 +643,14 @@ impl From<String> for ScopeType {
 impl From<ScopeType> for String {
     fn from(value: ScopeType) -> String {
         match value {
-            ScopeType::Unknown(other) => other,
+            ScopeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ScopeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ScopeType {
@@ -635,8 +680,9 @@ pub enum SimplelistMemberIdType {
     OpenId,
     /// `department_id`
     DepartmentId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SimplelistMemberIdType {
     /// The value on the wire.
@@ -646,13 +692,8 @@ impl SimplelistMemberIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::DepartmentId => "department_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SimplelistMemberIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SimplelistMemberIdType {
@@ -662,14 +703,18 @@ impl From<&str> for SimplelistMemberIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "department_id" => Self::DepartmentId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SimplelistMemberIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -677,9 +722,14 @@ impl From<String> for SimplelistMemberIdType {
 impl From<SimplelistMemberIdType> for String {
     fn from(value: SimplelistMemberIdType) -> String {
         match value {
-            SimplelistMemberIdType::Unknown(other) => other,
+            SimplelistMemberIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SimplelistMemberIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SimplelistMemberIdType {
@@ -705,8 +755,9 @@ pub enum SimplelistMemberType {
     User,
     /// `department`
     Department,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SimplelistMemberType {
     /// The value on the wire.
@@ -714,13 +765,8 @@ impl SimplelistMemberType {
         match self {
             Self::User => "user",
             Self::Department => "department",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SimplelistMemberType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SimplelistMemberType {
@@ -728,14 +774,18 @@ impl From<&str> for SimplelistMemberType {
         match value {
             "user" => Self::User,
             "department" => Self::Department,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SimplelistMemberType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -743,9 +793,14 @@ impl From<String> for SimplelistMemberType {
 impl From<SimplelistMemberType> for String {
     fn from(value: SimplelistMemberType) -> String {
         match value {
-            SimplelistMemberType::Unknown(other) => other,
+            SimplelistMemberType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SimplelistMemberType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SimplelistMemberType {
@@ -773,8 +828,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -783,13 +839,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -798,14 +849,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -813,9 +868,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -845,8 +905,9 @@ pub enum VisibleScopeType {
     GroupMemberVisible,
     /// `specified_scope_visible`
     SpecifiedScopeVisible,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl VisibleScopeType {
     /// The value on the wire.
@@ -856,13 +917,8 @@ impl VisibleScopeType {
             Self::Invisible => "invisible",
             Self::GroupMemberVisible => "group_member_visible",
             Self::SpecifiedScopeVisible => "specified_scope_visible",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for VisibleScopeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for VisibleScopeType {
@@ -872,14 +928,18 @@ impl From<&str> for VisibleScopeType {
             "invisible" => Self::Invisible,
             "group_member_visible" => Self::GroupMemberVisible,
             "specified_scope_visible" => Self::SpecifiedScopeVisible,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for VisibleScopeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -887,9 +947,14 @@ impl From<String> for VisibleScopeType {
 impl From<VisibleScopeType> for String {
     fn from(value: VisibleScopeType) -> String {
         match value {
-            VisibleScopeType::Unknown(other) => other,
+            VisibleScopeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for VisibleScopeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for VisibleScopeType {
@@ -911,19 +976,31 @@ impl ToJson for VisibleScopeType {
 )]
 pub struct AddGroupMemberRequestBody {
     /// The type of user group member. Currently, only user is supported. Options:user(user member)
-    pub member_type: MemberType,
+    pub member_type: Option<MemberType>,
     /// When `member_type` is set to `user`, this parameter is used to set the user ID type. Options:open_id(OpenID Identifies a user's identity in an application. The Open ID of the same user in different applications is different.),union_id(UnionID Identifies the identity of a user under a certain application developer. The Union ID of the same user in applications under the same developer is the same, and the Union ID of applications under different developers is different. Through the Union ID, application developers can associate the identities of the same user in multiple applications.),user_id(UserID Identifies a user's identity in a tenant. The User ID of the same user in tenant A and tenant B is different. In the same tenant, the User ID of a user remains consistent in all applications. The User ID is mainly used to connect user data between different applications.)
-    pub member_id_type: MemberIdType,
+    pub member_id_type: Option<MemberIdType>,
     /// The added user ID, the ID type is consistent with the value of member_id_type. For different types of ID acquisition methods, see:- \[How to obtain user open_id\]- \[How to obtain user union_id\]- \[How to obtain user user_id\]
     pub member_id: String,
 }
 impl ToJson for AddGroupMemberRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("member_type", &self.member_type);
-        w.field("member_id_type", &self.member_id_type);
+        w.field_opt("member_type", &self.member_type);
+        w.field_opt("member_id_type", &self.member_id_type);
         w.field("member_id", &self.member_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.member_type.is_none() {
+            return Some("member_type".to_owned());
+        }
+        if self.member_id_type.is_none() {
+            return Some("member_id_type".to_owned());
+        }
+        if self.member_id.is_empty() {
+            return Some("member_id".to_owned());
+        }
+        None
     }
 }
 /// `AvatarInfo`
@@ -1042,6 +1119,12 @@ impl ToJson for BatchAddGroupMemberRequestBody {
         w.begin_object();
         w.field_opt("members", &self.members);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("members", &self.members) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `BatchAddGroupMemberResponseBody`
@@ -1197,6 +1280,12 @@ impl ToJson for BatchRemoveGroupMemberRequestBody {
         w.field("members", &self.members);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("members", &self.members) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `BatchUserResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1240,6 +1329,15 @@ impl ToJson for BindDepartmentUnitRequestBody {
         w.field_opt("department_id_type", &self.department_id_type);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.unit_id.is_empty() {
+            return Some("unit_id".to_owned());
+        }
+        if self.department_id.is_empty() {
+            return Some("department_id".to_owned());
+        }
+        None
+    }
 }
 /// `CreateEmployeeTypeEnumResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1276,6 +1374,12 @@ impl ToJson for CreateFunctionalRoleRequestBody {
         w.begin_object();
         w.field("role_name", &self.role_name);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.role_name.is_empty() {
+            return Some("role_name".to_owned());
+        }
+        None
     }
 }
 /// `CreateFunctionalRoleResponseBody`
@@ -1338,6 +1442,15 @@ impl ToJson for CreateUnitRequestBody {
         w.field("name", &self.name);
         w.field("unit_type", &self.unit_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        if self.unit_type.is_empty() {
+            return Some("unit_type".to_owned());
+        }
+        None
     }
 }
 /// `CreateUnitResponseBody`
@@ -1416,6 +1529,12 @@ impl ToJson for CustomAttrGenericUser {
         w.field("type", &self.r#type);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.id.is_empty() {
+            return Some("id".to_owned());
+        }
+        None
+    }
 }
 /// `CustomAttrOption`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1453,7 +1572,7 @@ pub struct CustomAttrOptions {
     /// `default_option_id`
     pub default_option_id: Option<String>,
     /// `option_type`
-    pub option_type: OptionType,
+    pub option_type: Option<OptionType>,
     /// `options`
     pub options: Vec<CustomAttrOption>,
 }
@@ -1513,6 +1632,12 @@ impl ToJson for DeleteUserRequestBody {
         w.field_opt("email_acceptor", &self.email_acceptor);
         w.field_opt("anycross_acceptor_user_id", &self.anycross_acceptor_user_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("email_acceptor", &self.email_acceptor) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `Department`
@@ -1876,6 +2001,12 @@ impl ToJson for EmployeeTypeEnum {
         w.field_opt("i18n_content", &self.i18n_content);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.content.is_empty() {
+            return Some("content".to_owned());
+        }
+        None
+    }
 }
 /// `FunctionalRoleMember`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2155,6 +2286,12 @@ impl ToJson for Group {
         w.field_opt("department_scope_list", &self.department_scope_list);
         w.field_opt("group_id", &self.group_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.id.is_empty() {
+            return Some("id".to_owned());
+        }
+        None
     }
 }
 /// `GroupVisibleScope`
@@ -2773,6 +2910,15 @@ impl ToJson for Memberlist {
         w.field_opt("member_id_type", &self.member_id_type);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.member_id.is_empty() {
+            return Some("member_id".to_owned());
+        }
+        if self.member_type.is_empty() {
+            return Some("member_type".to_owned());
+        }
+        None
+    }
 }
 /// `NotificationOption`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2831,19 +2977,31 @@ impl ToJson for PatchUnitRequestBody {
 )]
 pub struct RemoveGroupMemberRequestBody {
     /// The type of user group member. Currently, only user is supported. Options:user(user member)
-    pub member_type: MemberType,
+    pub member_type: Option<MemberType>,
     /// The ID of the user to be removed, the ID type is consistent with the value of member_id_type.You can call the \[Query User Group Member List\] interface to obtain the member IDs in the user group, and pass the member ID to be removed into the current parameter. Note that only members of the user type can be removed, and the same user ID type must be used, otherwise an error will be reported
     pub member_id: String,
     /// When `member_type` is set to `user`, this parameter is used to set the user ID type. Options:open_id(OpenID Identifies a user's identity in an application. The Open ID of the same user in different applications is different.),union_id(UnionID Identifies the identity of a user under a certain application developer. The Union ID of the same user in applications under the same developer is the same, and the Union ID of applications under different developers is different. Through the Union ID, application developers can associate the identities of the same user in multiple applications.),user_id(UserID Identifies a user's identity in a tenant. The User ID of the same user in tenant A and tenant B is different. In the same tenant, the User ID of a user remains consistent in all applications. The User ID is mainly used to connect user data between different applications.)
-    pub member_id_type: MemberIdType,
+    pub member_id_type: Option<MemberIdType>,
 }
 impl ToJson for RemoveGroupMemberRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("member_type", &self.member_type);
+        w.field_opt("member_type", &self.member_type);
         w.field("member_id", &self.member_id);
-        w.field("member_id_type", &self.member_id_type);
+        w.field_opt("member_id_type", &self.member_id_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.member_type.is_none() {
+            return Some("member_type".to_owned());
+        }
+        if self.member_id.is_empty() {
+            return Some("member_id".to_owned());
+        }
+        if self.member_id_type.is_none() {
+            return Some("member_id_type".to_owned());
+        }
+        None
     }
 }
 /// `ResourceAcceptor`
@@ -2855,16 +3013,22 @@ impl ToJson for RemoveGroupMemberRequestBody {
 )]
 pub struct ResourceAcceptor {
     /// Resource processing type. Options:1(Transfer Transfer Resource),2(Retain Retain Resource),3(Delete Delete Resource)
-    pub processing_type: ProcessingType,
+    pub processing_type: Option<ProcessingType>,
     /// The user ID of the recipient of the mail resource. The ID type needs to be consistent with the user_id_type type in the query parameter. For how to obtain user ID, please refer to \[How to obtain different user IDs\].**Note**: This parameter value needs to be set only when the value of `processing_type` is `1`
     pub acceptor_user_id: Option<String>,
 }
 impl ToJson for ResourceAcceptor {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("processing_type", &self.processing_type);
+        w.field_opt("processing_type", &self.processing_type);
         w.field_opt("acceptor_user_id", &self.acceptor_user_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.processing_type.is_none() {
+            return Some("processing_type".to_owned());
+        }
+        None
     }
 }
 /// `ResurrectUserRequestBody`
@@ -2886,6 +3050,12 @@ impl ToJson for ResurrectUserRequestBody {
         w.field_opt("departments", &self.departments);
         w.field_opt("subscription_ids", &self.subscription_ids);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("departments", &self.departments) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ScopesFunctionalRoleMemberRequestBody`
@@ -2944,6 +3114,12 @@ impl ToJson for SearchDepartmentRequestBody {
         w.begin_object();
         w.field("query", &self.query);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.query.is_empty() {
+            return Some("query".to_owned());
+        }
+        None
     }
 }
 /// `SearchDepartmentResponseBody`
@@ -3038,6 +3214,12 @@ impl ToJson for UnbindDepartmentChatDepartmentRequestBody {
         w.field("department_id", &self.department_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.department_id.is_empty() {
+            return Some("department_id".to_owned());
+        }
+        None
+    }
 }
 /// `Unit`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3103,6 +3285,12 @@ impl ToJson for UpdateDepartmentIdDepartmentRequestBody {
         w.field("new_department_id", &self.new_department_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.new_department_id.is_empty() {
+            return Some("new_department_id".to_owned());
+        }
+        None
+    }
 }
 /// `UpdateUserIdUserRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3120,6 +3308,12 @@ impl ToJson for UpdateUserIdUserRequestBody {
         w.begin_object();
         w.field("new_user_id", &self.new_user_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.new_user_id.is_empty() {
+            return Some("new_user_id".to_owned());
+        }
+        None
     }
 }
 /// `User`
@@ -3307,6 +3501,12 @@ impl ToJson for User {
         w.field_opt("dotted_line_leader_user_ids", &self.dotted_line_leader_user_ids);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("custom_attrs", &self.custom_attrs) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `UserAssignInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3415,6 +3615,12 @@ impl ToJson for UserCustomAttr {
         w.field_opt("value", &self.value);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("value", &self.value) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `UserCustomAttrValue`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3469,6 +3675,12 @@ impl ToJson for UserCustomAttrValue {
         w.field_opt("generic_user", &self.generic_user);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("generic_user", &self.generic_user) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `UserDepartmentInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3492,6 +3704,12 @@ impl ToJson for UserDepartmentInfo {
         w.field_opt("user_order", &self.user_order);
         w.field_opt("department_order", &self.department_order);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.department_id.is_empty() {
+            return Some("department_id".to_owned());
+        }
+        None
     }
 }
 /// `UserOrder`

@@ -19,8 +19,9 @@ pub enum ApiName {
     BandwidthAndStandardValue,
     /// `bandwidth_upper_and_lower_limit`
     BandwidthUpperAndLowerLimit,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ApiName {
     /// The value on the wire.
@@ -29,13 +30,8 @@ impl ApiName {
             Self::StandardValue => "standard_value",
             Self::BandwidthAndStandardValue => "bandwidth_and_standard_value",
             Self::BandwidthUpperAndLowerLimit => "bandwidth_upper_and_lower_limit",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ApiName {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ApiName {
@@ -44,14 +40,18 @@ impl From<&str> for ApiName {
             "standard_value" => Self::StandardValue,
             "bandwidth_and_standard_value" => Self::BandwidthAndStandardValue,
             "bandwidth_upper_and_lower_limit" => Self::BandwidthUpperAndLowerLimit,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ApiName {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -59,9 +59,14 @@ impl From<String> for ApiName {
 impl From<ApiName> for String {
     fn from(value: ApiName) -> String {
         match value {
-            ApiName::Unknown(other) => other,
+            ApiName::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ApiName {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ApiName {
@@ -93,8 +98,9 @@ pub enum CreateUserIdType {
     PeopleCorehrId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CreateUserIdType {
     /// The value on the wire.
@@ -105,13 +111,8 @@ impl CreateUserIdType {
             Self::OpenId => "open_id",
             Self::PeopleCorehrId => "people_corehr_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CreateUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CreateUserIdType {
@@ -122,14 +123,18 @@ impl From<&str> for CreateUserIdType {
             "open_id" => Self::OpenId,
             "people_corehr_id" => Self::PeopleCorehrId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CreateUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -137,9 +142,14 @@ impl From<String> for CreateUserIdType {
 impl From<CreateUserIdType> for String {
     fn from(value: CreateUserIdType) -> String {
         match value {
-            CreateUserIdType::Unknown(other) => other,
+            CreateUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CreateUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CreateUserIdType {
@@ -167,8 +177,9 @@ pub enum DateType {
     PublicHoliday,
     /// `workday`
     Workday,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DateType {
     /// The value on the wire.
@@ -177,13 +188,8 @@ impl DateType {
             Self::DayOff => "day_off",
             Self::PublicHoliday => "public_holiday",
             Self::Workday => "workday",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DateType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DateType {
@@ -192,14 +198,18 @@ impl From<&str> for DateType {
             "day_off" => Self::DayOff,
             "public_holiday" => Self::PublicHoliday,
             "workday" => Self::Workday,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DateType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -207,9 +217,14 @@ impl From<String> for DateType {
 impl From<DateType> for String {
     fn from(value: DateType) -> String {
         match value {
-            DateType::Unknown(other) => other,
+            DateType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DateType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DateType {
@@ -237,8 +252,9 @@ pub enum DepartmentIdType {
     OpenDepartmentId,
     /// `people_corehr_department_id`
     PeopleCorehrDepartmentId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DepartmentIdType {
     /// The value on the wire.
@@ -247,13 +263,8 @@ impl DepartmentIdType {
             Self::DepartmentId => "department_id",
             Self::OpenDepartmentId => "open_department_id",
             Self::PeopleCorehrDepartmentId => "people_corehr_department_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DepartmentIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DepartmentIdType {
@@ -262,14 +273,18 @@ impl From<&str> for DepartmentIdType {
             "department_id" => Self::DepartmentId,
             "open_department_id" => Self::OpenDepartmentId,
             "people_corehr_department_id" => Self::PeopleCorehrDepartmentId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DepartmentIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -277,9 +292,14 @@ impl From<String> for DepartmentIdType {
 impl From<DepartmentIdType> for String {
     fn from(value: DepartmentIdType) -> String {
         match value {
-            DepartmentIdType::Unknown(other) => other,
+            DepartmentIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DepartmentIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DepartmentIdType {
@@ -305,8 +325,9 @@ pub enum FeishuDepartmentIdType {
     DepartmentId,
     /// `open_department_id`
     OpenDepartmentId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FeishuDepartmentIdType {
     /// The value on the wire.
@@ -314,13 +335,8 @@ impl FeishuDepartmentIdType {
         match self {
             Self::DepartmentId => "department_id",
             Self::OpenDepartmentId => "open_department_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FeishuDepartmentIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FeishuDepartmentIdType {
@@ -328,14 +344,18 @@ impl From<&str> for FeishuDepartmentIdType {
         match value {
             "department_id" => Self::DepartmentId,
             "open_department_id" => Self::OpenDepartmentId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FeishuDepartmentIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -343,9 +363,14 @@ impl From<String> for FeishuDepartmentIdType {
 impl From<FeishuDepartmentIdType> for String {
     fn from(value: FeishuDepartmentIdType) -> String {
         match value {
-            FeishuDepartmentIdType::Unknown(other) => other,
+            FeishuDepartmentIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FeishuDepartmentIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FeishuDepartmentIdType {
@@ -373,8 +398,9 @@ pub enum FeishuUserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FeishuUserIdType {
     /// The value on the wire.
@@ -383,13 +409,8 @@ impl FeishuUserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FeishuUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FeishuUserIdType {
@@ -398,14 +419,18 @@ impl From<&str> for FeishuUserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FeishuUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -413,9 +438,14 @@ impl From<String> for FeishuUserIdType {
 impl From<FeishuUserIdType> for String {
     fn from(value: FeishuUserIdType) -> String {
         match value {
-            FeishuUserIdType::Unknown(other) => other,
+            FeishuUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FeishuUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FeishuUserIdType {
@@ -439,35 +469,35 @@ impl ToJson for FeishuUserIdType {
 pub enum GetUserIdType {
     /// `people_employee_id`
     PeopleEmployeeId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetUserIdType {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::PeopleEmployeeId => "people_employee_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetUserIdType {
     fn from(value: &str) -> Self {
         match value {
             "people_employee_id" => Self::PeopleEmployeeId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -475,9 +505,14 @@ impl From<String> for GetUserIdType {
 impl From<GetUserIdType> for String {
     fn from(value: GetUserIdType) -> String {
         match value {
-            GetUserIdType::Unknown(other) => other,
+            GetUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetUserIdType {
@@ -509,8 +544,9 @@ pub enum IdType {
     JobFamilyId,
     /// `employee_type_id`
     EmployeeTypeId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl IdType {
     /// The value on the wire.
@@ -521,13 +557,8 @@ impl IdType {
             Self::JobLevelId => "job_level_id",
             Self::JobFamilyId => "job_family_id",
             Self::EmployeeTypeId => "employee_type_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for IdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for IdType {
@@ -538,14 +569,18 @@ impl From<&str> for IdType {
             "job_level_id" => Self::JobLevelId,
             "job_family_id" => Self::JobFamilyId,
             "employee_type_id" => Self::EmployeeTypeId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for IdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -553,9 +588,14 @@ impl From<String> for IdType {
 impl From<IdType> for String {
     fn from(value: IdType) -> String {
         match value {
-            IdType::Unknown(other) => other,
+            IdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for IdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for IdType {
@@ -583,8 +623,9 @@ pub enum RecruitmentType {
     RecentGraduates,
     /// `routine_intern`
     RoutineIntern,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl RecruitmentType {
     /// The value on the wire.
@@ -593,13 +634,8 @@ impl RecruitmentType {
             Self::ExperiencedProfessionals => "experienced_professionals",
             Self::RecentGraduates => "recent_graduates",
             Self::RoutineIntern => "routine_intern",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for RecruitmentType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for RecruitmentType {
@@ -608,14 +644,18 @@ impl From<&str> for RecruitmentType {
             "experienced_professionals" => Self::ExperiencedProfessionals,
             "recent_graduates" => Self::RecentGraduates,
             "routine_intern" => Self::RoutineIntern,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for RecruitmentType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -623,9 +663,14 @@ impl From<String> for RecruitmentType {
 impl From<RecruitmentType> for String {
     fn from(value: RecruitmentType) -> String {
         match value {
-            RecruitmentType::Unknown(other) => other,
+            RecruitmentType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for RecruitmentType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for RecruitmentType {
@@ -651,8 +696,9 @@ pub enum ReferenceObjectApiName {
     CpstItem,
     /// `cpst_indicator`
     CpstIndicator,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ReferenceObjectApiName {
     /// The value on the wire.
@@ -660,13 +706,8 @@ impl ReferenceObjectApiName {
         match self {
             Self::CpstItem => "cpst_item",
             Self::CpstIndicator => "cpst_indicator",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ReferenceObjectApiName {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ReferenceObjectApiName {
@@ -674,14 +715,18 @@ impl From<&str> for ReferenceObjectApiName {
         match value {
             "cpst_item" => Self::CpstItem,
             "cpst_indicator" => Self::CpstIndicator,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ReferenceObjectApiName {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -689,9 +734,14 @@ impl From<String> for ReferenceObjectApiName {
 impl From<ReferenceObjectApiName> for String {
     fn from(value: ReferenceObjectApiName) -> String {
         match value {
-            ReferenceObjectApiName::Unknown(other) => other,
+            ReferenceObjectApiName::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ReferenceObjectApiName {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ReferenceObjectApiName {
@@ -725,8 +775,9 @@ pub enum Status {
     Withdrawn,
     /// `NoNeedApproval`
     NoNeedApproval,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Status {
     /// The value on the wire.
@@ -738,13 +789,8 @@ impl Status {
             Self::Rejected => "Rejected",
             Self::Withdrawn => "Withdrawn",
             Self::NoNeedApproval => "NoNeedApproval",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Status {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Status {
@@ -756,14 +802,18 @@ impl From<&str> for Status {
             "Rejected" => Self::Rejected,
             "Withdrawn" => Self::Withdrawn,
             "NoNeedApproval" => Self::NoNeedApproval,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Status {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -771,9 +821,14 @@ impl From<String> for Status {
 impl From<Status> for String {
     fn from(value: Status) -> String {
         match value {
-            Status::Unknown(other) => other,
+            Status::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Status {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Status {
@@ -807,8 +862,9 @@ pub enum Statuses {
     Withdrawn,
     /// `NoNeedApproval`
     NoNeedApproval,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Statuses {
     /// The value on the wire.
@@ -820,13 +876,8 @@ impl Statuses {
             Self::Rejected => "Rejected",
             Self::Withdrawn => "Withdrawn",
             Self::NoNeedApproval => "NoNeedApproval",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Statuses {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Statuses {
@@ -838,14 +889,18 @@ impl From<&str> for Statuses {
             "Rejected" => Self::Rejected,
             "Withdrawn" => Self::Withdrawn,
             "NoNeedApproval" => Self::NoNeedApproval,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Statuses {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -853,9 +908,14 @@ impl From<String> for Statuses {
 impl From<Statuses> for String {
     fn from(value: Statuses) -> String {
         match value {
-            Statuses::Unknown(other) => other,
+            Statuses::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Statuses {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Statuses {
@@ -885,8 +945,9 @@ pub enum UserIdType {
     OpenId,
     /// `people_corehr_id`
     PeopleCorehrId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -896,13 +957,8 @@ impl UserIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleCorehrId => "people_corehr_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -912,14 +968,18 @@ impl From<&str> for UserIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_corehr_id" => Self::PeopleCorehrId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -927,9 +987,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -964,6 +1029,18 @@ impl ToJson for AddEnumOptionCommonDataMetaDataRequestBody {
         w.field("enum_field_api_name", &self.enum_field_api_name);
         w.field("enum_field_options", &self.enum_field_options);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.object_api_name.is_empty() {
+            return Some("object_api_name".to_owned());
+        }
+        if self.enum_field_api_name.is_empty() {
+            return Some("enum_field_api_name".to_owned());
+        }
+        if let Some(p) = json::nested("enum_field_options", &self.enum_field_options) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `AddEnumOptionCommonDataMetaDataResponseBody`
@@ -1182,6 +1259,18 @@ impl ToJson for Address {
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.country_region_id.is_empty() {
+            return Some("country_region_id".to_owned());
+        }
+        if let Some(p) = json::nested("address_type_list", &self.address_type_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ApplicationInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1321,6 +1410,27 @@ impl ToJson for BankAccount {
         w.field_opt("currency_id", &self.currency_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.bank_account_number.is_empty() {
+            return Some("bank_account_number".to_owned());
+        }
+        if self.account_holder.is_empty() {
+            return Some("account_holder".to_owned());
+        }
+        if let Some(p) = json::nested("bank", &self.bank) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("bank_account_usage", &self.bank_account_usage) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("bank_account_type", &self.bank_account_type) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `BpRoleOrganization`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1344,6 +1454,15 @@ impl ToJson for BpRoleOrganization {
         w.field("department_id", &self.department_id);
         w.field_opt("work_location_id", &self.work_location_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.role_key.is_empty() {
+            return Some("role_key".to_owned());
+        }
+        if self.department_id.is_empty() {
+            return Some("department_id".to_owned());
+        }
+        None
     }
 }
 /// `CalculatedFieldSetting`
@@ -1604,6 +1723,60 @@ impl ToJson for Company {
         w.field_opt("office_address_info", &self.office_address_info);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("hiberarchy_common", &self.hiberarchy_common) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("type", &self.r#type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("industry_list", &self.industry_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "legal_representative",
+            &self.legal_representative,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("sub_type_list", &self.sub_type_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("primary_manager", &self.primary_manager) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("currency", &self.currency) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("phone", &self.phone) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("fax", &self.fax) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "registered_office_address",
+            &self.registered_office_address,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("office_address", &self.office_address) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "registered_office_address_info",
+            &self.registered_office_address_info,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("office_address_info", &self.office_address_info) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `Contract`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1685,6 +1858,27 @@ impl ToJson for Contract {
         w.field_opt("renewal_status", &self.renewal_status);
         w.field_opt("signing_times", &self.signing_times);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("contract_type", &self.contract_type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("duration_type", &self.duration_type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("signing_type", &self.signing_type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("contract_status", &self.contract_status) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("renewal_status", &self.renewal_status) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ConvertCommonDataIdRequestBody`
@@ -1956,6 +2150,21 @@ impl ToJson for CreateJobChangeRequestBody {
         w.field_opt("initiator_id", &self.initiator_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.employment_id.is_empty() {
+            return Some("employment_id".to_owned());
+        }
+        if self.transfer_type_unique_identifier.is_empty() {
+            return Some("transfer_type_unique_identifier".to_owned());
+        }
+        if self.effective_date.is_empty() {
+            return Some("effective_date".to_owned());
+        }
+        if let Some(p) = json::nested("transfer_info", &self.transfer_info) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CreateJobChangeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2049,6 +2258,24 @@ impl ToJson for CreateLeaveGrantingRecordRequestBody {
         w.field_opt("external_id", &self.external_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.leave_type_id.is_empty() {
+            return Some("leave_type_id".to_owned());
+        }
+        if self.employment_id.is_empty() {
+            return Some("employment_id".to_owned());
+        }
+        if self.granting_quantity.is_empty() {
+            return Some("granting_quantity".to_owned());
+        }
+        if self.effective_date.is_empty() {
+            return Some("effective_date".to_owned());
+        }
+        if let Some(p) = json::nested("reason", &self.reason) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CreateLeaveGrantingRecordResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2113,6 +2340,12 @@ impl ToJson for Currency {
         w.field_opt("currency_alpha_3_code", &self.currency_alpha_3_code);
         w.field_opt("country_region_id_list", &self.country_region_id_list);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("currency_name", &self.currency_name) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `CustomField`
@@ -2201,6 +2434,15 @@ impl ToJson for CustomFieldData {
         w.field("value", &self.value);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.custom_api_name.is_empty() {
+            return Some("custom_api_name".to_owned());
+        }
+        if self.value.is_empty() {
+            return Some("value".to_owned());
+        }
+        None
+    }
 }
 /// `DateTimeFieldSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2282,6 +2524,24 @@ impl ToJson for Department {
         w.field_opt("staffing_model", &self.staffing_model);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("sub_type", &self.sub_type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("hiberarchy_common", &self.hiberarchy_common) {
+            return Some(p);
+        }
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("staffing_model", &self.staffing_model) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `DepartmentCreate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2351,6 +2611,24 @@ impl ToJson for DepartmentCreate {
         w.field_opt("staffing_model", &self.staffing_model);
         w.field_opt("is_prefer_manual_encoding", &self.is_prefer_manual_encoding);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("sub_type", &self.sub_type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("hiberarchy_common", &self.hiberarchy_common) {
+            return Some(p);
+        }
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("staffing_model", &self.staffing_model) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `Dependent`
@@ -2460,6 +2738,36 @@ impl ToJson for Dependent {
         w.field_opt("birth_certificate_of_child", &self.birth_certificate_of_child);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("relationship", &self.relationship) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("gender", &self.gender) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("national_id_list", &self.national_id_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "spouses_working_status",
+            &self.spouses_working_status,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("phone", &self.phone) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("address", &self.address) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `EditEnumOptionCommonDataMetaDataRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2483,6 +2791,18 @@ impl ToJson for EditEnumOptionCommonDataMetaDataRequestBody {
         w.field("enum_field_api_name", &self.enum_field_api_name);
         w.field("enum_field_option", &self.enum_field_option);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.object_api_name.is_empty() {
+            return Some("object_api_name".to_owned());
+        }
+        if self.enum_field_api_name.is_empty() {
+            return Some("enum_field_api_name".to_owned());
+        }
+        if let Some(p) = json::nested("enum_field_option", &self.enum_field_option) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `Education`
@@ -2550,6 +2870,30 @@ impl ToJson for Education {
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("school", &self.school) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("level_of_education", &self.level_of_education) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("field_of_study", &self.field_of_study) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("degree", &self.degree) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("school_name", &self.school_name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("field_of_study_name", &self.field_of_study_name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `Email`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2592,6 +2936,18 @@ impl ToJson for Email {
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.email.is_empty() {
+            return Some("email".to_owned());
+        }
+        if let Some(p) = json::nested("email_usage", &self.email_usage) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `EmergencyContact`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2633,6 +2989,21 @@ impl ToJson for EmergencyContact {
         w.field_opt("custom_fields", &self.custom_fields);
         w.field_opt("legal_name", &self.legal_name);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("relationship", &self.relationship) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("phone_ist", &self.phone_ist) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `EmployeeType`
@@ -2679,6 +3050,15 @@ impl ToJson for EmployeeType {
         w.field_opt("code", &self.code);
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `Employment`
@@ -2857,6 +3237,45 @@ impl ToJson for Employment {
         w.field_opt("work_shift", &self.work_shift);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        if let Some(p) = json::nested("recruitment_type", &self.recruitment_type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("employment_type", &self.employment_type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("employment_status", &self.employment_status) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("work_email_list", &self.work_email_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "reason_for_offboarding",
+            &self.reason_for_offboarding,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("cost_center_list", &self.cost_center_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("rehire", &self.rehire) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("compensation_type", &self.compensation_type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("work_shift", &self.work_shift) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `EmploymentCreate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2999,6 +3418,39 @@ impl ToJson for EmploymentCreate {
         w.field_opt("rehire_employment_id", &self.rehire_employment_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        if let Some(p) = json::nested("employment_type", &self.employment_type) {
+            return Some(p);
+        }
+        if self.person_id.is_empty() {
+            return Some("person_id".to_owned());
+        }
+        if let Some(p) = json::nested("employment_status", &self.employment_status) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("work_email_list", &self.work_email_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "reason_for_offboarding",
+            &self.reason_for_offboarding,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("cost_center_list", &self.cost_center_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("rehire", &self.rehire) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `EmploymentLeaveBalance`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3057,6 +3509,15 @@ impl ToJson for Enum {
         w.field_opt("display", &self.display);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.enum_name.is_empty() {
+            return Some("enum_name".to_owned());
+        }
+        if let Some(p) = json::nested("display", &self.display) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `EnumFieldOption`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3090,6 +3551,12 @@ impl ToJson for EnumFieldOption {
         w.field_opt("active", &self.active);
         w.field("name", &self.name);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.option_api_name.is_empty() {
+            return Some("option_api_name".to_owned());
+        }
+        None
     }
 }
 /// `EnumFieldSetting`
@@ -4092,6 +4559,21 @@ impl ToJson for HiberarchyCommon {
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("type", &self.r#type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("description", &self.description) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `Hrbp`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4146,6 +4628,15 @@ impl ToJson for I18n {
         w.field("lang", &self.lang);
         w.field("value", &self.value);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.lang.is_empty() {
+            return Some("lang".to_owned());
+        }
+        if self.value.is_empty() {
+            return Some("value".to_owned());
+        }
+        None
     }
 }
 /// `IdInfo`
@@ -4272,6 +4763,21 @@ impl ToJson for Job {
         w.field_opt("custom_fields", &self.custom_fields);
         w.field_opt("is_prefer_manual_encoding", &self.is_prefer_manual_encoding);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("description", &self.description) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("job_title", &self.job_title) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `JobData`
@@ -4443,6 +4949,33 @@ impl ToJson for JobData {
         w.field_opt("work_calendar_id", &self.work_calendar_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.employment_id.is_empty() {
+            return Some("employment_id".to_owned());
+        }
+        if let Some(p) = json::nested(
+            "assignment_start_reason",
+            &self.assignment_start_reason,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("probation_outcome", &self.probation_outcome) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("work_shift", &self.work_shift) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("compensation_type", &self.compensation_type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("job_data_reason", &self.job_data_reason) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `JobDataCostCenter`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4476,6 +5009,12 @@ impl ToJson for JobDataCostCenter {
         w.field_opt("rate", &self.rate);
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `JobFamily`
@@ -4543,6 +5082,18 @@ impl ToJson for JobFamily {
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("description", &self.description) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `JobLevel`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4604,6 +5155,18 @@ impl ToJson for JobLevel {
         w.field_opt("pathway_ids", &self.pathway_ids);
         w.field_opt("view_order", &self.view_order);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("description", &self.description) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `LeaveBalance`
@@ -5618,6 +6181,27 @@ impl ToJson for Location {
         w.field_opt("is_prefer_manual_encoding", &self.is_prefer_manual_encoding);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("hiberarchy_common", &self.hiberarchy_common) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("location_usage_list", &self.location_usage_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("address", &self.address) {
+            return Some(p);
+        }
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("locale", &self.locale) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `LookupFieldSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5669,6 +6253,15 @@ impl ToJson for ManagementScope {
         w.field("management_dimension", &self.management_dimension);
         w.field("obj_id", &self.obj_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.management_dimension.is_empty() {
+            return Some("management_dimension".to_owned());
+        }
+        if self.obj_id.is_empty() {
+            return Some("obj_id".to_owned());
+        }
+        None
     }
 }
 /// `MatchCompensationStandardResponseBody`
@@ -5775,6 +6368,21 @@ impl ToJson for NationalId {
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.national_id_type_id.is_empty() {
+            return Some("national_id_type_id".to_owned());
+        }
+        if self.national_id_number.is_empty() {
+            return Some("national_id_number".to_owned());
+        }
+        if self.country_region_id.is_empty() {
+            return Some("country_region_id".to_owned());
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `NationalIdType`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5836,6 +6444,24 @@ impl ToJson for NationalIdType {
         w.field_opt("identification_type", &self.identification_type);
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "validation_rule_description",
+            &self.validation_rule_description,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("identification_type", &self.identification_type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `NumberFieldSetting`
@@ -5925,6 +6551,15 @@ impl ToJson for ObjectFieldData {
         w.field("field_name", &self.field_name);
         w.field("value", &self.value);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.field_name.is_empty() {
+            return Some("field_name".to_owned());
+        }
+        if self.value.is_empty() {
+            return Some("value".to_owned());
+        }
+        None
     }
 }
 /// `Offboarding`
@@ -6410,6 +7045,72 @@ impl ToJson for Person {
         w.field_opt("personal_profile", &self.personal_profile);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name_list", &self.name_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("gender", &self.gender) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("race", &self.race) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("marital_status", &self.marital_status) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("phone_list", &self.phone_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("address_list", &self.address_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("email_list", &self.email_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "work_experience_list",
+            &self.work_experience_list,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("education_list", &self.education_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("bank_account_list", &self.bank_account_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("national_id_list", &self.national_id_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("dependent_list", &self.dependent_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "emergency_contact_list",
+            &self.emergency_contact_list,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "highest_level_of_education",
+            &self.highest_level_of_education,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "highest_degree_of_education",
+            &self.highest_degree_of_education,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("personal_profile", &self.personal_profile) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `PersonName`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6543,6 +7244,30 @@ impl ToJson for PersonName {
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.country_region_id.is_empty() {
+            return Some("country_region_id".to_owned());
+        }
+        if let Some(p) = json::nested("name_type", &self.name_type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "additional_name_type",
+            &self.additional_name_type,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("social", &self.social) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("title", &self.title) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `PersonalProfile`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6576,6 +7301,15 @@ impl ToJson for PersonalProfile {
         w.field_opt("personal_profile_type", &self.personal_profile_type);
         w.field_opt("files", &self.files);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested(
+            "personal_profile_type",
+            &self.personal_profile_type,
+        ) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `Phone`
@@ -6631,6 +7365,27 @@ impl ToJson for Phone {
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested(
+            "international_area_code",
+            &self.international_area_code,
+        ) {
+            return Some(p);
+        }
+        if self.phone_number.is_empty() {
+            return Some("phone_number".to_owned());
+        }
+        if let Some(p) = json::nested("device_type", &self.device_type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("phone_usage", &self.phone_usage) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `PhoneNumberAndAreaCode`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6660,6 +7415,15 @@ impl ToJson for PhoneNumberAndAreaCode {
         w.field("area_code", &self.area_code);
         w.field("phone_number", &self.phone_number);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("area_code", &self.area_code) {
+            return Some(p);
+        }
+        if self.phone_number.is_empty() {
+            return Some("phone_number".to_owned());
+        }
+        None
     }
 }
 /// `PreHire`
@@ -6722,6 +7486,18 @@ impl ToJson for PreHire {
         w.field_opt("cost_center_rate", &self.cost_center_rate);
         w.field("onboarding_status", &self.onboarding_status);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("employee_type", &self.employee_type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("onboarding_status", &self.onboarding_status) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `PreHireQuery`
@@ -6886,6 +7662,12 @@ impl ToJson for QuerySecurityGroupRequestBody {
         w.field_opt("updated_at_lte", &self.updated_at_lte);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("item_list", &self.item_list) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `QuerySecurityGroupResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7041,6 +7823,24 @@ impl ToJson for SearchAssignedUserRequestBody {
         w.field_opt("page_token", &self.page_token);
         w.field("page_size", &self.page_size);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.role_id.is_empty() {
+            return Some("role_id".to_owned());
+        }
+        if let Some(p) = json::nested(
+            "management_scope_list",
+            &self.management_scope_list,
+        ) {
+            return Some(p);
+        }
+        if self.search_method.is_empty() {
+            return Some("search_method".to_owned());
+        }
+        if self.page_size.is_empty() {
+            return Some("page_size".to_owned());
+        }
+        None
     }
 }
 /// `SearchOffboardingRequestBody`
@@ -7294,6 +8094,21 @@ impl ToJson for SubmitOffboardingRequestBody {
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.employment_id.is_empty() {
+            return Some("employment_id".to_owned());
+        }
+        if self.offboarding_date.is_empty() {
+            return Some("offboarding_date".to_owned());
+        }
+        if self.offboarding_reason_unique_identifier.is_empty() {
+            return Some("offboarding_reason_unique_identifier".to_owned());
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `SubmitOffboardingResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7498,6 +8313,12 @@ impl ToJson for TranferEmploymentInfo {
         w.field_opt("employee_number", &self.employee_number);
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `TransferInfo`
@@ -7844,6 +8665,21 @@ impl ToJson for TransferInfo {
         w.field_opt("target_pathway", &self.target_pathway);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested(
+            "original_employment_change",
+            &self.original_employment_change,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "target_employment_change",
+            &self.target_employment_change,
+        ) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `TransferReason`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7944,9 +8780,13 @@ impl UploadPersonRequestBody {
             Some(v) => {
                 form = form.file("file_content", v);
             }
-            None => form = form.missing_file("file_content"),
+            None => form = form.missing_part("file_content"),
         }
-        form = form.text("file_name", self.file_name);
+        if self.file_name.is_empty() {
+            form = form.missing_part("file_name");
+        } else {
+            form = form.text("file_name", self.file_name);
+        }
         form
     }
 }
@@ -8169,6 +9009,27 @@ impl ToJson for WorkExperience {
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested(
+            "company_organization",
+            &self.company_organization,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("department", &self.department) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("job", &self.job) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("description", &self.description) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `WorkingHoursType`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8218,6 +9079,15 @@ impl ToJson for WorkingHoursType {
         w.field_opt("active", &self.active);
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `BpmDataengineI18n`

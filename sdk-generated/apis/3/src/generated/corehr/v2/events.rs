@@ -253,8 +253,9 @@ pub enum AfterStatus {
     Others,
     /// `expired`
     Expired,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AfterStatus {
     /// The value on the wire.
@@ -266,13 +267,8 @@ impl AfterStatus {
             Self::InProgress => "in_progress",
             Self::Others => "others",
             Self::Expired => "expired",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AfterStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AfterStatus {
@@ -284,14 +280,18 @@ impl From<&str> for AfterStatus {
             "in_progress" => Self::InProgress,
             "others" => Self::Others,
             "expired" => Self::Expired,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AfterStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -299,9 +299,14 @@ impl From<String> for AfterStatus {
 impl From<AfterStatus> for String {
     fn from(value: AfterStatus) -> String {
         match value {
-            AfterStatus::Unknown(other) => other,
+            AfterStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AfterStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AfterStatus {
@@ -347,8 +352,9 @@ pub enum OnboardingTaskChangeAfterStatus {
     InReview,
     /// `manual_skipped`
     ManualSkipped,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl OnboardingTaskChangeAfterStatus {
     /// The value on the wire.
@@ -366,13 +372,8 @@ impl OnboardingTaskChangeAfterStatus {
             Self::Uninitialized => "uninitialized",
             Self::InReview => "in_review",
             Self::ManualSkipped => "manual_skipped",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for OnboardingTaskChangeAfterStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for OnboardingTaskChangeAfterStatus {
@@ -390,14 +391,18 @@ impl From<&str> for OnboardingTaskChangeAfterStatus {
             "uninitialized" => Self::Uninitialized,
             "in_review" => Self::InReview,
             "manual_skipped" => Self::ManualSkipped,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for OnboardingTaskChangeAfterStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -405,9 +410,14 @@ impl From<String> for OnboardingTaskChangeAfterStatus {
 impl From<OnboardingTaskChangeAfterStatus> for String {
     fn from(value: OnboardingTaskChangeAfterStatus) -> String {
         match value {
-            OnboardingTaskChangeAfterStatus::Unknown(other) => other,
+            OnboardingTaskChangeAfterStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for OnboardingTaskChangeAfterStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for OnboardingTaskChangeAfterStatus {
@@ -441,8 +451,9 @@ pub enum ProbationStatus {
     Converted,
     /// `offboarded`
     Offboarded,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ProbationStatus {
     /// The value on the wire.
@@ -454,13 +465,8 @@ impl ProbationStatus {
             Self::Waiting => "waiting",
             Self::Converted => "converted",
             Self::Offboarded => "offboarded",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ProbationStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ProbationStatus {
@@ -472,14 +478,18 @@ impl From<&str> for ProbationStatus {
             "waiting" => Self::Waiting,
             "converted" => Self::Converted,
             "offboarded" => Self::Offboarded,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ProbationStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -487,9 +497,14 @@ impl From<String> for ProbationStatus {
 impl From<ProbationStatus> for String {
     fn from(value: ProbationStatus) -> String {
         match value {
-            ProbationStatus::Unknown(other) => other,
+            ProbationStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ProbationStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ProbationStatus {

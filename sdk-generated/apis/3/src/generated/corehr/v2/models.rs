@@ -25,8 +25,9 @@ pub enum ApprovalGroupStatus {
     V4,
     /// `5`
     V5,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ApprovalGroupStatus {
     /// The value on the wire.
@@ -38,13 +39,8 @@ impl ApprovalGroupStatus {
             Self::V3 => "3",
             Self::V4 => "4",
             Self::V5 => "5",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ApprovalGroupStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ApprovalGroupStatus {
@@ -56,14 +52,18 @@ impl From<&str> for ApprovalGroupStatus {
             "3" => Self::V3,
             "4" => Self::V4,
             "5" => Self::V5,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ApprovalGroupStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -71,9 +71,14 @@ impl From<String> for ApprovalGroupStatus {
 impl From<ApprovalGroupStatus> for String {
     fn from(value: ApprovalGroupStatus) -> String {
         match value {
-            ApprovalGroupStatus::Unknown(other) => other,
+            ApprovalGroupStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ApprovalGroupStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ApprovalGroupStatus {
@@ -99,8 +104,9 @@ pub enum AssessmentResult {
     Rejected,
     /// `approved`
     Approved,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AssessmentResult {
     /// The value on the wire.
@@ -108,13 +114,8 @@ impl AssessmentResult {
         match self {
             Self::Rejected => "rejected",
             Self::Approved => "approved",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AssessmentResult {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AssessmentResult {
@@ -122,14 +123,18 @@ impl From<&str> for AssessmentResult {
         match value {
             "rejected" => Self::Rejected,
             "approved" => Self::Approved,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AssessmentResult {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -137,9 +142,14 @@ impl From<String> for AssessmentResult {
 impl From<AssessmentResult> for String {
     fn from(value: AssessmentResult) -> String {
         match value {
-            AssessmentResult::Unknown(other) => other,
+            AssessmentResult::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AssessmentResult {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AssessmentResult {
@@ -169,8 +179,9 @@ pub enum AssessmentStatus {
     InProcess,
     /// `no_need`
     NoNeed,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AssessmentStatus {
     /// The value on the wire.
@@ -180,13 +191,8 @@ impl AssessmentStatus {
             Self::NotStarted => "not_started",
             Self::InProcess => "in_process",
             Self::NoNeed => "no_need",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AssessmentStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AssessmentStatus {
@@ -196,14 +202,18 @@ impl From<&str> for AssessmentStatus {
             "not_started" => Self::NotStarted,
             "in_process" => Self::InProcess,
             "no_need" => Self::NoNeed,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AssessmentStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -211,9 +221,14 @@ impl From<String> for AssessmentStatus {
 impl From<AssessmentStatus> for String {
     fn from(value: AssessmentStatus) -> String {
         match value {
-            AssessmentStatus::Unknown(other) => other,
+            AssessmentStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AssessmentStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AssessmentStatus {
@@ -245,8 +260,9 @@ pub enum CreateUserIdType {
     PeopleCorehrId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CreateUserIdType {
     /// The value on the wire.
@@ -257,13 +273,8 @@ impl CreateUserIdType {
             Self::OpenId => "open_id",
             Self::PeopleCorehrId => "people_corehr_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CreateUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CreateUserIdType {
@@ -274,14 +285,18 @@ impl From<&str> for CreateUserIdType {
             "open_id" => Self::OpenId,
             "people_corehr_id" => Self::PeopleCorehrId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CreateUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -289,9 +304,14 @@ impl From<String> for CreateUserIdType {
 impl From<CreateUserIdType> for String {
     fn from(value: CreateUserIdType) -> String {
         match value {
-            CreateUserIdType::Unknown(other) => other,
+            CreateUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CreateUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CreateUserIdType {
@@ -321,8 +341,9 @@ pub enum DepartmentChangeType {
     Modify,
     /// `Inactive`
     Inactive,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DepartmentChangeType {
     /// The value on the wire.
@@ -332,13 +353,8 @@ impl DepartmentChangeType {
             Self::Create => "Create",
             Self::Modify => "Modify",
             Self::Inactive => "Inactive",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DepartmentChangeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DepartmentChangeType {
@@ -348,14 +364,18 @@ impl From<&str> for DepartmentChangeType {
             "Create" => Self::Create,
             "Modify" => Self::Modify,
             "Inactive" => Self::Inactive,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DepartmentChangeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -363,9 +383,14 @@ impl From<String> for DepartmentChangeType {
 impl From<DepartmentChangeType> for String {
     fn from(value: DepartmentChangeType) -> String {
         match value {
-            DepartmentChangeType::Unknown(other) => other,
+            DepartmentChangeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DepartmentChangeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DepartmentChangeType {
@@ -393,8 +418,9 @@ pub enum DepartmentIdType {
     OpenDepartmentId,
     /// `people_corehr_department_id`
     PeopleCorehrDepartmentId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DepartmentIdType {
     /// The value on the wire.
@@ -403,13 +429,8 @@ impl DepartmentIdType {
             Self::DepartmentId => "department_id",
             Self::OpenDepartmentId => "open_department_id",
             Self::PeopleCorehrDepartmentId => "people_corehr_department_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DepartmentIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DepartmentIdType {
@@ -418,14 +439,18 @@ impl From<&str> for DepartmentIdType {
             "department_id" => Self::DepartmentId,
             "open_department_id" => Self::OpenDepartmentId,
             "people_corehr_department_id" => Self::PeopleCorehrDepartmentId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DepartmentIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -433,9 +458,14 @@ impl From<String> for DepartmentIdType {
 impl From<DepartmentIdType> for String {
     fn from(value: DepartmentIdType) -> String {
         match value {
-            DepartmentIdType::Unknown(other) => other,
+            DepartmentIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DepartmentIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DepartmentIdType {
@@ -465,8 +495,9 @@ pub enum DraftStatus {
     V2,
     /// `3`
     V3,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DraftStatus {
     /// The value on the wire.
@@ -476,13 +507,8 @@ impl DraftStatus {
             Self::V1 => "1",
             Self::V2 => "2",
             Self::V3 => "3",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DraftStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DraftStatus {
@@ -492,14 +518,18 @@ impl From<&str> for DraftStatus {
             "1" => Self::V1,
             "2" => Self::V2,
             "3" => Self::V3,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DraftStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -507,9 +537,14 @@ impl From<String> for DraftStatus {
 impl From<DraftStatus> for String {
     fn from(value: DraftStatus) -> String {
         match value {
-            DraftStatus::Unknown(other) => other,
+            DraftStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DraftStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DraftStatus {
@@ -535,8 +570,9 @@ pub enum EmploymentStatus {
     Hired,
     /// `terminated`
     Terminated,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl EmploymentStatus {
     /// The value on the wire.
@@ -544,13 +580,8 @@ impl EmploymentStatus {
         match self {
             Self::Hired => "hired",
             Self::Terminated => "terminated",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for EmploymentStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for EmploymentStatus {
@@ -558,14 +589,18 @@ impl From<&str> for EmploymentStatus {
         match value {
             "hired" => Self::Hired,
             "terminated" => Self::Terminated,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for EmploymentStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -573,9 +608,14 @@ impl From<String> for EmploymentStatus {
 impl From<EmploymentStatus> for String {
     fn from(value: EmploymentStatus) -> String {
         match value {
-            EmploymentStatus::Unknown(other) => other,
+            EmploymentStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for EmploymentStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for EmploymentStatus {
@@ -601,8 +641,9 @@ pub enum ExceptionStatuses {
     Pending,
     /// `processed`
     Processed,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ExceptionStatuses {
     /// The value on the wire.
@@ -610,13 +651,8 @@ impl ExceptionStatuses {
         match self {
             Self::Pending => "pending",
             Self::Processed => "processed",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ExceptionStatuses {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ExceptionStatuses {
@@ -624,14 +660,18 @@ impl From<&str> for ExceptionStatuses {
         match value {
             "pending" => Self::Pending,
             "processed" => Self::Processed,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ExceptionStatuses {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -639,9 +679,14 @@ impl From<String> for ExceptionStatuses {
 impl From<ExceptionStatuses> for String {
     fn from(value: ExceptionStatuses) -> String {
         match value {
-            ExceptionStatuses::Unknown(other) => other,
+            ExceptionStatuses::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ExceptionStatuses {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ExceptionStatuses {
@@ -669,8 +714,9 @@ pub enum ExtendedProbationPeriodUnit {
     Week,
     /// `day`
     Day,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ExtendedProbationPeriodUnit {
     /// The value on the wire.
@@ -679,13 +725,8 @@ impl ExtendedProbationPeriodUnit {
             Self::Month => "month",
             Self::Week => "week",
             Self::Day => "day",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ExtendedProbationPeriodUnit {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ExtendedProbationPeriodUnit {
@@ -694,14 +735,18 @@ impl From<&str> for ExtendedProbationPeriodUnit {
             "month" => Self::Month,
             "week" => Self::Week,
             "day" => Self::Day,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ExtendedProbationPeriodUnit {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -709,9 +754,14 @@ impl From<String> for ExtendedProbationPeriodUnit {
 impl From<ExtendedProbationPeriodUnit> for String {
     fn from(value: ExtendedProbationPeriodUnit) -> String {
         match value {
-            ExtendedProbationPeriodUnit::Unknown(other) => other,
+            ExtendedProbationPeriodUnit::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ExtendedProbationPeriodUnit {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ExtendedProbationPeriodUnit {
@@ -737,8 +787,9 @@ pub enum FinalAssessmentResult {
     Rejected,
     /// `approved`
     Approved,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FinalAssessmentResult {
     /// The value on the wire.
@@ -746,13 +797,8 @@ impl FinalAssessmentResult {
         match self {
             Self::Rejected => "rejected",
             Self::Approved => "approved",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FinalAssessmentResult {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FinalAssessmentResult {
@@ -760,14 +806,18 @@ impl From<&str> for FinalAssessmentResult {
         match value {
             "rejected" => Self::Rejected,
             "approved" => Self::Approved,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FinalAssessmentResult {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -775,9 +825,14 @@ impl From<String> for FinalAssessmentResult {
 impl From<FinalAssessmentResult> for String {
     fn from(value: FinalAssessmentResult) -> String {
         match value {
-            FinalAssessmentResult::Unknown(other) => other,
+            FinalAssessmentResult::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FinalAssessmentResult {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FinalAssessmentResult {
@@ -805,8 +860,9 @@ pub enum ListUserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListUserIdType {
     /// The value on the wire.
@@ -815,13 +871,8 @@ impl ListUserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListUserIdType {
@@ -830,14 +881,18 @@ impl From<&str> for ListUserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -845,9 +900,14 @@ impl From<String> for ListUserIdType {
 impl From<ListUserIdType> for String {
     fn from(value: ListUserIdType) -> String {
         match value {
-            ListUserIdType::Unknown(other) => other,
+            ListUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListUserIdType {
@@ -879,8 +939,9 @@ pub enum OnboardingStatus {
     DayOne,
     /// `withdrawn`
     Withdrawn,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl OnboardingStatus {
     /// The value on the wire.
@@ -891,13 +952,8 @@ impl OnboardingStatus {
             Self::Preboarding => "preboarding",
             Self::DayOne => "day_one",
             Self::Withdrawn => "withdrawn",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for OnboardingStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for OnboardingStatus {
@@ -908,14 +964,18 @@ impl From<&str> for OnboardingStatus {
             "preboarding" => Self::Preboarding,
             "day_one" => Self::DayOne,
             "withdrawn" => Self::Withdrawn,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for OnboardingStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -923,9 +983,14 @@ impl From<String> for OnboardingStatus {
 impl From<OnboardingStatus> for String {
     fn from(value: OnboardingStatus) -> String {
         match value {
-            OnboardingStatus::Unknown(other) => other,
+            OnboardingStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for OnboardingStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for OnboardingStatus {
@@ -951,8 +1016,9 @@ pub enum Operator {
     Contains,
     /// `notContains`
     NotContains,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Operator {
     /// The value on the wire.
@@ -960,13 +1026,8 @@ impl Operator {
         match self {
             Self::Contains => "contains",
             Self::NotContains => "notContains",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Operator {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Operator {
@@ -974,14 +1035,18 @@ impl From<&str> for Operator {
         match value {
             "contains" => Self::Contains,
             "notContains" => Self::NotContains,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Operator {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -989,9 +1054,14 @@ impl From<String> for Operator {
 impl From<Operator> for String {
     fn from(value: Operator) -> String {
         match value {
-            Operator::Unknown(other) => other,
+            Operator::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Operator {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Operator {
@@ -1037,8 +1107,9 @@ pub enum OrgType {
     CustomOrg09,
     /// `custom_org_10`
     CustomOrg10,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl OrgType {
     /// The value on the wire.
@@ -1056,13 +1127,8 @@ impl OrgType {
             Self::CustomOrg08 => "custom_org_08",
             Self::CustomOrg09 => "custom_org_09",
             Self::CustomOrg10 => "custom_org_10",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for OrgType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for OrgType {
@@ -1080,14 +1146,18 @@ impl From<&str> for OrgType {
             "custom_org_08" => Self::CustomOrg08,
             "custom_org_09" => Self::CustomOrg09,
             "custom_org_10" => Self::CustomOrg10,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for OrgType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1095,9 +1165,14 @@ impl From<String> for OrgType {
 impl From<OrgType> for String {
     fn from(value: OrgType) -> String {
         match value {
-            OrgType::Unknown(other) => other,
+            OrgType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for OrgType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for OrgType {
@@ -1125,8 +1200,9 @@ pub enum PaymentType {
     Amount,
     /// `balance`
     Balance,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl PaymentType {
     /// The value on the wire.
@@ -1135,13 +1211,8 @@ impl PaymentType {
             Self::Percent => "percent",
             Self::Amount => "amount",
             Self::Balance => "balance",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for PaymentType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for PaymentType {
@@ -1150,14 +1221,18 @@ impl From<&str> for PaymentType {
             "percent" => Self::Percent,
             "amount" => Self::Amount,
             "balance" => Self::Balance,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for PaymentType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1165,9 +1240,14 @@ impl From<String> for PaymentType {
 impl From<PaymentType> for String {
     fn from(value: PaymentType) -> String {
         match value {
-            PaymentType::Unknown(other) => other,
+            PaymentType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for PaymentType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for PaymentType {
@@ -1197,8 +1277,9 @@ pub enum PositionChangeType {
     Modify,
     /// `Inactive`
     Inactive,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl PositionChangeType {
     /// The value on the wire.
@@ -1208,13 +1289,8 @@ impl PositionChangeType {
             Self::Create => "Create",
             Self::Modify => "Modify",
             Self::Inactive => "Inactive",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for PositionChangeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for PositionChangeType {
@@ -1224,14 +1300,18 @@ impl From<&str> for PositionChangeType {
             "Create" => Self::Create,
             "Modify" => Self::Modify,
             "Inactive" => Self::Inactive,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for PositionChangeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1239,9 +1319,14 @@ impl From<String> for PositionChangeType {
 impl From<PositionChangeType> for String {
     fn from(value: PositionChangeType) -> String {
         match value {
-            PositionChangeType::Unknown(other) => other,
+            PositionChangeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for PositionChangeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for PositionChangeType {
@@ -1269,8 +1354,9 @@ pub enum ProbationOutcome {
     Passed,
     /// `delayed`
     Delayed,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ProbationOutcome {
     /// The value on the wire.
@@ -1279,13 +1365,8 @@ impl ProbationOutcome {
             Self::Failed => "failed",
             Self::Passed => "passed",
             Self::Delayed => "delayed",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ProbationOutcome {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ProbationOutcome {
@@ -1294,14 +1375,18 @@ impl From<&str> for ProbationOutcome {
             "failed" => Self::Failed,
             "passed" => Self::Passed,
             "delayed" => Self::Delayed,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ProbationOutcome {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1309,9 +1394,14 @@ impl From<String> for ProbationOutcome {
 impl From<ProbationOutcome> for String {
     fn from(value: ProbationOutcome) -> String {
         match value {
-            ProbationOutcome::Unknown(other) => other,
+            ProbationOutcome::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ProbationOutcome {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ProbationOutcome {
@@ -1345,8 +1435,9 @@ pub enum ProbationStatus {
     Converted,
     /// `offboarded`
     Offboarded,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ProbationStatus {
     /// The value on the wire.
@@ -1358,13 +1449,8 @@ impl ProbationStatus {
             Self::Waiting => "waiting",
             Self::Converted => "converted",
             Self::Offboarded => "offboarded",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ProbationStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ProbationStatus {
@@ -1376,14 +1462,18 @@ impl From<&str> for ProbationStatus {
             "waiting" => Self::Waiting,
             "converted" => Self::Converted,
             "offboarded" => Self::Offboarded,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ProbationStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1391,9 +1481,14 @@ impl From<String> for ProbationStatus {
 impl From<ProbationStatus> for String {
     fn from(value: ProbationStatus) -> String {
         match value {
-            ProbationStatus::Unknown(other) => other,
+            ProbationStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ProbationStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ProbationStatus {
@@ -1419,8 +1514,9 @@ pub enum RefKey {
     Specified,
     /// `reference`
     Reference,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl RefKey {
     /// The value on the wire.
@@ -1428,13 +1524,8 @@ impl RefKey {
         match self {
             Self::Specified => "specified",
             Self::Reference => "reference",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for RefKey {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for RefKey {
@@ -1442,14 +1533,18 @@ impl From<&str> for RefKey {
         match value {
             "specified" => Self::Specified,
             "reference" => Self::Reference,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for RefKey {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1457,9 +1552,14 @@ impl From<String> for RefKey {
 impl From<RefKey> for String {
     fn from(value: RefKey) -> String {
         match value {
-            RefKey::Unknown(other) => other,
+            RefKey::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for RefKey {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for RefKey {
@@ -1487,8 +1587,9 @@ pub enum Rehire {
     No,
     /// `to_be_confirmed`
     ToBeConfirmed,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Rehire {
     /// The value on the wire.
@@ -1497,13 +1598,8 @@ impl Rehire {
             Self::Yes => "yes",
             Self::No => "no",
             Self::ToBeConfirmed => "to_be_confirmed",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Rehire {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Rehire {
@@ -1512,14 +1608,18 @@ impl From<&str> for Rehire {
             "yes" => Self::Yes,
             "no" => Self::No,
             "to_be_confirmed" => Self::ToBeConfirmed,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Rehire {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1527,9 +1627,14 @@ impl From<String> for Rehire {
 impl From<Rehire> for String {
     fn from(value: Rehire) -> String {
         match value {
-            Rehire::Unknown(other) => other,
+            Rehire::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Rehire {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Rehire {
@@ -1561,8 +1666,9 @@ pub enum RevokeUserIdType {
     PeopleCorehrId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl RevokeUserIdType {
     /// The value on the wire.
@@ -1573,13 +1679,8 @@ impl RevokeUserIdType {
             Self::OpenId => "open_id",
             Self::PeopleCorehrId => "people_corehr_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for RevokeUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for RevokeUserIdType {
@@ -1590,14 +1691,18 @@ impl From<&str> for RevokeUserIdType {
             "open_id" => Self::OpenId,
             "people_corehr_id" => Self::PeopleCorehrId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for RevokeUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1605,9 +1710,14 @@ impl From<String> for RevokeUserIdType {
 impl From<RevokeUserIdType> for String {
     fn from(value: RevokeUserIdType) -> String {
         match value {
-            RevokeUserIdType::Unknown(other) => other,
+            RevokeUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for RevokeUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for RevokeUserIdType {
@@ -1633,8 +1743,9 @@ pub enum SeniorityAdjustmentType {
     Increase,
     /// `decrease`
     Decrease,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SeniorityAdjustmentType {
     /// The value on the wire.
@@ -1642,13 +1753,8 @@ impl SeniorityAdjustmentType {
         match self {
             Self::Increase => "increase",
             Self::Decrease => "decrease",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SeniorityAdjustmentType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SeniorityAdjustmentType {
@@ -1656,14 +1762,18 @@ impl From<&str> for SeniorityAdjustmentType {
         match value {
             "increase" => Self::Increase,
             "decrease" => Self::Decrease,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SeniorityAdjustmentType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1671,9 +1781,14 @@ impl From<String> for SeniorityAdjustmentType {
 impl From<SeniorityAdjustmentType> for String {
     fn from(value: SeniorityAdjustmentType) -> String {
         match value {
-            SeniorityAdjustmentType::Unknown(other) => other,
+            SeniorityAdjustmentType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SeniorityAdjustmentType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SeniorityAdjustmentType {
@@ -1707,8 +1822,9 @@ pub enum Status {
     Transformed,
     /// `Cancelled`
     Cancelled,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Status {
     /// The value on the wire.
@@ -1720,13 +1836,8 @@ impl Status {
             Self::NoNeedApproval => "NoNeedApproval",
             Self::Transformed => "Transformed",
             Self::Cancelled => "Cancelled",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Status {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Status {
@@ -1738,14 +1849,18 @@ impl From<&str> for Status {
             "NoNeedApproval" => Self::NoNeedApproval,
             "Transformed" => Self::Transformed,
             "Cancelled" => Self::Cancelled,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Status {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1753,9 +1868,14 @@ impl From<String> for Status {
 impl From<Status> for String {
     fn from(value: Status) -> String {
         match value {
-            Status::Unknown(other) => other,
+            Status::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Status {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Status {
@@ -1789,8 +1909,9 @@ pub enum Statuses {
     Transformed,
     /// `Cancelled`
     Cancelled,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Statuses {
     /// The value on the wire.
@@ -1802,13 +1923,8 @@ impl Statuses {
             Self::NoNeedApproval => "NoNeedApproval",
             Self::Transformed => "Transformed",
             Self::Cancelled => "Cancelled",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Statuses {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Statuses {
@@ -1820,14 +1936,18 @@ impl From<&str> for Statuses {
             "NoNeedApproval" => Self::NoNeedApproval,
             "Transformed" => Self::Transformed,
             "Cancelled" => Self::Cancelled,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Statuses {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1835,9 +1955,14 @@ impl From<String> for Statuses {
 impl From<Statuses> for String {
     fn from(value: Statuses) -> String {
         match value {
-            Statuses::Unknown(other) => other,
+            Statuses::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Statuses {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Statuses {
@@ -1865,8 +1990,9 @@ pub enum SubmissionType {
     System,
     /// `hr_submission`
     HrSubmission,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SubmissionType {
     /// The value on the wire.
@@ -1875,13 +2001,8 @@ impl SubmissionType {
             Self::SelfSubmission => "self_submission",
             Self::System => "system",
             Self::HrSubmission => "hr_submission",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SubmissionType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SubmissionType {
@@ -1890,14 +2011,18 @@ impl From<&str> for SubmissionType {
             "self_submission" => Self::SelfSubmission,
             "system" => Self::System,
             "hr_submission" => Self::HrSubmission,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SubmissionType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1905,9 +2030,14 @@ impl From<String> for SubmissionType {
 impl From<SubmissionType> for String {
     fn from(value: SubmissionType) -> String {
         match value {
-            SubmissionType::Unknown(other) => other,
+            SubmissionType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SubmissionType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SubmissionType {
@@ -1951,8 +2081,9 @@ pub enum TaskStatus {
     Uninitialized,
     /// `in_review`
     InReview,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl TaskStatus {
     /// The value on the wire.
@@ -1969,13 +2100,8 @@ impl TaskStatus {
             Self::Skipped => "skipped",
             Self::Uninitialized => "uninitialized",
             Self::InReview => "in_review",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for TaskStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for TaskStatus {
@@ -1992,14 +2118,18 @@ impl From<&str> for TaskStatus {
             "skipped" => Self::Skipped,
             "uninitialized" => Self::Uninitialized,
             "in_review" => Self::InReview,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for TaskStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2007,9 +2137,14 @@ impl From<String> for TaskStatus {
 impl From<TaskStatus> for String {
     fn from(value: TaskStatus) -> String {
         match value {
-            TaskStatus::Unknown(other) => other,
+            TaskStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for TaskStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for TaskStatus {
@@ -2039,8 +2174,9 @@ pub enum UserIdType {
     OpenId,
     /// `people_corehr_id`
     PeopleCorehrId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -2050,13 +2186,8 @@ impl UserIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleCorehrId => "people_corehr_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -2066,14 +2197,18 @@ impl From<&str> for UserIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_corehr_id" => Self::PeopleCorehrId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2081,9 +2216,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -2122,6 +2262,18 @@ impl ToJson for ActiveCompanyRequestBody {
         w.field("operation_reason", &self.operation_reason);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.company_id.is_empty() {
+            return Some("company_id".to_owned());
+        }
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        if self.operation_reason.is_empty() {
+            return Some("operation_reason".to_owned());
+        }
+        None
+    }
 }
 /// `ActiveCustomOrgRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2148,6 +2300,18 @@ impl ToJson for ActiveCustomOrgRequestBody {
         w.field("active", &self.active);
         w.field("effective_time", &self.effective_time);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.org_id.is_empty() {
+            return Some("org_id".to_owned());
+        }
+        if self.object_api_name.is_empty() {
+            return Some("object_api_name".to_owned());
+        }
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        None
     }
 }
 /// `ActiveLocationRequestBody`
@@ -2176,6 +2340,18 @@ impl ToJson for ActiveLocationRequestBody {
         w.field("operation_reason", &self.operation_reason);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.location_id.is_empty() {
+            return Some("location_id".to_owned());
+        }
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        if self.operation_reason.is_empty() {
+            return Some("operation_reason".to_owned());
+        }
+        None
+    }
 }
 /// `ActivePathwayRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2196,6 +2372,12 @@ impl ToJson for ActivePathwayRequestBody {
         w.field("pathway_id", &self.pathway_id);
         w.field("active", &self.active);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.pathway_id.is_empty() {
+            return Some("pathway_id".to_owned());
+        }
+        None
     }
 }
 /// `ActivePositionRequestBody`
@@ -2220,6 +2402,15 @@ impl ToJson for ActivePositionRequestBody {
         w.field("active", &self.active);
         w.field("effective_time", &self.effective_time);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.position_id.is_empty() {
+            return Some("position_id".to_owned());
+        }
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        None
     }
 }
 /// `Address`
@@ -2403,6 +2594,18 @@ impl ToJson for Address {
         w.field_opt("local_city_text", &self.local_city_text);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.country_region_id.is_empty() {
+            return Some("country_region_id".to_owned());
+        }
+        if let Some(p) = json::nested("address_type_list", &self.address_type_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `AddressForUpdate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2501,6 +2704,15 @@ impl ToJson for AddressForUpdate {
         w.field_opt("address_line8", &self.address_line8);
         w.field_opt("address_line9", &self.address_line9);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.country_region_id.is_empty() {
+            return Some("country_region_id".to_owned());
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ApprovalGroup`
@@ -2636,7 +2848,7 @@ impl FromJson for Assessment {
 )]
 pub struct AssessmentForCreate {
     /// 考核状态 Options:not_started(未开始),in_process(进行中),completed(已完成),no_need(无需考核)
-    pub assessment_status: AssessmentStatus,
+    pub assessment_status: Option<AssessmentStatus>,
     /// 试用期考核结果 Options:approved(通过),rejected(不通过)
     pub assessment_result: Option<AssessmentResult>,
     /// 考核得分
@@ -2653,7 +2865,7 @@ pub struct AssessmentForCreate {
 impl ToJson for AssessmentForCreate {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("assessment_status", &self.assessment_status);
+        w.field_opt("assessment_status", &self.assessment_status);
         w.field_opt("assessment_result", &self.assessment_result);
         w.field_opt("assessment_score", &self.assessment_score);
         w.field_opt("assessment_grade", &self.assessment_grade);
@@ -2661,6 +2873,12 @@ impl ToJson for AssessmentForCreate {
         w.field_opt("assessment_detail", &self.assessment_detail);
         w.field("is_final_asssessment", &self.is_final_asssessment);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.assessment_status.is_none() {
+            return Some("assessment_status".to_owned());
+        }
+        None
     }
 }
 /// `Bank`
@@ -2805,6 +3023,30 @@ impl ToJson for BankAccount {
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.bank_account_number.is_empty() {
+            return Some("bank_account_number".to_owned());
+        }
+        if self.account_holder.is_empty() {
+            return Some("account_holder".to_owned());
+        }
+        if let Some(p) = json::nested("bank", &self.bank) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("bank_account_usage", &self.bank_account_usage) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("bank_account_type", &self.bank_account_type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("payment_type", &self.payment_type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `BankAccountForUpdate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2843,6 +3085,18 @@ impl ToJson for BankAccountForUpdate {
         w.field_opt("bank_account_type", &self.bank_account_type);
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.bank_account_number.is_empty() {
+            return Some("bank_account_number".to_owned());
+        }
+        if self.account_holder.is_empty() {
+            return Some("account_holder".to_owned());
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `BankBranch`
@@ -3117,6 +3371,54 @@ impl ToJson for BasicInfo {
         w.field_opt("tax_info_mys", &self.tax_info_mys);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("resident_tax_list", &self.resident_tax_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("dependent_list", &self.dependent_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("bank_account_list", &self.bank_account_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("national_id_list", &self.national_id_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "emergency_contact_list",
+            &self.emergency_contact_list,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("address_list", &self.address_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("legal_names", &self.legal_names) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "person_for_countries",
+            &self.person_for_countries,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("passports", &self.passports) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("visas", &self.visas) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("national_id_v2s", &self.national_id_v2s) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("preferred_name_v2", &self.preferred_name_v2) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `BasicInfoUpdate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3264,6 +3566,69 @@ impl ToJson for BasicInfoUpdate {
         w.field_opt("tax_info_mys", &self.tax_info_mys);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("names", &self.names) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("phones", &self.phones) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("emails", &self.emails) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("resident_tax_list", &self.resident_tax_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("dependent_list", &self.dependent_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("bank_account_list", &self.bank_account_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("national_id_list", &self.national_id_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "emergency_contact_list",
+            &self.emergency_contact_list,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("address_list", &self.address_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("work_experience", &self.work_experience) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("education_info", &self.education_info) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("legal_names", &self.legal_names) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "person_for_countries",
+            &self.person_for_countries,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("passports", &self.passports) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("visas", &self.visas) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("national_id_v2s", &self.national_id_v2s) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("preferred_name_v2", &self.preferred_name_v2) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `BasicJobData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3354,6 +3719,15 @@ impl ToJson for BatchEmployeesAdditionalJobRequestBody {
         w.field_opt("data_date", &self.data_date);
         w.field_opt("is_effective", &self.is_effective);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("start_date", &self.start_date) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("end_date", &self.end_date) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `BatchEmployeesAdditionalJobResponseBody`
@@ -4131,6 +4505,15 @@ impl ToJson for CitizenshipStatus {
         w.field_opt("view_order", &self.view_order);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("citizenship_status", &self.citizenship_status) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `City`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4593,6 +4976,18 @@ impl ToJson for CostCenter {
         w.field_opt("is_prefer_manual_encoding", &self.is_prefer_manual_encoding);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("description", &self.description) {
+            return Some(p);
+        }
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        None
+    }
 }
 /// `CostCenterTimeline`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4827,6 +5222,21 @@ impl ToJson for CreateCostCenterVersionRequestBody {
         w.field_opt("is_prefer_manual_encoding", &self.is_prefer_manual_encoding);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("description", &self.description) {
+            return Some(p);
+        }
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        if self.operation_reason.is_empty() {
+            return Some("operation_reason".to_owned());
+        }
+        None
+    }
 }
 /// `CreateCustomOrgResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4867,6 +5277,12 @@ impl ToJson for CreateEmpCustomOrg {
         w.field_opt("rate", &self.rate);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.id.is_empty() {
+            return Some("id".to_owned());
+        }
+        None
+    }
 }
 /// `CreateEmpCustomOrgEmployeeCustomOrgRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4896,6 +5312,24 @@ impl ToJson for CreateEmpCustomOrgEmployeeCustomOrgRequestBody {
         w.field_opt("start_reason", &self.start_reason);
         w.field("effective_time", &self.effective_time);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if self.object_api_name.is_empty() {
+            return Some("object_api_name".to_owned());
+        }
+        if let Some(p) = json::nested(
+            "custom_org_with_rates",
+            &self.custom_org_with_rates,
+        ) {
+            return Some(p);
+        }
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        None
     }
 }
 /// `CreateEmpCustomOrgEmployeeCustomOrgResponseBody`
@@ -4948,6 +5382,21 @@ impl ToJson for CreateEmployeeRequestBody {
         w.field_opt("career", &self.career);
         w.field_opt("data_attachment", &self.data_attachment);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("personal_info", &self.personal_info) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("employment_info", &self.employment_info) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("career", &self.career) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("data_attachment", &self.data_attachment) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `CreateEmployeeResponseBody`
@@ -5027,6 +5476,21 @@ impl ToJson for CreateJobChangeRequestBody {
         w.field_opt("update_method", &self.update_method);
         w.field_opt("update_method_offboarding", &self.update_method_offboarding);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.employment_id.is_empty() {
+            return Some("employment_id".to_owned());
+        }
+        if self.transfer_type_unique_identifier.is_empty() {
+            return Some("transfer_type_unique_identifier".to_owned());
+        }
+        if self.effective_date.is_empty() {
+            return Some("effective_date".to_owned());
+        }
+        if let Some(p) = json::nested("transfer_info", &self.transfer_info) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `CreateJobChangeResponseBody`
@@ -5200,6 +5664,15 @@ impl ToJson for CreateProbationAssessmentRequestBody {
         w.field("employment_id", &self.employment_id);
         w.field("assessments", &self.assessments);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.employment_id.is_empty() {
+            return Some("employment_id".to_owned());
+        }
+        if let Some(p) = json::nested("assessments", &self.assessments) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `CreateProbationAssessmentResponseBody`
@@ -5402,6 +5875,15 @@ impl ToJson for CreateTransferInfo {
         );
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested(
+            "target_employment_change",
+            &self.target_employment_change,
+        ) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CreateVersionCostAllocationRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5422,6 +5904,12 @@ impl ToJson for CreateVersionCostAllocationRequestBody {
         w.field("employment_id", &self.employment_id);
         w.field_opt("cost_allocation", &self.cost_allocation);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.employment_id.is_empty() {
+            return Some("employment_id".to_owned());
+        }
+        None
     }
 }
 /// `CreateVersionCostAllocationResponseBody`
@@ -5462,6 +5950,15 @@ impl ToJson for CreateVersionDefaultCostCenterRequestBody {
         w.field("employment_id", &self.employment_id);
         w.field_opt("default_cost_center", &self.default_cost_center);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.employment_id.is_empty() {
+            return Some("employment_id".to_owned());
+        }
+        if let Some(p) = json::nested("default_cost_center", &self.default_cost_center) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `CreateVersionDefaultCostCenterResponseBody`
@@ -5556,6 +6053,15 @@ impl ToJson for CustomFieldData {
         w.field_opt("type", &self.r#type);
         w.field("value", &self.value);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.custom_api_name.is_empty() {
+            return Some("custom_api_name".to_owned());
+        }
+        if self.value.is_empty() {
+            return Some("value".to_owned());
+        }
+        None
     }
 }
 /// `CustomOrg`
@@ -5657,6 +6163,27 @@ impl ToJson for CustomOrgCreate {
         w.field_opt("is_prefer_manual_encoding", &self.is_prefer_manual_encoding);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.object_api_name.is_empty() {
+            return Some("object_api_name".to_owned());
+        }
+        if let Some(p) = json::nested("names", &self.names) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("description", &self.description) {
+            return Some(p);
+        }
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        if let Some(p) = json::nested("match_rule_groups", &self.match_rule_groups) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CustomOrgList`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5727,6 +6254,24 @@ impl ToJson for CustomOrgUpdate {
         w.field_opt("is_prefer_manual_encoding", &self.is_prefer_manual_encoding);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.object_api_name.is_empty() {
+            return Some("object_api_name".to_owned());
+        }
+        if let Some(p) = json::nested("names", &self.names) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("description", &self.description) {
+            return Some(p);
+        }
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CustomOrgWithRate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5747,6 +6292,12 @@ impl ToJson for CustomOrgWithRate {
         w.field("id", &self.id);
         w.field_opt("rate", &self.rate);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.id.is_empty() {
+            return Some("id".to_owned());
+        }
+        None
     }
 }
 /// `DefaultCostCenter`
@@ -5827,6 +6378,21 @@ impl ToJson for DelEmployeeCustomOrgRequestBody {
         w.field("object_api_name", &self.object_api_name);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if self.job_data_custom_org_id.is_empty() {
+            return Some("job_data_custom_org_id".to_owned());
+        }
+        if self.version_id.is_empty() {
+            return Some("version_id".to_owned());
+        }
+        if self.object_api_name.is_empty() {
+            return Some("object_api_name".to_owned());
+        }
+        None
+    }
 }
 /// `DelEmployeeCustomOrgResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5864,6 +6430,12 @@ impl ToJson for DelPositionPositionRequestBody {
         w.field("position_id", &self.position_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.position_id.is_empty() {
+            return Some("position_id".to_owned());
+        }
+        None
+    }
 }
 /// `DeleteCostCenterRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5881,6 +6453,12 @@ impl ToJson for DeleteCostCenterRequestBody {
         w.begin_object();
         w.field("operation_reason", &self.operation_reason);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.operation_reason.is_empty() {
+            return Some("operation_reason".to_owned());
+        }
+        None
     }
 }
 /// `DeleteOrgCustomOrgRequestBody`
@@ -5902,6 +6480,15 @@ impl ToJson for DeleteOrgCustomOrgRequestBody {
         w.field("org_id", &self.org_id);
         w.field("object_api_name", &self.object_api_name);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.org_id.is_empty() {
+            return Some("org_id".to_owned());
+        }
+        if self.object_api_name.is_empty() {
+            return Some("object_api_name".to_owned());
+        }
+        None
     }
 }
 /// `Department`
@@ -6079,6 +6666,24 @@ impl ToJson for DepartmentForPatch {
         w.field_opt("staffing_model", &self.staffing_model);
         w.field_opt("is_prefer_manual_encoding", &self.is_prefer_manual_encoding);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("sub_type", &self.sub_type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("hiberarchy_common", &self.hiberarchy_common) {
+            return Some(p);
+        }
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("staffing_model", &self.staffing_model) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `DepartmentHrbp`
@@ -6361,6 +6966,54 @@ impl ToJson for Dependent {
         w.field_opt("emails", &self.emails);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("relationship", &self.relationship) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("gender", &self.gender) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("national_id_list", &self.national_id_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "spouses_working_status",
+            &self.spouses_working_status,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("phone", &self.phone) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("address", &self.address) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("reason", &self.reason) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("visas", &self.visas) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("passports", &self.passports) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "citizenship_statuses",
+            &self.citizenship_statuses,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("emails", &self.emails) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `DependentForUpdate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6454,6 +7107,36 @@ impl ToJson for DependentForUpdate {
         w.field_opt("emails", &self.emails);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.relationship.is_empty() {
+            return Some("relationship".to_owned());
+        }
+        if let Some(p) = json::nested("national_ids", &self.national_ids) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("phone", &self.phone) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("address", &self.address) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("visas", &self.visas) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("passports", &self.passports) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("emails", &self.emails) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `DimensionEntity`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6474,6 +7157,15 @@ impl ToJson for DimensionEntity {
         w.field("dimension_key", &self.dimension_key);
         w.field("dimension_value", &self.dimension_value);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.dimension_key.is_empty() {
+            return Some("dimension_key".to_owned());
+        }
+        if self.dimension_value.is_empty() {
+            return Some("dimension_value".to_owned());
+        }
+        None
     }
 }
 /// `DimensionIdInData`
@@ -6607,6 +7299,30 @@ impl ToJson for EditEmpCustomOrgEmployeeCustomOrgRequestBody {
         w.field_opt("start_reason", &self.start_reason);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if self.object_api_name.is_empty() {
+            return Some("object_api_name".to_owned());
+        }
+        if self.job_data_custom_org_id.is_empty() {
+            return Some("job_data_custom_org_id".to_owned());
+        }
+        if self.version_id.is_empty() {
+            return Some("version_id".to_owned());
+        }
+        if let Some(p) = json::nested(
+            "custom_org_with_rates",
+            &self.custom_org_with_rates,
+        ) {
+            return Some(p);
+        }
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        None
+    }
 }
 /// `EditEmpCustomOrgEmployeeCustomOrgResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6652,6 +7368,15 @@ impl ToJson for EditOffboardingRequestBody {
         w.field_opt("operator_id", &self.operator_id);
         w.field("update_data", &self.update_data);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.offboarding_id.is_empty() {
+            return Some("offboarding_id".to_owned());
+        }
+        if let Some(p) = json::nested("update_data", &self.update_data) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `EditOffboardingResponseBody`
@@ -6729,6 +7454,15 @@ impl ToJson for EditProbationRequestBody {
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.employment_id.is_empty() {
+            return Some("employment_id".to_owned());
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `Education`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6795,6 +7529,30 @@ impl ToJson for Education {
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("school", &self.school) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("level_of_education", &self.level_of_education) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("field_of_study", &self.field_of_study) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("degree", &self.degree) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("school_name", &self.school_name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("field_of_study_name", &self.field_of_study_name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `EducationInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6830,6 +7588,12 @@ impl ToJson for EducationInfo {
         w.field_opt("custom_fields", &self.custom_fields);
         w.field_opt("degree", &self.degree);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `Email`
@@ -6869,6 +7633,15 @@ impl ToJson for Email {
         w.field_opt("email_usage", &self.email_usage);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.email.is_empty() {
+            return Some("email".to_owned());
+        }
+        if let Some(p) = json::nested("email_usage", &self.email_usage) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `EmailForUpdate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6895,6 +7668,15 @@ impl ToJson for EmailForUpdate {
         w.field("is_public", &self.is_public);
         w.field("email_usage", &self.email_usage);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.email.is_empty() {
+            return Some("email".to_owned());
+        }
+        if self.email_usage.is_empty() {
+            return Some("email_usage".to_owned());
+        }
+        None
     }
 }
 /// `EmergencyContact`
@@ -6958,6 +7740,30 @@ impl ToJson for EmergencyContact {
         w.field_opt("is_primary", &self.is_primary);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("relationship", &self.relationship) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("phone_ist", &self.phone_ist) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("phone_list", &self.phone_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("address", &self.address) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("email", &self.email) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `EmergencyContactForUpdate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6993,6 +7799,21 @@ impl ToJson for EmergencyContactForUpdate {
         w.field_opt("is_primary", &self.is_primary);
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("phones", &self.phones) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("address", &self.address) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("email", &self.email) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `EmpCustomOrgList`
@@ -7623,6 +8444,15 @@ impl ToJson for EmployeesAdditionalJobBatchReqDate {
         w.field("end", &self.end);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.start.is_empty() {
+            return Some("start".to_owned());
+        }
+        if self.end.is_empty() {
+            return Some("end".to_owned());
+        }
+        None
+    }
 }
 /// `EmployeesAdditionalJobEdit`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7694,6 +8524,18 @@ impl ToJson for EmployeesAdditionalJobEdit {
         w.field_opt("position_id", &self.position_id);
         w.field_opt("employee_subtype_id", &self.employee_subtype_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.employment_id.is_empty() {
+            return Some("employment_id".to_owned());
+        }
+        if let Some(p) = json::nested("work_shift", &self.work_shift) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("compensation_type", &self.compensation_type) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `EmployeesInternationalAssignment`
@@ -7909,6 +8751,15 @@ impl ToJson for EmployeesInternationalAssignmentReq {
         );
         w.field_opt("accommodation", &self.accommodation);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.employment_id.is_empty() {
+            return Some("employment_id".to_owned());
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `EmployeesInternationalAssignmentResp`
@@ -8181,6 +9032,12 @@ impl ToJson for EmploymentDefaultCostCenter {
         w.field_opt("wk_created_at", &self.wk_created_at);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("inherit_source", &self.inherit_source) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `EnableDisableAssessmentProbationRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8231,6 +9088,15 @@ impl ToJson for Enum {
         w.field("enum_name", &self.enum_name);
         w.field_opt("display", &self.display);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.enum_name.is_empty() {
+            return Some("enum_name".to_owned());
+        }
+        if let Some(p) = json::nested("display", &self.display) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `EnumField`
@@ -8715,6 +9581,12 @@ impl ToJson for GetByDepartmentBpRequestBody {
         w.field("department_id", &self.department_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.department_id.is_empty() {
+            return Some("department_id".to_owned());
+        }
+        None
+    }
 }
 /// `GetByDepartmentBpResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8930,6 +9802,21 @@ impl ToJson for HiberarchyCommon {
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("type", &self.r#type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("description", &self.description) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `I18n`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8959,6 +9846,15 @@ impl ToJson for I18n {
         w.field("lang", &self.lang);
         w.field("value", &self.value);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.lang.is_empty() {
+            return Some("lang".to_owned());
+        }
+        if self.value.is_empty() {
+            return Some("value".to_owned());
+        }
+        None
     }
 }
 /// `I18nV2`
@@ -9387,6 +10283,21 @@ impl ToJson for JobDataCustomOrg {
         w.field("object_api_name", &self.object_api_name);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        if let Some(p) = json::nested(
+            "custom_org_with_rates",
+            &self.custom_org_with_rates,
+        ) {
+            return Some(p);
+        }
+        if self.object_api_name.is_empty() {
+            return Some("object_api_name".to_owned());
+        }
+        None
+    }
 }
 /// `JobDataId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9591,6 +10502,15 @@ impl ToJson for JobGradeCreate {
         w.field_opt("descriptions", &self.descriptions);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("names", &self.names) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("descriptions", &self.descriptions) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `JobGradeUpdate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9620,6 +10540,15 @@ impl ToJson for JobGradeUpdate {
         w.field_opt("descriptions", &self.descriptions);
         w.field_opt("active", &self.active);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("names", &self.names) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("descriptions", &self.descriptions) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `JobLevel`
@@ -10164,6 +11093,24 @@ impl ToJson for LocationAddressCreate {
         w.field_opt("is_public", &self.is_public);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.country_region_id.is_empty() {
+            return Some("country_region_id".to_owned());
+        }
+        if self.region_id.is_empty() {
+            return Some("region_id".to_owned());
+        }
+        if self.city_id.is_empty() {
+            return Some("city_id".to_owned());
+        }
+        if self.distinct_id.is_empty() {
+            return Some("distinct_id".to_owned());
+        }
+        if let Some(p) = json::nested("address_types", &self.address_types) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `LocationAddressUpdate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10257,6 +11204,12 @@ impl ToJson for LocationAddressUpdate {
         w.field_opt("is_public", &self.is_public);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("address_types", &self.address_types) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `LocationTimeline`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10332,6 +11285,27 @@ impl ToJson for LocationUpdate {
         w.field_opt("custom_fields", &self.custom_fields);
         w.field_opt("is_prefer_manual_encoding", &self.is_prefer_manual_encoding);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("names", &self.names) {
+            return Some(p);
+        }
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        if let Some(p) = json::nested("descriptions", &self.descriptions) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("location_usages", &self.location_usages) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("locale", &self.locale) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `LocationVersionData`
@@ -10425,7 +11399,7 @@ pub struct MatchRule {
     /// lvalue Options:department(department),department_hierarchy(Department (including subordinates)),work_location(workplace),work_location_hierarchy(Work location (including lower level)),cost_center(cost center),cost_center_hierarchy(Cost center (including subordinates)),job(Job),job_level(Job Level),job_family(Job Family),job_family_hierarchy(Job Family (including lower-level)),employee_type(Employee Type)
     pub left_value: String,
     /// operator Options:contains(contain),notContains(Do not include)
-    pub operator: Operator,
+    pub operator: Option<Operator>,
     /// Rvalue, fill in the ID list corresponding to the lvalue.- ==department== and ==department_hierarchy==: The detailed ID can be obtained through the \[Query a single department\] interface, the ID type needs to be ==people_corehr_department_id==.- ==work_location== and ==work_location_hierarchy==: Detailed IDs can be obtained through the \[Query a single location\] interface.- ==cost_center== and ==cost_center_hierarchy==: Detailed IDs can be obtained through the \[Search cost center information\] interface.- ==job==: The detailed ID can be obtained through the \[Query individual job\] interface.- ==job_level==: Detailed IDs can be obtained through the \[Query single rank\] interface.- ==job_family== and ==job_family_hierarchy==: Detailed IDs can be obtained through the \[Query Single Sequence\] interface.- ==employee_type==: The detailed ID can be obtained through the \[Query Person Type\] interface
     pub right_values: Option<Vec<String>>,
     /// `ref_key`
@@ -10446,10 +11420,19 @@ impl ToJson for MatchRule {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("left_value", &self.left_value);
-        w.field("operator", &self.operator);
+        w.field_opt("operator", &self.operator);
         w.field_opt("right_values", &self.right_values);
         w.field_opt("ref_key", &self.ref_key);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.left_value.is_empty() {
+            return Some("left_value".to_owned());
+        }
+        if self.operator.is_none() {
+            return Some("operator".to_owned());
+        }
+        None
     }
 }
 /// `MatchRules`
@@ -10476,6 +11459,12 @@ impl ToJson for MatchRules {
         w.begin_object();
         w.field_opt("match_rules", &self.match_rules);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("match_rules", &self.match_rules) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `Name`
@@ -10603,6 +11592,15 @@ impl ToJson for NameForUpdate {
         w.field_opt("local_primary_2", &self.local_primary_2);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.country_region.is_empty() {
+            return Some("country_region".to_owned());
+        }
+        if self.name_type.is_empty() {
+            return Some("name_type".to_owned());
+        }
+        None
+    }
 }
 /// `NationalId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10669,6 +11667,21 @@ impl ToJson for NationalId {
         w.field_opt("effective_for_a_long_time", &self.effective_for_a_long_time);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.national_id_type_id.is_empty() {
+            return Some("national_id_type_id".to_owned());
+        }
+        if self.national_id_number.is_empty() {
+            return Some("national_id_number".to_owned());
+        }
+        if self.country_region_id.is_empty() {
+            return Some("country_region_id".to_owned());
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `NationalIdForUpdate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10713,6 +11726,21 @@ impl ToJson for NationalIdForUpdate {
         w.field_opt("series", &self.series);
         w.field_opt("effective_for_a_long_time", &self.effective_for_a_long_time);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.country_region_id.is_empty() {
+            return Some("country_region_id".to_owned());
+        }
+        if self.national_id_type_id.is_empty() {
+            return Some("national_id_type_id".to_owned());
+        }
+        if self.national_id_number.is_empty() {
+            return Some("national_id_number".to_owned());
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `Nationality`
@@ -10764,6 +11792,12 @@ impl ToJson for Nationality {
         w.field_opt("status", &self.status);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `NoticePeriodDetail`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10802,6 +11836,12 @@ impl ToJson for NoticePeriodDetail {
         w.field_opt("name", &self.name);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ObjectFieldData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10831,6 +11871,15 @@ impl ToJson for ObjectFieldData {
         w.field("field_name", &self.field_name);
         w.field("value", &self.value);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.field_name.is_empty() {
+            return Some("field_name".to_owned());
+        }
+        if self.value.is_empty() {
+            return Some("value".to_owned());
+        }
+        None
     }
 }
 /// `OfferInfo`
@@ -11056,6 +12105,45 @@ impl ToJson for OfferInfo {
         w.field_opt("reused_feishu_account_id", &self.reused_feishu_account_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "seniority_adjust_information_list",
+            &self.seniority_adjust_information_list,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "notice_period_probation_voluntary",
+            &self.notice_period_probation_voluntary,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "notice_period_probation_involuntary",
+            &self.notice_period_probation_involuntary,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "notice_period_positive_voluntary",
+            &self.notice_period_positive_voluntary,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "notice_period_positive_involuntary",
+            &self.notice_period_positive_involuntary,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("default_cost_center", &self.default_cost_center) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `OfferInfoUpdate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11267,6 +12355,48 @@ impl ToJson for OfferInfoUpdate {
         w.field_opt("reuse_feishu_account", &self.reuse_feishu_account);
         w.field_opt("reused_feishu_account_id", &self.reused_feishu_account_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("work_emails", &self.work_emails) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "seniority_adjust_information_list",
+            &self.seniority_adjust_information_list,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "notice_period_probation_voluntary",
+            &self.notice_period_probation_voluntary,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "notice_period_probation_involuntary",
+            &self.notice_period_probation_involuntary,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "notice_period_positive_voluntary",
+            &self.notice_period_positive_voluntary,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "notice_period_positive_involuntary",
+            &self.notice_period_positive_involuntary,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("default_cost_center", &self.default_cost_center) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `OnboardingTask`
@@ -11697,7 +12827,7 @@ pub struct OrgroleAssignmentOrg {
     /// `org_id`
     pub org_id: String,
     /// `org_type`
-    pub org_type: OrgType,
+    pub org_type: Option<OrgType>,
     /// `org_name`
     pub org_name: Option<String>,
 }
@@ -11825,6 +12955,18 @@ impl ToJson for Passport {
         w.field_opt("issued_by", &self.issued_by);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.country_region_id.is_empty() {
+            return Some("country_region_id".to_owned());
+        }
+        if self.national_id_type_id.is_empty() {
+            return Some("national_id_type_id".to_owned());
+        }
+        if self.passport_number.is_empty() {
+            return Some("passport_number".to_owned());
+        }
+        None
+    }
 }
 /// `PatchCostCenterRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11848,6 +12990,15 @@ impl ToJson for PatchCostCenterRequestBody {
         w.field("active", &self.active);
         w.field("operation_reason", &self.operation_reason);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        if self.operation_reason.is_empty() {
+            return Some("operation_reason".to_owned());
+        }
+        None
     }
 }
 /// `PatchCostCenterResponseBody`
@@ -11906,6 +13057,21 @@ impl ToJson for PatchCostCenterVersionRequestBody {
         w.field("operation_reason", &self.operation_reason);
         w.field_opt("is_prefer_manual_encoding", &self.is_prefer_manual_encoding);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("description", &self.description) {
+            return Some(p);
+        }
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        if self.operation_reason.is_empty() {
+            return Some("operation_reason".to_owned());
+        }
+        None
     }
 }
 /// `PatchCostCenterVersionResponseBody`
@@ -12064,6 +13230,15 @@ impl ToJson for PathwayCreate {
         w.field_opt("descriptions", &self.descriptions);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("names", &self.names) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("descriptions", &self.descriptions) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `PathwayUpdate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12087,6 +13262,15 @@ impl ToJson for PathwayUpdate {
         w.field_opt("names", &self.names);
         w.field_opt("descriptions", &self.descriptions);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("names", &self.names) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("descriptions", &self.descriptions) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `PersonForCountry`
@@ -12138,6 +13322,24 @@ impl ToJson for PersonForCountry {
         w.field_opt("marital_status_date", &self.marital_status_date);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.country_region_id.is_empty() {
+            return Some("country_region_id".to_owned());
+        }
+        if let Some(p) = json::nested("gender", &self.gender) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("religion", &self.religion) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("marital_status", &self.marital_status) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("ethnicity_race", &self.ethnicity_race) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `PersonForCountryForUpdate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12173,6 +13375,12 @@ impl ToJson for PersonForCountryForUpdate {
         w.field_opt("ethnicity_race", &self.ethnicity_race);
         w.field_opt("marital_status_date", &self.marital_status_date);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.country_region_id.is_empty() {
+            return Some("country_region_id".to_owned());
+        }
+        None
     }
 }
 /// `PersonInfo`
@@ -12500,6 +13708,123 @@ impl ToJson for PersonInfo {
         w.field_opt("tax_info_mys", &self.tax_info_mys);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name_list", &self.name_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("gender", &self.gender) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "additional_nationalities",
+            &self.additional_nationalities,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("citizenship_status", &self.citizenship_status) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("race", &self.race) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("marital_status", &self.marital_status) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("phone_list", &self.phone_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("address_list", &self.address_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("email_list", &self.email_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "work_experience_list",
+            &self.work_experience_list,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("education_list", &self.education_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("bank_account_list", &self.bank_account_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("national_id_list", &self.national_id_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("dependent_list", &self.dependent_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "emergency_contact_list",
+            &self.emergency_contact_list,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "highest_level_of_education",
+            &self.highest_level_of_education,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "highest_degree_of_education",
+            &self.highest_degree_of_education,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("personal_profile", &self.personal_profile) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("hukou_type", &self.hukou_type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "political_affiliations",
+            &self.political_affiliations,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("person_info_chns", &self.person_info_chns) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("resident_taxes", &self.resident_taxes) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("religion", &self.religion) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("former_employer", &self.former_employer) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("legal_name_v2s", &self.legal_name_v2s) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("national_id_v2s", &self.national_id_v2s) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("visas", &self.visas) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("passports", &self.passports) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "person_for_countries",
+            &self.person_for_countries,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("preferred_name_v2", &self.preferred_name_v2) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `PersonInfoChn`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12545,6 +13870,18 @@ impl ToJson for PersonInfoChn {
         w.field_opt("leave_time", &self.leave_time);
         w.field_opt("political_affiliations", &self.political_affiliations);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("hukou_type", &self.hukou_type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "political_affiliations",
+            &self.political_affiliations,
+        ) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `PersonName`
@@ -12683,6 +14020,27 @@ impl ToJson for PersonName {
         w.field_opt("wk_id", &self.wk_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.country_region_id.is_empty() {
+            return Some("country_region_id".to_owned());
+        }
+        if let Some(p) = json::nested("name_type", &self.name_type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "additional_name_type",
+            &self.additional_name_type,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("social", &self.social) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("title", &self.title) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `PersonalProfile`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12716,6 +14074,15 @@ impl ToJson for PersonalProfile {
         w.field_opt("personal_profile_type", &self.personal_profile_type);
         w.field_opt("files", &self.files);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested(
+            "personal_profile_type",
+            &self.personal_profile_type,
+        ) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `PersonalProfileForUpdate`
@@ -12788,6 +14155,24 @@ impl ToJson for Phone {
         w.field_opt("is_public", &self.is_public);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested(
+            "international_area_code",
+            &self.international_area_code,
+        ) {
+            return Some(p);
+        }
+        if self.phone_number.is_empty() {
+            return Some("phone_number".to_owned());
+        }
+        if let Some(p) = json::nested("device_type", &self.device_type) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("phone_usage", &self.phone_usage) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `PhoneForUpdate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12820,6 +14205,21 @@ impl ToJson for PhoneForUpdate {
         w.field("is_primary", &self.is_primary);
         w.field("is_public", &self.is_public);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.international_area_code.is_empty() {
+            return Some("international_area_code".to_owned());
+        }
+        if self.phone_number.is_empty() {
+            return Some("phone_number".to_owned());
+        }
+        if self.device_type.is_empty() {
+            return Some("device_type".to_owned());
+        }
+        if self.phone_usage.is_empty() {
+            return Some("phone_usage".to_owned());
+        }
+        None
     }
 }
 /// `PhoneNumberAndAreaCode`
@@ -13171,6 +14571,24 @@ impl ToJson for PositionCreate {
         w.field_opt("is_prefer_manual_encoding", &self.is_prefer_manual_encoding);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("names", &self.names) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("descriptions", &self.descriptions) {
+            return Some(p);
+        }
+        if self.department_id.is_empty() {
+            return Some("department_id".to_owned());
+        }
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `PositionUpdate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13239,6 +14657,21 @@ impl ToJson for PositionUpdate {
         w.field_opt("custom_fields", &self.custom_fields);
         w.field_opt("is_prefer_manual_encoding", &self.is_prefer_manual_encoding);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("names", &self.names) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("descriptions", &self.descriptions) {
+            return Some(p);
+        }
+        if self.effective_time.is_empty() {
+            return Some("effective_time".to_owned());
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `PreHire`
@@ -13773,6 +15206,21 @@ impl ToJson for PrehireCreate {
         w.field_opt("out_biz_id", &self.out_biz_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("basic_info", &self.basic_info) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("offer_info", &self.offer_info) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("education_info", &self.education_info) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("work_experience", &self.work_experience) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `PrehireDefaultCostCenterUpdate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13794,6 +15242,12 @@ impl ToJson for PrehireDefaultCostCenterUpdate {
         w.field("is_herit", &self.is_herit);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.cost_center_id.is_empty() {
+            return Some("cost_center_id".to_owned());
+        }
+        None
+    }
 }
 /// `PrehireSeniorityAdjustInformation`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13806,7 +15260,7 @@ pub struct PrehireSeniorityAdjustInformation {
     /// Adjustment value- precision: two decimal places- Unit: yearAutomatic calculation logic: If this value is null and the start and end dates of the tenure adjustment are not null, the adjustment value will be automatically calculated
     pub seniority_adjustment: Option<f64>,
     /// Adjustment type- You can query through the \[Get Field Details\] interface, the query parameters are as follows:- object_api_name: seniority_adjust_information- custom_api_name: seniority_adjustment_type Options:decrease(reduce),increase(increase)
-    pub seniority_adjustment_type: SeniorityAdjustmentType,
+    pub seniority_adjustment_type: Option<SeniorityAdjustmentType>,
     /// Tenure adjustment reasons
     pub reasons_for_seniority_adjustment: Option<String>,
     /// Start Date- Format: yyyy-mm-dd
@@ -13820,7 +15274,7 @@ impl ToJson for PrehireSeniorityAdjustInformation {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field_opt("seniority_adjustment", &self.seniority_adjustment);
-        w.field("seniority_adjustment_type", &self.seniority_adjustment_type);
+        w.field_opt("seniority_adjustment_type", &self.seniority_adjustment_type);
         w.field_opt(
             "reasons_for_seniority_adjustment",
             &self.reasons_for_seniority_adjustment,
@@ -13829,6 +15283,15 @@ impl ToJson for PrehireSeniorityAdjustInformation {
         w.field_opt("end_date", &self.end_date);
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.seniority_adjustment_type.is_none() {
+            return Some("seniority_adjustment_type".to_owned());
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `PrehireSeniorityAdjustInformationQuery`
@@ -13901,6 +15364,15 @@ impl ToJson for PrehireUpdate {
         w.field_opt("custom_update_fields", &self.custom_update_fields);
         w.field_opt("person_custom_update_fields", &self.person_custom_update_fields);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("basic_info_update", &self.basic_info_update) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("offer_info_update", &self.offer_info_update) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ProbationInfo`
@@ -14580,6 +16052,12 @@ impl ToJson for ProcessTransfer {
         w.field_opt("system_user", &self.system_user);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.to_user_id.is_empty() {
+            return Some("to_user_id".to_owned());
+        }
+        None
+    }
 }
 /// `ProfileSettingAddress`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14763,6 +16241,18 @@ impl ToJson for ProfileSettingCareer {
         w.field_opt("custom_groups", &self.custom_groups);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("educations", &self.educations) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("work_experiences", &self.work_experiences) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_groups", &self.custom_groups) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ProfileSettingCitizenshipStatus`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14835,6 +16325,12 @@ impl ToJson for ProfileSettingCustomField {
         w.field_opt("value", &self.value);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.field_name.is_empty() {
+            return Some("field_name".to_owned());
+        }
+        None
+    }
 }
 /// `ProfileSettingCustomGroup`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14856,6 +16352,12 @@ impl ToJson for ProfileSettingCustomGroup {
         w.field_opt("items", &self.items);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("items", &self.items) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ProfileSettingCustomGroupItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14873,6 +16375,12 @@ impl ToJson for ProfileSettingCustomGroupItem {
         w.begin_object();
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ProfileSettingDataAttachment`
@@ -14894,6 +16402,12 @@ impl ToJson for ProfileSettingDataAttachment {
         w.field_opt("personal_records", &self.personal_records);
         w.field_opt("custom_groups", &self.custom_groups);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("custom_groups", &self.custom_groups) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ProfileSettingDependent`
@@ -14979,6 +16493,21 @@ impl ToJson for ProfileSettingDependent {
         w.field_opt("name", &self.name);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("visas", &self.visas) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("passports", &self.passports) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("national_ids", &self.national_ids) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ProfileSettingEducation`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15021,6 +16550,12 @@ impl ToJson for ProfileSettingEducation {
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ProfileSettingEmergencyContact`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15056,6 +16591,12 @@ impl ToJson for ProfileSettingEmergencyContact {
         w.field_opt("address", &self.address);
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ProfileSettingEmpContractRecord`
@@ -15138,6 +16679,12 @@ impl ToJson for ProfileSettingEmploymentBasicInfo {
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ProfileSettingEmploymentInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15182,6 +16729,24 @@ impl ToJson for ProfileSettingEmploymentInfo {
         w.field_opt("default_cost_center", &self.default_cost_center);
         w.field_opt("cost_allocation", &self.cost_allocation);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("basic_info", &self.basic_info) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_groups", &self.custom_groups) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_org_groups", &self.custom_org_groups) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "seniority_adjust_informations",
+            &self.seniority_adjust_informations,
+        ) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ProfileSettingEmploymentRecord`
@@ -15306,6 +16871,12 @@ impl ToJson for ProfileSettingHukou {
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ProfileSettingName`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15423,6 +16994,12 @@ impl ToJson for ProfileSettingNational {
         w.field_opt("effective_for_a_long_time", &self.effective_for_a_long_time);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ProfileSettingPassport`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15456,6 +17033,18 @@ impl ToJson for ProfileSettingPassport {
         w.field_opt("issued_by", &self.issued_by);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.country_region.is_empty() {
+            return Some("country_region".to_owned());
+        }
+        if self.national_id_type.is_empty() {
+            return Some("national_id_type".to_owned());
+        }
+        if self.passport_number.is_empty() {
+            return Some("passport_number".to_owned());
+        }
+        None
+    }
 }
 /// `ProfileSettingPersonForCountry`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15488,6 +17077,12 @@ impl ToJson for ProfileSettingPersonForCountry {
         w.field_opt("ethnicity_race", &self.ethnicity_race);
         w.field_opt("marital_status_date", &self.marital_status_date);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.country_region.is_empty() {
+            return Some("country_region".to_owned());
+        }
+        None
     }
 }
 /// `ProfileSettingPersonalBasicInfo`
@@ -15576,6 +17171,12 @@ impl ToJson for ProfileSettingPersonalBasicInfo {
         w.field_opt("legal_name_v2s", &self.legal_name_v2s);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ProfileSettingPersonalInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15632,6 +17233,45 @@ impl ToJson for ProfileSettingPersonalInfo {
         w.field_opt("passports", &self.passports);
         w.field_opt("national_v2s", &self.national_v2s);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("personal_basic_info", &self.personal_basic_info) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("emergency_contacts", &self.emergency_contacts) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("nationals", &self.nationals) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("resident_taxes", &self.resident_taxes) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("dependents", &self.dependents) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("hukou", &self.hukou) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_groups", &self.custom_groups) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "person_for_countries",
+            &self.person_for_countries,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("visas", &self.visas) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("passports", &self.passports) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("national_v2s", &self.national_v2s) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ProfileSettingPersonalRecord`
@@ -15726,6 +17366,12 @@ impl ToJson for ProfileSettingResidentTax {
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ProfileSettingVisa`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15758,6 +17404,18 @@ impl ToJson for ProfileSettingVisa {
         w.field_opt("expiration_date", &self.expiration_date);
         w.field_opt("issued_by", &self.issued_by);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.country_region.is_empty() {
+            return Some("country_region".to_owned());
+        }
+        if self.national_id_type.is_empty() {
+            return Some("national_id_type".to_owned());
+        }
+        if self.visa_number.is_empty() {
+            return Some("visa_number".to_owned());
+        }
+        None
     }
 }
 /// `ProfileSettingWorkExperience`
@@ -15794,6 +17452,12 @@ impl ToJson for ProfileSettingWorkExperience {
         w.field_opt("description", &self.description);
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `QueryCustomOrgRequestBody`
@@ -15836,6 +17500,12 @@ impl ToJson for QueryCustomOrgRequestBody {
         w.field_opt("need_match_rule", &self.need_match_rule);
         w.field_opt("manager_id", &self.manager_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.object_api_name.is_empty() {
+            return Some("object_api_name".to_owned());
+        }
+        None
     }
 }
 /// `QueryCustomOrgResponseBody`
@@ -16287,6 +17957,15 @@ impl ToJson for QueryOperationLogsDepartmentRequestBody {
         w.field("end_date", &self.end_date);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.start_date.is_empty() {
+            return Some("start_date".to_owned());
+        }
+        if self.end_date.is_empty() {
+            return Some("end_date".to_owned());
+        }
+        None
+    }
 }
 /// `QueryOperationLogsDepartmentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -16436,6 +18115,12 @@ impl ToJson for QueryProcessFlowDataTemplateReq {
         w.field("flow_definition_id", &self.flow_definition_id);
         w.field("variable_api_names", &self.variable_api_names);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.flow_definition_id.is_empty() {
+            return Some("flow_definition_id".to_owned());
+        }
+        None
     }
 }
 /// `QueryRecentChangeCompanyResponseBody`
@@ -16762,6 +18447,12 @@ impl ToJson for QueryTimelineDepartmentRequestBody {
         w.field_opt("fields", &self.fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.effective_date.is_empty() {
+            return Some("effective_date".to_owned());
+        }
+        None
+    }
 }
 /// `QueryTimelineDepartmentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -16969,6 +18660,18 @@ impl ToJson for ReportDetailReq {
         w.field("items", &self.items);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.workforce_plan_id.is_empty() {
+            return Some("workforce_plan_id".to_owned());
+        }
+        if self.centralized_reporting_project_id.is_empty() {
+            return Some("centralized_reporting_project_id".to_owned());
+        }
+        if let Some(p) = json::nested("items", &self.items) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ResidentTax`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17007,6 +18710,18 @@ impl ToJson for ResidentTax {
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.year_resident_tax.is_empty() {
+            return Some("year_resident_tax".to_owned());
+        }
+        if let Some(p) = json::nested("resident_status", &self.resident_status) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ResidentTaxForUpdate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17043,6 +18758,15 @@ impl ToJson for ResidentTaxForUpdate {
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("tax_address", &self.tax_address) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `RestoreFlowInstancePreHireRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17064,6 +18788,12 @@ impl ToJson for RestoreFlowInstancePreHireRequestBody {
         w.field_opt("confirm_workforce", &self.confirm_workforce);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.pre_hire_id.is_empty() {
+            return Some("pre_hire_id".to_owned());
+        }
+        None
+    }
 }
 /// `RevokeJobChangeRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17081,6 +18811,12 @@ impl ToJson for RevokeJobChangeRequestBody {
         w.begin_object();
         w.field("operator_id", &self.operator_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.operator_id.is_empty() {
+            return Some("operator_id".to_owned());
+        }
+        None
     }
 }
 /// `RevokeJobChangeResponseBody`
@@ -17124,6 +18860,12 @@ impl ToJson for RevokeOffboardingRequestBody {
         w.field("offboarding_id", &self.offboarding_id);
         w.field_opt("operator_id", &self.operator_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.offboarding_id.is_empty() {
+            return Some("offboarding_id".to_owned());
+        }
+        None
     }
 }
 /// `SearchBasicInfoBankBranchRequestBody`
@@ -18368,7 +20110,7 @@ impl FromJson for SeniorityAdjustInformation {
 )]
 pub struct SeniorityAdjustInformationEdit {
     /// seniority adjustment type Options:increase(increase),decrease(decrease)
-    pub seniority_adjustment_type: SeniorityAdjustmentType,
+    pub seniority_adjustment_type: Option<SeniorityAdjustmentType>,
     /// start date
     pub start_date: Option<String>,
     /// end date
@@ -18383,7 +20125,7 @@ pub struct SeniorityAdjustInformationEdit {
 impl ToJson for SeniorityAdjustInformationEdit {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("seniority_adjustment_type", &self.seniority_adjustment_type);
+        w.field_opt("seniority_adjustment_type", &self.seniority_adjustment_type);
         w.field_opt("start_date", &self.start_date);
         w.field_opt("end_date", &self.end_date);
         w.field_opt(
@@ -18393,6 +20135,15 @@ impl ToJson for SeniorityAdjustInformationEdit {
         w.field("seniority_adjustment", &self.seniority_adjustment);
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.seniority_adjustment_type.is_none() {
+            return Some("seniority_adjustment_type".to_owned());
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `SignatureEnumInfoLabel`
@@ -19072,6 +20823,12 @@ impl ToJson for StartProcessParam {
         w.field_opt("flow_data", &self.flow_data);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.flow_definition_id.is_empty() {
+            return Some("flow_definition_id".to_owned());
+        }
+        None
+    }
 }
 /// `SubmitProbationRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19088,7 +20845,7 @@ pub struct SubmitProbationRequestBody {
     /// 实际结束日期，如果为空则默认填入试用期预计结束日期，填入日期需满足：试用期开始时间 &lt;= 实际结束日期 &lt;= 试用期预计结束日期，格式："YYYY-MM-DD"
     pub actual_probation_end_date: Option<String>,
     /// 发起方 Options:self_submission(员工),system(系统),hr_submission(HR)
-    pub submission_type: SubmissionType,
+    pub submission_type: Option<SubmissionType>,
     /// 发起人 ID，当发起方为 HR 时填写，为其他发起方时该字段会自动计算，可通过\[【搜索员工信息】\]接口获取
     pub initiator_id: Option<String>,
     /// 备注，当为直接转正时必填
@@ -19104,12 +20861,24 @@ impl ToJson for SubmitProbationRequestBody {
         w.field("employment_id", &self.employment_id);
         w.field("conversion_mode", &self.conversion_mode);
         w.field_opt("actual_probation_end_date", &self.actual_probation_end_date);
-        w.field("submission_type", &self.submission_type);
+        w.field_opt("submission_type", &self.submission_type);
         w.field_opt("initiator_id", &self.initiator_id);
         w.field_opt("notes", &self.notes);
         w.field_opt("self_review", &self.self_review);
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.employment_id.is_empty() {
+            return Some("employment_id".to_owned());
+        }
+        if self.submission_type.is_none() {
+            return Some("submission_type".to_owned());
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `SubmitProbationResponseBody`
@@ -19186,6 +20955,21 @@ impl ToJson for SubmitV2OffboardingRequestBody {
         w.field_opt("retain_account", &self.retain_account);
         w.field_opt("is_transfer_with_workforce", &self.is_transfer_with_workforce);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.employment_id.is_empty() {
+            return Some("employment_id".to_owned());
+        }
+        if self.offboarding_date.is_empty() {
+            return Some("offboarding_date".to_owned());
+        }
+        if self.offboarding_reason_unique_identifier.is_empty() {
+            return Some("offboarding_reason_unique_identifier".to_owned());
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `SubmitV2OffboardingResponseBody`
@@ -19371,6 +21155,15 @@ impl ToJson for TerminateSignatureFileRequestBody {
         w.field("terminate_reason", &self.terminate_reason);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.operator.is_empty() {
+            return Some("operator".to_owned());
+        }
+        if self.terminate_reason.is_empty() {
+            return Some("terminate_reason".to_owned());
+        }
+        None
+    }
 }
 /// `TerminateSignatureFileResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19486,6 +21279,12 @@ impl ToJson for TranferEmploymentInfo {
         w.field_opt("custom_fields", &self.custom_fields);
         w.field_opt("notice_period_change_record", &self.notice_period_change_record);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `TransferInfo`
@@ -20171,6 +21970,18 @@ impl ToJson for TransformOnboardingTaskPreHireRequestBody {
         w.field_opt("reason", &self.reason);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.pre_hire_id.is_empty() {
+            return Some("pre_hire_id".to_owned());
+        }
+        if self.task_code.is_empty() {
+            return Some("task_code".to_owned());
+        }
+        if self.transform_type.is_empty() {
+            return Some("transform_type".to_owned());
+        }
+        None
+    }
 }
 /// `TransitTaskPreHireRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20188,6 +21999,12 @@ impl ToJson for TransitTaskPreHireRequestBody {
         w.begin_object();
         w.field("task_id", &self.task_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.task_id.is_empty() {
+            return Some("task_id".to_owned());
+        }
+        None
     }
 }
 /// `TreeCostCenterRequestBody`
@@ -20311,6 +22128,18 @@ impl ToJson for UpdateRuleCustomOrgRequestBody {
         w.field_opt("match_rule_groups", &self.match_rule_groups);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.object_api_name.is_empty() {
+            return Some("object_api_name".to_owned());
+        }
+        if self.org_id.is_empty() {
+            return Some("org_id".to_owned());
+        }
+        if let Some(p) = json::nested("match_rule_groups", &self.match_rule_groups) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `Visa`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20361,6 +22190,18 @@ impl ToJson for Visa {
         w.field_opt("issued_by", &self.issued_by);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.country_region_id.is_empty() {
+            return Some("country_region_id".to_owned());
+        }
+        if self.national_id_type_id.is_empty() {
+            return Some("national_id_type_id".to_owned());
+        }
+        if self.visa_number.is_empty() {
+            return Some("visa_number".to_owned());
+        }
+        None
+    }
 }
 /// `WithdrawOnboardingPreHireRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20382,6 +22223,15 @@ impl ToJson for WithdrawOnboardingPreHireRequestBody {
         w.field("withdraw_reason", &self.withdraw_reason);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.pre_hire_id.is_empty() {
+            return Some("pre_hire_id".to_owned());
+        }
+        if self.withdraw_reason.is_empty() {
+            return Some("withdraw_reason".to_owned());
+        }
+        None
+    }
 }
 /// `WithdrawProbationRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20399,6 +22249,12 @@ impl ToJson for WithdrawProbationRequestBody {
         w.begin_object();
         w.field("employment_id", &self.employment_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.employment_id.is_empty() {
+            return Some("employment_id".to_owned());
+        }
+        None
     }
 }
 /// `WorkEmail`
@@ -20458,6 +22314,12 @@ impl ToJson for WorkExperience {
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `WorkExperienceInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20507,6 +22369,27 @@ impl ToJson for WorkExperienceInfo {
         w.field_opt("end_date", &self.end_date);
         w.field_opt("custom_fields", &self.custom_fields);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested(
+            "company_organization",
+            &self.company_organization,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("department", &self.department) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("job", &self.job) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("description", &self.description) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `WorkforcePlan`
@@ -20653,6 +22536,15 @@ impl ToJson for WorkforcePlanDetailReq {
         w.field("items", &self.items);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.workforce_plan_id.is_empty() {
+            return Some("workforce_plan_id".to_owned());
+        }
+        if let Some(p) = json::nested("items", &self.items) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `WorkforcePlanDetailRow`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20679,6 +22571,12 @@ impl ToJson for WorkforcePlanDetailRow {
         w.field_opt("plan_value", &self.plan_value);
         w.field_opt("multi_period_values", &self.multi_period_values);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("dimensions", &self.dimensions) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `WorkforcePlanDetailV2`

@@ -17,8 +17,9 @@ pub enum DepartmentIdType {
     DepartmentId,
     /// `open_department_id`
     OpenDepartmentId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DepartmentIdType {
     /// The value on the wire.
@@ -26,13 +27,8 @@ impl DepartmentIdType {
         match self {
             Self::DepartmentId => "department_id",
             Self::OpenDepartmentId => "open_department_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DepartmentIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DepartmentIdType {
@@ -40,14 +36,18 @@ impl From<&str> for DepartmentIdType {
         match value {
             "department_id" => Self::DepartmentId,
             "open_department_id" => Self::OpenDepartmentId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DepartmentIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -55,9 +55,14 @@ impl From<String> for DepartmentIdType {
 impl From<DepartmentIdType> for String {
     fn from(value: DepartmentIdType) -> String {
         match value {
-            DepartmentIdType::Unknown(other) => other,
+            DepartmentIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DepartmentIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DepartmentIdType {
@@ -85,8 +90,9 @@ pub enum EmployeeIdType {
     OpenId,
     /// `employee_id`
     EmployeeId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl EmployeeIdType {
     /// The value on the wire.
@@ -95,13 +101,8 @@ impl EmployeeIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::EmployeeId => "employee_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for EmployeeIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for EmployeeIdType {
@@ -110,14 +111,18 @@ impl From<&str> for EmployeeIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "employee_id" => Self::EmployeeId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for EmployeeIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -125,9 +130,14 @@ impl From<String> for EmployeeIdType {
 impl From<EmployeeIdType> for String {
     fn from(value: EmployeeIdType) -> String {
         match value {
-            EmployeeIdType::Unknown(other) => other,
+            EmployeeIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for EmployeeIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for EmployeeIdType {
@@ -153,8 +163,9 @@ pub enum EnumType {
     V1,
     /// `2`
     V2,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl EnumType {
     /// The value on the wire.
@@ -162,13 +173,8 @@ impl EnumType {
         match self {
             Self::V1 => "1",
             Self::V2 => "2",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for EnumType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for EnumType {
@@ -176,14 +182,18 @@ impl From<&str> for EnumType {
         match value {
             "1" => Self::V1,
             "2" => Self::V2,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for EnumType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -191,9 +201,14 @@ impl From<String> for EnumType {
 impl From<EnumType> for String {
     fn from(value: EnumType) -> String {
         match value {
-            EnumType::Unknown(other) => other,
+            EnumType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for EnumType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for EnumType {
@@ -229,8 +244,9 @@ pub enum FieldType {
     V10,
     /// `11`
     V11,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FieldType {
     /// The value on the wire.
@@ -243,13 +259,8 @@ impl FieldType {
             Self::V9 => "9",
             Self::V10 => "10",
             Self::V11 => "11",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FieldType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FieldType {
@@ -262,14 +273,18 @@ impl From<&str> for FieldType {
             "9" => Self::V9,
             "10" => Self::V10,
             "11" => Self::V11,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FieldType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -277,9 +292,14 @@ impl From<String> for FieldType {
 impl From<FieldType> for String {
     fn from(value: FieldType) -> String {
         match value {
-            FieldType::Unknown(other) => other,
+            FieldType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FieldType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FieldType {
@@ -351,8 +371,9 @@ pub enum ResignReason {
     V24,
     /// `25`
     V25,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ResignReason {
     /// The value on the wire.
@@ -383,13 +404,8 @@ impl ResignReason {
             Self::V23 => "23",
             Self::V24 => "24",
             Self::V25 => "25",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ResignReason {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ResignReason {
@@ -420,14 +436,18 @@ impl From<&str> for ResignReason {
             "23" => Self::V23,
             "24" => Self::V24,
             "25" => Self::V25,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ResignReason {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -435,9 +455,14 @@ impl From<String> for ResignReason {
 impl From<ResignReason> for String {
     fn from(value: ResignReason) -> String {
         match value {
-            ResignReason::Unknown(other) => other,
+            ResignReason::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ResignReason {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ResignReason {
@@ -465,8 +490,9 @@ pub enum ResignType {
     V2,
     /// `3`
     V3,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ResignType {
     /// The value on the wire.
@@ -475,13 +501,8 @@ impl ResignType {
             Self::V1 => "1",
             Self::V2 => "2",
             Self::V3 => "3",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ResignType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ResignType {
@@ -490,14 +511,18 @@ impl From<&str> for ResignType {
             "1" => Self::V1,
             "2" => Self::V2,
             "3" => Self::V3,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ResignType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -505,9 +530,14 @@ impl From<String> for ResignType {
 impl From<ResignType> for String {
     fn from(value: ResignType) -> String {
         match value {
-            ResignType::Unknown(other) => other,
+            ResignType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ResignType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ResignType {
@@ -581,8 +611,9 @@ pub enum UpdateEmployeeResignReason {
     V24,
     /// `25`
     V25,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UpdateEmployeeResignReason {
     /// The value on the wire.
@@ -614,13 +645,8 @@ impl UpdateEmployeeResignReason {
             Self::V23 => "23",
             Self::V24 => "24",
             Self::V25 => "25",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UpdateEmployeeResignReason {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UpdateEmployeeResignReason {
@@ -652,14 +678,18 @@ impl From<&str> for UpdateEmployeeResignReason {
             "23" => Self::V23,
             "24" => Self::V24,
             "25" => Self::V25,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UpdateEmployeeResignReason {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -667,9 +697,14 @@ impl From<String> for UpdateEmployeeResignReason {
 impl From<UpdateEmployeeResignReason> for String {
     fn from(value: UpdateEmployeeResignReason) -> String {
         match value {
-            UpdateEmployeeResignReason::Unknown(other) => other,
+            UpdateEmployeeResignReason::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UpdateEmployeeResignReason {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UpdateEmployeeResignReason {
@@ -699,8 +734,9 @@ pub enum UpdateEmployeeResignType {
     V2,
     /// `3`
     V3,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UpdateEmployeeResignType {
     /// The value on the wire.
@@ -710,13 +746,8 @@ impl UpdateEmployeeResignType {
             Self::V1 => "1",
             Self::V2 => "2",
             Self::V3 => "3",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UpdateEmployeeResignType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UpdateEmployeeResignType {
@@ -726,14 +757,18 @@ impl From<&str> for UpdateEmployeeResignType {
             "1" => Self::V1,
             "2" => Self::V2,
             "3" => Self::V3,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UpdateEmployeeResignType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -741,9 +776,14 @@ impl From<String> for UpdateEmployeeResignType {
 impl From<UpdateEmployeeResignType> for String {
     fn from(value: UpdateEmployeeResignType) -> String {
         match value {
-            UpdateEmployeeResignType::Unknown(other) => other,
+            UpdateEmployeeResignType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UpdateEmployeeResignType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UpdateEmployeeResignType {
@@ -767,35 +807,35 @@ impl ToJson for UpdateEmployeeResignType {
 pub enum UserType {
     /// `1`
     V1,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserType {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::V1 => "1",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserType {
     fn from(value: &str) -> Self {
         match value {
             "1" => Self::V1,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -803,9 +843,14 @@ impl From<String> for UserType {
 impl From<UserType> for String {
     fn from(value: UserType) -> String {
         match value {
-            UserType::Unknown(other) => other,
+            UserType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserType {
@@ -1263,6 +1308,21 @@ impl ToJson for CreateDepartment {
         w.field_opt("org_dimension", &self.org_dimension);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("leaders", &self.leaders) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("description", &self.description) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_field_values", &self.custom_field_values) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CreateDepartmentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1280,6 +1340,12 @@ impl ToJson for CreateDepartmentRequestBody {
         w.begin_object();
         w.field("department", &self.department);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("department", &self.department) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `CreateDepartmentResponseBody`
@@ -1470,6 +1536,24 @@ impl ToJson for CreateEmployee {
         w.field_opt("virtual_org_infos", &self.virtual_org_infos);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("work_station", &self.work_station) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("positions", &self.positions) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_field_values", &self.custom_field_values) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("virtual_org_infos", &self.virtual_org_infos) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CreateEmployeeOptions`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1526,6 +1610,12 @@ impl ToJson for CreateEmployeeRequestBody {
         w.field("employee", &self.employee);
         w.field_opt("options", &self.options);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("employee", &self.employee) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `CreateEmployeeResponseBody`
@@ -1607,6 +1697,24 @@ impl ToJson for CustomFieldValue {
         w.field_opt("phone_value", &self.phone_value);
         w.field_opt("field_key", &self.field_key);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("text_value", &self.text_value) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("url_value", &self.url_value) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("enum_value", &self.enum_value) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("user_values", &self.user_values) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("phone_value", &self.phone_value) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `DeleteEmployeeOptions`
@@ -1835,6 +1943,12 @@ impl ToJson for DepartmentLeader {
         w.field("leader_type", &self.leader_type);
         w.field("leader_id", &self.leader_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.leader_id.is_empty() {
+            return Some("leader_id".to_owned());
+        }
+        None
     }
 }
 /// `Dependent`
@@ -2506,7 +2620,7 @@ pub struct EnumValue {
     /// `enum_name`
     pub enum_name: Option<std::collections::BTreeMap<String, OptionValue>>,
     /// Enum type Options:1(custom_field_value_enum_type_text Text),2(custom_field_value_enum_type_picture picture)
-    pub enum_type: EnumType,
+    pub enum_type: Option<EnumType>,
 }
 impl FromJson for EnumValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -2523,8 +2637,14 @@ impl ToJson for EnumValue {
         w.begin_object();
         w.field("enum_ids", &self.enum_ids);
         w.field_opt("enum_name", &self.enum_name);
-        w.field("enum_type", &self.enum_type);
+        w.field_opt("enum_type", &self.enum_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.enum_type.is_none() {
+            return Some("enum_type".to_owned());
+        }
+        None
     }
 }
 /// `FilterCondition`
@@ -2549,6 +2669,18 @@ impl ToJson for FilterCondition {
         w.field("operator", &self.operator);
         w.field("value", &self.value);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.field.is_empty() {
+            return Some("field".to_owned());
+        }
+        if self.operator.is_empty() {
+            return Some("operator".to_owned());
+        }
+        if self.value.is_empty() {
+            return Some("value".to_owned());
+        }
+        None
     }
 }
 /// `FilterDepartmentResponseBody`
@@ -2598,6 +2730,12 @@ impl ToJson for FilterEmployeeRequestBody {
         w.field("required_fields", &self.required_fields);
         w.field("page_request", &self.page_request);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("filter", &self.filter) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `FilterEmployeeResponseBody`
@@ -2657,6 +2795,12 @@ impl ToJson for I18nText {
         w.field_opt("i18n_value", &self.i18n_value);
         w.field_opt("default_locale", &self.default_locale);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.default_value.is_empty() {
+            return Some("default_value".to_owned());
+        }
+        None
     }
 }
 /// `Image`
@@ -3085,6 +3229,12 @@ impl ToJson for MultiFilterCondition {
         w.field("conditions", &self.conditions);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("conditions", &self.conditions) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `Name`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3224,6 +3374,15 @@ impl ToJson for OptionValue {
         w.field_opt("is_deleted", &self.is_deleted);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("option_value", &self.option_value) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("description", &self.description) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `PageCondition`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3294,6 +3453,12 @@ impl ToJson for PatchDepartmentRequestBody {
         w.field("department", &self.department);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("department", &self.department) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `PatchEmployeeRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3311,6 +3476,12 @@ impl ToJson for PatchEmployeeRequestBody {
         w.begin_object();
         w.field("employee", &self.employee);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("employee", &self.employee) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `PersonalProfile`
@@ -3366,6 +3537,12 @@ impl ToJson for PhoneValue {
         w.field("phone_number", &self.phone_number);
         w.field_opt("extension_number", &self.extension_number);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.phone_number.is_empty() {
+            return Some("phone_number".to_owned());
+        }
+        None
     }
 }
 /// `Place`
@@ -3485,6 +3662,18 @@ impl ToJson for Position {
         w.field_opt("employee_id", &self.employee_id);
         w.field_opt("update_time", &self.update_time);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.position_code.is_empty() {
+            return Some("position_code".to_owned());
+        }
+        if self.position_name.is_empty() {
+            return Some("position_name".to_owned());
+        }
+        if self.department_id.is_empty() {
+            return Some("department_id".to_owned());
+        }
+        None
     }
 }
 /// `RegularEmployeeRequestBody`
@@ -3639,6 +3828,12 @@ impl ToJson for SearchDepartmentFilter {
         w.field_opt("options", &self.options);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("options", &self.options) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `SearchDepartmentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3666,6 +3861,15 @@ impl ToJson for SearchDepartmentRequestBody {
         w.field_opt("filter", &self.filter);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.query.is_empty() {
+            return Some("query".to_owned());
+        }
+        if let Some(p) = json::nested("filter", &self.filter) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `SearchEmployeeFilter`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3686,6 +3890,12 @@ impl ToJson for SearchEmployeeFilter {
         w.field_opt("contain_resigned_employee", &self.contain_resigned_employee);
         w.field_opt("options", &self.options);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("options", &self.options) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `SearchEmployeeRequestBody`
@@ -3714,6 +3924,15 @@ impl ToJson for SearchEmployeeRequestBody {
         w.field_opt("filter", &self.filter);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.query.is_empty() {
+            return Some("query".to_owned());
+        }
+        if let Some(p) = json::nested("filter", &self.filter) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `SearchOptions`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3737,6 +3956,12 @@ impl ToJson for SearchOptions {
         w.field_opt("admin_role_permission_scope", &self.admin_role_permission_scope);
         w.field_opt("admin_role_permission_type", &self.admin_role_permission_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.filter_permission_resource.is_empty() {
+            return Some("filter_permission_resource".to_owned());
+        }
+        None
     }
 }
 /// `SendNotification`
@@ -3773,9 +3998,9 @@ pub struct SetEmployeePreResigned {
     /// date of separation
     pub resign_date: String,
     /// reason for leaving Options:1(resign_reason_directory_not_satisfied_with_salary Salary does not meet expectations),2(resign_reason_directory_working_pressure Working too long),3(resign_reason_directory_not_satisfied_with_work_content Dissatisfied with the job content),4(resign_reason_directory_lack_of_recognition_of_leader Do not recognize superiors or management),5(resign_reason_directory_career_development Career development opportunities are limited),6(resign_reason_directory_lack_of_recognition_of_company_culture Lack of recognition of company culture),7(resign_reason_directory_active_organize_business_adjustment Organizational restructuring (voluntary resignation)),8(resign_reason_directory_contract_not_renewed Contract expires),9(resign_reason_directory_job_hopping Job hopping),10(resign_reason_directory_change_career Career change),11(resign_reason_directory_family Family reasons),12(resign_reason_directory_poor_health Poor health),13(resign_reason_directory_work_place Workplace reasons),14(resign_reason_directory_active_resignation_other_reason Other (voluntary resignation)),15(resign_reason_directory_accident accident),16(resign_reason_directory_death passed away),17(resign_reason_directory_fired dismiss),18(resign_reason_directory_failed_to_pass_probation_period Probation period not passed),19(resign_reason_directory_not_up_to_the_job Underperforming at work),20(resign_reason_directory_low_work_output Low work output),21(resign_reason_directory_passive_organize_business_adjustment Organizational restructuring (passive departure)),22(resign_reason_directory_breach_of_company_ordinance discipline violation),23(resign_reason_directory_break_the_law illegal),24(resign_reason_directory_passive_resignation_other_reason Other (passive resignation)),25(resign_reason_directory_other_reason Other (other))
-    pub resign_reason: ResignReason,
+    pub resign_reason: Option<ResignReason>,
     /// type of turnover Options:1(resign_type_directory_acitve active),2(resign_type_directory_passive passive),3(resign_type_directoryy_other other)
-    pub resign_type: ResignType,
+    pub resign_type: Option<ResignType>,
     /// Resignation remarks
     pub resign_remark: Option<String>,
 }
@@ -3784,10 +4009,22 @@ impl ToJson for SetEmployeePreResigned {
         w.begin_object();
         w.field_opt("employee_id", &self.employee_id);
         w.field("resign_date", &self.resign_date);
-        w.field("resign_reason", &self.resign_reason);
-        w.field("resign_type", &self.resign_type);
+        w.field_opt("resign_reason", &self.resign_reason);
+        w.field_opt("resign_type", &self.resign_type);
         w.field_opt("resign_remark", &self.resign_remark);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.resign_date.is_empty() {
+            return Some("resign_date".to_owned());
+        }
+        if self.resign_reason.is_none() {
+            return Some("resign_reason".to_owned());
+        }
+        if self.resign_type.is_none() {
+            return Some("resign_type".to_owned());
+        }
+        None
     }
 }
 /// `ShareDepartment`
@@ -4046,6 +4283,12 @@ impl ToJson for ToBeResignedEmployeeRequestBody {
         w.field("employee", &self.employee);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("employee", &self.employee) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `UpdateDepartment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4098,6 +4341,21 @@ impl ToJson for UpdateDepartment {
         w.field_opt("custom_field_value_map", &self.custom_field_value_map);
         w.field_opt("custom_field_values", &self.custom_field_values);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("leaders", &self.leaders) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("description", &self.description) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_field_values", &self.custom_field_values) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `UpdateEmployee`
@@ -4284,6 +4542,24 @@ impl ToJson for UpdateEmployee {
         w.field_opt("virtual_org_infos", &self.virtual_org_infos);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("work_station", &self.work_station) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("positions", &self.positions) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_field_values", &self.custom_field_values) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("virtual_org_infos", &self.virtual_org_infos) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `UpsertName`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4313,6 +4589,18 @@ impl ToJson for UpsertName {
         w.field_opt("another_name", &self.another_name);
         w.field_opt("legal_name", &self.legal_name);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("last_name", &self.last_name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("first_name", &self.first_name) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("name", &self.name) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `UpsertUserDepartmentSortInfo`
@@ -4371,6 +4659,12 @@ impl ToJson for UpsertUserVirtualOrgInfo {
         w.field_opt("leaders", &self.leaders);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.id.is_empty() {
+            return Some("id".to_owned());
+        }
+        None
+    }
 }
 /// `UrlValue`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4404,6 +4698,18 @@ impl ToJson for UrlValue {
         w.field("url", &self.url);
         w.field("pcurl", &self.pcurl);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("link_text", &self.link_text) {
+            return Some(p);
+        }
+        if self.url.is_empty() {
+            return Some("url".to_owned());
+        }
+        if self.pcurl.is_empty() {
+            return Some("pcurl".to_owned());
+        }
+        None
     }
 }
 /// `UserDepartmentSortInfo`
@@ -4481,7 +4787,7 @@ pub struct UserValue {
     /// Employee IDs, consistent with the employee_id_type type
     pub ids: Vec<String>,
     /// Personnel Type Options:1(custom_field_value_user_type_employee employees)
-    pub user_type: UserType,
+    pub user_type: Option<UserType>,
 }
 impl FromJson for UserValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -4496,8 +4802,14 @@ impl ToJson for UserValue {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("ids", &self.ids);
-        w.field("user_type", &self.user_type);
+        w.field_opt("user_type", &self.user_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_type.is_none() {
+            return Some("user_type".to_owned());
+        }
+        None
     }
 }
 /// `UserVirtualOrgInfo`

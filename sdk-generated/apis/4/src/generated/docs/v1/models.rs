@@ -15,35 +15,35 @@ use serde_json::Value;
 pub enum ContentType {
     /// `markdown`
     Markdown,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ContentType {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::Markdown => "markdown",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ContentType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ContentType {
     fn from(value: &str) -> Self {
         match value {
             "markdown" => Self::Markdown,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ContentType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -51,9 +51,14 @@ impl From<String> for ContentType {
 impl From<ContentType> for String {
     fn from(value: ContentType) -> String {
         match value {
-            ContentType::Unknown(other) => other,
+            ContentType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ContentType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ContentType {
@@ -77,35 +82,35 @@ impl ToJson for ContentType {
 pub enum DocType {
     /// `docx`
     Docx,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DocType {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::Docx => "docx",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DocType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DocType {
     fn from(value: &str) -> Self {
         match value {
             "docx" => Self::Docx,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DocType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -113,9 +118,14 @@ impl From<String> for DocType {
 impl From<DocType> for String {
     fn from(value: DocType) -> String {
         match value {
-            DocType::Unknown(other) => other,
+            DocType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DocType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DocType {
@@ -143,8 +153,9 @@ pub enum Lang {
     Ja,
     /// `zh`
     Zh,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Lang {
     /// The value on the wire.
@@ -153,13 +164,8 @@ impl Lang {
             Self::En => "en",
             Self::Ja => "ja",
             Self::Zh => "zh",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Lang {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Lang {
@@ -168,14 +174,18 @@ impl From<&str> for Lang {
             "en" => Self::En,
             "ja" => Self::Ja,
             "zh" => Self::Zh,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Lang {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -183,9 +193,14 @@ impl From<String> for Lang {
 impl From<Lang> for String {
     fn from(value: Lang) -> String {
         match value {
-            Lang::Unknown(other) => other,
+            Lang::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Lang {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Lang {

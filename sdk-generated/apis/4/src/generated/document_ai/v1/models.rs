@@ -19,8 +19,9 @@ pub enum OcrMode {
     Force,
     /// `unused`
     Unused,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl OcrMode {
     /// The value on the wire.
@@ -29,13 +30,8 @@ impl OcrMode {
             Self::Auto => "auto",
             Self::Force => "force",
             Self::Unused => "unused",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for OcrMode {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for OcrMode {
@@ -44,14 +40,18 @@ impl From<&str> for OcrMode {
             "auto" => Self::Auto,
             "force" => Self::Force,
             "unused" => Self::Unused,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for OcrMode {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -59,9 +59,14 @@ impl From<String> for OcrMode {
 impl From<OcrMode> for String {
     fn from(value: OcrMode) -> String {
         match value {
-            OcrMode::Unknown(other) => other,
+            OcrMode::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for OcrMode {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for OcrMode {
@@ -362,7 +367,7 @@ pub struct FieldExtractionContractRequestBody {
     /// `pdf_page_limit`
     pub pdf_page_limit: i64,
     /// `ocr_mode`
-    pub ocr_mode: OcrMode,
+    pub ocr_mode: Option<OcrMode>,
 }
 impl FieldExtractionContractRequestBody {
     /// The multipart form sent on the wire.
@@ -372,10 +377,15 @@ impl FieldExtractionContractRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form = form.text("pdf_page_limit", self.pdf_page_limit);
-        form = form.text("ocr_mode", self.ocr_mode.as_str());
+        match self.ocr_mode {
+            Some(v) => {
+                form = form.text("ocr_mode", v.as_str());
+            }
+            None => form = form.missing_part("ocr_mode"),
+        }
         form
     }
 }
@@ -483,7 +493,7 @@ impl ParseResumeRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -521,7 +531,7 @@ impl RecognizeBankCardRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -559,7 +569,7 @@ impl RecognizeBusinessCardRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -597,7 +607,7 @@ impl RecognizeBusinessLicenseRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -635,7 +645,7 @@ impl RecognizeChinesePassportRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -673,7 +683,7 @@ impl RecognizeDrivingLicenseRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -711,7 +721,7 @@ impl RecognizeFoodManageLicenseRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -749,7 +759,7 @@ impl RecognizeFoodProduceLicenseRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -787,7 +797,7 @@ impl RecognizeHealthCertificateRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -825,7 +835,7 @@ impl RecognizeHkmMainlandTravelPermitRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -867,7 +877,7 @@ impl RecognizeIdCardRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -905,7 +915,7 @@ impl RecognizeTaxiInvoiceRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -943,7 +953,7 @@ impl RecognizeTrainInvoiceRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -1020,7 +1030,7 @@ impl RecognizeVatInvoiceRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -1058,7 +1068,7 @@ impl RecognizeVehicleInvoiceRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -1096,7 +1106,7 @@ impl RecognizeVehicleLicenseRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }

@@ -17,8 +17,9 @@ pub enum AnnouncementType {
     Doc,
     /// `docx`
     Docx,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AnnouncementType {
     /// The value on the wire.
@@ -26,13 +27,8 @@ impl AnnouncementType {
         match self {
             Self::Doc => "doc",
             Self::Docx => "docx",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AnnouncementType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AnnouncementType {
@@ -40,14 +36,18 @@ impl From<&str> for AnnouncementType {
         match value {
             "doc" => Self::Doc,
             "docx" => Self::Docx,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AnnouncementType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -55,9 +55,14 @@ impl From<String> for AnnouncementType {
 impl From<AnnouncementType> for String {
     fn from(value: AnnouncementType) -> String {
         match value {
-            AnnouncementType::Unknown(other) => other,
+            AnnouncementType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AnnouncementType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AnnouncementType {
@@ -109,8 +114,9 @@ pub enum BackgroundColor {
     DarkBlueBackground,
     /// `DarkPurpleBackground`
     DarkPurpleBackground,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl BackgroundColor {
     /// The value on the wire.
@@ -131,13 +137,8 @@ impl BackgroundColor {
             Self::DarkGreenBackground => "DarkGreenBackground",
             Self::DarkBlueBackground => "DarkBlueBackground",
             Self::DarkPurpleBackground => "DarkPurpleBackground",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for BackgroundColor {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for BackgroundColor {
@@ -158,14 +159,18 @@ impl From<&str> for BackgroundColor {
             "DarkGreenBackground" => Self::DarkGreenBackground,
             "DarkBlueBackground" => Self::DarkBlueBackground,
             "DarkPurpleBackground" => Self::DarkPurpleBackground,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for BackgroundColor {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -173,9 +178,14 @@ impl From<String> for BackgroundColor {
 impl From<BackgroundColor> for String {
     fn from(value: BackgroundColor) -> String {
         match value {
-            BackgroundColor::Unknown(other) => other,
+            BackgroundColor::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for BackgroundColor {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for BackgroundColor {
@@ -201,8 +211,9 @@ pub enum ContentType {
     Markdown,
     /// `html`
     Html,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ContentType {
     /// The value on the wire.
@@ -210,13 +221,8 @@ impl ContentType {
         match self {
             Self::Markdown => "markdown",
             Self::Html => "html",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ContentType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ContentType {
@@ -224,14 +230,18 @@ impl From<&str> for ContentType {
         match value {
             "markdown" => Self::Markdown,
             "html" => Self::Html,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ContentType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -239,9 +249,14 @@ impl From<String> for ContentType {
 impl From<ContentType> for String {
     fn from(value: ContentType) -> String {
         match value {
-            ContentType::Unknown(other) => other,
+            ContentType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ContentType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ContentType {
@@ -267,8 +282,9 @@ pub enum FallbackType {
     FallbackToLink,
     /// `FallbackToText`
     FallbackToText,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FallbackType {
     /// The value on the wire.
@@ -276,13 +292,8 @@ impl FallbackType {
         match self {
             Self::FallbackToLink => "FallbackToLink",
             Self::FallbackToText => "FallbackToText",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FallbackType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FallbackType {
@@ -290,14 +301,18 @@ impl From<&str> for FallbackType {
         match value {
             "FallbackToLink" => Self::FallbackToLink,
             "FallbackToText" => Self::FallbackToText,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FallbackType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -305,9 +320,14 @@ impl From<String> for FallbackType {
 impl From<FallbackType> for String {
     fn from(value: FallbackType) -> String {
         match value {
-            FallbackType::Unknown(other) => other,
+            FallbackType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FallbackType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FallbackType {
@@ -333,8 +353,9 @@ pub enum IndentationLevel {
     NoIndent,
     /// `OneLevelIndent`
     OneLevelIndent,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl IndentationLevel {
     /// The value on the wire.
@@ -342,13 +363,8 @@ impl IndentationLevel {
         match self {
             Self::NoIndent => "NoIndent",
             Self::OneLevelIndent => "OneLevelIndent",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for IndentationLevel {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for IndentationLevel {
@@ -356,14 +372,18 @@ impl From<&str> for IndentationLevel {
         match value {
             "NoIndent" => Self::NoIndent,
             "OneLevelIndent" => Self::OneLevelIndent,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for IndentationLevel {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -371,9 +391,14 @@ impl From<String> for IndentationLevel {
 impl From<IndentationLevel> for String {
     fn from(value: IndentationLevel) -> String {
         match value {
-            IndentationLevel::Unknown(other) => other,
+            IndentationLevel::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for IndentationLevel {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for IndentationLevel {
@@ -401,8 +426,9 @@ pub enum LayoutMode {
     Undefined,
     /// `PartiallyFolded`
     PartiallyFolded,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl LayoutMode {
     /// The value on the wire.
@@ -411,13 +437,8 @@ impl LayoutMode {
             Self::Normal => "Normal",
             Self::Undefined => "Undefined",
             Self::PartiallyFolded => "PartiallyFolded",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for LayoutMode {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for LayoutMode {
@@ -426,14 +447,18 @@ impl From<&str> for LayoutMode {
             "Normal" => Self::Normal,
             "Undefined" => Self::Undefined,
             "PartiallyFolded" => Self::PartiallyFolded,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for LayoutMode {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -441,9 +466,14 @@ impl From<String> for LayoutMode {
 impl From<LayoutMode> for String {
     fn from(value: LayoutMode) -> String {
         match value {
-            LayoutMode::Unknown(other) => other,
+            LayoutMode::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for LayoutMode {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for LayoutMode {
@@ -469,8 +499,9 @@ pub enum LinkPreviewUrlType {
     Undefined,
     /// `MessageLink`
     MessageLink,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl LinkPreviewUrlType {
     /// The value on the wire.
@@ -478,13 +509,8 @@ impl LinkPreviewUrlType {
         match self {
             Self::Undefined => "Undefined",
             Self::MessageLink => "MessageLink",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for LinkPreviewUrlType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for LinkPreviewUrlType {
@@ -492,14 +518,18 @@ impl From<&str> for LinkPreviewUrlType {
         match value {
             "Undefined" => Self::Undefined,
             "MessageLink" => Self::MessageLink,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for LinkPreviewUrlType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -507,9 +537,14 @@ impl From<String> for LinkPreviewUrlType {
 impl From<LinkPreviewUrlType> for String {
     fn from(value: LinkPreviewUrlType) -> String {
         match value {
-            LinkPreviewUrlType::Unknown(other) => other,
+            LinkPreviewUrlType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for LinkPreviewUrlType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for LinkPreviewUrlType {
@@ -535,8 +570,9 @@ pub enum Mode {
     Simple,
     /// `advanced`
     Advanced,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Mode {
     /// The value on the wire.
@@ -544,13 +580,8 @@ impl Mode {
         match self {
             Self::Simple => "simple",
             Self::Advanced => "advanced",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Mode {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Mode {
@@ -558,14 +589,18 @@ impl From<&str> for Mode {
         match value {
             "simple" => Self::Simple,
             "advanced" => Self::Advanced,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Mode {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -573,9 +608,14 @@ impl From<String> for Mode {
 impl From<Mode> for String {
     fn from(value: Mode) -> String {
         match value {
-            Mode::Unknown(other) => other,
+            Mode::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Mode {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Mode {
@@ -603,8 +643,9 @@ pub enum ModifierIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ModifierIdType {
     /// The value on the wire.
@@ -613,13 +654,8 @@ impl ModifierIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ModifierIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ModifierIdType {
@@ -628,14 +664,18 @@ impl From<&str> for ModifierIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ModifierIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -643,9 +683,14 @@ impl From<String> for ModifierIdType {
 impl From<ModifierIdType> for String {
     fn from(value: ModifierIdType) -> String {
         match value {
-            ModifierIdType::Unknown(other) => other,
+            ModifierIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ModifierIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ModifierIdType {
@@ -673,8 +718,9 @@ pub enum OwnerIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl OwnerIdType {
     /// The value on the wire.
@@ -683,13 +729,8 @@ impl OwnerIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for OwnerIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for OwnerIdType {
@@ -698,14 +739,18 @@ impl From<&str> for OwnerIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for OwnerIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -713,9 +758,14 @@ impl From<String> for OwnerIdType {
 impl From<OwnerIdType> for String {
     fn from(value: OwnerIdType) -> String {
         match value {
-            OwnerIdType::Unknown(other) => other,
+            OwnerIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for OwnerIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for OwnerIdType {
@@ -745,8 +795,9 @@ pub enum PeriodDisplayStatus {
     Normal,
     /// `invalid`
     Invalid,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl PeriodDisplayStatus {
     /// The value on the wire.
@@ -756,13 +807,8 @@ impl PeriodDisplayStatus {
             Self::Default => "default",
             Self::Normal => "normal",
             Self::Invalid => "invalid",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for PeriodDisplayStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for PeriodDisplayStatus {
@@ -772,14 +818,18 @@ impl From<&str> for PeriodDisplayStatus {
             "default" => Self::Default,
             "normal" => Self::Normal,
             "invalid" => Self::Invalid,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for PeriodDisplayStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -787,9 +837,14 @@ impl From<String> for PeriodDisplayStatus {
 impl From<PeriodDisplayStatus> for String {
     fn from(value: PeriodDisplayStatus) -> String {
         match value {
-            PeriodDisplayStatus::Unknown(other) => other,
+            PeriodDisplayStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for PeriodDisplayStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for PeriodDisplayStatus {
@@ -819,8 +874,9 @@ pub enum ProgressStatus {
     Risk,
     /// `extended`
     Extended,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ProgressStatus {
     /// The value on the wire.
@@ -830,13 +886,8 @@ impl ProgressStatus {
             Self::Unset => "unset",
             Self::Risk => "risk",
             Self::Extended => "extended",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ProgressStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ProgressStatus {
@@ -846,14 +897,18 @@ impl From<&str> for ProgressStatus {
             "unset" => Self::Unset,
             "risk" => Self::Risk,
             "extended" => Self::Extended,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ProgressStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -861,9 +916,14 @@ impl From<String> for ProgressStatus {
 impl From<ProgressStatus> for String {
     fn from(value: ProgressStatus) -> String {
         match value {
-            ProgressStatus::Unknown(other) => other,
+            ProgressStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ProgressStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ProgressStatus {
@@ -889,8 +949,9 @@ pub enum StatusType {
     Custom,
     /// `default`
     Default,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl StatusType {
     /// The value on the wire.
@@ -898,13 +959,8 @@ impl StatusType {
         match self {
             Self::Custom => "custom",
             Self::Default => "default",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for StatusType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for StatusType {
@@ -912,14 +968,18 @@ impl From<&str> for StatusType {
         match value {
             "custom" => Self::Custom,
             "default" => Self::Default,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for StatusType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -927,9 +987,14 @@ impl From<String> for StatusType {
 impl From<StatusType> for String {
     fn from(value: StatusType) -> String {
         match value {
-            StatusType::Unknown(other) => other,
+            StatusType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for StatusType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for StatusType {
@@ -957,8 +1022,9 @@ pub enum SubType {
     Undefined,
     /// `Table`
     Table,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SubType {
     /// The value on the wire.
@@ -967,13 +1033,8 @@ impl SubType {
             Self::Card => "Card",
             Self::Undefined => "Undefined",
             Self::Table => "Table",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SubType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SubType {
@@ -982,14 +1043,18 @@ impl From<&str> for SubType {
             "Card" => Self::Card,
             "Undefined" => Self::Undefined,
             "Table" => Self::Table,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SubType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -997,9 +1062,14 @@ impl From<String> for SubType {
 impl From<SubType> for String {
     fn from(value: SubType) -> String {
         match value {
-            SubType::Unknown(other) => other,
+            SubType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SubType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SubType {
@@ -1025,8 +1095,9 @@ pub enum UrlType {
     Project,
     /// `Undefined`
     Undefined,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UrlType {
     /// The value on the wire.
@@ -1034,13 +1105,8 @@ impl UrlType {
         match self {
             Self::Project => "Project",
             Self::Undefined => "Undefined",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UrlType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UrlType {
@@ -1048,14 +1114,18 @@ impl From<&str> for UrlType {
         match value {
             "Project" => Self::Project,
             "Undefined" => Self::Undefined,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UrlType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1063,9 +1133,14 @@ impl From<String> for UrlType {
 impl From<UrlType> for String {
     fn from(value: UrlType) -> String {
         match value {
-            UrlType::Unknown(other) => other,
+            UrlType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UrlType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UrlType {
@@ -1093,8 +1168,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -1103,13 +1179,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -1118,14 +1189,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1133,9 +1208,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -1163,8 +1243,9 @@ pub enum ViewType {
     Undefined,
     /// `PartiallyFolded`
     PartiallyFolded,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ViewType {
     /// The value on the wire.
@@ -1173,13 +1254,8 @@ impl ViewType {
             Self::Normal => "Normal",
             Self::Undefined => "Undefined",
             Self::PartiallyFolded => "PartiallyFolded",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ViewType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ViewType {
@@ -1188,14 +1264,18 @@ impl From<&str> for ViewType {
             "Normal" => Self::Normal,
             "Undefined" => Self::Undefined,
             "PartiallyFolded" => Self::PartiallyFolded,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ViewType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1203,9 +1283,14 @@ impl From<String> for ViewType {
 impl From<ViewType> for String {
     fn from(value: ViewType) -> String {
         match value {
-            ViewType::Unknown(other) => other,
+            ViewType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ViewType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ViewType {
@@ -1250,6 +1335,12 @@ impl ToJson for AddOns {
         w.field("component_type_id", &self.component_type_id);
         w.field_opt("record", &self.record);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.component_type_id.is_empty() {
+            return Some("component_type_id".to_owned());
+        }
+        None
     }
 }
 /// `Agenda`
@@ -1341,6 +1432,12 @@ impl ToJson for AgendaItemTitle {
         w.field_opt("align", &self.align);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("elements", &self.elements) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `AgendaTitleElement`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1394,6 +1491,30 @@ impl ToJson for AgendaTitleElement {
         w.field_opt("inline_block", &self.inline_block);
         w.field_opt("equation", &self.equation);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("text_run", &self.text_run) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("mention_user", &self.mention_user) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("mention_doc", &self.mention_doc) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("reminder", &self.reminder) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("file", &self.file) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("inline_block", &self.inline_block) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("equation", &self.equation) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `AiTemplate`
@@ -1501,6 +1622,12 @@ impl ToJson for BatchUpdateChatAnnouncementBlockRequestBody {
         w.field_opt("requests", &self.requests);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("requests", &self.requests) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `BatchUpdateChatAnnouncementBlockResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1543,6 +1670,12 @@ impl ToJson for BatchUpdateDocumentBlockRequestBody {
         w.begin_object();
         w.field("requests", &self.requests);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("requests", &self.requests) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `BatchUpdateDocumentBlockResponseBody`
@@ -1881,6 +2014,96 @@ impl ToJson for Block {
         w.field_opt("minutes", &self.minutes);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("page", &self.page) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("text", &self.text) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("heading1", &self.heading1) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("heading2", &self.heading2) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("heading3", &self.heading3) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("heading4", &self.heading4) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("heading5", &self.heading5) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("heading6", &self.heading6) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("heading7", &self.heading7) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("heading8", &self.heading8) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("heading9", &self.heading9) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("bullet", &self.bullet) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("ordered", &self.ordered) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("code", &self.code) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("quote", &self.quote) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("equation", &self.equation) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("todo", &self.todo) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("chat_card", &self.chat_card) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("iframe", &self.iframe) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("add_ons", &self.add_ons) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("okr_objective", &self.okr_objective) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("okr_key_result", &self.okr_key_result) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("agenda_item_title", &self.agenda_item_title) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("link_preview", &self.link_preview) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("source_synced", &self.source_synced) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("sub_page_list", &self.sub_page_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("reference_base", &self.reference_base) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("project", &self.project) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("minutes", &self.minutes) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `BlockIdRelation`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2057,6 +2280,12 @@ impl ToJson for ChatCard {
         w.field_opt("align", &self.align);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.chat_id.is_empty() {
+            return Some("chat_id".to_owned());
+        }
+        None
+    }
 }
 /// `ConvertDocumentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2067,16 +2296,25 @@ impl ToJson for ChatCard {
 )]
 pub struct ConvertDocumentRequestBody {
     /// Options:markdown(),html()
-    pub content_type: ContentType,
+    pub content_type: Option<ContentType>,
     /// 文本内容
     pub content: String,
 }
 impl ToJson for ConvertDocumentRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("content_type", &self.content_type);
+        w.field_opt("content_type", &self.content_type);
         w.field("content", &self.content);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.content_type.is_none() {
+            return Some("content_type".to_owned());
+        }
+        if self.content.is_empty() {
+            return Some("content".to_owned());
+        }
+        None
     }
 }
 /// `ConvertDocumentResponseBody`
@@ -2152,6 +2390,12 @@ impl ToJson for CreateDocumentBlockChildrenRequestBody {
         w.field_opt("index", &self.index);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("children", &self.children) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CreateDocumentBlockChildrenResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2200,6 +2444,12 @@ impl ToJson for CreateDocumentBlockDescendantRequestBody {
         w.field_opt("index", &self.index);
         w.field("descendants", &self.descendants);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("descendants", &self.descendants) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `CreateDocumentBlockDescendantResponseBody`
@@ -2645,6 +2895,12 @@ impl ToJson for Iframe {
         w.field("component", &self.component);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("component", &self.component) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `IframeComponent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2674,6 +2930,12 @@ impl ToJson for IframeComponent {
         w.field_opt("iframe_type", &self.iframe_type);
         w.field("url", &self.url);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.url.is_empty() {
+            return Some("url".to_owned());
+        }
+        None
     }
 }
 /// `Image`
@@ -2751,6 +3013,15 @@ impl ToJson for InlineBlock {
         w.field_opt("text_element_style", &self.text_element_style);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.block_id.is_empty() {
+            return Some("block_id".to_owned());
+        }
+        if let Some(p) = json::nested("text_element_style", &self.text_element_style) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `InlineFile`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2785,6 +3056,12 @@ impl ToJson for InlineFile {
         w.field_opt("text_element_style", &self.text_element_style);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("text_element_style", &self.text_element_style) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `InlineLinkPreview`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2799,7 +3076,7 @@ pub struct InlineLinkPreview {
     /// `url`
     pub url: String,
     /// `url_type`
-    pub url_type: UrlType,
+    pub url_type: Option<UrlType>,
     /// `text_element_style`
     pub text_element_style: Option<TextElementStyle>,
 }
@@ -2819,9 +3096,21 @@ impl ToJson for InlineLinkPreview {
         w.begin_object();
         w.field_opt("title", &self.title);
         w.field("url", &self.url);
-        w.field("url_type", &self.url_type);
+        w.field_opt("url_type", &self.url_type);
         w.field_opt("text_element_style", &self.text_element_style);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.url.is_empty() {
+            return Some("url".to_owned());
+        }
+        if self.url_type.is_none() {
+            return Some("url_type".to_owned());
+        }
+        if let Some(p) = json::nested("text_element_style", &self.text_element_style) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `InsertTableRowRequest`
@@ -2927,6 +3216,12 @@ impl ToJson for Link {
         w.field("url", &self.url);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.url.is_empty() {
+            return Some("url".to_owned());
+        }
+        None
+    }
 }
 /// `LinkPreview`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2939,7 +3234,7 @@ pub struct LinkPreview {
     /// 链接
     pub url: String,
     /// Options:MessageLink(),Undefined()
-    pub url_type: LinkPreviewUrlType,
+    pub url_type: Option<LinkPreviewUrlType>,
 }
 impl FromJson for LinkPreview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -2954,8 +3249,17 @@ impl ToJson for LinkPreview {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("url", &self.url);
-        w.field("url_type", &self.url_type);
+        w.field_opt("url_type", &self.url_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.url.is_empty() {
+            return Some("url".to_owned());
+        }
+        if self.url_type.is_none() {
+            return Some("url_type".to_owned());
+        }
+        None
     }
 }
 /// `ListDocumentBlockResponseBody`
@@ -3048,6 +3352,15 @@ impl ToJson for MentionDoc {
         w.field_opt("fallback_type", &self.fallback_type);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.token.is_empty() {
+            return Some("token".to_owned());
+        }
+        if let Some(p) = json::nested("text_element_style", &self.text_element_style) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `MentionUser`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3077,6 +3390,15 @@ impl ToJson for MentionUser {
         w.field("user_id", &self.user_id);
         w.field_opt("text_element_style", &self.text_element_style);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if let Some(p) = json::nested("text_element_style", &self.text_element_style) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `MergeTableCellsRequest`
@@ -3160,6 +3482,12 @@ impl ToJson for Minutes {
         w.field_opt("token", &self.token);
         w.field("minutes_id", &self.minutes_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.minutes_id.is_empty() {
+            return Some("minutes_id".to_owned());
+        }
+        None
     }
 }
 /// `ObjectiveIdWithKrId`
@@ -3295,6 +3623,12 @@ impl ToJson for OkrKeyResult {
         w.field_opt("content", &self.content);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("content", &self.content) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `OkrObjective`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3348,6 +3682,12 @@ impl ToJson for OkrObjective {
         w.field_opt("progress_rate", &self.progress_rate);
         w.field_opt("content", &self.content);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("content", &self.content) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `OkrProgress`
@@ -3496,7 +3836,7 @@ pub struct Project {
     /// `url`
     pub url: String,
     /// `sub_type`
-    pub sub_type: SubType,
+    pub sub_type: Option<SubType>,
     /// `view_type`
     pub view_type: Option<ViewType>,
 }
@@ -3516,9 +3856,18 @@ impl ToJson for Project {
         w.begin_object();
         w.field_opt("title", &self.title);
         w.field("url", &self.url);
-        w.field("sub_type", &self.sub_type);
+        w.field_opt("sub_type", &self.sub_type);
         w.field_opt("view_type", &self.view_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.url.is_empty() {
+            return Some("url".to_owned());
+        }
+        if self.sub_type.is_none() {
+            return Some("sub_type".to_owned());
+        }
+        None
     }
 }
 /// `QuoteContainer`
@@ -3573,6 +3922,15 @@ impl ToJson for ReferenceBase {
         w.field("view_id", &self.view_id);
         w.field_opt("layout_mode", &self.layout_mode);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.token.is_empty() {
+            return Some("token".to_owned());
+        }
+        if self.view_id.is_empty() {
+            return Some("view_id".to_owned());
+        }
+        None
     }
 }
 /// `ReferenceSynced`
@@ -3650,6 +4008,21 @@ impl ToJson for Reminder {
         w.field_opt("text_element_style", &self.text_element_style);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.create_user_id.is_empty() {
+            return Some("create_user_id".to_owned());
+        }
+        if self.expire_time.is_empty() {
+            return Some("expire_time".to_owned());
+        }
+        if self.notify_time.is_empty() {
+            return Some("notify_time".to_owned());
+        }
+        if let Some(p) = json::nested("text_element_style", &self.text_element_style) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ReplaceFileRequest`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3667,6 +4040,12 @@ impl ToJson for ReplaceFileRequest {
         w.begin_object();
         w.field("token", &self.token);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.token.is_empty() {
+            return Some("token".to_owned());
+        }
+        None
     }
 }
 /// `ReplaceImageRequest`
@@ -3700,6 +4079,12 @@ impl ToJson for ReplaceImageRequest {
         w.field_opt("caption", &self.caption);
         w.field_opt("scale", &self.scale);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.token.is_empty() {
+            return Some("token".to_owned());
+        }
+        None
     }
 }
 /// `Sheet`
@@ -3765,6 +4150,12 @@ impl ToJson for SourceSynced {
         w.field_opt("align", &self.align);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("elements", &self.elements) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `SubPageList`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3790,6 +4181,12 @@ impl ToJson for SubPageList {
         w.begin_object();
         w.field("wiki_token", &self.wiki_token);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.wiki_token.is_empty() {
+            return Some("wiki_token".to_owned());
+        }
+        None
     }
 }
 /// `Table`
@@ -3977,6 +4374,12 @@ impl ToJson for Text {
         w.field("elements", &self.elements);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("elements", &self.elements) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `TextElement`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4034,6 +4437,33 @@ impl ToJson for TextElement {
         w.field_opt("equation", &self.equation);
         w.field_opt("link_preview", &self.link_preview);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("text_run", &self.text_run) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("mention_user", &self.mention_user) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("mention_doc", &self.mention_doc) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("reminder", &self.reminder) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("file", &self.file) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("inline_block", &self.inline_block) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("equation", &self.equation) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("link_preview", &self.link_preview) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `TextElementStyle`
@@ -4093,6 +4523,12 @@ impl ToJson for TextElementStyle {
         w.field_opt("comment_ids", &self.comment_ids);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("link", &self.link) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `TextRun`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4122,6 +4558,15 @@ impl ToJson for TextRun {
         w.field("content", &self.content);
         w.field_opt("text_element_style", &self.text_element_style);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.content.is_empty() {
+            return Some("content".to_owned());
+        }
+        if let Some(p) = json::nested("text_element_style", &self.text_element_style) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `TextStyle`
@@ -4307,6 +4752,24 @@ impl ToJson for UpdateBlockRequest {
         w.field_opt("update_task", &self.update_task);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested(
+            "update_text_elements",
+            &self.update_text_elements,
+        ) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("replace_image", &self.replace_image) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("replace_file", &self.replace_file) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("update_text", &self.update_text) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `UpdateGridColumnWidthRatioRequest`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4370,6 +4833,12 @@ impl ToJson for UpdateTextElementsRequest {
         w.field("elements", &self.elements);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("elements", &self.elements) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `UpdateTextRequest`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4393,6 +4862,12 @@ impl ToJson for UpdateTextRequest {
         w.field("style", &self.style);
         w.field("fields", &self.fields);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("elements", &self.elements) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `UpdateTextStyleRequest`

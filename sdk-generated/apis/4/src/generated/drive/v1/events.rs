@@ -88,8 +88,9 @@ pub enum FileType {
     Bitable,
     /// `slides`
     Slides,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FileType {
     /// The value on the wire.
@@ -101,13 +102,8 @@ impl FileType {
             Self::Sheet => "sheet",
             Self::Bitable => "bitable",
             Self::Slides => "slides",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FileType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FileType {
@@ -119,14 +115,18 @@ impl From<&str> for FileType {
             "sheet" => Self::Sheet,
             "bitable" => Self::Bitable,
             "slides" => Self::Slides,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FileType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -134,9 +134,14 @@ impl From<String> for FileType {
 impl From<FileType> for String {
     fn from(value: FileType) -> String {
         match value {
-            FileType::Unknown(other) => other,
+            FileType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FileType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FileType {
@@ -162,8 +167,9 @@ pub enum NoticeType {
     AddComment,
     /// `add_reply`
     AddReply,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl NoticeType {
     /// The value on the wire.
@@ -171,13 +177,8 @@ impl NoticeType {
         match self {
             Self::AddComment => "add_comment",
             Self::AddReply => "add_reply",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for NoticeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for NoticeType {
@@ -185,14 +186,18 @@ impl From<&str> for NoticeType {
         match value {
             "add_comment" => Self::AddComment,
             "add_reply" => Self::AddReply,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for NoticeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -200,9 +205,14 @@ impl From<String> for NoticeType {
 impl From<NoticeType> for String {
     fn from(value: NoticeType) -> String {
         match value {
-            NoticeType::Unknown(other) => other,
+            NoticeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for NoticeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for NoticeType {
@@ -230,8 +240,9 @@ pub enum Permission {
     Edit,
     /// `full_access`
     FullAccess,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Permission {
     /// The value on the wire.
@@ -240,13 +251,8 @@ impl Permission {
             Self::View => "view",
             Self::Edit => "edit",
             Self::FullAccess => "full_access",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Permission {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Permission {
@@ -255,14 +261,18 @@ impl From<&str> for Permission {
             "view" => Self::View,
             "edit" => Self::Edit,
             "full_access" => Self::FullAccess,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Permission {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -270,9 +280,14 @@ impl From<String> for Permission {
 impl From<Permission> for String {
     fn from(value: Permission) -> String {
         match value {
-            Permission::Unknown(other) => other,
+            Permission::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Permission {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Permission {

@@ -29,8 +29,9 @@ pub enum Action {
     Print,
     /// `manage_public`
     ManagePublic,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Action {
     /// The value on the wire.
@@ -44,13 +45,8 @@ impl Action {
             Self::Copy => "copy",
             Self::Print => "print",
             Self::ManagePublic => "manage_public",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Action {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Action {
@@ -64,14 +60,18 @@ impl From<&str> for Action {
             "copy" => Self::Copy,
             "print" => Self::Print,
             "manage_public" => Self::ManagePublic,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Action {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -79,9 +79,14 @@ impl From<String> for Action {
 impl From<Action> for String {
     fn from(value: Action) -> String {
         match value {
-            Action::Unknown(other) => other,
+            Action::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Action {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Action {
@@ -123,8 +128,9 @@ pub enum AuthType {
     Apps,
     /// `minutes`
     Minutes,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AuthType {
     /// The value on the wire.
@@ -140,13 +146,8 @@ impl AuthType {
             Self::Mindnote => "mindnote",
             Self::Apps => "apps",
             Self::Minutes => "minutes",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AuthType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AuthType {
@@ -162,14 +163,18 @@ impl From<&str> for AuthType {
             "mindnote" => Self::Mindnote,
             "apps" => Self::Apps,
             "minutes" => Self::Minutes,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AuthType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -177,9 +182,14 @@ impl From<String> for AuthType {
 impl From<AuthType> for String {
     fn from(value: AuthType) -> String {
         match value {
-            AuthType::Unknown(other) => other,
+            AuthType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AuthType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AuthType {
@@ -223,8 +233,9 @@ pub enum BatchCreateType {
     Apps,
     /// `minutes`
     Minutes,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl BatchCreateType {
     /// The value on the wire.
@@ -241,13 +252,8 @@ impl BatchCreateType {
             Self::Mindnote => "mindnote",
             Self::Apps => "apps",
             Self::Minutes => "minutes",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for BatchCreateType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for BatchCreateType {
@@ -264,14 +270,18 @@ impl From<&str> for BatchCreateType {
             "mindnote" => Self::Mindnote,
             "apps" => Self::Apps,
             "minutes" => Self::Minutes,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for BatchCreateType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -279,9 +289,14 @@ impl From<String> for BatchCreateType {
 impl From<BatchCreateType> for String {
     fn from(value: BatchCreateType) -> String {
         match value {
-            BatchCreateType::Unknown(other) => other,
+            BatchCreateType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for BatchCreateType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for BatchCreateType {
@@ -317,8 +332,9 @@ pub enum BatchQueryFileType {
     Slides,
     /// `apps`
     Apps,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl BatchQueryFileType {
     /// The value on the wire.
@@ -331,13 +347,8 @@ impl BatchQueryFileType {
             Self::Bitable => "bitable",
             Self::Slides => "slides",
             Self::Apps => "apps",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for BatchQueryFileType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for BatchQueryFileType {
@@ -350,14 +361,18 @@ impl From<&str> for BatchQueryFileType {
             "bitable" => Self::Bitable,
             "slides" => Self::Slides,
             "apps" => Self::Apps,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for BatchQueryFileType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -365,9 +380,14 @@ impl From<String> for BatchQueryFileType {
 impl From<BatchQueryFileType> for String {
     fn from(value: BatchQueryFileType) -> String {
         match value {
-            BatchQueryFileType::Unknown(other) => other,
+            BatchQueryFileType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for BatchQueryFileType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for BatchQueryFileType {
@@ -393,8 +413,9 @@ pub enum CommentEntity {
     AnyoneCanView,
     /// `anyone_can_edit`
     AnyoneCanEdit,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CommentEntity {
     /// The value on the wire.
@@ -402,13 +423,8 @@ impl CommentEntity {
         match self {
             Self::AnyoneCanView => "anyone_can_view",
             Self::AnyoneCanEdit => "anyone_can_edit",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CommentEntity {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CommentEntity {
@@ -416,14 +432,18 @@ impl From<&str> for CommentEntity {
         match value {
             "anyone_can_view" => Self::AnyoneCanView,
             "anyone_can_edit" => Self::AnyoneCanEdit,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CommentEntity {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -431,9 +451,14 @@ impl From<String> for CommentEntity {
 impl From<CommentEntity> for String {
     fn from(value: CommentEntity) -> String {
         match value {
-            CommentEntity::Unknown(other) => other,
+            CommentEntity::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CommentEntity {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CommentEntity {
@@ -469,8 +494,9 @@ pub enum CopyFileRequestBodyType {
     Slides,
     /// `mindnote`
     Mindnote,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CopyFileRequestBodyType {
     /// The value on the wire.
@@ -483,13 +509,8 @@ impl CopyFileRequestBodyType {
             Self::Bitable => "bitable",
             Self::Slides => "slides",
             Self::Mindnote => "mindnote",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CopyFileRequestBodyType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CopyFileRequestBodyType {
@@ -502,14 +523,18 @@ impl From<&str> for CopyFileRequestBodyType {
             "bitable" => Self::Bitable,
             "slides" => Self::Slides,
             "mindnote" => Self::Mindnote,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CopyFileRequestBodyType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -517,9 +542,14 @@ impl From<String> for CopyFileRequestBodyType {
 impl From<CopyFileRequestBodyType> for String {
     fn from(value: CopyFileRequestBodyType) -> String {
         match value {
-            CopyFileRequestBodyType::Unknown(other) => other,
+            CopyFileRequestBodyType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CopyFileRequestBodyType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CopyFileRequestBodyType {
@@ -545,8 +575,9 @@ pub enum CreateFileType {
     Doc,
     /// `docx`
     Docx,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CreateFileType {
     /// The value on the wire.
@@ -554,13 +585,8 @@ impl CreateFileType {
         match self {
             Self::Doc => "doc",
             Self::Docx => "docx",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CreateFileType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CreateFileType {
@@ -568,14 +594,18 @@ impl From<&str> for CreateFileType {
         match value {
             "doc" => Self::Doc,
             "docx" => Self::Docx,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CreateFileType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -583,9 +613,14 @@ impl From<String> for CreateFileType {
 impl From<CreateFileType> for String {
     fn from(value: CreateFileType) -> String {
         match value {
-            CreateFileType::Unknown(other) => other,
+            CreateFileType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CreateFileType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CreateFileType {
@@ -621,8 +656,9 @@ pub enum CreateFileType2 {
     Slides,
     /// `apps`
     Apps,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CreateFileType2 {
     /// The value on the wire.
@@ -635,13 +671,8 @@ impl CreateFileType2 {
             Self::Bitable => "bitable",
             Self::Slides => "slides",
             Self::Apps => "apps",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CreateFileType2 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CreateFileType2 {
@@ -654,14 +685,18 @@ impl From<&str> for CreateFileType2 {
             "bitable" => Self::Bitable,
             "slides" => Self::Slides,
             "apps" => Self::Apps,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CreateFileType2 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -669,9 +704,14 @@ impl From<String> for CreateFileType2 {
 impl From<CreateFileType2> for String {
     fn from(value: CreateFileType2) -> String {
         match value {
-            CreateFileType2::Unknown(other) => other,
+            CreateFileType2::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CreateFileType2 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CreateFileType2 {
@@ -715,8 +755,9 @@ pub enum CreateType {
     Apps,
     /// `minutes`
     Minutes,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CreateType {
     /// The value on the wire.
@@ -733,13 +774,8 @@ impl CreateType {
             Self::Mindnote => "mindnote",
             Self::Apps => "apps",
             Self::Minutes => "minutes",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CreateType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CreateType {
@@ -756,14 +792,18 @@ impl From<&str> for CreateType {
             "mindnote" => Self::Mindnote,
             "apps" => Self::Apps,
             "minutes" => Self::Minutes,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CreateType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -771,9 +811,14 @@ impl From<String> for CreateType {
 impl From<CreateType> for String {
     fn from(value: CreateType) -> String {
         match value {
-            CreateType::Unknown(other) => other,
+            CreateType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CreateType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CreateType {
@@ -813,8 +858,9 @@ pub enum CreateType2 {
     Mindnote,
     /// `minutes`
     Minutes,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CreateType2 {
     /// The value on the wire.
@@ -829,13 +875,8 @@ impl CreateType2 {
             Self::Slides => "slides",
             Self::Mindnote => "mindnote",
             Self::Minutes => "minutes",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CreateType2 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CreateType2 {
@@ -850,14 +891,18 @@ impl From<&str> for CreateType2 {
             "slides" => Self::Slides,
             "mindnote" => Self::Mindnote,
             "minutes" => Self::Minutes,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CreateType2 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -865,9 +910,14 @@ impl From<String> for CreateType2 {
 impl From<CreateType2> for String {
     fn from(value: CreateType2) -> String {
         match value {
-            CreateType2::Unknown(other) => other,
+            CreateType2::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CreateType2 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CreateType2 {
@@ -903,8 +953,9 @@ pub enum DeleteFileType {
     Slides,
     /// `apps`
     Apps,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DeleteFileType {
     /// The value on the wire.
@@ -917,13 +968,8 @@ impl DeleteFileType {
             Self::Bitable => "bitable",
             Self::Slides => "slides",
             Self::Apps => "apps",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DeleteFileType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DeleteFileType {
@@ -936,14 +982,18 @@ impl From<&str> for DeleteFileType {
             "bitable" => Self::Bitable,
             "slides" => Self::Slides,
             "apps" => Self::Apps,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DeleteFileType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -951,9 +1001,14 @@ impl From<String> for DeleteFileType {
 impl From<DeleteFileType> for String {
     fn from(value: DeleteFileType) -> String {
         match value {
-            DeleteFileType::Unknown(other) => other,
+            DeleteFileType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DeleteFileType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DeleteFileType {
@@ -991,8 +1046,9 @@ pub enum DeletePermissionMemberRequestBodyType {
     WikiSpaceViewer,
     /// `wiki_space_editor`
     WikiSpaceEditor,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DeletePermissionMemberRequestBodyType {
     /// The value on the wire.
@@ -1006,13 +1062,8 @@ impl DeletePermissionMemberRequestBodyType {
             Self::WikiSpaceMember => "wiki_space_member",
             Self::WikiSpaceViewer => "wiki_space_viewer",
             Self::WikiSpaceEditor => "wiki_space_editor",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DeletePermissionMemberRequestBodyType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DeletePermissionMemberRequestBodyType {
@@ -1026,14 +1077,18 @@ impl From<&str> for DeletePermissionMemberRequestBodyType {
             "wiki_space_member" => Self::WikiSpaceMember,
             "wiki_space_viewer" => Self::WikiSpaceViewer,
             "wiki_space_editor" => Self::WikiSpaceEditor,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DeletePermissionMemberRequestBodyType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1041,9 +1096,14 @@ impl From<String> for DeletePermissionMemberRequestBodyType {
 impl From<DeletePermissionMemberRequestBodyType> for String {
     fn from(value: DeletePermissionMemberRequestBodyType) -> String {
         match value {
-            DeletePermissionMemberRequestBodyType::Unknown(other) => other,
+            DeletePermissionMemberRequestBodyType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DeletePermissionMemberRequestBodyType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DeletePermissionMemberRequestBodyType {
@@ -1079,8 +1139,9 @@ pub enum DeleteSubscribeFileType {
     Bitable,
     /// `slides`
     Slides,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DeleteSubscribeFileType {
     /// The value on the wire.
@@ -1093,13 +1154,8 @@ impl DeleteSubscribeFileType {
             Self::Sheet => "sheet",
             Self::Bitable => "bitable",
             Self::Slides => "slides",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DeleteSubscribeFileType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DeleteSubscribeFileType {
@@ -1112,14 +1168,18 @@ impl From<&str> for DeleteSubscribeFileType {
             "sheet" => Self::Sheet,
             "bitable" => Self::Bitable,
             "slides" => Self::Slides,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DeleteSubscribeFileType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1127,9 +1187,14 @@ impl From<String> for DeleteSubscribeFileType {
 impl From<DeleteSubscribeFileType> for String {
     fn from(value: DeleteSubscribeFileType) -> String {
         match value {
-            DeleteSubscribeFileType::Unknown(other) => other,
+            DeleteSubscribeFileType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DeleteSubscribeFileType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DeleteSubscribeFileType {
@@ -1169,8 +1234,9 @@ pub enum DeleteType {
     Slides,
     /// `mindnote`
     Mindnote,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DeleteType {
     /// The value on the wire.
@@ -1185,13 +1251,8 @@ impl DeleteType {
             Self::Bitable => "bitable",
             Self::Slides => "slides",
             Self::Mindnote => "mindnote",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DeleteType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DeleteType {
@@ -1206,14 +1267,18 @@ impl From<&str> for DeleteType {
             "bitable" => Self::Bitable,
             "slides" => Self::Slides,
             "mindnote" => Self::Mindnote,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DeleteType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1221,9 +1286,14 @@ impl From<String> for DeleteType {
 impl From<DeleteType> for String {
     fn from(value: DeleteType) -> String {
         match value {
-            DeleteType::Unknown(other) => other,
+            DeleteType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DeleteType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DeleteType {
@@ -1267,8 +1337,9 @@ pub enum DeleteType2 {
     Apps,
     /// `minutes`
     Minutes,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DeleteType2 {
     /// The value on the wire.
@@ -1285,13 +1356,8 @@ impl DeleteType2 {
             Self::Mindnote => "mindnote",
             Self::Apps => "apps",
             Self::Minutes => "minutes",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DeleteType2 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DeleteType2 {
@@ -1308,14 +1374,18 @@ impl From<&str> for DeleteType2 {
             "mindnote" => Self::Mindnote,
             "apps" => Self::Apps,
             "minutes" => Self::Minutes,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DeleteType2 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1323,9 +1393,14 @@ impl From<String> for DeleteType2 {
 impl From<DeleteType2> for String {
     fn from(value: DeleteType2) -> String {
         match value {
-            DeleteType2::Unknown(other) => other,
+            DeleteType2::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DeleteType2 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DeleteType2 {
@@ -1365,8 +1440,9 @@ pub enum DeleteType3 {
     Mindnote,
     /// `minutes`
     Minutes,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DeleteType3 {
     /// The value on the wire.
@@ -1381,13 +1457,8 @@ impl DeleteType3 {
             Self::Slides => "slides",
             Self::Mindnote => "mindnote",
             Self::Minutes => "minutes",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DeleteType3 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DeleteType3 {
@@ -1402,14 +1473,18 @@ impl From<&str> for DeleteType3 {
             "slides" => Self::Slides,
             "mindnote" => Self::Mindnote,
             "minutes" => Self::Minutes,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DeleteType3 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1417,9 +1492,14 @@ impl From<String> for DeleteType3 {
 impl From<DeleteType3> for String {
     fn from(value: DeleteType3) -> String {
         match value {
-            DeleteType3::Unknown(other) => other,
+            DeleteType3::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DeleteType3 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DeleteType3 {
@@ -1445,8 +1525,9 @@ pub enum Direction {
     Asc,
     /// `DESC`
     Desc,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Direction {
     /// The value on the wire.
@@ -1454,13 +1535,8 @@ impl Direction {
         match self {
             Self::Asc => "ASC",
             Self::Desc => "DESC",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Direction {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Direction {
@@ -1468,14 +1544,18 @@ impl From<&str> for Direction {
         match value {
             "ASC" => Self::Asc,
             "DESC" => Self::Desc,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Direction {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1483,9 +1563,14 @@ impl From<String> for Direction {
 impl From<Direction> for String {
     fn from(value: Direction) -> String {
         match value {
-            Direction::Unknown(other) => other,
+            Direction::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Direction {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Direction {
@@ -1527,8 +1612,9 @@ pub enum DocType {
     Mindnote,
     /// `synced_block`
     SyncedBlock,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DocType {
     /// The value on the wire.
@@ -1544,13 +1630,8 @@ impl DocType {
             Self::Slides => "slides",
             Self::Mindnote => "mindnote",
             Self::SyncedBlock => "synced_block",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DocType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DocType {
@@ -1566,14 +1647,18 @@ impl From<&str> for DocType {
             "slides" => Self::Slides,
             "mindnote" => Self::Mindnote,
             "synced_block" => Self::SyncedBlock,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DocType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1581,9 +1666,14 @@ impl From<String> for DocType {
 impl From<DocType> for String {
     fn from(value: DocType) -> String {
         match value {
-            DocType::Unknown(other) => other,
+            DocType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DocType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DocType {
@@ -1615,8 +1705,9 @@ pub enum ExportTaskType {
     Bitable,
     /// `slides`
     Slides,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ExportTaskType {
     /// The value on the wire.
@@ -1627,13 +1718,8 @@ impl ExportTaskType {
             Self::Sheet => "sheet",
             Self::Bitable => "bitable",
             Self::Slides => "slides",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ExportTaskType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ExportTaskType {
@@ -1644,14 +1730,18 @@ impl From<&str> for ExportTaskType {
             "sheet" => Self::Sheet,
             "bitable" => Self::Bitable,
             "slides" => Self::Slides,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ExportTaskType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1659,9 +1749,14 @@ impl From<String> for ExportTaskType {
 impl From<ExportTaskType> for String {
     fn from(value: ExportTaskType) -> String {
         match value {
-            ExportTaskType::Unknown(other) => other,
+            ExportTaskType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ExportTaskType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ExportTaskType {
@@ -1695,8 +1790,9 @@ pub enum FileExtension {
     Xlsx,
     /// `csv`
     Csv,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FileExtension {
     /// The value on the wire.
@@ -1708,13 +1804,8 @@ impl FileExtension {
             Self::Base => "base",
             Self::Xlsx => "xlsx",
             Self::Csv => "csv",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FileExtension {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FileExtension {
@@ -1726,14 +1817,18 @@ impl From<&str> for FileExtension {
             "base" => Self::Base,
             "xlsx" => Self::Xlsx,
             "csv" => Self::Csv,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FileExtension {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1741,9 +1836,14 @@ impl From<String> for FileExtension {
 impl From<FileExtension> for String {
     fn from(value: FileExtension) -> String {
         match value {
-            FileExtension::Unknown(other) => other,
+            FileExtension::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FileExtension {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FileExtension {
@@ -1771,8 +1871,9 @@ pub enum FileType {
     Wiki,
     /// `docx`
     Docx,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FileType {
     /// The value on the wire.
@@ -1781,13 +1882,8 @@ impl FileType {
             Self::Doc => "doc",
             Self::Wiki => "wiki",
             Self::Docx => "docx",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FileType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FileType {
@@ -1796,14 +1892,18 @@ impl From<&str> for FileType {
             "doc" => Self::Doc,
             "wiki" => Self::Wiki,
             "docx" => Self::Docx,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FileType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1811,9 +1911,14 @@ impl From<String> for FileType {
 impl From<FileType> for String {
     fn from(value: FileType) -> String {
         match value {
-            FileType::Unknown(other) => other,
+            FileType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FileType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FileType {
@@ -1839,8 +1944,9 @@ pub enum FileUploadInfoParentType {
     Wiki,
     /// `explorer`
     Explorer,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FileUploadInfoParentType {
     /// The value on the wire.
@@ -1848,13 +1954,8 @@ impl FileUploadInfoParentType {
         match self {
             Self::Wiki => "wiki",
             Self::Explorer => "explorer",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FileUploadInfoParentType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FileUploadInfoParentType {
@@ -1862,14 +1963,18 @@ impl From<&str> for FileUploadInfoParentType {
         match value {
             "wiki" => Self::Wiki,
             "explorer" => Self::Explorer,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FileUploadInfoParentType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1877,9 +1982,14 @@ impl From<String> for FileUploadInfoParentType {
 impl From<FileUploadInfoParentType> for String {
     fn from(value: FileUploadInfoParentType) -> String {
         match value {
-            FileUploadInfoParentType::Unknown(other) => other,
+            FileUploadInfoParentType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FileUploadInfoParentType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FileUploadInfoParentType {
@@ -1915,8 +2025,9 @@ pub enum GetFileType {
     Slides,
     /// `apps`
     Apps,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetFileType {
     /// The value on the wire.
@@ -1929,13 +2040,8 @@ impl GetFileType {
             Self::Bitable => "bitable",
             Self::Slides => "slides",
             Self::Apps => "apps",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetFileType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetFileType {
@@ -1948,14 +2054,18 @@ impl From<&str> for GetFileType {
             "bitable" => Self::Bitable,
             "slides" => Self::Slides,
             "apps" => Self::Apps,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetFileType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1963,9 +2073,14 @@ impl From<String> for GetFileType {
 impl From<GetFileType> for String {
     fn from(value: GetFileType) -> String {
         match value {
-            GetFileType::Unknown(other) => other,
+            GetFileType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetFileType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetFileType {
@@ -2001,8 +2116,9 @@ pub enum GetFileType2 {
     Bitable,
     /// `mindnote`
     Mindnote,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetFileType2 {
     /// The value on the wire.
@@ -2015,13 +2131,8 @@ impl GetFileType2 {
             Self::Sheet => "sheet",
             Self::Bitable => "bitable",
             Self::Mindnote => "mindnote",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetFileType2 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetFileType2 {
@@ -2034,14 +2145,18 @@ impl From<&str> for GetFileType2 {
             "sheet" => Self::Sheet,
             "bitable" => Self::Bitable,
             "mindnote" => Self::Mindnote,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetFileType2 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2049,9 +2164,14 @@ impl From<String> for GetFileType2 {
 impl From<GetFileType2> for String {
     fn from(value: GetFileType2) -> String {
         match value {
-            GetFileType2::Unknown(other) => other,
+            GetFileType2::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetFileType2 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetFileType2 {
@@ -2087,8 +2207,9 @@ pub enum GetSubscribeFileType {
     Bitable,
     /// `slides`
     Slides,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetSubscribeFileType {
     /// The value on the wire.
@@ -2101,13 +2222,8 @@ impl GetSubscribeFileType {
             Self::Sheet => "sheet",
             Self::Bitable => "bitable",
             Self::Slides => "slides",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetSubscribeFileType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetSubscribeFileType {
@@ -2120,14 +2236,18 @@ impl From<&str> for GetSubscribeFileType {
             "sheet" => Self::Sheet,
             "bitable" => Self::Bitable,
             "slides" => Self::Slides,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetSubscribeFileType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2135,9 +2255,14 @@ impl From<String> for GetSubscribeFileType {
 impl From<GetSubscribeFileType> for String {
     fn from(value: GetSubscribeFileType) -> String {
         match value {
-            GetSubscribeFileType::Unknown(other) => other,
+            GetSubscribeFileType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetSubscribeFileType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetSubscribeFileType {
@@ -2177,8 +2302,9 @@ pub enum GetType {
     Mindnote,
     /// `minutes`
     Minutes,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetType {
     /// The value on the wire.
@@ -2193,13 +2319,8 @@ impl GetType {
             Self::Slides => "slides",
             Self::Mindnote => "mindnote",
             Self::Minutes => "minutes",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetType {
@@ -2214,14 +2335,18 @@ impl From<&str> for GetType {
             "slides" => Self::Slides,
             "mindnote" => Self::Mindnote,
             "minutes" => Self::Minutes,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2229,9 +2354,14 @@ impl From<String> for GetType {
 impl From<GetType> for String {
     fn from(value: GetType) -> String {
         match value {
-            GetType::Unknown(other) => other,
+            GetType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetType {
@@ -2263,8 +2393,9 @@ pub enum LinkShareEntity {
     TenantReadable,
     /// `anyone_readable`
     AnyoneReadable,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl LinkShareEntity {
     /// The value on the wire.
@@ -2275,13 +2406,8 @@ impl LinkShareEntity {
             Self::AnyoneEditable => "anyone_editable",
             Self::TenantReadable => "tenant_readable",
             Self::AnyoneReadable => "anyone_readable",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for LinkShareEntity {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for LinkShareEntity {
@@ -2292,14 +2418,18 @@ impl From<&str> for LinkShareEntity {
             "anyone_editable" => Self::AnyoneEditable,
             "tenant_readable" => Self::TenantReadable,
             "anyone_readable" => Self::AnyoneReadable,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for LinkShareEntity {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2307,9 +2437,14 @@ impl From<String> for LinkShareEntity {
 impl From<LinkShareEntity> for String {
     fn from(value: LinkShareEntity) -> String {
         match value {
-            LinkShareEntity::Unknown(other) => other,
+            LinkShareEntity::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for LinkShareEntity {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for LinkShareEntity {
@@ -2345,8 +2480,9 @@ pub enum ListFileType {
     Slides,
     /// `apps`
     Apps,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListFileType {
     /// The value on the wire.
@@ -2359,13 +2495,8 @@ impl ListFileType {
             Self::Bitable => "bitable",
             Self::Slides => "slides",
             Self::Apps => "apps",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListFileType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListFileType {
@@ -2378,14 +2509,18 @@ impl From<&str> for ListFileType {
             "bitable" => Self::Bitable,
             "slides" => Self::Slides,
             "apps" => Self::Apps,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListFileType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2393,9 +2528,14 @@ impl From<String> for ListFileType {
 impl From<ListFileType> for String {
     fn from(value: ListFileType) -> String {
         match value {
-            ListFileType::Unknown(other) => other,
+            ListFileType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListFileType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListFileType {
@@ -2431,8 +2571,9 @@ pub enum ListFileType2 {
     Slides,
     /// `apps`
     Apps,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListFileType2 {
     /// The value on the wire.
@@ -2445,13 +2586,8 @@ impl ListFileType2 {
             Self::Bitable => "bitable",
             Self::Slides => "slides",
             Self::Apps => "apps",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListFileType2 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListFileType2 {
@@ -2464,14 +2600,18 @@ impl From<&str> for ListFileType2 {
             "bitable" => Self::Bitable,
             "slides" => Self::Slides,
             "apps" => Self::Apps,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListFileType2 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2479,9 +2619,14 @@ impl From<String> for ListFileType2 {
 impl From<ListFileType2> for String {
     fn from(value: ListFileType2) -> String {
         match value {
-            ListFileType2::Unknown(other) => other,
+            ListFileType2::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListFileType2 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListFileType2 {
@@ -2517,8 +2662,9 @@ pub enum ListFileType3 {
     Bitable,
     /// `mindnote`
     Mindnote,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListFileType3 {
     /// The value on the wire.
@@ -2531,13 +2677,8 @@ impl ListFileType3 {
             Self::Sheet => "sheet",
             Self::Bitable => "bitable",
             Self::Mindnote => "mindnote",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListFileType3 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListFileType3 {
@@ -2550,14 +2691,18 @@ impl From<&str> for ListFileType3 {
             "sheet" => Self::Sheet,
             "bitable" => Self::Bitable,
             "mindnote" => Self::Mindnote,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListFileType3 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2565,9 +2710,14 @@ impl From<String> for ListFileType3 {
 impl From<ListFileType3> for String {
     fn from(value: ListFileType3) -> String {
         match value {
-            ListFileType3::Unknown(other) => other,
+            ListFileType3::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListFileType3 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListFileType3 {
@@ -2611,8 +2761,9 @@ pub enum ListType {
     Apps,
     /// `minutes`
     Minutes,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListType {
     /// The value on the wire.
@@ -2629,13 +2780,8 @@ impl ListType {
             Self::Mindnote => "mindnote",
             Self::Apps => "apps",
             Self::Minutes => "minutes",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListType {
@@ -2652,14 +2798,18 @@ impl From<&str> for ListType {
             "mindnote" => Self::Mindnote,
             "apps" => Self::Apps,
             "minutes" => Self::Minutes,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2667,9 +2817,14 @@ impl From<String> for ListType {
 impl From<ListType> for String {
     fn from(value: ListType) -> String {
         match value {
-            ListType::Unknown(other) => other,
+            ListType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListType {
@@ -2737,8 +2892,9 @@ pub enum MediaUploadInfoParentType {
     OfficeSheetFile,
     /// `office_slide_file`
     OfficeSlideFile,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MediaUploadInfoParentType {
     /// The value on the wire.
@@ -2767,13 +2923,8 @@ impl MediaUploadInfoParentType {
             Self::BitableTmpPoint => "bitable_tmp_point",
             Self::OfficeSheetFile => "office_sheet_file",
             Self::OfficeSlideFile => "office_slide_file",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MediaUploadInfoParentType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MediaUploadInfoParentType {
@@ -2802,14 +2953,18 @@ impl From<&str> for MediaUploadInfoParentType {
             "bitable_tmp_point" => Self::BitableTmpPoint,
             "office_sheet_file" => Self::OfficeSheetFile,
             "office_slide_file" => Self::OfficeSlideFile,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MediaUploadInfoParentType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2817,9 +2972,14 @@ impl From<String> for MediaUploadInfoParentType {
 impl From<MediaUploadInfoParentType> for String {
     fn from(value: MediaUploadInfoParentType) -> String {
         match value {
-            MediaUploadInfoParentType::Unknown(other) => other,
+            MediaUploadInfoParentType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MediaUploadInfoParentType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MediaUploadInfoParentType {
@@ -2859,8 +3019,9 @@ pub enum MemberType {
     Wikispaceid,
     /// `appid`
     Appid,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MemberType {
     /// The value on the wire.
@@ -2875,13 +3036,8 @@ impl MemberType {
             Self::Groupid => "groupid",
             Self::Wikispaceid => "wikispaceid",
             Self::Appid => "appid",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MemberType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MemberType {
@@ -2896,14 +3052,18 @@ impl From<&str> for MemberType {
             "groupid" => Self::Groupid,
             "wikispaceid" => Self::Wikispaceid,
             "appid" => Self::Appid,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MemberType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2911,9 +3071,14 @@ impl From<String> for MemberType {
 impl From<MemberType> for String {
     fn from(value: MemberType) -> String {
         match value {
-            MemberType::Unknown(other) => other,
+            MemberType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MemberType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MemberType {
@@ -2951,8 +3116,9 @@ pub enum MoveFileRequestBodyType {
     Slides,
     /// `mindnote`
     Mindnote,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MoveFileRequestBodyType {
     /// The value on the wire.
@@ -2966,13 +3132,8 @@ impl MoveFileRequestBodyType {
             Self::Bitable => "bitable",
             Self::Slides => "slides",
             Self::Mindnote => "mindnote",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MoveFileRequestBodyType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MoveFileRequestBodyType {
@@ -2986,14 +3147,18 @@ impl From<&str> for MoveFileRequestBodyType {
             "bitable" => Self::Bitable,
             "slides" => Self::Slides,
             "mindnote" => Self::Mindnote,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MoveFileRequestBodyType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3001,9 +3166,14 @@ impl From<String> for MoveFileRequestBodyType {
 impl From<MoveFileRequestBodyType> for String {
     fn from(value: MoveFileRequestBodyType) -> String {
         match value {
-            MoveFileRequestBodyType::Unknown(other) => other,
+            MoveFileRequestBodyType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MoveFileRequestBodyType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MoveFileRequestBodyType {
@@ -3029,8 +3199,9 @@ pub enum ObjType {
     Docx,
     /// `sheet`
     Sheet,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ObjType {
     /// The value on the wire.
@@ -3038,13 +3209,8 @@ impl ObjType {
         match self {
             Self::Docx => "docx",
             Self::Sheet => "sheet",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ObjType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ObjType {
@@ -3052,14 +3218,18 @@ impl From<&str> for ObjType {
         match value {
             "docx" => Self::Docx,
             "sheet" => Self::Sheet,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ObjType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3067,9 +3237,14 @@ impl From<String> for ObjType {
 impl From<ObjType> for String {
     fn from(value: ObjType) -> String {
         match value {
-            ObjType::Unknown(other) => other,
+            ObjType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ObjType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ObjType {
@@ -3095,8 +3270,9 @@ pub enum OrderBy {
     CreatedTime,
     /// `EditedTime`
     EditedTime,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl OrderBy {
     /// The value on the wire.
@@ -3104,13 +3280,8 @@ impl OrderBy {
         match self {
             Self::CreatedTime => "CreatedTime",
             Self::EditedTime => "EditedTime",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for OrderBy {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for OrderBy {
@@ -3118,14 +3289,18 @@ impl From<&str> for OrderBy {
         match value {
             "CreatedTime" => Self::CreatedTime,
             "EditedTime" => Self::EditedTime,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for OrderBy {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3133,9 +3308,14 @@ impl From<String> for OrderBy {
 impl From<OrderBy> for String {
     fn from(value: OrderBy) -> String {
         match value {
-            OrderBy::Unknown(other) => other,
+            OrderBy::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for OrderBy {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for OrderBy {
@@ -3165,8 +3345,9 @@ pub enum OwnerMemberType {
     Userid,
     /// `appid`
     Appid,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl OwnerMemberType {
     /// The value on the wire.
@@ -3176,13 +3357,8 @@ impl OwnerMemberType {
             Self::Openid => "openid",
             Self::Userid => "userid",
             Self::Appid => "appid",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for OwnerMemberType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for OwnerMemberType {
@@ -3192,14 +3368,18 @@ impl From<&str> for OwnerMemberType {
             "openid" => Self::Openid,
             "userid" => Self::Userid,
             "appid" => Self::Appid,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for OwnerMemberType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3207,9 +3387,14 @@ impl From<String> for OwnerMemberType {
 impl From<OwnerMemberType> for String {
     fn from(value: OwnerMemberType) -> String {
         match value {
-            OwnerMemberType::Unknown(other) => other,
+            OwnerMemberType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for OwnerMemberType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for OwnerMemberType {
@@ -3235,8 +3420,9 @@ pub enum ParentType {
     Docx,
     /// `sheet`
     Sheet,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ParentType {
     /// The value on the wire.
@@ -3244,13 +3430,8 @@ impl ParentType {
         match self {
             Self::Docx => "docx",
             Self::Sheet => "sheet",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ParentType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ParentType {
@@ -3258,14 +3439,18 @@ impl From<&str> for ParentType {
         match value {
             "docx" => Self::Docx,
             "sheet" => Self::Sheet,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ParentType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3273,9 +3458,14 @@ impl From<String> for ParentType {
 impl From<ParentType> for String {
     fn from(value: ParentType) -> String {
         match value {
-            ParentType::Unknown(other) => other,
+            ParentType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ParentType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ParentType {
@@ -3311,8 +3501,9 @@ pub enum PatchFileType {
     Slides,
     /// `apps`
     Apps,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl PatchFileType {
     /// The value on the wire.
@@ -3325,13 +3516,8 @@ impl PatchFileType {
             Self::Bitable => "bitable",
             Self::Slides => "slides",
             Self::Apps => "apps",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for PatchFileType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for PatchFileType {
@@ -3344,14 +3530,18 @@ impl From<&str> for PatchFileType {
             "bitable" => Self::Bitable,
             "slides" => Self::Slides,
             "apps" => Self::Apps,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for PatchFileType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3359,9 +3549,14 @@ impl From<String> for PatchFileType {
 impl From<PatchFileType> for String {
     fn from(value: PatchFileType) -> String {
         match value {
-            PatchFileType::Unknown(other) => other,
+            PatchFileType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for PatchFileType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for PatchFileType {
@@ -3401,8 +3596,9 @@ pub enum PatchType {
     Mindnote,
     /// `minutes`
     Minutes,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl PatchType {
     /// The value on the wire.
@@ -3417,13 +3613,8 @@ impl PatchType {
             Self::Slides => "slides",
             Self::Mindnote => "mindnote",
             Self::Minutes => "minutes",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for PatchType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for PatchType {
@@ -3438,14 +3629,18 @@ impl From<&str> for PatchType {
             "slides" => Self::Slides,
             "mindnote" => Self::Mindnote,
             "minutes" => Self::Minutes,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for PatchType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3453,9 +3648,14 @@ impl From<String> for PatchType {
 impl From<PatchType> for String {
     fn from(value: PatchType) -> String {
         match value {
-            PatchType::Unknown(other) => other,
+            PatchType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for PatchType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for PatchType {
@@ -3483,8 +3683,9 @@ pub enum Perm {
     Edit,
     /// `full_access`
     FullAccess,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Perm {
     /// The value on the wire.
@@ -3493,13 +3694,8 @@ impl Perm {
             Self::View => "view",
             Self::Edit => "edit",
             Self::FullAccess => "full_access",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Perm {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Perm {
@@ -3508,14 +3704,18 @@ impl From<&str> for Perm {
             "view" => Self::View,
             "edit" => Self::Edit,
             "full_access" => Self::FullAccess,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Perm {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3523,9 +3723,14 @@ impl From<String> for Perm {
 impl From<Perm> for String {
     fn from(value: Perm) -> String {
         match value {
-            Perm::Unknown(other) => other,
+            Perm::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Perm {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Perm {
@@ -3551,8 +3756,9 @@ pub enum PermType {
     Container,
     /// `single_page`
     SinglePage,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl PermType {
     /// The value on the wire.
@@ -3560,13 +3766,8 @@ impl PermType {
         match self {
             Self::Container => "container",
             Self::SinglePage => "single_page",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for PermType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for PermType {
@@ -3574,14 +3775,18 @@ impl From<&str> for PermType {
         match value {
             "container" => Self::Container,
             "single_page" => Self::SinglePage,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for PermType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3589,9 +3794,14 @@ impl From<String> for PermType {
 impl From<PermType> for String {
     fn from(value: PermType) -> String {
         match value {
-            PermType::Unknown(other) => other,
+            PermType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for PermType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for PermType {
@@ -3627,8 +3837,9 @@ pub enum ReferType {
     Slides,
     /// `mindnote`
     Mindnote,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ReferType {
     /// The value on the wire.
@@ -3641,13 +3852,8 @@ impl ReferType {
             Self::Bitable => "bitable",
             Self::Slides => "slides",
             Self::Mindnote => "mindnote",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ReferType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ReferType {
@@ -3660,14 +3866,18 @@ impl From<&str> for ReferType {
             "bitable" => Self::Bitable,
             "slides" => Self::Slides,
             "mindnote" => Self::Mindnote,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ReferType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3675,9 +3885,14 @@ impl From<String> for ReferType {
 impl From<ReferType> for String {
     fn from(value: ReferType) -> String {
         match value {
-            ReferType::Unknown(other) => other,
+            ReferType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ReferType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ReferType {
@@ -3705,8 +3920,9 @@ pub enum ReplyElementType {
     DocsLink,
     /// `person`
     Person,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ReplyElementType {
     /// The value on the wire.
@@ -3715,13 +3931,8 @@ impl ReplyElementType {
             Self::TextRun => "text_run",
             Self::DocsLink => "docs_link",
             Self::Person => "person",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ReplyElementType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ReplyElementType {
@@ -3730,14 +3941,18 @@ impl From<&str> for ReplyElementType {
             "text_run" => Self::TextRun,
             "docs_link" => Self::DocsLink,
             "person" => Self::Person,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ReplyElementType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3745,9 +3960,14 @@ impl From<String> for ReplyElementType {
 impl From<ReplyElementType> for String {
     fn from(value: ReplyElementType) -> String {
         match value {
-            ReplyElementType::Unknown(other) => other,
+            ReplyElementType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ReplyElementType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ReplyElementType {
@@ -3775,8 +3995,9 @@ pub enum SecurityEntity {
     AnyoneCanEdit,
     /// `only_full_access`
     OnlyFullAccess,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SecurityEntity {
     /// The value on the wire.
@@ -3785,13 +4006,8 @@ impl SecurityEntity {
             Self::AnyoneCanView => "anyone_can_view",
             Self::AnyoneCanEdit => "anyone_can_edit",
             Self::OnlyFullAccess => "only_full_access",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SecurityEntity {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SecurityEntity {
@@ -3800,14 +4016,18 @@ impl From<&str> for SecurityEntity {
             "anyone_can_view" => Self::AnyoneCanView,
             "anyone_can_edit" => Self::AnyoneCanEdit,
             "only_full_access" => Self::OnlyFullAccess,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SecurityEntity {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3815,9 +4035,14 @@ impl From<String> for SecurityEntity {
 impl From<SecurityEntity> for String {
     fn from(value: SecurityEntity) -> String {
         match value {
-            SecurityEntity::Unknown(other) => other,
+            SecurityEntity::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SecurityEntity {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SecurityEntity {
@@ -3845,8 +4070,9 @@ pub enum ShareEntity {
     Anyone,
     /// `same_tenant`
     SameTenant,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ShareEntity {
     /// The value on the wire.
@@ -3855,13 +4081,8 @@ impl ShareEntity {
             Self::OnlyFullAccess => "only_full_access",
             Self::Anyone => "anyone",
             Self::SameTenant => "same_tenant",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ShareEntity {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ShareEntity {
@@ -3870,14 +4091,18 @@ impl From<&str> for ShareEntity {
             "only_full_access" => Self::OnlyFullAccess,
             "anyone" => Self::Anyone,
             "same_tenant" => Self::SameTenant,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ShareEntity {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3885,9 +4110,14 @@ impl From<String> for ShareEntity {
 impl From<ShareEntity> for String {
     fn from(value: ShareEntity) -> String {
         match value {
-            ShareEntity::Unknown(other) => other,
+            ShareEntity::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ShareEntity {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ShareEntity {
@@ -3915,8 +4145,9 @@ pub enum Status {
     V1,
     /// `2`
     V2,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Status {
     /// The value on the wire.
@@ -3925,13 +4156,8 @@ impl Status {
             Self::V0 => "0",
             Self::V1 => "1",
             Self::V2 => "2",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Status {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Status {
@@ -3940,14 +4166,18 @@ impl From<&str> for Status {
             "0" => Self::V0,
             "1" => Self::V1,
             "2" => Self::V2,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Status {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3955,9 +4185,14 @@ impl From<String> for Status {
 impl From<Status> for String {
     fn from(value: Status) -> String {
         match value {
-            Status::Unknown(other) => other,
+            Status::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Status {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Status {
@@ -3993,8 +4228,9 @@ pub enum SubscribeFileType {
     Bitable,
     /// `slides`
     Slides,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SubscribeFileType {
     /// The value on the wire.
@@ -4007,13 +4243,8 @@ impl SubscribeFileType {
             Self::Sheet => "sheet",
             Self::Bitable => "bitable",
             Self::Slides => "slides",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SubscribeFileType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SubscribeFileType {
@@ -4026,14 +4257,18 @@ impl From<&str> for SubscribeFileType {
             "sheet" => Self::Sheet,
             "bitable" => Self::Bitable,
             "slides" => Self::Slides,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SubscribeFileType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -4041,9 +4276,14 @@ impl From<String> for SubscribeFileType {
 impl From<SubscribeFileType> for String {
     fn from(value: SubscribeFileType) -> String {
         match value {
-            SubscribeFileType::Unknown(other) => other,
+            SubscribeFileType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SubscribeFileType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SubscribeFileType {
@@ -4067,35 +4307,35 @@ impl ToJson for SubscribeFileType {
 pub enum SubscriptionType {
     /// `comment_update`
     CommentUpdate,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SubscriptionType {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::CommentUpdate => "comment_update",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SubscriptionType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SubscriptionType {
     fn from(value: &str) -> Self {
         match value {
             "comment_update" => Self::CommentUpdate,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SubscriptionType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -4103,9 +4343,14 @@ impl From<String> for SubscriptionType {
 impl From<SubscriptionType> for String {
     fn from(value: SubscriptionType) -> String {
         match value {
-            SubscriptionType::Unknown(other) => other,
+            SubscriptionType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SubscriptionType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SubscriptionType {
@@ -4149,8 +4394,9 @@ pub enum TransferOwnerType {
     Apps,
     /// `minutes`
     Minutes,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl TransferOwnerType {
     /// The value on the wire.
@@ -4167,13 +4413,8 @@ impl TransferOwnerType {
             Self::Mindnote => "mindnote",
             Self::Apps => "apps",
             Self::Minutes => "minutes",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for TransferOwnerType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for TransferOwnerType {
@@ -4190,14 +4431,18 @@ impl From<&str> for TransferOwnerType {
             "mindnote" => Self::Mindnote,
             "apps" => Self::Apps,
             "minutes" => Self::Minutes,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for TransferOwnerType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -4205,9 +4450,14 @@ impl From<String> for TransferOwnerType {
 impl From<TransferOwnerType> for String {
     fn from(value: TransferOwnerType) -> String {
         match value {
-            TransferOwnerType::Unknown(other) => other,
+            TransferOwnerType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for TransferOwnerType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for TransferOwnerType {
@@ -4243,8 +4493,9 @@ pub enum Type {
     WikiSpaceViewer,
     /// `wiki_space_editor`
     WikiSpaceEditor,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
@@ -4257,13 +4508,8 @@ impl Type {
             Self::WikiSpaceMember => "wiki_space_member",
             Self::WikiSpaceViewer => "wiki_space_viewer",
             Self::WikiSpaceEditor => "wiki_space_editor",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
@@ -4276,14 +4522,18 @@ impl From<&str> for Type {
             "wiki_space_member" => Self::WikiSpaceMember,
             "wiki_space_viewer" => Self::WikiSpaceViewer,
             "wiki_space_editor" => Self::WikiSpaceEditor,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -4291,9 +4541,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -4329,8 +4584,9 @@ pub enum UpdateFileType {
     Slides,
     /// `apps`
     Apps,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UpdateFileType {
     /// The value on the wire.
@@ -4343,13 +4599,8 @@ impl UpdateFileType {
             Self::Bitable => "bitable",
             Self::Slides => "slides",
             Self::Apps => "apps",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UpdateFileType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UpdateFileType {
@@ -4362,14 +4613,18 @@ impl From<&str> for UpdateFileType {
             "bitable" => Self::Bitable,
             "slides" => Self::Slides,
             "apps" => Self::Apps,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UpdateFileType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -4377,9 +4632,14 @@ impl From<String> for UpdateFileType {
 impl From<UpdateFileType> for String {
     fn from(value: UpdateFileType) -> String {
         match value {
-            UpdateFileType::Unknown(other) => other,
+            UpdateFileType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UpdateFileType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UpdateFileType {
@@ -4421,8 +4681,9 @@ pub enum UpdateType {
     Apps,
     /// `minutes`
     Minutes,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UpdateType {
     /// The value on the wire.
@@ -4438,13 +4699,8 @@ impl UpdateType {
             Self::Mindnote => "mindnote",
             Self::Apps => "apps",
             Self::Minutes => "minutes",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UpdateType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UpdateType {
@@ -4460,14 +4716,18 @@ impl From<&str> for UpdateType {
             "mindnote" => Self::Mindnote,
             "apps" => Self::Apps,
             "minutes" => Self::Minutes,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UpdateType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -4475,9 +4735,14 @@ impl From<String> for UpdateType {
 impl From<UpdateType> for String {
     fn from(value: UpdateType) -> String {
         match value {
-            UpdateType::Unknown(other) => other,
+            UpdateType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UpdateType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UpdateType {
@@ -4517,8 +4782,9 @@ pub enum UpdateType2 {
     Mindnote,
     /// `minutes`
     Minutes,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UpdateType2 {
     /// The value on the wire.
@@ -4533,13 +4799,8 @@ impl UpdateType2 {
             Self::Slides => "slides",
             Self::Mindnote => "mindnote",
             Self::Minutes => "minutes",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UpdateType2 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UpdateType2 {
@@ -4554,14 +4815,18 @@ impl From<&str> for UpdateType2 {
             "slides" => Self::Slides,
             "mindnote" => Self::Mindnote,
             "minutes" => Self::Minutes,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UpdateType2 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -4569,9 +4834,14 @@ impl From<String> for UpdateType2 {
 impl From<UpdateType2> for String {
     fn from(value: UpdateType2) -> String {
         match value {
-            UpdateType2::Unknown(other) => other,
+            UpdateType2::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UpdateType2 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UpdateType2 {
@@ -4597,8 +4867,9 @@ pub enum UploadAllFileRequestBodyParentType {
     Wiki,
     /// `explorer`
     Explorer,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UploadAllFileRequestBodyParentType {
     /// The value on the wire.
@@ -4606,13 +4877,8 @@ impl UploadAllFileRequestBodyParentType {
         match self {
             Self::Wiki => "wiki",
             Self::Explorer => "explorer",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UploadAllFileRequestBodyParentType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UploadAllFileRequestBodyParentType {
@@ -4620,14 +4886,18 @@ impl From<&str> for UploadAllFileRequestBodyParentType {
         match value {
             "wiki" => Self::Wiki,
             "explorer" => Self::Explorer,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UploadAllFileRequestBodyParentType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -4635,9 +4905,14 @@ impl From<String> for UploadAllFileRequestBodyParentType {
 impl From<UploadAllFileRequestBodyParentType> for String {
     fn from(value: UploadAllFileRequestBodyParentType) -> String {
         match value {
-            UploadAllFileRequestBodyParentType::Unknown(other) => other,
+            UploadAllFileRequestBodyParentType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UploadAllFileRequestBodyParentType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UploadAllFileRequestBodyParentType {
@@ -4705,8 +4980,9 @@ pub enum UploadAllMediaRequestBodyParentType {
     OfficeSheetFile,
     /// `office_slide_file`
     OfficeSlideFile,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UploadAllMediaRequestBodyParentType {
     /// The value on the wire.
@@ -4735,13 +5011,8 @@ impl UploadAllMediaRequestBodyParentType {
             Self::BitableTmpPoint => "bitable_tmp_point",
             Self::OfficeSheetFile => "office_sheet_file",
             Self::OfficeSlideFile => "office_slide_file",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UploadAllMediaRequestBodyParentType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UploadAllMediaRequestBodyParentType {
@@ -4770,14 +5041,18 @@ impl From<&str> for UploadAllMediaRequestBodyParentType {
             "bitable_tmp_point" => Self::BitableTmpPoint,
             "office_sheet_file" => Self::OfficeSheetFile,
             "office_slide_file" => Self::OfficeSlideFile,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UploadAllMediaRequestBodyParentType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -4785,9 +5060,14 @@ impl From<String> for UploadAllMediaRequestBodyParentType {
 impl From<UploadAllMediaRequestBodyParentType> for String {
     fn from(value: UploadAllMediaRequestBodyParentType) -> String {
         match value {
-            UploadAllMediaRequestBodyParentType::Unknown(other) => other,
+            UploadAllMediaRequestBodyParentType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UploadAllMediaRequestBodyParentType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UploadAllMediaRequestBodyParentType {
@@ -4815,8 +5095,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -4825,13 +5106,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -4840,14 +5116,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -4855,9 +5135,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -4885,8 +5170,9 @@ pub enum ViewerIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ViewerIdType {
     /// The value on the wire.
@@ -4895,13 +5181,8 @@ impl ViewerIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ViewerIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ViewerIdType {
@@ -4910,14 +5191,18 @@ impl From<&str> for ViewerIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ViewerIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -4925,9 +5210,14 @@ impl From<String> for ViewerIdType {
 impl From<ViewerIdType> for String {
     fn from(value: ViewerIdType) -> String {
         match value {
-            ViewerIdType::Unknown(other) => other,
+            ViewerIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ViewerIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ViewerIdType {
@@ -5017,6 +5307,12 @@ impl ToJson for BatchCreatePermissionMemberRequestBody {
         w.begin_object();
         w.field("members", &self.members);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("members", &self.members) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `BatchCreatePermissionMemberResponseBody`
@@ -5148,6 +5444,18 @@ impl ToJson for CopyFileRequestBody {
         w.field_opt("extra", &self.extra);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        if self.folder_token.is_empty() {
+            return Some("folder_token".to_owned());
+        }
+        if let Some(p) = json::nested("extra", &self.extra) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CopyFileResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5206,6 +5514,12 @@ impl ToJson for CreateFileCommentReplyRequestBody {
         w.field("content", &self.content);
         w.field_opt("extra", &self.extra);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("content", &self.content) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `CreateFileCommentReplyResponseBody`
@@ -5310,6 +5624,15 @@ impl ToJson for CreateFolderFileRequestBody {
         w.field("folder_token", &self.folder_token);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        if self.folder_token.is_empty() {
+            return Some("folder_token".to_owned());
+        }
+        None
+    }
 }
 /// `CreateFolderFileResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5391,6 +5714,15 @@ impl ToJson for CreateShortcutFileRequestBody {
         w.field("refer_entity", &self.refer_entity);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.parent_token.is_empty() {
+            return Some("parent_token".to_owned());
+        }
+        if let Some(p) = json::nested("refer_entity", &self.refer_entity) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CreateShortcutFileResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5457,6 +5789,12 @@ impl ToJson for DocsLink {
         w.field("url", &self.url);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.url.is_empty() {
+            return Some("url".to_owned());
+        }
+        None
+    }
 }
 /// `ExportTask`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5467,11 +5805,11 @@ impl ToJson for DocsLink {
 )]
 pub struct ExportTask {
     /// The file extension of the local file after exporting the cloud document. To understand the file formats supported for exporting various cloud documents, refer to the \[Export docs overview\]. Options:docx(Microsoft Word (DOCX) format),pdf(PDF format),xlsx(Microsoft Excel (XLSX) format),csv(CSV format)
-    pub file_extension: FileExtension,
+    pub file_extension: Option<FileExtension>,
     /// The token of the cloud document. For details, see \[How to get document token\]
     pub token: String,
     /// The cloud document type to be exported. It can be judged by the link to the cloud document. Options:doc(Depracated Feishu cloud document type, supports export to docx, pdf format),sheet(Feishu spreadsheet type, support export to xlsx, csv format),bitable(Bitable type, support export to xlsx, csv format),docx(The new version of Feishu cloud document type supports exporting to docx, pdf formats)
-    pub r#type: ExportTaskType,
+    pub r#type: Option<ExportTaskType>,
     /// `file_name`
     pub file_name: Option<String>,
     /// When exporting spreadsheets or Base to CSV files, you need to pass the ID of the spreadsheet worksheet or the ID of the Base data table:- For spreadsheets, you can call the \[Get Worksheet\] API to obtain the returned value of `sheet_id` as the value of this parameter.- For Base apps, you can call the \[List Data Tables\] API to obtain the returned value of `table_id` as the value of this parameter
@@ -5507,9 +5845,9 @@ impl FromJson for ExportTask {
 impl ToJson for ExportTask {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("file_extension", &self.file_extension);
+        w.field_opt("file_extension", &self.file_extension);
         w.field("token", &self.token);
-        w.field("type", &self.r#type);
+        w.field_opt("type", &self.r#type);
         w.field_opt("file_name", &self.file_name);
         w.field_opt("sub_id", &self.sub_id);
         w.field_opt("file_token", &self.file_token);
@@ -5518,6 +5856,18 @@ impl ToJson for ExportTask {
         w.field_opt("job_status", &self.job_status);
         w.field_opt("only_schema", &self.only_schema);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.file_extension.is_none() {
+            return Some("file_extension".to_owned());
+        }
+        if self.token.is_empty() {
+            return Some("token".to_owned());
+        }
+        if self.r#type.is_none() {
+            return Some("type".to_owned());
+        }
+        None
     }
 }
 /// `File`
@@ -5632,6 +5982,12 @@ impl ToJson for FileComment {
         w.field_opt("reply_list", &self.reply_list);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("reply_list", &self.reply_list) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `FileCommentReply`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5682,6 +6038,15 @@ impl ToJson for FileCommentReply {
         w.field_opt("reactions", &self.reactions);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("content", &self.content) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("reactions", &self.reactions) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `FileCommentV2BatchQueryReactionData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5715,6 +6080,12 @@ impl ToJson for FileCommentV2BatchQueryReactionData {
         w.field("count", &self.count);
         w.field_opt("ahead_users", &self.ahead_users);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.reaction_key.is_empty() {
+            return Some("reaction_key".to_owned());
+        }
+        None
     }
 }
 /// `FileStatistics`
@@ -5765,20 +6136,40 @@ pub struct FileSubscription {
     /// subsription id
     pub subscription_id: Option<String>,
     /// subscription type Options:comment_update(subscribe comment)
-    pub subscription_type: SubscriptionType,
+    pub subscription_type: Option<SubscriptionType>,
     /// Whether to subscribe
     pub is_subcribe: Option<bool>,
     /// document type Options:doc(Doc),docx(Upgraded Docs),wiki(Wiki)
-    pub file_type: FileType,
+    pub file_type: Option<FileType>,
+}
+impl FromJson for FileSubscription {
+    fn from_json(value: Value) -> Result<Self, JsonError> {
+        let mut o = json::object(value, "FileSubscription")?;
+        let mut out = Self::default();
+        json::set(&mut o, "subscription_id", &mut out.subscription_id)?;
+        json::set(&mut o, "subscription_type", &mut out.subscription_type)?;
+        json::set(&mut o, "is_subcribe", &mut out.is_subcribe)?;
+        json::set(&mut o, "file_type", &mut out.file_type)?;
+        Ok(out)
+    }
 }
 impl ToJson for FileSubscription {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field_opt("subscription_id", &self.subscription_id);
-        w.field("subscription_type", &self.subscription_type);
+        w.field_opt("subscription_type", &self.subscription_type);
         w.field_opt("is_subcribe", &self.is_subcribe);
-        w.field("file_type", &self.file_type);
+        w.field_opt("file_type", &self.file_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.subscription_type.is_none() {
+            return Some("subscription_type".to_owned());
+        }
+        if self.file_type.is_none() {
+            return Some("file_type".to_owned());
+        }
+        None
     }
 }
 /// `FileUploadInfo`
@@ -5792,7 +6183,7 @@ pub struct FileUploadInfo {
     /// File name
     pub file_name: String,
     /// Type of the upload point. Fixed as "explorer", which means to upload files into the cloud space. Options:explorer(My Space.)
-    pub parent_type: FileUploadInfoParentType,
+    pub parent_type: Option<FileUploadInfoParentType>,
     /// Token of the folder. For details, see \[Cloud space overview\]
     pub parent_node: String,
     /// File size. The units are in bytes
@@ -5804,11 +6195,23 @@ impl ToJson for FileUploadInfo {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("file_name", &self.file_name);
-        w.field("parent_type", &self.parent_type);
+        w.field_opt("parent_type", &self.parent_type);
         w.field("parent_node", &self.parent_node);
         w.field("size", &self.size);
         w.field_opt("file_token", &self.file_token);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.file_name.is_empty() {
+            return Some("file_name".to_owned());
+        }
+        if self.parent_type.is_none() {
+            return Some("parent_type".to_owned());
+        }
+        if self.parent_node.is_empty() {
+            return Some("parent_node".to_owned());
+        }
+        None
     }
 }
 /// `FileViewRecord`
@@ -5892,13 +6295,19 @@ impl FromJson for GetFileStatisticsResponseBody {
 )]
 pub struct GetFileSubscriptionRequestBody {
     /// file type Options:doc(Docs),docx(Upgraded Docs),wiki(Wiki)
-    pub file_type: FileType,
+    pub file_type: Option<FileType>,
 }
 impl ToJson for GetFileSubscriptionRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("file_type", &self.file_type);
+        w.field_opt("file_type", &self.file_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.file_type.is_none() {
+            return Some("file_type".to_owned());
+        }
+        None
     }
 }
 /// `GetFileSubscriptionResponseBody`
@@ -6051,6 +6460,21 @@ impl ToJson for ImportTask {
         w.field_opt("extra", &self.extra);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.file_extension.is_empty() {
+            return Some("file_extension".to_owned());
+        }
+        if self.file_token.is_empty() {
+            return Some("file_token".to_owned());
+        }
+        if self.r#type.is_empty() {
+            return Some("type".to_owned());
+        }
+        if let Some(p) = json::nested("point", &self.point) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ImportTaskMountPoint`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6080,6 +6504,12 @@ impl ToJson for ImportTaskMountPoint {
         w.field("mount_type", &self.mount_type);
         w.field("mount_key", &self.mount_key);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.mount_key.is_empty() {
+            return Some("mount_key".to_owned());
+        }
+        None
     }
 }
 /// `ListFileCommentReplyResponseBody`
@@ -6237,7 +6667,7 @@ pub struct MediaUploadInfo {
     /// File name
     pub file_name: String,
     /// Type of upload point. You can determine the type of upload point based on the file type and the type of cloud document. For example, to insert an image into a new document (file type `docx`), specify the upload point as `docx_image`; to upload an attachment to a new document, specify the upload point as `docx_file`. Options:doc_image(Image of a document.),docx_image(Upgraded docs image.),sheet_image(Image of a sheet.),doc_file(Doc file.),docx_file(Upgraded docs file.),sheet_file(Sheet file.),vc_virtual_background(VC virtual background (This feature is under canary release).),bitable_image(Image of a bitable.),bitable_file(Bitable file.),moments(Moments (This feature is under canary release).),ccm_import_open(File to import into Docs.)
-    pub parent_type: MediaUploadInfoParentType,
+    pub parent_type: Option<MediaUploadInfoParentType>,
     /// The size of the file, in bytes
     pub size: i64,
     /// The token of the upload point, which is the token of the cloud document to be uploaded, used to specify the cloud document or location where the media will be uploaded. Refer to \[Media Overview\] to understand the relationship between the upload point type and the upload point token
@@ -6249,11 +6679,20 @@ impl ToJson for MediaUploadInfo {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("file_name", &self.file_name);
-        w.field("parent_type", &self.parent_type);
+        w.field_opt("parent_type", &self.parent_type);
         w.field("size", &self.size);
         w.field_opt("parent_node", &self.parent_node);
         w.field_opt("extra", &self.extra);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.file_name.is_empty() {
+            return Some("file_name".to_owned());
+        }
+        if self.parent_type.is_none() {
+            return Some("parent_type".to_owned());
+        }
+        None
     }
 }
 /// `Member`
@@ -6265,11 +6704,11 @@ impl ToJson for MediaUploadInfo {
 )]
 pub struct Member {
     /// Collaborator ID Type Options:email(Email),openid(open_id Open platform ID),unionid(union_id Open platform unionID),openchat(open_chat Open platform chat ID),opendepartmentid(open_department_id Open platform department ID),userid(user_id User customized ID),groupid(group_id Custom user group ID),wikispaceid(wiki_space_id Wiki space ID - **NOTE**: This parameter is only supported by the wiki document, and it is required when you need to operate the "wiki space member" type collaborator in the wiki document)
-    pub member_type: MemberType,
+    pub member_type: Option<MemberType>,
     /// Collaborator ID, which needs to correspond to the collaborator ID type
     pub member_id: String,
     /// Permission roles that need to be added Options:view(Readable role),edit(Editable role),full_access(Manageable role)
-    pub perm: Perm,
+    pub perm: Option<Perm>,
     /// Collaborator's permission role type Options:container(Current page and its sub-pages),single_page(Current page only)
     pub perm_type: Option<PermType>,
     /// Type of collaborator**NOTE**: This parameter is required when the `member_type` parameter is `wikispaceid`**Default value**: "" Options:user(User),chat(Chat),department(Organizational structure),group(User group),wiki_space_member(Wiki space member - **NOTE**: This parameter is not supported after the wiki space has member grouping enabled),wiki_space_viewer(Wiki space viewer - **NOTE**: This parameter is only supported if the wiki space has member grouping enabled),wiki_space_editor(Wiki space editor - **NOTE**: This parameter is only supported if the wiki space has member grouping enabled)
@@ -6299,15 +6738,27 @@ impl FromJson for Member {
 impl ToJson for Member {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("member_type", &self.member_type);
+        w.field_opt("member_type", &self.member_type);
         w.field("member_id", &self.member_id);
-        w.field("perm", &self.perm);
+        w.field_opt("perm", &self.perm);
         w.field_opt("perm_type", &self.perm_type);
         w.field_opt("type", &self.r#type);
         w.field_opt("name", &self.name);
         w.field_opt("avatar", &self.avatar);
         w.field_opt("external_label", &self.external_label);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.member_type.is_none() {
+            return Some("member_type".to_owned());
+        }
+        if self.member_id.is_empty() {
+            return Some("member_id".to_owned());
+        }
+        if self.perm.is_none() {
+            return Some("perm".to_owned());
+        }
+        None
     }
 }
 /// `Meta`
@@ -6397,6 +6848,12 @@ impl ToJson for MetaRequest {
         w.field("request_docs", &self.request_docs);
         w.field_opt("with_url", &self.with_url);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("request_docs", &self.request_docs) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `MoveFileRequestBody`
@@ -6508,42 +6965,20 @@ pub struct PatchFileSubscriptionRequestBody {
     /// Whether to subscribe
     pub is_subscribe: bool,
     /// file type Options:doc(Doc),docx(Upgraded Docs),wiki(Wiki)
-    pub file_type: FileType,
+    pub file_type: Option<FileType>,
 }
 impl ToJson for PatchFileSubscriptionRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("is_subscribe", &self.is_subscribe);
-        w.field("file_type", &self.file_type);
+        w.field_opt("file_type", &self.file_type);
         w.end_object();
     }
-}
-/// `PatchFileSubscriptionResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchFileSubscriptionResponseBody {
-    /// `subscription_id`
-    pub subscription_id: Option<String>,
-    /// `subscription_type`
-    pub subscription_type: Option<SubscriptionType>,
-    /// `is_subcribe`
-    pub is_subcribe: Option<bool>,
-    /// `file_type`
-    pub file_type: Option<FileType>,
-}
-impl FromJson for PatchFileSubscriptionResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchFileSubscriptionResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "subscription_id", &mut out.subscription_id)?;
-        json::set(&mut o, "subscription_type", &mut out.subscription_type)?;
-        json::set(&mut o, "is_subcribe", &mut out.is_subcribe)?;
-        json::set(&mut o, "file_type", &mut out.file_type)?;
-        Ok(out)
+    fn missing_required(&self) -> Option<String> {
+        if self.file_type.is_none() {
+            return Some("file_type".to_owned());
+        }
+        None
     }
 }
 /// `PermissionPublic`
@@ -6641,6 +7076,12 @@ impl ToJson for Person {
         w.field("user_id", &self.user_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        None
+    }
 }
 /// `Property`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6662,6 +7103,15 @@ impl ToJson for Property {
         w.field("value", &self.value);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.key.is_empty() {
+            return Some("key".to_owned());
+        }
+        if self.value.is_empty() {
+            return Some("value".to_owned());
+        }
+        None
+    }
 }
 /// `ReferEntity`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6674,14 +7124,23 @@ pub struct ReferEntity {
     /// The token of the file that needs to be copied. For how to get the file token, see \[File overview\]
     pub refer_token: String,
     /// File type that need to be copied. If the value is empty or does not match the actual file type, the interface will return failure. Options:file(File),docx(Upgraded Docs),bitable(Bitable),doc(Docs),sheet(Sheets),mindnote(MindNotes),slides(Slides)
-    pub refer_type: ReferType,
+    pub refer_type: Option<ReferType>,
 }
 impl ToJson for ReferEntity {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("refer_token", &self.refer_token);
-        w.field("refer_type", &self.refer_type);
+        w.field_opt("refer_type", &self.refer_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.refer_token.is_empty() {
+            return Some("refer_token".to_owned());
+        }
+        if self.refer_type.is_none() {
+            return Some("refer_type".to_owned());
+        }
+        None
     }
 }
 /// `ReplyContent`
@@ -6709,6 +7168,12 @@ impl ToJson for ReplyContent {
         w.field("elements", &self.elements);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("elements", &self.elements) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ReplyElement`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6719,7 +7184,7 @@ impl ToJson for ReplyContent {
 )]
 pub struct ReplyElement {
     /// Content elements of the reply Options:text_run(Plain text),docs_link(Link to @mentioning a document in Docs),person(Contact to @mention)
-    pub r#type: ReplyElementType,
+    pub r#type: Option<ReplyElementType>,
     /// Text content
     pub text_run: Option<TextRun>,
     /// Text content
@@ -6741,11 +7206,26 @@ impl FromJson for ReplyElement {
 impl ToJson for ReplyElement {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("type", &self.r#type);
+        w.field_opt("type", &self.r#type);
         w.field_opt("text_run", &self.text_run);
         w.field_opt("docs_link", &self.docs_link);
         w.field_opt("person", &self.person);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.r#type.is_none() {
+            return Some("type".to_owned());
+        }
+        if let Some(p) = json::nested("text_run", &self.text_run) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("docs_link", &self.docs_link) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("person", &self.person) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ReplyExtra`
@@ -6799,6 +7279,12 @@ impl ToJson for ReplyList {
         w.field("replies", &self.replies);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("replies", &self.replies) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `RequestDoc`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6811,7 +7297,7 @@ pub struct RequestDoc {
     /// Token of the file. For more information about how to obtain the token, see \[File overview\]
     pub doc_token: String,
     /// Type of the file Options:doc(Feishu Docs),sheet(Feishu Sheets),bitable(Feishu Bitable),mindnote(Feishu MindNotes),file(Feishu file),wiki(Feishu wiki),docx(Feishu Upgraded Docs),folder(Feishu folder),synced_block(SyncedBlock Feishu Synced Block (Not fully supported yet))
-    pub doc_type: DocType,
+    pub doc_type: Option<DocType>,
 }
 impl FromJson for RequestDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -6826,8 +7312,17 @@ impl ToJson for RequestDoc {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("doc_token", &self.doc_token);
-        w.field("doc_type", &self.doc_type);
+        w.field_opt("doc_type", &self.doc_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.doc_token.is_empty() {
+            return Some("doc_token".to_owned());
+        }
+        if self.doc_type.is_none() {
+            return Some("doc_type".to_owned());
+        }
+        None
     }
 }
 /// `ShortcutInfo`
@@ -6868,6 +7363,12 @@ impl ToJson for SubscriptionUserRequestBody {
         w.begin_object();
         w.field("event_type", &self.event_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.event_type.is_empty() {
+            return Some("event_type".to_owned());
+        }
+        None
     }
 }
 /// `TaskCheckFileResponseBody`
@@ -6914,6 +7415,12 @@ impl ToJson for TextRun {
         w.field("text", &self.text);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.text.is_empty() {
+            return Some("text".to_owned());
+        }
+        None
+    }
 }
 /// `TmpDownloadUrl`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6954,6 +7461,12 @@ impl ToJson for UpdateFileCommentReplyRequestBody {
         w.field("content", &self.content);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("content", &self.content) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `UploadAllFileRequestBody`
 #[derive(Debug, Default)]
@@ -6961,7 +7474,7 @@ pub struct UploadAllFileRequestBody {
     /// `file_name`
     pub file_name: String,
     /// `parent_type`
-    pub parent_type: UploadAllFileRequestBodyParentType,
+    pub parent_type: Option<UploadAllFileRequestBodyParentType>,
     /// `parent_node`
     pub parent_node: String,
     /// `size`
@@ -6977,9 +7490,22 @@ impl UploadAllFileRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        form = form.text("file_name", self.file_name);
-        form = form.text("parent_type", self.parent_type.as_str());
-        form = form.text("parent_node", self.parent_node);
+        if self.file_name.is_empty() {
+            form = form.missing_part("file_name");
+        } else {
+            form = form.text("file_name", self.file_name);
+        }
+        match self.parent_type {
+            Some(v) => {
+                form = form.text("parent_type", v.as_str());
+            }
+            None => form = form.missing_part("parent_type"),
+        }
+        if self.parent_node.is_empty() {
+            form = form.missing_part("parent_node");
+        } else {
+            form = form.text("parent_node", self.parent_node);
+        }
         form = form.text("size", self.size);
         if let Some(v) = self.checksum {
             form = form.text("checksum", v);
@@ -6988,7 +7514,7 @@ impl UploadAllFileRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         if let Some(v) = self.file_token {
             form = form.text("file_token", v);
@@ -7027,7 +7553,7 @@ pub struct UploadAllMediaRequestBody {
     /// `file_name`
     pub file_name: String,
     /// `parent_type`
-    pub parent_type: UploadAllMediaRequestBodyParentType,
+    pub parent_type: Option<UploadAllMediaRequestBodyParentType>,
     /// `parent_node`
     pub parent_node: String,
     /// `size`
@@ -7043,9 +7569,22 @@ impl UploadAllMediaRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        form = form.text("file_name", self.file_name);
-        form = form.text("parent_type", self.parent_type.as_str());
-        form = form.text("parent_node", self.parent_node);
+        if self.file_name.is_empty() {
+            form = form.missing_part("file_name");
+        } else {
+            form = form.text("file_name", self.file_name);
+        }
+        match self.parent_type {
+            Some(v) => {
+                form = form.text("parent_type", v.as_str());
+            }
+            None => form = form.missing_part("parent_type"),
+        }
+        if self.parent_node.is_empty() {
+            form = form.missing_part("parent_node");
+        } else {
+            form = form.text("parent_node", self.parent_node);
+        }
         form = form.text("size", self.size);
         if let Some(v) = self.checksum {
             form = form.text("checksum", v);
@@ -7057,7 +7596,7 @@ impl UploadAllMediaRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -7100,6 +7639,12 @@ impl ToJson for UploadFinishFileRequestBody {
         w.field("upload_id", &self.upload_id);
         w.field("block_num", &self.block_num);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.upload_id.is_empty() {
+            return Some("upload_id".to_owned());
+        }
+        None
     }
 }
 /// `UploadFinishFileResponseBody`
@@ -7145,7 +7690,11 @@ impl UploadPartFileRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        form = form.text("upload_id", self.upload_id);
+        if self.upload_id.is_empty() {
+            form = form.missing_part("upload_id");
+        } else {
+            form = form.text("upload_id", self.upload_id);
+        }
         form = form.text("seq", self.seq);
         form = form.text("size", self.size);
         if let Some(v) = self.checksum {
@@ -7155,7 +7704,7 @@ impl UploadPartFileRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -7178,7 +7727,11 @@ impl UploadPartMediaRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        form = form.text("upload_id", self.upload_id);
+        if self.upload_id.is_empty() {
+            form = form.missing_part("upload_id");
+        } else {
+            form = form.text("upload_id", self.upload_id);
+        }
         form = form.text("seq", self.seq);
         form = form.text("size", self.size);
         if let Some(v) = self.checksum {
@@ -7188,7 +7741,7 @@ impl UploadPartMediaRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -7270,8 +7823,8 @@ impl FromJson for Version {
 pub type CreateFileCommentResponseBody = FileComment;
 /// `CreateFileSubscriptionResponseBody`
 ///
-/// The same fields as [`PatchFileSubscriptionResponseBody`]: one type, two names.
-pub type CreateFileSubscriptionResponseBody = PatchFileSubscriptionResponseBody;
+/// The same fields as [`FileSubscription`]: one type, two names.
+pub type CreateFileSubscriptionResponseBody = FileSubscription;
 /// `CreateFileVersionResponseBody`
 ///
 /// The same fields as [`Version`]: one type, two names.
@@ -7300,6 +7853,10 @@ pub type GetFileCommentResponseBody = FileComment;
 ///
 /// The same fields as [`Version`]: one type, two names.
 pub type GetFileVersionResponseBody = Version;
+/// `PatchFileSubscriptionResponseBody`
+///
+/// The same fields as [`FileSubscription`]: one type, two names.
+pub type PatchFileSubscriptionResponseBody = FileSubscription;
 /// `PatchPermissionPublicResponseBody`
 ///
 /// The same fields as [`GetPermissionPublicResponseBody`]: one type, two names.

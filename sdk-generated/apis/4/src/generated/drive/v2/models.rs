@@ -17,8 +17,9 @@ pub enum Action {
     Add,
     /// `delete`
     Delete,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Action {
     /// The value on the wire.
@@ -26,13 +27,8 @@ impl Action {
         match self {
             Self::Add => "add",
             Self::Delete => "delete",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Action {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Action {
@@ -40,14 +36,18 @@ impl From<&str> for Action {
         match value {
             "add" => Self::Add,
             "delete" => Self::Delete,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Action {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -55,9 +55,14 @@ impl From<String> for Action {
 impl From<Action> for String {
     fn from(value: Action) -> String {
         match value {
-            Action::Unknown(other) => other,
+            Action::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Action {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Action {
@@ -83,8 +88,9 @@ pub enum CommentEntity {
     AnyoneCanView,
     /// `anyone_can_edit`
     AnyoneCanEdit,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CommentEntity {
     /// The value on the wire.
@@ -92,13 +98,8 @@ impl CommentEntity {
         match self {
             Self::AnyoneCanView => "anyone_can_view",
             Self::AnyoneCanEdit => "anyone_can_edit",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CommentEntity {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CommentEntity {
@@ -106,14 +107,18 @@ impl From<&str> for CommentEntity {
         match value {
             "anyone_can_view" => Self::AnyoneCanView,
             "anyone_can_edit" => Self::AnyoneCanEdit,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CommentEntity {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -121,9 +126,14 @@ impl From<String> for CommentEntity {
 impl From<CommentEntity> for String {
     fn from(value: CommentEntity) -> String {
         match value {
-            CommentEntity::Unknown(other) => other,
+            CommentEntity::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CommentEntity {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CommentEntity {
@@ -151,8 +161,9 @@ pub enum CopyEntity {
     AnyoneCanEdit,
     /// `only_full_access`
     OnlyFullAccess,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CopyEntity {
     /// The value on the wire.
@@ -161,13 +172,8 @@ impl CopyEntity {
             Self::AnyoneCanView => "anyone_can_view",
             Self::AnyoneCanEdit => "anyone_can_edit",
             Self::OnlyFullAccess => "only_full_access",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CopyEntity {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CopyEntity {
@@ -176,14 +182,18 @@ impl From<&str> for CopyEntity {
             "anyone_can_view" => Self::AnyoneCanView,
             "anyone_can_edit" => Self::AnyoneCanEdit,
             "only_full_access" => Self::OnlyFullAccess,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CopyEntity {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -191,9 +201,14 @@ impl From<String> for CopyEntity {
 impl From<CopyEntity> for String {
     fn from(value: CopyEntity) -> String {
         match value {
-            CopyEntity::Unknown(other) => other,
+            CopyEntity::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CopyEntity {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CopyEntity {
@@ -221,8 +236,9 @@ pub enum ExternalAccessEntity {
     Closed,
     /// `allow_share_partner_tenant`
     AllowSharePartnerTenant,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ExternalAccessEntity {
     /// The value on the wire.
@@ -231,13 +247,8 @@ impl ExternalAccessEntity {
             Self::Open => "open",
             Self::Closed => "closed",
             Self::AllowSharePartnerTenant => "allow_share_partner_tenant",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ExternalAccessEntity {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ExternalAccessEntity {
@@ -246,14 +257,18 @@ impl From<&str> for ExternalAccessEntity {
             "open" => Self::Open,
             "closed" => Self::Closed,
             "allow_share_partner_tenant" => Self::AllowSharePartnerTenant,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ExternalAccessEntity {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -261,9 +276,14 @@ impl From<String> for ExternalAccessEntity {
 impl From<ExternalAccessEntity> for String {
     fn from(value: ExternalAccessEntity) -> String {
         match value {
-            ExternalAccessEntity::Unknown(other) => other,
+            ExternalAccessEntity::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ExternalAccessEntity {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ExternalAccessEntity {
@@ -291,8 +311,9 @@ pub enum FileType {
     Doc,
     /// `docx`
     Docx,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FileType {
     /// The value on the wire.
@@ -301,13 +322,8 @@ impl FileType {
             Self::File => "file",
             Self::Doc => "doc",
             Self::Docx => "docx",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FileType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FileType {
@@ -316,14 +332,18 @@ impl From<&str> for FileType {
             "file" => Self::File,
             "doc" => Self::Doc,
             "docx" => Self::Docx,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FileType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -331,9 +351,14 @@ impl From<String> for FileType {
 impl From<FileType> for String {
     fn from(value: FileType) -> String {
         match value {
-            FileType::Unknown(other) => other,
+            FileType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FileType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FileType {
@@ -369,8 +394,9 @@ pub enum LinkShareEntity {
     PartnerTenantReadable,
     /// `partner_tenant_editable`
     PartnerTenantEditable,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl LinkShareEntity {
     /// The value on the wire.
@@ -383,13 +409,8 @@ impl LinkShareEntity {
             Self::AnyoneReadable => "anyone_readable",
             Self::PartnerTenantReadable => "partner_tenant_readable",
             Self::PartnerTenantEditable => "partner_tenant_editable",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for LinkShareEntity {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for LinkShareEntity {
@@ -402,14 +423,18 @@ impl From<&str> for LinkShareEntity {
             "anyone_readable" => Self::AnyoneReadable,
             "partner_tenant_readable" => Self::PartnerTenantReadable,
             "partner_tenant_editable" => Self::PartnerTenantEditable,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for LinkShareEntity {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -417,9 +442,14 @@ impl From<String> for LinkShareEntity {
 impl From<LinkShareEntity> for String {
     fn from(value: LinkShareEntity) -> String {
         match value {
-            LinkShareEntity::Unknown(other) => other,
+            LinkShareEntity::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for LinkShareEntity {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for LinkShareEntity {
@@ -447,8 +477,9 @@ pub enum ManageCollaboratorEntity {
     CollaboratorCanEdit,
     /// `collaborator_full_access`
     CollaboratorFullAccess,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ManageCollaboratorEntity {
     /// The value on the wire.
@@ -457,13 +488,8 @@ impl ManageCollaboratorEntity {
             Self::CollaboratorCanView => "collaborator_can_view",
             Self::CollaboratorCanEdit => "collaborator_can_edit",
             Self::CollaboratorFullAccess => "collaborator_full_access",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ManageCollaboratorEntity {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ManageCollaboratorEntity {
@@ -472,14 +498,18 @@ impl From<&str> for ManageCollaboratorEntity {
             "collaborator_can_view" => Self::CollaboratorCanView,
             "collaborator_can_edit" => Self::CollaboratorCanEdit,
             "collaborator_full_access" => Self::CollaboratorFullAccess,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ManageCollaboratorEntity {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -487,9 +517,14 @@ impl From<String> for ManageCollaboratorEntity {
 impl From<ManageCollaboratorEntity> for String {
     fn from(value: ManageCollaboratorEntity) -> String {
         match value {
-            ManageCollaboratorEntity::Unknown(other) => other,
+            ManageCollaboratorEntity::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ManageCollaboratorEntity {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ManageCollaboratorEntity {
@@ -531,8 +566,9 @@ pub enum PatchType {
     Apps,
     /// `minutes`
     Minutes,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl PatchType {
     /// The value on the wire.
@@ -548,13 +584,8 @@ impl PatchType {
             Self::Mindnote => "mindnote",
             Self::Apps => "apps",
             Self::Minutes => "minutes",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for PatchType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for PatchType {
@@ -570,14 +601,18 @@ impl From<&str> for PatchType {
             "mindnote" => Self::Mindnote,
             "apps" => Self::Apps,
             "minutes" => Self::Minutes,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for PatchType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -585,9 +620,14 @@ impl From<String> for PatchType {
 impl From<PatchType> for String {
     fn from(value: PatchType) -> String {
         match value {
-            PatchType::Unknown(other) => other,
+            PatchType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for PatchType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for PatchType {
@@ -615,8 +655,9 @@ pub enum SecurityEntity {
     AnyoneCanEdit,
     /// `only_full_access`
     OnlyFullAccess,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SecurityEntity {
     /// The value on the wire.
@@ -625,13 +666,8 @@ impl SecurityEntity {
             Self::AnyoneCanView => "anyone_can_view",
             Self::AnyoneCanEdit => "anyone_can_edit",
             Self::OnlyFullAccess => "only_full_access",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SecurityEntity {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SecurityEntity {
@@ -640,14 +676,18 @@ impl From<&str> for SecurityEntity {
             "anyone_can_view" => Self::AnyoneCanView,
             "anyone_can_edit" => Self::AnyoneCanEdit,
             "only_full_access" => Self::OnlyFullAccess,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SecurityEntity {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -655,9 +695,14 @@ impl From<String> for SecurityEntity {
 impl From<SecurityEntity> for String {
     fn from(value: SecurityEntity) -> String {
         match value {
-            SecurityEntity::Unknown(other) => other,
+            SecurityEntity::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SecurityEntity {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SecurityEntity {
@@ -683,8 +728,9 @@ pub enum ShareEntity {
     Anyone,
     /// `same_tenant`
     SameTenant,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ShareEntity {
     /// The value on the wire.
@@ -692,13 +738,8 @@ impl ShareEntity {
         match self {
             Self::Anyone => "anyone",
             Self::SameTenant => "same_tenant",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ShareEntity {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ShareEntity {
@@ -706,14 +747,18 @@ impl From<&str> for ShareEntity {
         match value {
             "anyone" => Self::Anyone,
             "same_tenant" => Self::SameTenant,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ShareEntity {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -721,9 +766,14 @@ impl From<String> for ShareEntity {
 impl From<ShareEntity> for String {
     fn from(value: ShareEntity) -> String {
         match value {
-            ShareEntity::Unknown(other) => other,
+            ShareEntity::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ShareEntity {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ShareEntity {
@@ -767,8 +817,9 @@ pub enum Type {
     Apps,
     /// `minutes`
     Minutes,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
@@ -785,13 +836,8 @@ impl Type {
             Self::Mindnote => "mindnote",
             Self::Apps => "apps",
             Self::Minutes => "minutes",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
@@ -808,14 +854,18 @@ impl From<&str> for Type {
             "mindnote" => Self::Mindnote,
             "apps" => Self::Apps,
             "minutes" => Self::Minutes,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -823,9 +873,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -853,8 +908,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -863,13 +919,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -878,14 +929,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -893,9 +948,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -1087,7 +1147,7 @@ impl ToJson for PermissionPublic {
 )]
 pub struct UpdateReactionCommentReactionRequestBody {
     /// `action`
-    pub action: Action,
+    pub action: Option<Action>,
     /// `reply_id`
     pub reply_id: String,
     /// `reaction_type`
@@ -1096,10 +1156,22 @@ pub struct UpdateReactionCommentReactionRequestBody {
 impl ToJson for UpdateReactionCommentReactionRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("action", &self.action);
+        w.field_opt("action", &self.action);
         w.field("reply_id", &self.reply_id);
         w.field("reaction_type", &self.reaction_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.action.is_none() {
+            return Some("action".to_owned());
+        }
+        if self.reply_id.is_empty() {
+            return Some("reply_id".to_owned());
+        }
+        if self.reaction_type.is_empty() {
+            return Some("reaction_type".to_owned());
+        }
+        None
     }
 }
 /// `PatchPermissionPublicResponseBody`

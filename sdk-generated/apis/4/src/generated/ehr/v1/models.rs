@@ -21,8 +21,9 @@ pub enum Type {
     Date,
     /// `option`
     Option,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
@@ -32,13 +33,8 @@ impl Type {
             Self::Text => "text",
             Self::Date => "date",
             Self::Option => "option",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
@@ -48,14 +44,18 @@ impl From<&str> for Type {
             "text" => Self::Text,
             "date" => Self::Date,
             "option" => Self::Option,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -63,9 +63,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -93,8 +98,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -103,13 +109,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -118,14 +119,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -133,9 +138,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -161,8 +171,9 @@ pub enum View {
     Basic,
     /// `full`
     Full,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl View {
     /// The value on the wire.
@@ -170,13 +181,8 @@ impl View {
         match self {
             Self::Basic => "basic",
             Self::Full => "full",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for View {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for View {
@@ -184,14 +190,18 @@ impl From<&str> for View {
         match value {
             "basic" => Self::Basic,
             "full" => Self::Full,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for View {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -199,9 +209,14 @@ impl From<String> for View {
 impl From<View> for String {
     fn from(value: View) -> String {
         match value {
-            View::Unknown(other) => other,
+            View::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for View {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for View {

@@ -23,11 +23,12 @@ impl<'a> AgentApi<'a> {
     pub fn agent_email(&self) -> AgentEmailRequest {
         AgentEmailRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::GET,
-                "/open-apis/helpdesk/v1/agent_emails",
-                TokenTypes::TENANT,
-            ),
+                    self.client,
+                    HttpMethod::GET,
+                    "/open-apis/helpdesk/v1/agent_emails",
+                    TokenTypes::TENANT,
+                )
+                .helpdesk_auth(),
         }
     }
     /// 更新客服信息
@@ -45,7 +46,8 @@ impl<'a> AgentApi<'a> {
                     "/open-apis/helpdesk/v1/agents/:agent_id",
                     TokenTypes::USER,
                 )
-                .path_param("agent_id", agent_id.as_ref()),
+                .path_param("agent_id", agent_id.as_ref())
+                .helpdesk_auth(),
         }
     }
 }

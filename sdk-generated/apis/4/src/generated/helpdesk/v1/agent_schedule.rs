@@ -25,11 +25,12 @@ impl<'a> AgentScheduleApi<'a> {
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::POST,
-                "/open-apis/helpdesk/v1/agent_schedules",
-                TokenTypes::USER,
-            ),
+                    self.client,
+                    HttpMethod::POST,
+                    "/open-apis/helpdesk/v1/agent_schedules",
+                    TokenTypes::USER,
+                )
+                .helpdesk_auth(),
         }
     }
     /// 查询全部客服工作日程
@@ -42,11 +43,12 @@ impl<'a> AgentScheduleApi<'a> {
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::GET,
-                "/open-apis/helpdesk/v1/agent_schedules",
-                TokenTypes::TENANT,
-            ),
+                    self.client,
+                    HttpMethod::GET,
+                    "/open-apis/helpdesk/v1/agent_schedules",
+                    TokenTypes::TENANT,
+                )
+                .helpdesk_auth(),
         }
     }
 }

@@ -30,7 +30,8 @@ impl<'a> AgentSchedulesApi<'a> {
                     "/open-apis/helpdesk/v1/agents/:agent_id/schedules",
                     TokenTypes::USER,
                 )
-                .path_param("agent_id", agent_id.as_ref()),
+                .path_param("agent_id", agent_id.as_ref())
+                .helpdesk_auth(),
         }
     }
     /// 查询指定客服工作日程
@@ -48,7 +49,8 @@ impl<'a> AgentSchedulesApi<'a> {
                     "/open-apis/helpdesk/v1/agents/:agent_id/schedules",
                     TokenTypes::TENANT,
                 )
-                .path_param("agent_id", agent_id.as_ref()),
+                .path_param("agent_id", agent_id.as_ref())
+                .helpdesk_auth(),
         }
     }
     /// 更新客服工作日程
@@ -68,7 +70,8 @@ impl<'a> AgentSchedulesApi<'a> {
                     "/open-apis/helpdesk/v1/agents/:agent_id/schedules",
                     TokenTypes::USER,
                 )
-                .path_param("agent_id", agent_id.as_ref()),
+                .path_param("agent_id", agent_id.as_ref())
+                .helpdesk_auth(),
         }
     }
 }

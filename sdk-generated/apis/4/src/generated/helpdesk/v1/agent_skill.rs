@@ -25,11 +25,12 @@ impl<'a> AgentSkillApi<'a> {
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::POST,
-                "/open-apis/helpdesk/v1/agent_skills",
-                TokenTypes::USER,
-            ),
+                    self.client,
+                    HttpMethod::POST,
+                    "/open-apis/helpdesk/v1/agent_skills",
+                    TokenTypes::USER,
+                )
+                .helpdesk_auth(),
         }
     }
     /// 删除客服技能
@@ -49,7 +50,8 @@ impl<'a> AgentSkillApi<'a> {
                     "/open-apis/helpdesk/v1/agent_skills/:agent_skill_id",
                     TokenTypes::USER,
                 )
-                .path_param("agent_skill_id", agent_skill_id.as_ref()),
+                .path_param("agent_skill_id", agent_skill_id.as_ref())
+                .helpdesk_auth(),
         }
     }
     /// 查询指定客服技能
@@ -67,7 +69,8 @@ impl<'a> AgentSkillApi<'a> {
                     "/open-apis/helpdesk/v1/agent_skills/:agent_skill_id",
                     TokenTypes::TENANT,
                 )
-                .path_param("agent_skill_id", agent_skill_id.as_ref()),
+                .path_param("agent_skill_id", agent_skill_id.as_ref())
+                .helpdesk_auth(),
         }
     }
     /// 查询全部客服技能
@@ -80,11 +83,12 @@ impl<'a> AgentSkillApi<'a> {
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::GET,
-                "/open-apis/helpdesk/v1/agent_skills",
-                TokenTypes::TENANT,
-            ),
+                    self.client,
+                    HttpMethod::GET,
+                    "/open-apis/helpdesk/v1/agent_skills",
+                    TokenTypes::TENANT,
+                )
+                .helpdesk_auth(),
         }
     }
     /// 更新客服技能
@@ -104,7 +108,8 @@ impl<'a> AgentSkillApi<'a> {
                     "/open-apis/helpdesk/v1/agent_skills/:agent_skill_id",
                     TokenTypes::USER,
                 )
-                .path_param("agent_skill_id", agent_skill_id.as_ref()),
+                .path_param("agent_skill_id", agent_skill_id.as_ref())
+                .helpdesk_auth(),
         }
     }
 }

@@ -23,11 +23,12 @@ impl<'a> AgentSkillRuleApi<'a> {
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::GET,
-                "/open-apis/helpdesk/v1/agent_skill_rules",
-                TokenTypes::TENANT,
-            ),
+                    self.client,
+                    HttpMethod::GET,
+                    "/open-apis/helpdesk/v1/agent_skill_rules",
+                    TokenTypes::TENANT,
+                )
+                .helpdesk_auth(),
         }
     }
 }

@@ -25,11 +25,12 @@ impl<'a> BotMessageApi<'a> {
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::POST,
-                "/open-apis/helpdesk/v1/message",
-                TokenTypes::TENANT,
-            ),
+                    self.client,
+                    HttpMethod::POST,
+                    "/open-apis/helpdesk/v1/message",
+                    TokenTypes::TENANT,
+                )
+                .helpdesk_auth(),
         }
     }
 }

@@ -25,11 +25,12 @@ impl<'a> CategoryApi<'a> {
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::POST,
-                "/open-apis/helpdesk/v1/categories",
-                TokenTypes::USER,
-            ),
+                    self.client,
+                    HttpMethod::POST,
+                    "/open-apis/helpdesk/v1/categories",
+                    TokenTypes::USER,
+                )
+                .helpdesk_auth(),
         }
     }
     /// 删除知识库分类详情
@@ -49,7 +50,8 @@ impl<'a> CategoryApi<'a> {
                     "/open-apis/helpdesk/v1/categories/:id",
                     TokenTypes::USER,
                 )
-                .path_param("id", id.as_ref()),
+                .path_param("id", id.as_ref())
+                .helpdesk_auth(),
         }
     }
     /// 获取知识库分类
@@ -67,7 +69,8 @@ impl<'a> CategoryApi<'a> {
                     "/open-apis/helpdesk/v1/categories/:id",
                     TokenTypes::TENANT,
                 )
-                .path_param("id", id.as_ref()),
+                .path_param("id", id.as_ref())
+                .helpdesk_auth(),
         }
     }
     /// list all categories
@@ -78,11 +81,12 @@ impl<'a> CategoryApi<'a> {
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::GET,
-                "/open-apis/helpdesk/v1/categories",
-                TokenTypes::TENANT,
-            ),
+                    self.client,
+                    HttpMethod::GET,
+                    "/open-apis/helpdesk/v1/categories",
+                    TokenTypes::TENANT,
+                )
+                .helpdesk_auth(),
         }
     }
     /// 更新知识库分类详情
@@ -102,7 +106,8 @@ impl<'a> CategoryApi<'a> {
                     "/open-apis/helpdesk/v1/categories/:id",
                     TokenTypes::USER,
                 )
-                .path_param("id", id.as_ref()),
+                .path_param("id", id.as_ref())
+                .helpdesk_auth(),
         }
     }
 }

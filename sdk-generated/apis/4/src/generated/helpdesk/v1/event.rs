@@ -23,11 +23,12 @@ impl<'a> EventApi<'a> {
     pub fn subscribe(&self) -> SubscribeRequest {
         SubscribeRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::POST,
-                "/open-apis/helpdesk/v1/events/subscribe",
-                TokenTypes::TENANT,
-            ),
+                    self.client,
+                    HttpMethod::POST,
+                    "/open-apis/helpdesk/v1/events/subscribe",
+                    TokenTypes::TENANT,
+                )
+                .helpdesk_auth(),
         }
     }
     /// 取消订阅服务台事件
@@ -40,11 +41,12 @@ impl<'a> EventApi<'a> {
     pub fn unsubscribe(&self) -> UnsubscribeRequest {
         UnsubscribeRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::POST,
-                "/open-apis/helpdesk/v1/events/unsubscribe",
-                TokenTypes::TENANT,
-            ),
+                    self.client,
+                    HttpMethod::POST,
+                    "/open-apis/helpdesk/v1/events/unsubscribe",
+                    TokenTypes::TENANT,
+                )
+                .helpdesk_auth(),
         }
     }
 }

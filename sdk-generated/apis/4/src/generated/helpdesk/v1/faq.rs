@@ -25,11 +25,12 @@ impl<'a> FaqApi<'a> {
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::POST,
-                "/open-apis/helpdesk/v1/faqs",
-                TokenTypes::USER,
-            ),
+                    self.client,
+                    HttpMethod::POST,
+                    "/open-apis/helpdesk/v1/faqs",
+                    TokenTypes::USER,
+                )
+                .helpdesk_auth(),
         }
     }
     /// 删除知识库
@@ -49,7 +50,8 @@ impl<'a> FaqApi<'a> {
                     "/open-apis/helpdesk/v1/faqs/:id",
                     TokenTypes::USER,
                 )
-                .path_param("id", id.as_ref()),
+                .path_param("id", id.as_ref())
+                .helpdesk_auth(),
         }
     }
     /// 获取知识库图像
@@ -72,7 +74,8 @@ impl<'a> FaqApi<'a> {
                     TokenTypes::TENANT,
                 )
                 .path_param("id", id.as_ref())
-                .path_param("image_key", image_key.as_ref()),
+                .path_param("image_key", image_key.as_ref())
+                .helpdesk_auth(),
         }
     }
     /// 获取指定知识库详情
@@ -90,7 +93,8 @@ impl<'a> FaqApi<'a> {
                     "/open-apis/helpdesk/v1/faqs/:id",
                     TokenTypes::TENANT,
                 )
-                .path_param("id", id.as_ref()),
+                .path_param("id", id.as_ref())
+                .helpdesk_auth(),
         }
     }
     /// 获取全部知识库详情
@@ -103,11 +107,12 @@ impl<'a> FaqApi<'a> {
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::GET,
-                "/open-apis/helpdesk/v1/faqs",
-                TokenTypes::TENANT,
-            ),
+                    self.client,
+                    HttpMethod::GET,
+                    "/open-apis/helpdesk/v1/faqs",
+                    TokenTypes::TENANT,
+                )
+                .helpdesk_auth(),
         }
     }
     /// 修改知识库
@@ -127,7 +132,8 @@ impl<'a> FaqApi<'a> {
                     "/open-apis/helpdesk/v1/faqs/:id",
                     TokenTypes::USER,
                 )
-                .path_param("id", id.as_ref()),
+                .path_param("id", id.as_ref())
+                .helpdesk_auth(),
         }
     }
     /// 搜索知识库
@@ -140,11 +146,12 @@ impl<'a> FaqApi<'a> {
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::GET,
-                "/open-apis/helpdesk/v1/faqs/search",
-                TokenTypes::TENANT,
-            ),
+                    self.client,
+                    HttpMethod::GET,
+                    "/open-apis/helpdesk/v1/faqs/search",
+                    TokenTypes::TENANT,
+                )
+                .helpdesk_auth(),
         }
     }
 }

@@ -21,8 +21,9 @@ pub enum MsgType {
     Post,
     /// `interactive`
     Interactive,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MsgType {
     /// The value on the wire.
@@ -32,13 +33,8 @@ impl MsgType {
             Self::Image => "image",
             Self::Post => "post",
             Self::Interactive => "interactive",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MsgType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MsgType {
@@ -48,14 +44,18 @@ impl From<&str> for MsgType {
             "image" => Self::Image,
             "post" => Self::Post,
             "interactive" => Self::Interactive,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MsgType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -63,9 +63,14 @@ impl From<String> for MsgType {
 impl From<MsgType> for String {
     fn from(value: MsgType) -> String {
         match value {
-            MsgType::Unknown(other) => other,
+            MsgType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MsgType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MsgType {
@@ -91,8 +96,9 @@ pub enum ReceiveType {
     User,
     /// `chat`
     Chat,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ReceiveType {
     /// The value on the wire.
@@ -100,13 +106,8 @@ impl ReceiveType {
         match self {
             Self::User => "user",
             Self::Chat => "chat",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ReceiveType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ReceiveType {
@@ -114,14 +115,18 @@ impl From<&str> for ReceiveType {
         match value {
             "user" => Self::User,
             "chat" => Self::Chat,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ReceiveType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -129,9 +134,14 @@ impl From<String> for ReceiveType {
 impl From<ReceiveType> for String {
     fn from(value: ReceiveType) -> String {
         match value {
-            ReceiveType::Unknown(other) => other,
+            ReceiveType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ReceiveType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ReceiveType {
@@ -159,8 +169,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -169,13 +180,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -184,14 +190,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -199,9 +209,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -476,6 +491,12 @@ impl ToJson for AnswerUserQueryTicketRequestBody {
         w.field_opt("faqs", &self.faqs);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.event_id.is_empty() {
+            return Some("event_id".to_owned());
+        }
+        None
+    }
 }
 /// `BotMessage`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -486,7 +507,7 @@ impl ToJson for AnswerUserQueryTicketRequestBody {
 )]
 pub struct BotMessage {
     /// `msg_type`
-    pub msg_type: MsgType,
+    pub msg_type: Option<MsgType>,
     /// `content`
     pub content: String,
     /// `receiver_id`
@@ -497,11 +518,23 @@ pub struct BotMessage {
 impl ToJson for BotMessage {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("msg_type", &self.msg_type);
+        w.field_opt("msg_type", &self.msg_type);
         w.field("content", &self.content);
         w.field("receiver_id", &self.receiver_id);
         w.field_opt("receive_type", &self.receive_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.msg_type.is_none() {
+            return Some("msg_type".to_owned());
+        }
+        if self.content.is_empty() {
+            return Some("content".to_owned());
+        }
+        if self.receiver_id.is_empty() {
+            return Some("receiver_id".to_owned());
+        }
+        None
     }
 }
 /// `CancelSendNotificationRequestBody`
@@ -566,6 +599,18 @@ impl ToJson for Category {
         w.field("helpdesk_id", &self.helpdesk_id);
         w.field_opt("language", &self.language);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.category_id.is_empty() {
+            return Some("category_id".to_owned());
+        }
+        if self.id.is_empty() {
+            return Some("id".to_owned());
+        }
+        if self.helpdesk_id.is_empty() {
+            return Some("helpdesk_id".to_owned());
+        }
+        None
     }
 }
 /// `Comments`
@@ -718,6 +763,12 @@ impl ToJson for CreateFaqRequestBody {
         w.field_opt("faq", &self.faq);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("faq", &self.faq) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CreateNotificationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -760,6 +811,15 @@ impl ToJson for CreateTicketMessageRequestBody {
         w.field("msg_type", &self.msg_type);
         w.field("content", &self.content);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.msg_type.is_empty() {
+            return Some("msg_type".to_owned());
+        }
+        if self.content.is_empty() {
+            return Some("content".to_owned());
+        }
+        None
     }
 }
 /// `CustomizedFieldDisplayItem`
@@ -858,6 +918,15 @@ impl ToJson for Event {
         w.field("subtype", &self.subtype);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.r#type.is_empty() {
+            return Some("type".to_owned());
+        }
+        if self.subtype.is_empty() {
+            return Some("subtype".to_owned());
+        }
+        None
+    }
 }
 /// `ExecuteSendNotificationRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -875,6 +944,12 @@ impl ToJson for ExecuteSendNotificationRequestBody {
         w.begin_object();
         w.field("send_at", &self.send_at);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.send_at.is_empty() {
+            return Some("send_at".to_owned());
+        }
+        None
     }
 }
 /// `Faq`
@@ -961,6 +1036,12 @@ impl ToJson for FaqCreateInfo {
         w.field_opt("tags", &self.tags);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.question.is_empty() {
+            return Some("question".to_owned());
+        }
+        None
+    }
 }
 /// `FaqUpdateInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -990,6 +1071,12 @@ impl ToJson for FaqUpdateInfo {
         w.field_opt("answer_richtext", &self.answer_richtext);
         w.field_opt("tags", &self.tags);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.question.is_empty() {
+            return Some("question".to_owned());
+        }
+        None
     }
 }
 /// `GetAgentSchedulesResponseBody`
@@ -1668,6 +1755,12 @@ impl ToJson for PatchFaqRequestBody {
         w.field_opt("faq", &self.faq);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("faq", &self.faq) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `Richtext`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1750,6 +1843,12 @@ impl ToJson for StartServiceTicketRequestBody {
         w.field_opt("customized_info", &self.customized_info);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.open_id.is_empty() {
+            return Some("open_id".to_owned());
+        }
+        None
+    }
 }
 /// `StartServiceTicketResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1790,6 +1889,12 @@ impl ToJson for SubmitApproveNotificationRequestBody {
         w.field("reason", &self.reason);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.reason.is_empty() {
+            return Some("reason".to_owned());
+        }
+        None
+    }
 }
 /// `SubmitApproveNotificationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1826,6 +1931,12 @@ impl ToJson for SubscribeEventRequestBody {
         w.begin_object();
         w.field("events", &self.events);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("events", &self.events) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `TicketCustomizedField`
@@ -1912,6 +2023,18 @@ impl ToJson for TicketCustomizedField {
         w.field_opt("updated_by", &self.updated_by);
         w.field_opt("dropdown_allow_multiple", &self.dropdown_allow_multiple);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.ticket_customized_field_id.is_empty() {
+            return Some("ticket_customized_field_id".to_owned());
+        }
+        if self.key_name.is_empty() {
+            return Some("key_name".to_owned());
+        }
+        if self.field_type.is_empty() {
+            return Some("field_type".to_owned());
+        }
+        None
     }
 }
 /// `TicketMessage`

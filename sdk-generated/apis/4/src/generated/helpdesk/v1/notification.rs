@@ -31,7 +31,8 @@ impl<'a> NotificationApi<'a> {
                     "/open-apis/helpdesk/v1/notifications/:notification_id/cancel_approve",
                     TokenTypes::USER,
                 )
-                .path_param("notification_id", notification_id.as_ref()),
+                .path_param("notification_id", notification_id.as_ref())
+                .helpdesk_auth(),
         }
     }
     /// Cancel notification (取消推送)
@@ -49,7 +50,8 @@ impl<'a> NotificationApi<'a> {
                     "/open-apis/helpdesk/v1/notifications/:notification_id/cancel_send",
                     TokenTypes::USER,
                 )
-                .path_param("notification_id", notification_id.as_ref()),
+                .path_param("notification_id", notification_id.as_ref())
+                .helpdesk_auth(),
         }
     }
     /// Create notification (创建推送)
@@ -62,11 +64,12 @@ impl<'a> NotificationApi<'a> {
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::POST,
-                "/open-apis/helpdesk/v1/notifications",
-                TokenTypes::USER,
-            ),
+                    self.client,
+                    HttpMethod::POST,
+                    "/open-apis/helpdesk/v1/notifications",
+                    TokenTypes::USER,
+                )
+                .helpdesk_auth(),
         }
     }
     /// Push message (执行推送)
@@ -84,7 +87,8 @@ impl<'a> NotificationApi<'a> {
                     "/open-apis/helpdesk/v1/notifications/:notification_id/execute_send",
                     TokenTypes::USER,
                 )
-                .path_param("notification_id", notification_id.as_ref()),
+                .path_param("notification_id", notification_id.as_ref())
+                .helpdesk_auth(),
         }
     }
     /// Query notification (查询推送)
@@ -102,7 +106,8 @@ impl<'a> NotificationApi<'a> {
                     "/open-apis/helpdesk/v1/notifications/:notification_id",
                     TokenTypes::USER,
                 )
-                .path_param("notification_id", notification_id.as_ref()),
+                .path_param("notification_id", notification_id.as_ref())
+                .helpdesk_auth(),
         }
     }
     /// Update notification (更新推送)
@@ -120,7 +125,8 @@ impl<'a> NotificationApi<'a> {
                     "/open-apis/helpdesk/v1/notifications/:notification_id",
                     TokenTypes::USER,
                 )
-                .path_param("notification_id", notification_id.as_ref()),
+                .path_param("notification_id", notification_id.as_ref())
+                .helpdesk_auth(),
         }
     }
     /// Preview notification (预览推送)
@@ -138,7 +144,8 @@ impl<'a> NotificationApi<'a> {
                     "/open-apis/helpdesk/v1/notifications/:notification_id/preview",
                     TokenTypes::USER,
                 )
-                .path_param("notification_id", notification_id.as_ref()),
+                .path_param("notification_id", notification_id.as_ref())
+                .helpdesk_auth(),
         }
     }
     /// Submit approval (提交审核)
@@ -159,7 +166,8 @@ impl<'a> NotificationApi<'a> {
                     "/open-apis/helpdesk/v1/notifications/:notification_id/submit_approve",
                     TokenTypes::USER,
                 )
-                .path_param("notification_id", notification_id.as_ref()),
+                .path_param("notification_id", notification_id.as_ref())
+                .helpdesk_auth(),
         }
     }
 }

@@ -31,7 +31,8 @@ impl<'a> TicketApi<'a> {
                     "/open-apis/helpdesk/v1/tickets/:ticket_id/answer_user_query",
                     TokenTypes::TENANT,
                 )
-                .path_param("ticket_id", ticket_id.as_ref()),
+                .path_param("ticket_id", ticket_id.as_ref())
+                .helpdesk_auth(),
         }
     }
     /// 获取服务台自定义字段
@@ -44,11 +45,12 @@ impl<'a> TicketApi<'a> {
     pub fn customized_fields(&self) -> CustomizedFieldsRequest {
         CustomizedFieldsRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::GET,
-                "/open-apis/helpdesk/v1/customized_fields",
-                TokenTypes::TENANT,
-            ),
+                    self.client,
+                    HttpMethod::GET,
+                    "/open-apis/helpdesk/v1/customized_fields",
+                    TokenTypes::TENANT,
+                )
+                .helpdesk_auth(),
         }
     }
     /// 查询指定工单详情
@@ -66,7 +68,8 @@ impl<'a> TicketApi<'a> {
                     "/open-apis/helpdesk/v1/tickets/:ticket_id",
                     TokenTypes::TENANT,
                 )
-                .path_param("ticket_id", ticket_id.as_ref()),
+                .path_param("ticket_id", ticket_id.as_ref())
+                .helpdesk_auth(),
         }
     }
     /// 查询全部工单详情
@@ -79,11 +82,12 @@ impl<'a> TicketApi<'a> {
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::GET,
-                "/open-apis/helpdesk/v1/tickets",
-                TokenTypes::TENANT,
-            ),
+                    self.client,
+                    HttpMethod::GET,
+                    "/open-apis/helpdesk/v1/tickets",
+                    TokenTypes::TENANT,
+                )
+                .helpdesk_auth(),
         }
     }
     /// 创建服务台对话
@@ -96,11 +100,12 @@ impl<'a> TicketApi<'a> {
     pub fn start_service(&self) -> StartServiceRequest {
         StartServiceRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::POST,
-                "/open-apis/helpdesk/v1/start_service",
-                TokenTypes::TENANT,
-            ),
+                    self.client,
+                    HttpMethod::POST,
+                    "/open-apis/helpdesk/v1/start_service",
+                    TokenTypes::TENANT,
+                )
+                .helpdesk_auth(),
         }
     }
     /// 获取工单内图像
@@ -113,11 +118,12 @@ impl<'a> TicketApi<'a> {
     pub fn ticket_image(&self) -> TicketImageRequest {
         TicketImageRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::GET,
-                "/open-apis/helpdesk/v1/ticket_images",
-                TokenTypes::TENANT,
-            ),
+                    self.client,
+                    HttpMethod::GET,
+                    "/open-apis/helpdesk/v1/ticket_images",
+                    TokenTypes::TENANT,
+                )
+                .helpdesk_auth(),
         }
     }
     /// 更新工单详情
@@ -137,7 +143,8 @@ impl<'a> TicketApi<'a> {
                     "/open-apis/helpdesk/v1/tickets/:ticket_id",
                     TokenTypes::USER,
                 )
-                .path_param("ticket_id", ticket_id.as_ref()),
+                .path_param("ticket_id", ticket_id.as_ref())
+                .helpdesk_auth(),
         }
     }
 }

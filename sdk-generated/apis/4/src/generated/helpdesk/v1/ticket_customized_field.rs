@@ -21,11 +21,12 @@ impl<'a> TicketCustomizedFieldApi<'a> {
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::POST,
-                "/open-apis/helpdesk/v1/ticket_customized_fields",
-                TokenTypes::USER,
-            ),
+                    self.client,
+                    HttpMethod::POST,
+                    "/open-apis/helpdesk/v1/ticket_customized_fields",
+                    TokenTypes::USER,
+                )
+                .helpdesk_auth(),
         }
     }
     /// 删除工单自定义字段
@@ -48,7 +49,8 @@ impl<'a> TicketCustomizedFieldApi<'a> {
                 .path_param(
                     "ticket_customized_field_id",
                     ticket_customized_field_id.as_ref(),
-                ),
+                )
+                .helpdesk_auth(),
         }
     }
     /// get ticket customized field
@@ -67,7 +69,8 @@ impl<'a> TicketCustomizedFieldApi<'a> {
                 .path_param(
                     "ticket_customized_field_id",
                     ticket_customized_field_id.as_ref(),
-                ),
+                )
+                .helpdesk_auth(),
         }
     }
     /// list the ticket customized fields
@@ -78,11 +81,12 @@ impl<'a> TicketCustomizedFieldApi<'a> {
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
-                self.client,
-                HttpMethod::GET,
-                "/open-apis/helpdesk/v1/ticket_customized_fields",
-                TokenTypes::TENANT,
-            ),
+                    self.client,
+                    HttpMethod::GET,
+                    "/open-apis/helpdesk/v1/ticket_customized_fields",
+                    TokenTypes::TENANT,
+                )
+                .helpdesk_auth(),
         }
     }
     /// update the ticket customized field
@@ -101,7 +105,8 @@ impl<'a> TicketCustomizedFieldApi<'a> {
                 .path_param(
                     "ticket_customized_field_id",
                     ticket_customized_field_id.as_ref(),
-                ),
+                )
+                .helpdesk_auth(),
         }
     }
 }

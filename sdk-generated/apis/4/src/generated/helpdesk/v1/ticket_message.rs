@@ -28,7 +28,8 @@ impl<'a> TicketMessageApi<'a> {
                     "/open-apis/helpdesk/v1/tickets/:ticket_id/messages",
                     TokenTypes::TENANT,
                 )
-                .path_param("ticket_id", ticket_id.as_ref()),
+                .path_param("ticket_id", ticket_id.as_ref())
+                .helpdesk_auth(),
         }
     }
     /// 获取工单消息详情
@@ -46,7 +47,8 @@ impl<'a> TicketMessageApi<'a> {
                     "/open-apis/helpdesk/v1/tickets/:ticket_id/messages",
                     TokenTypes::TENANT,
                 )
-                .path_param("ticket_id", ticket_id.as_ref()),
+                .path_param("ticket_id", ticket_id.as_ref())
+                .helpdesk_auth(),
         }
     }
 }

@@ -21,8 +21,9 @@ pub enum CombinedCreateUserIdType {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CombinedCreateUserIdType {
     /// The value on the wire.
@@ -32,13 +33,8 @@ impl CombinedCreateUserIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CombinedCreateUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CombinedCreateUserIdType {
@@ -48,14 +44,18 @@ impl From<&str> for CombinedCreateUserIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CombinedCreateUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -63,9 +63,14 @@ impl From<String> for CombinedCreateUserIdType {
 impl From<CombinedCreateUserIdType> for String {
     fn from(value: CombinedCreateUserIdType) -> String {
         match value {
-            CombinedCreateUserIdType::Unknown(other) => other,
+            CombinedCreateUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CombinedCreateUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CombinedCreateUserIdType {
@@ -95,8 +100,9 @@ pub enum CombinedUpdateUserIdType {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CombinedUpdateUserIdType {
     /// The value on the wire.
@@ -106,13 +112,8 @@ impl CombinedUpdateUserIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CombinedUpdateUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CombinedUpdateUserIdType {
@@ -122,14 +123,18 @@ impl From<&str> for CombinedUpdateUserIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CombinedUpdateUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -137,9 +142,14 @@ impl From<String> for CombinedUpdateUserIdType {
 impl From<CombinedUpdateUserIdType> for String {
     fn from(value: CombinedUpdateUserIdType) -> String {
         match value {
-            CombinedUpdateUserIdType::Unknown(other) => other,
+            CombinedUpdateUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CombinedUpdateUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CombinedUpdateUserIdType {
@@ -169,8 +179,9 @@ pub enum ConfigUserIdType {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ConfigUserIdType {
     /// The value on the wire.
@@ -180,13 +191,8 @@ impl ConfigUserIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ConfigUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ConfigUserIdType {
@@ -196,14 +202,18 @@ impl From<&str> for ConfigUserIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ConfigUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -211,9 +221,14 @@ impl From<String> for ConfigUserIdType {
 impl From<ConfigUserIdType> for String {
     fn from(value: ConfigUserIdType) -> String {
         match value {
-            ConfigUserIdType::Unknown(other) => other,
+            ConfigUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ConfigUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ConfigUserIdType {
@@ -243,8 +258,9 @@ pub enum CreateUserIdType {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CreateUserIdType {
     /// The value on the wire.
@@ -254,13 +270,8 @@ impl CreateUserIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CreateUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CreateUserIdType {
@@ -270,14 +281,18 @@ impl From<&str> for CreateUserIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CreateUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -285,9 +300,14 @@ impl From<String> for CreateUserIdType {
 impl From<CreateUserIdType> for String {
     fn from(value: CreateUserIdType) -> String {
         match value {
-            CreateUserIdType::Unknown(other) => other,
+            CreateUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CreateUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CreateUserIdType {
@@ -317,8 +337,9 @@ pub enum CreateUserIdType2 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CreateUserIdType2 {
     /// The value on the wire.
@@ -328,13 +349,8 @@ impl CreateUserIdType2 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CreateUserIdType2 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CreateUserIdType2 {
@@ -344,14 +360,18 @@ impl From<&str> for CreateUserIdType2 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CreateUserIdType2 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -359,9 +379,14 @@ impl From<String> for CreateUserIdType2 {
 impl From<CreateUserIdType2> for String {
     fn from(value: CreateUserIdType2) -> String {
         match value {
-            CreateUserIdType2::Unknown(other) => other,
+            CreateUserIdType2::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CreateUserIdType2 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CreateUserIdType2 {
@@ -391,8 +416,9 @@ pub enum CreateUserIdType3 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CreateUserIdType3 {
     /// The value on the wire.
@@ -402,13 +428,8 @@ impl CreateUserIdType3 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CreateUserIdType3 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CreateUserIdType3 {
@@ -418,14 +439,18 @@ impl From<&str> for CreateUserIdType3 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CreateUserIdType3 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -433,9 +458,14 @@ impl From<String> for CreateUserIdType3 {
 impl From<CreateUserIdType3> for String {
     fn from(value: CreateUserIdType3) -> String {
         match value {
-            CreateUserIdType3::Unknown(other) => other,
+            CreateUserIdType3::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CreateUserIdType3 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CreateUserIdType3 {
@@ -461,8 +491,9 @@ pub enum DepartmentIdType {
     DepartmentId,
     /// `open_department_id`
     OpenDepartmentId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DepartmentIdType {
     /// The value on the wire.
@@ -470,13 +501,8 @@ impl DepartmentIdType {
         match self {
             Self::DepartmentId => "department_id",
             Self::OpenDepartmentId => "open_department_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DepartmentIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DepartmentIdType {
@@ -484,14 +510,18 @@ impl From<&str> for DepartmentIdType {
         match value {
             "department_id" => Self::DepartmentId,
             "open_department_id" => Self::OpenDepartmentId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DepartmentIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -499,9 +529,14 @@ impl From<String> for DepartmentIdType {
 impl From<DepartmentIdType> for String {
     fn from(value: DepartmentIdType) -> String {
         match value {
-            DepartmentIdType::Unknown(other) => other,
+            DepartmentIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DepartmentIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DepartmentIdType {
@@ -527,8 +562,9 @@ pub enum EmployeeTypeIdType {
     PeopleAdminEmployeeTypeId,
     /// `employee_type_enum_id`
     EmployeeTypeEnumId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl EmployeeTypeIdType {
     /// The value on the wire.
@@ -536,13 +572,8 @@ impl EmployeeTypeIdType {
         match self {
             Self::PeopleAdminEmployeeTypeId => "people_admin_employee_type_id",
             Self::EmployeeTypeEnumId => "employee_type_enum_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for EmployeeTypeIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for EmployeeTypeIdType {
@@ -550,14 +581,18 @@ impl From<&str> for EmployeeTypeIdType {
         match value {
             "people_admin_employee_type_id" => Self::PeopleAdminEmployeeTypeId,
             "employee_type_enum_id" => Self::EmployeeTypeEnumId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for EmployeeTypeIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -565,9 +600,14 @@ impl From<String> for EmployeeTypeIdType {
 impl From<EmployeeTypeIdType> for String {
     fn from(value: EmployeeTypeIdType) -> String {
         match value {
-            EmployeeTypeIdType::Unknown(other) => other,
+            EmployeeTypeIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for EmployeeTypeIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for EmployeeTypeIdType {
@@ -597,8 +637,9 @@ pub enum Geo {
     Us,
     /// `jp`
     Jp,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Geo {
     /// The value on the wire.
@@ -608,13 +649,8 @@ impl Geo {
             Self::Sg => "sg",
             Self::Us => "us",
             Self::Jp => "jp",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Geo {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Geo {
@@ -624,14 +660,18 @@ impl From<&str> for Geo {
             "sg" => Self::Sg,
             "us" => Self::Us,
             "jp" => Self::Jp,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Geo {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -639,9 +679,14 @@ impl From<String> for Geo {
 impl From<Geo> for String {
     fn from(value: Geo) -> String {
         match value {
-            Geo::Unknown(other) => other,
+            Geo::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Geo {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Geo {
@@ -667,8 +712,9 @@ pub enum GetAgencyAccountUserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetAgencyAccountUserIdType {
     /// The value on the wire.
@@ -676,13 +722,8 @@ impl GetAgencyAccountUserIdType {
         match self {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetAgencyAccountUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetAgencyAccountUserIdType {
@@ -690,14 +731,18 @@ impl From<&str> for GetAgencyAccountUserIdType {
         match value {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetAgencyAccountUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -705,9 +750,14 @@ impl From<String> for GetAgencyAccountUserIdType {
 impl From<GetAgencyAccountUserIdType> for String {
     fn from(value: GetAgencyAccountUserIdType) -> String {
         match value {
-            GetAgencyAccountUserIdType::Unknown(other) => other,
+            GetAgencyAccountUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetAgencyAccountUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetAgencyAccountUserIdType {
@@ -735,8 +785,9 @@ pub enum GetByApplicationDepartmentIdType {
     OpenDepartmentId,
     /// `people_admin_department_id`
     PeopleAdminDepartmentId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetByApplicationDepartmentIdType {
     /// The value on the wire.
@@ -745,13 +796,8 @@ impl GetByApplicationDepartmentIdType {
             Self::DepartmentId => "department_id",
             Self::OpenDepartmentId => "open_department_id",
             Self::PeopleAdminDepartmentId => "people_admin_department_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetByApplicationDepartmentIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetByApplicationDepartmentIdType {
@@ -760,14 +806,18 @@ impl From<&str> for GetByApplicationDepartmentIdType {
             "department_id" => Self::DepartmentId,
             "open_department_id" => Self::OpenDepartmentId,
             "people_admin_department_id" => Self::PeopleAdminDepartmentId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetByApplicationDepartmentIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -775,9 +825,14 @@ impl From<String> for GetByApplicationDepartmentIdType {
 impl From<GetByApplicationDepartmentIdType> for String {
     fn from(value: GetByApplicationDepartmentIdType) -> String {
         match value {
-            GetByApplicationDepartmentIdType::Unknown(other) => other,
+            GetByApplicationDepartmentIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetByApplicationDepartmentIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetByApplicationDepartmentIdType {
@@ -807,8 +862,9 @@ pub enum GetByApplicationUserIdType {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetByApplicationUserIdType {
     /// The value on the wire.
@@ -818,13 +874,8 @@ impl GetByApplicationUserIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetByApplicationUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetByApplicationUserIdType {
@@ -834,14 +885,18 @@ impl From<&str> for GetByApplicationUserIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetByApplicationUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -849,9 +904,14 @@ impl From<String> for GetByApplicationUserIdType {
 impl From<GetByApplicationUserIdType> for String {
     fn from(value: GetByApplicationUserIdType) -> String {
         match value {
-            GetByApplicationUserIdType::Unknown(other) => other,
+            GetByApplicationUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetByApplicationUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetByApplicationUserIdType {
@@ -881,8 +941,9 @@ pub enum GetByTalentUserIdType {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetByTalentUserIdType {
     /// The value on the wire.
@@ -892,13 +953,8 @@ impl GetByTalentUserIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetByTalentUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetByTalentUserIdType {
@@ -908,14 +964,18 @@ impl From<&str> for GetByTalentUserIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetByTalentUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -923,9 +983,14 @@ impl From<String> for GetByTalentUserIdType {
 impl From<GetByTalentUserIdType> for String {
     fn from(value: GetByTalentUserIdType) -> String {
         match value {
-            GetByTalentUserIdType::Unknown(other) => other,
+            GetByTalentUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetByTalentUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetByTalentUserIdType {
@@ -953,8 +1018,9 @@ pub enum GetDepartmentIdType {
     OpenDepartmentId,
     /// `people_admin_department_id`
     PeopleAdminDepartmentId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetDepartmentIdType {
     /// The value on the wire.
@@ -963,13 +1029,8 @@ impl GetDepartmentIdType {
             Self::DepartmentId => "department_id",
             Self::OpenDepartmentId => "open_department_id",
             Self::PeopleAdminDepartmentId => "people_admin_department_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetDepartmentIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetDepartmentIdType {
@@ -978,14 +1039,18 @@ impl From<&str> for GetDepartmentIdType {
             "department_id" => Self::DepartmentId,
             "open_department_id" => Self::OpenDepartmentId,
             "people_admin_department_id" => Self::PeopleAdminDepartmentId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetDepartmentIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -993,9 +1058,14 @@ impl From<String> for GetDepartmentIdType {
 impl From<GetDepartmentIdType> for String {
     fn from(value: GetDepartmentIdType) -> String {
         match value {
-            GetDepartmentIdType::Unknown(other) => other,
+            GetDepartmentIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetDepartmentIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetDepartmentIdType {
@@ -1035,8 +1105,9 @@ pub enum GetDetailOptions {
     WithReferral,
     /// `with_portal`
     WithPortal,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetDetailOptions {
     /// The value on the wire.
@@ -1051,13 +1122,8 @@ impl GetDetailOptions {
             Self::WithAgency => "with_agency",
             Self::WithReferral => "with_referral",
             Self::WithPortal => "with_portal",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetDetailOptions {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetDetailOptions {
@@ -1072,14 +1138,18 @@ impl From<&str> for GetDetailOptions {
             "with_agency" => Self::WithAgency,
             "with_referral" => Self::WithReferral,
             "with_portal" => Self::WithPortal,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetDetailOptions {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1087,9 +1157,14 @@ impl From<String> for GetDetailOptions {
 impl From<GetDetailOptions> for String {
     fn from(value: GetDetailOptions) -> String {
         match value {
-            GetDetailOptions::Unknown(other) => other,
+            GetDetailOptions::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetDetailOptions {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetDetailOptions {
@@ -1119,8 +1194,9 @@ pub enum GetDetailUserIdType {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetDetailUserIdType {
     /// The value on the wire.
@@ -1130,13 +1206,8 @@ impl GetDetailUserIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetDetailUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetDetailUserIdType {
@@ -1146,14 +1217,18 @@ impl From<&str> for GetDetailUserIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetDetailUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1161,9 +1236,14 @@ impl From<String> for GetDetailUserIdType {
 impl From<GetDetailUserIdType> for String {
     fn from(value: GetDetailUserIdType) -> String {
         match value {
-            GetDetailUserIdType::Unknown(other) => other,
+            GetDetailUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetDetailUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetDetailUserIdType {
@@ -1193,8 +1273,9 @@ pub enum GetDetailUserIdType2 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetDetailUserIdType2 {
     /// The value on the wire.
@@ -1204,13 +1285,8 @@ impl GetDetailUserIdType2 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetDetailUserIdType2 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetDetailUserIdType2 {
@@ -1220,14 +1296,18 @@ impl From<&str> for GetDetailUserIdType2 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetDetailUserIdType2 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1235,9 +1315,14 @@ impl From<String> for GetDetailUserIdType2 {
 impl From<GetDetailUserIdType2> for String {
     fn from(value: GetDetailUserIdType2) -> String {
         match value {
-            GetDetailUserIdType2::Unknown(other) => other,
+            GetDetailUserIdType2::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetDetailUserIdType2 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetDetailUserIdType2 {
@@ -1267,8 +1352,9 @@ pub enum GetUserIdType {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetUserIdType {
     /// The value on the wire.
@@ -1278,13 +1364,8 @@ impl GetUserIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetUserIdType {
@@ -1294,14 +1375,18 @@ impl From<&str> for GetUserIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1309,9 +1394,14 @@ impl From<String> for GetUserIdType {
 impl From<GetUserIdType> for String {
     fn from(value: GetUserIdType) -> String {
         match value {
-            GetUserIdType::Unknown(other) => other,
+            GetUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetUserIdType {
@@ -1341,8 +1431,9 @@ pub enum GetUserIdType2 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetUserIdType2 {
     /// The value on the wire.
@@ -1352,13 +1443,8 @@ impl GetUserIdType2 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetUserIdType2 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetUserIdType2 {
@@ -1368,14 +1454,18 @@ impl From<&str> for GetUserIdType2 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetUserIdType2 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1383,9 +1473,14 @@ impl From<String> for GetUserIdType2 {
 impl From<GetUserIdType2> for String {
     fn from(value: GetUserIdType2) -> String {
         match value {
-            GetUserIdType2::Unknown(other) => other,
+            GetUserIdType2::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetUserIdType2 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetUserIdType2 {
@@ -1415,8 +1510,9 @@ pub enum GetUserIdType3 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetUserIdType3 {
     /// The value on the wire.
@@ -1426,13 +1522,8 @@ impl GetUserIdType3 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetUserIdType3 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetUserIdType3 {
@@ -1442,14 +1533,18 @@ impl From<&str> for GetUserIdType3 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetUserIdType3 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1457,9 +1552,14 @@ impl From<String> for GetUserIdType3 {
 impl From<GetUserIdType3> for String {
     fn from(value: GetUserIdType3) -> String {
         match value {
-            GetUserIdType3::Unknown(other) => other,
+            GetUserIdType3::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetUserIdType3 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetUserIdType3 {
@@ -1489,8 +1589,9 @@ pub enum GetUserIdType4 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetUserIdType4 {
     /// The value on the wire.
@@ -1500,13 +1601,8 @@ impl GetUserIdType4 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetUserIdType4 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetUserIdType4 {
@@ -1516,14 +1612,18 @@ impl From<&str> for GetUserIdType4 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetUserIdType4 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1531,9 +1631,14 @@ impl From<String> for GetUserIdType4 {
 impl From<GetUserIdType4> for String {
     fn from(value: GetUserIdType4) -> String {
         match value {
-            GetUserIdType4::Unknown(other) => other,
+            GetUserIdType4::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetUserIdType4 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetUserIdType4 {
@@ -1563,8 +1668,9 @@ pub enum GetUserIdType5 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetUserIdType5 {
     /// The value on the wire.
@@ -1574,13 +1680,8 @@ impl GetUserIdType5 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetUserIdType5 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetUserIdType5 {
@@ -1590,14 +1691,18 @@ impl From<&str> for GetUserIdType5 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetUserIdType5 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1605,9 +1710,14 @@ impl From<String> for GetUserIdType5 {
 impl From<GetUserIdType5> for String {
     fn from(value: GetUserIdType5) -> String {
         match value {
-            GetUserIdType5::Unknown(other) => other,
+            GetUserIdType5::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetUserIdType5 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetUserIdType5 {
@@ -1637,8 +1747,9 @@ pub enum GetUserIdType6 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetUserIdType6 {
     /// The value on the wire.
@@ -1648,13 +1759,8 @@ impl GetUserIdType6 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetUserIdType6 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetUserIdType6 {
@@ -1664,14 +1770,18 @@ impl From<&str> for GetUserIdType6 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetUserIdType6 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1679,9 +1789,14 @@ impl From<String> for GetUserIdType6 {
 impl From<GetUserIdType6> for String {
     fn from(value: GetUserIdType6) -> String {
         match value {
-            GetUserIdType6::Unknown(other) => other,
+            GetUserIdType6::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetUserIdType6 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetUserIdType6 {
@@ -1707,8 +1822,9 @@ pub enum JobFamilyIdType {
     JobFamilyId,
     /// `people_admin_job_category_id`
     PeopleAdminJobCategoryId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl JobFamilyIdType {
     /// The value on the wire.
@@ -1716,13 +1832,8 @@ impl JobFamilyIdType {
         match self {
             Self::JobFamilyId => "job_family_id",
             Self::PeopleAdminJobCategoryId => "people_admin_job_category_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for JobFamilyIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for JobFamilyIdType {
@@ -1730,14 +1841,18 @@ impl From<&str> for JobFamilyIdType {
         match value {
             "job_family_id" => Self::JobFamilyId,
             "people_admin_job_category_id" => Self::PeopleAdminJobCategoryId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for JobFamilyIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1745,9 +1860,14 @@ impl From<String> for JobFamilyIdType {
 impl From<JobFamilyIdType> for String {
     fn from(value: JobFamilyIdType) -> String {
         match value {
-            JobFamilyIdType::Unknown(other) => other,
+            JobFamilyIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for JobFamilyIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for JobFamilyIdType {
@@ -1773,8 +1893,9 @@ pub enum JobLevelIdType {
     JobLevelId,
     /// `people_admin_job_level_id`
     PeopleAdminJobLevelId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl JobLevelIdType {
     /// The value on the wire.
@@ -1782,13 +1903,8 @@ impl JobLevelIdType {
         match self {
             Self::JobLevelId => "job_level_id",
             Self::PeopleAdminJobLevelId => "people_admin_job_level_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for JobLevelIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for JobLevelIdType {
@@ -1796,14 +1912,18 @@ impl From<&str> for JobLevelIdType {
         match value {
             "job_level_id" => Self::JobLevelId,
             "people_admin_job_level_id" => Self::PeopleAdminJobLevelId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for JobLevelIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1811,9 +1931,14 @@ impl From<String> for JobLevelIdType {
 impl From<JobLevelIdType> for String {
     fn from(value: JobLevelIdType) -> String {
         match value {
-            JobLevelIdType::Unknown(other) => other,
+            JobLevelIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for JobLevelIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for JobLevelIdType {
@@ -1841,8 +1966,9 @@ pub enum ListDepartmentIdType {
     OpenDepartmentId,
     /// `people_admin_department_id`
     PeopleAdminDepartmentId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListDepartmentIdType {
     /// The value on the wire.
@@ -1851,13 +1977,8 @@ impl ListDepartmentIdType {
             Self::DepartmentId => "department_id",
             Self::OpenDepartmentId => "open_department_id",
             Self::PeopleAdminDepartmentId => "people_admin_department_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListDepartmentIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListDepartmentIdType {
@@ -1866,14 +1987,18 @@ impl From<&str> for ListDepartmentIdType {
             "department_id" => Self::DepartmentId,
             "open_department_id" => Self::OpenDepartmentId,
             "people_admin_department_id" => Self::PeopleAdminDepartmentId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListDepartmentIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1881,9 +2006,14 @@ impl From<String> for ListDepartmentIdType {
 impl From<ListDepartmentIdType> for String {
     fn from(value: ListDepartmentIdType) -> String {
         match value {
-            ListDepartmentIdType::Unknown(other) => other,
+            ListDepartmentIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListDepartmentIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListDepartmentIdType {
@@ -1913,8 +2043,9 @@ pub enum ListType {
     Exam,
     /// `interview`
     Interview,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListType {
     /// The value on the wire.
@@ -1924,13 +2055,8 @@ impl ListType {
             Self::Offer => "offer",
             Self::Exam => "exam",
             Self::Interview => "interview",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListType {
@@ -1940,14 +2066,18 @@ impl From<&str> for ListType {
             "offer" => Self::Offer,
             "exam" => Self::Exam,
             "interview" => Self::Interview,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1955,9 +2085,14 @@ impl From<String> for ListType {
 impl From<ListType> for String {
     fn from(value: ListType) -> String {
         match value {
-            ListType::Unknown(other) => other,
+            ListType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListType {
@@ -1987,8 +2122,9 @@ pub enum ListUserIdType {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListUserIdType {
     /// The value on the wire.
@@ -1998,13 +2134,8 @@ impl ListUserIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListUserIdType {
@@ -2014,14 +2145,18 @@ impl From<&str> for ListUserIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2029,9 +2164,14 @@ impl From<String> for ListUserIdType {
 impl From<ListUserIdType> for String {
     fn from(value: ListUserIdType) -> String {
         match value {
-            ListUserIdType::Unknown(other) => other,
+            ListUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListUserIdType {
@@ -2061,8 +2201,9 @@ pub enum ListUserIdType10 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListUserIdType10 {
     /// The value on the wire.
@@ -2072,13 +2213,8 @@ impl ListUserIdType10 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListUserIdType10 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListUserIdType10 {
@@ -2088,14 +2224,18 @@ impl From<&str> for ListUserIdType10 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListUserIdType10 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2103,9 +2243,14 @@ impl From<String> for ListUserIdType10 {
 impl From<ListUserIdType10> for String {
     fn from(value: ListUserIdType10) -> String {
         match value {
-            ListUserIdType10::Unknown(other) => other,
+            ListUserIdType10::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListUserIdType10 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListUserIdType10 {
@@ -2135,8 +2280,9 @@ pub enum ListUserIdType2 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListUserIdType2 {
     /// The value on the wire.
@@ -2146,13 +2292,8 @@ impl ListUserIdType2 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListUserIdType2 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListUserIdType2 {
@@ -2162,14 +2303,18 @@ impl From<&str> for ListUserIdType2 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListUserIdType2 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2177,9 +2322,14 @@ impl From<String> for ListUserIdType2 {
 impl From<ListUserIdType2> for String {
     fn from(value: ListUserIdType2) -> String {
         match value {
-            ListUserIdType2::Unknown(other) => other,
+            ListUserIdType2::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListUserIdType2 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListUserIdType2 {
@@ -2209,8 +2359,9 @@ pub enum ListUserIdType3 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListUserIdType3 {
     /// The value on the wire.
@@ -2220,13 +2371,8 @@ impl ListUserIdType3 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListUserIdType3 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListUserIdType3 {
@@ -2236,14 +2382,18 @@ impl From<&str> for ListUserIdType3 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListUserIdType3 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2251,9 +2401,14 @@ impl From<String> for ListUserIdType3 {
 impl From<ListUserIdType3> for String {
     fn from(value: ListUserIdType3) -> String {
         match value {
-            ListUserIdType3::Unknown(other) => other,
+            ListUserIdType3::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListUserIdType3 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListUserIdType3 {
@@ -2283,8 +2438,9 @@ pub enum ListUserIdType4 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListUserIdType4 {
     /// The value on the wire.
@@ -2294,13 +2450,8 @@ impl ListUserIdType4 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListUserIdType4 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListUserIdType4 {
@@ -2310,14 +2461,18 @@ impl From<&str> for ListUserIdType4 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListUserIdType4 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2325,9 +2480,14 @@ impl From<String> for ListUserIdType4 {
 impl From<ListUserIdType4> for String {
     fn from(value: ListUserIdType4) -> String {
         match value {
-            ListUserIdType4::Unknown(other) => other,
+            ListUserIdType4::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListUserIdType4 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListUserIdType4 {
@@ -2357,8 +2517,9 @@ pub enum ListUserIdType5 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListUserIdType5 {
     /// The value on the wire.
@@ -2368,13 +2529,8 @@ impl ListUserIdType5 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListUserIdType5 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListUserIdType5 {
@@ -2384,14 +2540,18 @@ impl From<&str> for ListUserIdType5 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListUserIdType5 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2399,9 +2559,14 @@ impl From<String> for ListUserIdType5 {
 impl From<ListUserIdType5> for String {
     fn from(value: ListUserIdType5) -> String {
         match value {
-            ListUserIdType5::Unknown(other) => other,
+            ListUserIdType5::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListUserIdType5 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListUserIdType5 {
@@ -2431,8 +2596,9 @@ pub enum ListUserIdType6 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListUserIdType6 {
     /// The value on the wire.
@@ -2442,13 +2608,8 @@ impl ListUserIdType6 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListUserIdType6 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListUserIdType6 {
@@ -2458,14 +2619,18 @@ impl From<&str> for ListUserIdType6 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListUserIdType6 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2473,9 +2638,14 @@ impl From<String> for ListUserIdType6 {
 impl From<ListUserIdType6> for String {
     fn from(value: ListUserIdType6) -> String {
         match value {
-            ListUserIdType6::Unknown(other) => other,
+            ListUserIdType6::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListUserIdType6 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListUserIdType6 {
@@ -2505,8 +2675,9 @@ pub enum ListUserIdType7 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListUserIdType7 {
     /// The value on the wire.
@@ -2516,13 +2687,8 @@ impl ListUserIdType7 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListUserIdType7 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListUserIdType7 {
@@ -2532,14 +2698,18 @@ impl From<&str> for ListUserIdType7 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListUserIdType7 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2547,9 +2717,14 @@ impl From<String> for ListUserIdType7 {
 impl From<ListUserIdType7> for String {
     fn from(value: ListUserIdType7) -> String {
         match value {
-            ListUserIdType7::Unknown(other) => other,
+            ListUserIdType7::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListUserIdType7 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListUserIdType7 {
@@ -2579,8 +2754,9 @@ pub enum ListUserIdType8 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListUserIdType8 {
     /// The value on the wire.
@@ -2590,13 +2766,8 @@ impl ListUserIdType8 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListUserIdType8 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListUserIdType8 {
@@ -2606,14 +2777,18 @@ impl From<&str> for ListUserIdType8 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListUserIdType8 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2621,9 +2796,14 @@ impl From<String> for ListUserIdType8 {
 impl From<ListUserIdType8> for String {
     fn from(value: ListUserIdType8) -> String {
         match value {
-            ListUserIdType8::Unknown(other) => other,
+            ListUserIdType8::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListUserIdType8 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListUserIdType8 {
@@ -2653,8 +2833,9 @@ pub enum ListUserIdType9 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListUserIdType9 {
     /// The value on the wire.
@@ -2664,13 +2845,8 @@ impl ListUserIdType9 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListUserIdType9 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListUserIdType9 {
@@ -2680,14 +2856,18 @@ impl From<&str> for ListUserIdType9 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListUserIdType9 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2695,9 +2875,14 @@ impl From<String> for ListUserIdType9 {
 impl From<ListUserIdType9> for String {
     fn from(value: ListUserIdType9) -> String {
         match value {
-            ListUserIdType9::Unknown(other) => other,
+            ListUserIdType9::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListUserIdType9 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListUserIdType9 {
@@ -2771,8 +2956,9 @@ pub enum ObjectTypeV2 {
     CorehrPersonnelSelect,
     /// `corehr_personnel_multi_select`
     CorehrPersonnelMultiSelect,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ObjectTypeV2 {
     /// The value on the wire.
@@ -2804,13 +2990,8 @@ impl ObjectTypeV2 {
             Self::CorehrAttachment => "corehr_attachment",
             Self::CorehrPersonnelSelect => "corehr_personnel_select",
             Self::CorehrPersonnelMultiSelect => "corehr_personnel_multi_select",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ObjectTypeV2 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ObjectTypeV2 {
@@ -2842,14 +3023,18 @@ impl From<&str> for ObjectTypeV2 {
             "corehr_attachment" => Self::CorehrAttachment,
             "corehr_personnel_select" => Self::CorehrPersonnelSelect,
             "corehr_personnel_multi_select" => Self::CorehrPersonnelMultiSelect,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ObjectTypeV2 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2857,9 +3042,14 @@ impl From<String> for ObjectTypeV2 {
 impl From<ObjectTypeV2> for String {
     fn from(value: ObjectTypeV2) -> String {
         match value {
-            ObjectTypeV2::Unknown(other) => other,
+            ObjectTypeV2::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ObjectTypeV2 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ObjectTypeV2 {
@@ -2887,8 +3077,9 @@ pub enum Operation {
     CancelOnboarding,
     /// `offboard`
     Offboard,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Operation {
     /// The value on the wire.
@@ -2897,13 +3088,8 @@ impl Operation {
             Self::ConfirmOnboarding => "confirm_onboarding",
             Self::CancelOnboarding => "cancel_onboarding",
             Self::Offboard => "offboard",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Operation {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Operation {
@@ -2912,14 +3098,18 @@ impl From<&str> for Operation {
             "confirm_onboarding" => Self::ConfirmOnboarding,
             "cancel_onboarding" => Self::CancelOnboarding,
             "offboard" => Self::Offboard,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Operation {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2927,9 +3117,14 @@ impl From<String> for Operation {
 impl From<Operation> for String {
     fn from(value: Operation) -> String {
         match value {
-            Operation::Unknown(other) => other,
+            Operation::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Operation {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Operation {
@@ -2955,8 +3150,9 @@ pub enum Options {
     GetLatestApplicationOnChain,
     /// `with_job`
     WithJob,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Options {
     /// The value on the wire.
@@ -2964,13 +3160,8 @@ impl Options {
         match self {
             Self::GetLatestApplicationOnChain => "get_latest_application_on_chain",
             Self::WithJob => "with_job",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Options {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Options {
@@ -2978,14 +3169,18 @@ impl From<&str> for Options {
         match value {
             "get_latest_application_on_chain" => Self::GetLatestApplicationOnChain,
             "with_job" => Self::WithJob,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Options {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2993,9 +3188,14 @@ impl From<String> for Options {
 impl From<Options> for String {
     fn from(value: Options) -> String {
         match value {
-            Options::Unknown(other) => other,
+            Options::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Options {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Options {
@@ -3031,8 +3231,9 @@ pub enum OrderStatus {
     V6,
     /// `8`
     V8,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl OrderStatus {
     /// The value on the wire.
@@ -3045,13 +3246,8 @@ impl OrderStatus {
             Self::V9 => "9",
             Self::V6 => "6",
             Self::V8 => "8",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for OrderStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for OrderStatus {
@@ -3064,14 +3260,18 @@ impl From<&str> for OrderStatus {
             "9" => Self::V9,
             "6" => Self::V6,
             "8" => Self::V8,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for OrderStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3079,9 +3279,14 @@ impl From<String> for OrderStatus {
 impl From<OrderStatus> for String {
     fn from(value: OrderStatus) -> String {
         match value {
-            OrderStatus::Unknown(other) => other,
+            OrderStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for OrderStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for OrderStatus {
@@ -3109,8 +3314,9 @@ pub enum PatchDepartmentIdType {
     OpenDepartmentId,
     /// `people_admin_department_id`
     PeopleAdminDepartmentId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl PatchDepartmentIdType {
     /// The value on the wire.
@@ -3119,13 +3325,8 @@ impl PatchDepartmentIdType {
             Self::DepartmentId => "department_id",
             Self::OpenDepartmentId => "open_department_id",
             Self::PeopleAdminDepartmentId => "people_admin_department_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for PatchDepartmentIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for PatchDepartmentIdType {
@@ -3134,14 +3335,18 @@ impl From<&str> for PatchDepartmentIdType {
             "department_id" => Self::DepartmentId,
             "open_department_id" => Self::OpenDepartmentId,
             "people_admin_department_id" => Self::PeopleAdminDepartmentId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for PatchDepartmentIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3149,9 +3354,14 @@ impl From<String> for PatchDepartmentIdType {
 impl From<PatchDepartmentIdType> for String {
     fn from(value: PatchDepartmentIdType) -> String {
         match value {
-            PatchDepartmentIdType::Unknown(other) => other,
+            PatchDepartmentIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for PatchDepartmentIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for PatchDepartmentIdType {
@@ -3181,8 +3391,9 @@ pub enum PatchUserIdType {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl PatchUserIdType {
     /// The value on the wire.
@@ -3192,13 +3403,8 @@ impl PatchUserIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for PatchUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for PatchUserIdType {
@@ -3208,14 +3414,18 @@ impl From<&str> for PatchUserIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for PatchUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3223,9 +3433,14 @@ impl From<String> for PatchUserIdType {
 impl From<PatchUserIdType> for String {
     fn from(value: PatchUserIdType) -> String {
         match value {
-            PatchUserIdType::Unknown(other) => other,
+            PatchUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for PatchUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for PatchUserIdType {
@@ -3255,8 +3470,9 @@ pub enum ProtectUserIdType {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ProtectUserIdType {
     /// The value on the wire.
@@ -3266,13 +3482,8 @@ impl ProtectUserIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ProtectUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ProtectUserIdType {
@@ -3282,14 +3493,18 @@ impl From<&str> for ProtectUserIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ProtectUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3297,9 +3512,14 @@ impl From<String> for ProtectUserIdType {
 impl From<ProtectUserIdType> for String {
     fn from(value: ProtectUserIdType) -> String {
         match value {
-            ProtectUserIdType::Unknown(other) => other,
+            ProtectUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ProtectUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ProtectUserIdType {
@@ -3323,35 +3543,35 @@ impl ToJson for ProtectUserIdType {
 pub enum QueryOption {
     /// `ignore_empty_error`
     IgnoreEmptyError,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl QueryOption {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::IgnoreEmptyError => "ignore_empty_error",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for QueryOption {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for QueryOption {
     fn from(value: &str) -> Self {
         match value {
             "ignore_empty_error" => Self::IgnoreEmptyError,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for QueryOption {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3359,9 +3579,14 @@ impl From<String> for QueryOption {
 impl From<QueryOption> for String {
     fn from(value: QueryOption) -> String {
         match value {
-            QueryOption::Unknown(other) => other,
+            QueryOption::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for QueryOption {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for QueryOption {
@@ -3389,8 +3614,9 @@ pub enum TransferOnboardDepartmentIdType {
     OpenDepartmentId,
     /// `people_admin_department_id`
     PeopleAdminDepartmentId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl TransferOnboardDepartmentIdType {
     /// The value on the wire.
@@ -3399,13 +3625,8 @@ impl TransferOnboardDepartmentIdType {
             Self::DepartmentId => "department_id",
             Self::OpenDepartmentId => "open_department_id",
             Self::PeopleAdminDepartmentId => "people_admin_department_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for TransferOnboardDepartmentIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for TransferOnboardDepartmentIdType {
@@ -3414,14 +3635,18 @@ impl From<&str> for TransferOnboardDepartmentIdType {
             "department_id" => Self::DepartmentId,
             "open_department_id" => Self::OpenDepartmentId,
             "people_admin_department_id" => Self::PeopleAdminDepartmentId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for TransferOnboardDepartmentIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3429,9 +3654,14 @@ impl From<String> for TransferOnboardDepartmentIdType {
 impl From<TransferOnboardDepartmentIdType> for String {
     fn from(value: TransferOnboardDepartmentIdType) -> String {
         match value {
-            TransferOnboardDepartmentIdType::Unknown(other) => other,
+            TransferOnboardDepartmentIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for TransferOnboardDepartmentIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for TransferOnboardDepartmentIdType {
@@ -3471,8 +3701,9 @@ pub enum Type {
     Multiselect,
     /// `resume`
     Resume,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
@@ -3487,13 +3718,8 @@ impl Type {
             Self::Select => "select",
             Self::Multiselect => "multiselect",
             Self::Resume => "resume",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
@@ -3508,14 +3734,18 @@ impl From<&str> for Type {
             "select" => Self::Select,
             "multiselect" => Self::Multiselect,
             "resume" => Self::Resume,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3523,9 +3753,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -3555,8 +3790,9 @@ pub enum UpdateUserIdType {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UpdateUserIdType {
     /// The value on the wire.
@@ -3566,13 +3802,8 @@ impl UpdateUserIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UpdateUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UpdateUserIdType {
@@ -3582,14 +3813,18 @@ impl From<&str> for UpdateUserIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UpdateUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3597,9 +3832,14 @@ impl From<String> for UpdateUserIdType {
 impl From<UpdateUserIdType> for String {
     fn from(value: UpdateUserIdType) -> String {
         match value {
-            UpdateUserIdType::Unknown(other) => other,
+            UpdateUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UpdateUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UpdateUserIdType {
@@ -3627,8 +3867,9 @@ pub enum Usage {
     InterviewLocation,
     /// `store_location`
     StoreLocation,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Usage {
     /// The value on the wire.
@@ -3637,13 +3878,8 @@ impl Usage {
             Self::PositionLocation => "position_location",
             Self::InterviewLocation => "interview_location",
             Self::StoreLocation => "store_location",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Usage {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Usage {
@@ -3652,14 +3888,18 @@ impl From<&str> for Usage {
             "position_location" => Self::PositionLocation,
             "interview_location" => Self::InterviewLocation,
             "store_location" => Self::StoreLocation,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Usage {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3667,9 +3907,14 @@ impl From<String> for Usage {
 impl From<Usage> for String {
     fn from(value: Usage) -> String {
         match value {
-            Usage::Unknown(other) => other,
+            Usage::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Usage {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Usage {
@@ -3697,8 +3942,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -3707,13 +3953,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -3722,14 +3963,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -3737,9 +3982,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -3905,6 +4155,12 @@ impl ToJson for AddToFolderTalentRequestBody {
         w.field("talent_id_list", &self.talent_id_list);
         w.field("folder_id", &self.folder_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.folder_id.is_empty() {
+            return Some("folder_id".to_owned());
+        }
+        None
     }
 }
 /// `AddToFolderTalentResponseBody`
@@ -5330,6 +5586,12 @@ impl ToJson for BatchDeleteEcoBackgroundCheckCustomFieldRequestBody {
         w.field("account_id", &self.account_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.account_id.is_empty() {
+            return Some("account_id".to_owned());
+        }
+        None
+    }
 }
 /// `BatchDeleteEcoBackgroundCheckPackageRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5354,6 +5616,12 @@ impl ToJson for BatchDeleteEcoBackgroundCheckPackageRequestBody {
         w.field_opt("additional_item_id_list", &self.additional_item_id_list);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.account_id.is_empty() {
+            return Some("account_id".to_owned());
+        }
+        None
+    }
 }
 /// `BatchDeleteEcoExamPaperRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5374,6 +5642,12 @@ impl ToJson for BatchDeleteEcoExamPaperRequestBody {
         w.field("account_id", &self.account_id);
         w.field("paper_id_list", &self.paper_id_list);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.account_id.is_empty() {
+            return Some("account_id".to_owned());
+        }
+        None
     }
 }
 /// `BatchGetIdTalentRequestBody`
@@ -5447,6 +5721,12 @@ impl ToJson for BatchQueryAgencyRequestBody {
         w.field_opt("keyword", &self.keyword);
         w.field_opt("filter_list", &self.filter_list);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("filter_list", &self.filter_list) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `BatchQueryAgencyResponseBody`
@@ -5734,6 +6014,15 @@ impl ToJson for BonusAmount {
         w.field_opt("cash_bonus", &self.cash_bonus);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("cash", &self.cash) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("cash_bonus", &self.cash_bonus) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `BusinessManagementScope`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5793,6 +6082,12 @@ impl ToJson for CancelEcoBackgroundCheckRequestBody {
         w.field("background_check_id", &self.background_check_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.background_check_id.is_empty() {
+            return Some("background_check_id".to_owned());
+        }
+        None
+    }
 }
 /// `CancelOnboardApplicationRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5847,6 +6142,12 @@ impl ToJson for Cash {
         w.field("amount", &self.amount);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.currency_type.is_empty() {
+            return Some("currency_type".to_owned());
+        }
+        None
+    }
 }
 /// `ChangeEmployeeStage`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5894,6 +6195,12 @@ impl ToJson for ChangeTalentBlockTalentBlocklistRequestBody {
         w.field("option", &self.option);
         w.field_opt("reason", &self.reason);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.talent_id.is_empty() {
+            return Some("talent_id".to_owned());
+        }
+        None
     }
 }
 /// `CheckFailedAccountInfo`
@@ -6191,6 +6498,18 @@ impl ToJson for CombinedJob {
         );
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("job_managers", &self.job_managers) {
+            return Some(p);
+        }
+        if self.job_type_id.is_empty() {
+            return Some("job_type_id".to_owned());
+        }
+        if self.recruitment_type_id.is_empty() {
+            return Some("recruitment_type_id".to_owned());
+        }
+        None
+    }
 }
 /// `CombinedJobObjectValueMap`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6303,6 +6622,12 @@ impl ToJson for CombinedUpdateTalentRequestBody {
         );
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.talent_id.is_empty() {
+            return Some("talent_id".to_owned());
+        }
+        None
+    }
 }
 /// `CombinedUpdateTalentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6391,6 +6716,12 @@ impl ToJson for CommonFilter {
         w.field_opt("range_filter", &self.range_filter);
         w.field_opt("user_id_list", &self.user_id_list);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.key.is_empty() {
+            return Some("key".to_owned());
+        }
+        None
     }
 }
 /// `CommonSchema`
@@ -6632,6 +6963,15 @@ impl ToJson for CreateApplicationRequestBody {
         w.field_opt("delivery_type", &self.delivery_type);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.talent_id.is_empty() {
+            return Some("talent_id".to_owned());
+        }
+        if self.job_id.is_empty() {
+            return Some("job_id".to_owned());
+        }
+        None
+    }
 }
 /// `CreateByAttachmentWebsiteDeliveryResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6702,6 +7042,18 @@ impl ToJson for CreateExamRequestBody {
         w.field_opt("uuid", &self.uuid);
         w.field("operator_id", &self.operator_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.application_id.is_empty() {
+            return Some("application_id".to_owned());
+        }
+        if self.exam_resource_name.is_empty() {
+            return Some("exam_resource_name".to_owned());
+        }
+        if self.operator_id.is_empty() {
+            return Some("operator_id".to_owned());
+        }
+        None
     }
 }
 /// `CreateExamResponseBody`
@@ -6934,6 +7286,12 @@ impl ToJson for CreateTalentExternalInfoRequestBody {
         w.field("external_create_time", &self.external_create_time);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.external_create_time.is_empty() {
+            return Some("external_create_time".to_owned());
+        }
+        None
+    }
 }
 /// `CreateTalentExternalInfoResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6970,6 +7328,12 @@ impl ToJson for CreateWebsiteChannelRequestBody {
         w.begin_object();
         w.field("channel_name", &self.channel_name);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.channel_name.is_empty() {
+            return Some("channel_name".to_owned());
+        }
+        None
     }
 }
 /// `CreateWebsiteSiteUserResponseBody`
@@ -7251,6 +7615,12 @@ impl ToJson for EcoAccountCustomField {
         w.field("custom_field_list", &self.custom_field_list);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("custom_field_list", &self.custom_field_list) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `EcoAccountCustomFieldData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7278,6 +7648,12 @@ impl ToJson for EcoAccountCustomFieldData {
         w.field_opt("description", &self.description);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.key.is_empty() {
+            return Some("key".to_owned());
+        }
+        None
+    }
 }
 /// `EcoBackgroundCheckCustomField`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7299,6 +7675,15 @@ impl ToJson for EcoBackgroundCheckCustomField {
         w.field("custom_field_list", &self.custom_field_list);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.account_id.is_empty() {
+            return Some("account_id".to_owned());
+        }
+        if let Some(p) = json::nested("custom_field_list", &self.custom_field_list) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `EcoBackgroundCheckCustomFieldData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7309,7 +7694,7 @@ impl ToJson for EcoBackgroundCheckCustomField {
 )]
 pub struct EcoBackgroundCheckCustomFieldData {
     /// Custom Field Data Options:text(Single line of text, up to 100 Chinese characters),textarea(MultiText Multi-line text, up to 200 Chinese characters),number(number),boolean(Boolean),select(Choice radio),multiselect(MultiChoice multiple choice),date(date),file(Attachment Annex),resume(Candidate resume)
-    pub r#type: Type,
+    pub r#type: Option<Type>,
     /// The identity of a custom field, unique within the same account
     pub key: String,
     /// Name
@@ -7337,13 +7722,25 @@ impl FromJson for EcoBackgroundCheckCustomFieldData {
 impl ToJson for EcoBackgroundCheckCustomFieldData {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("type", &self.r#type);
+        w.field_opt("type", &self.r#type);
         w.field("key", &self.key);
         w.field("name", &self.name);
         w.field("is_required", &self.is_required);
         w.field_opt("description", &self.description);
         w.field_opt("options", &self.options);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.r#type.is_none() {
+            return Some("type".to_owned());
+        }
+        if self.key.is_empty() {
+            return Some("key".to_owned());
+        }
+        if let Some(p) = json::nested("options", &self.options) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `EcoBackgroundCheckCustomFieldDataOption`
@@ -7375,6 +7772,12 @@ impl ToJson for EcoBackgroundCheckCustomFieldDataOption {
         w.field("name", &self.name);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.key.is_empty() {
+            return Some("key".to_owned());
+        }
+        None
+    }
 }
 /// `EcoBackgroundCheckPackage`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7398,6 +7801,21 @@ impl ToJson for EcoBackgroundCheckPackage {
         w.field("package_list", &self.package_list);
         w.field_opt("additional_item_list", &self.additional_item_list);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.account_id.is_empty() {
+            return Some("account_id".to_owned());
+        }
+        if let Some(p) = json::nested("package_list", &self.package_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "additional_item_list",
+            &self.additional_item_list,
+        ) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `EcoBackgroundCheckPackageData`
@@ -7423,6 +7841,15 @@ impl ToJson for EcoBackgroundCheckPackageData {
         w.field_opt("description", &self.description);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.id.is_empty() {
+            return Some("id".to_owned());
+        }
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        None
+    }
 }
 /// `EcoBackgroundCheckReportFile`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7446,6 +7873,15 @@ impl ToJson for EcoBackgroundCheckReportFile {
         w.field("report_url", &self.report_url);
         w.field_opt("report_url_type", &self.report_url_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.report_name.is_empty() {
+            return Some("report_name".to_owned());
+        }
+        if self.report_url.is_empty() {
+            return Some("report_url".to_owned());
+        }
+        None
     }
 }
 /// `EcoExamLoginInfo`
@@ -7471,6 +7907,12 @@ impl ToJson for EcoExamLoginInfo {
         w.field_opt("password", &self.password);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.exam_url.is_empty() {
+            return Some("exam_url".to_owned());
+        }
+        None
+    }
 }
 /// `EcoExamPaper`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7491,6 +7933,15 @@ impl ToJson for EcoExamPaper {
         w.field("account_id", &self.account_id);
         w.field("paper_list", &self.paper_list);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.account_id.is_empty() {
+            return Some("account_id".to_owned());
+        }
+        if let Some(p) = json::nested("paper_list", &self.paper_list) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `EcoExamPaperData`
@@ -7525,6 +7976,15 @@ impl ToJson for EcoExamPaperData {
         w.field_opt("end_time", &self.end_time);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.id.is_empty() {
+            return Some("id".to_owned());
+        }
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        None
+    }
 }
 /// `EcoExamResultDetail`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7549,6 +8009,15 @@ impl ToJson for EcoExamResultDetail {
         w.field("result", &self.result);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        if self.result.is_empty() {
+            return Some("result".to_owned());
+        }
+        None
+    }
 }
 /// `EcoExamResultReport`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7572,6 +8041,15 @@ impl ToJson for EcoExamResultReport {
         w.field("url", &self.url);
         w.field_opt("answer_time", &self.answer_time);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        if self.url.is_empty() {
+            return Some("url".to_owned());
+        }
+        None
     }
 }
 /// `EhrImportTask`
@@ -7931,6 +8409,12 @@ impl ToJson for ExternalApplication {
         w.field_opt("termination_type", &self.termination_type);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.talent_id.is_empty() {
+            return Some("talent_id".to_owned());
+        }
+        None
+    }
 }
 /// `ExternalBackgroundCheck`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7984,6 +8468,12 @@ impl ToJson for ExternalBackgroundCheck {
         w.field_opt("attachment_id_list", &self.attachment_id_list);
         w.field_opt("attachment_list", &self.attachment_list);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.external_application_id.is_empty() {
+            return Some("external_application_id".to_owned());
+        }
+        None
     }
 }
 /// `ExternalCommonAttachment`
@@ -8068,6 +8558,12 @@ impl ToJson for ExternalInterview {
         w.field_opt("end_time", &self.end_time);
         w.field_opt("interview_assessments", &self.interview_assessments);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.external_application_id.is_empty() {
+            return Some("external_application_id".to_owned());
+        }
+        None
     }
 }
 /// `ExternalInterviewAssessment`
@@ -8231,6 +8727,12 @@ impl ToJson for ExternalOffer {
         w.field_opt("attachment_list", &self.attachment_list);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.external_application_id.is_empty() {
+            return Some("external_application_id".to_owned());
+        }
+        None
+    }
 }
 /// `ExternalReward`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8300,6 +8802,18 @@ impl ToJson for ExternalReward {
         w.field_opt("comment", &self.comment);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.referral_user_id.is_empty() {
+            return Some("referral_user_id".to_owned());
+        }
+        if self.external_id.is_empty() {
+            return Some("external_id".to_owned());
+        }
+        if let Some(p) = json::nested("bonus", &self.bonus) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `FiveStartScoringResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8354,6 +8868,12 @@ impl ToJson for GetAgencyAccountAgencyRequestBody {
         w.field_opt("status", &self.status);
         w.field_opt("role", &self.role);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.supplier_id.is_empty() {
+            return Some("supplier_id".to_owned());
+        }
+        None
     }
 }
 /// `GetAgencyAccountAgencyResponseBody`
@@ -8882,6 +9402,12 @@ impl ToJson for InternOfferOffboardingInfo {
         w.field_opt("notes", &self.notes);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.actual_offboarding_date.is_empty() {
+            return Some("actual_offboarding_date".to_owned());
+        }
+        None
+    }
 }
 /// `InternOfferOnboardingInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8908,6 +9434,12 @@ impl ToJson for InternOfferOnboardingInfo {
         w.field("actual_onboarding_date", &self.actual_onboarding_date);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.actual_onboarding_date.is_empty() {
+            return Some("actual_onboarding_date".to_owned());
+        }
+        None
+    }
 }
 /// `InternOfferStatus`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8920,7 +9452,7 @@ pub struct InternOfferStatus {
     /// `offer_id`
     pub offer_id: Option<String>,
     /// Operation to update in/out status Options:confirm_onboarding(Confirm entry),cancel_onboarding(Give up employment),offboard(Terminate)
-    pub operation: Operation,
+    pub operation: Option<Operation>,
     /// Entry form information (this field is required when operation is confirm_onboarding)
     pub onboarding_info: Option<InternOfferOnboardingInfo>,
     /// Exit form information (this field is required when operation is offboard)
@@ -8941,10 +9473,22 @@ impl ToJson for InternOfferStatus {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field_opt("offer_id", &self.offer_id);
-        w.field("operation", &self.operation);
+        w.field_opt("operation", &self.operation);
         w.field_opt("onboarding_info", &self.onboarding_info);
         w.field_opt("offboarding_info", &self.offboarding_info);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.operation.is_none() {
+            return Some("operation".to_owned());
+        }
+        if let Some(p) = json::nested("onboarding_info", &self.onboarding_info) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("offboarding_info", &self.offboarding_info) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `Interview`
@@ -10835,6 +11379,12 @@ impl ToJson for JobManager {
         w.field_opt("assistant_id_list", &self.assistant_id_list);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.recruiter_id.is_empty() {
+            return Some("recruiter_id".to_owned());
+        }
+        None
+    }
 }
 /// `JobProcesses`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11023,6 +11573,15 @@ impl ToJson for JobRequirement {
         w.field_opt("position_id", &self.position_id);
         w.field_opt("update_option", &self.update_option);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.short_code.is_empty() {
+            return Some("short_code".to_owned());
+        }
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        None
     }
 }
 /// `JobRequirementDto`
@@ -12638,6 +13197,12 @@ impl ToJson for LoginInfoEcoExamRequestBody {
         w.field("exam_login_info", &self.exam_login_info);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("exam_login_info", &self.exam_login_info) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `MasterLocationAddressInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12689,6 +13254,12 @@ impl ToJson for MentionEntity {
         w.field("offset", &self.offset);
         w.field("user_id", &self.user_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        None
     }
 }
 /// `Minutes`
@@ -12789,6 +13360,12 @@ impl ToJson for MoveTalentTalentPoolRequestBody {
         w.field("add_type", &self.add_type);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.talent_id.is_empty() {
+            return Some("talent_id".to_owned());
+        }
+        None
+    }
 }
 /// `MoveTalentTalentPoolResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12876,6 +13453,18 @@ impl ToJson for Note {
         w.field_opt("notify_mentioned_user", &self.notify_mentioned_user);
         w.field_opt("mention_entity_list", &self.mention_entity_list);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.talent_id.is_empty() {
+            return Some("talent_id".to_owned());
+        }
+        if self.content.is_empty() {
+            return Some("content".to_owned());
+        }
+        if let Some(p) = json::nested("mention_entity_list", &self.mention_entity_list) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ObjectAttribute`
@@ -13437,6 +14026,12 @@ impl ToJson for OfferBasicInfo {
         w.field_opt("pathway_id", &self.pathway_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.operator_user_id.is_empty() {
+            return Some("operator_user_id".to_owned());
+        }
+        None
+    }
 }
 /// `OfferBasicInfoV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13695,6 +14290,18 @@ impl ToJson for OfferInfo {
         w.field_opt("customized_info_list", &self.customized_info_list);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.application_id.is_empty() {
+            return Some("application_id".to_owned());
+        }
+        if let Some(p) = json::nested("basic_info", &self.basic_info) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("salary_info", &self.salary_info) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `OfferInfoV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13829,6 +14436,12 @@ impl ToJson for OfferSalaryInfo {
         w.field_opt("quarterly_bonus", &self.quarterly_bonus);
         w.field_opt("half_year_bonus", &self.half_year_bonus);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.currency.is_empty() {
+            return Some("currency".to_owned());
+        }
+        None
     }
 }
 /// `OfferSalaryInfoV2`
@@ -14103,6 +14716,12 @@ impl ToJson for OperateAgencyAccountAgencyRequestBody {
         w.field_opt("reason", &self.reason);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.id.is_empty() {
+            return Some("id".to_owned());
+        }
+        None
+    }
 }
 /// `PatchExternalInterviewAssessmentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14189,6 +14808,15 @@ impl ToJson for PatchNoteRequestBody {
         w.field_opt("notify_mentioned_user", &self.notify_mentioned_user);
         w.field_opt("mention_entity_list", &self.mention_entity_list);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.content.is_empty() {
+            return Some("content".to_owned());
+        }
+        if let Some(p) = json::nested("mention_entity_list", &self.mention_entity_list) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `PermissionCollection`
@@ -14421,6 +15049,18 @@ impl ToJson for ProtectAgencyRequestBody {
         w.field_opt("expected_salary", &self.expected_salary);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.talent_id.is_empty() {
+            return Some("talent_id".to_owned());
+        }
+        if self.supplier_id.is_empty() {
+            return Some("supplier_id".to_owned());
+        }
+        if self.consultant_id.is_empty() {
+            return Some("consultant_id".to_owned());
+        }
+        None
+    }
 }
 /// `ProtectSearchAgencyRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14438,6 +15078,12 @@ impl ToJson for ProtectSearchAgencyRequestBody {
         w.begin_object();
         w.field("talent_id", &self.talent_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.talent_id.is_empty() {
+            return Some("talent_id".to_owned());
+        }
+        None
     }
 }
 /// `ProtectSearchAgencyResponseBody`
@@ -14788,6 +15434,18 @@ impl ToJson for ReconciliationReferralAccountRequestBody {
         w.field("end_trans_time", &self.end_trans_time);
         w.field_opt("trade_details", &self.trade_details);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.start_trans_time.is_empty() {
+            return Some("start_trans_time".to_owned());
+        }
+        if self.end_trans_time.is_empty() {
+            return Some("end_trans_time".to_owned());
+        }
+        if let Some(p) = json::nested("trade_details", &self.trade_details) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ReconciliationReferralAccountResponseBody`
@@ -15387,6 +16045,12 @@ impl ToJson for SearchJobPublishRecordRequestBody {
         w.field("job_channel_id", &self.job_channel_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.job_channel_id.is_empty() {
+            return Some("job_channel_id".to_owned());
+        }
+        None
+    }
 }
 /// `SearchReferralRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15410,6 +16074,12 @@ impl ToJson for SearchReferralRequestBody {
         w.field_opt("start_time", &self.start_time);
         w.field_opt("end_time", &self.end_time);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.talent_id.is_empty() {
+            return Some("talent_id".to_owned());
+        }
+        None
     }
 }
 /// `SearchReferralResponseBody`
@@ -17286,6 +17956,18 @@ impl ToJson for TradeDetail {
         w.field_opt("total_recharge_reward_info", &self.total_recharge_reward_info);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.account_id.is_empty() {
+            return Some("account_id".to_owned());
+        }
+        if let Some(p) = json::nested(
+            "total_recharge_reward_info",
+            &self.total_recharge_reward_info,
+        ) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `TransferOnboardApplicationRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17348,6 +18030,12 @@ impl ToJson for TransferStageApplicationRequestBody {
         w.begin_object();
         w.field("stage_id", &self.stage_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.stage_id.is_empty() {
+            return Some("stage_id".to_owned());
+        }
+        None
     }
 }
 /// `TripartiteAgreementInfo`
@@ -17560,6 +18248,24 @@ impl ToJson for UpdateProgressEcoBackgroundCheckRequestBody {
         w.field_opt("report_file_list", &self.report_file_list);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.background_check_id.is_empty() {
+            return Some("background_check_id".to_owned());
+        }
+        if self.stage_id.is_empty() {
+            return Some("stage_id".to_owned());
+        }
+        if self.stage_name.is_empty() {
+            return Some("stage_name".to_owned());
+        }
+        if self.stage_time.is_empty() {
+            return Some("stage_time".to_owned());
+        }
+        if let Some(p) = json::nested("report_file_list", &self.report_file_list) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `UpdateResultEcoBackgroundCheckRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17590,6 +18296,21 @@ impl ToJson for UpdateResultEcoBackgroundCheckRequestBody {
         w.field_opt("report_file_list", &self.report_file_list);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.background_check_id.is_empty() {
+            return Some("background_check_id".to_owned());
+        }
+        if self.result.is_empty() {
+            return Some("result".to_owned());
+        }
+        if self.result_time.is_empty() {
+            return Some("result_time".to_owned());
+        }
+        if let Some(p) = json::nested("report_file_list", &self.report_file_list) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `UpdateResultEcoExamRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17619,6 +18340,18 @@ impl ToJson for UpdateResultEcoExamRequestBody {
         w.field_opt("detail_list", &self.detail_list);
         w.field_opt("status", &self.status);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.result.is_empty() {
+            return Some("result".to_owned());
+        }
+        if let Some(p) = json::nested("report_list", &self.report_list) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("detail_list", &self.detail_list) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `UserBusinessManagementScope`
@@ -17800,6 +18533,18 @@ impl ToJson for WebsiteDelivery {
         w.field_opt("channel_id", &self.channel_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.job_post_id.is_empty() {
+            return Some("job_post_id".to_owned());
+        }
+        if let Some(p) = json::nested("resume", &self.resume) {
+            return Some(p);
+        }
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        None
+    }
 }
 /// `WebsiteDeliveryAttachment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17844,6 +18589,18 @@ impl ToJson for WebsiteDeliveryAttachment {
         w.field_opt("email", &self.email);
         w.field_opt("identification", &self.identification);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.job_post_id.is_empty() {
+            return Some("job_post_id".to_owned());
+        }
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        if self.resume_file_id.is_empty() {
+            return Some("resume_file_id".to_owned());
+        }
+        None
     }
 }
 /// `WebsiteDeliveryAward`
@@ -17940,6 +18697,12 @@ impl ToJson for WebsiteDeliveryBasicInfo {
         w.field_opt("customized_data", &self.customized_data);
         w.field_opt("email", &self.email);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        None
     }
 }
 /// `WebsiteDeliveryCareer`
@@ -18206,6 +18969,12 @@ impl ToJson for WebsiteDeliveryResume {
         w.field_opt("language_list", &self.language_list);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("basic_info", &self.basic_info) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `WebsiteDeliverySelfEvaluation`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18451,6 +19220,12 @@ impl ToJson for WebsiteUser {
         w.field_opt("mobile_country_code", &self.mobile_country_code);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.external_id.is_empty() {
+            return Some("external_id".to_owned());
+        }
+        None
+    }
 }
 /// `WithdrawReferralAccountRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18471,6 +19246,12 @@ impl ToJson for WithdrawReferralAccountRequestBody {
         w.field("withdraw_bonus_type", &self.withdraw_bonus_type);
         w.field("external_order_id", &self.external_order_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.external_order_id.is_empty() {
+            return Some("external_order_id".to_owned());
+        }
+        None
     }
 }
 /// `WithdrawReferralAccountResponseBody`

@@ -85,8 +85,9 @@ pub enum DownloadHasPermissionSetting {
     AllMembers,
     /// `not_anyone`
     NotAnyone,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DownloadHasPermissionSetting {
     /// The value on the wire.
@@ -94,13 +95,8 @@ impl DownloadHasPermissionSetting {
         match self {
             Self::AllMembers => "all_members",
             Self::NotAnyone => "not_anyone",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DownloadHasPermissionSetting {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DownloadHasPermissionSetting {
@@ -108,14 +104,18 @@ impl From<&str> for DownloadHasPermissionSetting {
         match value {
             "all_members" => Self::AllMembers,
             "not_anyone" => Self::NotAnyone,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DownloadHasPermissionSetting {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -123,9 +123,14 @@ impl From<String> for DownloadHasPermissionSetting {
 impl From<DownloadHasPermissionSetting> for String {
     fn from(value: DownloadHasPermissionSetting) -> String {
         match value {
-            DownloadHasPermissionSetting::Unknown(other) => other,
+            DownloadHasPermissionSetting::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DownloadHasPermissionSetting {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DownloadHasPermissionSetting {
@@ -151,8 +156,9 @@ pub enum MessageHasPermissionSetting {
     AllMembers,
     /// `not_anyone`
     NotAnyone,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MessageHasPermissionSetting {
     /// The value on the wire.
@@ -160,13 +166,8 @@ impl MessageHasPermissionSetting {
         match self {
             Self::AllMembers => "all_members",
             Self::NotAnyone => "not_anyone",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MessageHasPermissionSetting {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MessageHasPermissionSetting {
@@ -174,14 +175,18 @@ impl From<&str> for MessageHasPermissionSetting {
         match value {
             "all_members" => Self::AllMembers,
             "not_anyone" => Self::NotAnyone,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MessageHasPermissionSetting {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -189,9 +194,14 @@ impl From<String> for MessageHasPermissionSetting {
 impl From<MessageHasPermissionSetting> for String {
     fn from(value: MessageHasPermissionSetting) -> String {
         match value {
-            MessageHasPermissionSetting::Unknown(other) => other,
+            MessageHasPermissionSetting::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MessageHasPermissionSetting {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MessageHasPermissionSetting {
@@ -221,8 +231,9 @@ pub enum RecallType {
     GroupManager,
     /// `enterprise_manager`
     EnterpriseManager,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl RecallType {
     /// The value on the wire.
@@ -232,13 +243,8 @@ impl RecallType {
             Self::GroupOwner => "group_owner",
             Self::GroupManager => "group_manager",
             Self::EnterpriseManager => "enterprise_manager",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for RecallType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for RecallType {
@@ -248,14 +254,18 @@ impl From<&str> for RecallType {
             "group_owner" => Self::GroupOwner,
             "group_manager" => Self::GroupManager,
             "enterprise_manager" => Self::EnterpriseManager,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for RecallType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -263,9 +273,14 @@ impl From<String> for RecallType {
 impl From<RecallType> for String {
     fn from(value: RecallType) -> String {
         match value {
-            RecallType::Unknown(other) => other,
+            RecallType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for RecallType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for RecallType {
@@ -291,8 +306,9 @@ pub enum ScreenshotHasPermissionSetting {
     AllMembers,
     /// `not_anyone`
     NotAnyone,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ScreenshotHasPermissionSetting {
     /// The value on the wire.
@@ -300,13 +316,8 @@ impl ScreenshotHasPermissionSetting {
         match self {
             Self::AllMembers => "all_members",
             Self::NotAnyone => "not_anyone",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ScreenshotHasPermissionSetting {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ScreenshotHasPermissionSetting {
@@ -314,14 +325,18 @@ impl From<&str> for ScreenshotHasPermissionSetting {
         match value {
             "all_members" => Self::AllMembers,
             "not_anyone" => Self::NotAnyone,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ScreenshotHasPermissionSetting {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -329,9 +344,14 @@ impl From<String> for ScreenshotHasPermissionSetting {
 impl From<ScreenshotHasPermissionSetting> for String {
     fn from(value: ScreenshotHasPermissionSetting) -> String {
         match value {
-            ScreenshotHasPermissionSetting::Unknown(other) => other,
+            ScreenshotHasPermissionSetting::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ScreenshotHasPermissionSetting {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ScreenshotHasPermissionSetting {

@@ -17,8 +17,9 @@ pub enum ActionType {
     None,
     /// `REDIRECT_LINK`
     RedirectLink,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ActionType {
     /// The value on the wire.
@@ -26,13 +27,8 @@ impl ActionType {
         match self {
             Self::None => "NONE",
             Self::RedirectLink => "REDIRECT_LINK",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ActionType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ActionType {
@@ -40,14 +36,18 @@ impl From<&str> for ActionType {
         match value {
             "NONE" => Self::None,
             "REDIRECT_LINK" => Self::RedirectLink,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ActionType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -55,9 +55,14 @@ impl From<String> for ActionType {
 impl From<ActionType> for String {
     fn from(value: ActionType) -> String {
         match value {
-            ActionType::Unknown(other) => other,
+            ActionType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ActionType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ActionType {
@@ -85,8 +90,9 @@ pub enum ChatMode {
     P2p,
     /// `topic`
     Topic,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ChatMode {
     /// The value on the wire.
@@ -95,13 +101,8 @@ impl ChatMode {
             Self::Group => "group",
             Self::P2p => "p2p",
             Self::Topic => "topic",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ChatMode {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ChatMode {
@@ -110,14 +111,18 @@ impl From<&str> for ChatMode {
             "group" => Self::Group,
             "p2p" => Self::P2p,
             "topic" => Self::Topic,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ChatMode {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -125,9 +130,14 @@ impl From<String> for ChatMode {
 impl From<ChatMode> for String {
     fn from(value: ChatMode) -> String {
         match value {
-            ChatMode::Unknown(other) => other,
+            ChatMode::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ChatMode {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ChatMode {
@@ -155,8 +165,9 @@ pub enum ChatStatus {
     Dissolved,
     /// `dissolved_save`
     DissolvedSave,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ChatStatus {
     /// The value on the wire.
@@ -165,13 +176,8 @@ impl ChatStatus {
             Self::Normal => "normal",
             Self::Dissolved => "dissolved",
             Self::DissolvedSave => "dissolved_save",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ChatStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ChatStatus {
@@ -180,14 +186,18 @@ impl From<&str> for ChatStatus {
             "normal" => Self::Normal,
             "dissolved" => Self::Dissolved,
             "dissolved_save" => Self::DissolvedSave,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ChatStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -195,9 +205,14 @@ impl From<String> for ChatStatus {
 impl From<ChatStatus> for String {
     fn from(value: ChatStatus) -> String {
         match value {
-            ChatStatus::Unknown(other) => other,
+            ChatStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ChatStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ChatStatus {
@@ -223,8 +238,9 @@ pub enum ChatTopNoticeActionType {
     V1,
     /// `2`
     V2,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ChatTopNoticeActionType {
     /// The value on the wire.
@@ -232,13 +248,8 @@ impl ChatTopNoticeActionType {
         match self {
             Self::V1 => "1",
             Self::V2 => "2",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ChatTopNoticeActionType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ChatTopNoticeActionType {
@@ -246,14 +257,18 @@ impl From<&str> for ChatTopNoticeActionType {
         match value {
             "1" => Self::V1,
             "2" => Self::V2,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ChatTopNoticeActionType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -261,9 +276,14 @@ impl From<String> for ChatTopNoticeActionType {
 impl From<ChatTopNoticeActionType> for String {
     fn from(value: ChatTopNoticeActionType) -> String {
         match value {
-            ChatTopNoticeActionType::Unknown(other) => other,
+            ChatTopNoticeActionType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ChatTopNoticeActionType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ChatTopNoticeActionType {
@@ -289,8 +309,9 @@ pub enum ChatType {
     Group,
     /// `p2p`
     P2p,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ChatType {
     /// The value on the wire.
@@ -298,13 +319,8 @@ impl ChatType {
         match self {
             Self::Group => "group",
             Self::P2p => "p2p",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ChatType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ChatType {
@@ -312,14 +328,18 @@ impl From<&str> for ChatType {
         match value {
             "group" => Self::Group,
             "p2p" => Self::P2p,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ChatType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -327,9 +347,14 @@ impl From<String> for ChatType {
 impl From<ChatType> for String {
     fn from(value: ChatType) -> String {
         match value {
-            ChatType::Unknown(other) => other,
+            ChatType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ChatType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ChatType {
@@ -355,8 +380,9 @@ pub enum DownloadHasPermissionSetting {
     AllMembers,
     /// `not_anyone`
     NotAnyone,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DownloadHasPermissionSetting {
     /// The value on the wire.
@@ -364,13 +390,8 @@ impl DownloadHasPermissionSetting {
         match self {
             Self::AllMembers => "all_members",
             Self::NotAnyone => "not_anyone",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DownloadHasPermissionSetting {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DownloadHasPermissionSetting {
@@ -378,14 +399,18 @@ impl From<&str> for DownloadHasPermissionSetting {
         match value {
             "all_members" => Self::AllMembers,
             "not_anyone" => Self::NotAnyone,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DownloadHasPermissionSetting {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -393,9 +418,14 @@ impl From<String> for DownloadHasPermissionSetting {
 impl From<DownloadHasPermissionSetting> for String {
     fn from(value: DownloadHasPermissionSetting) -> String {
         match value {
-            DownloadHasPermissionSetting::Unknown(other) => other,
+            DownloadHasPermissionSetting::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DownloadHasPermissionSetting {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DownloadHasPermissionSetting {
@@ -421,8 +451,9 @@ pub enum EditPermission {
     AllMembers,
     /// `only_owner`
     OnlyOwner,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl EditPermission {
     /// The value on the wire.
@@ -430,13 +461,8 @@ impl EditPermission {
         match self {
             Self::AllMembers => "all_members",
             Self::OnlyOwner => "only_owner",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for EditPermission {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for EditPermission {
@@ -444,14 +470,18 @@ impl From<&str> for EditPermission {
         match value {
             "all_members" => Self::AllMembers,
             "only_owner" => Self::OnlyOwner,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for EditPermission {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -459,9 +489,14 @@ impl From<String> for EditPermission {
 impl From<EditPermission> for String {
     fn from(value: EditPermission) -> String {
         match value {
-            EditPermission::Unknown(other) => other,
+            EditPermission::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for EditPermission {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for EditPermission {
@@ -487,8 +522,9 @@ pub enum ExcludeFromTypes {
     User,
     /// `bot`
     Bot,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ExcludeFromTypes {
     /// The value on the wire.
@@ -496,13 +532,8 @@ impl ExcludeFromTypes {
         match self {
             Self::User => "user",
             Self::Bot => "bot",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ExcludeFromTypes {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ExcludeFromTypes {
@@ -510,14 +541,18 @@ impl From<&str> for ExcludeFromTypes {
         match value {
             "user" => Self::User,
             "bot" => Self::Bot,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ExcludeFromTypes {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -525,9 +560,14 @@ impl From<String> for ExcludeFromTypes {
 impl From<ExcludeFromTypes> for String {
     fn from(value: ExcludeFromTypes) -> String {
         match value {
-            ExcludeFromTypes::Unknown(other) => other,
+            ExcludeFromTypes::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ExcludeFromTypes {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ExcludeFromTypes {
@@ -555,8 +595,9 @@ pub enum FailReason {
     InvalidPageToken,
     /// `no_permission`
     NoPermission,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FailReason {
     /// The value on the wire.
@@ -565,13 +606,8 @@ impl FailReason {
             Self::Invalid => "invalid",
             Self::InvalidPageToken => "invalid_page_token",
             Self::NoPermission => "no_permission",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FailReason {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FailReason {
@@ -580,14 +616,18 @@ impl From<&str> for FailReason {
             "invalid" => Self::Invalid,
             "invalid_page_token" => Self::InvalidPageToken,
             "no_permission" => Self::NoPermission,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FailReason {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -595,9 +635,14 @@ impl From<String> for FailReason {
 impl From<FailReason> for String {
     fn from(value: FailReason) -> String {
         match value {
-            FailReason::Unknown(other) => other,
+            FailReason::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FailReason {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FailReason {
@@ -633,8 +678,9 @@ pub enum FileType {
     Ppt,
     /// `stream`
     Stream,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FileType {
     /// The value on the wire.
@@ -647,13 +693,8 @@ impl FileType {
             Self::Xls => "xls",
             Self::Ppt => "ppt",
             Self::Stream => "stream",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FileType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FileType {
@@ -666,14 +707,18 @@ impl From<&str> for FileType {
             "xls" => Self::Xls,
             "ppt" => Self::Ppt,
             "stream" => Self::Stream,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FileType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -681,9 +726,14 @@ impl From<String> for FileType {
 impl From<FileType> for String {
     fn from(value: FileType) -> String {
         match value {
-            FileType::Unknown(other) => other,
+            FileType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FileType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FileType {
@@ -717,8 +767,9 @@ pub enum ForwardReceiveIdType {
     Email,
     /// `thread_id`
     ThreadId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ForwardReceiveIdType {
     /// The value on the wire.
@@ -730,13 +781,8 @@ impl ForwardReceiveIdType {
             Self::ChatId => "chat_id",
             Self::Email => "email",
             Self::ThreadId => "thread_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ForwardReceiveIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ForwardReceiveIdType {
@@ -748,14 +794,18 @@ impl From<&str> for ForwardReceiveIdType {
             "chat_id" => Self::ChatId,
             "email" => Self::Email,
             "thread_id" => Self::ThreadId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ForwardReceiveIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -763,9 +813,14 @@ impl From<String> for ForwardReceiveIdType {
 impl From<ForwardReceiveIdType> for String {
     fn from(value: ForwardReceiveIdType) -> String {
         match value {
-            ForwardReceiveIdType::Unknown(other) => other,
+            ForwardReceiveIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ForwardReceiveIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ForwardReceiveIdType {
@@ -799,8 +854,9 @@ pub enum ForwardReceiveIdType2 {
     Email,
     /// `thread_id`
     ThreadId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ForwardReceiveIdType2 {
     /// The value on the wire.
@@ -812,13 +868,8 @@ impl ForwardReceiveIdType2 {
             Self::ChatId => "chat_id",
             Self::Email => "email",
             Self::ThreadId => "thread_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ForwardReceiveIdType2 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ForwardReceiveIdType2 {
@@ -830,14 +881,18 @@ impl From<&str> for ForwardReceiveIdType2 {
             "chat_id" => Self::ChatId,
             "email" => Self::Email,
             "thread_id" => Self::ThreadId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ForwardReceiveIdType2 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -845,9 +900,14 @@ impl From<String> for ForwardReceiveIdType2 {
 impl From<ForwardReceiveIdType2> for String {
     fn from(value: ForwardReceiveIdType2) -> String {
         match value {
-            ForwardReceiveIdType2::Unknown(other) => other,
+            ForwardReceiveIdType2::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ForwardReceiveIdType2 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ForwardReceiveIdType2 {
@@ -873,8 +933,9 @@ pub enum FromTypes {
     User,
     /// `bot`
     Bot,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FromTypes {
     /// The value on the wire.
@@ -882,13 +943,8 @@ impl FromTypes {
         match self {
             Self::User => "user",
             Self::Bot => "bot",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FromTypes {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FromTypes {
@@ -896,14 +952,18 @@ impl From<&str> for FromTypes {
         match value {
             "user" => Self::User,
             "bot" => Self::Bot,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FromTypes {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -911,9 +971,14 @@ impl From<String> for FromTypes {
 impl From<FromTypes> for String {
     fn from(value: FromTypes) -> String {
         match value {
-            FromTypes::Unknown(other) => other,
+            FromTypes::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FromTypes {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FromTypes {
@@ -941,8 +1006,9 @@ pub enum GetMemberIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetMemberIdType {
     /// The value on the wire.
@@ -951,13 +1017,8 @@ impl GetMemberIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetMemberIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetMemberIdType {
@@ -966,14 +1027,18 @@ impl From<&str> for GetMemberIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetMemberIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -981,9 +1046,14 @@ impl From<String> for GetMemberIdType {
 impl From<GetMemberIdType> for String {
     fn from(value: GetMemberIdType) -> String {
         match value {
-            GetMemberIdType::Unknown(other) => other,
+            GetMemberIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetMemberIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetMemberIdType {
@@ -1009,8 +1079,9 @@ pub enum GroupMessageType {
     Chat,
     /// `thread`
     Thread,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GroupMessageType {
     /// The value on the wire.
@@ -1018,13 +1089,8 @@ impl GroupMessageType {
         match self {
             Self::Chat => "chat",
             Self::Thread => "thread",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GroupMessageType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GroupMessageType {
@@ -1032,14 +1098,18 @@ impl From<&str> for GroupMessageType {
         match value {
             "chat" => Self::Chat,
             "thread" => Self::Thread,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GroupMessageType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1047,9 +1117,14 @@ impl From<String> for GroupMessageType {
 impl From<GroupMessageType> for String {
     fn from(value: GroupMessageType) -> String {
         match value {
-            GroupMessageType::Unknown(other) => other,
+            GroupMessageType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GroupMessageType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GroupMessageType {
@@ -1075,8 +1150,9 @@ pub enum HideMemberCountSetting {
     AllMembers,
     /// `only_owner`
     OnlyOwner,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl HideMemberCountSetting {
     /// The value on the wire.
@@ -1084,13 +1160,8 @@ impl HideMemberCountSetting {
         match self {
             Self::AllMembers => "all_members",
             Self::OnlyOwner => "only_owner",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for HideMemberCountSetting {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for HideMemberCountSetting {
@@ -1098,14 +1169,18 @@ impl From<&str> for HideMemberCountSetting {
         match value {
             "all_members" => Self::AllMembers,
             "only_owner" => Self::OnlyOwner,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for HideMemberCountSetting {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1113,9 +1188,14 @@ impl From<String> for HideMemberCountSetting {
 impl From<HideMemberCountSetting> for String {
     fn from(value: HideMemberCountSetting) -> String {
         match value {
-            HideMemberCountSetting::Unknown(other) => other,
+            HideMemberCountSetting::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for HideMemberCountSetting {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for HideMemberCountSetting {
@@ -1141,8 +1221,9 @@ pub enum ImageType {
     Message,
     /// `avatar`
     Avatar,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ImageType {
     /// The value on the wire.
@@ -1150,13 +1231,8 @@ impl ImageType {
         match self {
             Self::Message => "message",
             Self::Avatar => "avatar",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ImageType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ImageType {
@@ -1164,14 +1240,18 @@ impl From<&str> for ImageType {
         match value {
             "message" => Self::Message,
             "avatar" => Self::Avatar,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ImageType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1179,9 +1259,14 @@ impl From<String> for ImageType {
 impl From<ImageType> for String {
     fn from(value: ImageType) -> String {
         match value {
-            ImageType::Unknown(other) => other,
+            ImageType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ImageType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ImageType {
@@ -1211,8 +1296,9 @@ pub enum IncludeAttachmentTypes {
     Image,
     /// `video`
     Video,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl IncludeAttachmentTypes {
     /// The value on the wire.
@@ -1222,13 +1308,8 @@ impl IncludeAttachmentTypes {
             Self::Link => "link",
             Self::Image => "image",
             Self::Video => "video",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for IncludeAttachmentTypes {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for IncludeAttachmentTypes {
@@ -1238,14 +1319,18 @@ impl From<&str> for IncludeAttachmentTypes {
             "link" => Self::Link,
             "image" => Self::Image,
             "video" => Self::Video,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for IncludeAttachmentTypes {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1253,9 +1338,14 @@ impl From<String> for IncludeAttachmentTypes {
 impl From<IncludeAttachmentTypes> for String {
     fn from(value: IncludeAttachmentTypes) -> String {
         match value {
-            IncludeAttachmentTypes::Unknown(other) => other,
+            IncludeAttachmentTypes::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for IncludeAttachmentTypes {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for IncludeAttachmentTypes {
@@ -1309,8 +1399,9 @@ pub enum Language {
     ThTh,
     /// `ko_kr`
     KoKr,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Language {
     /// The value on the wire.
@@ -1332,13 +1423,8 @@ impl Language {
             Self::RuRu => "ru_ru",
             Self::ThTh => "th_th",
             Self::KoKr => "ko_kr",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Language {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Language {
@@ -1360,14 +1446,18 @@ impl From<&str> for Language {
             "ru_ru" => Self::RuRu,
             "th_th" => Self::ThTh,
             "ko_kr" => Self::KoKr,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Language {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1375,9 +1465,14 @@ impl From<String> for Language {
 impl From<Language> for String {
     fn from(value: Language) -> String {
         match value {
-            Language::Unknown(other) => other,
+            Language::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Language {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Language {
@@ -1403,8 +1498,9 @@ pub enum ListSortType {
     ByCreateTimeAsc,
     /// `ByCreateTimeDesc`
     ByCreateTimeDesc,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListSortType {
     /// The value on the wire.
@@ -1412,13 +1508,8 @@ impl ListSortType {
         match self {
             Self::ByCreateTimeAsc => "ByCreateTimeAsc",
             Self::ByCreateTimeDesc => "ByCreateTimeDesc",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListSortType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListSortType {
@@ -1426,14 +1517,18 @@ impl From<&str> for ListSortType {
         match value {
             "ByCreateTimeAsc" => Self::ByCreateTimeAsc,
             "ByCreateTimeDesc" => Self::ByCreateTimeDesc,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListSortType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1441,9 +1536,14 @@ impl From<String> for ListSortType {
 impl From<ListSortType> for String {
     fn from(value: ListSortType) -> String {
         match value {
-            ListSortType::Unknown(other) => other,
+            ListSortType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListSortType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListSortType {
@@ -1473,8 +1573,9 @@ pub enum MemberIdType {
     OpenId,
     /// `app_id`
     AppId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MemberIdType {
     /// The value on the wire.
@@ -1484,13 +1585,8 @@ impl MemberIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::AppId => "app_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MemberIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MemberIdType {
@@ -1500,14 +1596,18 @@ impl From<&str> for MemberIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "app_id" => Self::AppId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MemberIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1515,9 +1615,14 @@ impl From<String> for MemberIdType {
 impl From<MemberIdType> for String {
     fn from(value: MemberIdType) -> String {
         match value {
-            MemberIdType::Unknown(other) => other,
+            MemberIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MemberIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MemberIdType {
@@ -1551,8 +1656,9 @@ pub enum MergeForwardReceiveIdType {
     Email,
     /// `thread_id`
     ThreadId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MergeForwardReceiveIdType {
     /// The value on the wire.
@@ -1564,13 +1670,8 @@ impl MergeForwardReceiveIdType {
             Self::ChatId => "chat_id",
             Self::Email => "email",
             Self::ThreadId => "thread_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MergeForwardReceiveIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MergeForwardReceiveIdType {
@@ -1582,14 +1683,18 @@ impl From<&str> for MergeForwardReceiveIdType {
             "chat_id" => Self::ChatId,
             "email" => Self::Email,
             "thread_id" => Self::ThreadId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MergeForwardReceiveIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1597,9 +1702,14 @@ impl From<String> for MergeForwardReceiveIdType {
 impl From<MergeForwardReceiveIdType> for String {
     fn from(value: MergeForwardReceiveIdType) -> String {
         match value {
-            MergeForwardReceiveIdType::Unknown(other) => other,
+            MergeForwardReceiveIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MergeForwardReceiveIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MergeForwardReceiveIdType {
@@ -1625,8 +1735,9 @@ pub enum MessageHasPermissionSetting {
     AllMembers,
     /// `not_anyone`
     NotAnyone,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MessageHasPermissionSetting {
     /// The value on the wire.
@@ -1634,13 +1745,8 @@ impl MessageHasPermissionSetting {
         match self {
             Self::AllMembers => "all_members",
             Self::NotAnyone => "not_anyone",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MessageHasPermissionSetting {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MessageHasPermissionSetting {
@@ -1648,14 +1754,18 @@ impl From<&str> for MessageHasPermissionSetting {
         match value {
             "all_members" => Self::AllMembers,
             "not_anyone" => Self::NotAnyone,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MessageHasPermissionSetting {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1663,9 +1773,14 @@ impl From<String> for MessageHasPermissionSetting {
 impl From<MessageHasPermissionSetting> for String {
     fn from(value: MessageHasPermissionSetting) -> String {
         match value {
-            MessageHasPermissionSetting::Unknown(other) => other,
+            MessageHasPermissionSetting::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MessageHasPermissionSetting {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MessageHasPermissionSetting {
@@ -1695,8 +1810,9 @@ pub enum ModifierIdType {
     OpenId,
     /// `app_id`
     AppId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ModifierIdType {
     /// The value on the wire.
@@ -1706,13 +1822,8 @@ impl ModifierIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::AppId => "app_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ModifierIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ModifierIdType {
@@ -1722,14 +1833,18 @@ impl From<&str> for ModifierIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "app_id" => Self::AppId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ModifierIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1737,9 +1852,14 @@ impl From<String> for ModifierIdType {
 impl From<ModifierIdType> for String {
     fn from(value: ModifierIdType) -> String {
         match value {
-            ModifierIdType::Unknown(other) => other,
+            ModifierIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ModifierIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ModifierIdType {
@@ -1765,8 +1885,9 @@ pub enum OperatorType {
     User,
     /// `app`
     App,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl OperatorType {
     /// The value on the wire.
@@ -1774,13 +1895,8 @@ impl OperatorType {
         match self {
             Self::User => "user",
             Self::App => "app",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for OperatorType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for OperatorType {
@@ -1788,14 +1904,18 @@ impl From<&str> for OperatorType {
         match value {
             "user" => Self::User,
             "app" => Self::App,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for OperatorType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1803,9 +1923,14 @@ impl From<String> for OperatorType {
 impl From<OperatorType> for String {
     fn from(value: OperatorType) -> String {
         match value {
-            OperatorType::Unknown(other) => other,
+            OperatorType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for OperatorType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for OperatorType {
@@ -1835,8 +1960,9 @@ pub enum OwnerIdType {
     OpenId,
     /// `app_id`
     AppId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl OwnerIdType {
     /// The value on the wire.
@@ -1846,13 +1972,8 @@ impl OwnerIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::AppId => "app_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for OwnerIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for OwnerIdType {
@@ -1862,14 +1983,18 @@ impl From<&str> for OwnerIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "app_id" => Self::AppId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for OwnerIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1877,9 +2002,14 @@ impl From<String> for OwnerIdType {
 impl From<OwnerIdType> for String {
     fn from(value: OwnerIdType) -> String {
         match value {
-            OwnerIdType::Unknown(other) => other,
+            OwnerIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for OwnerIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for OwnerIdType {
@@ -1905,8 +2035,9 @@ pub enum P2pTargetType {
     User,
     /// `bot`
     Bot,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl P2pTargetType {
     /// The value on the wire.
@@ -1914,13 +2045,8 @@ impl P2pTargetType {
         match self {
             Self::User => "user",
             Self::Bot => "bot",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for P2pTargetType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for P2pTargetType {
@@ -1928,14 +2054,18 @@ impl From<&str> for P2pTargetType {
         match value {
             "user" => Self::User,
             "bot" => Self::Bot,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for P2pTargetType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1943,9 +2073,14 @@ impl From<String> for P2pTargetType {
 impl From<P2pTargetType> for String {
     fn from(value: P2pTargetType) -> String {
         match value {
-            P2pTargetType::Unknown(other) => other,
+            P2pTargetType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for P2pTargetType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for P2pTargetType {
@@ -1971,8 +2106,9 @@ pub enum PinManageSetting {
     AllMembers,
     /// `only_owner`
     OnlyOwner,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl PinManageSetting {
     /// The value on the wire.
@@ -1980,13 +2116,8 @@ impl PinManageSetting {
         match self {
             Self::AllMembers => "all_members",
             Self::OnlyOwner => "only_owner",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for PinManageSetting {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for PinManageSetting {
@@ -1994,14 +2125,18 @@ impl From<&str> for PinManageSetting {
         match value {
             "all_members" => Self::AllMembers,
             "only_owner" => Self::OnlyOwner,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for PinManageSetting {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2009,9 +2144,14 @@ impl From<String> for PinManageSetting {
 impl From<PinManageSetting> for String {
     fn from(value: PinManageSetting) -> String {
         match value {
-            PinManageSetting::Unknown(other) => other,
+            PinManageSetting::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for PinManageSetting {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for PinManageSetting {
@@ -2043,8 +2183,9 @@ pub enum ReceiveIdType {
     ChatId,
     /// `email`
     Email,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ReceiveIdType {
     /// The value on the wire.
@@ -2055,13 +2196,8 @@ impl ReceiveIdType {
             Self::OpenId => "open_id",
             Self::ChatId => "chat_id",
             Self::Email => "email",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ReceiveIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ReceiveIdType {
@@ -2072,14 +2208,18 @@ impl From<&str> for ReceiveIdType {
             "open_id" => Self::OpenId,
             "chat_id" => Self::ChatId,
             "email" => Self::Email,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ReceiveIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2087,9 +2227,14 @@ impl From<String> for ReceiveIdType {
 impl From<ReceiveIdType> for String {
     fn from(value: ReceiveIdType) -> String {
         match value {
-            ReceiveIdType::Unknown(other) => other,
+            ReceiveIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ReceiveIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ReceiveIdType {
@@ -2115,8 +2260,9 @@ pub enum ScreenshotHasPermissionSetting {
     AllMembers,
     /// `not_anyone`
     NotAnyone,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ScreenshotHasPermissionSetting {
     /// The value on the wire.
@@ -2124,13 +2270,8 @@ impl ScreenshotHasPermissionSetting {
         match self {
             Self::AllMembers => "all_members",
             Self::NotAnyone => "not_anyone",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ScreenshotHasPermissionSetting {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ScreenshotHasPermissionSetting {
@@ -2138,14 +2279,18 @@ impl From<&str> for ScreenshotHasPermissionSetting {
         match value {
             "all_members" => Self::AllMembers,
             "not_anyone" => Self::NotAnyone,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ScreenshotHasPermissionSetting {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2153,9 +2298,14 @@ impl From<String> for ScreenshotHasPermissionSetting {
 impl From<ScreenshotHasPermissionSetting> for String {
     fn from(value: ScreenshotHasPermissionSetting) -> String {
         match value {
-            ScreenshotHasPermissionSetting::Unknown(other) => other,
+            ScreenshotHasPermissionSetting::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ScreenshotHasPermissionSetting {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ScreenshotHasPermissionSetting {
@@ -2181,8 +2331,9 @@ pub enum SortType {
     ByCreateTimeAsc,
     /// `ByActiveTimeDesc`
     ByActiveTimeDesc,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SortType {
     /// The value on the wire.
@@ -2190,13 +2341,8 @@ impl SortType {
         match self {
             Self::ByCreateTimeAsc => "ByCreateTimeAsc",
             Self::ByActiveTimeDesc => "ByActiveTimeDesc",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SortType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SortType {
@@ -2204,14 +2350,18 @@ impl From<&str> for SortType {
         match value {
             "ByCreateTimeAsc" => Self::ByCreateTimeAsc,
             "ByActiveTimeDesc" => Self::ByActiveTimeDesc,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SortType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2219,9 +2369,14 @@ impl From<String> for SortType {
 impl From<SortType> for String {
     fn from(value: SortType) -> String {
         match value {
-            SortType::Unknown(other) => other,
+            SortType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SortType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SortType {
@@ -2265,8 +2420,9 @@ pub enum TabType {
     ImagesVideos,
     /// `task`
     Task,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl TabType {
     /// The value on the wire.
@@ -2283,13 +2439,8 @@ impl TabType {
             Self::FilesResources => "files_resources",
             Self::ImagesVideos => "images_videos",
             Self::Task => "task",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for TabType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for TabType {
@@ -2306,14 +2457,18 @@ impl From<&str> for TabType {
             "files_resources" => Self::FilesResources,
             "images_videos" => Self::ImagesVideos,
             "task" => Self::Task,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for TabType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2321,9 +2476,14 @@ impl From<String> for TabType {
 impl From<TabType> for String {
     fn from(value: TabType) -> String {
         match value {
-            TabType::Unknown(other) => other,
+            TabType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for TabType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for TabType {
@@ -2399,8 +2559,9 @@ pub enum Type {
     Diagnose,
     /// `vote`
     Vote,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
@@ -2433,13 +2594,8 @@ impl Type {
             Self::Todo => "todo",
             Self::Diagnose => "diagnose",
             Self::Vote => "vote",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
@@ -2472,14 +2628,18 @@ impl From<&str> for Type {
             "todo" => Self::Todo,
             "diagnose" => Self::Diagnose,
             "vote" => Self::Vote,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2487,9 +2647,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -2519,8 +2684,9 @@ pub enum UpdateFields {
     I18NName,
     /// `REDIRECT_LINK`
     RedirectLink,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UpdateFields {
     /// The value on the wire.
@@ -2530,13 +2696,8 @@ impl UpdateFields {
             Self::Name => "NAME",
             Self::I18NName => "I18N_NAME",
             Self::RedirectLink => "REDIRECT_LINK",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UpdateFields {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UpdateFields {
@@ -2546,14 +2707,18 @@ impl From<&str> for UpdateFields {
             "NAME" => Self::Name,
             "I18N_NAME" => Self::I18NName,
             "REDIRECT_LINK" => Self::RedirectLink,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UpdateFields {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2561,9 +2726,14 @@ impl From<String> for UpdateFields {
 impl From<UpdateFields> for String {
     fn from(value: UpdateFields) -> String {
         match value {
-            UpdateFields::Unknown(other) => other,
+            UpdateFields::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UpdateFields {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UpdateFields {
@@ -2589,8 +2759,9 @@ pub enum UrgentSetting {
     AllMembers,
     /// `only_owner`
     OnlyOwner,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UrgentSetting {
     /// The value on the wire.
@@ -2598,13 +2769,8 @@ impl UrgentSetting {
         match self {
             Self::AllMembers => "all_members",
             Self::OnlyOwner => "only_owner",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UrgentSetting {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UrgentSetting {
@@ -2612,14 +2778,18 @@ impl From<&str> for UrgentSetting {
         match value {
             "all_members" => Self::AllMembers,
             "only_owner" => Self::OnlyOwner,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UrgentSetting {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2627,9 +2797,14 @@ impl From<String> for UrgentSetting {
 impl From<UrgentSetting> for String {
     fn from(value: UrgentSetting) -> String {
         match value {
-            UrgentSetting::Unknown(other) => other,
+            UrgentSetting::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UrgentSetting {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UrgentSetting {
@@ -2657,8 +2832,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -2667,13 +2843,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -2682,14 +2853,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2697,9 +2872,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -2727,8 +2907,9 @@ pub enum ValidityPeriod {
     Week,
     /// `permanently`
     Permanently,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ValidityPeriod {
     /// The value on the wire.
@@ -2737,13 +2918,8 @@ impl ValidityPeriod {
             Self::Year => "year",
             Self::Week => "week",
             Self::Permanently => "permanently",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ValidityPeriod {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ValidityPeriod {
@@ -2752,14 +2928,18 @@ impl From<&str> for ValidityPeriod {
             "year" => Self::Year,
             "week" => Self::Week,
             "permanently" => Self::Permanently,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ValidityPeriod {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2767,9 +2947,14 @@ impl From<String> for ValidityPeriod {
 impl From<ValidityPeriod> for String {
     fn from(value: ValidityPeriod) -> String {
         match value {
-            ValidityPeriod::Unknown(other) => other,
+            ValidityPeriod::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ValidityPeriod {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ValidityPeriod {
@@ -2795,8 +2980,9 @@ pub enum VideoConferenceSetting {
     AllMembers,
     /// `only_owner`
     OnlyOwner,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl VideoConferenceSetting {
     /// The value on the wire.
@@ -2804,13 +2990,8 @@ impl VideoConferenceSetting {
         match self {
             Self::AllMembers => "all_members",
             Self::OnlyOwner => "only_owner",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for VideoConferenceSetting {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for VideoConferenceSetting {
@@ -2818,14 +2999,18 @@ impl From<&str> for VideoConferenceSetting {
         match value {
             "all_members" => Self::AllMembers,
             "only_owner" => Self::OnlyOwner,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for VideoConferenceSetting {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -2833,9 +3018,14 @@ impl From<String> for VideoConferenceSetting {
 impl From<VideoConferenceSetting> for String {
     fn from(value: VideoConferenceSetting) -> String {
         match value {
-            VideoConferenceSetting::Unknown(other) => other,
+            VideoConferenceSetting::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for VideoConferenceSetting {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for VideoConferenceSetting {
@@ -3209,7 +3399,7 @@ pub struct ChatTab {
     /// Tab name**Note**: The group tab name does not exceed 30 characters (maximum 10 Chinese characters)
     pub tab_name: Option<String>,
     /// Tab type**Note**: Only doc and url type tabs are supported, other fields are read-only fields Options:message(Message type),doc_list(DocList List of Cloud Documents),doc(Document),pin(Pin),meeting_minute(MeetingMinute Meeting notes),chat_announcement(ChatAnnouncement Group announcement),url(URL),file(File),files_resources(files_resources: Combination type, Find all shared docs, links, and files in one place.),images_videos(images_videos: Combination type, Find all shared image and video in one place.),task(Task)
-    pub tab_type: TabType,
+    pub tab_type: Option<TabType>,
     /// Tab content
     pub tab_content: Option<ChatTabContent>,
     /// Chat tab configuration**Note**: This parameter is only valid when tab_type is set to url
@@ -3232,10 +3422,16 @@ impl ToJson for ChatTab {
         w.begin_object();
         w.field_opt("tab_id", &self.tab_id);
         w.field_opt("tab_name", &self.tab_name);
-        w.field("tab_type", &self.tab_type);
+        w.field_opt("tab_type", &self.tab_type);
         w.field_opt("tab_content", &self.tab_content);
         w.field_opt("tab_config", &self.tab_config);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.tab_type.is_none() {
+            return Some("tab_type".to_owned());
+        }
+        None
     }
 }
 /// `ChatTabConfig`
@@ -3358,6 +3554,15 @@ impl ToJson for CreateByCardMessageReqBody {
             ),
         );
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.receive_id.is_empty() {
+            return Some("receive_id".to_owned());
+        }
+        if self.template_id.is_empty() {
+            return Some("template_id".to_owned());
+        }
+        None
     }
 }
 /// `CreateChatMembersRequestBody`
@@ -3638,6 +3843,12 @@ impl ToJson for CreateChatTabRequestBody {
         w.field("chat_tabs", &self.chat_tabs);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("chat_tabs", &self.chat_tabs) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CreateChatTabResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3664,12 +3875,18 @@ impl ToJson for CreateChatTabResponseBody {
         w.field_opt("chat_tabs", &self.chat_tabs);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("chat_tabs", &self.chat_tabs) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CreateFileRequestBody`
 #[derive(Debug, Default)]
 pub struct CreateFileRequestBody {
     /// `file_type`
-    pub file_type: FileType,
+    pub file_type: Option<FileType>,
     /// `file_name`
     pub file_name: String,
     /// `duration`
@@ -3681,8 +3898,17 @@ impl CreateFileRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        form = form.text("file_type", self.file_type.as_str());
-        form = form.text("file_name", self.file_name);
+        match self.file_type {
+            Some(v) => {
+                form = form.text("file_type", v.as_str());
+            }
+            None => form = form.missing_part("file_type"),
+        }
+        if self.file_name.is_empty() {
+            form = form.missing_part("file_name");
+        } else {
+            form = form.text("file_name", self.file_name);
+        }
         if let Some(v) = self.duration {
             form = form.text("duration", v);
         }
@@ -3690,7 +3916,7 @@ impl CreateFileRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -3718,7 +3944,7 @@ impl FromJson for CreateFileResponseBody {
 #[derive(Debug, Default)]
 pub struct CreateImageRequestBody {
     /// `image_type`
-    pub image_type: ImageType,
+    pub image_type: Option<ImageType>,
     /// `image`
     pub image: Option<lark_oapi_core::FilePart>,
 }
@@ -3726,12 +3952,17 @@ impl CreateImageRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        form = form.text("image_type", self.image_type.as_str());
+        match self.image_type {
+            Some(v) => {
+                form = form.text("image_type", v.as_str());
+            }
+            None => form = form.missing_part("image_type"),
+        }
         match self.image {
             Some(v) => {
                 form = form.file("image", v);
             }
-            None => form = form.missing_file("image"),
+            None => form = form.missing_part("image"),
         }
         form
     }
@@ -3772,6 +4003,12 @@ impl ToJson for CreateMessageReactionRequestBody {
         w.field("reaction_type", &self.reaction_type);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("reaction_type", &self.reaction_type) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CreateMessageRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3799,6 +4036,18 @@ impl ToJson for CreateMessageRequestBody {
         w.field_opt("uuid", &self.uuid);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.receive_id.is_empty() {
+            return Some("receive_id".to_owned());
+        }
+        if self.msg_type.is_empty() {
+            return Some("msg_type".to_owned());
+        }
+        if self.content.is_empty() {
+            return Some("content".to_owned());
+        }
+        None
+    }
 }
 /// `CreatePinRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3816,6 +4065,12 @@ impl ToJson for CreatePinRequestBody {
         w.begin_object();
         w.field("message_id", &self.message_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.message_id.is_empty() {
+            return Some("message_id".to_owned());
+        }
+        None
     }
 }
 /// `CreatePinResponseBody`
@@ -3899,6 +4154,12 @@ impl ToJson for Emoji {
         w.field("emoji_type", &self.emoji_type);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.emoji_type.is_empty() {
+            return Some("emoji_type".to_owned());
+        }
+        None
+    }
 }
 /// `FailMsgReactionDetails`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3942,6 +4203,15 @@ impl ToJson for FollowUp {
         w.field_opt("i18n_contents", &self.i18n_contents);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.content.is_empty() {
+            return Some("content".to_owned());
+        }
+        if let Some(p) = json::nested("i18n_contents", &self.i18n_contents) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ForwardThreadRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3959,6 +4229,12 @@ impl ToJson for ForwardThreadRequestBody {
         w.begin_object();
         w.field("receive_id", &self.receive_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.receive_id.is_empty() {
+            return Some("receive_id".to_owned());
+        }
+        None
     }
 }
 /// `GetChatAnnouncementResponseBody`
@@ -4270,14 +4546,23 @@ pub struct I18nContent {
     /// Multilingual content of bubbles
     pub content: String,
     /// Language Options:en_us(English),zh_cn(SimplifiedChinese Simplified Chinese),zh_hk(SimplifiedChineseHongKong Traditional Chinese - Hong Kong),zh_tw(SimplifiedChineseTaiwan Traditional Chinese - Taiwan),ja_jp(Japanese),id_id(Indonesian),vi_vn(Vietnamese),th_th(Thai),pt_br(Portuguese),es_es(Spanish),ko_kr(Korean),de_de(German),fr_fr(French),it_it(Italian),ru_ru(Russian),ms_my(Malay)
-    pub language: Language,
+    pub language: Option<Language>,
 }
 impl ToJson for I18nContent {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("content", &self.content);
-        w.field("language", &self.language);
+        w.field_opt("language", &self.language);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.content.is_empty() {
+            return Some("content".to_owned());
+        }
+        if self.language.is_none() {
+            return Some("language".to_owned());
+        }
+        None
     }
 }
 /// `I18nNames`
@@ -4635,6 +4920,12 @@ impl ToJson for MergeForwardMessageRequestBody {
         w.field("message_id_list", &self.message_id_list);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.receive_id.is_empty() {
+            return Some("receive_id".to_owned());
+        }
+        None
+    }
 }
 /// `MergeForwardMessageResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4749,6 +5040,12 @@ impl ToJson for MessageBody {
         w.begin_object();
         w.field("content", &self.content);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.content.is_empty() {
+            return Some("content".to_owned());
+        }
+        None
     }
 }
 /// `MessageQuery`
@@ -4924,7 +5221,7 @@ pub struct Operator {
     /// `operator_id`
     pub operator_id: String,
     /// `operator_type`
-    pub operator_type: OperatorType,
+    pub operator_type: Option<OperatorType>,
 }
 impl FromJson for Operator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -4954,6 +5251,12 @@ impl ToJson for PatchChatAnnouncementRequestBody {
         w.field("revision", &self.revision);
         w.field_opt("requests", &self.requests);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.revision.is_empty() {
+            return Some("revision".to_owned());
+        }
+        None
     }
 }
 /// `PatchChatMenuItemRequestBody`
@@ -5043,6 +5346,12 @@ impl ToJson for PushFollowUpMessageRequestBody {
         w.begin_object();
         w.field("follow_ups", &self.follow_ups);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("follow_ups", &self.follow_ups) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `PutTopNoticeChatTopNoticeRequestBody`
@@ -5217,6 +5526,12 @@ impl ToJson for ReplyByCardMessageReqBody {
         );
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.template_id.is_empty() {
+            return Some("template_id".to_owned());
+        }
+        None
+    }
 }
 /// `ReplyMessageRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5243,6 +5558,15 @@ impl ToJson for ReplyMessageRequestBody {
         w.field_opt("reply_in_thread", &self.reply_in_thread);
         w.field_opt("uuid", &self.uuid);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.content.is_empty() {
+            return Some("content".to_owned());
+        }
+        if self.msg_type.is_empty() {
+            return Some("msg_type".to_owned());
+        }
+        None
     }
 }
 /// `RestrictedModeSetting`
@@ -5526,6 +5850,12 @@ impl ToJson for UpdateByCardMessageReqBody {
         );
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.template_id.is_empty() {
+            return Some("template_id".to_owned());
+        }
+        None
+    }
 }
 /// `UpdateChatModerationRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5648,6 +5978,15 @@ impl ToJson for UpdateMessageRequestBody {
         w.field("msg_type", &self.msg_type);
         w.field("content", &self.content);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.msg_type.is_empty() {
+            return Some("msg_type".to_owned());
+        }
+        if self.content.is_empty() {
+            return Some("content".to_owned());
+        }
+        None
     }
 }
 /// `UrgentAppMessageResponseBody`

@@ -17,8 +17,9 @@ pub enum ActionType {
     Webhook,
     /// `url_page`
     UrlPage,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ActionType {
     /// The value on the wire.
@@ -26,13 +27,8 @@ impl ActionType {
         match self {
             Self::Webhook => "webhook",
             Self::UrlPage => "url_page",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ActionType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ActionType {
@@ -40,14 +36,18 @@ impl From<&str> for ActionType {
         match value {
             "webhook" => Self::Webhook,
             "url_page" => Self::UrlPage,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ActionType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -55,9 +55,14 @@ impl From<String> for ActionType {
 impl From<ActionType> for String {
     fn from(value: ActionType) -> String {
         match value {
-            ActionType::Unknown(other) => other,
+            ActionType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ActionType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ActionType {
@@ -85,8 +90,9 @@ pub enum ButtonType {
     Primary,
     /// `success`
     Success,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ButtonType {
     /// The value on the wire.
@@ -95,13 +101,8 @@ impl ButtonType {
             Self::Default => "default",
             Self::Primary => "primary",
             Self::Success => "success",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ButtonType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ButtonType {
@@ -110,14 +111,18 @@ impl From<&str> for ButtonType {
             "default" => Self::Default,
             "primary" => Self::Primary,
             "success" => Self::Success,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ButtonType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -125,9 +130,14 @@ impl From<String> for ButtonType {
 impl From<ButtonType> for String {
     fn from(value: ButtonType) -> String {
         match value {
-            ButtonType::Unknown(other) => other,
+            ButtonType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ButtonType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ButtonType {
@@ -153,8 +163,9 @@ pub enum ChatModes {
     Default,
     /// `thread`
     Thread,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ChatModes {
     /// The value on the wire.
@@ -162,13 +173,8 @@ impl ChatModes {
         match self {
             Self::Default => "default",
             Self::Thread => "thread",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ChatModes {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ChatModes {
@@ -176,14 +182,18 @@ impl From<&str> for ChatModes {
         match value {
             "default" => Self::Default,
             "thread" => Self::Thread,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ChatModes {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -191,9 +201,14 @@ impl From<String> for ChatModes {
 impl From<ChatModes> for String {
     fn from(value: ChatModes) -> String {
         match value {
-            ChatModes::Unknown(other) => other,
+            ChatModes::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ChatModes {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ChatModes {
@@ -221,8 +236,9 @@ pub enum ChatStatus {
     Dissolved,
     /// `dissolved_save`
     DissolvedSave,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ChatStatus {
     /// The value on the wire.
@@ -231,13 +247,8 @@ impl ChatStatus {
             Self::Normal => "normal",
             Self::Dissolved => "dissolved",
             Self::DissolvedSave => "dissolved_save",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ChatStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ChatStatus {
@@ -246,14 +257,18 @@ impl From<&str> for ChatStatus {
             "normal" => Self::Normal,
             "dissolved" => Self::Dissolved,
             "dissolved_save" => Self::DissolvedSave,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ChatStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -261,9 +276,14 @@ impl From<String> for ChatStatus {
 impl From<ChatStatus> for String {
     fn from(value: ChatStatus) -> String {
         match value {
-            ChatStatus::Unknown(other) => other,
+            ChatStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ChatStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ChatStatus {
@@ -295,8 +315,9 @@ pub enum Reason {
     V3,
     /// `4`
     V4,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Reason {
     /// The value on the wire.
@@ -307,13 +328,8 @@ impl Reason {
             Self::V2 => "2",
             Self::V3 => "3",
             Self::V4 => "4",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Reason {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Reason {
@@ -324,14 +340,18 @@ impl From<&str> for Reason {
             "2" => Self::V2,
             "3" => Self::V3,
             "4" => Self::V4,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Reason {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -339,9 +359,14 @@ impl From<String> for Reason {
 impl From<Reason> for String {
     fn from(value: Reason) -> String {
         match value {
-            Reason::Unknown(other) => other,
+            Reason::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Reason {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Reason {
@@ -371,8 +396,9 @@ pub enum SearchTypes {
     PublicJoined,
     /// `public_not_joined`
     PublicNotJoined,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SearchTypes {
     /// The value on the wire.
@@ -382,13 +408,8 @@ impl SearchTypes {
             Self::External => "external",
             Self::PublicJoined => "public_joined",
             Self::PublicNotJoined => "public_not_joined",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SearchTypes {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SearchTypes {
@@ -398,14 +419,18 @@ impl From<&str> for SearchTypes {
             "external" => Self::External,
             "public_joined" => Self::PublicJoined,
             "public_not_joined" => Self::PublicNotJoined,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SearchTypes {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -413,9 +438,14 @@ impl From<String> for SearchTypes {
 impl From<SearchTypes> for String {
     fn from(value: SearchTypes) -> String {
         match value {
-            SearchTypes::Unknown(other) => other,
+            SearchTypes::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SearchTypes {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SearchTypes {
@@ -443,8 +473,9 @@ pub enum Sorter {
     UpdateTimeDesc,
     /// `member_count_desc`
     MemberCountDesc,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Sorter {
     /// The value on the wire.
@@ -453,13 +484,8 @@ impl Sorter {
             Self::CreateTimeDesc => "create_time_desc",
             Self::UpdateTimeDesc => "update_time_desc",
             Self::MemberCountDesc => "member_count_desc",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Sorter {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Sorter {
@@ -468,14 +494,18 @@ impl From<&str> for Sorter {
             "create_time_desc" => Self::CreateTimeDesc,
             "update_time_desc" => Self::UpdateTimeDesc,
             "member_count_desc" => Self::MemberCountDesc,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Sorter {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -483,9 +513,14 @@ impl From<String> for Sorter {
 impl From<Sorter> for String {
     fn from(value: Sorter) -> String {
         match value {
-            Sorter::Unknown(other) => other,
+            Sorter::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Sorter {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Sorter {
@@ -509,35 +544,35 @@ impl ToJson for Sorter {
 pub enum TagBizType {
     /// `chat`
     Chat,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl TagBizType {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::Chat => "chat",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for TagBizType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for TagBizType {
     fn from(value: &str) -> Self {
         match value {
             "chat" => Self::Chat,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for TagBizType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -545,9 +580,14 @@ impl From<String> for TagBizType {
 impl From<TagBizType> for String {
     fn from(value: TagBizType) -> String {
         match value {
-            TagBizType::Unknown(other) => other,
+            TagBizType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for TagBizType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for TagBizType {
@@ -571,35 +611,35 @@ impl ToJson for TagBizType {
 pub enum TagType {
     /// `tenant`
     Tenant,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl TagType {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::Tenant => "tenant",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for TagType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for TagType {
     fn from(value: &str) -> Self {
         match value {
             "tenant" => Self::Tenant,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for TagType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -607,9 +647,14 @@ impl From<String> for TagType {
 impl From<TagType> for String {
     fn from(value: TagType) -> String {
         match value {
-            TagType::Unknown(other) => other,
+            TagType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for TagType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for TagType {
@@ -639,8 +684,9 @@ pub enum Type {
     Success,
     /// `danger`
     Danger,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
@@ -650,13 +696,8 @@ impl Type {
             Self::Secondary => "secondary",
             Self::Success => "success",
             Self::Danger => "danger",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
@@ -666,14 +707,18 @@ impl From<&str> for Type {
             "secondary" => Self::Secondary,
             "success" => Self::Success,
             "danger" => Self::Danger,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -681,9 +726,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -725,8 +775,9 @@ pub enum UpdateFields {
     V102,
     /// `103`
     V103,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UpdateFields {
     /// The value on the wire.
@@ -742,13 +793,8 @@ impl UpdateFields {
             Self::V101 => "101",
             Self::V102 => "102",
             Self::V103 => "103",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UpdateFields {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UpdateFields {
@@ -764,14 +810,18 @@ impl From<&str> for UpdateFields {
             "101" => Self::V101,
             "102" => Self::V102,
             "103" => Self::V103,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UpdateFields {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -779,9 +829,14 @@ impl From<String> for UpdateFields {
 impl From<UpdateFields> for String {
     fn from(value: UpdateFields) -> String {
         match value {
-            UpdateFields::Unknown(other) => other,
+            UpdateFields::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UpdateFields {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UpdateFields {
@@ -809,8 +864,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -819,13 +875,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -834,14 +885,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -849,9 +904,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -1060,6 +1120,12 @@ impl ToJson for CreateAppFeedCardRequestBody {
         w.field_opt("user_ids", &self.user_ids);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("app_feed_card", &self.app_feed_card) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CreateAppFeedCardResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1092,7 +1158,7 @@ impl FromJson for CreateAppFeedCardResponseBody {
 )]
 pub struct CreateBizEntityTagRelationRequestBody {
     /// Business type Options:chat(Chat type)
-    pub tag_biz_type: TagBizType,
+    pub tag_biz_type: Option<TagBizType>,
     /// Business entity open ID
     pub biz_entity_id: String,
     /// Tag ID
@@ -1103,11 +1169,20 @@ pub struct CreateBizEntityTagRelationRequestBody {
 impl ToJson for CreateBizEntityTagRelationRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("tag_biz_type", &self.tag_biz_type);
+        w.field_opt("tag_biz_type", &self.tag_biz_type);
         w.field("biz_entity_id", &self.biz_entity_id);
         w.field_opt("tag_ids", &self.tag_ids);
         w.field_opt("bot_id", &self.bot_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.tag_biz_type.is_none() {
+            return Some("tag_biz_type".to_owned());
+        }
+        if self.biz_entity_id.is_empty() {
+            return Some("biz_entity_id".to_owned());
+        }
+        None
     }
 }
 /// `CreateTag`
@@ -1119,7 +1194,7 @@ impl ToJson for CreateBizEntityTagRelationRequestBody {
 )]
 pub struct CreateTag {
     /// Type of the tag Options:tenant(Tenant type)
-    pub tag_type: TagType,
+    pub tag_type: Option<TagType>,
     /// Name of the tag
     pub name: String,
     /// Tag's name in different languages
@@ -1128,10 +1203,22 @@ pub struct CreateTag {
 impl ToJson for CreateTag {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("tag_type", &self.tag_type);
+        w.field_opt("tag_type", &self.tag_type);
         w.field("name", &self.name);
         w.field_opt("i18n_names", &self.i18n_names);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.tag_type.is_none() {
+            return Some("tag_type".to_owned());
+        }
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        if let Some(p) = json::nested("i18n_names", &self.i18n_names) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `CreateTagRequestBody`
@@ -1153,6 +1240,12 @@ impl ToJson for CreateTagRequestBody {
         w.field("create_tag", &self.create_tag);
         w.field_opt("bot_id", &self.bot_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("create_tag", &self.create_tag) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `CreateTagResponseBody`
@@ -1193,6 +1286,12 @@ impl ToJson for DeleteAppFeedCardBatchRequestBody {
         w.begin_object();
         w.field_opt("feed_cards", &self.feed_cards);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("feed_cards", &self.feed_cards) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `DeleteAppFeedCardBatchResponseBody`
@@ -1303,6 +1402,15 @@ impl ToJson for OpenAppFeedCard {
         w.field_opt("notify", &self.notify);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("status_label", &self.status_label) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("buttons", &self.buttons) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `OpenAppFeedCardButton`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1315,7 +1423,7 @@ pub struct OpenAppFeedCardButton {
     /// url (support https only)
     pub multi_url: Option<OpenAppFeedCardUrl>,
     /// action type (The button interaction method can be configured to redirect to a URL page or set up a webhook callback.) Options:url_page(URLPage url page),webhook(webhook)
-    pub action_type: ActionType,
+    pub action_type: Option<ActionType>,
     /// text
     pub text: OpenAppFeedCardText,
     /// button type Options:default(default),primary(primary),success(success)
@@ -1327,11 +1435,20 @@ impl ToJson for OpenAppFeedCardButton {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field_opt("multi_url", &self.multi_url);
-        w.field("action_type", &self.action_type);
+        w.field_opt("action_type", &self.action_type);
         w.field("text", &self.text);
         w.field_opt("button_type", &self.button_type);
         w.field_opt("action_map", &self.action_map);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.action_type.is_none() {
+            return Some("action_type".to_owned());
+        }
+        if let Some(p) = json::nested("text", &self.text) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `OpenAppFeedCardButtons`
@@ -1351,6 +1468,12 @@ impl ToJson for OpenAppFeedCardButtons {
         w.field("buttons", &self.buttons);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("buttons", &self.buttons) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `OpenAppFeedCardText`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1368,6 +1491,12 @@ impl ToJson for OpenAppFeedCardText {
         w.begin_object();
         w.field("text", &self.text);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.text.is_empty() {
+            return Some("text".to_owned());
+        }
+        None
     }
 }
 /// `OpenAppFeedCardUrl`
@@ -1451,14 +1580,23 @@ pub struct OpenFeedStatusLabel {
     /// text
     pub text: String,
     /// label type Options:primary(primary),secondary(secondary),success(success),danger(Danger)
-    pub r#type: Type,
+    pub r#type: Option<Type>,
 }
 impl ToJson for OpenFeedStatusLabel {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("text", &self.text);
-        w.field("type", &self.r#type);
+        w.field_opt("type", &self.r#type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.text.is_empty() {
+            return Some("text".to_owned());
+        }
+        if self.r#type.is_none() {
+            return Some("type".to_owned());
+        }
+        None
     }
 }
 /// `PatchFeedCardRequestBody`
@@ -1524,6 +1662,15 @@ impl ToJson for PatchTag {
         w.field_opt("i18n_names", &self.i18n_names);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.id.is_empty() {
+            return Some("id".to_owned());
+        }
+        if let Some(p) = json::nested("i18n_names", &self.i18n_names) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `PatchTagFailReason`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1563,6 +1710,12 @@ impl ToJson for PatchTagRequestBody {
         w.field_opt("patch_tag", &self.patch_tag);
         w.field_opt("bot_id", &self.bot_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("patch_tag", &self.patch_tag) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `PatchTagResponseBody`
@@ -1661,6 +1814,15 @@ impl ToJson for TagI18nName {
         w.field("locale", &self.locale);
         w.field("name", &self.name);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.locale.is_empty() {
+            return Some("locale".to_owned());
+        }
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        None
     }
 }
 /// `TagI18nNameV2`
@@ -1764,6 +1926,12 @@ impl ToJson for UpdateAppFeedCardBatchRequestBody {
         w.field_opt("feed_cards", &self.feed_cards);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("feed_cards", &self.feed_cards) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `UpdateChatButtonRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1791,6 +1959,15 @@ impl ToJson for UpdateChatButtonRequestBody {
         w.field_opt("buttons", &self.buttons);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.chat_id.is_empty() {
+            return Some("chat_id".to_owned());
+        }
+        if let Some(p) = json::nested("buttons", &self.buttons) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `UserOpenAppFeedCardDeleter`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1811,6 +1988,15 @@ impl ToJson for UserOpenAppFeedCardDeleter {
         w.field("biz_id", &self.biz_id);
         w.field("user_id", &self.user_id);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.biz_id.is_empty() {
+            return Some("biz_id".to_owned());
+        }
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        None
     }
 }
 /// `UserOpenAppFeedCardUpdater`
@@ -1835,6 +2021,15 @@ impl ToJson for UserOpenAppFeedCardUpdater {
         w.field("user_id", &self.user_id);
         w.field("update_fields", &self.update_fields);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("app_feed_card", &self.app_feed_card) {
+            return Some(p);
+        }
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        None
     }
 }
 /// `BotTimeSentiveFeedCardResponseBody`

@@ -19,8 +19,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -29,13 +30,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -44,14 +40,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -59,9 +59,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -125,6 +130,12 @@ impl ToJson for BaikeImage {
         w.field("token", &self.token);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.token.is_empty() {
+            return Some("token".to_owned());
+        }
+        None
+    }
 }
 /// `Classification`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -162,6 +173,15 @@ impl ToJson for Classification {
         w.field_opt("father_id", &self.father_id);
         w.field_opt("i18n_names", &self.i18n_names);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.id.is_empty() {
+            return Some("id".to_owned());
+        }
+        if let Some(p) = json::nested("i18n_names", &self.i18n_names) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ClassificationFilter`
@@ -337,6 +357,24 @@ impl ToJson for Entity {
         w.field_opt("i18n_descs", &self.i18n_descs);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("main_keys", &self.main_keys) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("full_names", &self.full_names) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("aliases", &self.aliases) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("related_meta", &self.related_meta) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("outer_info", &self.outer_info) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `File`
 #[derive(Debug, Default)]
@@ -350,12 +388,16 @@ impl File {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        form = form.text("name", self.name);
+        if self.name.is_empty() {
+            form = form.missing_part("name");
+        } else {
+            form = form.text("name", self.name);
+        }
         match self.file {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -395,6 +437,12 @@ impl ToJson for HighlightEntityRequestBody {
         w.begin_object();
         w.field("text", &self.text);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.text.is_empty() {
+            return Some("text".to_owned());
+        }
+        None
     }
 }
 /// `HighlightEntityResponseBody`
@@ -444,6 +492,12 @@ impl ToJson for I18nClsName {
         w.field("language", &self.language);
         w.field("name", &self.name);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        None
     }
 }
 /// `I18nEntryDesc`
@@ -566,6 +620,12 @@ impl ToJson for MatchEntityRequestBody {
         w.field("word", &self.word);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.word.is_empty() {
+            return Some("word".to_owned());
+        }
+        None
+    }
 }
 /// `MatchEntityResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -637,6 +697,15 @@ impl ToJson for OuterInfo {
         w.field("outer_id", &self.outer_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.provider.is_empty() {
+            return Some("provider".to_owned());
+        }
+        if self.outer_id.is_empty() {
+            return Some("outer_id".to_owned());
+        }
+        None
+    }
 }
 /// `Phrase`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -696,6 +765,12 @@ impl ToJson for Referer {
         w.field_opt("url", &self.url);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.id.is_empty() {
+            return Some("id".to_owned());
+        }
+        None
+    }
 }
 /// `RelatedMeta`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -749,6 +824,30 @@ impl ToJson for RelatedMeta {
         w.field_opt("classifications", &self.classifications);
         w.field_opt("images", &self.images);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("users", &self.users) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("chats", &self.chats) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("docs", &self.docs) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("oncalls", &self.oncalls) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("links", &self.links) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("classifications", &self.classifications) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("images", &self.images) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `Repo`
@@ -880,6 +979,12 @@ impl ToJson for Term {
         w.field("key", &self.key);
         w.field("display_status", &self.display_status);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.key.is_empty() {
+            return Some("key".to_owned());
+        }
+        None
     }
 }
 /// `UploadFileResponseBody`

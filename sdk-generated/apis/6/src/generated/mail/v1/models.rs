@@ -21,8 +21,9 @@ pub enum CreateMailgroupPermissionMemberResponseBodyType {
     MailGroup,
     /// `PUBLIC_MAILBOX`
     PublicMailbox,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CreateMailgroupPermissionMemberResponseBodyType {
     /// The value on the wire.
@@ -32,13 +33,8 @@ impl CreateMailgroupPermissionMemberResponseBodyType {
             Self::Department => "DEPARTMENT",
             Self::MailGroup => "MAIL_GROUP",
             Self::PublicMailbox => "PUBLIC_MAILBOX",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CreateMailgroupPermissionMemberResponseBodyType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CreateMailgroupPermissionMemberResponseBodyType {
@@ -48,14 +44,18 @@ impl From<&str> for CreateMailgroupPermissionMemberResponseBodyType {
             "DEPARTMENT" => Self::Department,
             "MAIL_GROUP" => Self::MailGroup,
             "PUBLIC_MAILBOX" => Self::PublicMailbox,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CreateMailgroupPermissionMemberResponseBodyType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -63,9 +63,16 @@ impl From<String> for CreateMailgroupPermissionMemberResponseBodyType {
 impl From<CreateMailgroupPermissionMemberResponseBodyType> for String {
     fn from(value: CreateMailgroupPermissionMemberResponseBodyType) -> String {
         match value {
-            CreateMailgroupPermissionMemberResponseBodyType::Unknown(other) => other,
+            CreateMailgroupPermissionMemberResponseBodyType::Unknown(other) => {
+                other.into_string()
+            }
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CreateMailgroupPermissionMemberResponseBodyType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CreateMailgroupPermissionMemberResponseBodyType {
@@ -89,35 +96,35 @@ impl ToJson for CreateMailgroupPermissionMemberResponseBodyType {
 pub enum CreatePublicMailboxMemberResponseBodyType {
     /// `USER`
     User,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CreatePublicMailboxMemberResponseBodyType {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::User => "USER",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CreatePublicMailboxMemberResponseBodyType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CreatePublicMailboxMemberResponseBodyType {
     fn from(value: &str) -> Self {
         match value {
             "USER" => Self::User,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CreatePublicMailboxMemberResponseBodyType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -125,9 +132,16 @@ impl From<String> for CreatePublicMailboxMemberResponseBodyType {
 impl From<CreatePublicMailboxMemberResponseBodyType> for String {
     fn from(value: CreatePublicMailboxMemberResponseBodyType) -> String {
         match value {
-            CreatePublicMailboxMemberResponseBodyType::Unknown(other) => other,
+            CreatePublicMailboxMemberResponseBodyType::Unknown(other) => {
+                other.into_string()
+            }
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CreatePublicMailboxMemberResponseBodyType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CreatePublicMailboxMemberResponseBodyType {
@@ -153,8 +167,9 @@ pub enum DepartmentIdType {
     DepartmentId,
     /// `open_department_id`
     OpenDepartmentId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DepartmentIdType {
     /// The value on the wire.
@@ -162,13 +177,8 @@ impl DepartmentIdType {
         match self {
             Self::DepartmentId => "department_id",
             Self::OpenDepartmentId => "open_department_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DepartmentIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DepartmentIdType {
@@ -176,14 +186,18 @@ impl From<&str> for DepartmentIdType {
         match value {
             "department_id" => Self::DepartmentId,
             "open_department_id" => Self::OpenDepartmentId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DepartmentIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -191,9 +205,14 @@ impl From<String> for DepartmentIdType {
 impl From<DepartmentIdType> for String {
     fn from(value: DepartmentIdType) -> String {
         match value {
-            DepartmentIdType::Unknown(other) => other,
+            DepartmentIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DepartmentIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DepartmentIdType {
@@ -225,8 +244,9 @@ pub enum EmailType {
     UserAlias,
     /// `PUBLIC_MAILBOX_ALIAS`
     PublicMailboxAlias,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl EmailType {
     /// The value on the wire.
@@ -237,13 +257,8 @@ impl EmailType {
             Self::UserPrimary => "USER_PRIMARY",
             Self::UserAlias => "USER_ALIAS",
             Self::PublicMailboxAlias => "PUBLIC_MAILBOX_ALIAS",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for EmailType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for EmailType {
@@ -254,14 +269,18 @@ impl From<&str> for EmailType {
             "USER_PRIMARY" => Self::UserPrimary,
             "USER_ALIAS" => Self::UserAlias,
             "PUBLIC_MAILBOX_ALIAS" => Self::PublicMailboxAlias,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for EmailType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -269,9 +288,14 @@ impl From<String> for EmailType {
 impl From<EmailType> for String {
     fn from(value: EmailType) -> String {
         match value {
-            EmailType::Unknown(other) => other,
+            EmailType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for EmailType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for EmailType {
@@ -303,8 +327,9 @@ pub enum FailReason {
     NotInTheSameTenant,
     /// `invalid_address`
     InvalidAddress,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FailReason {
     /// The value on the wire.
@@ -315,13 +340,8 @@ impl FailReason {
             Self::NotUsingLarkMail => "not_using_lark_mail",
             Self::NotInTheSameTenant => "not_in_the_same_tenant",
             Self::InvalidAddress => "invalid_address",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FailReason {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FailReason {
@@ -332,14 +352,18 @@ impl From<&str> for FailReason {
             "not_using_lark_mail" => Self::NotUsingLarkMail,
             "not_in_the_same_tenant" => Self::NotInTheSameTenant,
             "invalid_address" => Self::InvalidAddress,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FailReason {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -347,9 +371,14 @@ impl From<String> for FailReason {
 impl From<FailReason> for String {
     fn from(value: FailReason) -> String {
         match value {
-            FailReason::Unknown(other) => other,
+            FailReason::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FailReason {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FailReason {
@@ -377,8 +406,9 @@ pub enum Format {
     Metadata,
     /// `plain_text_full`
     PlainTextFull,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Format {
     /// The value on the wire.
@@ -387,13 +417,8 @@ impl Format {
             Self::Full => "full",
             Self::Metadata => "metadata",
             Self::PlainTextFull => "plain_text_full",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Format {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Format {
@@ -402,14 +427,18 @@ impl From<&str> for Format {
             "full" => Self::Full,
             "metadata" => Self::Metadata,
             "plain_text_full" => Self::PlainTextFull,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Format {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -417,9 +446,14 @@ impl From<String> for Format {
 impl From<Format> for String {
     fn from(value: Format) -> String {
         match value {
-            Format::Unknown(other) => other,
+            Format::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Format {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Format {
@@ -447,8 +481,9 @@ pub enum GetFormat {
     Metadata,
     /// `raw`
     Raw,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetFormat {
     /// The value on the wire.
@@ -457,13 +492,8 @@ impl GetFormat {
             Self::Full => "full",
             Self::Metadata => "metadata",
             Self::Raw => "raw",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetFormat {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetFormat {
@@ -472,14 +502,18 @@ impl From<&str> for GetFormat {
             "full" => Self::Full,
             "metadata" => Self::Metadata,
             "raw" => Self::Raw,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetFormat {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -487,9 +521,14 @@ impl From<String> for GetFormat {
 impl From<GetFormat> for String {
     fn from(value: GetFormat) -> String {
         match value {
-            GetFormat::Unknown(other) => other,
+            GetFormat::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetFormat {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetFormat {
@@ -519,8 +558,9 @@ pub enum GetMailgroupPermissionMemberResponseBodyType {
     MailGroup,
     /// `PUBLIC_MAILBOX`
     PublicMailbox,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetMailgroupPermissionMemberResponseBodyType {
     /// The value on the wire.
@@ -530,13 +570,8 @@ impl GetMailgroupPermissionMemberResponseBodyType {
             Self::Department => "DEPARTMENT",
             Self::MailGroup => "MAIL_GROUP",
             Self::PublicMailbox => "PUBLIC_MAILBOX",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetMailgroupPermissionMemberResponseBodyType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetMailgroupPermissionMemberResponseBodyType {
@@ -546,14 +581,18 @@ impl From<&str> for GetMailgroupPermissionMemberResponseBodyType {
             "DEPARTMENT" => Self::Department,
             "MAIL_GROUP" => Self::MailGroup,
             "PUBLIC_MAILBOX" => Self::PublicMailbox,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetMailgroupPermissionMemberResponseBodyType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -561,9 +600,16 @@ impl From<String> for GetMailgroupPermissionMemberResponseBodyType {
 impl From<GetMailgroupPermissionMemberResponseBodyType> for String {
     fn from(value: GetMailgroupPermissionMemberResponseBodyType) -> String {
         match value {
-            GetMailgroupPermissionMemberResponseBodyType::Unknown(other) => other,
+            GetMailgroupPermissionMemberResponseBodyType::Unknown(other) => {
+                other.into_string()
+            }
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetMailgroupPermissionMemberResponseBodyType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetMailgroupPermissionMemberResponseBodyType {
@@ -587,35 +633,35 @@ impl ToJson for GetMailgroupPermissionMemberResponseBodyType {
 pub enum GetPublicMailboxMemberResponseBodyType {
     /// `USER`
     User,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetPublicMailboxMemberResponseBodyType {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::User => "USER",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetPublicMailboxMemberResponseBodyType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetPublicMailboxMemberResponseBodyType {
     fn from(value: &str) -> Self {
         match value {
             "USER" => Self::User,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetPublicMailboxMemberResponseBodyType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -623,9 +669,14 @@ impl From<String> for GetPublicMailboxMemberResponseBodyType {
 impl From<GetPublicMailboxMemberResponseBodyType> for String {
     fn from(value: GetPublicMailboxMemberResponseBodyType) -> String {
         match value {
-            GetPublicMailboxMemberResponseBodyType::Unknown(other) => other,
+            GetPublicMailboxMemberResponseBodyType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetPublicMailboxMemberResponseBodyType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetPublicMailboxMemberResponseBodyType {
@@ -655,8 +706,9 @@ pub enum MailgroupPermissionMemberType {
     MailGroup,
     /// `PUBLIC_MAILBOX`
     PublicMailbox,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MailgroupPermissionMemberType {
     /// The value on the wire.
@@ -666,13 +718,8 @@ impl MailgroupPermissionMemberType {
             Self::Department => "DEPARTMENT",
             Self::MailGroup => "MAIL_GROUP",
             Self::PublicMailbox => "PUBLIC_MAILBOX",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MailgroupPermissionMemberType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MailgroupPermissionMemberType {
@@ -682,14 +729,18 @@ impl From<&str> for MailgroupPermissionMemberType {
             "DEPARTMENT" => Self::Department,
             "MAIL_GROUP" => Self::MailGroup,
             "PUBLIC_MAILBOX" => Self::PublicMailbox,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MailgroupPermissionMemberType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -697,9 +748,14 @@ impl From<String> for MailgroupPermissionMemberType {
 impl From<MailgroupPermissionMemberType> for String {
     fn from(value: MailgroupPermissionMemberType) -> String {
         match value {
-            MailgroupPermissionMemberType::Unknown(other) => other,
+            MailgroupPermissionMemberType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MailgroupPermissionMemberType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MailgroupPermissionMemberType {
@@ -729,8 +785,9 @@ pub enum PriorityType {
     V3,
     /// `5`
     V5,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl PriorityType {
     /// The value on the wire.
@@ -740,13 +797,8 @@ impl PriorityType {
             Self::V1 => "1",
             Self::V3 => "3",
             Self::V5 => "5",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for PriorityType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for PriorityType {
@@ -756,14 +808,18 @@ impl From<&str> for PriorityType {
             "1" => Self::V1,
             "3" => Self::V3,
             "5" => Self::V5,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for PriorityType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -771,9 +827,14 @@ impl From<String> for PriorityType {
 impl From<PriorityType> for String {
     fn from(value: PriorityType) -> String {
         match value {
-            PriorityType::Unknown(other) => other,
+            PriorityType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for PriorityType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for PriorityType {
@@ -797,35 +858,35 @@ impl ToJson for PriorityType {
 pub enum PublicMailboxMemberType {
     /// `USER`
     User,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl PublicMailboxMemberType {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::User => "USER",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for PublicMailboxMemberType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for PublicMailboxMemberType {
     fn from(value: &str) -> Self {
         match value {
             "USER" => Self::User,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for PublicMailboxMemberType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -833,9 +894,14 @@ impl From<String> for PublicMailboxMemberType {
 impl From<PublicMailboxMemberType> for String {
     fn from(value: PublicMailboxMemberType) -> String {
         match value {
-            PublicMailboxMemberType::Unknown(other) => other,
+            PublicMailboxMemberType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for PublicMailboxMemberType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for PublicMailboxMemberType {
@@ -869,8 +935,9 @@ pub enum RecallRestrictionReason {
     NotDelivered,
     /// `exceeded_time_limit`
     ExceededTimeLimit,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl RecallRestrictionReason {
     /// The value on the wire.
@@ -882,13 +949,8 @@ impl RecallRestrictionReason {
             Self::AlreadyRecalled => "already_recalled",
             Self::NotDelivered => "not_delivered",
             Self::ExceededTimeLimit => "exceeded_time_limit",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for RecallRestrictionReason {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for RecallRestrictionReason {
@@ -900,14 +962,18 @@ impl From<&str> for RecallRestrictionReason {
             "already_recalled" => Self::AlreadyRecalled,
             "not_delivered" => Self::NotDelivered,
             "exceeded_time_limit" => Self::ExceededTimeLimit,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for RecallRestrictionReason {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -915,9 +981,14 @@ impl From<String> for RecallRestrictionReason {
 impl From<RecallRestrictionReason> for String {
     fn from(value: RecallRestrictionReason) -> String {
         match value {
-            RecallRestrictionReason::Unknown(other) => other,
+            RecallRestrictionReason::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for RecallRestrictionReason {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for RecallRestrictionReason {
@@ -947,8 +1018,9 @@ pub enum RecallResult {
     AllFail,
     /// `some_fail`
     SomeFail,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl RecallResult {
     /// The value on the wire.
@@ -958,13 +1030,8 @@ impl RecallResult {
             Self::AllSuccess => "all_success",
             Self::AllFail => "all_fail",
             Self::SomeFail => "some_fail",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for RecallResult {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for RecallResult {
@@ -974,14 +1041,18 @@ impl From<&str> for RecallResult {
             "all_success" => Self::AllSuccess,
             "all_fail" => Self::AllFail,
             "some_fail" => Self::SomeFail,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for RecallResult {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -989,9 +1060,14 @@ impl From<String> for RecallResult {
 impl From<RecallResult> for String {
     fn from(value: RecallResult) -> String {
         match value {
-            RecallResult::Unknown(other) => other,
+            RecallResult::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for RecallResult {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for RecallResult {
@@ -1017,8 +1093,9 @@ pub enum RecallStatus {
     Done,
     /// `in_progress`
     InProgress,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl RecallStatus {
     /// The value on the wire.
@@ -1026,13 +1103,8 @@ impl RecallStatus {
         match self {
             Self::Done => "done",
             Self::InProgress => "in_progress",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for RecallStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for RecallStatus {
@@ -1040,14 +1112,18 @@ impl From<&str> for RecallStatus {
         match value {
             "done" => Self::Done,
             "in_progress" => Self::InProgress,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for RecallStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1055,9 +1131,14 @@ impl From<String> for RecallStatus {
 impl From<RecallStatus> for String {
     fn from(value: RecallStatus) -> String {
         match value {
-            RecallStatus::Unknown(other) => other,
+            RecallStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for RecallStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for RecallStatus {
@@ -1083,8 +1164,9 @@ pub enum RecallUserMailboxSentMessageResponseBodyRecallStatus {
     Available,
     /// `unavailable`
     Unavailable,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl RecallUserMailboxSentMessageResponseBodyRecallStatus {
     /// The value on the wire.
@@ -1092,13 +1174,8 @@ impl RecallUserMailboxSentMessageResponseBodyRecallStatus {
         match self {
             Self::Available => "available",
             Self::Unavailable => "unavailable",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for RecallUserMailboxSentMessageResponseBodyRecallStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for RecallUserMailboxSentMessageResponseBodyRecallStatus {
@@ -1106,14 +1183,18 @@ impl From<&str> for RecallUserMailboxSentMessageResponseBodyRecallStatus {
         match value {
             "available" => Self::Available,
             "unavailable" => Self::Unavailable,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for RecallUserMailboxSentMessageResponseBodyRecallStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1121,9 +1202,16 @@ impl From<String> for RecallUserMailboxSentMessageResponseBodyRecallStatus {
 impl From<RecallUserMailboxSentMessageResponseBodyRecallStatus> for String {
     fn from(value: RecallUserMailboxSentMessageResponseBodyRecallStatus) -> String {
         match value {
-            RecallUserMailboxSentMessageResponseBodyRecallStatus::Unknown(other) => other,
+            RecallUserMailboxSentMessageResponseBodyRecallStatus::Unknown(other) => {
+                other.into_string()
+            }
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for RecallUserMailboxSentMessageResponseBodyRecallStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for RecallUserMailboxSentMessageResponseBodyRecallStatus {
@@ -1151,8 +1239,9 @@ pub enum RiskBannerLevel {
     Danger,
     /// `INFO`
     Info,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl RiskBannerLevel {
     /// The value on the wire.
@@ -1161,13 +1250,8 @@ impl RiskBannerLevel {
             Self::Warning => "WARNING",
             Self::Danger => "DANGER",
             Self::Info => "INFO",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for RiskBannerLevel {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for RiskBannerLevel {
@@ -1176,14 +1260,18 @@ impl From<&str> for RiskBannerLevel {
             "WARNING" => Self::Warning,
             "DANGER" => Self::Danger,
             "INFO" => Self::Info,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for RiskBannerLevel {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1191,9 +1279,14 @@ impl From<String> for RiskBannerLevel {
 impl From<RiskBannerLevel> for String {
     fn from(value: RiskBannerLevel) -> String {
         match value {
-            RiskBannerLevel::Unknown(other) => other,
+            RiskBannerLevel::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for RiskBannerLevel {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for RiskBannerLevel {
@@ -1233,8 +1326,9 @@ pub enum RiskBannerReason {
     ImpersonatePartner,
     /// `EXTERNAL_ENCRYPTION_ATTACHMENT`
     ExternalEncryptionAttachment,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl RiskBannerReason {
     /// The value on the wire.
@@ -1249,13 +1343,8 @@ impl RiskBannerReason {
             Self::Phishing => "PHISHING",
             Self::ImpersonatePartner => "IMPERSONATE_PARTNER",
             Self::ExternalEncryptionAttachment => "EXTERNAL_ENCRYPTION_ATTACHMENT",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for RiskBannerReason {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for RiskBannerReason {
@@ -1270,14 +1359,18 @@ impl From<&str> for RiskBannerReason {
             "PHISHING" => Self::Phishing,
             "IMPERSONATE_PARTNER" => Self::ImpersonatePartner,
             "EXTERNAL_ENCRYPTION_ATTACHMENT" => Self::ExternalEncryptionAttachment,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for RiskBannerReason {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1285,9 +1378,14 @@ impl From<String> for RiskBannerReason {
 impl From<RiskBannerReason> for String {
     fn from(value: RiskBannerReason) -> String {
         match value {
-            RiskBannerReason::Unknown(other) => other,
+            RiskBannerReason::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for RiskBannerReason {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for RiskBannerReason {
@@ -1313,8 +1411,9 @@ pub enum SendUserMailboxDraftResponseBodyRecallStatus {
     Available,
     /// `unavailable`
     Unavailable,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SendUserMailboxDraftResponseBodyRecallStatus {
     /// The value on the wire.
@@ -1322,13 +1421,8 @@ impl SendUserMailboxDraftResponseBodyRecallStatus {
         match self {
             Self::Available => "available",
             Self::Unavailable => "unavailable",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SendUserMailboxDraftResponseBodyRecallStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SendUserMailboxDraftResponseBodyRecallStatus {
@@ -1336,14 +1430,18 @@ impl From<&str> for SendUserMailboxDraftResponseBodyRecallStatus {
         match value {
             "available" => Self::Available,
             "unavailable" => Self::Unavailable,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SendUserMailboxDraftResponseBodyRecallStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1351,9 +1449,16 @@ impl From<String> for SendUserMailboxDraftResponseBodyRecallStatus {
 impl From<SendUserMailboxDraftResponseBodyRecallStatus> for String {
     fn from(value: SendUserMailboxDraftResponseBodyRecallStatus) -> String {
         match value {
-            SendUserMailboxDraftResponseBodyRecallStatus::Unknown(other) => other,
+            SendUserMailboxDraftResponseBodyRecallStatus::Unknown(other) => {
+                other.into_string()
+            }
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SendUserMailboxDraftResponseBodyRecallStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SendUserMailboxDraftResponseBodyRecallStatus {
@@ -1387,8 +1492,9 @@ pub enum SpamBannerType {
     BlockDomin,
     /// `BLOCK_ADDRESS`
     BlockAddress,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SpamBannerType {
     /// The value on the wire.
@@ -1400,13 +1506,8 @@ impl SpamBannerType {
             Self::UserRule => "USER_RULE",
             Self::BlockDomin => "BLOCK_DOMIN",
             Self::BlockAddress => "BLOCK_ADDRESS",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SpamBannerType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SpamBannerType {
@@ -1418,14 +1519,18 @@ impl From<&str> for SpamBannerType {
             "USER_RULE" => Self::UserRule,
             "BLOCK_DOMIN" => Self::BlockDomin,
             "BLOCK_ADDRESS" => Self::BlockAddress,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SpamBannerType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1433,9 +1538,14 @@ impl From<String> for SpamBannerType {
 impl From<SpamBannerType> for String {
     fn from(value: SpamBannerType) -> String {
         match value {
-            SpamBannerType::Unknown(other) => other,
+            SpamBannerType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SpamBannerType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SpamBannerType {
@@ -1463,8 +1573,9 @@ pub enum Status {
     Success,
     /// `fail`
     Fail,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Status {
     /// The value on the wire.
@@ -1473,13 +1584,8 @@ impl Status {
             Self::Processing => "processing",
             Self::Success => "success",
             Self::Fail => "fail",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Status {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Status {
@@ -1488,14 +1594,18 @@ impl From<&str> for Status {
             "processing" => Self::Processing,
             "success" => Self::Success,
             "fail" => Self::Fail,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Status {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1503,9 +1613,14 @@ impl From<String> for Status {
 impl From<Status> for String {
     fn from(value: Status) -> String {
         match value {
-            Status::Unknown(other) => other,
+            Status::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Status {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Status {
@@ -1541,8 +1656,9 @@ pub enum Type {
     PublicMailbox,
     /// `OTHER_MEMBER`
     OtherMember,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
@@ -1555,13 +1671,8 @@ impl Type {
             Self::MailGroup => "MAIL_GROUP",
             Self::PublicMailbox => "PUBLIC_MAILBOX",
             Self::OtherMember => "OTHER_MEMBER",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
@@ -1574,14 +1685,18 @@ impl From<&str> for Type {
             "MAIL_GROUP" => Self::MailGroup,
             "PUBLIC_MAILBOX" => Self::PublicMailbox,
             "OTHER_MEMBER" => Self::OtherMember,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1589,9 +1704,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -1619,8 +1739,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -1629,13 +1750,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -1644,14 +1760,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1659,9 +1779,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -1691,8 +1816,9 @@ pub enum WhoCanSendMail {
     AllGroupMembers,
     /// `CUSTOM_MEMBERS`
     CustomMembers,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl WhoCanSendMail {
     /// The value on the wire.
@@ -1702,13 +1828,8 @@ impl WhoCanSendMail {
             Self::AllInternalUsers => "ALL_INTERNAL_USERS",
             Self::AllGroupMembers => "ALL_GROUP_MEMBERS",
             Self::CustomMembers => "CUSTOM_MEMBERS",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for WhoCanSendMail {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for WhoCanSendMail {
@@ -1718,14 +1839,18 @@ impl From<&str> for WhoCanSendMail {
             "ALL_INTERNAL_USERS" => Self::AllInternalUsers,
             "ALL_GROUP_MEMBERS" => Self::AllGroupMembers,
             "CUSTOM_MEMBERS" => Self::CustomMembers,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for WhoCanSendMail {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1733,9 +1858,14 @@ impl From<String> for WhoCanSendMail {
 impl From<WhoCanSendMail> for String {
     fn from(value: WhoCanSendMail) -> String {
         match value {
-            WhoCanSendMail::Unknown(other) => other,
+            WhoCanSendMail::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for WhoCanSendMail {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for WhoCanSendMail {
@@ -1811,6 +1941,15 @@ impl ToJson for Attachment {
         w.field_opt("is_inline", &self.is_inline);
         w.field_opt("cid", &self.cid);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.body.is_empty() {
+            return Some("body".to_owned());
+        }
+        if self.filename.is_empty() {
+            return Some("filename".to_owned());
+        }
+        None
     }
 }
 /// `AttachmentDownloadFailedReason`
@@ -2398,6 +2537,12 @@ impl ToJson for CreateUserMailboxTemplateRequestBody {
         w.begin_object();
         w.field("template", &self.template);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("template", &self.template) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `DownloadUrlUserMailboxMessageAttachmentResponseBody`
@@ -3267,6 +3412,12 @@ impl ToJson for MailAddress {
         w.field_opt("name", &self.name);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.mail_address.is_empty() {
+            return Some("mail_address".to_owned());
+        }
+        None
+    }
 }
 /// `MailContact`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3324,6 +3475,12 @@ impl ToJson for MailContact {
         w.field_opt("avatar", &self.avatar);
         w.field_opt("position", &self.position);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        None
     }
 }
 /// `MailSearchFilter`
@@ -4101,6 +4258,12 @@ impl ToJson for Rule {
         w.field("is_enable", &self.is_enable);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        None
+    }
 }
 /// `RuleAction`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4241,6 +4404,12 @@ impl ToJson for SearchMultiEntityRequestBody {
         w.field("query", &self.query);
         w.field_opt("size", &self.size);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.query.is_empty() {
+            return Some("query".to_owned());
+        }
+        None
     }
 }
 /// `SearchMultiEntityResponseBody`
@@ -4513,6 +4682,24 @@ impl ToJson for SendUserMailboxMessageRequestBody {
         w.field_opt("head_from", &self.head_from);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("to", &self.to) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("cc", &self.cc) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("bcc", &self.bcc) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("attachments", &self.attachments) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("head_from", &self.head_from) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `SendUserMailboxMessageResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4634,6 +4821,21 @@ impl ToJson for Template {
         w.field_opt("create_time", &self.create_time);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        if let Some(p) = json::nested("tos", &self.tos) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("ccs", &self.ccs) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("bccs", &self.bccs) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `TemplateAttachment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4739,6 +4941,12 @@ impl ToJson for UpdateUserMailboxDraftRequestBody {
         w.begin_object();
         w.field("raw", &self.raw);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.raw.is_empty() {
+            return Some("raw".to_owned());
+        }
+        None
     }
 }
 /// `User`

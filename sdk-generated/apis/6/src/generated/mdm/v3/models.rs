@@ -17,8 +17,9 @@ pub enum Logic {
     V0,
     /// `1`
     V1,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Logic {
     /// The value on the wire.
@@ -26,13 +27,8 @@ impl Logic {
         match self {
             Self::V0 => "0",
             Self::V1 => "1",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Logic {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Logic {
@@ -40,14 +36,18 @@ impl From<&str> for Logic {
         match value {
             "0" => Self::V0,
             "1" => Self::V1,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Logic {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -55,9 +55,14 @@ impl From<String> for Logic {
 impl From<Logic> for String {
     fn from(value: Logic) -> String {
         match value {
-            Logic::Unknown(other) => other,
+            Logic::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Logic {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Logic {
@@ -105,8 +110,9 @@ pub enum Operator {
     V8,
     /// `12`
     V12,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Operator {
     /// The value on the wire.
@@ -125,13 +131,8 @@ impl Operator {
             Self::V7 => "7",
             Self::V8 => "8",
             Self::V12 => "12",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Operator {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Operator {
@@ -150,14 +151,18 @@ impl From<&str> for Operator {
             "7" => Self::V7,
             "8" => Self::V8,
             "12" => Self::V12,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Operator {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -165,9 +170,14 @@ impl From<String> for Operator {
 impl From<Operator> for String {
     fn from(value: Operator) -> String {
         match value {
-            Operator::Unknown(other) => other,
+            Operator::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Operator {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Operator {
@@ -335,7 +345,7 @@ pub struct Expression {
     /// field name
     pub field: String,
     /// Operator0=equal, 1=not equal, 2=greater than, 3=greater than or equal to, 4=less than, 5=less than or equal to, 6=any, 7=not any, 8=match, 9=prefix match, 10=suffix Match, 11=null, 12=not null
-    pub operator: Operator,
+    pub operator: Option<Operator>,
     /// field value
     pub value: ValueModel,
 }
@@ -343,9 +353,18 @@ impl ToJson for Expression {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("field", &self.field);
-        w.field("operator", &self.operator);
+        w.field_opt("operator", &self.operator);
         w.field("value", &self.value);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.field.is_empty() {
+            return Some("field".to_owned());
+        }
+        if self.operator.is_none() {
+            return Some("operator".to_owned());
+        }
+        None
     }
 }
 /// `Filter`
@@ -357,16 +376,25 @@ impl ToJson for Expression {
 )]
 pub struct Filter {
     /// LogicMultiple expressions at the same level are determined by the logic parameter using "and/or" conditions.0=and, 1=or
-    pub logic: Logic,
+    pub logic: Option<Logic>,
     /// filter condition
     pub expressions: Option<Vec<Expression>>,
 }
 impl ToJson for Filter {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("logic", &self.logic);
+        w.field_opt("logic", &self.logic);
         w.field_opt("expressions", &self.expressions);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.logic.is_none() {
+            return Some("logic".to_owned());
+        }
+        if let Some(p) = json::nested("expressions", &self.expressions) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `GetBatchCountryRegionRequestBody`
@@ -505,6 +533,12 @@ impl ToJson for ListCountryRegionRequestBody {
         w.field_opt("filter", &self.filter);
         w.field_opt("common", &self.common);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("filter", &self.filter) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ListCountryRegionResponseBody`

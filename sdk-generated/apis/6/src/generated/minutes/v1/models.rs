@@ -15,35 +15,35 @@ use serde_json::Value;
 pub enum Sorter {
     /// `create_time_desc`
     CreateTimeDesc,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Sorter {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::CreateTimeDesc => "create_time_desc",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Sorter {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Sorter {
     fn from(value: &str) -> Self {
         match value {
             "create_time_desc" => Self::CreateTimeDesc,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Sorter {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -51,9 +51,14 @@ impl From<String> for Sorter {
 impl From<Sorter> for String {
     fn from(value: Sorter) -> String {
         match value {
-            Sorter::Unknown(other) => other,
+            Sorter::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Sorter {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Sorter {
@@ -81,8 +86,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -91,13 +97,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -106,14 +107,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -121,9 +126,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {

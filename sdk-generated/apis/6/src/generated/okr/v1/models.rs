@@ -23,8 +23,9 @@ pub enum ContentListType {
     CheckedBox,
     /// `indent`
     Indent,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ContentListType {
     /// The value on the wire.
@@ -35,13 +36,8 @@ impl ContentListType {
             Self::CheckBox => "checkBox",
             Self::CheckedBox => "checkedBox",
             Self::Indent => "indent",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ContentListType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ContentListType {
@@ -52,14 +48,18 @@ impl From<&str> for ContentListType {
             "checkBox" => Self::CheckBox,
             "checkedBox" => Self::CheckedBox,
             "indent" => Self::Indent,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ContentListType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -67,9 +67,14 @@ impl From<String> for ContentListType {
 impl From<ContentListType> for String {
     fn from(value: ContentListType) -> String {
         match value {
-            ContentListType::Unknown(other) => other,
+            ContentListType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ContentListType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ContentListType {
@@ -97,8 +102,9 @@ pub enum ContentParagraphElementType {
     TextRun,
     /// `docsLink`
     DocsLink,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ContentParagraphElementType {
     /// The value on the wire.
@@ -107,13 +113,8 @@ impl ContentParagraphElementType {
             Self::Person => "person",
             Self::TextRun => "textRun",
             Self::DocsLink => "docsLink",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ContentParagraphElementType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ContentParagraphElementType {
@@ -122,14 +123,18 @@ impl From<&str> for ContentParagraphElementType {
             "person" => Self::Person,
             "textRun" => Self::TextRun,
             "docsLink" => Self::DocsLink,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ContentParagraphElementType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -137,9 +142,14 @@ impl From<String> for ContentParagraphElementType {
 impl From<ContentParagraphElementType> for String {
     fn from(value: ContentParagraphElementType) -> String {
         match value {
-            ContentParagraphElementType::Unknown(other) => other,
+            ContentParagraphElementType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ContentParagraphElementType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ContentParagraphElementType {
@@ -167,8 +177,9 @@ pub enum CreateUserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CreateUserIdType {
     /// The value on the wire.
@@ -177,13 +188,8 @@ impl CreateUserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CreateUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CreateUserIdType {
@@ -192,14 +198,18 @@ impl From<&str> for CreateUserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CreateUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -207,9 +217,14 @@ impl From<String> for CreateUserIdType {
 impl From<CreateUserIdType> for String {
     fn from(value: CreateUserIdType) -> String {
         match value {
-            CreateUserIdType::Unknown(other) => other,
+            CreateUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CreateUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CreateUserIdType {
@@ -237,8 +252,9 @@ pub enum GetUserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetUserIdType {
     /// The value on the wire.
@@ -247,13 +263,8 @@ impl GetUserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetUserIdType {
@@ -262,14 +273,18 @@ impl From<&str> for GetUserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -277,9 +292,14 @@ impl From<String> for GetUserIdType {
 impl From<GetUserIdType> for String {
     fn from(value: GetUserIdType) -> String {
         match value {
-            GetUserIdType::Unknown(other) => other,
+            GetUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetUserIdType {
@@ -305,8 +325,9 @@ pub enum Type {
     Paragraph,
     /// `gallery`
     Gallery,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
@@ -314,13 +335,8 @@ impl Type {
         match self {
             Self::Paragraph => "paragraph",
             Self::Gallery => "gallery",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
@@ -328,14 +344,18 @@ impl From<&str> for Type {
         match value {
             "paragraph" => Self::Paragraph,
             "gallery" => Self::Gallery,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -343,9 +363,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -373,8 +398,9 @@ pub enum UpdateUserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UpdateUserIdType {
     /// The value on the wire.
@@ -383,13 +409,8 @@ impl UpdateUserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UpdateUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UpdateUserIdType {
@@ -398,14 +419,18 @@ impl From<&str> for UpdateUserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UpdateUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -413,9 +438,14 @@ impl From<String> for UpdateUserIdType {
 impl From<UpdateUserIdType> for String {
     fn from(value: UpdateUserIdType) -> String {
         match value {
-            UpdateUserIdType::Unknown(other) => other,
+            UpdateUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UpdateUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UpdateUserIdType {
@@ -445,8 +475,9 @@ pub enum UserIdType {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -456,13 +487,8 @@ impl UserIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -472,14 +498,18 @@ impl From<&str> for UserIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -487,9 +517,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -985,6 +1020,15 @@ impl ToJson for CreatePeriodRequestBody {
         w.field("start_month", &self.start_month);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.period_rule_id.is_empty() {
+            return Some("period_rule_id".to_owned());
+        }
+        if self.start_month.is_empty() {
+            return Some("start_month".to_owned());
+        }
+        None
+    }
 }
 /// `CreatePeriodResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1048,6 +1092,18 @@ impl ToJson for CreateProgressRecordRequestBody {
         w.field_opt("source_url_mobile", &self.source_url_mobile);
         w.field_opt("progress_rate", &self.progress_rate);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.source_title.is_empty() {
+            return Some("source_title".to_owned());
+        }
+        if self.source_url.is_empty() {
+            return Some("source_url".to_owned());
+        }
+        if self.target_id.is_empty() {
+            return Some("target_id".to_owned());
+        }
+        None
     }
 }
 /// `GetProgressRecordResponseBody`
@@ -1685,9 +1741,13 @@ impl UploadImageRequestBody {
             Some(v) => {
                 form = form.file("data", v);
             }
-            None => form = form.missing_file("data"),
+            None => form = form.missing_part("data"),
         }
-        form = form.text("target_id", self.target_id);
+        if self.target_id.is_empty() {
+            form = form.missing_part("target_id");
+        } else {
+            form = form.text("target_id", self.target_id);
+        }
         form = form.text("target_type", self.target_type);
         form
     }

@@ -17,8 +17,9 @@ pub enum AlignType {
     Aligned,
     /// `aligning`
     Aligning,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AlignType {
     /// The value on the wire.
@@ -26,13 +27,8 @@ impl AlignType {
         match self {
             Self::Aligned => "aligned",
             Self::Aligning => "aligning",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AlignType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AlignType {
@@ -40,14 +36,18 @@ impl From<&str> for AlignType {
         match value {
             "aligned" => Self::Aligned,
             "aligning" => Self::Aligning,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AlignType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -55,9 +55,14 @@ impl From<String> for AlignType {
 impl From<AlignType> for String {
     fn from(value: AlignType) -> String {
         match value {
-            AlignType::Unknown(other) => other,
+            AlignType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AlignType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AlignType {
@@ -83,8 +88,9 @@ pub enum BlockElementType {
     Paragraph,
     /// `gallery`
     Gallery,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl BlockElementType {
     /// The value on the wire.
@@ -92,13 +98,8 @@ impl BlockElementType {
         match self {
             Self::Paragraph => "paragraph",
             Self::Gallery => "gallery",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for BlockElementType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for BlockElementType {
@@ -106,14 +107,18 @@ impl From<&str> for BlockElementType {
         match value {
             "paragraph" => Self::Paragraph,
             "gallery" => Self::Gallery,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for BlockElementType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -121,9 +126,14 @@ impl From<String> for BlockElementType {
 impl From<BlockElementType> for String {
     fn from(value: BlockElementType) -> String {
         match value {
-            BlockElementType::Unknown(other) => other,
+            BlockElementType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for BlockElementType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for BlockElementType {
@@ -149,8 +159,9 @@ pub enum CategoryType {
     Person,
     /// `team`
     Team,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CategoryType {
     /// The value on the wire.
@@ -158,13 +169,8 @@ impl CategoryType {
         match self {
             Self::Person => "person",
             Self::Team => "team",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CategoryType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CategoryType {
@@ -172,14 +178,18 @@ impl From<&str> for CategoryType {
         match value {
             "person" => Self::Person,
             "team" => Self::Team,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CategoryType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -187,9 +197,14 @@ impl From<String> for CategoryType {
 impl From<CategoryType> for String {
     fn from(value: CategoryType) -> String {
         match value {
-            CategoryType::Unknown(other) => other,
+            CategoryType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CategoryType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CategoryType {
@@ -223,8 +238,9 @@ pub enum Color {
     Indigo,
     /// `orange`
     Orange,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Color {
     /// The value on the wire.
@@ -236,13 +252,8 @@ impl Color {
             Self::Turquoise => "turquoise",
             Self::Indigo => "indigo",
             Self::Orange => "orange",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Color {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Color {
@@ -254,14 +265,18 @@ impl From<&str> for Color {
             "turquoise" => Self::Turquoise,
             "indigo" => Self::Indigo,
             "orange" => Self::Orange,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Color {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -269,9 +284,14 @@ impl From<String> for Color {
 impl From<Color> for String {
     fn from(value: Color) -> String {
         match value {
-            Color::Unknown(other) => other,
+            Color::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Color {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Color {
@@ -297,8 +317,9 @@ pub enum DepartmentIdType {
     DepartmentId,
     /// `open_department_id`
     OpenDepartmentId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DepartmentIdType {
     /// The value on the wire.
@@ -306,13 +327,8 @@ impl DepartmentIdType {
         match self {
             Self::DepartmentId => "department_id",
             Self::OpenDepartmentId => "open_department_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DepartmentIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DepartmentIdType {
@@ -320,14 +336,18 @@ impl From<&str> for DepartmentIdType {
         match value {
             "department_id" => Self::DepartmentId,
             "open_department_id" => Self::OpenDepartmentId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DepartmentIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -335,9 +355,14 @@ impl From<String> for DepartmentIdType {
 impl From<DepartmentIdType> for String {
     fn from(value: DepartmentIdType) -> String {
         match value {
-            DepartmentIdType::Unknown(other) => other,
+            DepartmentIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DepartmentIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DepartmentIdType {
@@ -363,8 +388,9 @@ pub enum ListOwnerType {
     User,
     /// `department`
     Department,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListOwnerType {
     /// The value on the wire.
@@ -372,13 +398,8 @@ impl ListOwnerType {
         match self {
             Self::User => "user",
             Self::Department => "department",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListOwnerType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListOwnerType {
@@ -386,14 +407,18 @@ impl From<&str> for ListOwnerType {
         match value {
             "user" => Self::User,
             "department" => Self::Department,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListOwnerType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -401,9 +426,14 @@ impl From<String> for ListOwnerType {
 impl From<ListOwnerType> for String {
     fn from(value: ListOwnerType) -> String {
         match value {
-            ListOwnerType::Unknown(other) => other,
+            ListOwnerType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListOwnerType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListOwnerType {
@@ -435,8 +465,9 @@ pub enum ListType {
     CheckedBox,
     /// `indent`
     Indent,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListType {
     /// The value on the wire.
@@ -447,13 +478,8 @@ impl ListType {
             Self::CheckBox => "checkBox",
             Self::CheckedBox => "checkedBox",
             Self::Indent => "indent",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListType {
@@ -464,14 +490,18 @@ impl From<&str> for ListType {
             "checkBox" => Self::CheckBox,
             "checkedBox" => Self::CheckedBox,
             "indent" => Self::Indent,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -479,9 +509,14 @@ impl From<String> for ListType {
 impl From<ListType> for String {
     fn from(value: ListType) -> String {
         match value {
-            ListType::Unknown(other) => other,
+            ListType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListType {
@@ -505,35 +540,35 @@ impl ToJson for ListType {
 pub enum OwnerType {
     /// `user`
     User,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl OwnerType {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::User => "user",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for OwnerType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for OwnerType {
     fn from(value: &str) -> Self {
         match value {
             "user" => Self::User,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for OwnerType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -541,9 +576,14 @@ impl From<String> for OwnerType {
 impl From<OwnerType> for String {
     fn from(value: OwnerType) -> String {
         match value {
-            OwnerType::Unknown(other) => other,
+            OwnerType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for OwnerType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for OwnerType {
@@ -571,8 +611,9 @@ pub enum ParagraphElementType {
     DocsLink,
     /// `mention`
     Mention,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ParagraphElementType {
     /// The value on the wire.
@@ -581,13 +622,8 @@ impl ParagraphElementType {
             Self::TextRun => "textRun",
             Self::DocsLink => "docsLink",
             Self::Mention => "mention",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ParagraphElementType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ParagraphElementType {
@@ -596,14 +632,18 @@ impl From<&str> for ParagraphElementType {
             "textRun" => Self::TextRun,
             "docsLink" => Self::DocsLink,
             "mention" => Self::Mention,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ParagraphElementType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -611,9 +651,14 @@ impl From<String> for ParagraphElementType {
 impl From<ParagraphElementType> for String {
     fn from(value: ParagraphElementType) -> String {
         match value {
-            ParagraphElementType::Unknown(other) => other,
+            ParagraphElementType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ParagraphElementType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ParagraphElementType {
@@ -641,8 +686,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -651,13 +697,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -666,14 +707,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -681,9 +726,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -754,11 +804,11 @@ pub struct Category {
     /// `update_time`
     pub update_time: String,
     /// `category_type`
-    pub category_type: CategoryType,
+    pub category_type: Option<CategoryType>,
     /// `enabled`
     pub enabled: bool,
     /// `color`
-    pub color: Color,
+    pub color: Option<Color>,
     /// `name`
     pub name: CategoryName,
 }
@@ -1298,6 +1348,12 @@ impl ToJson for CreateOkrObjectiveAlignmentRequestBody {
         w.field("to_entity_id", &self.to_entity_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.to_entity_id.is_empty() {
+            return Some("to_entity_id".to_owned());
+        }
+        None
+    }
 }
 /// `CreateOkrObjectiveKeyResultRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1568,6 +1624,12 @@ impl ToJson for IndicatorUnit {
         w.field("unit_value", &self.unit_value);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.unit_value.is_empty() {
+            return Some("unit_value".to_owned());
+        }
+        None
+    }
 }
 /// `KeyResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1635,6 +1697,12 @@ impl ToJson for KeyResultWeight {
         w.field("weight", &self.weight);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.key_result_id.is_empty() {
+            return Some("key_result_id".to_owned());
+        }
+        None
+    }
 }
 /// `KeyResultsPositionOkrObjectiveRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1670,6 +1738,12 @@ impl ToJson for KeyResultsWeightOkrObjectiveRequestBody {
         w.begin_object();
         w.field("key_result_weights", &self.key_result_weights);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("key_result_weights", &self.key_result_weights) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `KeyResultsWeightOkrObjectiveResponseBody`
@@ -1913,6 +1987,12 @@ impl ToJson for ObjectiveWeight {
         w.field("weight", &self.weight);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.objective_id.is_empty() {
+            return Some("objective_id".to_owned());
+        }
+        None
+    }
 }
 /// `ObjectivesPositionOkrCycleRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1949,6 +2029,12 @@ impl ToJson for ObjectivesWeightOkrCycleRequestBody {
         w.field("objective_weights", &self.objective_weights);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("objective_weights", &self.objective_weights) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ObjectivesWeightOkrCycleResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1978,7 +2064,7 @@ impl FromJson for ObjectivesWeightOkrCycleResponseBody {
 )]
 pub struct Owner {
     /// `owner_type`
-    pub owner_type: OwnerType,
+    pub owner_type: Option<OwnerType>,
     /// `user_id`
     pub user_id: Option<String>,
 }
@@ -2025,6 +2111,12 @@ impl ToJson for PatchOkrIndicatorRequestBody {
         w.field_opt("unit", &self.unit);
         w.field_opt("indicator_status", &self.indicator_status);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("unit", &self.unit) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `PatchOkrIndicatorResponseBody`

@@ -77,6 +77,12 @@ impl ToJson for ArchivePaymentActivityRequestBody {
         w.field("activity_id", &self.activity_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.activity_id.is_empty() {
+            return Some("activity_id".to_owned());
+        }
+        None
+    }
 }
 /// `CalculationActivity`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -397,6 +403,12 @@ impl ToJson for DatasourceRecord {
         w.field("field_values", &self.field_values);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("field_values", &self.field_values) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `DatasourceRecordField`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -431,6 +443,15 @@ impl ToJson for DatasourceRecordField {
         w.field_opt("field_type", &self.field_type);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.field_code.is_empty() {
+            return Some("field_code".to_owned());
+        }
+        if self.value.is_empty() {
+            return Some("value".to_owned());
+        }
+        None
+    }
 }
 /// `DatasourceRecordFieldFilter`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -454,6 +475,12 @@ impl ToJson for DatasourceRecordFieldFilter {
         w.field_opt("field_values", &self.field_values);
         w.field_opt("operator", &self.operator);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.field_code.is_empty() {
+            return Some("field_code".to_owned());
+        }
+        None
     }
 }
 /// `Dimension`
@@ -984,6 +1011,15 @@ impl ToJson for QueryDatasourceRecordRequestBody {
         w.field_opt("field_filters", &self.field_filters);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.source_code.is_empty() {
+            return Some("source_code".to_owned());
+        }
+        if let Some(p) = json::nested("field_filters", &self.field_filters) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `QueryDatasourceRecordResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1090,6 +1126,15 @@ impl ToJson for SaveDatasourceRecordRequestBody {
         w.field("source_code", &self.source_code);
         w.field("records", &self.records);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.source_code.is_empty() {
+            return Some("source_code".to_owned());
+        }
+        if let Some(p) = json::nested("records", &self.records) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `SaveDatasourceRecordResponseBody`

@@ -19,8 +19,9 @@ pub enum ListUserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ListUserIdType {
     /// The value on the wire.
@@ -29,13 +30,8 @@ impl ListUserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ListUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ListUserIdType {
@@ -44,14 +40,18 @@ impl From<&str> for ListUserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ListUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -59,9 +59,14 @@ impl From<String> for ListUserIdType {
 impl From<ListUserIdType> for String {
     fn from(value: ListUserIdType) -> String {
         match value {
-            ListUserIdType::Unknown(other) => other,
+            ListUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ListUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ListUserIdType {
@@ -87,8 +92,9 @@ pub enum Progress {
     Enabled,
     /// `initiating`
     Initiating,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Progress {
     /// The value on the wire.
@@ -96,13 +102,8 @@ impl Progress {
         match self {
             Self::Enabled => "enabled",
             Self::Initiating => "initiating",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Progress {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Progress {
@@ -110,14 +111,18 @@ impl From<&str> for Progress {
         match value {
             "enabled" => Self::Enabled,
             "initiating" => Self::Initiating,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Progress {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -125,9 +130,14 @@ impl From<String> for Progress {
 impl From<Progress> for String {
     fn from(value: Progress) -> String {
         match value {
-            Progress::Unknown(other) => other,
+            Progress::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Progress {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Progress {
@@ -157,8 +167,9 @@ pub enum StageTaskStatus {
     AllDone,
     /// `stage_pause`
     StagePause,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl StageTaskStatus {
     /// The value on the wire.
@@ -168,13 +179,8 @@ impl StageTaskStatus {
             Self::Overdue => "overdue",
             Self::AllDone => "all_done",
             Self::StagePause => "stage_pause",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for StageTaskStatus {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for StageTaskStatus {
@@ -184,14 +190,18 @@ impl From<&str> for StageTaskStatus {
             "overdue" => Self::Overdue,
             "all_done" => Self::AllDone,
             "stage_pause" => Self::StagePause,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for StageTaskStatus {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -199,9 +209,14 @@ impl From<String> for StageTaskStatus {
 impl From<StageTaskStatus> for String {
     fn from(value: StageTaskStatus) -> String {
         match value {
-            StageTaskStatus::Unknown(other) => other,
+            StageTaskStatus::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for StageTaskStatus {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for StageTaskStatus {
@@ -229,8 +244,9 @@ pub enum StageTypes {
     CommunicationAndOpenResult,
     /// `view_result`
     ViewResult,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl StageTypes {
     /// The value on the wire.
@@ -239,13 +255,8 @@ impl StageTypes {
             Self::LeaderReview => "leader_review",
             Self::CommunicationAndOpenResult => "communication_and_open_result",
             Self::ViewResult => "view_result",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for StageTypes {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for StageTypes {
@@ -254,14 +265,18 @@ impl From<&str> for StageTypes {
             "leader_review" => Self::LeaderReview,
             "communication_and_open_result" => Self::CommunicationAndOpenResult,
             "view_result" => Self::ViewResult,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for StageTypes {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -269,9 +284,14 @@ impl From<String> for StageTypes {
 impl From<StageTypes> for String {
     fn from(value: StageTypes) -> String {
         match value {
-            StageTypes::Unknown(other) => other,
+            StageTypes::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for StageTypes {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for StageTypes {
@@ -345,8 +365,9 @@ pub enum Type {
     December,
     /// `Custom`
     Custom,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
@@ -378,13 +399,8 @@ impl Type {
             Self::November => "November",
             Self::December => "December",
             Self::Custom => "Custom",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
@@ -416,14 +432,18 @@ impl From<&str> for Type {
             "November" => Self::November,
             "December" => Self::December,
             "Custom" => Self::Custom,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -431,9 +451,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -467,8 +492,9 @@ pub enum TypeGroup {
     Month,
     /// `Non-standard`
     NonStandard,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl TypeGroup {
     /// The value on the wire.
@@ -480,13 +506,8 @@ impl TypeGroup {
             Self::Bimonth => "Bimonth",
             Self::Month => "Month",
             Self::NonStandard => "Non-standard",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for TypeGroup {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for TypeGroup {
@@ -498,14 +519,18 @@ impl From<&str> for TypeGroup {
             "Bimonth" => Self::Bimonth,
             "Month" => Self::Month,
             "Non-standard" => Self::NonStandard,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for TypeGroup {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -513,9 +538,14 @@ impl From<String> for TypeGroup {
 impl From<TypeGroup> for String {
     fn from(value: TypeGroup) -> String {
         match value {
-            TypeGroup::Unknown(other) => other,
+            TypeGroup::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for TypeGroup {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for TypeGroup {
@@ -545,8 +575,9 @@ pub enum UserIdType {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -556,13 +587,8 @@ impl UserIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -572,14 +598,18 @@ impl From<&str> for UserIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -587,9 +617,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -687,6 +722,12 @@ impl ToJson for FindByPageStageTaskRequestBody {
         w.field_opt("page_size", &self.page_size);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.semester_id.is_empty() {
+            return Some("semester_id".to_owned());
+        }
+        None
+    }
 }
 /// `FindByPageStageTaskResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -744,6 +785,12 @@ impl ToJson for FindByUserListStageTaskRequestBody {
         w.field_opt("after_time", &self.after_time);
         w.field_opt("before_time", &self.before_time);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.semester_id.is_empty() {
+            return Some("semester_id".to_owned());
+        }
+        None
     }
 }
 /// `FindByUserListStageTaskResponseBody`
@@ -893,6 +940,15 @@ impl ToJson for QueryReviewDataRequestBody {
         w.field("reviewee_user_id_list", &self.reviewee_user_id_list);
         w.field_opt("updated_later_than", &self.updated_later_than);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.start_time.is_empty() {
+            return Some("start_time".to_owned());
+        }
+        if self.end_time.is_empty() {
+            return Some("end_time".to_owned());
+        }
+        None
     }
 }
 /// `QueryReviewDataResponseBody`

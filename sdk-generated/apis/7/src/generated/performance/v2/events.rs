@@ -40,8 +40,9 @@ pub enum ReviewStageRole {
     DirectProjectLeader,
     /// `custom_review_role`
     CustomReviewRole,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ReviewStageRole {
     /// The value on the wire.
@@ -54,13 +55,8 @@ impl ReviewStageRole {
             Self::SecondarySolidLineLeader => "secondary_solid_line_leader",
             Self::DirectProjectLeader => "direct_project_leader",
             Self::CustomReviewRole => "custom_review_role",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ReviewStageRole {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ReviewStageRole {
@@ -73,14 +69,18 @@ impl From<&str> for ReviewStageRole {
             "secondary_solid_line_leader" => Self::SecondarySolidLineLeader,
             "direct_project_leader" => Self::DirectProjectLeader,
             "custom_review_role" => Self::CustomReviewRole,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ReviewStageRole {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -88,9 +88,14 @@ impl From<String> for ReviewStageRole {
 impl From<ReviewStageRole> for String {
     fn from(value: ReviewStageRole) -> String {
         match value {
-            ReviewStageRole::Unknown(other) => other,
+            ReviewStageRole::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ReviewStageRole {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ReviewStageRole {
@@ -124,8 +129,9 @@ pub enum StageType {
     Review,
     /// `reconsideration`
     Reconsideration,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl StageType {
     /// The value on the wire.
@@ -137,13 +143,8 @@ impl StageType {
             Self::SummarizeKeyOutputs => "summarize_key_outputs",
             Self::Review => "review",
             Self::Reconsideration => "reconsideration",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for StageType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for StageType {
@@ -155,14 +156,18 @@ impl From<&str> for StageType {
             "summarize_key_outputs" => Self::SummarizeKeyOutputs,
             "review" => Self::Review,
             "reconsideration" => Self::Reconsideration,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for StageType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -170,9 +175,14 @@ impl From<String> for StageType {
 impl From<StageType> for String {
     fn from(value: StageType) -> String {
         match value {
-            StageType::Unknown(other) => other,
+            StageType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for StageType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for StageType {

@@ -17,8 +17,9 @@ pub enum AddFrom {
     Reviewee,
     /// `admin`
     Admin,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AddFrom {
     /// The value on the wire.
@@ -26,13 +27,8 @@ impl AddFrom {
         match self {
             Self::Reviewee => "reviewee",
             Self::Admin => "admin",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AddFrom {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AddFrom {
@@ -40,14 +36,18 @@ impl From<&str> for AddFrom {
         match value {
             "reviewee" => Self::Reviewee,
             "admin" => Self::Admin,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AddFrom {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -55,9 +55,14 @@ impl From<String> for AddFrom {
 impl From<AddFrom> for String {
     fn from(value: AddFrom) -> String {
         match value {
-            AddFrom::Unknown(other) => other,
+            AddFrom::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AddFrom {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AddFrom {
@@ -87,8 +92,9 @@ pub enum ImportUserIdType {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ImportUserIdType {
     /// The value on the wire.
@@ -98,13 +104,8 @@ impl ImportUserIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ImportUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ImportUserIdType {
@@ -114,14 +115,18 @@ impl From<&str> for ImportUserIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ImportUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -129,9 +134,14 @@ impl From<String> for ImportUserIdType {
 impl From<ImportUserIdType> for String {
     fn from(value: ImportUserIdType) -> String {
         match value {
-            ImportUserIdType::Unknown(other) => other,
+            ImportUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ImportUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ImportUserIdType {
@@ -161,8 +171,9 @@ pub enum ImportUserIdType2 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ImportUserIdType2 {
     /// The value on the wire.
@@ -172,13 +183,8 @@ impl ImportUserIdType2 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ImportUserIdType2 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ImportUserIdType2 {
@@ -188,14 +194,18 @@ impl From<&str> for ImportUserIdType2 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ImportUserIdType2 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -203,9 +213,14 @@ impl From<String> for ImportUserIdType2 {
 impl From<ImportUserIdType2> for String {
     fn from(value: ImportUserIdType2) -> String {
         match value {
-            ImportUserIdType2::Unknown(other) => other,
+            ImportUserIdType2::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ImportUserIdType2 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ImportUserIdType2 {
@@ -233,8 +248,9 @@ pub enum InputSetting {
     Admin,
     /// `data_source_inputter`
     DataSourceInputter,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl InputSetting {
     /// The value on the wire.
@@ -243,13 +259,8 @@ impl InputSetting {
             Self::Reviewee => "reviewee",
             Self::Admin => "admin",
             Self::DataSourceInputter => "data_source_inputter",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for InputSetting {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for InputSetting {
@@ -258,14 +269,18 @@ impl From<&str> for InputSetting {
             "reviewee" => Self::Reviewee,
             "admin" => Self::Admin,
             "data_source_inputter" => Self::DataSourceInputter,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for InputSetting {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -273,9 +288,14 @@ impl From<String> for InputSetting {
 impl From<InputSetting> for String {
     fn from(value: InputSetting) -> String {
         match value {
-            InputSetting::Unknown(other) => other,
+            InputSetting::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for InputSetting {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for InputSetting {
@@ -307,8 +327,9 @@ pub enum Invitedby {
     HrbpOrOthers,
     /// `voluntary`
     Voluntary,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Invitedby {
     /// The value on the wire.
@@ -319,13 +340,8 @@ impl Invitedby {
             Self::Manager => "manager",
             Self::HrbpOrOthers => "hrbp_or_others",
             Self::Voluntary => "voluntary",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Invitedby {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Invitedby {
@@ -336,14 +352,18 @@ impl From<&str> for Invitedby {
             "manager" => Self::Manager,
             "hrbp_or_others" => Self::HrbpOrOthers,
             "voluntary" => Self::Voluntary,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Invitedby {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -351,9 +371,14 @@ impl From<String> for Invitedby {
 impl From<Invitedby> for String {
     fn from(value: Invitedby) -> String {
         match value {
-            Invitedby::Unknown(other) => other,
+            Invitedby::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Invitedby {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Invitedby {
@@ -381,8 +406,9 @@ pub enum LeaderReviewDataSource {
     Reconsideration,
     /// `calibaration`
     Calibaration,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl LeaderReviewDataSource {
     /// The value on the wire.
@@ -391,13 +417,8 @@ impl LeaderReviewDataSource {
             Self::Review => "review",
             Self::Reconsideration => "reconsideration",
             Self::Calibaration => "calibaration",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for LeaderReviewDataSource {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for LeaderReviewDataSource {
@@ -406,14 +427,18 @@ impl From<&str> for LeaderReviewDataSource {
             "review" => Self::Review,
             "reconsideration" => Self::Reconsideration,
             "calibaration" => Self::Calibaration,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for LeaderReviewDataSource {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -421,9 +446,14 @@ impl From<String> for LeaderReviewDataSource {
 impl From<LeaderReviewDataSource> for String {
     fn from(value: LeaderReviewDataSource) -> String {
         match value {
-            LeaderReviewDataSource::Unknown(other) => other,
+            LeaderReviewDataSource::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for LeaderReviewDataSource {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for LeaderReviewDataSource {
@@ -453,8 +483,9 @@ pub enum MetricFieldType {
     Person,
     /// `pencentage`
     Pencentage,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MetricFieldType {
     /// The value on the wire.
@@ -464,13 +495,8 @@ impl MetricFieldType {
             Self::Text => "text",
             Self::Person => "person",
             Self::Pencentage => "pencentage",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MetricFieldType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MetricFieldType {
@@ -480,14 +506,18 @@ impl From<&str> for MetricFieldType {
             "text" => Self::Text,
             "person" => Self::Person,
             "pencentage" => Self::Pencentage,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MetricFieldType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -495,9 +525,14 @@ impl From<String> for MetricFieldType {
 impl From<MetricFieldType> for String {
     fn from(value: MetricFieldType) -> String {
         match value {
-            MetricFieldType::Unknown(other) => other,
+            MetricFieldType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MetricFieldType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MetricFieldType {
@@ -523,8 +558,9 @@ pub enum MetricInTemplateScoringSettingType {
     ScoreByFormula,
     /// `socre_manually`
     SocreManually,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MetricInTemplateScoringSettingType {
     /// The value on the wire.
@@ -532,13 +568,8 @@ impl MetricInTemplateScoringSettingType {
         match self {
             Self::ScoreByFormula => "score_by_formula",
             Self::SocreManually => "socre_manually",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MetricInTemplateScoringSettingType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MetricInTemplateScoringSettingType {
@@ -546,14 +577,18 @@ impl From<&str> for MetricInTemplateScoringSettingType {
         match value {
             "score_by_formula" => Self::ScoreByFormula,
             "socre_manually" => Self::SocreManually,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MetricInTemplateScoringSettingType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -561,9 +596,14 @@ impl From<String> for MetricInTemplateScoringSettingType {
 impl From<MetricInTemplateScoringSettingType> for String {
     fn from(value: MetricInTemplateScoringSettingType) -> String {
         match value {
-            MetricInTemplateScoringSettingType::Unknown(other) => other,
+            MetricInTemplateScoringSettingType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MetricInTemplateScoringSettingType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MetricInTemplateScoringSettingType {
@@ -589,8 +629,9 @@ pub enum MetricWeightMethod {
     SumOfMetricWeightsForEachDimensionEquals1,
     /// `total_sum_of_all_metric_weight_equals_1`
     TotalSumOfAllMetricWeightEquals1,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MetricWeightMethod {
     /// The value on the wire.
@@ -602,13 +643,8 @@ impl MetricWeightMethod {
             Self::TotalSumOfAllMetricWeightEquals1 => {
                 "total_sum_of_all_metric_weight_equals_1"
             }
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MetricWeightMethod {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MetricWeightMethod {
@@ -620,14 +656,18 @@ impl From<&str> for MetricWeightMethod {
             "total_sum_of_all_metric_weight_equals_1" => {
                 Self::TotalSumOfAllMetricWeightEquals1
             }
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MetricWeightMethod {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -635,9 +675,14 @@ impl From<String> for MetricWeightMethod {
 impl From<MetricWeightMethod> for String {
     fn from(value: MetricWeightMethod) -> String {
         match value {
-            MetricWeightMethod::Unknown(other) => other,
+            MetricWeightMethod::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MetricWeightMethod {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MetricWeightMethod {
@@ -665,8 +710,9 @@ pub enum Mode {
     PerformanceReview,
     /// `metric_development_and_performance_review`
     MetricDevelopmentAndPerformanceReview,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Mode {
     /// The value on the wire.
@@ -677,13 +723,8 @@ impl Mode {
             Self::MetricDevelopmentAndPerformanceReview => {
                 "metric_development_and_performance_review"
             }
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Mode {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Mode {
@@ -694,14 +735,18 @@ impl From<&str> for Mode {
             "metric_development_and_performance_review" => {
                 Self::MetricDevelopmentAndPerformanceReview
             }
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Mode {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -709,9 +754,14 @@ impl From<String> for Mode {
 impl From<Mode> for String {
     fn from(value: Mode) -> String {
         match value {
-            Mode::Unknown(other) => other,
+            Mode::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Mode {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Mode {
@@ -743,8 +793,9 @@ pub enum Progress {
     Configurable,
     /// `unable`
     Unable,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Progress {
     /// The value on the wire.
@@ -755,13 +806,8 @@ impl Progress {
             Self::Initiating => "initiating",
             Self::Configurable => "configurable",
             Self::Unable => "unable",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Progress {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Progress {
@@ -772,14 +818,18 @@ impl From<&str> for Progress {
             "initiating" => Self::Initiating,
             "configurable" => Self::Configurable,
             "unable" => Self::Unable,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Progress {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -787,9 +837,14 @@ impl From<String> for Progress {
 impl From<Progress> for String {
     fn from(value: Progress) -> String {
         match value {
-            Progress::Unknown(other) => other,
+            Progress::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Progress {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Progress {
@@ -819,8 +874,9 @@ pub enum QueryUserIdType {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl QueryUserIdType {
     /// The value on the wire.
@@ -830,13 +886,8 @@ impl QueryUserIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for QueryUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for QueryUserIdType {
@@ -846,14 +897,18 @@ impl From<&str> for QueryUserIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for QueryUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -861,9 +916,14 @@ impl From<String> for QueryUserIdType {
 impl From<QueryUserIdType> for String {
     fn from(value: QueryUserIdType) -> String {
         match value {
-            QueryUserIdType::Unknown(other) => other,
+            QueryUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for QueryUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for QueryUserIdType {
@@ -893,8 +953,9 @@ pub enum QueryUserIdType2 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl QueryUserIdType2 {
     /// The value on the wire.
@@ -904,13 +965,8 @@ impl QueryUserIdType2 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for QueryUserIdType2 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for QueryUserIdType2 {
@@ -920,14 +976,18 @@ impl From<&str> for QueryUserIdType2 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for QueryUserIdType2 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -935,9 +995,14 @@ impl From<String> for QueryUserIdType2 {
 impl From<QueryUserIdType2> for String {
     fn from(value: QueryUserIdType2) -> String {
         match value {
-            QueryUserIdType2::Unknown(other) => other,
+            QueryUserIdType2::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for QueryUserIdType2 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for QueryUserIdType2 {
@@ -967,8 +1032,9 @@ pub enum QueryUserIdType3 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl QueryUserIdType3 {
     /// The value on the wire.
@@ -978,13 +1044,8 @@ impl QueryUserIdType3 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for QueryUserIdType3 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for QueryUserIdType3 {
@@ -994,14 +1055,18 @@ impl From<&str> for QueryUserIdType3 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for QueryUserIdType3 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1009,9 +1074,14 @@ impl From<String> for QueryUserIdType3 {
 impl From<QueryUserIdType3> for String {
     fn from(value: QueryUserIdType3) -> String {
         match value {
-            QueryUserIdType3::Unknown(other) => other,
+            QueryUserIdType3::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for QueryUserIdType3 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for QueryUserIdType3 {
@@ -1041,8 +1111,9 @@ pub enum QueryUserIdType4 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl QueryUserIdType4 {
     /// The value on the wire.
@@ -1052,13 +1123,8 @@ impl QueryUserIdType4 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for QueryUserIdType4 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for QueryUserIdType4 {
@@ -1068,14 +1134,18 @@ impl From<&str> for QueryUserIdType4 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for QueryUserIdType4 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1083,9 +1153,14 @@ impl From<String> for QueryUserIdType4 {
 impl From<QueryUserIdType4> for String {
     fn from(value: QueryUserIdType4) -> String {
         match value {
-            QueryUserIdType4::Unknown(other) => other,
+            QueryUserIdType4::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for QueryUserIdType4 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for QueryUserIdType4 {
@@ -1115,8 +1190,9 @@ pub enum QueryUserIdType5 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl QueryUserIdType5 {
     /// The value on the wire.
@@ -1126,13 +1202,8 @@ impl QueryUserIdType5 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for QueryUserIdType5 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for QueryUserIdType5 {
@@ -1142,14 +1213,18 @@ impl From<&str> for QueryUserIdType5 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for QueryUserIdType5 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1157,9 +1232,14 @@ impl From<String> for QueryUserIdType5 {
 impl From<QueryUserIdType5> for String {
     fn from(value: QueryUserIdType5) -> String {
         match value {
-            QueryUserIdType5::Unknown(other) => other,
+            QueryUserIdType5::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for QueryUserIdType5 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for QueryUserIdType5 {
@@ -1189,8 +1269,9 @@ pub enum QueryUserIdType6 {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl QueryUserIdType6 {
     /// The value on the wire.
@@ -1200,13 +1281,8 @@ impl QueryUserIdType6 {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for QueryUserIdType6 {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for QueryUserIdType6 {
@@ -1216,14 +1292,18 @@ impl From<&str> for QueryUserIdType6 {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for QueryUserIdType6 {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1231,9 +1311,14 @@ impl From<String> for QueryUserIdType6 {
 impl From<QueryUserIdType6> for String {
     fn from(value: QueryUserIdType6) -> String {
         match value {
-            QueryUserIdType6::Unknown(other) => other,
+            QueryUserIdType6::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for QueryUserIdType6 {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for QueryUserIdType6 {
@@ -1259,8 +1344,9 @@ pub enum RangeOfAvailability {
     AdminsAndReviewees,
     /// `only_admins`
     OnlyAdmins,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl RangeOfAvailability {
     /// The value on the wire.
@@ -1268,13 +1354,8 @@ impl RangeOfAvailability {
         match self {
             Self::AdminsAndReviewees => "admins_and_reviewees",
             Self::OnlyAdmins => "only_admins",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for RangeOfAvailability {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for RangeOfAvailability {
@@ -1282,14 +1363,18 @@ impl From<&str> for RangeOfAvailability {
         match value {
             "admins_and_reviewees" => Self::AdminsAndReviewees,
             "only_admins" => Self::OnlyAdmins,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for RangeOfAvailability {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1297,9 +1382,14 @@ impl From<String> for RangeOfAvailability {
 impl From<RangeOfAvailability> for String {
     fn from(value: RangeOfAvailability) -> String {
         match value {
-            RangeOfAvailability::Unknown(other) => other,
+            RangeOfAvailability::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for RangeOfAvailability {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for RangeOfAvailability {
@@ -1333,8 +1423,9 @@ pub enum RelationshipWithReviewee {
     Teammate,
     /// `crossteam_colleague`
     CrossteamColleague,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl RelationshipWithReviewee {
     /// The value on the wire.
@@ -1346,13 +1437,8 @@ impl RelationshipWithReviewee {
             Self::SkiplevelManager => "skiplevel_manager",
             Self::Teammate => "teammate",
             Self::CrossteamColleague => "crossteam_colleague",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for RelationshipWithReviewee {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for RelationshipWithReviewee {
@@ -1364,14 +1450,18 @@ impl From<&str> for RelationshipWithReviewee {
             "skiplevel_manager" => Self::SkiplevelManager,
             "teammate" => Self::Teammate,
             "crossteam_colleague" => Self::CrossteamColleague,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for RelationshipWithReviewee {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1379,9 +1469,14 @@ impl From<String> for RelationshipWithReviewee {
 impl From<RelationshipWithReviewee> for String {
     fn from(value: RelationshipWithReviewee) -> String {
         match value {
-            RelationshipWithReviewee::Unknown(other) => other,
+            RelationshipWithReviewee::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for RelationshipWithReviewee {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for RelationshipWithReviewee {
@@ -1419,8 +1514,9 @@ pub enum ReviewStageRoles {
     CustomReviewRole,
     /// `metric_reviewer`
     MetricReviewer,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ReviewStageRoles {
     /// The value on the wire.
@@ -1434,13 +1530,8 @@ impl ReviewStageRoles {
             Self::DirectProjectLeader => "direct_project_leader",
             Self::CustomReviewRole => "custom_review_role",
             Self::MetricReviewer => "metric_reviewer",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ReviewStageRoles {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ReviewStageRoles {
@@ -1454,14 +1545,18 @@ impl From<&str> for ReviewStageRoles {
             "direct_project_leader" => Self::DirectProjectLeader,
             "custom_review_role" => Self::CustomReviewRole,
             "metric_reviewer" => Self::MetricReviewer,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ReviewStageRoles {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1469,9 +1564,14 @@ impl From<String> for ReviewStageRoles {
 impl From<ReviewStageRoles> for String {
     fn from(value: ReviewStageRoles) -> String {
         match value {
-            ReviewStageRoles::Unknown(other) => other,
+            ReviewStageRoles::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ReviewStageRoles {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ReviewStageRoles {
@@ -1497,8 +1597,9 @@ pub enum ScoringSettingType {
     ScoreManually,
     /// `score_by_formula`
     ScoreByFormula,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ScoringSettingType {
     /// The value on the wire.
@@ -1506,13 +1607,8 @@ impl ScoringSettingType {
         match self {
             Self::ScoreManually => "score_manually",
             Self::ScoreByFormula => "score_by_formula",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ScoringSettingType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ScoringSettingType {
@@ -1520,14 +1616,18 @@ impl From<&str> for ScoringSettingType {
         match value {
             "score_manually" => Self::ScoreManually,
             "score_by_formula" => Self::ScoreByFormula,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ScoringSettingType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1535,9 +1635,14 @@ impl From<String> for ScoringSettingType {
 impl From<ScoringSettingType> for String {
     fn from(value: ScoringSettingType) -> String {
         match value {
-            ScoringSettingType::Unknown(other) => other,
+            ScoringSettingType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ScoringSettingType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ScoringSettingType {
@@ -1571,8 +1676,9 @@ pub enum StageTypes {
     Review,
     /// `reconsideration`
     Reconsideration,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl StageTypes {
     /// The value on the wire.
@@ -1584,13 +1690,8 @@ impl StageTypes {
             Self::SummarizeKeyOutputs => "summarize_key_outputs",
             Self::Review => "review",
             Self::Reconsideration => "reconsideration",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for StageTypes {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for StageTypes {
@@ -1602,14 +1703,18 @@ impl From<&str> for StageTypes {
             "summarize_key_outputs" => Self::SummarizeKeyOutputs,
             "review" => Self::Review,
             "reconsideration" => Self::Reconsideration,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for StageTypes {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1617,9 +1722,14 @@ impl From<String> for StageTypes {
 impl From<StageTypes> for String {
     fn from(value: StageTypes) -> String {
         match value {
-            StageTypes::Unknown(other) => other,
+            StageTypes::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for StageTypes {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for StageTypes {
@@ -1649,8 +1759,9 @@ pub enum Status {
     ToBeConfigured,
     /// `to_be_activated`
     ToBeActivated,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Status {
     /// The value on the wire.
@@ -1660,13 +1771,8 @@ impl Status {
             Self::Disabled => "disabled",
             Self::ToBeConfigured => "to_be_configured",
             Self::ToBeActivated => "to_be_activated",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Status {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Status {
@@ -1676,14 +1782,18 @@ impl From<&str> for Status {
             "disabled" => Self::Disabled,
             "to_be_configured" => Self::ToBeConfigured,
             "to_be_activated" => Self::ToBeActivated,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Status {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1691,9 +1801,14 @@ impl From<String> for Status {
 impl From<Status> for String {
     fn from(value: Status) -> String {
         match value {
-            Status::Unknown(other) => other,
+            Status::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Status {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Status {
@@ -1723,8 +1838,9 @@ pub enum TotalMetricScoreMethod {
     Sum,
     /// `weight`
     Weight,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl TotalMetricScoreMethod {
     /// The value on the wire.
@@ -1734,13 +1850,8 @@ impl TotalMetricScoreMethod {
             Self::ReviewManually => "review_manually",
             Self::Sum => "sum",
             Self::Weight => "weight",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for TotalMetricScoreMethod {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for TotalMetricScoreMethod {
@@ -1750,14 +1861,18 @@ impl From<&str> for TotalMetricScoreMethod {
             "review_manually" => Self::ReviewManually,
             "sum" => Self::Sum,
             "weight" => Self::Weight,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for TotalMetricScoreMethod {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1765,9 +1880,14 @@ impl From<String> for TotalMetricScoreMethod {
 impl From<TotalMetricScoreMethod> for String {
     fn from(value: TotalMetricScoreMethod) -> String {
         match value {
-            TotalMetricScoreMethod::Unknown(other) => other,
+            TotalMetricScoreMethod::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for TotalMetricScoreMethod {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for TotalMetricScoreMethod {
@@ -1799,8 +1919,9 @@ pub enum Type {
     Plus,
     /// `minus`
     Minus,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
@@ -1811,13 +1932,8 @@ impl Type {
             Self::OkrReviewItem => "okr_review_item",
             Self::Plus => "plus",
             Self::Minus => "minus",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
@@ -1828,14 +1944,18 @@ impl From<&str> for Type {
             "okr_review_item" => Self::OkrReviewItem,
             "plus" => Self::Plus,
             "minus" => Self::Minus,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1843,9 +1963,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -1873,8 +1998,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -1883,13 +2009,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -1898,14 +2019,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1913,9 +2038,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -1945,8 +2075,9 @@ pub enum WriteUserIdType {
     OpenId,
     /// `people_admin_id`
     PeopleAdminId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl WriteUserIdType {
     /// The value on the wire.
@@ -1956,13 +2087,8 @@ impl WriteUserIdType {
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
             Self::PeopleAdminId => "people_admin_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for WriteUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for WriteUserIdType {
@@ -1972,14 +2098,18 @@ impl From<&str> for WriteUserIdType {
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
             "people_admin_id" => Self::PeopleAdminId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for WriteUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1987,9 +2117,14 @@ impl From<String> for WriteUserIdType {
 impl From<WriteUserIdType> for String {
     fn from(value: WriteUserIdType) -> String {
         match value {
-            WriteUserIdType::Unknown(other) => other,
+            WriteUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for WriteUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for WriteUserIdType {
@@ -2092,6 +2227,21 @@ impl ToJson for AdditionalInformation {
         w.field("time", &self.time);
         w.field("detailed_description", &self.detailed_description);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.reviewee_user_id.is_empty() {
+            return Some("reviewee_user_id".to_owned());
+        }
+        if self.item.is_empty() {
+            return Some("item".to_owned());
+        }
+        if self.time.is_empty() {
+            return Some("time".to_owned());
+        }
+        if self.detailed_description.is_empty() {
+            return Some("detailed_description".to_owned());
+        }
+        None
     }
 }
 /// `CooperationProject`
@@ -2213,6 +2363,12 @@ impl ToJson for DeleteAdditionalInformationsBatchRequestBody {
         w.field("semester_id", &self.semester_id);
         w.field("additional_informations", &self.additional_informations);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.semester_id.is_empty() {
+            return Some("semester_id".to_owned());
+        }
+        None
     }
 }
 /// `DeleteAdditionalInformationsBatchResponseBody`
@@ -2383,6 +2539,18 @@ impl ToJson for ImportAdditionalInformationRequestBody {
         w.field_opt("import_record_name", &self.import_record_name);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.semester_id.is_empty() {
+            return Some("semester_id".to_owned());
+        }
+        if let Some(p) = json::nested(
+            "additional_informations",
+            &self.additional_informations,
+        ) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ImportAdditionalInformationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2429,6 +2597,15 @@ impl ToJson for ImportMetricDetailRequestBody {
         w.field("imported_metrics", &self.imported_metrics);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.semester_id.is_empty() {
+            return Some("semester_id".to_owned());
+        }
+        if let Some(p) = json::nested("imported_metrics", &self.imported_metrics) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ImportMetricDetailResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2472,6 +2649,18 @@ impl ToJson for ImportedMetric {
         w.field("fields", &self.fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.reviewee_user_id.is_empty() {
+            return Some("reviewee_user_id".to_owned());
+        }
+        if self.metric_id.is_empty() {
+            return Some("metric_id".to_owned());
+        }
+        if let Some(p) = json::nested("fields", &self.fields) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ImportedMetricField`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2495,6 +2684,12 @@ impl ToJson for ImportedMetricField {
         w.field_opt("field_value", &self.field_value);
         w.field_opt("field_value_person", &self.field_value_person);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.field_id.is_empty() {
+            return Some("field_id".to_owned());
+        }
+        None
     }
 }
 /// `Indicator`
@@ -3192,6 +3387,12 @@ impl ToJson for QueryAdditionalInformationRequestBody {
         w.field_opt("reviewee_user_ids", &self.reviewee_user_ids);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.semester_id.is_empty() {
+            return Some("semester_id".to_owned());
+        }
+        None
+    }
 }
 /// `QueryAdditionalInformationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3280,6 +3481,12 @@ impl ToJson for QueryMetricDetailRequestBody {
         w.field("semester_id", &self.semester_id);
         w.field("reviewee_user_ids", &self.reviewee_user_ids);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.semester_id.is_empty() {
+            return Some("semester_id".to_owned());
+        }
+        None
     }
 }
 /// `QueryMetricDetailResponseBody`
@@ -3612,6 +3819,12 @@ impl ToJson for QueryRevieweeRequestBody {
         w.field_opt("activity_ids", &self.activity_ids);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.semester_id.is_empty() {
+            return Some("semester_id".to_owned());
+        }
+        None
+    }
 }
 /// `QueryRevieweeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3660,6 +3873,12 @@ impl ToJson for QueryUserInfoRequestBody {
         w.field("semester_id", &self.semester_id);
         w.field("user_ids", &self.user_ids);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.semester_id.is_empty() {
+            return Some("semester_id".to_owned());
+        }
+        None
     }
 }
 /// `QueryUserInfoResponseBody`

@@ -39,8 +39,9 @@ pub enum Color {
     Violet,
     /// `CARMINE`
     Carmine,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Color {
     /// The value on the wire.
@@ -59,13 +60,8 @@ impl Color {
             Self::Purple => "PURPLE",
             Self::Violet => "VIOLET",
             Self::Carmine => "CARMINE",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Color {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Color {
@@ -84,14 +80,18 @@ impl From<&str> for Color {
             "PURPLE" => Self::Purple,
             "VIOLET" => Self::Violet,
             "CARMINE" => Self::Carmine,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Color {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -99,9 +99,14 @@ impl From<String> for Color {
 impl From<Color> for String {
     fn from(value: Color) -> String {
         match value {
-            Color::Unknown(other) => other,
+            Color::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Color {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Color {
@@ -159,8 +164,9 @@ pub enum IconKey {
     StatusFlashOfInspiration,
     /// `GeneralVacation`
     GeneralVacation,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl IconKey {
     /// The value on the wire.
@@ -184,13 +190,8 @@ impl IconKey {
             Self::StatusPrivateMessage => "Status_PrivateMessage",
             Self::StatusFlashOfInspiration => "StatusFlashOfInspiration",
             Self::GeneralVacation => "GeneralVacation",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for IconKey {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for IconKey {
@@ -214,14 +215,18 @@ impl From<&str> for IconKey {
             "Status_PrivateMessage" => Self::StatusPrivateMessage,
             "StatusFlashOfInspiration" => Self::StatusFlashOfInspiration,
             "GeneralVacation" => Self::GeneralVacation,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for IconKey {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -229,9 +234,14 @@ impl From<String> for IconKey {
 impl From<IconKey> for String {
     fn from(value: IconKey) -> String {
         match value {
-            IconKey::Unknown(other) => other,
+            IconKey::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for IconKey {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for IconKey {
@@ -263,8 +273,9 @@ pub enum ResultModel {
     InvalidUserId,
     /// `resign_user_id`
     ResignUserId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ResultModel {
     /// The value on the wire.
@@ -275,13 +286,8 @@ impl ResultModel {
             Self::InvisibleUserId => "invisible_user_id",
             Self::InvalidUserId => "invalid_user_id",
             Self::ResignUserId => "resign_user_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ResultModel {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ResultModel {
@@ -292,14 +298,18 @@ impl From<&str> for ResultModel {
             "invisible_user_id" => Self::InvisibleUserId,
             "invalid_user_id" => Self::InvalidUserId,
             "resign_user_id" => Self::ResignUserId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ResultModel {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -307,9 +317,14 @@ impl From<String> for ResultModel {
 impl From<ResultModel> for String {
     fn from(value: ResultModel) -> String {
         match value {
-            ResultModel::Unknown(other) => other,
+            ResultModel::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ResultModel {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ResultModel {
@@ -345,8 +360,9 @@ pub enum SystemStatusUserOpenResultEntityResultModel {
     SuccessUserCloseSyn,
     /// `success_user_in_higher_priority_system_status`
     SuccessUserInHigherPrioritySystemStatus,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SystemStatusUserOpenResultEntityResultModel {
     /// The value on the wire.
@@ -361,13 +377,8 @@ impl SystemStatusUserOpenResultEntityResultModel {
             Self::SuccessUserInHigherPrioritySystemStatus => {
                 "success_user_in_higher_priority_system_status"
             }
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SystemStatusUserOpenResultEntityResultModel {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SystemStatusUserOpenResultEntityResultModel {
@@ -382,14 +393,18 @@ impl From<&str> for SystemStatusUserOpenResultEntityResultModel {
             "success_user_in_higher_priority_system_status" => {
                 Self::SuccessUserInHigherPrioritySystemStatus
             }
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SystemStatusUserOpenResultEntityResultModel {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -397,9 +412,16 @@ impl From<String> for SystemStatusUserOpenResultEntityResultModel {
 impl From<SystemStatusUserOpenResultEntityResultModel> for String {
     fn from(value: SystemStatusUserOpenResultEntityResultModel) -> String {
         match value {
-            SystemStatusUserOpenResultEntityResultModel::Unknown(other) => other,
+            SystemStatusUserOpenResultEntityResultModel::Unknown(other) => {
+                other.into_string()
+            }
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SystemStatusUserOpenResultEntityResultModel {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SystemStatusUserOpenResultEntityResultModel {
@@ -433,8 +455,9 @@ pub enum UpdateFields {
     Priority,
     /// `SYNC_SETTING`
     SyncSetting,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UpdateFields {
     /// The value on the wire.
@@ -446,13 +469,8 @@ impl UpdateFields {
             Self::Color => "COLOR",
             Self::Priority => "PRIORITY",
             Self::SyncSetting => "SYNC_SETTING",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UpdateFields {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UpdateFields {
@@ -464,14 +482,18 @@ impl From<&str> for UpdateFields {
             "COLOR" => Self::Color,
             "PRIORITY" => Self::Priority,
             "SYNC_SETTING" => Self::SyncSetting,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UpdateFields {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -479,9 +501,14 @@ impl From<String> for UpdateFields {
 impl From<UpdateFields> for String {
     fn from(value: UpdateFields) -> String {
         match value {
-            UpdateFields::Unknown(other) => other,
+            UpdateFields::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UpdateFields {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UpdateFields {
@@ -509,8 +536,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -519,13 +547,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -534,14 +557,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -549,9 +576,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -618,6 +650,12 @@ impl ToJson for BatchOpenSystemStatusRequestBody {
         w.field("user_list", &self.user_list);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("user_list", &self.user_list) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `BatchOpenSystemStatusResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -683,6 +721,12 @@ impl ToJson for PatchSystemStatusRequestBody {
         w.field("update_fields", &self.update_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("system_status", &self.system_status) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `PatchSystemStatusResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -718,7 +762,7 @@ pub struct SystemStatus {
     /// System status i18n title, the number of characters in the title should be in the range of 1 to 20. Any title in i18n_title cannot be repeated between different system statuses.**Notice** - one Chinese character=two English character=two other language character
     pub i18n_title: Option<SystemStatusI18nName>,
     /// Icon\[**Icon optional value**\] Options:GeneralDoNotDisturb(GeneralDoNotDisturb),GeneralInMeetingBusy(GeneralInMeetingBusy),Coffee(Coffee),GeneralBusinessTrip(GeneralBusinessTrip),GeneralWorkFromHome(GeneralWorkFromHome),StatusEnjoyLife(StatusEnjoyLife),GeneralTravellingCar(GeneralTravellingCar),StatusBus(StatusBus),StatusInFlight(StatusInFlight),Typing(Typing),EatingFood(EatingFood),SICK(SICK),GeneralSun(GeneralSun),GeneralMoonRest(GeneralMoonRest),StatusReading(StatusReading),Status_PrivateMessage(Status_PrivateMessage),StatusFlashOfInspiration(StatusFlashOfInspiration),GeneralVacation(GeneralVacation)
-    pub icon_key: IconKey,
+    pub icon_key: Option<IconKey>,
     /// Color Options:BLUE(BLUE),GRAY(GRAY),INDIGO(INDIGO),WATHET(WATHET),GREEN(GREEN),TURQUOISE(TURQUOISE),YELLOW(YELLOW),LIME(LIME),RED(RED),ORANGE(ORANGE),PURPLE(PURPLE),VIOLET(VIOLET),CARMINE(CARMINE)
     pub color: Option<Color>,
     /// The smaller the value, the higher the priority of the display. Different system status cannot have the same priority
@@ -746,11 +790,20 @@ impl ToJson for SystemStatus {
         w.field_opt("system_status_id", &self.system_status_id);
         w.field("title", &self.title);
         w.field_opt("i18n_title", &self.i18n_title);
-        w.field("icon_key", &self.icon_key);
+        w.field_opt("icon_key", &self.icon_key);
         w.field_opt("color", &self.color);
         w.field_opt("priority", &self.priority);
         w.field_opt("sync_setting", &self.sync_setting);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.title.is_empty() {
+            return Some("title".to_owned());
+        }
+        if self.icon_key.is_none() {
+            return Some("icon_key".to_owned());
+        }
+        None
     }
 }
 /// `SystemStatusI18nName`
@@ -870,6 +923,12 @@ impl ToJson for SystemStatusUserOpenParam {
         w.field("user_id", &self.user_id);
         w.field("end_time", &self.end_time);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        None
     }
 }
 /// `SystemStatusUserOpenResultEntity`

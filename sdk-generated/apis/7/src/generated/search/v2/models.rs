@@ -17,8 +17,9 @@ pub enum Access {
     Allow,
     /// `deny`
     Deny,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Access {
     /// The value on the wire.
@@ -26,13 +27,8 @@ impl Access {
         match self {
             Self::Allow => "allow",
             Self::Deny => "deny",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Access {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Access {
@@ -40,14 +36,18 @@ impl From<&str> for Access {
         match value {
             "allow" => Self::Allow,
             "deny" => Self::Deny,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Access {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -55,9 +55,14 @@ impl From<String> for Access {
 impl From<Access> for String {
     fn from(value: Access) -> String {
         match value {
-            Access::Unknown(other) => other,
+            Access::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Access {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Access {
@@ -83,8 +88,9 @@ pub enum AssociatedSmartFilter {
     Date,
     /// `from`
     From,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl AssociatedSmartFilter {
     /// The value on the wire.
@@ -92,13 +98,8 @@ impl AssociatedSmartFilter {
         match self {
             Self::Date => "date",
             Self::From => "from",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for AssociatedSmartFilter {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for AssociatedSmartFilter {
@@ -106,14 +107,18 @@ impl From<&str> for AssociatedSmartFilter {
         match value {
             "date" => Self::Date,
             "from" => Self::From,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for AssociatedSmartFilter {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -121,9 +126,14 @@ impl From<String> for AssociatedSmartFilter {
 impl From<AssociatedSmartFilter> for String {
     fn from(value: AssociatedSmartFilter) -> String {
         match value {
-            AssociatedSmartFilter::Unknown(other) => other,
+            AssociatedSmartFilter::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for AssociatedSmartFilter {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for AssociatedSmartFilter {
@@ -147,35 +157,35 @@ impl ToJson for AssociatedSmartFilter {
 pub enum CardKey {
     /// `search_common_card`
     SearchCommonCard,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CardKey {
     /// The value on the wire.
     pub fn as_str(&self) -> &str {
         match self {
             Self::SearchCommonCard => "search_common_card",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CardKey {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CardKey {
     fn from(value: &str) -> Self {
         match value {
             "search_common_card" => Self::SearchCommonCard,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CardKey {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -183,9 +193,14 @@ impl From<String> for CardKey {
 impl From<CardKey> for String {
     fn from(value: CardKey) -> String {
         match value {
-            CardKey::Unknown(other) => other,
+            CardKey::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CardKey {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CardKey {
@@ -211,8 +226,9 @@ pub enum ChatType {
     GroupChat,
     /// `p2p_chat`
     P2pChat,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ChatType {
     /// The value on the wire.
@@ -220,13 +236,8 @@ impl ChatType {
         match self {
             Self::GroupChat => "group_chat",
             Self::P2pChat => "p2p_chat",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ChatType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ChatType {
@@ -234,14 +245,18 @@ impl From<&str> for ChatType {
         match value {
             "group_chat" => Self::GroupChat,
             "p2p_chat" => Self::P2pChat,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ChatType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -249,9 +264,14 @@ impl From<String> for ChatType {
 impl From<ChatType> for String {
     fn from(value: ChatType) -> String {
         match value {
-            ChatType::Unknown(other) => other,
+            ChatType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ChatType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ChatType {
@@ -283,8 +303,9 @@ pub enum Color {
     Grey,
     /// `yellow`
     Yellow,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Color {
     /// The value on the wire.
@@ -295,13 +316,8 @@ impl Color {
             Self::Green => "green",
             Self::Grey => "grey",
             Self::Yellow => "yellow",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Color {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Color {
@@ -312,14 +328,18 @@ impl From<&str> for Color {
             "green" => Self::Green,
             "grey" => Self::Grey,
             "yellow" => Self::Yellow,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Color {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -327,9 +347,14 @@ impl From<String> for Color {
 impl From<Color> for String {
     fn from(value: Color) -> String {
         match value {
-            Color::Unknown(other) => other,
+            Color::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Color {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Color {
@@ -373,8 +398,9 @@ pub enum DocTypes {
     Slides,
     /// `SHORTCUT`
     Shortcut,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DocTypes {
     /// The value on the wire.
@@ -391,13 +417,8 @@ impl DocTypes {
             Self::Catalog => "CATALOG",
             Self::Slides => "SLIDES",
             Self::Shortcut => "SHORTCUT",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DocTypes {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DocTypes {
@@ -414,14 +435,18 @@ impl From<&str> for DocTypes {
             "CATALOG" => Self::Catalog,
             "SLIDES" => Self::Slides,
             "SHORTCUT" => Self::Shortcut,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DocTypes {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -429,9 +454,14 @@ impl From<String> for DocTypes {
 impl From<DocTypes> for String {
     fn from(value: DocTypes) -> String {
         match value {
-            DocTypes::Unknown(other) => other,
+            DocTypes::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DocTypes {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DocTypes {
@@ -457,8 +487,9 @@ pub enum EntityType {
     Doc,
     /// `WIKI`
     Wiki,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl EntityType {
     /// The value on the wire.
@@ -466,13 +497,8 @@ impl EntityType {
         match self {
             Self::Doc => "DOC",
             Self::Wiki => "WIKI",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for EntityType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for EntityType {
@@ -480,14 +506,18 @@ impl From<&str> for EntityType {
         match value {
             "DOC" => Self::Doc,
             "WIKI" => Self::Wiki,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for EntityType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -495,9 +525,14 @@ impl From<String> for EntityType {
 impl From<EntityType> for String {
     fn from(value: EntityType) -> String {
         match value {
-            EntityType::Unknown(other) => other,
+            EntityType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for EntityType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for EntityType {
@@ -527,8 +562,9 @@ pub enum FilterType {
     Searchable,
     /// `predefine_enum`
     PredefineEnum,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FilterType {
     /// The value on the wire.
@@ -538,13 +574,8 @@ impl FilterType {
             Self::Time => "time",
             Self::Searchable => "searchable",
             Self::PredefineEnum => "predefine_enum",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FilterType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FilterType {
@@ -554,14 +585,18 @@ impl From<&str> for FilterType {
             "time" => Self::Time,
             "searchable" => Self::Searchable,
             "predefine_enum" => Self::PredefineEnum,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FilterType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -569,9 +604,14 @@ impl From<String> for FilterType {
 impl From<FilterType> for String {
     fn from(value: FilterType) -> String {
         match value {
-            FilterType::Unknown(other) => other,
+            FilterType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FilterType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FilterType {
@@ -597,8 +637,9 @@ pub enum Format {
     Html,
     /// `plaintext`
     Plaintext,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Format {
     /// The value on the wire.
@@ -606,13 +647,8 @@ impl Format {
         match self {
             Self::Html => "html",
             Self::Plaintext => "plaintext",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Format {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Format {
@@ -620,14 +656,18 @@ impl From<&str> for Format {
         match value {
             "html" => Self::Html,
             "plaintext" => Self::Plaintext,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Format {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -635,9 +675,14 @@ impl From<String> for Format {
 impl From<Format> for String {
     fn from(value: Format) -> String {
         match value {
-            Format::Unknown(other) => other,
+            Format::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Format {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Format {
@@ -663,8 +708,9 @@ pub enum FromType {
     User,
     /// `bot`
     Bot,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl FromType {
     /// The value on the wire.
@@ -672,13 +718,8 @@ impl FromType {
         match self {
             Self::User => "user",
             Self::Bot => "bot",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for FromType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for FromType {
@@ -686,14 +727,18 @@ impl From<&str> for FromType {
         match value {
             "user" => Self::User,
             "bot" => Self::Bot,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for FromType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -701,9 +746,14 @@ impl From<String> for FromType {
 impl From<FromType> for String {
     fn from(value: FromType) -> String {
         match value {
-            FromType::Unknown(other) => other,
+            FromType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for FromType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for FromType {
@@ -731,8 +781,9 @@ pub enum IdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl IdType {
     /// The value on the wire.
@@ -741,13 +792,8 @@ impl IdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for IdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for IdType {
@@ -756,14 +802,18 @@ impl From<&str> for IdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for IdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -771,9 +821,14 @@ impl From<String> for IdType {
 impl From<IdType> for String {
     fn from(value: IdType) -> String {
         match value {
-            IdType::Unknown(other) => other,
+            IdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for IdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for IdType {
@@ -801,8 +856,9 @@ pub enum MessageType {
     Image,
     /// `media`
     Media,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MessageType {
     /// The value on the wire.
@@ -811,13 +867,8 @@ impl MessageType {
             Self::File => "file",
             Self::Image => "image",
             Self::Media => "media",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MessageType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MessageType {
@@ -826,14 +877,18 @@ impl From<&str> for MessageType {
             "file" => Self::File,
             "image" => Self::Image,
             "media" => Self::Media,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MessageType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -841,9 +896,14 @@ impl From<String> for MessageType {
 impl From<MessageType> for String {
     fn from(value: MessageType) -> String {
         match value {
-            MessageType::Unknown(other) => other,
+            MessageType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MessageType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MessageType {
@@ -869,8 +929,9 @@ pub enum OptionMode {
     Single,
     /// `multiple`
     Multiple,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl OptionMode {
     /// The value on the wire.
@@ -878,13 +939,8 @@ impl OptionMode {
         match self {
             Self::Single => "single",
             Self::Multiple => "multiple",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for OptionMode {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for OptionMode {
@@ -892,14 +948,18 @@ impl From<&str> for OptionMode {
         match value {
             "single" => Self::Single,
             "multiple" => Self::Multiple,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for OptionMode {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -907,9 +967,14 @@ impl From<String> for OptionMode {
 impl From<OptionMode> for String {
     fn from(value: OptionMode) -> String {
         match value {
-            OptionMode::Unknown(other) => other,
+            OptionMode::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for OptionMode {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for OptionMode {
@@ -935,8 +1000,9 @@ pub enum Order {
     Asc,
     /// `desc`
     Desc,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Order {
     /// The value on the wire.
@@ -944,13 +1010,8 @@ impl Order {
         match self {
             Self::Asc => "asc",
             Self::Desc => "desc",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Order {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Order {
@@ -958,14 +1019,18 @@ impl From<&str> for Order {
         match value {
             "asc" => Self::Asc,
             "desc" => Self::Desc,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Order {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -973,9 +1038,14 @@ impl From<String> for Order {
 impl From<Order> for String {
     fn from(value: Order) -> String {
         match value {
-            Order::Unknown(other) => other,
+            Order::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Order {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Order {
@@ -1011,8 +1081,9 @@ pub enum SchemaPropertyType {
     Tinytext,
     /// `user_ids`
     UserIds,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SchemaPropertyType {
     /// The value on the wire.
@@ -1025,13 +1096,8 @@ impl SchemaPropertyType {
             Self::Double => "double",
             Self::Tinytext => "tinytext",
             Self::UserIds => "user_ids",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SchemaPropertyType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SchemaPropertyType {
@@ -1044,14 +1110,18 @@ impl From<&str> for SchemaPropertyType {
             "double" => Self::Double,
             "tinytext" => Self::Tinytext,
             "user_ids" => Self::UserIds,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SchemaPropertyType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1059,9 +1129,14 @@ impl From<String> for SchemaPropertyType {
 impl From<SchemaPropertyType> for String {
     fn from(value: SchemaPropertyType) -> String {
         match value {
-            SchemaPropertyType::Unknown(other) => other,
+            SchemaPropertyType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SchemaPropertyType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SchemaPropertyType {
@@ -1099,8 +1174,9 @@ pub enum SortType {
     CreateTime,
     /// `CREATE_TIME_ASC`
     CreateTimeAsc,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SortType {
     /// The value on the wire.
@@ -1114,13 +1190,8 @@ impl SortType {
             Self::EntityCreateTimeDesc => "ENTITY_CREATE_TIME_DESC",
             Self::CreateTime => "CREATE_TIME",
             Self::CreateTimeAsc => "CREATE_TIME_ASC",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SortType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SortType {
@@ -1134,14 +1205,18 @@ impl From<&str> for SortType {
             "ENTITY_CREATE_TIME_DESC" => Self::EntityCreateTimeDesc,
             "CREATE_TIME" => Self::CreateTime,
             "CREATE_TIME_ASC" => Self::CreateTimeAsc,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SortType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1149,9 +1224,14 @@ impl From<String> for SortType {
 impl From<SortType> for String {
     fn from(value: SortType) -> String {
         match value {
-            SortType::Unknown(other) => other,
+            SortType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SortType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SortType {
@@ -1191,8 +1271,9 @@ pub enum Type {
     GroupId,
     /// `app_group_id`
     AppGroupId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
@@ -1207,13 +1288,8 @@ impl Type {
             Self::Group => "group",
             Self::GroupId => "group_id",
             Self::AppGroupId => "app_group_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
@@ -1228,14 +1304,18 @@ impl From<&str> for Type {
             "group" => Self::Group,
             "group_id" => Self::GroupId,
             "app_group_id" => Self::AppGroupId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1243,9 +1323,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -1273,8 +1358,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -1283,13 +1369,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -1298,14 +1379,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -1313,9 +1398,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -1409,6 +1499,12 @@ impl ToJson for CreateAppRequestBody {
         w.field("query", &self.query);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.query.is_empty() {
+            return Some("query".to_owned());
+        }
+        None
+    }
 }
 /// `CreateAppResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1475,6 +1571,12 @@ impl ToJson for CreateMessageRequestBody {
         w.field_opt("start_time", &self.start_time);
         w.field_opt("end_time", &self.end_time);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.query.is_empty() {
+            return Some("query".to_owned());
+        }
+        None
     }
 }
 /// `DataSource`
@@ -1565,6 +1667,12 @@ impl ToJson for DataSource {
         w.field_opt("connector_param", &self.connector_param);
         w.field_opt("enable_answer", &self.enable_answer);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        None
     }
 }
 /// `DocFilter`
@@ -1836,6 +1944,18 @@ impl ToJson for Item {
         w.field_opt("content", &self.content);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.id.is_empty() {
+            return Some("id".to_owned());
+        }
+        if let Some(p) = json::nested("metadata", &self.metadata) {
+            return Some(p);
+        }
+        if self.structured_data.is_empty() {
+            return Some("structured_data".to_owned());
+        }
+        None
+    }
 }
 /// `ItemContent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1907,6 +2027,15 @@ impl ToJson for ItemMetadata {
         w.field_opt("update_time", &self.update_time);
         w.field_opt("source_url_mobile", &self.source_url_mobile);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.title.is_empty() {
+            return Some("title".to_owned());
+        }
+        if self.source_url.is_empty() {
+            return Some("source_url".to_owned());
+        }
+        None
     }
 }
 /// `ListDataSourceResponseBody`
@@ -1996,6 +2125,12 @@ impl ToJson for PatchSchemaProperty {
         w.field_opt("answer_option", &self.answer_option);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        None
+    }
 }
 /// `PatchSchemaRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2016,6 +2151,15 @@ impl ToJson for PatchSchemaRequestBody {
         w.field_opt("display", &self.display);
         w.field_opt("properties", &self.properties);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("display", &self.display) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("properties", &self.properties) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `Schema`
@@ -2051,6 +2195,18 @@ impl ToJson for Schema {
         w.field("schema_id", &self.schema_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("properties", &self.properties) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("display", &self.display) {
+            return Some(p);
+        }
+        if self.schema_id.is_empty() {
+            return Some("schema_id".to_owned());
+        }
+        None
+    }
 }
 /// `SchemaDisplay`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2061,7 +2217,7 @@ impl ToJson for Schema {
 )]
 pub struct SchemaDisplay {
     /// Options:search_common_card(Common 普通 common 卡片)
-    pub card_key: CardKey,
+    pub card_key: Option<CardKey>,
     /// 数据字段名称和展示字段名称的映射关系。如果没有设置，则只会展示 与展示字段名称同名的 数据字段
     pub fields_mapping: Option<Vec<SchemaDisplayFieldMapping>>,
 }
@@ -2077,9 +2233,18 @@ impl FromJson for SchemaDisplay {
 impl ToJson for SchemaDisplay {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("card_key", &self.card_key);
+        w.field_opt("card_key", &self.card_key);
         w.field_opt("fields_mapping", &self.fields_mapping);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.card_key.is_none() {
+            return Some("card_key".to_owned());
+        }
+        if let Some(p) = json::nested("fields_mapping", &self.fields_mapping) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `SchemaDisplayFieldMapping`
@@ -2110,6 +2275,15 @@ impl ToJson for SchemaDisplayFieldMapping {
         w.field("display_field", &self.display_field);
         w.field("data_field", &self.data_field);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.display_field.is_empty() {
+            return Some("display_field".to_owned());
+        }
+        if self.data_field.is_empty() {
+            return Some("data_field".to_owned());
+        }
+        None
     }
 }
 /// `SchemaFieldAnswerOption`
@@ -2195,6 +2369,18 @@ impl ToJson for SchemaFilterOptions {
         w.field_opt("reference_datasource_id", &self.reference_datasource_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.display_name.is_empty() {
+            return Some("display_name".to_owned());
+        }
+        if let Some(p) = json::nested(
+            "predefine_enum_values",
+            &self.predefine_enum_values,
+        ) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `SchemaPredefineEnumStruct`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2225,6 +2411,15 @@ impl ToJson for SchemaPredefineEnumStruct {
         w.field("text", &self.text);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        if self.text.is_empty() {
+            return Some("text".to_owned());
+        }
+        None
+    }
 }
 /// `SchemaProperty`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2237,7 +2432,7 @@ pub struct SchemaProperty {
     /// 属性名
     pub name: String,
     /// Options:text(长文本类型),int(64位整数类型),tag(标签类型),timestamp(Unix 时间戳类型（单位为秒）),double(浮点数类型（小数）),tinytext(短文本类型，（utf8 编码）长度小于 140 的文本),user_ids(UserIDs 用户ID类型（数组类型）)
-    pub r#type: SchemaPropertyType,
+    pub r#type: Option<SchemaPropertyType>,
     /// 该属性是否可用作搜索，默认为 false
     pub is_searchable: Option<bool>,
     /// 该属性是否可用作搜索结果排序，默认为 false。如果为 true，需要再配置 sortOptions
@@ -2282,7 +2477,7 @@ impl ToJson for SchemaProperty {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("name", &self.name);
-        w.field("type", &self.r#type);
+        w.field_opt("type", &self.r#type);
         w.field_opt("is_searchable", &self.is_searchable);
         w.field_opt("is_sortable", &self.is_sortable);
         w.field_opt("is_returnable", &self.is_returnable);
@@ -2294,6 +2489,21 @@ impl ToJson for SchemaProperty {
         w.field_opt("answer_option", &self.answer_option);
         w.field_opt("desc", &self.desc);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        if self.r#type.is_none() {
+            return Some("type".to_owned());
+        }
+        if let Some(p) = json::nested("type_definitions", &self.type_definitions) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("filter_options", &self.filter_options) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `SchemaSearchOptions`
@@ -2383,7 +2593,7 @@ pub struct SchemaTagOptions {
     /// tag 对应的枚举值名称
     pub name: String,
     /// Options:red(含警示性、敏感性的提示信息),green(表示成功、完成、完毕的提示信息),blue(组件架构、职能等中性信息),grey(中立系统提示信息（慎重使用）),yellow(焦点信息、推广性信息)
-    pub color: Color,
+    pub color: Option<Color>,
     /// 标签中展示的文本
     pub text: String,
 }
@@ -2401,9 +2611,21 @@ impl ToJson for SchemaTagOptions {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("name", &self.name);
-        w.field("color", &self.color);
+        w.field_opt("color", &self.color);
         w.field("text", &self.text);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        if self.color.is_none() {
+            return Some("color".to_owned());
+        }
+        if self.text.is_empty() {
+            return Some("text".to_owned());
+        }
+        None
     }
 }
 /// `SchemaTypeDefinitions`
@@ -2435,6 +2657,15 @@ impl ToJson for SchemaTypeDefinitions {
         w.field_opt("user_ids", &self.user_ids);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("tag", &self.tag) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("user_ids", &self.user_ids) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `SchemaUserIdsOption`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2445,7 +2676,7 @@ impl ToJson for SchemaTypeDefinitions {
 )]
 pub struct SchemaUserIdsOption {
     /// Options:open_id(OpenID 用户在应用内的身份),union_id(UnionID 用户在同一应用服务商所开发的多个应用下的统一身份),user_id(UserID 用户在租户内的身份)
-    pub id_type: IdType,
+    pub id_type: Option<IdType>,
 }
 impl FromJson for SchemaUserIdsOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -2458,8 +2689,14 @@ impl FromJson for SchemaUserIdsOption {
 impl ToJson for SchemaUserIdsOption {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("id_type", &self.id_type);
+        w.field_opt("id_type", &self.id_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.id_type.is_none() {
+            return Some("id_type".to_owned());
+        }
+        None
     }
 }
 /// `SearchDocWikiRequestBody`
@@ -2490,6 +2727,12 @@ impl ToJson for SearchDocWikiRequestBody {
         w.field_opt("page_token", &self.page_token);
         w.field_opt("page_size", &self.page_size);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.query.is_empty() {
+            return Some("query".to_owned());
+        }
+        None
     }
 }
 /// `SearchDocWikiResponseBody`

@@ -19,8 +19,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -29,13 +30,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -44,14 +40,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -59,9 +59,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -107,6 +112,12 @@ impl ToJson for Condition {
         w.field_opt("expected", &self.expected);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.filter_type.is_empty() {
+            return Some("filter_type".to_owned());
+        }
+        None
+    }
 }
 /// `CreateSheetFilter`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -130,6 +141,18 @@ impl ToJson for CreateSheetFilter {
         w.field("col", &self.col);
         w.field("condition", &self.condition);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.range.is_empty() {
+            return Some("range".to_owned());
+        }
+        if self.col.is_empty() {
+            return Some("col".to_owned());
+        }
+        if let Some(p) = json::nested("condition", &self.condition) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `CreateSpreadsheetResponseBody`
@@ -289,6 +312,15 @@ impl ToJson for Find {
         w.field("find", &self.find);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("find_condition", &self.find_condition) {
+            return Some(p);
+        }
+        if self.find.is_empty() {
+            return Some("find".to_owned());
+        }
+        None
+    }
 }
 /// `FindCondition`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -318,6 +350,12 @@ impl ToJson for FindCondition {
         w.field_opt("search_by_regex", &self.search_by_regex);
         w.field_opt("include_formulas", &self.include_formulas);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.range.is_empty() {
+            return Some("range".to_owned());
+        }
+        None
     }
 }
 /// `FindReplaceResult`
@@ -738,6 +776,18 @@ impl ToJson for Replace {
         w.field("replacement", &self.replacement);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("find_condition", &self.find_condition) {
+            return Some(p);
+        }
+        if self.find.is_empty() {
+            return Some("find".to_owned());
+        }
+        if self.replacement.is_empty() {
+            return Some("replacement".to_owned());
+        }
+        None
+    }
 }
 /// `ReplaceSpreadsheetSheetResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -881,6 +931,15 @@ impl ToJson for UpdateSheetFilter {
         w.field("col", &self.col);
         w.field("condition", &self.condition);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.col.is_empty() {
+            return Some("col".to_owned());
+        }
+        if let Some(p) = json::nested("condition", &self.condition) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `UpdateSpreadsheetProperties`

@@ -19,8 +19,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -29,13 +30,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -44,14 +40,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -59,9 +59,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -346,6 +351,15 @@ impl ToJson for CreateAppRequestBody {
         w.field_opt("source_agent", &self.source_agent);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        if self.app_type.is_empty() {
+            return Some("app_type".to_owned());
+        }
+        None
+    }
 }
 /// `GetAppVisibilityAppResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -541,7 +555,7 @@ impl IconAppRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -712,6 +726,12 @@ impl ToJson for PatchTableRecordsAppTableRequestBody {
         w.field("record", &self.record);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.record.is_empty() {
+            return Some("record".to_owned());
+        }
+        None
+    }
 }
 /// `PostTableRecordsAppTableRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -729,6 +749,12 @@ impl ToJson for PostTableRecordsAppTableRequestBody {
         w.begin_object();
         w.field("records", &self.records);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.records.is_empty() {
+            return Some("records".to_owned());
+        }
+        None
     }
 }
 /// `PostTableRecordsAppTableResponseBody`
@@ -766,6 +792,12 @@ impl ToJson for SqlCommandsAppRequestBody {
         w.begin_object();
         w.field("sql", &self.sql);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.sql.is_empty() {
+            return Some("sql".to_owned());
+        }
+        None
     }
 }
 /// `SqlCommandsAppResponseBody`
@@ -819,6 +851,12 @@ impl ToJson for UpdateAppVisibilityAppRequestBody {
         w.field("scope", &self.scope);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.scope.is_empty() {
+            return Some("scope".to_owned());
+        }
+        None
+    }
 }
 /// `UploadAppStorageRequestBody`
 #[derive(Debug, Default)]
@@ -834,7 +872,11 @@ impl UploadAppStorageRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        form = form.text("file_name", self.file_name);
+        if self.file_name.is_empty() {
+            form = form.missing_part("file_name");
+        } else {
+            form = form.text("file_name", self.file_name);
+        }
         if let Some(v) = self.check_sum {
             form = form.text("check_sum", v);
         }
@@ -842,7 +884,7 @@ impl UploadAppStorageRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -895,6 +937,12 @@ impl ToJson for UploadCompleteAppStorageRequestBody {
         w.field("upload_id", &self.upload_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.upload_id.is_empty() {
+            return Some("upload_id".to_owned());
+        }
+        None
+    }
 }
 /// `UploadCompleteAppStorageResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -941,7 +989,7 @@ impl UploadHtmlCodeAndReleaseAppRequestBody {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -988,6 +1036,12 @@ impl ToJson for UploadInitializeAppStorageRequestBody {
         w.field_opt("mime_type", &self.mime_type);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.file_name.is_empty() {
+            return Some("file_name".to_owned());
+        }
+        None
+    }
 }
 /// `UploadInitializeAppStorageResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1030,13 +1084,17 @@ impl UploadPartAppStorageRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        form = form.text("upload_id", self.upload_id);
+        if self.upload_id.is_empty() {
+            form = form.missing_part("upload_id");
+        } else {
+            form = form.text("upload_id", self.upload_id);
+        }
         form = form.text("chunk_index", self.chunk_index);
         match self.file {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         if let Some(v) = self.chunk_check_sum {
             form = form.text("chunk_check_sum", v);

@@ -27,6 +27,18 @@ impl ToJson for FileConfig {
         w.field("engine_type", &self.engine_type);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.file_id.is_empty() {
+            return Some("file_id".to_owned());
+        }
+        if self.format.is_empty() {
+            return Some("format".to_owned());
+        }
+        if self.engine_type.is_empty() {
+            return Some("engine_type".to_owned());
+        }
+        None
+    }
 }
 /// `FileRecognizeSpeechRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -47,6 +59,12 @@ impl ToJson for FileRecognizeSpeechRequestBody {
         w.field("speech", &self.speech);
         w.field("config", &self.config);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("config", &self.config) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `FileRecognizeSpeechResponseBody`
@@ -118,6 +136,18 @@ impl ToJson for StreamConfig {
         w.field("engine_type", &self.engine_type);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.stream_id.is_empty() {
+            return Some("stream_id".to_owned());
+        }
+        if self.format.is_empty() {
+            return Some("format".to_owned());
+        }
+        if self.engine_type.is_empty() {
+            return Some("engine_type".to_owned());
+        }
+        None
+    }
 }
 /// `StreamRecognizeSpeechRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -138,6 +168,12 @@ impl ToJson for StreamRecognizeSpeechRequestBody {
         w.field("speech", &self.speech);
         w.field("config", &self.config);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("config", &self.config) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `StreamRecognizeSpeechResponseBody`

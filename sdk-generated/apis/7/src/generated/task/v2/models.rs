@@ -17,8 +17,9 @@ pub enum CustomSymbolPosition {
     Left,
     /// `right`
     Right,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CustomSymbolPosition {
     /// The value on the wire.
@@ -26,13 +27,8 @@ impl CustomSymbolPosition {
         match self {
             Self::Left => "left",
             Self::Right => "right",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CustomSymbolPosition {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CustomSymbolPosition {
@@ -40,14 +36,18 @@ impl From<&str> for CustomSymbolPosition {
         match value {
             "left" => Self::Left,
             "right" => Self::Right,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CustomSymbolPosition {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -55,9 +55,14 @@ impl From<String> for CustomSymbolPosition {
 impl From<CustomSymbolPosition> for String {
     fn from(value: CustomSymbolPosition) -> String {
         match value {
-            CustomSymbolPosition::Unknown(other) => other,
+            CustomSymbolPosition::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CustomSymbolPosition {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CustomSymbolPosition {
@@ -83,8 +88,9 @@ pub enum Direction {
     Asc,
     /// `desc`
     Desc,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Direction {
     /// The value on the wire.
@@ -92,13 +98,8 @@ impl Direction {
         match self {
             Self::Asc => "asc",
             Self::Desc => "desc",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Direction {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Direction {
@@ -106,14 +107,18 @@ impl From<&str> for Direction {
         match value {
             "asc" => Self::Asc,
             "desc" => Self::Desc,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Direction {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -121,9 +126,14 @@ impl From<String> for Direction {
 impl From<Direction> for String {
     fn from(value: Direction) -> String {
         match value {
-            Direction::Unknown(other) => other,
+            Direction::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Direction {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Direction {
@@ -155,8 +165,9 @@ pub enum Format {
     Cny,
     /// `usd`
     Usd,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Format {
     /// The value on the wire.
@@ -167,13 +178,8 @@ impl Format {
             Self::Percentage => "percentage",
             Self::Cny => "cny",
             Self::Usd => "usd",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Format {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Format {
@@ -184,14 +190,18 @@ impl From<&str> for Format {
             "percentage" => Self::Percentage,
             "cny" => Self::Cny,
             "usd" => Self::Usd,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Format {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -199,9 +209,14 @@ impl From<String> for Format {
 impl From<Format> for String {
     fn from(value: Format) -> String {
         match value {
-            Format::Unknown(other) => other,
+            Format::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Format {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Format {
@@ -229,8 +244,9 @@ pub enum OriginOwnerToRole {
     Editor,
     /// `viewer`
     Viewer,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl OriginOwnerToRole {
     /// The value on the wire.
@@ -239,13 +255,8 @@ impl OriginOwnerToRole {
             Self::None => "none",
             Self::Editor => "editor",
             Self::Viewer => "viewer",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for OriginOwnerToRole {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for OriginOwnerToRole {
@@ -254,14 +265,18 @@ impl From<&str> for OriginOwnerToRole {
             "none" => Self::None,
             "editor" => Self::Editor,
             "viewer" => Self::Viewer,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for OriginOwnerToRole {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -269,9 +284,14 @@ impl From<String> for OriginOwnerToRole {
 impl From<OriginOwnerToRole> for String {
     fn from(value: OriginOwnerToRole) -> String {
         match value {
-            OriginOwnerToRole::Unknown(other) => other,
+            OriginOwnerToRole::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for OriginOwnerToRole {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for OriginOwnerToRole {
@@ -297,8 +317,9 @@ pub enum Separator {
     None,
     /// `thousand`
     Thousand,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Separator {
     /// The value on the wire.
@@ -306,13 +327,8 @@ impl Separator {
         match self {
             Self::None => "none",
             Self::Thousand => "thousand",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Separator {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Separator {
@@ -320,14 +336,18 @@ impl From<&str> for Separator {
         match value {
             "none" => Self::None,
             "thousand" => Self::Thousand,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Separator {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -335,9 +355,14 @@ impl From<String> for Separator {
 impl From<Separator> for String {
     fn from(value: Separator) -> String {
         match value {
-            Separator::Unknown(other) => other,
+            Separator::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Separator {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Separator {
@@ -363,8 +388,9 @@ pub enum TaskDependencyType {
     Prev,
     /// `next`
     Next,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl TaskDependencyType {
     /// The value on the wire.
@@ -372,13 +398,8 @@ impl TaskDependencyType {
         match self {
             Self::Prev => "prev",
             Self::Next => "next",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for TaskDependencyType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for TaskDependencyType {
@@ -386,14 +407,18 @@ impl From<&str> for TaskDependencyType {
         match value {
             "prev" => Self::Prev,
             "next" => Self::Next,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for TaskDependencyType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -401,9 +426,14 @@ impl From<String> for TaskDependencyType {
 impl From<TaskDependencyType> for String {
     fn from(value: TaskDependencyType) -> String {
         match value {
-            TaskDependencyType::Unknown(other) => other,
+            TaskDependencyType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for TaskDependencyType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for TaskDependencyType {
@@ -437,8 +467,9 @@ pub enum Type {
     Member,
     /// `single_select`
     SingleSelect,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
@@ -450,13 +481,8 @@ impl Type {
             Self::Datetime => "datetime",
             Self::Member => "member",
             Self::SingleSelect => "single_select",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
@@ -468,14 +494,18 @@ impl From<&str> for Type {
             "datetime" => Self::Datetime,
             "member" => Self::Member,
             "single_select" => Self::SingleSelect,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -483,9 +513,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -515,8 +550,9 @@ pub enum UpdateFields {
     IncludeKeys,
     /// `subscribers`
     Subscribers,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UpdateFields {
     /// The value on the wire.
@@ -526,13 +562,8 @@ impl UpdateFields {
             Self::Name => "name",
             Self::IncludeKeys => "include_keys",
             Self::Subscribers => "subscribers",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UpdateFields {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UpdateFields {
@@ -542,14 +573,18 @@ impl From<&str> for UpdateFields {
             "name" => Self::Name,
             "include_keys" => Self::IncludeKeys,
             "subscribers" => Self::Subscribers,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UpdateFields {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -557,9 +592,14 @@ impl From<String> for UpdateFields {
 impl From<UpdateFields> for String {
     fn from(value: UpdateFields) -> String {
         match value {
-            UpdateFields::Unknown(other) => other,
+            UpdateFields::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UpdateFields {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UpdateFields {
@@ -587,8 +627,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -597,13 +638,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -612,14 +648,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -627,9 +667,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -662,6 +707,15 @@ impl ToJson for AddCustomFieldRequestBody {
         w.field("resource_id", &self.resource_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.resource_type.is_empty() {
+            return Some("resource_type".to_owned());
+        }
+        if self.resource_id.is_empty() {
+            return Some("resource_id".to_owned());
+        }
+        None
+    }
 }
 /// `AddDependenciesTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -687,6 +741,12 @@ impl ToJson for AddDependenciesTaskRequestBody {
         w.begin_object();
         w.field_opt("dependencies", &self.dependencies);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("dependencies", &self.dependencies) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `AddMembersTaskRequestBody`
@@ -747,6 +807,12 @@ impl ToJson for AddTasklistTaskRequestBody {
         w.field("tasklist_guid", &self.tasklist_guid);
         w.field_opt("section_guid", &self.section_guid);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.tasklist_guid.is_empty() {
+            return Some("tasklist_guid".to_owned());
+        }
+        None
     }
 }
 /// `Attachment`
@@ -1056,6 +1122,15 @@ impl ToJson for DocxSource {
         w.field("block_id", &self.block_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.token.is_empty() {
+            return Some("token".to_owned());
+        }
+        if self.block_id.is_empty() {
+            return Some("block_id".to_owned());
+        }
+        None
+    }
 }
 /// `Due`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1337,12 +1412,16 @@ impl InputAttachment {
         if let Some(v) = self.resource_type {
             form = form.text("resource_type", v);
         }
-        form = form.text("resource_id", self.resource_id);
+        if self.resource_id.is_empty() {
+            form = form.missing_part("resource_id");
+        } else {
+            form = form.text("resource_id", self.resource_id);
+        }
         match self.file {
             Some(v) => {
                 form = form.file("file", v);
             }
-            None => form = form.missing_file("file"),
+            None => form = form.missing_part("file"),
         }
         form
     }
@@ -1389,7 +1468,7 @@ pub struct InputCustomField {
     /// Field name, up to 50 characters
     pub name: Option<String>,
     /// custom field type Options:number(number),datetime(datetime),member(member),single_select(single select),multi_select(multiple select),text(text)
-    pub r#type: Type,
+    pub r#type: Option<Type>,
     /// number field setting
     pub number_setting: Option<NumberSetting>,
     /// member field setting
@@ -1409,7 +1488,7 @@ impl ToJson for InputCustomField {
         w.field("resource_type", &self.resource_type);
         w.field("resource_id", &self.resource_id);
         w.field_opt("name", &self.name);
-        w.field("type", &self.r#type);
+        w.field_opt("type", &self.r#type);
         w.field_opt("number_setting", &self.number_setting);
         w.field_opt("member_setting", &self.member_setting);
         w.field_opt("datetime_setting", &self.datetime_setting);
@@ -1417,6 +1496,18 @@ impl ToJson for InputCustomField {
         w.field_opt("multi_select_setting", &self.multi_select_setting);
         w.field_opt("text_setting", &self.text_setting);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.resource_type.is_empty() {
+            return Some("resource_type".to_owned());
+        }
+        if self.resource_id.is_empty() {
+            return Some("resource_id".to_owned());
+        }
+        if self.r#type.is_none() {
+            return Some("type".to_owned());
+        }
+        None
     }
 }
 /// `InputCustomFieldValue`
@@ -1453,6 +1544,12 @@ impl ToJson for InputCustomFieldValue {
         w.field_opt("multi_select_value", &self.multi_select_value);
         w.field_opt("text_value", &self.text_value);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.guid.is_empty() {
+            return Some("guid".to_owned());
+        }
+        None
     }
 }
 /// `InputOption`
@@ -1513,6 +1610,12 @@ impl ToJson for InputSection {
         w.field_opt("insert_before", &self.insert_before);
         w.field_opt("insert_after", &self.insert_after);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.resource_type.is_empty() {
+            return Some("resource_type".to_owned());
+        }
+        None
     }
 }
 /// `InputTask`
@@ -1591,6 +1694,15 @@ impl ToJson for InputTask {
         w.field_opt("agent_task_progress", &self.agent_task_progress);
         w.field_opt("text_deliveries", &self.text_deliveries);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("custom_fields", &self.custom_fields) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("docx_source", &self.docx_source) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `InputTasklist`
@@ -2119,6 +2231,12 @@ impl ToJson for PatchCustomFieldRequestBody {
         w.field_opt("update_fields", &self.update_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("custom_field", &self.custom_field) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `PatchSectionRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2140,6 +2258,12 @@ impl ToJson for PatchSectionRequestBody {
         w.field("update_fields", &self.update_fields);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("section", &self.section) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `PatchTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2160,6 +2284,12 @@ impl ToJson for PatchTaskRequestBody {
         w.field_opt("task", &self.task);
         w.field("update_fields", &self.update_fields);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("task", &self.task) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `PatchTasklistActivitySubscriptionRequestBody`
@@ -2254,6 +2384,12 @@ impl ToJson for RemoveDependenciesTaskRequestBody {
         w.field("dependencies", &self.dependencies);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("dependencies", &self.dependencies) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `RemoveMembersTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2307,6 +2443,12 @@ impl ToJson for RemoveTasklistTaskRequestBody {
         w.begin_object();
         w.field("tasklist_guid", &self.tasklist_guid);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.tasklist_guid.is_empty() {
+            return Some("tasklist_guid".to_owned());
+        }
+        None
     }
 }
 /// `Resource`
@@ -2668,7 +2810,7 @@ impl FromJson for TaskAssignee {
 )]
 pub struct TaskDependency {
     /// dependency type Options:prev(prev-dependency),next(next-dependency)
-    pub r#type: TaskDependencyType,
+    pub r#type: Option<TaskDependencyType>,
     /// GUIDs for dependent tasks
     pub task_guid: String,
 }
@@ -2684,9 +2826,18 @@ impl FromJson for TaskDependency {
 impl ToJson for TaskDependency {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.field("type", &self.r#type);
+        w.field_opt("type", &self.r#type);
         w.field("task_guid", &self.task_guid);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.r#type.is_none() {
+            return Some("type".to_owned());
+        }
+        if self.task_guid.is_empty() {
+            return Some("task_guid".to_owned());
+        }
+        None
     }
 }
 /// `TaskInTasklistInfo`

@@ -29,6 +29,12 @@ impl ToJson for DetectTextRequestBody {
         w.field("text", &self.text);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.text.is_empty() {
+            return Some("text".to_owned());
+        }
+        None
+    }
 }
 /// `DetectTextResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -70,6 +76,12 @@ impl ToJson for Term {
         w.field("to", &self.to);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.to.is_empty() {
+            return Some("to".to_owned());
+        }
+        None
+    }
 }
 /// `TranslateTextRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -96,6 +108,21 @@ impl ToJson for TranslateTextRequestBody {
         w.field("target_language", &self.target_language);
         w.field_opt("glossary", &self.glossary);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.source_language.is_empty() {
+            return Some("source_language".to_owned());
+        }
+        if self.text.is_empty() {
+            return Some("text".to_owned());
+        }
+        if self.target_language.is_empty() {
+            return Some("target_language".to_owned());
+        }
+        if let Some(p) = json::nested("glossary", &self.glossary) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `TranslateTextResponseBody`

@@ -19,8 +19,9 @@ pub enum CollaborationEntityType {
     Department,
     /// `group`
     Group,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl CollaborationEntityType {
     /// The value on the wire.
@@ -29,13 +30,8 @@ impl CollaborationEntityType {
             Self::User => "user",
             Self::Department => "department",
             Self::Group => "group",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for CollaborationEntityType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for CollaborationEntityType {
@@ -44,14 +40,18 @@ impl From<&str> for CollaborationEntityType {
             "user" => Self::User,
             "department" => Self::Department,
             "group" => Self::Group,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for CollaborationEntityType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -59,9 +59,14 @@ impl From<String> for CollaborationEntityType {
 impl From<CollaborationEntityType> for String {
     fn from(value: CollaborationEntityType) -> String {
         match value {
-            CollaborationEntityType::Unknown(other) => other,
+            CollaborationEntityType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for CollaborationEntityType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for CollaborationEntityType {
@@ -87,8 +92,9 @@ pub enum DepartmentIdType {
     DepartmentId,
     /// `open_department_id`
     OpenDepartmentId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DepartmentIdType {
     /// The value on the wire.
@@ -96,13 +102,8 @@ impl DepartmentIdType {
         match self {
             Self::DepartmentId => "department_id",
             Self::OpenDepartmentId => "open_department_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DepartmentIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DepartmentIdType {
@@ -110,14 +111,18 @@ impl From<&str> for DepartmentIdType {
         match value {
             "department_id" => Self::DepartmentId,
             "open_department_id" => Self::OpenDepartmentId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DepartmentIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -125,9 +130,14 @@ impl From<String> for DepartmentIdType {
 impl From<DepartmentIdType> for String {
     fn from(value: DepartmentIdType) -> String {
         match value {
-            DepartmentIdType::Unknown(other) => other,
+            DepartmentIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DepartmentIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DepartmentIdType {
@@ -153,8 +163,9 @@ pub enum GroupIdType {
     GroupId,
     /// `open_group_id`
     OpenGroupId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GroupIdType {
     /// The value on the wire.
@@ -162,13 +173,8 @@ impl GroupIdType {
         match self {
             Self::GroupId => "group_id",
             Self::OpenGroupId => "open_group_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GroupIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GroupIdType {
@@ -176,14 +182,18 @@ impl From<&str> for GroupIdType {
         match value {
             "group_id" => Self::GroupId,
             "open_group_id" => Self::OpenGroupId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GroupIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -191,9 +201,14 @@ impl From<String> for GroupIdType {
 impl From<GroupIdType> for String {
     fn from(value: GroupIdType) -> String {
         match value {
-            GroupIdType::Unknown(other) => other,
+            GroupIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GroupIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GroupIdType {
@@ -219,8 +234,9 @@ pub enum TargetDepartmentIdType {
     DepartmentId,
     /// `open_department_id`
     OpenDepartmentId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl TargetDepartmentIdType {
     /// The value on the wire.
@@ -228,13 +244,8 @@ impl TargetDepartmentIdType {
         match self {
             Self::DepartmentId => "department_id",
             Self::OpenDepartmentId => "open_department_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for TargetDepartmentIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for TargetDepartmentIdType {
@@ -242,14 +253,18 @@ impl From<&str> for TargetDepartmentIdType {
         match value {
             "department_id" => Self::DepartmentId,
             "open_department_id" => Self::OpenDepartmentId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for TargetDepartmentIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -257,9 +272,14 @@ impl From<String> for TargetDepartmentIdType {
 impl From<TargetDepartmentIdType> for String {
     fn from(value: TargetDepartmentIdType) -> String {
         match value {
-            TargetDepartmentIdType::Unknown(other) => other,
+            TargetDepartmentIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for TargetDepartmentIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for TargetDepartmentIdType {
@@ -287,8 +307,9 @@ pub enum TargetUserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl TargetUserIdType {
     /// The value on the wire.
@@ -297,13 +318,8 @@ impl TargetUserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for TargetUserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for TargetUserIdType {
@@ -312,14 +328,18 @@ impl From<&str> for TargetUserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for TargetUserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -327,9 +347,14 @@ impl From<String> for TargetUserIdType {
 impl From<TargetUserIdType> for String {
     fn from(value: TargetUserIdType) -> String {
         match value {
-            TargetUserIdType::Unknown(other) => other,
+            TargetUserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for TargetUserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for TargetUserIdType {
@@ -460,7 +485,7 @@ impl FromJson for CollaborationDepartmentLeader {
 )]
 pub struct CollaborationEntity {
     /// `collaboration_entity_type`
-    pub collaboration_entity_type: CollaborationEntityType,
+    pub collaboration_entity_type: Option<CollaborationEntityType>,
     /// `department_id`
     pub department_id: Option<String>,
     /// `open_department_id`

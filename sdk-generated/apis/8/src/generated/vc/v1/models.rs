@@ -25,8 +25,9 @@ pub enum DataType {
     V5,
     /// `6`
     V6,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl DataType {
     /// The value on the wire.
@@ -38,13 +39,8 @@ impl DataType {
             Self::V4 => "4",
             Self::V5 => "5",
             Self::V6 => "6",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for DataType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for DataType {
@@ -56,14 +52,18 @@ impl From<&str> for DataType {
             "4" => Self::V4,
             "5" => Self::V5,
             "6" => Self::V6,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for DataType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -71,9 +71,14 @@ impl From<String> for DataType {
 impl From<DataType> for String {
     fn from(value: DataType) -> String {
         match value {
-            DataType::Unknown(other) => other,
+            DataType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for DataType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for DataType {
@@ -111,8 +116,9 @@ pub enum ExtensionBoardingMyAiMmReqBodyScenarioContextScenario {
     Calendar,
     /// `MediaView`
     MediaView,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ExtensionBoardingMyAiMmReqBodyScenarioContextScenario {
     /// The value on the wire.
@@ -126,13 +132,8 @@ impl ExtensionBoardingMyAiMmReqBodyScenarioContextScenario {
             Self::Vc => "VC",
             Self::Calendar => "Calendar",
             Self::MediaView => "MediaView",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ExtensionBoardingMyAiMmReqBodyScenarioContextScenario {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ExtensionBoardingMyAiMmReqBodyScenarioContextScenario {
@@ -146,14 +147,18 @@ impl From<&str> for ExtensionBoardingMyAiMmReqBodyScenarioContextScenario {
             "VC" => Self::Vc,
             "Calendar" => Self::Calendar,
             "MediaView" => Self::MediaView,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ExtensionBoardingMyAiMmReqBodyScenarioContextScenario {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -162,10 +167,15 @@ impl From<ExtensionBoardingMyAiMmReqBodyScenarioContextScenario> for String {
     fn from(value: ExtensionBoardingMyAiMmReqBodyScenarioContextScenario) -> String {
         match value {
             ExtensionBoardingMyAiMmReqBodyScenarioContextScenario::Unknown(other) => {
-                other
+                other.into_string()
             }
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ExtensionBoardingMyAiMmReqBodyScenarioContextScenario {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ExtensionBoardingMyAiMmReqBodyScenarioContextScenario {
@@ -203,8 +213,9 @@ pub enum MediaParseMyAiMmReqBodyScenarioContextScenario {
     Calendar,
     /// `MediaView`
     MediaView,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl MediaParseMyAiMmReqBodyScenarioContextScenario {
     /// The value on the wire.
@@ -218,13 +229,8 @@ impl MediaParseMyAiMmReqBodyScenarioContextScenario {
             Self::Vc => "VC",
             Self::Calendar => "Calendar",
             Self::MediaView => "MediaView",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for MediaParseMyAiMmReqBodyScenarioContextScenario {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for MediaParseMyAiMmReqBodyScenarioContextScenario {
@@ -238,14 +244,18 @@ impl From<&str> for MediaParseMyAiMmReqBodyScenarioContextScenario {
             "VC" => Self::Vc,
             "Calendar" => Self::Calendar,
             "MediaView" => Self::MediaView,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for MediaParseMyAiMmReqBodyScenarioContextScenario {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -253,9 +263,16 @@ impl From<String> for MediaParseMyAiMmReqBodyScenarioContextScenario {
 impl From<MediaParseMyAiMmReqBodyScenarioContextScenario> for String {
     fn from(value: MediaParseMyAiMmReqBodyScenarioContextScenario) -> String {
         match value {
-            MediaParseMyAiMmReqBodyScenarioContextScenario::Unknown(other) => other,
+            MediaParseMyAiMmReqBodyScenarioContextScenario::Unknown(other) => {
+                other.into_string()
+            }
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for MediaParseMyAiMmReqBodyScenarioContextScenario {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for MediaParseMyAiMmReqBodyScenarioContextScenario {
@@ -293,8 +310,9 @@ pub enum QueryMyAiMmReqBodyScenarioContextScenario {
     Calendar,
     /// `MediaView`
     MediaView,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl QueryMyAiMmReqBodyScenarioContextScenario {
     /// The value on the wire.
@@ -308,13 +326,8 @@ impl QueryMyAiMmReqBodyScenarioContextScenario {
             Self::Vc => "VC",
             Self::Calendar => "Calendar",
             Self::MediaView => "MediaView",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for QueryMyAiMmReqBodyScenarioContextScenario {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for QueryMyAiMmReqBodyScenarioContextScenario {
@@ -328,14 +341,18 @@ impl From<&str> for QueryMyAiMmReqBodyScenarioContextScenario {
             "VC" => Self::Vc,
             "Calendar" => Self::Calendar,
             "MediaView" => Self::MediaView,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for QueryMyAiMmReqBodyScenarioContextScenario {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -343,9 +360,16 @@ impl From<String> for QueryMyAiMmReqBodyScenarioContextScenario {
 impl From<QueryMyAiMmReqBodyScenarioContextScenario> for String {
     fn from(value: QueryMyAiMmReqBodyScenarioContextScenario) -> String {
         match value {
-            QueryMyAiMmReqBodyScenarioContextScenario::Unknown(other) => other,
+            QueryMyAiMmReqBodyScenarioContextScenario::Unknown(other) => {
+                other.into_string()
+            }
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for QueryMyAiMmReqBodyScenarioContextScenario {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for QueryMyAiMmReqBodyScenarioContextScenario {
@@ -383,8 +407,9 @@ pub enum Scenario {
     Calendar,
     /// `Meego`
     Meego,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Scenario {
     /// The value on the wire.
@@ -398,13 +423,8 @@ impl Scenario {
             Self::Vc => "VC",
             Self::Calendar => "Calendar",
             Self::Meego => "Meego",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Scenario {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Scenario {
@@ -418,14 +438,18 @@ impl From<&str> for Scenario {
             "VC" => Self::Vc,
             "Calendar" => Self::Calendar,
             "Meego" => Self::Meego,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Scenario {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -433,9 +457,14 @@ impl From<String> for Scenario {
 impl From<Scenario> for String {
     fn from(value: Scenario) -> String {
         match value {
-            Scenario::Unknown(other) => other,
+            Scenario::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Scenario {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Scenario {
@@ -473,8 +502,9 @@ pub enum Type {
     Schedule,
     /// `MEETING`
     Meeting,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
@@ -488,13 +518,8 @@ impl Type {
             Self::Task => "TASK",
             Self::Schedule => "SCHEDULE",
             Self::Meeting => "MEETING",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
@@ -508,14 +533,18 @@ impl From<&str> for Type {
             "TASK" => Self::Task,
             "SCHEDULE" => Self::Schedule,
             "MEETING" => Self::Meeting,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -523,9 +552,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -553,8 +587,9 @@ pub enum UserIdType {
     UnionId,
     /// `open_id`
     OpenId,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl UserIdType {
     /// The value on the wire.
@@ -563,13 +598,8 @@ impl UserIdType {
             Self::UserId => "user_id",
             Self::UnionId => "union_id",
             Self::OpenId => "open_id",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for UserIdType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for UserIdType {
@@ -578,14 +608,18 @@ impl From<&str> for UserIdType {
             "user_id" => Self::UserId,
             "union_id" => Self::UnionId,
             "open_id" => Self::OpenId,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for UserIdType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -593,9 +627,14 @@ impl From<String> for UserIdType {
 impl From<UserIdType> for String {
     fn from(value: UserIdType) -> String {
         match value {
-            UserIdType::Unknown(other) => other,
+            UserIdType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for UserIdType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for UserIdType {
@@ -630,6 +669,12 @@ impl ToJson for AccessCodeScopeConfigReqBody {
         w.field("scope_id", &self.scope_id);
         w.field("valid_day", &self.valid_day);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.scope_id.is_empty() {
+            return Some("scope_id".to_owned());
+        }
+        None
     }
 }
 /// `AccessCodeScopeConfigRespData`
@@ -735,6 +780,12 @@ impl ToJson for ApplyReserveRequestBody {
         w.field("meeting_settings", &self.meeting_settings);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("meeting_settings", &self.meeting_settings) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ApplyReserveResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -798,6 +849,12 @@ impl ToJson for ApprovalConfig {
         w.field_opt("meeting_duration", &self.meeting_duration);
         w.field_opt("approvers", &self.approvers);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("approvers", &self.approvers) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `AutoWelcomeMyAiRoomReqBody`
@@ -902,6 +959,12 @@ impl ToJson for CardCallbackMyAiVcReqBody {
         w.field_opt("action", &self.action);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("action", &self.action) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `CardCallbackMyAiVcReqBodyAction`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -923,6 +986,15 @@ impl ToJson for CardCallbackMyAiVcReqBodyAction {
         w.field("tag", &self.tag);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("value", &self.value) {
+            return Some(p);
+        }
+        if self.tag.is_empty() {
+            return Some("tag".to_owned());
+        }
+        None
+    }
 }
 /// `CardCallbackMyAiVcReqBodyActionValue`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -943,6 +1015,15 @@ impl ToJson for CardCallbackMyAiVcReqBodyActionValue {
         w.field("body", &self.body);
         w.field("handle", &self.handle);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.body.is_empty() {
+            return Some("body".to_owned());
+        }
+        if self.handle.is_empty() {
+            return Some("handle".to_owned());
+        }
+        None
     }
 }
 /// `ChangeNameMeetingReqBody`
@@ -1346,6 +1427,18 @@ impl ToJson for CustomList {
         w.field_opt("conditions", &self.conditions);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.key.is_empty() {
+            return Some("key".to_owned());
+        }
+        if self.title.is_empty() {
+            return Some("title".to_owned());
+        }
+        if let Some(p) = json::nested("options", &self.options) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `DelRoomConfigReqBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1382,6 +1475,12 @@ impl ToJson for DelRoomConfigReqBody {
         w.field("config", &self.config);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.config.is_empty() {
+            return Some("config".to_owned());
+        }
+        None
+    }
 }
 /// `DelRoomLevelRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1402,6 +1501,12 @@ impl ToJson for DelRoomLevelRequestBody {
         w.field("room_level_id", &self.room_level_id);
         w.field_opt("delete_child", &self.delete_child);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.room_level_id.is_empty() {
+            return Some("room_level_id".to_owned());
+        }
+        None
     }
 }
 /// `Device`
@@ -1428,6 +1533,12 @@ impl ToJson for Device {
         w.begin_object();
         w.field("name", &self.name);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.name.is_empty() {
+            return Some("name".to_owned());
+        }
+        None
     }
 }
 /// `DisableInformConfig`
@@ -1466,6 +1577,15 @@ impl ToJson for DisableInformConfig {
         w.field_opt("informed_users", &self.informed_users);
         w.field_opt("informed_depts", &self.informed_depts);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("informed_users", &self.informed_users) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("informed_depts", &self.informed_depts) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `DoOperationMyAiVcMeetingReqBody`
@@ -3190,6 +3310,12 @@ impl ToJson for LeaveBotRequestBody {
         w.field("meeting_id", &self.meeting_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.meeting_id.is_empty() {
+            return Some("meeting_id".to_owned());
+        }
+        None
+    }
 }
 /// `LeaveBotResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4121,6 +4247,15 @@ impl ToJson for MeetingListExportRequestBody {
         w.field_opt("meeting_type", &self.meeting_type);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.start_time.is_empty() {
+            return Some("start_time".to_owned());
+        }
+        if self.end_time.is_empty() {
+            return Some("end_time".to_owned());
+        }
+        None
+    }
 }
 /// `MeetingMeta`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4346,6 +4481,18 @@ impl ToJson for MessageBotRequestBody {
         w.field_opt("uuid", &self.uuid);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.meeting_id.is_empty() {
+            return Some("meeting_id".to_owned());
+        }
+        if self.msg_type.is_empty() {
+            return Some("msg_type".to_owned());
+        }
+        if self.content.is_empty() {
+            return Some("content".to_owned());
+        }
+        None
+    }
 }
 /// `MessageBotResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4554,6 +4701,15 @@ impl ToJson for Options {
         w.field_opt("is_other", &self.is_other);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.text.is_empty() {
+            return Some("text".to_owned());
+        }
+        if self.key.is_empty() {
+            return Some("key".to_owned());
+        }
+        None
+    }
 }
 /// `Participant`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4734,6 +4890,18 @@ impl ToJson for ParticipantListExportRequestBody {
         w.field_opt("room_id", &self.room_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.meeting_start_time.is_empty() {
+            return Some("meeting_start_time".to_owned());
+        }
+        if self.meeting_end_time.is_empty() {
+            return Some("meeting_end_time".to_owned());
+        }
+        if self.meeting_no.is_empty() {
+            return Some("meeting_no".to_owned());
+        }
+        None
+    }
 }
 /// `ParticipantQuality`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4798,6 +4966,21 @@ impl ToJson for ParticipantQualityListExportRequestBody {
         w.field_opt("room_id", &self.room_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.meeting_start_time.is_empty() {
+            return Some("meeting_start_time".to_owned());
+        }
+        if self.meeting_end_time.is_empty() {
+            return Some("meeting_end_time".to_owned());
+        }
+        if self.meeting_no.is_empty() {
+            return Some("meeting_no".to_owned());
+        }
+        if self.join_time.is_empty() {
+            return Some("join_time".to_owned());
+        }
+        None
+    }
 }
 /// `PatchReserveConfigAdminRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4818,6 +5001,15 @@ impl ToJson for PatchReserveConfigAdminRequestBody {
         w.field("scope_type", &self.scope_type);
         w.field("reserve_admin_config", &self.reserve_admin_config);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested(
+            "reserve_admin_config",
+            &self.reserve_admin_config,
+        ) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `PatchReserveConfigDisableInformRequestBody`
@@ -4840,6 +5032,12 @@ impl ToJson for PatchReserveConfigDisableInformRequestBody {
         w.field("disable_inform", &self.disable_inform);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("disable_inform", &self.disable_inform) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `PatchReserveConfigFormRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4860,6 +5058,12 @@ impl ToJson for PatchReserveConfigFormRequestBody {
         w.field("scope_type", &self.scope_type);
         w.field("reserve_form_config", &self.reserve_form_config);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("reserve_form_config", &self.reserve_form_config) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `PatchReserveConfigRequestBody`
@@ -4887,6 +5091,21 @@ impl ToJson for PatchReserveConfigRequestBody {
         w.field_opt("time_config", &self.time_config);
         w.field_opt("reserve_scope_config", &self.reserve_scope_config);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.scope_type.is_empty() {
+            return Some("scope_type".to_owned());
+        }
+        if let Some(p) = json::nested("approval_config", &self.approval_config) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested(
+            "reserve_scope_config",
+            &self.reserve_scope_config,
+        ) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `PstnSipInfo`
@@ -4917,6 +5136,12 @@ impl ToJson for PstnSipInfo {
         w.field_opt("nickname", &self.nickname);
         w.field("main_address", &self.main_address);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.main_address.is_empty() {
+            return Some("main_address".to_owned());
+        }
+        None
     }
 }
 /// `PullMetaMaterialRespData`
@@ -5667,6 +5892,15 @@ impl ToJson for ReserveAdminConfig {
         w.field_opt("users", &self.users);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("depts", &self.depts) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("users", &self.users) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ReserveAssignHost`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5723,6 +5957,12 @@ impl ToJson for ReserveCallSetting {
         w.field("callee", &self.callee);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("callee", &self.callee) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ReserveCallee`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5756,6 +5996,12 @@ impl ToJson for ReserveCallee {
         w.field("user_type", &self.user_type);
         w.field_opt("pstn_sip_info", &self.pstn_sip_info);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("pstn_sip_info", &self.pstn_sip_info) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ReserveCorrectionCheckInfo`
@@ -5821,6 +6067,15 @@ impl ToJson for ReserveFormConfig {
         w.field_opt("time_unit", &self.time_unit);
         w.field_opt("custom_list", &self.custom_list);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("notified_users", &self.notified_users) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("custom_list", &self.custom_list) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ReserveInstantEventMyAiRoomReqBody`
@@ -5903,6 +6158,12 @@ impl ToJson for ReserveMeetingSetting {
         w.field_opt("password", &self.password);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("call_setting", &self.call_setting) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `ReservePermissionChecker`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5974,6 +6235,15 @@ impl ToJson for ReserveScopeConfig {
         w.field_opt("allow_users", &self.allow_users);
         w.field_opt("allow_depts", &self.allow_depts);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("allow_users", &self.allow_users) {
+            return Some(p);
+        }
+        if let Some(p) = json::nested("allow_depts", &self.allow_depts) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `ReserveScopeReserveConfigResponseBody`
@@ -6055,6 +6325,18 @@ impl ToJson for ResourceReservationListExportRequestBody {
         w.field_opt("is_exclude", &self.is_exclude);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.room_level_id.is_empty() {
+            return Some("room_level_id".to_owned());
+        }
+        if self.start_time.is_empty() {
+            return Some("start_time".to_owned());
+        }
+        if self.end_time.is_empty() {
+            return Some("end_time".to_owned());
+        }
+        None
+    }
 }
 /// `Room`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6116,6 +6398,12 @@ impl ToJson for Room {
         w.field_opt("room_status", &self.room_status);
         w.field_opt("device", &self.device);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("device", &self.device) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `RoomCallingMyAiRoomReqBody`
@@ -6495,6 +6783,12 @@ impl ToJson for ScopeConfig {
         w.field_opt("scope_config", &self.scope_config);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.scope_id.is_empty() {
+            return Some("scope_id".to_owned());
+        }
+        None
+    }
 }
 /// `SearchMeetingRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6740,6 +7034,12 @@ impl ToJson for SetMeetingListMyAiVcReqBody {
         w.field("meeting_list_url", &self.meeting_list_url);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.meeting_list_url.is_empty() {
+            return Some("meeting_list_url".to_owned());
+        }
+        None
+    }
 }
 /// `SetPermissionMeetingRecordingRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6892,6 +7192,12 @@ impl ToJson for StartAnalysisMyAiVcReqBody {
         w.field("tool_raw_instruction", &self.tool_raw_instruction);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.tool_raw_instruction.is_empty() {
+            return Some("tool_raw_instruction".to_owned());
+        }
+        None
+    }
 }
 /// `StartAnalysisMyAiVcRespData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6981,6 +7287,12 @@ impl ToJson for SubscribeDepartment {
         w.field_opt("department_name", &self.department_name);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.department_id.is_empty() {
+            return Some("department_id".to_owned());
+        }
+        None
+    }
 }
 /// `SubscribeUser`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7010,6 +7322,12 @@ impl ToJson for SubscribeUser {
         w.field("user_id", &self.user_id);
         w.field_opt("user_name", &self.user_name);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.user_id.is_empty() {
+            return Some("user_id".to_owned());
+        }
+        None
     }
 }
 /// `SubscriptionNoteRequestBody`
@@ -7046,6 +7364,12 @@ impl ToJson for SubscriptionRecordingReqBody {
         w.begin_object();
         w.field("event_type", &self.event_type);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.event_type.is_empty() {
+            return Some("event_type".to_owned());
+        }
+        None
     }
 }
 /// `TimeConfig`
@@ -7392,6 +7716,12 @@ impl ToJson for UpdateReserveRequestBody {
         w.field_opt("meeting_settings", &self.meeting_settings);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("meeting_settings", &self.meeting_settings) {
+            return Some(p);
+        }
+        None
+    }
 }
 /// `UploadMetaMaterialReqBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7409,6 +7739,12 @@ impl ToJson for UploadMetaMaterialReqBody {
         w.begin_object();
         w.field("materials", &self.materials);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if let Some(p) = json::nested("materials", &self.materials) {
+            return Some(p);
+        }
+        None
     }
 }
 /// `UploadMetaMaterialReqBodyMaterials`
@@ -7442,6 +7778,12 @@ impl ToJson for UploadMetaMaterialReqBodyMaterials {
         w.field("material_type", &self.material_type);
         w.field("material_source", &self.material_source);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.file_token.is_empty() {
+            return Some("file_token".to_owned());
+        }
+        None
     }
 }
 /// `UserActiveMeetingBotResponseBody`

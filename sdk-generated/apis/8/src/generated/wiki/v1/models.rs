@@ -91,6 +91,12 @@ impl ToJson for SearchNodeRequestBody {
         w.field_opt("node_id", &self.node_id);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.query.is_empty() {
+            return Some("query".to_owned());
+        }
+        None
+    }
 }
 /// `SearchNodeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -29,8 +29,9 @@ pub enum GetNodeObjType {
     Slides,
     /// `mindnote`
     Mindnote,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl GetNodeObjType {
     /// The value on the wire.
@@ -44,13 +45,8 @@ impl GetNodeObjType {
             Self::Bitable => "bitable",
             Self::Slides => "slides",
             Self::Mindnote => "mindnote",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for GetNodeObjType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for GetNodeObjType {
@@ -64,14 +60,18 @@ impl From<&str> for GetNodeObjType {
             "bitable" => Self::Bitable,
             "slides" => Self::Slides,
             "mindnote" => Self::Mindnote,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for GetNodeObjType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -79,9 +79,14 @@ impl From<String> for GetNodeObjType {
 impl From<GetNodeObjType> for String {
     fn from(value: GetNodeObjType) -> String {
         match value {
-            GetNodeObjType::Unknown(other) => other,
+            GetNodeObjType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for GetNodeObjType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for GetNodeObjType {
@@ -135,8 +140,9 @@ pub enum Lang {
     Th,
     /// `ko`
     Ko,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Lang {
     /// The value on the wire.
@@ -158,13 +164,8 @@ impl Lang {
             Self::Hi => "hi",
             Self::Th => "th",
             Self::Ko => "ko",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Lang {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Lang {
@@ -186,14 +187,18 @@ impl From<&str> for Lang {
             "hi" => Self::Hi,
             "th" => Self::Th,
             "ko" => Self::Ko,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Lang {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -201,9 +206,14 @@ impl From<String> for Lang {
 impl From<Lang> for String {
     fn from(value: Lang) -> String {
         match value {
-            Lang::Unknown(other) => other,
+            Lang::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Lang {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Lang {
@@ -229,8 +239,9 @@ pub enum NodeType {
     Shortcut,
     /// `origin`
     Origin,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl NodeType {
     /// The value on the wire.
@@ -238,13 +249,8 @@ impl NodeType {
         match self {
             Self::Shortcut => "shortcut",
             Self::Origin => "origin",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for NodeType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for NodeType {
@@ -252,14 +258,18 @@ impl From<&str> for NodeType {
         match value {
             "shortcut" => Self::Shortcut,
             "origin" => Self::Origin,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for NodeType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -267,9 +277,14 @@ impl From<String> for NodeType {
 impl From<NodeType> for String {
     fn from(value: NodeType) -> String {
         match value {
-            NodeType::Unknown(other) => other,
+            NodeType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for NodeType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for NodeType {
@@ -305,8 +320,9 @@ pub enum ObjType {
     Slides,
     /// `mindnote`
     Mindnote,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl ObjType {
     /// The value on the wire.
@@ -319,13 +335,8 @@ impl ObjType {
             Self::Bitable => "bitable",
             Self::Slides => "slides",
             Self::Mindnote => "mindnote",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for ObjType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for ObjType {
@@ -338,14 +349,18 @@ impl From<&str> for ObjType {
             "bitable" => Self::Bitable,
             "slides" => Self::Slides,
             "mindnote" => Self::Mindnote,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for ObjType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -353,9 +368,14 @@ impl From<String> for ObjType {
 impl From<ObjType> for String {
     fn from(value: ObjType) -> String {
         match value {
-            ObjType::Unknown(other) => other,
+            ObjType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for ObjType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for ObjType {
@@ -381,8 +401,9 @@ pub enum OpenSharing {
     Open,
     /// `closed`
     Closed,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl OpenSharing {
     /// The value on the wire.
@@ -390,13 +411,8 @@ impl OpenSharing {
         match self {
             Self::Open => "open",
             Self::Closed => "closed",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for OpenSharing {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for OpenSharing {
@@ -404,14 +420,18 @@ impl From<&str> for OpenSharing {
         match value {
             "open" => Self::Open,
             "closed" => Self::Closed,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for OpenSharing {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -419,9 +439,14 @@ impl From<String> for OpenSharing {
 impl From<OpenSharing> for String {
     fn from(value: OpenSharing) -> String {
         match value {
-            OpenSharing::Unknown(other) => other,
+            OpenSharing::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for OpenSharing {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for OpenSharing {
@@ -451,8 +476,9 @@ pub enum SpaceType {
     MyLibrary,
     /// `my_library_resigned`
     MyLibraryResigned,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl SpaceType {
     /// The value on the wire.
@@ -462,13 +488,8 @@ impl SpaceType {
             Self::Team => "team",
             Self::MyLibrary => "my_library",
             Self::MyLibraryResigned => "my_library_resigned",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for SpaceType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for SpaceType {
@@ -478,14 +499,18 @@ impl From<&str> for SpaceType {
             "team" => Self::Team,
             "my_library" => Self::MyLibrary,
             "my_library_resigned" => Self::MyLibraryResigned,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for SpaceType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -493,9 +518,14 @@ impl From<String> for SpaceType {
 impl From<SpaceType> for String {
     fn from(value: SpaceType) -> String {
         match value {
-            SpaceType::Unknown(other) => other,
+            SpaceType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for SpaceType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for SpaceType {
@@ -525,8 +555,9 @@ pub enum TaskType {
     DeleteNode,
     /// `move_wiki_to_docs`
     MoveWikiToDocs,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl TaskType {
     /// The value on the wire.
@@ -536,13 +567,8 @@ impl TaskType {
             Self::DeleteSpace => "delete_space",
             Self::DeleteNode => "delete_node",
             Self::MoveWikiToDocs => "move_wiki_to_docs",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for TaskType {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for TaskType {
@@ -552,14 +578,18 @@ impl From<&str> for TaskType {
             "delete_space" => Self::DeleteSpace,
             "delete_node" => Self::DeleteNode,
             "move_wiki_to_docs" => Self::MoveWikiToDocs,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for TaskType {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -567,9 +597,14 @@ impl From<String> for TaskType {
 impl From<TaskType> for String {
     fn from(value: TaskType) -> String {
         match value {
-            TaskType::Unknown(other) => other,
+            TaskType::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for TaskType {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for TaskType {
@@ -597,8 +632,9 @@ pub enum Type {
     Chat,
     /// `department`
     Department,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Type {
     /// The value on the wire.
@@ -607,13 +643,8 @@ impl Type {
             Self::User => "user",
             Self::Chat => "chat",
             Self::Department => "department",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Type {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Type {
@@ -622,14 +653,18 @@ impl From<&str> for Type {
             "user" => Self::User,
             "chat" => Self::Chat,
             "department" => Self::Department,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Type {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -637,9 +672,14 @@ impl From<String> for Type {
 impl From<Type> for String {
     fn from(value: Type) -> String {
         match value {
-            Type::Unknown(other) => other,
+            Type::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Type {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Type {
@@ -665,8 +705,9 @@ pub enum Visibility {
     Private,
     /// `public`
     Public,
-    /// A value not listed when this SDK was generated.
-    Unknown(String),
+    /// A value not listed when this SDK was generated (readable, not buildable: convert
+    /// the wire string with `From<&str>` instead).
+    Unknown(lark_oapi_core::UnknownValue),
 }
 impl Visibility {
     /// The value on the wire.
@@ -674,13 +715,8 @@ impl Visibility {
         match self {
             Self::Private => "private",
             Self::Public => "public",
-            Self::Unknown(other) => other,
+            Self::Unknown(other) => other.as_str(),
         }
-    }
-}
-impl Default for Visibility {
-    fn default() -> Self {
-        Self::Unknown(String::new())
     }
 }
 impl From<&str> for Visibility {
@@ -688,14 +724,18 @@ impl From<&str> for Visibility {
         match value {
             "private" => Self::Private,
             "public" => Self::Public,
-            other => Self::Unknown(other.to_owned()),
+            other => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(other.to_owned()))
+            }
         }
     }
 }
 impl From<String> for Visibility {
     fn from(value: String) -> Self {
         match Self::from(value.as_str()) {
-            Self::Unknown(_) => Self::Unknown(value),
+            Self::Unknown(_) => {
+                Self::Unknown(lark_oapi_core::__private::unknown_value(value))
+            }
             known => known,
         }
     }
@@ -703,9 +743,14 @@ impl From<String> for Visibility {
 impl From<Visibility> for String {
     fn from(value: Visibility) -> String {
         match value {
-            Visibility::Unknown(other) => other,
+            Visibility::Unknown(other) => other.into_string(),
             known => known.as_str().to_owned(),
         }
+    }
+}
+impl json::Absent for Visibility {
+    fn absent() -> Self {
+        Self::Unknown(lark_oapi_core::__private::unknown_value(String::new()))
     }
 }
 impl FromJson for Visibility {
@@ -972,6 +1017,18 @@ impl ToJson for Member {
         w.field_opt("member_perm", &self.member_perm);
         w.end_object();
     }
+    fn missing_required(&self) -> Option<String> {
+        if self.member_type.is_empty() {
+            return Some("member_type".to_owned());
+        }
+        if self.member_id.is_empty() {
+            return Some("member_id".to_owned());
+        }
+        if self.member_role.is_empty() {
+            return Some("member_role".to_owned());
+        }
+        None
+    }
 }
 /// `MoveDocsToWikiSpaceNodeRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -984,7 +1041,7 @@ pub struct MoveDocsToWikiSpaceNodeRequestBody {
     /// Parent token of node
     pub parent_wiki_token: Option<String>,
     /// Document type Options:doc(ObjTypeDoc Documentation),sheet(ObjTypeSheet Sheet),bitable(ObjTypeBitable Bitable),mindnote(ObjTypeMindNote Mindnote),docx(ObjTypeDocx Docx),file(ObjTypeFile File),slides(ObjTypeSlides Slides)
-    pub obj_type: ObjType,
+    pub obj_type: Option<ObjType>,
     /// Document token
     pub obj_token: String,
     /// Whether to apply for moving in documents when there is no permission
@@ -994,10 +1051,19 @@ impl ToJson for MoveDocsToWikiSpaceNodeRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field_opt("parent_wiki_token", &self.parent_wiki_token);
-        w.field("obj_type", &self.obj_type);
+        w.field_opt("obj_type", &self.obj_type);
         w.field("obj_token", &self.obj_token);
         w.field_opt("apply", &self.apply);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.obj_type.is_none() {
+            return Some("obj_type".to_owned());
+        }
+        if self.obj_token.is_empty() {
+            return Some("obj_token".to_owned());
+        }
+        None
     }
 }
 /// `MoveDocsToWikiSpaceNodeResponseBody`
@@ -1117,11 +1183,11 @@ pub struct Node {
     /// `obj_token`
     pub obj_token: Option<String>,
     /// Document type, for shortcuts, this field is the obj_type of the corresponding entity Options:doc(ObjTypeDoc Deprecated, please use `docx` to create documents. For more details, refer to \[Scheduled offline of Docs 1.0 creation capability\].),sheet(ObjTypeSheet Sheet),mindnote(ObjTypeMindNote Mindnote),bitable(ObjTypeBitable Bitable),file(ObjTypeFile File),docx(ObjTypeDocx Docx),slides(ObjTypeSlides Slides)
-    pub obj_type: ObjType,
+    pub obj_type: Option<ObjType>,
     /// Node's father token. If the node is at first level, this field is empty
     pub parent_node_token: Option<String>,
     /// Node type Options:origin(NodeTypeEntity Entity),shortcut(NodeTypeShortCut Shortcut)
-    pub node_type: NodeType,
+    pub node_type: Option<NodeType>,
     /// The entity node_token corresponding to the shortcut needs to pass this value when the node is created as a shortcut
     pub origin_node_token: Option<String>,
     /// `origin_space_id`
@@ -1175,9 +1241,9 @@ impl ToJson for Node {
         w.field_opt("space_id", &self.space_id);
         w.field_opt("node_token", &self.node_token);
         w.field_opt("obj_token", &self.obj_token);
-        w.field("obj_type", &self.obj_type);
+        w.field_opt("obj_type", &self.obj_type);
         w.field_opt("parent_node_token", &self.parent_node_token);
-        w.field("node_type", &self.node_type);
+        w.field_opt("node_type", &self.node_type);
         w.field_opt("origin_node_token", &self.origin_node_token);
         w.field_opt("origin_space_id", &self.origin_space_id);
         w.field_opt("has_child", &self.has_child);
@@ -1190,6 +1256,15 @@ impl ToJson for Node {
         w.field_opt("node_creator", &self.node_creator);
         w.field_opt("url", &self.url);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.obj_type.is_none() {
+            return Some("obj_type".to_owned());
+        }
+        if self.node_type.is_none() {
+            return Some("node_type".to_owned());
+        }
+        None
     }
 }
 /// `Setting`
@@ -1361,6 +1436,12 @@ impl ToJson for UpdateTitleSpaceNodeRequestBody {
         w.begin_object();
         w.field("title", &self.title);
         w.end_object();
+    }
+    fn missing_required(&self) -> Option<String> {
+        if self.title.is_empty() {
+            return Some("title".to_owned());
+        }
+        None
     }
 }
 /// `CreateSpaceNodeResponseBody`
