@@ -851,6 +851,17 @@ fn resolve_alias(name: &str, aliases: &[Alias]) -> String {
         .map_or_else(|| name.to_owned(), |a| a.target.clone())
 }
 
+/// Whether a field is a required one whose unset value can be told: an `Option` (enums,
+/// files) that is `None`, or a string that is empty.
+fn checks_itself(f: &FieldIr) -> bool {
+    f.required
+        && if f.optional {
+            f.ty != TypeRef::File
+        } else {
+            f.ty == TypeRef::String
+        }
+}
+
 /// The encoded models with a required field to check when sent, directly or in a nested
 /// model: a required string (empty means unset), a required enum or other `Option`.
 fn checked_models(models: &[Model], aliases: &[Alias]) -> BTreeSet<String> {
@@ -862,8 +873,7 @@ fn checked_models(models: &[Model], aliases: &[Alias]) -> BTreeSet<String> {
                 continue;
             }
             let has = m.fields.iter().any(|f| {
-                (f.required && f.optional && f.ty != TypeRef::File)
-                    || (f.required && !f.optional && f.ty == TypeRef::String)
+                checks_itself(f)
                     || model_of(&f.ty).is_some_and(|n| checked.contains(&resolve_alias(n, aliases)))
             });
             if has {
