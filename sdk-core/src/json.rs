@@ -4,7 +4,7 @@
 //! each gets a short non-generic [`FromJson`] and/or [`ToJson`] impl, one line per field.
 //!
 //! Decoding is lenient, like the platform: absent or `null` fields take their
-//! [`FromJson::absent`] value, unknown keys are ignored, integers and floats may arrive as
+//! [`Absent::absent`] value, unknown keys are ignored, integers and floats may arrive as
 //! strings, booleans as `"true"`/`"false"`, and strings as numbers or booleans (kept as text).
 
 use std::collections::{BTreeMap, HashMap};
@@ -170,7 +170,7 @@ pub fn object(value: Value, type_name: &'static str) -> Result<Map<String, Value
     }
 }
 
-/// Removes `key` from `object` and decodes it; absent or `null` gives [`FromJson::absent`].
+/// Removes `key` from `object` and decodes it; absent or `null` gives [`Absent::absent`].
 /// Errors get `key` prepended to their path.
 pub fn field<T: FromJson>(object: &mut Map<String, Value>, key: &str) -> Result<T, JsonError> {
     let mut value = T::absent();
@@ -179,7 +179,7 @@ pub fn field<T: FromJson>(object: &mut Map<String, Value>, key: &str) -> Result<
 }
 
 /// Removes `key` from `object` and decodes it into `slot`; absent or `null` leave `slot`
-/// as it is (the type's default, which is its [`FromJson::absent`], in generated code). Errors get `key` prepended to their
+/// as it is (the type's default, which is its [`Absent::absent`], in generated code). Errors get `key` prepended to their
 /// path.
 ///
 /// Generated decoders start from `Self::default()` and `set` one field after another:
