@@ -3,20 +3,10 @@
 //! specs lack; the operation flags (`codegen/operation-flags.json`) may name no path or
 //! project the specs lack. Each case edits the golden fixture's tables.
 
-use std::path::{Path, PathBuf};
+mod common;
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create the directory");
-    for entry in std::fs::read_dir(from).expect("read the directory") {
-        let entry = entry.expect("a directory entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("a file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy a file");
-        }
-    }
-}
+use common::copy_dir;
+use std::path::{Path, PathBuf};
 
 /// A workspace of its own with the fixture specs and tables, `file` replaced by `text`.
 fn generate_with(case: &str, file: &str, text: &str) -> Result<(), String> {

@@ -5,20 +5,10 @@
 //! `UPDATE_GOLDEN=1 cargo test -p lark-oapi-codegen --test golden`.
 
 use std::fmt::Write as _;
-use std::path::Path;
+mod common;
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create the directory");
-    for entry in std::fs::read_dir(from).expect("read the directory") {
-        let entry = entry.expect("a directory entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("a file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy a file");
-        }
-    }
-}
+use common::copy_dir;
+use std::path::Path;
 
 #[test]
 fn a_small_spec_generates_the_committed_snapshot() {
