@@ -53,6 +53,8 @@ pub struct Call {
     spec: RequestSpec,
     has_body: bool,
     flat_envelope: bool,
+    /// The first required body field left unset, if any.
+    missing_field: Option<String>,
 }
 
 impl Call {
@@ -63,6 +65,7 @@ impl Call {
             spec: RequestSpec::new(method, path).token_types(tokens),
             has_body: false,
             flat_envelope: false,
+            missing_field: None,
         }
     }
 
@@ -102,13 +105,8 @@ impl Call {
     /// Sets the JSON body. A field the specs require that is left unset fails the call
     /// with `Error::InvalidRequest` naming it, before anything is sent.
     pub fn json_body(&mut self, body: &dyn ToJsonDyn) {
-        if let Some(field) = body.missing_required() {
-            let message = format!(
-                "{} {} needs the body field `{field}`, which is not set (empty); set it in the request body",
-                self.spec.method, self.spec.path
-            );
-            self.spec.fail(message);
-        }
+        // Checked when sent, so that a later `.body(..)` replaces the verdict with the body.
+        self.missing_field = body.missing_required();
         // Generated code knows which endpoints take a body, GET ones included.
         self.spec
             .set_body_unchecked(RequestBody::Json(bytes::Bytes::from(body.to_json_bytes())));
@@ -139,6 +137,12 @@ impl Call {
         if required.body && !self.has_body {
             return Err(Error::InvalidRequest(format!(
                 "{} {} needs a body; set it with `.body(..)`",
+                self.spec.method, self.spec.path
+            )));
+        }
+        if let Some(field) = &self.missing_field {
+            return Err(Error::InvalidRequest(format!(
+                "{} {} needs the body field `{field}`, which is not set (empty); set it in the request body",
                 self.spec.method, self.spec.path
             )));
         }

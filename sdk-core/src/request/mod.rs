@@ -123,7 +123,7 @@ impl RequestSpec {
         &mut self.options
     }
 
-    pub(crate) fn fail(&mut self, message: String) {
+    fn fail(&mut self, message: String) {
         if self.invalid.is_none() {
             self.invalid = Some(message);
         }

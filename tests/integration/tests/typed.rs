@@ -162,6 +162,36 @@ async fn required_parameters_are_checked_before_any_io() {
         matches!(&err, Error::InvalidRequest(m) if m.contains("`receive_id`")),
         "{err}"
     );
+    // The body given last is the one checked (and sent).
+    let full = CreateMessageRequestBody {
+        receive_id: "oc_1".into(),
+        msg_type: "text".into(),
+        content: r#"{"text":"hi"}"#.into(),
+        ..Default::default()
+    };
+    let call = || {
+        client
+            .im()
+            .v1()
+            .message()
+            .create()
+            .receive_id_type(ReceiveIdType::ChatId)
+    };
+    let err = call()
+        .body(full.clone())
+        .body(CreateMessageRequestBody::default())
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::InvalidRequest(_)), "{err}");
+    assert!(mock.requests().is_empty());
+    call()
+        .body(CreateMessageRequestBody::default())
+        .body(full)
+        .send()
+        .await
+        .expect("the second body replaces the first, verdict included");
+    mock.clear_requests();
     // A required enum is an `Option`: none means not set, also in a multipart body.
     let err = client
         .im()
