@@ -221,17 +221,8 @@ impl<'a> Walker<'a> {
                             .insert(format!("struct {path} has private fields"));
                     }
                 } else if let Some(tuple) = kind.get("tuple") {
-                    let fields: Vec<String> = tuple
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|f| match id_of(f).and_then(|f| self.item(&f)) {
-                            Some(f) => ty(&f["inner"]["struct_field"]),
-                            None => "_".into(),
-                        })
-                        .collect();
-                    self.lines
-                        .insert(format!("struct {path}({})", fields.join(", ")));
+                    let fields = self.tuple_fields(tuple);
+                    self.lines.insert(format!("struct {path}{fields}"));
                 }
                 self.impls(&body["impls"], path);
             }
@@ -245,16 +236,7 @@ impl<'a> Walker<'a> {
                     let name = v["name"].as_str().unwrap_or_default();
                     let vk = &v["inner"]["variant"]["kind"];
                     let shape = if let Some(t) = vk.get("tuple") {
-                        let fields: Vec<String> = t
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .map(|f| match id_of(f).and_then(|f| self.item(&f)) {
-                                Some(f) => ty(&f["inner"]["struct_field"]),
-                                None => "_".into(),
-                            })
-                            .collect();
-                        format!("({})", fields.join(", "))
+                        self.tuple_fields(t)
                     } else if let Some(s) = vk.get("struct") {
                         self.fields(&s["fields"], &format!("{path}::{name}"));
                         " { .. }".into()
@@ -303,6 +285,20 @@ impl<'a> Walker<'a> {
                 self.lines.insert(format!("{other} {path}"));
             }
         }
+    }
+
+    /// The types of a tuple struct's or variant's fields: `(A, B)` (`_` for a private one).
+    fn tuple_fields(&self, fields: &Value) -> String {
+        let types: Vec<String> = fields
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| match id_of(f).and_then(|f| self.item(&f)) {
+                Some(f) => ty(&f["inner"]["struct_field"]),
+                None => "_".into(),
+            })
+            .collect();
+        format!("({})", types.join(", "))
     }
 
     fn fields(&mut self, fields: &Value, path: &str) {

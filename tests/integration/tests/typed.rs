@@ -144,12 +144,15 @@ async fn required_parameters_are_checked_before_any_io() {
         "{err}"
     );
     // A required body field left unset is named, instead of going out as "".
-    let err = client
-        .im()
-        .v1()
-        .message()
-        .create()
-        .receive_id_type(ReceiveIdType::ChatId)
+    let call = || {
+        client
+            .im()
+            .v1()
+            .message()
+            .create()
+            .receive_id_type(ReceiveIdType::ChatId)
+    };
+    let err = call()
         .body(CreateMessageRequestBody {
             msg_type: "text".into(),
             content: r#"{"text":"hi"}"#.into(),
@@ -168,14 +171,6 @@ async fn required_parameters_are_checked_before_any_io() {
         msg_type: "text".into(),
         content: r#"{"text":"hi"}"#.into(),
         ..Default::default()
-    };
-    let call = || {
-        client
-            .im()
-            .v1()
-            .message()
-            .create()
-            .receive_id_type(ReceiveIdType::ChatId)
     };
     let err = call()
         .body(full.clone())
