@@ -1,10 +1,11 @@
 //! # lark-oapi-codegen
 //!
 //! Reads `api-specs/` ([`spec`]), resolves it into an IR where every Rust name is decided
-//! ([`ir`], [`names`]), and emits Rust with `quote` + `prettyplease` ([`emit_rust`]) and
+//! ([`ir`], [`names`]; the platform's flattened doc texts restored by `doc_text`), and emits Rust with `quote` + `prettyplease` ([`emit_rust`]) and
 //! the non-Rust files through `minijinja` templates ([`emit_docs`]). Output is a map of
 //! paths to contents, byte-for-byte deterministic; [`Output::sync`] writes it or checks it.
 
+mod doc_text;
 pub mod emit_docs;
 pub mod emit_rust;
 pub mod ir;

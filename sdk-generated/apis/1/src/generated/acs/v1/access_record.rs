@@ -13,9 +13,11 @@ impl<'a> AccessRecordApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// 获取门禁记录列表
+    /// Get access record list (获取门禁记录列表)
     ///
-    /// Smart Access Control-Access Record-Get access record list
+    /// 用户在门禁考勤机上成功开门或打卡后，智能门禁应用都会生成一条门禁记录。
+    ///
+    /// 该接口返回满足查询参数的识别记录。
     ///
     /// `GET /open-apis/acs/v1/access_records`
     ///

@@ -13,9 +13,9 @@ impl<'a> DeviceApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// 获取门禁设备列表
+    /// Get device list (获取门禁设备列表)
     ///
-    /// Smart Access Control-Device-Get device list
+    /// 使用该接口获取租户内所有门禁设备。
     ///
     /// `GET /open-apis/acs/v1/devices`
     ///

@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `acs` v1, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `acs` v1, for `EventDispatcherBuilder`.
 pub trait AcsV1EventHandlers: RegisterHandlers {
     /// Handles `acs.access_record.created_v1` (新增门禁访问记录): the handler gets an [`Event`] with a [`P2AcsAccessRecordCreatedV1Data`](super::events::P2AcsAccessRecordCreatedV1Data) payload.
     fn on_acs_access_record_created_v1<F, Fut>(self, handler: F) -> Self

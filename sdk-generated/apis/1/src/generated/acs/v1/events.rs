@@ -17,7 +17,7 @@ pub const ACS_ACCESS_RECORD_CREATED_V1: &str = "acs.access_record.created_v1";
 ///
 /// Schema 2.0; payload `P2AcsUserUpdatedV1Data`.
 pub const ACS_USER_UPDATED_V1: &str = "acs.user.updated_v1";
-/// `EventHeader`
+/// The `header` of \[`P2AcsAccessRecordCreatedV1`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -51,7 +51,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `P2AcsAccessRecordCreatedV1`
+/// The envelope of the `acs.access_record.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -76,7 +76,7 @@ impl FromJson for P2AcsAccessRecordCreatedV1 {
         Ok(out)
     }
 }
-/// `P2AcsAccessRecordCreatedV1Data`
+/// The payload of the `acs.access_record.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -110,7 +110,7 @@ impl FromJson for P2AcsAccessRecordCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2AcsUserUpdatedV1`
+/// The envelope of the `acs.user.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -135,7 +135,7 @@ impl FromJson for P2AcsUserUpdatedV1 {
         Ok(out)
     }
 }
-/// `P2AcsUserUpdatedV1Data`
+/// The payload of the `acs.user.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -160,7 +160,7 @@ impl FromJson for P2AcsUserUpdatedV1Data {
         Ok(out)
     }
 }
-/// `UserId`
+/// The `user_id` of \[`P2AcsAccessRecordCreatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

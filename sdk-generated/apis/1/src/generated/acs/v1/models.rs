@@ -158,7 +158,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `AccessRecord`
+/// The `items` of \[`ListAccessRecordResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -198,7 +198,7 @@ impl FromJson for AccessRecord {
         Ok(out)
     }
 }
-/// `CreateRuleExternalRequestBody`
+/// The request body of `acs.v1.rule_external.create` (Create or update rule).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -216,7 +216,7 @@ impl ToJson for CreateRuleExternalRequestBody {
         w.end_object();
     }
 }
-/// `CreateRuleExternalResponseBody`
+/// The data `acs.v1.rule_external.create` (Create or update rule) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -235,7 +235,7 @@ impl FromJson for CreateRuleExternalResponseBody {
         Ok(out)
     }
 }
-/// `CreateVisitorRequestBody`
+/// The request body of `acs.v1.visitor.create` (Add visitor).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -253,7 +253,7 @@ impl ToJson for CreateVisitorRequestBody {
         w.end_object();
     }
 }
-/// `CreateVisitorResponseBody`
+/// The data `acs.v1.visitor.create` (Add visitor) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -272,7 +272,7 @@ impl FromJson for CreateVisitorResponseBody {
         Ok(out)
     }
 }
-/// `Device`
+/// The `items` of \[`ListDeviceResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -300,7 +300,7 @@ impl FromJson for Device {
         Ok(out)
     }
 }
-/// `DeviceBindRuleExternalRequestBody`
+/// The request body of `acs.v1.rule_external.device_bind` (Device bind rule).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -327,7 +327,7 @@ impl ToJson for DeviceBindRuleExternalRequestBody {
         None
     }
 }
-/// `DeviceExternal`
+/// The `devices` of \[`Rule`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -357,7 +357,7 @@ impl ToJson for DeviceExternal {
         w.end_object();
     }
 }
-/// `Feature`
+/// The `feature` of \[`User`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -387,7 +387,7 @@ impl ToJson for Feature {
         w.end_object();
     }
 }
-/// `File`
+/// The request body of `acs.v1.user_face.update` (上传人脸图片).
 #[derive(Debug, Default)]
 pub struct File {
     /// `files`
@@ -420,7 +420,7 @@ impl File {
         form
     }
 }
-/// `GetRuleExternalResponseBody`
+/// The data `acs.v1.rule_external.get` (Get rule info) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -439,7 +439,7 @@ impl FromJson for GetRuleExternalResponseBody {
         Ok(out)
     }
 }
-/// `GetUserResponseBody`
+/// The data `acs.v1.user.get` (Get individual user information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -458,7 +458,7 @@ impl FromJson for GetUserResponseBody {
         Ok(out)
     }
 }
-/// `ListAccessRecordResponseBody`
+/// The data `acs.v1.access_record.list` (Get access record list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -483,7 +483,7 @@ impl FromJson for ListAccessRecordResponseBody {
         Ok(out)
     }
 }
-/// `ListDeviceResponseBody`
+/// The data `acs.v1.device.list` (Get device list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -502,7 +502,7 @@ impl FromJson for ListDeviceResponseBody {
         Ok(out)
     }
 }
-/// `ListUserResponseBody`
+/// The data `acs.v1.user.list` (Get user list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -527,7 +527,7 @@ impl FromJson for ListUserResponseBody {
         Ok(out)
     }
 }
-/// `OpeningTimeExternal`
+/// The `opening_time` of \[`Rule`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -561,7 +561,7 @@ impl ToJson for OpeningTimeExternal {
         w.end_object();
     }
 }
-/// `OpeningTimePeriodExternal`
+/// The `day_times` of \[`OpeningTimeExternal`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -591,7 +591,7 @@ impl ToJson for OpeningTimePeriodExternal {
         w.end_object();
     }
 }
-/// `OpeningTimeValidDayExternal`
+/// The `valid_day` of \[`OpeningTimeExternal`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -621,7 +621,7 @@ impl ToJson for OpeningTimeValidDayExternal {
         w.end_object();
     }
 }
-/// `Property`
+/// The `property` of \[`Device`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -659,7 +659,7 @@ impl FromJson for Property {
         Ok(out)
     }
 }
-/// `Rule`
+/// The `rule` of \[`CreateRuleExternalRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -721,7 +721,7 @@ impl ToJson for Rule {
         w.end_object();
     }
 }
-/// `User`
+/// The request body of `acs.v1.user.patch` (Modify parts of user information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -751,7 +751,7 @@ impl ToJson for User {
         w.end_object();
     }
 }
-/// `UserExternal`
+/// The `user` of \[`CreateVisitorRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -759,7 +759,11 @@ impl ToJson for User {
     serde(default)
 )]
 pub struct UserExternal {
-    /// user type Options:1(user employee),2(department),10(tenant all staff),11(guest visitor)
+    /// user type Options:
+    /// - `1`: user employee
+    /// - `2`: department
+    /// - `10`: tenant all staff
+    /// - `11`: guest visitor
     pub user_type: i64,
     /// user id
     pub user_id: Option<String>,

@@ -13,9 +13,11 @@ impl<'a> UserApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// 获取单个用户信息
+    /// Get individual user information (获取单个用户信息)
     ///
-    /// Smart Access Control-User Management-Get individual user information
+    /// 该接口用于获取智能门禁中单个用户的信息。
+    ///
+    /// 只能获取已加入智能门禁权限组的用户
     ///
     /// `GET /open-apis/acs/v1/users/:user_id`
     ///
@@ -31,9 +33,11 @@ impl<'a> UserApi<'a> {
                 .path_param("user_id", user_id.as_ref()),
         }
     }
-    /// 获取用户列表
+    /// Get user list (获取用户列表)
     ///
-    /// Smart Access Control-User Management-Get user list
+    /// 使用该接口获取智能门禁中所有用户信息。
+    ///
+    /// 只能获取已加入智能门禁权限组的用户。
     ///
     /// `GET /open-apis/acs/v1/users`
     ///
@@ -48,9 +52,9 @@ impl<'a> UserApi<'a> {
             ),
         }
     }
-    /// 修改用户部分信息
+    /// Modify parts of user information (修改用户部分信息)
     ///
-    /// Smart Access Control-User Management-Modify parts of user information
+    /// 飞书智能门禁在人脸识别成功后会有韦根信号输出，输出用户的卡号。;对于使用韦根协议的门禁系统，企业可使用该接口录入用户卡号。
     ///
     /// `PATCH /open-apis/acs/v1/users/:user_id`
     ///

@@ -38,7 +38,9 @@ pub struct ListRequest {
     call: Call,
 }
 impl ListRequest {
-    /// Department ID type Options:department_id(Department ID),open_department_id(Department Open ID)
+    /// Department ID type Options:
+    /// - `department_id`: Department ID
+    /// - `open_department_id`: Department Open ID
     ///
     /// Required.
     pub fn department_id_type(

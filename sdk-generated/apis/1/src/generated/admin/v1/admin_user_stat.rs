@@ -44,7 +44,9 @@ impl ListRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// Department ID type Options:department_id(Department ID),open_department_id(Department Open ID)
+    /// Department ID type Options:
+    /// - `department_id`: Department ID
+    /// - `open_department_id`: Department Open ID
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

@@ -13,9 +13,7 @@ impl<'a> AuditInfoApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// 用户行为日志搜索
-    ///
-    /// security_and_compliance-Behavior audit log-Get behavior audit log
+    /// Get behavior audit log (用户行为日志搜索)
     ///
     /// `GET /open-apis/admin/v1/audit_infos`
     ///
@@ -62,7 +60,9 @@ impl ListRequest {
         self.call.set_query("event_name", v.into());
         self
     }
-    /// Options:user(以user_id来识别用户),bot(\[已废弃\] 以bot_id来识别用户)
+    /// Options:
+    /// - `user`: 以user_id来识别用户
+    /// - `bot`: *已废弃* 以bot_id来识别用户
     pub fn operator_type(
         mut self,
         value: impl Into<super::models::OperatorType>,
@@ -95,7 +95,10 @@ impl ListRequest {
         self.call.set_query("page_size", v.to_string());
         self
     }
-    /// Options:0(all 互联网上的任何人),1(normal_user 组织内成员),2(external_user 组织外成员)
+    /// Options:
+    /// - `0`: all 互联网上的任何人
+    /// - `1`: normal_user 组织内成员
+    /// - `2`: external_user 组织外成员
     pub fn user_type(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("user_type", v.to_string());

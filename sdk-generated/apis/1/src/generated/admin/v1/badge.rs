@@ -13,9 +13,9 @@ impl<'a> BadgeApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Badge management (创建勋章)
+    /// Create a badge (创建勋章)
     ///
-    /// Create a badge-Use this API to create a complete badge information, up to 1000 badges can be created under a tenant
+    /// Use this API to create a complete badge information, up to 1000 badges can be created under a tenant
     ///
     /// `POST /open-apis/admin/v1/badges`
     ///
@@ -30,9 +30,9 @@ impl<'a> BadgeApi<'a> {
             ),
         }
     }
-    /// Badge management (获取勋章详情)
+    /// Get the badge detail (获取勋章详情)
     ///
-    /// Get the badge detail-You can query the detail of the badge through this API
+    /// You can query the detail of the badge through this API
     ///
     /// `GET /open-apis/admin/v1/badges/:badge_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> BadgeApi<'a> {
                 .path_param("badge_id", badge_id.as_ref()),
         }
     }
-    /// Badge management (获取勋章列表)
+    /// Get a list of badges (获取勋章列表)
     ///
-    /// Get a list of badges-All the badges under the tenant can be listed through this API, and the order of the badges is displayed in descending order according to the creation time
+    /// All the badges under the tenant can be listed through this API, and the order of the badges is displayed in descending order according to the creation time
     ///
     /// `GET /open-apis/admin/v1/badges`
     ///
@@ -65,9 +65,9 @@ impl<'a> BadgeApi<'a> {
             ),
         }
     }
-    /// Badge management (修改勋章信息)
+    /// Modify the badge information (修改勋章信息)
     ///
-    /// Modify the badge information-Through this API, the information of the badge can be modified
+    /// Through this API, the information of the badge can be modified
     ///
     /// `PUT /open-apis/admin/v1/badges/:badge_id`
     ///

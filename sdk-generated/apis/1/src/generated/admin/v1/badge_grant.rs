@@ -13,9 +13,9 @@ impl<'a> BadgeGrantApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Badge grant (创建授予名单)
+    /// Create a grant list (创建授予名单)
     ///
-    /// Create a grant list-Through this API, a list of grants can be created for a specific badge, and up to 1,000 grant lists can be created under one badge
+    /// Through this API, a list of grants can be created for a specific badge, and up to 1,000 grant lists can be created under one badge
     ///
     /// `POST /open-apis/admin/v1/badges/:badge_id/grants`
     ///
@@ -31,9 +31,9 @@ impl<'a> BadgeGrantApi<'a> {
                 .path_param("badge_id", badge_id.as_ref()),
         }
     }
-    /// Badge grant (删除授予名单)
+    /// Delete the grant list (删除授予名单)
     ///
-    /// Delete the grant list-This API allows you to delete information for a specific grant
+    /// This API allows you to delete information for a specific grant
     ///
     /// `DELETE /open-apis/admin/v1/badges/:badge_id/grants/:grant_id`
     ///
@@ -54,9 +54,9 @@ impl<'a> BadgeGrantApi<'a> {
                 .path_param("grant_id", grant_id.as_ref()),
         }
     }
-    /// Badge grant (获取授予名单详情)
+    /// Get the grant list detail (获取授予名单详情)
     ///
-    /// Get the grant list detail-Information on specific grant can be obtained through this API
+    /// Information on specific grant can be obtained through this API
     ///
     /// `GET /open-apis/admin/v1/badges/:badge_id/grants/:grant_id`
     ///
@@ -77,9 +77,9 @@ impl<'a> BadgeGrantApi<'a> {
                 .path_param("grant_id", grant_id.as_ref()),
         }
     }
-    /// Badge grant (获取授予名单列表)
+    /// List of grants to receive badge (获取授予名单列表)
     ///
-    /// List of grants to receive badge-Through this API, you can obtain a list of grant lists under a specific badge, and the order of the grant lists is displayed in descending order according to the creation time
+    /// Through this API, you can obtain a list of grant lists under a specific badge, and the order of the grant lists is displayed in descending order according to the creation time
     ///
     /// `GET /open-apis/admin/v1/badges/:badge_id/grants`
     ///
@@ -95,9 +95,9 @@ impl<'a> BadgeGrantApi<'a> {
                 .path_param("badge_id", badge_id.as_ref()),
         }
     }
-    /// Badge grant (修改授予名单)
+    /// Modify the grant list (修改授予名单)
     ///
-    /// Modify the grant list-Through this API, information about a specific grant list can be modified
+    /// Through this API, information about a specific grant list can be modified
     ///
     /// `PUT /open-apis/admin/v1/badges/:badge_id/grants/:grant_id`
     ///
@@ -132,7 +132,9 @@ impl CreateRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call. Options:department_id(Identify departments with custom department_id),open_department_id(Identify departments by open_department_id)
+    /// The type of department ID used in this call. Options:
+    /// - `department_id`: Identify departments with custom department_id
+    /// - `open_department_id`: Identify departments by open_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -194,7 +196,9 @@ impl GetRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call. Options:department_id(Identify departments with custom department_id.),open_department_id(Identify departments by open_department_id.)
+    /// The type of department ID used in this call. Options:
+    /// - `department_id`: Identify departments with custom department_id.
+    /// - `open_department_id`: Identify departments by open_department_id.
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -248,7 +252,9 @@ impl ListRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call. Options:department_id(Identify departments with custom department_id.),open_department_id(Identify departments by open_department_id.)
+    /// The type of department ID used in this call. Options:
+    /// - `department_id`: Identify departments with custom department_id.
+    /// - `open_department_id`: Identify departments by open_department_id.
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -328,7 +334,9 @@ impl UpdateRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call. Options:department_id(Identify departments with custom department_id.),open_department_id(Identify departments by open_department_id.)
+    /// The type of department ID used in this call. Options:
+    /// - `department_id`: Identify departments with custom department_id.
+    /// - `open_department_id`: Identify departments by open_department_id.
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

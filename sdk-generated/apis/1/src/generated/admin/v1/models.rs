@@ -13,9 +13,9 @@ use serde_json::Value;
 )]
 #[non_exhaustive]
 pub enum DepartmentIdType {
-    /// `department_id`
+    /// `department_id`: Department ID
     DepartmentId,
-    /// `open_department_id`
+    /// `open_department_id`: Department Open ID
     OpenDepartmentId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -84,9 +84,9 @@ impl ToJson for DepartmentIdType {
 )]
 #[non_exhaustive]
 pub enum OperatorType {
-    /// `user`
+    /// `user`: 以user_id来识别用户
     User,
-    /// `bot`
+    /// `bot`: *已废弃* 以bot_id来识别用户
     Bot,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -221,7 +221,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `AdminDeptStat`
+/// The `items` of \[`ListAdminDeptStatResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -366,7 +366,7 @@ impl FromJson for AdminDeptStat {
         Ok(out)
     }
 }
-/// `AdminUserStat`
+/// The `items` of \[`ListAdminUserStatResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -481,7 +481,7 @@ impl FromJson for AdminUserStat {
         Ok(out)
     }
 }
-/// `ApiAuditCommonDrawers`
+/// The `common_drawers` of \[`AuditInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -500,7 +500,7 @@ impl FromJson for ApiAuditCommonDrawers {
         Ok(out)
     }
 }
-/// `ApiAuditDrawerInfo`
+/// The `common_draw_info_list` of \[`ApiAuditCommonDrawers`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -531,7 +531,7 @@ impl FromJson for ApiAuditDrawerInfo {
         Ok(out)
     }
 }
-/// `AuditAndroidContext`
+/// The `android_context` of \[`AuditContext`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -607,7 +607,7 @@ impl FromJson for AuditAndroidContext {
         Ok(out)
     }
 }
-/// `AuditContext`
+/// The `audit_context` of \[`AuditInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -638,7 +638,7 @@ impl FromJson for AuditContext {
         Ok(out)
     }
 }
-/// `AuditDetail`
+/// The `audit_detail` of \[`AuditInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -666,7 +666,7 @@ impl FromJson for AuditDetail {
         Ok(out)
     }
 }
-/// `AuditEventExtend`
+/// The `extend` of \[`AuditInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -724,7 +724,7 @@ impl FromJson for AuditEventExtend {
         Ok(out)
     }
 }
-/// `AuditInfo`
+/// The `items` of \[`ListAuditInfoResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -797,7 +797,7 @@ impl FromJson for AuditInfo {
         Ok(out)
     }
 }
-/// `AuditIosContext`
+/// The `ios_context` of \[`AuditContext`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -858,7 +858,7 @@ impl FromJson for AuditIosContext {
         Ok(out)
     }
 }
-/// `AuditObjectDetail`
+/// The `object_detail` of \[`AuditObjectEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -917,7 +917,7 @@ impl FromJson for AuditObjectDetail {
         Ok(out)
     }
 }
-/// `AuditObjectEntity`
+/// The `objects` of \[`AuditInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -948,7 +948,7 @@ impl FromJson for AuditObjectEntity {
         Ok(out)
     }
 }
-/// `AuditPcContext`
+/// The `pc_context` of \[`AuditContext`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -988,7 +988,7 @@ impl FromJson for AuditPcContext {
         Ok(out)
     }
 }
-/// `AuditRecipientDetail`
+/// The `recipient_detail` of \[`AuditRecipientEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1019,7 +1019,7 @@ impl FromJson for AuditRecipientDetail {
         Ok(out)
     }
 }
-/// `AuditRecipientEntity`
+/// The `recipients` of \[`AuditInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1044,7 +1044,7 @@ impl FromJson for AuditRecipientEntity {
         Ok(out)
     }
 }
-/// `AuditWebContext`
+/// The `web_context` of \[`AuditContext`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1066,7 +1066,7 @@ impl FromJson for AuditWebContext {
         Ok(out)
     }
 }
-/// `Badge`
+/// The request body of `admin.v1.badge.create` (Create a badge).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1128,7 +1128,7 @@ impl ToJson for Badge {
         None
     }
 }
-/// `CreateBadgeImageRequestBody`
+/// The request body of `admin.v1.badge_image.create` (上传勋章图片).
 #[derive(Debug, Default)]
 pub struct CreateBadgeImageRequestBody {
     /// `image_file`
@@ -1150,7 +1150,7 @@ impl CreateBadgeImageRequestBody {
         form
     }
 }
-/// `CreateBadgeImageResponseBody`
+/// The data `admin.v1.badge_image.create` (上传勋章图片) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1169,7 +1169,7 @@ impl FromJson for CreateBadgeImageResponseBody {
         Ok(out)
     }
 }
-/// `GetBadgeGrantResponseBody`
+/// The data `admin.v1.badge_grant.get` (Get the grant list detail) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1188,7 +1188,7 @@ impl FromJson for GetBadgeGrantResponseBody {
         Ok(out)
     }
 }
-/// `GetBadgeResponseBody`
+/// The data `admin.v1.badge.get` (Get the badge detail) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1207,7 +1207,7 @@ impl FromJson for GetBadgeResponseBody {
         Ok(out)
     }
 }
-/// `Grant`
+/// The request body of `admin.v1.badge_grant.create` (Create a grant list).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1221,7 +1221,9 @@ pub struct Grant {
     pub badge_id: Option<String>,
     /// Grant list names, up to 100 characters
     pub name: String,
-    /// Grant List Type Options:0(manual Manually select valid period),1(join_time Matching system date of employment)
+    /// Grant List Type Options:
+    /// - `0`: manual Manually select valid period
+    /// - `1`: join_time Matching system date of employment
     pub grant_type: i64,
     /// The time zone corresponding to the effective time of the grant list, used to check whether the value of RuleDetail's timestamp is standardized, and the value range is TZ database name
     pub time_zone: String,
@@ -1278,7 +1280,7 @@ impl ToJson for Grant {
         None
     }
 }
-/// `I18n`
+/// The `i18n_name` of \[`Badge`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1312,7 +1314,7 @@ impl ToJson for I18n {
         w.end_object();
     }
 }
-/// `ListAdminDeptStatResponseBody`
+/// The data `admin.v1.admin_dept_stat.list` (Obtain active users and function usage data in the department dimension) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1337,7 +1339,7 @@ impl FromJson for ListAdminDeptStatResponseBody {
         Ok(out)
     }
 }
-/// `ListAdminUserStatResponseBody`
+/// The data `admin.v1.admin_user_stat.list` (Obtain active users and function usage data in the user dimension) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1362,7 +1364,7 @@ impl FromJson for ListAdminUserStatResponseBody {
         Ok(out)
     }
 }
-/// `ListAuditInfoResponseBody`
+/// The data `admin.v1.audit_info.list` (Get behavior audit log) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1387,7 +1389,7 @@ impl FromJson for ListAuditInfoResponseBody {
         Ok(out)
     }
 }
-/// `ListBadgeGrantResponseBody`
+/// The data `admin.v1.badge_grant.list` (List of grants to receive badge) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1412,7 +1414,7 @@ impl FromJson for ListBadgeGrantResponseBody {
         Ok(out)
     }
 }
-/// `ListBadgeResponseBody`
+/// The data `admin.v1.badge.list` (Get a list of badges) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1437,7 +1439,7 @@ impl FromJson for ListBadgeResponseBody {
         Ok(out)
     }
 }
-/// `OperatorDetail`
+/// The `operator_detail` of \[`AuditInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1459,7 +1461,7 @@ impl FromJson for OperatorDetail {
         Ok(out)
     }
 }
-/// `OperatorName`
+/// The `operator_name` of \[`OperatorDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1481,7 +1483,7 @@ impl FromJson for OperatorName {
         Ok(out)
     }
 }
-/// `Password`
+/// The `password` of \[`ResetPasswordRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1505,7 +1507,7 @@ impl ToJson for Password {
         None
     }
 }
-/// `ResetPasswordRequestBody`
+/// The request body of `admin.v1.password.reset` (Reset user enterprise email password).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1535,7 +1537,7 @@ impl ToJson for ResetPasswordRequestBody {
         None
     }
 }
-/// `RuleDetail`
+/// The `rule_detail` of \[`Grant`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1549,7 +1551,9 @@ pub struct RuleDetail {
     pub expiration_time: Option<String>,
     /// Onboarding anniversary. Depending on the date of employment, this field needs to be configured
     pub anniversary: Option<i64>,
-    /// Validity period. Depending on the date of employment, this field needs to be configured. Options:1(one_year Valid period is one year),2(permanent Permanently valid)
+    /// Validity period. Depending on the date of employment, this field needs to be configured. Options:
+    /// - `1`: one_year Valid period is one year
+    /// - `2`: permanent Permanently valid
     pub effective_period: Option<i64>,
 }
 impl FromJson for RuleDetail {
@@ -1573,19 +1577,19 @@ impl ToJson for RuleDetail {
         w.end_object();
     }
 }
-/// `CreateBadgeGrantResponseBody`
+/// The data `admin.v1.badge_grant.create` (Create a grant list) answers with.
 ///
 /// The same fields as [`GetBadgeGrantResponseBody`]: one type, two names.
 pub type CreateBadgeGrantResponseBody = GetBadgeGrantResponseBody;
-/// `CreateBadgeResponseBody`
+/// The data `admin.v1.badge.create` (Create a badge) answers with.
 ///
 /// The same fields as [`GetBadgeResponseBody`]: one type, two names.
 pub type CreateBadgeResponseBody = GetBadgeResponseBody;
-/// `UpdateBadgeGrantResponseBody`
+/// The data `admin.v1.badge_grant.update` (Modify the grant list) answers with.
 ///
 /// The same fields as [`GetBadgeGrantResponseBody`]: one type, two names.
 pub type UpdateBadgeGrantResponseBody = GetBadgeGrantResponseBody;
-/// `UpdateBadgeResponseBody`
+/// The data `admin.v1.badge.update` (Modify the badge information) answers with.
 ///
 /// The same fields as [`GetBadgeResponseBody`]: one type, two names.
 pub type UpdateBadgeResponseBody = GetBadgeResponseBody;

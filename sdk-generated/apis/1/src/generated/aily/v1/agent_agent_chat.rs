@@ -17,7 +17,9 @@ impl<'a> AgentAgentChatApi<'a> {
     ///
     /// 异步发起一轮智能体对话，提交用户消息后立即返回对话ID，触发智能体在后台运行。
     ///
-    /// 可通过 **流式输出** 实时获取结果或\[获取对话结果\](/uAjLw4CM/ukTMukTMukTM/aily-v1/agent-agent_chat/get)接口轮询运行状态与回复。;* 在请求体新增参数"stream": true 即可实现SSE的流式输出，超时时间5分钟;* 在请求体新增参数"session_id": "「会话ID」"，即可复用这个session_id进行多轮对话
+    /// 可通过 **流式输出** 实时获取结果或*获取对话结果*(/uAjLw4CM/ukTMukTMukTM/aily-v1/agent-agent_chat/get)接口轮询运行状态与回复。;
+    /// * 在请求体新增参数"stream": true 即可实现SSE的流式输出，超时时间5分钟;
+    /// * 在请求体新增参数"session_id": "「会话ID」"，即可复用这个session_id进行多轮对话
     ///
     /// `POST /open-apis/aily/v1/agents/:agent_id/chats`
     ///

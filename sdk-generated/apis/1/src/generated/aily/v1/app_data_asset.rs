@@ -13,9 +13,9 @@ impl<'a> AppDataAssetApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Data Knowledge Management (创建数据知识)
+    /// Create data knowledge (创建数据知识)
     ///
-    /// Create data knowledge-Add individual data knowledge in Aily
+    /// Add individual data knowledge in Aily
     ///
     /// `POST /open-apis/aily/v1/apps/:app_id/data_assets`
     ///
@@ -31,9 +31,9 @@ impl<'a> AppDataAssetApi<'a> {
                 .path_param("app_id", app_id.as_ref()),
         }
     }
-    /// Data Knowledge Management (删除数据知识)
+    /// Delete data knowledge (删除数据知识)
     ///
-    /// Delete data knowledge-Delete Aily's data knowledge
+    /// Delete Aily's data knowledge
     ///
     /// `DELETE /open-apis/aily/v1/apps/:app_id/data_assets/:data_asset_id`
     ///
@@ -54,9 +54,9 @@ impl<'a> AppDataAssetApi<'a> {
                 .path_param("data_asset_id", data_asset_id.as_ref()),
         }
     }
-    /// Data Knowledge Management (获取数据知识)
+    /// Get individual data knowledge (获取数据知识)
     ///
-    /// Get individual data knowledge-Get individual data knowledge
+    /// Get individual data knowledge
     ///
     /// `GET /open-apis/aily/v1/apps/:app_id/data_assets/:data_asset_id`
     ///
@@ -77,9 +77,9 @@ impl<'a> AppDataAssetApi<'a> {
                 .path_param("data_asset_id", data_asset_id.as_ref()),
         }
     }
-    /// Data Knowledge Management (获取数据知识列表)
+    /// List Data Knowledges (获取数据知识列表)
     ///
-    /// List Data Knowledges-Get the data knowledge list of the Aily
+    /// Get the data knowledge list of the Aily
     ///
     /// `GET /open-apis/aily/v1/apps/:app_id/data_assets`
     ///
@@ -99,7 +99,10 @@ impl<'a> AppDataAssetApi<'a> {
     ///
     /// 上传文件用于 Aily 的数据知识管理;。
     ///
-    /// - 仅支持开发环境;- 开发者需要 Aily 创建平台的应用协作者角色，包括管理员、开发者、运维人员;- 使用应用身份仅支持[ Aily 平台](https://aily.feishu.cn)渠道的应用身份;- 仅支持上传docx、txt、pdf、pptx类型的文件
+    /// - 仅支持开发环境;
+    /// - 开发者需要 Aily 创建平台的应用协作者角色，包括管理员、开发者、运维人员;
+    /// - 使用应用身份仅支持[ Aily 平台](https://aily.feishu.cn)渠道的应用身份;
+    /// - 仅支持上传docx、txt、pdf、pptx类型的文件
     ///
     /// `POST /open-apis/aily/v1/apps/:app_id/data_assets/upload_file`
     ///

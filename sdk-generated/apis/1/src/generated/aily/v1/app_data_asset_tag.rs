@@ -13,9 +13,9 @@ impl<'a> AppDataAssetTagApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Data Knowledge Management (获取数据知识分类列表)
+    /// List Data Knowledge Tag (获取数据知识分类列表)
     ///
-    /// List Data Knowledge Tag-List Aily's data knowledge tags
+    /// List Aily's data knowledge tags
     ///
     /// `GET /open-apis/aily/v1/apps/:app_id/data_asset_tags`
     ///

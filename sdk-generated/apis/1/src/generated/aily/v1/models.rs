@@ -171,9 +171,9 @@ impl ToJson for ConnectStatus {
 )]
 #[non_exhaustive]
 pub enum ConnectType {
-    /// `import`
+    /// `import`: import mode
     Import,
-    /// `direct`
+    /// `direct`: Direct Connect Mode
     Direct,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -242,15 +242,15 @@ impl ToJson for ConnectType {
 )]
 #[non_exhaustive]
 pub enum ContentType {
-    /// `MDX`
+    /// `MDX`: ContentTypeMDX MDX
     Mdx,
-    /// `TEXT`
+    /// `TEXT`: ContentTypeText TEXT
     Text,
-    /// `CLIP`
+    /// `CLIP`: ContentTypeClip GUI
     Clip,
-    /// `SmartCard`
+    /// `SmartCard`: ContentTypeSmartCard SmartCard
     SmartCard,
-    /// `JSON`
+    /// `JSON`: ContentTypeJSON JSON
     Json,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -325,7 +325,7 @@ impl ToJson for ContentType {
 )]
 #[non_exhaustive]
 pub enum DataAssetImportKnowledgeWikiSubDocType {
-    /// `wiki`
+    /// `wiki`: Feishu Wiki
     Wiki,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -630,9 +630,9 @@ impl ToJson for FinishType {
 )]
 #[non_exhaustive]
 pub enum IdentityProvider {
-    /// `AILY`
+    /// `AILY`: IdentityProviderAily Aily
     Aily,
-    /// `FEISHU`
+    /// `FEISHU`: IdentityProviderFeishu FEISHU
     Feishu,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -772,9 +772,9 @@ impl ToJson for ResourceType {
 )]
 #[non_exhaustive]
 pub enum RuleType {
-    /// `separator`
+    /// `separator`: By identifier
     Separator,
-    /// `intelligent`
+    /// `intelligent`: Smart Slicing
     Intelligent,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1005,9 +1005,9 @@ impl ToJson for SenderType {
 )]
 #[non_exhaustive]
 pub enum SeparateType {
-    /// `paragraph`
+    /// `paragraph`: Paragraph separators: "\ n\ n", "\ n", spaces
     Paragraph,
-    /// `title`
+    /// `title`: Title separator ：######
     Title,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1076,13 +1076,13 @@ impl ToJson for SeparateType {
 )]
 #[non_exhaustive]
 pub enum SourceType {
-    /// `file`
+    /// `file`: File, only import mode is supported
     File,
-    /// `lark_wiki_space`
+    /// `lark_wiki_space`: Lark Wiki Workspace, only supports direct connection mode
     LarkWikiSpace,
-    /// `lark_doc`
+    /// `lark_doc`: Feishu cloud documentation, import mode only supports docx.
     LarkDoc,
-    /// `lark_helpdesk`
+    /// `lark_helpdesk`: Feishu service desk, only supports direct connection mode
     LarkHelpdesk,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1226,15 +1226,15 @@ impl ToJson for Status {
 )]
 #[non_exhaustive]
 pub enum Type {
-    /// `file`
+    /// `file`: Lark file
     File,
-    /// `doc`
+    /// `doc`: Lark documentation
     Doc,
-    /// `wiki`
+    /// `wiki`: Lark wiki
     Wiki,
-    /// `docx`
+    /// `docx`: Lark Docx
     Docx,
-    /// `folder`
+    /// `folder`: Lark Folder
     Folder,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1300,7 +1300,7 @@ impl ToJson for Type {
         w.string(self.as_str());
     }
 }
-/// `AgentArtifact`
+/// The `agent_artifact` of \[`GetAgentAgentArtifactResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1325,7 +1325,7 @@ impl FromJson for AgentArtifact {
         Ok(out)
     }
 }
-/// `AgentChatMessage`
+/// The `content` of \[`GetAgentAgentChatResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1353,7 +1353,7 @@ impl FromJson for AgentChatMessage {
         Ok(out)
     }
 }
-/// `AgentChatSession`
+/// The `sessions` of \[`ListAgentAgentChatSessionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1384,7 +1384,7 @@ impl FromJson for AgentChatSession {
         Ok(out)
     }
 }
-/// `AgentChatTurn`
+/// The `turns` of \[`GetAgentAgentChatSessionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1409,7 +1409,7 @@ impl FromJson for AgentChatTurn {
         Ok(out)
     }
 }
-/// `AgentUserMessage`
+/// The `user_message` of \[`CreateAgentAgentChatRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1436,7 +1436,7 @@ impl ToJson for AgentUserMessage {
         None
     }
 }
-/// `AgentUserMessageContent`
+/// The `content` of \[`AgentUserMessage`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1466,7 +1466,7 @@ impl ToJson for AgentUserMessageContent {
         None
     }
 }
-/// `AilyKnowledgeAskProcessData`
+/// The `process_data` of \[`AskAppKnowledgeResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1491,7 +1491,7 @@ impl FromJson for AilyKnowledgeAskProcessData {
         Ok(out)
     }
 }
-/// `AilyKnowledgeFaq`
+/// The `faq_result` of \[`AskAppKnowledgeResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1513,7 +1513,7 @@ impl FromJson for AilyKnowledgeFaq {
         Ok(out)
     }
 }
-/// `AilyKnowledgeMessage`
+/// The `message` of \[`AskAppKnowledgeRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1539,7 +1539,7 @@ impl ToJson for AilyKnowledgeMessage {
         w.end_object();
     }
 }
-/// `AilyMention`
+/// The `mentions` of \[`AilyMessage`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1549,7 +1549,9 @@ impl ToJson for AilyKnowledgeMessage {
 pub struct AilyMention {
     /// Entity ID
     pub entity_id: Option<String>,
-    /// Identity provider Options:AILY(IdentityProviderAily Aily),FEISHU(IdentityProviderFeishu FEISHU)
+    /// Identity provider Options:
+    /// - `AILY`: IdentityProviderAily Aily
+    /// - `FEISHU`: IdentityProviderFeishu FEISHU
     pub identity_provider: Option<IdentityProvider>,
     /// Placeholder for @entity in message body
     pub key: Option<String>,
@@ -1581,7 +1583,7 @@ impl ToJson for AilyMention {
         w.end_object();
     }
 }
-/// `AilyMessage`
+/// The `message` of \[`CreateAilySessionAilyMessageResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1636,7 +1638,7 @@ impl FromJson for AilyMessage {
         Ok(out)
     }
 }
-/// `AilyMessageFile`
+/// The `files` of \[`AilyMessage`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1670,7 +1672,7 @@ impl FromJson for AilyMessageFile {
         Ok(out)
     }
 }
-/// `AilyMessageFilePreview`
+/// The `preview_url` of \[`AilyMessageFile`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1692,7 +1694,7 @@ impl FromJson for AilyMessageFilePreview {
         Ok(out)
     }
 }
-/// `AilySender`
+/// The `sender` of \[`AilyMessage`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1720,7 +1722,7 @@ impl FromJson for AilySender {
         Ok(out)
     }
 }
-/// `AilySession`
+/// The `session` of \[`CreateAilySessionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1754,7 +1756,7 @@ impl FromJson for AilySession {
         Ok(out)
     }
 }
-/// `AppStat`
+/// The `items` of \[`ListTenantAppStatResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1798,7 +1800,7 @@ impl FromJson for AppStat {
         Ok(out)
     }
 }
-/// `AskAppKnowledgeRequestBody`
+/// The request body of `aily.v1.app_knowledge.ask` (执行数据知识问答).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1822,7 +1824,7 @@ impl ToJson for AskAppKnowledgeRequestBody {
         w.end_object();
     }
 }
-/// `AskAppKnowledgeResponseBody`
+/// The data `aily.v1.app_knowledge.ask` (执行数据知识问答) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1856,7 +1858,7 @@ impl FromJson for AskAppKnowledgeResponseBody {
         Ok(out)
     }
 }
-/// `Channel`
+/// The `channel` of \[`SkillGlobalVariable`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1874,7 +1876,7 @@ impl ToJson for Channel {
         w.end_object();
     }
 }
-/// `CheckAgentAgentVisibilityRequestBody`
+/// The request body of `aily.v1.agent_agent_visibility.check` (获取智能体可见性).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1898,7 +1900,7 @@ impl ToJson for CheckAgentAgentVisibilityRequestBody {
         None
     }
 }
-/// `CheckAgentAgentVisibilityResponseBody`
+/// The data `aily.v1.agent_agent_visibility.check` (获取智能体可见性) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1917,7 +1919,7 @@ impl FromJson for CheckAgentAgentVisibilityResponseBody {
         Ok(out)
     }
 }
-/// `CreateAgentAgentAttachmentRequestBody`
+/// The request body of `aily.v1.agent_agent_attachment.create` (上传附件).
 #[derive(Debug, Default)]
 pub struct CreateAgentAgentAttachmentRequestBody {
     /// `file`
@@ -1945,7 +1947,7 @@ impl CreateAgentAgentAttachmentRequestBody {
         form
     }
 }
-/// `CreateAgentAgentAttachmentResponseBody`
+/// The data `aily.v1.agent_agent_attachment.create` (上传附件) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1964,7 +1966,7 @@ impl FromJson for CreateAgentAgentAttachmentResponseBody {
         Ok(out)
     }
 }
-/// `CreateAgentAgentChatRequestBody`
+/// The request body of `aily.v1.agent_agent_chat.create` (发起智能体对话).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1994,7 +1996,7 @@ impl ToJson for CreateAgentAgentChatRequestBody {
         None
     }
 }
-/// `CreateAgentAgentChatResponseBody`
+/// The data `aily.v1.agent_agent_chat.create` (发起智能体对话) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2016,7 +2018,7 @@ impl FromJson for CreateAgentAgentChatResponseBody {
         Ok(out)
     }
 }
-/// `CreateAgentAgentChatSessionRequestBody`
+/// The request body of `aily.v1.agent_agent_chat_session.create` (创建会话).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2034,7 +2036,7 @@ impl ToJson for CreateAgentAgentChatSessionRequestBody {
         w.end_object();
     }
 }
-/// `CreateAgentAgentChatSessionResponseBody`
+/// The data `aily.v1.agent_agent_chat_session.create` (创建会话) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2059,7 +2061,7 @@ impl FromJson for CreateAgentAgentChatSessionResponseBody {
         Ok(out)
     }
 }
-/// `CreateAilySessionAilyMessageRequestBody`
+/// The request body of `aily.v1.aily_session_aily_message.create` (Send aily message).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2069,7 +2071,12 @@ impl FromJson for CreateAgentAgentChatSessionResponseBody {
 pub struct CreateAilySessionAilyMessageRequestBody {
     /// Idempotent id, the same idempotent id in the same session counts as a message, valid period 72h
     pub idempotent_id: String,
-    /// Message content type Options:MDX(ContentTypeMDX MDX),TEXT(ContentTypeText TEXT),CLIP(ContentTypeClip GUI),SmartCard(ContentTypeSmartCard SmartCard),JSON(ContentTypeJSON JSON)
+    /// Message content type Options:
+    /// - `MDX`: ContentTypeMDX MDX
+    /// - `TEXT`: ContentTypeText TEXT
+    /// - `CLIP`: ContentTypeClip GUI
+    /// - `SmartCard`: ContentTypeSmartCard SmartCard
+    /// - `JSON`: ContentTypeJSON JSON
     pub content_type: Option<ContentType>,
     /// Message content
     pub content: String,
@@ -2104,7 +2111,7 @@ impl ToJson for CreateAilySessionAilyMessageRequestBody {
         None
     }
 }
-/// `CreateAilySessionRequestBody`
+/// The request body of `aily.v1.aily_session.create` (Create session).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2125,7 +2132,7 @@ impl ToJson for CreateAilySessionRequestBody {
         w.end_object();
     }
 }
-/// `CreateAilySessionRunRequestBody`
+/// The request body of `aily.v1.aily_session_run.create` (Create run).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2158,7 +2165,7 @@ impl ToJson for CreateAilySessionRunRequestBody {
         None
     }
 }
-/// `CreateAppDataAssetRequestBody`
+/// The request body of `aily.v1.app_data_asset.create` (Create data knowledge).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2166,9 +2173,15 @@ impl ToJson for CreateAilySessionRunRequestBody {
     serde(default)
 )]
 pub struct CreateAppDataAssetRequestBody {
-    /// connection type Options:import(import mode),direct(Direct Connect Mode)
+    /// connection type Options:
+    /// - `import`: import mode
+    /// - `direct`: Direct Connect Mode
     pub connect_type: Option<ConnectType>,
-    /// data source type Options:file(File, only import mode is supported),lark_wiki_space(Lark Wiki Workspace, only supports direct connection mode),lark_doc(Feishu cloud documentation, import mode only supports docx.),lark_helpdesk(Feishu service desk, only supports direct connection mode)
+    /// data source type Options:
+    /// - `file`: File, only import mode is supported
+    /// - `lark_wiki_space`: Lark Wiki Workspace, only supports direct connection mode
+    /// - `lark_doc`: Feishu cloud documentation, import mode only supports docx.
+    /// - `lark_helpdesk`: Feishu service desk, only supports direct connection mode
     pub source_type: Option<SourceType>,
     /// knowledge import configuration
     pub import_knowledge_setting: Option<DataAssetImportKnowledgeSetting>,
@@ -2200,7 +2213,7 @@ impl ToJson for CreateAppDataAssetRequestBody {
         None
     }
 }
-/// `DataAsset`
+/// The `data_asset` of \[`CreateAppDataAssetResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2256,7 +2269,7 @@ impl FromJson for DataAsset {
         Ok(out)
     }
 }
-/// `DataAssetFile`
+/// The `file_info` of \[`UploadFileAppDataAssetResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2278,7 +2291,7 @@ impl FromJson for DataAssetFile {
         Ok(out)
     }
 }
-/// `DataAssetImportKnowledgeFile`
+/// The `file` of \[`DataAssetImportKnowledgeSetting`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2320,7 +2333,7 @@ impl ToJson for DataAssetImportKnowledgeFile {
         w.end_object();
     }
 }
-/// `DataAssetImportKnowledgeHelpdesk`
+/// The `lark_helpdesk` of \[`DataAssetImportKnowledgeSetting`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2328,7 +2341,7 @@ impl ToJson for DataAssetImportKnowledgeFile {
     serde(default)
 )]
 pub struct DataAssetImportKnowledgeHelpdesk {
-    /// Lark Help Desk ID, which can be obtained through \[Help Desk - Access guide\]
+    /// Lark Help Desk ID, which can be obtained through *Help Desk - Access guide*
     pub helpdesk_id: String,
 }
 impl FromJson for DataAssetImportKnowledgeHelpdesk {
@@ -2352,7 +2365,7 @@ impl ToJson for DataAssetImportKnowledgeHelpdesk {
         None
     }
 }
-/// `DataAssetImportKnowledgeLarkDoc`
+/// The `lark_doc` of \[`DataAssetImportKnowledgeSetting`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2360,9 +2373,14 @@ impl ToJson for DataAssetImportKnowledgeHelpdesk {
     serde(default)
 )]
 pub struct DataAssetImportKnowledgeLarkDoc {
-    /// Cloud document type Options:doc(Lark documentation),file(Lark file),wiki(Lark wiki),docx(Lark Docx),folder(Lark Folder)
+    /// Cloud document type Options:
+    /// - `doc`: Lark documentation
+    /// - `file`: Lark file
+    /// - `wiki`: Lark wiki
+    /// - `docx`: Lark Docx
+    /// - `folder`: Lark Folder
     pub r#type: Option<Type>,
-    /// Cloud document token, which can be obtained by searching for the \[Search document\] API
+    /// Cloud document token, which can be obtained by searching for the *Search document* API
     pub token: String,
     /// Whether to include subdocuments, only wiki-type cloud documents support it
     pub with_sub_docs: Option<bool>,
@@ -2399,7 +2417,7 @@ impl ToJson for DataAssetImportKnowledgeLarkDoc {
         None
     }
 }
-/// `DataAssetImportKnowledgeSetting`
+/// The `import_knowledge_setting` of \[`CreateAppDataAssetRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2456,7 +2474,7 @@ impl ToJson for DataAssetImportKnowledgeSetting {
         None
     }
 }
-/// `DataAssetImportKnowledgeWiki`
+/// The `lark_wiki_space` of \[`DataAssetImportKnowledgeSetting`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2464,7 +2482,7 @@ impl ToJson for DataAssetImportKnowledgeSetting {
     serde(default)
 )]
 pub struct DataAssetImportKnowledgeWiki {
-    /// Lark Wiki Workspace ID, which can be obtained by \[Search Wiki\] API
+    /// Lark Wiki Workspace ID, which can be obtained by *Search Wiki* API
     pub space_id: String,
     /// When specifying a Wiki Workspace sub-node
     pub sub_docs: Option<Vec<DataAssetImportKnowledgeWikiSubDoc>>,
@@ -2499,7 +2517,7 @@ impl ToJson for DataAssetImportKnowledgeWiki {
         None
     }
 }
-/// `DataAssetImportKnowledgeWikiSubDoc`
+/// The `sub_docs` of \[`DataAssetImportKnowledgeWiki`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2507,9 +2525,10 @@ impl ToJson for DataAssetImportKnowledgeWiki {
     serde(default)
 )]
 pub struct DataAssetImportKnowledgeWikiSubDoc {
-    /// Cloud document type, only supports cloud documents in wikis Options:wiki(Feishu Wiki)
+    /// Cloud document type, only supports cloud documents in wikis Options:
+    /// - `wiki`: Feishu Wiki
     pub r#type: Option<DataAssetImportKnowledgeWikiSubDocType>,
-    /// Cloud document token, which can be obtained by searching for the \[Search document\] API
+    /// Cloud document token, which can be obtained by searching for the *Search document* API
     pub token: String,
     /// Cloud document link
     pub url: Option<String>,
@@ -2542,7 +2561,7 @@ impl ToJson for DataAssetImportKnowledgeWikiSubDoc {
         None
     }
 }
-/// `DataAssetItem`
+/// The `items` of \[`DataAsset`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2573,7 +2592,7 @@ impl FromJson for DataAssetItem {
         Ok(out)
     }
 }
-/// `DataAssetKnowledgeChunkSetting`
+/// The `chunk_setting` of \[`DataAssetImportKnowledgeSetting`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2581,9 +2600,13 @@ impl FromJson for DataAssetItem {
     serde(default)
 )]
 pub struct DataAssetKnowledgeChunkSetting {
-    /// slicing rule Options:separator(By identifier),intelligent(Smart Slicing)
+    /// slicing rule Options:
+    /// - `separator`: By identifier
+    /// - `intelligent`: Smart Slicing
     pub rule_type: Option<RuleType>,
-    /// slice separator type Options:paragraph(Paragraph separators: "\ n\ n", "\ n", spaces),title(Title separator ：######)
+    /// slice separator type Options:
+    /// - `paragraph`: Paragraph separators: "\ n\ n", "\ n", spaces
+    /// - `title`: Title separator ：######
     pub separate_type: Option<SeparateType>,
     /// The maximum segment length (character), which must be filled in when slicing by identifier
     pub size: Option<i64>,
@@ -2617,7 +2640,7 @@ impl ToJson for DataAssetKnowledgeChunkSetting {
         None
     }
 }
-/// `DataAssetResource`
+/// The `resources` of \[`DataAssetItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2642,7 +2665,7 @@ impl FromJson for DataAssetResource {
         Ok(out)
     }
 }
-/// `DataAssetTag`
+/// The `tags` of \[`DataAsset`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2664,7 +2687,7 @@ impl FromJson for DataAssetTag {
         Ok(out)
     }
 }
-/// `GetAgentAgentArtifactResponseBody`
+/// The data `aily.v1.agent_agent_artifact.get` (下载智能体产物) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2683,7 +2706,7 @@ impl FromJson for GetAgentAgentArtifactResponseBody {
         Ok(out)
     }
 }
-/// `GetAgentAgentChatResponseBody`
+/// The data `aily.v1.agent_agent_chat.get` (获取对话结果) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2708,7 +2731,7 @@ impl FromJson for GetAgentAgentChatResponseBody {
         Ok(out)
     }
 }
-/// `GetAgentAgentChatSessionResponseBody`
+/// The data `aily.v1.agent_agent_chat_session.get` (获取指定会话信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2742,7 +2765,7 @@ impl FromJson for GetAgentAgentChatSessionResponseBody {
         Ok(out)
     }
 }
-/// `GetAilySessionAilyMessageResponseBody`
+/// The data `aily.v1.aily_session_aily_message.get` (Get aily message) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2761,7 +2784,7 @@ impl FromJson for GetAilySessionAilyMessageResponseBody {
         Ok(out)
     }
 }
-/// `GetAilySessionResponseBody`
+/// The data `aily.v1.aily_session.get` (Get session) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2780,7 +2803,7 @@ impl FromJson for GetAilySessionResponseBody {
         Ok(out)
     }
 }
-/// `GetAilySessionRunResponseBody`
+/// The data `aily.v1.aily_session_run.get` (Get run) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2799,7 +2822,7 @@ impl FromJson for GetAilySessionRunResponseBody {
         Ok(out)
     }
 }
-/// `GetAppDataAssetResponseBody`
+/// The data `aily.v1.app_data_asset.get` (Get individual data knowledge) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2818,7 +2841,7 @@ impl FromJson for GetAppDataAssetResponseBody {
         Ok(out)
     }
 }
-/// `GetAppSkillResponseBody`
+/// The data `aily.v1.app_skill.get` (Get Skill) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2837,7 +2860,7 @@ impl FromJson for GetAppSkillResponseBody {
         Ok(out)
     }
 }
-/// `ListAgentAgentChatSessionResponseBody`
+/// The data `aily.v1.agent_agent_chat_session.list` (查询会话列表) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2862,7 +2885,7 @@ impl FromJson for ListAgentAgentChatSessionResponseBody {
         Ok(out)
     }
 }
-/// `ListAilySessionAilyMessageResponseBody`
+/// The data `aily.v1.aily_session_aily_message.list` (List aily messages) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2887,7 +2910,7 @@ impl FromJson for ListAilySessionAilyMessageResponseBody {
         Ok(out)
     }
 }
-/// `ListAilySessionRunResponseBody`
+/// The data `aily.v1.aily_session_run.list` (List runs) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2912,7 +2935,7 @@ impl FromJson for ListAilySessionRunResponseBody {
         Ok(out)
     }
 }
-/// `ListAppDataAssetResponseBody`
+/// The data `aily.v1.app_data_asset.list` (List Data Knowledges) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2937,7 +2960,7 @@ impl FromJson for ListAppDataAssetResponseBody {
         Ok(out)
     }
 }
-/// `ListAppDataAssetTagResponseBody`
+/// The data `aily.v1.app_data_asset_tag.list` (List Data Knowledge Tag) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2962,7 +2985,7 @@ impl FromJson for ListAppDataAssetTagResponseBody {
         Ok(out)
     }
 }
-/// `ListAppSkillResponseBody`
+/// The data `aily.v1.app_skill.list` (List Skill) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2987,7 +3010,7 @@ impl FromJson for ListAppSkillResponseBody {
         Ok(out)
     }
 }
-/// `ListTenantAppStatResponseBody`
+/// The data `aily.v1.tenant_app_stat.list` (查询应用统计数据) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3012,7 +3035,7 @@ impl FromJson for ListTenantAppStatResponseBody {
         Ok(out)
     }
 }
-/// `LookupWithAvatar`
+/// The `owner` of \[`AppStat`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3046,7 +3069,7 @@ impl FromJson for LookupWithAvatar {
         Ok(out)
     }
 }
-/// `Run`
+/// The `run` of \[`CancelAilySessionRunResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3089,7 +3112,7 @@ impl FromJson for Run {
         Ok(out)
     }
 }
-/// `RunError`
+/// The `error` of \[`Run`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3111,7 +3134,7 @@ impl FromJson for RunError {
         Ok(out)
     }
 }
-/// `Skill`
+/// The `skill` of \[`GetAppSkillResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3145,7 +3168,7 @@ impl FromJson for Skill {
         Ok(out)
     }
 }
-/// `SkillGlobalVariable`
+/// The `global_variable` of \[`StartAppSkillRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3169,7 +3192,7 @@ impl ToJson for SkillGlobalVariable {
         w.end_object();
     }
 }
-/// `StartAppSkillRequestBody`
+/// The request body of `aily.v1.app_skill.start` (Start Skill).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3190,7 +3213,7 @@ impl ToJson for StartAppSkillRequestBody {
         w.end_object();
     }
 }
-/// `StartAppSkillResponseBody`
+/// The data `aily.v1.app_skill.start` (Start Skill) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3212,7 +3235,7 @@ impl FromJson for StartAppSkillResponseBody {
         Ok(out)
     }
 }
-/// `UploadFileAppDataAssetRequestBody`
+/// The request body of `aily.v1.app_data_asset.upload_file` (上传文件用于 Aily 的数据知识管理;).
 #[derive(Debug, Default)]
 pub struct UploadFileAppDataAssetRequestBody {
     /// `file`
@@ -3231,7 +3254,7 @@ impl UploadFileAppDataAssetRequestBody {
         form
     }
 }
-/// `UploadFileAppDataAssetResponseBody`
+/// The data `aily.v1.app_data_asset.upload_file` (上传文件用于 Aily 的数据知识管理;) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3250,35 +3273,35 @@ impl FromJson for UploadFileAppDataAssetResponseBody {
         Ok(out)
     }
 }
-/// `CancelAilySessionRunResponseBody`
+/// The data `aily.v1.aily_session_run.cancel` (Cancel run) answers with.
 ///
 /// The same fields as [`GetAilySessionRunResponseBody`]: one type, two names.
 pub type CancelAilySessionRunResponseBody = GetAilySessionRunResponseBody;
-/// `CreateAilySessionAilyMessageResponseBody`
+/// The data `aily.v1.aily_session_aily_message.create` (Send aily message) answers with.
 ///
 /// The same fields as [`GetAilySessionAilyMessageResponseBody`]: one type, two names.
 pub type CreateAilySessionAilyMessageResponseBody = GetAilySessionAilyMessageResponseBody;
-/// `CreateAilySessionResponseBody`
+/// The data `aily.v1.aily_session.create` (Create session) answers with.
 ///
 /// The same fields as [`GetAilySessionResponseBody`]: one type, two names.
 pub type CreateAilySessionResponseBody = GetAilySessionResponseBody;
-/// `CreateAilySessionRunResponseBody`
+/// The data `aily.v1.aily_session_run.create` (Create run) answers with.
 ///
 /// The same fields as [`GetAilySessionRunResponseBody`]: one type, two names.
 pub type CreateAilySessionRunResponseBody = GetAilySessionRunResponseBody;
-/// `CreateAppDataAssetResponseBody`
+/// The data `aily.v1.app_data_asset.create` (Create data knowledge) answers with.
 ///
 /// The same fields as [`GetAppDataAssetResponseBody`]: one type, two names.
 pub type CreateAppDataAssetResponseBody = GetAppDataAssetResponseBody;
-/// `DeleteAppDataAssetResponseBody`
+/// The data `aily.v1.app_data_asset.delete` (Delete data knowledge) answers with.
 ///
 /// The same fields as [`GetAppDataAssetResponseBody`]: one type, two names.
 pub type DeleteAppDataAssetResponseBody = GetAppDataAssetResponseBody;
-/// `UpdateAilySessionRequestBody`
+/// The request body of `aily.v1.aily_session.update` (Update session).
 ///
 /// The same fields as [`CreateAilySessionRequestBody`]: one type, two names.
 pub type UpdateAilySessionRequestBody = CreateAilySessionRequestBody;
-/// `UpdateAilySessionResponseBody`
+/// The data `aily.v1.aily_session.update` (Update session) answers with.
 ///
 /// The same fields as [`GetAilySessionResponseBody`]: one type, two names.
 pub type UpdateAilySessionResponseBody = GetAilySessionResponseBody;

@@ -137,7 +137,11 @@ impl AuditLogListRequest {
         self.call.set_query("to", v.into());
         self
     }
-    /// Log type:- 10000: all logs- 10001: Enterprise management log- 10002: Login log- 10003: Application management log
+    /// Log type:
+    /// - 10000: all logs
+    /// - 10001: Enterprise management log
+    /// - 10002: Login log
+    /// - 10003: Application management log
     ///
     /// Required.
     pub fn log_type(mut self, value: impl Into<String>) -> Self {
@@ -346,7 +350,7 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// Audit log ID information (obtain a single log ID by \[Query audit log list\])
+    /// Audit log ID information (obtain a single log ID by *Query audit log list*)
     ///
     /// Required.
     pub fn log_id(mut self, value: impl Into<String>) -> Self {

@@ -13,9 +13,9 @@ impl<'a> ApplicationFlowApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// operator flow (发起流程)
+    /// Execute flow (发起流程)
     ///
-    /// Execute flow-Execute the corresponding flow
+    /// Execute the corresponding flow
     ///
     /// `POST /open-apis/apaas/v1/applications/:namespace/flows/:flow_id/execute`
     ///

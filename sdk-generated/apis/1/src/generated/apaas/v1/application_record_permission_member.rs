@@ -13,9 +13,9 @@ impl<'a> ApplicationRecordPermissionMemberApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Record Permission (批量创建记录权限授权)
+    /// Batch Create Record Permission Member Authorizations (批量创建记录权限授权)
     ///
-    /// Batch Create Record Permission Member Authorizations-Batch create record permission user authorizations
+    /// Batch create record permission user authorizations
     ///
     /// `POST /open-apis/apaas/v1/applications/:namespace/record_permissions/:record_permission_api_name/member/batch_create_authorization`
     ///
@@ -39,9 +39,9 @@ impl<'a> ApplicationRecordPermissionMemberApi<'a> {
                 ),
         }
     }
-    /// Record Permission (批量删除记录权限授权)
+    /// Batch Delete Record Permission Member Authorizations (批量删除记录权限授权)
     ///
-    /// Batch Delete Record Permission Member Authorizations-Batch delete record permission user authorizations
+    /// Batch delete record permission user authorizations
     ///
     /// `POST /open-apis/apaas/v1/applications/:namespace/record_permissions/:record_permission_api_name/member/batch_remove_authorization`
     ///

@@ -13,9 +13,9 @@ impl<'a> ApplicationRoleMemberApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Role (批量创建角色成员授权)
+    /// Batch Create Role Member Authorizations (批量创建角色成员授权)
     ///
-    /// Batch Create Role Member Authorizations-Batch create role member authorizations
+    /// Batch create role member authorizations
     ///
     /// `POST /open-apis/apaas/v1/applications/:namespace/roles/:role_api_name/member/batch_create_authorization`
     ///
@@ -36,9 +36,9 @@ impl<'a> ApplicationRoleMemberApi<'a> {
                 .path_param("role_api_name", role_api_name.as_ref()),
         }
     }
-    /// Role (批量删除角色成员授权)
+    /// Batch Delete Role Member Authorizations (批量删除角色成员授权)
     ///
-    /// Batch Delete Role Member Authorizations-Batch delete role member authorizations
+    /// Batch delete role member authorizations
     ///
     /// `POST /open-apis/apaas/v1/applications/:namespace/roles/:role_api_name/member/batch_remove_authorization`
     ///
@@ -59,9 +59,9 @@ impl<'a> ApplicationRoleMemberApi<'a> {
                 .path_param("role_api_name", role_api_name.as_ref()),
         }
     }
-    /// Role (获取角色成员详情)
+    /// Query Role Member (获取角色成员详情)
     ///
-    /// Query Role Member-Query Role Member
+    /// Query Role Member
     ///
     /// `GET /open-apis/apaas/v1/applications/:namespace/roles/:role_api_name/member`
     ///

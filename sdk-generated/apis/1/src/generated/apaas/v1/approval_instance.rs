@@ -13,9 +13,9 @@ impl<'a> ApprovalInstanceApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// User task (人工任务 - 撤销)
+    /// Cancel User Task (人工任务 - 撤销)
     ///
-    /// Cancel User Task-Cancel a human task (including approval tasks, fill in tasks)
+    /// Cancel a human task (including approval tasks, fill in tasks)
     ///
     /// `POST /open-apis/apaas/v1/approval_instances/:approval_instance_id/cancel`
     ///

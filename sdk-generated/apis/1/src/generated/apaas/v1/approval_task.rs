@@ -13,9 +13,9 @@ impl<'a> ApprovalTaskApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// User task (人工任务加签)
+    /// Add approver for user task (人工任务加签)
     ///
-    /// Add approver for user task-Perform the action of adding approver for user task
+    /// Perform the action of adding approver for user task
     ///
     /// `POST /open-apis/apaas/v1/approval_tasks/:approval_task_id/add_assignee`
     ///
@@ -31,9 +31,9 @@ impl<'a> ApprovalTaskApi<'a> {
                 .path_param("approval_task_id", approval_task_id.as_ref()),
         }
     }
-    /// User task (同意人工任务)
+    /// Approve user task (同意人工任务)
     ///
-    /// Approve user task-Perform approval actions for user task
+    /// Perform approval actions for user task
     ///
     /// `POST /open-apis/apaas/v1/approval_tasks/:approval_task_id/agree`
     ///
@@ -49,9 +49,9 @@ impl<'a> ApprovalTaskApi<'a> {
                 .path_param("approval_task_id", approval_task_id.as_ref()),
         }
     }
-    /// User task (拒绝人工任务)
+    /// Reject user task (拒绝人工任务)
     ///
-    /// Reject user task-Perform rejection actions for user task
+    /// Perform rejection actions for user task
     ///
     /// `POST /open-apis/apaas/v1/approval_tasks/:approval_task_id/reject`
     ///
@@ -67,9 +67,9 @@ impl<'a> ApprovalTaskApi<'a> {
                 .path_param("approval_task_id", approval_task_id.as_ref()),
         }
     }
-    /// User task (转交人工任务)
+    /// Transfer user task (转交人工任务)
     ///
-    /// Transfer user task-Perform transfer actions for user task
+    /// Perform transfer actions for user task
     ///
     /// `POST /open-apis/apaas/v1/approval_tasks/:approval_task_id/transfer`
     ///

@@ -92,9 +92,9 @@ impl ToJson for ChargeMode {
 )]
 #[non_exhaustive]
 pub enum Direction {
-    /// `ASC`
+    /// `ASC`: SortDirectionASC ascending order
     Asc,
-    /// `DESC`
+    /// `DESC`: SortDirectionDESC descending order
     Desc,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -305,9 +305,9 @@ impl ToJson for FeatureSet {
 )]
 #[non_exhaustive]
 pub enum Metadata {
-    /// `Label`
+    /// `Label`: MetadataOptionLabel returns the Label value when searching the corresponding entity metadata
     Label,
-    /// `SearchLayout`
+    /// `SearchLayout`: MetadataOptionSearchLayout returns search layout info, corresponding field values, and Label values
     SearchLayout,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -376,9 +376,9 @@ impl ToJson for Metadata {
 )]
 #[non_exhaustive]
 pub enum OrderType {
-    /// `asc`
+    /// `asc`: OrderTypeASC ascending order
     Asc,
-    /// `desc`
+    /// `desc`: OrderTypeDESC descending order
     Desc,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -731,9 +731,9 @@ impl ToJson for SeatAssignmentStatus {
 )]
 #[non_exhaustive]
 pub enum SeatType {
-    /// `per_user`
+    /// `per_user`: per_user
     PerUser,
-    /// `per_user_per_app`
+    /// `per_user_per_app`: per_user_per_app
     PerUserPerApp,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1093,7 +1093,7 @@ impl ToJson for Type {
         w.string(self.as_str());
     }
 }
-/// `AddAssigneeApprovalTaskRequestBody`
+/// The request body of `apaas.v1.approval_task.add_assignee` (Add approver for user task).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1105,7 +1105,9 @@ pub struct AddAssigneeApprovalTaskRequestBody {
     pub user_id: String,
     /// List of approvers
     pub approvers: Option<Vec<String>>,
-    /// Type of adding approver:- Parallel appoval: currentAndAddAssign- Sequential approval: afterAndAddAssign
+    /// Type of adding approver:
+    /// - Parallel appoval: currentAndAddAssign
+    /// - Sequential approval: afterAndAddAssign
     pub add_assignee_type: Option<String>,
     /// Reason for approver addition
     pub opinion: Option<String>,
@@ -1126,7 +1128,7 @@ impl ToJson for AddAssigneeApprovalTaskRequestBody {
         None
     }
 }
-/// `AgreeApprovalTaskRequestBody`
+/// The request body of `apaas.v1.approval_task.agree` (Approve user task).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1153,7 +1155,7 @@ impl ToJson for AgreeApprovalTaskRequestBody {
         None
     }
 }
-/// `AllowedRollbaclkTaskItemType`
+/// The `tasks` of \[`RollbackPointsUserTaskResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1178,7 +1180,7 @@ impl FromJson for AllowedRollbaclkTaskItemType {
         Ok(out)
     }
 }
-/// `App`
+/// The `items` of \[`ListAppResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1249,7 +1251,7 @@ impl FromJson for App {
         Ok(out)
     }
 }
-/// `AppRolesInfo`
+/// The `app_roles_info` of \[`App`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1277,7 +1279,7 @@ impl FromJson for AppRolesInfo {
         Ok(out)
     }
 }
-/// `AuditLogDetail`
+/// The `data` of \[`DataChangeLogDetailApplicationAuditLogResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1311,7 +1313,7 @@ impl FromJson for AuditLogDetail {
         Ok(out)
     }
 }
-/// `AuditLogDeviceInfo`
+/// The `device_info` of \[`AuditLogDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1342,7 +1344,7 @@ impl FromJson for AuditLogDeviceInfo {
         Ok(out)
     }
 }
-/// `AuditLogEsField`
+/// The `items` of \[`AuditLogListApplicationAuditLogResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1477,7 +1479,7 @@ impl FromJson for AuditLogEsField {
         Ok(out)
     }
 }
-/// `AuditLogListApplicationAuditLogResponseBody`
+/// The data `apaas.v1.application_audit_log.audit_log_list` (Query audit log list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1499,7 +1501,7 @@ impl FromJson for AuditLogListApplicationAuditLogResponseBody {
         Ok(out)
     }
 }
-/// `AuditLogLoginInfo`
+/// The `login_info` of \[`AuditLogDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1518,7 +1520,7 @@ impl FromJson for AuditLogLoginInfo {
         Ok(out)
     }
 }
-/// `AuditLogNetInfo`
+/// The `net_info` of \[`AuditLogDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1552,7 +1554,7 @@ impl FromJson for AuditLogNetInfo {
         Ok(out)
     }
 }
-/// `AuditLogOpInfo`
+/// The `op_info` of \[`AuditLogDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1598,7 +1600,7 @@ impl FromJson for AuditLogOpInfo {
         Ok(out)
     }
 }
-/// `BasicInfo`
+/// The `basic_info` of \[`AuditLogDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1635,7 +1637,7 @@ impl FromJson for BasicInfo {
         Ok(out)
     }
 }
-/// `BatchCreateApplicationObjectRecordResponseBody`
+/// The data `apaas.v1.application_object_record.batch_create` (Batch Create Records) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1657,7 +1659,7 @@ impl FromJson for BatchCreateApplicationObjectRecordResponseBody {
         Ok(out)
     }
 }
-/// `BatchCreateAuthorizationApplicationRecordPermissionMemberRequestBody`
+/// The request body of `apaas.v1.application_record_permission_member.batch_create_authorization` (Batch Create Record Permission Member Authorizations).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1675,7 +1677,7 @@ impl ToJson for BatchCreateAuthorizationApplicationRecordPermissionMemberRequest
         w.end_object();
     }
 }
-/// `BatchCreateAuthorizationApplicationRoleMemberRequestBody`
+/// The request body of `apaas.v1.application_role_member.batch_create_authorization` (Batch Create Role Member Authorizations).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1696,7 +1698,7 @@ impl ToJson for BatchCreateAuthorizationApplicationRoleMemberRequestBody {
         w.end_object();
     }
 }
-/// `BatchDeleteApplicationObjectRecordRequestBody`
+/// The request body of `apaas.v1.application_object_record.batch_delete` (Batch Delete Records).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1714,7 +1716,7 @@ impl ToJson for BatchDeleteApplicationObjectRecordRequestBody {
         w.end_object();
     }
 }
-/// `BatchQueryApplicationObjectRecordRequestBody`
+/// The request body of `apaas.v1.application_object_record.batch_query` (Query Record List).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1765,7 +1767,7 @@ impl ToJson for BatchQueryApplicationObjectRecordRequestBody {
         None
     }
 }
-/// `BatchQueryApplicationObjectRecordResponseBody`
+/// The data `apaas.v1.application_object_record.batch_query` (Query Record List) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1796,7 +1798,7 @@ impl FromJson for BatchQueryApplicationObjectRecordResponseBody {
         Ok(out)
     }
 }
-/// `CancelApprovalInstanceRequestBody`
+/// The request body of `apaas.v1.approval_instance.cancel` (Cancel User Task).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1826,7 +1828,7 @@ impl ToJson for CancelApprovalInstanceRequestBody {
         None
     }
 }
-/// `CcUserTaskRequestBody`
+/// The request body of `apaas.v1.user_task.cc` (CC User Task).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1853,7 +1855,7 @@ impl ToJson for CcUserTaskRequestBody {
         None
     }
 }
-/// `ChatGroupUserTaskRequestBody`
+/// The request body of `apaas.v1.user_task.chat_group` (Chat User Task).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1886,7 +1888,7 @@ impl ToJson for ChatGroupUserTaskRequestBody {
         None
     }
 }
-/// `ChatGroupUserTaskResponseBody`
+/// The data `apaas.v1.user_task.chat_group` (Chat User Task) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1905,7 +1907,7 @@ impl FromJson for ChatGroupUserTaskResponseBody {
         Ok(out)
     }
 }
-/// `ClientIsvTenant`
+/// The `isv_tenant` of \[`App`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1927,7 +1929,7 @@ impl FromJson for ClientIsvTenant {
         Ok(out)
     }
 }
-/// `Condition`
+/// The `conditions` of \[`Criterion`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1965,7 +1967,7 @@ impl ToJson for Condition {
         w.end_object();
     }
 }
-/// `ConditionValue`
+/// The `left` of \[`Condition`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1999,7 +2001,7 @@ impl ToJson for ConditionValue {
         w.end_object();
     }
 }
-/// `CreateApplicationObjectRecordResponseBody`
+/// The data `apaas.v1.application_object_record.create` (Create Record) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2018,7 +2020,7 @@ impl FromJson for CreateApplicationObjectRecordResponseBody {
         Ok(out)
     }
 }
-/// `Criterion`
+/// The `filter` of \[`BatchQueryApplicationObjectRecordRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2048,7 +2050,7 @@ impl ToJson for Criterion {
         w.end_object();
     }
 }
-/// `EnumGetWorkspaceEnumResponseBody`
+/// The data `apaas.v1.workspace_enum.enum_get` (获取自定义枚举详细信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2079,7 +2081,7 @@ impl FromJson for EnumGetWorkspaceEnumResponseBody {
         Ok(out)
     }
 }
-/// `EnvironmentVariable`
+/// The `item` of \[`GetApplicationEnvironmentVariableResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2125,7 +2127,7 @@ impl FromJson for EnvironmentVariable {
         Ok(out)
     }
 }
-/// `EnvironmentVariableFilter`
+/// The `filter` of \[`QueryApplicationEnvironmentVariableRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2143,7 +2145,7 @@ impl ToJson for EnvironmentVariableFilter {
         w.end_object();
     }
 }
-/// `ExecuteApplicationFlowRequestBody`
+/// The request body of `apaas.v1.application_flow.execute` (Execute flow).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2179,7 +2181,7 @@ impl ToJson for ExecuteApplicationFlowRequestBody {
         None
     }
 }
-/// `ExecuteApplicationFlowResponseBody`
+/// The data `apaas.v1.application_flow.execute` (Execute flow) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2210,7 +2212,7 @@ impl FromJson for ExecuteApplicationFlowResponseBody {
         Ok(out)
     }
 }
-/// `ExpeditingUserTaskRequestBody`
+/// The request body of `apaas.v1.user_task.expediting` (Expedition User Task).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2240,7 +2242,7 @@ impl ToJson for ExpeditingUserTaskRequestBody {
         None
     }
 }
-/// `GetApplicationAuditLogResponseBody`
+/// The data `apaas.v1.application_audit_log.get` (Query The Audit Log detail) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2259,7 +2261,7 @@ impl FromJson for GetApplicationAuditLogResponseBody {
         Ok(out)
     }
 }
-/// `GetApplicationEnvironmentVariableResponseBody`
+/// The data `apaas.v1.application_environment_variable.get` (Query Environment Variable Details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2281,7 +2283,7 @@ impl FromJson for GetApplicationEnvironmentVariableResponseBody {
         Ok(out)
     }
 }
-/// `GetApplicationRoleMemberResponseBody`
+/// The data `apaas.v1.application_role_member.get` (Query Role Member) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2300,7 +2302,7 @@ impl FromJson for GetApplicationRoleMemberResponseBody {
         Ok(out)
     }
 }
-/// `I18n`
+/// The `activity_label` of \[`AllowedRollbaclkTaskItemType`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2322,7 +2324,7 @@ impl FromJson for I18n {
         Ok(out)
     }
 }
-/// `InvokeApplicationFunctionRequestBody`
+/// The request body of `apaas.v1.application_function.invoke` (Execution Function).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2340,7 +2342,7 @@ impl ToJson for InvokeApplicationFunctionRequestBody {
         w.end_object();
     }
 }
-/// `InvokeApplicationFunctionResponseBody`
+/// The data `apaas.v1.application_function.invoke` (Execution Function) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2359,7 +2361,7 @@ impl FromJson for InvokeApplicationFunctionResponseBody {
         Ok(out)
     }
 }
-/// `Label`
+/// The `label` of \[`EnvironmentVariable`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2381,7 +2383,7 @@ impl FromJson for Label {
         Ok(out)
     }
 }
-/// `ListAppResponseBody`
+/// The data `apaas.v1.app.list` (Query application basic information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2406,7 +2408,7 @@ impl FromJson for ListAppResponseBody {
         Ok(out)
     }
 }
-/// `ListSeatActivityResponseBody`
+/// The data `apaas.v1.seat_activity.list` (Query Seat Activities Details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2431,7 +2433,7 @@ impl FromJson for ListSeatActivityResponseBody {
         Ok(out)
     }
 }
-/// `ListSeatAssignmentResponseBody`
+/// The data `apaas.v1.seat_assignment.list` (Query seat assignments details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2456,7 +2458,7 @@ impl FromJson for ListSeatAssignmentResponseBody {
         Ok(out)
     }
 }
-/// `ListWorkspaceEnumResponseBody`
+/// The data `apaas.v1.workspace_enum.list` (获取工作空间下的自定义枚举列表) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2481,7 +2483,7 @@ impl FromJson for ListWorkspaceEnumResponseBody {
         Ok(out)
     }
 }
-/// `ListWorkspaceTableResponseBody`
+/// The data `apaas.v1.workspace_table.list` (获取工作空间下的数据表列表) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2506,7 +2508,7 @@ impl FromJson for ListWorkspaceTableResponseBody {
         Ok(out)
     }
 }
-/// `LookupWithAvatar`
+/// The `operator` of \[`AuditLogEsField`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2534,7 +2536,7 @@ impl FromJson for LookupWithAvatar {
         Ok(out)
     }
 }
-/// `Object`
+/// The `object` of \[`ObjectMeta`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2562,7 +2564,7 @@ impl FromJson for Object {
         Ok(out)
     }
 }
-/// `ObjectField`
+/// The `fields` of \[`ObjectMeta`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2590,7 +2592,7 @@ impl FromJson for ObjectField {
         Ok(out)
     }
 }
-/// `ObjectMeta`
+/// The `objects` of \[`SearchApplicationObjectResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2612,7 +2614,7 @@ impl FromJson for ObjectMeta {
         Ok(out)
     }
 }
-/// `ObjectSearchLayout`
+/// The `search_layout` of \[`ObjectSettings`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2631,7 +2633,7 @@ impl FromJson for ObjectSearchLayout {
         Ok(out)
     }
 }
-/// `ObjectSettings`
+/// The `settings` of \[`Object`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2656,7 +2658,7 @@ impl FromJson for ObjectSettings {
         Ok(out)
     }
 }
-/// `OqlQueryApplicationObjectRequestBody`
+/// The request body of `apaas.v1.application_object.oql_query` (Execute OQL).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2686,7 +2688,7 @@ impl ToJson for OqlQueryApplicationObjectRequestBody {
         None
     }
 }
-/// `OqlQueryApplicationObjectResponseBody`
+/// The data `apaas.v1.application_object.oql_query` (Execute OQL) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2708,7 +2710,7 @@ impl FromJson for OqlQueryApplicationObjectResponseBody {
         Ok(out)
     }
 }
-/// `OrderCondition`
+/// The `order_by` of \[`SearchObjectParam`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2718,7 +2720,9 @@ impl FromJson for OqlQueryApplicationObjectResponseBody {
 pub struct OrderCondition {
     /// Sorting parameter: API name of sorting field
     pub field: Option<String>,
-    /// Sorting parameter: sort direction, contains the following options: 1. asc, which stands for ascending order 2. desc, which stands for descending order Options:asc(OrderTypeASC ascending order),desc(OrderTypeDESC descending order)
+    /// Sorting parameter: sort direction, contains the following options: 1. asc, which stands for ascending order 2. desc, which stands for descending order Options:
+    /// - `asc`: OrderTypeASC ascending order
+    /// - `desc`: OrderTypeDESC descending order
     pub order_type: Option<OrderType>,
 }
 impl ToJson for OrderCondition {
@@ -2729,7 +2733,7 @@ impl ToJson for OrderCondition {
         w.end_object();
     }
 }
-/// `QueryApplicationEnvironmentVariableRequestBody`
+/// The request body of `apaas.v1.application_environment_variable.query` (Query Environment Variables List).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2753,7 +2757,7 @@ impl ToJson for QueryApplicationEnvironmentVariableRequestBody {
         w.end_object();
     }
 }
-/// `QueryApplicationEnvironmentVariableResponseBody`
+/// The data `apaas.v1.application_environment_variable.query` (Query Environment Variables List) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2778,7 +2782,7 @@ impl FromJson for QueryApplicationEnvironmentVariableResponseBody {
         Ok(out)
     }
 }
-/// `QueryApplicationObjectRecordRequestBody`
+/// The request body of `apaas.v1.application_object_record.query` (Get Record Details).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2796,7 +2800,7 @@ impl ToJson for QueryApplicationObjectRecordRequestBody {
         w.end_object();
     }
 }
-/// `QueryApplicationObjectRecordResponseBody`
+/// The data `apaas.v1.application_object_record.query` (Get Record Details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2815,7 +2819,7 @@ impl FromJson for QueryApplicationObjectRecordResponseBody {
         Ok(out)
     }
 }
-/// `QueryTenantAppMetricsRequestBody`
+/// The request body of `apaas.v1.tenant_app_metrics.query` (获取应用运营数据).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2842,7 +2846,7 @@ impl ToJson for QueryTenantAppMetricsRequestBody {
         None
     }
 }
-/// `QueryTenantAppMetricsResponseBody`
+/// The data `apaas.v1.tenant_app_metrics.query` (获取应用运营数据) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2861,7 +2865,7 @@ impl FromJson for QueryTenantAppMetricsResponseBody {
         Ok(out)
     }
 }
-/// `QueryUserTaskRequestBody`
+/// The request body of `apaas.v1.user_task.query` (Query User Task).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2869,11 +2873,15 @@ impl FromJson for QueryTenantAppMetricsResponseBody {
     serde(default)
 )]
 pub struct QueryUserTaskRequestBody {
-    /// Type- archived: completed - pending: to be processed
+    /// Type
+    /// - archived: completed - pending: to be processed
     pub r#type: Option<String>,
-    /// Source - fromMe: I initiated - assignMe: assigned to me- CCMe: CC my
+    /// Source - fromMe: I initiated - assignMe: assigned to me
+    /// - CCMe: CC my
     pub source: Option<String>,
-    /// Get number of items- Minimum value: 1- Max: 50
+    /// Get number of items
+    /// - Minimum value: 1
+    /// - Max: 50
     pub limit: Option<String>,
     /// starting position
     pub offset: Option<String>,
@@ -2906,7 +2914,7 @@ impl ToJson for QueryUserTaskRequestBody {
         None
     }
 }
-/// `QueryUserTaskResponseBody`
+/// The data `apaas.v1.user_task.query` (Query User Task) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2928,7 +2936,7 @@ impl FromJson for QueryUserTaskResponseBody {
         Ok(out)
     }
 }
-/// `RecordGroupByItem`
+/// The `group_by` of \[`BatchQueryApplicationObjectRecordRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2952,7 +2960,7 @@ impl ToJson for RecordGroupByItem {
         None
     }
 }
-/// `RecordResult`
+/// The `items` of \[`BatchCreateApplicationObjectRecordResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2977,7 +2985,7 @@ impl FromJson for RecordResult {
         Ok(out)
     }
 }
-/// `RecordResultError`
+/// The `errors` of \[`RecordResult`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3005,7 +3013,7 @@ impl FromJson for RecordResultError {
         Ok(out)
     }
 }
-/// `RecordsPatchWorkspaceTableRequestBody`
+/// The request body of `apaas.v1.workspace_table.records_patch` (按条件更新数据表中的记录).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3029,7 +3037,7 @@ impl ToJson for RecordsPatchWorkspaceTableRequestBody {
         None
     }
 }
-/// `RecordsPostWorkspaceTableRequestBody`
+/// The request body of `apaas.v1.workspace_table.records_post` (向数据表中添加或更新记录).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3053,7 +3061,7 @@ impl ToJson for RecordsPostWorkspaceTableRequestBody {
         None
     }
 }
-/// `RecordsPostWorkspaceTableResponseBody`
+/// The data `apaas.v1.workspace_table.records_post` (向数据表中添加或更新记录) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3072,7 +3080,7 @@ impl FromJson for RecordsPostWorkspaceTableResponseBody {
         Ok(out)
     }
 }
-/// `RoleMember`
+/// The `role_member` of \[`GetApplicationRoleMemberResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3122,7 +3130,7 @@ impl FromJson for RoleMember {
         Ok(out)
     }
 }
-/// `RollbackPointsUserTaskRequestBody`
+/// The request body of `apaas.v1.user_task.rollback_points` (Query User Task Rollback Point).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3146,7 +3154,7 @@ impl ToJson for RollbackPointsUserTaskRequestBody {
         None
     }
 }
-/// `RollbackPointsUserTaskResponseBody`
+/// The data `apaas.v1.user_task.rollback_points` (Query User Task Rollback Point) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3165,7 +3173,7 @@ impl FromJson for RollbackPointsUserTaskResponseBody {
         Ok(out)
     }
 }
-/// `RollbackUserTaskRequestBody`
+/// The request body of `apaas.v1.user_task.rollback` (Rollback User Task).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3175,7 +3183,7 @@ impl FromJson for RollbackPointsUserTaskResponseBody {
 pub struct RollbackUserTaskRequestBody {
     /// Operator kunlunUserID, available through the Apaas user management page
     pub operator_user_id: String,
-    /// The returned task ID can be obtained by \[Query the point where the human task can be returned\] (/uAjLw4CM/ukTMukTMukTM/apaas-v1/user_task/rollback_points)
+    /// The returned task ID can be obtained by *Query the point where the human task can be returned* (/uAjLw4CM/ukTMukTMukTM/apaas-v1/user_task/rollback_points)
     pub to_task_id: String,
     /// Reason for return
     pub opinion: String,
@@ -3201,7 +3209,7 @@ impl ToJson for RollbackUserTaskRequestBody {
         None
     }
 }
-/// `SearchApplicationObjectRequestBody`
+/// The request body of `apaas.v1.application_object.search` (Search Record).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3217,7 +3225,9 @@ pub struct SearchApplicationObjectRequestBody {
     pub page_token: Option<String>,
     /// Number of search record, 20 by default, up to 200 only
     pub page_size: Option<String>,
-    /// Control the metadata returned: Label, returns the Label value when searching the corresponding entity metadata; SearchLayout, returns search layout info, corresponding field values, and Label values Options:Label(MetadataOptionLabel returns the Label value when searching the corresponding entity metadata),SearchLayout(MetadataOptionSearchLayout returns search layout info, corresponding field values, and Label values)
+    /// Control the metadata returned: Label, returns the Label value when searching the corresponding entity metadata; SearchLayout, returns search layout info, corresponding field values, and Label values Options:
+    /// - `Label`: MetadataOptionLabel returns the Label value when searching the corresponding entity metadata
+    /// - `SearchLayout`: MetadataOptionSearchLayout returns search layout info, corresponding field values, and Label values
     pub metadata: Option<Metadata>,
 }
 impl ToJson for SearchApplicationObjectRequestBody {
@@ -3231,7 +3241,7 @@ impl ToJson for SearchApplicationObjectRequestBody {
         w.end_object();
     }
 }
-/// `SearchApplicationObjectResponseBody`
+/// The data `apaas.v1.application_object.search` (Search Record) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3259,7 +3269,7 @@ impl FromJson for SearchApplicationObjectResponseBody {
         Ok(out)
     }
 }
-/// `SearchObjectParam`
+/// The `search_objects` of \[`SearchApplicationObjectRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3289,7 +3299,7 @@ impl ToJson for SearchObjectParam {
         w.end_object();
     }
 }
-/// `SeatActivity`
+/// The `items` of \[`ListSeatActivityResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3317,7 +3327,7 @@ impl FromJson for SeatActivity {
         Ok(out)
     }
 }
-/// `SeatAssignment`
+/// The `items` of \[`ListSeatAssignmentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3342,7 +3352,7 @@ impl FromJson for SeatAssignment {
         Ok(out)
     }
 }
-/// `Sort`
+/// The `order_by` of \[`BatchQueryApplicationObjectRecordRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3352,7 +3362,9 @@ impl FromJson for SeatAssignment {
 pub struct Sort {
     /// API Name of the field
     pub field: String,
-    /// Sorting parameter: sort direction Options:ASC(SortDirectionASC ascending order),DESC(SortDirectionDESC descending order)
+    /// Sorting parameter: sort direction Options:
+    /// - `ASC`: SortDirectionASC ascending order
+    /// - `DESC`: SortDirectionDESC descending order
     pub direction: Option<Direction>,
 }
 impl ToJson for Sort {
@@ -3372,7 +3384,7 @@ impl ToJson for Sort {
         None
     }
 }
-/// `SqlCommandsWorkspaceRequestBody`
+/// The request body of `apaas.v1.workspace.sql_commands` (执行 SQL).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3396,7 +3408,7 @@ impl ToJson for SqlCommandsWorkspaceRequestBody {
         None
     }
 }
-/// `SqlCommandsWorkspaceResponseBody`
+/// The data `apaas.v1.workspace.sql_commands` (执行 SQL) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3415,7 +3427,7 @@ impl FromJson for SqlCommandsWorkspaceResponseBody {
         Ok(out)
     }
 }
-/// `TenantAppMetrics`
+/// The `metrics` of \[`QueryTenantAppMetricsResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3437,7 +3449,7 @@ impl FromJson for TenantAppMetrics {
         Ok(out)
     }
 }
-/// `TransferApprovalTaskRequestBody`
+/// The request body of `apaas.v1.approval_task.transfer` (Transfer user task).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3470,7 +3482,7 @@ impl ToJson for TransferApprovalTaskRequestBody {
         None
     }
 }
-/// `User`
+/// The `initiator` of \[`UserTask`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3492,7 +3504,7 @@ impl FromJson for User {
         Ok(out)
     }
 }
-/// `UserTask`
+/// The `tasks` of \[`QueryUserTaskResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3523,7 +3535,7 @@ impl FromJson for UserTask {
         Ok(out)
     }
 }
-/// `UserTaskSummaryType`
+/// The `summarys` of \[`UserTask`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3545,7 +3557,7 @@ impl FromJson for UserTaskSummaryType {
         Ok(out)
     }
 }
-/// `UserTaskWfInstanceType`
+/// The `workflow_instance` of \[`UserTask`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3570,7 +3582,7 @@ impl FromJson for UserTaskWfInstanceType {
         Ok(out)
     }
 }
-/// `ViewsGetWorkspaceViewResponseBody`
+/// The data `apaas.v1.workspace_view.views_get` (查询视图数据记录) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3598,7 +3610,7 @@ impl FromJson for ViewsGetWorkspaceViewResponseBody {
         Ok(out)
     }
 }
-/// `WorkspaceDataTable`
+/// The `items` of \[`ListWorkspaceTableResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3623,7 +3635,7 @@ impl FromJson for WorkspaceDataTable {
         Ok(out)
     }
 }
-/// `WorkspaceDataTableColumnInfo`
+/// The `columns` of \[`TableGetWorkspaceTableResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3666,7 +3678,7 @@ impl FromJson for WorkspaceDataTableColumnInfo {
         Ok(out)
     }
 }
-/// `WorkspaceEnum`
+/// The `items` of \[`ListWorkspaceEnumResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3697,7 +3709,7 @@ impl FromJson for WorkspaceEnum {
         Ok(out)
     }
 }
-/// `WorkspaceUserInfo`
+/// The `created_by` of \[`EnumGetWorkspaceEnumResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3722,71 +3734,71 @@ impl FromJson for WorkspaceUserInfo {
         Ok(out)
     }
 }
-/// `BatchCreateApplicationObjectRecordRequestBody`
+/// The request body of `apaas.v1.application_object_record.batch_create` (Batch Create Records).
 ///
 /// The same fields as [`RecordsPostWorkspaceTableRequestBody`]: one type, two names.
 pub type BatchCreateApplicationObjectRecordRequestBody = RecordsPostWorkspaceTableRequestBody;
-/// `BatchDeleteApplicationObjectRecordResponseBody`
+/// The data `apaas.v1.application_object_record.batch_delete` (Batch Delete Records) answers with.
 ///
 /// The same fields as [`BatchCreateApplicationObjectRecordResponseBody`]: one type, two names.
 pub type BatchDeleteApplicationObjectRecordResponseBody = BatchCreateApplicationObjectRecordResponseBody;
-/// `BatchRemoveAuthorizationApplicationRecordPermissionMemberRequestBody`
+/// The request body of `apaas.v1.application_record_permission_member.batch_remove_authorization` (Batch Delete Record Permission Member Authorizations).
 ///
 /// The same fields as [`BatchCreateAuthorizationApplicationRecordPermissionMemberRequestBody`]: one type, two names.
 pub type BatchRemoveAuthorizationApplicationRecordPermissionMemberRequestBody = BatchCreateAuthorizationApplicationRecordPermissionMemberRequestBody;
-/// `BatchRemoveAuthorizationApplicationRoleMemberRequestBody`
+/// The request body of `apaas.v1.application_role_member.batch_remove_authorization` (Batch Delete Role Member Authorizations).
 ///
 /// The same fields as [`BatchCreateAuthorizationApplicationRoleMemberRequestBody`]: one type, two names.
 pub type BatchRemoveAuthorizationApplicationRoleMemberRequestBody = BatchCreateAuthorizationApplicationRoleMemberRequestBody;
-/// `BatchUpdateApplicationObjectRecordRequestBody`
+/// The request body of `apaas.v1.application_object_record.batch_update` (Batch Update Records).
 ///
 /// The same fields as [`RecordsPostWorkspaceTableRequestBody`]: one type, two names.
 pub type BatchUpdateApplicationObjectRecordRequestBody = RecordsPostWorkspaceTableRequestBody;
-/// `BatchUpdateApplicationObjectRecordResponseBody`
+/// The data `apaas.v1.application_object_record.batch_update` (Batch Update Records) answers with.
 ///
 /// The same fields as [`BatchCreateApplicationObjectRecordResponseBody`]: one type, two names.
 pub type BatchUpdateApplicationObjectRecordResponseBody = BatchCreateApplicationObjectRecordResponseBody;
-/// `CreateApplicationObjectRecordRequestBody`
+/// The request body of `apaas.v1.application_object_record.create` (Create Record).
 ///
 /// The same fields as [`RecordsPatchWorkspaceTableRequestBody`]: one type, two names.
 pub type CreateApplicationObjectRecordRequestBody = RecordsPatchWorkspaceTableRequestBody;
-/// `DataChangeLogDetailApplicationAuditLogResponseBody`
+/// The data `apaas.v1.application_audit_log.data_change_log_detail` (Data Change Log Detail) answers with.
 ///
 /// The same fields as [`GetApplicationAuditLogResponseBody`]: one type, two names.
 pub type DataChangeLogDetailApplicationAuditLogResponseBody = GetApplicationAuditLogResponseBody;
-/// `DataChangeLogsListApplicationAuditLogResponseBody`
+/// The data `apaas.v1.application_audit_log.data_change_logs_list` (Data Change Logs List) answers with.
 ///
 /// The same fields as [`AuditLogListApplicationAuditLogResponseBody`]: one type, two names.
 pub type DataChangeLogsListApplicationAuditLogResponseBody = AuditLogListApplicationAuditLogResponseBody;
-/// `PatchApplicationObjectRecordRequestBody`
+/// The request body of `apaas.v1.application_object_record.patch` (Edit Record).
 ///
 /// The same fields as [`RecordsPatchWorkspaceTableRequestBody`]: one type, two names.
 pub type PatchApplicationObjectRecordRequestBody = RecordsPatchWorkspaceTableRequestBody;
-/// `PermissionNameInfo`
+/// The `user_display_infos` of \[`RoleMember`\].
 ///
 /// The same fields as [`ClientIsvTenant`]: one type, two names.
 pub type PermissionNameInfo = ClientIsvTenant;
-/// `RecordsBatchUpdateWorkspaceTableRequestBody`
+/// The request body of `apaas.v1.workspace_table.records_batch_update` (批量更新数据表中的记录).
 ///
 /// The same fields as [`RecordsPostWorkspaceTableRequestBody`]: one type, two names.
 pub type RecordsBatchUpdateWorkspaceTableRequestBody = RecordsPostWorkspaceTableRequestBody;
-/// `RecordsBatchUpdateWorkspaceTableResponseBody`
+/// The data `apaas.v1.workspace_table.records_batch_update` (批量更新数据表中的记录) answers with.
 ///
 /// The same fields as [`RecordsPostWorkspaceTableResponseBody`]: one type, two names.
 pub type RecordsBatchUpdateWorkspaceTableResponseBody = RecordsPostWorkspaceTableResponseBody;
-/// `RecordsGetWorkspaceTableResponseBody`
+/// The data `apaas.v1.workspace_table.records_get` (查询数据表数据记录) answers with.
 ///
 /// The same fields as [`ViewsGetWorkspaceViewResponseBody`]: one type, two names.
 pub type RecordsGetWorkspaceTableResponseBody = ViewsGetWorkspaceViewResponseBody;
-/// `RecordsPatchWorkspaceTableResponseBody`
+/// The data `apaas.v1.workspace_table.records_patch` (按条件更新数据表中的记录) answers with.
 ///
 /// The same fields as [`RecordsPostWorkspaceTableResponseBody`]: one type, two names.
 pub type RecordsPatchWorkspaceTableResponseBody = RecordsPostWorkspaceTableResponseBody;
-/// `RejectApprovalTaskRequestBody`
+/// The request body of `apaas.v1.approval_task.reject` (Reject user task).
 ///
 /// The same fields as [`AgreeApprovalTaskRequestBody`]: one type, two names.
 pub type RejectApprovalTaskRequestBody = AgreeApprovalTaskRequestBody;
-/// `TableGetWorkspaceTableResponseBody`
+/// The data `apaas.v1.workspace_table.table_get` (获取数据表详细信息) answers with.
 ///
 /// The same fields as [`WorkspaceDataTable`]: one type, two names.
 pub type TableGetWorkspaceTableResponseBody = WorkspaceDataTable;

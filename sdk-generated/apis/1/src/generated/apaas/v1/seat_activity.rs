@@ -38,7 +38,9 @@ pub struct ListRequest {
     call: Call,
 }
 impl ListRequest {
-    /// Options:per_user(per_user),per_user_per_app(per_user_per_app)
+    /// Options:
+    /// - `per_user`: per_user
+    /// - `per_user_per_app`: per_user_per_app
     ///
     /// Required.
     pub fn seat_type(mut self, value: impl Into<super::models::SeatType>) -> Self {

@@ -13,9 +13,9 @@ impl<'a> UserTaskApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// User task (人工任务 - 抄送任务)
+    /// CC User Task (人工任务 - 抄送任务)
     ///
-    /// CC User Task-Make a CC of the current task
+    /// Make a CC of the current task
     ///
     /// `POST /open-apis/apaas/v1/user_tasks/:task_id/cc`
     ///
@@ -31,9 +31,9 @@ impl<'a> UserTaskApi<'a> {
                 .path_param("task_id", task_id.as_ref()),
         }
     }
-    /// User task (人工任务 - 发起群聊)
+    /// Chat User Task (人工任务 - 发起群聊)
     ///
-    /// Chat User Task-Start a Feishu group chat based on the task
+    /// Start a Feishu group chat based on the task
     ///
     /// `POST /open-apis/apaas/v1/user_tasks/:task_id/chat_group`
     ///
@@ -49,9 +49,9 @@ impl<'a> UserTaskApi<'a> {
                 .path_param("task_id", task_id.as_ref()),
         }
     }
-    /// User task (人工任务 - 催办任务)
+    /// Expedition User Task (人工任务 - 催办任务)
     ///
-    /// Expedition User Task-Initiate a reminder for the current handler of the task
+    /// Initiate a reminder for the current handler of the task
     ///
     /// `POST /open-apis/apaas/v1/user_tasks/:task_id/expediting`
     ///
@@ -67,9 +67,9 @@ impl<'a> UserTaskApi<'a> {
                 .path_param("task_id", task_id.as_ref()),
         }
     }
-    /// User task (查询人工任务列表)
+    /// Query User Task (查询人工任务列表)
     ///
-    /// Query User Task-Query the human task list
+    /// Query the human task list
     ///
     /// `POST /open-apis/apaas/v1/user_task/query`
     ///
@@ -84,9 +84,9 @@ impl<'a> UserTaskApi<'a> {
             ),
         }
     }
-    /// User task (人工任务 - 退回)
+    /// Rollback User Task (人工任务 - 退回)
     ///
-    /// Rollback User Task-Return the current task once
+    /// Return the current task once
     ///
     /// `POST /open-apis/apaas/v1/user_tasks/:task_id/rollback`
     ///
@@ -102,9 +102,9 @@ impl<'a> UserTaskApi<'a> {
                 .path_param("task_id", task_id.as_ref()),
         }
     }
-    /// User task (人工任务 - 查询可退回的位置)
+    /// Query User Task Rollback Point (人工任务 - 查询可退回的位置)
     ///
-    /// Query User Task Rollback Point-Query the location where the current task can be returned
+    /// Query the location where the current task can be returned
     ///
     /// `POST /open-apis/apaas/v1/user_tasks/:task_id/rollback_points`
     ///

@@ -13,9 +13,9 @@ impl<'a> ApplicationApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// 获取用户自定义常用的应用
+    /// 获取用户常用的应用 (获取用户自定义常用的应用)
     ///
-    /// Workplace-My favorite-获取用户常用的应用
+    /// 获取用户自定义常用的应用。
     ///
     /// `GET /open-apis/application/v5/applications/favourite`
     ///
@@ -30,9 +30,9 @@ impl<'a> ApplicationApi<'a> {
             ),
         }
     }
-    /// 获取管理员推荐的应用
+    /// 获取企业推荐的应用 (获取管理员推荐的应用)
     ///
-    /// Workplace-My favorite-获取企业推荐的应用
+    /// 获取管理员推荐的应用。
     ///
     /// `GET /open-apis/application/v5/applications/recommend`
     ///
@@ -55,7 +55,10 @@ pub struct FavouriteRequest {
     call: Call,
 }
 impl FavouriteRequest {
-    /// Options:zh_cn(Chinese 中文),en_us(English 英文),ja_jp(Japanese 日文)
+    /// Options:
+    /// - `zh_cn`: Chinese 中文
+    /// - `en_us`: English 英文
+    /// - `ja_jp`: Japanese 日文
     pub fn language(mut self, value: impl Into<super::models::Language>) -> Self {
         let v = value;
         self.call.set_query("language", String::from(v.into()));
@@ -134,13 +137,18 @@ pub struct RecommendRequest {
     call: Call,
 }
 impl RecommendRequest {
-    /// Options:zh_cn(Chinese 中文),en_us(English 英文),ja_jp(Japanese 日文)
+    /// Options:
+    /// - `zh_cn`: Chinese 中文
+    /// - `en_us`: English 英文
+    /// - `ja_jp`: Japanese 日文
     pub fn language(mut self, value: impl Into<super::models::Language>) -> Self {
         let v = value;
         self.call.set_query("language", String::from(v.into()));
         self
     }
-    /// Options:user_unremovable(UserUnremovable 用户不可移除的推荐应用列表),user_removable(UserRemovable 用户可移除的推荐应用列表)
+    /// Options:
+    /// - `user_unremovable`: UserUnremovable 用户不可移除的推荐应用列表
+    /// - `user_removable`: UserRemovable 用户可移除的推荐应用列表
     pub fn recommend_type(
         mut self,
         value: impl Into<super::models::RecommendType>,

@@ -84,11 +84,11 @@ impl ToJson for AppType {
 )]
 #[non_exhaustive]
 pub enum Language {
-    /// `zh_cn`
+    /// `zh_cn`: Chinese 中文
     ZhCn,
-    /// `en_us`
+    /// `en_us`: English 英文
     EnUs,
-    /// `ja_jp`
+    /// `ja_jp`: Japanese 日文
     JaJp,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -159,9 +159,9 @@ impl ToJson for Language {
 )]
 #[non_exhaustive]
 pub enum RecommendType {
-    /// `user_unremovable`
+    /// `user_unremovable`: UserUnremovable 用户不可移除的推荐应用列表
     UserUnremovable,
-    /// `user_removable`
+    /// `user_removable`: UserRemovable 用户可移除的推荐应用列表
     UserRemovable,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -304,7 +304,7 @@ impl ToJson for Type {
         w.string(self.as_str());
     }
 }
-/// `Application`
+/// The `app_list` of \[`FavouriteApplicationResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -338,7 +338,7 @@ impl FromJson for Application {
         Ok(out)
     }
 }
-/// `FavouriteApplicationResponseBody`
+/// The data `application.v5.application.favourite` (获取用户常用的应用) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -366,7 +366,7 @@ impl FromJson for FavouriteApplicationResponseBody {
         Ok(out)
     }
 }
-/// `OpenMethod`
+/// The `open_methods` of \[`Application`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -388,7 +388,7 @@ impl FromJson for OpenMethod {
         Ok(out)
     }
 }
-/// `RecommendApplicationResponseBody`
+/// The data `application.v5.application.recommend` (获取企业推荐的应用) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

@@ -13,9 +13,9 @@ impl<'a> AppRecommendRuleApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// 获取当前设置的推荐规则列表
+    /// Obtain the list of currently set recommend app rules (获取当前设置的推荐规则列表)
     ///
-    /// Workplace-My favorite-Obtain the list of currently set recommend app rules
+    /// 获取当前设置的推荐规则列表。
     ///
     /// `GET /open-apis/application/v6/app_recommend_rules`
     ///

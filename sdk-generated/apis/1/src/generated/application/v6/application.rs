@@ -124,7 +124,9 @@ impl ContactsRangeConfigurationRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// Type of the returned department ID Options:department_id(Identify the department with the custom department_id),open_department_id(Identify the department with open_department_id)
+    /// Type of the returned department ID Options:
+    /// - `department_id`: Identify the department with the custom department_id
+    /// - `open_department_id`: Identify the department with open_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -166,7 +168,10 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// Specifies the language in which the app information is obtained Options:zh_cn(Chinese),en_us(English),ja_jp(Japanese)
+    /// Specifies the language in which the app information is obtained Options:
+    /// - `zh_cn`: Chinese
+    /// - `en_us`: English
+    /// - `ja_jp`: Japanese
     ///
     /// Required.
     pub fn lang(mut self, value: impl Into<super::models::Lang>) -> Self {
@@ -231,19 +236,27 @@ impl ListRequest {
         self.call.set_query("lang", v.into());
         self
     }
-    /// Options:0(AvailabilityStopped stopped),1(AvailabilityActivated enabled),2(AvailabilityUnactivated not enabled)
+    /// Options:
+    /// - `0`: AvailabilityStopped stopped
+    /// - `1`: AvailabilityActivated enabled
+    /// - `2`: AvailabilityUnactivated not enabled
     pub fn status(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("status", v.to_string());
         self
     }
-    /// Options:0(Free),1(Paid)
+    /// Options:
+    /// - `0`: Free
+    /// - `1`: Paid
     pub fn payment_type(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("payment_type", v.to_string());
         self
     }
-    /// Options:0(FeishuTechnology Feishu Technology),1(FeishuThirdParty Feishu partner),2(EnterpriseMember Members within the company)
+    /// Options:
+    /// - `0`: FeishuTechnology Feishu Technology
+    /// - `1`: FeishuThirdParty Feishu partner
+    /// - `2`: EnterpriseMember Members within the company
     pub fn owner_type(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("owner_type", v.to_string());
@@ -308,7 +321,10 @@ pub struct PatchRequest {
     call: Call,
 }
 impl PatchRequest {
-    /// Specifies the language of returned results Options:zh_cn(Chinese),en_us(English),ja_jp(Japanese)
+    /// Specifies the language of returned results Options:
+    /// - `zh_cn`: Chinese
+    /// - `en_us`: English
+    /// - `ja_jp`: Japanese
     ///
     /// Required.
     pub fn lang(mut self, value: impl Into<super::models::Lang>) -> Self {
@@ -344,7 +360,10 @@ pub struct UnderauditlistRequest {
     call: Call,
 }
 impl UnderauditlistRequest {
-    /// Specifies the language of returned results Options:zh_cn(Chinese),en_us(English),ja_jp(Japanese)
+    /// Specifies the language of returned results Options:
+    /// - `zh_cn`: Chinese
+    /// - `en_us`: English
+    /// - `ja_jp`: Japanese
     ///
     /// Required.
     pub fn lang(mut self, value: impl Into<super::models::Lang>) -> Self {

@@ -13,9 +13,9 @@ impl<'a> ApplicationAppUsageApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Get an overview of multi (获取多部门应用使用概览)
+    /// Get an overview of multi-department application usage (获取多部门应用使用概览)
     ///
-    /// department application usage-Displays app usage data for a specific day, week, or month. You can filter data by sub-department level
+    /// Displays app usage data for a specific day, week, or month. You can filter data by sub-department level
     ///
     /// `POST /open-apis/application/v6/applications/:app_id/app_usage/department_overview`
     ///
@@ -81,7 +81,9 @@ pub struct DepartmentOverviewRequest {
     call: Call,
 }
 impl DepartmentOverviewRequest {
-    /// Type of department ID used in the call Options:department_id(DepartmentId Identify the department with the custom department_id),open_department_id(OpenDepartmentId Identify the department with open_department_id)
+    /// Type of department ID used in the call Options:
+    /// - `department_id`: DepartmentId Identify the department with the custom department_id
+    /// - `open_department_id`: OpenDepartmentId Identify the department with open_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -119,7 +121,9 @@ pub struct MessagePushOverviewRequest {
     call: Call,
 }
 impl MessagePushOverviewRequest {
-    /// Type of department ID used in the call Options:department_id(DepartmentId Identify the department with the custom department_id),open_department_id(OpenDepartmentId Identify the department with open_department_id)
+    /// Type of department ID used in the call Options:
+    /// - `department_id`: DepartmentId Identify the department with the custom department_id
+    /// - `open_department_id`: OpenDepartmentId Identify the department with open_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -157,7 +161,9 @@ pub struct OverviewRequest {
     call: Call,
 }
 impl OverviewRequest {
-    /// Type of department ID used in the call Options:department_id(DepartmentId Identify the department with the custom department_id),open_department_id(OpenDepartmentId Identify the department with open_department_id)
+    /// Type of department ID used in the call Options:
+    /// - `department_id`: DepartmentId Identify the department with the custom department_id
+    /// - `open_department_id`: OpenDepartmentId Identify the department with open_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

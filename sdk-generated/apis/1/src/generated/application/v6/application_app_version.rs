@@ -108,7 +108,9 @@ pub struct ContactsRangeSuggestRequest {
     call: Call,
 }
 impl ContactsRangeSuggestRequest {
-    /// Type of the returned department ID Options:department_id(Identify the department with the custom department_id),open_department_id(Identify the department with open_department_id)
+    /// Type of the returned department ID Options:
+    /// - `department_id`: Identify the department with the custom department_id
+    /// - `open_department_id`: Identify the department with open_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -150,7 +152,10 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// Language of app information Options:zh_cn(Chinese),en_us(English),ja_jp(Japanese)
+    /// Language of app information Options:
+    /// - `zh_cn`: Chinese
+    /// - `en_us`: English
+    /// - `ja_jp`: Japanese
     ///
     /// Required.
     pub fn lang(mut self, value: impl Into<super::models::Lang>) -> Self {
@@ -191,7 +196,10 @@ pub struct ListRequest {
     call: Call,
 }
 impl ListRequest {
-    /// Language of app information Options:zh_cn(Chinese),en_us(English),ja_jp(Japanese)
+    /// Language of app information Options:
+    /// - `zh_cn`: Chinese
+    /// - `en_us`: English
+    /// - `ja_jp`: Japanese
     ///
     /// Required.
     pub fn lang(mut self, value: impl Into<super::models::Lang>) -> Self {

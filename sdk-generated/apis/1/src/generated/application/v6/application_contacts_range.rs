@@ -45,7 +45,9 @@ impl PatchRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// Department ID categories Options:open_department_id(Identify the department with open_department_id),department_id(Identify the department with the custom department_id)
+    /// Department ID categories Options:
+    /// - `open_department_id`: Identify the department with open_department_id
+    /// - `department_id`: Identify the department with the custom department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

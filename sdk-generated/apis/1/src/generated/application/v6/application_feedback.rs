@@ -74,13 +74,19 @@ impl ListRequest {
         self.call.set_query("to_date", v.into());
         self
     }
-    /// Feedback type, do not fill in means that all feedback types are queried. Options:1(Fault Fault feedback),2(Advice Product Suggestions)
+    /// Feedback type, do not fill in means that all feedback types are queried. Options:
+    /// - `1`: Fault Fault feedback
+    /// - `2`: Advice Product Suggestions
     pub fn feedback_type(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("feedback_type", v.to_string());
         self
     }
-    /// Feedback processing status, do not fill in the query indicates that all processing types. Options:0(Unmarked Feedback not processed),1(Marked Feedback processed),2(Processing Feedback processing),3(Closed Feedback is closed)
+    /// Feedback processing status, do not fill in the query indicates that all processing types. Options:
+    /// - `0`: Unmarked Feedback not processed
+    /// - `1`: Marked Feedback processed
+    /// - `2`: Processing Feedback processing
+    /// - `3`: Closed Feedback is closed
     pub fn status(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("status", v.to_string());
@@ -137,7 +143,11 @@ impl PatchRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// Feedback processing state Options:0(Unmarked Feedback not processed),1(Marked Feedback processed),2(Processing Feedback processing),3(Closed Feedback is closed)
+    /// Feedback processing state Options:
+    /// - `0`: Unmarked Feedback not processed
+    /// - `1`: Marked Feedback processed
+    /// - `2`: Processing Feedback processing
+    /// - `3`: Closed Feedback is closed
     ///
     /// Required.
     pub fn status(mut self, value: i64) -> Self {

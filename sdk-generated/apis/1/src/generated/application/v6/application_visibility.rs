@@ -66,7 +66,9 @@ impl CheckWhiteBlackListRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// Department id categories Options:department_id(Identifies a department with a custom department_id),open_department_id(Identifies a department with open_department_id)
+    /// Department id categories Options:
+    /// - `department_id`: Identifies a department with a custom department_id
+    /// - `open_department_id`: Identifies a department with open_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -104,7 +106,9 @@ pub struct PatchRequest {
     call: Call,
 }
 impl PatchRequest {
-    /// Department ID categories Options:open_department_id(Identify the department with open_department_id),department_id(Identify the department with the custom department_id)
+    /// Department ID categories Options:
+    /// - `open_department_id`: Identify the department with open_department_id
+    /// - `department_id`: Identify the department with the custom department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

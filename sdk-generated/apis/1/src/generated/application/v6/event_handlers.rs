@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `application` v6, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `application` v6, for `EventDispatcherBuilder`.
 pub trait ApplicationV6EventHandlers: RegisterHandlers {
     /// Handles `application.application.app_version.audit_v6` (应用审核): the handler gets an [`Event`] with a [`P2ApplicationApplicationAppVersionAuditV6Data`](super::events::P2ApplicationApplicationAppVersionAuditV6Data) payload.
     fn on_application_application_app_version_audit_v6<F, Fut>(self, handler: F) -> Self

@@ -699,7 +699,7 @@ impl ToJson for TokenTypes {
         w.string(self.as_str());
     }
 }
-/// `AppAbility`
+/// The `ability` of \[`ApplicationAppVersionEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -742,7 +742,7 @@ impl FromJson for AppAbility {
         Ok(out)
     }
 }
-/// `AppI18nInfo`
+/// The `i18n` of \[`ApplicationAppVersionEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -770,7 +770,7 @@ impl FromJson for AppI18nInfo {
         Ok(out)
     }
 }
-/// `AppScope`
+/// The `scopes` of \[`ApplicationAppVersionEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -798,7 +798,7 @@ impl FromJson for AppScope {
         Ok(out)
     }
 }
-/// `AppVersionRemarkEvent`
+/// The `remark` of \[`ApplicationAppVersionEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -823,7 +823,7 @@ impl FromJson for AppVersionRemarkEvent {
         Ok(out)
     }
 }
-/// `AppVisibilityEvent`
+/// The `visibility` of \[`AppVersionRemarkEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -848,7 +848,7 @@ impl FromJson for AppVisibilityEvent {
         Ok(out)
     }
 }
-/// `AppVisibleListEvent`
+/// The `visible_list` of \[`AppVisibilityEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -870,7 +870,7 @@ impl FromJson for AppVisibleListEvent {
         Ok(out)
     }
 }
-/// `ApplicationAppVersionEvent`
+/// The `online_version` of \[`P2ApplicationApplicationAppVersionPublishApplyV6Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -934,7 +934,7 @@ impl FromJson for ApplicationAppVersionEvent {
         Ok(out)
     }
 }
-/// `BlockI18nInfo`
+/// The `i18n` of \[`DocsBlock`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -956,7 +956,7 @@ impl FromJson for BlockI18nInfo {
         Ok(out)
     }
 }
-/// `Bot`
+/// The `bot` of \[`AppAbility`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -988,7 +988,7 @@ impl FromJson for Bot {
         Ok(out)
     }
 }
-/// `BotMenuNode`
+/// The `bot_menus` of \[`Bot`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1034,7 +1034,7 @@ impl FromJson for BotMenuNode {
         Ok(out)
     }
 }
-/// `BotMenuUdIcon`
+/// The `ud_icon` of \[`BotMenuNode`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1056,7 +1056,7 @@ impl FromJson for BotMenuUdIcon {
         Ok(out)
     }
 }
-/// `CloudDoc`
+/// The `cloud_doc` of \[`AppAbility`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1084,7 +1084,7 @@ impl FromJson for CloudDoc {
         Ok(out)
     }
 }
-/// `CloudDocI18nInfo`
+/// The `i18n` of \[`CloudDoc`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1112,7 +1112,7 @@ impl FromJson for CloudDocI18nInfo {
         Ok(out)
     }
 }
-/// `DocsBlock`
+/// The `docs_blocks` of \[`AppAbility`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1140,7 +1140,7 @@ impl FromJson for DocsBlock {
         Ok(out)
     }
 }
-/// `EventHeader`
+/// The `header` of \[`P2ApplicationApplicationAppVersionAuditV6`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1174,7 +1174,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `Gadget`
+/// The `gadget` of \[`AppAbility`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1211,7 +1211,7 @@ impl FromJson for Gadget {
         Ok(out)
     }
 }
-/// `MessageAction`
+/// The `message_action` of \[`AppAbility`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1236,7 +1236,7 @@ impl FromJson for MessageAction {
         Ok(out)
     }
 }
-/// `MessageActionI18nInfo`
+/// The `i18n` of \[`MessageAction`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1258,7 +1258,7 @@ impl FromJson for MessageActionI18nInfo {
         Ok(out)
     }
 }
-/// `Navigate`
+/// The `navigate` of \[`AppAbility`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1280,7 +1280,7 @@ impl FromJson for Navigate {
         Ok(out)
     }
 }
-/// `NavigateMeta`
+/// The `pc` of \[`Navigate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1305,7 +1305,7 @@ impl FromJson for NavigateMeta {
         Ok(out)
     }
 }
-/// `Operator`
+/// The `operator` of \[`P2ApplicationBotMenuV6Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1327,7 +1327,7 @@ impl FromJson for Operator {
         Ok(out)
     }
 }
-/// `P2ApplicationApplicationAppVersionAuditV6`
+/// The envelope of the `application.application.app_version.audit_v6` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1352,7 +1352,7 @@ impl FromJson for P2ApplicationApplicationAppVersionAuditV6 {
         Ok(out)
     }
 }
-/// `P2ApplicationApplicationAppVersionAuditV6Data`
+/// The payload of the `application.application.app_version.audit_v6` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1392,7 +1392,7 @@ impl FromJson for P2ApplicationApplicationAppVersionAuditV6Data {
         Ok(out)
     }
 }
-/// `P2ApplicationApplicationAppVersionPublishApplyV6`
+/// The envelope of the `application.application.app_version.publish_apply_v6` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1420,7 +1420,7 @@ impl FromJson for P2ApplicationApplicationAppVersionPublishApplyV6 {
         Ok(out)
     }
 }
-/// `P2ApplicationApplicationAppVersionPublishApplyV6Data`
+/// The payload of the `application.application.app_version.publish_apply_v6` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1451,7 +1451,7 @@ impl FromJson for P2ApplicationApplicationAppVersionPublishApplyV6Data {
         Ok(out)
     }
 }
-/// `P2ApplicationApplicationAppVersionPublishRevokeV6`
+/// The envelope of the `application.application.app_version.publish_revoke_v6` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1479,7 +1479,7 @@ impl FromJson for P2ApplicationApplicationAppVersionPublishRevokeV6 {
         Ok(out)
     }
 }
-/// `P2ApplicationApplicationAppVersionPublishRevokeV6Data`
+/// The payload of the `application.application.app_version.publish_revoke_v6` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1510,7 +1510,7 @@ impl FromJson for P2ApplicationApplicationAppVersionPublishRevokeV6Data {
         Ok(out)
     }
 }
-/// `P2ApplicationApplicationCreatedV6`
+/// The envelope of the `application.application.created_v6` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1535,7 +1535,7 @@ impl FromJson for P2ApplicationApplicationCreatedV6 {
         Ok(out)
     }
 }
-/// `P2ApplicationApplicationCreatedV6Data`
+/// The payload of the `application.application.created_v6` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1575,7 +1575,7 @@ impl FromJson for P2ApplicationApplicationCreatedV6Data {
         Ok(out)
     }
 }
-/// `P2ApplicationApplicationFeedbackCreatedV6`
+/// The envelope of the `application.application.feedback.created_v6` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1600,7 +1600,7 @@ impl FromJson for P2ApplicationApplicationFeedbackCreatedV6 {
         Ok(out)
     }
 }
-/// `P2ApplicationApplicationFeedbackCreatedV6Data`
+/// The payload of the `application.application.feedback.created_v6` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1658,7 +1658,7 @@ impl FromJson for P2ApplicationApplicationFeedbackCreatedV6Data {
         Ok(out)
     }
 }
-/// `P2ApplicationApplicationFeedbackUpdatedV6`
+/// The envelope of the `application.application.feedback.updated_v6` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1683,7 +1683,7 @@ impl FromJson for P2ApplicationApplicationFeedbackUpdatedV6 {
         Ok(out)
     }
 }
-/// `P2ApplicationApplicationFeedbackUpdatedV6Data`
+/// The payload of the `application.application.feedback.updated_v6` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1717,7 +1717,7 @@ impl FromJson for P2ApplicationApplicationFeedbackUpdatedV6Data {
         Ok(out)
     }
 }
-/// `P2ApplicationApplicationVisibilityAddedV6`
+/// The envelope of the `application.application.visibility.added_v6` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1742,7 +1742,7 @@ impl FromJson for P2ApplicationApplicationVisibilityAddedV6 {
         Ok(out)
     }
 }
-/// `P2ApplicationApplicationVisibilityAddedV6Data`
+/// The payload of the `application.application.visibility.added_v6` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1767,7 +1767,7 @@ impl FromJson for P2ApplicationApplicationVisibilityAddedV6Data {
         Ok(out)
     }
 }
-/// `P2ApplicationBotMenuV6`
+/// The envelope of the `application.bot.menu_v6` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1792,7 +1792,7 @@ impl FromJson for P2ApplicationBotMenuV6 {
         Ok(out)
     }
 }
-/// `P2ApplicationBotMenuV6Data`
+/// The payload of the `application.bot.menu_v6` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1817,7 +1817,7 @@ impl FromJson for P2ApplicationBotMenuV6Data {
         Ok(out)
     }
 }
-/// `PlusMenu`
+/// The `plus_menu` of \[`AppAbility`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1839,7 +1839,7 @@ impl FromJson for PlusMenu {
         Ok(out)
     }
 }
-/// `User`
+/// The `users` of \[`P2ApplicationApplicationVisibilityAddedV6Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1858,7 +1858,7 @@ impl FromJson for User {
         Ok(out)
     }
 }
-/// `UserId`
+/// The `open_ids` of \[`AppVisibleListEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1883,7 +1883,7 @@ impl FromJson for UserId {
         Ok(out)
     }
 }
-/// `WebApp`
+/// The `web_app` of \[`AppAbility`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1905,7 +1905,7 @@ impl FromJson for WebApp {
         Ok(out)
     }
 }
-/// `WorkplaceWidget`
+/// The `workplace_widgets` of \[`AppAbility`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1924,7 +1924,7 @@ impl FromJson for WorkplaceWidget {
         Ok(out)
     }
 }
-/// `BotMenuRedirectLink`
+/// The `redirect_link` of \[`BotMenuNode`\].
 ///
 /// The same fields as [`WebApp`]: one type, two names.
 pub type BotMenuRedirectLink = WebApp;

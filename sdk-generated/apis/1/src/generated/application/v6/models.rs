@@ -13,13 +13,13 @@ use serde_json::Value;
 )]
 #[non_exhaustive]
 pub enum Ability {
-    /// `bot`
+    /// `bot`: Returns bot data. Metric values include: uv (active users of bot).
     Bot,
-    /// `app`
+    /// `app`: Returns overall app usage. Metric values include: uv: Active users; total_users: Cumulative users; new_users: New users; pv: page views in the app (gadget or web app); lifecycle: number of times the app (gadget or web app) is opened.
     App,
-    /// `mp`
+    /// `mp`: Returns gadget data. Metric values include: uv (active users of the gadget), pv (page views by users in the gadget), lifecycle (number of times the gadget was opened).
     Mp,
-    /// `h5`
+    /// `h5`: Returns web app data. Metric values include: uv (active users of web app), pv (page views in the web app), lifecycle (number of times the web app is opened).
     H5,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -313,11 +313,11 @@ impl ToJson for CloudDocI18nInfoI18nKey {
 )]
 #[non_exhaustive]
 pub enum ContactsRangeType {
-    /// `all`
+    /// `all`: All contacts data can be accessed
     All,
-    /// `equal_to_availability`
+    /// `equal_to_availability`: the permission range of contacts will keep consistent with the range of App availability
     EqualToAvailability,
-    /// `some`
+    /// `some`: the permission range of contacts will be partial, parameter "add_visible_list/del_visible_list" will take effect and do incremental updates
     Some,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -633,9 +633,9 @@ impl ToJson for DefaultLocale {
 )]
 #[non_exhaustive]
 pub enum DepartmentIdType {
-    /// `department_id`
+    /// `department_id`: Identify the department with the custom department_id
     DepartmentId,
-    /// `open_department_id`
+    /// `open_department_id`: Identify the department with open_department_id
     OpenDepartmentId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -902,11 +902,11 @@ impl ToJson for ItemType {
 )]
 #[non_exhaustive]
 pub enum Lang {
-    /// `zh_cn`
+    /// `zh_cn`: Chinese
     ZhCn,
-    /// `en_us`
+    /// `en_us`: English
     EnUs,
-    /// `ja_jp`
+    /// `ja_jp`: Japanese
     JaJp,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1490,11 +1490,11 @@ impl ToJson for TokenTypes {
 )]
 #[non_exhaustive]
 pub enum Type {
-    /// `administrator`
+    /// `administrator`: administrator
     Administrator,
-    /// `developer`
+    /// `developer`: developer
     Developer,
-    /// `operator`
+    /// `operator`: operate
     Operator,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1631,7 +1631,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `AppAbility`
+/// The `ability` of \[`ApplicationAppVersion`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1695,7 +1695,7 @@ impl ToJson for AppAbility {
         None
     }
 }
-/// `AppBadge`
+/// The request body of `application.v6.app_badge.set` (Update app badge).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1734,7 +1734,7 @@ impl ToJson for AppBadge {
         None
     }
 }
-/// `AppCollaborator`
+/// The `collaborators` of \[`GetApplicationCollaboratorsResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1742,7 +1742,10 @@ impl ToJson for AppBadge {
     serde(default)
 )]
 pub struct AppCollaborator {
-    /// Personnel type Options:administrator(administrator),developer(developer),operator(operate)
+    /// Personnel type Options:
+    /// - `administrator`: administrator
+    /// - `developer`: developer
+    /// - `operator`: operate
     pub r#type: Option<Type>,
     /// User ID, the ID type is consistent with the query parameter user_id_type
     pub user_id: String,
@@ -1773,7 +1776,7 @@ impl ToJson for AppCollaborator {
         None
     }
 }
-/// `AppConfigSecurityItem`
+/// The `security` of \[`Application`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1823,7 +1826,7 @@ impl ToJson for AppConfigSecurityItem {
         w.end_object();
     }
 }
-/// `AppI18nInfo`
+/// The `i18n` of \[`Application`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1867,7 +1870,7 @@ impl ToJson for AppI18nInfo {
         None
     }
 }
-/// `AppRecommendRule`
+/// The `rules` of \[`ListAppRecommendRuleResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1905,7 +1908,7 @@ impl FromJson for AppRecommendRule {
         Ok(out)
     }
 }
-/// `AppRecommendRuleItemInfo`
+/// The `recommend_item_infos` of \[`AppRecommendRule`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1948,7 +1951,7 @@ impl FromJson for AppRecommendRuleItemInfo {
         Ok(out)
     }
 }
-/// `AppRecommendRuleItemInfoI18nName`
+/// The `i18n_name` of \[`AppRecommendRuleItemInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1979,7 +1982,7 @@ impl FromJson for AppRecommendRuleItemInfoI18nName {
         Ok(out)
     }
 }
-/// `AppRecommendRuleVisibilityInfo`
+/// The `visibility_info` of \[`AppRecommendRule`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2007,7 +2010,7 @@ impl FromJson for AppRecommendRuleVisibilityInfo {
         Ok(out)
     }
 }
-/// `AppScope`
+/// The `scopes` of \[`Application`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2051,7 +2054,7 @@ impl ToJson for AppScope {
         None
     }
 }
-/// `AppVersionRemark`
+/// The `remark` of \[`ApplicationAppVersion`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2085,7 +2088,7 @@ impl ToJson for AppVersionRemark {
         w.end_object();
     }
 }
-/// `AppVisibility`
+/// The `visibility` of \[`AppVersionRemark`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2119,7 +2122,7 @@ impl ToJson for AppVisibility {
         w.end_object();
     }
 }
-/// `AppVisibilityIdList`
+/// The `add_visible_list` of \[`PatchApplicationVisibilityRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2143,7 +2146,7 @@ impl ToJson for AppVisibilityIdList {
         w.end_object();
     }
 }
-/// `AppVisibleList`
+/// The `visible_list` of \[`AppVisibility`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2177,7 +2180,7 @@ impl ToJson for AppVisibleList {
         w.end_object();
     }
 }
-/// `Application`
+/// The request body of `application.v6.application.patch` (Update application information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2319,7 +2322,7 @@ impl ToJson for Application {
         None
     }
 }
-/// `ApplicationAppContactsRange`
+/// The `contacts_range` of \[`ContactsRangeConfigurationApplicationResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2341,7 +2344,7 @@ impl FromJson for ApplicationAppContactsRange {
         Ok(out)
     }
 }
-/// `ApplicationAppUsage`
+/// The `app` of \[`ApplicationDepartmentAppUsage`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2363,7 +2366,7 @@ impl FromJson for ApplicationAppUsage {
         Ok(out)
     }
 }
-/// `ApplicationAppVersion`
+/// The request body of `application.v6.application_app_version.patch` (Update version information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2393,7 +2396,12 @@ pub struct ApplicationAppVersion {
     pub common_categories: Option<Vec<String>>,
     /// `events`
     pub events: Option<Vec<String>>,
-    /// Version status Options:0(unknown Unknown status),1(audited Approved),2(reject Rejected),3(under_audit In review),4(unaudit Not submitted for review)
+    /// Version status Options:
+    /// - `0`: unknown Unknown status
+    /// - `1`: audited Approved
+    /// - `2`: reject Rejected
+    /// - `3`: under_audit In review
+    /// - `4`: unaudit Not submitted for review
     pub status: Option<i64>,
     /// `create_time`
     pub create_time: Option<String>,
@@ -2471,7 +2479,7 @@ impl ToJson for ApplicationAppVersion {
         None
     }
 }
-/// `ApplicationDepartmentAppUsage`
+/// The `items` of \[`DepartmentOverviewApplicationAppUsageResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2502,7 +2510,7 @@ impl FromJson for ApplicationDepartmentAppUsage {
         Ok(out)
     }
 }
-/// `ApplicationFeedback`
+/// The `feedback_list` of \[`ListApplicationFeedbackResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2566,7 +2574,7 @@ impl FromJson for ApplicationFeedback {
         Ok(out)
     }
 }
-/// `ApplicationOwner`
+/// The `owner` of \[`Application`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2620,7 +2628,7 @@ impl ToJson for ApplicationOwner {
         w.end_object();
     }
 }
-/// `ApplicationVisibilityDepartmentWhiteBlackInfo`
+/// The `department_visibility_list` of \[`CheckWhiteBlackListApplicationVisibilityResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2648,7 +2656,7 @@ impl FromJson for ApplicationVisibilityDepartmentWhiteBlackInfo {
         Ok(out)
     }
 }
-/// `ApplicationVisibilityGroupWhiteBlackInfo`
+/// The `group_visibility_list` of \[`CheckWhiteBlackListApplicationVisibilityResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2673,7 +2681,7 @@ impl FromJson for ApplicationVisibilityGroupWhiteBlackInfo {
         Ok(out)
     }
 }
-/// `ApplicationVisibilityUserWhiteBlackInfo`
+/// The `user_visibility_list` of \[`CheckWhiteBlackListApplicationVisibilityResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2701,7 +2709,7 @@ impl FromJson for ApplicationVisibilityUserWhiteBlackInfo {
         Ok(out)
     }
 }
-/// `BlockI18nInfo`
+/// The `i18n` of \[`DocsBlock`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2731,7 +2739,7 @@ impl ToJson for BlockI18nInfo {
         w.end_object();
     }
 }
-/// `Bot`
+/// The `bot` of \[`AppAbility`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2773,7 +2781,7 @@ impl ToJson for Bot {
         w.end_object();
     }
 }
-/// `BotMenuNode`
+/// The `bot_menus` of \[`Bot`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2835,7 +2843,7 @@ impl ToJson for BotMenuNode {
         w.end_object();
     }
 }
-/// `BotMenuUdIcon`
+/// The `ud_icon` of \[`BotMenuNode`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2865,7 +2873,7 @@ impl ToJson for BotMenuUdIcon {
         w.end_object();
     }
 }
-/// `Callback`
+/// The `callback` of \[`Application`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2899,7 +2907,7 @@ impl ToJson for Callback {
         w.end_object();
     }
 }
-/// `CallbackInfo`
+/// The `callback_info` of \[`Application`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2933,7 +2941,7 @@ impl ToJson for CallbackInfo {
         w.end_object();
     }
 }
-/// `CheckWhiteBlackListApplicationVisibilityResponseBody`
+/// The data `application.v6.application_visibility.check_white_black_list` (Obtain whether user in app visility white or black list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2967,7 +2975,7 @@ impl FromJson for CheckWhiteBlackListApplicationVisibilityResponseBody {
         Ok(out)
     }
 }
-/// `ClientBadgeNum`
+/// The `pc` of \[`AppBadge`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2988,7 +2996,7 @@ impl ToJson for ClientBadgeNum {
         w.end_object();
     }
 }
-/// `CloudDoc`
+/// The `cloud_doc` of \[`AppAbility`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3032,7 +3040,7 @@ impl ToJson for CloudDoc {
         None
     }
 }
-/// `CloudDocI18nInfo`
+/// The `i18n` of \[`CloudDoc`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3076,7 +3084,7 @@ impl ToJson for CloudDocI18nInfo {
         None
     }
 }
-/// `ContactsRangeConfigurationApplicationResponseBody`
+/// The data `application.v6.application.contacts_range_configuration` (Get the Range of Contacts Data an App Can Access) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3104,7 +3112,7 @@ impl FromJson for ContactsRangeConfigurationApplicationResponseBody {
         Ok(out)
     }
 }
-/// `ContactsRangeSuggestApplicationAppVersionResponseBody`
+/// The data `application.v6.application_app_version.contacts_range_suggest` (Get the Range of Contacts Data to Access in an App's Version Release Request) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3126,7 +3134,7 @@ impl FromJson for ContactsRangeSuggestApplicationAppVersionResponseBody {
         Ok(out)
     }
 }
-/// `DepartmentOverviewApplicationAppUsageRequestBody`
+/// The request body of `application.v6.application_app_usage.department_overview` (Get an overview of multi-department application usage).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3136,9 +3144,15 @@ impl FromJson for ContactsRangeSuggestApplicationAppVersionResponseBody {
 pub struct DepartmentOverviewApplicationAppUsageRequestBody {
     /// Queried date, in the format of yyyy-mm-dd. If cycle_type is 1, date can be any calendar day; if cycle_type is 2, date must be a Monday; if cycle_type is 3, date must be the first day of a month
     pub date: String,
-    /// Statistical type of active period Options:1(Day Daily active users. Data for the queried calendar day is returned.),2(Week Weekly active users. Data for the calendar week that contains the queried date is returned. If the week has not ended, data for the period from Monday to the day before the current date is returned. For example, if data for the week of July 5, 2021 is queried on July 15, 2021, data from July 5, 2021 to July 11, 2021 is returned. If data for the week of July 5, 2021 is queried on July 8, 2021, data from July 5, 2021 to July 7, 2021 is returned.),3(Month Monthly active users. Data for the calendar month that contains the queried date is returned. If the month has not ended, data for the period from the 1st of the month to the day before the current date is returned. For example, if data for July is queried on August 15, 2021, data from July 1, 2021 to July 31, 2021 is returned. If data for August is queried on August 15, 2021, data from August 1, 2021 to August 14, 2021 is returned.)
+    /// Statistical type of active period Options:
+    /// - `1`: Day Daily active users. Data for the queried calendar day is returned.
+    /// - `2`: Week Weekly active users. Data for the calendar week that contains the queried date is returned. If the week has not ended, data for the period from Monday to the day before the current date is returned. For example, if data for the week of July 5, 2021 is queried on July 15, 2021, data from July 5, 2021 to July 11, 2021 is returned. If data for the week of July 5, 2021 is queried on July 8, 2021, data from July 5, 2021 to July 7, 2021 is returned.
+    /// - `3`: Month Monthly active users. Data for the calendar month that contains the queried date is returned. If the month has not ended, data for the period from the 1st of the month to the day before the current date is returned. For example, if data for July is queried on August 15, 2021, data from July 1, 2021 to July 31, 2021 is returned. If data for August is queried on August 15, 2021, data from August 1, 2021 to August 14, 2021 is returned.
     pub cycle_type: i64,
-    /// Queried department ID. For how to obtain it, see \[Department ID overview\].- If the department ID is empty, usage data for the current tenant is returned. If a department ID is specified, usage data for the current department (including sub-department users) and for multiple levels of sub-departments is returned.- If department_id_type in the path parameter is empty or is the open_department_id, this field should be the open_department_id of the department. If department_id_type in the path parameter is the department_id, this field should be the department_id of the department.- If this is not specified, data for the tenant is returned
+    /// Queried department ID. For how to obtain it, see *Department ID overview*.
+    /// - If the department ID is empty, usage data for the current tenant is returned. If a department ID is specified, usage data for the current department (including sub-department users) and for multiple levels of sub-departments is returned.
+    /// - If department_id_type in the path parameter is empty or is the open_department_id, this field should be the open_department_id of the department. If department_id_type in the path parameter is the department_id, this field should be the department_id of the department.
+    /// - If this is not specified, data for the tenant is returned
     pub department_id: Option<String>,
     /// Whether to query the data of sub-departments under the department. When this is not set or is set to 0, only the department with the department_id is queried. When this is set to n, the data of the department with the department_id and its n levels of sub-departments is queried. This parameter is only valid when department_id is specified. The max value is 4
     pub recursion: Option<i64>,
@@ -3165,7 +3179,7 @@ impl ToJson for DepartmentOverviewApplicationAppUsageRequestBody {
         None
     }
 }
-/// `DepartmentOverviewApplicationAppUsageResponseBody`
+/// The data `application.v6.application_app_usage.department_overview` (Get an overview of multi-department application usage) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3193,7 +3207,7 @@ impl FromJson for DepartmentOverviewApplicationAppUsageResponseBody {
         Ok(out)
     }
 }
-/// `DocsBlock`
+/// The `docs_blocks` of \[`AppAbility`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3231,7 +3245,7 @@ impl ToJson for DocsBlock {
         w.end_object();
     }
 }
-/// `Event`
+/// The `event_infos` of \[`ApplicationAppVersion`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3265,7 +3279,7 @@ impl ToJson for Event {
         w.end_object();
     }
 }
-/// `EventAndCallbackEncryptStrategy`
+/// The `encryption` of \[`Application`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3295,7 +3309,7 @@ impl ToJson for EventAndCallbackEncryptStrategy {
         w.end_object();
     }
 }
-/// `Gadget`
+/// The `gadget` of \[`AppAbility`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3345,7 +3359,7 @@ impl ToJson for Gadget {
         w.end_object();
     }
 }
-/// `GetApplicationAppVersionResponseBody`
+/// The data `application.v6.application_app_version.get` (Get App Version Information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3364,7 +3378,7 @@ impl FromJson for GetApplicationAppVersionResponseBody {
         Ok(out)
     }
 }
-/// `GetApplicationCollaboratorsResponseBody`
+/// The data `application.v6.application_collaborators.get` (Get a list of app collaborators) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3383,7 +3397,7 @@ impl FromJson for GetApplicationCollaboratorsResponseBody {
         Ok(out)
     }
 }
-/// `GetApplicationResponseBody`
+/// The data `application.v6.application.get` (Get Application Information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3402,7 +3416,7 @@ impl FromJson for GetApplicationResponseBody {
         Ok(out)
     }
 }
-/// `ListAppRecommendRuleResponseBody`
+/// The data `application.v6.app_recommend_rule.list` (Obtain the list of currently set recommend app rules) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3427,7 +3441,7 @@ impl FromJson for ListAppRecommendRuleResponseBody {
         Ok(out)
     }
 }
-/// `ListApplicationAppVersionResponseBody`
+/// The data `application.v6.application_app_version.list` (Obtain App Version List) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3452,7 +3466,7 @@ impl FromJson for ListApplicationAppVersionResponseBody {
         Ok(out)
     }
 }
-/// `ListApplicationFeedbackResponseBody`
+/// The data `application.v6.application_feedback.list` (Get the app feedback list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3477,7 +3491,7 @@ impl FromJson for ListApplicationFeedbackResponseBody {
         Ok(out)
     }
 }
-/// `ListApplicationResponseBody`
+/// The data `application.v6.application.list` (Obtain Applications Installed by an Organization) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3505,7 +3519,7 @@ impl FromJson for ListApplicationResponseBody {
         Ok(out)
     }
 }
-/// `ListScopeResponseBody`
+/// The data `application.v6.scope.list` (Query tenant authorization status) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3524,7 +3538,7 @@ impl FromJson for ListScopeResponseBody {
         Ok(out)
     }
 }
-/// `MessageAction`
+/// The `message_action` of \[`AppAbility`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3558,7 +3572,7 @@ impl ToJson for MessageAction {
         w.end_object();
     }
 }
-/// `MessageActionI18nInfo`
+/// The `i18n` of \[`MessageAction`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3588,7 +3602,7 @@ impl ToJson for MessageActionI18nInfo {
         w.end_object();
     }
 }
-/// `MessagePushOverviewApplicationAppUsageRequestBody`
+/// The request body of `application.v6.application_app_usage.message_push_overview` (Get a message push overview).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3598,9 +3612,13 @@ impl ToJson for MessageActionI18nInfo {
 pub struct MessagePushOverviewApplicationAppUsageRequestBody {
     /// Queried date. If cycle_type is week, date must be a Monday. If cycle_type is month, date must be the first day of a month
     pub date: String,
-    /// Enum values: day, week, month. week returns data for the calendar week that contains the queried date, or for the period from Monday to the day before the current date if the week has not ended. month returns data for the calendar month that contains the queried date. Options:1(Day Daily active users. Data for the queried calendar day is returned.),2(Week Weekly active users. Data for the calendar week that contains the queried date is returned. If the week has not ended, data for the period from Monday to the day before the current date is returned. For example, if data for the week of July 5, 2021 is queried on July 15, 2021, data from July 5, 2021 to July 11, 2021 is returned. If data for the week of July 5, 2021 is queried on July 8, 2021, data from July 5, 2021 to July 7, 2021 is returned.),3(Month Monthly active users. Data for the calendar month that contains the queried date is returned. If the month has not ended, data for the period from the 1st of the month to the day before the current date is returned. For example, if data for July is queried on August 15, 2021, data from July 1, 2021 to July 31, 2021 is returned. If data for August is queried on August 15, 2021, data from August 1, 2021 to August 14, 2021 is returned.)
+    /// Enum values: day, week, month. week returns data for the calendar week that contains the queried date, or for the period from Monday to the day before the current date if the week has not ended. month returns data for the calendar month that contains the queried date. Options:
+    /// - `1`: Day Daily active users. Data for the queried calendar day is returned.
+    /// - `2`: Week Weekly active users. Data for the calendar week that contains the queried date is returned. If the week has not ended, data for the period from Monday to the day before the current date is returned. For example, if data for the week of July 5, 2021 is queried on July 15, 2021, data from July 5, 2021 to July 11, 2021 is returned. If data for the week of July 5, 2021 is queried on July 8, 2021, data from July 5, 2021 to July 7, 2021 is returned.
+    /// - `3`: Month Monthly active users. Data for the calendar month that contains the queried date is returned. If the month has not ended, data for the period from the 1st of the month to the day before the current date is returned. For example, if data for July is queried on August 15, 2021, data from July 1, 2021 to July 31, 2021 is returned. If data for August is queried on August 15, 2021, data from August 1, 2021 to August 14, 2021 is returned.
     pub cycle_type: i64,
-    /// Department ID to be queried. For how to obtain it, see \[Department ID overview\].- If the department ID is empty, usage data for the current tenant is returned. If a department ID is specified, usage data for the current department (including sub-department users) is returned. - If department_id_type in the path parameter is empty or is the open_department_id, this field should be the open_department_id of the department. If department_id_type in the path parameter is the department_id, this field should be the department_id of the department. If no department is specified, usage data for the current tenant is returned
+    /// Department ID to be queried. For how to obtain it, see *Department ID overview*.
+    /// - If the department ID is empty, usage data for the current tenant is returned. If a department ID is specified, usage data for the current department (including sub-department users) is returned. - If department_id_type in the path parameter is empty or is the open_department_id, this field should be the open_department_id of the department. If department_id_type in the path parameter is the department_id, this field should be the department_id of the department. If no department is specified, usage data for the current tenant is returned
     pub department_id: Option<String>,
 }
 impl ToJson for MessagePushOverviewApplicationAppUsageRequestBody {
@@ -3618,7 +3636,7 @@ impl ToJson for MessagePushOverviewApplicationAppUsageRequestBody {
         None
     }
 }
-/// `Navigate`
+/// The `navigate` of \[`AppAbility`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3648,7 +3666,7 @@ impl ToJson for Navigate {
         w.end_object();
     }
 }
-/// `NavigateMeta`
+/// The `pc` of \[`Navigate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3682,7 +3700,7 @@ impl ToJson for NavigateMeta {
         w.end_object();
     }
 }
-/// `OverviewApplicationAppUsageRequestBody`
+/// The request body of `application.v6.application_app_usage.overview` (Get App Usage Overview).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3692,11 +3710,19 @@ impl ToJson for NavigateMeta {
 pub struct OverviewApplicationAppUsageRequestBody {
     /// Queried date, in the format of yyyy-mm-dd. If cycle_type is 1, date can be any calendar day; if cycle_type is 2, date must be a Monday; if cycle_type is 3, date must be the first day of a month
     pub date: String,
-    /// Statistical type of active period Options:1(Day Daily active users. Data for the queried calendar day is returned.),2(Week Weekly active users. Data for the calendar week that contains the queried date is returned. If the week has not ended, data for the period from Monday to the day before the current date is returned. For example, if data for the week of July 5, 2021 is queried on July 15, 2021, data from July 5, 2021 to July 11, 2021 is returned. If data for the week of July 5, 2021 is queried on July 8, 2021, data from July 5, 2021 to July 7, 2021 is returned.),3(Month Monthly active users. Data for the calendar month that contains the queried date is returned. If the month has not ended, data for the period from the 1st of the month to the day before the current date is returned. For example, if data for July is queried on August 15, 2021, data from July 1, 2021 to July 31, 2021 is returned. If data for August is queried on August 15, 2021, data from August 1, 2021 to August 14, 2021 is returned.)
+    /// Statistical type of active period Options:
+    /// - `1`: Day Daily active users. Data for the queried calendar day is returned.
+    /// - `2`: Week Weekly active users. Data for the calendar week that contains the queried date is returned. If the week has not ended, data for the period from Monday to the day before the current date is returned. For example, if data for the week of July 5, 2021 is queried on July 15, 2021, data from July 5, 2021 to July 11, 2021 is returned. If data for the week of July 5, 2021 is queried on July 8, 2021, data from July 5, 2021 to July 7, 2021 is returned.
+    /// - `3`: Month Monthly active users. Data for the calendar month that contains the queried date is returned. If the month has not ended, data for the period from the 1st of the month to the day before the current date is returned. For example, if data for July is queried on August 15, 2021, data from July 1, 2021 to July 31, 2021 is returned. If data for August is queried on August 15, 2021, data from August 1, 2021 to August 14, 2021 is returned.
     pub cycle_type: i64,
-    /// Queried department ID. For how to obtain it, see \[Department ID overview\].- If the department ID is empty, usage data for the current tenant is returned. If a department ID is specified, usage data for the current department (including sub-department users) is returned. - If department_id_type in the path parameter is empty or is the open_department_id, this field should be the open_department_id of the department. If department_id_type in the path parameter is the department_id, this field should be the department_id of the department
+    /// Queried department ID. For how to obtain it, see *Department ID overview*.
+    /// - If the department ID is empty, usage data for the current tenant is returned. If a department ID is specified, usage data for the current department (including sub-department users) is returned. - If department_id_type in the path parameter is empty or is the open_department_id, this field should be the open_department_id of the department. If department_id_type in the path parameter is the department_id, this field should be the department_id of the department
     pub department_id: Option<String>,
-    /// Capability type. You can filter data by capability type to return corresponding activity data. Options:app(Returns overall app usage. Metric values include: uv: Active users; total_users: Cumulative users; new_users: New users; pv: page views in the app (gadget or web app); lifecycle: number of times the app (gadget or web app) is opened.),mp(Returns gadget data. Metric values include: uv (active users of the gadget), pv (page views by users in the gadget), lifecycle (number of times the gadget was opened).),h5(Returns web app data. Metric values include: uv (active users of web app), pv (page views in the web app), lifecycle (number of times the web app is opened).),bot(Returns bot data. Metric values include: uv (active users of bot).)
+    /// Capability type. You can filter data by capability type to return corresponding activity data. Options:
+    /// - `app`: Returns overall app usage. Metric values include: uv: Active users; total_users: Cumulative users; new_users: New users; pv: page views in the app (gadget or web app); lifecycle: number of times the app (gadget or web app) is opened.
+    /// - `mp`: Returns gadget data. Metric values include: uv (active users of the gadget), pv (page views by users in the gadget), lifecycle (number of times the gadget was opened).
+    /// - `h5`: Returns web app data. Metric values include: uv (active users of web app), pv (page views in the web app), lifecycle (number of times the web app is opened).
+    /// - `bot`: Returns bot data. Metric values include: uv (active users of bot).
     pub ability: Option<Ability>,
 }
 impl ToJson for OverviewApplicationAppUsageRequestBody {
@@ -3718,7 +3744,7 @@ impl ToJson for OverviewApplicationAppUsageRequestBody {
         None
     }
 }
-/// `OverviewApplicationAppUsageResponseBody`
+/// The data `application.v6.application_app_usage.overview` (Get App Usage Overview) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3737,7 +3763,7 @@ impl FromJson for OverviewApplicationAppUsageResponseBody {
         Ok(out)
     }
 }
-/// `PatchApplicationContactsRangeRequestBody`
+/// The request body of `application.v6.application_contacts_range.patch` (Update the contacts permission scope an app can access).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3745,7 +3771,10 @@ impl FromJson for OverviewApplicationAppUsageResponseBody {
     serde(default)
 )]
 pub struct PatchApplicationContactsRangeRequestBody {
-    /// indicates the way how to update Options:equal_to_availability(the permission range of contacts will keep consistent with the range of App availability),some(the permission range of contacts will be partial, parameter "add_visible_list/del_visible_list" will take effect and do incremental updates),all(All contacts data can be accessed)
+    /// indicates the way how to update Options:
+    /// - `equal_to_availability`: the permission range of contacts will keep consistent with the range of App availability
+    /// - `some`: the permission range of contacts will be partial, parameter "add_visible_list/del_visible_list" will take effect and do incremental updates
+    /// - `all`: All contacts data can be accessed
     pub contacts_range_type: Option<ContactsRangeType>,
     /// indicate some list which will add to visible list，The infomation of members within visible list can be accessed by appThis parameter take effect only if "contacts_range_type" is set to be "some"
     pub add_visible_list: Option<AppVisibilityIdList>,
@@ -3767,7 +3796,7 @@ impl ToJson for PatchApplicationContactsRangeRequestBody {
         None
     }
 }
-/// `PatchApplicationVisibilityRequestBody`
+/// The request body of `application.v6.application_visibility.patch` (Update app availability).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3797,7 +3826,7 @@ impl ToJson for PatchApplicationVisibilityRequestBody {
         w.end_object();
     }
 }
-/// `PlusMenu`
+/// The `plus_menu` of \[`AppAbility`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3827,7 +3856,7 @@ impl ToJson for PlusMenu {
         w.end_object();
     }
 }
-/// `Scope`
+/// The `scopes` of \[`ListScopeResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3852,7 +3881,7 @@ impl FromJson for Scope {
         Ok(out)
     }
 }
-/// `SubscribedEvent`
+/// The `event` of \[`Application`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3886,7 +3915,7 @@ impl ToJson for SubscribedEvent {
         w.end_object();
     }
 }
-/// `UnderauditlistApplicationResponseBody`
+/// The data `application.v6.application.underauditlist` (Get Application Release Request List) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3911,7 +3940,7 @@ impl FromJson for UnderauditlistApplicationResponseBody {
         Ok(out)
     }
 }
-/// `UpdateApplicationCollaboratorsRequestBody`
+/// The request body of `application.v6.application_collaborators.update` (Update application collaborators).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3938,7 +3967,7 @@ impl ToJson for UpdateApplicationCollaboratorsRequestBody {
         None
     }
 }
-/// `UpdateApplicationManagementRequestBody`
+/// The request body of `application.v6.application_management.update` (Enable or disable application).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3956,7 +3985,7 @@ impl ToJson for UpdateApplicationManagementRequestBody {
         w.end_object();
     }
 }
-/// `UpdateApplicationOwnerRequestBody`
+/// The request body of `application.v6.application_owner.update` (Transfer application owner).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3980,7 +4009,7 @@ impl ToJson for UpdateApplicationOwnerRequestBody {
         None
     }
 }
-/// `WebApp`
+/// The `web_app` of \[`AppAbility`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4010,7 +4039,7 @@ impl ToJson for WebApp {
         w.end_object();
     }
 }
-/// `WorkplaceWidget`
+/// The `workplace_widgets` of \[`AppAbility`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4036,19 +4065,19 @@ impl ToJson for WorkplaceWidget {
         w.end_object();
     }
 }
-/// `AppContactsRangeIdList`
+/// The `add_visible_list` of \[`PatchApplicationContactsRangeRequestBody`\].
 ///
 /// The same fields as [`AppVisibilityIdList`]: one type, two names.
 pub type AppContactsRangeIdList = AppVisibilityIdList;
-/// `BotMenuRedirectLink`
+/// The `redirect_link` of \[`BotMenuNode`\].
 ///
 /// The same fields as [`WebApp`]: one type, two names.
 pub type BotMenuRedirectLink = WebApp;
-/// `CheckWhiteBlackListApplicationVisibilityRequestBody`
+/// The request body of `application.v6.application_visibility.check_white_black_list` (Obtain whether user in app visility white or black list).
 ///
 /// The same fields as [`AppVisibilityIdList`]: one type, two names.
 pub type CheckWhiteBlackListApplicationVisibilityRequestBody = AppVisibilityIdList;
-/// `MessagePushOverviewApplicationAppUsageResponseBody`
+/// The data `application.v6.application_app_usage.message_push_overview` (Get a message push overview) answers with.
 ///
 /// The same fields as [`OverviewApplicationAppUsageResponseBody`]: one type, two names.
 pub type MessagePushOverviewApplicationAppUsageResponseBody = OverviewApplicationAppUsageResponseBody;

@@ -17,7 +17,12 @@ impl<'a> ApplicationConfigApi<'a> {
     ///
     /// 通过该接口可更新自建应用的应用的开发配置（通讯录、安全、可见性等），不传入的参数则保持不变，仅针对传入的参数则进行更新。如果应用正在审核中，则无法更新配置
     ///
-    /// - 仅支持更新[开发者后台](https://open.feishu.cn/app)创建的自建应用，不包含通过机器人助手等其他渠道创建的自建应用;- 免审权限、事件订阅服务器地址、重定向URL、IP白名单、H5可信域名、协议名白名单修改后立即生效，其他应用配置修改后需要[提交发布](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/application-v7/application-v7/application-publish/create)，并审核通过后才会在线上生效。为确保所有配置均能在线上生效，建议修改后提交应用发布。;;- 若用 user_access_token 代表某个终端用户操作API，则需确保该用户为应用的所有者、管理员、开发者，否则无法操作成功;;- 若用 tenant_access_token 代表应用操作API，则仅可以操作自身
+    /// - 仅支持更新[开发者后台](https://open.feishu.cn/app)创建的自建应用，不包含通过机器人助手等其他渠道创建的自建应用;
+    /// - 免审权限、事件订阅服务器地址、重定向URL、IP白名单、H5可信域名、协议名白名单修改后立即生效，其他应用配置修改后需要[提交发布](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/application-v7/application-v7/application-publish/create)，并审核通过后才会在线上生效。为确保所有配置均能在线上生效，建议修改后提交应用发布。
+    ///
+    /// - 若用 user_access_token 代表某个终端用户操作API，则需确保该用户为应用的所有者、管理员、开发者，否则无法操作成功
+    ///
+    /// - 若用 tenant_access_token 代表应用操作API，则仅可以操作自身
     ///
     /// `PATCH /open-apis/application/v7/applications/:app_id/config`
     ///

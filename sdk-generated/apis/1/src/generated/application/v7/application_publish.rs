@@ -17,7 +17,11 @@ impl<'a> ApplicationPublishApi<'a> {
     ///
     /// 自建应用提交应用发布，如果当前自建应用没有待发布的版本，则会自动创建一个版本，如果有待发布的版本，则直接提交该版本。
     ///
-    /// 仅支持发布[开发者后台](https://open.feishu.cn/app)创建的自建应用，不包含通过机器人助手等其他渠道创建的自建应用;;- 若用 user_access_token 代表某个终端用户操作API，则需确保该用户为应用的所有者、管理员，否则无法操作成功;;- 若用 tenant_access_token 代表应用操作API，则仅可操作自身
+    /// 仅支持发布[开发者后台](https://open.feishu.cn/app)创建的自建应用，不包含通过机器人助手等其他渠道创建的自建应用
+    ///
+    /// - 若用 user_access_token 代表某个终端用户操作API，则需确保该用户为应用的所有者、管理员，否则无法操作成功
+    ///
+    /// - 若用 tenant_access_token 代表应用操作API，则仅可操作自身
     ///
     /// `POST /open-apis/application/v7/applications/:app_id/publish`
     ///

@@ -786,7 +786,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `AppAbilityBot`
+/// The `bot` of \[`PatchApplicationAbilityRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -831,7 +831,7 @@ impl ToJson for AppAbilityBot {
         None
     }
 }
-/// `AppAbilityBotI18n`
+/// The `i18ns` of \[`AppAbilityBot`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -861,7 +861,7 @@ impl ToJson for AppAbilityBotI18n {
         None
     }
 }
-/// `AppAbilityWeb`
+/// The `web_app` of \[`PatchApplicationAbilityRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -888,7 +888,7 @@ impl ToJson for AppAbilityWeb {
         w.end_object();
     }
 }
-/// `AppConfigCallback`
+/// The `callback` of \[`PatchApplicationConfigRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -921,7 +921,7 @@ impl ToJson for AppConfigCallback {
         None
     }
 }
-/// `AppConfigContactsRange`
+/// The `contacts` of \[`PatchApplicationConfigRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -948,7 +948,7 @@ impl ToJson for AppConfigContactsRange {
         None
     }
 }
-/// `AppConfigEvent`
+/// The `event` of \[`PatchApplicationConfigRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -981,7 +981,7 @@ impl ToJson for AppConfigEvent {
         None
     }
 }
-/// `AppConfigScope`
+/// The `scope` of \[`PatchApplicationConfigRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1011,7 +1011,7 @@ impl ToJson for AppConfigScope {
         None
     }
 }
-/// `AppConfigScopeItem`
+/// The `add_scopes` of \[`AppConfigScope`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1041,7 +1041,7 @@ impl ToJson for AppConfigScopeItem {
         None
     }
 }
-/// `AppConfigSecurity`
+/// The `security` of \[`PatchApplicationConfigRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1065,7 +1065,7 @@ impl ToJson for AppConfigSecurity {
         w.end_object();
     }
 }
-/// `AppConfigSecurityItem`
+/// The `add` of \[`AppConfigSecurity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1098,7 +1098,7 @@ impl ToJson for AppConfigSecurityItem {
         w.end_object();
     }
 }
-/// `AppConfigVisibility`
+/// The `visibility` of \[`PatchApplicationConfigRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1119,7 +1119,7 @@ impl ToJson for AppConfigVisibility {
         w.end_object();
     }
 }
-/// `AppI18nInfo`
+/// The `i18ns` of \[`PatchApplicationBaseRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1152,7 +1152,7 @@ impl ToJson for AppI18nInfo {
         None
     }
 }
-/// `AppVisibilityIdList`
+/// The `visible_list` of \[`AppConfigVisibility`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1176,7 +1176,7 @@ impl ToJson for AppVisibilityIdList {
         w.end_object();
     }
 }
-/// `BotMenuNode`
+/// The `bot_menus` of \[`AppAbilityBot`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1221,7 +1221,7 @@ impl ToJson for BotMenuNode {
         w.end_object();
     }
 }
-/// `BotMenuRedirectLink`
+/// The `redirect_link` of \[`BotMenuNode`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1242,7 +1242,7 @@ impl ToJson for BotMenuRedirectLink {
         w.end_object();
     }
 }
-/// `BotMenuUdIcon`
+/// The `ud_icon` of \[`BotMenuNode`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1263,7 +1263,7 @@ impl ToJson for BotMenuUdIcon {
         w.end_object();
     }
 }
-/// `CreateAppAvatarUploadRequestBody`
+/// The request body of `application.v7.app_avatar_upload.create` (上传应用图标).
 #[derive(Debug, Default)]
 pub struct CreateAppAvatarUploadRequestBody {
     /// `avatar`
@@ -1282,7 +1282,7 @@ impl CreateAppAvatarUploadRequestBody {
         form
     }
 }
-/// `CreateAppAvatarUploadResponseBody`
+/// The data `application.v7.app_avatar_upload.create` (上传应用图标) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1301,7 +1301,7 @@ impl FromJson for CreateAppAvatarUploadResponseBody {
         Ok(out)
     }
 }
-/// `CreateApplicationPublishRequestBody`
+/// The request body of `application.v7.application_publish.create` (提交发布自建应用).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1340,7 +1340,7 @@ impl ToJson for CreateApplicationPublishRequestBody {
         None
     }
 }
-/// `CreateApplicationPublishResponseBody`
+/// The data `application.v7.application_publish.create` (提交发布自建应用) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1362,7 +1362,7 @@ impl FromJson for CreateApplicationPublishResponseBody {
         Ok(out)
     }
 }
-/// `EventAndCallbackEncryptStrategy`
+/// The `event_and_callback_encrypt_strategy` of \[`PatchApplicationConfigRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1383,7 +1383,7 @@ impl ToJson for EventAndCallbackEncryptStrategy {
         w.end_object();
     }
 }
-/// `PatchApplicationAbilityRequestBody`
+/// The request body of `application.v7.application_ability.patch` (更新应用能力).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1410,7 +1410,7 @@ impl ToJson for PatchApplicationAbilityRequestBody {
         None
     }
 }
-/// `PatchApplicationBaseRequestBody`
+/// The request body of `application.v7.application_base.patch` (更新应用基础信息配置).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1440,7 +1440,7 @@ impl ToJson for PatchApplicationBaseRequestBody {
         None
     }
 }
-/// `PatchApplicationConfigRequestBody`
+/// The request body of `application.v7.application_config.patch` (更新应用开发配置).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1494,7 +1494,7 @@ impl ToJson for PatchApplicationConfigRequestBody {
         None
     }
 }
-/// `AppContactsRangeIdList`
+/// The `visible_list` of \[`AppConfigContactsRange`\].
 ///
 /// The same fields as [`AppVisibilityIdList`]: one type, two names.
 pub type AppContactsRangeIdList = AppVisibilityIdList;

@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `approval` v4, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `approval` v4, for `EventDispatcherBuilder`.
 pub trait ApprovalV4EventHandlers: RegisterHandlers {
     /// Handles `approval.approval.updated_v4`: the handler gets an [`Event`] with a [`P2ApprovalApprovalUpdatedV4Data`](super::events::P2ApprovalApprovalUpdatedV4Data) payload.
     fn on_approval_approval_updated_v4<F, Fut>(self, handler: F) -> Self

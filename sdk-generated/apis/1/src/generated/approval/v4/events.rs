@@ -22,7 +22,7 @@ pub const APPROVAL_INSTANCE_STATUS_CHANGED_V4: &str = "approval.instance.status_
 ///
 /// Schema 2.0; payload `P2ApprovalTaskStatusChangedV4Data`.
 pub const APPROVAL_TASK_STATUS_CHANGED_V4: &str = "approval.task.status_changed_v4";
-/// `ApprovalEvent`
+/// The `object` of \[`P2ApprovalApprovalUpdatedV4Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -62,7 +62,7 @@ impl FromJson for ApprovalEvent {
         Ok(out)
     }
 }
-/// `EventHeader`
+/// The `header` of \[`P2ApprovalApprovalUpdatedV4`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -96,7 +96,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `P2ApprovalApprovalUpdatedV4`
+/// The envelope of the `approval.approval.updated_v4` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -121,7 +121,7 @@ impl FromJson for P2ApprovalApprovalUpdatedV4 {
         Ok(out)
     }
 }
-/// `P2ApprovalApprovalUpdatedV4Data`
+/// The payload of the `approval.approval.updated_v4` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -140,7 +140,7 @@ impl FromJson for P2ApprovalApprovalUpdatedV4Data {
         Ok(out)
     }
 }
-/// `P2ApprovalInstanceStatusChangedV4`
+/// The envelope of the `approval.instance.status_changed_v4` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -165,7 +165,7 @@ impl FromJson for P2ApprovalInstanceStatusChangedV4 {
         Ok(out)
     }
 }
-/// `P2ApprovalInstanceStatusChangedV4Data`
+/// The payload of the `approval.instance.status_changed_v4` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -202,7 +202,7 @@ impl FromJson for P2ApprovalInstanceStatusChangedV4Data {
         Ok(out)
     }
 }
-/// `P2ApprovalTaskStatusChangedV4`
+/// The envelope of the `approval.task.status_changed_v4` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -227,7 +227,7 @@ impl FromJson for P2ApprovalTaskStatusChangedV4 {
         Ok(out)
     }
 }
-/// `P2ApprovalTaskStatusChangedV4Data`
+/// The payload of the `approval.task.status_changed_v4` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -267,7 +267,7 @@ impl FromJson for P2ApprovalTaskStatusChangedV4Data {
         Ok(out)
     }
 }
-/// `UserId`
+/// The `start_user` of \[`P2ApprovalInstanceStatusChangedV4Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

@@ -13,9 +13,9 @@ impl<'a> ExternalInstanceApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// party approval instances (校验三方审批实例)
+    /// Verify instances (校验三方审批实例)
     ///
-    /// Verify instances-Call this interface to verify third-party approval instance data, used to determine whether server-side data is up to date. Submit the latest update time of the instance when making the request. If the server does not have the instance or the instance update time on the server is not the latest, the corresponding instance ID will be returned.For example, set a timed task every 5 minutes to compare the instances generated in the past 5 minutes using this interface. If the data does not exist on the server or is not the latest, you can go to \[synchronize third-party approval instance\] based on the instance ID and task ID returned by this interface
+    /// Call this interface to verify third-party approval instance data, used to determine whether server-side data is up to date. Submit the latest update time of the instance when making the request. If the server does not have the instance or the instance update time on the server is not the latest, the corresponding instance ID will be returned.For example, set a timed task every 5 minutes to compare the instances generated in the past 5 minutes using this interface. If the data does not exist on the server or is not the latest, you can go to *synchronize third-party approval instance* based on the instance ID and task ID returned by this interface
     ///
     /// `POST /open-apis/approval/v4/external_instances/check`
     ///
@@ -30,9 +30,9 @@ impl<'a> ExternalInstanceApi<'a> {
             ),
         }
     }
-    /// party approval instances (同步三方审批实例)
+    /// Sync instances (同步三方审批实例)
     ///
-    /// Sync instances-The Approval Center does not handle the circulation of approvals; the circulation of approvals occurs within the third-party system. This interface is used to synchronize the approval instances, approval tasks, and approval forwarding data generated in the third-party system after the approval circulation to the Approval Center
+    /// The Approval Center does not handle the circulation of approvals; the circulation of approvals occurs within the third-party system. This interface is used to synchronize the approval instances, approval tasks, and approval forwarding data generated in the third-party system after the approval circulation to the Approval Center
     ///
     /// `POST /open-apis/approval/v4/external_instances`
     ///

@@ -13,9 +13,9 @@ impl<'a> ExternalTaskApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// party approval tasks (获取三方审批任务状态)
+    /// Status of third-party approval tasks (获取三方审批任务状态)
     ///
-    /// Status of third-party approval tasks-This API is used to obtain the third-party approval status. After a user enters the query condition, the API returns the status of the approval instances that meet the condition.The API supports a combination of multiple parameters, including the following: 1. Obtain the task status of a specified instance by using instance_ids 2. Obtain the task status of a specified user by using user_ids 3. Obtain all the tasks of a specified status by using status 4. Obtain the next batch of data
+    /// This API is used to obtain the third-party approval status. After a user enters the query condition, the API returns the status of the approval instances that meet the condition.The API supports a combination of multiple parameters, including the following: 1. Obtain the task status of a specified instance by using instance_ids 2. Obtain the task status of a specified user by using user_ids 3. Obtain all the tasks of a specified status by using status 4. Obtain the next batch of data
     ///
     /// `GET /open-apis/approval/v4/external_tasks`
     ///

@@ -30,9 +30,7 @@ impl<'a> InstanceApi<'a> {
             ),
         }
     }
-    /// `POST /open-apis/approval/v4/instances/add_sign`
-    ///
-    /// Approval-Approval tasks-Add approvers
+    /// Add approvers
     ///
     /// `POST /open-apis/approval/v4/instances/add_sign`
     ///
@@ -167,9 +165,7 @@ impl<'a> InstanceApi<'a> {
             ),
         }
     }
-    /// `POST /open-apis/approval/v4/instances/preview`
-    ///
-    /// Approval-Approval instances-Preview approval instances
+    /// Preview approval instances
     ///
     /// `POST /open-apis/approval/v4/instances/preview`
     ///
@@ -205,7 +201,13 @@ impl<'a> InstanceApi<'a> {
     ///
     /// 在符合撤销规则的情况下，你可以调用本接口将**当前用户身份提交的**的审批实例撤回。
     ///
-    /// !\[image.png\](//sf3-cn.feishucdn.com/obj/open-platform-opendoc/0fa2d2e821074146781c1750e54fc7f6_FECsrbxOXW.png?height=278&maxWidth=550&width=1383);;## 注意事项;;- 如果撤回的是审批中的实例，则撤回后审批流程结束。;- 如果撤回的是已通过的实例，则审批实例会变更为 **审批中** 的状态。;- 撤销规则：企业管理员在审批后台的某一审批定义的 **更多设置** 中，勾选了 **允许撤销审批中的申请** 或者 **允许撤销 x 天内通过的审批**
+    /// !*image.png*(//sf3-cn.feishucdn.com/obj/open-platform-opendoc/0fa2d2e821074146781c1750e54fc7f6_FECsrbxOXW.png?height=278&maxWidth=550&width=1383)
+    ///
+    /// ## 注意事项
+    ///
+    /// - 如果撤回的是审批中的实例，则撤回后审批流程结束。;
+    /// - 如果撤回的是已通过的实例，则审批实例会变更为 **审批中** 的状态。;
+    /// - 撤销规则：企业管理员在审批后台的某一审批定义的 **更多设置** 中，勾选了 **允许撤销审批中的申请** 或者 **允许撤销 x 天内通过的审批**
     ///
     /// `POST /open-apis/approval/v4/instances/recall`
     ///
@@ -488,7 +490,10 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// Language. The default value is the language configured with the value `true` for `is_default` in the `i18n_resources` parameter when \[creating the approval definition\]. Options:zh-CN(Zhcn Chinese),en-US(Enus English),ja-JP(Jajp Japanese)
+    /// Language. The default value is the language configured with the value `true` for `is_default` in the `i18n_resources` parameter when *creating the approval definition*. Options:
+    /// - `zh-CN`: Zhcn Chinese
+    /// - `en-US`: Enus English
+    /// - `ja-JP`: Jajp Japanese
     pub fn locale(mut self, value: impl Into<super::models::Locale>) -> Self {
         let v = value;
         self.call.set_query("locale", String::from(v.into()));
@@ -650,7 +655,9 @@ impl ListRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// Approval definition Code. Acquisition methods:- Call the \[Create approval definition\] API, and get the approval_code from the response parameters.- Log in to the approval management backend, and retrieve it from the URL of the specified approval definition. For specific operations, refer to \[What is Approval Code\]
+    /// Approval definition Code. Acquisition methods:
+    /// - Call the *Create approval definition* API, and get the approval_code from the response parameters.
+    /// - Log in to the approval management backend, and retrieve it from the URL of the specified approval definition. For specific operations, refer to *What is Approval Code*
     ///
     /// Required.
     pub fn approval_code(mut self, value: impl Into<String>) -> Self {
@@ -658,7 +665,9 @@ impl ListRequest {
         self.call.set_query("approval_code", v.into());
         self
     }
-    /// The start interval for the creation time of the approval instance, in milliseconds timestamp.**Note**: start_time and end_time form the time interval query condition. The interface will return the approval instance data created within this time interval
+    /// The start interval for the creation time of the approval instance, in milliseconds timestamp.
+    ///
+    /// **Note**: start_time and end_time form the time interval query condition. The interface will return the approval instance data created within this time interval
     ///
     /// Required.
     pub fn start_time(mut self, value: impl Into<String>) -> Self {
@@ -666,7 +675,9 @@ impl ListRequest {
         self.call.set_query("start_time", v.into());
         self
     }
-    /// The end interval for the creation time of the approval instance, in milliseconds timestamp.**Note**: start_time and end_time form the time interval query condition. The interface will return the Codes of the approval instances created within this time interval
+    /// The end interval for the creation time of the approval instance, in milliseconds timestamp.
+    ///
+    /// **Note**: start_time and end_time form the time interval query condition. The interface will return the Codes of the approval instances created within this time interval
     ///
     /// Required.
     pub fn end_time(mut self, value: impl Into<String>) -> Self {

@@ -98,9 +98,9 @@ impl<'a> TaskApi<'a> {
             ),
         }
     }
-    /// 查询用户的任务列表
+    /// Query the user's task list (查询用户的任务列表)
     ///
-    /// Approval-Approval search-Query the user's task list
+    /// 通过设置用户、任务分组，查询任务信息。任务分组包括待办审批、已办审批以及已发起审批等。
     ///
     /// `GET /open-apis/approval/v4/tasks/query`
     ///
@@ -494,7 +494,12 @@ impl QueryRequest {
         self.call.set_query("user_id", v.into());
         self
     }
-    /// Topic of task group to query, such as "Pending", "Done", etc. Options:1(TodoApproval 待办审批),2(DoneApproval 已办审批),3(InitiatedApproval 已发起审批),17(UnreadNotice 未读知会),18(ReadNotice 已读知会)
+    /// Topic of task group to query, such as "Pending", "Done", etc. Options:
+    /// - `1`: TodoApproval 待办审批
+    /// - `2`: DoneApproval 已办审批
+    /// - `3`: InitiatedApproval 已发起审批
+    /// - `17`: UnreadNotice 未读知会
+    /// - `18`: ReadNotice 已读知会
     ///
     /// Required.
     pub fn topic(mut self, value: impl Into<super::models::Topic>) -> Self {

@@ -32,7 +32,7 @@ impl<'a> ArchiveRuleApi<'a> {
     }
     /// Query all archived reports (查询所有归档规则)
     ///
-    /// Query all archiving rules, corresponding to the background fake attendance management - attendance statistics - reports - \[archived reports\] function
+    /// Query all archiving rules, corresponding to the background fake attendance management - attendance statistics - reports - *archived reports* function
     ///
     /// `GET /open-apis/attendance/v1/archive_rule`
     ///
@@ -49,7 +49,7 @@ impl<'a> ArchiveRuleApi<'a> {
     }
     /// Write archived report results (写入归档报表结果)
     ///
-    /// Write the results of the archived report, corresponding to the fake attendance management - attendance statistics - report - \[archived report tab\], click the import function after the report name is entered. You can directly write the data to the archived report
+    /// Write the results of the archived report, corresponding to the fake attendance management - attendance statistics - report - *archived report tab*, click the import function after the report name is entered. You can directly write the data to the archived report
     ///
     /// `POST /open-apis/attendance/v1/archive_rule/upload_report`
     ///
@@ -66,7 +66,7 @@ impl<'a> ArchiveRuleApi<'a> {
     }
     /// Query archived report header (查询归档报表表头)
     ///
-    /// Query the header of the archived report, corresponding to the background fake attendance management - attendance statistics - report - \[archived report\]. The archived report supports the reference system report, which can set the archived time and data archiving period, and supports the selection of personnel according to the department/personnel, country/region, personnel type, work location, rank, sequence, and position
+    /// Query the header of the archived report, corresponding to the background fake attendance management - attendance statistics - report - *archived report*. The archived report supports the reference system report, which can set the archived time and data archiving period, and supports the selection of personnel according to the department/personnel, country/region, personnel type, work location, rank, sequence, and position
     ///
     /// `POST /open-apis/attendance/v1/archive_rule/user_stats_fields_query`
     ///
@@ -89,7 +89,9 @@ pub struct DelReportRequest {
     call: Call,
 }
 impl DelReportRequest {
-    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\]* employee_id: employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details* employee_no: employee job number, that is, job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details
+    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email*
+    /// * employee_id: employee ID, which is the user ID in *Feishu admin background* &gt; organizational structure &gt; members and departments &gt; member details
+    /// * employee_no: employee job number, that is, job number in *Feishu management background* &gt; organizational structure &gt; members and departments &gt; member details
     ///
     /// Required.
     pub fn employee_type(mut self, value: impl Into<String>) -> Self {
@@ -196,7 +198,9 @@ pub struct UploadReportRequest {
     call: Call,
 }
 impl UploadReportRequest {
-    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\]* `employee_id`: employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details* `employee_no`: employee job number, that is, job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details
+    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email*
+    /// * `employee_id`: employee ID, which is the user ID in *Feishu admin background* &gt; organizational structure &gt; members and departments &gt; member details
+    /// * `employee_no`: employee job number, that is, job number in *Feishu management background* &gt; organizational structure &gt; members and departments &gt; member details
     ///
     /// Required.
     pub fn employee_type(mut self, value: impl Into<String>) -> Self {
@@ -239,7 +243,9 @@ pub struct UserStatsFieldsQueryRequest {
     call: Call,
 }
 impl UserStatsFieldsQueryRequest {
-    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\]* `employee_id`: employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details* `employee_no`: employee job number, that is, job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details
+    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email*
+    /// * `employee_id`: employee ID, which is the user ID in *Feishu admin background* &gt; organizational structure &gt; members and departments &gt; member details
+    /// * `employee_no`: employee job number, that is, job number in *Feishu management background* &gt; organizational structure &gt; members and departments &gt; member details
     ///
     /// Required.
     pub fn employee_type(mut self, value: impl Into<String>) -> Self {

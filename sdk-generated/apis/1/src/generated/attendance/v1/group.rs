@@ -15,7 +15,7 @@ impl<'a> GroupApi<'a> {
     }
     /// Create or modify attendance groups (创建或修改考勤组)
     ///
-    /// The attendance team is a rule setting for the attendance of departments or employees in a specific place and within a specific time period (including commuting, arriving late, leaving early, sick leave, marriage leave, bereavement leave, public holidays, working hours, overtime, etc.).By setting the attendance group, you can set attendance methods, attendance time, attendance location and other attendance rules from the two dimensions of departments and employees.The corresponding function is the same as the settings - fake attendance settings - "new" function of \[attendance group\]
+    /// The attendance team is a rule setting for the attendance of departments or employees in a specific place and within a specific time period (including commuting, arriving late, leaving early, sick leave, marriage leave, bereavement leave, public holidays, working hours, overtime, etc.).By setting the attendance group, you can set attendance methods, attendance time, attendance location and other attendance rules from the two dimensions of departments and employees.The corresponding function is the same as the settings - fake attendance settings - "new" function of *attendance group*
     ///
     /// `POST /open-apis/attendance/v1/groups`
     ///
@@ -32,7 +32,7 @@ impl<'a> GroupApi<'a> {
     }
     /// Delete attendance group (删除考勤组)
     ///
-    /// Delete the attendance group through the attendance group ID. Corresponding Settings - False Attendance Settings - Delete Function of \[Attendance Group\] Operation Columns
+    /// Delete the attendance group through the attendance group ID. Corresponding Settings - False Attendance Settings - Delete Function of *Attendance Group* Operation Columns
     ///
     /// `DELETE /open-apis/attendance/v1/groups/:group_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> GroupApi<'a> {
                 .path_param("group_id", group_id.as_ref()),
         }
     }
-    /// Query attendance group by ID (按 ID 查询考勤组)
+    /// Query attendance group by ID-Get the attendance group details through the attendance group ID. Including basic information, attendance shifts, attendance methods, and attendance setting information (按 ID 查询考勤组)
     ///
-    /// Get the attendance group details through the attendance group ID. Including basic information, attendance shifts, attendance methods, and attendance setting information
+    /// 通过考勤组 ID 获取考勤组详情。包含基本信息、考勤班次、考勤方式、考勤设置信息
     ///
     /// `GET /open-apis/attendance/v1/groups/:group_id`
     ///
@@ -103,7 +103,7 @@ impl<'a> GroupApi<'a> {
     }
     /// Query attendance group by name (按名称查询考勤组)
     ///
-    /// Query the summary information of the attendance group by the name of the attendance group. The query conditions support two methods: exact matching and fuzzy matching of the name. The query results are sorted by the modification time of the attendance group desc, and the maximum number of records is 10. Corresponding page settings - fake attendance settings - \[attendance group\] name search function
+    /// Query the summary information of the attendance group by the name of the attendance group. The query conditions support two methods: exact matching and fuzzy matching of the name. The query results are sorted by the modification time of the attendance group desc, and the maximum number of records is 10. Corresponding page settings - fake attendance settings - *attendance group* name search function
     ///
     /// `POST /open-apis/attendance/v1/groups/search`
     ///
@@ -126,7 +126,9 @@ pub struct CreateRequest {
     call: Call,
 }
 impl CreateRequest {
-    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, that is the user ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details),employee_no(Employee number, that is the employee ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details)
+    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email* Options:
+    /// - `employee_id`: Employee ID, that is the user ID in *Feishu Admin* &gt; Organization &gt; Member and Department &gt; Member Details
+    /// - `employee_no`: Employee number, that is the employee ID in *Feishu Admin* &gt; Organization &gt; Member and Department &gt; Member Details
     ///
     /// Required.
     pub fn employee_type(
@@ -137,7 +139,8 @@ impl CreateRequest {
         self.call.set_query("employee_type", String::from(v.into()));
         self
     }
-    /// Type of department ID Options:open_id(For the time being, only the openid of the department is supported. For specific concepts, please refer to the open_department_id in \[Department Resource Introduction\])
+    /// Type of department ID Options:
+    /// - `open_id`: For the time being, only the openid of the department is supported. For specific concepts, please refer to the open_department_id in *Department Resource Introduction*
     ///
     /// Required.
     pub fn dept_type(mut self, value: impl Into<super::models::DeptType>) -> Self {
@@ -198,7 +201,9 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// user_id and creator_id employee id types in the request body and response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
+    /// user_id and creator_id employee id types in the request body and response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email* Options:
+    /// - `employee_id`: Employee ID, which is the user ID in *Feishu admin background* &gt; organizational structure &gt; members and departments &gt; member details
+    /// - `employee_no`: Employee job number, that is, the job number in *Feishu management background* &gt; organizational structure &gt; members and departments &gt; member details
     ///
     /// Required.
     pub fn employee_type(
@@ -209,7 +214,8 @@ impl GetRequest {
         self.call.set_query("employee_type", String::from(v.into()));
         self
     }
-    /// Department ID type Options:open_id(For the time being, only the openid of the department is supported. For specific concepts, please refer to the open_department_id in \[Department Resource Introduction\])
+    /// Department ID type Options:
+    /// - `open_id`: For the time being, only the openid of the department is supported. For specific concepts, please refer to the open_department_id in *Department Resource Introduction*
     ///
     /// Required.
     pub fn dept_type(mut self, value: impl Into<super::models::DeptType>) -> Self {
@@ -313,7 +319,7 @@ pub struct ListUserRequest {
     call: Call,
 }
 impl ListUserRequest {
-    /// Response body user_id employee ID type. If you do not have backend management permissions, you can use \[Get user ID by mobile phone number or email\]&lt;b&gt;Optional values are&lt;/b&gt;:1. employee_id: Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member detailsDetails2. employee_no: Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details
+    /// Response body user_id employee ID type. If you do not have backend management permissions, you can use *Get user ID by mobile phone number or email*&lt;b&gt;Optional values are&lt;/b&gt;:1. employee_id: Employee ID, which is the user ID in *Feishu admin background* &gt; organizational structure &gt; members and departments &gt; member detailsDetails2. employee_no: Employee job number, that is, the job number in *Feishu management background* &gt; organizational structure &gt; members and departments &gt; member details
     ///
     /// Required.
     pub fn employee_type(mut self, value: impl Into<String>) -> Self {
@@ -321,7 +327,7 @@ impl ListUserRequest {
         self.call.set_query("employee_type", v.into());
         self
     }
-    /// Response body department_ids type of department ID.&lt;b&gt;Optional values are&lt;/b&gt;:1. open_id: For the time being, only the openid of the department is supported. For specific concepts, please refer to the open_department_id in \[Department Resource Introduction\]
+    /// Response body department_ids type of department ID.&lt;b&gt;Optional values are&lt;/b&gt;:1. open_id: For the time being, only the openid of the department is supported. For specific concepts, please refer to the open_department_id in *Department Resource Introduction*
     ///
     /// Required.
     pub fn dept_type(mut self, value: impl Into<String>) -> Self {

@@ -15,7 +15,7 @@ impl<'a> LeaveAccrualRecordApi<'a> {
     }
     /// Modify Grant Record (修改发放记录;)
     ///
-    /// Update the number and expiration date of issuance records, corresponding to leave management - leave management - \[issuance records\]
+    /// Update the number and expiration date of issuance records, corresponding to leave management - leave management - *issuance records*
     ///
     /// `PATCH /open-apis/attendance/v1/leave_accrual_record/:leave_id`
     ///

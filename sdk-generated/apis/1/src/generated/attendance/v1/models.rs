@@ -96,11 +96,11 @@ impl ToJson for ApprovalType {
 )]
 #[non_exhaustive]
 pub enum CheckDateType {
-    /// `PeriodTime`
+    /// `PeriodTime`: Document duration (i.e. remedy_time)
     PeriodTime,
-    /// `CreateTime`
+    /// `CreateTime`: Document creation time
     CreateTime,
-    /// `UpdateTime`
+    /// `UpdateTime`: Document status update time (grey release, not yet open)
     UpdateTime,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -551,25 +551,25 @@ impl ToJson for CheckOutResultSupplement {
 )]
 #[non_exhaustive]
 pub enum CheckResult {
-    /// `NoNeedCheck`
+    /// `NoNeedCheck`: No clock in
     NoNeedCheck,
-    /// `SystemCheck`
+    /// `SystemCheck`: System clock in
     SystemCheck,
-    /// `Normal`
+    /// `Normal`: Normal
     Normal,
-    /// `Early`
+    /// `Early`: Leave early
     Early,
-    /// `Late`
+    /// `Late`: Late
     Late,
-    /// `SeriousLate`
+    /// `SeriousLate`: Seriously late
     SeriousLate,
-    /// `Lack`
+    /// `Lack`: Missing card
     Lack,
-    /// `Invalid`
+    /// `Invalid`: Invalid
     Invalid,
-    /// `None`
+    /// `None`: Stateless
     None,
-    /// `Todo`
+    /// `Todo`: Not clocked in yet
     Todo,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -654,11 +654,11 @@ impl ToJson for CheckResult {
 )]
 #[non_exhaustive]
 pub enum CreateEmployeeType {
-    /// `open_id`
+    /// `open_id`: For the identity of the user in an application, you can refer to *How to get different user IDs*
     OpenId,
-    /// `employee_id`
+    /// `employee_id`: Employee ID, which is the user ID in *Feishu Admin* &gt; Organization &gt; Member and Department &gt; Member Details
     EmployeeId,
-    /// `employee_no`
+    /// `employee_no`: Employee No., which is the Employee ID in *Feishu Admin* &gt; Organization &gt; Member and Department &gt; Member Details
     EmployeeNo,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -729,11 +729,11 @@ impl ToJson for CreateEmployeeType {
 )]
 #[non_exhaustive]
 pub enum DefaultLocale {
-    /// `ch`
+    /// `ch`: Chinese description
     Ch,
-    /// `en`
+    /// `en`: English description
     En,
-    /// `ja`
+    /// `ja`: Japanese description
     Ja,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -804,7 +804,7 @@ impl ToJson for DefaultLocale {
 )]
 #[non_exhaustive]
 pub enum DeptType {
-    /// `open_id`
+    /// `open_id`: For the time being, only the openid of the department is supported. For specific concepts, please refer to the open_department_id in *Department Resource Introduction*
     OpenId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -871,9 +871,9 @@ impl ToJson for DeptType {
 )]
 #[non_exhaustive]
 pub enum EmployeeType {
-    /// `employee_id`
+    /// `employee_id`: Employee ID, that is the user ID in *Feishu Admin* &gt; Organization &gt; Member and Department &gt; Member Details
     EmployeeId,
-    /// `employee_no`
+    /// `employee_no`: Employee number, that is the employee ID in *Feishu Admin* &gt; Organization &gt; Member and Department &gt; Member Details
     EmployeeNo,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -942,11 +942,11 @@ impl ToJson for EmployeeType {
 )]
 #[non_exhaustive]
 pub enum Locale {
-    /// `en`
+    /// `en`: English
     En,
-    /// `ja`
+    /// `ja`: Japanese
     Ja,
-    /// `zh`
+    /// `zh`: Chinese
     Zh,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1017,11 +1017,11 @@ impl ToJson for Locale {
 )]
 #[non_exhaustive]
 pub enum QueryEmployeeType {
-    /// `open_id`
+    /// `open_id`: Open ID., which is the Open ID in *Feishu Admin*
     OpenId,
-    /// `employee_id`
+    /// `employee_id`: Employee ID, which is the user ID in *Feishu Admin* &gt; Organization &gt; Member and Department &gt; Member Details
     EmployeeId,
-    /// `employee_no`
+    /// `employee_no`: Employee No., which is the Employee ID in *Feishu Admin* &gt; Organization &gt; Member and Department &gt; Member Details
     EmployeeNo,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1092,9 +1092,9 @@ impl ToJson for QueryEmployeeType {
 )]
 #[non_exhaustive]
 pub enum StatsType {
-    /// `daily`
+    /// `daily`: Daily statistics
     Daily,
-    /// `month`
+    /// `month`: Monthly statistics
     Month,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1233,7 +1233,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `AntiCheatConfig`
+/// The `anti_cheat_punch_config` of \[`GetGroupResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1253,7 +1253,9 @@ pub struct AntiCheatConfig {
     pub check_change_device_punch: Option<bool>,
     /// The same member of the attendance team can bind up to the upper limit of the number of clocks in the device, and it is required to fill in the replacement device clock in the verification
     pub allow_change_device_num: Option<i64>,
-    /// The processing method when the clock in suspected cheating is turned on. Required when the clock in suspected cheating is turned on Options:1(use_face_punch The clock in facial recognition),2(only_record_cheat_info Only record suspected cheating information)
+    /// The processing method when the clock in suspected cheating is turned on. Required when the clock in suspected cheating is turned on Options:
+    /// - `1`: use_face_punch The clock in facial recognition
+    /// - `2`: only_record_cheat_info Only record suspected cheating information
     pub suspected_cheat_handle_method: Option<i64>,
 }
 impl FromJson for AntiCheatConfig {
@@ -1309,7 +1311,7 @@ impl ToJson for AntiCheatConfig {
         w.end_object();
     }
 }
-/// `ApprovalInfo`
+/// The `approval_info` of \[`ProcessApprovalInfoResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1334,7 +1336,7 @@ impl FromJson for ApprovalInfo {
         Ok(out)
     }
 }
-/// `ArchiveField`
+/// The `archive_report_fields` of \[`UserStatsFieldsQueryArchiveRuleResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1359,7 +1361,7 @@ impl FromJson for ArchiveField {
         Ok(out)
     }
 }
-/// `ArchiveFieldData`
+/// The `field_datas` of \[`ArchiveReportData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1367,7 +1369,7 @@ impl FromJson for ArchiveField {
     serde(default)
 )]
 pub struct ArchiveFieldData {
-    /// Field code, which can be obtained according to \[Query Archive Report Header\]
+    /// Field code, which can be obtained according to *Query Archive Report Header*
     pub code: String,
     /// field result value
     pub value: Option<String>,
@@ -1386,7 +1388,7 @@ impl ToJson for ArchiveFieldData {
         None
     }
 }
-/// `ArchiveReportData`
+/// The `archive_report_datas` of \[`UploadReportArchiveRuleRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1428,7 +1430,7 @@ impl ToJson for ArchiveReportData {
         None
     }
 }
-/// `ArchiveReportMeta`
+/// The `items` of \[`ListArchiveRuleResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1456,7 +1458,7 @@ impl FromJson for ArchiveReportMeta {
         Ok(out)
     }
 }
-/// `BatchCreateTempUserDailyShiftRequestBody`
+/// The request body of `attendance.v1.user_daily_shift.batch_create_temp` (Create or modify temporary schedule).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1486,7 +1488,7 @@ impl ToJson for BatchCreateTempUserDailyShiftRequestBody {
         None
     }
 }
-/// `BatchCreateTempUserDailyShiftResponseBody`
+/// The data `attendance.v1.user_daily_shift.batch_create_temp` (Create or modify temporary schedule) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1505,7 +1507,7 @@ impl FromJson for BatchCreateTempUserDailyShiftResponseBody {
         Ok(out)
     }
 }
-/// `BatchCreateUserDailyShiftRequestBody`
+/// The request body of `attendance.v1.user_daily_shift.batch_create` (Create or modify schedule).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1532,7 +1534,7 @@ impl ToJson for BatchCreateUserDailyShiftRequestBody {
         None
     }
 }
-/// `BatchCreateUserFlowRequestBody`
+/// The request body of `attendance.v1.user_flow.batch_create` (Import attendance record).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1556,7 +1558,7 @@ impl ToJson for BatchCreateUserFlowRequestBody {
         None
     }
 }
-/// `BatchCreateUserFlowResponseBody`
+/// The data `attendance.v1.user_flow.batch_create` (Import attendance record) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1575,7 +1577,7 @@ impl FromJson for BatchCreateUserFlowResponseBody {
         Ok(out)
     }
 }
-/// `BatchDelUserFlowRequestBody`
+/// The request body of `attendance.v1.user_flow.batch_del` (delete attendance record).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1583,7 +1585,7 @@ impl FromJson for BatchCreateUserFlowResponseBody {
     serde(default)
 )]
 pub struct BatchDelUserFlowRequestBody {
-    /// Attendance flow record ID, which is obtained as follows: 1) \[Batch query of attendance flow record\] 2) \[Obtain attendance results\] 3) \[Import attendance flow record\]
+    /// Attendance flow record ID, which is obtained as follows: 1) *Batch query of attendance flow record* 2) *Obtain attendance results* 3) *Import attendance flow record*
     pub record_ids: Vec<String>,
 }
 impl ToJson for BatchDelUserFlowRequestBody {
@@ -1593,7 +1595,7 @@ impl ToJson for BatchDelUserFlowRequestBody {
         w.end_object();
     }
 }
-/// `BatchDelUserFlowResponseBody`
+/// The data `attendance.v1.user_flow.batch_del` (delete attendance record) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1615,7 +1617,7 @@ impl FromJson for BatchDelUserFlowResponseBody {
         Ok(out)
     }
 }
-/// `ChildField`
+/// The `child_fields` of \[`Field`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1640,7 +1642,7 @@ impl FromJson for ChildField {
         Ok(out)
     }
 }
-/// `ChildItem`
+/// The `child_items` of \[`Item`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1699,7 +1701,7 @@ impl ToJson for ChildItem {
         None
     }
 }
-/// `ClockInAbnormalSettings`
+/// The `clock_in_abnormal_settings` of \[`GetGroupResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1729,7 +1731,7 @@ impl ToJson for ClockInAbnormalSettings {
         w.end_object();
     }
 }
-/// `CreateGroupRequestBody`
+/// The request body of `attendance.v1.group.create` (Create or modify attendance groups).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1756,7 +1758,7 @@ impl ToJson for CreateGroupRequestBody {
         None
     }
 }
-/// `CreateGroupResponseBody`
+/// The data `attendance.v1.group.create` (Create or modify attendance groups) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1775,7 +1777,7 @@ impl FromJson for CreateGroupResponseBody {
         Ok(out)
     }
 }
-/// `CreateShiftResponseBody`
+/// The data `attendance.v1.shift.create` (Create Attendance Shift) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1794,7 +1796,7 @@ impl FromJson for CreateShiftResponseBody {
         Ok(out)
     }
 }
-/// `CreateUserApprovalRequestBody`
+/// The request body of `attendance.v1.user_approval.create` (Add approval result).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1826,7 +1828,7 @@ impl ToJson for CreateUserApprovalRequestBody {
         None
     }
 }
-/// `CreateUserTaskRemedyResponseBody`
+/// The data `attendance.v1.user_task_remedy.create` (Notify correction approval initiation) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1845,7 +1847,7 @@ impl FromJson for CreateUserTaskRemedyResponseBody {
         Ok(out)
     }
 }
-/// `DelReportArchiveRuleRequestBody`
+/// The request body of `attendance.v1.archive_rule.del_report` (Delete archived report row data).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1857,7 +1859,7 @@ pub struct DelReportArchiveRuleRequestBody {
     pub month: String,
     /// Operator ID, corresponding employee_type
     pub operator_id: String,
-    /// Archive rule id, which can be obtained according to \[Query all archive rules\]
+    /// Archive rule id, which can be obtained according to *Query all archive rules*
     pub archive_rule_id: String,
     /// User ID, corresponding to employee_type
     pub user_ids: Option<Vec<String>>,
@@ -1884,7 +1886,7 @@ impl ToJson for DelReportArchiveRuleRequestBody {
         None
     }
 }
-/// `Field`
+/// The `fields` of \[`UserStatsField`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1909,7 +1911,7 @@ impl FromJson for Field {
         Ok(out)
     }
 }
-/// `File`
+/// The `file` of \[`UploadFileResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1928,7 +1930,7 @@ impl FromJson for File {
         Ok(out)
     }
 }
-/// `FlexibleRule`
+/// The `flexible_rule` of \[`GetShiftResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1958,7 +1960,7 @@ impl ToJson for FlexibleRule {
         w.end_object();
     }
 }
-/// `FreeClockSetting`
+/// The `free_clock_setting` of \[`FreePunchCfg`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1988,7 +1990,7 @@ impl ToJson for FreeClockSetting {
         w.end_object();
     }
 }
-/// `FreePunchCfg`
+/// The `free_punch_cfg` of \[`GetGroupResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2051,7 +2053,7 @@ impl ToJson for FreePunchCfg {
         None
     }
 }
-/// `GetGroupResponseBody`
+/// The data `attendance.v1.group.get` (Query attendance group by ID-Get the attendance group details through the attendance group ID. Including basic information, attendance shifts, attendance methods, and attendance setting information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2319,7 +2321,7 @@ impl FromJson for GetGroupResponseBody {
         Ok(out)
     }
 }
-/// `GetLeaveEmployExpireRecordRequestBody`
+/// The request body of `attendance.v1.leave_employ_expire_record.get` (Get grant record by expiration time).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2329,7 +2331,7 @@ impl FromJson for GetGroupResponseBody {
 pub struct GetLeaveEmployExpireRecordRequestBody {
     /// Employee ID, consistent with user_id_type
     pub employment_id: String,
-    /// The holiday type ID can be obtained by \[Get a list of holiday types\]
+    /// The holiday type ID can be obtained by *Get a list of holiday types*
     pub leave_type_id: String,
     /// The earliest expiration date in the format yyyy-MM-dd
     pub start_expiration_date: String,
@@ -2364,7 +2366,7 @@ impl ToJson for GetLeaveEmployExpireRecordRequestBody {
         None
     }
 }
-/// `GetLeaveEmployExpireRecordResponseBody`
+/// The data `attendance.v1.leave_employ_expire_record.get` (Get grant record by expiration time) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2383,7 +2385,7 @@ impl FromJson for GetLeaveEmployExpireRecordResponseBody {
         Ok(out)
     }
 }
-/// `Group`
+/// The `group` of \[`CreateGroupRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2391,7 +2393,7 @@ impl FromJson for GetLeaveEmployExpireRecordResponseBody {
     serde(default)
 )]
 pub struct Group {
-    /// Attendance group ID (only provided when modifying), you need to query the attendance group by name from \[query attendance groups by name\] or \[query all attendance groups\] Get groupId in the interface. If not, a new attendance group will be created
+    /// Attendance group ID (only provided when modifying), you need to query the attendance group by name from *query attendance groups by name* or *query all attendance groups* Get groupId in the interface. If not, a new attendance group will be created
     pub group_id: Option<String>,
     /// attendance team name
     pub group_name: String,
@@ -2455,9 +2457,17 @@ pub struct Group {
     pub hide_clock_in_rule: Option<bool>,
     /// Whether to turn on the facial recognition clock in, the default is empty
     pub face_punch: Option<bool>,
-    /// Facial recognition clock in rule, default to empty** Optional values are: *** 1: Need facial recognition in every clock* 2: Need facial recognition when clock in suspected cheating
+    /// Facial recognition clock in rule, default to empty
+    ///
+    /// **Optional values are:**
+    /// * 1: Need facial recognition in every clock
+    /// * 2: Need facial recognition when clock in suspected cheating
     pub face_punch_cfg: Option<i64>,
-    /// Face clock in rule, default is empty** Optional values are: *** false: indicates live verification is enabled* true: indicates action validation, only valid when face_punch_cfg = 1
+    /// Face clock in rule, default is empty
+    ///
+    /// **Optional values are:**
+    /// * false: indicates live verification is enabled
+    /// * true: indicates action validation, only valid when face_punch_cfg = 1
     pub face_live_need_action: Option<bool>,
     /// Whether to allow ordinary camera clock in facial recognition failure, the default is empty
     pub face_downgrade: Option<bool>,
@@ -2471,13 +2481,26 @@ pub struct Group {
     pub gps_range: Option<i64>,
     /// Address list (appended only, does not overwrite the previous list)
     pub locations: Option<Vec<Location>>,
-    /// Attendance types** Optional values are: *** 1: Fixed shift* 2: scheduled shifts* 3: Free shift
+    /// Attendance types
+    ///
+    /// **Optional values are:**
+    /// * 1: Fixed shift
+    /// * 2: scheduled shifts
+    /// * 3: Free shift
     pub group_type: i64,
-    /// The fixed shift schedule must be filled in, and 7 must be filled in (from Monday to Sunday). Shift IDs can be obtained by \[Query all shifts\] and \[Query shifts by name\]
+    /// The fixed shift schedule must be filled in, and 7 must be filled in (from Monday to Sunday). Shift IDs can be obtained by *Query all shifts* and *Query shifts by name*
     pub punch_day_shift_ids: Vec<String>,
     /// Configuration free shift
     pub free_punch_cfg: Option<FreePunchCfg>,
-    /// National Calendar ID** Optional values are: *** 0: No holidays according to the national calendar* 1: Chinese mainland* 2: United States* 3: Japan* 4: India* 5: Singapore
+    /// National Calendar ID
+    ///
+    /// **Optional values are:**
+    /// * 0: No holidays according to the national calendar
+    /// * 1: Chinese mainland
+    /// * 2: United States
+    /// * 3: Japan
+    /// * 4: India
+    /// * 5: Singapore
     pub calendar_id: i64,
     /// Special dates must be clocked in
     pub need_punch_special_days: Option<Vec<PunchSpecialDateShift>>,
@@ -2487,11 +2510,17 @@ pub struct Group {
     pub work_day_no_punch_as_lack: Option<bool>,
     /// Whether it takes effect immediately, the default is false
     pub effect_now: Option<bool>,
-    /// Refill card cycle type* 1: Monthly* 2: Customize
+    /// Refill card cycle type
+    /// * 1: Monthly
+    /// * 2: Customize
     pub remedy_period_type: Option<i64>,
     /// Supplement card custom cycle start date, range 0-28
     pub remedy_period_custom_date: Option<i64>,
-    /// Clock in type.Bit arithmetic, that is, if you need to set two clocks in 1 and 2, you need to pass in the addition value 3.** Optional value **:* 1: GPS clock in* 2: Wi-Fi clock in* 4: The clock in the attendance machine* 8: IP clock in
+    /// Clock in type.Bit arithmetic, that is, if you need to set two clocks in 1 and 2, you need to pass in the addition value 3.** Optional value **:
+    /// * 1: GPS clock in
+    /// * 2: Wi-Fi clock in
+    /// * 4: The clock in the attendance machine
+    /// * 8: IP clock in
     pub punch_type: Option<i64>,
     /// `effect_time`
     pub effect_time: Option<String>,
@@ -2766,7 +2795,7 @@ impl ToJson for Group {
         None
     }
 }
-/// `GroupMeta`
+/// The `group_list` of \[`ListGroupResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2788,7 +2817,7 @@ impl FromJson for GroupMeta {
         Ok(out)
     }
 }
-/// `I18nMap`
+/// The `report_name` of \[`ArchiveReportMeta`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2813,7 +2842,7 @@ impl FromJson for I18nMap {
         Ok(out)
     }
 }
-/// `I18nNames`
+/// The `i18n_names` of \[`UserLeave`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2847,7 +2876,7 @@ impl ToJson for I18nNames {
         w.end_object();
     }
 }
-/// `Item`
+/// The `items` of \[`UserStatsView`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2890,7 +2919,7 @@ impl ToJson for Item {
         None
     }
 }
-/// `LangText`
+/// The `reason` of \[`LeaveAccrualRecord`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2929,7 +2958,7 @@ impl ToJson for LangText {
         None
     }
 }
-/// `LateOffLateOnRule`
+/// The `late_off_late_on_rule` of \[`GetShiftResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2959,7 +2988,7 @@ impl ToJson for LateOffLateOnRule {
         w.end_object();
     }
 }
-/// `LateOffLateOnSetting`
+/// The `late_off_late_on_setting` of \[`GetShiftResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2967,9 +2996,13 @@ impl ToJson for LateOffLateOnRule {
     serde(default)
 )]
 pub struct LateOffLateOnSetting {
-    /// Rules for calculating the departure time of the same day Options:0(FlexibleType Elastic rule),1(FixedType fixed rule)
+    /// Rules for calculating the departure time of the same day Options:
+    /// - `0`: FlexibleType Elastic rule
+    /// - `1`: FixedType fixed rule
     pub late_off_base_on_time_type: Option<i64>,
-    /// Next day late arrival time calculation rules Options:0(FixedType fixed rule),1(FlexibleType Elastic rule)
+    /// Next day late arrival time calculation rules Options:
+    /// - `0`: FixedType fixed rule
+    /// - `1`: FlexibleType Elastic rule
     pub late_on_base_on_time_type: Option<i64>,
 }
 impl FromJson for LateOffLateOnSetting {
@@ -2997,7 +3030,7 @@ impl ToJson for LateOffLateOnSetting {
         w.end_object();
     }
 }
-/// `LeaveAccrualRecord`
+/// The `record` of \[`PatchLeaveAccrualRecordResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3055,7 +3088,7 @@ impl FromJson for LeaveAccrualRecord {
         Ok(out)
     }
 }
-/// `LeaveEmployExpireRecord`
+/// The `records` of \[`GetLeaveEmployExpireRecordResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3110,7 +3143,7 @@ impl FromJson for LeaveEmployExpireRecord {
         Ok(out)
     }
 }
-/// `LeaveNeedPunchCfg`
+/// The `leave_need_punch_cfg` of \[`GetGroupResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3152,7 +3185,7 @@ impl ToJson for LeaveNeedPunchCfg {
         w.end_object();
     }
 }
-/// `ListArchiveRuleResponseBody`
+/// The data `attendance.v1.archive_rule.list` (Query all archived reports) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3177,7 +3210,7 @@ impl FromJson for ListArchiveRuleResponseBody {
         Ok(out)
     }
 }
-/// `ListGroupResponseBody`
+/// The data `attendance.v1.group.list` (Query all attendance groups) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3202,7 +3235,7 @@ impl FromJson for ListGroupResponseBody {
         Ok(out)
     }
 }
-/// `ListShiftResponseBody`
+/// The data `attendance.v1.shift.list` (Query all shifts) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3227,7 +3260,7 @@ impl FromJson for ListShiftResponseBody {
         Ok(out)
     }
 }
-/// `ListUserGroupResponseBody`
+/// The data `attendance.v1.group.list_user` (Query all members in the attendance group) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3252,7 +3285,7 @@ impl FromJson for ListUserGroupResponseBody {
         Ok(out)
     }
 }
-/// `Location`
+/// The `locations` of \[`GetGroupResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3264,7 +3297,12 @@ pub struct Location {
     pub location_id: Option<String>,
     /// Address name
     pub location_name: String,
-    /// address type** Optional values are: *** 1: GPS* 2: Wi-Fi* 8: IP
+    /// address type
+    ///
+    /// **Optional values are:**
+    /// * 1: GPS
+    /// * 2: Wi-Fi
+    /// * 8: IP
     pub location_type: i64,
     /// address latitude
     pub latitude: Option<f64>,
@@ -3328,7 +3366,7 @@ impl ToJson for Location {
         None
     }
 }
-/// `Machine`
+/// The `machines` of \[`GetGroupResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3367,7 +3405,7 @@ impl ToJson for Machine {
         None
     }
 }
-/// `MemberStatusChange`
+/// The `member_status_change` of \[`GetGroupResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3424,7 +3462,7 @@ impl ToJson for MemberStatusChange {
         w.end_object();
     }
 }
-/// `ModifyUserSettingRequestBody`
+/// The request body of `attendance.v1.user_setting.modify` (Modify user face recognition information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3456,7 +3494,7 @@ impl ToJson for ModifyUserSettingRequestBody {
         None
     }
 }
-/// `OvertimeClockCfg`
+/// The `overtime_clock_cfg` of \[`GetGroupResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3493,7 +3531,7 @@ impl ToJson for OvertimeClockCfg {
         w.end_object();
     }
 }
-/// `OvertimeRule`
+/// The `overtime_rule` of \[`GetShiftResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3532,7 +3570,7 @@ impl ToJson for OvertimeRule {
         None
     }
 }
-/// `PatchLeaveAccrualRecordRequestBody`
+/// The request body of `attendance.v1.leave_accrual_record.patch` (Modify Grant Record).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3540,11 +3578,11 @@ impl ToJson for OvertimeRule {
     serde(default)
 )]
 pub struct PatchLeaveAccrualRecordRequestBody {
-    /// The unique ID of the issuance record, which can be created by \[Create a holiday issuance record\]
+    /// The unique ID of the issuance record, which can be created by *Create a holiday issuance record*
     pub leave_granting_record_id: String,
     /// Employee ID, type corresponding user_id_type
     pub employment_id: String,
-    /// The holiday type ID can be obtained by \[Get a list of holiday types\]
+    /// The holiday type ID can be obtained by *Get a list of holiday types*
     pub leave_type_id: String,
     /// Modify the grant record Reason
     pub reason: Vec<LangText>,
@@ -3586,7 +3624,7 @@ impl ToJson for PatchLeaveAccrualRecordRequestBody {
         None
     }
 }
-/// `PatchLeaveAccrualRecordResponseBody`
+/// The data `attendance.v1.leave_accrual_record.patch` (Modify Grant Record) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3605,7 +3643,7 @@ impl FromJson for PatchLeaveAccrualRecordResponseBody {
         Ok(out)
     }
 }
-/// `ProcessApprovalInfoRequestBody`
+/// The request body of `attendance.v1.approval_info.process` (Notify approval status update).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3613,11 +3651,20 @@ impl FromJson for PatchLeaveAccrualRecordResponseBody {
     serde(default)
 )]
 pub struct ProcessApprovalInfoRequestBody {
-    /// Approval sample ID. How to access: 1) \[Get Granted Approval Data\] 2) \[Write Approval Result\] 3) \[Notify of Correction Request Submission (in the case of correction)\]
+    /// Approval sample ID. How to access: 1) *Get Granted Approval Data* 2) *Write Approval Result* 3) *Notify of Correction Request Submission (in the case of correction)*
     pub approval_id: String,
-    /// Approval type- 'leave': ask for leave- 'out': go out- 'Overtime': overtime- 'trip': business trip- 'remedy': replenish the card
+    /// Approval type
+    /// - 'leave': ask for leave
+    /// - 'out': go out
+    /// - 'Overtime': overtime
+    /// - 'trip': business trip
+    /// - 'remedy': replenish the card
     pub approval_type: String,
-    /// Approval status - `1`: rejected- `2`: approved- `4`: revoked**Notice**- **leave, out, overtime, and trip** only supports **revoked**- **remedy** supports **approved, rejected and revoked**
+    /// Approval status - `1`: rejected
+    /// - `2`: approved
+    /// - `4`: revoked
+    ///
+    /// **Notice**- **leave, out, overtime, and trip** only supports **revoked**- **remedy** supports **approved, rejected and revoked**
     pub status: i64,
 }
 impl ToJson for ProcessApprovalInfoRequestBody {
@@ -3638,7 +3685,7 @@ impl ToJson for ProcessApprovalInfoRequestBody {
         None
     }
 }
-/// `ProcessApprovalInfoResponseBody`
+/// The data `attendance.v1.approval_info.process` (Notify approval status update) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3657,7 +3704,7 @@ impl FromJson for ProcessApprovalInfoResponseBody {
         Ok(out)
     }
 }
-/// `PunchMember`
+/// The `need_punch_members` of \[`GetGroupResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3665,7 +3712,10 @@ impl FromJson for ProcessApprovalInfoResponseBody {
     serde(default)
 )]
 pub struct PunchMember {
-    /// Circle method:* '0': none* '1': all* '2': custom
+    /// Circle method:
+    /// * '0': none
+    /// * '1': all
+    /// * '2': custom
     pub rule_scope_type: Option<i64>,
     /// List of circle rules
     pub scope_group_list: Option<ScopeGroup>,
@@ -3687,7 +3737,7 @@ impl ToJson for PunchMember {
         w.end_object();
     }
 }
-/// `PunchSpecialDateShift`
+/// The `need_punch_special_days` of \[`GetGroupResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3697,7 +3747,7 @@ impl ToJson for PunchMember {
 pub struct PunchSpecialDateShift {
     /// Clock in the format yyyMMdd
     pub punch_day: i64,
-    /// Shift ID, you can check all shifts according to \[query\]And \[query shift by name\] get
+    /// Shift ID, you can check all shifts according to *query*And *query shift by name* get
     pub shift_id: String,
 }
 impl FromJson for PunchSpecialDateShift {
@@ -3723,7 +3773,7 @@ impl ToJson for PunchSpecialDateShift {
         None
     }
 }
-/// `PunchTimeRule`
+/// The `punch_time_rule` of \[`GetShiftResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3802,7 +3852,7 @@ impl ToJson for PunchTimeRule {
         None
     }
 }
-/// `PunchTimeSimpleRule`
+/// The `punch_time_simple_rules` of \[`UserTmpDailyShift`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3841,7 +3891,7 @@ impl ToJson for PunchTimeSimpleRule {
         None
     }
 }
-/// `QueryUserAllowedRemedysUserTaskRemedyRequestBody`
+/// The request body of `attendance.v1.user_task_remedy.query_user_allowed_remedys` (Obtain the time allowing for user's correction).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3868,7 +3918,7 @@ impl ToJson for QueryUserAllowedRemedysUserTaskRemedyRequestBody {
         None
     }
 }
-/// `QueryUserAllowedRemedysUserTaskRemedyResponseBody`
+/// The data `attendance.v1.user_task_remedy.query_user_allowed_remedys` (Obtain the time allowing for user's correction) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3890,7 +3940,7 @@ impl FromJson for QueryUserAllowedRemedysUserTaskRemedyResponseBody {
         Ok(out)
     }
 }
-/// `QueryUserApprovalRequestBody`
+/// The request body of `attendance.v1.user_approval.query` (Get approval data).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3900,13 +3950,23 @@ impl FromJson for QueryUserAllowedRemedysUserTaskRemedyResponseBody {
 pub struct QueryUserApprovalRequestBody {
     /// employee_no or employee_id list. The ID type passed in needs to match the value of the employee_type
     pub user_ids: Vec<String>,
-    /// The start date of the query. Format yyyyMMdd**Note**: The date passed in cannot exceed the current day + 1 day. For example, if the current day is 20241010, then passing in 20241011 will support query, but passing in 20241012 will result in an error
+    /// The start date of the query. Format yyyyMMdd
+    ///
+    /// **Note**: The date passed in cannot exceed the current day + 1 day. For example, if the current day is 20241010, then passing in 20241011 will support query, but passing in 20241012 will result in an error
     pub check_date_from: i64,
     /// The end date of the query, no more than 30 days apart from the check_date_from. Format yyyyMMdd
     pub check_date_to: i64,
-    /// The time type of the query basis (do not fill in the default basis PeriodTime) Options:PeriodTime(Document duration (i.e. remedy_time)),CreateTime(Document creation time),UpdateTime(Document status update time (grey release, not yet open))
+    /// The time type of the query basis (do not fill in the default basis PeriodTime) Options:
+    /// - `PeriodTime`: Document duration (i.e. remedy_time)
+    /// - `CreateTime`: Document creation time
+    /// - `UpdateTime`: Document status update time (grey release, not yet open)
     pub check_date_type: Option<CheckDateType>,
-    /// Query status (no default query passed status)Leave and overtime: Only support Approved and Revoked statusesOuting and business trip: Support querying all statuses Options:0(Todo Pending),1(Rejected),2(Approved),3(Canceled Cancelled),4(Reverted Revoked)
+    /// Query status (no default query passed status)Leave and overtime: Only support Approved and Revoked statusesOuting and business trip: Support querying all statuses Options:
+    /// - `0`: Todo Pending
+    /// - `1`: Rejected
+    /// - `2`: Approved
+    /// - `3`: Canceled Cancelled
+    /// - `4`: Reverted Revoked
     pub status: Option<i64>,
     /// The start time of the query, accurate to the second timestamp (in grayscale)
     pub check_time_from: Option<String>,
@@ -3926,7 +3986,7 @@ impl ToJson for QueryUserApprovalRequestBody {
         w.end_object();
     }
 }
-/// `QueryUserApprovalResponseBody`
+/// The data `attendance.v1.user_approval.query` (Get approval data) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3945,7 +4005,7 @@ impl FromJson for QueryUserApprovalResponseBody {
         Ok(out)
     }
 }
-/// `QueryUserDailyShiftRequestBody`
+/// The request body of `attendance.v1.user_daily_shift.query` (Query schedule information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3969,7 +4029,7 @@ impl ToJson for QueryUserDailyShiftRequestBody {
         w.end_object();
     }
 }
-/// `QueryUserDailyShiftResponseBody`
+/// The data `attendance.v1.user_daily_shift.query` (Query schedule information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3988,7 +4048,7 @@ impl FromJson for QueryUserDailyShiftResponseBody {
         Ok(out)
     }
 }
-/// `QueryUserFlowRequestBody`
+/// The request body of `attendance.v1.user_flow.query` (Batch query attendance record).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4021,7 +4081,7 @@ impl ToJson for QueryUserFlowRequestBody {
         None
     }
 }
-/// `QueryUserFlowResponseBody`
+/// The data `attendance.v1.user_flow.query` (Batch query attendance record) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4040,7 +4100,7 @@ impl FromJson for QueryUserFlowResponseBody {
         Ok(out)
     }
 }
-/// `QueryUserSettingRequestBody`
+/// The request body of `attendance.v1.user_setting.query` (Query user face recognition information in batches).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4058,7 +4118,7 @@ impl ToJson for QueryUserSettingRequestBody {
         w.end_object();
     }
 }
-/// `QueryUserSettingResponseBody`
+/// The data `attendance.v1.user_setting.query` (Query user face recognition information in batches) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4077,7 +4137,7 @@ impl FromJson for QueryUserSettingResponseBody {
         Ok(out)
     }
 }
-/// `QueryUserStatsDataRequestBody`
+/// The request body of `attendance.v1.user_stats_data.query` (Query statistical data).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4085,21 +4145,30 @@ impl FromJson for QueryUserSettingResponseBody {
     serde(default)
 )]
 pub struct QueryUserStatsDataRequestBody {
-    /// Language Options:en(English),ja(Japanese),zh(Chinese)
+    /// Language Options:
+    /// - `en`: English
+    /// - `ja`: Japanese
+    /// - `zh`: Chinese
     pub locale: Option<Locale>,
-    /// Statistics type Options:daily(Daily statistics),month(Monthly statistics)
+    /// Statistics type Options:
+    /// - `daily`: Daily statistics
+    /// - `month`: Monthly statistics
     pub stats_type: Option<StatsType>,
     /// Start time, format yyyyMMdd
     pub start_date: i64,
     /// End time, format yyyyMMdd(The time interval does not exceed 31 days)
     pub end_date: i64,
-    /// List of queried user IDs, corresponding to employee_type(No more than 200 users)* Required fields (all have been upgraded to the new system, new system requirements are required)
+    /// List of queried user IDs, corresponding to employee_type(No more than 200 users)
+    /// * Required fields (all have been upgraded to the new system, new system requirements are required)
     pub user_ids: Option<Vec<String>>,
     /// Whether to include departing personnel and transferring personnel, the default is false and not included
     pub need_history: Option<bool>,
-    /// * 'true': only show the attendance group data to which the employee currently belongs* 'false': Show all employee attendance group data &lt; br &gt; Default value: false
+    /// * 'true': only show the attendance group data to which the employee currently belongs
+    /// * 'false': Show all employee attendance group data
+    /// Default value: false
     pub current_group_only: Option<bool>,
-    /// Operator's user_id. Corresponds to employee_type* Each report of different operators (administrators) may have different field settings, and the system will query the statistics of the specified report according to the user_id.Required field (all have been upgraded to the new system, and the new system requires this field to be filled in)
+    /// Operator's user_id. Corresponds to employee_type
+    /// * Each report of different operators (administrators) may have different field settings, and the system will query the statistics of the specified report according to the user_id.Required field (all have been upgraded to the new system, and the new system requires this field to be filled in)
     pub user_id: Option<String>,
 }
 impl ToJson for QueryUserStatsDataRequestBody {
@@ -4125,7 +4194,7 @@ impl ToJson for QueryUserStatsDataRequestBody {
         None
     }
 }
-/// `QueryUserStatsDataResponseBody`
+/// The data `attendance.v1.user_stats_data.query` (Query statistical data) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4147,7 +4216,7 @@ impl FromJson for QueryUserStatsDataResponseBody {
         Ok(out)
     }
 }
-/// `QueryUserStatsFieldRequestBody`
+/// The request body of `attendance.v1.user_stats_field.query` (Query statistics headers).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4155,9 +4224,14 @@ impl FromJson for QueryUserStatsDataResponseBody {
     serde(default)
 )]
 pub struct QueryUserStatsFieldRequestBody {
-    /// Language Options:en(English),ja(Japanese),zh(Chinese)
+    /// Language Options:
+    /// - `en`: English
+    /// - `ja`: Japanese
+    /// - `zh`: Chinese
     pub locale: Option<Locale>,
-    /// Statistics type Options:daily(Daily statistics),month(Monthly statistics)
+    /// Statistics type Options:
+    /// - `daily`: Daily statistics
+    /// - `month`: Monthly statistics
     pub stats_type: Option<StatsType>,
     /// Start time in the format yyyMMdd
     pub start_date: i64,
@@ -4183,7 +4257,7 @@ impl ToJson for QueryUserStatsFieldRequestBody {
         None
     }
 }
-/// `QueryUserStatsFieldResponseBody`
+/// The data `attendance.v1.user_stats_field.query` (Query statistics headers) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4202,7 +4276,7 @@ impl FromJson for QueryUserStatsFieldResponseBody {
         Ok(out)
     }
 }
-/// `QueryUserStatsViewRequestBody`
+/// The request body of `attendance.v1.user_stats_view.query` (Query statistics settings).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4210,11 +4284,17 @@ impl FromJson for QueryUserStatsFieldResponseBody {
     serde(default)
 )]
 pub struct QueryUserStatsViewRequestBody {
-    /// Language Options:en(English),ja(Japanese),zh(Chinese)
+    /// Language Options:
+    /// - `en`: English
+    /// - `ja`: Japanese
+    /// - `zh`: Chinese
     pub locale: Option<Locale>,
-    /// Statistics type Options:daily(Daily statistics),month(Monthly statistics)
+    /// Statistics type Options:
+    /// - `daily`: Daily statistics
+    /// - `month`: Monthly statistics
     pub stats_type: Option<StatsType>,
-    /// User ID of the operator, corresponding to employee_type* Required fields (required for new system requirements after system upgrade)
+    /// User ID of the operator, corresponding to employee_type
+    /// * Required fields (required for new system requirements after system upgrade)
     pub user_id: Option<String>,
 }
 impl ToJson for QueryUserStatsViewRequestBody {
@@ -4235,7 +4315,7 @@ impl ToJson for QueryUserStatsViewRequestBody {
         None
     }
 }
-/// `QueryUserStatsViewResponseBody`
+/// The data `attendance.v1.user_stats_view.query` (Query statistics settings) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4254,7 +4334,7 @@ impl FromJson for QueryUserStatsViewResponseBody {
         Ok(out)
     }
 }
-/// `QueryUserTaskRemedyRequestBody`
+/// The request body of `attendance.v1.user_task_remedy.query` (Obtain correction record).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4268,9 +4348,17 @@ pub struct QueryUserTaskRemedyRequestBody {
     pub check_time_from: String,
     /// The end time of the check, with the timestamp accurate to seconds
     pub check_time_to: String,
-    /// The time type of the query basis (do not fill in the default basis PeriodTime) Options:PeriodTime(Document duration (i.e. remedy_time)),CreateTime(Document creation time),UpdateTime(Document status update time (new fields, effective for specific tenants))
+    /// The time type of the query basis (do not fill in the default basis PeriodTime) Options:
+    /// - `PeriodTime`: Document duration (i.e. remedy_time)
+    /// - `CreateTime`: Document creation time
+    /// - `UpdateTime`: Document status update time (new fields, effective for specific tenants)
     pub check_date_type: Option<CheckDateType>,
-    /// Query status (no default query passed status) Options:0(Pending),1(Rejected),2(Pass),3(Cancel),4(Withdraw)
+    /// Query status (no default query passed status) Options:
+    /// - `0`: Pending
+    /// - `1`: Rejected
+    /// - `2`: Pass
+    /// - `3`: Cancel
+    /// - `4`: Withdraw
     pub status: Option<i64>,
 }
 impl ToJson for QueryUserTaskRemedyRequestBody {
@@ -4293,7 +4381,7 @@ impl ToJson for QueryUserTaskRemedyRequestBody {
         None
     }
 }
-/// `QueryUserTaskRemedyResponseBody`
+/// The data `attendance.v1.user_task_remedy.query` (Obtain correction record) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4312,7 +4400,7 @@ impl FromJson for QueryUserTaskRemedyResponseBody {
         Ok(out)
     }
 }
-/// `QueryUserTaskRequestBody`
+/// The request body of `attendance.v1.user_task.query` (Obtain attendance result).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4339,7 +4427,7 @@ impl ToJson for QueryUserTaskRequestBody {
         w.end_object();
     }
 }
-/// `QueryUserTaskResponseBody`
+/// The data `attendance.v1.user_task.query` (Obtain attendance result) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4364,7 +4452,7 @@ impl FromJson for QueryUserTaskResponseBody {
         Ok(out)
     }
 }
-/// `RegionPlace`
+/// The `departure` of \[`UserTrip`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4374,7 +4462,7 @@ impl FromJson for QueryUserTaskResponseBody {
 pub struct RegionPlace {
     /// Geographical level (country | province | city | district)l1: Countryl2: Provincel3: Cityl4: District/County
     pub region_level: Option<String>,
-    /// Geographic ID, it can be obtained by \[querying district/county information\] or \[querying city information\] (only supported by Feishu People Enterprise)
+    /// Geographic ID, it can be obtained by *querying district/county information* or *querying city information* (only supported by Feishu People Enterprise)
     pub region_id: Option<String>,
 }
 impl FromJson for RegionPlace {
@@ -4394,7 +4482,7 @@ impl ToJson for RegionPlace {
         w.end_object();
     }
 }
-/// `RestRule`
+/// The `rest_time_rule` of \[`GetShiftResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4433,7 +4521,7 @@ impl ToJson for RestRule {
         None
     }
 }
-/// `RestTimeFlexibleConfig`
+/// The `rest_time_flexible_configs` of \[`GetShiftResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4463,7 +4551,7 @@ impl ToJson for RestTimeFlexibleConfig {
         w.end_object();
     }
 }
-/// `ScopeGroup`
+/// The `scope_group_list` of \[`PunchMember`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4471,9 +4559,25 @@ impl ToJson for RestTimeFlexibleConfig {
     serde(default)
 )]
 pub struct ScopeGroup {
-    /// **Types**: * 1: Department* 2: Member * 3: Country or region* 4: Employee type* 5: Work base* 6: Job level* 7: Job family* 8: Position (CoreHR, Business Edition)* 9: Work schedule (CoreHR, Business Edition)* 100: Customized field (CoreHR, Business Edition)
+    /// **Types**: * 1: Department
+    /// * 2: Member * 3: Country or region
+    /// * 4: Employee type
+    /// * 5: Work base
+    /// * 6: Job level
+    /// * 7: Job family
+    /// * 8: Position (CoreHR, Business Edition)
+    /// * 9: Work schedule (CoreHR, Business Edition)
+    /// * 100: Customized field (CoreHR, Business Edition)
     pub scope_value_type: Option<i64>,
-    /// Range type (whether it is included or not)* 1: Included* 2: Not included* 3: equal* 4: less than or equal to* 5: greater than or equal to* 6: greater than* 7: less than* 8: Not equal
+    /// Range type (whether it is included or not)
+    /// * 1: Included
+    /// * 2: Not included
+    /// * 3: equal
+    /// * 4: less than or equal to
+    /// * 5: greater than or equal to
+    /// * 6: greater than
+    /// * 7: less than
+    /// * 8: Not equal
     pub operation_type: Option<i64>,
     /// If it is a person/department type, this field is not required
     pub right: Option<Vec<ScopeValue>>,
@@ -4481,7 +4585,9 @@ pub struct ScopeGroup {
     pub member_ids: Option<Vec<String>>,
     /// `custom_field_id`
     pub custom_field_id: Option<String>,
-    /// Enterprise Edition Custom Field Object Type* "Employment": master data object, employee employment information* "Person": master data object, individual
+    /// Enterprise Edition Custom Field Object Type
+    /// * "Employment": master data object, employee employment information
+    /// * "Person": master data object, individual
     pub custom_field_obj_type: Option<String>,
 }
 impl FromJson for ScopeGroup {
@@ -4509,7 +4615,7 @@ impl ToJson for ScopeGroup {
         w.end_object();
     }
 }
-/// `ScopeValue`
+/// The `right` of \[`ScopeGroup`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4539,7 +4645,7 @@ impl ToJson for ScopeValue {
         w.end_object();
     }
 }
-/// `SearchGroupRequestBody`
+/// The request body of `attendance.v1.group.search` (Query attendance group by name).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4566,7 +4672,7 @@ impl ToJson for SearchGroupRequestBody {
         None
     }
 }
-/// `SearchGroupResponseBody`
+/// The data `attendance.v1.group.search` (Query attendance group by name) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4585,7 +4691,7 @@ impl FromJson for SearchGroupResponseBody {
         Ok(out)
     }
 }
-/// `Shift`
+/// The request body of `attendance.v1.shift.create` (Create Attendance Shift).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4603,7 +4709,7 @@ pub struct Shift {
     pub sub_shift_leader_ids: Option<Vec<String>>,
     /// Whether flexible clock in, default to false, not on
     pub is_flexible: Option<bool>,
-    /// Flexible clock in time, unit: minutes, set the time of \[Up to late for work\] and \[Up to early for work\]. This parameter takes effect only when the flexible_rule parameter is not set. If the flexible_rule parameter is set, this parameter does not take effect
+    /// Flexible clock in time, unit: minutes, set the time of *Up to late for work* and *Up to early for work*. This parameter takes effect only when the flexible_rule parameter is not set. If the flexible_rule parameter is set, this parameter does not take effect
     pub flexible_minutes: Option<i64>,
     /// Time setting in flexible clock
     pub flexible_rule: Option<Vec<FlexibleRule>>,
@@ -4629,7 +4735,7 @@ pub struct Shift {
     pub shift_attendance_time_config: Option<ShiftAttendanceTimeConfig>,
     /// Late departure, late arrival the next day, configuration rules
     pub late_off_late_on_setting: Option<LateOffLateOnSetting>,
-    /// Shift id (need to pass when updating shift), get method: 1) \[query shift by name\] 2) \[create shift\]
+    /// Shift id (need to pass when updating shift), get method: 1) *query shift by name* 2) *create shift*
     pub id: Option<String>,
     /// `rest_time_flexible_configs`
     pub rest_time_flexible_configs: Option<Vec<RestTimeFlexibleConfig>>,
@@ -4727,7 +4833,7 @@ impl ToJson for Shift {
         None
     }
 }
-/// `ShiftAttendanceTimeConfig`
+/// The `shift_attendance_time_config` of \[`GetShiftResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4761,7 +4867,7 @@ impl ToJson for ShiftAttendanceTimeConfig {
         w.end_object();
     }
 }
-/// `ShiftMiddleTimeRule`
+/// The `shift_middle_time_rule` of \[`GetShiftResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4769,7 +4875,11 @@ impl ToJson for ShiftAttendanceTimeConfig {
     serde(default)
 )]
 pub struct ShiftMiddleTimeRule {
-    /// Half-day split type Options:0(DefaultWithRest Split by the midpoint of the full-day shift duration (including breaks)),1(DefaultWithoutRest Split by the midpoint of the full-day shift duration (excluding breaks)),2(BaseInRest Split by break time),3(BaseInFixed Split by fixed point in time)
+    /// Half-day split type Options:
+    /// - `0`: DefaultWithRest Split by the midpoint of the full-day shift duration (including breaks)
+    /// - `1`: DefaultWithoutRest Split by the midpoint of the full-day shift duration (excluding breaks)
+    /// - `2`: BaseInRest Split by break time
+    /// - `3`: BaseInFixed Split by fixed point in time
     pub middle_time_type: Option<i64>,
     /// Fixed split time point (effective middle_time_type 3)
     pub fixed_middle_time: Option<String>,
@@ -4791,7 +4901,7 @@ impl ToJson for ShiftMiddleTimeRule {
         w.end_object();
     }
 }
-/// `TaskResult`
+/// The `records` of \[`UserTask`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4848,7 +4958,7 @@ impl FromJson for TaskResult {
         Ok(out)
     }
 }
-/// `TimeRange`
+/// The `time_ranges` of \[`TimeRangeList`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4878,7 +4988,7 @@ impl ToJson for TimeRange {
         w.end_object();
     }
 }
-/// `TimeRangeList`
+/// The `leave_detail_range_objs` of \[`UserLeave`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4908,7 +5018,7 @@ impl ToJson for TimeRangeList {
         w.end_object();
     }
 }
-/// `UpdateUserStatsViewRequestBody`
+/// The request body of `attendance.v1.user_stats_view.update` (Update statistics settings).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4932,7 +5042,7 @@ impl ToJson for UpdateUserStatsViewRequestBody {
         None
     }
 }
-/// `UploadFileRequestBody`
+/// The request body of `attendance.v1.file.upload` (上传用户人脸识别照片).
 #[derive(Debug, Default)]
 pub struct UploadFileRequestBody {
     /// `file`
@@ -4948,7 +5058,7 @@ impl UploadFileRequestBody {
         form
     }
 }
-/// `UploadFileResponseBody`
+/// The data `attendance.v1.file.upload` (上传用户人脸识别照片) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4967,7 +5077,7 @@ impl FromJson for UploadFileResponseBody {
         Ok(out)
     }
 }
-/// `UploadReportArchiveRuleRequestBody`
+/// The request body of `attendance.v1.archive_rule.upload_report` (Write archived report results).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4981,7 +5091,7 @@ pub struct UploadReportArchiveRuleRequestBody {
     pub operator_id: String,
     /// Archive report content (no more than 50)
     pub archive_report_datas: Option<Vec<ArchiveReportData>>,
-    /// Archive rule id, which can be obtained according to \[Query all archive rules\]
+    /// Archive rule id, which can be obtained according to *Query all archive rules*
     pub archive_rule_id: String,
 }
 impl ToJson for UploadReportArchiveRuleRequestBody {
@@ -5012,7 +5122,7 @@ impl ToJson for UploadReportArchiveRuleRequestBody {
         None
     }
 }
-/// `UploadReportArchiveRuleResponseBody`
+/// The data `attendance.v1.archive_rule.upload_report` (Write archived report results) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5034,7 +5144,7 @@ impl FromJson for UploadReportArchiveRuleResponseBody {
         Ok(out)
     }
 }
-/// `UserAllowedRemedy`
+/// The `user_allowed_remedys` of \[`QueryUserAllowedRemedysUserTaskRemedyResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5077,7 +5187,7 @@ impl FromJson for UserAllowedRemedy {
         Ok(out)
     }
 }
-/// `UserApproval`
+/// The `user_approval` of \[`CreateUserApprovalRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5095,7 +5205,7 @@ pub struct UserApproval {
     pub leaves: Option<Vec<UserLeave>>,
     /// Overtime info
     pub overtime_works: Option<Vec<UserOvertimeWork>>,
-    /// Travel information.Currently only full-day travel is supported (less than full days are counted as full days). If you need to support half-day travel, please consult \[Technical Support\]
+    /// Travel information.Currently only full-day travel is supported (less than full days are counted as full days). If you need to support half-day travel, please consult *Technical Support*
     pub trips: Option<Vec<UserTrip>>,
     /// This field is no longer used, subject to the time zone of the attendance group matched by the user
     pub time_zone: Option<String>,
@@ -5148,7 +5258,7 @@ impl ToJson for UserApproval {
         None
     }
 }
-/// `UserBase`
+/// The `users` of \[`ListUserGroupResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5170,7 +5280,7 @@ impl FromJson for UserBase {
         Ok(out)
     }
 }
-/// `UserDailyShift`
+/// The `user_daily_shifts` of \[`BatchCreateUserDailyShiftRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5178,9 +5288,9 @@ impl FromJson for UserBase {
     serde(default)
 )]
 pub struct UserDailyShift {
-    /// Attendance group ID is obtained as follows: 1) \[Create or modify attendance groups\] 2) \[Query attendance group by name\] 3) \[Obtain attendance results\]
+    /// Attendance group ID is obtained as follows: 1) *Create or modify attendance groups* 2) *Query attendance group by name* 3) *Obtain attendance results*
     pub group_id: String,
-    /// Shift ID, which can be obtained as follows: 1) \[Search shift by name\] 2) \[Create a shift\].Passing in 0 represents rest
+    /// Shift ID, which can be obtained as follows: 1) *Search shift by name* 2) *Create a shift*.Passing in 0 represents rest
     pub shift_id: String,
     /// Month, format yyyyMM
     pub month: i64,
@@ -5228,7 +5338,7 @@ impl ToJson for UserDailyShift {
         None
     }
 }
-/// `UserFlow`
+/// The `flow_records` of \[`BatchCreateUserFlowRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5260,13 +5370,31 @@ pub struct UserFlow {
     pub is_field: Option<bool>,
     /// Whether it is a Wi-Fi clock in. Default is false, not a Wi-Fi clock in
     pub is_wifi: Option<bool>,
-    /// Record generation method. For example: type=0 represents the "User attendance" flow of "Open Platform"; type=1 represents the "Administrator modification" flow of "Open Platform". If type is not set, the default is 0. Options:0(Self User attendance),1(ManagerModification Administrator modification),2(Remedy User correction),3(System Automatically generated by the system),4(Free Clock-out is not required),5(Machine Attendance machine),6(Quick Express attendance),7(import Imports to attendance open platform)
+    /// Record generation method. For example: type=0 represents the "User attendance" flow of "Open Platform"; type=1 represents the "Administrator modification" flow of "Open Platform". If type is not set, the default is 0. Options:
+    /// - `0`: Self User attendance
+    /// - `1`: ManagerModification Administrator modification
+    /// - `2`: Remedy User correction
+    /// - `3`: System Automatically generated by the system
+    /// - `4`: Free Clock-out is not required
+    /// - `5`: Machine Attendance machine
+    /// - `6`: Quick Express attendance
+    /// - `7`: import Imports to attendance open platform
     pub r#type: Option<i64>,
     /// Attendance image list(This field is not supported at the moment.)
     pub photo_urls: Option<Vec<String>>,
     /// Clock in device ID, (only supports Mini Program clock in, invalid when importing)
     pub device_id: Option<String>,
-    /// Clock in effect as an imported parameter Options:NoNeedCheck(No clock in),SystemCheck(System clock in),Normal(Normal),Early(Leave early),Late(Late),SeriousLate(Seriously late),Lack(Missing card),Invalid(Invalid),None(Stateless),Todo(Not clocked in yet)
+    /// Clock in effect as an imported parameter Options:
+    /// - `NoNeedCheck`: No clock in
+    /// - `SystemCheck`: System clock in
+    /// - `Normal`: Normal
+    /// - `Early`: Leave early
+    /// - `Late`: Late
+    /// - `SeriousLate`: Seriously late
+    /// - `Lack`: Missing card
+    /// - `Invalid`: Invalid
+    /// - `None`: Stateless
+    /// - `Todo`: Not clocked in yet
     pub check_result: Option<CheckResult>,
     /// The record ID of the external clock in the user's import is used for comparison with the external data. If it is not passed, it is inconvenient to distinguish when querying
     pub external_id: Option<String>,
@@ -5344,7 +5472,7 @@ impl ToJson for UserFlow {
         None
     }
 }
-/// `UserLeave`
+/// The `leaves` of \[`UserApproval`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5354,9 +5482,14 @@ impl ToJson for UserFlow {
 pub struct UserLeave {
     /// `approval_id`
     pub approval_id: Option<String>,
-    /// Vacation type unique ID, representing a vacation type, less than 14 in length* This ID corresponds to the holiday type (ie: i18n_names), so it needs to be guaranteed to be unique. You can get \[Get Holiday Type\]
+    /// Vacation type unique ID, representing a vacation type, less than 14 in length
+    /// * This ID corresponds to the holiday type (ie: i18n_names), so it needs to be guaranteed to be unique. You can get *Get Holiday Type*
     pub uniq_id: Option<String>,
-    /// Holiday duration unit Options:1(Day),2(Hour),3(HalfDay Half day),4(HalfHour Half hour)
+    /// Holiday duration unit Options:
+    /// - `1`: Day
+    /// - `2`: Hour
+    /// - `3`: HalfDay Half day
+    /// - `4`: HalfHour Half hour
     pub unit: i64,
     /// The holiday duration of the associated approval order is seconds, which has nothing to do with unit
     pub interval: i64,
@@ -5366,7 +5499,10 @@ pub struct UserLeave {
     pub end_time: String,
     /// Leave multi-language present, with the format is map, and the key is \["ch", "en", "ja"\], where ch stands for Chinese, en stands for English, ja stands for Japanese
     pub i18n_names: I18nNames,
-    /// Default language type. Since Chinese, English, and Japanese are available on Feishu apps, when user switches language, if there is no corresponding language name, it will use the name of default language Options:ch(Chinese description),en(English description),ja(Japanese description)
+    /// Default language type. Since Chinese, English, and Japanese are available on Feishu apps, when user switches language, if there is no corresponding language name, it will use the name of default language Options:
+    /// - `ch`: Chinese description
+    /// - `en`: English description
+    /// - `ja`: Japanese description
     pub default_locale: Option<DefaultLocale>,
     /// Leave reason
     pub reason: String,
@@ -5433,7 +5569,7 @@ impl ToJson for UserLeave {
         None
     }
 }
-/// `UserOut`
+/// The `outs` of \[`UserApproval`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5443,9 +5579,14 @@ impl ToJson for UserLeave {
 pub struct UserOut {
     /// `approval_id`
     pub approval_id: Option<String>,
-    /// Outgoing type unique ID, representing an outgoing type, with a length less than 14* How to get it? You can choose to fill in the outgoing type id of the three parties. Such as the id of going out in the city and going out outside the city
+    /// Outgoing type unique ID, representing an outgoing type, with a length less than 14
+    /// * How to get it? You can choose to fill in the outgoing type id of the three parties. Such as the id of going out in the city and going out outside the city
     pub uniq_id: String,
-    /// Unit of time spent away Options:1(Day),2(Hour),3(HalfDay Half day),4(HalfHour Half hour)
+    /// Unit of time spent away Options:
+    /// - `1`: Day
+    /// - `2`: Hour
+    /// - `3`: HalfDay Half day
+    /// - `4`: HalfHour Half hour
     pub unit: i64,
     /// The time for the associated approval form to go out, the unit is seconds, and it has nothing to do with the unit
     pub interval: i64,
@@ -5533,7 +5674,7 @@ impl ToJson for UserOut {
         None
     }
 }
-/// `UserOvertimeWork`
+/// The `overtime_works` of \[`UserApproval`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5543,13 +5684,24 @@ impl ToJson for UserOut {
 pub struct UserOvertimeWork {
     /// `approval_id`
     pub approval_id: Option<String>,
-    /// If you need to use this field to calculate overtime hours, please contact \[Technical Support\] to open. start_time and end_time calculation are used by default
+    /// If you need to use this field to calculate overtime hours, please contact *Technical Support* to open. start_time and end_time calculation are used by default
     pub duration: f64,
-    /// Overtime duration unit Options:1(Day),2(Hour),3(HalfDay Half day),4(HalfHour Half hour)
+    /// Overtime duration unit Options:
+    /// - `1`: Day
+    /// - `2`: Hour
+    /// - `3`: HalfDay Half day
+    /// - `4`: HalfHour Half hour
     pub unit: i64,
-    /// Overtime date type Options:1(Workday Working day),2(Weekend Rest day),3(Holiday)
+    /// Overtime date type Options:
+    /// - `1`: Workday Working day
+    /// - `2`: Weekend Rest day
+    /// - `3`: Holiday
     pub category: i64,
-    /// Overtime rule type Options:0(None record only),1(DaysOff Counted as compensatory leave),2(Fee Counted as overtime pay),3(Bind \[This optional value has been deprecated\])
+    /// Overtime rule type Options:
+    /// - `0`: None record only
+    /// - `1`: DaysOff Counted as compensatory leave
+    /// - `2`: Fee Counted as overtime pay
+    /// - `3`: Bind *This optional value has been deprecated*
     pub r#type: i64,
     /// Start time, time format is yyyy-MM-dd HH:mm:ss
     pub start_time: String,
@@ -5612,7 +5764,7 @@ impl ToJson for UserOvertimeWork {
         None
     }
 }
-/// `UserSetting`
+/// The `user_setting` of \[`ModifyUserSettingRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5622,7 +5774,7 @@ impl ToJson for UserOvertimeWork {
 pub struct UserSetting {
     /// User ID
     pub user_id: String,
-    /// Face photo file ID, get method: \[Upload user facial recognition photo\]
+    /// Face photo file ID, get method: *Upload user facial recognition photo*
     pub face_key: String,
     /// Time of face photo updates, with the timestamp accurate to seconds
     pub face_key_update_time: Option<String>,
@@ -5655,7 +5807,7 @@ impl ToJson for UserSetting {
         None
     }
 }
-/// `UserStatsData`
+/// The `user_datas` of \[`QueryUserStatsDataResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5680,7 +5832,7 @@ impl FromJson for UserStatsData {
         Ok(out)
     }
 }
-/// `UserStatsDataCell`
+/// The `datas` of \[`UserStatsData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5711,7 +5863,7 @@ impl FromJson for UserStatsDataCell {
         Ok(out)
     }
 }
-/// `UserStatsDataDuration`
+/// The `duration_num` of \[`UserStatsDataCell`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5742,7 +5894,7 @@ impl FromJson for UserStatsDataDuration {
         Ok(out)
     }
 }
-/// `UserStatsDataFeature`
+/// The `features` of \[`UserStatsDataCell`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5764,7 +5916,7 @@ impl FromJson for UserStatsDataFeature {
         Ok(out)
     }
 }
-/// `UserStatsField`
+/// The `user_stats_field` of \[`QueryUserStatsFieldResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5789,7 +5941,7 @@ impl FromJson for UserStatsField {
         Ok(out)
     }
 }
-/// `UserStatsFieldsQueryArchiveRuleRequestBody`
+/// The request body of `attendance.v1.archive_rule.user_stats_fields_query` (Query archived report header).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5797,11 +5949,14 @@ impl FromJson for UserStatsField {
     serde(default)
 )]
 pub struct UserStatsFieldsQueryArchiveRuleRequestBody {
-    /// Language type. Default is zh.Optional values are:* `en`: English* `ja`: Japanese* `zh`: Chinese
+    /// Language type. Default is zh.Optional values are:
+    /// * `en`: English
+    /// * `ja`: Japanese
+    /// * `zh`: Chinese
     pub locale: Option<String>,
     /// Month, date format is yyyyMM
     pub month: String,
-    /// Archive rule id, which can be obtained according to \[Query all archive rules\]
+    /// Archive rule id, which can be obtained according to *Query all archive rules*
     pub archive_rule_id: String,
     /// Operator id, corresponding to employee_type
     pub operator_id: String,
@@ -5828,7 +5983,7 @@ impl ToJson for UserStatsFieldsQueryArchiveRuleRequestBody {
         None
     }
 }
-/// `UserStatsFieldsQueryArchiveRuleResponseBody`
+/// The data `attendance.v1.archive_rule.user_stats_fields_query` (Query archived report header) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5847,7 +6002,7 @@ impl FromJson for UserStatsFieldsQueryArchiveRuleResponseBody {
         Ok(out)
     }
 }
-/// `UserStatsView`
+/// The `view` of \[`QueryUserStatsViewResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5857,7 +6012,9 @@ impl FromJson for UserStatsFieldsQueryArchiveRuleResponseBody {
 pub struct UserStatsView {
     /// View ID
     pub view_id: String,
-    /// View type Options:daily(Daily statistics),month(Monthly statistics)
+    /// View type Options:
+    /// - `daily`: Daily statistics
+    /// - `month`: Monthly statistics
     pub stats_type: Option<StatsType>,
     /// User ID of the operator, corresponding to employee_type
     pub user_id: String,
@@ -5900,7 +6057,7 @@ impl ToJson for UserStatsView {
         None
     }
 }
-/// `UserTask`
+/// The `user_task_results` of \[`QueryUserTaskResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5937,7 +6094,7 @@ impl FromJson for UserTask {
         Ok(out)
     }
 }
-/// `UserTaskRemedy`
+/// The request body of `attendance.v1.user_task_remedy.create` (Notify correction approval initiation).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6019,7 +6176,7 @@ impl ToJson for UserTaskRemedy {
         None
     }
 }
-/// `UserTmpDailyShift`
+/// The `user_tmp_daily_shifts` of \[`BatchCreateTempUserDailyShiftRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6027,7 +6184,7 @@ impl ToJson for UserTaskRemedy {
     serde(default)
 )]
 pub struct UserTmpDailyShift {
-    /// Attendance group ID is obtained as follows: 1) \[Create or modify attendance groups\] 2) \[Query attendance group by name\] 3) \[Obtain attendance results\]
+    /// Attendance group ID is obtained as follows: 1) *Create or modify attendance groups* 2) *Query attendance group by name* 3) *Obtain attendance results*
     pub group_id: String,
     /// User ID, corresponding to employee_type
     pub user_id: String,
@@ -6079,7 +6236,7 @@ impl ToJson for UserTmpDailyShift {
         None
     }
 }
-/// `UserTrip`
+/// The `trips` of \[`UserApproval`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6179,31 +6336,31 @@ impl ToJson for UserTrip {
         None
     }
 }
-/// `BatchCreateUserDailyShiftResponseBody`
+/// The data `attendance.v1.user_daily_shift.batch_create` (Create or modify schedule) answers with.
 ///
 /// The same fields as [`QueryUserDailyShiftResponseBody`]: one type, two names.
 pub type BatchCreateUserDailyShiftResponseBody = QueryUserDailyShiftResponseBody;
-/// `CreateUserApprovalResponseBody`
+/// The data `attendance.v1.user_approval.create` (Add approval result) answers with.
 ///
 /// The same fields as [`CreateUserApprovalRequestBody`]: one type, two names.
 pub type CreateUserApprovalResponseBody = CreateUserApprovalRequestBody;
-/// `GetShiftResponseBody`
+/// The data `attendance.v1.shift.get` (Query shifts by ID-Get the shift details through the shift ID. The corresponding function is fake duty settings - *shift settings* The specific shift in the shift list, the shift information can be viewed by clicking the shift name) answers with.
 ///
 /// The same fields as [`Shift`]: one type, two names.
 pub type GetShiftResponseBody = Shift;
-/// `GetUserFlowResponseBody`
+/// The data `attendance.v1.user_flow.get` (Obtain attendance record) answers with.
 ///
 /// The same fields as [`UserFlow`]: one type, two names.
 pub type GetUserFlowResponseBody = UserFlow;
-/// `ModifyUserSettingResponseBody`
+/// The data `attendance.v1.user_setting.modify` (Modify user face recognition information) answers with.
 ///
 /// The same fields as [`ModifyUserSettingRequestBody`]: one type, two names.
 pub type ModifyUserSettingResponseBody = ModifyUserSettingRequestBody;
-/// `QueryShiftResponseBody`
+/// The data `attendance.v1.shift.query` (Query Attendance Shift by Name) answers with.
 ///
 /// The same fields as [`Shift`]: one type, two names.
 pub type QueryShiftResponseBody = Shift;
-/// `UpdateUserStatsViewResponseBody`
+/// The data `attendance.v1.user_stats_view.update` (Update statistics settings) answers with.
 ///
 /// The same fields as [`QueryUserStatsViewResponseBody`]: one type, two names.
 pub type UpdateUserStatsViewResponseBody = QueryUserStatsViewResponseBody;

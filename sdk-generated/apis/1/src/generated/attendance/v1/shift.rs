@@ -15,7 +15,7 @@ impl<'a> ShiftApi<'a> {
     }
     /// Create Attendance Shift (创建班次)
     ///
-    /// Shift is a general term that describes the time rules of an attendance task, such as how many times a day to play the card, the commute time of each card, how long is late, how long is late, and how long is missing the card. Click on the shift name in the fake work settings - \[shift settings\] to view the shift details. If the shift id is passed into the imported parameter, then the ability to edit the shift is supported
+    /// Shift is a general term that describes the time rules of an attendance task, such as how many times a day to play the card, the commute time of each card, how long is late, how long is late, and how long is missing the card. Click on the shift name in the fake work settings - *shift settings* to view the shift details. If the shift id is passed into the imported parameter, then the ability to edit the shift is supported
     ///
     /// `POST /open-apis/attendance/v1/shifts`
     ///
@@ -32,7 +32,7 @@ impl<'a> ShiftApi<'a> {
     }
     /// Delete Attendance Shift (删除班次)
     ///
-    /// Delete the shift by the shift ID. The corresponding function is the Delete button in the operation bar in the shift list of false attendance settings - \[shift settings\]
+    /// Delete the shift by the shift ID. The corresponding function is the Delete button in the operation bar in the shift list of false attendance settings - *shift settings*
     ///
     /// `DELETE /open-apis/attendance/v1/shifts/:shift_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> ShiftApi<'a> {
                 .path_param("shift_id", shift_id.as_ref()),
         }
     }
-    /// Query shifts by ID (查询班次)
+    /// Query shifts by ID-Get the shift details through the shift ID. The corresponding function is fake duty settings - *shift settings* The specific shift in the shift list, the shift information can be viewed by clicking the shift name (查询班次)
     ///
-    /// Get the shift details through the shift ID. The corresponding function is fake duty settings - \[shift settings\] The specific shift in the shift list, the shift information can be viewed by clicking the shift name
+    /// 通过班次 ID 获取班次详情。
     ///
     /// `GET /open-apis/attendance/v1/shifts/:shift_id`
     ///
@@ -68,7 +68,7 @@ impl<'a> ShiftApi<'a> {
     }
     /// Query all shifts (查询所有班次)
     ///
-    /// Fake duty settings in Feishu personnel management background - \[Shift configuration\] page turn query all shift functions, showing shift name, clock in rules, flexible shift rules, rest rules, etc
+    /// Fake duty settings in Feishu personnel management background - *Shift configuration* page turn query all shift functions, showing shift name, clock in rules, flexible shift rules, rest rules, etc
     ///
     /// `GET /open-apis/attendance/v1/shifts`
     ///
@@ -85,7 +85,7 @@ impl<'a> ShiftApi<'a> {
     }
     /// Query Attendance Shift by Name (按名称查询班次)
     ///
-    /// Feishu personnel management background fake work settings - \[shift configuration\] in the search shift name function, showing shift name, clock in rules, flexible shift rules, rest rules, etc
+    /// Feishu personnel management background fake work settings - *shift configuration* in the search shift name function, showing shift name, clock in rules, flexible shift rules, rest rules, etc
     ///
     /// `POST /open-apis/attendance/v1/shifts/query`
     ///
@@ -108,7 +108,9 @@ pub struct CreateRequest {
     call: Call,
 }
 impl CreateRequest {
-    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details,you can also get from \[Get user ID by mobile phone number or email\]),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
+    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email* Options:
+    /// - `employee_id`: Employee ID, which is the user ID in *Feishu admin background* &gt; organizational structure &gt; members and departments &gt; member details,you can also get from *Get user ID by mobile phone number or email*
+    /// - `employee_no`: Employee job number, that is, the job number in *Feishu management background* &gt; organizational structure &gt; members and departments &gt; member details
     pub fn employee_type(
         mut self,
         value: impl Into<super::models::EmployeeType>,

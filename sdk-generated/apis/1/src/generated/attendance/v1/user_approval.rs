@@ -55,7 +55,10 @@ pub struct CreateRequest {
     call: Call,
 }
 impl CreateRequest {
-    /// The employee ID type of the user_id in the request body and the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details),employee_no(Employee No., which is the Employee ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details),open_id(For the identity of the user in an application, you can refer to \[How to get different user IDs\])
+    /// The employee ID type of the user_id in the request body and the response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email* Options:
+    /// - `employee_id`: Employee ID, which is the user ID in *Feishu Admin* &gt; Organization &gt; Member and Department &gt; Member Details
+    /// - `employee_no`: Employee No., which is the Employee ID in *Feishu Admin* &gt; Organization &gt; Member and Department &gt; Member Details
+    /// - `open_id`: For the identity of the user in an application, you can refer to *How to get different user IDs*
     ///
     /// Required.
     pub fn employee_type(
@@ -96,7 +99,10 @@ pub struct QueryRequest {
     call: Call,
 }
 impl QueryRequest {
-    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details),employee_no(Employee No., which is the Employee ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details),open_id(Open ID., which is the Open ID in \[Feishu Admin\])
+    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email* Options:
+    /// - `employee_id`: Employee ID, which is the user ID in *Feishu Admin* &gt; Organization &gt; Member and Department &gt; Member Details
+    /// - `employee_no`: Employee No., which is the Employee ID in *Feishu Admin* &gt; Organization &gt; Member and Department &gt; Member Details
+    /// - `open_id`: Open ID., which is the Open ID in *Feishu Admin*
     ///
     /// Required.
     pub fn employee_type(

@@ -49,7 +49,7 @@ impl<'a> UserDailyShiftApi<'a> {
     }
     /// Query schedule information (查询班表信息)
     ///
-    /// Support querying the scheduling of multiple users. Note that this interface returns the scheduling results of the user dimension, which does not correspond to the page function. You can query the attendance group \[query the attendance group by ID\] through the group_id in the return result, shift_id query the shift \[query the shift by ID\]. The time span of the query cannot exceed 30 days
+    /// Support querying the scheduling of multiple users. Note that this interface returns the scheduling results of the user dimension, which does not correspond to the page function. You can query the attendance group *query the attendance group by ID* through the group_id in the return result, shift_id query the shift *query the shift by ID*. The time span of the query cannot exceed 30 days
     ///
     /// `POST /open-apis/attendance/v1/user_daily_shifts/query`
     ///
@@ -72,7 +72,9 @@ pub struct BatchCreateRequest {
     call: Call,
 }
 impl BatchCreateRequest {
-    /// The employee ID type of the user_id in the request body and the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee's employee ID, that is the user ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details,you can also get from \[Get user ID by mobile phone number or email\]),employee_no(Employee ID, that is the employee ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details)
+    /// The employee ID type of the user_id in the request body and the response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email* Options:
+    /// - `employee_id`: Employee's employee ID, that is the user ID in *Feishu Admin* &gt; Organization &gt; Member and Department &gt; Member Details,you can also get from *Get user ID by mobile phone number or email*
+    /// - `employee_no`: Employee ID, that is the employee ID in *Feishu Admin* &gt; Organization &gt; Member and Department &gt; Member Details
     ///
     /// Required.
     pub fn employee_type(
@@ -118,7 +120,9 @@ pub struct BatchCreateTempRequest {
     call: Call,
 }
 impl BatchCreateTempRequest {
-    /// The employee ID type of the user_id in the request body and the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(EmployeeID Employee's employee ID, that is the user ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details,you can also get from \[Get user ID by mobile phone number or email\]),employee_no(EmployeeNo Employee ID, that is the employee ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details)
+    /// The employee ID type of the user_id in the request body and the response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email* Options:
+    /// - `employee_id`: EmployeeID Employee's employee ID, that is the user ID in *Feishu Admin* &gt; Organization &gt; Member and Department &gt; Member Details,you can also get from *Get user ID by mobile phone number or email*
+    /// - `employee_no`: EmployeeNo Employee ID, that is the employee ID in *Feishu Admin* &gt; Organization &gt; Member and Department &gt; Member Details
     ///
     /// Required.
     pub fn employee_type(
@@ -164,7 +168,9 @@ pub struct QueryRequest {
     call: Call,
 }
 impl QueryRequest {
-    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details,you can also get from \[Get user ID by mobile phone number or email\]),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
+    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email* Options:
+    /// - `employee_id`: Employee ID, which is the user ID in *Feishu admin background* &gt; organizational structure &gt; members and departments &gt; member details,you can also get from *Get user ID by mobile phone number or email*
+    /// - `employee_no`: Employee job number, that is, the job number in *Feishu management background* &gt; organizational structure &gt; members and departments &gt; member details
     ///
     /// Required.
     pub fn employee_type(

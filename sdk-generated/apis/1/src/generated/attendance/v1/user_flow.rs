@@ -15,7 +15,7 @@ impl<'a> UserFlowApi<'a> {
     }
     /// Import attendance record (导入打卡流水)
     ///
-    /// Import the employee's attendance details. After importing, the final clock in status and result will be calculated according to the shift rules of the employee's attendance team. You can check in clock in management - \[clock in records\]
+    /// Import the employee's attendance details. After importing, the final clock in status and result will be calculated according to the shift rules of the employee's attendance team. You can check in clock in management - *clock in records*
     ///
     /// `POST /open-apis/attendance/v1/user_flows/batch_create`
     ///
@@ -49,7 +49,14 @@ impl<'a> UserFlowApi<'a> {
     }
     /// Obtain attendance record (查询打卡流水)
     ///
-    /// Obtain the user's attendance details record through the record ID of the clock. The return information mainly includes:* User ID and creator ID* Record information* clock in position information, time information* Information in clock mode* GPS clock in: location_name (location address information)* Wi-Fi clock in: ssid (wifi name), bssid (mac address)* Attendance machine clock in: device_id (attendance machine device id)Corresponding page function clock in management - \[clock in record\]
+    /// Obtain the user's attendance details record through the record ID of the clock. The return information mainly includes:
+    /// * User ID and creator ID
+    /// * Record information
+    /// * clock in position information, time information
+    /// * Information in clock mode
+    /// * GPS clock in: location_name (location address information)
+    /// * Wi-Fi clock in: ssid (wifi name), bssid (mac address)
+    /// * Attendance machine clock in: device_id (attendance machine device id)Corresponding page function clock in management - *clock in record*
     ///
     /// `GET /open-apis/attendance/v1/user_flows/:user_flow_id`
     ///
@@ -67,7 +74,14 @@ impl<'a> UserFlowApi<'a> {
     }
     /// Batch query attendance record (批量查询打卡流水)
     ///
-    /// Get the user's attendance details through the user ID. The return information mainly includes:* User ID and creator ID* Record information* clock in position information, time information* Information in clock mode* GPS clock in: location_name (location address information)* Wi-Fi clock in: ssid (wifi name), bssid (mac address)* Attendance machine clock in: device_id (attendance machine device id)Corresponding page function clock in management - \[clock in record\]
+    /// Get the user's attendance details through the user ID. The return information mainly includes:
+    /// * User ID and creator ID
+    /// * Record information
+    /// * clock in position information, time information
+    /// * Information in clock mode
+    /// * GPS clock in: location_name (location address information)
+    /// * Wi-Fi clock in: ssid (wifi name), bssid (mac address)
+    /// * Attendance machine clock in: device_id (attendance machine device id)Corresponding page function clock in management - *clock in record*
     ///
     /// `POST /open-apis/attendance/v1/user_flows/query`
     ///
@@ -90,7 +104,9 @@ pub struct BatchCreateRequest {
     call: Call,
 }
 impl BatchCreateRequest {
-    /// user_id and creator_id employee id types in the request body and response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details,you can also get from \[Get user ID by mobile phone number or email\]),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
+    /// user_id and creator_id employee id types in the request body and response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email* Options:
+    /// - `employee_id`: Employee ID, which is the user ID in *Feishu admin background* &gt; organizational structure &gt; members and departments &gt; member details,you can also get from *Get user ID by mobile phone number or email*
+    /// - `employee_no`: Employee job number, that is, the job number in *Feishu management background* &gt; organizational structure &gt; members and departments &gt; member details
     ///
     /// Required.
     pub fn employee_type(
@@ -155,7 +171,10 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// The user_id and creator_id employee ID type in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:open_id(-),employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
+    /// The user_id and creator_id employee ID type in the response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email* Options:
+    /// - `open_id`: -
+    /// - `employee_id`: Employee ID, which is the user ID in *Feishu admin background* &gt; organizational structure &gt; members and departments &gt; member details
+    /// - `employee_no`: Employee job number, that is, the job number in *Feishu management background* &gt; organizational structure &gt; members and departments &gt; member details
     ///
     /// Required.
     pub fn employee_type(
@@ -191,7 +210,9 @@ pub struct QueryRequest {
     call: Call,
 }
 impl QueryRequest {
-    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
+    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email* Options:
+    /// - `employee_id`: Employee ID, which is the user ID in *Feishu admin background* &gt; organizational structure &gt; members and departments &gt; member details
+    /// - `employee_no`: Employee job number, that is, the job number in *Feishu management background* &gt; organizational structure &gt; members and departments &gt; member details
     ///
     /// Required.
     pub fn employee_type(

@@ -32,7 +32,7 @@ impl<'a> UserSettingApi<'a> {
     }
     /// Query user face recognition information in batches (批量查询用户人脸识别信息)
     ///
-    /// Batch query the user setting information of employees within the authorization, including face photo file ID and face photo update time. Corresponding page fake attendance settings - \[facial recognition\]. According to the returned face_key, you can download face information \[Download user facial recognition photos\]
+    /// Batch query the user setting information of employees within the authorization, including face photo file ID and face photo update time. Corresponding page fake attendance settings - *facial recognition*. According to the returned face_key, you can download face information *Download user facial recognition photos*
     ///
     /// `GET /open-apis/attendance/v1/user_settings/query`
     ///
@@ -55,7 +55,9 @@ pub struct ModifyRequest {
     call: Call,
 }
 impl ModifyRequest {
-    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
+    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email* Options:
+    /// - `employee_id`: Employee ID, which is the user ID in *Feishu admin background* &gt; organizational structure &gt; members and departments &gt; member details
+    /// - `employee_no`: Employee job number, that is, the job number in *Feishu management background* &gt; organizational structure &gt; members and departments &gt; member details
     ///
     /// Required.
     pub fn employee_type(
@@ -96,7 +98,9 @@ pub struct QueryRequest {
     call: Call,
 }
 impl QueryRequest {
-    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(EmployeeId Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details),employee_no(EmployeeNo Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
+    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email* Options:
+    /// - `employee_id`: EmployeeId Employee ID, which is the user ID in *Feishu admin background* &gt; organizational structure &gt; members and departments &gt; member details
+    /// - `employee_no`: EmployeeNo Employee job number, that is, the job number in *Feishu management background* &gt; organizational structure &gt; members and departments &gt; member details
     ///
     /// Required.
     pub fn employee_type(

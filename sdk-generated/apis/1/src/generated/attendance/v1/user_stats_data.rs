@@ -15,7 +15,7 @@ impl<'a> UserStatsDataApi<'a> {
     }
     /// Query statistical data (查询统计数据)
     ///
-    /// Query statistics for daily or monthly statistics. Fields contain basic information, attendance group information, attendance statistics, exception statistics, leave statistics, overtime statistics, clock in time, attendance results, and custom fields. Specific reports can be found in Attendance Statistics - \[Reports\]
+    /// Query statistics for daily or monthly statistics. Fields contain basic information, attendance group information, attendance statistics, exception statistics, leave statistics, overtime statistics, clock in time, attendance results, and custom fields. Specific reports can be found in Attendance Statistics - *Reports*
     ///
     /// `POST /open-apis/attendance/v1/user_stats_datas/query`
     ///
@@ -38,7 +38,9 @@ pub struct QueryRequest {
     call: Call,
 }
 impl QueryRequest {
-    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, that is the user ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details),employee_no(Employee number, that is the employee ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details)
+    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email* Options:
+    /// - `employee_id`: Employee ID, that is the user ID in *Feishu Admin* &gt; Organization &gt; Member and Department &gt; Member Details
+    /// - `employee_no`: Employee number, that is the employee ID in *Feishu Admin* &gt; Organization &gt; Member and Department &gt; Member Details
     ///
     /// Required.
     pub fn employee_type(

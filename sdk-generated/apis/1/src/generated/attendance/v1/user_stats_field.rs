@@ -15,7 +15,7 @@ impl<'a> UserStatsFieldApi<'a> {
     }
     /// Query statistics headers (查询统计表头)
     ///
-    /// Query the statistical header of the daily statistics or monthly statistics supported by the attendance statistics. The header information of the report can be queried in the attendance statistics - \[report\] to find the specific report information. This interface is specially used to query the header data
+    /// Query the statistical header of the daily statistics or monthly statistics supported by the attendance statistics. The header information of the report can be queried in the attendance statistics - *report* to find the specific report information. This interface is specially used to query the header data
     ///
     /// `POST /open-apis/attendance/v1/user_stats_fields/query`
     ///
@@ -38,7 +38,9 @@ pub struct QueryRequest {
     call: Call,
 }
 impl QueryRequest {
-    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
+    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email* Options:
+    /// - `employee_id`: Employee ID, which is the user ID in *Feishu admin background* &gt; organizational structure &gt; members and departments &gt; member details
+    /// - `employee_no`: Employee job number, that is, the job number in *Feishu management background* &gt; organizational structure &gt; members and departments &gt; member details
     ///
     /// Required.
     pub fn employee_type(

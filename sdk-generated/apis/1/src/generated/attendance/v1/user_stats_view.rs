@@ -15,7 +15,7 @@ impl<'a> UserStatsViewApi<'a> {
     }
     /// Query statistics settings (查询统计设置)
     ///
-    /// Query the statistical header of the daily statistics or monthly statistics supported by the attendance statistics. The header information of the report can be queried in the attendance statistics - \[report\]. This interface is specially used to query the header data. Note that this interface is basically the same as the \[Query statistics headers\]. The difference is that it is compatible with the historical statistics view model (the historical statistics model can be set by user ID, and the subsequent statistics are upgraded to support only the tenant dimension)
+    /// Query the statistical header of the daily statistics or monthly statistics supported by the attendance statistics. The header information of the report can be queried in the attendance statistics - *report*. This interface is specially used to query the header data. Note that this interface is basically the same as the *Query statistics headers*. The difference is that it is compatible with the historical statistics view model (the historical statistics model can be set by user ID, and the subsequent statistics are upgraded to support only the tenant dimension)
     ///
     /// `POST /open-apis/attendance/v1/user_stats_views/query`
     ///
@@ -32,7 +32,7 @@ impl<'a> UserStatsViewApi<'a> {
     }
     /// Update statistics settings (更新统计设置)
     ///
-    /// Update the statistical report header setting information customized by the developer for daily statistics or monthly statistics. The header information of the report can be found in the attendance statistics - \[report\]. This interface is specially used to update the header information
+    /// Update the statistical report header setting information customized by the developer for daily statistics or monthly statistics. The header information of the report can be found in the attendance statistics - *report*. This interface is specially used to update the header information
     ///
     /// `PUT /open-apis/attendance/v1/user_stats_views/:user_stats_view_id`
     ///
@@ -56,7 +56,9 @@ pub struct QueryRequest {
     call: Call,
 }
 impl QueryRequest {
-    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
+    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email* Options:
+    /// - `employee_id`: Employee ID, which is the user ID in *Feishu admin background* &gt; organizational structure &gt; members and departments &gt; member details
+    /// - `employee_no`: Employee job number, that is, the job number in *Feishu management background* &gt; organizational structure &gt; members and departments &gt; member details
     ///
     /// Required.
     pub fn employee_type(
@@ -97,7 +99,9 @@ pub struct UpdateRequest {
     call: Call,
 }
 impl UpdateRequest {
-    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
+    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email* Options:
+    /// - `employee_id`: Employee ID, which is the user ID in *Feishu admin background* &gt; organizational structure &gt; members and departments &gt; member details
+    /// - `employee_no`: Employee job number, that is, the job number in *Feishu management background* &gt; organizational structure &gt; members and departments &gt; member details
     ///
     /// Required.
     pub fn employee_type(

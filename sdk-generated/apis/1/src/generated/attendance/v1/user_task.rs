@@ -15,7 +15,22 @@ impl<'a> UserTaskApi<'a> {
     }
     /// Obtain attendance result (查询打卡结果)
     ///
-    /// Get the results of the actual clock in the enterprise, including:* clock in task list* ID in clock* User information* Attendance Team ID* shift id* Attendance records* Work record* Off-duty records* Results in work clock* Results in clock* Results added in work clock* Results added in clock* Work clock in time* Time in clockList of invalid user IDs* List of user IDs without permission
+    /// Get the results of the actual clock in the enterprise, including:
+    /// * clock in task list
+    /// * ID in clock
+    /// * User information
+    /// * Attendance Team ID
+    /// * shift id
+    /// * Attendance records
+    /// * Work record
+    /// * Off-duty records
+    /// * Results in work clock
+    /// * Results in clock
+    /// * Results added in work clock
+    /// * Results added in clock
+    /// * Work clock in time
+    /// * Time in clockList of invalid user IDs
+    /// * List of user IDs without permission
     ///
     /// `POST /open-apis/attendance/v1/user_tasks/query`
     ///
@@ -38,7 +53,9 @@ pub struct QueryRequest {
     call: Call,
 }
 impl QueryRequest {
-    /// Employee ID type. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee's employee ID, that is the user ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details),employee_no(Employee ID, that is the employee ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details)
+    /// Employee ID type. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email* Options:
+    /// - `employee_id`: Employee's employee ID, that is the user ID in *Feishu Admin* &gt; Organization &gt; Member and Department &gt; Member Details
+    /// - `employee_no`: Employee ID, that is the employee ID in *Feishu Admin* &gt; Organization &gt; Member and Department &gt; Member Details
     ///
     /// Required.
     pub fn employee_type(

@@ -15,7 +15,7 @@ impl<'a> UserTaskRemedyApi<'a> {
     }
     /// Notify correction approval initiation (通知补卡审批发起)
     ///
-    /// For enterprises that only use Fishu attendance system but not Fishu approval system, you can use this interface to write the replacement card approval data initiated in the three-party approval system to Fishu attendance system with the status of approval in progress. The status can be updated by \[notify approval status update\] after writing in
+    /// For enterprises that only use Fishu attendance system but not Fishu approval system, you can use this interface to write the replacement card approval data initiated in the three-party approval system to Fishu attendance system with the status of approval in progress. The status can be updated by *notify approval status update* after writing in
     ///
     /// `POST /open-apis/attendance/v1/user_task_remedys`
     ///
@@ -72,7 +72,9 @@ pub struct CreateRequest {
     call: Call,
 }
 impl CreateRequest {
-    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
+    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email* Options:
+    /// - `employee_id`: Employee ID, which is the user ID in *Feishu admin background* &gt; organizational structure &gt; members and departments &gt; member details
+    /// - `employee_no`: Employee job number, that is, the job number in *Feishu management background* &gt; organizational structure &gt; members and departments &gt; member details
     ///
     /// Required.
     pub fn employee_type(
@@ -115,7 +117,9 @@ pub struct QueryRequest {
     call: Call,
 }
 impl QueryRequest {
-    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee's employee ID, that is the user ID in Feishu Admin &gt; Organization &gt; Member and Department &gt; Member Details),employee_no(Employee ID, that is the employee ID in Feishu Admin &gt; Organization &gt; Member and Department &gt; Member Details)
+    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email* Options:
+    /// - `employee_id`: Employee's employee ID, that is the user ID in Feishu Admin &gt; Organization &gt; Member and Department &gt; Member Details
+    /// - `employee_no`: Employee ID, that is the employee ID in Feishu Admin &gt; Organization &gt; Member and Department &gt; Member Details
     ///
     /// Required.
     pub fn employee_type(
@@ -156,7 +160,9 @@ pub struct QueryUserAllowedRemedysRequest {
     call: Call,
 }
 impl QueryUserAllowedRemedysRequest {
-    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
+    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use *Get user ID by mobile phone number or email* Options:
+    /// - `employee_id`: Employee ID, which is the user ID in *Feishu admin background* &gt; organizational structure &gt; members and departments &gt; member details
+    /// - `employee_no`: Employee job number, that is, the job number in *Feishu management background* &gt; organizational structure &gt; members and departments &gt; member details
     ///
     /// Required.
     pub fn employee_type(

@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use lark_oapi_core::__private::json::{self, FromJson, JsonError, JsonWriter, ToJson};
 use serde_json::Value;
-/// `CreateAppAccessTokenRequestBody`
+/// The request body of `auth.v3.app_access_token.create` (商店应用获取 app_access_token).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -40,7 +40,7 @@ impl ToJson for CreateAppAccessTokenRequestBody {
         None
     }
 }
-/// `CreateAppAccessTokenResponseBody`
+/// The data `auth.v3.app_access_token.create` (商店应用获取 app_access_token) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -62,7 +62,7 @@ impl FromJson for CreateAppAccessTokenResponseBody {
         Ok(out)
     }
 }
-/// `CreateTenantAccessTokenRequestBody`
+/// The request body of `auth.v3.tenant_access_token.create` (商店应用获取 tenant_access_token).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -92,7 +92,7 @@ impl ToJson for CreateTenantAccessTokenRequestBody {
         None
     }
 }
-/// `CreateTenantAccessTokenResponseBody`
+/// The data `auth.v3.tenant_access_token.create` (商店应用获取 tenant_access_token) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -114,7 +114,7 @@ impl FromJson for CreateTenantAccessTokenResponseBody {
         Ok(out)
     }
 }
-/// `InternalAppAccessTokenResponseBody`
+/// The data `auth.v3.app_access_token.internal` (自建应用获取 app_access_token) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -136,7 +136,7 @@ impl FromJson for InternalAppAccessTokenResponseBody {
         Ok(out)
     }
 }
-/// `ResendAppTicketRequestBody`
+/// The request body of `auth.v3.app_ticket.resend` (重新获取 app_ticket).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -166,15 +166,15 @@ impl ToJson for ResendAppTicketRequestBody {
         None
     }
 }
-/// `InternalAppAccessTokenRequestBody`
+/// The request body of `auth.v3.app_access_token.internal` (自建应用获取 app_access_token).
 ///
 /// The same fields as [`ResendAppTicketRequestBody`]: one type, two names.
 pub type InternalAppAccessTokenRequestBody = ResendAppTicketRequestBody;
-/// `InternalTenantAccessTokenRequestBody`
+/// The request body of `auth.v3.tenant_access_token.internal` (自建应用获取 tenant_access_token).
 ///
 /// The same fields as [`ResendAppTicketRequestBody`]: one type, two names.
 pub type InternalTenantAccessTokenRequestBody = ResendAppTicketRequestBody;
-/// `InternalTenantAccessTokenResponseBody`
+/// The data `auth.v3.tenant_access_token.internal` (自建应用获取 tenant_access_token) answers with.
 ///
 /// The same fields as [`CreateTenantAccessTokenResponseBody`]: one type, two names.
 pub type InternalTenantAccessTokenResponseBody = CreateTenantAccessTokenResponseBody;

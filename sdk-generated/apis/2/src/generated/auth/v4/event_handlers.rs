@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `auth` v4, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `auth` v4, for `EventDispatcherBuilder`.
 pub trait AuthV4EventHandlers: RegisterHandlers {
     /// Handles `auth.user_access_token.revoked_v4` (撤销用户授权事件): the handler gets an [`Event`] with a [`P2AuthUserAccessTokenRevokedV4Data`](super::events::P2AuthUserAccessTokenRevokedV4Data) payload.
     fn on_auth_user_access_token_revoked_v4<F, Fut>(self, handler: F) -> Self

@@ -10,7 +10,7 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[("auth.user_access_token.revoked_v4",
 ///
 /// Schema 2.0; payload `P2AuthUserAccessTokenRevokedV4Data`.
 pub const AUTH_USER_ACCESS_TOKEN_REVOKED_V4: &str = "auth.user_access_token.revoked_v4";
-/// `EventHeader`
+/// The `header` of \[`P2AuthUserAccessTokenRevokedV4`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -44,7 +44,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `P2AuthUserAccessTokenRevokedV4`
+/// The envelope of the `auth.user_access_token.revoked_v4` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -69,7 +69,7 @@ impl FromJson for P2AuthUserAccessTokenRevokedV4 {
         Ok(out)
     }
 }
-/// `P2AuthUserAccessTokenRevokedV4Data`
+/// The payload of the `auth.user_access_token.revoked_v4` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

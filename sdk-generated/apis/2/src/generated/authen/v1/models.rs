@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use lark_oapi_core::__private::json::{self, FromJson, JsonError, JsonWriter, ToJson};
 use serde_json::Value;
-/// `CreateAccessTokenRequestBody`
+/// The request body of `authen.v1.access_token.create` (获取 user_access_token（v1 版本）).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -34,7 +34,7 @@ impl ToJson for CreateAccessTokenRequestBody {
         None
     }
 }
-/// `CreateAccessTokenResponseBody`
+/// The data `authen.v1.access_token.create` (获取 user_access_token（v1 版本）) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -107,7 +107,7 @@ impl FromJson for CreateAccessTokenResponseBody {
         Ok(out)
     }
 }
-/// `CreateOidcAccessTokenResponseBody`
+/// The data `authen.v1.oidc_access_token.create` (获取 user_access_token) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -141,7 +141,7 @@ impl FromJson for CreateOidcAccessTokenResponseBody {
         Ok(out)
     }
 }
-/// `CreateRefreshAccessTokenRequestBody`
+/// The request body of `authen.v1.refresh_access_token.create` (刷新 user_access_token（v1 版本）).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -171,7 +171,7 @@ impl ToJson for CreateRefreshAccessTokenRequestBody {
         None
     }
 }
-/// `GetUserInfoResponseBody`
+/// The data `authen.v1.user_info.get` (Get User Information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -229,19 +229,19 @@ impl FromJson for GetUserInfoResponseBody {
         Ok(out)
     }
 }
-/// `CreateOidcAccessTokenRequestBody`
+/// The request body of `authen.v1.oidc_access_token.create` (获取 user_access_token).
 ///
 /// The same fields as [`CreateAccessTokenRequestBody`]: one type, two names.
 pub type CreateOidcAccessTokenRequestBody = CreateAccessTokenRequestBody;
-/// `CreateOidcRefreshAccessTokenRequestBody`
+/// The request body of `authen.v1.oidc_refresh_access_token.create` (刷新 user_access_token).
 ///
 /// The same fields as [`CreateRefreshAccessTokenRequestBody`]: one type, two names.
 pub type CreateOidcRefreshAccessTokenRequestBody = CreateRefreshAccessTokenRequestBody;
-/// `CreateOidcRefreshAccessTokenResponseBody`
+/// The data `authen.v1.oidc_refresh_access_token.create` (刷新 user_access_token) answers with.
 ///
 /// The same fields as [`CreateOidcAccessTokenResponseBody`]: one type, two names.
 pub type CreateOidcRefreshAccessTokenResponseBody = CreateOidcAccessTokenResponseBody;
-/// `CreateRefreshAccessTokenResponseBody`
+/// The data `authen.v1.refresh_access_token.create` (刷新 user_access_token（v1 版本）) answers with.
 ///
 /// The same fields as [`CreateAccessTokenResponseBody`]: one type, two names.
 pub type CreateRefreshAccessTokenResponseBody = CreateAccessTokenResponseBody;

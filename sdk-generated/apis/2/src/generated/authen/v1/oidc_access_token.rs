@@ -15,7 +15,9 @@ impl<'a> OidcAccessTokenApi<'a> {
     }
     /// 获取 user_access_token
     ///
-    /// :::html;&lt;md-alert type="error"&gt;;本接口已成为历史版本，不推荐使用。请使用最新版本：[获取 user_access_token ](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/authentication-management/access-token/get-user-access-token);&lt;/md-alert&gt;。;:::;;根据[登录预授权码](https://open.feishu.cn/document/common-capabilities/sso/api/obtain-oauth-code) 返回 code 获取 `user_access_token`。;;
+    /// :::html;&lt;md-alert type="error"&gt;;本接口已成为历史版本，不推荐使用。请使用最新版本：[获取 user_access_token ](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/authentication-management/access-token/get-user-access-token);&lt;/md-alert&gt;。;:::
+    ///
+    /// 根据[登录预授权码](https://open.feishu.cn/document/common-capabilities/sso/api/obtain-oauth-code) 返回 code 获取 `user_access_token`。
     ///
     /// `POST /open-apis/authen/v1/oidc/access_token`
     ///

@@ -15,7 +15,9 @@ impl<'a> RefreshAccessTokenApi<'a> {
     }
     /// 刷新 user_access_token（v1 版本）
     ///
-    /// :::html;&lt;md-alert type="error"&gt;;本接口已成为历史版本，不推荐使用。请使用最新版本：[刷新 user_access_token](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/authentication-management/access-token/refresh-user-access-token);&lt;/md-alert&gt;。;:::;;user_access_token 的最大有效期是 2小时左右。当 user_access_token 过期时，可以调用本接口获取新的 user_access_token。
+    /// :::html;&lt;md-alert type="error"&gt;;本接口已成为历史版本，不推荐使用。请使用最新版本：[刷新 user_access_token](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/authentication-management/access-token/refresh-user-access-token);&lt;/md-alert&gt;。;:::
+    ///
+    /// user_access_token 的最大有效期是 2小时左右。当 user_access_token 过期时，可以调用本接口获取新的 user_access_token。
     ///
     /// 刷新后请更新本地user_access_token和refresh_token，不要继续使用旧值重复刷新。保证参数是最新值
     ///

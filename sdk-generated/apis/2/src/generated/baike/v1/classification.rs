@@ -13,9 +13,9 @@ impl<'a> ClassificationApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Classification (获取词典分类)
+    /// Classification list (获取词典分类)
     ///
-    /// Classification list-Get Lingo classification data, Baike currently supports primary classification and sub-classification, temporarily does not support multi-level classification
+    /// Get Lingo classification data, Baike currently supports primary classification and sub-classification, temporarily does not support multi-level classification
     ///
     /// `GET /open-apis/baike/v1/classifications`
     ///

@@ -13,9 +13,9 @@ impl<'a> DraftApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Draft (创建草稿)
+    /// Create draft (创建草稿)
     ///
-    /// Create draft-Drafts are separate definitions and are not bound to entity words. Creating drafts is not the same as creating entity words. Creating drafts may be creating entity words or updating entity words
+    /// Drafts are separate definitions and are not bound to entity words. Creating drafts is not the same as creating entity words. Creating drafts may be creating entity words or updating entity words
     ///
     /// `POST /open-apis/baike/v1/drafts`
     ///
@@ -30,9 +30,9 @@ impl<'a> DraftApi<'a> {
             ),
         }
     }
-    /// Draft (更新草稿)
+    /// Update draft (更新草稿)
     ///
-    /// Update draft-Update draft content according to draft_id, approved drafts cannot be edited
+    /// Update draft content according to draft_id, approved drafts cannot be edited
     ///
     /// `PUT /open-apis/baike/v1/drafts/:draft_id`
     ///

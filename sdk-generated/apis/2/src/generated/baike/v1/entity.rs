@@ -13,9 +13,9 @@ impl<'a> EntityApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Entity (创建免审词条)
+    /// Create an exemption entry (创建免审词条)
     ///
-    /// Create an exemption entry-Create the existing entries through this interface, do not need Lingo a moderator review can be written directly to the thesaurus, please use carefully \[tenant moderator please review carefully\]
+    /// Create the existing entries through this interface, do not need Lingo a moderator review can be written directly to the thesaurus, please use carefully *tenant moderator please review carefully*
     ///
     /// `POST /open-apis/baike/v1/entities`
     ///
@@ -30,9 +30,9 @@ impl<'a> EntityApi<'a> {
             ),
         }
     }
-    /// Entity (提取潜在的词条)
+    /// Extract lingo entity words (提取潜在的词条)
     ///
-    /// Extract lingo entity words-Extract physical words in the text that could become Baike entries and recommend possible aliases (does not filter content where tenants have become Baike entries)
+    /// Extract physical words in the text that could become Baike entries and recommend possible aliases (does not filter content where tenants have become Baike entries)
     ///
     /// `POST /open-apis/baike/v1/entities/extract`
     ///
@@ -47,9 +47,9 @@ impl<'a> EntityApi<'a> {
             ),
         }
     }
-    /// Entity (获取词条详情)
+    /// Get entity (获取词条详情)
     ///
-    /// Get entity-Pull the corresponding entity details through the entity id
+    /// Pull the corresponding entity details through the entity id
     ///
     /// `GET /open-apis/baike/v1/entities/:entity_id`
     ///
@@ -65,9 +65,9 @@ impl<'a> EntityApi<'a> {
                 .path_param("entity_id", entity_id.as_ref()),
         }
     }
-    /// Entity (词条高亮)
+    /// Highlight entity (词条高亮)
     ///
-    /// Highlight entity-The user passes in a sentence and returns the position and corresponding Id of the entity word, allowing the user to highlight the entity word
+    /// The user passes in a sentence and returns the position and corresponding Id of the entity word, allowing the user to highlight the entity word
     ///
     /// `POST /open-apis/baike/v1/entities/highlight`
     ///
@@ -82,9 +82,9 @@ impl<'a> EntityApi<'a> {
             ),
         }
     }
-    /// Entity (获取词条列表)
+    /// Get entities (获取词条列表)
     ///
-    /// Get entities-Paging entity word data to support all entity word pulling within the tenant
+    /// Paging entity word data to support all entity word pulling within the tenant
     ///
     /// `GET /open-apis/baike/v1/entities`
     ///
@@ -99,9 +99,9 @@ impl<'a> EntityApi<'a> {
             ),
         }
     }
-    /// Entity (精准搜索词条)
+    /// Match entity (精准搜索词条)
     ///
-    /// Match entity-Accurately match the keywords, full names, and alias attributes of entity words, and recall the corresponding IDs
+    /// Accurately match the keywords, full names, and alias attributes of entity words, and recall the corresponding IDs
     ///
     /// `POST /open-apis/baike/v1/entities/match`
     ///
@@ -116,9 +116,9 @@ impl<'a> EntityApi<'a> {
             ),
         }
     }
-    /// Entity (模糊搜索词条)
+    /// Search entity (模糊搜索词条)
     ///
-    /// Search entity-Passing in keywords, performing fuzzy matching to search for corresponding entity words
+    /// Passing in keywords, performing fuzzy matching to search for corresponding entity words
     ///
     /// `POST /open-apis/baike/v1/entities/search`
     ///
@@ -133,9 +133,9 @@ impl<'a> EntityApi<'a> {
             ),
         }
     }
-    /// Entity (更新免审词条)
+    /// Update the exemption entry (更新免审词条)
     ///
-    /// Update the exemption entry-Update the existing entries through this interface, do not need Lingo moderator review can be written directly to the thesaurus, please use carefully \[tenant moderator please review carefully\]
+    /// Update the existing entries through this interface, do not need Lingo moderator review can be written directly to the thesaurus, please use carefully *tenant moderator please review carefully*
     ///
     /// `PUT /open-apis/baike/v1/entities/:entity_id`
     ///
@@ -292,7 +292,7 @@ impl ListRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// Data provider \[can be used to filter data\]
+    /// Data provider *can be used to filter data*
     pub fn provider(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("provider", v.into());

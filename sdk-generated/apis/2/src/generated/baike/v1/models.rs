@@ -79,7 +79,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `Abbreviation`
+/// The `abbreviations` of \[`RelatedMeta`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -105,7 +105,7 @@ impl ToJson for Abbreviation {
         w.end_object();
     }
 }
-/// `BaikeImage`
+/// The `images` of \[`RelatedMeta`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -137,7 +137,7 @@ impl ToJson for BaikeImage {
         None
     }
 }
-/// `Classification`
+/// The `items` of \[`ListClassificationResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -177,7 +177,7 @@ impl ToJson for Classification {
         None
     }
 }
-/// `ClassificationFilter`
+/// The `classification_filter` of \[`SearchEntityRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -198,7 +198,7 @@ impl ToJson for ClassificationFilter {
         w.end_object();
     }
 }
-/// `CreateDraftResponseBody`
+/// The data `baike.v1.draft.create` (Create draft) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -217,7 +217,7 @@ impl FromJson for CreateDraftResponseBody {
         Ok(out)
     }
 }
-/// `DisplayStatus`
+/// The `display_status` of \[`Term`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -247,7 +247,7 @@ impl ToJson for DisplayStatus {
         w.end_object();
     }
 }
-/// `Draft`
+/// The `draft` of \[`CreateDraftResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -269,7 +269,7 @@ impl FromJson for Draft {
         Ok(out)
     }
 }
-/// `Entity`
+/// The request body of `baike.v1.draft.create` (Create draft).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -301,7 +301,7 @@ pub struct Entity {
     pub statistics: Option<Statistics>,
     /// External System Linked Data
     pub outer_info: Option<OuterInfo>,
-    /// Rich text format (when filling in rich text content, the description field will be invalid and may not be filled in), supported formats refer to the interpretation section in \[Feishu Dictionary Guide\]
+    /// Rich text format (when filling in rich text content, the description field will be invalid and may not be filled in), supported formats refer to the interpretation section in *Feishu Dictionary Guide*
     pub rich_text: Option<String>,
     /// `source`
     pub source: Option<i64>,
@@ -365,7 +365,7 @@ impl ToJson for Entity {
         None
     }
 }
-/// `EntityWord`
+/// The `entity_word` of \[`ExtractEntityResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -387,7 +387,7 @@ impl FromJson for EntityWord {
         Ok(out)
     }
 }
-/// `ExtractEntityRequestBody`
+/// The request body of `baike.v1.entity.extract` (Extract lingo entity words).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -405,7 +405,7 @@ impl ToJson for ExtractEntityRequestBody {
         w.end_object();
     }
 }
-/// `ExtractEntityResponseBody`
+/// The data `baike.v1.entity.extract` (Extract lingo entity words) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -424,7 +424,7 @@ impl FromJson for ExtractEntityResponseBody {
         Ok(out)
     }
 }
-/// `File`
+/// The request body of `baike.v1.file.upload` (上传图片).
 #[derive(Debug, Default)]
 pub struct File {
     /// `name`
@@ -450,7 +450,7 @@ impl File {
         form
     }
 }
-/// `GetEntityResponseBody`
+/// The data `baike.v1.entity.get` (Get entity) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -469,7 +469,7 @@ impl FromJson for GetEntityResponseBody {
         Ok(out)
     }
 }
-/// `HighlightEntityRequestBody`
+/// The request body of `baike.v1.entity.highlight` (Highlight entity).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -493,7 +493,7 @@ impl ToJson for HighlightEntityRequestBody {
         None
     }
 }
-/// `HighlightEntityResponseBody`
+/// The data `baike.v1.entity.highlight` (Highlight entity) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -512,7 +512,7 @@ impl FromJson for HighlightEntityResponseBody {
         Ok(out)
     }
 }
-/// `ListClassificationResponseBody`
+/// The data `baike.v1.classification.list` (Classification list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -534,7 +534,7 @@ impl FromJson for ListClassificationResponseBody {
         Ok(out)
     }
 }
-/// `ListEntityResponseBody`
+/// The data `baike.v1.entity.list` (Get entities) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -556,7 +556,7 @@ impl FromJson for ListEntityResponseBody {
         Ok(out)
     }
 }
-/// `MatchEntityRequestBody`
+/// The request body of `baike.v1.entity.match` (Match entity).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -580,7 +580,7 @@ impl ToJson for MatchEntityRequestBody {
         None
     }
 }
-/// `MatchEntityResponseBody`
+/// The data `baike.v1.entity.match` (Match entity) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -599,7 +599,7 @@ impl FromJson for MatchEntityResponseBody {
         Ok(out)
     }
 }
-/// `MatchInfo`
+/// The `results` of \[`MatchEntityResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -621,7 +621,7 @@ impl FromJson for MatchInfo {
         Ok(out)
     }
 }
-/// `OuterInfo`
+/// The `outer_info` of \[`Entity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -660,7 +660,7 @@ impl ToJson for OuterInfo {
         None
     }
 }
-/// `Phrase`
+/// The `phrases` of \[`HighlightEntityResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -685,7 +685,7 @@ impl FromJson for Phrase {
         Ok(out)
     }
 }
-/// `Referer`
+/// The `users` of \[`RelatedMeta`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -725,7 +725,7 @@ impl ToJson for Referer {
         None
     }
 }
-/// `RelatedMeta`
+/// The `related_meta` of \[`Entity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -745,7 +745,8 @@ pub struct RelatedMeta {
     pub links: Option<Vec<Referer>>,
     /// Related terms
     pub abbreviations: Option<Vec<Abbreviation>>,
-    /// Category to which the current entry belongs &lt; br &gt;Entries can only belong to sub-categories, and only one sub-category can be selected under each first-level category
+    /// Category to which the current entry belongs
+    /// Entries can only belong to sub-categories, and only one sub-category can be selected under each first-level category
     pub classifications: Option<Vec<Classification>>,
     /// Uploaded image
     pub images: Option<Vec<BaikeImage>>,
@@ -803,7 +804,7 @@ impl ToJson for RelatedMeta {
         None
     }
 }
-/// `SearchEntityRequestBody`
+/// The request body of `baike.v1.entity.search` (Search entity).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -830,7 +831,7 @@ impl ToJson for SearchEntityRequestBody {
         w.end_object();
     }
 }
-/// `Span`
+/// The `span` of \[`Phrase`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -852,7 +853,7 @@ impl FromJson for Span {
         Ok(out)
     }
 }
-/// `Statistics`
+/// The `statistics` of \[`Entity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -882,7 +883,7 @@ impl ToJson for Statistics {
         w.end_object();
     }
 }
-/// `Term`
+/// The `main_keys` of \[`Entity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -918,7 +919,7 @@ impl ToJson for Term {
         None
     }
 }
-/// `UploadFileResponseBody`
+/// The data `baike.v1.file.upload` (上传图片) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -937,19 +938,19 @@ impl FromJson for UploadFileResponseBody {
         Ok(out)
     }
 }
-/// `CreateEntityResponseBody`
+/// The data `baike.v1.entity.create` (Create an exemption entry) answers with.
 ///
 /// The same fields as [`GetEntityResponseBody`]: one type, two names.
 pub type CreateEntityResponseBody = GetEntityResponseBody;
-/// `SearchEntityResponseBody`
+/// The data `baike.v1.entity.search` (Search entity) answers with.
 ///
 /// The same fields as [`ListEntityResponseBody`]: one type, two names.
 pub type SearchEntityResponseBody = ListEntityResponseBody;
-/// `UpdateDraftResponseBody`
+/// The data `baike.v1.draft.update` (Update draft) answers with.
 ///
 /// The same fields as [`CreateDraftResponseBody`]: one type, two names.
 pub type UpdateDraftResponseBody = CreateDraftResponseBody;
-/// `UpdateEntityResponseBody`
+/// The data `baike.v1.entity.update` (Update the exemption entry) answers with.
 ///
 /// The same fields as [`GetEntityResponseBody`]: one type, two names.
 pub type UpdateEntityResponseBody = GetEntityResponseBody;

@@ -13,9 +13,9 @@ impl<'a> AppRoleApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Advanced Permission (新增自定义角色(新版))
+    /// Create role (新增自定义角色(新版))
     ///
-    /// Role-Create role-Create a role
+    /// Create a role
     ///
     /// `POST /open-apis/base/v2/apps/:app_token/roles`
     ///
@@ -31,9 +31,9 @@ impl<'a> AppRoleApi<'a> {
                 .path_param("app_token", app_token.as_ref()),
         }
     }
-    /// Advanced Permission (列出自定义角色(新版))
+    /// List roles (列出自定义角色(新版))
     ///
-    /// Role-List roles-Get all roles according to app_token
+    /// Get all roles according to app_token
     ///
     /// `GET /open-apis/base/v2/apps/:app_token/roles`
     ///
@@ -49,9 +49,9 @@ impl<'a> AppRoleApi<'a> {
                 .path_param("app_token", app_token.as_ref()),
         }
     }
-    /// Advanced Permission (更新自定义角色(新版))
+    /// Update role (更新自定义角色(新版))
     ///
-    /// Role-Update role-Update a role
+    /// Update a role
     ///
     /// `PUT /open-apis/base/v2/apps/:app_token/roles/:role_id`
     ///

@@ -80,9 +80,9 @@ impl ToJson for BlockType {
 )]
 #[non_exhaustive]
 pub enum Conjunction {
-    /// `and`
+    /// `and`: And
     And,
-    /// `or`
+    /// `or`: Or
     Or,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -151,17 +151,17 @@ impl ToJson for Conjunction {
 )]
 #[non_exhaustive]
 pub enum Operator {
-    /// `is`
+    /// `is`: Is
     Is,
-    /// `isNot`
+    /// `isNot`: Is not
     IsNot,
-    /// `contains`
+    /// `contains`: Contains
     Contains,
-    /// `doesNotContain`
+    /// `doesNotContain`: Does not contain
     DoesNotContain,
-    /// `isEmpty`
+    /// `isEmpty`: Is empty
     IsEmpty,
-    /// `isNotEmpty`
+    /// `isNotEmpty`: Is not empty
     IsNotEmpty,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -229,7 +229,7 @@ impl ToJson for Operator {
         w.string(self.as_str());
     }
 }
-/// `BlockRole`
+/// The `block_roles` of \[`Role`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -239,7 +239,9 @@ impl ToJson for Operator {
 pub struct BlockRole {
     /// Block id, Such as dashboard block id in list dashboards method
     pub block_id: String,
-    /// Block perm Options:0(NoPerm No permissions),1(Read View only)
+    /// Block perm Options:
+    /// - `0`: NoPerm No permissions
+    /// - `1`: Read View only
     pub block_perm: i64,
     /// `block_type`
     pub block_type: Option<BlockType>,
@@ -269,7 +271,7 @@ impl ToJson for BlockRole {
         None
     }
 }
-/// `ConditionGroup`
+/// The `condition_groups` of \[`RecRule`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -309,7 +311,7 @@ impl ToJson for ConditionGroup {
         None
     }
 }
-/// `CreateAppRoleResponseBody`
+/// The data `base.v2.app_role.create` (Create role) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -328,7 +330,7 @@ impl FromJson for CreateAppRoleResponseBody {
         Ok(out)
     }
 }
-/// `ListAppRoleResponseBody`
+/// The data `base.v2.app_role.list` (List roles) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -356,7 +358,7 @@ impl FromJson for ListAppRoleResponseBody {
         Ok(out)
     }
 }
-/// `OtherRecRule`
+/// The `other_rec_rule` of \[`TableRole`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -366,7 +368,9 @@ impl FromJson for ListAppRoleResponseBody {
 pub struct OtherRecRule {
     /// conditions
     pub conditions: Option<Vec<RecRuleCondition>>,
-    /// Conjunction Options:and(And),or(Or)
+    /// Conjunction Options:
+    /// - `and`: And
+    /// - `or`: Or
     pub conjunction: Option<Conjunction>,
     /// `perm`
     pub perm: Option<i64>,
@@ -396,7 +400,7 @@ impl ToJson for OtherRecRule {
         None
     }
 }
-/// `RecRule`
+/// The `rec_rule` of \[`TableRole`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -406,11 +410,15 @@ impl ToJson for OtherRecRule {
 pub struct RecRule {
     /// Coditions
     pub conditions: Option<Vec<RecRuleCondition>>,
-    /// Conjunction Options:and(And),or(Or)
+    /// Conjunction Options:
+    /// - `and`: And
+    /// - `or`: Or
     pub conjunction: Option<Conjunction>,
     /// `perm`
     pub perm: Option<i64>,
-    /// other_permOther record permissions are only valid when table_perm is 2. When other_perm is equal to 1, all records that do not match rec_rule can be read. When other_perm is equal to 0, the range of records that can be read is specified by other_rec_rule. At this time, even if rec_rule and other_rec_rule are not matched, the records will be read statically. Options:0(NoPerm no access),1(Read)
+    /// other_permOther record permissions are only valid when table_perm is 2. When other_perm is equal to 1, all records that do not match rec_rule can be read. When other_perm is equal to 0, the range of records that can be read is specified by other_rec_rule. At this time, even if rec_rule and other_rec_rule are not matched, the records will be read statically. Options:
+    /// - `0`: NoPerm no access
+    /// - `1`: Read
     pub other_perm: Option<i64>,
     /// `condition_groups`
     pub condition_groups: Option<Vec<ConditionGroup>>,
@@ -455,7 +463,7 @@ impl ToJson for RecRule {
         None
     }
 }
-/// `RecRuleCondition`
+/// The `conditions` of \[`ConditionGroup`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -465,7 +473,13 @@ impl ToJson for RecRule {
 pub struct RecRuleCondition {
     /// Field name
     pub field_name: String,
-    /// Operator Options:is(Is),isNot(Is not),contains(Contains),doesNotContain(Does not contain),isEmpty(Is empty),isNotEmpty(Is not empty)
+    /// Operator Options:
+    /// - `is`: Is
+    /// - `isNot`: Is not
+    /// - `contains`: Contains
+    /// - `doesNotContain`: Does not contain
+    /// - `isEmpty`: Is empty
+    /// - `isNotEmpty`: Is not empty
     pub operator: Option<Operator>,
     /// conditions value
     pub value: Option<Vec<String>>,
@@ -499,7 +513,7 @@ impl ToJson for RecRuleCondition {
         None
     }
 }
-/// `Role`
+/// The request body of `base.v2.app_role.create` (Create role).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -515,7 +529,9 @@ pub struct Role {
     pub role_id: Option<String>,
     /// Block role
     pub block_roles: Option<Vec<BlockRole>>,
-    /// base role`base_complex_edit`: Set whether you can create copies, download, and print multidimensional tables`copy`: Set whether you can copy the contents of multidimensional tablesThe parameter type is map, where key is the permission point name and value is the permission switch. The value enumeration values ​​are:- `0`: No access- `1`: Can access
+    /// base role`base_complex_edit`: Set whether you can create copies, download, and print multidimensional tables`copy`: Set whether you can copy the contents of multidimensional tablesThe parameter type is map, where key is the permission point name and value is the permission switch. The value enumeration values ​​are:
+    /// - `0`: No access
+    /// - `1`: Can access
     pub base_rule: Option<std::collections::BTreeMap<String, i64>>,
 }
 impl FromJson for Role {
@@ -553,7 +569,7 @@ impl ToJson for Role {
         None
     }
 }
-/// `TableRole`
+/// The `table_roles` of \[`Role`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -561,7 +577,11 @@ impl ToJson for Role {
     serde(default)
 )]
 pub struct TableRole {
-    /// Table perm Options:0(NoPerm No access),1(Read View only),2(Edit Can edit),4(Admin Can manage)
+    /// Table perm Options:
+    /// - `0`: NoPerm No access
+    /// - `1`: Read View only
+    /// - `2`: Edit Can edit
+    /// - `4`: Admin Can manage
     pub table_perm: i64,
     /// Table name. (This item and the table_id below must have at least one filled in)
     pub table_name: Option<String>,
@@ -569,19 +589,32 @@ pub struct TableRole {
     pub table_id: Option<String>,
     /// Record filter rule
     pub rec_rule: Option<RecRule>,
-    /// other_rec_ruleRecord filtering condition, which is meaningful when table_perm is 2 and rec_rule.other_perm is 0. For records that do not hit rec_rule, other_rec_rule is used to filter out the range of readable records.**Note**: At this time, records that do not hit either rec_rule or other_rec_rule are unreadable
+    /// other_rec_ruleRecord filtering condition, which is meaningful when table_perm is 2 and rec_rule.other_perm is 0. For records that do not hit rec_rule, other_rec_rule is used to filter out the range of readable records.
+    ///
+    /// **Note**: At this time, records that do not hit either rec_rule or other_rec_rule are unreadable
     pub other_rec_rule: Option<OtherRecRule>,
-    /// Permission of fields, only valid when `table_perm` is 2. The type is map, key is field name, value is permission of field.**Optional values are**:- `1`: View only- `2`: Can add records- `3`: Can edit records
+    /// Permission of fields, only valid when `table_perm` is 2. The type is map, key is field name, value is permission of field.
+    ///
+    /// **Optional values are**:
+    /// - `1`: View only
+    /// - `2`: Can add records
+    /// - `3`: Can edit records
     pub field_perm: Option<std::collections::BTreeMap<String, i64>>,
     /// Added record permission, only meaningful when the table_perm is 2, used to set whether the record can be added
     pub allow_add_record: Option<bool>,
     /// Delete record permission, meaningful only when the table_perm is 2, used to set whether the record can be deleted
     pub allow_delete_record: Option<bool>,
-    /// View permission Options:1(Read Can read),2(Edit Can edit)
+    /// View permission Options:
+    /// - `1`: Read Can read
+    /// - `2`: Edit Can edit
     pub view_perm: Option<i64>,
-    /// A readable view collection. This is only meaningful when view_perm is 1. If it is not set, all views are readable. If it is set, it means that only views in the collection are readable, and views outside the collection have no permission.The parameter type is a map, where the key is the view id and the value is the permission corresponding to the view. The value enumeration values ​​are:- `0`: No access- `1`: Read only
+    /// A readable view collection. This is only meaningful when view_perm is 1. If it is not set, all views are readable. If it is set, it means that only views in the collection are readable, and views outside the collection have no permission.The parameter type is a map, where the key is the view id and the value is the permission corresponding to the view. The value enumeration values ​​are:
+    /// - `0`: No access
+    /// - `1`: Read only
     pub view_rules: Option<std::collections::BTreeMap<String, i64>>,
-    /// Field point permission configuration, optional points are:`select_option_edit`: Option configuration point, configure whether to add, delete, or modify single-select and multiple-select option values`attachment_export`: Attachment operation permission point, configure whether to export attachmentsThis parameter type is a two-layer map structure, where the key is the field point permission and the value is the field permission set. The field permission set is also a map structure, where the key is the field name and the value is the field point permission:- `0`: No access- `1`: Can access
+    /// Field point permission configuration, optional points are:`select_option_edit`: Option configuration point, configure whether to add, delete, or modify single-select and multiple-select option values`attachment_export`: Attachment operation permission point, configure whether to export attachmentsThis parameter type is a two-layer map structure, where the key is the field point permission and the value is the field permission set. The field permission set is also a map structure, where the key is the field name and the value is the field point permission:
+    /// - `0`: No access
+    /// - `1`: Can access
     pub field_action_rules: Option<
         std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>>,
     >,
@@ -630,7 +663,7 @@ impl ToJson for TableRole {
         None
     }
 }
-/// `UpdateAppRoleResponseBody`
+/// The data `base.v2.app_role.update` (Update role) answers with.
 ///
 /// The same fields as [`CreateAppRoleResponseBody`]: one type, two names.
 pub type UpdateAppRoleResponseBody = CreateAppRoleResponseBody;

@@ -13,9 +13,9 @@ impl<'a> AppApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// App (复制多维表格)
+    /// Copy App (复制多维表格)
     ///
-    /// Copy App-Copy a base app, you can specify to copy to a folder with permissions
+    /// Copy a base app, you can specify to copy to a folder with permissions
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/copy`
     ///
@@ -31,9 +31,9 @@ impl<'a> AppApi<'a> {
                 .path_param("app_token", app_token.as_ref()),
         }
     }
-    /// App (创建多维表格)
+    /// Create a Base App (创建多维表格)
     ///
-    /// Create a Base App-Create a base app in user-defined folder
+    /// Create a base app in user-defined folder
     ///
     /// `POST /open-apis/bitable/v1/apps`
     ///
@@ -48,9 +48,9 @@ impl<'a> AppApi<'a> {
             ),
         }
     }
-    /// App (获取多维表格元数据)
+    /// Get App Info (获取多维表格元数据)
     ///
-    /// Get App Info-Get App information through app_token
+    /// Get App information through app_token
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token`
     ///
@@ -66,9 +66,9 @@ impl<'a> AppApi<'a> {
                 .path_param("app_token", app_token.as_ref()),
         }
     }
-    /// App (更新多维表格元数据)
+    /// Update App Name (更新多维表格元数据)
     ///
-    /// Update App Name-Update app information according to app_token
+    /// Update app information according to app_token
     ///
     /// `PUT /open-apis/bitable/v1/apps/:app_token`
     ///

@@ -13,9 +13,9 @@ impl<'a> AppDashboardApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Dashboards (复制仪表盘)
+    /// Copy dashboards (复制仪表盘)
     ///
-    /// Copy dashboards-This interface is used to duplicate a new dashboard from an existing dashboard
+    /// This interface is used to duplicate a new dashboard from an existing dashboard
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/dashboards/:block_id/copy`
     ///
@@ -36,9 +36,9 @@ impl<'a> AppDashboardApi<'a> {
                 .path_param("block_id", block_id.as_ref()),
         }
     }
-    /// Dashboards (列出仪表盘)
+    /// List dashboards (列出仪表盘)
     ///
-    /// List dashboards-According to app_token, get all dashboards under app
+    /// According to app_token, get all dashboards under app
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/dashboards`
     ///

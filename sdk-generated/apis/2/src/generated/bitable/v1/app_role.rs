@@ -13,9 +13,9 @@ impl<'a> AppRoleApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Base (新增自定义角色)
+    /// Create role (新增自定义角色)
     ///
-    /// Role-Create role-Create a role
+    /// Create a role
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/roles`
     ///
@@ -31,9 +31,9 @@ impl<'a> AppRoleApi<'a> {
                 .path_param("app_token", app_token.as_ref()),
         }
     }
-    /// Advanced Permission (删除自定义角色)
+    /// Delete role (删除自定义角色)
     ///
-    /// Role-Delete role-Delete a role
+    /// Delete a role
     ///
     /// `DELETE /open-apis/bitable/v1/apps/:app_token/roles/:role_id`
     ///
@@ -54,9 +54,9 @@ impl<'a> AppRoleApi<'a> {
                 .path_param("role_id", role_id.as_ref()),
         }
     }
-    /// Base (列出自定义角色)
+    /// List roles (列出自定义角色)
     ///
-    /// Role-List roles-Get all roles according to app_token
+    /// Get all roles according to app_token
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/roles`
     ///
@@ -72,9 +72,9 @@ impl<'a> AppRoleApi<'a> {
                 .path_param("app_token", app_token.as_ref()),
         }
     }
-    /// Base (更新自定义角色)
+    /// Update role (更新自定义角色)
     ///
-    /// Role-Update role-Update a role
+    /// Update a role
     ///
     /// `PUT /open-apis/bitable/v1/apps/:app_token/roles/:role_id`
     ///

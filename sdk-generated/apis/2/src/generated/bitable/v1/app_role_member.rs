@@ -13,9 +13,9 @@ impl<'a> AppRoleMemberApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Advanced Permission (批量新增协作者)
+    /// Batch create members (批量新增协作者)
     ///
-    /// Member-Batch create members-Add role members with custom permissions in bulk
+    /// Add role members with custom permissions in bulk
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/roles/:role_id/members/batch_create`
     ///
@@ -36,9 +36,9 @@ impl<'a> AppRoleMemberApi<'a> {
                 .path_param("role_id", role_id.as_ref()),
         }
     }
-    /// Advanced Permission (批量删除协作者)
+    /// Batch delete members (批量删除协作者)
     ///
-    /// Member-Batch delete members-Batch delete role members
+    /// Batch delete role members
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/roles/:role_id/members/batch_delete`
     ///
@@ -59,9 +59,9 @@ impl<'a> AppRoleMemberApi<'a> {
                 .path_param("role_id", role_id.as_ref()),
         }
     }
-    /// Advanced Permission (新增协作者)
+    /// Create member (新增协作者)
     ///
-    /// Member-Create member-Create a member
+    /// Create a member
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/roles/:role_id/members`
     ///
@@ -82,9 +82,9 @@ impl<'a> AppRoleMemberApi<'a> {
                 .path_param("role_id", role_id.as_ref()),
         }
     }
-    /// Advanced Permission (删除协作者)
+    /// Delete member (删除协作者)
     ///
-    /// Member-Delete member-Delete a member
+    /// Delete a member
     ///
     /// `DELETE /open-apis/bitable/v1/apps/:app_token/roles/:role_id/members/:member_id`
     ///
@@ -107,9 +107,9 @@ impl<'a> AppRoleMemberApi<'a> {
                 .path_param("member_id", member_id.as_ref()),
         }
     }
-    /// Advanced Permission (列出协作者)
+    /// List members (列出协作者)
     ///
-    /// Member-List members-Get all members according to app_token and role_id
+    /// Get all members according to app_token and role_id
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/roles/:role_id/members`
     ///
@@ -188,7 +188,13 @@ pub struct CreateRequest {
     call: Call,
 }
 impl CreateRequest {
-    /// Member id type Options:open_id(OpenID open_id),union_id(UnionID union_id),user_id(UserID user_id),chat_id(ChatID chat_id),department_id(DepartmentID department_id. Before using this parameter, make sure the application has departmental visibility, refer to \[configure application availability scope\]),open_department_id(OpenDepartmentID open_department_id. Before using this parameter, make sure the application has departmental visibility, refer to \[configure application availability scope\])
+    /// Member id type Options:
+    /// - `open_id`: OpenID open_id
+    /// - `union_id`: UnionID union_id
+    /// - `user_id`: UserID user_id
+    /// - `chat_id`: ChatID chat_id
+    /// - `department_id`: DepartmentID department_id. Before using this parameter, make sure the application has departmental visibility, refer to *configure application availability scope*
+    /// - `open_department_id`: OpenDepartmentID open_department_id. Before using this parameter, make sure the application has departmental visibility, refer to *configure application availability scope*
     pub fn member_id_type(
         mut self,
         value: impl Into<super::models::MemberIdType>,
@@ -219,7 +225,13 @@ pub struct DeleteRequest {
     call: Call,
 }
 impl DeleteRequest {
-    /// Member id type Options:open_id(OpenID open_id),union_id(UnionID union_id),user_id(UserID user_id),chat_id(ChatID chat_id),department_id(DepartmentID department_id),open_department_id(OpenDepartmentID open_department_id)
+    /// Member id type Options:
+    /// - `open_id`: OpenID open_id
+    /// - `union_id`: UnionID union_id
+    /// - `user_id`: UserID user_id
+    /// - `chat_id`: ChatID chat_id
+    /// - `department_id`: DepartmentID department_id
+    /// - `open_department_id`: OpenDepartmentID open_department_id
     pub fn member_id_type(
         mut self,
         value: impl Into<super::models::MemberIdType>,

@@ -13,9 +13,9 @@ impl<'a> AppTableApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Table (新增多个数据表)
+    /// Batch create table (新增多个数据表)
     ///
-    /// Batch create table-Batch create table
+    /// Batch create table
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/batch_create`
     ///
@@ -31,9 +31,9 @@ impl<'a> AppTableApi<'a> {
                 .path_param("app_token", app_token.as_ref()),
         }
     }
-    /// Table (删除多个数据表)
+    /// Batch delete table (删除多个数据表)
     ///
-    /// Batch delete table-Batch delete table
+    /// Batch delete table
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/batch_delete`
     ///
@@ -49,9 +49,9 @@ impl<'a> AppTableApi<'a> {
                 .path_param("app_token", app_token.as_ref()),
         }
     }
-    /// Table (新增一个数据表)
+    /// Create table (新增一个数据表)
     ///
-    /// Create table-Add a new table in Base, supporting the input of table name, view name, and fields
+    /// Add a new table in Base, supporting the input of table name, view name, and fields
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables`
     ///
@@ -67,9 +67,9 @@ impl<'a> AppTableApi<'a> {
                 .path_param("app_token", app_token.as_ref()),
         }
     }
-    /// Table (删除一个数据表)
+    /// Delete Table (删除一个数据表)
     ///
-    /// Delete Table-Delete a table
+    /// Delete a table
     ///
     /// `DELETE /open-apis/bitable/v1/apps/:app_token/tables/:table_id`
     ///
@@ -90,9 +90,9 @@ impl<'a> AppTableApi<'a> {
                 .path_param("table_id", table_id.as_ref()),
         }
     }
-    /// Table (列出数据表)
+    /// List all tables (列出数据表)
     ///
-    /// List all tables-According to app_token, get all tables under app
+    /// According to app_token, get all tables under app
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/tables`
     ///
@@ -108,9 +108,9 @@ impl<'a> AppTableApi<'a> {
                 .path_param("app_token", app_token.as_ref()),
         }
     }
-    /// Table (更新数据表)
+    /// Update data table (更新数据表)
     ///
-    /// Update data table-This interface is used to update the basic information of the data table, including the name of the data table, etc
+    /// This interface is used to update the basic information of the data table, including the name of the data table, etc
     ///
     /// `PATCH /open-apis/bitable/v1/apps/:app_token/tables/:table_id`
     ///

@@ -13,9 +13,9 @@ impl<'a> AppTableFieldApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Field (新增字段)
+    /// Create field (新增字段)
     ///
-    /// Create field-Create a field
+    /// Create a field
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/:table_id/fields`
     ///
@@ -36,9 +36,9 @@ impl<'a> AppTableFieldApi<'a> {
                 .path_param("table_id", table_id.as_ref()),
         }
     }
-    /// Field (删除字段)
+    /// Delete field (删除字段)
     ///
-    /// Delete field-Delete a field
+    /// Delete a field
     ///
     /// `DELETE /open-apis/bitable/v1/apps/:app_token/tables/:table_id/fields/:field_id`
     ///
@@ -61,9 +61,9 @@ impl<'a> AppTableFieldApi<'a> {
                 .path_param("field_id", field_id.as_ref()),
         }
     }
-    /// Field (列出字段)
+    /// List fields (列出字段)
     ///
-    /// List fields-Get all fields according to app_token and table_id
+    /// Get all fields according to app_token and table_id
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/tables/:table_id/fields`
     ///
@@ -84,9 +84,9 @@ impl<'a> AppTableFieldApi<'a> {
                 .path_param("table_id", table_id.as_ref()),
         }
     }
-    /// Field (更新字段)
+    /// Update field (更新字段)
     ///
-    /// Update field-Update a field
+    /// Update a field
     ///
     /// `PUT /open-apis/bitable/v1/apps/:app_token/tables/:table_id/fields/:field_id`
     ///

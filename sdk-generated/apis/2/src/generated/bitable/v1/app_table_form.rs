@@ -13,9 +13,9 @@ impl<'a> AppTableFormApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Form (获取表单元数据)
+    /// List form (获取表单元数据)
     ///
-    /// List form-Give form according to app_token, table_id and form_id
+    /// Give form according to app_token, table_id and form_id
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/tables/:table_id/forms/:form_id`
     ///
@@ -38,9 +38,9 @@ impl<'a> AppTableFormApi<'a> {
                 .path_param("form_id", form_id.as_ref()),
         }
     }
-    /// Form (更新表单元数据)
+    /// Patch form (更新表单元数据)
     ///
-    /// Patch form-Update a form
+    /// Update a form
     ///
     /// `PATCH /open-apis/bitable/v1/apps/:app_token/tables/:table_id/forms/:form_id`
     ///

@@ -13,9 +13,9 @@ impl<'a> AppTableFormFieldApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Form (列出表单问题)
+    /// List form fields (列出表单问题)
     ///
-    /// List form fields-Give all form fields according to app_token, table_id and form_id
+    /// Give all form fields according to app_token, table_id and form_id
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/tables/:table_id/forms/:form_id/fields`
     ///
@@ -38,9 +38,9 @@ impl<'a> AppTableFormFieldApi<'a> {
                 .path_param("form_id", form_id.as_ref()),
         }
     }
-    /// Form (更新表单问题)
+    /// Patch form fields (更新表单问题)
     ///
-    /// Patch form fields-Update a form field
+    /// Update a form field
     ///
     /// `PATCH /open-apis/bitable/v1/apps/:app_token/tables/:table_id/forms/:form_id/fields/:field_id`
     ///

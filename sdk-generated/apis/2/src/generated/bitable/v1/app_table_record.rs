@@ -13,9 +13,9 @@ impl<'a> AppTableRecordApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Record (新增多条记录)
+    /// Create records (新增多条记录)
     ///
-    /// Create records-Create records,up to 500 lines at a time
+    /// Create records,up to 500 lines at a time
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/:table_id/records/batch_create`
     ///
@@ -36,9 +36,9 @@ impl<'a> AppTableRecordApi<'a> {
                 .path_param("table_id", table_id.as_ref()),
         }
     }
-    /// Record (删除多条记录)
+    /// Delete records (删除多条记录)
     ///
-    /// Delete records-Delete records,up to 500 lines at a time
+    /// Delete records,up to 500 lines at a time
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/:table_id/records/batch_delete`
     ///
@@ -59,9 +59,9 @@ impl<'a> AppTableRecordApi<'a> {
                 .path_param("table_id", table_id.as_ref()),
         }
     }
-    /// Record (批量获取记录)
+    /// Batch get records (批量获取记录)
     ///
-    /// Batch get records-Batch get records by record ids
+    /// Batch get records by record ids
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/:table_id/records/batch_get`
     ///
@@ -82,9 +82,9 @@ impl<'a> AppTableRecordApi<'a> {
                 .path_param("table_id", table_id.as_ref()),
         }
     }
-    /// Record (更新多条记录)
+    /// Update records (更新多条记录)
     ///
-    /// Update records-Update records,up to 500 lines at a time
+    /// Update records,up to 500 lines at a time
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/:table_id/records/batch_update`
     ///
@@ -105,9 +105,9 @@ impl<'a> AppTableRecordApi<'a> {
                 .path_param("table_id", table_id.as_ref()),
         }
     }
-    /// Record (新增记录)
+    /// Create a record (新增记录)
     ///
-    /// Create a record-Create a record
+    /// Create a record
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/:table_id/records`
     ///
@@ -128,9 +128,9 @@ impl<'a> AppTableRecordApi<'a> {
                 .path_param("table_id", table_id.as_ref()),
         }
     }
-    /// Record (删除记录)
+    /// Delete a record (删除记录)
     ///
-    /// Delete a record-Delete a record
+    /// Delete a record
     ///
     /// `DELETE /open-apis/bitable/v1/apps/:app_token/tables/:table_id/records/:record_id`
     ///
@@ -153,9 +153,9 @@ impl<'a> AppTableRecordApi<'a> {
                 .path_param("record_id", record_id.as_ref()),
         }
     }
-    /// Base (检索记录)
+    /// Get records (检索记录)
     ///
-    /// Get records-Get records
+    /// Get records
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/tables/:table_id/records/:record_id`
     ///
@@ -178,9 +178,9 @@ impl<'a> AppTableRecordApi<'a> {
                 .path_param("record_id", record_id.as_ref()),
         }
     }
-    /// Base (列出记录)
+    /// List records (列出记录)
     ///
-    /// List records-list records,Up to 500 lines at a time, paging is supported（Currently, the return of search reference fields are not supported. The search reference field can be converted into a formula field. The search reference is essentially a lookup formula）
+    /// list records,Up to 500 lines at a time, paging is supported（Currently, the return of search reference fields are not supported. The search reference field can be converted into a formula field. The search reference is essentially a lookup formula）
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/tables/:table_id/records`
     ///
@@ -201,9 +201,9 @@ impl<'a> AppTableRecordApi<'a> {
                 .path_param("table_id", table_id.as_ref()),
         }
     }
-    /// Record (查询记录)
+    /// Search records (查询记录)
     ///
-    /// Search records-This api is used to query existing records in the table. A maximum of 500 rows of records can be queried at a time, and paging is supported
+    /// This api is used to query existing records in the table. A maximum of 500 rows of records can be queried at a time, and paging is supported
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/:table_id/records/search`
     ///
@@ -224,9 +224,9 @@ impl<'a> AppTableRecordApi<'a> {
                 .path_param("table_id", table_id.as_ref()),
         }
     }
-    /// Record (更新记录)
+    /// Update a record (更新记录)
     ///
-    /// Update a record-Update a record
+    /// Update a record
     ///
     /// `PUT /open-apis/bitable/v1/apps/:app_token/tables/:table_id/records/:record_id`
     ///
@@ -269,7 +269,9 @@ impl BatchCreateRequest {
         self.call.set_query("client_token", v.into());
         self
     }
-    /// Whether to ignore consistency checks for read and write operations. The default value is `false`, meaning the system will ensure that the data read and written is consistent. Optional values:- **true**: Ignore read/write consistency checks to improve performance, but this may cause data on some nodes to be out of sync, resulting in temporary inconsistency.- **false**: Enable read/write consistency checks to ensure data consistency during read and write operations
+    /// Whether to ignore consistency checks for read and write operations. The default value is `false`, meaning the system will ensure that the data read and written is consistent. Optional values:
+    /// - **true**: Ignore read/write consistency checks to improve performance, but this may cause data on some nodes to be out of sync, resulting in temporary inconsistency.
+    /// - **false**: Enable read/write consistency checks to ensure data consistency during read and write operations
     pub fn ignore_consistency_check(mut self, value: bool) -> Self {
         let v = value;
         self.call.set_query("ignore_consistency_check", v.to_string());
@@ -374,7 +376,9 @@ impl BatchUpdateRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// Whether to ignore consistency checks for read and write operations. The default value is `false`, meaning the system will ensure that the data read and written is consistent. Optional values:- **true**: Ignore read/write consistency checks to improve performance, but this may cause data on some nodes to be out of sync, resulting in temporary inconsistency.- **false**: Enable read/write consistency checks to ensure data consistency during read and write operations
+    /// Whether to ignore consistency checks for read and write operations. The default value is `false`, meaning the system will ensure that the data read and written is consistent. Optional values:
+    /// - **true**: Ignore read/write consistency checks to improve performance, but this may cause data on some nodes to be out of sync, resulting in temporary inconsistency.
+    /// - **false**: Enable read/write consistency checks to ensure data consistency during read and write operations
     pub fn ignore_consistency_check(mut self, value: bool) -> Self {
         let v = value;
         self.call.set_query("ignore_consistency_check", v.to_string());
@@ -427,7 +431,9 @@ impl CreateRequest {
         self.call.set_query("client_token", v.into());
         self
     }
-    /// Whether to ignore consistency checks for read and write operations. The default value is `false`, meaning the system will ensure that the data read and written is consistent. Optional values:- **true**: Ignore read/write consistency checks to improve performance, but this may cause data on some nodes to be out of sync, resulting in temporary inconsistency.- **false**: Enable read/write consistency checks to ensure data consistency during read and write operations
+    /// Whether to ignore consistency checks for read and write operations. The default value is `false`, meaning the system will ensure that the data read and written is consistent. Optional values:
+    /// - **true**: Ignore read/write consistency checks to improve performance, but this may cause data on some nodes to be out of sync, resulting in temporary inconsistency.
+    /// - **false**: Enable read/write consistency checks to ensure data consistency during read and write operations
     pub fn ignore_consistency_check(mut self, value: bool) -> Self {
         let v = value;
         self.call.set_query("ignore_consistency_check", v.to_string());
@@ -744,7 +750,9 @@ impl UpdateRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// Whether to ignore consistency checks for read and write operations. The default value is `false`, meaning the system will ensure that the data read and written is consistent. Optional values:- **true**: Ignore read/write consistency checks to improve performance, but this may cause data on some nodes to be out of sync, resulting in temporary inconsistency.- **false**: Enable read/write consistency checks to ensure data consistency during read and write operations
+    /// Whether to ignore consistency checks for read and write operations. The default value is `false`, meaning the system will ensure that the data read and written is consistent. Optional values:
+    /// - **true**: Ignore read/write consistency checks to improve performance, but this may cause data on some nodes to be out of sync, resulting in temporary inconsistency.
+    /// - **false**: Enable read/write consistency checks to ensure data consistency during read and write operations
     pub fn ignore_consistency_check(mut self, value: bool) -> Self {
         let v = value;
         self.call.set_query("ignore_consistency_check", v.to_string());

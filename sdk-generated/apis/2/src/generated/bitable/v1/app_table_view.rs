@@ -13,9 +13,9 @@ impl<'a> AppTableViewApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// View (新增视图)
+    /// Add View (新增视图)
     ///
-    /// Add View-Add a view to the data table
+    /// Add a view to the data table
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/:table_id/views`
     ///
@@ -36,9 +36,9 @@ impl<'a> AppTableViewApi<'a> {
                 .path_param("table_id", table_id.as_ref()),
         }
     }
-    /// View (删除视图)
+    /// Delete View (删除视图)
     ///
-    /// Delete View-Delete views from data tables
+    /// Delete views from data tables
     ///
     /// `DELETE /open-apis/bitable/v1/apps/:app_token/tables/:table_id/views/:view_id`
     ///
@@ -61,9 +61,9 @@ impl<'a> AppTableViewApi<'a> {
                 .path_param("view_id", view_id.as_ref()),
         }
     }
-    /// View (获取视图)
+    /// Get View (获取视图)
     ///
-    /// Get View-This interface gets existing views based on view_id
+    /// This interface gets existing views based on view_id
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/tables/:table_id/views/:view_id`
     ///
@@ -86,9 +86,9 @@ impl<'a> AppTableViewApi<'a> {
                 .path_param("view_id", view_id.as_ref()),
         }
     }
-    /// View (列出视图)
+    /// List Views (列出视图)
     ///
-    /// List Views-Get all views of the data table based on app_token and table_id
+    /// Get all views of the data table based on app_token and table_id
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/tables/:table_id/views`
     ///
@@ -109,9 +109,9 @@ impl<'a> AppTableViewApi<'a> {
                 .path_param("table_id", table_id.as_ref()),
         }
     }
-    /// View (更新视图)
+    /// Update View (更新视图)
     ///
-    /// Update View-This interface is used to incrementally modify view information
+    /// This interface is used to incrementally modify view information
     ///
     /// `PATCH /open-apis/bitable/v1/apps/:app_token/tables/:table_id/views/:view_id`
     ///

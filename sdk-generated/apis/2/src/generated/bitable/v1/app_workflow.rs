@@ -13,9 +13,9 @@ impl<'a> AppWorkflowApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Automation (列出自动化流程)
+    /// List automations (列出自动化流程)
     ///
-    /// List automations-This interface is used to list the automations of base
+    /// This interface is used to list the automations of base
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/workflows`
     ///
@@ -31,9 +31,9 @@ impl<'a> AppWorkflowApi<'a> {
                 .path_param("app_token", app_token.as_ref()),
         }
     }
-    /// Automation (更新自动化流程状态)
+    /// update workflow (更新自动化流程状态)
     ///
-    /// update workflow-This interface can be used to update Workflow status
+    /// This interface can be used to update Workflow status
     ///
     /// `PUT /open-apis/bitable/v1/apps/:app_token/workflows/:workflow_id`
     ///

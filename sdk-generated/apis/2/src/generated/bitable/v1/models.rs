@@ -84,11 +84,11 @@ impl ToJson for AdvanceVersion {
 )]
 #[non_exhaustive]
 pub enum AppFieldPropertyAutoSerialOptionsType {
-    /// `system_number`
+    /// `system_number`: SystemNumber Incremental digits, value range 1-9
     SystemNumber,
-    /// `fixed_text`
+    /// `fixed_text`: FixedText Fixed characters, maximum length: 20
     FixedText,
-    /// `created_time`
+    /// `created_time`: CreatedTime Creation time, supports formats "yyyyMMdd", "yyyyMM", "yyyy", "MMdd", "MM", "dd"
     CreatedTime,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -159,17 +159,17 @@ impl ToJson for AppFieldPropertyAutoSerialOptionsType {
 )]
 #[non_exhaustive]
 pub enum AppRoleMemberIdType {
-    /// `user_id`
+    /// `user_id`: UserID member ID type is user_id
     UserId,
-    /// `union_id`
+    /// `union_id`: UnionID member ID type is union_id
     UnionId,
-    /// `open_id`
+    /// `open_id`: OpenID member ID type is open_id
     OpenId,
-    /// `department_id`
+    /// `department_id`: DepartmentID member ID type is department_id
     DepartmentId,
-    /// `open_department_id`
+    /// `open_department_id`: OpenDepartmentID member ID type is open_department_id
     OpenDepartmentId,
-    /// `chat_id`
+    /// `chat_id`: ChatID member ID type is chat_id
     ChatId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -351,15 +351,15 @@ impl ToJson for AppTableFieldPropertyFilterInfoConditionOperator {
 )]
 #[non_exhaustive]
 pub enum AppTableFieldPropertyTypeUiType {
-    /// `Number`
+    /// `Number`: Number
     Number,
-    /// `Progress`
+    /// `Progress`: Progress
     Progress,
-    /// `Currency`
+    /// `Currency`: Currency
     Currency,
-    /// `Rating`
+    /// `Rating`: Rating
     Rating,
-    /// `DateTime`
+    /// `DateTime`: DateTime
     DateTime,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -434,55 +434,55 @@ impl ToJson for AppTableFieldPropertyTypeUiType {
 )]
 #[non_exhaustive]
 pub enum AppTableFieldUiType {
-    /// `Text`
+    /// `Text`: multiline text
     Text,
-    /// `Barcode`
+    /// `Barcode`: barcode
     Barcode,
-    /// `Number`
+    /// `Number`: number
     Number,
-    /// `Progress`
+    /// `Progress`: progress
     Progress,
-    /// `Currency`
+    /// `Currency`: currency
     Currency,
-    /// `Rating`
+    /// `Rating`: score
     Rating,
-    /// `SingleSelect`
+    /// `SingleSelect`: radio
     SingleSelect,
-    /// `MultiSelect`
+    /// `MultiSelect`: multiple choice
     MultiSelect,
-    /// `DateTime`
+    /// `DateTime`: date
     DateTime,
-    /// `Checkbox`
+    /// `Checkbox`: checkbox
     Checkbox,
-    /// `User`
+    /// `User`: Personnel
     User,
-    /// `GroupChat`
+    /// `GroupChat`: group
     GroupChat,
-    /// `Phone`
+    /// `Phone`: Phone number
     Phone,
-    /// `Url`
+    /// `Url`: Hyperlink
     Url,
-    /// `Attachment`
+    /// `Attachment`: Attachment
     Attachment,
-    /// `SingleLink`
+    /// `SingleLink`: one-way association
     SingleLink,
-    /// `Formula`
+    /// `Formula`: formula
     Formula,
-    /// `DuplexLink`
+    /// `DuplexLink`: bidirectional association
     DuplexLink,
-    /// `Location`
+    /// `Location`: Geographical location
     Location,
-    /// `CreatedTime`
+    /// `CreatedTime`: Creation time
     CreatedTime,
-    /// `ModifiedTime`
+    /// `ModifiedTime`: Last update time
     ModifiedTime,
-    /// `CreatedUser`
+    /// `CreatedUser`: founder
     CreatedUser,
-    /// `ModifiedUser`
+    /// `ModifiedUser`: Modifier
     ModifiedUser,
-    /// `AutoNumber`
+    /// `AutoNumber`: Automatic numbering
     AutoNumber,
-    /// `Email`
+    /// `Email`: Email
     Email,
     /// `Signature`
     Signature,
@@ -601,25 +601,25 @@ impl ToJson for AppTableFieldUiType {
 )]
 #[non_exhaustive]
 pub enum AppTableViewPropertyFilterInfoConditionOperator {
-    /// `is`
+    /// `is`: Equal to
     Is,
-    /// `isNot`
+    /// `isNot`: Does not equal
     IsNot,
-    /// `contains`
+    /// `contains`: Include
     Contains,
-    /// `doesNotContain`
+    /// `doesNotContain`: Not included
     DoesNotContain,
-    /// `isEmpty`
+    /// `isEmpty`: Is empty
     IsEmpty,
-    /// `isNotEmpty`
+    /// `isNotEmpty`: Not empty
     IsNotEmpty,
-    /// `isGreater`
+    /// `isGreater`: Greater than
     IsGreater,
-    /// `isGreaterEqual`
+    /// `isGreaterEqual`: Greater than or equal to
     IsGreaterEqual,
-    /// `isLess`
+    /// `isLess`: Less than
     IsLess,
-    /// `isLessEqual`
+    /// `isLessEqual`: Less than or equal to
     IsLessEqual,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -773,29 +773,29 @@ impl ToJson for BlockType {
 )]
 #[non_exhaustive]
 pub enum ConditionOperator {
-    /// `is`
+    /// `is`: OperatorIs is
     Is,
-    /// `isNot`
+    /// `isNot`: OperatorIsNot is not. This value does not support date fields. To learn how to query date fields, refer to *Date Field Entry Guide*.
     IsNot,
-    /// `contains`
+    /// `contains`: OperatorContains contains. This value does not support date fields.
     Contains,
-    /// `doesNotContain`
+    /// `doesNotContain`: OperatorDoesNotContain does not contain. This value does not support date fields.
     DoesNotContain,
-    /// `isEmpty`
+    /// `isEmpty`: OperatorIsEmpty is empty
     IsEmpty,
-    /// `isNotEmpty`
+    /// `isNotEmpty`: OperatorIsNotEmpty is not empty
     IsNotEmpty,
-    /// `isGreater`
+    /// `isGreater`: OperatorIsGreater greater than.
     IsGreater,
-    /// `isGreaterEqual`
+    /// `isGreaterEqual`: OperatorIsGreaterEqual greater than or equal to. This value does not support date fields.
     IsGreaterEqual,
-    /// `isLess`
+    /// `isLess`: OperatorIsLess less than
     IsLess,
-    /// `isLessEqual`
+    /// `isLessEqual`: OperatorIsLessEqual less than or equal to. This value does not support date fields.
     IsLessEqual,
-    /// `like`
+    /// `like`: OperatorLike LIKE operator. Not supported yet
     Like,
-    /// `in`
+    /// `in`: OperatorIn IN operator. Not supported yet
     In,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -884,9 +884,9 @@ impl ToJson for ConditionOperator {
 )]
 #[non_exhaustive]
 pub enum Conjunction {
-    /// `and`
+    /// `and`: And
     And,
-    /// `or`
+    /// `or`: Or
     Or,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1093,9 +1093,9 @@ impl ToJson for FieldGroupChildType {
 )]
 #[non_exhaustive]
 pub enum InputType {
-    /// `only_mobile`
+    /// `only_mobile`: OnlyMobile Only allow uploads on mobile ends
     OnlyMobile,
-    /// `not_limit`
+    /// `not_limit`: NotLimit Unlimited
     NotLimit,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1164,17 +1164,17 @@ impl ToJson for InputType {
 )]
 #[non_exhaustive]
 pub enum MemberIdType {
-    /// `user_id`
+    /// `user_id`: UserID user_id
     UserId,
-    /// `union_id`
+    /// `union_id`: UnionID union_id
     UnionId,
-    /// `open_id`
+    /// `open_id`: OpenID open_id
     OpenId,
-    /// `department_id`
+    /// `department_id`: DepartmentID department_id. Before using this parameter, make sure the application has departmental visibility, refer to *configure application availability scope*
     DepartmentId,
-    /// `open_department_id`
+    /// `open_department_id`: OpenDepartmentID open_department_id. Before using this parameter, make sure the application has departmental visibility, refer to *configure application availability scope*
     OpenDepartmentId,
-    /// `chat_id`
+    /// `chat_id`: ChatID chat_id
     ChatId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1326,17 +1326,17 @@ impl ToJson for MemberType {
 )]
 #[non_exhaustive]
 pub enum Operator {
-    /// `is`
+    /// `is`: Is
     Is,
-    /// `isNot`
+    /// `isNot`: Is not
     IsNot,
-    /// `contains`
+    /// `contains`: Contains
     Contains,
-    /// `doesNotContain`
+    /// `doesNotContain`: Does not contain
     DoesNotContain,
-    /// `isEmpty`
+    /// `isEmpty`: Is empty
     IsEmpty,
-    /// `isNotEmpty`
+    /// `isNotEmpty`: Is not empty
     IsNotEmpty,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1559,11 +1559,11 @@ impl ToJson for ShareScopeType {
 )]
 #[non_exhaustive]
 pub enum SharedLimit {
-    /// `off`
+    /// `off`: Only invited people can fill in
     Off,
-    /// `tenant_editable`
+    /// `tenant_editable`: TenantEditable People who get the link within the organization can fill in
     TenantEditable,
-    /// `anyone_editable`
+    /// `anyone_editable`: AnyoneEditable People who get the link on the Internet can fill in
     AnyoneEditable,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1705,9 +1705,9 @@ impl ToJson for Status {
 )]
 #[non_exhaustive]
 pub enum Type {
-    /// `custom`
+    /// `custom`: Custom number
     Custom,
-    /// `auto_increment_number`
+    /// `auto_increment_number`: AutoIncrementNumber Autoincrement number
     AutoIncrementNumber,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1776,53 +1776,53 @@ impl ToJson for Type {
 )]
 #[non_exhaustive]
 pub enum UiType {
-    /// `Text`
+    /// `Text`: multiline text
     Text,
-    /// `Barcode`
+    /// `Barcode`: barcode
     Barcode,
-    /// `Number`
+    /// `Number`: number
     Number,
-    /// `Progress`
+    /// `Progress`: progress
     Progress,
-    /// `Currency`
+    /// `Currency`: currency
     Currency,
-    /// `Rating`
+    /// `Rating`: score
     Rating,
-    /// `SingleSelect`
+    /// `SingleSelect`: radio
     SingleSelect,
-    /// `MultiSelect`
+    /// `MultiSelect`: multiple choice
     MultiSelect,
-    /// `DateTime`
+    /// `DateTime`: date
     DateTime,
-    /// `Checkbox`
+    /// `Checkbox`: checkbox
     Checkbox,
-    /// `User`
+    /// `User`: Personnel
     User,
-    /// `GroupChat`
+    /// `GroupChat`: group
     GroupChat,
-    /// `Phone`
+    /// `Phone`: Phone number
     Phone,
-    /// `Url`
+    /// `Url`: Hyperlink
     Url,
-    /// `Attachment`
+    /// `Attachment`: Attachment
     Attachment,
-    /// `SingleLink`
+    /// `SingleLink`: one-way association
     SingleLink,
-    /// `Formula`
+    /// `Formula`: formula
     Formula,
-    /// `DuplexLink`
+    /// `DuplexLink`: Two-way link
     DuplexLink,
-    /// `Location`
+    /// `Location`: Geographical location
     Location,
-    /// `CreatedTime`
+    /// `CreatedTime`: Creation time
     CreatedTime,
-    /// `ModifiedTime`
+    /// `ModifiedTime`: Last update time
     ModifiedTime,
-    /// `CreatedUser`
+    /// `CreatedUser`: creator
     CreatedUser,
-    /// `ModifiedUser`
+    /// `ModifiedUser`: Modifier
     ModifiedUser,
-    /// `AutoNumber`
+    /// `AutoNumber`: Automatic numbering
     AutoNumber,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -2010,15 +2010,15 @@ impl ToJson for UserIdType {
 )]
 #[non_exhaustive]
 pub enum ViewType {
-    /// `grid`
+    /// `grid`: Grid view
     Grid,
-    /// `kanban`
+    /// `kanban`: Kanban view
     Kanban,
-    /// `gallery`
+    /// `gallery`: Gallery view
     Gallery,
-    /// `gantt`
+    /// `gantt`: Gantt view
     Gantt,
-    /// `form`
+    /// `form`: Form view
     Form,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -2084,7 +2084,7 @@ impl ToJson for ViewType {
         w.string(self.as_str());
     }
 }
-/// `AllowedEditModes`
+/// The `allowed_edit_modes` of \[`AppTableFieldProperty`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2114,7 +2114,7 @@ impl ToJson for AllowedEditModes {
         w.end_object();
     }
 }
-/// `App`
+/// The `app` of \[`CopyAppResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2151,7 +2151,7 @@ impl FromJson for App {
         Ok(out)
     }
 }
-/// `AppDashboard`
+/// The `dashboards` of \[`ListAppDashboardResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2176,7 +2176,7 @@ impl FromJson for AppDashboard {
         Ok(out)
     }
 }
-/// `AppFieldPropertyAutoSerial`
+/// The `auto_serial` of \[`AppTableFieldProperty`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2184,7 +2184,9 @@ impl FromJson for AppDashboard {
     serde(default)
 )]
 pub struct AppFieldPropertyAutoSerial {
-    /// Automatic numbering type Options:custom(Custom number),auto_increment_number(AutoIncrementNumber Autoincrement number)
+    /// Automatic numbering type Options:
+    /// - `custom`: Custom number
+    /// - `auto_increment_number`: AutoIncrementNumber Autoincrement number
     pub r#type: Option<Type>,
     /// List of auto-numbering rules
     pub options: Option<Vec<AppFieldPropertyAutoSerialOptions>>,
@@ -2215,7 +2217,7 @@ impl ToJson for AppFieldPropertyAutoSerial {
         None
     }
 }
-/// `AppFieldPropertyAutoSerialOptions`
+/// The `options` of \[`AppFieldPropertyAutoSerial`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2223,7 +2225,10 @@ impl ToJson for AppFieldPropertyAutoSerial {
     serde(default)
 )]
 pub struct AppFieldPropertyAutoSerialOptions {
-    /// Optional rule item types for auto-numbering Options:system_number(SystemNumber Incremental digits, value range 1-9),fixed_text(FixedText Fixed characters, maximum length: 20),created_time(CreatedTime Creation time, supports formats "yyyyMMdd", "yyyyMM", "yyyy", "MMdd", "MM", "dd")
+    /// Optional rule item types for auto-numbering Options:
+    /// - `system_number`: SystemNumber Incremental digits, value range 1-9
+    /// - `fixed_text`: FixedText Fixed characters, maximum length: 20
+    /// - `created_time`: CreatedTime Creation time, supports formats "yyyyMMdd", "yyyyMM", "yyyy", "MMdd", "MM", "dd"
     pub r#type: Option<AppFieldPropertyAutoSerialOptionsType>,
     /// Values corresponding to auto-numbered optional rule item types
     pub value: String,
@@ -2254,7 +2259,7 @@ impl ToJson for AppFieldPropertyAutoSerialOptions {
         None
     }
 }
-/// `AppFieldPropertyLocation`
+/// The `location` of \[`AppTableFieldProperty`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2262,7 +2267,9 @@ impl ToJson for AppFieldPropertyAutoSerialOptions {
     serde(default)
 )]
 pub struct AppFieldPropertyLocation {
-    /// Geolocation input restrictions Options:only_mobile(OnlyMobile Only allow uploads on mobile ends),not_limit(NotLimit Unlimited)
+    /// Geolocation input restrictions Options:
+    /// - `only_mobile`: OnlyMobile Only allow uploads on mobile ends
+    /// - `not_limit`: NotLimit Unlimited
     pub input_type: Option<InputType>,
 }
 impl FromJson for AppFieldPropertyLocation {
@@ -2286,7 +2293,7 @@ impl ToJson for AppFieldPropertyLocation {
         None
     }
 }
-/// `AppRichDescriptionSegment`
+/// The `rich_description` of \[`AppTableFormPatchedField`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2329,7 +2336,7 @@ impl ToJson for AppRichDescriptionSegment {
         None
     }
 }
-/// `AppRole`
+/// The request body of `bitable.v1.app_role.create` (Create role).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2379,7 +2386,7 @@ impl ToJson for AppRole {
         None
     }
 }
-/// `AppRoleBlockRole`
+/// The `block_roles` of \[`AppRole`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2391,7 +2398,9 @@ pub struct AppRoleBlockRole {
     pub block_id: String,
     /// `block_type`
     pub block_type: Option<BlockType>,
-    /// Block perm Options:0(NoPerm No permissions),1(Read View only)
+    /// Block perm Options:
+    /// - `0`: NoPerm No permissions
+    /// - `1`: Read View only
     pub block_perm: i64,
 }
 impl FromJson for AppRoleBlockRole {
@@ -2419,7 +2428,7 @@ impl ToJson for AppRoleBlockRole {
         None
     }
 }
-/// `AppRoleMember`
+/// The request body of `bitable.v1.app_role_member.create` (Create member).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2487,7 +2496,7 @@ impl ToJson for AppRoleMember {
         None
     }
 }
-/// `AppRoleMemberId`
+/// The `member_list` of \[`BatchCreateAppRoleMemberRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2495,7 +2504,13 @@ impl ToJson for AppRoleMember {
     serde(default)
 )]
 pub struct AppRoleMemberId {
-    /// member id type Options:open_id(OpenID member ID type is open_id),union_id(UnionID member ID type is union_id),user_id(UserID member ID type is user_id),chat_id(ChatID member ID type is chat_id),department_id(DepartmentID member ID type is department_id),open_department_id(OpenDepartmentID member ID type is open_department_id)
+    /// member id type Options:
+    /// - `open_id`: OpenID member ID type is open_id
+    /// - `union_id`: UnionID member ID type is union_id
+    /// - `user_id`: UserID member ID type is user_id
+    /// - `chat_id`: ChatID member ID type is chat_id
+    /// - `department_id`: DepartmentID member ID type is department_id
+    /// - `open_department_id`: OpenDepartmentID member ID type is open_department_id
     pub r#type: Option<AppRoleMemberIdType>,
     /// member ID
     pub id: String,
@@ -2514,7 +2529,7 @@ impl ToJson for AppRoleMemberId {
         None
     }
 }
-/// `AppRoleTableRole`
+/// The `table_roles` of \[`AppRole`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2522,7 +2537,11 @@ impl ToJson for AppRoleMemberId {
     serde(default)
 )]
 pub struct AppRoleTableRole {
-    /// Table perm Options:0(NoPerm No permissions),1(Read View only),2(Edit Can edit records),4(Admin Can edit records and fields)
+    /// Table perm Options:
+    /// - `0`: NoPerm No permissions
+    /// - `1`: Read View only
+    /// - `2`: Edit Can edit records
+    /// - `4`: Admin Can edit records and fields
     pub table_perm: i64,
     /// Table name
     pub table_name: Option<String>,
@@ -2530,7 +2549,11 @@ pub struct AppRoleTableRole {
     pub table_id: Option<String>,
     /// Record filter rule
     pub rec_rule: Option<AppRoleTableRoleRecRule>,
-    /// Permission of fields, only valid when `table_perm` is 2. The type is map, key is field name, value is permission of field.**Optional values are**:- `1`: View only- `2`: Can edit records
+    /// Permission of fields, only valid when `table_perm` is 2. The type is map, key is field name, value is permission of field.
+    ///
+    /// **Optional values are**:
+    /// - `1`: View only
+    /// - `2`: Can edit records
     pub field_perm: Option<std::collections::BTreeMap<String, i64>>,
     /// Added record permission, only meaningful when the table_perm is 2, used to set whether the record can be added
     pub allow_add_record: Option<bool>,
@@ -2570,7 +2593,7 @@ impl ToJson for AppRoleTableRole {
         None
     }
 }
-/// `AppRoleTableRoleRecRule`
+/// The `rec_rule` of \[`AppRoleTableRole`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2580,9 +2603,13 @@ impl ToJson for AppRoleTableRole {
 pub struct AppRoleTableRoleRecRule {
     /// Coditions
     pub conditions: Vec<AppRoleTableRoleRecRuleCondition>,
-    /// Conjunction Options:and(And),or(Or)
+    /// Conjunction Options:
+    /// - `and`: And
+    /// - `or`: Or
     pub conjunction: Option<Conjunction>,
-    /// Other perm Options:0(NoPerm Cannot view),1(Read View Only)
+    /// Other perm Options:
+    /// - `0`: NoPerm Cannot view
+    /// - `1`: Read View Only
     pub other_perm: Option<i64>,
 }
 impl FromJson for AppRoleTableRoleRecRule {
@@ -2610,7 +2637,7 @@ impl ToJson for AppRoleTableRoleRecRule {
         None
     }
 }
-/// `AppRoleTableRoleRecRuleCondition`
+/// The `conditions` of \[`AppRoleTableRoleRecRule`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2620,7 +2647,13 @@ impl ToJson for AppRoleTableRoleRecRule {
 pub struct AppRoleTableRoleRecRuleCondition {
     /// Field name
     pub field_name: String,
-    /// Operator Options:is(Is),isNot(Is not),contains(Contains),doesNotContain(Does not contain),isEmpty(Is empty),isNotEmpty(Is not empty)
+    /// Operator Options:
+    /// - `is`: Is
+    /// - `isNot`: Is not
+    /// - `contains`: Contains
+    /// - `doesNotContain`: Does not contain
+    /// - `isEmpty`: Is empty
+    /// - `isNotEmpty`: Is not empty
     pub operator: Option<Operator>,
     /// Option id
     pub value: Option<Vec<String>>,
@@ -2654,7 +2687,7 @@ impl ToJson for AppRoleTableRoleRecRuleCondition {
         None
     }
 }
-/// `AppTable`
+/// The `items` of \[`ListAppTableResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2679,7 +2712,7 @@ impl FromJson for AppTable {
         Ok(out)
     }
 }
-/// `AppTableCreateHeader`
+/// The `fields` of \[`ReqTable`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2689,9 +2722,53 @@ impl FromJson for AppTable {
 pub struct AppTableCreateHeader {
     /// Field name
     pub field_name: String,
-    /// Field type Options:1(Text Multiline),2(Number),3(SingleSelect Single option),4(MultiSelect Multiple options),5(DateTime Date),7(Checkbox),11(User Person),13(PhoneNumber),15(Url Link),17(Attachment),18(Link One-way link),20(Formula),21(DuplexLink Two-way link),22(Location),23(GroupChat group),1001(CreatedTime Date created),1002(ModifiedTime Last modified date),1003(CreatedUser Created by),1004(ModifiedUser Modified by),1005(AutoSerial)
+    /// Field type Options:
+    /// - `1`: Text Multiline
+    /// - `2`: Number
+    /// - `3`: SingleSelect Single option
+    /// - `4`: MultiSelect Multiple options
+    /// - `5`: DateTime Date
+    /// - `7`: Checkbox
+    /// - `11`: User Person
+    /// - `13`: PhoneNumber
+    /// - `15`: Url Link
+    /// - `17`: Attachment
+    /// - `18`: Link One-way link
+    /// - `20`: Formula
+    /// - `21`: DuplexLink Two-way link
+    /// - `22`: Location
+    /// - `23`: GroupChat group
+    /// - `1001`: CreatedTime Date created
+    /// - `1002`: ModifiedTime Last modified date
+    /// - `1003`: CreatedUser Created by
+    /// - `1004`: ModifiedUser Modified by
+    /// - `1005`: AutoSerial
     pub r#type: i64,
-    /// Field Property, ref: \[Field edit development guide\] Options:Text(multiline text),Barcode(barcode),Number(number),Progress(progress),Currency(currency),Rating(score),SingleSelect(radio),MultiSelect(multiple choice),DateTime(date),Checkbox(checkbox),User(Personnel),GroupChat(group),Phone(Phone number),Url(Hyperlink),Attachment(Attachment),SingleLink(one-way association),Formula(formula),DuplexLink(Two-way link),Location(Geographical location),CreatedTime(Creation time),ModifiedTime(Last update time),CreatedUser(creator),ModifiedUser(Modifier),AutoNumber(Automatic numbering)
+    /// Field Property, ref: *Field edit development guide* Options:
+    /// - `Text`: multiline text
+    /// - `Barcode`: barcode
+    /// - `Number`: number
+    /// - `Progress`: progress
+    /// - `Currency`: currency
+    /// - `Rating`: score
+    /// - `SingleSelect`: radio
+    /// - `MultiSelect`: multiple choice
+    /// - `DateTime`: date
+    /// - `Checkbox`: checkbox
+    /// - `User`: Personnel
+    /// - `GroupChat`: group
+    /// - `Phone`: Phone number
+    /// - `Url`: Hyperlink
+    /// - `Attachment`: Attachment
+    /// - `SingleLink`: one-way association
+    /// - `Formula`: formula
+    /// - `DuplexLink`: Two-way link
+    /// - `Location`: Geographical location
+    /// - `CreatedTime`: Creation time
+    /// - `ModifiedTime`: Last update time
+    /// - `CreatedUser`: creator
+    /// - `ModifiedUser`: Modifier
+    /// - `AutoNumber`: Automatic numbering
     pub ui_type: Option<UiType>,
     /// `field_id`
     pub field_id: Option<String>,
@@ -2721,7 +2798,7 @@ impl ToJson for AppTableCreateHeader {
         None
     }
 }
-/// `AppTableField`
+/// The request body of `bitable.v1.app_table_field.create` (Create field).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2731,9 +2808,29 @@ impl ToJson for AppTableCreateHeader {
 pub struct AppTableField {
     /// Field NamePlease note: 1. The first and last spaces in the name will be removed
     pub field_name: String,
-    /// Field Type Options:1(Text Multiline),2(Number),3(SingleSelect Single option),4(MultiSelect Multiple options),5(DateTime Date),7(Checkbox),11(User Person),13(PhoneNumber),15(Url Link),17(Attachment),18(Link One-way link),20(Formula),21(DuplexLink Two-way link),22(Location),23(GroupChat group),1001(CreatedTime Date created),1002(ModifiedTime Last modified date),1003(CreatedUser Created by),1004(ModifiedUser Modified by),1005(AutoSerial)
+    /// Field Type Options:
+    /// - `1`: Text Multiline
+    /// - `2`: Number
+    /// - `3`: SingleSelect Single option
+    /// - `4`: MultiSelect Multiple options
+    /// - `5`: DateTime Date
+    /// - `7`: Checkbox
+    /// - `11`: User Person
+    /// - `13`: PhoneNumber
+    /// - `15`: Url Link
+    /// - `17`: Attachment
+    /// - `18`: Link One-way link
+    /// - `20`: Formula
+    /// - `21`: DuplexLink Two-way link
+    /// - `22`: Location
+    /// - `23`: GroupChat group
+    /// - `1001`: CreatedTime Date created
+    /// - `1002`: ModifiedTime Last modified date
+    /// - `1003`: CreatedUser Created by
+    /// - `1004`: ModifiedUser Modified by
+    /// - `1005`: AutoSerial
     pub r#type: i64,
-    /// Field Property, ref: \[Field edit development guide\]
+    /// Field Property, ref: *Field edit development guide*
     pub property: Option<AppTableFieldProperty>,
     /// Field description
     pub description: Option<AppTableFieldDescription>,
@@ -2741,7 +2838,32 @@ pub struct AppTableField {
     pub is_primary: Option<bool>,
     /// `field_id`
     pub field_id: Option<String>,
-    /// The type of display of the field on the interface, such as the progress field, which is a display form of numbers Options:Text(multiline text),Email(Email),Barcode(barcode),Number(number),Progress(progress),Currency(currency),Rating(score),SingleSelect(radio),MultiSelect(multiple choice),DateTime(date),Checkbox(checkbox),User(Personnel),GroupChat(group),Phone(Phone number),Url(Hyperlink),Attachment(Attachment),SingleLink(one-way association),Formula(formula),DuplexLink(bidirectional association),Location(Geographical location),CreatedTime(Creation time),ModifiedTime(Last update time),CreatedUser(founder),ModifiedUser(Modifier),AutoNumber(Automatic numbering)
+    /// The type of display of the field on the interface, such as the progress field, which is a display form of numbers Options:
+    /// - `Text`: multiline text
+    /// - `Email`: Email
+    /// - `Barcode`: barcode
+    /// - `Number`: number
+    /// - `Progress`: progress
+    /// - `Currency`: currency
+    /// - `Rating`: score
+    /// - `SingleSelect`: radio
+    /// - `MultiSelect`: multiple choice
+    /// - `DateTime`: date
+    /// - `Checkbox`: checkbox
+    /// - `User`: Personnel
+    /// - `GroupChat`: group
+    /// - `Phone`: Phone number
+    /// - `Url`: Hyperlink
+    /// - `Attachment`: Attachment
+    /// - `SingleLink`: one-way association
+    /// - `Formula`: formula
+    /// - `DuplexLink`: bidirectional association
+    /// - `Location`: Geographical location
+    /// - `CreatedTime`: Creation time
+    /// - `ModifiedTime`: Last update time
+    /// - `CreatedUser`: founder
+    /// - `ModifiedUser`: Modifier
+    /// - `AutoNumber`: Automatic numbering
     pub ui_type: Option<AppTableFieldUiType>,
     /// `is_hidden`
     pub is_hidden: Option<bool>,
@@ -2784,7 +2906,7 @@ impl ToJson for AppTableField {
         None
     }
 }
-/// `AppTableFieldDescription`
+/// The `description` of \[`AppTableCreateHeader`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2814,7 +2936,7 @@ impl ToJson for AppTableFieldDescription {
         w.end_object();
     }
 }
-/// `AppTableFieldForList`
+/// The `items` of \[`ListAppTableFieldResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2854,7 +2976,7 @@ impl FromJson for AppTableFieldForList {
         Ok(out)
     }
 }
-/// `AppTableFieldProperty`
+/// The `property` of \[`AppTableCreateHeader`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2964,7 +3086,7 @@ impl ToJson for AppTableFieldProperty {
         None
     }
 }
-/// `AppTableFieldPropertyFilterInfo`
+/// The `filter_info` of \[`AppTableFieldPropertyLookupFilter`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3003,7 +3125,7 @@ impl ToJson for AppTableFieldPropertyFilterInfo {
         None
     }
 }
-/// `AppTableFieldPropertyFilterInfoCondition`
+/// The `conditions` of \[`AppTableFieldPropertyFilterInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3054,7 +3176,7 @@ impl ToJson for AppTableFieldPropertyFilterInfoCondition {
         None
     }
 }
-/// `AppTableFieldPropertyLookupFilter`
+/// The `filter_info` of \[`AppTableFieldProperty`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3090,7 +3212,7 @@ impl ToJson for AppTableFieldPropertyLookupFilter {
         None
     }
 }
-/// `AppTableFieldPropertyOption`
+/// The `options` of \[`AppTableFieldProperty`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3124,7 +3246,7 @@ impl ToJson for AppTableFieldPropertyOption {
         w.end_object();
     }
 }
-/// `AppTableFieldPropertyType`
+/// The `type` of \[`AppTableFieldProperty`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3132,11 +3254,36 @@ impl ToJson for AppTableFieldPropertyOption {
     serde(default)
 )]
 pub struct AppTableFieldPropertyType {
-    /// Set the data type of the formula field Options:1(Text),2(Number),3(SingleSelect),4(MultiSelect),5(DateTime),7(Checkbox),11(User),13(PhoneNumber),15(Url),17(Attachment),18(Link),20(Formula),21(DuplexLink),22(Location),23(GroupChat),1001(CreatedTime),1002(ModifiedTime),1003(CreatedUser),1004(ModifiedUser),1005(AutoSerial)
+    /// Set the data type of the formula field Options:
+    /// - `1`: Text
+    /// - `2`: Number
+    /// - `3`: SingleSelect
+    /// - `4`: MultiSelect
+    /// - `5`: DateTime
+    /// - `7`: Checkbox
+    /// - `11`: User
+    /// - `13`: PhoneNumber
+    /// - `15`: Url
+    /// - `17`: Attachment
+    /// - `18`: Link
+    /// - `20`: Formula
+    /// - `21`: DuplexLink
+    /// - `22`: Location
+    /// - `23`: GroupChat
+    /// - `1001`: CreatedTime
+    /// - `1002`: ModifiedTime
+    /// - `1003`: CreatedUser
+    /// - `1004`: ModifiedUser
+    /// - `1005`: AutoSerial
     pub data_type: i64,
-    /// Field Property, ref: \[Field edit development guide\]
+    /// Field Property, ref: *Field edit development guide*
     pub ui_property: Option<AppTableFieldPropertyTypeUiProperty>,
-    /// The type of display of the formula field on the interface, such as the progress field, which is a display form of numbers Options:Number(Number),Progress(Progress),Currency(Currency),Rating(Rating),DateTime(DateTime)
+    /// The type of display of the formula field on the interface, such as the progress field, which is a display form of numbers Options:
+    /// - `Number`: Number
+    /// - `Progress`: Progress
+    /// - `Currency`: Currency
+    /// - `Rating`: Rating
+    /// - `DateTime`: DateTime
     pub ui_type: Option<AppTableFieldPropertyTypeUiType>,
 }
 impl FromJson for AppTableFieldPropertyType {
@@ -3158,7 +3305,7 @@ impl ToJson for AppTableFieldPropertyType {
         w.end_object();
     }
 }
-/// `AppTableFieldPropertyTypeUiProperty`
+/// The `ui_property` of \[`AppTableFieldPropertyType`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3208,7 +3355,7 @@ impl ToJson for AppTableFieldPropertyTypeUiProperty {
         w.end_object();
     }
 }
-/// `AppTableForm`
+/// The request body of `bitable.v1.app_table_form.patch` (Patch form).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3224,7 +3371,10 @@ pub struct AppTableForm {
     pub shared: Option<bool>,
     /// `shared_url`
     pub shared_url: Option<String>,
-    /// Share scope restrictions Options:off(Only invited people can fill in),tenant_editable(TenantEditable People who get the link within the organization can fill in),anyone_editable(AnyoneEditable People who get the link on the Internet can fill in)
+    /// Share scope restrictions Options:
+    /// - `off`: Only invited people can fill in
+    /// - `tenant_editable`: TenantEditable People who get the link within the organization can fill in
+    /// - `anyone_editable`: AnyoneEditable People who get the link on the Internet can fill in
     pub shared_limit: Option<SharedLimit>,
     /// Fill in the number of times limit once
     pub submit_limit_once: Option<bool>,
@@ -3254,7 +3404,7 @@ impl ToJson for AppTableForm {
         w.end_object();
     }
 }
-/// `AppTableFormPatchedField`
+/// The request body of `bitable.v1.app_table_form_field.patch` (Patch form fields).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3306,7 +3456,7 @@ impl ToJson for AppTableFormPatchedField {
         None
     }
 }
-/// `AppTableRecord`
+/// The request body of `bitable.v1.app_table_record.create` (Create a record).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3360,7 +3510,7 @@ impl ToJson for AppTableRecord {
         w.end_object();
     }
 }
-/// `AppTableView`
+/// The `view` of \[`CreateAppTableViewResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3388,7 +3538,7 @@ impl FromJson for AppTableView {
         Ok(out)
     }
 }
-/// `AppTableViewProperty`
+/// The `property` of \[`AppTableView`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3428,7 +3578,7 @@ impl ToJson for AppTableViewProperty {
         None
     }
 }
-/// `AppTableViewPropertyFilterInfo`
+/// The `filter_info` of \[`AppTableViewProperty`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3436,7 +3586,9 @@ impl ToJson for AppTableViewProperty {
     serde(default)
 )]
 pub struct AppTableViewPropertyFilterInfo {
-    /// Relationship of Multiple Filter Criteria Options:and(And),or(Or)
+    /// Relationship of Multiple Filter Criteria Options:
+    /// - `and`: And
+    /// - `or`: Or
     pub conjunction: Option<Conjunction>,
     /// Filter Criteria
     pub conditions: Vec<AppTableViewPropertyFilterInfoCondition>,
@@ -3471,7 +3623,7 @@ impl ToJson for AppTableViewPropertyFilterInfo {
         None
     }
 }
-/// `AppTableViewPropertyFilterInfoCondition`
+/// The `conditions` of \[`AppTableViewPropertyFilterInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3481,7 +3633,17 @@ impl ToJson for AppTableViewPropertyFilterInfo {
 pub struct AppTableViewPropertyFilterInfoCondition {
     /// Base unique field identifier
     pub field_id: String,
-    /// Type of filter operation Options:is(Equal to),isNot(Does not equal),contains(Include),doesNotContain(Not included),isEmpty(Is empty),isNotEmpty(Not empty),isGreater(Greater than),isGreaterEqual(Greater than or equal to),isLess(Less than),isLessEqual(Less than or equal to)
+    /// Type of filter operation Options:
+    /// - `is`: Equal to
+    /// - `isNot`: Does not equal
+    /// - `contains`: Include
+    /// - `doesNotContain`: Not included
+    /// - `isEmpty`: Is empty
+    /// - `isNotEmpty`: Not empty
+    /// - `isGreater`: Greater than
+    /// - `isGreaterEqual`: Greater than or equal to
+    /// - `isLess`: Less than
+    /// - `isLessEqual`: Less than or equal to
     pub operator: Option<AppTableViewPropertyFilterInfoConditionOperator>,
     /// Filter value
     pub value: Option<String>,
@@ -3522,7 +3684,7 @@ impl ToJson for AppTableViewPropertyFilterInfoCondition {
         None
     }
 }
-/// `AppTableViewPropertyHierarchyConfig`
+/// The `hierarchy_config` of \[`AppTableViewProperty`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3548,7 +3710,7 @@ impl ToJson for AppTableViewPropertyHierarchyConfig {
         w.end_object();
     }
 }
-/// `BatchCreateAppRoleMemberRequestBody`
+/// The request body of `bitable.v1.app_role_member.batch_create` (Batch create members).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3572,7 +3734,7 @@ impl ToJson for BatchCreateAppRoleMemberRequestBody {
         None
     }
 }
-/// `BatchCreateAppTableRecordRequestBody`
+/// The request body of `bitable.v1.app_table_record.batch_create` (Create records).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3590,7 +3752,7 @@ impl ToJson for BatchCreateAppTableRecordRequestBody {
         w.end_object();
     }
 }
-/// `BatchCreateAppTableRecordResponseBody`
+/// The data `bitable.v1.app_table_record.batch_create` (Create records) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3609,7 +3771,7 @@ impl FromJson for BatchCreateAppTableRecordResponseBody {
         Ok(out)
     }
 }
-/// `BatchCreateAppTableRequestBody`
+/// The request body of `bitable.v1.app_table.batch_create` (Batch create table).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3633,7 +3795,7 @@ impl ToJson for BatchCreateAppTableRequestBody {
         None
     }
 }
-/// `BatchDeleteAppTableRecordRequestBody`
+/// The request body of `bitable.v1.app_table_record.batch_delete` (Delete records).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3651,7 +3813,7 @@ impl ToJson for BatchDeleteAppTableRecordRequestBody {
         w.end_object();
     }
 }
-/// `BatchDeleteAppTableRecordResponseBody`
+/// The data `bitable.v1.app_table_record.batch_delete` (Delete records) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3670,7 +3832,7 @@ impl FromJson for BatchDeleteAppTableRecordResponseBody {
         Ok(out)
     }
 }
-/// `BatchDeleteAppTableRequestBody`
+/// The request body of `bitable.v1.app_table.batch_delete` (Batch delete table).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3678,7 +3840,7 @@ impl FromJson for BatchDeleteAppTableRecordResponseBody {
     serde(default)
 )]
 pub struct BatchDeleteAppTableRequestBody {
-    /// Base data table unique device identifier,Currently supports up to 50 data tables in one operation\[table_id description\]
+    /// Base data table unique device identifier,Currently supports up to 50 data tables in one operation*table_id description*
     pub table_ids: Option<Vec<String>>,
 }
 impl FromJson for BatchDeleteAppTableRequestBody {
@@ -3696,7 +3858,7 @@ impl ToJson for BatchDeleteAppTableRequestBody {
         w.end_object();
     }
 }
-/// `BatchGetAppTableRecordRequestBody`
+/// The request body of `bitable.v1.app_table_record.batch_get` (Batch get records).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3704,7 +3866,7 @@ impl ToJson for BatchDeleteAppTableRequestBody {
     serde(default)
 )]
 pub struct BatchGetAppTableRecordRequestBody {
-    /// record id list. See \[Query records\]
+    /// record id list. See *Query records*
     pub record_ids: Vec<String>,
     /// User ID type
     pub user_id_type: Option<UserIdType>,
@@ -3723,7 +3885,7 @@ impl ToJson for BatchGetAppTableRecordRequestBody {
         w.end_object();
     }
 }
-/// `BatchGetAppTableRecordResponseBody`
+/// The data `bitable.v1.app_table_record.batch_get` (Batch get records) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3748,7 +3910,7 @@ impl FromJson for BatchGetAppTableRecordResponseBody {
         Ok(out)
     }
 }
-/// `BlockWorkflow`
+/// The `workflows` of \[`ListAppBlockWorkflowResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3773,7 +3935,7 @@ impl FromJson for BlockWorkflow {
         Ok(out)
     }
 }
-/// `ChildrenFilter`
+/// The `children` of \[`FilterInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3803,7 +3965,7 @@ impl ToJson for ChildrenFilter {
         None
     }
 }
-/// `Condition`
+/// The `conditions` of \[`ChildrenFilter`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3813,9 +3975,21 @@ impl ToJson for ChildrenFilter {
 pub struct Condition {
     /// field_name
     pub field_name: String,
-    /// operator Options:is(OperatorIs is),isNot(OperatorIsNot is not. This value does not support date fields. To learn how to query date fields, refer to \[Date Field Entry Guide\].),contains(OperatorContains contains. This value does not support date fields.),doesNotContain(OperatorDoesNotContain does not contain. This value does not support date fields.),isEmpty(OperatorIsEmpty is empty),isNotEmpty(OperatorIsNotEmpty is not empty),isGreater(OperatorIsGreater greater than.),isGreaterEqual(OperatorIsGreaterEqual greater than or equal to. This value does not support date fields.),isLess(OperatorIsLess less than),isLessEqual(OperatorIsLessEqual less than or equal to. This value does not support date fields.),like(OperatorLike LIKE operator. Not supported yet),in(OperatorIn IN operator. Not supported yet)
+    /// operator Options:
+    /// - `is`: OperatorIs is
+    /// - `isNot`: OperatorIsNot is not. This value does not support date fields. To learn how to query date fields, refer to *Date Field Entry Guide*.
+    /// - `contains`: OperatorContains contains. This value does not support date fields.
+    /// - `doesNotContain`: OperatorDoesNotContain does not contain. This value does not support date fields.
+    /// - `isEmpty`: OperatorIsEmpty is empty
+    /// - `isNotEmpty`: OperatorIsNotEmpty is not empty
+    /// - `isGreater`: OperatorIsGreater greater than.
+    /// - `isGreaterEqual`: OperatorIsGreaterEqual greater than or equal to. This value does not support date fields.
+    /// - `isLess`: OperatorIsLess less than
+    /// - `isLessEqual`: OperatorIsLessEqual less than or equal to. This value does not support date fields.
+    /// - `like`: OperatorLike LIKE operator. Not supported yet
+    /// - `in`: OperatorIn IN operator. Not supported yet
     pub operator: Option<ConditionOperator>,
-    /// value\[Record filter development guide\]
+    /// value*Record filter development guide*
     pub value: Option<Vec<String>>,
 }
 impl ToJson for Condition {
@@ -3836,7 +4010,7 @@ impl ToJson for Condition {
         None
     }
 }
-/// `CopyAppDashboardRequestBody`
+/// The request body of `bitable.v1.app_dashboard.copy` (Copy dashboards).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3860,7 +4034,7 @@ impl ToJson for CopyAppDashboardRequestBody {
         None
     }
 }
-/// `CopyAppDashboardResponseBody`
+/// The data `bitable.v1.app_dashboard.copy` (Copy dashboards) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3882,7 +4056,7 @@ impl FromJson for CopyAppDashboardResponseBody {
         Ok(out)
     }
 }
-/// `CopyAppRequestBody`
+/// The request body of `bitable.v1.app.copy` (Copy App).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3892,11 +4066,13 @@ impl FromJson for CopyAppDashboardResponseBody {
 pub struct CopyAppRequestBody {
     /// Base App Name
     pub name: Option<String>,
-    /// \[Base App Folder Token\]
+    /// *Base App Folder Token*
     pub folder_token: Option<String>,
-    /// Whether to copy the Base content, take the value:* true: not copy* false: copy
+    /// Whether to copy the Base content, take the value:
+    /// * true: not copy
+    /// * false: copy
     pub without_content: Option<bool>,
-    /// Base App Time Zone, \[More Detail\]
+    /// Base App Time Zone, *More Detail*
     pub time_zone: Option<String>,
 }
 impl ToJson for CopyAppRequestBody {
@@ -3909,7 +4085,7 @@ impl ToJson for CopyAppRequestBody {
         w.end_object();
     }
 }
-/// `CopyAppResponseBody`
+/// The data `bitable.v1.app.copy` (Copy App) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3928,7 +4104,7 @@ impl FromJson for CopyAppResponseBody {
         Ok(out)
     }
 }
-/// `CreateAppRoleResponseBody`
+/// The data `bitable.v1.app_role.create` (Create role) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3947,7 +4123,7 @@ impl FromJson for CreateAppRoleResponseBody {
         Ok(out)
     }
 }
-/// `CreateAppTableFieldGroupRequestBody`
+/// The request body of `bitable.v1.app_table_field_group.create` (创建字段编组).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3971,7 +4147,7 @@ impl ToJson for CreateAppTableFieldGroupRequestBody {
         None
     }
 }
-/// `CreateAppTableFieldGroupResponseBody`
+/// The data `bitable.v1.app_table_field_group.create` (创建字段编组) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3990,7 +4166,7 @@ impl FromJson for CreateAppTableFieldGroupResponseBody {
         Ok(out)
     }
 }
-/// `CreateAppTableFieldResponseBody`
+/// The data `bitable.v1.app_table_field.create` (Create field) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4009,7 +4185,7 @@ impl FromJson for CreateAppTableFieldResponseBody {
         Ok(out)
     }
 }
-/// `CreateAppTableRequestBody`
+/// The request body of `bitable.v1.app_table.create` (Create table).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4033,7 +4209,7 @@ impl ToJson for CreateAppTableRequestBody {
         None
     }
 }
-/// `CreateAppTableResponseBody`
+/// The data `bitable.v1.app_table.create` (Create table) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4058,7 +4234,7 @@ impl FromJson for CreateAppTableResponseBody {
         Ok(out)
     }
 }
-/// `DashboardShareConfig`
+/// The `share_config` of \[`AppDashboard`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4092,7 +4268,7 @@ impl FromJson for DashboardShareConfig {
         Ok(out)
     }
 }
-/// `DeleteAppTableFieldResponseBody`
+/// The data `bitable.v1.app_table_field.delete` (Delete field) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4114,7 +4290,7 @@ impl FromJson for DeleteAppTableFieldResponseBody {
         Ok(out)
     }
 }
-/// `DeleteRecord`
+/// The `records` of \[`BatchDeleteAppTableRecordResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4136,7 +4312,7 @@ impl FromJson for DeleteRecord {
         Ok(out)
     }
 }
-/// `DisplayApp`
+/// The `app` of \[`GetAppResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4173,7 +4349,7 @@ impl FromJson for DisplayApp {
         Ok(out)
     }
 }
-/// `DisplayAppV2`
+/// The `app` of \[`UpdateAppResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4201,7 +4377,7 @@ impl FromJson for DisplayAppV2 {
         Ok(out)
     }
 }
-/// `DisplayWorkflow`
+/// The `workflows` of \[`ListAppWorkflowResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4226,7 +4402,7 @@ impl FromJson for DisplayWorkflow {
         Ok(out)
     }
 }
-/// `FieldGroup`
+/// The `field_groups` of \[`CreateAppTableFieldGroupRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4262,7 +4438,7 @@ impl ToJson for FieldGroup {
         None
     }
 }
-/// `FieldGroupChild`
+/// The `children` of \[`FieldGroup`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4292,7 +4468,7 @@ impl ToJson for FieldGroupChild {
         None
     }
 }
-/// `FilterInfo`
+/// The `filter` of \[`SearchAppTableRecordRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4300,7 +4476,9 @@ impl ToJson for FieldGroupChild {
     serde(default)
 )]
 pub struct FilterInfo {
-    /// Conjunction. This parameter is required and please ignore the "No" in the Required column Options:and(ConjunctionAnd meeting all of the conditions),or(ConjunctionOr meeting any of the conditions)
+    /// Conjunction. This parameter is required and please ignore the "No" in the Required column Options:
+    /// - `and`: ConjunctionAnd meeting all of the conditions
+    /// - `or`: ConjunctionOr meeting any of the conditions
     pub conjunction: Option<Conjunction>,
     /// conditions
     pub conditions: Option<Vec<Condition>>,
@@ -4328,7 +4506,7 @@ impl ToJson for FilterInfo {
         None
     }
 }
-/// `FormField`
+/// The `items` of \[`ListAppTableFormFieldResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4362,7 +4540,7 @@ impl FromJson for FormField {
         Ok(out)
     }
 }
-/// `GetAppResponseBody`
+/// The data `bitable.v1.app.get` (Get App Info) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4381,7 +4559,7 @@ impl FromJson for GetAppResponseBody {
         Ok(out)
     }
 }
-/// `GetAppTableFormResponseBody`
+/// The data `bitable.v1.app_table_form.get` (List form) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4400,7 +4578,7 @@ impl FromJson for GetAppTableFormResponseBody {
         Ok(out)
     }
 }
-/// `GetAppTableRecordResponseBody`
+/// The data `bitable.v1.app_table_record.get` (Get records) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4419,7 +4597,7 @@ impl FromJson for GetAppTableRecordResponseBody {
         Ok(out)
     }
 }
-/// `GetAppTableViewResponseBody`
+/// The data `bitable.v1.app_table_view.get` (Get View) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4438,7 +4616,7 @@ impl FromJson for GetAppTableViewResponseBody {
         Ok(out)
     }
 }
-/// `ListAppBlockWorkflowResponseBody`
+/// The data `bitable.v1.app_block_workflow.list` (列出工作流) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4457,7 +4635,7 @@ impl FromJson for ListAppBlockWorkflowResponseBody {
         Ok(out)
     }
 }
-/// `ListAppDashboardResponseBody`
+/// The data `bitable.v1.app_dashboard.list` (List dashboards) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4485,7 +4663,7 @@ impl FromJson for ListAppDashboardResponseBody {
         Ok(out)
     }
 }
-/// `ListAppRoleMemberResponseBody`
+/// The data `bitable.v1.app_role_member.list` (List members) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4513,7 +4691,7 @@ impl FromJson for ListAppRoleMemberResponseBody {
         Ok(out)
     }
 }
-/// `ListAppRoleResponseBody`
+/// The data `bitable.v1.app_role.list` (List roles) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4541,7 +4719,7 @@ impl FromJson for ListAppRoleResponseBody {
         Ok(out)
     }
 }
-/// `ListAppTableFieldResponseBody`
+/// The data `bitable.v1.app_table_field.list` (List fields) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4569,7 +4747,7 @@ impl FromJson for ListAppTableFieldResponseBody {
         Ok(out)
     }
 }
-/// `ListAppTableFormFieldResponseBody`
+/// The data `bitable.v1.app_table_form_field.list` (List form fields) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4597,7 +4775,7 @@ impl FromJson for ListAppTableFormFieldResponseBody {
         Ok(out)
     }
 }
-/// `ListAppTableRecordResponseBody`
+/// The data `bitable.v1.app_table_record.list` (List records) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4625,7 +4803,7 @@ impl FromJson for ListAppTableRecordResponseBody {
         Ok(out)
     }
 }
-/// `ListAppTableResponseBody`
+/// The data `bitable.v1.app_table.list` (List all tables) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4653,7 +4831,7 @@ impl FromJson for ListAppTableResponseBody {
         Ok(out)
     }
 }
-/// `ListAppTableViewResponseBody`
+/// The data `bitable.v1.app_table_view.list` (List Views) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4681,7 +4859,7 @@ impl FromJson for ListAppTableViewResponseBody {
         Ok(out)
     }
 }
-/// `ListAppWorkflowResponseBody`
+/// The data `bitable.v1.app_workflow.list` (List automations) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4700,7 +4878,7 @@ impl FromJson for ListAppWorkflowResponseBody {
         Ok(out)
     }
 }
-/// `PatchAppTableFormFieldResponseBody`
+/// The data `bitable.v1.app_table_form_field.patch` (Patch form fields) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4719,7 +4897,7 @@ impl FromJson for PatchAppTableFormFieldResponseBody {
         Ok(out)
     }
 }
-/// `PatchAppTableRequestBody`
+/// The request body of `bitable.v1.app_table.patch` (Update data table).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4745,7 +4923,7 @@ impl ToJson for PatchAppTableRequestBody {
         w.end_object();
     }
 }
-/// `PatchAppTableViewRequestBody`
+/// The request body of `bitable.v1.app_table_view.patch` (Update View).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4772,7 +4950,7 @@ impl ToJson for PatchAppTableViewRequestBody {
         None
     }
 }
-/// `Person`
+/// The `created_by` of \[`AppTableRecord`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4814,7 +4992,7 @@ impl ToJson for Person {
         w.end_object();
     }
 }
-/// `Rating`
+/// The `rating` of \[`AppTableFieldProperty`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4840,7 +5018,7 @@ impl ToJson for Rating {
         w.end_object();
     }
 }
-/// `ReqApp`
+/// The request body of `bitable.v1.app.create` (Create a Base App).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4850,9 +5028,9 @@ impl ToJson for Rating {
 pub struct ReqApp {
     /// Base App Name
     pub name: Option<String>,
-    /// Base App Folder Token. The default value is empty, which means that the Base App is created at the root folder. For information on how to obtain folder_token, please refer to \[How to obtain tokens related to cloud document resources\]
+    /// Base App Folder Token. The default value is empty, which means that the Base App is created at the root folder. For information on how to obtain folder_token, please refer to *How to obtain tokens related to cloud document resources*
     pub folder_token: Option<String>,
-    /// Base App Time Zone, \[More Detail\]
+    /// Base App Time Zone, *More Detail*
     pub time_zone: Option<String>,
 }
 impl ToJson for ReqApp {
@@ -4864,7 +5042,7 @@ impl ToJson for ReqApp {
         w.end_object();
     }
 }
-/// `ReqTable`
+/// The `tables` of \[`BatchCreateAppTableRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4872,11 +5050,19 @@ impl ToJson for ReqApp {
     serde(default)
 )]
 pub struct ReqTable {
-    /// Name for the table. This field is required.Please note:1. The first and last spaces in the name will be removed.2. If the name is empty or the same as the old name, the interface will still return success, but the name will not be changed
+    /// Name for the table. This field is required.Please note:1. The first and last spaces in the name will be removed.
+    /// 2. If the name is empty or the same as the old name, the interface will still return success, but the name will not be changed
     pub name: Option<String>,
-    /// Name of the default table viewPlease note:1. The first and last spaces in the name will be removed.2. The characters \[ \] are not allowed to be included
+    /// Name of the default table viewPlease note:1. The first and last spaces in the name will be removed.
+    /// 2. The characters \[ \] are not allowed to be included
     pub default_view_name: Option<String>,
-    /// Initial fields of the data table. To learn how to fill in the fields, refer to the \[Field Editing Guide\].**Note**:- If the `default_view_name` field is passed, the `fields` field must also be passed.- If the `default_view_name` field is not passed, the `fields` field is optional.- If neither the `default_view_name` field nor the `fields` field is passed, an empty data table containing only the index field will be created.- The first field of the data table is the index field. The index field only supports the following types: - 1: Multi-line text - 2: Number - 5: Date - 13: Phone number - 15: Hyperlink - 20: Formula - 22: Geographic location
+    /// Initial fields of the data table. To learn how to fill in the fields, refer to the *Field Editing Guide*.
+    ///
+    /// **Note**:
+    /// - If the `default_view_name` field is passed, the `fields` field must also be passed.
+    /// - If the `default_view_name` field is not passed, the `fields` field is optional.
+    /// - If neither the `default_view_name` field nor the `fields` field is passed, an empty data table containing only the index field will be created.
+    /// - The first field of the data table is the index field. The index field only supports the following types: - 1: Multi-line text - 2: Number - 5: Date - 13: Phone number - 15: Hyperlink - 20: Formula - 22: Geographic location
     pub fields: Option<Vec<AppTableCreateHeader>>,
 }
 impl ToJson for ReqTable {
@@ -4894,7 +5080,7 @@ impl ToJson for ReqTable {
         None
     }
 }
-/// `ReqView`
+/// The request body of `bitable.v1.app_table_view.create` (Add View).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4904,7 +5090,12 @@ impl ToJson for ReqTable {
 pub struct ReqView {
     /// View name
     pub view_name: String,
-    /// View type Options:grid(Grid view),kanban(Kanban view),gallery(Gallery view),gantt(Gantt view),form(Form view)
+    /// View type Options:
+    /// - `grid`: Grid view
+    /// - `kanban`: Kanban view
+    /// - `gallery`: Gallery view
+    /// - `gantt`: Gantt view
+    /// - `form`: Form view
     pub view_type: Option<ViewType>,
 }
 impl ToJson for ReqView {
@@ -4921,7 +5112,7 @@ impl ToJson for ReqView {
         None
     }
 }
-/// `SearchAppTableRecordRequestBody`
+/// The request body of `bitable.v1.app_table_record.search` (Search records).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4935,7 +5126,7 @@ pub struct SearchAppTableRecordRequestBody {
     pub field_names: Option<Vec<String>>,
     /// Data validation rules
     pub sort: Option<Vec<Sort>>,
-    /// Refer to the \[Record Filter Parameter Filling Guide\] to learn how to fill in the filter
+    /// Refer to the *Record Filter Parameter Filling Guide* to learn how to fill in the filter
     pub filter: Option<FilterInfo>,
     /// Whether to automatically calculate and return the four types of fields: creation time (`created_time`), modification time (`last_modified_time`), creator (`created_by`), and modifier (`last_modified_by`). The default is false, indicating they will not be returned
     pub automatic_fields: Option<bool>,
@@ -4957,7 +5148,7 @@ impl ToJson for SearchAppTableRecordRequestBody {
         None
     }
 }
-/// `SearchAppTableRecordResponseBody`
+/// The data `bitable.v1.app_table_record.search` (Search records) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4985,7 +5176,7 @@ impl FromJson for SearchAppTableRecordResponseBody {
         Ok(out)
     }
 }
-/// `Sort`
+/// The `sort` of \[`SearchAppTableRecordRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5006,7 +5197,7 @@ impl ToJson for Sort {
         w.end_object();
     }
 }
-/// `UpdateAppRequestBody`
+/// The request body of `bitable.v1.app.update` (Update App Name).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5027,7 +5218,7 @@ impl ToJson for UpdateAppRequestBody {
         w.end_object();
     }
 }
-/// `UpdateAppResponseBody`
+/// The data `bitable.v1.app.update` (Update App Name) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5046,7 +5237,7 @@ impl FromJson for UpdateAppResponseBody {
         Ok(out)
     }
 }
-/// `UpdateAppWorkflowRequestBody`
+/// The request body of `bitable.v1.app_workflow.update` (update workflow).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5070,7 +5261,7 @@ impl ToJson for UpdateAppWorkflowRequestBody {
         None
     }
 }
-/// `UpgradeAppTableFormRequestBody`
+/// The request body of `bitable.v1.app_table_form.upgrade` (升级旧版表单).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5100,7 +5291,7 @@ impl ToJson for UpgradeAppTableFormRequestBody {
         None
     }
 }
-/// `UpgradeAppTableFormResponseBody`
+/// The data `bitable.v1.app_table_form.upgrade` (升级旧版表单) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5119,7 +5310,7 @@ impl FromJson for UpgradeAppTableFormResponseBody {
         Ok(out)
     }
 }
-/// `UpgradedForm`
+/// The `form` of \[`UpgradeAppTableFormResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5138,59 +5329,59 @@ impl FromJson for UpgradedForm {
         Ok(out)
     }
 }
-/// `BatchCreateAppTableResponseBody`
+/// The data `bitable.v1.app_table.batch_create` (Batch create table) answers with.
 ///
 /// The same fields as [`BatchDeleteAppTableRequestBody`]: one type, two names.
 pub type BatchCreateAppTableResponseBody = BatchDeleteAppTableRequestBody;
-/// `BatchDeleteAppRoleMemberRequestBody`
+/// The request body of `bitable.v1.app_role_member.batch_delete` (Batch delete members).
 ///
 /// The same fields as [`BatchCreateAppRoleMemberRequestBody`]: one type, two names.
 pub type BatchDeleteAppRoleMemberRequestBody = BatchCreateAppRoleMemberRequestBody;
-/// `BatchUpdateAppTableRecordRequestBody`
+/// The request body of `bitable.v1.app_table_record.batch_update` (Update records).
 ///
 /// The same fields as [`BatchCreateAppTableRecordRequestBody`]: one type, two names.
 pub type BatchUpdateAppTableRecordRequestBody = BatchCreateAppTableRecordRequestBody;
-/// `BatchUpdateAppTableRecordResponseBody`
+/// The data `bitable.v1.app_table_record.batch_update` (Update records) answers with.
 ///
 /// The same fields as [`BatchCreateAppTableRecordResponseBody`]: one type, two names.
 pub type BatchUpdateAppTableRecordResponseBody = BatchCreateAppTableRecordResponseBody;
-/// `CreateAppResponseBody`
+/// The data `bitable.v1.app.create` (Create a Base App) answers with.
 ///
 /// The same fields as [`CopyAppResponseBody`]: one type, two names.
 pub type CreateAppResponseBody = CopyAppResponseBody;
-/// `CreateAppTableRecordResponseBody`
+/// The data `bitable.v1.app_table_record.create` (Create a record) answers with.
 ///
 /// The same fields as [`GetAppTableRecordResponseBody`]: one type, two names.
 pub type CreateAppTableRecordResponseBody = GetAppTableRecordResponseBody;
-/// `CreateAppTableViewResponseBody`
+/// The data `bitable.v1.app_table_view.create` (Add View) answers with.
 ///
 /// The same fields as [`GetAppTableViewResponseBody`]: one type, two names.
 pub type CreateAppTableViewResponseBody = GetAppTableViewResponseBody;
-/// `DeleteAppTableRecordResponseBody`
+/// The data `bitable.v1.app_table_record.delete` (Delete a record) answers with.
 ///
 /// The same fields as [`DeleteRecord`]: one type, two names.
 pub type DeleteAppTableRecordResponseBody = DeleteRecord;
-/// `PatchAppTableFormResponseBody`
+/// The data `bitable.v1.app_table_form.patch` (Patch form) answers with.
 ///
 /// The same fields as [`GetAppTableFormResponseBody`]: one type, two names.
 pub type PatchAppTableFormResponseBody = GetAppTableFormResponseBody;
-/// `PatchAppTableResponseBody`
+/// The data `bitable.v1.app_table.patch` (Update data table) answers with.
 ///
 /// The same fields as [`PatchAppTableRequestBody`]: one type, two names.
 pub type PatchAppTableResponseBody = PatchAppTableRequestBody;
-/// `PatchAppTableViewResponseBody`
+/// The data `bitable.v1.app_table_view.patch` (Update View) answers with.
 ///
 /// The same fields as [`GetAppTableViewResponseBody`]: one type, two names.
 pub type PatchAppTableViewResponseBody = GetAppTableViewResponseBody;
-/// `UpdateAppRoleResponseBody`
+/// The data `bitable.v1.app_role.update` (Update role) answers with.
 ///
 /// The same fields as [`CreateAppRoleResponseBody`]: one type, two names.
 pub type UpdateAppRoleResponseBody = CreateAppRoleResponseBody;
-/// `UpdateAppTableFieldResponseBody`
+/// The data `bitable.v1.app_table_field.update` (Update field) answers with.
 ///
 /// The same fields as [`CreateAppTableFieldResponseBody`]: one type, two names.
 pub type UpdateAppTableFieldResponseBody = CreateAppTableFieldResponseBody;
-/// `UpdateAppTableRecordResponseBody`
+/// The data `bitable.v1.app_table_record.update` (Update a record) answers with.
 ///
 /// The same fields as [`GetAppTableRecordResponseBody`]: one type, two names.
 pub type UpdateAppTableRecordResponseBody = GetAppTableRecordResponseBody;

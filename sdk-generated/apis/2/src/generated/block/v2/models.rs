@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use lark_oapi_core::__private::json::{self, FromJson, JsonError, JsonWriter, ToJson};
 use serde_json::Value;
-/// `CreateEntityRequestBody`
+/// The request body of `block.v2.entity.create` (创建 BlockEntity).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -73,7 +73,7 @@ impl ToJson for CreateEntityRequestBody {
         None
     }
 }
-/// `CreateEntityResponseBody`
+/// The data `block.v2.entity.create` (创建 BlockEntity) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -92,7 +92,7 @@ impl FromJson for CreateEntityResponseBody {
         Ok(out)
     }
 }
-/// `Entity`
+/// The request body of `block.v2.entity.update` (更新BlockEntity).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -184,7 +184,7 @@ impl ToJson for Entity {
         None
     }
 }
-/// `Message`
+/// The request body of `block.v2.message.create` (Block协同数据推送).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

@@ -1865,7 +1865,7 @@ impl ToJson for WhiteboardNodeType {
         w.string(self.as_str());
     }
 }
-/// `BatchDeleteWhiteboardNodeRequestBody`
+/// The request body of `board.v1.whiteboard_node.batch_delete` (批量删除节点).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1883,7 +1883,7 @@ impl ToJson for BatchDeleteWhiteboardNodeRequestBody {
         w.end_object();
     }
 }
-/// `BatchDeleteWhiteboardNodeResponseBody`
+/// The data `board.v1.whiteboard_node.batch_delete` (批量删除节点) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1902,7 +1902,7 @@ impl FromJson for BatchDeleteWhiteboardNodeResponseBody {
         Ok(out)
     }
 }
-/// `BorderRadius`
+/// The `border_radius` of \[`Style`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1940,7 +1940,7 @@ impl ToJson for BorderRadius {
         w.end_object();
     }
 }
-/// `CompositeShape`
+/// The `composite_shape` of \[`WhiteboardNode`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1988,7 +1988,7 @@ impl ToJson for CompositeShape {
         None
     }
 }
-/// `Connector`
+/// The `connector` of \[`WhiteboardNode`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2060,7 +2060,7 @@ impl ToJson for Connector {
         None
     }
 }
-/// `ConnectorAttachedObject`
+/// The `start_object` of \[`Connector`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2094,7 +2094,7 @@ impl ToJson for ConnectorAttachedObject {
         w.end_object();
     }
 }
-/// `ConnectorCaption`
+/// The `captions` of \[`Connector`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2126,7 +2126,7 @@ impl ToJson for ConnectorCaption {
         None
     }
 }
-/// `ConnectorInfo`
+/// The `start` of \[`Connector`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2160,7 +2160,7 @@ impl ToJson for ConnectorInfo {
         w.end_object();
     }
 }
-/// `CreatePlantumlWhiteboardNodeRequestBody`
+/// The request body of `board.v1.whiteboard_node.create_plantuml` (解析画板语法).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2202,7 +2202,7 @@ impl ToJson for CreatePlantumlWhiteboardNodeRequestBody {
         None
     }
 }
-/// `CreatePlantumlWhiteboardNodeResponseBody`
+/// The data `board.v1.whiteboard_node.create_plantuml` (解析画板语法) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2224,7 +2224,7 @@ impl FromJson for CreatePlantumlWhiteboardNodeResponseBody {
         Ok(out)
     }
 }
-/// `CreateWhiteboardNodeRequestBody`
+/// The request body of `board.v1.whiteboard_node.create` (创建画板节点).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2251,7 +2251,7 @@ impl ToJson for CreateWhiteboardNodeRequestBody {
         None
     }
 }
-/// `CreateWhiteboardNodeResponseBody`
+/// The data `board.v1.whiteboard_node.create` (创建画板节点) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2276,7 +2276,7 @@ impl FromJson for CreateWhiteboardNodeResponseBody {
         Ok(out)
     }
 }
-/// `Cube`
+/// The `cube` of \[`CompositeShape`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2302,7 +2302,7 @@ impl ToJson for Cube {
         w.end_object();
     }
 }
-/// `FillGradient`
+/// The `fill_gradient` of \[`Style`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2336,7 +2336,7 @@ impl ToJson for FillGradient {
         w.end_object();
     }
 }
-/// `GradientStop`
+/// The `stops` of \[`FillGradient`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2366,7 +2366,7 @@ impl ToJson for GradientStop {
         w.end_object();
     }
 }
-/// `Image`
+/// The `image` of \[`WhiteboardNode`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2398,7 +2398,7 @@ impl ToJson for Image {
         None
     }
 }
-/// `Lifeline`
+/// The `lifeline` of \[`WhiteboardNode`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2428,7 +2428,7 @@ impl ToJson for Lifeline {
         w.end_object();
     }
 }
-/// `ListWhiteboardNodeResponseBody`
+/// The data `board.v1.whiteboard_node.list` (list nodes) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2447,7 +2447,7 @@ impl FromJson for ListWhiteboardNodeResponseBody {
         Ok(out)
     }
 }
-/// `MindMap`
+/// The `mind_map` of \[`WhiteboardNode`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2473,7 +2473,7 @@ impl ToJson for MindMap {
         w.end_object();
     }
 }
-/// `MindMapNode`
+/// The `mind_map_node` of \[`WhiteboardNode`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2525,7 +2525,7 @@ impl ToJson for MindMapNode {
         None
     }
 }
-/// `MindMapRoot`
+/// The `mind_map_root` of \[`WhiteboardNode`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2575,7 +2575,7 @@ impl ToJson for MindMapRoot {
         w.end_object();
     }
 }
-/// `Paint`
+/// The `paint` of \[`WhiteboardNode`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2613,7 +2613,7 @@ impl ToJson for Paint {
         w.end_object();
     }
 }
-/// `Pie`
+/// The `pie` of \[`CompositeShape`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2651,7 +2651,7 @@ impl ToJson for Pie {
         w.end_object();
     }
 }
-/// `Point`
+/// The `turning_points` of \[`Connector`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2681,7 +2681,7 @@ impl ToJson for Point {
         w.end_object();
     }
 }
-/// `RichText`
+/// The `rich_text` of \[`Text`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2713,7 +2713,7 @@ impl ToJson for RichText {
         None
     }
 }
-/// `RichTextElement`
+/// The `elements` of \[`RichTextParagraph`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2773,7 +2773,7 @@ impl ToJson for RichTextElement {
         None
     }
 }
-/// `RichTextElementLink`
+/// The `link_element` of \[`RichTextElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2813,7 +2813,7 @@ impl ToJson for RichTextElementLink {
         None
     }
 }
-/// `RichTextElementMentionDoc`
+/// The `mention_doc_element` of \[`RichTextElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2849,7 +2849,7 @@ impl ToJson for RichTextElementMentionDoc {
         None
     }
 }
-/// `RichTextElementMentionUser`
+/// The `mention_user_element` of \[`RichTextElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2885,7 +2885,7 @@ impl ToJson for RichTextElementMentionUser {
         None
     }
 }
-/// `RichTextElementText`
+/// The `text_element` of \[`RichTextElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2921,7 +2921,7 @@ impl ToJson for RichTextElementText {
         None
     }
 }
-/// `RichTextElementTextStyle`
+/// The `text_style` of \[`RichTextElementLink`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2971,7 +2971,7 @@ impl ToJson for RichTextElementTextStyle {
         w.end_object();
     }
 }
-/// `RichTextParagraph`
+/// The `paragraphs` of \[`RichText`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3019,7 +3019,7 @@ impl ToJson for RichTextParagraph {
         None
     }
 }
-/// `Section`
+/// The `section` of \[`WhiteboardNode`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3045,7 +3045,7 @@ impl ToJson for Section {
         w.end_object();
     }
 }
-/// `Shadow`
+/// The `shadow` of \[`Style`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3087,7 +3087,7 @@ impl ToJson for Shadow {
         w.end_object();
     }
 }
-/// `StickyNote`
+/// The `sticky_note` of \[`WhiteboardNode`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3117,7 +3117,7 @@ impl ToJson for StickyNote {
         w.end_object();
     }
 }
-/// `Style`
+/// The `style` of \[`TableCell`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3207,7 +3207,7 @@ impl ToJson for Style {
         w.end_object();
     }
 }
-/// `Svg`
+/// The `svg` of \[`WhiteboardNode`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3241,7 +3241,7 @@ impl ToJson for Svg {
         w.end_object();
     }
 }
-/// `Syntax`
+/// The `syntax` of \[`WhiteboardNode`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3275,7 +3275,7 @@ impl ToJson for Syntax {
         w.end_object();
     }
 }
-/// `Table`
+/// The `table` of \[`WhiteboardNode`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3318,7 +3318,7 @@ impl ToJson for Table {
         None
     }
 }
-/// `TableCell`
+/// The `cells` of \[`Table`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3370,7 +3370,7 @@ impl ToJson for TableCell {
         None
     }
 }
-/// `TableCellMergeInfo`
+/// The `merge_info` of \[`TableCell`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3400,7 +3400,7 @@ impl ToJson for TableCellMergeInfo {
         w.end_object();
     }
 }
-/// `TableMeta`
+/// The `meta` of \[`Table`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3452,7 +3452,7 @@ impl ToJson for TableMeta {
         None
     }
 }
-/// `Text`
+/// The `data` of \[`ConnectorCaption`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3555,7 +3555,7 @@ impl ToJson for Text {
         None
     }
 }
-/// `ThemeWhiteboardResponseBody`
+/// The data `board.v1.whiteboard.theme` (获取画板主题) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3574,7 +3574,7 @@ impl FromJson for ThemeWhiteboardResponseBody {
         Ok(out)
     }
 }
-/// `Trapezoid`
+/// The `trapezoid` of \[`CompositeShape`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3600,7 +3600,7 @@ impl ToJson for Trapezoid {
         w.end_object();
     }
 }
-/// `UpdateThemeWhiteboardRequestBody`
+/// The request body of `board.v1.whiteboard.update_theme` (更新主题).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3618,7 +3618,7 @@ impl ToJson for UpdateThemeWhiteboardRequestBody {
         w.end_object();
     }
 }
-/// `WhiteboardNode`
+/// The `nodes` of \[`CreateWhiteboardNodeRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

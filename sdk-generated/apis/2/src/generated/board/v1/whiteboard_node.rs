@@ -70,9 +70,9 @@ impl<'a> WhiteboardNodeApi<'a> {
                 .path_param("whiteboard_id", whiteboard_id.as_ref()),
         }
     }
-    /// nodes (获取所有节点)
+    /// list nodes (获取所有节点)
     ///
-    /// list nodes-Obtain all nodes of a board
+    /// Obtain all nodes of a board
     ///
     /// `GET /open-apis/board/v1/whiteboards/:whiteboard_id/nodes`
     ///

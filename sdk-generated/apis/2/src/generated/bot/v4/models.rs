@@ -79,7 +79,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `BotSearchFilter`
+/// The `filter` of \[`SearchBotRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -100,7 +100,7 @@ impl ToJson for BotSearchFilter {
         w.end_object();
     }
 }
-/// `BotSearchItem`
+/// The `items` of \[`SearchBotResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -125,7 +125,7 @@ impl FromJson for BotSearchItem {
         Ok(out)
     }
 }
-/// `BotSearchMeta`
+/// The `meta_data` of \[`BotSearchItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -153,7 +153,7 @@ impl FromJson for BotSearchMeta {
         Ok(out)
     }
 }
-/// `SearchBotRequestBody`
+/// The request body of `bot.v4.bot.search` (搜索机器人).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -174,7 +174,7 @@ impl ToJson for SearchBotRequestBody {
         w.end_object();
     }
 }
-/// `SearchBotResponseBody`
+/// The data `bot.v4.bot.search` (搜索机器人) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

@@ -87,7 +87,8 @@ impl<'a> CalendarApi<'a> {
     ///
     /// 调用该接口批量查询指定日历的标题、描述、公开范围等信息。
     ///
-    /// - 如果使用应用身份调用该接口，则需要确保应用开启了[机器人能力](https://open.feishu.cn/document/uAjLw4CM/ugTN1YjL4UTN24CO1UjN/trouble-shooting/how-to-enable-bot-ability)。;- 当前身份必须对日历有访问权限。
+    /// - 如果使用应用身份调用该接口，则需要确保应用开启了[机器人能力](https://open.feishu.cn/document/uAjLw4CM/ugTN1YjL4UTN24CO1UjN/trouble-shooting/how-to-enable-bot-ability)。;
+    /// - 当前身份必须对日历有访问权限。
     ///
     /// `POST /open-apis/calendar/v4/calendars/mget`
     ///
@@ -191,7 +192,7 @@ impl<'a> CalendarApi<'a> {
     }
     /// Subscribe Calendar Changes (订阅日历变更事件)
     ///
-    /// Call this interface to subscribe the current user identity to the \[Calendar Change Event\]
+    /// Call this interface to subscribe the current user identity to the *Calendar Change Event*
     ///
     /// `POST /open-apis/calendar/v4/calendars/subscription`
     ///
@@ -226,7 +227,7 @@ impl<'a> CalendarApi<'a> {
     }
     /// Unsubscribe Calendar Changes (取消订阅日历变更事件)
     ///
-    /// Call this interface to unsubscribe the current user identity from the \[Calendar Change Event\]
+    /// Call this interface to unsubscribe the current user identity from the *Calendar Change Event*
     ///
     /// `POST /open-apis/calendar/v4/calendars/unsubscription`
     ///

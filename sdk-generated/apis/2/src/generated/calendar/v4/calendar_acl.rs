@@ -181,7 +181,9 @@ impl ListRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// Page size, that is, the maximum number of items returned by one request.**Note**: The minimum value is 10, that is, when the value is less than 10, it is uniformly processed as 10
+    /// Page size, that is, the maximum number of items returned by one request.
+    ///
+    /// **Note**: The minimum value is 10, that is, when the value is less than 10, it is uniformly processed as 10
     pub fn page_size(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("page_size", v.to_string());

@@ -79,7 +79,7 @@ impl<'a> CalendarEventApi<'a> {
     }
     /// Query event view (查询日程视图)
     ///
-    /// Call this interface with user identity to query the event view under a specified calendar. Unlike \[Getting event list\], the current interface will expand into multiple event instances according to the repetitiveness rules of the recurring event, and return the corresponding event instance information according to the queried time interval
+    /// Call this interface with user identity to query the event view under a specified calendar. Unlike *Getting event list*, the current interface will expand into multiple event instances according to the repetitiveness rules of the recurring event, and return the corresponding event instance information according to the queried time interval
     ///
     /// `GET /open-apis/calendar/v4/calendars/:calendar_id/events/instance_view`
     ///
@@ -280,7 +280,11 @@ pub struct DeleteRequest {
     call: Call,
 }
 impl DeleteRequest {
-    /// Whether to send Bot notifications to event participants when deleting a event.**Default value**: true Options:true(Send),false(Do not send)
+    /// Whether to send Bot notifications to event participants when deleting a event.
+    ///
+    /// **Default value**: true Options:
+    /// - `true`: Send
+    /// - `false`: Do not send
     pub fn need_notification(
         mut self,
         value: impl Into<super::models::NeedNotification>,
@@ -312,19 +316,29 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// Do you need to return to the pre-meeting settings of Feishu Video Conferencing (VC)? The following conditions must be met to obtain the returned results:- The meeting type (vc_type) of the event needs to be vc.- Requires editing permissions for event.**Optional values are**:- true- false (default)
+    /// Do you need to return to the pre-meeting settings of Feishu Video Conferencing (VC)? The following conditions must be met to obtain the returned results:
+    /// - The meeting type (vc_type) of the event needs to be vc.
+    /// - Requires editing permissions for event.
+    ///
+    /// **Optional values are**:
+    /// - true
+    /// - false (default)
     pub fn need_meeting_settings(mut self, value: bool) -> Self {
         let v = value;
         self.call.set_query("need_meeting_settings", v.to_string());
         self
     }
-    /// Do you need to return invitee information?**Optional values are**:- true- false (default)
+    /// Do you need to return invitee information?
+    ///
+    /// **Optional values are**:
+    /// - true
+    /// - false (default)
     pub fn need_attendee(mut self, value: bool) -> Self {
         let v = value;
         self.call.set_query("need_attendee", v.to_string());
         self
     }
-    /// The maximum number of invitees returned. Call \[Get event invitee list\] to get complete invitee information of the event
+    /// The maximum number of invitees returned. Call *Get event invitee list* to get complete invitee information of the event
     pub fn max_attendee_num(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("max_attendee_num", v.to_string());
@@ -361,7 +375,9 @@ pub struct InstanceViewRequest {
     call: Call,
 }
 impl InstanceViewRequest {
-    /// Start time, Unix timestamp in seconds. This parameter and end_time are used to set the time range of the query.**Note**: The time interval between start_time and end_time needs to be less than 40 days
+    /// Start time, Unix timestamp in seconds. This parameter and end_time are used to set the time range of the query.
+    ///
+    /// **Note**: The time interval between start_time and end_time needs to be less than 40 days
     ///
     /// Required.
     pub fn start_time(mut self, value: impl Into<String>) -> Self {
@@ -369,7 +385,9 @@ impl InstanceViewRequest {
         self.call.set_query("start_time", v.into());
         self
     }
-    /// End time, Unix timestamp in seconds. This parameter is used with start_time to set the time range of the query.**Note**: The time interval between start_time and end_time needs to be less than 40 days
+    /// End time, Unix timestamp in seconds. This parameter is used with start_time to set the time range of the query.
+    ///
+    /// **Note**: The time interval between start_time and end_time needs to be less than 40 days
     ///
     /// Required.
     pub fn end_time(mut self, value: impl Into<String>) -> Self {
@@ -410,7 +428,9 @@ pub struct InstancesRequest {
     call: Call,
 }
 impl InstancesRequest {
-    /// Start time, Unix timestamp in seconds. This parameter and end_time are used to set the time range, that is, the query interval for repeated events is (start_time, end_time)**Note**: The time interval between start_time and end_time cannot exceed 2 years
+    /// Start time, Unix timestamp in seconds. This parameter and end_time are used to set the time range, that is, the query interval for repeated events is (start_time, end_time)
+    ///
+    /// **Note**: The time interval between start_time and end_time cannot exceed 2 years
     ///
     /// Required.
     pub fn start_time(mut self, value: impl Into<String>) -> Self {
@@ -418,7 +438,9 @@ impl InstancesRequest {
         self.call.set_query("start_time", v.into());
         self
     }
-    /// End time, Unix timestamp in seconds. This parameter and start_time are used to set the time range, that is, the query interval for repeated events is (start_time, end_time)**Note**: The time interval between start_time and end_time cannot exceed 2 years
+    /// End time, Unix timestamp in seconds. This parameter and start_time are used to set the time range, that is, the query interval for repeated events is (start_time, end_time)
+    ///
+    /// **Note**: The time interval between start_time and end_time cannot exceed 2 years
     ///
     /// Required.
     pub fn end_time(mut self, value: impl Into<String>) -> Self {
@@ -471,7 +493,12 @@ impl ListRequest {
         self.call.set_query("page_size", v.to_string());
         self
     }
-    /// A time anchor represented by a Unix timestamp (in seconds). It is used to set a specific point in time for pulling events, thereby avoiding the need to pull all events. You can use page_token or sync_token for pagination or incremental retrieval of all events after the specified anchor_time.**Instructions**:- For single events, you will receive event information where **the end time of the event is &gt;= anchor_time**.- For recurring events, after setting the anchor_time, all recurring events will be retrieved including those with past occurrences before the anchor_time.- For exceptional events, you will receive event information where **the original_time is &gt;= anchor_time** as well as **the end time of the event is &gt;= anchor_time**. The original_time is extracted from the exceptional event ID, which is structured as `{uid}_{original_time}`.**Notice**: It can not be used together with start_time and end_time.**Default**: empty
+    /// A time anchor represented by a Unix timestamp (in seconds). It is used to set a specific point in time for pulling events, thereby avoiding the need to pull all events. You can use page_token or sync_token for pagination or incremental retrieval of all events after the specified anchor_time.**Instructions**:
+    /// - For single events, you will receive event information where **the end time of the event is &gt;= anchor_time**.
+    /// - For recurring events, after setting the anchor_time, all recurring events will be retrieved including those with past occurrences before the anchor_time.
+    /// - For exceptional events, you will receive event information where **the original_time is &gt;= anchor_time** as well as **the end time of the event is &gt;= anchor_time**. The original_time is extracted from the exceptional event ID, which is structured as `{uid}_{original_time}`.
+    ///
+    /// **Notice**: It can not be used together with start_time and end_time.**Default**: empty
     pub fn anchor_time(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("anchor_time", v.into());
@@ -489,13 +516,23 @@ impl ListRequest {
         self.call.set_query("sync_token", v.into());
         self
     }
-    /// start_time is the start point of a time range, represented by a Unix timestamp (in seconds). It is used in conjunction with end_time to pull events within a specified time range.**Notice**:- This method can only return data once and cannot be paginated. The size of the data returned in a single request is limited by page_size, and any data exceeding this limit will be truncated.- When using start_time and end_time, they cannot be used together with page_token or sync_token.- When using start_time and end_time, it cannot be used with anchor_time.**Default**: empty
+    /// start_time is the start point of a time range, represented by a Unix timestamp (in seconds). It is used in conjunction with end_time to pull events within a specified time range.
+    ///
+    /// **Notice**:
+    /// - This method can only return data once and cannot be paginated. The size of the data returned in a single request is limited by page_size, and any data exceeding this limit will be truncated.
+    /// - When using start_time and end_time, they cannot be used together with page_token or sync_token.
+    /// - When using start_time and end_time, it cannot be used with anchor_time.**Default**: empty
     pub fn start_time(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("start_time", v.into());
         self
     }
-    /// end_time is the end point of a time range, represented by a Unix timestamp (in seconds). It is used in conjunction with start_time to pull events within a specified time range.**Notice**:- This method can only return data once and cannot be paginated. The size of the data returned in a single request is limited by page_size, and any data exceeding this limit will be truncated.- When using start_time and end_time, they cannot be used together with page_token or sync_token.- When using start_time and end_time, it cannot be used with anchor_time.**Default**: empty
+    /// end_time is the end point of a time range, represented by a Unix timestamp (in seconds). It is used in conjunction with start_time to pull events within a specified time range.
+    ///
+    /// **Notice**:
+    /// - This method can only return data once and cannot be paginated. The size of the data returned in a single request is limited by page_size, and any data exceeding this limit will be truncated.
+    /// - When using start_time and end_time, they cannot be used together with page_token or sync_token.
+    /// - When using start_time and end_time, it cannot be used with anchor_time.**Default**: empty
     pub fn end_time(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("end_time", v.into());

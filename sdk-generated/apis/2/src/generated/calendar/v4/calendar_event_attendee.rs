@@ -162,7 +162,13 @@ impl ListRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// Whether meeting room form information is required.**Optional values are**:- true: required- false (default): not required**Note**: The current identity needs to have the editing rights of the event to return the meeting room form information, that is, the current identity needs to be the organizer of the event, or a invitee of the event and the event is set to **Invitees can edit the event** permissions. You can call the \[Get event\] interface to obtain the invitee permissions (attendee_ability) of the event
+    /// Whether meeting room form information is required.
+    ///
+    /// **Optional values are**:
+    /// - true: required
+    /// - false (default): not required
+    ///
+    /// **Note**: The current identity needs to have the editing rights of the event to return the meeting room form information, that is, the current identity needs to be the organizer of the event, or a invitee of the event and the event is set to **Invitees can edit the event** permissions. You can call the *Get event* interface to obtain the invitee permissions (attendee_ability) of the event
     pub fn need_resource_customization(mut self, value: bool) -> Self {
         let v = value;
         self.call.set_query("need_resource_customization", v.to_string());

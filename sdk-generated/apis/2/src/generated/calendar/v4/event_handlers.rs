@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `calendar` v4, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `calendar` v4, for `EventDispatcherBuilder`.
 pub trait CalendarV4EventHandlers: RegisterHandlers {
     /// Handles `calendar.calendar.acl.created_v4` (创建 ACL): the handler gets an [`Event`] with a [`P2CalendarCalendarAclCreatedV4Data`](super::events::P2CalendarCalendarAclCreatedV4Data) payload.
     fn on_calendar_calendar_acl_created_v4<F, Fut>(self, handler: F) -> Self

@@ -177,7 +177,7 @@ impl ToJson for Type {
         w.string(self.as_str());
     }
 }
-/// `AclScopeEvent`
+/// The `scope` of \[`P2CalendarCalendarAclCreatedV4Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -199,7 +199,7 @@ impl FromJson for AclScopeEvent {
         Ok(out)
     }
 }
-/// `EventHeader`
+/// The `header` of \[`P2CalendarCalendarAclCreatedV4`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -233,7 +233,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `OpenEventRsvpInfo`
+/// The `rsvp_infos` of \[`P2CalendarCalendarEventChangedV4Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -255,7 +255,7 @@ impl FromJson for OpenEventRsvpInfo {
         Ok(out)
     }
 }
-/// `P2CalendarCalendarAclCreatedV4`
+/// The envelope of the `calendar.calendar.acl.created_v4` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -280,7 +280,7 @@ impl FromJson for P2CalendarCalendarAclCreatedV4 {
         Ok(out)
     }
 }
-/// `P2CalendarCalendarAclCreatedV4Data`
+/// The payload of the `calendar.calendar.acl.created_v4` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -308,7 +308,7 @@ impl FromJson for P2CalendarCalendarAclCreatedV4Data {
         Ok(out)
     }
 }
-/// `P2CalendarCalendarChangedV4`
+/// The envelope of the `calendar.calendar.changed_v4` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -333,7 +333,7 @@ impl FromJson for P2CalendarCalendarChangedV4 {
         Ok(out)
     }
 }
-/// `P2CalendarCalendarChangedV4Data`
+/// The payload of the `calendar.calendar.changed_v4` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -352,7 +352,7 @@ impl FromJson for P2CalendarCalendarChangedV4Data {
         Ok(out)
     }
 }
-/// `P2CalendarCalendarEventChangedV4`
+/// The envelope of the `calendar.calendar.event.changed_v4` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -377,7 +377,7 @@ impl FromJson for P2CalendarCalendarEventChangedV4 {
         Ok(out)
     }
 }
-/// `P2CalendarCalendarEventChangedV4Data`
+/// The payload of the `calendar.calendar.event.changed_v4` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -408,7 +408,7 @@ impl FromJson for P2CalendarCalendarEventChangedV4Data {
         Ok(out)
     }
 }
-/// `UserId`
+/// The `user_id` of \[`AclScopeEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -433,11 +433,11 @@ impl FromJson for UserId {
         Ok(out)
     }
 }
-/// `P2CalendarCalendarAclDeletedV4`
+/// The envelope of the `calendar.calendar.acl.deleted_v4` event.
 ///
 /// The same fields as [`P2CalendarCalendarAclCreatedV4`]: one type, two names.
 pub type P2CalendarCalendarAclDeletedV4 = P2CalendarCalendarAclCreatedV4;
-/// `P2CalendarCalendarAclDeletedV4Data`
+/// The payload of the `calendar.calendar.acl.deleted_v4` event.
 ///
 /// The same fields as [`P2CalendarCalendarAclCreatedV4Data`]: one type, two names.
 pub type P2CalendarCalendarAclDeletedV4Data = P2CalendarCalendarAclCreatedV4Data;

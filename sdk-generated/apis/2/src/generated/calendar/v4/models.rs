@@ -13,13 +13,13 @@ use serde_json::Value;
 )]
 #[non_exhaustive]
 pub enum AttendeeAbility {
-    /// `none`
+    /// `none`: Cannot edit events, cannot invite others, and cannot view event invitee list
     None,
-    /// `can_see_others`
+    /// `can_see_others`: CanSeeOthers Cannot edit events, cannot invite others, and can view event invitee list
     CanSeeOthers,
-    /// `can_invite_others`
+    /// `can_invite_others`: CanInviteOthers Cannot edit events, can invite others, and can view event invitee list
     CanInviteOthers,
-    /// `can_modify_event`
+    /// `can_modify_event`: CanModifyEvent Can edit events, can invite others, and can view event invitee list
     CanModifyEvent,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -92,13 +92,13 @@ impl ToJson for AttendeeAbility {
 )]
 #[non_exhaustive]
 pub enum CalendarEventAttendeeIdType {
-    /// `user`
+    /// `user`: User
     User,
-    /// `chat`
+    /// `chat`: Group
     Chat,
-    /// `resource`
+    /// `resource`: Room
     Resource,
-    /// `third_party`
+    /// `third_party`: ThirdParty Email
     ThirdParty,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -171,13 +171,13 @@ impl ToJson for CalendarEventAttendeeIdType {
 )]
 #[non_exhaustive]
 pub enum CalendarEventAttendeeType {
-    /// `user`
+    /// `user`: User
     User,
-    /// `chat`
+    /// `chat`: Group
     Chat,
-    /// `resource`
+    /// `resource`: Room
     Resource,
-    /// `third_party`
+    /// `third_party`: ThirdParty Email
     ThirdParty,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -422,9 +422,9 @@ impl ToJson for CreateExchangeBindingResponseBodyStatus {
 )]
 #[non_exhaustive]
 pub enum FreeBusyStatus {
-    /// `free`
+    /// `free`: Free
     Free,
-    /// `busy`
+    /// `busy`: Busy
     Busy,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -663,11 +663,11 @@ impl ToJson for GetExchangeBindingResponseBodyStatus {
 )]
 #[non_exhaustive]
 pub enum IconType {
-    /// `default`
+    /// `default`: Default icon.
     Default,
-    /// `vc`
+    /// `vc`: Feishu Video Conference icon.
     Vc,
-    /// `live`
+    /// `live`: Livestream video conference icon.
     Live,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -738,11 +738,11 @@ impl ToJson for IconType {
 )]
 #[non_exhaustive]
 pub enum JoinMeetingPermission {
-    /// `anyone_can_join`
+    /// `anyone_can_join`: AnyOne Any user can join the meeting
     AnyoneCanJoin,
-    /// `only_organization_employees`
+    /// `only_organization_employees`: OnlySameOrganization Only users that from the same organization can join the meeting
     OnlyOrganizationEmployees,
-    /// `only_event_attendees`
+    /// `only_event_attendees`: OnlyEventAttendees Only event attendees can join the meeting
     OnlyEventAttendees,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -813,9 +813,9 @@ impl ToJson for JoinMeetingPermission {
 )]
 #[non_exhaustive]
 pub enum NeedNotification {
-    /// `true`
+    /// `true`: Send
     True,
-    /// `false`
+    /// `false`: Do not send
     False,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -884,11 +884,11 @@ impl ToJson for NeedNotification {
 )]
 #[non_exhaustive]
 pub enum Permissions {
-    /// `private`
+    /// `private`: Private.
     Private,
-    /// `show_only_free_busy`
+    /// `show_only_free_busy`: ShowOnlyFreeBusy Only availability information is displayed.
     ShowOnlyFreeBusy,
-    /// `public`
+    /// `public`: Public. Event details are visible to other people.
     Public,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -959,11 +959,11 @@ impl ToJson for Permissions {
 )]
 #[non_exhaustive]
 pub enum ReplyCalendarEventRequestBodyRsvpStatus {
-    /// `tentative`
+    /// `tentative`: To be determined
     Tentative,
-    /// `accept`
+    /// `accept`: accept
     Accept,
-    /// `decline`
+    /// `decline`: refuse
     Decline,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1036,15 +1036,15 @@ impl ToJson for ReplyCalendarEventRequestBodyRsvpStatus {
 )]
 #[non_exhaustive]
 pub enum Role {
-    /// `unknown`
+    /// `unknown`: Unkonwn Unknown permission. unknown is one of the enumerated values of the role parameter, but when role is used as a request parameter, it does not support the input of unknown.
     Unknown2,
-    /// `free_busy_reader`
+    /// `free_busy_reader`: FreeBusyReader Guest. A guest can only view availability information.
     FreeBusyReader,
-    /// `reader`
+    /// `reader`: Subscriber. A subscriber can view all event details.
     Reader,
-    /// `writer`
+    /// `writer`: Editor. An editor can create and modify events.
     Writer,
-    /// `owner`
+    /// `owner`: Administrator. An administrator can manage calendars and share settings.
     Owner,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1360,11 +1360,11 @@ impl ToJson for Status {
 )]
 #[non_exhaustive]
 pub enum TimeType {
-    /// `before_event_start`
+    /// `before_event_start`: BeforeEventStart Before the start of event
     BeforeEventStart,
-    /// `after_event_start`
+    /// `after_event_start`: AfterEventStart After the start of event
     AfterEventStart,
-    /// `after_event_end`
+    /// `after_event_end`: AfterEventEnd After the end of event
     AfterEventEnd,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1435,7 +1435,7 @@ impl ToJson for TimeType {
 )]
 #[non_exhaustive]
 pub enum Type {
-    /// `user`
+    /// `user`: User
     User,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1502,13 +1502,13 @@ impl ToJson for Type {
 )]
 #[non_exhaustive]
 pub enum UiStatus {
-    /// `unknown`
+    /// `unknown`: Unknown UI item custom state. This parameter is only for read-time compatibility and does not support passing in as a request parameter value.
     Unknown2,
-    /// `hide`
+    /// `hide`: Hidden
     Hide,
-    /// `readonly`
+    /// `readonly`: Read-only
     Readonly,
-    /// `editable`
+    /// `editable`: Editable
     Editable,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1656,15 +1656,15 @@ impl ToJson for UserIdType {
 )]
 #[non_exhaustive]
 pub enum VcType {
-    /// `unknown`
+    /// `unknown`: Unknown type. Read-only enumeration value, only used for client compatibility, does not support API calls.
     Unknown2,
-    /// `vc`
+    /// `vc`: Feishu video conferencing. When this type is selected, other fields in vchat are invalid.
     Vc,
-    /// `third_party`
+    /// `third_party`: ThirdParty Third-party linked video conferencing. When this type is selected, only the icon_type, description, and meeting_url fields in vchat will take effect.
     ThirdParty,
-    /// `no_meeting`
+    /// `no_meeting`: NoMeeting No video conferencing. When this type is selected, other fields in vchat are invalid.
     NoMeeting,
-    /// `lark_live`
+    /// `lark_live`: LarkLive Feishu Live. Read-only enumeration value, used only on the client side, not supported through API calls.
     LarkLive,
     /// `third_party_meeting`
     ThirdPartyMeeting,
@@ -1743,11 +1743,11 @@ impl ToJson for VcType {
 )]
 #[non_exhaustive]
 pub enum Visibility {
-    /// `default`
+    /// `default`: Default range, which depends on the calendar visibility. Only the availability status is visible to other people by default.
     Default,
-    /// `private`
+    /// `private`: Private. Details are visible only to the current identity.
     Private,
-    /// `public`
+    /// `public`: Public. Event details are displayed.
     Public,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1809,7 +1809,7 @@ impl ToJson for Visibility {
         w.string(self.as_str());
     }
 }
-/// `AclScope`
+/// The `scope` of \[`CalendarAcl`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1817,9 +1817,12 @@ impl ToJson for Visibility {
     serde(default)
 )]
 pub struct AclScope {
-    /// The type of the scope where the permission takes effect.**Note**: Currently, only user is supported. When `type=user`, the user_id needs to be consistent with the type of user_id_type. For example, when `user_id_type=open_id`, the user_id needs to be the user's open_id. Options:user(User)
+    /// The type of the scope where the permission takes effect.
+    ///
+    /// **Note**: Currently, only user is supported. When `type=user`, the user_id needs to be consistent with the type of user_id_type. For example, when `user_id_type=open_id`, the user_id needs to be the user's open_id. Options:
+    /// - `user`: User
     pub r#type: Option<Type>,
-    /// User ID, for more information, you can refer to the \[Concept of User-Related ID\]
+    /// User ID, for more information, you can refer to the *Concept of User-Related ID*
     pub user_id: Option<String>,
 }
 impl FromJson for AclScope {
@@ -1845,7 +1848,7 @@ impl ToJson for AclScope {
         None
     }
 }
-/// `Attachment`
+/// The `attachments` of \[`CalendarEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1853,11 +1856,17 @@ impl ToJson for AclScope {
     serde(default)
 )]
 pub struct Attachment {
-    /// Attachment token. Call the \[Upload Material\] interface to obtain the file_token of the attachment. When calling the upload material interface, please note:- `parent_type` needs to pass in a fixed value `calendar`.- `parent_node` needs to pass in a calendar ID that is consistent with the current interface.**Attachment verification rule**: The total size of the attachment does not exceed 25 MB
+    /// Attachment token. Call the *Upload Material* interface to obtain the file_token of the attachment. When calling the upload material interface, please note:
+    /// - `parent_type` needs to pass in a fixed value `calendar`.
+    /// - `parent_node` needs to pass in a calendar ID that is consistent with the current interface.**Attachment verification rule**: The total size of the attachment does not exceed 25 MB
     pub file_token: Option<String>,
     /// `file_size`
     pub file_size: Option<String>,
-    /// Whether to delete the attachment.**Optional values**:- true- false**Default value**: false
+    /// Whether to delete the attachment.**Optional values**:
+    /// - true
+    /// - false
+    ///
+    /// **Default value**: false
     pub is_deleted: Option<bool>,
     /// `name`
     pub name: Option<String>,
@@ -1883,7 +1892,7 @@ impl ToJson for Attachment {
         w.end_object();
     }
 }
-/// `AttendeeChatMember`
+/// The `chat_members` of \[`CalendarEventAttendee`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1925,7 +1934,7 @@ impl ToJson for AttendeeChatMember {
         w.end_object();
     }
 }
-/// `BatchDeleteCalendarEventAttendeeRequestBody`
+/// The request body of `calendar.v4.calendar_event_attendee.batch_delete` (Delete event invitees).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1933,15 +1942,25 @@ impl ToJson for AttendeeChatMember {
     serde(default)
 )]
 pub struct BatchDeleteCalendarEventAttendeeRequestBody {
-    /// List of invitee IDs that need to be deleted.When adding a event invitee, the invitee ID (attendee_id) will be returned. You can also call \[Get event invitee list\] Interface to query the invitee ID of the specified event.- Up to 500 attendees can be deleted at a time (counted together with delete_ids)
+    /// List of invitee IDs that need to be deleted.When adding a event invitee, the invitee ID (attendee_id) will be returned. You can also call *Get event invitee list* Interface to query the invitee ID of the specified event.
+    /// - Up to 500 attendees can be deleted at a time (counted together with delete_ids)
     pub attendee_ids: Option<Vec<String>>,
-    /// The ID corresponding to the invitee type, which is a supplementary field to the attendee_ids field.- Up to 500 attendees can be deleted at a time (counted together with attendee_ids)
+    /// The ID corresponding to the invitee type, which is a supplementary field to the attendee_ids field.
+    /// - Up to 500 attendees can be deleted at a time (counted together with attendee_ids)
     pub delete_ids: Option<Vec<CalendarEventAttendeeId>>,
-    /// Whether to send Bot notifications to invitees when deleting event invitees.**Optional values are**:- true (default): send- false: do not send
+    /// Whether to send Bot notifications to invitees when deleting event invitees.
+    ///
+    /// **Optional values are**:
+    /// - true (default): send
+    /// - false: do not send
     pub need_notification: Option<bool>,
     /// When accessing as an administrator, the instance to be modified (only used to modify one instance of a recurring event, this field does not need to be filled in for non-recurring events)
     pub instance_start_time_admin: Option<String>,
-    /// Whether to enable the meeting room administrator identity (you need to set someone as the meeting room administrator in the management background first).**Optional values are**:- true: enable- false (default): disable
+    /// Whether to enable the meeting room administrator identity (you need to set someone as the meeting room administrator in the management background first).
+    ///
+    /// **Optional values are**:
+    /// - true: enable
+    /// - false (default): disable
     pub is_enable_admin: Option<bool>,
 }
 impl ToJson for BatchDeleteCalendarEventAttendeeRequestBody {
@@ -1955,7 +1974,7 @@ impl ToJson for BatchDeleteCalendarEventAttendeeRequestBody {
         w.end_object();
     }
 }
-/// `BatchFreebusyRequestBody`
+/// The request body of `calendar.v4.freebusy.batch` (批量查询主日历日程忙闲信息).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1997,7 +2016,7 @@ impl ToJson for BatchFreebusyRequestBody {
         None
     }
 }
-/// `BatchFreebusyResponseBody`
+/// The data `calendar.v4.freebusy.batch` (批量查询主日历日程忙闲信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2016,7 +2035,7 @@ impl FromJson for BatchFreebusyResponseBody {
         Ok(out)
     }
 }
-/// `Calendar`
+/// The request body of `calendar.v4.calendar.create` (Create a shared calendar).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2026,17 +2045,35 @@ impl FromJson for BatchFreebusyResponseBody {
 pub struct Calendar {
     /// `calendar_id`
     pub calendar_id: String,
-    /// Calendar title.**Default value**: Empty
+    /// Calendar title.
+    ///
+    /// **Default value**: Empty
     pub summary: Option<String>,
-    /// Calendar description.**Default value**: Empty
+    /// Calendar description.
+    ///
+    /// **Default value**: Empty
     pub description: Option<String>,
-    /// Calendar visibility range.**Default value**: show_only_free_busy Options:private(Private.),show_only_free_busy(ShowOnlyFreeBusy Only availability information is displayed.),public(Public. Event details are visible to other people.)
+    /// Calendar visibility range.
+    ///
+    /// **Default value**: show_only_free_busy Options:
+    /// - `private`: Private.
+    /// - `show_only_free_busy`: ShowOnlyFreeBusy Only availability information is displayed.
+    /// - `public`: Public. Event details are visible to other people.
     pub permissions: Option<Permissions>,
-    /// Calendar color, the value is represented by the int32 of the RGB color value, where, 24 ~ 31 bits are transparency, 16 ~ 23 bits are red, 8 ~ 15 bits are green, 0 ~ 7 bits are blue. For example, -11034625 represents the RGB value (87, 159, 255).**Note**:- The value range is -2^31 ~ 2^31-1- The color of the calendar will be mapped to the closest color on the Feishu client palette for display.- This color only applies to the current identity.**Default value**: -14513409
+    /// Calendar color, the value is represented by the int32 of the RGB color value, where, 24 ~ 31 bits are transparency, 16 ~ 23 bits are red, 8 ~ 15 bits are green, 0 ~ 7 bits are blue. For example, -11034625 represents the RGB value (87, 159, 255).
+    ///
+    /// **Note**:
+    /// - The value range is -2^31 ~ 2^31-1
+    /// - The color of the calendar will be mapped to the closest color on the Feishu client palette for display.
+    /// - This color only applies to the current identity.
+    ///
+    /// **Default value**: -14513409
     pub color: Option<i64>,
     /// `type`
     pub r#type: Option<CalendarType>,
-    /// Calendar alias, setting this field (including subsequent modification of this field) only takes effect for the current identity.**Default value**: Empty
+    /// Calendar alias, setting this field (including subsequent modification of this field) only takes effect for the current identity.
+    ///
+    /// **Default value**: Empty
     pub summary_alias: Option<String>,
     /// `is_deleted`
     pub is_deleted: Option<bool>,
@@ -2084,7 +2121,7 @@ impl ToJson for Calendar {
         None
     }
 }
-/// `CalendarAcl`
+/// The request body of `calendar.v4.calendar_acl.create` (Create ACL).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2094,7 +2131,12 @@ impl ToJson for Calendar {
 pub struct CalendarAcl {
     /// `acl_id`
     pub acl_id: String,
-    /// Access to the calendar. Options:unknown(Unkonwn Unknown permission. unknown is one of the enumerated values of the role parameter, but when role is used as a request parameter, it does not support the input of unknown.),free_busy_reader(FreeBusyReader Guest. A guest can only view availability information.),reader(Subscriber. A subscriber can view all event details.),writer(Editor. An editor can create and modify events.),owner(Administrator. An administrator can manage calendars and share settings.)
+    /// Access to the calendar. Options:
+    /// - `unknown`: Unkonwn Unknown permission. unknown is one of the enumerated values of the role parameter, but when role is used as a request parameter, it does not support the input of unknown.
+    /// - `free_busy_reader`: FreeBusyReader Guest. A guest can only view availability information.
+    /// - `reader`: Subscriber. A subscriber can view all event details.
+    /// - `writer`: Editor. An editor can create and modify events.
+    /// - `owner`: Administrator. An administrator can manage calendars and share settings.
     pub role: Option<Role>,
     /// The scope of the permission's effectiveness
     pub scope: AclScope,
@@ -2130,7 +2172,7 @@ impl ToJson for CalendarAcl {
         None
     }
 }
-/// `CalendarAttendeeResourceCustomization`
+/// The `resource_customization` of \[`CalendarEventAttendee`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2170,7 +2212,7 @@ impl ToJson for CalendarAttendeeResourceCustomization {
         None
     }
 }
-/// `CalendarEvent`
+/// The request body of `calendar.v4.calendar_event.create` (Create event).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2184,9 +2226,17 @@ pub struct CalendarEvent {
     pub organizer_calendar_id: Option<String>,
     /// Event title
     pub summary: Option<String>,
-    /// Event description. Supports parsing HTML tags.**Note**: While HTML tags can be used to achieve some rich text formatting, the rich text formatting generated by the client is not implemented using HTML tags. If you update the description through the API after generating rich text formatting on the client side, it may result in the loss of the original rich text formatting applied by the client
+    /// Event description. Supports parsing HTML tags.
+    ///
+    /// **Note**: While HTML tags can be used to achieve some rich text formatting, the rich text formatting generated by the client is not implemented using HTML tags. If you update the description through the API after generating rich text formatting on the client side, it may result in the loss of the original rich text formatting applied by the client
     pub description: Option<String>,
-    /// Whether to send Bot notifications to event participants when updating the event.**Optional values are**:- true: send notification- false: Do not send notifications**Default value**: true
+    /// Whether to send Bot notifications to event participants when updating the event.
+    ///
+    /// **Optional values are**:
+    /// - true: send notification
+    /// - false: Do not send notifications
+    ///
+    /// **Default value**: true
     pub need_notification: Option<bool>,
     /// Event start time
     pub start_time: Option<TimeInfo>,
@@ -2194,19 +2244,39 @@ pub struct CalendarEvent {
     pub end_time: Option<TimeInfo>,
     /// Video conference information
     pub vchat: Option<Vchat>,
-    /// Event visibility. The value is Default for new events by default. This is valid for all invitees only when an event is created. Any changes to the property are valid only for the current identity. Options:default(Default range, which depends on the calendar visibility. Only the availability status is visible to other people by default.),public(Public. Event details are displayed.),private(Private. Details are visible only to the current identity.)
+    /// Event visibility. The value is Default for new events by default. This is valid for all invitees only when an event is created. Any changes to the property are valid only for the current identity. Options:
+    /// - `default`: Default range, which depends on the calendar visibility. Only the availability status is visible to other people by default.
+    /// - `public`: Public. Event details are displayed.
+    /// - `private`: Private. Details are visible only to the current identity.
     pub visibility: Option<Visibility>,
-    /// Event invitees' scopes.**Default**: none Options:none(Cannot edit events, cannot invite others, and cannot view event invitee list),can_see_others(CanSeeOthers Cannot edit events, cannot invite others, and can view event invitee list),can_invite_others(CanInviteOthers Cannot edit events, can invite others, and can view event invitee list),can_modify_event(CanModifyEvent Can edit events, can invite others, and can view event invitee list)
+    /// Event invitees' scopes.**Default**: none Options:
+    /// - `none`: Cannot edit events, cannot invite others, and cannot view event invitee list
+    /// - `can_see_others`: CanSeeOthers Cannot edit events, cannot invite others, and can view event invitee list
+    /// - `can_invite_others`: CanInviteOthers Cannot edit events, can invite others, and can view event invitee list
+    /// - `can_modify_event`: CanModifyEvent Can edit events, can invite others, and can view event invitee list
     pub attendee_ability: Option<AttendeeAbility>,
-    /// Event availability. The value is Busy for new events by default. This is valid for all invitees only when an event is created. Any changes to the property are valid only for the current identity. Options:busy(Busy),free(Free)
+    /// Event availability. The value is Busy for new events by default. This is valid for all invitees only when an event is created. Any changes to the property are valid only for the current identity. Options:
+    /// - `busy`: Busy
+    /// - `free`: Free
     pub free_busy_status: Option<FreeBusyStatus>,
     /// Event location. If no value is passed, it will be empty by default
     pub location: Option<EventLocation>,
-    /// Event color, the value is represented by an int32 color RGB value.**Notice**:- This parameter only takes effect for the current identity.- When displayed on the client, it will be mapped to the closest color on the color palette.- When the value is 0 or -1, the calendar color will be followed by default
+    /// Event color, the value is represented by an int32 color RGB value.
+    ///
+    /// **Notice**:
+    /// - This parameter only takes effect for the current identity.
+    /// - When displayed on the client, it will be mapped to the closest color on the color palette.
+    /// - When the value is 0 or -1, the calendar color will be followed by default
     pub color: Option<i64>,
     /// Event reminder list. If no value is passed, it defaults to empty
     pub reminders: Option<Vec<Reminder>>,
-    /// Recurrence rule for recurring events. For details, see \[RFC 5545\].**Default value**: empty, indicating that the current event is not a repeating event.**Note**:- COUNT and UNTIL cannot coexist;- The length of a scheduled recurring event in a room cannot exceed two years
+    /// Recurrence rule for recurring events. For details, see *RFC 5545*.
+    ///
+    /// **Default value**: empty, indicating that the current event is not a repeating event.
+    ///
+    /// **Note**:
+    /// - COUNT and UNTIL cannot coexist;
+    /// - The length of a scheduled recurring event in a room cannot exceed two years
     pub recurrence: Option<String>,
     /// `status`
     pub status: Option<Status>,
@@ -2323,7 +2393,7 @@ impl ToJson for CalendarEvent {
         None
     }
 }
-/// `CalendarEventAttendee`
+/// The `attendees` of \[`CalendarEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2331,13 +2401,23 @@ impl ToJson for CalendarEvent {
     serde(default)
 )]
 pub struct CalendarEventAttendee {
-    /// Event invitee type Options:user(User),chat(Group),resource(Room),third_party(ThirdParty Email)
+    /// Event invitee type Options:
+    /// - `user`: User
+    /// - `chat`: Group
+    /// - `resource`: Room
+    /// - `third_party`: ThirdParty Email
     pub r#type: Option<CalendarEventAttendeeType>,
     /// `attendee_id`
     pub attendee_id: Option<String>,
     /// `rsvp_status`
     pub rsvp_status: Option<RsvpStatus>,
-    /// Whether the invitee is optional.**Optional values are**:- true- false**Note**: This field cannot be edited for room type invitees
+    /// Whether the invitee is optional.
+    ///
+    /// **Optional values are**:
+    /// - true
+    /// - false
+    ///
+    /// **Note**: This field cannot be edited for room type invitees
     pub is_optional: Option<bool>,
     /// `is_organizer`
     pub is_organizer: Option<bool>,
@@ -2347,19 +2427,28 @@ pub struct CalendarEventAttendee {
     pub display_name: Option<String>,
     /// `chat_members`
     pub chat_members: Option<Vec<AttendeeChatMember>>,
-    /// User ID. When selecting a user type invitee (the value of type is user), this parameter needs to be passed in. The user ID type passed in needs to be consistent with the value of user_id_type. For information about user IDs, see \[User-related ID concepts\]
+    /// User ID. When selecting a user type invitee (the value of type is user), this parameter needs to be passed in. The user ID type passed in needs to be consistent with the value of user_id_type. For information about user IDs, see *User-related ID concepts*
     pub user_id: Option<String>,
-    /// Group ID. When selecting group type invitees (type value is chat), this parameter needs to be passed in. For details about group ID, please refer to \[Group ID Description\]
+    /// Group ID. When selecting group type invitees (type value is chat), this parameter needs to be passed in. For details about group ID, please refer to *Group ID Description*
     pub chat_id: Option<String>,
-    /// Meeting room ID. When selecting meeting room type invitees (type value is resource), this parameter needs to be passed in.You can obtain the specified meeting room ID through the following interface:- \[Query meeting room list\]- \[Search meeting room\]
+    /// Meeting room ID. When selecting meeting room type invitees (type value is resource), this parameter needs to be passed in.You can obtain the specified meeting room ID through the following interface:
+    /// - *Query meeting room list*
+    /// - *Search meeting room*
     pub room_id: Option<String>,
     /// Email address. When selecting an external mailbox type invitee (type value is third_party), this parameter needs to be passed in
     pub third_party_email: Option<String>,
-    /// Meeting room contact ID. The user ID type passed in needs to be consistent with the value of user_id_type. For information about user IDs, see \[User-related ID concepts\].**Note**: If the current schedule is created based on the application identity, when adding a meeting room type invitee, you need to specify the contact person of the meeting room through this parameter, and the contact will be displayed in the schedule meeting room information.**Default**: empty
+    /// Meeting room contact ID. The user ID type passed in needs to be consistent with the value of user_id_type. For information about user IDs, see *User-related ID concepts*.
+    ///
+    /// **Note**: If the current schedule is created based on the application identity, when adding a meeting room type invitee, you need to specify the contact person of the meeting room through this parameter, and the contact will be displayed in the schedule meeting room information.**Default**: empty
     pub operate_id: Option<String>,
-    /// Personalized configuration of meeting rooms.- When selecting meeting room type invitees, if the meeting room has a reservation form, you can configure the form information through this parameter.- When the currently added invitee does not involve the personalized configuration of the meeting room, there is no need to set this parameter
+    /// Personalized configuration of meeting rooms.
+    /// - When selecting meeting room type invitees, if the meeting room has a reservation form, you can configure the form information through this parameter.
+    /// - When the currently added invitee does not involve the personalized configuration of the meeting room, there is no need to set this parameter
     pub resource_customization: Option<Vec<CalendarAttendeeResourceCustomization>>,
-    /// The reason for requesting reservation approval for the meeting room. Parameter configuration description:- This field takes effect only when booking an approved meeting room using user identity (user_access_token).- For the scenario of applying for reservation and approval of a meeting room, if this value is not passed, the reservation will directly fail.- If you use the application identity (tenant_access_token) to reserve an approval meeting room, it will directly fail.**Default**: empty
+    /// The reason for requesting reservation approval for the meeting room. Parameter configuration description:
+    /// - This field takes effect only when booking an approved meeting room using user identity (user_access_token).
+    /// - For the scenario of applying for reservation and approval of a meeting room, if this value is not passed, the reservation will directly fail.
+    /// - If you use the application identity (tenant_access_token) to reserve an approval meeting room, it will directly fail.**Default**: empty
     pub approval_reason: Option<String>,
 }
 impl FromJson for CalendarEventAttendee {
@@ -2414,7 +2503,7 @@ impl ToJson for CalendarEventAttendee {
         None
     }
 }
-/// `CalendarEventAttendeeChatMember`
+/// The `items` of \[`ListCalendarEventAttendeeChatMemberResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2448,7 +2537,7 @@ impl FromJson for CalendarEventAttendeeChatMember {
         Ok(out)
     }
 }
-/// `CalendarEventAttendeeId`
+/// The `delete_ids` of \[`BatchDeleteCalendarEventAttendeeRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2456,13 +2545,17 @@ impl FromJson for CalendarEventAttendeeChatMember {
     serde(default)
 )]
 pub struct CalendarEventAttendeeId {
-    /// Invitee type. Options:user(User),chat(Group),resource(Room),third_party(ThirdParty Email)
+    /// Invitee type. Options:
+    /// - `user`: User
+    /// - `chat`: Group
+    /// - `resource`: Room
+    /// - `third_party`: ThirdParty Email
     pub r#type: Option<CalendarEventAttendeeIdType>,
     /// `attendee_id`
     pub attendee_id: Option<String>,
-    /// Event invitee's user ID, which depends on the returned user_id_type parameter. When is_external is true, this field returns the open_id or union_id. For more information, see \[User-related IDs\]
+    /// Event invitee's user ID, which depends on the returned user_id_type parameter. When is_external is true, this field returns the open_id or union_id. For more information, see *User-related IDs*
     pub user_id: Option<String>,
-    /// The group chat_id of a chat-type event invitee. For details, see \[Group ID description\]
+    /// The group chat_id of a chat-type event invitee. For details, see *Group ID description*
     pub chat_id: Option<String>,
     /// The room_id of a resource-type event invitee
     pub room_id: Option<String>,
@@ -2481,7 +2574,7 @@ impl ToJson for CalendarEventAttendeeId {
         w.end_object();
     }
 }
-/// `CheckInTime`
+/// The `check_in_start_time` of \[`EventCheckIn`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2489,9 +2582,14 @@ impl ToJson for CalendarEventAttendeeId {
     serde(default)
 )]
 pub struct CheckInTime {
-    /// Check-in time type, duration calculates the final time according to it. Options:before_event_start(BeforeEventStart Before the start of event),after_event_start(AfterEventStart After the start of event),after_event_end(AfterEventEnd After the end of event)
+    /// Check-in time type, duration calculates the final time according to it. Options:
+    /// - `before_event_start`: BeforeEventStart Before the start of event
+    /// - `after_event_start`: AfterEventStart After the start of event
+    /// - `after_event_end`: AfterEventEnd After the end of event
     pub time_type: Option<TimeType>,
-    /// The offset (in minutes) relative to the beginning or end of the event.- Currently, the value can only be one of the lists \[0, 5, 15, 30, 60\], where 0 indicates immediate start.- When time_type is before_event_start, duration cannot be set to 0
+    /// The offset (in minutes) relative to the beginning or end of the event.
+    /// - Currently, the value can only be one of the lists \[0, 5, 15, 30, 60\], where 0 indicates immediate start.
+    /// - When time_type is before_event_start, duration cannot be set to 0
     pub duration: i64,
 }
 impl FromJson for CheckInTime {
@@ -2517,7 +2615,7 @@ impl ToJson for CheckInTime {
         None
     }
 }
-/// `CreateCalendarEventAttendeeRequestBody`
+/// The request body of `calendar.v4.calendar_event_attendee.create` (Create event invitees).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2525,15 +2623,37 @@ impl ToJson for CheckInTime {
     serde(default)
 )]
 pub struct CreateCalendarEventAttendeeRequestBody {
-    /// Add a new invitee list.**Notice**:- The maximum number of invitees (including meeting rooms) that can be set in a single request is 1,000.- The maximum number of meeting rooms that can be set up in a single request is 100
+    /// Add a new invitee list.
+    ///
+    /// **Notice**:
+    /// - The maximum number of invitees (including meeting rooms) that can be set in a single request is 1,000.
+    /// - The maximum number of meeting rooms that can be set up in a single request is 100
     pub attendees: Option<Vec<CalendarEventAttendee>>,
-    /// Whether to send bot notifications to invitees.**Optional values are**:- true (default): send- false: do not send
+    /// Whether to send bot notifications to invitees.
+    ///
+    /// **Optional values are**:
+    /// - true (default): send
+    /// - false: do not send
     pub need_notification: Option<bool>,
-    /// The instance to be modified when accessing as an administrator.**Note**:- This parameter is only used to modify a event instance in a repeating event. This field does not need to be filled in for non-repeating events.- You can call the \[Get repeating event instance\] interface to obtain the event_id of a event instance in the repeating event. The value of this parameter is the timestamp suffix of event_id. For example, the queried event instance ID is `2cf525f0-1e67-4b04-ad4d-30b7f003903c_1713168000`, then the current `instance_start_time_admin` value is `1713168000`.**Default**: empty
+    /// The instance to be modified when accessing as an administrator.
+    ///
+    /// **Note**:
+    /// - This parameter is only used to modify a event instance in a repeating event. This field does not need to be filled in for non-repeating events.
+    /// - You can call the *Get repeating event instance* interface to obtain the event_id of a event instance in the repeating event. The value of this parameter is the timestamp suffix of event_id. For example, the queried event instance ID is `2cf525f0-1e67-4b04-ad4d-30b7f003903c_1713168000`, then the current `instance_start_time_admin` value is `1713168000`.**Default**: empty
     pub instance_start_time_admin: Option<String>,
-    /// Whether to enable the meeting room administrator status (you need to set a member as the meeting room administrator in the management background first).**Optional values are**:- true: enable- false (default): disable**Note**: After it is turned on, this request will only process meeting room data, and the operations of other invitees will not take effect
+    /// Whether to enable the meeting room administrator status (you need to set a member as the meeting room administrator in the management background first).
+    ///
+    /// **Optional values are**:
+    /// - true: enable
+    /// - false (default): disable
+    ///
+    /// **Note**: After it is turned on, this request will only process meeting room data, and the operations of other invitees will not take effect
     pub is_enable_admin: Option<bool>,
-    /// Whether to add the meeting room contact (operate_id) to the schedule invitees.**Optional values are**:- true (default): enabled- false: disable
+    /// Whether to add the meeting room contact (operate_id) to the schedule invitees.
+    ///
+    /// **Optional values are**:
+    /// - true (default): enabled
+    /// - false: disable
     pub add_operator_to_attendee: Option<bool>,
 }
 impl ToJson for CreateCalendarEventAttendeeRequestBody {
@@ -2553,7 +2673,7 @@ impl ToJson for CreateCalendarEventAttendeeRequestBody {
         None
     }
 }
-/// `CreateCalendarEventAttendeeResponseBody`
+/// The data `calendar.v4.calendar_event_attendee.create` (Create event invitees) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2572,7 +2692,7 @@ impl FromJson for CreateCalendarEventAttendeeResponseBody {
         Ok(out)
     }
 }
-/// `CreateCalendarEventMeetingChatResponseBody`
+/// The data `calendar.v4.calendar_event_meeting_chat.create` (Create meeting chat) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2594,7 +2714,7 @@ impl FromJson for CreateCalendarEventMeetingChatResponseBody {
         Ok(out)
     }
 }
-/// `CreateCalendarEventMeetingMinuteResponseBody`
+/// The data `calendar.v4.calendar_event_meeting_minute.create` (Create meeting minute) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2613,7 +2733,7 @@ impl FromJson for CreateCalendarEventMeetingMinuteResponseBody {
         Ok(out)
     }
 }
-/// `CreateExchangeBindingResponseBody`
+/// The data `calendar.v4.exchange_binding.create` (Bind Exchange account to Feishu account) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2644,7 +2764,7 @@ impl FromJson for CreateExchangeBindingResponseBody {
         Ok(out)
     }
 }
-/// `CreateTimeoffEventResponseBody`
+/// The data `calendar.v4.timeoff_event.create` (Create Timeoff Event) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2681,7 +2801,7 @@ impl FromJson for CreateTimeoffEventResponseBody {
         Ok(out)
     }
 }
-/// `CustomizationOption`
+/// The `options` of \[`CalendarAttendeeResourceCustomization`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2711,7 +2831,7 @@ impl ToJson for CustomizationOption {
         w.end_object();
     }
 }
-/// `EventCheckIn`
+/// The `event_check_in` of \[`CalendarEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2721,9 +2841,13 @@ impl ToJson for CustomizationOption {
 pub struct EventCheckIn {
     /// Whether to enable event check-in
     pub enable_check_in: bool,
-    /// Event check-in start time.**Note**: The check-in start time cannot be greater than or equal to the check-in end time
+    /// Event check-in start time.
+    ///
+    /// **Note**: The check-in start time cannot be greater than or equal to the check-in end time
     pub check_in_start_time: Option<CheckInTime>,
-    /// Event check-in end time.**Note**: The check-in start time cannot be greater than or equal to the check-in end time
+    /// Event check-in end time.
+    ///
+    /// **Note**: The check-in start time cannot be greater than or equal to the check-in end time
     pub check_in_end_time: Option<CheckInTime>,
     /// Whether a check-in notification is automatically sent to the participant at the start of the check-in
     pub need_notify_attendees: Option<bool>,
@@ -2758,7 +2882,7 @@ impl ToJson for EventCheckIn {
         None
     }
 }
-/// `EventLocation`
+/// The `location` of \[`CalendarEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2796,7 +2920,7 @@ impl ToJson for EventLocation {
         w.end_object();
     }
 }
-/// `EventOrganizer`
+/// The `event_organizer` of \[`CalendarEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2826,7 +2950,7 @@ impl ToJson for EventOrganizer {
         w.end_object();
     }
 }
-/// `EventSearchFilter`
+/// The `filter` of \[`SearchCalendarEventRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2838,11 +2962,19 @@ pub struct EventSearchFilter {
     pub start_time: Option<TimeInfo>,
     /// Search filter items, end time of event search interval. **Notice**: If start_time and end_time are not passed, the default search is for events within the past month
     pub end_time: Option<TimeInfo>,
-    /// Search filter item, list of user IDs of event invitees. After setting this field, the searched event contains at least one of the invitees.**Note**: The user ID type is consistent with the value of user_id_type. For user ID, please refer to \[User-related ID concepts\].**Default value**: empty, indicating that the filter item is not set
+    /// Search filter item, list of user IDs of event invitees. After setting this field, the searched event contains at least one of the invitees.
+    ///
+    /// **Note**: The user ID type is consistent with the value of user_id_type. For user ID, please refer to *User-related ID concepts*.
+    ///
+    /// **Default value**: empty, indicating that the filter item is not set
     pub user_ids: Option<Vec<String>>,
-    /// Search filter items, meeting room ID list. After setting this field, the searched event contains at least one of the meeting rooms.**Default value**: empty, indicating that the filter item is not set
+    /// Search filter items, meeting room ID list. After setting this field, the searched event contains at least one of the meeting rooms.
+    ///
+    /// **Default value**: empty, indicating that the filter item is not set
     pub room_ids: Option<Vec<String>>,
-    /// Search filter items, group ID list. After setting this field, the searched event contains at least one of these groups. For details about group ID, please refer to \[Group ID Description\].**Default value**: empty, indicating that the filter item is not set
+    /// Search filter items, group ID list. After setting this field, the searched event contains at least one of these groups. For details about group ID, please refer to *Group ID Description*.
+    ///
+    /// **Default value**: empty, indicating that the filter item is not set
     pub chat_ids: Option<Vec<String>>,
 }
 impl ToJson for EventSearchFilter {
@@ -2856,7 +2988,7 @@ impl ToJson for EventSearchFilter {
         w.end_object();
     }
 }
-/// `ExchangeBinding`
+/// The request body of `calendar.v4.exchange_binding.create` (Bind Exchange account to Feishu account).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2868,7 +3000,7 @@ pub struct ExchangeBinding {
     pub admin_account: Option<String>,
     /// The Exchange account that needs to be bound
     pub exchange_account: Option<String>,
-    /// User ID, that is, the Feishu account ID bound to the Exchange account. For more information, see \[User-related IDs\]
+    /// User ID, that is, the Feishu account ID bound to the Exchange account. For more information, see *User-related IDs*
     pub user_id: Option<String>,
     /// `status`
     pub status: Option<String>,
@@ -2886,7 +3018,7 @@ impl ToJson for ExchangeBinding {
         w.end_object();
     }
 }
-/// `Freebusy`
+/// The `freebusy_list` of \[`ListFreebusyResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2911,7 +3043,7 @@ impl FromJson for Freebusy {
         Ok(out)
     }
 }
-/// `GenerateCaldavConfSettingRequestBody`
+/// The request body of `calendar.v4.setting.generate_caldav_conf` (Generate CalDAV configuration).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2929,7 +3061,7 @@ impl ToJson for GenerateCaldavConfSettingRequestBody {
         w.end_object();
     }
 }
-/// `GenerateCaldavConfSettingResponseBody`
+/// The data `calendar.v4.setting.generate_caldav_conf` (Generate CalDAV configuration) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2957,7 +3089,7 @@ impl FromJson for GenerateCaldavConfSettingResponseBody {
         Ok(out)
     }
 }
-/// `GetCalendarEventResponseBody`
+/// The data `calendar.v4.calendar_event.get` (Get Event) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2976,7 +3108,7 @@ impl FromJson for GetCalendarEventResponseBody {
         Ok(out)
     }
 }
-/// `GetCalendarResponseBody`
+/// The data `calendar.v4.calendar.get` (Query calendar information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3022,7 +3154,7 @@ impl FromJson for GetCalendarResponseBody {
         Ok(out)
     }
 }
-/// `GetExchangeBindingResponseBody`
+/// The data `calendar.v4.exchange_binding.get` (Query the binding status of the Exchange account) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3053,7 +3185,7 @@ impl FromJson for GetExchangeBindingResponseBody {
         Ok(out)
     }
 }
-/// `I18nMeetingDescription`
+/// The `meeting_descriptions` of \[`ThirdPartyMeetingSettings`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3083,7 +3215,7 @@ impl ToJson for I18nMeetingDescription {
         w.end_object();
     }
 }
-/// `Instance`
+/// The `items` of \[`InstanceViewCalendarEventResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3159,7 +3291,7 @@ impl FromJson for Instance {
         Ok(out)
     }
 }
-/// `InstanceViewCalendarEventResponseBody`
+/// The data `calendar.v4.calendar_event.instance_view` (Query event view) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3178,7 +3310,7 @@ impl FromJson for InstanceViewCalendarEventResponseBody {
         Ok(out)
     }
 }
-/// `InstancesCalendarEventResponseBody`
+/// The data `calendar.v4.calendar_event.instances` (Get Event instances) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3203,7 +3335,7 @@ impl FromJson for InstancesCalendarEventResponseBody {
         Ok(out)
     }
 }
-/// `ListCalendarAclResponseBody`
+/// The data `calendar.v4.calendar_acl.list` (Obtain the ACL) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3228,7 +3360,7 @@ impl FromJson for ListCalendarAclResponseBody {
         Ok(out)
     }
 }
-/// `ListCalendarEventAttendeeChatMemberResponseBody`
+/// The data `calendar.v4.calendar_event_attendee_chat_member.list` (Obtain the list of members of group invitees of an event) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3256,7 +3388,7 @@ impl FromJson for ListCalendarEventAttendeeChatMemberResponseBody {
         Ok(out)
     }
 }
-/// `ListCalendarEventAttendeeResponseBody`
+/// The data `calendar.v4.calendar_event_attendee.list` (Obtain event invitee list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3281,7 +3413,7 @@ impl FromJson for ListCalendarEventAttendeeResponseBody {
         Ok(out)
     }
 }
-/// `ListCalendarEventResponseBody`
+/// The data `calendar.v4.calendar_event.list` (Get Event List) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3309,7 +3441,7 @@ impl FromJson for ListCalendarEventResponseBody {
         Ok(out)
     }
 }
-/// `ListCalendarResponseBody`
+/// The data `calendar.v4.calendar.list` (Query the calendar list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3337,7 +3469,7 @@ impl FromJson for ListCalendarResponseBody {
         Ok(out)
     }
 }
-/// `ListFreebusyRequestBody`
+/// The request body of `calendar.v4.freebusy.list` (Query availability of the primary calendar).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3345,17 +3477,29 @@ impl FromJson for ListCalendarResponseBody {
     serde(default)
 )]
 pub struct ListFreebusyRequestBody {
-    /// The start time of the query period, in \[RFC 3339\] date_time format.**Note**: The time interval between time_min and time_max cannot be more than 90 days
+    /// The start time of the query period, in *RFC 3339* date_time format.
+    ///
+    /// **Note**: The time interval between time_min and time_max cannot be more than 90 days
     pub time_min: String,
-    /// The end time of the query period, in \[RFC 3339\] date_time format.**Note**: The time interval between time_min and time_max cannot be more than 90 days
+    /// The end time of the query period, in *RFC 3339* date_time format.
+    ///
+    /// **Note**: The time interval between time_min and time_max cannot be more than 90 days
     pub time_max: String,
-    /// User ID, you need to input an id that matches the query parameter user_id_type. For example, when user_id_type=open_id, you need to input the user's open_id. Refer to \[User-related ID concepts\] for understanding user IDs.**Note**: Either user_id or room_id needs to be entered. If both are entered at the same time, only user_id will take effect
+    /// User ID, you need to input an id that matches the query parameter user_id_type. For example, when user_id_type=open_id, you need to input the user's open_id. Refer to *User-related ID concepts* for understanding user IDs.
+    ///
+    /// **Note**: Either user_id or room_id needs to be entered. If both are entered at the same time, only user_id will take effect
     pub user_id: Option<String>,
-    /// Meeting room room_id. You can call the \[Query Meeting Room List\] interface or the \[Search for Meeting Room\] interface to get the corresponding meeting room's room_id.**Note**: Either user_id or room_id needs to be entered. If both are entered at the same time, only user_id will take effect
+    /// Meeting room room_id. You can call the *Query Meeting Room List* interface or the *Search for Meeting Room* interface to get the corresponding meeting room's room_id.
+    ///
+    /// **Note**: Either user_id or room_id needs to be entered. If both are entered at the same time, only user_id will take effect
     pub room_id: Option<String>,
-    /// Whether to include the schedule in the bound third-party calendar.**Values**：- true (default value): Include- false: Do not include
+    /// Whether to include the schedule in the bound third-party calendar.**Values**：
+    /// - true (default value): Include
+    /// - false: Do not include
     pub include_external_calendar: Option<bool>,
-    /// Whether to only query busy schedule information. **Value**:- true (default): Yes, the query results do not include free schedules.- false: No, the query results include free schedules
+    /// Whether to only query busy schedule information. **Value**:
+    /// - true (default): Yes, the query results do not include free schedules.
+    /// - false: No, the query results include free schedules
     pub only_busy: Option<bool>,
     /// `need_rsvp_status`
     pub need_rsvp_status: Option<bool>,
@@ -3382,7 +3526,7 @@ impl ToJson for ListFreebusyRequestBody {
         None
     }
 }
-/// `ListFreebusyResponseBody`
+/// The data `calendar.v4.freebusy.list` (Query availability of the primary calendar) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3401,7 +3545,7 @@ impl FromJson for ListFreebusyResponseBody {
         Ok(out)
     }
 }
-/// `MeetingSettings`
+/// The `meeting_settings` of \[`Vchat`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3409,19 +3553,46 @@ impl FromJson for ListFreebusyResponseBody {
     serde(default)
 )]
 pub struct MeetingSettings {
-    /// Set the user ID of the conference owner, the ID type needs to be the same as user_id_type remains consistent.This parameter must meet all of the following conditions to take effect:- Apply identity (tenant_access_token) request and operate event on the application calendar.- The owner can only be set when the event is set to a VC meeting for the first time.- owner cannot be a non-user identity.- owner cannot be an external tenant user identity
+    /// Set the user ID of the conference owner, the ID type needs to be the same as user_id_type remains consistent.This parameter must meet all of the following conditions to take effect:
+    /// - Apply identity (tenant_access_token) request and operate event on the application calendar.
+    /// - The owner can only be set when the event is set to a VC meeting for the first time.
+    /// - owner cannot be a non-user identity.
+    /// - owner cannot be an external tenant user identity
     pub owner_id: Option<String>,
-    /// Set the membership range.**Default**: anyone_can_join Options:anyone_can_join(AnyOne Any user can join the meeting),only_organization_employees(OnlySameOrganization Only users that from the same organization can join the meeting),only_event_attendees(OnlyEventAttendees Only event attendees can join the meeting)
+    /// Set the membership range.**Default**: anyone_can_join Options:
+    /// - `anyone_can_join`: AnyOne Any user can join the meeting
+    /// - `only_organization_employees`: OnlySameOrganization Only users that from the same organization can join the meeting
+    /// - `only_event_attendees`: OnlyEventAttendees Only event attendees can join the meeting
     pub join_meeting_permission: Option<JoinMeetingPermission>,
     /// `password`
     pub password: Option<String>,
-    /// Specify the moderator by user ID, the ID type needs to be the same as user_id_type remains consistent.**Notice**:- Only event organizers can designate hosts.- Moderator cannot be a non-user.- The host cannot be an external tenant user identity.- When operating events on the app calendar, specifying a host is not allowed
+    /// Specify the moderator by user ID, the ID type needs to be the same as user_id_type remains consistent.
+    ///
+    /// **Notice**:
+    /// - Only event organizers can designate hosts.
+    /// - Moderator cannot be a non-user.
+    /// - The host cannot be an external tenant user identity.
+    /// - When operating events on the app calendar, specifying a host is not allowed
     pub assign_hosts: Option<Vec<String>>,
-    /// Whether to enable automatic recording.**Optional values are**:- true: enable- false (default value): disable
+    /// Whether to enable automatic recording.
+    ///
+    /// **Optional values are**:
+    /// - true: enable
+    /// - false (default value): disable
     pub auto_record: Option<bool>,
-    /// Whether to enable the waiting room.**Optional values are**:- true (default value): enabled- false: disable
+    /// Whether to enable the waiting room.
+    ///
+    /// **Optional values are**:
+    /// - true (default value): enabled
+    /// - false: disable
     pub open_lobby: Option<bool>,
-    /// Whether to allow event participants to initiate meetings.**Optional values are**:- true (default): allow- false: not allowed**Note**: When operating event on the application calendar, this field must be true, otherwise no one can initiate a meeting
+    /// Whether to allow event participants to initiate meetings.
+    ///
+    /// **Optional values are**:
+    /// - true (default): allow
+    /// - false: not allowed
+    ///
+    /// **Note**: When operating event on the application calendar, this field must be true, otherwise no one can initiate a meeting
     pub allow_attendees_start: Option<bool>,
 }
 impl FromJson for MeetingSettings {
@@ -3451,7 +3622,7 @@ impl ToJson for MeetingSettings {
         w.end_object();
     }
 }
-/// `MgetCalendarRequestBody`
+/// The request body of `calendar.v4.calendar.mget` (批量查询日历信息).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3469,7 +3640,7 @@ impl ToJson for MgetCalendarRequestBody {
         w.end_object();
     }
 }
-/// `MgetCalendarResponseBody`
+/// The data `calendar.v4.calendar.mget` (批量查询日历信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3488,7 +3659,7 @@ impl FromJson for MgetCalendarResponseBody {
         Ok(out)
     }
 }
-/// `PatchCalendarResponseBody`
+/// The data `calendar.v4.calendar.patch` (Update calendar information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3507,7 +3678,7 @@ impl FromJson for PatchCalendarResponseBody {
         Ok(out)
     }
 }
-/// `PrimaryCalendarResponseBody`
+/// The data `calendar.v4.calendar.primary` (Query primary calendar information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3526,7 +3697,7 @@ impl FromJson for PrimaryCalendarResponseBody {
         Ok(out)
     }
 }
-/// `PrimarysCalendarRequestBody`
+/// The request body of `calendar.v4.calendar.primarys` (批量获取主日历信息).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3544,7 +3715,7 @@ impl ToJson for PrimarysCalendarRequestBody {
         w.end_object();
     }
 }
-/// `Reminder`
+/// The `reminders` of \[`CalendarEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3570,7 +3741,7 @@ impl ToJson for Reminder {
         w.end_object();
     }
 }
-/// `ReplyCalendarEventRequestBody`
+/// The request body of `calendar.v4.calendar_event.reply` (Reply Event).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3578,7 +3749,10 @@ impl ToJson for Reminder {
     serde(default)
 )]
 pub struct ReplyCalendarEventRequestBody {
-    /// Event invitee RSVP status, that is, event reply status. Options:accept(accept),decline(refuse),tentative(To be determined)
+    /// Event invitee RSVP status, that is, event reply status. Options:
+    /// - `accept`: accept
+    /// - `decline`: refuse
+    /// - `tentative`: To be determined
     pub rsvp_status: Option<ReplyCalendarEventRequestBodyRsvpStatus>,
 }
 impl ToJson for ReplyCalendarEventRequestBody {
@@ -3594,7 +3768,7 @@ impl ToJson for ReplyCalendarEventRequestBody {
         None
     }
 }
-/// `Schema`
+/// The `schemas` of \[`CalendarEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3604,9 +3778,15 @@ impl ToJson for ReplyCalendarEventRequestBody {
 pub struct Schema {
     /// UI name. Valid values: - ForwardIcon: Event forwarding button - MeetingChatIcon: Meeting group chat button - MeetingMinutesIcon: Meeting minutes button - MeetingVideo: Video conference area - RSVP: Accept/decline/pending area - Attendee: Event invitees area - OrganizerOrCreator: Organizer/creator area
     pub ui_name: Option<String>,
-    /// Custom status of UI items. Only "hide" is supported. Options:hide(Hidden),readonly(Read-only),editable(Editable),unknown(Unknown UI item custom state. This parameter is only for read-time compatibility and does not support passing in as a request parameter value.)
+    /// Custom status of UI items. Only "hide" is supported. Options:
+    /// - `hide`: Hidden
+    /// - `readonly`: Read-only
+    /// - `editable`: Editable
+    /// - `unknown`: Unknown UI item custom state. This parameter is only for read-time compatibility and does not support passing in as a request parameter value.
     pub ui_status: Option<UiStatus>,
-    /// Link that is redirected to after the button is tapped/clicked.**Note**: The compatibility parameter is read-only, so passing in this request parameter is not supported yet
+    /// Link that is redirected to after the button is tapped/clicked.
+    ///
+    /// **Note**: The compatibility parameter is read-only, so passing in this request parameter is not supported yet
     pub app_link: Option<String>,
 }
 impl FromJson for Schema {
@@ -3628,7 +3808,7 @@ impl ToJson for Schema {
         w.end_object();
     }
 }
-/// `SearchCalendarEventRequestBody`
+/// The request body of `calendar.v4.calendar_event.search` (Search Event).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3636,7 +3816,9 @@ impl ToJson for Schema {
     serde(default)
 )]
 pub struct SearchCalendarEventRequestBody {
-    /// Search for the keyword. Used to fuzzy query event name.**Notice**: If the event name contains an underscore (_), you must search for it accurately. This scene fuzzy search may not search for the event
+    /// Search for the keyword. Used to fuzzy query event name.
+    ///
+    /// **Notice**: If the event name contains an underscore (_), you must search for it accurately. This scene fuzzy search may not search for the event
     pub query: String,
     /// Search filter
     pub filter: Option<EventSearchFilter>,
@@ -3655,7 +3837,7 @@ impl ToJson for SearchCalendarEventRequestBody {
         None
     }
 }
-/// `SearchCalendarEventResponseBody`
+/// The data `calendar.v4.calendar_event.search` (Search Event) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3677,7 +3859,7 @@ impl FromJson for SearchCalendarEventResponseBody {
         Ok(out)
     }
 }
-/// `SearchCalendarRequestBody`
+/// The request body of `calendar.v4.calendar.search` (Search Calendar).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3701,7 +3883,7 @@ impl ToJson for SearchCalendarRequestBody {
         None
     }
 }
-/// `SearchCalendarResponseBody`
+/// The data `calendar.v4.calendar.search` (Search Calendar) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3723,7 +3905,7 @@ impl FromJson for SearchCalendarResponseBody {
         Ok(out)
     }
 }
-/// `ThirdPartyMeetingSettings`
+/// The `third_party_meeting_settings` of \[`Vchat`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3765,7 +3947,7 @@ impl ToJson for ThirdPartyMeetingSettings {
         w.end_object();
     }
 }
-/// `TimeInfo`
+/// The `start_time` of \[`CalendarEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3773,13 +3955,19 @@ impl ToJson for ThirdPartyMeetingSettings {
     serde(default)
 )]
 pub struct TimeInfo {
-    /// Start time, only use this field for all-day events, \[RFC 3339\] format, for example, 2018-09-01.**Note**: This parameter cannot be specified at the same time as `timestamp`
+    /// Start time, only use this field for all-day events, *RFC 3339* format, for example, 2018-09-01.
+    ///
+    /// **Note**: This parameter cannot be specified at the same time as `timestamp`
     pub date: Option<String>,
     /// `date_time`
     pub date_time: Option<String>,
-    /// Second-level timestamp, used to set a specific start time. For example, 1602504000 means 2020/10/12 20:00:00 (UTC +8 time zone).**Note**: This parameter cannot be specified at the same time as `date`
+    /// Second-level timestamp, used to set a specific start time. For example, 1602504000 means 2020/10/12 20:00:00 (UTC +8 time zone).
+    ///
+    /// **Note**: This parameter cannot be specified at the same time as `date`
     pub timestamp: Option<String>,
-    /// Time zone. Use IANA Time Zone Database standards such as Asia/Shanghai.- The all-day event time zone is fixed to UTC +0- The default time zone for non-all-day events is Asia/Shanghai
+    /// Time zone. Use IANA Time Zone Database standards such as Asia/Shanghai.
+    /// - The all-day event time zone is fixed to UTC +0
+    /// - The default time zone for non-all-day events is Asia/Shanghai
     pub timezone: Option<String>,
 }
 impl FromJson for TimeInfo {
@@ -3803,7 +3991,7 @@ impl ToJson for TimeInfo {
         w.end_object();
     }
 }
-/// `TimeoffEvent`
+/// The request body of `calendar.v4.timeoff_event.create` (Create Timeoff Event).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3813,13 +4001,21 @@ impl ToJson for TimeInfo {
 pub struct TimeoffEvent {
     /// `timeoff_event_id`
     pub timeoff_event_id: Option<String>,
-    /// User ID. The ID type needs to be consistent with the value of user_id_type. For information about user IDs, see \[User-related ID concepts\]
+    /// User ID. The ID type needs to be consistent with the value of user_id_type. For information about user IDs, see *User-related ID concepts*
     pub user_id: String,
     /// Time zone
     pub timezone: String,
-    /// Leave start time. Any of the following formats are supported:- Second-level timestamp: The leave event set through the timestamp is a normal event, that is, leave is requested by the hour. Value example `1609430400`- Date format: The leave event set by date is a full-day event. Value example `2021-01-01`**Note**: The time format selected for start_time and end_time must be consistent, otherwise it will be invalid
+    /// Leave start time. Any of the following formats are supported:
+    /// - Second-level timestamp: The leave event set through the timestamp is a normal event, that is, leave is requested by the hour. Value example `1609430400`
+    /// - Date format: The leave event set by date is a full-day event. Value example `2021-01-01`
+    ///
+    /// **Note**: The time format selected for start_time and end_time must be consistent, otherwise it will be invalid
     pub start_time: String,
-    /// Leave end time. Any of the following formats are supported:- Second-level timestamp: The leave event set through the timestamp is a normal event, that is, leave is requested by the hour. Value example `1609430400`- Date format: The leave event set by date is a full-day event. Value example `2021-01-01`**Note**: The time format selected for start_time and end_time must be consistent, otherwise it will be invalid
+    /// Leave end time. Any of the following formats are supported:
+    /// - Second-level timestamp: The leave event set through the timestamp is a normal event, that is, leave is requested by the hour. Value example `1609430400`
+    /// - Date format: The leave event set by date is a full-day event. Value example `2021-01-01`
+    ///
+    /// **Note**: The time format selected for start_time and end_time must be consistent, otherwise it will be invalid
     pub end_time: String,
     /// Customize the leave event title.**Default**: empty, use default title
     pub title: Option<String>,
@@ -3854,7 +4050,7 @@ impl ToJson for TimeoffEvent {
         None
     }
 }
-/// `UserCalendar`
+/// The `calendars` of \[`PrimaryCalendarResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3876,7 +4072,7 @@ impl FromJson for UserCalendar {
         Ok(out)
     }
 }
-/// `UserFreebusy`
+/// The `freebusy_lists` of \[`BatchFreebusyResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3898,7 +4094,7 @@ impl FromJson for UserFreebusy {
         Ok(out)
     }
 }
-/// `VcInfo`
+/// The `vc_info` of \[`Vchat`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3937,7 +4133,7 @@ impl ToJson for VcInfo {
         None
     }
 }
-/// `Vchat`
+/// The `vchat` of \[`CalendarEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3945,11 +4141,23 @@ impl ToJson for VcInfo {
     serde(default)
 )]
 pub struct Vchat {
-    /// Video conferencing type. If video conferencing is not required, `no_meeting` must be passed.**Default value**: empty, which means the Feishu video conference URL will be automatically generated when a event participant is added for the first time. Options:vc(Feishu video conferencing. When this type is selected, other fields in vchat are invalid.),third_party(ThirdParty Third-party linked video conferencing. When this type is selected, only the icon_type, description, and meeting_url fields in vchat will take effect.),no_meeting(NoMeeting No video conferencing. When this type is selected, other fields in vchat are invalid.),lark_live(LarkLive Feishu Live. Read-only enumeration value, used only on the client side, not supported through API calls.),unknown(Unknown type. Read-only enumeration value, only used for client compatibility, does not support API calls.)
+    /// Video conferencing type. If video conferencing is not required, `no_meeting` must be passed.
+    ///
+    /// **Default value**: empty, which means the Feishu video conference URL will be automatically generated when a event participant is added for the first time. Options:
+    /// - `vc`: Feishu video conferencing. When this type is selected, other fields in vchat are invalid.
+    /// - `third_party`: ThirdParty Third-party linked video conferencing. When this type is selected, only the icon_type, description, and meeting_url fields in vchat will take effect.
+    /// - `no_meeting`: NoMeeting No video conferencing. When this type is selected, other fields in vchat are invalid.
+    /// - `lark_live`: LarkLive Feishu Live. Read-only enumeration value, used only on the client side, not supported through API calls.
+    /// - `unknown`: Unknown type. Read-only enumeration value, only used for client compatibility, does not support API calls.
     pub vc_type: Option<VcType>,
-    /// The icon type for third-party video conferencing.**Default**: default Options:vc(Feishu Video Conference icon.),live(Livestream video conference icon.),default(Default icon.)
+    /// The icon type for third-party video conferencing.**Default**: default Options:
+    /// - `vc`: Feishu Video Conference icon.
+    /// - `live`: Livestream video conference icon.
+    /// - `default`: Default icon.
     pub icon_type: Option<IconType>,
-    /// Third-party video conferencing copywriting.**Default value**: empty. If empty, the default copy will be displayed
+    /// Third-party video conferencing copywriting.
+    ///
+    /// **Default value**: empty. If empty, the default copy will be displayed
     pub description: Option<String>,
     /// Video conference URL
     pub meeting_url: Option<String>,
@@ -3957,7 +4165,9 @@ pub struct Vchat {
     pub live_link: Option<String>,
     /// `vc_info`
     pub vc_info: Option<VcInfo>,
-    /// Pre-conference settings for video conference. The following conditions need to be met (all must be met):- It takes effect when vc_type is vc.- Requires edit permission for the event
+    /// Pre-conference settings for video conference. The following conditions need to be met (all must be met):
+    /// - It takes effect when vc_type is vc.
+    /// - Requires edit permission for the event
     pub meeting_settings: Option<MeetingSettings>,
     /// `third_party_meeting_settings`
     pub third_party_meeting_settings: Option<ThirdPartyMeetingSettings>,
@@ -4001,27 +4211,27 @@ impl ToJson for Vchat {
         None
     }
 }
-/// `CreateCalendarAclResponseBody`
+/// The data `calendar.v4.calendar_acl.create` (Create ACL) answers with.
 ///
 /// The same fields as [`CalendarAcl`]: one type, two names.
 pub type CreateCalendarAclResponseBody = CalendarAcl;
-/// `CreateCalendarEventResponseBody`
+/// The data `calendar.v4.calendar_event.create` (Create event) answers with.
 ///
 /// The same fields as [`GetCalendarEventResponseBody`]: one type, two names.
 pub type CreateCalendarEventResponseBody = GetCalendarEventResponseBody;
-/// `CreateCalendarResponseBody`
+/// The data `calendar.v4.calendar.create` (Create a shared calendar) answers with.
 ///
 /// The same fields as [`PatchCalendarResponseBody`]: one type, two names.
 pub type CreateCalendarResponseBody = PatchCalendarResponseBody;
-/// `PatchCalendarEventResponseBody`
+/// The data `calendar.v4.calendar_event.patch` (Update Event) answers with.
 ///
 /// The same fields as [`GetCalendarEventResponseBody`]: one type, two names.
 pub type PatchCalendarEventResponseBody = GetCalendarEventResponseBody;
-/// `PrimarysCalendarResponseBody`
+/// The data `calendar.v4.calendar.primarys` (批量获取主日历信息) answers with.
 ///
 /// The same fields as [`PrimaryCalendarResponseBody`]: one type, two names.
 pub type PrimarysCalendarResponseBody = PrimaryCalendarResponseBody;
-/// `SubscribeCalendarResponseBody`
+/// The data `calendar.v4.calendar.subscribe` (Subscribe Calendar) answers with.
 ///
 /// The same fields as [`PatchCalendarResponseBody`]: one type, two names.
 pub type SubscribeCalendarResponseBody = PatchCalendarResponseBody;

@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `callback` v2, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `callback` v2, for `EventDispatcherBuilder`.
 pub trait CallbackV2EventHandlers: RegisterHandlers {
     /// Handles `card.action.trigger`: the handler gets an [`Event`] with a [`P2CardActionTriggerData`](super::events::P2CardActionTriggerData) payload and answers with a [`P2CardActionTriggerResponse`](super::events::P2CardActionTriggerResponse).
     fn on_card_action_trigger<F, Fut>(self, handler: F) -> Self

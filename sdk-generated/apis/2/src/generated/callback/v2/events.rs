@@ -17,7 +17,7 @@ pub const CARD_ACTION_TRIGGER: &str = "card.action.trigger";
 ///
 /// Schema 2.0; payload `P2URLPreviewGetData`; the handler answers `P2URLPreviewGetResponse`.
 pub const URL_PREVIEW_GET: &str = "url.preview.get";
-/// `CallBackAction`
+/// The `action` of \[`P2CardActionTriggerData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -60,7 +60,7 @@ impl FromJson for CallBackAction {
         Ok(out)
     }
 }
-/// `CallBackCard`
+/// The `card` of \[`P2CardActionTriggerResponse`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -81,7 +81,7 @@ impl ToJson for CallBackCard {
         w.end_object();
     }
 }
-/// `CallBackContext`
+/// The `context` of \[`P2CardActionTriggerData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -109,7 +109,7 @@ impl FromJson for CallBackContext {
         Ok(out)
     }
 }
-/// `CallBackOperator`
+/// The `operator` of \[`P2CardActionTriggerData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -137,7 +137,7 @@ impl FromJson for CallBackOperator {
         Ok(out)
     }
 }
-/// `CallBackToast`
+/// The `toast` of \[`P2CardActionTriggerResponse`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -161,7 +161,7 @@ impl ToJson for CallBackToast {
         w.end_object();
     }
 }
-/// `EventHeader`
+/// The `header` of \[`P2CardActionTrigger`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -195,7 +195,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `P2CardActionTrigger`
+/// The envelope of the `card.action.trigger` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -220,7 +220,7 @@ impl FromJson for P2CardActionTrigger {
         Ok(out)
     }
 }
-/// `P2CardActionTriggerData`
+/// The payload of the `card.action.trigger` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -254,7 +254,7 @@ impl FromJson for P2CardActionTriggerData {
         Ok(out)
     }
 }
-/// `P2CardActionTriggerResponse`
+/// The answer to the `card.action.trigger` callback.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -275,7 +275,7 @@ impl ToJson for P2CardActionTriggerResponse {
         w.end_object();
     }
 }
-/// `P2URLPreviewGet`
+/// The envelope of the `url.preview.get` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -300,7 +300,7 @@ impl FromJson for P2URLPreviewGet {
         Ok(out)
     }
 }
-/// `P2URLPreviewGetData`
+/// The payload of the `url.preview.get` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -325,7 +325,7 @@ impl FromJson for P2URLPreviewGetData {
         Ok(out)
     }
 }
-/// `P2URLPreviewGetResponse`
+/// The answer to the `url.preview.get` callback.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -346,7 +346,7 @@ impl ToJson for P2URLPreviewGetResponse {
         w.end_object();
     }
 }
-/// `URLPreviewGetInline`
+/// The `inline` of \[`P2URLPreviewGetResponse`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -373,7 +373,7 @@ impl ToJson for URLPreviewGetInline {
         w.end_object();
     }
 }
-/// `URLPreviewGetInlineURL`
+/// The `url` of \[`URLPreviewGetInline`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

@@ -48,9 +48,13 @@ impl<'a> CardApi<'a> {
             ),
         }
     }
-    /// 转换 ID
+    /// Convert ID-ID Convert (转换 ID)
     ///
-    /// Deprecated Version (Not Recommended)-Convert ID-ID Convert
+    /// 将[消息 ID](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/im-v1/message/intro#44c58e1c)（ `message_id` ）转换为卡片实体 ID（`card_id`）。用于将由[发送消息](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/im-v1/message/create)等接口返回的消息 ID 转换为卡片实体 ID，以进一步对卡片进行全量更新、局部更新、或文本流式更新操作。
+    ///
+    /// 本接口已不推荐使用。要基于接口创建卡片、发送卡片，推荐你调用[创建卡片实体](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/cardkit-v1/card/create)接口获取卡片实体 ID，再调用[发送消息](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/im-v1/message/create)接口发送卡片。
+    ///
+    /// ## 提示;
     ///
     /// `POST /open-apis/cardkit/v1/cards/id_convert`
     ///

@@ -15,7 +15,7 @@ impl<'a> CardElementApi<'a> {
     }
     /// Stream update text (流式更新文本)
     ///
-    /// Pass the full text content to a plain text element (tagged as `plain_text`) or a rich text component (tagged as `markdown`) in the card to achieve a "typewriter" effect for text output. Refer to \[Streaming Updates for Cards\] to understand the complete process of streaming text updates
+    /// Pass the full text content to a plain text element (tagged as `plain_text`) or a rich text component (tagged as `markdown`) in the card to achieve a "typewriter" effect for text output. Refer to *Streaming Updates for Cards* to understand the complete process of streaming text updates
     ///
     /// `PUT /open-apis/cardkit/v1/cards/:card_id/elements/:element_id/content`
     ///

@@ -13,11 +13,11 @@ use serde_json::Value;
 )]
 #[non_exhaustive]
 pub enum CreateCardElementRequestBodyType {
-    /// `insert_before`
+    /// `insert_before`: Insert in front of the target component
     InsertBefore,
-    /// `insert_after`
+    /// `insert_after`: Insert after target component
     InsertAfter,
-    /// `append`
+    /// `append`: Add at the end of a card or container component
     Append,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -88,7 +88,7 @@ impl ToJson for CreateCardElementRequestBodyType {
 )]
 #[non_exhaustive]
 pub enum Type {
-    /// `card_json`
+    /// `card_json`: Card JSON
     CardJson,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -146,7 +146,7 @@ impl ToJson for Type {
         w.string(self.as_str());
     }
 }
-/// `BatchUpdateCardRequestBody`
+/// The request body of `cardkit.v1.card.batch_update` (Batch update card entity).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -156,9 +156,16 @@ impl ToJson for Type {
 pub struct BatchUpdateCardRequestBody {
     /// Idempotent ID, which can be passed in a unique UUID to ensure that the same batch of operations is performed only once
     pub uuid: Option<String>,
-    /// The sequence number of the card operation when the card is in streaming update mode. It is used to ensure the chronological order of multiple updates.**Note**:Please ensure that the value of `sequence` is strictly increasing compared to the previous operation when manipulating the same card through the Card OpenAPI.**Data validation rules**: Positive integers within the int32 range (`1`~`2147483647`)
+    /// The sequence number of the card operation when the card is in streaming update mode. It is used to ensure the chronological order of multiple updates.
+    ///
+    /// **Note**:Please ensure that the value of `sequence` is strictly increasing compared to the previous operation when manipulating the same card through the Card OpenAPI.**Data validation rules**: Positive integers within the int32 range (`1`~`2147483647`)
     pub sequence: i64,
-    /// List of operations, optional values are:- 'partial_update_setting': Update card configuration, support updating card config and card_link fields. For parameter structure, please refer to \[Update Card Configuration\];- 'add_elements': Add components, support type, target_element_id, elements fields. The parameter structure can refer to the \[New Component\] interface request body;- delete_elements: Delete the component, support element_ids fields. The parameter value is the component ID array. The parameter structure can refer to \[Delete Component\];- 'partial_update_element': Update the properties of the component, support element_id and partial_element fields. The parameter structure can refer to the path parameters of the \[Update Component Properties\] interface element_id and request body partial_element fields;- update_element: full update component, support element_id and element fields. The parameter structure can refer to the path parameter element_id and request body element field of the \[full update component\] interface
+    /// List of operations, optional values are:
+    /// - 'partial_update_setting': Update card configuration, support updating card config and card_link fields. For parameter structure, please refer to *Update Card Configuration*;
+    /// - 'add_elements': Add components, support type, target_element_id, elements fields. The parameter structure can refer to the *New Component* interface request body;
+    /// - delete_elements: Delete the component, support element_ids fields. The parameter value is the component ID array. The parameter structure can refer to *Delete Component*;
+    /// - 'partial_update_element': Update the properties of the component, support element_id and partial_element fields. The parameter structure can refer to the path parameters of the *Update Component Properties* interface element_id and request body partial_element fields;
+    /// - update_element: full update component, support element_id and element fields. The parameter structure can refer to the path parameter element_id and request body element field of the *full update component* interface
     pub actions: String,
 }
 impl ToJson for BatchUpdateCardRequestBody {
@@ -176,7 +183,7 @@ impl ToJson for BatchUpdateCardRequestBody {
         None
     }
 }
-/// `Card`
+/// The `card` of \[`UpdateCardRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -184,7 +191,8 @@ impl ToJson for BatchUpdateCardRequestBody {
     serde(default)
 )]
 pub struct Card {
-    /// Type of card data. Take the fixed value card_json. Options:card_json(Card JSON)
+    /// Type of card data. Take the fixed value card_json. Options:
+    /// - `card_json`: Card JSON
     pub r#type: Option<Type>,
     /// The content of the card JSON data. Only card structures in schema 2.0 are supported. The following example values are not escaped. Please be careful to convert them to JSON serialized strings when using them
     pub data: String,
@@ -206,7 +214,7 @@ impl ToJson for Card {
         None
     }
 }
-/// `ContentCardElementRequestBody`
+/// The request body of `cardkit.v1.card_element.content` (Stream update text).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -216,9 +224,13 @@ impl ToJson for Card {
 pub struct ContentCardElementRequestBody {
     /// Idempotent IDs, which can be passed a unique uuid to ensure that the same batch of operations is performed only once
     pub uuid: Option<String>,
-    /// Updated text content.**Note**: If the content contains code blocks, you need to remove the spaces before and after the code blocks, as they may cause the code rendering to fail
+    /// Updated text content.
+    ///
+    /// **Note**: If the content contains code blocks, you need to remove the spaces before and after the code blocks, as they may cause the code rendering to fail
     pub content: String,
-    /// The sequence number of the card operation when the card is in streaming update mode. It is used to ensure the chronological order of multiple updates.**Note**:Please ensure that the value of `sequence` is strictly increasing compared to the previous operation when manipulating the same card through the Card OpenAPI.**Data validation rules**: Positive integers within the int32 range (`1`~`2147483647`)
+    /// The sequence number of the card operation when the card is in streaming update mode. It is used to ensure the chronological order of multiple updates.
+    ///
+    /// **Note**:Please ensure that the value of `sequence` is strictly increasing compared to the previous operation when manipulating the same card through the Card OpenAPI.**Data validation rules**: Positive integers within the int32 range (`1`~`2147483647`)
     pub sequence: i64,
 }
 impl ToJson for ContentCardElementRequestBody {
@@ -236,7 +248,7 @@ impl ToJson for ContentCardElementRequestBody {
         None
     }
 }
-/// `CreateCardElementRequestBody`
+/// The request body of `cardkit.v1.card_element.create` (Insert element).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -244,13 +256,18 @@ impl ToJson for ContentCardElementRequestBody {
     serde(default)
 )]
 pub struct CreateCardElementRequestBody {
-    /// How to add components Options:insert_before(Insert in front of the target component),insert_after(Insert after target component),append(Add at the end of a card or container component)
+    /// How to add components Options:
+    /// - `insert_before`: Insert in front of the target component
+    /// - `insert_after`: Insert after target component
+    /// - `append`: Add at the end of a card or container component
     pub r#type: Option<CreateCardElementRequestBodyType>,
     /// The ID of the target component. When type is insert_before, insert_after, it is the target component used for positioning. When type is append, this field only supports container class components. It is the target component added at the end of the specified end. If it is not filled in, it is added at the end of the card body by default
     pub target_element_id: Option<String>,
     /// Idempotent IDs, which can be passed a unique uuid to ensure that the same batch of operations is performed only once
     pub uuid: Option<String>,
-    /// The sequence number of the card operation when the card is in streaming update mode. It is used to ensure the chronological order of multiple updates.**Note**:Please ensure that the value of `sequence` is strictly increasing compared to the previous operation when manipulating the same card through the Card OpenAPI.**Data validation rules**: Positive integers within the int32 range (`1`~`2147483647`)
+    /// The sequence number of the card operation when the card is in streaming update mode. It is used to ensure the chronological order of multiple updates.
+    ///
+    /// **Note**:Please ensure that the value of `sequence` is strictly increasing compared to the previous operation when manipulating the same card through the Card OpenAPI.**Data validation rules**: Positive integers within the int32 range (`1`~`2147483647`)
     pub sequence: i64,
     /// Component List
     pub elements: String,
@@ -275,7 +292,7 @@ impl ToJson for CreateCardElementRequestBody {
         None
     }
 }
-/// `CreateCardRequestBody`
+/// The request body of `cardkit.v1.card.create` (Create card entity).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -283,9 +300,13 @@ impl ToJson for CreateCardElementRequestBody {
     serde(default)
 )]
 pub struct CreateCardRequestBody {
-    /// Card types. Optional values:- `card_json`: Cards constructed from card JSON code- `template`: Card templates built with the \[card construction tool\]
+    /// Card types. Optional values:
+    /// - `card_json`: Cards constructed from card JSON code
+    /// - `template`: Card templates built with the *card construction tool*
     pub r#type: String,
-    /// Card data. It must be consistent with the type specified by `type`:- If `type` is `card_json`, then card JSON code should be passed here, and ensure it is escaped as a string. Only the \[card JSON 2.0 structure\] is supported, meaning you must declare `schema` as `2.0`.- If `type` is `template`, then card template data should be passed here, and ensure it is escaped as a string. Only the new version cards are supported. In the construction tool, there should be a "New Version" label next to the card name
+    /// Card data. It must be consistent with the type specified by `type`:
+    /// - If `type` is `card_json`, then card JSON code should be passed here, and ensure it is escaped as a string. Only the *card JSON 2.0 structure* is supported, meaning you must declare `schema` as `2.0`.
+    /// - If `type` is `template`, then card template data should be passed here, and ensure it is escaped as a string. Only the new version cards are supported. In the construction tool, there should be a "New Version" label next to the card name
     pub data: String,
 }
 impl ToJson for CreateCardRequestBody {
@@ -305,7 +326,7 @@ impl ToJson for CreateCardRequestBody {
         None
     }
 }
-/// `CreateCardResponseBody`
+/// The data `cardkit.v1.card.create` (Create card entity) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -324,7 +345,7 @@ impl FromJson for CreateCardResponseBody {
         Ok(out)
     }
 }
-/// `DeleteCardElementRequestBody`
+/// The request body of `cardkit.v1.card_element.delete` (Delete element).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -334,7 +355,9 @@ impl FromJson for CreateCardResponseBody {
 pub struct DeleteCardElementRequestBody {
     /// Idempotent IDs, which can be passed a unique uuid to ensure that the same batch of operations is performed only once
     pub uuid: Option<String>,
-    /// The sequence number of the card operation when the card is in streaming update mode. It is used to ensure the chronological order of multiple updates.**Note**:Please ensure that the value of `sequence` is strictly increasing compared to the previous operation when manipulating the same card through the Card OpenAPI.**Data validation rules**: Positive integers within the int32 range (`1`~`2147483647`)
+    /// The sequence number of the card operation when the card is in streaming update mode. It is used to ensure the chronological order of multiple updates.
+    ///
+    /// **Note**:Please ensure that the value of `sequence` is strictly increasing compared to the previous operation when manipulating the same card through the Card OpenAPI.**Data validation rules**: Positive integers within the int32 range (`1`~`2147483647`)
     pub sequence: i64,
 }
 impl ToJson for DeleteCardElementRequestBody {
@@ -345,7 +368,7 @@ impl ToJson for DeleteCardElementRequestBody {
         w.end_object();
     }
 }
-/// `IdConvertCardRequestBody`
+/// The request body of `cardkit.v1.card.id_convert` (Convert ID-ID Convert).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -353,7 +376,7 @@ impl ToJson for DeleteCardElementRequestBody {
     serde(default)
 )]
 pub struct IdConvertCardRequestBody {
-    /// Message ID. Get via \[Send Message\]
+    /// Message ID. Get via *Send Message*
     pub message_id: String,
 }
 impl ToJson for IdConvertCardRequestBody {
@@ -369,7 +392,7 @@ impl ToJson for IdConvertCardRequestBody {
         None
     }
 }
-/// `IdConvertCardResponseBody`
+/// The data `cardkit.v1.card.id_convert` (Convert ID-ID Convert) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -388,7 +411,7 @@ impl FromJson for IdConvertCardResponseBody {
         Ok(out)
     }
 }
-/// `PatchCardElementRequestBody`
+/// The request body of `cardkit.v1.card_element.patch` (Patch Update Element).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -400,7 +423,9 @@ pub struct PatchCardElementRequestBody {
     pub partial_element: String,
     /// Idempotent IDs, which can be passed a unique uuid to ensure that the same batch of operations is performed only once
     pub uuid: Option<String>,
-    /// The sequence number of the card operation when the card is in streaming update mode. It is used to ensure the chronological order of multiple updates.**Note**:Please ensure that the value of `sequence` is strictly increasing compared to the previous operation when manipulating the same card through the Card OpenAPI.**Data validation rules**: Positive integers within the int32 range (`1`~`2147483647`)
+    /// The sequence number of the card operation when the card is in streaming update mode. It is used to ensure the chronological order of multiple updates.
+    ///
+    /// **Note**:Please ensure that the value of `sequence` is strictly increasing compared to the previous operation when manipulating the same card through the Card OpenAPI.**Data validation rules**: Positive integers within the int32 range (`1`~`2147483647`)
     pub sequence: i64,
 }
 impl ToJson for PatchCardElementRequestBody {
@@ -418,7 +443,7 @@ impl ToJson for PatchCardElementRequestBody {
         None
     }
 }
-/// `SettingsCardRequestBody`
+/// The request body of `cardkit.v1.card.settings` (Update card config).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -426,11 +451,13 @@ impl ToJson for PatchCardElementRequestBody {
     serde(default)
 )]
 pub struct SettingsCardRequestBody {
-    /// Card configuration related fields, including'config 'and 'card_link' fields. The following example values are not escaped, please be careful to convert them to JSON serialized strings when using them. For detailed field descriptions, refer to \[Card JSON 2.0 Structure\]
+    /// Card configuration related fields, including'config 'and 'card_link' fields. The following example values are not escaped, please be careful to convert them to JSON serialized strings when using them. For detailed field descriptions, refer to *Card JSON 2.0 Structure*
     pub settings: String,
     /// Idempotent ID, which can be passed in a unique UUID to ensure that the same batch of operations is performed only once
     pub uuid: Option<String>,
-    /// The sequence number of the card operation when the card is in streaming update mode. It is used to ensure the chronological order of multiple updates.**Note**:Please ensure that the value of `sequence` is strictly increasing compared to the previous operation when manipulating the same card through the Card OpenAPI.**Data validation rules**: Positive integers within the int32 range (`1`~`2147483647`)
+    /// The sequence number of the card operation when the card is in streaming update mode. It is used to ensure the chronological order of multiple updates.
+    ///
+    /// **Note**:Please ensure that the value of `sequence` is strictly increasing compared to the previous operation when manipulating the same card through the Card OpenAPI.**Data validation rules**: Positive integers within the int32 range (`1`~`2147483647`)
     pub sequence: i64,
 }
 impl ToJson for SettingsCardRequestBody {
@@ -448,7 +475,7 @@ impl ToJson for SettingsCardRequestBody {
         None
     }
 }
-/// `UpdateCardElementRequestBody`
+/// The request body of `cardkit.v1.card_element.update` (Update element).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -460,7 +487,9 @@ pub struct UpdateCardElementRequestBody {
     pub uuid: Option<String>,
     /// new component
     pub element: String,
-    /// The sequence number of the card operation when the card is in streaming update mode. It is used to ensure the chronological order of multiple updates.**Note**:Please ensure that the value of `sequence` is strictly increasing compared to the previous operation when manipulating the same card through the Card OpenAPI.**Data validation rules**: Positive integers within the int32 range (`1`~`2147483647`)
+    /// The sequence number of the card operation when the card is in streaming update mode. It is used to ensure the chronological order of multiple updates.
+    ///
+    /// **Note**:Please ensure that the value of `sequence` is strictly increasing compared to the previous operation when manipulating the same card through the Card OpenAPI.**Data validation rules**: Positive integers within the int32 range (`1`~`2147483647`)
     pub sequence: i64,
 }
 impl ToJson for UpdateCardElementRequestBody {
@@ -478,7 +507,7 @@ impl ToJson for UpdateCardElementRequestBody {
         None
     }
 }
-/// `UpdateCardRequestBody`
+/// The request body of `cardkit.v1.card.update` (Update card entity).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -490,7 +519,9 @@ pub struct UpdateCardRequestBody {
     pub card: Card,
     /// Idempotent ID, which can be passed in a unique UUID to ensure that the same batch of operations is performed only once
     pub uuid: Option<String>,
-    /// The sequence number of the card operation when the card is in streaming update mode. It is used to ensure the chronological order of multiple updates.**Note**:Please ensure that the value of `sequence` is strictly increasing compared to the previous operation when manipulating the same card through the Card OpenAPI.**Data validation rules**: Positive integers within the int32 range (`1`~`2147483647`)
+    /// The sequence number of the card operation when the card is in streaming update mode. It is used to ensure the chronological order of multiple updates.
+    ///
+    /// **Note**:Please ensure that the value of `sequence` is strictly increasing compared to the previous operation when manipulating the same card through the Card OpenAPI.**Data validation rules**: Positive integers within the int32 range (`1`~`2147483647`)
     pub sequence: i64,
 }
 impl ToJson for UpdateCardRequestBody {

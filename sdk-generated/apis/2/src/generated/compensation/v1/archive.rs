@@ -15,7 +15,8 @@ impl<'a> ArchiveApi<'a> {
     }
     /// 创建薪资档案
     ///
-    /// - 该接口适用于员工入职定薪、调薪或者更正档案场景，通过创建调薪任务的方式，为员工生成对应薪资档案数据。;- 当员工在调薪生效日期存在档案数据时，则是对该档案进行更正操作。
+    /// - 该接口适用于员工入职定薪、调薪或者更正档案场景，通过创建调薪任务的方式，为员工生成对应薪资档案数据。;
+    /// - 当员工在调薪生效日期存在档案数据时，则是对该档案进行更正操作。
     ///
     /// `POST /open-apis/compensation/v1/archives`
     ///
@@ -30,9 +31,9 @@ impl<'a> ArchiveApi<'a> {
             ),
         }
     }
-    /// Compensation Profile (批量查询员工薪资档案)
+    /// Batch query compensation profile (批量查询员工薪资档案)
     ///
-    /// Batch query compensation profile-Batch query compensation profile
+    /// Batch query compensation profile
     ///
     /// `POST /open-apis/compensation/v1/archives/query`
     ///

@@ -13,9 +13,9 @@ impl<'a> ChangeReasonApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Compensation setting and adjustment (批量查询定调薪原因)
+    /// Batch query reason for compensation setting and adjustment (批量查询定调薪原因)
     ///
-    /// Batch query reason for compensation setting and adjustment-Batch query reason for compensation setting and adjustment
+    /// Batch query reason for compensation setting and adjustment
     ///
     /// `GET /open-apis/compensation/v1/change_reasons`
     ///

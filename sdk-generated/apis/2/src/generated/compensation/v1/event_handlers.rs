@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `compensation` v1, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `compensation` v1, for `EventDispatcherBuilder`.
 pub trait CompensationV1EventHandlers: RegisterHandlers {
     /// Handles `compensation.archive.changed_v1` (薪资档案变更): the handler gets an [`Event`] with a [`P2CompensationArchiveChangedV1Data`](super::events::P2CompensationArchiveChangedV1Data) payload.
     fn on_compensation_archive_changed_v1<F, Fut>(self, handler: F) -> Self

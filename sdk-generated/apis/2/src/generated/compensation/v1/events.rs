@@ -85,7 +85,7 @@ impl ToJson for OperateType {
         w.string(self.as_str());
     }
 }
-/// `EventHeader`
+/// The `header` of \[`P2CompensationArchiveChangedV1`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -119,7 +119,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `P2CompensationArchiveChangedV1`
+/// The envelope of the `compensation.archive.changed_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -144,7 +144,7 @@ impl FromJson for P2CompensationArchiveChangedV1 {
         Ok(out)
     }
 }
-/// `P2CompensationArchiveChangedV1Data`
+/// The payload of the `compensation.archive.changed_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

@@ -13,9 +13,9 @@ impl<'a> IndicatorApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Compensation component / metric (批量查询薪资统计指标)
+    /// Batch query compensation metric (批量查询薪资统计指标)
     ///
-    /// Batch query compensation metric-Batch query compensation metric
+    /// Batch query compensation metric
     ///
     /// `GET /open-apis/compensation/v1/indicators`
     ///

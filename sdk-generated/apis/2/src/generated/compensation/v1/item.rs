@@ -13,9 +13,9 @@ impl<'a> ItemApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Compensation component / metric (批量查询薪资项)
+    /// Batch query compensation component (批量查询薪资项)
     ///
-    /// Batch query compensation component-Batch query compensation component
+    /// Batch query compensation component
     ///
     /// `GET /open-apis/compensation/v1/items`
     ///

@@ -13,9 +13,9 @@ impl<'a> ItemCategoryApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Compensation component / metric (批量获取薪资项分类信息)
+    /// Batch query compensation component type (批量获取薪资项分类信息)
     ///
-    /// Batch query compensation component type-Batch query compensation component type
+    /// Batch query compensation component type
     ///
     /// `GET /open-apis/compensation/v1/item_categories`
     ///

@@ -53,7 +53,9 @@ impl<'a> LumpSumPaymentApi<'a> {
     ///
     /// 通过传入的一次性支付记录数据，校验并更正一次性支付记录，并返回更正失败原因
     ///
-    /// 本接口支持部分成功，失败部分详细报错信息参考 `data.operate_results.code`。;- 当 `data.operate_results.code` 存在非 0 时，响应体 code 仍可能返回 0;- 仅当出现非预期异常时，响应体 code 才会为非 0
+    /// 本接口支持部分成功，失败部分详细报错信息参考 `data.operate_results.code`。;
+    /// - 当 `data.operate_results.code` 存在非 0 时，响应体 code 仍可能返回 0;
+    /// - 仅当出现非预期异常时，响应体 code 才会为非 0
     ///
     /// `POST /open-apis/compensation/v1/lump_sum_payment/batch_update`
     ///

@@ -1481,7 +1481,7 @@ impl ToJson for ValueType {
         w.string(self.as_str());
     }
 }
-/// `AdjustmentLogic`
+/// The `plan_indicator_logic` of \[`PlanIndicator`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1503,7 +1503,7 @@ impl FromJson for AdjustmentLogic {
         Ok(out)
     }
 }
-/// `ArchiveDetail`
+/// The `items` of \[`QueryArchiveResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1564,7 +1564,7 @@ impl FromJson for ArchiveDetail {
         Ok(out)
     }
 }
-/// `ArchiveIndicator`
+/// The `archive_indicators` of \[`ArchiveDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1593,7 +1593,7 @@ impl FromJson for ArchiveIndicator {
         Ok(out)
     }
 }
-/// `ArchiveItem`
+/// The `archive_items` of \[`ArchiveDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1618,7 +1618,7 @@ impl FromJson for ArchiveItem {
         Ok(out)
     }
 }
-/// `ArchiveItemValue`
+/// The `item_value_lists` of \[`CreateArchiveRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1651,7 +1651,7 @@ impl ToJson for ArchiveItemValue {
         None
     }
 }
-/// `BatchCreateLumpSumPaymentRequestBody`
+/// The request body of `compensation.v1.lump_sum_payment.batch_create` (批量创建一次性支付记录).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1675,7 +1675,7 @@ impl ToJson for BatchCreateLumpSumPaymentRequestBody {
         None
     }
 }
-/// `BatchCreateLumpSumPaymentResponseBody`
+/// The data `compensation.v1.lump_sum_payment.batch_create` (批量创建一次性支付记录) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1694,7 +1694,7 @@ impl FromJson for BatchCreateLumpSumPaymentResponseBody {
         Ok(out)
     }
 }
-/// `BatchCreateRecurringPaymentRequestBody`
+/// The request body of `compensation.v1.recurring_payment.batch_create` (批量创建经常性支付记录).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1718,7 +1718,7 @@ impl ToJson for BatchCreateRecurringPaymentRequestBody {
         None
     }
 }
-/// `BatchCreateRecurringPaymentResponseBody`
+/// The data `compensation.v1.recurring_payment.batch_create` (批量创建经常性支付记录) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1737,7 +1737,7 @@ impl FromJson for BatchCreateRecurringPaymentResponseBody {
         Ok(out)
     }
 }
-/// `BatchRemoveLumpSumPaymentRequestBody`
+/// The request body of `compensation.v1.lump_sum_payment.batch_remove` (批量删除一次性支付记录).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1758,7 +1758,7 @@ impl ToJson for BatchRemoveLumpSumPaymentRequestBody {
         w.end_object();
     }
 }
-/// `BatchRemoveRecurringPaymentRequestBody`
+/// The request body of `compensation.v1.recurring_payment.batch_remove` (批量删除经常性支付记录).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1779,7 +1779,7 @@ impl ToJson for BatchRemoveRecurringPaymentRequestBody {
         w.end_object();
     }
 }
-/// `BatchUpdateLumpSumPaymentRequestBody`
+/// The request body of `compensation.v1.lump_sum_payment.batch_update` (批量更正一次性支付记录).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1803,7 +1803,7 @@ impl ToJson for BatchUpdateLumpSumPaymentRequestBody {
         None
     }
 }
-/// `BatchUpdateRecurringPaymentRequestBody`
+/// The request body of `compensation.v1.recurring_payment.batch_update` (批量更正经常性支付记录).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1827,7 +1827,7 @@ impl ToJson for BatchUpdateRecurringPaymentRequestBody {
         None
     }
 }
-/// `ChangeReason`
+/// The `items` of \[`ListChangeReasonResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1861,7 +1861,7 @@ impl FromJson for ChangeReason {
         Ok(out)
     }
 }
-/// `CreateArchiveRequestBody`
+/// The request body of `compensation.v1.archive.create` (创建薪资档案).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1936,7 +1936,7 @@ impl ToJson for CreateArchiveRequestBody {
         None
     }
 }
-/// `CreateArchiveResponseBody`
+/// The data `compensation.v1.archive.create` (创建薪资档案) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1958,7 +1958,7 @@ impl FromJson for CreateArchiveResponseBody {
         Ok(out)
     }
 }
-/// `Formula`
+/// The `formula` of \[`AdjustmentLogic`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1980,7 +1980,7 @@ impl FromJson for Formula {
         Ok(out)
     }
 }
-/// `FormulaParam`
+/// The `formula_params` of \[`Formula`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2002,7 +2002,7 @@ impl FromJson for FormulaParam {
         Ok(out)
     }
 }
-/// `I18n`
+/// The `issuance_detail_text` of \[`LumpSumPayment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2024,7 +2024,7 @@ impl FromJson for I18n {
         Ok(out)
     }
 }
-/// `I18nContent`
+/// The `i18n_names` of \[`ChangeReason`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2046,7 +2046,7 @@ impl FromJson for I18nContent {
         Ok(out)
     }
 }
-/// `Indicator`
+/// The `items` of \[`ListIndicatorResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2077,7 +2077,7 @@ impl FromJson for Indicator {
         Ok(out)
     }
 }
-/// `Item`
+/// The `items` of \[`ListItemResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2126,7 +2126,7 @@ impl FromJson for Item {
         Ok(out)
     }
 }
-/// `ItemCategory`
+/// The `items` of \[`ListItemCategoryResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2151,7 +2151,7 @@ impl FromJson for ItemCategory {
         Ok(out)
     }
 }
-/// `ListChangeReasonResponseBody`
+/// The data `compensation.v1.change_reason.list` (Batch query reason for compensation setting and adjustment) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2176,7 +2176,7 @@ impl FromJson for ListChangeReasonResponseBody {
         Ok(out)
     }
 }
-/// `ListIndicatorResponseBody`
+/// The data `compensation.v1.indicator.list` (Batch query compensation metric) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2201,7 +2201,7 @@ impl FromJson for ListIndicatorResponseBody {
         Ok(out)
     }
 }
-/// `ListItemCategoryResponseBody`
+/// The data `compensation.v1.item_category.list` (Batch query compensation component type) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2226,7 +2226,7 @@ impl FromJson for ListItemCategoryResponseBody {
         Ok(out)
     }
 }
-/// `ListItemResponseBody`
+/// The data `compensation.v1.item.list` (Batch query compensation component) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2251,7 +2251,7 @@ impl FromJson for ListItemResponseBody {
         Ok(out)
     }
 }
-/// `ListPlanResponseBody`
+/// The data `compensation.v1.plan.list` (Batch query compensation plan) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2276,7 +2276,7 @@ impl FromJson for ListPlanResponseBody {
         Ok(out)
     }
 }
-/// `ListSocialInsuranceResponseBody`
+/// The data `compensation.v1.social_insurance.list` (获取险种配置列表) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2295,7 +2295,7 @@ impl FromJson for ListSocialInsuranceResponseBody {
         Ok(out)
     }
 }
-/// `ListSocialPlanResponseBody`
+/// The data `compensation.v1.social_plan.list` (根据生效日期分页查询参保方案) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2320,7 +2320,7 @@ impl FromJson for ListSocialPlanResponseBody {
         Ok(out)
     }
 }
-/// `LumpSumPayment`
+/// The `records` of \[`QueryLumpSumPaymentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2412,7 +2412,7 @@ impl FromJson for LumpSumPayment {
         Ok(out)
     }
 }
-/// `LumpSumPaymentDetail`
+/// The `details` of \[`LumpSumPayment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2492,7 +2492,7 @@ impl FromJson for LumpSumPaymentDetail {
         Ok(out)
     }
 }
-/// `LumpSumPaymentDetailForCreate`
+/// The `details` of \[`LumpSumPaymentForCreate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2567,7 +2567,7 @@ impl ToJson for LumpSumPaymentDetailForCreate {
         None
     }
 }
-/// `LumpSumPaymentDetailForUpdate`
+/// The `details` of \[`LumpSumPaymentForUpdate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2624,7 +2624,7 @@ impl ToJson for LumpSumPaymentDetailForUpdate {
         w.end_object();
     }
 }
-/// `LumpSumPaymentDetailOperateResult`
+/// The `detail_results` of \[`LumpSumPaymentOperateResult`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2646,7 +2646,7 @@ impl FromJson for LumpSumPaymentDetailOperateResult {
         Ok(out)
     }
 }
-/// `LumpSumPaymentForCreate`
+/// The `records` of \[`BatchCreateLumpSumPaymentRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2718,7 +2718,7 @@ impl ToJson for LumpSumPaymentForCreate {
         None
     }
 }
-/// `LumpSumPaymentForUpdate`
+/// The `records` of \[`BatchUpdateLumpSumPaymentRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2775,7 +2775,7 @@ impl ToJson for LumpSumPaymentForUpdate {
         None
     }
 }
-/// `LumpSumPaymentOperateResult`
+/// The `operate_results` of \[`BatchCreateLumpSumPaymentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2806,7 +2806,7 @@ impl FromJson for LumpSumPaymentOperateResult {
         Ok(out)
     }
 }
-/// `PlanCondition`
+/// The `plan_conditions` of \[`PlanScope`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2831,7 +2831,7 @@ impl FromJson for PlanCondition {
         Ok(out)
     }
 }
-/// `PlanDetail`
+/// The `items` of \[`ListPlanResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2883,7 +2883,7 @@ impl FromJson for PlanDetail {
         Ok(out)
     }
 }
-/// `PlanIndicator`
+/// The `plan_indicators` of \[`PlanDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2905,7 +2905,7 @@ impl FromJson for PlanIndicator {
         Ok(out)
     }
 }
-/// `PlanItem`
+/// The `plan_items` of \[`PlanDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2940,7 +2940,7 @@ impl FromJson for PlanItem {
         Ok(out)
     }
 }
-/// `PlanScope`
+/// The `plan_scope` of \[`PlanDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2962,7 +2962,7 @@ impl FromJson for PlanScope {
         Ok(out)
     }
 }
-/// `QueryArchiveRequestBody`
+/// The request body of `compensation.v1.archive.query` (Batch query compensation profile).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2989,7 +2989,7 @@ impl ToJson for QueryArchiveRequestBody {
         w.end_object();
     }
 }
-/// `QueryArchiveResponseBody`
+/// The data `compensation.v1.archive.query` (Batch query compensation profile) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3014,7 +3014,7 @@ impl FromJson for QueryArchiveResponseBody {
         Ok(out)
     }
 }
-/// `QueryDetailLumpSumPaymentRequestBody`
+/// The request body of `compensation.v1.lump_sum_payment.query_detail` (查询一次性授予明细).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3101,7 +3101,7 @@ impl ToJson for QueryDetailLumpSumPaymentRequestBody {
         w.end_object();
     }
 }
-/// `QueryDetailLumpSumPaymentResponseBody`
+/// The data `compensation.v1.lump_sum_payment.query_detail` (查询一次性授予明细) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3126,7 +3126,7 @@ impl FromJson for QueryDetailLumpSumPaymentResponseBody {
         Ok(out)
     }
 }
-/// `QueryLumpSumPaymentRequestBody`
+/// The request body of `compensation.v1.lump_sum_payment.query` (查询一次性支付授予记录).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3198,7 +3198,7 @@ impl ToJson for QueryLumpSumPaymentRequestBody {
         w.end_object();
     }
 }
-/// `QueryLumpSumPaymentResponseBody`
+/// The data `compensation.v1.lump_sum_payment.query` (查询一次性支付授予记录) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3223,7 +3223,7 @@ impl FromJson for QueryLumpSumPaymentResponseBody {
         Ok(out)
     }
 }
-/// `QueryRecurringPaymentRequestBody`
+/// The request body of `compensation.v1.recurring_payment.query` (查询经常性支付记录).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3307,7 +3307,7 @@ impl ToJson for QueryRecurringPaymentRequestBody {
         w.end_object();
     }
 }
-/// `QueryRecurringPaymentResponseBody`
+/// The data `compensation.v1.recurring_payment.query` (查询经常性支付记录) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3332,7 +3332,7 @@ impl FromJson for QueryRecurringPaymentResponseBody {
         Ok(out)
     }
 }
-/// `QuerySocialArchiveAdjustRecordRequestBody`
+/// The request body of `compensation.v1.social_archive_adjust_record.query` (批量获取社保增减员记录).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3359,7 +3359,7 @@ impl ToJson for QuerySocialArchiveAdjustRecordRequestBody {
         None
     }
 }
-/// `QuerySocialArchiveAdjustRecordResponseBody`
+/// The data `compensation.v1.social_archive_adjust_record.query` (批量获取社保增减员记录) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3378,7 +3378,7 @@ impl FromJson for QuerySocialArchiveAdjustRecordResponseBody {
         Ok(out)
     }
 }
-/// `QuerySocialArchiveRequestBody`
+/// The request body of `compensation.v1.social_archive.query` (批量获取员工参保档案).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3405,7 +3405,7 @@ impl ToJson for QuerySocialArchiveRequestBody {
         None
     }
 }
-/// `QuerySocialArchiveResponseBody`
+/// The data `compensation.v1.social_archive.query` (批量获取员工参保档案) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3424,7 +3424,7 @@ impl FromJson for QuerySocialArchiveResponseBody {
         Ok(out)
     }
 }
-/// `QuerySocialPlanRequestBody`
+/// The request body of `compensation.v1.social_plan.query` (根据方案ID和生效日期批量查询参保方案;).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3451,7 +3451,7 @@ impl ToJson for QuerySocialPlanRequestBody {
         None
     }
 }
-/// `QuerySocialPlanResponseBody`
+/// The data `compensation.v1.social_plan.query` (根据方案ID和生效日期批量查询参保方案;) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3470,7 +3470,7 @@ impl FromJson for QuerySocialPlanResponseBody {
         Ok(out)
     }
 }
-/// `RecurringPayment`
+/// The `records` of \[`QueryRecurringPaymentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3526,7 +3526,7 @@ impl FromJson for RecurringPayment {
         Ok(out)
     }
 }
-/// `RecurringPaymentForCreate`
+/// The `records` of \[`BatchCreateRecurringPaymentRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3604,7 +3604,7 @@ impl ToJson for RecurringPaymentForCreate {
         None
     }
 }
-/// `RecurringPaymentForUpdate`
+/// The `records` of \[`BatchUpdateRecurringPaymentRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3664,7 +3664,7 @@ impl ToJson for RecurringPaymentForUpdate {
         None
     }
 }
-/// `RecurringPaymentOperateResult`
+/// The `operate_results` of \[`BatchCreateRecurringPaymentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3692,7 +3692,7 @@ impl FromJson for RecurringPaymentOperateResult {
         Ok(out)
     }
 }
-/// `SocialArchive`
+/// The `archives` of \[`QuerySocialArchiveResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3714,7 +3714,7 @@ impl FromJson for SocialArchive {
         Ok(out)
     }
 }
-/// `SocialArchiveAdjustRecord`
+/// The `records` of \[`QuerySocialArchiveAdjustRecordResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3742,7 +3742,7 @@ impl FromJson for SocialArchiveAdjustRecord {
         Ok(out)
     }
 }
-/// `SocialArchiveDetail`
+/// The `details` of \[`SocialArchive`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3800,7 +3800,7 @@ impl FromJson for SocialArchiveDetail {
         Ok(out)
     }
 }
-/// `SocialArchiveItem`
+/// The `insurance_details` of \[`SocialArchiveDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3840,7 +3840,7 @@ impl FromJson for SocialArchiveItem {
         Ok(out)
     }
 }
-/// `SocialInsurance`
+/// The `items` of \[`ListSocialInsuranceResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3871,7 +3871,7 @@ impl FromJson for SocialInsurance {
         Ok(out)
     }
 }
-/// `SocialPlan`
+/// The `plans` of \[`ListSocialPlanResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3914,7 +3914,7 @@ impl FromJson for SocialPlan {
         Ok(out)
     }
 }
-/// `SocialPlanItemDetail`
+/// The `item_detail` of \[`SocialPlan`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3948,7 +3948,7 @@ impl FromJson for SocialPlanItemDetail {
         Ok(out)
     }
 }
-/// `SocialPlanItemSetting`
+/// The `company_setting` of \[`SocialArchiveItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3982,7 +3982,7 @@ impl FromJson for SocialPlanItemSetting {
         Ok(out)
     }
 }
-/// `SocialPlanScope`
+/// The `scope` of \[`SocialPlan`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4004,19 +4004,19 @@ impl FromJson for SocialPlanScope {
         Ok(out)
     }
 }
-/// `BatchRemoveLumpSumPaymentResponseBody`
+/// The data `compensation.v1.lump_sum_payment.batch_remove` (批量删除一次性支付记录) answers with.
 ///
 /// The same fields as [`BatchCreateLumpSumPaymentResponseBody`]: one type, two names.
 pub type BatchRemoveLumpSumPaymentResponseBody = BatchCreateLumpSumPaymentResponseBody;
-/// `BatchRemoveRecurringPaymentResponseBody`
+/// The data `compensation.v1.recurring_payment.batch_remove` (批量删除经常性支付记录) answers with.
 ///
 /// The same fields as [`BatchCreateRecurringPaymentResponseBody`]: one type, two names.
 pub type BatchRemoveRecurringPaymentResponseBody = BatchCreateRecurringPaymentResponseBody;
-/// `BatchUpdateLumpSumPaymentResponseBody`
+/// The data `compensation.v1.lump_sum_payment.batch_update` (批量更正一次性支付记录) answers with.
 ///
 /// The same fields as [`BatchCreateLumpSumPaymentResponseBody`]: one type, two names.
 pub type BatchUpdateLumpSumPaymentResponseBody = BatchCreateLumpSumPaymentResponseBody;
-/// `BatchUpdateRecurringPaymentResponseBody`
+/// The data `compensation.v1.recurring_payment.batch_update` (批量更正经常性支付记录) answers with.
 ///
 /// The same fields as [`BatchCreateRecurringPaymentResponseBody`]: one type, two names.
 pub type BatchUpdateRecurringPaymentResponseBody = BatchCreateRecurringPaymentResponseBody;

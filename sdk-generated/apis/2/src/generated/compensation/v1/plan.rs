@@ -13,9 +13,9 @@ impl<'a> PlanApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Compensation Plan (批量查询薪资方案)
+    /// Batch query compensation plan (批量查询薪资方案)
     ///
-    /// Batch query compensation plan-- This interface will return all salary plan information, including salary plan ID, effective date, salary item/salary statistics indicator, etc
+    /// - This interface will return all salary plan information, including salary plan ID, effective date, salary item/salary statistics indicator, etc
     ///
     /// `GET /open-apis/compensation/v1/plans`
     ///

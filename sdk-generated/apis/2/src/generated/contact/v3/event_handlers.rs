@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `contact` v3, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `contact` v3, for `EventDispatcherBuilder`.
 pub trait ContactV3EventHandlers: RegisterHandlers {
     /// Handles `contact.custom_attr_event.updated_v3` (成员字段变更): the handler gets an [`Event`] with a [`P2ContactCustomAttrEventUpdatedV3Data`](super::events::P2ContactCustomAttrEventUpdatedV3Data) payload.
     fn on_contact_custom_attr_event_updated_v3<F, Fut>(self, handler: F) -> Self

@@ -147,7 +147,7 @@ impl ToJson for Language {
         w.string(self.as_str());
     }
 }
-/// `AvatarInfo`
+/// The `avatar` of \[`User`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -175,7 +175,7 @@ impl FromJson for AvatarInfo {
         Ok(out)
     }
 }
-/// `CustomAttrEvent`
+/// The `object` of \[`P2ContactCustomAttrEventUpdatedV3Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -197,7 +197,7 @@ impl FromJson for CustomAttrEvent {
         Ok(out)
     }
 }
-/// `CustomAttrGenericUser`
+/// The `generic_user` of \[`UserCustomAttrValue`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -219,7 +219,7 @@ impl FromJson for CustomAttrGenericUser {
         Ok(out)
     }
 }
-/// `Department`
+/// The `departments` of \[`Scope`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -287,7 +287,7 @@ impl FromJson for Department {
         Ok(out)
     }
 }
-/// `DepartmentDetail`
+/// The `department_path` of \[`User`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -312,7 +312,7 @@ impl FromJson for DepartmentDetail {
         Ok(out)
     }
 }
-/// `DepartmentEvent`
+/// The `object` of \[`P2ContactDepartmentCreatedV3Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -361,7 +361,7 @@ impl FromJson for DepartmentEvent {
         Ok(out)
     }
 }
-/// `DepartmentLeader`
+/// The `leaders` of \[`Department`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -383,7 +383,7 @@ impl FromJson for DepartmentLeader {
         Ok(out)
     }
 }
-/// `DepartmentPath`
+/// The `department_path` of \[`DepartmentDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -405,7 +405,7 @@ impl FromJson for DepartmentPath {
         Ok(out)
     }
 }
-/// `DepartmentPathName`
+/// The `department_name` of \[`DepartmentDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -427,7 +427,7 @@ impl FromJson for DepartmentPathName {
         Ok(out)
     }
 }
-/// `DepartmentStatus`
+/// The `status` of \[`Department`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -446,7 +446,7 @@ impl FromJson for DepartmentStatus {
         Ok(out)
     }
 }
-/// `EmployeeTypeEnum`
+/// The `old_enum` of \[`P2ContactEmployeeTypeEnumActivedV3Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -480,7 +480,7 @@ impl FromJson for EmployeeTypeEnum {
         Ok(out)
     }
 }
-/// `EventHeader`
+/// The `header` of \[`P2ContactCustomAttrEventUpdatedV3`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -514,7 +514,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `I18nContent`
+/// The `i18n_content` of \[`EmployeeTypeEnum`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -536,7 +536,7 @@ impl FromJson for I18nContent {
         Ok(out)
     }
 }
-/// `NotificationOption`
+/// The `notification_option` of \[`User`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -558,7 +558,7 @@ impl FromJson for NotificationOption {
         Ok(out)
     }
 }
-/// `OldDepartmentObject`
+/// The `old_object` of \[`P2ContactDepartmentDeletedV3Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -580,7 +580,7 @@ impl FromJson for OldDepartmentObject {
         Ok(out)
     }
 }
-/// `OldUserObject`
+/// The `old_object` of \[`P2ContactUserDeletedV3Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -602,7 +602,7 @@ impl FromJson for OldUserObject {
         Ok(out)
     }
 }
-/// `P2ContactCustomAttrEventUpdatedV3`
+/// The envelope of the `contact.custom_attr_event.updated_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -627,7 +627,7 @@ impl FromJson for P2ContactCustomAttrEventUpdatedV3 {
         Ok(out)
     }
 }
-/// `P2ContactCustomAttrEventUpdatedV3Data`
+/// The payload of the `contact.custom_attr_event.updated_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -649,7 +649,7 @@ impl FromJson for P2ContactCustomAttrEventUpdatedV3Data {
         Ok(out)
     }
 }
-/// `P2ContactDepartmentCreatedV3`
+/// The envelope of the `contact.department.created_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -674,7 +674,7 @@ impl FromJson for P2ContactDepartmentCreatedV3 {
         Ok(out)
     }
 }
-/// `P2ContactDepartmentCreatedV3Data`
+/// The payload of the `contact.department.created_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -693,7 +693,7 @@ impl FromJson for P2ContactDepartmentCreatedV3Data {
         Ok(out)
     }
 }
-/// `P2ContactDepartmentDeletedV3`
+/// The envelope of the `contact.department.deleted_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -718,7 +718,7 @@ impl FromJson for P2ContactDepartmentDeletedV3 {
         Ok(out)
     }
 }
-/// `P2ContactDepartmentDeletedV3Data`
+/// The payload of the `contact.department.deleted_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -740,7 +740,7 @@ impl FromJson for P2ContactDepartmentDeletedV3Data {
         Ok(out)
     }
 }
-/// `P2ContactDepartmentUpdatedV3`
+/// The envelope of the `contact.department.updated_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -765,7 +765,7 @@ impl FromJson for P2ContactDepartmentUpdatedV3 {
         Ok(out)
     }
 }
-/// `P2ContactDepartmentUpdatedV3Data`
+/// The payload of the `contact.department.updated_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -787,7 +787,7 @@ impl FromJson for P2ContactDepartmentUpdatedV3Data {
         Ok(out)
     }
 }
-/// `P2ContactEmployeeTypeEnumActivedV3`
+/// The envelope of the `contact.employee_type_enum.actived_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -812,7 +812,7 @@ impl FromJson for P2ContactEmployeeTypeEnumActivedV3 {
         Ok(out)
     }
 }
-/// `P2ContactEmployeeTypeEnumActivedV3Data`
+/// The payload of the `contact.employee_type_enum.actived_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -834,7 +834,7 @@ impl FromJson for P2ContactEmployeeTypeEnumActivedV3Data {
         Ok(out)
     }
 }
-/// `P2ContactEmployeeTypeEnumCreatedV3`
+/// The envelope of the `contact.employee_type_enum.created_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -859,7 +859,7 @@ impl FromJson for P2ContactEmployeeTypeEnumCreatedV3 {
         Ok(out)
     }
 }
-/// `P2ContactEmployeeTypeEnumCreatedV3Data`
+/// The payload of the `contact.employee_type_enum.created_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -878,7 +878,7 @@ impl FromJson for P2ContactEmployeeTypeEnumCreatedV3Data {
         Ok(out)
     }
 }
-/// `P2ContactEmployeeTypeEnumDeletedV3`
+/// The envelope of the `contact.employee_type_enum.deleted_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -903,7 +903,7 @@ impl FromJson for P2ContactEmployeeTypeEnumDeletedV3 {
         Ok(out)
     }
 }
-/// `P2ContactEmployeeTypeEnumDeletedV3Data`
+/// The payload of the `contact.employee_type_enum.deleted_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -922,7 +922,7 @@ impl FromJson for P2ContactEmployeeTypeEnumDeletedV3Data {
         Ok(out)
     }
 }
-/// `P2ContactScopeUpdatedV3`
+/// The envelope of the `contact.scope.updated_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -947,7 +947,7 @@ impl FromJson for P2ContactScopeUpdatedV3 {
         Ok(out)
     }
 }
-/// `P2ContactScopeUpdatedV3Data`
+/// The payload of the `contact.scope.updated_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -969,7 +969,7 @@ impl FromJson for P2ContactScopeUpdatedV3Data {
         Ok(out)
     }
 }
-/// `P2ContactUserCreatedV3`
+/// The envelope of the `contact.user.created_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -994,7 +994,7 @@ impl FromJson for P2ContactUserCreatedV3 {
         Ok(out)
     }
 }
-/// `P2ContactUserCreatedV3Data`
+/// The payload of the `contact.user.created_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1013,7 +1013,7 @@ impl FromJson for P2ContactUserCreatedV3Data {
         Ok(out)
     }
 }
-/// `P2ContactUserDeletedV3`
+/// The envelope of the `contact.user.deleted_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1038,7 +1038,7 @@ impl FromJson for P2ContactUserDeletedV3 {
         Ok(out)
     }
 }
-/// `P2ContactUserDeletedV3Data`
+/// The payload of the `contact.user.deleted_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1060,7 +1060,7 @@ impl FromJson for P2ContactUserDeletedV3Data {
         Ok(out)
     }
 }
-/// `P2ContactUserUpdatedV3`
+/// The envelope of the `contact.user.updated_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1085,7 +1085,7 @@ impl FromJson for P2ContactUserUpdatedV3 {
         Ok(out)
     }
 }
-/// `P2ContactUserUpdatedV3Data`
+/// The payload of the `contact.user.updated_v3` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1107,7 +1107,7 @@ impl FromJson for P2ContactUserUpdatedV3Data {
         Ok(out)
     }
 }
-/// `ProductI18nName`
+/// The `i18n_name` of \[`UserAssignInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1132,7 +1132,7 @@ impl FromJson for ProductI18nName {
         Ok(out)
     }
 }
-/// `Scope`
+/// The `added` of \[`P2ContactScopeUpdatedV3Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1157,7 +1157,7 @@ impl FromJson for Scope {
         Ok(out)
     }
 }
-/// `User`
+/// The `users` of \[`Scope`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1297,7 +1297,7 @@ impl FromJson for User {
         Ok(out)
     }
 }
-/// `UserAssignInfo`
+/// The `assign_info` of \[`User`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1331,7 +1331,7 @@ impl FromJson for UserAssignInfo {
         Ok(out)
     }
 }
-/// `UserCustomAttr`
+/// The `custom_attrs` of \[`User`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1356,7 +1356,7 @@ impl FromJson for UserCustomAttr {
         Ok(out)
     }
 }
-/// `UserCustomAttrValue`
+/// The `value` of \[`UserCustomAttr`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1396,7 +1396,7 @@ impl FromJson for UserCustomAttrValue {
         Ok(out)
     }
 }
-/// `UserEvent`
+/// The `object` of \[`P2ContactUserCreatedV3Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1506,7 +1506,7 @@ impl FromJson for UserEvent {
         Ok(out)
     }
 }
-/// `UserGroup`
+/// The `user_groups` of \[`Scope`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1537,7 +1537,7 @@ impl FromJson for UserGroup {
         Ok(out)
     }
 }
-/// `UserId`
+/// The `department_hrbps` of \[`DepartmentEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1562,7 +1562,7 @@ impl FromJson for UserId {
         Ok(out)
     }
 }
-/// `UserOrder`
+/// The `orders` of \[`User`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1590,7 +1590,7 @@ impl FromJson for UserOrder {
         Ok(out)
     }
 }
-/// `UserPosition`
+/// The `positions` of \[`User`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1624,7 +1624,7 @@ impl FromJson for UserPosition {
         Ok(out)
     }
 }
-/// `UserStatus`
+/// The `status` of \[`User`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1655,23 +1655,23 @@ impl FromJson for UserStatus {
         Ok(out)
     }
 }
-/// `DepartmentI18nName`
+/// The `i18n_name` of \[`Department`\].
 ///
 /// The same fields as [`ProductI18nName`]: one type, two names.
 pub type DepartmentI18nName = ProductI18nName;
-/// `P2ContactEmployeeTypeEnumDeactivatedV3`
+/// The envelope of the `contact.employee_type_enum.deactivated_v3` event.
 ///
 /// The same fields as [`P2ContactEmployeeTypeEnumActivedV3`]: one type, two names.
 pub type P2ContactEmployeeTypeEnumDeactivatedV3 = P2ContactEmployeeTypeEnumActivedV3;
-/// `P2ContactEmployeeTypeEnumDeactivatedV3Data`
+/// The payload of the `contact.employee_type_enum.deactivated_v3` event.
 ///
 /// The same fields as [`P2ContactEmployeeTypeEnumActivedV3Data`]: one type, two names.
 pub type P2ContactEmployeeTypeEnumDeactivatedV3Data = P2ContactEmployeeTypeEnumActivedV3Data;
-/// `P2ContactEmployeeTypeEnumUpdatedV3`
+/// The envelope of the `contact.employee_type_enum.updated_v3` event.
 ///
 /// The same fields as [`P2ContactEmployeeTypeEnumActivedV3`]: one type, two names.
 pub type P2ContactEmployeeTypeEnumUpdatedV3 = P2ContactEmployeeTypeEnumActivedV3;
-/// `P2ContactEmployeeTypeEnumUpdatedV3Data`
+/// The payload of the `contact.employee_type_enum.updated_v3` event.
 ///
 /// The same fields as [`P2ContactEmployeeTypeEnumActivedV3Data`]: one type, two names.
 pub type P2ContactEmployeeTypeEnumUpdatedV3Data = P2ContactEmployeeTypeEnumActivedV3Data;

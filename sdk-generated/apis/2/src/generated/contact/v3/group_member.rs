@@ -216,7 +216,13 @@ impl SimplelistRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// User group member ID type.- When the value of `member_type` is `user`, this parameter indicates the user ID type, including open_id, union_id, and user_id.- When the value of `member_type` is `department`, this parameter indicates the department ID type, including department_id and open_department_id. Options:open_id(When `member_type` is `user`, it indicates the user's open_id.When `member_type` is `department`, it indicates the department's open_department_id.),union_id(When `member_type` is set to `user`, it indicates the user's union_id.),user_id(When the value of `member_type` is `user`, it indicates the user_id of the user.),department_id(When the value of `member_type` is `department`, it indicates the department_id of the department.)
+    /// User group member ID type.
+    /// - When the value of `member_type` is `user`, this parameter indicates the user ID type, including open_id, union_id, and user_id.
+    /// - When the value of `member_type` is `department`, this parameter indicates the department ID type, including department_id and open_department_id. Options:
+    /// - `open_id`: When `member_type` is `user`, it indicates the user's open_id.When `member_type` is `department`, it indicates the department's open_department_id.
+    /// - `union_id`: When `member_type` is set to `user`, it indicates the user's union_id.
+    /// - `user_id`: When the value of `member_type` is `user`, it indicates the user_id of the user.
+    /// - `department_id`: When the value of `member_type` is `department`, it indicates the department_id of the department.
     pub fn member_id_type(
         mut self,
         value: impl Into<super::models::SimplelistMemberIdType>,
@@ -225,7 +231,9 @@ impl SimplelistRequest {
         self.call.set_query("member_id_type", String::from(v.into()));
         self
     }
-    /// User group member type. Options:user(User, which means only querying the user type members in the user group.),department(Department: Only department members in the user group are queried.)
+    /// User group member type. Options:
+    /// - `user`: User, which means only querying the user type members in the user group.
+    /// - `department`: Department: Only department members in the user group are queried.
     pub fn member_type(
         mut self,
         value: impl Into<super::models::SimplelistMemberType>,

@@ -193,7 +193,9 @@ impl ListRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// Job level name.- When this field is passed, the job level information corresponding to the specified job level name can be queried (fuzzy query is not supported).- When this field is not passed, the information of all job levels under the current tenant is queried
+    /// Job level name.
+    /// - When this field is passed, the job level information corresponding to the specified job level name can be queried (fuzzy query is not supported).
+    /// - When this field is not passed, the information of all job levels under the current tenant is queried
     pub fn name(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("name", v.into());

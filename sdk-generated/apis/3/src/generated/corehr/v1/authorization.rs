@@ -66,7 +66,7 @@ impl<'a> AuthorizationApi<'a> {
     }
     /// Remove the user's authorized role (移除用户被授权的角色)
     ///
-    /// Remove the specified role and authorization scope for which the user is authorized. Existing authorization can be obtained by querying \[the authorization of a single user\].Or view it in the Feishu \[personnel management backend\]
+    /// Remove the specified role and authorization scope for which the user is authorized. Existing authorization can be obtained by querying *the authorization of a single user*.Or view it in the Feishu *personnel management backend*
     ///
     /// `POST /open-apis/corehr/v1/authorizations/remove_role_assign`
     ///
@@ -106,7 +106,7 @@ pub struct AddRoleAssignRequest {
     call: Call,
 }
 impl AddRoleAssignRequest {
-    /// The ID of the authorized user, defaults to ==employment_id== in Feishu People. You can also use the other 3 IDs declared in the ==user_id_type==.&gt;If you need to use the job number, you can use \[ID conversion service\] in exchange for ==employment_id==
+    /// The ID of the authorized user, defaults to ==employment_id== in Feishu People. You can also use the other 3 IDs declared in the ==user_id_type==.&gt;If you need to use the job number, you can use *ID conversion service* in exchange for ==employment_id==
     ///
     /// Required.
     pub fn employment_id(mut self, value: impl Into<String>) -> Self {
@@ -120,7 +120,7 @@ impl AddRoleAssignRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The ID of the authorized role, which can only be authorized one role at a time. You can get it using \[Batch Acquire Role List\], or get it in the role details (number at the end of the URL)
+    /// The ID of the authorized role, which can only be authorized one role at a time. You can get it using *Batch Acquire Role List*, or get it in the role details (number at the end of the URL)
     ///
     /// Required.
     pub fn role_id(mut self, value: impl Into<String>) -> Self {
@@ -163,7 +163,7 @@ pub struct GetByParamRequest {
     call: Call,
 }
 impl GetByParamRequest {
-    /// The ID of the authorized user, defaults to ==employment_id== in Feishu personnel. You can also use the other 3 IDs declared in the user_id_type.&gt;If you need to use the job number, you can use \[ID conversion service\] in exchange for ==employment_id==
+    /// The ID of the authorized user, defaults to ==employment_id== in Feishu personnel. You can also use the other 3 IDs declared in the user_id_type.&gt;If you need to use the job number, you can use *ID conversion service* in exchange for ==employment_id==
     ///
     /// Required.
     pub fn employment_id(mut self, value: impl Into<String>) -> Self {
@@ -281,7 +281,7 @@ pub struct RemoveRoleAssignRequest {
     call: Call,
 }
 impl RemoveRoleAssignRequest {
-    /// The ID of the authorized user, defaults to ==employment_id== in Feishu People. You can also use the other 3 IDs declared in the ==user_id_type==.&gt;If you need to use the job number, you can use \[ID conversion service\] in exchange for ==employment_id==
+    /// The ID of the authorized user, defaults to ==employment_id== in Feishu People. You can also use the other 3 IDs declared in the ==user_id_type==.&gt;If you need to use the job number, you can use *ID conversion service* in exchange for ==employment_id==
     ///
     /// Required.
     pub fn employment_id(mut self, value: impl Into<String>) -> Self {
@@ -295,7 +295,7 @@ impl RemoveRoleAssignRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The ID of the character being removed., which can only be removed one role at a time. You can get it using \[Get a list of roles in batches\], or get (the number at the end of the URL) role_id from the URL of the Feishu personnel role details page
+    /// The ID of the character being removed., which can only be removed one role at a time. You can get it using *Get a list of roles in batches*, or get (the number at the end of the URL) role_id from the URL of the Feishu personnel role details page
     ///
     /// Required.
     pub fn role_id(mut self, value: impl Into<String>) -> Self {
@@ -330,7 +330,7 @@ pub struct UpdateRoleAssignRequest {
     call: Call,
 }
 impl UpdateRoleAssignRequest {
-    /// The ID of the authorized user, defaults to ==employment_id== in Feishu People. You can also use the other 3 IDs declared in the ==user_id_type==.&gt;If you need to use the job number, you can use \[ID conversion service\] in exchange for ==employment_id==
+    /// The ID of the authorized user, defaults to ==employment_id== in Feishu People. You can also use the other 3 IDs declared in the ==user_id_type==.&gt;If you need to use the job number, you can use *ID conversion service* in exchange for ==employment_id==
     ///
     /// Required.
     pub fn employment_id(mut self, value: impl Into<String>) -> Self {
@@ -344,7 +344,7 @@ impl UpdateRoleAssignRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The ID of the authorized role, which can only be authorized one role at a time. You can get it using \[Get a list of roles in batches\], or get it in the role details (number at the end of the URL)
+    /// The ID of the authorized role, which can only be authorized one role at a time. You can get it using *Get a list of roles in batches*, or get it in the role details (number at the end of the URL)
     ///
     /// Required.
     pub fn role_id(mut self, value: impl Into<String>) -> Self {

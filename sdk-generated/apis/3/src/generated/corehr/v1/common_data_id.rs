@@ -38,7 +38,11 @@ pub struct ConvertRequest {
     call: Call,
 }
 impl ConvertRequest {
-    /// ID conversion type Options:1(CoreHR2Feishu Feishu People - &gt; Feishu Contacts),2(Feishu2CoreHR Feishu Contacts - &gt; Feishu People),3(Admin2Feishu People Admin - &gt; Feishu Contacts),4(Admin2CoreHR People admin - &gt; Feishu People)
+    /// ID conversion type Options:
+    /// - `1`: CoreHR2Feishu Feishu People - &gt; Feishu Contacts
+    /// - `2`: Feishu2CoreHR Feishu Contacts - &gt; Feishu People
+    /// - `3`: Admin2Feishu People Admin - &gt; Feishu Contacts
+    /// - `4`: Admin2CoreHR People admin - &gt; Feishu People
     ///
     /// Required.
     pub fn id_transform_type(mut self, value: i64) -> Self {
@@ -46,7 +50,12 @@ impl ConvertRequest {
         self.call.set_query("id_transform_type", v.to_string());
         self
     }
-    /// ID type to convert Options:user_id(EmploymentID Employee ID, when user_id is selected and id_transform_type 1, 2, 4, feishu_user_id_type required),department_id(DepartmentID Department ID, when department_id is selected and id_transform_type 1, 2, 4, feishu_department_id_type required),job_level_id(JobLevelID rank ID),job_family_id(JobFamilyID Serial ID),employee_type_id(EmployeeTypeID Person Type ID, the Person Type ID of people admin is equal to the enum value of directory. Therefore, no conversion is required when the id transform type is 3)
+    /// ID type to convert Options:
+    /// - `user_id`: EmploymentID Employee ID, when user_id is selected and id_transform_type 1, 2, 4, feishu_user_id_type required
+    /// - `department_id`: DepartmentID Department ID, when department_id is selected and id_transform_type 1, 2, 4, feishu_department_id_type required
+    /// - `job_level_id`: JobLevelID rank ID
+    /// - `job_family_id`: JobFamilyID Serial ID
+    /// - `employee_type_id`: EmployeeTypeID Person Type ID, the Person Type ID of people admin is equal to the enum value of directory. Therefore, no conversion is required when the id transform type is 3
     ///
     /// Required.
     pub fn id_type(mut self, value: impl Into<super::models::IdType>) -> Self {
@@ -54,7 +63,10 @@ impl ConvertRequest {
         self.call.set_query("id_type", String::from(v.into()));
         self
     }
-    /// User ID categories Options:open_id(Identifies the identity of a user in an application. The same user has different Open IDs in different applications. \[Learn more: How to get an Open ID\]),union_id(Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. \[Learn more: How to get Union ID?\]),user_id(Identifies the identity of a user in a tenant. The user ID of the same user in tenant A and tenant B is different. Within the same tenant, the user ID of a user is consistent in all applications (including store applications). User IDs are mainly used to connect user data between different applications. \[Learn more: How to get a User ID?\])
+    /// User ID categories Options:
+    /// - `open_id`: Identifies the identity of a user in an application. The same user has different Open IDs in different applications. *Learn more: How to get an Open ID*
+    /// - `union_id`: Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. *Learn more: How to get Union ID?*
+    /// - `user_id`: Identifies the identity of a user in a tenant. The user ID of the same user in tenant A and tenant B is different. Within the same tenant, the user ID of a user is consistent in all applications (including store applications). User IDs are mainly used to connect user data between different applications. *Learn more: How to get a User ID?*
     pub fn feishu_user_id_type(
         mut self,
         value: impl Into<super::models::FeishuUserIdType>,
@@ -63,7 +75,9 @@ impl ConvertRequest {
         self.call.set_query("feishu_user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
     pub fn feishu_department_id_type(
         mut self,
         value: impl Into<super::models::FeishuDepartmentIdType>,

@@ -13,9 +13,9 @@ impl<'a> CommonDataMetaDataApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Meta data (增加字段枚举值选项)
+    /// Add enumeration value option (增加字段枚举值选项)
     ///
-    /// Add enumeration value option-Add field enumeration value option
+    /// Add field enumeration value option
     ///
     /// `POST /open-apis/corehr/v1/common_data/meta_data/add_enum_option`
     ///
@@ -30,9 +30,9 @@ impl<'a> CommonDataMetaDataApi<'a> {
             ),
         }
     }
-    /// Meta data (修改字段枚举值选项)
+    /// Modify enumeration value options (修改字段枚举值选项)
     ///
-    /// Modify enumeration value options-Modify field enumeration value options
+    /// Modify field enumeration value options
     ///
     /// `POST /open-apis/corehr/v1/common_data/meta_data/edit_enum_option`
     ///

@@ -13,9 +13,9 @@ impl<'a> CompanyApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Company (创建公司)
+    /// Create company (创建公司)
     ///
-    /// Create company-Support for adding company information in a single interface, including company basic information, registered address information, work address information, etc
+    /// Support for adding company information in a single interface, including company basic information, registered address information, work address information, etc
     ///
     /// `POST /open-apis/corehr/v1/companies`
     ///
@@ -30,9 +30,9 @@ impl<'a> CompanyApi<'a> {
             ),
         }
     }
-    /// Company (删除公司)
+    /// Delete company (删除公司)
     ///
-    /// Delete company-Delete company
+    /// Delete company
     ///
     /// `DELETE /open-apis/corehr/v1/companies/:company_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> CompanyApi<'a> {
                 .path_param("company_id", company_id.as_ref()),
         }
     }
-    /// Company (查询单个公司)
+    /// Query a single company (查询单个公司)
     ///
-    /// Query a single company-Query individual companies by ID
+    /// Query individual companies by ID
     ///
     /// `GET /open-apis/corehr/v1/companies/:company_id`
     ///
@@ -66,9 +66,9 @@ impl<'a> CompanyApi<'a> {
                 .path_param("company_id", company_id.as_ref()),
         }
     }
-    /// Company (批量查询公司)
+    /// Get company list (批量查询公司)
     ///
-    /// Get company list-Page query company, you can page through the full amount of company data
+    /// Page query company, you can page through the full amount of company data
     ///
     /// `GET /open-apis/corehr/v1/companies`
     ///
@@ -83,9 +83,9 @@ impl<'a> CompanyApi<'a> {
             ),
         }
     }
-    /// Company (更新公司)
+    /// Update company (更新公司)
     ///
-    /// Update company-Update company information, including basic information, registered address, office address, etc
+    /// Update company information, including basic information, registered address, office address, etc
     ///
     /// `PATCH /open-apis/corehr/v1/companies/:company_id`
     ///

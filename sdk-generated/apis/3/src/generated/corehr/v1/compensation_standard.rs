@@ -13,9 +13,11 @@ impl<'a> CompensationStandardApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Salary standard (获取员工薪资标准)
+    /// Get employee salary standards (获取员工薪资标准)
     ///
-    /// Get employee salary standards-- Call this interface to get salary scale information that matches the employee- When requesting, you can optionally pass the employee's department ID, job level ID, sequence ID and other filter conditions to match the salary standard.- This interface will return all information of salary standards that employees can match, including salary standard table ID, salary level, salary bandwidth, salary standard value, etc
+    /// - Call this interface to get salary scale information that matches the employee
+    /// - When requesting, you can optionally pass the employee's department ID, job level ID, sequence ID and other filter conditions to match the salary standard.
+    /// - This interface will return all information of salary standards that employees can match, including salary standard table ID, salary level, salary bandwidth, salary standard value, etc
     ///
     /// `GET /open-apis/corehr/v1/compensation_standards/match`
     ///
@@ -44,7 +46,10 @@ impl MatchRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call. When passing in the department ID, this parameter needs to be passed in. Options:open_department_id(\[FeiShu\]Identify departments by open_department_id),department_id(\[FeiShu\]Identify departments by department_id),people_corehr_department_id(\[FeiShu_People\]Identify departments by people_corehr_department_id)
+    /// The department ID type used in this call. When passing in the department ID, this parameter needs to be passed in. Options:
+    /// - `open_department_id`: *FeiShu*Identify departments by open_department_id
+    /// - `department_id`: *FeiShu*Identify departments by department_id
+    /// - `people_corehr_department_id`: *FeiShu_People*Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -59,7 +64,9 @@ impl MatchRequest {
         self.call.set_query("employment_id", v.into());
         self
     }
-    /// The associated object, item or indicator of the salary standard Options:cpst_item(Salary items),cpst_indicator(Salary Statistics)
+    /// The associated object, item or indicator of the salary standard Options:
+    /// - `cpst_item`: Salary items
+    /// - `cpst_indicator`: Salary Statistics
     pub fn reference_object_api(
         mut self,
         value: impl Into<super::models::ReferenceObjectApiName>,
@@ -118,7 +125,10 @@ impl MatchRequest {
         self.call.set_query("employee_type_id", v.into());
         self
     }
-    /// Recruitment type Options:experienced_professionals(Social Recruitment),recent_graduates(Campus recruitment),routine_intern(Daily Internship)
+    /// Recruitment type Options:
+    /// - `experienced_professionals`: Social Recruitment
+    /// - `recent_graduates`: Campus recruitment
+    /// - `routine_intern`: Daily Internship
     pub fn recruitment_type(
         mut self,
         value: impl Into<super::models::RecruitmentType>,

@@ -13,9 +13,9 @@ impl<'a> CountryRegionApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// basic data (查询单条国家/地区信息)
+    /// Search a single country/region information (查询单条国家/地区信息)
     ///
-    /// Location data-Search a single country/region information-Search a single country/region information
+    /// Search a single country/region information
     ///
     /// `GET /open-apis/corehr/v1/country_regions/:country_region_id`
     ///
@@ -31,9 +31,9 @@ impl<'a> CountryRegionApi<'a> {
                 .path_param("country_region_id", country_region_id.as_ref()),
         }
     }
-    /// basic data (批量查询国家/地区信息)
+    /// Query country/region information in batches (批量查询国家/地区信息)
     ///
-    /// Location data-Query country/region information in batches-Query country/region information in batches
+    /// Query country/region information in batches
     ///
     /// `GET /open-apis/corehr/v1/country_regions`
     ///

@@ -13,9 +13,9 @@ impl<'a> CurrencyApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// basic data (查询单个货币信息)
+    /// Query single currency information (查询单个货币信息)
     ///
-    /// Currency information-Query single currency information-Query single currency information
+    /// Query single currency information
     ///
     /// `GET /open-apis/corehr/v1/currencies/:currency_id`
     ///
@@ -31,9 +31,9 @@ impl<'a> CurrencyApi<'a> {
                 .path_param("currency_id", currency_id.as_ref()),
         }
     }
-    /// basic data (批量查询货币信息)
+    /// Query currency information in batches (批量查询货币信息)
     ///
-    /// Currency information-Query currency information in batches-Query currency information in batches
+    /// Query currency information in batches
     ///
     /// `GET /open-apis/corehr/v1/currencies`
     ///

@@ -13,9 +13,9 @@ impl<'a> CustomFieldApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Meta data (获取字段详情)
+    /// Get field details (获取字段详情)
     ///
-    /// Get field details-Get the details of a field under a specific "Feishu Personnel" object. Both system standard and user defined fields are supported. Could be used to get e.g. the enum option list in an enum field, the custom field list in a lookup field, and so on. Please refer to the operation manual \["How to operate custom fields through OpenAPI\] for more details
+    /// Get the details of a field under a specific "Feishu Personnel" object. Both system standard and user defined fields are supported. Could be used to get e.g. the enum option list in an enum field, the custom field list in a lookup field, and so on. Please refer to the operation manual \["How to operate custom fields through OpenAPI\] for more details
     ///
     /// `GET /open-apis/corehr/v1/custom_fields/get_by_param`
     ///
@@ -30,9 +30,9 @@ impl<'a> CustomFieldApi<'a> {
             ),
         }
     }
-    /// Meta data (获取飞书人事对象列表)
+    /// Get a list of Feishu personnel objects (获取飞书人事对象列表)
     ///
-    /// Get a list of Feishu personnel objects-Get a list of objects in "Feishu Personnel", including system preset objects and custom objects
+    /// Get a list of objects in "Feishu Personnel", including system preset objects and custom objects
     ///
     /// `GET /open-apis/corehr/v1/custom_fields/list_object_api_name`
     ///
@@ -47,9 +47,9 @@ impl<'a> CustomFieldApi<'a> {
             ),
         }
     }
-    /// Meta data (获取自定义字段列表)
+    /// Get a list of custom fields (获取自定义字段列表)
     ///
-    /// Get a list of custom fields-Get the list of custom fields under specified "Feishu Personnel" objects. Please refer to the operation manual \["How to operate custom fields through OpenAPI\] for more details
+    /// Get the list of custom fields under specified "Feishu Personnel" objects. Please refer to the operation manual \["How to operate custom fields through OpenAPI\] for more details
     ///
     /// `GET /open-apis/corehr/v1/custom_fields/query`
     ///

@@ -13,9 +13,9 @@ impl<'a> DepartmentApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Department (创建部门)
+    /// Create department (创建部门)
     ///
-    /// Create department-Support department information addition in a single interface, including department basic information, department head, department custom field information, etc
+    /// Support department information addition in a single interface, including department basic information, department head, department custom field information, etc
     ///
     /// `POST /open-apis/corehr/v1/departments`
     ///
@@ -30,9 +30,9 @@ impl<'a> DepartmentApi<'a> {
             ),
         }
     }
-    /// Organization management (删除部门)
+    /// Delete department (删除部门)
     ///
-    /// Delete department-You can delete a department record by department ID through this interface
+    /// You can delete a department record by department ID through this interface
     ///
     /// `DELETE /open-apis/corehr/v1/departments/:department_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> DepartmentApi<'a> {
                 .path_param("department_id", department_id.as_ref()),
         }
     }
-    /// Organization management (查询单个部门)
+    /// Get department information (查询单个部门)
     ///
-    /// Get department information-The interface supports batch query of department details of the day by department id, including name, description, enable status, etc
+    /// The interface supports batch query of department details of the day by department id, including name, description, enable status, etc
     ///
     /// `GET /open-apis/corehr/v1/departments/:department_id`
     ///
@@ -66,9 +66,9 @@ impl<'a> DepartmentApi<'a> {
                 .path_param("department_id", department_id.as_ref()),
         }
     }
-    /// Organization management (批量查询部门（不推荐）)
+    /// Get department list (批量查询部门（不推荐）)
     ///
-    /// Get department list-Query department information in batches, including department basic information, custom field information, etc
+    /// Query department information in batches, including department basic information, custom field information, etc
     ///
     /// `GET /open-apis/corehr/v1/departments`
     ///
@@ -83,9 +83,9 @@ impl<'a> DepartmentApi<'a> {
             ),
         }
     }
-    /// Organization management (更新部门)
+    /// Update department (更新部门)
     ///
-    /// Update department-Update department information, including basic information and custom field information
+    /// Update department information, including basic information and custom field information
     ///
     /// `PATCH /open-apis/corehr/v1/departments/:department_id`
     ///
@@ -121,7 +121,10 @@ impl CreateRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments open_department_id),department_id(Identify departments department_id),people_corehr_department_id(Identify departments people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments open_department_id
+    /// - `department_id`: Identify departments department_id
+    /// - `people_corehr_department_id`: Identify departments people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -183,7 +186,10 @@ impl GetRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments open_department_id),department_id(Identify departments department_id),people_corehr_department_id(Identify departments people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments open_department_id
+    /// - `department_id`: Identify departments department_id
+    /// - `people_corehr_department_id`: Identify departments people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -259,7 +265,10 @@ impl ListRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -305,7 +314,10 @@ impl PatchRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments open_department_id),department_id(Identify departments department_id),people_corehr_department_id(Identify departments people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments open_department_id
+    /// - `department_id`: Identify departments department_id
+    /// - `people_corehr_department_id`: Identify departments people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

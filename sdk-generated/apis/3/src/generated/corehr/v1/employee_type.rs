@@ -13,9 +13,9 @@ impl<'a> EmployeeTypeApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Employee type (创建人员类型)
+    /// Creator employee type (创建人员类型)
     ///
-    /// Creator employee type-Creator employee type
+    /// Creator employee type
     ///
     /// `POST /open-apis/corehr/v1/employee_types`
     ///
@@ -30,9 +30,9 @@ impl<'a> EmployeeTypeApi<'a> {
             ),
         }
     }
-    /// Employee type (删除人员类型)
+    /// Delete employee type (删除人员类型)
     ///
-    /// Delete employee type-Delete employee type. After deletion, the query interface cannot obtain the deleted data
+    /// Delete employee type. After deletion, the query interface cannot obtain the deleted data
     ///
     /// `DELETE /open-apis/corehr/v1/employee_types/:employee_type_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> EmployeeTypeApi<'a> {
                 .path_param("employee_type_id", employee_type_id.as_ref()),
         }
     }
-    /// Employee type (查询单个人员类型)
+    /// Query an individual employee type (查询单个人员类型)
     ///
-    /// Query an individual employee type-Obtain workforce type information with ID
+    /// Obtain workforce type information with ID
     ///
     /// `GET /open-apis/corehr/v1/employee_types/:employee_type_id`
     ///
@@ -66,9 +66,9 @@ impl<'a> EmployeeTypeApi<'a> {
                 .path_param("employee_type_id", employee_type_id.as_ref()),
         }
     }
-    /// Employee type (批量查询人员类型)
+    /// Batch query for employee types (批量查询人员类型)
     ///
-    /// Batch query for employee types-Batch query for employee types
+    /// Batch query for employee types
     ///
     /// `GET /open-apis/corehr/v1/employee_types`
     ///
@@ -83,9 +83,9 @@ impl<'a> EmployeeTypeApi<'a> {
             ),
         }
     }
-    /// Employee type (更新人员类型)
+    /// Update employee type (更新人员类型)
     ///
-    /// Update employee type-Update employee type
+    /// Update employee type
     ///
     /// `PATCH /open-apis/corehr/v1/employee_types/:employee_type_id`
     ///

@@ -13,9 +13,9 @@ impl<'a> EmploymentApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Employment information (创建雇佣信息)
+    /// Create employment information (创建雇佣信息)
     ///
-    /// Create employment information-Creator's employment information
+    /// Creator's employment information
     ///
     /// `POST /open-apis/corehr/v1/employments`
     ///
@@ -30,9 +30,9 @@ impl<'a> EmploymentApi<'a> {
             ),
         }
     }
-    /// Employment information (删除雇佣信息)
+    /// Delete employment information (删除雇佣信息)
     ///
-    /// Delete employment information-Delete employment information of personnel
+    /// Delete employment information of personnel
     ///
     /// `DELETE /open-apis/corehr/v1/employments/:employment_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> EmploymentApi<'a> {
                 .path_param("employment_id", employment_id.as_ref()),
         }
     }
-    /// Employment information (更新雇佣信息)
+    /// Update employment information (更新雇佣信息)
     ///
-    /// Update employment information-Update employment information
+    /// Update employment information
     ///
     /// `PATCH /open-apis/corehr/v1/employments/:employment_id`
     ///
@@ -145,7 +145,10 @@ impl PatchRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments open_department_id),department_id(Identify departments department_id),people_corehr_department_id(Identify departments people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments open_department_id
+    /// - `department_id`: Identify departments department_id
+    /// - `people_corehr_department_id`: Identify departments people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

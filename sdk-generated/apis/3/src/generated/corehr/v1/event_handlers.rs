@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `corehr` v1, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `corehr` v1, for `EventDispatcherBuilder`.
 pub trait CorehrV1EventHandlers: RegisterHandlers {
     /// Handles `corehr.common_data.id.user_mapping_changed_v1` (用户ID映射变更): the handler gets an [`Event`] with a [`P2CorehrCommonDataIdUserMappingChangedV1Data`](super::events::P2CorehrCommonDataIdUserMappingChangedV1Data) payload.
     fn on_corehr_common_data_id_user_mapping_changed_v1<F, Fut>(self, handler: F) -> Self

@@ -147,7 +147,7 @@ pub const COREHR_PERSON_UPDATED_V1: &str = "corehr.person.updated_v1";
 ///
 /// Schema 2.0; payload `P2CorehrPreHireUpdatedV1Data`.
 pub const COREHR_PRE_HIRE_UPDATED_V1: &str = "corehr.pre_hire.updated_v1";
-/// `EventHeader`
+/// The `header` of \[`P2CorehrCommonDataIdUserMappingChangedV1`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -181,7 +181,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `ManagementScope`
+/// The `management_scope_list` of \[`P2CorehrOrgRoleAuthorizationUpdatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -203,7 +203,7 @@ impl FromJson for ManagementScope {
         Ok(out)
     }
 }
-/// `P2CorehrCommonDataIdUserMappingChangedV1`
+/// The envelope of the `corehr.common_data.id.user_mapping_changed_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -228,7 +228,7 @@ impl FromJson for P2CorehrCommonDataIdUserMappingChangedV1 {
         Ok(out)
     }
 }
-/// `P2CorehrCommonDataIdUserMappingChangedV1Data`
+/// The payload of the `corehr.common_data.id.user_mapping_changed_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -259,7 +259,7 @@ impl FromJson for P2CorehrCommonDataIdUserMappingChangedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrCommonDataMetaDataUpdatedV1`
+/// The envelope of the `corehr.common_data.meta_data.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -284,7 +284,7 @@ impl FromJson for P2CorehrCommonDataMetaDataUpdatedV1 {
         Ok(out)
     }
 }
-/// `P2CorehrCommonDataMetaDataUpdatedV1Data`
+/// The payload of the `corehr.common_data.meta_data.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -312,7 +312,7 @@ impl FromJson for P2CorehrCommonDataMetaDataUpdatedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrContractCreatedV1`
+/// The envelope of the `corehr.contract.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -337,7 +337,7 @@ impl FromJson for P2CorehrContractCreatedV1 {
         Ok(out)
     }
 }
-/// `P2CorehrContractCreatedV1Data`
+/// The payload of the `corehr.contract.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -356,7 +356,7 @@ impl FromJson for P2CorehrContractCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrDepartmentCreatedV1`
+/// The envelope of the `corehr.department.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -381,7 +381,7 @@ impl FromJson for P2CorehrDepartmentCreatedV1 {
         Ok(out)
     }
 }
-/// `P2CorehrDepartmentCreatedV1Data`
+/// The payload of the `corehr.department.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -400,7 +400,7 @@ impl FromJson for P2CorehrDepartmentCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrDepartmentDeletedV1`
+/// The envelope of the `corehr.department.deleted_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -425,7 +425,7 @@ impl FromJson for P2CorehrDepartmentDeletedV1 {
         Ok(out)
     }
 }
-/// `P2CorehrDepartmentDeletedV1Data`
+/// The payload of the `corehr.department.deleted_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -447,7 +447,7 @@ impl FromJson for P2CorehrDepartmentDeletedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrDepartmentUpdatedV1`
+/// The envelope of the `corehr.department.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -472,7 +472,7 @@ impl FromJson for P2CorehrDepartmentUpdatedV1 {
         Ok(out)
     }
 }
-/// `P2CorehrDepartmentUpdatedV1Data`
+/// The payload of the `corehr.department.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -494,7 +494,7 @@ impl FromJson for P2CorehrDepartmentUpdatedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrEmploymentCreatedV1`
+/// The envelope of the `corehr.employment.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -519,7 +519,7 @@ impl FromJson for P2CorehrEmploymentCreatedV1 {
         Ok(out)
     }
 }
-/// `P2CorehrEmploymentCreatedV1Data`
+/// The payload of the `corehr.employment.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -541,7 +541,7 @@ impl FromJson for P2CorehrEmploymentCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrEmploymentResignedV1`
+/// The envelope of the `corehr.employment.resigned_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -566,7 +566,7 @@ impl FromJson for P2CorehrEmploymentResignedV1 {
         Ok(out)
     }
 }
-/// `P2CorehrEmploymentResignedV1Data`
+/// The payload of the `corehr.employment.resigned_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -585,7 +585,7 @@ impl FromJson for P2CorehrEmploymentResignedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrEmploymentUpdatedV1`
+/// The envelope of the `corehr.employment.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -610,7 +610,7 @@ impl FromJson for P2CorehrEmploymentUpdatedV1 {
         Ok(out)
     }
 }
-/// `P2CorehrEmploymentUpdatedV1Data`
+/// The payload of the `corehr.employment.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -635,7 +635,7 @@ impl FromJson for P2CorehrEmploymentUpdatedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrJobChangeUpdatedV1`
+/// The envelope of the `corehr.job_change.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -660,7 +660,7 @@ impl FromJson for P2CorehrJobChangeUpdatedV1 {
         Ok(out)
     }
 }
-/// `P2CorehrJobChangeUpdatedV1Data`
+/// The payload of the `corehr.job_change.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -714,7 +714,7 @@ impl FromJson for P2CorehrJobChangeUpdatedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrJobCreatedV1`
+/// The envelope of the `corehr.job.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -739,7 +739,7 @@ impl FromJson for P2CorehrJobCreatedV1 {
         Ok(out)
     }
 }
-/// `P2CorehrJobCreatedV1Data`
+/// The payload of the `corehr.job.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -758,7 +758,7 @@ impl FromJson for P2CorehrJobCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrJobDataChangedV1`
+/// The envelope of the `corehr.job_data.changed_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -783,7 +783,7 @@ impl FromJson for P2CorehrJobDataChangedV1 {
         Ok(out)
     }
 }
-/// `P2CorehrJobDataChangedV1Data`
+/// The payload of the `corehr.job_data.changed_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -811,7 +811,7 @@ impl FromJson for P2CorehrJobDataChangedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrJobDataCreatedV1`
+/// The envelope of the `corehr.job_data.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -836,7 +836,7 @@ impl FromJson for P2CorehrJobDataCreatedV1 {
         Ok(out)
     }
 }
-/// `P2CorehrJobDataCreatedV1Data`
+/// The payload of the `corehr.job_data.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -855,7 +855,7 @@ impl FromJson for P2CorehrJobDataCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrJobDataEmployedV1`
+/// The envelope of the `corehr.job_data.employed_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -880,7 +880,7 @@ impl FromJson for P2CorehrJobDataEmployedV1 {
         Ok(out)
     }
 }
-/// `P2CorehrJobDataEmployedV1Data`
+/// The payload of the `corehr.job_data.employed_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -905,7 +905,7 @@ impl FromJson for P2CorehrJobDataEmployedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrOffboardingUpdatedV1`
+/// The envelope of the `corehr.offboarding.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -930,7 +930,7 @@ impl FromJson for P2CorehrOffboardingUpdatedV1 {
         Ok(out)
     }
 }
-/// `P2CorehrOffboardingUpdatedV1Data`
+/// The payload of the `corehr.offboarding.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -961,7 +961,7 @@ impl FromJson for P2CorehrOffboardingUpdatedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrOrgRoleAuthorizationUpdatedV1`
+/// The envelope of the `corehr.org_role_authorization.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -986,7 +986,7 @@ impl FromJson for P2CorehrOrgRoleAuthorizationUpdatedV1 {
         Ok(out)
     }
 }
-/// `P2CorehrOrgRoleAuthorizationUpdatedV1Data`
+/// The payload of the `corehr.org_role_authorization.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1011,7 +1011,7 @@ impl FromJson for P2CorehrOrgRoleAuthorizationUpdatedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrPersonCreatedV1`
+/// The envelope of the `corehr.person.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1036,7 +1036,7 @@ impl FromJson for P2CorehrPersonCreatedV1 {
         Ok(out)
     }
 }
-/// `P2CorehrPersonCreatedV1Data`
+/// The payload of the `corehr.person.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1055,7 +1055,7 @@ impl FromJson for P2CorehrPersonCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrPersonUpdatedV1`
+/// The envelope of the `corehr.person.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1080,7 +1080,7 @@ impl FromJson for P2CorehrPersonUpdatedV1 {
         Ok(out)
     }
 }
-/// `P2CorehrPersonUpdatedV1Data`
+/// The payload of the `corehr.person.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1102,7 +1102,7 @@ impl FromJson for P2CorehrPersonUpdatedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrPreHireUpdatedV1`
+/// The envelope of the `corehr.pre_hire.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1127,7 +1127,7 @@ impl FromJson for P2CorehrPreHireUpdatedV1 {
         Ok(out)
     }
 }
-/// `P2CorehrPreHireUpdatedV1Data`
+/// The payload of the `corehr.pre_hire.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1149,7 +1149,7 @@ impl FromJson for P2CorehrPreHireUpdatedV1Data {
         Ok(out)
     }
 }
-/// `UserId`
+/// The `feishu_id` of \[`P2CorehrCommonDataIdUserMappingChangedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1174,75 +1174,75 @@ impl FromJson for UserId {
         Ok(out)
     }
 }
-/// `P2CorehrContractDeletedV1`
+/// The envelope of the `corehr.contract.deleted_v1` event.
 ///
 /// The same fields as [`P2CorehrContractCreatedV1`]: one type, two names.
 pub type P2CorehrContractDeletedV1 = P2CorehrContractCreatedV1;
-/// `P2CorehrContractDeletedV1Data`
+/// The payload of the `corehr.contract.deleted_v1` event.
 ///
 /// The same fields as [`P2CorehrContractCreatedV1Data`]: one type, two names.
 pub type P2CorehrContractDeletedV1Data = P2CorehrContractCreatedV1Data;
-/// `P2CorehrContractUpdatedV1`
+/// The envelope of the `corehr.contract.updated_v1` event.
 ///
 /// The same fields as [`P2CorehrContractCreatedV1`]: one type, two names.
 pub type P2CorehrContractUpdatedV1 = P2CorehrContractCreatedV1;
-/// `P2CorehrContractUpdatedV1Data`
+/// The payload of the `corehr.contract.updated_v1` event.
 ///
 /// The same fields as [`P2CorehrContractCreatedV1Data`]: one type, two names.
 pub type P2CorehrContractUpdatedV1Data = P2CorehrContractCreatedV1Data;
-/// `P2CorehrEmploymentConvertedV1`
+/// The envelope of the `corehr.employment.converted_v1` event.
 ///
 /// The same fields as [`P2CorehrEmploymentResignedV1`]: one type, two names.
 pub type P2CorehrEmploymentConvertedV1 = P2CorehrEmploymentResignedV1;
-/// `P2CorehrEmploymentConvertedV1Data`
+/// The payload of the `corehr.employment.converted_v1` event.
 ///
 /// The same fields as [`P2CorehrEmploymentResignedV1Data`]: one type, two names.
 pub type P2CorehrEmploymentConvertedV1Data = P2CorehrEmploymentResignedV1Data;
-/// `P2CorehrEmploymentDeletedV1`
+/// The envelope of the `corehr.employment.deleted_v1` event.
 ///
 /// The same fields as [`P2CorehrEmploymentCreatedV1`]: one type, two names.
 pub type P2CorehrEmploymentDeletedV1 = P2CorehrEmploymentCreatedV1;
-/// `P2CorehrEmploymentDeletedV1Data`
+/// The payload of the `corehr.employment.deleted_v1` event.
 ///
 /// The same fields as [`P2CorehrEmploymentCreatedV1Data`]: one type, two names.
 pub type P2CorehrEmploymentDeletedV1Data = P2CorehrEmploymentCreatedV1Data;
-/// `P2CorehrJobDataDeletedV1`
+/// The envelope of the `corehr.job_data.deleted_v1` event.
 ///
 /// The same fields as [`P2CorehrJobDataCreatedV1`]: one type, two names.
 pub type P2CorehrJobDataDeletedV1 = P2CorehrJobDataCreatedV1;
-/// `P2CorehrJobDataDeletedV1Data`
+/// The payload of the `corehr.job_data.deleted_v1` event.
 ///
 /// The same fields as [`P2CorehrJobDataCreatedV1Data`]: one type, two names.
 pub type P2CorehrJobDataDeletedV1Data = P2CorehrJobDataCreatedV1Data;
-/// `P2CorehrJobDataUpdatedV1`
+/// The envelope of the `corehr.job_data.updated_v1` event.
 ///
 /// The same fields as [`P2CorehrJobDataCreatedV1`]: one type, two names.
 pub type P2CorehrJobDataUpdatedV1 = P2CorehrJobDataCreatedV1;
-/// `P2CorehrJobDataUpdatedV1Data`
+/// The payload of the `corehr.job_data.updated_v1` event.
 ///
 /// The same fields as [`P2CorehrJobDataCreatedV1Data`]: one type, two names.
 pub type P2CorehrJobDataUpdatedV1Data = P2CorehrJobDataCreatedV1Data;
-/// `P2CorehrJobDeletedV1`
+/// The envelope of the `corehr.job.deleted_v1` event.
 ///
 /// The same fields as [`P2CorehrJobCreatedV1`]: one type, two names.
 pub type P2CorehrJobDeletedV1 = P2CorehrJobCreatedV1;
-/// `P2CorehrJobDeletedV1Data`
+/// The payload of the `corehr.job.deleted_v1` event.
 ///
 /// The same fields as [`P2CorehrJobCreatedV1Data`]: one type, two names.
 pub type P2CorehrJobDeletedV1Data = P2CorehrJobCreatedV1Data;
-/// `P2CorehrJobUpdatedV1`
+/// The envelope of the `corehr.job.updated_v1` event.
 ///
 /// The same fields as [`P2CorehrJobCreatedV1`]: one type, two names.
 pub type P2CorehrJobUpdatedV1 = P2CorehrJobCreatedV1;
-/// `P2CorehrJobUpdatedV1Data`
+/// The payload of the `corehr.job.updated_v1` event.
 ///
 /// The same fields as [`P2CorehrJobCreatedV1Data`]: one type, two names.
 pub type P2CorehrJobUpdatedV1Data = P2CorehrJobCreatedV1Data;
-/// `P2CorehrPersonDeletedV1`
+/// The envelope of the `corehr.person.deleted_v1` event.
 ///
 /// The same fields as [`P2CorehrPersonCreatedV1`]: one type, two names.
 pub type P2CorehrPersonDeletedV1 = P2CorehrPersonCreatedV1;
-/// `P2CorehrPersonDeletedV1Data`
+/// The payload of the `corehr.person.deleted_v1` event.
 ///
 /// The same fields as [`P2CorehrPersonCreatedV1Data`]: one type, two names.
 pub type P2CorehrPersonDeletedV1Data = P2CorehrPersonCreatedV1Data;

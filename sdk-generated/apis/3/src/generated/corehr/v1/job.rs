@@ -13,9 +13,9 @@ impl<'a> JobApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Job (创建职务)
+    /// Create job profile (创建职务)
     ///
-    /// Create job profile-You can create new job information through this interface
+    /// You can create new job information through this interface
     ///
     /// `POST /open-apis/corehr/v1/jobs`
     ///
@@ -30,9 +30,9 @@ impl<'a> JobApi<'a> {
             ),
         }
     }
-    /// Job (删除职务)
+    /// Delete job profile (删除职务)
     ///
-    /// Delete job profile-Delete job profile
+    /// Delete job profile
     ///
     /// `DELETE /open-apis/corehr/v1/jobs/:job_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> JobApi<'a> {
                 .path_param("job_id", job_id.as_ref()),
         }
     }
-    /// Organization management (查询单个职务)
+    /// Get job profile (查询单个职务)
     ///
-    /// Get job profile-The interface supports batch query of job details of the day by job id, including name, description, enabling status and so on
+    /// The interface supports batch query of job details of the day by job id, including name, description, enabling status and so on
     ///
     /// `GET /open-apis/corehr/v1/jobs/:job_id`
     ///
@@ -66,9 +66,9 @@ impl<'a> JobApi<'a> {
                 .path_param("job_id", job_id.as_ref()),
         }
     }
-    /// Organization management (批量查询职务)
+    /// Get the list of job profile (批量查询职务)
     ///
-    /// Get the list of job profile-Get the list of job profile
+    /// Get the list of job profile
     ///
     /// `GET /open-apis/corehr/v1/jobs`
     ///
@@ -83,9 +83,9 @@ impl<'a> JobApi<'a> {
             ),
         }
     }
-    /// Job (更新单个职务)
+    /// Update Job (更新单个职务)
     ///
-    /// Update Job-You can update a job through this interface
+    /// You can update a job through this interface
     ///
     /// `PATCH /open-apis/corehr/v1/jobs/:job_id`
     ///

@@ -15,7 +15,7 @@ impl<'a> JobChangeApi<'a> {
     }
     /// Initiate employee changes (发起员工异动（不推荐）)
     ///
-    /// This interface is used to initiate an employee change. If the initiation is successful, an employee's change data will be generated and corresponding events will be generated at the same time. Refer to \[Change of Change Status\]
+    /// This interface is used to initiate an employee change. If the initiation is successful, an employee's change data will be generated and corresponding events will be generated at the same time. Refer to *Change of Change Status*
     ///
     /// `POST /open-apis/corehr/v1/job_changes`
     ///
@@ -47,7 +47,10 @@ impl CreateRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments open_department_id),department_id(Identify departments department_id),people_corehr_department_id(Identify departments people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments open_department_id
+    /// - `department_id`: Identify departments department_id
+    /// - `people_corehr_department_id`: Identify departments people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

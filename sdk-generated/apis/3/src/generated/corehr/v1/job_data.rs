@@ -13,9 +13,9 @@ impl<'a> JobDataApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Job data (创建任职信息)
+    /// Create job information (创建任职信息)
     ///
-    /// Create job information-Create job data
+    /// Create job data
     ///
     /// `POST /open-apis/corehr/v1/job_datas`
     ///
@@ -30,9 +30,9 @@ impl<'a> JobDataApi<'a> {
             ),
         }
     }
-    /// Job data (删除任职信息)
+    /// Delete job information (删除任职信息)
     ///
-    /// Delete job information-Delete job information
+    /// Delete job information
     ///
     /// `DELETE /open-apis/corehr/v1/job_datas/:job_data_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> JobDataApi<'a> {
                 .path_param("job_data_id", job_data_id.as_ref()),
         }
     }
-    /// Job data (查询单个任职信息)
+    /// Get job information (查询单个任职信息)
     ///
-    /// Get job information-Obtain employee job information with ID
+    /// Obtain employee job information with ID
     ///
     /// `GET /open-apis/corehr/v1/job_datas/:job_data_id`
     ///
@@ -66,9 +66,9 @@ impl<'a> JobDataApi<'a> {
                 .path_param("job_data_id", job_data_id.as_ref()),
         }
     }
-    /// Job data (批量查询任职信息)
+    /// Get the list of job information (批量查询任职信息)
     ///
-    /// Get the list of job information-Get the list of job information
+    /// Get the list of job information
     ///
     /// `GET /open-apis/corehr/v1/job_datas`
     ///
@@ -83,9 +83,9 @@ impl<'a> JobDataApi<'a> {
             ),
         }
     }
-    /// Job data (更新任职信息)
+    /// Update job information (更新任职信息)
     ///
-    /// Update job information-Update job data
+    /// Update job data
     ///
     /// `PATCH /open-apis/corehr/v1/job_datas/:job_data_id`
     ///
@@ -121,7 +121,10 @@ impl CreateRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments open_department_id),department_id(Identify departments department_id),people_corehr_department_id(Identify departments people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments open_department_id
+    /// - `department_id`: Identify departments department_id
+    /// - `people_corehr_department_id`: Identify departments people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -183,7 +186,10 @@ impl GetRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments open_department_id),department_id(Identify departments department_id),people_corehr_department_id(Identify departments people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments open_department_id
+    /// - `department_id`: Identify departments department_id
+    /// - `people_corehr_department_id`: Identify departments people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -272,7 +278,10 @@ impl ListRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments open_department_id),department_id(Identify departments department_id),people_corehr_department_id(Identify departments people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments open_department_id
+    /// - `department_id`: Identify departments department_id
+    /// - `people_corehr_department_id`: Identify departments people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -318,7 +327,10 @@ impl PatchRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments open_department_id),department_id(Identify departments department_id),people_corehr_department_id(Identify departments people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments open_department_id
+    /// - `department_id`: Identify departments department_id
+    /// - `people_corehr_department_id`: Identify departments people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

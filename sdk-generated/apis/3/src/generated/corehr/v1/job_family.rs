@@ -13,9 +13,9 @@ impl<'a> JobFamilyApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Job family (创建单个序列)
+    /// Create job sequence (创建单个序列)
     ///
-    /// Create job sequence-A single job faimly of information can be created through this API, and the API verifies the content of request
+    /// A single job faimly of information can be created through this API, and the API verifies the content of request
     ///
     /// `POST /open-apis/corehr/v1/job_families`
     ///
@@ -30,9 +30,9 @@ impl<'a> JobFamilyApi<'a> {
             ),
         }
     }
-    /// Job family (删除序列)
+    /// Delete job sequence (删除序列)
     ///
-    /// Delete job sequence-The interface supports deleting single Job family information by Job family ID
+    /// The interface supports deleting single Job family information by Job family ID
     ///
     /// `DELETE /open-apis/corehr/v1/job_families/:job_family_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> JobFamilyApi<'a> {
                 .path_param("job_family_id", job_family_id.as_ref()),
         }
     }
-    /// Job family (查询单个序列详情)
+    /// Query a single job sequence (查询单个序列详情)
     ///
-    /// Query a single job sequence-The API supports querying single Job faimly details by Job faimly ID
+    /// The API supports querying single Job faimly details by Job faimly ID
     ///
     /// `GET /open-apis/corehr/v1/job_families/:job_family_id`
     ///
@@ -66,9 +66,9 @@ impl<'a> JobFamilyApi<'a> {
                 .path_param("job_family_id", job_family_id.as_ref()),
         }
     }
-    /// Job family (批量查询序列信息)
+    /// Get the list of job sequence (批量查询序列信息)
     ///
-    /// Get the list of job sequence-The API supports obtaining all Job family information under the tenant. When there are too many job family, you can call the interface multiple times to obtain all job family details, including job family code, name, etc
+    /// The API supports obtaining all Job family information under the tenant. When there are too many job family, you can call the interface multiple times to obtain all job family details, including job family code, name, etc
     ///
     /// `GET /open-apis/corehr/v1/job_families`
     ///
@@ -83,9 +83,9 @@ impl<'a> JobFamilyApi<'a> {
             ),
         }
     }
-    /// Job family (更新单个序列;)
+    /// Update job sequence (更新单个序列;)
     ///
-    /// Update job sequence-Individual Job family details such as sequence name, parent sequence ID, etc. can be updated by sequence ID
+    /// Individual Job family details such as sequence name, parent sequence ID, etc. can be updated by sequence ID
     ///
     /// `PATCH /open-apis/corehr/v1/job_families/:job_family_id`
     ///

@@ -13,9 +13,9 @@ impl<'a> JobLevelApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Job level (新建单个职级)
+    /// Create job level (新建单个职级)
     ///
-    /// Create job level-Use the specified information to create job level information. Each call supports the creation of a job level object, and the relevant rules will be checked in the interface
+    /// Use the specified information to create job level information. Each call supports the creation of a job level object, and the relevant rules will be checked in the interface
     ///
     /// `POST /open-apis/corehr/v1/job_levels`
     ///
@@ -30,9 +30,9 @@ impl<'a> JobLevelApi<'a> {
             ),
         }
     }
-    /// Job level (删除职级)
+    /// Delete job level (删除职级)
     ///
-    /// Delete job level-You can delete a rank object by rank ID through this OpenAPI
+    /// You can delete a rank object by rank ID through this OpenAPI
     ///
     /// `DELETE /open-apis/corehr/v1/job_levels/:job_level_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> JobLevelApi<'a> {
                 .path_param("job_level_id", job_level_id.as_ref()),
         }
     }
-    /// Job level (查询单个职级)
+    /// Get single job level (查询单个职级)
     ///
-    /// Get single job level-The interface supports querying the detailed information of a single job level by job level ID, including the name, description, enabled status, and so on
+    /// The interface supports querying the detailed information of a single job level by job level ID, including the name, description, enabled status, and so on
     ///
     /// `GET /open-apis/corehr/v1/job_levels/:job_level_id`
     ///
@@ -66,9 +66,9 @@ impl<'a> JobLevelApi<'a> {
                 .path_param("job_level_id", job_level_id.as_ref()),
         }
     }
-    /// Job level (批量查询职级)
+    /// Get the list of job level (批量查询职级)
     ///
-    /// Get the list of job level-The interface supports obtaining all rank information under the tenant. When there are too many ranks, you can call the interface repeatedly to obtain all rank details, including rank value, code, name, etc
+    /// The interface supports obtaining all rank information under the tenant. When there are too many ranks, you can call the interface repeatedly to obtain all rank details, including rank value, code, name, etc
     ///
     /// `GET /open-apis/corehr/v1/job_levels`
     ///
@@ -83,9 +83,9 @@ impl<'a> JobLevelApi<'a> {
             ),
         }
     }
-    /// Job level (更新单个职级)
+    /// Update job level (更新单个职级)
     ///
-    /// Update job level-You can update individual rank information by Job level ID, including Job level values, names, and other information
+    /// You can update individual rank information by Job level ID, including Job level values, names, and other information
     ///
     /// `PATCH /open-apis/corehr/v1/job_levels/:job_level_id`
     ///

@@ -32,7 +32,7 @@ impl<'a> LeaveApi<'a> {
     }
     /// Batch check employee vacation balance (批量查询员工假期余额)
     ///
-    /// Get the balance data of each vacation of employees in batches. The corresponding page is Leave Management - Leave Management - \[Leave Report\]
+    /// Get the balance data of each vacation of employees in batches. The corresponding page is Leave Management - Leave Management - *Leave Report*
     ///
     /// `GET /open-apis/corehr/v1/leaves/leave_balances`
     ///
@@ -49,7 +49,7 @@ impl<'a> LeaveApi<'a> {
     }
     /// Batch query employee leave records (批量查询员工请假记录)
     ///
-    /// Get the leave record data of employees in batches. The corresponding page is Leave Management - Leave Management - \[Leave Record\]
+    /// Get the leave record data of employees in batches. The corresponding page is Leave Management - Leave Management - *Leave Record*
     ///
     /// `GET /open-apis/corehr/v1/leaves/leave_request_history`
     ///
@@ -66,7 +66,7 @@ impl<'a> LeaveApi<'a> {
     }
     /// Get a list of vacation types (获取假期类型列表)
     ///
-    /// Get a list of vacation types configured in the background of vacation settings (such as annual leave, personal leave, marriage leave, etc.). The function of the corresponding page is Settings - Vacation Settings - \[Vacation Types\]
+    /// Get a list of vacation types configured in the background of vacation settings (such as annual leave, personal leave, marriage leave, etc.). The function of the corresponding page is Settings - Vacation Settings - *Vacation Types*
     ///
     /// `GET /open-apis/corehr/v1/leaves/leave_types`
     ///
@@ -123,43 +123,43 @@ pub struct CalendarByScopeRequest {
     call: Call,
 }
 impl CalendarByScopeRequest {
-    /// List of IDs of the department to which the user belongs.You can obtain the ID of the department through \[Batch query of job information\]
+    /// List of IDs of the department to which the user belongs.You can obtain the ID of the department through *Batch query of job information*
     pub fn wk_department_id(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("wk_department_id", v.into());
         self
     }
-    /// Country ID.You can get the country/region ID through \[Batch query of job information\]
+    /// Country ID.You can get the country/region ID through *Batch query of job information*
     pub fn wk_country_region_id(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("wk_country_region_id", v.into());
         self
     }
-    /// Employee Type ID.You can obtain the personnel type ID through \[Batch query of job information\]
+    /// Employee Type ID.You can obtain the personnel type ID through *Batch query of job information*
     pub fn wk_employee_type_id(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("wk_employee_type_id", v.into());
         self
     }
-    /// Work Location ID.You can obtain the work location ID through \[Batch query of employment information\]
+    /// Work Location ID.You can obtain the work location ID through *Batch query of employment information*
     pub fn wk_work_location_id(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("wk_work_location_id", v.into());
         self
     }
-    /// Working hours system ID.You can obtain the working hours system ID through \[Batch query of job information\]
+    /// Working hours system ID.You can obtain the working hours system ID through *Batch query of job information*
     pub fn wk_working_hours_type_id(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("wk_working_hours_type_id", v.into());
         self
     }
-    /// Job Family ID.You can obtain the job sequence ID through \[Batch query of job information\]
+    /// Job Family ID.You can obtain the job sequence ID through *Batch query of job information*
     pub fn wk_job_family_id(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("wk_job_family_id", v.into());
         self
     }
-    /// Company ID.You can get the company ID through \[Batch query of job information\]
+    /// Company ID.You can get the company ID through *Batch query of job information*
     pub fn wk_company_id(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("wk_company_id", v.into());
@@ -302,7 +302,16 @@ impl LeaveRequestHistoryRequest {
         }
         self
     }
-    /// The state of the leave record is not filled in as the unfiltered state. Please note: this interface is a get request, so when passing in the array, it needs to meet the specifications of the get request to pass in the array, for example leave_request_status = 1 & leave_request_status = 2Optional values are:- 1: Passed- 2: Approval is in progress- 3: Approval in progress (correction)- 4: Approval in progress (cancellation of vacation)- 5: Under approval (return to work)- 6: Returned to work- 7: rejected- 8: Cancelled- 9: Withdrawn
+    /// The state of the leave record is not filled in as the unfiltered state. Please note: this interface is a get request, so when passing in the array, it needs to meet the specifications of the get request to pass in the array, for example leave_request_status = 1 & leave_request_status = 2Optional values are:
+    /// - 1: Passed
+    /// - 2: Approval is in progress
+    /// - 3: Approval in progress (correction)
+    /// - 4: Approval in progress (cancellation of vacation)
+    /// - 5: Under approval (return to work)
+    /// - 6: Returned to work
+    /// - 7: rejected
+    /// - 8: Cancelled
+    /// - 9: Withdrawn
     pub fn leave_request_status(
         mut self,
         values: impl IntoIterator<Item = impl Into<String>>,
@@ -313,7 +322,7 @@ impl LeaveRequestHistoryRequest {
         }
         self
     }
-    /// Vacation type ID list, enumeration values can be obtained through the \[Get Vacation Type List\] interface. Please note: This interface is a get request, so when passing an array, it needs to meet the specifications of the get request to pass an array, such as leave_type_id_list =4718803945687580501 & leave_type_id_ list=4718803945687580500
+    /// Vacation type ID list, enumeration values can be obtained through the *Get Vacation Type List* interface. Please note: This interface is a get request, so when passing an array, it needs to meet the specifications of the get request to pass an array, such as leave_type_id_list =4718803945687580501 & leave_type_id_ list=4718803945687580500
     pub fn leave_type_id_list(
         mut self,
         values: impl IntoIterator<Item = impl Into<String>>,

@@ -15,7 +15,7 @@ impl<'a> LeaveGrantingRecordApi<'a> {
     }
     /// Create vacation grant records (创建假期发放记录)
     ///
-    /// Write the leave issuance record to the Feishu personnel leave system. Corresponding to the creation or import function of leave management - leave management - \[issuance record\]
+    /// Write the leave issuance record to the Feishu personnel leave system. Corresponding to the creation or import function of leave management - leave management - *issuance record*
     ///
     /// `POST /open-apis/corehr/v1/leave_granting_records`
     ///
@@ -32,7 +32,7 @@ impl<'a> LeaveGrantingRecordApi<'a> {
     }
     /// Delete vacation grant records (删除假期发放记录)
     ///
-    /// Delete the issuance records in the Feishu personnel leave system, Leave Management - Leave Management - \[Issuance Records\] (only supports deleting records where the source of issuance is "manual issuance" or "external system issuance")
+    /// Delete the issuance records in the Feishu personnel leave system, Leave Management - Leave Management - *Issuance Records* (only supports deleting records where the source of issuance is "manual issuance" or "external system issuance")
     ///
     /// `DELETE /open-apis/corehr/v1/leave_granting_records/:leave_granting_record_id`
     ///

@@ -13,9 +13,9 @@ impl<'a> LocationApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Location (创建地点)
+    /// Create location (创建地点)
     ///
-    /// Create location-Create location data for the first time in the system
+    /// Create location data for the first time in the system
     ///
     /// `POST /open-apis/corehr/v1/locations`
     ///
@@ -30,9 +30,9 @@ impl<'a> LocationApi<'a> {
             ),
         }
     }
-    /// Location (删除地点)
+    /// Delete location (删除地点)
     ///
-    /// Delete location-Delete location
+    /// Delete location
     ///
     /// `DELETE /open-apis/corehr/v1/locations/:location_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> LocationApi<'a> {
                 .path_param("location_id", location_id.as_ref()),
         }
     }
-    /// Location (查询单个地点)
+    /// Get location information (查询单个地点)
     ///
-    /// Get location information-The interface is used to query location information according to location ID, including location name, description, location usage, working hours system, regional setting, time zone and associated address information
+    /// The interface is used to query location information according to location ID, including location name, description, location usage, working hours system, regional setting, time zone and associated address information
     ///
     /// `GET /open-apis/corehr/v1/locations/:location_id`
     ///
@@ -66,9 +66,9 @@ impl<'a> LocationApi<'a> {
                 .path_param("location_id", location_id.as_ref()),
         }
     }
-    /// Location (批量分页查询地点信息)
+    /// Get location list (批量分页查询地点信息)
     ///
-    /// Get location list-The interface is used to query location information in batches according to location ID, including location name, description, location purpose, working hours system, regional setting, time zone and associated address information
+    /// The interface is used to query location information in batches according to location ID, including location name, description, location purpose, working hours system, regional setting, time zone and associated address information
     ///
     /// `GET /open-apis/corehr/v1/locations`
     ///

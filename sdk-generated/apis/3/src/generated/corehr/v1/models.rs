@@ -246,11 +246,11 @@ impl ToJson for DateType {
 )]
 #[non_exhaustive]
 pub enum DepartmentIdType {
-    /// `department_id`
+    /// `department_id`: *FeiShu*Identify departments by department_id
     DepartmentId,
-    /// `open_department_id`
+    /// `open_department_id`: *FeiShu*Identify departments by open_department_id
     OpenDepartmentId,
-    /// `people_corehr_department_id`
+    /// `people_corehr_department_id`: *FeiShu_People*Identify departments by people_corehr_department_id
     PeopleCorehrDepartmentId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -321,9 +321,9 @@ impl ToJson for DepartmentIdType {
 )]
 #[non_exhaustive]
 pub enum FeishuDepartmentIdType {
-    /// `department_id`
+    /// `department_id`: Identify departments by department_id
     DepartmentId,
-    /// `open_department_id`
+    /// `open_department_id`: Identify departments by open_department_id
     OpenDepartmentId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -392,11 +392,11 @@ impl ToJson for FeishuDepartmentIdType {
 )]
 #[non_exhaustive]
 pub enum FeishuUserIdType {
-    /// `user_id`
+    /// `user_id`: Identifies the identity of a user in a tenant. The user ID of the same user in tenant A and tenant B is different. Within the same tenant, the user ID of a user is consistent in all applications (including store applications). User IDs are mainly used to connect user data between different applications. *Learn more: How to get a User ID?*
     UserId,
-    /// `union_id`
+    /// `union_id`: Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. *Learn more: How to get Union ID?*
     UnionId,
-    /// `open_id`
+    /// `open_id`: Identifies the identity of a user in an application. The same user has different Open IDs in different applications. *Learn more: How to get an Open ID*
     OpenId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -534,15 +534,15 @@ impl ToJson for GetUserIdType {
 )]
 #[non_exhaustive]
 pub enum IdType {
-    /// `user_id`
+    /// `user_id`: EmploymentID Employee ID, when user_id is selected and id_transform_type 1, 2, 4, feishu_user_id_type required
     UserId,
-    /// `department_id`
+    /// `department_id`: DepartmentID Department ID, when department_id is selected and id_transform_type 1, 2, 4, feishu_department_id_type required
     DepartmentId,
-    /// `job_level_id`
+    /// `job_level_id`: JobLevelID rank ID
     JobLevelId,
-    /// `job_family_id`
+    /// `job_family_id`: JobFamilyID Serial ID
     JobFamilyId,
-    /// `employee_type_id`
+    /// `employee_type_id`: EmployeeTypeID Person Type ID, the Person Type ID of people admin is equal to the enum value of directory. Therefore, no conversion is required when the id transform type is 3
     EmployeeTypeId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -617,11 +617,11 @@ impl ToJson for IdType {
 )]
 #[non_exhaustive]
 pub enum RecruitmentType {
-    /// `experienced_professionals`
+    /// `experienced_professionals`: Social Recruitment
     ExperiencedProfessionals,
-    /// `recent_graduates`
+    /// `recent_graduates`: Campus recruitment
     RecentGraduates,
-    /// `routine_intern`
+    /// `routine_intern`: Daily Internship
     RoutineIntern,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -692,9 +692,9 @@ impl ToJson for RecruitmentType {
 )]
 #[non_exhaustive]
 pub enum ReferenceObjectApiName {
-    /// `cpst_item`
+    /// `cpst_item`: Salary items
     CpstItem,
-    /// `cpst_indicator`
+    /// `cpst_indicator`: Salary Statistics
     CpstIndicator,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1007,7 +1007,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `AddEnumOptionCommonDataMetaDataRequestBody`
+/// The request body of `corehr.v1.common_data_meta_data.add_enum_option` (Add enumeration value option).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1043,7 +1043,7 @@ impl ToJson for AddEnumOptionCommonDataMetaDataRequestBody {
         None
     }
 }
-/// `AddEnumOptionCommonDataMetaDataResponseBody`
+/// The data `corehr.v1.common_data_meta_data.add_enum_option` (Add enumeration value option) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1065,7 +1065,7 @@ impl FromJson for AddEnumOptionCommonDataMetaDataResponseBody {
         Ok(out)
     }
 }
-/// `AddRoleAssignAuthorizationRequestBody`
+/// The request body of `corehr.v1.authorization.add_role_assign` (Authorized roles managed by organizational structure.).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1073,7 +1073,10 @@ impl FromJson for AddEnumOptionCommonDataMetaDataResponseBody {
     serde(default)
 )]
 pub struct AddRoleAssignAuthorizationRequestBody {
-    /// Authorization scope of the authorized role. You need to construct the structure according to the request body example.It is a two-dimensional array that you can use to authorize roles with multiple administrative dimensions, such as a Local HRBP.- ==org_key==: Management dimension. Options are - department: ==department== - work location: ==work_location== - company: ==company== - cost center: ==organization_id_strand== - Social Security City:==social_security_location== - onboarding location: ==onboarding_location== - pay group: ==pay_group== - talent pool: ==talent_pool== - custom organization types: You can view the custom organization type code under the custom organization directory in "Feishu people - Settings-Organization Settings", such as ==custom_org_01==, ==custom_org_02==, ==custom_org_03==, ==custom_org_04==, ==custom_org_05==- ==org_ids==: Organization ID. Organization ID and organization code only need to fill in one- ==org_codes==: Organization Code. Organization ID and Organization Code only need to fill in one
+    /// Authorization scope of the authorized role. You need to construct the structure according to the request body example.It is a two-dimensional array that you can use to authorize roles with multiple administrative dimensions, such as a Local HRBP.
+    /// - ==org_key==: Management dimension. Options are - department: ==department== - work location: ==work_location== - company: ==company== - cost center: ==organization_id_strand== - Social Security City:==social_security_location== - onboarding location: ==onboarding_location== - pay group: ==pay_group== - talent pool: ==talent_pool== - custom organization types: You can view the custom organization type code under the custom organization directory in "Feishu people - Settings-Organization Settings", such as ==custom_org_01==, ==custom_org_02==, ==custom_org_03==, ==custom_org_04==, ==custom_org_05==
+    /// - ==org_ids==: Organization ID. Organization ID and organization code only need to fill in one
+    /// - ==org_codes==: Organization Code. Organization ID and Organization Code only need to fill in one
     pub assigned_organization_items: Vec<Vec<Value>>,
 }
 impl ToJson for AddRoleAssignAuthorizationRequestBody {
@@ -1083,7 +1086,7 @@ impl ToJson for AddRoleAssignAuthorizationRequestBody {
         w.end_object();
     }
 }
-/// `AddRoleAssignAuthorizationResponseBody`
+/// The data `corehr.v1.authorization.add_role_assign` (Authorized roles managed by organizational structure.) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1102,7 +1105,7 @@ impl FromJson for AddRoleAssignAuthorizationResponseBody {
         Ok(out)
     }
 }
-/// `Address`
+/// The `registered_office_address_info` of \[`Company`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1116,13 +1119,13 @@ pub struct Address {
     pub full_address_western_script: Option<String>,
     /// Address id
     pub id: Option<String>,
-    /// Country/region ID.The fields for each country/region can be queried by referring to \[Address Filling Rules\]\[Request Interface\]Query and obtain
+    /// Country/region ID.The fields for each country/region can be queried by referring to *Address Filling Rules**Request Interface*Query and obtain
     pub country_region_id: String,
-    /// main administrative region ID.\[Request Interface\]Query and obtain
+    /// main administrative region ID.*Request Interface*Query and obtain
     pub region_id: Option<String>,
-    /// City ID.\[Request Interface\]Query and obtain
+    /// City ID.*Request Interface*Query and obtain
     pub city_id: Option<String>,
-    /// District/County ID,\[Request Interface\]Query and obtain
+    /// District/County ID,*Request Interface*Query and obtain
     pub distinct_id: Option<String>,
     /// `city_id_v2`
     pub city_id_v2: Option<String>,
@@ -1166,7 +1169,8 @@ pub struct Address {
     pub local_address_line9: Option<String>,
     /// Postal Code
     pub postal_code: Option<String>,
-    /// Address type, enumeration value and details can be obtained by \[Query Address Type\] interface query.- Request parameter object_api_name=address; custom_api_name=address_type
+    /// Address type, enumeration value and details can be obtained by *Query Address Type* interface query.
+    /// - Request parameter object_api_name=address; custom_api_name=address_type
     pub address_type_list: Option<Vec<Enum>>,
     /// Primary address
     pub is_primary: Option<bool>,
@@ -1272,7 +1276,7 @@ impl ToJson for Address {
         None
     }
 }
-/// `ApplicationInfo`
+/// The `application_info` of \[`Offboarding`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1303,7 +1307,7 @@ impl FromJson for ApplicationInfo {
         Ok(out)
     }
 }
-/// `AttachmentFieldSetting`
+/// The `attachment_field_setting` of \[`CommonSchemaConfig`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1325,7 +1329,7 @@ impl FromJson for AttachmentFieldSetting {
         Ok(out)
     }
 }
-/// `BankAccount`
+/// The `bank_account_list` of \[`Person`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1355,11 +1359,11 @@ pub struct BankAccount {
     pub branch_id_v2: Option<String>,
     /// Custom fields
     pub custom_fields: Option<Vec<ObjectFieldData>>,
-    /// Country/region id, detailed information can be obtained through the \[Query Country/Region Information\] interface
+    /// Country/region id, detailed information can be obtained through the *Query Country/Region Information* interface
     pub country_region_id: Option<String>,
-    /// Bank card usage, the emuneration value can be obtained through the document \[Feishu Personnel Enumeration Constant\] Bank card usage (bank_account_usage) enumeration definition section
+    /// Bank card usage, the emuneration value can be obtained through the document *Feishu Personnel Enumeration Constant* Bank card usage (bank_account_usage) enumeration definition section
     pub bank_account_usage: Option<Vec<Enum>>,
-    /// The bank card type and emuneration value can be obtained through the document \[Feishu Personnel Enumeration Constant\] bank card type (bank_account_type) enumeration definition section
+    /// The bank card type and emuneration value can be obtained through the document *Feishu Personnel Enumeration Constant* bank card type (bank_account_type) enumeration definition section
     pub bank_account_type: Option<Enum>,
     /// Currency id
     pub currency_id: Option<String>,
@@ -1432,7 +1436,7 @@ impl ToJson for BankAccount {
         None
     }
 }
-/// `BpRoleOrganization`
+/// The `item_list` of \[`QuerySecurityGroupRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1440,7 +1444,9 @@ impl ToJson for BankAccount {
     serde(default)
 )]
 pub struct BpRoleOrganization {
-    /// Unique identifier for role type- HRBP: related to the department, role_key fixed as "hrbp"- Location BP: related to departments and workplaces, role_key fixed as "location_bp"
+    /// Unique identifier for role type
+    /// - HRBP: related to the department, role_key fixed as "hrbp"
+    /// - Location BP: related to departments and workplaces, role_key fixed as "location_bp"
     pub role_key: String,
     /// Department ID, you need to enter the department ID to inquire about HRBP
     pub department_id: String,
@@ -1465,7 +1471,7 @@ impl ToJson for BpRoleOrganization {
         None
     }
 }
-/// `CalculatedFieldSetting`
+/// The `calculated_field_setting` of \[`CommonSchemaConfig`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1484,7 +1490,7 @@ impl FromJson for CalculatedFieldSetting {
         Ok(out)
     }
 }
-/// `CalendarByScopeLeaveResponseBody`
+/// The data `corehr.v1.leave.calendar_by_scope` (query calendar by scope) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1503,7 +1509,7 @@ impl FromJson for CalendarByScopeLeaveResponseBody {
         Ok(out)
     }
 }
-/// `CalendarDateByDateFilter`
+/// The request body of `corehr.v1.leave.work_calendar_date` (Get work calendar date).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1511,11 +1517,15 @@ impl FromJson for CalendarByScopeLeaveResponseBody {
     serde(default)
 )]
 pub struct CalendarDateByDateFilter {
-    /// List of IDs in the work calendar, up to 100. You can obtain the work calendar ID through the API \[Get work calendar\]
+    /// List of IDs in the work calendar, up to 100. You can obtain the work calendar ID through the API *Get work calendar*
     pub wk_calendar_ids: Vec<String>,
-    /// Dates, in the format "2006-01-02", up to 50. **Note**:- If the ids parameter is not provided, then either the dates parameter or the \[begin_date, end_date\] parameters must be provided. - If the ids parameter is provided, then only the ids parameter will be effective, and there is no need to provide the dates parameter or the \[begin_date, end_date\] parameters
+    /// Dates, in the format "2006-01-02", up to 50. **Note**:
+    /// - If the ids parameter is not provided, then either the dates parameter or the *begin_date, end_date* parameters must be provided. - If the ids parameter is provided, then only the ids parameter will be effective, and there is no need to provide the dates parameter or the *begin_date, end_date* parameters
     pub dates: Option<Vec<String>>,
-    /// Date Range - Start Date;Must be used together with End Date.**Note**:- If the ids parameter is not provided, then either the dates parameter or the \[begin_date, end_date\] parameters must be provided. - If the ids parameter is provided, then only the ids parameter will be effective, and there is no need to provide the dates parameter or the \[begin_date, end_date\] parameters
+    /// Date Range - Start Date;Must be used together with End Date.
+    ///
+    /// **Note**:
+    /// - If the ids parameter is not provided, then either the dates parameter or the *begin_date, end_date* parameters must be provided. - If the ids parameter is provided, then only the ids parameter will be effective, and there is no need to provide the dates parameter or the *begin_date, end_date* parameters
     pub begin_date: Option<String>,
     /// Date Range - End Date;Must be used together with Start Date;
     pub end_date: Option<String>,
@@ -1523,7 +1533,10 @@ pub struct CalendarDateByDateFilter {
     pub offset: Option<i64>,
     /// Limit
     pub limit: Option<i64>,
-    /// Date id, you can use the response body data. calendar_dates.id.**Note**:- If the ids parameter is not provided, then either the dates parameter or the \[begin_date, end_date\] parameters must be provided. - If the ids parameter is provided, then only the ids parameter will be effective, and there is no need to provide the dates parameter or the \[begin_date, end_date\] parameters
+    /// Date id, you can use the response body data. calendar_dates.id.
+    ///
+    /// **Note**:
+    /// - If the ids parameter is not provided, then either the dates parameter or the *begin_date, end_date* parameters must be provided. - If the ids parameter is provided, then only the ids parameter will be effective, and there is no need to provide the dates parameter or the *begin_date, end_date* parameters
     pub ids: Option<Vec<String>>,
 }
 impl ToJson for CalendarDateByDateFilter {
@@ -1539,7 +1552,7 @@ impl ToJson for CalendarDateByDateFilter {
         w.end_object();
     }
 }
-/// `CommonSchemaConfig`
+/// The `common_schema_config` of \[`CustomField`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1587,7 +1600,7 @@ impl FromJson for CommonSchemaConfig {
         Ok(out)
     }
 }
-/// `CommonSchemaOption`
+/// The `enum_field_option_list` of \[`EnumFieldSetting`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1615,7 +1628,7 @@ impl FromJson for CommonSchemaOption {
         Ok(out)
     }
 }
-/// `Company`
+/// The request body of `corehr.v1.company.create` (Create company).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1627,9 +1640,9 @@ pub struct Company {
     pub id: Option<String>,
     /// Company basic information, the structure maintains the company's name, code, enabling status, parent company and other basic information
     pub hiberarchy_common: Option<HiberarchyCommon>,
-    /// The nature of the company is obtained through the \[Get Field Details\] query. Request parameters: object_api_name = company; custom_api_name = type
+    /// The nature of the company is obtained through the *Get Field Details* query. Request parameters: object_api_name = company; custom_api_name = type
     pub r#type: Option<Enum>,
-    /// The industry is located, and it is obtained through the \[Get Field Details\] query. Request parameters: object_api_name = company; custom_api_name = industry
+    /// The industry is located, and it is obtained through the *Get Field Details* query. Request parameters: object_api_name = company; custom_api_name = industry
     pub industry_list: Option<Vec<Enum>>,
     /// Legal Representative.Only when the country/region in the registered address is not Chinese mainland, the legal representative field is valid.If the country/region in the registered address is not Chinese mainland, then filling in the legal representative field is invalid
     pub legal_representative: Option<Vec<I18n>>,
@@ -1639,7 +1652,7 @@ pub struct Company {
     pub tax_payer_id: Option<String>,
     /// Whether it is confidential, this function is not supported for the time being and can be ignored
     pub confidential: Option<bool>,
-    /// Company principal type, obtained by \[Get Field Details\] query. Request parameters: object_api_name = company; custom_api_name = subtype
+    /// Company principal type, obtained by *Get Field Details* query. Request parameters: object_api_name = company; custom_api_name = subtype
     pub sub_type_list: Option<Vec<Enum>>,
     /// Is it a branch office?
     pub branch_company: Option<bool>,
@@ -1778,7 +1791,7 @@ impl ToJson for Company {
         None
     }
 }
-/// `Contract`
+/// The request body of `corehr.v1.contract.create` (Create contract).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1792,23 +1805,25 @@ pub struct Contract {
     pub effective_time: Option<String>,
     /// Actual end date
     pub expiration_time: Option<String>,
-    /// Employment ID, you can get more information by\[get employment infomation\]
+    /// Employment ID, you can get more information by*get employment infomation*
     pub employment_id: Option<String>,
-    /// Contract type can be obtained through the document\[Get field details\] with param:- object_api_name：contract- custom_api_name：contract_type
+    /// Contract type can be obtained through the document*Get field details* with param:
+    /// - object_api_name：contract
+    /// - custom_api_name：contract_type
     pub contract_type: Option<Enum>,
-    /// Company ID, Company Info can be obtained through the document \[Get company by ID\]
+    /// Company ID, Company Info can be obtained through the document *Get company by ID*
     pub first_party_company_id: Option<String>,
-    /// Person Info can be obtained through the document \[Get personal information by ID\]
+    /// Person Info can be obtained through the document *Get personal information by ID*
     pub person_id: Option<String>,
     /// Custom fields, reserved, current not supported
     pub custom_fields: Option<Vec<ObjectFieldData>>,
-    /// Duration type can be obtained through the document \[Feishu CoreHR enumeration constants\]duration type enumeration definition section
+    /// Duration type can be obtained through the document *Feishu CoreHR enumeration constants*duration type enumeration definition section
     pub duration_type: Option<Enum>,
     /// Contract end date
     pub contract_end_date: Option<String>,
     /// Contract Number
     pub contract_number: Option<String>,
-    /// Signing type can be obtained through the document \[Feishu CoreHR enumeration constants\]signing type enumeration definition section
+    /// Signing type can be obtained through the document *Feishu CoreHR enumeration constants*signing type enumeration definition section
     pub signing_type: Option<Enum>,
     /// `contract_status`
     pub contract_status: Option<Enum>,
@@ -1881,7 +1896,7 @@ impl ToJson for Contract {
         None
     }
 }
-/// `ConvertCommonDataIdRequestBody`
+/// The request body of `corehr.v1.common_data_id.convert` (ID Convert).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1899,7 +1914,7 @@ impl ToJson for ConvertCommonDataIdRequestBody {
         w.end_object();
     }
 }
-/// `ConvertCommonDataIdResponseBody`
+/// The data `corehr.v1.common_data_id.convert` (ID Convert) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1918,7 +1933,7 @@ impl FromJson for ConvertCommonDataIdResponseBody {
         Ok(out)
     }
 }
-/// `CountryRegion`
+/// The `country_region` of \[`GetCountryRegionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1946,7 +1961,7 @@ impl FromJson for CountryRegion {
         Ok(out)
     }
 }
-/// `CpstBandWidth`
+/// The `band_width` of \[`CpstGradeStandardValue`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1968,7 +1983,7 @@ impl FromJson for CpstBandWidth {
         Ok(out)
     }
 }
-/// `CpstCurrency`
+/// The `currency` of \[`CpstGrade`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1993,7 +2008,7 @@ impl FromJson for CpstCurrency {
         Ok(out)
     }
 }
-/// `CpstGrade`
+/// The `grade` of \[`MatchCompensationStandardResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2024,7 +2039,7 @@ impl FromJson for CpstGrade {
         Ok(out)
     }
 }
-/// `CpstGradeStandardValue`
+/// The `grade_standard_value` of \[`CpstGrade`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2052,7 +2067,7 @@ impl FromJson for CpstGradeStandardValue {
         Ok(out)
     }
 }
-/// `CpstStandardType`
+/// The `standard_type` of \[`CpstGradeStandardValue`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2071,7 +2086,7 @@ impl FromJson for CpstStandardType {
         Ok(out)
     }
 }
-/// `CreateDepartmentResponseBody`
+/// The data `corehr.v1.department.create` (Create department) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2090,7 +2105,7 @@ impl FromJson for CreateDepartmentResponseBody {
         Ok(out)
     }
 }
-/// `CreateEmploymentResponseBody`
+/// The data `corehr.v1.employment.create` (Create employment information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2109,7 +2124,7 @@ impl FromJson for CreateEmploymentResponseBody {
         Ok(out)
     }
 }
-/// `CreateJobChangeRequestBody`
+/// The request body of `corehr.v1.job_change.create` (Initiate employee changes).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2117,13 +2132,15 @@ impl FromJson for CreateEmploymentResponseBody {
     serde(default)
 )]
 pub struct CreateJobChangeRequestBody {
-    /// Change mode Options:1(Direct Transaction),2(Initiate a change)
+    /// Change mode Options:
+    /// - `1`: Direct Transaction
+    /// - `2`: Initiate a change
     pub transfer_mode: i64,
     /// Employee ID, the ID type is consistent with the value of the query parameter user_id_type. For example, when user_id_type is user_id, this field takes the user_id of the employee, and if user_id_type is people_corehr_id, it takes the employee's personnel employment ID
     pub employment_id: String,
-    /// Unique identification of the transaction type. Transaction types that are only used in special scenarios, such as organization_adjustment, responsibility_transfer, and conversion_after_probation_period, are not supported. Available through the interface \[Get a list of transaction types\]Attention: This field is required
+    /// Unique identification of the transaction type. Transaction types that are only used in special scenarios, such as organization_adjustment, responsibility_transfer, and conversion_after_probation_period, are not supported. Available through the interface *Get a list of transaction types*Attention: This field is required
     pub transfer_type_unique_identifier: String,
-    /// Associated process unique device identifiers, available through the interface \[Get a list of transaction types\]Note: When the transaction mode is 2, this field is required
+    /// Associated process unique device identifiers, available through the interface *Get a list of transaction types*Note: When the transaction mode is 2, this field is required
     pub flow_id: Option<String>,
     /// Effective Date
     pub effective_date: String,
@@ -2166,7 +2183,7 @@ impl ToJson for CreateJobChangeRequestBody {
         None
     }
 }
-/// `CreateJobChangeResponseBody`
+/// The data `corehr.v1.job_change.create` (Initiate employee changes) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2217,7 +2234,7 @@ impl FromJson for CreateJobChangeResponseBody {
         Ok(out)
     }
 }
-/// `CreateLeaveGrantingRecordRequestBody`
+/// The request body of `corehr.v1.leave_granting_record.create` (Create vacation grant records).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2225,7 +2242,7 @@ impl FromJson for CreateJobChangeResponseBody {
     serde(default)
 )]
 pub struct CreateLeaveGrantingRecordRequestBody {
-    /// Leave_type_id type ID, the enumeration value can be obtained through the \[Get a list of vacation types\] interface,if there is a vacation subclass under the vacation type, only the ID of the vacation subclass is passed in here
+    /// Leave_type_id type ID, the enumeration value can be obtained through the *Get a list of vacation types* interface,if there is a vacation subclass under the vacation type, only the ID of the vacation subclass is passed in here
     pub leave_type_id: String,
     /// Employee ID, employee id of Feishu personnel. Corresponding user_id_type
     pub employment_id: String,
@@ -2277,7 +2294,7 @@ impl ToJson for CreateLeaveGrantingRecordRequestBody {
         None
     }
 }
-/// `CreateLeaveGrantingRecordResponseBody`
+/// The data `corehr.v1.leave_granting_record.create` (Create vacation grant records) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2296,7 +2313,7 @@ impl FromJson for CreateLeaveGrantingRecordResponseBody {
         Ok(out)
     }
 }
-/// `Currency`
+/// The `currency` of \[`Company`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2310,9 +2327,9 @@ pub struct Currency {
     pub country_region_id: Option<String>,
     /// currency name
     pub currency_name: Option<Vec<I18n>>,
-    /// The reference code of the corresponding currency. obtained through the \[Search currency information v2\]
+    /// The reference code of the corresponding currency. obtained through the *Search currency information v2*
     pub numeric_code: Option<i64>,
-    /// Legal currency corresponding codes, such as CNY, USD, etc.obtained through the \[Search currency information v2\]
+    /// Legal currency corresponding codes, such as CNY, USD, etc.obtained through the *Search currency information v2*
     pub currency_alpha_3_code: Option<String>,
     /// `country_region_id_list`
     pub country_region_id_list: Option<Vec<String>>,
@@ -2348,7 +2365,7 @@ impl ToJson for Currency {
         None
     }
 }
-/// `CustomField`
+/// The `data` of \[`GetByParamCustomFieldResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2397,7 +2414,7 @@ impl FromJson for CustomField {
         Ok(out)
     }
 }
-/// `CustomFieldData`
+/// The `custom_fields` of \[`OffboardingInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2405,13 +2422,13 @@ impl FromJson for CustomField {
     serde(default)
 )]
 pub struct CustomFieldData {
-    /// Custom field apiname, which is the unique identifier of the custom field. You can get it by \[Get Custom Field List\]
+    /// Custom field apiname, which is the unique identifier of the custom field. You can get it by *Get Custom Field List*
     pub custom_api_name: String,
     /// `name`
     pub name: Option<Name>,
     /// `type`
     pub r#type: Option<i64>,
-    /// Field value, which is the string escaped by json, according to the metadata definition, the field format is different (such as 123, 123.23, "true", \["id1", "id2"\], "2006-01-02 15:04:05")Attention:1. The enumeration field value can be obtained by \[Get Field Details\], the reference interface returns, field details &gt; field type configuration information &gt; option configuration information &gt; option information &gt; enumeration value set API name
+    /// Field value, which is the string escaped by json, according to the metadata definition, the field format is different (such as 123, 123.23, "true", \["id1", "id2"\], "2006-01-02 15:04:05")Attention:1. The enumeration field value can be obtained by *Get Field Details*, the reference interface returns, field details &gt; field type configuration information &gt; option configuration information &gt; option information &gt; enumeration value set API name
     pub value: String,
 }
 impl FromJson for CustomFieldData {
@@ -2444,7 +2461,7 @@ impl ToJson for CustomFieldData {
         None
     }
 }
-/// `DateTimeFieldSetting`
+/// The `date_time_field_setting` of \[`CommonSchemaConfig`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2463,7 +2480,7 @@ impl FromJson for DateTimeFieldSetting {
         Ok(out)
     }
 }
-/// `Department`
+/// The request body of `corehr.v1.department.patch` (Update department).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2487,9 +2504,10 @@ pub struct Department {
     pub expiration_time: Option<String>,
     /// Custom fields
     pub custom_fields: Option<Vec<ObjectFieldData>>,
-    /// Cost center ID, you can get the corresponding cost center information through the \[Search cost center information\] interface
+    /// Cost center ID, you can get the corresponding cost center information through the *Search cost center information* interface
     pub cost_center_id: Option<String>,
-    /// Post management mode- For detailed enumeration types, please refer to the definition of staffing_model in \[enumeration scene\]
+    /// Post management mode
+    /// - For detailed enumeration types, please refer to the definition of staffing_model in *enumeration scene*
     pub staffing_model: Option<Enum>,
 }
 impl FromJson for Department {
@@ -2543,7 +2561,7 @@ impl ToJson for Department {
         None
     }
 }
-/// `DepartmentCreate`
+/// The request body of `corehr.v1.department.create` (Create department).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2553,23 +2571,29 @@ impl ToJson for Department {
 pub struct DepartmentCreate {
     /// `id`
     pub id: Option<String>,
-    /// Department type, obtained through the\[request interface\]query. Request parameters: object_api_name = department; custom_api_name = subtype
+    /// Department type, obtained through the*request interface*query. Request parameters: object_api_name = department; custom_api_name = subtype
     pub sub_type: Option<Enum>,
-    /// department head- Detailed information can be obtained through the \[Search Employee Information\] or \[Batch Query Employee\] interface
+    /// department head
+    /// - Detailed information can be obtained through the *Search Employee Information* or *Batch Query Employee* interface
     pub manager: Option<String>,
     /// Is it confidential?
     pub is_confidential: Option<bool>,
     /// Organization entity public field, including name, description, superior, start and stop status, effective date, code and other basic information
     pub hiberarchy_common: HiberarchyCommon,
-    /// Effective date- Fill in the format: YYYY-MM-DD 00:00:00 (the system will automatically change the hours, minutes and seconds to 00:00:00)- The system defaults to take effect at 00:00:00 on the day when the date is filled in- This interface only supports the smallest unit of day- Date range requirements: 1900-01-01 00:00:00～9999-12-31 23:59:59
+    /// Effective date
+    /// - Fill in the format: YYYY-MM-DD 00:00:00 (the system will automatically change the hours, minutes and seconds to 00:00:00)
+    /// - The system defaults to take effect at 00:00:00 on the day when the date is filled in
+    /// - This interface only supports the smallest unit of day
+    /// - Date range requirements: 1900-01-01 00:00:00～9999-12-31 23:59:59
     pub effective_time: String,
     /// `expiration_time`
     pub expiration_time: Option<String>,
-    /// custom field type，See \[Get custom field list\]
+    /// custom field type，See *Get custom field list*
     pub custom_fields: Option<Vec<ObjectFieldData>>,
-    /// Cost center idDetailed information can be obtained through the \[Search cost center information\] interface query
+    /// Cost center idDetailed information can be obtained through the *Search cost center information* interface query
     pub cost_center_id: Option<String>,
-    /// Post management mode- For detailed enumeration types, please refer to the definition of staffing_model in \[enumeration scene\]
+    /// Post management mode
+    /// - For detailed enumeration types, please refer to the definition of staffing_model in *enumeration scene*
     pub staffing_model: Option<Enum>,
     /// `is_prefer_manual_encoding`
     pub is_prefer_manual_encoding: Option<bool>,
@@ -2631,7 +2655,7 @@ impl ToJson for DepartmentCreate {
         None
     }
 }
-/// `Dependent`
+/// The `dependent_list` of \[`Person`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2769,7 +2793,7 @@ impl ToJson for Dependent {
         None
     }
 }
-/// `EditEnumOptionCommonDataMetaDataRequestBody`
+/// The request body of `corehr.v1.common_data_meta_data.edit_enum_option` (Modify enumeration value options).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2805,7 +2829,7 @@ impl ToJson for EditEnumOptionCommonDataMetaDataRequestBody {
         None
     }
 }
-/// `Education`
+/// The `education_list` of \[`Person`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2895,7 +2919,7 @@ impl ToJson for Education {
         None
     }
 }
-/// `Email`
+/// The `work_email_list` of \[`Employment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2949,7 +2973,7 @@ impl ToJson for Email {
         None
     }
 }
-/// `EmergencyContact`
+/// The `emergency_contact_list` of \[`Person`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3006,7 +3030,7 @@ impl ToJson for EmergencyContact {
         None
     }
 }
-/// `EmployeeType`
+/// The request body of `corehr.v1.employee_type.create` (Creator employee type).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3061,7 +3085,7 @@ impl ToJson for EmployeeType {
         None
     }
 }
-/// `Employment`
+/// The request body of `corehr.v1.employment.patch` (Update employment information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3103,7 +3127,7 @@ pub struct Employment {
     pub recruitment_type: Option<Enum>,
     /// Type of employment
     pub employment_type: Option<Enum>,
-    /// Person ID, person detailed information can be obtained through \[Query individual personal information\] API
+    /// Person ID, person detailed information can be obtained through *Query individual personal information* API
     pub person_id: Option<String>,
     /// `probation_period`
     pub probation_period: Option<i64>,
@@ -3123,7 +3147,9 @@ pub struct Employment {
     pub employment_status: Option<Enum>,
     /// Custom fields
     pub custom_fields: Option<Vec<ObjectFieldData>>,
-    /// Work email List , the email is visible on the profile page only if all of the following conditions are met:- is_primary = `"true"` - is_public = `"true"`- email_usage = `"work"`
+    /// Work email List , the email is visible on the profile page only if all of the following conditions are met:
+    /// - is_primary = `"true"` - is_public = `"true"`
+    /// - email_usage = `"work"`
     pub work_email_list: Option<Vec<Email>>,
     /// `email_address`
     pub email_address: Option<String>,
@@ -3277,7 +3303,7 @@ impl ToJson for Employment {
         None
     }
 }
-/// `EmploymentCreate`
+/// The request body of `corehr.v1.employment.create` (Create employment information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3331,7 +3357,9 @@ pub struct EmploymentCreate {
     pub employment_status: Option<Enum>,
     /// Custom fields
     pub custom_fields: Option<Vec<ObjectFieldData>>,
-    /// Work email List , the email is visible on the profile page only if all of the following conditions are met:- is_primary = `"true"` - is_public = `"true"`- email_usage = `"work"`
+    /// Work email List , the email is visible on the profile page only if all of the following conditions are met:
+    /// - is_primary = `"true"` - is_public = `"true"`
+    /// - email_usage = `"work"`
     pub work_email_list: Option<Vec<Email>>,
     /// `email_address`
     pub email_address: Option<String>,
@@ -3452,7 +3480,7 @@ impl ToJson for EmploymentCreate {
         None
     }
 }
-/// `EmploymentLeaveBalance`
+/// The `employment_leave_balance_list` of \[`LeaveBalancesLeaveResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3480,7 +3508,7 @@ impl FromJson for EmploymentLeaveBalance {
         Ok(out)
     }
 }
-/// `Enum`
+/// The `address_type_list` of \[`Address`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3519,7 +3547,7 @@ impl ToJson for Enum {
         None
     }
 }
-/// `EnumFieldOption`
+/// The `enum_field_options` of \[`AddEnumOptionCommonDataMetaDataRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3559,7 +3587,7 @@ impl ToJson for EnumFieldOption {
         None
     }
 }
-/// `EnumFieldSetting`
+/// The `enum_field_setting` of \[`CommonSchemaConfig`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3581,7 +3609,7 @@ impl FromJson for EnumFieldSetting {
         Ok(out)
     }
 }
-/// `File`
+/// The `birth_certificate_of_child` of \[`Dependent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3607,7 +3635,7 @@ impl ToJson for File {
         w.end_object();
     }
 }
-/// `FilterCondition`
+/// The `conditions` of \[`FilterExpression`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3635,7 +3663,7 @@ impl FromJson for FilterCondition {
         Ok(out)
     }
 }
-/// `FilterExpression`
+/// The `expression` of \[`PermissionSecurityGroup`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3660,7 +3688,7 @@ impl FromJson for FilterExpression {
         Ok(out)
     }
 }
-/// `FilterRuleValue`
+/// The `left` of \[`FilterCondition`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3688,7 +3716,7 @@ impl FromJson for FilterRuleValue {
         Ok(out)
     }
 }
-/// `FormFieldVariable`
+/// The `field_variable_values` of \[`GetProcessFormVariableDataResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3713,7 +3741,7 @@ impl FromJson for FormFieldVariable {
         Ok(out)
     }
 }
-/// `FormFieldVariableBoolValue`
+/// The `bool_value` of \[`FormFieldVariableListObject`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3732,7 +3760,7 @@ impl FromJson for FormFieldVariableBoolValue {
         Ok(out)
     }
 }
-/// `FormFieldVariableDateValue`
+/// The `date_value` of \[`FormFieldVariableListObject`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3751,7 +3779,7 @@ impl FromJson for FormFieldVariableDateValue {
         Ok(out)
     }
 }
-/// `FormFieldVariableDatetimeValue`
+/// The `date_time_value` of \[`FormFieldVariableListObject`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3773,7 +3801,7 @@ impl FromJson for FormFieldVariableDatetimeValue {
         Ok(out)
     }
 }
-/// `FormFieldVariableEmploymentValue`
+/// The `employment_value` of \[`FormFieldVariableListObject`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3795,7 +3823,7 @@ impl FromJson for FormFieldVariableEmploymentValue {
         Ok(out)
     }
 }
-/// `FormFieldVariableEnumValue`
+/// The `enum_value` of \[`FormFieldVariableListObject`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3820,7 +3848,7 @@ impl FromJson for FormFieldVariableEnumValue {
         Ok(out)
     }
 }
-/// `FormFieldVariableFileValue`
+/// The `file_value` of \[`FormFieldVariableListObject`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3851,7 +3879,7 @@ impl FromJson for FormFieldVariableFileValue {
         Ok(out)
     }
 }
-/// `FormFieldVariableI18nValue`
+/// The `i18n_value` of \[`FormFieldVariableListObject`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3870,7 +3898,7 @@ impl FromJson for FormFieldVariableI18nValue {
         Ok(out)
     }
 }
-/// `FormFieldVariableListObject`
+/// The `values` of \[`FormFieldVariableListValue`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3925,7 +3953,7 @@ impl FromJson for FormFieldVariableListObject {
         Ok(out)
     }
 }
-/// `FormFieldVariableListValue`
+/// The `list_value` of \[`FormVariableValueInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3944,7 +3972,7 @@ impl FromJson for FormFieldVariableListValue {
         Ok(out)
     }
 }
-/// `FormFieldVariableNullValue`
+/// The `null_value` of \[`FormFieldVariableListObject`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3958,7 +3986,7 @@ impl FromJson for FormFieldVariableNullValue {
         Ok(Self {})
     }
 }
-/// `FormFieldVariableObjectValue`
+/// The `object_value` of \[`FormFieldVariableListObject`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3980,7 +4008,7 @@ impl FromJson for FormFieldVariableObjectValue {
         Ok(out)
     }
 }
-/// `FormFieldVariableRecordValue`
+/// The `record_value` of \[`FormFieldVariableListObject`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3999,7 +4027,7 @@ impl FromJson for FormFieldVariableRecordValue {
         Ok(out)
     }
 }
-/// `FormFieldVariableRecordValueExample`
+/// The `values` of \[`FormFieldVariableRecordValue`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4018,7 +4046,7 @@ impl FromJson for FormFieldVariableRecordValueExample {
         Ok(out)
     }
 }
-/// `FormFieldVariableTextValue`
+/// The `text_value` of \[`FormFieldVariableListObject`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4037,7 +4065,7 @@ impl FromJson for FormFieldVariableTextValue {
         Ok(out)
     }
 }
-/// `FormVariableValueInfo`
+/// The `variable_value` of \[`FormFieldVariable`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4095,7 +4123,7 @@ impl FromJson for FormVariableValueInfo {
         Ok(out)
     }
 }
-/// `FormVariableValueInfoExample`
+/// The `country_region` of \[`FormFieldVariableRecordValueExample`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4114,7 +4142,7 @@ impl FromJson for FormVariableValueInfoExample {
         Ok(out)
     }
 }
-/// `GetByParamAuthorizationResponseBody`
+/// The data `corehr.v1.authorization.get_by_param` (Query individual user authorization) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4133,7 +4161,7 @@ impl FromJson for GetByParamAuthorizationResponseBody {
         Ok(out)
     }
 }
-/// `GetByParamCustomFieldResponseBody`
+/// The data `corehr.v1.custom_field.get_by_param` (Get field details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4152,7 +4180,7 @@ impl FromJson for GetByParamCustomFieldResponseBody {
         Ok(out)
     }
 }
-/// `GetCompanyResponseBody`
+/// The data `corehr.v1.company.get` (Query a single company) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4171,7 +4199,7 @@ impl FromJson for GetCompanyResponseBody {
         Ok(out)
     }
 }
-/// `GetContractResponseBody`
+/// The data `corehr.v1.contract.get` (Query a single contract) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4190,7 +4218,7 @@ impl FromJson for GetContractResponseBody {
         Ok(out)
     }
 }
-/// `GetCountryRegionResponseBody`
+/// The data `corehr.v1.country_region.get` (Search a single country/region information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4209,7 +4237,7 @@ impl FromJson for GetCountryRegionResponseBody {
         Ok(out)
     }
 }
-/// `GetCurrencyResponseBody`
+/// The data `corehr.v1.currency.get` (Query single currency information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4228,7 +4256,7 @@ impl FromJson for GetCurrencyResponseBody {
         Ok(out)
     }
 }
-/// `GetDepartmentResponseBody`
+/// The data `corehr.v1.department.get` (Get department information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4247,7 +4275,7 @@ impl FromJson for GetDepartmentResponseBody {
         Ok(out)
     }
 }
-/// `GetEmployeeTypeResponseBody`
+/// The data `corehr.v1.employee_type.get` (Query an individual employee type) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4266,7 +4294,7 @@ impl FromJson for GetEmployeeTypeResponseBody {
         Ok(out)
     }
 }
-/// `GetJobDataResponseBody`
+/// The data `corehr.v1.job_data.get` (Get job information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4285,7 +4313,7 @@ impl FromJson for GetJobDataResponseBody {
         Ok(out)
     }
 }
-/// `GetJobFamilyResponseBody`
+/// The data `corehr.v1.job_family.get` (Query a single job sequence) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4304,7 +4332,7 @@ impl FromJson for GetJobFamilyResponseBody {
         Ok(out)
     }
 }
-/// `GetJobLevelResponseBody`
+/// The data `corehr.v1.job_level.get` (Get single job level) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4323,7 +4351,7 @@ impl FromJson for GetJobLevelResponseBody {
         Ok(out)
     }
 }
-/// `GetJobResponseBody`
+/// The data `corehr.v1.job.get` (Get job profile) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4342,7 +4370,7 @@ impl FromJson for GetJobResponseBody {
         Ok(out)
     }
 }
-/// `GetLocationResponseBody`
+/// The data `corehr.v1.location.get` (Get location information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4361,7 +4389,7 @@ impl FromJson for GetLocationResponseBody {
         Ok(out)
     }
 }
-/// `GetNationalIdTypeResponseBody`
+/// The data `corehr.v1.national_id_type.get` (Get national ID type) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4380,7 +4408,7 @@ impl FromJson for GetNationalIdTypeResponseBody {
         Ok(out)
     }
 }
-/// `GetPersonResponseBody`
+/// The data `corehr.v1.person.get` (Get personal information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4399,7 +4427,7 @@ impl FromJson for GetPersonResponseBody {
         Ok(out)
     }
 }
-/// `GetPreHireResponseBody`
+/// The data `corehr.v1.pre_hire.get` (Query individual candidates) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4418,7 +4446,7 @@ impl FromJson for GetPreHireResponseBody {
         Ok(out)
     }
 }
-/// `GetProcessFormVariableDataResponseBody`
+/// The data `corehr.v1.process_form_variable_data.get` (Get process form data) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4437,7 +4465,7 @@ impl FromJson for GetProcessFormVariableDataResponseBody {
         Ok(out)
     }
 }
-/// `GetSubdivisionResponseBody`
+/// The data `corehr.v1.subdivision.get` (Query a single province/administrative region information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4456,7 +4484,7 @@ impl FromJson for GetSubdivisionResponseBody {
         Ok(out)
     }
 }
-/// `GetSubregionResponseBody`
+/// The data `corehr.v1.subregion.get` (Query single city/region information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4475,7 +4503,7 @@ impl FromJson for GetSubregionResponseBody {
         Ok(out)
     }
 }
-/// `GetWorkingHoursTypeResponseBody`
+/// The data `corehr.v1.working_hours_type.get` (Query individual working hours type) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4494,7 +4522,7 @@ impl FromJson for GetWorkingHoursTypeResponseBody {
         Ok(out)
     }
 }
-/// `HiberarchyCommon`
+/// The `hiberarchy_common` of \[`Company`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4510,11 +4538,17 @@ pub struct HiberarchyCommon {
     pub r#type: Option<Enum>,
     /// Enable the company
     pub active: Option<bool>,
-    /// Version effective date- Fill in the format: YYYY-MM-DD 00:00:00 (the system will automatically change the hours, minutes and seconds to 00:00:00)- The system defaults to take effect at 00:00:00 on the day when the date is filled in- This interface only supports the smallest unit of day- Date range requirements: 1900-01-01 00:00:00～9999-12-31 23:59:59
+    /// Version effective date
+    /// - Fill in the format: YYYY-MM-DD 00:00:00 (the system will automatically change the hours, minutes and seconds to 00:00:00)
+    /// - The system defaults to take effect at 00:00:00 on the day when the date is filled in
+    /// - This interface only supports the smallest unit of day
+    /// - Date range requirements: 1900-01-01 00:00:00～9999-12-31 23:59:59
     pub effective_time: Option<String>,
     /// `expiration_time`
     pub expiration_time: Option<String>,
-    /// Company code (cannot be duplicated with other records)- When turning on automatic encoding, if no value is passed, the encoding will be automatically generated, otherwise the incoming value shall prevail- When automatic encoding is not enabled, the encoding will not be automatically generated without passing the value
+    /// Company code (cannot be duplicated with other records)
+    /// - When turning on automatic encoding, if no value is passed, the encoding will be automatically generated, otherwise the incoming value shall prevail
+    /// - When automatic encoding is not enabled, the encoding will not be automatically generated without passing the value
     pub code: Option<String>,
     /// Description
     pub description: Option<Vec<I18n>>,
@@ -4575,7 +4609,7 @@ impl ToJson for HiberarchyCommon {
         None
     }
 }
-/// `Hrbp`
+/// The `hrbp_list` of \[`QuerySecurityGroupResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4600,7 +4634,7 @@ impl FromJson for Hrbp {
         Ok(out)
     }
 }
-/// `I18n`
+/// The `legal_representative` of \[`Company`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4639,7 +4673,7 @@ impl ToJson for I18n {
         None
     }
 }
-/// `IdInfo`
+/// The `items` of \[`ConvertCommonDataIdResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4661,7 +4695,7 @@ impl FromJson for IdInfo {
         Ok(out)
     }
 }
-/// `ImageFieldSetting`
+/// The `image_field_setting` of \[`CommonSchemaConfig`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4683,7 +4717,7 @@ impl FromJson for ImageFieldSetting {
         Ok(out)
     }
 }
-/// `Job`
+/// The request body of `corehr.v1.job.create` (Create job profile).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4695,7 +4729,9 @@ pub struct Job {
     pub id: Option<String>,
     /// Job code (cannot be duplicated with other records' codes), this field is disabled when auto-encoding is turned on
     pub code: Option<String>,
-    /// Job title- Name cannot contain 「/」「；」「;」 characters- The Chinese and English names of the job title will be globally unique(Deactivated jobs will also be verified.)
+    /// Job title
+    /// - Name cannot contain 「/」「；」「;」 characters
+    /// - The Chinese and English names of the job title will be globally unique(Deactivated jobs will also be verified.)
     pub name: Option<Vec<I18n>>,
     /// describe
     pub description: Option<Vec<I18n>>,
@@ -4703,19 +4739,24 @@ pub struct Job {
     pub active: Option<bool>,
     /// job title
     pub job_title: Option<Vec<I18n>>,
-    /// Pathway ID, for details, please refer to \[Get Pathway information\]
+    /// Pathway ID, for details, please refer to *Get Pathway information*
     pub pathway_id: Option<String>,
-    /// Job sequence ID list- Details can be obtained by \[Batch Query Sequence\]
+    /// Job sequence ID list
+    /// - Details can be obtained by *Batch Query Sequence*
     pub job_family_id_list: Option<Vec<String>>,
-    /// Job Level ID List- Details can be obtained by \[Batch Query Job level\]
+    /// Job Level ID List
+    /// - Details can be obtained by *Batch Query Job level*
     pub job_level_id_list: Option<Vec<String>>,
-    /// The working hour system ID, enumeration value and detailed information can be obtained through the \[batch query working hour system\] interface query
+    /// The working hour system ID, enumeration value and detailed information can be obtained through the *batch query working hour system* interface query
     pub working_hours_type_id: Option<String>,
-    /// Version effective date- Fill in the format: YYYY-MM-DD 00:00:00 (the system will automatically change the time and seconds to 00:00:00)- The system defaults to 00:00:00 on the day of filling in the date.The interface is only supported up to the smallest unit for the day- Date range requirements: 1900-01-01 00:00:00~ 9999-12-31 23:59:59
+    /// Version effective date
+    /// - Fill in the format: YYYY-MM-DD 00:00:00 (the system will automatically change the time and seconds to 00:00:00)
+    /// - The system defaults to 00:00:00 on the day of filling in the date.The interface is only supported up to the smallest unit for the day
+    /// - Date range requirements: 1900-01-01 00:00:00~ 9999-12-31 23:59:59
     pub effective_time: Option<String>,
     /// `expiration_time`
     pub expiration_time: Option<String>,
-    /// Custom field, format reference:\[Custom Field Description\]Position, Job, Custom Organization Module
+    /// Custom field, format reference:*Custom Field Description*Position, Job, Custom Organization Module
     pub custom_fields: Option<Vec<ObjectFieldData>>,
     /// `is_prefer_manual_encoding`
     pub is_prefer_manual_encoding: Option<bool>,
@@ -4780,7 +4821,7 @@ impl ToJson for Job {
         None
     }
 }
-/// `JobData`
+/// The request body of `corehr.v1.job_data.create` (Create job information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4790,11 +4831,13 @@ impl ToJson for Job {
 pub struct JobData {
     /// `id`
     pub id: Option<String>,
-    /// Job record version ID- When the ID is not empty, the job record content of the specified version will be updated- When the ID is empty, a new version will be addedFunction grey release, if you need to update the specified version, please contact \[technical support\]
+    /// Job record version ID
+    /// - When the ID is not empty, the job record content of the specified version will be updated
+    /// - When the ID is empty, a new version will be addedFunction grey release, if you need to update the specified version, please contact *technical support*
     pub version_id: Option<String>,
     /// Level
     pub job_level_id: Option<String>,
-    /// The grade ID, enumeration value and detailed information can be obtained through the \[query grade\] interface query
+    /// The grade ID, enumeration value and detailed information can be obtained through the *query grade* interface query
     pub job_grade_id: Option<String>,
     /// Type of employee
     pub employee_type_id: Option<String>,
@@ -4844,7 +4887,7 @@ pub struct JobData {
     pub work_shift: Option<Enum>,
     /// Salary type
     pub compensation_type: Option<Enum>,
-    /// The company ID, the detailed information can be obtained through the \[Query a single company\] interface query
+    /// The company ID, the detailed information can be obtained through the *Query a single company* interface query
     pub service_company: Option<String>,
     /// `employee_subtype_id`
     pub employee_subtype_id: Option<String>,
@@ -4977,7 +5020,7 @@ impl ToJson for JobData {
         None
     }
 }
-/// `JobDataCostCenter`
+/// The `cost_center_list` of \[`Employment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5017,7 +5060,7 @@ impl ToJson for JobDataCostCenter {
         None
     }
 }
-/// `JobFamily`
+/// The request body of `corehr.v1.job_family.create` (Create job sequence).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5033,11 +5076,16 @@ pub struct JobFamily {
     pub active: Option<bool>,
     /// Selectable
     pub selectable: Option<bool>,
-    /// Senior Job Family ID. ID acquisition method:- Call \[Create Job Family\] \[Query the sequence information of the tenant\] and other interfaces to return the Job Family ID
+    /// Senior Job Family ID. ID acquisition method:
+    /// - Call *Create Job Family* *Query the sequence information of the tenant* and other interfaces to return the Job Family ID
     pub parent_id: Option<String>,
-    /// Pathway ID, for details, please refer to \[Get Pathway information\]
+    /// Pathway ID, for details, please refer to *Get Pathway information*
     pub pathway_ids: Option<Vec<String>>,
-    /// Version effective date- Fill in the format: YYYY-MM-DD 00:00:00 (the system will automatically change the hours, minutes and seconds to 00:00:00)- The system defaults to take effect at 00:00:00 on the day when the date is filled in- This interface only supports the smallest unit of day- Date range requirements: 1900-01-01 00:00:00～9999-12-31 23:59:59
+    /// Version effective date
+    /// - Fill in the format: YYYY-MM-DD 00:00:00 (the system will automatically change the hours, minutes and seconds to 00:00:00)
+    /// - The system defaults to take effect at 00:00:00 on the day when the date is filled in
+    /// - This interface only supports the smallest unit of day
+    /// - Date range requirements: 1900-01-01 00:00:00～9999-12-31 23:59:59
     pub effective_time: Option<String>,
     /// `expiration_time`
     pub expiration_time: Option<String>,
@@ -5095,7 +5143,7 @@ impl ToJson for JobFamily {
         None
     }
 }
-/// `JobLevel`
+/// The request body of `corehr.v1.job_level.create` (Create job level).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5119,7 +5167,7 @@ pub struct JobLevel {
     pub custom_fields: Option<Vec<ObjectFieldData>>,
     /// Job grade IDs
     pub job_grade: Option<Vec<String>>,
-    /// Pathway ID, for details, please refer to \[Get Pathway information\]
+    /// Pathway ID, for details, please refer to *Get Pathway information*
     pub pathway_ids: Option<Vec<String>>,
     /// `view_order`
     pub view_order: Option<i64>,
@@ -5169,7 +5217,7 @@ impl ToJson for JobLevel {
         None
     }
 }
-/// `LeaveBalance`
+/// The `leave_balance_list` of \[`EmploymentLeaveBalance`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5245,7 +5293,7 @@ impl FromJson for LeaveBalance {
         Ok(out)
     }
 }
-/// `LeaveBalancesLeaveResponseBody`
+/// The data `corehr.v1.leave.leave_balances` (Batch check employee vacation balance) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5274,7 +5322,7 @@ impl FromJson for LeaveBalancesLeaveResponseBody {
         Ok(out)
     }
 }
-/// `LeaveExtendItem`
+/// The `workday_extend_infos` of \[`LeaveRequest`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5296,7 +5344,7 @@ impl FromJson for LeaveExtendItem {
         Ok(out)
     }
 }
-/// `LeaveGrantingRecord`
+/// The `leave_granting_record` of \[`CreateLeaveGrantingRecordResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5354,7 +5402,7 @@ impl FromJson for LeaveGrantingRecord {
         Ok(out)
     }
 }
-/// `LeaveProcessInfo`
+/// The `leave_correct_process_info` of \[`LeaveRequest`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5379,7 +5427,7 @@ impl FromJson for LeaveProcessInfo {
         Ok(out)
     }
 }
-/// `LeaveRequest`
+/// The `leave_request_list` of \[`LeaveRequestHistoryLeaveResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5496,7 +5544,7 @@ impl FromJson for LeaveRequest {
         Ok(out)
     }
 }
-/// `LeaveRequestDetail`
+/// The `details` of \[`LeaveRequest`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5527,7 +5575,7 @@ impl FromJson for LeaveRequestDetail {
         Ok(out)
     }
 }
-/// `LeaveRequestHistoryLeaveResponseBody`
+/// The data `corehr.v1.leave.leave_request_history` (Batch query employee leave records) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5552,7 +5600,7 @@ impl FromJson for LeaveRequestHistoryLeaveResponseBody {
         Ok(out)
     }
 }
-/// `LeaveSubtype`
+/// The `leave_subtype_list` of \[`LeaveType`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5574,7 +5622,7 @@ impl FromJson for LeaveSubtype {
         Ok(out)
     }
 }
-/// `LeaveTagConf`
+/// The `leave_tag_conf` of \[`LeaveRequest`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5593,7 +5641,7 @@ impl FromJson for LeaveTagConf {
         Ok(out)
     }
 }
-/// `LeaveType`
+/// The `leave_type_list` of \[`LeaveTypesLeaveResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5633,7 +5681,7 @@ impl FromJson for LeaveType {
         Ok(out)
     }
 }
-/// `LeaveTypesLeaveResponseBody`
+/// The data `corehr.v1.leave.leave_types` (Get a list of vacation types) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5658,7 +5706,7 @@ impl FromJson for LeaveTypesLeaveResponseBody {
         Ok(out)
     }
 }
-/// `ListCompanyResponseBody`
+/// The data `corehr.v1.company.list` (Get company list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5683,7 +5731,7 @@ impl FromJson for ListCompanyResponseBody {
         Ok(out)
     }
 }
-/// `ListContractResponseBody`
+/// The data `corehr.v1.contract.list` (Get contract list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5708,7 +5756,7 @@ impl FromJson for ListContractResponseBody {
         Ok(out)
     }
 }
-/// `ListCountryRegionResponseBody`
+/// The data `corehr.v1.country_region.list` (Query country/region information in batches) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5733,7 +5781,7 @@ impl FromJson for ListCountryRegionResponseBody {
         Ok(out)
     }
 }
-/// `ListCurrencyResponseBody`
+/// The data `corehr.v1.currency.list` (Query currency information in batches) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5758,7 +5806,7 @@ impl FromJson for ListCurrencyResponseBody {
         Ok(out)
     }
 }
-/// `ListDepartmentResponseBody`
+/// The data `corehr.v1.department.list` (Get department list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5783,7 +5831,7 @@ impl FromJson for ListDepartmentResponseBody {
         Ok(out)
     }
 }
-/// `ListEmployeeTypeResponseBody`
+/// The data `corehr.v1.employee_type.list` (Batch query for employee types) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5808,7 +5856,7 @@ impl FromJson for ListEmployeeTypeResponseBody {
         Ok(out)
     }
 }
-/// `ListJobDataResponseBody`
+/// The data `corehr.v1.job_data.list` (Get the list of job information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5833,7 +5881,7 @@ impl FromJson for ListJobDataResponseBody {
         Ok(out)
     }
 }
-/// `ListJobFamilyResponseBody`
+/// The data `corehr.v1.job_family.list` (Get the list of job sequence) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5858,7 +5906,7 @@ impl FromJson for ListJobFamilyResponseBody {
         Ok(out)
     }
 }
-/// `ListJobLevelResponseBody`
+/// The data `corehr.v1.job_level.list` (Get the list of job level) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5883,7 +5931,7 @@ impl FromJson for ListJobLevelResponseBody {
         Ok(out)
     }
 }
-/// `ListJobResponseBody`
+/// The data `corehr.v1.job.list` (Get the list of job profile) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5908,7 +5956,7 @@ impl FromJson for ListJobResponseBody {
         Ok(out)
     }
 }
-/// `ListLocationResponseBody`
+/// The data `corehr.v1.location.list` (Get location list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5933,7 +5981,7 @@ impl FromJson for ListLocationResponseBody {
         Ok(out)
     }
 }
-/// `ListNationalIdTypeResponseBody`
+/// The data `corehr.v1.national_id_type.list` (Get the list of national ID type) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5958,7 +6006,7 @@ impl FromJson for ListNationalIdTypeResponseBody {
         Ok(out)
     }
 }
-/// `ListObjectApiNameCustomFieldResponseBody`
+/// The data `corehr.v1.custom_field.list_object_api_name` (Get a list of Feishu personnel objects) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5983,7 +6031,7 @@ impl FromJson for ListObjectApiNameCustomFieldResponseBody {
         Ok(out)
     }
 }
-/// `ListPreHireResponseBody`
+/// The data `corehr.v1.pre_hire.list` (Batch query for candidates) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6008,7 +6056,7 @@ impl FromJson for ListPreHireResponseBody {
         Ok(out)
     }
 }
-/// `ListSecurityGroupResponseBody`
+/// The data `corehr.v1.security_group.list` (Get a list of roles in batches) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6033,7 +6081,7 @@ impl FromJson for ListSecurityGroupResponseBody {
         Ok(out)
     }
 }
-/// `ListSubdivisionResponseBody`
+/// The data `corehr.v1.subdivision.list` (Query province/administrative region information in batches) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6058,7 +6106,7 @@ impl FromJson for ListSubdivisionResponseBody {
         Ok(out)
     }
 }
-/// `ListSubregionResponseBody`
+/// The data `corehr.v1.subregion.list` (Query city/region information in batches) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6083,7 +6131,7 @@ impl FromJson for ListSubregionResponseBody {
         Ok(out)
     }
 }
-/// `ListWorkingHoursTypeResponseBody`
+/// The data `corehr.v1.working_hours_type.list` (Get the list of working hours) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6108,7 +6156,7 @@ impl FromJson for ListWorkingHoursTypeResponseBody {
         Ok(out)
     }
 }
-/// `Location`
+/// The request body of `corehr.v1.location.create` (Create location).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6124,15 +6172,20 @@ pub struct Location {
     pub location_usage_list: Option<Vec<Enum>>,
     /// address
     pub address: Option<Vec<Address>>,
-    /// The working hour system ID, enumeration value and detailed information can be obtained through the \[batch query working hour system\] interface query
+    /// The working hour system ID, enumeration value and detailed information can be obtained through the *batch query working hour system* interface query
     pub working_hours_type_id: Option<String>,
-    /// Version effective date- Fill in the format: YYYY-MM-DD 00:00:00 (the system will automatically change the hours, minutes and seconds to 00:00:00)- The system defaults to take effect at 00:00:00 on the day when the date is filled in- This interface only supports the smallest unit of day- Date range requirements: 1900-01-01 00:00:00～9999-12-31 23:59:59
+    /// Version effective date
+    /// - Fill in the format: YYYY-MM-DD 00:00:00 (the system will automatically change the hours, minutes and seconds to 00:00:00)
+    /// - The system defaults to take effect at 00:00:00 on the day when the date is filled in
+    /// - This interface only supports the smallest unit of day
+    /// - Date range requirements: 1900-01-01 00:00:00～9999-12-31 23:59:59
     pub effective_time: String,
     /// `expiration_time`
     pub expiration_time: Option<String>,
     /// `custom_fields`
     pub custom_fields: Option<Vec<ObjectFieldData>>,
-    /// Locale ID, enumeration values and details can be obtained by \[Batch Query Enumeration Information\] interface query.- Request parameter object_api_name=location; custom_api_name=locale
+    /// Locale ID, enumeration values and details can be obtained by *Batch Query Enumeration Information* interface query.
+    /// - Request parameter object_api_name=location; custom_api_name=locale
     pub locale: Option<Enum>,
     /// Time zone
     pub time_zone_id: Option<String>,
@@ -6203,7 +6256,7 @@ impl ToJson for Location {
         None
     }
 }
-/// `LookupFieldSetting`
+/// The `lookup_field_setting` of \[`CommonSchemaConfig`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6225,7 +6278,7 @@ impl FromJson for LookupFieldSetting {
         Ok(out)
     }
 }
-/// `ManagementScope`
+/// The `management_scope_list` of \[`RoleAuthorization`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6264,7 +6317,7 @@ impl ToJson for ManagementScope {
         None
     }
 }
-/// `MatchCompensationStandardResponseBody`
+/// The data `corehr.v1.compensation_standard.match` (Get employee salary standards) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6289,7 +6342,7 @@ impl FromJson for MatchCompensationStandardResponseBody {
         Ok(out)
     }
 }
-/// `Name`
+/// The `name` of \[`CommonSchemaOption`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6319,7 +6372,7 @@ impl ToJson for Name {
         w.end_object();
     }
 }
-/// `NationalId`
+/// The `national_id_list` of \[`Dependent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6384,7 +6437,7 @@ impl ToJson for NationalId {
         None
     }
 }
-/// `NationalIdType`
+/// The request body of `corehr.v1.national_id_type.create` (Create national document type).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6464,7 +6517,7 @@ impl ToJson for NationalIdType {
         None
     }
 }
-/// `NumberFieldSetting`
+/// The `number_field_setting` of \[`CommonSchemaConfig`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6492,7 +6545,7 @@ impl FromJson for NumberFieldSetting {
         Ok(out)
     }
 }
-/// `Object`
+/// The `items` of \[`ListObjectApiNameCustomFieldResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6523,7 +6576,7 @@ impl FromJson for Object {
         Ok(out)
     }
 }
-/// `ObjectFieldData`
+/// The `custom_fields` of \[`Address`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6562,7 +6615,7 @@ impl ToJson for ObjectFieldData {
         None
     }
 }
-/// `Offboarding`
+/// The `items` of \[`SearchOffboardingResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6596,7 +6649,7 @@ impl FromJson for Offboarding {
         Ok(out)
     }
 }
-/// `OffboardingChecklist`
+/// The `offboarding_checklist` of \[`Offboarding`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6624,7 +6677,7 @@ impl FromJson for OffboardingChecklist {
         Ok(out)
     }
 }
-/// `OffboardingInfo`
+/// The `offboarding_info` of \[`Offboarding`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6757,7 +6810,7 @@ impl FromJson for OffboardingInfo {
         Ok(out)
     }
 }
-/// `OffboardingReason`
+/// The `items` of \[`QueryOffboardingResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6799,7 +6852,7 @@ impl FromJson for OffboardingReason {
         Ok(out)
     }
 }
-/// `OrgTruncation`
+/// The `org_truncation` of \[`SecurityGroup`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6824,7 +6877,7 @@ impl FromJson for OrgTruncation {
         Ok(out)
     }
 }
-/// `PatchEmploymentResponseBody`
+/// The data `corehr.v1.employment.patch` (Update employment information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6843,7 +6896,7 @@ impl FromJson for PatchEmploymentResponseBody {
         Ok(out)
     }
 }
-/// `PermissionDetail`
+/// The `permission_detail_list` of \[`RoleAuthorization`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6875,7 +6928,7 @@ impl FromJson for PermissionDetail {
         Ok(out)
     }
 }
-/// `PermissionSecurityGroup`
+/// The `grantor_rule_list` of \[`PermissionDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6900,7 +6953,7 @@ impl FromJson for PermissionSecurityGroup {
         Ok(out)
     }
 }
-/// `Person`
+/// The request body of `corehr.v1.person.create` (Create Personal Information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6930,7 +6983,9 @@ pub struct Person {
     pub race: Option<Enum>,
     /// Marital status
     pub marital_status: Option<Enum>,
-    /// Phone list , The phone is visible on the profile page only if all of the following conditions are met:- phone_number is not null- is_primary = `"true"` - phone_usage = `"home"`
+    /// Phone list , The phone is visible on the profile page only if all of the following conditions are met:
+    /// - phone_number is not null
+    /// - is_primary = `"true"` - phone_usage = `"home"`
     pub phone_list: Option<Vec<Phone>>,
     /// Address
     pub address_list: Option<Vec<Address>>,
@@ -7112,7 +7167,7 @@ impl ToJson for Person {
         None
     }
 }
-/// `PersonName`
+/// The `name` of \[`Dependent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7269,7 +7324,7 @@ impl ToJson for PersonName {
         None
     }
 }
-/// `PersonalProfile`
+/// The `personal_profile` of \[`Person`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7312,7 +7367,7 @@ impl ToJson for PersonalProfile {
         None
     }
 }
-/// `Phone`
+/// The `phone` of \[`Dependent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7387,7 +7442,7 @@ impl ToJson for Phone {
         None
     }
 }
-/// `PhoneNumberAndAreaCode`
+/// The `phone` of \[`Company`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7395,7 +7450,7 @@ impl ToJson for Phone {
     serde(default)
 )]
 pub struct PhoneNumberAndAreaCode {
-    /// The number corresponding to the area code.\[Request Interface\]Query and obtain. Request parameters: object_api_name = phone; custom_api_name = international_area_code
+    /// The number corresponding to the area code.*Request Interface*Query and obtain. Request parameters: object_api_name = phone; custom_api_name = international_area_code
     pub area_code: Enum,
     /// number
     pub phone_number: String,
@@ -7426,7 +7481,7 @@ impl ToJson for PhoneNumberAndAreaCode {
         None
     }
 }
-/// `PreHire`
+/// The request body of `corehr.v1.pre_hire.patch` (Update pending entry information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7500,7 +7555,7 @@ impl ToJson for PreHire {
         None
     }
 }
-/// `PreHireQuery`
+/// The `items` of \[`ListPreHireResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7552,7 +7607,7 @@ impl FromJson for PreHireQuery {
         Ok(out)
     }
 }
-/// `QueryAuthorizationResponseBody`
+/// The data `corehr.v1.authorization.query` (Batch query user authorization) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7577,7 +7632,7 @@ impl FromJson for QueryAuthorizationResponseBody {
         Ok(out)
     }
 }
-/// `QueryCustomFieldResponseBody`
+/// The data `corehr.v1.custom_field.query` (Get a list of custom fields) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7596,7 +7651,7 @@ impl FromJson for QueryCustomFieldResponseBody {
         Ok(out)
     }
 }
-/// `QueryOffboardingRequestBody`
+/// The request body of `corehr.v1.offboarding.query` (Query the list of reasons for employees offboarding).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7620,7 +7675,7 @@ impl ToJson for QueryOffboardingRequestBody {
         w.end_object();
     }
 }
-/// `QueryOffboardingResponseBody`
+/// The data `corehr.v1.offboarding.query` (Query the list of reasons for employees offboarding) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7639,7 +7694,7 @@ impl FromJson for QueryOffboardingResponseBody {
         Ok(out)
     }
 }
-/// `QuerySecurityGroupRequestBody`
+/// The request body of `corehr.v1.security_group.query` (Query HRBP/territory BP-Get HRBP/location BP by department or work location).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7669,7 +7724,7 @@ impl ToJson for QuerySecurityGroupRequestBody {
         None
     }
 }
-/// `QuerySecurityGroupResponseBody`
+/// The data `corehr.v1.security_group.query` (Query HRBP/territory BP-Get HRBP/location BP by department or work location) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7688,7 +7743,7 @@ impl FromJson for QuerySecurityGroupResponseBody {
         Ok(out)
     }
 }
-/// `QueryTransferReasonResponseBody`
+/// The data `corehr.v1.transfer_reason.query` (Get a list of reasons for the change) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7707,7 +7762,7 @@ impl FromJson for QueryTransferReasonResponseBody {
         Ok(out)
     }
 }
-/// `QueryTransferTypeResponseBody`
+/// The data `corehr.v1.transfer_type.query` (Get a list of change types) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7726,7 +7781,7 @@ impl FromJson for QueryTransferTypeResponseBody {
         Ok(out)
     }
 }
-/// `ReferenceObject`
+/// The `reference_object` of \[`CpstGradeStandardValue`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7748,7 +7803,7 @@ impl FromJson for ReferenceObject {
         Ok(out)
     }
 }
-/// `RoleAuthorization`
+/// The `role_authorization` of \[`GetByParamAuthorizationResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7773,7 +7828,7 @@ impl FromJson for RoleAuthorization {
         Ok(out)
     }
 }
-/// `RuleDimension`
+/// The `rule_dimension` of \[`PermissionSecurityGroup`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7795,7 +7850,7 @@ impl FromJson for RuleDimension {
         Ok(out)
     }
 }
-/// `SearchAssignedUserRequestBody`
+/// The request body of `corehr.v1.assigned_user.search` (List organization class role authorizations).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7843,7 +7898,7 @@ impl ToJson for SearchAssignedUserRequestBody {
         None
     }
 }
-/// `SearchOffboardingRequestBody`
+/// The request body of `corehr.v1.offboarding.search` (search offboarding information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7851,7 +7906,10 @@ impl ToJson for SearchAssignedUserRequestBody {
     serde(default)
 )]
 pub struct SearchOffboardingRequestBody {
-    /// Employment ID list.The ID type is consistent with the value of the query parameter user_id_type:1. When the value of user_id_type is open_id, please refer to \[How to obtain your own Open ID\] for the ID acquisition method.2. When the value of user_id_type is user_id, please refer to \[How to obtain your own User ID\] for the ID acquisition method.3. When the value of user_id_type is union_id, please refer to \[How to obtain your own Union ID\] for the ID acquisition method.4. When the value of user_id_type is people_corehr_id, first refer to \[How to obtain your own User ID\] to obtain the User ID. Then obtain the employment ID through \[ID conversion\]
+    /// Employment ID list.The ID type is consistent with the value of the query parameter user_id_type:1. When the value of user_id_type is open_id, please refer to *How to obtain your own Open ID* for the ID acquisition method.
+    /// 2. When the value of user_id_type is user_id, please refer to *How to obtain your own User ID* for the ID acquisition method.
+    /// 3. When the value of user_id_type is union_id, please refer to *How to obtain your own Union ID* for the ID acquisition method.
+    /// 4. When the value of user_id_type is people_corehr_id, first refer to *How to obtain your own User ID* to obtain the User ID. Then obtain the employment ID through *ID conversion*
     pub employment_ids: Option<Vec<String>>,
     /// Offboarding approval initiation time(the start of the search range).This field is optional and need to be used together with the end of the search range. please pass in the second-level timestamp format
     pub apply_initiating_time_start: Option<String>,
@@ -7871,9 +7929,9 @@ pub struct SearchOffboardingRequestBody {
     pub offboarding_date_end: Option<String>,
     /// Separation status, an "or" relationship between multiple states.It will searching offboarding information in all status when the value is empty
     pub statuses: Option<Vec<Statuses>>,
-    /// The reason for leaving list can be obtained through the \[Query employee reason for leaving list\] interface, and the departure information related to the lower-level reasons is not returned when querying.It will searching offboarding information in all reason when the value is empty. &lt;b&gt; Field permission requirements: &lt;/b&gt; &lt;md-perm name="corehr:employment.offboarding_reason.search:read" desc="Search by reason for offboarding" support_app_types="custom,isv" tags=""&gt;Search by reason for offboarding&lt;/md-perm&gt;
+    /// The reason for leaving list can be obtained through the *Query employee reason for leaving list* interface, and the departure information related to the lower-level reasons is not returned when querying.It will searching offboarding information in all reason when the value is empty. &lt;b&gt; Field permission requirements: &lt;/b&gt; &lt;md-perm name="corehr:employment.offboarding_reason.search:read" desc="Search by reason for offboarding" support_app_types="custom,isv" tags=""&gt;Search by reason for offboarding&lt;/md-perm&gt;
     pub reasons: Option<Vec<String>>,
-    /// The reason for leaving (employee) list can be obtained through the \[Query the employee reason for leaving list\] interface, and the departure information related to the subordinate reason is not returned when querying.It will searching offboarding information in all reason when the value is empty. &lt;b&gt; Field permission requirements: &lt;/b&gt;&lt;md-perm name="corehr:employment.offboarding_reason.search:read" desc="Search by reason for offboarding" support_app_types="custom,isv" tags=""&gt;Search by reason for offboarding&lt;/md-perm&gt;
+    /// The reason for leaving (employee) list can be obtained through the *Query the employee reason for leaving list* interface, and the departure information related to the subordinate reason is not returned when querying.It will searching offboarding information in all reason when the value is empty. &lt;b&gt; Field permission requirements: &lt;/b&gt;&lt;md-perm name="corehr:employment.offboarding_reason.search:read" desc="Search by reason for offboarding" support_app_types="custom,isv" tags=""&gt;Search by reason for offboarding&lt;/md-perm&gt;
     pub employee_reasons: Option<Vec<String>>,
     /// `department_ids`
     pub department_ids: Option<Vec<String>>,
@@ -7909,7 +7967,7 @@ impl ToJson for SearchOffboardingRequestBody {
         w.end_object();
     }
 }
-/// `SearchOffboardingResponseBody`
+/// The data `corehr.v1.offboarding.search` (search offboarding information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7940,7 +7998,7 @@ impl FromJson for SearchOffboardingResponseBody {
         Ok(out)
     }
 }
-/// `SecurityGroup`
+/// The `items` of \[`ListSecurityGroupResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7983,7 +8041,7 @@ impl FromJson for SecurityGroup {
         Ok(out)
     }
 }
-/// `SortOption`
+/// The `sort_options` of \[`WkOption`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7993,9 +8051,14 @@ impl FromJson for SecurityGroup {
 pub struct SortOption {
     /// Sorting field
     pub sort_field: Option<String>,
-    /// Sorting order. Options:0(ASC Ascending order.),1(DESC Descending order.)
+    /// Sorting order. Options:
+    /// - `0`: ASC Ascending order.
+    /// - `1`: DESC Descending order.
     pub sort_order: Option<i64>,
-    /// 0 = Chinese keywords; 1 = English keywords; 2 = Pinyin. Options:0(CN_KEYWORD Chinese keywords),1(EN_KEYWORD English keywords),2(SORT_FULL_PINYIN Pinyin)
+    /// 0 = Chinese keywords; 1 = English keywords; 2 = Pinyin. Options:
+    /// - `0`: CN_KEYWORD Chinese keywords
+    /// - `1`: EN_KEYWORD English keywords
+    /// - `2`: SORT_FULL_PINYIN Pinyin
     pub sort_i18n: Option<i64>,
     /// Sort by the hierarchical depth of a specific field
     pub sort_by_strand_length: Option<bool>,
@@ -8016,7 +8079,7 @@ impl ToJson for SortOption {
         w.end_object();
     }
 }
-/// `Subdivision`
+/// The `subdivision` of \[`GetSubdivisionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8044,7 +8107,7 @@ impl FromJson for Subdivision {
         Ok(out)
     }
 }
-/// `SubmitOffboardingRequestBody`
+/// The request body of `corehr.v1.offboarding.submit` (Operation employee resignation).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8052,9 +8115,13 @@ impl FromJson for Subdivision {
     serde(default)
 )]
 pub struct SubmitOffboardingRequestBody {
-    /// Offboarding mode,currently only direct offboarding is supported Options:1(Termination_of_dismissal Direct offboarding)
+    /// Offboarding mode,currently only direct offboarding is supported Options:
+    /// - `1`: Termination_of_dismissal Direct offboarding
     pub offboarding_mode: i64,
-    /// Employee ID. The ID type is consistent with the value of the query parameter user_id_type:1. When the value of user_id_type is open_id, please refer to \[How to obtain your own Open ID\] for the ID acquisition method.2. When the value of user_id_type is user_id, please refer to \[How to obtain your own User ID\] for the ID acquisition method.3. When the value of user_id_type is union_id, please refer to \[How to obtain your own Union ID\] for the ID acquisition method.4. When the value of user_id_type is people_corehr_id, first refer to \[How to obtain your own User ID\] to obtain the User ID. Then obtain the employment ID through \[ID conversion\]
+    /// Employee ID. The ID type is consistent with the value of the query parameter user_id_type:1. When the value of user_id_type is open_id, please refer to *How to obtain your own Open ID* for the ID acquisition method.
+    /// 2. When the value of user_id_type is user_id, please refer to *How to obtain your own User ID* for the ID acquisition method.
+    /// 3. When the value of user_id_type is union_id, please refer to *How to obtain your own Union ID* for the ID acquisition method.
+    /// 4. When the value of user_id_type is people_corehr_id, first refer to *How to obtain your own User ID* to obtain the User ID. Then obtain the employment ID through *ID conversion*
     pub employment_id: String,
     /// Offboarding date,parameter format should be YYYY-MM-DD
     pub offboarding_date: String,
@@ -8062,15 +8129,22 @@ pub struct SubmitOffboardingRequestBody {
     pub offboarding_reason_unique_identifier: String,
     /// The reason explanation for offboarding,length limit is 6000 characters.This field is allowed to be empty
     pub offboarding_reason_explanation: Option<String>,
-    /// Initiator ID.The ID type is consistent with the value of the query parameter user_id_type:1. When the value of user_id_type is open_id, please refer to \[How to obtain your own Open ID\] for the ID acquisition method.2. When the value of user_id_type is user_id, please refer to \[How to obtain your own User ID\] for the ID acquisition method.3. When the value of user_id_type is union_id, please refer to \[How to obtain your own Union ID\] for the ID acquisition method.4. When the value of user_id_type is people_corehr_id, first refer to \[How to obtain your own User ID\] to obtain the User ID. Then obtain the employment ID through \[ID conversion\].Note: 1. Only the operator can revoke the offboarding2. The operator will be system user When it is empty
+    /// Initiator ID.The ID type is consistent with the value of the query parameter user_id_type:1. When the value of user_id_type is open_id, please refer to *How to obtain your own Open ID* for the ID acquisition method.
+    /// 2. When the value of user_id_type is user_id, please refer to *How to obtain your own User ID* for the ID acquisition method.
+    /// 3. When the value of user_id_type is union_id, please refer to *How to obtain your own Union ID* for the ID acquisition method.
+    /// 4. When the value of user_id_type is people_corehr_id, first refer to *How to obtain your own User ID* to obtain the User ID. Then obtain the employment ID through *ID conversion*.Note: 1. Only the operator can revoke the offboarding2. The operator will be system user When it is empty
     pub initiator_id: Option<String>,
-    /// Whether to join the offboarding block listAttention:1. When the value is true, the block_reason is required.2. When the value is false, it is not allowed to fill in the block_reason and block_reason_explanation.3. When the value is empty, it is not allowed to fill in the block_reason and block_reason_explanation.4. If you choose to join the block list when operate employee's offboarding, you will only enter the block list after the employee's offboarding takes effect
+    /// Whether to join the offboarding block listAttention:1. When the value is true, the block_reason is required.
+    /// 2. When the value is false, it is not allowed to fill in the block_reason and block_reason_explanation.
+    /// 3. When the value is empty, it is not allowed to fill in the block_reason and block_reason_explanation.
+    /// 4. If you choose to join the block list when operate employee's offboarding, you will only enter the block list after the employee's offboarding takes effect
     pub add_block_list: Option<bool>,
-    /// The reason for block listNotice:1. The value of this field is in the blocking reason field option set of \[Individual Profile Settings\] &gt; Individual Information Settings &gt; Offboarding Info.2. Whether this field is required depends on add_blokc_list
+    /// The reason for block listNotice:1. The value of this field is in the blocking reason field option set of *Individual Profile Settings* &gt; Individual Information Settings &gt; Offboarding Info.
+    /// 2. Whether this field is required depends on add_blokc_list
     pub block_reason: Option<String>,
     /// The reason explanation for block list.this field is allowed to be empty
     pub block_reason_explanation: Option<String>,
-    /// Offboarding custom fieldNote: For the range of fields that can be filled in, please refer to the custom fields in \[Individual Profile Settings\] &gt; Individual Information Settings &gt; Offboarding Info
+    /// Offboarding custom fieldNote: For the range of fields that can be filled in, please refer to the custom fields in *Individual Profile Settings* &gt; Individual Information Settings &gt; Offboarding Info
     pub custom_fields: Option<Vec<ObjectFieldData>>,
 }
 impl ToJson for SubmitOffboardingRequestBody {
@@ -8110,7 +8184,7 @@ impl ToJson for SubmitOffboardingRequestBody {
         None
     }
 }
-/// `SubmitOffboardingResponseBody`
+/// The data `corehr.v1.offboarding.submit` (Operation employee resignation) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8165,7 +8239,7 @@ impl FromJson for SubmitOffboardingResponseBody {
         Ok(out)
     }
 }
-/// `Subregion`
+/// The `subregion` of \[`GetSubregionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8193,7 +8267,7 @@ impl FromJson for Subregion {
         Ok(out)
     }
 }
-/// `SupportCostCenterItem`
+/// The `cost_center_rate` of \[`JobData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8223,7 +8297,7 @@ impl ToJson for SupportCostCenterItem {
         w.end_object();
     }
 }
-/// `Tag`
+/// The `tags` of \[`LeaveTagConf`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8245,7 +8319,7 @@ impl FromJson for Tag {
         Ok(out)
     }
 }
-/// `TextFieldSetting`
+/// The `text_field_setting` of \[`CommonSchemaConfig`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8273,7 +8347,7 @@ impl FromJson for TextFieldSetting {
         Ok(out)
     }
 }
-/// `TranferEmploymentInfo`
+/// The `original_employment_change` of \[`TransferInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8321,7 +8395,7 @@ impl ToJson for TranferEmploymentInfo {
         None
     }
 }
-/// `TransferInfo`
+/// The `transfer_info` of \[`CreateJobChangeRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8681,7 +8755,7 @@ impl ToJson for TransferInfo {
         None
     }
 }
-/// `TransferReason`
+/// The `items` of \[`QueryTransferReasonResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8723,7 +8797,7 @@ impl FromJson for TransferReason {
         Ok(out)
     }
 }
-/// `TransferType`
+/// The `items` of \[`QueryTransferTypeResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8764,7 +8838,7 @@ impl FromJson for TransferType {
         Ok(out)
     }
 }
-/// `UploadPersonRequestBody`
+/// The request body of `corehr.v1.person.upload` (上传文件).
 #[derive(Debug, Default)]
 pub struct UploadPersonRequestBody {
     /// `file_content`
@@ -8790,7 +8864,7 @@ impl UploadPersonRequestBody {
         form
     }
 }
-/// `ViewEmploymentInfo`
+/// The `apply_initiator` of \[`ApplicationInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8812,7 +8886,7 @@ impl FromJson for ViewEmploymentInfo {
         Ok(out)
     }
 }
-/// `WkCalendarDate`
+/// The `calendar_dates` of \[`WorkCalendarDateLeaveResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8840,7 +8914,7 @@ impl FromJson for WkCalendarDate {
         Ok(out)
     }
 }
-/// `WkOption`
+/// The `wk_option` of \[`WorkCalendarFilter`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8867,7 +8941,7 @@ impl ToJson for WkOption {
         w.end_object();
     }
 }
-/// `WorkCalendarDateLeaveResponseBody`
+/// The data `corehr.v1.leave.work_calendar_date` (Get work calendar date) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8886,7 +8960,7 @@ impl FromJson for WorkCalendarDateLeaveResponseBody {
         Ok(out)
     }
 }
-/// `WorkCalendarDetail`
+/// The `work_calendars` of \[`WorkCalendarLeaveResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8911,7 +8985,7 @@ impl FromJson for WorkCalendarDetail {
         Ok(out)
     }
 }
-/// `WorkCalendarFilter`
+/// The request body of `corehr.v1.leave.work_calendar` (Get work calendar).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8938,7 +9012,7 @@ impl ToJson for WorkCalendarFilter {
         w.end_object();
     }
 }
-/// `WorkCalendarLeaveResponseBody`
+/// The data `corehr.v1.leave.work_calendar` (Get work calendar) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8960,7 +9034,7 @@ impl FromJson for WorkCalendarLeaveResponseBody {
         Ok(out)
     }
 }
-/// `WorkExperience`
+/// The `work_experience_list` of \[`Person`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9031,7 +9105,7 @@ impl ToJson for WorkExperience {
         None
     }
 }
-/// `WorkingHoursType`
+/// The request body of `corehr.v1.working_hours_type.create` (Create working hours type).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9090,143 +9164,143 @@ impl ToJson for WorkingHoursType {
         None
     }
 }
-/// `BpmDataengineI18n`
+/// The `variable_name` of \[`FormFieldVariable`\].
 ///
 /// The same fields as [`Name`]: one type, two names.
 pub type BpmDataengineI18n = Name;
-/// `CpstI18n`
+/// The `name` of \[`CpstCurrency`\].
 ///
 /// The same fields as [`Name`]: one type, two names.
 pub type CpstI18n = Name;
-/// `CreateCompanyResponseBody`
+/// The data `corehr.v1.company.create` (Create company) answers with.
 ///
 /// The same fields as [`GetCompanyResponseBody`]: one type, two names.
 pub type CreateCompanyResponseBody = GetCompanyResponseBody;
-/// `CreateContractResponseBody`
+/// The data `corehr.v1.contract.create` (Create contract) answers with.
 ///
 /// The same fields as [`GetContractResponseBody`]: one type, two names.
 pub type CreateContractResponseBody = GetContractResponseBody;
-/// `CreateEmployeeTypeResponseBody`
+/// The data `corehr.v1.employee_type.create` (Creator employee type) answers with.
 ///
 /// The same fields as [`GetEmployeeTypeResponseBody`]: one type, two names.
 pub type CreateEmployeeTypeResponseBody = GetEmployeeTypeResponseBody;
-/// `CreateJobDataResponseBody`
+/// The data `corehr.v1.job_data.create` (Create job information) answers with.
 ///
 /// The same fields as [`GetJobDataResponseBody`]: one type, two names.
 pub type CreateJobDataResponseBody = GetJobDataResponseBody;
-/// `CreateJobFamilyResponseBody`
+/// The data `corehr.v1.job_family.create` (Create job sequence) answers with.
 ///
 /// The same fields as [`GetJobFamilyResponseBody`]: one type, two names.
 pub type CreateJobFamilyResponseBody = GetJobFamilyResponseBody;
-/// `CreateJobLevelResponseBody`
+/// The data `corehr.v1.job_level.create` (Create job level) answers with.
 ///
 /// The same fields as [`GetJobLevelResponseBody`]: one type, two names.
 pub type CreateJobLevelResponseBody = GetJobLevelResponseBody;
-/// `CreateJobResponseBody`
+/// The data `corehr.v1.job.create` (Create job profile) answers with.
 ///
 /// The same fields as [`GetJobResponseBody`]: one type, two names.
 pub type CreateJobResponseBody = GetJobResponseBody;
-/// `CreateLocationResponseBody`
+/// The data `corehr.v1.location.create` (Create location) answers with.
 ///
 /// The same fields as [`GetLocationResponseBody`]: one type, two names.
 pub type CreateLocationResponseBody = GetLocationResponseBody;
-/// `CreateNationalIdTypeResponseBody`
+/// The data `corehr.v1.national_id_type.create` (Create national document type) answers with.
 ///
 /// The same fields as [`GetNationalIdTypeResponseBody`]: one type, two names.
 pub type CreateNationalIdTypeResponseBody = GetNationalIdTypeResponseBody;
-/// `CreatePersonResponseBody`
+/// The data `corehr.v1.person.create` (Create Personal Information) answers with.
 ///
 /// The same fields as [`GetPersonResponseBody`]: one type, two names.
 pub type CreatePersonResponseBody = GetPersonResponseBody;
-/// `CreateWorkingHoursTypeResponseBody`
+/// The data `corehr.v1.working_hours_type.create` (Create working hours type) answers with.
 ///
 /// The same fields as [`GetWorkingHoursTypeResponseBody`]: one type, two names.
 pub type CreateWorkingHoursTypeResponseBody = GetWorkingHoursTypeResponseBody;
-/// `CustomName`
+/// The `name` of \[`CustomFieldData`\].
 ///
 /// The same fields as [`Name`]: one type, two names.
 pub type CustomName = Name;
-/// `EditEnumOptionCommonDataMetaDataResponseBody`
+/// The data `corehr.v1.common_data_meta_data.edit_enum_option` (Modify enumeration value options) answers with.
 ///
 /// The same fields as [`AddEnumOptionCommonDataMetaDataResponseBody`]: one type, two names.
 pub type EditEnumOptionCommonDataMetaDataResponseBody = AddEnumOptionCommonDataMetaDataResponseBody;
-/// `FormFieldVariableDepartmentValue`
+/// The `department_value` of \[`FormFieldVariableListObject`\].
 ///
 /// The same fields as [`FormFieldVariableTextValue`]: one type, two names.
 pub type FormFieldVariableDepartmentValue = FormFieldVariableTextValue;
-/// `FormFieldVariableNumberValue`
+/// The `number_value` of \[`FormFieldVariableListObject`\].
 ///
 /// The same fields as [`FormFieldVariableTextValue`]: one type, two names.
 pub type FormFieldVariableNumberValue = FormFieldVariableTextValue;
-/// `PatchCompanyResponseBody`
+/// The data `corehr.v1.company.patch` (Update company) answers with.
 ///
 /// The same fields as [`GetCompanyResponseBody`]: one type, two names.
 pub type PatchCompanyResponseBody = GetCompanyResponseBody;
-/// `PatchContractResponseBody`
+/// The data `corehr.v1.contract.patch` (Update contract) answers with.
 ///
 /// The same fields as [`GetContractResponseBody`]: one type, two names.
 pub type PatchContractResponseBody = GetContractResponseBody;
-/// `PatchDepartmentResponseBody`
+/// The data `corehr.v1.department.patch` (Update department) answers with.
 ///
 /// The same fields as [`GetDepartmentResponseBody`]: one type, two names.
 pub type PatchDepartmentResponseBody = GetDepartmentResponseBody;
-/// `PatchEmployeeTypeResponseBody`
+/// The data `corehr.v1.employee_type.patch` (Update employee type) answers with.
 ///
 /// The same fields as [`GetEmployeeTypeResponseBody`]: one type, two names.
 pub type PatchEmployeeTypeResponseBody = GetEmployeeTypeResponseBody;
-/// `PatchJobDataResponseBody`
+/// The data `corehr.v1.job_data.patch` (Update job information) answers with.
 ///
 /// The same fields as [`GetJobDataResponseBody`]: one type, two names.
 pub type PatchJobDataResponseBody = GetJobDataResponseBody;
-/// `PatchJobFamilyResponseBody`
+/// The data `corehr.v1.job_family.patch` (Update job sequence) answers with.
 ///
 /// The same fields as [`GetJobFamilyResponseBody`]: one type, two names.
 pub type PatchJobFamilyResponseBody = GetJobFamilyResponseBody;
-/// `PatchJobLevelResponseBody`
+/// The data `corehr.v1.job_level.patch` (Update job level) answers with.
 ///
 /// The same fields as [`GetJobLevelResponseBody`]: one type, two names.
 pub type PatchJobLevelResponseBody = GetJobLevelResponseBody;
-/// `PatchJobResponseBody`
+/// The data `corehr.v1.job.patch` (Update Job) answers with.
 ///
 /// The same fields as [`GetJobResponseBody`]: one type, two names.
 pub type PatchJobResponseBody = GetJobResponseBody;
-/// `PatchNationalIdTypeResponseBody`
+/// The data `corehr.v1.national_id_type.patch` (Update national document type) answers with.
 ///
 /// The same fields as [`GetNationalIdTypeResponseBody`]: one type, two names.
 pub type PatchNationalIdTypeResponseBody = GetNationalIdTypeResponseBody;
-/// `PatchPersonResponseBody`
+/// The data `corehr.v1.person.patch` (Update personal information) answers with.
 ///
 /// The same fields as [`GetPersonResponseBody`]: one type, two names.
 pub type PatchPersonResponseBody = GetPersonResponseBody;
-/// `PatchPreHireResponseBody`
+/// The data `corehr.v1.pre_hire.patch` (Update pending entry information) answers with.
 ///
 /// The same fields as [`GetPreHireResponseBody`]: one type, two names.
 pub type PatchPreHireResponseBody = GetPreHireResponseBody;
-/// `PatchWorkingHoursTypeResponseBody`
+/// The data `corehr.v1.working_hours_type.patch` (Update working hours type) answers with.
 ///
 /// The same fields as [`GetWorkingHoursTypeResponseBody`]: one type, two names.
 pub type PatchWorkingHoursTypeResponseBody = GetWorkingHoursTypeResponseBody;
-/// `RemoveRoleAssignAuthorizationResponseBody`
+/// The data `corehr.v1.authorization.remove_role_assign` (Remove the user's authorized role) answers with.
 ///
 /// The same fields as [`AddRoleAssignAuthorizationResponseBody`]: one type, two names.
 pub type RemoveRoleAssignAuthorizationResponseBody = AddRoleAssignAuthorizationResponseBody;
-/// `SearchAssignedUserResponseBody`
+/// The data `corehr.v1.assigned_user.search` (List organization class role authorizations) answers with.
 ///
 /// The same fields as [`QueryAuthorizationResponseBody`]: one type, two names.
 pub type SearchAssignedUserResponseBody = QueryAuthorizationResponseBody;
-/// `UpdateRoleAssignAuthorizationRequestBody`
+/// The request body of `corehr.v1.authorization.update_role_assign` (更新组织类角色授权范围).
 ///
 /// The same fields as [`AddRoleAssignAuthorizationRequestBody`]: one type, two names.
 pub type UpdateRoleAssignAuthorizationRequestBody = AddRoleAssignAuthorizationRequestBody;
-/// `UpdateRoleAssignAuthorizationResponseBody`
+/// The data `corehr.v1.authorization.update_role_assign` (更新组织类角色授权范围) answers with.
 ///
 /// The same fields as [`AddRoleAssignAuthorizationResponseBody`]: one type, two names.
 pub type UpdateRoleAssignAuthorizationResponseBody = AddRoleAssignAuthorizationResponseBody;
-/// `UploadPersonResponseBody`
+/// The data `corehr.v1.person.upload` (上传文件) answers with.
 ///
 /// The same fields as [`File`]: one type, two names.
 pub type UploadPersonResponseBody = File;
-/// `WkCalendarI18n`
+/// The `calendar_name` of \[`WorkCalendarDetail`\].
 ///
 /// The same fields as [`Name`]: one type, two names.
 pub type WkCalendarI18n = Name;

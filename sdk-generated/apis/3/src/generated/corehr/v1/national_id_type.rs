@@ -13,9 +13,9 @@ impl<'a> NationalIdTypeApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Type of national certificate (创建国家证件类型)
+    /// Create national document type (创建国家证件类型)
     ///
-    /// Create national document type-Create national document type
+    /// Create national document type
     ///
     /// `POST /open-apis/corehr/v1/national_id_types`
     ///
@@ -30,9 +30,9 @@ impl<'a> NationalIdTypeApi<'a> {
             ),
         }
     }
-    /// Type of national certificate (删除国家证件类型)
+    /// Delete national document type (删除国家证件类型)
     ///
-    /// Delete national document type-Delete national document type
+    /// Delete national document type
     ///
     /// `DELETE /open-apis/corehr/v1/national_id_types/:national_id_type_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> NationalIdTypeApi<'a> {
                 .path_param("national_id_type_id", national_id_type_id.as_ref()),
         }
     }
-    /// Type of national certificate (查询单个国家证件类型)
+    /// Get national ID type (查询单个国家证件类型)
     ///
-    /// Get national ID type-Obtain national ID type information with ID
+    /// Obtain national ID type information with ID
     ///
     /// `GET /open-apis/corehr/v1/national_id_types/:national_id_type_id`
     ///
@@ -66,9 +66,9 @@ impl<'a> NationalIdTypeApi<'a> {
                 .path_param("national_id_type_id", national_id_type_id.as_ref()),
         }
     }
-    /// Type of national certificate (批量查询国家证件类型)
+    /// Get the list of national ID type (批量查询国家证件类型)
     ///
-    /// Get the list of national ID type-Get the list of national ID type
+    /// Get the list of national ID type
     ///
     /// `GET /open-apis/corehr/v1/national_id_types`
     ///
@@ -83,9 +83,9 @@ impl<'a> NationalIdTypeApi<'a> {
             ),
         }
     }
-    /// Type of national certificate (更新国家证件类型)
+    /// Update national document type (更新国家证件类型)
     ///
-    /// Update national document type-Update national document type
+    /// Update national document type
     ///
     /// `PATCH /open-apis/corehr/v1/national_id_types/:national_id_type_id`
     ///

@@ -15,7 +15,7 @@ impl<'a> OffboardingApi<'a> {
     }
     /// Query the list of reasons for employees offboarding (查询员工离职原因列表)
     ///
-    /// This interface is used to query the option information of \[Offboarding configuration\] &gt; reason for offboarding, which return the unique identity, name and enabled status of the reason for offboarding option
+    /// This interface is used to query the option information of *Offboarding configuration* &gt; reason for offboarding, which return the unique identity, name and enabled status of the reason for offboarding option
     ///
     /// `POST /open-apis/corehr/v1/offboardings/query`
     ///
@@ -47,9 +47,9 @@ impl<'a> OffboardingApi<'a> {
             ),
         }
     }
-    /// Resignation (操作员工离职)
+    /// Operation employee resignation (操作员工离职)
     ///
-    /// Operation employee resignation-This interface is used to initiate employee offboarding, which is equivalent to the direct offboarding function of employees in the Feishu CoreHR. If initiated successfully, an employee's offboarding record will be saved and corresponding events will be send.Refer to \[Change of offboarding application status (new)\] and \[Change of offboarding checklist status\]
+    /// This interface is used to initiate employee offboarding, which is equivalent to the direct offboarding function of employees in the Feishu CoreHR. If initiated successfully, an employee's offboarding record will be saved and corresponding events will be send.Refer to *Change of offboarding application status (new)* and *Change of offboarding checklist status*
     ///
     /// `POST /open-apis/corehr/v1/offboardings/submit`
     ///

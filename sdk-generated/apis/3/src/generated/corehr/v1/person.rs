@@ -13,9 +13,9 @@ impl<'a> PersonApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Personal information (创建个人信息)
+    /// Create Personal Information (创建个人信息)
     ///
-    /// Create Personal Information-Create personal information
+    /// Create personal information
     ///
     /// `POST /open-apis/corehr/v1/persons`
     ///
@@ -30,9 +30,9 @@ impl<'a> PersonApi<'a> {
             ),
         }
     }
-    /// Personal information (删除个人信息)
+    /// Delete personal information (删除个人信息)
     ///
-    /// Delete personal information-Delete personal information
+    /// Delete personal information
     ///
     /// `DELETE /open-apis/corehr/v1/persons/:person_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> PersonApi<'a> {
                 .path_param("person_id", person_id.as_ref()),
         }
     }
-    /// Personal information (查询单个个人信息)
+    /// Get personal information (查询单个个人信息)
     ///
-    /// Get personal information-Obtain personal information with ID
+    /// Obtain personal information with ID
     ///
     /// `GET /open-apis/corehr/v1/persons/:person_id`
     ///
@@ -66,9 +66,9 @@ impl<'a> PersonApi<'a> {
                 .path_param("person_id", person_id.as_ref()),
         }
     }
-    /// Personal information (更新个人信息)
+    /// Update personal information (更新个人信息)
     ///
-    /// Update personal information-Update personal information
+    /// Update personal information
     ///
     /// `PATCH /open-apis/corehr/v1/persons/:person_id`
     ///

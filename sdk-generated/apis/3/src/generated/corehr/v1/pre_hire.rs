@@ -13,9 +13,9 @@ impl<'a> PreHireApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Pre hire (删除待入职人员（不推荐）)
+    /// Delete pending staff (删除待入职人员（不推荐）)
     ///
-    /// Delete pending staff-Delete pending staff
+    /// Delete pending staff
     ///
     /// `DELETE /open-apis/corehr/v1/pre_hires/:pre_hire_id`
     ///
@@ -31,9 +31,9 @@ impl<'a> PreHireApi<'a> {
                 .path_param("pre_hire_id", pre_hire_id.as_ref()),
         }
     }
-    /// Pre hire (查询单个待入职信息)
+    /// Query individual candidates (查询单个待入职信息)
     ///
-    /// Query individual candidates-Query a single candidate by ID
+    /// Query a single candidate by ID
     ///
     /// `GET /open-apis/corehr/v1/pre_hires/:pre_hire_id`
     ///
@@ -49,9 +49,9 @@ impl<'a> PreHireApi<'a> {
                 .path_param("pre_hire_id", pre_hire_id.as_ref()),
         }
     }
-    /// Pre hire (批量查询待入职信息)
+    /// Batch query for candidates (批量查询待入职信息)
     ///
-    /// Batch query for candidates-Batch query for candidates
+    /// Batch query for candidates
     ///
     /// `GET /open-apis/corehr/v1/pre_hires`
     ///
@@ -66,9 +66,9 @@ impl<'a> PreHireApi<'a> {
             ),
         }
     }
-    /// Pre hire (更新待入职信息（不推荐）)
+    /// Update pending entry information (更新待入职信息（不推荐）)
     ///
-    /// Update pending entry information-Update pending entry information
+    /// Update pending entry information
     ///
     /// `PATCH /open-apis/corehr/v1/pre_hires/:pre_hire_id`
     ///

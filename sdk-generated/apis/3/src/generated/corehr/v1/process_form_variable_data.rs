@@ -13,9 +13,9 @@ impl<'a> ProcessFormVariableDataApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Process (获取流程表单数据)
+    /// Get process form data (获取流程表单数据)
     ///
-    /// Get process form data-Get process form data, including business and custom fields in the form, based on the process instance id (process_id). Only support CoreHR and Attendance business processes for Feishu
+    /// Get process form data, including business and custom fields in the form, based on the process instance id (process_id). Only support CoreHR and Attendance business processes for Feishu
     ///
     /// `GET /open-apis/corehr/v1/processes/:process_id/form_variable_data`
     ///

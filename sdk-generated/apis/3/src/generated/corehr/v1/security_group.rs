@@ -30,9 +30,9 @@ impl<'a> SecurityGroupApi<'a> {
             ),
         }
     }
-    /// Query HRBP/territory BP (查询部门 / 地点的 HRBP / 属地 BP)
+    /// Query HRBP/territory BP-Get HRBP/location BP by department or work location (查询部门 / 地点的 HRBP / 属地 BP)
     ///
-    /// Get HRBP/location BP by department or work location
+    /// 通过部门或工作地点，查询对应的 HRBP / 属地 BP，返回的信息中包含BP的员工ID、部门ID、属地ID等信息。
     ///
     /// `POST /open-apis/corehr/v1/security_groups/query`
     ///
@@ -94,7 +94,10 @@ pub struct QueryRequest {
     call: Call,
 }
 impl QueryRequest {
-    /// The department ID type used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

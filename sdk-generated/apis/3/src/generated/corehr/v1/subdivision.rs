@@ -13,9 +13,9 @@ impl<'a> SubdivisionApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// basic data (查询单条省份/行政区信息)
+    /// Query a single province/administrative region information (查询单条省份/行政区信息)
     ///
-    /// Location data-Query a single province/administrative region information-Query single province/administrative region information
+    /// Query single province/administrative region information
     ///
     /// `GET /open-apis/corehr/v1/subdivisions/:subdivision_id`
     ///
@@ -31,9 +31,9 @@ impl<'a> SubdivisionApi<'a> {
                 .path_param("subdivision_id", subdivision_id.as_ref()),
         }
     }
-    /// basic data (批量查询省份/行政区信息)
+    /// Query province/administrative region information in batches (批量查询省份/行政区信息)
     ///
-    /// Location data-Query province/administrative region information in batches-Query province/administrative region information in batches
+    /// Query province/administrative region information in batches
     ///
     /// `GET /open-apis/corehr/v1/subdivisions`
     ///

@@ -13,9 +13,9 @@ impl<'a> SubregionApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// basic data (查询单条城市/区域信息)
+    /// Query single city/region information (查询单条城市/区域信息)
     ///
-    /// Location data-Query single city/region information-Query single city/region information
+    /// Query single city/region information
     ///
     /// `GET /open-apis/corehr/v1/subregions/:subregion_id`
     ///
@@ -31,9 +31,9 @@ impl<'a> SubregionApi<'a> {
                 .path_param("subregion_id", subregion_id.as_ref()),
         }
     }
-    /// basic data (批量查询城市/区域信息)
+    /// Query city/region information in batches (批量查询城市/区域信息)
     ///
-    /// Location data-Query city/region information in batches-Query city/region information in batches
+    /// Query city/region information in batches
     ///
     /// `GET /open-apis/corehr/v1/subregions`
     ///

@@ -13,9 +13,9 @@ impl<'a> WorkingHoursTypeApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Working hours type (创建工时制度)
+    /// Create working hours type (创建工时制度)
     ///
-    /// Create working hours type-Creation of a working hour system
+    /// Creation of a working hour system
     ///
     /// `POST /open-apis/corehr/v1/working_hours_types`
     ///
@@ -30,9 +30,9 @@ impl<'a> WorkingHoursTypeApi<'a> {
             ),
         }
     }
-    /// Working hours type (删除工时制度)
+    /// Delete working hours type (删除工时制度)
     ///
-    /// Delete working hours type-Delete working hours system
+    /// Delete working hours system
     ///
     /// `DELETE /open-apis/corehr/v1/working_hours_types/:working_hours_type_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> WorkingHoursTypeApi<'a> {
                 .path_param("working_hours_type_id", working_hours_type_id.as_ref()),
         }
     }
-    /// Working hours type (查询单个工时制度)
+    /// Query individual working hours type (查询单个工时制度)
     ///
-    /// Query individual working hours type-Obtain working hours information with ID
+    /// Obtain working hours information with ID
     ///
     /// `GET /open-apis/corehr/v1/working_hours_types/:working_hours_type_id`
     ///
@@ -66,9 +66,9 @@ impl<'a> WorkingHoursTypeApi<'a> {
                 .path_param("working_hours_type_id", working_hours_type_id.as_ref()),
         }
     }
-    /// Working hours type (批量查询工时制度)
+    /// Get the list of working hours (批量查询工时制度)
     ///
-    /// Get the list of working hours-Get the list of working hours
+    /// Get the list of working hours
     ///
     /// `GET /open-apis/corehr/v1/working_hours_types`
     ///
@@ -83,9 +83,9 @@ impl<'a> WorkingHoursTypeApi<'a> {
             ),
         }
     }
-    /// Working hours type (更新工时制度)
+    /// Update working hours type (更新工时制度)
     ///
-    /// Update working hours type-Update the working hours system
+    /// Update the working hours system
     ///
     /// `PATCH /open-apis/corehr/v1/working_hours_types/:working_hours_type_id`
     ///

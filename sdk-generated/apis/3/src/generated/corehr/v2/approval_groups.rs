@@ -13,9 +13,18 @@ impl<'a> ApprovalGroupsApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Query organization adjustment records by process ID (根据流程 ID 查询组织架构调整记录)
+    /// Query organization adjustment records by process ID-Query organization adjustment records by process ID (根据流程 ID 查询组织架构调整记录)
     ///
-    /// Query organization adjustment records by process ID
+    /// 用户通过『飞书人事-我的团队-组织架构』 发起一个组织架构调整会根据 审批流配置发起 一个或多个审批。  之后用户可通过流程的单据 ID， 查询到该审批进行的状态， 以及该流程中涉及到的 组织架构信息（包括部门变更、人员变更记录 ID、岗位变更记录 ID）。;如需查询具体变更详情可按需调用以下独立的接口：
+    ///
+    /// - 部门变更：[批量查询部门变更接口](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/corehr-v2/approval_groups/open_query_position_change_list_by_ids)
+    ///
+    /// - 岗位变更：[批量查询岗位调整内容](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/corehr-v2/approval_groups/open_query_department_change_list_by_ids)
+    ///
+    /// - 员工变更：[批量查询员工变更接口](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/corehr-v2/approval_groups/open_query_job_change_list_by_ids)
+    ///
+    /// - 用户使用该接口前需提前获取 组织架构调整流程信息 权限;
+    /// - 延迟说明：数据库主从延迟2s以内，即：用户接收到流程状态变更消息后2s内调用此接口可能查询不到数据。
     ///
     /// `GET /open-apis/corehr/v2/approval_groups/:process_id`
     ///
@@ -73,7 +82,8 @@ impl<'a> ApprovalGroupsApi<'a> {
     ///
     /// 根据岗位调整记录 ID 批量查询岗位调整内容
     ///
-    /// - 用户使用该接口前需提前获取 组织架构调整岗位调整内容 权限。;- 延迟说明：数据库主从延迟2s以内，即：用户接收到流程状态变更消息后2s内调用此接口可能查询不到数据。
+    /// - 用户使用该接口前需提前获取 组织架构调整岗位调整内容 权限。;
+    /// - 延迟说明：数据库主从延迟2s以内，即：用户接收到流程状态变更消息后2s内调用此接口可能查询不到数据。
     ///
     /// `POST /open-apis/corehr/v2/approval_groups/open_query_position_change_list_by_ids`
     ///
@@ -143,7 +153,10 @@ impl OpenQueryDepartmentChangeListByIdsRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -201,7 +214,10 @@ impl OpenQueryJobChangeListByIdsRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

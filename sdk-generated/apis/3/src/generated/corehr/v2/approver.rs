@@ -13,9 +13,9 @@ impl<'a> ApproverApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Approver Task (获取指定人员审批任务列表)
+    /// Get specified employment process approver list (获取指定人员审批任务列表)
     ///
-    /// Get specified employment process approver list-Approval tasks depend on the existence of process node instances, each process node instance may contain one or more approval tasks, each task indicates who the current node's approver is, and the interface can obtain the approval task list of the specified member(This function is not controlled by the scope of data permissions)
+    /// Approval tasks depend on the existence of process node instances, each process node instance may contain one or more approval tasks, each task indicates who the current node's approver is, and the interface can obtain the approval task list of the specified member(This function is not controlled by the scope of data permissions)
     ///
     /// `GET /open-apis/corehr/v2/approvers`
     ///
@@ -66,7 +66,19 @@ impl ListRequest {
         self.call.set_query("user_id", v.into());
         self
     }
-    /// task status Options:-2(Skipped),-1(Initiated),0(Not started),1(In progress),2(Rejected),3(Approved),4(Cancelled),5(CC),6(Form submitted),12(Failed),14(Rolled back),16(Revoke)
+    /// task status Options:
+    /// - `-2`: Skipped
+    /// - `-1`: Initiated
+    /// - `0`: Not started
+    /// - `1`: In progress
+    /// - `2`: Rejected
+    /// - `3`: Approved
+    /// - `4`: Cancelled
+    /// - `5`: CC
+    /// - `6`: Form submitted
+    /// - `12`: Failed
+    /// - `14`: Rolled back
+    /// - `16`: Revoke
     pub fn approver_status(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("approver_status", v.to_string());

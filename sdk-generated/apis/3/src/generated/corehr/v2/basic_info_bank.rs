@@ -13,9 +13,9 @@ impl<'a> BasicInfoBankApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// bank info (查询银行信息)
+    /// Search bank information (查询银行信息)
     ///
-    /// Search bank information-Search bank information by its ID or exact name
+    /// Search bank information by its ID or exact name
     ///
     /// `POST /open-apis/corehr/v2/basic_info/banks/search`
     ///

@@ -13,9 +13,9 @@ impl<'a> BasicInfoBankBranchApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// bank info (查询支行信息)
+    /// Search bank branch information (查询支行信息)
     ///
-    /// Search bank branch information-Search bank branch information, by bank ID, bank branch ID, bank branch's exact name, bank code, bank status or update time
+    /// Search bank branch information, by bank ID, bank branch ID, bank branch's exact name, bank code, bank status or update time
     ///
     /// `POST /open-apis/corehr/v2/basic_info/bank_branchs/search`
     ///

@@ -13,9 +13,9 @@ impl<'a> BasicInfoCityApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Location data (查询城市信息)
+    /// Search city information (查询城市信息)
     ///
-    /// Search city information-Search city information, by city ID or principal subdivision (province) ID
+    /// Search city information, by city ID or principal subdivision (province) ID
     ///
     /// `POST /open-apis/corehr/v2/basic_info/cities/search`
     ///

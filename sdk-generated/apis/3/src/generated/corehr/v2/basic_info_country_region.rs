@@ -13,9 +13,9 @@ impl<'a> BasicInfoCountryRegionApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Location data (查询国家 / 地区信息)
+    /// Search country/region information (查询国家 / 地区信息)
     ///
-    /// Search country/region information-Search country/region information according to country/region ID and status
+    /// Search country/region information according to country/region ID and status
     ///
     /// `POST /open-apis/corehr/v2/basic_info/country_regions/search`
     ///

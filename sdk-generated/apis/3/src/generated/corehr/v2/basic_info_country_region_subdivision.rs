@@ -13,9 +13,9 @@ impl<'a> BasicInfoCountryRegionSubdivisionApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Location data (查询省份/主要行政区信息)
+    /// Search principal subdivision (province) information (查询省份/主要行政区信息)
     ///
-    /// Search principal subdivision (province) information-Search principal subdivision (province) information by country/region ID, principal subdivision ID, or status
+    /// Search principal subdivision (province) information by country/region ID, principal subdivision ID, or status
     ///
     /// `POST /open-apis/corehr/v2/basic_info/country_region_subdivisions/search`
     ///

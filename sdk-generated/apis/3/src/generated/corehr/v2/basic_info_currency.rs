@@ -13,9 +13,9 @@ impl<'a> BasicInfoCurrencyApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Currency information (查询货币信息)
+    /// Search currency information (查询货币信息)
     ///
-    /// Search currency information-Search currency information according to currency ID and status
+    /// Search currency information according to currency ID and status
     ///
     /// `POST /open-apis/corehr/v2/basic_info/currencies/search`
     ///

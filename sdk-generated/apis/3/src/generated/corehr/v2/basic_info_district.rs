@@ -13,9 +13,9 @@ impl<'a> BasicInfoDistrictApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Location data (查询区 / 县信息)
+    /// Search area/county information (查询区 / 县信息)
     ///
-    /// Search area/county information-Search district/county information, by district/county ID or city ID
+    /// Search district/county information, by district/county ID or city ID
     ///
     /// `POST /open-apis/corehr/v2/basic_info/districts/search`
     ///

@@ -13,9 +13,9 @@ impl<'a> BasicInfoLanguageApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Language information (查询语言信息)
+    /// Query language information (查询语言信息)
     ///
-    /// Query language information-Query language information in batches according to language ID and status
+    /// Query language information in batches according to language ID and status
     ///
     /// `POST /open-apis/corehr/v2/basic_info/languages/search`
     ///

@@ -13,9 +13,9 @@ impl<'a> BasicInfoNationalityApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// nationality info (查询国籍信息)
+    /// Search nationality information (查询国籍信息)
     ///
-    /// Search nationality information-Search nationality information according to country ID and nationality ID
+    /// Search nationality information according to country ID and nationality ID
     ///
     /// `POST /open-apis/corehr/v2/basic_info/nationalities/search`
     ///

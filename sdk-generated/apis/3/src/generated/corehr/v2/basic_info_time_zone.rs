@@ -13,9 +13,9 @@ impl<'a> BasicInfoTimeZoneApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Time zone information (查询时区信息)
+    /// Query time zone information (查询时区信息)
     ///
-    /// Query time zone information-Query time zone information in batches according to time zone ID and status
+    /// Query time zone information in batches according to time zone ID and status
     ///
     /// `POST /open-apis/corehr/v2/basic_info/time_zones/search`
     ///

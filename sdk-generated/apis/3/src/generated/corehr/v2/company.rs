@@ -13,9 +13,9 @@ impl<'a> CompanyApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Company (启用/停用公司)
+    /// Enable/Disable Company (启用/停用公司)
     ///
-    /// Enable/Disable Company-Enabling or deactivating a company
+    /// Enabling or deactivating a company
     ///
     /// `POST /open-apis/corehr/v2/companies/active`
     ///
@@ -30,9 +30,15 @@ impl<'a> CompanyApi<'a> {
             ),
         }
     }
-    /// Company (通过 ID 批量查询公司信息)
+    /// Batch get company information by ID-Query company information in batches by ID (通过 ID 批量查询公司信息)
     ///
-    /// Batch get company information by ID-Query company information in batches by ID
+    /// 通过 ID 批量查询公司信息
+    ///
+    /// 延迟说明：;
+    /// - **数据库主从延迟2s以内，即：直接创建公司后2s内调用此接口可能查询不到数据**;
+    /// - **响应体registered_office_address_info （注册地址）、office_address_info （办公地址）下的full_address_local_script（完整地址，本地文字）、full_address_western_script（完整地址，西方文字）字段为计算字段，延迟5s以内，堆积时会延长**
+    ///
+    /// 如果你只需要查询某一条公司信息，建议通过[【查询单个公司】](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/company/get)获取公司信息。
     ///
     /// `POST /open-apis/corehr/v2/companies/batch_get`
     ///
@@ -49,7 +55,8 @@ impl<'a> CompanyApi<'a> {
     }
     /// 查询指定时间范围公司版本
     ///
-    /// - 接口支持查询出对象生效时间段在指定的start_date和end_date之间的版本（即：会查询出生效时间段和查询时间段有交集的版本）;- 接口支持对象版本相关字段的查询和返回（默认返回id和version_id）
+    /// - 接口支持查询出对象生效时间段在指定的start_date和end_date之间的版本（即：会查询出生效时间段和查询时间段有交集的版本）;
+    /// - 接口支持对象版本相关字段的查询和返回（默认返回id和version_id）
     ///
     /// `POST /open-apis/corehr/v2/companies/query_multi_timeline`
     ///
@@ -64,9 +71,9 @@ impl<'a> CompanyApi<'a> {
             ),
         }
     }
-    /// Company (查询当前生效信息变更公司)
+    /// changed companies (查询当前生效信息变更公司)
     ///
-    /// Query information-changed companies-Query the companies whose current effective information has changed within the specified time range, that is, only when the effective time of the current effective version of the company is within the query time range, will the company ID be returned
+    /// Query the companies whose current effective information has changed within the specified time range, that is, only when the effective time of the current effective version of the company is within the query time range, will the company ID be returned
     ///
     /// `GET /open-apis/corehr/v2/companies/query_recent_change`
     ///

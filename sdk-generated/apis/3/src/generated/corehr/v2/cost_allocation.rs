@@ -13,9 +13,9 @@ impl<'a> CostAllocationApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Cost allocation (查询成本分摊)
+    /// Query cost allocation (查询成本分摊)
     ///
-    /// Query cost allocation-query cost allocation
+    /// query cost allocation
     ///
     /// `POST /open-apis/corehr/v2/cost_allocations/batch_query`
     ///
@@ -30,9 +30,9 @@ impl<'a> CostAllocationApi<'a> {
             ),
         }
     }
-    /// Cost allocation (创建成本分摊)
+    /// Create cost allocation (创建成本分摊)
     ///
-    /// Create cost allocation-Create cost allocation
+    /// Create cost allocation
     ///
     /// `POST /open-apis/corehr/v2/cost_allocations/create_version`
     ///
@@ -47,9 +47,9 @@ impl<'a> CostAllocationApi<'a> {
             ),
         }
     }
-    /// Cost allocation (删除成本分摊)
+    /// Delete cost allocation (删除成本分摊)
     ///
-    /// Delete cost allocation-Delete cost allocation
+    /// Delete cost allocation
     ///
     /// `POST /open-apis/corehr/v2/cost_allocations/remove_version`
     ///
@@ -64,9 +64,9 @@ impl<'a> CostAllocationApi<'a> {
             ),
         }
     }
-    /// Cost allocation (更新成本分摊)
+    /// Update cost allocation (更新成本分摊)
     ///
-    /// Update cost allocation-Update cost allocation
+    /// Update cost allocation
     ///
     /// `POST /open-apis/corehr/v2/cost_allocations/update_version`
     ///

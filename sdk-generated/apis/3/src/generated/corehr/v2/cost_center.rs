@@ -13,9 +13,9 @@ impl<'a> CostCenterApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// cost center (创建成本中心)
+    /// create cost center (创建成本中心)
     ///
-    /// create cost center-Create a cost center; you can define the name of the cost center, the parent cost center, the person in charge of the cost center, the effective time, etc
+    /// Create a cost center; you can define the name of the cost center, the parent cost center, the person in charge of the cost center, the effective time, etc
     ///
     /// `POST /open-apis/corehr/v2/cost_centers`
     ///
@@ -30,9 +30,9 @@ impl<'a> CostCenterApi<'a> {
             ),
         }
     }
-    /// cost center (删除成本中心)
+    /// delete cost center (删除成本中心)
     ///
-    /// delete cost center-Delete cost center records
+    /// Delete cost center records
     ///
     /// `DELETE /open-apis/corehr/v2/cost_centers/:cost_center_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> CostCenterApi<'a> {
                 .path_param("cost_center_id", cost_center_id.as_ref()),
         }
     }
-    /// cost center (启用 / 停用成本中心)
+    /// enable or disable cost center (启用 / 停用成本中心)
     ///
-    /// enable or disable cost center-Enable and deactivate the cost center to support a single operation
+    /// Enable and deactivate the cost center to support a single operation
     ///
     /// `PATCH /open-apis/corehr/v2/cost_centers/:cost_center_id`
     ///
@@ -83,9 +83,9 @@ impl<'a> CostCenterApi<'a> {
             ),
         }
     }
-    /// cost center (查询当前生效信息变更的成本中心)
+    /// query recent change cost center (查询当前生效信息变更的成本中心)
     ///
-    /// query recent change cost center-Query the cost center whose current effective information has changed within the specified time range, that is, only when the effective time of the current effective version of the cost center is within the query time range, the cost center ID will be returned
+    /// Query the cost center whose current effective information has changed within the specified time range, that is, only when the effective time of the current effective version of the cost center is within the query time range, the cost center ID will be returned
     ///
     /// `GET /open-apis/corehr/v2/cost_centers/query_recent_change`
     ///
@@ -100,9 +100,9 @@ impl<'a> CostCenterApi<'a> {
             ),
         }
     }
-    /// cost center (搜索成本中心信息)
+    /// search cost center version (搜索成本中心信息)
     ///
-    /// search cost center version-Search cost center information; support cost center ID, cost center name, cost center code, cost center superior search cost center information, with paging function
+    /// Search cost center information; support cost center ID, cost center name, cost center code, cost center superior search cost center information, with paging function
     ///
     /// `POST /open-apis/corehr/v2/cost_centers/search`
     ///

@@ -13,9 +13,9 @@ impl<'a> CostCenterVersionApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// cost center (创建成本中心版本)
+    /// create version of cost center (创建成本中心版本)
     ///
-    /// cost center version-create version of cost center-Create the cost center version; you can define the name, description, superior cost, cost center person in charge, version effective time and other information of the cost center
+    /// Create the cost center version; you can define the name, description, superior cost, cost center person in charge, version effective time and other information of the cost center
     ///
     /// `POST /open-apis/corehr/v2/cost_centers/:cost_center_id/versions`
     ///
@@ -31,9 +31,9 @@ impl<'a> CostCenterVersionApi<'a> {
                 .path_param("cost_center_id", cost_center_id.as_ref()),
         }
     }
-    /// cost center (撤销成本中心版本)
+    /// delete version of cost center (撤销成本中心版本)
     ///
-    /// cost center version-delete version of cost center-The interface supports revocation of cost center version information through the Version ID of the cost center
+    /// The interface supports revocation of cost center version information through the Version ID of the cost center
     ///
     /// `DELETE /open-apis/corehr/v2/cost_centers/:cost_center_id/versions/:version_id`
     ///
@@ -54,9 +54,9 @@ impl<'a> CostCenterVersionApi<'a> {
                 .path_param("version_id", version_id.as_ref()),
         }
     }
-    /// cost center (更正成本中心版本)
+    /// update version of cost center (更正成本中心版本)
     ///
-    /// cost center version-update version of cost center-Correct the version record of the cost center. The fields that can be corrected include: name, superior cost center, list of cost center leaders, description of the cost center, and effective time
+    /// Correct the version record of the cost center. The fields that can be corrected include: name, superior cost center, list of cost center leaders, description of the cost center, and effective time
     ///
     /// `PATCH /open-apis/corehr/v2/cost_centers/:cost_center_id/versions/:version_id`
     ///

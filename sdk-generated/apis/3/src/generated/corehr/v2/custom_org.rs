@@ -13,9 +13,9 @@ impl<'a> CustomOrgApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// custom Organization (启用/停用自定义组织)
+    /// Enable / disable custom organization (启用/停用自定义组织)
     ///
-    /// Enable / disable custom organization-Enable or disable custom organizations
+    /// Enable or disable custom organizations
     ///
     /// `POST /open-apis/corehr/v2/custom_orgs/active`
     ///
@@ -30,9 +30,9 @@ impl<'a> CustomOrgApi<'a> {
             ),
         }
     }
-    /// custom Organization (创建自定义组织)
+    /// Create Custom Organization (创建自定义组织)
     ///
-    /// Create Custom Organization-Create a custom organization using the specified information, and the relevant rules will be checked in the interface
+    /// Create a custom organization using the specified information, and the relevant rules will be checked in the interface
     ///
     /// `POST /open-apis/corehr/v2/custom_orgs`
     ///
@@ -47,9 +47,9 @@ impl<'a> CustomOrgApi<'a> {
             ),
         }
     }
-    /// custom Organization (删除自定义组织)
+    /// Delete custom organization (删除自定义组织)
     ///
-    /// Delete custom organization-Delete the corresponding custom organization based on the incoming custom organization ID
+    /// Delete the corresponding custom organization based on the incoming custom organization ID
     ///
     /// `POST /open-apis/corehr/v2/custom_orgs/delete_org`
     ///
@@ -64,9 +64,9 @@ impl<'a> CustomOrgApi<'a> {
             ),
         }
     }
-    /// custom Organization (更新自定义组织基础信息)
+    /// Update Custom Organization Information (更新自定义组织基础信息)
     ///
-    /// Update Custom Organization Information-Update the basic information of a custom organization. Updating automatic matching rules is not supported. If you need to update automatic matching rules, please use \[Update Matching Rules\]
+    /// Update the basic information of a custom organization. Updating automatic matching rules is not supported. If you need to update automatic matching rules, please use *Update Matching Rules*
     ///
     /// `PATCH /open-apis/corehr/v2/custom_orgs/:org_id`
     ///
@@ -82,9 +82,9 @@ impl<'a> CustomOrgApi<'a> {
                 .path_param("org_id", org_id.as_ref()),
         }
     }
-    /// custom Organization (批量查询当前版本的自定义组织信息)
+    /// Get custom organization information (批量查询当前版本的自定义组织信息)
     ///
-    /// Get custom organization information-Query custom organization information in bulk based on the passed filter criteria. Without passing any filter criteria, all custom organization data under this tenant is obtained by default
+    /// Query custom organization information in bulk based on the passed filter criteria. Without passing any filter criteria, all custom organization data under this tenant is obtained by default
     ///
     /// `POST /open-apis/corehr/v2/custom_orgs/query`
     ///
@@ -103,7 +103,11 @@ impl<'a> CustomOrgApi<'a> {
     ///
     /// 查询指定时间范围内当前生效信息发生变更的自定义组织，即只有部门当前生效版本的生效时间在查询时间范围内，才返回该自定义组织id
     ///
-    /// - 时间窗支持大范围查询，限定查询范围在90天以内，例如要查询2020年1月1日至2020年6月30日的数据，建议分成两次查询，分别为2020年1月1日至2020年3月31日，2020年4月1日至2020年6月30日，不建议查询大时间范围数据 ;- 未来生效的版本数据，会在生效日期当天凌晨产生变更事件。例如：今天为1月1日，新建自定义组织 1月10日生效，则1月10日凌晨 1点之后可查询到。;;- 默认排序条件：默认先按照组织记录 ID 增序排序， 便于滚动查询;- 使用滚动查询而非分页查询，是为了防止大批量获取数据时，深分页导致超时
+    /// - 时间窗支持大范围查询，限定查询范围在90天以内，例如要查询2020年1月1日至2020年6月30日的数据，建议分成两次查询，分别为2020年1月1日至2020年3月31日，2020年4月1日至2020年6月30日，不建议查询大时间范围数据 ;
+    /// - 未来生效的版本数据，会在生效日期当天凌晨产生变更事件。例如：今天为1月1日，新建自定义组织 1月10日生效，则1月10日凌晨 1点之后可查询到。
+    ///
+    /// - 默认排序条件：默认先按照组织记录 ID 增序排序， 便于滚动查询;
+    /// - 使用滚动查询而非分页查询，是为了防止大批量获取数据时，深分页导致超时
     ///
     /// `GET /open-apis/corehr/v2/custom_orgs/query_recent_change`
     ///
@@ -118,9 +122,9 @@ impl<'a> CustomOrgApi<'a> {
             ),
         }
     }
-    /// custom Organization (更新自定义组织的匹配规则)
+    /// Update matching rules for custom organization (更新自定义组织的匹配规则)
     ///
-    /// Update matching rules for custom organization-Update the matching rules for custom organizations. Only custom organization types with "Set up automatic matching rules for organizations" turned on are available. To update the basic information of a custom organization, use \[Update Custom Organization\]
+    /// Update the matching rules for custom organizations. Only custom organization types with "Set up automatic matching rules for organizations" turned on are available. To update the basic information of a custom organization, use *Update Custom Organization*
     ///
     /// `POST /open-apis/corehr/v2/custom_orgs/update_rule`
     ///

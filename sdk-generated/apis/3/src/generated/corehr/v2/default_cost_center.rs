@@ -13,9 +13,9 @@ impl<'a> DefaultCostCenterApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Default cost center (查询默认成本中心)
+    /// Batch query default cost center (查询默认成本中心)
     ///
-    /// Batch query default cost center-Query default cost center
+    /// Query default cost center
     ///
     /// `POST /open-apis/corehr/v2/default_cost_centers/batch_query`
     ///
@@ -30,9 +30,9 @@ impl<'a> DefaultCostCenterApi<'a> {
             ),
         }
     }
-    /// Default cost center (添加默认成本中心)
+    /// Create default cost center (添加默认成本中心)
     ///
-    /// Create default cost center-Create default cost center
+    /// Create default cost center
     ///
     /// `POST /open-apis/corehr/v2/default_cost_centers/create_version`
     ///
@@ -47,9 +47,9 @@ impl<'a> DefaultCostCenterApi<'a> {
             ),
         }
     }
-    /// Default cost center (删除默认成本中心)
+    /// Delete default cost center (删除默认成本中心)
     ///
-    /// Delete default cost center-Delete default cost center
+    /// Delete default cost center
     ///
     /// `POST /open-apis/corehr/v2/default_cost_centers/remove_version`
     ///
@@ -64,9 +64,9 @@ impl<'a> DefaultCostCenterApi<'a> {
             ),
         }
     }
-    /// Default cost center (更新默认成本中心)
+    /// Update default cost center (更新默认成本中心)
     ///
-    /// Update default cost center-Update default cost center
+    /// Update default cost center
     ///
     /// `POST /open-apis/corehr/v2/default_cost_centers/update_version`
     ///

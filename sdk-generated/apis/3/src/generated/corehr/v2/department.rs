@@ -13,9 +13,9 @@ impl<'a> DepartmentApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Department (批量查询部门)
+    /// Get department list (批量查询部门)
     ///
-    /// Get department list-Batch query department information.Compared with the historical version of the \["Get department list" \] API, the V2 version has added sensitive field permission requirements and uses POST HTTP requests
+    /// Batch query department information.Compared with the historical version of the \["Get department list" \] API, the V2 version has added sensitive field permission requirements and uses POST HTTP requests
     ///
     /// `POST /open-apis/corehr/v2/departments/batch_get`
     ///
@@ -30,9 +30,13 @@ impl<'a> DepartmentApi<'a> {
             ),
         }
     }
-    /// Department (删除部门)
+    /// Delete department V2-Delete department V2 (删除部门)
     ///
-    /// Delete department V2-Delete department V2
+    /// 可以通过该接口通过部门ID删除一个部门记录，带数据行权限判权
+    ///
+    /// 删除后无法恢复， 并且在系统中无法查看到对应部门信息，请谨慎操作。
+    ///
+    /// 该接口为 V2 版本接口。要查看旧版 V1 接口，参考：[【删除部门】](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/delete)
     ///
     /// `DELETE /open-apis/corehr/v2/departments/:department_id`
     ///
@@ -48,9 +52,9 @@ impl<'a> DepartmentApi<'a> {
                 .path_param("department_id", department_id.as_ref()),
         }
     }
-    /// Department (获取父部门信息)
+    /// Get Parent Department Information (获取父部门信息)
     ///
-    /// Get Parent Department Information-This interface is used to recursively obtain the parent department information of the department, and return the list of authorized parent department information in the order from child to parent
+    /// This interface is used to recursively obtain the parent department information of the department, and return the list of authorized parent department information in the order from child to parent
     ///
     /// `POST /open-apis/corehr/v2/departments/parents`
     ///
@@ -65,9 +69,9 @@ impl<'a> DepartmentApi<'a> {
             ),
         }
     }
-    /// Department (更新部门)
+    /// Update department V2-Update department V2 to increase data line authority (更新部门)
     ///
-    /// Update department V2-Update department V2 to increase data line authority
+    /// 更新部门，支持数据行权限判权
     ///
     /// `PATCH /open-apis/corehr/v2/departments/:department_id`
     ///
@@ -83,9 +87,9 @@ impl<'a> DepartmentApi<'a> {
                 .path_param("department_id", department_id.as_ref()),
         }
     }
-    /// Department (批量查询部门版本信息)
+    /// Batch query department version information (批量查询部门版本信息)
     ///
-    /// Batch query department version information-According to the department ID list, batch query all department version information within the start and end time, including department name, department type, superior, code, person in charge, whether it is enabled, description and other information
+    /// According to the department ID list, batch query all department version information within the start and end time, including department name, department type, superior, code, person in charge, whether it is enabled, description and other information
     ///
     /// `POST /open-apis/corehr/v2/departments/query_multi_timeline`
     ///
@@ -100,9 +104,9 @@ impl<'a> DepartmentApi<'a> {
             ),
         }
     }
-    /// Department (批量查询部门操作日志)
+    /// query department operation logs (批量查询部门操作日志)
     ///
-    /// query department operation logs-Batch query department operation logs within a specified time range
+    /// Batch query department operation logs within a specified time range
     ///
     /// `POST /open-apis/corehr/v2/departments/query_operation_logs`
     ///
@@ -117,9 +121,9 @@ impl<'a> DepartmentApi<'a> {
             ),
         }
     }
-    /// Department (查询指定时间范围内当前生效信息发生变更的部门)
+    /// changed departments (查询指定时间范围内当前生效信息发生变更的部门)
     ///
-    /// Query information-changed departments-Query the departments whose current effective information has changed within the specified time range, that is, only when the effective time of the current effective version of the department is within the query time range, the department ID will be returned
+    /// Query the departments whose current effective information has changed within the specified time range, that is, only when the effective time of the current effective version of the department is within the query time range, the department ID will be returned
     ///
     /// `GET /open-apis/corehr/v2/departments/query_recent_change`
     ///
@@ -134,9 +138,9 @@ impl<'a> DepartmentApi<'a> {
             ),
         }
     }
-    /// Department (查询指定日期的部门基本信息)
+    /// Get department information on a specified date (查询指定日期的部门基本信息)
     ///
-    /// Get department information on a specified date-Query the basic information of the designated effective department, including department name, department type, superior, code, person in charge, whether it is enabled, description and other information
+    /// Query the basic information of the designated effective department, including department name, department type, superior, code, person in charge, whether it is enabled, description and other information
     ///
     /// `POST /open-apis/corehr/v2/departments/query_timeline`
     ///
@@ -151,9 +155,9 @@ impl<'a> DepartmentApi<'a> {
             ),
         }
     }
-    /// Department (搜索部门信息)
+    /// Search department information (搜索部门信息)
     ///
-    /// Search department information-The interface supports batch search for department details of the day by department ID, superior department ID, department head, name, and coding fields, including the name, description, and enabling status of the department
+    /// The interface supports batch search for department details of the day by department ID, superior department ID, department head, name, and coding fields, including the name, description, and enabling status of the department
     ///
     /// `POST /open-apis/corehr/v2/departments/search`
     ///
@@ -168,9 +172,9 @@ impl<'a> DepartmentApi<'a> {
             ),
         }
     }
-    /// Department (查询指定生效日期的部门架构树)
+    /// Get the department architecture tree on any date (查询指定生效日期的部门架构树)
     ///
-    /// Get the department architecture tree on any date-Support passing in department ID (default root department), any date (default current date). Breadth traversal from a given department ID, returning up to 2000 rows of data per page
+    /// Support passing in department ID (default root department), any date (default current date). Breadth traversal from a given department ID, returning up to 2000 rows of data per page
     ///
     /// `POST /open-apis/corehr/v2/departments/tree`
     ///
@@ -199,7 +203,10 @@ impl BatchGetRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -232,7 +239,10 @@ pub struct DeleteRequest {
     call: Call,
 }
 impl DeleteRequest {
-    /// The type of department ID used in this deletion Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The type of department ID used in this deletion Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -264,7 +274,10 @@ pub struct ParentsRequest {
     call: Call,
 }
 impl ParentsRequest {
-    /// The department ID type used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -309,7 +322,10 @@ impl PatchRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -360,7 +376,10 @@ impl QueryMultiTimelineRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(\[Feishu\] is used to identify a department in a specific application, and the same department_id open_department_id the same in different applications.),department_id(\[Feishu\] is used to identify a unique department within a tenant.),people_corehr_department_id(\[Feishu Personnel\] is used to identify departments in "Feishu Personnel".)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: *Feishu* is used to identify a department in a specific application, and the same department_id open_department_id the same in different applications.
+    /// - `department_id`: *Feishu* is used to identify a unique department within a tenant.
+    /// - `people_corehr_department_id`: *Feishu Personnel* is used to identify departments in "Feishu Personnel".
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -418,7 +437,10 @@ impl QueryOperationLogsRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -526,7 +548,10 @@ impl QueryRecentChangeRequest {
         self.call.set_query("end_date", v.into());
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -602,7 +627,10 @@ impl QueryTimelineRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(\[Feishu\] is used to identify a department in a specific application, and the same department_id open_department_id the same in different applications.),department_id(\[Feishu\] is used to identify a unique department within a tenant.),people_corehr_department_id(\[Feishu Personnel\] is used to identify departments in "Feishu Personnel".)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: *Feishu* is used to identify a department in a specific application, and the same department_id open_department_id the same in different applications.
+    /// - `department_id`: *Feishu* is used to identify a unique department within a tenant.
+    /// - `people_corehr_department_id`: *Feishu Personnel* is used to identify departments in "Feishu Personnel".
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -660,7 +688,10 @@ impl SearchRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -747,7 +778,10 @@ impl TreeRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

@@ -13,9 +13,19 @@ impl<'a> EmployeeApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Batch access to employee information through employee ID (批量查询员工信息)
+    /// Batch access to employee information through employee ID-Batch access to employee information through employee ID (批量查询员工信息)
     ///
-    /// Batch access to employee information through employee ID
+    /// 通过员工 ID 、个人信息 ID、工作邮箱等筛选项批量查询员工的工作信息、个人信息。
+    ///
+    /// - 字段未返回请检查：字段权限、用户该字段有值，以及飞书人事档案配置中字段是否启用;
+    /// - 基于 `id_type` 类型字段（如 employment_id），在部分转换失败（ID映射不存在）的场景会返回 lark_id，无法区分值是否为对应 `id_type`。新增相关 id_v2 的字段，在转换失败时返回空值，用于区分是否转换成功；正常情况下两个字段的值是没有区别的，建议使用 id_v2 的字段;
+    /// - 在人事系统开启【复用工号】后，存在一个工号对应多个员工的情况，请勿依赖工号做唯一性检查;
+    ///
+    /// 该接口会按照应用拥有的「员工数据」的权限范围返回数据，请确定在「开发者后台 - 权限管理 - 数据权限」中有申请「员工资源」权限范围;
+    /// - 每次最多传 100 个员工 ID，若需单次查询全量员工，可使用接口[【搜索员工信息】](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/corehr-v2/employee/search);
+    /// - 由于人员全数据关联较多业务数据和计算数据等，更新后存在2-5s短暂延时，建议数据更新动作完成后稍等几秒进行最新数据查询请求;
+    /// - 当员工未完成入职时，该接口将无法查询到该员工数据，如【待入职】【撤销入职】【删除雇佣】等情况;
+    /// - 部分计算字段是在凌晨零点进行计算，建议不要在零点时间段进行查询
     ///
     /// `POST /open-apis/corehr/v2/employees/batch_get`
     ///
@@ -78,7 +88,10 @@ impl BatchGetRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -185,7 +198,10 @@ impl SearchRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

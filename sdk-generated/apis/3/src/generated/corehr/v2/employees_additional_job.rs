@@ -13,9 +13,9 @@ impl<'a> EmployeesAdditionalJobApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Job data (批量查询兼职信息)
+    /// Batch querying additional jobs (批量查询兼职信息)
     ///
-    /// Additional job-Batch querying additional jobs-Query the additional job information of employees in batches
+    /// Query the additional job information of employees in batches
     ///
     /// `POST /open-apis/corehr/v2/employees/additional_jobs/batch`
     ///
@@ -30,9 +30,9 @@ impl<'a> EmployeesAdditionalJobApi<'a> {
             ),
         }
     }
-    /// Job data (创建兼职)
+    /// Create Additional Job (创建兼职)
     ///
-    /// Additional job-Create Additional Job-Create additional job for employees
+    /// Create additional job for employees
     ///
     /// `POST /open-apis/corehr/v2/employees/additional_jobs`
     ///
@@ -47,9 +47,9 @@ impl<'a> EmployeesAdditionalJobApi<'a> {
             ),
         }
     }
-    /// Job data (删除兼职)
+    /// Delete Additional Job (删除兼职)
     ///
-    /// Additional job-Delete Additional Job-Delete a designated employee additional job
+    /// Delete a designated employee additional job
     ///
     /// `DELETE /open-apis/corehr/v2/employees/additional_jobs/:additional_job_id`
     ///
@@ -65,9 +65,9 @@ impl<'a> EmployeesAdditionalJobApi<'a> {
                 .path_param("additional_job_id", additional_job_id.as_ref()),
         }
     }
-    /// Job data (更新兼职)
+    /// Update Additional Job (更新兼职)
     ///
-    /// Additional job-Update Additional Job-Update employees' additional jobs
+    /// Update employees' additional jobs
     ///
     /// `PATCH /open-apis/corehr/v2/employees/additional_jobs/:additional_job_id`
     ///
@@ -109,7 +109,10 @@ impl BatchRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(\[Feishu\] is used to identify a department in a specific application, and the same department_id open_department_id the same in different applications.),department_id(\[Feishu\] is used to identify a unique department within a tenant.),people_corehr_department_id(\[Feishu Personnel\] is used to identify departments in "Feishu Personnel".)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: *Feishu* is used to identify a department in a specific application, and the same department_id open_department_id the same in different applications.
+    /// - `department_id`: *Feishu* is used to identify a unique department within a tenant.
+    /// - `people_corehr_department_id`: *Feishu Personnel* is used to identify departments in "Feishu Personnel".
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -191,7 +194,10 @@ impl CreateRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(\[Feishu\] is used to identify a department in a specific application, and the same department_id open_department_id the same in different applications.),department_id(\[Feishu\] is used to identify a unique department within a tenant.),people_corehr_department_id(\[Feishu Personnel\] is used to identify departments in "Feishu Personnel".)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: *Feishu* is used to identify a department in a specific application, and the same department_id open_department_id the same in different applications.
+    /// - `department_id`: *Feishu* is used to identify a unique department within a tenant.
+    /// - `people_corehr_department_id`: *Feishu Personnel* is used to identify departments in "Feishu Personnel".
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -261,7 +267,10 @@ impl PatchRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(\[Feishu\] is used to identify a department in a specific application, and the same department_id open_department_id the same in different applications.),department_id(\[Feishu\] is used to identify a unique department within a tenant.),people_corehr_department_id(\[Feishu Personnel\] is used to identify departments in "Feishu Personnel".)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: *Feishu* is used to identify a department in a specific application, and the same department_id open_department_id the same in different applications.
+    /// - `department_id`: *Feishu* is used to identify a unique department within a tenant.
+    /// - `people_corehr_department_id`: *Feishu Personnel* is used to identify departments in "Feishu Personnel".
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

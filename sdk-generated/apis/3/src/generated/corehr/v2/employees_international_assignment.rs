@@ -13,9 +13,9 @@ impl<'a> EmployeesInternationalAssignmentApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Job data (创建外派)
+    /// Create International Assignment (创建外派)
     ///
-    /// Employee International Assignment Information-Create International Assignment-Create assignment information
+    /// Create assignment information
     ///
     /// `POST /open-apis/corehr/v2/employees/international_assignments`
     ///
@@ -30,9 +30,9 @@ impl<'a> EmployeesInternationalAssignmentApi<'a> {
             ),
         }
     }
-    /// Job data (删除外派)
+    /// Delete International Assignment (删除外派)
     ///
-    /// Employee International Assignment Information-Delete International Assignment-Delete a certain overseas assignment information
+    /// Delete a certain overseas assignment information
     ///
     /// `DELETE /open-apis/corehr/v2/employees/international_assignments/:international_assignment_id`
     ///
@@ -51,9 +51,9 @@ impl<'a> EmployeesInternationalAssignmentApi<'a> {
                 ),
         }
     }
-    /// Job data (批量查询外派信息)
+    /// Query International Assignment Information (批量查询外派信息)
     ///
-    /// Employee International Assignment Information-Query International Assignment Information-Query Employee‘s International Assignment Information
+    /// Query Employee‘s International Assignment Information
     ///
     /// `GET /open-apis/corehr/v2/employees/international_assignments`
     ///
@@ -68,9 +68,10 @@ impl<'a> EmployeesInternationalAssignmentApi<'a> {
             ),
         }
     }
-    /// Job data (更新外派信息)
+    /// Patch Employees Assignment (更新外派信息)
     ///
-    /// Employee International Assignment Information-Patch Employees Assignment-- The departmental job mode will affect the mandatory verification of fields such as position and job title- The fields related to overseas assignment information will be verified as mandatory based on the 'Feishu Personnel - Personnel Profile Configuration'
+    /// - The departmental job mode will affect the mandatory verification of fields such as position and job title
+    /// - The fields related to overseas assignment information will be verified as mandatory based on the 'Feishu Personnel - Personnel Profile Configuration'
     ///
     /// `PATCH /open-apis/corehr/v2/employees/international_assignments/:international_assignment_id`
     ///
@@ -109,7 +110,10 @@ impl CreateRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// Options:open_department_id(Identify departments with department_id),department_id(Identify departments with people_comrehr_department_id),people_corehr_department_id(Identify departments with people_comrehr_department_id)
+    /// Options:
+    /// - `open_department_id`: Identify departments with department_id
+    /// - `department_id`: Identify departments with people_comrehr_department_id
+    /// - `people_corehr_department_id`: Identify departments with people_comrehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -176,7 +180,10 @@ impl ListRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// Options:open_department_id(Identify departments open_department_id),department_id(Identify departments department_id),people_corehr_department_id(Identify departments people_corehr_department_id)
+    /// Options:
+    /// - `open_department_id`: Identify departments open_department_id
+    /// - `department_id`: Identify departments department_id
+    /// - `people_corehr_department_id`: Identify departments people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -197,7 +204,9 @@ impl ListRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// 雇佣ID- 可通过\[【批量查询员工信息】\]获取详细信息- 类型必须与 user_id_type 一致
+    /// 雇佣ID
+    /// - 可通过\[【批量查询员工信息】\]获取详细信息
+    /// - 类型必须与 user_id_type 一致
     pub fn employment_ids(
         mut self,
         values: impl IntoIterator<Item = impl Into<String>>,
@@ -208,7 +217,8 @@ impl ListRequest {
         }
         self
     }
-    /// 外派 ID- 指定外派记录 ID 查询时，请将 page_size 设为最大值，不返回 has_more 参数
+    /// 外派 ID
+    /// - 指定外派记录 ID 查询时，请将 page_size 设为最大值，不返回 has_more 参数
     pub fn international_assignment_ids(
         mut self,
         values: impl IntoIterator<Item = impl Into<String>>,
@@ -219,13 +229,15 @@ impl ListRequest {
         }
         self
     }
-    /// 外派开始日期- 范围筛选，格式：yyyy-mm-dd~yyyy-mm-dd
+    /// 外派开始日期
+    /// - 范围筛选，格式：yyyy-mm-dd~yyyy-mm-dd
     pub fn effective_time(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("effective_time", v.into());
         self
     }
-    /// 外派结束日期- 范围筛选，格式：yyyy-mm-dd~yyyy-mm-dd
+    /// 外派结束日期
+    /// - 范围筛选，格式：yyyy-mm-dd~yyyy-mm-dd
     pub fn expiration_time(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("expiration_time", v.into());
@@ -510,7 +522,10 @@ impl PatchRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

@@ -13,9 +13,9 @@ impl<'a> EmployeesJobDataApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Job data (批量查询员工任职信息)
+    /// Batch Get Employee JobData (批量查询员工任职信息)
     ///
-    /// Batch Get Employee JobData-Batch get job data through employee employment ID
+    /// Batch get job data through employee employment ID
     ///
     /// `POST /open-apis/corehr/v2/employees/job_datas/batch_get`
     ///
@@ -30,9 +30,9 @@ impl<'a> EmployeesJobDataApi<'a> {
             ),
         }
     }
-    /// Job data (获取任职信息列表)
+    /// Get Employee JobData List (获取任职信息列表)
     ///
-    /// Get Employee JobData List-Get a list of job data
+    /// Get a list of job data
     ///
     /// `POST /open-apis/corehr/v2/employees/job_datas/query`
     ///
@@ -61,7 +61,10 @@ impl BatchGetRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -119,7 +122,10 @@ impl QueryRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

@@ -13,9 +13,9 @@ impl<'a> EnumApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Enums (查询枚举信息)
+    /// Query enums (查询枚举信息)
     ///
-    /// Query enums-Query the enumeration details based on the enumeration's APIName for scenarios like BPM
+    /// Query the enumeration details based on the enumeration's APIName for scenarios like BPM
     ///
     /// `POST /open-apis/corehr/v2/enums/search`
     ///

@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `corehr` v2, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `corehr` v2, for `EventDispatcherBuilder`.
 pub trait CorehrV2EventHandlers: RegisterHandlers {
     /// Handles `corehr.approval_groups.updated_v2` (组织架构调整状态变更事件): the handler gets an [`Event`] with a [`P2CorehrApprovalGroupsUpdatedV2Data`](super::events::P2CorehrApprovalGroupsUpdatedV2Data) payload.
     fn on_corehr_approval_groups_updated_v2<F, Fut>(self, handler: F) -> Self

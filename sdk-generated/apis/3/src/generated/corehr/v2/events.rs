@@ -517,7 +517,7 @@ impl ToJson for ProbationStatus {
         w.string(self.as_str());
     }
 }
-/// `EmployeeDomainEventData`
+/// The `data` of \[`P2CorehrEmployeeDomainEventV2Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -551,7 +551,7 @@ impl FromJson for EmployeeDomainEventData {
         Ok(out)
     }
 }
-/// `EventHeader`
+/// The `header` of \[`P2CorehrApprovalGroupsUpdatedV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -585,7 +585,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `I18nV2`
+/// The `name` of \[`OnboardingFlow`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -607,7 +607,7 @@ impl FromJson for I18nV2 {
         Ok(out)
     }
 }
-/// `OnboardingFlow`
+/// The `flow_info` of \[`P2CorehrPreHireOnboardingTaskChangedV2Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -629,7 +629,7 @@ impl FromJson for OnboardingFlow {
         Ok(out)
     }
 }
-/// `OnboardingFlowChange`
+/// The `onboarding_flow_change` of \[`P2CorehrPreHireOnboardingTaskChangedV2Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -648,7 +648,7 @@ impl FromJson for OnboardingFlowChange {
         Ok(out)
     }
 }
-/// `OnboardingTaskChange`
+/// The `onboarding_task_changes` of \[`P2CorehrPreHireOnboardingTaskChangedV2Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -670,7 +670,7 @@ impl FromJson for OnboardingTaskChange {
         Ok(out)
     }
 }
-/// `OrganizationDomainEventData`
+/// The `sub_events` of \[`P2CorehrCompanyUpdatedV2Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -707,7 +707,7 @@ impl FromJson for OrganizationDomainEventData {
         Ok(out)
     }
 }
-/// `P2CorehrApprovalGroupsUpdatedV2`
+/// The envelope of the `corehr.approval_groups.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -732,7 +732,7 @@ impl FromJson for P2CorehrApprovalGroupsUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrApprovalGroupsUpdatedV2Data`
+/// The payload of the `corehr.approval_groups.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -782,7 +782,7 @@ impl FromJson for P2CorehrApprovalGroupsUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrCompanyCreatedV2`
+/// The envelope of the `corehr.company.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -807,7 +807,7 @@ impl FromJson for P2CorehrCompanyCreatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrCompanyCreatedV2Data`
+/// The payload of the `corehr.company.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -826,7 +826,7 @@ impl FromJson for P2CorehrCompanyCreatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrCompanyUpdatedV2`
+/// The envelope of the `corehr.company.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -851,7 +851,7 @@ impl FromJson for P2CorehrCompanyUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrCompanyUpdatedV2Data`
+/// The payload of the `corehr.company.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -876,7 +876,7 @@ impl FromJson for P2CorehrCompanyUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrCostCenterCreatedV2`
+/// The envelope of the `corehr.cost_center.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -901,7 +901,7 @@ impl FromJson for P2CorehrCostCenterCreatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrCostCenterCreatedV2Data`
+/// The payload of the `corehr.cost_center.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -920,7 +920,7 @@ impl FromJson for P2CorehrCostCenterCreatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrCostCenterUpdatedV2`
+/// The envelope of the `corehr.cost_center.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -945,7 +945,7 @@ impl FromJson for P2CorehrCostCenterUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrCostCenterUpdatedV2Data`
+/// The payload of the `corehr.cost_center.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -967,7 +967,7 @@ impl FromJson for P2CorehrCostCenterUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrCustomOrgCreatedV2`
+/// The envelope of the `corehr.custom_org.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -992,7 +992,7 @@ impl FromJson for P2CorehrCustomOrgCreatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrCustomOrgCreatedV2Data`
+/// The payload of the `corehr.custom_org.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1014,7 +1014,7 @@ impl FromJson for P2CorehrCustomOrgCreatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrCustomOrgUpdatedV2`
+/// The envelope of the `corehr.custom_org.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1039,7 +1039,7 @@ impl FromJson for P2CorehrCustomOrgUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrCustomOrgUpdatedV2Data`
+/// The payload of the `corehr.custom_org.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1064,7 +1064,7 @@ impl FromJson for P2CorehrCustomOrgUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrDepartmentCreatedV2`
+/// The envelope of the `corehr.department.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1089,7 +1089,7 @@ impl FromJson for P2CorehrDepartmentCreatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrDepartmentCreatedV2Data`
+/// The payload of the `corehr.department.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1108,7 +1108,7 @@ impl FromJson for P2CorehrDepartmentCreatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrDepartmentUpdatedV2`
+/// The envelope of the `corehr.department.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1133,7 +1133,7 @@ impl FromJson for P2CorehrDepartmentUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrDepartmentUpdatedV2Data`
+/// The payload of the `corehr.department.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1155,7 +1155,7 @@ impl FromJson for P2CorehrDepartmentUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrEmployeeDomainEventV2`
+/// The envelope of the `corehr.employee.domain_event_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1180,7 +1180,7 @@ impl FromJson for P2CorehrEmployeeDomainEventV2 {
         Ok(out)
     }
 }
-/// `P2CorehrEmployeeDomainEventV2Data`
+/// The payload of the `corehr.employee.domain_event_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1223,7 +1223,7 @@ impl FromJson for P2CorehrEmployeeDomainEventV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrJobChangeStatusUpdatedV2`
+/// The envelope of the `corehr.job_change.status_updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1248,7 +1248,7 @@ impl FromJson for P2CorehrJobChangeStatusUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrJobChangeStatusUpdatedV2Data`
+/// The payload of the `corehr.job_change.status_updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1312,7 +1312,7 @@ impl FromJson for P2CorehrJobChangeStatusUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrJobChangeUpdatedV2`
+/// The envelope of the `corehr.job_change.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1337,7 +1337,7 @@ impl FromJson for P2CorehrJobChangeUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrJobChangeUpdatedV2Data`
+/// The payload of the `corehr.job_change.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1392,7 +1392,7 @@ impl FromJson for P2CorehrJobChangeUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrJobFamilyCreatedV2`
+/// The envelope of the `corehr.job_family.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1417,7 +1417,7 @@ impl FromJson for P2CorehrJobFamilyCreatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrJobFamilyCreatedV2Data`
+/// The payload of the `corehr.job_family.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1436,7 +1436,7 @@ impl FromJson for P2CorehrJobFamilyCreatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrJobFamilyUpdatedV2`
+/// The envelope of the `corehr.job_family.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1461,7 +1461,7 @@ impl FromJson for P2CorehrJobFamilyUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrJobFamilyUpdatedV2Data`
+/// The payload of the `corehr.job_family.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1483,7 +1483,7 @@ impl FromJson for P2CorehrJobFamilyUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrJobGradeCreatedV2`
+/// The envelope of the `corehr.job_grade.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1508,7 +1508,7 @@ impl FromJson for P2CorehrJobGradeCreatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrJobGradeCreatedV2Data`
+/// The payload of the `corehr.job_grade.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1527,7 +1527,7 @@ impl FromJson for P2CorehrJobGradeCreatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrJobGradeUpdatedV2`
+/// The envelope of the `corehr.job_grade.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1552,7 +1552,7 @@ impl FromJson for P2CorehrJobGradeUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrJobGradeUpdatedV2Data`
+/// The payload of the `corehr.job_grade.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1574,7 +1574,7 @@ impl FromJson for P2CorehrJobGradeUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrJobLevelCreatedV2`
+/// The envelope of the `corehr.job_level.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1599,7 +1599,7 @@ impl FromJson for P2CorehrJobLevelCreatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrJobLevelCreatedV2Data`
+/// The payload of the `corehr.job_level.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1618,7 +1618,7 @@ impl FromJson for P2CorehrJobLevelCreatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrJobLevelUpdatedV2`
+/// The envelope of the `corehr.job_level.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1643,7 +1643,7 @@ impl FromJson for P2CorehrJobLevelUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrJobLevelUpdatedV2Data`
+/// The payload of the `corehr.job_level.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1665,7 +1665,7 @@ impl FromJson for P2CorehrJobLevelUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrLocationCreatedV2`
+/// The envelope of the `corehr.location.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1690,7 +1690,7 @@ impl FromJson for P2CorehrLocationCreatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrLocationCreatedV2Data`
+/// The payload of the `corehr.location.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1709,7 +1709,7 @@ impl FromJson for P2CorehrLocationCreatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrLocationUpdatedV2`
+/// The envelope of the `corehr.location.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1734,7 +1734,7 @@ impl FromJson for P2CorehrLocationUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrLocationUpdatedV2Data`
+/// The payload of the `corehr.location.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1759,7 +1759,7 @@ impl FromJson for P2CorehrLocationUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrOffboardingChecklistUpdatedV2`
+/// The envelope of the `corehr.offboarding.checklist_updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1784,7 +1784,7 @@ impl FromJson for P2CorehrOffboardingChecklistUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrOffboardingChecklistUpdatedV2Data`
+/// The payload of the `corehr.offboarding.checklist_updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1815,7 +1815,7 @@ impl FromJson for P2CorehrOffboardingChecklistUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrOffboardingStatusUpdatedV2`
+/// The envelope of the `corehr.offboarding.status_updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1840,7 +1840,7 @@ impl FromJson for P2CorehrOffboardingStatusUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrOffboardingStatusUpdatedV2Data`
+/// The payload of the `corehr.offboarding.status_updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1871,7 +1871,7 @@ impl FromJson for P2CorehrOffboardingStatusUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrOffboardingUpdatedV2`
+/// The envelope of the `corehr.offboarding.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1896,7 +1896,7 @@ impl FromJson for P2CorehrOffboardingUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrOffboardingUpdatedV2Data`
+/// The payload of the `corehr.offboarding.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1945,7 +1945,7 @@ impl FromJson for P2CorehrOffboardingUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrPathwayCreatedV2`
+/// The envelope of the `corehr.pathway.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1970,7 +1970,7 @@ impl FromJson for P2CorehrPathwayCreatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrPathwayCreatedV2Data`
+/// The payload of the `corehr.pathway.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1989,7 +1989,7 @@ impl FromJson for P2CorehrPathwayCreatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrPathwayUpdatedV2`
+/// The envelope of the `corehr.pathway.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2014,7 +2014,7 @@ impl FromJson for P2CorehrPathwayUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrPathwayUpdatedV2Data`
+/// The payload of the `corehr.pathway.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2036,7 +2036,7 @@ impl FromJson for P2CorehrPathwayUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrPositionCreatedV2`
+/// The envelope of the `corehr.position.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2061,7 +2061,7 @@ impl FromJson for P2CorehrPositionCreatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrPositionCreatedV2Data`
+/// The payload of the `corehr.position.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2080,7 +2080,7 @@ impl FromJson for P2CorehrPositionCreatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrPositionUpdatedV2`
+/// The envelope of the `corehr.position.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2105,7 +2105,7 @@ impl FromJson for P2CorehrPositionUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrPositionUpdatedV2Data`
+/// The payload of the `corehr.position.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2127,7 +2127,7 @@ impl FromJson for P2CorehrPositionUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrPreHireOnboardingTaskChangedV2`
+/// The envelope of the `corehr.pre_hire.onboarding_task_changed_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2152,7 +2152,7 @@ impl FromJson for P2CorehrPreHireOnboardingTaskChangedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrPreHireOnboardingTaskChangedV2Data`
+/// The payload of the `corehr.pre_hire.onboarding_task_changed_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2186,7 +2186,7 @@ impl FromJson for P2CorehrPreHireOnboardingTaskChangedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrProbationUpdatedV2`
+/// The envelope of the `corehr.probation.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2211,7 +2211,7 @@ impl FromJson for P2CorehrProbationUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrProbationUpdatedV2Data`
+/// The payload of the `corehr.probation.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2240,7 +2240,7 @@ impl FromJson for P2CorehrProbationUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrProcessApproverUpdatedV2`
+/// The envelope of the `corehr.process.approver.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2265,7 +2265,7 @@ impl FromJson for P2CorehrProcessApproverUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrProcessApproverUpdatedV2Data`
+/// The payload of the `corehr.process.approver.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2308,7 +2308,7 @@ impl FromJson for P2CorehrProcessApproverUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrProcessCcUpdatedV2`
+/// The envelope of the `corehr.process.cc.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2333,7 +2333,7 @@ impl FromJson for P2CorehrProcessCcUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrProcessCcUpdatedV2Data`
+/// The payload of the `corehr.process.cc.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2361,7 +2361,7 @@ impl FromJson for P2CorehrProcessCcUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrProcessCommentInfoUpdatedV2`
+/// The envelope of the `corehr.process_comment_info.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2386,7 +2386,7 @@ impl FromJson for P2CorehrProcessCommentInfoUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrProcessCommentInfoUpdatedV2Data`
+/// The payload of the `corehr.process_comment_info.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2411,7 +2411,7 @@ impl FromJson for P2CorehrProcessCommentInfoUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrProcessNodeUpdatedV2`
+/// The envelope of the `corehr.process.node.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2436,7 +2436,7 @@ impl FromJson for P2CorehrProcessNodeUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrProcessNodeUpdatedV2Data`
+/// The payload of the `corehr.process.node.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2473,7 +2473,7 @@ impl FromJson for P2CorehrProcessNodeUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrProcessUpdatedV2`
+/// The envelope of the `corehr.process.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2498,7 +2498,7 @@ impl FromJson for P2CorehrProcessUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrProcessUpdatedV2Data`
+/// The payload of the `corehr.process.updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2529,7 +2529,7 @@ impl FromJson for P2CorehrProcessUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrSignatureFileStatusUpdatedV2`
+/// The envelope of the `corehr.signature_file.status_updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2554,7 +2554,7 @@ impl FromJson for P2CorehrSignatureFileStatusUpdatedV2 {
         Ok(out)
     }
 }
-/// `P2CorehrSignatureFileStatusUpdatedV2Data`
+/// The payload of the `corehr.signature_file.status_updated_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2582,7 +2582,7 @@ impl FromJson for P2CorehrSignatureFileStatusUpdatedV2Data {
         Ok(out)
     }
 }
-/// `UserId`
+/// The `target_user_id` of \[`P2CorehrJobChangeStatusUpdatedV2Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2607,83 +2607,83 @@ impl FromJson for UserId {
         Ok(out)
     }
 }
-/// `P2CorehrCompanyDeletedV2`
+/// The envelope of the `corehr.company.deleted_v2` event.
 ///
 /// The same fields as [`P2CorehrCompanyCreatedV2`]: one type, two names.
 pub type P2CorehrCompanyDeletedV2 = P2CorehrCompanyCreatedV2;
-/// `P2CorehrCompanyDeletedV2Data`
+/// The payload of the `corehr.company.deleted_v2` event.
 ///
 /// The same fields as [`P2CorehrCompanyCreatedV2Data`]: one type, two names.
 pub type P2CorehrCompanyDeletedV2Data = P2CorehrCompanyCreatedV2Data;
-/// `P2CorehrCostCenterDeletedV2`
+/// The envelope of the `corehr.cost_center.deleted_v2` event.
 ///
 /// The same fields as [`P2CorehrCostCenterCreatedV2`]: one type, two names.
 pub type P2CorehrCostCenterDeletedV2 = P2CorehrCostCenterCreatedV2;
-/// `P2CorehrCostCenterDeletedV2Data`
+/// The payload of the `corehr.cost_center.deleted_v2` event.
 ///
 /// The same fields as [`P2CorehrCostCenterCreatedV2Data`]: one type, two names.
 pub type P2CorehrCostCenterDeletedV2Data = P2CorehrCostCenterCreatedV2Data;
-/// `P2CorehrCustomOrgDeletedV2`
+/// The envelope of the `corehr.custom_org.deleted_v2` event.
 ///
 /// The same fields as [`P2CorehrCustomOrgCreatedV2`]: one type, two names.
 pub type P2CorehrCustomOrgDeletedV2 = P2CorehrCustomOrgCreatedV2;
-/// `P2CorehrCustomOrgDeletedV2Data`
+/// The payload of the `corehr.custom_org.deleted_v2` event.
 ///
 /// The same fields as [`P2CorehrCustomOrgCreatedV2Data`]: one type, two names.
 pub type P2CorehrCustomOrgDeletedV2Data = P2CorehrCustomOrgCreatedV2Data;
-/// `P2CorehrJobFamilyDeletedV2`
+/// The envelope of the `corehr.job_family.deleted_v2` event.
 ///
 /// The same fields as [`P2CorehrJobFamilyCreatedV2`]: one type, two names.
 pub type P2CorehrJobFamilyDeletedV2 = P2CorehrJobFamilyCreatedV2;
-/// `P2CorehrJobFamilyDeletedV2Data`
+/// The payload of the `corehr.job_family.deleted_v2` event.
 ///
 /// The same fields as [`P2CorehrJobFamilyCreatedV2Data`]: one type, two names.
 pub type P2CorehrJobFamilyDeletedV2Data = P2CorehrJobFamilyCreatedV2Data;
-/// `P2CorehrJobGradeDeletedV2`
+/// The envelope of the `corehr.job_grade.deleted_v2` event.
 ///
 /// The same fields as [`P2CorehrJobGradeCreatedV2`]: one type, two names.
 pub type P2CorehrJobGradeDeletedV2 = P2CorehrJobGradeCreatedV2;
-/// `P2CorehrJobGradeDeletedV2Data`
+/// The payload of the `corehr.job_grade.deleted_v2` event.
 ///
 /// The same fields as [`P2CorehrJobGradeCreatedV2Data`]: one type, two names.
 pub type P2CorehrJobGradeDeletedV2Data = P2CorehrJobGradeCreatedV2Data;
-/// `P2CorehrJobLevelDeletedV2`
+/// The envelope of the `corehr.job_level.deleted_v2` event.
 ///
 /// The same fields as [`P2CorehrJobLevelCreatedV2`]: one type, two names.
 pub type P2CorehrJobLevelDeletedV2 = P2CorehrJobLevelCreatedV2;
-/// `P2CorehrJobLevelDeletedV2Data`
+/// The payload of the `corehr.job_level.deleted_v2` event.
 ///
 /// The same fields as [`P2CorehrJobLevelCreatedV2Data`]: one type, two names.
 pub type P2CorehrJobLevelDeletedV2Data = P2CorehrJobLevelCreatedV2Data;
-/// `P2CorehrLocationDeletedV2`
+/// The envelope of the `corehr.location.deleted_v2` event.
 ///
 /// The same fields as [`P2CorehrLocationCreatedV2`]: one type, two names.
 pub type P2CorehrLocationDeletedV2 = P2CorehrLocationCreatedV2;
-/// `P2CorehrLocationDeletedV2Data`
+/// The payload of the `corehr.location.deleted_v2` event.
 ///
 /// The same fields as [`P2CorehrLocationCreatedV2Data`]: one type, two names.
 pub type P2CorehrLocationDeletedV2Data = P2CorehrLocationCreatedV2Data;
-/// `P2CorehrPathwayDeletedV2`
+/// The envelope of the `corehr.pathway.deleted_v2` event.
 ///
 /// The same fields as [`P2CorehrPathwayCreatedV2`]: one type, two names.
 pub type P2CorehrPathwayDeletedV2 = P2CorehrPathwayCreatedV2;
-/// `P2CorehrPathwayDeletedV2Data`
+/// The payload of the `corehr.pathway.deleted_v2` event.
 ///
 /// The same fields as [`P2CorehrPathwayCreatedV2Data`]: one type, two names.
 pub type P2CorehrPathwayDeletedV2Data = P2CorehrPathwayCreatedV2Data;
-/// `P2CorehrPositionDeletedV2`
+/// The envelope of the `corehr.position.deleted_v2` event.
 ///
 /// The same fields as [`P2CorehrPositionCreatedV2`]: one type, two names.
 pub type P2CorehrPositionDeletedV2 = P2CorehrPositionCreatedV2;
-/// `P2CorehrPositionDeletedV2Data`
+/// The payload of the `corehr.position.deleted_v2` event.
 ///
 /// The same fields as [`P2CorehrPositionCreatedV2Data`]: one type, two names.
 pub type P2CorehrPositionDeletedV2Data = P2CorehrPositionCreatedV2Data;
-/// `P2CorehrProcessStatusUpdateV2`
+/// The envelope of the `corehr.process.status.update_v2` event.
 ///
 /// The same fields as [`P2CorehrProcessUpdatedV2`]: one type, two names.
 pub type P2CorehrProcessStatusUpdateV2 = P2CorehrProcessUpdatedV2;
-/// `P2CorehrProcessStatusUpdateV2Data`
+/// The payload of the `corehr.process.status.update_v2` event.
 ///
 /// The same fields as [`P2CorehrProcessUpdatedV2Data`]: one type, two names.
 pub type P2CorehrProcessStatusUpdateV2Data = P2CorehrProcessUpdatedV2Data;

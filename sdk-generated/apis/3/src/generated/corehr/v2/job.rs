@@ -30,9 +30,9 @@ impl<'a> JobApi<'a> {
             ),
         }
     }
-    /// Job (查询单个职务)
+    /// Get job profile (V2) (查询单个职务)
     ///
-    /// Get job profile (V2)-Obtain job profile with ID
+    /// Obtain job profile with ID
     ///
     /// `GET /open-apis/corehr/v2/jobs/:job_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> JobApi<'a> {
                 .path_param("job_id", job_id.as_ref()),
         }
     }
-    /// Job (批量查询职务)
+    /// Get the list of job profile (批量查询职务)
     ///
-    /// Get the list of job profile-Get the list of job profile
+    /// Get the list of job profile
     ///
     /// `GET /open-apis/corehr/v2/jobs`
     ///
@@ -67,7 +67,8 @@ impl<'a> JobApi<'a> {
     }
     /// 查询指定时间范围职务版本
     ///
-    /// - 接口支持查询出对象生效时间段在指定的start_date和end_date之间的版本（即：会查询出生效时间段和查询时间段有交集的版本）;- 接口支持对象版本相关字段的查询和返回（默认返回id和version_id）
+    /// - 接口支持查询出对象生效时间段在指定的start_date和end_date之间的版本（即：会查询出生效时间段和查询时间段有交集的版本）;
+    /// - 接口支持对象版本相关字段的查询和返回（默认返回id和version_id）
     ///
     /// 延迟说明：数据库主从延迟2s以内，即：直接创建对象后2s内调用此接口可能查询不到数据。
     ///
@@ -84,9 +85,9 @@ impl<'a> JobApi<'a> {
             ),
         }
     }
-    /// Job (查询当前生效信息发生变更的职务)
+    /// query recent change job (查询当前生效信息发生变更的职务)
     ///
-    /// query recent change job-Query the job where the current effective information has changed within the specified time range, that is, only the effective time of the current effective version of the job is within the query time range will the job id be returned
+    /// Query the job where the current effective information has changed within the specified time range, that is, only the effective time of the current effective version of the job is within the query time range will the job id be returned
     ///
     /// `GET /open-apis/corehr/v2/jobs/query_recent_change`
     ///
@@ -184,7 +185,8 @@ impl ListRequest {
         self.call.set_query("name", v.into());
         self
     }
-    /// Language information, Chinese with zh-CN, English with en-US- Passing empty defaults to ALL
+    /// Language information, Chinese with zh-CN, English with en-US
+    /// - Passing empty defaults to ALL
     pub fn query_language(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("query_language", v.into());

@@ -32,7 +32,7 @@ impl<'a> JobChangeApi<'a> {
     }
     /// Revoke job change (撤销员工异动。)
     ///
-    /// The interface is used to revoke employee changes. If initiated successfully, it will revoke a change request that has been submitted, is pending, or has already taken effect, while generating the corresponding event：\[Transaction state change\]. An operator must be specified when using it, and must have permissions of the job change process or must be the approvor of the process
+    /// The interface is used to revoke employee changes. If initiated successfully, it will revoke a change request that has been submitted, is pending, or has already taken effect, while generating the corresponding event：*Transaction state change*. An operator must be specified when using it, and must have permissions of the job change process or must be the approvor of the process
     ///
     /// `POST /open-apis/corehr/v2/job_changes/:job_change_id/revoke`
     ///
@@ -82,7 +82,10 @@ impl CreateRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -168,7 +171,10 @@ impl SearchRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

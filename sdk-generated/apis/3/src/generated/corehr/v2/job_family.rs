@@ -13,9 +13,9 @@ impl<'a> JobFamilyApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Job family (根据条件批量查询序列信息)
+    /// Get job family information in batches according to conditions (根据条件批量查询序列信息)
     ///
-    /// Get job family information in batches according to conditions-Batch query the detailed information of the currently effective version of the job family through the sequence ID or sequence Code, including the sequence name, activation status, parent sequence, etc
+    /// Batch query the detailed information of the currently effective version of the job family through the sequence ID or sequence Code, including the sequence name, activation status, parent sequence, etc
     ///
     /// `POST /open-apis/corehr/v2/job_families/batch_get`
     ///
@@ -32,7 +32,9 @@ impl<'a> JobFamilyApi<'a> {
     }
     /// 查询指定时间范围序列版本
     ///
-    /// - 接口支持查询出对象生效时间段在指定的start_date和end_date之间的版本;- 接口支持对象版本相关字段的查询和返回（默认返回id和version_id）;- 适用于需要回顾某段时间内对象版本变化的场景
+    /// - 接口支持查询出对象生效时间段在指定的start_date和end_date之间的版本;
+    /// - 接口支持对象版本相关字段的查询和返回（默认返回id和version_id）;
+    /// - 适用于需要回顾某段时间内对象版本变化的场景
     ///
     /// 延迟说明：数据库主从延迟2s以内，即：直接创建对象后2s内调用此接口可能查询不到数据。
     ///
@@ -53,7 +55,11 @@ impl<'a> JobFamilyApi<'a> {
     ///
     /// 查询指定时间范围内当前生效信息发生变更的序列，即只有序列前生效版本的生效时间在查询时间范围内，才返回该序列id
     ///
-    /// - 时间窗支持大范围查询，限定查询范围在90天以内，例如要查询2020年1月1日至2020年6月30日的数据，建议分成两次查询，分别为2020年1月1日至2020年3月31日，2020年4月1日至2020年6月30日，不建议查询大时间范围数据 ;- 未来生效的版本数据，会在生效日期当天凌晨产生变更事件。例如：今天为1月1日，新建序列 1月10日生效，则1月10日凌晨 1点之后可查询到;;- 默认排序条件：默认先按照组织记录 ID 增序排序， 便于滚动查询;- 使用滚动查询而非分页查询，是为了防止大批量获取数据时，深分页导致超时
+    /// - 时间窗支持大范围查询，限定查询范围在90天以内，例如要查询2020年1月1日至2020年6月30日的数据，建议分成两次查询，分别为2020年1月1日至2020年3月31日，2020年4月1日至2020年6月30日，不建议查询大时间范围数据 ;
+    /// - 未来生效的版本数据，会在生效日期当天凌晨产生变更事件。例如：今天为1月1日，新建序列 1月10日生效，则1月10日凌晨 1点之后可查询到
+    ///
+    /// - 默认排序条件：默认先按照组织记录 ID 增序排序， 便于滚动查询;
+    /// - 使用滚动查询而非分页查询，是为了防止大批量获取数据时，深分页导致超时
     ///
     /// `GET /open-apis/corehr/v2/job_families/query_recent_change`
     ///

@@ -13,9 +13,9 @@ impl<'a> JobGradeApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// job_grade (创建职等)
+    /// Create JobGrade (创建职等)
     ///
-    /// Create JobGrade-create job grade
+    /// create job grade
     ///
     /// `POST /open-apis/corehr/v2/job_grades`
     ///
@@ -30,9 +30,9 @@ impl<'a> JobGradeApi<'a> {
             ),
         }
     }
-    /// job_grade (删除职等)
+    /// Delete JobGrade (删除职等)
     ///
-    /// Delete JobGrade-delete job grade
+    /// delete job grade
     ///
     /// `DELETE /open-apis/corehr/v2/job_grades/:job_grade_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> JobGradeApi<'a> {
                 .path_param("job_grade_id", job_grade_id.as_ref()),
         }
     }
-    /// job_grade (更新职等)
+    /// Patch JobGrade (更新职等)
     ///
-    /// Patch JobGrade-update job grade
+    /// update job grade
     ///
     /// `PATCH /open-apis/corehr/v2/job_grades/:job_grade_id`
     ///
@@ -66,9 +66,9 @@ impl<'a> JobGradeApi<'a> {
                 .path_param("job_grade_id", job_grade_id.as_ref()),
         }
     }
-    /// job_grade (查询职等信息)
+    /// Get the job grade (查询职等信息)
     ///
-    /// Get the job grade-query job grade
+    /// query job grade
     ///
     /// `POST /open-apis/corehr/v2/job_grades/query`
     ///
@@ -87,7 +87,11 @@ impl<'a> JobGradeApi<'a> {
     ///
     /// 查询指定时间范围内当前生效信息发生变更的职等，即只有职等当前生效版本的生效时间在查询时间范围内，才返回该地点id
     ///
-    /// - 时间窗支持大范围查询，限定查询范围在90天以内，例如要查询2020年1月1日至2020年6月30日的数据，建议分成两次查询，分别为2020年1月1日至2020年3月31日，2020年4月1日至2020年6月30日，不建议查询大时间范围数据 ;- 未来生效的版本数据，会在生效日期当天凌晨产生变更事件。例如：今天为1月1日，新建职等 1月10日生效，则1月10日凌晨 1点之后可查询到;;- 默认排序条件：默认先按照组织记录 ID 增序排序， 便于滚动查询;- 使用滚动查询而非分页查询，是为了防止大批量获取数据时，深分页导致超时
+    /// - 时间窗支持大范围查询，限定查询范围在90天以内，例如要查询2020年1月1日至2020年6月30日的数据，建议分成两次查询，分别为2020年1月1日至2020年3月31日，2020年4月1日至2020年6月30日，不建议查询大时间范围数据 ;
+    /// - 未来生效的版本数据，会在生效日期当天凌晨产生变更事件。例如：今天为1月1日，新建职等 1月10日生效，则1月10日凌晨 1点之后可查询到
+    ///
+    /// - 默认排序条件：默认先按照组织记录 ID 增序排序， 便于滚动查询;
+    /// - 使用滚动查询而非分页查询，是为了防止大批量获取数据时，深分页导致超时
     ///
     /// `GET /open-apis/corehr/v2/job_grades/query_recent_change`
     ///

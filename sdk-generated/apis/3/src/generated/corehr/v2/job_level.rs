@@ -13,9 +13,9 @@ impl<'a> JobLevelApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Job level (根据条件批量获取职级信息)
+    /// Get job level information in batches according to conditions (根据条件批量获取职级信息)
     ///
-    /// Get job level information in batches according to conditions-This interface supports batch query of job level details by job level ID or job level Code, including the name, description, and activation status
+    /// This interface supports batch query of job level details by job level ID or job level Code, including the name, description, and activation status
     ///
     /// `POST /open-apis/corehr/v2/job_levels/batch_get`
     ///
@@ -34,7 +34,11 @@ impl<'a> JobLevelApi<'a> {
     ///
     /// 查询指定时间范围内当前生效信息发生变更的职级，即只有地点当前生效版本的生效时间在查询时间范围内，才返回该职级id
     ///
-    /// - 时间窗支持大范围查询，限定查询范围在90天以内，例如要查询2020年1月1日至2020年6月30日的数据，建议分成两次查询，分别为2020年1月1日至2020年3月31日，2020年4月1日至2020年6月30日，不建议查询大时间范围数据 ;- 未来生效的版本数据，会在生效日期当天凌晨产生变更事件。例如：今天为1月1日，新建职级 1月10日生效，则1月10日凌晨 1点之后可查询到;;- 默认排序条件：默认先按照组织记录 ID 增序排序， 便于滚动查询;- 使用滚动查询而非分页查询，是为了防止大批量获取数据时，深分页导致超时
+    /// - 时间窗支持大范围查询，限定查询范围在90天以内，例如要查询2020年1月1日至2020年6月30日的数据，建议分成两次查询，分别为2020年1月1日至2020年3月31日，2020年4月1日至2020年6月30日，不建议查询大时间范围数据 ;
+    /// - 未来生效的版本数据，会在生效日期当天凌晨产生变更事件。例如：今天为1月1日，新建职级 1月10日生效，则1月10日凌晨 1点之后可查询到
+    ///
+    /// - 默认排序条件：默认先按照组织记录 ID 增序排序， 便于滚动查询;
+    /// - 使用滚动查询而非分页查询，是为了防止大批量获取数据时，深分页导致超时
     ///
     /// `GET /open-apis/corehr/v2/job_levels/query_recent_change`
     ///

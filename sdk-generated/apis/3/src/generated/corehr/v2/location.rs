@@ -13,9 +13,9 @@ impl<'a> LocationApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Location (启用/停用地点)
+    /// Enable/Disable Location (启用/停用地点)
     ///
-    /// Enable/Disable Location-Enable/Disable Location
+    /// Enable/Disable Location
     ///
     /// `POST /open-apis/corehr/v2/locations/active`
     ///
@@ -30,9 +30,11 @@ impl<'a> LocationApi<'a> {
             ),
         }
     }
-    /// Location (通过地点 ID 批量获取地点信息)
+    /// Batch get location information by ID-Batch get location information by location ID list (通过地点 ID 批量获取地点信息)
     ///
-    /// Batch get location information by ID-Batch get location information by location ID list
+    /// 该接口用于根据地点 ID批量查询地点信息，信息包含地点名称、描述、地点用途、工时制度、区域设置、时区以及关联的地址信息等。
+    ///
+    /// 延迟说明：数据库主从延迟 2s 以内，即：直接创建地点后2s内调用此接口可能查询不到数据。
     ///
     /// `POST /open-apis/corehr/v2/locations/batch_get`
     ///
@@ -47,9 +49,9 @@ impl<'a> LocationApi<'a> {
             ),
         }
     }
-    /// Location (更新地点)
+    /// Update Location (更新地点)
     ///
-    /// Update Location-Update location
+    /// Update location
     ///
     /// `PATCH /open-apis/corehr/v2/locations/:location_id`
     ///
@@ -67,7 +69,8 @@ impl<'a> LocationApi<'a> {
     }
     /// 查询指定时间范围地点版本
     ///
-    /// - 接口支持查询出对象生效时间段在指定的start_date和end_date之间的版本（即：会查询出生效时间段和查询时间段有交集的版本）;- 接口支持对象版本相关字段的查询和返回（默认返回id和version_id）
+    /// - 接口支持查询出对象生效时间段在指定的start_date和end_date之间的版本（即：会查询出生效时间段和查询时间段有交集的版本）;
+    /// - 接口支持对象版本相关字段的查询和返回（默认返回id和version_id）
     ///
     /// 延迟说明：数据库主从延迟2s以内，即：直接创建对象后2s内调用此接口可能查询不到数据。
     ///
@@ -84,9 +87,9 @@ impl<'a> LocationApi<'a> {
             ),
         }
     }
-    /// Location (查询当前生效信息发生变更的地点)
+    /// query recent change location (查询当前生效信息发生变更的地点)
     ///
-    /// query recent change location-Query the cost center whose current effective information has changed within the specified time range, that is, only when the effective time of the current effective version of the cost center is within the query time range, the department ID will be returned
+    /// Query the cost center whose current effective information has changed within the specified time range, that is, only when the effective time of the current effective version of the cost center is within the query time range, the department ID will be returned
     ///
     /// `GET /open-apis/corehr/v2/locations/query_recent_change`
     ///

@@ -13,9 +13,9 @@ impl<'a> LocationAddressApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Location (添加地点地址)
+    /// Add Location Address (添加地点地址)
     ///
-    /// Location Address-Add Location Address-Add Location Address
+    /// Add Location Address
     ///
     /// `POST /open-apis/corehr/v2/locations/:location_id/addresses`
     ///
@@ -31,9 +31,9 @@ impl<'a> LocationAddressApi<'a> {
                 .path_param("location_id", location_id.as_ref()),
         }
     }
-    /// Location (删除地点地址)
+    /// Delete Location Address (删除地点地址)
     ///
-    /// Location Address-Delete Location Address-Delete Location Address
+    /// Delete Location Address
     ///
     /// `DELETE /open-apis/corehr/v2/locations/:location_id/addresses/:address_id`
     ///
@@ -54,9 +54,9 @@ impl<'a> LocationAddressApi<'a> {
                 .path_param("address_id", address_id.as_ref()),
         }
     }
-    /// Location (更新地点地址)
+    /// Update Location Address (更新地点地址)
     ///
-    /// Location Address-Update Location Address-Update Location Address
+    /// Update Location Address
     ///
     /// `PATCH /open-apis/corehr/v2/locations/:location_id/addresses/:address_id`
     ///

@@ -100,9 +100,9 @@ impl ToJson for ApprovalGroupStatus {
 )]
 #[non_exhaustive]
 pub enum AssessmentResult {
-    /// `rejected`
+    /// `rejected`: 不通过
     Rejected,
-    /// `approved`
+    /// `approved`: 通过
     Approved,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -171,13 +171,13 @@ impl ToJson for AssessmentResult {
 )]
 #[non_exhaustive]
 pub enum AssessmentStatus {
-    /// `completed`
+    /// `completed`: 已完成
     Completed,
-    /// `not_started`
+    /// `not_started`: 未开始
     NotStarted,
-    /// `in_process`
+    /// `in_process`: 进行中
     InProcess,
-    /// `no_need`
+    /// `no_need`: 无需考核
     NoNeed,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -412,11 +412,11 @@ impl ToJson for DepartmentChangeType {
 )]
 #[non_exhaustive]
 pub enum DepartmentIdType {
-    /// `department_id`
+    /// `department_id`: Identify departments by department_id
     DepartmentId,
-    /// `open_department_id`
+    /// `open_department_id`: Identify departments by open_department_id
     OpenDepartmentId,
-    /// `people_corehr_department_id`
+    /// `people_corehr_department_id`: Identify departments by people_corehr_department_id
     PeopleCorehrDepartmentId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -566,9 +566,9 @@ impl ToJson for DraftStatus {
 )]
 #[non_exhaustive]
 pub enum EmploymentStatus {
-    /// `hired`
+    /// `hired`: on-the-job
     Hired,
-    /// `terminated`
+    /// `terminated`: resign
     Terminated,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -783,9 +783,9 @@ impl ToJson for ExtendedProbationPeriodUnit {
 )]
 #[non_exhaustive]
 pub enum FinalAssessmentResult {
-    /// `rejected`
+    /// `rejected`: 不通过
     Rejected,
-    /// `approved`
+    /// `approved`: 通过
     Approved,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -929,15 +929,15 @@ impl ToJson for ListUserIdType {
 )]
 #[non_exhaustive]
 pub enum OnboardingStatus {
-    /// `deleted`
+    /// `deleted`: Deleted
     Deleted,
-    /// `completed`
+    /// `completed`: Completed
     Completed,
-    /// `preboarding`
+    /// `preboarding`: To be hired
     Preboarding,
-    /// `day_one`
+    /// `day_one`: DayOne Ready
     DayOne,
-    /// `withdrawn`
+    /// `withdrawn`: Revoked
     Withdrawn,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1012,9 +1012,9 @@ impl ToJson for OnboardingStatus {
 )]
 #[non_exhaustive]
 pub enum Operator {
-    /// `contains`
+    /// `contains`: contain
     Contains,
-    /// `notContains`
+    /// `notContains`: Do not include
     NotContains,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1194,11 +1194,11 @@ impl ToJson for OrgType {
 )]
 #[non_exhaustive]
 pub enum PaymentType {
-    /// `percent`
+    /// `percent`: proportional allocation
     Percent,
-    /// `amount`
+    /// `amount`: allocation by amount
     Amount,
-    /// `balance`
+    /// `balance`: default
     Balance,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1423,17 +1423,17 @@ impl ToJson for ProbationOutcome {
 )]
 #[non_exhaustive]
 pub enum ProbationStatus {
-    /// `rejected`
+    /// `rejected`: 已拒绝
     Rejected,
-    /// `pending`
+    /// `pending`: 审批中
     Pending,
-    /// `approved`
+    /// `approved`: 审批通过
     Approved,
-    /// `waiting`
+    /// `waiting`: 待发起转正
     Waiting,
-    /// `converted`
+    /// `converted`: 已转正
     Converted,
-    /// `offboarded`
+    /// `offboarded`: 已离职
     Offboarded,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1581,11 +1581,11 @@ impl ToJson for RefKey {
 )]
 #[non_exhaustive]
 pub enum Rehire {
-    /// `yes`
+    /// `yes`: Yes, Requires Historical Employment Information ID Required
     Yes,
-    /// `no`
+    /// `no`: No, the system directly marks it as a non-resignation rehired person, and no longer makes repeated judgments
     No,
-    /// `to_be_confirmed`
+    /// `to_be_confirmed`: ToBeConfirmed To be confirmed, the system will determine whether the employee has a historical employment record. If it exists and requires secondary confirmation, the call will fail and the historical employment record will be returned.
     ToBeConfirmed,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1739,9 +1739,9 @@ impl ToJson for RevokeUserIdType {
 )]
 #[non_exhaustive]
 pub enum SeniorityAdjustmentType {
-    /// `increase`
+    /// `increase`: increase
     Increase,
-    /// `decrease`
+    /// `decrease`: reduce
     Decrease,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1984,11 +1984,11 @@ impl ToJson for Statuses {
 )]
 #[non_exhaustive]
 pub enum SubmissionType {
-    /// `self_submission`
+    /// `self_submission`: 员工
     SelfSubmission,
-    /// `system`
+    /// `system`: 系统
     System,
-    /// `hr_submission`
+    /// `hr_submission`: HR
     HrSubmission,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -2236,7 +2236,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `ActiveCompanyRequestBody`
+/// The request body of `corehr.v2.company.active` (Enable/Disable Company).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2244,11 +2244,18 @@ impl ToJson for UserIdType {
     serde(default)
 )]
 pub struct ActiveCompanyRequestBody {
-    /// Company ID- Available from the id field of \[Bulk Query Company\]
+    /// Company ID
+    /// - Available from the id field of *Bulk Query Company*
     pub company_id: String,
-    /// Company enable/disable effective time- Fill in the format: YYYY-MM-DD- The system defaults to 00:00:00 on the day of filling in the date.- The interface is only supported up to the smallest unit for the day- Date range requirements: 1900-01-01~ 9999-12-31
+    /// Company enable/disable effective time
+    /// - Fill in the format: YYYY-MM-DD
+    /// - The system defaults to 00:00:00 on the day of filling in the date.
+    /// - The interface is only supported up to the smallest unit for the day
+    /// - Date range requirements: 1900-01-01~ 9999-12-31
     pub effective_time: String,
-    /// Enabled/Deactivated state.- active pass true means enabled- active pass false means disabled
+    /// Enabled/Deactivated state.
+    /// - active pass true means enabled
+    /// - active pass false means disabled
     pub active: bool,
     /// Operating reason
     pub operation_reason: String,
@@ -2275,7 +2282,7 @@ impl ToJson for ActiveCompanyRequestBody {
         None
     }
 }
-/// `ActiveCustomOrgRequestBody`
+/// The request body of `corehr.v2.custom_org.active` (Enable / disable custom organization).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2283,13 +2290,20 @@ impl ToJson for ActiveCompanyRequestBody {
     serde(default)
 )]
 pub struct ActiveCustomOrgRequestBody {
-    /// Custom Organization ID- Available from the org_id field of \[Bulk Query Custom Organization\]
+    /// Custom Organization ID
+    /// - Available from the org_id field of *Bulk Query Custom Organization*
     pub org_id: String,
     /// Organization type code, which can be viewed under the corresponding custom organization directory in "Feishu Personnel-Settings-Organization Settings"
     pub object_api_name: String,
-    /// Enabled/Deactivated state.- active pass true means enabled- active pass false means disabled
+    /// Enabled/Deactivated state.
+    /// - active pass true means enabled
+    /// - active pass false means disabled
     pub active: bool,
-    /// Effective date- Fill in the format: YYYY-MM-DD (the system will automatically change the hours, minutes and seconds to 00:00:00)- The system defaults to take effect at 00:00:00 on the day when the date is filled in- This interface only supports the smallest unit of day- Date range requirements: 1900-01-01 ～ 9999-12-31
+    /// Effective date
+    /// - Fill in the format: YYYY-MM-DD (the system will automatically change the hours, minutes and seconds to 00:00:00)
+    /// - The system defaults to take effect at 00:00:00 on the day when the date is filled in
+    /// - This interface only supports the smallest unit of day
+    /// - Date range requirements: 1900-01-01 ～ 9999-12-31
     pub effective_time: String,
 }
 impl ToJson for ActiveCustomOrgRequestBody {
@@ -2314,7 +2328,7 @@ impl ToJson for ActiveCustomOrgRequestBody {
         None
     }
 }
-/// `ActiveLocationRequestBody`
+/// The request body of `corehr.v2.location.active` (Enable/Disable Location).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2322,11 +2336,18 @@ impl ToJson for ActiveCustomOrgRequestBody {
     serde(default)
 )]
 pub struct ActiveLocationRequestBody {
-    /// Location ID. ID acquisition method:- Call \[Create Location\] \[Batch Paging Query Location\] and other interfaces to return the location ID
+    /// Location ID. ID acquisition method:
+    /// - Call *Create Location* *Batch Paging Query Location* and other interfaces to return the location ID
     pub location_id: String,
-    /// Location enable/disable effective date- Fill in the format: YYYY-MM-DD (the system will automatically change the hours, minutes and seconds to 00:00:00)- The system defaults to take effect at 00:00:00 on the day when the date is filled in- This interface only supports the smallest unit of day- Date range requirements: 1900-01-01～9999-12-31
+    /// Location enable/disable effective date
+    /// - Fill in the format: YYYY-MM-DD (the system will automatically change the hours, minutes and seconds to 00:00:00)
+    /// - The system defaults to take effect at 00:00:00 on the day when the date is filled in
+    /// - This interface only supports the smallest unit of day
+    /// - Date range requirements: 1900-01-01～9999-12-31
     pub effective_time: String,
-    /// Location enabled/deactivated status- true means enable- false means deactivate
+    /// Location enabled/deactivated status
+    /// - true means enable
+    /// - false means deactivate
     pub active: bool,
     /// Operating reason
     pub operation_reason: String,
@@ -2353,7 +2374,7 @@ impl ToJson for ActiveLocationRequestBody {
         None
     }
 }
-/// `ActivePathwayRequestBody`
+/// The request body of `corehr.v2.pathway.active` (启停用通道).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2380,7 +2401,7 @@ impl ToJson for ActivePathwayRequestBody {
         None
     }
 }
-/// `ActivePositionRequestBody`
+/// The request body of `corehr.v2.position.active` (启用或停用岗位).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2413,7 +2434,7 @@ impl ToJson for ActivePositionRequestBody {
         None
     }
 }
-/// `Address`
+/// The `registered_office_address_info` of \[`Company`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2607,7 +2628,7 @@ impl ToJson for Address {
         None
     }
 }
-/// `AddressForUpdate`
+/// The `address_list` of \[`BasicInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2641,15 +2662,17 @@ pub struct AddressForUpdate {
     pub local_address_line9: Option<String>,
     /// Postal code
     pub postal_code: Option<String>,
-    /// Address type, the enumeration value can be queried by the \[Get Field Details\] interface, and can be queried according to the following parameters:- object_api_name: address- custom_api_name: address_type
+    /// Address type, the enumeration value can be queried by the *Get Field Details* interface, and can be queried according to the following parameters:
+    /// - object_api_name: address
+    /// - custom_api_name: address_type
     pub address_types: Vec<String>,
     /// main address
     pub is_primary: bool,
     /// public address
     pub is_public: bool,
-    /// City, you can get details through the interface \[Query city information\] (<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/corehr-v2/basic_info> -city/search)
+    /// City, you can get details through the interface *Query city information* (<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/corehr-v2/basic_info> -city/search)
     pub city_id_v2: Option<String>,
-    /// District/county, you can get details through the interface \[Query District/County Information\] (<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/corehr-v2/basic_info> -district/search)
+    /// District/county, you can get details through the interface *Query District/County Information* (<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/corehr-v2/basic_info> -district/search)
     pub district_id_v2: Option<String>,
     /// `custom_fields`
     pub custom_fields: Option<Vec<ObjectFieldData>>,
@@ -2715,7 +2738,7 @@ impl ToJson for AddressForUpdate {
         None
     }
 }
-/// `ApprovalGroup`
+/// The `approval_group` of \[`GetApprovalGroupsResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2774,7 +2797,7 @@ impl FromJson for ApprovalGroup {
         Ok(out)
     }
 }
-/// `ApproverInfo`
+/// The `approver_list` of \[`ListApproverResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2799,7 +2822,7 @@ impl FromJson for ApproverInfo {
         Ok(out)
     }
 }
-/// `Assessment`
+/// The `assessments` of \[`ProbationInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2839,7 +2862,7 @@ impl FromJson for Assessment {
         Ok(out)
     }
 }
-/// `AssessmentForCreate`
+/// The request body of `corehr.v2.probation_assessment.patch` (更新试用期考核信息).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2847,13 +2870,21 @@ impl FromJson for Assessment {
     serde(default)
 )]
 pub struct AssessmentForCreate {
-    /// 考核状态 Options:not_started(未开始),in_process(进行中),completed(已完成),no_need(无需考核)
+    /// 考核状态 Options:
+    /// - `not_started`: 未开始
+    /// - `in_process`: 进行中
+    /// - `completed`: 已完成
+    /// - `no_need`: 无需考核
     pub assessment_status: Option<AssessmentStatus>,
-    /// 试用期考核结果 Options:approved(通过),rejected(不通过)
+    /// 试用期考核结果 Options:
+    /// - `approved`: 通过
+    /// - `rejected`: 不通过
     pub assessment_result: Option<AssessmentResult>,
     /// 考核得分
     pub assessment_score: Option<f64>,
-    /// 试用期考核等级，枚举值 api_name 可通过\[【获取字段详情】\]接口查询，查询参数如下：- object_api_name = "probation_management"- custom_api_name = "final_assessment_grade"
+    /// 试用期考核等级，枚举值 api_name 可通过\[【获取字段详情】\]接口查询，查询参数如下：
+    /// - object_api_name = "probation_management"
+    /// - custom_api_name = "final_assessment_grade"
     pub assessment_grade: Option<String>,
     /// 考核评语
     pub assessment_comment: Option<String>,
@@ -2881,7 +2912,7 @@ impl ToJson for AssessmentForCreate {
         None
     }
 }
-/// `Bank`
+/// The `items` of \[`SearchBasicInfoBankResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2918,7 +2949,7 @@ impl FromJson for Bank {
         Ok(out)
     }
 }
-/// `BankAccount`
+/// The `bank_account_list` of \[`PersonInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2942,15 +2973,15 @@ pub struct BankAccount {
     pub bank_id: Option<String>,
     /// `branch_id`
     pub branch_id: Option<String>,
-    /// Bank ID, detailed information can be obtained through the \[Query Bank Information\] interface
+    /// Bank ID, detailed information can be obtained through the *Query Bank Information* interface
     pub bank_id_v2: Option<String>,
-    /// Sub-branch ID, which must be filled in as the sub-branch of the bank. Detailed information can be obtained through the \[Query Sub-branch Information\] interface query
+    /// Sub-branch ID, which must be filled in as the sub-branch of the bank. Detailed information can be obtained through the *Query Sub-branch Information* interface query
     pub branch_id_v2: Option<String>,
-    /// Country/region ID, detailed information can be obtained through the \[Query Country/Region Information\] interface query
+    /// Country/region ID, detailed information can be obtained through the *Query Country/Region Information* interface query
     pub country_region_id: Option<String>,
-    /// Bank card usage, the enumeration value can be obtained from the Bank Account Usage enumeration definition section of the document \[Feishu Personnel Enumeration Constants\]
+    /// Bank card usage, the enumeration value can be obtained from the Bank Account Usage enumeration definition section of the document *Feishu Personnel Enumeration Constants*
     pub bank_account_usage: Option<Vec<Enum>>,
-    /// Bank card type, the enumeration value can be obtained from the Bank Account Type enumeration definition section of the document \[Feishu Personnel Enumeration Constants\]
+    /// Bank card type, the enumeration value can be obtained from the Bank Account Type enumeration definition section of the document *Feishu Personnel Enumeration Constants*
     pub bank_account_type: Option<Enum>,
     /// `payment_type`
     pub payment_type: Option<Enum>,
@@ -3048,7 +3079,7 @@ impl ToJson for BankAccount {
         None
     }
 }
-/// `BankAccountForUpdate`
+/// The `bank_account_list` of \[`BasicInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3056,7 +3087,9 @@ impl ToJson for BankAccount {
     serde(default)
 )]
 pub struct BankAccountForUpdate {
-    /// Bank name:- When bank_id is filled in, the name of the bank is automatically filled in- If bank_id is not filled in, the incoming bank name is taken
+    /// Bank name:
+    /// - When bank_id is filled in, the name of the bank is automatically filled in
+    /// - If bank_id is not filled in, the incoming bank name is taken
     pub bank_name: Option<String>,
     /// Branch name, this field only needs to be filled in when the branch is entered manually
     pub branch_name: Option<String>,
@@ -3064,11 +3097,15 @@ pub struct BankAccountForUpdate {
     pub bank_account_number: String,
     /// Account holder
     pub account_holder: String,
-    /// Country region id, It can be obtained through the \[Query Country/Region Information\] interface
+    /// Country region id, It can be obtained through the *Query Country/Region Information* interface
     pub country_region_id: Option<String>,
-    /// Bank account usage, the enumeration value can be queried by the \[Get Field Details\] interface, and can be queried according to the following parameters:- object_api_name: bank_account- custom_api_name: bank_account_usage
+    /// Bank account usage, the enumeration value can be queried by the *Get Field Details* interface, and can be queried according to the following parameters:
+    /// - object_api_name: bank_account
+    /// - custom_api_name: bank_account_usage
     pub bank_account_usages: Option<Vec<String>>,
-    /// Bank account type, the enumeration value can be queried by the \[Get Field Details\] interface, and can be queried according to the following parameters:- object_api_name: bank_account- custom_api_name: bank_account_type
+    /// Bank account type, the enumeration value can be queried by the *Get Field Details* interface, and can be queried according to the following parameters:
+    /// - object_api_name: bank_account
+    /// - custom_api_name: bank_account_type
     pub bank_account_type: Option<String>,
     /// -
     pub custom_fields: Option<Vec<ObjectFieldData>>,
@@ -3099,7 +3136,7 @@ impl ToJson for BankAccountForUpdate {
         None
     }
 }
-/// `BankBranch`
+/// The `items` of \[`SearchBasicInfoBankBranchResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3148,7 +3185,7 @@ impl FromJson for BankBranch {
         Ok(out)
     }
 }
-/// `BasicDepartment`
+/// The `department` of \[`Employee`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3173,7 +3210,7 @@ impl FromJson for BasicDepartment {
         Ok(out)
     }
 }
-/// `BasicEmployee`
+/// The `direct_manager` of \[`Employee`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3204,7 +3241,7 @@ impl FromJson for BasicEmployee {
         Ok(out)
     }
 }
-/// `BasicInfo`
+/// The `basic_info` of \[`PrehireCreate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3216,7 +3253,9 @@ pub struct BasicInfo {
     pub name: Option<Name>,
     /// Mobile phone number
     pub phone_number: Option<String>,
-    /// Area code，the enumeration value can be queried by the \[Get Field Details\] interface, and can be queried according to the following parameters:- object_api_name: phone- custom_api_name: international_area_code
+    /// Area code，the enumeration value can be queried by the *Get Field Details* interface, and can be queried according to the following parameters:
+    /// - object_api_name: phone
+    /// - custom_api_name: international_area_code
     pub international_area_code: Option<String>,
     /// Personal mailbox
     pub email: Option<String>,
@@ -3250,7 +3289,7 @@ pub struct BasicInfo {
     pub additional_name: Option<Name>,
     /// Tax identification information
     pub resident_tax_list: Option<Vec<ResidentTaxForUpdate>>,
-    /// The country/region of birth, It can be obtained through the \[Query Country/Region Information\] interface
+    /// The country/region of birth, It can be obtained through the *Query Country/Region Information* interface
     pub born_country_region: Option<String>,
     /// Disabled or not
     pub is_disabled: Option<bool>,
@@ -3264,7 +3303,9 @@ pub struct BasicInfo {
     pub martyr_card_number: Option<String>,
     /// dependent list
     pub dependent_list: Option<Vec<DependentForUpdate>>,
-    /// religion, the enumeration value can be queried by the \[Get Field Details\] interface, and can be queried according to the following parameters:- object_api_name: person- custom_api_name: religion
+    /// religion, the enumeration value can be queried by the *Get Field Details* interface, and can be queried according to the following parameters:
+    /// - object_api_name: person
+    /// - custom_api_name: religion
     pub religion: Option<String>,
     /// bank account list
     pub bank_account_list: Option<Vec<BankAccountForUpdate>>,
@@ -3276,13 +3317,19 @@ pub struct BasicInfo {
     pub emergency_contact_list: Option<Vec<EmergencyContactForUpdate>>,
     /// Address list
     pub address_list: Option<Vec<AddressForUpdate>>,
-    /// Marital status, the enumeration value can be queried by the \[Get Field Details\] interface, and can be queried according to the following parameters:- object_api_name: person- custom_api_name: marital_status
+    /// Marital status, the enumeration value can be queried by the *Get Field Details* interface, and can be queried according to the following parameters:
+    /// - object_api_name: person
+    /// - custom_api_name: marital_status
     pub marital_status: Option<String>,
-    /// Ethnicity race, the enumeration value can be queried by the \[Get Field Details\] interface, and can be queried according to the following parameters:- object_api_name: person- custom_api_name: ethnicity_race
+    /// Ethnicity race, the enumeration value can be queried by the *Get Field Details* interface, and can be queried according to the following parameters:
+    /// - object_api_name: person
+    /// - custom_api_name: ethnicity_race
     pub ethnicity_race: Option<String>,
-    /// Native region, it can be obtained through the \[Search province/administrative region information\] interface
+    /// Native region, it can be obtained through the *Search province/administrative region information* interface
     pub native_region: Option<String>,
-    /// Hukou type, the enumeration value can be queried by the \[Get Field Details\] interface, and can be queried according to the following parameters:- object_api_name: person_info_chn- custom_api_name: hukou_type
+    /// Hukou type, the enumeration value can be queried by the *Get Field Details* interface, and can be queried according to the following parameters:
+    /// - object_api_name: person_info_chn
+    /// - custom_api_name: hukou_type
     pub hukou_type: Option<String>,
     /// Hukou location
     pub hukou_location: Option<String>,
@@ -3420,7 +3467,7 @@ impl ToJson for BasicInfo {
         None
     }
 }
-/// `BasicInfoUpdate`
+/// The `basic_info_update` of \[`PrehireUpdate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3466,19 +3513,27 @@ pub struct BasicInfoUpdate {
     pub emergency_contact_list: Option<Vec<EmergencyContactForUpdate>>,
     /// Address list
     pub address_list: Option<Vec<AddressForUpdate>>,
-    /// Marital status, the enumeration value can be queried by the \[Get Field Details\]interface, and can be queried according to the following parameters:- object_api_name: person- custom_api_name: marital_status
+    /// Marital status, the enumeration value can be queried by the *Get Field Details*interface, and can be queried according to the following parameters:
+    /// - object_api_name: person
+    /// - custom_api_name: marital_status
     pub marital_status: Option<String>,
-    /// Ethnicity race, the enumeration value can be queried by the \[Get Field Details\]interface, and can be queried according to the following parameters:- object_api_name: person- custom_api_name: ethnicity_race
+    /// Ethnicity race, the enumeration value can be queried by the *Get Field Details*interface, and can be queried according to the following parameters:
+    /// - object_api_name: person
+    /// - custom_api_name: ethnicity_race
     pub ethnicity_race: Option<String>,
     /// Custom fields
     pub custom_fields: Option<Vec<ObjectFieldData>>,
-    /// Native region, it can be obtained through the \[Search principal subdivision (province) information\]interface
+    /// Native region, it can be obtained through the *Search principal subdivision (province) information*interface
     pub native_region: Option<String>,
-    /// Hukou type, the enumeration value can be queried by the \[Get Field Details\]interface, and can be queried according to the following parameters:- object_api_name: person_info_chn- custom_api_name: hukou_type
+    /// Hukou type, the enumeration value can be queried by the *Get Field Details*interface, and can be queried according to the following parameters:
+    /// - object_api_name: person_info_chn
+    /// - custom_api_name: hukou_type
     pub hukou_type: Option<String>,
     /// Hukou location
     pub hukou_location: Option<String>,
-    /// Gender, enumeration value can be queried \[Get Field Details\] interface to obtain, query according to the following parameters:- object_api_name: dependent- custom_api_name: gender
+    /// Gender, enumeration value can be queried *Get Field Details* interface to obtain, query according to the following parameters:
+    /// - object_api_name: dependent
+    /// - custom_api_name: gender
     pub gender_id: Option<String>,
     /// birthday
     pub date_of_birth: Option<String>,
@@ -3630,7 +3685,7 @@ impl ToJson for BasicInfoUpdate {
         None
     }
 }
-/// `BasicJobData`
+/// The `direct_manager` of \[`JobData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3652,7 +3707,7 @@ impl FromJson for BasicJobData {
         Ok(out)
     }
 }
-/// `BasicPersonInfo`
+/// The `person_info` of \[`BasicEmployee`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3688,7 +3743,7 @@ impl FromJson for BasicPersonInfo {
         Ok(out)
     }
 }
-/// `BatchEmployeesAdditionalJobRequestBody`
+/// The request body of `corehr.v2.employees_additional_job.batch` (Batch querying additional jobs).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3696,7 +3751,9 @@ impl FromJson for BasicPersonInfo {
     serde(default)
 )]
 pub struct BatchEmployeesAdditionalJobRequestBody {
-    /// Employment ID, you can get detailed information through \[Batch query employee information\]- Type is consistent with user_id_type- When the parameter is empty, there is a problem of returning empty pages due to authentication filtering, and the data can be searched based on page_token pages until has_moreIs false
+    /// Employment ID, you can get detailed information through *Batch query employee information*
+    /// - Type is consistent with user_id_type
+    /// - When the parameter is empty, there is a problem of returning empty pages due to authentication filtering, and the data can be searched based on page_token pages until has_moreIs false
     pub employment_ids: Option<Vec<String>>,
     /// `additional_job_ids`
     pub additional_job_ids: Option<Vec<String>>,
@@ -3706,7 +3763,7 @@ pub struct BatchEmployeesAdditionalJobRequestBody {
     pub end_date: Option<EmployeesAdditionalJobBatchReqDate>,
     /// View data date, default day
     pub data_date: Option<String>,
-    /// Only inquire about part-time jobs that are effective on the day of \[data_date\]
+    /// Only inquire about part-time jobs that are effective on the day of *data_date*
     pub is_effective: Option<bool>,
 }
 impl ToJson for BatchEmployeesAdditionalJobRequestBody {
@@ -3730,7 +3787,7 @@ impl ToJson for BatchEmployeesAdditionalJobRequestBody {
         None
     }
 }
-/// `BatchEmployeesAdditionalJobResponseBody`
+/// The data `corehr.v2.employees_additional_job.batch` (Batch querying additional jobs) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3755,7 +3812,7 @@ impl FromJson for BatchEmployeesAdditionalJobResponseBody {
         Ok(out)
     }
 }
-/// `BatchGetCompanyRequestBody`
+/// The request body of `corehr.v2.company.batch_get` (Batch get company information by ID-Query company information in batches by ID).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3763,7 +3820,8 @@ impl FromJson for BatchEmployeesAdditionalJobResponseBody {
     serde(default)
 )]
 pub struct BatchGetCompanyRequestBody {
-    /// List of company IDs to be queried. How to get the ID:- Call \[Create Company\] \[Batch Query Company\] and other interfaces to return the department ID
+    /// List of company IDs to be queried. How to get the ID:
+    /// - Call *Create Company* *Batch Query Company* and other interfaces to return the department ID
     pub company_ids: Vec<String>,
 }
 impl ToJson for BatchGetCompanyRequestBody {
@@ -3773,7 +3831,7 @@ impl ToJson for BatchGetCompanyRequestBody {
         w.end_object();
     }
 }
-/// `BatchGetCompanyResponseBody`
+/// The data `corehr.v2.company.batch_get` (Batch get company information by ID-Query company information in batches by ID) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3792,7 +3850,7 @@ impl FromJson for BatchGetCompanyResponseBody {
         Ok(out)
     }
 }
-/// `BatchGetDepartmentRequestBody`
+/// The request body of `corehr.v2.department.batch_get` (Get department list).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3800,11 +3858,38 @@ impl FromJson for BatchGetCompanyResponseBody {
     serde(default)
 )]
 pub struct BatchGetDepartmentRequestBody {
-    /// Department ID list. ID acquisition:- Call \[create department\]\[search department\] and other interfaces to return the department ID- You can also create departments through \[\[Event\]Create Department\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/created>) \[\[Event\]Update departments\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/updated>) Get department ID information
+    /// Department ID list. ID acquisition:
+    /// - Call *create department**search department* and other interfaces to return the department ID
+    /// - You can also create departments through \[*Event*Create Department\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/created>) \[*Event*Update departments\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/updated>) Get department ID information
     pub department_id_list: Option<Vec<String>>,
-    /// Returns a list of fields for the data, with optional values:- version_id: Current Version ID- sub_type: Department Subtype- manager: person in charge- is_root: whether the root department- is_confidential: Confidentiality- effective_date: Effective date of current version- expiration_date: expiration date of current version- department_name: Department name- parent_department_id: Higher Department ID- tree_order: Tree sort- list_order: List sort- code: department code- active: whether to enable- description: Department description- custom_fields: custom fields- staffing_model: Post Position Mode- cost_center_id: department default cost center- created_time：Department Verison Create Time- updated_time：Department Version Updated Time- created_by：Department Version Created By- updated_by：Department Version Updated By- record_created_time：Department Create Time - record_updated_time：Department Updated Time- record_created_by：Department Created By- record_updated_by：Department Updated By
+    /// Returns a list of fields for the data, with optional values:
+    /// - version_id: Current Version ID
+    /// - sub_type: Department Subtype
+    /// - manager: person in charge
+    /// - is_root: whether the root department
+    /// - is_confidential: Confidentiality
+    /// - effective_date: Effective date of current version
+    /// - expiration_date: expiration date of current version
+    /// - department_name: Department name
+    /// - parent_department_id: Higher Department ID
+    /// - tree_order: Tree sort
+    /// - list_order: List sort
+    /// - code: department code
+    /// - active: whether to enable
+    /// - description: Department description
+    /// - custom_fields: custom fields
+    /// - staffing_model: Post Position Mode
+    /// - cost_center_id: department default cost center
+    /// - created_time：Department Verison Create Time
+    /// - updated_time：Department Version Updated Time
+    /// - created_by：Department Version Created By
+    /// - updated_by：Department Version Updated By
+    /// - record_created_time：Department Create Time - record_updated_time：Department Updated Time
+    /// - record_created_by：Department Created By
+    /// - record_updated_by：Department Updated By
     pub fields: Option<Vec<String>>,
-    /// Department names match accurately, up to 100 are passed.- pass department_id_list at least one, and both fields will be queried in AND mode
+    /// Department names match accurately, up to 100 are passed.
+    /// - pass department_id_list at least one, and both fields will be queried in AND mode
     pub department_name_list: Option<Vec<String>>,
 }
 impl ToJson for BatchGetDepartmentRequestBody {
@@ -3816,7 +3901,7 @@ impl ToJson for BatchGetDepartmentRequestBody {
         w.end_object();
     }
 }
-/// `BatchGetDepartmentResponseBody`
+/// The data `corehr.v2.department.batch_get` (Get department list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3835,7 +3920,7 @@ impl FromJson for BatchGetDepartmentResponseBody {
         Ok(out)
     }
 }
-/// `BatchGetEmployeeRequestBody`
+/// The request body of `corehr.v2.employee.batch_get` (Batch access to employee information through employee ID-Batch access to employee information through employee ID).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3865,7 +3950,7 @@ impl ToJson for BatchGetEmployeeRequestBody {
         w.end_object();
     }
 }
-/// `BatchGetEmployeeResponseBody`
+/// The data `corehr.v2.employee.batch_get` (Batch access to employee information through employee ID-Batch access to employee information through employee ID) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3884,7 +3969,7 @@ impl FromJson for BatchGetEmployeeResponseBody {
         Ok(out)
     }
 }
-/// `BatchGetEmployeesBpRequestBody`
+/// The request body of `corehr.v2.employees_bp.batch_get` (Batch Get Employee BP/Location BP Information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3892,7 +3977,7 @@ impl FromJson for BatchGetEmployeeResponseBody {
     serde(default)
 )]
 pub struct BatchGetEmployeesBpRequestBody {
-    /// Employee ID, ID type has the same value meaning as user_id_type.&gt;If you need to use the job number, you can use \[ID conversion service\] in exchange for ==employment_id==
+    /// Employee ID, ID type has the same value meaning as user_id_type.&gt;If you need to use the job number, you can use *ID conversion service* in exchange for ==employment_id==
     pub employment_ids: Vec<String>,
     /// Whether to get all BP. True is to get all HRBP and Location BP of the employee's department and from the superior department, false is to get only the employee's direct HRBP and Location BP (when there is no BP in the employee's department and location, it will drill up to find the nearest BP). The default is false
     pub get_all: Option<bool>,
@@ -3905,7 +3990,7 @@ impl ToJson for BatchGetEmployeesBpRequestBody {
         w.end_object();
     }
 }
-/// `BatchGetEmployeesBpResponseBody`
+/// The data `corehr.v2.employees_bp.batch_get` (Batch Get Employee BP/Location BP Information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3927,7 +4012,7 @@ impl FromJson for BatchGetEmployeesBpResponseBody {
         Ok(out)
     }
 }
-/// `BatchGetEmployeesJobDataRequestBody`
+/// The request body of `corehr.v2.employees_job_data.batch_get` (Batch Get Employee JobData).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3945,9 +4030,15 @@ pub struct BatchGetEmployeesJobDataRequestBody {
     pub effective_date_end: Option<String>,
     /// View data date, default is today
     pub data_date: Option<String>,
-    /// Whether to inquire only about the main position- true: returns only employment records primary_job_data true- false: returns only job records primary_job_data false- Do not pass: return to all
+    /// Whether to inquire only about the main position
+    /// - true: returns only employment records primary_job_data true
+    /// - false: returns only job records primary_job_data false
+    /// - Do not pass: return to all
     pub primary_job_data: Option<bool>,
-    /// Business type (original: reason for employment)- You can query through the \[Get Field Details\] interface, the query parameters are as follows:- object_api_name: job_data- custom_api_name: assignment_start_reason
+    /// Business type (original: reason for employment)
+    /// - You can query through the *Get Field Details* interface, the query parameters are as follows:
+    /// - object_api_name: job_data
+    /// - custom_api_name: assignment_start_reason
     pub assignment_start_reasons: Option<Vec<String>>,
 }
 impl ToJson for BatchGetEmployeesJobDataRequestBody {
@@ -3963,7 +4054,7 @@ impl ToJson for BatchGetEmployeesJobDataRequestBody {
         w.end_object();
     }
 }
-/// `BatchGetEmployeesJobDataResponseBody`
+/// The data `corehr.v2.employees_job_data.batch_get` (Batch Get Employee JobData) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3982,7 +4073,7 @@ impl FromJson for BatchGetEmployeesJobDataResponseBody {
         Ok(out)
     }
 }
-/// `BatchGetJobFamilyRequestBody`
+/// The request body of `corehr.v2.job_family.batch_get` (Get job family information in batches according to conditions).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3990,9 +4081,15 @@ impl FromJson for BatchGetEmployeesJobDataResponseBody {
     serde(default)
 )]
 pub struct BatchGetJobFamilyRequestBody {
-    /// List of Job Family IDs. How to get the ID:- At least one item in the Job Family ID list and the Job Family Code list has a value, otherwise the interface call will fail.- If not set, it means that the condition is not filtered- Code acquisition method: Call \[Create job family\] \[Query the job family information of tenant\] and other interfaces to return the Job Family Code
+    /// List of Job Family IDs. How to get the ID:
+    /// - At least one item in the Job Family ID list and the Job Family Code list has a value, otherwise the interface call will fail.
+    /// - If not set, it means that the condition is not filtered
+    /// - Code acquisition method: Call *Create job family* *Query the job family information of tenant* and other interfaces to return the Job Family Code
     pub job_family_ids: Option<Vec<String>>,
-    /// List of Job Family Codes.- At least one item in the Job Family ID list and the Job Family Code list has a value, otherwise the interface call will fail.- If not set, it means that the condition is not filtered- Code acquisition method: Call \[Create job family\] \[Query the job family information of tenant\] and other interfaces to return the Job Family Code
+    /// List of Job Family Codes.
+    /// - At least one item in the Job Family ID list and the Job Family Code list has a value, otherwise the interface call will fail.
+    /// - If not set, it means that the condition is not filtered
+    /// - Code acquisition method: Call *Create job family* *Query the job family information of tenant* and other interfaces to return the Job Family Code
     pub job_family_codes: Option<Vec<String>>,
 }
 impl ToJson for BatchGetJobFamilyRequestBody {
@@ -4003,7 +4100,7 @@ impl ToJson for BatchGetJobFamilyRequestBody {
         w.end_object();
     }
 }
-/// `BatchGetJobFamilyResponseBody`
+/// The data `corehr.v2.job_family.batch_get` (Get job family information in batches according to conditions) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4022,7 +4119,7 @@ impl FromJson for BatchGetJobFamilyResponseBody {
         Ok(out)
     }
 }
-/// `BatchGetJobLevelRequestBody`
+/// The request body of `corehr.v2.job_level.batch_get` (Get job level information in batches according to conditions).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4030,9 +4127,15 @@ impl FromJson for BatchGetJobFamilyResponseBody {
     serde(default)
 )]
 pub struct BatchGetJobLevelRequestBody {
-    /// Job level ID list- At least one of the job level ID list and the job level Code list must have a value, otherwise the interface call will fail.- If not set, it means that this condition is not filtered- ID acquisition method: Calling interfaces such as \[Create job level\]\[Batch query job level\] can return job level IDs
+    /// Job level ID list
+    /// - At least one of the job level ID list and the job level Code list must have a value, otherwise the interface call will fail.
+    /// - If not set, it means that this condition is not filtered
+    /// - ID acquisition method: Calling interfaces such as *Create job level**Batch query job level* can return job level IDs
     pub job_level_ids: Option<Vec<String>>,
-    /// Job level code list- At least one of the job level ID list and the job level code list must have a value, otherwise the interface call will fail.- If not set, it means that this condition is not filtered- Code acquisition method: Calling \[Create job level\]\[Batch query job level\] and other interfaces can return the job level code
+    /// Job level code list
+    /// - At least one of the job level ID list and the job level code list must have a value, otherwise the interface call will fail.
+    /// - If not set, it means that this condition is not filtered
+    /// - Code acquisition method: Calling *Create job level**Batch query job level* and other interfaces can return the job level code
     pub job_level_codes: Option<Vec<String>>,
 }
 impl ToJson for BatchGetJobLevelRequestBody {
@@ -4043,7 +4146,7 @@ impl ToJson for BatchGetJobLevelRequestBody {
         w.end_object();
     }
 }
-/// `BatchGetJobLevelResponseBody`
+/// The data `corehr.v2.job_level.batch_get` (Get job level information in batches according to conditions) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4062,7 +4165,7 @@ impl FromJson for BatchGetJobLevelResponseBody {
         Ok(out)
     }
 }
-/// `BatchGetJobRequestBody`
+/// The request body of `corehr.v2.job.batch_get` (根据条件批量获取职务).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4086,7 +4189,7 @@ impl ToJson for BatchGetJobRequestBody {
         w.end_object();
     }
 }
-/// `BatchGetJobResponseBody`
+/// The data `corehr.v2.job.batch_get` (根据条件批量获取职务) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4105,7 +4208,7 @@ impl FromJson for BatchGetJobResponseBody {
         Ok(out)
     }
 }
-/// `BatchGetLocationRequestBody`
+/// The request body of `corehr.v2.location.batch_get` (Batch get location information by ID-Batch get location information by location ID list).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4113,7 +4216,8 @@ impl FromJson for BatchGetJobResponseBody {
     serde(default)
 )]
 pub struct BatchGetLocationRequestBody {
-    /// Location ID list, location record ID maintained by the location maintenance administrator in the Feishu personnel system, organization management module. ID acquisition method:- Call \[Create Location\] \[Batch Paging Query Location\] and other interfaces to return the location ID
+    /// Location ID list, location record ID maintained by the location maintenance administrator in the Feishu personnel system, organization management module. ID acquisition method:
+    /// - Call *Create Location* *Batch Paging Query Location* and other interfaces to return the location ID
     pub location_ids: Vec<String>,
 }
 impl ToJson for BatchGetLocationRequestBody {
@@ -4123,7 +4227,7 @@ impl ToJson for BatchGetLocationRequestBody {
         w.end_object();
     }
 }
-/// `BatchGetLocationResponseBody`
+/// The data `corehr.v2.location.batch_get` (Batch get location information by ID-Batch get location information by location ID list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4142,7 +4246,7 @@ impl FromJson for BatchGetLocationResponseBody {
         Ok(out)
     }
 }
-/// `BatchGetPathwayRequestBody`
+/// The request body of `corehr.v2.pathway.batch_get` (获取通道信息).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4166,7 +4270,7 @@ impl ToJson for BatchGetPathwayRequestBody {
         w.end_object();
     }
 }
-/// `BatchGetPathwayResponseBody`
+/// The data `corehr.v2.pathway.batch_get` (获取通道信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4191,7 +4295,7 @@ impl FromJson for BatchGetPathwayResponseBody {
         Ok(out)
     }
 }
-/// `BatchQueryCostAllocationRequestBody`
+/// The request body of `corehr.v2.cost_allocation.batch_query` (Query cost allocation).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4209,7 +4313,7 @@ impl ToJson for BatchQueryCostAllocationRequestBody {
         w.end_object();
     }
 }
-/// `BatchQueryCostAllocationResponseBody`
+/// The data `corehr.v2.cost_allocation.batch_query` (Query cost allocation) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4228,7 +4332,7 @@ impl FromJson for BatchQueryCostAllocationResponseBody {
         Ok(out)
     }
 }
-/// `BatchQueryDefaultCostCenterResponseBody`
+/// The data `corehr.v2.default_cost_center.batch_query` (Batch query default cost center) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4247,7 +4351,7 @@ impl FromJson for BatchQueryDefaultCostCenterResponseBody {
         Ok(out)
     }
 }
-/// `BatchV2WorkforcePlanDetailRequestBody`
+/// The request body of `corehr.v2.workforce_plan_detail.batch_v2` (Query workforce plan details (supports custom organization)).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4255,7 +4359,7 @@ impl FromJson for BatchQueryDefaultCostCenterResponseBody {
     serde(default)
 )]
 pub struct BatchV2WorkforcePlanDetailRequestBody {
-    /// The ID, ID and detailed information of the planning plan can be obtained through \[the interface query of the list of workforce plans\]. When inquiring about the detailed information of the planning plan, the ID of the planning plan is required. Whether it is a centralized project is set to false, and the centralized project ID is not filled in (whether it is filled in does not affect the return result)
+    /// The ID, ID and detailed information of the planning plan can be obtained through *the interface query of the list of workforce plans*. When inquiring about the detailed information of the planning plan, the ID of the planning plan is required. Whether it is a centralized project is set to false, and the centralized project ID is not filled in (whether it is filled in does not affect the return result)
     pub workforce_plan_id: Option<String>,
     /// Whether to fill in the item centrally. If the tenant does not use the centralized filling function, leave this parameter blank. Set this parameter to true if the query fills in the details centrally.**Field permission requirements**: Get the detailed information in the preparation plan (corehr: workforce_plan_centralized_reporting_project_detail: read)
     pub is_centralized_reporting_project: Option<bool>,
@@ -4289,7 +4393,7 @@ impl ToJson for BatchV2WorkforcePlanDetailRequestBody {
         w.end_object();
     }
 }
-/// `BatchV2WorkforcePlanDetailResponseBody`
+/// The data `corehr.v2.workforce_plan_detail.batch_v2` (Query workforce plan details (supports custom organization)) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4324,7 +4428,7 @@ impl FromJson for BatchV2WorkforcePlanDetailResponseBody {
         Ok(out)
     }
 }
-/// `BatchWorkforcePlanDetailRequestBody`
+/// The request body of `corehr.v2.workforce_plan_detail.batch` (Query workforce plan details (not supports custom organization)).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4332,25 +4436,34 @@ impl FromJson for BatchV2WorkforcePlanDetailResponseBody {
     serde(default)
 )]
 pub struct BatchWorkforcePlanDetailRequestBody {
-    /// The workforce plan ID, ID and detailed information can be obtained by \[Getting a list of workforce plan\]. When querying workforce plan detail, the workforce plan ID is required
+    /// The workforce plan ID, ID and detailed information can be obtained by *Getting a list of workforce plan*. When querying workforce plan detail, the workforce plan ID is required
     pub workforce_plan_id: Option<String>,
     /// Whether it is a centralized project. If tenant is not using the centralized reporting project, leave this parameter blank.**Field permission requirements**: Get the detailed information in the preparation plan (corehr: workforce_plan_centralized_reporting_project_detail: read)
     pub is_centralized_reporting_project: Option<bool>,
     /// Centralized reporting project ID.If tenant is not using the centralized reporting project, leave this parameter blank. When querying centralized reporting project, the workfroce plan ID can be left blank.**Field permission requirements**: Get the detailed information in the preparation plan (corehr: workforce_plan_centralized_reporting_project_detail: read)
     pub centralized_reporting_project_id: Option<String>,
-    /// Department ID list. ID acquisition:- Call \[create department\]\[search department\] and other interfaces to return the department ID- You can also create departments through \[\[Event\]Create Department\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/created>) \[\[Event\]Update departments\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/updated>) Get department ID information
+    /// Department ID list. ID acquisition:
+    /// - Call *create department**search department* and other interfaces to return the department ID
+    /// - You can also create departments through \[*Event*Create Department\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/created>) \[*Event*Update departments\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/updated>) Get department ID information
     pub department_ids: Option<Vec<String>>,
-    /// List of person type IDs- Details can be obtained by \[Query Person Type\]
+    /// List of person type IDs
+    /// - Details can be obtained by *Query Person Type*
     pub employee_type_ids: Option<Vec<String>>,
-    /// Location ID. ID acquisition method:- Call \[Create Location\] \[Batch Paging Query Location\] and other interfaces to return the location ID
+    /// Location ID. ID acquisition method:
+    /// - Call *Create Location* *Batch Paging Query Location* and other interfaces to return the location ID
     pub work_location_ids: Option<Vec<String>>,
-    /// List of Job Family IDs. How to get the ID:- Call \[Create Job Family\] \[Query the Job Family of the tenant\] and other API to return the Job Family ID
+    /// List of Job Family IDs. How to get the ID:
+    /// - Call *Create Job Family* *Query the Job Family of the tenant* and other API to return the Job Family ID
     pub job_family_ids: Option<Vec<String>>,
-    /// Job Level ID. ID acquisition method:- Call\[New Job Level\] \[Query the rank information of the tenant\] and other interfaces to return the Job Level ID
+    /// Job Level ID. ID acquisition method:
+    /// - Call*New Job Level* *Query the rank information of the tenant* and other interfaces to return the Job Level ID
     pub job_level_ids: Option<Vec<String>>,
-    /// Job ID. How to get ID:- Call \[Create job\] \[Batch query job\] to return job ID- You can also create jobs through \[\[Event\]Create jobs\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/job/events/created>) \[\[Event\] Update jobs\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/job/events/updated>) Get ID
+    /// Job ID. How to get ID:
+    /// - Call *Create job* *Batch query job* to return job ID
+    /// - You can also create jobs through \[*Event*Create jobs\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/job/events/created>) \[*Event* Update jobs\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/job/events/updated>) Get ID
     pub job_ids: Option<Vec<String>>,
-    /// Cost center ID list. ID acquisition method:- Calling \[Create cost center\] \[Search cost center\] and other interfaces can return the cost center ID
+    /// Cost center ID list. ID acquisition method:
+    /// - Calling *Create cost center* *Search cost center* and other interfaces can return the cost center ID
     pub cost_center_ids: Option<Vec<String>>,
     /// Whether to include missing dimension detail row data, true is to contain missing dimension detail row data, false is to only get the detail row data that all dimensions have values, the default is false
     pub include_missing_dimension_rows: Option<bool>,
@@ -4381,7 +4494,7 @@ impl ToJson for BatchWorkforcePlanDetailRequestBody {
         w.end_object();
     }
 }
-/// `BatchWorkforcePlanDetailResponseBody`
+/// The data `corehr.v2.workforce_plan_detail.batch` (Query workforce plan details (not supports custom organization)) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4416,7 +4529,7 @@ impl FromJson for BatchWorkforcePlanDetailResponseBody {
         Ok(out)
     }
 }
-/// `Bp`
+/// The `items` of \[`ListBpResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4438,7 +4551,7 @@ impl FromJson for Bp {
         Ok(out)
     }
 }
-/// `ChangeFieldPair`
+/// The `custom_fields` of \[`PositionAdjustmentInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4460,7 +4573,7 @@ impl FromJson for ChangeFieldPair {
         Ok(out)
     }
 }
-/// `CitizenshipStatus`
+/// The `citizenship_statuses` of \[`Dependent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4515,7 +4628,7 @@ impl ToJson for CitizenshipStatus {
         None
     }
 }
-/// `City`
+/// The `items` of \[`SearchBasicInfoCityResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4553,7 +4666,7 @@ impl FromJson for City {
         Ok(out)
     }
 }
-/// `ColumnApprovalNode`
+/// The `approval_nodes` of \[`CreateJobChangeResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4590,7 +4703,7 @@ impl FromJson for ColumnApprovalNode {
         Ok(out)
     }
 }
-/// `Company`
+/// The `items` of \[`BatchGetCompanyResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4671,7 +4784,7 @@ impl FromJson for Company {
         Ok(out)
     }
 }
-/// `CompanyTimeline`
+/// The `items` of \[`QueryMultiTimelineCompanyResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4746,7 +4859,7 @@ impl FromJson for CompanyTimeline {
         Ok(out)
     }
 }
-/// `CompanyVersionData`
+/// The `company_version_data` of \[`CompanyTimeline`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4789,7 +4902,7 @@ impl FromJson for CompanyVersionData {
         Ok(out)
     }
 }
-/// `CompletePreHireResponseBody`
+/// The data `corehr.v2.pre_hire.complete` (Hire employee) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4808,7 +4921,7 @@ impl FromJson for CompletePreHireResponseBody {
         Ok(out)
     }
 }
-/// `Contract`
+/// The `items` of \[`SearchContractResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4869,7 +4982,7 @@ impl FromJson for Contract {
         Ok(out)
     }
 }
-/// `CostAllocation`
+/// The `cost_allocation` of \[`OfferInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4903,7 +5016,7 @@ impl ToJson for CostAllocation {
         w.end_object();
     }
 }
-/// `CostCenter`
+/// The request body of `corehr.v2.cost_center.create` (create cost center).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4915,13 +5028,16 @@ pub struct CostCenter {
     pub cost_center_id: Option<String>,
     /// `cost_center_version_id`
     pub cost_center_version_id: Option<String>,
-    /// - Name cannot contain 「/」「；」「;」 characters- The Chinese and English names of the cost center will be globally unique
+    /// - Name cannot contain 「/」「；」「;」 characters
+    /// - The Chinese and English names of the cost center will be globally unique
     pub name: Vec<I18n>,
     /// - Encoding (cannot be repeated with the encoding of other records); when automatic encoding is turned on, if no encoding is passed in, the encoding will be automatically generated. If an encoding is passed in, the incoming encoding shall prevail
     pub code: Option<String>,
-    /// The superior cost center ID, the detailed information can be obtained through the \[Search cost center information\] interface query
+    /// The superior cost center ID, the detailed information can be obtained through the *Search cost center information* interface query
     pub parent_cost_center_id: Option<String>,
-    /// XXX ID. ID acquisition method:- Call \[Create Employee\] to return the employment information ID- Call the \[Search Employee Information\] interface to return the employment information ID
+    /// XXX ID. ID acquisition method:
+    /// - Call *Create Employee* to return the employment information ID
+    /// - Call the *Search Employee Information* interface to return the employment information ID
     pub managers: Option<Vec<String>>,
     /// Cost center description
     pub description: Option<Vec<I18n>>,
@@ -4989,7 +5105,7 @@ impl ToJson for CostCenter {
         None
     }
 }
-/// `CostCenterTimeline`
+/// The `items` of \[`QueryMultiTimelineCostCenterResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5035,7 +5151,7 @@ impl FromJson for CostCenterTimeline {
         Ok(out)
     }
 }
-/// `CostCenterTree`
+/// The `items` of \[`TreeCostCenterResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5060,7 +5176,7 @@ impl FromJson for CostCenterTree {
         Ok(out)
     }
 }
-/// `CostCenterVersion`
+/// The `version` of \[`CreateCostCenterVersionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5109,7 +5225,7 @@ impl FromJson for CostCenterVersion {
         Ok(out)
     }
 }
-/// `CountryRegion`
+/// The `items` of \[`SearchBasicInfoCountryRegionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5146,7 +5262,7 @@ impl FromJson for CountryRegion {
         Ok(out)
     }
 }
-/// `CountryRegionSubdivision`
+/// The `items` of \[`SearchBasicInfoCountryRegionSubdivisionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5184,7 +5300,7 @@ impl FromJson for CountryRegionSubdivision {
         Ok(out)
     }
 }
-/// `CreateCostCenterVersionRequestBody`
+/// The request body of `corehr.v2.cost_center_version.create` (create version of cost center).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5196,13 +5312,16 @@ pub struct CreateCostCenterVersionRequestBody {
     pub name: Vec<I18n>,
     /// `code`
     pub code: Option<String>,
-    /// The superior cost center ID can be obtained through the \[Search cost center information\] interface query
+    /// The superior cost center ID can be obtained through the *Search cost center information* interface query
     pub parent_cost_center_id: Option<String>,
-    /// The ID list of the person in charge of the cost center can be obtained through the \[Search employee information\] interface
+    /// The ID list of the person in charge of the cost center can be obtained through the *Search employee information* interface
     pub managers: Option<Vec<String>>,
     /// Cost center description
     pub description: Option<Vec<I18n>>,
-    /// Effective time- Fill in the format: YYYY-MM-DD (the system will automatically change the time and seconds to )- The system defaults to on the day of filling in the date.The interface is only supported up to the smallest unit for the day- Date range requirements: 1900-01-01~ 9999-12-31
+    /// Effective time
+    /// - Fill in the format: YYYY-MM-DD (the system will automatically change the time and seconds to )
+    /// - The system defaults to on the day of filling in the date.The interface is only supported up to the smallest unit for the day
+    /// - Date range requirements: 1900-01-01~ 9999-12-31
     pub effective_time: String,
     /// Operating reason
     pub operation_reason: String,
@@ -5238,7 +5357,7 @@ impl ToJson for CreateCostCenterVersionRequestBody {
         None
     }
 }
-/// `CreateCustomOrgResponseBody`
+/// The data `corehr.v2.custom_org.create` (Create Custom Organization) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5257,7 +5376,7 @@ impl FromJson for CreateCustomOrgResponseBody {
         Ok(out)
     }
 }
-/// `CreateEmpCustomOrg`
+/// The `custom_org_with_rates` of \[`JobDataCustomOrg`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5284,7 +5403,7 @@ impl ToJson for CreateEmpCustomOrg {
         None
     }
 }
-/// `CreateEmpCustomOrgEmployeeCustomOrgRequestBody`
+/// The request body of `corehr.v2.employee_custom_org.create_emp_custom_org` (新增人员自定义组织变更记录).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5332,7 +5451,7 @@ impl ToJson for CreateEmpCustomOrgEmployeeCustomOrgRequestBody {
         None
     }
 }
-/// `CreateEmpCustomOrgEmployeeCustomOrgResponseBody`
+/// The data `corehr.v2.employee_custom_org.create_emp_custom_org` (新增人员自定义组织变更记录) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5357,7 +5476,7 @@ impl FromJson for CreateEmpCustomOrgEmployeeCustomOrgResponseBody {
         Ok(out)
     }
 }
-/// `CreateEmployeeRequestBody`
+/// The request body of `corehr.v2.employee.create` (Add individual).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5399,7 +5518,7 @@ impl ToJson for CreateEmployeeRequestBody {
         None
     }
 }
-/// `CreateEmployeeResponseBody`
+/// The data `corehr.v2.employee.create` (Add individual) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5424,7 +5543,7 @@ impl FromJson for CreateEmployeeResponseBody {
         Ok(out)
     }
 }
-/// `CreateJobChangeRequestBody`
+/// The request body of `corehr.v2.job_change.create` (Job Change).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5432,7 +5551,9 @@ impl FromJson for CreateEmployeeResponseBody {
     serde(default)
 )]
 pub struct CreateJobChangeRequestBody {
-    /// change mode Options:1(type1 direct outliers),2(type2 initiate a change)
+    /// change mode Options:
+    /// - `1`: type1 direct outliers
+    /// - `2`: type2 initiate a change
     pub transfer_mode: i64,
     /// Employee ID
     pub employment_id: String,
@@ -5493,7 +5614,7 @@ impl ToJson for CreateJobChangeRequestBody {
         None
     }
 }
-/// `CreateJobChangeResponseBody`
+/// The data `corehr.v2.job_change.create` (Job Change) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5569,7 +5690,7 @@ impl FromJson for CreateJobChangeResponseBody {
         Ok(out)
     }
 }
-/// `CreateJobGradeResponseBody`
+/// The data `corehr.v2.job_grade.create` (Create JobGrade) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5588,7 +5709,7 @@ impl FromJson for CreateJobGradeResponseBody {
         Ok(out)
     }
 }
-/// `CreateLocationAddressResponseBody`
+/// The data `corehr.v2.location_address.create` (Add Location Address) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5607,7 +5728,7 @@ impl FromJson for CreateLocationAddressResponseBody {
         Ok(out)
     }
 }
-/// `CreatePathwayResponseBody`
+/// The data `corehr.v2.pathway.create` (创建通道) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5626,7 +5747,7 @@ impl FromJson for CreatePathwayResponseBody {
         Ok(out)
     }
 }
-/// `CreatePositionResponseBody`
+/// The data `corehr.v2.position.create` (创建岗位信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5645,7 +5766,7 @@ impl FromJson for CreatePositionResponseBody {
         Ok(out)
     }
 }
-/// `CreateProbationAssessmentRequestBody`
+/// The request body of `corehr.v2.probation_assessment.create` (新增试用期考核信息).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5675,7 +5796,7 @@ impl ToJson for CreateProbationAssessmentRequestBody {
         None
     }
 }
-/// `CreateProbationAssessmentResponseBody`
+/// The data `corehr.v2.probation_assessment.create` (新增试用期考核信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5694,7 +5815,7 @@ impl FromJson for CreateProbationAssessmentResponseBody {
         Ok(out)
     }
 }
-/// `CreateProcessQueryFlowDataTemplateResponseBody`
+/// The data `corehr.v2.process_query_flow_data_template.create` (查询流程数据参数模板) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5719,7 +5840,7 @@ impl FromJson for CreateProcessQueryFlowDataTemplateResponseBody {
         Ok(out)
     }
 }
-/// `CreateProcessStartResponseBody`
+/// The data `corehr.v2.process_start.create` (发起流程) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5738,7 +5859,7 @@ impl FromJson for CreateProcessStartResponseBody {
         Ok(out)
     }
 }
-/// `CreateTransferInfo`
+/// The `transfer_info` of \[`CreateJobChangeRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5885,7 +6006,7 @@ impl ToJson for CreateTransferInfo {
         None
     }
 }
-/// `CreateVersionCostAllocationRequestBody`
+/// The request body of `corehr.v2.cost_allocation.create_version` (Create cost allocation).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5912,7 +6033,7 @@ impl ToJson for CreateVersionCostAllocationRequestBody {
         None
     }
 }
-/// `CreateVersionCostAllocationResponseBody`
+/// The data `corehr.v2.cost_allocation.create_version` (Create cost allocation) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5931,7 +6052,7 @@ impl FromJson for CreateVersionCostAllocationResponseBody {
         Ok(out)
     }
 }
-/// `CreateVersionDefaultCostCenterRequestBody`
+/// The request body of `corehr.v2.default_cost_center.create_version` (Create default cost center).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5961,7 +6082,7 @@ impl ToJson for CreateVersionDefaultCostCenterRequestBody {
         None
     }
 }
-/// `CreateVersionDefaultCostCenterResponseBody`
+/// The data `corehr.v2.default_cost_center.create_version` (Create default cost center) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5983,7 +6104,7 @@ impl FromJson for CreateVersionDefaultCostCenterResponseBody {
         Ok(out)
     }
 }
-/// `Currency`
+/// The `currency` of \[`Company`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6017,7 +6138,7 @@ impl FromJson for Currency {
         Ok(out)
     }
 }
-/// `CustomFieldData`
+/// The `custom_fields` of \[`Address`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6031,7 +6152,7 @@ pub struct CustomFieldData {
     pub name: Option<I18nV2>,
     /// 自定义字段类型（无需填写）
     pub r#type: Option<i64>,
-    /// Field value, which is a JSON-escaped string.**Note: For the specific value passing method, please refer to**\[Get metadata of custom fields\]
+    /// Field value, which is a JSON-escaped string.**Note: For the specific value passing method, please refer to***Get metadata of custom fields*
     pub value: String,
 }
 impl FromJson for CustomFieldData {
@@ -6064,7 +6185,7 @@ impl ToJson for CustomFieldData {
         None
     }
 }
-/// `CustomOrg`
+/// The `items` of \[`QueryCustomOrgResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6116,7 +6237,7 @@ impl FromJson for CustomOrg {
         Ok(out)
     }
 }
-/// `CustomOrgCreate`
+/// The request body of `corehr.v2.custom_org.create` (Create Custom Organization).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6126,23 +6247,36 @@ impl FromJson for CustomOrg {
 pub struct CustomOrgCreate {
     /// Organization type code, which can be viewed under the corresponding custom organization directory in "Feishu Personnel-Settings-Organization Settings"
     pub object_api_name: String,
-    /// Custom organization name- Chinese and English names of custom organizations with the same parent are not allowed to be repeated.The name cannot contain 「/」「；」「;」 characters
+    /// Custom organization name
+    /// - Chinese and English names of custom organizations with the same parent are not allowed to be repeated.The name cannot contain 「/」「；」「;」 characters
     pub names: Vec<I18n>,
-    /// Custom organization encoding (cannot be duplicated with the encoding of other records)- When turning on automatic encoding, if no value is passed, the encoding will be automatically generated, otherwise the incoming value shall prevail- When automatic encoding is not enabled, the encoding will not be automatically generated without passing the value
+    /// Custom organization encoding (cannot be duplicated with the encoding of other records)
+    /// - When turning on automatic encoding, if no value is passed, the encoding will be automatically generated, otherwise the incoming value shall prevail
+    /// - When automatic encoding is not enabled, the encoding will not be automatically generated without passing the value
     pub code: Option<String>,
-    /// superior custom organization ID- The status of the superior custom organization must be enabled.- Available from the org_id field of \[Bulk Query Custom Organization\]
+    /// superior custom organization ID
+    /// - The status of the superior custom organization must be enabled.
+    /// - Available from the org_id field of *Bulk Query Custom Organization*
     pub parent_id: Option<String>,
-    /// Person ID list.- Detailed information can be obtained through \[Search employee information\] or \[Batch query employee\] API, ID is ==employment_id== of return value
+    /// Person ID list.
+    /// - Detailed information can be obtained through *Search employee information* or *Batch query employee* API, ID is ==employment_id== of return value
     pub manager_ids: Option<Vec<String>>,
     /// Custom organization description
     pub description: Option<Vec<I18n>>,
-    /// Effective date- Fill in the format: YYYY-MM-DD (the system will automatically change the hours, minutes and seconds to 00:00:00)- The system defaults to take effect at 00:00:00 on the day when the date is filled in- This interface only supports the smallest unit of day- Date range requirements: 1900-01-01 ～ 9999-12-31
+    /// Effective date
+    /// - Fill in the format: YYYY-MM-DD (the system will automatically change the hours, minutes and seconds to 00:00:00)
+    /// - The system defaults to take effect at 00:00:00 on the day when the date is filled in
+    /// - This interface only supports the smallest unit of day
+    /// - Date range requirements: 1900-01-01 ～ 9999-12-31
     pub effective_time: String,
     /// Automatically delegate "roles authorized by custom organization"
     pub org_roles: Option<Vec<OrgRoleUpdate>>,
-    /// Automatically matched rule group.- You need to turn on the automatic matching switch of the corresponding organization type in "Feishu Personnel-Settings-Organization Settings" before you can use the matching rule group field.- between each ==match_rule_groups== is a union relationship- Each ==match_rules== is an intersection relationship
+    /// Automatically matched rule group.
+    /// - You need to turn on the automatic matching switch of the corresponding organization type in "Feishu Personnel-Settings-Organization Settings" before you can use the matching rule group field.
+    /// - between each ==match_rule_groups== is a union relationship
+    /// - Each ==match_rules== is an intersection relationship
     pub match_rule_groups: Option<Vec<MatchRules>>,
-    /// custom field type，See \[Get custom field list\]
+    /// custom field type，See *Get custom field list*
     pub custom_fields: Option<Vec<CustomFieldData>>,
     /// `is_prefer_manual_encoding`
     pub is_prefer_manual_encoding: Option<bool>,
@@ -6185,7 +6319,7 @@ impl ToJson for CustomOrgCreate {
         None
     }
 }
-/// `CustomOrgList`
+/// The `custom_org_list` of \[`EmpCustomOrgList`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6210,7 +6344,7 @@ impl FromJson for CustomOrgList {
         Ok(out)
     }
 }
-/// `CustomOrgUpdate`
+/// The request body of `corehr.v2.custom_org.patch` (Update Custom Organization Information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6220,21 +6354,30 @@ impl FromJson for CustomOrgList {
 pub struct CustomOrgUpdate {
     /// Organization type code, which can be viewed under the corresponding custom organization directory in "Feishu Personnel-Settings-Organization Settings"
     pub object_api_name: String,
-    /// organization name- Chinese and English names of custom organizations with the same parent are not allowed to be repeated.The name cannot contain 「/」「；」「;」 characters
+    /// organization name
+    /// - Chinese and English names of custom organizations with the same parent are not allowed to be repeated.The name cannot contain 「/」「；」「;」 characters
     pub names: Option<Vec<I18n>>,
-    /// Custom organization encoding (cannot be duplicated with the encoding of other records)- When turning on automatic encoding, if no value is passed, the encoding will be automatically generated, otherwise the incoming value shall prevail- When automatic encoding is not enabled, the encoding will not be automatically generated without passing the value
+    /// Custom organization encoding (cannot be duplicated with the encoding of other records)
+    /// - When turning on automatic encoding, if no value is passed, the encoding will be automatically generated, otherwise the incoming value shall prevail
+    /// - When automatic encoding is not enabled, the encoding will not be automatically generated without passing the value
     pub code: Option<String>,
-    /// parent organization ID- Available from the org_id field of \[Bulk Query Custom Organization\]
+    /// parent organization ID
+    /// - Available from the org_id field of *Bulk Query Custom Organization*
     pub parent_id: Option<String>,
-    /// Person ID list.- Detailed information can be obtained through \[Search employee information\] or \[Batch query employee\] API, ID is ==employment_id== of return value
+    /// Person ID list.
+    /// - Detailed information can be obtained through *Search employee information* or *Batch query employee* API, ID is ==employment_id== of return value
     pub manager_ids: Option<Vec<String>>,
     /// Custom organization description
     pub description: Option<Vec<I18n>>,
-    /// Effective date- Fill in the format: YYYY-MM-DD (the system will automatically change the hours, minutes and seconds to 00:00:00)- The system defaults to take effect at 00:00:00 on the day when the date is filled in- This interface only supports the smallest unit of day- Date range requirements: 1900-01-01 ～ 9999-12-31
+    /// Effective date
+    /// - Fill in the format: YYYY-MM-DD (the system will automatically change the hours, minutes and seconds to 00:00:00)
+    /// - The system defaults to take effect at 00:00:00 on the day when the date is filled in
+    /// - This interface only supports the smallest unit of day
+    /// - Date range requirements: 1900-01-01 ～ 9999-12-31
     pub effective_time: String,
     /// Automatically delegate "roles authorized by custom organization"
     pub org_roles: Option<Vec<OrgRoleUpdate>>,
-    /// custom field type，See \[Get custom field list\]
+    /// custom field type，See *Get custom field list*
     pub custom_fields: Option<Vec<CustomFieldData>>,
     /// `is_prefer_manual_encoding`
     pub is_prefer_manual_encoding: Option<bool>,
@@ -6273,7 +6416,7 @@ impl ToJson for CustomOrgUpdate {
         None
     }
 }
-/// `CustomOrgWithRate`
+/// The `custom_org_with_rates` of \[`CreateEmpCustomOrgEmployeeCustomOrgRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6300,7 +6443,7 @@ impl ToJson for CustomOrgWithRate {
         None
     }
 }
-/// `DefaultCostCenter`
+/// The `default_cost_center` of \[`PreHireEmploymentInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6328,7 +6471,7 @@ impl FromJson for DefaultCostCenter {
         Ok(out)
     }
 }
-/// `DefaultCostCenterRecord`
+/// The `default_cost_center` of \[`ProfileSettingEmploymentInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6352,7 +6495,7 @@ impl ToJson for DefaultCostCenterRecord {
         w.end_object();
     }
 }
-/// `DelEmployeeCustomOrgRequestBody`
+/// The request body of `corehr.v2.employee_custom_org.del` (删除人员自定义组织变更记录).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6394,7 +6537,7 @@ impl ToJson for DelEmployeeCustomOrgRequestBody {
         None
     }
 }
-/// `DelEmployeeCustomOrgResponseBody`
+/// The data `corehr.v2.employee_custom_org.del` (删除人员自定义组织变更记录) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6413,7 +6556,7 @@ impl FromJson for DelEmployeeCustomOrgResponseBody {
         Ok(out)
     }
 }
-/// `DelPositionPositionRequestBody`
+/// The request body of `corehr.v2.position.del_position` (删除岗位).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6437,7 +6580,7 @@ impl ToJson for DelPositionPositionRequestBody {
         None
     }
 }
-/// `DeleteCostCenterRequestBody`
+/// The request body of `corehr.v2.cost_center.delete` (delete cost center).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6461,7 +6604,7 @@ impl ToJson for DeleteCostCenterRequestBody {
         None
     }
 }
-/// `DeleteOrgCustomOrgRequestBody`
+/// The request body of `corehr.v2.custom_org.delete_org` (Delete custom organization).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6469,7 +6612,8 @@ impl ToJson for DeleteCostCenterRequestBody {
     serde(default)
 )]
 pub struct DeleteOrgCustomOrgRequestBody {
-    /// Custom Organization ID- Available from the org_id field of \[Bulk Query Custom Organization\]
+    /// Custom Organization ID
+    /// - Available from the org_id field of *Bulk Query Custom Organization*
     pub org_id: String,
     /// Organization type code, which can be viewed under the corresponding custom organization directory in "Feishu Personnel-Settings-Organization Settings"
     pub object_api_name: String,
@@ -6491,7 +6635,7 @@ impl ToJson for DeleteOrgCustomOrgRequestBody {
         None
     }
 }
-/// `Department`
+/// The `items` of \[`BatchGetDepartmentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6585,7 +6729,7 @@ impl FromJson for Department {
         Ok(out)
     }
 }
-/// `DepartmentChange`
+/// The `department_changes` of \[`OpenQueryDepartmentChangeListByIdsApprovalGroupsResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6623,7 +6767,7 @@ impl FromJson for DepartmentChange {
         Ok(out)
     }
 }
-/// `DepartmentForPatch`
+/// The request body of `corehr.v2.department.patch` (Update department V2-Update department V2 to increase data line authority).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6633,21 +6777,26 @@ impl FromJson for DepartmentChange {
 pub struct DepartmentForPatch {
     /// This field is temporarily invalid and can be ignored
     pub id: Option<String>,
-    /// Department type, obtained by the \[Get Field Details\] query. Request parameters: object_api_name = department; custom_api_name = subtype
+    /// Department type, obtained by the *Get Field Details* query. Request parameters: object_api_name = department; custom_api_name = subtype
     pub sub_type: Option<Enum>,
-    /// Department Head IDDetailed information can be obtained through the \[Search Employee Information\] or \[Batch Query Employee\] API
+    /// Department Head IDDetailed information can be obtained through the *Search Employee Information* or *Batch Query Employee* API
     pub manager: Option<String>,
     /// Whether to keep it confidential (this field is not supported for the time being and can be ignored)
     pub is_confidential: Option<bool>,
     /// Hierarchical relationship, see entity for inner fields
     pub hiberarchy_common: Option<HiberarchyCommon>,
-    /// Version effective date- Fill in the format: YYYY-MM-DD 00:00:00 (the system will automatically change the hours, minutes and seconds to 00:00:00)- The system defaults to take effect at 00:00:00 on the day when the date is filled in- This interface only supports the smallest unit of day- Date range requirements: 1900-01-01 00:00:00～9999-12-31 23:59:59
+    /// Version effective date
+    /// - Fill in the format: YYYY-MM-DD 00:00:00 (the system will automatically change the hours, minutes and seconds to 00:00:00)
+    /// - The system defaults to take effect at 00:00:00 on the day when the date is filled in
+    /// - This interface only supports the smallest unit of day
+    /// - Date range requirements: 1900-01-01 00:00:00～9999-12-31 23:59:59
     pub effective_time: String,
     /// custom field
     pub custom_fields: Option<Vec<ObjectFieldData>>,
     /// Cost center id
     pub cost_center_id: Option<String>,
-    /// Post management mode- For detailed enumeration types, please refer to the definition of staffing_model in \[enumeration scene\]
+    /// Post management mode
+    /// - For detailed enumeration types, please refer to the definition of staffing_model in *enumeration scene*
     pub staffing_model: Option<Enum>,
     /// `is_prefer_manual_encoding`
     pub is_prefer_manual_encoding: Option<bool>,
@@ -6686,7 +6835,7 @@ impl ToJson for DepartmentForPatch {
         None
     }
 }
-/// `DepartmentHrbp`
+/// The `items` of \[`GetByDepartmentBpResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6708,7 +6857,7 @@ impl FromJson for DepartmentHrbp {
         Ok(out)
     }
 }
-/// `DepartmentParentInfo`
+/// The `parent_department_list` of \[`DepartmentParents`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6739,7 +6888,7 @@ impl FromJson for DepartmentParentInfo {
         Ok(out)
     }
 }
-/// `DepartmentParents`
+/// The `items` of \[`ParentsDepartmentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6761,7 +6910,7 @@ impl FromJson for DepartmentParents {
         Ok(out)
     }
 }
-/// `DepartmentTimeline`
+/// The `items` of \[`QueryMultiTimelineDepartmentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6831,7 +6980,7 @@ impl FromJson for DepartmentTimeline {
         Ok(out)
     }
 }
-/// `Dependent`
+/// The `dependent_list` of \[`PersonInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6851,7 +7000,7 @@ pub struct Dependent {
     pub date_of_birth: Option<String>,
     /// `nationality_id`
     pub nationality_id: Option<String>,
-    /// Nationality ID, which can be queried through the \[Query Nationality Information\] interface
+    /// Nationality ID, which can be queried through the *Query Nationality Information* interface
     pub nationality_id_v2: Option<String>,
     /// ID number
     pub national_id_list: Option<Vec<NationalId>>,
@@ -7015,7 +7164,7 @@ impl ToJson for Dependent {
         None
     }
 }
-/// `DependentForUpdate`
+/// The `dependent_list` of \[`BasicInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7023,15 +7172,21 @@ impl ToJson for Dependent {
     serde(default)
 )]
 pub struct DependentForUpdate {
-    /// relationship, the enumeration value can be queried by the \[Get Field Details\] interface, and can be queried according to the following parameters:- object_api_name: dependent- custom_api_name: relationship_with_dependent
+    /// relationship, the enumeration value can be queried by the *Get Field Details* interface, and can be queried according to the following parameters:
+    /// - object_api_name: dependent
+    /// - custom_api_name: relationship_with_dependent
     pub relationship: String,
-    /// gender, the enumeration value can be queried by the \[Get Field Details\] interface, and can be queried according to the following parameters:- object_api_name: person- custom_api_name: gender
+    /// gender, the enumeration value can be queried by the *Get Field Details* interface, and can be queried according to the following parameters:
+    /// - object_api_name: person
+    /// - custom_api_name: gender
     pub gender: Option<String>,
     /// date of birth
     pub date_of_birth: Option<String>,
     /// national ids
     pub national_ids: Option<Vec<NationalIdForUpdate>>,
-    /// spouses working status, the enumeration value can be queried by the \[Get Field Details\] interface, and can be queried according to the following parameters:- object_api_name: dependent- custom_api_name: spouses_working_status
+    /// spouses working status, the enumeration value can be queried by the *Get Field Details* interface, and can be queried according to the following parameters:
+    /// - object_api_name: dependent
+    /// - custom_api_name: spouses_working_status
     pub spouses_working_status: Option<String>,
     /// Includes family medical insurance
     pub is_this_person_covered_by_health_insurance: Option<bool>,
@@ -7138,7 +7293,7 @@ impl ToJson for DependentForUpdate {
         None
     }
 }
-/// `DimensionEntity`
+/// The `dimensions` of \[`WorkforcePlanDetailRow`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7146,9 +7301,35 @@ impl ToJson for DependentForUpdate {
     serde(default)
 )]
 pub struct DimensionEntity {
-    /// Dimension key, which can be selected from the following list:- "department": department.- "employee_type": employee type.- "location": location.- "position": position.- "cost_center": cost center/line of business.- "job_family": job family.- "job_level": job level.- "job": job.Custom organization:- "custom_org_01"- "custom_org_02"- "custom_org_03"- "custom_org_04"- "custom_org_05"
+    /// Dimension key, which can be selected from the following list:
+    /// - "department": department.
+    /// - "employee_type": employee type.
+    /// - "location": location.
+    /// - "position": position.
+    /// - "cost_center": cost center/line of business.
+    /// - "job_family": job family.
+    /// - "job_level": job level.
+    /// - "job": job.Custom organization:
+    /// - "custom_org_01"
+    /// - "custom_org_02"
+    /// - "custom_org_03"
+    /// - "custom_org_04"
+    /// - "custom_org_05"
     pub dimension_key: String,
-    /// Dimensional value.- department_id: Available from \[Query Department\].- location_id: Available from \[Query Location\].- cost_center_id: Available from \[Query Cost Center\].- job_id: Available from \[Query Job\].- job_level_id: Available from \[Query Job Level\].- job_family_id: Available from \[Query Job Family\].- employee_type_id: Available from \[Query Employee Type\].- position_id: post, function grey release, please contact \[technical support\]- custom_org_01_id: custom organization, function grey release, please contact \[technical support\]- custom_org_02_id: custom organization, function grey release, please contact \[technical support\]- custom_org_03_id: custom organization, function grey release, please contact \[technical support\]- custom_org_04_id: custom organization, function grey release, please contact \[technical support\]- custom_org_05_id: custom organization, function grey release, please contact \[technical support\]
+    /// Dimensional value.
+    /// - department_id: Available from *Query Department*.
+    /// - location_id: Available from *Query Location*.
+    /// - cost_center_id: Available from *Query Cost Center*.
+    /// - job_id: Available from *Query Job*.
+    /// - job_level_id: Available from *Query Job Level*.
+    /// - job_family_id: Available from *Query Job Family*.
+    /// - employee_type_id: Available from *Query Employee Type*.
+    /// - position_id: post, function grey release, please contact *technical support*
+    /// - custom_org_01_id: custom organization, function grey release, please contact *technical support*
+    /// - custom_org_02_id: custom organization, function grey release, please contact *technical support*
+    /// - custom_org_03_id: custom organization, function grey release, please contact *technical support*
+    /// - custom_org_04_id: custom organization, function grey release, please contact *technical support*
+    /// - custom_org_05_id: custom organization, function grey release, please contact *technical support*
     pub dimension_value: String,
 }
 impl ToJson for DimensionEntity {
@@ -7168,7 +7349,7 @@ impl ToJson for DimensionEntity {
         None
     }
 }
-/// `DimensionIdInData`
+/// The `dimension_id_in_datas` of \[`BatchV2WorkforcePlanDetailRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7176,9 +7357,35 @@ impl ToJson for DimensionEntity {
     serde(default)
 )]
 pub struct DimensionIdInData {
-    /// Dimension key, which can be selected from the following list:- "department": department.- "employee_type": type of person.- "location": location.- "position": position.- "cost_center": cost center/line of business.- "job_family": sequence.- "job_level": rank.- "job": position.Custom organization:- "custom_org_01"- "custom_org_02"- "custom_org_03"- "custom_org_04"- "custom_org_05"
+    /// Dimension key, which can be selected from the following list:
+    /// - "department": department.
+    /// - "employee_type": type of person.
+    /// - "location": location.
+    /// - "position": position.
+    /// - "cost_center": cost center/line of business.
+    /// - "job_family": sequence.
+    /// - "job_level": rank.
+    /// - "job": position.Custom organization:
+    /// - "custom_org_01"
+    /// - "custom_org_02"
+    /// - "custom_org_03"
+    /// - "custom_org_04"
+    /// - "custom_org_05"
     pub dimension_key: Option<String>,
-    /// Dimensional value.- department_id: Available from \[Query Department\].- location_id: Available from \[Query Location\].- cost_center_id: Available from \[Query Cost Center\].- job_id: Available from \[Query Job\].- job_level_id: Available from \[Query Job Level\].- job_family_id: Available from \[Query Job Family\].- employee_type_id: Available from \[Query Employee Type\].- position_id: post, function grey release, please contact \[technical support\]- custom_org_01_id: custom organization, function grey release, please contact \[technical support\]- custom_org_02_id: custom organization, function grey release, please contact \[technical support\]- custom_org_03_id: custom organization, function grey release, please contact \[technical support\]- custom_org_04_id: custom organization, function grey release, please contact \[technical support\]- custom_org_05_id: custom organization, function grey release, please contact \[technical support\]
+    /// Dimensional value.
+    /// - department_id: Available from *Query Department*.
+    /// - location_id: Available from *Query Location*.
+    /// - cost_center_id: Available from *Query Cost Center*.
+    /// - job_id: Available from *Query Job*.
+    /// - job_level_id: Available from *Query Job Level*.
+    /// - job_family_id: Available from *Query Job Family*.
+    /// - employee_type_id: Available from *Query Employee Type*.
+    /// - position_id: post, function grey release, please contact *technical support*
+    /// - custom_org_01_id: custom organization, function grey release, please contact *technical support*
+    /// - custom_org_02_id: custom organization, function grey release, please contact *technical support*
+    /// - custom_org_03_id: custom organization, function grey release, please contact *technical support*
+    /// - custom_org_04_id: custom organization, function grey release, please contact *technical support*
+    /// - custom_org_05_id: custom organization, function grey release, please contact *technical support*
     pub dimension_ids: Option<Vec<String>>,
 }
 impl ToJson for DimensionIdInData {
@@ -7189,7 +7396,7 @@ impl ToJson for DimensionIdInData {
         w.end_object();
     }
 }
-/// `DimensionInfo`
+/// The `dimension_info` of \[`DimensionInfoData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7211,7 +7418,7 @@ impl FromJson for DimensionInfo {
         Ok(out)
     }
 }
-/// `DimensionInfoData`
+/// The `dimension_info_datas` of \[`WorkforcePlanDetailV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7233,7 +7440,7 @@ impl FromJson for DimensionInfoData {
         Ok(out)
     }
 }
-/// `District`
+/// The `items` of \[`SearchBasicInfoDistrictResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7264,7 +7471,7 @@ impl FromJson for District {
         Ok(out)
     }
 }
-/// `EditEmpCustomOrgEmployeeCustomOrgRequestBody`
+/// The request body of `corehr.v2.employee_custom_org.edit_emp_custom_org` (更新人员自定义组织变更记录).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7324,7 +7531,7 @@ impl ToJson for EditEmpCustomOrgEmployeeCustomOrgRequestBody {
         None
     }
 }
-/// `EditEmpCustomOrgEmployeeCustomOrgResponseBody`
+/// The data `corehr.v2.employee_custom_org.edit_emp_custom_org` (更新人员自定义组织变更记录) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7346,7 +7553,7 @@ impl FromJson for EditEmpCustomOrgEmployeeCustomOrgResponseBody {
         Ok(out)
     }
 }
-/// `EditOffboardingRequestBody`
+/// The request body of `corehr.v2.offboarding.edit` (Edit offboarding info).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7354,9 +7561,12 @@ impl FromJson for EditEmpCustomOrgEmployeeCustomOrgResponseBody {
     serde(default)
 )]
 pub struct EditOffboardingRequestBody {
-    /// Offboarding record ID. It cannot be empty. You can get it by \[searching offboarding information\]. The value is taken from data &gt; items &gt; offboarding_id returned by the interface
+    /// Offboarding record ID. It cannot be empty. You can get it by *searching offboarding information*. The value is taken from data &gt; items &gt; offboarding_id returned by the interface
     pub offboarding_id: String,
-    /// Operator ID. The ID type is consistent with the value of the query parameter user_id_type:1. When the value of user_id_type is open_id, please refer to \[How to obtain your own Open ID\] for the ID acquisition method.2. When the value of user_id_type is user_id, please refer to \[How to obtain your own User ID\] for the ID acquisition method.3. When the value of user_id_type is union_id, please refer to \[How to obtain your own Union ID\] for the ID acquisition method.4. When the value of user_id_type is people_corehr_id, first refer to \[How to obtain your own User ID\] to obtain the User ID. Then obtain the employment ID through \[ID conversion\]
+    /// Operator ID. The ID type is consistent with the value of the query parameter user_id_type:1. When the value of user_id_type is open_id, please refer to *How to obtain your own Open ID* for the ID acquisition method.
+    /// 2. When the value of user_id_type is user_id, please refer to *How to obtain your own User ID* for the ID acquisition method.
+    /// 3. When the value of user_id_type is union_id, please refer to *How to obtain your own Union ID* for the ID acquisition method.
+    /// 4. When the value of user_id_type is people_corehr_id, first refer to *How to obtain your own User ID* to obtain the User ID. Then obtain the employment ID through *ID conversion*
     pub operator_id: Option<String>,
     /// Edit field data information, it is not allowed to be empty
     pub update_data: Vec<ObjectFieldData>,
@@ -7379,7 +7589,7 @@ impl ToJson for EditOffboardingRequestBody {
         None
     }
 }
-/// `EditOffboardingResponseBody`
+/// The data `corehr.v2.offboarding.edit` (Edit offboarding info) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7398,7 +7608,7 @@ impl FromJson for EditOffboardingResponseBody {
         Ok(out)
     }
 }
-/// `EditProbationRequestBody`
+/// The request body of `corehr.v2.probation.edit` (编辑试用期).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7464,7 +7674,7 @@ impl ToJson for EditProbationRequestBody {
         None
     }
 }
-/// `Education`
+/// The `education_list` of \[`PersonInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7554,7 +7764,7 @@ impl ToJson for Education {
         None
     }
 }
-/// `EducationInfo`
+/// The `education_info` of \[`PrehireCreate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7596,7 +7806,7 @@ impl ToJson for EducationInfo {
         None
     }
 }
-/// `Email`
+/// The `emails` of \[`Dependent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7610,7 +7820,7 @@ pub struct Email {
     pub is_primary: Option<bool>,
     /// Is it a public email address?
     pub is_public: Option<bool>,
-    /// Mailbox purpose, the enumeration value can be obtained through the document \[Feishu personnel enumeration constant\] Mailbox purpose (email_usage) enumeration definition
+    /// Mailbox purpose, the enumeration value can be obtained through the document *Feishu personnel enumeration constant* Mailbox purpose (email_usage) enumeration definition
     pub email_usage: Option<Enum>,
 }
 impl FromJson for Email {
@@ -7643,7 +7853,7 @@ impl ToJson for Email {
         None
     }
 }
-/// `EmailForUpdate`
+/// The `emails` of \[`BasicInfoUpdate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7657,7 +7867,9 @@ pub struct EmailForUpdate {
     pub is_primary: bool,
     /// Whether public email address
     pub is_public: bool,
-    /// Email usage, the enumeration value can be queried by the \[Get Field Details\] interface, and can be queried according to the following parameters:- object_api_name: email- custom_api_name: email_usage
+    /// Email usage, the enumeration value can be queried by the *Get Field Details* interface, and can be queried according to the following parameters:
+    /// - object_api_name: email
+    /// - custom_api_name: email_usage
     pub email_usage: String,
 }
 impl ToJson for EmailForUpdate {
@@ -7679,7 +7891,7 @@ impl ToJson for EmailForUpdate {
         None
     }
 }
-/// `EmergencyContact`
+/// The `emergency_contact_list` of \[`PersonInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7765,7 +7977,7 @@ impl ToJson for EmergencyContact {
         None
     }
 }
-/// `EmergencyContactForUpdate`
+/// The `emergency_contact_list` of \[`BasicInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7775,7 +7987,9 @@ impl ToJson for EmergencyContact {
 pub struct EmergencyContactForUpdate {
     /// legal name
     pub legal_name: Option<String>,
-    /// relationship, the enumeration value can be queried by the \[Get Field Details\] interface, and can be queried according to the following parameters:- object_api_name: emergency_contact- custom_api_name: relationship
+    /// relationship, the enumeration value can be queried by the *Get Field Details* interface, and can be queried according to the following parameters:
+    /// - object_api_name: emergency_contact
+    /// - custom_api_name: relationship
     pub relationship: Option<String>,
     /// phone
     pub phones: Option<Vec<PhoneForUpdate>>,
@@ -7816,7 +8030,7 @@ impl ToJson for EmergencyContactForUpdate {
         None
     }
 }
-/// `EmpCustomOrgList`
+/// The `custom_org_list` of \[`EmploymentCustomOrgRecordEmployeeCustomOrgResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7853,7 +8067,7 @@ impl FromJson for EmpCustomOrgList {
         Ok(out)
     }
 }
-/// `Employee`
+/// The `items` of \[`BatchGetEmployeeResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8140,7 +8354,7 @@ impl FromJson for Employee {
         Ok(out)
     }
 }
-/// `EmployeeCostAllocation`
+/// The `items` of \[`BatchQueryCostAllocationResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8162,7 +8376,7 @@ impl FromJson for EmployeeCostAllocation {
         Ok(out)
     }
 }
-/// `EmployeeDefaultCostCenter`
+/// The `items` of \[`BatchQueryDefaultCostCenterResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8184,7 +8398,7 @@ impl FromJson for EmployeeDefaultCostCenter {
         Ok(out)
     }
 }
-/// `EmployeeInfo`
+/// The `approvers` of \[`ColumnApprovalNode`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8215,7 +8429,7 @@ impl FromJson for EmployeeInfo {
         Ok(out)
     }
 }
-/// `EmployeeJobData`
+/// The `items` of \[`BatchGetEmployeesJobDataResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8237,7 +8451,7 @@ impl FromJson for EmployeeJobData {
         Ok(out)
     }
 }
-/// `EmployeeJobFamily`
+/// The `job_family` of \[`Employee`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8277,7 +8491,7 @@ impl FromJson for EmployeeJobFamily {
         Ok(out)
     }
 }
-/// `EmployeeJobLevel`
+/// The `job_level` of \[`Employee`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8314,7 +8528,7 @@ impl FromJson for EmployeeJobLevel {
         Ok(out)
     }
 }
-/// `EmployeePathway`
+/// The `pathway` of \[`Employee`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8348,7 +8562,7 @@ impl FromJson for EmployeePathway {
         Ok(out)
     }
 }
-/// `EmployeesAdditionalJob`
+/// The `items` of \[`BatchEmployeesAdditionalJobResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8424,7 +8638,7 @@ impl FromJson for EmployeesAdditionalJob {
         Ok(out)
     }
 }
-/// `EmployeesAdditionalJobBatchReqDate`
+/// The `start_date` of \[`BatchEmployeesAdditionalJobRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8454,7 +8668,7 @@ impl ToJson for EmployeesAdditionalJobBatchReqDate {
         None
     }
 }
-/// `EmployeesAdditionalJobEdit`
+/// The request body of `corehr.v2.employees_additional_job.create` (Create Additional Job).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8462,35 +8676,39 @@ impl ToJson for EmployeesAdditionalJobBatchReqDate {
     serde(default)
 )]
 pub struct EmployeesAdditionalJobEdit {
-    /// Personnel type ID, which can be obtained through \[Batch query personnel type\]
+    /// Personnel type ID, which can be obtained through *Batch query personnel type*
     pub employee_type_id: Option<String>,
-    /// Working hour system ID, you can get detailed information through \[Batch query working hour system\]
+    /// Working hour system ID, you can get detailed information through *Batch query working hour system*
     pub working_hours_type_id: Option<String>,
-    /// Workplace ID, you can get detailed information through \[Bulk query location\]
+    /// Workplace ID, you can get detailed information through *Bulk query location*
     pub work_location_id: Option<String>,
-    /// Department ID, you can get detailed information through \[Bulk Query Department\]The type is consistent with department_id_type
+    /// Department ID, you can get detailed information through *Bulk Query Department*The type is consistent with department_id_type
     pub department_id: Option<String>,
-    /// Job ID, you can get detailed information through \[Batch query job\]
+    /// Job ID, you can get detailed information through *Batch query job*
     pub job_id: Option<String>,
-    /// Rank ID, you can get detailed information through \[Batch query rank\]
+    /// Rank ID, you can get detailed information through *Batch query rank*
     pub job_level_id: Option<String>,
-    /// Serial ID, you can get detailed information through \[Batch Query Sequence\]
+    /// Serial ID, you can get detailed information through *Batch Query Sequence*
     pub job_family_id: Option<String>,
-    /// Employment ID, you can get detailed information through \[Batch query employee information\]The type is consistent with user_id_type
+    /// Employment ID, you can get detailed information through *Batch query employee information*The type is consistent with user_id_type
     pub employment_id: String,
     /// Part-time start date
     pub start_date: Option<String>,
     /// Part-time end date cannot be cleared
     pub end_date: Option<String>,
-    /// The employment ID of the direct manager, you can get detailed information through \[Batch query employee information\]The type is consistent with user_id_type
+    /// The employment ID of the direct manager, you can get detailed information through *Batch query employee information*The type is consistent with user_id_type
     pub direct_manager_id: Option<String>,
-    /// The employment ID of the dotted-line manager, which can be obtained through \[Batch Query Employee Information\]The type is consistent with user_id_type
+    /// The employment ID of the dotted-line manager, which can be obtained through *Batch Query Employee Information*The type is consistent with user_id_type
     pub dotted_line_manager_id: Option<String>,
-    /// The scheduling type can be queried through the \[Get Field Details\] interface. The query parameters are as follows:- object_api_name = "job_data"- custom_api_name = "work_shift"
+    /// The scheduling type can be queried through the *Get Field Details* interface. The query parameters are as follows:
+    /// - object_api_name = "job_data"
+    /// - custom_api_name = "work_shift"
     pub work_shift: Option<Enum>,
-    /// Salary type, can be queried through the \[Get field details\] interface, the query parameters are as follows:- object_api_name = "job_data"- custom_api_name = "compensation_type"
+    /// Salary type, can be queried through the *Get field details* interface, the query parameters are as follows:
+    /// - object_api_name = "job_data"
+    /// - custom_api_name = "compensation_type"
     pub compensation_type: Option<Enum>,
-    /// The company you work for can get detailed information through \[Bulk Query Company\]
+    /// The company you work for can get detailed information through *Bulk Query Company*
     pub service_company: Option<String>,
     /// Weekly working hours \[0~168\]
     pub weekly_working_hours: Option<String>,
@@ -8538,7 +8756,7 @@ impl ToJson for EmployeesAdditionalJobEdit {
         None
     }
 }
-/// `EmployeesInternationalAssignment`
+/// The `items` of \[`ListEmployeesInternationalAssignmentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8648,7 +8866,7 @@ impl FromJson for EmployeesInternationalAssignment {
         Ok(out)
     }
 }
-/// `EmployeesInternationalAssignmentReq`
+/// The request body of `corehr.v2.employees_international_assignment.create` (Create International Assignment).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8762,7 +8980,7 @@ impl ToJson for EmployeesInternationalAssignmentReq {
         None
     }
 }
-/// `EmployeesInternationalAssignmentResp`
+/// The `international_assignment` of \[`CreateEmployeesInternationalAssignmentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8882,7 +9100,7 @@ impl FromJson for EmployeesInternationalAssignmentResp {
         Ok(out)
     }
 }
-/// `EmploymentBp`
+/// The `employment_direct_bps` of \[`BatchGetEmployeesBpResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8907,7 +9125,7 @@ impl FromJson for EmploymentBp {
         Ok(out)
     }
 }
-/// `EmploymentCostAllocation`
+/// The `cost_allocation` of \[`CreateVersionCostAllocationRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8953,7 +9171,7 @@ impl ToJson for EmploymentCostAllocation {
         w.end_object();
     }
 }
-/// `EmploymentCustomOrgRecordEmployeeCustomOrgResponseBody`
+/// The data `corehr.v2.employee_custom_org.employment_custom_org_record` (批量查询人员自定义组织变更记录) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8975,7 +9193,7 @@ impl FromJson for EmploymentCustomOrgRecordEmployeeCustomOrgResponseBody {
         Ok(out)
     }
 }
-/// `EmploymentDefaultCostCenter`
+/// The `default_cost_center` of \[`CreateVersionDefaultCostCenterRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9039,7 +9257,7 @@ impl ToJson for EmploymentDefaultCostCenter {
         None
     }
 }
-/// `EnableDisableAssessmentProbationRequestBody`
+/// The request body of `corehr.v2.probation.enable_disable_assessment` (启用/停用试用期考核功能).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9060,7 +9278,7 @@ impl ToJson for EnableDisableAssessmentProbationRequestBody {
         w.end_object();
     }
 }
-/// `Enum`
+/// The `address_type_list` of \[`Address`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9099,7 +9317,7 @@ impl ToJson for Enum {
         None
     }
 }
-/// `EnumField`
+/// The `enum_items` of \[`Enums`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9133,7 +9351,7 @@ impl FromJson for EnumField {
         Ok(out)
     }
 }
-/// `Enums`
+/// The `enums` of \[`SearchEnumResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9155,7 +9373,7 @@ impl FromJson for Enums {
         Ok(out)
     }
 }
-/// `FieldVariableSubVlaue`
+/// The `sub_values` of \[`FieldVariableValue`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9177,7 +9395,7 @@ impl FromJson for FieldVariableSubVlaue {
         Ok(out)
     }
 }
-/// `FieldVariableSubVlaueForReview`
+/// The `sub_values` of \[`ProcessFormVariableV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9207,7 +9425,7 @@ impl ToJson for FieldVariableSubVlaueForReview {
         w.end_object();
     }
 }
-/// `FieldVariableValue`
+/// The `field_variable_values` of \[`FlowVariableDataProcessResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9235,7 +9453,7 @@ impl FromJson for FieldVariableValue {
         Ok(out)
     }
 }
-/// `FieldVariableValueTo`
+/// The `value` of \[`FieldVariableSubVlaue`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9293,7 +9511,7 @@ impl FromJson for FieldVariableValueTo {
         Ok(out)
     }
 }
-/// `FieldVariableValueToFile`
+/// The `file_value` of \[`FieldVariableValueTo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9321,7 +9539,7 @@ impl FromJson for FieldVariableValueToFile {
         Ok(out)
     }
 }
-/// `FieldVariableValueToFileForWrite`
+/// The `file_value` of \[`FieldVariableValueToForReview`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9329,7 +9547,7 @@ impl FromJson for FieldVariableValueToFile {
     serde(default)
 )]
 pub struct FieldVariableValueToFileForWrite {
-    /// ID obtained via \[Upload File Interface\]
+    /// ID obtained via *Upload File Interface*
     pub open_file_id: Option<String>,
     /// file name
     pub file_name: Option<String>,
@@ -9355,7 +9573,7 @@ impl ToJson for FieldVariableValueToFileForWrite {
         w.end_object();
     }
 }
-/// `FieldVariableValueToForReview`
+/// The `value` of \[`FieldVariableSubVlaueForReview`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9429,7 +9647,7 @@ impl ToJson for FieldVariableValueToForReview {
         w.end_object();
     }
 }
-/// `FieldVariableValueToObject`
+/// The `object_value` of \[`FieldVariableValueTo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9459,7 +9677,7 @@ impl ToJson for FieldVariableValueToObject {
         w.end_object();
     }
 }
-/// `FieldVariableValueToRecord`
+/// The `record_values` of \[`FieldVariableValueTo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9493,7 +9711,7 @@ impl ToJson for FieldVariableValueToRecord {
         w.end_object();
     }
 }
-/// `File`
+/// The `birth_certificate_of_child` of \[`Dependent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9523,7 +9741,7 @@ impl ToJson for File {
         w.end_object();
     }
 }
-/// `FlowVariableDataProcessResponseBody`
+/// The data `corehr.v2.process.flow_variable_data` (获取流程数据) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9545,7 +9763,7 @@ impl FromJson for FlowVariableDataProcessResponseBody {
         Ok(out)
     }
 }
-/// `GetApprovalGroupsResponseBody`
+/// The data `corehr.v2.approval_groups.get` (Query organization adjustment records by process ID-Query organization adjustment records by process ID) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9564,7 +9782,7 @@ impl FromJson for GetApprovalGroupsResponseBody {
         Ok(out)
     }
 }
-/// `GetByDepartmentBpRequestBody`
+/// The request body of `corehr.v2.bp.get_by_department` (Batch Get Department HRBP).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9572,7 +9790,7 @@ impl FromJson for GetApprovalGroupsResponseBody {
     serde(default)
 )]
 pub struct GetByDepartmentBpRequestBody {
-    /// Department ID, ID type has the same value meaning as department_id_type.You can use the \[ID conversion service\] to exchange for department_id
+    /// Department ID, ID type has the same value meaning as department_id_type.You can use the *ID conversion service* to exchange for department_id
     pub department_id: String,
 }
 impl ToJson for GetByDepartmentBpRequestBody {
@@ -9588,7 +9806,7 @@ impl ToJson for GetByDepartmentBpRequestBody {
         None
     }
 }
-/// `GetByDepartmentBpResponseBody`
+/// The data `corehr.v2.bp.get_by_department` (Batch Get Department HRBP) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9607,7 +9825,7 @@ impl FromJson for GetByDepartmentBpResponseBody {
         Ok(out)
     }
 }
-/// `GetDraftResponseBody`
+/// The data `corehr.v2.draft.get` (根据组织架构调整 ID 查询发起的流程信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9632,7 +9850,7 @@ impl FromJson for GetDraftResponseBody {
         Ok(out)
     }
 }
-/// `GetJobResponseBody`
+/// The data `corehr.v2.job.get` (Get job profile (V2)) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9651,7 +9869,7 @@ impl FromJson for GetJobResponseBody {
         Ok(out)
     }
 }
-/// `GetProcessResponseBody`
+/// The data `corehr.v2.process.get` (Get process detail) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9737,7 +9955,7 @@ impl FromJson for GetProcessResponseBody {
         Ok(out)
     }
 }
-/// `HiberarchyCommon`
+/// The `hiberarchy_common` of \[`Company`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9747,7 +9965,9 @@ impl FromJson for GetProcessResponseBody {
 pub struct HiberarchyCommon {
     /// parent organization
     pub parent_id: Option<String>,
-    /// department name- There will be a unique check for the Chinese and English names of Deparment- Name cannot contain 「/」「；」「;」 characters
+    /// department name
+    /// - There will be a unique check for the Chinese and English names of Deparment
+    /// - Name cannot contain 「/」「；」「;」 characters
     pub name: Option<Vec<I18n>>,
     /// `type`
     pub r#type: Enum,
@@ -9818,7 +10038,7 @@ impl ToJson for HiberarchyCommon {
         None
     }
 }
-/// `I18n`
+/// The `bank_name` of \[`Bank`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9857,7 +10077,7 @@ impl ToJson for I18n {
         None
     }
 }
-/// `I18nV2`
+/// The `custom_org_name` of \[`CustomOrgList`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9887,7 +10107,7 @@ impl ToJson for I18nV2 {
         w.end_object();
     }
 }
-/// `InternationalAssignment`
+/// The `primary_international_assignment` of \[`Employee`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9952,7 +10172,7 @@ impl FromJson for InternationalAssignment {
         Ok(out)
     }
 }
-/// `Job`
+/// The `items` of \[`BatchGetJobResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10019,7 +10239,7 @@ impl FromJson for Job {
         Ok(out)
     }
 }
-/// `JobChange`
+/// The `job_changes` of \[`OpenQueryJobChangeListByIdsApprovalGroupsResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10098,7 +10318,7 @@ impl FromJson for JobChange {
         Ok(out)
     }
 }
-/// `JobData`
+/// The `job_datas` of \[`EmployeeJobData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10223,7 +10443,7 @@ impl FromJson for JobData {
         Ok(out)
     }
 }
-/// `JobDataCostCenter`
+/// The `cost_center_rates` of \[`CostAllocation`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10231,7 +10451,7 @@ impl FromJson for JobData {
     serde(default)
 )]
 pub struct JobDataCostCenter {
-    /// Cost center ID, you can obtain the corresponding cost center information through the \[Query a single cost center information\] interface
+    /// Cost center ID, you can obtain the corresponding cost center information through the *Query a single cost center information* interface
     pub cost_center_id: Option<String>,
     /// rate
     pub rate: Option<i64>,
@@ -10257,7 +10477,7 @@ impl ToJson for JobDataCostCenter {
         w.end_object();
     }
 }
-/// `JobDataCustomOrg`
+/// The `custom_org_groups` of \[`ProfileSettingEmploymentInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10299,7 +10519,7 @@ impl ToJson for JobDataCustomOrg {
         None
     }
 }
-/// `JobDataId`
+/// The `job_data_id` of \[`EmploymentCostAllocation`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10325,7 +10545,7 @@ impl ToJson for JobDataId {
         w.end_object();
     }
 }
-/// `JobFamily`
+/// The `items` of \[`BatchGetJobFamilyResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10374,7 +10594,7 @@ impl FromJson for JobFamily {
         Ok(out)
     }
 }
-/// `JobFamilyTimeline`
+/// The `items` of \[`QueryMultiTimelineJobFamilyResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10393,7 +10613,7 @@ impl FromJson for JobFamilyTimeline {
         Ok(out)
     }
 }
-/// `JobFamilyVersionData`
+/// The `job_family_version_data` of \[`JobFamilyTimeline`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10442,7 +10662,7 @@ impl FromJson for JobFamilyVersionData {
         Ok(out)
     }
 }
-/// `JobGrade`
+/// The `items` of \[`QueryJobGradeResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10476,7 +10696,7 @@ impl FromJson for JobGrade {
         Ok(out)
     }
 }
-/// `JobGradeCreate`
+/// The request body of `corehr.v2.job_grade.create` (Create JobGrade).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10512,7 +10732,7 @@ impl ToJson for JobGradeCreate {
         None
     }
 }
-/// `JobGradeUpdate`
+/// The request body of `corehr.v2.job_grade.patch` (Patch JobGrade).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10551,7 +10771,7 @@ impl ToJson for JobGradeUpdate {
         None
     }
 }
-/// `JobLevel`
+/// The `items` of \[`BatchGetJobLevelResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10597,7 +10817,7 @@ impl FromJson for JobLevel {
         Ok(out)
     }
 }
-/// `JobTimeline`
+/// The `items` of \[`QueryMultiTimelineJobResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10616,7 +10836,7 @@ impl FromJson for JobTimeline {
         Ok(out)
     }
 }
-/// `JobVersionData`
+/// The `job_version_data` of \[`JobTimeline`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10671,7 +10891,7 @@ impl FromJson for JobVersionData {
         Ok(out)
     }
 }
-/// `Language`
+/// The `items` of \[`SearchBasicInfoLanguageResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10699,7 +10919,7 @@ impl FromJson for Language {
         Ok(out)
     }
 }
-/// `ListApproverResponseBody`
+/// The data `corehr.v2.approver.list` (Get specified employment process approver list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10724,7 +10944,7 @@ impl FromJson for ListApproverResponseBody {
         Ok(out)
     }
 }
-/// `ListBpResponseBody`
+/// The data `corehr.v2.bp.list` (Get HRBP List) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10749,7 +10969,7 @@ impl FromJson for ListBpResponseBody {
         Ok(out)
     }
 }
-/// `ListByBizIdSignatureFileResponseBody`
+/// The data `corehr.v2.signature_file.list_by_biz_id` (根据流程获取电子签文件信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10771,7 +10991,7 @@ impl FromJson for ListByBizIdSignatureFileResponseBody {
         Ok(out)
     }
 }
-/// `ListByFileIdSignatureNodeResponseBody`
+/// The data `corehr.v2.signature_node.list_by_file_id` (获取文件签署节点信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10790,7 +11010,7 @@ impl FromJson for ListByFileIdSignatureNodeResponseBody {
         Ok(out)
     }
 }
-/// `ListEmployeesInternationalAssignmentResponseBody`
+/// The data `corehr.v2.employees_international_assignment.list` (Query International Assignment Information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10821,7 +11041,7 @@ impl FromJson for ListEmployeesInternationalAssignmentResponseBody {
         Ok(out)
     }
 }
-/// `ListJobResponseBody`
+/// The data `corehr.v2.job.list` (Get the list of job profile) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10846,7 +11066,7 @@ impl FromJson for ListJobResponseBody {
         Ok(out)
     }
 }
-/// `ListProcessResponseBody`
+/// The data `corehr.v2.process.list` (Query the list of process instance) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10871,7 +11091,7 @@ impl FromJson for ListProcessResponseBody {
         Ok(out)
     }
 }
-/// `ListSignatureFileResponseBody`
+/// The data `corehr.v2.signature_file.list` (获取电子签文件列表) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10896,7 +11116,7 @@ impl FromJson for ListSignatureFileResponseBody {
         Ok(out)
     }
 }
-/// `ListSignatureTemplateInfoWithThumbnailResponseBody`
+/// The data `corehr.v2.signature_template_info_with_thumbnail.list` (获取电子签模板列表) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10924,7 +11144,7 @@ impl FromJson for ListSignatureTemplateInfoWithThumbnailResponseBody {
         Ok(out)
     }
 }
-/// `ListWorkforcePlanResponseBody`
+/// The data `corehr.v2.workforce_plan.list` (Query workforce plan) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10952,7 +11172,7 @@ impl FromJson for ListWorkforcePlanResponseBody {
         Ok(out)
     }
 }
-/// `Location`
+/// The `items` of \[`BatchGetLocationResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11001,7 +11221,7 @@ impl FromJson for Location {
         Ok(out)
     }
 }
-/// `LocationAddressCreate`
+/// The request body of `corehr.v2.location_address.create` (Add Location Address).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11009,13 +11229,17 @@ impl FromJson for Location {
     serde(default)
 )]
 pub struct LocationAddressCreate {
-    /// Country ID- It can be obtained through the \[Query country/region information\] interface
+    /// Country ID
+    /// - It can be obtained through the *Query country/region information* interface
     pub country_region_id: String,
-    /// Main administrative region ID- It can be obtained through the \[Query Province/Administrative Region Information\] interface
+    /// Main administrative region ID
+    /// - It can be obtained through the *Query Province/Administrative Region Information* interface
     pub region_id: String,
-    /// City ID.- It can be obtained through the \[Query City Information\] interface
+    /// City ID.
+    /// - It can be obtained through the *Query City Information* interface
     pub city_id: String,
-    /// District/County ID- It can be obtained through the \[Query District and County Information\] interface
+    /// District/County ID
+    /// - It can be obtained through the *Query District and County Information* interface
     pub distinct_id: String,
     /// `address_line1`
     pub address_line1: Option<String>,
@@ -11035,31 +11259,44 @@ pub struct LocationAddressCreate {
     pub address_line8: Option<String>,
     /// `address_line9`
     pub address_line9: Option<String>,
-    /// Address line 1 (non-Latin native scripts)- The filling rules can be seen in \[Address Filling Guide\]
+    /// Address line 1 (non-Latin native scripts)
+    /// - The filling rules can be seen in *Address Filling Guide*
     pub local_address_line1: Option<String>,
-    /// Address line 2 (non-Latin native scripts)- The filling rules can be seen in \[Address Filling Guide\]
+    /// Address line 2 (non-Latin native scripts)
+    /// - The filling rules can be seen in *Address Filling Guide*
     pub local_address_line2: Option<String>,
-    /// Address line 3 (non-Latin native scripts)- The filling rules can be seen in \[Address Filling Guide\]
+    /// Address line 3 (non-Latin native scripts)
+    /// - The filling rules can be seen in *Address Filling Guide*
     pub local_address_line3: Option<String>,
-    /// Address line 4 (non-Latin native scripts)- The filling rules can be seen in \[Address Filling Guide\]
+    /// Address line 4 (non-Latin native scripts)
+    /// - The filling rules can be seen in *Address Filling Guide*
     pub local_address_line4: Option<String>,
-    /// Address line 5 (non-Latin native scripts)- The filling rules can be seen in \[Address Filling Guide\]
+    /// Address line 5 (non-Latin native scripts)
+    /// - The filling rules can be seen in *Address Filling Guide*
     pub local_address_line5: Option<String>,
-    /// Address line 6 (non-Latin native scripts)- The filling rules can be seen in \[Address Filling Guide\]
+    /// Address line 6 (non-Latin native scripts)
+    /// - The filling rules can be seen in *Address Filling Guide*
     pub local_address_line6: Option<String>,
-    /// Address line 7 (non-Latin native scripts)- The filling rules can be seen in \[Address Filling Guide\]
+    /// Address line 7 (non-Latin native scripts)
+    /// - The filling rules can be seen in *Address Filling Guide*
     pub local_address_line7: Option<String>,
-    /// Address line 8 (non-Latin native scripts)- The filling rules can be seen in \[Address Filling Guide\]
+    /// Address line 8 (non-Latin native scripts)
+    /// - The filling rules can be seen in *Address Filling Guide*
     pub local_address_line8: Option<String>,
-    /// Address line 9 (non-Latin native scripts)- The filling rules can be seen in \[Address Filling Guide\]
+    /// Address line 9 (non-Latin native scripts)
+    /// - The filling rules can be seen in *Address Filling Guide*
     pub local_address_line9: Option<String>,
     /// Postal code
     pub postal_code: Option<String>,
-    /// Address type, enumeration value and details can be obtained by \[Introduction to enumeration constants\] query
+    /// Address type, enumeration value and details can be obtained by *Introduction to enumeration constants* query
     pub address_types: Option<Vec<Enum>>,
-    /// Whether it is a primary address, there can only be one primary address in a location. Adding a primary address will cancel the original primary address.- true means the address is the primary address- false means the address is not the primary address
+    /// Whether it is a primary address, there can only be one primary address in a location. Adding a primary address will cancel the original primary address.
+    /// - true means the address is the primary address
+    /// - false means the address is not the primary address
     pub is_primary: Option<bool>,
-    /// Whether to disclose the address- true means the address is a public address- false means the address is not a public address
+    /// Whether to disclose the address
+    /// - true means the address is a public address
+    /// - false means the address is not a public address
     pub is_public: Option<bool>,
 }
 impl ToJson for LocationAddressCreate {
@@ -11112,7 +11349,7 @@ impl ToJson for LocationAddressCreate {
         None
     }
 }
-/// `LocationAddressUpdate`
+/// The request body of `corehr.v2.location_address.patch` (Update Location Address).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11120,13 +11357,17 @@ impl ToJson for LocationAddressCreate {
     serde(default)
 )]
 pub struct LocationAddressUpdate {
-    /// Country ID- It can be obtained through the \[Query country/region information\] interface
+    /// Country ID
+    /// - It can be obtained through the *Query country/region information* interface
     pub country_region_id: Option<String>,
-    /// Main administrative region ID- It can be obtained through the \[Query Province/Administrative Region Information\] interface
+    /// Main administrative region ID
+    /// - It can be obtained through the *Query Province/Administrative Region Information* interface
     pub region_id: Option<String>,
-    /// City ID.- It can be obtained through the \[Query City Information\] interface
+    /// City ID.
+    /// - It can be obtained through the *Query City Information* interface
     pub city_id: Option<String>,
-    /// District/County ID- It can be obtained through the \[Query District and County Information\] interface
+    /// District/County ID
+    /// - It can be obtained through the *Query District and County Information* interface
     pub distinct_id: Option<String>,
     /// `address_line1`
     pub address_line1: Option<String>,
@@ -11146,31 +11387,44 @@ pub struct LocationAddressUpdate {
     pub address_line8: Option<String>,
     /// `address_line9`
     pub address_line9: Option<String>,
-    /// Address line 1 (non-Latin native scripts)- The filling rules can be seen in \[Address Filling Guide\]
+    /// Address line 1 (non-Latin native scripts)
+    /// - The filling rules can be seen in *Address Filling Guide*
     pub local_address_line1: Option<String>,
-    /// Address line 2 (non-Latin native scripts)- The filling rules can be seen in \[Address Filling Guide\]
+    /// Address line 2 (non-Latin native scripts)
+    /// - The filling rules can be seen in *Address Filling Guide*
     pub local_address_line2: Option<String>,
-    /// Address line 3 (non-Latin native scripts)- The filling rules can be seen in \[Address Filling Guide\]
+    /// Address line 3 (non-Latin native scripts)
+    /// - The filling rules can be seen in *Address Filling Guide*
     pub local_address_line3: Option<String>,
-    /// Address line 4 (non-Latin native scripts)- The filling rules can be seen in \[Address Filling Guide\]
+    /// Address line 4 (non-Latin native scripts)
+    /// - The filling rules can be seen in *Address Filling Guide*
     pub local_address_line4: Option<String>,
-    /// Address line 5 (non-Latin native scripts)- The filling rules can be seen in \[Address Filling Guide\]
+    /// Address line 5 (non-Latin native scripts)
+    /// - The filling rules can be seen in *Address Filling Guide*
     pub local_address_line5: Option<String>,
-    /// Address line 6 (non-Latin native scripts)- The filling rules can be seen in \[Address Filling Guide\]
+    /// Address line 6 (non-Latin native scripts)
+    /// - The filling rules can be seen in *Address Filling Guide*
     pub local_address_line6: Option<String>,
-    /// Address line 7 (non-Latin native scripts)- The filling rules can be seen in \[Address Filling Guide\]
+    /// Address line 7 (non-Latin native scripts)
+    /// - The filling rules can be seen in *Address Filling Guide*
     pub local_address_line7: Option<String>,
-    /// Address line 8 (non-Latin native scripts)- The filling rules can be seen in \[Address Filling Guide\]
+    /// Address line 8 (non-Latin native scripts)
+    /// - The filling rules can be seen in *Address Filling Guide*
     pub local_address_line8: Option<String>,
-    /// Address line 9 (non-Latin native scripts)- The filling rules can be seen in \[Address Filling Guide\]
+    /// Address line 9 (non-Latin native scripts)
+    /// - The filling rules can be seen in *Address Filling Guide*
     pub local_address_line9: Option<String>,
     /// Postal code
     pub postal_code: Option<String>,
-    /// Address type, enumeration value and details can be obtained by \[Introduction to enumeration constants\] query
+    /// Address type, enumeration value and details can be obtained by *Introduction to enumeration constants* query
     pub address_types: Option<Vec<Enum>>,
-    /// Whether it is a primary address, there can only be one primary address in a location. Updating the address to a primary address will cancel the original primary address, and the primary address cannot be updated to a non-primary address.- true means the address is the primary address- false means the address is not the primary address
+    /// Whether it is a primary address, there can only be one primary address in a location. Updating the address to a primary address will cancel the original primary address, and the primary address cannot be updated to a non-primary address.
+    /// - true means the address is the primary address
+    /// - false means the address is not the primary address
     pub is_primary: Option<bool>,
-    /// Whether to disclose the address- true means the address is a public address- false means the address is not a public address
+    /// Whether to disclose the address
+    /// - true means the address is a public address
+    /// - false means the address is not a public address
     pub is_public: Option<bool>,
 }
 impl ToJson for LocationAddressUpdate {
@@ -11211,7 +11465,7 @@ impl ToJson for LocationAddressUpdate {
         None
     }
 }
-/// `LocationTimeline`
+/// The `items` of \[`QueryMultiTimelineLocationResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11233,7 +11487,7 @@ impl FromJson for LocationTimeline {
         Ok(out)
     }
 }
-/// `LocationUpdate`
+/// The request body of `corehr.v2.location.patch` (Update Location).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11241,23 +11495,33 @@ impl FromJson for LocationTimeline {
     serde(default)
 )]
 pub struct LocationUpdate {
-    /// Higher-level location, under the creation scenario, this field is required, and the enumeration value and detailed information can be obtained by \[Batch paging query location\] query
+    /// Higher-level location, under the creation scenario, this field is required, and the enumeration value and detailed information can be obtained by *Batch paging query location* query
     pub parent_id: Option<String>,
-    /// Location name- Name cannot contain 「/」「；」「;」 characters- There will be a globally unique check for the Chinese and English names of the Location
+    /// Location name
+    /// - Name cannot contain 「/」「；」「;」 characters
+    /// - There will be a globally unique check for the Chinese and English names of the Location
     pub names: Option<Vec<I18n>>,
-    /// Location enabled/deactivated status- true means enable- false means deactivate
+    /// Location enabled/deactivated status
+    /// - true means enable
+    /// - false means deactivate
     pub active: Option<bool>,
-    /// Version effective date- Fill in the format: YYYY-MM-DD (the system will automatically change the hours, minutes and seconds to 00:00:00)- The system defaults to take effect at 00:00:00 on the day when the date is filled in- This interface only supports the smallest unit of day- Date range requirements: 1900-01-01～9999-12-31
+    /// Version effective date
+    /// - Fill in the format: YYYY-MM-DD (the system will automatically change the hours, minutes and seconds to 00:00:00)
+    /// - The system defaults to take effect at 00:00:00 on the day when the date is filled in
+    /// - This interface only supports the smallest unit of day
+    /// - Date range requirements: 1900-01-01～9999-12-31
     pub effective_time: String,
     /// Location code (cannot be repeated with the encoding of other records), this field will be invalid when automatic encoding is turned on
     pub code: Option<String>,
     /// Location description
     pub descriptions: Option<Vec<I18n>>,
-    /// Location use ID, enumeration value and detailed information can be obtained by \[batch query location usage\] interface query.- Request parameter object_api_name=location; custom_api_name=location_usage
+    /// Location use ID, enumeration value and detailed information can be obtained by *batch query location usage* interface query.
+    /// - Request parameter object_api_name=location; custom_api_name=location_usage
     pub location_usages: Option<Vec<Enum>>,
-    /// The working hour system ID, enumeration value and detailed information can be obtained through the \[batch query working hour system\] interface query
+    /// The working hour system ID, enumeration value and detailed information can be obtained through the *batch query working hour system* interface query
     pub working_hours_type_id: Option<String>,
-    /// Locale ID, enumeration value and details can be obtained by \[batch query enumeration information\] interface query.- Request parameter object_api_name=location; custom_api_name=locale
+    /// Locale ID, enumeration value and details can be obtained by *batch query enumeration information* interface query.
+    /// - Request parameter object_api_name=location; custom_api_name=locale
     pub locale: Option<Enum>,
     /// Time Zone ID
     pub time_zone_id: Option<String>,
@@ -11308,7 +11572,7 @@ impl ToJson for LocationUpdate {
         None
     }
 }
-/// `LocationVersionData`
+/// The `location_version_data` of \[`LocationTimeline`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11366,7 +11630,7 @@ impl FromJson for LocationVersionData {
         Ok(out)
     }
 }
-/// `LookupName`
+/// The `original_work_location_name` of \[`TransferInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11388,7 +11652,7 @@ impl FromJson for LookupName {
         Ok(out)
     }
 }
-/// `MatchRule`
+/// The `match_rules` of \[`MatchRules`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11396,11 +11660,31 @@ impl FromJson for LookupName {
     serde(default)
 )]
 pub struct MatchRule {
-    /// lvalue Options:department(department),department_hierarchy(Department (including subordinates)),work_location(workplace),work_location_hierarchy(Work location (including lower level)),cost_center(cost center),cost_center_hierarchy(Cost center (including subordinates)),job(Job),job_level(Job Level),job_family(Job Family),job_family_hierarchy(Job Family (including lower-level)),employee_type(Employee Type)
+    /// lvalue Options:
+    /// - `department`: department
+    /// - `department_hierarchy`: Department (including subordinates)
+    /// - `work_location`: workplace
+    /// - `work_location_hierarchy`: Work location (including lower level)
+    /// - `cost_center`: cost center
+    /// - `cost_center_hierarchy`: Cost center (including subordinates)
+    /// - `job`: Job
+    /// - `job_level`: Job Level
+    /// - `job_family`: Job Family
+    /// - `job_family_hierarchy`: Job Family (including lower-level)
+    /// - `employee_type`: Employee Type
     pub left_value: String,
-    /// operator Options:contains(contain),notContains(Do not include)
+    /// operator Options:
+    /// - `contains`: contain
+    /// - `notContains`: Do not include
     pub operator: Option<Operator>,
-    /// Rvalue, fill in the ID list corresponding to the lvalue.- ==department== and ==department_hierarchy==: The detailed ID can be obtained through the \[Query a single department\] interface, the ID type needs to be ==people_corehr_department_id==.- ==work_location== and ==work_location_hierarchy==: Detailed IDs can be obtained through the \[Query a single location\] interface.- ==cost_center== and ==cost_center_hierarchy==: Detailed IDs can be obtained through the \[Search cost center information\] interface.- ==job==: The detailed ID can be obtained through the \[Query individual job\] interface.- ==job_level==: Detailed IDs can be obtained through the \[Query single rank\] interface.- ==job_family== and ==job_family_hierarchy==: Detailed IDs can be obtained through the \[Query Single Sequence\] interface.- ==employee_type==: The detailed ID can be obtained through the \[Query Person Type\] interface
+    /// Rvalue, fill in the ID list corresponding to the lvalue.
+    /// - ==department== and ==department_hierarchy==: The detailed ID can be obtained through the *Query a single department* interface, the ID type needs to be ==people_corehr_department_id==.
+    /// - ==work_location== and ==work_location_hierarchy==: Detailed IDs can be obtained through the *Query a single location* interface.
+    /// - ==cost_center== and ==cost_center_hierarchy==: Detailed IDs can be obtained through the *Search cost center information* interface.
+    /// - ==job==: The detailed ID can be obtained through the *Query individual job* interface.
+    /// - ==job_level==: Detailed IDs can be obtained through the *Query single rank* interface.
+    /// - ==job_family== and ==job_family_hierarchy==: Detailed IDs can be obtained through the *Query Single Sequence* interface.
+    /// - ==employee_type==: The detailed ID can be obtained through the *Query Person Type* interface
     pub right_values: Option<Vec<String>>,
     /// `ref_key`
     pub ref_key: Option<RefKey>,
@@ -11435,7 +11719,7 @@ impl ToJson for MatchRule {
         None
     }
 }
-/// `MatchRules`
+/// The `match_rule_groups` of \[`CustomOrg`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11467,7 +11751,7 @@ impl ToJson for MatchRules {
         None
     }
 }
-/// `Name`
+/// The `name` of \[`BasicInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11515,7 +11799,7 @@ impl ToJson for Name {
         w.end_object();
     }
 }
-/// `NameForUpdate`
+/// The `legal_names` of \[`BasicInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11543,7 +11827,11 @@ pub struct NameForUpdate {
     pub custom_western_name: Option<String>,
     /// country / region
     pub country_region: String,
-    /// Name type, enum value- legal_name- preferred_name- former_name- additional_name
+    /// Name type, enum value
+    /// - legal_name
+    /// - preferred_name
+    /// - former_name
+    /// - additional_name
     pub name_type: String,
     /// alias
     pub additional_name: Option<String>,
@@ -11602,7 +11890,7 @@ impl ToJson for NameForUpdate {
         None
     }
 }
-/// `NationalId`
+/// The `national_id_list` of \[`Dependent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11683,7 +11971,7 @@ impl ToJson for NationalId {
         None
     }
 }
-/// `NationalIdForUpdate`
+/// The `national_id_list` of \[`BasicInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11691,9 +11979,9 @@ impl ToJson for NationalId {
     serde(default)
 )]
 pub struct NationalIdForUpdate {
-    /// country_region, It can be obtained through the \[Query Country/Region Information\] interface
+    /// country_region, It can be obtained through the *Query Country/Region Information* interface
     pub country_region_id: String,
-    /// national id type id, It can be obtained through the \[Get the list of national ID type\] interface
+    /// national id type id, It can be obtained through the *Get the list of national ID type* interface
     pub national_id_type_id: String,
     /// national id number
     pub national_id_number: String,
@@ -11743,7 +12031,7 @@ impl ToJson for NationalIdForUpdate {
         None
     }
 }
-/// `Nationality`
+/// The `additional_nationalities` of \[`PersonInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11799,7 +12087,7 @@ impl ToJson for Nationality {
         None
     }
 }
-/// `NoticePeriodDetail`
+/// The `notice_period_probation_voluntary` of \[`OfferInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11843,7 +12131,7 @@ impl ToJson for NoticePeriodDetail {
         None
     }
 }
-/// `ObjectFieldData`
+/// The `custom_fields` of \[`AddressForUpdate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11853,7 +12141,7 @@ impl ToJson for NoticePeriodDetail {
 pub struct ObjectFieldData {
     /// field name
     pub field_name: String,
-    /// Field value, which is a JSON-escaped string.**Note: For the specific value passing method, please refer to**\[Get metadata of custom fields\]
+    /// Field value, which is a JSON-escaped string.**Note: For the specific value passing method, please refer to***Get metadata of custom fields*
     pub value: String,
 }
 impl FromJson for ObjectFieldData {
@@ -11882,7 +12170,7 @@ impl ToJson for ObjectFieldData {
         None
     }
 }
-/// `OfferInfo`
+/// The `offer_info` of \[`PrehireCreate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11900,7 +12188,8 @@ pub struct OfferInfo {
     pub department_id: Option<String>,
     /// Direct leader id
     pub direct_leader_id: Option<String>,
-    /// Dotted-line manager ID, which can be obtained through the \[Batch Query Employee Information\] interface- Function grey release, if you need it, please contact \[Technical Support\]
+    /// Dotted-line manager ID, which can be obtained through the *Batch Query Employee Information* interface
+    /// - Function grey release, if you need it, please contact *Technical Support*
     pub dotted_line_manager_id: Option<String>,
     /// Job ID
     pub job_id: Option<String>,
@@ -11920,7 +12209,9 @@ pub struct OfferInfo {
     pub contract_end_date: Option<String>,
     /// Duration period
     pub duration_period: Option<f64>,
-    /// Duration unit, the enumeration value can be queried by the \[Get Field Details\] interface, and can be queried according to the following parameters:- object_api_name: pre_hire- custom_api_name: duration_unit
+    /// Duration unit, the enumeration value can be queried by the *Get Field Details* interface, and can be queried according to the following parameters:
+    /// - object_api_name: pre_hire
+    /// - custom_api_name: duration_unit
     pub duration_unit: Option<String>,
     /// Onboard date
     pub onboarding_date: Option<String>,
@@ -11936,7 +12227,9 @@ pub struct OfferInfo {
     pub employee_type_id: Option<String>,
     /// Person subtype id
     pub employee_subtype_id: Option<String>,
-    /// Employment type ID: Please note that this field is required. The enumerated values can be obtained by querying the interface\[Get Field Details\]. Query with the following parameters:- object_api_name: pre_hire- custom_api_name: employment_type
+    /// Employment type ID: Please note that this field is required. The enumerated values can be obtained by querying the interface*Get Field Details*. Query with the following parameters:
+    /// - object_api_name: pre_hire
+    /// - custom_api_name: employment_type
     pub employment_type_id: Option<String>,
     /// Work mailbox
     pub work_email: Option<String>,
@@ -11952,19 +12245,24 @@ pub struct OfferInfo {
     pub contract_type: Option<String>,
     /// Company
     pub company: Option<String>,
-    /// Cost center allocation information- To be deprecated, it is recommended to use cost_allocation
+    /// Cost center allocation information
+    /// - To be deprecated, it is recommended to use cost_allocation
     pub cost_center_rate: Option<Vec<JobDataCostCenter>>,
-    /// Job grade id, it can be obtained through the \[Get the job grade\] interface
+    /// Job grade id, it can be obtained through the *Get the job grade* interface
     pub job_grade_id: Option<String>,
     /// Custom fields
     pub custom_fields: Option<Vec<ObjectFieldData>>,
     /// Service company
     pub service_company: Option<String>,
-    /// Work shift, the enumeration value can be queried by the \[Get Field Details\] interface, and can be queried according to the following parameters:- object_api_name: pre_hire- custom_api_name: work_shift
+    /// Work shift, the enumeration value can be queried by the *Get Field Details* interface, and can be queried according to the following parameters:
+    /// - object_api_name: pre_hire
+    /// - custom_api_name: work_shift
     pub work_shift: Option<String>,
-    /// Compensation type, the enumeration value can be queried by the \[Get Field Details\] interface, and can be queried according to the following parameters:- object_api_name: pre_hire- custom_api_name: compensation_type
+    /// Compensation type, the enumeration value can be queried by the *Get Field Details* interface, and can be queried according to the following parameters:
+    /// - object_api_name: pre_hire
+    /// - custom_api_name: compensation_type
     pub compensation_type: Option<String>,
-    /// Work location id, it can be obtained through the \[Get location list\] interface
+    /// Work location id, it can be obtained through the *Get location list* interface
     pub work_location_id: Option<String>,
     /// Onboarding dddress id
     pub onboarding_address_id: Option<String>,
@@ -11974,29 +12272,36 @@ pub struct OfferInfo {
     pub position_id: Option<String>,
     /// Working calendar id
     pub working_calendar_id: Option<String>,
-    /// Working hours type, it can be obtained through the \[Get the list of working hours\] interface
+    /// Working hours type, it can be obtained through the *Get the list of working hours* interface
     pub working_hours_type: Option<String>,
     /// Pay group id
     pub pay_group_id: Option<String>,
-    /// Flow id, it can be obtained through the \[Onboarding flow list\] interface
+    /// Flow id, it can be obtained through the *Onboarding flow list* interface
     pub flow_id: Option<String>,
     /// Check in time
     pub check_in_time: Option<String>,
-    /// Check in method, the enumeration value can be queried by the \[Get Field Details\] interface, and can be queried according to the following parameters:- object_api_name: pre_hire- custom_api_name: onboarding_method
+    /// Check in method, the enumeration value can be queried by the *Get Field Details* interface, and can be queried according to the following parameters:
+    /// - object_api_name: pre_hire
+    /// - custom_api_name: onboarding_method
     pub check_in_method: Option<String>,
     /// Tenure commencement date
     pub seniority_date: Option<String>,
-    /// Tenure adjustment information- Function grey release, if you need it, please contact \[Technical Support\]
+    /// Tenure adjustment information
+    /// - Function grey release, if you need it, please contact *Technical Support*
     pub seniority_adjust_information_list: Option<
         Vec<PrehireSeniorityAdjustInformation>,
     >,
-    /// Notice period within probation period (voluntary separation)- Function grey release, if you need it, please contact \[Technical Support\]
+    /// Notice period within probation period (voluntary separation)
+    /// - Function grey release, if you need it, please contact *Technical Support*
     pub notice_period_probation_voluntary: Option<NoticePeriodDetail>,
-    /// Notice period within probation period (passive separation)- Function grey release, if you need it, please contact \[Technical Support\]
+    /// Notice period within probation period (passive separation)
+    /// - Function grey release, if you need it, please contact *Technical Support*
     pub notice_period_probation_involuntary: Option<NoticePeriodDetail>,
-    /// Notification period after regularization (voluntary resignation)- Function grey release, if you need it, please contact \[Technical Support\]
+    /// Notification period after regularization (voluntary resignation)
+    /// - Function grey release, if you need it, please contact *Technical Support*
     pub notice_period_positive_voluntary: Option<NoticePeriodDetail>,
-    /// Post-regularization notice period (passive resignation)- Function grey release, if you need it, please contact \[Technical Support\]
+    /// Post-regularization notice period (passive resignation)
+    /// - Function grey release, if you need it, please contact *Technical Support*
     pub notice_period_positive_involuntary: Option<NoticePeriodDetail>,
     /// Is it an external person?
     pub condition_worker: Option<bool>,
@@ -12010,11 +12315,13 @@ pub struct OfferInfo {
     pub work_station: Option<String>,
     /// -
     pub pathway: Option<String>,
-    /// Default cost center- Function grey release, if you need it, please contact \[Technical Support\]
+    /// Default cost center
+    /// - Function grey release, if you need it, please contact *Technical Support*
     pub default_cost_center: Option<PrehireDefaultCostCenterUpdate>,
-    /// Cost allocation- Function grey release, if you need it, please contact \[Technical Support\]
+    /// Cost allocation
+    /// - Function grey release, if you need it, please contact *Technical Support*
     pub cost_allocation: Option<CostAllocation>,
-    /// talent id, only supports Feishu Hire talent ID, it can be obtained through the \[Get talent list\] interface. please leave it blank if Feishu Hire is not used
+    /// talent id, only supports Feishu Hire talent ID, it can be obtained through the *Get talent list* interface. please leave it blank if Feishu Hire is not used
     pub talent_id: Option<String>,
     /// `reuse_feishu_account`
     pub reuse_feishu_account: Option<String>,
@@ -12145,7 +12452,7 @@ impl ToJson for OfferInfo {
         None
     }
 }
-/// `OfferInfoUpdate`
+/// The `offer_info_update` of \[`PrehireUpdate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12157,21 +12464,26 @@ pub struct OfferInfoUpdate {
     pub onboarding_date: Option<String>,
     /// Recruitment Application ID
     pub ats_application_id: Option<String>,
-    /// Job location ID, detailed information can be obtained through \[Batch Query Location\]
+    /// Job location ID, detailed information can be obtained through *Batch Query Location*
     pub onboarding_location_id: Option<String>,
-    /// Entry address ID, detailed information can be obtained through the \[Batch Query Address\] interface
+    /// Entry address ID, detailed information can be obtained through the *Batch Query Address* interface
     pub onboarding_address_id: Option<String>,
-    /// Office location ID, detailed information can be obtained through \[Batch Query Location\]
+    /// Office location ID, detailed information can be obtained through *Batch Query Location*
     pub office_location_id: Option<String>,
-    /// Office address ID, detailed information can be obtained through the \[Batch Query Address\]
+    /// Office address ID, detailed information can be obtained through the *Batch Query Address*
     pub office_address_id: Option<String>,
-    /// Employment type, obtain the enumeration apiName through \[Enum constant\]- employee- contingent_worker
+    /// Employment type, obtain the enumeration apiName through *Enum constant*
+    /// - employee
+    /// - contingent_worker
     pub employment_type: Option<String>,
-    /// Onboarding method, obtain the enumeration apiName through\[Enum constant\]- onsite- remote
+    /// Onboarding method, obtain the enumeration apiName through*Enum constant*
+    /// - onsite
+    /// - remote
     pub onboarding_method: Option<String>,
     /// work email
     pub work_emails: Option<Vec<EmailForUpdate>>,
-    /// Cost center allocation information only supports commercial tenants- To be deprecated, it is recommended to use cost_allocation
+    /// Cost center allocation information only supports commercial tenants
+    /// - To be deprecated, it is recommended to use cost_allocation
     pub cost_center_rates: Option<Vec<JobDataCostCenter>>,
     /// Custom fields
     pub custom_fields: Option<Vec<ObjectFieldData>>,
@@ -12187,37 +12499,51 @@ pub struct OfferInfoUpdate {
     pub contract_start_date: Option<String>,
     /// Contract end date
     pub contract_end_date: Option<String>,
-    /// Contract type, the enumeration value can be queried by the \[Get Field Details\]interface, and can be queried according to the following parameters:- object_api_name: pre_hire- custom_api_name: contract_type
+    /// Contract type, the enumeration value can be queried by the *Get Field Details*interface, and can be queried according to the following parameters:
+    /// - object_api_name: pre_hire
+    /// - custom_api_name: contract_type
     pub contract_type: Option<String>,
-    /// Duration type, the enumeration value can be queried by the \[Get Field Details\]interface, and can be queried according to the following parameters:- object_api_name: pre_hire- custom_api_name: duration_type
+    /// Duration type, the enumeration value can be queried by the *Get Field Details*interface, and can be queried according to the following parameters:
+    /// - object_api_name: pre_hire
+    /// - custom_api_name: duration_type
     pub duration_type_id: Option<String>,
-    /// Signing type, the enumeration value can be queried by the \[Get Field Details\]interface, and can be queried according to the following parameters:- object_api_name: pre_hire- custom_api_name: signing_type
+    /// Signing type, the enumeration value can be queried by the *Get Field Details*interface, and can be queried according to the following parameters:
+    /// - object_api_name: pre_hire
+    /// - custom_api_name: signing_type
     pub signing_type_id: Option<String>,
     /// Worker id
     pub worker_id: Option<String>,
     /// Check in time
     pub check_in_time: Option<String>,
-    /// Check in method, the enumeration value can be queried by the \[Get Field Details\]interface, and can be queried according to the following parameters:- object_api_name: pre_hire- custom_api_name: onboarding_method
+    /// Check in method, the enumeration value can be queried by the *Get Field Details*interface, and can be queried according to the following parameters:
+    /// - object_api_name: pre_hire
+    /// - custom_api_name: onboarding_method
     pub check_in_method: Option<String>,
-    /// Company, it can be obtained through the \[Get company list\]interface
+    /// Company, it can be obtained through the *Get company list*interface
     pub company: Option<String>,
-    /// Work shift, the enumeration value can be queried by the \[Get Field Details\]interface, and can be queried according to the following parameters:- object_api_name: pre_hire- custom_api_name: work_shift
+    /// Work shift, the enumeration value can be queried by the *Get Field Details*interface, and can be queried according to the following parameters:
+    /// - object_api_name: pre_hire
+    /// - custom_api_name: work_shift
     pub work_shift: Option<String>,
-    /// Recruitment type id, the enumeration value can be queried by the \[Get Field Details\]interface, and can be queried according to the following parameters:- object_api_name: pre_hire- custom_api_name: recruitment_type
+    /// Recruitment type id, the enumeration value can be queried by the *Get Field Details*interface, and can be queried according to the following parameters:
+    /// - object_api_name: pre_hire
+    /// - custom_api_name: recruitment_type
     pub recruitment_type_id: Option<String>,
-    /// Pay group id, the enumeration value can be queried by the \[Get Field Details\]interface, and can be queried according to the following parameters:- object_api_name: pre_hire- custom_api_name: compensation_type
+    /// Pay group id, the enumeration value can be queried by the *Get Field Details*interface, and can be queried according to the following parameters:
+    /// - object_api_name: pre_hire
+    /// - custom_api_name: compensation_type
     pub compensation_type: Option<String>,
     /// Pay group id
     pub pay_group_id: Option<String>,
-    /// Offer HR ID, it can be obtained through the \[Batch access to employee information through employee ID\]interface
+    /// Offer HR ID, it can be obtained through the *Batch access to employee information through employee ID*interface
     pub offer_hr_id: Option<String>,
-    /// Job ID, it can be obtained through the \[Get the list of job profile\]interface
+    /// Job ID, it can be obtained through the *Get the list of job profile*interface
     pub job_id: Option<String>,
-    /// Job Family ID, it can be obtained through the \[Get the list of job sequence\]interface
+    /// Job Family ID, it can be obtained through the *Get the list of job sequence*interface
     pub job_family_id: Option<String>,
-    /// Job Level ID, it can be obtained through the \[Get the list of job level\]interface
+    /// Job Level ID, it can be obtained through the *Get the list of job level*interface
     pub job_level_id: Option<String>,
-    /// Job Grade ID, it can be obtained through the \[Get the job grade\]interface
+    /// Job Grade ID, it can be obtained through the *Get the job grade*interface
     pub job_grade_id: Option<String>,
     /// Employee type id,
     pub employee_type_id: Option<String>,
@@ -12225,7 +12551,8 @@ pub struct OfferInfoUpdate {
     pub employee_subtype_id: Option<String>,
     /// Direct leader id
     pub direct_leader_id: Option<String>,
-    /// Dotted-line manager, you can get details through the \[Search Employee Information\] interface- Function grey release, if you need it, please contact \[Technical Support\]
+    /// Dotted-line manager, you can get details through the *Search Employee Information* interface
+    /// - Function grey release, if you need it, please contact *Technical Support*
     pub dotted_line_manager_id: Option<String>,
     /// Department id
     pub department_id: Option<String>,
@@ -12239,17 +12566,22 @@ pub struct OfferInfoUpdate {
     pub working_hours_type: Option<String>,
     /// Tenure commencement date
     pub seniority_date: Option<String>,
-    /// Tenure adjustment information- Function grey release, if you need it, please contact \[Technical Support\]
+    /// Tenure adjustment information
+    /// - Function grey release, if you need it, please contact *Technical Support*
     pub seniority_adjust_information_list: Option<
         Vec<PrehireSeniorityAdjustInformation>,
     >,
-    /// Notice period within probation period (voluntary separation)- Function grey release, if you need it, please contact \[Technical Support\]
+    /// Notice period within probation period (voluntary separation)
+    /// - Function grey release, if you need it, please contact *Technical Support*
     pub notice_period_probation_voluntary: Option<NoticePeriodDetail>,
-    /// Notice period within probation period (passive separation)- Function grey release, if you need it, please contact \[Technical Support\]
+    /// Notice period within probation period (passive separation)
+    /// - Function grey release, if you need it, please contact *Technical Support*
     pub notice_period_probation_involuntary: Option<NoticePeriodDetail>,
-    /// Notification period after regularization (voluntary resignation)- Function grey release, if you need it, please contact \[Technical Support\]
+    /// Notification period after regularization (voluntary resignation)
+    /// - Function grey release, if you need it, please contact *Technical Support*
     pub notice_period_positive_voluntary: Option<NoticePeriodDetail>,
-    /// Post-regularization notice period (passive resignation)- Function grey release, if you need it, please contact \[Technical Support\]
+    /// Post-regularization notice period (passive resignation)
+    /// - Function grey release, if you need it, please contact *Technical Support*
     pub notice_period_positive_involuntary: Option<NoticePeriodDetail>,
     /// Is it an external person?
     pub condition_worker: Option<bool>,
@@ -12261,15 +12593,17 @@ pub struct OfferInfoUpdate {
     pub work_station: Option<String>,
     /// `has_offer_salary`
     pub has_offer_salary: Option<bool>,
-    /// The company you work for can query through the \[batch query company\] interface
+    /// The company you work for can query through the *batch query company* interface
     pub service_company: Option<String>,
     /// Does it include a non-compete clause?
     pub non_compete_covenant: Option<bool>,
     /// -
     pub pathway: Option<String>,
-    /// Default cost center- Function grey release, if you need it, please contact \[Technical Support\]
+    /// Default cost center
+    /// - Function grey release, if you need it, please contact *Technical Support*
     pub default_cost_center: Option<PrehireDefaultCostCenterUpdate>,
-    /// Cost allocation- Function grey release, if you need it, please contact \[Technical Support\]
+    /// Cost allocation
+    /// - Function grey release, if you need it, please contact *Technical Support*
     pub cost_allocation: Option<CostAllocation>,
     /// `reuse_feishu_account`
     pub reuse_feishu_account: Option<String>,
@@ -12399,7 +12733,7 @@ impl ToJson for OfferInfoUpdate {
         None
     }
 }
-/// `OnboardingTask`
+/// The `onboarding_task_list` of \[`PreHireOnboardingInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12433,7 +12767,7 @@ impl FromJson for OnboardingTask {
         Ok(out)
     }
 }
-/// `OpenNoticePeriodChangeRecord`
+/// The `notice_period_change_record` of \[`TranferEmploymentInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12471,7 +12805,7 @@ impl ToJson for OpenNoticePeriodChangeRecord {
         w.end_object();
     }
 }
-/// `OpenNoticePeriodDetail`
+/// The `probation_voluntary` of \[`OpenNoticePeriodChangeRecord`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12501,7 +12835,7 @@ impl ToJson for OpenNoticePeriodDetail {
         w.end_object();
     }
 }
-/// `OpenQueryDepartmentChangeListByIdsApprovalGroupsRequestBody`
+/// The request body of `corehr.v2.approval_groups.open_query_department_change_list_by_ids` (Batch query department change records).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12509,7 +12843,10 @@ impl ToJson for OpenNoticePeriodDetail {
     serde(default)
 )]
 pub struct OpenQueryDepartmentChangeListByIdsApprovalGroupsRequestBody {
-    /// Department adjustment record ID list. The adjustment record details can be obtained through \[Query organizational structure adjustment records based on process ID\].- Must be the department adjustment record ID under the process corresponding to the query parameter process_id.- If not set, the queried department adjustment record is empty.- The returned change ID type is consistent with the '''department_id_type''' in the query parameter.
+    /// Department adjustment record ID list. The adjustment record details can be obtained through *Query organizational structure adjustment records based on process ID*.
+    /// - Must be the department adjustment record ID under the process corresponding to the query parameter process_id.
+    /// - If not set, the queried department adjustment record is empty.
+    /// - The returned change ID type is consistent with the '''department_id_type''' in the query parameter.
     pub department_change_ids: Option<Vec<String>>,
     /// Whether to return the full path of the department. This is used in the scenario of cascading department creation during organizational structure adjustment. Since the parent department has not yet taken effect, the full path is returned for data query
     pub need_department_path: Option<bool>,
@@ -12522,7 +12859,7 @@ impl ToJson for OpenQueryDepartmentChangeListByIdsApprovalGroupsRequestBody {
         w.end_object();
     }
 }
-/// `OpenQueryDepartmentChangeListByIdsApprovalGroupsResponseBody`
+/// The data `corehr.v2.approval_groups.open_query_department_change_list_by_ids` (Batch query department change records) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12544,7 +12881,7 @@ impl FromJson for OpenQueryDepartmentChangeListByIdsApprovalGroupsResponseBody {
         Ok(out)
     }
 }
-/// `OpenQueryJobChangeListByIdsApprovalGroupsRequestBody`
+/// The request body of `corehr.v2.approval_groups.open_query_job_change_list_by_ids` (Batch query job change records).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12552,7 +12889,7 @@ impl FromJson for OpenQueryDepartmentChangeListByIdsApprovalGroupsResponseBody {
     serde(default)
 )]
 pub struct OpenQueryJobChangeListByIdsApprovalGroupsRequestBody {
-    /// Personnel change record ID List. After the organizational structure adjustment is initiated, an employee change record will be generated for the employees involved in the adjustment. The corresponding record ID is job_change_id. The adjustment record can be obtained by \[Query the organizational structure adjustment record according to the process ID\].
+    /// Personnel change record ID List. After the organizational structure adjustment is initiated, an employee change record will be generated for the employees involved in the adjustment. The corresponding record ID is job_change_id. The adjustment record can be obtained by *Query the organizational structure adjustment record according to the process ID*.
     pub job_change_ids: Option<Vec<String>>,
     /// Whether to return to the full path of the department
     pub need_department_path: Option<bool>,
@@ -12565,7 +12902,7 @@ impl ToJson for OpenQueryJobChangeListByIdsApprovalGroupsRequestBody {
         w.end_object();
     }
 }
-/// `OpenQueryJobChangeListByIdsApprovalGroupsResponseBody`
+/// The data `corehr.v2.approval_groups.open_query_job_change_list_by_ids` (Batch query job change records) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12587,7 +12924,7 @@ impl FromJson for OpenQueryJobChangeListByIdsApprovalGroupsResponseBody {
         Ok(out)
     }
 }
-/// `OpenQueryPositionChangeListByIdsApprovalGroupsRequestBody`
+/// The request body of `corehr.v2.approval_groups.open_query_position_change_list_by_ids` (批量查询岗位调整内容).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12608,7 +12945,7 @@ impl ToJson for OpenQueryPositionChangeListByIdsApprovalGroupsRequestBody {
         w.end_object();
     }
 }
-/// `OpenQueryPositionChangeListByIdsApprovalGroupsResponseBody`
+/// The data `corehr.v2.approval_groups.open_query_position_change_list_by_ids` (批量查询岗位调整内容) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12630,7 +12967,7 @@ impl FromJson for OpenQueryPositionChangeListByIdsApprovalGroupsResponseBody {
         Ok(out)
     }
 }
-/// `OperationLogEntityField`
+/// The `changes` of \[`OrganizationOpLog`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12658,7 +12995,7 @@ impl FromJson for OperationLogEntityField {
         Ok(out)
     }
 }
-/// `OperationLogEntityFieldExt`
+/// The `ext` of \[`OperationLogEntityField`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12680,7 +13017,7 @@ impl FromJson for OperationLogEntityFieldExt {
         Ok(out)
     }
 }
-/// `OrgRole`
+/// The `org_roles` of \[`CustomOrg`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12708,7 +13045,7 @@ impl FromJson for OrgRole {
         Ok(out)
     }
 }
-/// `OrgRoleUpdate`
+/// The `org_roles` of \[`CustomOrgCreate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12716,11 +13053,13 @@ impl FromJson for OrgRole {
     serde(default)
 )]
 pub struct OrgRoleUpdate {
-    /// Role code- Can be obtained by \[Batch Get Role List\], the data is the code value in the returned data
+    /// Role code
+    /// - Can be obtained by *Batch Get Role List*, the data is the code value in the returned data
     pub api_name: Option<String>,
     /// `security_group_id`
     pub security_group_id: Option<String>,
-    /// List of authorized employee IDs- Detailed information can be obtained through \[Search employee information\] or \[Batch query employee\] API
+    /// List of authorized employee IDs
+    /// - Detailed information can be obtained through *Search employee information* or *Batch query employee* API
     pub employment_ids: Option<Vec<String>>,
 }
 impl ToJson for OrgRoleUpdate {
@@ -12732,7 +13071,7 @@ impl ToJson for OrgRoleUpdate {
         w.end_object();
     }
 }
-/// `OrganizationOpLog`
+/// The `op_logs` of \[`QueryOperationLogsDepartmentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12772,7 +13111,7 @@ impl FromJson for OrganizationOpLog {
         Ok(out)
     }
 }
-/// `OrgdraftDepartmentId`
+/// The `original_department_id_paths` of \[`PositionAdjustmentInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12794,7 +13133,7 @@ impl FromJson for OrgdraftDepartmentId {
         Ok(out)
     }
 }
-/// `OrgdraftOrgroleAssignment`
+/// The `origin_orgroles` of \[`OrgroleInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12816,7 +13155,7 @@ impl FromJson for OrgdraftOrgroleAssignment {
         Ok(out)
     }
 }
-/// `OrgroleAssignmentOrg`
+/// The `management_scopes` of \[`OrgdraftOrgroleAssignment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12841,7 +13180,7 @@ impl FromJson for OrgroleAssignmentOrg {
         Ok(out)
     }
 }
-/// `OrgroleInfo`
+/// The `orgrole_infos` of \[`ReorganizationInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12866,7 +13205,7 @@ impl FromJson for OrgroleInfo {
         Ok(out)
     }
 }
-/// `ParentsDepartmentRequestBody`
+/// The request body of `corehr.v2.department.parents` (Get Parent Department Information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12874,7 +13213,8 @@ impl FromJson for OrgroleInfo {
     serde(default)
 )]
 pub struct ParentsDepartmentRequestBody {
-    /// List of department IDs, up to 100Department ID list. ID acquisition:- Call \[create department\]\[search department\] and other interfaces to return the department ID
+    /// List of department IDs, up to 100Department ID list. ID acquisition:
+    /// - Call *create department**search department* and other interfaces to return the department ID
     pub department_id_list: Vec<String>,
 }
 impl ToJson for ParentsDepartmentRequestBody {
@@ -12884,7 +13224,7 @@ impl ToJson for ParentsDepartmentRequestBody {
         w.end_object();
     }
 }
-/// `ParentsDepartmentResponseBody`
+/// The data `corehr.v2.department.parents` (Get Parent Department Information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12906,7 +13246,7 @@ impl FromJson for ParentsDepartmentResponseBody {
         Ok(out)
     }
 }
-/// `Passport`
+/// The `passports` of \[`Dependent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12968,7 +13308,7 @@ impl ToJson for Passport {
         None
     }
 }
-/// `PatchCostCenterRequestBody`
+/// The request body of `corehr.v2.cost_center.patch` (enable or disable cost center).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12976,7 +13316,11 @@ impl ToJson for Passport {
     serde(default)
 )]
 pub struct PatchCostCenterRequestBody {
-    /// 版本生效日期- 填写格式：YYYY-MM-DD- 系统默认为填写日期当天的 00:00:00 生效 - 该接口只支持到最小单位为日- 日期范围要求:1900-01-01～9999-12-31- 详情可以参考\[时间轴介绍\]
+    /// 版本生效日期
+    /// - 填写格式：YYYY-MM-DD
+    /// - 系统默认为填写日期当天的 00:00:00 生效 - 该接口只支持到最小单位为日
+    /// - 日期范围要求:1900-01-01～9999-12-31
+    /// - 详情可以参考*时间轴介绍*
     pub effective_time: String,
     /// Enable deactivated state
     pub active: bool,
@@ -13001,7 +13345,7 @@ impl ToJson for PatchCostCenterRequestBody {
         None
     }
 }
-/// `PatchCostCenterResponseBody`
+/// The data `corehr.v2.cost_center.patch` (enable or disable cost center) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13020,7 +13364,7 @@ impl FromJson for PatchCostCenterResponseBody {
         Ok(out)
     }
 }
-/// `PatchCostCenterVersionRequestBody`
+/// The request body of `corehr.v2.cost_center_version.patch` (update version of cost center).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13032,13 +13376,18 @@ pub struct PatchCostCenterVersionRequestBody {
     pub name: Option<Vec<I18n>>,
     /// `code`
     pub code: Option<String>,
-    /// The superior cost center ID can be obtained through the \[Search cost center information\] interface query
+    /// The superior cost center ID can be obtained through the *Search cost center information* interface query
     pub parent_cost_center_id: Option<String>,
-    /// The ID list of the person in charge of the cost center.ID acquisition method:- Call \[Create Employee\] to return the employment information ID- Call \[Search Employee Information\] interface to return the employment information ID
+    /// The ID list of the person in charge of the cost center.ID acquisition method:
+    /// - Call *Create Employee* to return the employment information ID
+    /// - Call *Search Employee Information* interface to return the employment information ID
     pub managers: Option<Vec<String>>,
     /// Cost center description
     pub description: Option<Vec<I18n>>,
-    /// Effective time- Fill in the format: YYYY-MM-DD- The system defaults to 00:00:00 on the day of filling in the date.The interface is only supported up to the smallest unit for the day- Date range requirements: 1900-01-01~ 9999-12-31
+    /// Effective time
+    /// - Fill in the format: YYYY-MM-DD
+    /// - The system defaults to 00:00:00 on the day of filling in the date.The interface is only supported up to the smallest unit for the day
+    /// - Date range requirements: 1900-01-01~ 9999-12-31
     pub effective_time: String,
     /// Operating reason
     pub operation_reason: String,
@@ -13074,7 +13423,7 @@ impl ToJson for PatchCostCenterVersionRequestBody {
         None
     }
 }
-/// `PatchCostCenterVersionResponseBody`
+/// The data `corehr.v2.cost_center_version.patch` (update version of cost center) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13093,7 +13442,7 @@ impl FromJson for PatchCostCenterVersionResponseBody {
         Ok(out)
     }
 }
-/// `PatchEmployeesAdditionalJobResponseBody`
+/// The data `corehr.v2.employees_additional_job.patch` (Update Additional Job) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13112,7 +13461,7 @@ impl FromJson for PatchEmployeesAdditionalJobResponseBody {
         Ok(out)
     }
 }
-/// `PatchEmployeesInternationalAssignmentResponseBody`
+/// The data `corehr.v2.employees_international_assignment.patch` (Patch Employees Assignment) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13138,7 +13487,7 @@ impl FromJson for PatchEmployeesInternationalAssignmentResponseBody {
         Ok(out)
     }
 }
-/// `PatchPersonResponseBody`
+/// The data `corehr.v2.person.patch` (update person information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13157,7 +13506,7 @@ impl FromJson for PatchPersonResponseBody {
         Ok(out)
     }
 }
-/// `PatchPreHireResponseBody`
+/// The data `corehr.v2.pre_hire.patch` (update prehire (recommend)) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13176,7 +13525,7 @@ impl FromJson for PatchPreHireResponseBody {
         Ok(out)
     }
 }
-/// `Pathway`
+/// The `items` of \[`BatchGetPathwayResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13207,7 +13556,7 @@ impl FromJson for Pathway {
         Ok(out)
     }
 }
-/// `PathwayCreate`
+/// The request body of `corehr.v2.pathway.create` (创建通道).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13240,7 +13589,7 @@ impl ToJson for PathwayCreate {
         None
     }
 }
-/// `PathwayUpdate`
+/// The request body of `corehr.v2.pathway.patch` (更新通道).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13273,7 +13622,7 @@ impl ToJson for PathwayUpdate {
         None
     }
 }
-/// `PersonForCountry`
+/// The `person_for_countries` of \[`PersonInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13341,7 +13690,7 @@ impl ToJson for PersonForCountry {
         None
     }
 }
-/// `PersonForCountryForUpdate`
+/// The `person_for_countries` of \[`BasicInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13383,7 +13732,7 @@ impl ToJson for PersonForCountryForUpdate {
         None
     }
 }
-/// `PersonInfo`
+/// The request body of `corehr.v2.person.create` (Create person information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13407,13 +13756,13 @@ pub struct PersonInfo {
     pub preferred_english_full_name: Option<String>,
     /// Name list
     pub name_list: Option<Vec<PersonName>>,
-    /// Gender, enumeration values are available through the document \[Feishu Personnel Enumeration Constants\] Gender (gender) enumeration definition section
+    /// Gender, enumeration values are available through the document *Feishu Personnel Enumeration Constants* Gender (gender) enumeration definition section
     pub gender: Option<Enum>,
     /// Date of Birth
     pub date_of_birth: Option<String>,
     /// `nationality_id`
     pub nationality_id: Option<String>,
-    /// Nationality ID, which can be queried through the \[Query Nationality Information\] interface
+    /// Nationality ID, which can be queried through the *Query Nationality Information* interface
     pub nationality_id_v2: Option<String>,
     /// `additional_nationalities`
     pub additional_nationalities: Option<Vec<Nationality>>,
@@ -13421,9 +13770,9 @@ pub struct PersonInfo {
     pub citizenship_status: Option<Vec<CitizenshipStatus>>,
     /// `citizenship_status_list`
     pub citizenship_status_list: Option<Vec<ProfileSettingCitizenshipStatus>>,
-    /// Ethnicity/race, enumeration values are available through the documentation \[Feishu Personnel Enumeration Constants\] Ethnicity (race) enumeration definition section
+    /// Ethnicity/race, enumeration values are available through the documentation *Feishu Personnel Enumeration Constants* Ethnicity (race) enumeration definition section
     pub race: Option<Enum>,
-    /// Marital status, enumeration values are available in the Marital Status (marital_status) enumeration definition section of the document \[Feishu Personnel enumeration constants\]
+    /// Marital status, enumeration values are available in the Marital Status (marital_status) enumeration definition section of the document *Feishu Personnel enumeration constants*
     pub marital_status: Option<Enum>,
     /// Phone list
     pub phone_list: Option<Vec<Phone>>,
@@ -13465,7 +13814,7 @@ pub struct PersonInfo {
     pub hukou_type: Option<Enum>,
     /// hukou location
     pub hukou_location: Option<String>,
-    /// Political affiliation, enumeration values can be obtained from the document \[Feishu personnel enumeration constant\] Political affiliation (political_affiliation) enumeration definition section
+    /// Political affiliation, enumeration values can be obtained from the document *Feishu personnel enumeration constant* Political affiliation (political_affiliation) enumeration definition section
     pub political_affiliations: Option<Vec<Enum>>,
     /// Talent ID
     pub talent_id: Option<String>,
@@ -13826,7 +14175,7 @@ impl ToJson for PersonInfo {
         None
     }
 }
-/// `PersonInfoChn`
+/// The `person_info_chns` of \[`PersonInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13884,7 +14233,7 @@ impl ToJson for PersonInfoChn {
         None
     }
 }
-/// `PersonName`
+/// The `name` of \[`Dependent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14042,7 +14391,7 @@ impl ToJson for PersonName {
         None
     }
 }
-/// `PersonalProfile`
+/// The `personal_profile` of \[`PersonInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14085,7 +14434,7 @@ impl ToJson for PersonalProfile {
         None
     }
 }
-/// `PersonalProfileForUpdate`
+/// The `personal_profile_list` of \[`BasicInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14093,7 +14442,9 @@ impl ToJson for PersonalProfile {
     serde(default)
 )]
 pub struct PersonalProfileForUpdate {
-    /// Personal profile type, the enumeration value can be queried by the \[Get Field Details\] interface, and can be queried according to the following parameters:- object_api_name: personal_profile- custom_api_name: profile_type
+    /// Personal profile type, the enumeration value can be queried by the *Get Field Details* interface, and can be queried according to the following parameters:
+    /// - object_api_name: personal_profile
+    /// - custom_api_name: profile_type
     pub personal_profile_type: Option<String>,
     /// files
     pub files: Option<Vec<File>>,
@@ -14106,7 +14457,7 @@ impl ToJson for PersonalProfileForUpdate {
         w.end_object();
     }
 }
-/// `Phone`
+/// The `phone` of \[`Dependent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14174,7 +14525,7 @@ impl ToJson for Phone {
         None
     }
 }
-/// `PhoneForUpdate`
+/// The `phones` of \[`BasicInfoUpdate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14182,13 +14533,19 @@ impl ToJson for Phone {
     serde(default)
 )]
 pub struct PhoneForUpdate {
-    /// Area code, the enumeration value can be queried by the \[Get Field Details\] interface, and can be queried according to the following parameters:- object_api_name: phone- custom_api_name: international_area_code
+    /// Area code, the enumeration value can be queried by the *Get Field Details* interface, and can be queried according to the following parameters:
+    /// - object_api_name: phone
+    /// - custom_api_name: international_area_code
     pub international_area_code: String,
     /// phone number
     pub phone_number: String,
-    /// device type, the enumeration value can be queried by the \[Get Field Details\] interface, and can be queried according to the following parameters:- object_api_name: phone- custom_api_name: device_type
+    /// device type, the enumeration value can be queried by the *Get Field Details* interface, and can be queried according to the following parameters:
+    /// - object_api_name: phone
+    /// - custom_api_name: device_type
     pub device_type: String,
-    /// phone usage, the enumeration value can be queried by the \[Get Field Details\] interface, and can be queried according to the following parameters:- object_api_name: phone- custom_api_name: phone_usage
+    /// phone usage, the enumeration value can be queried by the *Get Field Details* interface, and can be queried according to the following parameters:
+    /// - object_api_name: phone
+    /// - custom_api_name: phone_usage
     pub phone_usage: String,
     /// Primary phone number. If there are multiple phones, only one phone's "is_primary" can be true
     pub is_primary: bool,
@@ -14222,7 +14579,7 @@ impl ToJson for PhoneForUpdate {
         None
     }
 }
-/// `PhoneNumberAndAreaCode`
+/// The `phone` of \[`Company`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14244,7 +14601,7 @@ impl FromJson for PhoneNumberAndAreaCode {
         Ok(out)
     }
 }
-/// `Position`
+/// The `position` of \[`Employee`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14323,7 +14680,7 @@ impl FromJson for Position {
         Ok(out)
     }
 }
-/// `PositionAdjustmentInfo`
+/// The `position_adjustment_info` of \[`PositionChange`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14468,7 +14825,7 @@ impl FromJson for PositionAdjustmentInfo {
         Ok(out)
     }
 }
-/// `PositionChange`
+/// The `position_changes` of \[`OpenQueryPositionChangeListByIdsApprovalGroupsResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14503,7 +14860,7 @@ impl FromJson for PositionChange {
         Ok(out)
     }
 }
-/// `PositionCreate`
+/// The request body of `corehr.v2.position.create` (创建岗位信息).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14590,7 +14947,7 @@ impl ToJson for PositionCreate {
         None
     }
 }
-/// `PositionUpdate`
+/// The request body of `corehr.v2.position.patch` (更新岗位信息).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14674,7 +15031,7 @@ impl ToJson for PositionUpdate {
         None
     }
 }
-/// `PreHire`
+/// The `items` of \[`QueryPreHireResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14711,7 +15068,7 @@ impl FromJson for PreHire {
         Ok(out)
     }
 }
-/// `PreHireAbnormalReason`
+/// The `abnormal_reason` of \[`PreHireEmploymentInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14730,7 +15087,7 @@ impl FromJson for PreHireAbnormalReason {
         Ok(out)
     }
 }
-/// `PreHireContractInfo`
+/// The `contract_info` of \[`PreHire`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14764,7 +15121,7 @@ impl FromJson for PreHireContractInfo {
         Ok(out)
     }
 }
-/// `PreHireEmploymentInfo`
+/// The `employment_info` of \[`PreHire`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15057,7 +15414,7 @@ impl FromJson for PreHireEmploymentInfo {
         Ok(out)
     }
 }
-/// `PreHireOnboardingInfo`
+/// The `onboarding_info` of \[`PreHire`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15124,7 +15481,7 @@ impl FromJson for PreHireOnboardingInfo {
         Ok(out)
     }
 }
-/// `PreHirePayGroupInfo`
+/// The `pay_group` of \[`PreHireEmploymentInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15146,7 +15503,7 @@ impl FromJson for PreHirePayGroupInfo {
         Ok(out)
     }
 }
-/// `PreHireProbationInfo`
+/// The `probation_info` of \[`PreHire`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15171,7 +15528,7 @@ impl FromJson for PreHireProbationInfo {
         Ok(out)
     }
 }
-/// `PrehireCreate`
+/// The request body of `corehr.v2.pre_hire.create` (Create pending staff).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15222,7 +15579,7 @@ impl ToJson for PrehireCreate {
         None
     }
 }
-/// `PrehireDefaultCostCenterUpdate`
+/// The `default_cost_center` of \[`OfferInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15230,7 +15587,7 @@ impl ToJson for PrehireCreate {
     serde(default)
 )]
 pub struct PrehireDefaultCostCenterUpdate {
-    /// The cost center ID can be obtained through the \[Inquire about cost center information\] interface
+    /// The cost center ID can be obtained through the *Inquire about cost center information* interface
     pub cost_center_id: String,
     /// Whether to inherit the default cost center of the position/department
     pub is_herit: bool,
@@ -15249,7 +15606,7 @@ impl ToJson for PrehireDefaultCostCenterUpdate {
         None
     }
 }
-/// `PrehireSeniorityAdjustInformation`
+/// The `seniority_adjust_information_list` of \[`OfferInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15257,15 +15614,24 @@ impl ToJson for PrehireDefaultCostCenterUpdate {
     serde(default)
 )]
 pub struct PrehireSeniorityAdjustInformation {
-    /// Adjustment value- precision: two decimal places- Unit: yearAutomatic calculation logic: If this value is null and the start and end dates of the tenure adjustment are not null, the adjustment value will be automatically calculated
+    /// Adjustment value
+    /// - precision: two decimal places
+    /// - Unit: yearAutomatic calculation logic: If this value is null and the start and end dates of the tenure adjustment are not null, the adjustment value will be automatically calculated
     pub seniority_adjustment: Option<f64>,
-    /// Adjustment type- You can query through the \[Get Field Details\] interface, the query parameters are as follows:- object_api_name: seniority_adjust_information- custom_api_name: seniority_adjustment_type Options:decrease(reduce),increase(increase)
+    /// Adjustment type
+    /// - You can query through the *Get Field Details* interface, the query parameters are as follows:
+    /// - object_api_name: seniority_adjust_information
+    /// - custom_api_name: seniority_adjustment_type Options:
+    /// - `decrease`: reduce
+    /// - `increase`: increase
     pub seniority_adjustment_type: Option<SeniorityAdjustmentType>,
     /// Tenure adjustment reasons
     pub reasons_for_seniority_adjustment: Option<String>,
-    /// Start Date- Format: yyyy-mm-dd
+    /// Start Date
+    /// - Format: yyyy-mm-dd
     pub start_date: Option<String>,
-    /// end date- Format: yyyy-mm-dd
+    /// end date
+    /// - Format: yyyy-mm-dd
     pub end_date: Option<String>,
     /// -
     pub custom_fields: Option<Vec<ObjectFieldData>>,
@@ -15294,7 +15660,7 @@ impl ToJson for PrehireSeniorityAdjustInformation {
         None
     }
 }
-/// `PrehireSeniorityAdjustInformationQuery`
+/// The `seniority_adjust_information_list` of \[`PreHireEmploymentInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15336,7 +15702,7 @@ impl FromJson for PrehireSeniorityAdjustInformationQuery {
         Ok(out)
     }
 }
-/// `PrehireUpdate`
+/// The request body of `corehr.v2.pre_hire.patch` (update prehire (recommend)).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15346,7 +15712,7 @@ impl FromJson for PrehireSeniorityAdjustInformationQuery {
 pub struct PrehireUpdate {
     /// update personal info
     pub basic_info_update: Option<BasicInfoUpdate>,
-    /// Email usage, the enumeration value can be obtained through the document \[Feishu Personnel Enumeration Constants\] Email Usage (email_usage) enumeration definition
+    /// Email usage, the enumeration value can be obtained through the document *Feishu Personnel Enumeration Constants* Email Usage (email_usage) enumeration definition
     pub offer_info_update: Option<OfferInfoUpdate>,
     /// Specify the system fields that need to be updated. It only supports drilling down to one level. The format is as follows: - basic_info_update field: basic_info_update.names (overwrite and update the entire name) basic_info_update.emails (update the entire mailbox) - offer_info_update field: offer_info_update.onboarding_methodNote that if a system field to be updated is specified but the corresponding value is not passed in the structure, the value of the field will be cleared
     pub standard_update_fields: Option<Vec<String>>,
@@ -15375,7 +15741,7 @@ impl ToJson for PrehireUpdate {
         None
     }
 }
-/// `ProbationInfo`
+/// The `items` of \[`SearchProbationResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15490,7 +15856,7 @@ impl FromJson for ProbationInfo {
         Ok(out)
     }
 }
-/// `ProbationInfoForSubmit`
+/// The `probation_info` of \[`SubmitProbationResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15578,7 +15944,7 @@ impl FromJson for ProbationInfoForSubmit {
         Ok(out)
     }
 }
-/// `ProcessAbstractItem`
+/// The `abstracts` of \[`GetProcessResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15600,7 +15966,7 @@ impl FromJson for ProcessAbstractItem {
         Ok(out)
     }
 }
-/// `ProcessApprover`
+/// The request body of `corehr.v2.process_approver.update` (Approve / Reject approver).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15608,7 +15974,9 @@ impl FromJson for ProcessAbstractItem {
     serde(default)
 )]
 pub struct ProcessApprover {
-    /// Approve or reject approvers Options:2(Approved reject),3(Rejected approve)
+    /// Approve or reject approvers Options:
+    /// - `2`: Approved reject
+    /// - `3`: Rejected approve
     pub status: i64,
     /// Passed as user_id_type. If system approval is false, Then the user_id of the original approver corresponding to the approval task "approver_id" is required. Otherwise, it is not mandatory
     pub user_id: Option<String>,
@@ -15630,7 +15998,7 @@ impl ToJson for ProcessApprover {
         w.end_object();
     }
 }
-/// `ProcessCcItem`
+/// The `cc_list` of \[`GetProcessResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15667,7 +16035,7 @@ impl FromJson for ProcessCcItem {
         Ok(out)
     }
 }
-/// `ProcessCommentInfo`
+/// The `comment_infos` of \[`GetProcessResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15707,7 +16075,7 @@ impl FromJson for ProcessCommentInfo {
         Ok(out)
     }
 }
-/// `ProcessDoneItem`
+/// The `done_list` of \[`GetProcessResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15756,7 +16124,7 @@ impl FromJson for ProcessDoneItem {
         Ok(out)
     }
 }
-/// `ProcessExtra`
+/// The request body of `corehr.v2.process_extra.update` (Extra approver).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15768,11 +16136,16 @@ pub struct ProcessExtra {
     pub operator: Option<String>,
     /// Process node id, choose one of the approver_id and pass it in, and node_id shall prevail
     pub node_id: Option<String>,
-    /// Identify the approval tasks of an approver in an approval node in the process. If there are multiple approvers in the same approval node, different approvers will have different approver_ids.You can obtain the approver_id of each approval task in the process through the \[Get process detail\] API.Node_id choose one of the two incoming, all passed node_id shall prevail
+    /// Identify the approval tasks of an approver in an approval node in the process. If there are multiple approvers in the same approval node, different approvers will have different approver_ids.You can obtain the approver_id of each approval task in the process through the *Get process detail* API.Node_id choose one of the two incoming, all passed node_id shall prevail
     pub approver_id: Option<String>,
-    /// extra method Options:0(PreExtra pre-extra),1(CurrentExtra current-extra),2(PostExtra post-extra)
+    /// extra method Options:
+    /// - `0`: PreExtra pre-extra
+    /// - `1`: CurrentExtra current-extra
+    /// - `2`: PostExtra post-extra
     pub extra_type: i64,
-    /// Approval method when multiple people extra.It should be noted that when the extra_type is "current-extra", only "and extra" can be selected here. Options:0(OR or extra),1(AND and extra)
+    /// Approval method when multiple people extra.It should be noted that when the extra_type is "current-extra", only "and extra" can be selected here. Options:
+    /// - `0`: OR or extra
+    /// - `1`: AND and extra
     pub approval_type: Option<i64>,
     /// Extra person id list
     pub extra_user_ids: Vec<String>,
@@ -15795,7 +16168,7 @@ impl ToJson for ProcessExtra {
         w.end_object();
     }
 }
-/// `ProcessFormVariableV2`
+/// The `field_values` of \[`CreateProcessQueryFlowDataTemplateResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15829,7 +16202,7 @@ impl ToJson for ProcessFormVariableV2 {
         w.end_object();
     }
 }
-/// `ProcessInfo`
+/// The `process_infos` of \[`GetDraftResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15851,7 +16224,7 @@ impl FromJson for ProcessInfo {
         Ok(out)
     }
 }
-/// `ProcessLink`
+/// The `start_links` of \[`GetProcessResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15876,7 +16249,7 @@ impl FromJson for ProcessLink {
         Ok(out)
     }
 }
-/// `ProcessRevokeAndWithdraw`
+/// The request body of `corehr.v2.process_revoke.update` (Revoke process).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15900,7 +16273,7 @@ impl ToJson for ProcessRevokeAndWithdraw {
         w.end_object();
     }
 }
-/// `ProcessSystemDoneItem`
+/// The `system_done_list` of \[`GetProcessResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15946,7 +16319,7 @@ impl FromJson for ProcessSystemDoneItem {
         Ok(out)
     }
 }
-/// `ProcessSystemTodoItem`
+/// The `system_todos` of \[`GetProcessResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15983,7 +16356,7 @@ impl FromJson for ProcessSystemTodoItem {
         Ok(out)
     }
 }
-/// `ProcessTodoItem`
+/// The `todos` of \[`GetProcessResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16023,7 +16396,7 @@ impl FromJson for ProcessTodoItem {
         Ok(out)
     }
 }
-/// `ProcessTransfer`
+/// The request body of `corehr.v2.process_transfer.update` (Transfer approver).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16035,7 +16408,7 @@ pub struct ProcessTransfer {
     pub operator: Option<String>,
     /// Transferred person id
     pub to_user_id: String,
-    /// List of approver IDsIf there are multiple approvers in the same approval node, different approvers will have different approver_ids.You can obtain the approver_id of each approval task in the process through the \[Get process detail\] API
+    /// List of approver IDsIf there are multiple approvers in the same approval node, different approvers will have different approver_ids.You can obtain the approver_id of each approval task in the process through the *Get process detail* API
     pub approver_ids: Vec<String>,
     /// Remarks
     pub remark: Option<String>,
@@ -16059,7 +16432,7 @@ impl ToJson for ProcessTransfer {
         None
     }
 }
-/// `ProfileSettingAddress`
+/// The `address` of \[`ProfileSettingDependent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16067,7 +16440,7 @@ impl ToJson for ProcessTransfer {
     serde(default)
 )]
 pub struct ProfileSettingAddress {
-    /// Address type, enumeration value. Optionally, you can query through the \[Get Field Details\] interface. The query parameters are as follows: object_api_name = "address" custom_api_name = "address_type"
+    /// Address type, enumeration value. Optionally, you can query through the *Get Field Details* interface. The query parameters are as follows: object_api_name = "address" custom_api_name = "address_type"
     pub address_type: Option<String>,
     /// Country ID
     pub country_region: Option<String>,
@@ -16164,7 +16537,7 @@ impl ToJson for ProfileSettingAddress {
         w.end_object();
     }
 }
-/// `ProfileSettingBankAccount`
+/// The `bank_accounts` of \[`ProfileSettingPersonalInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16182,15 +16555,18 @@ pub struct ProfileSettingBankAccount {
     pub account_holder: Option<String>,
     /// bank account number
     pub bank_account_number: Option<String>,
-    /// Bank card purpose, enumeration value. Optionally, you can query through the \[Get Field Details\] interface. The query parameters are as follows: object_api_name = "bank_account" custom_api_name = "bank_account_usage"
+    /// Bank card purpose, enumeration value. Optionally, you can query through the *Get Field Details* interface. The query parameters are as follows: object_api_name = "bank_account" custom_api_name = "bank_account_usage"
     pub bank_account_usages: Option<Vec<String>>,
-    /// Bank card type, enumeration value. Optionally, you can query through the \[Get Field Details\] interface. The query parameters are as follows: object_api_name = "bank_account" custom_api_name = "bank_account_type"
+    /// Bank card type, enumeration value. Optionally, you can query through the *Get Field Details* interface. The query parameters are as follows: object_api_name = "bank_account" custom_api_name = "bank_account_type"
     pub bank_account_type: Option<String>,
     /// Bank ID
     pub bank_id: Option<String>,
     /// Bank Branch ID
     pub branch_id: Option<String>,
-    /// payment type Options:percent(proportional allocation),amount(allocation by amount),balance(default)
+    /// payment type Options:
+    /// - `percent`: proportional allocation
+    /// - `amount`: allocation by amount
+    /// - `balance`: default
     pub payment_type: Option<PaymentType>,
     /// payment rate
     pub payment_rate: Option<String>,
@@ -16218,7 +16594,7 @@ impl ToJson for ProfileSettingBankAccount {
         w.end_object();
     }
 }
-/// `ProfileSettingCareer`
+/// The `career` of \[`CreateEmployeeRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16254,7 +16630,7 @@ impl ToJson for ProfileSettingCareer {
         None
     }
 }
-/// `ProfileSettingCitizenshipStatus`
+/// The `citizenship_statuses` of \[`DependentForUpdate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16284,7 +16660,7 @@ impl ToJson for ProfileSettingCitizenshipStatus {
         w.end_object();
     }
 }
-/// `ProfileSettingCostCenter`
+/// The `cost_centers` of \[`ProfileSettingEmploymentRecord`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16305,7 +16681,7 @@ impl ToJson for ProfileSettingCostCenter {
         w.end_object();
     }
 }
-/// `ProfileSettingCustomField`
+/// The `custom_fields` of \[`ProfileSettingCustomGroupItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16315,7 +16691,7 @@ impl ToJson for ProfileSettingCostCenter {
 pub struct ProfileSettingCustomField {
     /// field name
     pub field_name: String,
-    /// Field value, is the string escaped by json. According to the metadata definition, the field format is different. For the use method, please refer to the \[Operation Manual\] How to maintain custom fields through OpenAPI
+    /// Field value, is the string escaped by json. According to the metadata definition, the field format is different. For the use method, please refer to the *Operation Manual* How to maintain custom fields through OpenAPI
     pub value: Option<String>,
 }
 impl ToJson for ProfileSettingCustomField {
@@ -16332,7 +16708,7 @@ impl ToJson for ProfileSettingCustomField {
         None
     }
 }
-/// `ProfileSettingCustomGroup`
+/// The `custom_groups` of \[`ProfileSettingCareer`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16359,7 +16735,7 @@ impl ToJson for ProfileSettingCustomGroup {
         None
     }
 }
-/// `ProfileSettingCustomGroupItem`
+/// The `items` of \[`ProfileSettingCustomGroup`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16383,7 +16759,7 @@ impl ToJson for ProfileSettingCustomGroupItem {
         None
     }
 }
-/// `ProfileSettingDataAttachment`
+/// The `data_attachment` of \[`CreateEmployeeRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16410,7 +16786,7 @@ impl ToJson for ProfileSettingDataAttachment {
         None
     }
 }
-/// `ProfileSettingDependent`
+/// The `dependents` of \[`ProfileSettingPersonalInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16422,9 +16798,9 @@ pub struct ProfileSettingDependent {
     pub legal_name: Option<String>,
     /// birthday
     pub date_of_birth: Option<String>,
-    /// Relationship, enumeration value. Optionally, you can query through the \[Get Field Details\] interface. The query parameters are as follows: object_api_name = "dependent" custom_api_name = "relationship_with_dependent"
+    /// Relationship, enumeration value. Optionally, you can query through the *Get Field Details* interface. The query parameters are as follows: object_api_name = "dependent" custom_api_name = "relationship_with_dependent"
     pub relationship_with_dependent: Option<String>,
-    /// Gender, enumeration value. Optionally, you can query through the \[Get Field Details\] interface. The query parameters are as follows: object_api_name = "dependent" custom_api_name = "gender"
+    /// Gender, enumeration value. Optionally, you can query through the *Get Field Details* interface. The query parameters are as follows: object_api_name = "dependent" custom_api_name = "gender"
     pub gender: Option<String>,
     /// Telephone
     pub phone: Option<ProfileSettingPhone>,
@@ -16509,7 +16885,7 @@ impl ToJson for ProfileSettingDependent {
         None
     }
 }
-/// `ProfileSettingEducation`
+/// The `educations` of \[`ProfileSettingCareer`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16519,19 +16895,19 @@ impl ToJson for ProfileSettingDependent {
 pub struct ProfileSettingEducation {
     /// school
     pub school: Option<String>,
-    /// "School, enumeration value. Optionally, you can query through the \[Get Field Details\] interface. The query parameters are as follows: object_api_name =" education "custom_api_name =" school_name ""
+    /// "School, enumeration value. Optionally, you can query through the *Get Field Details* interface. The query parameters are as follows: object_api_name =" education "custom_api_name =" school_name ""
     pub school_enum: Option<String>,
     /// Start Date
     pub start_date: Option<String>,
     /// end date
     pub end_date: Option<String>,
-    /// Education, enumeration value. Optionally, you can query through the \[Get Field Details\] interface. The query parameters are as follows: object_api_name = "education" custom_api_name = "level_of_education"
+    /// Education, enumeration value. Optionally, you can query through the *Get Field Details* interface. The query parameters are as follows: object_api_name = "education" custom_api_name = "level_of_education"
     pub level_of_education: Option<String>,
     /// professional
     pub field_of_study: Option<String>,
-    /// Degree, enumeration value. Optionally, you can query through the \[Get Field Details\] interface. The query parameters are as follows: object_api_name = "education" custom_api_name = "degree"
+    /// Degree, enumeration value. Optionally, you can query through the *Get Field Details* interface. The query parameters are as follows: object_api_name = "education" custom_api_name = "degree"
     pub degree: Option<String>,
-    /// "Professional, enumeration values. Optionally, you can query through the \[Get Field Details\] interface. The query parameters are as follows: object_api_name =" education "custom_api_name =" field_of_study_name ""
+    /// "Professional, enumeration values. Optionally, you can query through the *Get Field Details* interface. The query parameters are as follows: object_api_name =" education "custom_api_name =" field_of_study_name ""
     pub field_of_study_enum: Option<String>,
     /// custom field
     pub custom_fields: Option<Vec<ProfileSettingCustomField>>,
@@ -16557,7 +16933,7 @@ impl ToJson for ProfileSettingEducation {
         None
     }
 }
-/// `ProfileSettingEmergencyContact`
+/// The `emergency_contacts` of \[`ProfileSettingPersonalInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16567,7 +16943,7 @@ impl ToJson for ProfileSettingEducation {
 pub struct ProfileSettingEmergencyContact {
     /// name
     pub legal_name: Option<String>,
-    /// Relationship, enumeration value. Optionally, you can query through the \[Get Field Details\] interface. The query parameters are as follows: object_api_name = "emergency_contract" custom_api_name = "relationship"
+    /// Relationship, enumeration value. Optionally, you can query through the *Get Field Details* interface. The query parameters are as follows: object_api_name = "emergency_contract" custom_api_name = "relationship"
     pub relationship: Option<String>,
     /// primary contact
     pub is_primary: Option<bool>,
@@ -16599,7 +16975,7 @@ impl ToJson for ProfileSettingEmergencyContact {
         None
     }
 }
-/// `ProfileSettingEmpContractRecord`
+/// The `emp_contract_record` of \[`ProfileSettingEmploymentInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16609,13 +16985,13 @@ impl ToJson for ProfileSettingEmergencyContact {
 pub struct ProfileSettingEmpContractRecord {
     /// Contract agreement number
     pub contract_number: Option<String>,
-    /// Contract type, enumeration value is optional, can be queried through the \[Get Field Details\] interface, query parameters are as follows: object_api_name = "contract" custom_api_name = "contract_type"
+    /// Contract type, enumeration value is optional, can be queried through the *Get Field Details* interface, query parameters are as follows: object_api_name = "contract" custom_api_name = "contract_type"
     pub contract_type: Option<String>,
-    /// Party A's company ID, the ID of the referenced Company, the detailed information can be obtained through the \[Query a single company\] interface query
+    /// Party A's company ID, the ID of the referenced Company, the detailed information can be obtained through the *Query a single company* interface query
     pub first_party: Option<String>,
     /// Contract start date
     pub effective_time: Option<String>,
-    /// Term type, enumeration value is optional, can be queried through the \[Get Field Details\] interface, query parameters are as follows: object_api_name = "contract" custom_api_name = "duration_type"
+    /// Term type, enumeration value is optional, can be queried through the *Get Field Details* interface, query parameters are as follows: object_api_name = "contract" custom_api_name = "duration_type"
     pub duration_type: Option<String>,
     /// Contract end date
     pub contract_end_date: Option<String>,
@@ -16632,7 +17008,7 @@ impl ToJson for ProfileSettingEmpContractRecord {
         w.end_object();
     }
 }
-/// `ProfileSettingEmploymentBasicInfo`
+/// The `basic_info` of \[`ProfileSettingEmploymentInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16686,7 +17062,7 @@ impl ToJson for ProfileSettingEmploymentBasicInfo {
         None
     }
 }
-/// `ProfileSettingEmploymentInfo`
+/// The `employment_info` of \[`CreateEmployeeRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16749,7 +17125,7 @@ impl ToJson for ProfileSettingEmploymentInfo {
         None
     }
 }
-/// `ProfileSettingEmploymentRecord`
+/// The `employment_record` of \[`ProfileSettingEmploymentInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16818,7 +17194,7 @@ impl ToJson for ProfileSettingEmploymentRecord {
         w.end_object();
     }
 }
-/// `ProfileSettingFile`
+/// The `child_birth_certificates` of \[`ProfileSettingDependent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16848,7 +17224,7 @@ impl ToJson for ProfileSettingFile {
         w.end_object();
     }
 }
-/// `ProfileSettingHukou`
+/// The `hukou` of \[`ProfileSettingPersonalInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16856,7 +17232,7 @@ impl ToJson for ProfileSettingFile {
     serde(default)
 )]
 pub struct ProfileSettingHukou {
-    /// Account type, enumeration value. Optionally, you can query through the \[Get Field Details\] interface. The query parameters are as follows: object_api_name = "person_info_chn" custom_api_name = "hukou_type"
+    /// Account type, enumeration value. Optionally, you can query through the *Get Field Details* interface. The query parameters are as follows: object_api_name = "person_info_chn" custom_api_name = "hukou_type"
     pub hukou_type: Option<String>,
     /// hukou location
     pub hukou_location: Option<String>,
@@ -16878,7 +17254,7 @@ impl ToJson for ProfileSettingHukou {
         None
     }
 }
-/// `ProfileSettingName`
+/// The `name` of \[`ProfileSettingDependent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16886,7 +17262,7 @@ impl ToJson for ProfileSettingHukou {
     serde(default)
 )]
 pub struct ProfileSettingName {
-    /// Supplementary name type, enumeration value. Optionally, you can query through the \[Get Field Details\] interface. The query parameters are as follows: - object_api_name = "person_name" - custom_api_name = "additional_name_type"
+    /// Supplementary name type, enumeration value. Optionally, you can query through the *Get Field Details* interface. The query parameters are as follows: - object_api_name = "person_name" - custom_api_name = "additional_name_type"
     pub additional_name_type: Option<String>,
     /// Country ID
     pub country_region: Option<String>,
@@ -16898,7 +17274,7 @@ pub struct ProfileSettingName {
     pub middle_name: Option<String>,
     /// second surname
     pub secondary: Option<String>,
-    /// Respectful name, enumeration value. Optionally, you can query through the \[Get Field Details\] interface. The query parameters are as follows: - object_api_name = "person_name" - custom_api_name = "social"
+    /// Respectful name, enumeration value. Optionally, you can query through the *Get Field Details* interface. The query parameters are as follows: - object_api_name = "person_name" - custom_api_name = "social"
     pub social: Option<String>,
     /// Married surname
     pub tertiary: Option<String>,
@@ -16912,7 +17288,7 @@ pub struct ProfileSettingName {
     pub local_primary_2: Option<String>,
     /// Second Last Name - Local Text
     pub local_secondary: Option<String>,
-    /// Title, enumeration value. Optionally, you can query through the \[Get Field Details\] interface. The query parameters are as follows: - object_api_name = "person_name" - custom_api_name = "title"
+    /// Title, enumeration value. Optionally, you can query through the *Get Field Details* interface. The query parameters are as follows: - object_api_name = "person_name" - custom_api_name = "title"
     pub title: Option<String>,
     /// Name - Local Text
     pub local_first_name: Option<String>,
@@ -16953,7 +17329,7 @@ impl ToJson for ProfileSettingName {
         w.end_object();
     }
 }
-/// `ProfileSettingNational`
+/// The `national_ids` of \[`ProfileSettingDependent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17001,7 +17377,7 @@ impl ToJson for ProfileSettingNational {
         None
     }
 }
-/// `ProfileSettingPassport`
+/// The `passports` of \[`ProfileSettingDependent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17046,7 +17422,7 @@ impl ToJson for ProfileSettingPassport {
         None
     }
 }
-/// `ProfileSettingPersonForCountry`
+/// The `person_for_countries` of \[`ProfileSettingPersonalInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17085,7 +17461,7 @@ impl ToJson for ProfileSettingPersonForCountry {
         None
     }
 }
-/// `ProfileSettingPersonalBasicInfo`
+/// The `personal_basic_info` of \[`ProfileSettingPersonalInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17099,11 +17475,11 @@ pub struct ProfileSettingPersonalBasicInfo {
     pub preferred_name: Option<ProfileSettingName>,
     /// additional name
     pub additional_name: Option<String>,
-    /// Gender, enumeration value. Optionally, you can query through the \[Get Field Details\] interface. The query parameters are as follows: object_api_name = "person" custom_api_name = "gender"
+    /// Gender, enumeration value. Optionally, you can query through the *Get Field Details* interface. The query parameters are as follows: object_api_name = "person" custom_api_name = "gender"
     pub gender: Option<String>,
     /// Nationality ID
     pub nationality_v2: Option<String>,
-    /// Ethnicity/race, enumeration value. Optionally, you can query through the \[Get Field Details\] interface. The query parameters are as follows: object_api_name = "person" custom_api_name = "ethnicity_race"
+    /// Ethnicity/race, enumeration value. Optionally, you can query through the *Get Field Details* interface. The query parameters are as follows: object_api_name = "person" custom_api_name = "ethnicity_race"
     pub ethnicity_race: Option<String>,
     /// personal phone
     pub phone: Option<ProfileSettingPhone>,
@@ -17111,7 +17487,7 @@ pub struct ProfileSettingPersonalBasicInfo {
     pub email: Option<String>,
     /// Date of birth
     pub date_of_birth: Option<String>,
-    /// Marital status, enumeration value. Optionally, you can query through the \[Get Field Details\] interface. The query parameters are as follows: object_api_name = "person" custom_api_name = "marital_status"
+    /// Marital status, enumeration value. Optionally, you can query through the *Get Field Details* interface. The query parameters are as follows: object_api_name = "person" custom_api_name = "marital_status"
     pub marital_status: Option<String>,
     /// Is it disabled?
     pub is_disabled: Option<bool>,
@@ -17125,7 +17501,7 @@ pub struct ProfileSettingPersonalBasicInfo {
     pub is_old_alone: Option<bool>,
     /// Country of birth
     pub born_country_region: Option<String>,
-    /// Political outlook, enumeration value. Optionally, you can query through the \[Get Field Details\] interface. The query parameters are as follows: object_api_name = "person_info_chn" custom_api_name = "political_affiliation"
+    /// Political outlook, enumeration value. Optionally, you can query through the *Get Field Details* interface. The query parameters are as follows: object_api_name = "person_info_chn" custom_api_name = "political_affiliation"
     pub political_affiliation: Option<String>,
     /// Nationality (Province/Administrative Region ID)
     pub native_region: Option<String>,
@@ -17178,7 +17554,7 @@ impl ToJson for ProfileSettingPersonalBasicInfo {
         None
     }
 }
-/// `ProfileSettingPersonalInfo`
+/// The `personal_info` of \[`CreateEmployeeRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17274,7 +17650,7 @@ impl ToJson for ProfileSettingPersonalInfo {
         None
     }
 }
-/// `ProfileSettingPersonalRecord`
+/// The `personal_records` of \[`ProfileSettingDataAttachment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17282,7 +17658,7 @@ impl ToJson for ProfileSettingPersonalInfo {
     serde(default)
 )]
 pub struct ProfileSettingPersonalRecord {
-    /// Data type, enumeration value. Optionally, you can query through the \[Get Field Details\] interface. The query parameters are as follows: object_api_name = "personal_profile" custom_api_name = "profile_type"
+    /// Data type, enumeration value. Optionally, you can query through the *Get Field Details* interface. The query parameters are as follows: object_api_name = "personal_profile" custom_api_name = "profile_type"
     pub profile_type: Option<String>,
     /// file list
     pub files: Option<Vec<ProfileSettingFile>>,
@@ -17295,7 +17671,7 @@ impl ToJson for ProfileSettingPersonalRecord {
         w.end_object();
     }
 }
-/// `ProfileSettingPhone`
+/// The `phone` of \[`ProfileSettingDependent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17303,7 +17679,7 @@ impl ToJson for ProfileSettingPersonalRecord {
     serde(default)
 )]
 pub struct ProfileSettingPhone {
-    /// International telephone area code, enumeration value. Optionally, you can query through the \[Get Field Details\] interface. The query parameters are as follows: object_api_name = "phone" custom_api_name = "international_area_code"
+    /// International telephone area code, enumeration value. Optionally, you can query through the *Get Field Details* interface. The query parameters are as follows: object_api_name = "phone" custom_api_name = "international_area_code"
     pub international_area_code: Option<String>,
     /// Phone number
     pub phone_number: Option<String>,
@@ -17316,7 +17692,7 @@ impl ToJson for ProfileSettingPhone {
         w.end_object();
     }
 }
-/// `ProfileSettingProbationInfo`
+/// The `probation_info` of \[`ProfileSettingEmploymentInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17340,7 +17716,7 @@ impl ToJson for ProfileSettingProbationInfo {
         w.end_object();
     }
 }
-/// `ProfileSettingResidentTax`
+/// The `resident_taxes` of \[`ProfileSettingPersonalInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17352,7 +17728,7 @@ pub struct ProfileSettingResidentTax {
     pub year_resident_tax: Option<String>,
     /// Country ID
     pub tax_country_region: Option<String>,
-    /// Resident identity, enumeration value. Optionally, you can query through the \[Get Field Details\] interface. The query parameters are as follows: object_api_name = "resident_tax" custom_api_name = "resident_status"
+    /// Resident identity, enumeration value. Optionally, you can query through the *Get Field Details* interface. The query parameters are as follows: object_api_name = "resident_tax" custom_api_name = "resident_status"
     pub resident_status: Option<String>,
     /// custom field
     pub custom_fields: Option<Vec<ProfileSettingCustomField>>,
@@ -17373,7 +17749,7 @@ impl ToJson for ProfileSettingResidentTax {
         None
     }
 }
-/// `ProfileSettingVisa`
+/// The `visas` of \[`ProfileSettingDependent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17418,7 +17794,7 @@ impl ToJson for ProfileSettingVisa {
         None
     }
 }
-/// `ProfileSettingWorkExperience`
+/// The `work_experiences` of \[`ProfileSettingCareer`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17460,7 +17836,7 @@ impl ToJson for ProfileSettingWorkExperience {
         None
     }
 }
-/// `QueryCustomOrgRequestBody`
+/// The request body of `corehr.v2.custom_org.query` (Get custom organization information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17470,19 +17846,40 @@ impl ToJson for ProfileSettingWorkExperience {
 pub struct QueryCustomOrgRequestBody {
     /// Organization type code, which can be viewed under the corresponding custom organization directory in "Feishu Personnel-Settings-Organization Settings"
     pub object_api_name: String,
-    /// List of fields to return. The list of fields that can be filled in is as follows:- names- code- parent_id- manager_ids- description- effective_time- org_roles- active- org_idcustom field type，See \[Get custom field list\]
+    /// List of fields to return. The list of fields that can be filled in is as follows:
+    /// - names
+    /// - code
+    /// - parent_id
+    /// - manager_ids
+    /// - description
+    /// - effective_time
+    /// - org_roles
+    /// - active
+    /// - org_idcustom field type，See *Get custom field list*
     pub org_fields: Option<Vec<String>>,
-    /// List of organizational role authorization information to return.- org_role_fields can be obtained by \[Batch Acquisition Role List\], the data is the code value in the returned data.- The maximum number of incoming org_role_fields supported per query is 1000
+    /// List of organizational role authorization information to return.
+    /// - org_role_fields can be obtained by *Batch Acquisition Role List*, the data is the code value in the returned data.
+    /// - The maximum number of incoming org_role_fields supported per query is 1000
     pub org_role_fields: Option<Vec<String>>,
-    /// List of organization IDs to query.- ID is org_id field returned for \[Get Custom Organization\].- The maximum number of IDs supported per query is 1000- No ID related restrictions
+    /// List of organization IDs to query.
+    /// - ID is org_id field returned for *Get Custom Organization*.
+    /// - The maximum number of IDs supported per query is 1000
+    /// - No ID related restrictions
     pub org_ids: Option<Vec<String>>,
-    /// Return only custom organizational data with the same encoding as you passed in.- Encoding the code field returned as \[Get Custom Organization\].- Do not pass this restriction by default
+    /// Return only custom organizational data with the same encoding as you passed in.
+    /// - Encoding the code field returned as *Get Custom Organization*.
+    /// - Do not pass this restriction by default
     pub code: Option<String>,
-    /// Returns only custom organization data parent_id = passed in value.- parent_id org_id field returned for \[Get Custom Organization\].- Do not pass this restriction by default- Custom organization ID type needs to be ==people_corehr_id==
+    /// Returns only custom organization data parent_id = passed in value.
+    /// - parent_id org_id field returned for *Get Custom Organization*.
+    /// - Do not pass this restriction by default
+    /// - Custom organization ID type needs to be ==people_corehr_id==
     pub parent_id: Option<String>,
-    /// Returns only enabled/disabled custom organization data.- Do not pass this restriction by default
+    /// Returns only enabled/disabled custom organization data.
+    /// - Do not pass this restriction by default
     pub active: Option<bool>,
-    /// Whether to return a matching rule.- Returns ==match_rule_groups== field for true, otherwise not returned
+    /// Whether to return a matching rule.
+    /// - Returns ==match_rule_groups== field for true, otherwise not returned
     pub need_match_rule: Option<bool>,
     /// `manager_id`
     pub manager_id: Option<String>,
@@ -17508,7 +17905,7 @@ impl ToJson for QueryCustomOrgRequestBody {
         None
     }
 }
-/// `QueryCustomOrgResponseBody`
+/// The data `corehr.v2.custom_org.query` (Get custom organization information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17533,7 +17930,7 @@ impl FromJson for QueryCustomOrgResponseBody {
         Ok(out)
     }
 }
-/// `QueryEmployeesJobDataRequestBody`
+/// The request body of `corehr.v2.employees_job_data.query` (Get Employee JobData List).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17549,13 +17946,21 @@ pub struct QueryEmployeesJobDataRequestBody {
     pub effective_date_start: Option<String>,
     /// Effective Date - End of Search Range
     pub effective_date_end: Option<String>,
-    /// The employee's current department ID- Type should be consistent with department_id_type
+    /// The employee's current department ID
+    /// - Type should be consistent with department_id_type
     pub department_id: Option<String>,
-    /// Employee employment ID list- Type should be consistent with user_id_type
+    /// Employee employment ID list
+    /// - Type should be consistent with user_id_type
     pub employment_ids: Option<Vec<String>>,
-    /// Whether to inquire only about the main position- true: returns only employment records primary_job_data true- false: returns only job records primary_job_data false- Do not pass: return to all
+    /// Whether to inquire only about the main position
+    /// - true: returns only employment records primary_job_data true
+    /// - false: returns only job records primary_job_data false
+    /// - Do not pass: return to all
     pub primary_job_data: Option<bool>,
-    /// Business type (original: reason for employment)- You can query through the \[Get Field Details\] interface, the query parameters are as follows:- object_api_name: job_data- custom_api_name: assignment_start_reason
+    /// Business type (original: reason for employment)
+    /// - You can query through the *Get Field Details* interface, the query parameters are as follows:
+    /// - object_api_name: job_data
+    /// - custom_api_name: assignment_start_reason
     pub assignment_start_reasons: Option<Vec<String>>,
 }
 impl ToJson for QueryEmployeesJobDataRequestBody {
@@ -17572,7 +17977,7 @@ impl ToJson for QueryEmployeesJobDataRequestBody {
         w.end_object();
     }
 }
-/// `QueryEmployeesJobDataResponseBody`
+/// The data `corehr.v2.employees_job_data.query` (Get Employee JobData List) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17597,7 +18002,7 @@ impl FromJson for QueryEmployeesJobDataResponseBody {
         Ok(out)
     }
 }
-/// `QueryJobGradeRequestBody`
+/// The request body of `corehr.v2.job_grade.query` (Get the job grade).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17621,7 +18026,7 @@ impl ToJson for QueryJobGradeRequestBody {
         w.end_object();
     }
 }
-/// `QueryJobGradeResponseBody`
+/// The data `corehr.v2.job_grade.query` (Get the job grade) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17646,7 +18051,7 @@ impl FromJson for QueryJobGradeResponseBody {
         Ok(out)
     }
 }
-/// `QueryMultiTimelineCompanyRequestBody`
+/// The request body of `corehr.v2.company.query_multi_timeline` (查询指定时间范围公司版本).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17673,7 +18078,7 @@ impl ToJson for QueryMultiTimelineCompanyRequestBody {
         w.end_object();
     }
 }
-/// `QueryMultiTimelineCompanyResponseBody`
+/// The data `corehr.v2.company.query_multi_timeline` (查询指定时间范围公司版本) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17692,7 +18097,7 @@ impl FromJson for QueryMultiTimelineCompanyResponseBody {
         Ok(out)
     }
 }
-/// `QueryMultiTimelineCostCenterRequestBody`
+/// The request body of `corehr.v2.cost_center.query_multi_timeline` (批量查询成本中心版本信息).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17719,7 +18124,7 @@ impl ToJson for QueryMultiTimelineCostCenterRequestBody {
         w.end_object();
     }
 }
-/// `QueryMultiTimelineCostCenterResponseBody`
+/// The data `corehr.v2.cost_center.query_multi_timeline` (批量查询成本中心版本信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17744,7 +18149,7 @@ impl FromJson for QueryMultiTimelineCostCenterResponseBody {
         Ok(out)
     }
 }
-/// `QueryMultiTimelineDepartmentRequestBody`
+/// The request body of `corehr.v2.department.query_multi_timeline` (Batch query department version information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17752,7 +18157,7 @@ impl FromJson for QueryMultiTimelineCostCenterResponseBody {
     serde(default)
 )]
 pub struct QueryMultiTimelineDepartmentRequestBody {
-    /// Department ID List，Request\[搜索部门信息\]
+    /// Department ID List，Request*搜索部门信息*
     pub department_ids: Vec<String>,
     /// Effective date begins (inclusive)
     pub effective_date_start: Option<String>,
@@ -17771,7 +18176,7 @@ impl ToJson for QueryMultiTimelineDepartmentRequestBody {
         w.end_object();
     }
 }
-/// `QueryMultiTimelineDepartmentResponseBody`
+/// The data `corehr.v2.department.query_multi_timeline` (Batch query department version information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17796,7 +18201,7 @@ impl FromJson for QueryMultiTimelineDepartmentResponseBody {
         Ok(out)
     }
 }
-/// `QueryMultiTimelineJobFamilyRequestBody`
+/// The request body of `corehr.v2.job_family.query_multi_timeline` (查询指定时间范围序列版本).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17823,7 +18228,7 @@ impl ToJson for QueryMultiTimelineJobFamilyRequestBody {
         w.end_object();
     }
 }
-/// `QueryMultiTimelineJobFamilyResponseBody`
+/// The data `corehr.v2.job_family.query_multi_timeline` (查询指定时间范围序列版本) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17842,7 +18247,7 @@ impl FromJson for QueryMultiTimelineJobFamilyResponseBody {
         Ok(out)
     }
 }
-/// `QueryMultiTimelineJobRequestBody`
+/// The request body of `corehr.v2.job.query_multi_timeline` (查询指定时间范围职务版本).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17869,7 +18274,7 @@ impl ToJson for QueryMultiTimelineJobRequestBody {
         w.end_object();
     }
 }
-/// `QueryMultiTimelineJobResponseBody`
+/// The data `corehr.v2.job.query_multi_timeline` (查询指定时间范围职务版本) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17888,7 +18293,7 @@ impl FromJson for QueryMultiTimelineJobResponseBody {
         Ok(out)
     }
 }
-/// `QueryMultiTimelineLocationRequestBody`
+/// The request body of `corehr.v2.location.query_multi_timeline` (查询指定时间范围地点版本).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17915,7 +18320,7 @@ impl ToJson for QueryMultiTimelineLocationRequestBody {
         w.end_object();
     }
 }
-/// `QueryMultiTimelineLocationResponseBody`
+/// The data `corehr.v2.location.query_multi_timeline` (查询指定时间范围地点版本) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17934,7 +18339,7 @@ impl FromJson for QueryMultiTimelineLocationResponseBody {
         Ok(out)
     }
 }
-/// `QueryOperationLogsDepartmentRequestBody`
+/// The request body of `corehr.v2.department.query_operation_logs` (query department operation logs).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17942,7 +18347,9 @@ impl FromJson for QueryMultiTimelineLocationResponseBody {
     serde(default)
 )]
 pub struct QueryOperationLogsDepartmentRequestBody {
-    /// Department ID list, ID acquisition method:- Call \[Create Department\] or \[Search Department\]for the department interface can return the department ID.- You can also get the department ID by \[\[Event\]Create Department\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/created>) or \[\[Event\]Update departments\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/updated>)
+    /// Department ID list, ID acquisition method:
+    /// - Call *Create Department* or *Search Department*for the department interface can return the department ID.
+    /// - You can also get the department ID by \[*Event*Create Department\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/created>) or \[*Event*Update departments\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/updated>)
     pub department_ids: Vec<String>,
     /// The start date of the query, in the format "YYYY-MM-DD", without time and seconds, including the time start_date passed in, the system will query with the start time of 00:00:00 start_date
     pub start_date: String,
@@ -17967,7 +18374,7 @@ impl ToJson for QueryOperationLogsDepartmentRequestBody {
         None
     }
 }
-/// `QueryOperationLogsDepartmentResponseBody`
+/// The data `corehr.v2.department.query_operation_logs` (query department operation logs) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17992,7 +18399,7 @@ impl FromJson for QueryOperationLogsDepartmentResponseBody {
         Ok(out)
     }
 }
-/// `QueryPositionRequestBody`
+/// The request body of `corehr.v2.position.query` (查询岗位信息).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18025,7 +18432,7 @@ impl ToJson for QueryPositionRequestBody {
         w.end_object();
     }
 }
-/// `QueryPositionResponseBody`
+/// The data `corehr.v2.position.query` (查询岗位信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18050,7 +18457,7 @@ impl FromJson for QueryPositionResponseBody {
         Ok(out)
     }
 }
-/// `QueryPreHireRequestBody`
+/// The request body of `corehr.v2.pre_hire.query` (query prehire).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18060,7 +18467,16 @@ impl FromJson for QueryPositionResponseBody {
 pub struct QueryPreHireRequestBody {
     /// List of pending employee IDs
     pub pre_hire_ids: Option<Vec<String>>,
-    /// Returns a list of fields for the data, filled in by:- Only return pre_hire_id when empty- When not empty, return the data according to the incoming field. The data structure can refer to the data structure of the response. The format example is as follows:- person_info (personal information) fields: person_info, person_info- employment_info field: employment_info department- onboarding_info (onboarding information) field: onboarding_info onboarding_date- probation_info (probation period information) field: probation_info probation_period- contract_info (Contract Information) field: contract_info contract_type- If you want to return all subordinates, just pass the parent structure name, such as person_info- The more data returned, the slower the query interface performance, please fill in the return field as needed
+    /// Returns a list of fields for the data, filled in by:
+    /// - Only return pre_hire_id when empty
+    /// - When not empty, return the data according to the incoming field. The data structure can refer to the data structure of the response. The format example is as follows:
+    /// - person_info (personal information) fields: person_info, person_info
+    /// - employment_info field: employment_info department
+    /// - onboarding_info (onboarding information) field: onboarding_info onboarding_date
+    /// - probation_info (probation period information) field: probation_info probation_period
+    /// - contract_info (Contract Information) field: contract_info contract_type
+    /// - If you want to return all subordinates, just pass the parent structure name, such as person_info
+    /// - The more data returned, the slower the query interface performance, please fill in the return field as needed
     pub fields: Option<Vec<String>>,
 }
 impl ToJson for QueryPreHireRequestBody {
@@ -18071,7 +18487,7 @@ impl ToJson for QueryPreHireRequestBody {
         w.end_object();
     }
 }
-/// `QueryPreHireResponseBody`
+/// The data `corehr.v2.pre_hire.query` (query prehire) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18096,7 +18512,7 @@ impl FromJson for QueryPreHireResponseBody {
         Ok(out)
     }
 }
-/// `QueryProcessFlowDataTemplateReq`
+/// The request body of `corehr.v2.process_query_flow_data_template.create` (查询流程数据参数模板).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18123,7 +18539,7 @@ impl ToJson for QueryProcessFlowDataTemplateReq {
         None
     }
 }
-/// `QueryRecentChangeCompanyResponseBody`
+/// The data `corehr.v2.company.query_recent_change` (changed companies) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18151,7 +18567,7 @@ impl FromJson for QueryRecentChangeCompanyResponseBody {
         Ok(out)
     }
 }
-/// `QueryRecentChangeCostCenterResponseBody`
+/// The data `corehr.v2.cost_center.query_recent_change` (query recent change cost center) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18179,7 +18595,7 @@ impl FromJson for QueryRecentChangeCostCenterResponseBody {
         Ok(out)
     }
 }
-/// `QueryRecentChangeCustomOrgResponseBody`
+/// The data `corehr.v2.custom_org.query_recent_change` (查询当前生效信息发生变更的自定义组织) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18207,7 +18623,7 @@ impl FromJson for QueryRecentChangeCustomOrgResponseBody {
         Ok(out)
     }
 }
-/// `QueryRecentChangeDepartmentResponseBody`
+/// The data `corehr.v2.department.query_recent_change` (changed departments) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18235,7 +18651,7 @@ impl FromJson for QueryRecentChangeDepartmentResponseBody {
         Ok(out)
     }
 }
-/// `QueryRecentChangeJobFamilyResponseBody`
+/// The data `corehr.v2.job_family.query_recent_change` (查询当前生效信息发生变更的序列) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18263,7 +18679,7 @@ impl FromJson for QueryRecentChangeJobFamilyResponseBody {
         Ok(out)
     }
 }
-/// `QueryRecentChangeJobGradeResponseBody`
+/// The data `corehr.v2.job_grade.query_recent_change` (查询当前生效信息发生变更的职等) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18291,7 +18707,7 @@ impl FromJson for QueryRecentChangeJobGradeResponseBody {
         Ok(out)
     }
 }
-/// `QueryRecentChangeJobLevelResponseBody`
+/// The data `corehr.v2.job_level.query_recent_change` (查询当前生效信息发生变更的职级) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18319,7 +18735,7 @@ impl FromJson for QueryRecentChangeJobLevelResponseBody {
         Ok(out)
     }
 }
-/// `QueryRecentChangeJobResponseBody`
+/// The data `corehr.v2.job.query_recent_change` (query recent change job) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18347,7 +18763,7 @@ impl FromJson for QueryRecentChangeJobResponseBody {
         Ok(out)
     }
 }
-/// `QueryRecentChangeLocationResponseBody`
+/// The data `corehr.v2.location.query_recent_change` (query recent change location) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18375,7 +18791,7 @@ impl FromJson for QueryRecentChangeLocationResponseBody {
         Ok(out)
     }
 }
-/// `QueryRecentChangePositionResponseBody`
+/// The data `corehr.v2.position.query_recent_change` (查询指定时范围内当前版本信息发生变更的岗位) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18403,7 +18819,7 @@ impl FromJson for QueryRecentChangePositionResponseBody {
         Ok(out)
     }
 }
-/// `QuerySignatureFileRequestBody`
+/// The request body of `corehr.v2.signature_file.query` (查询电子签文件详情).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18424,7 +18840,7 @@ impl ToJson for QuerySignatureFileRequestBody {
         w.end_object();
     }
 }
-/// `QueryTimelineDepartmentRequestBody`
+/// The request body of `corehr.v2.department.query_timeline` (Get department information on a specified date).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18432,9 +18848,11 @@ impl ToJson for QuerySignatureFileRequestBody {
     serde(default)
 )]
 pub struct QueryTimelineDepartmentRequestBody {
-    /// Department ID List，Request\[搜索部门信息\]
+    /// Department ID List，Request*搜索部门信息*
     pub department_ids: Vec<String>,
-    /// Effective date- Return format: YYYY-MM-DD 00:00:00 (minimum unit to day)- Date range: 1900-01-01～9999-12-31
+    /// Effective date
+    /// - Return format: YYYY-MM-DD 00:00:00 (minimum unit to day)
+    /// - Date range: 1900-01-01～9999-12-31
     pub effective_date: String,
     /// Returns a list of fields of data, optionally \["department_name", "sub_type", "code", "active", "parent_department_id", "manager", "description", "effective_date"\]
     pub fields: Option<Vec<String>>,
@@ -18454,7 +18872,7 @@ impl ToJson for QueryTimelineDepartmentRequestBody {
         None
     }
 }
-/// `QueryTimelineDepartmentResponseBody`
+/// The data `corehr.v2.department.query_timeline` (Get department information on a specified date) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18473,7 +18891,7 @@ impl FromJson for QueryTimelineDepartmentResponseBody {
         Ok(out)
     }
 }
-/// `QuerybyidEmployeeCustomOrgResponseBody`
+/// The data `corehr.v2.employee_custom_org.querybyid` (查询单个人员自定义组织变更记录) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18495,7 +18913,7 @@ impl FromJson for QuerybyidEmployeeCustomOrgResponseBody {
         Ok(out)
     }
 }
-/// `ReorganizationInfo`
+/// The `reorganization_info` of \[`DepartmentChange`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18634,7 +19052,7 @@ impl FromJson for ReorganizationInfo {
         Ok(out)
     }
 }
-/// `ReportDetailReq`
+/// The request body of `corehr.v2.report_detail_row.batch_delete` (batch delete report detail row).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18673,7 +19091,7 @@ impl ToJson for ReportDetailReq {
         None
     }
 }
-/// `ResidentTax`
+/// The `resident_taxes` of \[`PersonInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18683,9 +19101,9 @@ impl ToJson for ReportDetailReq {
 pub struct ResidentTax {
     /// annual
     pub year_resident_tax: String,
-    /// - | Resident identity, enumeration value api_name can be queried through the \[Get Field Details\] interface, the query parameters are as follows: - object_api_name = "resident_tax" - custom_api_name = "resident_status"
+    /// - | Resident identity, enumeration value api_name can be queried through the *Get Field Details* interface, the query parameters are as follows: - object_api_name = "resident_tax" - custom_api_name = "resident_status"
     pub resident_status: Option<Enum>,
-    /// Country/region, you can check through the \[Query Country/Region Information\] interface
+    /// Country/region, you can check through the *Query Country/Region Information* interface
     pub tax_country_region_id: Option<String>,
     /// custom field
     pub custom_fields: Option<Vec<ObjectFieldData>>,
@@ -18723,7 +19141,7 @@ impl ToJson for ResidentTax {
         None
     }
 }
-/// `ResidentTaxForUpdate`
+/// The `resident_tax_list` of \[`BasicInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18768,7 +19186,7 @@ impl ToJson for ResidentTaxForUpdate {
         None
     }
 }
-/// `RestoreFlowInstancePreHireRequestBody`
+/// The request body of `corehr.v2.pre_hire.restore_flow_instance` (restore flow instance).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18776,7 +19194,7 @@ impl ToJson for ResidentTaxForUpdate {
     serde(default)
 )]
 pub struct RestoreFlowInstancePreHireRequestBody {
-    /// The pending prehire ID can be obtained from the \[pending prehire list\] interface
+    /// The pending prehire ID can be obtained from the *pending prehire list* interface
     pub pre_hire_id: String,
     /// Whether to force occupation; true is mandatory occupation; false is non-mandatory occupation
     pub confirm_workforce: Option<bool>,
@@ -18795,7 +19213,7 @@ impl ToJson for RestoreFlowInstancePreHireRequestBody {
         None
     }
 }
-/// `RevokeJobChangeRequestBody`
+/// The request body of `corehr.v2.job_change.revoke` (Revoke job change).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18819,7 +19237,7 @@ impl ToJson for RevokeJobChangeRequestBody {
         None
     }
 }
-/// `RevokeJobChangeResponseBody`
+/// The data `corehr.v2.job_change.revoke` (Revoke job change) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18841,7 +19259,7 @@ impl FromJson for RevokeJobChangeResponseBody {
         Ok(out)
     }
 }
-/// `RevokeOffboardingRequestBody`
+/// The request body of `corehr.v2.offboarding.revoke` (Revoke offboarding).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18849,9 +19267,12 @@ impl FromJson for RevokeJobChangeResponseBody {
     serde(default)
 )]
 pub struct RevokeOffboardingRequestBody {
-    /// The offboarding record ID is not allowed to be empty. It can be obtained through \[Search for exit information\], and the value is returned by the interface data &gt; items &gt; offboarding_id
+    /// The offboarding record ID is not allowed to be empty. It can be obtained through *Search for exit information*, and the value is returned by the interface data &gt; items &gt; offboarding_id
     pub offboarding_id: String,
-    /// Operator employment ID. The ID type is consistent with the value of the query parameter user_id_type:1. When the value of user_id_type is open_id, please refer to \[How to obtain your own Open ID\] for the ID acquisition method.2. When the value of user_id_type is user_id, please refer to \[How to obtain your own User ID\] for the ID acquisition method.3. When the value of user_id_type is union_id, please refer to \[How to obtain your own Union ID\] for the ID acquisition method.4. When the value of user_id_type is people_corehr_id, first refer to \[How to obtain your own User ID\] to obtain the User ID. Then obtain the employment ID through \[ID conversion\].Note: When empty, the default system operator
+    /// Operator employment ID. The ID type is consistent with the value of the query parameter user_id_type:1. When the value of user_id_type is open_id, please refer to *How to obtain your own Open ID* for the ID acquisition method.
+    /// 2. When the value of user_id_type is user_id, please refer to *How to obtain your own User ID* for the ID acquisition method.
+    /// 3. When the value of user_id_type is union_id, please refer to *How to obtain your own Union ID* for the ID acquisition method.
+    /// 4. When the value of user_id_type is people_corehr_id, first refer to *How to obtain your own User ID* to obtain the User ID. Then obtain the employment ID through *ID conversion*.Note: When empty, the default system operator
     pub operator_id: Option<String>,
 }
 impl ToJson for RevokeOffboardingRequestBody {
@@ -18868,7 +19289,7 @@ impl ToJson for RevokeOffboardingRequestBody {
         None
     }
 }
-/// `SearchBasicInfoBankBranchRequestBody`
+/// The request body of `corehr.v2.basic_info_bank_branch.search` (Search bank branch information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18904,7 +19325,7 @@ impl ToJson for SearchBasicInfoBankBranchRequestBody {
         w.end_object();
     }
 }
-/// `SearchBasicInfoBankBranchResponseBody`
+/// The data `corehr.v2.basic_info_bank_branch.search` (Search bank branch information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18929,7 +19350,7 @@ impl FromJson for SearchBasicInfoBankBranchResponseBody {
         Ok(out)
     }
 }
-/// `SearchBasicInfoBankRequestBody`
+/// The request body of `corehr.v2.basic_info_bank.search` (Search bank information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18959,7 +19380,7 @@ impl ToJson for SearchBasicInfoBankRequestBody {
         w.end_object();
     }
 }
-/// `SearchBasicInfoBankResponseBody`
+/// The data `corehr.v2.basic_info_bank.search` (Search bank information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18984,7 +19405,7 @@ impl FromJson for SearchBasicInfoBankResponseBody {
         Ok(out)
     }
 }
-/// `SearchBasicInfoCityRequestBody`
+/// The request body of `corehr.v2.basic_info_city.search` (Search city information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18992,7 +19413,7 @@ impl FromJson for SearchBasicInfoBankResponseBody {
     serde(default)
 )]
 pub struct SearchBasicInfoCityRequestBody {
-    /// The list of province/administrative region IDs can be obtained through the \[Search province/administrative region information\] interface.If it is empty, it is a mean query
+    /// The list of province/administrative region IDs can be obtained through the *Search province/administrative region information* interface.If it is empty, it is a mean query
     pub country_region_subdivision_id_list: Option<Vec<String>>,
     /// City ID List.If it is empty, it is a mean query
     pub city_id_list: Option<Vec<String>>,
@@ -19011,7 +19432,7 @@ impl ToJson for SearchBasicInfoCityRequestBody {
         w.end_object();
     }
 }
-/// `SearchBasicInfoCityResponseBody`
+/// The data `corehr.v2.basic_info_city.search` (Search city information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19036,7 +19457,7 @@ impl FromJson for SearchBasicInfoCityResponseBody {
         Ok(out)
     }
 }
-/// `SearchBasicInfoCountryRegionRequestBody`
+/// The request body of `corehr.v2.basic_info_country_region.search` (Search country/region information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19057,7 +19478,7 @@ impl ToJson for SearchBasicInfoCountryRegionRequestBody {
         w.end_object();
     }
 }
-/// `SearchBasicInfoCountryRegionResponseBody`
+/// The data `corehr.v2.basic_info_country_region.search` (Search country/region information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19082,7 +19503,7 @@ impl FromJson for SearchBasicInfoCountryRegionResponseBody {
         Ok(out)
     }
 }
-/// `SearchBasicInfoCountryRegionSubdivisionRequestBody`
+/// The request body of `corehr.v2.basic_info_country_region_subdivision.search` (Search principal subdivision (province) information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19090,7 +19511,7 @@ impl FromJson for SearchBasicInfoCountryRegionResponseBody {
     serde(default)
 )]
 pub struct SearchBasicInfoCountryRegionSubdivisionRequestBody {
-    /// List of country/region IDs, which can be obtained through the \[Query country/region information\] (<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/corehr-v2/basic_info> - country_region/search) interface. Return all records if omitted
+    /// List of country/region IDs, which can be obtained through the *Query country/region information* (<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/corehr-v2/basic_info> - country_region/search) interface. Return all records if omitted
     pub country_region_id_list: Option<Vec<String>>,
     /// List of principal subdivision IDs. Return all records if omitted
     pub country_region_subdivision_id_list: Option<Vec<String>>,
@@ -19109,7 +19530,7 @@ impl ToJson for SearchBasicInfoCountryRegionSubdivisionRequestBody {
         w.end_object();
     }
 }
-/// `SearchBasicInfoCountryRegionSubdivisionResponseBody`
+/// The data `corehr.v2.basic_info_country_region_subdivision.search` (Search principal subdivision (province) information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19137,7 +19558,7 @@ impl FromJson for SearchBasicInfoCountryRegionSubdivisionResponseBody {
         Ok(out)
     }
 }
-/// `SearchBasicInfoCurrencyRequestBody`
+/// The request body of `corehr.v2.basic_info_currency.search` (Search currency information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19158,7 +19579,7 @@ impl ToJson for SearchBasicInfoCurrencyRequestBody {
         w.end_object();
     }
 }
-/// `SearchBasicInfoCurrencyResponseBody`
+/// The data `corehr.v2.basic_info_currency.search` (Search currency information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19183,7 +19604,7 @@ impl FromJson for SearchBasicInfoCurrencyResponseBody {
         Ok(out)
     }
 }
-/// `SearchBasicInfoDistrictRequestBody`
+/// The request body of `corehr.v2.basic_info_district.search` (Search area/county information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19191,7 +19612,7 @@ impl FromJson for SearchBasicInfoCurrencyResponseBody {
     serde(default)
 )]
 pub struct SearchBasicInfoDistrictRequestBody {
-    /// The list of city IDs to which it belongs, and the detailed information can be obtained through the \[Search city information\] interface. Match all records if omitted
+    /// The list of city IDs to which it belongs, and the detailed information can be obtained through the *Search city information* interface. Match all records if omitted
     pub city_id_list: Option<Vec<String>>,
     /// District/county ID list. Match all records if omitted
     pub district_id_list: Option<Vec<String>>,
@@ -19207,7 +19628,7 @@ impl ToJson for SearchBasicInfoDistrictRequestBody {
         w.end_object();
     }
 }
-/// `SearchBasicInfoDistrictResponseBody`
+/// The data `corehr.v2.basic_info_district.search` (Search area/county information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19232,7 +19653,7 @@ impl FromJson for SearchBasicInfoDistrictResponseBody {
         Ok(out)
     }
 }
-/// `SearchBasicInfoLanguageRequestBody`
+/// The request body of `corehr.v2.basic_info_language.search` (Query language information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19253,7 +19674,7 @@ impl ToJson for SearchBasicInfoLanguageRequestBody {
         w.end_object();
     }
 }
-/// `SearchBasicInfoLanguageResponseBody`
+/// The data `corehr.v2.basic_info_language.search` (Query language information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19278,7 +19699,7 @@ impl FromJson for SearchBasicInfoLanguageResponseBody {
         Ok(out)
     }
 }
-/// `SearchBasicInfoNationalityRequestBody`
+/// The request body of `corehr.v2.basic_info_nationality.search` (Search nationality information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19286,9 +19707,9 @@ impl FromJson for SearchBasicInfoLanguageResponseBody {
     serde(default)
 )]
 pub struct SearchBasicInfoNationalityRequestBody {
-    /// List of nationality IDs the `person_info.nationality_id_v2` response field from the \[Batch get employee information\] interface could be used as element of which
+    /// List of nationality IDs the `person_info.nationality_id_v2` response field from the *Batch get employee information* interface could be used as element of which
     pub nationality_id_list: Option<Vec<String>>,
-    /// Country/region ID List, which can be queried through the \[Search country/region information\] interface
+    /// Country/region ID List, which can be queried through the *Search country/region information* interface
     pub country_region_id_list: Option<Vec<String>>,
     /// status list
     pub status_list: Option<Vec<i64>>,
@@ -19302,7 +19723,7 @@ impl ToJson for SearchBasicInfoNationalityRequestBody {
         w.end_object();
     }
 }
-/// `SearchBasicInfoNationalityResponseBody`
+/// The data `corehr.v2.basic_info_nationality.search` (Search nationality information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19327,7 +19748,7 @@ impl FromJson for SearchBasicInfoNationalityResponseBody {
         Ok(out)
     }
 }
-/// `SearchBasicInfoTimeZoneRequestBody`
+/// The request body of `corehr.v2.basic_info_time_zone.search` (Query time zone information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19348,7 +19769,7 @@ impl ToJson for SearchBasicInfoTimeZoneRequestBody {
         w.end_object();
     }
 }
-/// `SearchBasicInfoTimeZoneResponseBody`
+/// The data `corehr.v2.basic_info_time_zone.search` (Query time zone information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19373,7 +19794,7 @@ impl FromJson for SearchBasicInfoTimeZoneResponseBody {
         Ok(out)
     }
 }
-/// `SearchContractRequestBody`
+/// The request body of `corehr.v2.contract.search` (Search Contract).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19381,9 +19802,9 @@ impl FromJson for SearchBasicInfoTimeZoneResponseBody {
     serde(default)
 )]
 pub struct SearchContractRequestBody {
-    /// Employment ID List, you can get ID by\[Get Employment Infomation\]
+    /// Employment ID List, you can get ID by*Get Employment Infomation*
     pub employment_id_list: Option<Vec<String>>,
-    /// Contract ID List, which can be obtained through \[Get contract list\]
+    /// Contract ID List, which can be obtained through *Get contract list*
     pub contract_id_list: Option<Vec<String>>,
 }
 impl ToJson for SearchContractRequestBody {
@@ -19394,7 +19815,7 @@ impl ToJson for SearchContractRequestBody {
         w.end_object();
     }
 }
-/// `SearchContractResponseBody`
+/// The data `corehr.v2.contract.search` (Search Contract) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19419,7 +19840,7 @@ impl FromJson for SearchContractResponseBody {
         Ok(out)
     }
 }
-/// `SearchCostCenterRequestBody`
+/// The request body of `corehr.v2.cost_center.search` (search cost center version).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19449,7 +19870,7 @@ impl ToJson for SearchCostCenterRequestBody {
         w.end_object();
     }
 }
-/// `SearchCostCenterResponseBody`
+/// The data `corehr.v2.cost_center.search` (search cost center version) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19474,7 +19895,7 @@ impl FromJson for SearchCostCenterResponseBody {
         Ok(out)
     }
 }
-/// `SearchDepartmentRequestBody`
+/// The request body of `corehr.v2.department.search` (Search department information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19482,23 +19903,55 @@ impl FromJson for SearchCostCenterResponseBody {
     serde(default)
 )]
 pub struct SearchDepartmentRequestBody {
-    /// Whether the department is enabled, true is enabled, false is disabled- If empty, all enabled status data is returned
+    /// Whether the department is enabled, true is enabled, false is disabled
+    /// - If empty, all enabled status data is returned
     pub active: Option<bool>,
-    /// When querying through the superior department ID, fill in true to return all sub-departments, and fill in false to return only direct sub-department.- default to false
+    /// When querying through the superior department ID, fill in true to return all sub-departments, and fill in false to return only direct sub-department.
+    /// - default to false
     pub get_all_children: Option<bool>,
-    /// Department Head ID List- Detailed information can be obtained through the \[Search Employee Information\] or \[Batch Query Employee\] interface- Pass a non-null value to return the department of the person in charge of the specified department, and pass a null value without this filter condition
+    /// Department Head ID List
+    /// - Detailed information can be obtained through the *Search Employee Information* or *Batch Query Employee* interface
+    /// - Pass a non-null value to return the department of the person in charge of the specified department, and pass a null value without this filter condition
     pub manager_list: Option<Vec<String>>,
-    /// Department ID list for conditional filtering- Pass a non-null value to return the specified department ID, pass a null value without this filter condition
+    /// Department ID list for conditional filtering
+    /// - Pass a non-null value to return the specified department ID, pass a null value without this filter condition
     pub department_id_list: Option<Vec<String>>,
-    /// List of department names, with exact matches, for filtering criteria- If a non-null value is passed, the department with the specified department name will be returned, and if a null value is passed, the filter condition will not be applied
+    /// List of department names, with exact matches, for filtering criteria
+    /// - If a non-null value is passed, the department with the specified department name will be returned, and if a null value is passed, the filter condition will not be applied
     pub name_list: Option<Vec<String>>,
-    /// Higher department ID- Details can be obtained through \[Bulk Query Department V2\] or \[Search Department Information\]- Pass a non-null value to return the sub-department of the specified superior department ID, and pass a null value without this filter condition
+    /// Higher department ID
+    /// - Details can be obtained through *Bulk Query Department V2* or *Search Department Information*
+    /// - Pass a non-null value to return the sub-department of the specified superior department ID, and pass a null value without this filter condition
     pub parent_department_id: Option<String>,
     /// List of department codes
     pub code_list: Option<Vec<String>>,
     /// `get_all_version`
     pub get_all_version: Option<bool>,
-    /// Returns a list of fields for the data. If passed empty, only the department id is returned. Optional value:- version_id: Current Version ID- sub_type: Department Subtype- manager: person in charge- is_root: whether the root department- is_confidential: Confidentiality- effective_date: Effective date of current version- expiration_date: expiration date of current version- department_name: Department name- parent_department_id: Higher Department ID- tree_order: Tree sort- list_order: List sort- code: department code- active: whether to enable- description: Department description- custom_fields: custom fields- staffing_model: Post Position Mode- cost_center_id: department default cost center- created_time：Department Verison Create Time- updated_time：Department Version Updated Time- created_by：Department Version Created By- updated_by：Department Version Updated By- record_created_time：Department Create Time - record_updated_time：Department Updated Time- record_created_by：Department Created By- record_updated_by：Department Updated By
+    /// Returns a list of fields for the data. If passed empty, only the department id is returned. Optional value:
+    /// - version_id: Current Version ID
+    /// - sub_type: Department Subtype
+    /// - manager: person in charge
+    /// - is_root: whether the root department
+    /// - is_confidential: Confidentiality
+    /// - effective_date: Effective date of current version
+    /// - expiration_date: expiration date of current version
+    /// - department_name: Department name
+    /// - parent_department_id: Higher Department ID
+    /// - tree_order: Tree sort
+    /// - list_order: List sort
+    /// - code: department code
+    /// - active: whether to enable
+    /// - description: Department description
+    /// - custom_fields: custom fields
+    /// - staffing_model: Post Position Mode
+    /// - cost_center_id: department default cost center
+    /// - created_time：Department Verison Create Time
+    /// - updated_time：Department Version Updated Time
+    /// - created_by：Department Version Created By
+    /// - updated_by：Department Version Updated By
+    /// - record_created_time：Department Create Time - record_updated_time：Department Updated Time
+    /// - record_created_by：Department Created By
+    /// - record_updated_by：Department Updated By
     pub fields: Option<Vec<String>>,
     /// `keyword`
     pub keyword: Option<String>,
@@ -19519,7 +19972,7 @@ impl ToJson for SearchDepartmentRequestBody {
         w.end_object();
     }
 }
-/// `SearchDepartmentResponseBody`
+/// The data `corehr.v2.department.search` (Search department information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19550,7 +20003,7 @@ impl FromJson for SearchDepartmentResponseBody {
         Ok(out)
     }
 }
-/// `SearchEmployeeRequestBody`
+/// The request body of `corehr.v2.employee.search` (search employee information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19570,11 +20023,13 @@ pub struct SearchEmployeeRequestBody {
     pub phone_number: Option<String>,
     /// Search keywords, support fuzzy matching of email, job number and name
     pub key_word: Option<String>,
-    /// Employment status Options:hired(on-the-job),terminated(resign)
+    /// Employment status Options:
+    /// - `hired`: on-the-job
+    /// - `terminated`: resign
     pub employment_status: Option<EmploymentStatus>,
     /// Person Type ID
     pub employee_type_id: Option<String>,
-    /// Department ID, according to the direct department inquiry of the employee's main position, can be obtained through the \[Query Department\] API, department ID
+    /// Department ID, according to the direct department inquiry of the employee's main position, can be obtained through the *Query Department* API, department ID
     pub department_id_list: Option<Vec<String>>,
     /// The employment ID of the direct superior, according to the direct superior of the employee's main position
     pub direct_manager_id_list: Option<Vec<String>>,
@@ -19604,41 +20059,73 @@ pub struct SearchEmployeeRequestBody {
     pub user_name: Option<String>,
     /// List of department IDs to find employees belonging to the department and sub-department
     pub department_id_list_include_sub: Option<Vec<String>>,
-    /// Other nationality ID lists, accurately match the query- Field permission requirements - &lt;md-perm name ="corehr:person.additional_nationalities:read" desc="read employee other nationality" support_app_types = "custom, isv"&gt; read employee other nationality &lt;/md-perm &gt;
+    /// Other nationality ID lists, accurately match the query
+    /// - Field permission requirements - &lt;md-perm name ="corehr:person.additional_nationalities:read" desc="read employee other nationality" support_app_types = "custom, isv"&gt; read employee other nationality &lt;/md-perm &gt;
     pub additional_national_id_number_list: Option<Vec<String>>,
-    /// List of citizenship types, exact match query- Field permission requirements - &lt;md-perm name = "corehr:person.citizenship_status:read" desc = "read employee citizenship" support_app_types = "custom, isv" &gt; read employee citizenship &lt;/md-perm &gt;
+    /// List of citizenship types, exact match query
+    /// - Field permission requirements - &lt;md-perm name = "corehr:person.citizenship_status:read" desc = "read employee citizenship" support_app_types = "custom, isv" &gt; read employee citizenship &lt;/md-perm &gt;
     pub citizenship_status_list: Option<Vec<String>>,
-    /// Cost center ID list- Available through \[Search cost center information\]
+    /// Cost center ID list
+    /// - Available through *Search cost center information*
     pub cost_center_id_list: Option<Vec<String>>,
-    /// Company ID List- \[Bulk Query Company\] Get- Field permission requirements: - &lt;md-perm name = "corehr:job_data.service_company:read" desc = "Read employee company" support_app_types = "custom, isv" &gt; Read employee company &lt;/md-perm &gt;
+    /// Company ID List
+    /// - *Bulk Query Company* Get
+    /// - Field permission requirements: - &lt;md-perm name = "corehr:job_data.service_company:read" desc = "Read employee company" support_app_types = "custom, isv" &gt; Read employee company &lt;/md-perm &gt;
     pub service_company_list: Option<Vec<String>>,
-    /// List of company IDs (including subordinates)- \[Bulk Query Company\] Get- Field permission requirements: - &lt;md-perm name = "corehr:job_data.service_company:read" desc = "read employee company" support_app_types = "custom, isv" &gt; read employee company &lt;/md-perm &gt;
+    /// List of company IDs (including subordinates)
+    /// - *Bulk Query Company* Get
+    /// - Field permission requirements: - &lt;md-perm name = "corehr:job_data.service_company:read" desc = "read employee company" support_app_types = "custom, isv" &gt; read employee company &lt;/md-perm &gt;
     pub service_company_list_include_sub: Option<Vec<String>>,
-    /// list of serial IDs- \[Batch Query Sequence\] get
+    /// list of serial IDs
+    /// - *Batch Query Sequence* get
     pub job_family_id_list: Option<Vec<String>>,
-    /// List of serial IDs (including subordinates)- \[Batch Query Sequence\] get
+    /// List of serial IDs (including subordinates)
+    /// - *Batch Query Sequence* get
     pub job_family_id_list_include_sub: Option<Vec<String>>,
-    /// List of rank IDs- Available through \[Batch Query Rank\]- Field permission requirements: - &lt;md-perm name = "corehr:employment.job_level:read" desc = "read employee rank" support_app_types = "custom, isv" &gt; read employee rank &lt;/md-perm &gt;
+    /// List of rank IDs
+    /// - Available through *Batch Query Rank*
+    /// - Field permission requirements: - &lt;md-perm name = "corehr:employment.job_level:read" desc = "read employee rank" support_app_types = "custom, isv" &gt; read employee rank &lt;/md-perm &gt;
     pub job_level_id_list: Option<Vec<String>>,
-    /// List of grade IDs- Available through \[query grade\]- Field permission requirements: - &lt;md-perm name = "corehr:employment.job_grade:read" desc = "read employee grade" support_app_types = "custom, isv" &gt; read employee grade &lt;/md-perm &gt;
+    /// List of grade IDs
+    /// - Available through *query grade*
+    /// - Field permission requirements: - &lt;md-perm name = "corehr:employment.job_grade:read" desc = "read employee grade" support_app_types = "custom, isv" &gt; read employee grade &lt;/md-perm &gt;
     pub job_grade_id_list: Option<Vec<String>>,
-    /// Job ID List- Can be obtained through \[Batch Query Job\]- Field permission requirements: - &lt;md-perm name = "corehr:employment.job:read" desc = "read employee title" support_app_types = "custom, isv" &gt; read employee title &lt;/md-perm &gt;
+    /// Job ID List
+    /// - Can be obtained through *Batch Query Job*
+    /// - Field permission requirements: - &lt;md-perm name = "corehr:employment.job:read" desc = "read employee title" support_app_types = "custom, isv" &gt; read employee title &lt;/md-perm &gt;
     pub job_id_list: Option<Vec<String>>,
-    /// Job ID List- Function grey release, if you need it, please contact \[technical support\]- Field permission requirements: - &lt;md-perm name = "corehr:employment.position:read" desc = "read employee positions" support_app_types = "custom, isv" &gt; read employee positions &lt;/md-perm &gt;
+    /// Job ID List
+    /// - Function grey release, if you need it, please contact *technical support*
+    /// - Field permission requirements: - &lt;md-perm name = "corehr:employment.position:read" desc = "read employee positions" support_app_types = "custom, isv" &gt; read employee positions &lt;/md-perm &gt;
     pub position_id_list: Option<Vec<String>>,
-    /// Job ID list (including subordinates)- Function grey release, if you need it, please contact \[technical support\]- Field permission requirements: - &lt;md-perm name = "corehr:employment.position:read" desc = "read employee positions" support_app_types = "custom, isv" &gt; read employee positions &lt;/md-perm &gt;
+    /// Job ID list (including subordinates)
+    /// - Function grey release, if you need it, please contact *technical support*
+    /// - Field permission requirements: - &lt;md-perm name = "corehr:employment.position:read" desc = "read employee positions" support_app_types = "custom, isv" &gt; read employee positions &lt;/md-perm &gt;
     pub position_id_list_include_sub: Option<Vec<String>>,
-    /// List of working hours system IDs- Can be obtained through \[Batch query working hours system\]
+    /// List of working hours system IDs
+    /// - Can be obtained through *Batch query working hours system*
     pub working_hours_type_id_list: Option<Vec<String>>,
-    /// Nationality ID List- Can be obtained through \[Query nationality information\]- Field permission requirements: - &lt;md-perm name = "corehr:person.nationality:read" desc = "read employee nationality" support_app_types = "custom, isv" &gt; read employee nationality &lt;/md-perm &gt;
+    /// Nationality ID List
+    /// - Can be obtained through *Query nationality information*
+    /// - Field permission requirements: - &lt;md-perm name = "corehr:person.nationality:read" desc = "read employee nationality" support_app_types = "custom, isv" &gt; read employee nationality &lt;/md-perm &gt;
     pub nationality_id_list: Option<Vec<String>>,
-    /// Salary group ID list of employees- You can get it through \[Get basic information of salary group\]- Field permission requirements: - &lt;md-perm name = "corehr:employment.pay_group:read" desc = "read employee payroll group" support_app_types = "custom, isv" &gt; read employee payroll group &lt;/md-perm &gt;
+    /// Salary group ID list of employees
+    /// - You can get it through *Get basic information of salary group*
+    /// - Field permission requirements: - &lt;md-perm name = "corehr:employment.pay_group:read" desc = "read employee payroll group" support_app_types = "custom, isv" &gt; read employee payroll group &lt;/md-perm &gt;
     pub pay_group_id_list: Option<Vec<String>>,
-    /// Employee international relocation payroll group ID list- You can get it through \[Get basic information of salary group\]- Field permission requirements: - &lt;md-perm name = "corehr:employment.assignment_pay_group:read" desc = "read employee international relocation salary group" support_app_types = "custom, isv" &gt; read employee international relocation salary group &lt;/md-perm &gt;
+    /// Employee international relocation payroll group ID list
+    /// - You can get it through *Get basic information of salary group*
+    /// - Field permission requirements: - &lt;md-perm name = "corehr:employment.assignment_pay_group:read" desc = "read employee international relocation salary group" support_app_types = "custom, isv" &gt; read employee international relocation salary group &lt;/md-perm &gt;
     pub assignment_pay_group_id_list: Option<Vec<String>>,
-    /// List of current contract types for employees- You can check through \[Get field details\]- object_api_name: contract- custom_api_name: contract_type- Field permission requirements: - &lt;md-perm name = "corehr:employment.contract_type:read" desc = "Read employee's current contract type" support_app_types = "custom, isv" &gt; Read employee's current contract type &lt;/md-perm &gt;
+    /// List of current contract types for employees
+    /// - You can check through *Get field details*
+    /// - object_api_name: contract
+    /// - custom_api_name: contract_type
+    /// - Field permission requirements: - &lt;md-perm name = "corehr:employment.contract_type:read" desc = "Read employee's current contract type" support_app_types = "custom, isv" &gt; Read employee's current contract type &lt;/md-perm &gt;
     pub contract_type_list: Option<Vec<String>>,
-    /// List of employee's current salary plan ID- You can get it through \[Batch inquiry salary plan\]- Field permission requirements: - &lt;md-perm name = "corehr:employment.archive_cpst_plan:read" desc = "Read employee's current salary plan" support_app_types = "custom, isv" &gt; Read employee's current salary plan &lt;/md-perm &gt;
+    /// List of employee's current salary plan ID
+    /// - You can get it through *Batch inquiry salary plan*
+    /// - Field permission requirements: - &lt;md-perm name = "corehr:employment.archive_cpst_plan:read" desc = "Read employee's current salary plan" support_app_types = "custom, isv" &gt; Read employee's current salary plan &lt;/md-perm &gt;
     pub archive_cpst_plan_id_list: Option<Vec<String>>,
     /// `is_direct_leader`
     pub is_direct_leader: Option<bool>,
@@ -19721,7 +20208,7 @@ impl ToJson for SearchEmployeeRequestBody {
         w.end_object();
     }
 }
-/// `SearchEmployeeResponseBody`
+/// The data `corehr.v2.employee.search` (search employee information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19746,7 +20233,7 @@ impl FromJson for SearchEmployeeResponseBody {
         Ok(out)
     }
 }
-/// `SearchEnumRequestBody`
+/// The request body of `corehr.v2.enum.search` (Query enums).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19764,7 +20251,7 @@ impl ToJson for SearchEnumRequestBody {
         w.end_object();
     }
 }
-/// `SearchEnumResponseBody`
+/// The data `corehr.v2.enum.search` (Query enums) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19783,7 +20270,7 @@ impl FromJson for SearchEnumResponseBody {
         Ok(out)
     }
 }
-/// `SearchJobChangeRequestBody`
+/// The request body of `corehr.v2.job_change.search` (Search job_change information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19849,7 +20336,7 @@ impl ToJson for SearchJobChangeRequestBody {
         w.end_object();
     }
 }
-/// `SearchJobChangeResponseBody`
+/// The data `corehr.v2.job_change.search` (Search job_change information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19880,7 +20367,7 @@ impl FromJson for SearchJobChangeResponseBody {
         Ok(out)
     }
 }
-/// `SearchPreHireRequestBody`
+/// The request body of `corehr.v2.pre_hire.search` (Search Pre Hire).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19892,7 +20379,7 @@ pub struct SearchPreHireRequestBody {
     pub worker_ids: Option<Vec<String>>,
     /// ID list of pre_hire employees
     pub pre_hire_ids: Option<Vec<String>>,
-    /// The list of personal information IDs can be obtained through \[\[Event\] Update personal information\] (<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/person/events/updated>)
+    /// The list of personal information IDs can be obtained through \[*Event* Update personal information\] (<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/person/events/updated>)
     pub person_ids: Option<Vec<String>>,
     /// Onboard date - the start of the search range, needs to be used with the end of the search range
     pub onboarding_date_start: Option<String>,
@@ -19904,7 +20391,12 @@ pub struct SearchPreHireRequestBody {
     pub updated_date_end: Option<String>,
     /// Location ID List
     pub onboarding_location_ids: Option<Vec<String>>,
-    /// Onboarding status Options:preboarding(To be hired),deleted(Deleted),day_one(DayOne Ready),withdrawn(Revoked),completed(Completed)
+    /// Onboarding status Options:
+    /// - `preboarding`: To be hired
+    /// - `deleted`: Deleted
+    /// - `day_one`: DayOne Ready
+    /// - `withdrawn`: Revoked
+    /// - `completed`: Completed
     pub onboarding_status: Option<OnboardingStatus>,
     /// Department ID List
     pub department_ids: Option<Vec<String>>,
@@ -19920,9 +20412,21 @@ pub struct SearchPreHireRequestBody {
     pub key_word: Option<String>,
     /// -
     pub condition_worker: Option<bool>,
-    /// Whether rehire or not Options:to_be_confirmed(ToBeConfirmed To be confirmed, the system will determine whether the employee has a historical employment record. If it exists and requires secondary confirmation, the call will fail and the historical employment record will be returned.),no(No, the system directly marks it as a non-resignation rehired person, and no longer makes repeated judgments),yes(Yes, Requires Historical Employment Information ID Required)
+    /// Whether rehire or not Options:
+    /// - `to_be_confirmed`: ToBeConfirmed To be confirmed, the system will determine whether the employee has a historical employment record. If it exists and requires secondary confirmation, the call will fail and the historical employment record will be returned.
+    /// - `no`: No, the system directly marks it as a non-resignation rehired person, and no longer makes repeated judgments
+    /// - `yes`: Yes, Requires Historical Employment Information ID Required
     pub rehire: Option<Rehire>,
-    /// Returns a list of fields for the data, filled in by:- only returns pre_hire_id when empty- When not empty, return data according to the incoming fields in the following format:- person_info fields: person_info, person_info- employment_info field: employment_info- onboarding_info field: onboarding_info onboarding_date- probation_info field: probation_info probation_period- contract_info field: contract_info contract_type- If you want to return all subordinates, just pass the parent structure name, such as person_info- The more data returned, the slower the performance of the query interface, please fill in the return field as needed
+    /// Returns a list of fields for the data, filled in by:
+    /// - only returns pre_hire_id when empty
+    /// - When not empty, return data according to the incoming fields in the following format:
+    /// - person_info fields: person_info, person_info
+    /// - employment_info field: employment_info
+    /// - onboarding_info field: onboarding_info onboarding_date
+    /// - probation_info field: probation_info probation_period
+    /// - contract_info field: contract_info contract_type
+    /// - If you want to return all subordinates, just pass the parent structure name, such as person_info
+    /// - The more data returned, the slower the performance of the query interface, please fill in the return field as needed
     pub fields: Option<Vec<String>>,
 }
 impl ToJson for SearchPreHireRequestBody {
@@ -19949,7 +20453,7 @@ impl ToJson for SearchPreHireRequestBody {
         w.end_object();
     }
 }
-/// `SearchProbationRequestBody`
+/// The request body of `corehr.v2.probation.search` (搜索试用期信息).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19977,11 +20481,21 @@ pub struct SearchProbationRequestBody {
     pub initiating_time_start: Option<String>,
     /// 转正发起日期 - 搜索范围结束，格式："YYYY-MM-DD"
     pub initiating_time_end: Option<String>,
-    /// 试用期状态 Options:pending(审批中),rejected(已拒绝),waiting(待发起转正),approved(审批通过),converted(已转正),offboarded(已离职)
+    /// 试用期状态 Options:
+    /// - `pending`: 审批中
+    /// - `rejected`: 已拒绝
+    /// - `waiting`: 待发起转正
+    /// - `approved`: 审批通过
+    /// - `converted`: 已转正
+    /// - `offboarded`: 已离职
     pub probation_status: Option<ProbationStatus>,
-    /// 试用期最终考核结果 Options:approved(通过),rejected(不通过)
+    /// 试用期最终考核结果 Options:
+    /// - `approved`: 通过
+    /// - `rejected`: 不通过
     pub final_assessment_result: Option<FinalAssessmentResult>,
-    /// 试用期最终考核等级，枚举值 api_name 可通过\[【获取字段详情】\]接口查询，查询参数如下：- object_api_name：probation_management- custom_api_name：final_assessment_grade&lt;b&gt;字段权限要求：&lt;/b&gt; 按照试用期考核等级搜索 (corehr:probation.grade.search:read)
+    /// 试用期最终考核等级，枚举值 api_name 可通过\[【获取字段详情】\]接口查询，查询参数如下：
+    /// - object_api_name：probation_management
+    /// - custom_api_name：final_assessment_grade&lt;b&gt;字段权限要求：&lt;/b&gt; 按照试用期考核等级搜索 (corehr:probation.grade.search:read)
     pub final_assessment_grade: Option<String>,
 }
 impl ToJson for SearchProbationRequestBody {
@@ -20015,7 +20529,7 @@ impl ToJson for SearchProbationRequestBody {
         w.end_object();
     }
 }
-/// `SearchProbationResponseBody`
+/// The data `corehr.v2.probation.search` (搜索试用期信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20040,7 +20554,7 @@ impl FromJson for SearchProbationResponseBody {
         Ok(out)
     }
 }
-/// `SearchSignatureTemplateResponseBody`
+/// The data `corehr.v2.signature_template.search` (获取电子签模板内容) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20059,7 +20573,7 @@ impl FromJson for SearchSignatureTemplateResponseBody {
         Ok(out)
     }
 }
-/// `SeniorityAdjustInformation`
+/// The `seniority_adjust_information_list` of \[`Employee`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20101,7 +20615,7 @@ impl FromJson for SeniorityAdjustInformation {
         Ok(out)
     }
 }
-/// `SeniorityAdjustInformationEdit`
+/// The `seniority_adjust_informations` of \[`ProfileSettingEmploymentInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20109,7 +20623,9 @@ impl FromJson for SeniorityAdjustInformation {
     serde(default)
 )]
 pub struct SeniorityAdjustInformationEdit {
-    /// seniority adjustment type Options:increase(increase),decrease(decrease)
+    /// seniority adjustment type Options:
+    /// - `increase`: increase
+    /// - `decrease`: decrease
     pub seniority_adjustment_type: Option<SeniorityAdjustmentType>,
     /// start date
     pub start_date: Option<String>,
@@ -20146,7 +20662,7 @@ impl ToJson for SeniorityAdjustInformationEdit {
         None
     }
 }
-/// `SignatureEnumInfoLabel`
+/// The `role_label` of \[`SignatureNode`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20168,7 +20684,7 @@ impl FromJson for SignatureEnumInfoLabel {
         Ok(out)
     }
 }
-/// `SignatureFile`
+/// The `signature_files` of \[`ListByBizIdSignatureFileResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20217,7 +20733,7 @@ impl FromJson for SignatureFile {
         Ok(out)
     }
 }
-/// `SignatureMetaInfo`
+/// The `meta_infos` of \[`SignatureTemplateRegionInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20242,7 +20758,7 @@ impl FromJson for SignatureMetaInfo {
         Ok(out)
     }
 }
-/// `SignatureNode`
+/// The `signature_nodes` of \[`ListByFileIdSignatureNodeResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20279,7 +20795,7 @@ impl FromJson for SignatureNode {
         Ok(out)
     }
 }
-/// `SignatureSignatoryLabel`
+/// The `signatory_labels` of \[`SignatureTemplateBriefInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20304,7 +20820,7 @@ impl FromJson for SignatureSignatoryLabel {
         Ok(out)
     }
 }
-/// `SignatureTemplate`
+/// The `signature_templates` of \[`SearchSignatureTemplateResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20329,7 +20845,7 @@ impl FromJson for SignatureTemplate {
         Ok(out)
     }
 }
-/// `SignatureTemplateBriefInfo`
+/// The `brief_info` of \[`SignatureTemplate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20396,7 +20912,7 @@ impl FromJson for SignatureTemplateBriefInfo {
         Ok(out)
     }
 }
-/// `SignatureTemplateCombinationFieldInfo`
+/// The `combination_info` of \[`SignatureTemplateField`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20427,7 +20943,7 @@ impl FromJson for SignatureTemplateCombinationFieldInfo {
         Ok(out)
     }
 }
-/// `SignatureTemplateCombinationFieldInfoV2`
+/// The `combination_info_v2` of \[`SignatureTemplateField`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20452,7 +20968,7 @@ impl FromJson for SignatureTemplateCombinationFieldInfoV2 {
         Ok(out)
     }
 }
-/// `SignatureTemplateCommonFieldInfo`
+/// The `using_fields` of \[`SignatureTemplateContentInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20474,7 +20990,7 @@ impl FromJson for SignatureTemplateCommonFieldInfo {
         Ok(out)
     }
 }
-/// `SignatureTemplateContentInfo`
+/// The `content_info` of \[`SignatureTemplate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20505,7 +21021,7 @@ impl FromJson for SignatureTemplateContentInfo {
         Ok(out)
     }
 }
-/// `SignatureTemplateContentItem`
+/// The `contents` of \[`SignatureTemplateContentInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20536,7 +21052,7 @@ impl FromJson for SignatureTemplateContentItem {
         Ok(out)
     }
 }
-/// `SignatureTemplateCustomField`
+/// The `custom_fields` of \[`SignatureTemplateContentInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20573,7 +21089,7 @@ impl FromJson for SignatureTemplateCustomField {
         Ok(out)
     }
 }
-/// `SignatureTemplateField`
+/// The `system_setting_fields` of \[`SignatureTemplateContentInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20607,7 +21123,7 @@ impl FromJson for SignatureTemplateField {
         Ok(out)
     }
 }
-/// `SignatureTemplateFilter`
+/// The `filter_fields` of \[`SignatureTemplateContentInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20644,7 +21160,7 @@ impl FromJson for SignatureTemplateFilter {
         Ok(out)
     }
 }
-/// `SignatureTemplateFilterItem`
+/// The `filters` of \[`SignatureTemplateFilter`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20669,7 +21185,7 @@ impl FromJson for SignatureTemplateFilterItem {
         Ok(out)
     }
 }
-/// `SignatureTemplateInfoWithThumbnail`
+/// The `items` of \[`ListSignatureTemplateInfoWithThumbnailResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20724,7 +21240,7 @@ impl FromJson for SignatureTemplateInfoWithThumbnail {
         Ok(out)
     }
 }
-/// `SignatureTemplateRegionInfo`
+/// The `template_region_info` of \[`SignatureTemplateBriefInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20759,7 +21275,7 @@ impl FromJson for SignatureTemplateRegionInfo {
         Ok(out)
     }
 }
-/// `SignatureTemplateSetting`
+/// The `template_setting` of \[`SignatureTemplateBriefInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20778,7 +21294,7 @@ impl FromJson for SignatureTemplateSetting {
         Ok(out)
     }
 }
-/// `SignatureUserInfo`
+/// The `user_infos` of \[`SignatureNode`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20797,7 +21313,7 @@ impl FromJson for SignatureUserInfo {
         Ok(out)
     }
 }
-/// `StartProcessParam`
+/// The request body of `corehr.v2.process_start.create` (发起流程).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20830,7 +21346,7 @@ impl ToJson for StartProcessParam {
         None
     }
 }
-/// `SubmitProbationRequestBody`
+/// The request body of `corehr.v2.probation.submit` (发起转正).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20840,11 +21356,16 @@ impl ToJson for StartProcessParam {
 pub struct SubmitProbationRequestBody {
     /// 试用期人员的雇佣 ID，可通过\[【搜索员工信息】\]接口获取
     pub employment_id: String,
-    /// 转正方式 Options:1(直接转正),2(发起转正)
+    /// 转正方式 Options:
+    /// - `1`: 直接转正
+    /// - `2`: 发起转正
     pub conversion_mode: i64,
     /// 实际结束日期，如果为空则默认填入试用期预计结束日期，填入日期需满足：试用期开始时间 &lt;= 实际结束日期 &lt;= 试用期预计结束日期，格式："YYYY-MM-DD"
     pub actual_probation_end_date: Option<String>,
-    /// 发起方 Options:self_submission(员工),system(系统),hr_submission(HR)
+    /// 发起方 Options:
+    /// - `self_submission`: 员工
+    /// - `system`: 系统
+    /// - `hr_submission`: HR
     pub submission_type: Option<SubmissionType>,
     /// 发起人 ID，当发起方为 HR 时填写，为其他发起方时该字段会自动计算，可通过\[【搜索员工信息】\]接口获取
     pub initiator_id: Option<String>,
@@ -20881,7 +21402,7 @@ impl ToJson for SubmitProbationRequestBody {
         None
     }
 }
-/// `SubmitProbationResponseBody`
+/// The data `corehr.v2.probation.submit` (发起转正) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20900,7 +21421,7 @@ impl FromJson for SubmitProbationResponseBody {
         Ok(out)
     }
 }
-/// `SubmitV2OffboardingRequestBody`
+/// The request body of `corehr.v2.offboarding.submit_v2` (Submit offboarding).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20908,25 +21429,37 @@ impl FromJson for SubmitProbationResponseBody {
     serde(default)
 )]
 pub struct SubmitV2OffboardingRequestBody {
-    /// way of leaving Options:1(Termination_of_dismissal direct offboarding),2(Offboarding_with_process offboarding with process)
+    /// way of leaving Options:
+    /// - `1`: Termination_of_dismissal direct offboarding
+    /// - `2`: Offboarding_with_process offboarding with process
     pub offboarding_mode: i64,
-    /// The offboarding employee ID is not allowed to be empty. The ID type is consistent with the value of the query parameter user_id_type:1. When the value of user_id_type is open_id, please refer to \[How to obtain your own Open ID\] for the ID acquisition method.2. When the value of user_id_type is user_id, please refer to \[How to obtain your own User ID\] for the ID acquisition method.3. When the value of user_id_type is union_id, please refer to \[How to obtain your own Union ID\] for the ID acquisition method.4. When the value of user_id_type is people_corehr_id, first refer to \[How to obtain your own User ID\] to obtain the User ID. Then obtain the employment ID through \[ID conversion\]
+    /// The offboarding employee ID is not allowed to be empty. The ID type is consistent with the value of the query parameter user_id_type:1. When the value of user_id_type is open_id, please refer to *How to obtain your own Open ID* for the ID acquisition method.
+    /// 2. When the value of user_id_type is user_id, please refer to *How to obtain your own User ID* for the ID acquisition method.
+    /// 3. When the value of user_id_type is union_id, please refer to *How to obtain your own Union ID* for the ID acquisition method.
+    /// 4. When the value of user_id_type is people_corehr_id, first refer to *How to obtain your own User ID* to obtain the User ID. Then obtain the employment ID through *ID conversion*
     pub employment_id: String,
     /// Offboarding date is not allowed to be empty. When filling in, it needs to conform to the date format of YYYY-MM-DD.Notes:It will take effect at 24:00 in the time zone of the employee's worklocation on the day of resignation. Assume that the employee's resignation date is 2024-12-01. If the employee is in mainland China, the effective time is 2024-12-01 23:59:59 in East Eighth District. If the employee is in Washington, the effective time is 2024-12-02 12:59:59 in East District 8, which corresponds to 2024-12-01 23:59:59 in West District 5
     pub offboarding_date: String,
-    /// Reason for offboarding not allowed to be empty, available through the interface\[Query the list of reasons for offboarding\] Get
+    /// Reason for offboarding not allowed to be empty, available through the interface*Query the list of reasons for offboarding* Get
     pub offboarding_reason_unique_identifier: String,
     /// Offboarding reason explanation, optional, maximum length 6000
     pub offboarding_reason_explanation: Option<String>,
-    /// The initiator ID. The initiator should have a Feishu account, and can login the system. The ID type is consistent with the value of the query parameter user_id_type:1. When the value of user_id_type is open_id, please refer to \[How to obtain your own Open ID\] for the ID acquisition method.2. When the value of user_id_type is user_id, please refer to \[How to obtain your own User ID\] for the ID acquisition method.3. When the value of user_id_type is union_id, please refer to \[How to obtain your own Union ID\] for the ID acquisition method.4. When the value of user_id_type is people_corehr_id, first refer to \[How to obtain your own User ID\] to obtain the User ID. Then obtain the employment ID through \[ID conversion\].Attention:1. Only the initiator can revoke the process2. When empty, the default system initiator
+    /// The initiator ID. The initiator should have a Feishu account, and can login the system. The ID type is consistent with the value of the query parameter user_id_type:1. When the value of user_id_type is open_id, please refer to *How to obtain your own Open ID* for the ID acquisition method.
+    /// 2. When the value of user_id_type is user_id, please refer to *How to obtain your own User ID* for the ID acquisition method.
+    /// 3. When the value of user_id_type is union_id, please refer to *How to obtain your own Union ID* for the ID acquisition method.
+    /// 4. When the value of user_id_type is people_corehr_id, first refer to *How to obtain your own User ID* to obtain the User ID. Then obtain the employment ID through *ID conversion*.Attention:1. Only the initiator can revoke the process2. When empty, the default system initiator
     pub initiator_id: Option<String>,
-    /// Whether to join the offboarding block listAttention:1. When the value is true, the block reason is required.2. When the value is false, it is not allowed to fill in the block reason and block reason explanation.3. When the value is empty, it is not allowed to fill in the block reason and block reason explanation.4. If you choose to join the block list when terminating, you will only enter the block list after the employee's offboarding takes effect
+    /// Whether to join the offboarding block listAttention:1. When the value is true, the block reason is required.
+    /// 2. When the value is false, it is not allowed to fill in the block reason and block reason explanation.
+    /// 3. When the value is empty, it is not allowed to fill in the block reason and block reason explanation.
+    /// 4. If you choose to join the block list when terminating, you will only enter the block list after the employee's offboarding takes effect
     pub add_block_list: Option<bool>,
-    /// block reasonAttention:1. The value of this field is in the masking reason field option set of \[Personnel File Configuration\] &gt; Information Configuration &gt; Leaving Information.2. The enumeration field value can also be obtained by \[Get Field Details\], the reference interface returns, field details &gt; field type configuration information &gt; option configuration information &gt; option information &gt; enumeration value set API name3. Whether this field is required depends on whether to join the exit block list (add_block_list)
+    /// block reasonAttention:1. The value of this field is in the masking reason field option set of *Personnel File Configuration* &gt; Information Configuration &gt; Leaving Information.
+    /// 2. The enumeration field value can also be obtained by *Get Field Details*, the reference interface returns, field details &gt; field type configuration information &gt; option configuration information &gt; option information &gt; enumeration value set API name3. Whether this field is required depends on whether to join the exit block list (add_block_list)
     pub block_reason: Option<String>,
     /// Block reason explanation, optional, maximum length 6000
     pub block_reason_explanation: Option<String>,
-    /// Offboarding custom fields.Note: The field ranges that can be filled in refer to the custom fields in \[Personnel Profile Configuration\] &gt; Information Configuration &gt; Leaving Information
+    /// Offboarding custom fields.Note: The field ranges that can be filled in refer to the custom fields in *Personnel Profile Configuration* &gt; Information Configuration &gt; Leaving Information
     pub custom_fields: Option<Vec<ObjectFieldData>>,
     /// Retain account when offboarding effected
     pub retain_account: Option<bool>,
@@ -20972,7 +21505,7 @@ impl ToJson for SubmitV2OffboardingRequestBody {
         None
     }
 }
-/// `SubmitV2OffboardingResponseBody`
+/// The data `corehr.v2.offboarding.submit_v2` (Submit offboarding) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21037,7 +21570,7 @@ impl FromJson for SubmitV2OffboardingResponseBody {
         Ok(out)
     }
 }
-/// `TaxInfoMys`
+/// The `tax_info_mys` of \[`PersonInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21110,7 +21643,7 @@ impl ToJson for TaxInfoMys {
         w.end_object();
     }
 }
-/// `TerminateSignatureFailIdAndReason`
+/// The `fail_file_id_and_reasons` of \[`TerminateSignatureFileResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21132,7 +21665,7 @@ impl FromJson for TerminateSignatureFailIdAndReason {
         Ok(out)
     }
 }
-/// `TerminateSignatureFileRequestBody`
+/// The request body of `corehr.v2.signature_file.terminate` (终止电子签文件).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21165,7 +21698,7 @@ impl ToJson for TerminateSignatureFileRequestBody {
         None
     }
 }
-/// `TerminateSignatureFileResponseBody`
+/// The data `corehr.v2.signature_file.terminate` (终止电子签文件) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21200,7 +21733,7 @@ impl FromJson for TerminateSignatureFileResponseBody {
         Ok(out)
     }
 }
-/// `TimeZone`
+/// The `items` of \[`SearchBasicInfoTimeZoneResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21231,7 +21764,7 @@ impl FromJson for TimeZone {
         Ok(out)
     }
 }
-/// `TranferEmploymentInfo`
+/// The `target_employment_change` of \[`CreateTransferInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21287,7 +21820,7 @@ impl ToJson for TranferEmploymentInfo {
         None
     }
 }
-/// `TransferInfo`
+/// The `transfer_info` of \[`CreateJobChangeResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21941,7 +22474,7 @@ impl FromJson for TransferInfo {
         Ok(out)
     }
 }
-/// `TransformOnboardingTaskPreHireRequestBody`
+/// The request body of `corehr.v2.pre_hire.transform_onboarding_task` (流转入职任务).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21983,7 +22516,7 @@ impl ToJson for TransformOnboardingTaskPreHireRequestBody {
         None
     }
 }
-/// `TransitTaskPreHireRequestBody`
+/// The request body of `corehr.v2.pre_hire.transit_task` (Transit task).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21991,7 +22524,9 @@ impl ToJson for TransformOnboardingTaskPreHireRequestBody {
     serde(default)
 )]
 pub struct TransitTaskPreHireRequestBody {
-    /// Task code.- For system-built tasks, the correspondence between task codes and task names is as follows: &gt; The task **Create Account SSO** is a hidden task node that is automatically executed before **Personal Information**. - 1: Position Information - 2: Personal Information - 3: Create Account SSO - 4: Check-in - 9: Sign Employment Documents- For custom task nodes (e.g., 3095697a-065f-4627-a47c-46fe958a6754), the method to obtain the name is as follows: 1. Use `pre_hire_id` to call the \[Search Pre-Hire Information\] API or \[Query Pre-Hire\] 2. Add `onboarding_info.onboarding_task_list` to the query field `fields` After querying, the returned structure of the onboarding_task_list contains the correspondence between task codes and task names, as shown in the example below:'''json{ "onboarding_task_list": \[ { "task_code": "3095697a-065f-4627-a47c-46fe958a6754", "task_name": "Modify Onboarding Date", "task_status": "uninitialized" }, { "task_code": "d37b9d7c-232d-4a55-98fa-541318234ede", "task_name": "Work Visa Supplement Task", "task_status": "uninitialized" } \]}'''
+    /// Task code.
+    /// - For system-built tasks, the correspondence between task codes and task names is as follows: &gt; The task **Create Account SSO** is a hidden task node that is automatically executed before **Personal Information**. - 1: Position Information - 2: Personal Information - 3: Create Account SSO - 4: Check-in - 9: Sign Employment Documents
+    /// - For custom task nodes (e.g., 3095697a-065f-4627-a47c-46fe958a6754), the method to obtain the name is as follows: 1. Use `pre_hire_id` to call the *Search Pre-Hire Information* API or *Query Pre-Hire* 2. Add `onboarding_info.onboarding_task_list` to the query field `fields` After querying, the returned structure of the onboarding_task_list contains the correspondence between task codes and task names, as shown in the example below:'''json{ "onboarding_task_list": \[ { "task_code": "3095697a-065f-4627-a47c-46fe958a6754", "task_name": "Modify Onboarding Date", "task_status": "uninitialized" }, { "task_code": "d37b9d7c-232d-4a55-98fa-541318234ede", "task_name": "Work Visa Supplement Task", "task_status": "uninitialized" } \]}'''
     pub task_id: String,
 }
 impl ToJson for TransitTaskPreHireRequestBody {
@@ -22007,7 +22542,7 @@ impl ToJson for TransitTaskPreHireRequestBody {
         None
     }
 }
-/// `TreeCostCenterRequestBody`
+/// The request body of `corehr.v2.cost_center.tree` (查询指定生效日期的成本中心架构树).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22031,7 +22566,7 @@ impl ToJson for TreeCostCenterRequestBody {
         w.end_object();
     }
 }
-/// `TreeCostCenterResponseBody`
+/// The data `corehr.v2.cost_center.tree` (查询指定生效日期的成本中心架构树) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22059,7 +22594,7 @@ impl FromJson for TreeCostCenterResponseBody {
         Ok(out)
     }
 }
-/// `TreeDepartmentRequestBody`
+/// The request body of `corehr.v2.department.tree` (Get the department architecture tree on any date).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22083,7 +22618,7 @@ impl ToJson for TreeDepartmentRequestBody {
         w.end_object();
     }
 }
-/// `UpdateProcessApproverResponseBody`
+/// The data `corehr.v2.process_approver.update` (Approve / Reject approver) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22105,7 +22640,7 @@ impl FromJson for UpdateProcessApproverResponseBody {
         Ok(out)
     }
 }
-/// `UpdateRuleCustomOrgRequestBody`
+/// The request body of `corehr.v2.custom_org.update_rule` (Update matching rules for custom organization).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22115,9 +22650,13 @@ impl FromJson for UpdateProcessApproverResponseBody {
 pub struct UpdateRuleCustomOrgRequestBody {
     /// Custom Organization Code
     pub object_api_name: String,
-    /// Custom Organization ID- Available from the org_id field of \[Bulk Query Custom Organization\]
+    /// Custom Organization ID
+    /// - Available from the org_id field of *Bulk Query Custom Organization*
     pub org_id: String,
-    /// Automatically matched rule group.- You need to turn on the automatic matching switch of the corresponding organization type in "Feishu Personnel-Settings-Organization Settings" before you can use the matching rule group field.- between each ==match_rule_groups== is a union relationship- Each ==match_rules== is an intersection relationship
+    /// Automatically matched rule group.
+    /// - You need to turn on the automatic matching switch of the corresponding organization type in "Feishu Personnel-Settings-Organization Settings" before you can use the matching rule group field.
+    /// - between each ==match_rule_groups== is a union relationship
+    /// - Each ==match_rules== is an intersection relationship
     pub match_rule_groups: Option<Vec<MatchRules>>,
 }
 impl ToJson for UpdateRuleCustomOrgRequestBody {
@@ -22141,7 +22680,7 @@ impl ToJson for UpdateRuleCustomOrgRequestBody {
         None
     }
 }
-/// `Visa`
+/// The `visas` of \[`Dependent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22203,7 +22742,7 @@ impl ToJson for Visa {
         None
     }
 }
-/// `WithdrawOnboardingPreHireRequestBody`
+/// The request body of `corehr.v2.pre_hire.withdraw_onboarding` (withdraw onboarding).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22211,7 +22750,7 @@ impl ToJson for Visa {
     serde(default)
 )]
 pub struct WithdrawOnboardingPreHireRequestBody {
-    /// The prehire ID can be obtained through the \[Search for prehire information\] interface
+    /// The prehire ID can be obtained through the *Search for prehire information* interface
     pub pre_hire_id: String,
     /// Reason for withdraw, limited to 500 words
     pub withdraw_reason: String,
@@ -22233,7 +22772,7 @@ impl ToJson for WithdrawOnboardingPreHireRequestBody {
         None
     }
 }
-/// `WithdrawProbationRequestBody`
+/// The request body of `corehr.v2.probation.withdraw` (撤销转正).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22257,7 +22796,7 @@ impl ToJson for WithdrawProbationRequestBody {
         None
     }
 }
-/// `WorkEmail`
+/// The `work_email_list` of \[`Employee`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22279,7 +22818,7 @@ impl FromJson for WorkEmail {
         Ok(out)
     }
 }
-/// `WorkExperience`
+/// The `work_experience` of \[`PrehireCreate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22321,7 +22860,7 @@ impl ToJson for WorkExperience {
         None
     }
 }
-/// `WorkExperienceInfo`
+/// The `work_experience_list` of \[`PersonInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22392,7 +22931,7 @@ impl ToJson for WorkExperienceInfo {
         None
     }
 }
-/// `WorkforcePlan`
+/// The `items` of \[`ListWorkforcePlanResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22426,7 +22965,7 @@ impl FromJson for WorkforcePlan {
         Ok(out)
     }
 }
-/// `WorkforcePlanDetail`
+/// The `items` of \[`BatchWorkforcePlanDetailResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22516,7 +23055,7 @@ impl FromJson for WorkforcePlanDetail {
         Ok(out)
     }
 }
-/// `WorkforcePlanDetailReq`
+/// The request body of `corehr.v2.workforce_plan_detail_row.batch_delete` (batch delete workforce plan detail row).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22546,7 +23085,7 @@ impl ToJson for WorkforcePlanDetailReq {
         None
     }
 }
-/// `WorkforcePlanDetailRow`
+/// The `items` of \[`ReportDetailReq`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22554,13 +23093,13 @@ impl ToJson for WorkforcePlanDetailReq {
     serde(default)
 )]
 pub struct WorkforcePlanDetailRow {
-    /// The dimension information filled in centrally should match the dimension created by the user, that is, all dimensions except the automatic matching dimension are passed in, no more or no less.Check out the dimensions of the planning through "Settings - Planning Settings - Planning XXX".Custom organization temporarily does not support \[Set automatic matching rules for organization\], please contact \[Technical Support\] to learn how to determine whether this field is an automatic matching field
+    /// The dimension information filled in centrally should match the dimension created by the user, that is, all dimensions except the automatic matching dimension are passed in, no more or no less.Check out the dimensions of the planning through "Settings - Planning Settings - Planning XXX".Custom organization temporarily does not support *Set automatic matching rules for organization*, please contact *Technical Support* to learn how to determine whether this field is an automatic matching field
     pub dimensions: Vec<DimensionEntity>,
     /// Information about the estimated number of incumbents. You can check the time of the estimated number of incumbents from "Settings - Compilation Planning Settings - Compilation Planning XXX - Centralized Filling". If this field does not exist, it means that the user is not allowed to fill in this field when creating it. If it exists, the user needs to check the date of the estimated number of incumbents and use the example value format to pass the parameter
     pub eai_details: Option<Vec<WorkforcePlanEaiDetail>>,
     /// The planning value must match the number of decimal places specified when creating the planning. If it does not match, it cannot be updated. Decimal places viewing method: "Settings - Planning - Planning XXX" to view the number of decimal places in the planning
     pub plan_value: Option<String>,
-    /// Natural cycle planning information. Set this field when the planning plan is selected according to the natural cycle. Function grey release, please contact \[technical support\]
+    /// Natural cycle planning information. Set this field when the planning plan is selected according to the natural cycle. Function grey release, please contact *technical support*
     pub multi_period_values: Option<Vec<WorkforcePlanMultiPeriodValue>>,
 }
 impl ToJson for WorkforcePlanDetailRow {
@@ -22579,7 +23118,7 @@ impl ToJson for WorkforcePlanDetailRow {
         None
     }
 }
-/// `WorkforcePlanDetailV2`
+/// The `items` of \[`BatchV2WorkforcePlanDetailResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22657,7 +23196,7 @@ impl FromJson for WorkforcePlanDetailV2 {
         Ok(out)
     }
 }
-/// `WorkforcePlanDimension`
+/// The `dimension_lists` of \[`WorkforcePlan`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22679,7 +23218,7 @@ impl FromJson for WorkforcePlanDimension {
         Ok(out)
     }
 }
-/// `WorkforcePlanEaiDetail`
+/// The `estimated_active_individuals_detail` of \[`WorkforcePlanDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22713,7 +23252,7 @@ impl ToJson for WorkforcePlanEaiDetail {
         w.end_object();
     }
 }
-/// `WorkforcePlanMultiPeriodValue`
+/// The `multi_period_values` of \[`WorkforcePlanDetailRow`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22755,143 +23294,143 @@ impl ToJson for WorkforcePlanMultiPeriodValue {
         w.end_object();
     }
 }
-/// `BatchQueryDefaultCostCenterRequestBody`
+/// The request body of `corehr.v2.default_cost_center.batch_query` (Batch query default cost center).
 ///
 /// The same fields as [`BatchQueryCostAllocationRequestBody`]: one type, two names.
 pub type BatchQueryDefaultCostCenterRequestBody = BatchQueryCostAllocationRequestBody;
-/// `CostCenterId`
+/// The `cost_center_id` of \[`DefaultCostCenterRecord`\].
 ///
 /// The same fields as [`JobDataId`]: one type, two names.
 pub type CostCenterId = JobDataId;
-/// `CreateCostCenterResponseBody`
+/// The data `corehr.v2.cost_center.create` (create cost center) answers with.
 ///
 /// The same fields as [`PatchCostCenterResponseBody`]: one type, two names.
 pub type CreateCostCenterResponseBody = PatchCostCenterResponseBody;
-/// `CreateCostCenterVersionResponseBody`
+/// The data `corehr.v2.cost_center_version.create` (create version of cost center) answers with.
 ///
 /// The same fields as [`PatchCostCenterVersionResponseBody`]: one type, two names.
 pub type CreateCostCenterVersionResponseBody = PatchCostCenterVersionResponseBody;
-/// `CreateEmployeesAdditionalJobResponseBody`
+/// The data `corehr.v2.employees_additional_job.create` (Create Additional Job) answers with.
 ///
 /// The same fields as [`PatchEmployeesAdditionalJobResponseBody`]: one type, two names.
 pub type CreateEmployeesAdditionalJobResponseBody = PatchEmployeesAdditionalJobResponseBody;
-/// `CreateEmployeesInternationalAssignmentResponseBody`
+/// The data `corehr.v2.employees_international_assignment.create` (Create International Assignment) answers with.
 ///
 /// The same fields as [`PatchEmployeesInternationalAssignmentResponseBody`]: one type, two names.
 pub type CreateEmployeesInternationalAssignmentResponseBody = PatchEmployeesInternationalAssignmentResponseBody;
-/// `CreatePersonResponseBody`
+/// The data `corehr.v2.person.create` (Create person information) answers with.
 ///
 /// The same fields as [`PatchPersonResponseBody`]: one type, two names.
 pub type CreatePersonResponseBody = PatchPersonResponseBody;
-/// `CreatePreHireResponseBody`
+/// The data `corehr.v2.pre_hire.create` (Create pending staff) answers with.
 ///
 /// The same fields as [`PatchPreHireResponseBody`]: one type, two names.
 pub type CreatePreHireResponseBody = PatchPreHireResponseBody;
-/// `CustomName`
+/// The `name` of \[`CustomFieldData`\].
 ///
 /// The same fields as [`I18nV2`]: one type, two names.
 pub type CustomName = I18nV2;
-/// `DataengineI18n`
+/// The `flow_template_name` of \[`GetProcessResponseBody`\].
 ///
 /// The same fields as [`I18nV2`]: one type, two names.
 pub type DataengineI18n = I18nV2;
-/// `DeleteCostCenterVersionRequestBody`
+/// The request body of `corehr.v2.cost_center_version.delete` (delete version of cost center).
 ///
 /// The same fields as [`DeleteCostCenterRequestBody`]: one type, two names.
 pub type DeleteCostCenterVersionRequestBody = DeleteCostCenterRequestBody;
-/// `DepartmentLookupName`
+/// The `original_department_name` of \[`TransferInfo`\].
 ///
 /// The same fields as [`LookupName`]: one type, two names.
 pub type DepartmentLookupName = LookupName;
-/// `DepartmentTree`
+/// The `items` of \[`TreeDepartmentResponseBody`\].
 ///
 /// The same fields as [`CostCenterTree`]: one type, two names.
 pub type DepartmentTree = CostCenterTree;
-/// `EducationInfoForUpdate`
+/// The `education_info` of \[`BasicInfoUpdate`\].
 ///
 /// The same fields as [`EducationInfo`]: one type, two names.
 pub type EducationInfoForUpdate = EducationInfo;
-/// `EmployeesAdditionalJobWriteResp`
+/// The `additional_job` of \[`CreateEmployeesAdditionalJobResponseBody`\].
 ///
 /// The same fields as [`EmployeesAdditionalJob`]: one type, two names.
 pub type EmployeesAdditionalJobWriteResp = EmployeesAdditionalJob;
-/// `EmploymentLookupName`
+/// The `employment_name` of \[`CreateJobChangeResponseBody`\].
 ///
 /// The same fields as [`LookupName`]: one type, two names.
 pub type EmploymentLookupName = LookupName;
-/// `FieldVariableValueI18n`
+/// The `variable_name` of \[`FieldVariableValue`\].
 ///
 /// The same fields as [`I18nV2`]: one type, two names.
 pub type FieldVariableValueI18n = I18nV2;
-/// `GetProcessFormVariableDataResponseBody`
+/// The data `corehr.v2.process_form_variable_data.get` (Get process form data) answers with.
 ///
 /// The same fields as [`FlowVariableDataProcessResponseBody`]: one type, two names.
 pub type GetProcessFormVariableDataResponseBody = FlowVariableDataProcessResponseBody;
-/// `PassportForUpdate`
+/// The `passports` of \[`BasicInfo`\].
 ///
 /// The same fields as [`Passport`]: one type, two names.
 pub type PassportForUpdate = Passport;
-/// `PrehireSeniorityAdjustInformationUpdate`
+/// The `seniority_adjust_information_list` of \[`OfferInfoUpdate`\].
 ///
 /// The same fields as [`PrehireSeniorityAdjustInformation`]: one type, two names.
 pub type PrehireSeniorityAdjustInformationUpdate = PrehireSeniorityAdjustInformation;
-/// `ProfileSettingI18n`
+/// The `company_organization` of \[`ProfileSettingWorkExperience`\].
 ///
 /// The same fields as [`I18nV2`]: one type, two names.
 pub type ProfileSettingI18n = I18nV2;
-/// `QuerySignatureFileResponseBody`
+/// The data `corehr.v2.signature_file.query` (查询电子签文件详情) answers with.
 ///
 /// The same fields as [`ListSignatureFileResponseBody`]: one type, two names.
 pub type QuerySignatureFileResponseBody = ListSignatureFileResponseBody;
-/// `RemoveVersionCostAllocationRequestBody`
+/// The request body of `corehr.v2.cost_allocation.remove_version` (Delete cost allocation).
 ///
 /// The same fields as [`CreateVersionCostAllocationRequestBody`]: one type, two names.
 pub type RemoveVersionCostAllocationRequestBody = CreateVersionCostAllocationRequestBody;
-/// `RemoveVersionDefaultCostCenterRequestBody`
+/// The request body of `corehr.v2.default_cost_center.remove_version` (Delete default cost center).
 ///
 /// The same fields as [`CreateVersionDefaultCostCenterRequestBody`]: one type, two names.
 pub type RemoveVersionDefaultCostCenterRequestBody = CreateVersionDefaultCostCenterRequestBody;
-/// `RestoreFlowInstancePreHireResponseBody`
+/// The data `corehr.v2.pre_hire.restore_flow_instance` (restore flow instance) answers with.
 ///
 /// The same fields as [`CompletePreHireResponseBody`]: one type, two names.
 pub type RestoreFlowInstancePreHireResponseBody = CompletePreHireResponseBody;
-/// `SearchPreHireResponseBody`
+/// The data `corehr.v2.pre_hire.search` (Search Pre Hire) answers with.
 ///
 /// The same fields as [`QueryPreHireResponseBody`]: one type, two names.
 pub type SearchPreHireResponseBody = QueryPreHireResponseBody;
-/// `TaxInfoMysForUpdate`
+/// The `tax_info_mys` of \[`BasicInfo`\].
 ///
 /// The same fields as [`TaxInfoMys`]: one type, two names.
 pub type TaxInfoMysForUpdate = TaxInfoMys;
-/// `TransformOnboardingTaskPreHireResponseBody`
+/// The data `corehr.v2.pre_hire.transform_onboarding_task` (流转入职任务) answers with.
 ///
 /// The same fields as [`CompletePreHireResponseBody`]: one type, two names.
 pub type TransformOnboardingTaskPreHireResponseBody = CompletePreHireResponseBody;
-/// `TransitTaskPreHireResponseBody`
+/// The data `corehr.v2.pre_hire.transit_task` (Transit task) answers with.
 ///
 /// The same fields as [`CompletePreHireResponseBody`]: one type, two names.
 pub type TransitTaskPreHireResponseBody = CompletePreHireResponseBody;
-/// `TreeDepartmentResponseBody`
+/// The data `corehr.v2.department.tree` (Get the department architecture tree on any date) answers with.
 ///
 /// The same fields as [`TreeCostCenterResponseBody`]: one type, two names.
 pub type TreeDepartmentResponseBody = TreeCostCenterResponseBody;
-/// `UpdateVersionCostAllocationRequestBody`
+/// The request body of `corehr.v2.cost_allocation.update_version` (Update cost allocation).
 ///
 /// The same fields as [`CreateVersionCostAllocationRequestBody`]: one type, two names.
 pub type UpdateVersionCostAllocationRequestBody = CreateVersionCostAllocationRequestBody;
-/// `UpdateVersionDefaultCostCenterRequestBody`
+/// The request body of `corehr.v2.default_cost_center.update_version` (Update default cost center).
 ///
 /// The same fields as [`CreateVersionDefaultCostCenterRequestBody`]: one type, two names.
 pub type UpdateVersionDefaultCostCenterRequestBody = CreateVersionDefaultCostCenterRequestBody;
-/// `VisaForUpdate`
+/// The `visas` of \[`BasicInfo`\].
 ///
 /// The same fields as [`Visa`]: one type, two names.
 pub type VisaForUpdate = Visa;
-/// `WithdrawOnboardingPreHireResponseBody`
+/// The data `corehr.v2.pre_hire.withdraw_onboarding` (withdraw onboarding) answers with.
 ///
 /// The same fields as [`CompletePreHireResponseBody`]: one type, two names.
 pub type WithdrawOnboardingPreHireResponseBody = CompletePreHireResponseBody;
-/// `WorkExperienceForUpdate`
+/// The `work_experience` of \[`BasicInfoUpdate`\].
 ///
 /// The same fields as [`WorkExperience`]: one type, two names.
 pub type WorkExperienceForUpdate = WorkExperience;

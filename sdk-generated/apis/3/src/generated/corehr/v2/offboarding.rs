@@ -15,7 +15,7 @@ impl<'a> OffboardingApi<'a> {
     }
     /// Edit offboarding info (编辑离职信息)
     ///
-    /// This interface is used to edit Feishu CoreHR's \[Offboarding information\]. Supported fields include offboarding date, offboarding reason, offboarding initiation time, and offboarding approval time, etc. It also supports editing custom fields of offboarding (except attachment fields). When the interface is successfully submitted, the corresponding \[offboarding information change\] event will be generated
+    /// This interface is used to edit Feishu CoreHR's *Offboarding information*. Supported fields include offboarding date, offboarding reason, offboarding initiation time, and offboarding approval time, etc. It also supports editing custom fields of offboarding (except attachment fields). When the interface is successfully submitted, the corresponding *offboarding information change* event will be generated
     ///
     /// `POST /open-apis/corehr/v2/offboardings/edit`
     ///
@@ -32,7 +32,7 @@ impl<'a> OffboardingApi<'a> {
     }
     /// Revoke offboarding (撤销离职)
     ///
-    /// Revoke the \[offboarding information\] of Feishu personnel through the offboarding ID. When the interface is successfully submitted, the corresponding \[exit information change\] event will be generated
+    /// Revoke the *offboarding information* of Feishu personnel through the offboarding ID. When the interface is successfully submitted, the corresponding *exit information change* event will be generated
     ///
     /// `POST /open-apis/corehr/v2/offboardings/revoke`
     ///
@@ -49,7 +49,7 @@ impl<'a> OffboardingApi<'a> {
     }
     /// Submit offboarding (操作员工离职)
     ///
-    /// This interface is used to submit the \[offboarding information\] of Feishu Personnel. It supports filling in the offboarding date, reason for offboarding, block list and custom fields (except attachment fields). When the interface is successfully submitted, the corresponding \[offboarding information change\] event will be generated
+    /// This interface is used to submit the *offboarding information* of Feishu Personnel. It supports filling in the offboarding date, reason for offboarding, block list and custom fields (except attachment fields). When the interface is successfully submitted, the corresponding *offboarding information change* event will be generated
     ///
     /// `POST /open-apis/corehr/v2/offboardings/submit_v2`
     ///

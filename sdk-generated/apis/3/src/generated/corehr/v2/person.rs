@@ -13,9 +13,9 @@ impl<'a> PersonApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Personal information (创建个人信息)
+    /// Create person information (创建个人信息)
     ///
-    /// Create person information-Create personal information
+    /// Create personal information
     ///
     /// `POST /open-apis/corehr/v2/persons`
     ///
@@ -30,9 +30,9 @@ impl<'a> PersonApi<'a> {
             ),
         }
     }
-    /// Personal information (更新个人信息)
+    /// update person information (更新个人信息)
     ///
-    /// update person information-Update personal information
+    /// Update personal information
     ///
     /// `PATCH /open-apis/corehr/v2/persons/:person_id`
     ///

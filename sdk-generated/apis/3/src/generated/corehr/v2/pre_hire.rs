@@ -86,7 +86,9 @@ impl<'a> PreHireApi<'a> {
     }
     /// query prehire (查询待入职)
     ///
-    /// The interface is used to query the information of the personnel to be hired according to the ID of the personnel to be hired (support batch), including personal information such as name, mobile phone number and job information.- Delay description: The delay of the database leader/follower is within 2s, that is, the data may not be queried by calling this interface within 2s after directly creating the job.- Performance description: This interface returns a lot of data. Please control the number of batches (&lt; 10) and appropriately reduce the number of query fields (&lt; 50) when querying
+    /// The interface is used to query the information of the personnel to be hired according to the ID of the personnel to be hired (support batch), including personal information such as name, mobile phone number and job information.
+    /// - Delay description: The delay of the database leader/follower is within 2s, that is, the data may not be queried by calling this interface within 2s after directly creating the job.
+    /// - Performance description: This interface returns a lot of data. Please control the number of batches (&lt; 10) and appropriately reduce the number of query fields (&lt; 50) when querying
     ///
     /// `POST /open-apis/corehr/v2/pre_hires/query`
     ///
@@ -137,7 +139,12 @@ impl<'a> PreHireApi<'a> {
     }
     /// 流转入职任务
     ///
-    /// 处于进行中的入职流程，可通过本接口实现手动开启、提交或审批入职任务;;- 当任务处于「手动开启」时，可通过本接口手动开启任务，将任务状态流转到「进行中」;- 当任务处于「进行中」时，可通过本接口提交任务，将任务流转到「审批中」或「已完成」;- 当任务处于「审批中」时，可通过本接口审批任务，将任务流转到「已完成」或「已拒绝」;- 当任务处于「已拒绝」时，可通过本接口提交任务，将任务流转到「审批中」
+    /// 处于进行中的入职流程，可通过本接口实现手动开启、提交或审批入职任务
+    ///
+    /// - 当任务处于「手动开启」时，可通过本接口手动开启任务，将任务状态流转到「进行中」;
+    /// - 当任务处于「进行中」时，可通过本接口提交任务，将任务流转到「审批中」或「已完成」;
+    /// - 当任务处于「审批中」时，可通过本接口审批任务，将任务流转到「已完成」或「已拒绝」;
+    /// - 当任务处于「已拒绝」时，可通过本接口提交任务，将任务流转到「审批中」
     ///
     /// 该接口会按照应用拥有的「待入职人员」的权限范围返回数据，请提前在「开发者后台 - 权限管理 - 数据权限-飞书人事(企业版)数据权限范围」中申请「待入职人员」权限范围
     ///
@@ -313,7 +320,10 @@ impl QueryRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -435,7 +445,10 @@ impl SearchRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

@@ -179,7 +179,10 @@ impl SearchRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// 此次调用中使用的部门 ID 类型 Options:open_department_id(以 open_department_id 来标识部门),department_id(以 department_id 来标识部门),people_corehr_department_id(以 people_corehr_department_id 来标识部门)
+    /// 此次调用中使用的部门 ID 类型 Options:
+    /// - `open_department_id`: 以 open_department_id 来标识部门
+    /// - `department_id`: 以 department_id 来标识部门
+    /// - `people_corehr_department_id`: 以 people_corehr_department_id 来标识部门
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

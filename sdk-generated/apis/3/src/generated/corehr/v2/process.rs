@@ -34,9 +34,9 @@ impl<'a> ProcessApi<'a> {
                 .path_param("process_id", process_id.as_ref()),
         }
     }
-    /// Process Instance (获取单个流程详情)
+    /// Get process detail (获取单个流程详情)
     ///
-    /// Get process detail-Get process detail by process_id(This function is not controlled by the scope of data permissions). For example, process status, process initiator, process initiation time, process summary, all pending, done, and CC tasks in the process
+    /// Get process detail by process_id(This function is not controlled by the scope of data permissions). For example, process status, process initiator, process initiation time, process summary, all pending, done, and CC tasks in the process
     ///
     /// `GET /open-apis/corehr/v2/processes/:process_id`
     ///
@@ -52,9 +52,9 @@ impl<'a> ProcessApi<'a> {
                 .path_param("process_id", process_id.as_ref()),
         }
     }
-    /// Process Instance (查询流程实例列表)
+    /// Query the list of process instance (查询流程实例列表)
     ///
-    /// Query the list of process instance-Query the list of process instances(This function is not controlled by the scope of data permissions).Process Instance: It refers to the specific process initiated by the user in the business function or the Feishu HR approval center. The process_id is its unique identifier.Process Definition: It refers to the process configured by the administrator on the settings side, similar to a process template. The flow_definition_id is its unique identifier. The process initiated by the user is generated according to the configuration of the corresponding process definition
+    /// Query the list of process instances(This function is not controlled by the scope of data permissions).Process Instance: It refers to the specific process initiated by the user in the business function or the Feishu HR approval center. The process_id is its unique identifier.Process Definition: It refers to the process configured by the administrator on the settings side, similar to a process template. The flow_definition_id is its unique identifier. The process initiated by the user is generated according to the configuration of the corresponding process definition
     ///
     /// `GET /open-apis/corehr/v2/processes`
     ///
@@ -199,7 +199,7 @@ impl ListRequest {
         self.call.set_query("modify_time_to", v.into());
         self
     }
-    /// process definition IDThe process definition ID corresponding to the process instance can be queried by \[Get individual process details\]
+    /// process definition IDThe process definition ID corresponding to the process instance can be queried by *Get individual process details*
     pub fn flow_definition_id(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("flow_definition_id", v.into());

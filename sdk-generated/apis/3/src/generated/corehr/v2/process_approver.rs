@@ -13,9 +13,9 @@ impl<'a> ProcessApproverApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Approver Task (通过/拒绝审批任务)
+    /// Approve / Reject approver (通过/拒绝审批任务)
     ///
-    /// Approve / Reject approver-Approve or Reject approval task. For individual approval, if one approval task is approved, the entire node is approved; For countersign approval, if all approval tasks are approved, the node will be approved. if there are mandatory fields in the form, it is supported to submit the value of form fields
+    /// Approve or Reject approval task. For individual approval, if one approval task is approved, the entire node is approved; For countersign approval, if all approval tasks are approved, the node will be approved. if there are mandatory fields in the form, it is supported to submit the value of form fields
     ///
     /// `PUT /open-apis/corehr/v2/processes/:process_id/approvers/:approver_id`
     ///
@@ -50,7 +50,10 @@ impl UpdateRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(record department as open_department_id),department_id(record department as department_id),people_corehr_department_id(Identify departments by people_corehr_department_id)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: record department as open_department_id
+    /// - `department_id`: record department as department_id
+    /// - `people_corehr_department_id`: Identify departments by people_corehr_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

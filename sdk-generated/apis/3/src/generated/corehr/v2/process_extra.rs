@@ -13,9 +13,9 @@ impl<'a> ProcessExtraApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Approver Task (加签审批任务)
+    /// Extra approver (加签审批任务)
     ///
-    /// Extra approver-There are three ways to extra a node or approver in a single process: pre-extra, current-extra and post-extra
+    /// There are three ways to extra a node or approver in a single process: pre-extra, current-extra and post-extra
     ///
     /// `PUT /open-apis/corehr/v2/processes/:process_id/extra`
     ///

@@ -13,9 +13,9 @@ impl<'a> ProcessFormVariableDataApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Process Instance (获取流程表单数据)
+    /// Get process form data (获取流程表单数据)
     ///
-    /// Get process form data-Get process form data, including business and custom fields in the form, based on the process instance id (process_id). Only support CoreHR and Attendance business processes for Feishu.Note: The old version of the API document has been moved to the \[Historical Version\] directory
+    /// Get process form data, including business and custom fields in the form, based on the process instance id (process_id). Only support CoreHR and Attendance business processes for Feishu.Note: The old version of the API document has been moved to the *Historical Version* directory
     ///
     /// `GET /open-apis/corehr/v2/processes/:process_id/form_variable_data`
     ///
@@ -45,7 +45,10 @@ impl GetRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(record department as open_department_id),department_id(record department as department_id),people_corehr_department_id(Identify departments by department_id)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: record department as open_department_id
+    /// - `department_id`: record department as department_id
+    /// - `people_corehr_department_id`: Identify departments by department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

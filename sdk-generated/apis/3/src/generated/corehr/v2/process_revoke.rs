@@ -13,9 +13,9 @@ impl<'a> ProcessRevokeApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Process Instance (撤销流程)
+    /// Revoke process (撤销流程)
     ///
-    /// Revoke process-Revoke a single process, the status is that the completed process can be revoked, and an operator needs to be designated when using it. Currently, process administrators and document administrators are supported
+    /// Revoke a single process, the status is that the completed process can be revoked, and an operator needs to be designated when using it. Currently, process administrators and document administrators are supported
     ///
     /// `PUT /open-apis/corehr/v2/process_revoke/:process_id`
     ///

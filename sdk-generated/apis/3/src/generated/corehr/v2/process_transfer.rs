@@ -13,9 +13,9 @@ impl<'a> ProcessTransferApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Approver Task (转交审批任务)
+    /// Transfer approver (转交审批任务)
     ///
-    /// Transfer approver-Transfers a single approval task. After that, the approval process will be transferred to the transfer recipient
+    /// Transfers a single approval task. After that, the approval process will be transferred to the transfer recipient
     ///
     /// `PUT /open-apis/corehr/v2/processes/:process_id/transfer`
     ///

@@ -13,9 +13,9 @@ impl<'a> ProcessWithdrawApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Process Instance (撤回流程)
+    /// Withdraw process (撤回流程)
     ///
-    /// Withdraw process-Rollback a single approval instance in the "Under review" status. The approval process ends after rollback
+    /// Rollback a single approval instance in the "Under review" status. The approval process ends after rollback
     ///
     /// `PUT /open-apis/corehr/v2/process_withdraw/:process_id`
     ///

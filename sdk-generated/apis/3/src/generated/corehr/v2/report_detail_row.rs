@@ -15,7 +15,7 @@ impl<'a> ReportDetailRowApi<'a> {
     }
     /// batch delete report detail row (批量删除填报行)
     ///
-    /// After deleting the reporting lines in batches, you can view it in \[Settings - Compilation Planning Settings - Compilation Planning XXX - Centralized Filling - View Data\]
+    /// After deleting the reporting lines in batches, you can view it in *Settings - Compilation Planning Settings - Compilation Planning XXX - Centralized Filling - View Data*
     ///
     /// `POST /open-apis/corehr/v2/report_detail_row/batchDelete`
     ///
@@ -32,7 +32,7 @@ impl<'a> ReportDetailRowApi<'a> {
     }
     /// batch create and update report detail row (批量创建/更新填报行)
     ///
-    /// After creating/updating the reporting line in batches, you can view it in \[Settings - Compilation Planning Settings - Compilation Planning XXX - Centralized Filling - View Data\]
+    /// After creating/updating the reporting line in batches, you can view it in *Settings - Compilation Planning Settings - Compilation Planning XXX - Centralized Filling - View Data*
     ///
     /// `POST /open-apis/corehr/v2/report_detail_row/batchSave`
     ///

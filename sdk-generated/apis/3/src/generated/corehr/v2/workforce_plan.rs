@@ -50,13 +50,17 @@ impl ListRequest {
         self.call.set_query("offset", v.to_string());
         self
     }
-    /// Whether to get all planning plans, the default is false.- true list of all planning options.- false to obtain only the current effective preparation plan
+    /// Whether to get all planning plans, the default is false.
+    /// - true list of all planning options.
+    /// - false to obtain only the current effective preparation plan
     pub fn get_all_plan(mut self, value: bool) -> Self {
         let v = value;
         self.call.set_query("get_all_plan", v.to_string());
         self
     }
-    /// Whether to get only enabled scenarios, the default is true.- true access to enabled planning schemes- false access to all planning schemes,
+    /// Whether to get only enabled scenarios, the default is true.
+    /// - true access to enabled planning schemes
+    /// - false access to all planning schemes,
     pub fn active(mut self, value: bool) -> Self {
         let v = value;
         self.call.set_query("active", v.to_string());

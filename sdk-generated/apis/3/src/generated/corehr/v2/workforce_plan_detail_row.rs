@@ -15,7 +15,7 @@ impl<'a> WorkforcePlanDetailRowApi<'a> {
     }
     /// batch delete workforce plan detail row (批量删除明细行)
     ///
-    /// After deleting the detailed rows in batches, you can check whether the detailed rows are deleted in \[Settings - Planning Settings - Planning XXX - Editing Data\]
+    /// After deleting the detailed rows in batches, you can check whether the detailed rows are deleted in *Settings - Planning Settings - Planning XXX - Editing Data*
     ///
     /// `POST /open-apis/corehr/v2/workforce_plan_detail_row/batchDelete`
     ///
@@ -32,7 +32,7 @@ impl<'a> WorkforcePlanDetailRowApi<'a> {
     }
     /// batch create and update workforce plan detail row (批量创建/更新明细行)
     ///
-    /// After creating/updating detailed rows in batches, you can view them in \[Settings - Planning Settings - Planning XXX - Editing Data\]
+    /// After creating/updating detailed rows in batches, you can view them in *Settings - Planning Settings - Planning XXX - Editing Data*
     ///
     /// `POST /open-apis/corehr/v2/workforce_plan_detail_row/batchSave`
     ///

@@ -38,7 +38,7 @@ pub struct ListRequest {
     call: Call,
 }
 impl ListRequest {
-    /// The tenant key of the other party. It can be obtained through \[Query the list of trusted parties by Admin\]
+    /// The tenant key of the other party. It can be obtained through *Query the list of trusted parties by Admin*
     ///
     /// Required.
     pub fn target_tenant_key(mut self, value: impl Into<String>) -> Self {

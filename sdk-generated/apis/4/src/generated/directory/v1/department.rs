@@ -125,7 +125,10 @@ pub struct CreateRequest {
     call: Call,
 }
 impl CreateRequest {
-    /// User ID categories Options:open_id(Identifies the identity of a user in an application. The same user has different Open IDs in different applications. \[Learn more: How to get an Open ID\]),union_id(Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. \[Learn more: How to get Union ID?\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:
+    /// - `open_id`: Identifies the identity of a user in an application. The same user has different Open IDs in different applications. *Learn more: How to get an Open ID*
+    /// - `union_id`: Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. *Learn more: How to get Union ID?*
+    /// - `employee_id`: The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of *Get employee list in batches*, query employee ID by mobile phone number or email.
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -134,7 +137,9 @@ impl CreateRequest {
         self.call.set_query("employee_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:department_id(Used to identify a unique department within a tenant),open_department_id(Used to identify a department in a specific application, where the open_department_id is different for the same department in different applications.)
+    /// The type of department ID used in this call Options:
+    /// - `department_id`: Used to identify a unique department within a tenant
+    /// - `open_department_id`: Used to identify a department in a specific application, where the open_department_id is different for the same department in different applications.
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -167,7 +172,9 @@ pub struct DeleteRequest {
     call: Call,
 }
 impl DeleteRequest {
-    /// The type of department ID used in this call Options:department_id(Used to identify a unique department within a tenant),open_department_id(It is used to identify a department in a specific application, and the same department has different open_department_id in different applications.)
+    /// The type of department ID used in this call Options:
+    /// - `department_id`: Used to identify a unique department within a tenant
+    /// - `open_department_id`: It is used to identify a department in a specific application, and the same department has different open_department_id in different applications.
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -199,7 +206,10 @@ pub struct FilterRequest {
     call: Call,
 }
 impl FilterRequest {
-    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:
+    /// - `open_id`: Identifies a user to an app. The same user has different Open IDs in different apps. *How to get Open ID*
+    /// - `union_id`: Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.*How to get Union ID*
+    /// - `employee_id`: The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of *Get employee list in batches*, query employee ID by mobile phone number or email.
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -208,7 +218,9 @@ impl FilterRequest {
         self.call.set_query("employee_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(Used to identify a department in a specific application, the same department, the same open_department_id in different applications.),department_id(Used to identify a unique department within a tenant)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: Used to identify a department in a specific application, the same department, the same open_department_id in different applications.
+    /// - `department_id`: Used to identify a unique department within a tenant
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -241,7 +253,10 @@ pub struct MgetRequest {
     call: Call,
 }
 impl MgetRequest {
-    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:
+    /// - `open_id`: Identifies a user to an app. The same user has different Open IDs in different apps. *How to get Open ID*
+    /// - `union_id`: Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.*How to get Union ID*
+    /// - `employee_id`: The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of *Get employee list in batches*, query employee ID by mobile phone number or email.
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -250,7 +265,9 @@ impl MgetRequest {
         self.call.set_query("employee_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:department_id(Used to identify a unique department within a tenant),open_department_id(Used to identify a department in a specific application, the same department, the same open_department_id in different applications.)
+    /// The type of department ID used in this call Options:
+    /// - `department_id`: Used to identify a unique department within a tenant
+    /// - `open_department_id`: Used to identify a department in a specific application, the same department, the same open_department_id in different applications.
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -283,7 +300,10 @@ pub struct PatchRequest {
     call: Call,
 }
 impl PatchRequest {
-    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:
+    /// - `open_id`: Identifies a user to an app. The same user has different Open IDs in different apps. *How to get Open ID*
+    /// - `union_id`: Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.*How to get Union ID*
+    /// - `employee_id`: The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of *Get employee list in batches*, query employee ID by mobile phone number or email.
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -292,7 +312,9 @@ impl PatchRequest {
         self.call.set_query("employee_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(It is used to identify a department in a specific application, and the same department has different open_department_id in different applications.),department_id(Used to identify a unique department within a tenant)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: It is used to identify a department in a specific application, and the same department has different open_department_id in different applications.
+    /// - `department_id`: Used to identify a unique department within a tenant
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -323,7 +345,10 @@ pub struct SearchRequest {
     call: Call,
 }
 impl SearchRequest {
-    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:
+    /// - `open_id`: Identifies a user to an app. The same user has different Open IDs in different apps. *How to get Open ID*
+    /// - `union_id`: Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.*How to get Union ID*
+    /// - `employee_id`: The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of *Get employee list in batches*, query employee ID by mobile phone number or email.
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -332,7 +357,9 @@ impl SearchRequest {
         self.call.set_query("employee_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(It is used to identify a department in a specific application, and the same department has different open_department_id in different applications.),department_id(Used to identify a unique department within a tenant)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: It is used to identify a department in a specific application, and the same department has different open_department_id in different applications.
+    /// - `department_id`: Used to identify a unique department within a tenant
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

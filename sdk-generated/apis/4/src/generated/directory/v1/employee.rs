@@ -100,9 +100,9 @@ impl<'a> EmployeeApi<'a> {
                 .path_param("employee_id", employee_id.as_ref()),
         }
     }
-    /// Update pre (更新待离职成员为在职)
+    /// Update pre-resigned members to un-resigned employees (更新待离职成员为在职)
     ///
-    /// resigned members to un-resigned employees-This interface is used to cancel the departure of the pending employee and update it to the "on-the-job" status. When canceling the departure, the departure information will be cleared.When using user_access_token, it defaults to an administrator user, and only administrators who can has "CoreHR Management" role can operate it
+    /// This interface is used to cancel the departure of the pending employee and update it to the "on-the-job" status. When canceling the departure, the departure information will be cleared.When using user_access_token, it defaults to an administrator user, and only administrators who can has "CoreHR Management" role can operate it
     ///
     /// `PATCH /open-apis/directory/v1/employees/:employee_id/regular`
     ///
@@ -153,9 +153,9 @@ impl<'a> EmployeeApi<'a> {
             ),
         }
     }
-    /// Update un (更新在职员工为待离职)
+    /// Update un-resigned employees to be resigned (更新在职员工为待离职)
     ///
-    /// resigned employees to be resigned-This interface is used to handle the departure of current employees and update them to the status of "pending departure". "pending departure" employees will not automatically leave, and need to use the "delete employee" API to terminate and transfer resources.When using user_access_token, it defaults to an administrator user, and only administrators who have the "CoreHR Management" role can operate it
+    /// This interface is used to handle the departure of current employees and update them to the status of "pending departure". "pending departure" employees will not automatically leave, and need to use the "delete employee" API to terminate and transfer resources.When using user_access_token, it defaults to an administrator user, and only administrators who have the "CoreHR Management" role can operate it
     ///
     /// `PATCH /open-apis/directory/v1/employees/:employee_id/to_be_resigned`
     ///
@@ -179,7 +179,10 @@ pub struct CreateRequest {
     call: Call,
 }
 impl CreateRequest {
-    /// User ID categories Options:open_id(Identifies the identity of a user in an application. The same user has different Open IDs in different applications. \[Learn more: How to get an Open ID\]),union_id(Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. \[Learn more: How to get Union ID?\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:
+    /// - `open_id`: Identifies the identity of a user in an application. The same user has different Open IDs in different applications. *Learn more: How to get an Open ID*
+    /// - `union_id`: Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. *Learn more: How to get Union ID?*
+    /// - `employee_id`: The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of *Get employee list in batches*, query employee ID by mobile phone number or email.
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -188,7 +191,9 @@ impl CreateRequest {
         self.call.set_query("employee_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:department_id(Used to identify a unique department within a tenant),open_department_id(It is used to identify a department in a specific application, and the same department has the same open_department_id in different applications.)
+    /// The type of department ID used in this call Options:
+    /// - `department_id`: Used to identify a unique department within a tenant
+    /// - `open_department_id`: It is used to identify a department in a specific application, and the same department has the same open_department_id in different applications.
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -221,7 +226,10 @@ pub struct DeleteRequest {
     call: Call,
 }
 impl DeleteRequest {
-    /// User ID categories Options:open_id(Identifies the identity of a user in an application. The same user has different Open IDs in different applications. \[Learn more: How to get an Open ID\]),union_id(Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. \[Learn more: How to get Union ID?\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:
+    /// - `open_id`: Identifies the identity of a user in an application. The same user has different Open IDs in different applications. *Learn more: How to get an Open ID*
+    /// - `union_id`: Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. *Learn more: How to get Union ID?*
+    /// - `employee_id`: The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of *Get employee list in batches*, query employee ID by mobile phone number or email.
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -252,7 +260,10 @@ pub struct FilterRequest {
     call: Call,
 }
 impl FilterRequest {
-    /// User ID categories Options:open_id(Identifies the identity of a user in an application. The same user has different Open IDs in different applications. \[Learn more: How to get an Open ID\]),union_id(Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. \[Learn more: How to get Union ID?\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:
+    /// - `open_id`: Identifies the identity of a user in an application. The same user has different Open IDs in different applications. *Learn more: How to get an Open ID*
+    /// - `union_id`: Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. *Learn more: How to get Union ID?*
+    /// - `employee_id`: The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of *Get employee list in batches*, query employee ID by mobile phone number or email.
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -261,7 +272,9 @@ impl FilterRequest {
         self.call.set_query("employee_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:department_id(Used to identify a unique department within a tenant),open_department_id(It is used to identify a department in a specific application, and the same department has the same open_department_id in different applications.)
+    /// The type of department ID used in this call Options:
+    /// - `department_id`: Used to identify a unique department within a tenant
+    /// - `open_department_id`: It is used to identify a department in a specific application, and the same department has the same open_department_id in different applications.
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -294,7 +307,10 @@ pub struct MgetRequest {
     call: Call,
 }
 impl MgetRequest {
-    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:
+    /// - `open_id`: Identifies a user to an app. The same user has different Open IDs in different apps. *How to get Open ID*
+    /// - `union_id`: Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.*How to get Union ID*
+    /// - `employee_id`: The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of *Get employee list in batches*, query employee ID by mobile phone number or email.
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -303,7 +319,9 @@ impl MgetRequest {
         self.call.set_query("employee_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:department_id(Used to identify a unique department within a tenant),open_department_id( open_department_id: used to identify a department in a specific application, the same department, in different applications open_department_id is not the same.)
+    /// The type of department ID used in this call Options:
+    /// - `department_id`: Used to identify a unique department within a tenant
+    /// - `open_department_id`: open_department_id: used to identify a department in a specific application, the same department, in different applications open_department_id is not the same.
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -336,7 +354,10 @@ pub struct PatchRequest {
     call: Call,
 }
 impl PatchRequest {
-    /// User ID categories Options:open_id(Identifies the identity of a user in an application. The same user has different Open IDs in different applications. \[Learn more: How to get an Open ID\]),union_id(Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. \[Learn more: How to get Union ID?\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:
+    /// - `open_id`: Identifies the identity of a user in an application. The same user has different Open IDs in different applications. *Learn more: How to get an Open ID*
+    /// - `union_id`: Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. *Learn more: How to get Union ID?*
+    /// - `employee_id`: The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of *Get employee list in batches*, query employee ID by mobile phone number or email.
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -345,7 +366,9 @@ impl PatchRequest {
         self.call.set_query("employee_id_type", String::from(v.into()));
         self
     }
-    /// Department ID type Options:department_id(department_id),open_department_id(open_department_id)
+    /// Department ID type Options:
+    /// - `department_id`: department_id
+    /// - `open_department_id`: open_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -376,7 +399,10 @@ pub struct RegularRequest {
     call: Call,
 }
 impl RegularRequest {
-    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:
+    /// - `open_id`: Identifies a user to an app. The same user has different Open IDs in different apps. *How to get Open ID*
+    /// - `union_id`: Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.*How to get Union ID*
+    /// - `employee_id`: The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of *Get employee list in batches*, query employee ID by mobile phone number or email.
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -385,7 +411,9 @@ impl RegularRequest {
         self.call.set_query("employee_id_type", String::from(v.into()));
         self
     }
-    /// Department ID type Options:department_id(Used to identify a unique department within the tenant ),open_department_id(Used to identify a department in a specific application. The same department has the same open_department_id in different applications.)
+    /// Department ID type Options:
+    /// - `department_id`: Used to identify a unique department within the tenant
+    /// - `open_department_id`: Used to identify a department in a specific application. The same department has the same open_department_id in different applications.
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -416,7 +444,10 @@ pub struct ResurrectRequest {
     call: Call,
 }
 impl ResurrectRequest {
-    /// User ID categories Options:open_id(Identifies a user's identity in an app. The same user has different Open IDs in different apps. \[Learn more: How to get an Open ID\]),union_id(Identifies a user's identity under an app developer. The Union ID is the same for the same user in apps under the same developer, and different for apps under different developers. With Union ID, app developers can associate the identities of the same user across multiple apps. \[Read more: How do I get a Union ID?\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:
+    /// - `open_id`: Identifies a user's identity in an app. The same user has different Open IDs in different apps. *Learn more: How to get an Open ID*
+    /// - `union_id`: Identifies a user's identity under an app developer. The Union ID is the same for the same user in apps under the same developer, and different for apps under different developers. With Union ID, app developers can associate the identities of the same user across multiple apps. *Read more: How do I get a Union ID?*
+    /// - `employee_id`: The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of *Get employee list in batches*, query employee ID by mobile phone number or email.
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -425,7 +456,9 @@ impl ResurrectRequest {
         self.call.set_query("employee_id_type", String::from(v.into()));
         self
     }
-    /// Department ID type Options:department_id(department_id),open_department_id(open_department_id)
+    /// Department ID type Options:
+    /// - `department_id`: department_id
+    /// - `open_department_id`: open_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -456,7 +489,10 @@ pub struct SearchRequest {
     call: Call,
 }
 impl SearchRequest {
-    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:
+    /// - `open_id`: Identifies a user to an app. The same user has different Open IDs in different apps. *How to get Open ID*
+    /// - `union_id`: Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.*How to get Union ID*
+    /// - `employee_id`: The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of *Get employee list in batches*, query employee ID by mobile phone number or email.
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -465,7 +501,9 @@ impl SearchRequest {
         self.call.set_query("employee_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(It is used to identify a department in a specific application, and the same department has different open_department_id in different applications.),department_id(Used to identify a unique department within a tenant)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: It is used to identify a department in a specific application, and the same department has different open_department_id in different applications.
+    /// - `department_id`: Used to identify a unique department within a tenant
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -498,7 +536,10 @@ pub struct ToBeResignedRequest {
     call: Call,
 }
 impl ToBeResignedRequest {
-    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:
+    /// - `open_id`: Identifies a user to an app. The same user has different Open IDs in different apps. *How to get Open ID*
+    /// - `union_id`: Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.*How to get Union ID*
+    /// - `employee_id`: The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of *Get employee list in batches*, query employee ID by mobile phone number or email.
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -507,7 +548,9 @@ impl ToBeResignedRequest {
         self.call.set_query("employee_id_type", String::from(v.into()));
         self
     }
-    /// Department ID type Options:department_id(Used to identify a unique department within the tenant),open_department_id(Used to identify a department in a specific application. The same department has the same open_department_id in different applications.)
+    /// Department ID type Options:
+    /// - `department_id`: Used to identify a unique department within the tenant
+    /// - `open_department_id`: Used to identify a department in a specific application. The same department has the same open_department_id in different applications.
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

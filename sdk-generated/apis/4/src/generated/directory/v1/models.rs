@@ -13,9 +13,9 @@ use serde_json::Value;
 )]
 #[non_exhaustive]
 pub enum DepartmentIdType {
-    /// `department_id`
+    /// `department_id`: Used to identify a unique department within a tenant
     DepartmentId,
-    /// `open_department_id`
+    /// `open_department_id`: Used to identify a department in a specific application, where the open_department_id is different for the same department in different applications.
     OpenDepartmentId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -84,11 +84,11 @@ impl ToJson for DepartmentIdType {
 )]
 #[non_exhaustive]
 pub enum EmployeeIdType {
-    /// `union_id`
+    /// `union_id`: Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. *Learn more: How to get Union ID?*
     UnionId,
-    /// `open_id`
+    /// `open_id`: Identifies the identity of a user in an application. The same user has different Open IDs in different applications. *Learn more: How to get an Open ID*
     OpenId,
-    /// `employee_id`
+    /// `employee_id`: The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of *Get employee list in batches*, query employee ID by mobile phone number or email.
     EmployeeId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -159,9 +159,9 @@ impl ToJson for EmployeeIdType {
 )]
 #[non_exhaustive]
 pub enum EnumType {
-    /// `1`
+    /// `1`: custom_field_value_enum_type_text Text
     V1,
-    /// `2`
+    /// `2`: custom_field_value_enum_type_picture picture
     V2,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -230,19 +230,19 @@ impl ToJson for EnumType {
 )]
 #[non_exhaustive]
 pub enum FieldType {
-    /// `1`
+    /// `1`: custom_field_value_type_text Text
     V1,
-    /// `2`
+    /// `2`: custom_field_value_type_url URL
     V2,
-    /// `3`
+    /// `3`: custom_field_value_type_enum Options
     V3,
-    /// `4`
+    /// `4`: custom_field_value_type_generic_user Members
     V4,
-    /// `9`
+    /// `9`: custom_field_value_type_phone
     V9,
-    /// `10`
+    /// `10`: custom_field_field_type_directory_multi_enum Multiple selection options
     V10,
-    /// `11`
+    /// `11`: custom_field_field_type_directory_multi_generic_user Members list
     V11,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -321,55 +321,55 @@ impl ToJson for FieldType {
 )]
 #[non_exhaustive]
 pub enum ResignReason {
-    /// `1`
+    /// `1`: resign_reason_directory_not_satisfied_with_salary Salary does not meet expectations
     V1,
-    /// `2`
+    /// `2`: resign_reason_directory_working_pressure Working too long
     V2,
-    /// `3`
+    /// `3`: resign_reason_directory_not_satisfied_with_work_content Dissatisfied with the job content
     V3,
-    /// `4`
+    /// `4`: resign_reason_directory_lack_of_recognition_of_leader Do not recognize superiors or management
     V4,
-    /// `5`
+    /// `5`: resign_reason_directory_career_development Career development opportunities are limited
     V5,
-    /// `17`
+    /// `17`: resign_reason_directory_fired dismiss
     V17,
-    /// `18`
+    /// `18`: resign_reason_directory_failed_to_pass_probation_period Probation period not passed
     V18,
-    /// `9`
+    /// `9`: resign_reason_directory_job_hopping Job hopping
     V9,
-    /// `10`
+    /// `10`: resign_reason_directory_change_career Career change
     V10,
-    /// `11`
+    /// `11`: resign_reason_directory_family Family reasons
     V11,
-    /// `6`
+    /// `6`: resign_reason_directory_lack_of_recognition_of_company_culture Lack of recognition of company culture
     V6,
-    /// `7`
+    /// `7`: resign_reason_directory_active_organize_business_adjustment Organizational restructuring (voluntary resignation)
     V7,
-    /// `8`
+    /// `8`: resign_reason_directory_contract_not_renewed Contract expires
     V8,
-    /// `12`
+    /// `12`: resign_reason_directory_poor_health Poor health
     V12,
-    /// `13`
+    /// `13`: resign_reason_directory_work_place Workplace reasons
     V13,
-    /// `14`
+    /// `14`: resign_reason_directory_active_resignation_other_reason Other (voluntary resignation)
     V14,
-    /// `15`
+    /// `15`: resign_reason_directory_accident accident
     V15,
-    /// `16`
+    /// `16`: resign_reason_directory_death passed away
     V16,
-    /// `19`
+    /// `19`: resign_reason_directory_not_up_to_the_job Underperforming at work
     V19,
-    /// `20`
+    /// `20`: resign_reason_directory_low_work_output Low work output
     V20,
-    /// `21`
+    /// `21`: resign_reason_directory_passive_organize_business_adjustment Organizational restructuring (passive departure)
     V21,
-    /// `22`
+    /// `22`: resign_reason_directory_breach_of_company_ordinance discipline violation
     V22,
-    /// `23`
+    /// `23`: resign_reason_directory_break_the_law illegal
     V23,
-    /// `24`
+    /// `24`: resign_reason_directory_passive_resignation_other_reason Other (passive resignation)
     V24,
-    /// `25`
+    /// `25`: resign_reason_directory_other_reason Other (other)
     V25,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -484,11 +484,11 @@ impl ToJson for ResignReason {
 )]
 #[non_exhaustive]
 pub enum ResignType {
-    /// `1`
+    /// `1`: resign_type_directory_acitve active
     V1,
-    /// `2`
+    /// `2`: resign_type_directory_passive passive
     V2,
-    /// `3`
+    /// `3`: resign_type_directoryy_other other
     V3,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -559,57 +559,57 @@ impl ToJson for ResignType {
 )]
 #[non_exhaustive]
 pub enum UpdateEmployeeResignReason {
-    /// `0`
+    /// `0`: resign_reason_directory_empty empty
     V0,
-    /// `1`
+    /// `1`: resign_reason_directory_not_satisfied_with_salary Salary does not meet expectations
     V1,
-    /// `2`
+    /// `2`: resign_reason_directory_working_pressure Working too long
     V2,
-    /// `3`
+    /// `3`: resign_reason_directory_not_satisfied_with_work_content Dissatisfied with the job content
     V3,
-    /// `4`
+    /// `4`: resign_reason_directory_lack_of_recognition_of_leader Do not recognize superiors or management
     V4,
-    /// `5`
+    /// `5`: resign_reason_directory_career_development Career development opportunities are limited
     V5,
-    /// `17`
+    /// `17`: resign_reason_directory_fired dismiss
     V17,
-    /// `18`
+    /// `18`: resign_reason_directory_failed_to_pass_probation_period Probation period not passed
     V18,
-    /// `9`
+    /// `9`: resign_reason_directory_job_hopping Job hopping
     V9,
-    /// `10`
+    /// `10`: resign_reason_directory_change_career career change
     V10,
-    /// `11`
+    /// `11`: resign_reason_directory_family Family reasons
     V11,
-    /// `6`
+    /// `6`: resign_reason_directory_lack_of_recognition_of_company_culture Lack of recognition of company culture
     V6,
-    /// `7`
+    /// `7`: resign_reason_directory_active_organize_business_adjustment Organizational restructuring (voluntary resignation)
     V7,
-    /// `8`
+    /// `8`: resign_reason_directory_contract_not_renewed Contract expires
     V8,
-    /// `12`
+    /// `12`: resign_reason_directory_poor_health Poor health
     V12,
-    /// `13`
+    /// `13`: resign_reason_directory_work_place Workplace reasons
     V13,
-    /// `14`
+    /// `14`: resign_reason_directory_active_resignation_other_reason Other (voluntary resignation)
     V14,
-    /// `15`
+    /// `15`: resign_reason_directory_accident accident
     V15,
-    /// `16`
+    /// `16`: resign_reason_directory_death passed away
     V16,
-    /// `19`
+    /// `19`: resign_reason_directory_not_up_to_the_job Underperforming at work
     V19,
-    /// `20`
+    /// `20`: resign_reason_directory_low_work_output Low work output
     V20,
-    /// `21`
+    /// `21`: resign_reason_directory_passive_organize_business_adjustment Organizational restructuring (passive departure)
     V21,
-    /// `22`
+    /// `22`: resign_reason_directory_breach_of_company_ordinance discipline violation
     V22,
-    /// `23`
+    /// `23`: resign_reason_directory_break_the_law illegal
     V23,
-    /// `24`
+    /// `24`: resign_reason_directory_passive_resignation_other_reason Other (passive resignation)
     V24,
-    /// `25`
+    /// `25`: resign_reason_directory_other_reason Other
     V25,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -726,13 +726,13 @@ impl ToJson for UpdateEmployeeResignReason {
 )]
 #[non_exhaustive]
 pub enum UpdateEmployeeResignType {
-    /// `0`
+    /// `0`: resign_type_directory_empty empty
     V0,
-    /// `1`
+    /// `1`: resign_type_directory_acitve active
     V1,
-    /// `2`
+    /// `2`: resign_type_directory_passive inactive
     V2,
-    /// `3`
+    /// `3`: resign_type_directoryy_other other
     V3,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -805,7 +805,7 @@ impl ToJson for UpdateEmployeeResignType {
 )]
 #[non_exhaustive]
 pub enum UserType {
-    /// `1`
+    /// `1`: custom_field_value_user_type_employee employees
     V1,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -863,7 +863,7 @@ impl ToJson for UserType {
         w.string(self.as_str());
     }
 }
-/// `AbnormalRecord`
+/// The `abnormals` of \[`FilterDepartmentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -888,7 +888,7 @@ impl FromJson for AbnormalRecord {
         Ok(out)
     }
 }
-/// `Attachment`
+/// The `photo_of_id_portrait_side` of \[`EmployeeEducationAndWorkExperienceEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -916,7 +916,7 @@ impl FromJson for Attachment {
         Ok(out)
     }
 }
-/// `BankAccount`
+/// The `bank_accounts` of \[`EmployeePersonalAndSocialRelationshipEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -983,7 +983,7 @@ impl FromJson for BankAccount {
         Ok(out)
     }
 }
-/// `Certificate`
+/// The `certificates` of \[`EmployeePersonalAndSocialRelationshipEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1029,7 +1029,7 @@ impl FromJson for Certificate {
         Ok(out)
     }
 }
-/// `CollaborationRule`
+/// The `items` of \[`ListCollaborationRuleResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1060,7 +1060,7 @@ impl FromJson for CollaborationRule {
         Ok(out)
     }
 }
-/// `CollaborationRuleEntities`
+/// The `subjects` of \[`CollaborationRule`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1094,7 +1094,7 @@ impl ToJson for CollaborationRuleEntities {
         w.end_object();
     }
 }
-/// `CollaborationTenant`
+/// The `items` of \[`ListCollaborationTenantResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1128,7 +1128,7 @@ impl FromJson for CollaborationTenant {
         Ok(out)
     }
 }
-/// `Company`
+/// The `contract_subject` of \[`EmployeeWorkEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1174,7 +1174,7 @@ impl FromJson for Company {
         Ok(out)
     }
 }
-/// `ContactAddress`
+/// The `contact_addresses` of \[`CreateEmployee`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1216,7 +1216,7 @@ impl ToJson for ContactAddress {
         w.end_object();
     }
 }
-/// `CreateCollaborationRuleRequestBody`
+/// The request body of `directory.v1.collaboration_rule.create` (Add collaboration rules).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1237,7 +1237,7 @@ impl ToJson for CreateCollaborationRuleRequestBody {
         w.end_object();
     }
 }
-/// `CreateCollaborationRuleResponseBody`
+/// The data `directory.v1.collaboration_rule.create` (Add collaboration rules) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1256,7 +1256,7 @@ impl FromJson for CreateCollaborationRuleResponseBody {
         Ok(out)
     }
 }
-/// `CreateDepartment`
+/// The `department` of \[`CreateDepartmentRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1264,7 +1264,8 @@ impl FromJson for CreateCollaborationRuleResponseBody {
     serde(default)
 )]
 pub struct CreateDepartment {
-    /// Identifies a unique department within the tenant, supports customization and is automatically generated by the system when not customized. id supports modification.Notes:1. in addition to the need to meet the regular rules, at the same time can not start with od-.2. Regular checksum: ^\[a-zA-Z0-9\]\[a-zA-Z0-9_\-@.\] {0,63}$
+    /// Identifies a unique department within the tenant, supports customization and is automatically generated by the system when not customized. id supports modification.Notes:1. in addition to the need to meet the regular rules, at the same time can not start with od-.
+    /// 2. Regular checksum: ^*a-zA-Z0-9**a-zA-Z0-9_\-@.* {0,63}$
     pub custom_department_id: Option<String>,
     /// Department name, up to 100 characters
     pub name: Option<I18nText>,
@@ -1324,7 +1325,7 @@ impl ToJson for CreateDepartment {
         None
     }
 }
-/// `CreateDepartmentRequestBody`
+/// The request body of `directory.v1.department.create` (Create department).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1348,7 +1349,7 @@ impl ToJson for CreateDepartmentRequestBody {
         None
     }
 }
-/// `CreateDepartmentResponseBody`
+/// The data `directory.v1.department.create` (Create department) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1367,7 +1368,7 @@ impl FromJson for CreateDepartmentResponseBody {
         Ok(out)
     }
 }
-/// `CreateEmployee`
+/// The `employee` of \[`CreateEmployeeRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1377,19 +1378,26 @@ impl FromJson for CreateDepartmentResponseBody {
 pub struct CreateEmployee {
     /// name
     pub name: Option<UpsertName>,
-    /// Employee's mobile phone number, enter up to 255 characters. Note:1. It cannot be repeated among current employees within the enterprise.2. Uncertified enterprises only support adding Chinese mainland mobile phone numbers, and enterprises certified by Feishu are allowed to add overseas mobile phone numbers.3. The plus sign + must be included in the international area code prefix
+    /// Employee's mobile phone number, enter up to 255 characters. Note:1. It cannot be repeated among current employees within the enterprise.
+    /// 2. Uncertified enterprises only support adding Chinese mainland mobile phone numbers, and enterprises certified by Feishu are allowed to add overseas mobile phone numbers.
+    /// 3. The plus sign + must be included in the international area code prefix
     pub mobile: Option<String>,
     /// Unique identification of active employees in the enterprise. Customization is supported, and the system automatically generates it when not customized. ID supports modification. Note:1. The ID of current employees cannot be repeated2. ID cannot contain spaces
     pub custom_employee_id: Option<String>,
-    /// Employee's avatar key. To get the key of the picture, please use \[Upload Image - Server Level API - Development Documentation - Feishu open platform\]. when uploading, you need to select for setting avatar as the picture type
+    /// Employee's avatar key. To get the key of the picture, please use *Upload Image - Server Level API - Development Documentation - Feishu open platform*. when uploading, you need to select for setting avatar as the picture type
     pub avatar_key: Option<String>,
-    /// The employee's email address at work. Note:1. It cannot be repeated among current employees within the enterprise.2. Non-Chinese mainland mobile phone number members must add email at the same time
+    /// The employee's email address at work. Note:1. It cannot be repeated among current employees within the enterprise.
+    /// 2. Non-Chinese mainland mobile phone number members must add email at the same time
     pub email: Option<String>,
     /// `personal_email`
     pub personal_email: Option<String>,
     /// Employee's enterprise mailbox. Please make sure that the Feishu mailbox service has been enabled in the management background first. The domain name of the enterprise mailbox needs to be applied and opened by the enterprise in the management background. If the enterprise does not open the enterprise mailbox of the corresponding domain name, setting the user's enterprise mailbox will fail
     pub enterprise_email: Option<String>,
-    /// gender Options:0(gender_directory_unknown unknown),1(gender_directory_man male),2(gender_directory_woman female),3(gender_directory_other other)
+    /// gender Options:
+    /// - `0`: gender_directory_unknown unknown
+    /// - `1`: gender_directory_man male
+    /// - `2`: gender_directory_woman female
+    /// - `3`: gender_directory_other other
     pub gender: Option<i64>,
     /// `residential_address`
     pub residential_address: Option<String>,
@@ -1397,11 +1405,13 @@ pub struct CreateEmployee {
     pub contact_addresses: Option<Vec<ContactAddress>>,
     /// The ranking information of employees within their department
     pub employee_order_in_departments: Option<Vec<UpsertUserDepartmentSortInfo>>,
-    /// The ID of the employee's line manager, consistent with the employee_id_type. Note: 1. There should be no circular reporting, i.e. A reports to B and B reports to A.2. The line manager must be an active employee
+    /// The ID of the employee's line manager, consistent with the employee_id_type. Note: 1. There should be no circular reporting, i.e. A reports to B and B reports to A.
+    /// 2. The line manager must be an active employee
     pub leader_id: Option<String>,
-    /// The dotted-line manager ID of the employee, which is consistent with the employee_id_type. Note: 1. There should be no circular reporting, i.e. A reports to B and B reports to A.2. The line manager must be an active employee
+    /// The dotted-line manager ID of the employee, which is consistent with the employee_id_type. Note: 1. There should be no circular reporting, i.e. A reports to B and B reports to A.
+    /// 2. The line manager must be an active employee
     pub dotted_line_leader_ids: Option<Vec<String>>,
-    /// Workplace country code. To obtain the country code, please use \[Paging Bulk Query Country\]
+    /// Workplace country code. To obtain the country code, please use *Paging Bulk Query Country*
     pub work_country_or_region: Option<String>,
     /// Workplace ID
     pub work_place_id: Option<String>,
@@ -1555,7 +1565,7 @@ impl ToJson for CreateEmployee {
         None
     }
 }
-/// `CreateEmployeeOptions`
+/// The `options` of \[`CreateEmployeeRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1573,7 +1583,7 @@ pub struct CreateEmployeeOptions {
     pub enterprise_email_password: Option<String>,
     /// `data_source`
     pub data_source: Option<i64>,
-    /// A list of seat IDs assigned to employees. The available seat IDs for this tenant can be obtained through the interface below, see \[Get Seat Information\]. This field is required when in hybrid license mode.Permissions are required in order to write:&lt;md-perm name="directory:employee.base.subscription_ids:write" desc="Write employee seat information" support_app_types="custom" tags=""&gt;Write employee seat information&lt;/md-perm&gt;
+    /// A list of seat IDs assigned to employees. The available seat IDs for this tenant can be obtained through the interface below, see *Get Seat Information*. This field is required when in hybrid license mode.Permissions are required in order to write:&lt;md-perm name="directory:employee.base.subscription_ids:write" desc="Write employee seat information" support_app_types="custom" tags=""&gt;Write employee seat information&lt;/md-perm&gt;
     pub subscription_ids: Option<Vec<String>>,
     /// `need_send_notification`
     pub need_send_notification: Option<SendNotification>,
@@ -1591,7 +1601,7 @@ impl ToJson for CreateEmployeeOptions {
         w.end_object();
     }
 }
-/// `CreateEmployeeRequestBody`
+/// The request body of `directory.v1.employee.create` (Create employee).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1618,7 +1628,7 @@ impl ToJson for CreateEmployeeRequestBody {
         None
     }
 }
-/// `CreateEmployeeResponseBody`
+/// The data `directory.v1.employee.create` (Create employee) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1637,7 +1647,7 @@ impl FromJson for CreateEmployeeResponseBody {
         Ok(out)
     }
 }
-/// `CustomFieldValue`
+/// The `custom_field_value` of \[`BankAccount`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1645,7 +1655,14 @@ impl FromJson for CreateEmployeeResponseBody {
     serde(default)
 )]
 pub struct CustomFieldValue {
-    /// Custom field types Options:1(custom_field_value_type_text Text),2(custom_field_value_type_url URL),3(custom_field_value_type_enum Options),4(custom_field_value_type_generic_user Members),9(custom_field_value_type_phone ),10(custom_field_field_type_directory_multi_enum Multiple selection options),11(custom_field_field_type_directory_multi_generic_user Members list)
+    /// Custom field types Options:
+    /// - `1`: custom_field_value_type_text Text
+    /// - `2`: custom_field_value_type_url URL
+    /// - `3`: custom_field_value_type_enum Options
+    /// - `4`: custom_field_value_type_generic_user Members
+    /// - `9`: custom_field_value_type_phone
+    /// - `10`: custom_field_field_type_directory_multi_enum Multiple selection options
+    /// - `11`: custom_field_field_type_directory_multi_generic_user Members list
     pub field_type: Option<FieldType>,
     /// Text Field Values
     pub text_value: Option<I18nText>,
@@ -1717,7 +1734,7 @@ impl ToJson for CustomFieldValue {
         None
     }
 }
-/// `DeleteEmployeeOptions`
+/// The `options` of \[`DeleteEmployeeRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1741,7 +1758,7 @@ impl ToJson for DeleteEmployeeOptions {
         w.end_object();
     }
 }
-/// `DeleteEmployeeRequestBody`
+/// The request body of `directory.v1.employee.delete` (Delete employee).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1759,7 +1776,7 @@ impl ToJson for DeleteEmployeeRequestBody {
         w.end_object();
     }
 }
-/// `Department`
+/// The `departments` of \[`EmployeeBaseEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1850,7 +1867,7 @@ impl FromJson for Department {
         Ok(out)
     }
 }
-/// `DepartmentBaseInfo`
+/// The `department_path_infos` of \[`Department`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1872,7 +1889,7 @@ impl FromJson for DepartmentBaseInfo {
         Ok(out)
     }
 }
-/// `DepartmentCount`
+/// The `department_count` of \[`Department`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1915,7 +1932,7 @@ impl FromJson for DepartmentCount {
         Ok(out)
     }
 }
-/// `DepartmentLeader`
+/// The `leaders` of \[`CreateDepartment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1923,7 +1940,9 @@ impl FromJson for DepartmentCount {
     serde(default)
 )]
 pub struct DepartmentLeader {
-    /// Department leader type Options:1(department_leader_type_directory_main main),2(department_leader_type_directory_deputy Vice)
+    /// Department leader type Options:
+    /// - `1`: department_leader_type_directory_main main
+    /// - `2`: department_leader_type_directory_deputy Vice
     pub leader_type: i64,
     /// Department leader id, consistent with the employee_id_type type
     pub leader_id: String,
@@ -1951,7 +1970,7 @@ impl ToJson for DepartmentLeader {
         None
     }
 }
-/// `Dependent`
+/// The `dependents` of \[`EmployeePersonalAndSocialRelationshipEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2005,7 +2024,7 @@ impl FromJson for Dependent {
         Ok(out)
     }
 }
-/// `Education`
+/// The `educations` of \[`EmployeeEducationAndWorkExperienceEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2057,7 +2076,7 @@ impl FromJson for Education {
         Ok(out)
     }
 }
-/// `EmergencyContact`
+/// The `emergency_contacts` of \[`EmployeePersonalAndSocialRelationshipEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2088,7 +2107,7 @@ impl FromJson for EmergencyContact {
         Ok(out)
     }
 }
-/// `EmployeeBaseEntity`
+/// The `base_info` of \[`EmployeeEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2284,7 +2303,7 @@ impl FromJson for EmployeeBaseEntity {
         Ok(out)
     }
 }
-/// `EmployeeEducationAndWorkExperienceEntity`
+/// The `education_and_work_experience` of \[`EmployeeEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2351,7 +2370,7 @@ impl FromJson for EmployeeEducationAndWorkExperienceEntity {
         Ok(out)
     }
 }
-/// `EmployeeEntity`
+/// The `employees` of \[`FilterEmployeeResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2389,7 +2408,7 @@ impl FromJson for EmployeeEntity {
         Ok(out)
     }
 }
-/// `EmployeePersonalAndSocialRelationshipEntity`
+/// The `personal_and_social_relationship` of \[`EmployeeEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2460,7 +2479,7 @@ impl FromJson for EmployeePersonalAndSocialRelationshipEntity {
         Ok(out)
     }
 }
-/// `EmployeeTraceInfo`
+/// The `employee_trace_info` of \[`CreateEmployeeOptions`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2490,7 +2509,7 @@ impl ToJson for EmployeeTraceInfo {
         w.end_object();
     }
 }
-/// `EmployeeWorkEntity`
+/// The `work_info` of \[`EmployeeEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2607,7 +2626,7 @@ impl FromJson for EmployeeWorkEntity {
         Ok(out)
     }
 }
-/// `EnumValue`
+/// The `enum_value` of \[`CustomFieldValue`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2619,7 +2638,9 @@ pub struct EnumValue {
     pub enum_ids: Vec<String>,
     /// `enum_name`
     pub enum_name: Option<std::collections::BTreeMap<String, OptionValue>>,
-    /// Enum type Options:1(custom_field_value_enum_type_text Text),2(custom_field_value_enum_type_picture picture)
+    /// Enum type Options:
+    /// - `1`: custom_field_value_enum_type_text Text
+    /// - `2`: custom_field_value_enum_type_picture picture
     pub enum_type: Option<EnumType>,
 }
 impl FromJson for EnumValue {
@@ -2647,7 +2668,7 @@ impl ToJson for EnumValue {
         None
     }
 }
-/// `FilterCondition`
+/// The `conditions` of \[`MultiFilterCondition`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2657,7 +2678,11 @@ impl ToJson for EnumValue {
 pub struct FilterCondition {
     /// The lvalue of the filter criterion, which is the parameter name of the field.** Optional filters are: **- parent_department_id
     pub field: String,
-    /// Comparison operator** Optional values are: **- eq: equal to, supports any type of lvalue- in: belongs to any one, does not support parent_department_id, rvalue is an array of multiple target filter values (no more than 100)
+    /// Comparison operator
+    ///
+    /// **Optional values are:**
+    /// - eq: equal to, supports any type of lvalue
+    /// - in: belongs to any one, does not support parent_department_id, rvalue is an array of multiple target filter values (no more than 100)
     pub operator: String,
     /// The right value of the filter condition, whose content is the corresponding value type under the combination of the left value field type and the operator. Its value type must be consistent with the value of the query parameter department_id_type, with a maximum length of 64 characters, and supports numbers and letters. When using the parent_department_id condition, the ID of the root department can be "0"
     pub value: String,
@@ -2683,7 +2708,7 @@ impl ToJson for FilterCondition {
         None
     }
 }
-/// `FilterDepartmentResponseBody`
+/// The data `directory.v1.department.filter` (List department) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2708,7 +2733,7 @@ impl FromJson for FilterDepartmentResponseBody {
         Ok(out)
     }
 }
-/// `FilterEmployeeRequestBody`
+/// The request body of `directory.v1.employee.filter` (Get employee list in batches).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2716,9 +2741,9 @@ impl FromJson for FilterDepartmentResponseBody {
     serde(default)
 )]
 pub struct FilterEmployeeRequestBody {
-    /// Query conditions \[Learn more: query condition usage\]
+    /// Query conditions *Learn more: query condition usage*
     pub filter: MultiFilterCondition,
-    /// List of fields to be queried. Permissioned row and column data will be returned according to the passed field list. No fields will be returned if not passed. \[Learn more: Field enumeration instructions\]
+    /// List of fields to be queried. Permissioned row and column data will be returned according to the passed field list. No fields will be returned if not passed. *Learn more: Field enumeration instructions*
     pub required_fields: Vec<String>,
     /// paging parameter
     pub page_request: PageCondition,
@@ -2738,7 +2763,7 @@ impl ToJson for FilterEmployeeRequestBody {
         None
     }
 }
-/// `FilterEmployeeResponseBody`
+/// The data `directory.v1.employee.filter` (Get employee list in batches) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2763,7 +2788,7 @@ impl FromJson for FilterEmployeeResponseBody {
         Ok(out)
     }
 }
-/// `I18nText`
+/// The `name` of \[`CollaborationTenant`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2803,7 +2828,7 @@ impl ToJson for I18nText {
         None
     }
 }
-/// `Image`
+/// The `avatar_key` of \[`EmployeeBaseEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2825,7 +2850,7 @@ impl FromJson for Image {
         Ok(out)
     }
 }
-/// `ImageLink`
+/// The `avatar` of \[`CollaborationTenant`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2853,7 +2878,7 @@ impl FromJson for ImageLink {
         Ok(out)
     }
 }
-/// `InviteOption`
+/// The `invite_option` of \[`EmployeeTraceInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2874,7 +2899,7 @@ impl ToJson for InviteOption {
         w.end_object();
     }
 }
-/// `JobFamily`
+/// The `job_family` of \[`EmployeeWorkEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2926,7 +2951,7 @@ impl FromJson for JobFamily {
         Ok(out)
     }
 }
-/// `JobLevel`
+/// The `job_level` of \[`EmployeeWorkEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2978,7 +3003,7 @@ impl FromJson for JobLevel {
         Ok(out)
     }
 }
-/// `JobTitle`
+/// The `job_title` of \[`EmployeeWorkEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3042,7 +3067,7 @@ impl FromJson for JobTitle {
         Ok(out)
     }
 }
-/// `ListCollaborationRuleResponseBody`
+/// The data `directory.v1.collaboration_rule.list` (Query the collaboration rules) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3067,7 +3092,7 @@ impl FromJson for ListCollaborationRuleResponseBody {
         Ok(out)
     }
 }
-/// `ListCollaborationTenantResponseBody`
+/// The data `directory.v1.collaboration_tenant.list` (Query the list of trusted parties by Admin) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3092,7 +3117,7 @@ impl FromJson for ListCollaborationTenantResponseBody {
         Ok(out)
     }
 }
-/// `ListCollborationShareEntityResponseBody`
+/// The data `directory.v1.collboration_share_entity.list` (Query the sharing members between the trust party relations) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3123,7 +3148,7 @@ impl FromJson for ListCollborationShareEntityResponseBody {
         Ok(out)
     }
 }
-/// `MgetDepartmentRequestBody`
+/// The request body of `directory.v1.department.mget` (Batch get department info).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3133,7 +3158,7 @@ impl FromJson for ListCollborationShareEntityResponseBody {
 pub struct MgetDepartmentRequestBody {
     /// Department ID, consistent with the department_id_type. The way to get the ID: you can query it through the management background
     pub department_ids: Vec<String>,
-    /// List of fields to query. Permissioned row and column data will be returned according to the passed field list. If not passed, no fields will be returned \[Learn more: Field enumeration instructions\]
+    /// List of fields to query. Permissioned row and column data will be returned according to the passed field list. If not passed, no fields will be returned *Learn more: Field enumeration instructions*
     pub required_fields: Vec<String>,
 }
 impl ToJson for MgetDepartmentRequestBody {
@@ -3144,7 +3169,7 @@ impl ToJson for MgetDepartmentRequestBody {
         w.end_object();
     }
 }
-/// `MgetDepartmentResponseBody`
+/// The data `directory.v1.department.mget` (Batch get department info) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3166,7 +3191,7 @@ impl FromJson for MgetDepartmentResponseBody {
         Ok(out)
     }
 }
-/// `MgetEmployeeRequestBody`
+/// The request body of `directory.v1.employee.mget` (Obtain employee information in batches).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3176,7 +3201,7 @@ impl FromJson for MgetDepartmentResponseBody {
 pub struct MgetEmployeeRequestBody {
     /// Employee ID, consistent with the employee_id_type type
     pub employee_ids: Vec<String>,
-    /// Field enumeration \[Learn more: Field enumeration instructions\]
+    /// Field enumeration *Learn more: Field enumeration instructions*
     pub required_fields: Vec<String>,
 }
 impl ToJson for MgetEmployeeRequestBody {
@@ -3187,7 +3212,7 @@ impl ToJson for MgetEmployeeRequestBody {
         w.end_object();
     }
 }
-/// `MgetEmployeeResponseBody`
+/// The data `directory.v1.employee.mget` (Obtain employee information in batches) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3209,7 +3234,7 @@ impl FromJson for MgetEmployeeResponseBody {
         Ok(out)
     }
 }
-/// `MultiFilterCondition`
+/// The `filter` of \[`FilterDepartmentRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3236,7 +3261,7 @@ impl ToJson for MultiFilterCondition {
         None
     }
 }
-/// `Name`
+/// The `name` of \[`EmployeeBaseEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3276,7 +3301,7 @@ impl FromJson for Name {
         Ok(out)
     }
 }
-/// `OpenapiOptions`
+/// The `openapi_options` of \[`RegularEmployeeRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3312,7 +3337,7 @@ impl ToJson for OpenapiOptions {
         w.end_object();
     }
 }
-/// `Operator`
+/// The `operator` of \[`DeleteEmployeeOptions`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3333,7 +3358,7 @@ impl ToJson for Operator {
         w.end_object();
     }
 }
-/// `OptionValue`
+/// The `enum_name` of \[`EnumValue`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3384,7 +3409,7 @@ impl ToJson for OptionValue {
         None
     }
 }
-/// `PageCondition`
+/// The `page_request` of \[`FilterDepartmentRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3394,7 +3419,9 @@ impl ToJson for OptionValue {
 pub struct PageCondition {
     /// `page_type`
     pub page_type: Option<String>,
-    /// Maximum number of entries returned per page, maximum value is 100**Default value**：20**Minimum Value**: 0
+    /// Maximum number of entries returned per page, maximum value is 100
+    ///
+    /// **Default value**：20**Minimum Value**: 0
     pub page_size: Option<i64>,
     /// Sequential paging query, can not skip page query, support deep paging, in the need to traverse all the data scene can only use this method. The first pass empty string or not, later pass the last return value in the page_token
     pub page_token: Option<String>,
@@ -3411,7 +3438,7 @@ impl ToJson for PageCondition {
         w.end_object();
     }
 }
-/// `PageResponse`
+/// The `page_response` of \[`FilterDepartmentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3436,7 +3463,7 @@ impl FromJson for PageResponse {
         Ok(out)
     }
 }
-/// `PatchDepartmentRequestBody`
+/// The request body of `directory.v1.department.patch` (Update department).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3460,7 +3487,7 @@ impl ToJson for PatchDepartmentRequestBody {
         None
     }
 }
-/// `PatchEmployeeRequestBody`
+/// The request body of `directory.v1.employee.patch` (Update employee information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3484,7 +3511,7 @@ impl ToJson for PatchEmployeeRequestBody {
         None
     }
 }
-/// `PersonalProfile`
+/// The `personal_profiles` of \[`EmployeeEducationAndWorkExperienceEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3509,7 +3536,7 @@ impl FromJson for PersonalProfile {
         Ok(out)
     }
 }
-/// `PhoneValue`
+/// The `phone_value` of \[`CustomFieldValue`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3545,7 +3572,7 @@ impl ToJson for PhoneValue {
         None
     }
 }
-/// `Place`
+/// The `work_place` of \[`EmployeeWorkEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3606,7 +3633,7 @@ impl FromJson for Place {
         Ok(out)
     }
 }
-/// `Position`
+/// The `positions` of \[`CreateEmployee`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3676,7 +3703,7 @@ impl ToJson for Position {
         None
     }
 }
-/// `RegularEmployeeRequestBody`
+/// The request body of `directory.v1.employee.regular` (Update pre-resigned members to un-resigned employees).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3694,7 +3721,7 @@ impl ToJson for RegularEmployeeRequestBody {
         w.end_object();
     }
 }
-/// `ResignedUserResouceReceiver`
+/// The `resigned_employee_resource_receiver` of \[`DeleteEmployeeOptions`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3766,7 +3793,7 @@ impl ToJson for ResignedUserResouceReceiver {
         w.end_object();
     }
 }
-/// `ResurrectEmployeeOptions`
+/// The `options` of \[`ResurrectEmployeeRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3774,7 +3801,7 @@ impl ToJson for ResignedUserResouceReceiver {
     serde(default)
 )]
 pub struct ResurrectEmployeeOptions {
-    /// List of seat IDs assigned to employees. Available seat IDs for this tenant can be obtained through the interface below, see \[Get seat information\]. This field is required when in mixed license mode
+    /// List of seat IDs assigned to employees. Available seat IDs for this tenant can be obtained through the interface below, see *Get seat information*. This field is required when in mixed license mode
     pub subscription_ids: Option<Vec<String>>,
 }
 impl ToJson for ResurrectEmployeeOptions {
@@ -3784,7 +3811,7 @@ impl ToJson for ResurrectEmployeeOptions {
         w.end_object();
     }
 }
-/// `ResurrectEmployeeRequestBody`
+/// The request body of `directory.v1.employee.resurrect` (Reinstate departed employees).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3808,7 +3835,7 @@ impl ToJson for ResurrectEmployeeRequestBody {
         w.end_object();
     }
 }
-/// `SearchDepartmentFilter`
+/// The `filter` of \[`SearchDepartmentRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3835,7 +3862,7 @@ impl ToJson for SearchDepartmentFilter {
         None
     }
 }
-/// `SearchDepartmentRequestBody`
+/// The request body of `directory.v1.department.search` (Search department).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3847,7 +3874,7 @@ pub struct SearchDepartmentRequestBody {
     pub query: String,
     /// paging information
     pub page_request: PageCondition,
-    /// List of fields to be queried. Permissioned row and column data will be returned according to the passed field list. If not passed, no fields will be returned\[Learn more: Field enumeration instructions\]
+    /// List of fields to be queried. Permissioned row and column data will be returned according to the passed field list. If not passed, no fields will be returned*Learn more: Field enumeration instructions*
     pub required_fields: Vec<String>,
     /// `filter`
     pub filter: Option<SearchDepartmentFilter>,
@@ -3871,7 +3898,7 @@ impl ToJson for SearchDepartmentRequestBody {
         None
     }
 }
-/// `SearchEmployeeFilter`
+/// The `filter` of \[`SearchEmployeeRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3898,7 +3925,7 @@ impl ToJson for SearchEmployeeFilter {
         None
     }
 }
-/// `SearchEmployeeRequestBody`
+/// The request body of `directory.v1.employee.search` (Search employee).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3910,7 +3937,7 @@ pub struct SearchEmployeeRequestBody {
     pub query: String,
     /// paging information
     pub page_request: PageCondition,
-    /// List of fields to query. Permissioned row and column data will be returned according to the passed field list. If not passed, no fields will be returned \[Learn more: Field enumeration instructions\]
+    /// List of fields to query. Permissioned row and column data will be returned according to the passed field list. If not passed, no fields will be returned *Learn more: Field enumeration instructions*
     pub required_fields: Vec<String>,
     /// `filter`
     pub filter: Option<SearchEmployeeFilter>,
@@ -3934,7 +3961,7 @@ impl ToJson for SearchEmployeeRequestBody {
         None
     }
 }
-/// `SearchOptions`
+/// The `options` of \[`SearchDepartmentFilter`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3964,7 +3991,7 @@ impl ToJson for SearchOptions {
         None
     }
 }
-/// `SendNotification`
+/// The `need_send_notification` of \[`CreateEmployeeOptions`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3985,7 +4012,7 @@ impl ToJson for SendNotification {
         w.end_object();
     }
 }
-/// `SetEmployeePreResigned`
+/// The `employee` of \[`ToBeResignedEmployeeRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3997,9 +4024,37 @@ pub struct SetEmployeePreResigned {
     pub employee_id: Option<String>,
     /// date of separation
     pub resign_date: String,
-    /// reason for leaving Options:1(resign_reason_directory_not_satisfied_with_salary Salary does not meet expectations),2(resign_reason_directory_working_pressure Working too long),3(resign_reason_directory_not_satisfied_with_work_content Dissatisfied with the job content),4(resign_reason_directory_lack_of_recognition_of_leader Do not recognize superiors or management),5(resign_reason_directory_career_development Career development opportunities are limited),6(resign_reason_directory_lack_of_recognition_of_company_culture Lack of recognition of company culture),7(resign_reason_directory_active_organize_business_adjustment Organizational restructuring (voluntary resignation)),8(resign_reason_directory_contract_not_renewed Contract expires),9(resign_reason_directory_job_hopping Job hopping),10(resign_reason_directory_change_career Career change),11(resign_reason_directory_family Family reasons),12(resign_reason_directory_poor_health Poor health),13(resign_reason_directory_work_place Workplace reasons),14(resign_reason_directory_active_resignation_other_reason Other (voluntary resignation)),15(resign_reason_directory_accident accident),16(resign_reason_directory_death passed away),17(resign_reason_directory_fired dismiss),18(resign_reason_directory_failed_to_pass_probation_period Probation period not passed),19(resign_reason_directory_not_up_to_the_job Underperforming at work),20(resign_reason_directory_low_work_output Low work output),21(resign_reason_directory_passive_organize_business_adjustment Organizational restructuring (passive departure)),22(resign_reason_directory_breach_of_company_ordinance discipline violation),23(resign_reason_directory_break_the_law illegal),24(resign_reason_directory_passive_resignation_other_reason Other (passive resignation)),25(resign_reason_directory_other_reason Other (other))
+    /// reason for leaving Options:
+    /// - `1`: resign_reason_directory_not_satisfied_with_salary Salary does not meet expectations
+    /// - `2`: resign_reason_directory_working_pressure Working too long
+    /// - `3`: resign_reason_directory_not_satisfied_with_work_content Dissatisfied with the job content
+    /// - `4`: resign_reason_directory_lack_of_recognition_of_leader Do not recognize superiors or management
+    /// - `5`: resign_reason_directory_career_development Career development opportunities are limited
+    /// - `6`: resign_reason_directory_lack_of_recognition_of_company_culture Lack of recognition of company culture
+    /// - `7`: resign_reason_directory_active_organize_business_adjustment Organizational restructuring (voluntary resignation)
+    /// - `8`: resign_reason_directory_contract_not_renewed Contract expires
+    /// - `9`: resign_reason_directory_job_hopping Job hopping
+    /// - `10`: resign_reason_directory_change_career Career change
+    /// - `11`: resign_reason_directory_family Family reasons
+    /// - `12`: resign_reason_directory_poor_health Poor health
+    /// - `13`: resign_reason_directory_work_place Workplace reasons
+    /// - `14`: resign_reason_directory_active_resignation_other_reason Other (voluntary resignation)
+    /// - `15`: resign_reason_directory_accident accident
+    /// - `16`: resign_reason_directory_death passed away
+    /// - `17`: resign_reason_directory_fired dismiss
+    /// - `18`: resign_reason_directory_failed_to_pass_probation_period Probation period not passed
+    /// - `19`: resign_reason_directory_not_up_to_the_job Underperforming at work
+    /// - `20`: resign_reason_directory_low_work_output Low work output
+    /// - `21`: resign_reason_directory_passive_organize_business_adjustment Organizational restructuring (passive departure)
+    /// - `22`: resign_reason_directory_breach_of_company_ordinance discipline violation
+    /// - `23`: resign_reason_directory_break_the_law illegal
+    /// - `24`: resign_reason_directory_passive_resignation_other_reason Other (passive resignation)
+    /// - `25`: resign_reason_directory_other_reason Other (other)
     pub resign_reason: Option<ResignReason>,
-    /// type of turnover Options:1(resign_type_directory_acitve active),2(resign_type_directory_passive passive),3(resign_type_directoryy_other other)
+    /// type of turnover Options:
+    /// - `1`: resign_type_directory_acitve active
+    /// - `2`: resign_type_directory_passive passive
+    /// - `3`: resign_type_directoryy_other other
     pub resign_type: Option<ResignType>,
     /// Resignation remarks
     pub resign_remark: Option<String>,
@@ -4027,7 +4082,7 @@ impl ToJson for SetEmployeePreResigned {
         None
     }
 }
-/// `ShareDepartment`
+/// The `share_departments` of \[`ListCollborationShareEntityResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4049,7 +4104,7 @@ impl FromJson for ShareDepartment {
         Ok(out)
     }
 }
-/// `ShareGroup`
+/// The `share_groups` of \[`ListCollborationShareEntityResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4071,7 +4126,7 @@ impl FromJson for ShareGroup {
         Ok(out)
     }
 }
-/// `ShareUser`
+/// The `share_users` of \[`ListCollborationShareEntityResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4096,7 +4151,7 @@ impl FromJson for ShareUser {
         Ok(out)
     }
 }
-/// `Tenant`
+/// The `tenant` of \[`EmployeeBaseEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4205,7 +4260,7 @@ impl FromJson for Tenant {
         Ok(out)
     }
 }
-/// `TenantTraceInfo`
+/// The `trace_info` of \[`Tenant`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4266,7 +4321,7 @@ impl FromJson for TenantTraceInfo {
         Ok(out)
     }
 }
-/// `ToBeResignedEmployeeRequestBody`
+/// The request body of `directory.v1.employee.to_be_resigned` (Update un-resigned employees to be resigned).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4290,7 +4345,7 @@ impl ToJson for ToBeResignedEmployeeRequestBody {
         None
     }
 }
-/// `UpdateDepartment`
+/// The `department` of \[`PatchDepartmentRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4300,7 +4355,8 @@ impl ToJson for ToBeResignedEmployeeRequestBody {
 pub struct UpdateDepartment {
     /// `department_id`
     pub department_id: Option<String>,
-    /// Customize the department ID. Note:1. Except for the need to meet the regular rules, it cannot start with od- at the same time2. Regular check: ^ \[a-zA-Z0-9\] \[a-zA-Z0-9 _\-@.\]{ 0,63} $**Data Validation Rules**:Length range: 1-64 characters
+    /// Customize the department ID. Note:1. Except for the need to meet the regular rules, it cannot start with od
+    /// - at the same time2. Regular check: ^ *a-zA-Z0-9* *a-zA-Z0-9 _\-@.*{ 0,63} $**Data Validation Rules**:Length range: 1-64 characters
     pub custom_department_id: Option<String>,
     /// Department name
     pub name: Option<I18nText>,
@@ -4358,7 +4414,7 @@ impl ToJson for UpdateDepartment {
         None
     }
 }
-/// `UpdateEmployee`
+/// The `employee` of \[`PatchEmployeeRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4372,17 +4428,23 @@ pub struct UpdateEmployee {
     pub name: Option<UpsertName>,
     /// The mobile phone number of the employee, up to 255 characters can be entered. . Note:1. It cannot be repeated among current employees in the enterprise2. Uncertified enterprises only support adding Chinese mainland mobile phone numbers, and enterprises certified by Feishu are allowed to add overseas mobile phone numbers3. The international area code prefix must contain the plus sign +
     pub mobile: Option<String>,
-    /// Unique identification of active employees in the enterprise. Customization is supported, and the system automatically generates it when not customized. ID supports modification. Note:1. The ID of current employees cannot be duplicated.2. ID cannot contain spaces
+    /// Unique identification of active employees in the enterprise. Customization is supported, and the system automatically generates it when not customized. ID supports modification. Note:1. The ID of current employees cannot be duplicated.
+    /// 2. ID cannot contain spaces
     pub custom_employee_id: Option<String>,
-    /// Employee's avatar key. To get the key of the picture, please use \[Upload Image - Server Level API - Development Documentation - Feishu open platform\]. when uploading, you need to select for setting avatar as the picture type
+    /// Employee's avatar key. To get the key of the picture, please use *Upload Image - Server Level API - Development Documentation - Feishu open platform*. when uploading, you need to select for setting avatar as the picture type
     pub avatar_key: Option<String>,
-    /// The employee's email address at work. Note:1. It cannot be repeated among current employees within the enterprise.2. Non-Chinese mainland mobile phone number members must add email at the same time
+    /// The employee's email address at work. Note:1. It cannot be repeated among current employees within the enterprise.
+    /// 2. Non-Chinese mainland mobile phone number members must add email at the same time
     pub email: Option<String>,
     /// `personal_email`
     pub personal_email: Option<String>,
     /// Employee's enterprise mail address. Please make sure that the Feishu mailbox service has been enabled in the management background first. The domain name of the enterprise mail address needs to be applied and opened by the enterprise in the management background. If the enterprise does not open the enterprise mailbox of the corresponding domain name, setting the user's enterprise mail address will fail
     pub enterprise_email: Option<String>,
-    /// gender Options:0(gender_directory_unknown unknown),1(gender_directory_man male),2(gender_directory_woman female),3(gender_directory_other other)
+    /// gender Options:
+    /// - `0`: gender_directory_unknown unknown
+    /// - `1`: gender_directory_man male
+    /// - `2`: gender_directory_woman female
+    /// - `3`: gender_directory_other other
     pub gender: Option<i64>,
     /// `residential_address`
     pub residential_address: Option<String>,
@@ -4390,15 +4452,17 @@ pub struct UpdateEmployee {
     pub contact_addresses: Option<Vec<ContactAddress>>,
     /// Sorting information of employees within their department
     pub employee_order_in_departments: Option<Vec<UpsertUserDepartmentSortInfo>>,
-    /// The key of the background cover. To get the key of the image, please use \[Upload Image - Server Level API - Development Documentation - Feishu open platform\]. when uploading, you need to select for sending messages as the picture type
+    /// The key of the background cover. To get the key of the image, please use *Upload Image - Server Level API - Development Documentation - Feishu open platform*. when uploading, you need to select for sending messages as the picture type
     pub background_image_key: Option<String>,
     /// Employee's personal signature
     pub description: Option<String>,
-    /// Employee's direct manager ID. Note:1. It is impossible to form a ring, that is, the superior of A is B, and the superior of B is A.2. The superior needs to be a current employee
+    /// Employee's direct manager ID. Note:1. It is impossible to form a ring, that is, the superior of A is B, and the superior of B is A.
+    /// 2. The superior needs to be a current employee
     pub leader_id: Option<String>,
-    /// The employee's dotted-line manager ID, consistent with the employee_id_type type . Note:1. It is impossible to form a ring, that is, the superior of A is B, and the superior of B is A.2. The superior needs to be a current employee
+    /// The employee's dotted-line manager ID, consistent with the employee_id_type type . Note:1. It is impossible to form a ring, that is, the superior of A is B, and the superior of B is A.
+    /// 2. The superior needs to be a current employee
     pub dotted_line_leader_ids: Option<Vec<String>>,
-    /// Workplace country code. To obtain the country code, please use \[Paging Bulk Query Country\]
+    /// Workplace country code. To obtain the country code, please use *Paging Bulk Query Country*
     pub work_country_or_region: Option<String>,
     /// Workplace ID
     pub work_place_id: Option<String>,
@@ -4436,11 +4500,41 @@ pub struct UpdateEmployee {
     pub contract_subject: Option<String>,
     /// date of separationThe fixed format is 'YYYY-MM-DD' and the fixed length is 10
     pub resign_date: Option<String>,
-    /// reason for leaving Options:0(resign_reason_directory_empty empty),1(resign_reason_directory_not_satisfied_with_salary Salary does not meet expectations),2(resign_reason_directory_working_pressure Working too long),3(resign_reason_directory_not_satisfied_with_work_content Dissatisfied with the job content),4(resign_reason_directory_lack_of_recognition_of_leader Do not recognize superiors or management),5(resign_reason_directory_career_development Career development opportunities are limited),6(resign_reason_directory_lack_of_recognition_of_company_culture Lack of recognition of company culture),7(resign_reason_directory_active_organize_business_adjustment Organizational restructuring (voluntary resignation)),8(resign_reason_directory_contract_not_renewed Contract expires),9(resign_reason_directory_job_hopping Job hopping),10(resign_reason_directory_change_career career change),11(resign_reason_directory_family Family reasons),12(resign_reason_directory_poor_health Poor health),13(resign_reason_directory_work_place Workplace reasons),14(resign_reason_directory_active_resignation_other_reason Other (voluntary resignation)),15(resign_reason_directory_accident accident),16(resign_reason_directory_death passed away),17(resign_reason_directory_fired dismiss),18(resign_reason_directory_failed_to_pass_probation_period Probation period not passed),19(resign_reason_directory_not_up_to_the_job Underperforming at work),20(resign_reason_directory_low_work_output Low work output),21(resign_reason_directory_passive_organize_business_adjustment Organizational restructuring (passive departure)),22(resign_reason_directory_breach_of_company_ordinance discipline violation),23(resign_reason_directory_break_the_law illegal),24(resign_reason_directory_passive_resignation_other_reason Other (passive resignation)),25(resign_reason_directory_other_reason Other)
+    /// reason for leaving Options:
+    /// - `0`: resign_reason_directory_empty empty
+    /// - `1`: resign_reason_directory_not_satisfied_with_salary Salary does not meet expectations
+    /// - `2`: resign_reason_directory_working_pressure Working too long
+    /// - `3`: resign_reason_directory_not_satisfied_with_work_content Dissatisfied with the job content
+    /// - `4`: resign_reason_directory_lack_of_recognition_of_leader Do not recognize superiors or management
+    /// - `5`: resign_reason_directory_career_development Career development opportunities are limited
+    /// - `6`: resign_reason_directory_lack_of_recognition_of_company_culture Lack of recognition of company culture
+    /// - `7`: resign_reason_directory_active_organize_business_adjustment Organizational restructuring (voluntary resignation)
+    /// - `8`: resign_reason_directory_contract_not_renewed Contract expires
+    /// - `9`: resign_reason_directory_job_hopping Job hopping
+    /// - `10`: resign_reason_directory_change_career career change
+    /// - `11`: resign_reason_directory_family Family reasons
+    /// - `12`: resign_reason_directory_poor_health Poor health
+    /// - `13`: resign_reason_directory_work_place Workplace reasons
+    /// - `14`: resign_reason_directory_active_resignation_other_reason Other (voluntary resignation)
+    /// - `15`: resign_reason_directory_accident accident
+    /// - `16`: resign_reason_directory_death passed away
+    /// - `17`: resign_reason_directory_fired dismiss
+    /// - `18`: resign_reason_directory_failed_to_pass_probation_period Probation period not passed
+    /// - `19`: resign_reason_directory_not_up_to_the_job Underperforming at work
+    /// - `20`: resign_reason_directory_low_work_output Low work output
+    /// - `21`: resign_reason_directory_passive_organize_business_adjustment Organizational restructuring (passive departure)
+    /// - `22`: resign_reason_directory_breach_of_company_ordinance discipline violation
+    /// - `23`: resign_reason_directory_break_the_law illegal
+    /// - `24`: resign_reason_directory_passive_resignation_other_reason Other (passive resignation)
+    /// - `25`: resign_reason_directory_other_reason Other
     pub resign_reason: Option<UpdateEmployeeResignReason>,
     /// Resign remark
     pub resign_remark: Option<String>,
-    /// Resign type Options:0(resign_type_directory_empty empty),1(resign_type_directory_acitve active),2(resign_type_directory_passive inactive),3(resign_type_directoryy_other other)
+    /// Resign type Options:
+    /// - `0`: resign_type_directory_empty empty
+    /// - `1`: resign_type_directory_acitve active
+    /// - `2`: resign_type_directory_passive inactive
+    /// - `3`: resign_type_directoryy_other other
     pub resign_type: Option<UpdateEmployeeResignType>,
     /// `cancelled_entry_type`
     pub cancelled_entry_type: Option<String>,
@@ -4561,7 +4655,7 @@ impl ToJson for UpdateEmployee {
         None
     }
 }
-/// `UpsertName`
+/// The `name` of \[`CreateEmployee`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4603,7 +4697,7 @@ impl ToJson for UpsertName {
         None
     }
 }
-/// `UpsertUserDepartmentSortInfo`
+/// The `employee_order_in_departments` of \[`CreateEmployee`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4633,7 +4727,7 @@ impl ToJson for UpsertUserDepartmentSortInfo {
         w.end_object();
     }
 }
-/// `UpsertUserVirtualOrgInfo`
+/// The `virtual_org_infos` of \[`CreateEmployee`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4666,7 +4760,7 @@ impl ToJson for UpsertUserVirtualOrgInfo {
         None
     }
 }
-/// `UrlValue`
+/// The `url_value` of \[`CustomFieldValue`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4712,7 +4806,7 @@ impl ToJson for UrlValue {
         None
     }
 }
-/// `UserDepartmentSortInfo`
+/// The `employee_order_in_departments` of \[`EmployeeBaseEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4745,7 +4839,7 @@ impl FromJson for UserDepartmentSortInfo {
         Ok(out)
     }
 }
-/// `UserInfo`
+/// The `contact_user_info` of \[`Tenant`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4776,7 +4870,7 @@ impl FromJson for UserInfo {
         Ok(out)
     }
 }
-/// `UserValue`
+/// The `user_values` of \[`CustomFieldValue`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4786,7 +4880,8 @@ impl FromJson for UserInfo {
 pub struct UserValue {
     /// Employee IDs, consistent with the employee_id_type type
     pub ids: Vec<String>,
-    /// Personnel Type Options:1(custom_field_value_user_type_employee employees)
+    /// Personnel Type Options:
+    /// - `1`: custom_field_value_user_type_employee employees
     pub user_type: Option<UserType>,
 }
 impl FromJson for UserValue {
@@ -4812,7 +4907,7 @@ impl ToJson for UserValue {
         None
     }
 }
-/// `UserVirtualOrgInfo`
+/// The `virtual_org_infos` of \[`EmployeeBaseEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4851,7 +4946,7 @@ impl FromJson for UserVirtualOrgInfo {
         Ok(out)
     }
 }
-/// `WorkExperience`
+/// The `work_experiences` of \[`EmployeeEducationAndWorkExperienceEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4888,7 +4983,7 @@ impl FromJson for WorkExperience {
         Ok(out)
     }
 }
-/// `WorkStatus`
+/// The `work_status` of \[`EmployeeBaseEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4916,7 +5011,7 @@ impl FromJson for WorkStatus {
         Ok(out)
     }
 }
-/// `WuKongEnum`
+/// The `school_enum` of \[`Education`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4938,19 +5033,19 @@ impl FromJson for WuKongEnum {
         Ok(out)
     }
 }
-/// `FilterDepartmentRequestBody`
+/// The request body of `directory.v1.department.filter` (List department).
 ///
 /// The same fields as [`FilterEmployeeRequestBody`]: one type, two names.
 pub type FilterDepartmentRequestBody = FilterEmployeeRequestBody;
-/// `SearchDepartmentResponseBody`
+/// The data `directory.v1.department.search` (Search department) answers with.
 ///
 /// The same fields as [`FilterDepartmentResponseBody`]: one type, two names.
 pub type SearchDepartmentResponseBody = FilterDepartmentResponseBody;
-/// `SearchEmployeeResponseBody`
+/// The data `directory.v1.employee.search` (Search employee) answers with.
 ///
 /// The same fields as [`FilterEmployeeResponseBody`]: one type, two names.
 pub type SearchEmployeeResponseBody = FilterEmployeeResponseBody;
-/// `UpdateCollaborationRuleRequestBody`
+/// The request body of `directory.v1.collaboration_rule.update` (Modify the collaboration rules).
 ///
 /// The same fields as [`CreateCollaborationRuleRequestBody`]: one type, two names.
 pub type UpdateCollaborationRuleRequestBody = CreateCollaborationRuleRequestBody;

@@ -38,7 +38,7 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// The unique identification of the docs. Click \[here\] to learn how to get `doc_token`
+    /// The unique identification of the docs. Click *here* to learn how to get `doc_token`
     ///
     /// Required.
     pub fn doc_token(mut self, value: impl Into<String>) -> Self {
@@ -46,7 +46,8 @@ impl GetRequest {
         self.call.set_query("doc_token", v.into());
         self
     }
-    /// Docs type Options:docx(Upgraded Document)
+    /// Docs type Options:
+    /// - `docx`: Upgraded Document
     ///
     /// Required.
     pub fn doc_type(mut self, value: impl Into<super::models::DocType>) -> Self {
@@ -54,7 +55,8 @@ impl GetRequest {
         self.call.set_query("doc_type", String::from(v.into()));
         self
     }
-    /// Content type Options:markdown(Markdown format)
+    /// Content type Options:
+    /// - `markdown`: Markdown format
     ///
     /// Required.
     pub fn content_type(mut self, value: impl Into<super::models::ContentType>) -> Self {
@@ -62,7 +64,10 @@ impl GetRequest {
         self.call.set_query("content_type", String::from(v.into()));
         self
     }
-    /// Specifies the language of the user name when the @user element exists in the docs. Default `zh` Options:zh(Chinese),en(English),ja(Japanese)
+    /// Specifies the language of the user name when the @user element exists in the docs. Default `zh` Options:
+    /// - `zh`: Chinese
+    /// - `en`: English
+    /// - `ja`: Japanese
     pub fn lang(mut self, value: impl Into<super::models::Lang>) -> Self {
         let v = value;
         self.call.set_query("lang", String::from(v.into()));

@@ -13,7 +13,7 @@ use serde_json::Value;
 )]
 #[non_exhaustive]
 pub enum ContentType {
-    /// `markdown`
+    /// `markdown`: Markdown format
     Markdown,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -80,7 +80,7 @@ impl ToJson for ContentType {
 )]
 #[non_exhaustive]
 pub enum DocType {
-    /// `docx`
+    /// `docx`: Upgraded Document
     Docx,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -147,11 +147,11 @@ impl ToJson for DocType {
 )]
 #[non_exhaustive]
 pub enum Lang {
-    /// `en`
+    /// `en`: English
     En,
-    /// `ja`
+    /// `ja`: Japanese
     Ja,
-    /// `zh`
+    /// `zh`: Chinese
     Zh,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -213,7 +213,7 @@ impl ToJson for Lang {
         w.string(self.as_str());
     }
 }
-/// `GetContentResponseBody`
+/// The data `docs.v1.content.get` (Get docs content) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

@@ -79,7 +79,7 @@ impl ToJson for OcrMode {
         w.string(self.as_str());
     }
 }
-/// `BankCard`
+/// The `bank_card` of \[`RecognizeBankCardResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -98,7 +98,7 @@ impl FromJson for BankCard {
         Ok(out)
     }
 }
-/// `BankEntity`
+/// The `value` of \[`BankInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -141,7 +141,7 @@ impl FromJson for BankEntity {
         Ok(out)
     }
 }
-/// `BankInfo`
+/// The `bank_info` of \[`FieldExtractionContractResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -163,7 +163,7 @@ impl FromJson for BankInfo {
         Ok(out)
     }
 }
-/// `BodyEntity`
+/// The `value` of \[`BodyInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -200,7 +200,7 @@ impl FromJson for BodyEntity {
         Ok(out)
     }
 }
-/// `BodyInfo`
+/// The `body_info` of \[`FieldExtractionContractResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -222,7 +222,7 @@ impl FromJson for BodyInfo {
         Ok(out)
     }
 }
-/// `ExtractCopy`
+/// The `copy` of \[`FieldExtractionContractResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -250,7 +250,7 @@ impl FromJson for ExtractCopy {
         Ok(out)
     }
 }
-/// `ExtractCurrency`
+/// The `currency` of \[`FieldExtractionContractResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -272,7 +272,7 @@ impl FromJson for ExtractCurrency {
         Ok(out)
     }
 }
-/// `ExtractPrice`
+/// The `price` of \[`FieldExtractionContractResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -297,7 +297,7 @@ impl FromJson for ExtractPrice {
         Ok(out)
     }
 }
-/// `ExtractTerm`
+/// The `initial_term` of \[`ExtractTime`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -319,7 +319,7 @@ impl FromJson for ExtractTerm {
         Ok(out)
     }
 }
-/// `ExtractTime`
+/// The `time` of \[`FieldExtractionContractResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -359,7 +359,7 @@ impl FromJson for ExtractTime {
         Ok(out)
     }
 }
-/// `FieldExtractionContractRequestBody`
+/// The request body of `document_ai.v1.contract.field_extraction` (提取文件中的合同字段).
 #[derive(Debug, Default)]
 pub struct FieldExtractionContractRequestBody {
     /// `file`
@@ -389,7 +389,7 @@ impl FieldExtractionContractRequestBody {
         form
     }
 }
-/// `FieldExtractionContractResponseBody`
+/// The data `document_ai.v1.contract.field_extraction` (提取文件中的合同字段) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -429,7 +429,7 @@ impl FromJson for FieldExtractionContractResponseBody {
         Ok(out)
     }
 }
-/// `IdCard`
+/// The `id_card` of \[`RecognizeIdCardResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -457,7 +457,7 @@ impl FromJson for IdCard {
         Ok(out)
     }
 }
-/// `IdEntity`
+/// The `entities` of \[`IdCard`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -479,7 +479,7 @@ impl FromJson for IdEntity {
         Ok(out)
     }
 }
-/// `ParseResumeRequestBody`
+/// The request body of `document_ai.v1.resume.parse` (识别文件中的简历信息).
 #[derive(Debug, Default)]
 pub struct ParseResumeRequestBody {
     /// `file`
@@ -498,7 +498,7 @@ impl ParseResumeRequestBody {
         form
     }
 }
-/// `ParseResumeResponseBody`
+/// The data `document_ai.v1.resume.parse` (识别文件中的简历信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -517,7 +517,7 @@ impl FromJson for ParseResumeResponseBody {
         Ok(out)
     }
 }
-/// `RecognizeBankCardRequestBody`
+/// The request body of `document_ai.v1.bank_card.recognize` (识别文件中的银行卡).
 #[derive(Debug, Default)]
 pub struct RecognizeBankCardRequestBody {
     /// `file`
@@ -536,7 +536,7 @@ impl RecognizeBankCardRequestBody {
         form
     }
 }
-/// `RecognizeBankCardResponseBody`
+/// The data `document_ai.v1.bank_card.recognize` (识别文件中的银行卡) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -555,7 +555,7 @@ impl FromJson for RecognizeBankCardResponseBody {
         Ok(out)
     }
 }
-/// `RecognizeBusinessCardRequestBody`
+/// The request body of `document_ai.v1.business_card.recognize` (识别文件中的名片).
 #[derive(Debug, Default)]
 pub struct RecognizeBusinessCardRequestBody {
     /// `file`
@@ -574,7 +574,7 @@ impl RecognizeBusinessCardRequestBody {
         form
     }
 }
-/// `RecognizeBusinessCardResponseBody`
+/// The data `document_ai.v1.business_card.recognize` (识别文件中的名片) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -593,7 +593,7 @@ impl FromJson for RecognizeBusinessCardResponseBody {
         Ok(out)
     }
 }
-/// `RecognizeBusinessLicenseRequestBody`
+/// The request body of `document_ai.v1.business_license.recognize` (识别文件中的营业执照).
 #[derive(Debug, Default)]
 pub struct RecognizeBusinessLicenseRequestBody {
     /// `file`
@@ -612,7 +612,7 @@ impl RecognizeBusinessLicenseRequestBody {
         form
     }
 }
-/// `RecognizeBusinessLicenseResponseBody`
+/// The data `document_ai.v1.business_license.recognize` (识别文件中的营业执照) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -631,7 +631,7 @@ impl FromJson for RecognizeBusinessLicenseResponseBody {
         Ok(out)
     }
 }
-/// `RecognizeChinesePassportRequestBody`
+/// The request body of `document_ai.v1.chinese_passport.recognize` (识别文件中的中国护照).
 #[derive(Debug, Default)]
 pub struct RecognizeChinesePassportRequestBody {
     /// `file`
@@ -650,7 +650,7 @@ impl RecognizeChinesePassportRequestBody {
         form
     }
 }
-/// `RecognizeChinesePassportResponseBody`
+/// The data `document_ai.v1.chinese_passport.recognize` (识别文件中的中国护照) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -669,7 +669,7 @@ impl FromJson for RecognizeChinesePassportResponseBody {
         Ok(out)
     }
 }
-/// `RecognizeDrivingLicenseRequestBody`
+/// The request body of `document_ai.v1.driving_license.recognize` (识别文件中的驾驶证).
 #[derive(Debug, Default)]
 pub struct RecognizeDrivingLicenseRequestBody {
     /// `file`
@@ -688,7 +688,7 @@ impl RecognizeDrivingLicenseRequestBody {
         form
     }
 }
-/// `RecognizeDrivingLicenseResponseBody`
+/// The data `document_ai.v1.driving_license.recognize` (识别文件中的驾驶证) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -707,7 +707,7 @@ impl FromJson for RecognizeDrivingLicenseResponseBody {
         Ok(out)
     }
 }
-/// `RecognizeFoodManageLicenseRequestBody`
+/// The request body of `document_ai.v1.food_manage_license.recognize` (识别文件中的食品经营许可证).
 #[derive(Debug, Default)]
 pub struct RecognizeFoodManageLicenseRequestBody {
     /// `file`
@@ -726,7 +726,7 @@ impl RecognizeFoodManageLicenseRequestBody {
         form
     }
 }
-/// `RecognizeFoodManageLicenseResponseBody`
+/// The data `document_ai.v1.food_manage_license.recognize` (识别文件中的食品经营许可证) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -745,7 +745,7 @@ impl FromJson for RecognizeFoodManageLicenseResponseBody {
         Ok(out)
     }
 }
-/// `RecognizeFoodProduceLicenseRequestBody`
+/// The request body of `document_ai.v1.food_produce_license.recognize` (识别文件中的食品生产许可证).
 #[derive(Debug, Default)]
 pub struct RecognizeFoodProduceLicenseRequestBody {
     /// `file`
@@ -764,7 +764,7 @@ impl RecognizeFoodProduceLicenseRequestBody {
         form
     }
 }
-/// `RecognizeFoodProduceLicenseResponseBody`
+/// The data `document_ai.v1.food_produce_license.recognize` (识别文件中的食品生产许可证) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -783,7 +783,7 @@ impl FromJson for RecognizeFoodProduceLicenseResponseBody {
         Ok(out)
     }
 }
-/// `RecognizeHealthCertificateRequestBody`
+/// The request body of `document_ai.v1.health_certificate.recognize` (识别文件中的健康证).
 #[derive(Debug, Default)]
 pub struct RecognizeHealthCertificateRequestBody {
     /// `file`
@@ -802,7 +802,7 @@ impl RecognizeHealthCertificateRequestBody {
         form
     }
 }
-/// `RecognizeHealthCertificateResponseBody`
+/// The data `document_ai.v1.health_certificate.recognize` (识别文件中的健康证) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -821,7 +821,7 @@ impl FromJson for RecognizeHealthCertificateResponseBody {
         Ok(out)
     }
 }
-/// `RecognizeHkmMainlandTravelPermitRequestBody`
+/// The request body of `document_ai.v1.hkm_mainland_travel_permit.recognize` (识别文件中的港澳居民来往内地通行证).
 #[derive(Debug, Default)]
 pub struct RecognizeHkmMainlandTravelPermitRequestBody {
     /// `file`
@@ -840,7 +840,7 @@ impl RecognizeHkmMainlandTravelPermitRequestBody {
         form
     }
 }
-/// `RecognizeHkmMainlandTravelPermitResponseBody`
+/// The data `document_ai.v1.hkm_mainland_travel_permit.recognize` (识别文件中的港澳居民来往内地通行证) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -863,7 +863,7 @@ impl FromJson for RecognizeHkmMainlandTravelPermitResponseBody {
         Ok(out)
     }
 }
-/// `RecognizeIdCardRequestBody`
+/// The request body of `document_ai.v1.id_card.recognize` (识别文件中的身份证).
 #[derive(Debug, Default)]
 pub struct RecognizeIdCardRequestBody {
     /// `file`
@@ -882,7 +882,7 @@ impl RecognizeIdCardRequestBody {
         form
     }
 }
-/// `RecognizeIdCardResponseBody`
+/// The data `document_ai.v1.id_card.recognize` (识别文件中的身份证) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -901,7 +901,7 @@ impl FromJson for RecognizeIdCardResponseBody {
         Ok(out)
     }
 }
-/// `RecognizeTaxiInvoiceRequestBody`
+/// The request body of `document_ai.v1.taxi_invoice.recognize` (识别文件中的出租车发票).
 #[derive(Debug, Default)]
 pub struct RecognizeTaxiInvoiceRequestBody {
     /// `file`
@@ -920,7 +920,7 @@ impl RecognizeTaxiInvoiceRequestBody {
         form
     }
 }
-/// `RecognizeTaxiInvoiceResponseBody`
+/// The data `document_ai.v1.taxi_invoice.recognize` (识别文件中的出租车发票) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -939,7 +939,7 @@ impl FromJson for RecognizeTaxiInvoiceResponseBody {
         Ok(out)
     }
 }
-/// `RecognizeTrainInvoiceRequestBody`
+/// The request body of `document_ai.v1.train_invoice.recognize` (识别文件中的火车票).
 #[derive(Debug, Default)]
 pub struct RecognizeTrainInvoiceRequestBody {
     /// `file`
@@ -958,7 +958,7 @@ impl RecognizeTrainInvoiceRequestBody {
         form
     }
 }
-/// `RecognizeTrainInvoiceResponseBody`
+/// The data `document_ai.v1.train_invoice.recognize` (识别文件中的火车票) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -977,7 +977,7 @@ impl FromJson for RecognizeTrainInvoiceResponseBody {
         Ok(out)
     }
 }
-/// `RecognizeTwMainlandTravelPermitRequestBody`
+/// The request body of `document_ai.v1.tw_mainland_travel_permit.recognize` (识别文件中的台湾居民来往大陆通行证).
 #[derive(Debug, Default)]
 pub struct RecognizeTwMainlandTravelPermitRequestBody {
     /// `file`
@@ -993,7 +993,7 @@ impl RecognizeTwMainlandTravelPermitRequestBody {
         form
     }
 }
-/// `RecognizeTwMainlandTravelPermitResponseBody`
+/// The data `document_ai.v1.tw_mainland_travel_permit.recognize` (识别文件中的台湾居民来往大陆通行证) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1016,7 +1016,7 @@ impl FromJson for RecognizeTwMainlandTravelPermitResponseBody {
         Ok(out)
     }
 }
-/// `RecognizeVatInvoiceRequestBody`
+/// The request body of `document_ai.v1.vat_invoice.recognize` (识别文件中的增值税发票).
 #[derive(Debug, Default)]
 pub struct RecognizeVatInvoiceRequestBody {
     /// `file`
@@ -1035,7 +1035,7 @@ impl RecognizeVatInvoiceRequestBody {
         form
     }
 }
-/// `RecognizeVatInvoiceResponseBody`
+/// The data `document_ai.v1.vat_invoice.recognize` (识别文件中的增值税发票) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1054,7 +1054,7 @@ impl FromJson for RecognizeVatInvoiceResponseBody {
         Ok(out)
     }
 }
-/// `RecognizeVehicleInvoiceRequestBody`
+/// The request body of `document_ai.v1.vehicle_invoice.recognize` (识别文件中的机动车发票).
 #[derive(Debug, Default)]
 pub struct RecognizeVehicleInvoiceRequestBody {
     /// `file`
@@ -1073,7 +1073,7 @@ impl RecognizeVehicleInvoiceRequestBody {
         form
     }
 }
-/// `RecognizeVehicleInvoiceResponseBody`
+/// The data `document_ai.v1.vehicle_invoice.recognize` (识别文件中的机动车发票) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1092,7 +1092,7 @@ impl FromJson for RecognizeVehicleInvoiceResponseBody {
         Ok(out)
     }
 }
-/// `RecognizeVehicleLicenseRequestBody`
+/// The request body of `document_ai.v1.vehicle_license.recognize` (识别文件中的行驶证).
 #[derive(Debug, Default)]
 pub struct RecognizeVehicleLicenseRequestBody {
     /// `file`
@@ -1111,7 +1111,7 @@ impl RecognizeVehicleLicenseRequestBody {
         form
     }
 }
-/// `RecognizeVehicleLicenseResponseBody`
+/// The data `document_ai.v1.vehicle_license.recognize` (识别文件中的行驶证) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1130,7 +1130,7 @@ impl FromJson for RecognizeVehicleLicenseResponseBody {
         Ok(out)
     }
 }
-/// `Resume`
+/// The `resumes` of \[`ParseResumeResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1221,7 +1221,7 @@ impl FromJson for Resume {
         Ok(out)
     }
 }
-/// `ResumeAward`
+/// The `awards` of \[`Resume`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1246,7 +1246,7 @@ impl FromJson for ResumeAward {
         Ok(out)
     }
 }
-/// `ResumeCareer`
+/// The `careers` of \[`Resume`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1289,7 +1289,7 @@ impl FromJson for ResumeCareer {
         Ok(out)
     }
 }
-/// `ResumeCertificate`
+/// The `certificates` of \[`Resume`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1311,7 +1311,7 @@ impl FromJson for ResumeCertificate {
         Ok(out)
     }
 }
-/// `ResumeEducation`
+/// The `educations` of \[`Resume`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1351,7 +1351,7 @@ impl FromJson for ResumeEducation {
         Ok(out)
     }
 }
-/// `ResumeLanguage`
+/// The `languages` of \[`Resume`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1373,7 +1373,7 @@ impl FromJson for ResumeLanguage {
         Ok(out)
     }
 }
-/// `ResumeProject`
+/// The `projects` of \[`Resume`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1410,7 +1410,7 @@ impl FromJson for ResumeProject {
         Ok(out)
     }
 }
-/// `VatEntity`
+/// The `entities` of \[`VatInvoice`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1435,7 +1435,7 @@ impl FromJson for VatEntity {
         Ok(out)
     }
 }
-/// `VatInvoice`
+/// The `vat_invoices` of \[`RecognizeVatInvoiceResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1454,115 +1454,115 @@ impl FromJson for VatInvoice {
         Ok(out)
     }
 }
-/// `BankCardEntity`
+/// The `entities` of \[`BankCard`\].
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type BankCardEntity = IdEntity;
-/// `BusinessEntity`
+/// The `entities` of \[`BusinessLicense`\].
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type BusinessEntity = IdEntity;
-/// `BusinessLicense`
+/// The `business_license` of \[`RecognizeBusinessLicenseResponseBody`\].
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type BusinessLicense = BankCard;
-/// `ChinesePassport`
+/// The `chinese_passport` of \[`RecognizeChinesePassportResponseBody`\].
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type ChinesePassport = BankCard;
-/// `ChinesePassportEntity`
+/// The `entities` of \[`ChinesePassport`\].
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type ChinesePassportEntity = IdEntity;
-/// `DrivingEntity`
+/// The `entities` of \[`DrvingLicense`\].
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type DrivingEntity = IdEntity;
-/// `DrvingLicense`
+/// The `driving_license` of \[`RecognizeDrivingLicenseResponseBody`\].
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type DrvingLicense = BankCard;
-/// `FoodManageEntity`
+/// The `entities` of \[`FoodManageLicense`\].
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type FoodManageEntity = IdEntity;
-/// `FoodManageLicense`
+/// The `food_manage_license` of \[`RecognizeFoodManageLicenseResponseBody`\].
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type FoodManageLicense = BankCard;
-/// `FoodProduceEntity`
+/// The `entities` of \[`FoodProduceLicense`\].
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type FoodProduceEntity = IdEntity;
-/// `FoodProduceLicense`
+/// The `food_produce_license` of \[`RecognizeFoodProduceLicenseResponseBody`\].
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type FoodProduceLicense = BankCard;
-/// `HealthCertificate`
+/// The `health_certificate` of \[`RecognizeHealthCertificateResponseBody`\].
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type HealthCertificate = BankCard;
-/// `HealthCertificateEntity`
+/// The `entities` of \[`HealthCertificate`\].
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type HealthCertificateEntity = IdEntity;
-/// `HkmMainlandTravelPermit`
+/// The `hkm_mainland_travel_permit` of \[`RecognizeHkmMainlandTravelPermitResponseBody`\].
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type HkmMainlandTravelPermit = BankCard;
-/// `HkmMainlandTravelPermitEntity`
+/// The `entities` of \[`HkmMainlandTravelPermit`\].
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type HkmMainlandTravelPermitEntity = IdEntity;
-/// `RecognizedEntities`
+/// The `business_cards` of \[`RecognizeBusinessCardResponseBody`\].
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type RecognizedEntities = BankCard;
-/// `RecognizedEntity`
+/// The `entities` of \[`RecognizedEntities`\].
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type RecognizedEntity = IdEntity;
-/// `ResumeCompetition`
+/// The `competitions` of \[`Resume`\].
 ///
 /// The same fields as [`ResumeCertificate`]: one type, two names.
 pub type ResumeCompetition = ResumeCertificate;
-/// `TaxiEntity`
+/// The `entities` of \[`TaxiInvoice`\].
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type TaxiEntity = IdEntity;
-/// `TaxiInvoice`
+/// The `taxi_invoices` of \[`RecognizeTaxiInvoiceResponseBody`\].
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type TaxiInvoice = BankCard;
-/// `TrainEntity`
+/// The `entities` of \[`TrainInvoice`\].
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type TrainEntity = IdEntity;
-/// `TrainInvoice`
+/// The `train_invoices` of \[`RecognizeTrainInvoiceResponseBody`\].
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type TrainInvoice = BankCard;
-/// `TwMainlandTravelPermit`
+/// The `tw_mainland_travel_permit` of \[`RecognizeTwMainlandTravelPermitResponseBody`\].
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type TwMainlandTravelPermit = BankCard;
-/// `TwMainlandTravelPermitEntity`
+/// The `entities` of \[`TwMainlandTravelPermit`\].
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type TwMainlandTravelPermitEntity = IdEntity;
-/// `VehicleEntity`
+/// The `entities` of \[`VehicleLicense`\].
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type VehicleEntity = IdEntity;
-/// `VehicleInvoice`
+/// The `vehicle_invoice` of \[`RecognizeVehicleInvoiceResponseBody`\].
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type VehicleInvoice = BankCard;
-/// `VehicleInvoiceEntity`
+/// The `entities` of \[`VehicleInvoice`\].
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type VehicleInvoiceEntity = IdEntity;
-/// `VehicleLicense`
+/// The `vehicle_license` of \[`RecognizeVehicleLicenseResponseBody`\].
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type VehicleLicense = BankCard;

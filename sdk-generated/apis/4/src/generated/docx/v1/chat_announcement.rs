@@ -13,9 +13,9 @@ impl<'a> ChatAnnouncementApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Group announcement (获取群公告基本信息;)
+    /// Obtain the basic information of a group announcement (获取群公告基本信息;)
     ///
-    /// Obtain the basic information of a group announcement-Obtain the basic information of the specified group announcement
+    /// Obtain the basic information of the specified group announcement
     ///
     /// `GET /open-apis/docx/v1/chats/:chat_id/announcement`
     ///

@@ -13,9 +13,29 @@ impl<'a> ChatAnnouncementBlockApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Block (批量更新群公告块的内容)
+    /// Batch update blocks in group announcement (批量更新群公告块的内容)
     ///
-    /// Batch update blocks in group announcement
+    /// 批量更新块的富文本内容。;
+    ///
+    /// **应用频率限制**：单个应用调用频率上限为每秒 5 次，超过该频率限制，接口将返回 HTTP 状态码 &lt;font color="blue"&gt;400&lt;/font&gt; 及错误码 &lt;font color="blue"&gt;99991400&lt;/font&gt;；
+    ///
+    /// **群公告频率限制**：单篇群公告并发编辑上限为每秒 3 次，超过该频率限制，接口将返回 HTTP 状态码 &lt;font color="blue"&gt;429&lt;/font&gt;，编辑操作包括：;
+    /// - 创建块;
+    /// - 批量更新块;
+    /// - 删除块
+    ///
+    /// 当请求被限频，应用需要处理限频状态码，并使用指数退避算法或其它一些频控策略降低对 API 的调用速率。
+    ///
+    /// ## 前提条件
+    ///
+    /// - 应用需要开启[机器人能力](https://open.feishu.cn/document/uAjLw4CM/ugTN1YjL4UTN24CO1UjN/trouble-shooting/how-to-enable-bot-ability)。;
+    /// - 调用当前接口的用户或者机器人必须在对应的群组内，且需要拥有群公告的编辑权限。;
+    /// - 操作内部群的群公告时，请确保当前调用身份（tenant_access_token 或 user_access_token）与对应群组在同一租户下。
+    ///
+    /// ## 使用限制
+    ///
+    /// - 如果群组配置了 **仅群主和群管理员可编辑群信息**，则仅有群主、群管理员，或者是创建群组且具有 **更新应用所创建群的群信息（im:chat:operate_as_owner）** 权限的机器人，可以更新群公告信息。;
+    /// - 如果群组没有配置 **仅群主和群管理员可编辑群信息**，则所有群成员可以更新群公告信息。
     ///
     /// `PATCH /open-apis/docx/v1/chats/:chat_id/announcement/blocks/batch_update`
     ///
@@ -31,9 +51,17 @@ impl<'a> ChatAnnouncementBlockApi<'a> {
                 .path_param("chat_id", chat_id.as_ref()),
         }
     }
-    /// Block (获取群公告块的内容;)
+    /// Obtain the block content in group announcement (获取群公告块的内容;)
     ///
-    /// Obtain the block content in group announcement
+    /// 获取指定块的富文本内容。
+    ///
+    /// **应用频率限制**：单个应用调用频率上限为每秒 10 次，超过该频率限制，接口将返回 HTTP 状态码 &lt;font color="blue"&gt;400&lt;/font&gt; 及错误码 &lt;font color="blue"&gt;99991400&lt;/font&gt;。当请求被限频，应用需要处理限频状态码，并使用指数退避算法或其它一些频控策略降低对 API 的调用速率。
+    ///
+    /// ## 前提条件
+    ///
+    /// - 应用需要开启[机器人能力](https://open.feishu.cn/document/uAjLw4CM/ugTN1YjL4UTN24CO1UjN/trouble-shooting/how-to-enable-bot-ability)。;
+    /// - 调用当前接口的用户或者机器人必须在对应的群组内。;
+    /// - 获取内部群信息时，调用当前接口的用户或者机器人必须与对应群组在同一租户下。
     ///
     /// `GET /open-apis/docx/v1/chats/:chat_id/announcement/blocks/:block_id`
     ///
@@ -54,9 +82,17 @@ impl<'a> ChatAnnouncementBlockApi<'a> {
                 .path_param("block_id", block_id.as_ref()),
         }
     }
-    /// Group announcement (获取群公告所有块;)
+    /// Obtain all blocks of a group announcement (获取群公告所有块;)
     ///
-    /// Obtain all blocks of a group announcement
+    /// 获取群公告所有块的富文本内容并分页返回。;
+    ///
+    /// **应用频率限制**：单个应用调用频率上限为每秒 10 次，超过该频率限制，接口将返回 HTTP 状态码 &lt;font color="blue"&gt;400&lt;/font&gt; 及错误码 &lt;font color="blue"&gt;99991400&lt;/font&gt;。当请求被限频，应用需要处理限频状态码，并使用指数退避算法或其它一些频控策略降低对 API 的调用速率。
+    ///
+    /// ## 前提条件
+    ///
+    /// - 应用需要开启[机器人能力](https://open.feishu.cn/document/uAjLw4CM/ugTN1YjL4UTN24CO1UjN/trouble-shooting/how-to-enable-bot-ability)。;
+    /// - 调用当前接口的用户或者机器人必须在对应的群组内。;
+    /// - 获取内部群信息时，调用当前接口的用户或者机器人必须与对应群组在同一租户下。
     ///
     /// `GET /open-apis/docx/v1/chats/:chat_id/announcement/blocks`
     ///

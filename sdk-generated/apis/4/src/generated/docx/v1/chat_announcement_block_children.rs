@@ -13,9 +13,9 @@ impl<'a> ChatAnnouncementBlockChildrenApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Block (删除群公告中的块;)
+    /// Delete blocks in group announcement (删除群公告中的块;)
     ///
-    /// Delete blocks in group announcement-Deletes a batch of children blocks for a given parent block at a specific location. The return value of this API is the revision ID of the group announcement after the deletion
+    /// Deletes a batch of children blocks for a given parent block at a specific location. The return value of this API is the revision ID of the group announcement after the deletion
     ///
     /// `DELETE /open-apis/docx/v1/chats/:chat_id/announcement/blocks/:block_id/children/batch_delete`
     ///
@@ -36,9 +36,29 @@ impl<'a> ChatAnnouncementBlockChildrenApi<'a> {
                 .path_param("block_id", block_id.as_ref()),
         }
     }
-    /// Block (在群公告中创建块)
+    /// Create blocks in group announcement (在群公告中创建块)
     ///
-    /// Create blocks in group announcement
+    /// 在指定块的子块列表中，新创建一批子块，并放置到指定位置。如果操作成功，接口将返回新创建子块的富文本内容。调用该接口前，你可参考[群公告概述-基本概念](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/group/upgraded-group-announcement/group-announcement-overview)了解块的父子关系规则。
+    ///
+    /// **应用频率限制**：单个应用调用频率上限为每秒 5 次，超过该频率限制，接口将返回 HTTP 状态码 &lt;font color="blue"&gt;400&lt;/font&gt; 及错误码 &lt;font color="blue"&gt;99991400&lt;/font&gt;；
+    ///
+    /// **群公告频率限制**：单篇群公告并发编辑上限为每秒 3 次，超过该频率限制，接口将返回 HTTP 状态码 &lt;font color="blue"&gt;429&lt;/font&gt;，编辑操作包括：;
+    /// - 创建块;
+    /// - 批量更新块;
+    /// - 删除块
+    ///
+    /// 当请求被限频，应用需要处理限频状态码，并使用指数退避算法或其它一些频控策略降低对 API 的调用速率。
+    ///
+    /// ## 前提条件
+    ///
+    /// - 应用需要开启[机器人能力](https://open.feishu.cn/document/uAjLw4CM/ugTN1YjL4UTN24CO1UjN/trouble-shooting/how-to-enable-bot-ability)。;
+    /// - 调用当前接口的用户或者机器人必须在对应的群组内，且需要拥有群公告的编辑权限。;
+    /// - 操作内部群的群公告时，请确保当前调用身份（tenant_access_token 或 user_access_token）与对应群组在同一租户下。
+    ///
+    /// ## 使用限制
+    ///
+    /// - 如果群组配置了 **仅群主和群管理员可编辑群信息**，则仅有群主、群管理员，或者是创建群组且具有 **更新应用所创建群的群信息（im:chat:operate_as_owner）** 权限的机器人，可以更新群公告信息。;
+    /// - 如果群组没有配置 **仅群主和群管理员可编辑群信息**，则所有群成员可以更新群公告信息。
     ///
     /// `POST /open-apis/docx/v1/chats/:chat_id/announcement/blocks/:block_id/children`
     ///
@@ -59,9 +79,17 @@ impl<'a> ChatAnnouncementBlockChildrenApi<'a> {
                 .path_param("block_id", block_id.as_ref()),
         }
     }
-    /// Block (获取所有子块;)
+    /// Obtain all the child blocks (获取所有子块;)
     ///
-    /// Obtain all the child blocks
+    /// 获取群公告中指定块的所有子块的富文本内容并分页返回。;
+    ///
+    /// **应用频率限制**：单个应用调用频率上限为每秒 10 次，超过该频率限制，接口将返回 HTTP 状态码 &lt;font color="blue"&gt;400&lt;/font&gt; 及错误码 &lt;font color="blue"&gt;99991400&lt;/font&gt;。当请求被限频，应用需要处理限频状态码，并使用指数退避算法或其它一些频控策略降低对 API 的调用速率。
+    ///
+    /// ## 前提条件
+    ///
+    /// - 应用需要开启[机器人能力](https://open.feishu.cn/document/uAjLw4CM/ugTN1YjL4UTN24CO1UjN/trouble-shooting/how-to-enable-bot-ability)。;
+    /// - 调用当前接口的用户或者机器人必须在对应的群组内。;
+    /// - 获取内部群信息时，调用当前接口的用户或者机器人必须与对应群组在同一租户下。
     ///
     /// `GET /open-apis/docx/v1/chats/:chat_id/announcement/blocks/:block_id/children`
     ///
@@ -90,7 +118,7 @@ pub struct BatchDeleteRequest {
     call: Call,
 }
 impl BatchDeleteRequest {
-    /// The group announcement version to be queried. -1 indicates the latest version of the group announcement. Once the group announcement is created, the `revision_id` is 1. Make sure you have editing permission for the group announcement. You can use the \[Obtain the basic information of a group announcement\] api to get the latest revision ID
+    /// The group announcement version to be queried. -1 indicates the latest version of the group announcement. Once the group announcement is created, the `revision_id` is 1. Make sure you have editing permission for the group announcement. You can use the *Obtain the basic information of a group announcement* api to get the latest revision ID
     pub fn revision_id(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("revision_id", v.to_string());

@@ -13,9 +13,23 @@ impl<'a> DocumentApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Block (Markdown/HTML 内容转换为文档块)
+    /// Convert Markdown/HTML content into blocks (Markdown/HTML 内容转换为文档块)
     ///
-    /// Convert Markdown/HTML content into blocks
+    /// 将 Markdown/HTML 格式的内容转换为文档块，以便于将 Markdown/HTML 格式的内容插入到文档中。目前支持转换为的块类型包含文本、一到九级标题、无序列表、有序列表、代码块、引用、待办事项、图片、表格、表格单元格。
+    ///
+    /// **若要将 Markdown/HTML 格式的内容插入到文档，需依次执行以下操作：**
+    ///
+    /// 1. 调用[创建文档](https://open.feishu.cn/document/ukTMukTMukTM/uUDN04SN0QjL1QDN/document-docx/docx-v1/document/create)接口创建一篇类型为 docx 的文档（若目标文档已存在，则无需此步骤）。;
+    /// 2. 调用当前接口将 Markdown/HTML 格式的内容转换为文档块。;
+    /// 3. 调用[创建嵌套块](https://open.feishu.cn/document/ukTMukTMukTM/uUDN04SN0QjL1QDN/document-docx/docx-v1/document-block-descendant/create)接口将步骤二中返回的块批量插入到目标文档中。
+    ///
+    /// **在上述接口调用过程中需注意以下事项：**
+    ///
+    /// - 将带表格的 Markdown/HTML 格式的内容转换为文档块后，在调用[创建嵌套块](https://open.feishu.cn/document/ukTMukTMukTM/uUDN04SN0QjL1QDN/document-docx/docx-v1/document-block-descendant/create)接口批量插入块到文档前，需先去除表格（Table）块中的 `merge_info` 字段。由于当前 `merge_info` 为只读属性，传入该字段会引发报错。
+    ///
+    /// - 将包含图片的 Markdown/HTML 格式的内容转换为文档块，并调用[创建嵌套块](https://open.feishu.cn/document/ukTMukTMukTM/uUDN04SN0QjL1QDN/document-docx/docx-v1/document-block-descendant/create)接口将图片（Image）块插入到文档后，需调用[上传图片素材](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/drive-v1/media/upload_all)接口，以 Image BlockID 作为 `parent_node` 上传素材，接着调用[更新块](https://open.feishu.cn/document/ukTMukTMukTM/uUDN04SN0QjL1QDN/document-docx/docx-v1/document-block/patch)或[批量更新块](https://open.feishu.cn/document/ukTMukTMukTM/uUDN04SN0QjL1QDN/document-docx/docx-v1/document-block/batch_update)接口，指定 `replace_image` 操作，将图片素材 ID 设置到对应的 Image Block。
+    ///
+    /// - 当转换后的块数量过多时，需分批调用[创建嵌套块](https://open.feishu.cn/document/ukTMukTMukTM/uUDN04SN0QjL1QDN/document-docx/docx-v1/document-block-descendant/create)接口，单次调用[创建嵌套块](https://open.feishu.cn/document/ukTMukTMukTM/uUDN04SN0QjL1QDN/document-docx/docx-v1/document-block-descendant/create)接口最多可插入 1000 个块。
     ///
     /// `POST /open-apis/docx/v1/documents/blocks/convert`
     ///
@@ -30,9 +44,9 @@ impl<'a> DocumentApi<'a> {
             ),
         }
     }
-    /// Document (创建文档)
+    /// Create a document (创建文档)
     ///
-    /// Create a document-Create a document whose type is `docx`. This API supports specifying the document title and the folder where the document is to be located
+    /// Create a document whose type is `docx`. This API supports specifying the document title and the folder where the document is to be located
     ///
     /// `POST /open-apis/docx/v1/documents`
     ///
@@ -47,9 +61,9 @@ impl<'a> DocumentApi<'a> {
             ),
         }
     }
-    /// Document (获取文档基本信息)
+    /// Obtain the basic information of a document (获取文档基本信息)
     ///
-    /// Obtain the basic information of a document-Obtains the document title and the latest revision ID
+    /// Obtains the document title and the latest revision ID
     ///
     /// `GET /open-apis/docx/v1/documents/:document_id`
     ///
@@ -65,9 +79,9 @@ impl<'a> DocumentApi<'a> {
                 .path_param("document_id", document_id.as_ref()),
         }
     }
-    /// Document (获取文档纯文本内容)
+    /// Obtain the plain text content of the document (获取文档纯文本内容)
     ///
-    /// Obtain the plain text content of the document-Obtains the plain text content of the document
+    /// Obtains the plain text content of the document
     ///
     /// `GET /open-apis/docx/v1/documents/:document_id/raw_content`
     ///
@@ -170,7 +184,10 @@ pub struct RawContentRequest {
     call: Call,
 }
 impl RawContentRequest {
-    /// Specifies the language of the MentionUser (@user) text. Options:0(ZH Default name for the user. Example: @张敏),1(EN English name for the user. Example: @Min Zhang),2(JP This enumeration is not currently supported. When used, the default name for the user will be returned)
+    /// Specifies the language of the MentionUser (@user) text. Options:
+    /// - `0`: ZH Default name for the user. Example: @张敏
+    /// - `1`: EN English name for the user. Example: @Min Zhang
+    /// - `2`: JP This enumeration is not currently supported. When used, the default name for the user will be returned
     pub fn lang(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("lang", v.to_string());

@@ -13,9 +13,9 @@ impl<'a> DocumentBlockApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Block (批量更新块的内容)
+    /// Batch update blocks (批量更新块的内容)
     ///
-    /// Batch update blocks-Batch update the specified block and return its updated rich text content
+    /// Batch update the specified block and return its updated rich text content
     ///
     /// `PATCH /open-apis/docx/v1/documents/:document_id/blocks/batch_update`
     ///
@@ -31,9 +31,9 @@ impl<'a> DocumentBlockApi<'a> {
                 .path_param("document_id", document_id.as_ref()),
         }
     }
-    /// Block (获取块的内容)
+    /// Obtain the block content (获取块的内容)
     ///
-    /// Obtain the block content-Query the rich text content of the specified block
+    /// Query the rich text content of the specified block
     ///
     /// `GET /open-apis/docx/v1/documents/:document_id/blocks/:block_id`
     ///
@@ -54,9 +54,9 @@ impl<'a> DocumentBlockApi<'a> {
                 .path_param("block_id", block_id.as_ref()),
         }
     }
-    /// Document (获取文档所有块)
+    /// Obtain all blocks of a document (获取文档所有块)
     ///
-    /// Obtain all blocks of a document-Perform a deep traversal of all blocks in the specified document and return them in pagination
+    /// Perform a deep traversal of all blocks in the specified document and return them in pagination
     ///
     /// `GET /open-apis/docx/v1/documents/:document_id/blocks`
     ///
@@ -72,9 +72,9 @@ impl<'a> DocumentBlockApi<'a> {
                 .path_param("document_id", document_id.as_ref()),
         }
     }
-    /// Block (更新块的内容)
+    /// Update a block (更新块的内容)
     ///
-    /// Update a block-Updates the specified block and returns its updated rich text content
+    /// Updates the specified block and returns its updated rich text content
     ///
     /// `PATCH /open-apis/docx/v1/documents/:document_id/blocks/:block_id`
     ///

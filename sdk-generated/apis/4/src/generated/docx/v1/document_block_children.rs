@@ -13,9 +13,9 @@ impl<'a> DocumentBlockChildrenApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Block (删除块)
+    /// Delete blocks (删除块)
     ///
-    /// Delete blocks-Specifies the block that needs to be manipulated, deletes its specified range of children blocks, and returns the version of the document with the action applied.We can regard the Upgraded Docs as a block tree, and the deleted block can be regarded as the child of its parent block, that is, it is clear that the block to be deleted is the first child of its parent block, and then this API is called to delete it
+    /// Specifies the block that needs to be manipulated, deletes its specified range of children blocks, and returns the version of the document with the action applied.We can regard the Upgraded Docs as a block tree, and the deleted block can be regarded as the child of its parent block, that is, it is clear that the block to be deleted is the first child of its parent block, and then this API is called to delete it
     ///
     /// `DELETE /open-apis/docx/v1/documents/:document_id/blocks/:block_id/children/batch_delete`
     ///
@@ -36,9 +36,9 @@ impl<'a> DocumentBlockChildrenApi<'a> {
                 .path_param("block_id", block_id.as_ref()),
         }
     }
-    /// Block (创建块)
+    /// Create blocks (创建块)
     ///
-    /// Create blocks-Creates a batch of children blocks for a given block and inserts them at a specific location. The return value of this API is the rich text content of the newly created children blocks
+    /// Creates a batch of children blocks for a given block and inserts them at a specific location. The return value of this API is the rich text content of the newly created children blocks
     ///
     /// `POST /open-apis/docx/v1/documents/:document_id/blocks/:block_id/children`
     ///
@@ -59,9 +59,9 @@ impl<'a> DocumentBlockChildrenApi<'a> {
                 .path_param("block_id", block_id.as_ref()),
         }
     }
-    /// Block (获取所有子块)
+    /// Obtain all the child blocks (获取所有子块)
     ///
-    /// Obtain all the child blocks-Query the Children Block of the specified Block
+    /// Query the Children Block of the specified Block
     ///
     /// `GET /open-apis/docx/v1/documents/:document_id/blocks/:block_id/children`
     ///

@@ -13,9 +13,24 @@ impl<'a> DocumentBlockDescendantApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Block (创建嵌套块)
+    /// Create nested blocks (创建嵌套块)
     ///
-    /// Create nested blocks
+    /// 在指定块的子块列表中，新创建一批有父子关系的子块，并放置到指定位置。如果操作成功，接口将返回新创建子块的富文本内容。调用该接口前，你可参考[文档概述-基本概念](https://open.feishu.cn/document/ukTMukTMukTM/uUDN04SN0QjL1QDN/document-docx/docx-overview)了解块的父子关系规则。当创建的子块中含有 GridColumn、TableCell、Callout 时其中至少需要包含一个子块 ，即内容为空时也需要填入一个空 Text Block 作为子块。
+    ///
+    /// **应用频率限制**：单个应用调用频率上限为每秒 3 次，超过该频率限制，接口将返回 HTTP 状态码 &lt;font color="blue"&gt;400&lt;/font&gt; 及错误码 &lt;font color="blue"&gt;99991400&lt;/font&gt;；
+    ///
+    /// **文档频率限制**：单篇文档并发编辑上限为每秒 3 次，超过该频率限制，接口将返回 HTTP 状态码 &lt;font color="blue"&gt;429&lt;/font&gt;，编辑操作包括：;
+    /// - 创建块;
+    /// - 创建嵌套块;
+    /// - 删除块;
+    /// - 更新块;
+    /// - 批量更新块
+    ///
+    /// 当请求被限频，应用需要处理限频状态码，并使用指数退避算法或其它一些频控策略降低对 API 的调用速率。
+    ///
+    /// ## 前提条件
+    ///
+    /// 调用此接口前，请确保当前调用身份（tenant_access_token 或 user_access_token）已有云文档的阅读、编辑等文档权限，否则接口将返回 HTTP 403 或 400 状态码。了解更多，参考[如何为应用或用户开通文档权限](https://open.feishu.cn/document/ukTMukTMukTM/uczNzUjL3czM14yN3MTN#16c6475a)。
     ///
     /// `POST /open-apis/docx/v1/documents/:document_id/blocks/:block_id/descendant`
     ///

@@ -278,9 +278,9 @@ impl ToJson for ContentType {
 )]
 #[non_exhaustive]
 pub enum FallbackType {
-    /// `FallbackToLink`
+    /// `FallbackToLink`: 降级为超链接形式写入，超链接的文本内容为当前传入的文档标题，链接为当前传入的云文档链接（需要 url_encode）
     FallbackToLink,
-    /// `FallbackToText`
+    /// `FallbackToText`: 降级为文本形式写入，文本内容为当前传入的云文档链接进行 URL 解码后的结果
     FallbackToText,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1303,7 +1303,7 @@ impl ToJson for ViewType {
         w.string(self.as_str());
     }
 }
-/// `AddOns`
+/// The `add_ons` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1343,7 +1343,7 @@ impl ToJson for AddOns {
         None
     }
 }
-/// `Agenda`
+/// The `agenda` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1363,7 +1363,7 @@ impl ToJson for Agenda {
         w.end_object();
     }
 }
-/// `AgendaItem`
+/// The `agenda_item` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1383,7 +1383,7 @@ impl ToJson for AgendaItem {
         w.end_object();
     }
 }
-/// `AgendaItemContent`
+/// The `agenda_item_content` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1403,7 +1403,7 @@ impl ToJson for AgendaItemContent {
         w.end_object();
     }
 }
-/// `AgendaItemTitle`
+/// The `agenda_item_title` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1439,7 +1439,7 @@ impl ToJson for AgendaItemTitle {
         None
     }
 }
-/// `AgendaTitleElement`
+/// The `elements` of \[`AgendaItemTitle`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1517,7 +1517,7 @@ impl ToJson for AgendaTitleElement {
         None
     }
 }
-/// `AiTemplate`
+/// The `ai_template` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1537,7 +1537,7 @@ impl ToJson for AiTemplate {
         w.end_object();
     }
 }
-/// `BatchDeleteChatAnnouncementBlockChildrenResponseBody`
+/// The data `docx.v1.chat_announcement_block_children.batch_delete` (Delete blocks in group announcement) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1562,7 +1562,7 @@ impl FromJson for BatchDeleteChatAnnouncementBlockChildrenResponseBody {
         Ok(out)
     }
 }
-/// `BatchDeleteDocumentBlockChildrenRequestBody`
+/// The request body of `docx.v1.document_block_children.batch_delete` (Delete blocks).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1583,7 +1583,7 @@ impl ToJson for BatchDeleteDocumentBlockChildrenRequestBody {
         w.end_object();
     }
 }
-/// `BatchDeleteDocumentBlockChildrenResponseBody`
+/// The data `docx.v1.document_block_children.batch_delete` (Delete blocks) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1605,7 +1605,7 @@ impl FromJson for BatchDeleteDocumentBlockChildrenResponseBody {
         Ok(out)
     }
 }
-/// `BatchUpdateChatAnnouncementBlockRequestBody`
+/// The request body of `docx.v1.chat_announcement_block.batch_update` (Batch update blocks in group announcement).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1629,7 +1629,7 @@ impl ToJson for BatchUpdateChatAnnouncementBlockRequestBody {
         None
     }
 }
-/// `BatchUpdateChatAnnouncementBlockResponseBody`
+/// The data `docx.v1.chat_announcement_block.batch_update` (Batch update blocks in group announcement) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1654,7 +1654,7 @@ impl FromJson for BatchUpdateChatAnnouncementBlockResponseBody {
         Ok(out)
     }
 }
-/// `BatchUpdateDocumentBlockRequestBody`
+/// The request body of `docx.v1.document_block.batch_update` (Batch update blocks).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1678,7 +1678,7 @@ impl ToJson for BatchUpdateDocumentBlockRequestBody {
         None
     }
 }
-/// `BatchUpdateDocumentBlockResponseBody`
+/// The data `docx.v1.document_block.batch_update` (Batch update blocks) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1703,7 +1703,7 @@ impl FromJson for BatchUpdateDocumentBlockResponseBody {
         Ok(out)
     }
 }
-/// `Bitable`
+/// The `bitable` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1713,7 +1713,9 @@ impl FromJson for BatchUpdateDocumentBlockResponseBody {
 pub struct Bitable {
     /// `token`
     pub token: Option<String>,
-    /// Options:1(Grid ),2(Kanban )
+    /// Options:
+    /// - `1`: Grid
+    /// - `2`: Kanban
     pub view_type: Option<i64>,
 }
 impl FromJson for Bitable {
@@ -1733,7 +1735,7 @@ impl ToJson for Bitable {
         w.end_object();
     }
 }
-/// `Block`
+/// The `blocks` of \[`BatchUpdateChatAnnouncementBlockResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1747,7 +1749,55 @@ pub struct Block {
     pub parent_id: Option<String>,
     /// `children`
     pub children: Option<Vec<String>>,
-    /// Options:1(Page ),2(Text ),3(Heading1 ),4(Heading2 ),5(Heading3 ),6(Heading4 ),7(Heading5 ),8(Heading6 ),9(Heading7 ),10(Heading8 ),11(Heading9 ),12(Bullet ),13(Ordered ),14(Code ),15(Quote ),17(Todo ),18(Bitable ),19(Callout ),20(ChatCard ),21(Diagram ),22(Divider ),23(File ),24(Grid ),25(GridColumn ),26(Iframe ),27(Image ),28(ISV ),29(Mindnote ),30(Sheet ),31(Table ),32(TableCell ),33(View ),34(QuoteContainer ),35(Task ),36(Okr ),37(OkrObjective ),38(OkrKeyResult ),39(OkrProgress ),40(AddOns ),41(JiraIssue ),42(WikiCatalog ),43(Board ),44(Agenda ),45(AgendaItem ),46(AgendaItemTitle ),47(AgendaItemContent ),48(LinkPreview ),999(Undefined )
+    /// Options:
+    /// - `1`: Page
+    /// - `2`: Text
+    /// - `3`: Heading1
+    /// - `4`: Heading2
+    /// - `5`: Heading3
+    /// - `6`: Heading4
+    /// - `7`: Heading5
+    /// - `8`: Heading6
+    /// - `9`: Heading7
+    /// - `10`: Heading8
+    /// - `11`: Heading9
+    /// - `12`: Bullet
+    /// - `13`: Ordered
+    /// - `14`: Code
+    /// - `15`: Quote
+    /// - `17`: Todo
+    /// - `18`: Bitable
+    /// - `19`: Callout
+    /// - `20`: ChatCard
+    /// - `21`: Diagram
+    /// - `22`: Divider
+    /// - `23`: File
+    /// - `24`: Grid
+    /// - `25`: GridColumn
+    /// - `26`: Iframe
+    /// - `27`: Image
+    /// - `28`: ISV
+    /// - `29`: Mindnote
+    /// - `30`: Sheet
+    /// - `31`: Table
+    /// - `32`: TableCell
+    /// - `33`: View
+    /// - `34`: QuoteContainer
+    /// - `35`: Task
+    /// - `36`: Okr
+    /// - `37`: OkrObjective
+    /// - `38`: OkrKeyResult
+    /// - `39`: OkrProgress
+    /// - `40`: AddOns
+    /// - `41`: JiraIssue
+    /// - `42`: WikiCatalog
+    /// - `43`: Board
+    /// - `44`: Agenda
+    /// - `45`: AgendaItem
+    /// - `46`: AgendaItemTitle
+    /// - `47`: AgendaItemContent
+    /// - `48`: LinkPreview
+    /// - `999`: Undefined
     pub block_type: i64,
     /// `page`
     pub page: Option<Text>,
@@ -2105,7 +2155,7 @@ impl ToJson for Block {
         None
     }
 }
-/// `BlockIdRelation`
+/// The `block_id_relations` of \[`CreateDocumentBlockDescendantResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2127,7 +2177,7 @@ impl FromJson for BlockIdRelation {
         Ok(out)
     }
 }
-/// `BlockIdToImageUrl`
+/// The `block_id_to_image_urls` of \[`ConvertDocumentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2149,7 +2199,7 @@ impl FromJson for BlockIdToImageUrl {
         Ok(out)
     }
 }
-/// `Board`
+/// The `board` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2159,7 +2209,10 @@ impl FromJson for BlockIdToImageUrl {
 pub struct Board {
     /// `token`
     pub token: Option<String>,
-    /// Options:1(Left ),2(Center ),3(Right )
+    /// Options:
+    /// - `1`: Left
+    /// - `2`: Center
+    /// - `3`: Right
     pub align: Option<i64>,
     /// 宽度，单位 px；不填时自动适应文档宽度；值超出文档最大宽度时，页面渲染为文档最大宽度
     pub width: Option<i64>,
@@ -2187,7 +2240,7 @@ impl ToJson for Board {
         w.end_object();
     }
 }
-/// `Callout`
+/// The `callout` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2195,11 +2248,40 @@ impl ToJson for Board {
     serde(default)
 )]
 pub struct Callout {
-    /// Options:1(LightRed ),2(LightOrange ),3(LightYellow ),4(LightGreen ),5(LightBlue ),6(LightPurple ),7(LightNeutral ),8(DarkRed ),9(DarkOrange ),10(DarkYellow ),11(DarkGreen ),12(DarkBlue ),13(DarkPurple ),14(DarkNeutral ),15(DarkSlightGray )
+    /// Options:
+    /// - `1`: LightRed
+    /// - `2`: LightOrange
+    /// - `3`: LightYellow
+    /// - `4`: LightGreen
+    /// - `5`: LightBlue
+    /// - `6`: LightPurple
+    /// - `7`: LightNeutral
+    /// - `8`: DarkRed
+    /// - `9`: DarkOrange
+    /// - `10`: DarkYellow
+    /// - `11`: DarkGreen
+    /// - `12`: DarkBlue
+    /// - `13`: DarkPurple
+    /// - `14`: DarkNeutral
+    /// - `15`: DarkSlightGray
     pub background_color: Option<i64>,
-    /// Options:1(Red ),2(Orange ),3(Yellow ),4(Green ),5(Blue ),6(Purple ),7(Neutral )
+    /// Options:
+    /// - `1`: Red
+    /// - `2`: Orange
+    /// - `3`: Yellow
+    /// - `4`: Green
+    /// - `5`: Blue
+    /// - `6`: Purple
+    /// - `7`: Neutral
     pub border_color: Option<i64>,
-    /// Options:1(Pink ),2(Orange ),3(Yellow ),4(Green ),5(Blue ),6(Purple ),7(Gray )
+    /// Options:
+    /// - `1`: Pink
+    /// - `2`: Orange
+    /// - `3`: Yellow
+    /// - `4`: Green
+    /// - `5`: Blue
+    /// - `6`: Purple
+    /// - `7`: Gray
     pub text_color: Option<i64>,
     /// `emoji_id`
     pub emoji_id: Option<String>,
@@ -2225,7 +2307,7 @@ impl ToJson for Callout {
         w.end_object();
     }
 }
-/// `Caption`
+/// The `caption` of \[`Image`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2251,7 +2333,7 @@ impl ToJson for Caption {
         w.end_object();
     }
 }
-/// `ChatCard`
+/// The `chat_card` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2261,7 +2343,10 @@ impl ToJson for Caption {
 pub struct ChatCard {
     /// 群聊天会话 ID
     pub chat_id: String,
-    /// Options:1(Left ),2(Center ),3(Right )
+    /// Options:
+    /// - `1`: Left
+    /// - `2`: Center
+    /// - `3`: Right
     pub align: Option<i64>,
 }
 impl FromJson for ChatCard {
@@ -2287,7 +2372,7 @@ impl ToJson for ChatCard {
         None
     }
 }
-/// `ConvertDocumentRequestBody`
+/// The request body of `docx.v1.document.convert` (Convert Markdown/HTML content into blocks).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2295,7 +2380,9 @@ impl ToJson for ChatCard {
     serde(default)
 )]
 pub struct ConvertDocumentRequestBody {
-    /// Options:markdown(),html()
+    /// Options:
+    /// - `markdown`
+    /// - `html`
     pub content_type: Option<ContentType>,
     /// 文本内容
     pub content: String,
@@ -2317,7 +2404,7 @@ impl ToJson for ConvertDocumentRequestBody {
         None
     }
 }
-/// `ConvertDocumentResponseBody`
+/// The data `docx.v1.document.convert` (Convert Markdown/HTML content into blocks) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2342,7 +2429,7 @@ impl FromJson for ConvertDocumentResponseBody {
         Ok(out)
     }
 }
-/// `CreateChatAnnouncementBlockChildrenResponseBody`
+/// The data `docx.v1.chat_announcement_block_children.create` (Create blocks in group announcement) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2370,7 +2457,7 @@ impl FromJson for CreateChatAnnouncementBlockChildrenResponseBody {
         Ok(out)
     }
 }
-/// `CreateDocumentBlockChildrenRequestBody`
+/// The request body of `docx.v1.document_block_children.create` (Create blocks).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2397,7 +2484,7 @@ impl ToJson for CreateDocumentBlockChildrenRequestBody {
         None
     }
 }
-/// `CreateDocumentBlockChildrenResponseBody`
+/// The data `docx.v1.document_block_children.create` (Create blocks) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2422,7 +2509,7 @@ impl FromJson for CreateDocumentBlockChildrenResponseBody {
         Ok(out)
     }
 }
-/// `CreateDocumentBlockDescendantRequestBody`
+/// The request body of `docx.v1.document_block_descendant.create` (Create nested blocks).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2452,7 +2539,7 @@ impl ToJson for CreateDocumentBlockDescendantRequestBody {
         None
     }
 }
-/// `CreateDocumentBlockDescendantResponseBody`
+/// The data `docx.v1.document_block_descendant.create` (Create nested blocks) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2480,7 +2567,7 @@ impl FromJson for CreateDocumentBlockDescendantResponseBody {
         Ok(out)
     }
 }
-/// `CreateDocumentRequestBody`
+/// The request body of `docx.v1.document.create` (Create a document).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2488,7 +2575,7 @@ impl FromJson for CreateDocumentBlockDescendantResponseBody {
     serde(default)
 )]
 pub struct CreateDocumentRequestBody {
-    /// Specify the token of the folder where the document is located. For how to get the token, refer to \[How to get the token of docs resources\]. Empty means the root directory. If the application is using the `tenant_access_token`, you can only specify folders created by the application
+    /// Specify the token of the folder where the document is located. For how to get the token, refer to *How to get the token of docs resources*. Empty means the root directory. If the application is using the `tenant_access_token`, you can only specify folders created by the application
     pub folder_token: Option<String>,
     /// Document title. Only supports plain text
     pub title: Option<String>,
@@ -2501,7 +2588,7 @@ impl ToJson for CreateDocumentRequestBody {
         w.end_object();
     }
 }
-/// `DeleteGridColumnRequest`
+/// The `delete_grid_column` of \[`UpdateBlockRequest`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2519,7 +2606,7 @@ impl ToJson for DeleteGridColumnRequest {
         w.end_object();
     }
 }
-/// `DeleteTableColumnsRequest`
+/// The `delete_table_columns` of \[`UpdateBlockRequest`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2540,7 +2627,7 @@ impl ToJson for DeleteTableColumnsRequest {
         w.end_object();
     }
 }
-/// `DeleteTableRowsRequest`
+/// The `delete_table_rows` of \[`UpdateBlockRequest`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2561,7 +2648,7 @@ impl ToJson for DeleteTableRowsRequest {
         w.end_object();
     }
 }
-/// `Diagram`
+/// The `diagram` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2587,7 +2674,7 @@ impl ToJson for Diagram {
         w.end_object();
     }
 }
-/// `Divider`
+/// The `divider` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2607,7 +2694,7 @@ impl ToJson for Divider {
         w.end_object();
     }
 }
-/// `Document`
+/// The `document` of \[`CreateDocumentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2638,7 +2725,7 @@ impl FromJson for Document {
         Ok(out)
     }
 }
-/// `DocumentCover`
+/// The `cover` of \[`Document`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2663,7 +2750,7 @@ impl FromJson for DocumentCover {
         Ok(out)
     }
 }
-/// `DocumentDisplaySetting`
+/// The `display_setting` of \[`Document`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2700,7 +2787,7 @@ impl FromJson for DocumentDisplaySetting {
         Ok(out)
     }
 }
-/// `File`
+/// The `file` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2712,7 +2799,9 @@ pub struct File {
     pub token: Option<String>,
     /// `name`
     pub name: Option<String>,
-    /// Options:1(Card ),2(Preview )
+    /// Options:
+    /// - `1`: Card
+    /// - `2`: Preview
     pub view_type: Option<i64>,
 }
 impl FromJson for File {
@@ -2734,7 +2823,7 @@ impl ToJson for File {
         w.end_object();
     }
 }
-/// `GetChatAnnouncementResponseBody`
+/// The data `docx.v1.chat_announcement.get` (Obtain the basic information of a group announcement) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2780,7 +2869,7 @@ impl FromJson for GetChatAnnouncementResponseBody {
         Ok(out)
     }
 }
-/// `GetDocumentBlockResponseBody`
+/// The data `docx.v1.document_block.get` (Obtain the block content) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2799,7 +2888,7 @@ impl FromJson for GetDocumentBlockResponseBody {
         Ok(out)
     }
 }
-/// `GetDocumentResponseBody`
+/// The data `docx.v1.document.get` (Obtain the basic information of a document) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2818,7 +2907,7 @@ impl FromJson for GetDocumentResponseBody {
         Ok(out)
     }
 }
-/// `Grid`
+/// The `grid` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2844,7 +2933,7 @@ impl ToJson for Grid {
         w.end_object();
     }
 }
-/// `GridColumn`
+/// The `grid_column` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2870,7 +2959,7 @@ impl ToJson for GridColumn {
         w.end_object();
     }
 }
-/// `Iframe`
+/// The `iframe` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2902,7 +2991,7 @@ impl ToJson for Iframe {
         None
     }
 }
-/// `IframeComponent`
+/// The `component` of \[`Iframe`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2910,7 +2999,23 @@ impl ToJson for Iframe {
     serde(default)
 )]
 pub struct IframeComponent {
-    /// Options:1(Bilibili ),2(XiGua ),3(Youku ),4(Airtable ),5(BaiduMap ),6(Amap ),7(TikTok ),8(Figma ),9(Modao ),10(Canva ),11(CodePen ),12(FeiShuWenJuan ),13(JinShuJu ),14(GoogleMap ),15(Youtube ),99(Other )
+    /// Options:
+    /// - `1`: Bilibili
+    /// - `2`: XiGua
+    /// - `3`: Youku
+    /// - `4`: Airtable
+    /// - `5`: BaiduMap
+    /// - `6`: Amap
+    /// - `7`: TikTok
+    /// - `8`: Figma
+    /// - `9`: Modao
+    /// - `10`: Canva
+    /// - `11`: CodePen
+    /// - `12`: FeiShuWenJuan
+    /// - `13`: JinShuJu
+    /// - `14`: GoogleMap
+    /// - `15`: Youtube
+    /// - `99`: Other
     pub iframe_type: Option<i64>,
     /// iframe 目标 url（需要进行 url_encode）
     pub url: String,
@@ -2938,7 +3043,7 @@ impl ToJson for IframeComponent {
         None
     }
 }
-/// `Image`
+/// The `image` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2952,7 +3057,10 @@ pub struct Image {
     pub height: Option<i64>,
     /// `token`
     pub token: Option<String>,
-    /// Options:1(Left ),2(Center ),3(Right )
+    /// Options:
+    /// - `1`: Left
+    /// - `2`: Center
+    /// - `3`: Right
     pub align: Option<i64>,
     /// `caption`
     pub caption: Option<Caption>,
@@ -2984,7 +3092,7 @@ impl ToJson for Image {
         w.end_object();
     }
 }
-/// `InlineBlock`
+/// The `inline_block` of \[`AgendaTitleElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3023,7 +3131,7 @@ impl ToJson for InlineBlock {
         None
     }
 }
-/// `InlineFile`
+/// The `file` of \[`AgendaTitleElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3063,7 +3171,7 @@ impl ToJson for InlineFile {
         None
     }
 }
-/// `InlineLinkPreview`
+/// The `link_preview` of \[`TextElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3113,7 +3221,7 @@ impl ToJson for InlineLinkPreview {
         None
     }
 }
-/// `InsertTableRowRequest`
+/// The `insert_table_row` of \[`UpdateBlockRequest`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3131,7 +3239,7 @@ impl ToJson for InsertTableRowRequest {
         w.end_object();
     }
 }
-/// `Isv`
+/// The `isv` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3161,7 +3269,7 @@ impl ToJson for Isv {
         w.end_object();
     }
 }
-/// `JiraIssue`
+/// The `jira_issue` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3191,7 +3299,7 @@ impl ToJson for JiraIssue {
         w.end_object();
     }
 }
-/// `Link`
+/// The `link` of \[`TextElementStyle`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3223,7 +3331,7 @@ impl ToJson for Link {
         None
     }
 }
-/// `LinkPreview`
+/// The `link_preview` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3233,7 +3341,9 @@ impl ToJson for Link {
 pub struct LinkPreview {
     /// 链接
     pub url: String,
-    /// Options:MessageLink(),Undefined()
+    /// Options:
+    /// - `MessageLink`
+    /// - `Undefined`
     pub url_type: Option<LinkPreviewUrlType>,
 }
 impl FromJson for LinkPreview {
@@ -3262,7 +3372,7 @@ impl ToJson for LinkPreview {
         None
     }
 }
-/// `ListDocumentBlockResponseBody`
+/// The data `docx.v1.document_block.list` (Obtain all blocks of a document) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3287,7 +3397,7 @@ impl FromJson for ListDocumentBlockResponseBody {
         Ok(out)
     }
 }
-/// `MeetingNotesQa`
+/// The `meeting_notes_qa` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3307,7 +3417,7 @@ impl ToJson for MeetingNotesQa {
         w.end_object();
     }
 }
-/// `MentionDoc`
+/// The `mention_doc` of \[`AgendaTitleElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3317,7 +3427,15 @@ impl ToJson for MeetingNotesQa {
 pub struct MentionDoc {
     /// 云文档 token
     pub token: String,
-    /// Options:1(Doc ),3(Sheet ),8(Bitable ),11(MindNote ),12(File ),15(Slide ),16(Wiki ),22(Docx )
+    /// Options:
+    /// - `1`: Doc
+    /// - `3`: Sheet
+    /// - `8`: Bitable
+    /// - `11`: MindNote
+    /// - `12`: File
+    /// - `15`: Slide
+    /// - `16`: Wiki
+    /// - `22`: Docx
     pub obj_type: i64,
     /// 云文档链接（需要 url_encode)
     pub url: Option<String>,
@@ -3325,7 +3443,9 @@ pub struct MentionDoc {
     pub title: Option<String>,
     /// 文本局部样式
     pub text_element_style: Option<TextElementStyle>,
-    /// Options:FallbackToLink(降级为超链接形式写入，超链接的文本内容为当前传入的文档标题，链接为当前传入的云文档链接（需要 url_encode）),FallbackToText(降级为文本形式写入，文本内容为当前传入的云文档链接进行 URL 解码后的结果)
+    /// Options:
+    /// - `FallbackToLink`: 降级为超链接形式写入，超链接的文本内容为当前传入的文档标题，链接为当前传入的云文档链接（需要 url_encode）
+    /// - `FallbackToText`: 降级为文本形式写入，文本内容为当前传入的云文档链接进行 URL 解码后的结果
     pub fallback_type: Option<FallbackType>,
 }
 impl FromJson for MentionDoc {
@@ -3362,7 +3482,7 @@ impl ToJson for MentionDoc {
         None
     }
 }
-/// `MentionUser`
+/// The `mention_user` of \[`AgendaTitleElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3401,7 +3521,7 @@ impl ToJson for MentionUser {
         None
     }
 }
-/// `MergeTableCellsRequest`
+/// The `merge_table_cells` of \[`UpdateBlockRequest`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3428,7 +3548,7 @@ impl ToJson for MergeTableCellsRequest {
         w.end_object();
     }
 }
-/// `Mindnote`
+/// The `mindnote` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3454,7 +3574,7 @@ impl ToJson for Mindnote {
         w.end_object();
     }
 }
-/// `Minutes`
+/// The `minutes` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3490,7 +3610,7 @@ impl ToJson for Minutes {
         None
     }
 }
-/// `ObjectiveIdWithKrId`
+/// The `objectives` of \[`Okr`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3520,7 +3640,7 @@ impl ToJson for ObjectiveIdWithKrId {
         w.end_object();
     }
 }
-/// `Okr`
+/// The `okr` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3570,7 +3690,7 @@ impl ToJson for Okr {
         w.end_object();
     }
 }
-/// `OkrKeyResult`
+/// The `okr_key_result` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3630,7 +3750,7 @@ impl ToJson for OkrKeyResult {
         None
     }
 }
-/// `OkrObjective`
+/// The `okr_objective` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3690,7 +3810,7 @@ impl ToJson for OkrObjective {
         None
     }
 }
-/// `OkrProgress`
+/// The `okr_progress` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3710,7 +3830,7 @@ impl ToJson for OkrProgress {
         w.end_object();
     }
 }
-/// `OkrProgressRate`
+/// The `progress_rate` of \[`OkrKeyResult`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3760,7 +3880,7 @@ impl ToJson for OkrProgressRate {
         w.end_object();
     }
 }
-/// `OkrVisibleSetting`
+/// The `visible_setting` of \[`Okr`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3798,7 +3918,7 @@ impl ToJson for OkrVisibleSetting {
         w.end_object();
     }
 }
-/// `PatchDocumentBlockResponseBody`
+/// The data `docx.v1.document_block.patch` (Update a block) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3823,7 +3943,7 @@ impl FromJson for PatchDocumentBlockResponseBody {
         Ok(out)
     }
 }
-/// `Project`
+/// The `project` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3870,7 +3990,7 @@ impl ToJson for Project {
         None
     }
 }
-/// `QuoteContainer`
+/// The `quote_container` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3890,7 +4010,7 @@ impl ToJson for QuoteContainer {
         w.end_object();
     }
 }
-/// `ReferenceBase`
+/// The `reference_base` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3933,7 +4053,7 @@ impl ToJson for ReferenceBase {
         None
     }
 }
-/// `ReferenceSynced`
+/// The `reference_synced` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3963,7 +4083,7 @@ impl ToJson for ReferenceSynced {
         w.end_object();
     }
 }
-/// `Reminder`
+/// The `reminder` of \[`AgendaTitleElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4024,7 +4144,7 @@ impl ToJson for Reminder {
         None
     }
 }
-/// `ReplaceFileRequest`
+/// The `replace_file` of \[`UpdateBlockRequest`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4048,7 +4168,7 @@ impl ToJson for ReplaceFileRequest {
         None
     }
 }
-/// `ReplaceImageRequest`
+/// The `replace_image` of \[`UpdateBlockRequest`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4062,7 +4182,10 @@ pub struct ReplaceImageRequest {
     pub width: Option<i64>,
     /// 图片高度，单位 px
     pub height: Option<i64>,
-    /// Options:1(Left ),2(Center ),3(Right )
+    /// Options:
+    /// - `1`: Left
+    /// - `2`: Center
+    /// - `3`: Right
     pub align: Option<i64>,
     /// `caption`
     pub caption: Option<Caption>,
@@ -4087,7 +4210,7 @@ impl ToJson for ReplaceImageRequest {
         None
     }
 }
-/// `Sheet`
+/// The `sheet` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4121,7 +4244,7 @@ impl ToJson for Sheet {
         w.end_object();
     }
 }
-/// `SourceSynced`
+/// The `source_synced` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4131,7 +4254,10 @@ impl ToJson for Sheet {
 pub struct SourceSynced {
     /// `elements`
     pub elements: Option<Vec<TextElement>>,
-    /// Options:1(Left 居左排版),2(Center 居中排版),3(Right 居右排版)
+    /// Options:
+    /// - `1`: Left 居左排版
+    /// - `2`: Center 居中排版
+    /// - `3`: Right 居右排版
     pub align: Option<i64>,
 }
 impl FromJson for SourceSynced {
@@ -4157,7 +4283,7 @@ impl ToJson for SourceSynced {
         None
     }
 }
-/// `SubPageList`
+/// The `sub_page_list` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4189,7 +4315,7 @@ impl ToJson for SubPageList {
         None
     }
 }
-/// `Table`
+/// The `table` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4219,7 +4345,7 @@ impl ToJson for Table {
         w.end_object();
     }
 }
-/// `TableCell`
+/// The `table_cell` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4239,7 +4365,7 @@ impl ToJson for TableCell {
         w.end_object();
     }
 }
-/// `TableMergeInfo`
+/// The `merge_info` of \[`TableProperty`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4269,7 +4395,7 @@ impl ToJson for TableMergeInfo {
         w.end_object();
     }
 }
-/// `TableProperty`
+/// The `property` of \[`Table`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4315,7 +4441,7 @@ impl ToJson for TableProperty {
         w.end_object();
     }
 }
-/// `Task`
+/// The `task` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4345,7 +4471,7 @@ impl ToJson for Task {
         w.end_object();
     }
 }
-/// `Text`
+/// The `page` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4381,7 +4507,7 @@ impl ToJson for Text {
         None
     }
 }
-/// `TextElement`
+/// The `elements` of \[`SourceSynced`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4466,7 +4592,7 @@ impl ToJson for TextElement {
         None
     }
 }
-/// `TextElementStyle`
+/// The `text_element_style` of \[`Equation`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4484,9 +4610,31 @@ pub struct TextElementStyle {
     pub underline: Option<bool>,
     /// inline 代码
     pub inline_code: Option<bool>,
-    /// Options:1(LightPink ),2(LightOrange ),3(LightYellow ),4(LightGreen ),5(LightBlue ),6(LightPurple ),7(LightGray ),8(DarkPink ),9(DarkOrange ),10(DarkYellow ),11(DarkGreen ),12(DarkBlue ),13(DarkPurple ),14(DarkGray ),15(DarkSlightGray )
+    /// Options:
+    /// - `1`: LightPink
+    /// - `2`: LightOrange
+    /// - `3`: LightYellow
+    /// - `4`: LightGreen
+    /// - `5`: LightBlue
+    /// - `6`: LightPurple
+    /// - `7`: LightGray
+    /// - `8`: DarkPink
+    /// - `9`: DarkOrange
+    /// - `10`: DarkYellow
+    /// - `11`: DarkGreen
+    /// - `12`: DarkBlue
+    /// - `13`: DarkPurple
+    /// - `14`: DarkGray
+    /// - `15`: DarkSlightGray
     pub background_color: Option<i64>,
-    /// Options:1(Pink ),2(Orange ),3(Yellow ),4(Green ),5(Blue ),6(Purple ),7(Gray )
+    /// Options:
+    /// - `1`: Pink
+    /// - `2`: Orange
+    /// - `3`: Yellow
+    /// - `4`: Green
+    /// - `5`: Blue
+    /// - `6`: Purple
+    /// - `7`: Gray
     pub text_color: Option<i64>,
     /// 链接
     pub link: Option<Link>,
@@ -4530,7 +4678,7 @@ impl ToJson for TextElementStyle {
         None
     }
 }
-/// `TextRun`
+/// The `text_run` of \[`AgendaTitleElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4569,7 +4717,7 @@ impl ToJson for TextRun {
         None
     }
 }
-/// `TextStyle`
+/// The `style` of \[`Text`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4577,19 +4725,114 @@ impl ToJson for TextRun {
     serde(default)
 )]
 pub struct TextStyle {
-    /// Options:1(Left ),2(Center ),3(Right )
+    /// Options:
+    /// - `1`: Left
+    /// - `2`: Center
+    /// - `3`: Right
     pub align: Option<i64>,
     /// todo 的完成状态
     pub done: Option<bool>,
     /// 文本的折叠状态
     pub folded: Option<bool>,
-    /// Options:1(PlainText ),2(ABAP ),3(Ada ),4(Apache ),5(Apex ),6(AssemblyLanguage ),7(Bash ),8(CSharp ),9(CPlusPlus ),10(C ),11(COBOL ),12(CSS ),13(CoffeeScript ),14(D ),15(Dart ),16(Delphi ),17(Django ),18(Dockerfile ),19(Erlang ),20(Fortran ),21(FoxPro ),22(Go ),23(Groovy ),24(HTML ),25(HTMLBars ),26(HTTP ),27(Haskell ),28(JSON ),29(Java ),30(JavaScript ),31(Julia ),32(Kotlin ),33(LateX ),34(Lisp ),35(Logo ),36(Lua ),37(MATLAB ),38(Makefile ),39(Markdown ),40(Nginx ),41(ObjectiveC ),42(OpenEdgeABL ),43(PHP ),44(Perl ),45(PostScript ),46(PowerShell ),47(Prolog ),48(ProtoBuf ),49(Python ),50(R ),51(RPG ),52(Ruby ),53(Rust ),54(SAS ),55(SCSS ),56(SQL ),57(Scala ),58(Scheme ),59(Scratch ),60(Shell ),61(Swift ),62(Thrift ),63(TypeScript ),64(VBScript ),65(VisualBasic ),66(XML ),67(YAML ),68(CMake ),69(Diff ),70(Gherkin ),71(GraphQL ),72(OpenGLShadingLanguage ),73(Properties ),74(Solidity ),75(TOML )
+    /// Options:
+    /// - `1`: PlainText
+    /// - `2`: ABAP
+    /// - `3`: Ada
+    /// - `4`: Apache
+    /// - `5`: Apex
+    /// - `6`: AssemblyLanguage
+    /// - `7`: Bash
+    /// - `8`: CSharp
+    /// - `9`: CPlusPlus
+    /// - `10`: C
+    /// - `11`: COBOL
+    /// - `12`: CSS
+    /// - `13`: CoffeeScript
+    /// - `14`: D
+    /// - `15`: Dart
+    /// - `16`: Delphi
+    /// - `17`: Django
+    /// - `18`: Dockerfile
+    /// - `19`: Erlang
+    /// - `20`: Fortran
+    /// - `21`: FoxPro
+    /// - `22`: Go
+    /// - `23`: Groovy
+    /// - `24`: HTML
+    /// - `25`: HTMLBars
+    /// - `26`: HTTP
+    /// - `27`: Haskell
+    /// - `28`: JSON
+    /// - `29`: Java
+    /// - `30`: JavaScript
+    /// - `31`: Julia
+    /// - `32`: Kotlin
+    /// - `33`: LateX
+    /// - `34`: Lisp
+    /// - `35`: Logo
+    /// - `36`: Lua
+    /// - `37`: MATLAB
+    /// - `38`: Makefile
+    /// - `39`: Markdown
+    /// - `40`: Nginx
+    /// - `41`: ObjectiveC
+    /// - `42`: OpenEdgeABL
+    /// - `43`: PHP
+    /// - `44`: Perl
+    /// - `45`: PostScript
+    /// - `46`: PowerShell
+    /// - `47`: Prolog
+    /// - `48`: ProtoBuf
+    /// - `49`: Python
+    /// - `50`: R
+    /// - `51`: RPG
+    /// - `52`: Ruby
+    /// - `53`: Rust
+    /// - `54`: SAS
+    /// - `55`: SCSS
+    /// - `56`: SQL
+    /// - `57`: Scala
+    /// - `58`: Scheme
+    /// - `59`: Scratch
+    /// - `60`: Shell
+    /// - `61`: Swift
+    /// - `62`: Thrift
+    /// - `63`: TypeScript
+    /// - `64`: VBScript
+    /// - `65`: VisualBasic
+    /// - `66`: XML
+    /// - `67`: YAML
+    /// - `68`: CMake
+    /// - `69`: Diff
+    /// - `70`: Gherkin
+    /// - `71`: GraphQL
+    /// - `72`: OpenGLShadingLanguage
+    /// - `73`: Properties
+    /// - `74`: Solidity
+    /// - `75`: TOML
     pub language: Option<i64>,
     /// 代码块是否自动换行
     pub wrap: Option<bool>,
-    /// Options:LightGrayBackground(),LightRedBackground(),LightOrangeBackground(),LightYellowBackground(),LightGreenBackground(),LightBlueBackground(),LightPurpleBackground(),PaleGrayBackground(),DarkGrayBackground(),DarkRedBackground(),DarkOrangeBackground(),DarkYellowBackground(),DarkGreenBackground(),DarkBlueBackground(),DarkPurpleBackground()
+    /// Options:
+    /// - `LightGrayBackground`
+    /// - `LightRedBackground`
+    /// - `LightOrangeBackground`
+    /// - `LightYellowBackground`
+    /// - `LightGreenBackground`
+    /// - `LightBlueBackground`
+    /// - `LightPurpleBackground`
+    /// - `PaleGrayBackground`
+    /// - `DarkGrayBackground`
+    /// - `DarkRedBackground`
+    /// - `DarkOrangeBackground`
+    /// - `DarkYellowBackground`
+    /// - `DarkGreenBackground`
+    /// - `DarkBlueBackground`
+    /// - `DarkPurpleBackground`
     pub background_color: Option<BackgroundColor>,
-    /// Options:NoIndent(),OneLevelIndent()
+    /// Options:
+    /// - `NoIndent`
+    /// - `OneLevelIndent`
     pub indentation_level: Option<IndentationLevel>,
     /// 用于确定有序列表项编号，为具体数值或'auto'
     pub sequence: Option<String>,
@@ -4623,7 +4866,7 @@ impl ToJson for TextStyle {
         w.end_object();
     }
 }
-/// `Undefined`
+/// The `undefined` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4643,7 +4886,7 @@ impl ToJson for Undefined {
         w.end_object();
     }
 }
-/// `UndefinedElement`
+/// The `undefined` of \[`AgendaTitleElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4663,7 +4906,7 @@ impl ToJson for UndefinedElement {
         w.end_object();
     }
 }
-/// `UnmergeTableCellsRequest`
+/// The `unmerge_table_cells` of \[`UpdateBlockRequest`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4684,7 +4927,7 @@ impl ToJson for UnmergeTableCellsRequest {
         w.end_object();
     }
 }
-/// `UpdateBlockRequest`
+/// The request body of `docx.v1.document_block.patch` (Update a block).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4771,7 +5014,7 @@ impl ToJson for UpdateBlockRequest {
         None
     }
 }
-/// `UpdateGridColumnWidthRatioRequest`
+/// The `update_grid_column_width_ratio` of \[`UpdateBlockRequest`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4789,7 +5032,7 @@ impl ToJson for UpdateGridColumnWidthRatioRequest {
         w.end_object();
     }
 }
-/// `UpdateTablePropertyRequest`
+/// The `update_table_property` of \[`UpdateBlockRequest`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4816,7 +5059,7 @@ impl ToJson for UpdateTablePropertyRequest {
         w.end_object();
     }
 }
-/// `UpdateTextElementsRequest`
+/// The `update_text_elements` of \[`UpdateBlockRequest`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4840,7 +5083,7 @@ impl ToJson for UpdateTextElementsRequest {
         None
     }
 }
-/// `UpdateTextRequest`
+/// The `update_text` of \[`UpdateBlockRequest`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4870,7 +5113,7 @@ impl ToJson for UpdateTextRequest {
         None
     }
 }
-/// `UpdateTextStyleRequest`
+/// The `update_text_style` of \[`UpdateBlockRequest`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4891,7 +5134,7 @@ impl ToJson for UpdateTextStyleRequest {
         w.end_object();
     }
 }
-/// `VcSummaryTab`
+/// The `vc_summary_tab` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4911,7 +5154,7 @@ impl ToJson for VcSummaryTab {
         w.end_object();
     }
 }
-/// `VcTabs`
+/// The `vc_tabs` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4931,7 +5174,7 @@ impl ToJson for VcTabs {
         w.end_object();
     }
 }
-/// `VcTranscriptTab`
+/// The `vc_transcript_tab` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4951,7 +5194,7 @@ impl ToJson for VcTranscriptTab {
         w.end_object();
     }
 }
-/// `View`
+/// The `view` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4977,7 +5220,7 @@ impl ToJson for View {
         w.end_object();
     }
 }
-/// `WikiCatalog`
+/// The `wiki_catalog` of \[`Block`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5003,51 +5246,51 @@ impl ToJson for WikiCatalog {
         w.end_object();
     }
 }
-/// `BatchDeleteChatAnnouncementBlockChildrenRequestBody`
+/// The request body of `docx.v1.chat_announcement_block_children.batch_delete` (Delete blocks in group announcement).
 ///
 /// The same fields as [`BatchDeleteDocumentBlockChildrenRequestBody`]: one type, two names.
 pub type BatchDeleteChatAnnouncementBlockChildrenRequestBody = BatchDeleteDocumentBlockChildrenRequestBody;
-/// `CreateChatAnnouncementBlockChildrenRequestBody`
+/// The request body of `docx.v1.chat_announcement_block_children.create` (Create blocks in group announcement).
 ///
 /// The same fields as [`CreateDocumentBlockChildrenRequestBody`]: one type, two names.
 pub type CreateChatAnnouncementBlockChildrenRequestBody = CreateDocumentBlockChildrenRequestBody;
-/// `CreateDocumentResponseBody`
+/// The data `docx.v1.document.create` (Create a document) answers with.
 ///
 /// The same fields as [`GetDocumentResponseBody`]: one type, two names.
 pub type CreateDocumentResponseBody = GetDocumentResponseBody;
-/// `Equation`
+/// The `equation` of \[`AgendaTitleElement`\].
 ///
 /// The same fields as [`TextRun`]: one type, two names.
 pub type Equation = TextRun;
-/// `GetChatAnnouncementBlockChildrenResponseBody`
+/// The data `docx.v1.chat_announcement_block_children.get` (Obtain all the child blocks) answers with.
 ///
 /// The same fields as [`ListDocumentBlockResponseBody`]: one type, two names.
 pub type GetChatAnnouncementBlockChildrenResponseBody = ListDocumentBlockResponseBody;
-/// `GetChatAnnouncementBlockResponseBody`
+/// The data `docx.v1.chat_announcement_block.get` (Obtain the block content in group announcement) answers with.
 ///
 /// The same fields as [`GetDocumentBlockResponseBody`]: one type, two names.
 pub type GetChatAnnouncementBlockResponseBody = GetDocumentBlockResponseBody;
-/// `GetDocumentBlockChildrenResponseBody`
+/// The data `docx.v1.document_block_children.get` (Obtain all the child blocks) answers with.
 ///
 /// The same fields as [`ListDocumentBlockResponseBody`]: one type, two names.
 pub type GetDocumentBlockChildrenResponseBody = ListDocumentBlockResponseBody;
-/// `InsertGridColumnRequest`
+/// The `insert_grid_column` of \[`UpdateBlockRequest`\].
 ///
 /// The same fields as [`DeleteGridColumnRequest`]: one type, two names.
 pub type InsertGridColumnRequest = DeleteGridColumnRequest;
-/// `InsertTableColumnRequest`
+/// The `insert_table_column` of \[`UpdateBlockRequest`\].
 ///
 /// The same fields as [`DeleteGridColumnRequest`]: one type, two names.
 pub type InsertTableColumnRequest = DeleteGridColumnRequest;
-/// `ListChatAnnouncementBlockResponseBody`
+/// The data `docx.v1.chat_announcement_block.list` (Obtain all blocks of a group announcement) answers with.
 ///
 /// The same fields as [`ListDocumentBlockResponseBody`]: one type, two names.
 pub type ListChatAnnouncementBlockResponseBody = ListDocumentBlockResponseBody;
-/// `RawContentDocumentResponseBody`
+/// The data `docx.v1.document.raw_content` (Obtain the plain text content of the document) answers with.
 ///
 /// The same fields as [`Caption`]: one type, two names.
 pub type RawContentDocumentResponseBody = Caption;
-/// `UpdateTaskRequest`
+/// The `update_task` of \[`UpdateBlockRequest`\].
 ///
 /// The same fields as [`Task`]: one type, two names.
 pub type UpdateTaskRequest = Task;

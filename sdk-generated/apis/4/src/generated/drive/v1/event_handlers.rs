@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `drive` v1, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `drive` v1, for `EventDispatcherBuilder`.
 pub trait DriveV1EventHandlers: RegisterHandlers {
     /// Handles `drive.file.bitable_field_changed_v1` (多维表格字段变更): the handler gets an [`Event`] with a [`P2DriveFileBitableFieldChangedV1Data`](super::events::P2DriveFileBitableFieldChangedV1Data) payload.
     fn on_drive_file_bitable_field_changed_v1<F, Fut>(self, handler: F) -> Self

@@ -300,7 +300,7 @@ impl ToJson for Permission {
         w.string(self.as_str());
     }
 }
-/// `BitableTableFieldAction`
+/// The `action_list` of \[`P2DriveFileBitableFieldChangedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -328,7 +328,7 @@ impl FromJson for BitableTableFieldAction {
         Ok(out)
     }
 }
-/// `BitableTableFieldActionValue`
+/// The `before_value` of \[`BitableTableFieldAction`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -359,7 +359,7 @@ impl FromJson for BitableTableFieldActionValue {
         Ok(out)
     }
 }
-/// `BitableTableFieldActionValueProperty`
+/// The `property` of \[`BitableTableFieldActionValue`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -411,7 +411,7 @@ impl FromJson for BitableTableFieldActionValueProperty {
         Ok(out)
     }
 }
-/// `BitableTableFieldActionValuePropertyAutoSerial`
+/// The `auto_serial` of \[`BitableTableFieldActionValueProperty`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -436,7 +436,7 @@ impl FromJson for BitableTableFieldActionValuePropertyAutoSerial {
         Ok(out)
     }
 }
-/// `BitableTableFieldActionValuePropertyAutoSerialOptions`
+/// The `options` of \[`BitableTableFieldActionValuePropertyAutoSerial`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -461,7 +461,7 @@ impl FromJson for BitableTableFieldActionValuePropertyAutoSerialOptions {
         Ok(out)
     }
 }
-/// `BitableTableFieldActionValuePropertyOption`
+/// The `options` of \[`BitableTableFieldActionValueProperty`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -486,7 +486,7 @@ impl FromJson for BitableTableFieldActionValuePropertyOption {
         Ok(out)
     }
 }
-/// `BitableTableRecordAction`
+/// The `action_list` of \[`P2DriveFileBitableRecordChangedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -514,7 +514,7 @@ impl FromJson for BitableTableRecordAction {
         Ok(out)
     }
 }
-/// `BitableTableRecordActionField`
+/// The `before_value` of \[`BitableTableRecordAction`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -539,7 +539,7 @@ impl FromJson for BitableTableRecordActionField {
         Ok(out)
     }
 }
-/// `BitableTableRecordActionFieldIdentity`
+/// The `field_identity_value` of \[`BitableTableRecordActionField`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -558,7 +558,7 @@ impl FromJson for BitableTableRecordActionFieldIdentity {
         Ok(out)
     }
 }
-/// `BitableTableRecordActionFieldIdentityUser`
+/// The `users` of \[`BitableTableRecordActionFieldIdentity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -586,7 +586,7 @@ impl FromJson for BitableTableRecordActionFieldIdentityUser {
         Ok(out)
     }
 }
-/// `EventHeader`
+/// The `header` of \[`P2DriveFileBitableFieldChangedV1`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -620,7 +620,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `Notice`
+/// The `notice_meta` of \[`P2DriveNoticeCommentAddV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -654,7 +654,7 @@ impl FromJson for Notice {
         Ok(out)
     }
 }
-/// `P2DriveFileBitableFieldChangedV1`
+/// The envelope of the `drive.file.bitable_field_changed_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -679,7 +679,7 @@ impl FromJson for P2DriveFileBitableFieldChangedV1 {
         Ok(out)
     }
 }
-/// `P2DriveFileBitableFieldChangedV1Data`
+/// The payload of the `drive.file.bitable_field_changed_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -719,7 +719,7 @@ impl FromJson for P2DriveFileBitableFieldChangedV1Data {
         Ok(out)
     }
 }
-/// `P2DriveFileBitableRecordChangedV1`
+/// The envelope of the `drive.file.bitable_record_changed_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -744,7 +744,7 @@ impl FromJson for P2DriveFileBitableRecordChangedV1 {
         Ok(out)
     }
 }
-/// `P2DriveFileBitableRecordChangedV1Data`
+/// The payload of the `drive.file.bitable_record_changed_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -784,7 +784,7 @@ impl FromJson for P2DriveFileBitableRecordChangedV1Data {
         Ok(out)
     }
 }
-/// `P2DriveFileCreatedInFolderV1`
+/// The envelope of the `drive.file.created_in_folder_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -809,7 +809,7 @@ impl FromJson for P2DriveFileCreatedInFolderV1 {
         Ok(out)
     }
 }
-/// `P2DriveFileCreatedInFolderV1Data`
+/// The payload of the `drive.file.created_in_folder_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -840,7 +840,7 @@ impl FromJson for P2DriveFileCreatedInFolderV1Data {
         Ok(out)
     }
 }
-/// `P2DriveFileDeletedV1`
+/// The envelope of the `drive.file.deleted_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -865,7 +865,7 @@ impl FromJson for P2DriveFileDeletedV1 {
         Ok(out)
     }
 }
-/// `P2DriveFileDeletedV1Data`
+/// The payload of the `drive.file.deleted_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -893,7 +893,7 @@ impl FromJson for P2DriveFileDeletedV1Data {
         Ok(out)
     }
 }
-/// `P2DriveFileEditV1`
+/// The envelope of the `drive.file.edit_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -918,7 +918,7 @@ impl FromJson for P2DriveFileEditV1 {
         Ok(out)
     }
 }
-/// `P2DriveFileEditV1Data`
+/// The payload of the `drive.file.edit_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -949,7 +949,7 @@ impl FromJson for P2DriveFileEditV1Data {
         Ok(out)
     }
 }
-/// `P2DriveFilePermissionMemberAddedV1`
+/// The envelope of the `drive.file.permission_member_added_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -974,7 +974,7 @@ impl FromJson for P2DriveFilePermissionMemberAddedV1 {
         Ok(out)
     }
 }
-/// `P2DriveFilePermissionMemberAddedV1Data`
+/// The payload of the `drive.file.permission_member_added_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1011,7 +1011,7 @@ impl FromJson for P2DriveFilePermissionMemberAddedV1Data {
         Ok(out)
     }
 }
-/// `P2DriveFilePermissionMemberAppliedV1`
+/// The envelope of the `drive.file.permission_member_applied_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1036,7 +1036,7 @@ impl FromJson for P2DriveFilePermissionMemberAppliedV1 {
         Ok(out)
     }
 }
-/// `P2DriveFilePermissionMemberAppliedV1Data`
+/// The payload of the `drive.file.permission_member_applied_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1086,7 +1086,7 @@ impl FromJson for P2DriveFilePermissionMemberAppliedV1Data {
         Ok(out)
     }
 }
-/// `P2DriveFileReadV1`
+/// The envelope of the `drive.file.read_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1111,7 +1111,7 @@ impl FromJson for P2DriveFileReadV1 {
         Ok(out)
     }
 }
-/// `P2DriveFileReadV1Data`
+/// The payload of the `drive.file.read_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1139,7 +1139,7 @@ impl FromJson for P2DriveFileReadV1Data {
         Ok(out)
     }
 }
-/// `P2DriveNoticeCommentAddV1`
+/// The envelope of the `drive.notice.comment_add_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1164,7 +1164,7 @@ impl FromJson for P2DriveNoticeCommentAddV1 {
         Ok(out)
     }
 }
-/// `P2DriveNoticeCommentAddV1Data`
+/// The payload of the `drive.notice.comment_add_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1195,7 +1195,7 @@ impl FromJson for P2DriveNoticeCommentAddV1Data {
         Ok(out)
     }
 }
-/// `UserId`
+/// The `user_id` of \[`BitableTableRecordActionFieldIdentityUser`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1220,27 +1220,27 @@ impl FromJson for UserId {
         Ok(out)
     }
 }
-/// `P2DriveFilePermissionMemberRemovedV1`
+/// The envelope of the `drive.file.permission_member_removed_v1` event.
 ///
 /// The same fields as [`P2DriveFilePermissionMemberAddedV1`]: one type, two names.
 pub type P2DriveFilePermissionMemberRemovedV1 = P2DriveFilePermissionMemberAddedV1;
-/// `P2DriveFilePermissionMemberRemovedV1Data`
+/// The payload of the `drive.file.permission_member_removed_v1` event.
 ///
 /// The same fields as [`P2DriveFilePermissionMemberAddedV1Data`]: one type, two names.
 pub type P2DriveFilePermissionMemberRemovedV1Data = P2DriveFilePermissionMemberAddedV1Data;
-/// `P2DriveFileTitleUpdatedV1`
+/// The envelope of the `drive.file.title_updated_v1` event.
 ///
 /// The same fields as [`P2DriveFileDeletedV1`]: one type, two names.
 pub type P2DriveFileTitleUpdatedV1 = P2DriveFileDeletedV1;
-/// `P2DriveFileTitleUpdatedV1Data`
+/// The payload of the `drive.file.title_updated_v1` event.
 ///
 /// The same fields as [`P2DriveFileDeletedV1Data`]: one type, two names.
 pub type P2DriveFileTitleUpdatedV1Data = P2DriveFileDeletedV1Data;
-/// `P2DriveFileTrashedV1`
+/// The envelope of the `drive.file.trashed_v1` event.
 ///
 /// The same fields as [`P2DriveFileDeletedV1`]: one type, two names.
 pub type P2DriveFileTrashedV1 = P2DriveFileDeletedV1;
-/// `P2DriveFileTrashedV1Data`
+/// The payload of the `drive.file.trashed_v1` event.
 ///
 /// The same fields as [`P2DriveFileDeletedV1Data`]: one type, two names.
 pub type P2DriveFileTrashedV1Data = P2DriveFileDeletedV1Data;

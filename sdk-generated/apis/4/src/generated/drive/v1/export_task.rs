@@ -13,9 +13,9 @@ impl<'a> ExportTaskApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// File (创建导出任务)
+    /// Create an export task (创建导出任务)
     ///
-    /// Export docs-Create an export task-This interface is used to create an export file task and returns the export task ID. The export file refers to exporting Feishu documents, spreadsheets, and multidimensional spreadsheets to local files, including formats such as Word, Excel, PDF, and CSV. This interface is asynchronous, requiring a subsequent call to the \[Query Export Task Result\] interface to obtain the export result. For a complete understanding of the export steps, refer to the \[Export docs overview\]
+    /// This interface is used to create an export file task and returns the export task ID. The export file refers to exporting Feishu documents, spreadsheets, and multidimensional spreadsheets to local files, including formats such as Word, Excel, PDF, and CSV. This interface is asynchronous, requiring a subsequent call to the *Query Export Task Result* interface to obtain the export result. For a complete understanding of the export steps, refer to the *Export docs overview*
     ///
     /// `POST /open-apis/drive/v1/export_tasks`
     ///
@@ -48,9 +48,9 @@ impl<'a> ExportTaskApi<'a> {
                 .path_param("file_token", file_token.as_ref()),
         }
     }
-    /// File (查询导出任务结果)
+    /// Query export task results (查询导出任务结果)
     ///
-    /// Export docs-Query export task results-According to the export task ID (ticket) returned by the \[Create Export Task\] interface, poll the export task result and return the token of the export file. You can use this token to call the \[Download Export File\] interface to download the exported file to your local device. For a complete understanding of the export file steps, refer to the \[Export docs overview\]
+    /// According to the export task ID (ticket) returned by the *Create Export Task* interface, poll the export task result and return the token of the export file. You can use this token to call the *Download Export File* interface to download the exported file to your local device. For a complete understanding of the export file steps, refer to the *Export docs overview*
     ///
     /// `GET /open-apis/drive/v1/export_tasks/:ticket`
     ///
@@ -121,7 +121,7 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// The token of the cloud document. For details, see \[How to get document token\]
+    /// The token of the cloud document. For details, see *How to get document token*
     ///
     /// Required.
     pub fn token(mut self, value: impl Into<String>) -> Self {

@@ -13,9 +13,9 @@ impl<'a> FileApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// File (复制文件)
+    /// Copy File (复制文件)
     ///
-    /// Copy File-Copy a file to a different folder in the user's Space. Folders cannot be copied. This interface is asynchronous
+    /// Copy a file to a different folder in the user's Space. Folders cannot be copied. This interface is asynchronous
     ///
     /// `POST /open-apis/drive/v1/files/:file_token/copy`
     ///
@@ -31,9 +31,9 @@ impl<'a> FileApi<'a> {
                 .path_param("file_token", file_token.as_ref()),
         }
     }
-    /// Folder (新建文件夹)
+    /// Create Folder (新建文件夹)
     ///
-    /// Create Folder-Creates a new empty folder within the specified parent folder in the user's Space
+    /// Creates a new empty folder within the specified parent folder in the user's Space
     ///
     /// `POST /open-apis/drive/v1/files/create_folder`
     ///
@@ -48,9 +48,9 @@ impl<'a> FileApi<'a> {
             ),
         }
     }
-    /// File (创建文件快捷方式)
+    /// Create file shortcut (创建文件快捷方式)
     ///
-    /// Create file shortcut-Create shortcut to specified Docs in other folders in Space
+    /// Create shortcut to specified Docs in other folders in Space
     ///
     /// `POST /open-apis/drive/v1/files/create_shortcut`
     ///
@@ -65,9 +65,9 @@ impl<'a> FileApi<'a> {
             ),
         }
     }
-    /// File (删除文件或文件夹)
+    /// Delete file or folder (删除文件或文件夹)
     ///
-    /// Delete file or folder-Delete a file or folder from user's Space. After the file or folder is deleted, it will go to the user's recycle bin
+    /// Delete a file or folder from user's Space. After the file or folder is deleted, it will go to the user's recycle bin
     ///
     /// `DELETE /open-apis/drive/v1/files/:file_token`
     ///
@@ -83,9 +83,9 @@ impl<'a> FileApi<'a> {
                 .path_param("file_token", file_token.as_ref()),
         }
     }
-    /// Event (取消云文档事件订阅)
+    /// Unsubscribe Docs events (取消云文档事件订阅)
     ///
-    /// Unsubscribe Docs events-This interface is used to unsubscribe from notification events of cloud documents. To understand the configuration process and usage scenarios for event subscriptions, refer to \[Event Overview\]. To learn about the types of events supported by cloud documents, refer to \[Event List\]
+    /// This interface is used to unsubscribe from notification events of cloud documents. To understand the configuration process and usage scenarios for event subscriptions, refer to *Event Overview*. To learn about the types of events supported by cloud documents, refer to *Event List*
     ///
     /// `DELETE /open-apis/drive/v1/files/:file_token/delete_subscribe`
     ///
@@ -122,9 +122,9 @@ impl<'a> FileApi<'a> {
                 .path_param("file_token", file_token.as_ref()),
         }
     }
-    /// Event (查询云文档事件订阅状态)
+    /// Get Docs events subscription status (查询云文档事件订阅状态)
     ///
-    /// Get Docs events subscription status-This interface is used to query the subscription status of cloud documents. To understand the configuration process and usage scenarios for event subscriptions, refer to \[Event Overview\]. To learn about the types of events supported by cloud documents, refer to \[Event List\]
+    /// This interface is used to query the subscription status of cloud documents. To understand the configuration process and usage scenarios for event subscriptions, refer to *Event Overview*. To learn about the types of events supported by cloud documents, refer to *Event List*
     ///
     /// `GET /open-apis/drive/v1/files/:file_token/get_subscribe`
     ///
@@ -140,9 +140,9 @@ impl<'a> FileApi<'a> {
                 .path_param("file_token", file_token.as_ref()),
         }
     }
-    /// Folder (获取文件夹中的文件清单)
+    /// List items in folder (获取文件夹中的文件清单)
     ///
-    /// List items in folder-Get the list of files under the specified folder in the user's cloud space. List item types include files, various online documents (doc, sheet, bitable, mindnote), and folders
+    /// Get the list of files under the specified folder in the user's cloud space. List item types include files, various online documents (doc, sheet, bitable, mindnote), and folders
     ///
     /// `GET /open-apis/drive/v1/files`
     ///
@@ -157,9 +157,9 @@ impl<'a> FileApi<'a> {
             ),
         }
     }
-    /// File (移动文件或文件夹)
+    /// Move a file or folder (移动文件或文件夹)
     ///
-    /// Move a file or folder-Move a file or folder to a different location in the user's Space
+    /// Move a file or folder to a different location in the user's Space
     ///
     /// `POST /open-apis/drive/v1/files/:file_token/move`
     ///
@@ -175,9 +175,9 @@ impl<'a> FileApi<'a> {
                 .path_param("file_token", file_token.as_ref()),
         }
     }
-    /// Event (订阅云文档事件)
+    /// Subscribe Docs events (订阅云文档事件)
     ///
-    /// Subscribe Docs events-This interface is used to subscribe to various notification events of cloud documents. To understand the configuration process and usage scenarios for event subscriptions, refer to \[Event Overview\]. To learn about the types of events supported by cloud documents, refer to \[Event List\]
+    /// This interface is used to subscribe to various notification events of cloud documents. To understand the configuration process and usage scenarios for event subscriptions, refer to *Event Overview*. To learn about the types of events supported by cloud documents, refer to *Event List*
     ///
     /// `POST /open-apis/drive/v1/files/:file_token/subscribe`
     ///
@@ -193,9 +193,9 @@ impl<'a> FileApi<'a> {
                 .path_param("file_token", file_token.as_ref()),
         }
     }
-    /// Folder (查询异步任务状态)
+    /// Query Task Status (查询异步任务状态)
     ///
-    /// Query Task Status-Query the status information of asynchronous tasks. Currently supports moving and deleting folder tasks
+    /// Query the status information of asynchronous tasks. Currently supports moving and deleting folder tasks
     ///
     /// `GET /open-apis/drive/v1/files/task_check`
     ///
@@ -227,9 +227,9 @@ impl<'a> FileApi<'a> {
             ),
         }
     }
-    /// File (分片上传文件-完成上传)
+    /// Completing (分片上传文件-完成上传)
     ///
-    /// Upload files-Multipart Upload-Upload a file in blocks-Completing-Completes an upload task
+    /// Completes an upload task
     ///
     /// `POST /open-apis/drive/v1/files/upload_finish`
     ///
@@ -261,9 +261,9 @@ impl<'a> FileApi<'a> {
             ),
         }
     }
-    /// File (分片上传文件-预上传)
+    /// Pre­uploading (分片上传文件-预上传)
     ///
-    /// Upload files-Multipart Upload-Upload a file in blocks-Pre­uploading-Send an initialization request to obtain the upload ID and split strategy, preparing for \[Uploading blocks\]. The platform consistently chunks files into 4MB segments. To understand the complete file upload process, refer to \[File Upload Overview\]
+    /// Send an initialization request to obtain the upload ID and split strategy, preparing for *Uploading blocks*. The platform consistently chunks files into 4MB segments. To understand the complete file upload process, refer to *File Upload Overview*
     ///
     /// `POST /open-apis/drive/v1/files/upload_prepare`
     ///
@@ -370,7 +370,16 @@ pub struct DeleteRequest {
     call: Call,
 }
 impl DeleteRequest {
-    /// File type that need to be deleted. Options:file(Common file type),docx(Cloud document type of upgraded docs),bitable(Cloud document type of bitable),folder(Folder type),doc(Cloud document type of docs),sheet(Cloud document type of sheet),mindnote(Cloud document type of mindnote),shortcut(Shortcut type),slides(Cloud document type of slide)
+    /// File type that need to be deleted. Options:
+    /// - `file`: Common file type
+    /// - `docx`: Cloud document type of upgraded docs
+    /// - `bitable`: Cloud document type of bitable
+    /// - `folder`: Folder type
+    /// - `doc`: Cloud document type of docs
+    /// - `sheet`: Cloud document type of sheet
+    /// - `mindnote`: Cloud document type of mindnote
+    /// - `shortcut`: Shortcut type
+    /// - `slides`: Cloud document type of slide
     ///
     /// Required.
     pub fn r#type(mut self, value: impl Into<super::models::DeleteType>) -> Self {
@@ -409,7 +418,14 @@ pub struct DeleteSubscribeRequest {
     call: Call,
 }
 impl DeleteSubscribeRequest {
-    /// Document type Options:doc(Depracated version of document),docx(Upgraded Docs),sheet(Spreadsheet),bitable(Bitable),file(File),folder(Folder),slides(Slides)
+    /// Document type Options:
+    /// - `doc`: Depracated version of document
+    /// - `docx`: Upgraded Docs
+    /// - `sheet`: Spreadsheet
+    /// - `bitable`: Bitable
+    /// - `file`: File
+    /// - `folder`: Folder
+    /// - `slides`: Slides
     ///
     /// Required.
     pub fn file_type(
@@ -480,7 +496,14 @@ pub struct GetSubscribeRequest {
     call: Call,
 }
 impl GetSubscribeRequest {
-    /// Document type Options:doc(Depracated version of document),docx(Upgraded Docs),sheet(Spreadsheet),bitable(Bitable),file(File),folder(Folder),slides(Slides)
+    /// Document type Options:
+    /// - `doc`: Depracated version of document
+    /// - `docx`: Upgraded Docs
+    /// - `sheet`: Spreadsheet
+    /// - `bitable`: Bitable
+    /// - `file`: File
+    /// - `folder`: Folder
+    /// - `slides`: Slides
     ///
     /// Required.
     pub fn file_type(
@@ -540,13 +563,17 @@ impl ListRequest {
         self.call.set_query("folder_token", v.into());
         self
     }
-    /// Options:EditedTime(Order by edited time),CreatedTime(Order by created time)
+    /// Options:
+    /// - `EditedTime`: Order by edited time
+    /// - `CreatedTime`: Order by created time
     pub fn order_by(mut self, value: impl Into<super::models::OrderBy>) -> Self {
         let v = value;
         self.call.set_query("order_by", String::from(v.into()));
         self
     }
-    /// Options:ASC(Ascending order),DESC(Descending order)
+    /// Options:
+    /// - `ASC`: Ascending order
+    /// - `DESC`: Descending order
     pub fn direction(mut self, value: impl Into<super::models::Direction>) -> Self {
         let v = value;
         self.call.set_query("direction", String::from(v.into()));
@@ -647,7 +674,14 @@ pub struct SubscribeRequest {
     call: Call,
 }
 impl SubscribeRequest {
-    /// Document type Options:doc(Depracated version of document.),docx(Upgraded Docs),sheet(Spreadsheet),bitable(Bitable),file(File),folder(Folder),slides(Slides)
+    /// Document type Options:
+    /// - `doc`: Depracated version of document.
+    /// - `docx`: Upgraded Docs
+    /// - `sheet`: Spreadsheet
+    /// - `bitable`: Bitable
+    /// - `file`: File
+    /// - `folder`: Folder
+    /// - `slides`: Slides
     ///
     /// Required.
     pub fn file_type(
@@ -658,7 +692,9 @@ impl SubscribeRequest {
         self.call.set_query("file_type", String::from(v.into()));
         self
     }
-    /// Event type.- If `file_type` is `folder`, this field must be filled in and set to `file.created_in_folder_v1`, indicating the subscription to the \[file created in folder\] event.- If `file_type` is not `folder`, do not fill in this field. For cloud document types such as Docs, Sheets, and Base, only subscribing to all related cloud document events is currently supported. Subscribing to specific events under a particular cloud document type is not yet supported
+    /// Event type.
+    /// - If `file_type` is `folder`, this field must be filled in and set to `file.created_in_folder_v1`, indicating the subscription to the *file created in folder* event.
+    /// - If `file_type` is not `folder`, do not fill in this field. For cloud document types such as Docs, Sheets, and Base, only subscribing to all related cloud document events is currently supported. Subscribing to specific events under a particular cloud document type is not yet supported
     pub fn event_type(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("event_type", v.into());
@@ -687,7 +723,7 @@ pub struct TaskCheckRequest {
     call: Call,
 }
 impl TaskCheckRequest {
-    /// File-related asynchronous `task_id`. See \[Delete a folder\] or \[Move a folder\] to get the `task_id`
+    /// File-related asynchronous `task_id`. See *Delete a folder* or *Move a folder* to get the `task_id`
     ///
     /// Required.
     pub fn task_id(mut self, value: impl Into<String>) -> Self {

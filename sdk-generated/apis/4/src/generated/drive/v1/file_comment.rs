@@ -121,7 +121,12 @@ pub struct BatchQueryRequest {
     call: Call,
 }
 impl BatchQueryRequest {
-    /// Document type Options:doc(docsheetdocxfile),docx(Upgraded Docs),sheet(Form),file(File),slides(Slides)
+    /// Document type Options:
+    /// - `doc`: docsheetdocxfile
+    /// - `docx`: Upgraded Docs
+    /// - `sheet`: Form
+    /// - `file`: File
+    /// - `slides`: Slides
     ///
     /// Required.
     pub fn file_type(
@@ -173,7 +178,9 @@ pub struct CreateRequest {
     call: Call,
 }
 impl CreateRequest {
-    /// Type of the document Options:doc(Doc),docx(New Doc)
+    /// Type of the document Options:
+    /// - `doc`: Doc
+    /// - `docx`: New Doc
     ///
     /// Required.
     pub fn file_type(mut self, value: impl Into<super::models::CreateFileType>) -> Self {
@@ -217,7 +224,11 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// Type of the document Options:doc(Doc),sheet(Sheet),file(File),docx(New Doc)
+    /// Type of the document Options:
+    /// - `doc`: Doc
+    /// - `sheet`: Sheet
+    /// - `file`: File
+    /// - `docx`: New Doc
     ///
     /// Required.
     pub fn file_type(mut self, value: impl Into<super::models::GetFileType>) -> Self {
@@ -262,7 +273,12 @@ pub struct ListRequest {
     call: Call,
 }
 impl ListRequest {
-    /// Type of the document Options:doc(Doc),docx(Upgraded Docs),sheet(Sheet),file(File in My Space),slides(Slides)
+    /// Type of the document Options:
+    /// - `doc`: Doc
+    /// - `docx`: Upgraded Docs
+    /// - `sheet`: Sheet
+    /// - `file`: File in My Space
+    /// - `slides`: Slides
     ///
     /// Required.
     pub fn file_type(mut self, value: impl Into<super::models::ListFileType>) -> Self {
@@ -371,7 +387,12 @@ pub struct PatchRequest {
     call: Call,
 }
 impl PatchRequest {
-    /// Type of the document Options:doc(Doc),docx(Upgraded Docs),sheet(Sheet),file(File),slides(Slides)
+    /// Type of the document Options:
+    /// - `doc`: Doc
+    /// - `docx`: Upgraded Docs
+    /// - `sheet`: Sheet
+    /// - `file`: File
+    /// - `slides`: Slides
     ///
     /// Required.
     pub fn file_type(mut self, value: impl Into<super::models::PatchFileType>) -> Self {

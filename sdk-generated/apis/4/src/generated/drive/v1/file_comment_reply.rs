@@ -169,7 +169,12 @@ pub struct DeleteRequest {
     call: Call,
 }
 impl DeleteRequest {
-    /// Type of the document Options:doc(Doc),docx(New Doc),sheet(Sheet),file(File),slides(Slides)
+    /// Type of the document Options:
+    /// - `doc`: Doc
+    /// - `docx`: New Doc
+    /// - `sheet`: Sheet
+    /// - `file`: File
+    /// - `slides`: Slides
     ///
     /// Required.
     pub fn file_type(mut self, value: impl Into<super::models::DeleteFileType>) -> Self {
@@ -216,7 +221,12 @@ impl ListRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// Document type Options:doc(Documentation),docx(Upgraded Docs),sheet(Form),file(File),slides(Slides)
+    /// Document type Options:
+    /// - `doc`: Documentation
+    /// - `docx`: Upgraded Docs
+    /// - `sheet`: Form
+    /// - `file`: File
+    /// - `slides`: Slides
     ///
     /// Required.
     pub fn file_type(mut self, value: impl Into<super::models::ListFileType2>) -> Self {
@@ -297,7 +307,12 @@ pub struct UpdateRequest {
     call: Call,
 }
 impl UpdateRequest {
-    /// Type of the document Options:doc(Doc),docx(Upgraded Docs),sheet(Sheet),file(File),slides(Slides)
+    /// Type of the document Options:
+    /// - `doc`: Doc
+    /// - `docx`: Upgraded Docs
+    /// - `sheet`: Sheet
+    /// - `file`: File
+    /// - `slides`: Slides
     ///
     /// Required.
     pub fn file_type(mut self, value: impl Into<super::models::UpdateFileType>) -> Self {

@@ -13,9 +13,9 @@ impl<'a> FileStatisticsApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// File (获取文件统计信息)
+    /// Obtain file's statistics (获取文件统计信息)
     ///
-    /// Obtain file's statistics-This API is used to obtain file's statistics, including the number of unique visitors (UVs), the number of page views (PVs), and the number of likes
+    /// This API is used to obtain file's statistics, including the number of unique visitors (UVs), the number of page views (PVs), and the number of likes
     ///
     /// `GET /open-apis/drive/v1/files/:file_token/statistics`
     ///
@@ -39,7 +39,14 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// File type Options:doc(Docs),sheet(Sheet),mindnote(MindNotes),bitable(Bitable),wiki(Wiki),file(File),docx(Upgraded Docs)
+    /// File type Options:
+    /// - `doc`: Docs
+    /// - `sheet`: Sheet
+    /// - `mindnote`: MindNotes
+    /// - `bitable`: Bitable
+    /// - `wiki`: Wiki
+    /// - `file`: File
+    /// - `docx`: Upgraded Docs
     ///
     /// Required.
     pub fn file_type(mut self, value: impl Into<super::models::GetFileType2>) -> Self {

@@ -13,9 +13,9 @@ impl<'a> FileSubscriptionApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Subscription (创建订阅)
+    /// Create Subscription (创建订阅)
     ///
-    /// Create Subscription-Subscribe to change events in the document, currently supporting document comment subscriptions
+    /// Subscribe to change events in the document, currently supporting document comment subscriptions
     ///
     /// `POST /open-apis/drive/v1/files/:file_token/subscriptions`
     ///
@@ -31,9 +31,9 @@ impl<'a> FileSubscriptionApi<'a> {
                 .path_param("file_token", file_token.as_ref()),
         }
     }
-    /// Subscription (获取订阅状态)
+    /// Get subscription status (获取订阅状态)
     ///
-    /// Get subscription status-Get the status of the subscription based on the subscription ID
+    /// Get the status of the subscription based on the subscription ID
     ///
     /// `GET /open-apis/drive/v1/files/:file_token/subscriptions/:subscription_id`
     ///
@@ -54,9 +54,9 @@ impl<'a> FileSubscriptionApi<'a> {
                 .path_param("subscription_id", subscription_id.as_ref()),
         }
     }
-    /// Subscription (更新订阅状态)
+    /// update subscription status (更新订阅状态)
     ///
-    /// update subscription status-Update subscription status based on subscription ID
+    /// Update subscription status based on subscription ID
     ///
     /// `PATCH /open-apis/drive/v1/files/:file_token/subscriptions/:subscription_id`
     ///

@@ -13,9 +13,9 @@ impl<'a> FileVersionApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Document Version (创建文档版本)
+    /// Create document version (创建文档版本)
     ///
-    /// Create document version-Create a document version based on the existing document. The document supports Feishu document and spreadsheet. This interface is asynchronous
+    /// Create a document version based on the existing document. The document supports Feishu document and spreadsheet. This interface is asynchronous
     ///
     /// `POST /open-apis/drive/v1/files/:file_token/versions`
     ///
@@ -31,9 +31,9 @@ impl<'a> FileVersionApi<'a> {
                 .path_param("file_token", file_token.as_ref()),
         }
     }
-    /// Document Version (删除文档版本)
+    /// Delete document version (删除文档版本)
     ///
-    /// Delete document version-Delete document version. The document supports Feishu document and spreadsheet
+    /// Delete document version. The document supports Feishu document and spreadsheet
     ///
     /// `DELETE /open-apis/drive/v1/files/:file_token/versions/:version_id`
     ///
@@ -54,9 +54,9 @@ impl<'a> FileVersionApi<'a> {
                 .path_param("version_id", version_id.as_ref()),
         }
     }
-    /// Document Version (获取文档版本信息)
+    /// Get document version (获取文档版本信息)
     ///
-    /// Get document version-Get document version. The document can be Feishu document or spreadsheet. The version information includes the version title, version ID, version creator, create time, and more
+    /// Get document version. The document can be Feishu document or spreadsheet. The version information includes the version title, version ID, version creator, create time, and more
     ///
     /// `GET /open-apis/drive/v1/files/:file_token/versions/:version_id`
     ///
@@ -77,9 +77,9 @@ impl<'a> FileVersionApi<'a> {
                 .path_param("version_id", version_id.as_ref()),
         }
     }
-    /// Document Version (获取文档版本列表)
+    /// List document version (获取文档版本列表)
     ///
-    /// List document version-Get all versions of the document. The document can be Feishu document or spreadsheet
+    /// Get all versions of the document. The document can be Feishu document or spreadsheet
     ///
     /// `GET /open-apis/drive/v1/files/:file_token/versions`
     ///
@@ -133,7 +133,9 @@ pub struct DeleteRequest {
     call: Call,
 }
 impl DeleteRequest {
-    /// document version type Options:docx(Upgraded Docs),sheet(Spreadsheet)
+    /// document version type Options:
+    /// - `docx`: Upgraded Docs
+    /// - `sheet`: Spreadsheet
     ///
     /// Required.
     pub fn obj_type(mut self, value: impl Into<super::models::ObjType>) -> Self {
@@ -170,7 +172,9 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// document version type Options:docx(Upgraded Docs),sheet(Spreadsheet)
+    /// document version type Options:
+    /// - `docx`: Upgraded Docs
+    /// - `sheet`: Spreadsheet
     ///
     /// Required.
     pub fn obj_type(mut self, value: impl Into<super::models::ObjType>) -> Self {
@@ -235,7 +239,9 @@ impl ListRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// document type Options:docx(Upgraded Docs),sheet(Spreadsheet)
+    /// document type Options:
+    /// - `docx`: Upgraded Docs
+    /// - `sheet`: Spreadsheet
     ///
     /// Required.
     pub fn obj_type(mut self, value: impl Into<super::models::ObjType>) -> Self {

@@ -13,9 +13,9 @@ impl<'a> FileViewRecordApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// File (获取文件访问记录)
+    /// Obtain document view records (获取文件访问记录)
     ///
-    /// Obtain document view records-Obtain the view records of files, including document, sheet, base, wiki, and more. The view records contains the ID, profile, and last view time of the viewers
+    /// Obtain the view records of files, including document, sheet, base, wiki, and more. The view records contains the ID, profile, and last view time of the viewers
     ///
     /// `GET /open-apis/drive/v1/files/:file_token/view_records`
     ///
@@ -53,7 +53,14 @@ impl ListRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// File type Options:doc(Doc),docx(Upgraded Docs),sheet(Sheet),bitable(Bitable),mindnote(Mindnote),wiki(Wiki),file(File)
+    /// File type Options:
+    /// - `doc`: Doc
+    /// - `docx`: Upgraded Docs
+    /// - `sheet`: Sheet
+    /// - `bitable`: Bitable
+    /// - `mindnote`: Mindnote
+    /// - `wiki`: Wiki
+    /// - `file`: File
     ///
     /// Required.
     pub fn file_type(mut self, value: impl Into<super::models::ListFileType3>) -> Self {
@@ -61,7 +68,10 @@ impl ListRequest {
         self.call.set_query("file_type", String::from(v.into()));
         self
     }
-    /// Type of viewer ID used in this call**When the value is `user_id`, the following field scopes are required**：&lt;md-perm name="contact:user.employee_id:readonly" desc="Obtain user ID" support_app_types="custom" tags=""&gt;Obtain user ID&lt;/md-perm&gt; Options:user_id(Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps.\[How to get User ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),open_id(Identifies a user to an app. The same user has different Open IDs in different apps.\[How to get Open ID\])
+    /// Type of viewer ID used in this call**When the value is `user_id`, the following field scopes are required**：&lt;md-perm name="contact:user.employee_id:readonly" desc="Obtain user ID" support_app_types="custom" tags=""&gt;Obtain user ID&lt;/md-perm&gt; Options:
+    /// - `user_id`: Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps.*How to get User ID*
+    /// - `union_id`: Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.*How to get Union ID*
+    /// - `open_id`: Identifies a user to an app. The same user has different Open IDs in different apps.*How to get Open ID*
     pub fn viewer_id_type(
         mut self,
         value: impl Into<super::models::ViewerIdType>,

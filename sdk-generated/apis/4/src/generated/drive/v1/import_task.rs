@@ -13,9 +13,9 @@ impl<'a> ImportTaskApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// File (创建导入任务)
+    /// Create an import task (创建导入任务)
     ///
-    /// Import files-Create an import task-This interface is used to create a task for importing a file and return the import task ID. Importing files involves transferring local files such as Word, TXT, Markdown, Excel, etc., into various cloud document formats such as online documents, spreadsheets, base, etc., and storing them in a specified directory in the cloud. This interface is asynchronous, you need to continue to call the \[query import task result\] interface to get the result of the import. For details, refer to \[Import file overview\]
+    /// This interface is used to create a task for importing a file and return the import task ID. Importing files involves transferring local files such as Word, TXT, Markdown, Excel, etc., into various cloud document formats such as online documents, spreadsheets, base, etc., and storing them in a specified directory in the cloud. This interface is asynchronous, you need to continue to call the *query import task result* interface to get the result of the import. For details, refer to *Import file overview*
     ///
     /// `POST /open-apis/drive/v1/import_tasks`
     ///
@@ -30,9 +30,9 @@ impl<'a> ImportTaskApi<'a> {
             ),
         }
     }
-    /// File (查询导入结果)
+    /// Query import task result (查询导入结果)
     ///
-    /// Import files-Query import task result-Polling the import results based on the `ticket` returned from \[Create import task\]. For details, see \[Import file overview\]
+    /// Polling the import results based on the `ticket` returned from *Create import task*. For details, see *Import file overview*
     ///
     /// `GET /open-apis/drive/v1/import_tasks/:ticket`
     ///

@@ -13,9 +13,9 @@ impl<'a> MediaApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Media (获取素材临时下载链接)
+    /// Get Temporary Download URL of Media (获取素材临时下载链接)
     ///
-    /// Get Temporary Download URL of Media-Obtain the temporary download URL of a material based on a `file_tokens`. The URL is valid for 24 hours
+    /// Obtain the temporary download URL of a material based on a `file_tokens`. The URL is valid for 24 hours
     ///
     /// `GET /open-apis/drive/v1/medias/batch_get_tmp_download_url`
     ///
@@ -65,9 +65,9 @@ impl<'a> MediaApi<'a> {
             ),
         }
     }
-    /// Media (分片上传素材-完成上传)
+    /// Completing (分片上传素材-完成上传)
     ///
-    /// Upload media-Upload media in blocks-Completing-After calling the \[Uploading\] interface to upload all the shards, you need to call this interface to trigger the completion of the upload. For a complete understanding of the shard upload process, refer to \[Media overview\]
+    /// After calling the *Uploading* interface to upload all the shards, you need to call this interface to trigger the completion of the upload. For a complete understanding of the shard upload process, refer to *Media overview*
     ///
     /// `POST /open-apis/drive/v1/medias/upload_finish`
     ///
@@ -86,7 +86,9 @@ impl<'a> MediaApi<'a> {
     ///
     /// 根据 [预上传](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/drive-v1/media/upload_prepare)接口返回的上传事务 ID 和分片策略上传对应的素材分片。上传完成后，你可调用 [分片上传素材（完成上传）](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/drive-v1/media/upload_finish)触发完成上传。
     ///
-    /// ## 使用限制;;该接口调用频率上限为 5 QPS。
+    /// ## 使用限制
+    ///
+    /// 该接口调用频率上限为 5 QPS。
     ///
     /// `POST /open-apis/drive/v1/medias/upload_part`
     ///
@@ -101,9 +103,9 @@ impl<'a> MediaApi<'a> {
             ),
         }
     }
-    /// Media (分片上传素材-预上传)
+    /// Pre­uploading (分片上传素材-预上传)
     ///
-    /// Upload media-Upload media in blocks-Pre­uploading-Send an initialization request to obtain the upload transaction ID and shard strategy, in preparation for \[Uploading media\]. The platform segments media into fixed 4MB shards. For a complete understanding of the shard upload process, refer to \[Media overview\]
+    /// Send an initialization request to obtain the upload transaction ID and shard strategy, in preparation for *Uploading media*. The platform segments media into fixed 4MB shards. For a complete understanding of the shard upload process, refer to *Media overview*
     ///
     /// `POST /open-apis/drive/v1/medias/upload_prepare`
     ///
@@ -126,7 +128,13 @@ pub struct BatchGetTmpDownloadUrlRequest {
     call: Call,
 }
 impl BatchGetTmpDownloadUrlRequest {
-    /// The token of the media file. The methods to obtain it are as follows:* New Document: Obtain the token of a specified File Block or Image Block through the \[List All Blocks in a Document\] interface. This token is the media token.* Spreadsheet: Obtain the `fileToken` of a specified attachment through the \[Read Multiple Ranges\] interface. This token is the media token.* Multi-dimensional Table: Obtain the `file_token` of a specified attachment through the \[List Records\] interface. This token is the media token.If you need to query multiple file tokens at once, you can do so by passing the same parameter name multiple times and passing a different parameter value each time, e.g. for download links for two file tokens at once: <https://{url}?file_tokens={token1}&file_tokens={token2}Where:-> `file_tokens` is the parameter name, which can be passed multiple times- `token1` and `token2` are the parameter values- You can obtain download links for up to five media files at a time, but the API explorer only supports one token at a time
+    /// The token of the media file. The methods to obtain it are as follows:
+    /// * New Document: Obtain the token of a specified File Block or Image Block through the *List All Blocks in a Document* interface. This token is the media token.
+    /// * Spreadsheet: Obtain the `fileToken` of a specified attachment through the *Read Multiple Ranges* interface. This token is the media token.
+    /// * Multi-dimensional Table: Obtain the `file_token` of a specified attachment through the *List Records* interface. This token is the media token.If you need to query multiple file tokens at once, you can do so by passing the same parameter name multiple times and passing a different parameter value each time, e.g. for download links for two file tokens at once: <https://{url}?file_tokens={token1}&file_tokens={token2}Where>:
+    /// - `file_tokens` is the parameter name, which can be passed multiple times
+    /// - `token1` and `token2` are the parameter values
+    /// - You can obtain download links for up to five media files at a time, but the API explorer only supports one token at a time
     ///
     /// Required.
     pub fn file_tokens(
@@ -139,7 +147,7 @@ impl BatchGetTmpDownloadUrlRequest {
         }
         self
     }
-    /// Extended information: When downloading media from a Base table with advanced permissions, you need to add additional extended information as URL query parameters for authentication. For details, refer to the \[extra parameter description\]. Failure to correctly fill in this parameter will result in the interface returning a 403 HTTP status code
+    /// Extended information: When downloading media from a Base table with advanced permissions, you need to add additional extended information as URL query parameters for authentication. For details, refer to the *extra parameter description*. Failure to correctly fill in this parameter will result in the interface returning a 403 HTTP status code
     pub fn extra(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("extra", v.into());

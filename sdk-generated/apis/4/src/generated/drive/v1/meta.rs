@@ -13,9 +13,9 @@ impl<'a> MetaApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// File (获取文件元数据)
+    /// Obtain Metadata (获取文件元数据)
     ///
-    /// Obtain Metadata-Get metadata of various Docs based on file's token, including the title, owner, create time, and more
+    /// Get metadata of various Docs based on file's token, including the title, owner, create time, and more
     ///
     /// `POST /open-apis/drive/v1/metas/batch_query`
     ///

@@ -13,21 +13,21 @@ use serde_json::Value;
 )]
 #[non_exhaustive]
 pub enum Action {
-    /// `view`
+    /// `view`: view
     View,
-    /// `edit`
+    /// `edit`: edit
     Edit,
-    /// `share`
+    /// `share`: share
     Share,
-    /// `comment`
+    /// `comment`: comment
     Comment,
-    /// `export`
+    /// `export`: export
     Export,
-    /// `copy`
+    /// `copy`: copy
     Copy,
-    /// `print`
+    /// `print`: print
     Print,
-    /// `manage_public`
+    /// `manage_public`: ManagePublic manage permission settings
     ManagePublic,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -108,25 +108,25 @@ impl ToJson for Action {
 )]
 #[non_exhaustive]
 pub enum AuthType {
-    /// `file`
+    /// `file`: File in My Space
     File,
-    /// `doc`
+    /// `doc`: Doc
     Doc,
-    /// `wiki`
+    /// `wiki`: Wiki node
     Wiki,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `sheet`
+    /// `sheet`: Sheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Bitable
     Bitable,
-    /// `slides`
+    /// `slides`: Slides
     Slides,
-    /// `mindnote`
+    /// `mindnote`: Thinking Notes
     Mindnote,
     /// `apps`
     Apps,
-    /// `minutes`
+    /// `minutes`: Minutes
     Minutes,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -211,27 +211,27 @@ impl ToJson for AuthType {
 )]
 #[non_exhaustive]
 pub enum BatchCreateType {
-    /// `file`
+    /// `file`: Cloud space file
     File,
-    /// `doc`
+    /// `doc`: Legacy document
     Doc,
-    /// `wiki`
+    /// `wiki`: Wiki node
     Wiki,
-    /// `docx`
+    /// `docx`: New version of the document
     Docx,
-    /// `folder`
+    /// `folder`: Folder - **NOTE**: When called with &lt;md-tag mode="inline" type="token-tenant"&gt;tenant_access_token&lt;/md-tag&gt;, only folders owned by the app are supported
     Folder,
-    /// `sheet`
+    /// `sheet`: Spreadsheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Bitable
     Bitable,
-    /// `slides`
+    /// `slides`: Slides
     Slides,
-    /// `mindnote`
+    /// `mindnote`: Mindnote
     Mindnote,
     /// `apps`
     Apps,
-    /// `minutes`
+    /// `minutes`: Minutes - **NOTE**: Currently minutes does not support the `full_access` permission role
     Minutes,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -318,17 +318,17 @@ impl ToJson for BatchCreateType {
 )]
 #[non_exhaustive]
 pub enum BatchQueryFileType {
-    /// `file`
+    /// `file`: File
     File,
-    /// `doc`
+    /// `doc`: docsheetdocxfile
     Doc,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `sheet`
+    /// `sheet`: Form
     Sheet,
     /// `bitable`
     Bitable,
-    /// `slides`
+    /// `slides`: Slides
     Slides,
     /// `apps`
     Apps,
@@ -409,9 +409,9 @@ impl ToJson for BatchQueryFileType {
 )]
 #[non_exhaustive]
 pub enum CommentEntity {
-    /// `anyone_can_view`
+    /// `anyone_can_view`: AnyoneCanView All users who can access this document.
     AnyoneCanView,
-    /// `anyone_can_edit`
+    /// `anyone_can_edit`: AnyoneCanEdit Users with the edit permission.
     AnyoneCanEdit,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -480,19 +480,19 @@ impl ToJson for CommentEntity {
 )]
 #[non_exhaustive]
 pub enum CopyFileRequestBodyType {
-    /// `file`
+    /// `file`: Common file type
     File,
-    /// `doc`
+    /// `doc`: Cloud document type of docs
     Doc,
-    /// `docx`
+    /// `docx`: Cloud document type of upgraded docs
     Docx,
-    /// `sheet`
+    /// `sheet`: Cloud document type of sheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Cloud document type of bitable
     Bitable,
-    /// `slides`
+    /// `slides`: Cloud document type of slide
     Slides,
-    /// `mindnote`
+    /// `mindnote`: Cloud document type of mindnote
     Mindnote,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -571,9 +571,9 @@ impl ToJson for CopyFileRequestBodyType {
 )]
 #[non_exhaustive]
 pub enum CreateFileType {
-    /// `doc`
+    /// `doc`: Doc
     Doc,
-    /// `docx`
+    /// `docx`: New Doc
     Docx,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -733,27 +733,27 @@ impl ToJson for CreateFileType2 {
 )]
 #[non_exhaustive]
 pub enum CreateType {
-    /// `file`
+    /// `file`: Cloud space file
     File,
-    /// `doc`
+    /// `doc`: Documentation
     Doc,
-    /// `wiki`
+    /// `wiki`: Wiki node
     Wiki,
-    /// `docx`
+    /// `docx`: Upgraded docs
     Docx,
-    /// `folder`
+    /// `folder`: Folders (not supported for `tenant_access_token`)
     Folder,
-    /// `sheet`
+    /// `sheet`: Spreadsheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Bitable
     Bitable,
-    /// `slides`
+    /// `slides`: Slides
     Slides,
-    /// `mindnote`
+    /// `mindnote`: Mindnote
     Mindnote,
     /// `apps`
     Apps,
-    /// `minutes`
+    /// `minutes`: Minutes
     Minutes,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -840,23 +840,23 @@ impl ToJson for CreateType {
 )]
 #[non_exhaustive]
 pub enum CreateType2 {
-    /// `file`
+    /// `file`: File in My Space
     File,
-    /// `doc`
+    /// `doc`: Doc
     Doc,
-    /// `wiki`
+    /// `wiki`: Wiki node
     Wiki,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `sheet`
+    /// `sheet`: Sheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Bitable
     Bitable,
-    /// `slides`
+    /// `slides`: slides
     Slides,
-    /// `mindnote`
+    /// `mindnote`: Mindnote
     Mindnote,
-    /// `minutes`
+    /// `minutes`: Minutes(not supported)
     Minutes,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -939,17 +939,17 @@ impl ToJson for CreateType2 {
 )]
 #[non_exhaustive]
 pub enum DeleteFileType {
-    /// `file`
+    /// `file`: File
     File,
-    /// `doc`
+    /// `doc`: Doc
     Doc,
-    /// `docx`
+    /// `docx`: New Doc
     Docx,
-    /// `sheet`
+    /// `sheet`: Sheet
     Sheet,
     /// `bitable`
     Bitable,
-    /// `slides`
+    /// `slides`: Slides
     Slides,
     /// `apps`
     Apps,
@@ -1030,21 +1030,21 @@ impl ToJson for DeleteFileType {
 )]
 #[non_exhaustive]
 pub enum DeletePermissionMemberRequestBodyType {
-    /// `user`
+    /// `user`: User
     User,
-    /// `chat`
+    /// `chat`: Chat
     Chat,
-    /// `department`
+    /// `department`: Organizational structure
     Department,
-    /// `group`
+    /// `group`: User group
     Group,
     /// `appid`
     Appid,
-    /// `wiki_space_member`
+    /// `wiki_space_member`: Wiki space member - **NOTE**: This parameter is not supported after the wiki space has member grouping enabled
     WikiSpaceMember,
-    /// `wiki_space_viewer`
+    /// `wiki_space_viewer`: Wiki space viewer - **NOTE**: This parameter is only supported if the wiki space has member grouping enabled
     WikiSpaceViewer,
-    /// `wiki_space_editor`
+    /// `wiki_space_editor`: Wiki space editor - **NOTE**: This parameter is only supported if the wiki space has member grouping enabled
     WikiSpaceEditor,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1125,19 +1125,19 @@ impl ToJson for DeletePermissionMemberRequestBodyType {
 )]
 #[non_exhaustive]
 pub enum DeleteSubscribeFileType {
-    /// `file`
+    /// `file`: File
     File,
-    /// `doc`
+    /// `doc`: Depracated version of document
     Doc,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `folder`
+    /// `folder`: Folder
     Folder,
-    /// `sheet`
+    /// `sheet`: Spreadsheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Bitable
     Bitable,
-    /// `slides`
+    /// `slides`: Slides
     Slides,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1216,23 +1216,23 @@ impl ToJson for DeleteSubscribeFileType {
 )]
 #[non_exhaustive]
 pub enum DeleteType {
-    /// `file`
+    /// `file`: Common file type
     File,
-    /// `doc`
+    /// `doc`: Cloud document type of docs
     Doc,
-    /// `docx`
+    /// `docx`: Cloud document type of upgraded docs
     Docx,
-    /// `folder`
+    /// `folder`: Folder type
     Folder,
-    /// `shortcut`
+    /// `shortcut`: Shortcut type
     Shortcut,
-    /// `sheet`
+    /// `sheet`: Cloud document type of sheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Cloud document type of bitable
     Bitable,
-    /// `slides`
+    /// `slides`: Cloud document type of slide
     Slides,
-    /// `mindnote`
+    /// `mindnote`: Cloud document type of mindnote
     Mindnote,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1315,27 +1315,27 @@ impl ToJson for DeleteType {
 )]
 #[non_exhaustive]
 pub enum DeleteType2 {
-    /// `file`
+    /// `file`: Cloud space file
     File,
-    /// `doc`
+    /// `doc`: Documentation
     Doc,
-    /// `wiki`
+    /// `wiki`: Wiki node
     Wiki,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `folder`
+    /// `folder`: Folders (to be supported soon)
     Folder,
-    /// `sheet`
+    /// `sheet`: Spreadsheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Bitable
     Bitable,
-    /// `slides`
+    /// `slides`: Slides
     Slides,
-    /// `mindnote`
+    /// `mindnote`: Mindnote
     Mindnote,
     /// `apps`
     Apps,
-    /// `minutes`
+    /// `minutes`: Minutes
     Minutes,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1422,23 +1422,23 @@ impl ToJson for DeleteType2 {
 )]
 #[non_exhaustive]
 pub enum DeleteType3 {
-    /// `file`
+    /// `file`: File in My Space
     File,
-    /// `doc`
+    /// `doc`: Doc
     Doc,
-    /// `wiki`
+    /// `wiki`: Wiki node
     Wiki,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `sheet`
+    /// `sheet`: Sheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Bitable
     Bitable,
-    /// `slides`
+    /// `slides`: slides
     Slides,
-    /// `mindnote`
+    /// `mindnote`: Mindnote
     Mindnote,
-    /// `minutes`
+    /// `minutes`: Minutes(not supported)
     Minutes,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1521,9 +1521,9 @@ impl ToJson for DeleteType3 {
 )]
 #[non_exhaustive]
 pub enum Direction {
-    /// `ASC`
+    /// `ASC`: Ascending order
     Asc,
-    /// `DESC`
+    /// `DESC`: Descending order
     Desc,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1592,25 +1592,25 @@ impl ToJson for Direction {
 )]
 #[non_exhaustive]
 pub enum DocType {
-    /// `file`
+    /// `file`: Feishu file
     File,
-    /// `doc`
+    /// `doc`: Feishu Docs
     Doc,
-    /// `wiki`
+    /// `wiki`: Feishu wiki
     Wiki,
-    /// `docx`
+    /// `docx`: Feishu Upgraded Docs
     Docx,
-    /// `folder`
+    /// `folder`: Feishu folder
     Folder,
-    /// `sheet`
+    /// `sheet`: Feishu Sheets
     Sheet,
-    /// `bitable`
+    /// `bitable`: Feishu Bitable
     Bitable,
     /// `slides`
     Slides,
-    /// `mindnote`
+    /// `mindnote`: Feishu MindNotes
     Mindnote,
-    /// `synced_block`
+    /// `synced_block`: SyncedBlock Feishu Synced Block (Not fully supported yet)
     SyncedBlock,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1695,13 +1695,13 @@ impl ToJson for DocType {
 )]
 #[non_exhaustive]
 pub enum ExportTaskType {
-    /// `doc`
+    /// `doc`: Depracated Feishu cloud document type, supports export to docx, pdf format
     Doc,
-    /// `docx`
+    /// `docx`: The new version of Feishu cloud document type supports exporting to docx, pdf formats
     Docx,
-    /// `sheet`
+    /// `sheet`: Feishu spreadsheet type, support export to xlsx, csv format
     Sheet,
-    /// `bitable`
+    /// `bitable`: Bitable type, support export to xlsx, csv format
     Bitable,
     /// `slides`
     Slides,
@@ -1778,17 +1778,17 @@ impl ToJson for ExportTaskType {
 )]
 #[non_exhaustive]
 pub enum FileExtension {
-    /// `docx`
+    /// `docx`: Microsoft Word (DOCX) format
     Docx,
-    /// `pdf`
+    /// `pdf`: PDF format
     Pdf,
     /// `pptx`
     Pptx,
     /// `base`
     Base,
-    /// `xlsx`
+    /// `xlsx`: Microsoft Excel (XLSX) format
     Xlsx,
-    /// `csv`
+    /// `csv`: CSV format
     Csv,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1865,11 +1865,11 @@ impl ToJson for FileExtension {
 )]
 #[non_exhaustive]
 pub enum FileType {
-    /// `doc`
+    /// `doc`: Doc
     Doc,
-    /// `wiki`
+    /// `wiki`: Wiki
     Wiki,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1942,7 +1942,7 @@ impl ToJson for FileType {
 pub enum FileUploadInfoParentType {
     /// `wiki`
     Wiki,
-    /// `explorer`
+    /// `explorer`: My Space.
     Explorer,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -2011,13 +2011,13 @@ impl ToJson for FileUploadInfoParentType {
 )]
 #[non_exhaustive]
 pub enum GetFileType {
-    /// `file`
+    /// `file`: File
     File,
-    /// `doc`
+    /// `doc`: Doc
     Doc,
-    /// `docx`
+    /// `docx`: New Doc
     Docx,
-    /// `sheet`
+    /// `sheet`: Sheet
     Sheet,
     /// `bitable`
     Bitable,
@@ -2102,19 +2102,19 @@ impl ToJson for GetFileType {
 )]
 #[non_exhaustive]
 pub enum GetFileType2 {
-    /// `file`
+    /// `file`: File
     File,
-    /// `doc`
+    /// `doc`: Docs
     Doc,
-    /// `wiki`
+    /// `wiki`: Wiki
     Wiki,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `sheet`
+    /// `sheet`: Sheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Bitable
     Bitable,
-    /// `mindnote`
+    /// `mindnote`: MindNotes
     Mindnote,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -2193,19 +2193,19 @@ impl ToJson for GetFileType2 {
 )]
 #[non_exhaustive]
 pub enum GetSubscribeFileType {
-    /// `file`
+    /// `file`: File
     File,
-    /// `doc`
+    /// `doc`: Depracated version of document
     Doc,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `folder`
+    /// `folder`: Folder
     Folder,
-    /// `sheet`
+    /// `sheet`: Spreadsheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Bitable
     Bitable,
-    /// `slides`
+    /// `slides`: Slides
     Slides,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -2284,23 +2284,23 @@ impl ToJson for GetSubscribeFileType {
 )]
 #[non_exhaustive]
 pub enum GetType {
-    /// `file`
+    /// `file`: File in My Space
     File,
-    /// `doc`
+    /// `doc`: Doc
     Doc,
-    /// `wiki`
+    /// `wiki`: Wiki node
     Wiki,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `sheet`
+    /// `sheet`: Sheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Bitable
     Bitable,
-    /// `slides`
+    /// `slides`: slides
     Slides,
-    /// `mindnote`
+    /// `mindnote`: Mindnote
     Mindnote,
-    /// `minutes`
+    /// `minutes`: Minutes
     Minutes,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -2383,15 +2383,15 @@ impl ToJson for GetType {
 )]
 #[non_exhaustive]
 pub enum LinkShareEntity {
-    /// `closed`
+    /// `closed`: Closed share link.
     Closed,
-    /// `tenant_editable`
+    /// `tenant_editable`: TenantEditable Users who obtain the link in the organization can edit the document.
     TenantEditable,
-    /// `anyone_editable`
+    /// `anyone_editable`: AnyoneEditable All users who obtain the link can edit the document. (This option is valid only when `external_access`)
     AnyoneEditable,
-    /// `tenant_readable`
+    /// `tenant_readable`: TenantReadable Users who obtain the link in the organization can read the document.
     TenantReadable,
-    /// `anyone_readable`
+    /// `anyone_readable`: AnyoneReadable All users who obtain the link can read the document. (This option is valid only when `external_access`)
     AnyoneReadable,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -2466,17 +2466,17 @@ impl ToJson for LinkShareEntity {
 )]
 #[non_exhaustive]
 pub enum ListFileType {
-    /// `file`
+    /// `file`: File in My Space
     File,
-    /// `doc`
+    /// `doc`: Doc
     Doc,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `sheet`
+    /// `sheet`: Sheet
     Sheet,
     /// `bitable`
     Bitable,
-    /// `slides`
+    /// `slides`: Slides
     Slides,
     /// `apps`
     Apps,
@@ -2557,17 +2557,17 @@ impl ToJson for ListFileType {
 )]
 #[non_exhaustive]
 pub enum ListFileType2 {
-    /// `file`
+    /// `file`: File
     File,
-    /// `doc`
+    /// `doc`: Documentation
     Doc,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `sheet`
+    /// `sheet`: Form
     Sheet,
     /// `bitable`
     Bitable,
-    /// `slides`
+    /// `slides`: Slides
     Slides,
     /// `apps`
     Apps,
@@ -2648,19 +2648,19 @@ impl ToJson for ListFileType2 {
 )]
 #[non_exhaustive]
 pub enum ListFileType3 {
-    /// `file`
+    /// `file`: File
     File,
-    /// `doc`
+    /// `doc`: Doc
     Doc,
-    /// `wiki`
+    /// `wiki`: Wiki
     Wiki,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `sheet`
+    /// `sheet`: Sheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Bitable
     Bitable,
-    /// `mindnote`
+    /// `mindnote`: Mindnote
     Mindnote,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -2739,27 +2739,27 @@ impl ToJson for ListFileType3 {
 )]
 #[non_exhaustive]
 pub enum ListType {
-    /// `file`
+    /// `file`: File in My Space
     File,
-    /// `doc`
+    /// `doc`: Doc
     Doc,
-    /// `wiki`
+    /// `wiki`: Wiki node
     Wiki,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
     /// `folder`
     Folder,
-    /// `sheet`
+    /// `sheet`: Sheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Bitable
     Bitable,
-    /// `slides`
+    /// `slides`: Slides
     Slides,
-    /// `mindnote`
+    /// `mindnote`: Thinking Notes
     Mindnote,
     /// `apps`
     Apps,
-    /// `minutes`
+    /// `minutes`: Minutes
     Minutes,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -2846,27 +2846,27 @@ impl ToJson for ListType {
 )]
 #[non_exhaustive]
 pub enum MediaUploadInfoParentType {
-    /// `doc_image`
+    /// `doc_image`: Image of a document.
     DocImage,
-    /// `docx_image`
+    /// `docx_image`: Upgraded docs image.
     DocxImage,
-    /// `sheet_image`
+    /// `sheet_image`: Image of a sheet.
     SheetImage,
-    /// `doc_file`
+    /// `doc_file`: Doc file.
     DocFile,
-    /// `docx_file`
+    /// `docx_file`: Upgraded docs file.
     DocxFile,
-    /// `sheet_file`
+    /// `sheet_file`: Sheet file.
     SheetFile,
-    /// `vc_virtual_background`
+    /// `vc_virtual_background`: VC virtual background (This feature is under canary release).
     VcVirtualBackground,
-    /// `bitable_image`
+    /// `bitable_image`: Image of a bitable.
     BitableImage,
-    /// `bitable_file`
+    /// `bitable_file`: Bitable file.
     BitableFile,
-    /// `moments`
+    /// `moments`: Moments (This feature is under canary release).
     Moments,
-    /// `ccm_import_open`
+    /// `ccm_import_open`: File to import into Docs.
     CcmImportOpen,
     /// `calendar`
     Calendar,
@@ -3001,21 +3001,21 @@ impl ToJson for MediaUploadInfoParentType {
 )]
 #[non_exhaustive]
 pub enum MemberType {
-    /// `email`
+    /// `email`: Email
     Email,
-    /// `openid`
+    /// `openid`: open_id The Open ID of the application or user. - To get the application OpenID, refer to *How to get the application open_id* - Get user OpenID, refer to *How to get different user IDs*
     Openid,
-    /// `unionid`
+    /// `unionid`: union_id Open platform unionID
     Unionid,
-    /// `openchat`
+    /// `openchat`: open_chat Open platform chat ID
     Openchat,
-    /// `opendepartmentid`
+    /// `opendepartmentid`: open_department_id Open platform department ID
     Opendepartmentid,
-    /// `userid`
+    /// `userid`: user_id User customized ID
     Userid,
-    /// `groupid`
+    /// `groupid`: group_id Custom user group ID
     Groupid,
-    /// `wikispaceid`
+    /// `wikispaceid`: wiki_space_id Wiki space ID - **NOTE**: This parameter is only supported by the wiki document, and it is required when you need to operate the "wiki space member" type collaborator in the wiki document
     Wikispaceid,
     /// `appid`
     Appid,
@@ -3100,21 +3100,21 @@ impl ToJson for MemberType {
 )]
 #[non_exhaustive]
 pub enum MoveFileRequestBodyType {
-    /// `file`
+    /// `file`: Common file type
     File,
-    /// `doc`
+    /// `doc`: Cloud document type of docs
     Doc,
-    /// `docx`
+    /// `docx`: Cloud document type of upgraded docs
     Docx,
-    /// `folder`
+    /// `folder`: Folder type
     Folder,
-    /// `sheet`
+    /// `sheet`: Cloud document type of sheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Cloud document type of bitable
     Bitable,
-    /// `slides`
+    /// `slides`: Cloud document type of slide
     Slides,
-    /// `mindnote`
+    /// `mindnote`: Cloud document type of mindnote
     Mindnote,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -3195,9 +3195,9 @@ impl ToJson for MoveFileRequestBodyType {
 )]
 #[non_exhaustive]
 pub enum ObjType {
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `sheet`
+    /// `sheet`: Spreadsheet
     Sheet,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -3266,9 +3266,9 @@ impl ToJson for ObjType {
 )]
 #[non_exhaustive]
 pub enum OrderBy {
-    /// `CreatedTime`
+    /// `CreatedTime`: Order by created time
     CreatedTime,
-    /// `EditedTime`
+    /// `EditedTime`: Order by edited time
     EditedTime,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -3337,11 +3337,11 @@ impl ToJson for OrderBy {
 )]
 #[non_exhaustive]
 pub enum OwnerMemberType {
-    /// `email`
+    /// `email`: email
     Email,
-    /// `openid`
+    /// `openid`: open_id openid
     Openid,
-    /// `userid`
+    /// `userid`: user_id userid
     Userid,
     /// `appid`
     Appid,
@@ -3487,17 +3487,17 @@ impl ToJson for ParentType {
 )]
 #[non_exhaustive]
 pub enum PatchFileType {
-    /// `file`
+    /// `file`: File
     File,
-    /// `doc`
+    /// `doc`: Doc
     Doc,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `sheet`
+    /// `sheet`: Sheet
     Sheet,
     /// `bitable`
     Bitable,
-    /// `slides`
+    /// `slides`: Slides
     Slides,
     /// `apps`
     Apps,
@@ -3578,23 +3578,23 @@ impl ToJson for PatchFileType {
 )]
 #[non_exhaustive]
 pub enum PatchType {
-    /// `file`
+    /// `file`: File in My Space
     File,
-    /// `doc`
+    /// `doc`: Doc
     Doc,
-    /// `wiki`
+    /// `wiki`: Wiki node
     Wiki,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `sheet`
+    /// `sheet`: Sheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Bitable
     Bitable,
-    /// `slides`
+    /// `slides`: slides
     Slides,
-    /// `mindnote`
+    /// `mindnote`: Mindnote
     Mindnote,
-    /// `minutes`
+    /// `minutes`: Minutes
     Minutes,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -3677,11 +3677,11 @@ impl ToJson for PatchType {
 )]
 #[non_exhaustive]
 pub enum Perm {
-    /// `view`
+    /// `view`: Readable role
     View,
-    /// `edit`
+    /// `edit`: Editable role
     Edit,
-    /// `full_access`
+    /// `full_access`: Manageable role
     FullAccess,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -3752,9 +3752,9 @@ impl ToJson for Perm {
 )]
 #[non_exhaustive]
 pub enum PermType {
-    /// `container`
+    /// `container`: Current page and its sub-pages
     Container,
-    /// `single_page`
+    /// `single_page`: Current page only
     SinglePage,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -3823,19 +3823,19 @@ impl ToJson for PermType {
 )]
 #[non_exhaustive]
 pub enum ReferType {
-    /// `file`
+    /// `file`: File
     File,
-    /// `doc`
+    /// `doc`: Docs
     Doc,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `sheet`
+    /// `sheet`: Sheets
     Sheet,
-    /// `bitable`
+    /// `bitable`: Bitable
     Bitable,
-    /// `slides`
+    /// `slides`: Slides
     Slides,
-    /// `mindnote`
+    /// `mindnote`: MindNotes
     Mindnote,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -3914,11 +3914,11 @@ impl ToJson for ReferType {
 )]
 #[non_exhaustive]
 pub enum ReplyElementType {
-    /// `text_run`
+    /// `text_run`: Plain text
     TextRun,
-    /// `docs_link`
+    /// `docs_link`: Link to @mentioning a document in Docs
     DocsLink,
-    /// `person`
+    /// `person`: Contact to @mention
     Person,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -3989,11 +3989,11 @@ impl ToJson for ReplyElementType {
 )]
 #[non_exhaustive]
 pub enum SecurityEntity {
-    /// `anyone_can_view`
+    /// `anyone_can_view`: AnyoneCanView All users who can access this document.
     AnyoneCanView,
-    /// `anyone_can_edit`
+    /// `anyone_can_edit`: AnyoneCanEdit Users with the edit permission.
     AnyoneCanEdit,
-    /// `only_full_access`
+    /// `only_full_access`: OnlyFullAccess Users with manageable privileges (including me)
     OnlyFullAccess,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -4064,11 +4064,11 @@ impl ToJson for SecurityEntity {
 )]
 #[non_exhaustive]
 pub enum ShareEntity {
-    /// `only_full_access`
+    /// `only_full_access`: OnlyFullAccess Only users with full access.
     OnlyFullAccess,
-    /// `anyone`
+    /// `anyone`: All users who can read or edit this document.
     Anyone,
-    /// `same_tenant`
+    /// `same_tenant`: SameTenant All users who can read or edit this document in the organization.
     SameTenant,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -4214,19 +4214,19 @@ impl ToJson for Status {
 )]
 #[non_exhaustive]
 pub enum SubscribeFileType {
-    /// `file`
+    /// `file`: File
     File,
-    /// `doc`
+    /// `doc`: Depracated version of document.
     Doc,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `folder`
+    /// `folder`: Folder
     Folder,
-    /// `sheet`
+    /// `sheet`: Spreadsheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Bitable
     Bitable,
-    /// `slides`
+    /// `slides`: Slides
     Slides,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -4305,7 +4305,7 @@ impl ToJson for SubscribeFileType {
 )]
 #[non_exhaustive]
 pub enum SubscriptionType {
-    /// `comment_update`
+    /// `comment_update`: subscribe comment
     CommentUpdate,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -4372,27 +4372,27 @@ impl ToJson for SubscriptionType {
 )]
 #[non_exhaustive]
 pub enum TransferOwnerType {
-    /// `file`
+    /// `file`: File in My Space
     File,
-    /// `doc`
+    /// `doc`: Doc
     Doc,
-    /// `wiki`
+    /// `wiki`: Wiki node
     Wiki,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `folder`
+    /// `folder`: Folder
     Folder,
-    /// `sheet`
+    /// `sheet`: Sheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Bitable
     Bitable,
-    /// `slides`
+    /// `slides`: slides
     Slides,
-    /// `mindnote`
+    /// `mindnote`: Thinking Notes
     Mindnote,
     /// `apps`
     Apps,
-    /// `minutes`
+    /// `minutes`: Minutes
     Minutes,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -4479,19 +4479,19 @@ impl ToJson for TransferOwnerType {
 )]
 #[non_exhaustive]
 pub enum Type {
-    /// `user`
+    /// `user`: User
     User,
-    /// `chat`
+    /// `chat`: Chat
     Chat,
-    /// `department`
+    /// `department`: Organizational structure
     Department,
-    /// `group`
+    /// `group`: User group
     Group,
-    /// `wiki_space_member`
+    /// `wiki_space_member`: Wiki space member - **NOTE**: This parameter is not supported after the wiki space has member grouping enabled
     WikiSpaceMember,
-    /// `wiki_space_viewer`
+    /// `wiki_space_viewer`: Wiki space viewer - **NOTE**: This parameter is only supported if the wiki space has member grouping enabled
     WikiSpaceViewer,
-    /// `wiki_space_editor`
+    /// `wiki_space_editor`: Wiki space editor - **NOTE**: This parameter is only supported if the wiki space has member grouping enabled
     WikiSpaceEditor,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -4570,17 +4570,17 @@ impl ToJson for Type {
 )]
 #[non_exhaustive]
 pub enum UpdateFileType {
-    /// `file`
+    /// `file`: File
     File,
-    /// `doc`
+    /// `doc`: Doc
     Doc,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `sheet`
+    /// `sheet`: Sheet
     Sheet,
     /// `bitable`
     Bitable,
-    /// `slides`
+    /// `slides`: Slides
     Slides,
     /// `apps`
     Apps,
@@ -4661,25 +4661,25 @@ impl ToJson for UpdateFileType {
 )]
 #[non_exhaustive]
 pub enum UpdateType {
-    /// `file`
+    /// `file`: File in My Space
     File,
-    /// `doc`
+    /// `doc`: Doc
     Doc,
-    /// `wiki`
+    /// `wiki`: Wiki node
     Wiki,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `sheet`
+    /// `sheet`: Sheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Bitable
     Bitable,
-    /// `slides`
+    /// `slides`: Slides
     Slides,
-    /// `mindnote`
+    /// `mindnote`: Thinking Notes
     Mindnote,
     /// `apps`
     Apps,
-    /// `minutes`
+    /// `minutes`: Minutes
     Minutes,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -4764,23 +4764,23 @@ impl ToJson for UpdateType {
 )]
 #[non_exhaustive]
 pub enum UpdateType2 {
-    /// `file`
+    /// `file`: File in My Space
     File,
-    /// `doc`
+    /// `doc`: Doc
     Doc,
-    /// `wiki`
+    /// `wiki`: Wiki node
     Wiki,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `sheet`
+    /// `sheet`: Sheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Bitable
     Bitable,
-    /// `slides`
+    /// `slides`: slides
     Slides,
-    /// `mindnote`
+    /// `mindnote`: Mindnote
     Mindnote,
-    /// `minutes`
+    /// `minutes`: Minutes(not supported)
     Minutes,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -5164,11 +5164,11 @@ impl ToJson for UserIdType {
 )]
 #[non_exhaustive]
 pub enum ViewerIdType {
-    /// `user_id`
+    /// `user_id`: Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps.*How to get User ID*
     UserId,
-    /// `union_id`
+    /// `union_id`: Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.*How to get Union ID*
     UnionId,
-    /// `open_id`
+    /// `open_id`: Identifies a user to an app. The same user has different Open IDs in different apps.*How to get Open ID*
     OpenId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -5230,7 +5230,7 @@ impl ToJson for ViewerIdType {
         w.string(self.as_str());
     }
 }
-/// `AuthPermissionMemberResponseBody`
+/// The data `drive.v1.permission_member.auth` (Check whether the current user has a specific permission) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5249,7 +5249,7 @@ impl FromJson for AuthPermissionMemberResponseBody {
         Ok(out)
     }
 }
-/// `BaseMember`
+/// The request body of `drive.v1.permission_member.create` (Add permissions).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5257,15 +5257,37 @@ impl FromJson for AuthPermissionMemberResponseBody {
     serde(default)
 )]
 pub struct BaseMember {
-    /// Collaborator type, which needs to match the collaborator id Options:email(Email),openid(open_id The Open ID of the application or user. - To get the application OpenID, refer to \[How to get the application open_id\] - Get user OpenID, refer to \[How to get different user IDs\]),unionid(union_id Open platform unionID),openchat(open_chat Open platform chat ID),opendepartmentid(open_department_id Open platform department ID),userid(user_id User customized ID),groupid(group_id Custom user group ID),wikispaceid(wiki_space_id Wiki space ID - **NOTE**: This parameter is only supported by the wiki document, and it is required when you need to operate the "wiki space member" type collaborator in the wiki document)
+    /// Collaborator type, which needs to match the collaborator id Options:
+    /// - `email`: Email
+    /// - `openid`: open_id The Open ID of the application or user. - To get the application OpenID, refer to *How to get the application open_id* - Get user OpenID, refer to *How to get different user IDs*
+    /// - `unionid`: union_id Open platform unionID
+    /// - `openchat`: open_chat Open platform chat ID
+    /// - `opendepartmentid`: open_department_id Open platform department ID
+    /// - `userid`: user_id User customized ID
+    /// - `groupid`: group_id Custom user group ID
+    /// - `wikispaceid`: wiki_space_id Wiki space ID - **NOTE**: This parameter is only supported by the wiki document, and it is required when you need to operate the "wiki space member" type collaborator in the wiki document
     pub member_type: Option<MemberType>,
     /// Collaborator ID, which needs to match the collaborator type
     pub member_id: Option<String>,
-    /// Permission role of the collaborator Options:view(Readable role),edit(Editable role),full_access(Manageable role)
+    /// Permission role of the collaborator Options:
+    /// - `view`: Readable role
+    /// - `edit`: Editable role
+    /// - `full_access`: Manageable role
     pub perm: Option<Perm>,
-    /// Collaborator's permission role type Options:container(Current page and its sub-pages),single_page(Current page only)
+    /// Collaborator's permission role type Options:
+    /// - `container`: Current page and its sub-pages
+    /// - `single_page`: Current page only
     pub perm_type: Option<PermType>,
-    /// Type of collaborator**NOTE**: This parameter is required when the `member_type` parameter is `wikispaceid`**Default value**: "" Options:user(User),chat(Chat),department(Organizational structure),group(User group),wiki_space_member(Wiki space member - **NOTE**: This parameter is not supported after the wiki space has member grouping enabled),wiki_space_viewer(Wiki space viewer - **NOTE**: This parameter is only supported if the wiki space has member grouping enabled),wiki_space_editor(Wiki space editor - **NOTE**: This parameter is only supported if the wiki space has member grouping enabled)
+    /// Type of collaborator**NOTE**: This parameter is required when the `member_type` parameter is `wikispaceid`
+    ///
+    /// **Default value**: "" Options:
+    /// - `user`: User
+    /// - `chat`: Chat
+    /// - `department`: Organizational structure
+    /// - `group`: User group
+    /// - `wiki_space_member`: Wiki space member - **NOTE**: This parameter is not supported after the wiki space has member grouping enabled
+    /// - `wiki_space_viewer`: Wiki space viewer - **NOTE**: This parameter is only supported if the wiki space has member grouping enabled
+    /// - `wiki_space_editor`: Wiki space editor - **NOTE**: This parameter is only supported if the wiki space has member grouping enabled
     pub r#type: Option<Type>,
 }
 impl FromJson for BaseMember {
@@ -5291,7 +5313,7 @@ impl ToJson for BaseMember {
         w.end_object();
     }
 }
-/// `BatchCreatePermissionMemberRequestBody`
+/// The request body of `drive.v1.permission_member.batch_create` (Batch create members).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5315,7 +5337,7 @@ impl ToJson for BatchCreatePermissionMemberRequestBody {
         None
     }
 }
-/// `BatchCreatePermissionMemberResponseBody`
+/// The data `drive.v1.permission_member.batch_create` (Batch create members) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5334,7 +5356,7 @@ impl FromJson for BatchCreatePermissionMemberResponseBody {
         Ok(out)
     }
 }
-/// `BatchGetTmpDownloadUrlMediaResponseBody`
+/// The data `drive.v1.media.batch_get_tmp_download_url` (Get Temporary Download URL of Media) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5353,7 +5375,7 @@ impl FromJson for BatchGetTmpDownloadUrlMediaResponseBody {
         Ok(out)
     }
 }
-/// `BatchQueryFileCommentRequestBody`
+/// The request body of `drive.v1.file_comment.batch_query` (Batch Query Comments).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5377,7 +5399,7 @@ impl ToJson for BatchQueryFileCommentRequestBody {
         w.end_object();
     }
 }
-/// `BatchQueryFileCommentResponseBody`
+/// The data `drive.v1.file_comment.batch_query` (Batch Query Comments) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5396,7 +5418,7 @@ impl FromJson for BatchQueryFileCommentResponseBody {
         Ok(out)
     }
 }
-/// `BatchQueryMetaResponseBody`
+/// The data `drive.v1.meta.batch_query` (Obtain Metadata) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5418,7 +5440,7 @@ impl FromJson for BatchQueryMetaResponseBody {
         Ok(out)
     }
 }
-/// `CopyFileRequestBody`
+/// The request body of `drive.v1.file.copy` (Copy File).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5428,9 +5450,16 @@ impl FromJson for BatchQueryMetaResponseBody {
 pub struct CopyFileRequestBody {
     /// The new name of the copied file.**Data validation rules**: Maximum length: 256 bytes
     pub name: String,
-    /// File type that need to be copied. This parameter is required. If the value is empty or does not match the actual file type, the interface will return failure. Options:file(Common file type),doc(Cloud document type of docs),sheet(Cloud document type of sheet),bitable(Cloud document type of bitable),docx(Cloud document type of upgraded docs),mindnote(Cloud document type of mindnote),slides(Cloud document type of slide)
+    /// File type that need to be copied. This parameter is required. If the value is empty or does not match the actual file type, the interface will return failure. Options:
+    /// - `file`: Common file type
+    /// - `doc`: Cloud document type of docs
+    /// - `sheet`: Cloud document type of sheet
+    /// - `bitable`: Cloud document type of bitable
+    /// - `docx`: Cloud document type of upgraded docs
+    /// - `mindnote`: Cloud document type of mindnote
+    /// - `slides`: Cloud document type of slide
     pub r#type: Option<CopyFileRequestBodyType>,
-    /// The target folder token to which the file is copied. Learn how to get the folder token, see \[Folder overview\]
+    /// The target folder token to which the file is copied. Learn how to get the folder token, see *Folder overview*
     pub folder_token: String,
     /// Additional parameters for special replication semantics
     pub extra: Option<Vec<Property>>,
@@ -5457,7 +5486,7 @@ impl ToJson for CopyFileRequestBody {
         None
     }
 }
-/// `CopyFileResponseBody`
+/// The data `drive.v1.file.copy` (Copy File) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5476,7 +5505,7 @@ impl FromJson for CopyFileResponseBody {
         Ok(out)
     }
 }
-/// `CreateExportTaskResponseBody`
+/// The data `drive.v1.export_task.create` (Create an export task) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5495,7 +5524,7 @@ impl FromJson for CreateExportTaskResponseBody {
         Ok(out)
     }
 }
-/// `CreateFileCommentReplyRequestBody`
+/// The request body of `drive.v1.file_comment_reply.create` (添加回复).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5522,7 +5551,7 @@ impl ToJson for CreateFileCommentReplyRequestBody {
         None
     }
 }
-/// `CreateFileCommentReplyResponseBody`
+/// The data `drive.v1.file_comment_reply.create` (添加回复) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5559,7 +5588,7 @@ impl FromJson for CreateFileCommentReplyResponseBody {
         Ok(out)
     }
 }
-/// `CreateFileVersionRequestBody`
+/// The request body of `drive.v1.file_version.create` (Create document version).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5569,11 +5598,15 @@ impl FromJson for CreateFileCommentReplyResponseBody {
 pub struct CreateFileVersionRequestBody {
     /// `owner_id`
     pub owner_id: Option<String>,
-    /// Document version type. **Note**:This parameter is required, please ignore the "No" displayed in the required column on the left. Options:docx(Upgraded Docs),sheet(Spreadsheet)
+    /// Document version type. **Note**:This parameter is required, please ignore the "No" displayed in the required column on the left. Options:
+    /// - `docx`: Upgraded Docs
+    /// - `sheet`: Spreadsheet
     pub obj_type: Option<ObjType>,
     /// `parent_type`
     pub parent_type: Option<ParentType>,
-    /// The title of the new version of the document. The maximum length is 1024 Unicode code points. Generally, one English or Chinese character corresponds to one code point, but some special symbols may correspond to multiple code points. For example, the family combo "👨‍👩‍👧" this emoji corresponds to 5 code points.**Note**:This parameter is required, please ignore the "No" displayed in the required column on the left
+    /// The title of the new version of the document. The maximum length is 1024 Unicode code points. Generally, one English or Chinese character corresponds to one code point, but some special symbols may correspond to multiple code points. For example, the family combo "👨‍👩‍👧" this emoji corresponds to 5 code points.
+    ///
+    /// **Note**:This parameter is required, please ignore the "No" displayed in the required column on the left
     pub name: Option<String>,
     /// `parent_token`
     pub parent_token: Option<String>,
@@ -5604,7 +5637,7 @@ impl ToJson for CreateFileVersionRequestBody {
         w.end_object();
     }
 }
-/// `CreateFolderFileRequestBody`
+/// The request body of `drive.v1.file.create_folder` (Create Folder).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5614,7 +5647,7 @@ impl ToJson for CreateFileVersionRequestBody {
 pub struct CreateFolderFileRequestBody {
     /// The name of the folder you wish to create.**Length limit**: 1~256 bytes
     pub name: String,
-    /// Parent folder token. This parameter can be an empty string, which means the folder will be created in the root folder. You can refer to \[List items in folder\] to get other level folder. For details, see \[Folder overview\]
+    /// Parent folder token. This parameter can be an empty string, which means the folder will be created in the root folder. You can refer to *List items in folder* to get other level folder. For details, see *Folder overview*
     pub folder_token: String,
 }
 impl ToJson for CreateFolderFileRequestBody {
@@ -5634,7 +5667,7 @@ impl ToJson for CreateFolderFileRequestBody {
         None
     }
 }
-/// `CreateFolderFileResponseBody`
+/// The data `drive.v1.file.create_folder` (Create Folder) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5656,7 +5689,7 @@ impl FromJson for CreateFolderFileResponseBody {
         Ok(out)
     }
 }
-/// `CreatePermissionMemberResponseBody`
+/// The data `drive.v1.permission_member.create` (Add permissions) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5675,7 +5708,7 @@ impl FromJson for CreatePermissionMemberResponseBody {
         Ok(out)
     }
 }
-/// `CreatePermissionPublicPasswordResponseBody`
+/// The data `drive.v1.permission_public_password.create` (Open password) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5694,7 +5727,7 @@ impl FromJson for CreatePermissionPublicPasswordResponseBody {
         Ok(out)
     }
 }
-/// `CreateShortcutFileRequestBody`
+/// The request body of `drive.v1.file.create_shortcut` (Create file shortcut).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5702,7 +5735,7 @@ impl FromJson for CreatePermissionPublicPasswordResponseBody {
     serde(default)
 )]
 pub struct CreateShortcutFileRequestBody {
-    /// The token of the target folder into which the file is copied. For how to get the folder token, see \[Folder overview\]
+    /// The token of the target folder into which the file is copied. For how to get the folder token, see *Folder overview*
     pub parent_token: String,
     /// source file information
     pub refer_entity: ReferEntity,
@@ -5724,7 +5757,7 @@ impl ToJson for CreateShortcutFileRequestBody {
         None
     }
 }
-/// `CreateShortcutFileResponseBody`
+/// The data `drive.v1.file.create_shortcut` (Create file shortcut) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5743,7 +5776,7 @@ impl FromJson for CreateShortcutFileResponseBody {
         Ok(out)
     }
 }
-/// `DeletePermissionMemberRequestBody`
+/// The request body of `drive.v1.permission_member.delete` (DeletePermissionMember).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5751,9 +5784,20 @@ impl FromJson for CreateShortcutFileResponseBody {
     serde(default)
 )]
 pub struct DeletePermissionMemberRequestBody {
-    /// Type of collaborator**NOTE**: This parameter is required when the `member_type` parameter is `wikispaceid`**Default value**: "" Options:user(User),chat(Chat),department(Organizational structure),group(User group),wiki_space_member(Wiki space member - **NOTE**: This parameter is not supported after the wiki space has member grouping enabled),wiki_space_viewer(Wiki space viewer - **NOTE**: This parameter is only supported if the wiki space has member grouping enabled),wiki_space_editor(Wiki space editor - **NOTE**: This parameter is only supported if the wiki space has member grouping enabled)
+    /// Type of collaborator**NOTE**: This parameter is required when the `member_type` parameter is `wikispaceid`
+    ///
+    /// **Default value**: "" Options:
+    /// - `user`: User
+    /// - `chat`: Chat
+    /// - `department`: Organizational structure
+    /// - `group`: User group
+    /// - `wiki_space_member`: Wiki space member - **NOTE**: This parameter is not supported after the wiki space has member grouping enabled
+    /// - `wiki_space_viewer`: Wiki space viewer - **NOTE**: This parameter is only supported if the wiki space has member grouping enabled
+    /// - `wiki_space_editor`: Wiki space editor - **NOTE**: This parameter is only supported if the wiki space has member grouping enabled
     pub r#type: Option<DeletePermissionMemberRequestBodyType>,
-    /// Collaborator's permission role type Options:container(Current page and its sub-pages),single_page(Current page only)
+    /// Collaborator's permission role type Options:
+    /// - `container`: Current page and its sub-pages
+    /// - `single_page`: Current page only
     pub perm_type: Option<PermType>,
 }
 impl ToJson for DeletePermissionMemberRequestBody {
@@ -5764,7 +5808,7 @@ impl ToJson for DeletePermissionMemberRequestBody {
         w.end_object();
     }
 }
-/// `DocsLink`
+/// The `docs_link` of \[`ReplyElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5796,7 +5840,7 @@ impl ToJson for DocsLink {
         None
     }
 }
-/// `ExportTask`
+/// The request body of `drive.v1.export_task.create` (Create an export task).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5804,15 +5848,25 @@ impl ToJson for DocsLink {
     serde(default)
 )]
 pub struct ExportTask {
-    /// The file extension of the local file after exporting the cloud document. To understand the file formats supported for exporting various cloud documents, refer to the \[Export docs overview\]. Options:docx(Microsoft Word (DOCX) format),pdf(PDF format),xlsx(Microsoft Excel (XLSX) format),csv(CSV format)
+    /// The file extension of the local file after exporting the cloud document. To understand the file formats supported for exporting various cloud documents, refer to the *Export docs overview*. Options:
+    /// - `docx`: Microsoft Word (DOCX) format
+    /// - `pdf`: PDF format
+    /// - `xlsx`: Microsoft Excel (XLSX) format
+    /// - `csv`: CSV format
     pub file_extension: Option<FileExtension>,
-    /// The token of the cloud document. For details, see \[How to get document token\]
+    /// The token of the cloud document. For details, see *How to get document token*
     pub token: String,
-    /// The cloud document type to be exported. It can be judged by the link to the cloud document. Options:doc(Depracated Feishu cloud document type, supports export to docx, pdf format),sheet(Feishu spreadsheet type, support export to xlsx, csv format),bitable(Bitable type, support export to xlsx, csv format),docx(The new version of Feishu cloud document type supports exporting to docx, pdf formats)
+    /// The cloud document type to be exported. It can be judged by the link to the cloud document. Options:
+    /// - `doc`: Depracated Feishu cloud document type, supports export to docx, pdf format
+    /// - `sheet`: Feishu spreadsheet type, support export to xlsx, csv format
+    /// - `bitable`: Bitable type, support export to xlsx, csv format
+    /// - `docx`: The new version of Feishu cloud document type supports exporting to docx, pdf formats
     pub r#type: Option<ExportTaskType>,
     /// `file_name`
     pub file_name: Option<String>,
-    /// When exporting spreadsheets or Base to CSV files, you need to pass the ID of the spreadsheet worksheet or the ID of the Base data table:- For spreadsheets, you can call the \[Get Worksheet\] API to obtain the returned value of `sheet_id` as the value of this parameter.- For Base apps, you can call the \[List Data Tables\] API to obtain the returned value of `table_id` as the value of this parameter
+    /// When exporting spreadsheets or Base to CSV files, you need to pass the ID of the spreadsheet worksheet or the ID of the Base data table:
+    /// - For spreadsheets, you can call the *Get Worksheet* API to obtain the returned value of `sheet_id` as the value of this parameter.
+    /// - For Base apps, you can call the *List Data Tables* API to obtain the returned value of `table_id` as the value of this parameter
     pub sub_id: Option<String>,
     /// `file_token`
     pub file_token: Option<String>,
@@ -5870,7 +5924,7 @@ impl ToJson for ExportTask {
         None
     }
 }
-/// `File`
+/// The `file` of \[`CopyFileResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5913,7 +5967,7 @@ impl FromJson for File {
         Ok(out)
     }
 }
-/// `FileComment`
+/// The request body of `drive.v1.file_comment.create` (Add a Global Comment).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5989,7 +6043,7 @@ impl ToJson for FileComment {
         None
     }
 }
-/// `FileCommentReply`
+/// The `items` of \[`ListFileCommentReplyResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6048,7 +6102,7 @@ impl ToJson for FileCommentReply {
         None
     }
 }
-/// `FileCommentV2BatchQueryReactionData`
+/// The `reactions` of \[`CreateFileCommentReplyResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6088,7 +6142,7 @@ impl ToJson for FileCommentV2BatchQueryReactionData {
         None
     }
 }
-/// `FileStatistics`
+/// The `statistics` of \[`GetFileStatisticsResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6125,7 +6179,7 @@ impl FromJson for FileStatistics {
         Ok(out)
     }
 }
-/// `FileSubscription`
+/// The request body of `drive.v1.file_subscription.create` (Create Subscription).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6135,11 +6189,15 @@ impl FromJson for FileStatistics {
 pub struct FileSubscription {
     /// subsription id
     pub subscription_id: Option<String>,
-    /// subscription type Options:comment_update(subscribe comment)
+    /// subscription type Options:
+    /// - `comment_update`: subscribe comment
     pub subscription_type: Option<SubscriptionType>,
     /// Whether to subscribe
     pub is_subcribe: Option<bool>,
-    /// document type Options:doc(Doc),docx(Upgraded Docs),wiki(Wiki)
+    /// document type Options:
+    /// - `doc`: Doc
+    /// - `docx`: Upgraded Docs
+    /// - `wiki`: Wiki
     pub file_type: Option<FileType>,
 }
 impl FromJson for FileSubscription {
@@ -6172,7 +6230,7 @@ impl ToJson for FileSubscription {
         None
     }
 }
-/// `FileUploadInfo`
+/// The request body of `drive.v1.file.upload_prepare` (Pre­uploading).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6182,9 +6240,10 @@ impl ToJson for FileSubscription {
 pub struct FileUploadInfo {
     /// File name
     pub file_name: String,
-    /// Type of the upload point. Fixed as "explorer", which means to upload files into the cloud space. Options:explorer(My Space.)
+    /// Type of the upload point. Fixed as "explorer", which means to upload files into the cloud space. Options:
+    /// - `explorer`: My Space.
     pub parent_type: Option<FileUploadInfoParentType>,
-    /// Token of the folder. For details, see \[Cloud space overview\]
+    /// Token of the folder. For details, see *Cloud space overview*
     pub parent_node: String,
     /// File size. The units are in bytes
     pub size: i64,
@@ -6214,7 +6273,7 @@ impl ToJson for FileUploadInfo {
         None
     }
 }
-/// `FileViewRecord`
+/// The `items` of \[`ListFileViewRecordResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6242,7 +6301,7 @@ impl FromJson for FileViewRecord {
         Ok(out)
     }
 }
-/// `GetExportTaskResponseBody`
+/// The data `drive.v1.export_task.get` (Query export task results) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6261,7 +6320,7 @@ impl FromJson for GetExportTaskResponseBody {
         Ok(out)
     }
 }
-/// `GetFileStatisticsResponseBody`
+/// The data `drive.v1.file_statistics.get` (Obtain file's statistics) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6286,7 +6345,7 @@ impl FromJson for GetFileStatisticsResponseBody {
         Ok(out)
     }
 }
-/// `GetFileSubscriptionRequestBody`
+/// The request body of `drive.v1.file_subscription.get` (Get subscription status).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6294,7 +6353,10 @@ impl FromJson for GetFileStatisticsResponseBody {
     serde(default)
 )]
 pub struct GetFileSubscriptionRequestBody {
-    /// file type Options:doc(Docs),docx(Upgraded Docs),wiki(Wiki)
+    /// file type Options:
+    /// - `doc`: Docs
+    /// - `docx`: Upgraded Docs
+    /// - `wiki`: Wiki
     pub file_type: Option<FileType>,
 }
 impl ToJson for GetFileSubscriptionRequestBody {
@@ -6310,7 +6372,7 @@ impl ToJson for GetFileSubscriptionRequestBody {
         None
     }
 }
-/// `GetFileSubscriptionResponseBody`
+/// The data `drive.v1.file_subscription.get` (Get subscription status) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6338,7 +6400,7 @@ impl FromJson for GetFileSubscriptionResponseBody {
         Ok(out)
     }
 }
-/// `GetImportTaskResponseBody`
+/// The data `drive.v1.import_task.get` (Query import task result) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6357,7 +6419,7 @@ impl FromJson for GetImportTaskResponseBody {
         Ok(out)
     }
 }
-/// `GetPermissionPublicResponseBody`
+/// The data `drive.v1.permission_public.get` (Permission Setting v1-GetPermissionPublic) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6376,7 +6438,7 @@ impl FromJson for GetPermissionPublicResponseBody {
         Ok(out)
     }
 }
-/// `GetSubscribeFileResponseBody`
+/// The data `drive.v1.file.get_subscribe` (Get Docs events subscription status) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6395,7 +6457,7 @@ impl FromJson for GetSubscribeFileResponseBody {
         Ok(out)
     }
 }
-/// `ImportTask`
+/// The request body of `drive.v1.import_task.create` (Create an import task).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6405,11 +6467,16 @@ impl FromJson for GetSubscribeFileResponseBody {
 pub struct ImportTask {
     /// `ticket`
     pub ticket: Option<String>,
-    /// The extension of the file to be imported. To learn about supported file formats, refer to \[Import File Overview\].**Note**: The file extensions filled in here need to be strictly consistent with the suffixes of the actual files. Please be careful to distinguish Markdown files with suffixes ‘markdown’, ‘md’, ‘mark’, and keep the suffixes consistent when you fill in the relevant parameters. Otherwise, an error code 1069910 will be returned. Otherwise, 1069910 error code will be returned
+    /// The extension of the file to be imported. To learn about supported file formats, refer to *Import File Overview*.
+    ///
+    /// **Note**: The file extensions filled in here need to be strictly consistent with the suffixes of the actual files. Please be careful to distinguish Markdown files with suffixes ‘markdown’, ‘md’, ‘mark’, and keep the suffixes consistent when you fill in the relevant parameters. Otherwise, an error code 1069910 will be returned. Otherwise, 1069910 error code will be returned
     pub file_extension: String,
-    /// To import a file token, you need to call the \[upload material\] or \[upload file\] to get the token of the source file before creating an import task. To learn more, refer to \[Import file overview\]
+    /// To import a file token, you need to call the *upload material* or *upload file* to get the token of the source file before creating an import task. To learn more, refer to *Import file overview*
     pub file_token: String,
-    /// Target cloud document format. Different files support different cloud document formats. Refer to \[Import File Overview\] for details. The optional values are shown below:- `docx`: new version of document- `sheet`: spreadsheet- `bitable`: multidimensional table
+    /// Target cloud document format. Different files support different cloud document formats. Refer to *Import File Overview* for details. The optional values are shown below:
+    /// - `docx`: new version of document
+    /// - `sheet`: spreadsheet
+    /// - `bitable`: multidimensional table
     pub r#type: String,
     /// The name of the imported online cloud document. If empty, the name of the local file is used
     pub file_name: Option<String>,
@@ -6476,7 +6543,7 @@ impl ToJson for ImportTask {
         None
     }
 }
-/// `ImportTaskMountPoint`
+/// The `point` of \[`ImportTask`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6484,9 +6551,10 @@ impl ToJson for ImportTask {
     serde(default)
 )]
 pub struct ImportTaskMountPoint {
-    /// Mount type. A fixed value of 1 means that the cloud document is mounted under the cloud space. Options:1(Space Mount to My Space)
+    /// Mount type. A fixed value of 1 means that the cloud document is mounted under the cloud space. Options:
+    /// - `1`: Space Mount to My Space
     pub mount_type: i64,
-    /// The token of the folder where the cloud document is mounted, i.e., the token of the folder under the cloud space. empty indicates the cloud space root directory. To learn how to get folder tokens, refer to \[folder-overview\]
+    /// The token of the folder where the cloud document is mounted, i.e., the token of the folder under the cloud space. empty indicates the cloud space root directory. To learn how to get folder tokens, refer to *folder-overview*
     pub mount_key: String,
 }
 impl FromJson for ImportTaskMountPoint {
@@ -6512,7 +6580,7 @@ impl ToJson for ImportTaskMountPoint {
         None
     }
 }
-/// `ListFileCommentReplyResponseBody`
+/// The data `drive.v1.file_comment_reply.list` (Get Replies List) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6537,7 +6605,7 @@ impl FromJson for ListFileCommentReplyResponseBody {
         Ok(out)
     }
 }
-/// `ListFileCommentResponseBody`
+/// The data `drive.v1.file_comment.list` (Get Document Comments in Pages) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6562,7 +6630,7 @@ impl FromJson for ListFileCommentResponseBody {
         Ok(out)
     }
 }
-/// `ListFileResponseBody`
+/// The data `drive.v1.file.list` (List items in folder) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6587,7 +6655,7 @@ impl FromJson for ListFileResponseBody {
         Ok(out)
     }
 }
-/// `ListFileVersionResponseBody`
+/// The data `drive.v1.file_version.list` (List document version) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6612,7 +6680,7 @@ impl FromJson for ListFileVersionResponseBody {
         Ok(out)
     }
 }
-/// `ListFileViewRecordResponseBody`
+/// The data `drive.v1.file_view_record.list` (Obtain document view records) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6637,7 +6705,7 @@ impl FromJson for ListFileViewRecordResponseBody {
         Ok(out)
     }
 }
-/// `ListPermissionMemberResponseBody`
+/// The data `drive.v1.permission_member.list` (Obtain a collaborator list（New version）) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6656,7 +6724,7 @@ impl FromJson for ListPermissionMemberResponseBody {
         Ok(out)
     }
 }
-/// `MediaUploadInfo`
+/// The request body of `drive.v1.media.upload_prepare` (Pre­uploading).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6666,13 +6734,24 @@ impl FromJson for ListPermissionMemberResponseBody {
 pub struct MediaUploadInfo {
     /// File name
     pub file_name: String,
-    /// Type of upload point. You can determine the type of upload point based on the file type and the type of cloud document. For example, to insert an image into a new document (file type `docx`), specify the upload point as `docx_image`; to upload an attachment to a new document, specify the upload point as `docx_file`. Options:doc_image(Image of a document.),docx_image(Upgraded docs image.),sheet_image(Image of a sheet.),doc_file(Doc file.),docx_file(Upgraded docs file.),sheet_file(Sheet file.),vc_virtual_background(VC virtual background (This feature is under canary release).),bitable_image(Image of a bitable.),bitable_file(Bitable file.),moments(Moments (This feature is under canary release).),ccm_import_open(File to import into Docs.)
+    /// Type of upload point. You can determine the type of upload point based on the file type and the type of cloud document. For example, to insert an image into a new document (file type `docx`), specify the upload point as `docx_image`; to upload an attachment to a new document, specify the upload point as `docx_file`. Options:
+    /// - `doc_image`: Image of a document.
+    /// - `docx_image`: Upgraded docs image.
+    /// - `sheet_image`: Image of a sheet.
+    /// - `doc_file`: Doc file.
+    /// - `docx_file`: Upgraded docs file.
+    /// - `sheet_file`: Sheet file.
+    /// - `vc_virtual_background`: VC virtual background (This feature is under canary release).
+    /// - `bitable_image`: Image of a bitable.
+    /// - `bitable_file`: Bitable file.
+    /// - `moments`: Moments (This feature is under canary release).
+    /// - `ccm_import_open`: File to import into Docs.
     pub parent_type: Option<MediaUploadInfoParentType>,
     /// The size of the file, in bytes
     pub size: i64,
-    /// The token of the upload point, which is the token of the cloud document to be uploaded, used to specify the cloud document or location where the media will be uploaded. Refer to \[Media Overview\] to understand the relationship between the upload point type and the upload point token
+    /// The token of the upload point, which is the token of the cloud document to be uploaded, used to specify the cloud document or location where the media will be uploaded. Refer to *Media Overview* to understand the relationship between the upload point type and the upload point token
     pub parent_node: Option<String>,
-    /// The upload points in the following scenarios need to pass the token of the cloud document where the material is located through this parameter. The format of the extra parameter is `"{\"drive_route_token\":\"token of the cloud document where the material is located\"}"`. For details, refer to \[Material Overview\]
+    /// The upload points in the following scenarios need to pass the token of the cloud document where the material is located through this parameter. The format of the extra parameter is `"{\"drive_route_token\":\"token of the cloud document where the material is located\"}"`. For details, refer to *Material Overview*
     pub extra: Option<String>,
 }
 impl ToJson for MediaUploadInfo {
@@ -6695,7 +6774,7 @@ impl ToJson for MediaUploadInfo {
         None
     }
 }
-/// `Member`
+/// The `members` of \[`BatchCreatePermissionMemberRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6703,15 +6782,37 @@ impl ToJson for MediaUploadInfo {
     serde(default)
 )]
 pub struct Member {
-    /// Collaborator ID Type Options:email(Email),openid(open_id Open platform ID),unionid(union_id Open platform unionID),openchat(open_chat Open platform chat ID),opendepartmentid(open_department_id Open platform department ID),userid(user_id User customized ID),groupid(group_id Custom user group ID),wikispaceid(wiki_space_id Wiki space ID - **NOTE**: This parameter is only supported by the wiki document, and it is required when you need to operate the "wiki space member" type collaborator in the wiki document)
+    /// Collaborator ID Type Options:
+    /// - `email`: Email
+    /// - `openid`: open_id Open platform ID
+    /// - `unionid`: union_id Open platform unionID
+    /// - `openchat`: open_chat Open platform chat ID
+    /// - `opendepartmentid`: open_department_id Open platform department ID
+    /// - `userid`: user_id User customized ID
+    /// - `groupid`: group_id Custom user group ID
+    /// - `wikispaceid`: wiki_space_id Wiki space ID - **NOTE**: This parameter is only supported by the wiki document, and it is required when you need to operate the "wiki space member" type collaborator in the wiki document
     pub member_type: Option<MemberType>,
     /// Collaborator ID, which needs to correspond to the collaborator ID type
     pub member_id: String,
-    /// Permission roles that need to be added Options:view(Readable role),edit(Editable role),full_access(Manageable role)
+    /// Permission roles that need to be added Options:
+    /// - `view`: Readable role
+    /// - `edit`: Editable role
+    /// - `full_access`: Manageable role
     pub perm: Option<Perm>,
-    /// Collaborator's permission role type Options:container(Current page and its sub-pages),single_page(Current page only)
+    /// Collaborator's permission role type Options:
+    /// - `container`: Current page and its sub-pages
+    /// - `single_page`: Current page only
     pub perm_type: Option<PermType>,
-    /// Type of collaborator**NOTE**: This parameter is required when the `member_type` parameter is `wikispaceid`**Default value**: "" Options:user(User),chat(Chat),department(Organizational structure),group(User group),wiki_space_member(Wiki space member - **NOTE**: This parameter is not supported after the wiki space has member grouping enabled),wiki_space_viewer(Wiki space viewer - **NOTE**: This parameter is only supported if the wiki space has member grouping enabled),wiki_space_editor(Wiki space editor - **NOTE**: This parameter is only supported if the wiki space has member grouping enabled)
+    /// Type of collaborator**NOTE**: This parameter is required when the `member_type` parameter is `wikispaceid`
+    ///
+    /// **Default value**: "" Options:
+    /// - `user`: User
+    /// - `chat`: Chat
+    /// - `department`: Organizational structure
+    /// - `group`: User group
+    /// - `wiki_space_member`: Wiki space member - **NOTE**: This parameter is not supported after the wiki space has member grouping enabled
+    /// - `wiki_space_viewer`: Wiki space viewer - **NOTE**: This parameter is only supported if the wiki space has member grouping enabled
+    /// - `wiki_space_editor`: Wiki space editor - **NOTE**: This parameter is only supported if the wiki space has member grouping enabled
     pub r#type: Option<Type>,
     /// `name`
     pub name: Option<String>,
@@ -6761,7 +6862,7 @@ impl ToJson for Member {
         None
     }
 }
-/// `Meta`
+/// The `metas` of \[`BatchQueryMetaResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6807,7 +6908,7 @@ impl FromJson for Meta {
         Ok(out)
     }
 }
-/// `MetaFailed`
+/// The `failed_list` of \[`BatchQueryMetaResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6829,7 +6930,7 @@ impl FromJson for MetaFailed {
         Ok(out)
     }
 }
-/// `MetaRequest`
+/// The request body of `drive.v1.meta.batch_query` (Obtain Metadata).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6856,7 +6957,7 @@ impl ToJson for MetaRequest {
         None
     }
 }
-/// `MoveFileRequestBody`
+/// The request body of `drive.v1.file.move` (Move a file or folder).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6864,9 +6965,17 @@ impl ToJson for MetaRequest {
     serde(default)
 )]
 pub struct MoveFileRequestBody {
-    /// File type. If the value is empty or does not match the actual file type, the interface will return failure. Options:file(Common file type),docx(Cloud document type of upgraded docs),bitable(Cloud document type of bitable),doc(Cloud document type of docs),sheet(Cloud document type of sheet),mindnote(Cloud document type of mindnote),folder(Folder type),slides(Cloud document type of slide)
+    /// File type. If the value is empty or does not match the actual file type, the interface will return failure. Options:
+    /// - `file`: Common file type
+    /// - `docx`: Cloud document type of upgraded docs
+    /// - `bitable`: Cloud document type of bitable
+    /// - `doc`: Cloud document type of docs
+    /// - `sheet`: Cloud document type of sheet
+    /// - `mindnote`: Cloud document type of mindnote
+    /// - `folder`: Folder type
+    /// - `slides`: Cloud document type of slide
     pub r#type: Option<MoveFileRequestBodyType>,
-    /// Target folder token. To learn how to get the folder token, see \[Folder overview\]
+    /// Target folder token. To learn how to get the folder token, see *Folder overview*
     pub folder_token: Option<String>,
 }
 impl ToJson for MoveFileRequestBody {
@@ -6877,7 +6986,7 @@ impl ToJson for MoveFileRequestBody {
         w.end_object();
     }
 }
-/// `MoveFileResponseBody`
+/// The data `drive.v1.file.move` (Move a file or folder) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6896,7 +7005,7 @@ impl FromJson for MoveFileResponseBody {
         Ok(out)
     }
 }
-/// `Owner`
+/// The request body of `drive.v1.permission_member.transfer_owner` (Transfer owner).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6904,7 +7013,10 @@ impl FromJson for MoveFileResponseBody {
     serde(default)
 )]
 pub struct Owner {
-    /// Collaborator type, which needs to match the collaborator id Options:email(email),openid(open_id openid),userid(user_id userid)
+    /// Collaborator type, which needs to match the collaborator id Options:
+    /// - `email`: email
+    /// - `openid`: open_id openid
+    /// - `userid`: user_id userid
     pub member_type: Option<OwnerMemberType>,
     /// Collaborator id, which needs to match the collaborator type
     pub member_id: Option<String>,
@@ -6917,7 +7029,7 @@ impl ToJson for Owner {
         w.end_object();
     }
 }
-/// `PatchFileCommentRequestBody`
+/// The request body of `drive.v1.file_comment.patch` (Solve or Restore a Comment).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6935,7 +7047,7 @@ impl ToJson for PatchFileCommentRequestBody {
         w.end_object();
     }
 }
-/// `PatchFileCommentResponseBody`
+/// The data `drive.v1.file_comment.patch` (Solve or Restore a Comment) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6954,7 +7066,7 @@ impl FromJson for PatchFileCommentResponseBody {
         Ok(out)
     }
 }
-/// `PatchFileSubscriptionRequestBody`
+/// The request body of `drive.v1.file_subscription.patch` (update subscription status).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6964,7 +7076,10 @@ impl FromJson for PatchFileCommentResponseBody {
 pub struct PatchFileSubscriptionRequestBody {
     /// Whether to subscribe
     pub is_subscribe: bool,
-    /// file type Options:doc(Doc),docx(Upgraded Docs),wiki(Wiki)
+    /// file type Options:
+    /// - `doc`: Doc
+    /// - `docx`: Upgraded Docs
+    /// - `wiki`: Wiki
     pub file_type: Option<FileType>,
 }
 impl ToJson for PatchFileSubscriptionRequestBody {
@@ -6981,7 +7096,7 @@ impl ToJson for PatchFileSubscriptionRequestBody {
         None
     }
 }
-/// `PermissionPublic`
+/// The `permission_public` of \[`GetPermissionPublicResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7018,7 +7133,7 @@ impl FromJson for PermissionPublic {
         Ok(out)
     }
 }
-/// `PermissionPublicRequest`
+/// The request body of `drive.v1.permission_public.patch` (Permission Setting v1-Update document sharing settings).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7028,13 +7143,26 @@ impl FromJson for PermissionPublic {
 pub struct PermissionPublicRequest {
     /// Indicates whether sharing out of the tenant is allowed
     pub external_access: Option<bool>,
-    /// Settings of the permission to make a copy of, print, export, and copy the document. Options:anyone_can_view(AnyoneCanView All users who can access this document.),anyone_can_edit(AnyoneCanEdit Users with the edit permission.),only_full_access(OnlyFullAccess Users with manageable privileges (including me))
+    /// Settings of the permission to make a copy of, print, export, and copy the document. Options:
+    /// - `anyone_can_view`: AnyoneCanView All users who can access this document.
+    /// - `anyone_can_edit`: AnyoneCanEdit Users with the edit permission.
+    /// - `only_full_access`: OnlyFullAccess Users with manageable privileges (including me)
     pub security_entity: Option<SecurityEntity>,
-    /// Settings of the permission to comment on the document. Options:anyone_can_view(AnyoneCanView All users who can access this document.),anyone_can_edit(AnyoneCanEdit Users with the edit permission.)
+    /// Settings of the permission to comment on the document. Options:
+    /// - `anyone_can_view`: AnyoneCanView All users who can access this document.
+    /// - `anyone_can_edit`: AnyoneCanEdit Users with the edit permission.
     pub comment_entity: Option<CommentEntity>,
-    /// Indicates who can add and manage collaborators. Options:anyone(All users who can read or edit this document.),same_tenant(SameTenant All users who can read or edit this document in the organization.),only_full_access(OnlyFullAccess Only users with full access.)
+    /// Indicates who can add and manage collaborators. Options:
+    /// - `anyone`: All users who can read or edit this document.
+    /// - `same_tenant`: SameTenant All users who can read or edit this document in the organization.
+    /// - `only_full_access`: OnlyFullAccess Only users with full access.
     pub share_entity: Option<ShareEntity>,
-    /// Link sharing Options:tenant_readable(TenantReadable Users who obtain the link in the organization can read the document.),tenant_editable(TenantEditable Users who obtain the link in the organization can edit the document.),anyone_readable(AnyoneReadable All users who obtain the link can read the document. (This option is valid only when `external_access`)),anyone_editable(AnyoneEditable All users who obtain the link can edit the document. (This option is valid only when `external_access`)),closed(Closed share link.)
+    /// Link sharing Options:
+    /// - `tenant_readable`: TenantReadable Users who obtain the link in the organization can read the document.
+    /// - `tenant_editable`: TenantEditable Users who obtain the link in the organization can edit the document.
+    /// - `anyone_readable`: AnyoneReadable All users who obtain the link can read the document. (This option is valid only when `external_access`)
+    /// - `anyone_editable`: AnyoneEditable All users who obtain the link can edit the document. (This option is valid only when `external_access`)
+    /// - `closed`: Closed share link.
     pub link_share_entity: Option<LinkShareEntity>,
     /// Specifies whether users without full access and non-owners are allowed to invite external participants
     pub invite_external: Option<bool>,
@@ -7051,7 +7179,7 @@ impl ToJson for PermissionPublicRequest {
         w.end_object();
     }
 }
-/// `Person`
+/// The `person` of \[`ReplyElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7083,7 +7211,7 @@ impl ToJson for Person {
         None
     }
 }
-/// `Property`
+/// The `extra` of \[`CopyFileRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7113,7 +7241,7 @@ impl ToJson for Property {
         None
     }
 }
-/// `ReferEntity`
+/// The `refer_entity` of \[`CreateShortcutFileRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7121,9 +7249,16 @@ impl ToJson for Property {
     serde(default)
 )]
 pub struct ReferEntity {
-    /// The token of the file that needs to be copied. For how to get the file token, see \[File overview\]
+    /// The token of the file that needs to be copied. For how to get the file token, see *File overview*
     pub refer_token: String,
-    /// File type that need to be copied. If the value is empty or does not match the actual file type, the interface will return failure. Options:file(File),docx(Upgraded Docs),bitable(Bitable),doc(Docs),sheet(Sheets),mindnote(MindNotes),slides(Slides)
+    /// File type that need to be copied. If the value is empty or does not match the actual file type, the interface will return failure. Options:
+    /// - `file`: File
+    /// - `docx`: Upgraded Docs
+    /// - `bitable`: Bitable
+    /// - `doc`: Docs
+    /// - `sheet`: Sheets
+    /// - `mindnote`: MindNotes
+    /// - `slides`: Slides
     pub refer_type: Option<ReferType>,
 }
 impl ToJson for ReferEntity {
@@ -7143,7 +7278,7 @@ impl ToJson for ReferEntity {
         None
     }
 }
-/// `ReplyContent`
+/// The `content` of \[`CreateFileCommentReplyRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7175,7 +7310,7 @@ impl ToJson for ReplyContent {
         None
     }
 }
-/// `ReplyElement`
+/// The `elements` of \[`ReplyContent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7183,7 +7318,10 @@ impl ToJson for ReplyContent {
     serde(default)
 )]
 pub struct ReplyElement {
-    /// Content elements of the reply Options:text_run(Plain text),docs_link(Link to @mentioning a document in Docs),person(Contact to @mention)
+    /// Content elements of the reply Options:
+    /// - `text_run`: Plain text
+    /// - `docs_link`: Link to @mentioning a document in Docs
+    /// - `person`: Contact to @mention
     pub r#type: Option<ReplyElementType>,
     /// Text content
     pub text_run: Option<TextRun>,
@@ -7228,7 +7366,7 @@ impl ToJson for ReplyElement {
         None
     }
 }
-/// `ReplyExtra`
+/// The `extra` of \[`CreateFileCommentReplyResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7254,7 +7392,7 @@ impl ToJson for ReplyExtra {
         w.end_object();
     }
 }
-/// `ReplyList`
+/// The `reply_list` of \[`CreateFileCommentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7286,7 +7424,7 @@ impl ToJson for ReplyList {
         None
     }
 }
-/// `RequestDoc`
+/// The `request_doc_info` of \[`Meta`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7294,9 +7432,18 @@ impl ToJson for ReplyList {
     serde(default)
 )]
 pub struct RequestDoc {
-    /// Token of the file. For more information about how to obtain the token, see \[File overview\]
+    /// Token of the file. For more information about how to obtain the token, see *File overview*
     pub doc_token: String,
-    /// Type of the file Options:doc(Feishu Docs),sheet(Feishu Sheets),bitable(Feishu Bitable),mindnote(Feishu MindNotes),file(Feishu file),wiki(Feishu wiki),docx(Feishu Upgraded Docs),folder(Feishu folder),synced_block(SyncedBlock Feishu Synced Block (Not fully supported yet))
+    /// Type of the file Options:
+    /// - `doc`: Feishu Docs
+    /// - `sheet`: Feishu Sheets
+    /// - `bitable`: Feishu Bitable
+    /// - `mindnote`: Feishu MindNotes
+    /// - `file`: Feishu file
+    /// - `wiki`: Feishu wiki
+    /// - `docx`: Feishu Upgraded Docs
+    /// - `folder`: Feishu folder
+    /// - `synced_block`: SyncedBlock Feishu Synced Block (Not fully supported yet)
     pub doc_type: Option<DocType>,
 }
 impl FromJson for RequestDoc {
@@ -7325,7 +7472,7 @@ impl ToJson for RequestDoc {
         None
     }
 }
-/// `ShortcutInfo`
+/// The `shortcut_info` of \[`File`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7347,7 +7494,7 @@ impl FromJson for ShortcutInfo {
         Ok(out)
     }
 }
-/// `SubscriptionUserRequestBody`
+/// The request body of `drive.v1.user.subscription` (订阅用户云文档事件).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7371,7 +7518,7 @@ impl ToJson for SubscriptionUserRequestBody {
         None
     }
 }
-/// `TaskCheckFileResponseBody`
+/// The data `drive.v1.file.task_check` (Query Task Status) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7390,7 +7537,7 @@ impl FromJson for TaskCheckFileResponseBody {
         Ok(out)
     }
 }
-/// `TextRun`
+/// The `text_run` of \[`ReplyElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7422,7 +7569,7 @@ impl ToJson for TextRun {
         None
     }
 }
-/// `TmpDownloadUrl`
+/// The `tmp_download_urls` of \[`BatchGetTmpDownloadUrlMediaResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7444,7 +7591,7 @@ impl FromJson for TmpDownloadUrl {
         Ok(out)
     }
 }
-/// `UpdateFileCommentReplyRequestBody`
+/// The request body of `drive.v1.file_comment_reply.update` (Update Reply).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7468,7 +7615,7 @@ impl ToJson for UpdateFileCommentReplyRequestBody {
         None
     }
 }
-/// `UploadAllFileRequestBody`
+/// The request body of `drive.v1.file.upload_all` (上传文件).
 #[derive(Debug, Default)]
 pub struct UploadAllFileRequestBody {
     /// `file_name`
@@ -7522,7 +7669,7 @@ impl UploadAllFileRequestBody {
         form
     }
 }
-/// `UploadAllFileResponseBody`
+/// The data `drive.v1.file.upload_all` (上传文件) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7547,7 +7694,7 @@ impl FromJson for UploadAllFileResponseBody {
         Ok(out)
     }
 }
-/// `UploadAllMediaRequestBody`
+/// The request body of `drive.v1.media.upload_all` (上传素材).
 #[derive(Debug, Default)]
 pub struct UploadAllMediaRequestBody {
     /// `file_name`
@@ -7601,7 +7748,7 @@ impl UploadAllMediaRequestBody {
         form
     }
 }
-/// `UploadAllMediaResponseBody`
+/// The data `drive.v1.media.upload_all` (上传素材) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7620,7 +7767,7 @@ impl FromJson for UploadAllMediaResponseBody {
         Ok(out)
     }
 }
-/// `UploadFinishFileRequestBody`
+/// The request body of `drive.v1.file.upload_finish` (Completing).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7628,9 +7775,9 @@ impl FromJson for UploadAllMediaResponseBody {
     serde(default)
 )]
 pub struct UploadFinishFileRequestBody {
-    /// ID of the block upload transaction. You can call the \[Upload a file in blocks-Pre­uploading\] to get the upload ID
+    /// ID of the block upload transaction. You can call the *Upload a file in blocks-Pre­uploading* to get the upload ID
     pub upload_id: String,
-    /// Number of blocks. You can call the \[Upload a file in blocks-Pre­uploading\] to get the number of blocks
+    /// Number of blocks. You can call the *Upload a file in blocks-Pre­uploading* to get the number of blocks
     pub block_num: i64,
 }
 impl ToJson for UploadFinishFileRequestBody {
@@ -7647,7 +7794,7 @@ impl ToJson for UploadFinishFileRequestBody {
         None
     }
 }
-/// `UploadFinishFileResponseBody`
+/// The data `drive.v1.file.upload_finish` (Completing) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7672,7 +7819,7 @@ impl FromJson for UploadFinishFileResponseBody {
         Ok(out)
     }
 }
-/// `UploadPartFileRequestBody`
+/// The request body of `drive.v1.file.upload_part` (分片上传文件-上传分片).
 #[derive(Debug, Default)]
 pub struct UploadPartFileRequestBody {
     /// `upload_id`
@@ -7709,7 +7856,7 @@ impl UploadPartFileRequestBody {
         form
     }
 }
-/// `UploadPartMediaRequestBody`
+/// The request body of `drive.v1.media.upload_part` (分片上传素材-上传分片).
 #[derive(Debug, Default)]
 pub struct UploadPartMediaRequestBody {
     /// `upload_id`
@@ -7746,7 +7893,7 @@ impl UploadPartMediaRequestBody {
         form
     }
 }
-/// `UploadPrepareFileResponseBody`
+/// The data `drive.v1.file.upload_prepare` (Pre­uploading) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7771,7 +7918,7 @@ impl FromJson for UploadPrepareFileResponseBody {
         Ok(out)
     }
 }
-/// `Version`
+/// The `items` of \[`ListFileVersionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7817,75 +7964,75 @@ impl FromJson for Version {
         Ok(out)
     }
 }
-/// `CreateFileCommentResponseBody`
+/// The data `drive.v1.file_comment.create` (Add a Global Comment) answers with.
 ///
 /// The same fields as [`FileComment`]: one type, two names.
 pub type CreateFileCommentResponseBody = FileComment;
-/// `CreateFileSubscriptionResponseBody`
+/// The data `drive.v1.file_subscription.create` (Create Subscription) answers with.
 ///
 /// The same fields as [`FileSubscription`]: one type, two names.
 pub type CreateFileSubscriptionResponseBody = FileSubscription;
-/// `CreateFileVersionResponseBody`
+/// The data `drive.v1.file_version.create` (Create document version) answers with.
 ///
 /// The same fields as [`Version`]: one type, two names.
 pub type CreateFileVersionResponseBody = Version;
-/// `CreateImportTaskResponseBody`
+/// The data `drive.v1.import_task.create` (Create an import task) answers with.
 ///
 /// The same fields as [`CreateExportTaskResponseBody`]: one type, two names.
 pub type CreateImportTaskResponseBody = CreateExportTaskResponseBody;
-/// `DeleteFileCommentReplyResponseBody`
+/// The data `drive.v1.file_comment_reply.delete` (Delete Reply) answers with.
 ///
 /// The same fields as [`PatchFileCommentResponseBody`]: one type, two names.
 pub type DeleteFileCommentReplyResponseBody = PatchFileCommentResponseBody;
-/// `DeleteFileResponseBody`
+/// The data `drive.v1.file.delete` (Delete file or folder) answers with.
 ///
 /// The same fields as [`MoveFileResponseBody`]: one type, two names.
 pub type DeleteFileResponseBody = MoveFileResponseBody;
-/// `DeleteSubscribeFileResponseBody`
+/// The data `drive.v1.file.delete_subscribe` (Unsubscribe Docs events) answers with.
 ///
 /// The same fields as [`PatchFileCommentResponseBody`]: one type, two names.
 pub type DeleteSubscribeFileResponseBody = PatchFileCommentResponseBody;
-/// `GetFileCommentResponseBody`
+/// The data `drive.v1.file_comment.get` (Get a whole comment) answers with.
 ///
 /// The same fields as [`FileComment`]: one type, two names.
 pub type GetFileCommentResponseBody = FileComment;
-/// `GetFileVersionResponseBody`
+/// The data `drive.v1.file_version.get` (Get document version) answers with.
 ///
 /// The same fields as [`Version`]: one type, two names.
 pub type GetFileVersionResponseBody = Version;
-/// `PatchFileSubscriptionResponseBody`
+/// The data `drive.v1.file_subscription.patch` (update subscription status) answers with.
 ///
 /// The same fields as [`FileSubscription`]: one type, two names.
 pub type PatchFileSubscriptionResponseBody = FileSubscription;
-/// `PatchPermissionPublicResponseBody`
+/// The data `drive.v1.permission_public.patch` (Permission Setting v1-Update document sharing settings) answers with.
 ///
 /// The same fields as [`GetPermissionPublicResponseBody`]: one type, two names.
 pub type PatchPermissionPublicResponseBody = GetPermissionPublicResponseBody;
-/// `SubscriptionStatusUserResponseBody`
+/// The data `drive.v1.user.subscription_status` (查询用户云文档事件订阅状态) answers with.
 ///
 /// The same fields as [`PatchFileCommentResponseBody`]: one type, two names.
 pub type SubscriptionStatusUserResponseBody = PatchFileCommentResponseBody;
-/// `UpdateFileCommentReplyResponseBody`
+/// The data `drive.v1.file_comment_reply.update` (Update Reply) answers with.
 ///
 /// The same fields as [`PatchFileCommentResponseBody`]: one type, two names.
 pub type UpdateFileCommentReplyResponseBody = PatchFileCommentResponseBody;
-/// `UpdatePermissionMemberResponseBody`
+/// The data `drive.v1.permission_member.update` (UpdatePermissionMember) answers with.
 ///
 /// The same fields as [`CreatePermissionMemberResponseBody`]: one type, two names.
 pub type UpdatePermissionMemberResponseBody = CreatePermissionMemberResponseBody;
-/// `UpdatePermissionPublicPasswordResponseBody`
+/// The data `drive.v1.permission_public_password.update` (Refresh password) answers with.
 ///
 /// The same fields as [`CreatePermissionPublicPasswordResponseBody`]: one type, two names.
 pub type UpdatePermissionPublicPasswordResponseBody = CreatePermissionPublicPasswordResponseBody;
-/// `UploadFinishMediaRequestBody`
+/// The request body of `drive.v1.media.upload_finish` (Completing).
 ///
 /// The same fields as [`UploadFinishFileRequestBody`]: one type, two names.
 pub type UploadFinishMediaRequestBody = UploadFinishFileRequestBody;
-/// `UploadFinishMediaResponseBody`
+/// The data `drive.v1.media.upload_finish` (Completing) answers with.
 ///
 /// The same fields as [`UploadAllMediaResponseBody`]: one type, two names.
 pub type UploadFinishMediaResponseBody = UploadAllMediaResponseBody;
-/// `UploadPrepareMediaResponseBody`
+/// The data `drive.v1.media.upload_prepare` (Pre­uploading) answers with.
 ///
 /// The same fields as [`UploadPrepareFileResponseBody`]: one type, two names.
 pub type UploadPrepareMediaResponseBody = UploadPrepareFileResponseBody;

@@ -13,9 +13,9 @@ impl<'a> PermissionMemberApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Member (判断用户权限)
+    /// Check whether the current user has a specific permission (判断用户权限)
     ///
-    /// Check whether the current user has a specific permission-This API is used to check whether the current login user has a specific permission on a document based on a filetoken
+    /// This API is used to check whether the current login user has a specific permission on a document based on a filetoken
     ///
     /// `GET /open-apis/drive/v1/permissions/:token/members/auth`
     ///
@@ -31,9 +31,9 @@ impl<'a> PermissionMemberApi<'a> {
                 .path_param("token", token.as_ref()),
         }
     }
-    /// Member (批量增加协作者权限)
+    /// Batch create members (批量增加协作者权限)
     ///
-    /// Batch create members-This interface is used to add permissions on a document for some users based on a cloud document token
+    /// This interface is used to add permissions on a document for some users based on a cloud document token
     ///
     /// `POST /open-apis/drive/v1/permissions/:token/members/batch_create`
     ///
@@ -49,9 +49,9 @@ impl<'a> PermissionMemberApi<'a> {
                 .path_param("token", token.as_ref()),
         }
     }
-    /// Member (增加协作者权限)
+    /// Add permissions (增加协作者权限)
     ///
-    /// Add permissions-Add collaborators to the specified cloud document. Collaborators can be users, groups, departments, user groups, etc
+    /// Add collaborators to the specified cloud document. Collaborators can be users, groups, departments, user groups, etc
     ///
     /// `POST /open-apis/drive/v1/permissions/:token/members`
     ///
@@ -67,9 +67,9 @@ impl<'a> PermissionMemberApi<'a> {
                 .path_param("token", token.as_ref()),
         }
     }
-    /// Member (移除协作者权限)
+    /// DeletePermissionMember (移除协作者权限)
     ///
-    /// DeletePermissionMember-This API is used to delete permissions of a document collaborator based on a filetoken
+    /// This API is used to delete permissions of a document collaborator based on a filetoken
     ///
     /// `DELETE /open-apis/drive/v1/permissions/:token/members/:member_id`
     ///
@@ -90,9 +90,9 @@ impl<'a> PermissionMemberApi<'a> {
                 .path_param("member_id", member_id.as_ref()),
         }
     }
-    /// Member (获取云文档协作者)
+    /// Obtain a collaborator list（New version） (获取云文档协作者)
     ///
-    /// Obtain a collaborator list（New version）-This API is used to query collaborators based on a filetoken
+    /// This API is used to query collaborators based on a filetoken
     ///
     /// `GET /open-apis/drive/v1/permissions/:token/members`
     ///
@@ -108,9 +108,9 @@ impl<'a> PermissionMemberApi<'a> {
                 .path_param("token", token.as_ref()),
         }
     }
-    /// Member (转移云文档所有者)
+    /// Transfer owner (转移云文档所有者)
     ///
-    /// Transfer owner-This API is used to transfer a document owner based on file token and user information
+    /// This API is used to transfer a document owner based on file token and user information
     ///
     /// `POST /open-apis/drive/v1/permissions/:token/members/transfer_owner`
     ///
@@ -126,9 +126,9 @@ impl<'a> PermissionMemberApi<'a> {
                 .path_param("token", token.as_ref()),
         }
     }
-    /// Member (更新协作者权限)
+    /// UpdatePermissionMember (更新协作者权限)
     ///
-    /// UpdatePermissionMember-This API is used to update permissions of a document collaborator based on a filetoken
+    /// This API is used to update permissions of a document collaborator based on a filetoken
     ///
     /// `PUT /open-apis/drive/v1/permissions/:token/members/:member_id`
     ///
@@ -157,7 +157,16 @@ pub struct AuthRequest {
     call: Call,
 }
 impl AuthRequest {
-    /// File type, which needs to match the token of the file Options:doc(Doc),sheet(Sheet),file(File in My Space),wiki(Wiki node),bitable(Bitable),docx(Upgraded Docs),mindnote(Thinking Notes),minutes(Minutes),slides(Slides)
+    /// File type, which needs to match the token of the file Options:
+    /// - `doc`: Doc
+    /// - `sheet`: Sheet
+    /// - `file`: File in My Space
+    /// - `wiki`: Wiki node
+    /// - `bitable`: Bitable
+    /// - `docx`: Upgraded Docs
+    /// - `mindnote`: Thinking Notes
+    /// - `minutes`: Minutes
+    /// - `slides`: Slides
     ///
     /// Required.
     pub fn r#type(mut self, value: impl Into<super::models::AuthType>) -> Self {
@@ -165,7 +174,15 @@ impl AuthRequest {
         self.call.set_query("type", String::from(v.into()));
         self
     }
-    /// Permission to check Options:view(view),edit(edit),share(share),comment(comment),export(export),copy(copy),print(print),manage_public(ManagePublic manage permission settings)
+    /// Permission to check Options:
+    /// - `view`: view
+    /// - `edit`: edit
+    /// - `share`: share
+    /// - `comment`: comment
+    /// - `export`: export
+    /// - `copy`: copy
+    /// - `print`: print
+    /// - `manage_public`: ManagePublic manage permission settings
     ///
     /// Required.
     pub fn action(mut self, value: impl Into<super::models::Action>) -> Self {
@@ -200,7 +217,17 @@ pub struct BatchCreateRequest {
     call: Call,
 }
 impl BatchCreateRequest {
-    /// Types of cloud documents Options:doc(Legacy document),sheet(Spreadsheet),file(Cloud space file),wiki(Wiki node),bitable(Bitable),docx(New version of the document),folder(Folder - **NOTE**: When called with &lt;md-tag mode="inline" type="token-tenant"&gt;tenant_access_token&lt;/md-tag&gt;, only folders owned by the app are supported),mindnote(Mindnote),minutes(Minutes - **NOTE**: Currently minutes does not support the `full_access` permission role),slides(Slides)
+    /// Types of cloud documents Options:
+    /// - `doc`: Legacy document
+    /// - `sheet`: Spreadsheet
+    /// - `file`: Cloud space file
+    /// - `wiki`: Wiki node
+    /// - `bitable`: Bitable
+    /// - `docx`: New version of the document
+    /// - `folder`: Folder - **NOTE**: When called with &lt;md-tag mode="inline" type="token-tenant"&gt;tenant_access_token&lt;/md-tag&gt;, only folders owned by the app are supported
+    /// - `mindnote`: Mindnote
+    /// - `minutes`: Minutes - **NOTE**: Currently minutes does not support the `full_access` permission role
+    /// - `slides`: Slides
     ///
     /// Required.
     pub fn r#type(mut self, value: impl Into<super::models::BatchCreateType>) -> Self {
@@ -208,7 +235,9 @@ impl BatchCreateRequest {
         self.call.set_query("type", String::from(v.into()));
         self
     }
-    /// Specifies whether to notify the user after the permissions are added for the user.**Note:** When you use `tenant_access_token` to access the API, you cannot use this parameter
+    /// Specifies whether to notify the user after the permissions are added for the user.
+    ///
+    /// **Note:** When you use `tenant_access_token` to access the API, you cannot use this parameter
     pub fn need_notification(mut self, value: bool) -> Self {
         let v = value;
         self.call.set_query("need_notification", v.to_string());
@@ -249,7 +278,17 @@ pub struct CreateRequest {
     call: Call,
 }
 impl CreateRequest {
-    /// File type, which needs to match the token of the file Options:doc(Documentation),sheet(Spreadsheet),file(Cloud space file),wiki(Wiki node),bitable(Bitable),docx(Upgraded docs),folder(Folders (not supported for `tenant_access_token`)),mindnote(Mindnote),minutes(Minutes),slides(Slides)
+    /// File type, which needs to match the token of the file Options:
+    /// - `doc`: Documentation
+    /// - `sheet`: Spreadsheet
+    /// - `file`: Cloud space file
+    /// - `wiki`: Wiki node
+    /// - `bitable`: Bitable
+    /// - `docx`: Upgraded docs
+    /// - `folder`: Folders (not supported for `tenant_access_token`)
+    /// - `mindnote`: Mindnote
+    /// - `minutes`: Minutes
+    /// - `slides`: Slides
     ///
     /// Required.
     pub fn r#type(mut self, value: impl Into<super::models::CreateType>) -> Self {
@@ -257,7 +296,9 @@ impl CreateRequest {
         self.call.set_query("type", String::from(v.into()));
         self
     }
-    /// Specifies whether to notify the user after the permissions are added for the user.**Note:** When you use `tenant_access_token` to access the API, you cannot use this parameter
+    /// Specifies whether to notify the user after the permissions are added for the user.
+    ///
+    /// **Note:** When you use `tenant_access_token` to access the API, you cannot use this parameter
     pub fn need_notification(mut self, value: bool) -> Self {
         let v = value;
         self.call.set_query("need_notification", v.to_string());
@@ -295,7 +336,17 @@ pub struct DeleteRequest {
     call: Call,
 }
 impl DeleteRequest {
-    /// File type, which needs to match the token of the file Options:doc(Documentation),sheet(Spreadsheet),file(Cloud space file),wiki(Wiki node),bitable(Bitable),docx(Upgraded Docs),folder(Folders (to be supported soon)),mindnote(Mindnote),minutes(Minutes),slides(Slides)
+    /// File type, which needs to match the token of the file Options:
+    /// - `doc`: Documentation
+    /// - `sheet`: Spreadsheet
+    /// - `file`: Cloud space file
+    /// - `wiki`: Wiki node
+    /// - `bitable`: Bitable
+    /// - `docx`: Upgraded Docs
+    /// - `folder`: Folders (to be supported soon)
+    /// - `mindnote`: Mindnote
+    /// - `minutes`: Minutes
+    /// - `slides`: Slides
     ///
     /// Required.
     pub fn r#type(mut self, value: impl Into<super::models::DeleteType2>) -> Self {
@@ -303,7 +354,15 @@ impl DeleteRequest {
         self.call.set_query("type", String::from(v.into()));
         self
     }
-    /// Collaborator ID type Options:email(Email),openid(Open platform ID),openchat(OpenChatID Open platform chat ID),opendepartmentid(Open platform department ID),userid(User customized ID),unionid(Open platform unionID),groupid(Custom user group ID),wikispaceid(Wiki space ID - **NOTE**: This parameter is only supported by the wiki document, and it is required when you need to operate the "wiki space member" type collaborator in the wiki document)
+    /// Collaborator ID type Options:
+    /// - `email`: Email
+    /// - `openid`: Open platform ID
+    /// - `openchat`: OpenChatID Open platform chat ID
+    /// - `opendepartmentid`: Open platform department ID
+    /// - `userid`: User customized ID
+    /// - `unionid`: Open platform unionID
+    /// - `groupid`: Custom user group ID
+    /// - `wikispaceid`: Wiki space ID - **NOTE**: This parameter is only supported by the wiki document, and it is required when you need to operate the "wiki space member" type collaborator in the wiki document
     ///
     /// Required.
     pub fn member_type(mut self, value: impl Into<super::models::MemberType>) -> Self {
@@ -342,7 +401,16 @@ pub struct ListRequest {
     call: Call,
 }
 impl ListRequest {
-    /// File type, which needs to match the token of the file Options:doc(Doc),sheet(Sheet),file(File in My Space),wiki(Wiki node),bitable(Bitable),docx(Upgraded Docs),mindnote(Thinking Notes),minutes(Minutes),slides(Slides)
+    /// File type, which needs to match the token of the file Options:
+    /// - `doc`: Doc
+    /// - `sheet`: Sheet
+    /// - `file`: File in My Space
+    /// - `wiki`: Wiki node
+    /// - `bitable`: Bitable
+    /// - `docx`: Upgraded Docs
+    /// - `mindnote`: Thinking Notes
+    /// - `minutes`: Minutes
+    /// - `slides`: Slides
     ///
     /// Required.
     pub fn r#type(mut self, value: impl Into<super::models::ListType>) -> Self {
@@ -350,13 +418,18 @@ impl ListRequest {
         self.call.set_query("type", String::from(v.into()));
         self
     }
-    /// Specify the returned collaborator field information, if not specified, it will not be returned by default**Optional values are:** - `name`: collaborator name - `type`: collaborator type - `avatar`: profile photo - `external_label`: external labels **Note:** - You can use the special value `*` to specify to return all currently supported fields - You can use `,` to separate several fields you want to specify to return, such as: `name, avatar` - Specify the return field interface on demand for better performance
+    /// Specify the returned collaborator field information, if not specified, it will not be returned by default
+    ///
+    /// **Optional values are:**
+    /// - `name`: collaborator name - `type`: collaborator type - `avatar`: profile photo - `external_label`: external labels **Note:** - You can use the special value `*` to specify to return all currently supported fields - You can use `,` to separate several fields you want to specify to return, such as: `name, avatar` - Specify the return field interface on demand for better performance
     pub fn fields(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("fields", v.into());
         self
     }
-    /// Options:container(Current page and its sub-pages),single_page(Current page only. This parameter is only valid for wiki.)
+    /// Options:
+    /// - `container`: Current page and its sub-pages
+    /// - `single_page`: Current page only. This parameter is only valid for wiki.
     pub fn perm_type(mut self, value: impl Into<super::models::PermType>) -> Self {
         let v = value;
         self.call.set_query("perm_type", String::from(v.into()));
@@ -389,7 +462,17 @@ pub struct TransferOwnerRequest {
     call: Call,
 }
 impl TransferOwnerRequest {
-    /// File type, which needs to match the token of the file Options:doc(Doc),sheet(Sheet),file(File in My Space),wiki(Wiki node),bitable(Bitable),docx(Upgraded Docs),mindnote(Thinking Notes),minutes(Minutes),slides(slides),folder(Folder)
+    /// File type, which needs to match the token of the file Options:
+    /// - `doc`: Doc
+    /// - `sheet`: Sheet
+    /// - `file`: File in My Space
+    /// - `wiki`: Wiki node
+    /// - `bitable`: Bitable
+    /// - `docx`: Upgraded Docs
+    /// - `mindnote`: Thinking Notes
+    /// - `minutes`: Minutes
+    /// - `slides`: slides
+    /// - `folder`: Folder
     ///
     /// Required.
     pub fn r#type(mut self, value: impl Into<super::models::TransferOwnerType>) -> Self {
@@ -449,13 +532,24 @@ pub struct UpdateRequest {
     call: Call,
 }
 impl UpdateRequest {
-    /// Specifies whether to notify the user after the permissions of the user are updated.**Note:** When you use `tenant_access_token` to access the API, you cannot use this parameter
+    /// Specifies whether to notify the user after the permissions of the user are updated.
+    ///
+    /// **Note:** When you use `tenant_access_token` to access the API, you cannot use this parameter
     pub fn need_notification(mut self, value: bool) -> Self {
         let v = value;
         self.call.set_query("need_notification", v.to_string());
         self
     }
-    /// File type, which needs to match the token of the file Options:doc(Doc),sheet(Sheet),file(File in My Space),wiki(Wiki node),bitable(Bitable),docx(Upgraded Docs),mindnote(Thinking Notes),minutes(Minutes),slides(Slides)
+    /// File type, which needs to match the token of the file Options:
+    /// - `doc`: Doc
+    /// - `sheet`: Sheet
+    /// - `file`: File in My Space
+    /// - `wiki`: Wiki node
+    /// - `bitable`: Bitable
+    /// - `docx`: Upgraded Docs
+    /// - `mindnote`: Thinking Notes
+    /// - `minutes`: Minutes
+    /// - `slides`: Slides
     ///
     /// Required.
     pub fn r#type(mut self, value: impl Into<super::models::UpdateType>) -> Self {

@@ -13,9 +13,9 @@ impl<'a> PermissionPublicApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Permission Setting v1 (获取云文档权限设置)
+    /// Permission Setting v1-GetPermissionPublic (获取云文档权限设置)
     ///
-    /// GetPermissionPublic-This interface is used to obtain permission settings for cloud documents according to filetoken
+    /// This interface is used to obtain permission settings for cloud documents according to filetoken
     ///
     /// `GET /open-apis/drive/v1/permissions/:token/public`
     ///
@@ -31,9 +31,9 @@ impl<'a> PermissionPublicApi<'a> {
                 .path_param("token", token.as_ref()),
         }
     }
-    /// Permission Setting v1 (更新云文档权限设置)
+    /// Permission Setting v1-Update document sharing settings (更新云文档权限设置)
     ///
-    /// Update document sharing settings-This API is used to update the common settings of a document based on a filetoken
+    /// This API is used to update the common settings of a document based on a filetoken
     ///
     /// `PATCH /open-apis/drive/v1/permissions/:token/public`
     ///
@@ -57,7 +57,16 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// File type, which needs to match the token of the file Options:doc(Doc),sheet(Sheet),file(File in My Space),wiki(Wiki node),bitable(Bitable),docx(Upgraded Docs),mindnote(Mindnote),minutes(Minutes),slides(slides)
+    /// File type, which needs to match the token of the file Options:
+    /// - `doc`: Doc
+    /// - `sheet`: Sheet
+    /// - `file`: File in My Space
+    /// - `wiki`: Wiki node
+    /// - `bitable`: Bitable
+    /// - `docx`: Upgraded Docs
+    /// - `mindnote`: Mindnote
+    /// - `minutes`: Minutes
+    /// - `slides`: slides
     ///
     /// Required.
     pub fn r#type(mut self, value: impl Into<super::models::GetType>) -> Self {
@@ -90,7 +99,16 @@ pub struct PatchRequest {
     call: Call,
 }
 impl PatchRequest {
-    /// File type, which needs to match the token of the file Options:doc(Doc),sheet(Sheet),file(File in My Space),wiki(Wiki node),bitable(Bitable),docx(Upgraded Docs),mindnote(Mindnote),minutes(Minutes),slides(slides)
+    /// File type, which needs to match the token of the file Options:
+    /// - `doc`: Doc
+    /// - `sheet`: Sheet
+    /// - `file`: File in My Space
+    /// - `wiki`: Wiki node
+    /// - `bitable`: Bitable
+    /// - `docx`: Upgraded Docs
+    /// - `mindnote`: Mindnote
+    /// - `minutes`: Minutes
+    /// - `slides`: slides
     ///
     /// Required.
     pub fn r#type(mut self, value: impl Into<super::models::PatchType>) -> Self {

@@ -13,9 +13,9 @@ impl<'a> PermissionPublicPasswordApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// password (启用云文档密码)
+    /// Open password (启用云文档密码)
     ///
-    /// Open password-This interface is used to enable the password of the cloud document according to the filetoken
+    /// This interface is used to enable the password of the cloud document according to the filetoken
     ///
     /// `POST /open-apis/drive/v1/permissions/:token/public/password`
     ///
@@ -31,9 +31,9 @@ impl<'a> PermissionPublicPasswordApi<'a> {
                 .path_param("token", token.as_ref()),
         }
     }
-    /// password (停用云文档密码)
+    /// Close password (停用云文档密码)
     ///
-    /// Close password-This interface is used to disable the password of cloud doc more filetoken
+    /// This interface is used to disable the password of cloud doc more filetoken
     ///
     /// `DELETE /open-apis/drive/v1/permissions/:token/public/password`
     ///
@@ -49,9 +49,9 @@ impl<'a> PermissionPublicPasswordApi<'a> {
                 .path_param("token", token.as_ref()),
         }
     }
-    /// password (刷新云文档密码)
+    /// Refresh password (刷新云文档密码)
     ///
-    /// Refresh password-This interface is used to refresh the password of cloud doc more filetoken
+    /// This interface is used to refresh the password of cloud doc more filetoken
     ///
     /// `PUT /open-apis/drive/v1/permissions/:token/public/password`
     ///
@@ -75,7 +75,16 @@ pub struct CreateRequest {
     call: Call,
 }
 impl CreateRequest {
-    /// File type Options:doc(Doc),sheet(Sheet),file(File in My Space),wiki(Wiki node),bitable(Bitable),docx(Upgraded Docs),mindnote(Mindnote),minutes(Minutes(not supported)),slides(slides)
+    /// File type Options:
+    /// - `doc`: Doc
+    /// - `sheet`: Sheet
+    /// - `file`: File in My Space
+    /// - `wiki`: Wiki node
+    /// - `bitable`: Bitable
+    /// - `docx`: Upgraded Docs
+    /// - `mindnote`: Mindnote
+    /// - `minutes`: Minutes(not supported)
+    /// - `slides`: slides
     ///
     /// Required.
     pub fn r#type(mut self, value: impl Into<super::models::CreateType2>) -> Self {
@@ -110,7 +119,16 @@ pub struct DeleteRequest {
     call: Call,
 }
 impl DeleteRequest {
-    /// File type Options:doc(Doc),sheet(Sheet),file(File in My Space),wiki(Wiki node),bitable(Bitable),docx(Upgraded Docs),mindnote(Mindnote),minutes(Minutes(not supported)),slides(slides)
+    /// File type Options:
+    /// - `doc`: Doc
+    /// - `sheet`: Sheet
+    /// - `file`: File in My Space
+    /// - `wiki`: Wiki node
+    /// - `bitable`: Bitable
+    /// - `docx`: Upgraded Docs
+    /// - `mindnote`: Mindnote
+    /// - `minutes`: Minutes(not supported)
+    /// - `slides`: slides
     ///
     /// Required.
     pub fn r#type(mut self, value: impl Into<super::models::DeleteType3>) -> Self {
@@ -141,7 +159,16 @@ pub struct UpdateRequest {
     call: Call,
 }
 impl UpdateRequest {
-    /// File type Options:doc(Doc),sheet(Sheet),file(File in My Space),wiki(Wiki node),bitable(Bitable),docx(Upgraded Docs),mindnote(Mindnote),minutes(Minutes(not supported)),slides(slides)
+    /// File type Options:
+    /// - `doc`: Doc
+    /// - `sheet`: Sheet
+    /// - `file`: File in My Space
+    /// - `wiki`: Wiki node
+    /// - `bitable`: Bitable
+    /// - `docx`: Upgraded Docs
+    /// - `mindnote`: Mindnote
+    /// - `minutes`: Minutes(not supported)
+    /// - `slides`: slides
     ///
     /// Required.
     pub fn r#type(mut self, value: impl Into<super::models::UpdateType2>) -> Self {

@@ -13,9 +13,9 @@ impl<'a> FileLikeApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Like (获取云文档的点赞者列表)
+    /// List Document's Likes (获取云文档的点赞者列表)
     ///
-    /// List Document's Likes-Get the list of likes for the specified document and returns by like time from near to far. This API supports paging
+    /// Get the list of likes for the specified document and returns by like time from near to far. This API supports paging
     ///
     /// `GET /open-apis/drive/v2/files/:file_token/likes`
     ///
@@ -39,7 +39,10 @@ pub struct ListRequest {
     call: Call,
 }
 impl ListRequest {
-    /// Document type, the API will return a failure if the value is empty or does not match the actual type of the document. Options:doc(Docs),docx(Upgraded Docs),file(File)
+    /// Document type, the API will return a failure if the value is empty or does not match the actual type of the document. Options:
+    /// - `doc`: Docs
+    /// - `docx`: Upgraded Docs
+    /// - `file`: File
     ///
     /// Required.
     pub fn file_type(mut self, value: impl Into<super::models::FileType>) -> Self {

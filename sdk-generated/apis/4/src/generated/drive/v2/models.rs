@@ -84,9 +84,9 @@ impl ToJson for Action {
 )]
 #[non_exhaustive]
 pub enum CommentEntity {
-    /// `anyone_can_view`
+    /// `anyone_can_view`: AnyoneCanView Users with viewing permissions
     AnyoneCanView,
-    /// `anyone_can_edit`
+    /// `anyone_can_edit`: AnyoneCanEdit Users with editable permissions
     AnyoneCanEdit,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -155,11 +155,11 @@ impl ToJson for CommentEntity {
 )]
 #[non_exhaustive]
 pub enum CopyEntity {
-    /// `anyone_can_view`
+    /// `anyone_can_view`: AnyoneCanView Users with viewing permissions
     AnyoneCanView,
-    /// `anyone_can_edit`
+    /// `anyone_can_edit`: AnyoneCanEdit Users with editable permissions
     AnyoneCanEdit,
-    /// `only_full_access`
+    /// `only_full_access`: OnlyFullAccess Collaborators with manageable permissions (including me)
     OnlyFullAccess,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -230,11 +230,11 @@ impl ToJson for CopyEntity {
 )]
 #[non_exhaustive]
 pub enum ExternalAccessEntity {
-    /// `open`
+    /// `open`: open
     Open,
-    /// `closed`
+    /// `closed`: close
     Closed,
-    /// `allow_share_partner_tenant`
+    /// `allow_share_partner_tenant`: AllowSharePartnerTenant Allow sharing with affiliated organizations(This value can only be set if the tenant's background setting allows only associated organizations to share)
     AllowSharePartnerTenant,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -305,11 +305,11 @@ impl ToJson for ExternalAccessEntity {
 )]
 #[non_exhaustive]
 pub enum FileType {
-    /// `file`
+    /// `file`: File
     File,
-    /// `doc`
+    /// `doc`: Docs
     Doc,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -380,19 +380,19 @@ impl ToJson for FileType {
 )]
 #[non_exhaustive]
 pub enum LinkShareEntity {
-    /// `closed`
+    /// `closed`: Close link share
     Closed,
-    /// `tenant_editable`
+    /// `tenant_editable`: TenantEditable People in the organization who get the link can edit
     TenantEditable,
-    /// `anyone_editable`
+    /// `anyone_editable`: AnyoneEditable Editable by anyone with a link on the internet (only external_access_entity = "open")
     AnyoneEditable,
-    /// `tenant_readable`
+    /// `tenant_readable`: TenantReadable People in the organization who get the link can read it
     TenantReadable,
-    /// `anyone_readable`
+    /// `anyone_readable`: AnyoneReadable Anyone with a link on the Internet can read it (only external_access_entity = "open")
     AnyoneReadable,
-    /// `partner_tenant_readable`
+    /// `partner_tenant_readable`: PartnerTenantReadable People from affiliated organizations can read(This value can only be set if the tenant's background setting allows only associated organizations to share)
     PartnerTenantReadable,
-    /// `partner_tenant_editable`
+    /// `partner_tenant_editable`: PartnerTenantEditable People from affiliated organizations can edit(This value can only be set if the tenant's background setting allows only associated organizations to share)
     PartnerTenantEditable,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -471,11 +471,11 @@ impl ToJson for LinkShareEntity {
 )]
 #[non_exhaustive]
 pub enum ManageCollaboratorEntity {
-    /// `collaborator_can_view`
+    /// `collaborator_can_view`: CollaboratorCanView Collaborators with viewing permissions
     CollaboratorCanView,
-    /// `collaborator_can_edit`
+    /// `collaborator_can_edit`: CollaboratorCanEdit Collaborators with editable permissions
     CollaboratorCanEdit,
-    /// `collaborator_full_access`
+    /// `collaborator_full_access`: CollaboratorFullAccess Collaborators with manageable permissions (including me)
     CollaboratorFullAccess,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -546,25 +546,25 @@ impl ToJson for ManageCollaboratorEntity {
 )]
 #[non_exhaustive]
 pub enum PatchType {
-    /// `file`
+    /// `file`: File in My Space
     File,
-    /// `doc`
+    /// `doc`: Doc
     Doc,
-    /// `wiki`
+    /// `wiki`: Wiki node
     Wiki,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
-    /// `sheet`
+    /// `sheet`: Sheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Bitable
     Bitable,
-    /// `slides`
+    /// `slides`: Slides
     Slides,
-    /// `mindnote`
+    /// `mindnote`: Mindnote
     Mindnote,
     /// `apps`
     Apps,
-    /// `minutes`
+    /// `minutes`: Minutes
     Minutes,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -649,11 +649,11 @@ impl ToJson for PatchType {
 )]
 #[non_exhaustive]
 pub enum SecurityEntity {
-    /// `anyone_can_view`
+    /// `anyone_can_view`: AnyoneCanView Users with viewing permissions
     AnyoneCanView,
-    /// `anyone_can_edit`
+    /// `anyone_can_edit`: AnyoneCanEdit Users with editable permissions
     AnyoneCanEdit,
-    /// `only_full_access`
+    /// `only_full_access`: OnlyFullAccess Users with manageable permissions (including me)
     OnlyFullAccess,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -724,9 +724,9 @@ impl ToJson for SecurityEntity {
 )]
 #[non_exhaustive]
 pub enum ShareEntity {
-    /// `anyone`
+    /// `anyone`: All users who can read or edit this document
     Anyone,
-    /// `same_tenant`
+    /// `same_tenant`: SameTenant All users in your organization who can read or edit this document
     SameTenant,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -795,27 +795,27 @@ impl ToJson for ShareEntity {
 )]
 #[non_exhaustive]
 pub enum Type {
-    /// `file`
+    /// `file`: File in My Space
     File,
-    /// `doc`
+    /// `doc`: Doc
     Doc,
-    /// `wiki`
+    /// `wiki`: Wiki node
     Wiki,
-    /// `docx`
+    /// `docx`: Upgraded Docs
     Docx,
     /// `folder`
     Folder,
-    /// `sheet`
+    /// `sheet`: Sheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: Bitable
     Bitable,
-    /// `slides`
+    /// `slides`: Slides
     Slides,
-    /// `mindnote`
+    /// `mindnote`: Mindnote
     Mindnote,
     /// `apps`
     Apps,
-    /// `minutes`
+    /// `minutes`: Minutes
     Minutes,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -968,7 +968,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `FileLike`
+/// The `items` of \[`ListFileLikeResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1002,7 +1002,7 @@ impl FromJson for FileLike {
         Ok(out)
     }
 }
-/// `GetPermissionPublicResponseBody`
+/// The data `drive.v2.permission_public.get` (GetPermissionPublic) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1021,7 +1021,7 @@ impl FromJson for GetPermissionPublicResponseBody {
         Ok(out)
     }
 }
-/// `ListFileLikeResponseBody`
+/// The data `drive.v2.file_like.list` (List Document's Likes) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1046,7 +1046,7 @@ impl FromJson for ListFileLikeResponseBody {
         Ok(out)
     }
 }
-/// `PermType`
+/// The `perm_type` of \[`PermissionPublic`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1076,7 +1076,7 @@ impl ToJson for PermType {
         w.end_object();
     }
 }
-/// `PermissionPublic`
+/// The request body of `drive.v2.permission_public.patch` (UpdatePermissionPublic).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1084,19 +1084,42 @@ impl ToJson for PermType {
     serde(default)
 )]
 pub struct PermissionPublic {
-    /// Allow content to be shared outside the organization Options:open(open),closed(close),allow_share_partner_tenant(AllowSharePartnerTenant Allow sharing with affiliated organizations(This value can only be set if the tenant's background setting allows only associated organizations to share))
+    /// Allow content to be shared outside the organization Options:
+    /// - `open`: open
+    /// - `closed`: close
+    /// - `allow_share_partner_tenant`: AllowSharePartnerTenant Allow sharing with affiliated organizations(This value can only be set if the tenant's background setting allows only associated organizations to share)
     pub external_access_entity: Option<ExternalAccessEntity>,
-    /// Who can create copies, print, download Options:anyone_can_view(AnyoneCanView Users with viewing permissions),anyone_can_edit(AnyoneCanEdit Users with editable permissions),only_full_access(OnlyFullAccess Users with manageable permissions (including me))
+    /// Who can create copies, print, download Options:
+    /// - `anyone_can_view`: AnyoneCanView Users with viewing permissions
+    /// - `anyone_can_edit`: AnyoneCanEdit Users with editable permissions
+    /// - `only_full_access`: OnlyFullAccess Users with manageable permissions (including me)
     pub security_entity: Option<SecurityEntity>,
-    /// Who can comment Options:anyone_can_view(AnyoneCanView Users with viewing permissions),anyone_can_edit(AnyoneCanEdit Users with editable permissions)
+    /// Who can comment Options:
+    /// - `anyone_can_view`: AnyoneCanView Users with viewing permissions
+    /// - `anyone_can_edit`: AnyoneCanEdit Users with editable permissions
     pub comment_entity: Option<CommentEntity>,
-    /// Who can add and manage collaborators - organizational dimension Options:anyone(All users who can read or edit this document),same_tenant(SameTenant All users in your organization who can read or edit this document)
+    /// Who can add and manage collaborators - organizational dimension Options:
+    /// - `anyone`: All users who can read or edit this document
+    /// - `same_tenant`: SameTenant All users in your organization who can read or edit this document
     pub share_entity: Option<ShareEntity>,
-    /// Who can add and manage collaborators - collaborator dimension Options:collaborator_can_view(CollaboratorCanView Collaborators with viewing permissions),collaborator_can_edit(CollaboratorCanEdit Collaborators with editable permissions),collaborator_full_access(CollaboratorFullAccess Collaborators with manageable permissions (including me))
+    /// Who can add and manage collaborators - collaborator dimension Options:
+    /// - `collaborator_can_view`: CollaboratorCanView Collaborators with viewing permissions
+    /// - `collaborator_can_edit`: CollaboratorCanEdit Collaborators with editable permissions
+    /// - `collaborator_full_access`: CollaboratorFullAccess Collaborators with manageable permissions (including me)
     pub manage_collaborator_entity: Option<ManageCollaboratorEntity>,
-    /// Link sharing settings Options:tenant_readable(TenantReadable People in the organization who get the link can read it),tenant_editable(TenantEditable People in the organization who get the link can edit),partner_tenant_readable(PartnerTenantReadable People from affiliated organizations can read(This value can only be set if the tenant's background setting allows only associated organizations to share)),partner_tenant_editable(PartnerTenantEditable People from affiliated organizations can edit(This value can only be set if the tenant's background setting allows only associated organizations to share)),anyone_readable(AnyoneReadable Anyone with a link on the Internet can read it (only external_access_entity = "open")),anyone_editable(AnyoneEditable Editable by anyone with a link on the internet (only external_access_entity = "open")),closed(Close link share)
+    /// Link sharing settings Options:
+    /// - `tenant_readable`: TenantReadable People in the organization who get the link can read it
+    /// - `tenant_editable`: TenantEditable People in the organization who get the link can edit
+    /// - `partner_tenant_readable`: PartnerTenantReadable People from affiliated organizations can read(This value can only be set if the tenant's background setting allows only associated organizations to share)
+    /// - `partner_tenant_editable`: PartnerTenantEditable People from affiliated organizations can edit(This value can only be set if the tenant's background setting allows only associated organizations to share)
+    /// - `anyone_readable`: AnyoneReadable Anyone with a link on the Internet can read it (only external_access_entity = "open")
+    /// - `anyone_editable`: AnyoneEditable Editable by anyone with a link on the internet (only external_access_entity = "open")
+    /// - `closed`: Close link share
     pub link_share_entity: Option<LinkShareEntity>,
-    /// Who can copy the content Options:anyone_can_view(AnyoneCanView Users with viewing permissions),anyone_can_edit(AnyoneCanEdit Users with editable permissions),only_full_access(OnlyFullAccess Collaborators with manageable permissions (including me))
+    /// Who can copy the content Options:
+    /// - `anyone_can_view`: AnyoneCanView Users with viewing permissions
+    /// - `anyone_can_edit`: AnyoneCanEdit Users with editable permissions
+    /// - `only_full_access`: OnlyFullAccess Collaborators with manageable permissions (including me)
     pub copy_entity: Option<CopyEntity>,
     /// `lock_switch`
     pub lock_switch: Option<bool>,
@@ -1138,7 +1161,7 @@ impl ToJson for PermissionPublic {
         w.end_object();
     }
 }
-/// `UpdateReactionCommentReactionRequestBody`
+/// The request body of `drive.v2.comment_reaction.update_reaction` (添加/取消表情回应).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1174,7 +1197,7 @@ impl ToJson for UpdateReactionCommentReactionRequestBody {
         None
     }
 }
-/// `PatchPermissionPublicResponseBody`
+/// The data `drive.v2.permission_public.patch` (UpdatePermissionPublic) answers with.
 ///
 /// The same fields as [`GetPermissionPublicResponseBody`]: one type, two names.
 pub type PatchPermissionPublicResponseBody = GetPermissionPublicResponseBody;

@@ -13,9 +13,9 @@ impl<'a> PermissionPublicApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Setting (获取云文档权限设置)
+    /// GetPermissionPublic (获取云文档权限设置)
     ///
-    /// GetPermissionPublic-This interface is used to obtain permission settings for cloud documents according to filetoken
+    /// This interface is used to obtain permission settings for cloud documents according to filetoken
     ///
     /// `GET /open-apis/drive/v2/permissions/:token/public`
     ///
@@ -31,9 +31,9 @@ impl<'a> PermissionPublicApi<'a> {
                 .path_param("token", token.as_ref()),
         }
     }
-    /// Setting (更新云文档权限设置)
+    /// UpdatePermissionPublic (更新云文档权限设置)
     ///
-    /// UpdatePermissionPublic-This API is used to update the common settings of a document based on a filetoken
+    /// This API is used to update the common settings of a document based on a filetoken
     ///
     /// `PATCH /open-apis/drive/v2/permissions/:token/public`
     ///
@@ -57,7 +57,16 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// File type, which needs to match the token of the file Options:doc(Doc),sheet(Sheet),file(File in My Space),wiki(Wiki node),bitable(Bitable),docx(Upgraded Docs),mindnote(Mindnote),minutes(Minutes),slides(Slides)
+    /// File type, which needs to match the token of the file Options:
+    /// - `doc`: Doc
+    /// - `sheet`: Sheet
+    /// - `file`: File in My Space
+    /// - `wiki`: Wiki node
+    /// - `bitable`: Bitable
+    /// - `docx`: Upgraded Docs
+    /// - `mindnote`: Mindnote
+    /// - `minutes`: Minutes
+    /// - `slides`: Slides
     ///
     /// Required.
     pub fn r#type(mut self, value: impl Into<super::models::Type>) -> Self {
@@ -90,7 +99,16 @@ pub struct PatchRequest {
     call: Call,
 }
 impl PatchRequest {
-    /// File type, which needs to match the token of the file Options:doc(Doc),sheet(Sheet),file(File in My Space),wiki(Wiki node),bitable(Bitable),docx(Upgraded Docs),mindnote(Mindnote),minutes(Minutes),slides(Slides)
+    /// File type, which needs to match the token of the file Options:
+    /// - `doc`: Doc
+    /// - `sheet`: Sheet
+    /// - `file`: File in My Space
+    /// - `wiki`: Wiki node
+    /// - `bitable`: Bitable
+    /// - `docx`: Upgraded Docs
+    /// - `mindnote`: Mindnote
+    /// - `minutes`: Minutes
+    /// - `slides`: Slides
     ///
     /// Required.
     pub fn r#type(mut self, value: impl Into<super::models::PatchType>) -> Self {

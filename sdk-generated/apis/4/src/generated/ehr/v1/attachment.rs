@@ -15,9 +15,11 @@ impl<'a> AttachmentApi<'a> {
     }
     /// 下载人员的附件
     ///
-    /// 根据文件 token 下载文件。;;调用 「批量获取员工花名册信息」接口的返回值中，「文件」类型的字段 id，即是文件 token
+    /// 根据文件 token 下载文件。
     ///
-    /// !\[image.png\](//sf1-ttcdn-tos.pstatp.com/obj/open-platform-opendoc/bed391d2a8ce6ed2d5985ea69bf92850_9GY1mnuDXP.png)
+    /// 调用 「批量获取员工花名册信息」接口的返回值中，「文件」类型的字段 id，即是文件 token
+    ///
+    /// !*image.png*(//sf1-ttcdn-tos.pstatp.com/obj/open-platform-opendoc/bed391d2a8ce6ed2d5985ea69bf92850_9GY1mnuDXP.png)
     ///
     /// `GET /open-apis/ehr/v1/attachments/:token`
     ///

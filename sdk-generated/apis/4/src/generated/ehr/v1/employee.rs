@@ -13,9 +13,9 @@ impl<'a> EmployeeApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Employee directory information batch retrieval (批量获取员工花名册信息)
+    /// You can batch retrieve employee directory fields with filters, such as Feishu user ID, employee status, and employee type. Directory fields can be divided into system fields (system_fields) and custom fields (custom_fields) (批量获取员工花名册信息)
     ///
-    /// You can batch retrieve employee directory fields with filters, such as Feishu user ID, employee status, and employee type. Directory fields can be divided into system fields (system_fields) and custom fields (custom_fields)
+    /// 根据员工飞书用户 ID / 员工状态 / 雇员类型等搜索条件 ，批量获取员工花名册字段信息。字段包括「系统标准字段 / system_fields」和「自定义字段 / custom_fields」。
     ///
     /// `GET /open-apis/ehr/v1/employees`
     ///
@@ -38,7 +38,9 @@ pub struct ListRequest {
     call: Call,
 }
 impl ListRequest {
-    /// Data range. If no value is passed, it defaults to basic. Options:basic(Overview. Only the ID, name, and other basic information will be returned.),full(Details. A combination of system fields and custom fields will be returned.)
+    /// Data range. If no value is passed, it defaults to basic. Options:
+    /// - `basic`: Overview. Only the ID, name, and other basic information will be returned.
+    /// - `full`: Details. A combination of system fields and custom fields will be returned.
     pub fn view(mut self, value: impl Into<super::models::View>) -> Self {
         let v = value;
         self.call.set_query("view", String::from(v.into()));
@@ -52,7 +54,7 @@ impl ListRequest {
         }
         self
     }
-    /// Employee typeAll employee types will be returned by default if this attribute is not specified.You can use the int value of the custom employee type for search, and the name of the custom employee type for the tenant can be obtained through the API: \[Obtain workforce type\]
+    /// Employee typeAll employee types will be returned by default if this attribute is not specified.You can use the int value of the custom employee type for search, and the name of the custom employee type for the tenant can be obtained through the API: *Obtain workforce type*
     pub fn r#type(mut self, values: impl IntoIterator<Item = i64>) -> Self {
         self.call.clear_query("type");
         for v in values {
@@ -78,7 +80,7 @@ impl ListRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// user_id, open_id, or union_id. The "open_id" will be returned by default.If the passed value is not an "open_id" , you need to pass the "user_id_type" parameter together.You can query users with multiple ids at once, for example: user_ids=ou_8ebd4f35d7101ffdeb4771d7c8ec517e&user_ids=ou_7abc4f35d7101ffdeb4771dabcde\[The ID concepts\]
+    /// user_id, open_id, or union_id. The "open_id" will be returned by default.If the passed value is not an "open_id" , you need to pass the "user_id_type" parameter together.You can query users with multiple ids at once, for example: user_ids=ou_8ebd4f35d7101ffdeb4771d7c8ec517e&user_ids=ou_7abc4f35d7101ffdeb4771dabcde*The ID concepts*
     pub fn user_ids(
         mut self,
         values: impl IntoIterator<Item = impl Into<String>>,

@@ -167,9 +167,9 @@ impl ToJson for UserIdType {
 )]
 #[non_exhaustive]
 pub enum View {
-    /// `basic`
+    /// `basic`: Overview. Only the ID, name, and other basic information will be returned.
     Basic,
-    /// `full`
+    /// `full`: Details. A combination of system fields and custom fields will be returned.
     Full,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -229,7 +229,7 @@ impl ToJson for View {
         w.string(self.as_str());
     }
 }
-/// `Attachment`
+/// The `id_photo_po_side` of \[`SystemFields`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -257,7 +257,7 @@ impl FromJson for Attachment {
         Ok(out)
     }
 }
-/// `CustomFields`
+/// The `custom_fields` of \[`Employee`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -285,7 +285,7 @@ impl FromJson for CustomFields {
         Ok(out)
     }
 }
-/// `Education`
+/// The `highest_level_of_edu` of \[`SystemFields`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -319,7 +319,7 @@ impl FromJson for Education {
         Ok(out)
     }
 }
-/// `EmergencyContact`
+/// The `primary_emergency_contact` of \[`SystemFields`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -344,7 +344,7 @@ impl FromJson for EmergencyContact {
         Ok(out)
     }
 }
-/// `Employee`
+/// The `items` of \[`ListEmployeeResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -369,7 +369,7 @@ impl FromJson for Employee {
         Ok(out)
     }
 }
-/// `Job`
+/// The `job` of \[`SystemFields`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -391,7 +391,7 @@ impl FromJson for Job {
         Ok(out)
     }
 }
-/// `ListEmployeeResponseBody`
+/// The data `ehr.v1.employee.list` (You can batch retrieve employee directory fields with filters, such as Feishu user ID, employee status, and employee type. Directory fields can be divided into system fields (system_fields) and custom fields (custom_fields)) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -416,7 +416,7 @@ impl FromJson for ListEmployeeResponseBody {
         Ok(out)
     }
 }
-/// `Manager`
+/// The `manager` of \[`SystemFields`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -441,7 +441,7 @@ impl FromJson for Manager {
         Ok(out)
     }
 }
-/// `NativeRegion`
+/// The `native_region` of \[`SystemFields`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -463,7 +463,7 @@ impl FromJson for NativeRegion {
         Ok(out)
     }
 }
-/// `SystemFields`
+/// The `system_fields` of \[`Employee`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -674,7 +674,7 @@ impl FromJson for SystemFields {
         Ok(out)
     }
 }
-/// `WorkExperience`
+/// The `former_work_exp` of \[`SystemFields`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -708,15 +708,15 @@ impl FromJson for WorkExperience {
         Ok(out)
     }
 }
-/// `ContractCompany`
+/// The `contract_company` of \[`SystemFields`\].
 ///
 /// The same fields as [`Job`]: one type, two names.
 pub type ContractCompany = Job;
-/// `JobLevel`
+/// The `job_level` of \[`SystemFields`\].
 ///
 /// The same fields as [`Job`]: one type, two names.
 pub type JobLevel = Job;
-/// `WorkLocation`
+/// The `work_location` of \[`SystemFields`\].
 ///
 /// The same fields as [`Job`]: one type, two names.
 pub type WorkLocation = Job;

@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `elearning` v2, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `elearning` v2, for `EventDispatcherBuilder`.
 pub trait ElearningV2EventHandlers: RegisterHandlers {
     /// Handles `elearning.course_registration.created_v2` (课程学习进度新增事件): the handler gets an [`Event`] with a [`P2ElearningCourseRegistrationCreatedV2Data`](super::events::P2ElearningCourseRegistrationCreatedV2Data) payload.
     fn on_elearning_course_registration_created_v2<F, Fut>(self, handler: F) -> Self

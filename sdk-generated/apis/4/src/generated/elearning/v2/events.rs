@@ -22,7 +22,7 @@ pub const ELEARNING_COURSE_REGISTRATION_DELETED_V2: &str = "elearning.course_reg
 ///
 /// Schema 2.0; payload `P2ElearningCourseRegistrationUpdatedV2Data`.
 pub const ELEARNING_COURSE_REGISTRATION_UPDATED_V2: &str = "elearning.course_registration.updated_v2";
-/// `EventHeader`
+/// The `header` of \[`P2ElearningCourseRegistrationCreatedV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -56,7 +56,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `EventUser`
+/// The `learner` of \[`P2ElearningCourseRegistrationCreatedV2Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -81,7 +81,7 @@ impl FromJson for EventUser {
         Ok(out)
     }
 }
-/// `P2ElearningCourseRegistrationCreatedV2`
+/// The envelope of the `elearning.course_registration.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -106,7 +106,7 @@ impl FromJson for P2ElearningCourseRegistrationCreatedV2 {
         Ok(out)
     }
 }
-/// `P2ElearningCourseRegistrationCreatedV2Data`
+/// The payload of the `elearning.course_registration.created_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -163,7 +163,7 @@ impl FromJson for P2ElearningCourseRegistrationCreatedV2Data {
         Ok(out)
     }
 }
-/// `P2ElearningCourseRegistrationDeletedV2`
+/// The envelope of the `elearning.course_registration.deleted_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -188,7 +188,7 @@ impl FromJson for P2ElearningCourseRegistrationDeletedV2 {
         Ok(out)
     }
 }
-/// `P2ElearningCourseRegistrationDeletedV2Data`
+/// The payload of the `elearning.course_registration.deleted_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -210,7 +210,7 @@ impl FromJson for P2ElearningCourseRegistrationDeletedV2Data {
         Ok(out)
     }
 }
-/// `UserId`
+/// The `user_id` of \[`EventUser`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -235,11 +235,11 @@ impl FromJson for UserId {
         Ok(out)
     }
 }
-/// `P2ElearningCourseRegistrationUpdatedV2`
+/// The envelope of the `elearning.course_registration.updated_v2` event.
 ///
 /// The same fields as [`P2ElearningCourseRegistrationCreatedV2`]: one type, two names.
 pub type P2ElearningCourseRegistrationUpdatedV2 = P2ElearningCourseRegistrationCreatedV2;
-/// `P2ElearningCourseRegistrationUpdatedV2Data`
+/// The payload of the `elearning.course_registration.updated_v2` event.
 ///
 /// The same fields as [`P2ElearningCourseRegistrationCreatedV2Data`]: one type, two names.
 pub type P2ElearningCourseRegistrationUpdatedV2Data = P2ElearningCourseRegistrationCreatedV2Data;

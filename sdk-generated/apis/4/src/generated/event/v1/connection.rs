@@ -15,7 +15,9 @@ impl<'a> ConnectionApi<'a> {
     }
     /// 获取长连接在线数量
     ///
-    /// 查询应用的长连接在线数量。应用由请求头中的 tenant_access_token 确定。;;长连接配置与接入方式请参考[使用长连接接收事件](https://open.feishu.cn/document/ukTMukTMukTM/uYDNxYjL2QTM24iN0EjN/event-subscription-configure-/request-url-configuration-case)
+    /// 查询应用的长连接在线数量。应用由请求头中的 tenant_access_token 确定。
+    ///
+    /// 长连接配置与接入方式请参考[使用长连接接收事件](https://open.feishu.cn/document/ukTMukTMukTM/uYDNxYjL2QTM24iN0EjN/event-subscription-configure-/request-url-configuration-case)
     ///
     /// `GET /open-apis/event/v1/connection`
     ///

@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use lark_oapi_core::__private::json::{self, FromJson, JsonError, JsonWriter, ToJson};
 use serde_json::Value;
-/// `GetConnectionResponseBody`
+/// The data `event.v1.connection.get` (获取长连接在线数量) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -23,7 +23,7 @@ impl FromJson for GetConnectionResponseBody {
         Ok(out)
     }
 }
-/// `ListOutboundIpResponseBody`
+/// The data `event.v1.outbound_ip.list` (Get event's outbound IP-When Feishu Open Platform pushes events to the callback address configured by the application, it is sent out through a specific IP, and the application can get all relevant IP addresses through this interface) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

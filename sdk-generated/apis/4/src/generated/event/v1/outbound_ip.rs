@@ -13,9 +13,11 @@ impl<'a> OutboundIpApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Get event's outbound IP (获取事件出口 IP)
+    /// Get event's outbound IP-When Feishu Open Platform pushes events to the callback address configured by the application, it is sent out through a specific IP, and the application can get all relevant IP addresses through this interface (获取事件出口 IP)
     ///
-    /// When Feishu Open Platform pushes events to the callback address configured by the application, it is sent out through a specific IP, and the application can get all relevant IP addresses through this interface
+    /// 飞书开放平台向应用配置的回调地址推送事件时，是通过特定的 IP 发送出去的，应用可以通过本接口获取所有相关的 IP 地址。
+    ///
+    /// IP 地址有变更可能，建议定期拉取最新 IP 地址，并自动更新至防火墙规则。此外， IP 变更时，开放平台将会推送卡片消息和发布更新日志提前告知开发者。
     ///
     /// `GET /open-apis/event/v1/outbound_ip`
     ///

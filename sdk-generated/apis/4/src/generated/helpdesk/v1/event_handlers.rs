@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `helpdesk` v1, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `helpdesk` v1, for `EventDispatcherBuilder`.
 pub trait HelpdeskV1EventHandlers: RegisterHandlers {
     /// Handles `helpdesk.notification.approve_v1` (推送审核通知): the handler gets an [`Event`] with a [`P2HelpdeskNotificationApproveV1Data`](super::events::P2HelpdeskNotificationApproveV1Data) payload.
     fn on_helpdesk_notification_approve_v1<F, Fut>(self, handler: F) -> Self

@@ -27,7 +27,7 @@ pub const HELPDESK_TICKET_UPDATED_V1: &str = "helpdesk.ticket.updated_v1";
 ///
 /// Schema 2.0; payload `P2HelpdeskTicketMessageCreatedV1Data`.
 pub const HELPDESK_TICKET_MESSAGE_CREATED_V1: &str = "helpdesk.ticket_message.created_v1";
-/// `Comments`
+/// The `comments` of \[`Ticket`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -61,7 +61,7 @@ impl FromJson for Comments {
         Ok(out)
     }
 }
-/// `CustomizedFieldDisplayItem`
+/// The `customized_fields` of \[`P2HelpdeskTicketCreatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -98,7 +98,7 @@ impl FromJson for CustomizedFieldDisplayItem {
         Ok(out)
     }
 }
-/// `EventHeader`
+/// The `header` of \[`P2HelpdeskNotificationApproveV1`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -132,7 +132,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `I18n`
+/// The `dissatisfaction_reason` of \[`Ticket`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -157,7 +157,7 @@ impl FromJson for I18n {
         Ok(out)
     }
 }
-/// `P2HelpdeskNotificationApproveV1`
+/// The envelope of the `helpdesk.notification.approve_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -182,7 +182,7 @@ impl FromJson for P2HelpdeskNotificationApproveV1 {
         Ok(out)
     }
 }
-/// `P2HelpdeskNotificationApproveV1Data`
+/// The payload of the `helpdesk.notification.approve_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -207,7 +207,7 @@ impl FromJson for P2HelpdeskNotificationApproveV1Data {
         Ok(out)
     }
 }
-/// `P2HelpdeskTicketCreatedV1`
+/// The envelope of the `helpdesk.ticket.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -232,7 +232,7 @@ impl FromJson for P2HelpdeskTicketCreatedV1 {
         Ok(out)
     }
 }
-/// `P2HelpdeskTicketCreatedV1Data`
+/// The payload of the `helpdesk.ticket.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -287,7 +287,7 @@ impl FromJson for P2HelpdeskTicketCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2HelpdeskTicketMessageCreatedV1`
+/// The envelope of the `helpdesk.ticket_message.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -312,7 +312,7 @@ impl FromJson for P2HelpdeskTicketMessageCreatedV1 {
         Ok(out)
     }
 }
-/// `P2HelpdeskTicketMessageCreatedV1Data`
+/// The payload of the `helpdesk.ticket_message.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -361,7 +361,7 @@ impl FromJson for P2HelpdeskTicketMessageCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2HelpdeskTicketUpdatedV1`
+/// The envelope of the `helpdesk.ticket.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -386,7 +386,7 @@ impl FromJson for P2HelpdeskTicketUpdatedV1 {
         Ok(out)
     }
 }
-/// `P2HelpdeskTicketUpdatedV1Data`
+/// The payload of the `helpdesk.ticket.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -408,7 +408,7 @@ impl FromJson for P2HelpdeskTicketUpdatedV1Data {
         Ok(out)
     }
 }
-/// `Ticket`
+/// The `ticket` of \[`P2HelpdeskTicketMessageCreatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -514,7 +514,7 @@ impl FromJson for Ticket {
         Ok(out)
     }
 }
-/// `TicketEvent`
+/// The `object` of \[`P2HelpdeskTicketUpdatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -578,7 +578,7 @@ impl FromJson for TicketEvent {
         Ok(out)
     }
 }
-/// `TicketEventUpdateInfo`
+/// The `old_object` of \[`P2HelpdeskTicketUpdatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -603,7 +603,7 @@ impl FromJson for TicketEventUpdateInfo {
         Ok(out)
     }
 }
-/// `TicketMessageContent`
+/// The `content` of \[`P2HelpdeskTicketMessageCreatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -631,7 +631,7 @@ impl FromJson for TicketMessageContent {
         Ok(out)
     }
 }
-/// `TicketUser`
+/// The `guest` of \[`Ticket`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -668,7 +668,7 @@ impl FromJson for TicketUser {
         Ok(out)
     }
 }
-/// `TicketUserEvent`
+/// The `guest` of \[`P2HelpdeskTicketCreatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -696,7 +696,7 @@ impl FromJson for TicketUserEvent {
         Ok(out)
     }
 }
-/// `UserId`
+/// The `sender_id` of \[`P2HelpdeskTicketMessageCreatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

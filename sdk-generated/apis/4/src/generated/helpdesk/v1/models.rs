@@ -229,7 +229,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `Agent`
+/// The `agents` of \[`AgentSkill`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -275,7 +275,7 @@ impl ToJson for Agent {
         w.end_object();
     }
 }
-/// `AgentEmailAgentResponseBody`
+/// The data `helpdesk.v1.agent.agent_email` (获取客服邮箱) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -294,7 +294,7 @@ impl FromJson for AgentEmailAgentResponseBody {
         Ok(out)
     }
 }
-/// `AgentSchedule`
+/// The `agent_schedule` of \[`GetAgentSchedulesResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -322,7 +322,7 @@ impl FromJson for AgentSchedule {
         Ok(out)
     }
 }
-/// `AgentScheduleUpdateInfo`
+/// The `agent_schedules` of \[`CreateAgentScheduleRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -346,7 +346,7 @@ impl ToJson for AgentScheduleUpdateInfo {
         w.end_object();
     }
 }
-/// `AgentSkill`
+/// The `agent_skill` of \[`GetAgentSkillResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -400,7 +400,7 @@ impl ToJson for AgentSkill {
         w.end_object();
     }
 }
-/// `AgentSkillLessInfo`
+/// The `agent_skills` of \[`AgentSchedule`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -425,7 +425,7 @@ impl FromJson for AgentSkillLessInfo {
         Ok(out)
     }
 }
-/// `AgentSkillRule`
+/// The `rules` of \[`AgentSkill`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -471,7 +471,7 @@ impl ToJson for AgentSkillRule {
         w.end_object();
     }
 }
-/// `AnswerUserQueryTicketRequestBody`
+/// The request body of `helpdesk.v1.ticket.answer_user_query` (回复用户在工单里的提问).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -498,7 +498,7 @@ impl ToJson for AnswerUserQueryTicketRequestBody {
         None
     }
 }
-/// `BotMessage`
+/// The request body of `helpdesk.v1.bot_message.create` (服务台机器人向工单绑定的群内发送消息).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -537,7 +537,7 @@ impl ToJson for BotMessage {
         None
     }
 }
-/// `CancelSendNotificationRequestBody`
+/// The request body of `helpdesk.v1.notification.cancel_send` (Cancel notification).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -555,7 +555,7 @@ impl ToJson for CancelSendNotificationRequestBody {
         w.end_object();
     }
 }
-/// `Category`
+/// The request body of `helpdesk.v1.category.create` (创建知识库分类).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -613,7 +613,7 @@ impl ToJson for Category {
         None
     }
 }
-/// `Comments`
+/// The `comments` of \[`TicketV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -647,7 +647,7 @@ impl FromJson for Comments {
         Ok(out)
     }
 }
-/// `CreateAgentScheduleRequestBody`
+/// The request body of `helpdesk.v1.agent_schedule.create` (创建客服工作日程).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -665,7 +665,7 @@ impl ToJson for CreateAgentScheduleRequestBody {
         w.end_object();
     }
 }
-/// `CreateAgentSkillRequestBody`
+/// The request body of `helpdesk.v1.agent_skill.create` (创建客服技能).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -689,7 +689,7 @@ impl ToJson for CreateAgentSkillRequestBody {
         w.end_object();
     }
 }
-/// `CreateAgentSkillResponseBody`
+/// The data `helpdesk.v1.agent_skill.create` (创建客服技能) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -708,7 +708,7 @@ impl FromJson for CreateAgentSkillResponseBody {
         Ok(out)
     }
 }
-/// `CreateBotMessageResponseBody`
+/// The data `helpdesk.v1.bot_message.create` (服务台机器人向工单绑定的群内发送消息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -727,7 +727,7 @@ impl FromJson for CreateBotMessageResponseBody {
         Ok(out)
     }
 }
-/// `CreateCategoryResponseBody`
+/// The data `helpdesk.v1.category.create` (创建知识库分类) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -746,7 +746,7 @@ impl FromJson for CreateCategoryResponseBody {
         Ok(out)
     }
 }
-/// `CreateFaqRequestBody`
+/// The request body of `helpdesk.v1.faq.create` (创建知识库).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -770,7 +770,7 @@ impl ToJson for CreateFaqRequestBody {
         None
     }
 }
-/// `CreateNotificationResponseBody`
+/// The data `helpdesk.v1.notification.create` (Create notification) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -792,7 +792,7 @@ impl FromJson for CreateNotificationResponseBody {
         Ok(out)
     }
 }
-/// `CreateTicketMessageRequestBody`
+/// The request body of `helpdesk.v1.ticket_message.create` (发送工单消息).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -822,7 +822,7 @@ impl ToJson for CreateTicketMessageRequestBody {
         None
     }
 }
-/// `CustomizedFieldDisplayItem`
+/// The `customized_fields` of \[`TicketV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -872,7 +872,7 @@ impl ToJson for CustomizedFieldDisplayItem {
         w.end_object();
     }
 }
-/// `CustomizedFieldsTicketResponseBody`
+/// The data `helpdesk.v1.ticket.customized_fields` (获取服务台自定义字段) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -898,7 +898,7 @@ impl FromJson for CustomizedFieldsTicketResponseBody {
         Ok(out)
     }
 }
-/// `Event`
+/// The `events` of \[`SubscribeEventRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -928,7 +928,7 @@ impl ToJson for Event {
         None
     }
 }
-/// `ExecuteSendNotificationRequestBody`
+/// The request body of `helpdesk.v1.notification.execute_send` (Push message).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -952,7 +952,7 @@ impl ToJson for ExecuteSendNotificationRequestBody {
         None
     }
 }
-/// `Faq`
+/// The `faq` of \[`CreateFaqResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1007,7 +1007,7 @@ impl FromJson for Faq {
         Ok(out)
     }
 }
-/// `FaqCreateInfo`
+/// The `faq` of \[`CreateFaqRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1043,7 +1043,7 @@ impl ToJson for FaqCreateInfo {
         None
     }
 }
-/// `FaqUpdateInfo`
+/// The `faq` of \[`PatchFaqRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1079,7 +1079,7 @@ impl ToJson for FaqUpdateInfo {
         None
     }
 }
-/// `GetAgentSchedulesResponseBody`
+/// The data `helpdesk.v1.agent_schedules.get` (查询指定客服工作日程) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1098,7 +1098,7 @@ impl FromJson for GetAgentSchedulesResponseBody {
         Ok(out)
     }
 }
-/// `GetAgentSkillResponseBody`
+/// The data `helpdesk.v1.agent_skill.get` (查询指定客服技能) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1124,7 +1124,7 @@ impl ToJson for GetAgentSkillResponseBody {
         w.end_object();
     }
 }
-/// `GetCategoryResponseBody`
+/// The data `helpdesk.v1.category.get` (获取知识库分类) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1155,7 +1155,7 @@ impl FromJson for GetCategoryResponseBody {
         Ok(out)
     }
 }
-/// `GetFaqResponseBody`
+/// The data `helpdesk.v1.faq.get` (获取指定知识库详情) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1174,7 +1174,7 @@ impl FromJson for GetFaqResponseBody {
         Ok(out)
     }
 }
-/// `GetNotificationResponseBody`
+/// The data `helpdesk.v1.notification.get` (Query notification) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1196,7 +1196,7 @@ impl FromJson for GetNotificationResponseBody {
         Ok(out)
     }
 }
-/// `GetTicketCustomizedFieldResponseBody`
+/// The data `helpdesk.v1.ticket_customized_field.get` (get ticket customized field) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1261,7 +1261,7 @@ impl FromJson for GetTicketCustomizedFieldResponseBody {
         Ok(out)
     }
 }
-/// `GetTicketResponseBody`
+/// The data `helpdesk.v1.ticket.get` (查询指定工单详情) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1280,7 +1280,7 @@ impl FromJson for GetTicketResponseBody {
         Ok(out)
     }
 }
-/// `I18n`
+/// The `dissatisfaction_reason` of \[`TicketV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1305,7 +1305,7 @@ impl FromJson for I18n {
         Ok(out)
     }
 }
-/// `ListAgentScheduleResponseBody`
+/// The data `helpdesk.v1.agent_schedule.list` (查询全部客服工作日程) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1324,7 +1324,7 @@ impl FromJson for ListAgentScheduleResponseBody {
         Ok(out)
     }
 }
-/// `ListAgentSkillResponseBody`
+/// The data `helpdesk.v1.agent_skill.list` (查询全部客服技能) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1343,7 +1343,7 @@ impl FromJson for ListAgentSkillResponseBody {
         Ok(out)
     }
 }
-/// `ListAgentSkillRuleResponseBody`
+/// The data `helpdesk.v1.agent_skill_rule.list` (获取客服技能列表) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1362,7 +1362,7 @@ impl FromJson for ListAgentSkillRuleResponseBody {
         Ok(out)
     }
 }
-/// `ListCategoryResponseBody`
+/// The data `helpdesk.v1.category.list` (list all categories) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1381,7 +1381,7 @@ impl FromJson for ListCategoryResponseBody {
         Ok(out)
     }
 }
-/// `ListFaqResponseBody`
+/// The data `helpdesk.v1.faq.list` (获取全部知识库详情) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1412,7 +1412,7 @@ impl FromJson for ListFaqResponseBody {
         Ok(out)
     }
 }
-/// `ListTicketCustomizedFieldRequestBody`
+/// The request body of `helpdesk.v1.ticket_customized_field.list` (list the ticket customized fields).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1430,7 +1430,7 @@ impl ToJson for ListTicketCustomizedFieldRequestBody {
         w.end_object();
     }
 }
-/// `ListTicketCustomizedFieldResponseBody`
+/// The data `helpdesk.v1.ticket_customized_field.list` (list the ticket customized fields) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1455,7 +1455,7 @@ impl FromJson for ListTicketCustomizedFieldResponseBody {
         Ok(out)
     }
 }
-/// `ListTicketMessageResponseBody`
+/// The data `helpdesk.v1.ticket_message.list` (获取工单消息详情) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1477,7 +1477,7 @@ impl FromJson for ListTicketMessageResponseBody {
         Ok(out)
     }
 }
-/// `ListTicketResponseBody`
+/// The data `helpdesk.v1.ticket.list` (查询全部工单详情) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1499,7 +1499,7 @@ impl FromJson for ListTicketResponseBody {
         Ok(out)
     }
 }
-/// `Notification`
+/// The request body of `helpdesk.v1.notification.create` (Create notification).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1608,7 +1608,7 @@ impl ToJson for Notification {
         w.end_object();
     }
 }
-/// `NotificationChat`
+/// The `chat_list` of \[`Notification`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1638,7 +1638,7 @@ impl ToJson for NotificationChat {
         w.end_object();
     }
 }
-/// `NotificationDepartment`
+/// The `new_staff_scope_department_list` of \[`Notification`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1668,7 +1668,7 @@ impl ToJson for NotificationDepartment {
         w.end_object();
     }
 }
-/// `NotificationUser`
+/// The `create_user` of \[`Notification`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1702,7 +1702,7 @@ impl ToJson for NotificationUser {
         w.end_object();
     }
 }
-/// `PatchAgentRequestBody`
+/// The request body of `helpdesk.v1.agent.patch` (更新客服信息).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1720,7 +1720,7 @@ impl ToJson for PatchAgentRequestBody {
         w.end_object();
     }
 }
-/// `PatchAgentSchedulesRequestBody`
+/// The request body of `helpdesk.v1.agent_schedules.patch` (更新客服工作日程).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1738,7 +1738,7 @@ impl ToJson for PatchAgentSchedulesRequestBody {
         w.end_object();
     }
 }
-/// `PatchFaqRequestBody`
+/// The request body of `helpdesk.v1.faq.patch` (修改知识库).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1762,7 +1762,7 @@ impl ToJson for PatchFaqRequestBody {
         None
     }
 }
-/// `Richtext`
+/// The `answer_richtext` of \[`Faq`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1792,7 +1792,7 @@ impl ToJson for Richtext {
         w.end_object();
     }
 }
-/// `SearchFaqResponseBody`
+/// The data `helpdesk.v1.faq.search` (搜索知识库) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1817,7 +1817,7 @@ impl FromJson for SearchFaqResponseBody {
         Ok(out)
     }
 }
-/// `StartServiceTicketRequestBody`
+/// The request body of `helpdesk.v1.ticket.start_service` (创建服务台对话).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1850,7 +1850,7 @@ impl ToJson for StartServiceTicketRequestBody {
         None
     }
 }
-/// `StartServiceTicketResponseBody`
+/// The data `helpdesk.v1.ticket.start_service` (创建服务台对话) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1872,7 +1872,7 @@ impl FromJson for StartServiceTicketResponseBody {
         Ok(out)
     }
 }
-/// `SubmitApproveNotificationRequestBody`
+/// The request body of `helpdesk.v1.notification.submit_approve` (Submit approval).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1896,7 +1896,7 @@ impl ToJson for SubmitApproveNotificationRequestBody {
         None
     }
 }
-/// `SubmitApproveNotificationResponseBody`
+/// The data `helpdesk.v1.notification.submit_approve` (Submit approval) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1915,7 +1915,7 @@ impl FromJson for SubmitApproveNotificationResponseBody {
         Ok(out)
     }
 }
-/// `SubscribeEventRequestBody`
+/// The request body of `helpdesk.v1.event.subscribe` (订阅服务台事件).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1939,7 +1939,7 @@ impl ToJson for SubscribeEventRequestBody {
         None
     }
 }
-/// `TicketCustomizedField`
+/// The request body of `helpdesk.v1.ticket_customized_field.create` (create ticket customized field).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2037,7 +2037,7 @@ impl ToJson for TicketCustomizedField {
         None
     }
 }
-/// `TicketMessage`
+/// The `messages` of \[`ListTicketMessageResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2077,7 +2077,7 @@ impl FromJson for TicketMessage {
         Ok(out)
     }
 }
-/// `TicketTag`
+/// The `tags` of \[`TicketV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2099,7 +2099,7 @@ impl FromJson for TicketTag {
         Ok(out)
     }
 }
-/// `TicketUser`
+/// The `update_user` of \[`Faq`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2149,7 +2149,7 @@ impl ToJson for TicketUser {
         w.end_object();
     }
 }
-/// `TicketV2`
+/// The `ticket` of \[`GetTicketResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2258,7 +2258,7 @@ impl FromJson for TicketV2 {
         Ok(out)
     }
 }
-/// `UpdateTicketRequestBody`
+/// The request body of `helpdesk.v1.ticket.update` (更新工单详情).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2294,7 +2294,7 @@ impl ToJson for UpdateTicketRequestBody {
         w.end_object();
     }
 }
-/// `UserCustomizedField`
+/// The `user_customized_fields` of \[`CustomizedFieldsTicketResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2353,7 +2353,7 @@ impl FromJson for UserCustomizedField {
         Ok(out)
     }
 }
-/// `UserQueryFaqInfo`
+/// The `faqs` of \[`AnswerUserQueryTicketRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2374,7 +2374,7 @@ impl ToJson for UserQueryFaqInfo {
         w.end_object();
     }
 }
-/// `WeekdaySchedule`
+/// The `schedule` of \[`AgentSchedule`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2408,23 +2408,23 @@ impl ToJson for WeekdaySchedule {
         w.end_object();
     }
 }
-/// `AgentUser`
+/// The `agent` of \[`AgentSchedule`\].
 ///
 /// The same fields as [`Agent`]: one type, two names.
 pub type AgentUser = Agent;
-/// `CreateFaqResponseBody`
+/// The data `helpdesk.v1.faq.create` (创建知识库) answers with.
 ///
 /// The same fields as [`GetFaqResponseBody`]: one type, two names.
 pub type CreateFaqResponseBody = GetFaqResponseBody;
-/// `CreateTicketMessageResponseBody`
+/// The data `helpdesk.v1.ticket_message.create` (发送工单消息) answers with.
 ///
 /// The same fields as [`CreateBotMessageResponseBody`]: one type, two names.
 pub type CreateTicketMessageResponseBody = CreateBotMessageResponseBody;
-/// `PatchAgentSkillRequestBody`
+/// The request body of `helpdesk.v1.agent_skill.patch` (更新客服技能).
 ///
 /// The same fields as [`GetAgentSkillResponseBody`]: one type, two names.
 pub type PatchAgentSkillRequestBody = GetAgentSkillResponseBody;
-/// `UnsubscribeEventRequestBody`
+/// The request body of `helpdesk.v1.event.unsubscribe` (取消订阅服务台事件).
 ///
 /// The same fields as [`SubscribeEventRequestBody`]: one type, two names.
 pub type UnsubscribeEventRequestBody = SubscribeEventRequestBody;

@@ -13,9 +13,9 @@ impl<'a> AdvertisementApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Job (发布职位广告)
+    /// Publish job post (发布职位广告)
     ///
-    /// Publish job post-Publish advertisement
+    /// Publish advertisement
     ///
     /// `POST /open-apis/hire/v1/advertisements/:advertisement_id/publish`
     ///

@@ -13,9 +13,9 @@ impl<'a> AgencyApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Agency (搜索猎头供应商列表)
+    /// Search supplier list (搜索猎头供应商列表)
     ///
-    /// Search supplier list-Supplier information can be queried according to headhunting supplier ID list or keywords and filters
+    /// Supplier information can be queried according to headhunting supplier ID list or keywords and filters
     ///
     /// `POST /open-apis/hire/v1/agencies/batch_query`
     ///
@@ -30,9 +30,9 @@ impl<'a> AgencyApi<'a> {
             ),
         }
     }
-    /// Agency (获取猎头供应商信息)
+    /// Get agency information (获取猎头供应商信息)
     ///
-    /// Get agency information-Get agency information by ID
+    /// Get agency information by ID
     ///
     /// `GET /open-apis/hire/v1/agencies/:agency_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> AgencyApi<'a> {
                 .path_param("agency_id", agency_id.as_ref()),
         }
     }
-    /// Agency (查询猎头供应商下猎头列表)
+    /// Query the headhunting list of suppliers (查询猎头供应商下猎头列表)
     ///
-    /// Query the headhunting list of suppliers-Query the headhunting list according to the headhunting supplier ID
+    /// Query the headhunting list according to the headhunting supplier ID
     ///
     /// `POST /open-apis/hire/v1/agencies/get_agency_account`
     ///
@@ -65,9 +65,9 @@ impl<'a> AgencyApi<'a> {
             ),
         }
     }
-    /// Agency (禁用/取消禁用猎头)
+    /// Disable/undisable headhunting under headhunting supplier (禁用/取消禁用猎头)
     ///
-    /// Disable/undisable headhunting under headhunting supplier-The headhunter can be disabled/undisabled according to the headhunter ID
+    /// The headhunter can be disabled/undisabled according to the headhunter ID
     ///
     /// `POST /open-apis/hire/v1/agencies/operate_agency_account`
     ///
@@ -82,9 +82,9 @@ impl<'a> AgencyApi<'a> {
             ),
         }
     }
-    /// Agency (设置猎头保护期)
+    /// Set agency protection period (设置猎头保护期)
     ///
-    /// Set agency protection period-Set agency protection period
+    /// Set agency protection period
     ///
     /// `POST /open-apis/hire/v1/agencies/protect`
     ///
@@ -99,9 +99,9 @@ impl<'a> AgencyApi<'a> {
             ),
         }
     }
-    /// Agency (查询人才猎头保护期信息)
+    /// Query agency protection period information (查询人才猎头保护期信息)
     ///
-    /// Query agency protection period information-Query agency protection period information
+    /// Query agency protection period information
     ///
     /// `POST /open-apis/hire/v1/agencies/protection_period/search`
     ///
@@ -116,9 +116,9 @@ impl<'a> AgencyApi<'a> {
             ),
         }
     }
-    /// Agency (查询猎头供应商信息)
+    /// Query agency information (查询猎头供应商信息)
     ///
-    /// Query agency information-Query agency information by name
+    /// Query agency information by name
     ///
     /// `GET /open-apis/hire/v1/agencies/query`
     ///

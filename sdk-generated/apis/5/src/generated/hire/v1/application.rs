@@ -13,9 +13,9 @@ impl<'a> ApplicationApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Delivery process (取消候选人入职)
+    /// Cancel candidate enrollment (取消候选人入职)
     ///
-    /// Onboard-Cancel candidate enrollment-The operation candidate cancels the entry, which is applicable to cancel the entry in the waiting stage
+    /// The operation candidate cancels the entry, which is applicable to cancel the entry in the waiting stage
     ///
     /// `POST /open-apis/hire/v1/applications/:application_id/cancel_onboard`
     ///
@@ -34,9 +34,9 @@ impl<'a> ApplicationApi<'a> {
                 .path_param("application_id", application_id.as_ref()),
         }
     }
-    /// Delivery process
+    /// Create application
     ///
-    /// Delivery management-Create application-Create application by job ID and talent ID
+    /// Create application by job ID and talent ID
     ///
     /// `POST /open-apis/hire/v1/applications`
     ///
@@ -51,9 +51,9 @@ impl<'a> ApplicationApi<'a> {
             ),
         }
     }
-    /// Delivery process
+    /// Get application information
     ///
-    /// Delivery management-Get application information-Get application by application ID
+    /// Get application by application ID
     ///
     /// `GET /open-apis/hire/v1/applications/:application_id`
     ///
@@ -69,9 +69,9 @@ impl<'a> ApplicationApi<'a> {
                 .path_param("application_id", application_id.as_ref()),
         }
     }
-    /// Delivery process (获取投递详情)
+    /// Get application detail (获取投递详情)
     ///
-    /// Delivery management-Get application detail-Call the interface to obtain the application information and other entity information related to the delivery according to the delivery ID. The information of which related entities can be obtained on demand through the options parameter
+    /// Call the interface to obtain the application information and other entity information related to the delivery according to the delivery ID. The information of which related entities can be obtained on demand through the options parameter
     ///
     /// `GET /open-apis/hire/v1/applications/:application_id/get_detail`
     ///
@@ -87,9 +87,9 @@ impl<'a> ApplicationApi<'a> {
                 .path_param("application_id", application_id.as_ref()),
         }
     }
-    /// Delivery process
+    /// Get application list
     ///
-    /// Delivery management-Get application list-Get application list by query condition
+    /// Get application list by query condition
     ///
     /// `GET /open-apis/hire/v1/applications`
     ///
@@ -104,9 +104,9 @@ impl<'a> ApplicationApi<'a> {
             ),
         }
     }
-    /// Delivery process
+    /// Get offer information
     ///
-    /// Offer-Get offer information-Get offer information application ID
+    /// Get offer information application ID
     ///
     /// `GET /open-apis/hire/v1/applications/:application_id/offer`
     ///
@@ -122,9 +122,9 @@ impl<'a> ApplicationApi<'a> {
                 .path_param("application_id", application_id.as_ref()),
         }
     }
-    /// Delivery process (恢复投递)
+    /// Recover Application (恢复投递)
     ///
-    /// Delivery management-Recover Application-Recover "terminated" deliveries according to the application ID
+    /// Recover "terminated" deliveries according to the application ID
     ///
     /// `POST /open-apis/hire/v1/applications/:application_id/recover`
     ///
@@ -140,9 +140,9 @@ impl<'a> ApplicationApi<'a> {
                 .path_param("application_id", application_id.as_ref()),
         }
     }
-    /// Delivery process
+    /// Terminate application
     ///
-    /// Delivery management-Terminate application-Modify the application status to "terminated" according to the application ID
+    /// Modify the application status to "terminated" according to the application ID
     ///
     /// `POST /open-apis/hire/v1/applications/:application_id/terminate`
     ///
@@ -158,9 +158,9 @@ impl<'a> ApplicationApi<'a> {
                 .path_param("application_id", application_id.as_ref()),
         }
     }
-    /// Delivery process
+    /// Transfer talent to onboarding
     ///
-    /// Onboard-Transfer talent to onboarding-Manage candidate onboarding and create employees according to the delivery ID. The delivery must be in the "Prehire" stage, and the delivery status can be changed through the "Transfer Stage" interface
+    /// Manage candidate onboarding and create employees according to the delivery ID. The delivery must be in the "Prehire" stage, and the delivery status can be changed through the "Transfer Stage" interface
     ///
     /// `POST /open-apis/hire/v1/applications/:application_id/transfer_onboard`
     ///
@@ -179,9 +179,9 @@ impl<'a> ApplicationApi<'a> {
                 .path_param("application_id", application_id.as_ref()),
         }
     }
-    /// Delivery process (转移投递阶段)
+    /// Transfer delivery stage (转移投递阶段)
     ///
-    /// Delivery management-Transfer delivery stage-Transfer delivery stage. When "All positions require offer approval" is turned on, the offer will be transferred to the waiting stage that requires approval
+    /// Transfer delivery stage. When "All positions require offer approval" is turned on, the offer will be transferred to the waiting stage that requires approval
     ///
     /// `POST /open-apis/hire/v1/applications/:application_id/transfer_stage`
     ///
@@ -314,7 +314,9 @@ impl GetDetailRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The department ID type used in this call Options:open_department_id(Identify the department by open_department_id, and get it through the \[batch acquisition department information\] interface),department_id(Identify the department by department_id, and get it through the \[batch acquisition department information\] interface)
+    /// The department ID type used in this call Options:
+    /// - `open_department_id`: Identify the department by open_department_id, and get it through the *batch acquisition department information* interface
+    /// - `department_id`: Identify the department by department_id, and get it through the *batch acquisition department information* interface
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -323,7 +325,9 @@ impl GetDetailRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "rank ID" used in this call Options:people_admin_job_level_id("HR system management background" applicable rank ID. HR system management background is gradually offline, it is recommended not to continue to use this ID.),job_level_id(The rank ID applicable to "Feishu Management Background" is obtained through the \[Get Tenant Rank List\] interface)
+    /// The type of "rank ID" used in this call Options:
+    /// - `people_admin_job_level_id`: "HR system management background" applicable rank ID. HR system management background is gradually offline, it is recommended not to continue to use this ID.
+    /// - `job_level_id`: The rank ID applicable to "Feishu Management Background" is obtained through the *Get Tenant Rank List* interface
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -332,7 +336,9 @@ impl GetDetailRequest {
         self.call.set_query("job_level_id_type", String::from(v.into()));
         self
     }
-    /// The type of "sequence ID" used in this call Options:people_admin_job_category_id("HR system management background" applicable serial ID. HR system management background is gradually offline, it is recommended not to continue to use this ID.),job_family_id(The sequence ID applicable to "Feishu Management Background" is obtained through the \[Get Tenant Sequence List\] interface)
+    /// The type of "sequence ID" used in this call Options:
+    /// - `people_admin_job_category_id`: "HR system management background" applicable serial ID. HR system management background is gradually offline, it is recommended not to continue to use this ID.
+    /// - `job_family_id`: The sequence ID applicable to "Feishu Management Background" is obtained through the *Get Tenant Sequence List* interface
     pub fn job_family_id_type(
         mut self,
         value: impl Into<super::models::JobFamilyIdType>,
@@ -341,7 +347,9 @@ impl GetDetailRequest {
         self.call.set_query("job_family_id_type", String::from(v.into()));
         self
     }
-    /// The type of "person type ID" used in this call Options:people_admin_employee_type_id("HR system management background" applicable personnel type ID. HR system management background is gradually offline, it is recommended not to continue to use this ID.),employee_type_enum_id(The person type ID applicable to "Feishu Management Background" is obtained through the \[Query Person Type\] interface)
+    /// The type of "person type ID" used in this call Options:
+    /// - `people_admin_employee_type_id`: "HR system management background" applicable personnel type ID. HR system management background is gradually offline, it is recommended not to continue to use this ID.
+    /// - `employee_type_enum_id`: The person type ID applicable to "Feishu Management Background" is obtained through the *Query Person Type* interface
     pub fn employee_type_id_type(
         mut self,
         value: impl Into<super::models::EmployeeTypeIdType>,
@@ -487,7 +495,9 @@ impl OfferRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The Type Of Department ID Used In This Call Options:open_department_id(Identify Departments By open_department_id),department_id(Identify Departments By department_id)
+    /// The Type Of Department ID Used In This Call Options:
+    /// - `open_department_id`: Identify Departments By open_department_id
+    /// - `department_id`: Identify Departments By department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -496,7 +506,9 @@ impl OfferRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "rank ID" used in this call Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "rank ID" used in this call Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -505,7 +517,9 @@ impl OfferRequest {
         self.call.set_query("job_level_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Family ID" used in this request Options:people_admin_job_category_id(The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_family_id(The Job Family ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job family\] interface.)
+    /// The type of "Job Family ID" used in this request Options:
+    /// - `people_admin_job_category_id`: The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_family_id`: The Job Family ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job family* interface.
     pub fn job_family_id_type(
         mut self,
         value: impl Into<super::models::JobFamilyIdType>,
@@ -514,7 +528,9 @@ impl OfferRequest {
         self.call.set_query("job_family_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Workforce Type ID" used in this request Options:people_admin_employee_type_id(The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),employee_type_enum_id(The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the \[Query the workforce type\] interface.)
+    /// The type of "Workforce Type ID" used in this request Options:
+    /// - `people_admin_employee_type_id`: The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `employee_type_enum_id`: The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the *Query the workforce type* interface.
     pub fn employee_type_id_type(
         mut self,
         value: impl Into<super::models::EmployeeTypeIdType>,
@@ -599,7 +615,10 @@ impl TransferOnboardRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id),people_admin_department_id(Identify departments by people_admin_department_id)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_admin_department_id`: Identify departments by people_admin_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::TransferOnboardDepartmentIdType>,
@@ -608,7 +627,9 @@ impl TransferOnboardRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -617,7 +638,9 @@ impl TransferOnboardRequest {
         self.call.set_query("job_level_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Family ID" used in this request Options:people_admin_job_category_id(The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_family_id(The Job Family ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job family\] interface.)
+    /// The type of "Job Family ID" used in this request Options:
+    /// - `people_admin_job_category_id`: The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_family_id`: The Job Family ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job family* interface.
     pub fn job_family_id_type(
         mut self,
         value: impl Into<super::models::JobFamilyIdType>,
@@ -626,7 +649,9 @@ impl TransferOnboardRequest {
         self.call.set_query("job_family_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Workforce Type ID" used in this request Options:people_admin_employee_type_id(The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),employee_type_enum_id(The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the \[Query the workforce type\] interface.)
+    /// The type of "Workforce Type ID" used in this request Options:
+    /// - `people_admin_employee_type_id`: The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `employee_type_enum_id`: The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the *Query the workforce type* interface.
     pub fn employee_type_id_type(
         mut self,
         value: impl Into<super::models::EmployeeTypeIdType>,

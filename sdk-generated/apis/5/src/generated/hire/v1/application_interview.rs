@@ -62,7 +62,9 @@ impl ListRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// Options:people_admin_job_level_id(「人力系统管理后台」适用的职级 ID。人力系统管理后台逐步下线中，建议不继续使用此 ID。),job_level_id(「飞书管理后台」适用的职级 ID，通过「获取租户职级列表」接口获取)
+    /// Options:
+    /// - `people_admin_job_level_id`: 「人力系统管理后台」适用的职级 ID。人力系统管理后台逐步下线中，建议不继续使用此 ID。
+    /// - `job_level_id`: 「飞书管理后台」适用的职级 ID，通过「获取租户职级列表」接口获取
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,

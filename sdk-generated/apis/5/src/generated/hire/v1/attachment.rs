@@ -30,7 +30,7 @@ impl<'a> AttachmentApi<'a> {
     }
     /// Get attachment information (获取附件信息)
     ///
-    /// Obtain the meta-information of the attachment in the recruitment system according to the ID of the talent resume attachment, such as file name, creation time, file URL, etc., The resume attachment of the talent can be obtained through the \[Access Talent Information\] Interface
+    /// Obtain the meta-information of the attachment in the recruitment system according to the ID of the talent resume attachment, such as file name, creation time, file URL, etc., The resume attachment of the talent can be obtained through the *Access Talent Information* Interface
     ///
     /// `GET /open-apis/hire/v1/attachments/:attachment_id`
     ///
@@ -48,7 +48,7 @@ impl<'a> AttachmentApi<'a> {
     }
     /// Get attachment PDF download link (获取人才简历附件 PDF 格式下载链接)
     ///
-    /// Obtain the attachment preview information according to the ID of the talent resume attachment, and obtain the resume attachment of the talent through the \[Get talent\] api
+    /// Obtain the attachment preview information according to the ID of the talent resume attachment, and obtain the resume attachment of the talent through the *Get talent* api
     ///
     /// `GET /open-apis/hire/v1/attachments/:attachment_id/preview`
     ///
@@ -97,7 +97,10 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// Attachment type Options:1(附件简历 Attachment Resume),2(候选人作品 Candidate works),3(自定义附件 Custom attachments)
+    /// Attachment type Options:
+    /// - `1`: 附件简历 Attachment Resume
+    /// - `2`: 候选人作品 Candidate works
+    /// - `3`: 自定义附件 Custom attachments
     pub fn r#type(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("type", v.to_string());

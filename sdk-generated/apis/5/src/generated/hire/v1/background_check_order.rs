@@ -30,9 +30,9 @@ impl<'a> BackgroundCheckOrderApi<'a> {
             ),
         }
     }
-    /// Delivery process (获取背调信息列表)
+    /// Get background check info list (获取背调信息列表)
     ///
-    /// Background check-Get background check info list-Get the background check order information in batches according to the application ID or background check update time
+    /// Get the background check order information in batches according to the application ID or background check update time
     ///
     /// `GET /open-apis/hire/v1/background_check_orders`
     ///

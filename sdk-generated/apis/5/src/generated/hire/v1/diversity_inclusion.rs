@@ -13,9 +13,9 @@ impl<'a> DiversityInclusionApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Delivery process (获取申请表附加信息)
+    /// Get Additional Info in Application Form (获取申请表附加信息)
     ///
-    /// Delivery management-Get Additional Info in Application Form-Get application form additional information of candidates. You can query by Application ID or Talent ID
+    /// Get application form additional information of candidates. You can query by Application ID or Talent ID
     ///
     /// `POST /open-apis/hire/v1/applications/diversity_inclusions/search`
     ///

@@ -13,9 +13,9 @@ impl<'a> EcoAccountCustomFieldApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// account (删除账号自定义字段)
+    /// Delete account customized fields (删除账号自定义字段)
     ///
-    /// Delete account customized fields-Feishu Hire's back check or written test service provider can delete account customization fields (such as the customer's tenant ID, account ID, etc.) at the service provider through this interface
+    /// Feishu Hire's back check or written test service provider can delete account customization fields (such as the customer's tenant ID, account ID, etc.) at the service provider through this interface
     ///
     /// `POST /open-apis/hire/v1/eco_account_custom_fields/batch_delete`
     ///
@@ -30,9 +30,9 @@ impl<'a> EcoAccountCustomFieldApi<'a> {
             ),
         }
     }
-    /// account (更新账号自定义字段)
+    /// Update account customized fields (更新账号自定义字段)
     ///
-    /// Update account customized fields-Feishu Hire's back-end or written test service provider can update the name and description of account customization fields (such as the customer's tenant ID at the service provider, account ID, etc.) through this interface
+    /// Feishu Hire's back-end or written test service provider can update the name and description of account customization fields (such as the customer's tenant ID at the service provider, account ID, etc.) through this interface
     ///
     /// `PATCH /open-apis/hire/v1/eco_account_custom_fields/batch_update`
     ///
@@ -47,9 +47,9 @@ impl<'a> EcoAccountCustomFieldApi<'a> {
             ),
         }
     }
-    /// account (创建账号自定义字段)
+    /// Create account customized field (创建账号自定义字段)
     ///
-    /// Create account customized field-Feishu Hire's back check or written test service provider can create account customization fields through this interface to identify the identity of Feishu Hire customers at the service provider (such as the customer's tenant ID, account ID, etc.)
+    /// Feishu Hire's back check or written test service provider can create account customization fields through this interface to identify the identity of Feishu Hire customers at the service provider (such as the customer's tenant ID, account ID, etc.)
     ///
     /// `POST /open-apis/hire/v1/eco_account_custom_fields`
     ///

@@ -13,9 +13,9 @@ impl<'a> EcoBackgroundCheckApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// background check (终止背调订单)
+    /// Cancel background check order (终止背调订单)
     ///
-    /// Cancel background check order-Calling this interface will change the status of the back-up order to terminated, and the terminated order will not be able to update the order progress to "terminated" through the \[Update Back-up Order Progress\] and \[Return the final result of the back-up order\]. Before calling this interface, it is recommended to call the \[Update Back-up Order Progress\] interface to update the order progress to" terminated "
+    /// Calling this interface will change the status of the back-up order to terminated, and the terminated order will not be able to update the order progress to "terminated" through the *Update Back-up Order Progress* and *Return the final result of the back-up order*. Before calling this interface, it is recommended to call the *Update Back-up Order Progress* interface to update the order progress to" terminated "
     ///
     /// `POST /open-apis/hire/v1/eco_background_checks/cancel`
     ///
@@ -30,9 +30,9 @@ impl<'a> EcoBackgroundCheckApi<'a> {
             ),
         }
     }
-    /// background check (更新背调订单进度)
+    /// Update background check order process (更新背调订单进度)
     ///
-    /// Update background check order process-Update the progress information and stage report of the specified back adjustment. The progress information will be displayed on the back adjustment card to push the back adjustment progress and stage report, inform users of the current circulation status of system orders
+    /// Update the progress information and stage report of the specified back adjustment. The progress information will be displayed on the back adjustment card to push the back adjustment progress and stage report, inform users of the current circulation status of system orders
     ///
     /// `POST /open-apis/hire/v1/eco_background_checks/update_progress`
     ///
@@ -47,9 +47,9 @@ impl<'a> EcoBackgroundCheckApi<'a> {
             ),
         }
     }
-    /// background check (回传背调订单的最终结果)
+    /// Update background check order result (回传背调订单的最终结果)
     ///
-    /// Update background check order result-Return the final result and final report of the back call. After the back call, if the tenant does not enable the back call report approval function, the back call order status will directly change to "Completed". If the back call report approval function is enabled, the order status will flow to "Completed" after the administrator approval is approved
+    /// Return the final result and final report of the back call. After the back call, if the tenant does not enable the back call report approval function, the back call order status will directly change to "Completed". If the back call report approval function is enabled, the order status will flow to "Completed" after the administrator approval is approved
     ///
     /// `POST /open-apis/hire/v1/eco_background_checks/update_result`
     ///

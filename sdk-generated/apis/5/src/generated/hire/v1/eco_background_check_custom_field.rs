@@ -13,9 +13,9 @@ impl<'a> EcoBackgroundCheckCustomFieldApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// background check (删除背调自定义字段)
+    /// Delete background check customized fields (删除背调自定义字段)
     ///
-    /// Delete background check customized fields-Delete the form custom fields that the user displays when initiating a back call
+    /// Delete the form custom fields that the user displays when initiating a back call
     ///
     /// `POST /open-apis/hire/v1/eco_background_check_custom_fields/batch_delete`
     ///
@@ -30,9 +30,9 @@ impl<'a> EcoBackgroundCheckCustomFieldApi<'a> {
             ),
         }
     }
-    /// background check (更新背调自定义字段)
+    /// Update background check customized fields (更新背调自定义字段)
     ///
-    /// Update background check customized fields-Updates the form custom field names and descriptions that the user displays when initiating a back call
+    /// Updates the form custom field names and descriptions that the user displays when initiating a back call
     ///
     /// `PATCH /open-apis/hire/v1/eco_background_check_custom_fields/batch_update`
     ///
@@ -47,9 +47,9 @@ impl<'a> EcoBackgroundCheckCustomFieldApi<'a> {
             ),
         }
     }
-    /// background check (创建背调自定义字段)
+    /// Push background check customzied fields (创建背调自定义字段)
     ///
-    /// Push background check customzied fields-Customize the form fields that the user displays when launching the background check. The field can be set to required or non-required
+    /// Customize the form fields that the user displays when launching the background check. The field can be set to required or non-required
     ///
     /// `POST /open-apis/hire/v1/eco_background_check_custom_fields`
     ///

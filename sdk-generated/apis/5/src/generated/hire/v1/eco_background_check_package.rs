@@ -13,9 +13,9 @@ impl<'a> EcoBackgroundCheckPackageApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// background check (删除背调套餐和附加调查项)
+    /// Delete background check package (删除背调套餐和附加调查项)
     ///
-    /// Delete background check package-Delete the backup plan and additional survey item information under the backup account. The deletion operation will not affect the created backup
+    /// Delete the backup plan and additional survey item information under the backup account. The deletion operation will not affect the created backup
     ///
     /// `POST /open-apis/hire/v1/eco_background_check_packages/batch_delete`
     ///
@@ -30,9 +30,9 @@ impl<'a> EcoBackgroundCheckPackageApi<'a> {
             ),
         }
     }
-    /// background check (更新背调套餐和附加调查项)
+    /// Update background check package (更新背调套餐和附加调查项)
     ///
-    /// Update background check package-Update the background adjustment package and additional survey item information under the specified background adjustment account. If you need to add a background adjustment package and additional survey items, please use \[Create a background adjustment package and additional survey items\] to add
+    /// Update the background adjustment package and additional survey item information under the specified background adjustment account. If you need to add a background adjustment package and additional survey items, please use *Create a background adjustment package and additional survey items* to add
     ///
     /// `PATCH /open-apis/hire/v1/eco_background_check_packages/batch_update`
     ///
@@ -47,9 +47,9 @@ impl<'a> EcoBackgroundCheckPackageApi<'a> {
             ),
         }
     }
-    /// background check (创建背调套餐和附加调查项)
+    /// Create background check package (创建背调套餐和附加调查项)
     ///
-    /// Create background check package-Creates a list of available backtune packages and a list of additional survey item information under the specified backtune account. The interface is created incrementally, and each call is added to the original package list and the list of additional survey items
+    /// Creates a list of available backtune packages and a list of additional survey item information under the specified backtune account. The interface is created incrementally, and each call is added to the original package list and the list of additional survey items
     ///
     /// `POST /open-apis/hire/v1/eco_background_check_packages`
     ///

@@ -13,9 +13,9 @@ impl<'a> EcoExamApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// exam (回传笔试安排结果)
+    /// Post exam login info (回传笔试安排结果)
     ///
-    /// Post exam login info-The written test service provider of Feishu Hire, after receiving the \[Create Written Test\] event and arranging the written test, should go through this interfaceReturn the result of the written test arrangement. If the arrangement is successful, the written test link must be returned; if the written test link requires login authentication, the login certificate(`username`, `password`) must be returned
+    /// The written test service provider of Feishu Hire, after receiving the *Create Written Test* event and arranging the written test, should go through this interfaceReturn the result of the written test arrangement. If the arrangement is successful, the written test link must be returned; if the written test link requires login authentication, the login certificate(`username`, `password`) must be returned
     ///
     /// `POST /open-apis/hire/v1/eco_exams/:exam_id/login_info`
     ///
@@ -31,9 +31,9 @@ impl<'a> EcoExamApi<'a> {
                 .path_param("exam_id", exam_id.as_ref()),
         }
     }
-    /// exam (回传笔试结果)
+    /// Post exam result (回传笔试结果)
     ///
-    /// Post exam result-Feishu Hire's written test service provider can send back the candidate's written test results through this interface. After returning the written test results, the candidate's written test status in Feishu Hire will change to "Answered"
+    /// Feishu Hire's written test service provider can send back the candidate's written test results through this interface. After returning the written test results, the candidate's written test status in Feishu Hire will change to "Answered"
     ///
     /// `POST /open-apis/hire/v1/eco_exams/:exam_id/update_result`
     ///

@@ -13,9 +13,9 @@ impl<'a> EcoExamPaperApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// exam (删除试卷列表)
+    /// Delete exam paper list (删除试卷列表)
     ///
-    /// Delete exam paper list-Feishu Hire's written test service provider can delete the list of test papers under the customer's written test account through this interface. The deletion operation does not affect the scheduled written test, and there will be no error when deleting non-existent test papers
+    /// Feishu Hire's written test service provider can delete the list of test papers under the customer's written test account through this interface. The deletion operation does not affect the scheduled written test, and there will be no error when deleting non-existent test papers
     ///
     /// `POST /open-apis/hire/v1/eco_exam_papers/batch_delete`
     ///
@@ -30,9 +30,9 @@ impl<'a> EcoExamPaperApi<'a> {
             ),
         }
     }
-    /// exam (更新试卷列表)
+    /// Update exam paper (更新试卷列表)
     ///
-    /// Update exam paper-Feishu Hire's written test service provider can update the list of test papers under the customer's written test account through this interface
+    /// Feishu Hire's written test service provider can update the list of test papers under the customer's written test account through this interface
     ///
     /// `PATCH /open-apis/hire/v1/eco_exam_papers/batch_update`
     ///
@@ -47,9 +47,9 @@ impl<'a> EcoExamPaperApi<'a> {
             ),
         }
     }
-    /// exam (创建试卷列表)
+    /// Create exam paper (创建试卷列表)
     ///
-    /// Create exam paper-Feishu Hire's written test service provider can create a list of test papers under the customer's written test account through this interface after completing \[Account Binding\]. If the customer's written test account is "not activated" or "disabled", after the test paper is created successfully, the customer's account will become "normal" and the written test can be arranged normally
+    /// Feishu Hire's written test service provider can create a list of test papers under the customer's written test account through this interface after completing *Account Binding*. If the customer's written test account is "not activated" or "disabled", after the test paper is created successfully, the customer's account will become "normal" and the written test can be arranged normally
     ///
     /// `POST /open-apis/hire/v1/eco_exam_papers`
     ///

@@ -13,9 +13,9 @@ impl<'a> EhrImportTaskApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Delivery process (更新 e-HR 导入任务结果)
+    /// Update e-HR importing task (更新 e-HR 导入任务结果)
     ///
-    /// Onboard-Update e-HR importing task-Update e-HR importing task
+    /// Update e-HR importing task
     ///
     /// `PATCH /open-apis/hire/v1/ehr_import_tasks/:ehr_import_task_id`
     ///

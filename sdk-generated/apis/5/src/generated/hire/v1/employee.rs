@@ -13,9 +13,9 @@ impl<'a> EmployeeApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Delivery process (通过员工 ID 获取入职信息)
+    /// Get onboard information by employee ID-Get employee info by employee ID (通过员工 ID 获取入职信息)
     ///
-    /// Onboard-Get onboard information by employee ID-Get employee info by employee ID
+    /// 通过员工 ID 获取入职信息。
     ///
     /// `GET /open-apis/hire/v1/employees/:employee_id`
     ///
@@ -31,9 +31,9 @@ impl<'a> EmployeeApi<'a> {
                 .path_param("employee_id", employee_id.as_ref()),
         }
     }
-    /// Delivery process (通过投递 ID 获取入职信息)
+    /// Get onboard information by application ID-Get employee info by application ID (通过投递 ID 获取入职信息)
     ///
-    /// Onboard-Get onboard information by application ID-Get employee info by application ID
+    /// 通过投递 ID 获取员工入职信息。
     ///
     /// `GET /open-apis/hire/v1/employees/get_by_application`
     ///
@@ -48,9 +48,9 @@ impl<'a> EmployeeApi<'a> {
             ),
         }
     }
-    /// Delivery process (更新员工状态)
+    /// Update talent onboarding status (更新员工状态)
     ///
-    /// Onboard-Update talent onboarding status-Update employee's employment status and resignation status by employee ID
+    /// Update employee's employment status and resignation status by employee ID
     ///
     /// `PATCH /open-apis/hire/v1/employees/:employee_id`
     ///
@@ -80,7 +80,10 @@ impl GetRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The Type Of Department ID Used In This Call Options:open_department_id(Identify Departments By open_department_id),department_id(Identify departments by department_id),people_admin_department_id(Identify Departments By people_admin_department_id)
+    /// The Type Of Department ID Used In This Call Options:
+    /// - `open_department_id`: Identify Departments By open_department_id
+    /// - `department_id`: Identify departments by department_id
+    /// - `people_admin_department_id`: Identify Departments By people_admin_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::GetDepartmentIdType>,
@@ -89,7 +92,9 @@ impl GetRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -98,7 +103,9 @@ impl GetRequest {
         self.call.set_query("job_level_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Family ID" used in this request Options:people_admin_job_category_id(The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_family_id(The Job Family ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job family\] interface.)
+    /// The type of "Job Family ID" used in this request Options:
+    /// - `people_admin_job_category_id`: The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_family_id`: The Job Family ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job family* interface.
     pub fn job_family_id_type(
         mut self,
         value: impl Into<super::models::JobFamilyIdType>,
@@ -107,7 +114,9 @@ impl GetRequest {
         self.call.set_query("job_family_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Workforce Type ID" used in this request Options:people_admin_employee_type_id(The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),employee_type_enum_id(The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the \[Query the workforce type\] interface.)
+    /// The type of "Workforce Type ID" used in this request Options:
+    /// - `people_admin_employee_type_id`: The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `employee_type_enum_id`: The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the *Query the workforce type* interface.
     pub fn employee_type_id_type(
         mut self,
         value: impl Into<super::models::EmployeeTypeIdType>,
@@ -141,7 +150,7 @@ pub struct GetByApplicationRequest {
     call: Call,
 }
 impl GetByApplicationRequest {
-    /// Application ID, please refer to: \[Get application list\]
+    /// Application ID, please refer to: *Get application list*
     ///
     /// Required.
     pub fn application_id(mut self, value: impl Into<String>) -> Self {
@@ -155,7 +164,10 @@ impl GetByApplicationRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The Type Of Department ID Used In This Call Options:open_department_id(Identify Departments By open_department_id),department_id(Identify Departments By department_id),people_admin_department_id(Identify Departments By people_admin_department_id)
+    /// The Type Of Department ID Used In This Call Options:
+    /// - `open_department_id`: Identify Departments By open_department_id
+    /// - `department_id`: Identify Departments By department_id
+    /// - `people_admin_department_id`: Identify Departments By people_admin_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::GetByApplicationDepartmentIdType>,
@@ -164,7 +176,9 @@ impl GetByApplicationRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -173,7 +187,9 @@ impl GetByApplicationRequest {
         self.call.set_query("job_level_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Family ID" used in this request Options:people_admin_job_category_id(The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_family_id(The Job Family ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job family\] interface.)
+    /// The type of "Job Family ID" used in this request Options:
+    /// - `people_admin_job_category_id`: The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_family_id`: The Job Family ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job family* interface.
     pub fn job_family_id_type(
         mut self,
         value: impl Into<super::models::JobFamilyIdType>,
@@ -182,7 +198,9 @@ impl GetByApplicationRequest {
         self.call.set_query("job_family_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Workforce Type ID" used in this request Options:people_admin_employee_type_id(The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),employee_type_enum_id(The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the \[Query the workforce type\] interface.)
+    /// The type of "Workforce Type ID" used in this request Options:
+    /// - `people_admin_employee_type_id`: The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `employee_type_enum_id`: The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the *Query the workforce type* interface.
     pub fn employee_type_id_type(
         mut self,
         value: impl Into<super::models::EmployeeTypeIdType>,
@@ -224,7 +242,10 @@ impl PatchRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The Type Of Department ID Used In This Call Options:open_department_id(Identify Departments By open_department_id),department_id(Identify Departments By department_id),people_admin_department_id(Identify Departments By people_admin_department_id)
+    /// The Type Of Department ID Used In This Call Options:
+    /// - `open_department_id`: Identify Departments By open_department_id
+    /// - `department_id`: Identify Departments By department_id
+    /// - `people_admin_department_id`: Identify Departments By people_admin_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::PatchDepartmentIdType>,
@@ -233,7 +254,9 @@ impl PatchRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -242,7 +265,9 @@ impl PatchRequest {
         self.call.set_query("job_level_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Family ID" used in this request Options:people_admin_job_category_id(The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_family_id(The Job Family ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job family\] interface.)
+    /// The type of "Job Family ID" used in this request Options:
+    /// - `people_admin_job_category_id`: The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_family_id`: The Job Family ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job family* interface.
     pub fn job_family_id_type(
         mut self,
         value: impl Into<super::models::JobFamilyIdType>,
@@ -251,7 +276,9 @@ impl PatchRequest {
         self.call.set_query("job_family_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Workforce Type ID" used in this request Options:people_admin_employee_type_id(The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),employee_type_enum_id(The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the \[Query the workforce type\] interface.)
+    /// The type of "Workforce Type ID" used in this request Options:
+    /// - `people_admin_employee_type_id`: The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `employee_type_enum_id`: The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the *Query the workforce type* interface.
     pub fn employee_type_id_type(
         mut self,
         value: impl Into<super::models::EmployeeTypeIdType>,

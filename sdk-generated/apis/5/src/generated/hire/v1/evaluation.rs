@@ -13,9 +13,9 @@ impl<'a> EvaluationApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Delivery process (获取简历评估信息列表)
+    /// Get resume evaluation information list (获取简历评估信息列表)
     ///
-    /// Evaluation-Get resume evaluation information list-Batch get resume evaluation information
+    /// Batch get resume evaluation information
     ///
     /// `GET /open-apis/hire/v1/evaluations`
     ///

@@ -13,9 +13,9 @@ impl<'a> EvaluationTaskApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Recruitment process follow (获取简历评估任务列表)
+    /// Get employee evaluation tasks (获取简历评估任务列表)
     ///
-    /// up-Get employee evaluation tasks-Get employee evaluation tasks
+    /// Get employee evaluation tasks
     ///
     /// `GET /open-apis/hire/v1/evaluation_tasks`
     ///
@@ -56,7 +56,10 @@ impl ListRequest {
         self.call.set_query("user_id", v.into());
         self
     }
-    /// Task status Options:1(待评估 To be assessed),2(已评估 Evaluated),3(无需评估 No evaluation required)
+    /// Task status Options:
+    /// - `1`: 待评估 To be assessed
+    /// - `2`: 已评估 Evaluated
+    /// - `3`: 无需评估 No evaluation required
     pub fn activity_status(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("activity_status", v.to_string());

@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `hire` v1, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `hire` v1, for `EventDispatcherBuilder`.
 pub trait HireV1EventHandlers: RegisterHandlers {
     /// Handles `hire.application.deleted_v1` (投递删除): the handler gets an [`Event`] with a [`P2HireApplicationDeletedV1Data`](super::events::P2HireApplicationDeletedV1Data) payload.
     fn on_hire_application_deleted_v1<F, Fut>(self, handler: F) -> Self

@@ -67,7 +67,7 @@ pub const HIRE_TALENT_DELETED_V1: &str = "hire.talent.deleted_v1";
 ///
 /// Schema 2.0; payload `P2HireTalentTagSubscriptionV1Data`.
 pub const HIRE_TALENT_TAG_SUBSCRIPTION_V1: &str = "hire.talent.tag_subscription_v1";
-/// `ApplicationStageInfo`
+/// The `application_stage` of \[`P2HireTalentTagSubscriptionV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -95,7 +95,7 @@ impl FromJson for ApplicationStageInfo {
         Ok(out)
     }
 }
-/// `Assets`
+/// The `assets` of \[`P2HireReferralAccountAssetsUpdateV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -117,7 +117,7 @@ impl FromJson for Assets {
         Ok(out)
     }
 }
-/// `BonusAmount`
+/// The `confirmed_bonus` of \[`Assets`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -145,7 +145,7 @@ impl FromJson for BonusAmount {
         Ok(out)
     }
 }
-/// `Cash`
+/// The `cash` of \[`BonusAmount`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -167,7 +167,7 @@ impl FromJson for Cash {
         Ok(out)
     }
 }
-/// `CodeNameObject`
+/// The `district` of \[`CommonAddress`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -189,7 +189,7 @@ impl FromJson for CodeNameObject {
         Ok(out)
     }
 }
-/// `CommonAddress`
+/// The `addresses` of \[`EcoExamCreateEventJobInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -223,7 +223,7 @@ impl FromJson for CommonAddress {
         Ok(out)
     }
 }
-/// `DepartmentId`
+/// The `ehr_department` of \[`P2HireEhrImportTaskForInternshipOfferImportedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -245,7 +245,7 @@ impl FromJson for DepartmentId {
         Ok(out)
     }
 }
-/// `EcoAccountCustomFieldEventData`
+/// The `custom_field_list` of \[`P2HireEcoAccountCreatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -267,7 +267,7 @@ impl FromJson for EcoAccountCustomFieldEventData {
         Ok(out)
     }
 }
-/// `EcoBackgroundCheckCreateEventCandidateInfo`
+/// The `candidate_info` of \[`P2HireEcoBackgroundCheckCreatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -298,7 +298,7 @@ impl FromJson for EcoBackgroundCheckCreateEventCandidateInfo {
         Ok(out)
     }
 }
-/// `EcoExamCreateEventCandidateInfo`
+/// The `candidate_info` of \[`P2HireEcoExamCreatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -323,7 +323,7 @@ impl FromJson for EcoExamCreateEventCandidateInfo {
         Ok(out)
     }
 }
-/// `EcoExamCreateEventJobDepartment`
+/// The `department` of \[`EcoExamCreateEventJobInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -345,7 +345,7 @@ impl FromJson for EcoExamCreateEventJobDepartment {
         Ok(out)
     }
 }
-/// `EcoExamCreateEventJobInfo`
+/// The `job_info` of \[`P2HireEcoExamCreatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -367,7 +367,7 @@ impl FromJson for EcoExamCreateEventJobInfo {
         Ok(out)
     }
 }
-/// `EcoExamCreateEventMobile`
+/// The `mobile` of \[`EcoExamCreateEventCandidateInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -389,7 +389,7 @@ impl FromJson for EcoExamCreateEventMobile {
         Ok(out)
     }
 }
-/// `EventHeader`
+/// The `header` of \[`P2HireApplicationDeletedV1`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -423,7 +423,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `I18n`
+/// The `name` of \[`CodeNameObject`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -445,7 +445,7 @@ impl FromJson for I18n {
         Ok(out)
     }
 }
-/// `P2HireApplicationDeletedV1`
+/// The envelope of the `hire.application.deleted_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -470,7 +470,7 @@ impl FromJson for P2HireApplicationDeletedV1 {
         Ok(out)
     }
 }
-/// `P2HireApplicationDeletedV1Data`
+/// The payload of the `hire.application.deleted_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -489,7 +489,7 @@ impl FromJson for P2HireApplicationDeletedV1Data {
         Ok(out)
     }
 }
-/// `P2HireApplicationStageChangedV1`
+/// The envelope of the `hire.application.stage_changed_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -514,7 +514,7 @@ impl FromJson for P2HireApplicationStageChangedV1 {
         Ok(out)
     }
 }
-/// `P2HireApplicationStageChangedV1Data`
+/// The payload of the `hire.application.stage_changed_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -542,7 +542,7 @@ impl FromJson for P2HireApplicationStageChangedV1Data {
         Ok(out)
     }
 }
-/// `P2HireEcoAccountCreatedV1`
+/// The envelope of the `hire.eco_account.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -567,7 +567,7 @@ impl FromJson for P2HireEcoAccountCreatedV1 {
         Ok(out)
     }
 }
-/// `P2HireEcoAccountCreatedV1Data`
+/// The payload of the `hire.eco_account.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -598,7 +598,7 @@ impl FromJson for P2HireEcoAccountCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2HireEcoBackgroundCheckCanceledV1`
+/// The envelope of the `hire.eco_background_check.canceled_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -623,7 +623,7 @@ impl FromJson for P2HireEcoBackgroundCheckCanceledV1 {
         Ok(out)
     }
 }
-/// `P2HireEcoBackgroundCheckCanceledV1Data`
+/// The payload of the `hire.eco_background_check.canceled_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -645,7 +645,7 @@ impl FromJson for P2HireEcoBackgroundCheckCanceledV1Data {
         Ok(out)
     }
 }
-/// `P2HireEcoBackgroundCheckCreatedV1`
+/// The envelope of the `hire.eco_background_check.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -670,7 +670,7 @@ impl FromJson for P2HireEcoBackgroundCheckCreatedV1 {
         Ok(out)
     }
 }
-/// `P2HireEcoBackgroundCheckCreatedV1Data`
+/// The payload of the `hire.eco_background_check.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -710,7 +710,7 @@ impl FromJson for P2HireEcoBackgroundCheckCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2HireEcoExamCreatedV1`
+/// The envelope of the `hire.eco_exam.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -735,7 +735,7 @@ impl FromJson for P2HireEcoExamCreatedV1 {
         Ok(out)
     }
 }
-/// `P2HireEcoExamCreatedV1Data`
+/// The payload of the `hire.eco_exam.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -772,7 +772,7 @@ impl FromJson for P2HireEcoExamCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2HireEhrImportTaskForInternshipOfferImportedV1`
+/// The envelope of the `hire.ehr_import_task_for_internship_offer.imported_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -800,7 +800,7 @@ impl FromJson for P2HireEhrImportTaskForInternshipOfferImportedV1 {
         Ok(out)
     }
 }
-/// `P2HireEhrImportTaskForInternshipOfferImportedV1Data`
+/// The payload of the `hire.ehr_import_task_for_internship_offer.imported_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -843,7 +843,7 @@ impl FromJson for P2HireEhrImportTaskForInternshipOfferImportedV1Data {
         Ok(out)
     }
 }
-/// `P2HireEhrImportTaskImportedV1`
+/// The envelope of the `hire.ehr_import_task.imported_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -868,7 +868,7 @@ impl FromJson for P2HireEhrImportTaskImportedV1 {
         Ok(out)
     }
 }
-/// `P2HireEhrImportTaskImportedV1Data`
+/// The payload of the `hire.ehr_import_task.imported_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -905,7 +905,7 @@ impl FromJson for P2HireEhrImportTaskImportedV1Data {
         Ok(out)
     }
 }
-/// `P2HireOfferStatusChangedV1`
+/// The envelope of the `hire.offer.status_changed_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -930,7 +930,7 @@ impl FromJson for P2HireOfferStatusChangedV1 {
         Ok(out)
     }
 }
-/// `P2HireOfferStatusChangedV1Data`
+/// The payload of the `hire.offer.status_changed_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -949,7 +949,7 @@ impl FromJson for P2HireOfferStatusChangedV1Data {
         Ok(out)
     }
 }
-/// `P2HireReferralAccountAssetsUpdateV1`
+/// The envelope of the `hire.referral_account.assets_update_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -974,7 +974,7 @@ impl FromJson for P2HireReferralAccountAssetsUpdateV1 {
         Ok(out)
     }
 }
-/// `P2HireReferralAccountAssetsUpdateV1Data`
+/// The payload of the `hire.referral_account.assets_update_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -999,7 +999,7 @@ impl FromJson for P2HireReferralAccountAssetsUpdateV1Data {
         Ok(out)
     }
 }
-/// `P2HireTalentDeletedV1`
+/// The envelope of the `hire.talent.deleted_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1024,7 +1024,7 @@ impl FromJson for P2HireTalentDeletedV1 {
         Ok(out)
     }
 }
-/// `P2HireTalentDeletedV1Data`
+/// The payload of the `hire.talent.deleted_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1043,7 +1043,7 @@ impl FromJson for P2HireTalentDeletedV1Data {
         Ok(out)
     }
 }
-/// `P2HireTalentTagSubscriptionV1`
+/// The envelope of the `hire.talent.tag_subscription_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1068,7 +1068,7 @@ impl FromJson for P2HireTalentTagSubscriptionV1 {
         Ok(out)
     }
 }
-/// `P2HireTalentTagSubscriptionV1Data`
+/// The payload of the `hire.talent.tag_subscription_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1102,7 +1102,7 @@ impl FromJson for P2HireTalentTagSubscriptionV1Data {
         Ok(out)
     }
 }
-/// `TalentTag`
+/// The `tag` of \[`P2HireTalentTagSubscriptionV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1133,7 +1133,7 @@ impl FromJson for TalentTag {
         Ok(out)
     }
 }
-/// `UserId`
+/// The `operator_user_id` of \[`P2HireEhrImportTaskForInternshipOfferImportedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1158,15 +1158,15 @@ impl FromJson for UserId {
         Ok(out)
     }
 }
-/// `EcoBackgroundCheckCreateEventContactInfo`
+/// The `client_contact_info` of \[`P2HireEcoBackgroundCheckCreatedV1Data`\].
 ///
 /// The same fields as [`EcoExamCreateEventCandidateInfo`]: one type, two names.
 pub type EcoBackgroundCheckCreateEventContactInfo = EcoExamCreateEventCandidateInfo;
-/// `EcoBackgroundCheckCreateEventCustomKv`
+/// The `custom_field_list` of \[`P2HireEcoBackgroundCheckCreatedV1Data`\].
 ///
 /// The same fields as [`EcoAccountCustomFieldEventData`]: one type, two names.
 pub type EcoBackgroundCheckCreateEventCustomKv = EcoAccountCustomFieldEventData;
-/// `EcoBackgroundCheckCreateEventMobile`
+/// The `mobile` of \[`EcoBackgroundCheckCreateEventCandidateInfo`\].
 ///
 /// The same fields as [`EcoExamCreateEventMobile`]: one type, two names.
 pub type EcoBackgroundCheckCreateEventMobile = EcoExamCreateEventMobile;

@@ -13,9 +13,9 @@ impl<'a> ExamApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Delivery process (添加笔试结果)
+    /// Add written test results (添加笔试结果)
     ///
-    /// Exam-Add written test results-Add the written test result under the delivery according to the delivery ID
+    /// Add the written test result under the delivery according to the delivery ID
     ///
     /// `POST /open-apis/hire/v1/exams`
     ///

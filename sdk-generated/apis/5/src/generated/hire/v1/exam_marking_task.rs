@@ -13,9 +13,9 @@ impl<'a> ExamMarkingTaskApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Recruitment process follow (获取笔试阅卷任务列表)
+    /// Get user exam marking tasks (获取笔试阅卷任务列表)
     ///
-    /// up-Get user exam marking tasks-Get employee written examination marking tasks
+    /// Get employee written examination marking tasks
     ///
     /// `GET /open-apis/hire/v1/exam_marking_tasks`
     ///
@@ -58,7 +58,9 @@ impl ListRequest {
         self.call.set_query("user_id", v.into());
         self
     }
-    /// Task status Options:1(待阅卷 Pending marking),2(已阅卷 Marked)
+    /// Task status Options:
+    /// - `1`: 待阅卷 Pending marking
+    /// - `2`: 已阅卷 Marked
     pub fn activity_status(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("activity_status", v.to_string());

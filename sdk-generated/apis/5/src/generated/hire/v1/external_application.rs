@@ -13,9 +13,9 @@ impl<'a> ExternalApplicationApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// External system information (创建外部投递)
+    /// Create external application (创建外部投递)
     ///
-    /// External application info-Create external application-Create external application
+    /// Create external application
     ///
     /// `POST /open-apis/hire/v1/external_applications`
     ///
@@ -30,9 +30,9 @@ impl<'a> ExternalApplicationApi<'a> {
             ),
         }
     }
-    /// External system information (删除外部投递)
+    /// Delete External Application (删除外部投递)
     ///
-    /// External application info-Delete External Application-Delete external delivery
+    /// Delete external delivery
     ///
     /// `DELETE /open-apis/hire/v1/external_applications/:external_application_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> ExternalApplicationApi<'a> {
                 .path_param("external_application_id", external_application_id.as_ref()),
         }
     }
-    /// External system information (查询外部投递列表)
+    /// Get External Application Info list (查询外部投递列表)
     ///
-    /// External application info-Get External Application Info list-Obtain external delivery information of talents according to talent ID
+    /// Obtain external delivery information of talents according to talent ID
     ///
     /// `GET /open-apis/hire/v1/external_applications`
     ///
@@ -65,9 +65,9 @@ impl<'a> ExternalApplicationApi<'a> {
             ),
         }
     }
-    /// External system information (更新外部投递)
+    /// Update External Application Info (更新外部投递)
     ///
-    /// External application info-Update External Application Info-Update external delivery, overwrite and update the fields of external delivery
+    /// Update external delivery, overwrite and update the fields of external delivery
     ///
     /// `PUT /open-apis/hire/v1/external_applications/:external_application_id`
     ///

@@ -13,9 +13,9 @@ impl<'a> ExternalBackgroundCheckApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// External system information (查询外部背调列表)
+    /// Query external background (查询外部背调列表)
     ///
-    /// External background info-Query external background-According to the external delivery ID or external backtone ID list, query the external backtone information
+    /// According to the external delivery ID or external backtone ID list, query the external backtone information
     ///
     /// `POST /open-apis/hire/v1/external_background_checks/batch_query`
     ///
@@ -30,9 +30,9 @@ impl<'a> ExternalBackgroundCheckApi<'a> {
             ),
         }
     }
-    /// External system information (创建外部背调)
+    /// Create external background check (创建外部背调)
     ///
-    /// External background info-Create external background check-Create external background check
+    /// Create external background check
     ///
     /// `POST /open-apis/hire/v1/external_background_checks`
     ///
@@ -47,9 +47,9 @@ impl<'a> ExternalBackgroundCheckApi<'a> {
             ),
         }
     }
-    /// External system information (删除外部背调)
+    /// Delete external background (删除外部背调)
     ///
-    /// External background info-Delete external background-Delete external accent
+    /// Delete external accent
     ///
     /// `DELETE /open-apis/hire/v1/external_background_checks/:external_background_check_id`
     ///
@@ -71,9 +71,9 @@ impl<'a> ExternalBackgroundCheckApi<'a> {
                 ),
         }
     }
-    /// External system information (更新外部背调)
+    /// Update external background (更新外部背调)
     ///
-    /// External background info-Update external background-Update the external backtune, overwrite and update the fields of the external backtune
+    /// Update the external backtune, overwrite and update the fields of the external backtune
     ///
     /// `PUT /open-apis/hire/v1/external_background_checks/:external_background_check_id`
     ///
@@ -103,7 +103,7 @@ pub struct BatchQueryRequest {
     call: Call,
 }
 impl BatchQueryRequest {
-    /// External delivery ID, which can be obtained through the \[Get External Delivery Information\] interface
+    /// External delivery ID, which can be obtained through the *Get External Delivery Information* interface
     pub fn external_application_id(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("external_application_id", v.into());

@@ -13,9 +13,9 @@ impl<'a> ExternalInterviewApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// External system information (查询外部面试列表)
+    /// Query external interview (查询外部面试列表)
     ///
-    /// External interview info-Query external interview-Query the external interview information based on the list of external delivery IDs or external interview IDs
+    /// Query the external interview information based on the list of external delivery IDs or external interview IDs
     ///
     /// `POST /open-apis/hire/v1/external_interviews/batch_query`
     ///
@@ -30,9 +30,9 @@ impl<'a> ExternalInterviewApi<'a> {
             ),
         }
     }
-    /// External system information (创建外部面试)
+    /// Create external interview (创建外部面试)
     ///
-    /// External interview info-Create external interview-Create external interview
+    /// Create external interview
     ///
     /// `POST /open-apis/hire/v1/external_interviews`
     ///
@@ -47,9 +47,9 @@ impl<'a> ExternalInterviewApi<'a> {
             ),
         }
     }
-    /// External system information (删除外部面试)
+    /// Delete external interview (删除外部面试)
     ///
-    /// External interview info-Delete external interview-Delete the external interview
+    /// Delete the external interview
     ///
     /// `DELETE /open-apis/hire/v1/external_interviews/:external_interview_id`
     ///
@@ -65,9 +65,9 @@ impl<'a> ExternalInterviewApi<'a> {
                 .path_param("external_interview_id", external_interview_id.as_ref()),
         }
     }
-    /// External system information (更新外部面试)
+    /// Update external interview (更新外部面试)
     ///
-    /// External interview info-Update external interview-Update the external interview to overwrite the fields for the external interview
+    /// Update the external interview to overwrite the fields for the external interview
     ///
     /// `PUT /open-apis/hire/v1/external_interviews/:external_interview_id`
     ///
@@ -91,7 +91,7 @@ pub struct BatchQueryRequest {
     call: Call,
 }
 impl BatchQueryRequest {
-    /// External delivery ID, which can be obtained through the \[Get External Delivery Information\] interface
+    /// External delivery ID, which can be obtained through the *Get External Delivery Information* interface
     pub fn external_application_id(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("external_application_id", v.into());

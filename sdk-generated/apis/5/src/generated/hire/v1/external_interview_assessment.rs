@@ -13,9 +13,9 @@ impl<'a> ExternalInterviewAssessmentApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// External system information (创建外部面评)
+    /// Create external interview assessment (创建外部面评)
     ///
-    /// External interview info-Create external interview assessment-Create external interview assessment
+    /// Create external interview assessment
     ///
     /// `POST /open-apis/hire/v1/external_interview_assessments`
     ///
@@ -30,9 +30,9 @@ impl<'a> ExternalInterviewAssessmentApi<'a> {
             ),
         }
     }
-    /// External system information (更新外部面评)
+    /// Update the external review (更新外部面评)
     ///
-    /// External interview info-Update the external review-Update the external review fields. Fields left empty won't be updated
+    /// Update the external review fields. Fields left empty won't be updated
     ///
     /// `PATCH /open-apis/hire/v1/external_interview_assessments/:external_interview_assessment_id`
     ///

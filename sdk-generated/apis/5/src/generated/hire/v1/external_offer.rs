@@ -13,9 +13,9 @@ impl<'a> ExternalOfferApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// External system information (查询外部 Offer 列表)
+    /// Query external offer list (查询外部 Offer 列表)
     ///
-    /// External offer info-Query external offer list-According to the external delivery ID or the external Offer ID list, query the external Offer information
+    /// According to the external delivery ID or the external Offer ID list, query the external Offer information
     ///
     /// `POST /open-apis/hire/v1/external_offers/batch_query`
     ///
@@ -30,9 +30,9 @@ impl<'a> ExternalOfferApi<'a> {
             ),
         }
     }
-    /// External system information (创建外部 Offer)
+    /// Create external Offer (创建外部 Offer)
     ///
-    /// External offer info-Create external Offer-Import offer information from other systems and create it as an external offer
+    /// Import offer information from other systems and create it as an external offer
     ///
     /// `POST /open-apis/hire/v1/external_offers`
     ///
@@ -47,9 +47,9 @@ impl<'a> ExternalOfferApi<'a> {
             ),
         }
     }
-    /// External system information (删除外部 Offer)
+    /// Delete external offer (删除外部 Offer)
     ///
-    /// External offer info-Delete external offer-Remove External Offer
+    /// Remove External Offer
     ///
     /// `DELETE /open-apis/hire/v1/external_offers/:external_offer_id`
     ///
@@ -65,9 +65,9 @@ impl<'a> ExternalOfferApi<'a> {
                 .path_param("external_offer_id", external_offer_id.as_ref()),
         }
     }
-    /// External system information (更新外部 Offer)
+    /// Update external offer (更新外部 Offer)
     ///
-    /// External offer info-Update external offer-Update the external Offer to overwrite the fields of the external Offer
+    /// Update the external Offer to overwrite the fields of the external Offer
     ///
     /// `PUT /open-apis/hire/v1/external_offers/:external_offer_id`
     ///
@@ -91,7 +91,7 @@ pub struct BatchQueryRequest {
     call: Call,
 }
 impl BatchQueryRequest {
-    /// External delivery ID, which can be obtained through the \[Get External Delivery Information\] interface
+    /// External delivery ID, which can be obtained through the *Get External Delivery Information* interface
     pub fn external_application_id(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("external_application_id", v.into());

@@ -13,9 +13,9 @@ impl<'a> ExternalReferralRewardApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// External system information (导入外部内推奖励)
+    /// Import external referral rewards (导入外部内推奖励)
     ///
-    /// External referral reward info-Import external referral rewards-Supports the import of external referral rewards (credit/cash) into the referral account
+    /// Supports the import of external referral rewards (credit/cash) into the referral account
     ///
     /// `POST /open-apis/hire/v1/external_referral_rewards`
     ///
@@ -30,9 +30,10 @@ impl<'a> ExternalReferralRewardApi<'a> {
             ),
         }
     }
-    /// External system information (删除外部内推奖励)
+    /// Delete External Referral Reward (删除外部内推奖励)
     ///
-    /// External referral reward info-Delete External Referral Reward-- Support to delete the imported referral reward in "Import External Rewards" by ID. After deletion, the corresponding details in "Referral Rewards Management" in the recruitment system will disappear- If you delete the "confirmed" and "issued" rewards, the referral will disappear in the "My Rewards" details, please pay attention to communicating with the referrals involved in advance
+    /// - Support to delete the imported referral reward in "Import External Rewards" by ID. After deletion, the corresponding details in "Referral Rewards Management" in the recruitment system will disappear
+    /// - If you delete the "confirmed" and "issued" rewards, the referral will disappear in the "My Rewards" details, please pay attention to communicating with the referrals involved in advance
     ///
     /// `DELETE /open-apis/hire/v1/external_referral_rewards/:external_referral_reward_id`
     ///

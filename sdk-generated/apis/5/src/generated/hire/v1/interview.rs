@@ -13,9 +13,9 @@ impl<'a> InterviewApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Delivery process (获取人才面试信息)
+    /// Get talent interview information (获取人才面试信息)
     ///
-    /// Interview-Get talent interview information-Get talent interview information
+    /// Get talent interview information
     ///
     /// `GET /open-apis/hire/v1/interviews/get_by_talent`
     ///
@@ -30,9 +30,9 @@ impl<'a> InterviewApi<'a> {
             ),
         }
     }
-    /// Delivery process (获取面试信息)
+    /// Get interview information (获取面试信息)
     ///
-    /// Interview-Get interview information-Obtain interview information based on delivery ID or interview time
+    /// Obtain interview information based on delivery ID or interview time
     ///
     /// `GET /open-apis/hire/v1/interviews`
     ///
@@ -72,7 +72,9 @@ impl GetByTalentRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -120,13 +122,13 @@ impl ListRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// Application ID, which can be obtained through the \[Obtain Application Information API\] (application_id, interview_id, start_time, and end_time can't all be empty at the same time)
+    /// Application ID, which can be obtained through the *Obtain Application Information API* (application_id, interview_id, start_time, and end_time can't all be empty at the same time)
     pub fn application_id(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("application_id", v.into());
         self
     }
-    /// Interview ID, which can be obtained through the \[Obtain Application Information API\] (application_id, interview_id, start_time, and end_time can't all be empty at the same time)
+    /// Interview ID, which can be obtained through the *Obtain Application Information API* (application_id, interview_id, start_time, and end_time can't all be empty at the same time)
     pub fn interview_id(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("interview_id", v.into());
@@ -144,7 +146,9 @@ impl ListRequest {
         self.call.set_query("end_time", v.into());
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,

@@ -13,9 +13,9 @@ impl<'a> InterviewFeedbackFormApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Interview settings (获取面试评价表列表)
+    /// Get Interview Feedback Form Details (获取面试评价表列表)
     ///
-    /// Get Interview Feedback Form Details-Retrieve detailed information of the interview feedback form by ID, including question descriptions, question options, etc
+    /// Retrieve detailed information of the interview feedback form by ID, including question descriptions, question options, etc
     ///
     /// `GET /open-apis/hire/v1/interview_feedback_forms`
     ///

@@ -13,9 +13,9 @@ impl<'a> InterviewRecordApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Delivery process (获取面试评价详细信息)
+    /// Get interview evaluation details (获取面试评价详细信息)
     ///
-    /// Interview-Get interview evaluation details-Get interview evaluation details
+    /// Get interview evaluation details
     ///
     /// `GET /open-apis/hire/v1/interview_records/:interview_record_id`
     ///
@@ -31,9 +31,9 @@ impl<'a> InterviewRecordApi<'a> {
                 .path_param("interview_record_id", interview_record_id.as_ref()),
         }
     }
-    /// Delivery process (批量获取面试评价详细信息)
+    /// List interview assessment (批量获取面试评价详细信息)
     ///
-    /// Interview-List interview assessment-Obtain interview evaluation details in batches. The returned results are sorted by ID by default
+    /// Obtain interview evaluation details in batches. The returned results are sorted by ID by default
     ///
     /// `GET /open-apis/hire/v1/interview_records`
     ///

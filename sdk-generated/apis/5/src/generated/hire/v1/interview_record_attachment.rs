@@ -13,9 +13,9 @@ impl<'a> InterviewRecordAttachmentApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Delivery process (获取面试记录附件)
+    /// Get interview feedback attachment (获取面试记录附件)
     ///
-    /// Interview-Get interview feedback attachment-Get the interview feedback attachment in PDF format
+    /// Get the interview feedback attachment in PDF format
     ///
     /// `GET /open-apis/hire/v1/interview_records/attachments`
     ///
@@ -52,7 +52,9 @@ impl GetRequest {
         self.call.set_query("interview_record_id", v.into());
         self
     }
-    /// Interview Record Language Options:1(zh Chinese),2(en English)
+    /// Interview Record Language Options:
+    /// - `1`: zh Chinese
+    /// - `2`: en English
     pub fn language(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("language", v.to_string());

@@ -13,9 +13,9 @@ impl<'a> InterviewRegistrationSchemaApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Interview settings (获取面试登记表列表)
+    /// Get interview registration schema list (获取面试登记表列表)
     ///
-    /// Get interview registration schema list-Get interview registration schema list
+    /// Get interview registration schema list
     ///
     /// `GET /open-apis/hire/v1/interview_registration_schemas`
     ///

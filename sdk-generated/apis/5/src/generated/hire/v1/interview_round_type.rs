@@ -13,9 +13,9 @@ impl<'a> InterviewRoundTypeApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Interview settings (获取面试轮次类型列表)
+    /// Get a list of interview rounds (获取面试轮次类型列表)
     ///
-    /// Get a list of interview rounds-Get a list of interview rounds
+    /// Get a list of interview rounds
     ///
     /// `GET /open-apis/hire/v1/interview_round_types`
     ///
@@ -38,7 +38,9 @@ pub struct ListRequest {
     call: Call,
 }
 impl ListRequest {
-    /// Job Process Type Options:1(社招流程 Social recruitment process),2(校招流程 School recruitment process)
+    /// Job Process Type Options:
+    /// - `1`: 社招流程 Social recruitment process
+    /// - `2`: 校招流程 School recruitment process
     pub fn process_type(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("process_type", v.to_string());

@@ -13,9 +13,9 @@ impl<'a> InterviewTaskApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Recruitment process follow (获取面试任务列表)
+    /// Get employee interview tasks (获取面试任务列表)
     ///
-    /// up-Get employee interview tasks-Get employee interview tasks
+    /// Get employee interview tasks
     ///
     /// `GET /open-apis/hire/v1/interview_tasks`
     ///
@@ -56,7 +56,11 @@ impl ListRequest {
         self.call.set_query("user_id", v.into());
         self
     }
-    /// Task status Options:1(未开始 Not started),2(未评价 Not evaluated),3(已评价 Evaluated),5(已终止 Terminated)
+    /// Task status Options:
+    /// - `1`: 未开始 Not started
+    /// - `2`: 未评价 Not evaluated
+    /// - `3`: 已评价 Evaluated
+    /// - `5`: 已终止 Terminated
     pub fn activity_status(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("activity_status", v.to_string());

@@ -13,9 +13,9 @@ impl<'a> InterviewerApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Interview settings (查询面试官信息列表)
+    /// List Interviewer Info (查询面试官信息列表)
     ///
-    /// 面试官管理-List Interviewer Info-Paged to query the list of interviewers, the interface will only return the data of the user who has performed "Update Interviewer Information", and the data that cannot be queried through the interface will default to "Uncertified" interviewers. The interface will be pulled sequentially by default according to the update time, user_id order
+    /// Paged to query the list of interviewers, the interface will only return the data of the user who has performed "Update Interviewer Information", and the data that cannot be queried through the interface will default to "Uncertified" interviewers. The interface will be pulled sequentially by default according to the update time, user_id order
     ///
     /// `GET /open-apis/hire/v1/interviewers`
     ///
@@ -30,9 +30,9 @@ impl<'a> InterviewerApi<'a> {
             ),
         }
     }
-    /// Interview settings (更新面试官信息)
+    /// Update Interviewer Info (更新面试官信息)
     ///
-    /// 面试官管理-Update Interviewer Info-For updating interviewer certification information
+    /// For updating interviewer certification information
     ///
     /// `PATCH /open-apis/hire/v1/interviewers/:interviewer_id`
     ///
@@ -79,7 +79,9 @@ impl ListRequest {
         }
         self
     }
-    /// authentication status Options:1(NotVarified not certified),2(Varified Verified)
+    /// authentication status Options:
+    /// - `1`: NotVarified not certified
+    /// - `2`: Varified Verified
     pub fn verify_status(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("verify_status", v.to_string());

@@ -13,9 +13,9 @@ impl<'a> JobApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Job (关闭职位)
+    /// Close job (关闭职位)
     ///
-    /// Close job-It supports closing positions. After closing, positions will be synchronized offline from the official website, internal push and headhunting channels
+    /// It supports closing positions. After closing, positions will be synchronized offline from the official website, internal push and headhunting channels
     ///
     /// `POST /open-apis/hire/v1/jobs/:job_id/close`
     ///
@@ -31,9 +31,9 @@ impl<'a> JobApi<'a> {
                 .path_param("job_id", job_id.as_ref()),
         }
     }
-    /// Job (新建职位)
+    /// Create job (新建职位)
     ///
-    /// Create job-Whether the new job field is required or not is subject to the settings in the "Job Field Management" in the system
+    /// Whether the new job field is required or not is subject to the settings in the "Job Field Management" in the system
     ///
     /// `POST /open-apis/hire/v1/jobs/combined_create`
     ///
@@ -48,9 +48,9 @@ impl<'a> JobApi<'a> {
             ),
         }
     }
-    /// Job (更新职位)
+    /// Update job (更新职位)
     ///
-    /// Update job-Update job. This interface is for full update. If the field is not filled with value, the original value will be cleared. Whether the field is required or not will be subject to the settings in the "Mange Job Fields" in the system
+    /// Update job. This interface is for full update. If the field is not filled with value, the original value will be cleared. Whether the field is required or not will be subject to the settings in the "Mange Job Fields" in the system
     ///
     /// `POST /open-apis/hire/v1/jobs/:job_id/combined_update`
     ///
@@ -66,9 +66,9 @@ impl<'a> JobApi<'a> {
                 .path_param("job_id", job_id.as_ref()),
         }
     }
-    /// Job (获取职位设置)
+    /// Get job config info (获取职位设置)
     ///
-    /// Get job config info-Get job config info
+    /// Get job config info
     ///
     /// `GET /open-apis/hire/v1/jobs/:job_id/config`
     ///
@@ -84,9 +84,9 @@ impl<'a> JobApi<'a> {
                 .path_param("job_id", job_id.as_ref()),
         }
     }
-    /// Job
+    /// Get job info
     ///
-    /// Get job info-Get job info by ID
+    /// Get job info by ID
     ///
     /// `GET /open-apis/hire/v1/jobs/:job_id`
     ///
@@ -102,9 +102,9 @@ impl<'a> JobApi<'a> {
                 .path_param("job_id", job_id.as_ref()),
         }
     }
-    /// Job (获取职位详情)
+    /// Get job details (获取职位详情)
     ///
-    /// Get job details-Get the job details according to the job ID, including basic job information, job settings, and a list of related recruitment stores
+    /// Get the job details according to the job ID, including basic job information, job settings, and a list of related recruitment stores
     ///
     /// `GET /open-apis/hire/v1/jobs/:job_id/get_detail`
     ///
@@ -120,9 +120,9 @@ impl<'a> JobApi<'a> {
                 .path_param("job_id", job_id.as_ref()),
         }
     }
-    /// Job (获取职位列表)
+    /// Get job list (获取职位列表)
     ///
-    /// Get job list-Get job list
+    /// Get job list
     ///
     /// `GET /open-apis/hire/v1/jobs`
     ///
@@ -137,9 +137,9 @@ impl<'a> JobApi<'a> {
             ),
         }
     }
-    /// Job (重启职位)
+    /// Open job (重启职位)
     ///
-    /// Open job-For closed jobs, you can restart them through this interface
+    /// For closed jobs, you can restart them through this interface
     ///
     /// `POST /open-apis/hire/v1/jobs/:job_id/open`
     ///
@@ -155,9 +155,9 @@ impl<'a> JobApi<'a> {
                 .path_param("job_id", job_id.as_ref()),
         }
     }
-    /// Job (获取职位上的招聘人员信息)
+    /// Get job manager (获取职位上的招聘人员信息)
     ///
-    /// Get job manager-Obtain the recruiter information on the position according to the position ID, such as the person in charge of the recruitment, the hiring manager
+    /// Obtain the recruiter information on the position according to the position ID, such as the person in charge of the recruitment, the hiring manager
     ///
     /// `GET /open-apis/hire/v1/jobs/:job_id/recruiter`
     ///
@@ -173,9 +173,9 @@ impl<'a> JobApi<'a> {
                 .path_param("job_id", job_id.as_ref()),
         }
     }
-    /// Job (更新职位设置)
+    /// Update job config (更新职位设置)
     ///
-    /// Update job config-Update job settings, including interview evaluation form, offer application form, etc.If no data is entered during update of the required field, the interface will report an error about the update failure
+    /// Update job settings, including interview evaluation form, offer application form, etc.If no data is entered during update of the required field, the interface will report an error about the update failure
     ///
     /// `POST /open-apis/hire/v1/jobs/:job_id/update_config`
     ///
@@ -228,7 +228,9 @@ impl CombinedCreateRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(Identify departments open_department_id),department_id(Identify departments department_id)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: Identify departments open_department_id
+    /// - `department_id`: Identify departments department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -237,7 +239,9 @@ impl CombinedCreateRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -246,7 +250,9 @@ impl CombinedCreateRequest {
         self.call.set_query("job_level_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Family ID" used in this request Options:people_admin_job_category_id(The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_family_id(The Job Family ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job family\] interface.)
+    /// The type of "Job Family ID" used in this request Options:
+    /// - `people_admin_job_category_id`: The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_family_id`: The Job Family ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job family* interface.
     pub fn job_family_id_type(
         mut self,
         value: impl Into<super::models::JobFamilyIdType>,
@@ -285,7 +291,9 @@ impl CombinedUpdateRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// Department Id Type Options:open_department_id(Open Department ID Type),department_id(Department ID Type)
+    /// Department Id Type Options:
+    /// - `open_department_id`: Open Department ID Type
+    /// - `department_id`: Department ID Type
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -294,7 +302,9 @@ impl CombinedUpdateRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -303,7 +313,9 @@ impl CombinedUpdateRequest {
         self.call.set_query("job_level_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Family ID" used in this request Options:people_admin_job_category_id(The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_family_id(The Job Family ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job family\] interface.)
+    /// The type of "Job Family ID" used in this request Options:
+    /// - `people_admin_job_category_id`: The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_family_id`: The Job Family ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job family* interface.
     pub fn job_family_id_type(
         mut self,
         value: impl Into<super::models::JobFamilyIdType>,
@@ -379,7 +391,9 @@ impl GetRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// Department Id Type Options:open_department_id(Open Department ID),department_id(Department ID)
+    /// Department Id Type Options:
+    /// - `open_department_id`: Open Department ID
+    /// - `department_id`: Department ID
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -388,7 +402,9 @@ impl GetRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -397,7 +413,9 @@ impl GetRequest {
         self.call.set_query("job_level_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Family ID" used in this request Options:people_admin_job_category_id(The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_family_id(The Job Family ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job family\] interface.)
+    /// The type of "Job Family ID" used in this request Options:
+    /// - `people_admin_job_category_id`: The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_family_id`: The Job Family ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job family* interface.
     pub fn job_family_id_type(
         mut self,
         value: impl Into<super::models::JobFamilyIdType>,
@@ -440,7 +458,9 @@ impl GetDetailRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -449,7 +469,9 @@ impl GetDetailRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "rank ID" used in this call Options:people_admin_job_level_id("HR system management background" applicable rank ID. HR system management background is gradually offline, it is recommended not to continue to use this ID.),job_level_id(The rank ID applicable to the "Feishu Management Background" is obtained through the "Get Tenant Rank List" interface)
+    /// The type of "rank ID" used in this call Options:
+    /// - `people_admin_job_level_id`: "HR system management background" applicable rank ID. HR system management background is gradually offline, it is recommended not to continue to use this ID.
+    /// - `job_level_id`: The rank ID applicable to the "Feishu Management Background" is obtained through the "Get Tenant Rank List" interface
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -458,7 +480,9 @@ impl GetDetailRequest {
         self.call.set_query("job_level_id_type", String::from(v.into()));
         self
     }
-    /// The type of "sequence ID" used in this call Options:people_admin_job_category_id("HR system management background" applicable serial ID. HR system management background is gradually offline, it is recommended not to continue to use this ID.),job_family_id(The sequence ID applicable to the "Feishu Management Background" is obtained through the "Get Tenant Sequence List" interface)
+    /// The type of "sequence ID" used in this call Options:
+    /// - `people_admin_job_category_id`: "HR system management background" applicable serial ID. HR system management background is gradually offline, it is recommended not to continue to use this ID.
+    /// - `job_family_id`: The sequence ID applicable to the "Feishu Management Background" is obtained through the "Get Tenant Sequence List" interface
     pub fn job_family_id_type(
         mut self,
         value: impl Into<super::models::JobFamilyIdType>,
@@ -522,7 +546,9 @@ impl ListRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The Type of department ID Options:open_department_id(By open_department_id),department_id(By department_id)
+    /// The Type of department ID Options:
+    /// - `open_department_id`: By open_department_id
+    /// - `department_id`: By department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -531,7 +557,9 @@ impl ListRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -540,7 +568,9 @@ impl ListRequest {
         self.call.set_query("job_level_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Family ID" used in this request Options:people_admin_job_category_id(The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_family_id(The Job Family ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job family\] interface.)
+    /// The type of "Job Family ID" used in this request Options:
+    /// - `people_admin_job_category_id`: The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_family_id`: The Job Family ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job family* interface.
     pub fn job_family_id_type(
         mut self,
         value: impl Into<super::models::JobFamilyIdType>,

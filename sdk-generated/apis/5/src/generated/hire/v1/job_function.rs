@@ -13,9 +13,9 @@ impl<'a> JobFunctionApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Job (获取职能分类列表)
+    /// Get a list of functional categories (获取职能分类列表)
     ///
-    /// Get a list of functional categories-Get a list of functional categories
+    /// Get a list of functional categories
     ///
     /// `GET /open-apis/hire/v1/job_functions`
     ///

@@ -13,9 +13,9 @@ impl<'a> JobManagerApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Job (更新职位相关人员)
+    /// Update job managers (更新职位相关人员)
     ///
-    /// Update job managers-Update job related personnel
+    /// Update job related personnel
     ///
     /// `POST /open-apis/hire/v1/jobs/:job_id/managers/batch_update`
     ///
@@ -31,9 +31,9 @@ impl<'a> JobManagerApi<'a> {
                 .path_param("job_id", job_id.as_ref()),
         }
     }
-    /// Job (获取职位上的招聘人员信息)
+    /// Get job manager (获取职位上的招聘人员信息)
     ///
-    /// Get job manager-Obtain the recruiter information on the position according to the position ID, such as the person in charge of the recruitment, the hiring manager
+    /// Obtain the recruiter information on the position according to the position ID, such as the person in charge of the recruitment, the hiring manager
     ///
     /// `GET /open-apis/hire/v1/jobs/:job_id/managers/:manager_id`
     ///

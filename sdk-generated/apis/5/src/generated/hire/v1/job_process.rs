@@ -13,9 +13,9 @@ impl<'a> JobProcessApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Recruitment Process
+    /// Get recruitment process information
     ///
-    /// Get recruitment process information-Obtain all recruitment process information. Such as "Process Name", "Process Type" and "Stage Name", "Stage Type" and other information under the process
+    /// Obtain all recruitment process information. Such as "Process Name", "Process Type" and "Stage Name", "Stage Type" and other information under the process
     ///
     /// `GET /open-apis/hire/v1/job_processes`
     ///

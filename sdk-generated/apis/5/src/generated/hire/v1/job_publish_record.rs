@@ -13,9 +13,9 @@ impl<'a> JobPublishRecordApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Job (获取职位广告发布记录)
+    /// Get job advertisement posting records (获取职位广告发布记录)
     ///
-    /// Get job advertisement posting records-Get job advertisement posting records
+    /// Get job advertisement posting records
     ///
     /// `POST /open-apis/hire/v1/job_publish_records/search`
     ///
@@ -56,7 +56,9 @@ impl SearchRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(By open_department_id),department_id(By department_id)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: By open_department_id
+    /// - `department_id`: By department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -65,7 +67,9 @@ impl SearchRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -74,7 +78,9 @@ impl SearchRequest {
         self.call.set_query("job_level_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Family ID" used in this request Options:people_admin_job_category_id(The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_family_id(The Job Family ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job family\] interface.)
+    /// The type of "Job Family ID" used in this request Options:
+    /// - `people_admin_job_category_id`: The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_family_id`: The Job Family ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job family* interface.
     pub fn job_family_id_type(
         mut self,
         value: impl Into<super::models::JobFamilyIdType>,

@@ -13,9 +13,9 @@ impl<'a> JobRequirementApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Job requirement (创建招聘需求)
+    /// Create job requirement (创建招聘需求)
     ///
-    /// Create job requirement-Create a recruitment requirement, except that the recruitment requirement number is required, whether other fields are required is consistent with the settings in Feishu Recruitment "Recruitment Requirements Field Management"
+    /// Create a recruitment requirement, except that the recruitment requirement number is required, whether other fields are required is consistent with the settings in Feishu Recruitment "Recruitment Requirements Field Management"
     ///
     /// `POST /open-apis/hire/v1/job_requirements`
     ///
@@ -30,9 +30,9 @@ impl<'a> JobRequirementApi<'a> {
             ),
         }
     }
-    /// Job requirement (删除招聘需求)
+    /// Delete recruitment requirements (删除招聘需求)
     ///
-    /// Delete recruitment requirements-Delete recruitment requirements
+    /// Delete recruitment requirements
     ///
     /// `DELETE /open-apis/hire/v1/job_requirements/:job_requirement_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> JobRequirementApi<'a> {
                 .path_param("job_requirement_id", job_requirement_id.as_ref()),
         }
     }
-    /// Job requirement (获取招聘需求列表)
+    /// Get job requirement list (获取招聘需求列表)
     ///
-    /// Get job requirement list-Get recruitment requirements by job ID
+    /// Get recruitment requirements by job ID
     ///
     /// `GET /open-apis/hire/v1/job_requirements`
     ///
@@ -65,9 +65,9 @@ impl<'a> JobRequirementApi<'a> {
             ),
         }
     }
-    /// Job requirement (获取招聘需求信息)
+    /// Search Job Requirement Info (获取招聘需求信息)
     ///
-    /// Search Job Requirement Info-Obtain recruitment demand information according to "Recruitment Demand ID", support batch inquiry
+    /// Obtain recruitment demand information according to "Recruitment Demand ID", support batch inquiry
     ///
     /// `POST /open-apis/hire/v1/job_requirements/search`
     ///
@@ -82,9 +82,9 @@ impl<'a> JobRequirementApi<'a> {
             ),
         }
     }
-    /// Job requirement (更新招聘需求)
+    /// Update job requirement (更新招聘需求)
     ///
-    /// Update job requirement-Update the information of the specified recruitment request, including its name, status, requested headcount, etc. (Pending recruitment requests can't be updated.)
+    /// Update the information of the specified recruitment request, including its name, status, requested headcount, etc. (Pending recruitment requests can't be updated.)
     ///
     /// `PUT /open-apis/hire/v1/job_requirements/:job_requirement_id`
     ///
@@ -114,7 +114,9 @@ impl CreateRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// department id type Options:open_department_id(od-5cefe25147a103456cf21a63b1132ad),department_id(od-5cefe25147a103456cf21a63b1132ad)
+    /// department id type Options:
+    /// - `open_department_id`: od-5cefe25147a103456cf21a63b1132ad
+    /// - `department_id`: od-5cefe25147a103456cf21a63b1132ad
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -123,7 +125,9 @@ impl CreateRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -132,7 +136,9 @@ impl CreateRequest {
         self.call.set_query("job_level_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Family ID" used in this request Options:people_admin_job_category_id(The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_family_id(The Job Family ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job family\] interface.)
+    /// The type of "Job Family ID" used in this request Options:
+    /// - `people_admin_job_category_id`: The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_family_id`: The Job Family ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job family* interface.
     pub fn job_family_id_type(
         mut self,
         value: impl Into<super::models::JobFamilyIdType>,
@@ -141,7 +147,9 @@ impl CreateRequest {
         self.call.set_query("job_family_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Workforce Type ID" used in this request Options:people_admin_employee_type_id(The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),employee_type_enum_id(The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the \[Query the workforce type\] interface.)
+    /// The type of "Workforce Type ID" used in this request Options:
+    /// - `people_admin_employee_type_id`: The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `employee_type_enum_id`: The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the *Query the workforce type* interface.
     pub fn employee_type_id_type(
         mut self,
         value: impl Into<super::models::EmployeeTypeIdType>,
@@ -211,7 +219,7 @@ impl ListRequest {
         self.call.set_query("page_size", v.to_string());
         self
     }
-    /// Job ID,please refer to:\[Get job list\]
+    /// Job ID,please refer to:*Get job list*
     pub fn job_id(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("job_id", v.into());
@@ -247,7 +255,9 @@ impl ListRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -256,7 +266,9 @@ impl ListRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -265,7 +277,9 @@ impl ListRequest {
         self.call.set_query("job_level_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Family ID" used in this request Options:people_admin_job_category_id(The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_family_id(The Job Family ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job family\] interface.)
+    /// The type of "Job Family ID" used in this request Options:
+    /// - `people_admin_job_category_id`: The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_family_id`: The Job Family ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job family* interface.
     pub fn job_family_id_type(
         mut self,
         value: impl Into<super::models::JobFamilyIdType>,
@@ -274,7 +288,9 @@ impl ListRequest {
         self.call.set_query("job_family_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Workforce Type ID" used in this request Options:people_admin_employee_type_id(The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),employee_type_enum_id(The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the \[Query the workforce type\] interface.)
+    /// The type of "Workforce Type ID" used in this request Options:
+    /// - `people_admin_employee_type_id`: The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `employee_type_enum_id`: The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the *Query the workforce type* interface.
     pub fn employee_type_id_type(
         mut self,
         value: impl Into<super::models::EmployeeTypeIdType>,
@@ -314,7 +330,9 @@ impl ListByIdRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -323,7 +341,9 @@ impl ListByIdRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -332,7 +352,9 @@ impl ListByIdRequest {
         self.call.set_query("job_level_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Family ID" used in this request Options:people_admin_job_category_id(The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_family_id(The Job Family ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job family\] interface.)
+    /// The type of "Job Family ID" used in this request Options:
+    /// - `people_admin_job_category_id`: The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_family_id`: The Job Family ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job family* interface.
     pub fn job_family_id_type(
         mut self,
         value: impl Into<super::models::JobFamilyIdType>,
@@ -341,7 +363,9 @@ impl ListByIdRequest {
         self.call.set_query("job_family_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Workforce Type ID" used in this request Options:people_admin_employee_type_id(The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),employee_type_enum_id(The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the \[Query the workforce type\] interface.)
+    /// The type of "Workforce Type ID" used in this request Options:
+    /// - `people_admin_employee_type_id`: The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `employee_type_enum_id`: The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the *Query the workforce type* interface.
     pub fn employee_type_id_type(
         mut self,
         value: impl Into<super::models::EmployeeTypeIdType>,
@@ -385,7 +409,9 @@ impl UpdateRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(By open_department_id),department_id(By department_id)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: By open_department_id
+    /// - `department_id`: By department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -394,7 +420,9 @@ impl UpdateRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -403,7 +431,9 @@ impl UpdateRequest {
         self.call.set_query("job_level_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Family ID" used in this request Options:people_admin_job_category_id(The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_family_id(The Job Family ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job family\] interface.)
+    /// The type of "Job Family ID" used in this request Options:
+    /// - `people_admin_job_category_id`: The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_family_id`: The Job Family ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job family* interface.
     pub fn job_family_id_type(
         mut self,
         value: impl Into<super::models::JobFamilyIdType>,
@@ -412,7 +442,9 @@ impl UpdateRequest {
         self.call.set_query("job_family_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Workforce Type ID" used in this request Options:people_admin_employee_type_id(The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),employee_type_enum_id(The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the \[Query the workforce type\] interface.)
+    /// The type of "Workforce Type ID" used in this request Options:
+    /// - `people_admin_employee_type_id`: The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `employee_type_enum_id`: The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the *Query the workforce type* interface.
     pub fn employee_type_id_type(
         mut self,
         value: impl Into<super::models::EmployeeTypeIdType>,

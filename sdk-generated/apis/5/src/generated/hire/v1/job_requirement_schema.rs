@@ -13,9 +13,9 @@ impl<'a> JobRequirementSchemaApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Job requirement (获取招聘需求模板列表)
+    /// Get job requirement template (获取招聘需求模板列表)
     ///
-    /// Get job requirement template-Get the recruitment requirements template
+    /// Get the recruitment requirements template
     ///
     /// `GET /open-apis/hire/v1/job_requirement_schemas`
     ///

@@ -13,9 +13,9 @@ impl<'a> JobSchemaApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Job (获取职位模板)
+    /// Get job templates (获取职位模板)
     ///
-    /// Get job templates-Get the job fields in the social recruitment and campus recruitment job templates. The returned results include system default fields and custom fields. Recruitment administrators can modify the job template in "Feishu Hire" - "Settings" - "Job Management" - "Job Field Management"
+    /// Get the job fields in the social recruitment and campus recruitment job templates. The returned results include system default fields and custom fields. Recruitment administrators can modify the job template in "Feishu Hire" - "Settings" - "Job Management" - "Job Field Management"
     ///
     /// `GET /open-apis/hire/v1/job_schemas`
     ///
@@ -50,7 +50,9 @@ impl ListRequest {
         self.call.set_query("page_size", v.to_string());
         self
     }
-    /// Job Template Type Options:1(社招 Social Recruitment),2(校招 Campus Recruitment)
+    /// Job Template Type Options:
+    /// - `1`: 社招 Social Recruitment
+    /// - `2`: 校招 Campus Recruitment
     pub fn scenario(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("scenario", v.to_string());

@@ -13,9 +13,9 @@ impl<'a> JobTypeApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Job (获取职位类别列表)
+    /// List job type (获取职位类别列表)
     ///
-    /// List job type-Obtain a list of job categories preset by the recruitment system, which can be used to operate positions (such as \[New Job\]), and backfill job category fields when operating recruitment requirements (such as \[Create Job Requirement\]. The return list is sorted in ascending order by creation time by default, and contains the hierarchical relationship of nodes (the parent node ID of the node). You can build their own job category tree after obtaining the full amount of data
+    /// Obtain a list of job categories preset by the recruitment system, which can be used to operate positions (such as *New Job*), and backfill job category fields when operating recruitment requirements (such as *Create Job Requirement*. The return list is sorted in ascending order by creation time by default, and contains the hierarchical relationship of nodes (the parent node ID of the node). You can build their own job category tree after obtaining the full amount of data
     ///
     /// `GET /open-apis/hire/v1/job_types`
     ///

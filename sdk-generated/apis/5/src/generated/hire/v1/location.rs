@@ -13,9 +13,9 @@ impl<'a> LocationApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Location (获取地址列表)
+    /// Get address list (获取地址列表)
     ///
-    /// Get address list-Get address list
+    /// Get address list
     ///
     /// `GET /open-apis/hire/v1/locations`
     ///
@@ -30,9 +30,9 @@ impl<'a> LocationApi<'a> {
             ),
         }
     }
-    /// Location (查询地点列表)
+    /// Query address list (查询地点列表)
     ///
-    /// Query address list-Query the location list based on the location type and location code to obtain location name information
+    /// Query the location list based on the location type and location code to obtain location name information
     ///
     /// `POST /open-apis/hire/v1/locations/query`
     ///
@@ -67,7 +67,9 @@ impl ListRequest {
         self.call.set_query("page_size", v.to_string());
         self
     }
-    /// Address type Options:position_location(Position Location),interview_location(Interview location)
+    /// Address type Options:
+    /// - `position_location`: Position Location
+    /// - `interview_location`: Interview location
     ///
     /// Required.
     pub fn usage(mut self, value: impl Into<super::models::Usage>) -> Self {

@@ -13,9 +13,9 @@ impl<'a> MinutesApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Delivery process (获取面试速记明细)
+    /// Get interview minutes details (获取面试速记明细)
     ///
-    /// Interview-Get interview minutes details-Get interview minutes details for the assigned interview
+    /// Get interview minutes details for the assigned interview
     ///
     /// `GET /open-apis/hire/v1/minutes`
     ///
@@ -38,7 +38,7 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// Interview ID, which can be obtained according to the \[Get Interview Information\] and \[Get Talent Interview Information\] API
+    /// Interview ID, which can be obtained according to the *Get Interview Information* and *Get Talent Interview Information* API
     ///
     /// Required.
     pub fn interview_id(mut self, value: impl Into<String>) -> Self {

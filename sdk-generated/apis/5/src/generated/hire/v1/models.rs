@@ -487,9 +487,9 @@ impl ToJson for CreateUserIdType3 {
 )]
 #[non_exhaustive]
 pub enum DepartmentIdType {
-    /// `department_id`
+    /// `department_id`: Identify the department by department_id, and get it through the *batch acquisition department information* interface
     DepartmentId,
-    /// `open_department_id`
+    /// `open_department_id`: Identify the department by open_department_id, and get it through the *batch acquisition department information* interface
     OpenDepartmentId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -558,9 +558,9 @@ impl ToJson for DepartmentIdType {
 )]
 #[non_exhaustive]
 pub enum EmployeeTypeIdType {
-    /// `people_admin_employee_type_id`
+    /// `people_admin_employee_type_id`: "HR system management background" applicable personnel type ID. HR system management background is gradually offline, it is recommended not to continue to use this ID.
     PeopleAdminEmployeeTypeId,
-    /// `employee_type_enum_id`
+    /// `employee_type_enum_id`: The person type ID applicable to "Feishu Management Background" is obtained through the *Query Person Type* interface
     EmployeeTypeEnumId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -779,11 +779,11 @@ impl ToJson for GetAgencyAccountUserIdType {
 )]
 #[non_exhaustive]
 pub enum GetByApplicationDepartmentIdType {
-    /// `department_id`
+    /// `department_id`: Identify Departments By department_id
     DepartmentId,
-    /// `open_department_id`
+    /// `open_department_id`: Identify Departments By open_department_id
     OpenDepartmentId,
-    /// `people_admin_department_id`
+    /// `people_admin_department_id`: Identify Departments By people_admin_department_id
     PeopleAdminDepartmentId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1012,11 +1012,11 @@ impl ToJson for GetByTalentUserIdType {
 )]
 #[non_exhaustive]
 pub enum GetDepartmentIdType {
-    /// `department_id`
+    /// `department_id`: Identify departments by department_id
     DepartmentId,
-    /// `open_department_id`
+    /// `open_department_id`: Identify Departments By open_department_id
     OpenDepartmentId,
-    /// `people_admin_department_id`
+    /// `people_admin_department_id`: Identify Departments By people_admin_department_id
     PeopleAdminDepartmentId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1818,9 +1818,9 @@ impl ToJson for GetUserIdType6 {
 )]
 #[non_exhaustive]
 pub enum JobFamilyIdType {
-    /// `job_family_id`
+    /// `job_family_id`: The sequence ID applicable to "Feishu Management Background" is obtained through the *Get Tenant Sequence List* interface
     JobFamilyId,
-    /// `people_admin_job_category_id`
+    /// `people_admin_job_category_id`: "HR system management background" applicable serial ID. HR system management background is gradually offline, it is recommended not to continue to use this ID.
     PeopleAdminJobCategoryId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1889,9 +1889,9 @@ impl ToJson for JobFamilyIdType {
 )]
 #[non_exhaustive]
 pub enum JobLevelIdType {
-    /// `job_level_id`
+    /// `job_level_id`: The rank ID applicable to "Feishu Management Background" is obtained through the *Get Tenant Rank List* interface
     JobLevelId,
-    /// `people_admin_job_level_id`
+    /// `people_admin_job_level_id`: "HR system management background" applicable rank ID. HR system management background is gradually offline, it is recommended not to continue to use this ID.
     PeopleAdminJobLevelId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -2035,13 +2035,13 @@ impl ToJson for ListDepartmentIdType {
 )]
 #[non_exhaustive]
 pub enum ListType {
-    /// `evaluation`
+    /// `evaluation`: Assessment to be done
     Evaluation,
-    /// `offer`
+    /// `offer`: Offer to be done
     Offer,
-    /// `exam`
+    /// `exam`: Written test to be done
     Exam,
-    /// `interview`
+    /// `interview`: Interview to be done
     Interview,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -3071,11 +3071,11 @@ impl ToJson for ObjectTypeV2 {
 )]
 #[non_exhaustive]
 pub enum Operation {
-    /// `confirm_onboarding`
+    /// `confirm_onboarding`: Confirm entry
     ConfirmOnboarding,
-    /// `cancel_onboarding`
+    /// `cancel_onboarding`: Give up employment
     CancelOnboarding,
-    /// `offboard`
+    /// `offboard`: Terminate
     Offboard,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -3308,11 +3308,11 @@ impl ToJson for OrderStatus {
 )]
 #[non_exhaustive]
 pub enum PatchDepartmentIdType {
-    /// `department_id`
+    /// `department_id`: Identify Departments By department_id
     DepartmentId,
-    /// `open_department_id`
+    /// `open_department_id`: Identify Departments By open_department_id
     OpenDepartmentId,
-    /// `people_admin_department_id`
+    /// `people_admin_department_id`: Identify Departments By people_admin_department_id
     PeopleAdminDepartmentId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -3541,7 +3541,7 @@ impl ToJson for ProtectUserIdType {
 )]
 #[non_exhaustive]
 pub enum QueryOption {
-    /// `ignore_empty_error`
+    /// `ignore_empty_error`: Ignore error when result is empty
     IgnoreEmptyError,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -3608,11 +3608,11 @@ impl ToJson for QueryOption {
 )]
 #[non_exhaustive]
 pub enum TransferOnboardDepartmentIdType {
-    /// `department_id`
+    /// `department_id`: Identify departments by department_id
     DepartmentId,
-    /// `open_department_id`
+    /// `open_department_id`: Identify departments by open_department_id
     OpenDepartmentId,
-    /// `people_admin_department_id`
+    /// `people_admin_department_id`: Identify departments by people_admin_department_id
     PeopleAdminDepartmentId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -3683,23 +3683,23 @@ impl ToJson for TransferOnboardDepartmentIdType {
 )]
 #[non_exhaustive]
 pub enum Type {
-    /// `number`
+    /// `number`: number
     Number,
-    /// `boolean`
+    /// `boolean`: Boolean
     Boolean,
-    /// `file`
+    /// `file`: Attachment Annex
     File,
-    /// `text`
+    /// `text`: Single line of text, up to 100 Chinese characters
     Text,
-    /// `date`
+    /// `date`: date
     Date,
-    /// `textarea`
+    /// `textarea`: MultiText Multi-line text, up to 200 Chinese characters
     Textarea,
-    /// `select`
+    /// `select`: Choice radio
     Select,
-    /// `multiselect`
+    /// `multiselect`: MultiChoice multiple choice
     Multiselect,
-    /// `resume`
+    /// `resume`: Candidate resume
     Resume,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -3861,9 +3861,9 @@ impl ToJson for UpdateUserIdType {
 )]
 #[non_exhaustive]
 pub enum Usage {
-    /// `position_location`
+    /// `position_location`: Position Location
     PositionLocation,
-    /// `interview_location`
+    /// `interview_location`: Interview location
     InterviewLocation,
     /// `store_location`
     StoreLocation,
@@ -4002,7 +4002,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `Ability`
+/// The `ability_list` of \[`InterviewDimensionAssessment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4027,7 +4027,7 @@ impl FromJson for Ability {
         Ok(out)
     }
 }
-/// `AbilityAssessment`
+/// The `ability_assessments` of \[`DimensionAssessment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4052,7 +4052,7 @@ impl FromJson for AbilityAssessment {
         Ok(out)
     }
 }
-/// `Acceptance`
+/// The `acceptance_list` of \[`OfferSendRecord`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4080,7 +4080,7 @@ impl FromJson for Acceptance {
         Ok(out)
     }
 }
-/// `Account`
+/// The `account` of \[`CreateReferralAccountResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4108,7 +4108,7 @@ impl FromJson for Account {
         Ok(out)
     }
 }
-/// `AccountReferrer`
+/// The `referrer` of \[`Account`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4136,7 +4136,7 @@ impl FromJson for AccountReferrer {
         Ok(out)
     }
 }
-/// `AddToFolderTalentRequestBody`
+/// The request body of `hire.v1.talent.add_to_folder` (Add talents to folder).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4144,9 +4144,9 @@ impl FromJson for AccountReferrer {
     serde(default)
 )]
 pub struct AddToFolderTalentRequestBody {
-    /// Talent ID List, which can be queried through the \[Get talent list\] interface
+    /// Talent ID List, which can be queried through the *Get talent list* interface
     pub talent_id_list: Vec<String>,
-    /// Folder ID, which can be queried through the \[Get talent folder information\] interface
+    /// Folder ID, which can be queried through the *Get talent folder information* interface
     pub folder_id: String,
 }
 impl ToJson for AddToFolderTalentRequestBody {
@@ -4163,7 +4163,7 @@ impl ToJson for AddToFolderTalentRequestBody {
         None
     }
 }
-/// `AddToFolderTalentResponseBody`
+/// The data `hire.v1.talent.add_to_folder` (Add talents to folder) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4185,7 +4185,7 @@ impl FromJson for AddToFolderTalentResponseBody {
         Ok(out)
     }
 }
-/// `Agency`
+/// The `agency` of \[`GetAgencyResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4213,7 +4213,7 @@ impl FromJson for Agency {
         Ok(out)
     }
 }
-/// `AgencyAccount`
+/// The `items` of \[`GetAgencyAccountAgencyResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4247,7 +4247,7 @@ impl FromJson for AgencyAccount {
         Ok(out)
     }
 }
-/// `AgencyAccountUser`
+/// The `user_info` of \[`AgencyAccount`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4275,7 +4275,7 @@ impl FromJson for AgencyAccountUser {
         Ok(out)
     }
 }
-/// `AgencyBasicInfo`
+/// The `basic_info` of \[`AgencyInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4297,7 +4297,7 @@ impl FromJson for AgencyBasicInfo {
         Ok(out)
     }
 }
-/// `AgencyInfo`
+/// The `agency` of \[`ApplicationDetailInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4322,7 +4322,7 @@ impl FromJson for AgencyInfo {
         Ok(out)
     }
 }
-/// `AgencyProtection`
+/// The `onboarded_protection` of \[`ProtectSearchAgencyResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4366,7 +4366,7 @@ impl FromJson for AgencyProtection {
         Ok(out)
     }
 }
-/// `AgencySupplier`
+/// The `items` of \[`BatchQueryAgencyResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4418,7 +4418,7 @@ impl FromJson for AgencySupplier {
         Ok(out)
     }
 }
-/// `AgencySupplierAdmin`
+/// The `admin_list` of \[`AgencySupplier`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4443,7 +4443,7 @@ impl FromJson for AgencySupplierAdmin {
         Ok(out)
     }
 }
-/// `AgencySupplierProtectTime`
+/// The `agency_protect_time` of \[`AgencySupplier`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4465,7 +4465,7 @@ impl FromJson for AgencySupplierProtectTime {
         Ok(out)
     }
 }
-/// `AgencySupplierTalentProtectTime`
+/// The `talent_protect_time` of \[`AgencySupplier`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4490,7 +4490,7 @@ impl FromJson for AgencySupplierTalentProtectTime {
         Ok(out)
     }
 }
-/// `Application`
+/// The `application` of \[`GetApplicationResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4571,7 +4571,7 @@ impl FromJson for Application {
         Ok(out)
     }
 }
-/// `ApplicationDetailBasicInfo`
+/// The `basic_info` of \[`ApplicationDetailInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4655,7 +4655,7 @@ impl FromJson for ApplicationDetailBasicInfo {
         Ok(out)
     }
 }
-/// `ApplicationDetailInfo`
+/// The `application_detail` of \[`GetDetailApplicationResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4701,7 +4701,7 @@ impl FromJson for ApplicationDetailInfo {
         Ok(out)
     }
 }
-/// `ApplicationDetailPortalInfo`
+/// The `portal` of \[`ApplicationDetailInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4720,7 +4720,7 @@ impl FromJson for ApplicationDetailPortalInfo {
         Ok(out)
     }
 }
-/// `ApplicationOffer`
+/// The `offer` of \[`OfferApplicationResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4766,7 +4766,7 @@ impl FromJson for ApplicationOffer {
         Ok(out)
     }
 }
-/// `ApplicationOfferBasicInfo`
+/// The `basic_info` of \[`ApplicationOffer`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4865,7 +4865,7 @@ impl FromJson for ApplicationOfferBasicInfo {
         Ok(out)
     }
 }
-/// `ApplicationOfferCustomModule`
+/// The `customized_module_list` of \[`ApplicationOffer`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4887,7 +4887,7 @@ impl FromJson for ApplicationOfferCustomModule {
         Ok(out)
     }
 }
-/// `ApplicationOfferCustomValue`
+/// The `customize_info_list` of \[`ApplicationOfferBasicInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4909,7 +4909,7 @@ impl FromJson for ApplicationOfferCustomValue {
         Ok(out)
     }
 }
-/// `ApplicationOfferSalaryPlan`
+/// The `salary_plan` of \[`ApplicationOffer`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4956,7 +4956,7 @@ impl FromJson for ApplicationOfferSalaryPlan {
         Ok(out)
     }
 }
-/// `ApplicationResumeSource`
+/// The `resume_source_info` of \[`Application`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4981,7 +4981,7 @@ impl FromJson for ApplicationResumeSource {
         Ok(out)
     }
 }
-/// `ApplicationStageTime`
+/// The `stage_time_list` of \[`Application`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5006,7 +5006,7 @@ impl FromJson for ApplicationStageTime {
         Ok(out)
     }
 }
-/// `ApplicationWebsiteChannel`
+/// The `channel` of \[`ApplicationWebsiteResumeSource`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5028,7 +5028,7 @@ impl FromJson for ApplicationWebsiteChannel {
         Ok(out)
     }
 }
-/// `ApplicationWebsiteResumeSource`
+/// The `website_resume_source` of \[`Application`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5053,7 +5053,7 @@ impl FromJson for ApplicationWebsiteResumeSource {
         Ok(out)
     }
 }
-/// `AssessmentScoreInfo`
+/// The `assessment_score` of \[`InterviewRecord`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5078,7 +5078,7 @@ impl FromJson for AssessmentScoreInfo {
         Ok(out)
     }
 }
-/// `Assets`
+/// The `assets` of \[`Account`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5100,7 +5100,7 @@ impl FromJson for Assets {
         Ok(out)
     }
 }
-/// `Attachment`
+/// The `attachment` of \[`GetAttachmentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5131,7 +5131,7 @@ impl FromJson for Attachment {
         Ok(out)
     }
 }
-/// `AttachmentInfo`
+/// The `attachment` of \[`GetInterviewRecordAttachmentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5162,7 +5162,7 @@ impl FromJson for AttachmentInfo {
         Ok(out)
     }
 }
-/// `AttachmentV2`
+/// The `image_list` of \[`InterviewRecord`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5193,7 +5193,7 @@ impl FromJson for AttachmentV2 {
         Ok(out)
     }
 }
-/// `BackgroundCheckCustomFieldDataValue`
+/// The `custom_data_list` of \[`BackgroundCheckOrder`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5215,7 +5215,7 @@ impl FromJson for BackgroundCheckCustomFieldDataValue {
         Ok(out)
     }
 }
-/// `BackgroundCheckItemInfo`
+/// The `ext_item_info_list` of \[`BackgroundCheckOrder`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5237,7 +5237,7 @@ impl FromJson for BackgroundCheckItemInfo {
         Ok(out)
     }
 }
-/// `BackgroundCheckOrder`
+/// The `items` of \[`BatchQueryBackgroundCheckOrderResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5322,7 +5322,7 @@ impl FromJson for BackgroundCheckOrder {
         Ok(out)
     }
 }
-/// `BackgroundCheckOrderCreator`
+/// The `creator_info` of \[`BackgroundCheckOrder`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5341,7 +5341,7 @@ impl FromJson for BackgroundCheckOrderCreator {
         Ok(out)
     }
 }
-/// `BackgroundCheckOrderFeedbackInfo`
+/// The `feedback_info_list` of \[`BackgroundCheckOrder`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5378,7 +5378,7 @@ impl FromJson for BackgroundCheckOrderFeedbackInfo {
         Ok(out)
     }
 }
-/// `BackgroundCheckOrderProcessInfo`
+/// The `process_info_list` of \[`BackgroundCheckOrder`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5403,7 +5403,7 @@ impl FromJson for BackgroundCheckOrderProcessInfo {
         Ok(out)
     }
 }
-/// `BaseAddress`
+/// The `onboard_address` of \[`ApplicationOfferBasicInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5440,7 +5440,7 @@ impl FromJson for BaseAddress {
         Ok(out)
     }
 }
-/// `BaseAddressV2`
+/// The `address` of \[`InterviewExtendV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5474,7 +5474,7 @@ impl FromJson for BaseAddressV2 {
         Ok(out)
     }
 }
-/// `BaseCity`
+/// The `city` of \[`BaseAddress`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5502,7 +5502,7 @@ impl FromJson for BaseCity {
         Ok(out)
     }
 }
-/// `BaseLocation`
+/// The `district` of \[`BaseAddressV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5527,7 +5527,7 @@ impl FromJson for BaseLocation {
         Ok(out)
     }
 }
-/// `BatchChangeTalentPoolTalentPoolRequestBody`
+/// The request body of `hire.v1.talent_pool.batch_change_talent_pool` (Add/remove talents from the talent pool in batches).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5535,9 +5535,11 @@ impl FromJson for BaseLocation {
     serde(default)
 )]
 pub struct BatchChangeTalentPoolTalentPoolRequestBody {
-    /// Talent ID list, please check: \[Get Talent List\]
+    /// Talent ID list, please check: *Get Talent List*
     pub talent_id_list: Vec<String>,
-    /// operation type Options:1(Add Join the designated talent pool operation),2(Remove Remove from the designated talent pool)
+    /// operation type Options:
+    /// - `1`: Add Join the designated talent pool operation
+    /// - `2`: Remove Remove from the designated talent pool
     pub option_type: i64,
 }
 impl ToJson for BatchChangeTalentPoolTalentPoolRequestBody {
@@ -5548,7 +5550,7 @@ impl ToJson for BatchChangeTalentPoolTalentPoolRequestBody {
         w.end_object();
     }
 }
-/// `BatchDeleteEcoAccountCustomFieldRequestBody`
+/// The request body of `hire.v1.eco_account_custom_field.batch_delete` (Delete account customized fields).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5556,7 +5558,9 @@ impl ToJson for BatchChangeTalentPoolTalentPoolRequestBody {
     serde(default)
 )]
 pub struct BatchDeleteEcoAccountCustomFieldRequestBody {
-    /// scope Options:1(背调 Background Check),2(笔试 Exam)
+    /// scope Options:
+    /// - `1`: 背调 Background Check
+    /// - `2`: 笔试 Exam
     pub scope: i64,
     /// List of keys for custom fields to delete
     pub custom_field_key_list: Option<Vec<String>>,
@@ -5569,7 +5573,7 @@ impl ToJson for BatchDeleteEcoAccountCustomFieldRequestBody {
         w.end_object();
     }
 }
-/// `BatchDeleteEcoBackgroundCheckCustomFieldRequestBody`
+/// The request body of `hire.v1.eco_background_check_custom_field.batch_delete` (Delete background check customized fields).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5577,7 +5581,7 @@ impl ToJson for BatchDeleteEcoAccountCustomFieldRequestBody {
     serde(default)
 )]
 pub struct BatchDeleteEcoBackgroundCheckCustomFieldRequestBody {
-    /// The account ID can be obtained through the \[account binding\] event
+    /// The account ID can be obtained through the *account binding* event
     pub account_id: String,
 }
 impl ToJson for BatchDeleteEcoBackgroundCheckCustomFieldRequestBody {
@@ -5593,7 +5597,7 @@ impl ToJson for BatchDeleteEcoBackgroundCheckCustomFieldRequestBody {
         None
     }
 }
-/// `BatchDeleteEcoBackgroundCheckPackageRequestBody`
+/// The request body of `hire.v1.eco_background_check_package.batch_delete` (Delete background check package).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5601,7 +5605,7 @@ impl ToJson for BatchDeleteEcoBackgroundCheckCustomFieldRequestBody {
     serde(default)
 )]
 pub struct BatchDeleteEcoBackgroundCheckPackageRequestBody {
-    /// The account ID can be obtained through the \[account binding\] event
+    /// The account ID can be obtained through the *account binding* event
     pub account_id: String,
     /// List of package IDs to delete. Deleting a package does not affect scheduled backups
     pub package_id_list: Option<Vec<String>>,
@@ -5623,7 +5627,7 @@ impl ToJson for BatchDeleteEcoBackgroundCheckPackageRequestBody {
         None
     }
 }
-/// `BatchDeleteEcoExamPaperRequestBody`
+/// The request body of `hire.v1.eco_exam_paper.batch_delete` (Delete exam paper list).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5631,9 +5635,9 @@ impl ToJson for BatchDeleteEcoBackgroundCheckPackageRequestBody {
     serde(default)
 )]
 pub struct BatchDeleteEcoExamPaperRequestBody {
-    /// The account ID of the written test can be obtained through the \[account binding\] event
+    /// The account ID of the written test can be obtained through the *account binding* event
     pub account_id: String,
-    /// List of paper IDs. The ID passed in by \[Create Paper List\]
+    /// List of paper IDs. The ID passed in by *Create Paper List*
     pub paper_id_list: Vec<String>,
 }
 impl ToJson for BatchDeleteEcoExamPaperRequestBody {
@@ -5650,7 +5654,7 @@ impl ToJson for BatchDeleteEcoExamPaperRequestBody {
         None
     }
 }
-/// `BatchGetIdTalentRequestBody`
+/// The request body of `hire.v1.talent.batch_get_id` (Get talent ID by mobile or email).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5680,7 +5684,7 @@ impl ToJson for BatchGetIdTalentRequestBody {
         w.end_object();
     }
 }
-/// `BatchGetIdTalentResponseBody`
+/// The data `hire.v1.talent.batch_get_id` (Get talent ID by mobile or email) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5699,7 +5703,7 @@ impl FromJson for BatchGetIdTalentResponseBody {
         Ok(out)
     }
 }
-/// `BatchQueryAgencyRequestBody`
+/// The request body of `hire.v1.agency.batch_query` (Search supplier list).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5729,7 +5733,7 @@ impl ToJson for BatchQueryAgencyRequestBody {
         None
     }
 }
-/// `BatchQueryAgencyResponseBody`
+/// The data `hire.v1.agency.batch_query` (Search supplier list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5754,7 +5758,7 @@ impl FromJson for BatchQueryAgencyResponseBody {
         Ok(out)
     }
 }
-/// `BatchQueryBackgroundCheckOrderRequestBody`
+/// The request body of `hire.v1.background_check_order.batch_query` (查询背调信息列表).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5793,7 +5797,7 @@ impl ToJson for BatchQueryBackgroundCheckOrderRequestBody {
         w.end_object();
     }
 }
-/// `BatchQueryExternalBackgroundCheckRequestBody`
+/// The request body of `hire.v1.external_background_check.batch_query` (Query external background).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5814,7 +5818,7 @@ impl ToJson for BatchQueryExternalBackgroundCheckRequestBody {
         w.end_object();
     }
 }
-/// `BatchQueryExternalBackgroundCheckResponseBody`
+/// The data `hire.v1.external_background_check.batch_query` (Query external background) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5842,7 +5846,7 @@ impl FromJson for BatchQueryExternalBackgroundCheckResponseBody {
         Ok(out)
     }
 }
-/// `BatchQueryExternalInterviewRequestBody`
+/// The request body of `hire.v1.external_interview.batch_query` (Query external interview).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5860,7 +5864,7 @@ impl ToJson for BatchQueryExternalInterviewRequestBody {
         w.end_object();
     }
 }
-/// `BatchQueryExternalInterviewResponseBody`
+/// The data `hire.v1.external_interview.batch_query` (Query external interview) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5885,7 +5889,7 @@ impl FromJson for BatchQueryExternalInterviewResponseBody {
         Ok(out)
     }
 }
-/// `BatchQueryExternalOfferRequestBody`
+/// The request body of `hire.v1.external_offer.batch_query` (Query external offer list).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5903,7 +5907,7 @@ impl ToJson for BatchQueryExternalOfferRequestBody {
         w.end_object();
     }
 }
-/// `BatchQueryExternalOfferResponseBody`
+/// The data `hire.v1.external_offer.batch_query` (Query external offer list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5928,7 +5932,7 @@ impl FromJson for BatchQueryExternalOfferResponseBody {
         Ok(out)
     }
 }
-/// `BatchUpdateJobManagerRequestBody`
+/// The request body of `hire.v1.job_manager.batch_update` (Update job managers).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5958,7 +5962,7 @@ impl ToJson for BatchUpdateJobManagerRequestBody {
         w.end_object();
     }
 }
-/// `BatchUpdateJobManagerResponseBody`
+/// The data `hire.v1.job_manager.batch_update` (Update job managers) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5977,7 +5981,7 @@ impl FromJson for BatchUpdateJobManagerResponseBody {
         Ok(out)
     }
 }
-/// `BonusAmount`
+/// The `confirmed_bonus` of \[`Assets`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5985,7 +5989,9 @@ impl FromJson for BatchUpdateJobManagerResponseBody {
     serde(default)
 )]
 pub struct BonusAmount {
-    /// Reward issuance form Options:1(Point Credit),2(Cash)
+    /// Reward issuance form Options:
+    /// - `1`: Point Credit
+    /// - `2`: Cash
     pub bonus_type: Option<i64>,
     /// Import credit amount, required if the reward issuance form is cash.Example value: 100
     pub point_bonus: Option<i64>,
@@ -6024,7 +6030,7 @@ impl ToJson for BonusAmount {
         None
     }
 }
-/// `BusinessManagementScope`
+/// The `business_management_scopes` of \[`PermissionCollection`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6046,7 +6052,7 @@ impl FromJson for BusinessManagementScope {
         Ok(out)
     }
 }
-/// `CampusVolumnteerInfo`
+/// The `campus_volunteer_info` of \[`ApplicationDetailPortalInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6065,7 +6071,7 @@ impl FromJson for CampusVolumnteerInfo {
         Ok(out)
     }
 }
-/// `CancelEcoBackgroundCheckRequestBody`
+/// The request body of `hire.v1.eco_background_check.cancel` (Cancel background check order).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6073,7 +6079,7 @@ impl FromJson for CampusVolumnteerInfo {
     serde(default)
 )]
 pub struct CancelEcoBackgroundCheckRequestBody {
-    /// Backtone ID. Can be obtained by the \[Create Backtone\] event
+    /// Backtone ID. Can be obtained by the *Create Backtone* event
     pub background_check_id: String,
 }
 impl ToJson for CancelEcoBackgroundCheckRequestBody {
@@ -6089,7 +6095,7 @@ impl ToJson for CancelEcoBackgroundCheckRequestBody {
         None
     }
 }
-/// `CancelOnboardApplicationRequestBody`
+/// The request body of `hire.v1.application.cancel_onboard` (Cancel candidate enrollment).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6097,9 +6103,12 @@ impl ToJson for CancelEcoBackgroundCheckRequestBody {
     serde(default)
 )]
 pub struct CancelOnboardApplicationRequestBody {
-    /// Termination type Options:1(我们拒绝了候选人 We rejected the candidate),22(候选人拒绝了我们 The candidate rejected us),27(其他 Other)
+    /// Termination type Options:
+    /// - `1`: 我们拒绝了候选人 We rejected the candidate
+    /// - `22`: 候选人拒绝了我们 The candidate rejected us
+    /// - `27`: 其他 Other
     pub termination_type: i64,
-    /// The id list of the specific reason for termination, please refer to \[Get the reason for termination of application\]
+    /// The id list of the specific reason for termination, please refer to *Get the reason for termination of application*
     pub termination_reason_id_list: Option<Vec<String>>,
     /// Remarks
     pub termination_reason_notes: Option<String>,
@@ -6113,7 +6122,7 @@ impl ToJson for CancelOnboardApplicationRequestBody {
         w.end_object();
     }
 }
-/// `Cash`
+/// The `cash` of \[`BonusAmount`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6121,7 +6130,7 @@ impl ToJson for CancelOnboardApplicationRequestBody {
     serde(default)
 )]
 pub struct Cash {
-    /// Import the cash currency, required if the reward issuance form is cash. The currency parameters can be queried in \[Introduction to Enumeration Constants\]
+    /// Import the cash currency, required if the reward issuance form is cash. The currency parameters can be queried in *Introduction to Enumeration Constants*
     pub currency_type: String,
     /// Import cash amount, required if the reward issuance form is credit.Only non-negative numbers can be input
     pub amount: f64,
@@ -6149,7 +6158,7 @@ impl ToJson for Cash {
         None
     }
 }
-/// `ChangeEmployeeStage`
+/// The request body of `hire.v1.employee.patch` (Update talent onboarding status).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6157,7 +6166,12 @@ impl ToJson for Cash {
     serde(default)
 )]
 pub struct ChangeEmployeeStage {
-    /// Operation Options:1(Convert),2(Overboard),3(Cancel Restore to "To be onboarded"),4(WithdrawOverboard Withdraw overboard (Restore to "Onboarded")),5(WithdrawConversion Withdraw conversion (Restore to "Pending conversion"))
+    /// Operation Options:
+    /// - `1`: Convert
+    /// - `2`: Overboard
+    /// - `3`: Cancel Restore to "To be onboarded"
+    /// - `4`: WithdrawOverboard Withdraw overboard (Restore to "Onboarded")
+    /// - `5`: WithdrawConversion Withdraw conversion (Restore to "Pending conversion")
     pub operation: i64,
     /// Conversion info，Required when operating employees become regular employees
     pub conversion_info: Option<EmployeeConversionInfo>,
@@ -6173,7 +6187,7 @@ impl ToJson for ChangeEmployeeStage {
         w.end_object();
     }
 }
-/// `ChangeTalentBlockTalentBlocklistRequestBody`
+/// The request body of `hire.v1.talent_blocklist.change_talent_block` (Add/remove block list).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6181,9 +6195,11 @@ impl ToJson for ChangeEmployeeStage {
     serde(default)
 )]
 pub struct ChangeTalentBlockTalentBlocklistRequestBody {
-    /// Talent ID, which can be obtained through the \[Get Talent List\] interface
+    /// Talent ID, which can be obtained through the *Get Talent List* interface
     pub talent_id: String,
-    /// operation type Options:1(Add Join the block list),2(Remove Remove from the blocked list)
+    /// operation type Options:
+    /// - `1`: Add Join the block list
+    /// - `2`: Remove Remove from the blocked list
     pub option: i64,
     /// Block reason, required when'option 'is'Add to block list'
     pub reason: Option<String>,
@@ -6203,7 +6219,7 @@ impl ToJson for ChangeTalentBlockTalentBlocklistRequestBody {
         None
     }
 }
-/// `CheckFailedAccountInfo`
+/// The `check_failed_list` of \[`ReconciliationReferralAccountResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6236,7 +6252,7 @@ impl FromJson for CheckFailedAccountInfo {
         Ok(out)
     }
 }
-/// `CombinedCreateJobResponseBody`
+/// The data `hire.v1.job.combined_create` (Create job) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6285,7 +6301,7 @@ impl FromJson for CombinedCreateJobResponseBody {
         Ok(out)
     }
 }
-/// `CombinedCreateTalentRequestBody`
+/// The request body of `hire.v1.talent.combined_create` (Create talent).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6293,7 +6309,7 @@ impl FromJson for CombinedCreateJobResponseBody {
     serde(default)
 )]
 pub struct CombinedCreateTalentRequestBody {
-    /// Resume source ID, which can be queried through the \[Get Resume Source List\] interface
+    /// Resume source ID, which can be queried through the *Get Resume Source List* interface
     pub init_source_id: Option<String>,
     /// `resume_source_id`
     pub resume_source_id: Option<String>,
@@ -6301,7 +6317,9 @@ pub struct CombinedCreateTalentRequestBody {
     pub folder_id_list: Option<Vec<String>>,
     /// Creator ID
     pub creator_id: Option<String>,
-    /// Creator type Options:1(员工体系 Employee system),3(系统 System)
+    /// Creator type Options:
+    /// - `1`: 员工体系 Employee system
+    /// - `3`: 系统 System
     pub creator_account_type: Option<i64>,
     /// Resume attachment ID
     pub resume_attachment_id: Option<String>,
@@ -6351,7 +6369,7 @@ impl ToJson for CombinedCreateTalentRequestBody {
         w.end_object();
     }
 }
-/// `CombinedCreateTalentResponseBody`
+/// The data `hire.v1.talent.combined_create` (Create talent) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6376,7 +6394,7 @@ impl FromJson for CombinedCreateTalentResponseBody {
         Ok(out)
     }
 }
-/// `CombinedJob`
+/// The request body of `hire.v1.job.combined_create` (Create job).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6384,11 +6402,19 @@ impl FromJson for CombinedCreateTalentResponseBody {
     serde(default)
 )]
 pub struct CombinedJob {
-    /// Job ID , which can be queried through the \[Get job list\] interface
+    /// Job ID , which can be queried through the *Get job list* interface
     pub id: Option<String>,
     /// Job No
     pub code: Option<String>,
-    /// Working years Options:1(NoLimit No Limit),2(Graduate),3(UnderOneYear Under One Year),4(OneToThreeYear One To Three Year),5(ThreeToFiveYear Three To Five Year),6(FiveToSevenYear Five To Seven Year),7(SevenToTenYear Seven To Ten Year),8(OverTenYear Over Ten year)
+    /// Working years Options:
+    /// - `1`: NoLimit No Limit
+    /// - `2`: Graduate
+    /// - `3`: UnderOneYear Under One Year
+    /// - `4`: OneToThreeYear One To Three Year
+    /// - `5`: ThreeToFiveYear Three To Five Year
+    /// - `6`: FiveToSevenYear Five To Seven Year
+    /// - `7`: SevenToTenYear Seven To Ten Year
+    /// - `8`: OverTenYear Over Ten year
     pub experience: Option<i64>,
     /// The millisecond timestamp of the expiration date. If the "Long-term Valid" field is set to true, the value of this field will not be actually used, and the position is long-term valid
     pub expiry_time: Option<i64>,
@@ -6404,7 +6430,9 @@ pub struct CombinedJob {
     pub job_managers: JobManager,
     /// Recruitment Process
     pub job_process_id: Option<String>,
-    /// Job Process Type Options:1(SocialProcess Social Process),2(CampusProcess Campus Porcess)
+    /// Job Process Type Options:
+    /// - `1`: SocialProcess Social Process
+    /// - `2`: CampusProcess Campus Porcess
     pub process_type: i64,
     /// Project
     pub subject_id: Option<String>,
@@ -6424,7 +6452,7 @@ pub struct CombinedJob {
     pub address_id: Option<String>,
     /// Job Description
     pub description: Option<String>,
-    /// Job HighlightsPlease refer to \[Enum constant\]of recruitment
+    /// Job HighlightsPlease refer to *Enum constant*of recruitment
     pub highlight_list: Option<Vec<String>>,
     /// Job category.The enumeration is available form \[「List job type」\]
     pub job_type_id: String,
@@ -6432,13 +6460,24 @@ pub struct CombinedJob {
     pub max_level_id: Option<String>,
     /// Type of employment
     pub recruitment_type_id: String,
-    /// Academic requirements Options:1(PrimaryEducation Primary Education),2(JuniorMiddleSchoolEducation Junior MiddleSchool Education),3(Secondary),4(SeniorSchoolGraduates Senior School Graduates),5(Associate),6(Bachelor),7(Master),8(Phd),20(NoLimit No Limit)
+    /// Academic requirements Options:
+    /// - `1`: PrimaryEducation Primary Education
+    /// - `2`: JuniorMiddleSchoolEducation Junior MiddleSchool Education
+    /// - `3`: Secondary
+    /// - `4`: SeniorSchoolGraduates Senior School Graduates
+    /// - `5`: Associate
+    /// - `6`: Bachelor
+    /// - `7`: Master
+    /// - `8`: Phd
+    /// - `20`: NoLimit No Limit
     pub required_degree: Option<i64>,
     /// Sequence
     pub job_category_id: Option<String>,
     /// The list of job address, enumeration is obtained through the interface "get address list", the purpose of selecting the place is "job address" current field and "address_id" must be filled in, if used at the same time, the current field shall prevail, it is recommended to use the current field
     pub address_id_list: Option<Vec<String>>,
-    /// job attribute Options:1(Concrete),2(Virtual)
+    /// job attribute Options:
+    /// - `1`: Concrete
+    /// - `2`: Virtual
     pub job_attribute: Option<i64>,
     /// Expiry Timestamp
     pub expiry_timestamp: Option<String>,
@@ -6448,7 +6487,7 @@ pub struct CombinedJob {
     pub onboard_registration_schema_id: Option<String>,
     /// Target major ID. The enumeration value is obtained via the \["get major by page"\] API and matches the "mdm_code" in the returned value. "0" indicates unlimited major
     pub target_major_id_list: Option<Vec<String>>,
-    /// The official website application form ID can be obtained through the \[Get the recruitment official website application form template list\] interface
+    /// The official website application form ID can be obtained through the *Get the recruitment official website application form template list* interface
     pub portal_website_apply_form_schema_id: Option<String>,
 }
 impl ToJson for CombinedJob {
@@ -6511,7 +6550,7 @@ impl ToJson for CombinedJob {
         None
     }
 }
-/// `CombinedJobObjectValueMap`
+/// The `customized_data_list` of \[`CombinedJob`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6532,7 +6571,7 @@ impl ToJson for CombinedJobObjectValueMap {
         w.end_object();
     }
 }
-/// `CombinedJobResultDefaultJobPost`
+/// The `default_job_post` of \[`CombinedCreateJobResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6551,7 +6590,7 @@ impl FromJson for CombinedJobResultDefaultJobPost {
         Ok(out)
     }
 }
-/// `CombinedUpdateTalentRequestBody`
+/// The request body of `hire.v1.talent.combined_update` (Update talent information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6561,13 +6600,15 @@ impl FromJson for CombinedJobResultDefaultJobPost {
 pub struct CombinedUpdateTalentRequestBody {
     /// Talent ID
     pub talent_id: String,
-    /// Resume source ID, which can be queried through the \[Get Resume Source List\] interface
+    /// Resume source ID, which can be queried through the *Get Resume Source List* interface
     pub init_source_id: Option<String>,
     /// List of folder IDs
     pub folder_id_list: Option<Vec<String>>,
     /// Update ID
     pub operator_id: Option<String>,
-    /// Update type Options:1(员工体系 Employee system),3(系统 System)
+    /// Update type Options:
+    /// - `1`: 员工体系 Employee system
+    /// - `3`: 系统 System
     pub operator_account_type: Option<i64>,
     /// Resume attachment id
     pub resume_attachment_id: Option<String>,
@@ -6629,7 +6670,7 @@ impl ToJson for CombinedUpdateTalentRequestBody {
         None
     }
 }
-/// `CombinedUpdateTalentResponseBody`
+/// The data `hire.v1.talent.combined_update` (Update talent information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6654,7 +6695,7 @@ impl FromJson for CombinedUpdateTalentResponseBody {
         Ok(out)
     }
 }
-/// `CommonAddress`
+/// The `address_list` of \[`JobDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6688,7 +6729,7 @@ impl FromJson for CommonAddress {
         Ok(out)
     }
 }
-/// `CommonFilter`
+/// The `filter_list` of \[`BatchQueryAgencyRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6698,7 +6739,9 @@ impl FromJson for CommonAddress {
 pub struct CommonFilter {
     /// Filter key
     pub key: String,
-    /// filter value type Options:1(Value filtering, populating value_list fields),2(Range filtering, populating range_filter fields)
+    /// filter value type Options:
+    /// - `1`: Value filtering, populating value_list fields
+    /// - `2`: Range filtering, populating range_filter fields
     pub value_type: i64,
     /// list of filter values
     pub value_list: Option<Vec<String>>,
@@ -6724,7 +6767,7 @@ impl ToJson for CommonFilter {
         None
     }
 }
-/// `CommonSchema`
+/// The `object_list` of \[`InterviewRegistrationSchema`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6767,7 +6810,7 @@ impl FromJson for CommonSchema {
         Ok(out)
     }
 }
-/// `CommonSchemaChild`
+/// The `children_list` of \[`CommonSchema`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6810,7 +6853,7 @@ impl FromJson for CommonSchemaChild {
         Ok(out)
     }
 }
-/// `CommonSchemaConfig`
+/// The `config` of \[`CommonSchemaSetting`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6829,7 +6872,7 @@ impl FromJson for CommonSchemaConfig {
         Ok(out)
     }
 }
-/// `CommonSchemaOption`
+/// The `options` of \[`CommonSchemaConfig`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6857,7 +6900,7 @@ impl FromJson for CommonSchemaOption {
         Ok(out)
     }
 }
-/// `CommonSchemaSetting`
+/// The `setting` of \[`CommonSchema`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6879,7 +6922,7 @@ impl FromJson for CommonSchemaSetting {
         Ok(out)
     }
 }
-/// `ConfigJobResponseBody`
+/// The data `hire.v1.job.config` (Get job config info) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6898,7 +6941,7 @@ impl FromJson for ConfigJobResponseBody {
         Ok(out)
     }
 }
-/// `ContractPeriodInfo`
+/// The `contract_period` of \[`ApplicationOfferBasicInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6906,7 +6949,9 @@ impl FromJson for ConfigJobResponseBody {
     serde(default)
 )]
 pub struct ContractPeriodInfo {
-    /// Contract cycle type Options:1(month),2(year)
+    /// Contract cycle type Options:
+    /// - `1`: month
+    /// - `2`: year
     pub period_type: i64,
     /// Contract duration
     pub period: i64,
@@ -6928,7 +6973,7 @@ impl ToJson for ContractPeriodInfo {
         w.end_object();
     }
 }
-/// `CreateApplicationRequestBody`
+/// The request body of `hire.v1.application.create` (Create application).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6946,7 +6991,9 @@ pub struct CreateApplicationRequestBody {
     pub resume_source_id: Option<String>,
     /// The list of intended delivery cities can be obtained from the list of work locations returned by "Get Job Information"
     pub application_preferred_city_code_list: Option<Vec<String>>,
-    /// Application method Options:1(HR_visit Sourced by HR),2(candidate_delivery Talent applied)
+    /// Application method Options:
+    /// - `1`: HR_visit Sourced by HR
+    /// - `2`: candidate_delivery Talent applied
     pub delivery_type: Option<i64>,
 }
 impl ToJson for CreateApplicationRequestBody {
@@ -6973,7 +7020,7 @@ impl ToJson for CreateApplicationRequestBody {
         None
     }
 }
-/// `CreateByAttachmentWebsiteDeliveryResponseBody`
+/// The data `hire.v1.website_delivery.create_by_attachment` (Create Application to Official Recruitment Website by Resume Attachment Analysis) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6995,7 +7042,7 @@ impl FromJson for CreateByAttachmentWebsiteDeliveryResponseBody {
         Ok(out)
     }
 }
-/// `CreateByResumeWebsiteDeliveryResponseBody`
+/// The data `hire.v1.website_delivery.create_by_resume` (Create Application to Official Recruitment Website) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7014,7 +7061,7 @@ impl FromJson for CreateByResumeWebsiteDeliveryResponseBody {
         Ok(out)
     }
 }
-/// `CreateExamRequestBody`
+/// The request body of `hire.v1.exam.create` (Add written test results).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7028,7 +7075,7 @@ pub struct CreateExamRequestBody {
     pub exam_resource_name: String,
     /// Written test score
     pub score: f64,
-    /// Report attachment, use \[Create attachment\] upload, get attachment ID, supported file formats: JPG, JPEG, PNG, PDF, not more than 100MB
+    /// Report attachment, use *Create attachment* upload, get attachment ID, supported file formats: JPG, JPEG, PNG, PDF, not more than 100MB
     pub uuid: Option<String>,
     /// Add person ID
     pub operator_id: String,
@@ -7056,7 +7103,7 @@ impl ToJson for CreateExamRequestBody {
         None
     }
 }
-/// `CreateExamResponseBody`
+/// The data `hire.v1.exam.create` (Add written test results) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7093,7 +7140,7 @@ impl FromJson for CreateExamResponseBody {
         Ok(out)
     }
 }
-/// `CreateExternalApplicationResponseBody`
+/// The data `hire.v1.external_application.create` (Create external application) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7112,7 +7159,7 @@ impl FromJson for CreateExternalApplicationResponseBody {
         Ok(out)
     }
 }
-/// `CreateExternalBackgroundCheckResponseBody`
+/// The data `hire.v1.external_background_check.create` (Create external background check) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7135,7 +7182,7 @@ impl FromJson for CreateExternalBackgroundCheckResponseBody {
         Ok(out)
     }
 }
-/// `CreateExternalInterviewResponseBody`
+/// The data `hire.v1.external_interview.create` (Create external interview) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7154,7 +7201,7 @@ impl FromJson for CreateExternalInterviewResponseBody {
         Ok(out)
     }
 }
-/// `CreateExternalOfferResponseBody`
+/// The data `hire.v1.external_offer.create` (Create external Offer) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7173,7 +7220,7 @@ impl FromJson for CreateExternalOfferResponseBody {
         Ok(out)
     }
 }
-/// `CreateJobRequirementResponseBody`
+/// The data `hire.v1.job_requirement.create` (Create job requirement) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7192,7 +7239,7 @@ impl FromJson for CreateJobRequirementResponseBody {
         Ok(out)
     }
 }
-/// `CreateOfferResponseBody`
+/// The data `hire.v1.offer.create` (Create offer) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7229,7 +7276,7 @@ impl FromJson for CreateOfferResponseBody {
         Ok(out)
     }
 }
-/// `CreateReferralAccountRequestBody`
+/// The request body of `hire.v1.referral_account.create` (Register Referral Account for External System).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7250,7 +7297,7 @@ impl ToJson for CreateReferralAccountRequestBody {
         w.end_object();
     }
 }
-/// `CreateReferralAccountResponseBody`
+/// The data `hire.v1.referral_account.create` (Register Referral Account for External System) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7269,7 +7316,7 @@ impl FromJson for CreateReferralAccountResponseBody {
         Ok(out)
     }
 }
-/// `CreateTalentExternalInfoRequestBody`
+/// The request body of `hire.v1.talent_external_info.create` (Create talent external info).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7293,7 +7340,7 @@ impl ToJson for CreateTalentExternalInfoRequestBody {
         None
     }
 }
-/// `CreateTalentExternalInfoResponseBody`
+/// The data `hire.v1.talent_external_info.create` (Create talent external info) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7312,7 +7359,7 @@ impl FromJson for CreateTalentExternalInfoResponseBody {
         Ok(out)
     }
 }
-/// `CreateWebsiteChannelRequestBody`
+/// The request body of `hire.v1.website_channel.create` (Create Promotion Channel of Official Recruitment Website).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7336,7 +7383,7 @@ impl ToJson for CreateWebsiteChannelRequestBody {
         None
     }
 }
-/// `CreateWebsiteSiteUserResponseBody`
+/// The data `hire.v1.website_site_user.create` (Create User on Official Recruitment Website) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7355,7 +7402,7 @@ impl FromJson for CreateWebsiteSiteUserResponseBody {
         Ok(out)
     }
 }
-/// `DataPermission`
+/// The `data_permissions` of \[`PermissionCollection`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7380,7 +7427,7 @@ impl FromJson for DataPermission {
         Ok(out)
     }
 }
-/// `Department`
+/// The `department_list` of \[`OfferApprovalTemplate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7405,7 +7452,7 @@ impl FromJson for Department {
         Ok(out)
     }
 }
-/// `DiData`
+/// The `di_data` of \[`DiInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7427,7 +7474,7 @@ impl FromJson for DiData {
         Ok(out)
     }
 }
-/// `DiInfo`
+/// The `items` of \[`SearchDiversityInclusionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7464,7 +7511,7 @@ impl FromJson for DiInfo {
         Ok(out)
     }
 }
-/// `DimensionAbility`
+/// The `ability_list` of \[`InterviewFeedbackFormDimension`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7489,7 +7536,7 @@ impl FromJson for DimensionAbility {
         Ok(out)
     }
 }
-/// `DimensionAbilityArgs`
+/// The `dimension_ability_args` of \[`InterviewFeedbackFormDimension`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7514,7 +7561,7 @@ impl FromJson for DimensionAbilityArgs {
         Ok(out)
     }
 }
-/// `DimensionAssessment`
+/// The `dimension_assessments` of \[`ModuleAssessment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7567,7 +7614,7 @@ impl FromJson for DimensionAssessment {
         Ok(out)
     }
 }
-/// `DimensionOption`
+/// The `dimension_option` of \[`DimensionAssessment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7595,7 +7642,7 @@ impl FromJson for DimensionOption {
         Ok(out)
     }
 }
-/// `EcoAccountCustomField`
+/// The request body of `hire.v1.eco_account_custom_field.batch_update` (Update account customized fields).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7603,7 +7650,9 @@ impl FromJson for DimensionOption {
     serde(default)
 )]
 pub struct EcoAccountCustomField {
-    /// Account Custom Field Scope Options:1(背调 Background Check),2(笔试 Exam)
+    /// Account Custom Field Scope Options:
+    /// - `1`: 背调 Background Check
+    /// - `2`: 笔试 Exam
     pub scope: i64,
     /// Custom Field List
     pub custom_field_list: Vec<EcoAccountCustomFieldData>,
@@ -7622,7 +7671,7 @@ impl ToJson for EcoAccountCustomField {
         None
     }
 }
-/// `EcoAccountCustomFieldData`
+/// The `custom_field_list` of \[`EcoAccountCustomField`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7634,7 +7683,11 @@ pub struct EcoAccountCustomFieldData {
     pub key: String,
     /// The name of the custom field. The title of the form control that users see when adding an account under "Feishu Hire" - "Settings" - "Ecological Docking" - "Written Test/Background Check"
     pub name: I18n,
-    /// Is it required?**Optional values are**:* `true`: required* `false`: not required**NOTE**: This field is not valid in the current interface
+    /// Is it required?
+    ///
+    /// **Optional values are**:
+    /// * `true`: required
+    /// * `false`: not required**NOTE**: This field is not valid in the current interface
     pub is_required: bool,
     /// Description
     pub description: Option<I18n>,
@@ -7655,7 +7708,7 @@ impl ToJson for EcoAccountCustomFieldData {
         None
     }
 }
-/// `EcoBackgroundCheckCustomField`
+/// The request body of `hire.v1.eco_background_check_custom_field.batch_update` (Update background check customized fields).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7663,9 +7716,9 @@ impl ToJson for EcoAccountCustomFieldData {
     serde(default)
 )]
 pub struct EcoBackgroundCheckCustomField {
-    /// The account ID can be obtained through the \[account binding\] event
+    /// The account ID can be obtained through the *account binding* event
     pub account_id: String,
-    /// Custom field list. **Note**: The list length must be the same as the one passed in when \[Create Backtone Custom Field\]
+    /// Custom field list. **Note**: The list length must be the same as the one passed in when *Create Backtone Custom Field*
     pub custom_field_list: Vec<EcoBackgroundCheckCustomFieldData>,
 }
 impl ToJson for EcoBackgroundCheckCustomField {
@@ -7685,7 +7738,7 @@ impl ToJson for EcoBackgroundCheckCustomField {
         None
     }
 }
-/// `EcoBackgroundCheckCustomFieldData`
+/// The `custom_field_list` of \[`BackgroundCheckOrder`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7693,7 +7746,16 @@ impl ToJson for EcoBackgroundCheckCustomField {
     serde(default)
 )]
 pub struct EcoBackgroundCheckCustomFieldData {
-    /// Custom Field Data Options:text(Single line of text, up to 100 Chinese characters),textarea(MultiText Multi-line text, up to 200 Chinese characters),number(number),boolean(Boolean),select(Choice radio),multiselect(MultiChoice multiple choice),date(date),file(Attachment Annex),resume(Candidate resume)
+    /// Custom Field Data Options:
+    /// - `text`: Single line of text, up to 100 Chinese characters
+    /// - `textarea`: MultiText Multi-line text, up to 200 Chinese characters
+    /// - `number`: number
+    /// - `boolean`: Boolean
+    /// - `select`: Choice radio
+    /// - `multiselect`: MultiChoice multiple choice
+    /// - `date`: date
+    /// - `file`: Attachment Annex
+    /// - `resume`: Candidate resume
     pub r#type: Option<Type>,
     /// The identity of a custom field, unique within the same account
     pub key: String,
@@ -7743,7 +7805,7 @@ impl ToJson for EcoBackgroundCheckCustomFieldData {
         None
     }
 }
-/// `EcoBackgroundCheckCustomFieldDataOption`
+/// The `options` of \[`EcoBackgroundCheckCustomFieldData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7779,7 +7841,7 @@ impl ToJson for EcoBackgroundCheckCustomFieldDataOption {
         None
     }
 }
-/// `EcoBackgroundCheckPackage`
+/// The request body of `hire.v1.eco_background_check_package.batch_update` (Update background check package).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7818,7 +7880,7 @@ impl ToJson for EcoBackgroundCheckPackage {
         None
     }
 }
-/// `EcoBackgroundCheckPackageData`
+/// The `package_list` of \[`EcoBackgroundCheckPackage`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7851,7 +7913,7 @@ impl ToJson for EcoBackgroundCheckPackageData {
         None
     }
 }
-/// `EcoBackgroundCheckReportFile`
+/// The `report_file_list` of \[`UpdateProgressEcoBackgroundCheckRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7863,7 +7925,9 @@ pub struct EcoBackgroundCheckReportFile {
     pub report_name: String,
     /// Report address; when report_url_type is empty or 1, it must be a link to download pdf; when it is 2, it is a preview link
     pub report_url: String,
-    /// Report address type; enumeration values 1 or empty are downloadable pdf links, 2 are preview links Options:1(DownloadLink Downloadable link),2(ExternalLink external link)
+    /// Report address type; enumeration values 1 or empty are downloadable pdf links, 2 are preview links Options:
+    /// - `1`: DownloadLink Downloadable link
+    /// - `2`: ExternalLink external link
     pub report_url_type: Option<i64>,
 }
 impl ToJson for EcoBackgroundCheckReportFile {
@@ -7884,7 +7948,7 @@ impl ToJson for EcoBackgroundCheckReportFile {
         None
     }
 }
-/// `EcoExamLoginInfo`
+/// The `exam_login_info` of \[`LoginInfoEcoExamRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7894,9 +7958,13 @@ impl ToJson for EcoBackgroundCheckReportFile {
 pub struct EcoExamLoginInfo {
     /// Written test link. If the returned link is already accompanied by the unique identity of the candidate and does not require login authentication, you can only return this link
     pub exam_url: String,
-    /// Login username.**Note**: If the written test link requires login authentication, this login certificate must be returned
+    /// Login username.
+    ///
+    /// **Note**: If the written test link requires login authentication, this login certificate must be returned
     pub username: Option<String>,
-    /// Login password.**Note**: If the written test link requires login authentication, this login certificate must be returned
+    /// Login password.
+    ///
+    /// **Note**: If the written test link requires login authentication, this login certificate must be returned
     pub password: Option<String>,
 }
 impl ToJson for EcoExamLoginInfo {
@@ -7914,7 +7982,7 @@ impl ToJson for EcoExamLoginInfo {
         None
     }
 }
-/// `EcoExamPaper`
+/// The request body of `hire.v1.eco_exam_paper.batch_update` (Update exam paper).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7922,7 +7990,7 @@ impl ToJson for EcoExamLoginInfo {
     serde(default)
 )]
 pub struct EcoExamPaper {
-    /// The account ID of the written test can be obtained through the \[account binding\] event
+    /// The account ID of the written test can be obtained through the *account binding* event
     pub account_id: String,
     /// Papers
     pub paper_list: Vec<EcoExamPaperData>,
@@ -7944,7 +8012,7 @@ impl ToJson for EcoExamPaper {
         None
     }
 }
-/// `EcoExamPaperData`
+/// The `paper_list` of \[`EcoExamPaper`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7952,17 +8020,23 @@ impl ToJson for EcoExamPaper {
     serde(default)
 )]
 pub struct EcoExamPaperData {
-    /// Paper ID, which is the ID passed in through \[Create Paper List\]
+    /// Paper ID, which is the ID passed in through *Create Paper List*
     pub id: String,
-    /// Paper name**Note**: The length of the test paper name should not exceed `255` characters, and the excess will be truncated
+    /// Paper name
+    ///
+    /// **Note**: The length of the test paper name should not exceed `255` characters, and the excess will be truncated
     pub name: String,
     /// Duration
     pub duration: Option<i64>,
     /// Paper Question Count
     pub question_count: Option<i64>,
-    /// Exam start time, millisecond timestamp. Leave blank or not pass to indicate an unlimited start time.**Note**: If the value is passed and the end_time is not empty, the start time must be less than the end time
+    /// Exam start time, millisecond timestamp. Leave blank or not pass to indicate an unlimited start time.
+    ///
+    /// **Note**: If the value is passed and the end_time is not empty, the start time must be less than the end time
     pub start_time: Option<String>,
-    /// Exam end time, millisecond timestamp. Leave blank or not pass to indicate unlimited end time**Note**: If the value is passed and the start_time is not empty, the end time must be greater than the start time
+    /// Exam end time, millisecond timestamp. Leave blank or not pass to indicate unlimited end time
+    ///
+    /// **Note**: If the value is passed and the start_time is not empty, the end time must be greater than the start time
     pub end_time: Option<String>,
 }
 impl ToJson for EcoExamPaperData {
@@ -7986,7 +8060,7 @@ impl ToJson for EcoExamPaperData {
         None
     }
 }
-/// `EcoExamResultDetail`
+/// The `detail_list` of \[`UpdateResultEcoExamRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8019,7 +8093,7 @@ impl ToJson for EcoExamResultDetail {
         None
     }
 }
-/// `EcoExamResultReport`
+/// The `report_list` of \[`UpdateResultEcoExamRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8052,7 +8126,7 @@ impl ToJson for EcoExamResultReport {
         None
     }
 }
-/// `EhrImportTask`
+/// The request body of `hire.v1.ehr_import_task.patch` (Update e-HR importing task).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8064,7 +8138,9 @@ pub struct EhrImportTask {
     pub fail_reason: Option<String>,
     /// Jump link. To return to the jump link, please go to "Settings - ecological docking - e-HR / OA office system - Import e-HR" function settings "of flybook recruitment and turn on the" return to external link of e-HR / OA system supporting docking "switch
     pub redirect_url: Option<String>,
-    /// Status Options:1(导入成功 Import successful),2(导入失败 Import failed)
+    /// Status Options:
+    /// - `1`: 导入成功 Import successful
+    /// - `2`: 导入失败 Import failed
     pub state: i64,
 }
 impl ToJson for EhrImportTask {
@@ -8076,7 +8152,7 @@ impl ToJson for EhrImportTask {
         w.end_object();
     }
 }
-/// `Employee`
+/// The `employee` of \[`GetByApplicationEmployeeResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8147,7 +8223,7 @@ impl FromJson for Employee {
         Ok(out)
     }
 }
-/// `EmployeeConversionInfo`
+/// The `conversion_info` of \[`ChangeEmployeeStage`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8165,7 +8241,7 @@ impl ToJson for EmployeeConversionInfo {
         w.end_object();
     }
 }
-/// `EmployeeOverboardInfo`
+/// The `overboard_info` of \[`ChangeEmployeeStage`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8186,7 +8262,7 @@ impl ToJson for EmployeeOverboardInfo {
         w.end_object();
     }
 }
-/// `EmployeeV2`
+/// The `employee` of \[`ApplicationDetailInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8254,7 +8330,7 @@ impl FromJson for EmployeeV2 {
         Ok(out)
     }
 }
-/// `EnableReferralAccountRequestBody`
+/// The request body of `hire.v1.referral_account.enable` (Activate referral account).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8262,7 +8338,7 @@ impl FromJson for EmployeeV2 {
     serde(default)
 )]
 pub struct EnableReferralAccountRequestBody {
-    /// Account ID, obtained after registering an account: \[Register a referral account\]
+    /// Account ID, obtained after registering an account: *Register a referral account*
     pub referral_account_id: Option<String>,
 }
 impl ToJson for EnableReferralAccountRequestBody {
@@ -8272,7 +8348,7 @@ impl ToJson for EnableReferralAccountRequestBody {
         w.end_object();
     }
 }
-/// `EntityInfo`
+/// The `entity` of \[`BusinessManagementScope`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8294,7 +8370,7 @@ impl FromJson for EntityInfo {
         Ok(out)
     }
 }
-/// `Evaluation`
+/// The `evaluations` of \[`ApplicationDetailInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8340,7 +8416,7 @@ impl FromJson for Evaluation {
         Ok(out)
     }
 }
-/// `ExternalApplication`
+/// The request body of `hire.v1.external_application.create` (Create external application).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8352,7 +8428,9 @@ pub struct ExternalApplication {
     pub id: Option<String>,
     /// External System Application Primary Key (idempotent only)
     pub external_id: Option<String>,
-    /// Job Type Options:1(social_recruitment social recruitment),2(campus_recruitment Campus recruitment)
+    /// Job Type Options:
+    /// - `1`: social_recruitment social recruitment
+    /// - `2`: campus_recruitment Campus recruitment
     pub job_recruitment_type: Option<i64>,
     /// Job title
     pub job_title: Option<String>,
@@ -8364,7 +8442,11 @@ pub struct ExternalApplication {
     pub talent_id: String,
     /// Reason for termination
     pub termination_reason: Option<String>,
-    /// Delivery Type Options:1(HR_visit HR search),2(candidate_delivery Candidate unsolicited delivery),3(talent_recommend Talent recommendation),4(others other)
+    /// Delivery Type Options:
+    /// - `1`: HR_visit HR search
+    /// - `2`: candidate_delivery Candidate unsolicited delivery
+    /// - `3`: talent_recommend Talent recommendation
+    /// - `4`: others other
     pub delivery_type: Option<i64>,
     /// Termination time in the external system for the application
     pub modify_time: Option<i64>,
@@ -8416,7 +8498,7 @@ impl ToJson for ExternalApplication {
         None
     }
 }
-/// `ExternalBackgroundCheck`
+/// The request body of `hire.v1.external_background_check.create` (Create external background check).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8476,7 +8558,7 @@ impl ToJson for ExternalBackgroundCheck {
         None
     }
 }
-/// `ExternalCommonAttachment`
+/// The `attachment_list` of \[`ExternalOffer`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8510,7 +8592,7 @@ impl ToJson for ExternalCommonAttachment {
         w.end_object();
     }
 }
-/// `ExternalInterview`
+/// The request body of `hire.v1.external_interview.create` (Create external interview).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8524,7 +8606,10 @@ pub struct ExternalInterview {
     pub external_application_id: String,
     /// `id`
     pub id: Option<String>,
-    /// Participation status Options:1(NotStart did not participate),2(Participated participate),3(NotPaticipated miss the appointment)
+    /// Participation status Options:
+    /// - `1`: NotStart did not participate
+    /// - `2`: Participated participate
+    /// - `3`: NotPaticipated miss the appointment
     pub participate_status: Option<i64>,
     /// Start time
     pub begin_time: Option<i64>,
@@ -8566,7 +8651,7 @@ impl ToJson for ExternalInterview {
         None
     }
 }
-/// `ExternalInterviewAssessment`
+/// The request body of `hire.v1.external_interview_assessment.create` (Create external interview assessment).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8580,7 +8665,10 @@ pub struct ExternalInterviewAssessment {
     pub external_id: Option<String>,
     /// Interviewer's name
     pub username: Option<String>,
-    /// Interview conclusion Options:1(Fail),2(Pass passed),3(toBeDetermined to be determined)
+    /// Interview conclusion Options:
+    /// - `1`: Fail
+    /// - `2`: Pass passed
+    /// - `3`: toBeDetermined to be determined
     pub conclusion: Option<i64>,
     /// evaluation dimension list
     pub assessment_dimension_list: Option<Vec<ExternalInterviewAssessmentDimension>>,
@@ -8620,7 +8708,7 @@ impl ToJson for ExternalInterviewAssessment {
         w.end_object();
     }
 }
-/// `ExternalInterviewAssessmentDimension`
+/// The `assessment_dimension_list` of \[`ExternalInterviewAssessment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8636,7 +8724,11 @@ pub struct ExternalInterviewAssessmentDimension {
     pub options: Option<Vec<String>>,
     /// Description content (used when the question type is "Description")
     pub content: Option<String>,
-    /// Topic type Options:1(Score scoring question),2(singleChoice multiple choice question),3(text Description question),4(multiChoice multiple-select question)
+    /// Topic type Options:
+    /// - `1`: Score scoring question
+    /// - `2`: singleChoice multiple choice question
+    /// - `3`: text Description question
+    /// - `4`: multiChoice multiple-select question
     pub assessment_type: Option<i64>,
     /// Title
     pub title: Option<String>,
@@ -8670,7 +8762,7 @@ impl ToJson for ExternalInterviewAssessmentDimension {
         w.end_object();
     }
 }
-/// `ExternalOffer`
+/// The request body of `hire.v1.external_offer.create` (Create external Offer).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8682,7 +8774,7 @@ pub struct ExternalOffer {
     pub id: Option<String>,
     /// External system Offer primary key (idempotent only)
     pub external_id: Option<String>,
-    /// External delivery ID, which can be obtained through the \[Get External Delivery Information\] interface
+    /// External delivery ID, which can be obtained through the *Get External Delivery Information* interface
     pub external_application_id: String,
     /// Offer creation time, millisecond timestamp
     pub biz_create_time: Option<String>,
@@ -8692,7 +8784,7 @@ pub struct ExternalOffer {
     pub creator: Option<String>,
     /// Offer Status
     pub offer_status: Option<String>,
-    /// Offer details A list of attachment IDs, which can be created by \[Create Attachment\]interface back
+    /// Offer details A list of attachment IDs, which can be created by *Create Attachment*interface back
     pub attachment_id_list: Option<Vec<String>>,
     /// `attachment_list`
     pub attachment_list: Option<Vec<ExternalCommonAttachment>>,
@@ -8734,7 +8826,7 @@ impl ToJson for ExternalOffer {
         None
     }
 }
-/// `ExternalReward`
+/// The request body of `hire.v1.external_referral_reward.create` (Import external referral rewards).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8742,7 +8834,7 @@ impl ToJson for ExternalOffer {
     serde(default)
 )]
 pub struct ExternalReward {
-    /// Referrer's IDThe unique identifier of the referrer, obtained from \[Get User Information\]
+    /// Referrer's IDThe unique identifier of the referrer, obtained from *Get User Information*
     pub referral_user_id: String,
     /// Reward's creator The reward creator is visible to the administrator and referral person. If it is not passed on, it defaults to "External system"
     pub create_user_id: Option<String>,
@@ -8752,19 +8844,32 @@ pub struct ExternalReward {
     pub pay_user_id: Option<String>,
     /// External system rewards unique id (idempotent only)
     pub external_id: String,
-    /// Referred candidate's application IDIt is recommended to input the application ID in Feishu Hire.If there is no application ID, you can input the "Referred candidate's talent ID". If the "Referred candidate's talent ID" is provided, this parameter is optional&lt;md-alert type="warn"&gt; If the application ID is not provided, the current referral reward can't be associated with the application,The system will not display the corresponding "Job", "Recruiter" "Offer manager". These fields will be shown as "--".The referrer can see the reward record, but the recruiter and offer manager cannot&lt;/md-alert&gt;The methods to query the application ID:1. \[Obtain the talent ID via phone number or email\]2. \[Query the referral application ID via the talent ID\]
+    /// Referred candidate's application IDIt is recommended to input the application ID in Feishu Hire.If there is no application ID, you can input the "Referred candidate's talent ID". If the "Referred candidate's talent ID" is provided, this parameter is optional&lt;md-alert type="warn"&gt; If the application ID is not provided, the current referral reward can't be associated with the application,The system will not display the corresponding "Job", "Recruiter" "Offer manager". These fields will be shown as "--".The referrer can see the reward record, but the recruiter and offer manager cannot&lt;/md-alert&gt;The methods to query the application ID:1. *Obtain the talent ID via phone number or email*2. *Query the referral application ID via the talent ID*
     pub application_id: Option<String>,
     /// Referred candidate's talent IDThis parameter is required if the "Referred candidate's application ID" is not inputIf the "Referred candidate's application ID" is input, this parameter is optional and will default to the "Referred candidate's application ID"
     pub talent_id: Option<String>,
-    /// Referral job IDThe job ID in Feishu Hire. If not input, it will be displayed as -- to admins and referrers.If the "Referred candidate's application ID" is input, this parameter is optional, and the job ID will automatically correspond to the "Job ID" associated with the "Application ID"&lt;md-alert type = "warn"&gt;If the "Referral job ID" is not input, and the "Referred candidate's application ID" is not input, the current referral reward can't be associated with a job."Individuals with job-related permissions" (such as campus hire / experienced hire admins, recruiters, coordinators, hiring managers, etc.) won't be able to see this referral record&lt;/md-alert &gt;
+    /// Referral job IDThe job ID in Feishu Hire. If not input, it will be displayed as -
+    /// - to admins and referrers.If the "Referred candidate's application ID" is input, this parameter is optional, and the job ID will automatically correspond to the "Job ID" associated with the "Application ID"&lt;md-alert type = "warn"&gt;If the "Referral job ID" is not input, and the "Referred candidate's application ID" is not input, the current referral reward can't be associated with a job."Individuals with job-related permissions" (such as campus hire / experienced hire admins, recruiters, coordinators, hiring managers, etc.) won't be able to see this referral record&lt;/md-alert &gt;
     pub job_id: Option<String>,
-    /// Reward reason, if not passed on, is "--"It will be displayed in the referral reward details and is visible to admins and referrers.To align with the referral reward reasons determined by Feishu Hire for ease of statistics, refer to the following instructions for input.If the "Reward rule type" is "Process reward", it is recommended to input the following reasons:- If the "Reward rule type" is "Process reward", it is recommended to input the following reasons: - referral reward - Enter the {phase name} - phase Candidate in-person reward- If the "Reward rule type" is "Onboarding reward", it is recommended to input the following reasons: - Onboarding - Turn positive- If the "Reward rule type" is "Event reward", it is recommended to input the following reasons: - Referred n candidates in total {reason} - Referred n candidates- If the "Reward rule type" is "First-intro reward", it is recommended to input the following reasons: - Onboarding | Open Source - Turn positive | Open source
+    /// Reward reason, if not passed on, is "--"It will be displayed in the referral reward details and is visible to admins and referrers.To align with the referral reward reasons determined by Feishu Hire for ease of statistics, refer to the following instructions for input.If the "Reward rule type" is "Process reward", it is recommended to input the following reasons:
+    /// - If the "Reward rule type" is "Process reward", it is recommended to input the following reasons: - referral reward - Enter the {phase name} - phase Candidate in-person reward
+    /// - If the "Reward rule type" is "Onboarding reward", it is recommended to input the following reasons: - Onboarding - Turn positive
+    /// - If the "Reward rule type" is "Event reward", it is recommended to input the following reasons: - Referred n candidates in total {reason} - Referred n candidates
+    /// - If the "Reward rule type" is "First-intro reward", it is recommended to input the following reasons: - Onboarding | Open Source - Turn positive | Open source
     pub reason: Option<String>,
-    /// Imported reward rule typeIt will be displayed in the referral reward details and is visible to admins and referrers.To align with the reward reasons within Feishu Hire for unified statistics, refer to the following instructions for input Options:1(Onboard Onboarding rewards, reward generated when the candidate joins or becomes a regular employee),2(Processe Progress reward, Apart from onboarding rewards, the referrer is also eligible for corresponding rewards if the candidate makes substantial progress),3(Active Event reward, additional rewards for supporting referral event with fixed cycle),4(OpenSource First-intro reward, If the referred candidate is added to the talent pool for the first time and is onboarded to any job listed in the rule within a period of time after referral, the referrer will receive a first-intro reward),5(Other Other rewards, rewards that can't be covered by the above types.)
+    /// Imported reward rule typeIt will be displayed in the referral reward details and is visible to admins and referrers.To align with the reward reasons within Feishu Hire for unified statistics, refer to the following instructions for input Options:
+    /// - `1`: Onboard Onboarding rewards, reward generated when the candidate joins or becomes a regular employee
+    /// - `2`: Processe Progress reward, Apart from onboarding rewards, the referrer is also eligible for corresponding rewards if the candidate makes substantial progress
+    /// - `3`: Active Event reward, additional rewards for supporting referral event with fixed cycle
+    /// - `4`: OpenSource First-intro reward, If the referred candidate is added to the talent pool for the first time and is onboarded to any job listed in the rule within a period of time after referral, the referrer will receive a first-intro reward
+    /// - `5`: Other Other rewards, rewards that can't be covered by the above types.
     pub rule_type: i64,
     /// Reward amount
     pub bonus: BonusAmount,
-    /// Status of imported referral rewards (required)Optional values: Options:1(ToBeConfirmed To be confirmed, it is recommended to import details of rewards that require manual review.After import, an admin must manually review and confirm in "Referral Reward Management" - "To Be Confirmed" before they are displayed to the referrer),2(Confirmed Confirmed, it is recommended to import details of rewards that have passed manual review but haven't been issued.After import, they will be displayed to both admins and referrers, with the reward status shown as "Confirmed" (not issued)),3(paid Issued, it is recommended to import details of rewards that have been issued.After import, they will be displayed to both admins and referrers, with the reward status shown as "Issued")
+    /// Status of imported referral rewards (required)Optional values: Options:
+    /// - `1`: ToBeConfirmed To be confirmed, it is recommended to import details of rewards that require manual review.After import, an admin must manually review and confirm in "Referral Reward Management" - "To Be Confirmed" before they are displayed to the referrer
+    /// - `2`: Confirmed Confirmed, it is recommended to import details of rewards that have passed manual review but haven't been issued.After import, they will be displayed to both admins and referrers, with the reward status shown as "Confirmed" (not issued)
+    /// - `3`: paid Issued, it is recommended to import details of rewards that have been issued.After import, they will be displayed to both admins and referrers, with the reward status shown as "Issued"
     pub stage: i64,
     /// Confirmation timeTimestamp. It can be input if the "Status of imported referral rewards" is "Confirmed". If not input, the time of API call will be used
     pub create_time: Option<String>,
@@ -8815,7 +8920,7 @@ impl ToJson for ExternalReward {
         None
     }
 }
-/// `FiveStartScoringResult`
+/// The `five_start_scoring_result` of \[`Question`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8846,7 +8951,7 @@ impl FromJson for FiveStartScoringResult {
         Ok(out)
     }
 }
-/// `GetAgencyAccountAgencyRequestBody`
+/// The request body of `hire.v1.agency.get_agency_account` (Query the headhunting list of suppliers).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8854,11 +8959,16 @@ impl FromJson for FiveStartScoringResult {
     serde(default)
 )]
 pub struct GetAgencyAccountAgencyRequestBody {
-    /// The headhunting supplier ID can be obtained through the \[Search headhunting supplier list\] interface
+    /// The headhunting supplier ID can be obtained through the *Search headhunting supplier list* interface
     pub supplier_id: String,
-    /// headhunting status Options:0(Normal),1(Enabled disabled),2(DisabledBySupplier Deactivated by headhunters)
+    /// headhunting status Options:
+    /// - `0`: Normal
+    /// - `1`: Enabled disabled
+    /// - `2`: DisabledBySupplier Deactivated by headhunters
     pub status: Option<i64>,
-    /// role Options:0(Manager administrator),1(Consultant)
+    /// role Options:
+    /// - `0`: Manager administrator
+    /// - `1`: Consultant
     pub role: Option<i64>,
 }
 impl ToJson for GetAgencyAccountAgencyRequestBody {
@@ -8876,7 +8986,7 @@ impl ToJson for GetAgencyAccountAgencyRequestBody {
         None
     }
 }
-/// `GetAgencyAccountAgencyResponseBody`
+/// The data `hire.v1.agency.get_agency_account` (Query the headhunting list of suppliers) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8901,7 +9011,7 @@ impl FromJson for GetAgencyAccountAgencyResponseBody {
         Ok(out)
     }
 }
-/// `GetAgencyResponseBody`
+/// The data `hire.v1.agency.get` (Get agency information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8920,7 +9030,7 @@ impl FromJson for GetAgencyResponseBody {
         Ok(out)
     }
 }
-/// `GetApplicationResponseBody`
+/// The data `hire.v1.application.get` (Get application information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8939,7 +9049,7 @@ impl FromJson for GetApplicationResponseBody {
         Ok(out)
     }
 }
-/// `GetAttachmentResponseBody`
+/// The data `hire.v1.attachment.get` (Get attachment information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8958,7 +9068,7 @@ impl FromJson for GetAttachmentResponseBody {
         Ok(out)
     }
 }
-/// `GetByApplicationReferralResponseBody`
+/// The data `hire.v1.referral.get_by_application` (Get referral) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8977,7 +9087,7 @@ impl FromJson for GetByApplicationReferralResponseBody {
         Ok(out)
     }
 }
-/// `GetByTalentInterviewResponseBody`
+/// The data `hire.v1.interview.get_by_talent` (Get talent interview information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8996,7 +9106,7 @@ impl FromJson for GetByTalentInterviewResponseBody {
         Ok(out)
     }
 }
-/// `GetDetailApplicationResponseBody`
+/// The data `hire.v1.application.get_detail` (Get application detail) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9015,7 +9125,7 @@ impl FromJson for GetDetailApplicationResponseBody {
         Ok(out)
     }
 }
-/// `GetDetailJobResponseBody`
+/// The data `hire.v1.job.get_detail` (Get job details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9034,7 +9144,7 @@ impl FromJson for GetDetailJobResponseBody {
         Ok(out)
     }
 }
-/// `GetEmployeeResponseBody`
+/// The data `hire.v1.employee.get` (Get onboard information by employee ID-Get employee info by employee ID) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9053,7 +9163,7 @@ impl FromJson for GetEmployeeResponseBody {
         Ok(out)
     }
 }
-/// `GetInterviewRecordAttachmentResponseBody`
+/// The data `hire.v1.interview_record_attachment.get` (Get interview feedback attachment) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9072,7 +9182,7 @@ impl FromJson for GetInterviewRecordAttachmentResponseBody {
         Ok(out)
     }
 }
-/// `GetInterviewRecordResponseBody`
+/// The data `hire.v1.interview_record.get` (Get interview evaluation details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9091,7 +9201,7 @@ impl FromJson for GetInterviewRecordResponseBody {
         Ok(out)
     }
 }
-/// `GetJobManagerResponseBody`
+/// The data `hire.v1.job_manager.get` (Get job manager) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9110,7 +9220,7 @@ impl FromJson for GetJobManagerResponseBody {
         Ok(out)
     }
 }
-/// `GetJobResponseBody`
+/// The data `hire.v1.job.get` (Get job info) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9129,7 +9239,7 @@ impl FromJson for GetJobResponseBody {
         Ok(out)
     }
 }
-/// `GetMinutesResponseBody`
+/// The data `hire.v1.minutes.get` (Get interview minutes details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9154,7 +9264,7 @@ impl FromJson for GetMinutesResponseBody {
         Ok(out)
     }
 }
-/// `GetNoteResponseBody`
+/// The data `hire.v1.note.get` (Get note) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9173,7 +9283,7 @@ impl FromJson for GetNoteResponseBody {
         Ok(out)
     }
 }
-/// `GetOfferApplicationFormResponseBody`
+/// The data `hire.v1.offer_application_form.get` (Get offer application form template infomation) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9192,7 +9302,7 @@ impl FromJson for GetOfferApplicationFormResponseBody {
         Ok(out)
     }
 }
-/// `GetOfferResponseBody`
+/// The data `hire.v1.offer.get` (Get offer details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9211,7 +9321,7 @@ impl FromJson for GetOfferResponseBody {
         Ok(out)
     }
 }
-/// `GetOfferSchemaResponseBody`
+/// The data `hire.v1.offer_schema.get` (offer) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9239,7 +9349,7 @@ impl FromJson for GetOfferSchemaResponseBody {
         Ok(out)
     }
 }
-/// `GetReferralWebsiteJobPostResponseBody`
+/// The data `hire.v1.referral_website_job_post.get` (Obtain Job Post Details of Referral Official Website) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9258,7 +9368,7 @@ impl FromJson for GetReferralWebsiteJobPostResponseBody {
         Ok(out)
     }
 }
-/// `GetRoleResponseBody`
+/// The data `hire.v1.role.get` (Get Role Detail) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9277,7 +9387,7 @@ impl FromJson for GetRoleResponseBody {
         Ok(out)
     }
 }
-/// `GetTalentResponseBody`
+/// The data `hire.v1.talent.get` (Get talent V1-Get talent by ID) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9296,7 +9406,7 @@ impl FromJson for GetTalentResponseBody {
         Ok(out)
     }
 }
-/// `GetWebsiteDeliveryTaskResponseBody`
+/// The data `hire.v1.website_delivery_task.get` (Obtain Resume Analysis and Create Application Result of Official Recruitment Website) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9324,7 +9434,7 @@ impl FromJson for GetWebsiteDeliveryTaskResponseBody {
         Ok(out)
     }
 }
-/// `GetWebsiteJobPostResponseBody`
+/// The data `hire.v1.website_job_post.get` (Obtain Job Post Details of Official Recruitment Website) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9343,7 +9453,7 @@ impl FromJson for GetWebsiteJobPostResponseBody {
         Ok(out)
     }
 }
-/// `I18n`
+/// The `name` of \[`Ability`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9373,7 +9483,7 @@ impl ToJson for I18n {
         w.end_object();
     }
 }
-/// `InternOfferOffboardingInfo`
+/// The `offboarding_info` of \[`InternOfferStatus`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9409,7 +9519,7 @@ impl ToJson for InternOfferOffboardingInfo {
         None
     }
 }
-/// `InternOfferOnboardingInfo`
+/// The `onboarding_info` of \[`InternOfferStatus`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9441,7 +9551,7 @@ impl ToJson for InternOfferOnboardingInfo {
         None
     }
 }
-/// `InternOfferStatus`
+/// The request body of `hire.v1.offer.intern_offer_status` (Update internship offer entry/exit status).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9451,7 +9561,10 @@ impl ToJson for InternOfferOnboardingInfo {
 pub struct InternOfferStatus {
     /// `offer_id`
     pub offer_id: Option<String>,
-    /// Operation to update in/out status Options:confirm_onboarding(Confirm entry),cancel_onboarding(Give up employment),offboard(Terminate)
+    /// Operation to update in/out status Options:
+    /// - `confirm_onboarding`: Confirm entry
+    /// - `cancel_onboarding`: Give up employment
+    /// - `offboard`: Terminate
     pub operation: Option<Operation>,
     /// Entry form information (this field is required when operation is confirm_onboarding)
     pub onboarding_info: Option<InternOfferOnboardingInfo>,
@@ -9491,7 +9604,7 @@ impl ToJson for InternOfferStatus {
         None
     }
 }
-/// `Interview`
+/// The `items` of \[`ListApplicationInterviewResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9525,7 +9638,7 @@ impl FromJson for Interview {
         Ok(out)
     }
 }
-/// `InterviewAggregation`
+/// The `interview_aggregation` of \[`ApplicationDetailInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9544,7 +9657,7 @@ impl FromJson for InterviewAggregation {
         Ok(out)
     }
 }
-/// `InterviewAppointmentConfig`
+/// The `interview_appointment_config` of \[`JobConfig`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9581,7 +9694,7 @@ impl ToJson for InterviewAppointmentConfig {
         w.end_object();
     }
 }
-/// `InterviewAppointmentConfigContent`
+/// The `config` of \[`InterviewAppointmentConfig`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9589,7 +9702,10 @@ impl ToJson for InterviewAppointmentConfig {
     serde(default)
 )]
 pub struct InterviewAppointmentConfigContent {
-    /// interview type Options:1(OnSite on-site interview),2(Phone Telephone interview),3(Video video interview)
+    /// interview type Options:
+    /// - `1`: OnSite on-site interview
+    /// - `2`: Phone Telephone interview
+    /// - `3`: Video video interview
     pub interview_type: Option<i64>,
     /// timezone
     pub talent_timezone_code: Option<String>,
@@ -9601,7 +9717,15 @@ pub struct InterviewAppointmentConfigContent {
     pub contact_email: Option<String>,
     /// location id list
     pub address_id: Option<String>,
-    /// location id Options:1(Zoom),2(NewCoderTech NowCoder Technology Types),3(NewCoderNoTech NowCoder non-technical type),4(AcmCoder match code),5(Lark Feishu),8(Hackerrank),9(LarkWithCoding Feishu (including code assessment)),100(None Do not use system tools)
+    /// location id Options:
+    /// - `1`: Zoom
+    /// - `2`: NewCoderTech NowCoder Technology Types
+    /// - `3`: NewCoderNoTech NowCoder non-technical type
+    /// - `4`: AcmCoder match code
+    /// - `5`: Lark Feishu
+    /// - `8`: Hackerrank
+    /// - `9`: LarkWithCoding Feishu (including code assessment)
+    /// - `100`: None Do not use system tools
     pub video_type: Option<i64>,
     /// cc user id list
     pub cc: Option<Vec<String>>,
@@ -9672,7 +9796,7 @@ impl ToJson for InterviewAppointmentConfigContent {
         w.end_object();
     }
 }
-/// `InterviewAttachment`
+/// The `attachments` of \[`InterviewRecordV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9700,7 +9824,7 @@ impl FromJson for InterviewAttachment {
         Ok(out)
     }
 }
-/// `InterviewDimensionAssessment`
+/// The `dimension_assessment_list` of \[`InterviewRecord`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9749,7 +9873,7 @@ impl FromJson for InterviewDimensionAssessment {
         Ok(out)
     }
 }
-/// `InterviewDimensionOption`
+/// The `option_items` of \[`InterviewFeedbackFormDimension`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9780,7 +9904,7 @@ impl FromJson for InterviewDimensionOption {
         Ok(out)
     }
 }
-/// `InterviewDimensionScore`
+/// The `dimension_score` of \[`InterviewDimensionAssessment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9805,7 +9929,7 @@ impl FromJson for InterviewDimensionScore {
         Ok(out)
     }
 }
-/// `InterviewExtend`
+/// The `items` of \[`ListInterviewResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9907,7 +10031,7 @@ impl FromJson for InterviewExtend {
         Ok(out)
     }
 }
-/// `InterviewExtendV2`
+/// The `interviews` of \[`InterviewAggregation`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10009,7 +10133,7 @@ impl FromJson for InterviewExtendV2 {
         Ok(out)
     }
 }
-/// `InterviewFeedbackForm`
+/// The `items` of \[`ListInterviewFeedbackFormResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10047,7 +10171,7 @@ impl FromJson for InterviewFeedbackForm {
         Ok(out)
     }
 }
-/// `InterviewFeedbackFormDimension`
+/// The `dimensions` of \[`InterviewFeedbackFormModule`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10109,7 +10233,7 @@ impl FromJson for InterviewFeedbackFormDimension {
         Ok(out)
     }
 }
-/// `InterviewFeedbackFormModule`
+/// The `modules` of \[`InterviewFeedbackForm`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10146,7 +10270,7 @@ impl FromJson for InterviewFeedbackFormModule {
         Ok(out)
     }
 }
-/// `InterviewMeetingRoom`
+/// The `meeting_room_list` of \[`InterviewExtend`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10177,7 +10301,7 @@ impl FromJson for InterviewMeetingRoom {
         Ok(out)
     }
 }
-/// `InterviewQuestion`
+/// The `question_list` of \[`InterviewDimensionAssessment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10208,7 +10332,7 @@ impl FromJson for InterviewQuestion {
         Ok(out)
     }
 }
-/// `InterviewRecord`
+/// The `interview_record` of \[`GetInterviewRecordResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10273,7 +10397,7 @@ impl FromJson for InterviewRecord {
         Ok(out)
     }
 }
-/// `InterviewRecordV2`
+/// The `interview_record_list` of \[`InterviewExtendV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10313,7 +10437,7 @@ impl FromJson for InterviewRecordV2 {
         Ok(out)
     }
 }
-/// `InterviewRegistrationSchema`
+/// The `items` of \[`ListInterviewRegistrationSchemaResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10341,7 +10465,7 @@ impl FromJson for InterviewRegistrationSchema {
         Ok(out)
     }
 }
-/// `InterviewRoundType`
+/// The `items` of \[`ListInterviewRoundTypeResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10379,7 +10503,7 @@ impl FromJson for InterviewRoundType {
         Ok(out)
     }
 }
-/// `InterviewRoundTypeAssessmentTemplate`
+/// The `interview_assessment_template_info` of \[`InterviewRoundType`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10404,7 +10528,7 @@ impl FromJson for InterviewRoundTypeAssessmentTemplate {
         Ok(out)
     }
 }
-/// `InterviewScore`
+/// The `interview_score` of \[`InterviewRecord`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10438,7 +10562,7 @@ impl FromJson for InterviewScore {
         Ok(out)
     }
 }
-/// `InterviewTask`
+/// The `items` of \[`ListInterviewTaskResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10469,7 +10593,7 @@ impl FromJson for InterviewTask {
         Ok(out)
     }
 }
-/// `Interviewer`
+/// The `items` of \[`ListInterviewerResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10479,7 +10603,9 @@ impl FromJson for InterviewTask {
 pub struct Interviewer {
     /// `user_id`
     pub user_id: Option<String>,
-    /// authentication status Options:1(NotVarified not certified),2(Varified Verified)
+    /// authentication status Options:
+    /// - `1`: NotVarified not certified
+    /// - `2`: Varified Verified
     pub verify_status: Option<i64>,
 }
 impl FromJson for Interviewer {
@@ -10499,7 +10625,7 @@ impl ToJson for Interviewer {
         w.end_object();
     }
 }
-/// `Job`
+/// The `job` of \[`CombinedCreateJobResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10623,7 +10749,7 @@ impl FromJson for Job {
         Ok(out)
     }
 }
-/// `JobBasicInfo`
+/// The `job_info` of \[`Application`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10669,7 +10795,7 @@ impl FromJson for JobBasicInfo {
         Ok(out)
     }
 }
-/// `JobCity`
+/// The `city` of \[`Job`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10694,7 +10820,7 @@ impl FromJson for JobCity {
         Ok(out)
     }
 }
-/// `JobConfig`
+/// The request body of `hire.v1.job.update_config` (Update job config).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10710,7 +10836,7 @@ pub struct JobConfig {
     pub recommended_evaluator_id_list: Option<Vec<String>>,
     /// Update options, pass in the configuration items to be updated
     pub update_option_list: Vec<i64>,
-    /// Interview feedback form, enumeration is obtained through the interface \[Get interview feedback form list\]
+    /// Interview feedback form, enumeration is obtained through the interface *Get interview feedback form list*
     pub assessment_template_biz_id: Option<String>,
     /// List of suggested interviewers
     pub interview_round_conf_list: Option<Vec<JobConfigInterviewRoundConf>>,
@@ -10726,7 +10852,7 @@ pub struct JobConfig {
     pub related_job_id_list: Option<Vec<String>>,
     /// Self-service appointment configuration
     pub interview_appointment_config: Option<InterviewAppointmentConfig>,
-    /// The official website application form ID can be obtained through the \[Get the recruitment official website application form template list\] interface
+    /// The official website application form ID can be obtained through the *Get the recruitment official website application form template list* interface
     pub portal_website_apply_form_schema_id: Option<String>,
 }
 impl ToJson for JobConfig {
@@ -10763,7 +10889,7 @@ impl ToJson for JobConfig {
         w.end_object();
     }
 }
-/// `JobConfigDetail`
+/// The `job_config` of \[`JobDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10834,7 +10960,7 @@ impl FromJson for JobConfigDetail {
         Ok(out)
     }
 }
-/// `JobConfigInterviewRound`
+/// The `interview_round_list` of \[`JobConfigDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10856,7 +10982,7 @@ impl FromJson for JobConfigInterviewRound {
         Ok(out)
     }
 }
-/// `JobConfigInterviewRoundConf`
+/// The `interview_round_conf_list` of \[`JobConfig`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10877,7 +11003,7 @@ impl ToJson for JobConfigInterviewRoundConf {
         w.end_object();
     }
 }
-/// `JobConfigResult`
+/// The `job_config` of \[`ConfigJobResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10951,7 +11077,7 @@ impl FromJson for JobConfigResult {
         Ok(out)
     }
 }
-/// `JobConfigRoundType`
+/// The `interview_round_type_conf_list` of \[`JobConfig`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10972,7 +11098,7 @@ impl ToJson for JobConfigRoundType {
         w.end_object();
     }
 }
-/// `JobConfigRoundTypeResult`
+/// The `interview_round_type_list` of \[`JobConfigDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10994,7 +11120,7 @@ impl FromJson for JobConfigRoundTypeResult {
         Ok(out)
     }
 }
-/// `JobCustomizedData`
+/// The `customized_data_list` of \[`Job`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11022,7 +11148,7 @@ impl FromJson for JobCustomizedData {
         Ok(out)
     }
 }
-/// `JobCustomizedOption`
+/// The `option` of \[`JobCustomizedValue`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11044,7 +11170,7 @@ impl FromJson for JobCustomizedOption {
         Ok(out)
     }
 }
-/// `JobCustomizedValue`
+/// The `value` of \[`JobCustomizedData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11078,7 +11204,7 @@ impl FromJson for JobCustomizedValue {
         Ok(out)
     }
 }
-/// `JobDetail`
+/// The `job_detail` of \[`GetDetailJobResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11124,7 +11250,7 @@ impl FromJson for JobDetail {
         Ok(out)
     }
 }
-/// `JobDetailBasicInfo`
+/// The `basic_info` of \[`JobDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11236,7 +11362,7 @@ impl FromJson for JobDetailBasicInfo {
         Ok(out)
     }
 }
-/// `JobDetailLevel`
+/// The `min_job_level` of \[`JobDetailBasicInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11261,7 +11387,7 @@ impl FromJson for JobDetailLevel {
         Ok(out)
     }
 }
-/// `JobDetailTag`
+/// The `tag_list` of \[`JobDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11286,7 +11412,7 @@ impl FromJson for JobDetailTag {
         Ok(out)
     }
 }
-/// `JobFunction`
+/// The `items` of \[`ListJobFunctionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11314,7 +11440,7 @@ impl FromJson for JobFunction {
         Ok(out)
     }
 }
-/// `JobLevel`
+/// The `min_job_level` of \[`Job`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11342,7 +11468,7 @@ impl FromJson for JobLevel {
         Ok(out)
     }
 }
-/// `JobManager`
+/// The `job_manager` of \[`BatchUpdateJobManagerResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11386,7 +11512,7 @@ impl ToJson for JobManager {
         None
     }
 }
-/// `JobProcesses`
+/// The `items` of \[`ListJobProcessResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11417,7 +11543,7 @@ impl FromJson for JobProcesses {
         Ok(out)
     }
 }
-/// `JobProcessesStage`
+/// The `stage_list` of \[`JobProcesses`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11445,7 +11571,7 @@ impl FromJson for JobProcessesStage {
         Ok(out)
     }
 }
-/// `JobRecruiter2`
+/// The `info` of \[`RecruiterJobResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11473,7 +11599,7 @@ impl FromJson for JobRecruiter2 {
         Ok(out)
     }
 }
-/// `JobRequirement`
+/// The request body of `hire.v1.job_requirement.create` (Create job requirement).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11485,7 +11611,13 @@ pub struct JobRequirement {
     pub short_code: String,
     /// Requirement name
     pub name: String,
-    /// Demand state Options:1(WaitingStart To be started),2(OnGoing In progress),3(Canceled Cancelled),4(Suspended),5(Completed),6(Expired)
+    /// Demand state Options:
+    /// - `1`: WaitingStart To be started
+    /// - `2`: OnGoing In progress
+    /// - `3`: Canceled Cancelled
+    /// - `4`: Suspended
+    /// - `5`: Completed
+    /// - `6`: Expired
     pub display_progress: i64,
     /// Number of people required
     pub head_count: i64,
@@ -11499,7 +11631,9 @@ pub struct JobRequirement {
     pub min_level_id: Option<String>,
     /// Job Sequence IDFor enumeration details, see the "Query parameter" section of this documentation
     pub sequence_id: Option<String>,
-    /// Type of requirement Options:1(Addition New),2(Replacement Replace)
+    /// Type of requirement Options:
+    /// - `1`: Addition New
+    /// - `2`: Replacement Replace
     pub category: Option<i64>,
     /// Demand department ID
     pub department_id: Option<String>,
@@ -11513,9 +11647,21 @@ pub struct JobRequirement {
     pub start_time: Option<String>,
     /// Estimated completion date, millisecond timestamp
     pub deadline: Option<String>,
-    /// Recruitment priority Options:1(High),2(Medium Middle),3(Low)
+    /// Recruitment priority Options:
+    /// - `1`: High
+    /// - `2`: Medium Middle
+    /// - `3`: Low
     pub priority: Option<i64>,
-    /// Academic requirements Options:1(PrimaryEducation Primary school and above),2(JuniorMiddleSchoolEducation Junior high school and above),3(Secondary Full-time and above),4(SeniorSchoolGraduates High school and above),5(Associate College and above),6(Bachelor Bachelor degree and above),7(Master Master and above),8(Phd Doctor and above),20(NoLimit unlimited)
+    /// Academic requirements Options:
+    /// - `1`: PrimaryEducation Primary school and above
+    /// - `2`: JuniorMiddleSchoolEducation Junior high school and above
+    /// - `3`: Secondary Full-time and above
+    /// - `4`: SeniorSchoolGraduates High school and above
+    /// - `5`: Associate College and above
+    /// - `6`: Bachelor Bachelor degree and above
+    /// - `7`: Master Master and above
+    /// - `8`: Phd Doctor and above
+    /// - `20`: NoLimit unlimited
     pub required_degree: Option<i64>,
     /// Maximum salary
     pub max_salary: Option<String>,
@@ -11527,7 +11673,9 @@ pub struct JobRequirement {
     pub description: Option<String>,
     /// Custom fields
     pub customized_data_list: Option<Vec<CombinedJobObjectValueMap>>,
-    /// Recruitment type, whether it is required or not is subject to the field restrictions in "Obtain Recruitment Demand Template". When creating a new position through the recruitment demand, the position recruitment type will be backfilled according to this field Options:1(Social social recruitment),2(Campus Campus recruitment)
+    /// Recruitment type, whether it is required or not is subject to the field restrictions in "Obtain Recruitment Demand Template". When creating a new position through the recruitment demand, the position recruitment type will be backfilled according to this field Options:
+    /// - `1`: Social social recruitment
+    /// - `2`: Campus Campus recruitment
     pub process_type: Option<i64>,
     /// Job type, the enumeration value is obtained through the "Get Job Type List" interface. Whether it is required or not is subject to the field restrictions in the "Get Recruitment Demand Template". When creating a new job through recruitment requirements, the job type will be backfilled according to this field
     pub job_type_id: Option<String>,
@@ -11535,7 +11683,7 @@ pub struct JobRequirement {
     pub job_id_list: Option<Vec<String>>,
     /// Employement Job ID
     pub employment_job_id: Option<String>,
-    /// Position ID, which can be obtained through \[Query Position Information\] (only for Feishu personnel tenants)
+    /// Position ID, which can be obtained through *Query Position Information* (only for Feishu personnel tenants)
     pub position_id: Option<String>,
     /// `update_option`
     pub update_option: Option<JobRequirementUpdateOption>,
@@ -11584,7 +11732,7 @@ impl ToJson for JobRequirement {
         None
     }
 }
-/// `JobRequirementDto`
+/// The `job_requirement` of \[`CreateJobRequirementResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11705,7 +11853,7 @@ impl FromJson for JobRequirementDto {
         Ok(out)
     }
 }
-/// `JobRequirementSchema`
+/// The `items` of \[`ListJobRequirementSchemaResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11730,7 +11878,7 @@ impl FromJson for JobRequirementSchema {
         Ok(out)
     }
 }
-/// `JobRequirementSimple`
+/// The `job_requirement_list` of \[`JobDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11758,7 +11906,7 @@ impl FromJson for JobRequirementSimple {
         Ok(out)
     }
 }
-/// `JobRequirementUpdateOption`
+/// The `update_option` of \[`JobRequirement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11776,7 +11924,7 @@ impl ToJson for JobRequirementUpdateOption {
         w.end_object();
     }
 }
-/// `JobSchema`
+/// The `items` of \[`ListJobSchemaResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11804,7 +11952,7 @@ impl FromJson for JobSchema {
         Ok(out)
     }
 }
-/// `JobStorefront`
+/// The `storefront_list` of \[`JobDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11844,7 +11992,7 @@ impl FromJson for JobStorefront {
         Ok(out)
     }
 }
-/// `JobType`
+/// The `job_type` of \[`Job`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11869,7 +12017,7 @@ impl FromJson for JobType {
         Ok(out)
     }
 }
-/// `JobTypeInfo`
+/// The `job_type` of \[`JobRequirementDto`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11894,7 +12042,7 @@ impl FromJson for JobTypeInfo {
         Ok(out)
     }
 }
-/// `JobUserInfo`
+/// The `recruiter` of \[`JobDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11916,7 +12064,7 @@ impl FromJson for JobUserInfo {
         Ok(out)
     }
 }
-/// `JrCountDataInfo`
+/// The `count_data` of \[`JobRequirementDto`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11941,7 +12089,7 @@ impl FromJson for JrCountDataInfo {
         Ok(out)
     }
 }
-/// `ListApplicationInterviewResponseBody`
+/// The data `hire.v1.application_interview.list` (Interview) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11966,7 +12114,7 @@ impl FromJson for ListApplicationInterviewResponseBody {
         Ok(out)
     }
 }
-/// `ListApplicationResponseBody`
+/// The data `hire.v1.application.list` (Get application list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11991,7 +12139,7 @@ impl FromJson for ListApplicationResponseBody {
         Ok(out)
     }
 }
-/// `ListBackgroundCheckOrderResponseBody`
+/// The data `hire.v1.background_check_order.list` (Get background check info list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12016,7 +12164,7 @@ impl FromJson for ListBackgroundCheckOrderResponseBody {
         Ok(out)
     }
 }
-/// `ListByIdJobRequirementRequestBody`
+/// The request body of `hire.v1.job_requirement.list_by_id` (Search Job Requirement Info).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12024,7 +12172,7 @@ impl FromJson for ListBackgroundCheckOrderResponseBody {
     serde(default)
 )]
 pub struct ListByIdJobRequirementRequestBody {
-    /// Recruitment Requirements ID List,please refer to:\[Get job requirement list\],and limit to 100 entries at a time. If not passed, empty will be returned
+    /// Recruitment Requirements ID List,please refer to:*Get job requirement list*,and limit to 100 entries at a time. If not passed, empty will be returned
     pub id_list: Option<Vec<String>>,
     /// `short_code_list`
     pub short_code_list: Option<Vec<String>>,
@@ -12037,7 +12185,7 @@ impl ToJson for ListByIdJobRequirementRequestBody {
         w.end_object();
     }
 }
-/// `ListByIdJobRequirementResponseBody`
+/// The data `hire.v1.job_requirement.list_by_id` (Search Job Requirement Info) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12056,7 +12204,7 @@ impl FromJson for ListByIdJobRequirementResponseBody {
         Ok(out)
     }
 }
-/// `ListEvaluationResponseBody`
+/// The data `hire.v1.evaluation.list` (Get resume evaluation information list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12081,7 +12229,7 @@ impl FromJson for ListEvaluationResponseBody {
         Ok(out)
     }
 }
-/// `ListExternalApplicationResponseBody`
+/// The data `hire.v1.external_application.list` (Get External Application Info list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12106,7 +12254,7 @@ impl FromJson for ListExternalApplicationResponseBody {
         Ok(out)
     }
 }
-/// `ListInterviewFeedbackFormResponseBody`
+/// The data `hire.v1.interview_feedback_form.list` (Get Interview Feedback Form Details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12131,7 +12279,7 @@ impl FromJson for ListInterviewFeedbackFormResponseBody {
         Ok(out)
     }
 }
-/// `ListInterviewRecordResponseBody`
+/// The data `hire.v1.interview_record.list` (List interview assessment) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12156,7 +12304,7 @@ impl FromJson for ListInterviewRecordResponseBody {
         Ok(out)
     }
 }
-/// `ListInterviewRegistrationSchemaResponseBody`
+/// The data `hire.v1.interview_registration_schema.list` (Get interview registration schema list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12181,7 +12329,7 @@ impl FromJson for ListInterviewRegistrationSchemaResponseBody {
         Ok(out)
     }
 }
-/// `ListInterviewResponseBody`
+/// The data `hire.v1.interview.list` (Get interview information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12206,7 +12354,7 @@ impl FromJson for ListInterviewResponseBody {
         Ok(out)
     }
 }
-/// `ListInterviewRoundTypeResponseBody`
+/// The data `hire.v1.interview_round_type.list` (Get a list of interview rounds) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12228,7 +12376,7 @@ impl FromJson for ListInterviewRoundTypeResponseBody {
         Ok(out)
     }
 }
-/// `ListInterviewTaskResponseBody`
+/// The data `hire.v1.interview_task.list` (Get employee interview tasks) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12253,7 +12401,7 @@ impl FromJson for ListInterviewTaskResponseBody {
         Ok(out)
     }
 }
-/// `ListInterviewerResponseBody`
+/// The data `hire.v1.interviewer.list` (List Interviewer Info) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12278,7 +12426,7 @@ impl FromJson for ListInterviewerResponseBody {
         Ok(out)
     }
 }
-/// `ListJobFunctionResponseBody`
+/// The data `hire.v1.job_function.list` (Get a list of functional categories) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12303,7 +12451,7 @@ impl FromJson for ListJobFunctionResponseBody {
         Ok(out)
     }
 }
-/// `ListJobProcessResponseBody`
+/// The data `hire.v1.job_process.list` (Get recruitment process information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12328,7 +12476,7 @@ impl FromJson for ListJobProcessResponseBody {
         Ok(out)
     }
 }
-/// `ListJobRequirementResponseBody`
+/// The data `hire.v1.job_requirement.list` (Get job requirement list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12353,7 +12501,7 @@ impl FromJson for ListJobRequirementResponseBody {
         Ok(out)
     }
 }
-/// `ListJobRequirementSchemaResponseBody`
+/// The data `hire.v1.job_requirement_schema.list` (Get job requirement template) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12378,7 +12526,7 @@ impl FromJson for ListJobRequirementSchemaResponseBody {
         Ok(out)
     }
 }
-/// `ListJobResponseBody`
+/// The data `hire.v1.job.list` (Get job list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12403,7 +12551,7 @@ impl FromJson for ListJobResponseBody {
         Ok(out)
     }
 }
-/// `ListJobSchemaResponseBody`
+/// The data `hire.v1.job_schema.list` (Get job templates) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12428,7 +12576,7 @@ impl FromJson for ListJobSchemaResponseBody {
         Ok(out)
     }
 }
-/// `ListJobTypeResponseBody`
+/// The data `hire.v1.job_type.list` (List job type) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12453,7 +12601,7 @@ impl FromJson for ListJobTypeResponseBody {
         Ok(out)
     }
 }
-/// `ListLocationResponseBody`
+/// The data `hire.v1.location.list` (Get address list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12478,7 +12626,7 @@ impl FromJson for ListLocationResponseBody {
         Ok(out)
     }
 }
-/// `ListNoteResponseBody`
+/// The data `hire.v1.note.list` (Get note list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12503,7 +12651,7 @@ impl FromJson for ListNoteResponseBody {
         Ok(out)
     }
 }
-/// `ListOfferApplicationFormResponseBody`
+/// The data `hire.v1.offer_application_form.list` (Get offer application form list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12528,7 +12676,7 @@ impl FromJson for ListOfferApplicationFormResponseBody {
         Ok(out)
     }
 }
-/// `ListOfferApprovalTemplateResponseBody`
+/// The data `hire.v1.offer_approval_template.list` (获取 Offer 审批流列表) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12553,7 +12701,7 @@ impl FromJson for ListOfferApprovalTemplateResponseBody {
         Ok(out)
     }
 }
-/// `ListOfferResponseBody`
+/// The data `hire.v1.offer.list` (Get offer list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12578,7 +12726,7 @@ impl FromJson for ListOfferResponseBody {
         Ok(out)
     }
 }
-/// `ListPortalApplySchemaResponseBody`
+/// The data `hire.v1.portal_apply_schema.list` (获取申请表模板列表) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12603,7 +12751,7 @@ impl FromJson for ListPortalApplySchemaResponseBody {
         Ok(out)
     }
 }
-/// `ListQuestionnaireResponseBody`
+/// The data `hire.v1.questionnaire.list` (Get a list of interview satisfaction questionnaires) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12628,7 +12776,7 @@ impl FromJson for ListQuestionnaireResponseBody {
         Ok(out)
     }
 }
-/// `ListReferralWebsiteJobPostResponseBody`
+/// The data `hire.v1.referral_website_job_post.list` (Obtain Job List of Referral Official Website) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12653,7 +12801,7 @@ impl FromJson for ListReferralWebsiteJobPostResponseBody {
         Ok(out)
     }
 }
-/// `ListResumeSourceResponseBody`
+/// The data `hire.v1.resume_source.list` (Get resume source list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12678,7 +12826,7 @@ impl FromJson for ListResumeSourceResponseBody {
         Ok(out)
     }
 }
-/// `ListRoleResponseBody`
+/// The data `hire.v1.role.list` (Get role list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12703,7 +12851,7 @@ impl FromJson for ListRoleResponseBody {
         Ok(out)
     }
 }
-/// `ListSubjectResponseBody`
+/// The data `hire.v1.subject.list` (Get subject list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12728,7 +12876,7 @@ impl FromJson for ListSubjectResponseBody {
         Ok(out)
     }
 }
-/// `ListTalentFolderResponseBody`
+/// The data `hire.v1.talent_folder.list` (Get talent folder information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12753,7 +12901,7 @@ impl FromJson for ListTalentFolderResponseBody {
         Ok(out)
     }
 }
-/// `ListTalentResponseBody`
+/// The data `hire.v1.talent.list` (Get talent list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12778,7 +12926,7 @@ impl FromJson for ListTalentResponseBody {
         Ok(out)
     }
 }
-/// `ListTalentTagResponseBody`
+/// The data `hire.v1.talent_tag.list` (Get talent tag info list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12803,7 +12951,7 @@ impl FromJson for ListTalentTagResponseBody {
         Ok(out)
     }
 }
-/// `ListTerminationReasonResponseBody`
+/// The data `hire.v1.termination_reason.list` (Get the reason for terminating delivery) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12828,7 +12976,7 @@ impl FromJson for ListTerminationReasonResponseBody {
         Ok(out)
     }
 }
-/// `ListTodoResponseBody`
+/// The data `hire.v1.todo.list` (Batch get to-dos) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12853,7 +13001,7 @@ impl FromJson for ListTodoResponseBody {
         Ok(out)
     }
 }
-/// `ListTripartiteAgreementResponseBody`
+/// The data `hire.v1.tripartite_agreement.list` (List Tripartite Agreement) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12878,7 +13026,7 @@ impl FromJson for ListTripartiteAgreementResponseBody {
         Ok(out)
     }
 }
-/// `ListUserRoleResponseBody`
+/// The data `hire.v1.user_role.list` (Get user role list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12903,7 +13051,7 @@ impl FromJson for ListUserRoleResponseBody {
         Ok(out)
     }
 }
-/// `ListWebsiteChannelResponseBody`
+/// The data `hire.v1.website_channel.list` (Obtain Promotion Channel List of Official Recruitment Website) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12928,7 +13076,7 @@ impl FromJson for ListWebsiteChannelResponseBody {
         Ok(out)
     }
 }
-/// `ListWebsiteJobPostResponseBody`
+/// The data `hire.v1.website_job_post.list` (Obtain Job List of Official Recruitment Website) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12953,7 +13101,7 @@ impl FromJson for ListWebsiteJobPostResponseBody {
         Ok(out)
     }
 }
-/// `ListWebsiteResponseBody`
+/// The data `hire.v1.website.list` (Obtain List of Official Recruitment Websites) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12978,7 +13126,7 @@ impl FromJson for ListWebsiteResponseBody {
         Ok(out)
     }
 }
-/// `Location`
+/// The `items` of \[`ListLocationResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13015,7 +13163,7 @@ impl FromJson for Location {
         Ok(out)
     }
 }
-/// `LocationCity`
+/// The `city` of \[`LocationDto`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13043,7 +13191,7 @@ impl FromJson for LocationCity {
         Ok(out)
     }
 }
-/// `LocationCountry`
+/// The `country` of \[`LocationDto`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13065,7 +13213,7 @@ impl FromJson for LocationCountry {
         Ok(out)
     }
 }
-/// `LocationDistrict`
+/// The `district` of \[`LocationDto`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13096,7 +13244,7 @@ impl FromJson for LocationDistrict {
         Ok(out)
     }
 }
-/// `LocationDto`
+/// The `items` of \[`QueryLocationResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13124,7 +13272,7 @@ impl FromJson for LocationDto {
         Ok(out)
     }
 }
-/// `LocationNameInfo`
+/// The `city_name_info` of \[`LocationCity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13149,7 +13297,7 @@ impl FromJson for LocationNameInfo {
         Ok(out)
     }
 }
-/// `LocationState`
+/// The `state` of \[`LocationDto`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13174,7 +13322,7 @@ impl FromJson for LocationState {
         Ok(out)
     }
 }
-/// `LoginInfoEcoExamRequestBody`
+/// The request body of `hire.v1.eco_exam.login_info` (Post exam login info).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13182,7 +13330,8 @@ impl FromJson for LocationState {
     serde(default)
 )]
 pub struct LoginInfoEcoExamRequestBody {
-    /// Status code. * 0: Success* Non-0: Failure error code within the service provider
+    /// Status code. * 0: Success
+    /// * Non-0: Failure error code within the service provider
     pub result: Option<i64>,
     /// Msg
     pub msg: Option<String>,
@@ -13204,7 +13353,7 @@ impl ToJson for LoginInfoEcoExamRequestBody {
         None
     }
 }
-/// `MasterLocationAddressInfo`
+/// The `work_location_address_info` of \[`ApplicationOfferBasicInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13226,7 +13375,7 @@ impl FromJson for MasterLocationAddressInfo {
         Ok(out)
     }
 }
-/// `MentionEntity`
+/// The `mention_entity_list` of \[`Note`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13262,7 +13411,7 @@ impl ToJson for MentionEntity {
         None
     }
 }
-/// `Minutes`
+/// The `minutes` of \[`GetMinutesResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13281,7 +13430,7 @@ impl FromJson for Minutes {
         Ok(out)
     }
 }
-/// `Mobile`
+/// The `mobile` of \[`CreateReferralAccountRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13302,7 +13451,7 @@ impl ToJson for Mobile {
         w.end_object();
     }
 }
-/// `ModuleAssessment`
+/// The `module_assessments` of \[`InterviewRecordV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13340,7 +13489,7 @@ impl FromJson for ModuleAssessment {
         Ok(out)
     }
 }
-/// `MoveTalentTalentPoolRequestBody`
+/// The request body of `hire.v1.talent_pool.move_talent` (Add Talent to Talent Pool).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13350,7 +13499,9 @@ impl FromJson for ModuleAssessment {
 pub struct MoveTalentTalentPoolRequestBody {
     /// Talent ID
     pub talent_id: String,
-    /// Remove talents from the original talent pool. Options:1(OnlyAdd No),2(AddAndRemoveFromOrigin Yes)
+    /// Remove talents from the original talent pool. Options:
+    /// - `1`: OnlyAdd No
+    /// - `2`: AddAndRemoveFromOrigin Yes
     pub add_type: i64,
 }
 impl ToJson for MoveTalentTalentPoolRequestBody {
@@ -13367,7 +13518,7 @@ impl ToJson for MoveTalentTalentPoolRequestBody {
         None
     }
 }
-/// `MoveTalentTalentPoolResponseBody`
+/// The data `hire.v1.talent_pool.move_talent` (Add Talent to Talent Pool) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13389,7 +13540,7 @@ impl FromJson for MoveTalentTalentPoolResponseBody {
         Ok(out)
     }
 }
-/// `Note`
+/// The request body of `hire.v1.note.create` (Create note).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13413,7 +13564,9 @@ pub struct Note {
     pub creator_id: Option<String>,
     /// Content
     pub content: String,
-    /// Note Private property (public by default) Options:1(Private),2(Public Open)
+    /// Note Private property (public by default) Options:
+    /// - `1`: Private
+    /// - `2`: Public Open
     pub privacy: Option<i64>,
     /// Whether to notify the user who was @
     pub notify_mentioned_user: Option<bool>,
@@ -13467,7 +13620,7 @@ impl ToJson for Note {
         None
     }
 }
-/// `ObjectAttribute`
+/// The `object_attribute` of \[`DiData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13501,7 +13654,7 @@ impl FromJson for ObjectAttribute {
         Ok(out)
     }
 }
-/// `Offer`
+/// The `offer` of \[`GetOfferResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13550,7 +13703,7 @@ impl FromJson for Offer {
         Ok(out)
     }
 }
-/// `OfferApplicationResponseBody`
+/// The data `hire.v1.application.offer` (Get offer information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13569,7 +13722,7 @@ impl FromJson for OfferApplicationResponseBody {
         Ok(out)
     }
 }
-/// `OfferApplyForm`
+/// The `items` of \[`ListOfferApplicationFormResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13594,7 +13747,7 @@ impl FromJson for OfferApplyForm {
         Ok(out)
     }
 }
-/// `OfferApplyFormConfigFormulaInfo`
+/// The `formula` of \[`OfferApplyFormObjectConfigInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13619,7 +13772,7 @@ impl FromJson for OfferApplyFormConfigFormulaInfo {
         Ok(out)
     }
 }
-/// `OfferApplyFormFormulaExtraMapInfo`
+/// The `extra_map` of \[`OfferApplyFormConfigFormulaInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13641,7 +13794,7 @@ impl FromJson for OfferApplyFormFormulaExtraMapInfo {
         Ok(out)
     }
 }
-/// `OfferApplyFormInfo`
+/// The `offer_apply_form` of \[`GetOfferApplicationFormResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13666,7 +13819,7 @@ impl FromJson for OfferApplyFormInfo {
         Ok(out)
     }
 }
-/// `OfferApplyFormModuleInfo`
+/// The `module_list` of \[`OfferApplyFormSchema`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13700,7 +13853,7 @@ impl FromJson for OfferApplyFormModuleInfo {
         Ok(out)
     }
 }
-/// `OfferApplyFormObjectConfigInfo`
+/// The `config` of \[`OfferApplyFormObjectInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13725,7 +13878,7 @@ impl FromJson for OfferApplyFormObjectConfigInfo {
         Ok(out)
     }
 }
-/// `OfferApplyFormObjectDisplayConfigInfo`
+/// The `object_display_config` of \[`OfferApplyFormObjectConfigInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13747,7 +13900,7 @@ impl FromJson for OfferApplyFormObjectDisplayConfigInfo {
         Ok(out)
     }
 }
-/// `OfferApplyFormObjectInfo`
+/// The `object_list` of \[`OfferApplyFormModuleInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13799,7 +13952,7 @@ impl FromJson for OfferApplyFormObjectInfo {
         Ok(out)
     }
 }
-/// `OfferApplyFormPreObjectConfigInfo`
+/// The `pre_object_config_list` of \[`OfferApplyFormObjectDisplayConfigInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13824,7 +13977,7 @@ impl FromJson for OfferApplyFormPreObjectConfigInfo {
         Ok(out)
     }
 }
-/// `OfferApplyFormSchema`
+/// The `schema` of \[`OfferApplyFormInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13846,7 +13999,7 @@ impl FromJson for OfferApplyFormSchema {
         Ok(out)
     }
 }
-/// `OfferApprovalTemplate`
+/// The `items` of \[`ListOfferApprovalTemplateResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13877,7 +14030,7 @@ impl FromJson for OfferApprovalTemplate {
         Ok(out)
     }
 }
-/// `OfferAttachmentInfo`
+/// The `attachment_list` of \[`OfferBasicInfoV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13905,7 +14058,7 @@ impl FromJson for OfferAttachmentInfo {
         Ok(out)
     }
 }
-/// `OfferBasicInfo`
+/// The `basic_info` of \[`CreateOfferResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13947,17 +14100,17 @@ pub struct OfferBasicInfo {
     pub job_process_type_id: Option<i64>,
     /// Attachment ID List
     pub attachment_id_list: Option<Vec<String>>,
-    /// List of common attachment IDs, you can use the \[Create Attachment\] api to create common attachments
+    /// List of common attachment IDs, you can use the *Create Attachment* api to create common attachments
     pub common_attachment_id_list: Option<Vec<String>>,
     /// Attachment description
     pub attachment_description: Option<String>,
     /// Offer Operator ID,the same type as the input parameter `user_id_type`
     pub operator_user_id: String,
-    /// Position ID, which can be obtained through \[Query Position Information\] (only for Feishu personnel tenants, if the link cannot be opened, it means that Feishu personnel has not enabled the job, please contact \[Technical Support\] to open)
+    /// Position ID, which can be obtained through *Query Position Information* (only for Feishu personnel tenants, if the link cannot be opened, it means that Feishu personnel has not enabled the job, please contact *Technical Support* to open)
     pub position_id: Option<String>,
     /// entry position
     pub job_offered: Option<String>,
-    /// Job Grade ID, available through \[Check Grade\] (for Feishu personnel tenants only)
+    /// Job Grade ID, available through *Check Grade* (for Feishu personnel tenants only)
     pub job_grade_id: Option<String>,
     /// `pathway_id`
     pub pathway_id: Option<String>,
@@ -14033,7 +14186,7 @@ impl ToJson for OfferBasicInfo {
         None
     }
 }
-/// `OfferBasicInfoV2`
+/// The `offer_basic` of \[`OfferInfoV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14109,7 +14262,7 @@ impl FromJson for OfferBasicInfoV2 {
         Ok(out)
     }
 }
-/// `OfferCustomField`
+/// The request body of `hire.v1.offer_custom_field.update` (Update offer apply form custom fields).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14133,7 +14286,7 @@ impl ToJson for OfferCustomField {
         w.end_object();
     }
 }
-/// `OfferCustomFieldConfig`
+/// The `config` of \[`OfferCustomField`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14151,7 +14304,7 @@ impl ToJson for OfferCustomFieldConfig {
         w.end_object();
     }
 }
-/// `OfferCustomFieldConfigOption`
+/// The `options` of \[`OfferCustomFieldConfig`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14169,7 +14322,7 @@ impl ToJson for OfferCustomFieldConfigOption {
         w.end_object();
     }
 }
-/// `OfferCustomizedInfo`
+/// The `customized_info_list` of \[`CreateOfferResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14199,7 +14352,7 @@ impl ToJson for OfferCustomizedInfo {
         w.end_object();
     }
 }
-/// `OfferEmailInfo`
+/// The `email_info` of \[`OfferSendRecord`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14224,7 +14377,7 @@ impl FromJson for OfferEmailInfo {
         Ok(out)
     }
 }
-/// `OfferFile`
+/// The `offer_file_list` of \[`OfferSendRecord`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14255,7 +14408,7 @@ impl FromJson for OfferFile {
         Ok(out)
     }
 }
-/// `OfferInfo`
+/// The request body of `hire.v1.offer.create` (Create offer).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14265,11 +14418,13 @@ impl FromJson for OfferFile {
 pub struct OfferInfo {
     /// `offer_id`
     pub offer_id: Option<String>,
-    /// Application ID,please refer to: \[Get application list\]
+    /// Application ID,please refer to: *Get application list*
     pub application_id: String,
-    /// Offer application form template ID, used to describe the metadata definition of the application form structure, that is, a description of the application form content. Every time the user changes the offer application form template information, a new schema_id will be generated. When creating an offer, the latest schema_id should be passed in. You can first get the offer application form ID from the \[Get job config info\], and then use the \[Get offer application form template infomation\]interface Get the latest template ID in.If not filled in, the latest template ID will be automatically filled in
+    /// Offer application form template ID, used to describe the metadata definition of the application form structure, that is, a description of the application form content. Every time the user changes the offer application form template information, a new schema_id will be generated. When creating an offer, the latest schema_id should be passed in. You can first get the offer application form ID from the *Get job config info*, and then use the *Get offer application form template infomation*interface Get the latest template ID in.If not filled in, the latest template ID will be automatically filled in
     pub schema_id: Option<String>,
-    /// Offer Type Options:1(正式 Offer Official Offer),2(实习 Offer Internship Offer)
+    /// Offer Type Options:
+    /// - `1`: 正式 Offer Official Offer
+    /// - `2`: 实习 Offer Internship Offer
     pub offer_type: Option<i64>,
     /// Offer basic information
     pub basic_info: OfferBasicInfo,
@@ -14303,7 +14458,7 @@ impl ToJson for OfferInfo {
         None
     }
 }
-/// `OfferInfoV2`
+/// The `offer` of \[`ApplicationDetailInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14325,7 +14480,7 @@ impl FromJson for OfferInfoV2 {
         Ok(out)
     }
 }
-/// `OfferJobInfo`
+/// The `job_info` of \[`ApplicationOffer`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14347,7 +14502,7 @@ impl FromJson for OfferJobInfo {
         Ok(out)
     }
 }
-/// `OfferListInfo`
+/// The `items` of \[`ListOfferResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14384,7 +14539,7 @@ impl FromJson for OfferListInfo {
         Ok(out)
     }
 }
-/// `OfferSalaryInfo`
+/// The `salary_info` of \[`CreateOfferResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14444,7 +14599,7 @@ impl ToJson for OfferSalaryInfo {
         None
     }
 }
-/// `OfferSalaryInfoV2`
+/// The `offer_salary` of \[`OfferInfoV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14494,7 +14649,7 @@ impl FromJson for OfferSalaryInfoV2 {
         Ok(out)
     }
 }
-/// `OfferSchemaDetail`
+/// The `object_list` of \[`GetOfferSchemaResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14525,7 +14680,7 @@ impl FromJson for OfferSchemaDetail {
         Ok(out)
     }
 }
-/// `OfferSchemaDetailOption`
+/// The `option_list` of \[`OfferSchemaDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14550,7 +14705,7 @@ impl FromJson for OfferSchemaDetailOption {
         Ok(out)
     }
 }
-/// `OfferSendRecord`
+/// The `offer_send_record_list` of \[`ApplicationOffer`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14590,7 +14745,7 @@ impl FromJson for OfferSendRecord {
         Ok(out)
     }
 }
-/// `OfferSignatureInfo`
+/// The `offer_signature_info` of \[`OfferSendRecord`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14615,7 +14770,7 @@ impl FromJson for OfferSignatureInfo {
         Ok(out)
     }
 }
-/// `OfferStatusOfferRequestBody`
+/// The request body of `hire.v1.offer.offer_status` (Update Offer Status).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14623,7 +14778,16 @@ impl FromJson for OfferSignatureInfo {
     serde(default)
 )]
 pub struct OfferStatusOfferRequestBody {
-    /// Offer Status Options:2(Approving Approval is in progress.),3(Withdrawn Approval has been withdrawn),4(Approved),5(Rejected Approval failed),6(OfferLetterSent Offer has been issued),7(OfferAccepted Candidate received),8(OfferRejected Candidate rejected),9(Obsolete Offer has expired),10(NoApproval Offer created)
+    /// Offer Status Options:
+    /// - `2`: Approving Approval is in progress.
+    /// - `3`: Withdrawn Approval has been withdrawn
+    /// - `4`: Approved
+    /// - `5`: Rejected Approval failed
+    /// - `6`: OfferLetterSent Offer has been issued
+    /// - `7`: OfferAccepted Candidate received
+    /// - `8`: OfferRejected Candidate rejected
+    /// - `9`: Obsolete Offer has expired
+    /// - `10`: NoApproval Offer created
     pub offer_status: i64,
     /// Offer expiration time, required when the feedback status is "offer has been issued"
     pub expiration_date: Option<String>,
@@ -14648,7 +14812,7 @@ impl ToJson for OfferStatusOfferRequestBody {
         w.end_object();
     }
 }
-/// `OnboardStatusTalentRequestBody`
+/// The request body of `hire.v1.talent.onboard_status` (Update Talent Onboard Status).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14656,7 +14820,9 @@ impl ToJson for OfferStatusOfferRequestBody {
     serde(default)
 )]
 pub struct OnboardStatusTalentRequestBody {
-    /// Operation Type 1: Onboarding 2: Resignation Options:1(onboard Onboarding),2(overboard Resign)
+    /// Operation Type 1: Onboarding 2: Resignation Options:
+    /// - `1`: onboard Onboarding
+    /// - `2`: overboard Resign
     pub operation: i64,
     /// Millisecond timestamp, required when the operation type is Onboarding
     pub onboard_time: Option<String>,
@@ -14672,7 +14838,7 @@ impl ToJson for OnboardStatusTalentRequestBody {
         w.end_object();
     }
 }
-/// `OpenJobRequestBody`
+/// The request body of `hire.v1.job.open` (Open job).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14682,7 +14848,11 @@ impl ToJson for OnboardStatusTalentRequestBody {
 pub struct OpenJobRequestBody {
     /// Expiration date, millisecond timestamp (int64 type) **NOTE**: When `is_never_expired` is `false`, this field is required and greater than the current time
     pub expiry_time: Option<i64>,
-    /// Whether it is valid for a long time **Optional values are**: * `true`: valid for a long time* `false`: specify expiration date
+    /// Whether it is valid for a long time
+    ///
+    /// **Optional values are**:
+    /// * `true`: valid for a long time
+    /// * `false`: specify expiration date
     pub is_never_expired: bool,
 }
 impl ToJson for OpenJobRequestBody {
@@ -14693,7 +14863,7 @@ impl ToJson for OpenJobRequestBody {
         w.end_object();
     }
 }
-/// `OperateAgencyAccountAgencyRequestBody`
+/// The request body of `hire.v1.agency.operate_agency_account` (Disable/undisable headhunting under headhunting supplier).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14701,9 +14871,11 @@ impl ToJson for OpenJobRequestBody {
     serde(default)
 )]
 pub struct OperateAgencyAccountAgencyRequestBody {
-    /// operation type Options:1(Add disable),2(Remove cancel the ban)
+    /// operation type Options:
+    /// - `1`: Add disable
+    /// - `2`: Remove cancel the ban
     pub option: i64,
-    /// The headhunting ID can be obtained through the \[Query the headhunting list under the headhunting supplier\] interface
+    /// The headhunting ID can be obtained through the *Query the headhunting list under the headhunting supplier* interface
     pub id: String,
     /// Disable reason, required only if'option 'is'disabled'
     pub reason: Option<String>,
@@ -14723,7 +14895,7 @@ impl ToJson for OperateAgencyAccountAgencyRequestBody {
         None
     }
 }
-/// `PatchExternalInterviewAssessmentResponseBody`
+/// The data `hire.v1.external_interview_assessment.patch` (Update the external review) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14746,7 +14918,7 @@ impl FromJson for PatchExternalInterviewAssessmentResponseBody {
         Ok(out)
     }
 }
-/// `PatchInterviewerRequestBody`
+/// The request body of `hire.v1.interviewer.patch` (Update Interviewer Info).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14764,7 +14936,7 @@ impl ToJson for PatchInterviewerRequestBody {
         w.end_object();
     }
 }
-/// `PatchInterviewerResponseBody`
+/// The data `hire.v1.interviewer.patch` (Update Interviewer Info) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14783,7 +14955,7 @@ impl FromJson for PatchInterviewerResponseBody {
         Ok(out)
     }
 }
-/// `PatchNoteRequestBody`
+/// The request body of `hire.v1.note.patch` (Update note).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14819,7 +14991,7 @@ impl ToJson for PatchNoteRequestBody {
         None
     }
 }
-/// `PermissionCollection`
+/// The `socail_permission_collection` of \[`RoleDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14851,7 +15023,7 @@ impl FromJson for PermissionCollection {
         Ok(out)
     }
 }
-/// `PermissionGroupInfo`
+/// The `permission_groups` of \[`BusinessManagementScope`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14873,7 +15045,7 @@ impl FromJson for PermissionGroupInfo {
         Ok(out)
     }
 }
-/// `PermissionScopeRule`
+/// The `scope_rule` of \[`PermissionGroupInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14892,7 +15064,7 @@ impl FromJson for PermissionScopeRule {
         Ok(out)
     }
 }
-/// `PortalJobPost`
+/// The `job_post` of \[`GetReferralWebsiteJobPostResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14992,7 +15164,7 @@ impl FromJson for PortalJobPost {
         Ok(out)
     }
 }
-/// `PreviewAttachmentResponseBody`
+/// The data `hire.v1.attachment.preview` (Get attachment PDF download link) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15011,7 +15183,7 @@ impl FromJson for PreviewAttachmentResponseBody {
         Ok(out)
     }
 }
-/// `ProtectAgencyRequestBody`
+/// The request body of `hire.v1.agency.protect` (Set agency protection period).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15062,7 +15234,7 @@ impl ToJson for ProtectAgencyRequestBody {
         None
     }
 }
-/// `ProtectSearchAgencyRequestBody`
+/// The request body of `hire.v1.agency.protect_search` (Query agency protection period information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15086,7 +15258,7 @@ impl ToJson for ProtectSearchAgencyRequestBody {
         None
     }
 }
-/// `ProtectSearchAgencyResponseBody`
+/// The data `hire.v1.agency.protect_search` (Query agency protection period information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15114,7 +15286,7 @@ impl FromJson for ProtectSearchAgencyResponseBody {
         Ok(out)
     }
 }
-/// `ProviderIdNameObject`
+/// The `provider_info` of \[`BackgroundCheckOrder`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15136,7 +15308,7 @@ impl FromJson for ProviderIdNameObject {
         Ok(out)
     }
 }
-/// `PublishAdvertisementRequestBody`
+/// The request body of `hire.v1.advertisement.publish` (Publish job post).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15154,7 +15326,7 @@ impl ToJson for PublishAdvertisementRequestBody {
         w.end_object();
     }
 }
-/// `QueryAgencyResponseBody`
+/// The data `hire.v1.agency.query` (Query agency information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15173,7 +15345,7 @@ impl FromJson for QueryAgencyResponseBody {
         Ok(out)
     }
 }
-/// `QueryLocationRequestBody`
+/// The request body of `hire.v1.location.query` (Query address list).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15183,7 +15355,11 @@ impl FromJson for QueryAgencyResponseBody {
 pub struct QueryLocationRequestBody {
     /// Location code list, the maximum length does not exceed 100.If not passed, the full list will be paged and queried based on the location type
     pub code_list: Option<Vec<String>>,
-    /// location type Options:1(country type),2(Province/State Type),3(City type),4(District type)
+    /// location type Options:
+    /// - `1`: country type
+    /// - `2`: Province/State Type
+    /// - `3`: City type
+    /// - `4`: District type
     pub location_type: i64,
 }
 impl ToJson for QueryLocationRequestBody {
@@ -15194,7 +15370,7 @@ impl ToJson for QueryLocationRequestBody {
         w.end_object();
     }
 }
-/// `QueryLocationResponseBody`
+/// The data `hire.v1.location.query` (Query address list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15219,7 +15395,7 @@ impl FromJson for QueryLocationResponseBody {
         Ok(out)
     }
 }
-/// `QueryTalentObjectResponseBody`
+/// The data `hire.v1.talent_object.query` (Get talent field) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15238,7 +15414,7 @@ impl FromJson for QueryTalentObjectResponseBody {
         Ok(out)
     }
 }
-/// `Question`
+/// The `questions` of \[`Questionnaire`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15292,7 +15468,7 @@ impl FromJson for Question {
         Ok(out)
     }
 }
-/// `QuestionAssessment`
+/// The `question_assessments` of \[`DimensionAssessment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15323,7 +15499,7 @@ impl FromJson for QuestionAssessment {
         Ok(out)
     }
 }
-/// `Questionnaire`
+/// The `items` of \[`ListQuestionnaireResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15360,7 +15536,7 @@ impl FromJson for Questionnaire {
         Ok(out)
     }
 }
-/// `RangeFilter`
+/// The `range_filter` of \[`CommonFilter`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15382,7 +15558,7 @@ impl ToJson for RangeFilter {
         w.end_object();
     }
 }
-/// `RecommendedJobLevel`
+/// The `recommended_job_level` of \[`DimensionAssessment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15412,7 +15588,7 @@ impl FromJson for RecommendedJobLevel {
         Ok(out)
     }
 }
-/// `ReconciliationReferralAccountRequestBody`
+/// The request body of `hire.v1.referral_account.reconciliation` (Withdrawal and Reconciliation API of Referral Account).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15448,7 +15624,7 @@ impl ToJson for ReconciliationReferralAccountRequestBody {
         None
     }
 }
-/// `ReconciliationReferralAccountResponseBody`
+/// The data `hire.v1.referral_account.reconciliation` (Withdrawal and Reconciliation API of Referral Account) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15467,7 +15643,7 @@ impl FromJson for ReconciliationReferralAccountResponseBody {
         Ok(out)
     }
 }
-/// `RecordScore`
+/// The `record_score` of \[`InterviewRecordV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15489,7 +15665,7 @@ impl FromJson for RecordScore {
         Ok(out)
     }
 }
-/// `RecruiterJobResponseBody`
+/// The data `hire.v1.job.recruiter` (Get job manager) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15508,7 +15684,7 @@ impl FromJson for RecruiterJobResponseBody {
         Ok(out)
     }
 }
-/// `Referral`
+/// The `referral` of \[`GetByApplicationReferralResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15539,7 +15715,7 @@ impl FromJson for Referral {
         Ok(out)
     }
 }
-/// `ReferralBasicInfo`
+/// The `basic_info` of \[`ReferralInfoV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15573,7 +15749,7 @@ impl FromJson for ReferralBasicInfo {
         Ok(out)
     }
 }
-/// `ReferralInfo`
+/// The `items` of \[`SearchReferralResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15601,7 +15777,7 @@ impl FromJson for ReferralInfo {
         Ok(out)
     }
 }
-/// `ReferralInfoV2`
+/// The `referral` of \[`ApplicationDetailInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15623,7 +15799,7 @@ impl FromJson for ReferralInfoV2 {
         Ok(out)
     }
 }
-/// `ReferralRecommendInfo`
+/// The `recommend_info` of \[`ReferralInfoV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15661,7 +15837,7 @@ impl FromJson for ReferralRecommendInfo {
         Ok(out)
     }
 }
-/// `RegistrationBasicInfo`
+/// The `registration_list` of \[`Talent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15689,7 +15865,7 @@ impl FromJson for RegistrationBasicInfo {
         Ok(out)
     }
 }
-/// `RegistrationInfo`
+/// The `interview_registration` of \[`JobConfigDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15711,7 +15887,7 @@ impl FromJson for RegistrationInfo {
         Ok(out)
     }
 }
-/// `RegistrationSchema`
+/// The `items` of \[`ListPortalApplySchemaResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15739,7 +15915,7 @@ impl FromJson for RegistrationSchema {
         Ok(out)
     }
 }
-/// `RelatedDimensionConfig`
+/// The `related_dimension_config` of \[`InterviewFeedbackFormDimension`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15765,7 +15941,7 @@ impl FromJson for RelatedDimensionConfig {
         Ok(out)
     }
 }
-/// `RelatedDimensionSetting`
+/// The `related_dimension_settings` of \[`RelatedDimensionConfig`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15790,7 +15966,7 @@ impl FromJson for RelatedDimensionSetting {
         Ok(out)
     }
 }
-/// `ReportCustomData`
+/// The `comment_info` of \[`AgencyInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15815,7 +15991,7 @@ impl FromJson for ReportCustomData {
         Ok(out)
     }
 }
-/// `ResumeSource`
+/// The `items` of \[`ListResumeSourceResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15846,7 +16022,7 @@ impl FromJson for ResumeSource {
         Ok(out)
     }
 }
-/// `Role`
+/// The `items` of \[`ListRoleResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15883,7 +16059,7 @@ impl FromJson for Role {
         Ok(out)
     }
 }
-/// `RoleDetail`
+/// The `role` of \[`GetRoleResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15941,7 +16117,7 @@ impl FromJson for RoleDetail {
         Ok(out)
     }
 }
-/// `ScoreCalculationConfig`
+/// The `score_calculation_config` of \[`InterviewFeedbackForm`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15963,7 +16139,7 @@ impl FromJson for ScoreCalculationConfig {
         Ok(out)
     }
 }
-/// `ScoreDimensionConfig`
+/// The `score_dimension_config` of \[`InterviewFeedbackFormDimension`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15988,7 +16164,7 @@ impl FromJson for ScoreDimensionConfig {
         Ok(out)
     }
 }
-/// `SearchDiversityInclusionRequestBody`
+/// The request body of `hire.v1.diversity_inclusion.search` (Get Additional Info in Application Form).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15996,9 +16172,9 @@ impl FromJson for ScoreDimensionConfig {
     serde(default)
 )]
 pub struct SearchDiversityInclusionRequestBody {
-    /// List of talent IDs that need to query DI data, please refer to \[Get talent list\] to get talent IDs
+    /// List of talent IDs that need to query DI data, please refer to *Get talent list* to get talent IDs
     pub talent_ids: Option<Vec<String>>,
-    /// List of application IDs that need to query DI data, please refer to\[Get application list\] to get application IDs
+    /// List of application IDs that need to query DI data, please refer to*Get application list* to get application IDs
     pub application_ids: Option<Vec<String>>,
 }
 impl ToJson for SearchDiversityInclusionRequestBody {
@@ -16009,7 +16185,7 @@ impl ToJson for SearchDiversityInclusionRequestBody {
         w.end_object();
     }
 }
-/// `SearchDiversityInclusionResponseBody`
+/// The data `hire.v1.diversity_inclusion.search` (Get Additional Info in Application Form) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16028,7 +16204,7 @@ impl FromJson for SearchDiversityInclusionResponseBody {
         Ok(out)
     }
 }
-/// `SearchJobPublishRecordRequestBody`
+/// The request body of `hire.v1.job_publish_record.search` (Get job advertisement posting records).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16052,7 +16228,7 @@ impl ToJson for SearchJobPublishRecordRequestBody {
         None
     }
 }
-/// `SearchReferralRequestBody`
+/// The request body of `hire.v1.referral.search` (Query talent referral information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16082,7 +16258,7 @@ impl ToJson for SearchReferralRequestBody {
         None
     }
 }
-/// `SearchReferralResponseBody`
+/// The data `hire.v1.referral.search` (Query talent referral information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16101,7 +16277,7 @@ impl FromJson for SearchReferralResponseBody {
         Ok(out)
     }
 }
-/// `SearchTalentOperationLogRequestBody`
+/// The request body of `hire.v1.talent_operation_log.search` (Search talent operation log list).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16125,7 +16301,7 @@ impl ToJson for SearchTalentOperationLogRequestBody {
         w.end_object();
     }
 }
-/// `SearchTalentOperationLogResponseBody`
+/// The data `hire.v1.talent_operation_log.search` (Search talent operation log list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16150,7 +16326,7 @@ impl FromJson for SearchTalentOperationLogResponseBody {
         Ok(out)
     }
 }
-/// `SearchTalentPoolResponseBody`
+/// The data `hire.v1.talent_pool.search` (Get Talent Pool List) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16175,7 +16351,7 @@ impl FromJson for SearchTalentPoolResponseBody {
         Ok(out)
     }
 }
-/// `SearchTestRequestBody`
+/// The request body of `hire.v1.test.search` (Get a list of written exams).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16199,7 +16375,7 @@ impl ToJson for SearchTestRequestBody {
         w.end_object();
     }
 }
-/// `SearchTestResponseBody`
+/// The data `hire.v1.test.search` (Get a list of written exams) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16224,7 +16400,7 @@ impl FromJson for SearchTestResponseBody {
         Ok(out)
     }
 }
-/// `SearchWebsiteJobPostRequestBody`
+/// The request body of `hire.v1.website_job_post.search` (Search for Job List of Official Recruitment Website).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16232,7 +16408,7 @@ impl FromJson for SearchTestResponseBody {
     serde(default)
 )]
 pub struct SearchWebsiteJobPostRequestBody {
-    /// Job Type List, For details, please refer to:\[Get a list of job type\]
+    /// Job Type List, For details, please refer to:*Get a list of job type*
     pub job_type_id_list: Option<Vec<String>>,
     /// Job City List
     pub city_code_list: Option<Vec<String>>,
@@ -16266,7 +16442,7 @@ impl ToJson for SearchWebsiteJobPostRequestBody {
         w.end_object();
     }
 }
-/// `SelectOptionResult`
+/// The `select_option_result_list` of \[`Question`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16300,7 +16476,7 @@ impl FromJson for SelectOptionResult {
         Ok(out)
     }
 }
-/// `Sentence`
+/// The `sentences` of \[`Minutes`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16328,7 +16504,7 @@ impl FromJson for Sentence {
         Ok(out)
     }
 }
-/// `SignatureAttachment`
+/// The `attachment_list` of \[`OfferSignatureInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16362,7 +16538,7 @@ impl FromJson for SignatureAttachment {
         Ok(out)
     }
 }
-/// `SpecificRelationship`
+/// The `specific_relationship` of \[`ReferralRecommendInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16384,7 +16560,7 @@ impl FromJson for SpecificRelationship {
         Ok(out)
     }
 }
-/// `StageCountInfo`
+/// The `stage_count_list` of \[`JobDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16406,7 +16582,7 @@ impl FromJson for StageCountInfo {
         Ok(out)
     }
 }
-/// `Subject`
+/// The `items` of \[`ListSubjectResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16440,7 +16616,7 @@ impl FromJson for Subject {
         Ok(out)
     }
 }
-/// `TagTalentRequestBody`
+/// The request body of `hire.v1.talent.tag` (Operate Talent Tag).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16448,7 +16624,9 @@ impl FromJson for Subject {
     serde(default)
 )]
 pub struct TagTalentRequestBody {
-    /// Operation type Options:1(add),2(remove)
+    /// Operation type Options:
+    /// - `1`: add
+    /// - `2`: remove
     pub operation: i64,
     /// Tag id list
     pub tag_id_list: Vec<String>,
@@ -16461,7 +16639,7 @@ impl ToJson for TagTalentRequestBody {
         w.end_object();
     }
 }
-/// `Talent`
+/// The `talent` of \[`GetTalentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16539,7 +16717,7 @@ impl FromJson for Talent {
         Ok(out)
     }
 }
-/// `TalentAwardInfo`
+/// The `award_list` of \[`Talent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16570,7 +16748,7 @@ impl FromJson for TalentAwardInfo {
         Ok(out)
     }
 }
-/// `TalentBasicInfo`
+/// The `basic_info` of \[`Talent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16652,7 +16830,7 @@ impl FromJson for TalentBasicInfo {
         Ok(out)
     }
 }
-/// `TalentBasicInfoV2`
+/// The `talent` of \[`ApplicationDetailInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16683,7 +16861,7 @@ impl FromJson for TalentBasicInfoV2 {
         Ok(out)
     }
 }
-/// `TalentBatchInfo`
+/// The `talent_list` of \[`BatchGetIdTalentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16720,7 +16898,7 @@ impl FromJson for TalentBatchInfo {
         Ok(out)
     }
 }
-/// `TalentCareerInfo`
+/// The `career_list` of \[`Talent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16763,7 +16941,7 @@ impl FromJson for TalentCareerInfo {
         Ok(out)
     }
 }
-/// `TalentCombinedAwardInfo`
+/// The `award_list` of \[`CombinedCreateTalentRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16793,7 +16971,7 @@ impl ToJson for TalentCombinedAwardInfo {
         w.end_object();
     }
 }
-/// `TalentCombinedBasicInfo`
+/// The `basic_info` of \[`CombinedCreateTalentRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16819,7 +16997,10 @@ pub struct TalentCombinedBasicInfo {
     pub start_work_time: Option<String>,
     /// Date of birth
     pub birthday: Option<String>,
-    /// Gender Options:1(Male),2(Female),3(Other)
+    /// Gender Options:
+    /// - `1`: Male
+    /// - `2`: Female
+    /// - `3`: Other
     pub gender: Option<i64>,
     /// Nationality code
     pub nationality_id: Option<String>,
@@ -16850,7 +17031,7 @@ impl ToJson for TalentCombinedBasicInfo {
         w.end_object();
     }
 }
-/// `TalentCombinedCareerInfo`
+/// The `career_list` of \[`CombinedCreateTalentRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16870,7 +17051,9 @@ pub struct TalentCombinedCareerInfo {
     pub start_time: Option<String>,
     /// End time
     pub end_time: Option<String>,
-    /// Type of experience Options:1(实习经历 Internship experience),2(工作经历 Work experience)
+    /// Type of experience Options:
+    /// - `1`: 实习经历 Internship experience
+    /// - `2`: 工作经历 Work experience
     pub career_type: Option<i64>,
     /// Custom fields
     pub customized_data: Option<Vec<TalentCustomizedDataObjectValue>>,
@@ -16889,7 +17072,7 @@ impl ToJson for TalentCombinedCareerInfo {
         w.end_object();
     }
 }
-/// `TalentCombinedEducationInfo`
+/// The `education_list` of \[`CombinedCreateTalentRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16899,7 +17082,16 @@ impl ToJson for TalentCombinedCareerInfo {
 pub struct TalentCombinedEducationInfo {
     /// ID
     pub id: Option<String>,
-    /// Education Options:1(PrimaryEducation Primary school),2(JuniorMiddleSchoolEducation Junior high school),3(Secondary Full-time),4(SeniorSchoolGraduates High school),5(Associate College),6(Bachelor Undergraduate),7(Master),8(Phd Doctor),9(Other)
+    /// Education Options:
+    /// - `1`: PrimaryEducation Primary school
+    /// - `2`: JuniorMiddleSchoolEducation Junior high school
+    /// - `3`: Secondary Full-time
+    /// - `4`: SeniorSchoolGraduates High school
+    /// - `5`: Associate College
+    /// - `6`: Bachelor Undergraduate
+    /// - `7`: Master
+    /// - `8`: Phd Doctor
+    /// - `9`: Other
     pub degree: Option<i64>,
     /// School
     pub school: Option<String>,
@@ -16909,9 +17101,20 @@ pub struct TalentCombinedEducationInfo {
     pub start_time: Option<String>,
     /// End time
     pub end_time: Option<String>,
-    /// Type of education Options:1(Overseas, Hong Kong and Taiwan Overseas and RTHK),2(FullTimeUnifiedEnrollment Full-time recruitment),3(PartTimeUnifiedEnrollment Part-time),4(SelfTaught Self-test),5(Others Other)
+    /// Type of education Options:
+    /// - `1`: Overseas, Hong Kong and Taiwan Overseas and RTHK
+    /// - `2`: FullTimeUnifiedEnrollment Full-time recruitment
+    /// - `3`: PartTimeUnifiedEnrollment Part-time
+    /// - `4`: SelfTaught Self-test
+    /// - `5`: Others Other
     pub education_type: Option<i64>,
-    /// Achievement ranking Options:5(Top5Percent Top 5%),10(Top10Percent Top 10%),20(Top20Percent Top 20%),30(Top30Percent Top 30%),50(Top50Percent Top 50%),-1(Others Other)
+    /// Achievement ranking Options:
+    /// - `5`: Top5Percent Top 5%
+    /// - `10`: Top10Percent Top 10%
+    /// - `20`: Top20Percent Top 20%
+    /// - `30`: Top30Percent Top 30%
+    /// - `50`: Top50Percent Top 50%
+    /// - `-1`: Others Other
     pub academic_ranking: Option<i64>,
     /// Custom fields
     pub customized_data: Option<Vec<TalentCustomizedDataObjectValue>>,
@@ -16931,7 +17134,7 @@ impl ToJson for TalentCombinedEducationInfo {
         w.end_object();
     }
 }
-/// `TalentCombinedLanguageInfo`
+/// The `language_list` of \[`CombinedCreateTalentRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16941,9 +17144,43 @@ impl ToJson for TalentCombinedEducationInfo {
 pub struct TalentCombinedLanguageInfo {
     /// ID
     pub id: Option<String>,
-    /// Language Options:1(English),2(French),3(Japanese),4(Korean),5(German),6(Russian),7(Spanish),8(Portuguese),9(Arabic),10(Hindi),11(Hindustani Hindustani language),12(Bengali Bengali language),13(Hausa Hausa language),14(Punjabi),15(Persian),16(Swahili Swahili language),17(Telugu Telugu language),18(Turkish),19(Italian),20(Javanese Java language),21(Tamil Tamil language),22(Marathi Marathi language),23(Vietnamese),24(Mandarin),25(Cantonese),26(Indonesian),27(Malayan Malay),28(Thai),29(Serbian)
+    /// Language Options:
+    /// - `1`: English
+    /// - `2`: French
+    /// - `3`: Japanese
+    /// - `4`: Korean
+    /// - `5`: German
+    /// - `6`: Russian
+    /// - `7`: Spanish
+    /// - `8`: Portuguese
+    /// - `9`: Arabic
+    /// - `10`: Hindi
+    /// - `11`: Hindustani Hindustani language
+    /// - `12`: Bengali Bengali language
+    /// - `13`: Hausa Hausa language
+    /// - `14`: Punjabi
+    /// - `15`: Persian
+    /// - `16`: Swahili Swahili language
+    /// - `17`: Telugu Telugu language
+    /// - `18`: Turkish
+    /// - `19`: Italian
+    /// - `20`: Javanese Java language
+    /// - `21`: Tamil Tamil language
+    /// - `22`: Marathi Marathi language
+    /// - `23`: Vietnamese
+    /// - `24`: Mandarin
+    /// - `25`: Cantonese
+    /// - `26`: Indonesian
+    /// - `27`: Malayan Malay
+    /// - `28`: Thai
+    /// - `29`: Serbian
     pub language: Option<i64>,
-    /// Proficiency Options:1(Elementary Getting Started),2(LimitedWorking Daily conversation),3(ProfessionalWorking Business meeting),4(FullProfessional Accessible communication),5(NativeOrBilingual Mother tongue)
+    /// Proficiency Options:
+    /// - `1`: Elementary Getting Started
+    /// - `2`: LimitedWorking Daily conversation
+    /// - `3`: ProfessionalWorking Business meeting
+    /// - `4`: FullProfessional Accessible communication
+    /// - `5`: NativeOrBilingual Mother tongue
     pub proficiency: Option<i64>,
     /// Custom fields
     pub customized_data: Option<Vec<TalentCustomizedDataObjectValue>>,
@@ -16958,7 +17195,7 @@ impl ToJson for TalentCombinedLanguageInfo {
         w.end_object();
     }
 }
-/// `TalentCombinedProjectInfo`
+/// The `project_list` of \[`CombinedCreateTalentRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16997,7 +17234,7 @@ impl ToJson for TalentCombinedProjectInfo {
         w.end_object();
     }
 }
-/// `TalentCombinedSnsInfo`
+/// The `sns_list` of \[`CombinedCreateTalentRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17007,7 +17244,18 @@ impl ToJson for TalentCombinedProjectInfo {
 pub struct TalentCombinedSnsInfo {
     /// ID
     pub id: Option<String>,
-    /// SNS name Options:1(LinkedIn),2(Maimai),3(Wechat),4(Weibo),5(Github),6(Zhihu),7(Facebook),8(Twitter),9(Whatsapp),10(PersonalWebsite Personal website),11(QQ)
+    /// SNS name Options:
+    /// - `1`: LinkedIn
+    /// - `2`: Maimai
+    /// - `3`: Wechat
+    /// - `4`: Weibo
+    /// - `5`: Github
+    /// - `6`: Zhihu
+    /// - `7`: Facebook
+    /// - `8`: Twitter
+    /// - `9`: Whatsapp
+    /// - `10`: PersonalWebsite Personal website
+    /// - `11`: QQ
     pub sns_type: Option<i64>,
     /// URL/ID
     pub link: Option<String>,
@@ -17024,7 +17272,7 @@ impl ToJson for TalentCombinedSnsInfo {
         w.end_object();
     }
 }
-/// `TalentCombinedWorkInfo`
+/// The `works_list` of \[`CombinedCreateTalentRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17054,7 +17302,7 @@ impl ToJson for TalentCombinedWorkInfo {
         w.end_object();
     }
 }
-/// `TalentCustomizedAttachment`
+/// The `customized_attachment` of \[`TalentCustomizedValue`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17082,7 +17330,7 @@ impl FromJson for TalentCustomizedAttachment {
         Ok(out)
     }
 }
-/// `TalentCustomizedData`
+/// The `customized_data_list` of \[`Talent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17110,7 +17358,7 @@ impl FromJson for TalentCustomizedData {
         Ok(out)
     }
 }
-/// `TalentCustomizedDataChild`
+/// The `customized_data_list` of \[`TalentAwardInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17138,7 +17386,7 @@ impl FromJson for TalentCustomizedDataChild {
         Ok(out)
     }
 }
-/// `TalentCustomizedDataObjectValue`
+/// The `customized_data` of \[`CombinedCreateTalentRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17162,7 +17410,7 @@ impl ToJson for TalentCustomizedDataObjectValue {
         w.end_object();
     }
 }
-/// `TalentCustomizedValue`
+/// The `value` of \[`TalentCustomizedDataChild`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17199,7 +17447,7 @@ impl FromJson for TalentCustomizedValue {
         Ok(out)
     }
 }
-/// `TalentEducationInfo`
+/// The `education_list` of \[`Talent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17248,7 +17496,7 @@ impl FromJson for TalentEducationInfo {
         Ok(out)
     }
 }
-/// `TalentExternalInfo`
+/// The `external_info` of \[`CreateTalentExternalInfoResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17270,7 +17518,7 @@ impl FromJson for TalentExternalInfo {
         Ok(out)
     }
 }
-/// `TalentFolderForList`
+/// The `items` of \[`ListTalentFolderResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17295,7 +17543,7 @@ impl FromJson for TalentFolderForList {
         Ok(out)
     }
 }
-/// `TalentIdentificationInfo`
+/// The `identification` of \[`TalentBasicInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17303,7 +17551,14 @@ impl FromJson for TalentFolderForList {
     serde(default)
 )]
 pub struct TalentIdentificationInfo {
-    /// Type of document Options:1(MainlandIDCard China - Resident Identity Card),2(Passport),3(HongKongIDCard China-Hong Kong and Macau Resident Residence Permit),4(TaiwanIDCard Mainland Travel Permit for China-Taiwan Residents),5(Others Other),6(HKMAMainlandTravelPermit Mainland Travel Permit for China-Hong Kong and Macao Residents),9(TWResidencePermit China-Taiwan Resident Residence Permit)
+    /// Type of document Options:
+    /// - `1`: MainlandIDCard China - Resident Identity Card
+    /// - `2`: Passport
+    /// - `3`: HongKongIDCard China-Hong Kong and Macau Resident Residence Permit
+    /// - `4`: TaiwanIDCard Mainland Travel Permit for China-Taiwan Residents
+    /// - `5`: Others Other
+    /// - `6`: HKMAMainlandTravelPermit Mainland Travel Permit for China-Hong Kong and Macao Residents
+    /// - `9`: TWResidencePermit China-Taiwan Resident Residence Permit
     pub identification_type: Option<i64>,
     /// Certificate number
     pub identification_number: Option<String>,
@@ -17325,7 +17580,7 @@ impl ToJson for TalentIdentificationInfo {
         w.end_object();
     }
 }
-/// `TalentInterview`
+/// The `items` of \[`GetByTalentInterviewResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17347,7 +17602,7 @@ impl FromJson for TalentInterview {
         Ok(out)
     }
 }
-/// `TalentInterviewRegistrationSimple`
+/// The `interview_registration_list` of \[`Talent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17372,7 +17627,7 @@ impl FromJson for TalentInterviewRegistrationSimple {
         Ok(out)
     }
 }
-/// `TalentLanguageInfo`
+/// The `language_list` of \[`Talent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17400,7 +17655,7 @@ impl FromJson for TalentLanguageInfo {
         Ok(out)
     }
 }
-/// `TalentNationality`
+/// The `nationality` of \[`TalentBasicInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17425,7 +17680,7 @@ impl FromJson for TalentNationality {
         Ok(out)
     }
 }
-/// `TalentOperationLog`
+/// The `items` of \[`SearchTalentOperationLogResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17459,7 +17714,7 @@ impl FromJson for TalentOperationLog {
         Ok(out)
     }
 }
-/// `TalentPool`
+/// The `items` of \[`SearchTalentPoolResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17496,7 +17751,7 @@ impl FromJson for TalentPool {
         Ok(out)
     }
 }
-/// `TalentProjectInfo`
+/// The `project_list` of \[`Talent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17536,7 +17791,7 @@ impl FromJson for TalentProjectInfo {
         Ok(out)
     }
 }
-/// `TalentSelfEvaluation`
+/// The `self_evaluation` of \[`CombinedCreateTalentRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17560,7 +17815,7 @@ impl ToJson for TalentSelfEvaluation {
         w.end_object();
     }
 }
-/// `TalentSnsInfo`
+/// The `sns_list` of \[`Talent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17588,7 +17843,7 @@ impl FromJson for TalentSnsInfo {
         Ok(out)
     }
 }
-/// `TalentTag`
+/// The `items` of \[`ListTalentTagResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17619,7 +17874,7 @@ impl FromJson for TalentTag {
         Ok(out)
     }
 }
-/// `TalentWorksInfo`
+/// The `works_list` of \[`Talent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17650,7 +17905,7 @@ impl FromJson for TalentWorksInfo {
         Ok(out)
     }
 }
-/// `TerminateApplicationRequestBody`
+/// The request body of `hire.v1.application.terminate` (Terminate application).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17658,9 +17913,12 @@ impl FromJson for TalentWorksInfo {
     serde(default)
 )]
 pub struct TerminateApplicationRequestBody {
-    /// Type of termination reason Options:1(我们拒绝了候选人 We rejected the candidate),22(候选人拒绝了我们 The candidate rejected us),27(其他 Other)
+    /// Type of termination reason Options:
+    /// - `1`: 我们拒绝了候选人 We rejected the candidate
+    /// - `22`: 候选人拒绝了我们 The candidate rejected us
+    /// - `27`: 其他 Other
     pub termination_type: i64,
-    /// The id list of the specific reason for termination, please refer to \[Get the termination reason for application\]
+    /// The id list of the specific reason for termination, please refer to *Get the termination reason for application*
     pub termination_reason_list: Option<Vec<String>>,
     /// Termination remarks
     pub termination_reason_note: Option<String>,
@@ -17701,7 +17959,7 @@ impl ToJson for TerminateApplicationRequestBody {
         w.end_object();
     }
 }
-/// `TerminationReason`
+/// The `items` of \[`ListTerminationReasonResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17735,7 +17993,7 @@ impl FromJson for TerminationReason {
         Ok(out)
     }
 }
-/// `TerminationReasonInfo`
+/// The `termination_reason` of \[`ApplicationDetailBasicInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17760,7 +18018,7 @@ impl FromJson for TerminationReasonInfo {
         Ok(out)
     }
 }
-/// `Test`
+/// The `items` of \[`SearchTestResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17836,7 +18094,7 @@ impl FromJson for Test {
         Ok(out)
     }
 }
-/// `TestResultDetail`
+/// The `result_detail_list` of \[`Test`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17858,7 +18116,7 @@ impl FromJson for TestResultDetail {
         Ok(out)
     }
 }
-/// `TestSchedule`
+/// The `test_schedule` of \[`Test`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17880,7 +18138,7 @@ impl FromJson for TestSchedule {
         Ok(out)
     }
 }
-/// `Todo`
+/// The `items` of \[`ListTodoResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17908,7 +18166,7 @@ impl FromJson for Todo {
         Ok(out)
     }
 }
-/// `TodoCommon`
+/// The `evaluation` of \[`Todo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17936,7 +18194,7 @@ impl FromJson for TodoCommon {
         Ok(out)
     }
 }
-/// `TradeDetail`
+/// The `trade_details` of \[`ReconciliationReferralAccountRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17969,7 +18227,7 @@ impl ToJson for TradeDetail {
         None
     }
 }
-/// `TransferOnboardApplicationRequestBody`
+/// The request body of `hire.v1.application.transfer_onboard` (Transfer talent to onboarding).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17981,7 +18239,7 @@ pub struct TransferOnboardApplicationRequestBody {
     pub actual_onboard_time: Option<i64>,
     /// Expected confirmation time
     pub expected_conversion_time: Option<i64>,
-    /// Job requirement ID. It can be obtained through the interface \[Get job requirement list\]. Whether it must be entered depends on the configuration of "Recruitment request association settings" by the admin in the system backend. After onboarding is completed, the "Onboarded" number for the recruitment request will increase by 1
+    /// Job requirement ID. It can be obtained through the interface *Get job requirement list*. Whether it must be entered depends on the configuration of "Recruitment request association settings" by the admin in the system backend. After onboarding is completed, the "Onboarded" number for the recruitment request will increase by 1
     pub job_requirement_id: Option<String>,
     /// Operator UserID，Consistent with the type of the entry `user_id_type`
     pub operator_id: Option<String>,
@@ -18014,7 +18272,7 @@ impl ToJson for TransferOnboardApplicationRequestBody {
         w.end_object();
     }
 }
-/// `TransferStageApplicationRequestBody`
+/// The request body of `hire.v1.application.transfer_stage` (Transfer delivery stage).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18038,7 +18296,7 @@ impl ToJson for TransferStageApplicationRequestBody {
         None
     }
 }
-/// `TripartiteAgreementInfo`
+/// The request body of `hire.v1.tripartite_agreement.create` (Create Tripartite Agreement).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18050,7 +18308,16 @@ pub struct TripartiteAgreementInfo {
     pub id: Option<String>,
     /// Delivery ID
     pub application_id: Option<String>,
-    /// Tripartite agreement status Options:1(NotStarted Not started),2(Applied Applied.),3(StudentProcessing Student processing),4(CompanyProcessing The company is processing it.),5(SchoolProcessing School processing),6(Terminated),7(Completed),8(TerminationProcessing Termination process in progress),9(Terminated)
+    /// Tripartite agreement status Options:
+    /// - `1`: NotStarted Not started
+    /// - `2`: Applied Applied.
+    /// - `3`: StudentProcessing Student processing
+    /// - `4`: CompanyProcessing The company is processing it.
+    /// - `5`: SchoolProcessing School processing
+    /// - `6`: Terminated
+    /// - `7`: Completed
+    /// - `8`: TerminationProcessing Termination process in progress
+    /// - `9`: Terminated
     pub state: Option<i64>,
     /// Tripartite protocol creation time, millisecond timestamp
     pub create_time: Option<String>,
@@ -18080,7 +18347,7 @@ impl ToJson for TripartiteAgreementInfo {
         w.end_object();
     }
 }
-/// `UpdateJobRequirementRequestBody`
+/// The request body of `hire.v1.job_requirement.update` (Update job requirement).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18090,7 +18357,13 @@ impl ToJson for TripartiteAgreementInfo {
 pub struct UpdateJobRequirementRequestBody {
     /// Requirement name
     pub name: Option<String>,
-    /// Demand state Options:1(WaitingStart To be started),2(OnGoing In progress),3(Canceled Cancelled),4(Suspended),5(Completed),6(Expired)
+    /// Demand state Options:
+    /// - `1`: WaitingStart To be started
+    /// - `2`: OnGoing In progress
+    /// - `3`: Canceled Cancelled
+    /// - `4`: Suspended
+    /// - `5`: Completed
+    /// - `6`: Expired
     pub display_progress: Option<i64>,
     /// Number of people required
     pub head_count: Option<i64>,
@@ -18104,7 +18377,9 @@ pub struct UpdateJobRequirementRequestBody {
     pub min_level_id: Option<String>,
     /// Job Sequence IDFor enumeration details, see the "Query parameter" section of this documentation
     pub sequence_id: Option<String>,
-    /// Type of requirement Options:1(Addition New),2(Replacement Replace)
+    /// Type of requirement Options:
+    /// - `1`: Addition New
+    /// - `2`: Replacement Replace
     pub category: Option<i64>,
     /// Demand department ID
     pub department_id: Option<String>,
@@ -18118,9 +18393,21 @@ pub struct UpdateJobRequirementRequestBody {
     pub start_time: Option<String>,
     /// Estimated completion date, millisecond timestamp
     pub deadline: Option<String>,
-    /// Recruitment priority Options:1(High),2(Medium Middle),3(Low)
+    /// Recruitment priority Options:
+    /// - `1`: High
+    /// - `2`: Medium Middle
+    /// - `3`: Low
     pub priority: Option<i64>,
-    /// Academic requirements Options:1(PrimaryEducation Primary school and above),2(JuniorMiddleSchoolEducation Junior high school and above),3(Secondary Full-time and above),4(SeniorSchoolGraduates High school and above),5(Associate College and above),6(Bachelor Bachelor degree and above),7(Master Master and above),8(Phd Doctor and above),20(NoLimit Unlimited)
+    /// Academic requirements Options:
+    /// - `1`: PrimaryEducation Primary school and above
+    /// - `2`: JuniorMiddleSchoolEducation Junior high school and above
+    /// - `3`: Secondary Full-time and above
+    /// - `4`: SeniorSchoolGraduates High school and above
+    /// - `5`: Associate College and above
+    /// - `6`: Bachelor Bachelor degree and above
+    /// - `7`: Master Master and above
+    /// - `8`: Phd Doctor and above
+    /// - `20`: NoLimit Unlimited
     pub required_degree: Option<i64>,
     /// Maximum salary
     pub max_salary: Option<String>,
@@ -18132,7 +18419,9 @@ pub struct UpdateJobRequirementRequestBody {
     pub description: Option<String>,
     /// Custom fields
     pub customized_data_list: Option<Vec<CombinedJobObjectValueMap>>,
-    /// Recruitment type, whether it is required or not is subject to the field restrictions in "Obtain Recruitment Demand Template". When creating a new position through the recruitment demand, the position recruitment type will be backfilled according to this field Options:1(Social social recruitment),2(Campus Campus recruitment)
+    /// Recruitment type, whether it is required or not is subject to the field restrictions in "Obtain Recruitment Demand Template". When creating a new position through the recruitment demand, the position recruitment type will be backfilled according to this field Options:
+    /// - `1`: Social social recruitment
+    /// - `2`: Campus Campus recruitment
     pub process_type: Option<i64>,
     /// Job type, the enumeration value is obtained through the "Get Job Type List" interface. Whether it is required or not is subject to the field restrictions in the "Get Recruitment Demand Template". When creating a new job through recruitment requirements, the job type will be backfilled according to this field
     pub job_type_id: Option<String>,
@@ -18140,7 +18429,7 @@ pub struct UpdateJobRequirementRequestBody {
     pub job_id_list: Option<Vec<String>>,
     /// Employment Job ID
     pub employment_job_id: Option<String>,
-    /// Position ID, which can be obtained through \[Query Position Information\] (only for Feishu personnel tenants)
+    /// Position ID, which can be obtained through *Query Position Information* (only for Feishu personnel tenants)
     pub position_id: Option<String>,
     /// Recruitment request modification confirmation control
     pub update_option: Option<JobRequirementUpdateOption>,
@@ -18179,7 +18468,7 @@ impl ToJson for UpdateJobRequirementRequestBody {
         w.end_object();
     }
 }
-/// `UpdateOfferResponseBody`
+/// The data `hire.v1.offer.update` (Update offer info) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18210,7 +18499,7 @@ impl FromJson for UpdateOfferResponseBody {
         Ok(out)
     }
 }
-/// `UpdateProgressEcoBackgroundCheckRequestBody`
+/// The request body of `hire.v1.eco_background_check.update_progress` (Update background check order process).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18218,7 +18507,7 @@ impl FromJson for UpdateOfferResponseBody {
     serde(default)
 )]
 pub struct UpdateProgressEcoBackgroundCheckRequestBody {
-    /// Backtone ID. Can be obtained by the \[Create Backtone\] event
+    /// Backtone ID. Can be obtained by the *Create Backtone* event
     pub background_check_id: String,
     /// Stage ID. This ID cannot be repeated for the same back order and is customized by the caller
     pub stage_id: String,
@@ -18267,7 +18556,7 @@ impl ToJson for UpdateProgressEcoBackgroundCheckRequestBody {
         None
     }
 }
-/// `UpdateResultEcoBackgroundCheckRequestBody`
+/// The request body of `hire.v1.eco_background_check.update_result` (Update background check order result).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18275,7 +18564,7 @@ impl ToJson for UpdateProgressEcoBackgroundCheckRequestBody {
     serde(default)
 )]
 pub struct UpdateResultEcoBackgroundCheckRequestBody {
-    /// Backtone ID. Can be obtained by the \[Create Backtone\] event
+    /// Backtone ID. Can be obtained by the *Create Backtone* event
     pub background_check_id: String,
     /// Result
     pub result: String,
@@ -18312,7 +18601,7 @@ impl ToJson for UpdateResultEcoBackgroundCheckRequestBody {
         None
     }
 }
-/// `UpdateResultEcoExamRequestBody`
+/// The request body of `hire.v1.eco_exam.update_result` (Post exam result).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18354,7 +18643,7 @@ impl ToJson for UpdateResultEcoExamRequestBody {
         None
     }
 }
-/// `UserBusinessManagementScope`
+/// The `business_management_scopes` of \[`UserRole`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18376,7 +18665,7 @@ impl FromJson for UserBusinessManagementScope {
         Ok(out)
     }
 }
-/// `UserContactInfo`
+/// The `candidate_info` of \[`BackgroundCheckOrder`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18407,7 +18696,7 @@ impl FromJson for UserContactInfo {
         Ok(out)
     }
 }
-/// `UserRole`
+/// The `items` of \[`ListUserRoleResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18445,7 +18734,7 @@ impl FromJson for UserRole {
         Ok(out)
     }
 }
-/// `Website`
+/// The `items` of \[`ListWebsiteResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18473,7 +18762,7 @@ impl FromJson for Website {
         Ok(out)
     }
 }
-/// `WebsiteChannelInfo`
+/// The `website_channel_list` of \[`ListWebsiteChannelResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18501,7 +18790,7 @@ impl FromJson for WebsiteChannelInfo {
         Ok(out)
     }
 }
-/// `WebsiteDelivery`
+/// The request body of `hire.v1.website_delivery.create_by_resume` (Create Application to Official Recruitment Website).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18546,7 +18835,7 @@ impl ToJson for WebsiteDelivery {
         None
     }
 }
-/// `WebsiteDeliveryAttachment`
+/// The request body of `hire.v1.website_delivery.create_by_attachment` (Create Application to Official Recruitment Website by Resume Attachment Analysis).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18603,7 +18892,7 @@ impl ToJson for WebsiteDeliveryAttachment {
         None
     }
 }
-/// `WebsiteDeliveryAward`
+/// The `award_list` of \[`WebsiteDeliveryResume`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18630,7 +18919,7 @@ impl ToJson for WebsiteDeliveryAward {
         w.end_object();
     }
 }
-/// `WebsiteDeliveryBasicInfo`
+/// The `basic_info` of \[`WebsiteDeliveryResume`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18650,7 +18939,9 @@ pub struct WebsiteDeliveryBasicInfo {
     pub mobile_country_code: Option<String>,
     /// Identity document
     pub identification: Option<WebsiteDeliveryIdentification>,
-    /// Marital status Options:1(已婚 Married),2(未婚 Unmarried)
+    /// Marital status Options:
+    /// - `1`: 已婚 Married
+    /// - `2`: 未婚 Unmarried
     pub marital_status: Option<i64>,
     /// Phone
     pub mobile: Option<String>,
@@ -18658,7 +18949,10 @@ pub struct WebsiteDeliveryBasicInfo {
     pub current_city_code: Option<String>,
     /// Working years
     pub experience_years: Option<i64>,
-    /// Gender Options:1(Male),2(Female),3(Other)
+    /// Gender Options:
+    /// - `1`: Male
+    /// - `2`: Female
+    /// - `3`: Other
     pub gender: Option<i64>,
     /// Date of birth
     pub birthday: Option<i64>,
@@ -18705,7 +18999,7 @@ impl ToJson for WebsiteDeliveryBasicInfo {
         None
     }
 }
-/// `WebsiteDeliveryCareer`
+/// The `career_list` of \[`WebsiteDeliveryResume`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18738,7 +19032,7 @@ impl ToJson for WebsiteDeliveryCareer {
         w.end_object();
     }
 }
-/// `WebsiteDeliveryCustomizedDataParent`
+/// The `customized_data` of \[`WebsiteDeliveryResume`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18759,7 +19053,7 @@ impl ToJson for WebsiteDeliveryCustomizedDataParent {
         w.end_object();
     }
 }
-/// `WebsiteDeliveryDto`
+/// The `delivery` of \[`CreateByResumeWebsiteDeliveryResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18796,7 +19090,7 @@ impl FromJson for WebsiteDeliveryDto {
         Ok(out)
     }
 }
-/// `WebsiteDeliveryEducation`
+/// The `education_list` of \[`WebsiteDeliveryResume`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18804,7 +19098,12 @@ impl FromJson for WebsiteDeliveryDto {
     serde(default)
 )]
 pub struct WebsiteDeliveryEducation {
-    /// Education Type Options:1(NonMainland Non-Chinese mainland),2(FullTimeUnifiedEnrollment Full-time recruitment),3(PartTimeUnifiedEnrollment Part-time),4(SelfTaught Self-test),5(Others Other)
+    /// Education Type Options:
+    /// - `1`: NonMainland Non-Chinese mainland
+    /// - `2`: FullTimeUnifiedEnrollment Full-time recruitment
+    /// - `3`: PartTimeUnifiedEnrollment Part-time
+    /// - `4`: SelfTaught Self-test
+    /// - `5`: Others Other
     pub education_type: Option<i64>,
     /// End time, if it is so far pass value -1.If "Today" is provided, the field can be viewed normally once the application has entered the system. However, it must be modified to a specific time in the edit mode
     pub end_time: Option<i64>,
@@ -18816,11 +19115,26 @@ pub struct WebsiteDeliveryEducation {
     pub school: Option<String>,
     /// Start time
     pub start_time: Option<i64>,
-    /// Professional ranking Options:5(Top5Percent Top 5%),10(Top10Percent Top 10%),20(Top20Percent Top 20%),30(Top30Percent Top 30%),50(Top50Percent Top 50%),51(Others Other)
+    /// Professional ranking Options:
+    /// - `5`: Top5Percent Top 5%
+    /// - `10`: Top10Percent Top 10%
+    /// - `20`: Top20Percent Top 20%
+    /// - `30`: Top30Percent Top 30%
+    /// - `50`: Top50Percent Top 50%
+    /// - `51`: Others Other
     pub academic_ranking: Option<i64>,
     /// Custom Fields
     pub customized_data: Option<Vec<CombinedJobObjectValueMap>>,
-    /// Degree Options:1(PrimaryEducation Primary school),2(JuniorMiddleSchoolEducation Junior high school),3(Secondary Full-time),4(SeniorSchoolGraduates High school),5(Associate College),6(Bachelor Undergraduate),7(Master Master's),8(Phd Doctor),9(Other)
+    /// Degree Options:
+    /// - `1`: PrimaryEducation Primary school
+    /// - `2`: JuniorMiddleSchoolEducation Junior high school
+    /// - `3`: Secondary Full-time
+    /// - `4`: SeniorSchoolGraduates High school
+    /// - `5`: Associate College
+    /// - `6`: Bachelor Undergraduate
+    /// - `7`: Master Master's
+    /// - `8`: Phd Doctor
+    /// - `9`: Other
     pub degree: Option<i64>,
 }
 impl ToJson for WebsiteDeliveryEducation {
@@ -18838,7 +19152,7 @@ impl ToJson for WebsiteDeliveryEducation {
         w.end_object();
     }
 }
-/// `WebsiteDeliveryIdentification`
+/// The `identification` of \[`WebsiteDeliveryBasicInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18848,7 +19162,14 @@ impl ToJson for WebsiteDeliveryEducation {
 pub struct WebsiteDeliveryIdentification {
     /// Identification number
     pub identification_number: Option<String>,
-    /// Type of identity document Options:1(中国 - 居民身份证 China-Resident Identity Card),2(护照 Passport),3(中国 - 港澳居民居住证 China-Hong Kong and Macao Residence Permit),4(中国 - 台湾居民来往大陆通行证 Mainland Travel Permit for Chinese-Taiwanese Residents),5(其他 Other),6(中国 - 港澳居民来往内地通行证 Mainland Travel Permit for China-Hong Kong and Macao Residents),9(中国 - 台湾居民居住证 China-Taiwan Residence Permit)
+    /// Type of identity document Options:
+    /// - `1`: 中国 - 居民身份证 China-Resident Identity Card
+    /// - `2`: 护照 Passport
+    /// - `3`: 中国 - 港澳居民居住证 China-Hong Kong and Macao Residence Permit
+    /// - `4`: 中国 - 台湾居民来往大陆通行证 Mainland Travel Permit for Chinese-Taiwanese Residents
+    /// - `5`: 其他 Other
+    /// - `6`: 中国 - 港澳居民来往内地通行证 Mainland Travel Permit for China-Hong Kong and Macao Residents
+    /// - `9`: 中国 - 台湾居民居住证 China-Taiwan Residence Permit
     pub identification_type: Option<i64>,
 }
 impl ToJson for WebsiteDeliveryIdentification {
@@ -18859,7 +19180,7 @@ impl ToJson for WebsiteDeliveryIdentification {
         w.end_object();
     }
 }
-/// `WebsiteDeliveryLanguage`
+/// The `language_list` of \[`WebsiteDeliveryResume`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18869,9 +19190,39 @@ impl ToJson for WebsiteDeliveryIdentification {
 pub struct WebsiteDeliveryLanguage {
     /// Custom Fields
     pub customized_data: Option<Vec<CombinedJobObjectValueMap>>,
-    /// Language Options:1(English),2(French),3(Japanese),4(Korean),5(German),6(Russian),7(Spanish),8(Portuguese),9(Arabic),10(Hindi),11(Hindustani Hindustan language),12(Bengali),13(Hausa Hausa language),14(Punjabi Punjabi language),15(Persian),16(Swahili Swahili language),17(Telugu Telugu language),18(Turkish),19(Italian),20(Javanese),21(Tamil Tamil language),22(Marathi Marathi language),23(Vietnamese),24(Mandarin),25(Cantonese)
+    /// Language Options:
+    /// - `1`: English
+    /// - `2`: French
+    /// - `3`: Japanese
+    /// - `4`: Korean
+    /// - `5`: German
+    /// - `6`: Russian
+    /// - `7`: Spanish
+    /// - `8`: Portuguese
+    /// - `9`: Arabic
+    /// - `10`: Hindi
+    /// - `11`: Hindustani Hindustan language
+    /// - `12`: Bengali
+    /// - `13`: Hausa Hausa language
+    /// - `14`: Punjabi Punjabi language
+    /// - `15`: Persian
+    /// - `16`: Swahili Swahili language
+    /// - `17`: Telugu Telugu language
+    /// - `18`: Turkish
+    /// - `19`: Italian
+    /// - `20`: Javanese
+    /// - `21`: Tamil Tamil language
+    /// - `22`: Marathi Marathi language
+    /// - `23`: Vietnamese
+    /// - `24`: Mandarin
+    /// - `25`: Cantonese
     pub language: Option<i64>,
-    /// Familiarity Options:1(Elementary Getting Started),2(LimitedWorking Daily conversation),3(ProfessionalWorking Business meeting),4(FullProfessional Barrier-free communication),5(NativeOrBilingual Mother tongue)
+    /// Familiarity Options:
+    /// - `1`: Elementary Getting Started
+    /// - `2`: LimitedWorking Daily conversation
+    /// - `3`: ProfessionalWorking Business meeting
+    /// - `4`: FullProfessional Barrier-free communication
+    /// - `5`: NativeOrBilingual Mother tongue
     pub proficiency: Option<i64>,
 }
 impl ToJson for WebsiteDeliveryLanguage {
@@ -18883,7 +19234,7 @@ impl ToJson for WebsiteDeliveryLanguage {
         w.end_object();
     }
 }
-/// `WebsiteDeliveryProject`
+/// The `project_list` of \[`WebsiteDeliveryResume`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18919,7 +19270,7 @@ impl ToJson for WebsiteDeliveryProject {
         w.end_object();
     }
 }
-/// `WebsiteDeliveryResume`
+/// The `resume` of \[`WebsiteDelivery`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18976,7 +19327,7 @@ impl ToJson for WebsiteDeliveryResume {
         None
     }
 }
-/// `WebsiteDeliverySelfEvaluation`
+/// The `self_evaluation` of \[`WebsiteDeliveryResume`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18997,7 +19348,7 @@ impl ToJson for WebsiteDeliverySelfEvaluation {
         w.end_object();
     }
 }
-/// `WebsiteDeliverySns`
+/// The `sns_list` of \[`WebsiteDeliveryResume`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19005,7 +19356,18 @@ impl ToJson for WebsiteDeliverySelfEvaluation {
     serde(default)
 )]
 pub struct WebsiteDeliverySns {
-    /// Social Account Type Options:1(LinkedIn),2(Maimai),3(Wechat),4(Weibo),5(Github),6(Zhihu),7(Facebook),8(Twitter),9(Whatsapp),10(PersonalWebsite Personal Website),11(QQ)
+    /// Social Account Type Options:
+    /// - `1`: LinkedIn
+    /// - `2`: Maimai
+    /// - `3`: Wechat
+    /// - `4`: Weibo
+    /// - `5`: Github
+    /// - `6`: Zhihu
+    /// - `7`: Facebook
+    /// - `8`: Twitter
+    /// - `9`: Whatsapp
+    /// - `10`: PersonalWebsite Personal Website
+    /// - `11`: QQ
     pub sns_type: Option<i64>,
     /// Custom Fields
     pub customized_data: Option<Vec<CombinedJobObjectValueMap>>,
@@ -19021,7 +19383,7 @@ impl ToJson for WebsiteDeliverySns {
         w.end_object();
     }
 }
-/// `WebsiteDeliveryWorks`
+/// The `works_list` of \[`WebsiteDeliveryResume`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19048,7 +19410,7 @@ impl ToJson for WebsiteDeliveryWorks {
         w.end_object();
     }
 }
-/// `WebsiteDeliveryWorksAttachment`
+/// The `attachment` of \[`WebsiteDeliveryWorks`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19066,7 +19428,7 @@ impl ToJson for WebsiteDeliveryWorksAttachment {
         w.end_object();
     }
 }
-/// `WebsiteJobPost`
+/// The `job_post` of \[`GetWebsiteJobPostResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19175,7 +19537,7 @@ impl FromJson for WebsiteJobPost {
         Ok(out)
     }
 }
-/// `WebsiteUser`
+/// The request body of `hire.v1.website_site_user.create` (Create User on Official Recruitment Website).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19227,7 +19589,7 @@ impl ToJson for WebsiteUser {
         None
     }
 }
-/// `WithdrawReferralAccountRequestBody`
+/// The request body of `hire.v1.referral_account.withdraw` (Withdraw Balance from Referral Account in Full Amount).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19254,7 +19616,7 @@ impl ToJson for WithdrawReferralAccountRequestBody {
         None
     }
 }
-/// `WithdrawReferralAccountResponseBody`
+/// The data `hire.v1.referral_account.withdraw` (Withdraw Balance from Referral Account in Full Amount) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19279,335 +19641,335 @@ impl FromJson for WithdrawReferralAccountResponseBody {
         Ok(out)
     }
 }
-/// `AgencySupplierLabel`
+/// The `label_list` of \[`AgencySupplier`\].
 ///
 /// The same fields as [`JobUserInfo`]: one type, two names.
 pub type AgencySupplierLabel = JobUserInfo;
-/// `ApplicationStageInfo`
+/// The `stage` of \[`Application`\].
 ///
 /// The same fields as [`JobProcessesStage`]: one type, two names.
 pub type ApplicationStageInfo = JobProcessesStage;
-/// `BaseBilingualWithId`
+/// The `employee_type` of \[`ApplicationOfferBasicInfo`\].
 ///
 /// The same fields as [`JobType`]: one type, two names.
 pub type BaseBilingualWithId = JobType;
-/// `BaseCountry`
+/// The `country` of \[`BaseAddress`\].
 ///
 /// The same fields as [`BaseCity`]: one type, two names.
 pub type BaseCountry = BaseCity;
-/// `BaseDistrict`
+/// The `district` of \[`BaseAddress`\].
 ///
 /// The same fields as [`BaseCity`]: one type, two names.
 pub type BaseDistrict = BaseCity;
-/// `BasicDepartmentInfo`
+/// The `department` of \[`OfferBasicInfoV2`\].
 ///
 /// The same fields as [`JobUserInfo`]: one type, two names.
 pub type BasicDepartmentInfo = JobUserInfo;
-/// `BasicUserInfo`
+/// The `interviewer` of \[`InterviewRecordV2`\].
 ///
 /// The same fields as [`JobUserInfo`]: one type, two names.
 pub type BasicUserInfo = JobUserInfo;
-/// `BatchQueryBackgroundCheckOrderResponseBody`
+/// The data `hire.v1.background_check_order.batch_query` (查询背调信息列表) answers with.
 ///
 /// The same fields as [`ListBackgroundCheckOrderResponseBody`]: one type, two names.
 pub type BatchQueryBackgroundCheckOrderResponseBody = ListBackgroundCheckOrderResponseBody;
-/// `CodeNameObject`
+/// The `application_preferred_city_list` of \[`Application`\].
 ///
 /// The same fields as [`EntityInfo`]: one type, two names.
 pub type CodeNameObject = EntityInfo;
-/// `CombinedUpdateJobResponseBody`
+/// The data `hire.v1.job.combined_update` (Update job) answers with.
 ///
 /// The same fields as [`CombinedCreateJobResponseBody`]: one type, two names.
 pub type CombinedUpdateJobResponseBody = CombinedCreateJobResponseBody;
-/// `CreateApplicationResponseBody`
+/// The data `hire.v1.application.create` (Create application) answers with.
 ///
 /// The same fields as [`CombinedJobResultDefaultJobPost`]: one type, two names.
 pub type CreateApplicationResponseBody = CombinedJobResultDefaultJobPost;
-/// `CreateAttachmentResponseBody`
+/// The data `hire.v1.attachment.create` answers with.
 ///
 /// The same fields as [`CombinedJobResultDefaultJobPost`]: one type, two names.
 pub type CreateAttachmentResponseBody = CombinedJobResultDefaultJobPost;
-/// `CreateExternalInterviewAssessmentResponseBody`
+/// The data `hire.v1.external_interview_assessment.create` (Create external interview assessment) answers with.
 ///
 /// The same fields as [`PatchExternalInterviewAssessmentResponseBody`]: one type, two names.
 pub type CreateExternalInterviewAssessmentResponseBody = PatchExternalInterviewAssessmentResponseBody;
-/// `CreateExternalReferralRewardResponseBody`
+/// The data `hire.v1.external_referral_reward.create` (Import external referral rewards) answers with.
 ///
 /// The same fields as [`CombinedJobResultDefaultJobPost`]: one type, two names.
 pub type CreateExternalReferralRewardResponseBody = CombinedJobResultDefaultJobPost;
-/// `CreateNoteResponseBody`
+/// The data `hire.v1.note.create` (Create note) answers with.
 ///
 /// The same fields as [`GetNoteResponseBody`]: one type, two names.
 pub type CreateNoteResponseBody = GetNoteResponseBody;
-/// `CreateTripartiteAgreementResponseBody`
+/// The data `hire.v1.tripartite_agreement.create` (Create Tripartite Agreement) answers with.
 ///
 /// The same fields as [`CombinedJobResultDefaultJobPost`]: one type, two names.
 pub type CreateTripartiteAgreementResponseBody = CombinedJobResultDefaultJobPost;
-/// `CreateWebsiteChannelResponseBody`
+/// The data `hire.v1.website_channel.create` (Create Promotion Channel of Official Recruitment Website) answers with.
 ///
 /// The same fields as [`WebsiteChannelInfo`]: one type, two names.
 pub type CreateWebsiteChannelResponseBody = WebsiteChannelInfo;
-/// `DeactivateReferralAccountResponseBody`
+/// The data `hire.v1.referral_account.deactivate` (Disable Referral Account for External System) answers with.
 ///
 /// The same fields as [`CreateReferralAccountResponseBody`]: one type, two names.
 pub type DeactivateReferralAccountResponseBody = CreateReferralAccountResponseBody;
-/// `DeleteExternalApplicationResponseBody`
+/// The data `hire.v1.external_application.delete` (Delete External Application) answers with.
 ///
 /// The same fields as [`CreateExternalApplicationResponseBody`]: one type, two names.
 pub type DeleteExternalApplicationResponseBody = CreateExternalApplicationResponseBody;
-/// `EcoBackgroundCheckPackageAdditionalItem`
+/// The `additional_item_list` of \[`EcoBackgroundCheckPackage`\].
 ///
 /// The same fields as [`EcoBackgroundCheckPackageData`]: one type, two names.
 pub type EcoBackgroundCheckPackageAdditionalItem = EcoBackgroundCheckPackageData;
-/// `EnableReferralAccountResponseBody`
+/// The data `hire.v1.referral_account.enable` (Activate referral account) answers with.
 ///
 /// The same fields as [`CreateReferralAccountResponseBody`]: one type, two names.
 pub type EnableReferralAccountResponseBody = CreateReferralAccountResponseBody;
-/// `EvaluationTask`
+/// The `items` of \[`ListEvaluationTaskResponseBody`\].
 ///
 /// The same fields as [`InterviewTask`]: one type, two names.
 pub type EvaluationTask = InterviewTask;
-/// `ExamMarkingTask`
+/// The `items` of \[`ListExamMarkingTaskResponseBody`\].
 ///
 /// The same fields as [`InterviewTask`]: one type, two names.
 pub type ExamMarkingTask = InterviewTask;
-/// `ExternalBackgroundCheckAttachment`
+/// The `attachment_list` of \[`ExternalBackgroundCheck`\].
 ///
 /// The same fields as [`ExternalCommonAttachment`]: one type, two names.
 pub type ExternalBackgroundCheckAttachment = ExternalCommonAttachment;
-/// `GetAccountAssetsReferralAccountResponseBody`
+/// The data `hire.v1.referral_account.get_account_assets` (Query referral account) answers with.
 ///
 /// The same fields as [`CreateReferralAccountResponseBody`]: one type, two names.
 pub type GetAccountAssetsReferralAccountResponseBody = CreateReferralAccountResponseBody;
-/// `GetByApplicationEmployeeResponseBody`
+/// The data `hire.v1.employee.get_by_application` (Get onboard information by application ID-Get employee info by application ID) answers with.
 ///
 /// The same fields as [`GetEmployeeResponseBody`]: one type, two names.
 pub type GetByApplicationEmployeeResponseBody = GetEmployeeResponseBody;
-/// `IdNameObject`
+/// The `stage` of \[`InterviewExtend`\].
 ///
 /// The same fields as [`JobUserInfo`]: one type, two names.
 pub type IdNameObject = JobUserInfo;
-/// `InternOfferStatusOfferResponseBody`
+/// The data `hire.v1.offer.intern_offer_status` (Update internship offer entry/exit status) answers with.
 ///
 /// The same fields as [`InternOfferStatus`]: one type, two names.
 pub type InternOfferStatusOfferResponseBody = InternOfferStatus;
-/// `InterviewAddress`
+/// The `address` of \[`InterviewExtend`\].
 ///
 /// The same fields as [`CommonAddress`]: one type, two names.
 pub type InterviewAddress = CommonAddress;
-/// `JobCategory`
+/// The `job_category` of \[`Job`\].
 ///
 /// The same fields as [`JobLevel`]: one type, two names.
 pub type JobCategory = JobLevel;
-/// `JobCustomizedTimeRange`
+/// The `time_range` of \[`JobCustomizedValue`\].
 ///
 /// The same fields as [`TestSchedule`]: one type, two names.
 pub type JobCustomizedTimeRange = TestSchedule;
-/// `JobDepartment`
+/// The `department` of \[`Job`\].
 ///
 /// The same fields as [`JobType`]: one type, two names.
 pub type JobDepartment = JobType;
-/// `JobDepartmentSimple`
+/// The `department` of \[`JobStorefront`\].
 ///
 /// The same fields as [`JobUserInfo`]: one type, two names.
 pub type JobDepartmentSimple = JobUserInfo;
-/// `JobDetailCategory`
+/// The `job_category` of \[`JobDetailBasicInfo`\].
 ///
 /// The same fields as [`JobDetailLevel`]: one type, two names.
 pub type JobDetailCategory = JobDetailLevel;
-/// `JobDetailDepartment`
+/// The `department` of \[`JobBasicInfo`\].
 ///
 /// The same fields as [`JobUserInfo`]: one type, two names.
 pub type JobDetailDepartment = JobUserInfo;
-/// `JobDetailHighlight`
+/// The `highlight_list` of \[`JobDetailBasicInfo`\].
 ///
 /// The same fields as [`JobUserInfo`]: one type, two names.
 pub type JobDetailHighlight = JobUserInfo;
-/// `JobDetailRecruitmentType`
+/// The `recruitment_type` of \[`JobBasicInfo`\].
 ///
 /// The same fields as [`JobDetailLevel`]: one type, two names.
 pub type JobDetailRecruitmentType = JobDetailLevel;
-/// `JobDetailTargetMajorInfo`
+/// The `target_major_list` of \[`JobDetailBasicInfo`\].
 ///
 /// The same fields as [`JobUserInfo`]: one type, two names.
 pub type JobDetailTargetMajorInfo = JobUserInfo;
-/// `JobDetailType`
+/// The `job_type` of \[`JobDetailBasicInfo`\].
 ///
 /// The same fields as [`JobUserInfo`]: one type, two names.
 pub type JobDetailType = JobUserInfo;
-/// `JobHighlight`
+/// The `highlight_list` of \[`Job`\].
 ///
 /// The same fields as [`JobType`]: one type, two names.
 pub type JobHighlight = JobType;
-/// `JobRecruitmentType`
+/// The `recruitment_type` of \[`Job`\].
 ///
 /// The same fields as [`JobLevel`]: one type, two names.
 pub type JobRecruitmentType = JobLevel;
-/// `JobRequirementCustomizedData`
+/// The `customized_data_list` of \[`JobRequirement`\].
 ///
 /// The same fields as [`CombinedJobObjectValueMap`]: one type, two names.
 pub type JobRequirementCustomizedData = CombinedJobObjectValueMap;
-/// `JobRequirementCustomizedDataDto`
+/// The `customized_data_list` of \[`JobRequirementDto`\].
 ///
 /// The same fields as [`JobCustomizedData`]: one type, two names.
 pub type JobRequirementCustomizedDataDto = JobCustomizedData;
-/// `JobRequirementCustomizedOption`
+/// The `option` of \[`JobRequirementCustomizedValue`\].
 ///
 /// The same fields as [`JobCustomizedOption`]: one type, two names.
 pub type JobRequirementCustomizedOption = JobCustomizedOption;
-/// `JobRequirementCustomizedTimeRange`
+/// The `time_range` of \[`JobRequirementCustomizedValue`\].
 ///
 /// The same fields as [`TestSchedule`]: one type, two names.
 pub type JobRequirementCustomizedTimeRange = TestSchedule;
-/// `JobRequirementCustomizedValue`
+/// The `value` of \[`JobRequirementCustomizedDataDto`\].
 ///
 /// The same fields as [`JobCustomizedValue`]: one type, two names.
 pub type JobRequirementCustomizedValue = JobCustomizedValue;
-/// `ListEvaluationTaskResponseBody`
+/// The data `hire.v1.evaluation_task.list` (Get employee evaluation tasks) answers with.
 ///
 /// The same fields as [`ListInterviewTaskResponseBody`]: one type, two names.
 pub type ListEvaluationTaskResponseBody = ListInterviewTaskResponseBody;
-/// `ListExamMarkingTaskResponseBody`
+/// The data `hire.v1.exam_marking_task.list` (Get user exam marking tasks) answers with.
 ///
 /// The same fields as [`ListInterviewTaskResponseBody`]: one type, two names.
 pub type ListExamMarkingTaskResponseBody = ListInterviewTaskResponseBody;
-/// `ListRegistrationSchemaResponseBody`
+/// The data `hire.v1.registration_schema.list` (Obtain List of Information Registration Form Templates) answers with.
 ///
 /// The same fields as [`ListPortalApplySchemaResponseBody`]: one type, two names.
 pub type ListRegistrationSchemaResponseBody = ListPortalApplySchemaResponseBody;
-/// `MasterLocationInfo`
+/// The `location_info` of \[`MasterLocationAddressInfo`\].
 ///
 /// The same fields as [`JobType`]: one type, two names.
 pub type MasterLocationInfo = JobType;
-/// `OfferApplyFormConfigOptionInfo`
+/// The `options` of \[`OfferApplyFormObjectConfigInfo`\].
 ///
 /// The same fields as [`DimensionAbility`]: one type, two names.
 pub type OfferApplyFormConfigOptionInfo = DimensionAbility;
-/// `OfferSchemaName`
+/// The `name` of \[`OfferSchemaDetail`\].
 ///
 /// The same fields as [`I18n`]: one type, two names.
 pub type OfferSchemaName = I18n;
-/// `PatchEmployeeResponseBody`
+/// The data `hire.v1.employee.patch` (Update talent onboarding status) answers with.
 ///
 /// The same fields as [`GetEmployeeResponseBody`]: one type, two names.
 pub type PatchEmployeeResponseBody = GetEmployeeResponseBody;
-/// `PatchNoteResponseBody`
+/// The data `hire.v1.note.patch` (Update note) answers with.
 ///
 /// The same fields as [`GetNoteResponseBody`]: one type, two names.
 pub type PatchNoteResponseBody = GetNoteResponseBody;
-/// `RegistrationSchemaInfo`
+/// The `interview_registration_schema_info` of \[`CombinedCreateJobResponseBody`\].
 ///
 /// The same fields as [`RegistrationInfo`]: one type, two names.
 pub type RegistrationSchemaInfo = RegistrationInfo;
-/// `RemoveToFolderTalentRequestBody`
+/// The request body of `hire.v1.talent.remove_to_folder` (Remove talent from specified folder).
 ///
 /// The same fields as [`AddToFolderTalentRequestBody`]: one type, two names.
 pub type RemoveToFolderTalentRequestBody = AddToFolderTalentRequestBody;
-/// `RemoveToFolderTalentResponseBody`
+/// The data `hire.v1.talent.remove_to_folder` (Remove talent from specified folder) answers with.
 ///
 /// The same fields as [`AddToFolderTalentResponseBody`]: one type, two names.
 pub type RemoveToFolderTalentResponseBody = AddToFolderTalentResponseBody;
-/// `SearchJobPublishRecordResponseBody`
+/// The data `hire.v1.job_publish_record.search` (Get job advertisement posting records) answers with.
 ///
 /// The same fields as [`ListWebsiteJobPostResponseBody`]: one type, two names.
 pub type SearchJobPublishRecordResponseBody = ListWebsiteJobPostResponseBody;
-/// `SearchWebsiteJobPostResponseBody`
+/// The data `hire.v1.website_job_post.search` (Search for Job List of Official Recruitment Website) answers with.
 ///
 /// The same fields as [`ListWebsiteJobPostResponseBody`]: one type, two names.
 pub type SearchWebsiteJobPostResponseBody = ListWebsiteJobPostResponseBody;
-/// `TalentCityInfo`
+/// The `current_city` of \[`TalentBasicInfo`\].
 ///
 /// The same fields as [`JobCity`]: one type, two names.
 pub type TalentCityInfo = JobCity;
-/// `TalentCustomizedDataObjectValueChild`
+/// The `children` of \[`TalentCustomizedDataObjectValue`\].
 ///
 /// The same fields as [`CombinedJobObjectValueMap`]: one type, two names.
 pub type TalentCustomizedDataObjectValueChild = CombinedJobObjectValueMap;
-/// `TalentCustomizedOption`
+/// The `option` of \[`TalentCustomizedValue`\].
 ///
 /// The same fields as [`JobCustomizedOption`]: one type, two names.
 pub type TalentCustomizedOption = JobCustomizedOption;
-/// `TalentCustomizedTimeRange`
+/// The `time_range` of \[`TalentCustomizedValue`\].
 ///
 /// The same fields as [`TestSchedule`]: one type, two names.
 pub type TalentCustomizedTimeRange = TestSchedule;
-/// `TalentResumeSource`
+/// The `resume_source_list` of \[`Talent`\].
 ///
 /// The same fields as [`JobType`]: one type, two names.
 pub type TalentResumeSource = JobType;
-/// `TargetMajorInfo`
+/// The `target_major_list` of \[`CombinedCreateJobResponseBody`\].
 ///
 /// The same fields as [`JobType`]: one type, two names.
 pub type TargetMajorInfo = JobType;
-/// `TerminationReasonChildInfo`
+/// The `children` of \[`TerminationReasonInfo`\].
 ///
 /// The same fields as [`JobUserInfo`]: one type, two names.
 pub type TerminationReasonChildInfo = JobUserInfo;
-/// `TransferOnboardApplicationResponseBody`
+/// The data `hire.v1.application.transfer_onboard` (Transfer talent to onboarding) answers with.
 ///
 /// The same fields as [`GetEmployeeResponseBody`]: one type, two names.
 pub type TransferOnboardApplicationResponseBody = GetEmployeeResponseBody;
-/// `UpdateConfigJobResponseBody`
+/// The data `hire.v1.job.update_config` (Update job config) answers with.
 ///
 /// The same fields as [`ConfigJobResponseBody`]: one type, two names.
 pub type UpdateConfigJobResponseBody = ConfigJobResponseBody;
-/// `UpdateExternalApplicationResponseBody`
+/// The data `hire.v1.external_application.update` (Update External Application Info) answers with.
 ///
 /// The same fields as [`CreateExternalApplicationResponseBody`]: one type, two names.
 pub type UpdateExternalApplicationResponseBody = CreateExternalApplicationResponseBody;
-/// `UpdateExternalBackgroundCheckResponseBody`
+/// The data `hire.v1.external_background_check.update` (Update external background) answers with.
 ///
 /// The same fields as [`CreateExternalBackgroundCheckResponseBody`]: one type, two names.
 pub type UpdateExternalBackgroundCheckResponseBody = CreateExternalBackgroundCheckResponseBody;
-/// `UpdateExternalInterviewResponseBody`
+/// The data `hire.v1.external_interview.update` (Update external interview) answers with.
 ///
 /// The same fields as [`CreateExternalInterviewResponseBody`]: one type, two names.
 pub type UpdateExternalInterviewResponseBody = CreateExternalInterviewResponseBody;
-/// `UpdateExternalOfferResponseBody`
+/// The data `hire.v1.external_offer.update` (Update external offer) answers with.
 ///
 /// The same fields as [`CreateExternalOfferResponseBody`]: one type, two names.
 pub type UpdateExternalOfferResponseBody = CreateExternalOfferResponseBody;
-/// `UpdateTalentExternalInfoRequestBody`
+/// The request body of `hire.v1.talent_external_info.update` (Update external talent info).
 ///
 /// The same fields as [`CreateTalentExternalInfoRequestBody`]: one type, two names.
 pub type UpdateTalentExternalInfoRequestBody = CreateTalentExternalInfoRequestBody;
-/// `UpdateTalentExternalInfoResponseBody`
+/// The data `hire.v1.talent_external_info.update` (Update external talent info) answers with.
 ///
 /// The same fields as [`CreateTalentExternalInfoResponseBody`]: one type, two names.
 pub type UpdateTalentExternalInfoResponseBody = CreateTalentExternalInfoResponseBody;
-/// `UpdateWebsiteChannelRequestBody`
+/// The request body of `hire.v1.website_channel.update` (Update Promotion Channel of Official Recruitment Website).
 ///
 /// The same fields as [`CreateWebsiteChannelRequestBody`]: one type, two names.
 pub type UpdateWebsiteChannelRequestBody = CreateWebsiteChannelRequestBody;
-/// `UpdateWebsiteChannelResponseBody`
+/// The data `hire.v1.website_channel.update` (Update Promotion Channel of Official Recruitment Website) answers with.
 ///
 /// The same fields as [`WebsiteChannelInfo`]: one type, two names.
 pub type UpdateWebsiteChannelResponseBody = WebsiteChannelInfo;
-/// `WebsiteDeliveryAttachmentIndentification`
+/// The `identification` of \[`WebsiteDeliveryAttachment`\].
 ///
 /// The same fields as [`TalentIdentificationInfo`]: one type, two names.
 pub type WebsiteDeliveryAttachmentIndentification = TalentIdentificationInfo;
-/// `WebsiteDeliveryCustomizedData`
+/// The `customized_data` of \[`WebsiteDeliveryAward`\].
 ///
 /// The same fields as [`CombinedJobObjectValueMap`]: one type, two names.
 pub type WebsiteDeliveryCustomizedData = CombinedJobObjectValueMap;
-/// `WebsiteDeliveryInternship`
+/// The `internship_list` of \[`WebsiteDeliveryResume`\].
 ///
 /// The same fields as [`WebsiteDeliveryCareer`]: one type, two names.
 pub type WebsiteDeliveryInternship = WebsiteDeliveryCareer;
-/// `WebsiteJobPostCustomizedData`
+/// The `customized_data_list` of \[`PortalJobPost`\].
 ///
 /// The same fields as [`JobCustomizedData`]: one type, two names.
 pub type WebsiteJobPostCustomizedData = JobCustomizedData;
-/// `WebsiteJobPostCustomizedOption`
+/// The `option` of \[`WebsiteJobPostCustomizedValue`\].
 ///
 /// The same fields as [`JobCustomizedOption`]: one type, two names.
 pub type WebsiteJobPostCustomizedOption = JobCustomizedOption;
-/// `WebsiteJobPostCustomizedTimeRange`
+/// The `time_range` of \[`WebsiteJobPostCustomizedValue`\].
 ///
 /// The same fields as [`TestSchedule`]: one type, two names.
 pub type WebsiteJobPostCustomizedTimeRange = TestSchedule;
-/// `WebsiteJobPostCustomizedValue`
+/// The `value` of \[`WebsiteJobPostCustomizedData`\].
 ///
 /// The same fields as [`JobCustomizedValue`]: one type, two names.
 pub type WebsiteJobPostCustomizedValue = JobCustomizedValue;

@@ -13,9 +13,9 @@ impl<'a> NoteApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Note (创建备注)
+    /// Create note (创建备注)
     ///
-    /// Create note-Create note information
+    /// Create note information
     ///
     /// `POST /open-apis/hire/v1/notes`
     ///
@@ -30,9 +30,9 @@ impl<'a> NoteApi<'a> {
             ),
         }
     }
-    /// Note (删除备注)
+    /// Delete Note (删除备注)
     ///
-    /// Delete Note-Delete specified remarks
+    /// Delete specified remarks
     ///
     /// `DELETE /open-apis/hire/v1/notes/:note_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> NoteApi<'a> {
                 .path_param("note_id", note_id.as_ref()),
         }
     }
-    /// Note (获取备注)
+    /// Get note (获取备注)
     ///
-    /// Get note-Get note data by ID
+    /// Get note data by ID
     ///
     /// `GET /open-apis/hire/v1/notes/:note_id`
     ///
@@ -66,9 +66,9 @@ impl<'a> NoteApi<'a> {
                 .path_param("note_id", note_id.as_ref()),
         }
     }
-    /// Note (获取备注列表)
+    /// Get note list (获取备注列表)
     ///
-    /// Get note list-Get note list
+    /// Get note list
     ///
     /// `GET /open-apis/hire/v1/notes`
     ///
@@ -83,9 +83,9 @@ impl<'a> NoteApi<'a> {
             ),
         }
     }
-    /// Note (更新备注)
+    /// Update note (更新备注)
     ///
-    /// Update note-Update note data
+    /// Update note data
     ///
     /// `PATCH /open-apis/hire/v1/notes/:note_id`
     ///

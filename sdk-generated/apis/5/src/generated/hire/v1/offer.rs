@@ -13,9 +13,9 @@ impl<'a> OfferApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Delivery process (创建 Offer)
+    /// Create offer (创建 Offer)
     ///
-    /// Offer-Create offer-Create offers from the application and apply form
+    /// Create offers from the application and apply form
     ///
     /// `POST /open-apis/hire/v1/offers`
     ///
@@ -30,9 +30,9 @@ impl<'a> OfferApi<'a> {
             ),
         }
     }
-    /// Delivery process (获取 Offer 详情)
+    /// Get offer details (获取 Offer 详情)
     ///
-    /// Offer-Get offer details-Get offer details based on offer ID
+    /// Get offer details based on offer ID
     ///
     /// `GET /open-apis/hire/v1/offers/:offer_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> OfferApi<'a> {
                 .path_param("offer_id", offer_id.as_ref()),
         }
     }
-    /// Delivery process (更新实习 Offer 入/离职状态)
+    /// Update internship offer entry/exit status (更新实习 Offer 入/离职状态)
     ///
-    /// Offer-Update internship offer entry/exit status-Confirmation or abandonment of an internship offer in the "Internship pending" status, or termination of an internship offer in the "Internship enrolled" status
+    /// Confirmation or abandonment of an internship offer in the "Internship pending" status, or termination of an internship offer in the "Internship enrolled" status
     ///
     /// `POST /open-apis/hire/v1/offers/:offer_id/intern_offer_status`
     ///
@@ -69,9 +69,9 @@ impl<'a> OfferApi<'a> {
                 .path_param("offer_id", offer_id.as_ref()),
         }
     }
-    /// Delivery process (获取 Offer 列表)
+    /// Get offer list (获取 Offer 列表)
     ///
-    /// Offer-Get offer list-Get offer list based on talent ID
+    /// Get offer list based on talent ID
     ///
     /// `GET /open-apis/hire/v1/offers`
     ///
@@ -86,9 +86,11 @@ impl<'a> OfferApi<'a> {
             ),
         }
     }
-    /// Delivery process (更新 Offer 状态)
+    /// Update Offer Status (更新 Offer 状态)
     ///
-    /// Offer-Update Offer Status-Update the status of the candidate Offer with the Offer ID.- To update the approval status of the Offer, you need to open "Create and approve an Offer through the OA system" in "Settings - Offer Settings - Offer Rule Settings" in the system. If the current Offer has been approved through Feishu Hire, the approval status of the Offer cannot be updated through this interface- To update the sending and accepting status of the Offer, you need to enable "Send Offer through the OA system" in "Settings - Offer Settings - Offer Rule Settings" in the system; only the delivery stage is supported to be updated before "Pending onboarding"; if the current Offer has been sent through Feishu Hire If it has been sent to candidates, the sending and receiving status of the Offer cannot be updated through this interface
+    /// Update the status of the candidate Offer with the Offer ID.
+    /// - To update the approval status of the Offer, you need to open "Create and approve an Offer through the OA system" in "Settings - Offer Settings - Offer Rule Settings" in the system. If the current Offer has been approved through Feishu Hire, the approval status of the Offer cannot be updated through this interface
+    /// - To update the sending and accepting status of the Offer, you need to enable "Send Offer through the OA system" in "Settings - Offer Settings - Offer Rule Settings" in the system; only the delivery stage is supported to be updated before "Pending onboarding"; if the current Offer has been sent through Feishu Hire If it has been sent to candidates, the sending and receiving status of the Offer cannot be updated through this interface
     ///
     /// `PATCH /open-apis/hire/v1/offers/:offer_id/offer_status`
     ///
@@ -104,9 +106,9 @@ impl<'a> OfferApi<'a> {
                 .path_param("offer_id", offer_id.as_ref()),
         }
     }
-    /// Delivery process (更新 Offer 信息)
+    /// Update offer info (更新 Offer 信息)
     ///
-    /// Offer-Update offer info-Update offer information, including basic information, salary information, and custom information
+    /// Update offer information, including basic information, salary information, and custom information
     ///
     /// `PUT /open-apis/hire/v1/offers/:offer_id`
     ///
@@ -139,7 +141,9 @@ impl CreateRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The Type Of Department ID Used In This Call Options:open_department_id(Identify Departments By open_department_id),department_id(Identify Departments By department_id)
+    /// The Type Of Department ID Used In This Call Options:
+    /// - `open_department_id`: Identify Departments By open_department_id
+    /// - `department_id`: Identify Departments By department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -148,7 +152,9 @@ impl CreateRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -157,7 +163,9 @@ impl CreateRequest {
         self.call.set_query("job_level_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Family ID" used in this request Options:people_admin_job_category_id(The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_family_id(The Job Family ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job family\] interface.)
+    /// The type of "Job Family ID" used in this request Options:
+    /// - `people_admin_job_category_id`: The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_family_id`: The Job Family ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job family* interface.
     pub fn job_family_id_type(
         mut self,
         value: impl Into<super::models::JobFamilyIdType>,
@@ -166,7 +174,9 @@ impl CreateRequest {
         self.call.set_query("job_family_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Workforce Type ID" used in this request Options:people_admin_employee_type_id(The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),employee_type_enum_id(The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the \[Query the workforce type\] interface.)
+    /// The type of "Workforce Type ID" used in this request Options:
+    /// - `people_admin_employee_type_id`: The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `employee_type_enum_id`: The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the *Query the workforce type* interface.
     pub fn employee_type_id_type(
         mut self,
         value: impl Into<super::models::EmployeeTypeIdType>,
@@ -208,7 +218,9 @@ impl GetRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID Options:open_department_id(By open_department_id),department_id(By department_id)
+    /// The type of department ID Options:
+    /// - `open_department_id`: By open_department_id
+    /// - `department_id`: By department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -217,7 +229,9 @@ impl GetRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -226,7 +240,9 @@ impl GetRequest {
         self.call.set_query("job_level_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Family ID" used in this request Options:people_admin_job_category_id(The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_family_id(The Job Family ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job family\] interface.)
+    /// The type of "Job Family ID" used in this request Options:
+    /// - `people_admin_job_category_id`: The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_family_id`: The Job Family ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job family* interface.
     pub fn job_family_id_type(
         mut self,
         value: impl Into<super::models::JobFamilyIdType>,
@@ -235,7 +251,9 @@ impl GetRequest {
         self.call.set_query("job_family_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Workforce Type ID" used in this request Options:people_admin_employee_type_id(The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),employee_type_enum_id(The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the \[Query the workforce type\] interface.)
+    /// The type of "Workforce Type ID" used in this request Options:
+    /// - `people_admin_employee_type_id`: The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `employee_type_enum_id`: The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the *Query the workforce type* interface.
     pub fn employee_type_id_type(
         mut self,
         value: impl Into<super::models::EmployeeTypeIdType>,
@@ -324,7 +342,9 @@ impl ListRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Workforce Type ID" used in this request Options:people_admin_employee_type_id(The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),employee_type_enum_id(The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the \[Query the workforce type\] interface.)
+    /// The type of "Workforce Type ID" used in this request Options:
+    /// - `people_admin_employee_type_id`: The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `employee_type_enum_id`: The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the *Query the workforce type* interface.
     pub fn employee_type_id_type(
         mut self,
         value: impl Into<super::models::EmployeeTypeIdType>,
@@ -389,7 +409,9 @@ impl UpdateRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The Type Of Department ID Used In This Call Options:open_department_id(Identify departments By Open_department_id),department_id(Identify Departments By Department_id)
+    /// The Type Of Department ID Used In This Call Options:
+    /// - `open_department_id`: Identify departments By Open_department_id
+    /// - `department_id`: Identify Departments By Department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -398,7 +420,9 @@ impl UpdateRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -407,7 +431,9 @@ impl UpdateRequest {
         self.call.set_query("job_level_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Family ID" used in this request Options:people_admin_job_category_id(The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_family_id(The Job Family ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job family\] interface.)
+    /// The type of "Job Family ID" used in this request Options:
+    /// - `people_admin_job_category_id`: The Job Family ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_family_id`: The Job Family ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job family* interface.
     pub fn job_family_id_type(
         mut self,
         value: impl Into<super::models::JobFamilyIdType>,
@@ -416,7 +442,9 @@ impl UpdateRequest {
         self.call.set_query("job_family_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Workforce Type ID" used in this request Options:people_admin_employee_type_id(The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),employee_type_enum_id(The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the \[Query the workforce type\] interface.)
+    /// The type of "Workforce Type ID" used in this request Options:
+    /// - `people_admin_employee_type_id`: The Workforce Type ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `employee_type_enum_id`: The Workforce Type ID applicable to "Feishu Management Backend" can be obtained through the *Query the workforce type* interface.
     pub fn employee_type_id_type(
         mut self,
         value: impl Into<super::models::EmployeeTypeIdType>,

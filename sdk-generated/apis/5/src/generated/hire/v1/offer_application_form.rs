@@ -13,9 +13,9 @@ impl<'a> OfferApplicationFormApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Offer settings (获取 Offer 申请表信息)
+    /// Get offer application form template infomation (获取 Offer 申请表信息)
     ///
-    /// Offer application form-Get offer application form template infomation-Get offer application form template infomation
+    /// Get offer application form template infomation
     ///
     /// `GET /open-apis/hire/v1/offer_application_forms/:offer_application_form_id`
     ///
@@ -34,9 +34,9 @@ impl<'a> OfferApplicationFormApi<'a> {
                 ),
         }
     }
-    /// Offer settings (获取 Offer 申请表列表)
+    /// Get offer application form list (获取 Offer 申请表列表)
     ///
-    /// Offer application form-Get offer application form list-Get offer application form list
+    /// Get offer application form list
     ///
     /// `GET /open-apis/hire/v1/offer_application_forms`
     ///

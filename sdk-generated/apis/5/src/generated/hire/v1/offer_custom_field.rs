@@ -13,9 +13,9 @@ impl<'a> OfferCustomFieldApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Offer settings (更新 Offer 申请表自定义字段)
+    /// Update offer apply form custom fields (更新 Offer 申请表自定义字段)
     ///
-    /// Offer application form-Update offer apply form custom fields-- This document supports updating the custom field configuration of the Offer application form in "Feishu Hire" - "Settings" - "Offer Application Form Settings" through the interface; - After the current modification of the application form information (including updating the custom fields), the schema_id of all application forms will be updated, that is, a new version will be added to all application forms, and the schema_id of the application form will be used in creating and updating offers; - After the custom field of the Offer application form in "Feishu Hire" is created, it is not supported to modify the field type, and this interface does not support updating the field type; - If the current field type is "formula", it does not support updating through the interface
+    /// - This document supports updating the custom field configuration of the Offer application form in "Feishu Hire" - "Settings" - "Offer Application Form Settings" through the interface; - After the current modification of the application form information (including updating the custom fields), the schema_id of all application forms will be updated, that is, a new version will be added to all application forms, and the schema_id of the application form will be used in creating and updating offers; - After the custom field of the Offer application form in "Feishu Hire" is created, it is not supported to modify the field type, and this interface does not support updating the field type; - If the current field type is "formula", it does not support updating through the interface
     ///
     /// `PUT /open-apis/hire/v1/offer_custom_fields/:offer_custom_field_id`
     ///

@@ -13,9 +13,9 @@ impl<'a> QuestionnaireApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Delivery process (获取面试满意度问卷列表)
+    /// Get a list of interview satisfaction questionnaires (获取面试满意度问卷列表)
     ///
-    /// Interview-Get a list of interview satisfaction questionnaires-Get a list of interview satisfaction questionnaires
+    /// Get a list of interview satisfaction questionnaires
     ///
     /// `GET /open-apis/hire/v1/questionnaires`
     ///

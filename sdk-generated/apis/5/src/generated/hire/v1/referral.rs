@@ -13,9 +13,9 @@ impl<'a> ReferralApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Referral (获取内推信息)
+    /// Get referral (获取内推信息)
     ///
-    /// Get referral-Get referral by application ID
+    /// Get referral by application ID
     ///
     /// `GET /open-apis/hire/v1/referrals/get_by_application`
     ///
@@ -30,9 +30,9 @@ impl<'a> ReferralApi<'a> {
             ),
         }
     }
-    /// Referral (查询内推信息)
+    /// Query talent referral information (查询内推信息)
     ///
-    /// Query talent referral information-Query talent referral information, sorted by the "Creation time" of the referral application in descending order
+    /// Query talent referral information, sorted by the "Creation time" of the referral application in descending order
     ///
     /// `POST /open-apis/hire/v1/referrals/search`
     ///

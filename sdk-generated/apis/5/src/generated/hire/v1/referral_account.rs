@@ -228,7 +228,7 @@ pub struct GetAccountAssetsRequest {
     call: Call,
 }
 impl GetAccountAssetsRequest {
-    /// Account ID, obtained after registering an account: \[Register a referral account\]
+    /// Account ID, obtained after registering an account: *Register a referral account*
     ///
     /// Required.
     pub fn referral_account_id(mut self, value: impl Into<String>) -> Self {

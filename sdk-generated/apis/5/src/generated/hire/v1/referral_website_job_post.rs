@@ -13,9 +13,9 @@ impl<'a> ReferralWebsiteJobPostApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Referral (获取内推官网下职位广告详情)
+    /// Obtain Job Post Details of Referral Official Website (获取内推官网下职位广告详情)
     ///
-    /// Obtain Job Post Details of Referral Official Website-Obtain Job Post Details of Referral Official Website by Post ID
+    /// Obtain Job Post Details of Referral Official Website by Post ID
     ///
     /// `GET /open-apis/hire/v1/referral_websites/job_posts/:job_post_id`
     ///
@@ -31,9 +31,9 @@ impl<'a> ReferralWebsiteJobPostApi<'a> {
                 .path_param("job_post_id", job_post_id.as_ref()),
         }
     }
-    /// Referral (获取内推官网下职位广告列表)
+    /// Obtain Job List of Referral Official Website (获取内推官网下职位广告列表)
     ///
-    /// Obtain Job List of Referral Official Website-Obtain the job list of the referral official website. Custom data can't be obtained from the interface. The job list with custom data can be obtained from "Obtain Job Post Details from Referral Official Website"
+    /// Obtain the job list of the referral official website. Custom data can't be obtained from the interface. The job list with custom data can be obtained from "Obtain Job Post Details from Referral Official Website"
     ///
     /// `GET /open-apis/hire/v1/referral_websites/job_posts`
     ///
@@ -62,7 +62,9 @@ impl GetRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -71,7 +73,9 @@ impl GetRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -107,7 +111,9 @@ pub struct ListRequest {
     call: Call,
 }
 impl ListRequest {
-    /// Types of recruitment processes Options:1(social_process Social Recruitment),2(campus_process Campus Recruitment)
+    /// Types of recruitment processes Options:
+    /// - `1`: social_process Social Recruitment
+    /// - `2`: campus_process Campus Recruitment
     pub fn process_type(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("process_type", v.to_string());
@@ -131,7 +137,9 @@ impl ListRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -140,7 +148,9 @@ impl ListRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,

@@ -13,9 +13,9 @@ impl<'a> RegistrationSchemaApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// application (获取信息登记表列表)
+    /// Obtain List of Information Registration Form Templates (获取信息登记表列表)
     ///
-    /// Obtain List of Information Registration Form Templates-Obtain List of Information Registration Form Templates
+    /// Obtain List of Information Registration Form Templates
     ///
     /// `GET /open-apis/hire/v1/registration_schemas`
     ///
@@ -50,7 +50,10 @@ impl ListRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// Applicable scenarios of registration forms. If this field is left empty, it means to obtain all types of information registration forms. Options:5(InterviewRegistration Interview registration form),6(OnboardRegistration Onboarding registration form),14(InfoUpdateRegistration Information update registration form)
+    /// Applicable scenarios of registration forms. If this field is left empty, it means to obtain all types of information registration forms. Options:
+    /// - `5`: InterviewRegistration Interview registration form
+    /// - `6`: OnboardRegistration Onboarding registration form
+    /// - `14`: InfoUpdateRegistration Information update registration form
     pub fn scenario(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("scenario", v.to_string());

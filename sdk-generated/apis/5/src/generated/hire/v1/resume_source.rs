@@ -13,9 +13,9 @@ impl<'a> ResumeSourceApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Resume source (获取简历来源列表)
+    /// Get resume source list (获取简历来源列表)
     ///
-    /// Get resume source list-Get resume source list
+    /// Get resume source list
     ///
     /// `GET /open-apis/hire/v1/resume_sources`
     ///

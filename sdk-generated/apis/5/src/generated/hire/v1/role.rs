@@ -13,9 +13,9 @@ impl<'a> RoleApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Permissions (获取角色详情)
+    /// Get Role Detail (获取角色详情)
     ///
-    /// Get Role Detail-Obtain role details, including name, description, permission list, etc(Applicable to new version permissions. Regarding the main differences between new and old version permissions: the new permission system distinguishes between campus and experienced hire and separates permissions into feature permissions, field permissions, and data permissions)
+    /// Obtain role details, including name, description, permission list, etc(Applicable to new version permissions. Regarding the main differences between new and old version permissions: the new permission system distinguishes between campus and experienced hire and separates permissions into feature permissions, field permissions, and data permissions)
     ///
     /// `GET /open-apis/hire/v1/roles/:role_id`
     ///
@@ -31,9 +31,9 @@ impl<'a> RoleApi<'a> {
                 .path_param("role_id", role_id.as_ref()),
         }
     }
-    /// Permissions (获取角色列表)
+    /// Get role list (获取角色列表)
     ///
-    /// Get role list-Get a list of roles
+    /// Get a list of roles
     ///
     /// `GET /open-apis/hire/v1/roles`
     ///

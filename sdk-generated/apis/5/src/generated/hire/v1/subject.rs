@@ -13,9 +13,9 @@ impl<'a> SubjectApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Subject (获取项目列表)
+    /// Get subject list (获取项目列表)
     ///
-    /// Get subject list-Get subject list
+    /// Get subject list
     ///
     /// `GET /open-apis/hire/v1/subjects`
     ///

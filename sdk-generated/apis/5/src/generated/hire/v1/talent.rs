@@ -13,9 +13,9 @@ impl<'a> TalentApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Talent (将人才加入指定文件夹)
+    /// Add talents to folder (将人才加入指定文件夹)
     ///
-    /// Add talents to folder-Add talents to the specified folder
+    /// Add talents to the specified folder
     ///
     /// `POST /open-apis/hire/v1/talents/add_to_folder`
     ///
@@ -30,9 +30,9 @@ impl<'a> TalentApi<'a> {
             ),
         }
     }
-    /// Talent (批量获取人才ID)
+    /// Get talent ID by mobile or email (批量获取人才ID)
     ///
-    /// Get talent ID by mobile or email-Get talent ID by mobile phone number or email
+    /// Get talent ID by mobile phone number or email
     ///
     /// `POST /open-apis/hire/v1/talents/batch_get_id`
     ///
@@ -47,9 +47,9 @@ impl<'a> TalentApi<'a> {
             ),
         }
     }
-    /// Talent (创建人才)
+    /// Create talent (创建人才)
     ///
-    /// Create talent-Used to create a talent within the enterprise. The name is a required field preset by the system. For email/phone fields, please confirm whether it is required in the Feishu recruitment standard resume template settings. Custom field information can be obtained with the 「Get Talent Field」 interface
+    /// Used to create a talent within the enterprise. The name is a required field preset by the system. For email/phone fields, please confirm whether it is required in the Feishu recruitment standard resume template settings. Custom field information can be obtained with the 「Get Talent Field」 interface
     ///
     /// `POST /open-apis/hire/v1/talents/combined_create`
     ///
@@ -64,9 +64,9 @@ impl<'a> TalentApi<'a> {
             ),
         }
     }
-    /// Talent (更新人才)
+    /// Update talent information (更新人才)
     ///
-    /// Update talent information-Used to update a talent in the enterprise. The name is a required field preset by the system. For email/phone fields, please confirm whether it is required in the Feishu recruitment standard resume template settings. Custom field information can be obtained with the 「Get Talent Field」 interface
+    /// Used to update a talent in the enterprise. The name is a required field preset by the system. For email/phone fields, please confirm whether it is required in the Feishu recruitment standard resume template settings. Custom field information can be obtained with the 「Get Talent Field」 interface
     ///
     /// `POST /open-apis/hire/v1/talents/combined_update`
     ///
@@ -81,8 +81,6 @@ impl<'a> TalentApi<'a> {
             ),
         }
     }
-    /// Talent
-    ///
     /// Get talent V1-Get talent by ID
     ///
     /// `GET /open-apis/hire/v1/talents/:talent_id`
@@ -99,9 +97,9 @@ impl<'a> TalentApi<'a> {
                 .path_param("talent_id", talent_id.as_ref()),
         }
     }
-    /// Talent (获取人才列表)
+    /// Get talent list (获取人才列表)
     ///
-    /// Get talent list-Get talent list
+    /// Get talent list
     ///
     /// `GET /open-apis/hire/v1/talents`
     ///
@@ -116,9 +114,9 @@ impl<'a> TalentApi<'a> {
             ),
         }
     }
-    /// Talent (更新人才在职状态)
+    /// Update Talent Onboard Status (更新人才在职状态)
     ///
-    /// Update Talent Onboard Status-Update the active status of talents. This API is applicable only to candidates who were not hired through applications in Feishu Hire. Candidates marked as "Onboarded" through this API can only be marked as "Offboarded" through the same API
+    /// Update the active status of talents. This API is applicable only to candidates who were not hired through applications in Feishu Hire. Candidates marked as "Onboarded" through this API can only be marked as "Offboarded" through the same API
     ///
     /// `POST /open-apis/hire/v1/talents/:talent_id/onboard_status`
     ///
@@ -134,9 +132,9 @@ impl<'a> TalentApi<'a> {
                 .path_param("talent_id", talent_id.as_ref()),
         }
     }
-    /// Talent (将人才从指定文件夹移除)
+    /// Remove talent from specified folder (将人才从指定文件夹移除)
     ///
-    /// Remove talent from specified folder-Removes talent from the specified folder based on the talent ID list
+    /// Removes talent from the specified folder based on the talent ID list
     ///
     /// `POST /open-apis/hire/v1/talents/remove_to_folder`
     ///
@@ -151,9 +149,9 @@ impl<'a> TalentApi<'a> {
             ),
         }
     }
-    /// Talent (操作人才标签)
+    /// Operate Talent Tag (操作人才标签)
     ///
-    /// Operate Talent Tag-You can add and remove tags for talent
+    /// You can add and remove tags for talent
     ///
     /// `POST /open-apis/hire/v1/talents/:talent_id/tag`
     ///
@@ -353,7 +351,11 @@ impl ListRequest {
         self.call.set_query("page_size", v.to_string());
         self
     }
-    /// collation Options:1(Descending by update date),2(in descending order of relevance),3(Descending order by delivery time),4(Descending by warehousing time)
+    /// collation Options:
+    /// - `1`: Descending by update date
+    /// - `2`: in descending order of relevance
+    /// - `3`: Descending order by delivery time
+    /// - `4`: Descending by warehousing time
     pub fn sort_by(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("sort_by", v.to_string());
@@ -374,7 +376,8 @@ impl ListRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// request control parameter Options:ignore_empty_error(Ignore error when result is empty)
+    /// request control parameter Options:
+    /// - `ignore_empty_error`: Ignore error when result is empty
     pub fn query_option(mut self, value: impl Into<super::models::QueryOption>) -> Self {
         let v = value;
         self.call.set_query("query_option", String::from(v.into()));

@@ -13,9 +13,9 @@ impl<'a> TalentBlocklistApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Talent (加入/移除屏蔽名单)
+    /// Add/remove block list (加入/移除屏蔽名单)
     ///
-    /// Add/remove block list-Add/remove talents from the blocked list based on their talent ID
+    /// Add/remove talents from the blocked list based on their talent ID
     ///
     /// `POST /open-apis/hire/v1/talent_blocklist/change_talent_block`
     ///

@@ -13,9 +13,9 @@ impl<'a> TalentExternalInfoApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// External system information (创建人才外部信息)
+    /// Create talent external info (创建人才外部信息)
     ///
-    /// External talent-Create talent external info-Create talent external information
+    /// Create talent external information
     ///
     /// `POST /open-apis/hire/v1/talents/:talent_id/external_info`
     ///
@@ -31,9 +31,9 @@ impl<'a> TalentExternalInfoApi<'a> {
                 .path_param("talent_id", talent_id.as_ref()),
         }
     }
-    /// External system information (更新人才外部信息)
+    /// Update external talent info (更新人才外部信息)
     ///
-    /// External talent-Update external talent info-Update external talent information
+    /// Update external talent information
     ///
     /// `PUT /open-apis/hire/v1/talents/:talent_id/external_info`
     ///

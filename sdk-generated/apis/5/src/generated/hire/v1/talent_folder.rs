@@ -13,9 +13,9 @@ impl<'a> TalentFolderApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Talent (获取人才文件夹列表)
+    /// Get talent folder information (获取人才文件夹列表)
     ///
-    /// Get talent folder information-Used to obtain talent folder information in the recruitment system
+    /// Used to obtain talent folder information in the recruitment system
     ///
     /// `GET /open-apis/hire/v1/talent_folders`
     ///

@@ -13,9 +13,9 @@ impl<'a> TalentObjectApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Talent (获取人才字段)
+    /// Get talent field (获取人才字段)
     ///
-    /// Get talent field-Get talent field
+    /// Get talent field
     ///
     /// `GET /open-apis/hire/v1/talent_objects/query`
     ///

@@ -13,9 +13,9 @@ impl<'a> TalentOperationLogApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// 人才 (查询人才操作记录)
+    /// Search talent operation log list (查询人才操作记录)
     ///
-    /// Search talent operation log list-Query the operation record of the operator to the talent
+    /// Query the operation record of the operator to the talent
     ///
     /// `POST /open-apis/hire/v1/talent_operation_logs/search`
     ///

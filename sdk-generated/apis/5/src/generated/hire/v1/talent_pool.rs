@@ -13,9 +13,9 @@ impl<'a> TalentPoolApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Talent Pool (批量加入/移除人才库中人才)
+    /// Add/remove talents from the talent pool in batches (批量加入/移除人才库中人才)
     ///
-    /// Add/remove talents from the talent pool in batches-For the same talent pool, talent addition or removal operations can be performed in batches
+    /// For the same talent pool, talent addition or removal operations can be performed in batches
     ///
     /// `POST /open-apis/hire/v1/talent_pools/:talent_pool_id/batch_change_talent_pool`
     ///
@@ -34,9 +34,9 @@ impl<'a> TalentPoolApi<'a> {
                 .path_param("talent_pool_id", talent_pool_id.as_ref()),
         }
     }
-    /// Talent Pool (将人才加入人才库)
+    /// Add Talent to Talent Pool (将人才加入人才库)
     ///
-    /// Add Talent to Talent Pool-Add talents to the talent pool
+    /// Add talents to the talent pool
     ///
     /// `POST /open-apis/hire/v1/talent_pools/:talent_pool_id/talent_relationship`
     ///
@@ -52,9 +52,9 @@ impl<'a> TalentPoolApi<'a> {
                 .path_param("talent_pool_id", talent_pool_id.as_ref()),
         }
     }
-    /// Talent Pool (获取人才库列表)
+    /// Get Talent Pool List (获取人才库列表)
     ///
-    /// Get Talent Pool List-Get the list of talent pools
+    /// Get the list of talent pools
     ///
     /// `GET /open-apis/hire/v1/talent_pools/`
     ///

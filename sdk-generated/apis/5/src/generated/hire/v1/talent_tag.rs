@@ -13,9 +13,9 @@ impl<'a> TalentTagApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// application (获取人才标签信息列表)
+    /// Get talent tag info list (获取人才标签信息列表)
     ///
-    /// Get talent tag info list-You can obtain the talent tag information list by keyword, ID list, type, and active/inactive status. The list is arranged in reverse order by creation time
+    /// You can obtain the talent tag information list by keyword, ID list, type, and active/inactive status. The list is arranged in reverse order by creation time
     ///
     /// `GET /open-apis/hire/v1/talent_tags`
     ///
@@ -55,7 +55,9 @@ impl ListRequest {
         }
         self
     }
-    /// Tag type Options:1(Manual-Tagging),2(Auto-Tagging)
+    /// Tag type Options:
+    /// - `1`: Manual-Tagging
+    /// - `2`: Auto-Tagging
     pub fn r#type(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("type", v.to_string());

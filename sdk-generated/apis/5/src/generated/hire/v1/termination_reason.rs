@@ -13,9 +13,9 @@ impl<'a> TerminationReasonApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Delivery process (获取终止投递原因)
+    /// Get the reason for terminating delivery (获取终止投递原因)
     ///
-    /// Delivery management-Get the reason for terminating delivery-Gets the default application termination reason in the system and the user-configured custom application termination reason
+    /// Gets the default application termination reason in the system and the user-configured custom application termination reason
     ///
     /// `GET /open-apis/hire/v1/termination_reasons`
     ///

@@ -13,9 +13,9 @@ impl<'a> TestApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Delivery process (获取笔试列表)
+    /// Get a list of written exams (获取笔试列表)
     ///
-    /// Exam-Get a list of written exams-Batch obtain the written examination information of talents in a delivery process, such as answer status, written examination score, etc. (currently, only 1W pieces of data can be obtained. If the amount of data is large, the full amount of data can be obtained in batches by controlling the test_start_time query criteria.)
+    /// Batch obtain the written examination information of talents in a delivery process, such as answer status, written examination score, etc. (currently, only 1W pieces of data can be obtained. If the amount of data is large, the full amount of data can be obtained in batches by controlling the test_start_time query criteria.)
     ///
     /// `POST /open-apis/hire/v1/tests/search`
     ///

@@ -13,9 +13,9 @@ impl<'a> TodoApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Recruitment process follow (批量获取待办事项)
+    /// Batch get to-dos (批量获取待办事项)
     ///
-    /// up-Batch get to-dos-Batch get to-dos
+    /// Batch get to-dos
     ///
     /// `GET /open-apis/hire/v1/todos`
     ///
@@ -65,7 +65,11 @@ impl ListRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// To-do type Options:evaluation(Assessment to be done),offer(Offer to be done),exam(Written test to be done),interview(Interview to be done)
+    /// To-do type Options:
+    /// - `evaluation`: Assessment to be done
+    /// - `offer`: Offer to be done
+    /// - `exam`: Written test to be done
+    /// - `interview`: Interview to be done
     ///
     /// Required.
     pub fn r#type(mut self, value: impl Into<super::models::ListType>) -> Self {

@@ -13,9 +13,9 @@ impl<'a> TripartiteAgreementApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Delivery process (创建三方协议)
+    /// Create Tripartite Agreement (创建三方协议)
     ///
-    /// tripartite agreement-Create Tripartite Agreement-When the tenant enables the "Sync tripartite agreements via API" switch and configures "Tripartite agreement" at a specific stage in the campus hire process, a tripartite agreement and corresponding status can be created for campus hire with the offer location in Chinese mainland by using the application ID
+    /// When the tenant enables the "Sync tripartite agreements via API" switch and configures "Tripartite agreement" at a specific stage in the campus hire process, a tripartite agreement and corresponding status can be created for campus hire with the offer location in Chinese mainland by using the application ID
     ///
     /// `POST /open-apis/hire/v1/tripartite_agreements`
     ///
@@ -30,9 +30,9 @@ impl<'a> TripartiteAgreementApi<'a> {
             ),
         }
     }
-    /// Delivery process (删除三方协议)
+    /// Delete Tripartite Agreement (删除三方协议)
     ///
-    /// tripartite agreement-Delete Tripartite Agreement-Delete the three-party agreement in the delivery through the interface
+    /// Delete the three-party agreement in the delivery through the interface
     ///
     /// `DELETE /open-apis/hire/v1/tripartite_agreements/:tripartite_agreement_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> TripartiteAgreementApi<'a> {
                 .path_param("tripartite_agreement_id", tripartite_agreement_id.as_ref()),
         }
     }
-    /// Delivery process (获取三方协议)
+    /// List Tripartite Agreement (获取三方协议)
     ///
-    /// tripartite agreement-List Tripartite Agreement-Obtain the tripartite agreement information according to the tripartite agreement ID or the application IDSort by id by default
+    /// Obtain the tripartite agreement information according to the tripartite agreement ID or the application IDSort by id by default
     ///
     /// `GET /open-apis/hire/v1/tripartite_agreements`
     ///
@@ -65,9 +65,9 @@ impl<'a> TripartiteAgreementApi<'a> {
             ),
         }
     }
-    /// Delivery process (更新三方协议)
+    /// Update Tripartite Agreement (更新三方协议)
     ///
-    /// tripartite agreement-Update Tripartite Agreement-Update the three-party agreement in the delivery through the interface
+    /// Update the three-party agreement in the delivery through the interface
     ///
     /// `PUT /open-apis/hire/v1/tripartite_agreements/:tripartite_agreement_id`
     ///

@@ -13,9 +13,9 @@ impl<'a> UserRoleApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Permissions (获取用户角色列表)
+    /// Get user role list (获取用户角色列表)
     ///
-    /// Get user role list-Get a list of user role
+    /// Get a list of user role
     ///
     /// `GET /open-apis/hire/v1/user_roles`
     ///

@@ -13,9 +13,9 @@ impl<'a> WebsiteApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Website (获取招聘官网列表)
+    /// Obtain List of Official Recruitment Websites (获取招聘官网列表)
     ///
-    /// Obtain List of Official Recruitment Websites-Obtain List of Official Recruitment Websites
+    /// Obtain List of Official Recruitment Websites
     ///
     /// `GET /open-apis/hire/v1/websites`
     ///

@@ -13,9 +13,9 @@ impl<'a> WebsiteChannelApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Website (新建招聘官网推广渠道)
+    /// Create Promotion Channel of Official Recruitment Website (新建招聘官网推广渠道)
     ///
-    /// Create Promotion Channel of Official Recruitment Website-Create recruitment official website promotion channels according to the recruitment official website ID and promotion channel name
+    /// Create recruitment official website promotion channels according to the recruitment official website ID and promotion channel name
     ///
     /// `POST /open-apis/hire/v1/websites/:website_id/channels`
     ///
@@ -31,9 +31,9 @@ impl<'a> WebsiteChannelApi<'a> {
                 .path_param("website_id", website_id.as_ref()),
         }
     }
-    /// Website (删除招聘官网推广渠道)
+    /// Delete Promotion Channel of Official Recruitment Website (删除招聘官网推广渠道)
     ///
-    /// Delete Promotion Channel of Official Recruitment Website-Delete the recruitment official website promotion channel according to the recruitment official website ID and promotion channel ID
+    /// Delete the recruitment official website promotion channel according to the recruitment official website ID and promotion channel ID
     ///
     /// `DELETE /open-apis/hire/v1/websites/:website_id/channels/:channel_id`
     ///
@@ -54,9 +54,9 @@ impl<'a> WebsiteChannelApi<'a> {
                 .path_param("channel_id", channel_id.as_ref()),
         }
     }
-    /// Website (获取官网推广渠道列表)
+    /// Obtain Promotion Channel List of Official Recruitment Website (获取官网推广渠道列表)
     ///
-    /// Obtain Promotion Channel List of Official Recruitment Website-Get the list of promotion channels by pagination according to the ID of the recruitment official website
+    /// Get the list of promotion channels by pagination according to the ID of the recruitment official website
     ///
     /// `GET /open-apis/hire/v1/websites/:website_id/channels`
     ///
@@ -72,9 +72,9 @@ impl<'a> WebsiteChannelApi<'a> {
                 .path_param("website_id", website_id.as_ref()),
         }
     }
-    /// Website (更新招聘官网推广渠道)
+    /// Update Promotion Channel of Official Recruitment Website (更新招聘官网推广渠道)
     ///
-    /// Update Promotion Channel of Official Recruitment Website-Change the name of the promotion channel according to the ID of the recruitment official website and the ID of the promotion channel
+    /// Change the name of the promotion channel according to the ID of the recruitment official website and the ID of the promotion channel
     ///
     /// `PUT /open-apis/hire/v1/websites/:website_id/channels/:channel_id`
     ///

@@ -13,9 +13,9 @@ impl<'a> WebsiteDeliveryApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Website (根据简历附件创建招聘官网投递任务)
+    /// Create Application to Official Recruitment Website by Resume Attachment Analysis (根据简历附件创建招聘官网投递任务)
     ///
-    /// Create Application to Official Recruitment Website by Resume Attachment Analysis-Create Application to Official Recruitment Website by Resume Attachment Analysis
+    /// Create Application to Official Recruitment Website by Resume Attachment Analysis
     ///
     /// `POST /open-apis/hire/v1/websites/:website_id/deliveries/create_by_attachment`
     ///
@@ -34,9 +34,9 @@ impl<'a> WebsiteDeliveryApi<'a> {
                 .path_param("website_id", website_id.as_ref()),
         }
     }
-    /// Website (新建招聘官网投递)
+    /// Create Application to Official Recruitment Website (新建招聘官网投递)
     ///
-    /// Create Application to Official Recruitment Website-Create Application to Official Recruitment Website
+    /// Create Application to Official Recruitment Website
     ///
     /// `POST /open-apis/hire/v1/websites/:website_id/deliveries/create_by_resume`
     ///

@@ -13,9 +13,9 @@ impl<'a> WebsiteDeliveryTaskApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Website (获取招聘官网投递任务结果)
+    /// Obtain Resume Analysis and Create Application Result of Official Recruitment Website (获取招聘官网投递任务结果)
     ///
-    /// Obtain Resume Analysis and Create Application Result of Official Recruitment Website-Obtain the delivery task information of official recruitment website. If the obtained data is empty, continue to poll until the data is not empty, and then query the data in the data
+    /// Obtain the delivery task information of official recruitment website. If the obtained data is empty, continue to poll until the data is not empty, and then query the data in the data
     ///
     /// `GET /open-apis/hire/v1/websites/:website_id/delivery_tasks/:delivery_task_id`
     ///

@@ -13,9 +13,9 @@ impl<'a> WebsiteJobPostApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Website (获取招聘官网下职位广告详情)
+    /// Obtain Job Post Details of Official Recruitment Website (获取招聘官网下职位广告详情)
     ///
-    /// Obtain Job Post Details of Official Recruitment Website-Obtain Job Post Details of Official Recruitment Website
+    /// Obtain Job Post Details of Official Recruitment Website
     ///
     /// `GET /open-apis/hire/v1/websites/:website_id/job_posts/:job_post_id`
     ///
@@ -36,9 +36,9 @@ impl<'a> WebsiteJobPostApi<'a> {
                 .path_param("job_post_id", job_post_id.as_ref()),
         }
     }
-    /// Website (获取招聘官网下的职位广告列表)
+    /// Obtain Job List of Official Recruitment Website (获取招聘官网下的职位广告列表)
     ///
-    /// Obtain Job List of Official Recruitment Website-Get the job list under the recruitment official website. Custom data does not support list acquisition for the time being. Please get it from the "Get job advertisement details under the recruitment official website" interface
+    /// Get the job list under the recruitment official website. Custom data does not support list acquisition for the time being. Please get it from the "Get job advertisement details under the recruitment official website" interface
     ///
     /// `GET /open-apis/hire/v1/websites/:website_id/job_posts`
     ///
@@ -54,9 +54,9 @@ impl<'a> WebsiteJobPostApi<'a> {
                 .path_param("website_id", website_id.as_ref()),
         }
     }
-    /// Website (搜索招聘官网下的职位广告列表)
+    /// Search for Job List of Official Recruitment Website (搜索招聘官网下的职位广告列表)
     ///
-    /// Search for Job List of Official Recruitment Website-Search for Job List of Official Recruitment Website
+    /// Search for Job List of Official Recruitment Website
     ///
     /// `POST /open-apis/hire/v1/websites/:website_id/job_posts/search`
     ///
@@ -86,7 +86,9 @@ impl GetRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID Options:open_department_id(open_department_id),department_id(department_id)
+    /// The type of department ID Options:
+    /// - `open_department_id`: open_department_id
+    /// - `department_id`: department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -95,7 +97,9 @@ impl GetRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -147,7 +151,9 @@ impl ListRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:open_department_id(Identify departments by open_department_id),department_id(Identify departments by department_id)
+    /// The type of department ID used in this call Options:
+    /// - `open_department_id`: Identify departments by open_department_id
+    /// - `department_id`: Identify departments by department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -156,7 +162,9 @@ impl ListRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,
@@ -266,7 +274,9 @@ impl SearchRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The Type of Department ID Options:open_department_id(open_department_id),department_id(department_id)
+    /// The Type of Department ID Options:
+    /// - `open_department_id`: open_department_id
+    /// - `department_id`: department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -275,7 +285,9 @@ impl SearchRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// The type of "Job Level ID" used in this request Options:people_admin_job_level_id(The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.),job_level_id(The Job Level ID applicable to "Feishu Management Backend" can be obtained through the \[Query the list of job level\] interface.)
+    /// The type of "Job Level ID" used in this request Options:
+    /// - `people_admin_job_level_id`: The Job Level ID applicable to "HCM Platform". The HCM Platform is gradually being offline. It is recommended not to continue using this ID type.
+    /// - `job_level_id`: The Job Level ID applicable to "Feishu Management Backend" can be obtained through the *Query the list of job level* interface.
     pub fn job_level_id_type(
         mut self,
         value: impl Into<super::models::JobLevelIdType>,

@@ -13,9 +13,9 @@ impl<'a> WebsiteSiteUserApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Website (新建招聘官网用户)
+    /// Create User on Official Recruitment Website (新建招聘官网用户)
     ///
-    /// Create User on Official Recruitment Website-Create User on Official Recruitment Website
+    /// Create User on Official Recruitment Website
     ///
     /// `POST /open-apis/hire/v1/websites/:website_id/site_users`
     ///

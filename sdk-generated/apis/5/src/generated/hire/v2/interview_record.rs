@@ -13,9 +13,9 @@ impl<'a> InterviewRecordApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Delivery process (获取面试评价信息（新版）)
+    /// Get Interview Feedback Detail（new version） (获取面试评价信息（新版）)
     ///
-    /// Interview-Get Interview Feedback Detail（new version）-Get interview feedback details
+    /// Get interview feedback details
     ///
     /// `GET /open-apis/hire/v2/interview_records/:interview_record_id`
     ///
@@ -31,9 +31,9 @@ impl<'a> InterviewRecordApi<'a> {
                 .path_param("interview_record_id", interview_record_id.as_ref()),
         }
     }
-    /// Delivery process (批量获取面试评价详细信息（新版）)
+    /// Batch Get Interview Feedback Details（new version） (批量获取面试评价详细信息（新版）)
     ///
-    /// Interview-Batch Get Interview Feedback Details（new version）-Batch get interview feedback
+    /// Batch get interview feedback
     ///
     /// `GET /open-apis/hire/v2/interview_records`
     ///

@@ -158,7 +158,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `Ability`
+/// The `abilities` of \[`QuestionAssessment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -180,7 +180,7 @@ impl FromJson for Ability {
         Ok(out)
     }
 }
-/// `AbilityAssessment`
+/// The `ability_assessments` of \[`DimensionAssessment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -205,7 +205,7 @@ impl FromJson for AbilityAssessment {
         Ok(out)
     }
 }
-/// `Attachment`
+/// The `attachments` of \[`InterviewRecord`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -236,7 +236,7 @@ impl FromJson for Attachment {
         Ok(out)
     }
 }
-/// `CompositeTalentAwardInfo`
+/// The `award_list` of \[`GetTalentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -264,7 +264,7 @@ impl FromJson for CompositeTalentAwardInfo {
         Ok(out)
     }
 }
-/// `CompositeTalentBasicInfo`
+/// The `basic_info` of \[`GetTalentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -347,7 +347,7 @@ impl FromJson for CompositeTalentBasicInfo {
         Ok(out)
     }
 }
-/// `CompositeTalentCareerInfo`
+/// The `career_list` of \[`GetTalentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -381,7 +381,7 @@ impl FromJson for CompositeTalentCareerInfo {
         Ok(out)
     }
 }
-/// `CompositeTalentCustomizedData`
+/// The `customized_data_list` of \[`GetTalentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -409,7 +409,7 @@ impl FromJson for CompositeTalentCustomizedData {
         Ok(out)
     }
 }
-/// `CompositeTalentEducationInfo`
+/// The `education_list` of \[`GetTalentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -452,7 +452,7 @@ impl FromJson for CompositeTalentEducationInfo {
         Ok(out)
     }
 }
-/// `CompositeTalentLanguageInfo`
+/// The `language_list` of \[`GetTalentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -477,7 +477,7 @@ impl FromJson for CompositeTalentLanguageInfo {
         Ok(out)
     }
 }
-/// `CompositeTalentProjectInfo`
+/// The `project_list` of \[`GetTalentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -514,7 +514,7 @@ impl FromJson for CompositeTalentProjectInfo {
         Ok(out)
     }
 }
-/// `CompositeTalentSnsInfo`
+/// The `sns_list` of \[`GetTalentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -539,7 +539,7 @@ impl FromJson for CompositeTalentSnsInfo {
         Ok(out)
     }
 }
-/// `CompositeTalentWorksInfo`
+/// The `works_list` of \[`GetTalentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -567,7 +567,7 @@ impl FromJson for CompositeTalentWorksInfo {
         Ok(out)
     }
 }
-/// `DimensionAssessment`
+/// The `dimension_assessments` of \[`ModuleAssessment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -620,7 +620,7 @@ impl FromJson for DimensionAssessment {
         Ok(out)
     }
 }
-/// `DimensionOption`
+/// The `dimension_option` of \[`DimensionAssessment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -648,7 +648,7 @@ impl FromJson for DimensionOption {
         Ok(out)
     }
 }
-/// `GetInterviewRecordResponseBody`
+/// The data `hire.v2.interview_record.get` (Get Interview Feedback Detail（new version）) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -667,7 +667,7 @@ impl FromJson for GetInterviewRecordResponseBody {
         Ok(out)
     }
 }
-/// `GetTalentResponseBody`
+/// The data `hire.v2.talent.get` (Get talent details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -773,7 +773,7 @@ impl FromJson for GetTalentResponseBody {
         Ok(out)
     }
 }
-/// `I18n`
+/// The `name` of \[`Ability`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -795,7 +795,7 @@ impl FromJson for I18n {
         Ok(out)
     }
 }
-/// `IdNameObject`
+/// The `interviewer` of \[`InterviewRecord`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -817,7 +817,7 @@ impl FromJson for IdNameObject {
         Ok(out)
     }
 }
-/// `InterviewRecord`
+/// The `interview_record` of \[`GetInterviewRecordResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -857,7 +857,7 @@ impl FromJson for InterviewRecord {
         Ok(out)
     }
 }
-/// `ListInterviewRecordResponseBody`
+/// The data `hire.v2.interview_record.list` (Batch Get Interview Feedback Details（new version）) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -882,7 +882,7 @@ impl FromJson for ListInterviewRecordResponseBody {
         Ok(out)
     }
 }
-/// `ModuleAssessment`
+/// The `module_assessments` of \[`InterviewRecord`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -920,7 +920,7 @@ impl FromJson for ModuleAssessment {
         Ok(out)
     }
 }
-/// `QuestionAssessment`
+/// The `question_assessments` of \[`DimensionAssessment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -951,7 +951,7 @@ impl FromJson for QuestionAssessment {
         Ok(out)
     }
 }
-/// `RecommendedJobLevel`
+/// The `recommended_job_level` of \[`DimensionAssessment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -981,7 +981,7 @@ impl FromJson for RecommendedJobLevel {
         Ok(out)
     }
 }
-/// `RecordScore`
+/// The `record_score` of \[`InterviewRecord`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1003,7 +1003,7 @@ impl FromJson for RecordScore {
         Ok(out)
     }
 }
-/// `RegistrationBasicInfo`
+/// The `registration_list` of \[`GetTalentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1031,7 +1031,7 @@ impl FromJson for RegistrationBasicInfo {
         Ok(out)
     }
 }
-/// `TalentBlock`
+/// The `block_info` of \[`GetTalentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1056,7 +1056,7 @@ impl FromJson for TalentBlock {
         Ok(out)
     }
 }
-/// `TalentCustomizedAttachment`
+/// The `customized_attachment` of \[`TalentCustomizedValue`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1084,7 +1084,7 @@ impl FromJson for TalentCustomizedAttachment {
         Ok(out)
     }
 }
-/// `TalentCustomizedDataChild`
+/// The `customized_data_list` of \[`CompositeTalentAwardInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1112,7 +1112,7 @@ impl FromJson for TalentCustomizedDataChild {
         Ok(out)
     }
 }
-/// `TalentCustomizedOption`
+/// The `option` of \[`TalentCustomizedValue`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1134,7 +1134,7 @@ impl FromJson for TalentCustomizedOption {
         Ok(out)
     }
 }
-/// `TalentCustomizedTimeRange`
+/// The `time_range` of \[`TalentCustomizedValue`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1156,7 +1156,7 @@ impl FromJson for TalentCustomizedTimeRange {
         Ok(out)
     }
 }
-/// `TalentCustomizedValue`
+/// The `value` of \[`TalentCustomizedDataChild`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1193,7 +1193,7 @@ impl FromJson for TalentCustomizedValue {
         Ok(out)
     }
 }
-/// `TalentFolder`
+/// The `talent_folder_ref_list_v2` of \[`GetTalentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1221,7 +1221,7 @@ impl FromJson for TalentFolder {
         Ok(out)
     }
 }
-/// `TalentInterviewRegistrationSimple`
+/// The `interview_registration_list` of \[`GetTalentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1246,7 +1246,7 @@ impl FromJson for TalentInterviewRegistrationSimple {
         Ok(out)
     }
 }
-/// `TalentNote`
+/// The `note_list_v2` of \[`GetTalentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1286,7 +1286,7 @@ impl FromJson for TalentNote {
         Ok(out)
     }
 }
-/// `TalentPool`
+/// The `talent_pool_ref_list_v2` of \[`GetTalentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1314,7 +1314,7 @@ impl FromJson for TalentPool {
         Ok(out)
     }
 }
-/// `TalentResumeAttachment`
+/// The `resume_attachment_list` of \[`GetTalentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1342,7 +1342,7 @@ impl FromJson for TalentResumeAttachment {
         Ok(out)
     }
 }
-/// `TalentResumeSource`
+/// The `resume_source_list` of \[`GetTalentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1367,7 +1367,7 @@ impl FromJson for TalentResumeSource {
         Ok(out)
     }
 }
-/// `TalentSimilar`
+/// The `similar_info_v2` of \[`GetTalentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1389,7 +1389,7 @@ impl FromJson for TalentSimilar {
         Ok(out)
     }
 }
-/// `TalentTag`
+/// The `tag_list` of \[`GetTalentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1417,7 +1417,7 @@ impl FromJson for TalentTag {
         Ok(out)
     }
 }
-/// `CompositeTalentInternshipInfo`
+/// The `internship_list` of \[`GetTalentResponseBody`\].
 ///
 /// The same fields as [`CompositeTalentCareerInfo`]: one type, two names.
 pub type CompositeTalentInternshipInfo = CompositeTalentCareerInfo;

@@ -13,9 +13,9 @@ impl<'a> TalentApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Talent (获取人才详情)
+    /// Get talent details (获取人才详情)
     ///
-    /// Get talent details-Obtain talent information according to talent ID
+    /// Obtain talent information according to talent ID
     ///
     /// `GET /open-apis/hire/v2/talents/:talent_id`
     ///

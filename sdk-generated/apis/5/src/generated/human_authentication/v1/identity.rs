@@ -13,9 +13,13 @@ impl<'a> IdentityApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// This interface is used to upload the identity information for real (录入身份信息)
+    /// This interface is used to upload the identity information for real-name authentication. Before arousing active living body authentication, this interface needs to be used for real-name authentication (录入身份信息)
     ///
-    /// name authentication. Before arousing active living body authentication, this interface needs to be used for real-name authentication
+    /// 该接口用于录入实名认证的身份信息，在唤起有源活体认证前，需要使用该接口进行实名认证。
+    ///
+    /// 实名认证接口会有计费管理，接入前请联系飞书开放平台工作人员，邮箱：open-platform@bytedance.com。
+    ///
+    /// 仅通过计费申请的应用，才能在[开发者后台](https://open.feishu.cn/app)查找并申请该接口的权限。
     ///
     /// `POST /open-apis/human_authentication/v1/identities`
     ///
@@ -38,7 +42,7 @@ pub struct CreateRequest {
     call: Call,
 }
 impl CreateRequest {
-    /// The unique identifier of the user(For the ID type used, see the next parameter description, the difference and acquisition of different ID types, refer to the document: \[How to obtain User ID, Open ID and Union ID?\])
+    /// The unique identifier of the user(For the ID type used, see the next parameter description, the difference and acquisition of different ID types, refer to the document: *How to obtain User ID, Open ID and Union ID?*)
     ///
     /// Required.
     pub fn user_id(mut self, value: impl Into<String>) -> Self {

@@ -79,7 +79,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `CreateIdentityRequestBody`
+/// The request body of `human_authentication.v1.identity.create` (This interface is used to upload the identity information for real-name authentication. Before arousing active living body authentication, this interface needs to be used for real-name authentication).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -112,7 +112,7 @@ impl ToJson for CreateIdentityRequestBody {
         None
     }
 }
-/// `CreateIdentityResponseBody`
+/// The data `human_authentication.v1.identity.create` (This interface is used to upload the identity information for real-name authentication. Before arousing active living body authentication, this interface needs to be used for real-name authentication) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

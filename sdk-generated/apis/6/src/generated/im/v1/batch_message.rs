@@ -15,7 +15,7 @@ impl<'a> BatchMessageApi<'a> {
     }
     /// Recall messages in batches (批量撤回消息)
     ///
-    /// This interface is used to withdraw messages sent through the \[batch send message\] interface
+    /// This interface is used to withdraw messages sent through the *batch send message* interface
     ///
     /// `DELETE /open-apis/im/v1/batch_messages/:batch_message_id`
     ///
@@ -33,7 +33,7 @@ impl<'a> BatchMessageApi<'a> {
     }
     /// Query the overall progress of a batch message (查询批量消息整体进度)
     ///
-    /// After \[send batch messages\] or \[recall batch messages\], you can use this interface to query the message send and recall progress
+    /// After *send batch messages* or *recall batch messages*, you can use this interface to query the message send and recall progress
     ///
     /// `GET /open-apis/im/v1/batch_messages/:batch_message_id/get_progress`
     ///
@@ -51,7 +51,7 @@ impl<'a> BatchMessageApi<'a> {
     }
     /// Query the number of pushers and readers of batch messages (查询批量消息推送和阅读人数)
     ///
-    /// After \[sending messages in batches\], you can use this interface to query the total number of people who have received the message push and the number of people who have read the message
+    /// After *sending messages in batches*, you can use this interface to query the total number of people who have received the message push and the number of people who have read the message
     ///
     /// `GET /open-apis/im/v1/batch_messages/:batch_message_id/read_user`
     ///

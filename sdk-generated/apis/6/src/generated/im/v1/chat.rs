@@ -86,7 +86,7 @@ impl<'a> ChatApi<'a> {
     }
     /// Obtain groups where the user or bot is a member (获取用户或机器人所在的群列表)
     ///
-    /// Get the list of groups where the user or bot represented by \[access_token\] is a member
+    /// Get the list of groups where the user or bot represented by *access_token* is a member
     ///
     /// `GET /open-apis/im/v1/chats`
     ///
@@ -270,7 +270,9 @@ impl ListRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// Sort type of chat list Options:ByCreateTimeAsc(Sort by group creation time in ascending order),ByActiveTimeDesc(Sort by group active time in descending order. Because group active time changes frequently, using the `ByActiveTimeDesc` sorting method may cause groups to be missed. For example, if the paging size is set to 10, after the first request is made to obtain the first page of data, a group member in the group originally ranked 11th sends a message, then the group will be ranked 1st. At this time, when a request is made to obtain the second page of data, the group will not be obtained and needs to be obtained from the first page again.)
+    /// Sort type of chat list Options:
+    /// - `ByCreateTimeAsc`: Sort by group creation time in ascending order
+    /// - `ByActiveTimeDesc`: Sort by group active time in descending order. Because group active time changes frequently, using the `ByActiveTimeDesc` sorting method may cause groups to be missed. For example, if the paging size is set to 10, after the first request is made to obtain the first page of data, a group member in the group originally ranked 11th sends a message, then the group will be ranked 1st. At this time, when a request is made to obtain the second page of data, the group will not be obtained and needs to be obtained from the first page again.
     pub fn sort_type(mut self, value: impl Into<super::models::SortType>) -> Self {
         let v = value;
         self.call.set_query("sort_type", String::from(v.into()));
@@ -359,7 +361,12 @@ impl SearchRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// Keyword. **Notes**:- The keyword supports matching the internationalized name of the group and the name of the group member.- Supports searching in multiple languages (Multiple languages ​​supported in Feishu client).- Support fuzzy search such as pinyin, prefix, etc.- An empty result will be returned if the keyword is empty or longer than `64` characters.- Try to avoid including the `-` symbol in keywords. If it is necessary to include this symbol, please add double quotation marks when passing the value, such as `"Example-0"`
+    /// Keyword. **Notes**:
+    /// - The keyword supports matching the internationalized name of the group and the name of the group member.
+    /// - Supports searching in multiple languages (Multiple languages ​​supported in Feishu client).
+    /// - Support fuzzy search such as pinyin, prefix, etc.
+    /// - An empty result will be returned if the keyword is empty or longer than `64` characters.
+    /// - Try to avoid including the `-` symbol in keywords. If it is necessary to include this symbol, please add double quotation marks when passing the value, such as `"Example-0"`
     pub fn query(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("query", v.into());

@@ -15,7 +15,7 @@ impl<'a> ChatAnnouncementApi<'a> {
     }
     /// Obtain group announcement information (获取群公告信息)
     ///
-    /// Obtains the group announcement in a chat, with the same format as \[Docs\]
+    /// Obtains the group announcement in a chat, with the same format as *Docs*
     ///
     /// `GET /open-apis/im/v1/chats/:chat_id/announcement`
     ///
@@ -33,7 +33,7 @@ impl<'a> ChatAnnouncementApi<'a> {
     }
     /// Update group announcement info (更新群公告信息)
     ///
-    /// Updates the group announcement information in a chat, with the same format as \[Docs\], newer document formats are not supported
+    /// Updates the group announcement information in a chat, with the same format as *Docs*, newer document formats are not supported
     ///
     /// `PATCH /open-apis/im/v1/chats/:chat_id/announcement`
     ///

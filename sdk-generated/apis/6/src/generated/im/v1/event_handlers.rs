@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `im` v1, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `im` v1, for `EventDispatcherBuilder`.
 pub trait ImV1EventHandlers: RegisterHandlers {
     /// Handles `im.chat.access_event.bot_p2p_chat_entered_v1` (用户进入与机器人的会话): the handler gets an [`Event`] with a [`P2ImChatAccessEventBotP2pChatEnteredV1Data`](super::events::P2ImChatAccessEventBotP2pChatEnteredV1Data) payload.
     fn on_im_chat_access_event_bot_p2p_chat_entered_v1<F, Fut>(self, handler: F) -> Self

@@ -364,7 +364,7 @@ impl ToJson for ScreenshotHasPermissionSetting {
         w.string(self.as_str());
     }
 }
-/// `ChatChange`
+/// The `after_change` of \[`P2ImChatUpdatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -432,7 +432,7 @@ impl FromJson for ChatChange {
         Ok(out)
     }
 }
-/// `ChatMemberUser`
+/// The `users` of \[`P2ImChatMemberUserAddedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -457,7 +457,7 @@ impl FromJson for ChatMemberUser {
         Ok(out)
     }
 }
-/// `Emoji`
+/// The `reaction_type` of \[`P2ImMessageReactionCreatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -476,7 +476,7 @@ impl FromJson for Emoji {
         Ok(out)
     }
 }
-/// `EventHeader`
+/// The `header` of \[`P2ImChatAccessEventBotP2pChatEnteredV1`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -510,7 +510,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `EventMessage`
+/// The `message` of \[`P2ImMessageReceiveV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -565,7 +565,7 @@ impl FromJson for EventMessage {
         Ok(out)
     }
 }
-/// `EventMessageReader`
+/// The `reader` of \[`P2ImMessageMessageReadV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -590,7 +590,7 @@ impl FromJson for EventMessageReader {
         Ok(out)
     }
 }
-/// `EventSender`
+/// The `sender` of \[`P2ImMessageReceiveV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -615,7 +615,7 @@ impl FromJson for EventSender {
         Ok(out)
     }
 }
-/// `I18nNames`
+/// The `i18n_names` of \[`ChatChange`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -640,7 +640,7 @@ impl FromJson for I18nNames {
         Ok(out)
     }
 }
-/// `LarkAgentContext`
+/// The `lark_agent_context` of \[`EventMessage`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -659,7 +659,7 @@ impl FromJson for LarkAgentContext {
         Ok(out)
     }
 }
-/// `ListEventModerator`
+/// The `added_member_list` of \[`ModeratorList`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -681,7 +681,7 @@ impl FromJson for ListEventModerator {
         Ok(out)
     }
 }
-/// `MentionEvent`
+/// The `mentions` of \[`EventMessage`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -712,7 +712,7 @@ impl FromJson for MentionEvent {
         Ok(out)
     }
 }
-/// `ModeratorList`
+/// The `moderator_list` of \[`P2ImChatUpdatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -734,7 +734,7 @@ impl FromJson for ModeratorList {
         Ok(out)
     }
 }
-/// `P2ImChatAccessEventBotP2pChatEnteredV1`
+/// The envelope of the `im.chat.access_event.bot_p2p_chat_entered_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -759,7 +759,7 @@ impl FromJson for P2ImChatAccessEventBotP2pChatEnteredV1 {
         Ok(out)
     }
 }
-/// `P2ImChatAccessEventBotP2pChatEnteredV1Data`
+/// The payload of the `im.chat.access_event.bot_p2p_chat_entered_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -791,7 +791,7 @@ impl FromJson for P2ImChatAccessEventBotP2pChatEnteredV1Data {
         Ok(out)
     }
 }
-/// `P2ImChatDisbandedV1`
+/// The envelope of the `im.chat.disbanded_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -816,7 +816,7 @@ impl FromJson for P2ImChatDisbandedV1 {
         Ok(out)
     }
 }
-/// `P2ImChatDisbandedV1Data`
+/// The payload of the `im.chat.disbanded_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -850,7 +850,7 @@ impl FromJson for P2ImChatDisbandedV1Data {
         Ok(out)
     }
 }
-/// `P2ImChatMemberUserAddedV1`
+/// The envelope of the `im.chat.member.user.added_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -875,7 +875,7 @@ impl FromJson for P2ImChatMemberUserAddedV1 {
         Ok(out)
     }
 }
-/// `P2ImChatMemberUserAddedV1Data`
+/// The payload of the `im.chat.member.user.added_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -912,7 +912,7 @@ impl FromJson for P2ImChatMemberUserAddedV1Data {
         Ok(out)
     }
 }
-/// `P2ImChatUpdatedV1`
+/// The envelope of the `im.chat.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -937,7 +937,7 @@ impl FromJson for P2ImChatUpdatedV1 {
         Ok(out)
     }
 }
-/// `P2ImChatUpdatedV1Data`
+/// The payload of the `im.chat.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -974,7 +974,7 @@ impl FromJson for P2ImChatUpdatedV1Data {
         Ok(out)
     }
 }
-/// `P2ImMessageMessageReadV1`
+/// The envelope of the `im.message.message_read_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -999,7 +999,7 @@ impl FromJson for P2ImMessageMessageReadV1 {
         Ok(out)
     }
 }
-/// `P2ImMessageMessageReadV1Data`
+/// The payload of the `im.message.message_read_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1021,7 +1021,7 @@ impl FromJson for P2ImMessageMessageReadV1Data {
         Ok(out)
     }
 }
-/// `P2ImMessageReactionCreatedV1`
+/// The envelope of the `im.message.reaction.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1046,7 +1046,7 @@ impl FromJson for P2ImMessageReactionCreatedV1 {
         Ok(out)
     }
 }
-/// `P2ImMessageReactionCreatedV1Data`
+/// The payload of the `im.message.reaction.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1080,7 +1080,7 @@ impl FromJson for P2ImMessageReactionCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2ImMessageRecalledV1`
+/// The envelope of the `im.message.recalled_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1105,7 +1105,7 @@ impl FromJson for P2ImMessageRecalledV1 {
         Ok(out)
     }
 }
-/// `P2ImMessageRecalledV1Data`
+/// The payload of the `im.message.recalled_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1133,7 +1133,7 @@ impl FromJson for P2ImMessageRecalledV1Data {
         Ok(out)
     }
 }
-/// `P2ImMessageReceiveV1`
+/// The envelope of the `im.message.receive_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1158,7 +1158,7 @@ impl FromJson for P2ImMessageReceiveV1 {
         Ok(out)
     }
 }
-/// `P2ImMessageReceiveV1Data`
+/// The payload of the `im.message.receive_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1180,7 +1180,7 @@ impl FromJson for P2ImMessageReceiveV1Data {
         Ok(out)
     }
 }
-/// `RestrictedModeSetting`
+/// The `restricted_mode_setting` of \[`ChatChange`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1220,7 +1220,7 @@ impl FromJson for RestrictedModeSetting {
         Ok(out)
     }
 }
-/// `UserId`
+/// The `owner_id` of \[`ChatChange`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1245,43 +1245,43 @@ impl FromJson for UserId {
         Ok(out)
     }
 }
-/// `P2ImChatMemberBotAddedV1`
+/// The envelope of the `im.chat.member.bot.added_v1` event.
 ///
 /// The same fields as [`P2ImChatDisbandedV1`]: one type, two names.
 pub type P2ImChatMemberBotAddedV1 = P2ImChatDisbandedV1;
-/// `P2ImChatMemberBotAddedV1Data`
+/// The payload of the `im.chat.member.bot.added_v1` event.
 ///
 /// The same fields as [`P2ImChatDisbandedV1Data`]: one type, two names.
 pub type P2ImChatMemberBotAddedV1Data = P2ImChatDisbandedV1Data;
-/// `P2ImChatMemberBotDeletedV1`
+/// The envelope of the `im.chat.member.bot.deleted_v1` event.
 ///
 /// The same fields as [`P2ImChatDisbandedV1`]: one type, two names.
 pub type P2ImChatMemberBotDeletedV1 = P2ImChatDisbandedV1;
-/// `P2ImChatMemberBotDeletedV1Data`
+/// The payload of the `im.chat.member.bot.deleted_v1` event.
 ///
 /// The same fields as [`P2ImChatDisbandedV1Data`]: one type, two names.
 pub type P2ImChatMemberBotDeletedV1Data = P2ImChatDisbandedV1Data;
-/// `P2ImChatMemberUserDeletedV1`
+/// The envelope of the `im.chat.member.user.deleted_v1` event.
 ///
 /// The same fields as [`P2ImChatMemberUserAddedV1`]: one type, two names.
 pub type P2ImChatMemberUserDeletedV1 = P2ImChatMemberUserAddedV1;
-/// `P2ImChatMemberUserDeletedV1Data`
+/// The payload of the `im.chat.member.user.deleted_v1` event.
 ///
 /// The same fields as [`P2ImChatMemberUserAddedV1Data`]: one type, two names.
 pub type P2ImChatMemberUserDeletedV1Data = P2ImChatMemberUserAddedV1Data;
-/// `P2ImChatMemberUserWithdrawnV1`
+/// The envelope of the `im.chat.member.user.withdrawn_v1` event.
 ///
 /// The same fields as [`P2ImChatMemberUserAddedV1`]: one type, two names.
 pub type P2ImChatMemberUserWithdrawnV1 = P2ImChatMemberUserAddedV1;
-/// `P2ImChatMemberUserWithdrawnV1Data`
+/// The payload of the `im.chat.member.user.withdrawn_v1` event.
 ///
 /// The same fields as [`P2ImChatMemberUserAddedV1Data`]: one type, two names.
 pub type P2ImChatMemberUserWithdrawnV1Data = P2ImChatMemberUserAddedV1Data;
-/// `P2ImMessageReactionDeletedV1`
+/// The envelope of the `im.message.reaction.deleted_v1` event.
 ///
 /// The same fields as [`P2ImMessageReactionCreatedV1`]: one type, two names.
 pub type P2ImMessageReactionDeletedV1 = P2ImMessageReactionCreatedV1;
-/// `P2ImMessageReactionDeletedV1Data`
+/// The payload of the `im.message.reaction.deleted_v1` event.
 ///
 /// The same fields as [`P2ImMessageReactionCreatedV1Data`]: one type, two names.
 pub type P2ImMessageReactionDeletedV1Data = P2ImMessageReactionCreatedV1Data;

@@ -17,7 +17,13 @@ impl<'a> FileApi<'a> {
     ///
     /// 调用该接口将本地文件上传至开放平台，支持上传音频、视频、文档等文件类型。上传后接口会返回文件的 Key，使用该 Key 值可以调用其他 OpenAPI。例如，调用[发送消息](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/im-v1/message/create)接口，发送文件。
     ///
-    /// ## 前提条件;;应用需要开启[机器人能力](https://open.feishu.cn/document/uAjLw4CM/ugTN1YjL4UTN24CO1UjN/trouble-shooting/how-to-enable-bot-ability)。;;## 使用限制;;文件大小不得超过 30 MB，且不允许上传空文件。
+    /// ## 前提条件
+    ///
+    /// 应用需要开启[机器人能力](https://open.feishu.cn/document/uAjLw4CM/ugTN1YjL4UTN24CO1UjN/trouble-shooting/how-to-enable-bot-ability)。
+    ///
+    /// ## 使用限制
+    ///
+    /// 文件大小不得超过 30 MB，且不允许上传空文件。
     ///
     /// `POST /open-apis/im/v1/files`
     ///
@@ -36,7 +42,16 @@ impl<'a> FileApi<'a> {
     ///
     /// 通过已上传文件的 Key 下载文件。
     ///
-    /// ## 前提条件;;应用需要开启[机器人能力](https://open.feishu.cn/document/uAjLw4CM/ugTN1YjL4UTN24CO1UjN/trouble-shooting/how-to-enable-bot-ability)。;;## 使用限制;;- 只能下载由当前机器人上传的文件。;- 下载的资源大小不能超过 100 MB。 ;- 该接口仅适用于通过文件的 Key 下载文件。如果你需要下载用户发送消息内的资源文件，可使用[获取消息中的资源文件](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/im-v1/message-resource/get)接口。;- 如果需要 Content-Disposition header，发起请求时需要在 header 中设置 Content-Type 为 application/json。
+    /// ## 前提条件
+    ///
+    /// 应用需要开启[机器人能力](https://open.feishu.cn/document/uAjLw4CM/ugTN1YjL4UTN24CO1UjN/trouble-shooting/how-to-enable-bot-ability)。
+    ///
+    /// ## 使用限制
+    ///
+    /// - 只能下载由当前机器人上传的文件。;
+    /// - 下载的资源大小不能超过 100 MB。 ;
+    /// - 该接口仅适用于通过文件的 Key 下载文件。如果你需要下载用户发送消息内的资源文件，可使用[获取消息中的资源文件](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/im-v1/message-resource/get)接口。;
+    /// - 如果需要 Content-Disposition header，发起请求时需要在 header 中设置 Content-Type 为 application/json。
     ///
     /// `GET /open-apis/im/v1/files/:file_key`
     ///

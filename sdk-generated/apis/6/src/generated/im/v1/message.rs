@@ -30,9 +30,9 @@ impl<'a> MessageApi<'a> {
             ),
         }
     }
-    /// Send message (通过模版消息卡片发送消息)
+    /// Send message from a card template (通过模版消息卡片发送消息)
     ///
-    /// Call this interface to send a message to a specified user or group chat. Supported message types include text, rich text, cards, group business cards, personal business cards, pictures, videos, audio, files, and emoticons
+    /// The same call as [`create`](Self::create), with the card given as a template (id, version and variables) instead of a `content` JSON string.
     ///
     /// `POST /open-apis/im/v1/messages`
     ///
@@ -49,7 +49,9 @@ impl<'a> MessageApi<'a> {
     }
     /// Recall message (撤回消息)
     ///
-    /// Call this interface to withdraw the specified message. Different identities (identity specified by the Authorization request header parameter) call the interface, and different effects can be achieved:- The robot can withdraw the message sent by the robot itself.- The group owner and administrator of the group chat can withdraw the specified message in the group
+    /// Call this interface to withdraw the specified message. Different identities (identity specified by the Authorization request header parameter) call the interface, and different effects can be achieved:
+    /// - The robot can withdraw the message sent by the robot itself.
+    /// - The group owner and administrator of the group chat can withdraw the specified message in the group
     ///
     /// `DELETE /open-apis/im/v1/messages/:message_id`
     ///
@@ -153,9 +155,9 @@ impl<'a> MessageApi<'a> {
                 .path_param("message_id", message_id.as_ref()),
         }
     }
-    /// Push follow (添加跟随气泡)
+    /// Push follow-up (添加跟随气泡)
     ///
-    /// up-Call this interface to add bubble-style content below the latest message. When the message recipient clicks the bubble or a new message arrives, the bubble disappears
+    /// Call this interface to add bubble-style content below the latest message. When the message recipient clicks the bubble or a new message arrives, the bubble disappears
     ///
     /// `POST /open-apis/im/v1/messages/:message_id/push_follow_up`
     ///
@@ -207,9 +209,9 @@ impl<'a> MessageApi<'a> {
                 .path_param("message_id", message_id.as_ref()),
         }
     }
-    /// Reply message (通过模版消息卡片回复消息)
+    /// Reply message from a card template (通过模版消息卡片回复消息)
     ///
-    /// Call this interface to reply to a specified message. The reply content supports multiple types such as text, rich text, card, group business card, personal business card, picture, video, file, etc
+    /// The same call as [`reply`](Self::reply), with the card given as a template (id, version and variables) instead of a `content` JSON string.
     ///
     /// `POST /open-apis/im/v1/messages/:message_id/reply`
     ///
@@ -244,7 +246,7 @@ impl<'a> MessageApi<'a> {
     }
     /// Edit message (编辑消息)
     ///
-    /// Call this interface to edit the content of the sent message. It supports editing text and rich text messages. If you need to edit the card message, please use the \[update the message card sent by the application\] interface
+    /// Call this interface to edit the content of the sent message. It supports editing text and rich text messages. If you need to edit the card message, please use the *update the message card sent by the application* interface
     ///
     /// `PUT /open-apis/im/v1/messages/:message_id`
     ///
@@ -260,9 +262,9 @@ impl<'a> MessageApi<'a> {
                 .path_param("message_id", message_id.as_ref()),
         }
     }
-    /// Edit message (通过模版消息卡片编辑消息)
+    /// Edit message from a card template (通过模版消息卡片编辑消息)
     ///
-    /// Call this interface to edit the content of the sent message. It supports editing text and rich text messages. If you need to edit the card message, please use the \[update the message card sent by the application\] interface
+    /// The same call as [`update`](Self::update), with the card given as a template (id, version and variables) instead of a `content` JSON string.
     ///
     /// `PUT /open-apis/im/v1/messages/:message_id`
     ///
@@ -280,7 +282,7 @@ impl<'a> MessageApi<'a> {
     }
     /// Send buzz messages in apps (发送应用内加急)
     ///
-    /// Call this interface to send the specified message buzz to the target user. Buzz is only notified in the Feishu client. For more information about buzz, please refer to \[Buzz function\]
+    /// Call this interface to send the specified message buzz to the target user. Buzz is only notified in the Feishu client. For more information about buzz, please refer to *Buzz function*
     ///
     /// `PATCH /open-apis/im/v1/messages/:message_id/urgent_app`
     ///
@@ -298,7 +300,7 @@ impl<'a> MessageApi<'a> {
     }
     /// Send buzz messages via phone call (发送电话加急)
     ///
-    /// Call this interface to buzz the specified message to the target user, and the buzz will be notified through the Feishu client and phone. For more information about buzz, please refer to \[Buzz function\]
+    /// Call this interface to buzz the specified message to the target user, and the buzz will be notified through the Feishu client and phone. For more information about buzz, please refer to *Buzz function*
     ///
     /// `PATCH /open-apis/im/v1/messages/:message_id/urgent_phone`
     ///
@@ -316,7 +318,7 @@ impl<'a> MessageApi<'a> {
     }
     /// Send buzz messages via SMS (发送短信加急)
     ///
-    /// Call this interface to send the specified message buzz to the target user, and buzz will be notified through Feishu client and SMS. For more information about buzz, please refer to \[Buzz function\]
+    /// Call this interface to send the specified message buzz to the target user, and buzz will be notified through Feishu client and SMS. For more information about buzz, please refer to *Buzz function*
     ///
     /// `PATCH /open-apis/im/v1/messages/:message_id/urgent_sms`
     ///
@@ -340,7 +342,12 @@ pub struct CreateRequest {
     call: Call,
 }
 impl CreateRequest {
-    /// Message recipient ID type. Support open_id/union_id/user_id/email/chat_id Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps. \[How to get Union ID\]),user_id(Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps. \[How to get User ID\].),email(Identifies users by "email", which is the user's actual email address),chat_id(Identifies group chats by chat_id. You can call the API \[Search for groups visible to a user or bot\] to obtain the chat_id value. For group ID description, refer to \[Group ID description\].&lt;/md-enum-item&gt;)
+    /// Message recipient ID type. Support open_id/union_id/user_id/email/chat_id Options:
+    /// - `open_id`: Identifies a user to an app. The same user has different Open IDs in different apps. *How to get Open ID*
+    /// - `union_id`: Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps. *How to get Union ID*
+    /// - `user_id`: Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps. *How to get User ID*.
+    /// - `email`: Identifies users by "email", which is the user's actual email address
+    /// - `chat_id`: Identifies group chats by chat_id. You can call the API *Search for groups visible to a user or bot* to obtain the chat_id value. For group ID description, refer to *Group ID description*.&lt;/md-enum-item&gt;
     ///
     /// Required.
     pub fn receive_id_type(
@@ -445,7 +452,13 @@ pub struct ForwardRequest {
     call: Call,
 }
 impl ForwardRequest {
-    /// Message recipient ID type. Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),user_id(Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps. \[How to get User ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps. \[How to get Union ID\]),email(Identifies users by "email", which is the user's actual email address),chat_id(Identifies group chats by chat_id. You can call the API \[Search for groups visible to a user or bot\] to obtain the chat_id value. For group ID description, refer to \[Group ID description\]),thread_id(Identifies thread by thread_id. For thread ID description, refer to \[Thread Introduction\]&lt;/md-enum-item&gt;**When the value is `user_id`, the following field scopes are required:**&lt;md-perm name="contact:user.employee_id:readonly" desc="Obtain user ID" support_app_types="custom" tags=""&gt;Obtain user ID&lt;/md-perm&gt;)
+    /// Message recipient ID type. Options:
+    /// - `open_id`: Identifies a user to an app. The same user has different Open IDs in different apps. *How to get Open ID*
+    /// - `user_id`: Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps. *How to get User ID*
+    /// - `union_id`: Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps. *How to get Union ID*
+    /// - `email`: Identifies users by "email", which is the user's actual email address
+    /// - `chat_id`: Identifies group chats by chat_id. You can call the API *Search for groups visible to a user or bot* to obtain the chat_id value. For group ID description, refer to *Group ID description*
+    /// - `thread_id`: Identifies thread by thread_id. For thread ID description, refer to *Thread Introduction*&lt;/md-enum-item&gt;**When the value is `user_id`, the following field scopes are required:**&lt;md-perm name="contact:user.employee_id:readonly" desc="Obtain user ID" support_app_types="custom" tags=""&gt;Obtain user ID&lt;/md-perm&gt;
     ///
     /// Required.
     pub fn receive_id_type(
@@ -535,7 +548,11 @@ pub struct ListRequest {
     call: Call,
 }
 impl ListRequest {
-    /// Container type.**Optional values**:- `chat`: includes single chat (p2p) and group chat (group)- `thread`: thread**Note**: For thread messages in **normal conversation groups**, only the root message of the thread can be obtained through the `chat` container type. You can obtain all messages in the thread reply by specifying the container type as `thread`
+    /// Container type.**Optional values**:
+    /// - `chat`: includes single chat (p2p) and group chat (group)
+    /// - `thread`: thread
+    ///
+    /// **Note**: For thread messages in **normal conversation groups**, only the root message of the thread can be obtained through the `chat` container type. You can obtain all messages in the thread reply by specifying the container type as `thread`
     ///
     /// Required.
     pub fn container_id_type(mut self, value: impl Into<String>) -> Self {
@@ -543,7 +560,9 @@ impl ListRequest {
         self.call.set_query("container_id_type", v.into());
         self
     }
-    /// Container ID. The ID type is the same as the value of container_id_type.- For how to obtain the ID of a group chat or a single chat, see \[Group ID Description\].- For how to obtain the topic ID, see the **How ​​to obtain thread_id** section of \[Topic Overview\]
+    /// Container ID. The ID type is the same as the value of container_id_type.
+    /// - For how to obtain the ID of a group chat or a single chat, see *Group ID Description*.
+    /// - For how to obtain the topic ID, see the **How ​​to obtain thread_id** section of *Topic Overview*
     ///
     /// Required.
     pub fn container_id(mut self, value: impl Into<String>) -> Self {
@@ -551,19 +570,27 @@ impl ListRequest {
         self.call.set_query("container_id", v.into());
         self
     }
-    /// The start time of the historical information to be queried, in seconds.**Notice**: The `thread` container type does not currently support obtaining messages within a specified time range
+    /// The start time of the historical information to be queried, in seconds.
+    ///
+    /// **Notice**: The `thread` container type does not currently support obtaining messages within a specified time range
     pub fn start_time(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("start_time", v.into());
         self
     }
-    /// The end time of the historical information to be queried, in seconds.**Notice**: The `thread` container type does not currently support obtaining messages within a specified time range
+    /// The end time of the historical information to be queried, in seconds.
+    ///
+    /// **Notice**: The `thread` container type does not currently support obtaining messages within a specified time range
     pub fn end_time(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("end_time", v.into());
         self
     }
-    /// Message sorting method.**Notice**: When using `page_token` for paging requests, the sorting method (`sort_type`) is the same as the first request, and changing the sorting method midway is not supported. Options:ByCreateTimeAsc(Sort by message creation time ascending),ByCreateTimeDesc(Sort by message creation time descending)
+    /// Message sorting method.
+    ///
+    /// **Notice**: When using `page_token` for paging requests, the sorting method (`sort_type`) is the same as the first request, and changing the sorting method midway is not supported. Options:
+    /// - `ByCreateTimeAsc`: Sort by message creation time ascending
+    /// - `ByCreateTimeDesc`: Sort by message creation time descending
     pub fn sort_type(mut self, value: impl Into<super::models::ListSortType>) -> Self {
         let v = value;
         self.call.set_query("sort_type", String::from(v.into()));
@@ -658,7 +685,13 @@ pub struct MergeForwardRequest {
     call: Call,
 }
 impl MergeForwardRequest {
-    /// Message recipient ID type. Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),user_id(Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps. \[How to get User ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps. \[How to get Union ID\]),email(Identifies users by "email", which is the user's actual email address),chat_id(Identifies group chats by chat_id. You can call the API \[Search for groups visible to a user or bot\] to obtain the chat_id value. For group ID description, refer to \[Group ID description\]),thread_id(Identifies thread by thread_id. For thread ID description, refer to \[Thread Introduction\]&lt;/md-enum-item&gt;**When the value is `user_id`, the following field scopes are required:**&lt;md-perm name="contact:user.employee_id:readonly" desc="Obtain user ID" support_app_types="custom" tags=""&gt;Obtain user ID&lt;/md-perm&gt;)
+    /// Message recipient ID type. Options:
+    /// - `open_id`: Identifies a user to an app. The same user has different Open IDs in different apps. *How to get Open ID*
+    /// - `user_id`: Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps. *How to get User ID*
+    /// - `union_id`: Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps. *How to get Union ID*
+    /// - `email`: Identifies users by "email", which is the user's actual email address
+    /// - `chat_id`: Identifies group chats by chat_id. You can call the API *Search for groups visible to a user or bot* to obtain the chat_id value. For group ID description, refer to *Group ID description*
+    /// - `thread_id`: Identifies thread by thread_id. For thread ID description, refer to *Thread Introduction*&lt;/md-enum-item&gt;**When the value is `user_id`, the following field scopes are required:**&lt;md-perm name="contact:user.employee_id:readonly" desc="Obtain user ID" support_app_types="custom" tags=""&gt;Obtain user ID&lt;/md-perm&gt;
     ///
     /// Required.
     pub fn receive_id_type(

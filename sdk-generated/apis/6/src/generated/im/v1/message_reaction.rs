@@ -17,7 +17,14 @@ impl<'a> MessageReactionApi<'a> {
     ///
     /// 支持批量分页的获取消息上的表情详情、支持批量获取消息上表情的统计
     ///
-    /// ## 前提条件;;- 应用身份调用接口需要开启[机器人能力](https://open.feishu.cn/document/uAjLw4CM/ugTN1YjL4UTN24CO1UjN/trouble-shooting/how-to-enable-bot-ability)。;- 调用当前接口的机器人或者用户，需要在待查询的消息所属的会话内。;;## 使用限制;;已被撤回的消息、消息不可见等情况无法获取表情回复列表。
+    /// ## 前提条件
+    ///
+    /// - 应用身份调用接口需要开启[机器人能力](https://open.feishu.cn/document/uAjLw4CM/ugTN1YjL4UTN24CO1UjN/trouble-shooting/how-to-enable-bot-ability)。;
+    /// - 调用当前接口的机器人或者用户，需要在待查询的消息所属的会话内。
+    ///
+    /// ## 使用限制
+    ///
+    /// 已被撤回的消息、消息不可见等情况无法获取表情回复列表。
     ///
     /// `POST /open-apis/im/v1/messages/reactions/batch_query`
     ///
@@ -190,7 +197,9 @@ pub struct ListRequest {
     call: Call,
 }
 impl ListRequest {
-    /// The type of emoji to be queried. For supported enumeration values, refer to the emoji_type value in \[Emoji Text Description\].**Notice**: This parameter is optional. If it is not passed, all reactions in the message will be queried
+    /// The type of emoji to be queried. For supported enumeration values, refer to the emoji_type value in *Emoji Text Description*.
+    ///
+    /// **Notice**: This parameter is optional. If it is not passed, all reactions in the message will be queried
     pub fn reaction_type(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("reaction_type", v.into());
@@ -202,7 +211,9 @@ impl ListRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// Paging size, used to limit the number of data entries returned in one request.**Default value**: 20
+    /// Paging size, used to limit the number of data entries returned in one request.
+    ///
+    /// **Default value**: 20
     pub fn page_size(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("page_size", v.to_string());

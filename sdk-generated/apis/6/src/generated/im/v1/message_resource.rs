@@ -17,7 +17,15 @@ impl<'a> MessageResourceApi<'a> {
     ///
     /// 获取指定消息内包含的资源文件，包括音频、视频、图片和文件。成功调用后，返回二进制文件流下载文件。
     ///
-    /// ## 前提条件; ;- 应用需要开启[机器人能力](https://open.feishu.cn/document/uAjLw4CM/ugTN1YjL4UTN24CO1UjN/trouble-shooting/how-to-enable-bot-ability)。;- 机器人和待操作的消息需要在同一会话内。;;## 使用限制;- 仅支持下载 100 MB 以内的资源文件。;- 暂不支持获取表情包资源。;- 暂不支持获取合并转发消息中的子消息、卡片消息中的资源文件。如果请求时传入了合并转发消息或子消息的 ID、卡片消息 ID，则会返回错误码 234043。;- 不支持在当前接口内调整文件格式，你可以获取资源文件后，在本地自行调整。
+    /// ## 前提条件; ;
+    /// - 应用需要开启[机器人能力](https://open.feishu.cn/document/uAjLw4CM/ugTN1YjL4UTN24CO1UjN/trouble-shooting/how-to-enable-bot-ability)。;
+    /// - 机器人和待操作的消息需要在同一会话内。
+    ///
+    /// ## 使用限制;
+    /// - 仅支持下载 100 MB 以内的资源文件。;
+    /// - 暂不支持获取表情包资源。;
+    /// - 暂不支持获取合并转发消息中的子消息、卡片消息中的资源文件。如果请求时传入了合并转发消息或子消息的 ID、卡片消息 ID，则会返回错误码 234043。;
+    /// - 不支持在当前接口内调整文件格式，你可以获取资源文件后，在本地自行调整。
     ///
     /// `GET /open-apis/im/v1/messages/:message_id/resources/:file_key`
     ///

@@ -13,9 +13,9 @@ use serde_json::Value;
 )]
 #[non_exhaustive]
 pub enum ActionType {
-    /// `NONE`
+    /// `NONE`: NONE type
     None,
-    /// `REDIRECT_LINK`
+    /// `REDIRECT_LINK`: REDIRECT_LINK type
     RedirectLink,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -234,9 +234,9 @@ impl ToJson for ChatStatus {
 )]
 #[non_exhaustive]
 pub enum ChatTopNoticeActionType {
-    /// `1`
+    /// `1`: Message Message type, `message_id` is required
     V1,
-    /// `2`
+    /// `2`: Annoucement Group announcement type, no need to fill in `message_id`
     V2,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -376,9 +376,9 @@ impl ToJson for ChatType {
 )]
 #[non_exhaustive]
 pub enum DownloadHasPermissionSetting {
-    /// `all_members`
+    /// `all_members`: AllMembers All members allow downloading pictures, videos and files in messages
     AllMembers,
-    /// `not_anyone`
+    /// `not_anyone`: NotAnyone Not anyone allow downloading pictures, videos and files in messages
     NotAnyone,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -447,9 +447,9 @@ impl ToJson for DownloadHasPermissionSetting {
 )]
 #[non_exhaustive]
 pub enum EditPermission {
-    /// `all_members`
+    /// `all_members`: Everyone in this group
     AllMembers,
-    /// `only_owner`
+    /// `only_owner`: Only group owner and admin
     OnlyOwner,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -755,17 +755,17 @@ impl ToJson for FileType {
 )]
 #[non_exhaustive]
 pub enum ForwardReceiveIdType {
-    /// `user_id`
+    /// `user_id`: Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps. *How to get User ID*
     UserId,
-    /// `union_id`
+    /// `union_id`: Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps. *How to get Union ID*
     UnionId,
-    /// `open_id`
+    /// `open_id`: Identifies a user to an app. The same user has different Open IDs in different apps. *How to get Open ID*
     OpenId,
-    /// `chat_id`
+    /// `chat_id`: Identifies group chats by chat_id. You can call the API *Search for groups visible to a user or bot* to obtain the chat_id value. For group ID description, refer to *Group ID description*
     ChatId,
-    /// `email`
+    /// `email`: Identifies users by "email", which is the user's actual email address
     Email,
-    /// `thread_id`
+    /// `thread_id`: Identifies thread by thread_id. For thread ID description, refer to *Thread Introduction*&lt;/md-enum-item&gt;**When the value is `user_id`, the following field scopes are required:**&lt;md-perm name="contact:user.employee_id:readonly" desc="Obtain user ID" support_app_types="custom" tags=""&gt;Obtain user ID&lt;/md-perm&gt;
     ThreadId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -842,17 +842,17 @@ impl ToJson for ForwardReceiveIdType {
 )]
 #[non_exhaustive]
 pub enum ForwardReceiveIdType2 {
-    /// `user_id`
+    /// `user_id`: UserID Identifies the identity of a user in a tenant. The user ID of the same user in tenant A and tenant B is different. In the same tenant, the user ID of a user is consistent in all applications (including store applications). User IDs are mainly used to connect user data between different applications.
     UserId,
-    /// `union_id`
+    /// `union_id`: UnionID Identifies the identity of a user under an application developer. The Union ID of the same user in applications under the same developer is the same, and the Union ID in applications under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications.
     UnionId,
-    /// `open_id`
+    /// `open_id`: OpenID Identifies the identity of a user in an application. The same user has different Open IDs in different applications.
     OpenId,
-    /// `chat_id`
+    /// `chat_id`: ChatID Identifies group chats by chat_id. You can call the API *Search for groups visible to a user or bot* to obtain the chat_id value. For group ID description, refer to *Group ID description*
     ChatId,
-    /// `email`
+    /// `email`: Identify the user by their real email address.
     Email,
-    /// `thread_id`
+    /// `thread_id`: ThreadID Identifies thread by thread_id. For thread ID description, refer to *Thread Introduction*&lt;/md-enum-item&gt;
     ThreadId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1000,11 +1000,11 @@ impl ToJson for FromTypes {
 )]
 #[non_exhaustive]
 pub enum GetMemberIdType {
-    /// `user_id`
+    /// `user_id`: Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps. *How to get User ID*
     UserId,
-    /// `union_id`
+    /// `union_id`: Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps. *How to get Union ID*
     UnionId,
-    /// `open_id`
+    /// `open_id`: Identifies a user to an app. The same user has different Open IDs in different apps. *How to get Open ID*
     OpenId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1075,9 +1075,9 @@ impl ToJson for GetMemberIdType {
 )]
 #[non_exhaustive]
 pub enum GroupMessageType {
-    /// `chat`
+    /// `chat`: chat
     Chat,
-    /// `thread`
+    /// `thread`: thread
     Thread,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1146,9 +1146,9 @@ impl ToJson for GroupMessageType {
 )]
 #[non_exhaustive]
 pub enum HideMemberCountSetting {
-    /// `all_members`
+    /// `all_members`: visible to all group members
     AllMembers,
-    /// `only_owner`
+    /// `only_owner`: visible only to group owners and group administrators
     OnlyOwner,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1367,37 +1367,37 @@ impl ToJson for IncludeAttachmentTypes {
 )]
 #[non_exhaustive]
 pub enum Language {
-    /// `zh_cn`
+    /// `zh_cn`: SimplifiedChinese Simplified Chinese
     ZhCn,
-    /// `en_us`
+    /// `en_us`: English
     EnUs,
-    /// `ja_jp`
+    /// `ja_jp`: Japanese
     JaJp,
-    /// `zh_hk`
+    /// `zh_hk`: SimplifiedChineseHongKong Traditional Chinese - Hong Kong
     ZhHk,
-    /// `zh_tw`
+    /// `zh_tw`: SimplifiedChineseTaiwan Traditional Chinese - Taiwan
     ZhTw,
-    /// `id_id`
+    /// `id_id`: Indonesian
     IdId,
-    /// `ms_my`
+    /// `ms_my`: Malay
     MsMy,
-    /// `de_de`
+    /// `de_de`: German
     DeDe,
-    /// `es_es`
+    /// `es_es`: Spanish
     EsEs,
-    /// `fr_fr`
+    /// `fr_fr`: French
     FrFr,
-    /// `it_it`
+    /// `it_it`: Italian
     ItIt,
-    /// `pt_br`
+    /// `pt_br`: Portuguese
     PtBr,
-    /// `vi_vn`
+    /// `vi_vn`: Vietnamese
     ViVn,
-    /// `ru_ru`
+    /// `ru_ru`: Russian
     RuRu,
-    /// `th_th`
+    /// `th_th`: Thai
     ThTh,
-    /// `ko_kr`
+    /// `ko_kr`: Korean
     KoKr,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1494,9 +1494,9 @@ impl ToJson for Language {
 )]
 #[non_exhaustive]
 pub enum ListSortType {
-    /// `ByCreateTimeAsc`
+    /// `ByCreateTimeAsc`: Sort by message creation time ascending
     ByCreateTimeAsc,
-    /// `ByCreateTimeDesc`
+    /// `ByCreateTimeDesc`: Sort by message creation time descending
     ByCreateTimeDesc,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1565,13 +1565,13 @@ impl ToJson for ListSortType {
 )]
 #[non_exhaustive]
 pub enum MemberIdType {
-    /// `user_id`
+    /// `user_id`: Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps. *How to get User ID*
     UserId,
-    /// `union_id`
+    /// `union_id`: Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps. *How to get Union ID*
     UnionId,
-    /// `open_id`
+    /// `open_id`: Identifies a user to an app. The same user has different Open IDs in different apps. *How to get Open ID*
     OpenId,
-    /// `app_id`
+    /// `app_id`: The unique identifier of the Feishu open platform application. When an application is created, it is automatically generated by the system and cannot be modified by the user. *How to get App ID*
     AppId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1644,17 +1644,17 @@ impl ToJson for MemberIdType {
 )]
 #[non_exhaustive]
 pub enum MergeForwardReceiveIdType {
-    /// `user_id`
+    /// `user_id`: Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps. *How to get User ID*
     UserId,
-    /// `union_id`
+    /// `union_id`: Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps. *How to get Union ID*
     UnionId,
-    /// `open_id`
+    /// `open_id`: Identifies a user to an app. The same user has different Open IDs in different apps. *How to get Open ID*
     OpenId,
-    /// `chat_id`
+    /// `chat_id`: Identifies group chats by chat_id. You can call the API *Search for groups visible to a user or bot* to obtain the chat_id value. For group ID description, refer to *Group ID description*
     ChatId,
-    /// `email`
+    /// `email`: Identifies users by "email", which is the user's actual email address
     Email,
-    /// `thread_id`
+    /// `thread_id`: Identifies thread by thread_id. For thread ID description, refer to *Thread Introduction*&lt;/md-enum-item&gt;**When the value is `user_id`, the following field scopes are required:**&lt;md-perm name="contact:user.employee_id:readonly" desc="Obtain user ID" support_app_types="custom" tags=""&gt;Obtain user ID&lt;/md-perm&gt;
     ThreadId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1731,9 +1731,9 @@ impl ToJson for MergeForwardReceiveIdType {
 )]
 #[non_exhaustive]
 pub enum MessageHasPermissionSetting {
-    /// `all_members`
+    /// `all_members`: AllMembers All members allow copying and forwarding of messages
     AllMembers,
-    /// `not_anyone`
+    /// `not_anyone`: NotAnyone Not anyone allow copying and forwarding of messages
     NotAnyone,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -2173,15 +2173,15 @@ impl ToJson for PinManageSetting {
 )]
 #[non_exhaustive]
 pub enum ReceiveIdType {
-    /// `user_id`
+    /// `user_id`: Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps. *How to get User ID*.
     UserId,
-    /// `union_id`
+    /// `union_id`: Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps. *How to get Union ID*
     UnionId,
-    /// `open_id`
+    /// `open_id`: Identifies a user to an app. The same user has different Open IDs in different apps. *How to get Open ID*
     OpenId,
-    /// `chat_id`
+    /// `chat_id`: Identifies group chats by chat_id. You can call the API *Search for groups visible to a user or bot* to obtain the chat_id value. For group ID description, refer to *Group ID description*.&lt;/md-enum-item&gt;
     ChatId,
-    /// `email`
+    /// `email`: Identifies users by "email", which is the user's actual email address
     Email,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -2256,9 +2256,9 @@ impl ToJson for ReceiveIdType {
 )]
 #[non_exhaustive]
 pub enum ScreenshotHasPermissionSetting {
-    /// `all_members`
+    /// `all_members`: AllMembers All members allow screenshots
     AllMembers,
-    /// `not_anyone`
+    /// `not_anyone`: NotAnyone Not anyone allow screenshots
     NotAnyone,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -2327,9 +2327,9 @@ impl ToJson for ScreenshotHasPermissionSetting {
 )]
 #[non_exhaustive]
 pub enum SortType {
-    /// `ByCreateTimeAsc`
+    /// `ByCreateTimeAsc`: Sort by group creation time in ascending order
     ByCreateTimeAsc,
-    /// `ByActiveTimeDesc`
+    /// `ByActiveTimeDesc`: Sort by group active time in descending order. Because group active time changes frequently, using the `ByActiveTimeDesc` sorting method may cause groups to be missed. For example, if the paging size is set to 10, after the first request is made to obtain the first page of data, a group member in the group originally ranked 11th sends a message, then the group will be ranked 1st. At this time, when a request is made to obtain the second page of data, the group will not be obtained and needs to be obtained from the first page again.
     ByActiveTimeDesc,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -2398,27 +2398,27 @@ impl ToJson for SortType {
 )]
 #[non_exhaustive]
 pub enum TabType {
-    /// `file`
+    /// `file`: File
     File,
-    /// `doc`
+    /// `doc`: Document
     Doc,
-    /// `url`
+    /// `url`: URL
     Url,
-    /// `message`
+    /// `message`: Message type
     Message,
-    /// `doc_list`
+    /// `doc_list`: DocList List of Cloud Documents
     DocList,
-    /// `pin`
+    /// `pin`: Pin
     Pin,
-    /// `meeting_minute`
+    /// `meeting_minute`: MeetingMinute Meeting notes
     MeetingMinute,
-    /// `chat_announcement`
+    /// `chat_announcement`: ChatAnnouncement Group announcement
     ChatAnnouncement,
-    /// `files_resources`
+    /// `files_resources`: files_resources: Combination type, Find all shared docs, links, and files in one place.
     FilesResources,
-    /// `images_videos`
+    /// `images_videos`: images_videos: Combination type, Find all shared image and video in one place.
     ImagesVideos,
-    /// `task`
+    /// `task`: Task
     Task,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -2755,9 +2755,9 @@ impl ToJson for UpdateFields {
 )]
 #[non_exhaustive]
 pub enum UrgentSetting {
-    /// `all_members`
+    /// `all_members`: Everyone in this group
     AllMembers,
-    /// `only_owner`
+    /// `only_owner`: Only group owner and admin
     OnlyOwner,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -2901,11 +2901,11 @@ impl ToJson for UserIdType {
 )]
 #[non_exhaustive]
 pub enum ValidityPeriod {
-    /// `year`
+    /// `year`: one_year Validity: 1 year
     Year,
-    /// `week`
+    /// `week`: one_week Validity: 7 days
     Week,
-    /// `permanently`
+    /// `permanently`: Permanently valid
     Permanently,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -2976,9 +2976,9 @@ impl ToJson for ValidityPeriod {
 )]
 #[non_exhaustive]
 pub enum VideoConferenceSetting {
-    /// `all_members`
+    /// `all_members`: Everyone in this group
     AllMembers,
-    /// `only_owner`
+    /// `only_owner`: Only group owner and admin
     OnlyOwner,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -3038,7 +3038,7 @@ impl ToJson for VideoConferenceSetting {
         w.string(self.as_str());
     }
 }
-/// `AddManagersChatManagersRequestBody`
+/// The request body of `im.v1.chat_managers.add_managers` (Specify group administrators).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3046,7 +3046,14 @@ impl ToJson for VideoConferenceSetting {
     serde(default)
 )]
 pub struct AddManagersChatManagersRequestBody {
-    /// To set the administrator's ID, the ID type is consistent with the query parameter member_id_type value.- If it is a user (member_id_type value is user_id/open_id/union_id), it is recommended to use the user's open_id. For how to obtain it, please refer to the document \[How to obtain Open ID\].- If it is a bot (member_id_type value is app_id), please refer to \[How to obtain the App ID of the application\]**Note**:- For ordinary groups, up to 10 administrators can be specified.- For super large groups, up to 20 administrators can be specified.- When making a single request to specify robots, up to 5 bots can be specified.For the difference between super large groups and ordinary groups, see \[What is the difference between super large groups and ordinary groups\]
+    /// To set the administrator's ID, the ID type is consistent with the query parameter member_id_type value.
+    /// - If it is a user (member_id_type value is user_id/open_id/union_id), it is recommended to use the user's open_id. For how to obtain it, please refer to the document *How to obtain Open ID*.
+    /// - If it is a bot (member_id_type value is app_id), please refer to *How to obtain the App ID of the application*
+    ///
+    /// **Note**:
+    /// - For ordinary groups, up to 10 administrators can be specified.
+    /// - For super large groups, up to 20 administrators can be specified.
+    /// - When making a single request to specify robots, up to 5 bots can be specified.For the difference between super large groups and ordinary groups, see *What is the difference between super large groups and ordinary groups*
     pub manager_ids: Option<Vec<String>>,
 }
 impl ToJson for AddManagersChatManagersRequestBody {
@@ -3056,7 +3063,7 @@ impl ToJson for AddManagersChatManagersRequestBody {
         w.end_object();
     }
 }
-/// `AddManagersChatManagersResponseBody`
+/// The data `im.v1.chat_managers.add_managers` (Specify group administrators) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3078,7 +3085,7 @@ impl FromJson for AddManagersChatManagersResponseBody {
         Ok(out)
     }
 }
-/// `BatchMessageReadUser`
+/// The `read_user` of \[`ReadUserBatchMessageResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3100,7 +3107,7 @@ impl FromJson for BatchMessageReadUser {
         Ok(out)
     }
 }
-/// `BatchMessageRecallProgress`
+/// The `batch_message_recall_progress` of \[`GetProgressBatchMessageResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3122,7 +3129,7 @@ impl FromJson for BatchMessageRecallProgress {
         Ok(out)
     }
 }
-/// `BatchMessageSendProgress`
+/// The `batch_message_send_progress` of \[`GetProgressBatchMessageResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3147,7 +3154,7 @@ impl FromJson for BatchMessageSendProgress {
         Ok(out)
     }
 }
-/// `BatchQueryMessageReactionRequestBody`
+/// The request body of `im.v1.message_reaction.batch_query` (批量获取消息表情回复).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3171,7 +3178,7 @@ impl ToJson for BatchQueryMessageReactionRequestBody {
         w.end_object();
     }
 }
-/// `BatchQueryMessageReactionResponseBody`
+/// The data `im.v1.message_reaction.batch_query` (批量获取消息表情回复) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3208,7 +3215,7 @@ impl FromJson for BatchQueryMessageReactionResponseBody {
         Ok(out)
     }
 }
-/// `ChatMenuItem`
+/// The `chat_menu_item` of \[`ChatMenuSecondLevel`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3216,15 +3223,26 @@ impl FromJson for BatchQueryMessageReactionResponseBody {
     serde(default)
 )]
 pub struct ChatMenuItem {
-    /// Menu type**Notice**: - If the top_level menu has a second_level menu, the value of this top_level menu must be NONE.- The menu type cannot be changed once created. Options:NONE(NONE type),REDIRECT_LINK(REDIRECT_LINK type)
+    /// Menu type
+    ///
+    /// **Notice**: - If the top_level menu has a second_level menu, the value of this top_level menu must be NONE.
+    /// - The menu type cannot be changed once created. Options:
+    /// - `NONE`: NONE type
+    /// - `REDIRECT_LINK`: REDIRECT_LINK type
     pub action_type: Option<ActionType>,
     /// Redirect link
     pub redirect_link: Option<ChatMenuItemRedirectLink>,
-    /// image_key, upload a message type image through the \[Upload Image\] interface to obtain image_key and pass in the value.**Note**: If the top level menu has a second level menu, the icon cannot be set for this top level menu
+    /// image_key, upload a message type image through the *Upload Image* interface to obtain image_key and pass in the value.
+    ///
+    /// **Note**: If the top level menu has a second level menu, the icon cannot be set for this top level menu
     pub image_key: Option<String>,
-    /// Menu name.**Notice**: The number of characters in the name must be in the range of 1 to 120
+    /// Menu name.
+    ///
+    /// **Notice**: The number of characters in the name must be in the range of 1 to 120
     pub name: Option<String>,
-    /// Menu I18n names.**Notice**: The number of characters in the name must be in the range of 1 to 120
+    /// Menu I18n names.
+    ///
+    /// **Notice**: The number of characters in the name must be in the range of 1 to 120
     pub i18n_names: Option<I18nNames>,
 }
 impl FromJson for ChatMenuItem {
@@ -3250,7 +3268,7 @@ impl ToJson for ChatMenuItem {
         w.end_object();
     }
 }
-/// `ChatMenuItemRedirectLink`
+/// The `redirect_link` of \[`ChatMenuItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3264,7 +3282,7 @@ pub struct ChatMenuItemRedirectLink {
     pub ios_url: Option<String>,
     /// Android client redirect link, when this field is not set, the Android side uses the `common_url` value by default. It must start with http/https
     pub android_url: Option<String>,
-    /// PC client redirect link, when this field is not set, the PC side uses the `common_url` value by default. Must start with http/https.**Instructions**: After clicking the group menu on the PC side, if you need the page corresponding to the url to be expanded in the Feishu sidebar, you can add `<https://applink.feishu.cn/client/web_url/open?mode=sidebar-semi&url=`> before the url, for example `<https://applink.feishu.cn/client/web_url/open?mode=sidebar-semi&url=https://open.feishu.cn/`>
+    /// PC client redirect link, when this field is not set, the PC side uses the `common_url` value by default. Must start with http/https.**Instructions**: After clicking the group menu on the PC side, if you need the page corresponding to the url to be expanded in the Feishu sidebar, you can add `https://applink.feishu.cn/client/web_url/open?mode=sidebar-semi&url=` before the url, for example `https://applink.feishu.cn/client/web_url/open?mode=sidebar-semi&url=https://open.feishu.cn/`
     pub pc_url: Option<String>,
     /// Web client redirect link, when this field is not set, the Web side uses the `common_url` value by default. It must start with http/https
     pub web_url: Option<String>,
@@ -3292,7 +3310,7 @@ impl ToJson for ChatMenuItemRedirectLink {
         w.end_object();
     }
 }
-/// `ChatMenuSecondLevel`
+/// The `children` of \[`ChatMenuTopLevel`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3326,7 +3344,7 @@ impl ToJson for ChatMenuSecondLevel {
         w.end_object();
     }
 }
-/// `ChatMenuTopLevel`
+/// The `chat_menu_top_levels` of \[`ChatMenuTree`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3360,7 +3378,7 @@ impl ToJson for ChatMenuTopLevel {
         w.end_object();
     }
 }
-/// `ChatMenuTree`
+/// The `menu_tree` of \[`CreateChatMenuTreeRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3368,7 +3386,9 @@ impl ToJson for ChatMenuTopLevel {
     serde(default)
 )]
 pub struct ChatMenuTree {
-    /// Top level menu list**Note**: There are a maximum of 3 top level menus in a group
+    /// Top level menu list
+    ///
+    /// **Note**: There are a maximum of 3 top level menus in a group
     pub chat_menu_top_levels: Option<Vec<ChatMenuTopLevel>>,
 }
 impl FromJson for ChatMenuTree {
@@ -3386,7 +3406,7 @@ impl ToJson for ChatMenuTree {
         w.end_object();
     }
 }
-/// `ChatTab`
+/// The `chat_tabs` of \[`CreateChatTabRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3394,15 +3414,32 @@ impl ToJson for ChatMenuTree {
     serde(default)
 )]
 pub struct ChatTab {
-    /// Chat tag ID. Tab ID can be found in \[Add Chat Tab\] and \[Pull Chat Tab\] return value
+    /// Chat tag ID. Tab ID can be found in *Add Chat Tab* and *Pull Chat Tab* return value
     pub tab_id: Option<String>,
-    /// Tab name**Note**: The group tab name does not exceed 30 characters (maximum 10 Chinese characters)
+    /// Tab name
+    ///
+    /// **Note**: The group tab name does not exceed 30 characters (maximum 10 Chinese characters)
     pub tab_name: Option<String>,
-    /// Tab type**Note**: Only doc and url type tabs are supported, other fields are read-only fields Options:message(Message type),doc_list(DocList List of Cloud Documents),doc(Document),pin(Pin),meeting_minute(MeetingMinute Meeting notes),chat_announcement(ChatAnnouncement Group announcement),url(URL),file(File),files_resources(files_resources: Combination type, Find all shared docs, links, and files in one place.),images_videos(images_videos: Combination type, Find all shared image and video in one place.),task(Task)
+    /// Tab type
+    ///
+    /// **Note**: Only doc and url type tabs are supported, other fields are read-only fields Options:
+    /// - `message`: Message type
+    /// - `doc_list`: DocList List of Cloud Documents
+    /// - `doc`: Document
+    /// - `pin`: Pin
+    /// - `meeting_minute`: MeetingMinute Meeting notes
+    /// - `chat_announcement`: ChatAnnouncement Group announcement
+    /// - `url`: URL
+    /// - `file`: File
+    /// - `files_resources`: files_resources: Combination type, Find all shared docs, links, and files in one place.
+    /// - `images_videos`: images_videos: Combination type, Find all shared image and video in one place.
+    /// - `task`: Task
     pub tab_type: Option<TabType>,
     /// Tab content
     pub tab_content: Option<ChatTabContent>,
-    /// Chat tab configuration**Note**: This parameter is only valid when tab_type is set to url
+    /// Chat tab configuration
+    ///
+    /// **Note**: This parameter is only valid when tab_type is set to url
     pub tab_config: Option<ChatTabConfig>,
 }
 impl FromJson for ChatTab {
@@ -3434,7 +3471,7 @@ impl ToJson for ChatTab {
         None
     }
 }
-/// `ChatTabConfig`
+/// The `tab_config` of \[`ChatTab`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3442,7 +3479,7 @@ impl ToJson for ChatTab {
     serde(default)
 )]
 pub struct ChatTabConfig {
-    /// Chat tab icon key. You need to call the \[upload image\] interface first, set the image type to message to upload the image, and then get the `image_key` and pass in the current parameters
+    /// Chat tab icon key. You need to call the *upload image* interface first, set the image type to message to upload the image, and then get the `image_key` and pass in the current parameters
     pub icon_key: Option<String>,
     /// Whether the chat tab is opened inline in the app
     pub is_built_in: Option<bool>,
@@ -3464,7 +3501,7 @@ impl ToJson for ChatTabConfig {
         w.end_object();
     }
 }
-/// `ChatTabContent`
+/// The `tab_content` of \[`ChatTab`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3472,9 +3509,15 @@ impl ToJson for ChatTabConfig {
     serde(default)
 )]
 pub struct ChatTabContent {
-    /// URL address, effective when tab_type is set to url**Note**: must start with http or https
+    /// URL address, effective when tab_type is set to url
+    ///
+    /// **Note**: must start with http or https
     pub url: Option<String>,
-    /// Cloud document link, effective when tab_type is set to doc**Note**:- Must start with http or https- The current operator must have the collaborator privilege for the cloud document
+    /// Cloud document link, effective when tab_type is set to doc
+    ///
+    /// **Note**:
+    /// - Must start with http or https
+    /// - The current operator must have the collaborator privilege for the cloud document
     pub doc: Option<String>,
     /// Meeting minutes. Since adding chat tags of type meeting_minute is not supported, this field is read-only and does not require a value to be passed
     pub meeting_minute: Option<String>,
@@ -3502,7 +3545,7 @@ impl ToJson for ChatTabContent {
         w.end_object();
     }
 }
-/// `ChatTopNotice`
+/// The `chat_top_notice` of \[`PutTopNoticeChatTopNoticeRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3510,9 +3553,14 @@ impl ToJson for ChatTabContent {
     serde(default)
 )]
 pub struct ChatTopNotice {
-    /// Pin type Options:1(Message Message type, `message_id` is required),2(Annoucement Group announcement type, no need to fill in `message_id`)
+    /// Pin type Options:
+    /// - `1`: Message Message type, `message_id` is required
+    /// - `2`: Annoucement Group announcement type, no need to fill in `message_id`
     pub action_type: Option<ChatTopNoticeActionType>,
-    /// Message ID. How to get the ID:- After calling the \[Send Message\] interface, get it from the `message_id` parameter of the response result.- Listen to the \[Receive Message\] event. When the event is triggered, you can get the `message_id` of the message from the event body.- Call the \[Get Session History Messages\] interface and get it from the `message_id` parameter of the response result
+    /// Message ID. How to get the ID:
+    /// - After calling the *Send Message* interface, get it from the `message_id` parameter of the response result.
+    /// - Listen to the *Receive Message* event. When the event is triggered, you can get the `message_id` of the message from the event body.
+    /// - Call the *Get Session History Messages* interface and get it from the `message_id` parameter of the response result
     pub message_id: Option<String>,
 }
 impl ToJson for ChatTopNotice {
@@ -3523,7 +3571,7 @@ impl ToJson for ChatTopNotice {
         w.end_object();
     }
 }
-/// `CreateByCardMessageReqBody`
+/// The request body of `im.v1.message.create_by_card` (Send message).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3565,7 +3613,7 @@ impl ToJson for CreateByCardMessageReqBody {
         None
     }
 }
-/// `CreateChatMembersRequestBody`
+/// The request body of `im.v1.chat_members.create` (Add users or bots to a group).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3573,7 +3621,13 @@ impl ToJson for CreateByCardMessageReqBody {
     serde(default)
 )]
 pub struct CreateChatMembersRequestBody {
-    /// Member ID list. - It is recommended to use OpenID when inviting users to join the group. For how to obtain it, please refer to \[How to get Open ID? \].- When inviting bots into the group, you need to fill in the App ID of the application. Please refer to \[How to get the App ID of the application?\]**Note**: - The list cannot be empty.- The member ID type filled in the list should correspond to the type selected in the ==member_id_type== parameter.- Each request can pull up to 50 users and does not exceed the upper limit of the group size. The default maximum number of Feishu groups for certified companies is: 5,000 members in general groups, 3,000 members in conference groups, and 5,000 members in topic groups. If the tenant administrator configures the upper limit of the number of groups, the upper limit shall prevail.- At most 5 bots can be invited at the same time, and the number of bots in the group after invitation cannot exceed 15
+    /// Member ID list. - It is recommended to use OpenID when inviting users to join the group. For how to obtain it, please refer to *How to get Open ID?*.
+    /// - When inviting bots into the group, you need to fill in the App ID of the application. Please refer to *How to get the App ID of the application?*
+    ///
+    /// **Note**: - The list cannot be empty.
+    /// - The member ID type filled in the list should correspond to the type selected in the ==member_id_type== parameter.
+    /// - Each request can pull up to 50 users and does not exceed the upper limit of the group size. The default maximum number of Feishu groups for certified companies is: 5,000 members in general groups, 3,000 members in conference groups, and 5,000 members in topic groups. If the tenant administrator configures the upper limit of the number of groups, the upper limit shall prevail.
+    /// - At most 5 bots can be invited at the same time, and the number of bots in the group after invitation cannot exceed 15
     pub id_list: Option<Vec<String>>,
 }
 impl ToJson for CreateChatMembersRequestBody {
@@ -3583,7 +3637,7 @@ impl ToJson for CreateChatMembersRequestBody {
         w.end_object();
     }
 }
-/// `CreateChatMembersResponseBody`
+/// The data `im.v1.chat_members.create` (Add users or bots to a group) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3612,7 +3666,7 @@ impl FromJson for CreateChatMembersResponseBody {
         Ok(out)
     }
 }
-/// `CreateChatMenuTreeRequestBody`
+/// The request body of `im.v1.chat_menu_tree.create` (Add chat menu).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3630,7 +3684,7 @@ impl ToJson for CreateChatMenuTreeRequestBody {
         w.end_object();
     }
 }
-/// `CreateChatRequestBody`
+/// The request body of `im.v1.chat.create` (Create a group).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3638,51 +3692,117 @@ impl ToJson for CreateChatMenuTreeRequestBody {
     serde(default)
 )]
 pub struct CreateChatRequestBody {
-    /// Image Key of group avatar- Can be obtained by \[upload image\] (Note: ==image_type== of uploaded image needs to be specified as ==avatar==)- If no value is passed, the system default avatar will be used
+    /// Image Key of group avatar
+    /// - Can be obtained by *upload image* (Note: ==image_type== of uploaded image needs to be specified as ==avatar==)
+    /// - If no value is passed, the system default avatar will be used
     pub avatar: Option<String>,
-    /// Group name**Notes**:- It is recommended that the group name does not exceed 60 characters.- The length of the public group name must be at least 2 characters.- If the private group does not fill in the group name, the group name defaults to "`(no titile)`"
+    /// Group name
+    ///
+    /// **Notes**:
+    /// - It is recommended that the group name does not exceed 60 characters.
+    /// - The length of the public group name must be at least 2 characters.
+    /// - If the private group does not fill in the group name, the group name defaults to "`(no titile)`"
     pub name: Option<String>,
-    /// Group description. Recommended not to exceed 100 characters.**Default value**: empty
+    /// Group description. Recommended not to exceed 100 characters.
+    ///
+    /// **Default value**: empty
     pub description: Option<String>,
-    /// Internationalized group name**Notice**:- It is recommended not to exceed 60 characters- If you do not set an internationalized name, the name corresponding to the `name` parameter will be displayed by default
+    /// Internationalized group name
+    ///
+    /// **Notice**:
+    /// - It is recommended not to exceed 60 characters
+    /// - If you do not set an internationalized name, the name corresponding to the `name` parameter will be displayed by default
     pub i18n_names: Option<I18nNames>,
-    /// The group owner specified when a group was created. If the field is left empty, the bot that created the group will be specified as the owner. The group owner ID value corresponds to ==user_id_type== in the query parameter. Open ID is recommended here. For details, refer to \[How to get Open ID?\]**Note**: When a robot with external sharing capability is enabled, it cannot be the group owner when creating an external group. A user must be designated as the group owner. In addition, when adding external users to a group, the external users must be friends with the group owner on Feishu
+    /// The group owner specified when a group was created. If the field is left empty, the bot that created the group will be specified as the owner. The group owner ID value corresponds to ==user_id_type== in the query parameter. Open ID is recommended here. For details, refer to *How to get Open ID?*
+    ///
+    /// **Note**: When a robot with external sharing capability is enabled, it cannot be the group owner when creating an external group. A user must be designated as the group owner. In addition, when adding external users to a group, the external users must be friends with the group owner on Feishu
     pub owner_id: Option<String>,
-    /// Group members invited when creating the group. The ID type is specified in the query parameter ==user_id_type==. Open ID is recommended here. For details, refer to \[How to get Open ID?\]**Note**: - Up to 50 users can be invited at the same time.- To facilitate viewing the effect on the client, it is recommended to add the developer's own ID when debugging the API.- If you need to invite external users to create an external group, the external users must be friends with the group owner on Feishu.- To obtain the open_id of an external user, refer to \[Obtaining the open_id of an external user\]
+    /// Group members invited when creating the group. The ID type is specified in the query parameter ==user_id_type==. Open ID is recommended here. For details, refer to *How to get Open ID?*
+    ///
+    /// **Note**: - Up to 50 users can be invited at the same time.
+    /// - To facilitate viewing the effect on the client, it is recommended to add the developer's own ID when debugging the API.
+    /// - If you need to invite external users to create an external group, the external users must be friends with the group owner on Feishu.
+    /// - To obtain the open_id of an external user, refer to *Obtaining the open_id of an external user*
     pub user_id_list: Option<Vec<String>>,
-    /// Group robots invited when creating a group. For more information, please refer to \[How to Obtain App ID ?\] to get the App ID of the application.**Notes**:- The Bot operating this API will automatically join the group, no need to fill in again.- Please use `app_id` to invite the bot into the group.- At most 5 bots can be invited at the same time, and the number of bots in the group after invitation cannot exceed 15
+    /// Group robots invited when creating a group. For more information, please refer to *How to Obtain App ID ?* to get the App ID of the application.
+    ///
+    /// **Notes**:
+    /// - The Bot operating this API will automatically join the group, no need to fill in again.
+    /// - Please use `app_id` to invite the bot into the group.
+    /// - At most 5 bots can be invited at the same time, and the number of bots in the group after invitation cannot exceed 15
     pub bot_id_list: Option<Vec<String>>,
-    /// group message type Options:chat(chat),thread(thread)
+    /// group message type Options:
+    /// - `chat`: chat
+    /// - `thread`: thread
     pub group_message_type: Option<GroupMessageType>,
-    /// Group mode**Optional values are**:- `group`: A group
+    /// Group mode
+    ///
+    /// **Optional values are**:
+    /// - `group`: A group
     pub chat_mode: Option<String>,
-    /// Group type**Optional values are**:- `private`: A private group- `public`: A public group
+    /// Group type
+    ///
+    /// **Optional values are**:
+    /// - `private`: A private group
+    /// - `public`: A public group
     pub chat_type: Option<String>,
     /// `external`
     pub external: Option<bool>,
-    /// Visibility of the messages on joining a group**Optional values are**:- `only_owner`: Visible to only the group owner and administrators- `all_members`: Visible to all members- `not_anyone`: Invisible to anyone
+    /// Visibility of the messages on joining a group
+    ///
+    /// **Optional values are**:
+    /// - `only_owner`: Visible to only the group owner and administrators
+    /// - `all_members`: Visible to all members
+    /// - `not_anyone`: Invisible to anyone
     pub join_message_visibility: Option<String>,
-    /// Visibility of the messages on leaving a group**Optional values are**:- `only_owner`: Visible to only the group owner and administrators- `all_members`: Visible to all members- `not_anyone`: Invisible to anyone
+    /// Visibility of the messages on leaving a group
+    ///
+    /// **Optional values are**:
+    /// - `only_owner`: Visible to only the group owner and administrators
+    /// - `all_members`: Visible to all members
+    /// - `not_anyone`: Invisible to anyone
     pub leave_message_visibility: Option<String>,
-    /// Group joining approval**Optional values are**:- `no_approval_required`: Approval is not required.- `approval_required`: Approval is required
+    /// Group joining approval
+    ///
+    /// **Optional values are**:
+    /// - `no_approval_required`: Approval is not required.
+    /// - `approval_required`: Approval is required
     pub membership_approval: Option<String>,
     /// `labels`
     pub labels: Option<Vec<String>>,
     /// `toolkit_ids`
     pub toolkit_ids: Option<Vec<String>>,
-    /// Restricted mode setting**Notice**: Confidentiality mode is applicable to Enterprise Ultimate Edition. For applicable versions and function introduction, please refer to \[Session Confidentiality Mode\]
+    /// Restricted mode setting
+    ///
+    /// **Notice**: Confidentiality mode is applicable to Enterprise Ultimate Edition. For applicable versions and function introduction, please refer to *Session Confidentiality Mode*
     pub restricted_mode_setting: Option<RestrictedModeSetting>,
-    /// Who can buzz others**Default value**: all_members Options:only_owner(Only group owner and admin),all_members(Everyone in this group)
+    /// Who can buzz others
+    ///
+    /// **Default value**: all_members Options:
+    /// - `only_owner`: Only group owner and admin
+    /// - `all_members`: Everyone in this group
     pub urgent_setting: Option<UrgentSetting>,
-    /// Who can start video calls**Default value**: all_members Options:only_owner(Only group owner and admin),all_members(Everyone in this group)
+    /// Who can start video calls
+    ///
+    /// **Default value**: all_members Options:
+    /// - `only_owner`: Only group owner and admin
+    /// - `all_members`: Everyone in this group
     pub video_conference_setting: Option<VideoConferenceSetting>,
-    /// Who can edit group info**Default value**: all_members Options:only_owner(Only group owner and admin),all_members(Everyone in this group)
+    /// Who can edit group info
+    ///
+    /// **Default value**: all_members Options:
+    /// - `only_owner`: Only group owner and admin
+    /// - `all_members`: Everyone in this group
     pub edit_permission: Option<EditPermission>,
     /// `chat_tags`
     pub chat_tags: Option<Vec<String>>,
     /// `pin_manage_setting`
     pub pin_manage_setting: Option<PinManageSetting>,
-    /// Hide member count setting**Default value**: all_members Options:all_members(visible to all group members),only_owner(visible only to group owners and group administrators)
+    /// Hide member count setting
+    ///
+    /// **Default value**: all_members Options:
+    /// - `all_members`: visible to all group members
+    /// - `only_owner`: visible only to group owners and group administrators
     pub hide_member_count_setting: Option<HideMemberCountSetting>,
 }
 impl ToJson for CreateChatRequestBody {
@@ -3714,7 +3834,7 @@ impl ToJson for CreateChatRequestBody {
         w.end_object();
     }
 }
-/// `CreateChatResponseBody`
+/// The data `im.v1.chat.create` (Create a group) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3826,7 +3946,7 @@ impl FromJson for CreateChatResponseBody {
         Ok(out)
     }
 }
-/// `CreateChatTabRequestBody`
+/// The request body of `im.v1.chat_tab.create` (Add chat tab).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3834,7 +3954,9 @@ impl FromJson for CreateChatResponseBody {
     serde(default)
 )]
 pub struct CreateChatTabRequestBody {
-    /// Chat tags**Note**: A maximum of 20 custom group tabs are allowed to be added in a group
+    /// Chat tags
+    ///
+    /// **Note**: A maximum of 20 custom group tabs are allowed to be added in a group
     pub chat_tabs: Vec<ChatTab>,
 }
 impl ToJson for CreateChatTabRequestBody {
@@ -3850,7 +3972,7 @@ impl ToJson for CreateChatTabRequestBody {
         None
     }
 }
-/// `CreateChatTabResponseBody`
+/// The data `im.v1.chat_tab.create` (Add chat tab) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3882,7 +4004,7 @@ impl ToJson for CreateChatTabResponseBody {
         None
     }
 }
-/// `CreateFileRequestBody`
+/// The request body of `im.v1.file.create` (上传文件).
 #[derive(Debug, Default)]
 pub struct CreateFileRequestBody {
     /// `file_type`
@@ -3921,7 +4043,7 @@ impl CreateFileRequestBody {
         form
     }
 }
-/// `CreateFileResponseBody`
+/// The data `im.v1.file.create` (上传文件) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3940,7 +4062,7 @@ impl FromJson for CreateFileResponseBody {
         Ok(out)
     }
 }
-/// `CreateImageRequestBody`
+/// The request body of `im.v1.image.create` (上传图片).
 #[derive(Debug, Default)]
 pub struct CreateImageRequestBody {
     /// `image_type`
@@ -3967,7 +4089,7 @@ impl CreateImageRequestBody {
         form
     }
 }
-/// `CreateImageResponseBody`
+/// The data `im.v1.image.create` (上传图片) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3986,7 +4108,7 @@ impl FromJson for CreateImageResponseBody {
         Ok(out)
     }
 }
-/// `CreateMessageReactionRequestBody`
+/// The request body of `im.v1.message_reaction.create` (Add a reaction for a message).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4010,7 +4132,7 @@ impl ToJson for CreateMessageReactionRequestBody {
         None
     }
 }
-/// `CreateMessageRequestBody`
+/// The request body of `im.v1.message.create` (Send message).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4018,13 +4140,37 @@ impl ToJson for CreateMessageReactionRequestBody {
     serde(default)
 )]
 pub struct CreateMessageRequestBody {
-    /// The ID of the message recipient. The ID type is consistent with the value of the query parameter `receive_id_type`.**Notice**:- When sending a message to a user, the user needs to be in the bot's \[availability scope\]. For example, if you need to send a message to all employees of the company, you need to set the application's availability scope to all employees.- When sending a message to a group, the bot needs to be in the group and have the right to speak in the group.- If the message recipient is a user, it is recommended to use the user's `open_id`
+    /// The ID of the message recipient. The ID type is consistent with the value of the query parameter `receive_id_type`.
+    ///
+    /// **Notice**:
+    /// - When sending a message to a user, the user needs to be in the bot's *availability scope*. For example, if you need to send a message to all employees of the company, you need to set the application's availability scope to all employees.
+    /// - When sending a message to a group, the bot needs to be in the group and have the right to speak in the group.
+    /// - If the message recipient is a user, it is recommended to use the user's `open_id`
     pub receive_id: String,
-    /// Message type.**Optional values**:- text- post- image- file- audio- media- sticker- interactive- share_chat- share_user- system: This type only supports pushing system messages in bot single chats and not in group chats. For example, as shown in the image below to highlight a new conversation. For detailed description of different message types, see \[Send message content\]
+    /// Message type.**Optional values**:
+    /// - text
+    /// - post
+    /// - image
+    /// - file
+    /// - audio
+    /// - media
+    /// - sticker
+    /// - interactive
+    /// - share_chat
+    /// - share_user
+    /// - system: This type only supports pushing system messages in bot single chats and not in group chats. For example, as shown in the image below to highlight a new conversation. For detailed description of different message types, see *Send message content*
     pub msg_type: String,
-    /// Message content, a string serialized from a JSON structure. The value of this parameter corresponds to `msg_type`. For example, if the value of `msg_type` is `text`, this parameter needs to pass in text type content.**Note:**- JSON strings need to be escaped. For example, the line break `` is escaped as `\`.- The maximum size of a text message request body cannot exceed 150 KB.- The maximum size of a card message or rich text message request body cannot exceed 30 KB. - If a card template (template_id) is used to send a message, the actual size also includes the card data size corresponding to the template. - If the message contains style tags, the actual message body length will be greater than the request body length you entered.- For images, you need to \[upload the image\] first, and then use the image's Key to send a message.- Audio, video, and files need to be \[uploaded\] first, and then the file's key is used to send a message. Note that you cannot use the file_token returned by the cloud document \[upload material\] interface.For different types of message content formats and usage restrictions, see \[Sending Message Content\]
+    /// Message content, a string serialized from a JSON structure. The value of this parameter corresponds to `msg_type`. For example, if the value of `msg_type` is `text`, this parameter needs to pass in text type content.
+    ///
+    /// **Note:**- JSON strings need to be escaped. For example, the line break `` is escaped as `\`.
+    /// - The maximum size of a text message request body cannot exceed 150 KB.
+    /// - The maximum size of a card message or rich text message request body cannot exceed 30 KB. - If a card template (template_id) is used to send a message, the actual size also includes the card data size corresponding to the template. - If the message contains style tags, the actual message body length will be greater than the request body length you entered.
+    /// - For images, you need to *upload the image* first, and then use the image's Key to send a message.
+    /// - Audio, video, and files need to be *uploaded* first, and then the file's key is used to send a message. Note that you cannot use the file_token returned by the cloud document *upload material* interface.For different types of message content formats and usage restrictions, see *Sending Message Content*
     pub content: String,
-    /// A custom unique string sequence used to request deduplication when sending messages. For requests with the same uuid, at most one message can be successfully sent within 1 hour.**Note**: You can customize the parameter value by referring to the example value. When sending different message contents, if this parameter is passed in, you need to change the value of the parameter in each request
+    /// A custom unique string sequence used to request deduplication when sending messages. For requests with the same uuid, at most one message can be successfully sent within 1 hour.
+    ///
+    /// **Note**: You can customize the parameter value by referring to the example value. When sending different message contents, if this parameter is passed in, you need to change the value of the parameter in each request
     pub uuid: Option<String>,
 }
 impl ToJson for CreateMessageRequestBody {
@@ -4049,7 +4195,7 @@ impl ToJson for CreateMessageRequestBody {
         None
     }
 }
-/// `CreatePinRequestBody`
+/// The request body of `im.v1.pin.create` (Pin a message).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4057,7 +4203,10 @@ impl ToJson for CreateMessageRequestBody {
     serde(default)
 )]
 pub struct CreatePinRequestBody {
-    /// Message ID to be pinned. How to get the ID:- After calling the \[Send Message\] interface, get it from the `message_id` parameter of the response result.- Listen to the \[Receive Message\] event. When the event is triggered, you can get the `message_id` of the message from the event body.- Call the \[Get Session History Messages\] interface and get it from the `message_id` parameter of the response result
+    /// Message ID to be pinned. How to get the ID:
+    /// - After calling the *Send Message* interface, get it from the `message_id` parameter of the response result.
+    /// - Listen to the *Receive Message* event. When the event is triggered, you can get the `message_id` of the message from the event body.
+    /// - Call the *Get Session History Messages* interface and get it from the `message_id` parameter of the response result
     pub message_id: String,
 }
 impl ToJson for CreatePinRequestBody {
@@ -4073,7 +4222,7 @@ impl ToJson for CreatePinRequestBody {
         None
     }
 }
-/// `CreatePinResponseBody`
+/// The data `im.v1.pin.create` (Pin a message) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4092,7 +4241,7 @@ impl FromJson for CreatePinResponseBody {
         Ok(out)
     }
 }
-/// `DeleteChatMembersResponseBody`
+/// The data `im.v1.chat_members.delete` (Remove users or bots from a group) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4111,7 +4260,7 @@ impl FromJson for DeleteChatMembersResponseBody {
         Ok(out)
     }
 }
-/// `DeleteTabsChatTabRequestBody`
+/// The request body of `im.v1.chat_tab.delete_tabs` (Delete chat tab).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4119,7 +4268,7 @@ impl FromJson for DeleteChatMembersResponseBody {
     serde(default)
 )]
 pub struct DeleteTabsChatTabRequestBody {
-    /// Chat tag ID list. Tab ID can be found in \[Add Chat Tab\] and \[Pull Chat Tab\] return value
+    /// Chat tag ID list. Tab ID can be found in *Add Chat Tab* and *Pull Chat Tab* return value
     pub tab_ids: Vec<String>,
 }
 impl ToJson for DeleteTabsChatTabRequestBody {
@@ -4129,7 +4278,7 @@ impl ToJson for DeleteTabsChatTabRequestBody {
         w.end_object();
     }
 }
-/// `Emoji`
+/// The `reaction_type` of \[`CreateMessageReactionRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4137,7 +4286,7 @@ impl ToJson for DeleteTabsChatTabRequestBody {
     serde(default)
 )]
 pub struct Emoji {
-    /// Emoji type. For supported emojis and corresponding emoji_type values, see the \[emoji introduction\]
+    /// Emoji type. For supported emojis and corresponding emoji_type values, see the *emoji introduction*
     pub emoji_type: String,
 }
 impl FromJson for Emoji {
@@ -4161,7 +4310,7 @@ impl ToJson for Emoji {
         None
     }
 }
-/// `FailMsgReactionDetails`
+/// The `fail_msg_reaction_details` of \[`BatchQueryMessageReactionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4183,7 +4332,7 @@ impl FromJson for FailMsgReactionDetails {
         Ok(out)
     }
 }
-/// `FollowUp`
+/// The `follow_ups` of \[`PushFollowUpMessageRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4213,7 +4362,7 @@ impl ToJson for FollowUp {
         None
     }
 }
-/// `ForwardThreadRequestBody`
+/// The request body of `im.v1.thread.forward` (Forward a thread).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4237,7 +4386,7 @@ impl ToJson for ForwardThreadRequestBody {
         None
     }
 }
-/// `GetChatAnnouncementResponseBody`
+/// The data `im.v1.chat_announcement.get` (Obtain group announcement information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4277,7 +4426,7 @@ impl FromJson for GetChatAnnouncementResponseBody {
         Ok(out)
     }
 }
-/// `GetChatMembersResponseBody`
+/// The data `im.v1.chat_members.get` (Obtain group member list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4315,7 +4464,7 @@ impl FromJson for GetChatMembersResponseBody {
         Ok(out)
     }
 }
-/// `GetChatMenuTreeResponseBody`
+/// The data `im.v1.chat_menu_tree.get` (Get chat menus) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4334,7 +4483,7 @@ impl FromJson for GetChatMenuTreeResponseBody {
         Ok(out)
     }
 }
-/// `GetChatModerationResponseBody`
+/// The data `im.v1.chat_moderation.get` (Obtains the group member speech scopes) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4362,7 +4511,7 @@ impl FromJson for GetChatModerationResponseBody {
         Ok(out)
     }
 }
-/// `GetChatResponseBody`
+/// The data `im.v1.chat.get` (Obtain group information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4486,7 +4635,7 @@ impl FromJson for GetChatResponseBody {
         Ok(out)
     }
 }
-/// `GetMessageResponseBody`
+/// The data `im.v1.message.get` (Obtain the content of the specified message) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4505,7 +4654,7 @@ impl FromJson for GetMessageResponseBody {
         Ok(out)
     }
 }
-/// `GetProgressBatchMessageResponseBody`
+/// The data `im.v1.batch_message.get_progress` (Query the overall progress of a batch message) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4535,7 +4684,7 @@ impl FromJson for GetProgressBatchMessageResponseBody {
         Ok(out)
     }
 }
-/// `I18nContent`
+/// The `i18n_contents` of \[`FollowUp`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4545,7 +4694,23 @@ impl FromJson for GetProgressBatchMessageResponseBody {
 pub struct I18nContent {
     /// Multilingual content of bubbles
     pub content: String,
-    /// Language Options:en_us(English),zh_cn(SimplifiedChinese Simplified Chinese),zh_hk(SimplifiedChineseHongKong Traditional Chinese - Hong Kong),zh_tw(SimplifiedChineseTaiwan Traditional Chinese - Taiwan),ja_jp(Japanese),id_id(Indonesian),vi_vn(Vietnamese),th_th(Thai),pt_br(Portuguese),es_es(Spanish),ko_kr(Korean),de_de(German),fr_fr(French),it_it(Italian),ru_ru(Russian),ms_my(Malay)
+    /// Language Options:
+    /// - `en_us`: English
+    /// - `zh_cn`: SimplifiedChinese Simplified Chinese
+    /// - `zh_hk`: SimplifiedChineseHongKong Traditional Chinese - Hong Kong
+    /// - `zh_tw`: SimplifiedChineseTaiwan Traditional Chinese - Taiwan
+    /// - `ja_jp`: Japanese
+    /// - `id_id`: Indonesian
+    /// - `vi_vn`: Vietnamese
+    /// - `th_th`: Thai
+    /// - `pt_br`: Portuguese
+    /// - `es_es`: Spanish
+    /// - `ko_kr`: Korean
+    /// - `de_de`: German
+    /// - `fr_fr`: French
+    /// - `it_it`: Italian
+    /// - `ru_ru`: Russian
+    /// - `ms_my`: Malay
     pub language: Option<Language>,
 }
 impl ToJson for I18nContent {
@@ -4565,7 +4730,7 @@ impl ToJson for I18nContent {
         None
     }
 }
-/// `I18nNames`
+/// The `i18n_names` of \[`ChatMenuItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4599,7 +4764,7 @@ impl ToJson for I18nNames {
         w.end_object();
     }
 }
-/// `IsInChatChatMembersResponseBody`
+/// The data `im.v1.chat_members.is_in_chat` (Determine whether a user or bot is in a group) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4618,7 +4783,7 @@ impl FromJson for IsInChatChatMembersResponseBody {
         Ok(out)
     }
 }
-/// `LinkChatRequestBody`
+/// The request body of `im.v1.chat.link` (Get group share link).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4626,7 +4791,10 @@ impl FromJson for IsInChatChatMembersResponseBody {
     serde(default)
 )]
 pub struct LinkChatRequestBody {
-    /// The validity period of the group share link. Options:week(one_week Validity: 7 days),year(one_year Validity: 1 year),permanently(Permanently valid)
+    /// The validity period of the group share link. Options:
+    /// - `week`: one_week Validity: 7 days
+    /// - `year`: one_year Validity: 1 year
+    /// - `permanently`: Permanently valid
     pub validity_period: Option<ValidityPeriod>,
 }
 impl ToJson for LinkChatRequestBody {
@@ -4636,7 +4804,7 @@ impl ToJson for LinkChatRequestBody {
         w.end_object();
     }
 }
-/// `LinkChatResponseBody`
+/// The data `im.v1.chat.link` (Get group share link) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4661,7 +4829,7 @@ impl FromJson for LinkChatResponseBody {
         Ok(out)
     }
 }
-/// `ListChat`
+/// The `items` of \[`ListChatResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4716,7 +4884,7 @@ impl FromJson for ListChat {
         Ok(out)
     }
 }
-/// `ListChatResponseBody`
+/// The data `im.v1.chat.list` (Obtain groups where the user or bot is a member) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4741,7 +4909,7 @@ impl FromJson for ListChatResponseBody {
         Ok(out)
     }
 }
-/// `ListMember`
+/// The `items` of \[`GetChatMembersResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4769,7 +4937,7 @@ impl FromJson for ListMember {
         Ok(out)
     }
 }
-/// `ListMessageReactionResponseBody`
+/// The data `im.v1.message_reaction.list` (List message reactions) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4794,7 +4962,7 @@ impl FromJson for ListMessageReactionResponseBody {
         Ok(out)
     }
 }
-/// `ListMessageResponseBody`
+/// The data `im.v1.message.list` (Get chat history) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4819,7 +4987,7 @@ impl FromJson for ListMessageResponseBody {
         Ok(out)
     }
 }
-/// `ListModerator`
+/// The `items` of \[`GetChatModerationResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4844,7 +5012,7 @@ impl FromJson for ListModerator {
         Ok(out)
     }
 }
-/// `ListPinResponseBody`
+/// The data `im.v1.pin.list` (Get pins in group) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4869,7 +5037,7 @@ impl FromJson for ListPinResponseBody {
         Ok(out)
     }
 }
-/// `Mention`
+/// The `mentions` of \[`CreateMessageResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4900,7 +5068,7 @@ impl FromJson for Mention {
         Ok(out)
     }
 }
-/// `MergeForwardMessageRequestBody`
+/// The request body of `im.v1.message.merge_forward` (Merge forward messages).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4910,7 +5078,10 @@ impl FromJson for Mention {
 pub struct MergeForwardMessageRequestBody {
     /// Message receiver ID. The ID type is consistent with the value of `receive_id_type`
     pub receive_id: String,
-    /// The list of message IDs to be forwarded. The messages in the list must be from the same session. How to get the ID:- After calling the \[Send message\] interface, get it from the `message_id` parameter of the response result.- Listen to the \[Receive message\] event. When the event is triggered, you can get the `message_id` of the message from the event body.- Call the \[Get session history messages\] interface and get it from the `message_id` parameter of the response result
+    /// The list of message IDs to be forwarded. The messages in the list must be from the same session. How to get the ID:
+    /// - After calling the *Send message* interface, get it from the `message_id` parameter of the response result.
+    /// - Listen to the *Receive message* event. When the event is triggered, you can get the `message_id` of the message from the event body.
+    /// - Call the *Get session history messages* interface and get it from the `message_id` parameter of the response result
     pub message_id_list: Vec<String>,
 }
 impl ToJson for MergeForwardMessageRequestBody {
@@ -4927,7 +5098,7 @@ impl ToJson for MergeForwardMessageRequestBody {
         None
     }
 }
-/// `MergeForwardMessageResponseBody`
+/// The data `im.v1.message.merge_forward` (Merge forward messages) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4949,7 +5120,7 @@ impl FromJson for MergeForwardMessageResponseBody {
         Ok(out)
     }
 }
-/// `Message`
+/// The `items` of \[`GetMessageResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5016,7 +5187,7 @@ impl FromJson for Message {
         Ok(out)
     }
 }
-/// `MessageBody`
+/// The `body` of \[`CreateMessageResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5024,7 +5195,9 @@ impl FromJson for Message {
     serde(default)
 )]
 pub struct MessageBody {
-    /// Message card content. Cards constructed with Card JSON or the \[Card building tool\] are supported. - To use card JSON, refer to \[card JSON structure\]. When passing the value, you need to compress and escape the JSON as a string. - To use the card template built by the \[Card building tool\], you need to pass in the `type` and `data` parameters. Refer to following description for details. **Note**:- The updated card message must not exceed 30 KB. If the message contains a large number of style tags, it will make the actual message body length larger than the input request body length.- The following example values ​​are not escaped. Please pay attention to convert them into JSON serialized strings when using them
+    /// Message card content. Cards constructed with Card JSON or the *Card building tool* are supported. - To use card JSON, refer to *card JSON structure*. When passing the value, you need to compress and escape the JSON as a string. - To use the card template built by the *Card building tool*, you need to pass in the `type` and `data` parameters. Refer to following description for details. **Note**:
+    /// - The updated card message must not exceed 30 KB. If the message contains a large number of style tags, it will make the actual message body length larger than the input request body length.
+    /// - The following example values ​​are not escaped. Please pay attention to convert them into JSON serialized strings when using them
     pub content: String,
 }
 impl FromJson for MessageBody {
@@ -5048,7 +5221,7 @@ impl ToJson for MessageBody {
         None
     }
 }
-/// `MessageQuery`
+/// The `queries` of \[`BatchQueryMessageReactionRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5069,7 +5242,7 @@ impl ToJson for MessageQuery {
         w.end_object();
     }
 }
-/// `MessageReaction`
+/// The `items` of \[`ListMessageReactionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5097,7 +5270,7 @@ impl FromJson for MessageReaction {
         Ok(out)
     }
 }
-/// `MessageSearchFilter`
+/// The `filter` of \[`SearchMessageRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5139,7 +5312,7 @@ impl ToJson for MessageSearchFilter {
         w.end_object();
     }
 }
-/// `MessageSearchItem`
+/// The `items` of \[`SearchMessageResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5164,7 +5337,7 @@ impl FromJson for MessageSearchItem {
         Ok(out)
     }
 }
-/// `MessageSearchMeta`
+/// The `meta_data` of \[`MessageSearchItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5210,7 +5383,7 @@ impl FromJson for MessageSearchMeta {
         Ok(out)
     }
 }
-/// `Operator`
+/// The `operator` of \[`CreateMessageReactionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5232,7 +5405,7 @@ impl FromJson for Operator {
         Ok(out)
     }
 }
-/// `PatchChatAnnouncementRequestBody`
+/// The request body of `im.v1.chat_announcement.patch` (Update group announcement info).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5240,9 +5413,11 @@ impl FromJson for Operator {
     serde(default)
 )]
 pub struct PatchChatAnnouncementRequestBody {
-    /// int64 type of the current document version number, which is returned by calling the "get" API.**Note**：The difference between the incoming version number and the latest version number cannot exceed 100
+    /// int64 type of the current document version number, which is returned by calling the "get" API.
+    ///
+    /// **Note**：The difference between the incoming version number and the latest version number cannot exceed 100
     pub revision: String,
-    /// Announcement content. This parameter must be passed in when calling the interface. The format of the announcement content is the same as the format of updating the old version of the document content. For the specific data structure, refer to \[Edit the old version of the document content\]
+    /// Announcement content. This parameter must be passed in when calling the interface. The format of the announcement content is the same as the format of updating the old version of the document content. For the specific data structure, refer to *Edit the old version of the document content*
     pub requests: Option<Vec<String>>,
 }
 impl ToJson for PatchChatAnnouncementRequestBody {
@@ -5259,7 +5434,7 @@ impl ToJson for PatchChatAnnouncementRequestBody {
         None
     }
 }
-/// `PatchChatMenuItemRequestBody`
+/// The request body of `im.v1.chat_menu_item.patch` (Patch chat menu item info).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5280,7 +5455,7 @@ impl ToJson for PatchChatMenuItemRequestBody {
         w.end_object();
     }
 }
-/// `PatchChatMenuItemResponseBody`
+/// The data `im.v1.chat_menu_item.patch` (Patch chat menu item info) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5299,7 +5474,7 @@ impl FromJson for PatchChatMenuItemResponseBody {
         Ok(out)
     }
 }
-/// `Pin`
+/// The `pin` of \[`CreatePinResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5330,7 +5505,7 @@ impl FromJson for Pin {
         Ok(out)
     }
 }
-/// `PushFollowUpMessageRequestBody`
+/// The request body of `im.v1.message.push_follow_up` (Push follow-up).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5354,7 +5529,7 @@ impl ToJson for PushFollowUpMessageRequestBody {
         None
     }
 }
-/// `PutTopNoticeChatTopNoticeRequestBody`
+/// The request body of `im.v1.chat_top_notice.put_top_notice` (Update group pinning).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5372,7 +5547,7 @@ impl ToJson for PutTopNoticeChatTopNoticeRequestBody {
         w.end_object();
     }
 }
-/// `Reaction`
+/// The `message_reaction_items` of \[`SuccessMsgReactionDetails`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5400,7 +5575,7 @@ impl FromJson for Reaction {
         Ok(out)
     }
 }
-/// `ReactionCount`
+/// The `reaction_count` of \[`SuccessMsgReactionCount`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5422,7 +5597,7 @@ impl FromJson for ReactionCount {
         Ok(out)
     }
 }
-/// `ReadUser`
+/// The `items` of \[`ReadUsersMessageResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5450,7 +5625,7 @@ impl FromJson for ReadUser {
         Ok(out)
     }
 }
-/// `ReadUserBatchMessageResponseBody`
+/// The data `im.v1.batch_message.read_user` (Query the number of pushers and readers of batch messages) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5469,7 +5644,7 @@ impl FromJson for ReadUserBatchMessageResponseBody {
         Ok(out)
     }
 }
-/// `ReadUsersMessageResponseBody`
+/// The data `im.v1.message.read_users` (Query the read status of message) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5494,7 +5669,7 @@ impl FromJson for ReadUsersMessageResponseBody {
         Ok(out)
     }
 }
-/// `ReplyByCardMessageReqBody`
+/// The request body of `im.v1.message.reply_by_card` (Reply message).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5533,7 +5708,7 @@ impl ToJson for ReplyByCardMessageReqBody {
         None
     }
 }
-/// `ReplyMessageRequestBody`
+/// The request body of `im.v1.message.reply` (Reply message).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5541,13 +5716,35 @@ impl ToJson for ReplyByCardMessageReqBody {
     serde(default)
 )]
 pub struct ReplyMessageRequestBody {
-    /// Message content, a string serialized from a JSON structure. The value of this parameter corresponds to `msg_type`. For example, if the value of `msg_type` is `text`, this parameter needs to pass in text type content.**Note:**- JSON strings need to be escaped. For example, the line break `` is escaped as `\`.- The maximum size of a text message request body cannot exceed 150 KB.- The maximum size of a card message or rich text message request body cannot exceed 30 KB.- If a card template (template_id) is used to send a message, the actual size also includes the card data size corresponding to the template.- If the message contains style tags, the actual message body length will be greater than the request body length you entered.- For images, you need to \[upload the image\] first, and then use the image's Key to send a message.- Audio, video, and files need to be uploaded first, and then the file's key is used to send a message.For different types of message content formats and usage restrictions, see \[Sending Message Content\]
+    /// Message content, a string serialized from a JSON structure. The value of this parameter corresponds to `msg_type`. For example, if the value of `msg_type` is `text`, this parameter needs to pass in text type content.
+    ///
+    /// **Note:**- JSON strings need to be escaped. For example, the line break `` is escaped as `\`.
+    /// - The maximum size of a text message request body cannot exceed 150 KB.
+    /// - The maximum size of a card message or rich text message request body cannot exceed 30 KB.
+    /// - If a card template (template_id) is used to send a message, the actual size also includes the card data size corresponding to the template.
+    /// - If the message contains style tags, the actual message body length will be greater than the request body length you entered.
+    /// - For images, you need to *upload the image* first, and then use the image's Key to send a message.
+    /// - Audio, video, and files need to be uploaded first, and then the file's key is used to send a message.For different types of message content formats and usage restrictions, see *Sending Message Content*
     pub content: String,
-    /// Message type.**Optional values**:- text- post- image- file- audio- media- sticker- interactive- share_chat- share_userFor detailed information on different message types, see \[Send message content\]
+    /// Message type.**Optional values**:
+    /// - text
+    /// - post
+    /// - image
+    /// - file
+    /// - audio
+    /// - media
+    /// - sticker
+    /// - interactive
+    /// - share_chat
+    /// - share_userFor detailed information on different message types, see *Send message content*
     pub msg_type: String,
-    /// Whether to reply in thread form. If the value is true, the reply will be in thread form.**Note**: If the message to be replied is already in thread form, the reply will be in thread form by default
+    /// Whether to reply in thread form. If the value is true, the reply will be in thread form.
+    ///
+    /// **Note**: If the message to be replied is already in thread form, the reply will be in thread form by default
     pub reply_in_thread: Option<bool>,
-    /// A custom unique string sequence used to request deduplication when replying to messages. If left blank, deduplication will not be performed. For requests with the same uuid, at most one message can be successfully replied to within 1 hour.**Note**: You can customize the parameter value by referring to the example value. If this parameter is passed in when the reply content is different, you need to change the value of this parameter in each request
+    /// A custom unique string sequence used to request deduplication when replying to messages. If left blank, deduplication will not be performed. For requests with the same uuid, at most one message can be successfully replied to within 1 hour.
+    ///
+    /// **Note**: You can customize the parameter value by referring to the example value. If this parameter is passed in when the reply content is different, you need to change the value of this parameter in each request
     pub uuid: Option<String>,
 }
 impl ToJson for ReplyMessageRequestBody {
@@ -5569,7 +5766,7 @@ impl ToJson for ReplyMessageRequestBody {
         None
     }
 }
-/// `RestrictedModeSetting`
+/// The `restricted_mode_setting` of \[`CreateChatRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5577,13 +5774,29 @@ impl ToJson for ReplyMessageRequestBody {
     serde(default)
 )]
 pub struct RestrictedModeSetting {
-    /// Whether the restricted mode is enabled**Optional values**:- true: Enabled. When set to true, `screenshot_has_permission_setting`, `download_has_permission_setting`, `message_has_permission_setting` cannot all be `all_members`.- false: Disabled. When set to false, `screenshot_has_permission_setting`, `download_has_permission_setting`, `message_has_permission_setting` cannot have `not_anyone`.**Default value**: false
+    /// Whether the restricted mode is enabled**Optional values**:
+    /// - true: Enabled. When set to true, `screenshot_has_permission_setting`, `download_has_permission_setting`, `message_has_permission_setting` cannot all be `all_members`.
+    /// - false: Disabled. When set to false, `screenshot_has_permission_setting`, `download_has_permission_setting`, `message_has_permission_setting` cannot have `not_anyone`.
+    ///
+    /// **Default value**: false
     pub status: Option<bool>,
-    /// Whether to allow screenshots**Default value**: all_members Options:all_members(AllMembers All members allow screenshots),not_anyone(NotAnyone Not anyone allow screenshots)
+    /// Whether to allow screenshots
+    ///
+    /// **Default value**: all_members Options:
+    /// - `all_members`: AllMembers All members allow screenshots
+    /// - `not_anyone`: NotAnyone Not anyone allow screenshots
     pub screenshot_has_permission_setting: Option<ScreenshotHasPermissionSetting>,
-    /// Whether to allow downloading pictures, videos and files in messages**Default value**: all_members Options:all_members(AllMembers All members allow downloading pictures, videos and files in messages),not_anyone(NotAnyone Not anyone allow downloading pictures, videos and files in messages)
+    /// Whether to allow downloading pictures, videos and files in messages
+    ///
+    /// **Default value**: all_members Options:
+    /// - `all_members`: AllMembers All members allow downloading pictures, videos and files in messages
+    /// - `not_anyone`: NotAnyone Not anyone allow downloading pictures, videos and files in messages
     pub download_has_permission_setting: Option<DownloadHasPermissionSetting>,
-    /// Whether to allow copying and forwarding of messages**Default value**: all_members Options:all_members(AllMembers All members allow copying and forwarding of messages),not_anyone(NotAnyone Not anyone allow copying and forwarding of messages)
+    /// Whether to allow copying and forwarding of messages
+    ///
+    /// **Default value**: all_members Options:
+    /// - `all_members`: AllMembers All members allow copying and forwarding of messages
+    /// - `not_anyone`: NotAnyone Not anyone allow copying and forwarding of messages
     pub message_has_permission_setting: Option<MessageHasPermissionSetting>,
 }
 impl FromJson for RestrictedModeSetting {
@@ -5628,7 +5841,7 @@ impl ToJson for RestrictedModeSetting {
         w.end_object();
     }
 }
-/// `SearchMessageRequestBody`
+/// The request body of `im.v1.message.search` (搜索消息).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5649,7 +5862,7 @@ impl ToJson for SearchMessageRequestBody {
         w.end_object();
     }
 }
-/// `SearchMessageResponseBody`
+/// The data `im.v1.message.search` (搜索消息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5680,7 +5893,7 @@ impl FromJson for SearchMessageResponseBody {
         Ok(out)
     }
 }
-/// `Sender`
+/// The `sender` of \[`CreateMessageResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5717,7 +5930,7 @@ impl FromJson for Sender {
         Ok(out)
     }
 }
-/// `SortChatMenuTreeRequestBody`
+/// The request body of `im.v1.chat_menu_tree.sort` (Sort chat menus).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5725,7 +5938,9 @@ impl FromJson for Sender {
     serde(default)
 )]
 pub struct SortChatMenuTreeRequestBody {
-    /// Sort by the ID of the top level menu. The order of the elements in the array corresponds to the order of the top level menu in the group from left to right. The ID can be obtained through the \[Get Group Menu\] interface.**Note**: The ID list to be sorted needs to be aligned with the ID list of the top level menu in the group
+    /// Sort by the ID of the top level menu. The order of the elements in the array corresponds to the order of the top level menu in the group from left to right. The ID can be obtained through the *Get Group Menu* interface.
+    ///
+    /// **Note**: The ID list to be sorted needs to be aligned with the ID list of the top level menu in the group
     pub chat_menu_top_level_ids: Vec<String>,
 }
 impl ToJson for SortChatMenuTreeRequestBody {
@@ -5735,7 +5950,7 @@ impl ToJson for SortChatMenuTreeRequestBody {
         w.end_object();
     }
 }
-/// `SortTabsChatTabRequestBody`
+/// The request body of `im.v1.chat_tab.sort_tabs` (Sort chat tab).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5743,7 +5958,12 @@ impl ToJson for SortChatMenuTreeRequestBody {
     serde(default)
 )]
 pub struct SortTabsChatTabRequestBody {
-    /// List of chat tag IDs. Tab ID can be found in \[Add Chat Tab\] and \[Pull Chat Tab\] return value.**Note**:- Must include the IDs of all tabs in the chat.- The sorting of the current parameters corresponds to the sorting from left to right in the chat.- The message type tab in the chat is fixed in the first order
+    /// List of chat tag IDs. Tab ID can be found in *Add Chat Tab* and *Pull Chat Tab* return value.
+    ///
+    /// **Note**:
+    /// - Must include the IDs of all tabs in the chat.
+    /// - The sorting of the current parameters corresponds to the sorting from left to right in the chat.
+    /// - The message type tab in the chat is fixed in the first order
     pub tab_ids: Option<Vec<String>>,
 }
 impl ToJson for SortTabsChatTabRequestBody {
@@ -5753,7 +5973,7 @@ impl ToJson for SortTabsChatTabRequestBody {
         w.end_object();
     }
 }
-/// `SuccessMsgReactionCount`
+/// The `success_msg_reaction_counts` of \[`BatchQueryMessageReactionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5775,7 +5995,7 @@ impl FromJson for SuccessMsgReactionCount {
         Ok(out)
     }
 }
-/// `SuccessMsgReactionDetails`
+/// The `success_msg_reaction_details` of \[`BatchQueryMessageReactionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5803,7 +6023,7 @@ impl FromJson for SuccessMsgReactionDetails {
         Ok(out)
     }
 }
-/// `TimeRange`
+/// The `time_range` of \[`MessageSearchFilter`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5824,7 +6044,7 @@ impl ToJson for TimeRange {
         w.end_object();
     }
 }
-/// `UpdateByCardMessageReqBody`
+/// The request body of `im.v1.message.update_by_card` (Edit message).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5857,7 +6077,7 @@ impl ToJson for UpdateByCardMessageReqBody {
         None
     }
 }
-/// `UpdateChatModerationRequestBody`
+/// The request body of `im.v1.chat_moderation.update` (Updates group speech scopes).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5865,11 +6085,24 @@ impl ToJson for UpdateByCardMessageReqBody {
     serde(default)
 )]
 pub struct UpdateChatModerationRequestBody {
-    /// Group speech mode**Optional values**:- all_members: All group members can speak- only_owner: Only group owners or administrators can speak- moderator_list: Specify group members who can speak. When using this value, you need to select `moderator_added_list` and `moderator_removed_list`
+    /// Group speech mode**Optional values**:
+    /// - all_members: All group members can speak
+    /// - only_owner: Only group owners or administrators can speak
+    /// - moderator_list: Specify group members who can speak. When using this value, you need to select `moderator_added_list` and `moderator_removed_list`
     pub moderation_setting: Option<String>,
-    /// When `moderation_setting` is set to `moderator_list`, users who can speak are added as an ID list.**Notice**:- The ID type is consistent with the query parameter user_id_type. It is recommended to use OpenID. For how to obtain it, please refer to the document \[How to obtain Open ID\].- If the user in the list is not in the group, it will be automatically filtered out.- When requesting, please ensure that the IDs in the two parameters `moderator_added_list` and `moderator_removed_list` are not repeated
+    /// When `moderation_setting` is set to `moderator_list`, users who can speak are added as an ID list.
+    ///
+    /// **Notice**:
+    /// - The ID type is consistent with the query parameter user_id_type. It is recommended to use OpenID. For how to obtain it, please refer to the document *How to obtain Open ID*.
+    /// - If the user in the list is not in the group, it will be automatically filtered out.
+    /// - When requesting, please ensure that the IDs in the two parameters `moderator_added_list` and `moderator_removed_list` are not repeated
     pub moderator_added_list: Option<Vec<String>>,
-    /// When `moderation_setting` is set to `moderator_list`, users who can speak are removed in the form of an ID list.**Notice**:- The ID type is consistent with the query parameter user_id_type. It is recommended to use OpenID. For how to obtain it, please refer to the document \[How to obtain Open ID\].- If the user in the list is not in the group, it will be automatically filtered out.- When requesting, please ensure that the IDs in the two parameters `moderator_added_list` and `moderator_removed_list` are not repeated
+    /// When `moderation_setting` is set to `moderator_list`, users who can speak are removed in the form of an ID list.
+    ///
+    /// **Notice**:
+    /// - The ID type is consistent with the query parameter user_id_type. It is recommended to use OpenID. For how to obtain it, please refer to the document *How to obtain Open ID*.
+    /// - If the user in the list is not in the group, it will be automatically filtered out.
+    /// - When requesting, please ensure that the IDs in the two parameters `moderator_added_list` and `moderator_removed_list` are not repeated
     pub moderator_removed_list: Option<Vec<String>>,
 }
 impl ToJson for UpdateChatModerationRequestBody {
@@ -5881,7 +6114,7 @@ impl ToJson for UpdateChatModerationRequestBody {
         w.end_object();
     }
 }
-/// `UpdateChatRequestBody`
+/// The request body of `im.v1.chat.update` (Update group information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5889,47 +6122,99 @@ impl ToJson for UpdateChatModerationRequestBody {
     serde(default)
 )]
 pub struct UpdateChatRequestBody {
-    /// The image key that corresponds to the group profile photo. It can be obtained using the \[Upload image\] API. (Note: The ==image_type== of the uploaded image needs to be specified as ==avatar==)
+    /// The image key that corresponds to the group profile photo. It can be obtained using the *Upload image* API. (Note: The ==image_type== of the uploaded image needs to be specified as ==avatar==)
     pub avatar: Option<String>,
-    /// Group name**Notice**:- It is recommended that the group name should not exceed 60 characters- The length of the public group name should not be less than 2 characters
+    /// Group name
+    ///
+    /// **Notice**:
+    /// - It is recommended that the group name should not exceed 60 characters
+    /// - The length of the public group name should not be less than 2 characters
     pub name: Option<String>,
     /// Group description, No more than 100 characters are recommended
     pub description: Option<String>,
     /// Internationalized group name, No more than 60 characters are recommended
     pub i18n_names: Option<I18nNames>,
-    /// Who can add group members, including users or bots**Optional values**:- `only_owner`: only group owners and administrators- `all_members`: all members**Notice**: `add_member_permission` and `share_card_permission` must be configured synchronously.- If the `add_member_permission` value is `only_owner`, `share_card_permission` can only be set to `not_allowed`.- If the `add_member_permission` value is `all_members`, `share_card_permission` can only be set to `allowed`
+    /// Who can add group members, including users or bots**Optional values**:
+    /// - `only_owner`: only group owners and administrators
+    /// - `all_members`: all members
+    ///
+    /// **Notice**: `add_member_permission` and `share_card_permission` must be configured synchronously.
+    /// - If the `add_member_permission` value is `only_owner`, `share_card_permission` can only be set to `not_allowed`.
+    /// - If the `add_member_permission` value is `all_members`, `share_card_permission` can only be set to `allowed`
     pub add_member_permission: Option<String>,
-    /// Group sharing permission **Optional values are**:- `allowed`: Allowed- `not_allowed`: Not allowed**Notice**: `add_member_permission` and `share_card_permission` must be configured synchronously.- If the `add_member_permission` value is `only_owner`, `share_card_permission` can only be set to `not_allowed`.- If the `add_member_permission` value is `all_members`, `share_card_permission` can only be set to `allowed`
+    /// Group sharing permission
+    ///
+    /// **Optional values are**:
+    /// - `allowed`: Allowed
+    /// - `not_allowed`: Not allowed
+    ///
+    /// **Notice**: `add_member_permission` and `share_card_permission` must be configured synchronously.
+    /// - If the `add_member_permission` value is `only_owner`, `share_card_permission` can only be set to `not_allowed`.
+    /// - If the `add_member_permission` value is `all_members`, `share_card_permission` can only be set to `allowed`
     pub share_card_permission: Option<String>,
-    /// @mention all permission **Optional values are**:- `only_owner`: Only the group owner and admins- `all_members`: All members
+    /// @mention all permission
+    ///
+    /// **Optional values are**:
+    /// - `only_owner`: Only the group owner and admins
+    /// - `all_members`: All members
     pub at_all_permission: Option<String>,
-    /// Group edit permission **Optional values are**:- `only_owner`: Only the group owner and admins- `all_members`: All members
+    /// Group edit permission
+    ///
+    /// **Optional values are**:
+    /// - `only_owner`: Only the group owner and admins
+    /// - `all_members`: All members
     pub edit_permission: Option<String>,
-    /// New group owner ID, no need to fill in if the group owner is not transferred. Open ID is recommended here. For details, refer to \[How to get Open ID?\]
+    /// New group owner ID, no need to fill in if the group owner is not transferred. Open ID is recommended here. For details, refer to *How to get Open ID?*
     pub owner_id: Option<String>,
-    /// Visibility of the messages on joining a group **Optional values are**:- `only_owner`: Visible to only the group owner and administrators- `all_members`: Visible to all members- `not_anyone`: Invisible to anyone
+    /// Visibility of the messages on joining a group
+    ///
+    /// **Optional values are**:
+    /// - `only_owner`: Visible to only the group owner and administrators
+    /// - `all_members`: Visible to all members
+    /// - `not_anyone`: Invisible to anyone
     pub join_message_visibility: Option<String>,
-    /// Visibility of the messages on leaving a group **Optional values are**:- `only_owner`: Visible to only the group owner and administrators- `all_members`: Visible to all members- `not_anyone`: Invisible to anyone
+    /// Visibility of the messages on leaving a group
+    ///
+    /// **Optional values are**:
+    /// - `only_owner`: Visible to only the group owner and administrators
+    /// - `all_members`: Visible to all members
+    /// - `not_anyone`: Invisible to anyone
     pub leave_message_visibility: Option<String>,
-    /// Group joining approval **Optional values are**:- `no_approval_required`: Approval is not required.- `approval_required`: Approval is required
+    /// Group joining approval
+    ///
+    /// **Optional values are**:
+    /// - `no_approval_required`: Approval is not required.
+    /// - `approval_required`: Approval is required
     pub membership_approval: Option<String>,
     /// `labels`
     pub labels: Option<Vec<String>>,
     /// `toolkit_ids`
     pub toolkit_ids: Option<Vec<String>>,
-    /// Restricted mode setting **Notice**: Confidentiality mode is applicable to Enterprise Ultimate Edition. For applicable versions and function introduction, please refer to \[Session Confidentiality Mode\]
+    /// Restricted mode setting **Notice**: Confidentiality mode is applicable to Enterprise Ultimate Edition. For applicable versions and function introduction, please refer to *Session Confidentiality Mode*
     pub restricted_mode_setting: Option<RestrictedModeSetting>,
-    /// Group type**Optional values are**:- `private`: A private group- `public`: A public group
+    /// Group type
+    ///
+    /// **Optional values are**:
+    /// - `private`: A private group
+    /// - `public`: A public group
     pub chat_type: Option<String>,
-    /// Group message type Options:chat(chat),thread(thread)
+    /// Group message type Options:
+    /// - `chat`: chat
+    /// - `thread`: thread
     pub group_message_type: Option<GroupMessageType>,
-    /// Who can buzz others Options:only_owner(Only group owner and admin),all_members(Everyone in this group)
+    /// Who can buzz others Options:
+    /// - `only_owner`: Only group owner and admin
+    /// - `all_members`: Everyone in this group
     pub urgent_setting: Option<UrgentSetting>,
-    /// Who can start video calls Options:only_owner(Only group owner and admin),all_members(Everyone in this group)
+    /// Who can start video calls Options:
+    /// - `only_owner`: Only group owner and admin
+    /// - `all_members`: Everyone in this group
     pub video_conference_setting: Option<VideoConferenceSetting>,
     /// `pin_manage_setting`
     pub pin_manage_setting: Option<PinManageSetting>,
-    /// Hide member count setting Options:all_members(visible to all group members),only_owner(visible only to the group owner and group administrators)
+    /// Hide member count setting Options:
+    /// - `all_members`: visible to all group members
+    /// - `only_owner`: visible only to the group owner and group administrators
     pub hide_member_count_setting: Option<HideMemberCountSetting>,
 }
 impl ToJson for UpdateChatRequestBody {
@@ -5959,7 +6244,7 @@ impl ToJson for UpdateChatRequestBody {
         w.end_object();
     }
 }
-/// `UpdateMessageRequestBody`
+/// The request body of `im.v1.message.update` (Edit message).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5967,9 +6252,16 @@ impl ToJson for UpdateChatRequestBody {
     serde(default)
 )]
 pub struct UpdateMessageRequestBody {
-    /// Message type.**Optional values**:- text- post
+    /// Message type.**Optional values**:
+    /// - text
+    /// - post
     pub msg_type: String,
-    /// Message content, a string serialized from a JSON structure. The value of this parameter corresponds to `msg_type`. For example, if the value of `msg_type` is `text`, this parameter needs to pass in text type content.**Note:**- JSON strings need to be escaped, such as `\` after line break escape- The maximum size of a text message request body cannot exceed 150 KB- The maximum size of a rich text message request body cannot exceed 30 KB- If the message contains style tags, the actual message body length will be greater than the request body length you enter.For information about different types of message content formats and usage restrictions, see \[Sending Message Content\]
+    /// Message content, a string serialized from a JSON structure. The value of this parameter corresponds to `msg_type`. For example, if the value of `msg_type` is `text`, this parameter needs to pass in text type content.
+    ///
+    /// **Note:**- JSON strings need to be escaped, such as `\` after line break escape
+    /// - The maximum size of a text message request body cannot exceed 150 KB
+    /// - The maximum size of a rich text message request body cannot exceed 30 KB
+    /// - If the message contains style tags, the actual message body length will be greater than the request body length you enter.For information about different types of message content formats and usage restrictions, see *Sending Message Content*
     pub content: String,
 }
 impl ToJson for UpdateMessageRequestBody {
@@ -5989,7 +6281,7 @@ impl ToJson for UpdateMessageRequestBody {
         None
     }
 }
-/// `UrgentAppMessageResponseBody`
+/// The data `im.v1.message.urgent_app` (Send buzz messages in apps) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6008,7 +6300,7 @@ impl FromJson for UrgentAppMessageResponseBody {
         Ok(out)
     }
 }
-/// `UrgentReceivers`
+/// The request body of `im.v1.message.urgent_app` (Send buzz messages in apps).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6016,7 +6308,9 @@ impl FromJson for UrgentAppMessageResponseBody {
     serde(default)
 )]
 pub struct UrgentReceivers {
-    /// The target user ID list of Buzz. The ID type is consistent with the query parameter user_id_type. It is recommended to use open_id.**Note**: You need to ensure that the target user is in the conversation to which the buzz message belongs. If there are users in the ID list who are not in the conversation to which the message belongs, the interface will return these invalid IDs (response parameter invalid_user_id_list), and only buzz valid user IDs. If all IDs in the ID list are invalid, the error code `230001` will be returned.**Data validation rules**: The list length cannot be greater than 200
+    /// The target user ID list of Buzz. The ID type is consistent with the query parameter user_id_type. It is recommended to use open_id.
+    ///
+    /// **Note**: You need to ensure that the target user is in the conversation to which the buzz message belongs. If there are users in the ID list who are not in the conversation to which the message belongs, the interface will return these invalid IDs (response parameter invalid_user_id_list), and only buzz valid user IDs. If all IDs in the ID list are invalid, the error code `230001` will be returned.**Data validation rules**: The list length cannot be greater than 200
     pub user_id_list: Vec<String>,
 }
 impl ToJson for UrgentReceivers {
@@ -6026,159 +6320,159 @@ impl ToJson for UrgentReceivers {
         w.end_object();
     }
 }
-/// `CreateByCardMessageRespData`
+/// The data `im.v1.message.create_by_card` (Send message) answers with.
 ///
 /// The same fields as [`Message`]: one type, two names.
 pub type CreateByCardMessageRespData = Message;
-/// `CreateByCardMessageRespDataBody`
+/// The `body` of \[`CreateByCardMessageRespData`\].
 ///
 /// The same fields as [`MessageBody`]: one type, two names.
 pub type CreateByCardMessageRespDataBody = MessageBody;
-/// `CreateByCardMessageRespDataMentions`
+/// The `mentions` of \[`CreateByCardMessageRespData`\].
 ///
 /// The same fields as [`Mention`]: one type, two names.
 pub type CreateByCardMessageRespDataMentions = Mention;
-/// `CreateByCardMessageRespDataSender`
+/// The `sender` of \[`CreateByCardMessageRespData`\].
 ///
 /// The same fields as [`Sender`]: one type, two names.
 pub type CreateByCardMessageRespDataSender = Sender;
-/// `CreateByCardMessageRespDataSenderSenderI18nNames`
+/// The `sender_i18n_names` of \[`CreateByCardMessageRespDataSender`\].
 ///
 /// The same fields as [`I18nNames`]: one type, two names.
 pub type CreateByCardMessageRespDataSenderSenderI18nNames = I18nNames;
-/// `CreateChatMenuTreeResponseBody`
+/// The data `im.v1.chat_menu_tree.create` (Add chat menu) answers with.
 ///
 /// The same fields as [`GetChatMenuTreeResponseBody`]: one type, two names.
 pub type CreateChatMenuTreeResponseBody = GetChatMenuTreeResponseBody;
-/// `CreateMessageReactionResponseBody`
+/// The data `im.v1.message_reaction.create` (Add a reaction for a message) answers with.
 ///
 /// The same fields as [`MessageReaction`]: one type, two names.
 pub type CreateMessageReactionResponseBody = MessageReaction;
-/// `CreateMessageResponseBody`
+/// The data `im.v1.message.create` (Send message) answers with.
 ///
 /// The same fields as [`Message`]: one type, two names.
 pub type CreateMessageResponseBody = Message;
-/// `DeleteChatMembersRequestBody`
+/// The request body of `im.v1.chat_members.delete` (Remove users or bots from a group).
 ///
 /// The same fields as [`CreateChatMembersRequestBody`]: one type, two names.
 pub type DeleteChatMembersRequestBody = CreateChatMembersRequestBody;
-/// `DeleteChatMenuTreeRequestBody`
+/// The request body of `im.v1.chat_menu_tree.delete` (Delete chat menu).
 ///
 /// The same fields as [`SortChatMenuTreeRequestBody`]: one type, two names.
 pub type DeleteChatMenuTreeRequestBody = SortChatMenuTreeRequestBody;
-/// `DeleteChatMenuTreeResponseBody`
+/// The data `im.v1.chat_menu_tree.delete` (Delete chat menu) answers with.
 ///
 /// The same fields as [`GetChatMenuTreeResponseBody`]: one type, two names.
 pub type DeleteChatMenuTreeResponseBody = GetChatMenuTreeResponseBody;
-/// `DeleteManagersChatManagersRequestBody`
+/// The request body of `im.v1.chat_managers.delete_managers` (Delete group administrators).
 ///
 /// The same fields as [`AddManagersChatManagersRequestBody`]: one type, two names.
 pub type DeleteManagersChatManagersRequestBody = AddManagersChatManagersRequestBody;
-/// `DeleteManagersChatManagersResponseBody`
+/// The data `im.v1.chat_managers.delete_managers` (Delete group administrators) answers with.
 ///
 /// The same fields as [`AddManagersChatManagersResponseBody`]: one type, two names.
 pub type DeleteManagersChatManagersResponseBody = AddManagersChatManagersResponseBody;
-/// `DeleteMessageReactionResponseBody`
+/// The data `im.v1.message_reaction.delete` (Delete a reaction for a message) answers with.
 ///
 /// The same fields as [`MessageReaction`]: one type, two names.
 pub type DeleteMessageReactionResponseBody = MessageReaction;
-/// `DeleteTabsChatTabResponseBody`
+/// The data `im.v1.chat_tab.delete_tabs` (Delete chat tab) answers with.
 ///
 /// The same fields as [`CreateChatTabResponseBody`]: one type, two names.
 pub type DeleteTabsChatTabResponseBody = CreateChatTabResponseBody;
-/// `ForwardMessageRequestBody`
+/// The request body of `im.v1.message.forward` (Forward a message).
 ///
 /// The same fields as [`ForwardThreadRequestBody`]: one type, two names.
 pub type ForwardMessageRequestBody = ForwardThreadRequestBody;
-/// `ForwardMessageResponseBody`
+/// The data `im.v1.message.forward` (Forward a message) answers with.
 ///
 /// The same fields as [`Message`]: one type, two names.
 pub type ForwardMessageResponseBody = Message;
-/// `ForwardThreadResponseBody`
+/// The data `im.v1.thread.forward` (Forward a thread) answers with.
 ///
 /// The same fields as [`Message`]: one type, two names.
 pub type ForwardThreadResponseBody = Message;
-/// `ListTabsChatTabResponseBody`
+/// The data `im.v1.chat_tab.list_tabs` (Pull chat tabs) answers with.
 ///
 /// The same fields as [`CreateChatTabResponseBody`]: one type, two names.
 pub type ListTabsChatTabResponseBody = CreateChatTabResponseBody;
-/// `PatchMessageRequestBody`
+/// The request body of `im.v1.message.patch` (Update sent message card).
 ///
 /// The same fields as [`MessageBody`]: one type, two names.
 pub type PatchMessageRequestBody = MessageBody;
-/// `ReplyByCardMessageRespData`
+/// The data `im.v1.message.reply_by_card` (Reply message) answers with.
 ///
 /// The same fields as [`Message`]: one type, two names.
 pub type ReplyByCardMessageRespData = Message;
-/// `ReplyByCardMessageRespDataBody`
+/// The `body` of \[`ReplyByCardMessageRespData`\].
 ///
 /// The same fields as [`MessageBody`]: one type, two names.
 pub type ReplyByCardMessageRespDataBody = MessageBody;
-/// `ReplyByCardMessageRespDataMentions`
+/// The `mentions` of \[`ReplyByCardMessageRespData`\].
 ///
 /// The same fields as [`Mention`]: one type, two names.
 pub type ReplyByCardMessageRespDataMentions = Mention;
-/// `ReplyByCardMessageRespDataSender`
+/// The `sender` of \[`ReplyByCardMessageRespData`\].
 ///
 /// The same fields as [`Sender`]: one type, two names.
 pub type ReplyByCardMessageRespDataSender = Sender;
-/// `ReplyByCardMessageRespDataSenderSenderI18nNames`
+/// The `sender_i18n_names` of \[`ReplyByCardMessageRespDataSender`\].
 ///
 /// The same fields as [`I18nNames`]: one type, two names.
 pub type ReplyByCardMessageRespDataSenderSenderI18nNames = I18nNames;
-/// `ReplyMessageResponseBody`
+/// The data `im.v1.message.reply` (Reply message) answers with.
 ///
 /// The same fields as [`Message`]: one type, two names.
 pub type ReplyMessageResponseBody = Message;
-/// `SearchChatResponseBody`
+/// The data `im.v1.chat.search` (Search for groups visible to a user or bot) answers with.
 ///
 /// The same fields as [`ListChatResponseBody`]: one type, two names.
 pub type SearchChatResponseBody = ListChatResponseBody;
-/// `SortChatMenuTreeResponseBody`
+/// The data `im.v1.chat_menu_tree.sort` (Sort chat menus) answers with.
 ///
 /// The same fields as [`GetChatMenuTreeResponseBody`]: one type, two names.
 pub type SortChatMenuTreeResponseBody = GetChatMenuTreeResponseBody;
-/// `SortTabsChatTabResponseBody`
+/// The data `im.v1.chat_tab.sort_tabs` (Sort chat tab) answers with.
 ///
 /// The same fields as [`CreateChatTabResponseBody`]: one type, two names.
 pub type SortTabsChatTabResponseBody = CreateChatTabResponseBody;
-/// `UpdateByCardMessageRespData`
+/// The data `im.v1.message.update_by_card` (Edit message) answers with.
 ///
 /// The same fields as [`Message`]: one type, two names.
 pub type UpdateByCardMessageRespData = Message;
-/// `UpdateByCardMessageRespDataBody`
+/// The `body` of \[`UpdateByCardMessageRespData`\].
 ///
 /// The same fields as [`MessageBody`]: one type, two names.
 pub type UpdateByCardMessageRespDataBody = MessageBody;
-/// `UpdateByCardMessageRespDataMentions`
+/// The `mentions` of \[`UpdateByCardMessageRespData`\].
 ///
 /// The same fields as [`Mention`]: one type, two names.
 pub type UpdateByCardMessageRespDataMentions = Mention;
-/// `UpdateByCardMessageRespDataSender`
+/// The `sender` of \[`UpdateByCardMessageRespData`\].
 ///
 /// The same fields as [`Sender`]: one type, two names.
 pub type UpdateByCardMessageRespDataSender = Sender;
-/// `UpdateByCardMessageRespDataSenderSenderI18nNames`
+/// The `sender_i18n_names` of \[`UpdateByCardMessageRespDataSender`\].
 ///
 /// The same fields as [`I18nNames`]: one type, two names.
 pub type UpdateByCardMessageRespDataSenderSenderI18nNames = I18nNames;
-/// `UpdateMessageResponseBody`
+/// The data `im.v1.message.update` (Edit message) answers with.
 ///
 /// The same fields as [`Message`]: one type, two names.
 pub type UpdateMessageResponseBody = Message;
-/// `UpdateTabsChatTabRequestBody`
+/// The request body of `im.v1.chat_tab.update_tabs` (Update chat tab).
 ///
 /// The same fields as [`CreateChatTabResponseBody`]: one type, two names.
 pub type UpdateTabsChatTabRequestBody = CreateChatTabResponseBody;
-/// `UpdateTabsChatTabResponseBody`
+/// The data `im.v1.chat_tab.update_tabs` (Update chat tab) answers with.
 ///
 /// The same fields as [`CreateChatTabResponseBody`]: one type, two names.
 pub type UpdateTabsChatTabResponseBody = CreateChatTabResponseBody;
-/// `UrgentPhoneMessageResponseBody`
+/// The data `im.v1.message.urgent_phone` (Send buzz messages via phone call) answers with.
 ///
 /// The same fields as [`UrgentAppMessageResponseBody`]: one type, two names.
 pub type UrgentPhoneMessageResponseBody = UrgentAppMessageResponseBody;
-/// `UrgentSmsMessageResponseBody`
+/// The data `im.v1.message.urgent_sms` (Send buzz messages via SMS) answers with.
 ///
 /// The same fields as [`UrgentAppMessageResponseBody`]: one type, two names.
 pub type UrgentSmsMessageResponseBody = UrgentAppMessageResponseBody;

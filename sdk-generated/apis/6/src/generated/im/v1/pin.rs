@@ -15,7 +15,7 @@ impl<'a> PinApi<'a> {
     }
     /// Pin a message (Pin 消息)
     ///
-    /// Pin a specified message. For the effects of Pin messages, see \[Pin overview\]
+    /// Pin a specified message. For the effects of Pin messages, see *Pin overview*
     ///
     /// `POST /open-apis/im/v1/pins`
     ///
@@ -120,7 +120,7 @@ pub struct ListRequest {
     call: Call,
 }
 impl ListRequest {
-    /// Group ID. For details, refer to \[Group ID description\]
+    /// Group ID. For details, refer to *Group ID description*
     ///
     /// Required.
     pub fn chat_id(mut self, value: impl Into<String>) -> Self {
@@ -128,13 +128,17 @@ impl ListRequest {
         self.call.set_query("chat_id", v.into());
         self
     }
-    /// Start time of pin (millisecond timestamp). **Notice**:- If no value is passed, the earliest Pin message in the group chat is obtained by default.- The value passed must be less than the `end_time` value
+    /// Start time of pin (millisecond timestamp). **Notice**:
+    /// - If no value is passed, the earliest Pin message in the group chat is obtained by default.
+    /// - The value passed must be less than the `end_time` value
     pub fn start_time(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("start_time", v.into());
         self
     }
-    /// End time of pin (millisecond timestamp). **Notice**:- If no value is passed, the default is to start from the latest Pin message in the group chat.- The value passed must be greater than the `start_time` value
+    /// End time of pin (millisecond timestamp). **Notice**:
+    /// - If no value is passed, the default is to start from the latest Pin message in the group chat.
+    /// - The value passed must be greater than the `start_time` value
     pub fn end_time(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("end_time", v.into());

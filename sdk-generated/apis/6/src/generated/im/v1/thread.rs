@@ -39,7 +39,13 @@ pub struct ForwardRequest {
     call: Call,
 }
 impl ForwardRequest {
-    /// Message recipient ID type. Options:open_id(OpenID Identifies the identity of a user in an application. The same user has different Open IDs in different applications.),union_id(UnionID Identifies the identity of a user under an application developer. The Union ID of the same user in applications under the same developer is the same, and the Union ID in applications under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications.),user_id(UserID Identifies the identity of a user in a tenant. The user ID of the same user in tenant A and tenant B is different. In the same tenant, the user ID of a user is consistent in all applications (including store applications). User IDs are mainly used to connect user data between different applications.),email(Identify the user by their real email address.),chat_id(ChatID Identifies group chats by chat_id. You can call the API \[Search for groups visible to a user or bot\] to obtain the chat_id value. For group ID description, refer to \[Group ID description\]),thread_id(ThreadID Identifies thread by thread_id. For thread ID description, refer to \[Thread Introduction\]&lt;/md-enum-item&gt;)
+    /// Message recipient ID type. Options:
+    /// - `open_id`: OpenID Identifies the identity of a user in an application. The same user has different Open IDs in different applications.
+    /// - `union_id`: UnionID Identifies the identity of a user under an application developer. The Union ID of the same user in applications under the same developer is the same, and the Union ID in applications under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications.
+    /// - `user_id`: UserID Identifies the identity of a user in a tenant. The user ID of the same user in tenant A and tenant B is different. In the same tenant, the user ID of a user is consistent in all applications (including store applications). User IDs are mainly used to connect user data between different applications.
+    /// - `email`: Identify the user by their real email address.
+    /// - `chat_id`: ChatID Identifies group chats by chat_id. You can call the API *Search for groups visible to a user or bot* to obtain the chat_id value. For group ID description, refer to *Group ID description*
+    /// - `thread_id`: ThreadID Identifies thread by thread_id. For thread ID description, refer to *Thread Introduction*&lt;/md-enum-item&gt;
     ///
     /// Required.
     pub fn receive_id_type(

@@ -13,9 +13,9 @@ impl<'a> BizEntityTagRelationApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// 绑定标签到群
+    /// Bind tags with biz entity. Currently, tagging for chat is supported (绑定标签到群)
     ///
-    /// Organization Custom Group Label-Bind tags with business entities-Bind tags with biz entity. Currently, tagging for chat is supported
+    /// 绑定标签到业务实体。目前支持给会话打标签。
     ///
     /// `POST /open-apis/im/v2/biz_entity_tag_relation`
     ///
@@ -30,9 +30,9 @@ impl<'a> BizEntityTagRelationApi<'a> {
             ),
         }
     }
-    /// 查询实体与标签的绑定关系
+    /// query tags bind on entity (查询实体与标签的绑定关系)
     ///
-    /// Organization Custom Group Label-queryTagsBindOnEntity-query tags bind on entity
+    /// 查询实体与标签的绑定关系
     ///
     /// `GET /open-apis/im/v2/biz_entity_tag_relation`
     ///
@@ -47,9 +47,9 @@ impl<'a> BizEntityTagRelationApi<'a> {
             ),
         }
     }
-    /// 解绑标签与群
+    /// Unbind tags from biz entity (解绑标签与群)
     ///
-    /// Organization Custom Group Label-Unbind tags from a business entity-Unbind tags from biz entity
+    /// 从业务实体上解绑标签。
     ///
     /// `PUT /open-apis/im/v2/biz_entity_tag_relation`
     ///
@@ -97,7 +97,8 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// Options:chat(Business type)
+    /// Options:
+    /// - `chat`: Business type
     ///
     /// Required.
     pub fn tag_biz_type(mut self, value: impl Into<super::models::TagBizType>) -> Self {

@@ -13,9 +13,9 @@ use serde_json::Value;
 )]
 #[non_exhaustive]
 pub enum ActionType {
-    /// `webhook`
+    /// `webhook`: webhook
     Webhook,
-    /// `url_page`
+    /// `url_page`: URLPage url page
     UrlPage,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -84,11 +84,11 @@ impl ToJson for ActionType {
 )]
 #[non_exhaustive]
 pub enum ButtonType {
-    /// `default`
+    /// `default`: default
     Default,
-    /// `primary`
+    /// `primary`: primary
     Primary,
-    /// `success`
+    /// `success`: success
     Success,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -542,7 +542,7 @@ impl ToJson for Sorter {
 )]
 #[non_exhaustive]
 pub enum TagBizType {
-    /// `chat`
+    /// `chat`: Chat type
     Chat,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -609,7 +609,7 @@ impl ToJson for TagBizType {
 )]
 #[non_exhaustive]
 pub enum TagType {
-    /// `tenant`
+    /// `tenant`: Tenant type
     Tenant,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -676,13 +676,13 @@ impl ToJson for TagType {
 )]
 #[non_exhaustive]
 pub enum Type {
-    /// `primary`
+    /// `primary`: primary
     Primary,
-    /// `secondary`
+    /// `secondary`: secondary
     Secondary,
-    /// `success`
+    /// `success`: success
     Success,
-    /// `danger`
+    /// `danger`: Danger
     Danger,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -924,7 +924,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `AppFeedNotify`
+/// The `notify` of \[`OpenAppFeedCard`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -948,7 +948,7 @@ impl ToJson for AppFeedNotify {
         w.end_object();
     }
 }
-/// `BatchUpdateUrlPreviewRequestBody`
+/// The request body of `im.v2.url_preview.batch_update` (Update URL preview).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -956,9 +956,11 @@ impl ToJson for AppFeedNotify {
     serde(default)
 )]
 pub struct BatchUpdateUrlPreviewRequestBody {
-    /// List of preview_tokens for URL preview. You need to get preview_tokens through the \[pull link preview data\] callback.**Notice**: The update frequency of a single token is limited to 1 time/5 seconds
+    /// List of preview_tokens for URL preview. You need to get preview_tokens through the *pull link preview data* callback.
+    ///
+    /// **Notice**: The update frequency of a single token is limited to 1 time/5 seconds
     pub preview_tokens: Vec<String>,
-    /// The open_id of the user who needs to update the URL preview. If not passed, it defaults to updating the members of the chat where the URL preview is located; if the user is not in the chat where the URL is located, the URL preview result seen by the user cannot be updated. For details on how to obtain an Open ID, see \[How to obtain an Open ID\]
+    /// The open_id of the user who needs to update the URL preview. If not passed, it defaults to updating the members of the chat where the URL preview is located; if the user is not in the chat where the URL is located, the URL preview result seen by the user cannot be updated. For details on how to obtain an Open ID, see *How to obtain an Open ID*
     pub open_ids: Option<Vec<String>>,
 }
 impl ToJson for BatchUpdateUrlPreviewRequestBody {
@@ -969,7 +971,7 @@ impl ToJson for BatchUpdateUrlPreviewRequestBody {
         w.end_object();
     }
 }
-/// `BotTimeSentiveFeedCardRequestBody`
+/// The request body of `im.v2.feed_card.bot_time_sentive` (Bot chat instant reminder).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -993,7 +995,7 @@ impl ToJson for BotTimeSentiveFeedCardRequestBody {
         w.end_object();
     }
 }
-/// `ChatSearchFilter`
+/// The `filter` of \[`SearchChatRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1023,7 +1025,7 @@ impl ToJson for ChatSearchFilter {
         w.end_object();
     }
 }
-/// `ChatSearchItem`
+/// The `items` of \[`SearchChatResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1048,7 +1050,7 @@ impl FromJson for ChatSearchItem {
         Ok(out)
     }
 }
-/// `ChatSearchMeta`
+/// The `meta_data` of \[`ChatSearchItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1100,7 +1102,7 @@ impl FromJson for ChatSearchMeta {
         Ok(out)
     }
 }
-/// `CreateAppFeedCardRequestBody`
+/// The request body of `im.v2.app_feed_card.create` (Create app feed card).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1127,7 +1129,7 @@ impl ToJson for CreateAppFeedCardRequestBody {
         None
     }
 }
-/// `CreateAppFeedCardResponseBody`
+/// The data `im.v2.app_feed_card.create` (Create app feed card) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1149,7 +1151,7 @@ impl FromJson for CreateAppFeedCardResponseBody {
         Ok(out)
     }
 }
-/// `CreateBizEntityTagRelationRequestBody`
+/// The request body of `im.v2.biz_entity_tag_relation.create` (Bind tags with biz entity. Currently, tagging for chat is supported).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1157,7 +1159,8 @@ impl FromJson for CreateAppFeedCardResponseBody {
     serde(default)
 )]
 pub struct CreateBizEntityTagRelationRequestBody {
-    /// Business type Options:chat(Chat type)
+    /// Business type Options:
+    /// - `chat`: Chat type
     pub tag_biz_type: Option<TagBizType>,
     /// Business entity open ID
     pub biz_entity_id: String,
@@ -1185,7 +1188,7 @@ impl ToJson for CreateBizEntityTagRelationRequestBody {
         None
     }
 }
-/// `CreateTag`
+/// The `create_tag` of \[`CreateTagRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1193,7 +1196,8 @@ impl ToJson for CreateBizEntityTagRelationRequestBody {
     serde(default)
 )]
 pub struct CreateTag {
-    /// Type of the tag Options:tenant(Tenant type)
+    /// Type of the tag Options:
+    /// - `tenant`: Tenant type
     pub tag_type: Option<TagType>,
     /// Name of the tag
     pub name: String,
@@ -1221,7 +1225,7 @@ impl ToJson for CreateTag {
         None
     }
 }
-/// `CreateTagRequestBody`
+/// The request body of `im.v2.tag.create` (Create a tag. The tag ID will be returned).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1248,7 +1252,7 @@ impl ToJson for CreateTagRequestBody {
         None
     }
 }
-/// `CreateTagResponseBody`
+/// The data `im.v2.tag.create` (Create a tag. The tag ID will be returned) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1270,7 +1274,7 @@ impl FromJson for CreateTagResponseBody {
         Ok(out)
     }
 }
-/// `DeleteAppFeedCardBatchRequestBody`
+/// The request body of `im.v2.app_feed_card_batch.delete` (Delete app feed card).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1294,7 +1298,7 @@ impl ToJson for DeleteAppFeedCardBatchRequestBody {
         None
     }
 }
-/// `DeleteAppFeedCardBatchResponseBody`
+/// The data `im.v2.app_feed_card_batch.delete` (Delete app feed card) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1313,7 +1317,7 @@ impl FromJson for DeleteAppFeedCardBatchResponseBody {
         Ok(out)
     }
 }
-/// `FailedReason`
+/// The `failed_user_reasons` of \[`BotTimeSentiveFeedCardResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1338,7 +1342,7 @@ impl FromJson for FailedReason {
         Ok(out)
     }
 }
-/// `GetBizEntityTagRelationResponseBody`
+/// The data `im.v2.biz_entity_tag_relation.get` (query tags bind on entity) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1361,7 +1365,7 @@ impl FromJson for GetBizEntityTagRelationResponseBody {
         Ok(out)
     }
 }
-/// `OpenAppFeedCard`
+/// The `app_feed_card` of \[`CreateAppFeedCardRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1412,7 +1416,7 @@ impl ToJson for OpenAppFeedCard {
         None
     }
 }
-/// `OpenAppFeedCardButton`
+/// The `buttons` of \[`OpenAppFeedCardButtons`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1422,11 +1426,16 @@ impl ToJson for OpenAppFeedCard {
 pub struct OpenAppFeedCardButton {
     /// url (support https only)
     pub multi_url: Option<OpenAppFeedCardUrl>,
-    /// action type (The button interaction method can be configured to redirect to a URL page or set up a webhook callback.) Options:url_page(URLPage url page),webhook(webhook)
+    /// action type (The button interaction method can be configured to redirect to a URL page or set up a webhook callback.) Options:
+    /// - `url_page`: URLPage url page
+    /// - `webhook`: webhook
     pub action_type: Option<ActionType>,
     /// text
     pub text: OpenAppFeedCardText,
-    /// button type Options:default(default),primary(primary),success(success)
+    /// button type Options:
+    /// - `default`: default
+    /// - `primary`: primary
+    /// - `success`: success
     pub button_type: Option<ButtonType>,
     /// action map
     pub action_map: Option<std::collections::BTreeMap<String, String>>,
@@ -1451,7 +1460,7 @@ impl ToJson for OpenAppFeedCardButton {
         None
     }
 }
-/// `OpenAppFeedCardButtons`
+/// The `buttons` of \[`OpenAppFeedCard`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1475,7 +1484,7 @@ impl ToJson for OpenAppFeedCardButtons {
         None
     }
 }
-/// `OpenAppFeedCardText`
+/// The `text` of \[`OpenAppFeedCardButton`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1499,7 +1508,7 @@ impl ToJson for OpenAppFeedCardText {
         None
     }
 }
-/// `OpenAppFeedCardUrl`
+/// The `multi_url` of \[`OpenAppFeedCardButton`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1526,7 +1535,7 @@ impl ToJson for OpenAppFeedCardUrl {
         w.end_object();
     }
 }
-/// `OpenAppFeedLink`
+/// The `link` of \[`OpenAppFeedCard`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1544,7 +1553,7 @@ impl ToJson for OpenAppFeedLink {
         w.end_object();
     }
 }
-/// `OpenFailedUserAppFeedCardItem`
+/// The `failed_cards` of \[`CreateAppFeedCardResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1569,7 +1578,7 @@ impl FromJson for OpenFailedUserAppFeedCardItem {
         Ok(out)
     }
 }
-/// `OpenFeedStatusLabel`
+/// The `status_label` of \[`OpenAppFeedCard`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1579,7 +1588,11 @@ impl FromJson for OpenFailedUserAppFeedCardItem {
 pub struct OpenFeedStatusLabel {
     /// text
     pub text: String,
-    /// label type Options:primary(primary),secondary(secondary),success(success),danger(Danger)
+    /// label type Options:
+    /// - `primary`: primary
+    /// - `secondary`: secondary
+    /// - `success`: success
+    /// - `danger`: Danger
     pub r#type: Option<Type>,
 }
 impl ToJson for OpenFeedStatusLabel {
@@ -1599,7 +1612,7 @@ impl ToJson for OpenFeedStatusLabel {
         None
     }
 }
-/// `PatchFeedCardRequestBody`
+/// The request body of `im.v2.feed_card.patch` (Instant reminder).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1620,7 +1633,7 @@ impl ToJson for PatchFeedCardRequestBody {
         w.end_object();
     }
 }
-/// `PatchFeedCardResponseBody`
+/// The data `im.v2.feed_card.patch` (Instant reminder) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1639,7 +1652,7 @@ impl FromJson for PatchFeedCardResponseBody {
         Ok(out)
     }
 }
-/// `PatchTag`
+/// The `patch_tag` of \[`PatchTagRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1672,7 +1685,7 @@ impl ToJson for PatchTag {
         None
     }
 }
-/// `PatchTagFailReason`
+/// The `patch_tag_fail_reason` of \[`PatchTagResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1691,7 +1704,7 @@ impl FromJson for PatchTagFailReason {
         Ok(out)
     }
 }
-/// `PatchTagRequestBody`
+/// The request body of `im.v2.tag.patch` (Modify the name of the tag in different languages).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1718,7 +1731,7 @@ impl ToJson for PatchTagRequestBody {
         None
     }
 }
-/// `PatchTagResponseBody`
+/// The data `im.v2.tag.patch` (Modify the name of the tag in different languages) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1740,7 +1753,7 @@ impl FromJson for PatchTagResponseBody {
         Ok(out)
     }
 }
-/// `SearchChatRequestBody`
+/// The request body of `im.v2.chat.search` (搜索群组).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1764,7 +1777,7 @@ impl ToJson for SearchChatRequestBody {
         w.end_object();
     }
 }
-/// `SearchChatResponseBody`
+/// The data `im.v2.chat.search` (搜索群组) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1795,7 +1808,7 @@ impl FromJson for SearchChatResponseBody {
         Ok(out)
     }
 }
-/// `TagI18nName`
+/// The `i18n_names` of \[`CreateTag`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1825,7 +1838,7 @@ impl ToJson for TagI18nName {
         None
     }
 }
-/// `TagI18nNameV2`
+/// The `i18n_names` of \[`TagInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1847,7 +1860,7 @@ impl FromJson for TagI18nNameV2 {
         Ok(out)
     }
 }
-/// `TagInfo`
+/// The `tag_info` of \[`PatchTagResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1887,7 +1900,7 @@ impl FromJson for TagInfo {
         Ok(out)
     }
 }
-/// `TagInfoWithBindVersion`
+/// The `tag_info_with_bind_versions` of \[`GetBizEntityTagRelationResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1909,7 +1922,7 @@ impl FromJson for TagInfoWithBindVersion {
         Ok(out)
     }
 }
-/// `UpdateAppFeedCardBatchRequestBody`
+/// The request body of `im.v2.app_feed_card_batch.update` (Update app feed card).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1933,7 +1946,7 @@ impl ToJson for UpdateAppFeedCardBatchRequestBody {
         None
     }
 }
-/// `UpdateChatButtonRequestBody`
+/// The request body of `im.v2.chat_button.update` (Update feed card button).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1969,7 +1982,7 @@ impl ToJson for UpdateChatButtonRequestBody {
         None
     }
 }
-/// `UserOpenAppFeedCardDeleter`
+/// The `feed_cards` of \[`DeleteAppFeedCardBatchRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1999,7 +2012,7 @@ impl ToJson for UserOpenAppFeedCardDeleter {
         None
     }
 }
-/// `UserOpenAppFeedCardUpdater`
+/// The `feed_cards` of \[`UpdateAppFeedCardBatchRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2032,27 +2045,27 @@ impl ToJson for UserOpenAppFeedCardUpdater {
         None
     }
 }
-/// `BotTimeSentiveFeedCardResponseBody`
+/// The data `im.v2.feed_card.bot_time_sentive` (Bot chat instant reminder) answers with.
 ///
 /// The same fields as [`PatchFeedCardResponseBody`]: one type, two names.
 pub type BotTimeSentiveFeedCardResponseBody = PatchFeedCardResponseBody;
-/// `CreateTagFailReason`
+/// The `create_tag_fail_reason` of \[`CreateTagResponseBody`\].
 ///
 /// The same fields as [`PatchTagFailReason`]: one type, two names.
 pub type CreateTagFailReason = PatchTagFailReason;
-/// `TagInfoV2`
+/// The `tag_info` of \[`TagInfoWithBindVersion`\].
 ///
 /// The same fields as [`TagInfo`]: one type, two names.
 pub type TagInfoV2 = TagInfo;
-/// `UpdateAppFeedCardBatchResponseBody`
+/// The data `im.v2.app_feed_card_batch.update` (Update app feed card) answers with.
 ///
 /// The same fields as [`DeleteAppFeedCardBatchResponseBody`]: one type, two names.
 pub type UpdateAppFeedCardBatchResponseBody = DeleteAppFeedCardBatchResponseBody;
-/// `UpdateBizEntityTagRelationRequestBody`
+/// The request body of `im.v2.biz_entity_tag_relation.update` (Unbind tags from biz entity).
 ///
 /// The same fields as [`CreateBizEntityTagRelationRequestBody`]: one type, two names.
 pub type UpdateBizEntityTagRelationRequestBody = CreateBizEntityTagRelationRequestBody;
-/// `UpdateChatButtonResponseBody`
+/// The data `im.v2.chat_button.update` (Update feed card button) answers with.
 ///
 /// The same fields as [`PatchFeedCardResponseBody`]: one type, two names.
 pub type UpdateChatButtonResponseBody = PatchFeedCardResponseBody;

@@ -13,9 +13,9 @@ impl<'a> TagApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// 创建标签
+    /// Create a tag. The tag ID will be returned (创建标签)
     ///
-    /// Organization Custom Group Label-Create a tag-Create a tag. The tag ID will be returned
+    /// 创建标签并返回标签 ID。
     ///
     /// `POST /open-apis/im/v2/tags`
     ///
@@ -30,9 +30,9 @@ impl<'a> TagApi<'a> {
             ),
         }
     }
-    /// 修改标签
+    /// Modify the name of the tag in different languages (修改标签)
     ///
-    /// Organization Custom Group Label-Update a tag-Modify the name of the tag in different languages
+    /// 修改标签在各个语言下的名称。
     ///
     /// `PATCH /open-apis/im/v2/tags/:tag_id`
     ///

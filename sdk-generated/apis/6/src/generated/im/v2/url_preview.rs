@@ -15,7 +15,7 @@ impl<'a> UrlPreviewApi<'a> {
     }
     /// Update URL preview (更新 URL 预览)
     ///
-    /// Actively update the \[URL preview\]. After the call, the client pull will be triggered again, and the callback service needs to return the updated data
+    /// Actively update the *URL preview*. After the call, the client pull will be triggered again, and the callback service needs to return the updated data
     ///
     /// `POST /open-apis/im/v2/url_previews/batch_update`
     ///

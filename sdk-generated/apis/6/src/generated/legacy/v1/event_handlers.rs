@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `legacy` v1, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `legacy` v1, for `EventDispatcherBuilder`.
 pub trait LegacyV1EventHandlers: RegisterHandlers {
     /// Handles `add_bot`: the handler gets an [`Event`] with a [`AddBotEvent`](super::events::AddBotEvent) payload.
     fn on_add_bot<F, Fut>(self, handler: F) -> Self

@@ -132,7 +132,7 @@ pub const USER_STATUS_CHANGE: &str = "user_status_change";
 ///
 /// Schema 1.0; payload `WorkApprovalEvent`.
 pub const WORK_APPROVAL: &str = "work_approval";
-/// `AddBotEvent`
+/// The payload of the `add_bot` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -196,7 +196,7 @@ impl FromJson for AddBotEvent {
         Ok(out)
     }
 }
-/// `AddBotEventChatI18nNames`
+/// The `chat_i18n_names` of \[`AddBotEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -218,7 +218,7 @@ impl FromJson for AddBotEventChatI18nNames {
         Ok(out)
     }
 }
-/// `AddUserToChatEvent`
+/// The payload of the `add_user_to_chat` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -261,7 +261,7 @@ impl FromJson for AddUserToChatEvent {
         Ok(out)
     }
 }
-/// `AppOpenEvent`
+/// The payload of the `app_open` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -304,7 +304,7 @@ impl FromJson for AppOpenEvent {
         Ok(out)
     }
 }
-/// `AppOpenEventInstaller`
+/// The `installer` of \[`AppOpenEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -323,7 +323,7 @@ impl FromJson for AppOpenEventInstaller {
         Ok(out)
     }
 }
-/// `AppStatusChangeEvent`
+/// The payload of the `app_status_change` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -363,7 +363,7 @@ impl FromJson for AppStatusChangeEvent {
         Ok(out)
     }
 }
-/// `AppStatusChangeEventOperator`
+/// The `operator` of \[`AppStatusChangeEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -388,7 +388,7 @@ impl FromJson for AppStatusChangeEventOperator {
         Ok(out)
     }
 }
-/// `AppTicketEvent`
+/// The payload of the `app_ticket` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -422,7 +422,7 @@ impl FromJson for AppTicketEvent {
         Ok(out)
     }
 }
-/// `AppUninstalledEvent`
+/// The payload of the `app_uninstalled` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -456,7 +456,7 @@ impl FromJson for AppUninstalledEvent {
         Ok(out)
     }
 }
-/// `ChatDisbandEvent`
+/// The payload of the `chat_disband` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -496,7 +496,7 @@ impl FromJson for ChatDisbandEvent {
         Ok(out)
     }
 }
-/// `ChatDisbandEventOperator`
+/// The `operator` of \[`ChatDisbandEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -518,7 +518,7 @@ impl FromJson for ChatDisbandEventOperator {
         Ok(out)
     }
 }
-/// `DeptAddEvent`
+/// The payload of the `dept_add` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -558,7 +558,7 @@ impl FromJson for DeptAddEvent {
         Ok(out)
     }
 }
-/// `DeptAddEventDepartment`
+/// The `department` of \[`DeptAddEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -580,7 +580,7 @@ impl FromJson for DeptAddEventDepartment {
         Ok(out)
     }
 }
-/// `GroupSettingUpdateEvent`
+/// The payload of the `group_setting_update` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -626,7 +626,7 @@ impl FromJson for GroupSettingUpdateEvent {
         Ok(out)
     }
 }
-/// `GroupSettingUpdateEventAfterChange`
+/// The `after_change` of \[`GroupSettingUpdateEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -654,7 +654,7 @@ impl FromJson for GroupSettingUpdateEventAfterChange {
         Ok(out)
     }
 }
-/// `InteractiveCardActionEvent`
+/// The payload of the `card.action (legacy message-card callback)` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -688,7 +688,7 @@ impl FromJson for InteractiveCardActionEvent {
         Ok(out)
     }
 }
-/// `InteractiveCardActionEventAction`
+/// The `action` of \[`InteractiveCardActionEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -716,7 +716,7 @@ impl FromJson for InteractiveCardActionEventAction {
         Ok(out)
     }
 }
-/// `LeaveApprovalV2Event`
+/// The payload of the `leave_approvalV2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -816,7 +816,7 @@ impl FromJson for LeaveApprovalV2Event {
         Ok(out)
     }
 }
-/// `LeaveApprovalV2EventI18nResources`
+/// The `i18n_resources` of \[`LeaveApprovalV2Event`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -841,7 +841,7 @@ impl FromJson for LeaveApprovalV2EventI18nResources {
         Ok(out)
     }
 }
-/// `MessageEvent`
+/// The payload of the `message` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -911,7 +911,7 @@ impl FromJson for MessageEvent {
         Ok(out)
     }
 }
-/// `MessageReadEvent`
+/// The payload of the `message_read` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -954,7 +954,7 @@ impl FromJson for MessageReadEvent {
         Ok(out)
     }
 }
-/// `OrderPaidEvent`
+/// The payload of the `order_paid` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1018,7 +1018,7 @@ impl FromJson for OrderPaidEvent {
         Ok(out)
     }
 }
-/// `OutApprovalEvent`
+/// The payload of the `out_approval` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1091,7 +1091,7 @@ impl FromJson for OutApprovalEvent {
         Ok(out)
     }
 }
-/// `OutApprovalEventI18nResources`
+/// The `i18n_resources` of \[`OutApprovalEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1116,7 +1116,7 @@ impl FromJson for OutApprovalEventI18nResources {
         Ok(out)
     }
 }
-/// `P2pChatCreateEvent`
+/// The payload of the `p2p_chat_create` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1159,7 +1159,7 @@ impl FromJson for P2pChatCreateEvent {
         Ok(out)
     }
 }
-/// `P2pChatCreateEventUser`
+/// The `user` of \[`P2pChatCreateEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1184,7 +1184,7 @@ impl FromJson for P2pChatCreateEventUser {
         Ok(out)
     }
 }
-/// `RemedyApprovalEvent`
+/// The payload of the `remedy_approval` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1239,7 +1239,7 @@ impl FromJson for RemedyApprovalEvent {
         Ok(out)
     }
 }
-/// `ShiftApprovalEvent`
+/// The payload of the `shift_approval` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1297,7 +1297,7 @@ impl FromJson for ShiftApprovalEvent {
         Ok(out)
     }
 }
-/// `ThirdPartyMeetingRoomEventCreatedEvent`
+/// The payload of the `third_party_meeting_room_event_created` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1352,7 +1352,7 @@ impl FromJson for ThirdPartyMeetingRoomEventCreatedEvent {
         Ok(out)
     }
 }
-/// `ThirdPartyMeetingRoomEventCreatedEventEnd`
+/// The `end` of \[`ThirdPartyMeetingRoomEventCreatedEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1371,7 +1371,7 @@ impl FromJson for ThirdPartyMeetingRoomEventCreatedEventEnd {
         Ok(out)
     }
 }
-/// `TripApprovalEvent`
+/// The payload of the `trip_approval` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1432,7 +1432,7 @@ impl FromJson for TripApprovalEvent {
         Ok(out)
     }
 }
-/// `TripApprovalEventSchedules`
+/// The `schedules` of \[`TripApprovalEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1472,7 +1472,7 @@ impl FromJson for TripApprovalEventSchedules {
         Ok(out)
     }
 }
-/// `UserAddEvent`
+/// The payload of the `user_add` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1515,7 +1515,7 @@ impl FromJson for UserAddEvent {
         Ok(out)
     }
 }
-/// `UserStatusChangeEvent`
+/// The payload of the `user_status_change` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1567,7 +1567,7 @@ impl FromJson for UserStatusChangeEvent {
         Ok(out)
     }
 }
-/// `UserStatusChangeEventBeforeStatus`
+/// The `before_status` of \[`UserStatusChangeEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1592,7 +1592,7 @@ impl FromJson for UserStatusChangeEventBeforeStatus {
         Ok(out)
     }
 }
-/// `WorkApprovalEvent`
+/// The payload of the `work_approval` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1656,39 +1656,39 @@ impl FromJson for WorkApprovalEvent {
         Ok(out)
     }
 }
-/// `AddUserToChatEventOperator`
+/// The `operator` of \[`AddUserToChatEvent`\].
 ///
 /// The same fields as [`ChatDisbandEventOperator`]: one type, two names.
 pub type AddUserToChatEventOperator = ChatDisbandEventOperator;
-/// `AddUserToChatEventUsers`
+/// The `users` of \[`AddUserToChatEvent`\].
 ///
 /// The same fields as [`P2pChatCreateEventUser`]: one type, two names.
 pub type AddUserToChatEventUsers = P2pChatCreateEventUser;
-/// `AppOpenEventApplicants`
+/// The `applicants` of \[`AppOpenEvent`\].
 ///
 /// The same fields as [`AppOpenEventInstaller`]: one type, two names.
 pub type AppOpenEventApplicants = AppOpenEventInstaller;
-/// `AppOpenEventInstallerEmployee`
+/// The `installer_employee` of \[`AppOpenEvent`\].
 ///
 /// The same fields as [`AppOpenEventInstaller`]: one type, two names.
 pub type AppOpenEventInstallerEmployee = AppOpenEventInstaller;
-/// `ContactScopeChangeEvent`
+/// The payload of the `contact_scope_change` event.
 ///
 /// The same fields as [`AppUninstalledEvent`]: one type, two names.
 pub type ContactScopeChangeEvent = AppUninstalledEvent;
-/// `GroupSettingUpdateEventOperator`
+/// The `operator` of \[`GroupSettingUpdateEvent`\].
 ///
 /// The same fields as [`ChatDisbandEventOperator`]: one type, two names.
 pub type GroupSettingUpdateEventOperator = ChatDisbandEventOperator;
-/// `P2pChatCreateEventOperator`
+/// The `operator` of \[`P2pChatCreateEvent`\].
 ///
 /// The same fields as [`ChatDisbandEventOperator`]: one type, two names.
 pub type P2pChatCreateEventOperator = ChatDisbandEventOperator;
-/// `RemoveBotEvent`
+/// The payload of the `remove_bot` event.
 ///
 /// The same fields as [`AddBotEvent`]: one type, two names.
 pub type RemoveBotEvent = AddBotEvent;
-/// `RemoveBotEventChatI18nNames`
+/// The `chat_i18n_names` of \[`RemoveBotEvent`\].
 ///
 /// The same fields as [`AddBotEventChatI18nNames`]: one type, two names.
 pub type RemoveBotEventChatI18nNames = AddBotEventChatI18nNames;
@@ -1700,15 +1700,15 @@ pub type ThirdPartyMeetingRoomEventCreatedEventMeetingRooms0 = AppOpenEventInsta
 ///
 /// The same fields as [`AppOpenEventInstaller`]: one type, two names.
 pub type ThirdPartyMeetingRoomEventCreatedEventMeetingRooms1 = AppOpenEventInstaller;
-/// `ThirdPartyMeetingRoomEventCreatedEventOrganizer`
+/// The `organizer` of \[`ThirdPartyMeetingRoomEventCreatedEvent`\].
 ///
 /// The same fields as [`ChatDisbandEventOperator`]: one type, two names.
 pub type ThirdPartyMeetingRoomEventCreatedEventOrganizer = ChatDisbandEventOperator;
-/// `ThirdPartyMeetingRoomEventCreatedEventStart`
+/// The `start` of \[`ThirdPartyMeetingRoomEventCreatedEvent`\].
 ///
 /// The same fields as [`ThirdPartyMeetingRoomEventCreatedEventEnd`]: one type, two names.
 pub type ThirdPartyMeetingRoomEventCreatedEventStart = ThirdPartyMeetingRoomEventCreatedEventEnd;
-/// `UserStatusChangeEventCurrentStatus`
+/// The `current_status` of \[`UserStatusChangeEvent`\].
 ///
 /// The same fields as [`UserStatusChangeEventBeforeStatus`]: one type, two names.
 pub type UserStatusChangeEventCurrentStatus = UserStatusChangeEventBeforeStatus;

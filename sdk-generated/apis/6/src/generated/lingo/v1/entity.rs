@@ -32,7 +32,7 @@ impl<'a> EntityApi<'a> {
     }
     /// Delete the exemption entry (删除免审词条)
     ///
-    /// Delete the existing entries by entity_id, do not need Lingo moderator review, please use carefully \[tenant moderator please review carefully\]
+    /// Delete the existing entries by entity_id, do not need Lingo moderator review, please use carefully *tenant moderator please review carefully*
     ///
     /// `DELETE /open-apis/lingo/v1/entities/:entity_id`
     ///
@@ -136,7 +136,7 @@ impl<'a> EntityApi<'a> {
     }
     /// Update the exemption entry (更新免审词条)
     ///
-    /// Update the existing entries through this interface, do not need Lingo moderator review can be written directly to the thesaurus, please use carefully \[tenant moderator please review carefully\]
+    /// Update the existing entries through this interface, do not need Lingo moderator review can be written directly to the thesaurus, please use carefully *tenant moderator please review carefully*
     ///
     /// `PUT /open-apis/lingo/v1/entities/:entity_id`
     ///
@@ -310,7 +310,7 @@ impl ListRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// Data provider \[can be used to filter data\]
+    /// Data provider *can be used to filter data*
     pub fn provider(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("provider", v.into());

@@ -79,7 +79,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `Abbreviation`
+/// The `abbreviations` of \[`RelatedMeta`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -105,7 +105,7 @@ impl ToJson for Abbreviation {
         w.end_object();
     }
 }
-/// `BaikeImage`
+/// The `images` of \[`RelatedMeta`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -137,7 +137,7 @@ impl ToJson for BaikeImage {
         None
     }
 }
-/// `Classification`
+/// The `items` of \[`ListClassificationResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -184,7 +184,7 @@ impl ToJson for Classification {
         None
     }
 }
-/// `ClassificationFilter`
+/// The `classification_filter` of \[`SearchEntityRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -205,7 +205,7 @@ impl ToJson for ClassificationFilter {
         w.end_object();
     }
 }
-/// `CreateDraftResponseBody`
+/// The data `lingo.v1.draft.create` (Create draft) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -224,7 +224,7 @@ impl FromJson for CreateDraftResponseBody {
         Ok(out)
     }
 }
-/// `DisplayStatus`
+/// The `display_status` of \[`Term`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -254,7 +254,7 @@ impl ToJson for DisplayStatus {
         w.end_object();
     }
 }
-/// `Draft`
+/// The `draft` of \[`CreateDraftResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -276,7 +276,7 @@ impl FromJson for Draft {
         Ok(out)
     }
 }
-/// `Entity`
+/// The request body of `lingo.v1.draft.create` (Create draft).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -308,7 +308,7 @@ pub struct Entity {
     pub statistics: Option<Statistics>,
     /// External System Linked Data
     pub outer_info: Option<OuterInfo>,
-    /// Rich text format (when filling in rich text content, the description field will be invalid and may not be filled in), the supported formats refer to the paraphrasing section in the \[Enterprise Encyclopedia Guide\]
+    /// Rich text format (when filling in rich text content, the description field will be invalid and may not be filled in), the supported formats refer to the paraphrasing section in the *Enterprise Encyclopedia Guide*
     pub rich_text: Option<String>,
     /// `source`
     pub source: Option<i64>,
@@ -376,7 +376,7 @@ impl ToJson for Entity {
         None
     }
 }
-/// `File`
+/// The request body of `lingo.v1.file.upload` (上传图片).
 #[derive(Debug, Default)]
 pub struct File {
     /// `name`
@@ -402,7 +402,7 @@ impl File {
         form
     }
 }
-/// `GetEntityResponseBody`
+/// The data `lingo.v1.entity.get` (Get entity) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -421,7 +421,7 @@ impl FromJson for GetEntityResponseBody {
         Ok(out)
     }
 }
-/// `HighlightEntityRequestBody`
+/// The request body of `lingo.v1.entity.highlight` (Highlight entity).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -445,7 +445,7 @@ impl ToJson for HighlightEntityRequestBody {
         None
     }
 }
-/// `HighlightEntityResponseBody`
+/// The data `lingo.v1.entity.highlight` (Highlight entity) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -464,7 +464,7 @@ impl FromJson for HighlightEntityResponseBody {
         Ok(out)
     }
 }
-/// `I18nClsName`
+/// The `i18n_names` of \[`Classification`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -500,7 +500,7 @@ impl ToJson for I18nClsName {
         None
     }
 }
-/// `I18nEntryDesc`
+/// The `i18n_descs` of \[`Entity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -508,7 +508,10 @@ impl ToJson for I18nClsName {
     serde(default)
 )]
 pub struct I18nEntryDesc {
-    /// language type Options:1(ZH_CN Chinese),2(EN_US English),3(JA_JP Japanese)
+    /// language type Options:
+    /// - `1`: ZH_CN Chinese
+    /// - `2`: EN_US English
+    /// - `3`: JA_JP Japanese
     pub language: i64,
     /// plain text interpretation
     pub description: Option<String>,
@@ -534,7 +537,7 @@ impl ToJson for I18nEntryDesc {
         w.end_object();
     }
 }
-/// `ListClassificationResponseBody`
+/// The data `lingo.v1.classification.list` (Classification list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -559,7 +562,7 @@ impl FromJson for ListClassificationResponseBody {
         Ok(out)
     }
 }
-/// `ListEntityResponseBody`
+/// The data `lingo.v1.entity.list` (Get entities) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -584,7 +587,7 @@ impl FromJson for ListEntityResponseBody {
         Ok(out)
     }
 }
-/// `ListRepoResponseBody`
+/// The data `lingo.v1.repo.list` (repo list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -603,7 +606,7 @@ impl FromJson for ListRepoResponseBody {
         Ok(out)
     }
 }
-/// `MatchEntityRequestBody`
+/// The request body of `lingo.v1.entity.match` (Match entity).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -627,7 +630,7 @@ impl ToJson for MatchEntityRequestBody {
         None
     }
 }
-/// `MatchEntityResponseBody`
+/// The data `lingo.v1.entity.match` (Match entity) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -646,7 +649,7 @@ impl FromJson for MatchEntityResponseBody {
         Ok(out)
     }
 }
-/// `MatchInfo`
+/// The `results` of \[`MatchEntityResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -668,7 +671,7 @@ impl FromJson for MatchInfo {
         Ok(out)
     }
 }
-/// `OuterInfo`
+/// The `outer_info` of \[`Entity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -707,7 +710,7 @@ impl ToJson for OuterInfo {
         None
     }
 }
-/// `Phrase`
+/// The `phrases` of \[`HighlightEntityResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -732,7 +735,7 @@ impl FromJson for Phrase {
         Ok(out)
     }
 }
-/// `Referer`
+/// The `users` of \[`RelatedMeta`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -772,7 +775,7 @@ impl ToJson for Referer {
         None
     }
 }
-/// `RelatedMeta`
+/// The `related_meta` of \[`Entity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -792,7 +795,8 @@ pub struct RelatedMeta {
     pub links: Option<Vec<Referer>>,
     /// Related entry information
     pub abbreviations: Option<Vec<Abbreviation>>,
-    /// Category to which the current entry belongs &lt; br &gt;Entries can only belong to sub-categories, and only one sub-category can be selected under each first-level category
+    /// Category to which the current entry belongs
+    /// Entries can only belong to sub-categories, and only one sub-category can be selected under each first-level category
     pub classifications: Option<Vec<Classification>>,
     /// Uploaded related pictures
     pub images: Option<Vec<BaikeImage>>,
@@ -850,7 +854,7 @@ impl ToJson for RelatedMeta {
         None
     }
 }
-/// `Repo`
+/// The `items` of \[`ListRepoResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -872,7 +876,7 @@ impl FromJson for Repo {
         Ok(out)
     }
 }
-/// `SearchEntityRequestBody`
+/// The request body of `lingo.v1.entity.search` (Search entity).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -899,7 +903,7 @@ impl ToJson for SearchEntityRequestBody {
         w.end_object();
     }
 }
-/// `Span`
+/// The `span` of \[`Phrase`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -921,7 +925,7 @@ impl FromJson for Span {
         Ok(out)
     }
 }
-/// `Statistics`
+/// The `statistics` of \[`Entity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -951,7 +955,7 @@ impl ToJson for Statistics {
         w.end_object();
     }
 }
-/// `Term`
+/// The `main_keys` of \[`Entity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -987,7 +991,7 @@ impl ToJson for Term {
         None
     }
 }
-/// `UploadFileResponseBody`
+/// The data `lingo.v1.file.upload` (上传图片) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1006,19 +1010,19 @@ impl FromJson for UploadFileResponseBody {
         Ok(out)
     }
 }
-/// `CreateEntityResponseBody`
+/// The data `lingo.v1.entity.create` (Create an exemption entry) answers with.
 ///
 /// The same fields as [`GetEntityResponseBody`]: one type, two names.
 pub type CreateEntityResponseBody = GetEntityResponseBody;
-/// `SearchEntityResponseBody`
+/// The data `lingo.v1.entity.search` (Search entity) answers with.
 ///
 /// The same fields as [`ListEntityResponseBody`]: one type, two names.
 pub type SearchEntityResponseBody = ListEntityResponseBody;
-/// `UpdateDraftResponseBody`
+/// The data `lingo.v1.draft.update` (Update draft) answers with.
 ///
 /// The same fields as [`CreateDraftResponseBody`]: one type, two names.
 pub type UpdateDraftResponseBody = CreateDraftResponseBody;
-/// `UpdateEntityResponseBody`
+/// The data `lingo.v1.entity.update` (Update the exemption entry) answers with.
 ///
 /// The same fields as [`GetEntityResponseBody`]: one type, two names.
 pub type UpdateEntityResponseBody = GetEntityResponseBody;

@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `mail` v1, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `mail` v1, for `EventDispatcherBuilder`.
 pub trait MailV1EventHandlers: RegisterHandlers {
     /// Handles `mail.user_mailbox.event.message_received_v1` (收信通知): the handler gets an [`Event`] with a [`P2MailUserMailboxEventMessageReceivedV1Data`](super::events::P2MailUserMailboxEventMessageReceivedV1Data) payload.
     fn on_mail_user_mailbox_event_message_received_v1<F, Fut>(self, handler: F) -> Self

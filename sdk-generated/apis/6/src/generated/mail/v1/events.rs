@@ -12,7 +12,7 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
 ///
 /// Schema 2.0; payload `P2MailUserMailboxEventMessageReceivedV1Data`.
 pub const MAIL_USER_MAILBOX_EVENT_MESSAGE_RECEIVED_V1: &str = "mail.user_mailbox.event.message_received_v1";
-/// `EventHeader`
+/// The `header` of \[`P2MailUserMailboxEventMessageReceivedV1`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -46,7 +46,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `P2MailUserMailboxEventMessageReceivedV1`
+/// The envelope of the `mail.user_mailbox.event.message_received_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -71,7 +71,7 @@ impl FromJson for P2MailUserMailboxEventMessageReceivedV1 {
         Ok(out)
     }
 }
-/// `P2MailUserMailboxEventMessageReceivedV1Data`
+/// The payload of the `mail.user_mailbox.event.message_received_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -99,7 +99,7 @@ impl FromJson for P2MailUserMailboxEventMessageReceivedV1Data {
         Ok(out)
     }
 }
-/// `Subscriber`
+/// The `subscriber` of \[`P2MailUserMailboxEventMessageReceivedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -118,7 +118,7 @@ impl FromJson for Subscriber {
         Ok(out)
     }
 }
-/// `UserId`
+/// The `user_ids` of \[`Subscriber`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

@@ -13,9 +13,9 @@ impl<'a> MailgroupApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Mail Group Management (创建邮件组)
+    /// Create Mail Group (创建邮件组)
     ///
-    /// Create Mail Group-Creates a mailing list
+    /// Creates a mailing list
     ///
     /// `POST /open-apis/mail/v1/mailgroups`
     ///
@@ -30,9 +30,9 @@ impl<'a> MailgroupApi<'a> {
             ),
         }
     }
-    /// Mail Group Management (删除邮件组)
+    /// Delete Mail Group (删除邮件组)
     ///
-    /// Delete Mail Group-Deletes a mailing list
+    /// Deletes a mailing list
     ///
     /// `DELETE /open-apis/mail/v1/mailgroups/:mailgroup_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> MailgroupApi<'a> {
                 .path_param("mailgroup_id", mailgroup_id.as_ref()),
         }
     }
-    /// Mail Group Management (查询指定邮件组)
+    /// Query The Specified Mail Group (查询指定邮件组)
     ///
-    /// Query The Specified Mail Group-Obtains the information of a mailing list
+    /// Obtains the information of a mailing list
     ///
     /// `GET /open-apis/mail/v1/mailgroups/:mailgroup_id`
     ///
@@ -66,9 +66,9 @@ impl<'a> MailgroupApi<'a> {
                 .path_param("mailgroup_id", mailgroup_id.as_ref()),
         }
     }
-    /// Mail Group Management (批量获取邮件组)
+    /// Obtain Mailing Lists In Batch (批量获取邮件组)
     ///
-    /// Obtain Mailing Lists In Batch-Obtains mailing lists by pages
+    /// Obtains mailing lists by pages
     ///
     /// `GET /open-apis/mail/v1/mailgroups`
     ///
@@ -83,9 +83,9 @@ impl<'a> MailgroupApi<'a> {
             ),
         }
     }
-    /// Mail Group Management (修改邮件组部分信息)
+    /// Modify Some Information Of Mail Group (修改邮件组部分信息)
     ///
-    /// Modify Some Information Of Mail Group-Updates some fields of a mailing list. The fields not specified are not updated
+    /// Updates some fields of a mailing list. The fields not specified are not updated
     ///
     /// `PATCH /open-apis/mail/v1/mailgroups/:mailgroup_id`
     ///
@@ -101,9 +101,9 @@ impl<'a> MailgroupApi<'a> {
                 .path_param("mailgroup_id", mailgroup_id.as_ref()),
         }
     }
-    /// Mail Group Management (修改邮件组全部信息)
+    /// Modify All Information Of Mail Group (修改邮件组全部信息)
     ///
-    /// Modify All Information Of Mail Group-Updates all information of a mailing list
+    /// Updates all information of a mailing list
     ///
     /// `PUT /open-apis/mail/v1/mailgroups/:mailgroup_id`
     ///

@@ -13,9 +13,9 @@ impl<'a> MailgroupAliasApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Mail Group Alias (创建邮件组别名)
+    /// Create A Mailing List Alias (创建邮件组别名)
     ///
-    /// Create A Mailing List Alias-Creates a mailing list alias
+    /// Creates a mailing list alias
     ///
     /// `POST /open-apis/mail/v1/mailgroups/:mailgroup_id/aliases`
     ///
@@ -31,9 +31,9 @@ impl<'a> MailgroupAliasApi<'a> {
                 .path_param("mailgroup_id", mailgroup_id.as_ref()),
         }
     }
-    /// Mail Group Alias (删除邮件组别名)
+    /// Delete A Mailing List Alias (删除邮件组别名)
     ///
-    /// Delete A Mailing List Alias-Deletes a mailing list alias
+    /// Deletes a mailing list alias
     ///
     /// `DELETE /open-apis/mail/v1/mailgroups/:mailgroup_id/aliases/:alias_id`
     ///
@@ -54,9 +54,9 @@ impl<'a> MailgroupAliasApi<'a> {
                 .path_param("alias_id", alias_id.as_ref()),
         }
     }
-    /// Mail Group Alias (获取邮件组所有别名)
+    /// Obtain All Mailing List Aliases (获取邮件组所有别名)
     ///
-    /// Obtain All Mailing List Aliases-Obtains all mailing list aliases
+    /// Obtains all mailing list aliases
     ///
     /// `GET /open-apis/mail/v1/mailgroups/:mailgroup_id/aliases`
     ///

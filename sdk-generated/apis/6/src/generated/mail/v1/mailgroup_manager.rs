@@ -13,9 +13,9 @@ impl<'a> MailgroupManagerApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Mail Group Manager (批量创建邮件组管理员)
+    /// Create Mailing List Managers In Batch (批量创建邮件组管理员)
     ///
-    /// Create Mailing List Managers In Batch-Adds managers to a mailing list
+    /// Adds managers to a mailing list
     ///
     /// `POST /open-apis/mail/v1/mailgroups/:mailgroup_id/managers/batch_create`
     ///
@@ -31,9 +31,9 @@ impl<'a> MailgroupManagerApi<'a> {
                 .path_param("mailgroup_id", mailgroup_id.as_ref()),
         }
     }
-    /// Mail Group Manager (批量删除邮件组管理员)
+    /// Batch Delete Mail Group Managers (批量删除邮件组管理员)
     ///
-    /// Batch Delete Mail Group Managers-Batch delete mail group managers
+    /// Batch delete mail group managers
     ///
     /// `POST /open-apis/mail/v1/mailgroups/:mailgroup_id/managers/batch_delete`
     ///
@@ -49,9 +49,9 @@ impl<'a> MailgroupManagerApi<'a> {
                 .path_param("mailgroup_id", mailgroup_id.as_ref()),
         }
     }
-    /// Mail Group Manager (批量获取邮件组管理员)
+    /// Obtain Mailing List Managers In Batch (批量获取邮件组管理员)
     ///
-    /// Obtain Mailing List Managers In Batch-Obtains the list of mailing list managers by pages
+    /// Obtains the list of mailing list managers by pages
     ///
     /// `GET /open-apis/mail/v1/mailgroups/:mailgroup_id/managers`
     ///

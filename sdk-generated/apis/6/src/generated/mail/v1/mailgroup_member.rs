@@ -13,9 +13,9 @@ impl<'a> MailgroupMemberApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Mail Group Member (批量创建邮件组成员)
+    /// Batch Create Mail Group Members (批量创建邮件组成员)
     ///
-    /// Batch Create Mail Group Members-You can add multiple members to a mail group at a time
+    /// You can add multiple members to a mail group at a time
     ///
     /// `POST /open-apis/mail/v1/mailgroups/:mailgroup_id/members/batch_create`
     ///
@@ -31,9 +31,9 @@ impl<'a> MailgroupMemberApi<'a> {
                 .path_param("mailgroup_id", mailgroup_id.as_ref()),
         }
     }
-    /// Mail Group Member (批量删除邮件组成员)
+    /// Batch Delete Mail Group Members (批量删除邮件组成员)
     ///
-    /// Batch Delete Mail Group Members-Multiple members of a mail group can be deleted in one request
+    /// Multiple members of a mail group can be deleted in one request
     ///
     /// `DELETE /open-apis/mail/v1/mailgroups/:mailgroup_id/members/batch_delete`
     ///
@@ -49,9 +49,9 @@ impl<'a> MailgroupMemberApi<'a> {
                 .path_param("mailgroup_id", mailgroup_id.as_ref()),
         }
     }
-    /// Mail Group Member (创建邮件组成员)
+    /// Create A Mailing List Member (创建邮件组成员)
     ///
-    /// Create A Mailing List Member-Adds a member to a mailing list
+    /// Adds a member to a mailing list
     ///
     /// `POST /open-apis/mail/v1/mailgroups/:mailgroup_id/members`
     ///
@@ -67,9 +67,9 @@ impl<'a> MailgroupMemberApi<'a> {
                 .path_param("mailgroup_id", mailgroup_id.as_ref()),
         }
     }
-    /// Mail Group Member (删除邮件组成员)
+    /// Delete A Mailing List Member (删除邮件组成员)
     ///
-    /// Delete A Mailing List Member-Deletes a mailing list member
+    /// Deletes a mailing list member
     ///
     /// `DELETE /open-apis/mail/v1/mailgroups/:mailgroup_id/members/:member_id`
     ///
@@ -90,9 +90,9 @@ impl<'a> MailgroupMemberApi<'a> {
                 .path_param("member_id", member_id.as_ref()),
         }
     }
-    /// Mail Group Member (查询指定邮件组成员)
+    /// Obtain Mailing List Member Information (查询指定邮件组成员)
     ///
-    /// Obtain Mailing List Member Information-Obtains the information of a mailing list member
+    /// Obtains the information of a mailing list member
     ///
     /// `GET /open-apis/mail/v1/mailgroups/:mailgroup_id/members/:member_id`
     ///
@@ -113,9 +113,9 @@ impl<'a> MailgroupMemberApi<'a> {
                 .path_param("member_id", member_id.as_ref()),
         }
     }
-    /// Mail Group Member (获取所有邮件组成员)
+    /// Obtain Mailing List Members In Batch (获取所有邮件组成员)
     ///
-    /// Obtain Mailing List Members In Batch-Obtains the list of mailing list members by pages
+    /// Obtains the list of mailing list members by pages
     ///
     /// `GET /open-apis/mail/v1/mailgroups/:mailgroup_id/members`
     ///
@@ -145,7 +145,9 @@ impl BatchCreateRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:department_id(Identify departments with custom department_id),open_department_id(Identify departments by open_department_id)
+    /// The type of department ID used in this call Options:
+    /// - `department_id`: Identify departments with custom department_id
+    /// - `open_department_id`: Identify departments by open_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -214,7 +216,9 @@ impl CreateRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// Type of department ID used in this call Options:department_id(Identify the department with the custom department_id),open_department_id(Identify the department with open_department_id)
+    /// Type of department ID used in this call Options:
+    /// - `department_id`: Identify the department with the custom department_id
+    /// - `open_department_id`: Identify the department with open_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -278,7 +282,9 @@ impl GetRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// Type of department ID used in this call Options:department_id(Identify the department with the custom department_id),open_department_id(Identify the department with open_department_id)
+    /// Type of department ID used in this call Options:
+    /// - `department_id`: Identify the department with the custom department_id
+    /// - `open_department_id`: Identify the department with open_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -318,7 +324,9 @@ impl ListRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// Type of department ID used in this call Options:department_id(Identify the department with the custom department_id),open_department_id(Identify the department with open_department_id)
+    /// Type of department ID used in this call Options:
+    /// - `department_id`: Identify the department with the custom department_id
+    /// - `open_department_id`: Identify the department with open_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

@@ -13,9 +13,9 @@ impl<'a> MailgroupPermissionMemberApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Mail Group Permission Member (批量创建邮件组权限成员)
+    /// Batch Create Mail Group Permission Members (批量创建邮件组权限成员)
     ///
-    /// Batch Create Mail Group Permission Members-A single request can add multiple permission members to a mail group
+    /// A single request can add multiple permission members to a mail group
     ///
     /// `POST /open-apis/mail/v1/mailgroups/:mailgroup_id/permission_members/batch_create`
     ///
@@ -31,9 +31,9 @@ impl<'a> MailgroupPermissionMemberApi<'a> {
                 .path_param("mailgroup_id", mailgroup_id.as_ref()),
         }
     }
-    /// Mail Group Permission Member (批量删除邮件组权限成员)
+    /// Batch Delete Mail Group Permission Members (批量删除邮件组权限成员)
     ///
-    /// Batch Delete Mail Group Permission Members-A single request can delete multiple permission members in a mail group
+    /// A single request can delete multiple permission members in a mail group
     ///
     /// `DELETE /open-apis/mail/v1/mailgroups/:mailgroup_id/permission_members/batch_delete`
     ///
@@ -49,9 +49,9 @@ impl<'a> MailgroupPermissionMemberApi<'a> {
                 .path_param("mailgroup_id", mailgroup_id.as_ref()),
         }
     }
-    /// Mail Group Permission Member (创建邮件组权限成员)
+    /// Create A Mail Group Permission Member (创建邮件组权限成员)
     ///
-    /// Create A Mail Group Permission Member-Adds a member with custom permission to the mailing list, who will then be able to send emails to this mailing list
+    /// Adds a member with custom permission to the mailing list, who will then be able to send emails to this mailing list
     ///
     /// `POST /open-apis/mail/v1/mailgroups/:mailgroup_id/permission_members`
     ///
@@ -67,9 +67,9 @@ impl<'a> MailgroupPermissionMemberApi<'a> {
                 .path_param("mailgroup_id", mailgroup_id.as_ref()),
         }
     }
-    /// Mail Group Permission Member (删除邮件组权限成员)
+    /// Delete A Mail Group Permission Member (删除邮件组权限成员)
     ///
-    /// Delete A Mail Group Permission Member-Deletes a member with custom permission, who will then be unable to send emails to this mailing list
+    /// Deletes a member with custom permission, who will then be unable to send emails to this mailing list
     ///
     /// `DELETE /open-apis/mail/v1/mailgroups/:mailgroup_id/permission_members/:permission_member_id`
     ///
@@ -90,9 +90,9 @@ impl<'a> MailgroupPermissionMemberApi<'a> {
                 .path_param("permission_member_id", permission_member_id.as_ref()),
         }
     }
-    /// Mail Group Permission Member (获取邮件组权限成员)
+    /// Get A Mail Group Permission Member (获取邮件组权限成员)
     ///
-    /// Get A Mail Group Permission Member-Obtains the information of a member who can send emails to mailing list addresses
+    /// Obtains the information of a member who can send emails to mailing list addresses
     ///
     /// `GET /open-apis/mail/v1/mailgroups/:mailgroup_id/permission_members/:permission_member_id`
     ///
@@ -113,9 +113,9 @@ impl<'a> MailgroupPermissionMemberApi<'a> {
                 .path_param("permission_member_id", permission_member_id.as_ref()),
         }
     }
-    /// Mail Group Permission Member (批量获取邮件组权限成员)
+    /// List Permission Members Of A Mail Group (批量获取邮件组权限成员)
     ///
-    /// List Permission Members Of A Mail Group-Obtains the list of members who can send emails to mailing list addresses by pages
+    /// Obtains the list of members who can send emails to mailing list addresses by pages
     ///
     /// `GET /open-apis/mail/v1/mailgroups/:mailgroup_id/permission_members`
     ///
@@ -145,7 +145,9 @@ impl BatchCreateRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The type of department ID used in this call Options:department_id(Identify departments with custom department_id),open_department_id(Identify departments by open_department_id)
+    /// The type of department ID used in this call Options:
+    /// - `department_id`: Identify departments with custom department_id
+    /// - `open_department_id`: Identify departments by open_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -214,7 +216,9 @@ impl CreateRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// Type of department ID used in this call Options:department_id(Identify the department with the custom department_id),open_department_id(Identify the department with open_department_id)
+    /// Type of department ID used in this call Options:
+    /// - `department_id`: Identify the department with the custom department_id
+    /// - `open_department_id`: Identify the department with open_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -278,7 +282,9 @@ impl GetRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// Type of department ID used in this call Options:department_id(Identify the department with the custom department_id),open_department_id(Identify the department with open_department_id)
+    /// Type of department ID used in this call Options:
+    /// - `department_id`: Identify the department with the custom department_id
+    /// - `open_department_id`: Identify the department with open_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -320,7 +326,9 @@ impl ListRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// Type of department ID used in this call Options:department_id(Identify the department with the custom department_id),open_department_id(Identify the department with open_department_id)
+    /// Type of department ID used in this call Options:
+    /// - `department_id`: Identify the department with the custom department_id
+    /// - `open_department_id`: Identify the department with open_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,

@@ -163,9 +163,9 @@ impl ToJson for CreatePublicMailboxMemberResponseBodyType {
 )]
 #[non_exhaustive]
 pub enum DepartmentIdType {
-    /// `department_id`
+    /// `department_id`: Identify departments with custom department_id
     DepartmentId,
-    /// `open_department_id`
+    /// `open_department_id`: Identify departments by open_department_id
     OpenDepartmentId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -698,13 +698,13 @@ impl ToJson for GetPublicMailboxMemberResponseBodyType {
 )]
 #[non_exhaustive]
 pub enum MailgroupPermissionMemberType {
-    /// `USER`
+    /// `USER`: Internal user
     User,
-    /// `DEPARTMENT`
+    /// `DEPARTMENT`: Department
     Department,
-    /// `MAIL_GROUP`
+    /// `MAIL_GROUP`: Mail Group
     MailGroup,
-    /// `PUBLIC_MAILBOX`
+    /// `PUBLIC_MAILBOX`: Public MailBox
     PublicMailbox,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -856,7 +856,7 @@ impl ToJson for PriorityType {
 )]
 #[non_exhaustive]
 pub enum PublicMailboxMemberType {
-    /// `USER`
+    /// `USER`: Internal user
     User,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1642,19 +1642,19 @@ impl ToJson for Status {
 )]
 #[non_exhaustive]
 pub enum Type {
-    /// `USER`
+    /// `USER`: Internal user
     User,
-    /// `DEPARTMENT`
+    /// `DEPARTMENT`: Department
     Department,
-    /// `COMPANY`
+    /// `COMPANY`: All staff
     Company,
-    /// `EXTERNAL_USER`
+    /// `EXTERNAL_USER`: External user
     ExternalUser,
-    /// `MAIL_GROUP`
+    /// `MAIL_GROUP`: Mailing list
     MailGroup,
-    /// `PUBLIC_MAILBOX`
+    /// `PUBLIC_MAILBOX`: Public Mailbox
     PublicMailbox,
-    /// `OTHER_MEMBER`
+    /// `OTHER_MEMBER`: Internal member
     OtherMember,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1808,13 +1808,13 @@ impl ToJson for UserIdType {
 )]
 #[non_exhaustive]
 pub enum WhoCanSendMail {
-    /// `ANYONE`
+    /// `ANYONE`: Anyone
     Anyone,
-    /// `ALL_INTERNAL_USERS`
+    /// `ALL_INTERNAL_USERS`: Organization members only
     AllInternalUsers,
-    /// `ALL_GROUP_MEMBERS`
+    /// `ALL_GROUP_MEMBERS`: Mailing list members only
     AllGroupMembers,
-    /// `CUSTOM_MEMBERS`
+    /// `CUSTOM_MEMBERS`: Specified members
     CustomMembers,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1878,7 +1878,7 @@ impl ToJson for WhoCanSendMail {
         w.string(self.as_str());
     }
 }
-/// `AccessibleMailboxesUserMailboxResponseBody`
+/// The data `mail.v1.user_mailbox.accessible_mailboxes` (列出可访问的邮箱) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1897,7 +1897,7 @@ impl FromJson for AccessibleMailboxesUserMailboxResponseBody {
         Ok(out)
     }
 }
-/// `Attachment`
+/// The `attachments` of \[`Message`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1952,7 +1952,7 @@ impl ToJson for Attachment {
         None
     }
 }
-/// `AttachmentDownloadFailedReason`
+/// The `failed_reasons` of \[`DownloadUrlUserMailboxMessageAttachmentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1974,7 +1974,7 @@ impl FromJson for AttachmentDownloadFailedReason {
         Ok(out)
     }
 }
-/// `AttachmentDownloadUrlItem`
+/// The `download_urls` of \[`DownloadUrlUserMailboxMessageAttachmentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1996,7 +1996,7 @@ impl FromJson for AttachmentDownloadUrlItem {
         Ok(out)
     }
 }
-/// `AutomationSendDisable`
+/// The `automation_send_disable` of \[`SendUserMailboxDraftResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2018,7 +2018,7 @@ impl FromJson for AutomationSendDisable {
         Ok(out)
     }
 }
-/// `BatchCreateMailgroupManagerRequestBody`
+/// The request body of `mail.v1.mailgroup_manager.batch_create` (Create Mailing List Managers In Batch).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2036,7 +2036,7 @@ impl ToJson for BatchCreateMailgroupManagerRequestBody {
         w.end_object();
     }
 }
-/// `BatchCreateMailgroupMemberRequestBody`
+/// The request body of `mail.v1.mailgroup_member.batch_create` (Batch Create Mail Group Members).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2062,7 +2062,7 @@ impl ToJson for BatchCreateMailgroupMemberRequestBody {
         w.end_object();
     }
 }
-/// `BatchCreateMailgroupPermissionMemberRequestBody`
+/// The request body of `mail.v1.mailgroup_permission_member.batch_create` (Batch Create Mail Group Permission Members).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2091,7 +2091,7 @@ impl ToJson for BatchCreateMailgroupPermissionMemberRequestBody {
         w.end_object();
     }
 }
-/// `BatchCreatePublicMailboxMemberRequestBody`
+/// The request body of `mail.v1.public_mailbox_member.batch_create` (Batch Create Public Mailbox Members).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2109,7 +2109,7 @@ impl ToJson for BatchCreatePublicMailboxMemberRequestBody {
         w.end_object();
     }
 }
-/// `BatchCreatePublicMailboxMemberResponseBody`
+/// The data `mail.v1.public_mailbox_member.batch_create` (Batch Create Public Mailbox Members) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2128,7 +2128,7 @@ impl FromJson for BatchCreatePublicMailboxMemberResponseBody {
         Ok(out)
     }
 }
-/// `BatchDeleteMailgroupMemberRequestBody`
+/// The request body of `mail.v1.mailgroup_member.batch_delete` (Batch Delete Mail Group Members).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2146,7 +2146,7 @@ impl ToJson for BatchDeleteMailgroupMemberRequestBody {
         w.end_object();
     }
 }
-/// `BatchDeleteMailgroupPermissionMemberRequestBody`
+/// The request body of `mail.v1.mailgroup_permission_member.batch_delete` (Batch Delete Mail Group Permission Members).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2164,7 +2164,7 @@ impl ToJson for BatchDeleteMailgroupPermissionMemberRequestBody {
         w.end_object();
     }
 }
-/// `BatchDeletePublicMailboxMemberRequestBody`
+/// The request body of `mail.v1.public_mailbox_member.batch_delete` (Batch Delete Public Mailbox Members).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2182,7 +2182,7 @@ impl ToJson for BatchDeletePublicMailboxMemberRequestBody {
         w.end_object();
     }
 }
-/// `BatchGetUserMailboxMessageRequestBody`
+/// The request body of `mail.v1.user_mailbox_message.batch_get` (批量获取邮件详情).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2203,7 +2203,7 @@ impl ToJson for BatchGetUserMailboxMessageRequestBody {
         w.end_object();
     }
 }
-/// `BatchGetUserMailboxMessageResponseBody`
+/// The data `mail.v1.user_mailbox_message.batch_get` (批量获取邮件详情) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2222,7 +2222,7 @@ impl FromJson for BatchGetUserMailboxMessageResponseBody {
         Ok(out)
     }
 }
-/// `BatchModifyUserMailboxMessageRequestBody`
+/// The request body of `mail.v1.user_mailbox_message.batch_modify` (批量修改邮件).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2249,7 +2249,7 @@ impl ToJson for BatchModifyUserMailboxMessageRequestBody {
         w.end_object();
     }
 }
-/// `BatchModifyUserMailboxThreadRequestBody`
+/// The request body of `mail.v1.user_mailbox_thread.batch_modify` (批量修改邮件会话).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2276,7 +2276,7 @@ impl ToJson for BatchModifyUserMailboxThreadRequestBody {
         w.end_object();
     }
 }
-/// `BatchTrashUserMailboxMessageRequestBody`
+/// The request body of `mail.v1.user_mailbox_message.batch_trash` (批量删除邮件).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2294,7 +2294,7 @@ impl ToJson for BatchTrashUserMailboxMessageRequestBody {
         w.end_object();
     }
 }
-/// `BatchTrashUserMailboxThreadRequestBody`
+/// The request body of `mail.v1.user_mailbox_thread.batch_trash` (批量删除邮件会话).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2312,7 +2312,7 @@ impl ToJson for BatchTrashUserMailboxThreadRequestBody {
         w.end_object();
     }
 }
-/// `CreateMailgroupAliasResponseBody`
+/// The data `mail.v1.mailgroup_alias.create` (Create A Mailing List Alias) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2331,7 +2331,7 @@ impl FromJson for CreateMailgroupAliasResponseBody {
         Ok(out)
     }
 }
-/// `CreateMailgroupPermissionMemberResponseBody`
+/// The data `mail.v1.mailgroup_permission_member.create` (Create A Mail Group Permission Member) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2362,7 +2362,7 @@ impl FromJson for CreateMailgroupPermissionMemberResponseBody {
         Ok(out)
     }
 }
-/// `CreatePublicMailboxAliasResponseBody`
+/// The data `mail.v1.public_mailbox_alias.create` (Create A Public Mailbox Alias) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2381,7 +2381,7 @@ impl FromJson for CreatePublicMailboxAliasResponseBody {
         Ok(out)
     }
 }
-/// `CreatePublicMailboxMemberResponseBody`
+/// The data `mail.v1.public_mailbox_member.create` (Create A Public Mailbox Member) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2406,7 +2406,7 @@ impl FromJson for CreatePublicMailboxMemberResponseBody {
         Ok(out)
     }
 }
-/// `CreateUserMailboxAliasResponseBody`
+/// The data `mail.v1.user_mailbox_alias.create` (Create A Member's Email Alias) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2425,7 +2425,7 @@ impl FromJson for CreateUserMailboxAliasResponseBody {
         Ok(out)
     }
 }
-/// `CreateUserMailboxDraftRequestBody`
+/// The request body of `mail.v1.user_mailbox_draft.create` (创建草稿).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2443,7 +2443,7 @@ impl ToJson for CreateUserMailboxDraftRequestBody {
         w.end_object();
     }
 }
-/// `CreateUserMailboxDraftResponseBody`
+/// The data `mail.v1.user_mailbox_draft.create` (创建草稿) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2465,7 +2465,7 @@ impl FromJson for CreateUserMailboxDraftResponseBody {
         Ok(out)
     }
 }
-/// `CreateUserMailboxLabelRequestBody`
+/// The request body of `mail.v1.user_mailbox_label.create` (创建标签).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2483,7 +2483,7 @@ impl ToJson for CreateUserMailboxLabelRequestBody {
         w.end_object();
     }
 }
-/// `CreateUserMailboxMailContactResponseBody`
+/// The data `mail.v1.user_mailbox_mail_contact.create` (Create Email Contact) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2502,7 +2502,7 @@ impl FromJson for CreateUserMailboxMailContactResponseBody {
         Ok(out)
     }
 }
-/// `CreateUserMailboxRuleResponseBody`
+/// The data `mail.v1.user_mailbox_rule.create` (Create Auto FIlter) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2521,7 +2521,7 @@ impl FromJson for CreateUserMailboxRuleResponseBody {
         Ok(out)
     }
 }
-/// `CreateUserMailboxTemplateRequestBody`
+/// The request body of `mail.v1.user_mailbox_template.create` (在指定用户邮箱下创建一份可复用的个人邮件模板。请求时需传入完整的模板对象（含名称、主题、正文、收件信息、附件等），创建成功后返回完整模板内容（含系统生成的 template_id），适用于将常用邮件内容沉淀为模板以便后续快速发送同类型邮件。).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2545,7 +2545,7 @@ impl ToJson for CreateUserMailboxTemplateRequestBody {
         None
     }
 }
-/// `DownloadUrlUserMailboxMessageAttachmentResponseBody`
+/// The data `mail.v1.user_mailbox_message_attachment.download_url` (Get Attachment Download Links) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2573,7 +2573,7 @@ impl FromJson for DownloadUrlUserMailboxMessageAttachmentResponseBody {
         Ok(out)
     }
 }
-/// `DownloadUrlUserMailboxTemplateAttachmentResponseBody`
+/// The data `mail.v1.user_mailbox_template_attachment.download_url` (获取指定邮件模板下的附件下载链接。用于在已知模板 ID 与附件 ID 的场景下，二次获取附件的有效访问 URL，便于在用户端预览或下载邮件模板中的附件资源。) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2598,7 +2598,7 @@ impl FromJson for DownloadUrlUserMailboxTemplateAttachmentResponseBody {
         Ok(out)
     }
 }
-/// `Draft`
+/// The `draft` of \[`CreateUserMailboxDraftResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2620,7 +2620,7 @@ impl FromJson for Draft {
         Ok(out)
     }
 }
-/// `EmailAlias`
+/// The request body of `mail.v1.mailgroup_alias.create` (Create A Mailing List Alias).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2650,7 +2650,7 @@ impl ToJson for EmailAlias {
         w.end_object();
     }
 }
-/// `EmailInfo`
+/// The `accessible_mailboxes` of \[`AccessibleMailboxesUserMailboxResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2675,7 +2675,7 @@ impl FromJson for EmailInfo {
         Ok(out)
     }
 }
-/// `Folder`
+/// The request body of `mail.v1.user_mailbox_folder.create` (Create Email Folder).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2687,7 +2687,7 @@ pub struct Folder {
     pub id: Option<String>,
     /// Name
     pub name: Option<String>,
-    /// Parent folder ID, where a value of 0 indicates the root folder. The method for obtaining ID is shown in \[List Email Folders\]
+    /// Parent folder ID, where a value of 0 indicates the root folder. The method for obtaining ID is shown in *List Email Folders*
     pub parent_folder_id: Option<String>,
     /// `folder_type`
     pub folder_type: Option<i64>,
@@ -2721,7 +2721,7 @@ impl ToJson for Folder {
         w.end_object();
     }
 }
-/// `GetByCardUserMailboxMessageResponseBody`
+/// The data `mail.v1.user_mailbox_message.get_by_card` (list mail of card) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2746,7 +2746,7 @@ impl FromJson for GetByCardUserMailboxMessageResponseBody {
         Ok(out)
     }
 }
-/// `GetMailgroupPermissionMemberResponseBody`
+/// The data `mail.v1.mailgroup_permission_member.get` (Get A Mail Group Permission Member) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2777,7 +2777,7 @@ impl FromJson for GetMailgroupPermissionMemberResponseBody {
         Ok(out)
     }
 }
-/// `GetPublicMailboxMemberResponseBody`
+/// The data `mail.v1.public_mailbox_member.get` (Get A Public Mailbox Member) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2802,7 +2802,7 @@ impl FromJson for GetPublicMailboxMemberResponseBody {
         Ok(out)
     }
 }
-/// `GetRecallDetailUserMailboxSentMessageResponseBody`
+/// The data `mail.v1.user_mailbox_sent_message.get_recall_detail` (查询邮件撤回进度) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2839,7 +2839,7 @@ impl FromJson for GetRecallDetailUserMailboxSentMessageResponseBody {
         Ok(out)
     }
 }
-/// `GetSignaturesUserMailboxSettingResponseBody`
+/// The data `mail.v1.user_mailbox_setting.get_signatures` (获取用户的签名列表) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2861,7 +2861,7 @@ impl FromJson for GetSignaturesUserMailboxSettingResponseBody {
         Ok(out)
     }
 }
-/// `GetUserMailboxDraftResponseBody`
+/// The data `mail.v1.user_mailbox_draft.get` (获取草稿内容) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2880,7 +2880,7 @@ impl FromJson for GetUserMailboxDraftResponseBody {
         Ok(out)
     }
 }
-/// `GetUserMailboxFolderResponseBody`
+/// The data `mail.v1.user_mailbox_folder.get` (获取邮箱文件夹信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2899,7 +2899,7 @@ impl FromJson for GetUserMailboxFolderResponseBody {
         Ok(out)
     }
 }
-/// `GetUserMailboxLabelResponseBody`
+/// The data `mail.v1.user_mailbox_label.get` (获取标签信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2918,7 +2918,7 @@ impl FromJson for GetUserMailboxLabelResponseBody {
         Ok(out)
     }
 }
-/// `GetUserMailboxMessageResponseBody`
+/// The data `mail.v1.user_mailbox_message.get` (Get Email Details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2937,7 +2937,7 @@ impl FromJson for GetUserMailboxMessageResponseBody {
         Ok(out)
     }
 }
-/// `GetUserMailboxTemplateResponseBody`
+/// The data `mail.v1.user_mailbox_template.get` (获取指定邮件模板的完整详情，包括模板名称、主题、正文（HTML 或纯文本）、收件人/抄送/密送地址、附件信息等所有字段。常用于编辑模板前回填表单，或在发送邮件场景下读取模板内容做二次填充。) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2956,7 +2956,7 @@ impl FromJson for GetUserMailboxTemplateResponseBody {
         Ok(out)
     }
 }
-/// `GetUserMailboxThreadResponseBody`
+/// The data `mail.v1.user_mailbox_thread.get` (获取邮件会话邮件列表) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2975,7 +2975,7 @@ impl FromJson for GetUserMailboxThreadResponseBody {
         Ok(out)
     }
 }
-/// `Label`
+/// The `label` of \[`CreateUserMailboxLabelResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3013,7 +3013,7 @@ impl ToJson for Label {
         w.end_object();
     }
 }
-/// `ListMailgroupAliasResponseBody`
+/// The data `mail.v1.mailgroup_alias.list` (Obtain All Mailing List Aliases) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3032,7 +3032,7 @@ impl FromJson for ListMailgroupAliasResponseBody {
         Ok(out)
     }
 }
-/// `ListMailgroupManagerResponseBody`
+/// The data `mail.v1.mailgroup_manager.list` (Obtain Mailing List Managers In Batch) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3057,7 +3057,7 @@ impl FromJson for ListMailgroupManagerResponseBody {
         Ok(out)
     }
 }
-/// `ListMailgroupMemberResponseBody`
+/// The data `mail.v1.mailgroup_member.list` (Obtain Mailing List Members In Batch) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3082,7 +3082,7 @@ impl FromJson for ListMailgroupMemberResponseBody {
         Ok(out)
     }
 }
-/// `ListMailgroupPermissionMemberResponseBody`
+/// The data `mail.v1.mailgroup_permission_member.list` (List Permission Members Of A Mail Group) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3107,7 +3107,7 @@ impl FromJson for ListMailgroupPermissionMemberResponseBody {
         Ok(out)
     }
 }
-/// `ListMailgroupResponseBody`
+/// The data `mail.v1.mailgroup.list` (Obtain Mailing Lists In Batch) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3132,7 +3132,7 @@ impl FromJson for ListMailgroupResponseBody {
         Ok(out)
     }
 }
-/// `ListPublicMailboxMemberResponseBody`
+/// The data `mail.v1.public_mailbox_member.list` (List Public Mailbox Members) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3157,7 +3157,7 @@ impl FromJson for ListPublicMailboxMemberResponseBody {
         Ok(out)
     }
 }
-/// `ListPublicMailboxResponseBody`
+/// The data `mail.v1.public_mailbox.list` (Check All Public Mailboxes) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3182,7 +3182,7 @@ impl FromJson for ListPublicMailboxResponseBody {
         Ok(out)
     }
 }
-/// `ListThreadMessageUserMailboxMessageResponseBody`
+/// The data `mail.v1.user_mailbox_message.list_thread_message` (查询会话邮件信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3204,7 +3204,7 @@ impl FromJson for ListThreadMessageUserMailboxMessageResponseBody {
         Ok(out)
     }
 }
-/// `ListUserMailboxDraftResponseBody`
+/// The data `mail.v1.user_mailbox_draft.list` (列出草稿列表) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3229,7 +3229,7 @@ impl FromJson for ListUserMailboxDraftResponseBody {
         Ok(out)
     }
 }
-/// `ListUserMailboxFolderResponseBody`
+/// The data `mail.v1.user_mailbox_folder.list` (List Email Folders) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3248,7 +3248,7 @@ impl FromJson for ListUserMailboxFolderResponseBody {
         Ok(out)
     }
 }
-/// `ListUserMailboxLabelResponseBody`
+/// The data `mail.v1.user_mailbox_label.list` (列出标签) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3267,7 +3267,7 @@ impl FromJson for ListUserMailboxLabelResponseBody {
         Ok(out)
     }
 }
-/// `ListUserMailboxMailContactResponseBody`
+/// The data `mail.v1.user_mailbox_mail_contact.list` (List Email Contacts) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3295,7 +3295,7 @@ impl FromJson for ListUserMailboxMailContactResponseBody {
         Ok(out)
     }
 }
-/// `ListUserMailboxMessageResponseBody`
+/// The data `mail.v1.user_mailbox_message.list` (List Emails) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3320,7 +3320,7 @@ impl FromJson for ListUserMailboxMessageResponseBody {
         Ok(out)
     }
 }
-/// `ListUserMailboxRuleResponseBody`
+/// The data `mail.v1.user_mailbox_rule.list` (List Auto FIlters) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3339,7 +3339,7 @@ impl FromJson for ListUserMailboxRuleResponseBody {
         Ok(out)
     }
 }
-/// `ListUserMailboxTemplateResponseBody`
+/// The data `mail.v1.user_mailbox_template.list` (列出指定用户邮箱下的全部个人邮件模板基本信息（一次性返回，不分页），常用于在编辑或发送邮件场景下展示可选模板列表。如需获取模板正文与附件等完整字段，请通过获取个人邮件模板详情接口按 `template_id` 查询。) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3358,7 +3358,7 @@ impl FromJson for ListUserMailboxTemplateResponseBody {
         Ok(out)
     }
 }
-/// `ListUserMailboxThreadResponseBody`
+/// The data `mail.v1.user_mailbox_thread.list` (列出邮件会话) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3383,7 +3383,7 @@ impl FromJson for ListUserMailboxThreadResponseBody {
         Ok(out)
     }
 }
-/// `MailAddress`
+/// The `from_` of \[`MailSearchMeta`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3419,7 +3419,7 @@ impl ToJson for MailAddress {
         None
     }
 }
-/// `MailContact`
+/// The request body of `mail.v1.user_mailbox_mail_contact.create` (Create Email Contact).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3483,7 +3483,7 @@ impl ToJson for MailContact {
         None
     }
 }
-/// `MailSearchFilter`
+/// The `filter` of \[`SearchUserMailboxRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3529,7 +3529,7 @@ impl ToJson for MailSearchFilter {
         w.end_object();
     }
 }
-/// `MailSearchItem`
+/// The `items` of \[`SearchUserMailboxResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3554,7 +3554,7 @@ impl FromJson for MailSearchItem {
         Ok(out)
     }
 }
-/// `MailSearchMeta`
+/// The `meta_data` of \[`MailSearchItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3586,7 +3586,7 @@ impl FromJson for MailSearchMeta {
         Ok(out)
     }
 }
-/// `Mailgroup`
+/// The request body of `mail.v1.mailgroup.create` (Create Mail Group).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3608,7 +3608,11 @@ pub struct Mailgroup {
     pub include_external_member: Option<bool>,
     /// `include_all_company_member`
     pub include_all_company_member: Option<bool>,
-    /// Who can send emails to this mailing list Options:ANYONE(Anyone),ALL_INTERNAL_USERS(Organization members only),ALL_GROUP_MEMBERS(Mailing list members only),CUSTOM_MEMBERS(Specified members)
+    /// Who can send emails to this mailing list Options:
+    /// - `ANYONE`: Anyone
+    /// - `ALL_INTERNAL_USERS`: Organization members only
+    /// - `ALL_GROUP_MEMBERS`: Mailing list members only
+    /// - `CUSTOM_MEMBERS`: Specified members
     pub who_can_send_mail: Option<WhoCanSendMail>,
 }
 impl FromJson for Mailgroup {
@@ -3644,7 +3648,7 @@ impl ToJson for Mailgroup {
         w.end_object();
     }
 }
-/// `MailgroupManager`
+/// The `mailgroup_manager_list` of \[`BatchCreateMailgroupManagerRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3670,7 +3674,7 @@ impl ToJson for MailgroupManager {
         w.end_object();
     }
 }
-/// `MailgroupMember`
+/// The request body of `mail.v1.mailgroup_member.create` (Create A Mailing List Member).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3686,7 +3690,14 @@ pub struct MailgroupMember {
     pub user_id: Option<String>,
     /// Unique identifier of the department in the tenant (this field has a value when member type is DEPARTMENT)
     pub department_id: Option<String>,
-    /// Member type Options:USER(Internal user),DEPARTMENT(Department),COMPANY(All staff),EXTERNAL_USER(External user),MAIL_GROUP(Mailing list),PUBLIC_MAILBOX(Public Mailbox),OTHER_MEMBER(Internal member)
+    /// Member type Options:
+    /// - `USER`: Internal user
+    /// - `DEPARTMENT`: Department
+    /// - `COMPANY`: All staff
+    /// - `EXTERNAL_USER`: External user
+    /// - `MAIL_GROUP`: Mailing list
+    /// - `PUBLIC_MAILBOX`: Public Mailbox
+    /// - `OTHER_MEMBER`: Internal member
     pub r#type: Option<Type>,
 }
 impl FromJson for MailgroupMember {
@@ -3712,7 +3723,7 @@ impl ToJson for MailgroupMember {
         w.end_object();
     }
 }
-/// `MailgroupPermissionMember`
+/// The request body of `mail.v1.mailgroup_permission_member.create` (Create A Mail Group Permission Member).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3728,7 +3739,11 @@ pub struct MailgroupPermissionMember {
     pub department_id: Option<String>,
     /// The member's email address ( this field has a value when member type is MAIL_GROUP/PUBLIC_MAILBOX)
     pub email: Option<String>,
-    /// Member type Options:USER(Internal user),DEPARTMENT(Department),MAIL_GROUP(Mail Group),PUBLIC_MAILBOX(Public MailBox)
+    /// Member type Options:
+    /// - `USER`: Internal user
+    /// - `DEPARTMENT`: Department
+    /// - `MAIL_GROUP`: Mail Group
+    /// - `PUBLIC_MAILBOX`: Public MailBox
     pub r#type: Option<MailgroupPermissionMemberType>,
 }
 impl FromJson for MailgroupPermissionMember {
@@ -3754,7 +3769,7 @@ impl ToJson for MailgroupPermissionMember {
         w.end_object();
     }
 }
-/// `Message`
+/// The `messages` of \[`BatchGetUserMailboxMessageResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3839,7 +3854,7 @@ impl FromJson for Message {
         Ok(out)
     }
 }
-/// `MessageMeta`
+/// The `items` of \[`ListThreadMessageUserMailboxMessageResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3876,7 +3891,7 @@ impl FromJson for MessageMeta {
         Ok(out)
     }
 }
-/// `ModifyUserMailboxThreadRequestBody`
+/// The request body of `mail.v1.user_mailbox_thread.modify` (修改邮件会话).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3900,7 +3915,7 @@ impl ToJson for ModifyUserMailboxThreadRequestBody {
         w.end_object();
     }
 }
-/// `MultiEntitySearchItem`
+/// The `items` of \[`SearchMultiEntityResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3946,7 +3961,7 @@ impl FromJson for MultiEntitySearchItem {
         Ok(out)
     }
 }
-/// `PatchUserMailboxLabelRequestBody`
+/// The request body of `mail.v1.user_mailbox_label.patch` (更新标签).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3964,7 +3979,7 @@ impl ToJson for PatchUserMailboxLabelRequestBody {
         w.end_object();
     }
 }
-/// `ProfileUserMailboxResponseBody`
+/// The data `mail.v1.user_mailbox.profile` (获取用户邮箱信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3986,7 +4001,7 @@ impl FromJson for ProfileUserMailboxResponseBody {
         Ok(out)
     }
 }
-/// `PublicMailbox`
+/// The request body of `mail.v1.public_mailbox.create` (Create A Public Mailbox).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4024,7 +4039,7 @@ impl ToJson for PublicMailbox {
         w.end_object();
     }
 }
-/// `PublicMailboxMember`
+/// The request body of `mail.v1.public_mailbox_member.create` (Create A Public Mailbox Member).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4036,7 +4051,8 @@ pub struct PublicMailboxMember {
     pub member_id: Option<String>,
     /// Unique identifier of the user in the tenant (this field has a value when member type is USER)
     pub user_id: Option<String>,
-    /// Member type Options:USER(Internal user)
+    /// Member type Options:
+    /// - `USER`: Internal user
     pub r#type: Option<PublicMailboxMemberType>,
 }
 impl FromJson for PublicMailboxMember {
@@ -4058,7 +4074,7 @@ impl ToJson for PublicMailboxMember {
         w.end_object();
     }
 }
-/// `QueryUserRequestBody`
+/// The request body of `mail.v1.user.query` (Email Address Query).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4076,7 +4092,7 @@ impl ToJson for QueryUserRequestBody {
         w.end_object();
     }
 }
-/// `QueryUserResponseBody`
+/// The data `mail.v1.user.query` (Email Address Query) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4095,7 +4111,7 @@ impl FromJson for QueryUserResponseBody {
         Ok(out)
     }
 }
-/// `RecallDetailItem`
+/// The `items` of \[`GetRecallDetailUserMailboxSentMessageResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4147,7 +4163,7 @@ impl FromJson for RecallDetailItem {
         Ok(out)
     }
 }
-/// `RecallUserMailboxSentMessageResponseBody`
+/// The data `mail.v1.user_mailbox_sent_message.recall` (撤回已发送的邮件) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4173,7 +4189,7 @@ impl FromJson for RecallUserMailboxSentMessageResponseBody {
         Ok(out)
     }
 }
-/// `RemoveToRecycleBinPublicMailboxRequestBody`
+/// The request body of `mail.v1.public_mailbox.remove_to_recycle_bin` (Move Public Mailbox To The Recycle Bin).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4191,7 +4207,7 @@ impl ToJson for RemoveToRecycleBinPublicMailboxRequestBody {
         w.end_object();
     }
 }
-/// `ReorderUserMailboxRuleRequestBody`
+/// The request body of `mail.v1.user_mailbox_rule.reorder` (Reorder Auto Filters).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4199,7 +4215,7 @@ impl ToJson for RemoveToRecycleBinPublicMailboxRequestBody {
     serde(default)
 )]
 pub struct ReorderUserMailboxRuleRequestBody {
-    /// Auto filter ID list. The method for obtaining ID is shown in \[List Auto Filters\]
+    /// Auto filter ID list. The method for obtaining ID is shown in *List Auto Filters*
     pub rule_ids: Vec<String>,
 }
 impl ToJson for ReorderUserMailboxRuleRequestBody {
@@ -4209,7 +4225,7 @@ impl ToJson for ReorderUserMailboxRuleRequestBody {
         w.end_object();
     }
 }
-/// `Rule`
+/// The request body of `mail.v1.user_mailbox_rule.create` (Create Auto FIlter).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4265,7 +4281,7 @@ impl ToJson for Rule {
         None
     }
 }
-/// `RuleAction`
+/// The `action` of \[`Rule`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4291,7 +4307,7 @@ impl ToJson for RuleAction {
         w.end_object();
     }
 }
-/// `RuleActionItem`
+/// The `items` of \[`RuleAction`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4299,7 +4315,18 @@ impl ToJson for RuleAction {
     serde(default)
 )]
 pub struct RuleActionItem {
-    /// Operation type Options:1(ArchiveMessage Archive),2(DeleteMessage Delete it),3(MarkAsRead Mark as read),4(MarkAsSpam Mark as spam),5(NeverMarkAsSpam Never mark as spam),8(ApplyLabel Label as (not support now)),9(Flag),10(NeverPushNotification No notification),11(MoveToFolder Move to user folder),12(AutoTransfer Automatically forward (not support now)),13(SendToChat Share to chat (not support now))
+    /// Operation type Options:
+    /// - `1`: ArchiveMessage Archive
+    /// - `2`: DeleteMessage Delete it
+    /// - `3`: MarkAsRead Mark as read
+    /// - `4`: MarkAsSpam Mark as spam
+    /// - `5`: NeverMarkAsSpam Never mark as spam
+    /// - `8`: ApplyLabel Label as (not support now)
+    /// - `9`: Flag
+    /// - `10`: NeverPushNotification No notification
+    /// - `11`: MoveToFolder Move to user folder
+    /// - `12`: AutoTransfer Automatically forward (not support now)
+    /// - `13`: SendToChat Share to chat (not support now)
     pub r#type: i64,
     /// When the type is "Move to folder," fill this field with the ID of the folder
     pub input: Option<String>,
@@ -4321,7 +4348,7 @@ impl ToJson for RuleActionItem {
         w.end_object();
     }
 }
-/// `RuleCondition`
+/// The `condition` of \[`Rule`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4329,7 +4356,9 @@ impl ToJson for RuleActionItem {
     serde(default)
 )]
 pub struct RuleCondition {
-    /// Match type Options:1(MatchAll Meet all conditions),2(MatchAny Meet any condition)
+    /// Match type Options:
+    /// - `1`: MatchAll Meet all conditions
+    /// - `2`: MatchAny Meet any condition
     pub match_type: i64,
     /// Match rule list
     pub items: Vec<RuleConditionItem>,
@@ -4351,7 +4380,7 @@ impl ToJson for RuleCondition {
         w.end_object();
     }
 }
-/// `RuleConditionItem`
+/// The `items` of \[`RuleCondition`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4359,9 +4388,31 @@ impl ToJson for RuleCondition {
     serde(default)
 )]
 pub struct RuleConditionItem {
-    /// Match condition left value Options:1(From Sender),2(To Recipient),3(Cc CC recipient),4(ToOrCc To or Cc recipient),6(Subject),7(Body),8(AttachmentName Attachment name),9(AttachmentType Attachment type),10(AnyAddress Any recipient),12(MatchAllMessage All mails),13(IsExternal Mail Is external),14(IsSpam Mail is spam),15(IsNotSpam Mail is not spam),16(HasAttachment Mail has attachment)
+    /// Match condition left value Options:
+    /// - `1`: From Sender
+    /// - `2`: To Recipient
+    /// - `3`: Cc CC recipient
+    /// - `4`: ToOrCc To or Cc recipient
+    /// - `6`: Subject
+    /// - `7`: Body
+    /// - `8`: AttachmentName Attachment name
+    /// - `9`: AttachmentType Attachment type
+    /// - `10`: AnyAddress Any recipient
+    /// - `12`: MatchAllMessage All mails
+    /// - `13`: IsExternal Mail Is external
+    /// - `14`: IsSpam Mail is spam
+    /// - `15`: IsNotSpam Mail is not spam
+    /// - `16`: HasAttachment Mail has attachment
     pub r#type: i64,
-    /// Match condition operator Options:1(Contains),2(DoesNotContains Does not contains),3(StartsWith Starts with),4(EndsWith Ends with),5(Is),6(IsNot Is not),7(IncludesMe Include me),10(IsEmpty Is empty)
+    /// Match condition operator Options:
+    /// - `1`: Contains
+    /// - `2`: DoesNotContains Does not contains
+    /// - `3`: StartsWith Starts with
+    /// - `4`: EndsWith Ends with
+    /// - `5`: Is
+    /// - `6`: IsNot Is not
+    /// - `7`: IncludesMe Include me
+    /// - `10`: IsEmpty Is empty
     pub operator: Option<i64>,
     /// Match condition right value
     pub input: Option<String>,
@@ -4385,7 +4436,7 @@ impl ToJson for RuleConditionItem {
         w.end_object();
     }
 }
-/// `SearchMultiEntityRequestBody`
+/// The request body of `mail.v1.multi_entity.search` (多实体搜索).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4412,7 +4463,7 @@ impl ToJson for SearchMultiEntityRequestBody {
         None
     }
 }
-/// `SearchMultiEntityResponseBody`
+/// The data `mail.v1.multi_entity.search` (多实体搜索) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4434,7 +4485,7 @@ impl FromJson for SearchMultiEntityResponseBody {
         Ok(out)
     }
 }
-/// `SearchUserMailboxRequestBody`
+/// The request body of `mail.v1.user_mailbox.search` (搜索邮件).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4455,7 +4506,7 @@ impl ToJson for SearchUserMailboxRequestBody {
         w.end_object();
     }
 }
-/// `SearchUserMailboxResponseBody`
+/// The data `mail.v1.user_mailbox.search` (搜索邮件) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4486,7 +4537,7 @@ impl FromJson for SearchUserMailboxResponseBody {
         Ok(out)
     }
 }
-/// `SecurityLevel`
+/// The `security_level` of \[`Message`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4526,7 +4577,7 @@ impl FromJson for SecurityLevel {
         Ok(out)
     }
 }
-/// `SendAsUserMailboxSettingResponseBody`
+/// The data `mail.v1.user_mailbox_setting.send_as` (列出可发信邮箱) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4545,7 +4596,7 @@ impl FromJson for SendAsUserMailboxSettingResponseBody {
         Ok(out)
     }
 }
-/// `SendStatusDetail`
+/// The `details` of \[`SendStatusUserMailboxMessageResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4570,7 +4621,7 @@ impl FromJson for SendStatusDetail {
         Ok(out)
     }
 }
-/// `SendStatusUserMailboxMessageResponseBody`
+/// The data `mail.v1.user_mailbox_message.send_status` (查询邮件发送状态) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4592,7 +4643,7 @@ impl FromJson for SendStatusUserMailboxMessageResponseBody {
         Ok(out)
     }
 }
-/// `SendUserMailboxDraftRequestBody`
+/// The request body of `mail.v1.user_mailbox_draft.send` (发送草稿).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4610,7 +4661,7 @@ impl ToJson for SendUserMailboxDraftRequestBody {
         w.end_object();
     }
 }
-/// `SendUserMailboxDraftResponseBody`
+/// The data `mail.v1.user_mailbox_draft.send` (发送草稿) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4638,7 +4689,7 @@ impl FromJson for SendUserMailboxDraftResponseBody {
         Ok(out)
     }
 }
-/// `SendUserMailboxMessageRequestBody`
+/// The request body of `mail.v1.user_mailbox_message.send` (Send Message).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4701,7 +4752,7 @@ impl ToJson for SendUserMailboxMessageRequestBody {
         None
     }
 }
-/// `SendUserMailboxMessageResponseBody`
+/// The data `mail.v1.user_mailbox_message.send` (Send Message) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4723,7 +4774,7 @@ impl FromJson for SendUserMailboxMessageResponseBody {
         Ok(out)
     }
 }
-/// `SubscribeUserMailboxEventRequestBody`
+/// The request body of `mail.v1.user_mailbox_event.subscribe` (Subscribe Event).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4731,7 +4782,8 @@ impl FromJson for SendUserMailboxMessageResponseBody {
     serde(default)
 )]
 pub struct SubscribeUserMailboxEventRequestBody {
-    /// Event type Options:1(Message Mail message related events)
+    /// Event type Options:
+    /// - `1`: Message Mail message related events
     pub event_type: i64,
 }
 impl ToJson for SubscribeUserMailboxEventRequestBody {
@@ -4741,7 +4793,7 @@ impl ToJson for SubscribeUserMailboxEventRequestBody {
         w.end_object();
     }
 }
-/// `SubscriptionUserMailboxEventResponseBody`
+/// The data `mail.v1.user_mailbox_event.subscription` (Get Subscription Status) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4760,7 +4812,7 @@ impl FromJson for SubscriptionUserMailboxEventResponseBody {
         Ok(out)
     }
 }
-/// `Template`
+/// The `template` of \[`CreateUserMailboxTemplateRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4837,7 +4889,7 @@ impl ToJson for Template {
         None
     }
 }
-/// `TemplateAttachment`
+/// The `attachments` of \[`Template`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4879,7 +4931,7 @@ impl ToJson for TemplateAttachment {
         w.end_object();
     }
 }
-/// `Thread`
+/// The `thread` of \[`GetUserMailboxThreadResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4904,7 +4956,7 @@ impl FromJson for Thread {
         Ok(out)
     }
 }
-/// `TimeRange`
+/// The `create_time` of \[`MailSearchFilter`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4925,7 +4977,7 @@ impl ToJson for TimeRange {
         w.end_object();
     }
 }
-/// `UpdateUserMailboxDraftRequestBody`
+/// The request body of `mail.v1.user_mailbox_draft.update` (更新草稿).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4949,7 +5001,7 @@ impl ToJson for UpdateUserMailboxDraftRequestBody {
         None
     }
 }
-/// `User`
+/// The `user_list` of \[`QueryUserResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4974,7 +5026,7 @@ impl FromJson for User {
         Ok(out)
     }
 }
-/// `UserInfo`
+/// The `owner_info` of \[`GetByCardUserMailboxMessageResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4999,7 +5051,7 @@ impl FromJson for UserInfo {
         Ok(out)
     }
 }
-/// `UserMailboxSiganatureImage`
+/// The `images` of \[`UserMailboxSignature`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5036,7 +5088,7 @@ impl FromJson for UserMailboxSiganatureImage {
         Ok(out)
     }
 }
-/// `UserMailboxSignature`
+/// The `signatures` of \[`GetSignaturesUserMailboxSettingResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5078,7 +5130,7 @@ impl FromJson for UserMailboxSignature {
         Ok(out)
     }
 }
-/// `UserMailboxSignatureI18nVal`
+/// The `user_fields` of \[`UserMailboxSignature`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5100,7 +5152,7 @@ impl FromJson for UserMailboxSignatureI18nVal {
         Ok(out)
     }
 }
-/// `UserMailboxSignatureUsage`
+/// The `usages` of \[`GetSignaturesUserMailboxSettingResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5125,99 +5177,99 @@ impl FromJson for UserMailboxSignatureUsage {
         Ok(out)
     }
 }
-/// `BatchCreateMailgroupMemberResponseBody`
+/// The data `mail.v1.mailgroup_member.batch_create` (Batch Create Mail Group Members) answers with.
 ///
 /// The same fields as [`BatchCreateMailgroupMemberRequestBody`]: one type, two names.
 pub type BatchCreateMailgroupMemberResponseBody = BatchCreateMailgroupMemberRequestBody;
-/// `BatchCreateMailgroupPermissionMemberResponseBody`
+/// The data `mail.v1.mailgroup_permission_member.batch_create` (Batch Create Mail Group Permission Members) answers with.
 ///
 /// The same fields as [`BatchCreateMailgroupPermissionMemberRequestBody`]: one type, two names.
 pub type BatchCreateMailgroupPermissionMemberResponseBody = BatchCreateMailgroupPermissionMemberRequestBody;
-/// `BatchDeleteMailgroupManagerRequestBody`
+/// The request body of `mail.v1.mailgroup_manager.batch_delete` (Batch Delete Mail Group Managers).
 ///
 /// The same fields as [`BatchCreateMailgroupManagerRequestBody`]: one type, two names.
 pub type BatchDeleteMailgroupManagerRequestBody = BatchCreateMailgroupManagerRequestBody;
-/// `CreateMailgroupMemberResponseBody`
+/// The data `mail.v1.mailgroup_member.create` (Create A Mailing List Member) answers with.
 ///
 /// The same fields as [`MailgroupMember`]: one type, two names.
 pub type CreateMailgroupMemberResponseBody = MailgroupMember;
-/// `CreateMailgroupResponseBody`
+/// The data `mail.v1.mailgroup.create` (Create Mail Group) answers with.
 ///
 /// The same fields as [`Mailgroup`]: one type, two names.
 pub type CreateMailgroupResponseBody = Mailgroup;
-/// `CreatePublicMailboxResponseBody`
+/// The data `mail.v1.public_mailbox.create` (Create A Public Mailbox) answers with.
 ///
 /// The same fields as [`PublicMailbox`]: one type, two names.
 pub type CreatePublicMailboxResponseBody = PublicMailbox;
-/// `CreateUserMailboxFolderResponseBody`
+/// The data `mail.v1.user_mailbox_folder.create` (Create Email Folder) answers with.
 ///
 /// The same fields as [`GetUserMailboxFolderResponseBody`]: one type, two names.
 pub type CreateUserMailboxFolderResponseBody = GetUserMailboxFolderResponseBody;
-/// `CreateUserMailboxLabelResponseBody`
+/// The data `mail.v1.user_mailbox_label.create` (创建标签) answers with.
 ///
 /// The same fields as [`GetUserMailboxLabelResponseBody`]: one type, two names.
 pub type CreateUserMailboxLabelResponseBody = GetUserMailboxLabelResponseBody;
-/// `CreateUserMailboxTemplateResponseBody`
+/// The data `mail.v1.user_mailbox_template.create` (在指定用户邮箱下创建一份可复用的个人邮件模板。请求时需传入完整的模板对象（含名称、主题、正文、收件信息、附件等），创建成功后返回完整模板内容（含系统生成的 template_id），适用于将常用邮件内容沉淀为模板以便后续快速发送同类型邮件。) answers with.
 ///
 /// The same fields as [`GetUserMailboxTemplateResponseBody`]: one type, two names.
 pub type CreateUserMailboxTemplateResponseBody = GetUserMailboxTemplateResponseBody;
-/// `GetMailgroupMemberResponseBody`
+/// The data `mail.v1.mailgroup_member.get` (Obtain Mailing List Member Information) answers with.
 ///
 /// The same fields as [`MailgroupMember`]: one type, two names.
 pub type GetMailgroupMemberResponseBody = MailgroupMember;
-/// `GetMailgroupResponseBody`
+/// The data `mail.v1.mailgroup.get` (Query The Specified Mail Group) answers with.
 ///
 /// The same fields as [`Mailgroup`]: one type, two names.
 pub type GetMailgroupResponseBody = Mailgroup;
-/// `GetPublicMailboxResponseBody`
+/// The data `mail.v1.public_mailbox.get` (Query The Specified Public Mailbox) answers with.
 ///
 /// The same fields as [`PublicMailbox`]: one type, two names.
 pub type GetPublicMailboxResponseBody = PublicMailbox;
-/// `ListPublicMailboxAliasResponseBody`
+/// The data `mail.v1.public_mailbox_alias.list` (Obtain All Public Mailbox Aliases) answers with.
 ///
 /// The same fields as [`ListMailgroupAliasResponseBody`]: one type, two names.
 pub type ListPublicMailboxAliasResponseBody = ListMailgroupAliasResponseBody;
-/// `ListUserMailboxAliasResponseBody`
+/// The data `mail.v1.user_mailbox_alias.list` (Obtain All Member's Email Aliases) answers with.
 ///
 /// The same fields as [`ListMailgroupAliasResponseBody`]: one type, two names.
 pub type ListUserMailboxAliasResponseBody = ListMailgroupAliasResponseBody;
-/// `ModifyUserMailboxMessageRequestBody`
+/// The request body of `mail.v1.user_mailbox_message.modify` (修改邮件).
 ///
 /// The same fields as [`ModifyUserMailboxThreadRequestBody`]: one type, two names.
 pub type ModifyUserMailboxMessageRequestBody = ModifyUserMailboxThreadRequestBody;
-/// `PatchMailgroupResponseBody`
+/// The data `mail.v1.mailgroup.patch` (Modify Some Information Of Mail Group) answers with.
 ///
 /// The same fields as [`Mailgroup`]: one type, two names.
 pub type PatchMailgroupResponseBody = Mailgroup;
-/// `PatchPublicMailboxResponseBody`
+/// The data `mail.v1.public_mailbox.patch` (Modify Some Information Of Public Mailbox) answers with.
 ///
 /// The same fields as [`PublicMailbox`]: one type, two names.
 pub type PatchPublicMailboxResponseBody = PublicMailbox;
-/// `PatchUserMailboxLabelResponseBody`
+/// The data `mail.v1.user_mailbox_label.patch` (更新标签) answers with.
 ///
 /// The same fields as [`GetUserMailboxLabelResponseBody`]: one type, two names.
 pub type PatchUserMailboxLabelResponseBody = GetUserMailboxLabelResponseBody;
-/// `UnsubscribeUserMailboxEventRequestBody`
+/// The request body of `mail.v1.user_mailbox_event.unsubscribe` (Cancel Subscribe).
 ///
 /// The same fields as [`SubscribeUserMailboxEventRequestBody`]: one type, two names.
 pub type UnsubscribeUserMailboxEventRequestBody = SubscribeUserMailboxEventRequestBody;
-/// `UpdateMailgroupResponseBody`
+/// The data `mail.v1.mailgroup.update` (Modify All Information Of Mail Group) answers with.
 ///
 /// The same fields as [`Mailgroup`]: one type, two names.
 pub type UpdateMailgroupResponseBody = Mailgroup;
-/// `UpdatePublicMailboxResponseBody`
+/// The data `mail.v1.public_mailbox.update` (Modify All Information Of Public Mailbox) answers with.
 ///
 /// The same fields as [`PublicMailbox`]: one type, two names.
 pub type UpdatePublicMailboxResponseBody = PublicMailbox;
-/// `UpdateUserMailboxDraftResponseBody`
+/// The data `mail.v1.user_mailbox_draft.update` (更新草稿) answers with.
 ///
 /// The same fields as [`CreateUserMailboxDraftResponseBody`]: one type, two names.
 pub type UpdateUserMailboxDraftResponseBody = CreateUserMailboxDraftResponseBody;
-/// `UpdateUserMailboxTemplateRequestBody`
+/// The request body of `mail.v1.user_mailbox_template.update` (以全量替换的方式更新指定邮件模板的所有字段（包括名称、主题、正文、附件、收件信息等）。本接口为「全量更新」语义：请求时需传入完整的模板对象，未携带的字段将被清空。**调用依赖**：如仅修改部分字段，请先调用获取个人邮件模板详情接口拿到完整模板，在本地修改后再传回本接口，以避免漏传字段导致数据丢失。).
 ///
 /// The same fields as [`CreateUserMailboxTemplateRequestBody`]: one type, two names.
 pub type UpdateUserMailboxTemplateRequestBody = CreateUserMailboxTemplateRequestBody;
-/// `UpdateUserMailboxTemplateResponseBody`
+/// The data `mail.v1.user_mailbox_template.update` (以全量替换的方式更新指定邮件模板的所有字段（包括名称、主题、正文、附件、收件信息等）。本接口为「全量更新」语义：请求时需传入完整的模板对象，未携带的字段将被清空。**调用依赖**：如仅修改部分字段，请先调用获取个人邮件模板详情接口拿到完整模板，在本地修改后再传回本接口，以避免漏传字段导致数据丢失。) answers with.
 ///
 /// The same fields as [`GetUserMailboxTemplateResponseBody`]: one type, two names.
 pub type UpdateUserMailboxTemplateResponseBody = GetUserMailboxTemplateResponseBody;

@@ -13,9 +13,9 @@ impl<'a> PublicMailboxApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Public Mailbox Management (创建公共邮箱)
+    /// Create A Public Mailbox (创建公共邮箱)
     ///
-    /// Create A Public Mailbox-Creates a public mailbox
+    /// Creates a public mailbox
     ///
     /// `POST /open-apis/mail/v1/public_mailboxes`
     ///
@@ -30,9 +30,9 @@ impl<'a> PublicMailboxApi<'a> {
             ),
         }
     }
-    /// Public Mailbox Management (永久删除公共邮箱)
+    /// Permanently Delete Public Mailbox Address (永久删除公共邮箱)
     ///
-    /// Permanently Delete Public Mailbox Address-Releases a public mailbox address from the email recycle bin. This deletes a public mailbox address forever, which means the mailbox address cannot be recovered once deleted
+    /// Releases a public mailbox address from the email recycle bin. This deletes a public mailbox address forever, which means the mailbox address cannot be recovered once deleted
     ///
     /// `DELETE /open-apis/mail/v1/public_mailboxes/:public_mailbox_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> PublicMailboxApi<'a> {
                 .path_param("public_mailbox_id", public_mailbox_id.as_ref()),
         }
     }
-    /// Public Mailbox Management (查询指定公共邮箱)
+    /// Query The Specified Public Mailbox (查询指定公共邮箱)
     ///
-    /// Query The Specified Public Mailbox-Obtains public mailbox information
+    /// Obtains public mailbox information
     ///
     /// `GET /open-apis/mail/v1/public_mailboxes/:public_mailbox_id`
     ///
@@ -66,9 +66,9 @@ impl<'a> PublicMailboxApi<'a> {
                 .path_param("public_mailbox_id", public_mailbox_id.as_ref()),
         }
     }
-    /// Public Mailbox Management (查询所有公共邮箱)
+    /// Check All Public Mailboxes (查询所有公共邮箱)
     ///
-    /// Check All Public Mailboxes-Obtains the list of public mailboxes by pages
+    /// Obtains the list of public mailboxes by pages
     ///
     /// `GET /open-apis/mail/v1/public_mailboxes`
     ///
@@ -83,9 +83,9 @@ impl<'a> PublicMailboxApi<'a> {
             ),
         }
     }
-    /// Public Mailbox Management (修改公共邮箱部分信息)
+    /// Modify Some Information Of Public Mailbox (修改公共邮箱部分信息)
     ///
-    /// Modify Some Information Of Public Mailbox-Updates some fields of a public mailbox. The fields not specified are not updated
+    /// Updates some fields of a public mailbox. The fields not specified are not updated
     ///
     /// `PATCH /open-apis/mail/v1/public_mailboxes/:public_mailbox_id`
     ///
@@ -101,9 +101,9 @@ impl<'a> PublicMailboxApi<'a> {
                 .path_param("public_mailbox_id", public_mailbox_id.as_ref()),
         }
     }
-    /// Public Mailbox Management (将公共邮箱移至回收站)
+    /// Move Public Mailbox To The Recycle Bin (将公共邮箱移至回收站)
     ///
-    /// Move Public Mailbox To The Recycle Bin-Move Public Mailbox To The Recycle Bin
+    /// Move Public Mailbox To The Recycle Bin
     ///
     /// `DELETE /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/remove_to_recycle_bin`
     ///
@@ -122,9 +122,9 @@ impl<'a> PublicMailboxApi<'a> {
                 .path_param("public_mailbox_id", public_mailbox_id.as_ref()),
         }
     }
-    /// Public Mailbox Management (修改公共邮箱全部信息)
+    /// Modify All Information Of Public Mailbox (修改公共邮箱全部信息)
     ///
-    /// Modify All Information Of Public Mailbox-Updates all information of a public mailbox
+    /// Updates all information of a public mailbox
     ///
     /// `PUT /open-apis/mail/v1/public_mailboxes/:public_mailbox_id`
     ///

@@ -13,9 +13,9 @@ impl<'a> PublicMailboxAliasApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Public Mailbox Alias (创建公共邮箱别名)
+    /// Create A Public Mailbox Alias (创建公共邮箱别名)
     ///
-    /// Create A Public Mailbox Alias-Creates a public mailbox alias
+    /// Creates a public mailbox alias
     ///
     /// `POST /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/aliases`
     ///
@@ -31,9 +31,9 @@ impl<'a> PublicMailboxAliasApi<'a> {
                 .path_param("public_mailbox_id", public_mailbox_id.as_ref()),
         }
     }
-    /// Public Mailbox Alias (删除公共邮箱别名)
+    /// Delete A Public Mailbox Alias (删除公共邮箱别名)
     ///
-    /// Delete A Public Mailbox Alias-Deletes a public mailbox alias
+    /// Deletes a public mailbox alias
     ///
     /// `DELETE /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/aliases/:alias_id`
     ///
@@ -54,9 +54,9 @@ impl<'a> PublicMailboxAliasApi<'a> {
                 .path_param("alias_id", alias_id.as_ref()),
         }
     }
-    /// Public Mailbox Alias (查询公共邮箱的所有别名)
+    /// Obtain All Public Mailbox Aliases (查询公共邮箱的所有别名)
     ///
-    /// Obtain All Public Mailbox Aliases-Obtains all public mailbox aliases
+    /// Obtains all public mailbox aliases
     ///
     /// `GET /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/aliases`
     ///

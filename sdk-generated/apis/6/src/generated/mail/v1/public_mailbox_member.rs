@@ -13,9 +13,9 @@ impl<'a> PublicMailboxMemberApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Public Mailbox Member (批量添加公共邮箱成员)
+    /// Batch Create Public Mailbox Members (批量添加公共邮箱成员)
     ///
-    /// Batch Create Public Mailbox Members-A single request can add multiple members to a public mailbox
+    /// A single request can add multiple members to a public mailbox
     ///
     /// `POST /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/members/batch_create`
     ///
@@ -34,9 +34,9 @@ impl<'a> PublicMailboxMemberApi<'a> {
                 .path_param("public_mailbox_id", public_mailbox_id.as_ref()),
         }
     }
-    /// Public Mailbox Member (批量删除公共邮箱成员)
+    /// Batch Delete Public Mailbox Members (批量删除公共邮箱成员)
     ///
-    /// Batch Delete Public Mailbox Members-A single request can delete multiple members of a public mailbox
+    /// A single request can delete multiple members of a public mailbox
     ///
     /// `DELETE /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/members/batch_delete`
     ///
@@ -55,9 +55,9 @@ impl<'a> PublicMailboxMemberApi<'a> {
                 .path_param("public_mailbox_id", public_mailbox_id.as_ref()),
         }
     }
-    /// Public Mailbox Member (删除公共邮箱所有成员)
+    /// Clear Public Mailbox Members (删除公共邮箱所有成员)
     ///
-    /// Clear Public Mailbox Members-Deletes all members of a public mailbox
+    /// Deletes all members of a public mailbox
     ///
     /// `POST /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/members/clear`
     ///
@@ -73,9 +73,9 @@ impl<'a> PublicMailboxMemberApi<'a> {
                 .path_param("public_mailbox_id", public_mailbox_id.as_ref()),
         }
     }
-    /// Public Mailbox Member (添加公共邮箱成员)
+    /// Create A Public Mailbox Member (添加公共邮箱成员)
     ///
-    /// Create A Public Mailbox Member-Adds a member to a public mailbox
+    /// Adds a member to a public mailbox
     ///
     /// `POST /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/members`
     ///
@@ -91,9 +91,9 @@ impl<'a> PublicMailboxMemberApi<'a> {
                 .path_param("public_mailbox_id", public_mailbox_id.as_ref()),
         }
     }
-    /// Public Mailbox Member (删除公共邮箱单个成员)
+    /// Delete A Public Mailbox Member (删除公共邮箱单个成员)
     ///
-    /// Delete A Public Mailbox Member-Deletes a member of a public mailbox
+    /// Deletes a member of a public mailbox
     ///
     /// `DELETE /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/members/:member_id`
     ///
@@ -114,9 +114,9 @@ impl<'a> PublicMailboxMemberApi<'a> {
                 .path_param("member_id", member_id.as_ref()),
         }
     }
-    /// Public Mailbox Member (查询指定公共邮箱成员信息)
+    /// Get A Public Mailbox Member (查询指定公共邮箱成员信息)
     ///
-    /// Get A Public Mailbox Member-Obtains the information of a public mailbox member
+    /// Obtains the information of a public mailbox member
     ///
     /// `GET /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/members/:member_id`
     ///
@@ -137,9 +137,9 @@ impl<'a> PublicMailboxMemberApi<'a> {
                 .path_param("member_id", member_id.as_ref()),
         }
     }
-    /// Public Mailbox Member (查询所有公共邮箱成员信息)
+    /// List Public Mailbox Members (查询所有公共邮箱成员信息)
     ///
-    /// List Public Mailbox Members-Obtains the list of public mailbox members by pages
+    /// Obtains the list of public mailbox members by pages
     ///
     /// `GET /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/members`
     ///

@@ -58,7 +58,9 @@ impl<'a> UserMailboxDraftApi<'a> {
     ///
     /// 删除指定邮箱账户下的单份邮件草稿。
     ///
-    /// 被删除的草稿数据无法恢复，请谨慎使用;;对于草稿状态的邮件，只能使用本接口删除，禁止使用删除邮件接口
+    /// 被删除的草稿数据无法恢复，请谨慎使用
+    ///
+    /// 对于草稿状态的邮件，只能使用本接口删除，禁止使用删除邮件接口
     ///
     /// `DELETE /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/drafts/:draft_id`
     ///

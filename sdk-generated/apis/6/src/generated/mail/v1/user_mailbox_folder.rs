@@ -204,7 +204,9 @@ pub struct ListRequest {
     call: Call,
 }
 impl ListRequest {
-    /// Folder type Options:1(System System Folder),2(User User folder)
+    /// Folder type Options:
+    /// - `1`: System System Folder
+    /// - `2`: User User folder
     pub fn folder_type(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("folder_type", v.to_string());

@@ -362,7 +362,7 @@ pub struct GetByCardRequest {
     call: Call,
 }
 impl GetByCardRequest {
-    /// Mail card ID, available via \[Receive message\] events
+    /// Mail card ID, available via *Receive message* events
     ///
     /// Required.
     pub fn card_id(mut self, value: impl Into<String>) -> Self {
@@ -370,7 +370,7 @@ impl GetByCardRequest {
         self.call.set_query("card_id", v.into());
         self
     }
-    /// Mail card OwnerID, available via \[Receive message\] events (independent of `user_id_type`)
+    /// Mail card OwnerID, available via *Receive message* events (independent of `user_id_type`)
     ///
     /// Required.
     pub fn owner_id(mut self, value: impl Into<String>) -> Self {
@@ -425,7 +425,7 @@ impl ListRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// Folder ID. The method for obtaining ID is shown in \[List Email Folders\]
+    /// Folder ID. The method for obtaining ID is shown in *List Email Folders*
     pub fn folder_id(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("folder_id", v.into());

@@ -13,9 +13,9 @@ impl<'a> UserMailboxMessageAttachmentApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Attachment (获取附件下载链接)
+    /// Get Attachment Download Links (获取附件下载链接)
     ///
-    /// Get Attachment Download Links-Get Attachment Download Links
+    /// Get Attachment Download Links
     ///
     /// `GET /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/messages/:message_id/attachments/download_url`
     ///

@@ -38,7 +38,11 @@ impl<'a> UserMailboxSentMessageApi<'a> {
     }
     /// 撤回已发送的邮件
     ///
-    /// 撤回指定邮件。;;前置条件：邮件须已投递，且发送时间在 24 小时以内；搬家中的域名不支持撤回。;;返回说明：若用户或邮件不满足撤回条件，接口仍返回 200，响应体中 recall_status 为 unavailable，recall_restriction_reason 标明具体原因。返回成功仅表示撤回请求已受理，实际撤回结果请调用「查询邮件撤回进度」接口获取。
+    /// 撤回指定邮件。
+    ///
+    /// 前置条件：邮件须已投递，且发送时间在 24 小时以内；搬家中的域名不支持撤回。
+    ///
+    /// 返回说明：若用户或邮件不满足撤回条件，接口仍返回 200，响应体中 recall_status 为 unavailable，recall_restriction_reason 标明具体原因。返回成功仅表示撤回请求已受理，实际撤回结果请调用「查询邮件撤回进度」接口获取。
     ///
     /// `POST /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/messages/:message_id/recall`
     ///

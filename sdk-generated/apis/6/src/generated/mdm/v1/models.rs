@@ -79,7 +79,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `UserAuthDataRelation`
+/// The request body of `mdm.v1.user_auth_data_relation.bind` (User data dimension binding).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

@@ -13,9 +13,9 @@ impl<'a> BatchCountryRegionApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// country region (通过mdmcode批量查询国家/地区信息)
+    /// batch get major by id-Batch Get Country Region By ID (通过mdmcode批量查询国家/地区信息)
     ///
-    /// batch get major by id-Batch Get Country Region By ID
+    /// 通过mdmcode批量查询国家/地区信息。资源介绍请参考[概述](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/mdm-v3/country_region/resource-definition)。
     ///
     /// `GET /open-apis/mdm/v3/batch_country_region`
     ///

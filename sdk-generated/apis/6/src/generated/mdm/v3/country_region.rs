@@ -13,9 +13,9 @@ impl<'a> CountryRegionApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// country region (分页批量查询国家/地区)
+    /// Pagination Batch Query Country Region (分页批量查询国家/地区)
     ///
-    /// Pagination Batch Query Country Region-Paging batch query country region
+    /// Paging batch query country region
     ///
     /// `GET /open-apis/mdm/v3/country_regions`
     ///

@@ -190,7 +190,7 @@ impl ToJson for Operator {
         w.string(self.as_str());
     }
 }
-/// `Common`
+/// The `common` of \[`GetBatchCountryRegionRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -224,7 +224,7 @@ impl ToJson for Common {
         w.end_object();
     }
 }
-/// `CountryRegion`
+/// The `data` of \[`GetBatchCountryRegionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -312,7 +312,7 @@ impl FromJson for CountryRegion {
         Ok(out)
     }
 }
-/// `Enum`
+/// The `continents` of \[`CountryRegion`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -334,7 +334,7 @@ impl FromJson for Enum {
         Ok(out)
     }
 }
-/// `Expression`
+/// The `expressions` of \[`Filter`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -367,7 +367,7 @@ impl ToJson for Expression {
         None
     }
 }
-/// `Filter`
+/// The `filter` of \[`ListCountryRegionRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -397,7 +397,7 @@ impl ToJson for Filter {
         None
     }
 }
-/// `GetBatchCountryRegionRequestBody`
+/// The request body of `mdm.v3.batch_country_region.get` (batch get major by id-Batch Get Country Region By ID).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -415,7 +415,7 @@ impl ToJson for GetBatchCountryRegionRequestBody {
         w.end_object();
     }
 }
-/// `GetBatchCountryRegionResponseBody`
+/// The data `mdm.v3.batch_country_region.get` (batch get major by id-Batch Get Country Region By ID) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -434,7 +434,7 @@ impl FromJson for GetBatchCountryRegionResponseBody {
         Ok(out)
     }
 }
-/// `I18nString`
+/// The `name` of \[`CountryRegion`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -459,7 +459,7 @@ impl FromJson for I18nString {
         Ok(out)
     }
 }
-/// `Language`
+/// The `md_local_script` of \[`CountryRegion`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -514,7 +514,7 @@ impl FromJson for Language {
         Ok(out)
     }
 }
-/// `ListCountryRegionRequestBody`
+/// The request body of `mdm.v3.country_region.list` (Pagination Batch Query Country Region).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -541,7 +541,7 @@ impl ToJson for ListCountryRegionRequestBody {
         None
     }
 }
-/// `ListCountryRegionResponseBody`
+/// The data `mdm.v3.country_region.list` (Pagination Batch Query Country Region) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -566,7 +566,7 @@ impl FromJson for ListCountryRegionResponseBody {
         Ok(out)
     }
 }
-/// `TimeZone`
+/// The `md_time_zone` of \[`CountryRegion`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -615,7 +615,7 @@ impl FromJson for TimeZone {
         Ok(out)
     }
 }
-/// `Value`
+/// The `value` of \[`Expression`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

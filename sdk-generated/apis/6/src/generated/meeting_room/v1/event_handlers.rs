@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `meeting_room` v1, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `meeting_room` v1, for `EventDispatcherBuilder`.
 pub trait MeetingRoomV1EventHandlers: RegisterHandlers {
     /// Handles `meeting_room.meeting_room.created_v1` (会议室创建): the handler gets an [`Event`] with a [`P2MeetingRoomMeetingRoomCreatedV1Data`](super::events::P2MeetingRoomMeetingRoomCreatedV1Data) payload.
     fn on_meeting_room_meeting_room_created_v1<F, Fut>(self, handler: F) -> Self

@@ -27,7 +27,7 @@ pub const MEETING_ROOM_MEETING_ROOM_STATUS_CHANGED_V1: &str = "meeting_room.meet
 ///
 /// Schema 2.0; payload `P2MeetingRoomMeetingRoomUpdatedV1Data`.
 pub const MEETING_ROOM_MEETING_ROOM_UPDATED_V1: &str = "meeting_room.meeting_room.updated_v1";
-/// `EventHeader`
+/// The `header` of \[`P2MeetingRoomMeetingRoomCreatedV1`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -61,7 +61,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `P2MeetingRoomMeetingRoomCreatedV1`
+/// The envelope of the `meeting_room.meeting_room.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -86,7 +86,7 @@ impl FromJson for P2MeetingRoomMeetingRoomCreatedV1 {
         Ok(out)
     }
 }
-/// `P2MeetingRoomMeetingRoomCreatedV1Data`
+/// The payload of the `meeting_room.meeting_room.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -108,27 +108,27 @@ impl FromJson for P2MeetingRoomMeetingRoomCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2MeetingRoomMeetingRoomDeletedV1`
+/// The envelope of the `meeting_room.meeting_room.deleted_v1` event.
 ///
 /// The same fields as [`P2MeetingRoomMeetingRoomCreatedV1`]: one type, two names.
 pub type P2MeetingRoomMeetingRoomDeletedV1 = P2MeetingRoomMeetingRoomCreatedV1;
-/// `P2MeetingRoomMeetingRoomDeletedV1Data`
+/// The payload of the `meeting_room.meeting_room.deleted_v1` event.
 ///
 /// The same fields as [`P2MeetingRoomMeetingRoomCreatedV1Data`]: one type, two names.
 pub type P2MeetingRoomMeetingRoomDeletedV1Data = P2MeetingRoomMeetingRoomCreatedV1Data;
-/// `P2MeetingRoomMeetingRoomStatusChangedV1`
+/// The envelope of the `meeting_room.meeting_room.status_changed_v1` event.
 ///
 /// The same fields as [`P2MeetingRoomMeetingRoomCreatedV1`]: one type, two names.
 pub type P2MeetingRoomMeetingRoomStatusChangedV1 = P2MeetingRoomMeetingRoomCreatedV1;
-/// `P2MeetingRoomMeetingRoomStatusChangedV1Data`
+/// The payload of the `meeting_room.meeting_room.status_changed_v1` event.
 ///
 /// The same fields as [`P2MeetingRoomMeetingRoomCreatedV1Data`]: one type, two names.
 pub type P2MeetingRoomMeetingRoomStatusChangedV1Data = P2MeetingRoomMeetingRoomCreatedV1Data;
-/// `P2MeetingRoomMeetingRoomUpdatedV1`
+/// The envelope of the `meeting_room.meeting_room.updated_v1` event.
 ///
 /// The same fields as [`P2MeetingRoomMeetingRoomCreatedV1`]: one type, two names.
 pub type P2MeetingRoomMeetingRoomUpdatedV1 = P2MeetingRoomMeetingRoomCreatedV1;
-/// `P2MeetingRoomMeetingRoomUpdatedV1Data`
+/// The payload of the `meeting_room.meeting_room.updated_v1` event.
 ///
 /// The same fields as [`P2MeetingRoomMeetingRoomCreatedV1Data`]: one type, two names.
 pub type P2MeetingRoomMeetingRoomUpdatedV1Data = P2MeetingRoomMeetingRoomCreatedV1Data;

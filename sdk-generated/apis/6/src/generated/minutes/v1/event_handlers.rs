@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `minutes` v1, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `minutes` v1, for `EventDispatcherBuilder`.
 pub trait MinutesV1EventHandlers: RegisterHandlers {
     /// Handles `minutes.minute.generated_v1` (妙记生成): the handler gets an [`Event`] with a [`P2MinutesMinuteGeneratedV1Data`](super::events::P2MinutesMinuteGeneratedV1Data) payload.
     fn on_minutes_minute_generated_v1<F, Fut>(self, handler: F) -> Self

@@ -10,7 +10,7 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[("minutes.minute.generated_v1", "2.0"
 ///
 /// Schema 2.0; payload `P2MinutesMinuteGeneratedV1Data`.
 pub const MINUTES_MINUTE_GENERATED_V1: &str = "minutes.minute.generated_v1";
-/// `EventHeader`
+/// The `header` of \[`P2MinutesMinuteGeneratedV1`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -44,7 +44,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `GeneratedSource`
+/// The `minute_source` of \[`P2MinutesMinuteGeneratedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -66,7 +66,7 @@ impl FromJson for GeneratedSource {
         Ok(out)
     }
 }
-/// `P2MinutesMinuteGeneratedV1`
+/// The envelope of the `minutes.minute.generated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -91,7 +91,7 @@ impl FromJson for P2MinutesMinuteGeneratedV1 {
         Ok(out)
     }
 }
-/// `P2MinutesMinuteGeneratedV1Data`
+/// The payload of the `minutes.minute.generated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -116,7 +116,7 @@ impl FromJson for P2MinutesMinuteGeneratedV1Data {
         Ok(out)
     }
 }
-/// `UserId`
+/// The `subscriber_ids` of \[`P2MinutesMinuteGeneratedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

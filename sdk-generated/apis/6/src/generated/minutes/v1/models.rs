@@ -146,7 +146,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `ArtifactsMinuteResponseBody`
+/// The data `minutes.v1.minute.artifacts` (获取妙记AI产物) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -177,7 +177,7 @@ impl FromJson for ArtifactsMinuteResponseBody {
         Ok(out)
     }
 }
-/// `GetMinuteMediaResponseBody`
+/// The data `minutes.v1.minute_media.get` (Download minutes audio or video file) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -196,7 +196,7 @@ impl FromJson for GetMinuteMediaResponseBody {
         Ok(out)
     }
 }
-/// `GetMinuteResponseBody`
+/// The data `minutes.v1.minute.get` (Get minutes meta) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -215,7 +215,7 @@ impl FromJson for GetMinuteResponseBody {
         Ok(out)
     }
 }
-/// `GetMinuteStatisticsResponseBody`
+/// The data `minutes.v1.minute_statistics.get` (Get minutes statistics) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -234,7 +234,7 @@ impl FromJson for GetMinuteStatisticsResponseBody {
         Ok(out)
     }
 }
-/// `Minute`
+/// The `minute` of \[`GetMinuteResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -274,7 +274,7 @@ impl FromJson for Minute {
         Ok(out)
     }
 }
-/// `MinuteChapter`
+/// The `minute_chapters` of \[`ArtifactsMinuteResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -302,7 +302,7 @@ impl FromJson for MinuteChapter {
         Ok(out)
     }
 }
-/// `MinuteTodo`
+/// The `minute_todos` of \[`ArtifactsMinuteResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -333,7 +333,7 @@ impl FromJson for MinuteTodo {
         Ok(out)
     }
 }
-/// `MinutesFilter`
+/// The `filter` of \[`SearchMinuteRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -357,7 +357,7 @@ impl ToJson for MinutesFilter {
         w.end_object();
     }
 }
-/// `MinutesMeta`
+/// The `meta_data` of \[`MinutesSearchItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -382,7 +382,7 @@ impl FromJson for MinutesMeta {
         Ok(out)
     }
 }
-/// `MinutesSearchItem`
+/// The `items` of \[`SearchMinuteResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -407,7 +407,7 @@ impl FromJson for MinutesSearchItem {
         Ok(out)
     }
 }
-/// `SearchMinuteRequestBody`
+/// The request body of `minutes.v1.minute.search` (搜索妙记).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -431,7 +431,7 @@ impl ToJson for SearchMinuteRequestBody {
         w.end_object();
     }
 }
-/// `SearchMinuteResponseBody`
+/// The data `minutes.v1.minute.search` (搜索妙记) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -462,7 +462,7 @@ impl FromJson for SearchMinuteResponseBody {
         Ok(out)
     }
 }
-/// `Statictics`
+/// The `statistics` of \[`GetMinuteStatisticsResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -487,7 +487,7 @@ impl FromJson for Statictics {
         Ok(out)
     }
 }
-/// `SubscriptionMinuteRequestBody`
+/// The request body of `minutes.v1.minute.subscription` (订阅妙记变更事件).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -505,7 +505,7 @@ impl ToJson for SubscriptionMinuteRequestBody {
         w.end_object();
     }
 }
-/// `TimeRange`
+/// The `create_time` of \[`MinutesFilter`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -526,7 +526,7 @@ impl ToJson for TimeRange {
         w.end_object();
     }
 }
-/// `UserViewDetail`
+/// The `user_view_list` of \[`Statictics`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -548,7 +548,7 @@ impl FromJson for UserViewDetail {
         Ok(out)
     }
 }
-/// `UnsubscriptionMinuteRequestBody`
+/// The request body of `minutes.v1.minute.unsubscription` (取消订阅妙记变更事件).
 ///
 /// The same fields as [`SubscriptionMinuteRequestBody`]: one type, two names.
 pub type UnsubscriptionMinuteRequestBody = SubscriptionMinuteRequestBody;

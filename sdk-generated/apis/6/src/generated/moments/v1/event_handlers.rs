@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `moments` v1, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `moments` v1, for `EventDispatcherBuilder`.
 pub trait MomentsV1EventHandlers: RegisterHandlers {
     /// Handles `moments.comment.created_v1` (发布评论): the handler gets an [`Event`] with a [`P2MomentsCommentCreatedV1Data`](super::events::P2MomentsCommentCreatedV1Data) payload.
     fn on_moments_comment_created_v1<F, Fut>(self, handler: F) -> Self

@@ -42,7 +42,7 @@ pub const MOMENTS_REACTION_CREATED_V1: &str = "moments.reaction.created_v1";
 ///
 /// Schema 2.0; payload `P2MomentsReactionDeletedV1Data`.
 pub const MOMENTS_REACTION_DELETED_V1: &str = "moments.reaction.deleted_v1";
-/// `EventHeader`
+/// The `header` of \[`P2MomentsCommentCreatedV1`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -76,7 +76,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `P2MomentsCommentCreatedV1`
+/// The envelope of the `moments.comment.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -101,7 +101,7 @@ impl FromJson for P2MomentsCommentCreatedV1 {
         Ok(out)
     }
 }
-/// `P2MomentsCommentCreatedV1Data`
+/// The payload of the `moments.comment.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -138,7 +138,7 @@ impl FromJson for P2MomentsCommentCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2MomentsCommentDeletedV1`
+/// The envelope of the `moments.comment.deleted_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -163,7 +163,7 @@ impl FromJson for P2MomentsCommentDeletedV1 {
         Ok(out)
     }
 }
-/// `P2MomentsCommentDeletedV1Data`
+/// The payload of the `moments.comment.deleted_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -185,7 +185,7 @@ impl FromJson for P2MomentsCommentDeletedV1Data {
         Ok(out)
     }
 }
-/// `P2MomentsPostCreatedV1`
+/// The envelope of the `moments.post.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -210,7 +210,7 @@ impl FromJson for P2MomentsPostCreatedV1 {
         Ok(out)
     }
 }
-/// `P2MomentsPostCreatedV1Data`
+/// The payload of the `moments.post.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -244,7 +244,7 @@ impl FromJson for P2MomentsPostCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2MomentsPostDeletedV1`
+/// The envelope of the `moments.post.deleted_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -269,7 +269,7 @@ impl FromJson for P2MomentsPostDeletedV1 {
         Ok(out)
     }
 }
-/// `P2MomentsPostDeletedV1Data`
+/// The payload of the `moments.post.deleted_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -288,7 +288,7 @@ impl FromJson for P2MomentsPostDeletedV1Data {
         Ok(out)
     }
 }
-/// `P2MomentsPostStatisticsUpdatedV1`
+/// The envelope of the `moments.post_statistics.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -313,7 +313,7 @@ impl FromJson for P2MomentsPostStatisticsUpdatedV1 {
         Ok(out)
     }
 }
-/// `P2MomentsPostStatisticsUpdatedV1Data`
+/// The payload of the `moments.post_statistics.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -338,7 +338,7 @@ impl FromJson for P2MomentsPostStatisticsUpdatedV1Data {
         Ok(out)
     }
 }
-/// `P2MomentsReactionCreatedV1`
+/// The envelope of the `moments.reaction.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -363,7 +363,7 @@ impl FromJson for P2MomentsReactionCreatedV1 {
         Ok(out)
     }
 }
-/// `P2MomentsReactionCreatedV1Data`
+/// The payload of the `moments.reaction.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -400,7 +400,7 @@ impl FromJson for P2MomentsReactionCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2MomentsReactionDeletedV1`
+/// The envelope of the `moments.reaction.deleted_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -425,7 +425,7 @@ impl FromJson for P2MomentsReactionDeletedV1 {
         Ok(out)
     }
 }
-/// `P2MomentsReactionDeletedV1Data`
+/// The payload of the `moments.reaction.deleted_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -459,7 +459,7 @@ impl FromJson for P2MomentsReactionDeletedV1Data {
         Ok(out)
     }
 }
-/// `PostStatistics`
+/// The `statistics` of \[`P2MomentsPostStatisticsUpdatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -478,7 +478,7 @@ impl FromJson for PostStatistics {
         Ok(out)
     }
 }
-/// `UserId`
+/// The `user_id` of \[`P2MomentsCommentCreatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

@@ -79,7 +79,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `GetPostResponseBody`
+/// The data `moments.v1.post.get` (Query post information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -98,7 +98,7 @@ impl FromJson for GetPostResponseBody {
         Ok(out)
     }
 }
-/// `Post`
+/// The `post` of \[`GetPostResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -156,7 +156,7 @@ impl FromJson for Post {
         Ok(out)
     }
 }
-/// `ReactionList`
+/// The `reactions` of \[`ReactionSet`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -178,7 +178,7 @@ impl FromJson for ReactionList {
         Ok(out)
     }
 }
-/// `ReactionSet`
+/// The `reaction_set` of \[`Post`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

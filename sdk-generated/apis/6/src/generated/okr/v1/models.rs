@@ -13,15 +13,15 @@ use serde_json::Value;
 )]
 #[non_exhaustive]
 pub enum ContentListType {
-    /// `number`
+    /// `number`: Numbered list
     Number,
-    /// `bullet`
+    /// `bullet`: Unordered list
     Bullet,
-    /// `checkBox`
+    /// `checkBox`: Task list
     CheckBox,
-    /// `checkedBox`
+    /// `checkedBox`: List of completed tasks
     CheckedBox,
-    /// `indent`
+    /// `indent`: Tab indentation
     Indent,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -96,11 +96,11 @@ impl ToJson for ContentListType {
 )]
 #[non_exhaustive]
 pub enum ContentParagraphElementType {
-    /// `person`
+    /// `person`: @User type element
     Person,
-    /// `textRun`
+    /// `textRun`: Text element
     TextRun,
-    /// `docsLink`
+    /// `docsLink`: Document link element
     DocsLink,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -321,9 +321,9 @@ impl ToJson for GetUserIdType {
 )]
 #[non_exhaustive]
 pub enum Type {
-    /// `paragraph`
+    /// `paragraph`: Text paragraph
     Paragraph,
-    /// `gallery`
+    /// `gallery`: Picture
     Gallery,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -537,7 +537,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `BatchGetOkrResponseBody`
+/// The data `okr.v1.okr.batch_get` (Get OKR in bulk) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -556,7 +556,7 @@ impl FromJson for BatchGetOkrResponseBody {
         Ok(out)
     }
 }
-/// `ContentBlock`
+/// The `content` of \[`CreateProgressRecordRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -582,7 +582,7 @@ impl ToJson for ContentBlock {
         w.end_object();
     }
 }
-/// `ContentBlockElement`
+/// The `blocks` of \[`ContentBlock`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -590,7 +590,9 @@ impl ToJson for ContentBlock {
     serde(default)
 )]
 pub struct ContentBlockElement {
-    /// Document element type Options:paragraph(Text paragraph),gallery(Picture)
+    /// Document element type Options:
+    /// - `paragraph`: Text paragraph
+    /// - `gallery`: Picture
     pub r#type: Option<Type>,
     /// Text paragraph
     pub paragraph: Option<ContentParagraph>,
@@ -616,7 +618,7 @@ impl ToJson for ContentBlockElement {
         w.end_object();
     }
 }
-/// `ContentColor`
+/// The `back_color` of \[`ContentTextStyle`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -654,7 +656,7 @@ impl ToJson for ContentColor {
         w.end_object();
     }
 }
-/// `ContentDocsLink`
+/// The `docs_link` of \[`ContentParagraphElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -684,7 +686,7 @@ impl ToJson for ContentDocsLink {
         w.end_object();
     }
 }
-/// `ContentGallery`
+/// The `gallery` of \[`ContentBlockElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -710,7 +712,7 @@ impl ToJson for ContentGallery {
         w.end_object();
     }
 }
-/// `ContentImageItem`
+/// The `image_list` of \[`ContentGallery`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -748,7 +750,7 @@ impl ToJson for ContentImageItem {
         w.end_object();
     }
 }
-/// `ContentLink`
+/// The `link` of \[`ContentTextStyle`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -774,7 +776,7 @@ impl ToJson for ContentLink {
         w.end_object();
     }
 }
-/// `ContentList`
+/// The `list` of \[`ContentParagraphStyle`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -782,7 +784,12 @@ impl ToJson for ContentLink {
     serde(default)
 )]
 pub struct ContentList {
-    /// List type Options:number(Numbered list),bullet(Unordered list),checkBox(Task list),checkedBox(List of completed tasks),indent(Tab indentation)
+    /// List type Options:
+    /// - `number`: Numbered list
+    /// - `bullet`: Unordered list
+    /// - `checkBox`: Task list
+    /// - `checkedBox`: List of completed tasks
+    /// - `indent`: Tab indentation
     pub r#type: Option<ContentListType>,
     /// `indent_level`
     pub indent_level: Option<i64>,
@@ -808,7 +815,7 @@ impl ToJson for ContentList {
         w.end_object();
     }
 }
-/// `ContentParagraph`
+/// The `paragraph` of \[`ContentBlockElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -838,7 +845,7 @@ impl ToJson for ContentParagraph {
         w.end_object();
     }
 }
-/// `ContentParagraphElement`
+/// The `elements` of \[`ContentParagraph`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -846,7 +853,10 @@ impl ToJson for ContentParagraph {
     serde(default)
 )]
 pub struct ContentParagraphElement {
-    /// Element type Options:textRun(Text element),docsLink(Document link element),person(@User type element)
+    /// Element type Options:
+    /// - `textRun`: Text element
+    /// - `docsLink`: Document link element
+    /// - `person`: @User type element
     pub r#type: Option<ContentParagraphElementType>,
     /// `text_run`
     pub text_run: Option<ContentTextRun>,
@@ -876,7 +886,7 @@ impl ToJson for ContentParagraphElement {
         w.end_object();
     }
 }
-/// `ContentParagraphStyle`
+/// The `style` of \[`ContentParagraph`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -902,7 +912,7 @@ impl ToJson for ContentParagraphStyle {
         w.end_object();
     }
 }
-/// `ContentPerson`
+/// The `person` of \[`ContentParagraphElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -928,7 +938,7 @@ impl ToJson for ContentPerson {
         w.end_object();
     }
 }
-/// `ContentTextRun`
+/// The `text_run` of \[`ContentParagraphElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -958,7 +968,7 @@ impl ToJson for ContentTextRun {
         w.end_object();
     }
 }
-/// `ContentTextStyle`
+/// The `style` of \[`ContentTextRun`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1000,7 +1010,7 @@ impl ToJson for ContentTextStyle {
         w.end_object();
     }
 }
-/// `CreatePeriodRequestBody`
+/// The request body of `okr.v1.period.create` (Create OKR period).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1030,7 +1040,7 @@ impl ToJson for CreatePeriodRequestBody {
         None
     }
 }
-/// `CreatePeriodResponseBody`
+/// The data `okr.v1.period.create` (Create OKR period) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1055,7 +1065,7 @@ impl FromJson for CreatePeriodResponseBody {
         Ok(out)
     }
 }
-/// `CreateProgressRecordRequestBody`
+/// The request body of `okr.v1.progress_record.create` (Create OKR progress record).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1069,7 +1079,9 @@ pub struct CreateProgressRecordRequestBody {
     pub source_url: String,
     /// Target id, corresponding to target_type
     pub target_id: String,
-    /// Target type Options:2(objective),3(key_result Key Result)
+    /// Target type Options:
+    /// - `2`: objective
+    /// - `3`: key_result Key Result
     pub target_type: i64,
     /// Details of progress, in rich text format
     pub content: ContentBlock,
@@ -1106,7 +1118,7 @@ impl ToJson for CreateProgressRecordRequestBody {
         None
     }
 }
-/// `GetProgressRecordResponseBody`
+/// The data `okr.v1.progress_record.get` (Get OKR progress records) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1134,7 +1146,7 @@ impl FromJson for GetProgressRecordResponseBody {
         Ok(out)
     }
 }
-/// `ListPeriodResponseBody`
+/// The data `okr.v1.period.list` (Get the OKR cycle list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1159,7 +1171,7 @@ impl FromJson for ListPeriodResponseBody {
         Ok(out)
     }
 }
-/// `ListPeriodRuleResponseBody`
+/// The data `okr.v1.period_rule.list` (Get OKR period rules) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1178,7 +1190,7 @@ impl FromJson for ListPeriodRuleResponseBody {
         Ok(out)
     }
 }
-/// `ListUserOkrResponseBody`
+/// The data `okr.v1.user_okr.list` (Get the user's OKR list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1200,7 +1212,7 @@ impl FromJson for ListUserOkrResponseBody {
         Ok(out)
     }
 }
-/// `OkrBatch`
+/// The `okr_list` of \[`BatchGetOkrResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1234,7 +1246,7 @@ impl FromJson for OkrBatch {
         Ok(out)
     }
 }
-/// `OkrObjective`
+/// The `objective_list` of \[`OkrBatch`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1320,7 +1332,7 @@ impl FromJson for OkrObjective {
         Ok(out)
     }
 }
-/// `OkrObjectiveAlignedObjective`
+/// The `aligned_objective_list` of \[`OkrObjective`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1345,7 +1357,7 @@ impl FromJson for OkrObjectiveAlignedObjective {
         Ok(out)
     }
 }
-/// `OkrObjectiveAlignedObjectiveOwner`
+/// The `mentioned_user_list` of \[`OkrObjective`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1367,7 +1379,7 @@ impl FromJson for OkrObjectiveAlignedObjectiveOwner {
         Ok(out)
     }
 }
-/// `OkrObjectiveKr`
+/// The `kr_list` of \[`OkrObjective`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1441,7 +1453,7 @@ impl FromJson for OkrObjectiveKr {
         Ok(out)
     }
 }
-/// `OkrObjectiveProgressRate`
+/// The `progress_rate` of \[`OkrObjective`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1463,7 +1475,7 @@ impl FromJson for OkrObjectiveProgressRate {
         Ok(out)
     }
 }
-/// `OkrReview`
+/// The `review_list` of \[`QueryReviewResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1485,7 +1497,7 @@ impl FromJson for OkrReview {
         Ok(out)
     }
 }
-/// `OkrReviewPeriod`
+/// The `review_period_list` of \[`OkrReview`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1510,7 +1522,7 @@ impl FromJson for OkrReviewPeriod {
         Ok(out)
     }
 }
-/// `OkrReviewPeriodUrl`
+/// The `cycle_review_list` of \[`OkrReviewPeriod`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1532,7 +1544,7 @@ impl FromJson for OkrReviewPeriodUrl {
         Ok(out)
     }
 }
-/// `PatchPeriodRequestBody`
+/// The request body of `okr.v1.period.patch` (Modify OKR period status).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1540,7 +1552,10 @@ impl FromJson for OkrReviewPeriodUrl {
     serde(default)
 )]
 pub struct PatchPeriodRequestBody {
-    /// Period display status Options:1(normal_status Normal state),2(mark_invalid Mark failure),3(hidden_period Hidden period)
+    /// Period display status Options:
+    /// - `1`: normal_status Normal state
+    /// - `2`: mark_invalid Mark failure
+    /// - `3`: hidden_period Hidden period
     pub status: i64,
 }
 impl ToJson for PatchPeriodRequestBody {
@@ -1550,7 +1565,7 @@ impl ToJson for PatchPeriodRequestBody {
         w.end_object();
     }
 }
-/// `PatchPeriodResponseBody`
+/// The data `okr.v1.period.patch` (Modify OKR period status) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1572,7 +1587,7 @@ impl FromJson for PatchPeriodResponseBody {
         Ok(out)
     }
 }
-/// `Period`
+/// The `items` of \[`ListPeriodResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1606,7 +1621,7 @@ impl FromJson for Period {
         Ok(out)
     }
 }
-/// `PeriodRule`
+/// The `period_rules` of \[`ListPeriodRuleResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1634,7 +1649,7 @@ impl FromJson for PeriodRule {
         Ok(out)
     }
 }
-/// `ProgressRateNew`
+/// The `progress_rate` of \[`CreateProgressRecordRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1664,7 +1679,7 @@ impl ToJson for ProgressRateNew {
         w.end_object();
     }
 }
-/// `ProgressRecordSimplify`
+/// The `progress_record_list` of \[`OkrObjective`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1683,7 +1698,7 @@ impl FromJson for ProgressRecordSimplify {
         Ok(out)
     }
 }
-/// `QueryReviewResponseBody`
+/// The data `okr.v1.review.query` (Query review information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1702,7 +1717,7 @@ impl FromJson for QueryReviewResponseBody {
         Ok(out)
     }
 }
-/// `UpdateProgressRecordRequestBody`
+/// The request body of `okr.v1.progress_record.update` (Update OKR progress).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1723,7 +1738,7 @@ impl ToJson for UpdateProgressRecordRequestBody {
         w.end_object();
     }
 }
-/// `UploadImageRequestBody`
+/// The request body of `okr.v1.image.upload` (上传进展记录图片).
 #[derive(Debug, Default)]
 pub struct UploadImageRequestBody {
     /// `data`
@@ -1752,7 +1767,7 @@ impl UploadImageRequestBody {
         form
     }
 }
-/// `UploadImageResponseBody`
+/// The data `okr.v1.image.upload` (上传进展记录图片) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1774,11 +1789,11 @@ impl FromJson for UploadImageResponseBody {
         Ok(out)
     }
 }
-/// `CreateProgressRecordResponseBody`
+/// The data `okr.v1.progress_record.create` (Create OKR progress record) answers with.
 ///
 /// The same fields as [`GetProgressRecordResponseBody`]: one type, two names.
 pub type CreateProgressRecordResponseBody = GetProgressRecordResponseBody;
-/// `UpdateProgressRecordResponseBody`
+/// The data `okr.v1.progress_record.update` (Update OKR progress) answers with.
 ///
 /// The same fields as [`GetProgressRecordResponseBody`]: one type, two names.
 pub type UpdateProgressRecordResponseBody = GetProgressRecordResponseBody;

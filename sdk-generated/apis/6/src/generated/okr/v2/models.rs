@@ -746,7 +746,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `Alignment`
+/// The `alignment` of \[`GetOkrAlignmentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -789,7 +789,7 @@ impl FromJson for Alignment {
         Ok(out)
     }
 }
-/// `Category`
+/// The `items` of \[`ListOkrCategoryResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -826,7 +826,7 @@ impl FromJson for Category {
         Ok(out)
     }
 }
-/// `CategoryName`
+/// The `name` of \[`Category`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -851,7 +851,7 @@ impl FromJson for CategoryName {
         Ok(out)
     }
 }
-/// `ContentBlock`
+/// The `content` of \[`CreateOkrCycleObjectiveRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -877,7 +877,7 @@ impl ToJson for ContentBlock {
         w.end_object();
     }
 }
-/// `ContentBlockElement`
+/// The `blocks` of \[`ContentBlock`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -911,7 +911,7 @@ impl ToJson for ContentBlockElement {
         w.end_object();
     }
 }
-/// `ContentColor`
+/// The `back_color` of \[`ContentTextStyle`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -949,7 +949,7 @@ impl ToJson for ContentColor {
         w.end_object();
     }
 }
-/// `ContentDocsLink`
+/// The `docs_link` of \[`ContentParagraphElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -979,7 +979,7 @@ impl ToJson for ContentDocsLink {
         w.end_object();
     }
 }
-/// `ContentGallery`
+/// The `gallery` of \[`ContentBlockElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1005,7 +1005,7 @@ impl ToJson for ContentGallery {
         w.end_object();
     }
 }
-/// `ContentImageItem`
+/// The `images` of \[`ContentGallery`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1043,7 +1043,7 @@ impl ToJson for ContentImageItem {
         w.end_object();
     }
 }
-/// `ContentLink`
+/// The `link` of \[`ContentTextStyle`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1069,7 +1069,7 @@ impl ToJson for ContentLink {
         w.end_object();
     }
 }
-/// `ContentList`
+/// The `list` of \[`ContentParagraphStyle`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1103,7 +1103,7 @@ impl ToJson for ContentList {
         w.end_object();
     }
 }
-/// `ContentMention`
+/// The `mention` of \[`ContentParagraphElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1129,7 +1129,7 @@ impl ToJson for ContentMention {
         w.end_object();
     }
 }
-/// `ContentParagraph`
+/// The `paragraph` of \[`ContentBlockElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1159,7 +1159,7 @@ impl ToJson for ContentParagraph {
         w.end_object();
     }
 }
-/// `ContentParagraphElement`
+/// The `elements` of \[`ContentParagraph`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1197,7 +1197,7 @@ impl ToJson for ContentParagraphElement {
         w.end_object();
     }
 }
-/// `ContentParagraphStyle`
+/// The `style` of \[`ContentParagraph`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1223,7 +1223,7 @@ impl ToJson for ContentParagraphStyle {
         w.end_object();
     }
 }
-/// `ContentTextRun`
+/// The `text_run` of \[`ContentParagraphElement`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1253,7 +1253,7 @@ impl ToJson for ContentTextRun {
         w.end_object();
     }
 }
-/// `ContentTextStyle`
+/// The `style` of \[`ContentTextRun`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1295,7 +1295,7 @@ impl ToJson for ContentTextStyle {
         w.end_object();
     }
 }
-/// `CreateOkrCycleObjectiveRequestBody`
+/// The request body of `okr.v2.okr_cycle_objective.create` (创建 OKR 目标).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1328,7 +1328,7 @@ impl ToJson for CreateOkrCycleObjectiveRequestBody {
         w.end_object();
     }
 }
-/// `CreateOkrObjectiveAlignmentRequestBody`
+/// The request body of `okr.v2.okr_objective_alignment.create` (创建目标对齐关系).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1355,7 +1355,7 @@ impl ToJson for CreateOkrObjectiveAlignmentRequestBody {
         None
     }
 }
-/// `CreateOkrObjectiveKeyResultRequestBody`
+/// The request body of `okr.v2.okr_objective_key_result.create` (在目标下创建关键结果).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1379,7 +1379,7 @@ impl ToJson for CreateOkrObjectiveKeyResultRequestBody {
         w.end_object();
     }
 }
-/// `Cycle`
+/// The `items` of \[`ListOkrCycleResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1422,7 +1422,7 @@ impl FromJson for Cycle {
         Ok(out)
     }
 }
-/// `DeleteOkrAlignmentResponseBody`
+/// The data `okr.v2.okr_alignment.delete` (删除 OKR 对齐关系) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1441,7 +1441,7 @@ impl FromJson for DeleteOkrAlignmentResponseBody {
         Ok(out)
     }
 }
-/// `DeleteOkrKeyResultResponseBody`
+/// The data `okr.v2.okr_key_result.delete` (删除关键结果) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1460,7 +1460,7 @@ impl FromJson for DeleteOkrKeyResultResponseBody {
         Ok(out)
     }
 }
-/// `DeleteOkrObjectiveResponseBody`
+/// The data `okr.v2.okr_objective.delete` (删除 OKR 目标) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1479,7 +1479,7 @@ impl FromJson for DeleteOkrObjectiveResponseBody {
         Ok(out)
     }
 }
-/// `GetOkrAlignmentResponseBody`
+/// The data `okr.v2.okr_alignment.get` (获取 OKR 对齐信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1498,7 +1498,7 @@ impl FromJson for GetOkrAlignmentResponseBody {
         Ok(out)
     }
 }
-/// `GetOkrKeyResultResponseBody`
+/// The data `okr.v2.okr_key_result.get` (获取关键结果) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1517,7 +1517,7 @@ impl FromJson for GetOkrKeyResultResponseBody {
         Ok(out)
     }
 }
-/// `GetOkrObjectiveResponseBody`
+/// The data `okr.v2.okr_objective.get` (获取目标详细信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1536,7 +1536,7 @@ impl FromJson for GetOkrObjectiveResponseBody {
         Ok(out)
     }
 }
-/// `Indicator`
+/// The `indicator` of \[`ListOkrKeyResultIndicatorResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1595,7 +1595,7 @@ impl FromJson for Indicator {
         Ok(out)
     }
 }
-/// `IndicatorUnit`
+/// The `unit` of \[`Indicator`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1631,7 +1631,7 @@ impl ToJson for IndicatorUnit {
         None
     }
 }
-/// `KeyResult`
+/// The `key_result` of \[`GetOkrKeyResultResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1677,7 +1677,7 @@ impl FromJson for KeyResult {
         Ok(out)
     }
 }
-/// `KeyResultWeight`
+/// The `key_result_weights` of \[`KeyResultsWeightOkrObjectiveRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1704,7 +1704,7 @@ impl ToJson for KeyResultWeight {
         None
     }
 }
-/// `KeyResultsPositionOkrObjectiveRequestBody`
+/// The request body of `okr.v2.okr_objective.key_results_position` (修改关键结果位置).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1722,7 +1722,7 @@ impl ToJson for KeyResultsPositionOkrObjectiveRequestBody {
         w.end_object();
     }
 }
-/// `KeyResultsWeightOkrObjectiveRequestBody`
+/// The request body of `okr.v2.okr_objective.key_results_weight` (修改关键结果权重).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1746,7 +1746,7 @@ impl ToJson for KeyResultsWeightOkrObjectiveRequestBody {
         None
     }
 }
-/// `KeyResultsWeightOkrObjectiveResponseBody`
+/// The data `okr.v2.okr_objective.key_results_weight` (修改关键结果权重) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1765,7 +1765,7 @@ impl FromJson for KeyResultsWeightOkrObjectiveResponseBody {
         Ok(out)
     }
 }
-/// `ListOkrCategoryResponseBody`
+/// The data `okr.v2.okr_category.list` (获取所有 OKR 分类) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1790,7 +1790,7 @@ impl FromJson for ListOkrCategoryResponseBody {
         Ok(out)
     }
 }
-/// `ListOkrCycleObjectiveResponseBody`
+/// The data `okr.v2.okr_cycle_objective.list` (获取用户 OKR 周期内的目标) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1815,7 +1815,7 @@ impl FromJson for ListOkrCycleObjectiveResponseBody {
         Ok(out)
     }
 }
-/// `ListOkrCycleResponseBody`
+/// The data `okr.v2.okr_cycle.list` (获取用户 OKR 周期列表) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1840,7 +1840,7 @@ impl FromJson for ListOkrCycleResponseBody {
         Ok(out)
     }
 }
-/// `ListOkrKeyResultProgressResponseBody`
+/// The data `okr.v2.okr_key_result_progress.list` (获取关键结果下的进展记录) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1865,7 +1865,7 @@ impl FromJson for ListOkrKeyResultProgressResponseBody {
         Ok(out)
     }
 }
-/// `ListOkrObjectiveAlignmentResponseBody`
+/// The data `okr.v2.okr_objective_alignment.list` (获取目标的对齐信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1890,7 +1890,7 @@ impl FromJson for ListOkrObjectiveAlignmentResponseBody {
         Ok(out)
     }
 }
-/// `ListOkrObjectiveKeyResultResponseBody`
+/// The data `okr.v2.okr_objective_key_result.list` (获取目标下的所有关键结果) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1915,7 +1915,7 @@ impl FromJson for ListOkrObjectiveKeyResultResponseBody {
         Ok(out)
     }
 }
-/// `Objective`
+/// The `objective` of \[`GetOkrObjectiveResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1967,7 +1967,7 @@ impl FromJson for Objective {
         Ok(out)
     }
 }
-/// `ObjectiveWeight`
+/// The `objective_weights` of \[`ObjectivesWeightOkrCycleRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1994,7 +1994,7 @@ impl ToJson for ObjectiveWeight {
         None
     }
 }
-/// `ObjectivesPositionOkrCycleRequestBody`
+/// The request body of `okr.v2.okr_cycle.objectives_position` (修改 OKR 目标位置).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2012,7 +2012,7 @@ impl ToJson for ObjectivesPositionOkrCycleRequestBody {
         w.end_object();
     }
 }
-/// `ObjectivesWeightOkrCycleRequestBody`
+/// The request body of `okr.v2.okr_cycle.objectives_weight` (修改 OKR 目标权重).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2036,7 +2036,7 @@ impl ToJson for ObjectivesWeightOkrCycleRequestBody {
         None
     }
 }
-/// `ObjectivesWeightOkrCycleResponseBody`
+/// The data `okr.v2.okr_cycle.objectives_weight` (修改 OKR 目标权重) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2055,7 +2055,7 @@ impl FromJson for ObjectivesWeightOkrCycleResponseBody {
         Ok(out)
     }
 }
-/// `Owner`
+/// The `from_owner` of \[`Alignment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2077,7 +2077,7 @@ impl FromJson for Owner {
         Ok(out)
     }
 }
-/// `PatchOkrIndicatorRequestBody`
+/// The request body of `okr.v2.okr_indicator.patch` (更新量化指标).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2119,7 +2119,7 @@ impl ToJson for PatchOkrIndicatorRequestBody {
         None
     }
 }
-/// `PatchOkrIndicatorResponseBody`
+/// The data `okr.v2.okr_indicator.patch` (更新量化指标) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2138,7 +2138,7 @@ impl FromJson for PatchOkrIndicatorResponseBody {
         Ok(out)
     }
 }
-/// `PatchOkrKeyResultRequestBody`
+/// The request body of `okr.v2.okr_key_result.patch` (编辑关键结果).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2162,7 +2162,7 @@ impl ToJson for PatchOkrKeyResultRequestBody {
         w.end_object();
     }
 }
-/// `PatchOkrObjectiveRequestBody`
+/// The request body of `okr.v2.okr_objective.patch` (编辑 OKR 目标).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2192,7 +2192,7 @@ impl ToJson for PatchOkrObjectiveRequestBody {
         w.end_object();
     }
 }
-/// `Progress`
+/// The `items` of \[`ListOkrKeyResultProgressResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2232,7 +2232,7 @@ impl FromJson for Progress {
         Ok(out)
     }
 }
-/// `ProgressRate`
+/// The `progress_rate` of \[`Progress`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2254,43 +2254,43 @@ impl FromJson for ProgressRate {
         Ok(out)
     }
 }
-/// `CreateOkrCycleObjectiveResponseBody`
+/// The data `okr.v2.okr_cycle_objective.create` (创建 OKR 目标) answers with.
 ///
 /// The same fields as [`DeleteOkrObjectiveResponseBody`]: one type, two names.
 pub type CreateOkrCycleObjectiveResponseBody = DeleteOkrObjectiveResponseBody;
-/// `CreateOkrObjectiveAlignmentResponseBody`
+/// The data `okr.v2.okr_objective_alignment.create` (创建目标对齐关系) answers with.
 ///
 /// The same fields as [`DeleteOkrAlignmentResponseBody`]: one type, two names.
 pub type CreateOkrObjectiveAlignmentResponseBody = DeleteOkrAlignmentResponseBody;
-/// `CreateOkrObjectiveKeyResultResponseBody`
+/// The data `okr.v2.okr_objective_key_result.create` (在目标下创建关键结果) answers with.
 ///
 /// The same fields as [`DeleteOkrKeyResultResponseBody`]: one type, two names.
 pub type CreateOkrObjectiveKeyResultResponseBody = DeleteOkrKeyResultResponseBody;
-/// `KeyResultsPositionOkrObjectiveResponseBody`
+/// The data `okr.v2.okr_objective.key_results_position` (修改关键结果位置) answers with.
 ///
 /// The same fields as [`KeyResultsWeightOkrObjectiveResponseBody`]: one type, two names.
 pub type KeyResultsPositionOkrObjectiveResponseBody = KeyResultsWeightOkrObjectiveResponseBody;
-/// `ListOkrKeyResultIndicatorResponseBody`
+/// The data `okr.v2.okr_key_result_indicator.list` (获取关键结果的量化指标) answers with.
 ///
 /// The same fields as [`PatchOkrIndicatorResponseBody`]: one type, two names.
 pub type ListOkrKeyResultIndicatorResponseBody = PatchOkrIndicatorResponseBody;
-/// `ListOkrObjectiveIndicatorResponseBody`
+/// The data `okr.v2.okr_objective_indicator.list` (获取目标的量化指标) answers with.
 ///
 /// The same fields as [`PatchOkrIndicatorResponseBody`]: one type, two names.
 pub type ListOkrObjectiveIndicatorResponseBody = PatchOkrIndicatorResponseBody;
-/// `ListOkrObjectiveProgressResponseBody`
+/// The data `okr.v2.okr_objective_progress.list` (获取目标下的进展记录) answers with.
 ///
 /// The same fields as [`ListOkrKeyResultProgressResponseBody`]: one type, two names.
 pub type ListOkrObjectiveProgressResponseBody = ListOkrKeyResultProgressResponseBody;
-/// `ObjectivesPositionOkrCycleResponseBody`
+/// The data `okr.v2.okr_cycle.objectives_position` (修改 OKR 目标位置) answers with.
 ///
 /// The same fields as [`ObjectivesWeightOkrCycleResponseBody`]: one type, two names.
 pub type ObjectivesPositionOkrCycleResponseBody = ObjectivesWeightOkrCycleResponseBody;
-/// `PatchOkrKeyResultResponseBody`
+/// The data `okr.v2.okr_key_result.patch` (编辑关键结果) answers with.
 ///
 /// The same fields as [`GetOkrKeyResultResponseBody`]: one type, two names.
 pub type PatchOkrKeyResultResponseBody = GetOkrKeyResultResponseBody;
-/// `PatchOkrObjectiveResponseBody`
+/// The data `okr.v2.okr_objective.patch` (编辑 OKR 目标) answers with.
 ///
 /// The same fields as [`GetOkrObjectiveResponseBody`]: one type, two names.
 pub type PatchOkrObjectiveResponseBody = GetOkrObjectiveResponseBody;

@@ -13,9 +13,9 @@ impl<'a> ImageApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Recognize text in pictures (识别图片中的文字)
+    /// Basic picture recognition interface, recognize the text in the picture, and return the text list by area.File size must be less than 5M (识别图片中的文字)
     ///
-    /// Basic picture recognition interface, recognize the text in the picture, and return the text list by area.File size must be less than 5M
+    /// 可识别图片中的文字，按图片中的区域划分，分段返回文本列表。文件大小需小于5M。
     ///
     /// `POST /open-apis/optical_char_recognition/v1/image/basic_recognize`
     ///

@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use lark_oapi_core::__private::json::{self, FromJson, JsonError, JsonWriter, ToJson};
 use serde_json::Value;
-/// `BasicRecognizeImageRequestBody`
+/// The request body of `optical_char_recognition.v1.image.basic_recognize` (Basic picture recognition interface, recognize the text in the picture, and return the text list by area.File size must be less than 5M).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22,7 +22,7 @@ impl ToJson for BasicRecognizeImageRequestBody {
         w.end_object();
     }
 }
-/// `BasicRecognizeImageResponseBody`
+/// The data `optical_char_recognition.v1.image.basic_recognize` (Basic picture recognition interface, recognize the text in the picture, and return the text list by area.File size must be less than 5M) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

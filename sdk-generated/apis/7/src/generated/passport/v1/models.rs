@@ -79,7 +79,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `LogoutSessionRequestBody`
+/// The request body of `passport.v1.session.logout` (Log out).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -89,13 +89,25 @@ impl ToJson for UserIdType {
 pub struct LogoutSessionRequestBody {
     /// The unique identifier of the idp, required when logout_type = 2
     pub idp_credential_id: Option<String>,
-    /// Used to identify the type of logout Options:1(UserID UserID),2(IdpCredentialID),3(SessionUUID Session uuid)
+    /// Used to identify the type of logout Options:
+    /// - `1`: UserID UserID
+    /// - `2`: IdpCredentialID
+    /// - `3`: SessionUUID Session uuid
     pub logout_type: i64,
-    /// Logout terminal_type, default all logout.- 1：pc- 2：web- 3：android- 4：iOS- 5：server- 6：old version mini program- 8：other mobile
+    /// Logout terminal_type, default all logout.
+    /// - 1：pc
+    /// - 2：web
+    /// - 3：android
+    /// - 4：iOS
+    /// - 5：server
+    /// - 6：old version mini program
+    /// - 8：other mobile
     pub terminal_type: Option<Vec<i64>>,
     /// User ID categories, is consistent with the query parameter user_id_type.required when logout_type = 1
     pub user_id: Option<String>,
-    /// Logout prompt, optional.- 34：You have changed your login password, please log in again.- 35：Your login status has expired, please log in again. - 36：Your password has expired. Please use the Forgot Password function on the login page to change your password and log in again
+    /// Logout prompt, optional.
+    /// - 34：You have changed your login password, please log in again.
+    /// - 35：Your login status has expired, please log in again. - 36：Your password has expired. Please use the Forgot Password function on the login page to change your password and log in again
     pub logout_reason: Option<i64>,
     /// The session that needs to be logged out accurately, required when logout_type = 3
     pub sid: Option<String>,
@@ -112,7 +124,7 @@ impl ToJson for LogoutSessionRequestBody {
         w.end_object();
     }
 }
-/// `MaskSession`
+/// The `mask_sessions` of \[`QuerySessionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -140,7 +152,7 @@ impl FromJson for MaskSession {
         Ok(out)
     }
 }
-/// `QuerySessionRequestBody`
+/// The request body of `passport.v1.session.query` (Obtain desensitized user login information in batches).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -158,7 +170,7 @@ impl ToJson for QuerySessionRequestBody {
         w.end_object();
     }
 }
-/// `QuerySessionResponseBody`
+/// The data `passport.v1.session.query` (Obtain desensitized user login information in batches) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -177,7 +189,7 @@ impl FromJson for QuerySessionResponseBody {
         Ok(out)
     }
 }
-/// `UpdatePasswordRequestBody`
+/// The request body of `passport.v1.password.update` (重置登录密码).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

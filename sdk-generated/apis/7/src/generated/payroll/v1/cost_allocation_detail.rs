@@ -52,7 +52,7 @@ impl ListRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// Cost sharing scheme ID, get the id by\[batch query cost allocation plans\]
+    /// Cost sharing scheme ID, get the id by*batch query cost allocation plans*
     ///
     /// Required.
     pub fn cost_allocation_plan_id(mut self, value: impl Into<String>) -> Self {
@@ -68,7 +68,10 @@ impl ListRequest {
         self.call.set_query("pay_period", v.into());
         self
     }
-    /// Report type Options:0(Default),1(Accrued),2(Paid)
+    /// Report type Options:
+    /// - `0`: Default
+    /// - `1`: Accrued
+    /// - `2`: Paid
     ///
     /// Required.
     pub fn report_type(mut self, value: i64) -> Self {

@@ -52,7 +52,7 @@ impl ListRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// Cost-sharing scheme ID, obtained through \[Bulk query cost-sharing scheme\]
+    /// Cost-sharing scheme ID, obtained through *Bulk query cost-sharing scheme*
     ///
     /// Required.
     pub fn cost_allocation_plan_id(mut self, value: impl Into<String>) -> Self {
@@ -68,7 +68,10 @@ impl ListRequest {
         self.call.set_query("pay_period", v.into());
         self
     }
-    /// report type Options:0(Default Default - By default, it indicates the type of report that has not been activated for Accrued and RealPay. After activating Accrued and RealPay, this type of report will not be able to be published),1(Accrued),2(Paid RealPay)
+    /// report type Options:
+    /// - `0`: Default Default - By default, it indicates the type of report that has not been activated for Accrued and RealPay. After activating Accrued and RealPay, this type of report will not be able to be published
+    /// - `1`: Accrued
+    /// - `2`: Paid RealPay
     ///
     /// Required.
     pub fn report_type(mut self, value: i64) -> Self {

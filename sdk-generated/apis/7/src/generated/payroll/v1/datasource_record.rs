@@ -15,7 +15,8 @@ impl<'a> DatasourceRecordApi<'a> {
     }
     /// query datasource records (批量查询外部算薪数据记录)
     ///
-    /// 1. Support through payroll_period (required), employment_id (optional) these two preset fields, batch query the data record list under the specified data source.2. The data source configuration information can be obtained from the \[list datasource configs\] or "Feishu Personnel Background - Settings - Salary Data Settings - External Data Source Configuration" page
+    /// 1. Support through payroll_period (required), employment_id (optional) these two preset fields, batch query the data record list under the specified data source.
+    /// 2. The data source configuration information can be obtained from the *list datasource configs* or "Feishu Personnel Background - Settings - Salary Data Settings - External Data Source Configuration" page
     ///
     /// `POST /open-apis/payroll/v1/datasource_records/query`
     ///
@@ -32,7 +33,10 @@ impl<'a> DatasourceRecordApi<'a> {
     }
     /// save datasource records (创建 / 更新外部算薪数据)
     ///
-    /// Refer to the data source configuration field format to save (create or update) data records in batches.1. The unique flag of the record is judged by the business primary key (employment_id + payroll_period)2. If there is no data record, 1 record will be inserted into this save.3. If a data record already exists, this save will overwrite and update the existing record (only the value of the incoming field is updated, and the value of the unpassed field is not updated). If the incoming data record has not changed, it will not be updated.4. If the update or insertion is successful, the number of records that have changed the data will be returned
+    /// Refer to the data source configuration field format to save (create or update) data records in batches.
+    /// 1. The unique flag of the record is judged by the business primary key (employment_id + payroll_period)2. If there is no data record, 1 record will be inserted into this save.
+    /// 3. If a data record already exists, this save will overwrite and update the existing record (only the value of the incoming field is updated, and the value of the unpassed field is not updated). If the incoming data record has not changed, it will not be updated.
+    /// 4. If the update or insertion is successful, the number of records that have changed the data will be returned
     ///
     /// `POST /open-apis/payroll/v1/datasource_records/save`
     ///

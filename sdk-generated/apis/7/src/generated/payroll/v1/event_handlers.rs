@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `payroll` v1, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `payroll` v1, for `EventDispatcherBuilder`.
 pub trait PayrollV1EventHandlers: RegisterHandlers {
     /// Handles `payroll.payment_activity.approved_v1` (发薪活动封存): the handler gets an [`Event`] with a [`P2PayrollPaymentActivityApprovedV1Data`](super::events::P2PayrollPaymentActivityApprovedV1Data) payload.
     fn on_payroll_payment_activity_approved_v1<F, Fut>(self, handler: F) -> Self

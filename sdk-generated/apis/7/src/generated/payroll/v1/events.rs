@@ -17,7 +17,7 @@ pub const PAYROLL_PAYMENT_ACTIVITY_APPROVED_V1: &str = "payroll.payment_activity
 ///
 /// Schema 2.0; payload `P2PayrollPaymentActivityStatusChangedV1Data`.
 pub const PAYROLL_PAYMENT_ACTIVITY_STATUS_CHANGED_V1: &str = "payroll.payment_activity.status_changed_v1";
-/// `EventHeader`
+/// The `header` of \[`P2PayrollPaymentActivityApprovedV1`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -51,7 +51,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `P2PayrollPaymentActivityApprovedV1`
+/// The envelope of the `payroll.payment_activity.approved_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -76,7 +76,7 @@ impl FromJson for P2PayrollPaymentActivityApprovedV1 {
         Ok(out)
     }
 }
-/// `P2PayrollPaymentActivityApprovedV1Data`
+/// The payload of the `payroll.payment_activity.approved_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -95,7 +95,7 @@ impl FromJson for P2PayrollPaymentActivityApprovedV1Data {
         Ok(out)
     }
 }
-/// `P2PayrollPaymentActivityStatusChangedV1`
+/// The envelope of the `payroll.payment_activity.status_changed_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -120,7 +120,7 @@ impl FromJson for P2PayrollPaymentActivityStatusChangedV1 {
         Ok(out)
     }
 }
-/// `P2PayrollPaymentActivityStatusChangedV1Data`
+/// The payload of the `payroll.payment_activity.status_changed_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use lark_oapi_core::__private::json::{self, FromJson, JsonError, JsonWriter, ToJson};
 use serde_json::Value;
-/// `AccountingItemValue`
+/// The `accounting_item_value` of \[`PaymentAccountingItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -26,7 +26,7 @@ impl FromJson for AccountingItemValue {
         Ok(out)
     }
 }
-/// `AcctItem`
+/// The `items` of \[`ListAcctItemResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -60,7 +60,7 @@ impl FromJson for AcctItem {
         Ok(out)
     }
 }
-/// `ArchivePaymentActivityRequestBody`
+/// The request body of `payroll.v1.payment_activity.archive` (封存发薪活动).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -68,7 +68,7 @@ impl FromJson for AcctItem {
     serde(default)
 )]
 pub struct ArchivePaymentActivityRequestBody {
-    /// 发薪活动ID，可通过\[查询发薪活动列表\]获取
+    /// 发薪活动ID，可通过*查询发薪活动列表*获取
     pub activity_id: String,
 }
 impl ToJson for ArchivePaymentActivityRequestBody {
@@ -84,7 +84,7 @@ impl ToJson for ArchivePaymentActivityRequestBody {
         None
     }
 }
-/// `CalculationActivity`
+/// The `calculation_activities` of \[`PaymentActivity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -110,7 +110,7 @@ impl FromJson for CalculationActivity {
         Ok(out)
     }
 }
-/// `CompensationCost`
+/// The `compensation_costs` of \[`CompensationCostItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -132,7 +132,7 @@ impl FromJson for CompensationCost {
         Ok(out)
     }
 }
-/// `CompensationCostItem`
+/// The `compensation_cost_item` of \[`CostAllocationReportData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -158,7 +158,7 @@ impl FromJson for CompensationCostItem {
         Ok(out)
     }
 }
-/// `CostAllocationPlan`
+/// The `items` of \[`ListCostAllocationPlanResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -193,7 +193,7 @@ impl FromJson for CostAllocationPlan {
         Ok(out)
     }
 }
-/// `CostAllocationReportData`
+/// The `cost_allocation_report_datas` of \[`ListCostAllocationDetailResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -218,7 +218,7 @@ impl FromJson for CostAllocationReportData {
         Ok(out)
     }
 }
-/// `CostItem`
+/// The `cost_items` of \[`CostAllocationPlan`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -243,7 +243,7 @@ impl FromJson for CostItem {
         Ok(out)
     }
 }
-/// `CountryRegion`
+/// The `country_region` of \[`Paygroup`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -265,7 +265,7 @@ impl FromJson for CountryRegion {
         Ok(out)
     }
 }
-/// `DataSummaryDimension`
+/// The `data_summary_dimensions` of \[`CostAllocationReportData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -306,7 +306,7 @@ impl FromJson for DataSummaryDimension {
         Ok(out)
     }
 }
-/// `Datasource`
+/// The `datasources` of \[`ListDatasourceResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -340,7 +340,7 @@ impl FromJson for Datasource {
         Ok(out)
     }
 }
-/// `DatasourceField`
+/// The `fields` of \[`Datasource`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -374,7 +374,7 @@ impl FromJson for DatasourceField {
         Ok(out)
     }
 }
-/// `DatasourceRecord`
+/// The `records` of \[`QueryDatasourceRecordResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -382,9 +382,15 @@ impl FromJson for DatasourceField {
     serde(default)
 )]
 pub struct DatasourceRecord {
-    /// The enable and deactivate status of the record. Description: After the data record is deactivated, it can still be saved and queried by the API, but it cannot be used for salary calculation. Options:1(active Enabled),2(in_active Deactivated)
+    /// The enable and deactivate status of the record. Description: After the data record is deactivated, it can still be saved and queried by the API, but it cannot be used for salary calculation. Options:
+    /// - `1`: active Enabled
+    /// - `2`: in_active Deactivated
     pub active_status: i64,
-    /// List of specific field values to create or update records:- Required fields:According to the data of the recorded data source, there are different required fields for writing dimension attributes:1. Dimension of salary calculation period. "payroll_period", "employment_id" fields must be passed, payroll_period format: "2024-01".2. Data date dimension (in grey release). "occur_day", "employment_id" fields must be passed. occur_day format: "2024-01-02".3. Customize the data period dimension (in grey release). "custom_start", "custom_end", "employment_id" fields must be passed. custom_start, custom_end format: "2024-01-02".employment_id is the basic information id of the employee in Feishu personnel, which can be obtained through \[search employee information\]- Other custom fields can be passed in according to the request, and it is necessary to ensure that the written fields exist and are enabled in the configuration. Field codes cannot be passed in repeatedly, and the value of the field must meet the constraints corresponding to the type
+    /// List of specific field values to create or update records:
+    /// - Required fields:According to the data of the recorded data source, there are different required fields for writing dimension attributes:1. Dimension of salary calculation period. "payroll_period", "employment_id" fields must be passed, payroll_period format: "2024-01".
+    /// 2. Data date dimension (in grey release). "occur_day", "employment_id" fields must be passed. occur_day format: "2024-01-02".
+    /// 3. Customize the data period dimension (in grey release). "custom_start", "custom_end", "employment_id" fields must be passed. custom_start, custom_end format: "2024-01-02".employment_id is the basic information id of the employee in Feishu personnel, which can be obtained through *search employee information*
+    /// - Other custom fields can be passed in according to the request, and it is necessary to ensure that the written fields exist and are enabled in the configuration. Field codes cannot be passed in repeatedly, and the value of the field must meet the constraints corresponding to the type
     pub field_values: Vec<DatasourceRecordField>,
 }
 impl FromJson for DatasourceRecord {
@@ -410,7 +416,7 @@ impl ToJson for DatasourceRecord {
         None
     }
 }
-/// `DatasourceRecordField`
+/// The `field_values` of \[`DatasourceRecord`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -422,7 +428,13 @@ pub struct DatasourceRecordField {
     pub field_code: String,
     /// Field values, transmitted by string, are not allowed to enter empty strings, please ensure that the value of the field conforms to the type constraints.
     pub value: String,
-    /// 1. There is no need to pass this field, it is only for documentation.2. Field types can be obtained from datasources.fields.field_type in the return value of Query External Data Source Settings3. The format of the value passed by value must conform to the type constraints:- field_type = 1: Amount. eg: "12.23". Currently only RMB ¥is supported, and the accuracy beyond the setting will be rounded;- field_type = 2: numeric. eg: "12.23". Accuracies exceeding the setting are rounded.- field_type = 3: Text. eg: "I am a piece of text". The number of text characters cannot exceed 500, and the total number of characters in a recorded text cannot exceed 3000.- field_type = 4: Date. All custom fields except the payroll_period field preset by the system have the date format "yyy-mm-dd", example: "2024-01-01". But payroll_period represents the payroll period, accurate to the month, format "yyy-mm", example: "2024-01".- field_type = 5: percentage. Percentage "10" represents 10%, with a maximum of two decimal places, rounded
+    /// 1. There is no need to pass this field, it is only for documentation.
+    /// 2. Field types can be obtained from datasources.fields.field_type in the return value of Query External Data Source Settings3. The format of the value passed by value must conform to the type constraints:
+    /// - field_type = 1: Amount. eg: "12.23". Currently only RMB ¥is supported, and the accuracy beyond the setting will be rounded;
+    /// - field_type = 2: numeric. eg: "12.23". Accuracies exceeding the setting are rounded.
+    /// - field_type = 3: Text. eg: "I am a piece of text". The number of text characters cannot exceed 500, and the total number of characters in a recorded text cannot exceed 3000.
+    /// - field_type = 4: Date. All custom fields except the payroll_period field preset by the system have the date format "yyy-mm-dd", example: "2024-01-01". But payroll_period represents the payroll period, accurate to the month, format "yyy-mm", example: "2024-01".
+    /// - field_type = 5: percentage. Percentage "10" represents 10%, with a maximum of two decimal places, rounded
     pub field_type: Option<i64>,
 }
 impl FromJson for DatasourceRecordField {
@@ -453,7 +465,7 @@ impl ToJson for DatasourceRecordField {
         None
     }
 }
-/// `DatasourceRecordFieldFilter`
+/// The `field_filters` of \[`QueryDatasourceRecordRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -483,7 +495,7 @@ impl ToJson for DatasourceRecordFieldFilter {
         None
     }
 }
-/// `Dimension`
+/// The `dimensions` of \[`CostAllocationPlan`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -508,7 +520,7 @@ impl FromJson for Dimension {
         Ok(out)
     }
 }
-/// `DimensionValueLookupInfo`
+/// The `dimension_value_lookup_info` of \[`DataSummaryDimension`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -533,7 +545,7 @@ impl FromJson for DimensionValueLookupInfo {
         Ok(out)
     }
 }
-/// `EnumObject`
+/// The `enum_dimension` of \[`DataSummaryDimension`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -555,7 +567,7 @@ impl FromJson for EnumObject {
         Ok(out)
     }
 }
-/// `I18n`
+/// The `name` of \[`Paygroup`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -577,7 +589,7 @@ impl FromJson for I18n {
         Ok(out)
     }
 }
-/// `I18nContent`
+/// The `reference_values` of \[`AccountingItemValue`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -602,7 +614,7 @@ impl FromJson for I18nContent {
         Ok(out)
     }
 }
-/// `ListAcctItemResponseBody`
+/// The data `payroll.v1.acct_item.list` (批量查询算薪项) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -627,7 +639,7 @@ impl FromJson for ListAcctItemResponseBody {
         Ok(out)
     }
 }
-/// `ListCostAllocationDetailResponseBody`
+/// The data `payroll.v1.cost_allocation_detail.list` (query details on cost allocation reports) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -666,7 +678,7 @@ impl FromJson for ListCostAllocationDetailResponseBody {
         Ok(out)
     }
 }
-/// `ListCostAllocationPlanResponseBody`
+/// The data `payroll.v1.cost_allocation_plan.list` (Get Cost Plans) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -691,7 +703,7 @@ impl FromJson for ListCostAllocationPlanResponseBody {
         Ok(out)
     }
 }
-/// `ListCostAllocationReportResponseBody`
+/// The data `payroll.v1.cost_allocation_report.list` (Batch Get Cost Reports) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -730,7 +742,7 @@ impl FromJson for ListCostAllocationReportResponseBody {
         Ok(out)
     }
 }
-/// `ListDatasourceResponseBody`
+/// The data `payroll.v1.datasource.list` (list datasource configs) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -755,7 +767,7 @@ impl FromJson for ListDatasourceResponseBody {
         Ok(out)
     }
 }
-/// `ListPaygroupResponseBody`
+/// The data `payroll.v1.paygroup.list` (获取薪资组基本信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -780,7 +792,7 @@ impl FromJson for ListPaygroupResponseBody {
         Ok(out)
     }
 }
-/// `ListPaymentActivityDetailResponseBody`
+/// The data `payroll.v1.payment_activity_detail.list` (查询发薪活动明细列表) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -806,7 +818,7 @@ impl FromJson for ListPaymentActivityDetailResponseBody {
         Ok(out)
     }
 }
-/// `ListPaymentActivityResponseBody`
+/// The data `payroll.v1.payment_activity.list` (查询发薪活动列表) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -831,7 +843,7 @@ impl FromJson for ListPaymentActivityResponseBody {
         Ok(out)
     }
 }
-/// `Paygroup`
+/// The `items` of \[`ListPaygroupResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -865,7 +877,7 @@ impl FromJson for Paygroup {
         Ok(out)
     }
 }
-/// `PaymentAccountingItem`
+/// The `payment_details` of \[`PaymentActivityDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -896,7 +908,7 @@ impl FromJson for PaymentAccountingItem {
         Ok(out)
     }
 }
-/// `PaymentActivity`
+/// The `payment_activitys` of \[`ListPaymentActivityResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -937,7 +949,7 @@ impl FromJson for PaymentActivity {
         Ok(out)
     }
 }
-/// `PaymentActivityDetail`
+/// The `payment_activity_details` of \[`ListPaymentActivityDetailResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -959,7 +971,7 @@ impl FromJson for PaymentActivityDetail {
         Ok(out)
     }
 }
-/// `PaymentDetail`
+/// The `payment_details` of \[`QueryPaymentDetailResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -988,7 +1000,7 @@ impl FromJson for PaymentDetail {
         Ok(out)
     }
 }
-/// `QueryDatasourceRecordRequestBody`
+/// The request body of `payroll.v1.datasource_record.query` (query datasource records).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -998,9 +1010,16 @@ impl FromJson for PaymentDetail {
 pub struct QueryDatasourceRecordRequestBody {
     /// Data source code
     pub source_code: String,
-    /// Specifies the data source field code for the query.1. If this field is not passed in, all data source fields are returned by default2. If passed in, in addition to returning the specified field, the system will return the value of emplyment_id, payroll_period fields by default
+    /// Specifies the data source field code for the query.
+    /// 1. If this field is not passed in, all data source fields are returned by default2. If passed in, in addition to returning the specified field, the system will return the value of emplyment_id, payroll_period fields by default
     pub selected_fields: Option<Vec<String>>,
-    /// List of query conditions, and the relationship between multiple conditions. The supported query conditions are as follows:1. employment_id- Not required, up to 100 passes, field_type = 3 (text type).- This id is the basic information id of the employee in Feishu personnel, which can be obtained through \[Search employee information\].The query operator only supports IsAnyOf (inclusive).2. The time range condition must be transmitted. According to the different data writing dimensions of the data source, the supported time range query conditions are as follows:- Payroll period dimension. payroll_period field, format: 2024-01,Query method: The IsAnyOf operator enumerates the months to be checked, up to a maximum of 2 months.- Data date dimension (in grey release). occur_day fields, format 2024-01-02,Query method: Query through the InDateRange operator (date range query), occur_day time range is not allowed to exceed 90 days,- Custom data period dimension (in grey release). custom_start, custom_end fields, format: 2024-01-02. Query method: both must be passed, query through InDateRange operator (date range query), the time range is not allowed to exceed 90 days
+    /// List of query conditions, and the relationship between multiple conditions. The supported query conditions are as follows:1. employment_id
+    /// - Not required, up to 100 passes, field_type = 3 (text type).
+    /// - This id is the basic information id of the employee in Feishu personnel, which can be obtained through *Search employee information*.The query operator only supports IsAnyOf (inclusive).
+    /// 2. The time range condition must be transmitted. According to the different data writing dimensions of the data source, the supported time range query conditions are as follows:
+    /// - Payroll period dimension. payroll_period field, format: 2024-01,Query method: The IsAnyOf operator enumerates the months to be checked, up to a maximum of 2 months.
+    /// - Data date dimension (in grey release). occur_day fields, format 2024-01-02,Query method: Query through the InDateRange operator (date range query), occur_day time range is not allowed to exceed 90 days,
+    /// - Custom data period dimension (in grey release). custom_start, custom_end fields, format: 2024-01-02. Query method: both must be passed, query through InDateRange operator (date range query), the time range is not allowed to exceed 90 days
     pub field_filters: Option<Vec<DatasourceRecordFieldFilter>>,
 }
 impl ToJson for QueryDatasourceRecordRequestBody {
@@ -1021,7 +1040,7 @@ impl ToJson for QueryDatasourceRecordRequestBody {
         None
     }
 }
-/// `QueryDatasourceRecordResponseBody`
+/// The data `payroll.v1.datasource_record.query` (query datasource records) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1046,7 +1065,7 @@ impl FromJson for QueryDatasourceRecordResponseBody {
         Ok(out)
     }
 }
-/// `QueryPaymentDetailRequestBody`
+/// The request body of `payroll.v1.payment_detail.query` (批量查询发薪明细).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1058,15 +1077,19 @@ pub struct QueryPaymentDetailRequestBody {
     pub page_index: i64,
     /// 每页大小，范围为：\[1, 100\]
     pub page_size: i64,
-    /// 算薪项 ID 列表，调用\[批量查询算薪项\]接口后，可以从返回结果中获取到算薪项 ID。1. 当前参数传空时，接口会返回发薪明细中所有的算薪项；2. 当前参数不为空时，接口只返回发薪明细中与 acct_item_ids 存在交集的算薪项
+    /// 算薪项 ID 列表，调用*批量查询算薪项*接口后，可以从返回结果中获取到算薪项 ID。
+    /// 1. 当前参数传空时，接口会返回发薪明细中所有的算薪项；
+    /// 2. 当前参数不为空时，接口只返回发薪明细中与 acct_item_ids 存在交集的算薪项
     pub acct_item_ids: Option<Vec<String>>,
-    /// 员工的飞书人事雇佣 ID 列表，__该参数为必填__，调用\[搜索员工信息\]接口后，可以从返回结果中获取到飞书人事雇佣 ID。注：调用\[搜索员工信息\]接口时，查询入参 user_id_type 应为 people_corehr_id
+    /// 员工的飞书人事雇佣 ID 列表，__该参数为必填__，调用*搜索员工信息*接口后，可以从返回结果中获取到飞书人事雇佣 ID。注：调用*搜索员工信息*接口时，查询入参 user_id_type 应为 people_corehr_id
     pub employee_ids: Vec<String>,
-    /// 发薪日开始时间，格式：YYYY-MM-dd，\[pay_period_start_date, pay_period_end_date\] 是一个左闭右闭区间
+    /// 发薪日开始时间，格式：YYYY-MM-dd，*pay_period_start_date, pay_period_end_date* 是一个左闭右闭区间
     pub pay_period_start_date: Option<String>,
-    /// 发薪日结束时间，格式：YYYY-MM-dd，\[pay_period_start_date, pay_period_end_date\] 是一个左闭右闭区间。1. pay_period_start_date 不得晚于 pay_period_end_date 。2. \[pay_period_start_date, pay_period_end_date\] 最大间隔为 12 个月
+    /// 发薪日结束时间，格式：YYYY-MM-dd，*pay_period_start_date, pay_period_end_date* 是一个左闭右闭区间。
+    /// 1. pay_period_start_date 不得晚于 pay_period_end_date 。
+    /// 2. *pay_period_start_date, pay_period_end_date* 最大间隔为 12 个月
     pub pay_period_end_date: Option<String>,
-    /// 发薪活动 ID 列表，调用\[查询发薪活动列表\]接口后，可以从返回结果中获取到发薪活动 ID
+    /// 发薪活动 ID 列表，调用*查询发薪活动列表*接口后，可以从返回结果中获取到发薪活动 ID
     pub activity_ids: Option<Vec<String>>,
     /// 是否需要查询算薪明细的分段信息，如果不传该参数或传 false ，那么只返回发薪活动明细数据；如果该参数传了 true，那么同时返回发薪明细对应的算薪明细分段数据
     pub include_segment_data: Option<bool>,
@@ -1085,7 +1108,7 @@ impl ToJson for QueryPaymentDetailRequestBody {
         w.end_object();
     }
 }
-/// `QueryPaymentDetailResponseBody`
+/// The data `payroll.v1.payment_detail.query` (批量查询发薪明细) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1107,7 +1130,7 @@ impl FromJson for QueryPaymentDetailResponseBody {
         Ok(out)
     }
 }
-/// `SaveDatasourceRecordRequestBody`
+/// The request body of `payroll.v1.datasource_record.save` (save datasource records).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1115,7 +1138,7 @@ impl FromJson for QueryPaymentDetailResponseBody {
     serde(default)
 )]
 pub struct SaveDatasourceRecordRequestBody {
-    /// Data source code. External data source configuration information can be obtained from \[<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/payroll-v1/datasources/list>\]Or on the "Feishu Personnel Background - Settings - Salary Data Settings - External Data Source Configuration" page, get
+    /// Data source code. External data source configuration information can be obtained from *https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/payroll-v1/datasources/list*Or on the "Feishu Personnel Background - Settings - Salary Data Settings - External Data Source Configuration" page, get
     pub source_code: String,
     /// List of records to be saved
     pub records: Vec<DatasourceRecord>,
@@ -1137,7 +1160,7 @@ impl ToJson for SaveDatasourceRecordRequestBody {
         None
     }
 }
-/// `SaveDatasourceRecordResponseBody`
+/// The data `payroll.v1.datasource_record.save` (save datasource records) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1156,7 +1179,7 @@ impl FromJson for SaveDatasourceRecordResponseBody {
         Ok(out)
     }
 }
-/// `SegmentValue`
+/// The `segment_values` of \[`PaymentAccountingItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

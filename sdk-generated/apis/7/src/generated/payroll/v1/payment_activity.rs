@@ -80,7 +80,7 @@ pub struct ListRequest {
     call: Call,
 }
 impl ListRequest {
-    /// 发薪日开始时间，格式：YYYY-MM-dd，\[pay_period_start_date, pay_period_end_date\] 是一个左闭右闭区间
+    /// 发薪日开始时间，格式：YYYY-MM-dd，*pay_period_start_date, pay_period_end_date* 是一个左闭右闭区间
     ///
     /// Required.
     pub fn pay_period_start_date(mut self, value: impl Into<String>) -> Self {
@@ -88,7 +88,7 @@ impl ListRequest {
         self.call.set_query("pay_period_start_date", v.into());
         self
     }
-    /// 发薪日结束时间，格式：YYYY-MM-dd，\[pay_period_start_date, pay_period_end_date\] 是一个左闭右闭区间
+    /// 发薪日结束时间，格式：YYYY-MM-dd，*pay_period_start_date, pay_period_end_date* 是一个左闭右闭区间
     ///
     /// Required.
     pub fn pay_period_end_date(mut self, value: impl Into<String>) -> Self {

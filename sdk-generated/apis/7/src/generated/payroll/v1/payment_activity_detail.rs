@@ -17,7 +17,9 @@ impl<'a> PaymentActivityDetailApi<'a> {
     ///
     /// 根据「发薪活动 ID 」和「分页参数」查询发薪活动明细列表和关联的算薪明细分段数据。
     ///
-    /// ## 使用场景;;&gt; 当前接口仅支持查询某个发薪活动下的所有发薪明细数据，若需要查询某些员工在特定范围内的发薪明细，请使用[批量查询发薪明细](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/payroll-v1/payment_detail/query)接口。
+    /// ## 使用场景
+    ///
+    /// &gt; 当前接口仅支持查询某个发薪活动下的所有发薪明细数据，若需要查询某些员工在特定范围内的发薪明细，请使用[批量查询发薪明细](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/payroll-v1/payment_detail/query)接口。
     ///
     /// `GET /open-apis/payroll/v1/payment_activity_details`
     ///
@@ -56,7 +58,7 @@ impl ListRequest {
         self.call.set_query("page_size", v.to_string());
         self
     }
-    /// 发薪活动 ID，调用\[查询发薪活动列表\]接口后，可以从返回结果中获取到发薪活动 ID
+    /// 发薪活动 ID，调用*查询发薪活动列表*接口后，可以从返回结果中获取到发薪活动 ID
     ///
     /// Required.
     pub fn activity_id(mut self, value: impl Into<String>) -> Self {
@@ -70,7 +72,9 @@ impl ListRequest {
         self.call.set_query("include_segment_data", v.to_string());
         self
     }
-    /// 算薪项 ID 列表，调用\[批量查询算薪项\]接口后，可以从返回结果中获取到算薪项 ID。1. 当前参数传空时，接口会返回发薪明细中所有的算薪项；2. 当前参数不为空时，接口只返回发薪明细中与 acct_item_ids 存在交集的算薪项
+    /// 算薪项 ID 列表，调用*批量查询算薪项*接口后，可以从返回结果中获取到算薪项 ID。
+    /// 1. 当前参数传空时，接口会返回发薪明细中所有的算薪项；
+    /// 2. 当前参数不为空时，接口只返回发薪明细中与 acct_item_ids 存在交集的算薪项
     pub fn acct_item_ids(
         mut self,
         values: impl IntoIterator<Item = impl Into<String>>,

@@ -313,57 +313,57 @@ impl ToJson for StageTypes {
 )]
 #[non_exhaustive]
 pub enum Type {
-    /// `Annual`
+    /// `Annual`: Annual
     Annual,
-    /// `H1`
+    /// `H1`: H1
     H1,
-    /// `H2`
+    /// `H2`: H2
     H2,
-    /// `Q1`
+    /// `Q1`: Q1
     Q1,
-    /// `Q2`
+    /// `Q2`: Q2
     Q2,
-    /// `Q3`
+    /// `Q3`: Q3
     Q3,
-    /// `Q4`
+    /// `Q4`: Q4
     Q4,
-    /// `January-February`
+    /// `January-February`: January2February January-February
     JanuaryFebruary,
-    /// `March-April`
+    /// `March-April`: March2April March-April
     MarchApril,
-    /// `May-June`
+    /// `May-June`: May2June May-June
     MayJune,
-    /// `July-August`
+    /// `July-August`: July2August July-August
     JulyAugust,
-    /// `September-October`
+    /// `September-October`: September2October September-October
     SeptemberOctober,
-    /// `November-December`
+    /// `November-December`: November2December November-December
     NovemberDecember,
-    /// `January`
+    /// `January`: January
     January,
-    /// `February`
+    /// `February`: February
     February,
-    /// `March`
+    /// `March`: March
     March,
-    /// `April`
+    /// `April`: April
     April,
-    /// `May`
+    /// `May`: May
     May,
-    /// `June`
+    /// `June`: June
     June,
-    /// `July`
+    /// `July`: July
     July,
-    /// `August`
+    /// `August`: August
     August,
-    /// `September`
+    /// `September`: September
     September,
-    /// `October`
+    /// `October`: October
     October,
-    /// `November`
+    /// `November`: November
     November,
-    /// `December`
+    /// `December`: December
     December,
-    /// `Custom`
+    /// `Custom`: Custom
     Custom,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -480,17 +480,17 @@ impl ToJson for Type {
 )]
 #[non_exhaustive]
 pub enum TypeGroup {
-    /// `Annual`
+    /// `Annual`: Annual
     Annual,
-    /// `Semi-annual`
+    /// `Semi-annual`: SemiAnnual Semi-annual
     SemiAnnual,
-    /// `Quarter`
+    /// `Quarter`: Quarter
     Quarter,
-    /// `Bimonth`
+    /// `Bimonth`: Bimonth
     Bimonth,
-    /// `Month`
+    /// `Month`: Month
     Month,
-    /// `Non-standard`
+    /// `Non-standard`: NonStandard Non-standard cycle
     NonStandard,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -637,7 +637,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `Activity`
+/// The `activities` of \[`QueryReviewDataResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -662,7 +662,7 @@ impl FromJson for Activity {
         Ok(out)
     }
 }
-/// `Field`
+/// The `fields` of \[`QueryReviewDataResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -690,7 +690,7 @@ impl FromJson for Field {
         Ok(out)
     }
 }
-/// `FindByPageStageTaskRequestBody`
+/// The request body of `performance.v1.stage_task.find_by_page` (Obtain Cycle Tasks (all users)).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -729,7 +729,7 @@ impl ToJson for FindByPageStageTaskRequestBody {
         None
     }
 }
-/// `FindByPageStageTaskResponseBody`
+/// The data `performance.v1.stage_task.find_by_page` (Obtain Cycle Tasks (all users)) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -757,7 +757,7 @@ impl FromJson for FindByPageStageTaskResponseBody {
         Ok(out)
     }
 }
-/// `FindByUserListStageTaskRequestBody`
+/// The request body of `performance.v1.stage_task.find_by_user_list` (Obtain Cycle Tasks (specified users)).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -793,7 +793,7 @@ impl ToJson for FindByUserListStageTaskRequestBody {
         None
     }
 }
-/// `FindByUserListStageTaskResponseBody`
+/// The data `performance.v1.stage_task.find_by_user_list` (Obtain Cycle Tasks (specified users)) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -815,7 +815,7 @@ impl FromJson for FindByUserListStageTaskResponseBody {
         Ok(out)
     }
 }
-/// `I18n`
+/// The `name` of \[`Activity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -837,7 +837,7 @@ impl FromJson for I18n {
         Ok(out)
     }
 }
-/// `Indicator`
+/// The `indicators` of \[`QueryReviewDataResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -862,7 +862,7 @@ impl FromJson for Indicator {
         Ok(out)
     }
 }
-/// `IndicatorOption`
+/// The `options` of \[`Indicator`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -887,7 +887,7 @@ impl FromJson for IndicatorOption {
         Ok(out)
     }
 }
-/// `ListSemesterResponseBody`
+/// The data `performance.v1.semester.list` (Obtain cycle) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -906,7 +906,7 @@ impl FromJson for ListSemesterResponseBody {
         Ok(out)
     }
 }
-/// `QueryReviewDataRequestBody`
+/// The request body of `performance.v1.review_data.query` (Get performance result).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -920,9 +920,17 @@ pub struct QueryReviewDataRequestBody {
     pub end_time: String,
     /// Step type. Currently only final review, result communication and view performance result steps are supported (all steps are included by default if no values are specified)
     pub stage_types: Vec<StageTypes>,
-    /// View Performance Result step (all statuses are included by default if no values are specified)**Optional values are**:- `0`: Released. Performance result has been released, without reconsideration initiated or result confirmation required- `1`: To be confirmed. Performance result has been released and is pending confirmation by the reviewee, with the confirmation deadline not reached.- `2`: Expired. Performance result has been released and is pending confirmation by the reviewee, with the confirmation deadline missed.- `3`: Confirmed. Performance result has been released and confirmed by the reviewee.- `4`: Reconsideration initiated. Performance result has been released and the reviewee has initiated a reconsideration.Review step status (all statuses are included by default if no values are specified)&lt;!--
+    /// View Performance Result step (all statuses are included by default if no values are specified)
+    ///
+    /// **Optional values are**:
+    /// - `0`: Released. Performance result has been released, without reconsideration initiated or result confirmation required
+    /// - `1`: To be confirmed. Performance result has been released and is pending confirmation by the reviewee, with the confirmation deadline not reached.
+    /// - `2`: Expired. Performance result has been released and is pending confirmation by the reviewee, with the confirmation deadline missed.
+    /// - `3`: Confirmed. Performance result has been released and confirmed by the reviewee.
+    /// - `4`: Reconsideration initiated. Performance result has been released and the reviewee has initiated a reconsideration.Review step status (all statuses are included by default if no values are specified)&lt;!--
     pub stage_progress: Option<Vec<i64>>,
-    /// --&gt;**Data validation rules**:- Maximum length: `50` &lt;/md-dt-td&gt;&lt;/md-dt-tr&gt;&lt;md-dt-tr level="0"&gt; &lt;md-dt-td&gt; &lt;md-text type="field-name" &gt;semester_id_list&lt;/md-text&gt; &lt;/md-dt-td&gt; &lt;md-dt-td&gt; &lt;md-text type="field-type" &gt;string\\[\\]&lt;/md-text&gt; &lt;/md-dt-td&gt; &lt;md-dt-td&gt; 否 &lt;/md-dt-td&gt; &lt;md-dt-td&gt;Review cycle ID list. "semester_id" is the unique identifier of review cycles. You can get it via the URL on the "My Reviews" page or the value returned by this interface
+    /// --&gt;**Data validation rules**:
+    /// - Maximum length: `50` &lt;/md-dt-td&gt;&lt;/md-dt-tr&gt;&lt;md-dt-tr level="0"&gt; &lt;md-dt-td&gt; &lt;md-text type="field-name" &gt;semester_id_list&lt;/md-text&gt; &lt;/md-dt-td&gt; &lt;md-dt-td&gt; &lt;md-text type="field-type" &gt;string\\[\\]&lt;/md-text&gt; &lt;/md-dt-td&gt; &lt;md-dt-td&gt; 否 &lt;/md-dt-td&gt; &lt;md-dt-td&gt;Review cycle ID list. "semester_id" is the unique identifier of review cycles. You can get it via the URL on the "My Reviews" page or the value returned by this interface
     pub semester_id_list: Option<Vec<String>>,
     /// Reviewee ID list
     pub reviewee_user_id_list: Vec<String>,
@@ -951,7 +959,7 @@ impl ToJson for QueryReviewDataRequestBody {
         None
     }
 }
-/// `QueryReviewDataResponseBody`
+/// The data `performance.v1.review_data.query` (Get performance result) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -988,7 +996,7 @@ impl FromJson for QueryReviewDataResponseBody {
         Ok(out)
     }
 }
-/// `ReviewDetail`
+/// The `data` of \[`ReviewStage`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1037,7 +1045,7 @@ impl FromJson for ReviewDetail {
         Ok(out)
     }
 }
-/// `ReviewProfile`
+/// The `datas` of \[`QueryReviewDataResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1065,7 +1073,7 @@ impl FromJson for ReviewProfile {
         Ok(out)
     }
 }
-/// `ReviewStage`
+/// The `stages` of \[`ReviewProfile`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1090,7 +1098,7 @@ impl FromJson for ReviewStage {
         Ok(out)
     }
 }
-/// `Semester`
+/// The `items` of \[`ListSemesterResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1142,7 +1150,7 @@ impl FromJson for Semester {
         Ok(out)
     }
 }
-/// `SemesterBaseInfo`
+/// The `base` of \[`FindByPageStageTaskResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1170,7 +1178,7 @@ impl FromJson for SemesterBaseInfo {
         Ok(out)
     }
 }
-/// `StageTask`
+/// The `items` of \[`FindByPageStageTaskResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1195,7 +1203,7 @@ impl FromJson for StageTask {
         Ok(out)
     }
 }
-/// `StageTaskInfo`
+/// The `stage_task_info_lists` of \[`StageTask`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1235,7 +1243,7 @@ impl FromJson for StageTaskInfo {
         Ok(out)
     }
 }
-/// `StageTaskStatusNum`
+/// The `stage_num_lists` of \[`StageTask`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1257,7 +1265,7 @@ impl FromJson for StageTaskStatusNum {
         Ok(out)
     }
 }
-/// `Template`
+/// The `templates` of \[`QueryReviewDataResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1282,7 +1290,7 @@ impl FromJson for Template {
         Ok(out)
     }
 }
-/// `Unit`
+/// The `units` of \[`QueryReviewDataResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1304,7 +1312,7 @@ impl FromJson for Unit {
         Ok(out)
     }
 }
-/// `User`
+/// The `reviewer_user_id` of \[`ReviewDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

@@ -13,9 +13,9 @@ impl<'a> SemesterApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Cycles and projects (获取周期列表)
+    /// Obtain cycle (获取周期列表)
     ///
-    /// Cycles-Obtain cycle-Obtain basic information about the cycle
+    /// Obtain basic information about the cycle
     ///
     /// `GET /open-apis/performance/v1/semesters`
     ///
@@ -56,13 +56,45 @@ impl ListRequest {
         self.call.set_query("year", v.to_string());
         self
     }
-    /// Cycle type group Options:Annual(Annual),Semi-annual(SemiAnnual Semi-annual),Quarter(Quarter),Bimonth(Bimonth),Month(Month),Non-standard(NonStandard Non-standard cycle)
+    /// Cycle type group Options:
+    /// - `Annual`: Annual
+    /// - `Semi-annual`: SemiAnnual Semi-annual
+    /// - `Quarter`: Quarter
+    /// - `Bimonth`: Bimonth
+    /// - `Month`: Month
+    /// - `Non-standard`: NonStandard Non-standard cycle
     pub fn type_group(mut self, value: impl Into<super::models::TypeGroup>) -> Self {
         let v = value;
         self.call.set_query("type_group", String::from(v.into()));
         self
     }
-    /// Cycle type Options:Annual(Annual),H1(H1),H2(H2),Q1(Q1),Q2(Q2),Q3(Q3),Q4(Q4),January-February(January2February January-February),March-April(March2April March-April),May-June(May2June May-June),July-August(July2August July-August),September-October(September2October September-October),November-December(November2December November-December),January(January),February(February),March(March),April(April),May(May),June(June),July(July),August(August),September(September),October(October),November(November),December(December),Custom(Custom)
+    /// Cycle type Options:
+    /// - `Annual`: Annual
+    /// - `H1`: H1
+    /// - `H2`: H2
+    /// - `Q1`: Q1
+    /// - `Q2`: Q2
+    /// - `Q3`: Q3
+    /// - `Q4`: Q4
+    /// - `January-February`: January2February January-February
+    /// - `March-April`: March2April March-April
+    /// - `May-June`: May2June May-June
+    /// - `July-August`: July2August July-August
+    /// - `September-October`: September2October September-October
+    /// - `November-December`: November2December November-December
+    /// - `January`: January
+    /// - `February`: February
+    /// - `March`: March
+    /// - `April`: April
+    /// - `May`: May
+    /// - `June`: June
+    /// - `July`: July
+    /// - `August`: August
+    /// - `September`: September
+    /// - `October`: October
+    /// - `November`: November
+    /// - `December`: December
+    /// - `Custom`: Custom
     pub fn r#type(mut self, value: impl Into<super::models::Type>) -> Self {
         let v = value;
         self.call.set_query("type", String::from(v.into()));

@@ -13,9 +13,9 @@ impl<'a> ActivityApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Cycles and projects (获取项目列表)
+    /// Get information about the project (获取项目列表)
     ///
-    /// Projects-Get information about the project-Obtain project information, such as project name, project model, etc
+    /// Obtain project information, such as project name, project model, etc
     ///
     /// `POST /open-apis/performance/v2/activity/query`
     ///

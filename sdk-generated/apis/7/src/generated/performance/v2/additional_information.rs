@@ -13,9 +13,9 @@ impl<'a> AdditionalInformationApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Cycles and projects (批量导入补充信息)
+    /// Batch Import Supplementary Information (批量导入补充信息)
     ///
-    /// Supplementary Information-Batch Import Supplementary Information-Supplementary information of the reviewees can be imported in batches for review reference (including both new additions and updates)
+    /// Supplementary information of the reviewees can be imported in batches for review reference (including both new additions and updates)
     ///
     /// `POST /open-apis/performance/v2/additional_informations/import`
     ///
@@ -30,9 +30,9 @@ impl<'a> AdditionalInformationApi<'a> {
             ),
         }
     }
-    /// Cycles and projects (批量查询补充信息)
+    /// Batch Query Supplementary Information (批量查询补充信息)
     ///
-    /// Supplementary Information-Batch Query Supplementary Information-Supplementary information of the reviewees can be queried in batches
+    /// Supplementary information of the reviewees can be queried in batches
     ///
     /// `POST /open-apis/performance/v2/additional_informations/query`
     ///

@@ -13,9 +13,9 @@ impl<'a> AdditionalInformationsBatchApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Cycles and projects (批量删除补充信息)
+    /// Batch Delete Supplementary Information (批量删除补充信息)
     ///
-    /// Supplementary Information-Batch Delete Supplementary Information-Supplementary information of the reviewees can be deleted in batches
+    /// Supplementary information of the reviewees can be deleted in batches
     ///
     /// `DELETE /open-apis/performance/v2/additional_informations/batch`
     ///

@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `performance` v2, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `performance` v2, for `EventDispatcherBuilder`.
 pub trait PerformanceV2EventHandlers: RegisterHandlers {
     /// Handles `performance.review_data.changed_v2` (绩效详情变更): the handler gets an [`Event`] with a [`P2PerformanceReviewDataChangedV2Data`](super::events::P2PerformanceReviewDataChangedV2Data) payload.
     fn on_performance_review_data_changed_v2<F, Fut>(self, handler: F) -> Self

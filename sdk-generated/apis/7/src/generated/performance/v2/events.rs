@@ -195,7 +195,7 @@ impl ToJson for StageType {
         w.string(self.as_str());
     }
 }
-/// `EventHeader`
+/// The `header` of \[`P2PerformanceReviewDataChangedV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -229,7 +229,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `OpenResult`
+/// The `items` of \[`P2PerformanceStageTaskOpenResultV2Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -257,7 +257,7 @@ impl FromJson for OpenResult {
         Ok(out)
     }
 }
-/// `P2PerformanceReviewDataChangedV2`
+/// The envelope of the `performance.review_data.changed_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -282,7 +282,7 @@ impl FromJson for P2PerformanceReviewDataChangedV2 {
         Ok(out)
     }
 }
-/// `P2PerformanceReviewDataChangedV2Data`
+/// The payload of the `performance.review_data.changed_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -301,7 +301,7 @@ impl FromJson for P2PerformanceReviewDataChangedV2Data {
         Ok(out)
     }
 }
-/// `P2PerformanceStageTaskOpenResultV2`
+/// The envelope of the `performance.stage_task.open_result_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -326,7 +326,7 @@ impl FromJson for P2PerformanceStageTaskOpenResultV2 {
         Ok(out)
     }
 }
-/// `P2PerformanceStageTaskOpenResultV2Data`
+/// The payload of the `performance.stage_task.open_result_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -345,7 +345,7 @@ impl FromJson for P2PerformanceStageTaskOpenResultV2Data {
         Ok(out)
     }
 }
-/// `ReviewDataChange`
+/// The `items` of \[`P2PerformanceReviewDataChangedV2Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -373,7 +373,7 @@ impl FromJson for ReviewDataChange {
         Ok(out)
     }
 }
-/// `StageChange`
+/// The `stage_changes` of \[`ReviewDataChange`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -398,7 +398,7 @@ impl FromJson for StageChange {
         Ok(out)
     }
 }
-/// `UserId`
+/// The `user_id` of \[`OpenResult`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

@@ -13,9 +13,9 @@ impl<'a> IndicatorApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Review templates and questions (获取评估项列表)
+    /// Get the evaluation question configuration (获取评估项列表)
     ///
-    /// Get the evaluation question configuration-Get scoring queations
+    /// Get scoring queations
     ///
     /// `POST /open-apis/performance/v2/indicators/query`
     ///

@@ -13,9 +13,9 @@ impl<'a> MetricFieldApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Metric (获取指标字段列表)
+    /// Get indicator field information (获取指标字段列表)
     ///
-    /// Get indicator field information-Get the field base information of the indicator
+    /// Get the field base information of the indicator
     ///
     /// `POST /open-apis/performance/v2/metric_fields/query`
     ///

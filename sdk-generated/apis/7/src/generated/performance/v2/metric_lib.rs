@@ -13,9 +13,9 @@ impl<'a> MetricLibApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Metric (获取指标列表)
+    /// Get indicator library information (获取指标列表)
     ///
-    /// Get indicator library information-Get information on the indicator library
+    /// Get information on the indicator library
     ///
     /// `POST /open-apis/performance/v2/metric_libs/query`
     ///

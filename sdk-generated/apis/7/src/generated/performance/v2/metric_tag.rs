@@ -13,9 +13,9 @@ impl<'a> MetricTagApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Metric (获取指标标签列表)
+    /// Get metric tag information (获取指标标签列表)
     ///
-    /// Get metric tag information-Get metric tag information. Such as the name of the metric tag, the create time of metric tag
+    /// Get metric tag information. Such as the name of the metric tag, the create time of metric tag
     ///
     /// `GET /open-apis/performance/v2/metric_tags`
     ///
@@ -38,7 +38,9 @@ pub struct ListRequest {
     call: Call,
 }
 impl ListRequest {
-    /// paging size**Default value**: 20
+    /// paging size
+    ///
+    /// **Default value**: 20
     pub fn page_size(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("page_size", v.to_string());

@@ -13,9 +13,9 @@ impl<'a> MetricTemplateApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Metric (获取指标模板列表)
+    /// Get indicator template information (获取指标模板列表)
     ///
-    /// Get indicator template information-Get information on the indicator template
+    /// Get information on the indicator template
     ///
     /// `POST /open-apis/performance/v2/metric_templates/query`
     ///

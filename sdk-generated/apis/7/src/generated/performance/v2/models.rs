@@ -1340,9 +1340,9 @@ impl ToJson for QueryUserIdType6 {
 )]
 #[non_exhaustive]
 pub enum RangeOfAvailability {
-    /// `admins_and_reviewees`
+    /// `admins_and_reviewees`: Allow administrators to issue and evaluates to choose
     AdminsAndReviewees,
-    /// `only_admins`
+    /// `only_admins`: Only administrators are allowed to issue
     OnlyAdmins,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1593,9 +1593,9 @@ impl ToJson for ReviewStageRoles {
 )]
 #[non_exhaustive]
 pub enum ScoringSettingType {
-    /// `score_manually`
+    /// `score_manually`: manual grading
     ScoreManually,
-    /// `score_by_formula`
+    /// `score_by_formula`: formula scoring
     ScoreByFormula,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1751,13 +1751,13 @@ impl ToJson for StageTypes {
 )]
 #[non_exhaustive]
 pub enum Status {
-    /// `enabled`
+    /// `enabled`: Enabled
     Enabled,
-    /// `disabled`
+    /// `disabled`: Deactivated
     Disabled,
-    /// `to_be_configured`
+    /// `to_be_configured`: Configuration to be completed
     ToBeConfigured,
-    /// `to_be_activated`
+    /// `to_be_activated`: To be enabled
     ToBeActivated,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -2137,7 +2137,7 @@ impl ToJson for WriteUserIdType {
         w.string(self.as_str());
     }
 }
-/// `Activity`
+/// The `activities` of \[`QueryActivityResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2183,7 +2183,7 @@ impl FromJson for Activity {
         Ok(out)
     }
 }
-/// `AdditionalInformation`
+/// The `additional_informations` of \[`ImportAdditionalInformationRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2191,17 +2191,24 @@ impl FromJson for Activity {
     serde(default)
 )]
 pub struct AdditionalInformation {
-    /// Supplementary Information ID&lt; br &gt;** Note **: If the supplementary information ID already in the system is passed in, the corresponding supplementary message data will be updated
+    /// Supplementary Information ID
+    /// ** Note **: If the supplementary information ID already in the system is passed in, the corresponding supplementary message data will be updated
     pub item_id: Option<String>,
-    /// The external system supplementary information ID is used for data mapping between systems.&lt; br &gt;** Note **: If an external system supplementary information ID is passed in, the corresponding supplementary message data will be updated
+    /// The external system supplementary information ID is used for data mapping between systems.
+    /// ** Note **: If an external system supplementary information ID is passed in, the corresponding supplementary message data will be updated
     pub external_id: Option<String>,
-    /// The list of evaluee IDs, consistent with the type of imported parameter user_id_type, can be obtained through the \[Get evaluee information\] interface&lt; br &gt;** Note **: If the parameter combination of reviewee_user_id ',' item ',' time ',' detailed_description 'already has a supplementary message with the same content in the system, the corresponding supplementary message data will be updated
+    /// The list of evaluee IDs, consistent with the type of imported parameter user_id_type, can be obtained through the *Get evaluee information* interface
+    /// ** Note **: If the parameter combination of reviewee_user_id ',' item ',' time ',' detailed_description 'already has a supplementary message with the same content in the system, the corresponding supplementary message data will be updated
     pub reviewee_user_id: String,
-    /// matters&lt; br &gt;** Note **: If the parameter combination of reviewee_user_id ',' item ',' time ',' detailed_description 'already has a supplementary message with the same content in the system, the corresponding supplementary message data will be updated
+    /// matters
+    /// ** Note **: If the parameter combination of reviewee_user_id ',' item ',' time ',' detailed_description 'already has a supplementary message with the same content in the system, the corresponding supplementary message data will be updated
     pub item: String,
-    /// time&lt; br &gt;** Description **: Text content, unformatted verification&lt; br &gt;** Note **: If the parameter combination of reviewee_user_id ',' item ',' time ',' detailed_description 'already has a supplementary message with the same content in the system, the corresponding supplementary message data will be updated
+    /// time
+    /// ** Description **: Text content, unformatted verification
+    /// ** Note **: If the parameter combination of reviewee_user_id ',' item ',' time ',' detailed_description 'already has a supplementary message with the same content in the system, the corresponding supplementary message data will be updated
     pub time: String,
-    /// specific description&lt; br &gt;** Note **: If the parameter combination of reviewee_user_id ',' item ',' time ',' detailed_description 'already has a supplementary message with the same content in the system, the corresponding supplementary message data will be updated
+    /// specific description
+    /// ** Note **: If the parameter combination of reviewee_user_id ',' item ',' time ',' detailed_description 'already has a supplementary message with the same content in the system, the corresponding supplementary message data will be updated
     pub detailed_description: String,
 }
 impl FromJson for AdditionalInformation {
@@ -2244,7 +2251,7 @@ impl ToJson for AdditionalInformation {
         None
     }
 }
-/// `CooperationProject`
+/// The `cooperation_projects` of \[`DirectProjectLeaderRecordInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2275,7 +2282,7 @@ impl FromJson for CooperationProject {
         Ok(out)
     }
 }
-/// `CooperationRole`
+/// The `roles` of \[`CooperationProject`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2297,7 +2304,7 @@ impl FromJson for CooperationRole {
         Ok(out)
     }
 }
-/// `CooperationUserRole`
+/// The `user_roles` of \[`CooperationProject`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2319,7 +2326,7 @@ impl FromJson for CooperationUserRole {
         Ok(out)
     }
 }
-/// `CustomMetricConfig`
+/// The `custom_metric_config` of \[`MetricDimension`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2344,7 +2351,7 @@ impl FromJson for CustomMetricConfig {
         Ok(out)
     }
 }
-/// `DeleteAdditionalInformationsBatchRequestBody`
+/// The request body of `performance.v2.additional_informations_batch.delete` (Batch Delete Supplementary Information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2352,9 +2359,9 @@ impl FromJson for CustomMetricConfig {
     serde(default)
 )]
 pub struct DeleteAdditionalInformationsBatchRequestBody {
-    /// The evaluation period ID can be obtained through the \[Get Period List\] interface
+    /// The evaluation period ID can be obtained through the *Get Period List* interface
     pub semester_id: String,
-    /// The list of supplementary information IDs can be obtained through the \[Batch Query Supplementary Information\] interface
+    /// The list of supplementary information IDs can be obtained through the *Batch Query Supplementary Information* interface
     pub additional_informations: Vec<String>,
 }
 impl ToJson for DeleteAdditionalInformationsBatchRequestBody {
@@ -2371,7 +2378,7 @@ impl ToJson for DeleteAdditionalInformationsBatchRequestBody {
         None
     }
 }
-/// `DeleteAdditionalInformationsBatchResponseBody`
+/// The data `performance.v2.additional_informations_batch.delete` (Batch Delete Supplementary Information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2393,7 +2400,7 @@ impl FromJson for DeleteAdditionalInformationsBatchResponseBody {
         Ok(out)
     }
 }
-/// `DirectProjectLeaderRecordInfo`
+/// The `direct_project_leader_record_info` of \[`ReviewRecord`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2421,7 +2428,7 @@ impl FromJson for DirectProjectLeaderRecordInfo {
         Ok(out)
     }
 }
-/// `Field`
+/// The `fields` of \[`Unit`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2469,7 +2476,7 @@ impl FromJson for Field {
         Ok(out)
     }
 }
-/// `Formula`
+/// The `scoring_formula` of \[`MetricInLibrary`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2494,7 +2501,7 @@ impl FromJson for Formula {
         Ok(out)
     }
 }
-/// `I18n`
+/// The `name` of \[`Activity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2516,7 +2523,7 @@ impl FromJson for I18n {
         Ok(out)
     }
 }
-/// `ImportAdditionalInformationRequestBody`
+/// The request body of `performance.v2.additional_information.import` (Batch Import Supplementary Information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2524,11 +2531,12 @@ impl FromJson for I18n {
     serde(default)
 )]
 pub struct ImportAdditionalInformationRequestBody {
-    /// The evaluation period ID can be obtained through the \[Get Period List\] interface
+    /// The evaluation period ID can be obtained through the *Get Period List* interface
     pub semester_id: String,
     /// Supplementary information list
     pub additional_informations: Vec<AdditionalInformation>,
-    /// Supplementary information import record name, which can be viewed by administrators in the import record of Supplementary Information Management.&lt; br &gt;**Default**: "API Import"
+    /// Supplementary information import record name, which can be viewed by administrators in the import record of Supplementary Information Management.
+    /// **Default**: "API Import"
     pub import_record_name: Option<String>,
 }
 impl ToJson for ImportAdditionalInformationRequestBody {
@@ -2552,7 +2560,7 @@ impl ToJson for ImportAdditionalInformationRequestBody {
         None
     }
 }
-/// `ImportAdditionalInformationResponseBody`
+/// The data `performance.v2.additional_information.import` (Batch Import Supplementary Information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2574,7 +2582,7 @@ impl FromJson for ImportAdditionalInformationResponseBody {
         Ok(out)
     }
 }
-/// `ImportMetricDetailRequestBody`
+/// The request body of `performance.v2.metric_detail.import` (Batch entry of key metrics details of the person being evaluated for the specified period).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2582,7 +2590,7 @@ impl FromJson for ImportAdditionalInformationResponseBody {
     serde(default)
 )]
 pub struct ImportMetricDetailRequestBody {
-    /// Period ID, which can be obtained through the \[Get Period\] interface
+    /// Period ID, which can be obtained through the *Get Period* interface
     pub semester_id: String,
     /// Data source input person, you can view the record name on the input record page
     pub import_record_name: Option<String>,
@@ -2607,7 +2615,7 @@ impl ToJson for ImportMetricDetailRequestBody {
         None
     }
 }
-/// `ImportMetricDetailResponseBody`
+/// The data `performance.v2.metric_detail.import` (Batch entry of key metrics details of the person being evaluated for the specified period) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2626,7 +2634,7 @@ impl FromJson for ImportMetricDetailResponseBody {
         Ok(out)
     }
 }
-/// `ImportedMetric`
+/// The `imported_metrics` of \[`ImportMetricDetailRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2636,7 +2644,7 @@ impl FromJson for ImportMetricDetailResponseBody {
 pub struct ImportedMetric {
     /// Assessor ID, the same type as imported parameter user_id_type
     pub reviewee_user_id: String,
-    /// The indicator ID can be obtained through the \[Get indicator library information\] interface
+    /// The indicator ID can be obtained through the *Get indicator library information* interface
     pub metric_id: String,
     /// Metric field information
     pub fields: Vec<ImportedMetricField>,
@@ -2662,7 +2670,7 @@ impl ToJson for ImportedMetric {
         None
     }
 }
-/// `ImportedMetricField`
+/// The `fields` of \[`ImportedMetric`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2670,7 +2678,7 @@ impl ToJson for ImportedMetric {
     serde(default)
 )]
 pub struct ImportedMetricField {
-    /// The indicator field ID can be obtained through the \[Get indicator field list\] interface
+    /// The indicator field ID can be obtained through the *Get indicator field list* interface
     pub field_id: String,
     /// field value
     pub field_value: Option<String>,
@@ -2692,7 +2700,7 @@ impl ToJson for ImportedMetricField {
         None
     }
 }
-/// `Indicator`
+/// The `indicators` of \[`QueryIndicatorResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2720,7 +2728,7 @@ impl FromJson for Indicator {
         Ok(out)
     }
 }
-/// `IndicatorOption`
+/// The `options` of \[`Indicator`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2745,7 +2753,7 @@ impl FromJson for IndicatorOption {
         Ok(out)
     }
 }
-/// `InvitedReviewRecordInfo`
+/// The `invited_review_record_info` of \[`ReviewRecord`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2786,7 +2794,7 @@ impl FromJson for InvitedReviewRecordInfo {
         Ok(out)
     }
 }
-/// `JobLevel`
+/// The `job_level` of \[`UserInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2808,7 +2816,7 @@ impl FromJson for JobLevel {
         Ok(out)
     }
 }
-/// `KeyresultData`
+/// The `keyresult_data` of \[`ObjectiveData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2836,7 +2844,7 @@ impl FromJson for KeyresultData {
         Ok(out)
     }
 }
-/// `ListMetricTagResponseBody`
+/// The data `performance.v2.metric_tag.list` (Get metric tag information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2861,7 +2869,7 @@ impl FromJson for ListMetricTagResponseBody {
         Ok(out)
     }
 }
-/// `MetricData`
+/// The `metric_data` of \[`ReviewDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2883,7 +2891,7 @@ impl FromJson for MetricData {
         Ok(out)
     }
 }
-/// `MetricDetail`
+/// The `metric_details` of \[`RevieweeMetric`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2923,7 +2931,7 @@ impl FromJson for MetricDetail {
         Ok(out)
     }
 }
-/// `MetricDimension`
+/// The `metric_dimensions` of \[`MetricTemplate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2967,7 +2975,7 @@ impl FromJson for MetricDimension {
         Ok(out)
     }
 }
-/// `MetricField`
+/// The `items` of \[`QueryMetricFieldResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2992,7 +3000,7 @@ impl FromJson for MetricField {
         Ok(out)
     }
 }
-/// `MetricFieldInDetails`
+/// The `fields` of \[`MetricDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3017,7 +3025,7 @@ impl FromJson for MetricFieldInDetails {
         Ok(out)
     }
 }
-/// `MetricFieldInLibrary`
+/// The `fields` of \[`MetricInLibrary`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3045,7 +3053,7 @@ impl FromJson for MetricFieldInLibrary {
         Ok(out)
     }
 }
-/// `MetricFieldInTemplate`
+/// The `fields` of \[`MetricInTemplate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3073,7 +3081,7 @@ impl FromJson for MetricFieldInTemplate {
         Ok(out)
     }
 }
-/// `MetricGroup`
+/// The `groups` of \[`MetricTemplate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3095,7 +3103,7 @@ impl FromJson for MetricGroup {
         Ok(out)
     }
 }
-/// `MetricInLibrary`
+/// The `items` of \[`QueryMetricLibResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3141,7 +3149,7 @@ impl FromJson for MetricInLibrary {
         Ok(out)
     }
 }
-/// `MetricInTemplate`
+/// The `metrics` of \[`MetricTemplate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3187,7 +3195,7 @@ impl FromJson for MetricInTemplate {
         Ok(out)
     }
 }
-/// `MetricReviewRuleConfig`
+/// The `review_rule_config` of \[`MetricInTemplate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3209,7 +3217,7 @@ impl FromJson for MetricReviewRuleConfig {
         Ok(out)
     }
 }
-/// `MetricTag`
+/// The `items` of \[`ListMetricTagResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3240,7 +3248,7 @@ impl FromJson for MetricTag {
         Ok(out)
     }
 }
-/// `MetricTemplate`
+/// The `items` of \[`QueryMetricTemplateResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3290,7 +3298,7 @@ impl FromJson for MetricTemplate {
         Ok(out)
     }
 }
-/// `ObjectiveData`
+/// The `objective_data` of \[`ReviewDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3321,7 +3329,7 @@ impl FromJson for ObjectiveData {
         Ok(out)
     }
 }
-/// `QueryActivityRequestBody`
+/// The request body of `performance.v2.activity.query` (Get information about the project).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3329,7 +3337,7 @@ impl FromJson for ObjectiveData {
     serde(default)
 )]
 pub struct QueryActivityRequestBody {
-    /// List of evaluation period IDs, get the project ID of the specified evaluation period, semester_id can be obtained by \[\[Get Period\]. If "activity_ids" is passed at the same time, it is preferentially queried with "activity_ids". When "semester_ids" and "activity_ids" are not passed, empty data is returned
+    /// List of evaluation period IDs, get the project ID of the specified evaluation period, semester_id can be obtained by \[*Get Period*. If "activity_ids" is passed at the same time, it is preferentially queried with "activity_ids". When "semester_ids" and "activity_ids" are not passed, empty data is returned
     pub semester_ids: Option<Vec<String>>,
     /// Item ID list. If "semester_ids" is passed at the same time, the query is preferentially "activity_ids". When "semester_ids" and "activity_ids" are not passed, empty data is returned
     pub activity_ids: Option<Vec<String>>,
@@ -3342,7 +3350,7 @@ impl ToJson for QueryActivityRequestBody {
         w.end_object();
     }
 }
-/// `QueryActivityResponseBody`
+/// The data `performance.v2.activity.query` (Get information about the project) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3361,7 +3369,7 @@ impl FromJson for QueryActivityResponseBody {
         Ok(out)
     }
 }
-/// `QueryAdditionalInformationRequestBody`
+/// The request body of `performance.v2.additional_information.query` (Batch Query Supplementary Information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3369,9 +3377,9 @@ impl FromJson for QueryActivityResponseBody {
     serde(default)
 )]
 pub struct QueryAdditionalInformationRequestBody {
-    /// List of review cycle IDs. semester_id can be obtained through the \[Obtain cycle\] API
+    /// List of review cycle IDs. semester_id can be obtained through the *Obtain cycle* API
     pub semester_id: String,
-    /// List of item IDs. Obtain information of the specified item ID. When "item_ids", "external_ids", and "reviewee_user_ids" in the following request parameters are all empty, all supplementary information for the review cycle will be returned. If multiple request parameters are populated in a single request, only the first parameter with a value will be recognized in the order of \[item_ids &gt; external_ids &gt; reviewee_user_ids\]
+    /// List of item IDs. Obtain information of the specified item ID. When "item_ids", "external_ids", and "reviewee_user_ids" in the following request parameters are all empty, all supplementary information for the review cycle will be returned. If multiple request parameters are populated in a single request, only the first parameter with a value will be recognized in the order of *item_ids &gt; external_ids &gt; reviewee_user_ids*
     pub item_ids: Option<Vec<String>>,
     /// List of external system's item IDs. Obtain the corresponding Feishu performance item IDs. This parameter is ineffective when the "item_ids" parameter is populated
     pub external_ids: Option<Vec<String>>,
@@ -3394,7 +3402,7 @@ impl ToJson for QueryAdditionalInformationRequestBody {
         None
     }
 }
-/// `QueryAdditionalInformationResponseBody`
+/// The data `performance.v2.additional_information.query` (Batch Query Supplementary Information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3419,7 +3427,7 @@ impl FromJson for QueryAdditionalInformationResponseBody {
         Ok(out)
     }
 }
-/// `QueryIndicatorRequestBody`
+/// The request body of `performance.v2.indicator.query` (Get the evaluation question configuration).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3437,7 +3445,7 @@ impl ToJson for QueryIndicatorRequestBody {
         w.end_object();
     }
 }
-/// `QueryIndicatorResponseBody`
+/// The data `performance.v2.indicator.query` (Get the evaluation question configuration) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3462,7 +3470,7 @@ impl FromJson for QueryIndicatorResponseBody {
         Ok(out)
     }
 }
-/// `QueryMetricDetailRequestBody`
+/// The request body of `performance.v2.metric_detail.query` (Batch acquisition of key metric details of the person being evaluated for the specified period).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3470,7 +3478,7 @@ impl FromJson for QueryIndicatorResponseBody {
     serde(default)
 )]
 pub struct QueryMetricDetailRequestBody {
-    /// Cycle ID, only 1 cycle is allowed to be queried at a time, semester_id can be obtained through the \[\[Get Cycle\]\] interface
+    /// Cycle ID, only 1 cycle is allowed to be queried at a time, semester_id can be obtained through the \[*Get Cycle*\] interface
     pub semester_id: String,
     /// List of assessee IDs. If not passed on, return key metric details of all participating assessees for the period
     pub reviewee_user_ids: Vec<String>,
@@ -3489,7 +3497,7 @@ impl ToJson for QueryMetricDetailRequestBody {
         None
     }
 }
-/// `QueryMetricDetailResponseBody`
+/// The data `performance.v2.metric_detail.query` (Batch acquisition of key metric details of the person being evaluated for the specified period) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3511,7 +3519,7 @@ impl FromJson for QueryMetricDetailResponseBody {
         Ok(out)
     }
 }
-/// `QueryMetricFieldRequestBody`
+/// The request body of `performance.v2.metric_field.query` (Get indicator field information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3529,7 +3537,7 @@ impl ToJson for QueryMetricFieldRequestBody {
         w.end_object();
     }
 }
-/// `QueryMetricFieldResponseBody`
+/// The data `performance.v2.metric_field.query` (Get indicator field information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3548,7 +3556,7 @@ impl FromJson for QueryMetricFieldResponseBody {
         Ok(out)
     }
 }
-/// `QueryMetricLibRequestBody`
+/// The request body of `performance.v2.metric_lib.query` (Get indicator library information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3558,13 +3566,17 @@ impl FromJson for QueryMetricFieldResponseBody {
 pub struct QueryMetricLibRequestBody {
     /// Whether the status is enabled, not specified to get all states
     pub is_active: Option<bool>,
-    /// The label ID to which the indicator belongs can be obtained through the \[\[Get indicator label information\] \] interface, and all labels are not specified
+    /// The label ID to which the indicator belongs can be obtained through the \[*Get indicator label information* \] interface, and all labels are not specified
     pub tag_ids: Option<Vec<String>>,
     /// The indicator type ID to which it belongs, not specified Get all types
     pub type_ids: Option<Vec<String>>,
-    /// Available ranges, not specified Get all ranges Options:admins_and_reviewees(Allow administrators to issue and evaluates to choose),only_admins(Only administrators are allowed to issue)
+    /// Available ranges, not specified Get all ranges Options:
+    /// - `admins_and_reviewees`: Allow administrators to issue and evaluates to choose
+    /// - `only_admins`: Only administrators are allowed to issue
     pub range_of_availability: Option<RangeOfAvailability>,
-    /// Rating setting type, do not specify Get all types Options:score_manually(manual grading),score_by_formula(formula scoring)
+    /// Rating setting type, do not specify Get all types Options:
+    /// - `score_manually`: manual grading
+    /// - `score_by_formula`: formula scoring
     pub scoring_setting_type: Option<ScoringSettingType>,
 }
 impl ToJson for QueryMetricLibRequestBody {
@@ -3578,7 +3590,7 @@ impl ToJson for QueryMetricLibRequestBody {
         w.end_object();
     }
 }
-/// `QueryMetricLibResponseBody`
+/// The data `performance.v2.metric_lib.query` (Get indicator library information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3603,7 +3615,7 @@ impl FromJson for QueryMetricLibResponseBody {
         Ok(out)
     }
 }
-/// `QueryMetricTemplateRequestBody`
+/// The request body of `performance.v2.metric_template.query` (Get indicator template information).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3613,7 +3625,11 @@ impl FromJson for QueryMetricLibResponseBody {
 pub struct QueryMetricTemplateRequestBody {
     /// The list of indicator template IDs, metrics_template_id can be obtained through the url of the background configuration details page of the indicator template, or through the return value of this interface. If you don't fill it in, all indicator templates will be returned by default
     pub metrics_template_ids: Option<Vec<String>>,
-    /// state Options:to_be_configured(Configuration to be completed),to_be_activated(To be enabled),enabled(Enabled),disabled(Deactivated)
+    /// state Options:
+    /// - `to_be_configured`: Configuration to be completed
+    /// - `to_be_activated`: To be enabled
+    /// - `enabled`: Enabled
+    /// - `disabled`: Deactivated
     pub status: Option<Status>,
 }
 impl ToJson for QueryMetricTemplateRequestBody {
@@ -3624,7 +3640,7 @@ impl ToJson for QueryMetricTemplateRequestBody {
         w.end_object();
     }
 }
-/// `QueryMetricTemplateResponseBody`
+/// The data `performance.v2.metric_template.query` (Get indicator template information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3649,7 +3665,7 @@ impl FromJson for QueryMetricTemplateResponseBody {
         Ok(out)
     }
 }
-/// `QueryQuestionRequestBody`
+/// The request body of `performance.v2.question.query` (Get evaluation template configuration).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3667,7 +3683,7 @@ impl ToJson for QueryQuestionRequestBody {
         w.end_object();
     }
 }
-/// `QueryQuestionResponseBody`
+/// The data `performance.v2.question.query` (Get evaluation template configuration) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3692,7 +3708,7 @@ impl FromJson for QueryQuestionResponseBody {
         Ok(out)
     }
 }
-/// `QueryReviewDataRequestBody`
+/// The request body of `performance.v2.review_data.query` (Acquire detailed performance data).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3700,7 +3716,7 @@ impl FromJson for QueryQuestionResponseBody {
     serde(default)
 )]
 pub struct QueryReviewDataRequestBody {
-    /// Evaluation period ID list, semester_id can be obtained through \[Acquisition Period\]
+    /// Evaluation period ID list, semester_id can be obtained through *Acquisition Period*
     pub semester_ids: Vec<String>,
     /// List of assessee IDs
     pub reviewee_user_ids: Vec<String>,
@@ -3714,7 +3730,19 @@ pub struct QueryReviewDataRequestBody {
     pub need_leader_review_data_source: Option<bool>,
     /// The link update time is later than that, a timestamp accurate to milliseconds, and the link data with content submitted after this time can be screened out
     pub updated_later_than: Option<String>,
-    /// Link status, all states are included by default if not passed. Each type of link has the following link status:View performance results link statusThe optional values are:- '0': Opened, performance results have been opened, no reconsideration has been initiated and no confirmation of results is required- '1': To be confirmed, the performance result has been opened but the evaluator has not confirmed the result, and the deadline for confirmation has not yet been reached- '2': Closed, performance results have been opened but the evaluator has not confirmed the results, and the deadline for confirmation has arrived- '3': Confirmed, performance results have been opened, and the assessed person has confirmed the results- '4': Reconsideration has been initiated, the performance results have been opened, and the person being evaluated has initiated a reconsiderationFinal evaluation link/result communication link status (all states are included by default if not transmitted)Performance results review link statusThe optional values are:- '1': To be completed, task not completed- '2': Expired, the deadline for the task has been reached, and the task has not been completed- '3': Completed, task completedOther link types other than the aboveThe optional values are:- '0': did not start, the start time of the task has not been reached- '1': To be completed, the start time of the task has arrived but the deadline has not been reached, and the task has not been completed- '2': Expired, the deadline for the task has been reached, and the task has not been completed- '3': Completed, task completed
+    /// Link status, all states are included by default if not passed. Each type of link has the following link status:View performance results link statusThe optional values are:
+    /// - '0': Opened, performance results have been opened, no reconsideration has been initiated and no confirmation of results is required
+    /// - '1': To be confirmed, the performance result has been opened but the evaluator has not confirmed the result, and the deadline for confirmation has not yet been reached
+    /// - '2': Closed, performance results have been opened but the evaluator has not confirmed the results, and the deadline for confirmation has arrived
+    /// - '3': Confirmed, performance results have been opened, and the assessed person has confirmed the results
+    /// - '4': Reconsideration has been initiated, the performance results have been opened, and the person being evaluated has initiated a reconsiderationFinal evaluation link/result communication link status (all states are included by default if not transmitted)Performance results review link statusThe optional values are:
+    /// - '1': To be completed, task not completed
+    /// - '2': Expired, the deadline for the task has been reached, and the task has not been completed
+    /// - '3': Completed, task completedOther link types other than the aboveThe optional values are:
+    /// - '0': did not start, the start time of the task has not been reached
+    /// - '1': To be completed, the start time of the task has arrived but the deadline has not been reached, and the task has not been completed
+    /// - '2': Expired, the deadline for the task has been reached, and the task has not been completed
+    /// - '3': Completed, task completed
     pub stage_progresses: Option<Vec<i64>>,
 }
 impl ToJson for QueryReviewDataRequestBody {
@@ -3734,7 +3762,7 @@ impl ToJson for QueryReviewDataRequestBody {
         w.end_object();
     }
 }
-/// `QueryReviewDataResponseBody`
+/// The data `performance.v2.review_data.query` (Acquire detailed performance data) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3753,7 +3781,7 @@ impl FromJson for QueryReviewDataResponseBody {
         Ok(out)
     }
 }
-/// `QueryReviewTemplateRequestBody`
+/// The request body of `performance.v2.review_template.query` (Get label fill in question configuration).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3771,7 +3799,7 @@ impl ToJson for QueryReviewTemplateRequestBody {
         w.end_object();
     }
 }
-/// `QueryReviewTemplateResponseBody`
+/// The data `performance.v2.review_template.query` (Get label fill in question configuration) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3796,7 +3824,7 @@ impl FromJson for QueryReviewTemplateResponseBody {
         Ok(out)
     }
 }
-/// `QueryRevieweeRequestBody`
+/// The request body of `performance.v2.reviewee.query` (Obtain information of reviewees).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3804,11 +3832,11 @@ impl FromJson for QueryReviewTemplateResponseBody {
     serde(default)
 )]
 pub struct QueryRevieweeRequestBody {
-    /// Cycle ID, only 1 cycle is allowed to be queried at a time, semester_id can be obtained through the \[\[Get Cycle\]\] interface
+    /// Cycle ID, only 1 cycle is allowed to be queried at a time, semester_id can be obtained through the \[*Get Cycle*\] interface
     pub semester_id: String,
     /// User ID, the type needs to be consistent with the user_id_type in the query parameters. If not specified, it will by default return the information of all reviewees in this semester
     pub user_ids: Option<Vec<String>>,
-    /// The project ID list can be obtained through \[get the project list\]Interface to obtain and query the information of the evaluated person under the specified project
+    /// The project ID list can be obtained through *get the project list*Interface to obtain and query the information of the evaluated person under the specified project
     pub activity_ids: Option<Vec<String>>,
 }
 impl ToJson for QueryRevieweeRequestBody {
@@ -3826,7 +3854,7 @@ impl ToJson for QueryRevieweeRequestBody {
         None
     }
 }
-/// `QueryRevieweeResponseBody`
+/// The data `performance.v2.reviewee.query` (Obtain information of reviewees) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3854,7 +3882,7 @@ impl FromJson for QueryRevieweeResponseBody {
         Ok(out)
     }
 }
-/// `QueryUserInfoRequestBody`
+/// The request body of `performance.v2.user_info.query` (获取绩效周期人员信息).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3881,7 +3909,7 @@ impl ToJson for QueryUserInfoRequestBody {
         None
     }
 }
-/// `QueryUserInfoResponseBody`
+/// The data `performance.v2.user_info.query` (获取绩效周期人员信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3903,7 +3931,7 @@ impl FromJson for QueryUserInfoResponseBody {
         Ok(out)
     }
 }
-/// `Question`
+/// The `tag_based_questions` of \[`QueryQuestionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3928,7 +3956,7 @@ impl FromJson for Question {
         Ok(out)
     }
 }
-/// `ReviewDetail`
+/// The `data` of \[`ReviewUnit`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4006,7 +4034,7 @@ impl FromJson for ReviewDetail {
         Ok(out)
     }
 }
-/// `ReviewProfile`
+/// The `datas` of \[`QueryReviewDataResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4037,7 +4065,7 @@ impl FromJson for ReviewProfile {
         Ok(out)
     }
 }
-/// `ReviewRecord`
+/// The `records` of \[`ReviewStage`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4076,7 +4104,7 @@ impl FromJson for ReviewRecord {
         Ok(out)
     }
 }
-/// `ReviewStage`
+/// The `stages` of \[`ReviewProfile`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4110,7 +4138,7 @@ impl FromJson for ReviewStage {
         Ok(out)
     }
 }
-/// `ReviewTemplate`
+/// The `review_templates` of \[`QueryReviewTemplateResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4144,7 +4172,7 @@ impl FromJson for ReviewTemplate {
         Ok(out)
     }
 }
-/// `ReviewUnit`
+/// The `units` of \[`ReviewRecord`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4169,7 +4197,7 @@ impl FromJson for ReviewUnit {
         Ok(out)
     }
 }
-/// `Reviewee`
+/// The `reviewees` of \[`QueryRevieweeResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4194,7 +4222,7 @@ impl FromJson for Reviewee {
         Ok(out)
     }
 }
-/// `RevieweeMetric`
+/// The `reviewee_metrics` of \[`QueryMetricDetailResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4222,7 +4250,7 @@ impl FromJson for RevieweeMetric {
         Ok(out)
     }
 }
-/// `RevieweeStageStatus`
+/// The `reviewee_stage_statuses` of \[`RevieweeMetric`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4247,7 +4275,7 @@ impl FromJson for RevieweeStageStatus {
         Ok(out)
     }
 }
-/// `SubIndicator`
+/// The `sub_indicator_data` of \[`ReviewDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4281,7 +4309,7 @@ impl FromJson for SubIndicator {
         Ok(out)
     }
 }
-/// `TagItem`
+/// The `tag_items` of \[`Question`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4303,7 +4331,7 @@ impl FromJson for TagItem {
         Ok(out)
     }
 }
-/// `TagText`
+/// The `tag_text_item_data` of \[`ReviewDetail`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4328,7 +4356,7 @@ impl FromJson for TagText {
         Ok(out)
     }
 }
-/// `Template`
+/// The `templates` of \[`ReviewTemplate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4363,7 +4391,7 @@ impl FromJson for Template {
         Ok(out)
     }
 }
-/// `Unit`
+/// The `units` of \[`ReviewTemplate`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4388,7 +4416,7 @@ impl FromJson for Unit {
         Ok(out)
     }
 }
-/// `User`
+/// The `reviewer_id` of \[`DirectProjectLeaderRecordInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4410,7 +4438,7 @@ impl FromJson for User {
         Ok(out)
     }
 }
-/// `UserInfo`
+/// The `user_infos` of \[`QueryUserInfoResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4441,7 +4469,7 @@ impl FromJson for UserInfo {
         Ok(out)
     }
 }
-/// `WriteUserGroupScopeData`
+/// The `data` of \[`WriteUserGroupUserRelResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4463,7 +4491,7 @@ impl FromJson for WriteUserGroupScopeData {
         Ok(out)
     }
 }
-/// `WriteUserGroupScopeFailUserData`
+/// The `fail_user_datas` of \[`WriteUserGroupScopeData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4485,7 +4513,7 @@ impl FromJson for WriteUserGroupScopeFailUserData {
         Ok(out)
     }
 }
-/// `WriteUserGroupUserRelRequestBody`
+/// The request body of `performance.v2.user_group_user_rel.write` (Write member scope of individual group).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4495,7 +4523,9 @@ impl FromJson for WriteUserGroupScopeFailUserData {
 pub struct WriteUserGroupUserRelRequestBody {
     /// Individual group ID
     pub group_id: Option<String>,
-    /// Individual group visibility configuration for list of individuals Options:0(not_limit No restrictions),1(backend_admin_not_visible Not visible to back-end admins)
+    /// Individual group visibility configuration for list of individuals Options:
+    /// - `0`: not_limit No restrictions
+    /// - `1`: backend_admin_not_visible Not visible to back-end admins
     pub scope_visible_setting: Option<i64>,
     /// List of individuals. The ID type is consistent with the value of the query parameter user_id_type
     pub user_ids: Option<Vec<String>>,
@@ -4509,7 +4539,7 @@ impl ToJson for WriteUserGroupUserRelRequestBody {
         w.end_object();
     }
 }
-/// `WriteUserGroupUserRelResponseBody`
+/// The data `performance.v2.user_group_user_rel.write` (Write member scope of individual group) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4528,11 +4558,11 @@ impl FromJson for WriteUserGroupUserRelResponseBody {
         Ok(out)
     }
 }
-/// `Department`
+/// The `department` of \[`UserInfo`\].
 ///
 /// The same fields as [`JobLevel`]: one type, two names.
 pub type Department = JobLevel;
-/// `JobFamily`
+/// The `job_family` of \[`UserInfo`\].
 ///
 /// The same fields as [`JobLevel`]: one type, two names.
 pub type JobFamily = JobLevel;

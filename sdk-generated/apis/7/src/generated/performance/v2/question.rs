@@ -13,9 +13,9 @@ impl<'a> QuestionApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Review templates and questions (获取标签填写题)
+    /// Get evaluation template configuration (获取标签填写题)
     ///
-    /// Get evaluation template configuration-Get tag-based questions
+    /// Get tag-based questions
     ///
     /// `POST /open-apis/performance/v2/questions/query`
     ///

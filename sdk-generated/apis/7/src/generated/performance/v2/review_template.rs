@@ -13,9 +13,9 @@ impl<'a> ReviewTemplateApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Review templates and questions (获取绩效模板)
+    /// Get label fill in question configuration (获取绩效模板)
     ///
-    /// Get label fill in question configuration-Get review templates
+    /// Get review templates
     ///
     /// `POST /open-apis/performance/v2/review_templates/query`
     ///

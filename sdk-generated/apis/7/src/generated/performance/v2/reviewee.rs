@@ -13,9 +13,9 @@ impl<'a> RevieweeApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Cycles and projects (获取被评估人信息)
+    /// Obtain information of reviewees (获取被评估人信息)
     ///
-    /// Reviewee Information-Obtain information of reviewees-Obtain information of individuals selected for projects (including uninitiated projects) during the performance cycle
+    /// Obtain information of individuals selected for projects (including uninitiated projects) during the performance cycle
     ///
     /// `POST /open-apis/performance/v2/reviewees/query`
     ///

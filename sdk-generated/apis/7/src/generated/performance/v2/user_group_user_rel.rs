@@ -13,9 +13,9 @@ impl<'a> UserGroupUserRelApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Cycles and projects (更新人员组成员)
+    /// Write member scope of individual group (更新人员组成员)
     ///
-    /// Individual Group-Write member scope of individual group-Write member scope of individual group
+    /// Write member scope of individual group
     ///
     /// `POST /open-apis/performance/v2/user_group_user_rels/write`
     ///

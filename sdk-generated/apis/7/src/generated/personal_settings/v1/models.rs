@@ -13,31 +13,31 @@ use serde_json::Value;
 )]
 #[non_exhaustive]
 pub enum Color {
-    /// `BLUE`
+    /// `BLUE`: BLUE
     Blue,
-    /// `GRAY`
+    /// `GRAY`: GRAY
     Gray,
-    /// `INDIGO`
+    /// `INDIGO`: INDIGO
     Indigo,
-    /// `WATHET`
+    /// `WATHET`: WATHET
     Wathet,
-    /// `GREEN`
+    /// `GREEN`: GREEN
     Green,
-    /// `TURQUOISE`
+    /// `TURQUOISE`: TURQUOISE
     Turquoise,
-    /// `YELLOW`
+    /// `YELLOW`: YELLOW
     Yellow,
-    /// `LIME`
+    /// `LIME`: LIME
     Lime,
-    /// `RED`
+    /// `RED`: RED
     Red,
-    /// `ORANGE`
+    /// `ORANGE`: ORANGE
     Orange,
-    /// `PURPLE`
+    /// `PURPLE`: PURPLE
     Purple,
-    /// `VIOLET`
+    /// `VIOLET`: VIOLET
     Violet,
-    /// `CARMINE`
+    /// `CARMINE`: CARMINE
     Carmine,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -128,41 +128,41 @@ impl ToJson for Color {
 )]
 #[non_exhaustive]
 pub enum IconKey {
-    /// `GeneralDoNotDisturb`
+    /// `GeneralDoNotDisturb`: GeneralDoNotDisturb
     GeneralDoNotDisturb,
-    /// `GeneralInMeetingBusy`
+    /// `GeneralInMeetingBusy`: GeneralInMeetingBusy
     GeneralInMeetingBusy,
-    /// `Coffee`
+    /// `Coffee`: Coffee
     Coffee,
-    /// `GeneralBusinessTrip`
+    /// `GeneralBusinessTrip`: GeneralBusinessTrip
     GeneralBusinessTrip,
-    /// `GeneralWorkFromHome`
+    /// `GeneralWorkFromHome`: GeneralWorkFromHome
     GeneralWorkFromHome,
-    /// `StatusEnjoyLife`
+    /// `StatusEnjoyLife`: StatusEnjoyLife
     StatusEnjoyLife,
-    /// `GeneralTravellingCar`
+    /// `GeneralTravellingCar`: GeneralTravellingCar
     GeneralTravellingCar,
-    /// `StatusBus`
+    /// `StatusBus`: StatusBus
     StatusBus,
-    /// `StatusInFlight`
+    /// `StatusInFlight`: StatusInFlight
     StatusInFlight,
-    /// `Typing`
+    /// `Typing`: Typing
     Typing,
-    /// `EatingFood`
+    /// `EatingFood`: EatingFood
     EatingFood,
-    /// `SICK`
+    /// `SICK`: SICK
     Sick,
-    /// `GeneralSun`
+    /// `GeneralSun`: GeneralSun
     GeneralSun,
-    /// `GeneralMoonRest`
+    /// `GeneralMoonRest`: GeneralMoonRest
     GeneralMoonRest,
-    /// `StatusReading`
+    /// `StatusReading`: StatusReading
     StatusReading,
-    /// `Status_PrivateMessage`
+    /// `Status_PrivateMessage`: Status_PrivateMessage
     StatusPrivateMessage,
-    /// `StatusFlashOfInspiration`
+    /// `StatusFlashOfInspiration`: StatusFlashOfInspiration
     StatusFlashOfInspiration,
-    /// `GeneralVacation`
+    /// `GeneralVacation`: GeneralVacation
     GeneralVacation,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -596,7 +596,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `BatchCloseSystemStatusRequestBody`
+/// The request body of `personal_settings.v1.system_status.batch_close` (Batch close system status).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -604,7 +604,7 @@ impl ToJson for UserIdType {
     serde(default)
 )]
 pub struct BatchCloseSystemStatusRequestBody {
-    /// List of user IDs, the incoming ID type is determined by the user_id_type, OpenID is recommended, and the way to get it can be found in the document \[How to get Open ID\]
+    /// List of user IDs, the incoming ID type is determined by the user_id_type, OpenID is recommended, and the way to get it can be found in the document *How to get Open ID*
     pub user_list: Vec<String>,
 }
 impl ToJson for BatchCloseSystemStatusRequestBody {
@@ -614,7 +614,7 @@ impl ToJson for BatchCloseSystemStatusRequestBody {
         w.end_object();
     }
 }
-/// `BatchCloseSystemStatusResponseBody`
+/// The data `personal_settings.v1.system_status.batch_close` (Batch close system status) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -633,7 +633,7 @@ impl FromJson for BatchCloseSystemStatusResponseBody {
         Ok(out)
     }
 }
-/// `BatchOpenSystemStatusRequestBody`
+/// The request body of `personal_settings.v1.system_status.batch_open` (Batch open system status).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -657,7 +657,7 @@ impl ToJson for BatchOpenSystemStatusRequestBody {
         None
     }
 }
-/// `BatchOpenSystemStatusResponseBody`
+/// The data `personal_settings.v1.system_status.batch_open` (Batch open system status) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -676,7 +676,7 @@ impl FromJson for BatchOpenSystemStatusResponseBody {
         Ok(out)
     }
 }
-/// `ListSystemStatusResponseBody`
+/// The data `personal_settings.v1.system_status.list` (List system status) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -701,7 +701,7 @@ impl FromJson for ListSystemStatusResponseBody {
         Ok(out)
     }
 }
-/// `PatchSystemStatusRequestBody`
+/// The request body of `personal_settings.v1.system_status.patch` (Patch system status).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -728,7 +728,7 @@ impl ToJson for PatchSystemStatusRequestBody {
         None
     }
 }
-/// `PatchSystemStatusResponseBody`
+/// The data `personal_settings.v1.system_status.patch` (Patch system status) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -747,7 +747,7 @@ impl FromJson for PatchSystemStatusResponseBody {
         Ok(out)
     }
 }
-/// `SystemStatus`
+/// The request body of `personal_settings.v1.system_status.create` (Create system status).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -757,13 +757,48 @@ impl FromJson for PatchSystemStatusResponseBody {
 pub struct SystemStatus {
     /// `system_status_id`
     pub system_status_id: Option<String>,
-    /// System status title, the number of characters in the title should be in the range of 1 to 20. Titles of different system statuses cannot be repeated.**Notice:** - one Chinese character=two English character=two other language character
+    /// System status title, the number of characters in the title should be in the range of 1 to 20. Titles of different system statuses cannot be repeated.
+    ///
+    /// **Notice:** - one Chinese character=two English character=two other language character
     pub title: String,
-    /// System status i18n title, the number of characters in the title should be in the range of 1 to 20. Any title in i18n_title cannot be repeated between different system statuses.**Notice** - one Chinese character=two English character=two other language character
+    /// System status i18n title, the number of characters in the title should be in the range of 1 to 20. Any title in i18n_title cannot be repeated between different system statuses.
+    ///
+    /// **Notice** - one Chinese character=two English character=two other language character
     pub i18n_title: Option<SystemStatusI18nName>,
-    /// Icon\[**Icon optional value**\] Options:GeneralDoNotDisturb(GeneralDoNotDisturb),GeneralInMeetingBusy(GeneralInMeetingBusy),Coffee(Coffee),GeneralBusinessTrip(GeneralBusinessTrip),GeneralWorkFromHome(GeneralWorkFromHome),StatusEnjoyLife(StatusEnjoyLife),GeneralTravellingCar(GeneralTravellingCar),StatusBus(StatusBus),StatusInFlight(StatusInFlight),Typing(Typing),EatingFood(EatingFood),SICK(SICK),GeneralSun(GeneralSun),GeneralMoonRest(GeneralMoonRest),StatusReading(StatusReading),Status_PrivateMessage(Status_PrivateMessage),StatusFlashOfInspiration(StatusFlashOfInspiration),GeneralVacation(GeneralVacation)
+    /// Icon\[**Icon optional value**\] Options:
+    /// - `GeneralDoNotDisturb`: GeneralDoNotDisturb
+    /// - `GeneralInMeetingBusy`: GeneralInMeetingBusy
+    /// - `Coffee`: Coffee
+    /// - `GeneralBusinessTrip`: GeneralBusinessTrip
+    /// - `GeneralWorkFromHome`: GeneralWorkFromHome
+    /// - `StatusEnjoyLife`: StatusEnjoyLife
+    /// - `GeneralTravellingCar`: GeneralTravellingCar
+    /// - `StatusBus`: StatusBus
+    /// - `StatusInFlight`: StatusInFlight
+    /// - `Typing`: Typing
+    /// - `EatingFood`: EatingFood
+    /// - `SICK`: SICK
+    /// - `GeneralSun`: GeneralSun
+    /// - `GeneralMoonRest`: GeneralMoonRest
+    /// - `StatusReading`: StatusReading
+    /// - `Status_PrivateMessage`: Status_PrivateMessage
+    /// - `StatusFlashOfInspiration`: StatusFlashOfInspiration
+    /// - `GeneralVacation`: GeneralVacation
     pub icon_key: Option<IconKey>,
-    /// Color Options:BLUE(BLUE),GRAY(GRAY),INDIGO(INDIGO),WATHET(WATHET),GREEN(GREEN),TURQUOISE(TURQUOISE),YELLOW(YELLOW),LIME(LIME),RED(RED),ORANGE(ORANGE),PURPLE(PURPLE),VIOLET(VIOLET),CARMINE(CARMINE)
+    /// Color Options:
+    /// - `BLUE`: BLUE
+    /// - `GRAY`: GRAY
+    /// - `INDIGO`: INDIGO
+    /// - `WATHET`: WATHET
+    /// - `GREEN`: GREEN
+    /// - `TURQUOISE`: TURQUOISE
+    /// - `YELLOW`: YELLOW
+    /// - `LIME`: LIME
+    /// - `RED`: RED
+    /// - `ORANGE`: ORANGE
+    /// - `PURPLE`: PURPLE
+    /// - `VIOLET`: VIOLET
+    /// - `CARMINE`: CARMINE
     pub color: Option<Color>,
     /// The smaller the value, the higher the priority of the display. Different system status cannot have the same priority
     pub priority: Option<i64>,
@@ -806,7 +841,7 @@ impl ToJson for SystemStatus {
         None
     }
 }
-/// `SystemStatusI18nName`
+/// The `i18n_title` of \[`SystemStatus`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -840,7 +875,7 @@ impl ToJson for SystemStatusI18nName {
         w.end_object();
     }
 }
-/// `SystemStatusSyncSetting`
+/// The `sync_setting` of \[`SystemStatus`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -850,13 +885,21 @@ impl ToJson for SystemStatusI18nName {
 pub struct SystemStatusSyncSetting {
     /// Is open by default
     pub is_open_by_default: Option<bool>,
-    /// System status sync title, the number of characters in the title should be in the range of 1 to 30.**Notice:** - one Chinese character=two English character=two other language character
+    /// System status sync title, the number of characters in the title should be in the range of 1 to 30.
+    ///
+    /// **Notice:** - one Chinese character=two English character=two other language character
     pub title: Option<String>,
-    /// System status sync i18n title, the number of characters in the title should be in the range of 1 to 30.**Notice:** - one Chinese character=two English character=two other language character
+    /// System status sync i18n title, the number of characters in the title should be in the range of 1 to 30.
+    ///
+    /// **Notice:** - one Chinese character=two English character=two other language character
     pub i18n_title: Option<SystemStatusI18nName>,
-    /// System status sync explain, the number of characters in the explain should be in the range of 1 to 60.**Notice:** - one Chinese character=two English character=two other language character
+    /// System status sync explain, the number of characters in the explain should be in the range of 1 to 60.
+    ///
+    /// **Notice:** - one Chinese character=two English character=two other language character
     pub explain: Option<String>,
-    /// System status sync i18n explain, the number of characters in the explain should be in the range of 1 to 60.**Notice:** - one Chinese character=two English character=two other language character
+    /// System status sync i18n explain, the number of characters in the explain should be in the range of 1 to 60.
+    ///
+    /// **Notice:** - one Chinese character=two English character=two other language character
     pub i18n_explain: Option<SystemStatusI18nName>,
 }
 impl FromJson for SystemStatusSyncSetting {
@@ -882,7 +925,7 @@ impl ToJson for SystemStatusSyncSetting {
         w.end_object();
     }
 }
-/// `SystemStatusUserCloseResultEntity`
+/// The `result_list` of \[`BatchCloseSystemStatusResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -904,7 +947,7 @@ impl FromJson for SystemStatusUserCloseResultEntity {
         Ok(out)
     }
 }
-/// `SystemStatusUserOpenParam`
+/// The `user_list` of \[`BatchOpenSystemStatusRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -912,7 +955,7 @@ impl FromJson for SystemStatusUserCloseResultEntity {
     serde(default)
 )]
 pub struct SystemStatusUserOpenParam {
-    /// UserID, the ID type is determined by user_id_type. Open ID is recommended here. For details, refer to \[How to get Open ID\]
+    /// UserID, the ID type is determined by user_id_type. Open ID is recommended here. For details, refer to *How to get Open ID*
     pub user_id: String,
     /// End time
     pub end_time: i64,
@@ -931,7 +974,7 @@ impl ToJson for SystemStatusUserOpenParam {
         None
     }
 }
-/// `SystemStatusUserOpenResultEntity`
+/// The `result_list` of \[`BatchOpenSystemStatusResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -956,15 +999,15 @@ impl FromJson for SystemStatusUserOpenResultEntity {
         Ok(out)
     }
 }
-/// `CreateSystemStatusResponseBody`
+/// The data `personal_settings.v1.system_status.create` (Create system status) answers with.
 ///
 /// The same fields as [`PatchSystemStatusResponseBody`]: one type, two names.
 pub type CreateSystemStatusResponseBody = PatchSystemStatusResponseBody;
-/// `SystemStatusSyncI18nExplain`
+/// The `i18n_explain` of \[`SystemStatusSyncSetting`\].
 ///
 /// The same fields as [`SystemStatusI18nName`]: one type, two names.
 pub type SystemStatusSyncI18nExplain = SystemStatusI18nName;
-/// `SystemStatusSyncI18nName`
+/// The `i18n_title` of \[`SystemStatusSyncSetting`\].
 ///
 /// The same fields as [`SystemStatusI18nName`]: one type, two names.
 pub type SystemStatusSyncI18nName = SystemStatusI18nName;

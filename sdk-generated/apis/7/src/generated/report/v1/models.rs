@@ -174,7 +174,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `FormContent`
+/// The `form_contents` of \[`Task`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -199,7 +199,7 @@ impl FromJson for FormContent {
         Ok(out)
     }
 }
-/// `FormField`
+/// The `form_schema` of \[`Rule`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -221,7 +221,7 @@ impl FromJson for FormField {
         Ok(out)
     }
 }
-/// `QueryRuleResponseBody`
+/// The data `report.v1.rule.query` (Query rules) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -240,7 +240,7 @@ impl FromJson for QueryRuleResponseBody {
         Ok(out)
     }
 }
-/// `QueryTaskRequestBody`
+/// The request body of `report.v1.task.query` (Query tasks).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -279,7 +279,7 @@ impl ToJson for QueryTaskRequestBody {
         None
     }
 }
-/// `QueryTaskResponseBody`
+/// The data `report.v1.task.query` (Query tasks) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -304,7 +304,7 @@ impl FromJson for QueryTaskResponseBody {
         Ok(out)
     }
 }
-/// `RemoveRuleViewRequestBody`
+/// The request body of `report.v1.rule_view.remove` (Remove rule board).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -322,7 +322,7 @@ impl ToJson for RemoveRuleViewRequestBody {
         w.end_object();
     }
 }
-/// `Rule`
+/// The `rules` of \[`QueryRuleResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -405,7 +405,7 @@ impl FromJson for Rule {
         Ok(out)
     }
 }
-/// `Task`
+/// The `items` of \[`QueryTaskResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

@@ -46,7 +46,9 @@ impl QueryRequest {
         self.call.set_query("rule_name", v.into());
         self
     }
-    /// Whether to include deleted, not deleted by default Options:0(Exclude Does not include deleted),1(Include Include deleted)
+    /// Whether to include deleted, not deleted by default Options:
+    /// - `0`: Exclude Does not include deleted
+    /// - `1`: Include Include deleted
     pub fn include_deleted(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("include_deleted", v.to_string());

@@ -13,9 +13,9 @@ impl<'a> DataSourceApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Data source (创建数据源)
+    /// Create data source (创建数据源)
     ///
-    /// Create data source
+    /// 创建一个数据源。
     ///
     /// `POST /open-apis/search/v2/data_sources`
     ///
@@ -30,9 +30,9 @@ impl<'a> DataSourceApi<'a> {
             ),
         }
     }
-    /// Data source (删除数据源)
+    /// Delete data source (删除数据源)
     ///
-    /// Delete data source
+    /// 删除一个已存在的数据源。
     ///
     /// `DELETE /open-apis/search/v2/data_sources/:data_source_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> DataSourceApi<'a> {
                 .path_param("data_source_id", data_source_id.as_ref()),
         }
     }
-    /// Data source (获取数据源)
+    /// Get data source (获取数据源)
     ///
-    /// Get data source
+    /// 获取已经创建的数据源。
     ///
     /// `GET /open-apis/search/v2/data_sources/:data_source_id`
     ///
@@ -66,9 +66,9 @@ impl<'a> DataSourceApi<'a> {
                 .path_param("data_source_id", data_source_id.as_ref()),
         }
     }
-    /// Data source (批量获取数据源)
+    /// Batch get data sources (批量获取数据源)
     ///
-    /// Batch get data sources
+    /// 批量获取创建的数据源信息。
     ///
     /// `GET /open-apis/search/v2/data_sources`
     ///
@@ -83,9 +83,9 @@ impl<'a> DataSourceApi<'a> {
             ),
         }
     }
-    /// Data source (修改数据源)
+    /// Modify data source (修改数据源)
     ///
-    /// Modify data source
+    /// 更新一个已经存在的数据源。
     ///
     /// `PATCH /open-apis/search/v2/data_sources/:data_source_id`
     ///
@@ -181,7 +181,11 @@ pub struct ListRequest {
     call: Call,
 }
 impl ListRequest {
-    /// Return packet data format, 0-full data 1-summary data.**Note**: The summary data only contains "id", "name", "state". Options:0(FULL 全量数据),1(BASIC 摘要数据)
+    /// Return packet data format, 0-full data 1-summary data.
+    ///
+    /// **Note**: The summary data only contains "id", "name", "state". Options:
+    /// - `0`: FULL 全量数据
+    /// - `1`: BASIC 摘要数据
     pub fn view(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("view", v.to_string());

@@ -13,9 +13,9 @@ impl<'a> DataSourceItemApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Data item (为指定数据项创建索引)
+    /// Index data item (为指定数据项创建索引)
     ///
-    /// Index data item
+    /// 索引一条数据记录。
     ///
     /// `POST /open-apis/search/v2/data_sources/:data_source_id/items`
     ///
@@ -31,9 +31,9 @@ impl<'a> DataSourceItemApi<'a> {
                 .path_param("data_source_id", data_source_id.as_ref()),
         }
     }
-    /// Data item (删除数据项)
+    /// Delete data item (删除数据项)
     ///
-    /// Delete data item
+    /// 删除数据项。
     ///
     /// `DELETE /open-apis/search/v2/data_sources/:data_source_id/items/:item_id`
     ///
@@ -54,9 +54,9 @@ impl<'a> DataSourceItemApi<'a> {
                 .path_param("item_id", item_id.as_ref()),
         }
     }
-    /// Data item (查询指定数据项)
+    /// Get data item (查询指定数据项)
     ///
-    /// Get data item-Get a single data record
+    /// Get a single data record
     ///
     /// `GET /open-apis/search/v2/data_sources/:data_source_id/items/:item_id`
     ///

@@ -13,9 +13,9 @@ use serde_json::Value;
 )]
 #[non_exhaustive]
 pub enum Access {
-    /// `allow`
+    /// `allow`: 允许访问
     Allow,
-    /// `deny`
+    /// `deny`: 禁止访问
     Deny,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -84,9 +84,9 @@ impl ToJson for Access {
 )]
 #[non_exhaustive]
 pub enum AssociatedSmartFilter {
-    /// `date`
+    /// `date`: 映射到综合“时间”筛选器
     Date,
-    /// `from`
+    /// `from`: 映射到综合“来自用户”筛选器
     From,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -155,7 +155,7 @@ impl ToJson for AssociatedSmartFilter {
 )]
 #[non_exhaustive]
 pub enum CardKey {
-    /// `search_common_card`
+    /// `search_common_card`: Common 普通 common 卡片
     SearchCommonCard,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -222,9 +222,9 @@ impl ToJson for CardKey {
 )]
 #[non_exhaustive]
 pub enum ChatType {
-    /// `group_chat`
+    /// `group_chat`: group_chat
     GroupChat,
-    /// `p2p_chat`
+    /// `p2p_chat`: p2p_chat
     P2pChat,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -293,15 +293,15 @@ impl ToJson for ChatType {
 )]
 #[non_exhaustive]
 pub enum Color {
-    /// `blue`
+    /// `blue`: 组件架构、职能等中性信息
     Blue,
-    /// `red`
+    /// `red`: 含警示性、敏感性的提示信息
     Red,
-    /// `green`
+    /// `green`: 表示成功、完成、完毕的提示信息
     Green,
-    /// `grey`
+    /// `grey`: 中立系统提示信息（慎重使用）
     Grey,
-    /// `yellow`
+    /// `yellow`: 焦点信息、推广性信息
     Yellow,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -554,13 +554,13 @@ impl ToJson for EntityType {
 )]
 #[non_exhaustive]
 pub enum FilterType {
-    /// `user`
+    /// `user`: 用户筛选器
     User,
-    /// `time`
+    /// `time`: 时间筛选器
     Time,
-    /// `searchable`
+    /// `searchable`: 可搜筛选器
     Searchable,
-    /// `predefine_enum`
+    /// `predefine_enum`: PredefineEnum 预定义枚举筛选器
     PredefineEnum,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -704,9 +704,9 @@ impl ToJson for Format {
 )]
 #[non_exhaustive]
 pub enum FromType {
-    /// `user`
+    /// `user`: user
     User,
-    /// `bot`
+    /// `bot`: bot
     Bot,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -775,11 +775,11 @@ impl ToJson for FromType {
 )]
 #[non_exhaustive]
 pub enum IdType {
-    /// `user_id`
+    /// `user_id`: UserID 用户在租户内的身份
     UserId,
-    /// `union_id`
+    /// `union_id`: UnionID 用户在同一应用服务商所开发的多个应用下的统一身份
     UnionId,
-    /// `open_id`
+    /// `open_id`: OpenID 用户在应用内的身份
     OpenId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -850,11 +850,11 @@ impl ToJson for IdType {
 )]
 #[non_exhaustive]
 pub enum MessageType {
-    /// `file`
+    /// `file`: file
     File,
-    /// `image`
+    /// `image`: image
     Image,
-    /// `media`
+    /// `media`: media
     Media,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -925,9 +925,9 @@ impl ToJson for MessageType {
 )]
 #[non_exhaustive]
 pub enum OptionMode {
-    /// `single`
+    /// `single`: 该筛选器支持单选
     Single,
-    /// `multiple`
+    /// `multiple`: 该筛选器支持多选
     Multiple,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -996,9 +996,9 @@ impl ToJson for OptionMode {
 )]
 #[non_exhaustive]
 pub enum Order {
-    /// `asc`
+    /// `asc`: 升序
     Asc,
-    /// `desc`
+    /// `desc`: 降序
     Desc,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1067,19 +1067,19 @@ impl ToJson for Order {
 )]
 #[non_exhaustive]
 pub enum SchemaPropertyType {
-    /// `text`
+    /// `text`: 长文本类型
     Text,
-    /// `int`
+    /// `int`: 64位整数类型
     Int,
-    /// `tag`
+    /// `tag`: 标签类型
     Tag,
-    /// `timestamp`
+    /// `timestamp`: Unix 时间戳类型（单位为秒）
     Timestamp,
-    /// `double`
+    /// `double`: 浮点数类型（小数）
     Double,
-    /// `tinytext`
+    /// `tinytext`: 短文本类型，（utf8 编码）长度小于 140 的文本
     Tinytext,
-    /// `user_ids`
+    /// `user_ids`: UserIDs 用户ID类型（数组类型）
     UserIds,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1253,23 +1253,23 @@ impl ToJson for SortType {
 )]
 #[non_exhaustive]
 pub enum Type {
-    /// `user_id`
+    /// `user_id`: UserID 用户在租户内的身份ID，详细说明请参考：<https://open.feishu.cn/document/home/user-identity-introduction/introduction>
     UserId,
-    /// `union_id`
+    /// `union_id`: UnionID 用户在同一应用开发商提供的多个应用间的统一身份ID，详细说明请参考：<https://open.feishu.cn/document/home/user-identity-introduction/introduction>
     UnionId,
-    /// `open_id`
+    /// `open_id`: OpenID 用户在应用内的身份ID，详细说明请参考：<https://open.feishu.cn/document/home/user-identity-introduction/introduction>
     OpenId,
-    /// `department_id`
+    /// `department_id`: DepartmentID 部门在租户内的唯一ID，详细说明请参考：<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/contact-v3/department/field-overview#23857fe0>
     DepartmentId,
-    /// `open_department_id`
+    /// `open_department_id`: OpenDepartmentID 部门在应用内的唯一ID，详细说明请参考：<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/contact-v3/department/field-overview#23857fe0>
     OpenDepartmentId,
-    /// `user`
+    /// `user`: 同 UserID
     User,
-    /// `group`
+    /// `group`: 同 GroupID
     Group,
-    /// `group_id`
+    /// `group_id`: GroupID GroupID（灰度中，对部分租户开放）
     GroupId,
-    /// `app_group_id`
+    /// `app_group_id`: AppGroupID AppGroupID（灰度中，对部分租户开放）
     AppGroupId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -1418,7 +1418,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `Acl`
+/// The `acl` of \[`Item`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1426,11 +1426,22 @@ impl ToJson for UserIdType {
     serde(default)
 )]
 pub struct Acl {
-    /// Options:allow(允许访问),deny(禁止访问)
+    /// Options:
+    /// - `allow`: 允许访问
+    /// - `deny`: 禁止访问
     pub access: Option<Access>,
     /// 设置的权限值，依赖 type 描述
     pub value: Option<String>,
-    /// Options:user_id(UserID 用户在租户内的身份ID，详细说明请参考：<https://open.feishu.cn/document/home/user-identity-introduction/introduction>),open_id(OpenID 用户在应用内的身份ID，详细说明请参考：<https://open.feishu.cn/document/home/user-identity-introduction/introduction>),union_id(UnionID 用户在同一应用开发商提供的多个应用间的统一身份ID，详细说明请参考：<https://open.feishu.cn/document/home/user-identity-introduction/introduction>),department_id(DepartmentID 部门在租户内的唯一ID，详细说明请参考：<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/contact-v3/department/field-overview#23857fe0>),open_department_id(OpenDepartmentID 部门在应用内的唯一ID，详细说明请参考：<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/contact-v3/department/field-overview#23857fe0>),group_id(GroupID GroupID（灰度中，对部分租户开放）),app_group_id(AppGroupID AppGroupID（灰度中，对部分租户开放）),user(同 UserID),group(同 GroupID)
+    /// Options:
+    /// - `user_id`: UserID 用户在租户内的身份ID，详细说明请参考：<https://open.feishu.cn/document/home/user-identity-introduction/introduction>
+    /// - `open_id`: OpenID 用户在应用内的身份ID，详细说明请参考：<https://open.feishu.cn/document/home/user-identity-introduction/introduction>
+    /// - `union_id`: UnionID 用户在同一应用开发商提供的多个应用间的统一身份ID，详细说明请参考：<https://open.feishu.cn/document/home/user-identity-introduction/introduction>
+    /// - `department_id`: DepartmentID 部门在租户内的唯一ID，详细说明请参考：<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/contact-v3/department/field-overview#23857fe0>
+    /// - `open_department_id`: OpenDepartmentID 部门在应用内的唯一ID，详细说明请参考：<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/contact-v3/department/field-overview#23857fe0>
+    /// - `group_id`: GroupID GroupID（灰度中，对部分租户开放）
+    /// - `app_group_id`: AppGroupID AppGroupID（灰度中，对部分租户开放）
+    /// - `user`: 同 UserID
+    /// - `group`: 同 GroupID
     pub r#type: Option<Type>,
 }
 impl FromJson for Acl {
@@ -1452,7 +1463,7 @@ impl ToJson for Acl {
         w.end_object();
     }
 }
-/// `ConnectorParam`
+/// The `connector_param` of \[`DataSource`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1460,7 +1471,11 @@ impl ToJson for Acl {
     serde(default)
 )]
 pub struct ConnectorParam {
-    /// Options:0(Unknown 不合法),1(UserID 用户在租户内的身份),2(OpenID 用户在应用内的身份),3(UnionID 用户在同一应用服务商所开发的多个应用下的统一身份)
+    /// Options:
+    /// - `0`: Unknown 不合法
+    /// - `1`: UserID 用户在租户内的身份
+    /// - `2`: OpenID 用户在应用内的身份
+    /// - `3`: UnionID 用户在同一应用服务商所开发的多个应用下的统一身份
     pub callback_user_id_type: Option<i64>,
     /// 回调时的地址，必须为POST地址
     pub callback_endpoint: Option<String>,
@@ -1482,7 +1497,7 @@ impl ToJson for ConnectorParam {
         w.end_object();
     }
 }
-/// `CreateAppRequestBody`
+/// The request body of `search.v2.app.create` (Search app).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1506,7 +1521,7 @@ impl ToJson for CreateAppRequestBody {
         None
     }
 }
-/// `CreateAppResponseBody`
+/// The data `search.v2.app.create` (Search app) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1531,7 +1546,7 @@ impl FromJson for CreateAppResponseBody {
         Ok(out)
     }
 }
-/// `CreateMessageRequestBody`
+/// The request body of `search.v2.message.create` (search message).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1545,13 +1560,20 @@ pub struct CreateMessageRequestBody {
     pub from_ids: Option<Vec<String>>,
     /// Messages In Chat IDs
     pub chat_ids: Option<Vec<String>>,
-    /// Message type(file/image/media) Options:file(file),image(image),media(media)
+    /// Message type(file/image/media) Options:
+    /// - `file`: file
+    /// - `image`: image
+    /// - `media`: media
     pub message_type: Option<MessageType>,
     /// At User IDs
     pub at_chatter_ids: Option<Vec<String>>,
-    /// Messages From Type(bot/user) Options:bot(bot),user(user)
+    /// Messages From Type(bot/user) Options:
+    /// - `bot`: bot
+    /// - `user`: user
     pub from_type: Option<FromType>,
-    /// Message In Chat type(group_chat/p2p_chat) Options:group_chat(group_chat),p2p_chat(p2p_chat)
+    /// Message In Chat type(group_chat/p2p_chat) Options:
+    /// - `group_chat`: group_chat
+    /// - `p2p_chat`: p2p_chat
     pub chat_type: Option<ChatType>,
     /// Message Start Time
     pub start_time: Option<String>,
@@ -1579,7 +1601,7 @@ impl ToJson for CreateMessageRequestBody {
         None
     }
 }
-/// `DataSource`
+/// The request body of `search.v2.data_source.create` (Create data source).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1591,7 +1613,9 @@ pub struct DataSource {
     pub id: Option<String>,
     /// data_source的展示名称
     pub name: String,
-    /// Options:0(Online 已上线),1(Offline 未上线)
+    /// Options:
+    /// - `0`: Online 已上线
+    /// - `1`: Offline 未上线
     pub state: Option<i64>,
     /// 对于数据源的描述
     pub description: Option<String>,
@@ -1615,7 +1639,9 @@ pub struct DataSource {
     pub schema_id: Option<String>,
     /// datasource对应的开放平台应用id
     pub app_id: Option<String>,
-    /// Options:0(Default 调用搜索请求时，使用的是飞书搜索接口),1(Callback 调用搜索请求时，使用的是自定义回调函数的Uri)
+    /// Options:
+    /// - `0`: Default 调用搜索请求时，使用的是飞书搜索接口
+    /// - `1`: Callback 调用搜索请求时，使用的是自定义回调函数的Uri
     pub connect_type: Option<i64>,
     /// 根据连接器类型不同所需要提供的相关参数
     pub connector_param: Option<ConnectorParam>,
@@ -1675,7 +1701,7 @@ impl ToJson for DataSource {
         None
     }
 }
-/// `DocFilter`
+/// The `doc_filter` of \[`SearchDocWikiRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1729,7 +1755,7 @@ impl ToJson for DocFilter {
         w.end_object();
     }
 }
-/// `DocMeta`
+/// The `result_meta` of \[`DocResUnit`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1784,7 +1810,7 @@ impl FromJson for DocMeta {
         Ok(out)
     }
 }
-/// `DocResUnit`
+/// The `res_units` of \[`SearchDocWikiResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1812,7 +1838,7 @@ impl FromJson for DocResUnit {
         Ok(out)
     }
 }
-/// `GetDataSourceItemResponseBody`
+/// The data `search.v2.data_source_item.get` (Get data item) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1831,7 +1857,7 @@ impl FromJson for GetDataSourceItemResponseBody {
         Ok(out)
     }
 }
-/// `GetDataSourceResponseBody`
+/// The data `search.v2.data_source.get` (Get data source) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1850,7 +1876,7 @@ impl FromJson for GetDataSourceResponseBody {
         Ok(out)
     }
 }
-/// `GetSchemaResponseBody`
+/// The data `search.v2.schema.get` (Get data schema) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1869,7 +1895,7 @@ impl FromJson for GetSchemaResponseBody {
         Ok(out)
     }
 }
-/// `I18nMeta`
+/// The `i18n_name` of \[`DataSource`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1903,7 +1929,7 @@ impl ToJson for I18nMeta {
         w.end_object();
     }
 }
-/// `Item`
+/// The request body of `search.v2.data_source_item.create` (Index data item).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1957,7 +1983,7 @@ impl ToJson for Item {
         None
     }
 }
-/// `ItemContent`
+/// The `content` of \[`Item`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1965,7 +1991,9 @@ impl ToJson for Item {
     serde(default)
 )]
 pub struct ItemContent {
-    /// Options:html(),plaintext()
+    /// Options:
+    /// - `html`
+    /// - `plaintext`
     pub format: Option<Format>,
     /// 全文数据
     pub content_data: Option<String>,
@@ -1987,7 +2015,7 @@ impl ToJson for ItemContent {
         w.end_object();
     }
 }
-/// `ItemMetadata`
+/// The `metadata` of \[`Item`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2038,7 +2066,7 @@ impl ToJson for ItemMetadata {
         None
     }
 }
-/// `ListDataSourceResponseBody`
+/// The data `search.v2.data_source.list` (Batch get data sources) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2063,7 +2091,7 @@ impl FromJson for ListDataSourceResponseBody {
         Ok(out)
     }
 }
-/// `PatchDataSourceRequestBody`
+/// The request body of `search.v2.data_source.patch` (Modify data source).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2073,7 +2101,9 @@ impl FromJson for ListDataSourceResponseBody {
 pub struct PatchDataSourceRequestBody {
     /// The display name of the data source
     pub name: Option<String>,
-    /// Data source status, 0-online, 1-offline Options:0(Online 已上线),1(Offline 未上线)
+    /// Data source status, 0-online, 1-offline Options:
+    /// - `0`: Online 已上线
+    /// - `1`: Offline 未上线
     pub state: Option<i64>,
     /// Description of the data source
     pub description: Option<String>,
@@ -2102,7 +2132,7 @@ impl ToJson for PatchDataSourceRequestBody {
         w.end_object();
     }
 }
-/// `PatchSchemaProperty`
+/// The `properties` of \[`PatchSchemaRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2132,7 +2162,7 @@ impl ToJson for PatchSchemaProperty {
         None
     }
 }
-/// `PatchSchemaRequestBody`
+/// The request body of `search.v2.schema.patch` (Modify data schema).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2162,7 +2192,7 @@ impl ToJson for PatchSchemaRequestBody {
         None
     }
 }
-/// `Schema`
+/// The request body of `search.v2.schema.create` (Create data schema).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2208,7 +2238,7 @@ impl ToJson for Schema {
         None
     }
 }
-/// `SchemaDisplay`
+/// The `display` of \[`PatchSchemaRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2216,7 +2246,8 @@ impl ToJson for Schema {
     serde(default)
 )]
 pub struct SchemaDisplay {
-    /// Options:search_common_card(Common 普通 common 卡片)
+    /// Options:
+    /// - `search_common_card`: Common 普通 common 卡片
     pub card_key: Option<CardKey>,
     /// 数据字段名称和展示字段名称的映射关系。如果没有设置，则只会展示 与展示字段名称同名的 数据字段
     pub fields_mapping: Option<Vec<SchemaDisplayFieldMapping>>,
@@ -2247,7 +2278,7 @@ impl ToJson for SchemaDisplay {
         None
     }
 }
-/// `SchemaDisplayFieldMapping`
+/// The `fields_mapping` of \[`SchemaDisplay`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2286,7 +2317,7 @@ impl ToJson for SchemaDisplayFieldMapping {
         None
     }
 }
-/// `SchemaFieldAnswerOption`
+/// The `answer_option` of \[`PatchSchemaProperty`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2316,7 +2347,7 @@ impl ToJson for SchemaFieldAnswerOption {
         w.end_object();
     }
 }
-/// `SchemaFilterOptions`
+/// The `filter_options` of \[`SchemaProperty`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2328,11 +2359,19 @@ pub struct SchemaFilterOptions {
     pub display_name: String,
     /// 筛选器展示名称国际化字段
     pub i18n_display_name: Option<I18nMeta>,
-    /// Options:single(该筛选器支持单选),multiple(该筛选器支持多选)
+    /// Options:
+    /// - `single`: 该筛选器支持单选
+    /// - `multiple`: 该筛选器支持多选
     pub option_mode: Option<OptionMode>,
-    /// Options:from(映射到综合“来自用户”筛选器),date(映射到综合“时间”筛选器)
+    /// Options:
+    /// - `from`: 映射到综合“来自用户”筛选器
+    /// - `date`: 映射到综合“时间”筛选器
     pub associated_smart_filter: Option<AssociatedSmartFilter>,
-    /// Options:user(用户筛选器),time(时间筛选器),searchable(可搜筛选器),predefine_enum(PredefineEnum 预定义枚举筛选器)
+    /// Options:
+    /// - `user`: 用户筛选器
+    /// - `time`: 时间筛选器
+    /// - `searchable`: 可搜筛选器
+    /// - `predefine_enum`: PredefineEnum 预定义枚举筛选器
     pub filter_type: Option<FilterType>,
     /// 预定义的展示枚举值。在 filter_type 为 "predefine_enum" 时必须填写
     pub predefine_enum_values: Option<Vec<SchemaPredefineEnumStruct>>,
@@ -2382,7 +2421,7 @@ impl ToJson for SchemaFilterOptions {
         None
     }
 }
-/// `SchemaPredefineEnumStruct`
+/// The `predefine_enum_values` of \[`SchemaFilterOptions`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2421,7 +2460,7 @@ impl ToJson for SchemaPredefineEnumStruct {
         None
     }
 }
-/// `SchemaProperty`
+/// The `properties` of \[`Schema`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2431,7 +2470,14 @@ impl ToJson for SchemaPredefineEnumStruct {
 pub struct SchemaProperty {
     /// 属性名
     pub name: String,
-    /// Options:text(长文本类型),int(64位整数类型),tag(标签类型),timestamp(Unix 时间戳类型（单位为秒）),double(浮点数类型（小数）),tinytext(短文本类型，（utf8 编码）长度小于 140 的文本),user_ids(UserIDs 用户ID类型（数组类型）)
+    /// Options:
+    /// - `text`: 长文本类型
+    /// - `int`: 64位整数类型
+    /// - `tag`: 标签类型
+    /// - `timestamp`: Unix 时间戳类型（单位为秒）
+    /// - `double`: 浮点数类型（小数）
+    /// - `tinytext`: 短文本类型，（utf8 编码）长度小于 140 的文本
+    /// - `user_ids`: UserIDs 用户ID类型（数组类型）
     pub r#type: Option<SchemaPropertyType>,
     /// 该属性是否可用作搜索，默认为 false
     pub is_searchable: Option<bool>,
@@ -2506,7 +2552,7 @@ impl ToJson for SchemaProperty {
         None
     }
 }
-/// `SchemaSearchOptions`
+/// The `search_options` of \[`SchemaProperty`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2552,7 +2598,7 @@ impl ToJson for SchemaSearchOptions {
         w.end_object();
     }
 }
-/// `SchemaSortOptions`
+/// The `sort_options` of \[`SchemaProperty`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2560,9 +2606,16 @@ impl ToJson for SchemaSearchOptions {
     serde(default)
 )]
 pub struct SchemaSortOptions {
-    /// Options:0(Zero 最高优先级),1(One 次高优先级),2(Two 次次高优先级),3(Three 次低优先级),4(Four 最低优先级)
+    /// Options:
+    /// - `0`: Zero 最高优先级
+    /// - `1`: One 次高优先级
+    /// - `2`: Two 次次高优先级
+    /// - `3`: Three 次低优先级
+    /// - `4`: Four 最低优先级
     pub priority: Option<i64>,
-    /// Options:asc(升序),desc(降序)
+    /// Options:
+    /// - `asc`: 升序
+    /// - `desc`: 降序
     pub order: Option<Order>,
 }
 impl FromJson for SchemaSortOptions {
@@ -2582,7 +2635,7 @@ impl ToJson for SchemaSortOptions {
         w.end_object();
     }
 }
-/// `SchemaTagOptions`
+/// The `tag` of \[`SchemaTypeDefinitions`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2592,7 +2645,12 @@ impl ToJson for SchemaSortOptions {
 pub struct SchemaTagOptions {
     /// tag 对应的枚举值名称
     pub name: String,
-    /// Options:red(含警示性、敏感性的提示信息),green(表示成功、完成、完毕的提示信息),blue(组件架构、职能等中性信息),grey(中立系统提示信息（慎重使用）),yellow(焦点信息、推广性信息)
+    /// Options:
+    /// - `red`: 含警示性、敏感性的提示信息
+    /// - `green`: 表示成功、完成、完毕的提示信息
+    /// - `blue`: 组件架构、职能等中性信息
+    /// - `grey`: 中立系统提示信息（慎重使用）
+    /// - `yellow`: 焦点信息、推广性信息
     pub color: Option<Color>,
     /// 标签中展示的文本
     pub text: String,
@@ -2628,7 +2686,7 @@ impl ToJson for SchemaTagOptions {
         None
     }
 }
-/// `SchemaTypeDefinitions`
+/// The `type_definitions` of \[`SchemaProperty`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2667,7 +2725,7 @@ impl ToJson for SchemaTypeDefinitions {
         None
     }
 }
-/// `SchemaUserIdsOption`
+/// The `user_ids` of \[`SchemaTypeDefinitions`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2675,7 +2733,10 @@ impl ToJson for SchemaTypeDefinitions {
     serde(default)
 )]
 pub struct SchemaUserIdsOption {
-    /// Options:open_id(OpenID 用户在应用内的身份),union_id(UnionID 用户在同一应用服务商所开发的多个应用下的统一身份),user_id(UserID 用户在租户内的身份)
+    /// Options:
+    /// - `open_id`: OpenID 用户在应用内的身份
+    /// - `union_id`: UnionID 用户在同一应用服务商所开发的多个应用下的统一身份
+    /// - `user_id`: UserID 用户在租户内的身份
     pub id_type: Option<IdType>,
 }
 impl FromJson for SchemaUserIdsOption {
@@ -2699,7 +2760,7 @@ impl ToJson for SchemaUserIdsOption {
         None
     }
 }
-/// `SearchDocWikiRequestBody`
+/// The request body of `search.v2.doc_wiki.search` (文档搜索).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2735,7 +2796,7 @@ impl ToJson for SearchDocWikiRequestBody {
         None
     }
 }
-/// `SearchDocWikiResponseBody`
+/// The data `search.v2.doc_wiki.search` (文档搜索) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2766,7 +2827,7 @@ impl FromJson for SearchDocWikiResponseBody {
         Ok(out)
     }
 }
-/// `TimeRange`
+/// The `open_time` of \[`DocFilter`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2787,7 +2848,7 @@ impl ToJson for TimeRange {
         w.end_object();
     }
 }
-/// `WikiFilter`
+/// The `wiki_filter` of \[`SearchDocWikiRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2841,23 +2902,23 @@ impl ToJson for WikiFilter {
         w.end_object();
     }
 }
-/// `CreateDataSourceResponseBody`
+/// The data `search.v2.data_source.create` (Create data source) answers with.
 ///
 /// The same fields as [`GetDataSourceResponseBody`]: one type, two names.
 pub type CreateDataSourceResponseBody = GetDataSourceResponseBody;
-/// `CreateMessageResponseBody`
+/// The data `search.v2.message.create` (search message) answers with.
 ///
 /// The same fields as [`CreateAppResponseBody`]: one type, two names.
 pub type CreateMessageResponseBody = CreateAppResponseBody;
-/// `CreateSchemaResponseBody`
+/// The data `search.v2.schema.create` (Create data schema) answers with.
 ///
 /// The same fields as [`GetSchemaResponseBody`]: one type, two names.
 pub type CreateSchemaResponseBody = GetSchemaResponseBody;
-/// `PatchDataSourceResponseBody`
+/// The data `search.v2.data_source.patch` (Modify data source) answers with.
 ///
 /// The same fields as [`GetDataSourceResponseBody`]: one type, two names.
 pub type PatchDataSourceResponseBody = GetDataSourceResponseBody;
-/// `PatchSchemaResponseBody`
+/// The data `search.v2.schema.patch` (Modify data schema) answers with.
 ///
 /// The same fields as [`GetSchemaResponseBody`]: one type, two names.
 pub type PatchSchemaResponseBody = GetSchemaResponseBody;

@@ -13,9 +13,9 @@ impl<'a> SchemaApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Data schema (创建数据范式)
+    /// Create data schema (创建数据范式)
     ///
-    /// Create data schema
+    /// 创建一个数据范式。
     ///
     /// `POST /open-apis/search/v2/schemas`
     ///
@@ -30,9 +30,9 @@ impl<'a> SchemaApi<'a> {
             ),
         }
     }
-    /// Data schema (删除数据范式)
+    /// Delete data schema (删除数据范式)
     ///
-    /// Delete data schema
+    /// 删除已存在的数据范式。
     ///
     /// `DELETE /open-apis/search/v2/schemas/:schema_id`
     ///
@@ -48,9 +48,9 @@ impl<'a> SchemaApi<'a> {
                 .path_param("schema_id", schema_id.as_ref()),
         }
     }
-    /// Data schema (获取数据范式)
+    /// Get data schema (获取数据范式)
     ///
-    /// Get data schema
+    /// 获取单个数据范式。
     ///
     /// `GET /open-apis/search/v2/schemas/:schema_id`
     ///
@@ -66,9 +66,9 @@ impl<'a> SchemaApi<'a> {
                 .path_param("schema_id", schema_id.as_ref()),
         }
     }
-    /// Data schema (修改数据范式)
+    /// Modify data schema (修改数据范式)
     ///
-    /// Modify data schema
+    /// 修改数据范式。
     ///
     /// `PATCH /open-apis/search/v2/schemas/:schema_id`
     ///

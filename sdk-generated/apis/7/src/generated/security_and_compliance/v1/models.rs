@@ -154,7 +154,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `CancelUserMigrationRequestBody`
+/// The request body of `security_and_compliance.v1.user_migration.cancel` (取消用户迁移任务).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -172,7 +172,7 @@ impl ToJson for CancelUserMigrationRequestBody {
         w.end_object();
     }
 }
-/// `CreateUserMigrationRequestBody`
+/// The request body of `security_and_compliance.v1.user_migration.create` (迁移用户数据驻留位置).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -199,7 +199,7 @@ impl ToJson for CreateUserMigrationRequestBody {
         None
     }
 }
-/// `CreateUserMigrationResponseBody`
+/// The data `security_and_compliance.v1.user_migration.create` (迁移用户数据驻留位置) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -218,7 +218,7 @@ impl FromJson for CreateUserMigrationResponseBody {
         Ok(out)
     }
 }
-/// `GetMultiGeoEntityTenantResponseBody`
+/// The data `security_and_compliance.v1.multi_geo_entity_tenant.get` (获取数据驻留地理位置列表) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -237,7 +237,7 @@ impl FromJson for GetMultiGeoEntityTenantResponseBody {
         Ok(out)
     }
 }
-/// `GetUserMigrationResponseBody`
+/// The data `security_and_compliance.v1.user_migration.get` (获取单个用户迁移状态) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -256,7 +256,7 @@ impl FromJson for GetUserMigrationResponseBody {
         Ok(out)
     }
 }
-/// `ListDataOpenapiLogResponseBody`
+/// The data `security_and_compliance.v1.openapi_log.list_data` (Obtain OpenAPI audit log) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -281,7 +281,7 @@ impl FromJson for ListDataOpenapiLogResponseBody {
         Ok(out)
     }
 }
-/// `ListOpenapiLogRequest`
+/// The request body of `security_and_compliance.v1.openapi_log.list_data` (Obtain OpenAPI audit log).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -289,13 +289,13 @@ impl FromJson for ListDataOpenapiLogResponseBody {
     serde(default)
 )]
 pub struct ListOpenapiLogRequest {
-    /// Feishu OpenAPI definition, reference: \[API list\]
+    /// Feishu OpenAPI definition, reference: *API list*
     pub api_keys: Option<Vec<String>>,
     /// Starting timestamp in seconds
     pub start_time: Option<i64>,
     /// Termination timestamp in seconds
     pub end_time: Option<i64>,
-    /// The unique identifier of the application calling OpenAPI, can be obtained by going to \[Developer Console\] &gt; Application details page &gt; Certificate and Basic Information
+    /// The unique identifier of the application calling OpenAPI, can be obtained by going to *Developer Console* &gt; Application details page &gt; Certificate and Basic Information
     pub app_id: Option<String>,
     /// paging size
     pub page_size: Option<i64>,
@@ -314,7 +314,7 @@ impl ToJson for ListOpenapiLogRequest {
         w.end_object();
     }
 }
-/// `OpenapiLog`
+/// The `items` of \[`ListDataOpenapiLogResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -348,7 +348,7 @@ impl FromJson for OpenapiLog {
         Ok(out)
     }
 }
-/// `OpenapiLogDetail`
+/// The `log_detail` of \[`OpenapiLog`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -382,7 +382,7 @@ impl FromJson for OpenapiLogDetail {
         Ok(out)
     }
 }
-/// `SearchUserMigrationResponseBody`
+/// The data `security_and_compliance.v1.user_migration.search` (批量获取用户迁移状态) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -401,7 +401,7 @@ impl FromJson for SearchUserMigrationResponseBody {
         Ok(out)
     }
 }
-/// `Tenant`
+/// The `tenant` of \[`GetMultiGeoEntityTenantResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -420,7 +420,7 @@ impl FromJson for Tenant {
         Ok(out)
     }
 }
-/// `UserMigration`
+/// The `user_migrations` of \[`CreateUserMigrationResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -451,7 +451,7 @@ impl FromJson for UserMigration {
         Ok(out)
     }
 }
-/// `SearchUserMigrationRequestBody`
+/// The request body of `security_and_compliance.v1.user_migration.search` (批量获取用户迁移状态).
 ///
 /// The same fields as [`CancelUserMigrationRequestBody`]: one type, two names.
 pub type SearchUserMigrationRequestBody = CancelUserMigrationRequestBody;

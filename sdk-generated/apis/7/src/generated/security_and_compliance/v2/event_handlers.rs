@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `security_and_compliance` v2, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `security_and_compliance` v2, for `EventDispatcherBuilder`.
 pub trait SecurityAndComplianceV2EventHandlers: RegisterHandlers {
     /// Handles `security_and_compliance.device_apply_record.device_apply_event_v2` (设备申报事件): the handler gets an [`Event`] with a [`P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2Data`](super::events::P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2Data) payload.
     fn on_security_and_compliance_device_apply_record_device_apply_event_v2<F, Fut>(

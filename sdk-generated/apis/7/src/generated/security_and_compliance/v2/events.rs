@@ -17,7 +17,7 @@ pub const SECURITY_AND_COMPLIANCE_DEVICE_APPLY_RECORD_DEVICE_APPLY_EVENT_V2: &st
 ///
 /// Schema 2.0; payload `P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2Data`.
 pub const SECURITY_AND_COMPLIANCE_DEVICE_RECORD_DEVICE_CHANGE_EVENT_V2: &str = "security_and_compliance.device_record.device_change_event_v2";
-/// `DeviceChangeEvent`
+/// The `before` of \[`P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -103,7 +103,7 @@ impl FromJson for DeviceChangeEvent {
         Ok(out)
     }
 }
-/// `DeviceRecordEvent`
+/// The `device_record` of \[`P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -192,7 +192,7 @@ impl FromJson for DeviceRecordEvent {
         Ok(out)
     }
 }
-/// `EventHeader`
+/// The `header` of \[`P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -226,7 +226,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2`
+/// The envelope of the `security_and_compliance.device_apply_record.device_apply_event_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -254,7 +254,7 @@ impl FromJson for P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2 {
         Ok(out)
     }
 }
-/// `P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2Data`
+/// The payload of the `security_and_compliance.device_apply_record.device_apply_event_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -294,7 +294,7 @@ impl FromJson for P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2Data
         Ok(out)
     }
 }
-/// `P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2`
+/// The envelope of the `security_and_compliance.device_record.device_change_event_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -322,7 +322,7 @@ impl FromJson for P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2 {
         Ok(out)
     }
 }
-/// `P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2Data`
+/// The payload of the `security_and_compliance.device_record.device_change_event_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -356,7 +356,7 @@ impl FromJson for P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2Data {
         Ok(out)
     }
 }
-/// `UserId`
+/// The `current_user_id` of \[`DeviceChangeEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

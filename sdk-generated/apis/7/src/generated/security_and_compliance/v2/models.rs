@@ -79,7 +79,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `CreateDeviceRecordRequestBody`
+/// The request body of `security_and_compliance.v2.device_record.create` (新增设备).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -127,7 +127,7 @@ impl ToJson for CreateDeviceRecordRequestBody {
         w.end_object();
     }
 }
-/// `CreateDeviceRecordResponseBody`
+/// The data `security_and_compliance.v2.device_record.create` (新增设备) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -146,7 +146,7 @@ impl FromJson for CreateDeviceRecordResponseBody {
         Ok(out)
     }
 }
-/// `DeviceRecord`
+/// The `device_record` of \[`GetDeviceRecordResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -255,7 +255,7 @@ impl FromJson for DeviceRecord {
         Ok(out)
     }
 }
-/// `GetDeviceRecordResponseBody`
+/// The data `security_and_compliance.v2.device_record.get` (获取设备信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -274,7 +274,7 @@ impl FromJson for GetDeviceRecordResponseBody {
         Ok(out)
     }
 }
-/// `ListDeviceRecordResponseBody`
+/// The data `security_and_compliance.v2.device_record.list` (查询设备信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -299,7 +299,7 @@ impl FromJson for ListDeviceRecordResponseBody {
         Ok(out)
     }
 }
-/// `MineDeviceRecordResponseBody`
+/// The data `security_and_compliance.v2.device_record.mine` (获取设备认证信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -324,7 +324,7 @@ impl FromJson for MineDeviceRecordResponseBody {
         Ok(out)
     }
 }
-/// `UpdateDeviceApplyRecordRequestBody`
+/// The request body of `security_and_compliance.v2.device_apply_record.update` (审批设备申报).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -342,7 +342,7 @@ impl ToJson for UpdateDeviceApplyRecordRequestBody {
         w.end_object();
     }
 }
-/// `UpdateDeviceRecordRequestBody`
+/// The request body of `security_and_compliance.v2.device_record.update` (更新设备).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

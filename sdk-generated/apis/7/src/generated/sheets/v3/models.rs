@@ -79,7 +79,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `Condition`
+/// The `condition` of \[`CreateSheetFilter`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -119,7 +119,7 @@ impl ToJson for Condition {
         None
     }
 }
-/// `CreateSheetFilter`
+/// The request body of `sheets.v3.spreadsheet_sheet_filter.create` (Create Filter).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -155,7 +155,7 @@ impl ToJson for CreateSheetFilter {
         None
     }
 }
-/// `CreateSpreadsheetResponseBody`
+/// The data `sheets.v3.spreadsheet.create` (Create a spreadsheet) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -174,7 +174,7 @@ impl FromJson for CreateSpreadsheetResponseBody {
         Ok(out)
     }
 }
-/// `Dimension`
+/// The `source` of \[`MoveDimension`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -182,7 +182,8 @@ impl FromJson for CreateSpreadsheetResponseBody {
     serde(default)
 )]
 pub struct Dimension {
-    /// Row or column. values: - ROWS- COLUMNS
+    /// Row or column. values: - ROWS
+    /// - COLUMNS
     pub major_dimension: Option<String>,
     /// Start row or column number. Counts from 0. If `startIndex` is 3, move from row or column 4. Contains the fourth row or column
     pub start_index: Option<i64>,
@@ -198,7 +199,7 @@ impl ToJson for Dimension {
         w.end_object();
     }
 }
-/// `FilterInfo`
+/// The `filter_infos` of \[`SheetFilterInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -220,7 +221,7 @@ impl FromJson for FilterInfo {
         Ok(out)
     }
 }
-/// `FilterView`
+/// The request body of `sheets.v3.spreadsheet_sheet_filter_view.create` (Create Filter View).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -254,7 +255,7 @@ impl ToJson for FilterView {
         w.end_object();
     }
 }
-/// `FilterViewCondition`
+/// The request body of `sheets.v3.spreadsheet_sheet_filter_view_condition.create` (Create Filter Condition).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -292,7 +293,7 @@ impl ToJson for FilterViewCondition {
         w.end_object();
     }
 }
-/// `Find`
+/// The request body of `sheets.v3.spreadsheet_sheet.find` (Find cells).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -322,7 +323,7 @@ impl ToJson for Find {
         None
     }
 }
-/// `FindCondition`
+/// The `find_condition` of \[`Find`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -330,15 +331,23 @@ impl ToJson for Find {
     serde(default)
 )]
 pub struct FindCondition {
-    /// Search range, \[glossary range\]
+    /// Search range, *glossary range*
     pub range: String,
-    /// Whether it is case insensitive- `true`: Ignore differences in case of letters in a string- `false`: case sensitive
+    /// Whether it is case insensitive
+    /// - `true`: Ignore differences in case of letters in a string
+    /// - `false`: case sensitive
     pub match_case: Option<bool>,
-    /// Whether to match the entire cell- `true`: exact match- `false`: partial match
+    /// Whether to match the entire cell
+    /// - `true`: exact match
+    /// - `false`: partial match
     pub match_entire_cell: Option<bool>,
-    /// Whether it is regular expression matching- `true`: regular match- `false`: not regular match
+    /// Whether it is regular expression matching
+    /// - `true`: regular match
+    /// - `false`: not regular match
     pub search_by_regex: Option<bool>,
-    /// Whether to search formula content- `true`: search formula only- `false`: Search cell contents only
+    /// Whether to search formula content
+    /// - `true`: search formula only
+    /// - `false`: Search cell contents only
     pub include_formulas: Option<bool>,
 }
 impl ToJson for FindCondition {
@@ -358,7 +367,7 @@ impl ToJson for FindCondition {
         None
     }
 }
-/// `FindReplaceResult`
+/// The `find_result` of \[`FindSpreadsheetSheetResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -383,7 +392,7 @@ impl FromJson for FindReplaceResult {
         Ok(out)
     }
 }
-/// `FindSpreadsheetSheetResponseBody`
+/// The data `sheets.v3.spreadsheet_sheet.find` (Find cells) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -402,7 +411,7 @@ impl FromJson for FindSpreadsheetSheetResponseBody {
         Ok(out)
     }
 }
-/// `FloatImage`
+/// The request body of `sheets.v3.spreadsheet_sheet_float_image.create` (Create Floating Image).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -452,7 +461,7 @@ impl ToJson for FloatImage {
         w.end_object();
     }
 }
-/// `GetSpreadsheet`
+/// The `spreadsheet` of \[`GetSpreadsheetResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -480,7 +489,7 @@ impl FromJson for GetSpreadsheet {
         Ok(out)
     }
 }
-/// `GetSpreadsheetResponseBody`
+/// The data `sheets.v3.spreadsheet.get` (Get spreadsheet information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -499,7 +508,7 @@ impl FromJson for GetSpreadsheetResponseBody {
         Ok(out)
     }
 }
-/// `GetSpreadsheetSheetFilterResponseBody`
+/// The data `sheets.v3.spreadsheet_sheet_filter.get` (Obtain Filter) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -518,7 +527,7 @@ impl FromJson for GetSpreadsheetSheetFilterResponseBody {
         Ok(out)
     }
 }
-/// `GetSpreadsheetSheetFilterViewConditionResponseBody`
+/// The data `sheets.v3.spreadsheet_sheet_filter_view_condition.get` (Obtain Filter Condition) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -540,7 +549,7 @@ impl FromJson for GetSpreadsheetSheetFilterViewConditionResponseBody {
         Ok(out)
     }
 }
-/// `GetSpreadsheetSheetFilterViewResponseBody`
+/// The data `sheets.v3.spreadsheet_sheet_filter_view.get` (Obtain Filter View) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -559,7 +568,7 @@ impl FromJson for GetSpreadsheetSheetFilterViewResponseBody {
         Ok(out)
     }
 }
-/// `GetSpreadsheetSheetFloatImageResponseBody`
+/// The data `sheets.v3.spreadsheet_sheet_float_image.get` (Obtain Floating Image) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -578,7 +587,7 @@ impl FromJson for GetSpreadsheetSheetFloatImageResponseBody {
         Ok(out)
     }
 }
-/// `GetSpreadsheetSheetResponseBody`
+/// The data `sheets.v3.spreadsheet_sheet.get` (Query a sheet) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -597,7 +606,7 @@ impl FromJson for GetSpreadsheetSheetResponseBody {
         Ok(out)
     }
 }
-/// `GridProperties`
+/// The `grid_properties` of \[`Sheet`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -625,7 +634,7 @@ impl FromJson for GridProperties {
         Ok(out)
     }
 }
-/// `MergeRange`
+/// The `merges` of \[`Sheet`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -653,7 +662,7 @@ impl FromJson for MergeRange {
         Ok(out)
     }
 }
-/// `MoveDimension`
+/// The request body of `sheets.v3.spreadsheet_sheet.move_dimension` (Move rows or columns).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -674,7 +683,7 @@ impl ToJson for MoveDimension {
         w.end_object();
     }
 }
-/// `QuerySpreadsheetSheetFilterViewConditionResponseBody`
+/// The data `sheets.v3.spreadsheet_sheet_filter_view_condition.query` (Query Filter Condition) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -696,7 +705,7 @@ impl FromJson for QuerySpreadsheetSheetFilterViewConditionResponseBody {
         Ok(out)
     }
 }
-/// `QuerySpreadsheetSheetFilterViewResponseBody`
+/// The data `sheets.v3.spreadsheet_sheet_filter_view.query` (Query Filter View) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -715,7 +724,7 @@ impl FromJson for QuerySpreadsheetSheetFilterViewResponseBody {
         Ok(out)
     }
 }
-/// `QuerySpreadsheetSheetFloatImageResponseBody`
+/// The data `sheets.v3.spreadsheet_sheet_float_image.query` (Query Floating Image) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -734,7 +743,7 @@ impl FromJson for QuerySpreadsheetSheetFloatImageResponseBody {
         Ok(out)
     }
 }
-/// `QuerySpreadsheetSheetResponseBody`
+/// The data `sheets.v3.spreadsheet_sheet.query` (Get a sheet) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -753,7 +762,7 @@ impl FromJson for QuerySpreadsheetSheetResponseBody {
         Ok(out)
     }
 }
-/// `Replace`
+/// The request body of `sheets.v3.spreadsheet_sheet.replace` (Replace cells).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -789,7 +798,7 @@ impl ToJson for Replace {
         None
     }
 }
-/// `ReplaceSpreadsheetSheetResponseBody`
+/// The data `sheets.v3.spreadsheet_sheet.replace` (Replace cells) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -808,7 +817,7 @@ impl FromJson for ReplaceSpreadsheetSheetResponseBody {
         Ok(out)
     }
 }
-/// `Sheet`
+/// The `sheet` of \[`GetSpreadsheetSheetResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -845,7 +854,7 @@ impl FromJson for Sheet {
         Ok(out)
     }
 }
-/// `SheetFilterInfo`
+/// The `sheet_filter_info` of \[`GetSpreadsheetSheetFilterResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -870,7 +879,7 @@ impl FromJson for SheetFilterInfo {
         Ok(out)
     }
 }
-/// `Spreadsheet`
+/// The request body of `sheets.v3.spreadsheet.create` (Create a spreadsheet).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -880,7 +889,11 @@ impl FromJson for SheetFilterInfo {
 pub struct Spreadsheet {
     /// Spreadsheet title
     pub title: Option<String>,
-    /// Folder token. You can get the folder token in two ways:- URL of the folder: <https://sample.feishu.cn/drive/folder/==fldbcO1UuPz8VwnpPx5a92abcef==-> Call the open platform interface to get it: - Call the \[get my space (root folder) metadata\] interface to get the root directory (i.e. root folder) token. - Continue to call the \[get list of files in folder\] interface to get the token for the folder in the root directory.**Note**: To create a spreadsheet in the knowledge base, you need to call the \[Create knowledge space node\] API and select the table (sheet) type
+    /// Folder token. You can get the folder token in two ways:
+    /// - URL of the folder: <https://sample.feishu.cn/drive/folder/==fldbcO1UuPz8VwnpPx5a92abcef==>
+    /// - Call the open platform interface to get it: - Call the *get my space (root folder) metadata* interface to get the root directory (i.e. root folder) token. - Continue to call the *get list of files in folder* interface to get the token for the folder in the root directory.
+    ///
+    /// **Note**: To create a spreadsheet in the knowledge base, you need to call the *Create knowledge space node* API and select the table (sheet) type
     pub folder_token: Option<String>,
     /// `url`
     pub url: Option<String>,
@@ -912,7 +925,7 @@ impl ToJson for Spreadsheet {
         w.end_object();
     }
 }
-/// `UpdateSheetFilter`
+/// The request body of `sheets.v3.spreadsheet_sheet_filter.update` (Update Filter).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -942,7 +955,7 @@ impl ToJson for UpdateSheetFilter {
         None
     }
 }
-/// `UpdateSpreadsheetProperties`
+/// The request body of `sheets.v3.spreadsheet.patch` (Modify spreadsheet properties).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -960,27 +973,27 @@ impl ToJson for UpdateSpreadsheetProperties {
         w.end_object();
     }
 }
-/// `CreateSpreadsheetSheetFilterViewConditionResponseBody`
+/// The data `sheets.v3.spreadsheet_sheet_filter_view_condition.create` (Create Filter Condition) answers with.
 ///
 /// The same fields as [`GetSpreadsheetSheetFilterViewConditionResponseBody`]: one type, two names.
 pub type CreateSpreadsheetSheetFilterViewConditionResponseBody = GetSpreadsheetSheetFilterViewConditionResponseBody;
-/// `CreateSpreadsheetSheetFilterViewResponseBody`
+/// The data `sheets.v3.spreadsheet_sheet_filter_view.create` (Create Filter View) answers with.
 ///
 /// The same fields as [`GetSpreadsheetSheetFilterViewResponseBody`]: one type, two names.
 pub type CreateSpreadsheetSheetFilterViewResponseBody = GetSpreadsheetSheetFilterViewResponseBody;
-/// `CreateSpreadsheetSheetFloatImageResponseBody`
+/// The data `sheets.v3.spreadsheet_sheet_float_image.create` (Create Floating Image) answers with.
 ///
 /// The same fields as [`GetSpreadsheetSheetFloatImageResponseBody`]: one type, two names.
 pub type CreateSpreadsheetSheetFloatImageResponseBody = GetSpreadsheetSheetFloatImageResponseBody;
-/// `PatchSpreadsheetSheetFilterViewResponseBody`
+/// The data `sheets.v3.spreadsheet_sheet_filter_view.patch` (Update Filter View) answers with.
 ///
 /// The same fields as [`GetSpreadsheetSheetFilterViewResponseBody`]: one type, two names.
 pub type PatchSpreadsheetSheetFilterViewResponseBody = GetSpreadsheetSheetFilterViewResponseBody;
-/// `PatchSpreadsheetSheetFloatImageResponseBody`
+/// The data `sheets.v3.spreadsheet_sheet_float_image.patch` (Update Floating Image) answers with.
 ///
 /// The same fields as [`GetSpreadsheetSheetFloatImageResponseBody`]: one type, two names.
 pub type PatchSpreadsheetSheetFloatImageResponseBody = GetSpreadsheetSheetFloatImageResponseBody;
-/// `UpdateSpreadsheetSheetFilterViewConditionResponseBody`
+/// The data `sheets.v3.spreadsheet_sheet_filter_view_condition.update` (Update Filter Condition) answers with.
 ///
 /// The same fields as [`GetSpreadsheetSheetFilterViewConditionResponseBody`]: one type, two names.
 pub type UpdateSpreadsheetSheetFilterViewConditionResponseBody = GetSpreadsheetSheetFilterViewConditionResponseBody;

@@ -13,9 +13,9 @@ impl<'a> SpreadsheetApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// spreadsheet (创建电子表格)
+    /// Create a spreadsheet (创建电子表格)
     ///
-    /// Create a spreadsheet-Use this API to create an online spreadsheet under the specified directory. The table title can be customized. Creating forms with content is not supported
+    /// Use this API to create an online spreadsheet under the specified directory. The table title can be customized. Creating forms with content is not supported
     ///
     /// `POST /open-apis/sheets/v3/spreadsheets`
     ///
@@ -30,9 +30,9 @@ impl<'a> SpreadsheetApi<'a> {
             ),
         }
     }
-    /// spreadsheet (获取电子表格信息)
+    /// Get spreadsheet information (获取电子表格信息)
     ///
-    /// Get spreadsheet information-This interface is used to obtain basic information for the spreadsheet, including the owner of the spreadsheet, URL links, and other related details
+    /// This interface is used to obtain basic information for the spreadsheet, including the owner of the spreadsheet, URL links, and other related details
     ///
     /// `GET /open-apis/sheets/v3/spreadsheets/:spreadsheet_token`
     ///
@@ -48,9 +48,9 @@ impl<'a> SpreadsheetApi<'a> {
                 .path_param("spreadsheet_token", spreadsheet_token.as_ref()),
         }
     }
-    /// spreadsheet (修改电子表格属性)
+    /// Modify spreadsheet properties (修改电子表格属性)
     ///
-    /// Modify spreadsheet properties-This interface is used to modify the properties of the spreadsheet. Currently, modifying spreadsheet titles is supported
+    /// This interface is used to modify the properties of the spreadsheet. Currently, modifying spreadsheet titles is supported
     ///
     /// `PATCH /open-apis/sheets/v3/spreadsheets/:spreadsheet_token`
     ///

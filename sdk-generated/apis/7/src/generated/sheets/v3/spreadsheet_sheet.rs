@@ -13,9 +13,9 @@ impl<'a> SpreadsheetSheetApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Cell (查找单元格)
+    /// Find cells (查找单元格)
     ///
-    /// Find cells-Search cell locations that match specified conditions in a certain range of the sheet. The range and find fields are required in the request body
+    /// Search cell locations that match specified conditions in a certain range of the sheet. The range and find fields are required in the request body
     ///
     /// `POST /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/find`
     ///
@@ -36,9 +36,9 @@ impl<'a> SpreadsheetSheetApi<'a> {
                 .path_param("sheet_id", sheet_id.as_ref()),
         }
     }
-    /// sheet (查询工作表)
+    /// Query a sheet (查询工作表)
     ///
-    /// Query a sheet-This interface is used to query worksheet information by worksheet ID, including the title, index, and whether the sheet is hidden
+    /// This interface is used to query worksheet information by worksheet ID, including the title, index, and whether the sheet is hidden
     ///
     /// `GET /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id`
     ///
@@ -59,9 +59,9 @@ impl<'a> SpreadsheetSheetApi<'a> {
                 .path_param("sheet_id", sheet_id.as_ref()),
         }
     }
-    /// Row Column (移动行列)
+    /// Move rows or columns (移动行列)
     ///
-    /// Move rows or columns-This API is used to move rows and columns. After rows and columns are moved to a target location, the rows and columns already at the target location are shifted right or down
+    /// This API is used to move rows and columns. After rows and columns are moved to a target location, the rows and columns already at the target location are shifted right or down
     ///
     /// `POST /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/move_dimension`
     ///
@@ -82,9 +82,9 @@ impl<'a> SpreadsheetSheetApi<'a> {
                 .path_param("sheet_id", sheet_id.as_ref()),
         }
     }
-    /// sheet (获取工作表)
+    /// Get a sheet (获取工作表)
     ///
-    /// Get a sheet-This interface is used to get all worksheets and their properties under the spreadsheet, including ID, title, index, and whether the worksheet is hidden
+    /// This interface is used to get all worksheets and their properties under the spreadsheet, including ID, title, index, and whether the worksheet is hidden
     ///
     /// `GET /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/query`
     ///
@@ -100,9 +100,9 @@ impl<'a> SpreadsheetSheetApi<'a> {
                 .path_param("spreadsheet_token", spreadsheet_token.as_ref()),
         }
     }
-    /// Cell (替换单元格)
+    /// Replace cells (替换单元格)
     ///
-    /// Replace cells-Find data that matches specified conditions in a certain range of the sheet, replace the values, and return the location of the successfully replaced cell. You can replace up to 5,000 cells at a time. If the number of matching cells exceeds the limit, narrow the range before the action. The range, find, and replacement fields are required in the request body
+    /// Find data that matches specified conditions in a certain range of the sheet, replace the values, and return the location of the successfully replaced cell. You can replace up to 5,000 cells at a time. If the number of matching cells exceeds the limit, narrow the range before the action. The range, find, and replacement fields are required in the request body
     ///
     /// `POST /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/replace`
     ///

@@ -13,9 +13,9 @@ impl<'a> SpreadsheetSheetFilterApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Filter (创建筛选)
+    /// Create Filter (创建筛选)
     ///
-    /// Create Filter-::: noteFor parameter values, see \[Filter guide\]:::This API is used to create a filter in a sheet
+    /// ::: noteFor parameter values, see *Filter guide*:::This API is used to create a filter in a sheet
     ///
     /// `POST /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/filter`
     ///
@@ -36,9 +36,9 @@ impl<'a> SpreadsheetSheetFilterApi<'a> {
                 .path_param("sheet_id", sheet_id.as_ref()),
         }
     }
-    /// Filter (删除筛选)
+    /// Delete Filter (删除筛选)
     ///
-    /// Delete Filter-This API is used to delete the filter of a sheet
+    /// This API is used to delete the filter of a sheet
     ///
     /// `DELETE /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/filter`
     ///
@@ -59,9 +59,9 @@ impl<'a> SpreadsheetSheetFilterApi<'a> {
                 .path_param("sheet_id", sheet_id.as_ref()),
         }
     }
-    /// Filter (获取筛选)
+    /// Obtain Filter (获取筛选)
     ///
-    /// Obtain Filter-This API is used to obtain the filter details for a sheet
+    /// This API is used to obtain the filter details for a sheet
     ///
     /// `GET /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/filter`
     ///
@@ -82,9 +82,9 @@ impl<'a> SpreadsheetSheetFilterApi<'a> {
                 .path_param("sheet_id", sheet_id.as_ref()),
         }
     }
-    /// Filter (更新筛选)
+    /// Update Filter (更新筛选)
     ///
-    /// Update Filter-::: noteFor parameter values, see \[Filter guide\]:::This API is used to update column filter conditions in the sheet range
+    /// ::: noteFor parameter values, see *Filter guide*:::This API is used to update column filter conditions in the sheet range
     ///
     /// `PUT /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/filter`
     ///

@@ -13,9 +13,9 @@ impl<'a> SpreadsheetSheetFilterViewApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Filter view (创建筛选视图)
+    /// Create Filter View (创建筛选视图)
     ///
-    /// Create Filter View-::: noteFor range settings, see: \[User guide for using filter conditions in the filter view\]:::This API is used to create a filter view based on passed in parameters. The ID and name fields are optional and default values are generated if none are provided. The range field is required. IDs are 10 characters long and composed of numbers and upper and lowercase English letters. Names can't exceed 100 characters. A single sheet can have up to 150 filter views
+    /// ::: noteFor range settings, see: *User guide for using filter conditions in the filter view*:::This API is used to create a filter view based on passed in parameters. The ID and name fields are optional and default values are generated if none are provided. The range field is required. IDs are 10 characters long and composed of numbers and upper and lowercase English letters. Names can't exceed 100 characters. A single sheet can have up to 150 filter views
     ///
     /// `POST /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/filter_views`
     ///
@@ -36,9 +36,9 @@ impl<'a> SpreadsheetSheetFilterViewApi<'a> {
                 .path_param("sheet_id", sheet_id.as_ref()),
         }
     }
-    /// Filter view (删除筛选视图)
+    /// Delete Filter View (删除筛选视图)
     ///
-    /// Delete Filter View-This API is used to delete the filter view corresponding to the specified ID
+    /// This API is used to delete the filter view corresponding to the specified ID
     ///
     /// `DELETE /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/filter_views/:filter_view_id`
     ///
@@ -61,9 +61,9 @@ impl<'a> SpreadsheetSheetFilterViewApi<'a> {
                 .path_param("filter_view_id", filter_view_id.as_ref()),
         }
     }
-    /// Filter view (获取筛选视图)
+    /// Obtain Filter View (获取筛选视图)
     ///
-    /// Obtain Filter View-This API is used to obtain the name and range of a specified filter view ID
+    /// This API is used to obtain the name and range of a specified filter view ID
     ///
     /// `GET /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/filter_views/:filter_view_id`
     ///
@@ -86,9 +86,9 @@ impl<'a> SpreadsheetSheetFilterViewApi<'a> {
                 .path_param("filter_view_id", filter_view_id.as_ref()),
         }
     }
-    /// Filter view (更新筛选视图)
+    /// Update Filter View (更新筛选视图)
     ///
-    /// Update Filter View-::: noteFor range settings, see: \[User guide for using filter conditions in the filter view\]:::This API is used to update the filter view name or range. The name can't exceed 100 characters and must be unique within the sheet. The range can't exceed the maximum range of the sheet
+    /// ::: noteFor range settings, see: *User guide for using filter conditions in the filter view*:::This API is used to update the filter view name or range. The name can't exceed 100 characters and must be unique within the sheet. The range can't exceed the maximum range of the sheet
     ///
     /// `PATCH /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/filter_views/:filter_view_id`
     ///
@@ -111,9 +111,9 @@ impl<'a> SpreadsheetSheetFilterViewApi<'a> {
                 .path_param("filter_view_id", filter_view_id.as_ref()),
         }
     }
-    /// Filter view (查询筛选视图)
+    /// Query Filter View (查询筛选视图)
     ///
-    /// Query Filter View-This API is used to query the basic information of all filter views in a sheet, including their IDs, names, and ranges
+    /// This API is used to query the basic information of all filter views in a sheet, including their IDs, names, and ranges
     ///
     /// `GET /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/filter_views/query`
     ///

@@ -13,9 +13,9 @@ impl<'a> SpreadsheetSheetFilterViewConditionApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Filter view (创建筛选条件)
+    /// Create Filter Condition (创建筛选条件)
     ///
-    /// filter view-Create Filter Condition-::: noteFor filter conditions, see \[User guide for using filter conditions in the filter view\]:::This API is used to create filter conditions for a column in the range of a filter view
+    /// ::: noteFor filter conditions, see *User guide for using filter conditions in the filter view*:::This API is used to create filter conditions for a column in the range of a filter view
     ///
     /// `POST /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/filter_views/:filter_view_id/conditions`
     ///
@@ -38,9 +38,9 @@ impl<'a> SpreadsheetSheetFilterViewConditionApi<'a> {
                 .path_param("filter_view_id", filter_view_id.as_ref()),
         }
     }
-    /// Filter view (删除筛选条件)
+    /// Delete Filter Condition (删除筛选条件)
     ///
-    /// filter view-Delete Filter Condition-This API is used to delete filter conditions for a specified column in the range of a filter view
+    /// This API is used to delete filter conditions for a specified column in the range of a filter view
     ///
     /// `DELETE /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/filter_views/:filter_view_id/conditions/:condition_id`
     ///
@@ -65,9 +65,9 @@ impl<'a> SpreadsheetSheetFilterViewConditionApi<'a> {
                 .path_param("condition_id", condition_id.as_ref()),
         }
     }
-    /// Filter view (获取筛选条件)
+    /// Obtain Filter Condition (获取筛选条件)
     ///
-    /// filter view-Obtain Filter Condition-::: noteFor filter condition explanations, see \[User guide for using filter conditions in the filter view\]:::This API is used to obtain the filter conditions of a specified column in the filter view
+    /// ::: noteFor filter condition explanations, see *User guide for using filter conditions in the filter view*:::This API is used to obtain the filter conditions of a specified column in the filter view
     ///
     /// `GET /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/filter_views/:filter_view_id/conditions/:condition_id`
     ///
@@ -92,9 +92,9 @@ impl<'a> SpreadsheetSheetFilterViewConditionApi<'a> {
                 .path_param("condition_id", condition_id.as_ref()),
         }
     }
-    /// Filter view (查询筛选条件)
+    /// Query Filter Condition (查询筛选条件)
     ///
-    /// filter view-Query Filter Condition-::: noteFor filter condition explanations, see \[User guide for using filter conditions in the filter view\]:::This API is used to query all filter conditions of a filter view. All filter conditions in the range of the filter view are returned
+    /// ::: noteFor filter condition explanations, see *User guide for using filter conditions in the filter view*:::This API is used to query all filter conditions of a filter view. All filter conditions in the range of the filter view are returned
     ///
     /// `GET /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/filter_views/:filter_view_id/conditions/query`
     ///
@@ -117,9 +117,9 @@ impl<'a> SpreadsheetSheetFilterViewConditionApi<'a> {
                 .path_param("filter_view_id", filter_view_id.as_ref()),
         }
     }
-    /// Filter view (更新筛选条件)
+    /// Update Filter Condition (更新筛选条件)
     ///
-    /// filter view-Update Filter Condition-::: noteFor filter condition parameters, see \[User guide for using filter conditions in the filter view\]:::This API is used to update filter conditions for a column in the range of a filter view. The condition ID is the letter designation of the column
+    /// ::: noteFor filter condition parameters, see *User guide for using filter conditions in the filter view*:::This API is used to update filter conditions for a column in the range of a filter view. The condition ID is the letter designation of the column
     ///
     /// `PUT /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/filter_views/:filter_view_id/conditions/:condition_id`
     ///

@@ -13,9 +13,9 @@ impl<'a> SpreadsheetSheetFloatImageApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Floating image (创建浮动图片)
+    /// Create Floating Image (创建浮动图片)
     ///
-    /// Create Floating Image-::: noteFor information about the settings of a floating image, see \[Floating image guide\].:::This API is used to create a floating image based on the parameters passed in. Float_image_token (\[obtained after uploading an image to a spreadsheet\]) and range (only one cell) are required parameters. Float_image_id is optional, and a default ID is generated if this field is not specified. IDs are 10 characters long and composed of numbers (0-9) and upper and lowercase English letters. A spreadsheet cannot have duplicate images, and the total of floating images and cell images cannot exceed 4,000. The width and height specify the display width and height of an image, which are optional. If not specified, the image is displayed according to its actual width and height. offset_x and offset_y specify the offset of the image from the top-left corner of the cell where it is located. These two parameters are optional and default to 0
+    /// ::: noteFor information about the settings of a floating image, see *Floating image guide*.:::This API is used to create a floating image based on the parameters passed in. Float_image_token (*obtained after uploading an image to a spreadsheet*) and range (only one cell) are required parameters. Float_image_id is optional, and a default ID is generated if this field is not specified. IDs are 10 characters long and composed of numbers (0-9) and upper and lowercase English letters. A spreadsheet cannot have duplicate images, and the total of floating images and cell images cannot exceed 4,000. The width and height specify the display width and height of an image, which are optional. If not specified, the image is displayed according to its actual width and height. offset_x and offset_y specify the offset of the image from the top-left corner of the cell where it is located. These two parameters are optional and default to 0
     ///
     /// `POST /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/float_images`
     ///
@@ -36,9 +36,9 @@ impl<'a> SpreadsheetSheetFloatImageApi<'a> {
                 .path_param("sheet_id", sheet_id.as_ref()),
         }
     }
-    /// Floating image (删除浮动图片)
+    /// Delete Floating Image (删除浮动图片)
     ///
-    /// Delete Floating Image-This API is used to delete the floating image with the specified float_image_id
+    /// This API is used to delete the floating image with the specified float_image_id
     ///
     /// `DELETE /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/float_images/:float_image_id`
     ///
@@ -61,9 +61,9 @@ impl<'a> SpreadsheetSheetFloatImageApi<'a> {
                 .path_param("float_image_id", float_image_id.as_ref()),
         }
     }
-    /// Floating image (获取浮动图片)
+    /// Obtain Floating Image (获取浮动图片)
     ///
-    /// Obtain Floating Image-::: noteFor information about floating images, see \[Floating image guide\]:::This API is used to obtain floating image information based on a float_image_id
+    /// ::: noteFor information about floating images, see *Floating image guide*:::This API is used to obtain floating image information based on a float_image_id
     ///
     /// `GET /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/float_images/:float_image_id`
     ///
@@ -86,9 +86,9 @@ impl<'a> SpreadsheetSheetFloatImageApi<'a> {
                 .path_param("float_image_id", float_image_id.as_ref()),
         }
     }
-    /// Floating image (更新浮动图片)
+    /// Update Floating Image (更新浮动图片)
     ///
-    /// Update Floating Image-::: noteFor information about how to update a floating image, see \[Floating image guide\].:::This API is used to update the position and size parameters of an existing floating image, including range, width, height, offset_x, and offset_y. This operation cannot update float_image_id or float_image_token
+    /// ::: noteFor information about how to update a floating image, see *Floating image guide*.:::This API is used to update the position and size parameters of an existing floating image, including range, width, height, offset_x, and offset_y. This operation cannot update float_image_id or float_image_token
     ///
     /// `PATCH /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/float_images/:float_image_id`
     ///
@@ -111,9 +111,9 @@ impl<'a> SpreadsheetSheetFloatImageApi<'a> {
                 .path_param("float_image_id", float_image_id.as_ref()),
         }
     }
-    /// Floating image (查询浮动图片)
+    /// Query Floating Image (查询浮动图片)
     ///
-    /// Query Floating Image-::: noteFor information about floating images, see \[Floating image guide\]:::This API returns information on all floating images in a sheet
+    /// ::: noteFor information about floating images, see *Floating image guide*:::This API returns information on all floating images in a sheet
     ///
     /// `GET /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/float_images/query`
     ///

@@ -79,7 +79,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `App`
+/// The `app` of \[`CreateAppResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -125,7 +125,7 @@ impl FromJson for App {
         Ok(out)
     }
 }
-/// `AppEnum`
+/// The `items` of \[`GetEnumListAppEnumResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -153,7 +153,7 @@ impl FromJson for AppEnum {
         Ok(out)
     }
 }
-/// `AppTable`
+/// The `items` of \[`GetTableListAppTableResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -190,7 +190,7 @@ impl FromJson for AppTable {
         Ok(out)
     }
 }
-/// `AppTableColumn`
+/// The `columns` of \[`AppTable`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -233,7 +233,7 @@ impl FromJson for AppTableColumn {
         Ok(out)
     }
 }
-/// `AppTableConstraint`
+/// The `constraints` of \[`AppTable`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -264,7 +264,7 @@ impl FromJson for AppTableConstraint {
         Ok(out)
     }
 }
-/// `AppTableIndex`
+/// The `indexes` of \[`AppTable`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -292,7 +292,7 @@ impl FromJson for AppTableIndex {
         Ok(out)
     }
 }
-/// `ApplyConfig`
+/// The `apply_config` of \[`GetAppVisibilityAppResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -322,7 +322,7 @@ impl ToJson for ApplyConfig {
         w.end_object();
     }
 }
-/// `CreateAppRequestBody`
+/// The request body of `spark.v1.app.create` (创建妙搭应用).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -361,7 +361,7 @@ impl ToJson for CreateAppRequestBody {
         None
     }
 }
-/// `GetAppVisibilityAppResponseBody`
+/// The data `spark.v1.app.get_app_visibility` (获取妙搭应用可用范围;) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -395,7 +395,7 @@ impl FromJson for GetAppVisibilityAppResponseBody {
         Ok(out)
     }
 }
-/// `GetEnumDetailAppEnumResponseBody`
+/// The data `spark.v1.app_enum.get_enum_detail` (获取自定义枚举详细信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -423,7 +423,7 @@ impl FromJson for GetEnumDetailAppEnumResponseBody {
         Ok(out)
     }
 }
-/// `GetEnumListAppEnumResponseBody`
+/// The data `spark.v1.app_enum.get_enum_list` (获取自定义枚举列表) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -448,7 +448,7 @@ impl FromJson for GetEnumListAppEnumResponseBody {
         Ok(out)
     }
 }
-/// `GetTableDetailAppTableResponseBody`
+/// The data `spark.v1.app_table.get_table_detail` (获取数据表详细信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -488,7 +488,7 @@ impl FromJson for GetTableDetailAppTableResponseBody {
         Ok(out)
     }
 }
-/// `GetTableListAppTableResponseBody`
+/// The data `spark.v1.app_table.get_table_list` (获取数据表列表) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -513,7 +513,7 @@ impl FromJson for GetTableListAppTableResponseBody {
         Ok(out)
     }
 }
-/// `GetViewRecordListAppViewResponseBody`
+/// The data `spark.v1.app_view.get_view_record_list` (查询视图数据记录) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -541,7 +541,7 @@ impl FromJson for GetViewRecordListAppViewResponseBody {
         Ok(out)
     }
 }
-/// `IconAppRequestBody`
+/// The request body of `spark.v1.app.icon` (上传妙搭应用图标).
 #[derive(Debug, Default)]
 pub struct IconAppRequestBody {
     /// `file`
@@ -560,7 +560,7 @@ impl IconAppRequestBody {
         form
     }
 }
-/// `IconAppResponseBody`
+/// The data `spark.v1.app.icon` (上传妙搭应用图标) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -579,7 +579,7 @@ impl FromJson for IconAppResponseBody {
         Ok(out)
     }
 }
-/// `IdConvertDirectoryUserRequestBody`
+/// The request body of `spark.v1.directory_user.id_convert` (转换飞书妙搭和飞书开放平台用户 ID).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -600,7 +600,7 @@ impl ToJson for IdConvertDirectoryUserRequestBody {
         w.end_object();
     }
 }
-/// `IdConvertDirectoryUserResponseBody`
+/// The data `spark.v1.directory_user.id_convert` (转换飞书妙搭和飞书开放平台用户 ID) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -619,7 +619,7 @@ impl FromJson for IdConvertDirectoryUserResponseBody {
         Ok(out)
     }
 }
-/// `IdMapItem`
+/// The `items` of \[`IdConvertDirectoryUserResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -641,7 +641,7 @@ impl FromJson for IdMapItem {
         Ok(out)
     }
 }
-/// `ListAppResponseBody`
+/// The data `spark.v1.app.list` (批量获取妙搭应用) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -666,7 +666,7 @@ impl FromJson for ListAppResponseBody {
         Ok(out)
     }
 }
-/// `PatchAppRequestBody`
+/// The request body of `spark.v1.app.patch` (更新妙搭应用信息).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -690,7 +690,7 @@ impl ToJson for PatchAppRequestBody {
         w.end_object();
     }
 }
-/// `PatchAppResponseBody`
+/// The data `spark.v1.app.patch` (更新妙搭应用信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -709,7 +709,7 @@ impl FromJson for PatchAppResponseBody {
         Ok(out)
     }
 }
-/// `PatchTableRecordsAppTableRequestBody`
+/// The request body of `spark.v1.app_table.patch_table_records` (按条件更新数据表中的记录).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -733,7 +733,7 @@ impl ToJson for PatchTableRecordsAppTableRequestBody {
         None
     }
 }
-/// `PostTableRecordsAppTableRequestBody`
+/// The request body of `spark.v1.app_table.post_table_records` (向数据表中添加或更新记录).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -757,7 +757,7 @@ impl ToJson for PostTableRecordsAppTableRequestBody {
         None
     }
 }
-/// `PostTableRecordsAppTableResponseBody`
+/// The data `spark.v1.app_table.post_table_records` (向数据表中添加或更新记录) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -776,7 +776,7 @@ impl FromJson for PostTableRecordsAppTableResponseBody {
         Ok(out)
     }
 }
-/// `SqlCommandsAppRequestBody`
+/// The request body of `spark.v1.app.sql_commands` (执行 SQL).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -800,7 +800,7 @@ impl ToJson for SqlCommandsAppRequestBody {
         None
     }
 }
-/// `SqlCommandsAppResponseBody`
+/// The data `spark.v1.app.sql_commands` (执行 SQL) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -819,7 +819,7 @@ impl FromJson for SqlCommandsAppResponseBody {
         Ok(out)
     }
 }
-/// `UpdateAppVisibilityAppRequestBody`
+/// The request body of `spark.v1.app.update_app_visibility` (更新妙搭应用可用范围).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -858,7 +858,7 @@ impl ToJson for UpdateAppVisibilityAppRequestBody {
         None
     }
 }
-/// `UploadAppStorageRequestBody`
+/// The request body of `spark.v1.app_storage.upload` (上传文件).
 #[derive(Debug, Default)]
 pub struct UploadAppStorageRequestBody {
     /// `file_name`
@@ -889,7 +889,7 @@ impl UploadAppStorageRequestBody {
         form
     }
 }
-/// `UploadAppStorageResponseBody`
+/// The data `spark.v1.app_storage.upload` (上传文件) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -920,7 +920,7 @@ impl FromJson for UploadAppStorageResponseBody {
         Ok(out)
     }
 }
-/// `UploadCompleteAppStorageRequestBody`
+/// The request body of `spark.v1.app_storage.upload_complete` (分片上传文件 - 完成上传).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -944,7 +944,7 @@ impl ToJson for UploadCompleteAppStorageRequestBody {
         None
     }
 }
-/// `UploadCompleteAppStorageResponseBody`
+/// The data `spark.v1.app_storage.upload_complete` (分片上传文件 - 完成上传) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -975,7 +975,7 @@ impl FromJson for UploadCompleteAppStorageResponseBody {
         Ok(out)
     }
 }
-/// `UploadHtmlCodeAndReleaseAppRequestBody`
+/// The request body of `spark.v1.app.upload_html_code_and_release` (上传 HTML 代码并发布;).
 #[derive(Debug, Default)]
 pub struct UploadHtmlCodeAndReleaseAppRequestBody {
     /// `file`
@@ -994,7 +994,7 @@ impl UploadHtmlCodeAndReleaseAppRequestBody {
         form
     }
 }
-/// `UploadHtmlCodeAndReleaseAppResponseBody`
+/// The data `spark.v1.app.upload_html_code_and_release` (上传 HTML 代码并发布;) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1013,7 +1013,7 @@ impl FromJson for UploadHtmlCodeAndReleaseAppResponseBody {
         Ok(out)
     }
 }
-/// `UploadInitializeAppStorageRequestBody`
+/// The request body of `spark.v1.app_storage.upload_initialize` (分片上传文件 - 创建上传请求).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1043,7 +1043,7 @@ impl ToJson for UploadInitializeAppStorageRequestBody {
         None
     }
 }
-/// `UploadInitializeAppStorageResponseBody`
+/// The data `spark.v1.app_storage.upload_initialize` (分片上传文件 - 创建上传请求) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1068,7 +1068,7 @@ impl FromJson for UploadInitializeAppStorageResponseBody {
         Ok(out)
     }
 }
-/// `UploadPartAppStorageRequestBody`
+/// The request body of `spark.v1.app_storage.upload_part` (分片上传文件 - 上传分片).
 #[derive(Debug, Default)]
 pub struct UploadPartAppStorageRequestBody {
     /// `upload_id`
@@ -1102,23 +1102,23 @@ impl UploadPartAppStorageRequestBody {
         form
     }
 }
-/// `BatchUpdateTableRecordsAppTableRequestBody`
+/// The request body of `spark.v1.app_table.batch_update_table_records` (批量更新数据表中的记录).
 ///
 /// The same fields as [`PostTableRecordsAppTableRequestBody`]: one type, two names.
 pub type BatchUpdateTableRecordsAppTableRequestBody = PostTableRecordsAppTableRequestBody;
-/// `BatchUpdateTableRecordsAppTableResponseBody`
+/// The data `spark.v1.app_table.batch_update_table_records` (批量更新数据表中的记录) answers with.
 ///
 /// The same fields as [`PostTableRecordsAppTableResponseBody`]: one type, two names.
 pub type BatchUpdateTableRecordsAppTableResponseBody = PostTableRecordsAppTableResponseBody;
-/// `CreateAppResponseBody`
+/// The data `spark.v1.app.create` (创建妙搭应用) answers with.
 ///
 /// The same fields as [`PatchAppResponseBody`]: one type, two names.
 pub type CreateAppResponseBody = PatchAppResponseBody;
-/// `GetTableRecordListAppTableResponseBody`
+/// The data `spark.v1.app_table.get_table_record_list` (查询数据表数据记录) answers with.
 ///
 /// The same fields as [`GetViewRecordListAppViewResponseBody`]: one type, two names.
 pub type GetTableRecordListAppTableResponseBody = GetViewRecordListAppViewResponseBody;
-/// `PatchTableRecordsAppTableResponseBody`
+/// The data `spark.v1.app_table.patch_table_records` (按条件更新数据表中的记录) answers with.
 ///
 /// The same fields as [`PostTableRecordsAppTableResponseBody`]: one type, two names.
 pub type PatchTableRecordsAppTableResponseBody = PostTableRecordsAppTableResponseBody;

@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use lark_oapi_core::__private::json::{self, FromJson, JsonError, JsonWriter, ToJson};
 use serde_json::Value;
-/// `FileConfig`
+/// The `config` of \[`FileRecognizeSpeechRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -40,7 +40,7 @@ impl ToJson for FileConfig {
         None
     }
 }
-/// `FileRecognizeSpeechRequestBody`
+/// The request body of `speech_to_text.v1.speech.file_recognize` (An audio speech recognition API is provided to recognize the entire audio file (less than 60s) at one time).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -67,7 +67,7 @@ impl ToJson for FileRecognizeSpeechRequestBody {
         None
     }
 }
-/// `FileRecognizeSpeechResponseBody`
+/// The data `speech_to_text.v1.speech.file_recognize` (An audio speech recognition API is provided to recognize the entire audio file (less than 60s) at one time) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -86,7 +86,7 @@ impl FromJson for FileRecognizeSpeechResponseBody {
         Ok(out)
     }
 }
-/// `Speech`
+/// The `speech` of \[`FileRecognizeSpeechRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -107,7 +107,7 @@ impl ToJson for Speech {
         w.end_object();
     }
 }
-/// `StreamConfig`
+/// The `config` of \[`StreamRecognizeSpeechRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -149,7 +149,7 @@ impl ToJson for StreamConfig {
         None
     }
 }
-/// `StreamRecognizeSpeechRequestBody`
+/// The request body of `speech_to_text.v1.speech.stream_recognize` (A streaming speech recognition API is provided to input an audio clip by clip and receive recognition results in real time. Each audio clip is recommended to be within 100 to 200 ms).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -176,7 +176,7 @@ impl ToJson for StreamRecognizeSpeechRequestBody {
         None
     }
 }
-/// `StreamRecognizeSpeechResponseBody`
+/// The data `speech_to_text.v1.speech.stream_recognize` (A streaming speech recognition API is provided to input an audio clip by clip and receive recognition results in real time. Each audio clip is recommended to be within 100 to 200 ms) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

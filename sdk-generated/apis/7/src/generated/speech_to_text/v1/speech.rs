@@ -13,9 +13,11 @@ impl<'a> SpeechApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Audio file speech recognition (识别语音文件 (ASR))
+    /// An audio speech recognition API is provided to recognize the entire audio file (less than 60s) at one time (识别语音文件 (ASR))
     ///
-    /// An audio speech recognition API is provided to recognize the entire audio file (less than 60s) at one time
+    /// 语音文件识别接口，上传整段语音文件进行一次性识别。接口适合 60 秒以内音频识别。
+    ///
+    /// 单租户限流：20QPS，同租户下的应用没有限流，共享本租户的 20QPS 限流。免费版不支持调用。
     ///
     /// `POST /open-apis/speech_to_text/v1/speech/file_recognize`
     ///
@@ -30,9 +32,11 @@ impl<'a> SpeechApi<'a> {
             ),
         }
     }
-    /// Streaming speech recognition (识别流式语音 (ASR))
+    /// A streaming speech recognition API is provided to input an audio clip by clip and receive recognition results in real time. Each audio clip is recommended to be within 100 to 200 ms (识别流式语音 (ASR))
     ///
-    /// A streaming speech recognition API is provided to input an audio clip by clip and receive recognition results in real time. Each audio clip is recommended to be within 100 to 200 ms
+    /// 语音流式接口，将整个音频文件分片进行传入模型。能够实时返回数据。建议每个音频分片的大小为 100-200ms。
+    ///
+    /// 全局租户总限流：20 路（一个 stream_id 称为一路会话）。免费版不支持调用。
     ///
     /// `POST /open-apis/speech_to_text/v1/speech/stream_recognize`
     ///

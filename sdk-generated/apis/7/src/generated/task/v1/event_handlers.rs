@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `task` v1, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `task` v1, for `EventDispatcherBuilder`.
 pub trait TaskV1EventHandlers: RegisterHandlers {
     /// Handles `task.task.comment.updated_v1` (任务评论信息变更): the handler gets an [`Event`] with a [`P2TaskTaskCommentUpdatedV1Data`](super::events::P2TaskTaskCommentUpdatedV1Data) payload.
     fn on_task_task_comment_updated_v1<F, Fut>(self, handler: F) -> Self

@@ -22,7 +22,7 @@ pub const TASK_TASK_UPDATE_TENANT_V1: &str = "task.task.update_tenant_v1";
 ///
 /// Schema 2.0; payload `P2TaskTaskUpdatedV1Data`.
 pub const TASK_TASK_UPDATED_V1: &str = "task.task.updated_v1";
-/// `EventHeader`
+/// The `header` of \[`P2TaskTaskCommentUpdatedV1`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -56,7 +56,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `P2TaskTaskCommentUpdatedV1`
+/// The envelope of the `task.task.comment.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -81,7 +81,7 @@ impl FromJson for P2TaskTaskCommentUpdatedV1 {
         Ok(out)
     }
 }
-/// `P2TaskTaskCommentUpdatedV1Data`
+/// The payload of the `task.task.comment.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -109,7 +109,7 @@ impl FromJson for P2TaskTaskCommentUpdatedV1Data {
         Ok(out)
     }
 }
-/// `P2TaskTaskUpdateTenantV1`
+/// The envelope of the `task.task.update_tenant_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -134,7 +134,7 @@ impl FromJson for P2TaskTaskUpdateTenantV1 {
         Ok(out)
     }
 }
-/// `P2TaskTaskUpdateTenantV1Data`
+/// The payload of the `task.task.update_tenant_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -162,7 +162,7 @@ impl FromJson for P2TaskTaskUpdateTenantV1Data {
         Ok(out)
     }
 }
-/// `P2TaskTaskUpdatedV1`
+/// The envelope of the `task.task.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -187,7 +187,7 @@ impl FromJson for P2TaskTaskUpdatedV1 {
         Ok(out)
     }
 }
-/// `P2TaskTaskUpdatedV1Data`
+/// The payload of the `task.task.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -209,7 +209,7 @@ impl FromJson for P2TaskTaskUpdatedV1Data {
         Ok(out)
     }
 }
-/// `UserId`
+/// The `user_id_list` of \[`UserIdList`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -234,7 +234,7 @@ impl FromJson for UserId {
         Ok(out)
     }
 }
-/// `UserIdList`
+/// The `user_id_list` of \[`P2TaskTaskUpdateTenantV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

@@ -79,7 +79,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `BatchDeleteCollaboratorTaskResponseBody`
+/// The data `task.v1.task.batch_delete_collaborator` (Batch delete collaborator) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -98,7 +98,7 @@ impl FromJson for BatchDeleteCollaboratorTaskResponseBody {
         Ok(out)
     }
 }
-/// `BatchDeleteFollowerTaskResponseBody`
+/// The data `task.v1.task.batch_delete_follower` (Batch delete followers) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -117,7 +117,7 @@ impl FromJson for BatchDeleteFollowerTaskResponseBody {
         Ok(out)
     }
 }
-/// `Comment`
+/// The request body of `task.v1.task_comment.create` (Create a comment).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -133,7 +133,7 @@ pub struct Comment {
     pub id: Option<String>,
     /// Timestamp when the comment was created, in milliseconds, for display, do not need to be filled in when it is created
     pub create_milli_time: Option<String>,
-    /// Rich text comment content. See \[Markdown module\]
+    /// Rich text comment content. See *Markdown module*
     pub rich_content: Option<String>,
     /// `creator_id`
     pub creator_id: Option<String>,
@@ -163,7 +163,7 @@ impl ToJson for Comment {
         w.end_object();
     }
 }
-/// `CreateTaskCollaboratorResponseBody`
+/// The data `task.v1.task_collaborator.create` (Add collaborators) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -182,7 +182,7 @@ impl FromJson for CreateTaskCollaboratorResponseBody {
         Ok(out)
     }
 }
-/// `CreateTaskFollowerResponseBody`
+/// The data `task.v1.task_follower.create` (Add followers to a task) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -201,7 +201,7 @@ impl FromJson for CreateTaskFollowerResponseBody {
         Ok(out)
     }
 }
-/// `CreateTaskReminderResponseBody`
+/// The data `task.v1.task_reminder.create` (Add reminder time) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -220,7 +220,7 @@ impl FromJson for CreateTaskReminderResponseBody {
         Ok(out)
     }
 }
-/// `Due`
+/// The `due` of \[`Task`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -230,9 +230,11 @@ impl FromJson for CreateTaskReminderResponseBody {
 pub struct Due {
     /// Unix timestamp (in seconds) representing the deadline
     pub time: Option<String>,
-    /// The time zone corresponding to the deadline. The incoming value needs to conform to the IANA Time Zone Database standard, see the specification：\[<https://www.iana.org/time-zones>\]
+    /// The time zone corresponding to the deadline. The incoming value needs to conform to the IANA Time Zone Database standard, see the specification：*https://www.iana.org/time-zones*
     pub timezone: Option<String>,
-    /// Whether the marked task is an all-day task includes the following values:- true: Indicates that it is an all-day task, and the deadline for the all-day task is 0:00 UTC on the current day.- false: Indicates that it is not an all-day task
+    /// Whether the marked task is an all-day task includes the following values:
+    /// - true: Indicates that it is an all-day task, and the deadline for the all-day task is 0:00 UTC on the current day.
+    /// - false: Indicates that it is not an all-day task
     pub is_all_day: Option<bool>,
 }
 impl FromJson for Due {
@@ -254,7 +256,7 @@ impl ToJson for Due {
         w.end_object();
     }
 }
-/// `Follower`
+/// The request body of `task.v1.task.batch_delete_follower` (Batch delete followers).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -284,7 +286,7 @@ impl ToJson for Follower {
         w.end_object();
     }
 }
-/// `GetTaskCommentResponseBody`
+/// The data `task.v1.task_comment.get` (Obtain comment details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -303,7 +305,7 @@ impl FromJson for GetTaskCommentResponseBody {
         Ok(out)
     }
 }
-/// `GetTaskResponseBody`
+/// The data `task.v1.task.get` (Obtain task details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -322,7 +324,7 @@ impl FromJson for GetTaskResponseBody {
         Ok(out)
     }
 }
-/// `Href`
+/// The `href` of \[`Origin`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -330,7 +332,7 @@ impl FromJson for GetTaskResponseBody {
     serde(default)
 )]
 pub struct Href {
-    /// Specific link address. URL only supports parsing http, https. For details, see: \[Supplementary directions of task fields\]
+    /// Specific link address. URL only supports parsing http, https. For details, see: *Supplementary directions of task fields*
     pub url: Option<String>,
     /// Title that corresponds to the URL
     pub title: Option<String>,
@@ -352,7 +354,7 @@ impl ToJson for Href {
         w.end_object();
     }
 }
-/// `ListTaskCommentResponseBody`
+/// The data `task.v1.task_comment.list` (Get comment list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -377,7 +379,7 @@ impl FromJson for ListTaskCommentResponseBody {
         Ok(out)
     }
 }
-/// `ListTaskFollowerResponseBody`
+/// The data `task.v1.task_follower.list` (Obtain a follower list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -402,7 +404,7 @@ impl FromJson for ListTaskFollowerResponseBody {
         Ok(out)
     }
 }
-/// `ListTaskReminderResponseBody`
+/// The data `task.v1.task_reminder.list` (Query reminder time list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -427,7 +429,7 @@ impl FromJson for ListTaskReminderResponseBody {
         Ok(out)
     }
 }
-/// `ListTaskResponseBody`
+/// The data `task.v1.task.list` (Get task list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -452,7 +454,7 @@ impl FromJson for ListTaskResponseBody {
         Ok(out)
     }
 }
-/// `Origin`
+/// The `origin` of \[`Task`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -460,7 +462,7 @@ impl FromJson for ListTaskResponseBody {
     serde(default)
 )]
 pub struct Origin {
-    /// The name of the task source. Used to display on the task center details page. A dictionary is required to support multiple language name mappings. When the application uses a different language, the import source will also display the corresponding content. For details, see: \[Supplementary directions of task fields\]
+    /// The name of the task source. Used to display on the task center details page. A dictionary is required to support multiple language name mappings. When the application uses a different language, the import source will also display the corresponding content. For details, see: *Supplementary directions of task fields*
     pub platform_i18n_name: String,
     /// URL of the details page of the source platform associated with the task
     pub href: Option<Href>,
@@ -488,7 +490,7 @@ impl ToJson for Origin {
         None
     }
 }
-/// `PatchTaskRequestBody`
+/// The request body of `task.v1.task.patch` (Update a task).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -498,7 +500,17 @@ impl ToJson for Origin {
 pub struct PatchTaskRequestBody {
     /// Basic information of the updated task entity
     pub task: Task,
-    /// Specifies the field that needs to be updated. Fields that can be updated are:&lt;md-enum&gt;&lt;md-enum-item key="summary" &gt;task summary(plain text)&lt;/md-enum-item&gt;&lt;md-enum-item key="rich_summary" &gt;task summary(rich content)&lt;/md-enum-item&gt;&lt;md-enum-item key="description" &gt;task description(plain text)&lt;/md-enum-item&gt;&lt;md-enum-item key="rich_description" &gt;task description(rich content)&lt;/md-enum-item&gt;&lt;md-enum-item key="due" &gt;task due time&lt;/md-enum-item&gt;&lt;md-enum-item key="extra" &gt;task extra info&lt;/md-enum-item&gt;&lt;md-enum-item key="custom" &gt;task customize complete rule&lt;/md-enum-item&gt;&lt;md-enum-item key="follower_ids" &gt;task follower id list&lt;/md-enum-item&gt;&lt;md-enum-item key="collaborator_ids" &gt;task collaborator id list&lt;/md-enum-item&gt;&lt;md-enum-item key="repeat_rule" &gt;task repeat rule&lt;/md-enum-item&gt;&lt;/md-enum&gt;
+    /// Specifies the field that needs to be updated. Fields that can be updated are:
+    /// - `summary`: task summary(plain text)
+    /// - `rich_summary`: task summary(rich content)
+    /// - `description`: task description(plain text)
+    /// - `rich_description`: task description(rich content)
+    /// - `due`: task due time
+    /// - `extra`: task extra info
+    /// - `custom`: task customize complete rule
+    /// - `follower_ids`: task follower id list
+    /// - `collaborator_ids`: task collaborator id list
+    /// - `repeat_rule`: task repeat rule
     pub update_fields: Vec<String>,
 }
 impl ToJson for PatchTaskRequestBody {
@@ -515,7 +527,7 @@ impl ToJson for PatchTaskRequestBody {
         None
     }
 }
-/// `Reminder`
+/// The request body of `task.v1.task_reminder.create` (Add reminder time).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -545,7 +557,7 @@ impl ToJson for Reminder {
         w.end_object();
     }
 }
-/// `Task`
+/// The request body of `task.v1.task.create` (Create a task).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -575,7 +587,7 @@ pub struct Task {
     pub origin: Option<Origin>,
     /// This field is used to control whether the task can be edited in Feishu task center, the default is false.&lt;md-alert&gt;Obsolete, forward compatibility so still retained, but deprecated&lt;/md-alert&gt;
     pub can_edit: Option<bool>,
-    /// Customize complete configuration. This field is used to set a page jump when completing a task, or to display a prompt message. For details, see: \[Supplementary directions of task fields\]
+    /// Customize complete configuration. This field is used to set a page jump when completing a task, or to display a prompt message. For details, see: *Supplementary directions of task fields*
     pub custom: Option<String>,
     /// `source`
     pub source: Option<i64>,
@@ -583,15 +595,15 @@ pub struct Task {
     pub followers: Option<Vec<Follower>>,
     /// Collaborators of the task
     pub collaborators: Option<Vec<Follower>>,
-    /// List of collaborator ids added when creating the task. The value passed in is user_id or open_id , determined by user_id_type. For details, see: \[How to get ID\]
+    /// List of collaborator ids added when creating the task. The value passed in is user_id or open_id , determined by user_id_type. For details, see: *How to get ID*
     pub collaborator_ids: Option<Vec<String>>,
-    /// A list of follower ids added when creating a task. The value passed in is user_id or open_id , determined by user_id_type. For details, see: \[How to get ID\]
+    /// A list of follower ids added when creating a task. The value passed in is user_id or open_id , determined by user_id_type. For details, see: *How to get ID*
     pub follower_ids: Option<Vec<String>>,
-    /// Regular expression for repeating tasks. For the syntax format, see \[RRule Syntax Specification\] section 4.3.10
+    /// Regular expression for repeating tasks. For the syntax format, see *RRule Syntax Specification* section 4.3.10
     pub repeat_rule: Option<String>,
-    /// Rich-text task summary. For syntax format see: \[Markdown module\]When creating a task, the task summary (summary field) and task rich text summary (rich_summary field) cannot be empty at the same time, and at least one of them needs to be filled in
+    /// Rich-text task summary. For syntax format see: *Markdown module*When creating a task, the task summary (summary field) and task rich text summary (rich_summary field) cannot be empty at the same time, and at least one of them needs to be filled in
     pub rich_summary: Option<String>,
-    /// Rich-text task description. For syntax format see: \[Markdown module\]
+    /// Rich-text task description. For syntax format see: *Markdown module*
     pub rich_description: Option<String>,
 }
 impl FromJson for Task {
@@ -653,7 +665,7 @@ impl ToJson for Task {
         None
     }
 }
-/// `UpdateTaskCommentRequestBody`
+/// The request body of `task.v1.task_comment.update` (Update a comment).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -674,27 +686,27 @@ impl ToJson for UpdateTaskCommentRequestBody {
         w.end_object();
     }
 }
-/// `Collaborator`
+/// The request body of `task.v1.task.batch_delete_collaborator` (Batch delete collaborator).
 ///
 /// The same fields as [`Follower`]: one type, two names.
 pub type Collaborator = Follower;
-/// `CreateTaskCommentResponseBody`
+/// The data `task.v1.task_comment.create` (Create a comment) answers with.
 ///
 /// The same fields as [`GetTaskCommentResponseBody`]: one type, two names.
 pub type CreateTaskCommentResponseBody = GetTaskCommentResponseBody;
-/// `CreateTaskResponseBody`
+/// The data `task.v1.task.create` (Create a task) answers with.
 ///
 /// The same fields as [`GetTaskResponseBody`]: one type, two names.
 pub type CreateTaskResponseBody = GetTaskResponseBody;
-/// `ListTaskCollaboratorResponseBody`
+/// The data `task.v1.task_collaborator.list` (Obtain a collaborator list) answers with.
 ///
 /// The same fields as [`ListTaskFollowerResponseBody`]: one type, two names.
 pub type ListTaskCollaboratorResponseBody = ListTaskFollowerResponseBody;
-/// `PatchTaskResponseBody`
+/// The data `task.v1.task.patch` (Update a task) answers with.
 ///
 /// The same fields as [`GetTaskResponseBody`]: one type, two names.
 pub type PatchTaskResponseBody = GetTaskResponseBody;
-/// `UpdateTaskCommentResponseBody`
+/// The data `task.v1.task_comment.update` (Update a comment) answers with.
 ///
 /// The same fields as [`GetTaskCommentResponseBody`]: one type, two names.
 pub type UpdateTaskCommentResponseBody = GetTaskCommentResponseBody;

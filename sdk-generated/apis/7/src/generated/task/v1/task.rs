@@ -13,9 +13,9 @@ impl<'a> TaskApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Collaborator (批量删除执行者)
+    /// Batch delete collaborator (批量删除执行者)
     ///
-    /// Batch delete collaborator-This API is to delete multiple collaborators from a task
+    /// This API is to delete multiple collaborators from a task
     ///
     /// `POST /open-apis/task/v1/tasks/:task_id/batch_delete_collaborator`
     ///
@@ -34,9 +34,9 @@ impl<'a> TaskApi<'a> {
                 .path_param("task_id", task_id.as_ref()),
         }
     }
-    /// Follower (批量删除关注人)
+    /// Batch delete followers (批量删除关注人)
     ///
-    /// Batch delete followers-This API is to delete multiple followers from a task
+    /// This API is to delete multiple followers from a task
     ///
     /// `POST /open-apis/task/v1/tasks/:task_id/batch_delete_follower`
     ///
@@ -55,9 +55,9 @@ impl<'a> TaskApi<'a> {
                 .path_param("task_id", task_id.as_ref()),
         }
     }
-    /// Task management (完成任务)
+    /// Complete a task (完成任务)
     ///
-    /// Complete a task-This interface is used to modify the task status to "completed". Completing the task means that the entire task is completed, and the executors are not supported to complete the task separately. After the task is successfully executed, the task becomes completed for all associated users
+    /// This interface is used to modify the task status to "completed". Completing the task means that the entire task is completed, and the executors are not supported to complete the task separately. After the task is successfully executed, the task becomes completed for all associated users
     ///
     /// `POST /open-apis/task/v1/tasks/:task_id/complete`
     ///
@@ -73,9 +73,9 @@ impl<'a> TaskApi<'a> {
                 .path_param("task_id", task_id.as_ref()),
         }
     }
-    /// Task management (创建任务)
+    /// Create a task (创建任务)
     ///
-    /// Create a task-This interface can create a task and support filling in the basic information of the task, including the title, description and collaborators of the task. On this basis, you can set deadlines and repeat rules when creating tasks, and set tasks as recurring tasks that are executed on a regular basis. By adding collaborators, other users can collaborate on the task. In addition, the interface also provides some fields that support custom content, and the caller can implement custom effects, such as jumping to the specified web page after completing the task
+    /// This interface can create a task and support filling in the basic information of the task, including the title, description and collaborators of the task. On this basis, you can set deadlines and repeat rules when creating tasks, and set tasks as recurring tasks that are executed on a regular basis. By adding collaborators, other users can collaborate on the task. In addition, the interface also provides some fields that support custom content, and the caller can implement custom effects, such as jumping to the specified web page after completing the task
     ///
     /// `POST /open-apis/task/v1/tasks`
     ///
@@ -90,9 +90,9 @@ impl<'a> TaskApi<'a> {
             ),
         }
     }
-    /// Task management (删除任务)
+    /// Delete a task (删除任务)
     ///
-    /// Delete a task-This API is used to delete a task
+    /// This API is used to delete a task
     ///
     /// `DELETE /open-apis/task/v1/tasks/:task_id`
     ///
@@ -108,9 +108,9 @@ impl<'a> TaskApi<'a> {
                 .path_param("task_id", task_id.as_ref()),
         }
     }
-    /// Task management (查询指定任务)
+    /// Obtain task details (查询指定任务)
     ///
-    /// Obtain task details-This API is used to obtain task details, including the title, description, time, source, and other information of a task
+    /// This API is used to obtain task details, including the title, description, time, source, and other information of a task
     ///
     /// `GET /open-apis/task/v1/tasks/:task_id`
     ///
@@ -126,9 +126,9 @@ impl<'a> TaskApi<'a> {
                 .path_param("task_id", task_id.as_ref()),
         }
     }
-    /// Task management (查询所有任务)
+    /// Get task list (查询所有任务)
     ///
-    /// Get task list-The interface obtains all tasks related to the user by parsing the user_access_token in the header. And supports filtering tasks by task creation time and task completion status
+    /// The interface obtains all tasks related to the user by parsing the user_access_token in the header. And supports filtering tasks by task creation time and task completion status
     ///
     /// `GET /open-apis/task/v1/tasks`
     ///
@@ -143,9 +143,9 @@ impl<'a> TaskApi<'a> {
             ),
         }
     }
-    /// Task management (更新任务)
+    /// Update a task (更新任务)
     ///
-    /// Update a task-This API is used to modify the title, description, time, source, and other information of a task
+    /// This API is used to modify the title, description, time, source, and other information of a task
     ///
     /// `PATCH /open-apis/task/v1/tasks/:task_id`
     ///
@@ -161,9 +161,9 @@ impl<'a> TaskApi<'a> {
                 .path_param("task_id", task_id.as_ref()),
         }
     }
-    /// Task management (取消完成任务)
+    /// Cancel completing a task (取消完成任务)
     ///
-    /// Cancel completing a task-This API is used to cancel the "Completed" status of a task
+    /// This API is used to cancel the "Completed" status of a task
     ///
     /// `POST /open-apis/task/v1/tasks/:task_id/uncomplete`
     ///

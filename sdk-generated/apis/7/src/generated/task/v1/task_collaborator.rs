@@ -13,9 +13,9 @@ impl<'a> TaskCollaboratorApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Collaborator (新增执行者)
+    /// Add collaborators (新增执行者)
     ///
-    /// Add collaborators-This API is used to add collaborators for a task. Multiple collaborators can be added by one request. Only the creator and collaborator of the task can add executors, and followers do not have permission to add them
+    /// This API is used to add collaborators for a task. Multiple collaborators can be added by one request. Only the creator and collaborator of the task can add executors, and followers do not have permission to add them
     ///
     /// `POST /open-apis/task/v1/tasks/:task_id/collaborators`
     ///
@@ -31,9 +31,9 @@ impl<'a> TaskCollaboratorApi<'a> {
                 .path_param("task_id", task_id.as_ref()),
         }
     }
-    /// Collaborator (删除指定执行者)
+    /// Delete a collaborator (删除指定执行者)
     ///
-    /// Delete a collaborator-This API is used to delete a task collaborator
+    /// This API is used to delete a task collaborator
     ///
     /// `DELETE /open-apis/task/v1/tasks/:task_id/collaborators/:collaborator_id`
     ///
@@ -54,9 +54,9 @@ impl<'a> TaskCollaboratorApi<'a> {
                 .path_param("collaborator_id", collaborator_id.as_ref()),
         }
     }
-    /// Collaborator (获取执行者列表)
+    /// Obtain a collaborator list (获取执行者列表)
     ///
-    /// Obtain a collaborator list-This API is used to obtain a task list. The result can be displayed by pages. A maximum of 50 entries are supported
+    /// This API is used to obtain a task list. The result can be displayed by pages. A maximum of 50 entries are supported
     ///
     /// `GET /open-apis/task/v1/tasks/:task_id/collaborators`
     ///

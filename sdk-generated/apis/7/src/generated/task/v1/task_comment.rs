@@ -13,9 +13,9 @@ impl<'a> TaskCommentApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Comment (创建评论)
+    /// Create a comment (创建评论)
     ///
-    /// Create a comment-This API is used to create and reply to a task comment. When the value of the parent_id field is 0, this API is used to create a comment. When the value of the parent_id field is not 0, this API is used to reply to a comment
+    /// This API is used to create and reply to a task comment. When the value of the parent_id field is 0, this API is used to create a comment. When the value of the parent_id field is not 0, this API is used to reply to a comment
     ///
     /// `POST /open-apis/task/v1/tasks/:task_id/comments`
     ///
@@ -31,9 +31,9 @@ impl<'a> TaskCommentApi<'a> {
                 .path_param("task_id", task_id.as_ref()),
         }
     }
-    /// Comment (删除评论)
+    /// Delete a comment (删除评论)
     ///
-    /// Delete a comment-This API is used to delete a comment based on a comment ID
+    /// This API is used to delete a comment based on a comment ID
     ///
     /// `DELETE /open-apis/task/v1/tasks/:task_id/comments/:comment_id`
     ///
@@ -54,9 +54,9 @@ impl<'a> TaskCommentApi<'a> {
                 .path_param("comment_id", comment_id.as_ref()),
         }
     }
-    /// Comment (获取评论详情)
+    /// Obtain comment details (获取评论详情)
     ///
-    /// Obtain comment details-This API is used to obtain the details about a comment based on a comment ID
+    /// This API is used to obtain the details about a comment based on a comment ID
     ///
     /// `GET /open-apis/task/v1/tasks/:task_id/comments/:comment_id`
     ///
@@ -77,9 +77,9 @@ impl<'a> TaskCommentApi<'a> {
                 .path_param("comment_id", comment_id.as_ref()),
         }
     }
-    /// Comment (获取评论列表)
+    /// Get comment list (获取评论列表)
     ///
-    /// Get comment list-This API is used to query the task comment list, supports paging, and the maximum value is 100
+    /// This API is used to query the task comment list, supports paging, and the maximum value is 100
     ///
     /// `GET /open-apis/task/v1/tasks/:task_id/comments`
     ///
@@ -95,9 +95,9 @@ impl<'a> TaskCommentApi<'a> {
                 .path_param("task_id", task_id.as_ref()),
         }
     }
-    /// Comment (更新评论)
+    /// Update a comment (更新评论)
     ///
-    /// Update a comment-This API is used to update the content of a comment
+    /// This API is used to update the content of a comment
     ///
     /// `PUT /open-apis/task/v1/tasks/:task_id/comments/:comment_id`
     ///
@@ -222,7 +222,9 @@ impl ListRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// Comment sorting mark, which can be queried according to the comment time. If left blank, sort in desending order defaultly. Options:0(Down Sort by comment time in ascending order),1(Up Sort by comment time in descending order)
+    /// Comment sorting mark, which can be queried according to the comment time. If left blank, sort in desending order defaultly. Options:
+    /// - `0`: Down Sort by comment time in ascending order
+    /// - `1`: Up Sort by comment time in descending order
     pub fn list_direction(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("list_direction", v.to_string());

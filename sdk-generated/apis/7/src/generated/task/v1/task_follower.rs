@@ -13,9 +13,9 @@ impl<'a> TaskFollowerApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Follower (新增关注人)
+    /// Add followers to a task (新增关注人)
     ///
-    /// Add followers to a task-This API is used to add followers for a task. Multiple followers can be added in one request. The followers specified in the request must be the IDs that represent users
+    /// This API is used to add followers for a task. Multiple followers can be added in one request. The followers specified in the request must be the IDs that represent users
     ///
     /// `POST /open-apis/task/v1/tasks/:task_id/followers`
     ///
@@ -31,9 +31,9 @@ impl<'a> TaskFollowerApi<'a> {
                 .path_param("task_id", task_id.as_ref()),
         }
     }
-    /// Follower (删除指定关注人)
+    /// Delete a follower (删除指定关注人)
     ///
-    /// Delete a follower-This API is used to delete a follower from a task
+    /// This API is used to delete a follower from a task
     ///
     /// `DELETE /open-apis/task/v1/tasks/:task_id/followers/:follower_id`
     ///
@@ -54,9 +54,9 @@ impl<'a> TaskFollowerApi<'a> {
                 .path_param("follower_id", follower_id.as_ref()),
         }
     }
-    /// Follower (获取关注人列表)
+    /// Obtain a follower list (获取关注人列表)
     ///
-    /// Obtain a follower list
+    /// 该接口用于查询任务关注人列表，支持分页，最大值为50。
     ///
     /// `GET /open-apis/task/v1/tasks/:task_id/followers`
     ///

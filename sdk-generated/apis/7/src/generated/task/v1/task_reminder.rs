@@ -13,9 +13,9 @@ impl<'a> TaskReminderApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Remind (新增提醒时间)
+    /// Add reminder time (新增提醒时间)
     ///
-    /// Add reminder time-This API is used to add reminder time for a task. The reminder time is an offset relative to the due time. The offset result cannot be earlier than the current time
+    /// This API is used to add reminder time for a task. The reminder time is an offset relative to the due time. The offset result cannot be earlier than the current time
     ///
     /// `POST /open-apis/task/v1/tasks/:task_id/reminders`
     ///
@@ -31,9 +31,9 @@ impl<'a> TaskReminderApi<'a> {
                 .path_param("task_id", task_id.as_ref()),
         }
     }
-    /// Remind (删除提醒时间)
+    /// Delete reminder time (删除提醒时间)
     ///
-    /// Delete reminder time-Deletes reminder time and returns the result
+    /// Deletes reminder time and returns the result
     ///
     /// `DELETE /open-apis/task/v1/tasks/:task_id/reminders/:reminder_id`
     ///
@@ -54,9 +54,9 @@ impl<'a> TaskReminderApi<'a> {
                 .path_param("reminder_id", reminder_id.as_ref()),
         }
     }
-    /// Remind (查询提醒时间列表)
+    /// Query reminder time list (查询提醒时间列表)
     ///
-    /// Query reminder time list-Returns a reminder time list. The result can be displayed by pages. A maximum of 50 entries are supported
+    /// Returns a reminder time list. The result can be displayed by pages. A maximum of 50 entries are supported
     ///
     /// `GET /open-apis/task/v1/tasks/:task_id/reminders`
     ///

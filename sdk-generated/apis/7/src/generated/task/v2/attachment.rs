@@ -68,7 +68,11 @@ impl<'a> AttachmentApi<'a> {
     }
     /// 上传附件
     ///
-    /// 为特定资源上传附件。本接口可以支持一次上传多个附件，最多5个。每个附件尺寸不超过50MB，格式不限。;;上传请求体的格式为"form-data"。若希望上传多个附件，则提供多个"file"字段即可。返回的附件顺序将会与输入的file顺序保持一致。;;目前资源类型仅支持"task", `resource_id`需要填写任务的GUID。;
+    /// 为特定资源上传附件。本接口可以支持一次上传多个附件，最多5个。每个附件尺寸不超过50MB，格式不限。
+    ///
+    /// 上传请求体的格式为"form-data"。若希望上传多个附件，则提供多个"file"字段即可。返回的附件顺序将会与输入的file顺序保持一致。
+    ///
+    /// 目前资源类型仅支持"task", `resource_id`需要填写任务的GUID。;
     ///
     /// 为任务上传附件需要任务的可编辑权限
     ///
@@ -165,7 +169,7 @@ impl ListRequest {
         self.call.set_query("resource_type", v.into());
         self
     }
-    /// The id of the attachment home resource, used with resource_type. For example, if you want to get the attachment of the task, you need to set resource_type as task, resource_id as the task GUID. To get task GUID, you can refer to \[Task Features Overview\]
+    /// The id of the attachment home resource, used with resource_type. For example, if you want to get the attachment of the task, you need to set resource_type as task, resource_id as the task GUID. To get task GUID, you can refer to *Task Features Overview*
     ///
     /// Required.
     pub fn resource_id(mut self, value: impl Into<String>) -> Self {

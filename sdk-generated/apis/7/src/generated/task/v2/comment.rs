@@ -85,7 +85,7 @@ impl<'a> CommentApi<'a> {
     }
     /// Patch Comment (更新评论)
     ///
-    /// Update a comment.When updating, fill in the field names of all comments to be modified in the 'update_fields 'field, and fill in the new value of the field to be modified in the'comment' field. For update api specification, please refer to the "About Resource Update" section in \[Feature Overview\] .Currently only the "conent" field for updating comments is supported
+    /// Update a comment.When updating, fill in the field names of all comments to be modified in the 'update_fields 'field, and fill in the new value of the field to be modified in the'comment' field. For update api specification, please refer to the "About Resource Update" section in *Feature Overview* .Currently only the "conent" field for updating comments is supported
     ///
     /// `PATCH /open-apis/task/v2/comments/:comment_id`
     ///
@@ -219,7 +219,9 @@ impl ListRequest {
         self.call.set_query("resource_id", v.into());
         self
     }
-    /// Returns how the data is sorted. "Asc" means return from oldest to newest order; "desc" means return from newest to oldest order. Default is "asc". Options:asc(Comments posted in ascending order),desc(Comments posted in descending order)
+    /// Returns how the data is sorted. "Asc" means return from oldest to newest order; "desc" means return from newest to oldest order. Default is "asc". Options:
+    /// - `asc`: Comments posted in ascending order
+    /// - `desc`: Comments posted in descending order
     pub fn direction(mut self, value: impl Into<super::models::Direction>) -> Self {
         let v = value;
         self.call.set_query("direction", String::from(v.into()));

@@ -33,7 +33,12 @@ impl<'a> CustomFieldOptionApi<'a> {
     }
     /// Patch Custom Field Option (更新自定义字段选项)
     ///
-    /// Update the a custom field option by specifying the field GUID and option GUID. The field to be updated must be of a single or multi-select type, and the option to be updated must belong to that custom field.When updating, fill in the `update_fields` field, and fill in the new values of the field to be updated in the `option` field. Fields supported by update_fields include:* 'name': option name* 'color_index': Color index value of option* 'is_hidden': whether to hide from the interface* 'insert_before': Put the current option in the option_guid before an option in the same field.* 'insert_after': The option_guid that puts the current option after an option in the same field
+    /// Update the a custom field option by specifying the field GUID and option GUID. The field to be updated must be of a single or multi-select type, and the option to be updated must belong to that custom field.When updating, fill in the `update_fields` field, and fill in the new values of the field to be updated in the `option` field. Fields supported by update_fields include:
+    /// * 'name': option name
+    /// * 'color_index': Color index value of option
+    /// * 'is_hidden': whether to hide from the interface
+    /// * 'insert_before': Put the current option in the option_guid before an option in the same field.
+    /// * 'insert_after': The option_guid that puts the current option after an option in the same field
     ///
     /// `PATCH /open-apis/task/v2/custom_fields/:custom_field_guid/options/:option_guid`
     ///

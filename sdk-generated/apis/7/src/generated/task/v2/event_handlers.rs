@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `task` v2, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `task` v2, for `EventDispatcherBuilder`.
 pub trait TaskV2EventHandlers: RegisterHandlers {
     /// Handles `task.task.update_user_access_v2` (任务事件): the handler gets an [`Event`] with a [`P2TaskTaskUpdateUserAccessV2Data`](super::events::P2TaskTaskUpdateUserAccessV2Data) payload.
     fn on_task_task_update_user_access_v2<F, Fut>(self, handler: F) -> Self

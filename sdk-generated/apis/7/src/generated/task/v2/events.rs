@@ -10,7 +10,7 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[("task.task.update_user_access_v2", "
 ///
 /// Schema 2.0; payload `P2TaskTaskUpdateUserAccessV2Data`.
 pub const TASK_TASK_UPDATE_USER_ACCESS_V2: &str = "task.task.update_user_access_v2";
-/// `EventHeader`
+/// The `header` of \[`P2TaskTaskUpdateUserAccessV2`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -44,7 +44,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `P2TaskTaskUpdateUserAccessV2`
+/// The envelope of the `task.task.update_user_access_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -69,7 +69,7 @@ impl FromJson for P2TaskTaskUpdateUserAccessV2 {
         Ok(out)
     }
 }
-/// `P2TaskTaskUpdateUserAccessV2Data`
+/// The payload of the `task.task.update_user_access_v2` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

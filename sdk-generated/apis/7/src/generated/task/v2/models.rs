@@ -13,9 +13,9 @@ use serde_json::Value;
 )]
 #[non_exhaustive]
 pub enum CustomSymbolPosition {
-    /// `left`
+    /// `left`: letf Custom symbols are displayed to the left of the numbers
     Left,
-    /// `right`
+    /// `right`: Custom symbols are displayed to the right of the number
     Right,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -84,9 +84,9 @@ impl ToJson for CustomSymbolPosition {
 )]
 #[non_exhaustive]
 pub enum Direction {
-    /// `asc`
+    /// `asc`: Comments posted in ascending order
     Asc,
-    /// `desc`
+    /// `desc`: Comments posted in descending order
     Desc,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -155,15 +155,15 @@ impl ToJson for Direction {
 )]
 #[non_exhaustive]
 pub enum Format {
-    /// `custom`
+    /// `custom`: custom symbol
     Custom,
-    /// `normal`
+    /// `normal`: regular number
     Normal,
-    /// `percentage`
+    /// `percentage`: percentage format
     Percentage,
-    /// `cny`
+    /// `cny`: RMB format
     Cny,
-    /// `usd`
+    /// `usd`: USD format
     Usd,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -238,11 +238,11 @@ impl ToJson for Format {
 )]
 #[non_exhaustive]
 pub enum OriginOwnerToRole {
-    /// `none`
+    /// `none`: The original owner loses role of the tasklist
     None,
-    /// `editor`
+    /// `editor`: Original owner becomes tasklist editor
     Editor,
-    /// `viewer`
+    /// `viewer`: Original owner becomes tasklist viewer
     Viewer,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -313,9 +313,9 @@ impl ToJson for OriginOwnerToRole {
 )]
 #[non_exhaustive]
 pub enum Separator {
-    /// `none`
+    /// `none`: no separator
     None,
-    /// `thousand`
+    /// `thousand`: thousand separator
     Thousand,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -384,9 +384,9 @@ impl ToJson for Separator {
 )]
 #[non_exhaustive]
 pub enum TaskDependencyType {
-    /// `prev`
+    /// `prev`: prev-dependency
     Prev,
-    /// `next`
+    /// `next`: next-dependency
     Next,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -455,17 +455,17 @@ impl ToJson for TaskDependencyType {
 )]
 #[non_exhaustive]
 pub enum Type {
-    /// `number`
+    /// `number`: number
     Number,
-    /// `text`
+    /// `text`: text
     Text,
-    /// `multi_select`
+    /// `multi_select`: multiple select
     MultiSelect,
-    /// `datetime`
+    /// `datetime`: datetime
     Datetime,
-    /// `member`
+    /// `member`: member
     Member,
-    /// `single_select`
+    /// `single_select`: single select
     SingleSelect,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -687,7 +687,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `AddCustomFieldRequestBody`
+/// The request body of `task.v2.custom_field.add` (Add Custom Field To Resource).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -717,7 +717,7 @@ impl ToJson for AddCustomFieldRequestBody {
         None
     }
 }
-/// `AddDependenciesTaskRequestBody`
+/// The request body of `task.v2.task.add_dependencies` (Add Dependency).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -749,7 +749,7 @@ impl ToJson for AddDependenciesTaskRequestBody {
         None
     }
 }
-/// `AddMembersTaskRequestBody`
+/// The request body of `task.v2.task.add_members` (Add members to task).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -757,9 +757,9 @@ impl ToJson for AddDependenciesTaskRequestBody {
     serde(default)
 )]
 pub struct AddMembersTaskRequestBody {
-    /// Members to add. Supports up to 50 members per request after de-duplication. For the format of member, please refer to the " How to represent members of tasks and tasklists?" section in \[Feature Overview\]
+    /// Members to add. Supports up to 50 members per request after de-duplication. For the format of member, please refer to the " How to represent members of tasks and tasklists?" section in *Feature Overview*
     pub members: Vec<Member>,
-    /// Idempotent token. If provided, api supports idempotent invocation. Please refer to the "Idempotent Invocation" section in \[Function Overview\] for details
+    /// Idempotent token. If provided, api supports idempotent invocation. Please refer to the "Idempotent Invocation" section in *Function Overview* for details
     pub client_token: Option<String>,
 }
 impl ToJson for AddMembersTaskRequestBody {
@@ -770,7 +770,7 @@ impl ToJson for AddMembersTaskRequestBody {
         w.end_object();
     }
 }
-/// `AddRemindersTaskRequestBody`
+/// The request body of `task.v2.task.add_reminders` (Add reminders to task).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -788,7 +788,7 @@ impl ToJson for AddRemindersTaskRequestBody {
         w.end_object();
     }
 }
-/// `AddTasklistTaskRequestBody`
+/// The request body of `task.v2.task.add_tasklist` (Add task to tasklist).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -815,7 +815,7 @@ impl ToJson for AddTasklistTaskRequestBody {
         None
     }
 }
-/// `Attachment`
+/// The `attachment` of \[`GetAttachmentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -858,7 +858,7 @@ impl FromJson for Attachment {
         Ok(out)
     }
 }
-/// `Comment`
+/// The `comment` of \[`CreateCommentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -898,7 +898,7 @@ impl FromJson for Comment {
         Ok(out)
     }
 }
-/// `CreateTaskSubtaskResponseBody`
+/// The data `task.v2.task_subtask.create` (Create Subtask) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -917,7 +917,7 @@ impl FromJson for CreateTaskSubtaskResponseBody {
         Ok(out)
     }
 }
-/// `CustomComplete`
+/// The `custom_complete` of \[`InputTask`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -951,7 +951,7 @@ impl ToJson for CustomComplete {
         w.end_object();
     }
 }
-/// `CustomCompleteItem`
+/// The `pc` of \[`CustomComplete`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -981,7 +981,7 @@ impl ToJson for CustomCompleteItem {
         w.end_object();
     }
 }
-/// `CustomField`
+/// The `custom_field` of \[`CreateCustomFieldResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1033,7 +1033,7 @@ impl FromJson for CustomField {
         Ok(out)
     }
 }
-/// `CustomFieldValue`
+/// The `custom_fields` of \[`Task`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1076,7 +1076,7 @@ impl FromJson for CustomFieldValue {
         Ok(out)
     }
 }
-/// `DatetimeSetting`
+/// The `datetime_setting` of \[`CustomField`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1084,7 +1084,8 @@ impl FromJson for CustomFieldValue {
     serde(default)
 )]
 pub struct DatetimeSetting {
-    /// Date time format, supported&lt;md-enum&gt;&lt;md-enum-item key= "yyyy-mm-dd"&gt; Year, month and day separated by dashes, e.g. 2023-08-24&lt;/md-enum-item&gt;&lt;md-enum-item key= "yyyy/mm/dd"&gt; Year, month and day separated by slashes, e.g. 2023/08/04 &lt;/md-enum-item&gt;&lt;md-enum-item key = "mm/dd/yyyy"&gt;months, days and years separated by slashes, e.g. 08/24/2023&lt;/md-enum-item&gt;&lt;md-enum-item key = "dd/mm/yyyy"&gt;Day, month and year separated by slashes, e.g. 24/08/2023&lt;/md-enum-item&gt;&lt;/md-enum&gt;Default is "yyyy-mm-dd".Note that this setting only affects the display format of field values, and does not affect the format of field values input/output in openapi
+    /// Date time format, supported Year, month and day separated by dashes, e.g. 2023-08-24&lt;/md-enum-item&gt; Year, month and day separated by slashes, e.g. 2023/08/04 &lt;/md-enum-item&gt;months, days and years separated by slashes, e.g. 08/24/2023&lt;/md-enum-item&gt;Day, month and year separated by slashes, e.g. 24/08/2023&lt;/md-enum-item&gt;
+    /// Default is "yyyy-mm-dd".Note that this setting only affects the display format of field values, and does not affect the format of field values input/output in openapi
     pub format: Option<String>,
 }
 impl FromJson for DatetimeSetting {
@@ -1102,7 +1103,7 @@ impl ToJson for DatetimeSetting {
         w.end_object();
     }
 }
-/// `DocxSource`
+/// The `docx_source` of \[`InputTask`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1132,7 +1133,7 @@ impl ToJson for DocxSource {
         None
     }
 }
-/// `Due`
+/// The `due` of \[`InputTask`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1162,7 +1163,7 @@ impl ToJson for Due {
         w.end_object();
     }
 }
-/// `GetAttachmentResponseBody`
+/// The data `task.v2.attachment.get` (Get Attachment) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1181,7 +1182,7 @@ impl FromJson for GetAttachmentResponseBody {
         Ok(out)
     }
 }
-/// `GetCommentResponseBody`
+/// The data `task.v2.comment.get` (Get Comment) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1200,7 +1201,7 @@ impl FromJson for GetCommentResponseBody {
         Ok(out)
     }
 }
-/// `GetCustomFieldResponseBody`
+/// The data `task.v2.custom_field.get` (Get Custom Field) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1219,7 +1220,7 @@ impl FromJson for GetCustomFieldResponseBody {
         Ok(out)
     }
 }
-/// `GetSectionResponseBody`
+/// The data `task.v2.section.get` (Get Section) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1238,7 +1239,7 @@ impl FromJson for GetSectionResponseBody {
         Ok(out)
     }
 }
-/// `GetTaskResponseBody`
+/// The data `task.v2.task.get` (Get Task Details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1257,7 +1258,7 @@ impl FromJson for GetTaskResponseBody {
         Ok(out)
     }
 }
-/// `GetTasklistActivitySubscriptionResponseBody`
+/// The data `task.v2.tasklist_activity_subscription.get` (Get Activity Subscription) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1276,7 +1277,7 @@ impl FromJson for GetTasklistActivitySubscriptionResponseBody {
         Ok(out)
     }
 }
-/// `GetTasklistResponseBody`
+/// The data `task.v2.tasklist.get` (Get Tasklist Details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1295,7 +1296,7 @@ impl FromJson for GetTasklistResponseBody {
         Ok(out)
     }
 }
-/// `Href`
+/// The `href` of \[`Origin`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1303,7 +1304,9 @@ impl FromJson for GetTasklistResponseBody {
     serde(default)
 )]
 pub struct Href {
-    /// The address corresponding to the source link, if filled in, must start with <https://or> <http://.**Note**>: If you need to adjust the link opening method on the PC, you can adjust it in **Settings** &gt; **Efficiency** &gt; **Open links** of the Lark client
+    /// The address corresponding to the source link, if filled in, must start with <https://or> <http://>.
+    ///
+    /// **Note**: If you need to adjust the link opening method on the PC, you can adjust it in **Settings** &gt; **Efficiency** &gt; **Open links** of the Lark client
     pub url: Option<String>,
     /// The title corresponding to the source link
     pub title: Option<String>,
@@ -1325,7 +1328,7 @@ impl ToJson for Href {
         w.end_object();
     }
 }
-/// `I18nText`
+/// The `tip` of \[`CustomCompleteItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1395,7 +1398,7 @@ impl ToJson for I18nText {
         w.end_object();
     }
 }
-/// `InputAttachment`
+/// The request body of `task.v2.attachment.upload` (上传附件).
 #[derive(Debug, Default)]
 pub struct InputAttachment {
     /// `resource_type`
@@ -1426,7 +1429,7 @@ impl InputAttachment {
         form
     }
 }
-/// `InputComment`
+/// The request body of `task.v2.comment.create` (Create Comment).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1453,7 +1456,7 @@ impl ToJson for InputComment {
         w.end_object();
     }
 }
-/// `InputCustomField`
+/// The request body of `task.v2.custom_field.create` (Create Custom Field).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1467,7 +1470,13 @@ pub struct InputCustomField {
     pub resource_id: String,
     /// Field name, up to 50 characters
     pub name: Option<String>,
-    /// custom field type Options:number(number),datetime(datetime),member(member),single_select(single select),multi_select(multiple select),text(text)
+    /// custom field type Options:
+    /// - `number`: number
+    /// - `datetime`: datetime
+    /// - `member`: member
+    /// - `single_select`: single select
+    /// - `multi_select`: multiple select
+    /// - `text`: text
     pub r#type: Option<Type>,
     /// number field setting
     pub number_setting: Option<NumberSetting>,
@@ -1510,7 +1519,7 @@ impl ToJson for InputCustomField {
         None
     }
 }
-/// `InputCustomFieldValue`
+/// The `custom_fields` of \[`InputTask`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1552,7 +1561,7 @@ impl ToJson for InputCustomFieldValue {
         None
     }
 }
-/// `InputOption`
+/// The request body of `task.v2.custom_field_option.create` (Create Custom Field Option).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1582,7 +1591,7 @@ impl ToJson for InputOption {
         w.end_object();
     }
 }
-/// `InputSection`
+/// The request body of `task.v2.section.create` (Create Section).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1618,7 +1627,7 @@ impl ToJson for InputSection {
         None
     }
 }
-/// `InputTask`
+/// The request body of `task.v2.task.create` (Create Task).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1632,23 +1641,23 @@ pub struct InputTask {
     pub description: Option<String>,
     /// Task due time
     pub due: Option<Due>,
-    /// The third-party platform source information associated with the task is used to display the source information in the App Task UI. Origin can only be set when task is created and not changable. Please refer to the "How to use origin?" section in \[Feature Overview\]
+    /// The third-party platform source information associated with the task is used to display the source information in the App Task UI. Origin can only be set when task is created and not changable. Please refer to the "How to use origin?" section in *Feature Overview*
     pub origin: Option<Origin>,
     /// Any data that the caller can pass in attached to the task. It will be returned as it is when getting the task details. If it is binary data, it can be encoded with Base64
     pub extra: Option<String>,
     /// The completion time timestamp (ms) of the task. Fill in or set to 0 to create an unfinished task; fill in a specific timestamp to create a completed task
     pub completed_at: Option<String>,
-    /// A list of task members, including assignees and followers. If not filled in, the task has no members. Support up to 50 members per request after de-duplication.Please refer to the " How to represent members of tasks and tasklists?" section in \[Feature Overview\]
+    /// A list of task members, including assignees and followers. If not filled in, the task has no members. Support up to 50 members per request after de-duplication.Please refer to the " How to represent members of tasks and tasklists?" section in *Feature Overview*
     pub members: Option<Vec<Member>>,
-    /// Task repeat rule. If set, the task is "recurring task". Please refer to the "How to Use Recurring Tasks? " section in \[Task Feature Overview\]
+    /// Task repeat rule. If set, the task is "recurring task". Please refer to the "How to Use Recurring Tasks? " section in *Task Feature Overview*
     pub repeat_rule: Option<String>,
-    /// Task custom complete configuration. Please refer to the "How to use custom completion?" section in \[Task Feature Overview\]
+    /// Task custom complete configuration. Please refer to the "How to use custom completion?" section in *Task Feature Overview*
     pub custom_complete: Option<CustomComplete>,
     /// Information on the list of tasks
     pub tasklists: Option<Vec<TaskInTasklistInfo>>,
-    /// Idempotent token. If provided triggers the dempotent behavior. Please refer to the "Idempotent Invocation" section in \[Feature Overview\]
+    /// Idempotent token. If provided triggers the dempotent behavior. Please refer to the "Idempotent Invocation" section in *Feature Overview*
     pub client_token: Option<String>,
-    /// Task start time (ms). Please refer to the "How to use start and due time?" section in \[Feature Overview\]
+    /// Task start time (ms). Please refer to the "How to use start and due time?" section in *Feature Overview*
     pub start: Option<Due>,
     /// Task reminders. To set reminders, you must also set the deadline for the task. A task can only set a maximum of 1 reminder
     pub reminders: Option<Vec<Reminder>>,
@@ -1656,9 +1665,17 @@ pub struct InputTask {
     pub mode: Option<i64>,
     /// Is it a milestone task
     pub is_milestone: Option<bool>,
-    /// Custom field values. One or multiple custom field values can be set at the same time as the task is created. The custom field to set the value must be associated with the tasklist to which the task is added (which is specified by `tasklist`), otherwise it cannot be set.The value needs to be set to the corresponding field according to the field type.* When `type` is "number", the `number_value` field should be used to represent the value of number custom field;* When "type" is "member", the `member_value` field should be used to represent the value of member custom field;* When `type` is "datetime", `datetime_value` field should be used to represent the value of the datetime custom field.* When `type` is "single_select", the `single_select_value` field should be used to represent the value of single_select custom field.* When `type` is "multi_select", the `multi_select_value` field should be used to represent the value of multi_select custom field
+    /// Custom field values. One or multiple custom field values can be set at the same time as the task is created. The custom field to set the value must be associated with the tasklist to which the task is added (which is specified by `tasklist`), otherwise it cannot be set.The value needs to be set to the corresponding field according to the field type.
+    /// * When `type` is "number", the `number_value` field should be used to represent the value of number custom field;
+    /// * When "type" is "member", the `member_value` field should be used to represent the value of member custom field;
+    /// * When `type` is "datetime", `datetime_value` field should be used to represent the value of the datetime custom field.
+    /// * When `type` is "single_select", the `single_select_value` field should be used to represent the value of single_select custom field.
+    /// * When `type` is "multi_select", the `multi_select_value` field should be used to represent the value of multi_select custom field
     pub custom_fields: Option<Vec<InputCustomFieldValue>>,
-    /// Set this field if you want to set the task source as a document.- It is mutually exclusive with extra. An error will be reported if they are set at the same time.- It is mutually exclusive with origin. An error is reported when both are set.- It is mutually exclusive with custom_complete. An error is reported if both are set
+    /// Set this field if you want to set the task source as a document.
+    /// - It is mutually exclusive with extra. An error will be reported if they are set at the same time.
+    /// - It is mutually exclusive with origin. An error is reported when both are set.
+    /// - It is mutually exclusive with custom_complete. An error is reported if both are set
     pub docx_source: Option<DocxSource>,
     /// `positive_reminders`
     pub positive_reminders: Option<Vec<Reminder>>,
@@ -1705,7 +1722,7 @@ impl ToJson for InputTask {
         None
     }
 }
-/// `InputTasklist`
+/// The request body of `task.v2.tasklist.create` (Create Tasklist).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1717,7 +1734,7 @@ pub struct InputTasklist {
     pub name: Option<String>,
     /// `client_token`
     pub client_token: Option<String>,
-    /// Tasklist member list. For the format of member, please refer to the " How to represent members of tasks and tasklists?" section in \[Feature Overview\]
+    /// Tasklist member list. For the format of member, please refer to the " How to represent members of tasks and tasklists?" section in *Feature Overview*
     pub members: Option<Vec<Member>>,
     /// Updated list owner
     pub owner: Option<Member>,
@@ -1735,7 +1752,7 @@ impl ToJson for InputTasklist {
         w.end_object();
     }
 }
-/// `ListAttachmentResponseBody`
+/// The data `task.v2.attachment.list` (List Attachment) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1760,7 +1777,7 @@ impl FromJson for ListAttachmentResponseBody {
         Ok(out)
     }
 }
-/// `ListCommentResponseBody`
+/// The data `task.v2.comment.list` (List Comments) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1785,7 +1802,7 @@ impl FromJson for ListCommentResponseBody {
         Ok(out)
     }
 }
-/// `ListCustomFieldResponseBody`
+/// The data `task.v2.custom_field.list` (List Custom Field) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1810,7 +1827,7 @@ impl FromJson for ListCustomFieldResponseBody {
         Ok(out)
     }
 }
-/// `ListSectionResponseBody`
+/// The data `task.v2.section.list` (List Section) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1835,7 +1852,7 @@ impl FromJson for ListSectionResponseBody {
         Ok(out)
     }
 }
-/// `ListTaskResponseBody`
+/// The data `task.v2.task.list` (List tasks) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1860,7 +1877,7 @@ impl FromJson for ListTaskResponseBody {
         Ok(out)
     }
 }
-/// `ListTasklistActivitySubscriptionResponseBody`
+/// The data `task.v2.tasklist_activity_subscription.list` (List Activity Subscription) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1879,7 +1896,7 @@ impl FromJson for ListTasklistActivitySubscriptionResponseBody {
         Ok(out)
     }
 }
-/// `ListTasklistResponseBody`
+/// The data `task.v2.tasklist.list` (List Tasklists) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1904,7 +1921,7 @@ impl FromJson for ListTasklistResponseBody {
         Ok(out)
     }
 }
-/// `Member`
+/// The `members` of \[`AddMembersTaskRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1914,9 +1931,13 @@ impl FromJson for ListTasklistResponseBody {
 pub struct Member {
     /// Indicates the id of member
     pub id: Option<String>,
-    /// Member type, optional value as follow* user* app
+    /// Member type, optional value as follow
+    /// * user
+    /// * app
     pub r#type: Option<String>,
-    /// The role of the member, optional value as follow* assignee* follower
+    /// The role of the member, optional value as follow
+    /// * assignee
+    /// * follower
     pub role: Option<String>,
     /// Member name
     pub name: Option<String>,
@@ -1942,7 +1963,7 @@ impl ToJson for Member {
         w.end_object();
     }
 }
-/// `MemberSetting`
+/// The `member_setting` of \[`CustomField`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1968,7 +1989,7 @@ impl ToJson for MemberSetting {
         w.end_object();
     }
 }
-/// `NumberSetting`
+/// The `number_setting` of \[`CustomField`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1976,13 +1997,22 @@ impl ToJson for MemberSetting {
     serde(default)
 )]
 pub struct NumberSetting {
-    /// number format in which number value are displayed in the app format.Note that this setting only affects the display format of field values, and does not affect the format of field values input/output in openapi. Options:normal(regular number),percentage(percentage format),cny(RMB format),usd(USD format),custom(custom symbol)
+    /// number format in which number value are displayed in the app format.Note that this setting only affects the display format of field values, and does not affect the format of field values input/output in openapi. Options:
+    /// - `normal`: regular number
+    /// - `percentage`: percentage format
+    /// - `cny`: RMB format
+    /// - `usd`: USD format
+    /// - `custom`: custom symbol
     pub format: Option<Format>,
     /// When'format 'is set to "custom", set the specific custom symbol characters, supporting up to 4 characters.Note that this setting only affects the display format of field values, and does not affect the format of field values input/output in openapi
     pub custom_symbol: Option<String>,
-    /// When'format 'is set to "custom", the display position of the custom symbol relative to the number is defined. Note that this setting only affects the display format of field values, and does not affect the format of field values input/output in openapi. Options:left(letf Custom symbols are displayed to the left of the numbers),right(Custom symbols are displayed to the right of the number)
+    /// When'format 'is set to "custom", the display position of the custom symbol relative to the number is defined. Note that this setting only affects the display format of field values, and does not affect the format of field values input/output in openapi. Options:
+    /// - `left`: letf Custom symbols are displayed to the left of the numbers
+    /// - `right`: Custom symbols are displayed to the right of the number
     pub custom_symbol_position: Option<CustomSymbolPosition>,
-    /// number separator in the integer part.Note that this setting only affects the display format of field values, and does not affect the format of field values input/output in openapi. Options:none(no separator),thousand(thousand separator)
+    /// number separator in the integer part.Note that this setting only affects the display format of field values, and does not affect the format of field values input/output in openapi. Options:
+    /// - `none`: no separator
+    /// - `thousand`: thousand separator
     pub separator: Option<Separator>,
     /// The number of decimal places reserved for the value of a custom field. Extra digits will be rounded.Default is 0
     pub decimal_count: Option<i64>,
@@ -2010,7 +2040,7 @@ impl ToJson for NumberSetting {
         w.end_object();
     }
 }
-/// `Option`
+/// The `option` of \[`CreateCustomFieldOptionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2048,7 +2078,7 @@ impl ToJson for OptionModel {
         w.end_object();
     }
 }
-/// `Origin`
+/// The `origin` of \[`InputTask`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2082,7 +2112,7 @@ impl ToJson for Origin {
         w.end_object();
     }
 }
-/// `OriginReferResource`
+/// The `refer_resources` of \[`Origin`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2120,7 +2150,7 @@ impl ToJson for OriginReferResource {
         w.end_object();
     }
 }
-/// `OriginSourceMessage`
+/// The `source_message` of \[`OriginReferResource`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2150,7 +2180,7 @@ impl ToJson for OriginSourceMessage {
         w.end_object();
     }
 }
-/// `PatchCommentRequestBody`
+/// The request body of `task.v2.comment.patch` (Patch Comment).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2171,7 +2201,7 @@ impl ToJson for PatchCommentRequestBody {
         w.end_object();
     }
 }
-/// `PatchCustomFieldOptionRequestBody`
+/// The request body of `task.v2.custom_field_option.patch` (Patch Custom Field Option).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2181,7 +2211,12 @@ impl ToJson for PatchCommentRequestBody {
 pub struct PatchCustomFieldOptionRequestBody {
     /// The option data to update
     pub option: Option<InputOption>,
-    /// Field name to update, support* 'name': option name* 'color_index': color index value of option* 'is_hidden': whether to hide from the interface* 'insert_before': put the current option before an option in the same field.* 'insert_after': put the current option after an option in the same field
+    /// Field name to update, support
+    /// * 'name': option name
+    /// * 'color_index': color index value of option
+    /// * 'is_hidden': whether to hide from the interface
+    /// * 'insert_before': put the current option before an option in the same field.
+    /// * 'insert_after': put the current option after an option in the same field
     pub update_fields: Option<Vec<String>>,
 }
 impl ToJson for PatchCustomFieldOptionRequestBody {
@@ -2192,7 +2227,7 @@ impl ToJson for PatchCustomFieldOptionRequestBody {
         w.end_object();
     }
 }
-/// `PatchCustomFieldOptionResponseBody`
+/// The data `task.v2.custom_field_option.patch` (Patch Custom Field Option) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2211,7 +2246,7 @@ impl FromJson for PatchCustomFieldOptionResponseBody {
         Ok(out)
     }
 }
-/// `PatchCustomFieldRequestBody`
+/// The request body of `task.v2.custom_field.patch` (Patch Custom Field).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2221,7 +2256,14 @@ impl FromJson for PatchCustomFieldOptionResponseBody {
 pub struct PatchCustomFieldRequestBody {
     /// custom field data to update
     pub custom_field: Option<InputCustomField>,
-    /// The custom field type to modify supports:* `name`: custom field name.* `number_setting`: number setting (if and only if the custom field type to update is numeric)* `member_setting`: people type setting (if and only if the custom field type to update is member)* `datetime_setting`: Date type setting (if and only if the custom field type to update is date)* `single_select_setting`: single select setting (if and only if the custom field type to update is single_select)* `multi_select_setting`: multi select type setting (if and only if the custom field type to be updated is multi_select)* `text_setting`: text type setting (currently nothing can be set)
+    /// The custom field type to modify supports:
+    /// * `name`: custom field name.
+    /// * `number_setting`: number setting (if and only if the custom field type to update is numeric)
+    /// * `member_setting`: people type setting (if and only if the custom field type to update is member)
+    /// * `datetime_setting`: Date type setting (if and only if the custom field type to update is date)
+    /// * `single_select_setting`: single select setting (if and only if the custom field type to update is single_select)
+    /// * `multi_select_setting`: multi select type setting (if and only if the custom field type to be updated is multi_select)
+    /// * `text_setting`: text type setting (currently nothing can be set)
     pub update_fields: Option<Vec<String>>,
 }
 impl ToJson for PatchCustomFieldRequestBody {
@@ -2238,7 +2280,7 @@ impl ToJson for PatchCustomFieldRequestBody {
         None
     }
 }
-/// `PatchSectionRequestBody`
+/// The request body of `task.v2.section.patch` (Patch Section).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2248,7 +2290,10 @@ impl ToJson for PatchCustomFieldRequestBody {
 pub struct PatchSectionRequestBody {
     /// The section data to update
     pub section: InputSection,
-    /// The field name to be updated. Currently supports:* `name`: section name;* `insert_before` - The section_guid before which current section will be put.* 'insert_after' - The section_guid after which current section will be put
+    /// The field name to be updated. Currently supports:
+    /// * `name`: section name;
+    /// * `insert_before` - The section_guid before which current section will be put.
+    /// * 'insert_after' - The section_guid after which current section will be put
     pub update_fields: Vec<String>,
 }
 impl ToJson for PatchSectionRequestBody {
@@ -2265,7 +2310,7 @@ impl ToJson for PatchSectionRequestBody {
         None
     }
 }
-/// `PatchTaskRequestBody`
+/// The request body of `task.v2.task.patch` (Patch Task).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2275,7 +2320,14 @@ impl ToJson for PatchSectionRequestBody {
 pub struct PatchTaskRequestBody {
     /// To update the task data, just set the field that appears in the `update_fields`. If update_fields sets a field name to be changed, but no new value is set in the task, the field will be cleared
     pub task: Option<InputTask>,
-    /// Set the fields that need to be modified&lt;md-enum&gt;&lt;md-enum-item key="summary"&gt;Task summary&lt;/md-enum-item&gt;&lt;md-enum-item key="description"&gt;Task description&lt;/md-enum-item&gt;&lt;md-enum-item key="start"&gt;Task start time &lt;/md-enum-item&gt;&lt;md-enum-item key="due"&gt;Task due time &lt;/md-enum-item&gt;&lt;md-enum-item key = "completed_at"&gt;Task completion time&lt;/md-enum-item&gt;&lt;md-enum-item key="extra"&gt;Task attached custom data&lt;/md-enum-item&gt;&lt;md-enum-item key="custom_complete"&gt; Task custom completion config&lt;/md-enum-item&gt;&lt;md-enum-item key="repeat_rule"&gt;Task repeat rule&lt;/md-enum-item &gt;&lt;/md-enum&gt;
+    /// Set the fields that need to be modified
+    /// - `summary`: Task summary
+    /// - `description`: Task description
+    /// - `start`: Task start time
+    /// - `due`: Task due timeTask completion time&lt;/md-enum-item&gt;
+    /// - `extra`: Task attached custom data
+    /// - `custom_complete`: Task custom completion config
+    /// - `repeat_rule`: Task repeat rule&lt;/md-enum-item &gt;
     pub update_fields: Vec<String>,
 }
 impl ToJson for PatchTaskRequestBody {
@@ -2292,7 +2344,7 @@ impl ToJson for PatchTaskRequestBody {
         None
     }
 }
-/// `PatchTasklistActivitySubscriptionRequestBody`
+/// The request body of `task.v2.tasklist_activity_subscription.patch` (Patch Activity Subscription).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2313,7 +2365,7 @@ impl ToJson for PatchTasklistActivitySubscriptionRequestBody {
         w.end_object();
     }
 }
-/// `PatchTasklistRequestBody`
+/// The request body of `task.v2.tasklist.patch` (Patch Tasklist).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2323,9 +2375,14 @@ impl ToJson for PatchTasklistActivitySubscriptionRequestBody {
 pub struct PatchTasklistRequestBody {
     /// Data to update the manifest
     pub tasklist: InputTasklist,
-    /// Field name to update, support&lt;md-enum&gt;&lt;md-enum-item key="name"&gt;Tasklist name &lt;/md-enum-item&gt;&lt;md-enum-item key="owner"&gt;Tasklist owner &lt;/md-enum-item&gt;&lt;/md-enum&gt;
+    /// Field name to update, support
+    /// - `name`: Tasklist name
+    /// - `owner`: Tasklist owner
     pub update_fields: Vec<String>,
-    /// This field indicates that if a new owner is updated, the original owner is set to the specified collaborator role. Effective only when the manifest owner is updated. Available options are "editor", "viewer" or "none", Default option is "none".If not set of setting to "none", the original tasklist owner will not have any roles. If not auhorized through other channels (such as through chat members), the original tasklist owner will lose all permissions to the tasklist. Options:editor(Original owner becomes tasklist editor),viewer(Original owner becomes tasklist viewer),none(The original owner loses role of the tasklist)
+    /// This field indicates that if a new owner is updated, the original owner is set to the specified collaborator role. Effective only when the manifest owner is updated. Available options are "editor", "viewer" or "none", Default option is "none".If not set of setting to "none", the original tasklist owner will not have any roles. If not auhorized through other channels (such as through chat members), the original tasklist owner will lose all permissions to the tasklist. Options:
+    /// - `editor`: Original owner becomes tasklist editor
+    /// - `viewer`: Original owner becomes tasklist viewer
+    /// - `none`: The original owner loses role of the tasklist
     pub origin_owner_to_role: Option<OriginOwnerToRole>,
 }
 impl ToJson for PatchTasklistRequestBody {
@@ -2337,7 +2394,7 @@ impl ToJson for PatchTasklistRequestBody {
         w.end_object();
     }
 }
-/// `Reminder`
+/// The `reminders` of \[`AddRemindersTaskRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2367,7 +2424,7 @@ impl ToJson for Reminder {
         w.end_object();
     }
 }
-/// `RemoveDependenciesTaskRequestBody`
+/// The request body of `task.v2.task.remove_dependencies` (Remove Dependency).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2391,7 +2448,7 @@ impl ToJson for RemoveDependenciesTaskRequestBody {
         None
     }
 }
-/// `RemoveMembersTaskRequestBody`
+/// The request body of `task.v2.task.remove_members` (Remove members from task).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2409,7 +2466,7 @@ impl ToJson for RemoveMembersTaskRequestBody {
         w.end_object();
     }
 }
-/// `RemoveRemindersTaskRequestBody`
+/// The request body of `task.v2.task.remove_reminders` (Remove task reminders).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2427,7 +2484,7 @@ impl ToJson for RemoveRemindersTaskRequestBody {
         w.end_object();
     }
 }
-/// `RemoveTasklistTaskRequestBody`
+/// The request body of `task.v2.task.remove_tasklist` (Remove task from tasklist).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2451,7 +2508,7 @@ impl ToJson for RemoveTasklistTaskRequestBody {
         None
     }
 }
-/// `Resource`
+/// The `resource` of \[`Attachment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2473,7 +2530,7 @@ impl FromJson for Resource {
         Ok(out)
     }
 }
-/// `SearchTaskRequestBody`
+/// The request body of `task.v2.task.search` (搜索任务).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2494,7 +2551,7 @@ impl ToJson for SearchTaskRequestBody {
         w.end_object();
     }
 }
-/// `SearchTaskResponseBody`
+/// The data `task.v2.task.search` (搜索任务) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2525,7 +2582,7 @@ impl FromJson for SearchTaskResponseBody {
         Ok(out)
     }
 }
-/// `SearchTasklistRequestBody`
+/// The request body of `task.v2.tasklist.search` (搜索清单).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2546,7 +2603,7 @@ impl ToJson for SearchTasklistRequestBody {
         w.end_object();
     }
 }
-/// `Section`
+/// The `section` of \[`CreateSectionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2586,7 +2643,7 @@ impl FromJson for Section {
         Ok(out)
     }
 }
-/// `SectionSummary`
+/// The `items` of \[`ListSectionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2611,7 +2668,7 @@ impl FromJson for SectionSummary {
         Ok(out)
     }
 }
-/// `SelectSetting`
+/// The `single_select_setting` of \[`CustomField`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2637,7 +2694,7 @@ impl ToJson for SelectSetting {
         w.end_object();
     }
 }
-/// `SetAncestorTaskTaskRequestBody`
+/// The request body of `task.v2.task.set_ancestor_task` (设置父任务).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2661,7 +2718,7 @@ impl ToJson for SetAncestorTaskTaskRequestBody {
         w.end_object();
     }
 }
-/// `Task`
+/// The `task` of \[`AddMembersTaskResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2779,7 +2836,7 @@ impl FromJson for Task {
         Ok(out)
     }
 }
-/// `TaskAssignee`
+/// The `assignee_related` of \[`Task`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2801,7 +2858,7 @@ impl FromJson for TaskAssignee {
         Ok(out)
     }
 }
-/// `TaskDependency`
+/// The `dependencies` of \[`AddDependenciesTaskRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2809,7 +2866,9 @@ impl FromJson for TaskAssignee {
     serde(default)
 )]
 pub struct TaskDependency {
-    /// dependency type Options:prev(prev-dependency),next(next-dependency)
+    /// dependency type Options:
+    /// - `prev`: prev-dependency
+    /// - `next`: next-dependency
     pub r#type: Option<TaskDependencyType>,
     /// GUIDs for dependent tasks
     pub task_guid: String,
@@ -2840,7 +2899,7 @@ impl ToJson for TaskDependency {
         None
     }
 }
-/// `TaskInTasklistInfo`
+/// The `tasklists` of \[`InputTask`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2870,7 +2929,7 @@ impl ToJson for TaskInTasklistInfo {
         w.end_object();
     }
 }
-/// `TaskSearchFilter`
+/// The `filter` of \[`SearchTaskRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2900,7 +2959,7 @@ impl ToJson for TaskSearchFilter {
         w.end_object();
     }
 }
-/// `TaskSearchItem`
+/// The `items` of \[`SearchTaskResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2925,7 +2984,7 @@ impl FromJson for TaskSearchItem {
         Ok(out)
     }
 }
-/// `TaskSearchMeta`
+/// The `meta_data` of \[`TaskSearchItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2950,7 +3009,7 @@ impl FromJson for TaskSearchMeta {
         Ok(out)
     }
 }
-/// `TaskSubscriptionTaskV2ResponseBody`
+/// The data `task.v2.task_v2.task_subscription` (订阅任务更新事件) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2972,7 +3031,7 @@ impl FromJson for TaskSubscriptionTaskV2ResponseBody {
         Ok(out)
     }
 }
-/// `TaskSummary`
+/// The `items` of \[`TasksSectionResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3009,7 +3068,7 @@ impl FromJson for TaskSummary {
         Ok(out)
     }
 }
-/// `Tasklist`
+/// The `tasklist` of \[`AddMembersTasklistResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3052,7 +3111,7 @@ impl FromJson for Tasklist {
         Ok(out)
     }
 }
-/// `TasklistActivitySubscription`
+/// The request body of `task.v2.tasklist_activity_subscription.create` (Create Activity Subscription).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3066,7 +3125,21 @@ pub struct TasklistActivitySubscription {
     pub name: Option<String>,
     /// Subscribers list
     pub subscribers: Option<Vec<Member>>,
-    /// A list of subscribed event keys. Each event key is represented by an integer. Currently following event keys are supported:- 100: Adde a task to a tasklist- 101: Remove a task from a tasklist- 103: Complete a task in the tasklist- 104: Uncomplte task in the tasklist- 109: Assignee of a task in the tasklist is added- 110: Assignee of a task in the tasklist is updated- 111: Assignee of a task in the tasklist is removed- 119: Attachments are added to a task in the tasklist- 121: Create a comment of a task in the tasklist- 122: Reply a comment of a task in the tasklist- 129: Set start time of task of a task in the tasklist- 130: Set due time of task of a task in the tasklist- 131: Set both start and due time of a task in the tasklist- 132: Unset both start and due time of a task in the tasklistEmpty event keys list is allowed which means no event's notification will be sent. Duplication is not allowed
+    /// A list of subscribed event keys. Each event key is represented by an integer. Currently following event keys are supported:
+    /// - 100: Adde a task to a tasklist
+    /// - 101: Remove a task from a tasklist
+    /// - 103: Complete a task in the tasklist
+    /// - 104: Uncomplte task in the tasklist
+    /// - 109: Assignee of a task in the tasklist is added
+    /// - 110: Assignee of a task in the tasklist is updated
+    /// - 111: Assignee of a task in the tasklist is removed
+    /// - 119: Attachments are added to a task in the tasklist
+    /// - 121: Create a comment of a task in the tasklist
+    /// - 122: Reply a comment of a task in the tasklist
+    /// - 129: Set start time of task of a task in the tasklist
+    /// - 130: Set due time of task of a task in the tasklist
+    /// - 131: Set both start and due time of a task in the tasklist
+    /// - 132: Unset both start and due time of a task in the tasklistEmpty event keys list is allowed which means no event's notification will be sent. Duplication is not allowed
     pub include_keys: Option<Vec<i64>>,
     /// whether the subscription is disabled
     pub disabled: Option<bool>,
@@ -3094,7 +3167,7 @@ impl ToJson for TasklistActivitySubscription {
         w.end_object();
     }
 }
-/// `TasklistSearchFilter`
+/// The `filter` of \[`SearchTasklistRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3115,7 +3188,7 @@ impl ToJson for TasklistSearchFilter {
         w.end_object();
     }
 }
-/// `TasklistSummary`
+/// The `tasklist` of \[`Section`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3137,7 +3210,7 @@ impl FromJson for TasklistSummary {
         Ok(out)
     }
 }
-/// `TasklistsTaskResponseBody`
+/// The data `task.v2.task.tasklists` (List tasklists of task) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3156,7 +3229,7 @@ impl FromJson for TasklistsTaskResponseBody {
         Ok(out)
     }
 }
-/// `TasksSectionResponseBody`
+/// The data `task.v2.section.tasks` (List Tasks of Section) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3181,7 +3254,7 @@ impl FromJson for TasksSectionResponseBody {
         Ok(out)
     }
 }
-/// `TextSetting`
+/// The `text_setting` of \[`CustomField`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3201,7 +3274,7 @@ impl ToJson for TextSetting {
         w.end_object();
     }
 }
-/// `TimeRange`
+/// The `due_time` of \[`TaskSearchFilter`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3222,7 +3295,7 @@ impl ToJson for TimeRange {
         w.end_object();
     }
 }
-/// `UploadAttachmentResponseBody`
+/// The data `task.v2.attachment.upload` (上传附件) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3241,135 +3314,135 @@ impl FromJson for UploadAttachmentResponseBody {
         Ok(out)
     }
 }
-/// `AddDependenciesTaskResponseBody`
+/// The data `task.v2.task.add_dependencies` (Add Dependency) answers with.
 ///
 /// The same fields as [`AddDependenciesTaskRequestBody`]: one type, two names.
 pub type AddDependenciesTaskResponseBody = AddDependenciesTaskRequestBody;
-/// `AddMembersTaskResponseBody`
+/// The data `task.v2.task.add_members` (Add members to task) answers with.
 ///
 /// The same fields as [`GetTaskResponseBody`]: one type, two names.
 pub type AddMembersTaskResponseBody = GetTaskResponseBody;
-/// `AddMembersTasklistRequestBody`
+/// The request body of `task.v2.tasklist.add_members` (Add Tasklist Members).
 ///
 /// The same fields as [`RemoveMembersTaskRequestBody`]: one type, two names.
 pub type AddMembersTasklistRequestBody = RemoveMembersTaskRequestBody;
-/// `AddMembersTasklistResponseBody`
+/// The data `task.v2.tasklist.add_members` (Add Tasklist Members) answers with.
 ///
 /// The same fields as [`GetTasklistResponseBody`]: one type, two names.
 pub type AddMembersTasklistResponseBody = GetTasklistResponseBody;
-/// `AddRemindersTaskResponseBody`
+/// The data `task.v2.task.add_reminders` (Add reminders to task) answers with.
 ///
 /// The same fields as [`GetTaskResponseBody`]: one type, two names.
 pub type AddRemindersTaskResponseBody = GetTaskResponseBody;
-/// `AddTasklistTaskResponseBody`
+/// The data `task.v2.task.add_tasklist` (Add task to tasklist) answers with.
 ///
 /// The same fields as [`GetTaskResponseBody`]: one type, two names.
 pub type AddTasklistTaskResponseBody = GetTaskResponseBody;
-/// `CreateCommentResponseBody`
+/// The data `task.v2.comment.create` (Create Comment) answers with.
 ///
 /// The same fields as [`GetCommentResponseBody`]: one type, two names.
 pub type CreateCommentResponseBody = GetCommentResponseBody;
-/// `CreateCustomFieldOptionResponseBody`
+/// The data `task.v2.custom_field_option.create` (Create Custom Field Option) answers with.
 ///
 /// The same fields as [`PatchCustomFieldOptionResponseBody`]: one type, two names.
 pub type CreateCustomFieldOptionResponseBody = PatchCustomFieldOptionResponseBody;
-/// `CreateCustomFieldResponseBody`
+/// The data `task.v2.custom_field.create` (Create Custom Field) answers with.
 ///
 /// The same fields as [`GetCustomFieldResponseBody`]: one type, two names.
 pub type CreateCustomFieldResponseBody = GetCustomFieldResponseBody;
-/// `CreateSectionResponseBody`
+/// The data `task.v2.section.create` (Create Section) answers with.
 ///
 /// The same fields as [`GetSectionResponseBody`]: one type, two names.
 pub type CreateSectionResponseBody = GetSectionResponseBody;
-/// `CreateTaskResponseBody`
+/// The data `task.v2.task.create` (Create Task) answers with.
 ///
 /// The same fields as [`GetTaskResponseBody`]: one type, two names.
 pub type CreateTaskResponseBody = GetTaskResponseBody;
-/// `CreateTasklistActivitySubscriptionResponseBody`
+/// The data `task.v2.tasklist_activity_subscription.create` (Create Activity Subscription) answers with.
 ///
 /// The same fields as [`GetTasklistActivitySubscriptionResponseBody`]: one type, two names.
 pub type CreateTasklistActivitySubscriptionResponseBody = GetTasklistActivitySubscriptionResponseBody;
-/// `CreateTasklistResponseBody`
+/// The data `task.v2.tasklist.create` (Create Tasklist) answers with.
 ///
 /// The same fields as [`GetTasklistResponseBody`]: one type, two names.
 pub type CreateTasklistResponseBody = GetTasklistResponseBody;
-/// `ListRelatedTaskTaskV2ResponseBody`
+/// The data `task.v2.task_v2.list_related_task` (列取与我相关的任务) answers with.
 ///
 /// The same fields as [`ListTaskResponseBody`]: one type, two names.
 pub type ListRelatedTaskTaskV2ResponseBody = ListTaskResponseBody;
-/// `ListTaskSubtaskResponseBody`
+/// The data `task.v2.task_subtask.list` (List Subtask) answers with.
 ///
 /// The same fields as [`ListTaskResponseBody`]: one type, two names.
 pub type ListTaskSubtaskResponseBody = ListTaskResponseBody;
-/// `PatchCommentResponseBody`
+/// The data `task.v2.comment.patch` (Patch Comment) answers with.
 ///
 /// The same fields as [`GetCommentResponseBody`]: one type, two names.
 pub type PatchCommentResponseBody = GetCommentResponseBody;
-/// `PatchCustomFieldResponseBody`
+/// The data `task.v2.custom_field.patch` (Patch Custom Field) answers with.
 ///
 /// The same fields as [`GetCustomFieldResponseBody`]: one type, two names.
 pub type PatchCustomFieldResponseBody = GetCustomFieldResponseBody;
-/// `PatchSectionResponseBody`
+/// The data `task.v2.section.patch` (Patch Section) answers with.
 ///
 /// The same fields as [`GetSectionResponseBody`]: one type, two names.
 pub type PatchSectionResponseBody = GetSectionResponseBody;
-/// `PatchTaskResponseBody`
+/// The data `task.v2.task.patch` (Patch Task) answers with.
 ///
 /// The same fields as [`GetTaskResponseBody`]: one type, two names.
 pub type PatchTaskResponseBody = GetTaskResponseBody;
-/// `PatchTasklistActivitySubscriptionResponseBody`
+/// The data `task.v2.tasklist_activity_subscription.patch` (Patch Activity Subscription) answers with.
 ///
 /// The same fields as [`GetTasklistActivitySubscriptionResponseBody`]: one type, two names.
 pub type PatchTasklistActivitySubscriptionResponseBody = GetTasklistActivitySubscriptionResponseBody;
-/// `PatchTasklistResponseBody`
+/// The data `task.v2.tasklist.patch` (Patch Tasklist) answers with.
 ///
 /// The same fields as [`GetTasklistResponseBody`]: one type, two names.
 pub type PatchTasklistResponseBody = GetTasklistResponseBody;
-/// `RemoveCustomFieldRequestBody`
+/// The request body of `task.v2.custom_field.remove` (Remove Custom Field From Resource).
 ///
 /// The same fields as [`AddCustomFieldRequestBody`]: one type, two names.
 pub type RemoveCustomFieldRequestBody = AddCustomFieldRequestBody;
-/// `RemoveDependenciesTaskResponseBody`
+/// The data `task.v2.task.remove_dependencies` (Remove Dependency) answers with.
 ///
 /// The same fields as [`AddDependenciesTaskRequestBody`]: one type, two names.
 pub type RemoveDependenciesTaskResponseBody = AddDependenciesTaskRequestBody;
-/// `RemoveMembersTaskResponseBody`
+/// The data `task.v2.task.remove_members` (Remove members from task) answers with.
 ///
 /// The same fields as [`GetTaskResponseBody`]: one type, two names.
 pub type RemoveMembersTaskResponseBody = GetTaskResponseBody;
-/// `RemoveMembersTasklistRequestBody`
+/// The request body of `task.v2.tasklist.remove_members` (Remove Tasklist Members).
 ///
 /// The same fields as [`RemoveMembersTaskRequestBody`]: one type, two names.
 pub type RemoveMembersTasklistRequestBody = RemoveMembersTaskRequestBody;
-/// `RemoveMembersTasklistResponseBody`
+/// The data `task.v2.tasklist.remove_members` (Remove Tasklist Members) answers with.
 ///
 /// The same fields as [`GetTasklistResponseBody`]: one type, two names.
 pub type RemoveMembersTasklistResponseBody = GetTasklistResponseBody;
-/// `RemoveRemindersTaskResponseBody`
+/// The data `task.v2.task.remove_reminders` (Remove task reminders) answers with.
 ///
 /// The same fields as [`GetTaskResponseBody`]: one type, two names.
 pub type RemoveRemindersTaskResponseBody = GetTaskResponseBody;
-/// `RemoveTasklistTaskResponseBody`
+/// The data `task.v2.task.remove_tasklist` (Remove task from tasklist) answers with.
 ///
 /// The same fields as [`GetTaskResponseBody`]: one type, two names.
 pub type RemoveTasklistTaskResponseBody = GetTaskResponseBody;
-/// `SearchTasklistResponseBody`
+/// The data `task.v2.tasklist.search` (搜索清单) answers with.
 ///
 /// The same fields as [`SearchTaskResponseBody`]: one type, two names.
 pub type SearchTasklistResponseBody = SearchTaskResponseBody;
-/// `Start`
+/// The `start` of \[`InputTask`\].
 ///
 /// The same fields as [`Due`]: one type, two names.
 pub type Start = Due;
-/// `TasklistSearchItem`
+/// The `items` of \[`SearchTasklistResponseBody`\].
 ///
 /// The same fields as [`TaskSearchItem`]: one type, two names.
 pub type TasklistSearchItem = TaskSearchItem;
-/// `TasklistSearchMeta`
+/// The `meta_data` of \[`TasklistSearchItem`\].
 ///
 /// The same fields as [`TaskSearchMeta`]: one type, two names.
 pub type TasklistSearchMeta = TaskSearchMeta;
-/// `TasksTasklistResponseBody`
+/// The data `task.v2.tasklist.tasks` (Get Tasks of Tasklist) answers with.
 ///
 /// The same fields as [`TasksSectionResponseBody`]: one type, two names.
 pub type TasksTasklistResponseBody = TasksSectionResponseBody;

@@ -85,7 +85,10 @@ impl<'a> SectionApi<'a> {
     }
     /// Patch Section (更新自定义分组)
     ///
-    /// Update a section. you can update section's name and postion.When updating, fill in all the field names to be modified in the 'update_fields 'field, and fill in the new value of the field to be modified in the'section' field. For details of the calling convention, see the "Updates to Resources" part in \[Function Overview\].Section fields that currently support updates include:* 'name' - section name;* 'insert_before' - section guid before which the current section will be put.* 'insert_after' -section guid after which the current section will be put.`insert_before` and `insert_after`, if filled in, must be a valid section_guid of the same resource. Note that `insert_before` and `insert_after` cannot be set at the same time
+    /// Update a section. you can update section's name and postion.When updating, fill in all the field names to be modified in the 'update_fields 'field, and fill in the new value of the field to be modified in the'section' field. For details of the calling convention, see the "Updates to Resources" part in *Function Overview*.Section fields that currently support updates include:
+    /// * 'name' - section name;
+    /// * 'insert_before' - section guid before which the current section will be put.
+    /// * 'insert_after' -section guid after which the current section will be put.`insert_before` and `insert_after`, if filled in, must be a valid section_guid of the same resource. Note that `insert_before` and `insert_after` cannot be set at the same time
     ///
     /// `PATCH /open-apis/task/v2/sections/:section_guid`
     ///

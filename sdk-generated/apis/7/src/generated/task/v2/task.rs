@@ -36,7 +36,11 @@ impl<'a> TaskApi<'a> {
     }
     /// Add members to task (添加任务成员)
     ///
-    /// Add assignees or followers to a task. Multiple members can be added at once. The list of task members after adding is returned in the `task` field of response.* For the format of member, please refer to the " How to represent members of tasks and tasklists?" section in \[Feature Overview\] .* Available member types: "user", "app"* Available member roles: "assigee", "follower"* If the member to be added is already in the task, it is automatically ignored
+    /// Add assignees or followers to a task. Multiple members can be added at once. The list of task members after adding is returned in the `task` field of response.
+    /// * For the format of member, please refer to the " How to represent members of tasks and tasklists?" section in *Feature Overview* .
+    /// * Available member types: "user", "app"
+    /// * Available member roles: "assigee", "follower"
+    /// * If the member to be added is already in the task, it is automatically ignored
     ///
     /// `POST /open-apis/task/v2/tasks/:task_guid/add_members`
     ///
@@ -54,7 +58,7 @@ impl<'a> TaskApi<'a> {
     }
     /// Add reminders to task (添加任务提醒)
     ///
-    /// Add a reminder for a task. A reminder is a moment calculated based on the task due time. In order to set a reminder, the task must first have a due. You can set the due when \[Create Task\], or by \[Update Task\] set a deadline.At present, a task can only set 1 reminder. But the form of the interface can be expanded to support multiple reminders for a task in the future.If the current task already has a reminder, to update the settings of the reminder, you need to call the \[Remove Task Reminder\] api to remove the original reminder. Then call this interface to add reminders
+    /// Add a reminder for a task. A reminder is a moment calculated based on the task due time. In order to set a reminder, the task must first have a due. You can set the due when *Create Task*, or by *Update Task* set a deadline.At present, a task can only set 1 reminder. But the form of the interface can be expanded to support multiple reminders for a task in the future.If the current task already has a reminder, to update the settings of the reminder, you need to call the *Remove Task Reminder* api to remove the original reminder. Then call this interface to add reminders
     ///
     /// `POST /open-apis/task/v2/tasks/:task_guid/add_reminders`
     ///
@@ -90,7 +94,7 @@ impl<'a> TaskApi<'a> {
     }
     /// Create Task (创建任务)
     ///
-    /// This API can create a task. When creating a task, it supports filling in the basic information of the task (such as title, description, person in charge, etc.). In addition, it can also set the start time of the task, deadline reminders and other conditions. In addition, you can pass in the tasklists field to add new tasks to multiple lists.When creating a task, "assignees" and "followers" can be added by specifying `members` fields. For the format of member, please refer to the " How to represent members of tasks and tasklists?" section in \[Feature Overview\] .When setting task start or due time, you need to follow the specification and constraints of task time. Please refer to the "How to use start and due time?" section in \[Feature Overview\] .This api supports "idempotent invocation" by specifying `client_token` field. Please refer to the "Idempotent Invocation" section in \[Feature Overview\] .To create a subtask of a task, you need to use the \[Create Subtask\] API.Creating tasks allows setting custom field values at the same time. However, according to the authorization model of custom fields, only values of fields associated with tasklists can only be added to tasks. Please refer to \[Custom Field Feature Overview\] for details
+    /// This API can create a task. When creating a task, it supports filling in the basic information of the task (such as title, description, person in charge, etc.). In addition, it can also set the start time of the task, deadline reminders and other conditions. In addition, you can pass in the tasklists field to add new tasks to multiple lists.When creating a task, "assignees" and "followers" can be added by specifying `members` fields. For the format of member, please refer to the " How to represent members of tasks and tasklists?" section in *Feature Overview* .When setting task start or due time, you need to follow the specification and constraints of task time. Please refer to the "How to use start and due time?" section in *Feature Overview* .This api supports "idempotent invocation" by specifying `client_token` field. Please refer to the "Idempotent Invocation" section in *Feature Overview* .To create a subtask of a task, you need to use the *Create Subtask* API.Creating tasks allows setting custom field values at the same time. However, according to the authorization model of custom fields, only values of fields associated with tasklists can only be added to tasks. Please refer to *Custom Field Feature Overview* for details
     ///
     /// `POST /open-apis/task/v2/tasks`
     ///
@@ -160,7 +164,10 @@ impl<'a> TaskApi<'a> {
     }
     /// Patch Task (更新任务)
     ///
-    /// This api is used to update the summary, description, due, etc. of a task.To update a task, fill in all the field names to be updated in the `update_fields` field, and fill in the new value of the field to update in the `task` field. If the field name to be changed is included in the `update_fields`, but no new value is set in `task`, the field will be cleaned to empty. For update api specification, please refer to the "About Resource Update" section in \[Feature Overview\] .This api can be used to complete tasks by updating `completed_at` of task to a timestamp and restore tasks to uncompleted by setting `completed_at` to 0 . However, at present, regardless of whether the task itself is a countersign task or a or-sign task, the oapi can only support overall completion" of the task, and does not support individual completion. Besides, cannot complete a task that has bee completed. But a completed task can be restored to uncompleted by setting `completed_at` to "0".If you want to update the repeat_rule of a task, you must not also update the `completed_at` of the task or unset the due. See "How to use recuring rule of task?" section in \[Tasklist Features Overview\] .Task member/reminder/tasklist data cannot be updated by this api.* To add/remove task members, use \[Add Task Member\]And \[Remove Task Member\].* To modify the task reminder, use the \[Add Task Reminder\] and \[Remove Task Reminder\].* To change the tasklist where the task belongs to, use \[Add Task to Tasklist\] and \[Remove Task from Tasklist\]
+    /// This api is used to update the summary, description, due, etc. of a task.To update a task, fill in all the field names to be updated in the `update_fields` field, and fill in the new value of the field to update in the `task` field. If the field name to be changed is included in the `update_fields`, but no new value is set in `task`, the field will be cleaned to empty. For update api specification, please refer to the "About Resource Update" section in *Feature Overview* .This api can be used to complete tasks by updating `completed_at` of task to a timestamp and restore tasks to uncompleted by setting `completed_at` to 0 . However, at present, regardless of whether the task itself is a countersign task or a or-sign task, the oapi can only support overall completion" of the task, and does not support individual completion. Besides, cannot complete a task that has bee completed. But a completed task can be restored to uncompleted by setting `completed_at` to "0".If you want to update the repeat_rule of a task, you must not also update the `completed_at` of the task or unset the due. See "How to use recuring rule of task?" section in *Tasklist Features Overview* .Task member/reminder/tasklist data cannot be updated by this api.
+    /// * To add/remove task members, use *Add Task Member*And *Remove Task Member*.
+    /// * To modify the task reminder, use the *Add Task Reminder* and *Remove Task Reminder*.
+    /// * To change the tasklist where the task belongs to, use *Add Task to Tasklist* and *Remove Task from Tasklist*
     ///
     /// `PATCH /open-apis/task/v2/tasks/:task_guid`
     ///

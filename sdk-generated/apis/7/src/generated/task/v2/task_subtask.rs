@@ -15,7 +15,7 @@ impl<'a> TaskSubtaskApi<'a> {
     }
     /// Create Subtask (创建子任务)
     ///
-    /// Create a subtask for a task.The api function is exactly the same as the \[Create Task\] except that the parent task GUID needs to be provided
+    /// Create a subtask for a task.The api function is exactly the same as the *Create Task* except that the parent task GUID needs to be provided
     ///
     /// `POST /open-apis/task/v2/tasks/:task_guid/subtasks`
     ///

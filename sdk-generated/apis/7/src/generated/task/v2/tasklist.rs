@@ -15,7 +15,7 @@ impl<'a> TasklistApi<'a> {
     }
     /// Add Tasklist Members (添加清单成员)
     ///
-    /// Add one or more members to a tasklist. Members can be set by setting `members` fields. For the format of member, please refer to the " How to represent members of tasks and tasklists?" section in \[Feature Overview\] .A tasklist member can be a user, app or chat. Each member can as "editor" or "viewer" role. A chat member means that all chatters in chat automatically have the tasklist role of chat memberIf the member to be added is already a member and the role is the same as set in the request, it will be automatically ignored and the api returns success.If the member to be added is already a tasklist member, and the role is not set in the request (for example, the original role is viewer, and the request is set to editor), it is equivalent to updating its role.If the member to be added is already the tasklist owner, it is automatically ignored. In this case api returns success. The role of tasklist owner does not change.This api cannot be used to update the tasklist owner. To do it, you can use the \[Update Tasklist\]
+    /// Add one or more members to a tasklist. Members can be set by setting `members` fields. For the format of member, please refer to the " How to represent members of tasks and tasklists?" section in *Feature Overview* .A tasklist member can be a user, app or chat. Each member can as "editor" or "viewer" role. A chat member means that all chatters in chat automatically have the tasklist role of chat memberIf the member to be added is already a member and the role is the same as set in the request, it will be automatically ignored and the api returns success.If the member to be added is already a tasklist member, and the role is not set in the request (for example, the original role is viewer, and the request is set to editor), it is equivalent to updating its role.If the member to be added is already the tasklist owner, it is automatically ignored. In this case api returns success. The role of tasklist owner does not change.This api cannot be used to update the tasklist owner. To do it, you can use the *Update Tasklist*
     ///
     /// `POST /open-apis/task/v2/tasklists/:tasklist_guid/add_members`
     ///
@@ -33,7 +33,7 @@ impl<'a> TasklistApi<'a> {
     }
     /// Create Tasklist (创建清单)
     ///
-    /// Create a tasklist. Tasklist can be used to organize and manage multiple tasks belonging to the same project.When creating, the name of the tasklist must be filled in. At the same time, tasklist member can be set by specifying `members` field. For the format of member, please refer to the " How to represent members of tasks and tasklists?" section in \[Feature Overview\] .After the tasklist is created, the creator automatically becomes the tasklist owner. If sets the creator to editor/viewer, the user eventually becomes the tasklist owner and automatically disappears from the member list. This is because the same user can only have one role on the same tasklist
+    /// Create a tasklist. Tasklist can be used to organize and manage multiple tasks belonging to the same project.When creating, the name of the tasklist must be filled in. At the same time, tasklist member can be set by specifying `members` field. For the format of member, please refer to the " How to represent members of tasks and tasklists?" section in *Feature Overview* .After the tasklist is created, the creator automatically becomes the tasklist owner. If sets the creator to editor/viewer, the user eventually becomes the tasklist owner and automatically disappears from the member list. This is because the same user can only have one role on the same tasklist
     ///
     /// `POST /open-apis/task/v2/tasklists`
     ///
@@ -103,7 +103,11 @@ impl<'a> TasklistApi<'a> {
     }
     /// Patch Tasklist (更新清单)
     ///
-    /// Update a tasklist. You can update the name and owner of the tasklist.When updating the tasklist, fill in all the tasklist field names to be modified in the 'update_fields 'field, and fill in the new value of the field to be modified in the'tasklist' field. For details of update api specification, please refer to the "About Resource Update" section in \[Feature Overview\] .Updatable fields include:* `name`: tasklist name* `owner`: tasklist ownerWhen updating tasklist owner, if the new owner is already an "editor" or "viewer", it will be directly upgraded to the owner and automatically disappear from the member list. This is because the same user can only have one role in the same tasklist. Meanwhile, you can set the new role of original owner by setting `origin_owner_to_role` field.This api cannot be used to update members of the tasklist and add or delete tasks in the tasklist.* To add or delete members from the tasklist, you can use the \[Add Tasklist Member\] and \[Remove Tasklist Member\] api.* To add or delete tasks in the tasklist, you can use the \[Add Task to Tasklist\] and \[Remove Task from Tasklist\] api
+    /// Update a tasklist. You can update the name and owner of the tasklist.When updating the tasklist, fill in all the tasklist field names to be modified in the 'update_fields 'field, and fill in the new value of the field to be modified in the'tasklist' field. For details of update api specification, please refer to the "About Resource Update" section in *Feature Overview* .Updatable fields include:
+    /// * `name`: tasklist name
+    /// * `owner`: tasklist ownerWhen updating tasklist owner, if the new owner is already an "editor" or "viewer", it will be directly upgraded to the owner and automatically disappear from the member list. This is because the same user can only have one role in the same tasklist. Meanwhile, you can set the new role of original owner by setting `origin_owner_to_role` field.This api cannot be used to update members of the tasklist and add or delete tasks in the tasklist.
+    /// * To add or delete members from the tasklist, you can use the *Add Tasklist Member* and *Remove Tasklist Member* api.
+    /// * To add or delete tasks in the tasklist, you can use the *Add Task to Tasklist* and *Remove Task from Tasklist* api
     ///
     /// `PATCH /open-apis/task/v2/tasklists/:tasklist_guid`
     ///
@@ -121,7 +125,7 @@ impl<'a> TasklistApi<'a> {
     }
     /// Remove Tasklist Members (移除清单成员)
     ///
-    /// Removes one or more members of the tasklist. Members to remove can be specified by setting `members` field。For the format of member, please refer to the " How to represent members of tasks and tasklists?" section in \[Feature Overview\] .The "role" field does not need to be filled in for the member to be removed in the request, since the id and type of a member can determine the unique member in the tasklist.If the member to be removed is not in the tasklist, it is automatically ignored and the api returns success.This api cannot be used to remove the tasklist owner. If the member to be removed is the list owner, it will be automatically ignored. To update the tasklist owner, you need to call \[Update Tasklist\]
+    /// Removes one or more members of the tasklist. Members to remove can be specified by setting `members` field。For the format of member, please refer to the " How to represent members of tasks and tasklists?" section in *Feature Overview* .The "role" field does not need to be filled in for the member to be removed in the request, since the id and type of a member can determine the unique member in the tasklist.If the member to be removed is not in the tasklist, it is automatically ignored and the api returns success.This api cannot be used to remove the tasklist owner. If the member to be removed is the list owner, it will be automatically ignored. To update the tasklist owner, you need to call *Update Tasklist*
     ///
     /// `POST /open-apis/task/v2/tasklists/:tasklist_guid/remove_members`
     ///

@@ -103,7 +103,11 @@ impl<'a> TasklistActivitySubscriptionApi<'a> {
     }
     /// Patch Activity Subscription (更新动态订阅)
     ///
-    /// Update an activity subscription by providing a tasklist GUID and a subscription GUID. When updating, fill in all field names to be updated in the `update_fields` field, and fill in the new value of the field in the `activity_subscription` field.`update_fields` support following fields:* `name`: the name of the subscription* `subscribers`: Subscriber list. when updated, the old subscribers list will be completely replaced with the new one. Each subscription supports up to 50 subscribers. And only chat subscribers are allowed.* `include_keys`: subscribed event keys. when updated, the old list will be completely replaced with the new one. Only supported event keys are allowed (see the field description below). Duplication is not allowed.* `disabled`: whether the subscription is disabled or not
+    /// Update an activity subscription by providing a tasklist GUID and a subscription GUID. When updating, fill in all field names to be updated in the `update_fields` field, and fill in the new value of the field in the `activity_subscription` field.`update_fields` support following fields:
+    /// * `name`: the name of the subscription
+    /// * `subscribers`: Subscriber list. when updated, the old subscribers list will be completely replaced with the new one. Each subscription supports up to 50 subscribers. And only chat subscribers are allowed.
+    /// * `include_keys`: subscribed event keys. when updated, the old list will be completely replaced with the new one. Only supported event keys are allowed (see the field description below). Duplication is not allowed.
+    /// * `disabled`: whether the subscription is disabled or not
     ///
     /// `PATCH /open-apis/task/v2/tasklists/:tasklist_guid/activity_subscriptions/:activity_subscription_guid`
     ///

@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use lark_oapi_core::__private::json::{self, FromJson, JsonError, JsonWriter, ToJson};
 use serde_json::Value;
-/// `Avatar`
+/// The `avatar` of \[`Tenant`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -32,7 +32,7 @@ impl FromJson for Avatar {
         Ok(out)
     }
 }
-/// `ProductI18nName`
+/// The `i18n_name` of \[`TenantAssignInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -57,7 +57,7 @@ impl FromJson for ProductI18nName {
         Ok(out)
     }
 }
-/// `QueryTenantProductAssignInfoResponseBody`
+/// The data `tenant.v2.tenant_product_assign_info.query` (Obtain company assign information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -76,7 +76,7 @@ impl FromJson for QueryTenantProductAssignInfoResponseBody {
         Ok(out)
     }
 }
-/// `QueryTenantResponseBody`
+/// The data `tenant.v2.tenant.query` (Obtains company information such as the company name and the company ID) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -95,7 +95,7 @@ impl FromJson for QueryTenantResponseBody {
         Ok(out)
     }
 }
-/// `Tenant`
+/// The `tenant` of \[`QueryTenantResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -129,7 +129,7 @@ impl FromJson for Tenant {
         Ok(out)
     }
 }
-/// `TenantAssignInfo`
+/// The `assign_info_list` of \[`QueryTenantProductAssignInfoResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

@@ -13,9 +13,9 @@ impl<'a> TenantApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// 获取企业信息
+    /// Obtains company information such as the company name and the company ID (获取企业信息)
     ///
-    /// Company Information-Obtain company information-Obtains company information such as the company name and the company ID
+    /// 获取企业名称、企业编号等企业信息
     ///
     /// `GET /open-apis/tenant/v2/tenant/query`
     ///

@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use lark_oapi_core::__private::json::{self, FromJson, JsonError, JsonWriter, ToJson};
 use serde_json::Value;
-/// `DetectTextRequestBody`
+/// The request body of `translation.v1.text.detect` (Machine translation (MT), supporting recognition of over 100 languages. The return value is ISO 639-1 compliant).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -36,7 +36,7 @@ impl ToJson for DetectTextRequestBody {
         None
     }
 }
-/// `DetectTextResponseBody`
+/// The data `translation.v1.text.detect` (Machine translation (MT), supporting recognition of over 100 languages. The return value is ISO 639-1 compliant) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -55,7 +55,7 @@ impl FromJson for DetectTextResponseBody {
         Ok(out)
     }
 }
-/// `Term`
+/// The `glossary` of \[`TranslateTextRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -83,7 +83,7 @@ impl ToJson for Term {
         None
     }
 }
-/// `TranslateTextRequestBody`
+/// The request body of `translation.v1.text.translate` (The following languages are supported for translation: "Zh": Chinese ; "Zh-Hant": Traditional Chinese ; "En": English; " Ja ": Japanese ; " Ru ": Russian ; " de ": German ; " Fr ": French ; "It": Italian ; " pl ": Polish ; " Th ": Thai ; "Hi": Hindi ; "Id": Indonesian ; " es ": Spanish ; " Pt ": Portuguese ; " Ko ": Korean ; " vi ": Vietnamese).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -125,7 +125,7 @@ impl ToJson for TranslateTextRequestBody {
         None
     }
 }
-/// `TranslateTextResponseBody`
+/// The data `translation.v1.text.translate` (The following languages are supported for translation: "Zh": Chinese ; "Zh-Hant": Traditional Chinese ; "En": English; " Ja ": Japanese ; " Ru ": Russian ; " de ": German ; " Fr ": French ; "It": Italian ; " pl ": Polish ; " Th ": Thai ; "Hi": Hindi ; "Id": Indonesian ; " es ": Spanish ; " Pt ": Portuguese ; " Ko ": Korean ; " vi ": Vietnamese) answers with.
 ///
 /// The same fields as [`DetectTextRequestBody`]: one type, two names.
 pub type TranslateTextResponseBody = DetectTextRequestBody;

@@ -13,9 +13,11 @@ impl<'a> TextApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Text language recognition (识别文本语种)
+    /// Machine translation (MT), supporting recognition of over 100 languages. The return value is ISO 639-1 compliant (识别文本语种)
     ///
-    /// Machine translation (MT), supporting recognition of over 100 languages. The return value is ISO 639-1 compliant
+    /// 机器翻译 (MT)，支持 100 多种语言识别，返回符合 ISO 639-1 标准。
+    ///
+    /// 单租户限流：20QPS，同租户下的应用没有限流，共享本租户的 20QPS 限流。免费版不支持调用。
     ///
     /// `POST /open-apis/translation/v1/text/detect`
     ///
@@ -30,9 +32,11 @@ impl<'a> TextApi<'a> {
             ),
         }
     }
-    /// Translate text (翻译文本)
+    /// The following languages are supported for translation: "Zh": Chinese ; "Zh-Hant": Traditional Chinese ; "En": English; " Ja ": Japanese ; " Ru ": Russian ; " de ": German ; " Fr ": French ; "It": Italian ; " pl ": Polish ; " Th ": Thai ; "Hi": Hindi ; "Id": Indonesian ; " es ": Spanish ; " Pt ": Portuguese ; " Ko ": Korean ; " vi ": Vietnamese (翻译文本)
     ///
-    /// The following languages are supported for translation: "Zh": Chinese ; "Zh-Hant": Traditional Chinese ; "En": English; " Ja ": Japanese ; " Ru ": Russian ; " de ": German ; " Fr ": French ; "It": Italian ; " pl ": Polish ; " Th ": Thai ; "Hi": Hindi ; "Id": Indonesian ; " es ": Spanish ; " Pt ": Portuguese ; " Ko ": Korean ; " vi ": Vietnamese
+    /// 机器翻译 (MT)，支持以下语种互译：;"zh": 汉语；;"zh-Hant": 繁体汉语；;"en": 英语；;"ja": 日语；;"ru": 俄语；;"de": 德语；;"fr": 法语；;"it": 意大利语；;"pl": 波兰语；;"th": 泰语；;"hi": 印地语；;"id": 印尼语；;"es": 西班牙语；;"pt": 葡萄牙语；;"ko": 朝鲜语；;"vi": 越南语；
+    ///
+    /// 单租户限流：20QPS，同租户下的应用没有限流，共享本租户的 20QPS 限流。免费版不支持调用。
     ///
     /// `POST /open-apis/translation/v1/text/translate`
     ///

@@ -143,7 +143,9 @@ pub struct VisibleOrganizationRequest {
     call: Call,
 }
 impl VisibleOrganizationRequest {
-    /// The type of department ID used in this function call Options:department_id(Identify departments with custom department_id),open_department_id(Identify departments by open_department_id)
+    /// The type of department ID used in this function call Options:
+    /// - `department_id`: Identify departments with custom department_id
+    /// - `open_department_id`: Identify departments by open_department_id
     pub fn department_id_type(
         mut self,
         value: impl Into<super::models::DepartmentIdType>,
@@ -152,7 +154,7 @@ impl VisibleOrganizationRequest {
         self.call.set_query("department_id_type", String::from(v.into()));
         self
     }
-    /// Request the department ID of the associated organization, 0 represents the root department, and choose one of the target_group_id it can be obtained from \[Query departments and member information for truyst parties\]
+    /// Request the department ID of the associated organization, 0 represents the root department, and choose one of the target_group_id it can be obtained from *Query departments and member information for truyst parties*
     pub fn target_department_id(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("target_department_id", v.into());
@@ -170,7 +172,9 @@ impl VisibleOrganizationRequest {
         self.call.set_query("page_size", v.to_string());
         self
     }
-    /// The type of user group ID used in this call Options:group_id(group_id),open_group_id(Identify group by open_group_id)
+    /// The type of user group ID used in this call Options:
+    /// - `group_id`: group_id
+    /// - `open_group_id`: Identify group by open_group_id
     pub fn group_id_type(
         mut self,
         value: impl Into<super::models::GroupIdType>,

@@ -44,7 +44,9 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// Related organization imported parameters Department type Options:department_id(Department ID),open_department_id(Department open ID)
+    /// Related organization imported parameters Department type Options:
+    /// - `department_id`: Department ID
+    /// - `open_department_id`: Department open ID
     pub fn target_department_id_type(
         mut self,
         value: impl Into<super::models::TargetDepartmentIdType>,

@@ -44,7 +44,10 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// user ID type, can be obtained by \[Query details of trusted party members and departments\] Options:user_id(Identify users user_id),union_id(Identify users union_id),open_id(Identify users open_id)
+    /// user ID type, can be obtained by *Query details of trusted party members and departments* Options:
+    /// - `user_id`: Identify users user_id
+    /// - `union_id`: Identify users union_id
+    /// - `open_id`: Identify users open_id
     pub fn target_user_id_type(
         mut self,
         value: impl Into<super::models::TargetUserIdType>,

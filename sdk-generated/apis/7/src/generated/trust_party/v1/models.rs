@@ -88,9 +88,9 @@ impl ToJson for CollaborationEntityType {
 )]
 #[non_exhaustive]
 pub enum DepartmentIdType {
-    /// `department_id`
+    /// `department_id`: Identify departments with custom department_id
     DepartmentId,
-    /// `open_department_id`
+    /// `open_department_id`: Identify departments by open_department_id
     OpenDepartmentId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -159,9 +159,9 @@ impl ToJson for DepartmentIdType {
 )]
 #[non_exhaustive]
 pub enum GroupIdType {
-    /// `group_id`
+    /// `group_id`: group_id
     GroupId,
-    /// `open_group_id`
+    /// `open_group_id`: Identify group by open_group_id
     OpenGroupId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -230,9 +230,9 @@ impl ToJson for GroupIdType {
 )]
 #[non_exhaustive]
 pub enum TargetDepartmentIdType {
-    /// `department_id`
+    /// `department_id`: Department ID
     DepartmentId,
-    /// `open_department_id`
+    /// `open_department_id`: Department open ID
     OpenDepartmentId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -301,11 +301,11 @@ impl ToJson for TargetDepartmentIdType {
 )]
 #[non_exhaustive]
 pub enum TargetUserIdType {
-    /// `user_id`
+    /// `user_id`: Identify users user_id
     UserId,
-    /// `union_id`
+    /// `union_id`: Identify users union_id
     UnionId,
-    /// `open_id`
+    /// `open_id`: Identify users open_id
     OpenId,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -367,7 +367,7 @@ impl ToJson for TargetUserIdType {
         w.string(self.as_str());
     }
 }
-/// `AvatarInfo`
+/// The `user_avatar` of \[`CollaborationEntity`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -395,7 +395,7 @@ impl FromJson for AvatarInfo {
         Ok(out)
     }
 }
-/// `CollaborationDepartment`
+/// The `target_department` of \[`GetCollaborationTenantCollaborationDepartmentResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -432,7 +432,7 @@ impl FromJson for CollaborationDepartment {
         Ok(out)
     }
 }
-/// `CollaborationDepartmentId`
+/// The `parent_department_id` of \[`CollaborationDepartment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -454,7 +454,7 @@ impl FromJson for CollaborationDepartmentId {
         Ok(out)
     }
 }
-/// `CollaborationDepartmentLeader`
+/// The `leaders` of \[`CollaborationDepartment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -476,7 +476,7 @@ impl FromJson for CollaborationDepartmentLeader {
         Ok(out)
     }
 }
-/// `CollaborationEntity`
+/// The `collaboration_entity_list` of \[`VisibleOrganizationCollaborationTenantResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -544,7 +544,7 @@ impl FromJson for CollaborationEntity {
         Ok(out)
     }
 }
-/// `CollaborationTenant`
+/// The `target_tenant` of \[`GetCollaborationTenantResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -590,7 +590,7 @@ impl FromJson for CollaborationTenant {
         Ok(out)
     }
 }
-/// `CollaborationUser`
+/// The `target_user` of \[`GetCollaborationTenantCollaborationUserResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -651,7 +651,7 @@ impl FromJson for CollaborationUser {
         Ok(out)
     }
 }
-/// `CollaborationUserId`
+/// The `id` of \[`CollaborationDepartmentLeader`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -676,7 +676,7 @@ impl FromJson for CollaborationUserId {
         Ok(out)
     }
 }
-/// `CustomAttrGenericUser`
+/// The `generic_user` of \[`UserCustomAttrValue`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -698,7 +698,7 @@ impl FromJson for CustomAttrGenericUser {
         Ok(out)
     }
 }
-/// `GetCollaborationTenantCollaborationDepartmentResponseBody`
+/// The data `trust_party.v1.collaboration_tenant_collaboration_department.get` (Query department details of trusted party) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -720,7 +720,7 @@ impl FromJson for GetCollaborationTenantCollaborationDepartmentResponseBody {
         Ok(out)
     }
 }
-/// `GetCollaborationTenantCollaborationUserResponseBody`
+/// The data `trust_party.v1.collaboration_tenant_collaboration_user.get` (Query the details of trusted party members) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -742,7 +742,7 @@ impl FromJson for GetCollaborationTenantCollaborationUserResponseBody {
         Ok(out)
     }
 }
-/// `GetCollaborationTenantResponseBody`
+/// The data `trust_party.v1.collaboration_tenant.get` (Query the trusted party information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -761,7 +761,7 @@ impl FromJson for GetCollaborationTenantResponseBody {
         Ok(out)
     }
 }
-/// `I18nName`
+/// The `i18n_name` of \[`CollaborationDepartment`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -786,7 +786,7 @@ impl FromJson for I18nName {
         Ok(out)
     }
 }
-/// `ListCollaborationTenantResponseBody`
+/// The data `trust_party.v1.collaboration_tenant.list` (Query visible trusted parties list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -811,7 +811,7 @@ impl FromJson for ListCollaborationTenantResponseBody {
         Ok(out)
     }
 }
-/// `UserCustomAttr`
+/// The `custom_attrs` of \[`CollaborationUser`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -836,7 +836,7 @@ impl FromJson for UserCustomAttr {
         Ok(out)
     }
 }
-/// `UserCustomAttrValue`
+/// The `value` of \[`UserCustomAttr`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -876,7 +876,7 @@ impl FromJson for UserCustomAttrValue {
         Ok(out)
     }
 }
-/// `UserStatus`
+/// The `status` of \[`CollaborationUser`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -907,7 +907,7 @@ impl FromJson for UserStatus {
         Ok(out)
     }
 }
-/// `VisibleOrganizationCollaborationTenantResponseBody`
+/// The data `trust_party.v1.collaboration_tenant.visible_organization` (Query department and member information for trusted party) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use lark_oapi_core::__private::json::{self, FromJson, JsonError, JsonWriter, ToJson};
 use serde_json::Value;
-/// `AutonomousKey`
+/// The `autonomous_key` of \[`GetAutonomousKeyResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -47,7 +47,7 @@ impl FromJson for AutonomousKey {
         Ok(out)
     }
 }
-/// `CreateAutonomousKeyDeletionPlanRequestBody`
+/// The request body of `unified_kms.v1.autonomous_key_deletion_plan.create`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -68,7 +68,7 @@ impl ToJson for CreateAutonomousKeyDeletionPlanRequestBody {
         w.end_object();
     }
 }
-/// `CreateAutonomousKeyRecoverRequestBody`
+/// The request body of `unified_kms.v1.autonomous_key_recover.create`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -95,7 +95,7 @@ impl ToJson for CreateAutonomousKeyRecoverRequestBody {
         w.end_object();
     }
 }
-/// `CreateAutonomousKeyRequestBody`
+/// The request body of `unified_kms.v1.autonomous_key.create`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -125,7 +125,7 @@ impl ToJson for CreateAutonomousKeyRequestBody {
         w.end_object();
     }
 }
-/// `CreateAutonomousKeyResponseBody`
+/// The data `unified_kms.v1.autonomous_key.create` answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -147,7 +147,7 @@ impl FromJson for CreateAutonomousKeyResponseBody {
         Ok(out)
     }
 }
-/// `DeleteAutonomousKeyResponseBody`
+/// The data `unified_kms.v1.autonomous_key.delete` answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -166,7 +166,7 @@ impl FromJson for DeleteAutonomousKeyResponseBody {
         Ok(out)
     }
 }
-/// `GetAutonomousKeyResponseBody`
+/// The data `unified_kms.v1.autonomous_key.get` answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -185,7 +185,7 @@ impl FromJson for GetAutonomousKeyResponseBody {
         Ok(out)
     }
 }
-/// `GetKeyImportMaterialResponseBody`
+/// The data `unified_kms.v1.key_import_material.get` answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -204,7 +204,7 @@ impl FromJson for GetKeyImportMaterialResponseBody {
         Ok(out)
     }
 }
-/// `KeyImportMaterial`
+/// The `key_import_material` of \[`GetKeyImportMaterialResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -226,7 +226,7 @@ impl FromJson for KeyImportMaterial {
         Ok(out)
     }
 }
-/// `ListAutonomousKeyResponseBody`
+/// The data `unified_kms.v1.autonomous_key.list` answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -251,7 +251,7 @@ impl FromJson for ListAutonomousKeyResponseBody {
         Ok(out)
     }
 }
-/// `Operator`
+/// The `operator` of \[`AutonomousKey`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -276,15 +276,15 @@ impl FromJson for Operator {
         Ok(out)
     }
 }
-/// `CreateAutonomousKeyDeletionPlanResponseBody`
+/// The data `unified_kms.v1.autonomous_key_deletion_plan.create` answers with.
 ///
 /// The same fields as [`DeleteAutonomousKeyResponseBody`]: one type, two names.
 pub type CreateAutonomousKeyDeletionPlanResponseBody = DeleteAutonomousKeyResponseBody;
-/// `CreateAutonomousKeyRecoverResponseBody`
+/// The data `unified_kms.v1.autonomous_key_recover.create` answers with.
 ///
 /// The same fields as [`CreateAutonomousKeyResponseBody`]: one type, two names.
 pub type CreateAutonomousKeyRecoverResponseBody = CreateAutonomousKeyResponseBody;
-/// `DeleteAutonomousKeyDeletionPlanResponseBody`
+/// The data `unified_kms.v1.autonomous_key_deletion_plan.delete` answers with.
 ///
 /// The same fields as [`DeleteAutonomousKeyResponseBody`]: one type, two names.
 pub type DeleteAutonomousKeyDeletionPlanResponseBody = DeleteAutonomousKeyResponseBody;

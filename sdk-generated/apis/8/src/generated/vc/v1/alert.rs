@@ -54,7 +54,10 @@ impl ListRequest {
         self.call.set_query("end_time", v.into());
         self
     }
-    /// Query object type Options:1(room Rooms),2(erc),3(sip)
+    /// Query object type Options:
+    /// - `1`: room Rooms
+    /// - `2`: erc
+    /// - `3`: sip
     pub fn query_type(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("query_type", v.to_string());

@@ -6,7 +6,7 @@ use std::future::Future;
 use lark_oapi_core::__private::RegisterHandlers;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
 use serde_json::Value;
-/// The `on_&lt;event&gt;` registrations of `vc` v1, for `EventDispatcherBuilder`.
+/// The `on_<event>` registrations of `vc` v1, for `EventDispatcherBuilder`.
 pub trait VcV1EventHandlers: RegisterHandlers {
     /// Handles `vc.bot.meeting_activity_v1`: the handler gets an [`Event`] with a [`P2VcBotMeetingActivityV1Data`](super::events::P2VcBotMeetingActivityV1Data) payload.
     fn on_vc_bot_meeting_activity_v1<F, Fut>(self, handler: F) -> Self

@@ -162,7 +162,7 @@ pub const VC_ROOM_LEVEL_DELETED_V1: &str = "vc.room_level.deleted_v1";
 ///
 /// Schema 2.0; payload `P2VcRoomLevelUpdatedV1Data`.
 pub const VC_ROOM_LEVEL_UPDATED_V1: &str = "vc.room_level.updated_v1";
-/// `ApprovalConfigEvent`
+/// The `approve_config` of \[`P2VcReserveConfigUpdatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -190,7 +190,7 @@ impl FromJson for ApprovalConfigEvent {
         Ok(out)
     }
 }
-/// `ChatMessageItem`
+/// The `chat_received_items` of \[`MeetingActivityItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -221,7 +221,7 @@ impl FromJson for ChatMessageItem {
         Ok(out)
     }
 }
-/// `CommentFocus`
+/// The `comment_focus` of \[`DocumentContextChangedItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -243,7 +243,7 @@ impl FromJson for CommentFocus {
         Ok(out)
     }
 }
-/// `Device`
+/// The `device` of \[`RoomEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -262,7 +262,7 @@ impl FromJson for Device {
         Ok(out)
     }
 }
-/// `DocumentContextChangedItem`
+/// The `document_context_changed_items` of \[`MeetingActivityItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -299,7 +299,7 @@ impl FromJson for DocumentContextChangedItem {
         Ok(out)
     }
 }
-/// `ElementPreview`
+/// The `element_preview` of \[`DocumentContextChangedItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -327,7 +327,7 @@ impl FromJson for ElementPreview {
         Ok(out)
     }
 }
-/// `EventHeader`
+/// The `header` of \[`P2VcBotMeetingActivityV1`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -361,7 +361,7 @@ impl FromJson for EventHeader {
         Ok(out)
     }
 }
-/// `MagicShareEndedItem`
+/// The `magic_share_ended_items` of \[`MeetingActivityItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -386,7 +386,7 @@ impl FromJson for MagicShareEndedItem {
         Ok(out)
     }
 }
-/// `MagicShareStartedItem`
+/// The `magic_share_started_items` of \[`MeetingActivityItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -414,7 +414,7 @@ impl FromJson for MagicShareStartedItem {
         Ok(out)
     }
 }
-/// `MeetingActivityItem`
+/// The `meeting_activity_items` of \[`P2VcBotMeetingActivityV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -473,7 +473,7 @@ impl FromJson for MeetingActivityItem {
         Ok(out)
     }
 }
-/// `MeetingAgentEventMeeting`
+/// The `meeting` of \[`MeetingActivityItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -507,7 +507,7 @@ impl FromJson for MeetingAgentEventMeeting {
         Ok(out)
     }
 }
-/// `MeetingAgentEventUser`
+/// The `operator` of \[`ChatMessageItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -535,7 +535,7 @@ impl FromJson for MeetingAgentEventUser {
         Ok(out)
     }
 }
-/// `MeetingEventMeeting`
+/// The `meeting` of \[`P2VcMeetingAllMeetingEndedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -587,7 +587,7 @@ impl FromJson for MeetingEventMeeting {
         Ok(out)
     }
 }
-/// `MeetingEventUser`
+/// The `host_user` of \[`MeetingEventMeeting`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -612,7 +612,7 @@ impl FromJson for MeetingEventUser {
         Ok(out)
     }
 }
-/// `MeetingSecuritySetting`
+/// The `security_setting` of \[`MeetingEventMeeting`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -647,7 +647,7 @@ impl FromJson for MeetingSecuritySetting {
         Ok(out)
     }
 }
-/// `MeetingWebinarSetting`
+/// The `webinar_setting` of \[`MeetingEventMeeting`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -666,7 +666,7 @@ impl FromJson for MeetingWebinarSetting {
         Ok(out)
     }
 }
-/// `P2VcBotMeetingActivityV1`
+/// The envelope of the `vc.bot.meeting_activity_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -691,7 +691,7 @@ impl FromJson for P2VcBotMeetingActivityV1 {
         Ok(out)
     }
 }
-/// `P2VcBotMeetingActivityV1Data`
+/// The payload of the `vc.bot.meeting_activity_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -710,7 +710,7 @@ impl FromJson for P2VcBotMeetingActivityV1Data {
         Ok(out)
     }
 }
-/// `P2VcBotMeetingEndedV1`
+/// The envelope of the `vc.bot.meeting_ended_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -735,7 +735,7 @@ impl FromJson for P2VcBotMeetingEndedV1 {
         Ok(out)
     }
 }
-/// `P2VcBotMeetingEndedV1Data`
+/// The payload of the `vc.bot.meeting_ended_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -754,7 +754,7 @@ impl FromJson for P2VcBotMeetingEndedV1Data {
         Ok(out)
     }
 }
-/// `P2VcBotMeetingInvitedV1`
+/// The envelope of the `vc.bot.meeting_invited_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -779,7 +779,7 @@ impl FromJson for P2VcBotMeetingInvitedV1 {
         Ok(out)
     }
 }
-/// `P2VcBotMeetingInvitedV1Data`
+/// The payload of the `vc.bot.meeting_invited_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -810,7 +810,7 @@ impl FromJson for P2VcBotMeetingInvitedV1Data {
         Ok(out)
     }
 }
-/// `P2VcMaterialReviewResultV1Data`
+/// The payload of the `vc.material.review_result_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -832,7 +832,7 @@ impl FromJson for P2VcMaterialReviewResultV1Data {
         Ok(out)
     }
 }
-/// `P2VcMaterialReviewResultV1DataResults`
+/// The `results` of \[`P2VcMaterialReviewResultV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -854,7 +854,7 @@ impl FromJson for P2VcMaterialReviewResultV1DataResults {
         Ok(out)
     }
 }
-/// `P2VcMaterialReviewResultV1DataUserId`
+/// The `user_id` of \[`P2VcMaterialReviewResultV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -879,7 +879,7 @@ impl FromJson for P2VcMaterialReviewResultV1DataUserId {
         Ok(out)
     }
 }
-/// `P2VcMeetingLeaveMeetingV1`
+/// The envelope of the `vc.meeting.leave_meeting_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -904,7 +904,7 @@ impl FromJson for P2VcMeetingLeaveMeetingV1 {
         Ok(out)
     }
 }
-/// `P2VcMeetingLeaveMeetingV1Data`
+/// The payload of the `vc.meeting.leave_meeting_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -932,7 +932,7 @@ impl FromJson for P2VcMeetingLeaveMeetingV1Data {
         Ok(out)
     }
 }
-/// `P2VcMeetingParticipantMeetingEndedV1`
+/// The envelope of the `vc.meeting.participant_meeting_ended_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -957,7 +957,7 @@ impl FromJson for P2VcMeetingParticipantMeetingEndedV1 {
         Ok(out)
     }
 }
-/// `P2VcMeetingParticipantMeetingEndedV1Data`
+/// The payload of the `vc.meeting.participant_meeting_ended_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -982,7 +982,7 @@ impl FromJson for P2VcMeetingParticipantMeetingEndedV1Data {
         Ok(out)
     }
 }
-/// `P2VcMeetingParticipantMeetingJoinedV1Data`
+/// The payload of the `vc.meeting.participant_meeting_joined_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1007,7 +1007,7 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1Data {
         Ok(out)
     }
 }
-/// `P2VcMeetingParticipantMeetingJoinedV1DataMeeting`
+/// The `meeting` of \[`P2VcMeetingParticipantMeetingJoinedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1062,7 +1062,7 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeeting {
         Ok(out)
     }
 }
-/// `P2VcMeetingParticipantMeetingJoinedV1DataOperator`
+/// The `operator` of \[`P2VcMeetingParticipantMeetingJoinedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1090,7 +1090,7 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataOperator {
         Ok(out)
     }
 }
-/// `P2VcMeetingRecordingReadyV1`
+/// The envelope of the `vc.meeting.recording_ready_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1115,7 +1115,7 @@ impl FromJson for P2VcMeetingRecordingReadyV1 {
         Ok(out)
     }
 }
-/// `P2VcMeetingRecordingReadyV1Data`
+/// The payload of the `vc.meeting.recording_ready_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1140,7 +1140,7 @@ impl FromJson for P2VcMeetingRecordingReadyV1Data {
         Ok(out)
     }
 }
-/// `P2VcMeetingSendMeetingImV1Data`
+/// The payload of the `vc.meeting.send_meeting_im_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1165,7 +1165,7 @@ impl FromJson for P2VcMeetingSendMeetingImV1Data {
         Ok(out)
     }
 }
-/// `P2VcMeetingSendMeetingImV1DataMeeting`
+/// The `meeting` of \[`P2VcMeetingSendMeetingImV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1196,7 +1196,7 @@ impl FromJson for P2VcMeetingSendMeetingImV1DataMeeting {
         Ok(out)
     }
 }
-/// `P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting`
+/// The `security_setting` of \[`P2VcMeetingSendMeetingImV1DataMeeting`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1234,7 +1234,7 @@ impl FromJson for P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting {
         Ok(out)
     }
 }
-/// `P2VcMeetingSendMeetingImV1DataOperator`
+/// The `operator` of \[`P2VcMeetingSendMeetingImV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1256,7 +1256,7 @@ impl FromJson for P2VcMeetingSendMeetingImV1DataOperator {
         Ok(out)
     }
 }
-/// `P2VcMeetingShareEndedV1`
+/// The envelope of the `vc.meeting.share_ended_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1281,7 +1281,7 @@ impl FromJson for P2VcMeetingShareEndedV1 {
         Ok(out)
     }
 }
-/// `P2VcMeetingShareEndedV1Data`
+/// The payload of the `vc.meeting.share_ended_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1303,7 +1303,7 @@ impl FromJson for P2VcMeetingShareEndedV1Data {
         Ok(out)
     }
 }
-/// `P2VcNoteGeneratedV1`
+/// The envelope of the `vc.note.generated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1328,7 +1328,7 @@ impl FromJson for P2VcNoteGeneratedV1 {
         Ok(out)
     }
 }
-/// `P2VcNoteGeneratedV1Data`
+/// The payload of the `vc.note.generated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1350,7 +1350,7 @@ impl FromJson for P2VcNoteGeneratedV1Data {
         Ok(out)
     }
 }
-/// `P2VcRecordingRecordingEndedV1Data`
+/// The payload of the `vc.recording.recording_ended_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1375,7 +1375,7 @@ impl FromJson for P2VcRecordingRecordingEndedV1Data {
         Ok(out)
     }
 }
-/// `P2VcRecordingRecordingTranscriptGeneratedV1Data`
+/// The payload of the `vc.recording.recording_transcript_generated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1406,7 +1406,7 @@ impl FromJson for P2VcRecordingRecordingTranscriptGeneratedV1Data {
         Ok(out)
     }
 }
-/// `P2VcReserveConfigUpdatedV1`
+/// The envelope of the `vc.reserve_config.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1431,7 +1431,7 @@ impl FromJson for P2VcReserveConfigUpdatedV1 {
         Ok(out)
     }
 }
-/// `P2VcReserveConfigUpdatedV1Data`
+/// The payload of the `vc.reserve_config.updated_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1462,7 +1462,7 @@ impl FromJson for P2VcReserveConfigUpdatedV1Data {
         Ok(out)
     }
 }
-/// `P2VcRoomCreatedV1`
+/// The envelope of the `vc.room.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1487,7 +1487,7 @@ impl FromJson for P2VcRoomCreatedV1 {
         Ok(out)
     }
 }
-/// `P2VcRoomCreatedV1Data`
+/// The payload of the `vc.room.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1506,7 +1506,7 @@ impl FromJson for P2VcRoomCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2VcRoomLevelCreatedV1`
+/// The envelope of the `vc.room_level.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1531,7 +1531,7 @@ impl FromJson for P2VcRoomLevelCreatedV1 {
         Ok(out)
     }
 }
-/// `P2VcRoomLevelCreatedV1Data`
+/// The payload of the `vc.room_level.created_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1550,7 +1550,7 @@ impl FromJson for P2VcRoomLevelCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2VcRoomLevelDeletedV1`
+/// The envelope of the `vc.room_level.deleted_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1575,7 +1575,7 @@ impl FromJson for P2VcRoomLevelDeletedV1 {
         Ok(out)
     }
 }
-/// `P2VcRoomLevelDeletedV1Data`
+/// The payload of the `vc.room_level.deleted_v1` event.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1597,7 +1597,7 @@ impl FromJson for P2VcRoomLevelDeletedV1Data {
         Ok(out)
     }
 }
-/// `ParticipantJoinedItem`
+/// The `participant_joined_items` of \[`MeetingActivityItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1619,7 +1619,7 @@ impl FromJson for ParticipantJoinedItem {
         Ok(out)
     }
 }
-/// `ParticipantLeftItem`
+/// The `participant_left_items` of \[`MeetingActivityItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1644,7 +1644,7 @@ impl FromJson for ParticipantLeftItem {
         Ok(out)
     }
 }
-/// `ReserveScopeConfigEvent`
+/// The `reserve_scope_config` of \[`P2VcReserveConfigUpdatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1669,7 +1669,7 @@ impl FromJson for ReserveScopeConfigEvent {
         Ok(out)
     }
 }
-/// `RoomEvent`
+/// The `room` of \[`P2VcRoomCreatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1715,7 +1715,7 @@ impl FromJson for RoomEvent {
         Ok(out)
     }
 }
-/// `RoomLevel`
+/// The `room_level` of \[`P2VcRoomLevelCreatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1749,7 +1749,7 @@ impl FromJson for RoomLevel {
         Ok(out)
     }
 }
-/// `RoomStatusEvent`
+/// The `room_status` of \[`RoomEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1789,7 +1789,7 @@ impl FromJson for RoomStatusEvent {
         Ok(out)
     }
 }
-/// `SectionLocation`
+/// The `section_location` of \[`DocumentContextChangedItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1814,7 +1814,7 @@ impl FromJson for SectionLocation {
         Ok(out)
     }
 }
-/// `ShareDoc`
+/// The `share_doc` of \[`DocumentContextChangedItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1836,7 +1836,7 @@ impl FromJson for ShareDoc {
         Ok(out)
     }
 }
-/// `SubscribeDepartment`
+/// The `allow_depts` of \[`ReserveScopeConfigEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1858,7 +1858,7 @@ impl FromJson for SubscribeDepartment {
         Ok(out)
     }
 }
-/// `SubscribeUserEvent`
+/// The `approvers` of \[`ApprovalConfigEvent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1877,7 +1877,7 @@ impl FromJson for SubscribeUserEvent {
         Ok(out)
     }
 }
-/// `TimeConfig`
+/// The `time_config` of \[`P2VcReserveConfigUpdatedV1Data`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1914,7 +1914,7 @@ impl FromJson for TimeConfig {
         Ok(out)
     }
 }
-/// `TranscriptItem`
+/// The `transcript_received_items` of \[`MeetingActivityItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1948,7 +1948,7 @@ impl FromJson for TranscriptItem {
         Ok(out)
     }
 }
-/// `UserId`
+/// The `id` of \[`MeetingEventUser`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1973,219 +1973,219 @@ impl FromJson for UserId {
         Ok(out)
     }
 }
-/// `P2VcBotMeetingStartedV1`
+/// The envelope of the `vc.bot.meeting_started_v1` event.
 ///
 /// The same fields as [`P2VcBotMeetingEndedV1`]: one type, two names.
 pub type P2VcBotMeetingStartedV1 = P2VcBotMeetingEndedV1;
-/// `P2VcBotMeetingStartedV1Data`
+/// The payload of the `vc.bot.meeting_started_v1` event.
 ///
 /// The same fields as [`P2VcBotMeetingEndedV1Data`]: one type, two names.
 pub type P2VcBotMeetingStartedV1Data = P2VcBotMeetingEndedV1Data;
-/// `P2VcMeetingAllMeetingEndedV1`
+/// The envelope of the `vc.meeting.all_meeting_ended_v1` event.
 ///
 /// The same fields as [`P2VcMeetingShareEndedV1`]: one type, two names.
 pub type P2VcMeetingAllMeetingEndedV1 = P2VcMeetingShareEndedV1;
-/// `P2VcMeetingAllMeetingEndedV1Data`
+/// The payload of the `vc.meeting.all_meeting_ended_v1` event.
 ///
 /// The same fields as [`P2VcMeetingShareEndedV1Data`]: one type, two names.
 pub type P2VcMeetingAllMeetingEndedV1Data = P2VcMeetingShareEndedV1Data;
-/// `P2VcMeetingAllMeetingStartedV1`
+/// The envelope of the `vc.meeting.all_meeting_started_v1` event.
 ///
 /// The same fields as [`P2VcMeetingShareEndedV1`]: one type, two names.
 pub type P2VcMeetingAllMeetingStartedV1 = P2VcMeetingShareEndedV1;
-/// `P2VcMeetingAllMeetingStartedV1Data`
+/// The payload of the `vc.meeting.all_meeting_started_v1` event.
 ///
 /// The same fields as [`P2VcMeetingShareEndedV1Data`]: one type, two names.
 pub type P2VcMeetingAllMeetingStartedV1Data = P2VcMeetingShareEndedV1Data;
-/// `P2VcMeetingJoinMeetingV1`
+/// The envelope of the `vc.meeting.join_meeting_v1` event.
 ///
 /// The same fields as [`P2VcMeetingShareEndedV1`]: one type, two names.
 pub type P2VcMeetingJoinMeetingV1 = P2VcMeetingShareEndedV1;
-/// `P2VcMeetingJoinMeetingV1Data`
+/// The payload of the `vc.meeting.join_meeting_v1` event.
 ///
 /// The same fields as [`P2VcMeetingShareEndedV1Data`]: one type, two names.
 pub type P2VcMeetingJoinMeetingV1Data = P2VcMeetingShareEndedV1Data;
-/// `P2VcMeetingMeetingEndedV1`
+/// The envelope of the `vc.meeting.meeting_ended_v1` event.
 ///
 /// The same fields as [`P2VcMeetingShareEndedV1`]: one type, two names.
 pub type P2VcMeetingMeetingEndedV1 = P2VcMeetingShareEndedV1;
-/// `P2VcMeetingMeetingEndedV1Data`
+/// The payload of the `vc.meeting.meeting_ended_v1` event.
 ///
 /// The same fields as [`P2VcMeetingShareEndedV1Data`]: one type, two names.
 pub type P2VcMeetingMeetingEndedV1Data = P2VcMeetingShareEndedV1Data;
-/// `P2VcMeetingMeetingStartedV1`
+/// The envelope of the `vc.meeting.meeting_started_v1` event.
 ///
 /// The same fields as [`P2VcMeetingShareEndedV1`]: one type, two names.
 pub type P2VcMeetingMeetingStartedV1 = P2VcMeetingShareEndedV1;
-/// `P2VcMeetingMeetingStartedV1Data`
+/// The payload of the `vc.meeting.meeting_started_v1` event.
 ///
 /// The same fields as [`P2VcMeetingShareEndedV1Data`]: one type, two names.
 pub type P2VcMeetingMeetingStartedV1Data = P2VcMeetingShareEndedV1Data;
-/// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUser`
+/// The `host_user` of \[`P2VcMeetingParticipantMeetingJoinedV1DataMeeting`\].
 ///
 /// The same fields as [`P2VcMeetingParticipantMeetingJoinedV1DataOperator`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUser = P2VcMeetingParticipantMeetingJoinedV1DataOperator;
-/// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUserId`
+/// The `id` of \[`P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUser`\].
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUserId = P2VcMaterialReviewResultV1DataUserId;
-/// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwner`
+/// The `owner` of \[`P2VcMeetingParticipantMeetingJoinedV1DataMeeting`\].
 ///
 /// The same fields as [`P2VcMeetingParticipantMeetingJoinedV1DataOperator`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwner = P2VcMeetingParticipantMeetingJoinedV1DataOperator;
-/// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwnerId`
+/// The `id` of \[`P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwner`\].
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwnerId = P2VcMaterialReviewResultV1DataUserId;
-/// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySetting`
+/// The `security_setting` of \[`P2VcMeetingParticipantMeetingJoinedV1DataMeeting`\].
 ///
 /// The same fields as [`P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySetting = P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting;
-/// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySettingUserIds`
+/// The `user_ids` of \[`P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySetting`\].
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySettingUserIds = P2VcMaterialReviewResultV1DataUserId;
-/// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingWebinarSetting`
+/// The `webinar_setting` of \[`P2VcMeetingParticipantMeetingJoinedV1DataMeeting`\].
 ///
 /// The same fields as [`MeetingWebinarSetting`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingJoinedV1DataMeetingWebinarSetting = MeetingWebinarSetting;
-/// `P2VcMeetingParticipantMeetingJoinedV1DataOperatorId`
+/// The `id` of \[`P2VcMeetingParticipantMeetingJoinedV1DataOperator`\].
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingJoinedV1DataOperatorId = P2VcMaterialReviewResultV1DataUserId;
-/// `P2VcMeetingParticipantMeetingJoinedV1DataSubscriberIds`
+/// The `subscriber_ids` of \[`P2VcMeetingParticipantMeetingJoinedV1Data`\].
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingJoinedV1DataSubscriberIds = P2VcMaterialReviewResultV1DataUserId;
-/// `P2VcMeetingParticipantMeetingStartedV1Data`
+/// The payload of the `vc.meeting.participant_meeting_started_v1` event.
 ///
 /// The same fields as [`P2VcMeetingParticipantMeetingJoinedV1Data`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1Data = P2VcMeetingParticipantMeetingJoinedV1Data;
-/// `P2VcMeetingParticipantMeetingStartedV1DataMeeting`
+/// The `meeting` of \[`P2VcMeetingParticipantMeetingStartedV1Data`\].
 ///
 /// The same fields as [`P2VcMeetingParticipantMeetingJoinedV1DataMeeting`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataMeeting = P2VcMeetingParticipantMeetingJoinedV1DataMeeting;
-/// `P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUser`
+/// The `host_user` of \[`P2VcMeetingParticipantMeetingStartedV1DataMeeting`\].
 ///
 /// The same fields as [`P2VcMeetingParticipantMeetingJoinedV1DataOperator`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUser = P2VcMeetingParticipantMeetingJoinedV1DataOperator;
-/// `P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUserId`
+/// The `id` of \[`P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUser`\].
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUserId = P2VcMaterialReviewResultV1DataUserId;
-/// `P2VcMeetingParticipantMeetingStartedV1DataMeetingOwner`
+/// The `owner` of \[`P2VcMeetingParticipantMeetingStartedV1DataMeeting`\].
 ///
 /// The same fields as [`P2VcMeetingParticipantMeetingJoinedV1DataOperator`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataMeetingOwner = P2VcMeetingParticipantMeetingJoinedV1DataOperator;
-/// `P2VcMeetingParticipantMeetingStartedV1DataMeetingOwnerId`
+/// The `id` of \[`P2VcMeetingParticipantMeetingStartedV1DataMeetingOwner`\].
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataMeetingOwnerId = P2VcMaterialReviewResultV1DataUserId;
-/// `P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySetting`
+/// The `security_setting` of \[`P2VcMeetingParticipantMeetingStartedV1DataMeeting`\].
 ///
 /// The same fields as [`P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySetting = P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting;
-/// `P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySettingUserIds`
+/// The `user_ids` of \[`P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySetting`\].
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySettingUserIds = P2VcMaterialReviewResultV1DataUserId;
-/// `P2VcMeetingParticipantMeetingStartedV1DataMeetingWebinarSetting`
+/// The `webinar_setting` of \[`P2VcMeetingParticipantMeetingStartedV1DataMeeting`\].
 ///
 /// The same fields as [`MeetingWebinarSetting`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataMeetingWebinarSetting = MeetingWebinarSetting;
-/// `P2VcMeetingParticipantMeetingStartedV1DataOperator`
+/// The `operator` of \[`P2VcMeetingParticipantMeetingStartedV1Data`\].
 ///
 /// The same fields as [`P2VcMeetingParticipantMeetingJoinedV1DataOperator`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataOperator = P2VcMeetingParticipantMeetingJoinedV1DataOperator;
-/// `P2VcMeetingParticipantMeetingStartedV1DataOperatorId`
+/// The `id` of \[`P2VcMeetingParticipantMeetingStartedV1DataOperator`\].
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataOperatorId = P2VcMaterialReviewResultV1DataUserId;
-/// `P2VcMeetingParticipantMeetingStartedV1DataSubscriberIds`
+/// The `subscriber_ids` of \[`P2VcMeetingParticipantMeetingStartedV1Data`\].
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataSubscriberIds = P2VcMaterialReviewResultV1DataUserId;
-/// `P2VcMeetingRecordingEndedV1`
+/// The envelope of the `vc.meeting.recording_ended_v1` event.
 ///
 /// The same fields as [`P2VcMeetingShareEndedV1`]: one type, two names.
 pub type P2VcMeetingRecordingEndedV1 = P2VcMeetingShareEndedV1;
-/// `P2VcMeetingRecordingEndedV1Data`
+/// The payload of the `vc.meeting.recording_ended_v1` event.
 ///
 /// The same fields as [`P2VcMeetingShareEndedV1Data`]: one type, two names.
 pub type P2VcMeetingRecordingEndedV1Data = P2VcMeetingShareEndedV1Data;
-/// `P2VcMeetingRecordingStartedV1`
+/// The envelope of the `vc.meeting.recording_started_v1` event.
 ///
 /// The same fields as [`P2VcMeetingShareEndedV1`]: one type, two names.
 pub type P2VcMeetingRecordingStartedV1 = P2VcMeetingShareEndedV1;
-/// `P2VcMeetingRecordingStartedV1Data`
+/// The payload of the `vc.meeting.recording_started_v1` event.
 ///
 /// The same fields as [`P2VcMeetingShareEndedV1Data`]: one type, two names.
 pub type P2VcMeetingRecordingStartedV1Data = P2VcMeetingShareEndedV1Data;
-/// `P2VcMeetingSendMeetingImV1DataMeetingSecuritySettingUserIds`
+/// The `user_ids` of \[`P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting`\].
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingSendMeetingImV1DataMeetingSecuritySettingUserIds = P2VcMaterialReviewResultV1DataUserId;
-/// `P2VcMeetingSendMeetingImV1DataMeetingWebinarSetting`
+/// The `webinar_setting` of \[`P2VcMeetingSendMeetingImV1DataMeeting`\].
 ///
 /// The same fields as [`MeetingWebinarSetting`]: one type, two names.
 pub type P2VcMeetingSendMeetingImV1DataMeetingWebinarSetting = MeetingWebinarSetting;
-/// `P2VcMeetingSendMeetingImV1DataOperatorId`
+/// The `id` of \[`P2VcMeetingSendMeetingImV1DataOperator`\].
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingSendMeetingImV1DataOperatorId = P2VcMaterialReviewResultV1DataUserId;
-/// `P2VcMeetingShareStartedV1`
+/// The envelope of the `vc.meeting.share_started_v1` event.
 ///
 /// The same fields as [`P2VcMeetingShareEndedV1`]: one type, two names.
 pub type P2VcMeetingShareStartedV1 = P2VcMeetingShareEndedV1;
-/// `P2VcMeetingShareStartedV1Data`
+/// The payload of the `vc.meeting.share_started_v1` event.
 ///
 /// The same fields as [`P2VcMeetingShareEndedV1Data`]: one type, two names.
 pub type P2VcMeetingShareStartedV1Data = P2VcMeetingShareEndedV1Data;
-/// `P2VcRecordingRecordingEndedV1DataSubscriberIds`
+/// The `subscriber_ids` of \[`P2VcRecordingRecordingEndedV1Data`\].
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcRecordingRecordingEndedV1DataSubscriberIds = P2VcMaterialReviewResultV1DataUserId;
-/// `P2VcRecordingRecordingStartedV1Data`
+/// The payload of the `vc.recording.recording_started_v1` event.
 ///
 /// The same fields as [`P2VcRecordingRecordingEndedV1Data`]: one type, two names.
 pub type P2VcRecordingRecordingStartedV1Data = P2VcRecordingRecordingEndedV1Data;
-/// `P2VcRecordingRecordingStartedV1DataSubscriberIds`
+/// The `subscriber_ids` of \[`P2VcRecordingRecordingStartedV1Data`\].
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcRecordingRecordingStartedV1DataSubscriberIds = P2VcMaterialReviewResultV1DataUserId;
-/// `P2VcRecordingRecordingTranscriptGeneratedV1DataSubscriberIds`
+/// The `subscriber_ids` of \[`P2VcRecordingRecordingTranscriptGeneratedV1Data`\].
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcRecordingRecordingTranscriptGeneratedV1DataSubscriberIds = P2VcMaterialReviewResultV1DataUserId;
-/// `P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItems`
+/// The `transcript_items` of \[`P2VcRecordingRecordingTranscriptGeneratedV1Data`\].
 ///
 /// The same fields as [`TranscriptItem`]: one type, two names.
 pub type P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItems = TranscriptItem;
-/// `P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItemsSpeaker`
+/// The `speaker` of \[`P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItems`\].
 ///
 /// The same fields as [`MeetingAgentEventUser`]: one type, two names.
 pub type P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItemsSpeaker = MeetingAgentEventUser;
-/// `P2VcRoomDeletedV1`
+/// The envelope of the `vc.room.deleted_v1` event.
 ///
 /// The same fields as [`P2VcRoomCreatedV1`]: one type, two names.
 pub type P2VcRoomDeletedV1 = P2VcRoomCreatedV1;
-/// `P2VcRoomDeletedV1Data`
+/// The payload of the `vc.room.deleted_v1` event.
 ///
 /// The same fields as [`P2VcRoomCreatedV1Data`]: one type, two names.
 pub type P2VcRoomDeletedV1Data = P2VcRoomCreatedV1Data;
-/// `P2VcRoomLevelUpdatedV1`
+/// The envelope of the `vc.room_level.updated_v1` event.
 ///
 /// The same fields as [`P2VcRoomLevelCreatedV1`]: one type, two names.
 pub type P2VcRoomLevelUpdatedV1 = P2VcRoomLevelCreatedV1;
-/// `P2VcRoomLevelUpdatedV1Data`
+/// The payload of the `vc.room_level.updated_v1` event.
 ///
 /// The same fields as [`P2VcRoomLevelCreatedV1Data`]: one type, two names.
 pub type P2VcRoomLevelUpdatedV1Data = P2VcRoomLevelCreatedV1Data;
-/// `P2VcRoomUpdatedV1`
+/// The envelope of the `vc.room.updated_v1` event.
 ///
 /// The same fields as [`P2VcRoomCreatedV1`]: one type, two names.
 pub type P2VcRoomUpdatedV1 = P2VcRoomCreatedV1;
-/// `P2VcRoomUpdatedV1Data`
+/// The payload of the `vc.room.updated_v1` event.
 ///
 /// The same fields as [`P2VcRoomCreatedV1Data`]: one type, two names.
 pub type P2VcRoomUpdatedV1Data = P2VcRoomCreatedV1Data;

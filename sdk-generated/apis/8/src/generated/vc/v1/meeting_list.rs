@@ -54,7 +54,10 @@ impl GetRequest {
         self.call.set_query("end_time", v.into());
         self
     }
-    /// meeting status(defaults to ended meeting if not passed on) Options:1(ongoing in progress),2(past It has ended.),3(future to be held. This enumeration value is read-only and does not support selection during request.)
+    /// meeting status(defaults to ended meeting if not passed on) Options:
+    /// - `1`: ongoing in progress
+    /// - `2`: past It has ended.
+    /// - `3`: future to be held. This enumeration value is read-only and does not support selection during request.
     pub fn meeting_status(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("meeting_status", v.to_string());
@@ -78,7 +81,10 @@ impl GetRequest {
         self.call.set_query("room_id", v.into());
         self
     }
-    /// Filter by meeting type (up to one filter) Options:1(all All types (default)),2(meeting video conferencing),3(share_screen share screen)
+    /// Filter by meeting type (up to one filter) Options:
+    /// - `1`: all All types (default)
+    /// - `2`: meeting video conferencing
+    /// - `3`: share_screen share screen
     pub fn meeting_type(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("meeting_type", v.to_string());

@@ -647,7 +647,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// `AccessCodeScopeConfigReqBody`
+/// The request body of `vc.v1.scope_config.access_code` (创建部署码).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -677,7 +677,7 @@ impl ToJson for AccessCodeScopeConfigReqBody {
         None
     }
 }
-/// `AccessCodeScopeConfigRespData`
+/// The data `vc.v1.scope_config.access_code` (创建部署码) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -696,7 +696,7 @@ impl FromJson for AccessCodeScopeConfigRespData {
         Ok(out)
     }
 }
-/// `Alert`
+/// The `items` of \[`ListAlertResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -757,7 +757,7 @@ impl FromJson for Alert {
         Ok(out)
     }
 }
-/// `ApplyReserveRequestBody`
+/// The request body of `vc.v1.reserve.apply` (Schedule a meeting).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -787,7 +787,7 @@ impl ToJson for ApplyReserveRequestBody {
         None
     }
 }
-/// `ApplyReserveResponseBody`
+/// The data `vc.v1.reserve.apply` (Schedule a meeting) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -813,7 +813,7 @@ impl FromJson for ApplyReserveResponseBody {
         Ok(out)
     }
 }
-/// `ApprovalConfig`
+/// The `approval_config` of \[`PatchReserveConfigRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -857,7 +857,7 @@ impl ToJson for ApprovalConfig {
         None
     }
 }
-/// `AutoWelcomeMyAiRoomReqBody`
+/// The request body of `vc.v1.my_ai_room.auto_welcome` (自动欢迎).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -881,7 +881,7 @@ impl ToJson for AutoWelcomeMyAiRoomReqBody {
         w.end_object();
     }
 }
-/// `BotMeetingInfo`
+/// The `meeting` of \[`JoinBotResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -909,7 +909,7 @@ impl FromJson for BotMeetingInfo {
         Ok(out)
     }
 }
-/// `CallbackMyAiVcMeetingReqBody`
+/// The request body of `vc.v1.my_ai_vc_meeting.callback`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -930,7 +930,7 @@ impl ToJson for CallbackMyAiVcMeetingReqBody {
         w.end_object();
     }
 }
-/// `CardCallbackMyAiVcReqBody`
+/// The request body of `vc.v1.my_ai_vc.card_callback`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -966,7 +966,7 @@ impl ToJson for CardCallbackMyAiVcReqBody {
         None
     }
 }
-/// `CardCallbackMyAiVcReqBodyAction`
+/// The `action` of \[`CardCallbackMyAiVcReqBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -996,7 +996,7 @@ impl ToJson for CardCallbackMyAiVcReqBodyAction {
         None
     }
 }
-/// `CardCallbackMyAiVcReqBodyActionValue`
+/// The `value` of \[`CardCallbackMyAiVcReqBodyAction`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1026,7 +1026,7 @@ impl ToJson for CardCallbackMyAiVcReqBodyActionValue {
         None
     }
 }
-/// `ChangeNameMeetingReqBody`
+/// The request body of `vc.v1.meeting.change_name`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1044,7 +1044,7 @@ impl ToJson for ChangeNameMeetingReqBody {
         w.end_object();
     }
 }
-/// `ChangeNameMeetingReqBodyChangeNameUsers`
+/// The `change_name_users` of \[`ChangeNameMeetingReqBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1068,7 +1068,7 @@ impl ToJson for ChangeNameMeetingReqBodyChangeNameUsers {
         w.end_object();
     }
 }
-/// `ChangeNameMeetingRespData`
+/// The data `vc.v1.meeting.change_name` answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1087,7 +1087,7 @@ impl FromJson for ChangeNameMeetingRespData {
         Ok(out)
     }
 }
-/// `ChatMessageItem`
+/// The `chat_received_items` of \[`MeetingActivityItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1118,7 +1118,7 @@ impl FromJson for ChatMessageItem {
         Ok(out)
     }
 }
-/// `CheckInScheduleMyAiRoomReqBody`
+/// The request body of `vc.v1.my_ai_room.check_in_schedule` (签到日程).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1148,7 +1148,7 @@ impl ToJson for CheckInScheduleMyAiRoomReqBody {
         w.end_object();
     }
 }
-/// `CheckInScheduleMyAiRoomReqBodyScenarioContext`
+/// The `scenario_context` of \[`CheckInScheduleMyAiRoomReqBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1169,7 +1169,7 @@ impl ToJson for CheckInScheduleMyAiRoomReqBodyScenarioContext {
         w.end_object();
     }
 }
-/// `CheckInScheduleMyAiRoomReqBodyScenarioContextExtra`
+/// The `extra` of \[`CheckInScheduleMyAiRoomReqBodyScenarioContext`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1187,7 +1187,7 @@ impl ToJson for CheckInScheduleMyAiRoomReqBodyScenarioContextExtra {
         w.end_object();
     }
 }
-/// `CommentFocus`
+/// The `comment_focus` of \[`DocumentContextChangedItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1209,7 +1209,7 @@ impl FromJson for CommentFocus {
         Ok(out)
     }
 }
-/// `Conditions`
+/// The `conditions` of \[`CustomList`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1239,7 +1239,7 @@ impl ToJson for Conditions {
         w.end_object();
     }
 }
-/// `Contact`
+/// The `contacts` of \[`Alert`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1261,7 +1261,7 @@ impl FromJson for Contact {
         Ok(out)
     }
 }
-/// `CreateEventCardMyAiSipReqBody`
+/// The request body of `vc.v1.my_ai_sip.create_event_card` (生成卡片).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1285,7 +1285,7 @@ impl ToJson for CreateEventCardMyAiSipReqBody {
         w.end_object();
     }
 }
-/// `CreateEventCardMyAiSipRespData`
+/// The data `vc.v1.my_ai_sip.create_event_card` (生成卡片) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1310,7 +1310,7 @@ impl FromJson for CreateEventCardMyAiSipRespData {
         Ok(out)
     }
 }
-/// `CreateEventCardMyAiSipRespDataPresent`
+/// The `present` of \[`CreateEventCardMyAiSipRespData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1353,7 +1353,7 @@ impl FromJson for CreateEventCardMyAiSipRespDataPresent {
         Ok(out)
     }
 }
-/// `CreateEventCardMyAiSipRespDataPresentCardVariables`
+/// The `card_variables` of \[`CreateEventCardMyAiSipRespDataPresent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1378,7 +1378,7 @@ impl FromJson for CreateEventCardMyAiSipRespDataPresentCardVariables {
         Ok(out)
     }
 }
-/// `CustomList`
+/// The `custom_list` of \[`ReserveFormConfig`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1440,7 +1440,7 @@ impl ToJson for CustomList {
         None
     }
 }
-/// `DelRoomConfigReqBody`
+/// The request body of `vc.v1.room_config.del`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1482,7 +1482,7 @@ impl ToJson for DelRoomConfigReqBody {
         None
     }
 }
-/// `DelRoomLevelRequestBody`
+/// The request body of `vc.v1.room_level.del` (Delete room level).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1509,7 +1509,7 @@ impl ToJson for DelRoomLevelRequestBody {
         None
     }
 }
-/// `Device`
+/// The `device` of \[`Room`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1541,7 +1541,7 @@ impl ToJson for Device {
         None
     }
 }
-/// `DisableInformConfig`
+/// The `disable_inform` of \[`GetReserveConfigDisableInformResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1588,7 +1588,7 @@ impl ToJson for DisableInformConfig {
         None
     }
 }
-/// `DoOperationMyAiVcMeetingReqBody`
+/// The request body of `vc.v1.my_ai_vc_meeting.do_operation` (会议操作).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1621,7 +1621,7 @@ impl ToJson for DoOperationMyAiVcMeetingReqBody {
         w.end_object();
     }
 }
-/// `DoOperationMyAiVcMeetingRespData`
+/// The data `vc.v1.my_ai_vc_meeting.do_operation` (会议操作) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1640,7 +1640,7 @@ impl FromJson for DoOperationMyAiVcMeetingRespData {
         Ok(out)
     }
 }
-/// `DoOperationMyAiVcMeetingRespDataResult`
+/// The `result` of \[`DoOperationMyAiVcMeetingRespData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1659,7 +1659,7 @@ impl FromJson for DoOperationMyAiVcMeetingRespDataResult {
         Ok(out)
     }
 }
-/// `DocBasedSuggestQuestionMyAiVcMeetingReqBody`
+/// The request body of `vc.v1.my_ai_vc_meeting.doc_based_suggest_question`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1677,7 +1677,7 @@ impl ToJson for DocBasedSuggestQuestionMyAiVcMeetingReqBody {
         w.end_object();
     }
 }
-/// `DocBasedSuggestQuestionMyAiVcMeetingRespData`
+/// The data `vc.v1.my_ai_vc_meeting.doc_based_suggest_question` answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1696,7 +1696,7 @@ impl FromJson for DocBasedSuggestQuestionMyAiVcMeetingRespData {
         Ok(out)
     }
 }
-/// `DocumentContextChangedItem`
+/// The `document_context_changed_items` of \[`MeetingActivityItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1733,7 +1733,7 @@ impl FromJson for DocumentContextChangedItem {
         Ok(out)
     }
 }
-/// `ElementPreview`
+/// The `element_preview` of \[`DocumentContextChangedItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1761,7 +1761,7 @@ impl FromJson for ElementPreview {
         Ok(out)
     }
 }
-/// `Event`
+/// The `events` of \[`EventsBotResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1789,7 +1789,7 @@ impl FromJson for Event {
         Ok(out)
     }
 }
-/// `EventsBotResponseBody`
+/// The data `vc.v1.bot.events` (获取会议事件列表) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1814,7 +1814,7 @@ impl FromJson for EventsBotResponseBody {
         Ok(out)
     }
 }
-/// `ExitMyAiRoomReqBody`
+/// The request body of `vc.v1.my_ai_room.exit` (退出).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1838,7 +1838,7 @@ impl ToJson for ExitMyAiRoomReqBody {
         w.end_object();
     }
 }
-/// `ExitMyAiRoomReqBodyCommonParam`
+/// The `common_param` of \[`ExitMyAiRoomReqBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1868,7 +1868,7 @@ impl ToJson for ExitMyAiRoomReqBodyCommonParam {
         w.end_object();
     }
 }
-/// `ExitMyAiRoomRespData`
+/// The data `vc.v1.my_ai_room.exit` (退出) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1890,7 +1890,7 @@ impl FromJson for ExitMyAiRoomRespData {
         Ok(out)
     }
 }
-/// `ExitMyAiRoomRespDataPresent`
+/// The `present` of \[`ExitMyAiRoomRespData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1927,7 +1927,7 @@ impl FromJson for ExitMyAiRoomRespDataPresent {
         Ok(out)
     }
 }
-/// `ExitMyAiRoomRespDataResult`
+/// The `result` of \[`ExitMyAiRoomRespData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1949,7 +1949,7 @@ impl FromJson for ExitMyAiRoomRespDataResult {
         Ok(out)
     }
 }
-/// `ExitMyAiRoomRespDataResultOpenapiResponse`
+/// The `openapi_response` of \[`ExitMyAiRoomRespDataResult`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1987,7 +1987,7 @@ impl ToJson for ExitMyAiRoomRespDataResultOpenapiResponse {
         w.end_object();
     }
 }
-/// `ExtensionBoardingMyAiMmReqBody`
+/// The request body of `vc.v1.my_ai_mm.extension_boarding`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2011,7 +2011,7 @@ impl ToJson for ExtensionBoardingMyAiMmReqBody {
         w.end_object();
     }
 }
-/// `ExtensionBoardingMyAiMmReqBodyScenarioContext`
+/// The `scenario_context` of \[`ExtensionBoardingMyAiMmReqBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2044,7 +2044,7 @@ impl ToJson for ExtensionBoardingMyAiMmReqBodyScenarioContext {
         w.end_object();
     }
 }
-/// `FetchMeetingAnalyzeMyAiVcRespData`
+/// The data `vc.v1.my_ai_vc.fetch_meeting_analyze` answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2066,7 +2066,7 @@ impl FromJson for FetchMeetingAnalyzeMyAiVcRespData {
         Ok(out)
     }
 }
-/// `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs`
+/// The `analyze_outputs` of \[`FetchMeetingAnalyzeMyAiVcRespData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2101,7 +2101,7 @@ impl FromJson for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs {
         Ok(out)
     }
 }
-/// `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsObjectiveCheckOutput`
+/// The `objective_check_output` of \[`FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2126,7 +2126,7 @@ impl FromJson for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsObjectiveCheckO
         Ok(out)
     }
 }
-/// `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutput`
+/// The `subjective_check_output` of \[`FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2161,7 +2161,7 @@ impl FromJson for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheck
         Ok(out)
     }
 }
-/// `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetails`
+/// The `key_point_match_details` of \[`FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutput`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2188,7 +2188,7 @@ for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPoint
         Ok(out)
     }
 }
-/// `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetailsKeyPointMatchDetails`
+/// The `key_point_match_details` of \[`FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetails`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2214,7 +2214,7 @@ for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPoint
         Ok(out)
     }
 }
-/// `FetchMeetingListMyAiVcRespData`
+/// The data `vc.v1.my_ai_vc.fetch_meeting_list` (用于获取已经保存的会议列表) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2233,7 +2233,7 @@ impl FromJson for FetchMeetingListMyAiVcRespData {
         Ok(out)
     }
 }
-/// `FetchRecapStreamMyAiVcMeetingReqBody`
+/// The request body of `vc.v1.my_ai_vc_meeting.fetch_recap_stream` (流式获取会议纪要).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2275,7 +2275,7 @@ impl ToJson for FetchRecapStreamMyAiVcMeetingReqBody {
         w.end_object();
     }
 }
-/// `GeneratedSource`
+/// The `note_source` of \[`Note`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2297,7 +2297,7 @@ impl FromJson for GeneratedSource {
         Ok(out)
     }
 }
-/// `GetActiveMeetingReserveResponseBody`
+/// The data `vc.v1.reserve.get_active_meeting` (Obtain an active meeting) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2316,7 +2316,7 @@ impl FromJson for GetActiveMeetingReserveResponseBody {
         Ok(out)
     }
 }
-/// `GetCommonReplyMyAiVcMeetingRespData`
+/// The data `vc.v1.my_ai_vc_meeting.get_common_reply` (会议内容问答) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2335,7 +2335,7 @@ impl FromJson for GetCommonReplyMyAiVcMeetingRespData {
         Ok(out)
     }
 }
-/// `GetCommonReplyMyAiVcMeetingRespDataResult`
+/// The `result` of \[`GetCommonReplyMyAiVcMeetingRespData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2354,7 +2354,7 @@ impl FromJson for GetCommonReplyMyAiVcMeetingRespDataResult {
         Ok(out)
     }
 }
-/// `GetDailyReportResponseBody`
+/// The data `vc.v1.report.get_daily` (Obtain meeting reports) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2373,7 +2373,7 @@ impl FromJson for GetDailyReportResponseBody {
         Ok(out)
     }
 }
-/// `GetExportResponseBody`
+/// The data `vc.v1.export.get` (Query export task results) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2401,7 +2401,7 @@ impl FromJson for GetExportResponseBody {
         Ok(out)
     }
 }
-/// `GetMeetingListResponseBody`
+/// The data `vc.v1.meeting_list.get` (Get meeting details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2426,7 +2426,7 @@ impl FromJson for GetMeetingListResponseBody {
         Ok(out)
     }
 }
-/// `GetMeetingPullSubtitleRespData`
+/// The data `vc.v1.meeting_pull_subtitle.get` (获取会议或录音字幕) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2451,7 +2451,7 @@ impl FromJson for GetMeetingPullSubtitleRespData {
         Ok(out)
     }
 }
-/// `GetMeetingPullSubtitleRespDataMeetingSubtitles`
+/// The `meeting_subtitles` of \[`GetMeetingPullSubtitleRespData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2476,7 +2476,7 @@ impl FromJson for GetMeetingPullSubtitleRespDataMeetingSubtitles {
         Ok(out)
     }
 }
-/// `GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitle`
+/// The `subtitle` of \[`GetMeetingPullSubtitleRespDataMeetingSubtitles`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2512,7 +2512,7 @@ impl FromJson for GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitle {
         Ok(out)
     }
 }
-/// `GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitleSsdSpeaker`
+/// The `ssd_speaker` of \[`GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitle`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2540,7 +2540,7 @@ impl FromJson for GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitleSsdSpeak
         Ok(out)
     }
 }
-/// `GetMeetingRecordingResponseBody`
+/// The data `vc.v1.meeting_recording.get` (Obtain recording files) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2559,7 +2559,7 @@ impl FromJson for GetMeetingRecordingResponseBody {
         Ok(out)
     }
 }
-/// `GetMeetingResponseBody`
+/// The data `vc.v1.meeting.get` (Obtain meeting details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2581,7 +2581,7 @@ impl FromJson for GetMeetingResponseBody {
         Ok(out)
     }
 }
-/// `GetNoteResponseBody`
+/// The data `vc.v1.note.get` (获取纪要详情) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2600,7 +2600,7 @@ impl FromJson for GetNoteResponseBody {
         Ok(out)
     }
 }
-/// `GetParticipantListResponseBody`
+/// The data `vc.v1.participant_list.get` (Get participant details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2625,7 +2625,7 @@ impl FromJson for GetParticipantListResponseBody {
         Ok(out)
     }
 }
-/// `GetParticipantQualityListResponseBody`
+/// The data `vc.v1.participant_quality_list.get` (Get participant meeting quality data) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2654,7 +2654,7 @@ impl FromJson for GetParticipantQualityListResponseBody {
         Ok(out)
     }
 }
-/// `GetRecapMyAiVcMeetingReqBody`
+/// The request body of `vc.v1.my_ai_vc_meeting.get_recap` (获取会议纪要).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2693,7 +2693,7 @@ impl ToJson for GetRecapMyAiVcMeetingReqBody {
         w.end_object();
     }
 }
-/// `GetRecapMyAiVcMeetingReqBodyScenarioContext`
+/// The `scenario_context` of \[`GetRecapMyAiVcMeetingReqBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2726,7 +2726,7 @@ impl ToJson for GetRecapMyAiVcMeetingReqBodyScenarioContext {
         w.end_object();
     }
 }
-/// `GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`
+/// The `extra` of \[`GetRecapMyAiVcMeetingReqBodyScenarioContext`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2759,7 +2759,7 @@ impl ToJson for GetRecapMyAiVcMeetingReqBodyScenarioContextExtra {
         w.end_object();
     }
 }
-/// `GetRecapMyAiVcMeetingReqBodyScenarioContextObject`
+/// The `object` of \[`GetRecapMyAiVcMeetingReqBodyScenarioContext`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2780,7 +2780,7 @@ impl ToJson for GetRecapMyAiVcMeetingReqBodyScenarioContextObject {
         w.end_object();
     }
 }
-/// `GetRecapMyAiVcMeetingRespData`
+/// The data `vc.v1.my_ai_vc_meeting.get_recap` (获取会议纪要) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2799,7 +2799,7 @@ impl FromJson for GetRecapMyAiVcMeetingRespData {
         Ok(out)
     }
 }
-/// `GetRecapMyAiVcMeetingRespDataResult`
+/// The `result` of \[`GetRecapMyAiVcMeetingRespData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2825,7 +2825,7 @@ impl FromJson for GetRecapMyAiVcMeetingRespDataResult {
         Ok(out)
     }
 }
-/// `GetReserveConfigAdminResponseBody`
+/// The data `vc.v1.reserve_config_admin.get` (Get reserve admin) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2844,7 +2844,7 @@ impl FromJson for GetReserveConfigAdminResponseBody {
         Ok(out)
     }
 }
-/// `GetReserveConfigDisableInformResponseBody`
+/// The data `vc.v1.reserve_config_disable_inform.get` (Get disable status change notifications) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2863,7 +2863,7 @@ impl FromJson for GetReserveConfigDisableInformResponseBody {
         Ok(out)
     }
 }
-/// `GetReserveConfigFormResponseBody`
+/// The data `vc.v1.reserve_config_form.get` (Get reserve form) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2882,7 +2882,7 @@ impl FromJson for GetReserveConfigFormResponseBody {
         Ok(out)
     }
 }
-/// `GetReserveResponseBody`
+/// The data `vc.v1.reserve.get` (Obtain a schedule) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2901,7 +2901,7 @@ impl FromJson for GetReserveResponseBody {
         Ok(out)
     }
 }
-/// `GetResourceReservationListResponseBody`
+/// The data `vc.v1.resource_reservation_list.get` (Get meeting room reservation data) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2926,7 +2926,7 @@ impl FromJson for GetResourceReservationListResponseBody {
         Ok(out)
     }
 }
-/// `GetRoomLevelResponseBody`
+/// The data `vc.v1.room_level.get` (Query room level details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2945,7 +2945,7 @@ impl FromJson for GetRoomLevelResponseBody {
         Ok(out)
     }
 }
-/// `GetRoomResponseBody`
+/// The data `vc.v1.room.get` (Query meeting room details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2964,7 +2964,7 @@ impl FromJson for GetRoomResponseBody {
         Ok(out)
     }
 }
-/// `GetScopeConfigResponseBody`
+/// The data `vc.v1.scope_config.get` (Query room configuration) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2986,7 +2986,7 @@ impl FromJson for GetScopeConfigResponseBody {
         Ok(out)
     }
 }
-/// `GetTodoTaskMyAiVcMeetingRespData`
+/// The data `vc.v1.my_ai_vc_meeting.get_todo_task` (获取会议待办) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3005,7 +3005,7 @@ impl FromJson for GetTodoTaskMyAiVcMeetingRespData {
         Ok(out)
     }
 }
-/// `GetTodoTaskMyAiVcMeetingRespDataResult`
+/// The `result` of \[`GetTodoTaskMyAiVcMeetingRespData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3031,7 +3031,7 @@ impl FromJson for GetTodoTaskMyAiVcMeetingRespDataResult {
         Ok(out)
     }
 }
-/// `GetTopUserReportResponseBody`
+/// The data `vc.v1.report.get_top_user` (Get top user list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3050,7 +3050,7 @@ impl FromJson for GetTopUserReportResponseBody {
         Ok(out)
     }
 }
-/// `HelpSceneTypeMyAiRoomReqBody`
+/// The request body of `vc.v1.my_ai_room.help_scene_type` (获取帮助指令).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3071,7 +3071,7 @@ impl ToJson for HelpSceneTypeMyAiRoomReqBody {
         w.end_object();
     }
 }
-/// `InviteMeetingRequestBody`
+/// The request body of `vc.v1.meeting.invite` (Invite participants).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3079,7 +3079,7 @@ impl ToJson for HelpSceneTypeMyAiRoomReqBody {
     serde(default)
 )]
 pub struct InviteMeetingRequestBody {
-    /// List of invited users \[Up to 10 people can be invited at one time\]
+    /// List of invited users *Up to 10 people can be invited at one time*
     pub invitees: Vec<MeetingUser>,
 }
 impl ToJson for InviteMeetingRequestBody {
@@ -3089,7 +3089,7 @@ impl ToJson for InviteMeetingRequestBody {
         w.end_object();
     }
 }
-/// `InviteMeetingResponseBody`
+/// The data `vc.v1.meeting.invite` (Invite participants) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3108,7 +3108,7 @@ impl FromJson for InviteMeetingResponseBody {
         Ok(out)
     }
 }
-/// `JoinBotRequestBody`
+/// The request body of `vc.v1.bot.join` (加入会议).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3135,7 +3135,7 @@ impl ToJson for JoinBotRequestBody {
         w.end_object();
     }
 }
-/// `JoinBotResponseBody`
+/// The data `vc.v1.bot.join` (加入会议) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3157,7 +3157,7 @@ impl FromJson for JoinBotResponseBody {
         Ok(out)
     }
 }
-/// `JoinIdentify`
+/// The `join_identify` of \[`JoinBotRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3175,7 +3175,7 @@ impl ToJson for JoinIdentify {
         w.end_object();
     }
 }
-/// `JoinMeetingMyAiRoomReqBody`
+/// The request body of `vc.v1.my_ai_room.join_meeting` (加入及创建会议).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3205,7 +3205,7 @@ impl ToJson for JoinMeetingMyAiRoomReqBody {
         w.end_object();
     }
 }
-/// `JoinMeetingNumberMyAiRoomReqBody`
+/// The request body of `vc.v1.my_ai_room.join_meeting_number` (会议号入会).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3229,7 +3229,7 @@ impl ToJson for JoinMeetingNumberMyAiRoomReqBody {
         w.end_object();
     }
 }
-/// `JoinOfflineMeetingMyAiRoomReqBody`
+/// The request body of `vc.v1.my_ai_room.join_offline_meeting` (创建线下会议).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3256,7 +3256,7 @@ impl ToJson for JoinOfflineMeetingMyAiRoomReqBody {
         w.end_object();
     }
 }
-/// `KickoutMeetingRequestBody`
+/// The request body of `vc.v1.meeting.kickout` (Remove participants).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3274,7 +3274,7 @@ impl ToJson for KickoutMeetingRequestBody {
         w.end_object();
     }
 }
-/// `KickoutMeetingResponseBody`
+/// The data `vc.v1.meeting.kickout` (Remove participants) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3293,7 +3293,7 @@ impl FromJson for KickoutMeetingResponseBody {
         Ok(out)
     }
 }
-/// `LeaveBotRequestBody`
+/// The request body of `vc.v1.bot.leave` (离开会议).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3317,7 +3317,7 @@ impl ToJson for LeaveBotRequestBody {
         None
     }
 }
-/// `LeaveBotResponseBody`
+/// The data `vc.v1.bot.leave` (离开会议) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3336,7 +3336,7 @@ impl FromJson for LeaveBotResponseBody {
         Ok(out)
     }
 }
-/// `LeaveMeetingMyAiRoomReqBody`
+/// The request body of `vc.v1.my_ai_room.leave_meeting` (离开会议).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3357,7 +3357,7 @@ impl ToJson for LeaveMeetingMyAiRoomReqBody {
         w.end_object();
     }
 }
-/// `ListAlertResponseBody`
+/// The data `vc.v1.alert.list` (Get alert center history) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3382,7 +3382,7 @@ impl FromJson for ListAlertResponseBody {
         Ok(out)
     }
 }
-/// `ListByNoMeetingResponseBody`
+/// The data `vc.v1.meeting.list_by_no` (List meetings of same meeting number) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3407,7 +3407,7 @@ impl FromJson for ListByNoMeetingResponseBody {
         Ok(out)
     }
 }
-/// `ListMeetingRespData`
+/// The data `vc.v1.meeting.list` answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3432,7 +3432,7 @@ impl FromJson for ListMeetingRespData {
         Ok(out)
     }
 }
-/// `ListMeetingRespDataMeetings`
+/// The `meetings` of \[`ListMeetingRespData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3482,7 +3482,7 @@ impl FromJson for ListMeetingRespDataMeetings {
         Ok(out)
     }
 }
-/// `ListRoomLevelResponseBody`
+/// The data `vc.v1.room_level.list` (Query room level list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3507,7 +3507,7 @@ impl FromJson for ListRoomLevelResponseBody {
         Ok(out)
     }
 }
-/// `ListRoomResponseBody`
+/// The data `vc.v1.room.list` (Query meeting room list) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3532,7 +3532,7 @@ impl FromJson for ListRoomResponseBody {
         Ok(out)
     }
 }
-/// `MagicShareEndedItem`
+/// The `magic_share_ended_items` of \[`MeetingActivityItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3557,7 +3557,7 @@ impl FromJson for MagicShareEndedItem {
         Ok(out)
     }
 }
-/// `MagicShareStartedItem`
+/// The `magic_share_started_items` of \[`MeetingActivityItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3585,7 +3585,7 @@ impl FromJson for MagicShareStartedItem {
         Ok(out)
     }
 }
-/// `MediaBindMyAiMmReqBody`
+/// The request body of `vc.v1.my_ai_mm.media_bind`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3609,7 +3609,7 @@ impl ToJson for MediaBindMyAiMmReqBody {
         w.end_object();
     }
 }
-/// `MediaBindMyAiMmReqBodyStatus`
+/// The `status` of \[`MediaBindMyAiMmReqBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3630,7 +3630,7 @@ impl ToJson for MediaBindMyAiMmReqBodyStatus {
         w.end_object();
     }
 }
-/// `MediaBindMyAiMmRespData`
+/// The data `vc.v1.my_ai_mm.media_bind` answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3649,7 +3649,7 @@ impl FromJson for MediaBindMyAiMmRespData {
         Ok(out)
     }
 }
-/// `MediaParseMyAiMmReqBody`
+/// The request body of `vc.v1.my_ai_mm.media_parse`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3673,7 +3673,7 @@ impl ToJson for MediaParseMyAiMmReqBody {
         w.end_object();
     }
 }
-/// `MediaParseMyAiMmReqBodyScenarioContext`
+/// The `scenario_context` of \[`MediaParseMyAiMmReqBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3706,7 +3706,7 @@ impl ToJson for MediaParseMyAiMmReqBodyScenarioContext {
         w.end_object();
     }
 }
-/// `Meeting`
+/// The `meeting` of \[`GetActiveMeetingReserveResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3774,7 +3774,7 @@ impl FromJson for Meeting {
         Ok(out)
     }
 }
-/// `MeetingAbility`
+/// The `ability` of \[`Meeting`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3808,7 +3808,7 @@ impl FromJson for MeetingAbility {
         Ok(out)
     }
 }
-/// `MeetingActivityItem`
+/// The `payload` of \[`Event`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3867,7 +3867,7 @@ impl FromJson for MeetingActivityItem {
         Ok(out)
     }
 }
-/// `MeetingAgentEventMeeting`
+/// The `meeting` of \[`MeetingActivityItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3901,7 +3901,7 @@ impl FromJson for MeetingAgentEventMeeting {
         Ok(out)
     }
 }
-/// `MeetingAgentEventUser`
+/// The `operator` of \[`ChatMessageItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3929,7 +3929,7 @@ impl FromJson for MeetingAgentEventUser {
         Ok(out)
     }
 }
-/// `MeetingAnalyzeMyAiVcReqBody`
+/// The request body of `vc.v1.my_ai_vc.meeting_analyze`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3953,7 +3953,7 @@ impl ToJson for MeetingAnalyzeMyAiVcReqBody {
         w.end_object();
     }
 }
-/// `MeetingAnalyzeMyAiVcReqBodyObjectiveCheck`
+/// The `objective_check` of \[`MeetingAnalyzeMyAiVcReqBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3976,7 +3976,7 @@ impl ToJson for MeetingAnalyzeMyAiVcReqBodyObjectiveCheck {
         w.end_object();
     }
 }
-/// `MeetingAnalyzeMyAiVcReqBodyObjectiveCheckObjectiveCheckParams`
+/// The `objective_check_params` of \[`MeetingAnalyzeMyAiVcReqBodyObjectiveCheck`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3994,7 +3994,7 @@ impl ToJson for MeetingAnalyzeMyAiVcReqBodyObjectiveCheckObjectiveCheckParams {
         w.end_object();
     }
 }
-/// `MeetingAnalyzeMyAiVcReqBodySubjectiveCheck`
+/// The `subjective_check` of \[`MeetingAnalyzeMyAiVcReqBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4015,7 +4015,7 @@ impl ToJson for MeetingAnalyzeMyAiVcReqBodySubjectiveCheck {
         w.end_object();
     }
 }
-/// `MeetingAnalyzeMyAiVcReqBodySubjectiveCheckKeyPoints`
+/// The `key_points` of \[`MeetingAnalyzeMyAiVcReqBodySubjectiveCheck`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4036,7 +4036,7 @@ impl ToJson for MeetingAnalyzeMyAiVcReqBodySubjectiveCheckKeyPoints {
         w.end_object();
     }
 }
-/// `MeetingAnalyzeMyAiVcRespData`
+/// The data `vc.v1.my_ai_vc.meeting_analyze` answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4062,7 +4062,7 @@ impl ToJson for MeetingAnalyzeMyAiVcRespData {
         w.end_object();
     }
 }
-/// `MeetingFilter`
+/// The `meeting_filter` of \[`SearchMeetingRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4089,7 +4089,7 @@ impl ToJson for MeetingFilter {
         w.end_object();
     }
 }
-/// `MeetingInfo`
+/// The `meeting_list` of \[`GetMeetingListResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4187,7 +4187,7 @@ impl FromJson for MeetingInfo {
         Ok(out)
     }
 }
-/// `MeetingInviteStatus`
+/// The `invite_results` of \[`InviteMeetingResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4212,7 +4212,7 @@ impl FromJson for MeetingInviteStatus {
         Ok(out)
     }
 }
-/// `MeetingListExportRequestBody`
+/// The request body of `vc.v1.export.meeting_list` (Export meeting details).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4224,7 +4224,10 @@ pub struct MeetingListExportRequestBody {
     pub start_time: String,
     /// Query end time (unix time, unit sec)
     pub end_time: String,
-    /// Meeting status (defaults to ended meeting if not passed on) Options:1(ongoing in progress),2(past It has ended.),3(future to be held)
+    /// Meeting status (defaults to ended meeting if not passed on) Options:
+    /// - `1`: ongoing in progress
+    /// - `2`: past It has ended.
+    /// - `3`: future to be held
     pub meeting_status: Option<i64>,
     /// Filter by 9-digit meeting number (up to one filter)
     pub meeting_no: Option<String>,
@@ -4232,7 +4235,10 @@ pub struct MeetingListExportRequestBody {
     pub user_id: Option<String>,
     /// Filter by Rooms (maximum one filter)
     pub room_id: Option<String>,
-    /// Filter by meeting type (up to one filter) Options:1(all All types (default)),2(meeting video conferencing),3(share_screen share screen)
+    /// Filter by meeting type (up to one filter) Options:
+    /// - `1`: all All types (default)
+    /// - `2`: meeting video conferencing
+    /// - `3`: share_screen share screen
     pub meeting_type: Option<i64>,
 }
 impl ToJson for MeetingListExportRequestBody {
@@ -4257,7 +4263,7 @@ impl ToJson for MeetingListExportRequestBody {
         None
     }
 }
-/// `MeetingMeta`
+/// The `meta_data` of \[`MeetingSearchItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4282,7 +4288,7 @@ impl FromJson for MeetingMeta {
         Ok(out)
     }
 }
-/// `MeetingParticipant`
+/// The `participants` of \[`Meeting`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4325,7 +4331,7 @@ impl FromJson for MeetingParticipant {
         Ok(out)
     }
 }
-/// `MeetingParticipantResult`
+/// The `kickout_results` of \[`KickoutMeetingResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4350,7 +4356,7 @@ impl FromJson for MeetingParticipantResult {
         Ok(out)
     }
 }
-/// `MeetingRecording`
+/// The `recording` of \[`GetMeetingRecordingResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4378,7 +4384,7 @@ impl FromJson for MeetingRecording {
         Ok(out)
     }
 }
-/// `MeetingRelatedArtifacts`
+/// The `related_artifacts` of \[`GetMeetingResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4400,7 +4406,7 @@ impl FromJson for MeetingRelatedArtifacts {
         Ok(out)
     }
 }
-/// `MeetingSearchItem`
+/// The `items` of \[`SearchMeetingResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4425,7 +4431,7 @@ impl FromJson for MeetingSearchItem {
         Ok(out)
     }
 }
-/// `MeetingUser`
+/// The `invitees` of \[`InviteMeetingRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4435,7 +4441,14 @@ impl FromJson for MeetingSearchItem {
 pub struct MeetingUser {
     /// User ID
     pub id: Option<String>,
-    /// User type Options:1(lark_user Lark user),2(room_user Rooms user),3(doc_user Docs user),4(neo_user neo Feishu Meetings user),5(neo_guest_user neo Feishu Meetings guest),6(pstn_user PSTN user),7(sip_user SIP user)
+    /// User type Options:
+    /// - `1`: lark_user Lark user
+    /// - `2`: room_user Rooms user
+    /// - `3`: doc_user Docs user
+    /// - `4`: neo_user neo Feishu Meetings user
+    /// - `5`: neo_guest_user neo Feishu Meetings guest
+    /// - `6`: pstn_user PSTN user
+    /// - `7`: sip_user SIP user
     pub user_type: Option<i64>,
 }
 impl FromJson for MeetingUser {
@@ -4455,7 +4468,7 @@ impl ToJson for MeetingUser {
         w.end_object();
     }
 }
-/// `MessageBotRequestBody`
+/// The request body of `vc.v1.bot.message` (发送会中消息).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4494,7 +4507,7 @@ impl ToJson for MessageBotRequestBody {
         None
     }
 }
-/// `MessageBotResponseBody`
+/// The data `vc.v1.bot.message` (发送会中消息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4513,7 +4526,7 @@ impl FromJson for MessageBotResponseBody {
         Ok(out)
     }
 }
-/// `MgetRoomLevelRequestBody`
+/// The request body of `vc.v1.room_level.mget` (Batch query room level details).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4531,7 +4544,7 @@ impl ToJson for MgetRoomLevelRequestBody {
         w.end_object();
     }
 }
-/// `MgetRoomLevelResponseBody`
+/// The data `vc.v1.room_level.mget` (Batch query room level details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4550,7 +4563,7 @@ impl FromJson for MgetRoomLevelResponseBody {
         Ok(out)
     }
 }
-/// `MgetRoomRequestBody`
+/// The request body of `vc.v1.room.mget` (Batch query meeting room details).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4568,7 +4581,7 @@ impl ToJson for MgetRoomRequestBody {
         w.end_object();
     }
 }
-/// `MgetRoomResponseBody`
+/// The data `vc.v1.room.mget` (Batch query meeting room details) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4587,7 +4600,7 @@ impl FromJson for MgetRoomResponseBody {
         Ok(out)
     }
 }
-/// `Note`
+/// The `note` of \[`GetNoteResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4621,7 +4634,7 @@ impl FromJson for Note {
         Ok(out)
     }
 }
-/// `NoteArtifactInfo`
+/// The `artifacts` of \[`Note`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4646,7 +4659,7 @@ impl FromJson for NoteArtifactInfo {
         Ok(out)
     }
 }
-/// `NoteReferenceInfo`
+/// The `references` of \[`Note`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4668,7 +4681,7 @@ impl FromJson for NoteReferenceInfo {
         Ok(out)
     }
 }
-/// `Options`
+/// The `options` of \[`CustomList`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4711,7 +4724,7 @@ impl ToJson for Options {
         None
     }
 }
-/// `Participant`
+/// The `participants` of \[`GetParticipantListResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4811,7 +4824,7 @@ impl FromJson for Participant {
         Ok(out)
     }
 }
-/// `ParticipantJoinedItem`
+/// The `participant_joined_items` of \[`MeetingActivityItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4833,7 +4846,7 @@ impl FromJson for ParticipantJoinedItem {
         Ok(out)
     }
 }
-/// `ParticipantLeftItem`
+/// The `participant_left_items` of \[`MeetingActivityItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4858,7 +4871,7 @@ impl FromJson for ParticipantLeftItem {
         Ok(out)
     }
 }
-/// `ParticipantListExportRequestBody`
+/// The request body of `vc.v1.export.participant_list` (Export participant details).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4870,7 +4883,10 @@ pub struct ParticipantListExportRequestBody {
     pub meeting_start_time: String,
     /// Meeting end time (Unix time, unit sec, if the meeting is in progress, fill in the current time, otherwise fill in the accurate meeting end time)
     pub meeting_end_time: String,
-    /// Meeting status (defaults to ended meeting if not passed on) Options:1(ongoing in progress),2(past It has ended.),3(future to be held)
+    /// Meeting status (defaults to ended meeting if not passed on) Options:
+    /// - `1`: ongoing in progress
+    /// - `2`: past It has ended.
+    /// - `3`: future to be held
     pub meeting_status: Option<i64>,
     /// 9-Digit conference number
     pub meeting_no: String,
@@ -4903,7 +4919,7 @@ impl ToJson for ParticipantListExportRequestBody {
         None
     }
 }
-/// `ParticipantQuality`
+/// The `participant_quality_list` of \[`GetParticipantQualityListResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4934,7 +4950,7 @@ impl FromJson for ParticipantQuality {
         Ok(out)
     }
 }
-/// `ParticipantQualityListExportRequestBody`
+/// The request body of `vc.v1.export.participant_quality_list` (Export participant meeting quality data).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4982,7 +4998,7 @@ impl ToJson for ParticipantQualityListExportRequestBody {
         None
     }
 }
-/// `PatchReserveConfigAdminRequestBody`
+/// The request body of `vc.v1.reserve_config_admin.patch` (Update reserve admin).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5012,7 +5028,7 @@ impl ToJson for PatchReserveConfigAdminRequestBody {
         None
     }
 }
-/// `PatchReserveConfigDisableInformRequestBody`
+/// The request body of `vc.v1.reserve_config_disable_inform.patch` (Update disable status change notifications).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5039,7 +5055,7 @@ impl ToJson for PatchReserveConfigDisableInformRequestBody {
         None
     }
 }
-/// `PatchReserveConfigFormRequestBody`
+/// The request body of `vc.v1.reserve_config_form.patch` (Update reserve form).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5066,7 +5082,7 @@ impl ToJson for PatchReserveConfigFormRequestBody {
         None
     }
 }
-/// `PatchReserveConfigRequestBody`
+/// The request body of `vc.v1.reserve_config.patch` (Update reserve limitation).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5108,7 +5124,7 @@ impl ToJson for PatchReserveConfigRequestBody {
         None
     }
 }
-/// `PstnSipInfo`
+/// The `pstn_sip_info` of \[`ReserveCallee`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5118,7 +5134,7 @@ impl ToJson for PatchReserveConfigRequestBody {
 pub struct PstnSipInfo {
     /// Temporary nickname set for a PSTN/SIP user
     pub nickname: Option<String>,
-    /// PSTN/SIP host number, in the format of \[International Access Code\]-\[Area Code\]\[Phone Number\]. Only domestic mobile numbers and fixed-line telephone numbers are supported
+    /// PSTN/SIP host number, in the format of *International Access Code*-*Area Code**Phone Number*. Only domestic mobile numbers and fixed-line telephone numbers are supported
     pub main_address: String,
 }
 impl FromJson for PstnSipInfo {
@@ -5144,7 +5160,7 @@ impl ToJson for PstnSipInfo {
         None
     }
 }
-/// `PullMetaMaterialRespData`
+/// The data `vc.v1.material.pull_meta` answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5163,7 +5179,7 @@ impl FromJson for PullMetaMaterialRespData {
         Ok(out)
     }
 }
-/// `PullMetaMaterialRespDataMaterials`
+/// The `materials` of \[`PullMetaMaterialRespData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5197,7 +5213,7 @@ impl FromJson for PullMetaMaterialRespDataMaterials {
         Ok(out)
     }
 }
-/// `QualityAudio`
+/// The `audio` of \[`ParticipantQuality`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5240,7 +5256,7 @@ impl FromJson for QualityAudio {
         Ok(out)
     }
 }
-/// `QualityCpuUsage`
+/// The `cpu_usage` of \[`ParticipantQuality`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5271,7 +5287,7 @@ impl FromJson for QualityCpuUsage {
         Ok(out)
     }
 }
-/// `QualityNetwork`
+/// The `network` of \[`ParticipantQuality`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5319,7 +5335,7 @@ impl FromJson for QualityNetwork {
         Ok(out)
     }
 }
-/// `QualityVideoSharing`
+/// The `video` of \[`ParticipantQuality`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5372,7 +5388,7 @@ impl FromJson for QualityVideoSharing {
         Ok(out)
     }
 }
-/// `QueryMyAiMmReqBody`
+/// The request body of `vc.v1.my_ai_mm.query`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5399,7 +5415,7 @@ impl ToJson for QueryMyAiMmReqBody {
         w.end_object();
     }
 }
-/// `QueryMyAiMmReqBodyScenarioContext`
+/// The `scenario_context` of \[`QueryMyAiMmReqBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5432,7 +5448,7 @@ impl ToJson for QueryMyAiMmReqBodyScenarioContext {
         w.end_object();
     }
 }
-/// `QueryMyAiMmReqBodyScenarioContextPlugins`
+/// The `plugins` of \[`QueryMyAiMmReqBodyScenarioContext`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5450,7 +5466,7 @@ impl ToJson for QueryMyAiMmReqBodyScenarioContextPlugins {
         w.end_object();
     }
 }
-/// `QueryMyAiMmReqBodyScenarioContextSystemInfo`
+/// The `system_info` of \[`QueryMyAiMmReqBodyScenarioContext`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5480,7 +5496,7 @@ impl ToJson for QueryMyAiMmReqBodyScenarioContextSystemInfo {
         w.end_object();
     }
 }
-/// `QueryMyAiMmReqBodyScenarioContextUploadObjects`
+/// The `upload_objects` of \[`QueryMyAiMmReqBodyScenarioContext`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5501,7 +5517,7 @@ impl ToJson for QueryMyAiMmReqBodyScenarioContextUploadObjects {
         w.end_object();
     }
 }
-/// `QueryMyAiMmRespData`
+/// The data `vc.v1.my_ai_mm.query` answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5523,7 +5539,7 @@ impl FromJson for QueryMyAiMmRespData {
         Ok(out)
     }
 }
-/// `QueryMyAiMmRespDataPresent`
+/// The `present` of \[`QueryMyAiMmRespData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5554,7 +5570,7 @@ impl FromJson for QueryMyAiMmRespDataPresent {
         Ok(out)
     }
 }
-/// `QueryMyAiMmRespDataPresentCardVariables`
+/// The `card_variables` of \[`QueryMyAiMmRespDataPresent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5573,7 +5589,7 @@ impl FromJson for QueryMyAiMmRespDataPresentCardVariables {
         Ok(out)
     }
 }
-/// `QuerySuggestContextMyAiMmRespData`
+/// The data `vc.v1.my_ai_mm.query_suggest_context` answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5595,7 +5611,7 @@ impl FromJson for QuerySuggestContextMyAiMmRespData {
         Ok(out)
     }
 }
-/// `RealtimeEndpointBotRespData`
+/// The data `vc.v1.bot.realtime_endpoint` (获取会议机器人实时 WebSocket 连接地址) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5617,7 +5633,7 @@ impl FromJson for RealtimeEndpointBotRespData {
         Ok(out)
     }
 }
-/// `RecordingPermissionObject`
+/// The `permission_objects` of \[`SetPermissionMeetingRecordingRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5627,9 +5643,14 @@ impl FromJson for RealtimeEndpointBotRespData {
 pub struct RecordingPermissionObject {
     /// Authorization object ID
     pub id: Option<String>,
-    /// Authorization object type Options:1(User User authorization (fill in the user ID in the id field)),2(Group Group authorization (fill in the group open_chat_id in the id field)),3(Tenant In-tenant authorization (id field not filled in)),4(Public Public network authorization (id field is not filled in))
+    /// Authorization object type Options:
+    /// - `1`: User User authorization (fill in the user ID in the id field)
+    /// - `2`: Group Group authorization (fill in the group open_chat_id in the id field)
+    /// - `3`: Tenant In-tenant authorization (id field not filled in)
+    /// - `4`: Public Public network authorization (id field is not filled in)
     pub r#type: i64,
-    /// permission Options:1(View)
+    /// permission Options:
+    /// - `1`: View
     pub permission: i64,
 }
 impl ToJson for RecordingPermissionObject {
@@ -5641,7 +5662,7 @@ impl ToJson for RecordingPermissionObject {
         w.end_object();
     }
 }
-/// `RemoveMaterialReqBody`
+/// The request body of `vc.v1.material.remove`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5659,7 +5680,7 @@ impl ToJson for RemoveMaterialReqBody {
         w.end_object();
     }
 }
-/// `RemoveMaterialRespData`
+/// The data `vc.v1.material.remove` answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5678,7 +5699,7 @@ impl FromJson for RemoveMaterialRespData {
         Ok(out)
     }
 }
-/// `RemoveMaterialRespDataResults`
+/// The `results` of \[`RemoveMaterialRespData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5700,7 +5721,7 @@ impl FromJson for RemoveMaterialRespDataResults {
         Ok(out)
     }
 }
-/// `Report`
+/// The `meeting_report` of \[`GetDailyReportResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5728,7 +5749,7 @@ impl FromJson for Report {
         Ok(out)
     }
 }
-/// `ReportMeetingDaily`
+/// The `daily_report` of \[`Report`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5756,7 +5777,7 @@ impl FromJson for ReportMeetingDaily {
         Ok(out)
     }
 }
-/// `ReportTopUser`
+/// The `top_user_report` of \[`GetTopUserReportResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5787,7 +5808,7 @@ impl FromJson for ReportTopUser {
         Ok(out)
     }
 }
-/// `Reserve`
+/// The `reserve` of \[`ApplyReserveResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5833,7 +5854,7 @@ impl FromJson for Reserve {
         Ok(out)
     }
 }
-/// `ReserveActionPermission`
+/// The `action_permissions` of \[`ReserveMeetingSetting`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5841,7 +5862,10 @@ impl FromJson for Reserve {
     serde(default)
 )]
 pub struct ReserveActionPermission {
-    /// Permission options Options:1(can_be_host Whether a participant can be a host),2(can_invite Whether a participant can invite other participants),3(can_join Whether a participant can join a meeting)
+    /// Permission options Options:
+    /// - `1`: can_be_host Whether a participant can be a host
+    /// - `2`: can_invite Whether a participant can invite other participants
+    /// - `3`: can_join Whether a participant can join a meeting
     pub permission: i64,
     /// List of permission checkers. The relationship between permission checkers is "Logical OR" (that is, the permission is obtained if any one of them is true)
     pub permission_checkers: Vec<ReservePermissionChecker>,
@@ -5863,7 +5887,7 @@ impl ToJson for ReserveActionPermission {
         w.end_object();
     }
 }
-/// `ReserveAdminConfig`
+/// The `reserve_admin_config` of \[`GetReserveConfigAdminResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5902,7 +5926,7 @@ impl ToJson for ReserveAdminConfig {
         None
     }
 }
-/// `ReserveAssignHost`
+/// The `assign_host_list` of \[`ReserveMeetingSetting`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5910,7 +5934,8 @@ impl ToJson for ReserveAdminConfig {
     serde(default)
 )]
 pub struct ReserveAssignHost {
-    /// User type Options:1(lark_user Lark user)
+    /// User type Options:
+    /// - `1`: lark_user Lark user
     pub user_type: Option<i64>,
     /// User ID
     pub id: Option<String>,
@@ -5932,7 +5957,7 @@ impl ToJson for ReserveAssignHost {
         w.end_object();
     }
 }
-/// `ReserveCallSetting`
+/// The `call_setting` of \[`ReserveMeetingSetting`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5964,7 +5989,7 @@ impl ToJson for ReserveCallSetting {
         None
     }
 }
-/// `ReserveCallee`
+/// The `callee` of \[`ReserveCallSetting`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5974,7 +5999,14 @@ impl ToJson for ReserveCallSetting {
 pub struct ReserveCallee {
     /// User ID
     pub id: Option<String>,
-    /// User type. Only user type 6 (PSTN user) is supported. Options:1(lark_user Lark user),2(room_user Rooms user),3(doc_user Docs user),4(neo_user neo Feishu Meetings user),5(neo_guest_user neo Feishu Meetings guest),6(pstn_user PSTN user),7(sip_user SIP user)
+    /// User type. Only user type 6 (PSTN user) is supported. Options:
+    /// - `1`: lark_user Lark user
+    /// - `2`: room_user Rooms user
+    /// - `3`: doc_user Docs user
+    /// - `4`: neo_user neo Feishu Meetings user
+    /// - `5`: neo_guest_user neo Feishu Meetings guest
+    /// - `6`: pstn_user PSTN user
+    /// - `7`: sip_user SIP user
     pub user_type: i64,
     /// PSTN/SIP information
     pub pstn_sip_info: Option<PstnSipInfo>,
@@ -6004,7 +6036,7 @@ impl ToJson for ReserveCallee {
         None
     }
 }
-/// `ReserveCorrectionCheckInfo`
+/// The `reserve_correction_check_info` of \[`ApplyReserveResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6023,7 +6055,7 @@ impl FromJson for ReserveCorrectionCheckInfo {
         Ok(out)
     }
 }
-/// `ReserveFormConfig`
+/// The `reserve_form_config` of \[`GetReserveConfigFormResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6078,7 +6110,7 @@ impl ToJson for ReserveFormConfig {
         None
     }
 }
-/// `ReserveInstantEventMyAiRoomReqBody`
+/// The request body of `vc.v1.my_ai_room.reserve_instant_event` (预定即时日程).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6105,7 +6137,7 @@ impl ToJson for ReserveInstantEventMyAiRoomReqBody {
         w.end_object();
     }
 }
-/// `ReserveMeetingSetting`
+/// The `meeting_settings` of \[`ApplyReserveRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6117,7 +6149,9 @@ pub struct ReserveMeetingSetting {
     pub topic: Option<String>,
     /// List of permission configurations for a meeting. If the same configuration option exists, the relationship between them is "Logical OR" (that is, the permission is obtained if any one of them is true)
     pub action_permissions: Option<Vec<ReserveActionPermission>>,
-    /// Initial type of meeting Options:1(group_meeting Multi-person meeting),2(call 1v1 calling(Only support PSTN))
+    /// Initial type of meeting Options:
+    /// - `1`: group_meeting Multi-person meeting
+    /// - `2`: call 1v1 calling(Only support PSTN)
     pub meeting_initial_type: Option<i64>,
     /// Whether the meeting supports interoperability and does not support updates (Note: This field is in closed beta)
     pub meeting_connect: Option<bool>,
@@ -6165,7 +6199,7 @@ impl ToJson for ReserveMeetingSetting {
         None
     }
 }
-/// `ReservePermissionChecker`
+/// The `permission_checkers` of \[`ReserveActionPermission`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6173,9 +6207,14 @@ impl ToJson for ReserveMeetingSetting {
     serde(default)
 )]
 pub struct ReservePermissionChecker {
-    /// Type of the fields to be checked Options:1(user_id User ID (check_list fill in the user ID)),2(user_type User type (check_list optional values are"1": lark user,"2": rooms users,"6": pstn users,"7": sip user)),3(tenant_id Tenant ID (check_list fill in the tenant_key))
+    /// Type of the fields to be checked Options:
+    /// - `1`: user_id User ID (check_list fill in the user ID)
+    /// - `2`: user_type User type (check_list optional values are"1": lark user,"2": rooms users,"6": pstn users,"7": sip user)
+    /// - `3`: tenant_id Tenant ID (check_list fill in the tenant_key)
     pub check_field: i64,
-    /// Check method Options:1(within Being in the check_list indicates that the participant has the permission (allowlist)),2(without Not being in the check_list indicates that the participant has the permission (blocklist))
+    /// Check method Options:
+    /// - `1`: within Being in the check_list indicates that the participant has the permission (allowlist)
+    /// - `2`: without Not being in the check_list indicates that the participant has the permission (blocklist)
     pub check_mode: i64,
     /// Check the list of fields (fill in the corresponding content according to the type of check_field)
     pub check_list: Vec<String>,
@@ -6199,7 +6238,7 @@ impl ToJson for ReservePermissionChecker {
         w.end_object();
     }
 }
-/// `ReserveScopeConfig`
+/// The `reserve_scope_config` of \[`PatchReserveConfigRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6209,7 +6248,8 @@ impl ToJson for ReservePermissionChecker {
 pub struct ReserveScopeConfig {
     /// Whether to cover sub-levels and meeting rooms
     pub if_cover_child_scope: Option<bool>,
-    /// The range of members that can book conference: 0 for some members, 1 for all members.&lt;b&gt;Note&lt;/b&gt;: 1. This value is required.2. When set to 0, at least 1 reservation department or reservation person is required
+    /// The range of members that can book conference: 0 for some members, 1 for all members.&lt;b&gt;Note&lt;/b&gt;: 1. This value is required.
+    /// 2. When set to 0, at least 1 reservation department or reservation person is required
     pub allow_all_users: Option<i64>,
     /// List of available members
     pub allow_users: Option<Vec<SubscribeUser>>,
@@ -6246,7 +6286,7 @@ impl ToJson for ReserveScopeConfig {
         None
     }
 }
-/// `ReserveScopeReserveConfigResponseBody`
+/// The data `vc.v1.reserve_config.reserve_scope` (Get reserve limitation) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6271,7 +6311,7 @@ impl FromJson for ReserveScopeReserveConfigResponseBody {
         Ok(out)
     }
 }
-/// `ReservedRoom`
+/// The `reserved_rooms` of \[`MeetingInfo`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6293,7 +6333,7 @@ impl FromJson for ReservedRoom {
         Ok(out)
     }
 }
-/// `ResourceReservationListExportRequestBody`
+/// The request body of `vc.v1.export.resource_reservation_list` (Export meeting room reservation data).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6338,7 +6378,7 @@ impl ToJson for ResourceReservationListExportRequestBody {
         None
     }
 }
-/// `Room`
+/// The request body of `vc.v1.room.create` (Create meeting room).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6406,7 +6446,7 @@ impl ToJson for Room {
         None
     }
 }
-/// `RoomCallingMyAiRoomReqBody`
+/// The request body of `vc.v1.my_ai_room.room_calling` (呼叫).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6430,7 +6470,7 @@ impl ToJson for RoomCallingMyAiRoomReqBody {
         w.end_object();
     }
 }
-/// `RoomConfig`
+/// The `scope_config` of \[`ScopeConfig`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6476,7 +6516,7 @@ impl ToJson for RoomConfig {
         w.end_object();
     }
 }
-/// `RoomDigitalSignage`
+/// The `digital_signage` of \[`QueryRoomConfigResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6522,7 +6562,7 @@ impl ToJson for RoomDigitalSignage {
         w.end_object();
     }
 }
-/// `RoomDigitalSignageMaterial`
+/// The `materials` of \[`RoomDigitalSignage`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6534,7 +6574,10 @@ pub struct RoomDigitalSignageMaterial {
     pub id: Option<String>,
     /// Material name
     pub name: Option<String>,
-    /// Material type Options:1(pic Image),2(video),3(gif)
+    /// Material type Options:
+    /// - `1`: pic Image
+    /// - `2`: video
+    /// - `3`: gif
     pub material_type: Option<i64>,
     /// Material URL
     pub url: Option<String>,
@@ -6580,7 +6623,7 @@ impl ToJson for RoomDigitalSignageMaterial {
         w.end_object();
     }
 }
-/// `RoomLevel`
+/// The request body of `vc.v1.room_level.create` (Create room level).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6592,7 +6635,9 @@ pub struct RoomLevel {
     pub room_level_id: Option<String>,
     /// Room level name
     pub name: Option<String>,
-    /// Parent room level ID**Note**: If you need to create a meeting room level at the tenant level (i.e. the root level), you can first call the \[Query room level details\] interface and pass the path parameter `room_level_id` to `0` for query. The `room_level_id` value in the returned result is the root level ID
+    /// Parent room level ID
+    ///
+    /// **Note**: If you need to create a meeting room level at the tenant level (i.e. the root level), you can first call the *Query room level details* interface and pass the path parameter `room_level_id` to `0` for query. The `room_level_id` value in the returned result is the root level ID
     pub parent_id: Option<String>,
     /// `path`
     pub path: Option<Vec<String>>,
@@ -6626,7 +6671,7 @@ impl ToJson for RoomLevel {
         w.end_object();
     }
 }
-/// `RoomMeetingReservation`
+/// The `room_reservation_list` of \[`GetResourceReservationListResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6696,7 +6741,7 @@ impl FromJson for RoomMeetingReservation {
         Ok(out)
     }
 }
-/// `RoomStatus`
+/// The `room_status` of \[`QueryRoomConfigResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6750,7 +6795,7 @@ impl ToJson for RoomStatus {
         w.end_object();
     }
 }
-/// `ScopeConfig`
+/// The request body of `vc.v1.scope_config.create` (Set room configuration).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6758,7 +6803,9 @@ impl ToJson for RoomStatus {
     serde(default)
 )]
 pub struct ScopeConfig {
-    /// Scope type Options:1(RoomLevel Room level),2(Room)
+    /// Scope type Options:
+    /// - `1`: RoomLevel Room level
+    /// - `2`: Room
     pub scope_type: i64,
     /// Scope ID
     pub scope_id: String,
@@ -6790,7 +6837,7 @@ impl ToJson for ScopeConfig {
         None
     }
 }
-/// `SearchMeetingRequestBody`
+/// The request body of `vc.v1.meeting.search` (搜索会议记录（测试）).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6811,7 +6858,7 @@ impl ToJson for SearchMeetingRequestBody {
         w.end_object();
     }
 }
-/// `SearchMeetingResponseBody`
+/// The data `vc.v1.meeting.search` (搜索会议记录（测试）) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6842,7 +6889,7 @@ impl FromJson for SearchMeetingResponseBody {
         Ok(out)
     }
 }
-/// `SearchRoomLevelResponseBody`
+/// The data `vc.v1.room_level.search` (Search room level) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6861,7 +6908,7 @@ impl FromJson for SearchRoomLevelResponseBody {
         Ok(out)
     }
 }
-/// `SearchRoomRequestBody`
+/// The request body of `vc.v1.room.search` (Search meeting room).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6894,7 +6941,7 @@ impl ToJson for SearchRoomRequestBody {
         w.end_object();
     }
 }
-/// `SectionLocation`
+/// The `section_location` of \[`DocumentContextChangedItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6919,7 +6966,7 @@ impl FromJson for SectionLocation {
         Ok(out)
     }
 }
-/// `SectionSummaryMyAiVcMeetingReqBody`
+/// The request body of `vc.v1.my_ai_vc_meeting.section_summary` (获取会议分段纪要).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6955,7 +7002,7 @@ impl ToJson for SectionSummaryMyAiVcMeetingReqBody {
         w.end_object();
     }
 }
-/// `SeedAiPullDataMyAiVcMeetingRespData`
+/// The data `vc.v1.my_ai_vc_meeting.seed_ai_pull_data` (seed ai获取会议信息) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6977,7 +7024,7 @@ impl FromJson for SeedAiPullDataMyAiVcMeetingRespData {
         Ok(out)
     }
 }
-/// `SetHostMeetingRequestBody`
+/// The request body of `vc.v1.meeting.set_host` (Set meeting host).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6998,7 +7045,7 @@ impl ToJson for SetHostMeetingRequestBody {
         w.end_object();
     }
 }
-/// `SetHostMeetingResponseBody`
+/// The data `vc.v1.meeting.set_host` (Set meeting host) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7017,7 +7064,7 @@ impl FromJson for SetHostMeetingResponseBody {
         Ok(out)
     }
 }
-/// `SetMeetingListMyAiVcReqBody`
+/// The request body of `vc.v1.my_ai_vc.set_meeting_list` (设置需要分析的会议列表).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7041,7 +7088,7 @@ impl ToJson for SetMeetingListMyAiVcReqBody {
         None
     }
 }
-/// `SetPermissionMeetingRecordingRequestBody`
+/// The request body of `vc.v1.meeting_recording.set_permission` (Authorize recording files).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7051,7 +7098,9 @@ impl ToJson for SetMeetingListMyAiVcReqBody {
 pub struct SetPermissionMeetingRecordingRequestBody {
     /// List of authorized objects
     pub permission_objects: Vec<RecordingPermissionObject>,
-    /// Authorize or cancel authorization, default authorization Options:0(authorize authorization),1(revoke Cancel authorization)
+    /// Authorize or cancel authorization, default authorization Options:
+    /// - `0`: authorize authorization
+    /// - `1`: revoke Cancel authorization
     pub action_type: Option<i64>,
 }
 impl ToJson for SetPermissionMeetingRecordingRequestBody {
@@ -7062,7 +7111,7 @@ impl ToJson for SetPermissionMeetingRecordingRequestBody {
         w.end_object();
     }
 }
-/// `SetRoomAccessCodeRoomConfigRequestBody`
+/// The request body of `vc.v1.room_config.set_room_access_code` (set_room_access_code).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7070,7 +7119,13 @@ impl ToJson for SetPermissionMeetingRecordingRequestBody {
     serde(default)
 )]
 pub struct SetRoomAccessCodeRoomConfigRequestBody {
-    /// Set node range Options:1(tenant),2(country_district Country/region),3(city),4(building),5(floor),6(room)
+    /// Set node range Options:
+    /// - `1`: tenant
+    /// - `2`: country_district Country/region
+    /// - `3`: city
+    /// - `4`: building
+    /// - `5`: floor
+    /// - `6`: room
     pub scope: i64,
     /// This parameter is required when the country ID scope is 2, 3
     pub country_id: Option<String>,
@@ -7082,7 +7137,10 @@ pub struct SetRoomAccessCodeRoomConfigRequestBody {
     pub floor_name: Option<String>,
     /// This parameter is required when the conference room ID scope is 6
     pub room_id: Option<String>,
-    /// Effective days Options:1(day 1 day),7(week 7 days),30(month 30 days)
+    /// Effective days Options:
+    /// - `1`: day 1 day
+    /// - `7`: week 7 days
+    /// - `30`: month 30 days
     pub valid_day: i64,
 }
 impl ToJson for SetRoomAccessCodeRoomConfigRequestBody {
@@ -7098,7 +7156,7 @@ impl ToJson for SetRoomAccessCodeRoomConfigRequestBody {
         w.end_object();
     }
 }
-/// `SetRoomAccessCodeRoomConfigResponseBody`
+/// The data `vc.v1.room_config.set_room_access_code` (set_room_access_code) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7117,7 +7175,7 @@ impl FromJson for SetRoomAccessCodeRoomConfigResponseBody {
         Ok(out)
     }
 }
-/// `SetRoomConfigRequestBody`
+/// The request body of `vc.v1.room_config.set` (Set up meeting room configuration).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7125,7 +7183,13 @@ impl FromJson for SetRoomAccessCodeRoomConfigResponseBody {
     serde(default)
 )]
 pub struct SetRoomConfigRequestBody {
-    /// Set node scope Options:1(tenant),2(country_district Country/region),3(city),4(building),5(floor),6(room)
+    /// Set node scope Options:
+    /// - `1`: tenant
+    /// - `2`: country_district Country/region
+    /// - `3`: city
+    /// - `4`: building
+    /// - `5`: floor
+    /// - `6`: room
     pub scope: i64,
     /// The parameter is required when the country/region ID scope is 2 or 3
     pub country_id: Option<String>,
@@ -7153,7 +7217,7 @@ impl ToJson for SetRoomConfigRequestBody {
         w.end_object();
     }
 }
-/// `ShareDoc`
+/// The `share_doc` of \[`DocumentContextChangedItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7175,7 +7239,7 @@ impl FromJson for ShareDoc {
         Ok(out)
     }
 }
-/// `StartAnalysisMyAiVcReqBody`
+/// The request body of `vc.v1.my_ai_vc.start_analysis` (开始会议分析).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7199,7 +7263,7 @@ impl ToJson for StartAnalysisMyAiVcReqBody {
         None
     }
 }
-/// `StartAnalysisMyAiVcRespData`
+/// The data `vc.v1.my_ai_vc.start_analysis` (开始会议分析) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7221,7 +7285,7 @@ impl FromJson for StartAnalysisMyAiVcRespData {
         Ok(out)
     }
 }
-/// `StartAnalysisMyAiVcRespDataResult`
+/// The `result` of \[`StartAnalysisMyAiVcRespData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7240,7 +7304,7 @@ impl FromJson for StartAnalysisMyAiVcRespDataResult {
         Ok(out)
     }
 }
-/// `StartMeetingRecordingRequestBody`
+/// The request body of `vc.v1.meeting_recording.start` (Start recording).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7258,7 +7322,7 @@ impl ToJson for StartMeetingRecordingRequestBody {
         w.end_object();
     }
 }
-/// `SubscribeDepartment`
+/// The `informed_depts` of \[`DisableInformConfig`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7294,7 +7358,7 @@ impl ToJson for SubscribeDepartment {
         None
     }
 }
-/// `SubscribeUser`
+/// The `approvers` of \[`ApprovalConfig`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7330,7 +7394,7 @@ impl ToJson for SubscribeUser {
         None
     }
 }
-/// `SubscriptionNoteRequestBody`
+/// The request body of `vc.v1.note.subscription` (订阅纪要变更事件).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7348,7 +7412,7 @@ impl ToJson for SubscriptionNoteRequestBody {
         w.end_object();
     }
 }
-/// `SubscriptionRecordingReqBody`
+/// The request body of `vc.v1.recording.subscription` (订阅录音事件).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7372,7 +7436,7 @@ impl ToJson for SubscriptionRecordingReqBody {
         None
     }
 }
-/// `TimeConfig`
+/// The `time_config` of \[`PatchReserveConfigRequestBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7388,9 +7452,11 @@ pub struct TimeConfig {
     pub days_in_advance: Option<i64>,
     /// You can start booking from opening_hour on the opening day (unit: second, value range \[0,86400\])&lt;b&gt;Note&lt;/b&gt;: 1. If not filled in, it will be updated to 28800 by default2. If the filled value is not a multiple of 60, it will be automatically updated to the nearest integer multiple of 60
     pub opening_hour: Option<String>,
-    /// The start time of the daily scheduled time range (unit: second, value range \[0,86400\])&lt;b&gt;Note&lt;/b&gt;: 1. When not filled in, it will be updated to 0 by default, and the end_time filled in at this time must not be less than 30.2. When both start_time and end_time are filled in, end_time should be at least 30 times longer than start_time.3. If the filled value is not a multiple of 60, it will be automatically updated to the nearest integer multiple of 60
+    /// The start time of the daily scheduled time range (unit: second, value range \[0,86400\])&lt;b&gt;Note&lt;/b&gt;: 1. When not filled in, it will be updated to 0 by default, and the end_time filled in at this time must not be less than 30.2. When both start_time and end_time are filled in, end_time should be at least 30 times longer than start_time.
+    /// 3. If the filled value is not a multiple of 60, it will be automatically updated to the nearest integer multiple of 60
     pub start_time: Option<String>,
-    /// End time of daily pre-determinable time range (unit: second, value range \[0,86400\])&lt;b&gt;Note&lt;/b&gt;: 1. When not filled in, the default update is 86400, and the start_time filled in at this time must not be greater than or equal to 86370.2. When both start_time and end_time are filled in, end_time must be at least 30 longer than start_time.3. If the filled value is not a multiple of 60, it will be automatically updated to the nearest integer multiple of 60
+    /// End time of daily pre-determinable time range (unit: second, value range \[0,86400\])&lt;b&gt;Note&lt;/b&gt;: 1. When not filled in, the default update is 86400, and the start_time filled in at this time must not be greater than or equal to 86370.2. When both start_time and end_time are filled in, end_time must be at least 30 longer than start_time.
+    /// 3. If the filled value is not a multiple of 60, it will be automatically updated to the nearest integer multiple of 60
     pub end_time: Option<String>,
     /// The upper limit of the duration of a single conference room reservation (unit: hour, value range \[1,99\])&lt;b&gt;Note&lt;/b&gt;: The default update is 2 when not filled in
     pub max_duration: Option<i64>,
@@ -7422,7 +7488,7 @@ impl ToJson for TimeConfig {
         w.end_object();
     }
 }
-/// `TimeRange`
+/// The `start_time` of \[`MeetingFilter`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7443,7 +7509,7 @@ impl ToJson for TimeRange {
         w.end_object();
     }
 }
-/// `TranscriptItem`
+/// The `transcript_received_items` of \[`MeetingActivityItem`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7477,7 +7543,7 @@ impl FromJson for TranscriptItem {
         Ok(out)
     }
 }
-/// `UnifiedNoteTranscriptNoteRespData`
+/// The data `vc.v1.note.unified_note_transcript` (获取三合一纪要文档的原始转写记录（支持分页）) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7505,7 +7571,7 @@ impl FromJson for UnifiedNoteTranscriptNoteRespData {
         Ok(out)
     }
 }
-/// `UnifiedNoteTranscriptNoteRespDataTranscript`
+/// The `transcript` of \[`UnifiedNoteTranscriptNoteRespData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7539,7 +7605,7 @@ impl FromJson for UnifiedNoteTranscriptNoteRespDataTranscript {
         Ok(out)
     }
 }
-/// `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContent`
+/// The `structured_transcript_content` of \[`UnifiedNoteTranscriptNoteRespDataTranscript`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7566,7 +7632,7 @@ for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContent {
         Ok(out)
     }
 }
-/// `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphs`
+/// The `paragraphs` of \[`UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContent`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7601,7 +7667,7 @@ for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagr
         Ok(out)
     }
 }
-/// `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSentences`
+/// The `sentences` of \[`UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphs`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7633,7 +7699,7 @@ for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagr
         Ok(out)
     }
 }
-/// `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeaker`
+/// The `speaker` of \[`UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphs`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7667,7 +7733,7 @@ for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagr
         Ok(out)
     }
 }
-/// `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeakerExtra`
+/// The `extra` of \[`UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeaker`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7696,7 +7762,7 @@ for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagr
         Ok(out)
     }
 }
-/// `UpdateReserveRequestBody`
+/// The request body of `vc.v1.reserve.update` (Update a schedule).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7723,7 +7789,7 @@ impl ToJson for UpdateReserveRequestBody {
         None
     }
 }
-/// `UploadMetaMaterialReqBody`
+/// The request body of `vc.v1.material.upload_meta`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7747,7 +7813,7 @@ impl ToJson for UploadMetaMaterialReqBody {
         None
     }
 }
-/// `UploadMetaMaterialReqBodyMaterials`
+/// The `materials` of \[`UploadMetaMaterialReqBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7786,7 +7852,7 @@ impl ToJson for UploadMetaMaterialReqBodyMaterials {
         None
     }
 }
-/// `UserActiveMeetingBotResponseBody`
+/// The data `vc.v1.bot.user_active_meeting` (获取用户活跃会议列表) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7805,7 +7871,7 @@ impl FromJson for UserActiveMeetingBotResponseBody {
         Ok(out)
     }
 }
-/// `UserActiveMeetingInfo`
+/// The `meetings` of \[`UserActiveMeetingBotResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7830,611 +7896,611 @@ impl FromJson for UserActiveMeetingInfo {
         Ok(out)
     }
 }
-/// `AutoReleaseEventMyAiRoomReqBody`
+/// The request body of `vc.v1.my_ai_room.auto_release_event` (引导释放).
 ///
 /// The same fields as [`AutoWelcomeMyAiRoomReqBody`]: one type, two names.
 pub type AutoReleaseEventMyAiRoomReqBody = AutoWelcomeMyAiRoomReqBody;
-/// `AutoReleaseEventMyAiRoomReqBodyCommonParam`
+/// The `common_param` of \[`AutoReleaseEventMyAiRoomReqBody`\].
 ///
 /// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
 pub type AutoReleaseEventMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
-/// `AutoReleaseEventMyAiRoomReqBodyCommonParamOpenapiHistory`
+/// The `openapi_history` of \[`AutoReleaseEventMyAiRoomReqBodyCommonParam`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type AutoReleaseEventMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// `AutoReleaseEventMyAiRoomRespData`
+/// The data `vc.v1.my_ai_room.auto_release_event` (引导释放) answers with.
 ///
 /// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
 pub type AutoReleaseEventMyAiRoomRespData = ExitMyAiRoomRespData;
-/// `AutoReleaseEventMyAiRoomRespDataPresent`
+/// The `present` of \[`AutoReleaseEventMyAiRoomRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type AutoReleaseEventMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
-/// `AutoReleaseEventMyAiRoomRespDataResult`
+/// The `result` of \[`AutoReleaseEventMyAiRoomRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
 pub type AutoReleaseEventMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
-/// `AutoReleaseEventMyAiRoomRespDataResultOpenapiResponse`
+/// The `openapi_response` of \[`AutoReleaseEventMyAiRoomRespDataResult`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type AutoReleaseEventMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// `AutoWelcomeMyAiRoomReqBodyCommonParam`
+/// The `common_param` of \[`AutoWelcomeMyAiRoomReqBody`\].
 ///
 /// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
 pub type AutoWelcomeMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
-/// `AutoWelcomeMyAiRoomReqBodyCommonParamOpenapiHistory`
+/// The `openapi_history` of \[`AutoWelcomeMyAiRoomReqBodyCommonParam`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type AutoWelcomeMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// `AutoWelcomeMyAiRoomRespData`
+/// The data `vc.v1.my_ai_room.auto_welcome` (自动欢迎) answers with.
 ///
 /// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
 pub type AutoWelcomeMyAiRoomRespData = ExitMyAiRoomRespData;
-/// `AutoWelcomeMyAiRoomRespDataPresent`
+/// The `present` of \[`AutoWelcomeMyAiRoomRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type AutoWelcomeMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
-/// `AutoWelcomeMyAiRoomRespDataResult`
+/// The `result` of \[`AutoWelcomeMyAiRoomRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
 pub type AutoWelcomeMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
-/// `AutoWelcomeMyAiRoomRespDataResultOpenapiResponse`
+/// The `openapi_response` of \[`AutoWelcomeMyAiRoomRespDataResult`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type AutoWelcomeMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// `ChangeNameMeetingRespDataResults`
+/// The `results` of \[`ChangeNameMeetingRespData`\].
 ///
 /// The same fields as [`MeetingParticipantResult`]: one type, two names.
 pub type ChangeNameMeetingRespDataResults = MeetingParticipantResult;
-/// `CheckInScheduleMyAiRoomReqBodyCommonParam`
+/// The `common_param` of \[`CheckInScheduleMyAiRoomReqBody`\].
 ///
 /// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
 pub type CheckInScheduleMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
-/// `CheckInScheduleMyAiRoomReqBodyCommonParamOpenapiHistory`
+/// The `openapi_history` of \[`CheckInScheduleMyAiRoomReqBodyCommonParam`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type CheckInScheduleMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// `CheckInScheduleMyAiRoomReqBodyScenarioContextPlugins`
+/// The `plugins` of \[`CheckInScheduleMyAiRoomReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type CheckInScheduleMyAiRoomReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// `CheckInScheduleMyAiRoomRespData`
+/// The data `vc.v1.my_ai_room.check_in_schedule` (签到日程) answers with.
 ///
 /// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
 pub type CheckInScheduleMyAiRoomRespData = ExitMyAiRoomRespData;
-/// `CheckInScheduleMyAiRoomRespDataPresent`
+/// The `present` of \[`CheckInScheduleMyAiRoomRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type CheckInScheduleMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
-/// `CheckInScheduleMyAiRoomRespDataResult`
+/// The `result` of \[`CheckInScheduleMyAiRoomRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
 pub type CheckInScheduleMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
-/// `CheckInScheduleMyAiRoomRespDataResultOpenapiResponse`
+/// The `openapi_response` of \[`CheckInScheduleMyAiRoomRespDataResult`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type CheckInScheduleMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// `CreateRoomLevelResponseBody`
+/// The data `vc.v1.room_level.create` (Create room level) answers with.
 ///
 /// The same fields as [`GetRoomLevelResponseBody`]: one type, two names.
 pub type CreateRoomLevelResponseBody = GetRoomLevelResponseBody;
-/// `CreateRoomResponseBody`
+/// The data `vc.v1.room.create` (Create meeting room) answers with.
 ///
 /// The same fields as [`GetRoomResponseBody`]: one type, two names.
 pub type CreateRoomResponseBody = GetRoomResponseBody;
-/// `DoOperationMyAiVcMeetingReqBodyScenarioContext`
+/// The `scenario_context` of \[`DoOperationMyAiVcMeetingReqBody`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
 pub type DoOperationMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
-/// `DoOperationMyAiVcMeetingReqBodyScenarioContextExtra`
+/// The `extra` of \[`DoOperationMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
 pub type DoOperationMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
-/// `DoOperationMyAiVcMeetingReqBodyScenarioContextObject`
+/// The `object` of \[`DoOperationMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
 pub type DoOperationMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
-/// `DoOperationMyAiVcMeetingReqBodyScenarioContextPlugins`
+/// The `plugins` of \[`DoOperationMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type DoOperationMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// `DoOperationMyAiVcMeetingReqBodyScenarioContextSystemInfo`
+/// The `system_info` of \[`DoOperationMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type DoOperationMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
-/// `DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContext`
+/// The `scenario_context` of \[`DocBasedSuggestQuestionMyAiVcMeetingReqBody`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
 pub type DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
-/// `DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextExtra`
+/// The `extra` of \[`DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
 pub type DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
-/// `DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextObject`
+/// The `object` of \[`DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
 pub type DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
-/// `DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextPlugins`
+/// The `plugins` of \[`DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// `DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextSystemInfo`
+/// The `system_info` of \[`DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
-/// `DocBasedSuggestQuestionMyAiVcMeetingRespDataPresents`
+/// The `presents` of \[`DocBasedSuggestQuestionMyAiVcMeetingRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type DocBasedSuggestQuestionMyAiVcMeetingRespDataPresents = ExitMyAiRoomRespDataPresent;
-/// `ExitMyAiRoomReqBodyCommonParamOpenapiHistory`
+/// The `openapi_history` of \[`ExitMyAiRoomReqBodyCommonParam`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type ExitMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// `ExtensionBoardingMyAiMmReqBodyScenarioContextPlugins`
+/// The `plugins` of \[`ExtensionBoardingMyAiMmReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type ExtensionBoardingMyAiMmReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// `ExtensionBoardingMyAiMmReqBodyScenarioContextSystemInfo`
+/// The `system_info` of \[`ExtensionBoardingMyAiMmReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type ExtensionBoardingMyAiMmReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
-/// `ExtensionBoardingMyAiMmReqBodyScenarioContextUploadObjects`
+/// The `upload_objects` of \[`ExtensionBoardingMyAiMmReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextUploadObjects`]: one type, two names.
 pub type ExtensionBoardingMyAiMmReqBodyScenarioContextUploadObjects = QueryMyAiMmReqBodyScenarioContextUploadObjects;
-/// `ExtensionBoardingMyAiMmRespData`
+/// The data `vc.v1.my_ai_mm.extension_boarding` answers with.
 ///
 /// The same fields as [`MediaBindMyAiMmRespData`]: one type, two names.
 pub type ExtensionBoardingMyAiMmRespData = MediaBindMyAiMmRespData;
-/// `ExtensionBoardingMyAiMmRespDataPresent`
+/// The `present` of \[`ExtensionBoardingMyAiMmRespData`\].
 ///
 /// The same fields as [`QueryMyAiMmRespDataPresent`]: one type, two names.
 pub type ExtensionBoardingMyAiMmRespDataPresent = QueryMyAiMmRespDataPresent;
-/// `ExtensionBoardingMyAiMmRespDataPresentCardVariables`
+/// The `card_variables` of \[`ExtensionBoardingMyAiMmRespDataPresent`\].
 ///
 /// The same fields as [`QueryMyAiMmRespDataPresentCardVariables`]: one type, two names.
 pub type ExtensionBoardingMyAiMmRespDataPresentCardVariables = QueryMyAiMmRespDataPresentCardVariables;
-/// `FetchMeetingAnalyzeMyAiVcReqBody`
+/// The request body of `vc.v1.my_ai_vc.fetch_meeting_analyze`.
 ///
 /// The same fields as [`MeetingAnalyzeMyAiVcRespData`]: one type, two names.
 pub type FetchMeetingAnalyzeMyAiVcReqBody = MeetingAnalyzeMyAiVcRespData;
-/// `FetchRecapStreamMyAiVcMeetingReqBodyScenarioContext`
+/// The `scenario_context` of \[`FetchRecapStreamMyAiVcMeetingReqBody`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
 pub type FetchRecapStreamMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
-/// `FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextExtra`
+/// The `extra` of \[`FetchRecapStreamMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
 pub type FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
-/// `FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextObject`
+/// The `object` of \[`FetchRecapStreamMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
 pub type FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
-/// `FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextPlugins`
+/// The `plugins` of \[`FetchRecapStreamMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// `FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo`
+/// The `system_info` of \[`FetchRecapStreamMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
-/// `FetchRecapStreamMyAiVcMeetingRespData`
+/// The data `vc.v1.my_ai_vc_meeting.fetch_recap_stream` (流式获取会议纪要) answers with.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingRespData`]: one type, two names.
 pub type FetchRecapStreamMyAiVcMeetingRespData = GetRecapMyAiVcMeetingRespData;
-/// `FetchRecapStreamMyAiVcMeetingRespDataResult`
+/// The `result` of \[`FetchRecapStreamMyAiVcMeetingRespData`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingRespDataResult`]: one type, two names.
 pub type FetchRecapStreamMyAiVcMeetingRespDataResult = GetRecapMyAiVcMeetingRespDataResult;
-/// `FetchSectionSummaryStreamMyAiVcMeetingReqBody`
+/// The request body of `vc.v1.my_ai_vc_meeting.fetch_section_summary_stream` (流式获取分段会议总结).
 ///
 /// The same fields as [`SectionSummaryMyAiVcMeetingReqBody`]: one type, two names.
 pub type FetchSectionSummaryStreamMyAiVcMeetingReqBody = SectionSummaryMyAiVcMeetingReqBody;
-/// `FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContext`
+/// The `scenario_context` of \[`FetchSectionSummaryStreamMyAiVcMeetingReqBody`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
 pub type FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
-/// `FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextExtra`
+/// The `extra` of \[`FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
 pub type FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
-/// `FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextObject`
+/// The `object` of \[`FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
 pub type FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
-/// `FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextPlugins`
+/// The `plugins` of \[`FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// `FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo`
+/// The `system_info` of \[`FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
-/// `FetchSectionSummaryStreamMyAiVcMeetingRespData`
+/// The data `vc.v1.my_ai_vc_meeting.fetch_section_summary_stream` (流式获取分段会议总结) answers with.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingRespData`]: one type, two names.
 pub type FetchSectionSummaryStreamMyAiVcMeetingRespData = GetRecapMyAiVcMeetingRespData;
-/// `FetchSectionSummaryStreamMyAiVcMeetingRespDataResult`
+/// The `result` of \[`FetchSectionSummaryStreamMyAiVcMeetingRespData`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingRespDataResult`]: one type, two names.
 pub type FetchSectionSummaryStreamMyAiVcMeetingRespDataResult = GetRecapMyAiVcMeetingRespDataResult;
-/// `FetchStepSummaryStreamMyAiVcMeetingReqBody`
+/// The request body of `vc.v1.my_ai_vc_meeting.fetch_step_summary_stream` (流式获取两段式会议总结).
 ///
 /// The same fields as [`SectionSummaryMyAiVcMeetingReqBody`]: one type, two names.
 pub type FetchStepSummaryStreamMyAiVcMeetingReqBody = SectionSummaryMyAiVcMeetingReqBody;
-/// `FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContext`
+/// The `scenario_context` of \[`FetchStepSummaryStreamMyAiVcMeetingReqBody`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
 pub type FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
-/// `FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextExtra`
+/// The `extra` of \[`FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
 pub type FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
-/// `FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextObject`
+/// The `object` of \[`FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
 pub type FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
-/// `FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextPlugins`
+/// The `plugins` of \[`FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// `FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo`
+/// The `system_info` of \[`FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
-/// `FetchStepSummaryStreamMyAiVcMeetingRespData`
+/// The data `vc.v1.my_ai_vc_meeting.fetch_step_summary_stream` (流式获取两段式会议总结) answers with.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingRespData`]: one type, two names.
 pub type FetchStepSummaryStreamMyAiVcMeetingRespData = GetRecapMyAiVcMeetingRespData;
-/// `FetchStepSummaryStreamMyAiVcMeetingRespDataResult`
+/// The `result` of \[`FetchStepSummaryStreamMyAiVcMeetingRespData`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingRespDataResult`]: one type, two names.
 pub type FetchStepSummaryStreamMyAiVcMeetingRespDataResult = GetRecapMyAiVcMeetingRespDataResult;
-/// `GetCommonReplyMyAiVcMeetingReqBody`
+/// The request body of `vc.v1.my_ai_vc_meeting.get_common_reply` (会议内容问答).
 ///
 /// The same fields as [`DoOperationMyAiVcMeetingReqBody`]: one type, two names.
 pub type GetCommonReplyMyAiVcMeetingReqBody = DoOperationMyAiVcMeetingReqBody;
-/// `GetCommonReplyMyAiVcMeetingReqBodyScenarioContext`
+/// The `scenario_context` of \[`GetCommonReplyMyAiVcMeetingReqBody`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
 pub type GetCommonReplyMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
-/// `GetCommonReplyMyAiVcMeetingReqBodyScenarioContextExtra`
+/// The `extra` of \[`GetCommonReplyMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
 pub type GetCommonReplyMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
-/// `GetCommonReplyMyAiVcMeetingReqBodyScenarioContextObject`
+/// The `object` of \[`GetCommonReplyMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
 pub type GetCommonReplyMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
-/// `GetCommonReplyMyAiVcMeetingReqBodyScenarioContextPlugins`
+/// The `plugins` of \[`GetCommonReplyMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type GetCommonReplyMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// `GetCommonReplyMyAiVcMeetingReqBodyScenarioContextSystemInfo`
+/// The `system_info` of \[`GetCommonReplyMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type GetCommonReplyMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
-/// `GetRecapMyAiVcMeetingReqBodyScenarioContextPlugins`
+/// The `plugins` of \[`GetRecapMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type GetRecapMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// `GetRecapMyAiVcMeetingReqBodyScenarioContextSystemInfo`
+/// The `system_info` of \[`GetRecapMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type GetRecapMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
-/// `GetTodoTaskMyAiVcMeetingReqBody`
+/// The request body of `vc.v1.my_ai_vc_meeting.get_todo_task` (获取会议待办).
 ///
 /// The same fields as [`DoOperationMyAiVcMeetingReqBody`]: one type, two names.
 pub type GetTodoTaskMyAiVcMeetingReqBody = DoOperationMyAiVcMeetingReqBody;
-/// `GetTodoTaskMyAiVcMeetingReqBodyScenarioContext`
+/// The `scenario_context` of \[`GetTodoTaskMyAiVcMeetingReqBody`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
 pub type GetTodoTaskMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
-/// `GetTodoTaskMyAiVcMeetingReqBodyScenarioContextExtra`
+/// The `extra` of \[`GetTodoTaskMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
 pub type GetTodoTaskMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
-/// `GetTodoTaskMyAiVcMeetingReqBodyScenarioContextObject`
+/// The `object` of \[`GetTodoTaskMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
 pub type GetTodoTaskMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
-/// `GetTodoTaskMyAiVcMeetingReqBodyScenarioContextPlugins`
+/// The `plugins` of \[`GetTodoTaskMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type GetTodoTaskMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// `GetTodoTaskMyAiVcMeetingReqBodyScenarioContextSystemInfo`
+/// The `system_info` of \[`GetTodoTaskMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type GetTodoTaskMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
-/// `HelpSceneTypeMyAiRoomReqBodyCommonParam`
+/// The `common_param` of \[`HelpSceneTypeMyAiRoomReqBody`\].
 ///
 /// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
 pub type HelpSceneTypeMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
-/// `HelpSceneTypeMyAiRoomReqBodyCommonParamOpenapiHistory`
+/// The `openapi_history` of \[`HelpSceneTypeMyAiRoomReqBodyCommonParam`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type HelpSceneTypeMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// `HelpSceneTypeMyAiRoomRespData`
+/// The data `vc.v1.my_ai_room.help_scene_type` (获取帮助指令) answers with.
 ///
 /// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
 pub type HelpSceneTypeMyAiRoomRespData = ExitMyAiRoomRespData;
-/// `HelpSceneTypeMyAiRoomRespDataPresent`
+/// The `present` of \[`HelpSceneTypeMyAiRoomRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type HelpSceneTypeMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
-/// `HelpSceneTypeMyAiRoomRespDataResult`
+/// The `result` of \[`HelpSceneTypeMyAiRoomRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
 pub type HelpSceneTypeMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
-/// `HelpSceneTypeMyAiRoomRespDataResultOpenapiResponse`
+/// The `openapi_response` of \[`HelpSceneTypeMyAiRoomRespDataResult`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type HelpSceneTypeMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// `JoinMeetingMyAiRoomReqBodyCommonParam`
+/// The `common_param` of \[`JoinMeetingMyAiRoomReqBody`\].
 ///
 /// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
 pub type JoinMeetingMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
-/// `JoinMeetingMyAiRoomReqBodyCommonParamOpenapiHistory`
+/// The `openapi_history` of \[`JoinMeetingMyAiRoomReqBodyCommonParam`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type JoinMeetingMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// `JoinMeetingMyAiRoomRespData`
+/// The data `vc.v1.my_ai_room.join_meeting` (加入及创建会议) answers with.
 ///
 /// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
 pub type JoinMeetingMyAiRoomRespData = ExitMyAiRoomRespData;
-/// `JoinMeetingMyAiRoomRespDataPresent`
+/// The `present` of \[`JoinMeetingMyAiRoomRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type JoinMeetingMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
-/// `JoinMeetingMyAiRoomRespDataResult`
+/// The `result` of \[`JoinMeetingMyAiRoomRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
 pub type JoinMeetingMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
-/// `JoinMeetingMyAiRoomRespDataResultOpenapiResponse`
+/// The `openapi_response` of \[`JoinMeetingMyAiRoomRespDataResult`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type JoinMeetingMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// `JoinMeetingNumberMyAiRoomReqBodyCommonParam`
+/// The `common_param` of \[`JoinMeetingNumberMyAiRoomReqBody`\].
 ///
 /// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
 pub type JoinMeetingNumberMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
-/// `JoinMeetingNumberMyAiRoomReqBodyCommonParamOpenapiHistory`
+/// The `openapi_history` of \[`JoinMeetingNumberMyAiRoomReqBodyCommonParam`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type JoinMeetingNumberMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// `JoinMeetingNumberMyAiRoomRespData`
+/// The data `vc.v1.my_ai_room.join_meeting_number` (会议号入会) answers with.
 ///
 /// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
 pub type JoinMeetingNumberMyAiRoomRespData = ExitMyAiRoomRespData;
-/// `JoinMeetingNumberMyAiRoomRespDataPresent`
+/// The `present` of \[`JoinMeetingNumberMyAiRoomRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type JoinMeetingNumberMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
-/// `JoinMeetingNumberMyAiRoomRespDataResult`
+/// The `result` of \[`JoinMeetingNumberMyAiRoomRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
 pub type JoinMeetingNumberMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
-/// `JoinMeetingNumberMyAiRoomRespDataResultOpenapiResponse`
+/// The `openapi_response` of \[`JoinMeetingNumberMyAiRoomRespDataResult`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type JoinMeetingNumberMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// `JoinOfflineMeetingMyAiRoomReqBodyCommonParam`
+/// The `common_param` of \[`JoinOfflineMeetingMyAiRoomReqBody`\].
 ///
 /// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
 pub type JoinOfflineMeetingMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
-/// `JoinOfflineMeetingMyAiRoomReqBodyCommonParamOpenapiHistory`
+/// The `openapi_history` of \[`JoinOfflineMeetingMyAiRoomReqBodyCommonParam`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type JoinOfflineMeetingMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// `JoinOfflineMeetingMyAiRoomRespData`
+/// The data `vc.v1.my_ai_room.join_offline_meeting` (创建线下会议) answers with.
 ///
 /// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
 pub type JoinOfflineMeetingMyAiRoomRespData = ExitMyAiRoomRespData;
-/// `JoinOfflineMeetingMyAiRoomRespDataPresent`
+/// The `present` of \[`JoinOfflineMeetingMyAiRoomRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type JoinOfflineMeetingMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
-/// `JoinOfflineMeetingMyAiRoomRespDataResult`
+/// The `result` of \[`JoinOfflineMeetingMyAiRoomRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
 pub type JoinOfflineMeetingMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
-/// `JoinOfflineMeetingMyAiRoomRespDataResultOpenapiResponse`
+/// The `openapi_response` of \[`JoinOfflineMeetingMyAiRoomRespDataResult`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type JoinOfflineMeetingMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// `LeaveMeetingMyAiRoomReqBodyCommonParam`
+/// The `common_param` of \[`LeaveMeetingMyAiRoomReqBody`\].
 ///
 /// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
 pub type LeaveMeetingMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
-/// `LeaveMeetingMyAiRoomReqBodyCommonParamOpenapiHistory`
+/// The `openapi_history` of \[`LeaveMeetingMyAiRoomReqBodyCommonParam`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type LeaveMeetingMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// `LeaveMeetingMyAiRoomRespData`
+/// The data `vc.v1.my_ai_room.leave_meeting` (离开会议) answers with.
 ///
 /// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
 pub type LeaveMeetingMyAiRoomRespData = ExitMyAiRoomRespData;
-/// `LeaveMeetingMyAiRoomRespDataPresent`
+/// The `present` of \[`LeaveMeetingMyAiRoomRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type LeaveMeetingMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
-/// `LeaveMeetingMyAiRoomRespDataResult`
+/// The `result` of \[`LeaveMeetingMyAiRoomRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
 pub type LeaveMeetingMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
-/// `LeaveMeetingMyAiRoomRespDataResultOpenapiResponse`
+/// The `openapi_response` of \[`LeaveMeetingMyAiRoomRespDataResult`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type LeaveMeetingMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// `MediaBindMyAiMmRespDataPresent`
+/// The `present` of \[`MediaBindMyAiMmRespData`\].
 ///
 /// The same fields as [`QueryMyAiMmRespDataPresent`]: one type, two names.
 pub type MediaBindMyAiMmRespDataPresent = QueryMyAiMmRespDataPresent;
-/// `MediaBindMyAiMmRespDataPresentCardVariables`
+/// The `card_variables` of \[`MediaBindMyAiMmRespDataPresent`\].
 ///
 /// The same fields as [`QueryMyAiMmRespDataPresentCardVariables`]: one type, two names.
 pub type MediaBindMyAiMmRespDataPresentCardVariables = QueryMyAiMmRespDataPresentCardVariables;
-/// `MediaParseMyAiMmReqBodyScenarioContextPlugins`
+/// The `plugins` of \[`MediaParseMyAiMmReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type MediaParseMyAiMmReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// `MediaParseMyAiMmReqBodyScenarioContextSystemInfo`
+/// The `system_info` of \[`MediaParseMyAiMmReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type MediaParseMyAiMmReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
-/// `MediaParseMyAiMmReqBodyScenarioContextUploadObjects`
+/// The `upload_objects` of \[`MediaParseMyAiMmReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextUploadObjects`]: one type, two names.
 pub type MediaParseMyAiMmReqBodyScenarioContextUploadObjects = QueryMyAiMmReqBodyScenarioContextUploadObjects;
-/// `MediaParseMyAiMmRespData`
+/// The data `vc.v1.my_ai_mm.media_parse` answers with.
 ///
 /// The same fields as [`MediaBindMyAiMmRespData`]: one type, two names.
 pub type MediaParseMyAiMmRespData = MediaBindMyAiMmRespData;
-/// `MediaParseMyAiMmRespDataPresent`
+/// The `present` of \[`MediaParseMyAiMmRespData`\].
 ///
 /// The same fields as [`QueryMyAiMmRespDataPresent`]: one type, two names.
 pub type MediaParseMyAiMmRespDataPresent = QueryMyAiMmRespDataPresent;
-/// `MediaParseMyAiMmRespDataPresentCardVariables`
+/// The `card_variables` of \[`MediaParseMyAiMmRespDataPresent`\].
 ///
 /// The same fields as [`QueryMyAiMmRespDataPresentCardVariables`]: one type, two names.
 pub type MediaParseMyAiMmRespDataPresentCardVariables = QueryMyAiMmRespDataPresentCardVariables;
-/// `MeetingListExportResponseBody`
+/// The data `vc.v1.export.meeting_list` (Export meeting details) answers with.
 ///
 /// The same fields as [`MeetingAnalyzeMyAiVcRespData`]: one type, two names.
 pub type MeetingListExportResponseBody = MeetingAnalyzeMyAiVcRespData;
-/// `ParticipantListExportResponseBody`
+/// The data `vc.v1.export.participant_list` (Export participant details) answers with.
 ///
 /// The same fields as [`MeetingAnalyzeMyAiVcRespData`]: one type, two names.
 pub type ParticipantListExportResponseBody = MeetingAnalyzeMyAiVcRespData;
-/// `ParticipantQualityListExportResponseBody`
+/// The data `vc.v1.export.participant_quality_list` (Export participant meeting quality data) answers with.
 ///
 /// The same fields as [`MeetingAnalyzeMyAiVcRespData`]: one type, two names.
 pub type ParticipantQualityListExportResponseBody = MeetingAnalyzeMyAiVcRespData;
-/// `QueryRoomConfigResponseBody`
+/// The data `vc.v1.room_config.query` (Query meeting room configuration) answers with.
 ///
 /// The same fields as [`RoomConfig`]: one type, two names.
 pub type QueryRoomConfigResponseBody = RoomConfig;
-/// `ReserveInstantEventMyAiRoomReqBodyCommonParam`
+/// The `common_param` of \[`ReserveInstantEventMyAiRoomReqBody`\].
 ///
 /// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
 pub type ReserveInstantEventMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
-/// `ReserveInstantEventMyAiRoomReqBodyCommonParamOpenapiHistory`
+/// The `openapi_history` of \[`ReserveInstantEventMyAiRoomReqBodyCommonParam`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type ReserveInstantEventMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// `ReserveInstantEventMyAiRoomRespData`
+/// The data `vc.v1.my_ai_room.reserve_instant_event` (预定即时日程) answers with.
 ///
 /// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
 pub type ReserveInstantEventMyAiRoomRespData = ExitMyAiRoomRespData;
-/// `ReserveInstantEventMyAiRoomRespDataPresent`
+/// The `present` of \[`ReserveInstantEventMyAiRoomRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type ReserveInstantEventMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
-/// `ReserveInstantEventMyAiRoomRespDataResult`
+/// The `result` of \[`ReserveInstantEventMyAiRoomRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
 pub type ReserveInstantEventMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
-/// `ReserveInstantEventMyAiRoomRespDataResultOpenapiResponse`
+/// The `openapi_response` of \[`ReserveInstantEventMyAiRoomRespDataResult`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type ReserveInstantEventMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// `ResourceReservationListExportResponseBody`
+/// The data `vc.v1.export.resource_reservation_list` (Export meeting room reservation data) answers with.
 ///
 /// The same fields as [`MeetingAnalyzeMyAiVcRespData`]: one type, two names.
 pub type ResourceReservationListExportResponseBody = MeetingAnalyzeMyAiVcRespData;
-/// `RoomCallingMyAiRoomReqBodyCommonParam`
+/// The `common_param` of \[`RoomCallingMyAiRoomReqBody`\].
 ///
 /// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
 pub type RoomCallingMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
-/// `RoomCallingMyAiRoomReqBodyCommonParamOpenapiHistory`
+/// The `openapi_history` of \[`RoomCallingMyAiRoomReqBodyCommonParam`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type RoomCallingMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// `RoomCallingMyAiRoomRespData`
+/// The data `vc.v1.my_ai_room.room_calling` (呼叫) answers with.
 ///
 /// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
 pub type RoomCallingMyAiRoomRespData = ExitMyAiRoomRespData;
-/// `RoomCallingMyAiRoomRespDataPresent`
+/// The `present` of \[`RoomCallingMyAiRoomRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type RoomCallingMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
-/// `RoomCallingMyAiRoomRespDataResult`
+/// The `result` of \[`RoomCallingMyAiRoomRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
 pub type RoomCallingMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
-/// `RoomCallingMyAiRoomRespDataResultOpenapiResponse`
+/// The `openapi_response` of \[`RoomCallingMyAiRoomRespDataResult`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type RoomCallingMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// `SearchRoomResponseBody`
+/// The data `vc.v1.room.search` (Search meeting room) answers with.
 ///
 /// The same fields as [`ListRoomResponseBody`]: one type, two names.
 pub type SearchRoomResponseBody = ListRoomResponseBody;
-/// `SectionSummaryMyAiVcMeetingReqBodyScenarioContext`
+/// The `scenario_context` of \[`SectionSummaryMyAiVcMeetingReqBody`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
 pub type SectionSummaryMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
-/// `SectionSummaryMyAiVcMeetingReqBodyScenarioContextExtra`
+/// The `extra` of \[`SectionSummaryMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
 pub type SectionSummaryMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
-/// `SectionSummaryMyAiVcMeetingReqBodyScenarioContextObject`
+/// The `object` of \[`SectionSummaryMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
 pub type SectionSummaryMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
-/// `SectionSummaryMyAiVcMeetingReqBodyScenarioContextPlugins`
+/// The `plugins` of \[`SectionSummaryMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type SectionSummaryMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// `SectionSummaryMyAiVcMeetingReqBodyScenarioContextSystemInfo`
+/// The `system_info` of \[`SectionSummaryMyAiVcMeetingReqBodyScenarioContext`\].
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type SectionSummaryMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
-/// `SectionSummaryMyAiVcMeetingRespData`
+/// The data `vc.v1.my_ai_vc_meeting.section_summary` (获取会议分段纪要) answers with.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingRespData`]: one type, two names.
 pub type SectionSummaryMyAiVcMeetingRespData = GetRecapMyAiVcMeetingRespData;
-/// `SectionSummaryMyAiVcMeetingRespDataResult`
+/// The `result` of \[`SectionSummaryMyAiVcMeetingRespData`\].
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingRespDataResult`]: one type, two names.
 pub type SectionSummaryMyAiVcMeetingRespDataResult = GetRecapMyAiVcMeetingRespDataResult;
-/// `SetCheckboardAccessCodeRoomConfigRequestBody`
+/// The request body of `vc.v1.room_config.set_checkboard_access_code` (set_checkboard_access_code).
 ///
 /// The same fields as [`SetRoomAccessCodeRoomConfigRequestBody`]: one type, two names.
 pub type SetCheckboardAccessCodeRoomConfigRequestBody = SetRoomAccessCodeRoomConfigRequestBody;
-/// `SetCheckboardAccessCodeRoomConfigResponseBody`
+/// The data `vc.v1.room_config.set_checkboard_access_code` (set_checkboard_access_code) answers with.
 ///
 /// The same fields as [`SetRoomAccessCodeRoomConfigResponseBody`]: one type, two names.
 pub type SetCheckboardAccessCodeRoomConfigResponseBody = SetRoomAccessCodeRoomConfigResponseBody;
-/// `StartAnalysisMyAiVcRespDataPresent`
+/// The `present` of \[`StartAnalysisMyAiVcRespData`\].
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type StartAnalysisMyAiVcRespDataPresent = ExitMyAiRoomRespDataPresent;
-/// `SubscriptionMeetingRequestBody`
+/// The request body of `vc.v1.meeting.subscription` (订阅会议变更事件).
 ///
 /// The same fields as [`SubscriptionNoteRequestBody`]: one type, two names.
 pub type SubscriptionMeetingRequestBody = SubscriptionNoteRequestBody;
-/// `UnsubscriptionMeetingRequestBody`
+/// The request body of `vc.v1.meeting.unsubscription` (取消订阅会议变更事件).
 ///
 /// The same fields as [`SubscriptionNoteRequestBody`]: one type, two names.
 pub type UnsubscriptionMeetingRequestBody = SubscriptionNoteRequestBody;
-/// `UnsubscriptionNoteRequestBody`
+/// The request body of `vc.v1.note.unsubscription` (取消订阅纪要变更事件).
 ///
 /// The same fields as [`SubscriptionNoteRequestBody`]: one type, two names.
 pub type UnsubscriptionNoteRequestBody = SubscriptionNoteRequestBody;
-/// `UnsubscriptionRecordingReqBody`
+/// The request body of `vc.v1.recording.unsubscription` (取消订阅录音事件).
 ///
 /// The same fields as [`SubscriptionRecordingReqBody`]: one type, two names.
 pub type UnsubscriptionRecordingReqBody = SubscriptionRecordingReqBody;
-/// `UpdateReserveResponseBody`
+/// The data `vc.v1.reserve.update` (Update a schedule) answers with.
 ///
 /// The same fields as [`ApplyReserveResponseBody`]: one type, two names.
 pub type UpdateReserveResponseBody = ApplyReserveResponseBody;
-/// `UploadMetaMaterialRespData`
+/// The data `vc.v1.material.upload_meta` answers with.
 ///
 /// The same fields as [`RemoveMaterialRespData`]: one type, two names.
 pub type UploadMetaMaterialRespData = RemoveMaterialRespData;
-/// `UploadMetaMaterialRespDataResults`
+/// The `results` of \[`UploadMetaMaterialRespData`\].
 ///
 /// The same fields as [`RemoveMaterialRespDataResults`]: one type, two names.
 pub type UploadMetaMaterialRespDataResults = RemoveMaterialRespDataResults;

@@ -54,7 +54,10 @@ impl GetRequest {
         self.call.set_query("meeting_end_time", v.into());
         self
     }
-    /// Meeting status (defaults to ended meeting if not passed on) Options:1(ongoing in progress),2(past It has ended.),3(future to be held)
+    /// Meeting status (defaults to ended meeting if not passed on) Options:
+    /// - `1`: ongoing in progress
+    /// - `2`: past It has ended.
+    /// - `3`: future to be held
     pub fn meeting_status(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("meeting_status", v.to_string());

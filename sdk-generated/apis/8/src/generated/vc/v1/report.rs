@@ -71,7 +71,11 @@ impl GetDailyRequest {
         self.call.set_query("end_time", v.into());
         self
     }
-    /// Data residency (the premise of parameter transfer is that the tenant has multiple residency data and the query function is enabled) Options:0(CN Chinese mainland),1(VA United States),2(SG Singapore),3(JP Japan)
+    /// Data residency (the premise of parameter transfer is that the tenant has multiple residency data and the query function is enabled) Options:
+    /// - `0`: CN Chinese mainland
+    /// - `1`: VA United States
+    /// - `2`: SG Singapore
+    /// - `3`: JP Japan
     pub fn unit(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("unit", v.to_string());
@@ -126,7 +130,9 @@ impl GetTopUserRequest {
         self.call.set_query("limit", v.to_string());
         self
     }
-    /// Sorting criteria (descending) Options:1(meeting_count Number of meetings),2(meeting_duration Meeting duration)
+    /// Sorting criteria (descending) Options:
+    /// - `1`: meeting_count Number of meetings
+    /// - `2`: meeting_duration Meeting duration
     ///
     /// Required.
     pub fn order_by(mut self, value: i64) -> Self {
@@ -134,7 +140,11 @@ impl GetTopUserRequest {
         self.call.set_query("order_by", v.to_string());
         self
     }
-    /// Data residency (the premise of parameter transfer is that the tenant has multiple residency data and the query function is enabled) Options:0(CN Chinese mainland),1(VA United States),2(SG Singapore),3(JP Japan)
+    /// Data residency (the premise of parameter transfer is that the tenant has multiple residency data and the query function is enabled) Options:
+    /// - `0`: CN Chinese mainland
+    /// - `1`: VA United States
+    /// - `2`: SG Singapore
+    /// - `3`: JP Japan
     pub fn unit(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("unit", v.to_string());

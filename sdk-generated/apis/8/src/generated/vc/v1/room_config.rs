@@ -28,9 +28,9 @@ impl<'a> RoomConfigApi<'a> {
             ),
         }
     }
-    /// Rooms configuration (查询会议室配置)
+    /// Query meeting room configuration (查询会议室配置)
     ///
-    /// Query meeting room configuration-Queries room configurations within a scope
+    /// Queries room configurations within a scope
     ///
     /// `GET /open-apis/vc/v1/room_configs/query`
     ///
@@ -45,9 +45,9 @@ impl<'a> RoomConfigApi<'a> {
             ),
         }
     }
-    /// Rooms configuration (设置会议室配置)
+    /// Set up meeting room configuration (设置会议室配置)
     ///
-    /// Set up meeting room configuration-Sets room configurations within a scope
+    /// Sets room configurations within a scope
     ///
     /// `POST /open-apis/vc/v1/room_configs/set`
     ///
@@ -62,9 +62,9 @@ impl<'a> RoomConfigApi<'a> {
             ),
         }
     }
-    /// Rooms configuration (创建签到板部署码)
+    /// set_checkboard_access_code (创建签到板部署码)
     ///
-    /// set_checkboard_access_code-Create a scoped checkboard access code
+    /// Create a scoped checkboard access code
     ///
     /// `POST /open-apis/vc/v1/room_configs/set_checkboard_access_code`
     ///
@@ -79,9 +79,9 @@ impl<'a> RoomConfigApi<'a> {
             ),
         }
     }
-    /// Rooms configuration (创建会议室部署码)
+    /// set_room_access_code (创建会议室部署码)
     ///
-    /// set_room_access_code-Create a range of meeting room access codes
+    /// Create a range of meeting room access codes
     ///
     /// `POST /open-apis/vc/v1/room_configs/set_room_access_code`
     ///
@@ -126,7 +126,13 @@ pub struct QueryRequest {
     call: Call,
 }
 impl QueryRequest {
-    /// Query node scope Options:1(tenant ),2(country_district ),3(city ),4(building ),5(floor ),6(room )
+    /// Query node scope Options:
+    /// - `1`: tenant
+    /// - `2`: country_district
+    /// - `3`: city
+    /// - `4`: building
+    /// - `5`: floor
+    /// - `6`: room
     ///
     /// Required.
     pub fn scope(mut self, value: i64) -> Self {

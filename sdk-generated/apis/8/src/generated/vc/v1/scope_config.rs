@@ -124,7 +124,9 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// Scope type Options:1(RoomLevel Room level),2(Room)
+    /// Scope type Options:
+    /// - `1`: RoomLevel Room level
+    /// - `2`: Room
     ///
     /// Required.
     pub fn scope_type(mut self, value: i64) -> Self {

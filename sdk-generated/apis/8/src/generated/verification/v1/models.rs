@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use lark_oapi_core::__private::json::{self, FromJson, JsonError, JsonWriter, ToJson};
 use serde_json::Value;
-/// `GetVerificationResponseBody`
+/// The data `verification.v1.verification.get` (Obtain verification information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -23,7 +23,7 @@ impl FromJson for GetVerificationResponseBody {
         Ok(out)
     }
 }
-/// `Verification`
+/// The `verification` of \[`GetVerificationResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

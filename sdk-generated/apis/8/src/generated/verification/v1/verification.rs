@@ -13,9 +13,9 @@ impl<'a> VerificationApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// 获取认证信息
+    /// Obtain verification information (获取认证信息)
     ///
-    /// Verification Information-Obtain verification information
+    /// 获取企业主体名称、是否认证等信息。
     ///
     /// `GET /open-apis/verification/v1/verification`
     ///

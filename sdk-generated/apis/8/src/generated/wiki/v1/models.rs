@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use lark_oapi_core::__private::json::{self, FromJson, JsonError, JsonWriter, ToJson};
 use serde_json::Value;
-/// `Node`
+/// The `items` of \[`SearchNodeResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -68,7 +68,7 @@ impl FromJson for Node {
         Ok(out)
     }
 }
-/// `SearchNodeRequestBody`
+/// The request body of `wiki.v1.node.search` (Search Wiki).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -98,7 +98,7 @@ impl ToJson for SearchNodeRequestBody {
         None
     }
 }
-/// `SearchNodeResponseBody`
+/// The data `wiki.v1.node.search` (Search Wiki) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

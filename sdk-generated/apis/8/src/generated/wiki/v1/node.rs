@@ -13,9 +13,7 @@ impl<'a> NodeApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// `POST /open-apis/wiki/v1/nodes/search`
-    ///
-    /// Docs-Wiki-Search Wiki
+    /// Search Wiki
     ///
     /// `POST /open-apis/wiki/v1/nodes/search`
     ///

@@ -13,21 +13,21 @@ use serde_json::Value;
 )]
 #[non_exhaustive]
 pub enum GetNodeObjType {
-    /// `file`
+    /// `file`: ObjTypeFile file
     File,
-    /// `doc`
+    /// `doc`: ObjTypeDoc doc
     Doc,
-    /// `wiki`
+    /// `wiki`: ObjTypeWiki wiki
     Wiki,
-    /// `docx`
+    /// `docx`: ObjTypeDocx docx
     Docx,
-    /// `sheet`
+    /// `sheet`: ObjTypeSheet sheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: ObjTypeBitable bitable
     Bitable,
-    /// `slides`
+    /// `slides`: ObjTypeSlides slides
     Slides,
-    /// `mindnote`
+    /// `mindnote`: ObjTypeMindNote mindnote
     Mindnote,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -108,37 +108,37 @@ impl ToJson for GetNodeObjType {
 )]
 #[non_exhaustive]
 pub enum Lang {
-    /// `zh-HK`
+    /// `zh-HK`: LangZHHK Traditional Chinese (Hong Kong, China)
     ZhHk,
-    /// `zh-TW`
+    /// `zh-TW`: LangZHTW Traditional Chinese (Taiwan, China)
     ZhTw,
-    /// `en`
+    /// `en`: LangEN English
     En,
-    /// `ja`
+    /// `ja`: LangJA Japanese
     Ja,
-    /// `zh`
+    /// `zh`: LangZH Simplified Chinese
     Zh,
-    /// `id`
+    /// `id`: LangID Indonesian
     Id,
-    /// `de`
+    /// `de`: LangDE German
     De,
-    /// `es`
+    /// `es`: LangES Spanish
     Es,
-    /// `fr`
+    /// `fr`: LangFR French
     Fr,
-    /// `it`
+    /// `it`: LangIT Italian
     It,
-    /// `pt`
+    /// `pt`: LangPT Portuguese
     Pt,
-    /// `vi`
+    /// `vi`: LangVI Vietnamese
     Vi,
-    /// `ru`
+    /// `ru`: LangRU Russian
     Ru,
-    /// `hi`
+    /// `hi`: LangHI Hindi
     Hi,
-    /// `th`
+    /// `th`: LangTH Thai
     Th,
-    /// `ko`
+    /// `ko`: LangKO Korean
     Ko,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -235,9 +235,9 @@ impl ToJson for Lang {
 )]
 #[non_exhaustive]
 pub enum NodeType {
-    /// `shortcut`
+    /// `shortcut`: NodeTypeShortCut Shortcut
     Shortcut,
-    /// `origin`
+    /// `origin`: NodeTypeEntity Entity
     Origin,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -306,19 +306,19 @@ impl ToJson for NodeType {
 )]
 #[non_exhaustive]
 pub enum ObjType {
-    /// `file`
+    /// `file`: ObjTypeFile File
     File,
-    /// `doc`
+    /// `doc`: ObjTypeDoc Documentation
     Doc,
-    /// `docx`
+    /// `docx`: ObjTypeDocx Docx
     Docx,
-    /// `sheet`
+    /// `sheet`: ObjTypeSheet Sheet
     Sheet,
-    /// `bitable`
+    /// `bitable`: ObjTypeBitable Bitable
     Bitable,
-    /// `slides`
+    /// `slides`: ObjTypeSlides Slides
     Slides,
-    /// `mindnote`
+    /// `mindnote`: ObjTypeMindNote Mindnote
     Mindnote,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -397,9 +397,9 @@ impl ToJson for ObjType {
 )]
 #[non_exhaustive]
 pub enum OpenSharing {
-    /// `open`
+    /// `open`: Open
     Open,
-    /// `closed`
+    /// `closed`: Closed
     Closed,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -547,7 +547,7 @@ impl ToJson for SpaceType {
 )]
 #[non_exhaustive]
 pub enum TaskType {
-    /// `move`
+    /// `move`: MoveDocsToWiki Task
     Move,
     /// `delete_space`
     DeleteSpace,
@@ -626,11 +626,11 @@ impl ToJson for TaskType {
 )]
 #[non_exhaustive]
 pub enum Type {
-    /// `user`
+    /// `user`: User
     User,
-    /// `chat`
+    /// `chat`: Chat
     Chat,
-    /// `department`
+    /// `department`: Department
     Department,
     /// A value not listed when this SDK was generated (readable, not buildable: convert
     /// the wire string with `From<&str>` instead).
@@ -763,7 +763,7 @@ impl ToJson for Visibility {
         w.string(self.as_str());
     }
 }
-/// `CopySpaceNodeRequestBody`
+/// The request body of `wiki.v2.space_node.copy` (Create a node copy).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -771,9 +771,11 @@ impl ToJson for Visibility {
     serde(default)
 )]
 pub struct CopySpaceNodeRequestBody {
-    /// Target parent node token- Target Wiki space ID and target parent token cannot be empty at the same time
+    /// Target parent node token
+    /// - Target Wiki space ID and target parent token cannot be empty at the same time
     pub target_parent_token: Option<String>,
-    /// Target Wiki space id- Target Wiki space ID and target parent token cannot be empty at the same time
+    /// Target Wiki space id
+    /// - Target Wiki space ID and target parent token cannot be empty at the same time
     pub target_space_id: Option<String>,
     /// Copied new title. If blank, the new title is empty. If not, the original node title is used
     pub title: Option<String>,
@@ -787,7 +789,7 @@ impl ToJson for CopySpaceNodeRequestBody {
         w.end_object();
     }
 }
-/// `CopySpaceNodeResponseBody`
+/// The data `wiki.v2.space_node.copy` (Create a node copy) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -806,7 +808,7 @@ impl FromJson for CopySpaceNodeResponseBody {
         Ok(out)
     }
 }
-/// `CreateSpaceMemberResponseBody`
+/// The data `wiki.v2.space_member.create` (Add Wiki space members) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -825,7 +827,7 @@ impl FromJson for CreateSpaceMemberResponseBody {
         Ok(out)
     }
 }
-/// `DeleteSpaceMemberResponseBody`
+/// The data `wiki.v2.space_member.delete` (Delete Wiki space members) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -844,7 +846,7 @@ impl FromJson for DeleteSpaceMemberResponseBody {
         Ok(out)
     }
 }
-/// `GetNodeSpaceResponseBody`
+/// The data `wiki.v2.space.get_node` (Get Wiki node information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -863,7 +865,7 @@ impl FromJson for GetNodeSpaceResponseBody {
         Ok(out)
     }
 }
-/// `GetSpaceResponseBody`
+/// The data `wiki.v2.space.get` (Access to Wiki space information) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -882,7 +884,7 @@ impl FromJson for GetSpaceResponseBody {
         Ok(out)
     }
 }
-/// `GetTaskResponseBody`
+/// The data `wiki.v2.task.get` (Retrieve the result of Wiki task) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -901,7 +903,7 @@ impl FromJson for GetTaskResponseBody {
         Ok(out)
     }
 }
-/// `ListSpaceMemberResponseBody`
+/// The data `wiki.v2.space_member.list` (Obtain Wiki space members) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -926,7 +928,7 @@ impl FromJson for ListSpaceMemberResponseBody {
         Ok(out)
     }
 }
-/// `ListSpaceNodeResponseBody`
+/// The data `wiki.v2.space_node.list` (Get the list of child nodes in Wiki) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -951,7 +953,7 @@ impl FromJson for ListSpaceNodeResponseBody {
         Ok(out)
     }
 }
-/// `ListSpaceResponseBody`
+/// The data `wiki.v2.space.list` (Get a list of Wiki spaces) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -976,7 +978,7 @@ impl FromJson for ListSpaceResponseBody {
         Ok(out)
     }
 }
-/// `Member`
+/// The request body of `wiki.v2.space_member.create` (Add Wiki space members).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -984,13 +986,16 @@ impl FromJson for ListSpaceResponseBody {
     serde(default)
 )]
 pub struct Member {
-    /// "openchat" - group id "userid" - user id"email" - email "opendepartmentid" - department id"openid" - openid for application"unionid" - \[unionid\]
+    /// "openchat" - group id "userid" - user id"email" - email "opendepartmentid" - department id"openid" - openid for application"unionid" - *unionid*
     pub member_type: String,
     /// Member id, which should match the member type above
     pub member_id: String,
     /// Role: "admin" -admin "member" -member
     pub member_role: String,
-    /// Wiki space collaborator type (Future Support) Options:user(User),chat(Chat),department(Department)
+    /// Wiki space collaborator type (Future Support) Options:
+    /// - `user`: User
+    /// - `chat`: Chat
+    /// - `department`: Department
     pub r#type: Option<Type>,
     /// `member_perm`
     pub member_perm: Option<String>,
@@ -1030,7 +1035,7 @@ impl ToJson for Member {
         None
     }
 }
-/// `MoveDocsToWikiSpaceNodeRequestBody`
+/// The request body of `wiki.v2.space_node.move_docs_to_wiki` (Move cloud document to Wiki).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1040,7 +1045,14 @@ impl ToJson for Member {
 pub struct MoveDocsToWikiSpaceNodeRequestBody {
     /// Parent token of node
     pub parent_wiki_token: Option<String>,
-    /// Document type Options:doc(ObjTypeDoc Documentation),sheet(ObjTypeSheet Sheet),bitable(ObjTypeBitable Bitable),mindnote(ObjTypeMindNote Mindnote),docx(ObjTypeDocx Docx),file(ObjTypeFile File),slides(ObjTypeSlides Slides)
+    /// Document type Options:
+    /// - `doc`: ObjTypeDoc Documentation
+    /// - `sheet`: ObjTypeSheet Sheet
+    /// - `bitable`: ObjTypeBitable Bitable
+    /// - `mindnote`: ObjTypeMindNote Mindnote
+    /// - `docx`: ObjTypeDocx Docx
+    /// - `file`: ObjTypeFile File
+    /// - `slides`: ObjTypeSlides Slides
     pub obj_type: Option<ObjType>,
     /// Document token
     pub obj_token: String,
@@ -1066,7 +1078,7 @@ impl ToJson for MoveDocsToWikiSpaceNodeRequestBody {
         None
     }
 }
-/// `MoveDocsToWikiSpaceNodeResponseBody`
+/// The data `wiki.v2.space_node.move_docs_to_wiki` (Move cloud document to Wiki) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1091,7 +1103,7 @@ impl FromJson for MoveDocsToWikiSpaceNodeResponseBody {
         Ok(out)
     }
 }
-/// `MoveResult`
+/// The `move_result` of \[`TaskResult`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1116,7 +1128,7 @@ impl FromJson for MoveResult {
         Ok(out)
     }
 }
-/// `MoveSpaceNodeRequestBody`
+/// The request body of `wiki.v2.space_node.move` (Move node in Wiki).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1137,7 +1149,7 @@ impl ToJson for MoveSpaceNodeRequestBody {
         w.end_object();
     }
 }
-/// `MoveWikiToDocsResult`
+/// The `move_wiki_to_docs_result` of \[`TaskResult`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1168,7 +1180,7 @@ impl FromJson for MoveWikiToDocsResult {
         Ok(out)
     }
 }
-/// `Node`
+/// The request body of `wiki.v2.space_node.create` (Create node).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1182,11 +1194,20 @@ pub struct Node {
     pub node_token: Option<String>,
     /// `obj_token`
     pub obj_token: Option<String>,
-    /// Document type, for shortcuts, this field is the obj_type of the corresponding entity Options:doc(ObjTypeDoc Deprecated, please use `docx` to create documents. For more details, refer to \[Scheduled offline of Docs 1.0 creation capability\].),sheet(ObjTypeSheet Sheet),mindnote(ObjTypeMindNote Mindnote),bitable(ObjTypeBitable Bitable),file(ObjTypeFile File),docx(ObjTypeDocx Docx),slides(ObjTypeSlides Slides)
+    /// Document type, for shortcuts, this field is the obj_type of the corresponding entity Options:
+    /// - `doc`: ObjTypeDoc Deprecated, please use `docx` to create documents. For more details, refer to *Scheduled offline of Docs 1.0 creation capability*.
+    /// - `sheet`: ObjTypeSheet Sheet
+    /// - `mindnote`: ObjTypeMindNote Mindnote
+    /// - `bitable`: ObjTypeBitable Bitable
+    /// - `file`: ObjTypeFile File
+    /// - `docx`: ObjTypeDocx Docx
+    /// - `slides`: ObjTypeSlides Slides
     pub obj_type: Option<ObjType>,
     /// Node's father token. If the node is at first level, this field is empty
     pub parent_node_token: Option<String>,
-    /// Node type Options:origin(NodeTypeEntity Entity),shortcut(NodeTypeShortCut Shortcut)
+    /// Node type Options:
+    /// - `origin`: NodeTypeEntity Entity
+    /// - `shortcut`: NodeTypeShortCut Shortcut
     pub node_type: Option<NodeType>,
     /// The entity node_token corresponding to the shortcut needs to pass this value when the node is created as a shortcut
     pub origin_node_token: Option<String>,
@@ -1267,7 +1288,7 @@ impl ToJson for Node {
         None
     }
 }
-/// `Setting`
+/// The request body of `wiki.v2.space_setting.update` (Update Wiki space settings).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1301,7 +1322,7 @@ impl ToJson for Setting {
         w.end_object();
     }
 }
-/// `SimpleTaskResult`
+/// The `simple_task_result` of \[`TaskResult`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1320,7 +1341,7 @@ impl FromJson for SimpleTaskResult {
         Ok(out)
     }
 }
-/// `Space`
+/// The request body of `wiki.v2.space.create` (Create Wiki space).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1338,7 +1359,9 @@ pub struct Space {
     pub space_type: Option<SpaceType>,
     /// `visibility`
     pub visibility: Option<Visibility>,
-    /// Represents Wiki space sharing status Options:open(Open),closed(Closed)
+    /// Represents Wiki space sharing status Options:
+    /// - `open`: Open
+    /// - `closed`: Closed
     pub open_sharing: Option<OpenSharing>,
 }
 impl FromJson for Space {
@@ -1366,7 +1389,7 @@ impl ToJson for Space {
         w.end_object();
     }
 }
-/// `TaskResult`
+/// The `task` of \[`GetTaskResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1401,7 +1424,7 @@ impl FromJson for TaskResult {
         Ok(out)
     }
 }
-/// `UpdateSpaceSettingResponseBody`
+/// The data `wiki.v2.space_setting.update` (Update Wiki space settings) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1420,7 +1443,7 @@ impl FromJson for UpdateSpaceSettingResponseBody {
         Ok(out)
     }
 }
-/// `UpdateTitleSpaceNodeRequestBody`
+/// The request body of `wiki.v2.space_node.update_title` (Update title).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1444,19 +1467,19 @@ impl ToJson for UpdateTitleSpaceNodeRequestBody {
         None
     }
 }
-/// `CreateSpaceNodeResponseBody`
+/// The data `wiki.v2.space_node.create` (Create node) answers with.
 ///
 /// The same fields as [`GetNodeSpaceResponseBody`]: one type, two names.
 pub type CreateSpaceNodeResponseBody = GetNodeSpaceResponseBody;
-/// `CreateSpaceResponseBody`
+/// The data `wiki.v2.space.create` (Create Wiki space) answers with.
 ///
 /// The same fields as [`GetSpaceResponseBody`]: one type, two names.
 pub type CreateSpaceResponseBody = GetSpaceResponseBody;
-/// `DeleteSpaceResult`
+/// The `delete_space_result` of \[`TaskResult`\].
 ///
 /// The same fields as [`SimpleTaskResult`]: one type, two names.
 pub type DeleteSpaceResult = SimpleTaskResult;
-/// `MoveSpaceNodeResponseBody`
+/// The data `wiki.v2.space_node.move` (Move node in Wiki) answers with.
 ///
 /// The same fields as [`GetNodeSpaceResponseBody`]: one type, two names.
 pub type MoveSpaceNodeResponseBody = GetNodeSpaceResponseBody;

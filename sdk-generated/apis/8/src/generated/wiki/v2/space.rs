@@ -13,9 +13,9 @@ impl<'a> SpaceApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Wiki space (创建知识空间)
+    /// Create Wiki space (创建知识空间)
     ///
-    /// Create Wiki space-This interface is used to create a Wiki space
+    /// This interface is used to create a Wiki space
     ///
     /// `POST /open-apis/wiki/v2/spaces`
     ///
@@ -30,9 +30,15 @@ impl<'a> SpaceApi<'a> {
             ),
         }
     }
-    /// Wiki space (获取知识空间信息)
+    /// Access to Wiki space information (获取知识空间信息)
     ///
-    /// Access to Wiki space information-This interface is used to query the information of the Wiki space according to the Wiki space ID.Space type:- Person Space: Managed by individuals. One person can only have one personal space, and no other administrators can be added.- Team Space: Managed by a team (multiple people), multiple administrators can be added.Space visibility:- Public Space: Visible to all users within the tenant and defaults to member permissions. Additional members cannot be added, but administrators can be added.- Private Space: Only visible to knowledge space administrators and members, administrators and members need to be added manually.Space sharing status:- Open: The wiki space has been published to web.- Closed: The wiki space hasn't been published to web
+    /// This interface is used to query the information of the Wiki space according to the Wiki space ID.Space type:
+    /// - Person Space: Managed by individuals. One person can only have one personal space, and no other administrators can be added.
+    /// - Team Space: Managed by a team (multiple people), multiple administrators can be added.Space visibility:
+    /// - Public Space: Visible to all users within the tenant and defaults to member permissions. Additional members cannot be added, but administrators can be added.
+    /// - Private Space: Only visible to knowledge space administrators and members, administrators and members need to be added manually.Space sharing status:
+    /// - Open: The wiki space has been published to web.
+    /// - Closed: The wiki space hasn't been published to web
     ///
     /// `GET /open-apis/wiki/v2/spaces/:space_id`
     ///
@@ -48,9 +54,9 @@ impl<'a> SpaceApi<'a> {
                 .path_param("space_id", space_id.as_ref()),
         }
     }
-    /// node (获取知识空间节点信息)
+    /// Get Wiki node information (获取知识空间节点信息)
     ///
-    /// Get Wiki node information-Get wiki node inforamtion
+    /// Get wiki node inforamtion
     ///
     /// `GET /open-apis/wiki/v2/spaces/get_node`
     ///
@@ -65,9 +71,9 @@ impl<'a> SpaceApi<'a> {
             ),
         }
     }
-    /// Wiki space (获取知识空间列表)
+    /// Get a list of Wiki spaces (获取知识空间列表)
     ///
-    /// Get a list of Wiki spaces-This interface is used to get a list of Wiki spaces that have permission to access.This interface is a paging interface. Due to permission filtering, the return list may be empty, but the paging flag (has_more) is true, and can continue the paging request.For the description of each attribute of the Wiki space, please refer to \[Access to Wiki space information\]
+    /// This interface is used to get a list of Wiki spaces that have permission to access.This interface is a paging interface. Due to permission filtering, the return list may be empty, but the paging flag (has_more) is true, and can continue the paging request.For the description of each attribute of the Wiki space, please refer to *Access to Wiki space information*
     ///
     /// `GET /open-apis/wiki/v2/spaces`
     ///
@@ -114,7 +120,23 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// When querying **My Document Library**​​, specify the document library name display language to return. Options:zh(LangZH Simplified Chinese),id(LangID Indonesian),de(LangDE German),en(LangEN English),es(LangES Spanish),fr(LangFR French),it(LangIT Italian),pt(LangPT Portuguese),vi(LangVI Vietnamese),ru(LangRU Russian),hi(LangHI Hindi),th(LangTH Thai),ko(LangKO Korean),ja(LangJA Japanese),zh-HK(LangZHHK Traditional Chinese (Hong Kong, China)),zh-TW(LangZHTW Traditional Chinese (Taiwan, China))
+    /// When querying **My Document Library**​​, specify the document library name display language to return. Options:
+    /// - `zh`: LangZH Simplified Chinese
+    /// - `id`: LangID Indonesian
+    /// - `de`: LangDE German
+    /// - `en`: LangEN English
+    /// - `es`: LangES Spanish
+    /// - `fr`: LangFR French
+    /// - `it`: LangIT Italian
+    /// - `pt`: LangPT Portuguese
+    /// - `vi`: LangVI Vietnamese
+    /// - `ru`: LangRU Russian
+    /// - `hi`: LangHI Hindi
+    /// - `th`: LangTH Thai
+    /// - `ko`: LangKO Korean
+    /// - `ja`: LangJA Japanese
+    /// - `zh-HK`: LangZHHK Traditional Chinese (Hong Kong, China)
+    /// - `zh-TW`: LangZHTW Traditional Chinese (Taiwan, China)
     pub fn lang(mut self, value: impl Into<super::models::Lang>) -> Self {
         let v = value;
         self.call.set_query("lang", String::from(v.into()));
@@ -145,7 +167,11 @@ pub struct GetNodeRequest {
     call: Call,
 }
 impl GetNodeRequest {
-    /// The wiki node or the actual token of the corresponding cloud document.- **Wiki node token**: If the token in the URL link is preceded by "wiki", the token is the node token of the wiki.- **Actual cloud document token**: If the token in the URL link is preceded by "docx", "base", "sheets", or other non-"wiki" types, it indicates that the token is the actual token of the current cloud document.For more information, please refer to \[Frequently Asked Questions about Documents - How to Retrieve Cloud Document Resource Tokens (IDs)\].**Note**: When querying with a cloud document token, you need to pass the corresponding document type into the `obj_type` parameter
+    /// The wiki node or the actual token of the corresponding cloud document.
+    /// - **Wiki node token**: If the token in the URL link is preceded by "wiki", the token is the node token of the wiki.
+    /// - **Actual cloud document token**: If the token in the URL link is preceded by "docx", "base", "sheets", or other non-"wiki" types, it indicates that the token is the actual token of the current cloud document.For more information, please refer to *Frequently Asked Questions about Documents - How to Retrieve Cloud Document Resource Tokens (IDs)*.
+    ///
+    /// **Note**: When querying with a cloud document token, you need to pass the corresponding document type into the `obj_type` parameter
     ///
     /// Required.
     pub fn token(mut self, value: impl Into<String>) -> Self {
@@ -153,7 +179,15 @@ impl GetNodeRequest {
         self.call.set_query("token", v.into());
         self
     }
-    /// Options:doc(ObjTypeDoc doc),docx(ObjTypeDocx docx),sheet(ObjTypeSheet sheet),mindnote(ObjTypeMindNote mindnote),bitable(ObjTypeBitable bitable),file(ObjTypeFile file),slides(ObjTypeSlides slides),wiki(ObjTypeWiki wiki)
+    /// Options:
+    /// - `doc`: ObjTypeDoc doc
+    /// - `docx`: ObjTypeDocx docx
+    /// - `sheet`: ObjTypeSheet sheet
+    /// - `mindnote`: ObjTypeMindNote mindnote
+    /// - `bitable`: ObjTypeBitable bitable
+    /// - `file`: ObjTypeFile file
+    /// - `slides`: ObjTypeSlides slides
+    /// - `wiki`: ObjTypeWiki wiki
     pub fn obj_type(mut self, value: impl Into<super::models::GetNodeObjType>) -> Self {
         let v = value;
         self.call.set_query("obj_type", String::from(v.into()));

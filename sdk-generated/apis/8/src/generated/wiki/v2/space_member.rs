@@ -13,9 +13,9 @@ impl<'a> SpaceMemberApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Space member (添加知识空间成员)
+    /// Add Wiki space members (添加知识空间成员)
     ///
-    /// Add Wiki space members-Add Wiki space members
+    /// Add Wiki space members
     ///
     /// `POST /open-apis/wiki/v2/spaces/:space_id/members`
     ///
@@ -31,9 +31,9 @@ impl<'a> SpaceMemberApi<'a> {
                 .path_param("space_id", space_id.as_ref()),
         }
     }
-    /// Space member (删除知识空间成员)
+    /// Delete Wiki space members (删除知识空间成员)
     ///
-    /// Delete Wiki space members-This method is used to delete Wiki space members
+    /// This method is used to delete Wiki space members
     ///
     /// `DELETE /open-apis/wiki/v2/spaces/:space_id/members/:member_id`
     ///
@@ -54,9 +54,9 @@ impl<'a> SpaceMemberApi<'a> {
                 .path_param("member_id", member_id.as_ref()),
         }
     }
-    /// Space member (获取知识空间成员列表)
+    /// Obtain Wiki space members (获取知识空间成员列表)
     ///
-    /// Obtain Wiki space members-Obtain Wiki space members
+    /// Obtain Wiki space members
     ///
     /// `GET /open-apis/wiki/v2/spaces/:space_id/members`
     ///

@@ -13,9 +13,9 @@ impl<'a> SpaceNodeApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// node (创建知识空间节点副本)
+    /// Create a node copy (创建知识空间节点副本)
     ///
-    /// Create a node copy-This interface is used for creating a copy of a node to a specified location
+    /// This interface is used for creating a copy of a node to a specified location
     ///
     /// `POST /open-apis/wiki/v2/spaces/:space_id/nodes/:node_token/copy`
     ///
@@ -36,9 +36,9 @@ impl<'a> SpaceNodeApi<'a> {
                 .path_param("node_token", node_token.as_ref()),
         }
     }
-    /// node (创建知识空间节点)
+    /// Create node (创建知识空间节点)
     ///
-    /// Create node-This interface is used to create \[node\] in the wiki space at given location
+    /// This interface is used to create *node* in the wiki space at given location
     ///
     /// `POST /open-apis/wiki/v2/spaces/:space_id/nodes`
     ///
@@ -54,9 +54,9 @@ impl<'a> SpaceNodeApi<'a> {
                 .path_param("space_id", space_id.as_ref()),
         }
     }
-    /// node (获取知识空间子节点列表)
+    /// Get the list of child nodes in Wiki (获取知识空间子节点列表)
     ///
-    /// Get the list of child nodes in Wiki-This interface is used for pagination to get the list of child nodes of Wiki nodes.This interface is a paging interface. Due to permission filtering, the return list may be empty, but the paging flag (has_more) is true and can continue the paging request
+    /// This interface is used for pagination to get the list of child nodes of Wiki nodes.This interface is a paging interface. Due to permission filtering, the return list may be empty, but the paging flag (has_more) is true and can continue the paging request
     ///
     /// `GET /open-apis/wiki/v2/spaces/:space_id/nodes`
     ///
@@ -72,9 +72,9 @@ impl<'a> SpaceNodeApi<'a> {
                 .path_param("space_id", space_id.as_ref()),
         }
     }
-    /// node (移动知识空间节点)
+    /// Move node in Wiki (移动知识空间节点)
     ///
-    /// Move node in Wiki-This method is used to move nodes within the Wiki and supports movement across the Wiki space
+    /// This method is used to move nodes within the Wiki and supports movement across the Wiki space
     ///
     /// `POST /open-apis/wiki/v2/spaces/:space_id/nodes/:node_token/move`
     ///
@@ -95,9 +95,9 @@ impl<'a> SpaceNodeApi<'a> {
                 .path_param("node_token", node_token.as_ref()),
         }
     }
-    /// Docs (移动云空间文档至知识空间)
+    /// Move cloud document to Wiki (移动云空间文档至知识空间)
     ///
-    /// Move cloud document to Wiki-This interface allows to move existing cloud documents to the Wiki at given location
+    /// This interface allows to move existing cloud documents to the Wiki at given location
     ///
     /// `POST /open-apis/wiki/v2/spaces/:space_id/nodes/move_docs_to_wiki`
     ///
@@ -113,9 +113,9 @@ impl<'a> SpaceNodeApi<'a> {
                 .path_param("space_id", space_id.as_ref()),
         }
     }
-    /// node (更新知识空间节点标题)
+    /// Update title (更新知识空间节点标题)
     ///
-    /// Update title-This interface is used for updating node title
+    /// This interface is used for updating node title
     ///
     /// `POST /open-apis/wiki/v2/spaces/:space_id/nodes/:node_token/update_title`
     ///

@@ -13,9 +13,9 @@ impl<'a> SpaceSettingApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Space settings (更新知识空间设置)
+    /// Update Wiki space settings (更新知识空间设置)
     ///
-    /// Update Wiki space settings-Update the public settings of the Wiki space according to space_id
+    /// Update the public settings of the Wiki space according to space_id
     ///
     /// `PUT /open-apis/wiki/v2/spaces/:space_id/setting`
     ///

@@ -13,9 +13,9 @@ impl<'a> TaskApi<'a> {
     pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
         Self { client }
     }
-    /// Docs (获取任务结果)
+    /// Retrieve the result of Wiki task (获取任务结果)
     ///
-    /// Retrieve the result of Wiki task-This method is used to retrieve the result of a wiki task
+    /// This method is used to retrieve the result of a wiki task
     ///
     /// `GET /open-apis/wiki/v2/tasks/:task_id`
     ///
@@ -39,7 +39,8 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// Task type Options:move(MoveDocsToWiki Task)
+    /// Task type Options:
+    /// - `move`: MoveDocsToWiki Task
     ///
     /// Required.
     pub fn task_type(mut self, value: impl Into<super::models::TaskType>) -> Self {

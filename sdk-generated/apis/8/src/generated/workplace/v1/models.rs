@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use lark_oapi_core::__private::json::{self, FromJson, JsonError, JsonWriter, ToJson};
 use serde_json::Value;
-/// `AccessData`
+/// The `access_data` of \[`BlockAccessData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -26,7 +26,7 @@ impl FromJson for AccessData {
         Ok(out)
     }
 }
-/// `BlockAccessData`
+/// The `items` of \[`SearchWorkplaceBlockAccessDataResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -51,7 +51,7 @@ impl FromJson for BlockAccessData {
         Ok(out)
     }
 }
-/// `CustomWorkplaceAccessData`
+/// The `items` of \[`SearchCustomWorkplaceAccessDataResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -79,7 +79,7 @@ impl FromJson for CustomWorkplaceAccessData {
         Ok(out)
     }
 }
-/// `I18nName`
+/// The `custom_workplace_name` of \[`CustomWorkplaceAccessData`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -101,7 +101,7 @@ impl FromJson for I18nName {
         Ok(out)
     }
 }
-/// `SearchCustomWorkplaceAccessDataResponseBody`
+/// The data `workplace.v1.custom_workplace_access_data.search` (Get Custom Workplace Access Data) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -126,7 +126,7 @@ impl FromJson for SearchCustomWorkplaceAccessDataResponseBody {
         Ok(out)
     }
 }
-/// `SearchWorkplaceAccessDataResponseBody`
+/// The data `workplace.v1.workplace_access_data.search` (search workplace access data) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -151,7 +151,7 @@ impl FromJson for SearchWorkplaceAccessDataResponseBody {
         Ok(out)
     }
 }
-/// `SearchWorkplaceBlockAccessDataResponseBody`
+/// The data `workplace.v1.workplace_block_access_data.search` (Get Block Access Data) answers with.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -176,7 +176,7 @@ impl FromJson for SearchWorkplaceBlockAccessDataResponseBody {
         Ok(out)
     }
 }
-/// `WorkplaceAccessData`
+/// The `items` of \[`SearchWorkplaceAccessDataResponseBody`\].
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

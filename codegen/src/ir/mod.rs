@@ -3,8 +3,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::doc_text::{self, Titles};
 use crate::names::{self, Scope};
 use crate::spec::{self, ApiFile, EventFile, Specs, TypeDef};
+
+mod enums;
+mod merge;
+mod usage;
+
+use enums::{Enums, finish_enums};
+use merge::merge_identical;
+use usage::{doc_of, event_uses, method_uses, usage_docs};
 
 /// Everything to emit.
 #[derive(Debug)]
@@ -287,11 +296,21 @@ pub struct Enum {
     pub name: String,
     /// (variant ident, wire value).
     pub variants: Vec<(String, String)>,
+    /// What a wire value means, where a field text using the enum says it.
+    pub value_docs: BTreeMap<String, String>,
 }
 
 impl Ir {
     /// Resolves the specs.
     pub fn build(specs: &Specs) -> Ir {
+        let titles = Titles::new(
+            specs
+                .apis
+                .values()
+                .flat_map(|a| &a.resources)
+                .flat_map(|r| &r.methods)
+                .filter_map(|m| m.description_en.as_deref()),
+        );
         let mut projects = Vec::new();
         // Project modules sit at the root of lark-oapi next to the runtime's modules.
         let mut project_scope = Scope::with_reserved(&[
@@ -319,6 +338,7 @@ impl Ir {
                     build_version(
                         &specs.apis[&(entry.name.clone(), v.clone())],
                         &mut version_scope,
+                        &titles,
                     )
                 })
                 .collect();
@@ -403,44 +423,7 @@ impl Ir {
     }
 }
 
-/// Enum naming state of one project-version.
-struct Enums {
-    /// (values) by Rust name.
-    by_name: BTreeMap<String, Vec<String>>,
-    /// Rust name by (values).
-    by_values: BTreeMap<Vec<String>, Vec<String>>,
-    scope: Scope,
-}
-
-impl Enums {
-    /// The enum for `values`, named after `field` (or `owner` + `field` on a clash).
-    fn resolve(&mut self, owner: &str, field: &str, values: &[String]) -> String {
-        let key = values.to_vec();
-        let base = names::model_type(&names::type_ident(field));
-        if let Some(names) = self.by_values.get(&key)
-            && let Some(n) = names.iter().find(|n| n.starts_with(&base))
-        {
-            return n.clone();
-        }
-        let candidate = if self.scope.contains(&base) {
-            format!("{}{}", names::type_ident(owner), base)
-        } else {
-            base
-        };
-        let name = self.scope.claim(&candidate);
-        self.by_name.insert(name.clone(), key.clone());
-        self.by_values.entry(key).or_default().push(name.clone());
-        name
-    }
-}
-
-fn doc_of(text: &Option<String>) -> Option<String> {
-    text.as_ref()
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty())
-}
-
-fn build_version(api: &ApiFile, scope: &mut Scope) -> Version {
+fn build_version(api: &ApiFile, scope: &mut Scope, titles: &Titles) -> Version {
     let module = scope.claim(&names::snake_ident(&api.version));
     let (model_names, mut enums) = name_types(&api.types);
 
@@ -484,6 +467,7 @@ fn build_version(api: &ApiFile, scope: &mut Scope) -> Version {
             multipart,
             card_templates,
         },
+        &usage_docs(method_uses(api, titles), &api.types, &model_names),
     );
     // Uploads and card-template bodies have code of their own: never merged.
     let (models, aliases) = merge_identical(models, |m| m.multipart || m.card_template);
@@ -507,6 +491,7 @@ fn build_version(api: &ApiFile, scope: &mut Scope) -> Version {
                         &mut fn_scope,
                         &mut builder_scope,
                         api,
+                        titles,
                     )
                 })
                 .collect();
@@ -533,106 +518,6 @@ fn build_version(api: &ApiFile, scope: &mut Scope) -> Version {
     }
 }
 
-/// Keeps one model of each set with identical fields (wire names, Rust names, types,
-/// optionality) and turns the others into aliases of it. Repeats until nothing changes, since
-/// merging two models can make the models that use them identical too. The model kept is a
-/// named data type rather than a `...Body` where there is one, then the shortest name; it
-/// takes every direction (decode, encode) any of its aliases needed, and the first field
-/// description any of them had.
-fn merge_identical(
-    mut models: Vec<Model>,
-    keep_apart: fn(&Model) -> bool,
-) -> (Vec<Model>, Vec<Alias>) {
-    let mut aliases: Vec<Alias> = Vec::new();
-    loop {
-        let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for (i, m) in models.iter().enumerate() {
-            if keep_apart(m) || m.fields.is_empty() {
-                continue;
-            }
-            let key = format!(
-                "{:?}",
-                m.fields
-                    .iter()
-                    .map(|f| (&f.name, &f.ident, &f.ty, f.optional))
-                    .collect::<Vec<_>>()
-            );
-            groups.entry(key).or_default().push(i);
-        }
-        let rank = |m: &Model| (m.name.ends_with("Body"), m.name.len(), m.name.clone());
-        let mut renames: BTreeMap<String, String> = BTreeMap::new();
-        let mut merged: Vec<(usize, Vec<usize>)> = Vec::new();
-        for members in groups.into_values().filter(|g| g.len() > 1) {
-            let keep = *members
-                .iter()
-                .min_by_key(|&&i| rank(&models[i]))
-                .expect("a group has members");
-            let others: Vec<usize> = members.into_iter().filter(|&i| i != keep).collect();
-            for &o in &others {
-                renames.insert(models[o].name.clone(), models[keep].name.clone());
-            }
-            merged.push((keep, others));
-        }
-        if renames.is_empty() {
-            break;
-        }
-        let mut gone = BTreeSet::new();
-        for (keep, others) in merged {
-            for o in others {
-                let (decode, encode) = (models[o].decode, models[o].encode);
-                let docs: Vec<Option<String>> =
-                    models[o].fields.iter().map(|f| f.doc.clone()).collect();
-                let kept = &mut models[keep];
-                kept.decode |= decode;
-                kept.encode |= encode;
-                for (field, doc) in kept.fields.iter_mut().zip(docs) {
-                    if field.doc.is_none() {
-                        field.doc = doc;
-                    }
-                }
-                let alias = &models[o];
-                aliases.push(Alias {
-                    wire_name: alias.wire_name.clone(),
-                    name: alias.name.clone(),
-                    doc: alias.doc.clone(),
-                    target: models[keep].name.clone(),
-                });
-                gone.insert(o);
-            }
-        }
-        let mut i = 0;
-        models.retain(|_| {
-            i += 1;
-            !gone.contains(&(i - 1))
-        });
-        for m in &mut models {
-            for f in &mut m.fields {
-                rename_models(&mut f.ty, &renames);
-            }
-        }
-        for a in &mut aliases {
-            if let Some(to) = renames.get(&a.target) {
-                a.target = to.clone();
-            }
-        }
-    }
-    aliases.sort_by(|a, b| a.name.cmp(&b.name));
-    (models, aliases)
-}
-
-/// Points references to merged models at the model kept.
-fn rename_models(ty: &mut TypeRef, renames: &BTreeMap<String, String>) {
-    match ty {
-        TypeRef::Model(name) => {
-            if let Some(to) = renames.get(name) {
-                *name = to.clone();
-            }
-        }
-        TypeRef::List(inner) | TypeRef::Map(inner) => rename_models(inner, renames),
-        _ => {}
-    }
-}
-
 /// Which models need which code.
 struct Directions {
     decode: BTreeSet<String>,
@@ -651,6 +536,7 @@ fn name_types(types: &BTreeMap<String, TypeDef>) -> (BTreeMap<String, String>, E
     let enums = Enums {
         by_name: BTreeMap::new(),
         by_values: BTreeMap::new(),
+        docs: BTreeMap::new(),
         scope: type_scope,
     };
     (model_names, enums)
@@ -661,6 +547,7 @@ fn build_models(
     model_names: &BTreeMap<String, String>,
     enums: &mut Enums,
     dirs: &Directions,
+    usage: &BTreeMap<String, String>,
 ) -> Vec<Model> {
     let mut models = Vec::new();
     for (wire_name, t) in types {
@@ -674,7 +561,7 @@ fn build_models(
                 if let Some(values) = &f.enum_values
                     && !values.is_empty()
                 {
-                    let e = enums.resolve(wire_name, &f.name, values);
+                    let e = enums.resolve(wire_name, &f.name, values, f.description.as_deref());
                     ty = match ty {
                         TypeRef::String => TypeRef::Enum(e),
                         TypeRef::List(inner) if *inner == TypeRef::String => {
@@ -698,7 +585,7 @@ fn build_models(
         models.push(Model {
             wire_name: wire_name.clone(),
             name,
-            doc: doc_of(&t.description),
+            doc: doc_of(&t.description).or_else(|| usage.get(wire_name).cloned()),
             fields,
             decode: dirs.decode.contains(wire_name),
             encode: dirs.encode.contains(wire_name),
@@ -708,26 +595,6 @@ fn build_models(
     }
 
     models
-}
-
-/// The enums a namer collected, sorted, with variant names decided.
-fn finish_enums(enums: Enums) -> Vec<Enum> {
-    let mut list: Vec<Enum> = enums
-        .by_name
-        .into_iter()
-        .map(|(name, values)| {
-            let mut vs = Scope::with_reserved(&["Unknown"]);
-            let mut seen = BTreeSet::new();
-            let variants = values
-                .into_iter()
-                .filter(|v| seen.insert(v.clone()))
-                .map(|v| (vs.claim(&names::type_ident(&v)), v))
-                .collect();
-            Enum { name, variants }
-        })
-        .collect();
-    list.sort_by(|a, b| a.name.cmp(&b.name));
-    list
 }
 
 /// The typed events of one project-version.
@@ -754,6 +621,7 @@ fn build_events(file: &EventFile) -> Events {
             multipart: BTreeSet::new(),
             card_templates: BTreeSet::new(),
         },
+        &usage_docs(event_uses(file), &file.types, &model_names),
     );
     let events = file
         .events
@@ -819,13 +687,14 @@ fn build_method(
     fn_scope: &mut Scope,
     builder_scope: &mut Scope,
     api: &ApiFile,
+    titles: &Titles,
 ) -> Method {
     let builder_base = format!("{}{}", names::type_ident(&m.name), "Request");
     let owner = names::type_ident(&m.name);
     let param = |p: &spec::Param, scope: &mut Scope, enums: &mut Enums| {
         let ty = match (&p.enum_values, p.ty.as_str()) {
             (Some(values), "string") if !values.is_empty() => {
-                ParamType::Enum(enums.resolve(&owner, &p.name, values))
+                ParamType::Enum(enums.resolve(&owner, &p.name, values, p.description.as_deref()))
             }
             (_, "int") => ParamType::Int,
             (_, "bool") => ParamType::Bool,
@@ -889,7 +758,21 @@ fn build_method(
         })
     });
     let mut doc = Vec::new();
-    let (title, detail) = split_en(m.description_en.as_deref());
+    let (title, mut detail) = match m.description_en.as_deref() {
+        Some(text) => titles.split(text),
+        None => (None, None),
+    };
+    let mut title = title;
+    if m.by_card {
+        // The same text as the call it varies: say what differs.
+        let base = names::snake_ident(m.name.trim_end_matches("_by_card"));
+        title = title.map(|t| format!("{t} from a card template"));
+        detail = Some(format!(
+            "The same call as [`{base}`](Self::{base}), with the card given as a template \
+             (id, version and variables) instead of a `content` JSON string."
+        ));
+    }
+    let detail = detail.map(|d| doc_text::normalize(&d));
     match (&m.summary, title) {
         (Some(s), Some(t)) => doc.push(format!("{t} ({s})")),
         (Some(s), None) => doc.push(s.clone()),
@@ -925,99 +808,5 @@ fn build_method(
         no_auth: false,
         flat_envelope: false,
         helpdesk_auth: false,
-    }
-}
-
-/// `"Category-Sub-Title-Description"` -> (title, description).
-fn split_en(text: Option<&str>) -> (Option<String>, Option<String>) {
-    let Some(text) = text else {
-        return (None, None);
-    };
-    let parts: Vec<&str> = text.splitn(4, '-').collect();
-    match parts.as_slice() {
-        [_, _, title, rest] => (
-            Some(title.trim().to_owned()).filter(|t| !t.is_empty()),
-            Some(rest.trim().to_owned()).filter(|t| !t.is_empty()),
-        ),
-        _ => (None, Some(text.trim().to_owned())),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn field(name: &str, ty: TypeRef, doc: Option<&str>) -> FieldIr {
-        FieldIr {
-            name: name.into(),
-            ident: name.into(),
-            ty,
-            optional: true,
-            required: false,
-            doc: doc.map(str::to_owned),
-        }
-    }
-
-    fn model(name: &str, fields: Vec<FieldIr>, decode: bool, encode: bool) -> Model {
-        Model {
-            wire_name: name.into(),
-            name: name.into(),
-            doc: None,
-            fields,
-            decode,
-            encode,
-            multipart: false,
-            card_template: false,
-        }
-    }
-
-    #[test]
-    fn identical_models_merge_into_the_named_one_transitively() {
-        let user = |n: &str, doc| model(n, vec![field("id", TypeRef::String, doc)], false, true);
-        let models = vec![
-            user("GetUserResponseBody", None),
-            user("User", Some("The user id")),
-            model(
-                "ListRespBody",
-                vec![field(
-                    "items",
-                    TypeRef::List(Box::new(TypeRef::Model("GetUserResponseBody".into()))),
-                    None,
-                )],
-                true,
-                false,
-            ),
-            model(
-                "Page",
-                vec![field(
-                    "items",
-                    TypeRef::List(Box::new(TypeRef::Model("User".into()))),
-                    None,
-                )],
-                true,
-                false,
-            ),
-            // Same fields, but a multipart body: never merged.
-            Model {
-                multipart: true,
-                ..user("UploadRequestBody", None)
-            },
-        ];
-        let (models, aliases) = merge_identical(models, |m| m.multipart);
-        let names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
-        assert_eq!(names, ["User", "Page", "UploadRequestBody"]);
-        let aliases: Vec<(&str, &str)> = aliases
-            .iter()
-            .map(|a| (a.name.as_str(), a.target.as_str()))
-            .collect();
-        // `ListRespBody` became identical to `Page` only once the users were merged.
-        assert_eq!(
-            aliases,
-            [("GetUserResponseBody", "User"), ("ListRespBody", "Page")]
-        );
-        let user = &models[0];
-        assert!(user.encode && !user.decode);
-        assert_eq!(user.fields[0].doc.as_deref(), Some("The user id"));
-        assert!(models[1].decode);
     }
 }
