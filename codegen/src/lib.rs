@@ -56,7 +56,7 @@ impl From<spec::SpecError> for Error {
 pub const MANAGED_DIRS: &[&str] = &[
     "sdk-generated/src/generated",
     "sdk-generated/apis",
-    "tests/integration/tests/generated_roundtrip",
+    "tests/integration/tests/suite/generated",
 ];
 
 /// Generated files, by path relative to the workspace root.

@@ -6,7 +6,7 @@ use quote::quote;
 
 use super::*;
 /// Where the generated event-registration test goes.
-pub const EVENTS_TEST: &str = "tests/integration/tests/generated_roundtrip/events.rs";
+pub const EVENTS_TEST: &str = "tests/integration/tests/suite/generated/events.rs";
 
 /// The event test: one dispatcher with every generated `on_<event>` registration, and
 /// one delivery per event type that must reach its own typed handler.
@@ -100,7 +100,7 @@ pub fn emit_event_tests(ir: &Ir, out: &mut Output) -> Result<(), Error> {
 }
 
 /// Where the generated round-trip test table goes.
-pub const ROUNDTRIP_TEST: &str = "tests/integration/tests/generated_roundtrip/cases.rs";
+pub const ROUNDTRIP_TEST: &str = "tests/integration/tests/suite/generated/cases.rs";
 
 /// A sample value for a parameter, as Rust and as it must appear on the wire.
 fn sample(p: &Param, v: &Version) -> (TokenStream, String) {

@@ -1,13 +1,11 @@
 //! The event dispatcher, framework-free: verification, decryption, de-duplication, routing,
 //! and the status codes the platform sees.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::*;
+use crate::common::*;
 
 use lark_oapi::event_crypto::{encrypt, event_signature};
 use lark_oapi::prelude::*;

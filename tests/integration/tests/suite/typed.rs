@@ -1,11 +1,9 @@
 //! The generated, typed API on real endpoints: messages, template cards, lists as streams,
 //! uploads, downloads, enums, required parameters and the default version.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::*;
+use crate::common::*;
 use futures_util::TryStreamExt as _;
 use lark_oapi::contact::v3::models::UserIdType;
 use lark_oapi::im::v1::models::{

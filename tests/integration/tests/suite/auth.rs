@@ -1,11 +1,9 @@
 //! Tokens: single flight, eviction and replay, explicit tokens, marketplace apps, help desk.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use lark_oapi::{AppType, AuthErrorKind, Client, Error, Method, TokenTypes};
 use lark_oapi_mock::{APP_TICKET, Fault};
 

@@ -1,10 +1,8 @@
 //! The raw request: URLs, query, bodies, headers, responses and errors on the wire.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use lark_oapi::{Client, Config, Domain, Error, Method};
 use lark_oapi_mock::{APP_ID, APP_SECRET, Fault, MockPlatform};
 use serde::Deserialize;

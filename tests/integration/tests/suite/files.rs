@@ -1,8 +1,6 @@
 //! Uploads (bytes, path, reader) and downloads (stream, save_to, JSON errors).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use futures_util::StreamExt as _;
 use lark_oapi::{Error, FilePart, Method, Multipart};
 use lark_oapi_mock::{Fault, download_byte, fnv1a64};

@@ -2,12 +2,10 @@
 //! signed by a test CA. The HTTP client and the long connection trust it through
 //! `ConfigBuilder::add_root_certificate`, and refuse it without.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use lark_oapi::dispatcher::EventDispatcher;
 use lark_oapi::long_connection::{LongConnection, LongConnectionError};
 use lark_oapi::prelude::*;

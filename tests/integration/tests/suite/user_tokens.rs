@@ -1,13 +1,11 @@
 //! User access tokens: code exchange, one refresh for many callers, single-use refresh
 //! tokens, refusals that ask the user to log in again, and stores that lag or fail.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use common::*;
+use crate::common::*;
 use lark_oapi::codes;
 use lark_oapi::{
     AuthErrorKind, BoxFuture, CacheError, Client, Error, MemoryUserTokenStore, UserToken,

@@ -5,8 +5,6 @@
 //! Bounded (2,000 events and 50 drops, a few seconds) and loopback only. The mock
 //! runs on its own runtime, so the client's runtime counts only the client's tasks.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -36,7 +34,7 @@ fn repeated_drops_lose_no_acknowledged_event_and_leak_no_task() {
         .build()
         .unwrap();
     let mock = mock_rt.block_on(MockPlatform::start()).unwrap();
-    common::fast(&mock);
+    crate::common::fast(&mock);
 
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

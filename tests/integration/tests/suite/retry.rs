@@ -1,10 +1,8 @@
 //! Retries: rate limits, transient failures, bounds, the budget, and turning them off.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use lark_oapi::{Error, Method, RetryPolicy};
 use lark_oapi_mock::Fault;
 

@@ -1,8 +1,6 @@
 //! Pagination as a `Stream`, with page sizes, limits, and errors that are never swallowed.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use lark_oapi::{Method, TokenLocation};
 use lark_oapi_mock::Fault;

@@ -1,12 +1,10 @@
 //! The long-connection client against the mock's WebSocket server over loopback: frames,
 //! pings, fragments, acknowledgements, reconnects, refusals, watchdog, proxy, shutdown.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use lark_oapi::callback::v2::events::{CallBackToast, P2CardActionTriggerResponse};
 use lark_oapi::dispatcher::EventDispatcher;
 use lark_oapi::long_connection::{LongConnection, LongConnectionBuilder, LongConnectionError};

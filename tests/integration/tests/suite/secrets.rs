@@ -1,11 +1,9 @@
 //! Secrets never reach Debug, Display or logs.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use common::*;
+use crate::common::*;
 use lark_oapi::{Config, Method, RequestOptions};
 use lark_oapi_mock::{APP_SECRET, Fault};
 
