@@ -385,20 +385,32 @@ pub(crate) fn value_docs(text: &str, values: &[String]) -> BTreeMap<String, Stri
 /// Doc attributes for free text: one `///` line per text line, made safe for rustdoc
 /// (no code blocks that would become doctests).
 pub(crate) fn doc(text: &str) -> TokenStream {
-    let lines: Vec<String> = text
-        .replace("```", "'''")
-        .replace('\t', "    ")
-        .lines()
-        .map(|l| {
-            let l = l.trim();
-            if l.is_empty() {
-                String::new()
-            } else {
-                format!(" {}", rustdoc_line(l))
-            }
-        })
-        .collect();
+    let text = text.replace("```", "'''").replace('\t', "    ");
+    let mut lines: Vec<String> = Vec::new();
+    let mut in_list = false;
+    for l in text.lines().map(str::trim) {
+        if l.is_empty() {
+            lines.push(String::new());
+            in_list = false;
+            continue;
+        }
+        let item = is_list_item(l);
+        // A plain line after a list ends it (markdown would read it as part of the last
+        // item, and clippy rejects that lazy continuation).
+        if in_list && !item {
+            lines.push(String::new());
+        }
+        in_list = item;
+        lines.push(format!(" {}", rustdoc_line(l)));
+    }
     quote! { #( #[doc = #lines] )* }
+}
+
+/// `- x`, `* x`, `+ x` or `12. x`.
+fn is_list_item(line: &str) -> bool {
+    let digits = line.len() - line.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    ["- ", "* ", "+ "].iter().any(|m| line.starts_with(m))
+        || (digits > 0 && line[digits..].starts_with(". "))
 }
 
 /// One line of spec text as rustdoc markdown: `[text](http..)` links are kept, a bracketed

@@ -4165,6 +4165,7 @@ pub struct QueryUserStatsDataRequestBody {
     pub need_history: Option<bool>,
     /// * 'true': only show the attendance group data to which the employee currently belongs
     /// * 'false': Show all employee attendance group data
+    ///
     /// Default value: false
     pub current_group_only: Option<bool>,
     /// Operator's user_id. Corresponds to employee_type
