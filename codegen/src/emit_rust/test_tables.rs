@@ -3,6 +3,7 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
+use serde_json::Value;
 
 use super::*;
 /// Where the generated event-registration test goes.
@@ -167,10 +168,60 @@ fn sample_model(name: &str, p: &Project, v: &Version, depth: usize) -> TokenStre
     quote! { lark_oapi::#pm::#vm::models::#ty { #(#set)* #rest } }
 }
 
-/// The round-trip test table: every method is built with sample arguments, sent to the
-/// mock platform, and the method, path and query the mock recorded are asserted.
+/// Where the sample answers of the round-trip table go (a JSON object: label -> data).
+pub(super) const ROUNDTRIP_ANSWERS: &str = "tests/integration/tests/suite/generated/answers.json";
+
+/// Sample data of a response type, every field set (nested models to a depth, lists with one
+/// item, maps with one key). Strings are `s` and ints `7` followed by six digits, numbered so
+/// that each value is unique and can be looked for in what the SDK decoded.
+fn sample_data(ty: &TypeRef, v: &Version, n: &mut u32, stack: &mut Vec<String>) -> Option<Value> {
+    *n += 1;
+    let leaf = *n;
+    Some(match ty {
+        TypeRef::String => Value::String(format!("s{leaf:06}")),
+        TypeRef::Int => Value::from(7_000_000 + i64::from(leaf)),
+        TypeRef::Float => Value::from(1.5),
+        TypeRef::Bool => Value::Bool(true),
+        TypeRef::Any => serde_json::json!({ "any": format!("s{leaf:06}") }),
+        TypeRef::File => return None,
+        TypeRef::Enum(e) => {
+            let en = v.enums.iter().find(|x| &x.name == e)?;
+            Value::String(en.variants.first()?.1.clone())
+        }
+        TypeRef::List(inner) => Value::Array(sample_data(inner, v, n, stack).into_iter().collect()),
+        TypeRef::Map(inner) => {
+            let mut map = serde_json::Map::new();
+            if let Some(item) = sample_data(inner, v, n, stack) {
+                map.insert("k".into(), item);
+            }
+            Value::Object(map)
+        }
+        TypeRef::Model(name) => {
+            let target = resolve_alias(name, &v.aliases);
+            if stack.len() > 3 || stack.contains(&target) {
+                return None;
+            }
+            let model = v.models.iter().find(|m| m.name == target)?;
+            stack.push(target);
+            let mut map = serde_json::Map::new();
+            for f in &model.fields {
+                if let Some(value) = sample_data(&f.ty, v, n, stack) {
+                    map.insert(f.name.clone(), value);
+                }
+            }
+            stack.pop();
+            Value::Object(map)
+        }
+    })
+}
+
+/// The round-trip test table: every method is built with sample arguments and sent to the
+/// mock platform, which answers with sample data built from the method's response type; the
+/// method, path and query the mock recorded are asserted, and that every sample value
+/// arrived in the typed response.
 pub fn emit_roundtrip_tests(ir: &Ir, out: &mut Output) -> Result<(), Error> {
     let mut tests = Vec::new();
+    let mut answers: Vec<(String, Value)> = Vec::new();
     for p in &ir.projects {
         let mut cases = Vec::new();
         for v in &p.versions {
@@ -212,8 +263,25 @@ pub fn emit_roundtrip_tests(ir: &Ir, out: &mut Output) -> Result<(), Error> {
                     let http = &m.http_method;
                     let label = format!("{}.{}.{}.{}", p.name, v.name, r.name, m.name);
                     let outcome = match &m.response {
-                        Response::Binary => quote! { download_outcome(call.send().await) },
-                        Response::Json(_) => quote! { outcome(call.send().await) },
+                        Response::Binary => quote! {{
+                            let bytes = file_answer(&mock, #label, #path);
+                            downloaded(call.send().await, &bytes).await
+                        }},
+                        Response::Json(model) => {
+                            let data = match model {
+                                Some(model) => {
+                                    let ty = TypeRef::Model(model.clone());
+                                    sample_data(&ty, v, &mut 0, &mut Vec::new())
+                                }
+                                None => Some(serde_json::json!({ "echo": "s000001" })),
+                            };
+                            answers.push((label.clone(), data.unwrap_or_default()));
+                            let flat = m.flat_envelope;
+                            quote! {{
+                                let sample = answer(&mock, #label, #path, #flat);
+                                decoded(call.send().await, &sample)
+                            }}
+                        }
                     };
                     let get_with_body = m.http_method == "GET" && m.body.is_some();
                     let auth = !m.no_auth;
@@ -240,8 +308,9 @@ pub fn emit_roundtrip_tests(ir: &Ir, out: &mut Output) -> Result<(), Error> {
         });
     }
     let total = ir.method_count();
+    let typed = answers.len();
     let header = inner_doc(&format!(
-        "Round trip of every generated method ({total}) against the mock platform: each is\nbuilt with sample arguments and sent; the method, path and query the mock recorded are\nasserted.\n\n{HEADER}"
+        "Round trip of every generated method ({total}) against the mock platform: each is\nbuilt with sample arguments and sent; the method, path and query the mock recorded are\nasserted. The mock answers each of the {typed} JSON methods with sample data of its response\ntype (`answers.json`), and every sample value must arrive in the typed response.\n\n{HEADER}"
     ));
     let file = quote! {
         #header
@@ -249,7 +318,64 @@ pub fn emit_roundtrip_tests(ir: &Ir, out: &mut Output) -> Result<(), Error> {
         #[allow(unused_imports)]
         use lark_oapi::CallOptions;
         use lark_oapi::{Client, Config, Domain, Error, RetryPolicy};
-        use lark_oapi_mock::{APP_ID, APP_SECRET, MockPlatform};
+        use lark_oapi_mock::{APP_ID, APP_SECRET, Fault, MockPlatform};
+        use serde_json::Value;
+        use std::collections::HashMap;
+        use std::sync::LazyLock;
+
+        /// The sample data each JSON method is answered with, by label.
+        static ANSWERS: LazyLock<HashMap<String, Value>> = LazyLock::new(|| {
+            serde_json::from_str(include_str!("answers.json")).expect("answers.json is JSON")
+        });
+
+        /// Queues the sample answer of `label` for its path; returns the sample data.
+        fn answer(mock: &MockPlatform, label: &str, path: &str, flat: bool) -> Value {
+            let data = ANSWERS.get(label).cloned().unwrap_or_else(|| panic!("{label}: no sample answer"));
+            let body = match (&data, flat) {
+                (Value::Object(fields), true) => {
+                    let mut body = fields.clone();
+                    body.insert("code".into(), 0.into());
+                    body.insert("msg".into(), "ok".into());
+                    Value::Object(body)
+                }
+                _ => serde_json::json!({ "code": 0, "msg": "success", "data": data }),
+            };
+            mock.push_fault(path, Fault::RawJson { http_status: 200, body: body.to_string() });
+            data
+        }
+
+        /// The unique sample values (`s` or `7` and six digits) of some sample data.
+        fn sample_values(value: &Value, out: &mut Vec<String>) {
+            match value {
+                Value::String(s) if s.len() == 7 && s.starts_with('s') && s[1..].bytes().all(|b| b.is_ascii_digit()) => out.push(s.clone()),
+                Value::Number(n) if n.as_i64().is_some_and(|i| (7_000_000..8_000_000).contains(&i)) => out.push(n.to_string()),
+                Value::Array(items) => items.iter().for_each(|v| sample_values(v, out)),
+                Value::Object(map) => map.values().for_each(|v| sample_values(v, out)),
+                _ => {}
+            }
+        }
+
+        /// The call succeeded and its typed response holds every sample value it was sent.
+        fn decoded<T: std::fmt::Debug>(result: lark_oapi::Result<T>, sample: &Value) -> Result<(), Error> {
+            let response = format!("{:?}", result?);
+            let mut expected = Vec::new();
+            sample_values(sample, &mut expected);
+            let missing: Vec<&String> = expected
+                .iter()
+                .filter(|v| !response.contains(&format!("\"{v}\"")) && !contains_number(&response, v))
+                .collect();
+            assert!(missing.is_empty(), "sample values not decoded: {missing:?}\nin {response}");
+            Ok(())
+        }
+
+        /// `number` as a whole number in `text` (not inside a longer one).
+        fn contains_number(text: &str, number: &str) -> bool {
+            text.match_indices(number).any(|(at, _)| {
+                let before = text[..at].chars().next_back();
+                let after = text[at + number.len()..].chars().next();
+                !before.is_some_and(|c| c.is_ascii_digit()) && !after.is_some_and(|c| c.is_ascii_digit())
+            })
+        }
 
         pub(crate) async fn setup() -> (MockPlatform, Client) {
             let mock = MockPlatform::start().await.expect("mock platform starts");
@@ -267,20 +393,19 @@ pub fn emit_roundtrip_tests(ir: &Ir, out: &mut Output) -> Result<(), Error> {
             (mock, client)
         }
 
-        /// What a call ended with: the platform (mock) answered, or the SDK refused.
-        fn outcome<T>(result: lark_oapi::Result<T>) -> Result<(), Error> {
-            match result {
-                Ok(_) => Ok(()),
-                Err(e @ (Error::Api(_) | Error::Decode(_) | Error::Http(_))) => {
-                    let _ = e;
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            }
+        /// Queues a file answer for a download path; returns its bytes (the label's own).
+        fn file_answer(mock: &MockPlatform, label: &str, path: &str) -> Vec<u8> {
+            let body = format!("file of {label}").into_bytes();
+            mock.push_fault(path, Fault::File { name: format!("{label}.bin"), body: body.clone() });
+            body
         }
 
-        fn download_outcome(result: lark_oapi::Result<lark_oapi::Download>) -> Result<(), Error> {
-            outcome(result)
+        /// The download succeeded with the file's name and exactly its bytes.
+        async fn downloaded(result: lark_oapi::Result<lark_oapi::Download>, bytes: &[u8]) -> Result<(), Error> {
+            let download = result?;
+            assert!(download.file_name().is_some_and(|n| n.ends_with(".bin")), "file name: {:?}", download.file_name());
+            assert_eq!(download.bytes().await?.as_ref(), bytes);
+            Ok(())
         }
 
         /// What one method must put on the wire.
@@ -296,7 +421,7 @@ pub fn emit_roundtrip_tests(ir: &Ir, out: &mut Output) -> Result<(), Error> {
         fn check(mock: &MockPlatform, result: Result<(), Error>, case: &Case) {
             let Case { label, method, path, query, get_with_body, auth } = *case;
             if let Err(e) = result {
-                panic!("{label}: the SDK refused the call: {e}");
+                panic!("{label}: the call failed: {e}");
             }
             let recorded = mock.requests();
             mock.clear_requests();
@@ -321,5 +446,14 @@ pub fn emit_roundtrip_tests(ir: &Ir, out: &mut Output) -> Result<(), Error> {
     };
     let text = render(file, ROUNDTRIP_TEST)?;
     out.files.insert(PathBuf::from(ROUNDTRIP_TEST), text);
+    // One line per method, so that a spec change shows as a line in the diff.
+    let lines: Vec<String> = answers
+        .iter()
+        .map(|(label, data)| format!("{}: {data}", Value::String(label.clone())))
+        .collect();
+    out.files.insert(
+        PathBuf::from(ROUNDTRIP_ANSWERS),
+        format!("{{\n{}\n}}\n", lines.join(",\n")),
+    );
     Ok(())
 }

@@ -535,6 +535,19 @@ async fn apply_fault(ctx: &Ctx<'_>, path: &str, wildcard: bool) -> Option<Respon
             msg,
             error,
         } => Some(ctx.error(status_or_500(http_status), code, &msg, error)),
+        Fault::File { name, body } => {
+            let mut resp = Response::new(Body::from(body));
+            let headers = resp.headers_mut();
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            let disposition = format!("attachment; filename=\"{}\"", name.replace('"', ""));
+            if let Ok(value) = HeaderValue::from_str(&disposition) {
+                headers.insert(axum::http::header::CONTENT_DISPOSITION, value);
+            }
+            Some(resp)
+        }
     }
 }
 

@@ -497,6 +497,14 @@ pub enum Fault {
         /// The body, sent as is with `Content-Type: application/json`.
         body: String,
     },
+    /// HTTP 200 with a file: `Content-Type: application/octet-stream`, `Content-Disposition:
+    /// attachment; filename="<name>"` and exactly these bytes (for any download path).
+    File {
+        /// The file name the answer gives.
+        name: String,
+        /// The file's bytes.
+        body: Vec<u8>,
+    },
     /// An arbitrary platform error.
     Api {
         /// HTTP status of the answer (500 when it is not a valid status).
