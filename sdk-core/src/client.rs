@@ -3,18 +3,15 @@
 use std::fmt;
 use std::sync::Arc;
 
-use reqwest::Method;
 use serde::de::DeserializeOwned;
 
 use crate::auth::TokenKind;
-use crate::auth::manager::TokenManager;
 use crate::config::Config;
 use crate::error::Result;
 use crate::file::download::Download;
 use crate::request::RequestSpec;
-use crate::request::raw::RawRequest;
-use crate::request::retry::RetryBudget;
-use crate::request::send::Delivered;
+use crate::request::exchange::Delivered;
+use crate::request::send::Runtime;
 use crate::response::{RawResponse, Response};
 use crate::secret::SecretString;
 
@@ -40,13 +37,7 @@ use crate::secret::SecretString;
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    pub(crate) inner: Arc<ClientInner>,
-}
-
-pub(crate) struct ClientInner {
-    pub(crate) config: Config,
-    pub(crate) tokens: TokenManager,
-    pub(crate) budget: RetryBudget,
+    pub(crate) inner: Arc<Runtime>,
 }
 
 impl fmt::Debug for Client {
@@ -60,13 +51,8 @@ impl fmt::Debug for Client {
 impl Client {
     /// A client for a validated [`Config`].
     pub fn new(config: Config) -> Self {
-        let budget = RetryBudget::new(config.retry.budget);
         Self {
-            inner: Arc::new(ClientInner {
-                tokens: TokenManager::new(&config),
-                config,
-                budget,
-            }),
+            inner: Arc::new(Runtime::new(config)),
         }
     }
 
@@ -75,16 +61,10 @@ impl Client {
         &self.inner.config
     }
 
-    /// A raw request to any endpoint: `path` is `/open-apis/...` (with `:name` parameters
-    /// filled by [`RawRequest::path_param`]) or an absolute URL.
-    pub fn request(&self, method: Method, path: impl Into<String>) -> RawRequest {
-        RawRequest::new(self.clone(), RequestSpec::new(method, path))
-    }
-
     /// Sends a described call and returns the successful raw answer. Non-generic: the
     /// one entry point of generated bindings.
     pub async fn send_raw(&self, spec: &RequestSpec) -> Result<RawResponse> {
-        match self.execute(spec, false).await? {
+        match self.inner.execute(spec, false).await? {
             Delivered::Buffered(raw) => Ok(raw),
             Delivered::Streaming { .. } => unreachable!("buffered mode never streams"),
         }
@@ -97,31 +77,34 @@ impl Client {
 
     /// Sends a described call whose success body is a file; see [`Download`].
     pub async fn download(&self, spec: &RequestSpec) -> Result<Download> {
-        Download::from_delivered(self.execute(spec, true).await?, spec)
+        Download::from_delivered(self.inner.execute(spec, true).await?, spec)
     }
 
     /// Stores the app_ticket the platform pushed (marketplace apps). The event dispatcher
     /// calls this for you when it receives an `app_ticket` event.
     pub async fn set_app_ticket(&self, ticket: &str) {
-        self.inner.tokens.set_app_ticket(self, ticket).await;
+        self.inner.tokens.set_app_ticket(&*self.inner, ticket).await;
     }
 
     /// Asks the platform to push the app_ticket again (marketplace apps).
     pub async fn resend_app_ticket(&self) -> Result<()> {
-        self.inner.tokens.resend_app_ticket(self).await
+        self.inner.tokens.resend_app_ticket(&*self.inner).await
     }
 
     /// The current tenant access token (cached or fetched); `tenant_key` for marketplace apps.
     pub async fn tenant_access_token(&self, tenant_key: Option<&str>) -> Result<SecretString> {
         self.inner
             .tokens
-            .token(self, TokenKind::Tenant, tenant_key)
+            .token(&*self.inner, TokenKind::Tenant, tenant_key)
             .await
     }
 
     /// The current app access token (cached or fetched).
     pub async fn app_access_token(&self) -> Result<SecretString> {
-        self.inner.tokens.token(self, TokenKind::App, None).await
+        self.inner
+            .tokens
+            .token(&*self.inner, TokenKind::App, None)
+            .await
     }
 
     /// How many retry tokens the client-wide budget has left (for monitoring).

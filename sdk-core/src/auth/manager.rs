@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -11,11 +13,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::TokenTypes;
 use crate::auth::TokenKind;
-use crate::client::Client;
 use crate::config::{AppType, Config};
 use crate::error::{AuthErrorKind, Error, Result, codes};
 use crate::request::RequestSpec;
-use crate::request::send::{Delivered, bearer_header};
+use crate::request::exchange::bearer_header;
+use crate::response::RawResponse;
 use crate::secret::SecretString;
 
 const SELF_BUILT_TENANT: &str = "/open-apis/auth/v3/tenant_access_token/internal";
@@ -60,6 +62,22 @@ struct TokenResponse {
     expire: Option<i64>,
 }
 
+/// What the token manager needs from the runtime that owns it: the configuration, itself,
+/// and a way to send its own (token-less) requests through the retrying pipeline. The
+/// runtime implements it; the manager knows nothing above it.
+pub(crate) trait Platform: Sync {
+    /// The client's configuration.
+    fn config(&self) -> &Config;
+    /// The token manager (the runtime owns it).
+    fn tokens(&self) -> &TokenManager;
+    /// Sends a request that carries no token, with the pipeline's retries, and returns the
+    /// answer read in full.
+    fn send_buffered<'a>(
+        &'a self,
+        spec: &'a RequestSpec,
+    ) -> Pin<Box<dyn Future<Output = Result<RawResponse>> + Send + 'a>>;
+}
+
 impl TokenManager {
     pub(crate) fn new(config: &Config) -> Self {
         Self {
@@ -72,12 +90,12 @@ impl TokenManager {
     }
 
     fn cache_key<'c>(
-        client: &'c Client,
+        rt: &'c dyn Platform,
         kind: TokenKind,
         tenant_key: Option<&str>,
     ) -> Cow<'c, str> {
-        let config = &client.inner.config;
-        let tokens = &client.inner.tokens;
+        let config = &rt.config();
+        let tokens = &rt.tokens();
         match (config.app_type, kind) {
             (AppType::Marketplace, TokenKind::Tenant) => Cow::Owned(format!(
                 "{}:{}",
@@ -103,18 +121,18 @@ impl TokenManager {
         Ok(header)
     }
 
-    fn ticket_key(client: &Client) -> String {
-        format!("lark:app_ticket:{}", client.inner.config.app_id)
+    fn ticket_key(rt: &dyn Platform) -> String {
+        format!("lark:app_ticket:{}", rt.config().app_id)
     }
 
     /// A valid token of `kind` (marketplace tenant tokens: for `tenant_key`).
     pub(crate) async fn token(
         &self,
-        client: &Client,
+        rt: &dyn Platform,
         kind: TokenKind,
         tenant_key: Option<&str>,
     ) -> Result<SecretString> {
-        let config = &client.inner.config;
+        let config = &rt.config();
         if config.app_type == AppType::Marketplace
             && kind == TokenKind::Tenant
             && tenant_key.is_none_or(str::is_empty)
@@ -126,11 +144,11 @@ impl TokenManager {
         }
         if !config.token_cache_enabled {
             // Boxed: fetching goes through the send pipeline, which asks for tokens.
-            return Ok(Box::pin(self.fetch(client, kind, tenant_key)).await?.0);
+            return Ok(Box::pin(self.fetch(rt, kind, tenant_key)).await?.0);
         }
-        let key = Self::cache_key(client, kind, tenant_key);
+        let key = Self::cache_key(rt, kind, tenant_key);
         let key: &str = &key;
-        if let Some(token) = cache_get(client, key).await? {
+        if let Some(token) = cache_get(rt, key).await? {
             return Ok(SecretString::new(token));
         }
         let flight = {
@@ -139,9 +157,9 @@ impl TokenManager {
         };
         let guard = flight.lock().await;
         // Whoever held the lock before us may have fetched it.
-        let result = match cache_get(client, key).await? {
+        let result = match cache_get(rt, key).await? {
             Some(token) => Ok(SecretString::new(token)),
-            None => match Box::pin(self.fetch(client, kind, tenant_key)).await {
+            None => match Box::pin(self.fetch(rt, kind, tenant_key)).await {
                 Ok((token, ttl)) => {
                     if let Err(e) = config
                         .token_cache
@@ -166,16 +184,16 @@ impl TokenManager {
     /// Evicts `bad` if it is still the cached token for its key.
     pub(crate) async fn invalidate(
         &self,
-        client: &Client,
+        rt: &dyn Platform,
         kind: TokenKind,
         tenant_key: Option<&str>,
         bad: &SecretString,
     ) {
-        let config = &client.inner.config;
+        let config = &rt.config();
         if !config.token_cache_enabled {
             return;
         }
-        let key = Self::cache_key(client, kind, tenant_key);
+        let key = Self::cache_key(rt, kind, tenant_key);
         if let Ok(Some(current)) = config.token_cache.get(&key).await
             && current == bad.expose()
         {
@@ -183,21 +201,21 @@ impl TokenManager {
         }
         if kind == TokenKind::Tenant && config.app_type == AppType::Marketplace {
             // The app token behind it may be the stale one.
-            let app_key = Self::cache_key(client, TokenKind::App, None);
+            let app_key = Self::cache_key(rt, TokenKind::App, None);
             let _ = config.token_cache.remove(&app_key).await;
         }
     }
 
     /// Stores the latest app_ticket pushed by the platform (marketplace apps).
-    pub(crate) async fn set_app_ticket(&self, client: &Client, ticket: &str) {
+    pub(crate) async fn set_app_ticket(&self, rt: &dyn Platform, ticket: &str) {
         *self.app_ticket.write().unwrap_or_else(|p| p.into_inner()) =
             Some(SecretString::new(ticket));
-        let config = &client.inner.config;
+        let config = &rt.config();
         if config.token_cache_enabled {
             let _ = config
                 .token_cache
                 .set(
-                    &Self::ticket_key(client),
+                    &Self::ticket_key(rt),
                     ticket.to_owned(),
                     Duration::from_secs(12 * 3600),
                 )
@@ -205,10 +223,10 @@ impl TokenManager {
         }
     }
 
-    async fn app_ticket(&self, client: &Client) -> Option<SecretString> {
-        let config = &client.inner.config;
+    async fn app_ticket(&self, rt: &dyn Platform) -> Option<SecretString> {
+        let config = &rt.config();
         if config.token_cache_enabled
-            && let Ok(Some(t)) = config.token_cache.get(&Self::ticket_key(client)).await
+            && let Ok(Some(t)) = config.token_cache.get(&Self::ticket_key(rt)).await
         {
             return Some(SecretString::new(t));
         }
@@ -218,17 +236,17 @@ impl TokenManager {
             .clone()
     }
 
-    async fn clear_app_ticket(&self, client: &Client) {
+    async fn clear_app_ticket(&self, rt: &dyn Platform) {
         *self.app_ticket.write().unwrap_or_else(|p| p.into_inner()) = None;
-        let config = &client.inner.config;
+        let config = &rt.config();
         if config.token_cache_enabled {
-            let _ = config.token_cache.remove(&Self::ticket_key(client)).await;
+            let _ = config.token_cache.remove(&Self::ticket_key(rt)).await;
         }
     }
 
     /// Asks the platform to push the app_ticket again (it arrives as an event).
-    pub(crate) async fn resend_app_ticket(&self, client: &Client) -> Result<()> {
-        let config = &client.inner.config;
+    pub(crate) async fn resend_app_ticket(&self, rt: &dyn Platform) -> Result<()> {
+        let config = &rt.config();
         let spec = RequestSpec::new(Method::POST, RESEND_APP_TICKET)
             .token_types(TokenTypes::NONE)
             .json(&AppCredentials {
@@ -236,17 +254,17 @@ impl TokenManager {
                 app_secret: config.app_secret.expose(),
                 app_ticket: None,
             });
-        client.execute(&spec, false).await.map(|_| ())
+        rt.send_buffered(&spec).await.map(|_| ())
     }
 
     /// Fetches a token from the platform: the token and how long to cache it.
     async fn fetch(
         &self,
-        client: &Client,
+        rt: &dyn Platform,
         kind: TokenKind,
         tenant_key: Option<&str>,
     ) -> Result<(SecretString, Duration)> {
-        let config = &client.inner.config;
+        let config = &rt.config();
         tracing::debug!(kind = kind.as_str(), "fetching access token");
         let spec = match (config.app_type, kind) {
             (AppType::SelfBuilt, TokenKind::Tenant) => RequestSpec::new(Method::POST, SELF_BUILT_TENANT)
@@ -262,8 +280,8 @@ impl TokenManager {
                     app_ticket: None,
                 }),
             (AppType::Marketplace, TokenKind::App) => {
-                let Some(ticket) = self.app_ticket(client).await else {
-                    if let Err(e) = self.resend_app_ticket(client).await {
+                let Some(ticket) = self.app_ticket(rt).await else {
+                    if let Err(e) = self.resend_app_ticket(rt).await {
                         tracing::warn!(error = %e, "asking the platform to resend the app_ticket failed");
                     }
                     return Err(Error::auth(
@@ -279,7 +297,7 @@ impl TokenManager {
             }
             (AppType::Marketplace, TokenKind::Tenant) => {
                 let app_token =
-                    self.token(client, TokenKind::App, None).await?;
+                    self.token(rt, TokenKind::App, None).await?;
                 RequestSpec::new(Method::POST, MARKETPLACE_TENANT).json(&MarketplaceTenantRequest {
                     app_access_token: app_token.expose(),
                     tenant_key: tenant_key.unwrap_or_default(),
@@ -287,13 +305,12 @@ impl TokenManager {
             }
         }
         .token_types(TokenTypes::NONE);
-        let raw = match client.execute(&spec, false).await {
-            Ok(Delivered::Buffered(raw)) => raw,
-            Ok(Delivered::Streaming { .. }) => unreachable!("token requests are buffered"),
+        let raw = match rt.send_buffered(&spec).await {
+            Ok(raw) => raw,
             Err(e) => {
                 if e.code() == Some(codes::APP_TICKET_INVALID) {
-                    self.clear_app_ticket(client).await;
-                    if let Err(resend) = self.resend_app_ticket(client).await {
+                    self.clear_app_ticket(rt).await;
+                    if let Err(resend) = self.resend_app_ticket(rt).await {
                         tracing::warn!(error = %resend, "asking the platform to resend the app_ticket failed");
                     }
                 }
@@ -326,10 +343,8 @@ impl TokenManager {
     }
 }
 
-async fn cache_get(client: &Client, key: &str) -> Result<Option<String>> {
-    client
-        .inner
-        .config
+async fn cache_get(rt: &dyn Platform, key: &str) -> Result<Option<String>> {
+    rt.config()
         .token_cache
         .get(key)
         .await

@@ -11,7 +11,7 @@ use tokio::io::AsyncWriteExt as _;
 
 use crate::error::{Error, Result, TransportError};
 use crate::request::RequestSpec;
-use crate::request::send::Delivered;
+use crate::request::exchange::Delivered;
 
 /// A stream of body chunks.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes>> + Send + 'static>>;

@@ -1,5 +1,6 @@
 //! What a call is ([`RequestSpec`]), its options, the retry policy, and the raw request builder.
 
+pub(crate) mod exchange;
 pub(crate) mod options;
 pub(crate) mod raw;
 pub(crate) mod retry;

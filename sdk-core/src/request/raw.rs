@@ -1,5 +1,6 @@
 //! `client.request(method, path)`: the raw request builder, first-class on its own.
 
+use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -40,6 +41,15 @@ use crate::response::{RawResponse, Response};
 pub struct RawRequest {
     client: Client,
     spec: RequestSpec,
+}
+
+// Here rather than in `client.rs`: the client knows nothing of the builders made from it.
+impl Client {
+    /// A raw request to any endpoint: `path` is `/open-apis/...` (with `:name` parameters
+    /// filled by [`RawRequest::path_param`]) or an absolute URL.
+    pub fn request(&self, method: Method, path: impl Into<String>) -> RawRequest {
+        RawRequest::new(self.clone(), RequestSpec::new(method, path))
+    }
 }
 
 impl RawRequest {

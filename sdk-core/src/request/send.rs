@@ -1,42 +1,35 @@
-//! The send pipeline: token choice, the HTTP exchange, classification and retries.
+//! The request path, top to bottom. [`Runtime::execute`] checks the call before any I/O,
+//! then, per attempt: picks the token ([`Runtime::authorization`]), runs one exchange
+//! ([`exchange::attempt`]) and, when it fails, decides what comes next
+//! ([`Runtime::after_failure`]): replay once with a fresh token, back off and try again, or
+//! return the error.
 //!
 //! Non-generic on purpose: compiled once, whatever the number of typed endpoints on top.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use reqwest::header::{
-    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue,
-    TRANSFER_ENCODING, USER_AGENT,
-};
-use reqwest::{Method, StatusCode};
-use serde::Deserialize;
+use reqwest::Method;
+use reqwest::header::HeaderValue;
 use tracing::Instrument as _;
 
 use crate::auth::TokenKind;
-use crate::client::Client;
-use crate::error::{
-    ApiError, AuthErrorKind, ErrorDetail, ErrorHelp, FieldViolation, HttpError,
-    PermissionViolation, TransportError, excerpt, value_text,
-};
-use crate::error::{Error, ErrorClass, Result};
-use crate::request::retry::jitter;
-use crate::request::{RequestBody, RequestSpec};
+use crate::auth::manager::{Platform, TokenManager};
+use crate::config::Config;
+use crate::error::{AuthErrorKind, Error, Result};
+use crate::request::RequestSpec;
+use crate::request::exchange::{self, Delivered, Retry, bearer_header};
+use crate::request::retry::{RetryBudget, RetryPolicy, jitter};
 use crate::response::RawResponse;
 use crate::secret::SecretString;
 
-const HELPDESK_HEADER: &str = "x-lark-helpdesk-authorization";
-const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
-
-/// What a successful exchange delivers.
-pub(crate) enum Delivered {
-    /// JSON (or any non-streamed) body, read in full.
-    Buffered(RawResponse),
-    /// A 2xx non-JSON body left unread, for downloads.
-    Streaming {
-        response: reqwest::Response,
-        log_id: Option<String>,
-    },
+/// What a [`Client`](crate::Client) holds behind its `Arc`: the configuration, the token
+/// manager and the client-wide retry budget, and the pipeline that uses them.
+pub(crate) struct Runtime {
+    pub(crate) config: Config,
+    pub(crate) tokens: TokenManager,
+    pub(crate) budget: RetryBudget,
 }
 
 /// The token put on one attempt, and where it came from.
@@ -47,20 +40,59 @@ struct Auth {
     user: Option<SecretString>,
 }
 
-/// Why an attempt failed, and whether another may succeed.
-enum Retry {
-    No,
-    /// The fetched token was rejected: evict it and replay once.
-    TokenInvalid,
-    /// Back off and try again, if the policy allows.
-    Backoff {
-        after_timeout: bool,
-        rate_limit_wait: Option<Duration>,
-        needs_idempotent: bool,
-    },
+/// What one call keeps from attempt to attempt.
+struct Attempts<'a> {
+    spec: &'a RequestSpec,
+    policy: &'a RetryPolicy,
+    idempotent: bool,
+    started: Instant,
+    retries: u32,
+    /// Retry-budget tokens taken, given back on success.
+    spent: u32,
+    token_replayed: bool,
 }
 
-impl Client {
+/// What follows a failed attempt.
+enum Next {
+    /// Send again now (with a new token).
+    Replay,
+    /// Send again after this delay.
+    Wait(Duration),
+    /// Return the error.
+    Fail,
+}
+
+impl Platform for Runtime {
+    fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn tokens(&self) -> &TokenManager {
+        &self.tokens
+    }
+
+    fn send_buffered<'a>(
+        &'a self,
+        spec: &'a RequestSpec,
+    ) -> Pin<Box<dyn Future<Output = Result<RawResponse>> + Send + 'a>> {
+        Box::pin(async move {
+            match self.execute(spec, false).await? {
+                Delivered::Buffered(raw) => Ok(raw),
+                Delivered::Streaming { .. } => unreachable!("buffered mode never streams"),
+            }
+        })
+    }
+}
+
+impl Runtime {
+    pub(crate) fn new(config: Config) -> Self {
+        Self {
+            tokens: TokenManager::new(&config),
+            budget: RetryBudget::new(config.retry.budget),
+            config,
+        }
+    }
+
     /// Sends `spec`, retrying per policy; `stream` leaves a 2xx non-JSON body unread.
     pub(crate) async fn execute(&self, spec: &RequestSpec, stream: bool) -> Result<Delivered> {
         let span = tracing::info_span!(
@@ -75,189 +107,190 @@ impl Client {
     }
 
     async fn execute_in_span(&self, spec: &RequestSpec, stream: bool) -> Result<Delivered> {
-        if let Some(message) = &spec.invalid {
-            return Err(Error::InvalidRequest(message.clone()));
-        }
-        if let Some(param) = spec.path.split('/').find(|s| s.starts_with(':')) {
-            return Err(Error::InvalidRequest(format!(
-                "path parameter `{}` of {} was not set",
-                &param[1..],
-                spec.path
-            )));
-        }
-        let url = self.url_for(spec)?;
+        check_before_io(spec)?;
+        let url = exchange::url_for(&self.config, spec)?;
         // An absolute URL elsewhere (a link from a message, say) never gets a token the SDK
         // fetched: it would hand the app's credentials to that host.
         let foreign_host = (spec.path.starts_with("https://") || spec.path.starts_with("http://"))
-            && url.origin() != self.inner.config.base.origin();
-        let extra_headers = extra_headers(spec)?;
-        let inner = &self.inner;
-        let policy = spec.options.retry.as_ref().unwrap_or(&inner.config.retry);
-        let idempotent = matches!(
-            spec.method,
-            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
-        );
-        let timeout = spec.options.timeout.or(inner.config.timeout);
-        let started = Instant::now();
-        let mut retries = 0u32;
-        let mut spent = 0u32;
-        let mut token_replayed = false;
+            && url.origin() != self.config.base.origin();
+        let extra_headers = exchange::extra_headers(spec)?;
+        let timeout = spec.options.timeout.or(self.config.timeout);
+        let mut call = Attempts {
+            spec,
+            policy: spec.options.retry.as_ref().unwrap_or(&self.config.retry),
+            idempotent: matches!(
+                spec.method,
+                Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+            ),
+            started: Instant::now(),
+            retries: 0,
+            spent: 0,
+            token_replayed: false,
+        };
         loop {
             let auth = self.authorization(spec, foreign_host).await?;
-            let request = self
-                .build_request(spec, &url, auth.as_ref(), &extra_headers)
-                .await?;
-            let (error, retry) = match self.attempt(spec, request, timeout, stream).await {
-                Ok(delivered) => {
-                    inner.budget.release(spent);
-                    let span = tracing::Span::current();
-                    span.record("retries", retries);
-                    if let Delivered::Buffered(raw) = &delivered {
-                        span.record("status", raw.status);
-                        if let Some(id) = &raw.log_id {
-                            span.record("log_id", id.as_str());
-                        }
-                    }
-                    tracing::debug!(retries, "request succeeded");
-                    return Ok(delivered);
-                }
-                Err(failed) => failed,
-            };
+            let authorization = auth.as_ref().map(|a| &a.header);
+            let request =
+                exchange::build_request(&self.config, spec, &url, authorization, &extra_headers)
+                    .await?;
             let span = tracing::Span::current();
-            span.record("retries", retries);
+            span.record("retries", call.retries);
+            let (error, retry) =
+                match exchange::attempt(&self.config, spec, request, timeout, stream).await {
+                    Ok(delivered) => {
+                        self.budget.release(call.spent);
+                        if let Delivered::Buffered(raw) = &delivered {
+                            span.record("status", raw.status);
+                            if let Some(id) = &raw.log_id {
+                                span.record("log_id", id.as_str());
+                            }
+                        }
+                        tracing::debug!(retries = call.retries, "request succeeded");
+                        return Ok(delivered);
+                    }
+                    Err(failed) => failed,
+                };
             if let Some(status) = error.http_status() {
                 span.record("status", status);
             }
             if let Some(id) = error.log_id() {
                 span.record("log_id", id);
             }
-            match retry {
-                Retry::TokenInvalid if !token_replayed => {
-                    if let (
-                        Some(Auth {
-                            user: Some(token), ..
-                        }),
-                        Some((users, key)),
-                    ) = (&auth, &spec.options.on_behalf_of)
-                    {
-                        tracing::info!(
-                            code = error.code(),
-                            "user access token rejected: refreshing it and replaying once"
-                        );
-                        // A refresh that fails says more (e.g. "authorize the user again")
-                        // than the rejection.
-                        users.refresh_rejected(key, token).await?;
-                        if !spec.body.replayable() {
-                            // A reader already consumed: the next call gets the new token.
-                            return Err(error);
-                        }
-                        token_replayed = true;
-                        continue;
-                    }
-                    if let Some(Auth {
-                        fetched: Some((kind, tenant_key, token)),
-                        ..
-                    }) = &auth
-                    {
-                        tracing::info!(
-                            code = error.code(),
-                            "access token rejected: evicting it and replaying once"
-                        );
-                        inner
-                            .tokens
-                            .invalidate(self, *kind, tenant_key.as_deref(), token)
-                            .await;
-                        if !spec.body.replayable() {
-                            return Err(error);
-                        }
-                        token_replayed = true;
-                        continue;
-                    }
-                    return Err(error);
-                }
-                Retry::No | Retry::TokenInvalid => return Err(error),
-                Retry::Backoff {
-                    after_timeout,
-                    rate_limit_wait,
-                    needs_idempotent,
-                } => {
-                    if retries >= policy.max_retries
-                        || (needs_idempotent && !idempotent && !policy.retry_non_idempotent)
-                        || !spec.body.replayable()
-                    {
-                        return Err(error);
-                    }
-                    let delay = match rate_limit_wait {
-                        Some(wait) if wait > policy.max_rate_limit_wait => {
-                            tracing::warn!(
-                                ?wait,
-                                "rate limited for longer than max_rate_limit_wait: giving up"
-                            );
-                            return Err(error);
-                        }
-                        Some(wait) => wait.saturating_add(jitter(Duration::from_millis(100))),
-                        None => policy.backoff(retries),
-                    };
-                    if let Some(max) = policy.max_elapsed
-                        && started.elapsed().saturating_add(delay) > max
-                    {
-                        tracing::warn!(
-                            ?delay,
-                            ?max,
-                            "a retry would end past max_elapsed: giving up"
-                        );
-                        return Err(error);
-                    }
-                    match inner.budget.acquire(after_timeout) {
-                        Some(cost) => spent += cost,
-                        None => {
-                            tracing::warn!("retry budget exhausted: not retrying");
-                            return Err(error);
-                        }
-                    }
-                    retries += 1;
-                    tracing::info!(retry = retries, delay_ms = delay.as_millis() as u64, error = %error, "retrying");
-                    tokio::time::sleep(delay).await;
-                }
+            match self
+                .after_failure(&mut call, auth.as_ref(), &error, retry)
+                .await?
+            {
+                Next::Replay => {}
+                Next::Wait(delay) => tokio::time::sleep(delay).await,
+                Next::Fail => return Err(error),
             }
         }
     }
 
-    fn url_for(&self, spec: &RequestSpec) -> Result<reqwest::Url> {
-        let path = spec.path.as_str();
-        let config = &self.inner.config;
-        let mut url = if path.starts_with("https://") || path.starts_with("http://") {
-            reqwest::Url::parse(path)
-                .map_err(|e| Error::InvalidRequest(format!("{path:?} is not a valid URL: {e}")))?
-        } else if path.starts_with('/') {
-            if path.contains(['?', '#']) {
-                return Err(Error::InvalidRequest(format!(
-                    "path {path:?} contains `?` or `#`; pass query parameters with `.query(..)`"
-                )));
+    /// What follows an attempt that failed with `error`, as the exchange classified it.
+    async fn after_failure(
+        &self,
+        call: &mut Attempts<'_>,
+        auth: Option<&Auth>,
+        error: &Error,
+        retry: Retry,
+    ) -> Result<Next> {
+        Ok(match retry {
+            Retry::TokenInvalid if !call.token_replayed => {
+                if self.renew_rejected_token(call.spec, auth, error).await? {
+                    call.token_replayed = true;
+                    Next::Replay
+                } else {
+                    Next::Fail
+                }
             }
-            // The host was validated and parsed once at build time: only the path is set here.
-            let mut url = config.base.clone();
-            if config.base_path.is_empty() {
-                url.set_path(path);
-            } else {
-                let mut full = String::with_capacity(config.base_path.len() + path.len());
-                full.push_str(&config.base_path);
-                full.push_str(path);
-                url.set_path(&full);
-            }
-            url
-        } else {
-            return Err(Error::InvalidRequest(format!(
-                "path {path:?} must start with `/` (e.g. /open-apis/im/v1/messages) or be an absolute URL"
-            )));
-        };
-        if !spec.query.is_empty() {
-            let mut pairs = url.query_pairs_mut();
-            for (k, v) in &spec.query {
-                pairs.append_pair(k, v);
-            }
+            Retry::No | Retry::TokenInvalid => Next::Fail,
+            Retry::Backoff {
+                after_timeout,
+                rate_limit_wait,
+                needs_idempotent,
+            } => match self.backoff_delay(
+                call,
+                error,
+                after_timeout,
+                rate_limit_wait,
+                needs_idempotent,
+            ) {
+                Some(delay) => Next::Wait(delay),
+                None => Next::Fail,
+            },
+        })
+    }
+
+    /// The platform rejected the token: refresh the user's (from `on_behalf_of`) or evict
+    /// the fetched one. `true` when the call can be replayed with the new one (a body read
+    /// from a stream cannot: the next call gets the new token).
+    async fn renew_rejected_token(
+        &self,
+        spec: &RequestSpec,
+        auth: Option<&Auth>,
+        error: &Error,
+    ) -> Result<bool> {
+        if let (
+            Some(Auth {
+                user: Some(token), ..
+            }),
+            Some((users, key)),
+        ) = (auth, &spec.options.on_behalf_of)
+        {
+            tracing::info!(
+                code = error.code(),
+                "user access token rejected: refreshing it and replaying once"
+            );
+            // A refresh that fails says more (e.g. "authorize the user again") than the
+            // rejection.
+            users.refresh_rejected(key, token).await?;
+            return Ok(spec.body.replayable());
         }
-        Ok(url)
+        if let Some(Auth {
+            fetched: Some((kind, tenant_key, token)),
+            ..
+        }) = auth
+        {
+            tracing::info!(
+                code = error.code(),
+                "access token rejected: evicting it and replaying once"
+            );
+            self.tokens
+                .invalidate(self, *kind, tenant_key.as_deref(), token)
+                .await;
+            return Ok(spec.body.replayable());
+        }
+        Ok(false)
+    }
+
+    /// How long to wait before trying again, or `None` to give up: the policy's retry count,
+    /// idempotency, a replayable body, the rate limit's reset, `max_elapsed` and the
+    /// client-wide budget all have a say.
+    fn backoff_delay(
+        &self,
+        call: &mut Attempts<'_>,
+        error: &Error,
+        after_timeout: bool,
+        rate_limit_wait: Option<Duration>,
+        needs_idempotent: bool,
+    ) -> Option<Duration> {
+        let policy = call.policy;
+        if call.retries >= policy.max_retries
+            || (needs_idempotent && !call.idempotent && !policy.retry_non_idempotent)
+            || !call.spec.body.replayable()
+        {
+            return None;
+        }
+        let delay = match rate_limit_wait {
+            Some(wait) if wait > policy.max_rate_limit_wait => {
+                tracing::warn!(
+                    ?wait,
+                    "rate limited for longer than max_rate_limit_wait: giving up"
+                );
+                return None;
+            }
+            Some(wait) => wait.saturating_add(jitter(Duration::from_millis(100))),
+            None => policy.backoff(call.retries),
+        };
+        if let Some(max) = policy.max_elapsed
+            && call.started.elapsed().saturating_add(delay) > max
+        {
+            tracing::warn!(
+                ?delay,
+                ?max,
+                "a retry would end past max_elapsed: giving up"
+            );
+            return None;
+        }
+        let Some(cost) = self.budget.acquire(after_timeout) else {
+            tracing::warn!("retry budget exhausted: not retrying");
+            return None;
+        };
+        call.spent += cost;
+        call.retries += 1;
+        tracing::info!(retry = call.retries, delay_ms = delay.as_millis() as u64, error = %error, "retrying");
+        Some(delay)
     }
 
     /// Picks the token for this attempt (see `RequestOptions` for the precedence).
@@ -310,392 +343,26 @@ impl Client {
             ));
         };
         let tenant_key = o.tenant_key.clone();
-        let token = self
-            .inner
-            .tokens
-            .token(self, kind, tenant_key.as_deref())
-            .await?;
+        let token = self.tokens.token(self, kind, tenant_key.as_deref()).await?;
         Ok(Some(Auth {
-            header: self.inner.tokens.bearer(kind, &token)?,
+            header: self.tokens.bearer(kind, &token)?,
             fetched: Some((kind, tenant_key, token)),
             user: None,
         }))
     }
+}
 
-    async fn build_request(
-        &self,
-        spec: &RequestSpec,
-        url: &reqwest::Url,
-        auth: Option<&Auth>,
-        extra: &[(HeaderName, HeaderValue)],
-    ) -> Result<reqwest::Request> {
-        let config = &self.inner.config;
-        let mut headers = HeaderMap::with_capacity(4 + extra.len());
-        headers.insert(USER_AGENT, config.user_agent.clone());
-        if let RequestBody::Json(_) = &spec.body {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
-        }
-        if let Some(auth) = auth {
-            headers.insert(AUTHORIZATION, auth.header.clone());
-        }
-        // The runtime knows no endpoint: a credential given for this call, or the client's
-        // when the operation asks for it (generated help desk calls, `helpdesk_auth()`).
-        let helpdesk = spec
-            .options
-            .helpdesk
-            .as_ref()
-            .or(config.helpdesk.as_ref().filter(|_| spec.helpdesk_auth));
-        if let Some(cred) = helpdesk {
-            let mut value = HeaderValue::from_str(cred.header_value()).map_err(|_| {
-                Error::InvalidRequest("the help desk credential is not a valid header value".into())
-            })?;
-            value.set_sensitive(true);
-            headers.insert(HeaderName::from_static(HELPDESK_HEADER), value);
-        }
-        // A header the caller sets replaces the SDK's (HTTP allows one `User-Agent`, one
-        // `Content-Type`); several values the caller gives for one name are all sent.
-        let mut replaced: Vec<&HeaderName> = Vec::with_capacity(extra.len());
-        for (name, value) in extra {
-            if replaced.contains(&name) {
-                headers.append(name.clone(), value.clone());
-            } else {
-                headers.insert(name.clone(), value.clone());
-                replaced.push(name);
-            }
-        }
-        let builder = config
-            .http
-            .request(spec.method.clone(), url.clone())
-            .headers(headers);
-        let builder = match &spec.body {
-            RequestBody::Empty => builder,
-            RequestBody::Json(bytes) => builder.body(bytes.clone()),
-            RequestBody::Multipart(form) => builder.multipart(form.to_form().await?),
-        };
-        builder
-            .build()
-            .map_err(|e| Error::InvalidRequest(format!("the request could not be built: {e}")))
+/// Mistakes kept while the call was built, and path parameters never filled.
+fn check_before_io(spec: &RequestSpec) -> Result<()> {
+    if let Some(message) = &spec.invalid {
+        return Err(Error::InvalidRequest(message.clone()));
     }
-
-    /// One HTTP exchange, classified.
-    async fn attempt(
-        &self,
-        spec: &RequestSpec,
-        request: reqwest::Request,
-        timeout: Option<Duration>,
-        stream: bool,
-    ) -> std::result::Result<Delivered, (Error, Retry)> {
-        // A timeout too large to add to the clock means none.
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t).map(|at| (at, t)));
-        let sent = with_deadline(deadline, self.inner.config.http.execute(request)).await;
-        let response = match sent {
-            Err(after) => return Err(timeout_error(after)),
-            Ok(Err(e)) => return Err(transport_error(spec, e, timeout)),
-            Ok(Ok(r)) => r,
-        };
-        let status = response.status();
-        let log_id = log_id_of(response.headers());
-        let is_json = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| {
-                ct.trim_start()
-                    .get(..16)
-                    .is_some_and(|p| p.eq_ignore_ascii_case("application/json"))
-            });
-        if stream && status.is_success() && !is_json {
-            return Ok(Delivered::Streaming { response, log_id });
-        }
-        let mut response = response;
-        let headers = std::mem::take(response.headers_mut());
-        let body = match with_deadline(deadline, response.bytes()).await {
-            Err(after) => return Err(timeout_error(after)),
-            Ok(Err(e)) => return Err(transport_error(spec, e, timeout)),
-            Ok(Ok(b)) => b,
-        };
-        classify(spec, status, headers, body, log_id)
+    if let Some(param) = spec.path.split('/').find(|s| s.starts_with(':')) {
+        return Err(Error::InvalidRequest(format!(
+            "path parameter `{}` of {} was not set",
+            &param[1..],
+            spec.path
+        )));
     }
-}
-
-pub(crate) fn bearer_header(token: &SecretString) -> Result<HeaderValue> {
-    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-        Error::InvalidRequest("the access token contains characters not allowed in a header".into())
-    })?;
-    value.set_sensitive(true);
-    Ok(value)
-}
-
-fn extra_headers(spec: &RequestSpec) -> Result<Vec<(HeaderName, HeaderValue)>> {
-    spec.options
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                Error::InvalidRequest(format!("{name:?} is not a valid HTTP header name"))
-            })?;
-            if name == AUTHORIZATION {
-                return Err(Error::InvalidRequest(
-                    "set tokens with user_access_token()/tenant_access_token()/app_access_token(), not an Authorization header".into(),
-                ));
-            }
-            if name == CONTENT_LENGTH || name == TRANSFER_ENCODING || name == HOST {
-                return Err(Error::InvalidRequest(format!(
-                    "the `{name}` header is set by the HTTP client from the request itself; remove it"
-                )));
-            }
-            if name == CONTENT_TYPE && matches!(spec.body, RequestBody::Multipart(_)) {
-                return Err(Error::InvalidRequest(
-                    "a multipart body's `content-type` carries its boundary and is set by the SDK; remove the header".into(),
-                ));
-            }
-            let value = HeaderValue::from_str(value).map_err(|_| {
-                Error::InvalidRequest(format!("the value of header `{name}` is not a valid header value"))
-            })?;
-            Ok((name, value))
-        })
-        .collect()
-}
-
-async fn with_deadline<F: std::future::Future>(
-    deadline: Option<(Instant, Duration)>,
-    fut: F,
-) -> std::result::Result<F::Output, Duration> {
-    match deadline {
-        None => Ok(fut.await),
-        Some((at, total)) => tokio::time::timeout_at(at.into(), fut)
-            .await
-            .map_err(|_| total),
-    }
-}
-
-fn timeout_error(after: Duration) -> (Error, Retry) {
-    (
-        Error::Timeout { after },
-        Retry::Backoff {
-            after_timeout: true,
-            rate_limit_wait: None,
-            needs_idempotent: true,
-        },
-    )
-}
-
-fn request_label(spec: &RequestSpec) -> String {
-    let method = spec.method.as_str();
-    let mut label = String::with_capacity(method.len() + 1 + spec.path.len());
-    label.push_str(method);
-    label.push(' ');
-    label.push_str(&spec.path);
-    label
-}
-
-/// `timeout`: the attempt's, reported when reqwest's own timer fired first.
-fn transport_error(
-    spec: &RequestSpec,
-    e: reqwest::Error,
-    timeout: Option<Duration>,
-) -> (Error, Retry) {
-    if e.is_timeout() {
-        return timeout_error(timeout.unwrap_or_default());
-    }
-    let connect = e.is_connect();
-    // One level; the causes are the error's `source()` chain.
-    let message = if connect {
-        "opening the connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "reading the answer failed"
-    } else if e.is_request() {
-        "sending the request failed"
-    } else {
-        "the HTTP exchange failed"
-    }
-    .to_owned();
-    (
-        Error::Transport(Box::new(TransportError {
-            request: request_label(spec),
-            connect,
-            message,
-            source: Some(Box::new(e)),
-        })),
-        Retry::Backoff {
-            after_timeout: false,
-            rate_limit_wait: None,
-            needs_idempotent: !connect,
-        },
-    )
-}
-
-pub(crate) fn log_id_of(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("x-tt-logid")
-        .or_else(|| headers.get("x-request-id"))
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
-/// The envelope fields the pipeline needs. Only `code` decides: `msg` and `error` are read
-/// leniently (a `null`, a number, an `error` string instead of an object), so an odd detail
-/// can never turn a failure into a success or lose its code.
-struct Head {
-    code: i64,
-    msg: String,
-    error: ErrorBody,
-}
-
-#[derive(Deserialize)]
-struct RawHead {
-    #[serde(default)]
-    code: serde_json::Value,
-    #[serde(default)]
-    msg: serde_json::Value,
-    #[serde(default)]
-    error: serde_json::Value,
-}
-
-#[derive(Default)]
-struct ErrorBody {
-    log_id: Option<String>,
-    troubleshooter: Option<String>,
-    field_violations: Vec<FieldViolation>,
-    permission_violations: Vec<PermissionViolation>,
-    details: Vec<ErrorDetail>,
-    helps: Vec<ErrorHelp>,
-}
-
-impl ErrorBody {
-    fn lenient(error: serde_json::Value) -> Self {
-        let serde_json::Value::Object(mut map) = error else {
-            return Self::default();
-        };
-        let text = |v: Option<serde_json::Value>| v.and_then(value_text);
-        /// Each element on its own: one malformed entry does not hide the others.
-        fn list<T: serde::de::DeserializeOwned>(v: Option<serde_json::Value>) -> Vec<T> {
-            match v {
-                Some(serde_json::Value::Array(items)) => items
-                    .into_iter()
-                    .filter_map(|i| serde_json::from_value(i).ok())
-                    .collect(),
-                _ => Vec::new(),
-            }
-        }
-        Self {
-            log_id: text(map.remove("log_id")),
-            troubleshooter: text(map.remove("troubleshooter")),
-            field_violations: list(map.remove("field_violations")),
-            permission_violations: list(map.remove("permission_violations")),
-            details: list(map.remove("details")),
-            helps: list(map.remove("helps")),
-        }
-    }
-}
-
-/// The envelope of a JSON body; `None` if the body is not one (no integer `code`).
-fn head_of(body: &[u8]) -> Option<Head> {
-    // Fast path for the common success shape.
-    if body.starts_with(br#"{"code":0,"#) || body == br#"{"code":0}"# {
-        return Some(Head {
-            code: 0,
-            msg: String::new(),
-            error: ErrorBody::default(),
-        });
-    }
-    let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
-    if *first != b'{' {
-        return None;
-    }
-    let raw = serde_json::from_slice::<RawHead>(body).ok()?;
-    let code = match &raw.code {
-        serde_json::Value::Number(n) => n.as_i64()?,
-        serde_json::Value::String(s) => s.trim().parse().ok()?,
-        _ => return None,
-    };
-    let msg = value_text(raw.msg).unwrap_or_default();
-    Some(Head {
-        code,
-        msg,
-        error: ErrorBody::lenient(raw.error),
-    })
-}
-
-/// How an attempt that failed with `class` is retried.
-fn backoff(class: ErrorClass, rate_limit_wait: impl FnOnce() -> Option<Duration>) -> Retry {
-    let (rate_limit_wait, needs_idempotent) = match class {
-        ErrorClass::RateLimited => (rate_limit_wait(), false),
-        ErrorClass::TryAgain => (None, false),
-        ErrorClass::Transient => (None, true),
-        ErrorClass::Final | ErrorClass::TokenRejected => return Retry::No,
-    };
-    Retry::Backoff {
-        after_timeout: false,
-        rate_limit_wait,
-        needs_idempotent,
-    }
-}
-
-fn classify(
-    spec: &RequestSpec,
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
-    log_id: Option<String>,
-) -> std::result::Result<Delivered, (Error, Retry)> {
-    let code = status.as_u16();
-    let rate_limit_wait = || {
-        headers
-            .get("x-ogw-ratelimit-reset")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .filter(|s| *s > 0)
-            .map(Duration::from_secs)
-    };
-    match head_of(&body) {
-        Some(head) if head.code == 0 && status.is_success() => {
-            Ok(Delivered::Buffered(RawResponse {
-                status: code,
-                headers,
-                body,
-                log_id,
-                request: request_label(spec),
-            }))
-        }
-        Some(head) if head.code != 0 => {
-            let err = head.error;
-            let api = ApiError {
-                code: head.code,
-                msg: head.msg,
-                log_id: log_id.clone().or(err.log_id),
-                http_status: code,
-                troubleshooter: err.troubleshooter,
-                field_violations: err.field_violations,
-                permission_violations: err.permission_violations,
-                details: err.details,
-                helps: err.helps,
-                request: request_label(spec),
-            };
-            let retry = match ErrorClass::of(api.code, code) {
-                ErrorClass::TokenRejected => Retry::TokenInvalid,
-                class => backoff(class, rate_limit_wait),
-            };
-            Err((Error::Api(Box::new(api)), retry))
-        }
-        _ if status.is_success() => Ok(Delivered::Buffered(RawResponse {
-            status: code,
-            headers,
-            body,
-            log_id,
-            request: request_label(spec),
-        })),
-        _ => {
-            let retry = backoff(ErrorClass::of(0, code), rate_limit_wait);
-            Err((
-                Error::Http(Box::new(HttpError {
-                    status: code,
-                    log_id,
-                    body_excerpt: excerpt(&body),
-                    request: request_label(spec),
-                })),
-                retry,
-            ))
-        }
-    }
+    Ok(())
 }
