@@ -440,9 +440,13 @@ fn rustdoc_line(line: &str) -> String {
             continue;
         }
         if let Some((name, after)) = link_name(rest) {
-            out.push('*');
-            out.push_str(&escape_text(name));
-            out.push('*');
+            if is_code_span(name) {
+                out.push_str(name);
+            } else {
+                out.push('*');
+                out.push_str(&escape_text(name));
+                out.push('*');
+            }
             rest = after;
             continue;
         }
@@ -489,7 +493,13 @@ fn link_name(s: &str) -> Option<(&str, &str)> {
     let name = inner[..close].trim();
     let first = name.chars().next()?;
     let code_like = name.contains(['[', '{', '}', '"', '\'', '=', '`', '*']);
-    (first.is_alphabetic() && !code_like).then_some((name, &inner[close + 1..]))
+    ((first.is_alphabetic() && !code_like) || is_code_span(name))
+        .then_some((name, &inner[close + 1..]))
+}
+
+/// `` `one code span` `` and nothing else.
+fn is_code_span(s: &str) -> bool {
+    s.len() > 2 && s.starts_with('`') && s.ends_with('`') && s[1..s.len() - 1].find('`').is_none()
 }
 
 /// `[text](http...)` at the start of `s`: the text, the URL and what follows.
@@ -527,8 +537,8 @@ mod tests {
             "调用[发送消息](https://open.feishu.cn/x/create)接口"
         );
         assert_eq!(
-            rustdoc_line("see https://open.feishu.cn/doc. Then [a] [b](c) [1, 2]"),
-            "see <https://open.feishu.cn/doc>. Then *a* *b*(c) \\[1, 2\\]"
+            rustdoc_line("see https://open.feishu.cn/doc. Then [a] [b](c) [1, 2] [`x`]"),
+            "see <https://open.feishu.cn/doc>. Then *a* *b*(c) \\[1, 2\\] `x`"
         );
         assert_eq!(
             rustdoc_line("文档：https://a.cn/x。"),

@@ -82,7 +82,7 @@ fn lint(file: &str, source: &str, out: &mut Findings) {
             if squashed_item(&p) {
                 at("list item glued to the text before it", n, l);
             }
-            if bracketed_name(&p) {
+            if bracketed_name(&p) || l.contains("\\[`") {
                 at("bracketed link name without a URL", n, l);
             }
         }

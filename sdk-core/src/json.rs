@@ -200,6 +200,52 @@ pub fn set<T: FromJson>(
     }
 }
 
+/// The fields of one JSON object being decoded, for generated `FromJson` impls: one
+/// [`set`](Fields::set) per field, then [`finish`](Fields::finish) returns the first error.
+/// After an error the remaining fields are skipped, as `?` would.
+///
+/// ```
+/// use lark_oapi_core::__private::json::{self, Fields, FromJson, JsonError};
+/// # fn decode() -> Result<(), JsonError> {
+/// let mut fields = Fields::of(serde_json::json!({"id": "ou_1", "age": "x"}), "User")?;
+/// let (mut id, mut age) = (String::new(), None::<i64>);
+/// fields.set("id", &mut id);
+/// fields.set("age", &mut age);
+/// let error = fields.finish().unwrap_err();
+/// assert_eq!(id, "ou_1");
+/// assert!(error.to_string().contains("age"), "{error}");
+/// # Ok(()) }
+/// # decode().unwrap();
+/// ```
+pub struct Fields {
+    object: Map<String, Value>,
+    error: Option<JsonError>,
+}
+
+impl Fields {
+    /// The fields of `value`, which must be an object (`type_name` says what was expected).
+    pub fn of(value: Value, type_name: &'static str) -> Result<Self, JsonError> {
+        Ok(Self {
+            object: object(value, type_name)?,
+            error: None,
+        })
+    }
+
+    /// Decodes `key` into `slot` like [`set`]; an error is kept for [`finish`](Self::finish).
+    pub fn set<T: FromJson>(&mut self, key: &str, slot: &mut T) {
+        if self.error.is_none()
+            && let Err(e) = set(&mut self.object, key, slot)
+        {
+            self.error = Some(e);
+        }
+    }
+
+    /// The first error a field had, if any.
+    pub fn finish(self) -> Result<(), JsonError> {
+        self.error.map_or(Ok(()), Err)
+    }
+}
+
 /// Integers beyond 2^53 are not exact as floats: a float outside this range is refused
 /// rather than rounded into an integer.
 const EXACT_IN_F64: f64 = 9_007_199_254_740_992.0;

@@ -265,10 +265,11 @@ pub(super) fn emit_model(m: &Model, checked: &BTreeSet<String>, aliases: &[Alias
         let sets = m.fields.iter().map(|f| {
             let ident = id(&f.ident);
             let wire = &f.name;
-            quote! { json::set(&mut o, #wire, &mut out.#ident)?; }
+            quote! { o.set(#wire, &mut out.#ident); }
         });
-        // From the default, one field at a time (see `json::set`): linear code, where a
-        // struct literal of `?` expressions grows with the square of the field count.
+        // From the default, one field at a time (see `json::Fields`): one call per field and
+        // no branch, where a struct literal of `?` expressions grows with the square of the
+        // field count and a `?` per field still adds a branch to every body.
         let body = if m.fields.is_empty() {
             quote! {
                 json::object(value, #wire_name)?;
@@ -276,9 +277,10 @@ pub(super) fn emit_model(m: &Model, checked: &BTreeSet<String>, aliases: &[Alias
             }
         } else {
             quote! {
-                let mut o = json::object(value, #wire_name)?;
+                let mut o = json::Fields::of(value, #wire_name)?;
                 let mut out = Self::default();
                 #(#sets)*
+                o.finish()?;
                 Ok(out)
             }
         };

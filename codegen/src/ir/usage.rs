@@ -56,7 +56,7 @@ pub(super) fn usage_docs(
             for used in spec::referenced_types(&f.ty).unwrap_or_default() {
                 if used != owner.as_str() {
                     docs.entry(used.to_owned()).or_insert_with(|| {
-                        format!("The `{}` of [`{}`].", f.name, model_names[owner])
+                        format!("The `{}` of `{}`.", f.name, model_names[owner])
                     });
                 }
             }

@@ -17,7 +17,7 @@ pub const ACS_ACCESS_RECORD_CREATED_V1: &str = "acs.access_record.created_v1";
 ///
 /// Schema 2.0; payload `P2AcsUserUpdatedV1Data`.
 pub const ACS_USER_UPDATED_V1: &str = "acs.user.updated_v1";
-/// The `header` of \[`P2AcsAccessRecordCreatedV1`\].
+/// The `header` of `P2AcsAccessRecordCreatedV1`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -40,14 +40,15 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -68,11 +69,12 @@ pub struct P2AcsAccessRecordCreatedV1 {
 }
 impl FromJson for P2AcsAccessRecordCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2AcsAccessRecordCreatedV1")?;
+        let mut o = json::Fields::of(value, "P2AcsAccessRecordCreatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -99,14 +101,15 @@ pub struct P2AcsAccessRecordCreatedV1Data {
 }
 impl FromJson for P2AcsAccessRecordCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2AcsAccessRecordCreatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2AcsAccessRecordCreatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "access_record_id", &mut out.access_record_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "device_id", &mut out.device_id)?;
-        json::set(&mut o, "is_clock_in", &mut out.is_clock_in)?;
-        json::set(&mut o, "is_door_open", &mut out.is_door_open)?;
-        json::set(&mut o, "access_time", &mut out.access_time)?;
+        o.set("access_record_id", &mut out.access_record_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("device_id", &mut out.device_id);
+        o.set("is_clock_in", &mut out.is_clock_in);
+        o.set("is_door_open", &mut out.is_door_open);
+        o.set("access_time", &mut out.access_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -127,11 +130,12 @@ pub struct P2AcsUserUpdatedV1 {
 }
 impl FromJson for P2AcsUserUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2AcsUserUpdatedV1")?;
+        let mut o = json::Fields::of(value, "P2AcsUserUpdatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -152,15 +156,16 @@ pub struct P2AcsUserUpdatedV1Data {
 }
 impl FromJson for P2AcsUserUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2AcsUserUpdatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2AcsUserUpdatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "card", &mut out.card)?;
-        json::set(&mut o, "face_uploaded", &mut out.face_uploaded)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("card", &mut out.card);
+        o.set("face_uploaded", &mut out.face_uploaded);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_id` of \[`P2AcsAccessRecordCreatedV1Data`\].
+/// The `user_id` of `P2AcsAccessRecordCreatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -177,11 +182,12 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserId")?;
+        let mut o = json::Fields::of(value, "UserId")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -158,7 +158,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// The `items` of \[`ListAccessRecordResponseBody`\].
+/// The `items` of `ListAccessRecordResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -185,16 +185,17 @@ pub struct AccessRecord {
 }
 impl FromJson for AccessRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AccessRecord")?;
+        let mut o = json::Fields::of(value, "AccessRecord")?;
         let mut out = Self::default();
-        json::set(&mut o, "access_record_id", &mut out.access_record_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "device_id", &mut out.device_id)?;
-        json::set(&mut o, "is_clock_in", &mut out.is_clock_in)?;
-        json::set(&mut o, "access_time", &mut out.access_time)?;
-        json::set(&mut o, "access_type", &mut out.access_type)?;
-        json::set(&mut o, "access_data", &mut out.access_data)?;
-        json::set(&mut o, "is_door_open", &mut out.is_door_open)?;
+        o.set("access_record_id", &mut out.access_record_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("device_id", &mut out.device_id);
+        o.set("is_clock_in", &mut out.is_clock_in);
+        o.set("access_time", &mut out.access_time);
+        o.set("access_type", &mut out.access_type);
+        o.set("access_data", &mut out.access_data);
+        o.set("is_door_open", &mut out.is_door_open);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -229,9 +230,10 @@ pub struct CreateRuleExternalResponseBody {
 }
 impl FromJson for CreateRuleExternalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateRuleExternalResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateRuleExternalResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "rule_id", &mut out.rule_id)?;
+        o.set("rule_id", &mut out.rule_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -266,13 +268,14 @@ pub struct CreateVisitorResponseBody {
 }
 impl FromJson for CreateVisitorResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateVisitorResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateVisitorResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "visitor_id", &mut out.visitor_id)?;
+        o.set("visitor_id", &mut out.visitor_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListDeviceResponseBody`\].
+/// The `items` of `ListDeviceResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -291,12 +294,13 @@ pub struct Device {
 }
 impl FromJson for Device {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Device")?;
+        let mut o = json::Fields::of(value, "Device")?;
         let mut out = Self::default();
-        json::set(&mut o, "device_id", &mut out.device_id)?;
-        json::set(&mut o, "device_name", &mut out.device_name)?;
-        json::set(&mut o, "device_sn", &mut out.device_sn)?;
-        json::set(&mut o, "property", &mut out.property)?;
+        o.set("device_id", &mut out.device_id);
+        o.set("device_name", &mut out.device_name);
+        o.set("device_sn", &mut out.device_sn);
+        o.set("property", &mut out.property);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -327,7 +331,7 @@ impl ToJson for DeviceBindRuleExternalRequestBody {
         None
     }
 }
-/// The `devices` of \[`Rule`\].
+/// The `devices` of `Rule`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -342,10 +346,11 @@ pub struct DeviceExternal {
 }
 impl FromJson for DeviceExternal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeviceExternal")?;
+        let mut o = json::Fields::of(value, "DeviceExternal")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -357,7 +362,7 @@ impl ToJson for DeviceExternal {
         w.end_object();
     }
 }
-/// The `feature` of \[`User`\].
+/// The `feature` of `User`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -372,10 +377,11 @@ pub struct Feature {
 }
 impl FromJson for Feature {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Feature")?;
+        let mut o = json::Fields::of(value, "Feature")?;
         let mut out = Self::default();
-        json::set(&mut o, "card", &mut out.card)?;
-        json::set(&mut o, "face_uploaded", &mut out.face_uploaded)?;
+        o.set("card", &mut out.card);
+        o.set("face_uploaded", &mut out.face_uploaded);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -433,9 +439,10 @@ pub struct GetRuleExternalResponseBody {
 }
 impl FromJson for GetRuleExternalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetRuleExternalResponseBody")?;
+        let mut o = json::Fields::of(value, "GetRuleExternalResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "rules", &mut out.rules)?;
+        o.set("rules", &mut out.rules);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -452,9 +459,10 @@ pub struct GetUserResponseBody {
 }
 impl FromJson for GetUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetUserResponseBody")?;
+        let mut o = json::Fields::of(value, "GetUserResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "user", &mut out.user)?;
+        o.set("user", &mut out.user);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -475,11 +483,12 @@ pub struct ListAccessRecordResponseBody {
 }
 impl FromJson for ListAccessRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAccessRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAccessRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -496,9 +505,10 @@ pub struct ListDeviceResponseBody {
 }
 impl FromJson for ListDeviceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListDeviceResponseBody")?;
+        let mut o = json::Fields::of(value, "ListDeviceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -519,15 +529,16 @@ pub struct ListUserResponseBody {
 }
 impl FromJson for ListUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListUserResponseBody")?;
+        let mut o = json::Fields::of(value, "ListUserResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `opening_time` of \[`Rule`\].
+/// The `opening_time` of `Rule`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -544,11 +555,12 @@ pub struct OpeningTimeExternal {
 }
 impl FromJson for OpeningTimeExternal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OpeningTimeExternal")?;
+        let mut o = json::Fields::of(value, "OpeningTimeExternal")?;
         let mut out = Self::default();
-        json::set(&mut o, "valid_day", &mut out.valid_day)?;
-        json::set(&mut o, "weekdays", &mut out.weekdays)?;
-        json::set(&mut o, "day_times", &mut out.day_times)?;
+        o.set("valid_day", &mut out.valid_day);
+        o.set("weekdays", &mut out.weekdays);
+        o.set("day_times", &mut out.day_times);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -561,7 +573,7 @@ impl ToJson for OpeningTimeExternal {
         w.end_object();
     }
 }
-/// The `day_times` of \[`OpeningTimeExternal`\].
+/// The `day_times` of `OpeningTimeExternal`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -576,10 +588,11 @@ pub struct OpeningTimePeriodExternal {
 }
 impl FromJson for OpeningTimePeriodExternal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OpeningTimePeriodExternal")?;
+        let mut o = json::Fields::of(value, "OpeningTimePeriodExternal")?;
         let mut out = Self::default();
-        json::set(&mut o, "start_hhmm", &mut out.start_hhmm)?;
-        json::set(&mut o, "end_hhmm", &mut out.end_hhmm)?;
+        o.set("start_hhmm", &mut out.start_hhmm);
+        o.set("end_hhmm", &mut out.end_hhmm);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -591,7 +604,7 @@ impl ToJson for OpeningTimePeriodExternal {
         w.end_object();
     }
 }
-/// The `valid_day` of \[`OpeningTimeExternal`\].
+/// The `valid_day` of `OpeningTimeExternal`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -606,10 +619,11 @@ pub struct OpeningTimeValidDayExternal {
 }
 impl FromJson for OpeningTimeValidDayExternal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OpeningTimeValidDayExternal")?;
+        let mut o = json::Fields::of(value, "OpeningTimeValidDayExternal")?;
         let mut out = Self::default();
-        json::set(&mut o, "start_day", &mut out.start_day)?;
-        json::set(&mut o, "end_day", &mut out.end_day)?;
+        o.set("start_day", &mut out.start_day);
+        o.set("end_day", &mut out.end_day);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -621,7 +635,7 @@ impl ToJson for OpeningTimeValidDayExternal {
         w.end_object();
     }
 }
-/// The `property` of \[`Device`\].
+/// The `property` of `Device`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -644,22 +658,19 @@ pub struct Property {
 }
 impl FromJson for Property {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Property")?;
+        let mut o = json::Fields::of(value, "Property")?;
         let mut out = Self::default();
-        json::set(&mut o, "version", &mut out.version)?;
-        json::set(
-            &mut o,
-            "current_device_face_count",
-            &mut out.current_device_face_count,
-        )?;
-        json::set(&mut o, "max_face_capacity", &mut out.max_face_capacity)?;
-        json::set(&mut o, "online_status", &mut out.online_status)?;
-        json::set(&mut o, "device_name", &mut out.device_name)?;
-        json::set(&mut o, "is_clock_in", &mut out.is_clock_in)?;
+        o.set("version", &mut out.version);
+        o.set("current_device_face_count", &mut out.current_device_face_count);
+        o.set("max_face_capacity", &mut out.max_face_capacity);
+        o.set("online_status", &mut out.online_status);
+        o.set("device_name", &mut out.device_name);
+        o.set("is_clock_in", &mut out.is_clock_in);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `rule` of \[`CreateRuleExternalRequestBody`\].
+/// The `rule` of `CreateRuleExternalRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -690,18 +701,19 @@ pub struct Rule {
 }
 impl FromJson for Rule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Rule")?;
+        let mut o = json::Fields::of(value, "Rule")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "devices", &mut out.devices)?;
-        json::set(&mut o, "user_count", &mut out.user_count)?;
-        json::set(&mut o, "users", &mut out.users)?;
-        json::set(&mut o, "visitor_count", &mut out.visitor_count)?;
-        json::set(&mut o, "visitors", &mut out.visitors)?;
-        json::set(&mut o, "remind_face", &mut out.remind_face)?;
-        json::set(&mut o, "opening_time", &mut out.opening_time)?;
-        json::set(&mut o, "is_temp", &mut out.is_temp)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("devices", &mut out.devices);
+        o.set("user_count", &mut out.user_count);
+        o.set("users", &mut out.users);
+        o.set("visitor_count", &mut out.visitor_count);
+        o.set("visitors", &mut out.visitors);
+        o.set("remind_face", &mut out.remind_face);
+        o.set("opening_time", &mut out.opening_time);
+        o.set("is_temp", &mut out.is_temp);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -736,10 +748,11 @@ pub struct User {
 }
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "User")?;
+        let mut o = json::Fields::of(value, "User")?;
         let mut out = Self::default();
-        json::set(&mut o, "feature", &mut out.feature)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("feature", &mut out.feature);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -751,7 +764,7 @@ impl ToJson for User {
         w.end_object();
     }
 }
-/// The `user` of \[`CreateVisitorRequestBody`\].
+/// The `user` of `CreateVisitorRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -776,13 +789,14 @@ pub struct UserExternal {
 }
 impl FromJson for UserExternal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserExternal")?;
+        let mut o = json::Fields::of(value, "UserExternal")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_type", &mut out.user_type)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "user_name", &mut out.user_name)?;
-        json::set(&mut o, "phone_num", &mut out.phone_num)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
+        o.set("user_type", &mut out.user_type);
+        o.set("user_id", &mut out.user_id);
+        o.set("user_name", &mut out.user_name);
+        o.set("phone_num", &mut out.phone_num);
+        o.set("department_id", &mut out.department_id);
+        o.finish()?;
         Ok(out)
     }
 }

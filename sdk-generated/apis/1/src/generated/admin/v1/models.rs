@@ -221,7 +221,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// The `items` of \[`ListAdminDeptStatResponseBody`\].
+/// The `items` of `ListAdminDeptStatResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -318,55 +318,56 @@ pub struct AdminDeptStat {
 }
 impl FromJson for AdminDeptStat {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AdminDeptStat")?;
+        let mut o = json::Fields::of(value, "AdminDeptStat")?;
         let mut out = Self::default();
-        json::set(&mut o, "date", &mut out.date)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "department_name", &mut out.department_name)?;
-        json::set(&mut o, "department_path", &mut out.department_path)?;
-        json::set(&mut o, "total_user_num", &mut out.total_user_num)?;
-        json::set(&mut o, "active_user_num", &mut out.active_user_num)?;
-        json::set(&mut o, "active_user_rate", &mut out.active_user_rate)?;
-        json::set(&mut o, "suite_dau", &mut out.suite_dau)?;
-        json::set(&mut o, "suite_active_rate", &mut out.suite_active_rate)?;
-        json::set(&mut o, "new_user_num", &mut out.new_user_num)?;
-        json::set(&mut o, "new_active_num", &mut out.new_active_num)?;
-        json::set(&mut o, "resign_user_num", &mut out.resign_user_num)?;
-        json::set(&mut o, "im_dau", &mut out.im_dau)?;
-        json::set(&mut o, "send_messenger_user_num", &mut out.send_messenger_user_num)?;
-        json::set(&mut o, "send_messenger_num", &mut out.send_messenger_num)?;
-        json::set(&mut o, "avg_send_messenger_num", &mut out.avg_send_messenger_num)?;
-        json::set(&mut o, "docs_dau", &mut out.docs_dau)?;
-        json::set(&mut o, "create_docs_user_num", &mut out.create_docs_user_num)?;
-        json::set(&mut o, "create_docs_num", &mut out.create_docs_num)?;
-        json::set(&mut o, "avg_create_docs_num", &mut out.avg_create_docs_num)?;
-        json::set(&mut o, "cal_dau", &mut out.cal_dau)?;
-        json::set(&mut o, "create_cal_user_num", &mut out.create_cal_user_num)?;
-        json::set(&mut o, "create_cal_num", &mut out.create_cal_num)?;
-        json::set(&mut o, "avg_create_cal_num", &mut out.avg_create_cal_num)?;
-        json::set(&mut o, "vc_dau", &mut out.vc_dau)?;
-        json::set(&mut o, "vc_duration", &mut out.vc_duration)?;
-        json::set(&mut o, "avg_vc_duration", &mut out.avg_vc_duration)?;
-        json::set(&mut o, "avg_duration", &mut out.avg_duration)?;
-        json::set(&mut o, "task_dau", &mut out.task_dau)?;
-        json::set(&mut o, "create_task_user_num", &mut out.create_task_user_num)?;
-        json::set(&mut o, "create_task_num", &mut out.create_task_num)?;
-        json::set(&mut o, "avg_create_task_num", &mut out.avg_create_task_num)?;
-        json::set(&mut o, "email_send_count", &mut out.email_send_count)?;
-        json::set(&mut o, "email_receive_count", &mut out.email_receive_count)?;
-        json::set(&mut o, "email_send_ext_count", &mut out.email_send_ext_count)?;
-        json::set(&mut o, "email_receive_ext_count", &mut out.email_receive_ext_count)?;
-        json::set(&mut o, "email_send_in_count", &mut out.email_send_in_count)?;
-        json::set(&mut o, "email_receive_in_count", &mut out.email_receive_in_count)?;
-        json::set(&mut o, "search_active_dau", &mut out.search_active_dau)?;
-        json::set(&mut o, "total_search_count", &mut out.total_search_count)?;
-        json::set(&mut o, "quick_search_count", &mut out.quick_search_count)?;
-        json::set(&mut o, "tab_search_count", &mut out.tab_search_count)?;
-        json::set(&mut o, "product_version", &mut out.product_version)?;
+        o.set("date", &mut out.date);
+        o.set("department_id", &mut out.department_id);
+        o.set("department_name", &mut out.department_name);
+        o.set("department_path", &mut out.department_path);
+        o.set("total_user_num", &mut out.total_user_num);
+        o.set("active_user_num", &mut out.active_user_num);
+        o.set("active_user_rate", &mut out.active_user_rate);
+        o.set("suite_dau", &mut out.suite_dau);
+        o.set("suite_active_rate", &mut out.suite_active_rate);
+        o.set("new_user_num", &mut out.new_user_num);
+        o.set("new_active_num", &mut out.new_active_num);
+        o.set("resign_user_num", &mut out.resign_user_num);
+        o.set("im_dau", &mut out.im_dau);
+        o.set("send_messenger_user_num", &mut out.send_messenger_user_num);
+        o.set("send_messenger_num", &mut out.send_messenger_num);
+        o.set("avg_send_messenger_num", &mut out.avg_send_messenger_num);
+        o.set("docs_dau", &mut out.docs_dau);
+        o.set("create_docs_user_num", &mut out.create_docs_user_num);
+        o.set("create_docs_num", &mut out.create_docs_num);
+        o.set("avg_create_docs_num", &mut out.avg_create_docs_num);
+        o.set("cal_dau", &mut out.cal_dau);
+        o.set("create_cal_user_num", &mut out.create_cal_user_num);
+        o.set("create_cal_num", &mut out.create_cal_num);
+        o.set("avg_create_cal_num", &mut out.avg_create_cal_num);
+        o.set("vc_dau", &mut out.vc_dau);
+        o.set("vc_duration", &mut out.vc_duration);
+        o.set("avg_vc_duration", &mut out.avg_vc_duration);
+        o.set("avg_duration", &mut out.avg_duration);
+        o.set("task_dau", &mut out.task_dau);
+        o.set("create_task_user_num", &mut out.create_task_user_num);
+        o.set("create_task_num", &mut out.create_task_num);
+        o.set("avg_create_task_num", &mut out.avg_create_task_num);
+        o.set("email_send_count", &mut out.email_send_count);
+        o.set("email_receive_count", &mut out.email_receive_count);
+        o.set("email_send_ext_count", &mut out.email_send_ext_count);
+        o.set("email_receive_ext_count", &mut out.email_receive_ext_count);
+        o.set("email_send_in_count", &mut out.email_send_in_count);
+        o.set("email_receive_in_count", &mut out.email_receive_in_count);
+        o.set("search_active_dau", &mut out.search_active_dau);
+        o.set("total_search_count", &mut out.total_search_count);
+        o.set("quick_search_count", &mut out.quick_search_count);
+        o.set("tab_search_count", &mut out.tab_search_count);
+        o.set("product_version", &mut out.product_version);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListAdminUserStatResponseBody`\].
+/// The `items` of `ListAdminUserStatResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -443,45 +444,46 @@ pub struct AdminUserStat {
 }
 impl FromJson for AdminUserStat {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AdminUserStat")?;
+        let mut o = json::Fields::of(value, "AdminUserStat")?;
         let mut out = Self::default();
-        json::set(&mut o, "date", &mut out.date)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "user_name", &mut out.user_name)?;
-        json::set(&mut o, "department_name", &mut out.department_name)?;
-        json::set(&mut o, "department_path", &mut out.department_path)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "user_active_flag", &mut out.user_active_flag)?;
-        json::set(&mut o, "register_time", &mut out.register_time)?;
-        json::set(&mut o, "suite_active_flag", &mut out.suite_active_flag)?;
-        json::set(&mut o, "last_active_time", &mut out.last_active_time)?;
-        json::set(&mut o, "im_active_flag", &mut out.im_active_flag)?;
-        json::set(&mut o, "send_messenger_num", &mut out.send_messenger_num)?;
-        json::set(&mut o, "docs_active_flag", &mut out.docs_active_flag)?;
-        json::set(&mut o, "create_docs_num", &mut out.create_docs_num)?;
-        json::set(&mut o, "cal_active_flag", &mut out.cal_active_flag)?;
-        json::set(&mut o, "create_cal_num", &mut out.create_cal_num)?;
-        json::set(&mut o, "vc_active_flag", &mut out.vc_active_flag)?;
-        json::set(&mut o, "vc_duration", &mut out.vc_duration)?;
-        json::set(&mut o, "active_os", &mut out.active_os)?;
-        json::set(&mut o, "create_task_num", &mut out.create_task_num)?;
-        json::set(&mut o, "vc_num", &mut out.vc_num)?;
-        json::set(&mut o, "app_package_type", &mut out.app_package_type)?;
-        json::set(&mut o, "os_name", &mut out.os_name)?;
-        json::set(&mut o, "email_send_count", &mut out.email_send_count)?;
-        json::set(&mut o, "email_receive_count", &mut out.email_receive_count)?;
-        json::set(&mut o, "email_send_ext_count", &mut out.email_send_ext_count)?;
-        json::set(&mut o, "email_receive_ext_count", &mut out.email_receive_ext_count)?;
-        json::set(&mut o, "email_send_in_count", &mut out.email_send_in_count)?;
-        json::set(&mut o, "email_receive_in_count", &mut out.email_receive_in_count)?;
-        json::set(&mut o, "search_active_flag", &mut out.search_active_flag)?;
-        json::set(&mut o, "total_search_count", &mut out.total_search_count)?;
-        json::set(&mut o, "quick_search_count", &mut out.quick_search_count)?;
-        json::set(&mut o, "tab_search_count", &mut out.tab_search_count)?;
+        o.set("date", &mut out.date);
+        o.set("user_id", &mut out.user_id);
+        o.set("user_name", &mut out.user_name);
+        o.set("department_name", &mut out.department_name);
+        o.set("department_path", &mut out.department_path);
+        o.set("create_time", &mut out.create_time);
+        o.set("user_active_flag", &mut out.user_active_flag);
+        o.set("register_time", &mut out.register_time);
+        o.set("suite_active_flag", &mut out.suite_active_flag);
+        o.set("last_active_time", &mut out.last_active_time);
+        o.set("im_active_flag", &mut out.im_active_flag);
+        o.set("send_messenger_num", &mut out.send_messenger_num);
+        o.set("docs_active_flag", &mut out.docs_active_flag);
+        o.set("create_docs_num", &mut out.create_docs_num);
+        o.set("cal_active_flag", &mut out.cal_active_flag);
+        o.set("create_cal_num", &mut out.create_cal_num);
+        o.set("vc_active_flag", &mut out.vc_active_flag);
+        o.set("vc_duration", &mut out.vc_duration);
+        o.set("active_os", &mut out.active_os);
+        o.set("create_task_num", &mut out.create_task_num);
+        o.set("vc_num", &mut out.vc_num);
+        o.set("app_package_type", &mut out.app_package_type);
+        o.set("os_name", &mut out.os_name);
+        o.set("email_send_count", &mut out.email_send_count);
+        o.set("email_receive_count", &mut out.email_receive_count);
+        o.set("email_send_ext_count", &mut out.email_send_ext_count);
+        o.set("email_receive_ext_count", &mut out.email_receive_ext_count);
+        o.set("email_send_in_count", &mut out.email_send_in_count);
+        o.set("email_receive_in_count", &mut out.email_receive_in_count);
+        o.set("search_active_flag", &mut out.search_active_flag);
+        o.set("total_search_count", &mut out.total_search_count);
+        o.set("quick_search_count", &mut out.quick_search_count);
+        o.set("tab_search_count", &mut out.tab_search_count);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `common_drawers` of \[`AuditInfo`\].
+/// The `common_drawers` of `AuditInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -494,13 +496,14 @@ pub struct ApiAuditCommonDrawers {
 }
 impl FromJson for ApiAuditCommonDrawers {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApiAuditCommonDrawers")?;
+        let mut o = json::Fields::of(value, "ApiAuditCommonDrawers")?;
         let mut out = Self::default();
-        json::set(&mut o, "common_draw_info_list", &mut out.common_draw_info_list)?;
+        o.set("common_draw_info_list", &mut out.common_draw_info_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `common_draw_info_list` of \[`ApiAuditCommonDrawers`\].
+/// The `common_draw_info_list` of `ApiAuditCommonDrawers`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -521,17 +524,18 @@ pub struct ApiAuditDrawerInfo {
 }
 impl FromJson for ApiAuditDrawerInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApiAuditDrawerInfo")?;
+        let mut o = json::Fields::of(value, "ApiAuditDrawerInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "info_key", &mut out.info_key)?;
-        json::set(&mut o, "info_val", &mut out.info_val)?;
-        json::set(&mut o, "key_i18n_key", &mut out.key_i18n_key)?;
-        json::set(&mut o, "val_type", &mut out.val_type)?;
-        json::set(&mut o, "val_i18n_key", &mut out.val_i18n_key)?;
+        o.set("info_key", &mut out.info_key);
+        o.set("info_val", &mut out.info_val);
+        o.set("key_i18n_key", &mut out.key_i18n_key);
+        o.set("val_type", &mut out.val_type);
+        o.set("val_i18n_key", &mut out.val_i18n_key);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `android_context` of \[`AuditContext`\].
+/// The `android_context` of `AuditContext`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -582,32 +586,33 @@ pub struct AuditAndroidContext {
 }
 impl FromJson for AuditAndroidContext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AuditAndroidContext")?;
+        let mut o = json::Fields::of(value, "AuditAndroidContext")?;
         let mut out = Self::default();
-        json::set(&mut o, "udid", &mut out.udid)?;
-        json::set(&mut o, "did", &mut out.did)?;
-        json::set(&mut o, "app_ver", &mut out.app_ver)?;
-        json::set(&mut o, "ver", &mut out.ver)?;
-        json::set(&mut o, "region", &mut out.region)?;
-        json::set(&mut o, "id_i", &mut out.id_i)?;
-        json::set(&mut o, "id_r", &mut out.id_r)?;
-        json::set(&mut o, "hw_brand", &mut out.hw_brand)?;
-        json::set(&mut o, "hw_manuf", &mut out.hw_manuf)?;
-        json::set(&mut o, "wifip", &mut out.wifip)?;
-        json::set(&mut o, "route_iip", &mut out.route_iip)?;
-        json::set(&mut o, "route_gip", &mut out.route_gip)?;
-        json::set(&mut o, "env_su", &mut out.env_su)?;
-        json::set(&mut o, "env_tz", &mut out.env_tz)?;
-        json::set(&mut o, "env_ml", &mut out.env_ml)?;
-        json::set(&mut o, "location", &mut out.location)?;
-        json::set(&mut o, "active_ip", &mut out.active_ip)?;
-        json::set(&mut o, "active_ip_detail", &mut out.active_ip_detail)?;
-        json::set(&mut o, "cell_base_station", &mut out.cell_base_station)?;
-        json::set(&mut o, "ip", &mut out.ip)?;
+        o.set("udid", &mut out.udid);
+        o.set("did", &mut out.did);
+        o.set("app_ver", &mut out.app_ver);
+        o.set("ver", &mut out.ver);
+        o.set("region", &mut out.region);
+        o.set("id_i", &mut out.id_i);
+        o.set("id_r", &mut out.id_r);
+        o.set("hw_brand", &mut out.hw_brand);
+        o.set("hw_manuf", &mut out.hw_manuf);
+        o.set("wifip", &mut out.wifip);
+        o.set("route_iip", &mut out.route_iip);
+        o.set("route_gip", &mut out.route_gip);
+        o.set("env_su", &mut out.env_su);
+        o.set("env_tz", &mut out.env_tz);
+        o.set("env_ml", &mut out.env_ml);
+        o.set("location", &mut out.location);
+        o.set("active_ip", &mut out.active_ip);
+        o.set("active_ip_detail", &mut out.active_ip_detail);
+        o.set("cell_base_station", &mut out.cell_base_station);
+        o.set("ip", &mut out.ip);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `audit_context` of \[`AuditInfo`\].
+/// The `audit_context` of `AuditInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -628,17 +633,18 @@ pub struct AuditContext {
 }
 impl FromJson for AuditContext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AuditContext")?;
+        let mut o = json::Fields::of(value, "AuditContext")?;
         let mut out = Self::default();
-        json::set(&mut o, "terminal_type", &mut out.terminal_type)?;
-        json::set(&mut o, "ios_context", &mut out.ios_context)?;
-        json::set(&mut o, "pc_context", &mut out.pc_context)?;
-        json::set(&mut o, "web_context", &mut out.web_context)?;
-        json::set(&mut o, "android_context", &mut out.android_context)?;
+        o.set("terminal_type", &mut out.terminal_type);
+        o.set("ios_context", &mut out.ios_context);
+        o.set("pc_context", &mut out.pc_context);
+        o.set("web_context", &mut out.web_context);
+        o.set("android_context", &mut out.android_context);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `audit_detail` of \[`AuditInfo`\].
+/// The `audit_detail` of `AuditInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -657,16 +663,17 @@ pub struct AuditDetail {
 }
 impl FromJson for AuditDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AuditDetail")?;
+        let mut o = json::Fields::of(value, "AuditDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "mc", &mut out.mc)?;
-        json::set(&mut o, "device_model", &mut out.device_model)?;
-        json::set(&mut o, "os", &mut out.os)?;
-        json::set(&mut o, "city", &mut out.city)?;
+        o.set("mc", &mut out.mc);
+        o.set("device_model", &mut out.device_model);
+        o.set("os", &mut out.os);
+        o.set("city", &mut out.city);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `extend` of \[`AuditInfo`\].
+/// The `extend` of `AuditInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -697,34 +704,26 @@ pub struct AuditEventExtend {
 }
 impl FromJson for AuditEventExtend {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AuditEventExtend")?;
+        let mut o = json::Fields::of(value, "AuditEventExtend")?;
         let mut out = Self::default();
-        json::set(&mut o, "comment_type", &mut out.comment_type)?;
-        json::set(&mut o, "app_detail", &mut out.app_detail)?;
-        json::set(&mut o, "two_step_validation", &mut out.two_step_validation)?;
-        json::set(&mut o, "login_method", &mut out.login_method)?;
-        json::set(&mut o, "new_people_num_in_video", &mut out.new_people_num_in_video)?;
-        json::set(
-            &mut o,
-            "external_people_num_in_video",
-            &mut out.external_people_num_in_video,
-        )?;
-        json::set(
-            &mut o,
-            "external_people_num_in_chat",
-            &mut out.external_people_num_in_chat,
-        )?;
-        json::set(&mut o, "join_group", &mut out.join_group)?;
-        json::set(&mut o, "quit_group", &mut out.quit_group)?;
-        json::set(
-            &mut o,
+        o.set("comment_type", &mut out.comment_type);
+        o.set("app_detail", &mut out.app_detail);
+        o.set("two_step_validation", &mut out.two_step_validation);
+        o.set("login_method", &mut out.login_method);
+        o.set("new_people_num_in_video", &mut out.new_people_num_in_video);
+        o.set("external_people_num_in_video", &mut out.external_people_num_in_video);
+        o.set("external_people_num_in_chat", &mut out.external_people_num_in_chat);
+        o.set("join_group", &mut out.join_group);
+        o.set("quit_group", &mut out.quit_group);
+        o.set(
             "external_people_num_in_doc_share",
             &mut out.external_people_num_in_doc_share,
-        )?;
+        );
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListAuditInfoResponseBody`\].
+/// The `items` of `ListAuditInfoResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -773,31 +772,32 @@ pub struct AuditInfo {
 }
 impl FromJson for AuditInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AuditInfo")?;
+        let mut o = json::Fields::of(value, "AuditInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "unique_id", &mut out.unique_id)?;
-        json::set(&mut o, "event_name", &mut out.event_name)?;
-        json::set(&mut o, "department_ids", &mut out.department_ids)?;
-        json::set(&mut o, "event_module", &mut out.event_module)?;
-        json::set(&mut o, "operator_type", &mut out.operator_type)?;
-        json::set(&mut o, "operator_value", &mut out.operator_value)?;
-        json::set(&mut o, "objects", &mut out.objects)?;
-        json::set(&mut o, "recipients", &mut out.recipients)?;
-        json::set(&mut o, "event_time", &mut out.event_time)?;
-        json::set(&mut o, "ip", &mut out.ip)?;
-        json::set(&mut o, "operator_app", &mut out.operator_app)?;
-        json::set(&mut o, "audit_context", &mut out.audit_context)?;
-        json::set(&mut o, "extend", &mut out.extend)?;
-        json::set(&mut o, "operator_app_name", &mut out.operator_app_name)?;
-        json::set(&mut o, "common_drawers", &mut out.common_drawers)?;
-        json::set(&mut o, "audit_detail", &mut out.audit_detail)?;
-        json::set(&mut o, "operator_tenant", &mut out.operator_tenant)?;
-        json::set(&mut o, "operator_detail", &mut out.operator_detail)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("unique_id", &mut out.unique_id);
+        o.set("event_name", &mut out.event_name);
+        o.set("department_ids", &mut out.department_ids);
+        o.set("event_module", &mut out.event_module);
+        o.set("operator_type", &mut out.operator_type);
+        o.set("operator_value", &mut out.operator_value);
+        o.set("objects", &mut out.objects);
+        o.set("recipients", &mut out.recipients);
+        o.set("event_time", &mut out.event_time);
+        o.set("ip", &mut out.ip);
+        o.set("operator_app", &mut out.operator_app);
+        o.set("audit_context", &mut out.audit_context);
+        o.set("extend", &mut out.extend);
+        o.set("operator_app_name", &mut out.operator_app_name);
+        o.set("common_drawers", &mut out.common_drawers);
+        o.set("audit_detail", &mut out.audit_detail);
+        o.set("operator_tenant", &mut out.operator_tenant);
+        o.set("operator_detail", &mut out.operator_detail);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `ios_context` of \[`AuditContext`\].
+/// The `ios_context` of `AuditContext`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -838,27 +838,28 @@ pub struct AuditIosContext {
 }
 impl FromJson for AuditIosContext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AuditIosContext")?;
+        let mut o = json::Fields::of(value, "AuditIosContext")?;
         let mut out = Self::default();
-        json::set(&mut o, "udid", &mut out.udid)?;
-        json::set(&mut o, "did", &mut out.did)?;
-        json::set(&mut o, "app_ver", &mut out.app_ver)?;
-        json::set(&mut o, "ver", &mut out.ver)?;
-        json::set(&mut o, "os", &mut out.os)?;
-        json::set(&mut o, "st_zone", &mut out.st_zone)?;
-        json::set(&mut o, "ml", &mut out.ml)?;
-        json::set(&mut o, "sjd", &mut out.sjd)?;
-        json::set(&mut o, "proxyip", &mut out.proxyip)?;
-        json::set(&mut o, "wifip", &mut out.wifip)?;
-        json::set(&mut o, "location", &mut out.location)?;
-        json::set(&mut o, "active_ip", &mut out.active_ip)?;
-        json::set(&mut o, "active_ip_detail", &mut out.active_ip_detail)?;
-        json::set(&mut o, "cell_base_station", &mut out.cell_base_station)?;
-        json::set(&mut o, "ip", &mut out.ip)?;
+        o.set("udid", &mut out.udid);
+        o.set("did", &mut out.did);
+        o.set("app_ver", &mut out.app_ver);
+        o.set("ver", &mut out.ver);
+        o.set("os", &mut out.os);
+        o.set("st_zone", &mut out.st_zone);
+        o.set("ml", &mut out.ml);
+        o.set("sjd", &mut out.sjd);
+        o.set("proxyip", &mut out.proxyip);
+        o.set("wifip", &mut out.wifip);
+        o.set("location", &mut out.location);
+        o.set("active_ip", &mut out.active_ip);
+        o.set("active_ip_detail", &mut out.active_ip_detail);
+        o.set("cell_base_station", &mut out.cell_base_station);
+        o.set("ip", &mut out.ip);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `object_detail` of \[`AuditObjectEntity`\].
+/// The `object_detail` of `AuditObjectEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -895,29 +896,29 @@ pub struct AuditObjectDetail {
 }
 impl FromJson for AuditObjectDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AuditObjectDetail")?;
+        let mut o = json::Fields::of(value, "AuditObjectDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "clone_source", &mut out.clone_source)?;
-        json::set(&mut o, "text_detail", &mut out.text_detail)?;
-        json::set(&mut o, "file_name", &mut out.file_name)?;
-        json::set(&mut o, "third_party_app_id", &mut out.third_party_app_id)?;
-        json::set(&mut o, "contain_file_num", &mut out.contain_file_num)?;
-        json::set(&mut o, "permission_setting_type", &mut out.permission_setting_type)?;
-        json::set(
-            &mut o,
+        o.set("clone_source", &mut out.clone_source);
+        o.set("text_detail", &mut out.text_detail);
+        o.set("file_name", &mut out.file_name);
+        o.set("third_party_app_id", &mut out.third_party_app_id);
+        o.set("contain_file_num", &mut out.contain_file_num);
+        o.set("permission_setting_type", &mut out.permission_setting_type);
+        o.set(
             "permission_external_access_type",
             &mut out.permission_external_access_type,
-        )?;
-        json::set(&mut o, "permission_share_type", &mut out.permission_share_type)?;
-        json::set(&mut o, "file_service_source", &mut out.file_service_source)?;
-        json::set(&mut o, "okr_download_content", &mut out.okr_download_content)?;
-        json::set(&mut o, "container_type", &mut out.container_type)?;
-        json::set(&mut o, "container_id", &mut out.container_id)?;
-        json::set(&mut o, "current_page", &mut out.current_page)?;
+        );
+        o.set("permission_share_type", &mut out.permission_share_type);
+        o.set("file_service_source", &mut out.file_service_source);
+        o.set("okr_download_content", &mut out.okr_download_content);
+        o.set("container_type", &mut out.container_type);
+        o.set("container_id", &mut out.container_id);
+        o.set("current_page", &mut out.current_page);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `objects` of \[`AuditInfo`\].
+/// The `objects` of `AuditInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -938,17 +939,18 @@ pub struct AuditObjectEntity {
 }
 impl FromJson for AuditObjectEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AuditObjectEntity")?;
+        let mut o = json::Fields::of(value, "AuditObjectEntity")?;
         let mut out = Self::default();
-        json::set(&mut o, "object_type", &mut out.object_type)?;
-        json::set(&mut o, "object_value", &mut out.object_value)?;
-        json::set(&mut o, "object_name", &mut out.object_name)?;
-        json::set(&mut o, "object_owner", &mut out.object_owner)?;
-        json::set(&mut o, "object_detail", &mut out.object_detail)?;
+        o.set("object_type", &mut out.object_type);
+        o.set("object_value", &mut out.object_value);
+        o.set("object_name", &mut out.object_name);
+        o.set("object_owner", &mut out.object_owner);
+        o.set("object_detail", &mut out.object_detail);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `pc_context` of \[`AuditContext`\].
+/// The `pc_context` of `AuditContext`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -975,20 +977,21 @@ pub struct AuditPcContext {
 }
 impl FromJson for AuditPcContext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AuditPcContext")?;
+        let mut o = json::Fields::of(value, "AuditPcContext")?;
         let mut out = Self::default();
-        json::set(&mut o, "udid", &mut out.udid)?;
-        json::set(&mut o, "did", &mut out.did)?;
-        json::set(&mut o, "app_ver", &mut out.app_ver)?;
-        json::set(&mut o, "ver", &mut out.ver)?;
-        json::set(&mut o, "os", &mut out.os)?;
-        json::set(&mut o, "wifip", &mut out.wifip)?;
-        json::set(&mut o, "region", &mut out.region)?;
-        json::set(&mut o, "ip", &mut out.ip)?;
+        o.set("udid", &mut out.udid);
+        o.set("did", &mut out.did);
+        o.set("app_ver", &mut out.app_ver);
+        o.set("ver", &mut out.ver);
+        o.set("os", &mut out.os);
+        o.set("wifip", &mut out.wifip);
+        o.set("region", &mut out.region);
+        o.set("ip", &mut out.ip);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `recipient_detail` of \[`AuditRecipientEntity`\].
+/// The `recipient_detail` of `AuditRecipientEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1009,17 +1012,18 @@ pub struct AuditRecipientDetail {
 }
 impl FromJson for AuditRecipientDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AuditRecipientDetail")?;
+        let mut o = json::Fields::of(value, "AuditRecipientDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "permission_action_type", &mut out.permission_action_type)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "chat_name", &mut out.chat_name)?;
-        json::set(&mut o, "chat_type", &mut out.chat_type)?;
-        json::set(&mut o, "external_flag", &mut out.external_flag)?;
+        o.set("permission_action_type", &mut out.permission_action_type);
+        o.set("chat_id", &mut out.chat_id);
+        o.set("chat_name", &mut out.chat_name);
+        o.set("chat_type", &mut out.chat_type);
+        o.set("external_flag", &mut out.external_flag);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `recipients` of \[`AuditInfo`\].
+/// The `recipients` of `AuditInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1036,15 +1040,16 @@ pub struct AuditRecipientEntity {
 }
 impl FromJson for AuditRecipientEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AuditRecipientEntity")?;
+        let mut o = json::Fields::of(value, "AuditRecipientEntity")?;
         let mut out = Self::default();
-        json::set(&mut o, "recipient_type", &mut out.recipient_type)?;
-        json::set(&mut o, "recipient_value", &mut out.recipient_value)?;
-        json::set(&mut o, "recipient_detail", &mut out.recipient_detail)?;
+        o.set("recipient_type", &mut out.recipient_type);
+        o.set("recipient_value", &mut out.recipient_value);
+        o.set("recipient_detail", &mut out.recipient_detail);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `web_context` of \[`AuditContext`\].
+/// The `web_context` of `AuditContext`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1059,10 +1064,11 @@ pub struct AuditWebContext {
 }
 impl FromJson for AuditWebContext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AuditWebContext")?;
+        let mut o = json::Fields::of(value, "AuditWebContext")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_agent", &mut out.user_agent)?;
-        json::set(&mut o, "ip", &mut out.ip)?;
+        o.set("user_agent", &mut out.user_agent);
+        o.set("ip", &mut out.ip);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1091,15 +1097,16 @@ pub struct Badge {
 }
 impl FromJson for Badge {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Badge")?;
+        let mut o = json::Fields::of(value, "Badge")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "explanation", &mut out.explanation)?;
-        json::set(&mut o, "detail_image", &mut out.detail_image)?;
-        json::set(&mut o, "show_image", &mut out.show_image)?;
-        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
-        json::set(&mut o, "i18n_explanation", &mut out.i18n_explanation)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("explanation", &mut out.explanation);
+        o.set("detail_image", &mut out.detail_image);
+        o.set("show_image", &mut out.show_image);
+        o.set("i18n_name", &mut out.i18n_name);
+        o.set("i18n_explanation", &mut out.i18n_explanation);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1163,9 +1170,10 @@ pub struct CreateBadgeImageResponseBody {
 }
 impl FromJson for CreateBadgeImageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateBadgeImageResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateBadgeImageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "image_key", &mut out.image_key)?;
+        o.set("image_key", &mut out.image_key);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1182,9 +1190,10 @@ pub struct GetBadgeGrantResponseBody {
 }
 impl FromJson for GetBadgeGrantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetBadgeGrantResponseBody")?;
+        let mut o = json::Fields::of(value, "GetBadgeGrantResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "grant", &mut out.grant)?;
+        o.set("grant", &mut out.grant);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1201,9 +1210,10 @@ pub struct GetBadgeResponseBody {
 }
 impl FromJson for GetBadgeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetBadgeResponseBody")?;
+        let mut o = json::Fields::of(value, "GetBadgeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "badge", &mut out.badge)?;
+        o.set("badge", &mut out.badge);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1240,18 +1250,19 @@ pub struct Grant {
 }
 impl FromJson for Grant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Grant")?;
+        let mut o = json::Fields::of(value, "Grant")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "badge_id", &mut out.badge_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "grant_type", &mut out.grant_type)?;
-        json::set(&mut o, "time_zone", &mut out.time_zone)?;
-        json::set(&mut o, "rule_detail", &mut out.rule_detail)?;
-        json::set(&mut o, "is_grant_all", &mut out.is_grant_all)?;
-        json::set(&mut o, "user_ids", &mut out.user_ids)?;
-        json::set(&mut o, "department_ids", &mut out.department_ids)?;
-        json::set(&mut o, "group_ids", &mut out.group_ids)?;
+        o.set("id", &mut out.id);
+        o.set("badge_id", &mut out.badge_id);
+        o.set("name", &mut out.name);
+        o.set("grant_type", &mut out.grant_type);
+        o.set("time_zone", &mut out.time_zone);
+        o.set("rule_detail", &mut out.rule_detail);
+        o.set("is_grant_all", &mut out.is_grant_all);
+        o.set("user_ids", &mut out.user_ids);
+        o.set("department_ids", &mut out.department_ids);
+        o.set("group_ids", &mut out.group_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1280,7 +1291,7 @@ impl ToJson for Grant {
         None
     }
 }
-/// The `i18n_name` of \[`Badge`\].
+/// The `i18n_name` of `Badge`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1297,11 +1308,12 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18n")?;
+        let mut o = json::Fields::of(value, "I18n")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("en_us", &mut out.en_us);
+        o.set("ja_jp", &mut out.ja_jp);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1331,11 +1343,12 @@ pub struct ListAdminDeptStatResponseBody {
 }
 impl FromJson for ListAdminDeptStatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAdminDeptStatResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAdminDeptStatResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1356,11 +1369,12 @@ pub struct ListAdminUserStatResponseBody {
 }
 impl FromJson for ListAdminUserStatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAdminUserStatResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAdminUserStatResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1381,11 +1395,12 @@ pub struct ListAuditInfoResponseBody {
 }
 impl FromJson for ListAuditInfoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAuditInfoResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAuditInfoResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1406,11 +1421,12 @@ pub struct ListBadgeGrantResponseBody {
 }
 impl FromJson for ListBadgeGrantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListBadgeGrantResponseBody")?;
+        let mut o = json::Fields::of(value, "ListBadgeGrantResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "grants", &mut out.grants)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("grants", &mut out.grants);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1431,15 +1447,16 @@ pub struct ListBadgeResponseBody {
 }
 impl FromJson for ListBadgeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListBadgeResponseBody")?;
+        let mut o = json::Fields::of(value, "ListBadgeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "badges", &mut out.badges)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("badges", &mut out.badges);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `operator_detail` of \[`AuditInfo`\].
+/// The `operator_detail` of `AuditInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1454,14 +1471,15 @@ pub struct OperatorDetail {
 }
 impl FromJson for OperatorDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OperatorDetail")?;
+        let mut o = json::Fields::of(value, "OperatorDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "operator_name", &mut out.operator_name)?;
-        json::set(&mut o, "tenant_name", &mut out.tenant_name)?;
+        o.set("operator_name", &mut out.operator_name);
+        o.set("tenant_name", &mut out.tenant_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `operator_name` of \[`OperatorDetail`\].
+/// The `operator_name` of `OperatorDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1476,14 +1494,15 @@ pub struct OperatorName {
 }
 impl FromJson for OperatorName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OperatorName")?;
+        let mut o = json::Fields::of(value, "OperatorName")?;
         let mut out = Self::default();
-        json::set(&mut o, "default_name", &mut out.default_name)?;
-        json::set(&mut o, "i18n_value", &mut out.i18n_value)?;
+        o.set("default_name", &mut out.default_name);
+        o.set("i18n_value", &mut out.i18n_value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `password` of \[`ResetPasswordRequestBody`\].
+/// The `password` of `ResetPasswordRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1537,7 +1556,7 @@ impl ToJson for ResetPasswordRequestBody {
         None
     }
 }
-/// The `rule_detail` of \[`Grant`\].
+/// The `rule_detail` of `Grant`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1558,12 +1577,13 @@ pub struct RuleDetail {
 }
 impl FromJson for RuleDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RuleDetail")?;
+        let mut o = json::Fields::of(value, "RuleDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "anniversary", &mut out.anniversary)?;
-        json::set(&mut o, "effective_period", &mut out.effective_period)?;
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("anniversary", &mut out.anniversary);
+        o.set("effective_period", &mut out.effective_period);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -1300,7 +1300,7 @@ impl ToJson for Type {
         w.string(self.as_str());
     }
 }
-/// The `agent_artifact` of \[`GetAgentAgentArtifactResponseBody`\].
+/// The `agent_artifact` of `GetAgentAgentArtifactResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1317,15 +1317,16 @@ pub struct AgentArtifact {
 }
 impl FromJson for AgentArtifact {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgentArtifact")?;
+        let mut o = json::Fields::of(value, "AgentArtifact")?;
         let mut out = Self::default();
-        json::set(&mut o, "artifact_id", &mut out.artifact_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "url", &mut out.url)?;
+        o.set("artifact_id", &mut out.artifact_id);
+        o.set("name", &mut out.name);
+        o.set("url", &mut out.url);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `content` of \[`GetAgentAgentChatResponseBody`\].
+/// The `content` of `GetAgentAgentChatResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1344,16 +1345,17 @@ pub struct AgentChatMessage {
 }
 impl FromJson for AgentChatMessage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgentChatMessage")?;
+        let mut o = json::Fields::of(value, "AgentChatMessage")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "agent_artifact_id", &mut out.agent_artifact_id)?;
-        json::set(&mut o, "artifact_type", &mut out.artifact_type)?;
+        o.set("type", &mut out.r#type);
+        o.set("text", &mut out.text);
+        o.set("agent_artifact_id", &mut out.agent_artifact_id);
+        o.set("artifact_type", &mut out.artifact_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `sessions` of \[`ListAgentAgentChatSessionResponseBody`\].
+/// The `sessions` of `ListAgentAgentChatSessionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1374,17 +1376,18 @@ pub struct AgentChatSession {
 }
 impl FromJson for AgentChatSession {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgentChatSession")?;
+        let mut o = json::Fields::of(value, "AgentChatSession")?;
         let mut out = Self::default();
-        json::set(&mut o, "session_id", &mut out.session_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "last_chat_at", &mut out.last_chat_at)?;
+        o.set("session_id", &mut out.session_id);
+        o.set("name", &mut out.name);
+        o.set("status", &mut out.status);
+        o.set("created_at", &mut out.created_at);
+        o.set("last_chat_at", &mut out.last_chat_at);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `turns` of \[`GetAgentAgentChatSessionResponseBody`\].
+/// The `turns` of `GetAgentAgentChatSessionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1401,15 +1404,16 @@ pub struct AgentChatTurn {
 }
 impl FromJson for AgentChatTurn {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgentChatTurn")?;
+        let mut o = json::Fields::of(value, "AgentChatTurn")?;
         let mut out = Self::default();
-        json::set(&mut o, "agent_chat_id", &mut out.agent_chat_id)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("agent_chat_id", &mut out.agent_chat_id);
+        o.set("created_at", &mut out.created_at);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_message` of \[`CreateAgentAgentChatRequestBody`\].
+/// The `user_message` of `CreateAgentAgentChatRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1436,7 +1440,7 @@ impl ToJson for AgentUserMessage {
         None
     }
 }
-/// The `content` of \[`AgentUserMessage`\].
+/// The `content` of `AgentUserMessage`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1466,7 +1470,7 @@ impl ToJson for AgentUserMessageContent {
         None
     }
 }
-/// The `process_data` of \[`AskAppKnowledgeResponseBody`\].
+/// The `process_data` of `AskAppKnowledgeResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1483,15 +1487,16 @@ pub struct AilyKnowledgeAskProcessData {
 }
 impl FromJson for AilyKnowledgeAskProcessData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AilyKnowledgeAskProcessData")?;
+        let mut o = json::Fields::of(value, "AilyKnowledgeAskProcessData")?;
         let mut out = Self::default();
-        json::set(&mut o, "chart_dsls", &mut out.chart_dsls)?;
-        json::set(&mut o, "chunks", &mut out.chunks)?;
-        json::set(&mut o, "sql_data", &mut out.sql_data)?;
+        o.set("chart_dsls", &mut out.chart_dsls);
+        o.set("chunks", &mut out.chunks);
+        o.set("sql_data", &mut out.sql_data);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `faq_result` of \[`AskAppKnowledgeResponseBody`\].
+/// The `faq_result` of `AskAppKnowledgeResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1506,14 +1511,15 @@ pub struct AilyKnowledgeFaq {
 }
 impl FromJson for AilyKnowledgeFaq {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AilyKnowledgeFaq")?;
+        let mut o = json::Fields::of(value, "AilyKnowledgeFaq")?;
         let mut out = Self::default();
-        json::set(&mut o, "question", &mut out.question)?;
-        json::set(&mut o, "answer", &mut out.answer)?;
+        o.set("question", &mut out.question);
+        o.set("answer", &mut out.answer);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `message` of \[`AskAppKnowledgeRequestBody`\].
+/// The `message` of `AskAppKnowledgeRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1526,9 +1532,10 @@ pub struct AilyKnowledgeMessage {
 }
 impl FromJson for AilyKnowledgeMessage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AilyKnowledgeMessage")?;
+        let mut o = json::Fields::of(value, "AilyKnowledgeMessage")?;
         let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
+        o.set("content", &mut out.content);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1539,7 +1546,7 @@ impl ToJson for AilyKnowledgeMessage {
         w.end_object();
     }
 }
-/// The `mentions` of \[`AilyMessage`\].
+/// The `mentions` of `AilyMessage`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1562,13 +1569,14 @@ pub struct AilyMention {
 }
 impl FromJson for AilyMention {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AilyMention")?;
+        let mut o = json::Fields::of(value, "AilyMention")?;
         let mut out = Self::default();
-        json::set(&mut o, "entity_id", &mut out.entity_id)?;
-        json::set(&mut o, "identity_provider", &mut out.identity_provider)?;
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "aily_id", &mut out.aily_id)?;
+        o.set("entity_id", &mut out.entity_id);
+        o.set("identity_provider", &mut out.identity_provider);
+        o.set("key", &mut out.key);
+        o.set("name", &mut out.name);
+        o.set("aily_id", &mut out.aily_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1583,7 +1591,7 @@ impl ToJson for AilyMention {
         w.end_object();
     }
 }
-/// The `message` of \[`CreateAilySessionAilyMessageResponseBody`\].
+/// The `message` of `CreateAilySessionAilyMessageResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1620,25 +1628,26 @@ pub struct AilyMessage {
 }
 impl FromJson for AilyMessage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AilyMessage")?;
+        let mut o = json::Fields::of(value, "AilyMessage")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "session_id", &mut out.session_id)?;
-        json::set(&mut o, "run_id", &mut out.run_id)?;
-        json::set(&mut o, "content_type", &mut out.content_type)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "files", &mut out.files)?;
-        json::set(&mut o, "quote_message_id", &mut out.quote_message_id)?;
-        json::set(&mut o, "sender", &mut out.sender)?;
-        json::set(&mut o, "mentions", &mut out.mentions)?;
-        json::set(&mut o, "plain_text", &mut out.plain_text)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "reasoning_content", &mut out.reasoning_content)?;
+        o.set("id", &mut out.id);
+        o.set("session_id", &mut out.session_id);
+        o.set("run_id", &mut out.run_id);
+        o.set("content_type", &mut out.content_type);
+        o.set("content", &mut out.content);
+        o.set("files", &mut out.files);
+        o.set("quote_message_id", &mut out.quote_message_id);
+        o.set("sender", &mut out.sender);
+        o.set("mentions", &mut out.mentions);
+        o.set("plain_text", &mut out.plain_text);
+        o.set("created_at", &mut out.created_at);
+        o.set("status", &mut out.status);
+        o.set("reasoning_content", &mut out.reasoning_content);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `files` of \[`AilyMessage`\].
+/// The `files` of `AilyMessage`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1661,18 +1670,19 @@ pub struct AilyMessageFile {
 }
 impl FromJson for AilyMessageFile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AilyMessageFile")?;
+        let mut o = json::Fields::of(value, "AilyMessageFile")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "mime_type", &mut out.mime_type)?;
-        json::set(&mut o, "file_name", &mut out.file_name)?;
-        json::set(&mut o, "metadata", &mut out.metadata)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "preview_url", &mut out.preview_url)?;
+        o.set("id", &mut out.id);
+        o.set("mime_type", &mut out.mime_type);
+        o.set("file_name", &mut out.file_name);
+        o.set("metadata", &mut out.metadata);
+        o.set("created_at", &mut out.created_at);
+        o.set("preview_url", &mut out.preview_url);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `preview_url` of \[`AilyMessageFile`\].
+/// The `preview_url` of `AilyMessageFile`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1687,14 +1697,15 @@ pub struct AilyMessageFilePreview {
 }
 impl FromJson for AilyMessageFilePreview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AilyMessageFilePreview")?;
+        let mut o = json::Fields::of(value, "AilyMessageFilePreview")?;
         let mut out = Self::default();
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "expired_at", &mut out.expired_at)?;
+        o.set("url", &mut out.url);
+        o.set("expired_at", &mut out.expired_at);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `sender` of \[`AilyMessage`\].
+/// The `sender` of `AilyMessage`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1713,16 +1724,17 @@ pub struct AilySender {
 }
 impl FromJson for AilySender {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AilySender")?;
+        let mut o = json::Fields::of(value, "AilySender")?;
         let mut out = Self::default();
-        json::set(&mut o, "entity_id", &mut out.entity_id)?;
-        json::set(&mut o, "identity_provider", &mut out.identity_provider)?;
-        json::set(&mut o, "sender_type", &mut out.sender_type)?;
-        json::set(&mut o, "aily_id", &mut out.aily_id)?;
+        o.set("entity_id", &mut out.entity_id);
+        o.set("identity_provider", &mut out.identity_provider);
+        o.set("sender_type", &mut out.sender_type);
+        o.set("aily_id", &mut out.aily_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `session` of \[`CreateAilySessionResponseBody`\].
+/// The `session` of `CreateAilySessionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1745,18 +1757,19 @@ pub struct AilySession {
 }
 impl FromJson for AilySession {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AilySession")?;
+        let mut o = json::Fields::of(value, "AilySession")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "modified_at", &mut out.modified_at)?;
-        json::set(&mut o, "created_by", &mut out.created_by)?;
-        json::set(&mut o, "channel_context", &mut out.channel_context)?;
-        json::set(&mut o, "metadata", &mut out.metadata)?;
+        o.set("id", &mut out.id);
+        o.set("created_at", &mut out.created_at);
+        o.set("modified_at", &mut out.modified_at);
+        o.set("created_by", &mut out.created_by);
+        o.set("channel_context", &mut out.channel_context);
+        o.set("metadata", &mut out.metadata);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListTenantAppStatResponseBody`\].
+/// The `items` of `ListTenantAppStatResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1783,20 +1796,17 @@ pub struct AppStat {
 }
 impl FromJson for AppStat {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppStat")?;
+        let mut o = json::Fields::of(value, "AppStat")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(
-            &mut o,
-            "avg_daily_active_user_num",
-            &mut out.avg_daily_active_user_num,
-        )?;
-        json::set(&mut o, "avg_daily_run_num", &mut out.avg_daily_run_num)?;
-        json::set(&mut o, "avg_daily_credit_usage", &mut out.avg_daily_credit_usage)?;
-        json::set(&mut o, "total_credit_usage", &mut out.total_credit_usage)?;
-        json::set(&mut o, "owner", &mut out.owner)?;
-        json::set(&mut o, "app_created_at", &mut out.app_created_at)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("avg_daily_active_user_num", &mut out.avg_daily_active_user_num);
+        o.set("avg_daily_run_num", &mut out.avg_daily_run_num);
+        o.set("avg_daily_credit_usage", &mut out.avg_daily_credit_usage);
+        o.set("total_credit_usage", &mut out.total_credit_usage);
+        o.set("owner", &mut out.owner);
+        o.set("app_created_at", &mut out.app_created_at);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1847,18 +1857,19 @@ pub struct AskAppKnowledgeResponseBody {
 }
 impl FromJson for AskAppKnowledgeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AskAppKnowledgeResponseBody")?;
+        let mut o = json::Fields::of(value, "AskAppKnowledgeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "finish_type", &mut out.finish_type)?;
-        json::set(&mut o, "message", &mut out.message)?;
-        json::set(&mut o, "process_data", &mut out.process_data)?;
-        json::set(&mut o, "faq_result", &mut out.faq_result)?;
-        json::set(&mut o, "has_answer", &mut out.has_answer)?;
+        o.set("status", &mut out.status);
+        o.set("finish_type", &mut out.finish_type);
+        o.set("message", &mut out.message);
+        o.set("process_data", &mut out.process_data);
+        o.set("faq_result", &mut out.faq_result);
+        o.set("has_answer", &mut out.has_answer);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `channel` of \[`SkillGlobalVariable`\].
+/// The `channel` of `SkillGlobalVariable`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1913,9 +1924,10 @@ pub struct CheckAgentAgentVisibilityResponseBody {
 }
 impl FromJson for CheckAgentAgentVisibilityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CheckAgentAgentVisibilityResponseBody")?;
+        let mut o = json::Fields::of(value, "CheckAgentAgentVisibilityResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "visibility", &mut out.visibility)?;
+        o.set("visibility", &mut out.visibility);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1960,9 +1972,10 @@ pub struct CreateAgentAgentAttachmentResponseBody {
 }
 impl FromJson for CreateAgentAgentAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAgentAgentAttachmentResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateAgentAgentAttachmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "agent_attachment_id", &mut out.agent_attachment_id)?;
+        o.set("agent_attachment_id", &mut out.agent_attachment_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2011,10 +2024,11 @@ pub struct CreateAgentAgentChatResponseBody {
 }
 impl FromJson for CreateAgentAgentChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAgentAgentChatResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateAgentAgentChatResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "agent_chat_id", &mut out.agent_chat_id)?;
-        json::set(&mut o, "session_id", &mut out.session_id)?;
+        o.set("agent_chat_id", &mut out.agent_chat_id);
+        o.set("session_id", &mut out.session_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2053,11 +2067,12 @@ pub struct CreateAgentAgentChatSessionResponseBody {
 }
 impl FromJson for CreateAgentAgentChatSessionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAgentAgentChatSessionResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateAgentAgentChatSessionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "session_id", &mut out.session_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
+        o.set("session_id", &mut out.session_id);
+        o.set("name", &mut out.name);
+        o.set("created_at", &mut out.created_at);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2213,7 +2228,7 @@ impl ToJson for CreateAppDataAssetRequestBody {
         None
     }
 }
-/// The `data_asset` of \[`CreateAppDataAssetResponseBody`\].
+/// The `data_asset` of `CreateAppDataAssetResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2248,28 +2263,25 @@ pub struct DataAsset {
 }
 impl FromJson for DataAsset {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DataAsset")?;
+        let mut o = json::Fields::of(value, "DataAsset")?;
         let mut out = Self::default();
-        json::set(&mut o, "data_asset_id", &mut out.data_asset_id)?;
-        json::set(&mut o, "label", &mut out.label)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "data_source_type", &mut out.data_source_type)?;
-        json::set(&mut o, "connect_status", &mut out.connect_status)?;
-        json::set(&mut o, "tags", &mut out.tags)?;
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "connect_failed_reason", &mut out.connect_failed_reason)?;
-        json::set(
-            &mut o,
-            "import_knowledge_setting",
-            &mut out.import_knowledge_setting,
-        )?;
-        json::set(&mut o, "connect_type", &mut out.connect_type)?;
-        json::set(&mut o, "created_time", &mut out.created_time)?;
-        json::set(&mut o, "updated_time", &mut out.updated_time)?;
+        o.set("data_asset_id", &mut out.data_asset_id);
+        o.set("label", &mut out.label);
+        o.set("description", &mut out.description);
+        o.set("data_source_type", &mut out.data_source_type);
+        o.set("connect_status", &mut out.connect_status);
+        o.set("tags", &mut out.tags);
+        o.set("items", &mut out.items);
+        o.set("connect_failed_reason", &mut out.connect_failed_reason);
+        o.set("import_knowledge_setting", &mut out.import_knowledge_setting);
+        o.set("connect_type", &mut out.connect_type);
+        o.set("created_time", &mut out.created_time);
+        o.set("updated_time", &mut out.updated_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `file_info` of \[`UploadFileAppDataAssetResponseBody`\].
+/// The `file_info` of `UploadFileAppDataAssetResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2284,14 +2296,15 @@ pub struct DataAssetFile {
 }
 impl FromJson for DataAssetFile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DataAssetFile")?;
+        let mut o = json::Fields::of(value, "DataAssetFile")?;
         let mut out = Self::default();
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "mime_type", &mut out.mime_type)?;
+        o.set("token", &mut out.token);
+        o.set("mime_type", &mut out.mime_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `file` of \[`DataAssetImportKnowledgeSetting`\].
+/// The `file` of `DataAssetImportKnowledgeSetting`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2312,13 +2325,14 @@ pub struct DataAssetImportKnowledgeFile {
 }
 impl FromJson for DataAssetImportKnowledgeFile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DataAssetImportKnowledgeFile")?;
+        let mut o = json::Fields::of(value, "DataAssetImportKnowledgeFile")?;
         let mut out = Self::default();
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "mime_type", &mut out.mime_type)?;
-        json::set(&mut o, "url", &mut out.url)?;
+        o.set("title", &mut out.title);
+        o.set("token", &mut out.token);
+        o.set("content", &mut out.content);
+        o.set("mime_type", &mut out.mime_type);
+        o.set("url", &mut out.url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2333,7 +2347,7 @@ impl ToJson for DataAssetImportKnowledgeFile {
         w.end_object();
     }
 }
-/// The `lark_helpdesk` of \[`DataAssetImportKnowledgeSetting`\].
+/// The `lark_helpdesk` of `DataAssetImportKnowledgeSetting`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2346,9 +2360,10 @@ pub struct DataAssetImportKnowledgeHelpdesk {
 }
 impl FromJson for DataAssetImportKnowledgeHelpdesk {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DataAssetImportKnowledgeHelpdesk")?;
+        let mut o = json::Fields::of(value, "DataAssetImportKnowledgeHelpdesk")?;
         let mut out = Self::default();
-        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
+        o.set("helpdesk_id", &mut out.helpdesk_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2365,7 +2380,7 @@ impl ToJson for DataAssetImportKnowledgeHelpdesk {
         None
     }
 }
-/// The `lark_doc` of \[`DataAssetImportKnowledgeSetting`\].
+/// The `lark_doc` of `DataAssetImportKnowledgeSetting`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2389,12 +2404,13 @@ pub struct DataAssetImportKnowledgeLarkDoc {
 }
 impl FromJson for DataAssetImportKnowledgeLarkDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DataAssetImportKnowledgeLarkDoc")?;
+        let mut o = json::Fields::of(value, "DataAssetImportKnowledgeLarkDoc")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "with_sub_docs", &mut out.with_sub_docs)?;
-        json::set(&mut o, "url", &mut out.url)?;
+        o.set("type", &mut out.r#type);
+        o.set("token", &mut out.token);
+        o.set("with_sub_docs", &mut out.with_sub_docs);
+        o.set("url", &mut out.url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2417,7 +2433,7 @@ impl ToJson for DataAssetImportKnowledgeLarkDoc {
         None
     }
 }
-/// The `import_knowledge_setting` of \[`CreateAppDataAssetRequestBody`\].
+/// The `import_knowledge_setting` of `CreateAppDataAssetRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2438,13 +2454,14 @@ pub struct DataAssetImportKnowledgeSetting {
 }
 impl FromJson for DataAssetImportKnowledgeSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DataAssetImportKnowledgeSetting")?;
+        let mut o = json::Fields::of(value, "DataAssetImportKnowledgeSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "chunk_setting", &mut out.chunk_setting)?;
-        json::set(&mut o, "file", &mut out.file)?;
-        json::set(&mut o, "lark_doc", &mut out.lark_doc)?;
-        json::set(&mut o, "lark_wiki_space", &mut out.lark_wiki_space)?;
-        json::set(&mut o, "lark_helpdesk", &mut out.lark_helpdesk)?;
+        o.set("chunk_setting", &mut out.chunk_setting);
+        o.set("file", &mut out.file);
+        o.set("lark_doc", &mut out.lark_doc);
+        o.set("lark_wiki_space", &mut out.lark_wiki_space);
+        o.set("lark_helpdesk", &mut out.lark_helpdesk);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2474,7 +2491,7 @@ impl ToJson for DataAssetImportKnowledgeSetting {
         None
     }
 }
-/// The `lark_wiki_space` of \[`DataAssetImportKnowledgeSetting`\].
+/// The `lark_wiki_space` of `DataAssetImportKnowledgeSetting`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2491,11 +2508,12 @@ pub struct DataAssetImportKnowledgeWiki {
 }
 impl FromJson for DataAssetImportKnowledgeWiki {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DataAssetImportKnowledgeWiki")?;
+        let mut o = json::Fields::of(value, "DataAssetImportKnowledgeWiki")?;
         let mut out = Self::default();
-        json::set(&mut o, "space_id", &mut out.space_id)?;
-        json::set(&mut o, "sub_docs", &mut out.sub_docs)?;
-        json::set(&mut o, "url", &mut out.url)?;
+        o.set("space_id", &mut out.space_id);
+        o.set("sub_docs", &mut out.sub_docs);
+        o.set("url", &mut out.url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2517,7 +2535,7 @@ impl ToJson for DataAssetImportKnowledgeWiki {
         None
     }
 }
-/// The `sub_docs` of \[`DataAssetImportKnowledgeWiki`\].
+/// The `sub_docs` of `DataAssetImportKnowledgeWiki`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2535,11 +2553,12 @@ pub struct DataAssetImportKnowledgeWikiSubDoc {
 }
 impl FromJson for DataAssetImportKnowledgeWikiSubDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DataAssetImportKnowledgeWikiSubDoc")?;
+        let mut o = json::Fields::of(value, "DataAssetImportKnowledgeWikiSubDoc")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "url", &mut out.url)?;
+        o.set("type", &mut out.r#type);
+        o.set("token", &mut out.token);
+        o.set("url", &mut out.url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2561,7 +2580,7 @@ impl ToJson for DataAssetImportKnowledgeWikiSubDoc {
         None
     }
 }
-/// The `items` of \[`DataAsset`\].
+/// The `items` of `DataAsset`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2582,17 +2601,18 @@ pub struct DataAssetItem {
 }
 impl FromJson for DataAssetItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DataAssetItem")?;
+        let mut o = json::Fields::of(value, "DataAssetItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "data_asset_item_id", &mut out.data_asset_item_id)?;
-        json::set(&mut o, "api_name", &mut out.api_name)?;
-        json::set(&mut o, "label", &mut out.label)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "resources", &mut out.resources)?;
+        o.set("data_asset_item_id", &mut out.data_asset_item_id);
+        o.set("api_name", &mut out.api_name);
+        o.set("label", &mut out.label);
+        o.set("description", &mut out.description);
+        o.set("resources", &mut out.resources);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `chunk_setting` of \[`DataAssetImportKnowledgeSetting`\].
+/// The `chunk_setting` of `DataAssetImportKnowledgeSetting`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2615,12 +2635,13 @@ pub struct DataAssetKnowledgeChunkSetting {
 }
 impl FromJson for DataAssetKnowledgeChunkSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DataAssetKnowledgeChunkSetting")?;
+        let mut o = json::Fields::of(value, "DataAssetKnowledgeChunkSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "rule_type", &mut out.rule_type)?;
-        json::set(&mut o, "separate_type", &mut out.separate_type)?;
-        json::set(&mut o, "size", &mut out.size)?;
-        json::set(&mut o, "overlap", &mut out.overlap)?;
+        o.set("rule_type", &mut out.rule_type);
+        o.set("separate_type", &mut out.separate_type);
+        o.set("size", &mut out.size);
+        o.set("overlap", &mut out.overlap);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2640,7 +2661,7 @@ impl ToJson for DataAssetKnowledgeChunkSetting {
         None
     }
 }
-/// The `resources` of \[`DataAssetItem`\].
+/// The `resources` of `DataAssetItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2657,15 +2678,16 @@ pub struct DataAssetResource {
 }
 impl FromJson for DataAssetResource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DataAssetResource")?;
+        let mut o = json::Fields::of(value, "DataAssetResource")?;
         let mut out = Self::default();
-        json::set(&mut o, "resource_id", &mut out.resource_id)?;
-        json::set(&mut o, "resouce_type", &mut out.resouce_type)?;
-        json::set(&mut o, "resource_type", &mut out.resource_type)?;
+        o.set("resource_id", &mut out.resource_id);
+        o.set("resouce_type", &mut out.resouce_type);
+        o.set("resource_type", &mut out.resource_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `tags` of \[`DataAsset`\].
+/// The `tags` of `DataAsset`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2680,10 +2702,11 @@ pub struct DataAssetTag {
 }
 impl FromJson for DataAssetTag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DataAssetTag")?;
+        let mut o = json::Fields::of(value, "DataAssetTag")?;
         let mut out = Self::default();
-        json::set(&mut o, "data_asset_tag_id", &mut out.data_asset_tag_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("data_asset_tag_id", &mut out.data_asset_tag_id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2700,9 +2723,10 @@ pub struct GetAgentAgentArtifactResponseBody {
 }
 impl FromJson for GetAgentAgentArtifactResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetAgentAgentArtifactResponseBody")?;
+        let mut o = json::Fields::of(value, "GetAgentAgentArtifactResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "agent_artifact", &mut out.agent_artifact)?;
+        o.set("agent_artifact", &mut out.agent_artifact);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2723,11 +2747,12 @@ pub struct GetAgentAgentChatResponseBody {
 }
 impl FromJson for GetAgentAgentChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetAgentAgentChatResponseBody")?;
+        let mut o = json::Fields::of(value, "GetAgentAgentChatResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "finish_reason", &mut out.finish_reason)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("content", &mut out.content);
+        o.set("finish_reason", &mut out.finish_reason);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2754,14 +2779,15 @@ pub struct GetAgentAgentChatSessionResponseBody {
 }
 impl FromJson for GetAgentAgentChatSessionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetAgentAgentChatSessionResponseBody")?;
+        let mut o = json::Fields::of(value, "GetAgentAgentChatSessionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "session_id", &mut out.session_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "last_chat_at", &mut out.last_chat_at)?;
-        json::set(&mut o, "turns", &mut out.turns)?;
+        o.set("session_id", &mut out.session_id);
+        o.set("name", &mut out.name);
+        o.set("status", &mut out.status);
+        o.set("created_at", &mut out.created_at);
+        o.set("last_chat_at", &mut out.last_chat_at);
+        o.set("turns", &mut out.turns);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2778,9 +2804,10 @@ pub struct GetAilySessionAilyMessageResponseBody {
 }
 impl FromJson for GetAilySessionAilyMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetAilySessionAilyMessageResponseBody")?;
+        let mut o = json::Fields::of(value, "GetAilySessionAilyMessageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "message", &mut out.message)?;
+        o.set("message", &mut out.message);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2797,9 +2824,10 @@ pub struct GetAilySessionResponseBody {
 }
 impl FromJson for GetAilySessionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetAilySessionResponseBody")?;
+        let mut o = json::Fields::of(value, "GetAilySessionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "session", &mut out.session)?;
+        o.set("session", &mut out.session);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2816,9 +2844,10 @@ pub struct GetAilySessionRunResponseBody {
 }
 impl FromJson for GetAilySessionRunResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetAilySessionRunResponseBody")?;
+        let mut o = json::Fields::of(value, "GetAilySessionRunResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "run", &mut out.run)?;
+        o.set("run", &mut out.run);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2835,9 +2864,10 @@ pub struct GetAppDataAssetResponseBody {
 }
 impl FromJson for GetAppDataAssetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetAppDataAssetResponseBody")?;
+        let mut o = json::Fields::of(value, "GetAppDataAssetResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "data_asset", &mut out.data_asset)?;
+        o.set("data_asset", &mut out.data_asset);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2854,9 +2884,10 @@ pub struct GetAppSkillResponseBody {
 }
 impl FromJson for GetAppSkillResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetAppSkillResponseBody")?;
+        let mut o = json::Fields::of(value, "GetAppSkillResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "skill", &mut out.skill)?;
+        o.set("skill", &mut out.skill);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2877,11 +2908,12 @@ pub struct ListAgentAgentChatSessionResponseBody {
 }
 impl FromJson for ListAgentAgentChatSessionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAgentAgentChatSessionResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAgentAgentChatSessionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "sessions", &mut out.sessions)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "next_page_token", &mut out.next_page_token)?;
+        o.set("sessions", &mut out.sessions);
+        o.set("has_more", &mut out.has_more);
+        o.set("next_page_token", &mut out.next_page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2902,11 +2934,12 @@ pub struct ListAilySessionAilyMessageResponseBody {
 }
 impl FromJson for ListAilySessionAilyMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAilySessionAilyMessageResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAilySessionAilyMessageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "messages", &mut out.messages)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("messages", &mut out.messages);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2927,11 +2960,12 @@ pub struct ListAilySessionRunResponseBody {
 }
 impl FromJson for ListAilySessionRunResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAilySessionRunResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAilySessionRunResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "runs", &mut out.runs)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("runs", &mut out.runs);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2952,11 +2986,12 @@ pub struct ListAppDataAssetResponseBody {
 }
 impl FromJson for ListAppDataAssetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAppDataAssetResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAppDataAssetResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2977,11 +3012,12 @@ pub struct ListAppDataAssetTagResponseBody {
 }
 impl FromJson for ListAppDataAssetTagResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAppDataAssetTagResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAppDataAssetTagResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3002,11 +3038,12 @@ pub struct ListAppSkillResponseBody {
 }
 impl FromJson for ListAppSkillResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAppSkillResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAppSkillResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "skills", &mut out.skills)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("skills", &mut out.skills);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3027,15 +3064,16 @@ pub struct ListTenantAppStatResponseBody {
 }
 impl FromJson for ListTenantAppStatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListTenantAppStatResponseBody")?;
+        let mut o = json::Fields::of(value, "ListTenantAppStatResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `owner` of \[`AppStat`\].
+/// The `owner` of `AppStat`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3058,18 +3096,19 @@ pub struct LookupWithAvatar {
 }
 impl FromJson for LookupWithAvatar {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LookupWithAvatar")?;
+        let mut o = json::Fields::of(value, "LookupWithAvatar")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
-        json::set(&mut o, "lark_user_id", &mut out.lark_user_id)?;
-        json::set(&mut o, "open_user_id", &mut out.open_user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("tenant_id", &mut out.tenant_id);
+        o.set("lark_user_id", &mut out.lark_user_id);
+        o.set("open_user_id", &mut out.open_user_id);
+        o.set("open_id", &mut out.open_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `run` of \[`CancelAilySessionRunResponseBody`\].
+/// The `run` of `CancelAilySessionRunResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3098,21 +3137,22 @@ pub struct Run {
 }
 impl FromJson for Run {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Run")?;
+        let mut o = json::Fields::of(value, "Run")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "session_id", &mut out.session_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "started_at", &mut out.started_at)?;
-        json::set(&mut o, "ended_at", &mut out.ended_at)?;
-        json::set(&mut o, "error", &mut out.error)?;
-        json::set(&mut o, "metadata", &mut out.metadata)?;
+        o.set("id", &mut out.id);
+        o.set("created_at", &mut out.created_at);
+        o.set("app_id", &mut out.app_id);
+        o.set("session_id", &mut out.session_id);
+        o.set("status", &mut out.status);
+        o.set("started_at", &mut out.started_at);
+        o.set("ended_at", &mut out.ended_at);
+        o.set("error", &mut out.error);
+        o.set("metadata", &mut out.metadata);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `error` of \[`Run`\].
+/// The `error` of `Run`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3127,14 +3167,15 @@ pub struct RunError {
 }
 impl FromJson for RunError {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RunError")?;
+        let mut o = json::Fields::of(value, "RunError")?;
         let mut out = Self::default();
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "message", &mut out.message)?;
+        o.set("code", &mut out.code);
+        o.set("message", &mut out.message);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `skill` of \[`GetAppSkillResponseBody`\].
+/// The `skill` of `GetAppSkillResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3157,18 +3198,19 @@ pub struct Skill {
 }
 impl FromJson for Skill {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Skill")?;
+        let mut o = json::Fields::of(value, "Skill")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "label", &mut out.label)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "samples", &mut out.samples)?;
-        json::set(&mut o, "input_schema", &mut out.input_schema)?;
-        json::set(&mut o, "output_schema", &mut out.output_schema)?;
+        o.set("id", &mut out.id);
+        o.set("label", &mut out.label);
+        o.set("description", &mut out.description);
+        o.set("samples", &mut out.samples);
+        o.set("input_schema", &mut out.input_schema);
+        o.set("output_schema", &mut out.output_schema);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `global_variable` of \[`StartAppSkillRequestBody`\].
+/// The `global_variable` of `StartAppSkillRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3228,10 +3270,11 @@ pub struct StartAppSkillResponseBody {
 }
 impl FromJson for StartAppSkillResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "StartAppSkillResponseBody")?;
+        let mut o = json::Fields::of(value, "StartAppSkillResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "output", &mut out.output)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("output", &mut out.output);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3267,9 +3310,10 @@ pub struct UploadFileAppDataAssetResponseBody {
 }
 impl FromJson for UploadFileAppDataAssetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UploadFileAppDataAssetResponseBody")?;
+        let mut o = json::Fields::of(value, "UploadFileAppDataAssetResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_info", &mut out.file_info)?;
+        o.set("file_info", &mut out.file_info);
+        o.finish()?;
         Ok(out)
     }
 }

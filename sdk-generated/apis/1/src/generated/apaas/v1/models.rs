@@ -1155,7 +1155,7 @@ impl ToJson for AgreeApprovalTaskRequestBody {
         None
     }
 }
-/// The `tasks` of \[`RollbackPointsUserTaskResponseBody`\].
+/// The `tasks` of `RollbackPointsUserTaskResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1172,15 +1172,16 @@ pub struct AllowedRollbaclkTaskItemType {
 }
 impl FromJson for AllowedRollbaclkTaskItemType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AllowedRollbaclkTaskItemType")?;
+        let mut o = json::Fields::of(value, "AllowedRollbaclkTaskItemType")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "activity_label", &mut out.activity_label)?;
-        json::set(&mut o, "is_start", &mut out.is_start)?;
+        o.set("id", &mut out.id);
+        o.set("activity_label", &mut out.activity_label);
+        o.set("is_start", &mut out.is_start);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListAppResponseBody`\].
+/// The `items` of `ListAppResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1225,33 +1226,30 @@ pub struct App {
 }
 impl FromJson for App {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "App")?;
+        let mut o = json::Fields::of(value, "App")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "namespace", &mut out.namespace)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "creator", &mut out.creator)?;
-        json::set(&mut o, "owner", &mut out.owner)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "app_roles_info", &mut out.app_roles_info)?;
-        json::set(&mut o, "icon", &mut out.icon)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "enable_status", &mut out.enable_status)?;
-        json::set(&mut o, "release_status", &mut out.release_status)?;
-        json::set(&mut o, "service_status", &mut out.service_status)?;
-        json::set(
-            &mut o,
-            "service_unavailable_reason",
-            &mut out.service_unavailable_reason,
-        )?;
-        json::set(&mut o, "feature_set", &mut out.feature_set)?;
-        json::set(&mut o, "charge_mode", &mut out.charge_mode)?;
-        json::set(&mut o, "isv_tenant", &mut out.isv_tenant)?;
+        o.set("name", &mut out.name);
+        o.set("namespace", &mut out.namespace);
+        o.set("created_at", &mut out.created_at);
+        o.set("creator", &mut out.creator);
+        o.set("owner", &mut out.owner);
+        o.set("status", &mut out.status);
+        o.set("app_roles_info", &mut out.app_roles_info);
+        o.set("icon", &mut out.icon);
+        o.set("description", &mut out.description);
+        o.set("type", &mut out.r#type);
+        o.set("enable_status", &mut out.enable_status);
+        o.set("release_status", &mut out.release_status);
+        o.set("service_status", &mut out.service_status);
+        o.set("service_unavailable_reason", &mut out.service_unavailable_reason);
+        o.set("feature_set", &mut out.feature_set);
+        o.set("charge_mode", &mut out.charge_mode);
+        o.set("isv_tenant", &mut out.isv_tenant);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `app_roles_info` of \[`App`\].
+/// The `app_roles_info` of `App`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1270,16 +1268,17 @@ pub struct AppRolesInfo {
 }
 impl FromJson for AppRolesInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppRolesInfo")?;
+        let mut o = json::Fields::of(value, "AppRolesInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "admins", &mut out.admins)?;
-        json::set(&mut o, "developers", &mut out.developers)?;
-        json::set(&mut o, "test_users", &mut out.test_users)?;
-        json::set(&mut o, "data_admins", &mut out.data_admins)?;
+        o.set("admins", &mut out.admins);
+        o.set("developers", &mut out.developers);
+        o.set("test_users", &mut out.test_users);
+        o.set("data_admins", &mut out.data_admins);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `data` of \[`DataChangeLogDetailApplicationAuditLogResponseBody`\].
+/// The `data` of `DataChangeLogDetailApplicationAuditLogResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1302,18 +1301,19 @@ pub struct AuditLogDetail {
 }
 impl FromJson for AuditLogDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AuditLogDetail")?;
+        let mut o = json::Fields::of(value, "AuditLogDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "log_id", &mut out.log_id)?;
-        json::set(&mut o, "basic_info", &mut out.basic_info)?;
-        json::set(&mut o, "op_info", &mut out.op_info)?;
-        json::set(&mut o, "login_info", &mut out.login_info)?;
-        json::set(&mut o, "device_info", &mut out.device_info)?;
-        json::set(&mut o, "net_info", &mut out.net_info)?;
+        o.set("log_id", &mut out.log_id);
+        o.set("basic_info", &mut out.basic_info);
+        o.set("op_info", &mut out.op_info);
+        o.set("login_info", &mut out.login_info);
+        o.set("device_info", &mut out.device_info);
+        o.set("net_info", &mut out.net_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `device_info` of \[`AuditLogDetail`\].
+/// The `device_info` of `AuditLogDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1334,17 +1334,18 @@ pub struct AuditLogDeviceInfo {
 }
 impl FromJson for AuditLogDeviceInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AuditLogDeviceInfo")?;
+        let mut o = json::Fields::of(value, "AuditLogDeviceInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "device_id", &mut out.device_id)?;
-        json::set(&mut o, "web_device_id", &mut out.web_device_id)?;
-        json::set(&mut o, "terminal_type", &mut out.terminal_type)?;
-        json::set(&mut o, "os_type", &mut out.os_type)?;
-        json::set(&mut o, "os_version", &mut out.os_version)?;
+        o.set("device_id", &mut out.device_id);
+        o.set("web_device_id", &mut out.web_device_id);
+        o.set("terminal_type", &mut out.terminal_type);
+        o.set("os_type", &mut out.os_type);
+        o.set("os_version", &mut out.os_version);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`AuditLogListApplicationAuditLogResponseBody`\].
+/// The `items` of `AuditLogListApplicationAuditLogResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1429,53 +1430,49 @@ pub struct AuditLogEsField {
 }
 impl FromJson for AuditLogEsField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AuditLogEsField")?;
+        let mut o = json::Fields::of(value, "AuditLogEsField")?;
         let mut out = Self::default();
-        json::set(&mut o, "log_id", &mut out.log_id)?;
-        json::set(&mut o, "op_time", &mut out.op_time)?;
-        json::set(&mut o, "log_type", &mut out.log_type)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "outsider", &mut out.outsider)?;
-        json::set(&mut o, "login_type", &mut out.login_type)?;
-        json::set(&mut o, "lark_tenant_id", &mut out.lark_tenant_id)?;
-        json::set(&mut o, "apaas_tenant_id", &mut out.apaas_tenant_id)?;
-        json::set(&mut o, "user_geo", &mut out.user_geo)?;
-        json::set(&mut o, "client_ip", &mut out.client_ip)?;
-        json::set(&mut o, "ip_loc", &mut out.ip_loc)?;
-        json::set(&mut o, "ip_provider", &mut out.ip_provider)?;
-        json::set(&mut o, "referer", &mut out.referer)?;
-        json::set(&mut o, "origin", &mut out.origin)?;
-        json::set(&mut o, "api_path", &mut out.api_path)?;
-        json::set(&mut o, "full_path", &mut out.full_path)?;
-        json::set(&mut o, "user_agent", &mut out.user_agent)?;
-        json::set(&mut o, "device_id", &mut out.device_id)?;
-        json::set(&mut o, "web_device_id", &mut out.web_device_id)?;
-        json::set(&mut o, "terminal_type", &mut out.terminal_type)?;
-        json::set(&mut o, "os_type", &mut out.os_type)?;
-        json::set(&mut o, "os_version", &mut out.os_version)?;
-        json::set(&mut o, "module", &mut out.module)?;
-        json::set(&mut o, "data_object", &mut out.data_object)?;
-        json::set(&mut o, "audit_scope", &mut out.audit_scope)?;
-        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
-        json::set(&mut o, "namespace", &mut out.namespace)?;
-        json::set(&mut o, "env_type", &mut out.env_type)?;
-        json::set(&mut o, "op_type", &mut out.op_type)?;
-        json::set(&mut o, "op_detail", &mut out.op_detail)?;
-        json::set(&mut o, "op_source", &mut out.op_source)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "failed_reason_i18n", &mut out.failed_reason_i18n)?;
-        json::set(&mut o, "data_changes", &mut out.data_changes)?;
-        json::set(&mut o, "app_name", &mut out.app_name)?;
-        json::set(
-            &mut o,
-            "keyword_field_app_version",
-            &mut out.keyword_field_app_version,
-        )?;
-        json::set(
-            &mut o,
+        o.set("log_id", &mut out.log_id);
+        o.set("op_time", &mut out.op_time);
+        o.set("log_type", &mut out.log_type);
+        o.set("operator", &mut out.operator);
+        o.set("outsider", &mut out.outsider);
+        o.set("login_type", &mut out.login_type);
+        o.set("lark_tenant_id", &mut out.lark_tenant_id);
+        o.set("apaas_tenant_id", &mut out.apaas_tenant_id);
+        o.set("user_geo", &mut out.user_geo);
+        o.set("client_ip", &mut out.client_ip);
+        o.set("ip_loc", &mut out.ip_loc);
+        o.set("ip_provider", &mut out.ip_provider);
+        o.set("referer", &mut out.referer);
+        o.set("origin", &mut out.origin);
+        o.set("api_path", &mut out.api_path);
+        o.set("full_path", &mut out.full_path);
+        o.set("user_agent", &mut out.user_agent);
+        o.set("device_id", &mut out.device_id);
+        o.set("web_device_id", &mut out.web_device_id);
+        o.set("terminal_type", &mut out.terminal_type);
+        o.set("os_type", &mut out.os_type);
+        o.set("os_version", &mut out.os_version);
+        o.set("module", &mut out.module);
+        o.set("data_object", &mut out.data_object);
+        o.set("audit_scope", &mut out.audit_scope);
+        o.set("tenant_id", &mut out.tenant_id);
+        o.set("namespace", &mut out.namespace);
+        o.set("env_type", &mut out.env_type);
+        o.set("op_type", &mut out.op_type);
+        o.set("op_detail", &mut out.op_detail);
+        o.set("op_source", &mut out.op_source);
+        o.set("status", &mut out.status);
+        o.set("failed_reason_i18n", &mut out.failed_reason_i18n);
+        o.set("data_changes", &mut out.data_changes);
+        o.set("app_name", &mut out.app_name);
+        o.set("keyword_field_app_version", &mut out.keyword_field_app_version);
+        o.set(
             "keyword_field_functional_sub_module",
             &mut out.keyword_field_functional_sub_module,
-        )?;
+        );
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1494,14 +1491,18 @@ pub struct AuditLogListApplicationAuditLogResponseBody {
 }
 impl FromJson for AuditLogListApplicationAuditLogResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AuditLogListApplicationAuditLogResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "AuditLogListApplicationAuditLogResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "total", &mut out.total)?;
+        o.set("items", &mut out.items);
+        o.set("total", &mut out.total);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `login_info` of \[`AuditLogDetail`\].
+/// The `login_info` of `AuditLogDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1514,13 +1515,14 @@ pub struct AuditLogLoginInfo {
 }
 impl FromJson for AuditLogLoginInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AuditLogLoginInfo")?;
+        let mut o = json::Fields::of(value, "AuditLogLoginInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "login_type", &mut out.login_type)?;
+        o.set("login_type", &mut out.login_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `net_info` of \[`AuditLogDetail`\].
+/// The `net_info` of `AuditLogDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1543,18 +1545,19 @@ pub struct AuditLogNetInfo {
 }
 impl FromJson for AuditLogNetInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AuditLogNetInfo")?;
+        let mut o = json::Fields::of(value, "AuditLogNetInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "client_ip", &mut out.client_ip)?;
-        json::set(&mut o, "ip_loc", &mut out.ip_loc)?;
-        json::set(&mut o, "ip_provider", &mut out.ip_provider)?;
-        json::set(&mut o, "referer", &mut out.referer)?;
-        json::set(&mut o, "origin", &mut out.origin)?;
-        json::set(&mut o, "user_agent", &mut out.user_agent)?;
+        o.set("client_ip", &mut out.client_ip);
+        o.set("ip_loc", &mut out.ip_loc);
+        o.set("ip_provider", &mut out.ip_provider);
+        o.set("referer", &mut out.referer);
+        o.set("origin", &mut out.origin);
+        o.set("user_agent", &mut out.user_agent);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `op_info` of \[`AuditLogDetail`\].
+/// The `op_info` of `AuditLogDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1585,22 +1588,23 @@ pub struct AuditLogOpInfo {
 }
 impl FromJson for AuditLogOpInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AuditLogOpInfo")?;
+        let mut o = json::Fields::of(value, "AuditLogOpInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "outsider", &mut out.outsider)?;
-        json::set(&mut o, "op_detail", &mut out.op_detail)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "failed_reason", &mut out.failed_reason)?;
-        json::set(&mut o, "failed_reason_i18n", &mut out.failed_reason_i18n)?;
-        json::set(&mut o, "op_time", &mut out.op_time)?;
-        json::set(&mut o, "data_object", &mut out.data_object)?;
-        json::set(&mut o, "op_source", &mut out.op_source)?;
-        json::set(&mut o, "data_changes", &mut out.data_changes)?;
+        o.set("operator", &mut out.operator);
+        o.set("outsider", &mut out.outsider);
+        o.set("op_detail", &mut out.op_detail);
+        o.set("status", &mut out.status);
+        o.set("failed_reason", &mut out.failed_reason);
+        o.set("failed_reason_i18n", &mut out.failed_reason_i18n);
+        o.set("op_time", &mut out.op_time);
+        o.set("data_object", &mut out.data_object);
+        o.set("op_source", &mut out.op_source);
+        o.set("data_changes", &mut out.data_changes);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `basic_info` of \[`AuditLogDetail`\].
+/// The `basic_info` of `AuditLogDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1625,15 +1629,16 @@ pub struct BasicInfo {
 }
 impl FromJson for BasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BasicInfo")?;
+        let mut o = json::Fields::of(value, "BasicInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "log_type", &mut out.log_type)?;
-        json::set(&mut o, "audit_scope", &mut out.audit_scope)?;
-        json::set(&mut o, "env_type", &mut out.env_type)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "module", &mut out.module)?;
-        json::set(&mut o, "op_type", &mut out.op_type)?;
-        json::set(&mut o, "app_name", &mut out.app_name)?;
+        o.set("log_type", &mut out.log_type);
+        o.set("audit_scope", &mut out.audit_scope);
+        o.set("env_type", &mut out.env_type);
+        o.set("app_id", &mut out.app_id);
+        o.set("module", &mut out.module);
+        o.set("op_type", &mut out.op_type);
+        o.set("app_name", &mut out.app_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1650,12 +1655,13 @@ pub struct BatchCreateApplicationObjectRecordResponseBody {
 }
 impl FromJson for BatchCreateApplicationObjectRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "BatchCreateApplicationObjectRecordResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1786,15 +1792,16 @@ pub struct BatchQueryApplicationObjectRecordResponseBody {
 }
 impl FromJson for BatchQueryApplicationObjectRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "BatchQueryApplicationObjectRecordResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "next_page_token", &mut out.next_page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("total", &mut out.total);
+        o.set("next_page_token", &mut out.next_page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1901,13 +1908,14 @@ pub struct ChatGroupUserTaskResponseBody {
 }
 impl FromJson for ChatGroupUserTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChatGroupUserTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "ChatGroupUserTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        o.set("chat_id", &mut out.chat_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `isv_tenant` of \[`App`\].
+/// The `isv_tenant` of `App`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1922,14 +1930,15 @@ pub struct ClientIsvTenant {
 }
 impl FromJson for ClientIsvTenant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ClientIsvTenant")?;
+        let mut o = json::Fields::of(value, "ClientIsvTenant")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `conditions` of \[`Criterion`\].
+/// The `conditions` of `Criterion`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1948,12 +1957,13 @@ pub struct Condition {
 }
 impl FromJson for Condition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Condition")?;
+        let mut o = json::Fields::of(value, "Condition")?;
         let mut out = Self::default();
-        json::set(&mut o, "index", &mut out.index)?;
-        json::set(&mut o, "left", &mut out.left)?;
-        json::set(&mut o, "right", &mut out.right)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
+        o.set("index", &mut out.index);
+        o.set("left", &mut out.left);
+        o.set("right", &mut out.right);
+        o.set("operator", &mut out.operator);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1967,7 +1977,7 @@ impl ToJson for Condition {
         w.end_object();
     }
 }
-/// The `left` of \[`Condition`\].
+/// The `left` of `Condition`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1984,11 +1994,12 @@ pub struct ConditionValue {
 }
 impl FromJson for ConditionValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ConditionValue")?;
+        let mut o = json::Fields::of(value, "ConditionValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "settings", &mut out.settings)?;
-        json::set(&mut o, "display_names", &mut out.display_names)?;
+        o.set("type", &mut out.r#type);
+        o.set("settings", &mut out.settings);
+        o.set("display_names", &mut out.display_names);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2014,13 +2025,17 @@ pub struct CreateApplicationObjectRecordResponseBody {
 }
 impl FromJson for CreateApplicationObjectRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateApplicationObjectRecordResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "CreateApplicationObjectRecordResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
+        o.set("id", &mut out.id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `filter` of \[`BatchQueryApplicationObjectRecordRequestBody`\].
+/// The `filter` of `BatchQueryApplicationObjectRecordRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2035,10 +2050,11 @@ pub struct Criterion {
 }
 impl FromJson for Criterion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Criterion")?;
+        let mut o = json::Fields::of(value, "Criterion")?;
         let mut out = Self::default();
-        json::set(&mut o, "conditions", &mut out.conditions)?;
-        json::set(&mut o, "logic_expression", &mut out.logic_expression)?;
+        o.set("conditions", &mut out.conditions);
+        o.set("logic_expression", &mut out.logic_expression);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2071,17 +2087,18 @@ pub struct EnumGetWorkspaceEnumResponseBody {
 }
 impl FromJson for EnumGetWorkspaceEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EnumGetWorkspaceEnumResponseBody")?;
+        let mut o = json::Fields::of(value, "EnumGetWorkspaceEnumResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "options", &mut out.options)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "created_by", &mut out.created_by)?;
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("options", &mut out.options);
+        o.set("created_at", &mut out.created_at);
+        o.set("created_by", &mut out.created_by);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `item` of \[`GetApplicationEnvironmentVariableResponseBody`\].
+/// The `item` of `GetApplicationEnvironmentVariableResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2112,22 +2129,23 @@ pub struct EnvironmentVariable {
 }
 impl FromJson for EnvironmentVariable {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EnvironmentVariable")?;
+        let mut o = json::Fields::of(value, "EnvironmentVariable")?;
         let mut out = Self::default();
-        json::set(&mut o, "api_name", &mut out.api_name)?;
-        json::set(&mut o, "label", &mut out.label)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "is_encrypted", &mut out.is_encrypted)?;
-        json::set(&mut o, "object_api_name", &mut out.object_api_name)?;
-        json::set(&mut o, "object_label", &mut out.object_label)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("api_name", &mut out.api_name);
+        o.set("label", &mut out.label);
+        o.set("description", &mut out.description);
+        o.set("value", &mut out.value);
+        o.set("is_encrypted", &mut out.is_encrypted);
+        o.set("object_api_name", &mut out.object_api_name);
+        o.set("object_label", &mut out.object_label);
+        o.set("created_at", &mut out.created_at);
+        o.set("updated_at", &mut out.updated_at);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `filter` of \[`QueryApplicationEnvironmentVariableRequestBody`\].
+/// The `filter` of `QueryApplicationEnvironmentVariableRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2202,13 +2220,14 @@ pub struct ExecuteApplicationFlowResponseBody {
 }
 impl FromJson for ExecuteApplicationFlowResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExecuteApplicationFlowResponseBody")?;
+        let mut o = json::Fields::of(value, "ExecuteApplicationFlowResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "out_params", &mut out.out_params)?;
-        json::set(&mut o, "execution_id", &mut out.execution_id)?;
-        json::set(&mut o, "error_msg", &mut out.error_msg)?;
-        json::set(&mut o, "code", &mut out.code)?;
+        o.set("status", &mut out.status);
+        o.set("out_params", &mut out.out_params);
+        o.set("execution_id", &mut out.execution_id);
+        o.set("error_msg", &mut out.error_msg);
+        o.set("code", &mut out.code);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2255,9 +2274,10 @@ pub struct GetApplicationAuditLogResponseBody {
 }
 impl FromJson for GetApplicationAuditLogResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetApplicationAuditLogResponseBody")?;
+        let mut o = json::Fields::of(value, "GetApplicationAuditLogResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "data", &mut out.data)?;
+        o.set("data", &mut out.data);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2274,12 +2294,13 @@ pub struct GetApplicationEnvironmentVariableResponseBody {
 }
 impl FromJson for GetApplicationEnvironmentVariableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "GetApplicationEnvironmentVariableResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "item", &mut out.item)?;
+        o.set("item", &mut out.item);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2296,13 +2317,14 @@ pub struct GetApplicationRoleMemberResponseBody {
 }
 impl FromJson for GetApplicationRoleMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetApplicationRoleMemberResponseBody")?;
+        let mut o = json::Fields::of(value, "GetApplicationRoleMemberResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "role_member", &mut out.role_member)?;
+        o.set("role_member", &mut out.role_member);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `activity_label` of \[`AllowedRollbaclkTaskItemType`\].
+/// The `activity_label` of `AllowedRollbaclkTaskItemType`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2317,10 +2339,11 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18n")?;
+        let mut o = json::Fields::of(value, "I18n")?;
         let mut out = Self::default();
-        json::set(&mut o, "language_code", &mut out.language_code)?;
-        json::set(&mut o, "text", &mut out.text)?;
+        o.set("language_code", &mut out.language_code);
+        o.set("text", &mut out.text);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2355,13 +2378,14 @@ pub struct InvokeApplicationFunctionResponseBody {
 }
 impl FromJson for InvokeApplicationFunctionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InvokeApplicationFunctionResponseBody")?;
+        let mut o = json::Fields::of(value, "InvokeApplicationFunctionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
+        o.set("result", &mut out.result);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `label` of \[`EnvironmentVariable`\].
+/// The `label` of `EnvironmentVariable`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2376,10 +2400,11 @@ pub struct Label {
 }
 impl FromJson for Label {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Label")?;
+        let mut o = json::Fields::of(value, "Label")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("en_us", &mut out.en_us);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2400,11 +2425,12 @@ pub struct ListAppResponseBody {
 }
 impl FromJson for ListAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAppResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAppResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2425,11 +2451,12 @@ pub struct ListSeatActivityResponseBody {
 }
 impl FromJson for ListSeatActivityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListSeatActivityResponseBody")?;
+        let mut o = json::Fields::of(value, "ListSeatActivityResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2450,11 +2477,12 @@ pub struct ListSeatAssignmentResponseBody {
 }
 impl FromJson for ListSeatAssignmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListSeatAssignmentResponseBody")?;
+        let mut o = json::Fields::of(value, "ListSeatAssignmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2475,11 +2503,12 @@ pub struct ListWorkspaceEnumResponseBody {
 }
 impl FromJson for ListWorkspaceEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListWorkspaceEnumResponseBody")?;
+        let mut o = json::Fields::of(value, "ListWorkspaceEnumResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2500,15 +2529,16 @@ pub struct ListWorkspaceTableResponseBody {
 }
 impl FromJson for ListWorkspaceTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListWorkspaceTableResponseBody")?;
+        let mut o = json::Fields::of(value, "ListWorkspaceTableResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `operator` of \[`AuditLogEsField`\].
+/// The `operator` of `AuditLogEsField`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2527,16 +2557,17 @@ pub struct LookupWithAvatar {
 }
 impl FromJson for LookupWithAvatar {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LookupWithAvatar")?;
+        let mut o = json::Fields::of(value, "LookupWithAvatar")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("tenant_id", &mut out.tenant_id);
+        o.set("email", &mut out.email);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `object` of \[`ObjectMeta`\].
+/// The `object` of `ObjectMeta`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2555,16 +2586,17 @@ pub struct Object {
 }
 impl FromJson for Object {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Object")?;
+        let mut o = json::Fields::of(value, "Object")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "api_name", &mut out.api_name)?;
-        json::set(&mut o, "label", &mut out.label)?;
-        json::set(&mut o, "settings", &mut out.settings)?;
+        o.set("id", &mut out.id);
+        o.set("api_name", &mut out.api_name);
+        o.set("label", &mut out.label);
+        o.set("settings", &mut out.settings);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `fields` of \[`ObjectMeta`\].
+/// The `fields` of `ObjectMeta`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2583,16 +2615,17 @@ pub struct ObjectField {
 }
 impl FromJson for ObjectField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ObjectField")?;
+        let mut o = json::Fields::of(value, "ObjectField")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "api_name", &mut out.api_name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "label", &mut out.label)?;
+        o.set("id", &mut out.id);
+        o.set("api_name", &mut out.api_name);
+        o.set("type", &mut out.r#type);
+        o.set("label", &mut out.label);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `objects` of \[`SearchApplicationObjectResponseBody`\].
+/// The `objects` of `SearchApplicationObjectResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2607,14 +2640,15 @@ pub struct ObjectMeta {
 }
 impl FromJson for ObjectMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ObjectMeta")?;
+        let mut o = json::Fields::of(value, "ObjectMeta")?;
         let mut out = Self::default();
-        json::set(&mut o, "object", &mut out.object)?;
-        json::set(&mut o, "fields", &mut out.fields)?;
+        o.set("object", &mut out.object);
+        o.set("fields", &mut out.fields);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `search_layout` of \[`ObjectSettings`\].
+/// The `search_layout` of `ObjectSettings`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2627,13 +2661,14 @@ pub struct ObjectSearchLayout {
 }
 impl FromJson for ObjectSearchLayout {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ObjectSearchLayout")?;
+        let mut o = json::Fields::of(value, "ObjectSearchLayout")?;
         let mut out = Self::default();
-        json::set(&mut o, "display_fields", &mut out.display_fields)?;
+        o.set("display_fields", &mut out.display_fields);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `settings` of \[`Object`\].
+/// The `settings` of `Object`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2650,11 +2685,12 @@ pub struct ObjectSettings {
 }
 impl FromJson for ObjectSettings {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ObjectSettings")?;
+        let mut o = json::Fields::of(value, "ObjectSettings")?;
         let mut out = Self::default();
-        json::set(&mut o, "display_name", &mut out.display_name)?;
-        json::set(&mut o, "allow_search_fields", &mut out.allow_search_fields)?;
-        json::set(&mut o, "search_layout", &mut out.search_layout)?;
+        o.set("display_name", &mut out.display_name);
+        o.set("allow_search_fields", &mut out.allow_search_fields);
+        o.set("search_layout", &mut out.search_layout);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2703,14 +2739,15 @@ pub struct OqlQueryApplicationObjectResponseBody {
 }
 impl FromJson for OqlQueryApplicationObjectResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OqlQueryApplicationObjectResponseBody")?;
+        let mut o = json::Fields::of(value, "OqlQueryApplicationObjectResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "columns", &mut out.columns)?;
-        json::set(&mut o, "rows", &mut out.rows)?;
+        o.set("columns", &mut out.columns);
+        o.set("rows", &mut out.rows);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `order_by` of \[`SearchObjectParam`\].
+/// The `order_by` of `SearchObjectParam`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2772,13 +2809,14 @@ pub struct QueryApplicationEnvironmentVariableResponseBody {
 }
 impl FromJson for QueryApplicationEnvironmentVariableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "QueryApplicationEnvironmentVariableResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "total", &mut out.total)?;
+        o.set("items", &mut out.items);
+        o.set("total", &mut out.total);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2813,9 +2851,10 @@ pub struct QueryApplicationObjectRecordResponseBody {
 }
 impl FromJson for QueryApplicationObjectRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryApplicationObjectRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryApplicationObjectRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "item", &mut out.item)?;
+        o.set("item", &mut out.item);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2859,9 +2898,10 @@ pub struct QueryTenantAppMetricsResponseBody {
 }
 impl FromJson for QueryTenantAppMetricsResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryTenantAppMetricsResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryTenantAppMetricsResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "metrics", &mut out.metrics)?;
+        o.set("metrics", &mut out.metrics);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2929,14 +2969,15 @@ pub struct QueryUserTaskResponseBody {
 }
 impl FromJson for QueryUserTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryUserTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryUserTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "count", &mut out.count)?;
-        json::set(&mut o, "tasks", &mut out.tasks)?;
+        o.set("count", &mut out.count);
+        o.set("tasks", &mut out.tasks);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `group_by` of \[`BatchQueryApplicationObjectRecordRequestBody`\].
+/// The `group_by` of `BatchQueryApplicationObjectRecordRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2960,7 +3001,7 @@ impl ToJson for RecordGroupByItem {
         None
     }
 }
-/// The `items` of \[`BatchCreateApplicationObjectRecordResponseBody`\].
+/// The `items` of `BatchCreateApplicationObjectRecordResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2977,15 +3018,16 @@ pub struct RecordResult {
 }
 impl FromJson for RecordResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecordResult")?;
+        let mut o = json::Fields::of(value, "RecordResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "success", &mut out.success)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "errors", &mut out.errors)?;
+        o.set("success", &mut out.success);
+        o.set("id", &mut out.id);
+        o.set("errors", &mut out.errors);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `errors` of \[`RecordResult`\].
+/// The `errors` of `RecordResult`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3004,12 +3046,13 @@ pub struct RecordResultError {
 }
 impl FromJson for RecordResultError {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecordResultError")?;
+        let mut o = json::Fields::of(value, "RecordResultError")?;
         let mut out = Self::default();
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "message", &mut out.message)?;
-        json::set(&mut o, "sub_code", &mut out.sub_code)?;
-        json::set(&mut o, "fields", &mut out.fields)?;
+        o.set("code", &mut out.code);
+        o.set("message", &mut out.message);
+        o.set("sub_code", &mut out.sub_code);
+        o.set("fields", &mut out.fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3074,13 +3117,14 @@ pub struct RecordsPostWorkspaceTableResponseBody {
 }
 impl FromJson for RecordsPostWorkspaceTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecordsPostWorkspaceTableResponseBody")?;
+        let mut o = json::Fields::of(value, "RecordsPostWorkspaceTableResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "record_ids", &mut out.record_ids)?;
+        o.set("record_ids", &mut out.record_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `role_member` of \[`GetApplicationRoleMemberResponseBody`\].
+/// The `role_member` of `GetApplicationRoleMemberResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3111,22 +3155,19 @@ pub struct RoleMember {
 }
 impl FromJson for RoleMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RoleMember")?;
+        let mut o = json::Fields::of(value, "RoleMember")?;
         let mut out = Self::default();
-        json::set(&mut o, "role_api_id", &mut out.role_api_id)?;
-        json::set(&mut o, "role_api_name", &mut out.role_api_name)?;
-        json::set(&mut o, "users", &mut out.users)?;
-        json::set(&mut o, "departments", &mut out.departments)?;
-        json::set(&mut o, "user_filter", &mut out.user_filter)?;
-        json::set(&mut o, "user_display_infos", &mut out.user_display_infos)?;
-        json::set(
-            &mut o,
-            "department_display_infos",
-            &mut out.department_display_infos,
-        )?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "updated_by", &mut out.updated_by)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        o.set("role_api_id", &mut out.role_api_id);
+        o.set("role_api_name", &mut out.role_api_name);
+        o.set("users", &mut out.users);
+        o.set("departments", &mut out.departments);
+        o.set("user_filter", &mut out.user_filter);
+        o.set("user_display_infos", &mut out.user_display_infos);
+        o.set("department_display_infos", &mut out.department_display_infos);
+        o.set("type", &mut out.r#type);
+        o.set("updated_by", &mut out.updated_by);
+        o.set("updated_at", &mut out.updated_at);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3167,9 +3208,10 @@ pub struct RollbackPointsUserTaskResponseBody {
 }
 impl FromJson for RollbackPointsUserTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RollbackPointsUserTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "RollbackPointsUserTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "tasks", &mut out.tasks)?;
+        o.set("tasks", &mut out.tasks);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3260,16 +3302,17 @@ pub struct SearchApplicationObjectResponseBody {
 }
 impl FromJson for SearchApplicationObjectResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchApplicationObjectResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchApplicationObjectResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "records", &mut out.records)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "next_page_token", &mut out.next_page_token)?;
-        json::set(&mut o, "objects", &mut out.objects)?;
+        o.set("records", &mut out.records);
+        o.set("has_more", &mut out.has_more);
+        o.set("next_page_token", &mut out.next_page_token);
+        o.set("objects", &mut out.objects);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `search_objects` of \[`SearchApplicationObjectRequestBody`\].
+/// The `search_objects` of `SearchApplicationObjectRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3299,7 +3342,7 @@ impl ToJson for SearchObjectParam {
         w.end_object();
     }
 }
-/// The `items` of \[`ListSeatActivityResponseBody`\].
+/// The `items` of `ListSeatActivityResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3318,16 +3361,17 @@ pub struct SeatActivity {
 }
 impl FromJson for SeatActivity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SeatActivity")?;
+        let mut o = json::Fields::of(value, "SeatActivity")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "namespace", &mut out.namespace)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "active_time", &mut out.active_time)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("namespace", &mut out.namespace);
+        o.set("status", &mut out.status);
+        o.set("active_time", &mut out.active_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListSeatAssignmentResponseBody`\].
+/// The `items` of `ListSeatAssignmentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3344,15 +3388,16 @@ pub struct SeatAssignment {
 }
 impl FromJson for SeatAssignment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SeatAssignment")?;
+        let mut o = json::Fields::of(value, "SeatAssignment")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "namespace", &mut out.namespace)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("namespace", &mut out.namespace);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `order_by` of \[`BatchQueryApplicationObjectRecordRequestBody`\].
+/// The `order_by` of `BatchQueryApplicationObjectRecordRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3421,13 +3466,14 @@ pub struct SqlCommandsWorkspaceResponseBody {
 }
 impl FromJson for SqlCommandsWorkspaceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SqlCommandsWorkspaceResponseBody")?;
+        let mut o = json::Fields::of(value, "SqlCommandsWorkspaceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
+        o.set("result", &mut out.result);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `metrics` of \[`QueryTenantAppMetricsResponseBody`\].
+/// The `metrics` of `QueryTenantAppMetricsResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3442,10 +3488,11 @@ pub struct TenantAppMetrics {
 }
 impl FromJson for TenantAppMetrics {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TenantAppMetrics")?;
+        let mut o = json::Fields::of(value, "TenantAppMetrics")?;
         let mut out = Self::default();
-        json::set(&mut o, "namespace", &mut out.namespace)?;
-        json::set(&mut o, "data", &mut out.data)?;
+        o.set("namespace", &mut out.namespace);
+        o.set("data", &mut out.data);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3482,7 +3529,7 @@ impl ToJson for TransferApprovalTaskRequestBody {
         None
     }
 }
-/// The `initiator` of \[`UserTask`\].
+/// The `initiator` of `UserTask`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3497,14 +3544,15 @@ pub struct User {
 }
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "User")?;
+        let mut o = json::Fields::of(value, "User")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `tasks` of \[`QueryUserTaskResponseBody`\].
+/// The `tasks` of `QueryUserTaskResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3525,17 +3573,18 @@ pub struct UserTask {
 }
 impl FromJson for UserTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserTask")?;
+        let mut o = json::Fields::of(value, "UserTask")?;
         let mut out = Self::default();
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        json::set(&mut o, "task_start_time", &mut out.task_start_time)?;
-        json::set(&mut o, "workflow_instance", &mut out.workflow_instance)?;
-        json::set(&mut o, "initiator", &mut out.initiator)?;
-        json::set(&mut o, "summarys", &mut out.summarys)?;
+        o.set("task_id", &mut out.task_id);
+        o.set("task_start_time", &mut out.task_start_time);
+        o.set("workflow_instance", &mut out.workflow_instance);
+        o.set("initiator", &mut out.initiator);
+        o.set("summarys", &mut out.summarys);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `summarys` of \[`UserTask`\].
+/// The `summarys` of `UserTask`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3550,14 +3599,15 @@ pub struct UserTaskSummaryType {
 }
 impl FromJson for UserTaskSummaryType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserTaskSummaryType")?;
+        let mut o = json::Fields::of(value, "UserTaskSummaryType")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_key", &mut out.file_key)?;
-        json::set(&mut o, "file_value", &mut out.file_value)?;
+        o.set("file_key", &mut out.file_key);
+        o.set("file_value", &mut out.file_value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `workflow_instance` of \[`UserTask`\].
+/// The `workflow_instance` of `UserTask`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3574,11 +3624,12 @@ pub struct UserTaskWfInstanceType {
 }
 impl FromJson for UserTaskWfInstanceType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserTaskWfInstanceType")?;
+        let mut o = json::Fields::of(value, "UserTaskWfInstanceType")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "label", &mut out.label)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("id", &mut out.id);
+        o.set("label", &mut out.label);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3601,16 +3652,17 @@ pub struct ViewsGetWorkspaceViewResponseBody {
 }
 impl FromJson for ViewsGetWorkspaceViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ViewsGetWorkspaceViewResponseBody")?;
+        let mut o = json::Fields::of(value, "ViewsGetWorkspaceViewResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("total", &mut out.total);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListWorkspaceTableResponseBody`\].
+/// The `items` of `ListWorkspaceTableResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3627,15 +3679,16 @@ pub struct WorkspaceDataTable {
 }
 impl FromJson for WorkspaceDataTable {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkspaceDataTable")?;
+        let mut o = json::Fields::of(value, "WorkspaceDataTable")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "columns", &mut out.columns)?;
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("columns", &mut out.columns);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `columns` of \[`TableGetWorkspaceTableResponseBody`\].
+/// The `columns` of `TableGetWorkspaceTableResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3664,21 +3717,22 @@ pub struct WorkspaceDataTableColumnInfo {
 }
 impl FromJson for WorkspaceDataTableColumnInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkspaceDataTableColumnInfo")?;
+        let mut o = json::Fields::of(value, "WorkspaceDataTableColumnInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "data_type", &mut out.data_type)?;
-        json::set(&mut o, "is_primary_key", &mut out.is_primary_key)?;
-        json::set(&mut o, "is_unique", &mut out.is_unique)?;
-        json::set(&mut o, "is_auto_increment", &mut out.is_auto_increment)?;
-        json::set(&mut o, "is_array", &mut out.is_array)?;
-        json::set(&mut o, "is_allow_null", &mut out.is_allow_null)?;
-        json::set(&mut o, "default_value", &mut out.default_value)?;
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("data_type", &mut out.data_type);
+        o.set("is_primary_key", &mut out.is_primary_key);
+        o.set("is_unique", &mut out.is_unique);
+        o.set("is_auto_increment", &mut out.is_auto_increment);
+        o.set("is_array", &mut out.is_array);
+        o.set("is_allow_null", &mut out.is_allow_null);
+        o.set("default_value", &mut out.default_value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListWorkspaceEnumResponseBody`\].
+/// The `items` of `ListWorkspaceEnumResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3699,17 +3753,18 @@ pub struct WorkspaceEnum {
 }
 impl FromJson for WorkspaceEnum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkspaceEnum")?;
+        let mut o = json::Fields::of(value, "WorkspaceEnum")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "options", &mut out.options)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "created_by", &mut out.created_by)?;
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("options", &mut out.options);
+        o.set("created_at", &mut out.created_at);
+        o.set("created_by", &mut out.created_by);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `created_by` of \[`EnumGetWorkspaceEnumResponseBody`\].
+/// The `created_by` of `EnumGetWorkspaceEnumResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3726,11 +3781,12 @@ pub struct WorkspaceUserInfo {
 }
 impl FromJson for WorkspaceUserInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkspaceUserInfo")?;
+        let mut o = json::Fields::of(value, "WorkspaceUserInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "avatar", &mut out.avatar)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("avatar", &mut out.avatar);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3774,7 +3830,7 @@ pub type DataChangeLogsListApplicationAuditLogResponseBody = AuditLogListApplica
 ///
 /// The same fields as [`RecordsPatchWorkspaceTableRequestBody`]: one type, two names.
 pub type PatchApplicationObjectRecordRequestBody = RecordsPatchWorkspaceTableRequestBody;
-/// The `user_display_infos` of \[`RoleMember`\].
+/// The `user_display_infos` of `RoleMember`.
 ///
 /// The same fields as [`ClientIsvTenant`]: one type, two names.
 pub type PermissionNameInfo = ClientIsvTenant;

@@ -304,7 +304,7 @@ impl ToJson for Type {
         w.string(self.as_str());
     }
 }
-/// The `app_list` of \[`FavouriteApplicationResponseBody`\].
+/// The `app_list` of `FavouriteApplicationResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -327,14 +327,15 @@ pub struct Application {
 }
 impl FromJson for Application {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Application")?;
+        let mut o = json::Fields::of(value, "Application")?;
         let mut out = Self::default();
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "app_name", &mut out.app_name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "app_type", &mut out.app_type)?;
-        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
-        json::set(&mut o, "open_methods", &mut out.open_methods)?;
+        o.set("app_id", &mut out.app_id);
+        o.set("app_name", &mut out.app_name);
+        o.set("description", &mut out.description);
+        o.set("app_type", &mut out.app_type);
+        o.set("avatar_url", &mut out.avatar_url);
+        o.set("open_methods", &mut out.open_methods);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -357,16 +358,17 @@ pub struct FavouriteApplicationResponseBody {
 }
 impl FromJson for FavouriteApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FavouriteApplicationResponseBody")?;
+        let mut o = json::Fields::of(value, "FavouriteApplicationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "total_count", &mut out.total_count)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "app_list", &mut out.app_list)?;
+        o.set("page_token", &mut out.page_token);
+        o.set("total_count", &mut out.total_count);
+        o.set("has_more", &mut out.has_more);
+        o.set("app_list", &mut out.app_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `open_methods` of \[`Application`\].
+/// The `open_methods` of `Application`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -381,10 +383,11 @@ pub struct OpenMethod {
 }
 impl FromJson for OpenMethod {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OpenMethod")?;
+        let mut o = json::Fields::of(value, "OpenMethod")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "applink", &mut out.applink)?;
+        o.set("type", &mut out.r#type);
+        o.set("applink", &mut out.applink);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -409,13 +412,14 @@ pub struct RecommendApplicationResponseBody {
 }
 impl FromJson for RecommendApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecommendApplicationResponseBody")?;
+        let mut o = json::Fields::of(value, "RecommendApplicationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "page_size", &mut out.page_size)?;
-        json::set(&mut o, "total_count", &mut out.total_count)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "app_list", &mut out.app_list)?;
+        o.set("page_token", &mut out.page_token);
+        o.set("page_size", &mut out.page_size);
+        o.set("total_count", &mut out.total_count);
+        o.set("has_more", &mut out.has_more);
+        o.set("app_list", &mut out.app_list);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -699,7 +699,7 @@ impl ToJson for TokenTypes {
         w.string(self.as_str());
     }
 }
-/// The `ability` of \[`ApplicationAppVersionEvent`\].
+/// The `ability` of `ApplicationAppVersionEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -728,21 +728,22 @@ pub struct AppAbility {
 }
 impl FromJson for AppAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppAbility")?;
+        let mut o = json::Fields::of(value, "AppAbility")?;
         let mut out = Self::default();
-        json::set(&mut o, "gadget", &mut out.gadget)?;
-        json::set(&mut o, "web_app", &mut out.web_app)?;
-        json::set(&mut o, "bot", &mut out.bot)?;
-        json::set(&mut o, "workplace_widgets", &mut out.workplace_widgets)?;
-        json::set(&mut o, "navigate", &mut out.navigate)?;
-        json::set(&mut o, "cloud_doc", &mut out.cloud_doc)?;
-        json::set(&mut o, "docs_blocks", &mut out.docs_blocks)?;
-        json::set(&mut o, "message_action", &mut out.message_action)?;
-        json::set(&mut o, "plus_menu", &mut out.plus_menu)?;
+        o.set("gadget", &mut out.gadget);
+        o.set("web_app", &mut out.web_app);
+        o.set("bot", &mut out.bot);
+        o.set("workplace_widgets", &mut out.workplace_widgets);
+        o.set("navigate", &mut out.navigate);
+        o.set("cloud_doc", &mut out.cloud_doc);
+        o.set("docs_blocks", &mut out.docs_blocks);
+        o.set("message_action", &mut out.message_action);
+        o.set("plus_menu", &mut out.plus_menu);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n` of \[`ApplicationAppVersionEvent`\].
+/// The `i18n` of `ApplicationAppVersionEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -761,16 +762,17 @@ pub struct AppI18nInfo {
 }
 impl FromJson for AppI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppI18nInfo")?;
+        let mut o = json::Fields::of(value, "AppI18nInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "i18n_key", &mut out.i18n_key)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "help_use", &mut out.help_use)?;
+        o.set("i18n_key", &mut out.i18n_key);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("help_use", &mut out.help_use);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `scopes` of \[`ApplicationAppVersionEvent`\].
+/// The `scopes` of `ApplicationAppVersionEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -789,16 +791,17 @@ pub struct AppScope {
 }
 impl FromJson for AppScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppScope")?;
+        let mut o = json::Fields::of(value, "AppScope")?;
         let mut out = Self::default();
-        json::set(&mut o, "scope", &mut out.scope)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "level", &mut out.level)?;
-        json::set(&mut o, "token_types", &mut out.token_types)?;
+        o.set("scope", &mut out.scope);
+        o.set("description", &mut out.description);
+        o.set("level", &mut out.level);
+        o.set("token_types", &mut out.token_types);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `remark` of \[`ApplicationAppVersionEvent`\].
+/// The `remark` of `ApplicationAppVersionEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -815,15 +818,16 @@ pub struct AppVersionRemarkEvent {
 }
 impl FromJson for AppVersionRemarkEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppVersionRemarkEvent")?;
+        let mut o = json::Fields::of(value, "AppVersionRemarkEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "remark", &mut out.remark)?;
-        json::set(&mut o, "update_remark", &mut out.update_remark)?;
-        json::set(&mut o, "visibility", &mut out.visibility)?;
+        o.set("remark", &mut out.remark);
+        o.set("update_remark", &mut out.update_remark);
+        o.set("visibility", &mut out.visibility);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `visibility` of \[`AppVersionRemarkEvent`\].
+/// The `visibility` of `AppVersionRemarkEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -840,15 +844,16 @@ pub struct AppVisibilityEvent {
 }
 impl FromJson for AppVisibilityEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppVisibilityEvent")?;
+        let mut o = json::Fields::of(value, "AppVisibilityEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_all", &mut out.is_all)?;
-        json::set(&mut o, "visible_list", &mut out.visible_list)?;
-        json::set(&mut o, "invisible_list", &mut out.invisible_list)?;
+        o.set("is_all", &mut out.is_all);
+        o.set("visible_list", &mut out.visible_list);
+        o.set("invisible_list", &mut out.invisible_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `visible_list` of \[`AppVisibilityEvent`\].
+/// The `visible_list` of `AppVisibilityEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -863,14 +868,15 @@ pub struct AppVisibleListEvent {
 }
 impl FromJson for AppVisibleListEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppVisibleListEvent")?;
+        let mut o = json::Fields::of(value, "AppVisibleListEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "open_ids", &mut out.open_ids)?;
-        json::set(&mut o, "department_ids", &mut out.department_ids)?;
+        o.set("open_ids", &mut out.open_ids);
+        o.set("department_ids", &mut out.department_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `online_version` of \[`P2ApplicationApplicationAppVersionPublishApplyV6Data`\].
+/// The `online_version` of `P2ApplicationApplicationAppVersionPublishApplyV6Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -913,28 +919,29 @@ pub struct ApplicationAppVersionEvent {
 }
 impl FromJson for ApplicationAppVersionEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationAppVersionEvent")?;
+        let mut o = json::Fields::of(value, "ApplicationAppVersionEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "version", &mut out.version)?;
-        json::set(&mut o, "version_id", &mut out.version_id)?;
-        json::set(&mut o, "app_name", &mut out.app_name)?;
-        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "scopes", &mut out.scopes)?;
-        json::set(&mut o, "back_home_url", &mut out.back_home_url)?;
-        json::set(&mut o, "i18n", &mut out.i18n)?;
-        json::set(&mut o, "common_categories", &mut out.common_categories)?;
-        json::set(&mut o, "events", &mut out.events)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "publish_time", &mut out.publish_time)?;
-        json::set(&mut o, "ability", &mut out.ability)?;
-        json::set(&mut o, "remark", &mut out.remark)?;
+        o.set("app_id", &mut out.app_id);
+        o.set("version", &mut out.version);
+        o.set("version_id", &mut out.version_id);
+        o.set("app_name", &mut out.app_name);
+        o.set("avatar_url", &mut out.avatar_url);
+        o.set("description", &mut out.description);
+        o.set("scopes", &mut out.scopes);
+        o.set("back_home_url", &mut out.back_home_url);
+        o.set("i18n", &mut out.i18n);
+        o.set("common_categories", &mut out.common_categories);
+        o.set("events", &mut out.events);
+        o.set("status", &mut out.status);
+        o.set("create_time", &mut out.create_time);
+        o.set("publish_time", &mut out.publish_time);
+        o.set("ability", &mut out.ability);
+        o.set("remark", &mut out.remark);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n` of \[`DocsBlock`\].
+/// The `i18n` of `DocsBlock`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -949,14 +956,15 @@ pub struct BlockI18nInfo {
 }
 impl FromJson for BlockI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BlockI18nInfo")?;
+        let mut o = json::Fields::of(value, "BlockI18nInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "i18n_key", &mut out.i18n_key)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("i18n_key", &mut out.i18n_key);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `bot` of \[`AppAbility`\].
+/// The `bot` of `AppAbility`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -975,20 +983,17 @@ pub struct Bot {
 }
 impl FromJson for Bot {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Bot")?;
+        let mut o = json::Fields::of(value, "Bot")?;
         let mut out = Self::default();
-        json::set(&mut o, "card_request_url", &mut out.card_request_url)?;
-        json::set(&mut o, "bot_menu_enable", &mut out.bot_menu_enable)?;
-        json::set(&mut o, "bot_menus", &mut out.bot_menus)?;
-        json::set(
-            &mut o,
-            "bot_menu_display_strategy",
-            &mut out.bot_menu_display_strategy,
-        )?;
+        o.set("card_request_url", &mut out.card_request_url);
+        o.set("bot_menu_enable", &mut out.bot_menu_enable);
+        o.set("bot_menus", &mut out.bot_menus);
+        o.set("bot_menu_display_strategy", &mut out.bot_menu_display_strategy);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `bot_menus` of \[`Bot`\].
+/// The `bot_menus` of `Bot`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1019,22 +1024,23 @@ pub struct BotMenuNode {
 }
 impl FromJson for BotMenuNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BotMenuNode")?;
+        let mut o = json::Fields::of(value, "BotMenuNode")?;
         let mut out = Self::default();
-        json::set(&mut o, "menu_id", &mut out.menu_id)?;
-        json::set(&mut o, "parent_menu_id", &mut out.parent_menu_id)?;
-        json::set(&mut o, "sort", &mut out.sort)?;
-        json::set(&mut o, "default_name", &mut out.default_name)?;
-        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
-        json::set(&mut o, "redirect_link", &mut out.redirect_link)?;
-        json::set(&mut o, "event_key", &mut out.event_key)?;
-        json::set(&mut o, "icon_file_key", &mut out.icon_file_key)?;
-        json::set(&mut o, "ud_icon", &mut out.ud_icon)?;
-        json::set(&mut o, "menu_content_type", &mut out.menu_content_type)?;
+        o.set("menu_id", &mut out.menu_id);
+        o.set("parent_menu_id", &mut out.parent_menu_id);
+        o.set("sort", &mut out.sort);
+        o.set("default_name", &mut out.default_name);
+        o.set("i18n_name", &mut out.i18n_name);
+        o.set("redirect_link", &mut out.redirect_link);
+        o.set("event_key", &mut out.event_key);
+        o.set("icon_file_key", &mut out.icon_file_key);
+        o.set("ud_icon", &mut out.ud_icon);
+        o.set("menu_content_type", &mut out.menu_content_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `ud_icon` of \[`BotMenuNode`\].
+/// The `ud_icon` of `BotMenuNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1049,14 +1055,15 @@ pub struct BotMenuUdIcon {
 }
 impl FromJson for BotMenuUdIcon {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BotMenuUdIcon")?;
+        let mut o = json::Fields::of(value, "BotMenuUdIcon")?;
         let mut out = Self::default();
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "color", &mut out.color)?;
+        o.set("token", &mut out.token);
+        o.set("color", &mut out.color);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `cloud_doc` of \[`AppAbility`\].
+/// The `cloud_doc` of `AppAbility`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1075,16 +1082,17 @@ pub struct CloudDoc {
 }
 impl FromJson for CloudDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CloudDoc")?;
+        let mut o = json::Fields::of(value, "CloudDoc")?;
         let mut out = Self::default();
-        json::set(&mut o, "space_url", &mut out.space_url)?;
-        json::set(&mut o, "i18n", &mut out.i18n)?;
-        json::set(&mut o, "icon_url", &mut out.icon_url)?;
-        json::set(&mut o, "mode", &mut out.mode)?;
+        o.set("space_url", &mut out.space_url);
+        o.set("i18n", &mut out.i18n);
+        o.set("icon_url", &mut out.icon_url);
+        o.set("mode", &mut out.mode);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n` of \[`CloudDoc`\].
+/// The `i18n` of `CloudDoc`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1103,16 +1111,17 @@ pub struct CloudDocI18nInfo {
 }
 impl FromJson for CloudDocI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CloudDocI18nInfo")?;
+        let mut o = json::Fields::of(value, "CloudDocI18nInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "i18n_key", &mut out.i18n_key)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "read_description", &mut out.read_description)?;
-        json::set(&mut o, "write_description", &mut out.write_description)?;
+        o.set("i18n_key", &mut out.i18n_key);
+        o.set("name", &mut out.name);
+        o.set("read_description", &mut out.read_description);
+        o.set("write_description", &mut out.write_description);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `docs_blocks` of \[`AppAbility`\].
+/// The `docs_blocks` of `AppAbility`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1131,16 +1140,17 @@ pub struct DocsBlock {
 }
 impl FromJson for DocsBlock {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DocsBlock")?;
+        let mut o = json::Fields::of(value, "DocsBlock")?;
         let mut out = Self::default();
-        json::set(&mut o, "block_type_id", &mut out.block_type_id)?;
-        json::set(&mut o, "i18n", &mut out.i18n)?;
-        json::set(&mut o, "mobile_icon_url", &mut out.mobile_icon_url)?;
-        json::set(&mut o, "pc_icon_url", &mut out.pc_icon_url)?;
+        o.set("block_type_id", &mut out.block_type_id);
+        o.set("i18n", &mut out.i18n);
+        o.set("mobile_icon_url", &mut out.mobile_icon_url);
+        o.set("pc_icon_url", &mut out.pc_icon_url);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `header` of \[`P2ApplicationApplicationAppVersionAuditV6`\].
+/// The `header` of `P2ApplicationApplicationAppVersionAuditV6`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1163,18 +1173,19 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `gadget` of \[`AppAbility`\].
+/// The `gadget` of `AppAbility`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1199,19 +1210,20 @@ pub struct Gadget {
 }
 impl FromJson for Gadget {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Gadget")?;
+        let mut o = json::Fields::of(value, "Gadget")?;
         let mut out = Self::default();
-        json::set(&mut o, "enable_pc_mode", &mut out.enable_pc_mode)?;
-        json::set(&mut o, "schema_urls", &mut out.schema_urls)?;
-        json::set(&mut o, "pc_use_mobile_pkg", &mut out.pc_use_mobile_pkg)?;
-        json::set(&mut o, "pc_version", &mut out.pc_version)?;
-        json::set(&mut o, "mobile_version", &mut out.mobile_version)?;
-        json::set(&mut o, "mobile_min_lark_version", &mut out.mobile_min_lark_version)?;
-        json::set(&mut o, "pc_min_lark_version", &mut out.pc_min_lark_version)?;
+        o.set("enable_pc_mode", &mut out.enable_pc_mode);
+        o.set("schema_urls", &mut out.schema_urls);
+        o.set("pc_use_mobile_pkg", &mut out.pc_use_mobile_pkg);
+        o.set("pc_version", &mut out.pc_version);
+        o.set("mobile_version", &mut out.mobile_version);
+        o.set("mobile_min_lark_version", &mut out.mobile_min_lark_version);
+        o.set("pc_min_lark_version", &mut out.pc_min_lark_version);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `message_action` of \[`AppAbility`\].
+/// The `message_action` of `AppAbility`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1228,15 +1240,16 @@ pub struct MessageAction {
 }
 impl FromJson for MessageAction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MessageAction")?;
+        let mut o = json::Fields::of(value, "MessageAction")?;
         let mut out = Self::default();
-        json::set(&mut o, "pc_app_link", &mut out.pc_app_link)?;
-        json::set(&mut o, "mobile_app_link", &mut out.mobile_app_link)?;
-        json::set(&mut o, "i18n", &mut out.i18n)?;
+        o.set("pc_app_link", &mut out.pc_app_link);
+        o.set("mobile_app_link", &mut out.mobile_app_link);
+        o.set("i18n", &mut out.i18n);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n` of \[`MessageAction`\].
+/// The `i18n` of `MessageAction`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1251,14 +1264,15 @@ pub struct MessageActionI18nInfo {
 }
 impl FromJson for MessageActionI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MessageActionI18nInfo")?;
+        let mut o = json::Fields::of(value, "MessageActionI18nInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "i18n_key", &mut out.i18n_key)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("i18n_key", &mut out.i18n_key);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `navigate` of \[`AppAbility`\].
+/// The `navigate` of `AppAbility`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1273,14 +1287,15 @@ pub struct Navigate {
 }
 impl FromJson for Navigate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Navigate")?;
+        let mut o = json::Fields::of(value, "Navigate")?;
         let mut out = Self::default();
-        json::set(&mut o, "pc", &mut out.pc)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
+        o.set("pc", &mut out.pc);
+        o.set("mobile", &mut out.mobile);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `pc` of \[`Navigate`\].
+/// The `pc` of `Navigate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1297,15 +1312,16 @@ pub struct NavigateMeta {
 }
 impl FromJson for NavigateMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "NavigateMeta")?;
+        let mut o = json::Fields::of(value, "NavigateMeta")?;
         let mut out = Self::default();
-        json::set(&mut o, "version", &mut out.version)?;
-        json::set(&mut o, "image_url", &mut out.image_url)?;
-        json::set(&mut o, "hover_image_url", &mut out.hover_image_url)?;
+        o.set("version", &mut out.version);
+        o.set("image_url", &mut out.image_url);
+        o.set("hover_image_url", &mut out.hover_image_url);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `operator` of \[`P2ApplicationBotMenuV6Data`\].
+/// The `operator` of `P2ApplicationBotMenuV6Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1320,10 +1336,11 @@ pub struct Operator {
 }
 impl FromJson for Operator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Operator")?;
+        let mut o = json::Fields::of(value, "Operator")?;
         let mut out = Self::default();
-        json::set(&mut o, "operator_name", &mut out.operator_name)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        o.set("operator_name", &mut out.operator_name);
+        o.set("operator_id", &mut out.operator_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1344,11 +1361,15 @@ pub struct P2ApplicationApplicationAppVersionAuditV6 {
 }
 impl FromJson for P2ApplicationApplicationAppVersionAuditV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ApplicationApplicationAppVersionAuditV6")?;
+        let mut o = json::Fields::of(
+            value,
+            "P2ApplicationApplicationAppVersionAuditV6",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1377,18 +1398,19 @@ pub struct P2ApplicationApplicationAppVersionAuditV6Data {
 }
 impl FromJson for P2ApplicationApplicationAppVersionAuditV6Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "P2ApplicationApplicationAppVersionAuditV6Data",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "version_id", &mut out.version_id)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "operation", &mut out.operation)?;
-        json::set(&mut o, "remark", &mut out.remark)?;
-        json::set(&mut o, "audit_source", &mut out.audit_source)?;
+        o.set("operator_id", &mut out.operator_id);
+        o.set("version_id", &mut out.version_id);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("app_id", &mut out.app_id);
+        o.set("operation", &mut out.operation);
+        o.set("remark", &mut out.remark);
+        o.set("audit_source", &mut out.audit_source);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1409,14 +1431,15 @@ pub struct P2ApplicationApplicationAppVersionPublishApplyV6 {
 }
 impl FromJson for P2ApplicationApplicationAppVersionPublishApplyV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "P2ApplicationApplicationAppVersionPublishApplyV6",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1439,15 +1462,16 @@ pub struct P2ApplicationApplicationAppVersionPublishApplyV6Data {
 }
 impl FromJson for P2ApplicationApplicationAppVersionPublishApplyV6Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "P2ApplicationApplicationAppVersionPublishApplyV6Data",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "online_version", &mut out.online_version)?;
-        json::set(&mut o, "under_audit_version", &mut out.under_audit_version)?;
-        json::set(&mut o, "app_status", &mut out.app_status)?;
+        o.set("operator_id", &mut out.operator_id);
+        o.set("online_version", &mut out.online_version);
+        o.set("under_audit_version", &mut out.under_audit_version);
+        o.set("app_status", &mut out.app_status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1468,14 +1492,15 @@ pub struct P2ApplicationApplicationAppVersionPublishRevokeV6 {
 }
 impl FromJson for P2ApplicationApplicationAppVersionPublishRevokeV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "P2ApplicationApplicationAppVersionPublishRevokeV6",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1498,15 +1523,16 @@ pub struct P2ApplicationApplicationAppVersionPublishRevokeV6Data {
 }
 impl FromJson for P2ApplicationApplicationAppVersionPublishRevokeV6Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "P2ApplicationApplicationAppVersionPublishRevokeV6Data",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "version_id", &mut out.version_id)?;
+        o.set("operator_id", &mut out.operator_id);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("app_id", &mut out.app_id);
+        o.set("version_id", &mut out.version_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1527,11 +1553,12 @@ pub struct P2ApplicationApplicationCreatedV6 {
 }
 impl FromJson for P2ApplicationApplicationCreatedV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ApplicationApplicationCreatedV6")?;
+        let mut o = json::Fields::of(value, "P2ApplicationApplicationCreatedV6")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1562,16 +1589,17 @@ pub struct P2ApplicationApplicationCreatedV6Data {
 }
 impl FromJson for P2ApplicationApplicationCreatedV6Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ApplicationApplicationCreatedV6Data")?;
+        let mut o = json::Fields::of(value, "P2ApplicationApplicationCreatedV6Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "avatar", &mut out.avatar)?;
-        json::set(&mut o, "app_scene_type", &mut out.app_scene_type)?;
-        json::set(&mut o, "primary_language", &mut out.primary_language)?;
-        json::set(&mut o, "create_source", &mut out.create_source)?;
+        o.set("operator_id", &mut out.operator_id);
+        o.set("app_id", &mut out.app_id);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("avatar", &mut out.avatar);
+        o.set("app_scene_type", &mut out.app_scene_type);
+        o.set("primary_language", &mut out.primary_language);
+        o.set("create_source", &mut out.create_source);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1592,11 +1620,15 @@ pub struct P2ApplicationApplicationFeedbackCreatedV6 {
 }
 impl FromJson for P2ApplicationApplicationFeedbackCreatedV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ApplicationApplicationFeedbackCreatedV6")?;
+        let mut o = json::Fields::of(
+            value,
+            "P2ApplicationApplicationFeedbackCreatedV6",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1637,24 +1669,25 @@ pub struct P2ApplicationApplicationFeedbackCreatedV6Data {
 }
 impl FromJson for P2ApplicationApplicationFeedbackCreatedV6Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "P2ApplicationApplicationFeedbackCreatedV6Data",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "feedback_time", &mut out.feedback_time)?;
-        json::set(&mut o, "tenant_name", &mut out.tenant_name)?;
-        json::set(&mut o, "feedback_type", &mut out.feedback_type)?;
-        json::set(&mut o, "fault_type", &mut out.fault_type)?;
-        json::set(&mut o, "fault_time", &mut out.fault_time)?;
-        json::set(&mut o, "source", &mut out.source)?;
-        json::set(&mut o, "contact", &mut out.contact)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "images", &mut out.images)?;
-        json::set(&mut o, "feedback_id", &mut out.feedback_id)?;
-        json::set(&mut o, "feedback_path", &mut out.feedback_path)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("app_id", &mut out.app_id);
+        o.set("feedback_time", &mut out.feedback_time);
+        o.set("tenant_name", &mut out.tenant_name);
+        o.set("feedback_type", &mut out.feedback_type);
+        o.set("fault_type", &mut out.fault_type);
+        o.set("fault_time", &mut out.fault_time);
+        o.set("source", &mut out.source);
+        o.set("contact", &mut out.contact);
+        o.set("description", &mut out.description);
+        o.set("images", &mut out.images);
+        o.set("feedback_id", &mut out.feedback_id);
+        o.set("feedback_path", &mut out.feedback_path);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1675,11 +1708,15 @@ pub struct P2ApplicationApplicationFeedbackUpdatedV6 {
 }
 impl FromJson for P2ApplicationApplicationFeedbackUpdatedV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ApplicationApplicationFeedbackUpdatedV6")?;
+        let mut o = json::Fields::of(
+            value,
+            "P2ApplicationApplicationFeedbackUpdatedV6",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1704,16 +1741,17 @@ pub struct P2ApplicationApplicationFeedbackUpdatedV6Data {
 }
 impl FromJson for P2ApplicationApplicationFeedbackUpdatedV6Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "P2ApplicationApplicationFeedbackUpdatedV6Data",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "feedback_ids", &mut out.feedback_ids)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        o.set("feedback_ids", &mut out.feedback_ids);
+        o.set("status", &mut out.status);
+        o.set("app_id", &mut out.app_id);
+        o.set("update_time", &mut out.update_time);
+        o.set("operator_id", &mut out.operator_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1734,11 +1772,15 @@ pub struct P2ApplicationApplicationVisibilityAddedV6 {
 }
 impl FromJson for P2ApplicationApplicationVisibilityAddedV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ApplicationApplicationVisibilityAddedV6")?;
+        let mut o = json::Fields::of(
+            value,
+            "P2ApplicationApplicationVisibilityAddedV6",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1757,13 +1799,14 @@ pub struct P2ApplicationApplicationVisibilityAddedV6Data {
 }
 impl FromJson for P2ApplicationApplicationVisibilityAddedV6Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "P2ApplicationApplicationVisibilityAddedV6Data",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "users", &mut out.users)?;
-        json::set(&mut o, "source", &mut out.source)?;
+        o.set("users", &mut out.users);
+        o.set("source", &mut out.source);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1784,11 +1827,12 @@ pub struct P2ApplicationBotMenuV6 {
 }
 impl FromJson for P2ApplicationBotMenuV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ApplicationBotMenuV6")?;
+        let mut o = json::Fields::of(value, "P2ApplicationBotMenuV6")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1809,15 +1853,16 @@ pub struct P2ApplicationBotMenuV6Data {
 }
 impl FromJson for P2ApplicationBotMenuV6Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ApplicationBotMenuV6Data")?;
+        let mut o = json::Fields::of(value, "P2ApplicationBotMenuV6Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "event_key", &mut out.event_key)?;
-        json::set(&mut o, "timestamp", &mut out.timestamp)?;
+        o.set("operator", &mut out.operator);
+        o.set("event_key", &mut out.event_key);
+        o.set("timestamp", &mut out.timestamp);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `plus_menu` of \[`AppAbility`\].
+/// The `plus_menu` of `AppAbility`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1832,14 +1877,15 @@ pub struct PlusMenu {
 }
 impl FromJson for PlusMenu {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PlusMenu")?;
+        let mut o = json::Fields::of(value, "PlusMenu")?;
         let mut out = Self::default();
-        json::set(&mut o, "pc_app_link", &mut out.pc_app_link)?;
-        json::set(&mut o, "mobile_app_link", &mut out.mobile_app_link)?;
+        o.set("pc_app_link", &mut out.pc_app_link);
+        o.set("mobile_app_link", &mut out.mobile_app_link);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `users` of \[`P2ApplicationApplicationVisibilityAddedV6Data`\].
+/// The `users` of `P2ApplicationApplicationVisibilityAddedV6Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1852,13 +1898,14 @@ pub struct User {
 }
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "User")?;
+        let mut o = json::Fields::of(value, "User")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `open_ids` of \[`AppVisibleListEvent`\].
+/// The `open_ids` of `AppVisibleListEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1875,15 +1922,16 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserId")?;
+        let mut o = json::Fields::of(value, "UserId")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `web_app` of \[`AppAbility`\].
+/// The `web_app` of `AppAbility`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1898,14 +1946,15 @@ pub struct WebApp {
 }
 impl FromJson for WebApp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WebApp")?;
+        let mut o = json::Fields::of(value, "WebApp")?;
         let mut out = Self::default();
-        json::set(&mut o, "pc_url", &mut out.pc_url)?;
-        json::set(&mut o, "mobile_url", &mut out.mobile_url)?;
+        o.set("pc_url", &mut out.pc_url);
+        o.set("mobile_url", &mut out.mobile_url);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `workplace_widgets` of \[`AppAbility`\].
+/// The `workplace_widgets` of `AppAbility`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1918,13 +1967,14 @@ pub struct WorkplaceWidget {
 }
 impl FromJson for WorkplaceWidget {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkplaceWidget")?;
+        let mut o = json::Fields::of(value, "WorkplaceWidget")?;
         let mut out = Self::default();
-        json::set(&mut o, "min_lark_version", &mut out.min_lark_version)?;
+        o.set("min_lark_version", &mut out.min_lark_version);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `redirect_link` of \[`BotMenuNode`\].
+/// The `redirect_link` of `BotMenuNode`.
 ///
 /// The same fields as [`WebApp`]: one type, two names.
 pub type BotMenuRedirectLink = WebApp;

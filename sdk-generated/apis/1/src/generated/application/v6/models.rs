@@ -1631,7 +1631,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// The `ability` of \[`ApplicationAppVersion`\].
+/// The `ability` of `ApplicationAppVersion`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1660,17 +1660,18 @@ pub struct AppAbility {
 }
 impl FromJson for AppAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppAbility")?;
+        let mut o = json::Fields::of(value, "AppAbility")?;
         let mut out = Self::default();
-        json::set(&mut o, "gadget", &mut out.gadget)?;
-        json::set(&mut o, "web_app", &mut out.web_app)?;
-        json::set(&mut o, "bot", &mut out.bot)?;
-        json::set(&mut o, "workplace_widgets", &mut out.workplace_widgets)?;
-        json::set(&mut o, "navigate", &mut out.navigate)?;
-        json::set(&mut o, "cloud_doc", &mut out.cloud_doc)?;
-        json::set(&mut o, "docs_blocks", &mut out.docs_blocks)?;
-        json::set(&mut o, "message_action", &mut out.message_action)?;
-        json::set(&mut o, "plus_menu", &mut out.plus_menu)?;
+        o.set("gadget", &mut out.gadget);
+        o.set("web_app", &mut out.web_app);
+        o.set("bot", &mut out.bot);
+        o.set("workplace_widgets", &mut out.workplace_widgets);
+        o.set("navigate", &mut out.navigate);
+        o.set("cloud_doc", &mut out.cloud_doc);
+        o.set("docs_blocks", &mut out.docs_blocks);
+        o.set("message_action", &mut out.message_action);
+        o.set("plus_menu", &mut out.plus_menu);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1734,7 +1735,7 @@ impl ToJson for AppBadge {
         None
     }
 }
-/// The `collaborators` of \[`GetApplicationCollaboratorsResponseBody`\].
+/// The `collaborators` of `GetApplicationCollaboratorsResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1752,10 +1753,11 @@ pub struct AppCollaborator {
 }
 impl FromJson for AppCollaborator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppCollaborator")?;
+        let mut o = json::Fields::of(value, "AppCollaborator")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("type", &mut out.r#type);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1776,7 +1778,7 @@ impl ToJson for AppCollaborator {
         None
     }
 }
-/// The `security` of \[`Application`\].
+/// The `security` of `Application`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1799,18 +1801,15 @@ pub struct AppConfigSecurityItem {
 }
 impl FromJson for AppConfigSecurityItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppConfigSecurityItem")?;
+        let mut o = json::Fields::of(value, "AppConfigSecurityItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "redirect_urls", &mut out.redirect_urls)?;
-        json::set(&mut o, "allowed_ips", &mut out.allowed_ips)?;
-        json::set(&mut o, "h5_trusted_domains", &mut out.h5_trusted_domains)?;
-        json::set(
-            &mut o,
-            "web_view_trusted_domains",
-            &mut out.web_view_trusted_domains,
-        )?;
-        json::set(&mut o, "allowed_schemas", &mut out.allowed_schemas)?;
-        json::set(&mut o, "allowed_server_domains", &mut out.allowed_server_domains)?;
+        o.set("redirect_urls", &mut out.redirect_urls);
+        o.set("allowed_ips", &mut out.allowed_ips);
+        o.set("h5_trusted_domains", &mut out.h5_trusted_domains);
+        o.set("web_view_trusted_domains", &mut out.web_view_trusted_domains);
+        o.set("allowed_schemas", &mut out.allowed_schemas);
+        o.set("allowed_server_domains", &mut out.allowed_server_domains);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1826,7 +1825,7 @@ impl ToJson for AppConfigSecurityItem {
         w.end_object();
     }
 }
-/// The `i18n` of \[`Application`\].
+/// The `i18n` of `Application`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1845,12 +1844,13 @@ pub struct AppI18nInfo {
 }
 impl FromJson for AppI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppI18nInfo")?;
+        let mut o = json::Fields::of(value, "AppI18nInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "i18n_key", &mut out.i18n_key)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "help_use", &mut out.help_use)?;
+        o.set("i18n_key", &mut out.i18n_key);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("help_use", &mut out.help_use);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1870,7 +1870,7 @@ impl ToJson for AppI18nInfo {
         None
     }
 }
-/// The `rules` of \[`ListAppRecommendRuleResponseBody`\].
+/// The `rules` of `ListAppRecommendRuleResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1893,22 +1893,22 @@ pub struct AppRecommendRule {
 }
 impl FromJson for AppRecommendRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppRecommendRule")?;
+        let mut o = json::Fields::of(value, "AppRecommendRule")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "visibility_info", &mut out.visibility_info)?;
-        json::set(&mut o, "recommend_item_infos", &mut out.recommend_item_infos)?;
-        json::set(
-            &mut o,
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("status", &mut out.status);
+        o.set("visibility_info", &mut out.visibility_info);
+        o.set("recommend_item_infos", &mut out.recommend_item_infos);
+        o.set(
             "distributed_recommend_item_infos",
             &mut out.distributed_recommend_item_infos,
-        )?;
+        );
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `recommend_item_infos` of \[`AppRecommendRule`\].
+/// The `recommend_item_infos` of `AppRecommendRule`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1937,21 +1937,22 @@ pub struct AppRecommendRuleItemInfo {
 }
 impl FromJson for AppRecommendRuleItemInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppRecommendRuleItemInfo")?;
+        let mut o = json::Fields::of(value, "AppRecommendRuleItemInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "item_id", &mut out.item_id)?;
-        json::set(&mut o, "item_type", &mut out.item_type)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "link_url", &mut out.link_url)?;
-        json::set(&mut o, "client_id", &mut out.client_id)?;
-        json::set(&mut o, "icon_url", &mut out.icon_url)?;
-        json::set(&mut o, "default_locale", &mut out.default_locale)?;
-        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        o.set("item_id", &mut out.item_id);
+        o.set("item_type", &mut out.item_type);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("link_url", &mut out.link_url);
+        o.set("client_id", &mut out.client_id);
+        o.set("icon_url", &mut out.icon_url);
+        o.set("default_locale", &mut out.default_locale);
+        o.set("i18n_name", &mut out.i18n_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n_name` of \[`AppRecommendRuleItemInfo`\].
+/// The `i18n_name` of `AppRecommendRuleItemInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1972,17 +1973,18 @@ pub struct AppRecommendRuleItemInfoI18nName {
 }
 impl FromJson for AppRecommendRuleItemInfoI18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppRecommendRuleItemInfoI18nName")?;
+        let mut o = json::Fields::of(value, "AppRecommendRuleItemInfoI18nName")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "zh_hk", &mut out.zh_hk)?;
-        json::set(&mut o, "zh_tw", &mut out.zh_tw)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("zh_hk", &mut out.zh_hk);
+        o.set("zh_tw", &mut out.zh_tw);
+        o.set("en_us", &mut out.en_us);
+        o.set("ja_jp", &mut out.ja_jp);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `visibility_info` of \[`AppRecommendRule`\].
+/// The `visibility_info` of `AppRecommendRule`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2001,16 +2003,17 @@ pub struct AppRecommendRuleVisibilityInfo {
 }
 impl FromJson for AppRecommendRuleVisibilityInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppRecommendRuleVisibilityInfo")?;
+        let mut o = json::Fields::of(value, "AppRecommendRuleVisibilityInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_all", &mut out.is_all)?;
-        json::set(&mut o, "department_ids", &mut out.department_ids)?;
-        json::set(&mut o, "user_ids", &mut out.user_ids)?;
-        json::set(&mut o, "group_ids", &mut out.group_ids)?;
+        o.set("is_all", &mut out.is_all);
+        o.set("department_ids", &mut out.department_ids);
+        o.set("user_ids", &mut out.user_ids);
+        o.set("group_ids", &mut out.group_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `scopes` of \[`Application`\].
+/// The `scopes` of `Application`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2029,12 +2032,13 @@ pub struct AppScope {
 }
 impl FromJson for AppScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppScope")?;
+        let mut o = json::Fields::of(value, "AppScope")?;
         let mut out = Self::default();
-        json::set(&mut o, "scope", &mut out.scope)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "level", &mut out.level)?;
-        json::set(&mut o, "token_types", &mut out.token_types)?;
+        o.set("scope", &mut out.scope);
+        o.set("description", &mut out.description);
+        o.set("level", &mut out.level);
+        o.set("token_types", &mut out.token_types);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2054,7 +2058,7 @@ impl ToJson for AppScope {
         None
     }
 }
-/// The `remark` of \[`ApplicationAppVersion`\].
+/// The `remark` of `ApplicationAppVersion`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2071,11 +2075,12 @@ pub struct AppVersionRemark {
 }
 impl FromJson for AppVersionRemark {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppVersionRemark")?;
+        let mut o = json::Fields::of(value, "AppVersionRemark")?;
         let mut out = Self::default();
-        json::set(&mut o, "remark", &mut out.remark)?;
-        json::set(&mut o, "update_remark", &mut out.update_remark)?;
-        json::set(&mut o, "visibility", &mut out.visibility)?;
+        o.set("remark", &mut out.remark);
+        o.set("update_remark", &mut out.update_remark);
+        o.set("visibility", &mut out.visibility);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2088,7 +2093,7 @@ impl ToJson for AppVersionRemark {
         w.end_object();
     }
 }
-/// The `visibility` of \[`AppVersionRemark`\].
+/// The `visibility` of `AppVersionRemark`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2105,11 +2110,12 @@ pub struct AppVisibility {
 }
 impl FromJson for AppVisibility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppVisibility")?;
+        let mut o = json::Fields::of(value, "AppVisibility")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_all", &mut out.is_all)?;
-        json::set(&mut o, "visible_list", &mut out.visible_list)?;
-        json::set(&mut o, "invisible_list", &mut out.invisible_list)?;
+        o.set("is_all", &mut out.is_all);
+        o.set("visible_list", &mut out.visible_list);
+        o.set("invisible_list", &mut out.invisible_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2122,7 +2128,7 @@ impl ToJson for AppVisibility {
         w.end_object();
     }
 }
-/// The `add_visible_list` of \[`PatchApplicationVisibilityRequestBody`\].
+/// The `add_visible_list` of `PatchApplicationVisibilityRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2146,7 +2152,7 @@ impl ToJson for AppVisibilityIdList {
         w.end_object();
     }
 }
-/// The `visible_list` of \[`AppVisibility`\].
+/// The `visible_list` of `AppVisibility`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2163,11 +2169,12 @@ pub struct AppVisibleList {
 }
 impl FromJson for AppVisibleList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppVisibleList")?;
+        let mut o = json::Fields::of(value, "AppVisibleList")?;
         let mut out = Self::default();
-        json::set(&mut o, "open_ids", &mut out.open_ids)?;
-        json::set(&mut o, "department_ids", &mut out.department_ids)?;
-        json::set(&mut o, "group_ids", &mut out.group_ids)?;
+        o.set("open_ids", &mut out.open_ids);
+        o.set("department_ids", &mut out.department_ids);
+        o.set("group_ids", &mut out.group_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2245,35 +2252,36 @@ pub struct Application {
 }
 impl FromJson for Application {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Application")?;
+        let mut o = json::Fields::of(value, "Application")?;
         let mut out = Self::default();
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "scene_type", &mut out.scene_type)?;
-        json::set(&mut o, "payment_type", &mut out.payment_type)?;
-        json::set(&mut o, "create_source", &mut out.create_source)?;
-        json::set(&mut o, "redirect_urls", &mut out.redirect_urls)?;
-        json::set(&mut o, "online_version_id", &mut out.online_version_id)?;
-        json::set(&mut o, "unaudit_version_id", &mut out.unaudit_version_id)?;
-        json::set(&mut o, "app_name", &mut out.app_name)?;
-        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "scopes", &mut out.scopes)?;
-        json::set(&mut o, "back_home_url", &mut out.back_home_url)?;
-        json::set(&mut o, "i18n", &mut out.i18n)?;
-        json::set(&mut o, "primary_language", &mut out.primary_language)?;
-        json::set(&mut o, "common_categories", &mut out.common_categories)?;
-        json::set(&mut o, "owner", &mut out.owner)?;
-        json::set(&mut o, "mobile_default_ability", &mut out.mobile_default_ability)?;
-        json::set(&mut o, "pc_default_ability", &mut out.pc_default_ability)?;
-        json::set(&mut o, "secret", &mut out.secret)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        json::set(&mut o, "callback", &mut out.callback)?;
-        json::set(&mut o, "encryption", &mut out.encryption)?;
-        json::set(&mut o, "security", &mut out.security)?;
-        json::set(&mut o, "allow_refresh_token", &mut out.allow_refresh_token)?;
-        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        o.set("app_id", &mut out.app_id);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("status", &mut out.status);
+        o.set("scene_type", &mut out.scene_type);
+        o.set("payment_type", &mut out.payment_type);
+        o.set("create_source", &mut out.create_source);
+        o.set("redirect_urls", &mut out.redirect_urls);
+        o.set("online_version_id", &mut out.online_version_id);
+        o.set("unaudit_version_id", &mut out.unaudit_version_id);
+        o.set("app_name", &mut out.app_name);
+        o.set("avatar_url", &mut out.avatar_url);
+        o.set("description", &mut out.description);
+        o.set("scopes", &mut out.scopes);
+        o.set("back_home_url", &mut out.back_home_url);
+        o.set("i18n", &mut out.i18n);
+        o.set("primary_language", &mut out.primary_language);
+        o.set("common_categories", &mut out.common_categories);
+        o.set("owner", &mut out.owner);
+        o.set("mobile_default_ability", &mut out.mobile_default_ability);
+        o.set("pc_default_ability", &mut out.pc_default_ability);
+        o.set("secret", &mut out.secret);
+        o.set("event", &mut out.event);
+        o.set("callback", &mut out.callback);
+        o.set("encryption", &mut out.encryption);
+        o.set("security", &mut out.security);
+        o.set("allow_refresh_token", &mut out.allow_refresh_token);
+        o.set("callback_info", &mut out.callback_info);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2322,7 +2330,7 @@ impl ToJson for Application {
         None
     }
 }
-/// The `contacts_range` of \[`ContactsRangeConfigurationApplicationResponseBody`\].
+/// The `contacts_range` of `ContactsRangeConfigurationApplicationResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2337,14 +2345,15 @@ pub struct ApplicationAppContactsRange {
 }
 impl FromJson for ApplicationAppContactsRange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationAppContactsRange")?;
+        let mut o = json::Fields::of(value, "ApplicationAppContactsRange")?;
         let mut out = Self::default();
-        json::set(&mut o, "contacts_scope_type", &mut out.contacts_scope_type)?;
-        json::set(&mut o, "visible_list", &mut out.visible_list)?;
+        o.set("contacts_scope_type", &mut out.contacts_scope_type);
+        o.set("visible_list", &mut out.visible_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `app` of \[`ApplicationDepartmentAppUsage`\].
+/// The `app` of `ApplicationDepartmentAppUsage`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2359,10 +2368,11 @@ pub struct ApplicationAppUsage {
 }
 impl FromJson for ApplicationAppUsage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationAppUsage")?;
+        let mut o = json::Fields::of(value, "ApplicationAppUsage")?;
         let mut out = Self::default();
-        json::set(&mut o, "metric_name", &mut out.metric_name)?;
-        json::set(&mut o, "metric_value", &mut out.metric_value)?;
+        o.set("metric_name", &mut out.metric_name);
+        o.set("metric_value", &mut out.metric_value);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2416,25 +2426,26 @@ pub struct ApplicationAppVersion {
 }
 impl FromJson for ApplicationAppVersion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationAppVersion")?;
+        let mut o = json::Fields::of(value, "ApplicationAppVersion")?;
         let mut out = Self::default();
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "version", &mut out.version)?;
-        json::set(&mut o, "version_id", &mut out.version_id)?;
-        json::set(&mut o, "app_name", &mut out.app_name)?;
-        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "scopes", &mut out.scopes)?;
-        json::set(&mut o, "back_home_url", &mut out.back_home_url)?;
-        json::set(&mut o, "i18n", &mut out.i18n)?;
-        json::set(&mut o, "common_categories", &mut out.common_categories)?;
-        json::set(&mut o, "events", &mut out.events)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "publish_time", &mut out.publish_time)?;
-        json::set(&mut o, "ability", &mut out.ability)?;
-        json::set(&mut o, "remark", &mut out.remark)?;
-        json::set(&mut o, "event_infos", &mut out.event_infos)?;
+        o.set("app_id", &mut out.app_id);
+        o.set("version", &mut out.version);
+        o.set("version_id", &mut out.version_id);
+        o.set("app_name", &mut out.app_name);
+        o.set("avatar_url", &mut out.avatar_url);
+        o.set("description", &mut out.description);
+        o.set("scopes", &mut out.scopes);
+        o.set("back_home_url", &mut out.back_home_url);
+        o.set("i18n", &mut out.i18n);
+        o.set("common_categories", &mut out.common_categories);
+        o.set("events", &mut out.events);
+        o.set("status", &mut out.status);
+        o.set("create_time", &mut out.create_time);
+        o.set("publish_time", &mut out.publish_time);
+        o.set("ability", &mut out.ability);
+        o.set("remark", &mut out.remark);
+        o.set("event_infos", &mut out.event_infos);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2479,7 +2490,7 @@ impl ToJson for ApplicationAppVersion {
         None
     }
 }
-/// The `items` of \[`DepartmentOverviewApplicationAppUsageResponseBody`\].
+/// The `items` of `DepartmentOverviewApplicationAppUsageResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2500,17 +2511,18 @@ pub struct ApplicationDepartmentAppUsage {
 }
 impl FromJson for ApplicationDepartmentAppUsage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationDepartmentAppUsage")?;
+        let mut o = json::Fields::of(value, "ApplicationDepartmentAppUsage")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "app", &mut out.app)?;
-        json::set(&mut o, "gadget", &mut out.gadget)?;
-        json::set(&mut o, "webapp", &mut out.webapp)?;
-        json::set(&mut o, "bot", &mut out.bot)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("app", &mut out.app);
+        o.set("gadget", &mut out.gadget);
+        o.set("webapp", &mut out.webapp);
+        o.set("bot", &mut out.bot);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `feedback_list` of \[`ListApplicationFeedbackResponseBody`\].
+/// The `feedback_list` of `ListApplicationFeedbackResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2553,28 +2565,29 @@ pub struct ApplicationFeedback {
 }
 impl FromJson for ApplicationFeedback {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationFeedback")?;
+        let mut o = json::Fields::of(value, "ApplicationFeedback")?;
         let mut out = Self::default();
-        json::set(&mut o, "feedback_id", &mut out.feedback_id)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "feedback_time", &mut out.feedback_time)?;
-        json::set(&mut o, "tenant_name", &mut out.tenant_name)?;
-        json::set(&mut o, "feedback_type", &mut out.feedback_type)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "fault_type", &mut out.fault_type)?;
-        json::set(&mut o, "fault_time", &mut out.fault_time)?;
-        json::set(&mut o, "source", &mut out.source)?;
-        json::set(&mut o, "contact", &mut out.contact)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "images", &mut out.images)?;
-        json::set(&mut o, "feedback_path", &mut out.feedback_path)?;
+        o.set("feedback_id", &mut out.feedback_id);
+        o.set("app_id", &mut out.app_id);
+        o.set("feedback_time", &mut out.feedback_time);
+        o.set("tenant_name", &mut out.tenant_name);
+        o.set("feedback_type", &mut out.feedback_type);
+        o.set("status", &mut out.status);
+        o.set("fault_type", &mut out.fault_type);
+        o.set("fault_time", &mut out.fault_time);
+        o.set("source", &mut out.source);
+        o.set("contact", &mut out.contact);
+        o.set("update_time", &mut out.update_time);
+        o.set("description", &mut out.description);
+        o.set("user_id", &mut out.user_id);
+        o.set("operator_id", &mut out.operator_id);
+        o.set("images", &mut out.images);
+        o.set("feedback_path", &mut out.feedback_path);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `owner` of \[`Application`\].
+/// The `owner` of `Application`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2599,19 +2612,16 @@ pub struct ApplicationOwner {
 }
 impl FromJson for ApplicationOwner {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationOwner")?;
+        let mut o = json::Fields::of(value, "ApplicationOwner")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "owner_id", &mut out.owner_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "help_desk", &mut out.help_desk)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "phone", &mut out.phone)?;
-        json::set(
-            &mut o,
-            "customer_service_account",
-            &mut out.customer_service_account,
-        )?;
+        o.set("type", &mut out.r#type);
+        o.set("owner_id", &mut out.owner_id);
+        o.set("name", &mut out.name);
+        o.set("help_desk", &mut out.help_desk);
+        o.set("email", &mut out.email);
+        o.set("phone", &mut out.phone);
+        o.set("customer_service_account", &mut out.customer_service_account);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2628,7 +2638,7 @@ impl ToJson for ApplicationOwner {
         w.end_object();
     }
 }
-/// The `department_visibility_list` of \[`CheckWhiteBlackListApplicationVisibilityResponseBody`\].
+/// The `department_visibility_list` of `CheckWhiteBlackListApplicationVisibilityResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2645,18 +2655,19 @@ pub struct ApplicationVisibilityDepartmentWhiteBlackInfo {
 }
 impl FromJson for ApplicationVisibilityDepartmentWhiteBlackInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "ApplicationVisibilityDepartmentWhiteBlackInfo",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "in_white_list", &mut out.in_white_list)?;
-        json::set(&mut o, "in_black_list", &mut out.in_black_list)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("in_white_list", &mut out.in_white_list);
+        o.set("in_black_list", &mut out.in_black_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `group_visibility_list` of \[`CheckWhiteBlackListApplicationVisibilityResponseBody`\].
+/// The `group_visibility_list` of `CheckWhiteBlackListApplicationVisibilityResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2673,15 +2684,16 @@ pub struct ApplicationVisibilityGroupWhiteBlackInfo {
 }
 impl FromJson for ApplicationVisibilityGroupWhiteBlackInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationVisibilityGroupWhiteBlackInfo")?;
+        let mut o = json::Fields::of(value, "ApplicationVisibilityGroupWhiteBlackInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "group_id", &mut out.group_id)?;
-        json::set(&mut o, "in_white_list", &mut out.in_white_list)?;
-        json::set(&mut o, "in_black_list", &mut out.in_black_list)?;
+        o.set("group_id", &mut out.group_id);
+        o.set("in_white_list", &mut out.in_white_list);
+        o.set("in_black_list", &mut out.in_black_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_visibility_list` of \[`CheckWhiteBlackListApplicationVisibilityResponseBody`\].
+/// The `user_visibility_list` of `CheckWhiteBlackListApplicationVisibilityResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2700,16 +2712,17 @@ pub struct ApplicationVisibilityUserWhiteBlackInfo {
 }
 impl FromJson for ApplicationVisibilityUserWhiteBlackInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationVisibilityUserWhiteBlackInfo")?;
+        let mut o = json::Fields::of(value, "ApplicationVisibilityUserWhiteBlackInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "in_white_list", &mut out.in_white_list)?;
-        json::set(&mut o, "in_black_list", &mut out.in_black_list)?;
-        json::set(&mut o, "in_paid_list", &mut out.in_paid_list)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("in_white_list", &mut out.in_white_list);
+        o.set("in_black_list", &mut out.in_black_list);
+        o.set("in_paid_list", &mut out.in_paid_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n` of \[`DocsBlock`\].
+/// The `i18n` of `DocsBlock`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2724,10 +2737,11 @@ pub struct BlockI18nInfo {
 }
 impl FromJson for BlockI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BlockI18nInfo")?;
+        let mut o = json::Fields::of(value, "BlockI18nInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "i18n_key", &mut out.i18n_key)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("i18n_key", &mut out.i18n_key);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2739,7 +2753,7 @@ impl ToJson for BlockI18nInfo {
         w.end_object();
     }
 }
-/// The `bot` of \[`AppAbility`\].
+/// The `bot` of `AppAbility`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2758,16 +2772,13 @@ pub struct Bot {
 }
 impl FromJson for Bot {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Bot")?;
+        let mut o = json::Fields::of(value, "Bot")?;
         let mut out = Self::default();
-        json::set(&mut o, "card_request_url", &mut out.card_request_url)?;
-        json::set(&mut o, "bot_menu_enable", &mut out.bot_menu_enable)?;
-        json::set(&mut o, "bot_menus", &mut out.bot_menus)?;
-        json::set(
-            &mut o,
-            "bot_menu_display_strategy",
-            &mut out.bot_menu_display_strategy,
-        )?;
+        o.set("card_request_url", &mut out.card_request_url);
+        o.set("bot_menu_enable", &mut out.bot_menu_enable);
+        o.set("bot_menus", &mut out.bot_menus);
+        o.set("bot_menu_display_strategy", &mut out.bot_menu_display_strategy);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2781,7 +2792,7 @@ impl ToJson for Bot {
         w.end_object();
     }
 }
-/// The `bot_menus` of \[`Bot`\].
+/// The `bot_menus` of `Bot`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2812,18 +2823,19 @@ pub struct BotMenuNode {
 }
 impl FromJson for BotMenuNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BotMenuNode")?;
+        let mut o = json::Fields::of(value, "BotMenuNode")?;
         let mut out = Self::default();
-        json::set(&mut o, "menu_id", &mut out.menu_id)?;
-        json::set(&mut o, "parent_menu_id", &mut out.parent_menu_id)?;
-        json::set(&mut o, "sort", &mut out.sort)?;
-        json::set(&mut o, "default_name", &mut out.default_name)?;
-        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
-        json::set(&mut o, "redirect_link", &mut out.redirect_link)?;
-        json::set(&mut o, "event_key", &mut out.event_key)?;
-        json::set(&mut o, "icon_file_key", &mut out.icon_file_key)?;
-        json::set(&mut o, "ud_icon", &mut out.ud_icon)?;
-        json::set(&mut o, "menu_content_type", &mut out.menu_content_type)?;
+        o.set("menu_id", &mut out.menu_id);
+        o.set("parent_menu_id", &mut out.parent_menu_id);
+        o.set("sort", &mut out.sort);
+        o.set("default_name", &mut out.default_name);
+        o.set("i18n_name", &mut out.i18n_name);
+        o.set("redirect_link", &mut out.redirect_link);
+        o.set("event_key", &mut out.event_key);
+        o.set("icon_file_key", &mut out.icon_file_key);
+        o.set("ud_icon", &mut out.ud_icon);
+        o.set("menu_content_type", &mut out.menu_content_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2843,7 +2855,7 @@ impl ToJson for BotMenuNode {
         w.end_object();
     }
 }
-/// The `ud_icon` of \[`BotMenuNode`\].
+/// The `ud_icon` of `BotMenuNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2858,10 +2870,11 @@ pub struct BotMenuUdIcon {
 }
 impl FromJson for BotMenuUdIcon {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BotMenuUdIcon")?;
+        let mut o = json::Fields::of(value, "BotMenuUdIcon")?;
         let mut out = Self::default();
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "color", &mut out.color)?;
+        o.set("token", &mut out.token);
+        o.set("color", &mut out.color);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2873,7 +2886,7 @@ impl ToJson for BotMenuUdIcon {
         w.end_object();
     }
 }
-/// The `callback` of \[`Application`\].
+/// The `callback` of `Application`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2890,11 +2903,12 @@ pub struct Callback {
 }
 impl FromJson for Callback {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Callback")?;
+        let mut o = json::Fields::of(value, "Callback")?;
         let mut out = Self::default();
-        json::set(&mut o, "callback_type", &mut out.callback_type)?;
-        json::set(&mut o, "request_url", &mut out.request_url)?;
-        json::set(&mut o, "subscribed_callbacks", &mut out.subscribed_callbacks)?;
+        o.set("callback_type", &mut out.callback_type);
+        o.set("request_url", &mut out.request_url);
+        o.set("subscribed_callbacks", &mut out.subscribed_callbacks);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2907,7 +2921,7 @@ impl ToJson for Callback {
         w.end_object();
     }
 }
-/// The `callback_info` of \[`Application`\].
+/// The `callback_info` of `Application`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2924,11 +2938,12 @@ pub struct CallbackInfo {
 }
 impl FromJson for CallbackInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CallbackInfo")?;
+        let mut o = json::Fields::of(value, "CallbackInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "callback_type", &mut out.callback_type)?;
-        json::set(&mut o, "request_url", &mut out.request_url)?;
-        json::set(&mut o, "subscribed_callbacks", &mut out.subscribed_callbacks)?;
+        o.set("callback_type", &mut out.callback_type);
+        o.set("request_url", &mut out.request_url);
+        o.set("subscribed_callbacks", &mut out.subscribed_callbacks);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2960,22 +2975,19 @@ pub struct CheckWhiteBlackListApplicationVisibilityResponseBody {
 }
 impl FromJson for CheckWhiteBlackListApplicationVisibilityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "CheckWhiteBlackListApplicationVisibilityResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "user_visibility_list", &mut out.user_visibility_list)?;
-        json::set(
-            &mut o,
-            "department_visibility_list",
-            &mut out.department_visibility_list,
-        )?;
-        json::set(&mut o, "group_visibility_list", &mut out.group_visibility_list)?;
+        o.set("user_visibility_list", &mut out.user_visibility_list);
+        o.set("department_visibility_list", &mut out.department_visibility_list);
+        o.set("group_visibility_list", &mut out.group_visibility_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `pc` of \[`AppBadge`\].
+/// The `pc` of `AppBadge`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2996,7 +3008,7 @@ impl ToJson for ClientBadgeNum {
         w.end_object();
     }
 }
-/// The `cloud_doc` of \[`AppAbility`\].
+/// The `cloud_doc` of `AppAbility`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3015,12 +3027,13 @@ pub struct CloudDoc {
 }
 impl FromJson for CloudDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CloudDoc")?;
+        let mut o = json::Fields::of(value, "CloudDoc")?;
         let mut out = Self::default();
-        json::set(&mut o, "space_url", &mut out.space_url)?;
-        json::set(&mut o, "i18n", &mut out.i18n)?;
-        json::set(&mut o, "icon_url", &mut out.icon_url)?;
-        json::set(&mut o, "mode", &mut out.mode)?;
+        o.set("space_url", &mut out.space_url);
+        o.set("i18n", &mut out.i18n);
+        o.set("icon_url", &mut out.icon_url);
+        o.set("mode", &mut out.mode);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3040,7 +3053,7 @@ impl ToJson for CloudDoc {
         None
     }
 }
-/// The `i18n` of \[`CloudDoc`\].
+/// The `i18n` of `CloudDoc`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3059,12 +3072,13 @@ pub struct CloudDocI18nInfo {
 }
 impl FromJson for CloudDocI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CloudDocI18nInfo")?;
+        let mut o = json::Fields::of(value, "CloudDocI18nInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "i18n_key", &mut out.i18n_key)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "read_description", &mut out.read_description)?;
-        json::set(&mut o, "write_description", &mut out.write_description)?;
+        o.set("i18n_key", &mut out.i18n_key);
+        o.set("name", &mut out.name);
+        o.set("read_description", &mut out.read_description);
+        o.set("write_description", &mut out.write_description);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3101,14 +3115,15 @@ pub struct ContactsRangeConfigurationApplicationResponseBody {
 }
 impl FromJson for ContactsRangeConfigurationApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "ContactsRangeConfigurationApplicationResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "contacts_range", &mut out.contacts_range)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("contacts_range", &mut out.contacts_range);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3125,12 +3140,13 @@ pub struct ContactsRangeSuggestApplicationAppVersionResponseBody {
 }
 impl FromJson for ContactsRangeSuggestApplicationAppVersionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "ContactsRangeSuggestApplicationAppVersionResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "contacts_range", &mut out.contacts_range)?;
+        o.set("contacts_range", &mut out.contacts_range);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3196,18 +3212,19 @@ pub struct DepartmentOverviewApplicationAppUsageResponseBody {
 }
 impl FromJson for DepartmentOverviewApplicationAppUsageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "DepartmentOverviewApplicationAppUsageResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `docs_blocks` of \[`AppAbility`\].
+/// The `docs_blocks` of `AppAbility`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3226,12 +3243,13 @@ pub struct DocsBlock {
 }
 impl FromJson for DocsBlock {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DocsBlock")?;
+        let mut o = json::Fields::of(value, "DocsBlock")?;
         let mut out = Self::default();
-        json::set(&mut o, "block_type_id", &mut out.block_type_id)?;
-        json::set(&mut o, "i18n", &mut out.i18n)?;
-        json::set(&mut o, "mobile_icon_url", &mut out.mobile_icon_url)?;
-        json::set(&mut o, "pc_icon_url", &mut out.pc_icon_url)?;
+        o.set("block_type_id", &mut out.block_type_id);
+        o.set("i18n", &mut out.i18n);
+        o.set("mobile_icon_url", &mut out.mobile_icon_url);
+        o.set("pc_icon_url", &mut out.pc_icon_url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3245,7 +3263,7 @@ impl ToJson for DocsBlock {
         w.end_object();
     }
 }
-/// The `event_infos` of \[`ApplicationAppVersion`\].
+/// The `event_infos` of `ApplicationAppVersion`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3262,11 +3280,12 @@ pub struct Event {
 }
 impl FromJson for Event {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Event")?;
+        let mut o = json::Fields::of(value, "Event")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "event_name", &mut out.event_name)?;
-        json::set(&mut o, "event_description", &mut out.event_description)?;
+        o.set("event_type", &mut out.event_type);
+        o.set("event_name", &mut out.event_name);
+        o.set("event_description", &mut out.event_description);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3279,7 +3298,7 @@ impl ToJson for Event {
         w.end_object();
     }
 }
-/// The `encryption` of \[`Application`\].
+/// The `encryption` of `Application`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3294,10 +3313,11 @@ pub struct EventAndCallbackEncryptStrategy {
 }
 impl FromJson for EventAndCallbackEncryptStrategy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventAndCallbackEncryptStrategy")?;
+        let mut o = json::Fields::of(value, "EventAndCallbackEncryptStrategy")?;
         let mut out = Self::default();
-        json::set(&mut o, "encryption_key", &mut out.encryption_key)?;
-        json::set(&mut o, "verification_token", &mut out.verification_token)?;
+        o.set("encryption_key", &mut out.encryption_key);
+        o.set("verification_token", &mut out.verification_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3309,7 +3329,7 @@ impl ToJson for EventAndCallbackEncryptStrategy {
         w.end_object();
     }
 }
-/// The `gadget` of \[`AppAbility`\].
+/// The `gadget` of `AppAbility`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3334,15 +3354,16 @@ pub struct Gadget {
 }
 impl FromJson for Gadget {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Gadget")?;
+        let mut o = json::Fields::of(value, "Gadget")?;
         let mut out = Self::default();
-        json::set(&mut o, "enable_pc_mode", &mut out.enable_pc_mode)?;
-        json::set(&mut o, "schema_urls", &mut out.schema_urls)?;
-        json::set(&mut o, "pc_use_mobile_pkg", &mut out.pc_use_mobile_pkg)?;
-        json::set(&mut o, "pc_version", &mut out.pc_version)?;
-        json::set(&mut o, "mobile_version", &mut out.mobile_version)?;
-        json::set(&mut o, "mobile_min_lark_version", &mut out.mobile_min_lark_version)?;
-        json::set(&mut o, "pc_min_lark_version", &mut out.pc_min_lark_version)?;
+        o.set("enable_pc_mode", &mut out.enable_pc_mode);
+        o.set("schema_urls", &mut out.schema_urls);
+        o.set("pc_use_mobile_pkg", &mut out.pc_use_mobile_pkg);
+        o.set("pc_version", &mut out.pc_version);
+        o.set("mobile_version", &mut out.mobile_version);
+        o.set("mobile_min_lark_version", &mut out.mobile_min_lark_version);
+        o.set("pc_min_lark_version", &mut out.pc_min_lark_version);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3372,9 +3393,10 @@ pub struct GetApplicationAppVersionResponseBody {
 }
 impl FromJson for GetApplicationAppVersionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetApplicationAppVersionResponseBody")?;
+        let mut o = json::Fields::of(value, "GetApplicationAppVersionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "app_version", &mut out.app_version)?;
+        o.set("app_version", &mut out.app_version);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3391,9 +3413,10 @@ pub struct GetApplicationCollaboratorsResponseBody {
 }
 impl FromJson for GetApplicationCollaboratorsResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetApplicationCollaboratorsResponseBody")?;
+        let mut o = json::Fields::of(value, "GetApplicationCollaboratorsResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "collaborators", &mut out.collaborators)?;
+        o.set("collaborators", &mut out.collaborators);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3410,9 +3433,10 @@ pub struct GetApplicationResponseBody {
 }
 impl FromJson for GetApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetApplicationResponseBody")?;
+        let mut o = json::Fields::of(value, "GetApplicationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "app", &mut out.app)?;
+        o.set("app", &mut out.app);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3433,11 +3457,12 @@ pub struct ListAppRecommendRuleResponseBody {
 }
 impl FromJson for ListAppRecommendRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAppRecommendRuleResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAppRecommendRuleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "rules", &mut out.rules)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("rules", &mut out.rules);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3458,11 +3483,12 @@ pub struct ListApplicationAppVersionResponseBody {
 }
 impl FromJson for ListApplicationAppVersionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListApplicationAppVersionResponseBody")?;
+        let mut o = json::Fields::of(value, "ListApplicationAppVersionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3483,11 +3509,12 @@ pub struct ListApplicationFeedbackResponseBody {
 }
 impl FromJson for ListApplicationFeedbackResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListApplicationFeedbackResponseBody")?;
+        let mut o = json::Fields::of(value, "ListApplicationFeedbackResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "feedback_list", &mut out.feedback_list)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("feedback_list", &mut out.feedback_list);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3510,12 +3537,13 @@ pub struct ListApplicationResponseBody {
 }
 impl FromJson for ListApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListApplicationResponseBody")?;
+        let mut o = json::Fields::of(value, "ListApplicationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "app_list", &mut out.app_list)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "total_count", &mut out.total_count)?;
+        o.set("app_list", &mut out.app_list);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("total_count", &mut out.total_count);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3532,13 +3560,14 @@ pub struct ListScopeResponseBody {
 }
 impl FromJson for ListScopeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListScopeResponseBody")?;
+        let mut o = json::Fields::of(value, "ListScopeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "scopes", &mut out.scopes)?;
+        o.set("scopes", &mut out.scopes);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `message_action` of \[`AppAbility`\].
+/// The `message_action` of `AppAbility`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3555,11 +3584,12 @@ pub struct MessageAction {
 }
 impl FromJson for MessageAction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MessageAction")?;
+        let mut o = json::Fields::of(value, "MessageAction")?;
         let mut out = Self::default();
-        json::set(&mut o, "pc_app_link", &mut out.pc_app_link)?;
-        json::set(&mut o, "mobile_app_link", &mut out.mobile_app_link)?;
-        json::set(&mut o, "i18n", &mut out.i18n)?;
+        o.set("pc_app_link", &mut out.pc_app_link);
+        o.set("mobile_app_link", &mut out.mobile_app_link);
+        o.set("i18n", &mut out.i18n);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3572,7 +3602,7 @@ impl ToJson for MessageAction {
         w.end_object();
     }
 }
-/// The `i18n` of \[`MessageAction`\].
+/// The `i18n` of `MessageAction`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3587,10 +3617,11 @@ pub struct MessageActionI18nInfo {
 }
 impl FromJson for MessageActionI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MessageActionI18nInfo")?;
+        let mut o = json::Fields::of(value, "MessageActionI18nInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "i18n_key", &mut out.i18n_key)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("i18n_key", &mut out.i18n_key);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3636,7 +3667,7 @@ impl ToJson for MessagePushOverviewApplicationAppUsageRequestBody {
         None
     }
 }
-/// The `navigate` of \[`AppAbility`\].
+/// The `navigate` of `AppAbility`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3651,10 +3682,11 @@ pub struct Navigate {
 }
 impl FromJson for Navigate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Navigate")?;
+        let mut o = json::Fields::of(value, "Navigate")?;
         let mut out = Self::default();
-        json::set(&mut o, "pc", &mut out.pc)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
+        o.set("pc", &mut out.pc);
+        o.set("mobile", &mut out.mobile);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3666,7 +3698,7 @@ impl ToJson for Navigate {
         w.end_object();
     }
 }
-/// The `pc` of \[`Navigate`\].
+/// The `pc` of `Navigate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3683,11 +3715,12 @@ pub struct NavigateMeta {
 }
 impl FromJson for NavigateMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "NavigateMeta")?;
+        let mut o = json::Fields::of(value, "NavigateMeta")?;
         let mut out = Self::default();
-        json::set(&mut o, "version", &mut out.version)?;
-        json::set(&mut o, "image_url", &mut out.image_url)?;
-        json::set(&mut o, "hover_image_url", &mut out.hover_image_url)?;
+        o.set("version", &mut out.version);
+        o.set("image_url", &mut out.image_url);
+        o.set("hover_image_url", &mut out.hover_image_url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3757,9 +3790,10 @@ pub struct OverviewApplicationAppUsageResponseBody {
 }
 impl FromJson for OverviewApplicationAppUsageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OverviewApplicationAppUsageResponseBody")?;
+        let mut o = json::Fields::of(value, "OverviewApplicationAppUsageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3826,7 +3860,7 @@ impl ToJson for PatchApplicationVisibilityRequestBody {
         w.end_object();
     }
 }
-/// The `plus_menu` of \[`AppAbility`\].
+/// The `plus_menu` of `AppAbility`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3841,10 +3875,11 @@ pub struct PlusMenu {
 }
 impl FromJson for PlusMenu {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PlusMenu")?;
+        let mut o = json::Fields::of(value, "PlusMenu")?;
         let mut out = Self::default();
-        json::set(&mut o, "pc_app_link", &mut out.pc_app_link)?;
-        json::set(&mut o, "mobile_app_link", &mut out.mobile_app_link)?;
+        o.set("pc_app_link", &mut out.pc_app_link);
+        o.set("mobile_app_link", &mut out.mobile_app_link);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3856,7 +3891,7 @@ impl ToJson for PlusMenu {
         w.end_object();
     }
 }
-/// The `scopes` of \[`ListScopeResponseBody`\].
+/// The `scopes` of `ListScopeResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3873,15 +3908,16 @@ pub struct Scope {
 }
 impl FromJson for Scope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Scope")?;
+        let mut o = json::Fields::of(value, "Scope")?;
         let mut out = Self::default();
-        json::set(&mut o, "scope_name", &mut out.scope_name)?;
-        json::set(&mut o, "grant_status", &mut out.grant_status)?;
-        json::set(&mut o, "scope_type", &mut out.scope_type)?;
+        o.set("scope_name", &mut out.scope_name);
+        o.set("grant_status", &mut out.grant_status);
+        o.set("scope_type", &mut out.scope_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `event` of \[`Application`\].
+/// The `event` of `Application`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3898,11 +3934,12 @@ pub struct SubscribedEvent {
 }
 impl FromJson for SubscribedEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SubscribedEvent")?;
+        let mut o = json::Fields::of(value, "SubscribedEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "subscription_type", &mut out.subscription_type)?;
-        json::set(&mut o, "request_url", &mut out.request_url)?;
-        json::set(&mut o, "subscribed_events", &mut out.subscribed_events)?;
+        o.set("subscription_type", &mut out.subscription_type);
+        o.set("request_url", &mut out.request_url);
+        o.set("subscribed_events", &mut out.subscribed_events);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3932,11 +3969,12 @@ pub struct UnderauditlistApplicationResponseBody {
 }
 impl FromJson for UnderauditlistApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UnderauditlistApplicationResponseBody")?;
+        let mut o = json::Fields::of(value, "UnderauditlistApplicationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4009,7 +4047,7 @@ impl ToJson for UpdateApplicationOwnerRequestBody {
         None
     }
 }
-/// The `web_app` of \[`AppAbility`\].
+/// The `web_app` of `AppAbility`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4024,10 +4062,11 @@ pub struct WebApp {
 }
 impl FromJson for WebApp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WebApp")?;
+        let mut o = json::Fields::of(value, "WebApp")?;
         let mut out = Self::default();
-        json::set(&mut o, "pc_url", &mut out.pc_url)?;
-        json::set(&mut o, "mobile_url", &mut out.mobile_url)?;
+        o.set("pc_url", &mut out.pc_url);
+        o.set("mobile_url", &mut out.mobile_url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4039,7 +4078,7 @@ impl ToJson for WebApp {
         w.end_object();
     }
 }
-/// The `workplace_widgets` of \[`AppAbility`\].
+/// The `workplace_widgets` of `AppAbility`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4052,9 +4091,10 @@ pub struct WorkplaceWidget {
 }
 impl FromJson for WorkplaceWidget {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkplaceWidget")?;
+        let mut o = json::Fields::of(value, "WorkplaceWidget")?;
         let mut out = Self::default();
-        json::set(&mut o, "min_lark_version", &mut out.min_lark_version)?;
+        o.set("min_lark_version", &mut out.min_lark_version);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4065,11 +4105,11 @@ impl ToJson for WorkplaceWidget {
         w.end_object();
     }
 }
-/// The `add_visible_list` of \[`PatchApplicationContactsRangeRequestBody`\].
+/// The `add_visible_list` of `PatchApplicationContactsRangeRequestBody`.
 ///
 /// The same fields as [`AppVisibilityIdList`]: one type, two names.
 pub type AppContactsRangeIdList = AppVisibilityIdList;
-/// The `redirect_link` of \[`BotMenuNode`\].
+/// The `redirect_link` of `BotMenuNode`.
 ///
 /// The same fields as [`WebApp`]: one type, two names.
 pub type BotMenuRedirectLink = WebApp;

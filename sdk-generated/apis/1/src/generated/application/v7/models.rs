@@ -786,7 +786,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// The `bot` of \[`PatchApplicationAbilityRequestBody`\].
+/// The `bot` of `PatchApplicationAbilityRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -831,7 +831,7 @@ impl ToJson for AppAbilityBot {
         None
     }
 }
-/// The `i18ns` of \[`AppAbilityBot`\].
+/// The `i18ns` of `AppAbilityBot`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -861,7 +861,7 @@ impl ToJson for AppAbilityBotI18n {
         None
     }
 }
-/// The `web_app` of \[`PatchApplicationAbilityRequestBody`\].
+/// The `web_app` of `PatchApplicationAbilityRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -888,7 +888,7 @@ impl ToJson for AppAbilityWeb {
         w.end_object();
     }
 }
-/// The `callback` of \[`PatchApplicationConfigRequestBody`\].
+/// The `callback` of `PatchApplicationConfigRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -921,7 +921,7 @@ impl ToJson for AppConfigCallback {
         None
     }
 }
-/// The `contacts` of \[`PatchApplicationConfigRequestBody`\].
+/// The `contacts` of `PatchApplicationConfigRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -948,7 +948,7 @@ impl ToJson for AppConfigContactsRange {
         None
     }
 }
-/// The `event` of \[`PatchApplicationConfigRequestBody`\].
+/// The `event` of `PatchApplicationConfigRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -981,7 +981,7 @@ impl ToJson for AppConfigEvent {
         None
     }
 }
-/// The `scope` of \[`PatchApplicationConfigRequestBody`\].
+/// The `scope` of `PatchApplicationConfigRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1011,7 +1011,7 @@ impl ToJson for AppConfigScope {
         None
     }
 }
-/// The `add_scopes` of \[`AppConfigScope`\].
+/// The `add_scopes` of `AppConfigScope`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1041,7 +1041,7 @@ impl ToJson for AppConfigScopeItem {
         None
     }
 }
-/// The `security` of \[`PatchApplicationConfigRequestBody`\].
+/// The `security` of `PatchApplicationConfigRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1065,7 +1065,7 @@ impl ToJson for AppConfigSecurity {
         w.end_object();
     }
 }
-/// The `add` of \[`AppConfigSecurity`\].
+/// The `add` of `AppConfigSecurity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1098,7 +1098,7 @@ impl ToJson for AppConfigSecurityItem {
         w.end_object();
     }
 }
-/// The `visibility` of \[`PatchApplicationConfigRequestBody`\].
+/// The `visibility` of `PatchApplicationConfigRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1119,7 +1119,7 @@ impl ToJson for AppConfigVisibility {
         w.end_object();
     }
 }
-/// The `i18ns` of \[`PatchApplicationBaseRequestBody`\].
+/// The `i18ns` of `PatchApplicationBaseRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1152,7 +1152,7 @@ impl ToJson for AppI18nInfo {
         None
     }
 }
-/// The `visible_list` of \[`AppConfigVisibility`\].
+/// The `visible_list` of `AppConfigVisibility`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1176,7 +1176,7 @@ impl ToJson for AppVisibilityIdList {
         w.end_object();
     }
 }
-/// The `bot_menus` of \[`AppAbilityBot`\].
+/// The `bot_menus` of `AppAbilityBot`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1221,7 +1221,7 @@ impl ToJson for BotMenuNode {
         w.end_object();
     }
 }
-/// The `redirect_link` of \[`BotMenuNode`\].
+/// The `redirect_link` of `BotMenuNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1242,7 +1242,7 @@ impl ToJson for BotMenuRedirectLink {
         w.end_object();
     }
 }
-/// The `ud_icon` of \[`BotMenuNode`\].
+/// The `ud_icon` of `BotMenuNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1295,9 +1295,10 @@ pub struct CreateAppAvatarUploadResponseBody {
 }
 impl FromJson for CreateAppAvatarUploadResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAppAvatarUploadResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateAppAvatarUploadResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "url", &mut out.url)?;
+        o.set("url", &mut out.url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1355,14 +1356,15 @@ pub struct CreateApplicationPublishResponseBody {
 }
 impl FromJson for CreateApplicationPublishResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateApplicationPublishResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateApplicationPublishResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "version_id", &mut out.version_id)?;
-        json::set(&mut o, "version", &mut out.version)?;
+        o.set("version_id", &mut out.version_id);
+        o.set("version", &mut out.version);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `event_and_callback_encrypt_strategy` of \[`PatchApplicationConfigRequestBody`\].
+/// The `event_and_callback_encrypt_strategy` of `PatchApplicationConfigRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1494,7 +1496,7 @@ impl ToJson for PatchApplicationConfigRequestBody {
         None
     }
 }
-/// The `visible_list` of \[`AppConfigContactsRange`\].
+/// The `visible_list` of `AppConfigContactsRange`.
 ///
 /// The same fields as [`AppVisibilityIdList`]: one type, two names.
 pub type AppContactsRangeIdList = AppVisibilityIdList;

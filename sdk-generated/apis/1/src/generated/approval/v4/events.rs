@@ -22,7 +22,7 @@ pub const APPROVAL_INSTANCE_STATUS_CHANGED_V4: &str = "approval.instance.status_
 ///
 /// Schema 2.0; payload `P2ApprovalTaskStatusChangedV4Data`.
 pub const APPROVAL_TASK_STATUS_CHANGED_V4: &str = "approval.task.status_changed_v4";
-/// The `object` of \[`P2ApprovalApprovalUpdatedV4Data`\].
+/// The `object` of `P2ApprovalApprovalUpdatedV4Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -49,20 +49,21 @@ pub struct ApprovalEvent {
 }
 impl FromJson for ApprovalEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApprovalEvent")?;
+        let mut o = json::Fields::of(value, "ApprovalEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval_id", &mut out.approval_id)?;
-        json::set(&mut o, "approval_code", &mut out.approval_code)?;
-        json::set(&mut o, "version_id", &mut out.version_id)?;
-        json::set(&mut o, "widget_group_type", &mut out.widget_group_type)?;
-        json::set(&mut o, "form_definition_id", &mut out.form_definition_id)?;
-        json::set(&mut o, "process_obj", &mut out.process_obj)?;
-        json::set(&mut o, "timestamp", &mut out.timestamp)?;
-        json::set(&mut o, "extra", &mut out.extra)?;
+        o.set("approval_id", &mut out.approval_id);
+        o.set("approval_code", &mut out.approval_code);
+        o.set("version_id", &mut out.version_id);
+        o.set("widget_group_type", &mut out.widget_group_type);
+        o.set("form_definition_id", &mut out.form_definition_id);
+        o.set("process_obj", &mut out.process_obj);
+        o.set("timestamp", &mut out.timestamp);
+        o.set("extra", &mut out.extra);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `header` of \[`P2ApprovalApprovalUpdatedV4`\].
+/// The `header` of `P2ApprovalApprovalUpdatedV4`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -85,14 +86,15 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -113,11 +115,12 @@ pub struct P2ApprovalApprovalUpdatedV4 {
 }
 impl FromJson for P2ApprovalApprovalUpdatedV4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ApprovalApprovalUpdatedV4")?;
+        let mut o = json::Fields::of(value, "P2ApprovalApprovalUpdatedV4")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -134,9 +137,10 @@ pub struct P2ApprovalApprovalUpdatedV4Data {
 }
 impl FromJson for P2ApprovalApprovalUpdatedV4Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ApprovalApprovalUpdatedV4Data")?;
+        let mut o = json::Fields::of(value, "P2ApprovalApprovalUpdatedV4Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "object", &mut out.object)?;
+        o.set("object", &mut out.object);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -157,11 +161,12 @@ pub struct P2ApprovalInstanceStatusChangedV4 {
 }
 impl FromJson for P2ApprovalInstanceStatusChangedV4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ApprovalInstanceStatusChangedV4")?;
+        let mut o = json::Fields::of(value, "P2ApprovalInstanceStatusChangedV4")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -190,15 +195,16 @@ pub struct P2ApprovalInstanceStatusChangedV4Data {
 }
 impl FromJson for P2ApprovalInstanceStatusChangedV4Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ApprovalInstanceStatusChangedV4Data")?;
+        let mut o = json::Fields::of(value, "P2ApprovalInstanceStatusChangedV4Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval_code", &mut out.approval_code)?;
-        json::set(&mut o, "instance_code", &mut out.instance_code)?;
-        json::set(&mut o, "external_id", &mut out.external_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "operate_time", &mut out.operate_time)?;
-        json::set(&mut o, "start_user", &mut out.start_user)?;
-        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
+        o.set("approval_code", &mut out.approval_code);
+        o.set("instance_code", &mut out.instance_code);
+        o.set("external_id", &mut out.external_id);
+        o.set("status", &mut out.status);
+        o.set("operate_time", &mut out.operate_time);
+        o.set("start_user", &mut out.start_user);
+        o.set("subscriber_id_list", &mut out.subscriber_id_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -219,11 +225,12 @@ pub struct P2ApprovalTaskStatusChangedV4 {
 }
 impl FromJson for P2ApprovalTaskStatusChangedV4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ApprovalTaskStatusChangedV4")?;
+        let mut o = json::Fields::of(value, "P2ApprovalTaskStatusChangedV4")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -254,20 +261,21 @@ pub struct P2ApprovalTaskStatusChangedV4Data {
 }
 impl FromJson for P2ApprovalTaskStatusChangedV4Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ApprovalTaskStatusChangedV4Data")?;
+        let mut o = json::Fields::of(value, "P2ApprovalTaskStatusChangedV4Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval_code", &mut out.approval_code)?;
-        json::set(&mut o, "instance_code", &mut out.instance_code)?;
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        json::set(&mut o, "task_external_id", &mut out.task_external_id)?;
-        json::set(&mut o, "assigned_user", &mut out.assigned_user)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "operate_time", &mut out.operate_time)?;
-        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
+        o.set("approval_code", &mut out.approval_code);
+        o.set("instance_code", &mut out.instance_code);
+        o.set("task_id", &mut out.task_id);
+        o.set("task_external_id", &mut out.task_external_id);
+        o.set("assigned_user", &mut out.assigned_user);
+        o.set("status", &mut out.status);
+        o.set("operate_time", &mut out.operate_time);
+        o.set("subscriber_id_list", &mut out.subscriber_id_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `start_user` of \[`P2ApprovalInstanceStatusChangedV4Data`\].
+/// The `start_user` of `P2ApprovalInstanceStatusChangedV4Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -284,11 +292,12 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserId")?;
+        let mut o = json::Fields::of(value, "UserId")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }

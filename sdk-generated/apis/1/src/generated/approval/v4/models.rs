@@ -3996,7 +3996,7 @@ impl ToJson for ViewerType {
         w.string(self.as_str());
     }
 }
-/// The `action_configs` of \[`ExternalInstanceTaskNode`\].
+/// The `action_configs` of `ExternalInstanceTaskNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4021,13 +4021,14 @@ pub struct ActionConfig {
 }
 impl FromJson for ActionConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ActionConfig")?;
+        let mut o = json::Fields::of(value, "ActionConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "action_type", &mut out.action_type)?;
-        json::set(&mut o, "action_name", &mut out.action_name)?;
-        json::set(&mut o, "is_need_reason", &mut out.is_need_reason)?;
-        json::set(&mut o, "is_reason_required", &mut out.is_reason_required)?;
-        json::set(&mut o, "is_need_attachment", &mut out.is_need_attachment)?;
+        o.set("action_type", &mut out.action_type);
+        o.set("action_name", &mut out.action_name);
+        o.set("is_need_reason", &mut out.is_need_reason);
+        o.set("is_reason_required", &mut out.is_reason_required);
+        o.set("is_need_attachment", &mut out.is_need_attachment);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4180,7 +4181,7 @@ impl ToJson for AddSignTaskRequestBody {
         None
     }
 }
-/// The `approver` of \[`ApprovalNode`\].
+/// The `approver` of `ApprovalNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4221,7 +4222,7 @@ impl ToJson for ApprovalApproverCcer {
         None
     }
 }
-/// The `config` of \[`ApprovalCreate`\].
+/// The `config` of `ApprovalCreate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4327,7 +4328,7 @@ impl ToJson for ApprovalCreate {
         None
     }
 }
-/// The `external` of \[`ExternalApproval`\].
+/// The `external` of `ExternalApproval`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4383,26 +4384,23 @@ pub struct ApprovalCreateExternal {
 }
 impl FromJson for ApprovalCreateExternal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApprovalCreateExternal")?;
+        let mut o = json::Fields::of(value, "ApprovalCreateExternal")?;
         let mut out = Self::default();
-        json::set(&mut o, "biz_name", &mut out.biz_name)?;
-        json::set(&mut o, "biz_type", &mut out.biz_type)?;
-        json::set(&mut o, "create_link_mobile", &mut out.create_link_mobile)?;
-        json::set(&mut o, "create_link_pc", &mut out.create_link_pc)?;
-        json::set(&mut o, "support_pc", &mut out.support_pc)?;
-        json::set(&mut o, "support_mobile", &mut out.support_mobile)?;
-        json::set(&mut o, "support_batch_read", &mut out.support_batch_read)?;
-        json::set(&mut o, "enable_mark_readed", &mut out.enable_mark_readed)?;
-        json::set(&mut o, "enable_quick_operate", &mut out.enable_quick_operate)?;
-        json::set(&mut o, "action_callback_url", &mut out.action_callback_url)?;
-        json::set(&mut o, "action_callback_token", &mut out.action_callback_token)?;
-        json::set(&mut o, "action_callback_key", &mut out.action_callback_key)?;
-        json::set(&mut o, "allow_batch_operate", &mut out.allow_batch_operate)?;
-        json::set(
-            &mut o,
-            "exclude_efficiency_statistics",
-            &mut out.exclude_efficiency_statistics,
-        )?;
+        o.set("biz_name", &mut out.biz_name);
+        o.set("biz_type", &mut out.biz_type);
+        o.set("create_link_mobile", &mut out.create_link_mobile);
+        o.set("create_link_pc", &mut out.create_link_pc);
+        o.set("support_pc", &mut out.support_pc);
+        o.set("support_mobile", &mut out.support_mobile);
+        o.set("support_batch_read", &mut out.support_batch_read);
+        o.set("enable_mark_readed", &mut out.enable_mark_readed);
+        o.set("enable_quick_operate", &mut out.enable_quick_operate);
+        o.set("action_callback_url", &mut out.action_callback_url);
+        o.set("action_callback_token", &mut out.action_callback_token);
+        o.set("action_callback_key", &mut out.action_callback_key);
+        o.set("allow_batch_operate", &mut out.allow_batch_operate);
+        o.set("exclude_efficiency_statistics", &mut out.exclude_efficiency_statistics);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4429,7 +4427,7 @@ impl ToJson for ApprovalCreateExternal {
         w.end_object();
     }
 }
-/// The `viewers` of \[`ApprovalCreate`\].
+/// The `viewers` of `ApprovalCreate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4450,11 +4448,12 @@ pub struct ApprovalCreateViewers {
 }
 impl FromJson for ApprovalCreateViewers {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApprovalCreateViewers")?;
+        let mut o = json::Fields::of(value, "ApprovalCreateViewers")?;
         let mut out = Self::default();
-        json::set(&mut o, "viewer_type", &mut out.viewer_type)?;
-        json::set(&mut o, "viewer_user_id", &mut out.viewer_user_id)?;
-        json::set(&mut o, "viewer_department_id", &mut out.viewer_department_id)?;
+        o.set("viewer_type", &mut out.viewer_type);
+        o.set("viewer_user_id", &mut out.viewer_user_id);
+        o.set("viewer_department_id", &mut out.viewer_department_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4467,7 +4466,7 @@ impl ToJson for ApprovalCreateViewers {
         w.end_object();
     }
 }
-/// The `form` of \[`ApprovalCreate`\].
+/// The `form` of `ApprovalCreate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4496,7 +4495,7 @@ impl ToJson for ApprovalForm {
         None
     }
 }
-/// The `node_list` of \[`ApprovalCreate`\].
+/// The `node_list` of `ApprovalCreate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4561,7 +4560,7 @@ impl ToJson for ApprovalNode {
         None
     }
 }
-/// The `node_list` of \[`GetApprovalResponseBody`\].
+/// The `node_list` of `GetApprovalResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4588,20 +4587,21 @@ pub struct ApprovalNodeInfo {
 }
 impl FromJson for ApprovalNodeInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApprovalNodeInfo")?;
+        let mut o = json::Fields::of(value, "ApprovalNodeInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "need_approver", &mut out.need_approver)?;
-        json::set(&mut o, "node_id", &mut out.node_id)?;
-        json::set(&mut o, "custom_node_id", &mut out.custom_node_id)?;
-        json::set(&mut o, "node_type", &mut out.node_type)?;
-        json::set(&mut o, "approver_chosen_multi", &mut out.approver_chosen_multi)?;
-        json::set(&mut o, "approver_chosen_range", &mut out.approver_chosen_range)?;
-        json::set(&mut o, "require_signature", &mut out.require_signature)?;
+        o.set("name", &mut out.name);
+        o.set("need_approver", &mut out.need_approver);
+        o.set("node_id", &mut out.node_id);
+        o.set("custom_node_id", &mut out.custom_node_id);
+        o.set("node_type", &mut out.node_type);
+        o.set("approver_chosen_multi", &mut out.approver_chosen_multi);
+        o.set("approver_chosen_range", &mut out.approver_chosen_range);
+        o.set("require_signature", &mut out.require_signature);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `settings` of \[`ApprovalCreate`\].
+/// The `settings` of `ApprovalCreate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4646,7 +4646,7 @@ impl ToJson for ApprovalSetting {
         w.end_object();
     }
 }
-/// The `viewers` of \[`GetApprovalResponseBody`\].
+/// The `viewers` of `GetApprovalResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4663,15 +4663,16 @@ pub struct ApprovalViewerInfo {
 }
 impl FromJson for ApprovalViewerInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApprovalViewerInfo")?;
+        let mut o = json::Fields::of(value, "ApprovalViewerInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("type", &mut out.r#type);
+        o.set("id", &mut out.id);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `approver_chosen_range` of \[`ApprovalNodeInfo`\].
+/// The `approver_chosen_range` of `ApprovalNodeInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4686,14 +4687,15 @@ pub struct ApproverChosenRange {
 }
 impl FromJson for ApproverChosenRange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApproverChosenRange")?;
+        let mut o = json::Fields::of(value, "ApproverChosenRange")?;
         let mut out = Self::default();
-        json::set(&mut o, "approver_range_type", &mut out.approver_range_type)?;
-        json::set(&mut o, "approver_range_ids", &mut out.approver_range_ids)?;
+        o.set("approver_range_type", &mut out.approver_range_type);
+        o.set("approver_range_ids", &mut out.approver_range_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `approver_chosen_range` of \[`ApprovalNode`\].
+/// The `approver_chosen_range` of `ApprovalNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4720,7 +4722,7 @@ impl ToJson for ApproverRange {
         w.end_object();
     }
 }
-/// The `cc_list` of \[`ExternalInstance`\].
+/// The `cc_list` of `ExternalInstance`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4761,18 +4763,19 @@ pub struct CcNode {
 }
 impl FromJson for CcNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CcNode")?;
+        let mut o = json::Fields::of(value, "CcNode")?;
         let mut out = Self::default();
-        json::set(&mut o, "cc_id", &mut out.cc_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "links", &mut out.links)?;
-        json::set(&mut o, "read_status", &mut out.read_status)?;
-        json::set(&mut o, "extra", &mut out.extra)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "display_method", &mut out.display_method)?;
+        o.set("cc_id", &mut out.cc_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("links", &mut out.links);
+        o.set("read_status", &mut out.read_status);
+        o.set("extra", &mut out.extra);
+        o.set("title", &mut out.title);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("display_method", &mut out.display_method);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4888,7 +4891,7 @@ impl ToJson for CcSearch {
         w.end_object();
     }
 }
-/// The `cc_list` of \[`SearchCcInstanceResponseBody`\].
+/// The `cc_list` of `SearchCcInstanceResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4907,16 +4910,17 @@ pub struct CcSearchItem {
 }
 impl FromJson for CcSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CcSearchItem")?;
+        let mut o = json::Fields::of(value, "CcSearchItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval", &mut out.approval)?;
-        json::set(&mut o, "group", &mut out.group)?;
-        json::set(&mut o, "instance", &mut out.instance)?;
-        json::set(&mut o, "cc", &mut out.cc)?;
+        o.set("approval", &mut out.approval);
+        o.set("group", &mut out.group);
+        o.set("instance", &mut out.instance);
+        o.set("cc", &mut out.cc);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `cc` of \[`CcSearchItem`\].
+/// The `cc` of `CcSearchItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4939,14 +4943,15 @@ pub struct CcSearchNode {
 }
 impl FromJson for CcSearchNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CcSearchNode")?;
+        let mut o = json::Fields::of(value, "CcSearchNode")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "read_status", &mut out.read_status)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "extra", &mut out.extra)?;
-        json::set(&mut o, "link", &mut out.link)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("read_status", &mut out.read_status);
+        o.set("title", &mut out.title);
+        o.set("extra", &mut out.extra);
+        o.set("link", &mut out.link);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4987,13 +4992,14 @@ pub struct CheckExternalInstanceResponseBody {
 }
 impl FromJson for CheckExternalInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CheckExternalInstanceResponseBody")?;
+        let mut o = json::Fields::of(value, "CheckExternalInstanceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "diff_instances", &mut out.diff_instances)?;
+        o.set("diff_instances", &mut out.diff_instances);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `comments` of \[`ListInstanceCommentResponseBody`\].
+/// The `comments` of `ListInstanceCommentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5022,21 +5028,22 @@ pub struct Comment {
 }
 impl FromJson for Comment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Comment")?;
+        let mut o = json::Fields::of(value, "Comment")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "is_delete", &mut out.is_delete)?;
-        json::set(&mut o, "replies", &mut out.replies)?;
-        json::set(&mut o, "at_info_list", &mut out.at_info_list)?;
-        json::set(&mut o, "commentator", &mut out.commentator)?;
-        json::set(&mut o, "extra", &mut out.extra)?;
+        o.set("id", &mut out.id);
+        o.set("content", &mut out.content);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("is_delete", &mut out.is_delete);
+        o.set("replies", &mut out.replies);
+        o.set("at_info_list", &mut out.at_info_list);
+        o.set("commentator", &mut out.commentator);
+        o.set("extra", &mut out.extra);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `at_info_list` of \[`Comment`\].
+/// The `at_info_list` of `Comment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5058,11 +5065,12 @@ pub struct CommentAtInfo {
 }
 impl FromJson for CommentAtInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CommentAtInfo")?;
+        let mut o = json::Fields::of(value, "CommentAtInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "offset", &mut out.offset)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("name", &mut out.name);
+        o.set("offset", &mut out.offset);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5087,7 +5095,7 @@ impl ToJson for CommentAtInfo {
         None
     }
 }
-/// The `replies` of \[`Comment`\].
+/// The `replies` of `Comment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5114,16 +5122,17 @@ pub struct CommentReply {
 }
 impl FromJson for CommentReply {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CommentReply")?;
+        let mut o = json::Fields::of(value, "CommentReply")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "is_delete", &mut out.is_delete)?;
-        json::set(&mut o, "at_info_list", &mut out.at_info_list)?;
-        json::set(&mut o, "commentator", &mut out.commentator)?;
-        json::set(&mut o, "extra", &mut out.extra)?;
+        o.set("id", &mut out.id);
+        o.set("content", &mut out.content);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("is_delete", &mut out.is_delete);
+        o.set("at_info_list", &mut out.at_info_list);
+        o.set("commentator", &mut out.commentator);
+        o.set("extra", &mut out.extra);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5176,7 +5185,7 @@ impl ToJson for CommentRequest {
         None
     }
 }
-/// The `count` of \[`QueryTaskResponseBody`\].
+/// The `count` of `QueryTaskResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5191,10 +5200,11 @@ pub struct Count {
 }
 impl FromJson for Count {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Count")?;
+        let mut o = json::Fields::of(value, "Count")?;
         let mut out = Self::default();
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("total", &mut out.total);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5213,10 +5223,11 @@ pub struct CreateApprovalResponseBody {
 }
 impl FromJson for CreateApprovalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateApprovalResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateApprovalResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval_code", &mut out.approval_code)?;
-        json::set(&mut o, "approval_id", &mut out.approval_id)?;
+        o.set("approval_code", &mut out.approval_code);
+        o.set("approval_id", &mut out.approval_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5233,9 +5244,10 @@ pub struct CreateExternalApprovalResponseBody {
 }
 impl FromJson for CreateExternalApprovalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateExternalApprovalResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateExternalApprovalResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval_code", &mut out.approval_code)?;
+        o.set("approval_code", &mut out.approval_code);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5254,10 +5266,11 @@ pub struct CreateExternalInstanceResponseBody {
 }
 impl FromJson for CreateExternalInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateExternalInstanceResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateExternalInstanceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "data", &mut out.data)?;
-        json::set(&mut o, "process_record", &mut out.process_record)?;
+        o.set("data", &mut out.data);
+        o.set("process_record", &mut out.process_record);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5274,9 +5287,10 @@ pub struct CreateInstanceCommentResponseBody {
 }
 impl FromJson for CreateInstanceCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateInstanceCommentResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateInstanceCommentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "comment_id", &mut out.comment_id)?;
+        o.set("comment_id", &mut out.comment_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5295,10 +5309,11 @@ pub struct CreateInstanceResponseBody {
 }
 impl FromJson for CreateInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateInstanceResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateInstanceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "instance_code", &mut out.instance_code)?;
-        json::set(&mut o, "instance_link", &mut out.instance_link)?;
+        o.set("instance_code", &mut out.instance_code);
+        o.set("instance_link", &mut out.instance_link);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5315,9 +5330,10 @@ pub struct DeleteInstanceCommentResponseBody {
 }
 impl FromJson for DeleteInstanceCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteInstanceCommentResponseBody")?;
+        let mut o = json::Fields::of(value, "DeleteInstanceCommentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "comment_id", &mut out.comment_id)?;
+        o.set("comment_id", &mut out.comment_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5362,27 +5378,28 @@ pub struct DetailInstanceResponseBody {
 }
 impl FromJson for DetailInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DetailInstanceResponseBody")?;
+        let mut o = json::Fields::of(value, "DetailInstanceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "definition_name", &mut out.definition_name)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "serial_number", &mut out.serial_number)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "form", &mut out.form)?;
-        json::set(&mut o, "tasks", &mut out.tasks)?;
-        json::set(&mut o, "comments", &mut out.comments)?;
-        json::set(&mut o, "operation_records", &mut out.operation_records)?;
-        json::set(&mut o, "definition_code", &mut out.definition_code)?;
-        json::set(&mut o, "reverted", &mut out.reverted)?;
-        json::set(&mut o, "instance_code", &mut out.instance_code)?;
-        json::set(&mut o, "current_nodes", &mut out.current_nodes)?;
+        o.set("definition_name", &mut out.definition_name);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("user_id", &mut out.user_id);
+        o.set("serial_number", &mut out.serial_number);
+        o.set("department_id", &mut out.department_id);
+        o.set("status", &mut out.status);
+        o.set("form", &mut out.form);
+        o.set("tasks", &mut out.tasks);
+        o.set("comments", &mut out.comments);
+        o.set("operation_records", &mut out.operation_records);
+        o.set("definition_code", &mut out.definition_code);
+        o.set("reverted", &mut out.reverted);
+        o.set("instance_code", &mut out.instance_code);
+        o.set("current_nodes", &mut out.current_nodes);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListDistrictResponseBody`\].
+/// The `items` of `ListDistrictResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5403,17 +5420,18 @@ pub struct District {
 }
 impl FromJson for District {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "District")?;
+        let mut o = json::Fields::of(value, "District")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "level", &mut out.level)?;
-        json::set(&mut o, "has_sub_district", &mut out.has_sub_district)?;
-        json::set(&mut o, "parent_districts", &mut out.parent_districts)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("level", &mut out.level);
+        o.set("has_sub_district", &mut out.has_sub_district);
+        o.set("parent_districts", &mut out.parent_districts);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `parent_districts` of \[`District`\].
+/// The `parent_districts` of `District`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5430,15 +5448,16 @@ pub struct DistrictBaseInfo {
 }
 impl FromJson for DistrictBaseInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DistrictBaseInfo")?;
+        let mut o = json::Fields::of(value, "DistrictBaseInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "level", &mut out.level)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("level", &mut out.level);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `instance` of \[`ProcessRecord`\].
+/// The `instance` of `ProcessRecord`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5455,15 +5474,16 @@ pub struct EntityProcessRecord {
 }
 impl FromJson for EntityProcessRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EntityProcessRecord")?;
+        let mut o = json::Fields::of(value, "EntityProcessRecord")?;
         let mut out = Self::default();
-        json::set(&mut o, "insert_num", &mut out.insert_num)?;
-        json::set(&mut o, "update_num", &mut out.update_num)?;
-        json::set(&mut o, "delete_num", &mut out.delete_num)?;
+        o.set("insert_num", &mut out.insert_num);
+        o.set("update_num", &mut out.update_num);
+        o.set("delete_num", &mut out.delete_num);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `instances` of \[`CheckExternalInstanceRequestBody`\].
+/// The `instances` of `CheckExternalInstanceRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5501,7 +5521,7 @@ impl ToJson for ExteranlInstanceCheck {
         None
     }
 }
-/// The `diff_instances` of \[`CheckExternalInstanceResponseBody`\].
+/// The `diff_instances` of `CheckExternalInstanceResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5518,11 +5538,12 @@ pub struct ExteranlInstanceCheckResponse {
 }
 impl FromJson for ExteranlInstanceCheckResponse {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExteranlInstanceCheckResponse")?;
+        let mut o = json::Fields::of(value, "ExteranlInstanceCheckResponse")?;
         let mut out = Self::default();
-        json::set(&mut o, "instance_id", &mut out.instance_id)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "tasks", &mut out.tasks)?;
+        o.set("instance_id", &mut out.instance_id);
+        o.set("update_time", &mut out.update_time);
+        o.set("tasks", &mut out.tasks);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5693,41 +5714,34 @@ pub struct ExternalInstance {
 }
 impl FromJson for ExternalInstance {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExternalInstance")?;
+        let mut o = json::Fields::of(value, "ExternalInstance")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval_code", &mut out.approval_code)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "extra", &mut out.extra)?;
-        json::set(&mut o, "instance_id", &mut out.instance_id)?;
-        json::set(&mut o, "links", &mut out.links)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "form", &mut out.form)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "user_name", &mut out.user_name)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "department_name", &mut out.department_name)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "display_method", &mut out.display_method)?;
-        json::set(&mut o, "update_mode", &mut out.update_mode)?;
-        json::set(&mut o, "task_list", &mut out.task_list)?;
-        json::set(&mut o, "cc_list", &mut out.cc_list)?;
-        json::set(&mut o, "i18n_resources", &mut out.i18n_resources)?;
-        json::set(&mut o, "trusteeship_url_token", &mut out.trusteeship_url_token)?;
-        json::set(
-            &mut o,
-            "trusteeship_user_id_type",
-            &mut out.trusteeship_user_id_type,
-        )?;
-        json::set(&mut o, "trusteeship_urls", &mut out.trusteeship_urls)?;
-        json::set(
-            &mut o,
-            "trusteeship_cache_config",
-            &mut out.trusteeship_cache_config,
-        )?;
-        json::set(&mut o, "resource_region", &mut out.resource_region)?;
+        o.set("approval_code", &mut out.approval_code);
+        o.set("status", &mut out.status);
+        o.set("extra", &mut out.extra);
+        o.set("instance_id", &mut out.instance_id);
+        o.set("links", &mut out.links);
+        o.set("title", &mut out.title);
+        o.set("form", &mut out.form);
+        o.set("user_id", &mut out.user_id);
+        o.set("user_name", &mut out.user_name);
+        o.set("open_id", &mut out.open_id);
+        o.set("department_id", &mut out.department_id);
+        o.set("department_name", &mut out.department_name);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("display_method", &mut out.display_method);
+        o.set("update_mode", &mut out.update_mode);
+        o.set("task_list", &mut out.task_list);
+        o.set("cc_list", &mut out.cc_list);
+        o.set("i18n_resources", &mut out.i18n_resources);
+        o.set("trusteeship_url_token", &mut out.trusteeship_url_token);
+        o.set("trusteeship_user_id_type", &mut out.trusteeship_user_id_type);
+        o.set("trusteeship_urls", &mut out.trusteeship_urls);
+        o.set("trusteeship_cache_config", &mut out.trusteeship_cache_config);
+        o.set("resource_region", &mut out.resource_region);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5795,7 +5809,7 @@ impl ToJson for ExternalInstance {
         None
     }
 }
-/// The `form` of \[`ExternalInstance`\].
+/// The `form` of `ExternalInstance`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5818,10 +5832,11 @@ pub struct ExternalInstanceForm {
 }
 impl FromJson for ExternalInstanceForm {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExternalInstanceForm")?;
+        let mut o = json::Fields::of(value, "ExternalInstanceForm")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("name", &mut out.name);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5833,7 +5848,7 @@ impl ToJson for ExternalInstanceForm {
         w.end_object();
     }
 }
-/// The `links` of \[`CcNode`\].
+/// The `links` of `CcNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5852,10 +5867,11 @@ pub struct ExternalInstanceLink {
 }
 impl FromJson for ExternalInstanceLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExternalInstanceLink")?;
+        let mut o = json::Fields::of(value, "ExternalInstanceLink")?;
         let mut out = Self::default();
-        json::set(&mut o, "pc_link", &mut out.pc_link)?;
-        json::set(&mut o, "mobile_link", &mut out.mobile_link)?;
+        o.set("pc_link", &mut out.pc_link);
+        o.set("mobile_link", &mut out.mobile_link);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5873,7 +5889,7 @@ impl ToJson for ExternalInstanceLink {
         None
     }
 }
-/// The `tasks` of \[`ExteranlInstanceCheck`\].
+/// The `tasks` of `ExteranlInstanceCheck`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5890,10 +5906,11 @@ pub struct ExternalInstanceTask {
 }
 impl FromJson for ExternalInstanceTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExternalInstanceTask")?;
+        let mut o = json::Fields::of(value, "ExternalInstanceTask")?;
         let mut out = Self::default();
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
+        o.set("task_id", &mut out.task_id);
+        o.set("update_time", &mut out.update_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5914,7 +5931,7 @@ impl ToJson for ExternalInstanceTask {
         None
     }
 }
-/// The `task_list` of \[`ExternalInstance`\].
+/// The `task_list` of `ExternalInstance`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6011,25 +6028,26 @@ pub struct ExternalInstanceTaskNode {
 }
 impl FromJson for ExternalInstanceTaskNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExternalInstanceTaskNode")?;
+        let mut o = json::Fields::of(value, "ExternalInstanceTaskNode")?;
         let mut out = Self::default();
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "links", &mut out.links)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "extra", &mut out.extra)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "action_context", &mut out.action_context)?;
-        json::set(&mut o, "action_configs", &mut out.action_configs)?;
-        json::set(&mut o, "display_method", &mut out.display_method)?;
-        json::set(&mut o, "exclude_statistics", &mut out.exclude_statistics)?;
-        json::set(&mut o, "node_id", &mut out.node_id)?;
-        json::set(&mut o, "node_name", &mut out.node_name)?;
-        json::set(&mut o, "generate_type", &mut out.generate_type)?;
+        o.set("task_id", &mut out.task_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("title", &mut out.title);
+        o.set("links", &mut out.links);
+        o.set("status", &mut out.status);
+        o.set("extra", &mut out.extra);
+        o.set("create_time", &mut out.create_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("action_context", &mut out.action_context);
+        o.set("action_configs", &mut out.action_configs);
+        o.set("display_method", &mut out.display_method);
+        o.set("exclude_statistics", &mut out.exclude_statistics);
+        o.set("node_id", &mut out.node_id);
+        o.set("node_name", &mut out.node_name);
+        o.set("generate_type", &mut out.generate_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6077,7 +6095,7 @@ impl ToJson for ExternalInstanceTaskNode {
         None
     }
 }
-/// The `tasks` of \[`ExternalTaskList`\].
+/// The `tasks` of `ExternalTaskList`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6094,15 +6112,16 @@ pub struct ExternalTaskItem {
 }
 impl FromJson for ExternalTaskItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExternalTaskItem")?;
+        let mut o = json::Fields::of(value, "ExternalTaskItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
+        o.set("id", &mut out.id);
+        o.set("status", &mut out.status);
+        o.set("update_time", &mut out.update_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `data` of \[`ListExternalTaskResponseBody`\].
+/// The `data` of `ListExternalTaskResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6125,18 +6144,19 @@ pub struct ExternalTaskList {
 }
 impl FromJson for ExternalTaskList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExternalTaskList")?;
+        let mut o = json::Fields::of(value, "ExternalTaskList")?;
         let mut out = Self::default();
-        json::set(&mut o, "instance_id", &mut out.instance_id)?;
-        json::set(&mut o, "approval_id", &mut out.approval_id)?;
-        json::set(&mut o, "approval_code", &mut out.approval_code)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "tasks", &mut out.tasks)?;
+        o.set("instance_id", &mut out.instance_id);
+        o.set("approval_id", &mut out.approval_id);
+        o.set("approval_code", &mut out.approval_code);
+        o.set("status", &mut out.status);
+        o.set("update_time", &mut out.update_time);
+        o.set("tasks", &mut out.tasks);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `privilege_field` of \[`ApprovalNode`\].
+/// The `privilege_field` of `ApprovalNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6157,7 +6177,7 @@ impl ToJson for FieldGroup {
         w.end_object();
     }
 }
-/// The `files` of \[`InstanceComment`\].
+/// The `files` of `InstanceComment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6176,12 +6196,13 @@ pub struct File {
 }
 impl FromJson for File {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "File")?;
+        let mut o = json::Fields::of(value, "File")?;
         let mut out = Self::default();
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "file_size", &mut out.file_size)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("url", &mut out.url);
+        o.set("file_size", &mut out.file_size);
+        o.set("title", &mut out.title);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6249,15 +6270,16 @@ pub struct GetApprovalResponseBody {
 }
 impl FromJson for GetApprovalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetApprovalResponseBody")?;
+        let mut o = json::Fields::of(value, "GetApprovalResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval_name", &mut out.approval_name)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "form", &mut out.form)?;
-        json::set(&mut o, "node_list", &mut out.node_list)?;
-        json::set(&mut o, "viewers", &mut out.viewers)?;
-        json::set(&mut o, "approval_admin_ids", &mut out.approval_admin_ids)?;
-        json::set(&mut o, "form_widget_relation", &mut out.form_widget_relation)?;
+        o.set("approval_name", &mut out.approval_name);
+        o.set("status", &mut out.status);
+        o.set("form", &mut out.form);
+        o.set("node_list", &mut out.node_list);
+        o.set("viewers", &mut out.viewers);
+        o.set("approval_admin_ids", &mut out.approval_admin_ids);
+        o.set("form_widget_relation", &mut out.form_widget_relation);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6290,17 +6312,18 @@ pub struct GetExternalApprovalResponseBody {
 }
 impl FromJson for GetExternalApprovalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetExternalApprovalResponseBody")?;
+        let mut o = json::Fields::of(value, "GetExternalApprovalResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval_name", &mut out.approval_name)?;
-        json::set(&mut o, "approval_code", &mut out.approval_code)?;
-        json::set(&mut o, "group_code", &mut out.group_code)?;
-        json::set(&mut o, "group_name", &mut out.group_name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "external", &mut out.external)?;
-        json::set(&mut o, "viewers", &mut out.viewers)?;
-        json::set(&mut o, "i18n_resources", &mut out.i18n_resources)?;
-        json::set(&mut o, "managers", &mut out.managers)?;
+        o.set("approval_name", &mut out.approval_name);
+        o.set("approval_code", &mut out.approval_code);
+        o.set("group_code", &mut out.group_code);
+        o.set("group_name", &mut out.group_name);
+        o.set("description", &mut out.description);
+        o.set("external", &mut out.external);
+        o.set("viewers", &mut out.viewers);
+        o.set("i18n_resources", &mut out.i18n_resources);
+        o.set("managers", &mut out.managers);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6351,30 +6374,31 @@ pub struct GetInstanceResponseBody {
 }
 impl FromJson for GetInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetInstanceResponseBody")?;
+        let mut o = json::Fields::of(value, "GetInstanceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval_name", &mut out.approval_name)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "serial_number", &mut out.serial_number)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "form", &mut out.form)?;
-        json::set(&mut o, "task_list", &mut out.task_list)?;
-        json::set(&mut o, "comment_list", &mut out.comment_list)?;
-        json::set(&mut o, "timeline", &mut out.timeline)?;
-        json::set(&mut o, "modified_instance_code", &mut out.modified_instance_code)?;
-        json::set(&mut o, "reverted_instance_code", &mut out.reverted_instance_code)?;
-        json::set(&mut o, "approval_code", &mut out.approval_code)?;
-        json::set(&mut o, "reverted", &mut out.reverted)?;
-        json::set(&mut o, "instance_code", &mut out.instance_code)?;
+        o.set("approval_name", &mut out.approval_name);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("serial_number", &mut out.serial_number);
+        o.set("department_id", &mut out.department_id);
+        o.set("status", &mut out.status);
+        o.set("uuid", &mut out.uuid);
+        o.set("form", &mut out.form);
+        o.set("task_list", &mut out.task_list);
+        o.set("comment_list", &mut out.comment_list);
+        o.set("timeline", &mut out.timeline);
+        o.set("modified_instance_code", &mut out.modified_instance_code);
+        o.set("reverted_instance_code", &mut out.reverted_instance_code);
+        o.set("approval_code", &mut out.approval_code);
+        o.set("reverted", &mut out.reverted);
+        o.set("instance_code", &mut out.instance_code);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n_resources` of \[`ApprovalCreate`\].
+/// The `i18n_resources` of `ApprovalCreate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6394,11 +6418,12 @@ pub struct I18nResource {
 }
 impl FromJson for I18nResource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nResource")?;
+        let mut o = json::Fields::of(value, "I18nResource")?;
         let mut out = Self::default();
-        json::set(&mut o, "locale", &mut out.locale)?;
-        json::set(&mut o, "texts", &mut out.texts)?;
-        json::set(&mut o, "is_default", &mut out.is_default)?;
+        o.set("locale", &mut out.locale);
+        o.set("texts", &mut out.texts);
+        o.set("is_default", &mut out.is_default);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6420,7 +6445,7 @@ impl ToJson for I18nResource {
         None
     }
 }
-/// The `texts` of \[`I18nResource`\].
+/// The `texts` of `I18nResource`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6435,10 +6460,11 @@ pub struct I18nResourceText {
 }
 impl FromJson for I18nResourceText {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nResourceText")?;
+        let mut o = json::Fields::of(value, "I18nResourceText")?;
         let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("key", &mut out.key);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6478,12 +6504,13 @@ pub struct InitiatedInstanceResponseBody {
 }
 impl FromJson for InitiatedInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InitiatedInstanceResponseBody")?;
+        let mut o = json::Fields::of(value, "InitiatedInstanceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "instances", &mut out.instances)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "count", &mut out.count)?;
+        o.set("instances", &mut out.instances);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("count", &mut out.count);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6575,7 +6602,7 @@ impl ToJson for InstanceCc {
         None
     }
 }
-/// The `cc_user_list` of \[`InstanceTimeline`\].
+/// The `cc_user_list` of `InstanceTimeline`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6592,15 +6619,16 @@ pub struct InstanceCcUser {
 }
 impl FromJson for InstanceCcUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InstanceCcUser")?;
+        let mut o = json::Fields::of(value, "InstanceCcUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "cc_id", &mut out.cc_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("cc_id", &mut out.cc_id);
+        o.set("open_id", &mut out.open_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `comment_list` of \[`GetInstanceResponseBody`\].
+/// The `comment_list` of `GetInstanceResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6623,14 +6651,15 @@ pub struct InstanceComment {
 }
 impl FromJson for InstanceComment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InstanceComment")?;
+        let mut o = json::Fields::of(value, "InstanceComment")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "comment", &mut out.comment)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "files", &mut out.files)?;
+        o.set("id", &mut out.id);
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("comment", &mut out.comment);
+        o.set("create_time", &mut out.create_time);
+        o.set("files", &mut out.files);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6823,7 +6852,7 @@ impl ToJson for InstanceSearch {
         w.end_object();
     }
 }
-/// The `approval` of \[`CcSearchItem`\].
+/// The `approval` of `CcSearchItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6846,18 +6875,19 @@ pub struct InstanceSearchApproval {
 }
 impl FromJson for InstanceSearchApproval {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InstanceSearchApproval")?;
+        let mut o = json::Fields::of(value, "InstanceSearchApproval")?;
         let mut out = Self::default();
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "is_external", &mut out.is_external)?;
-        json::set(&mut o, "external", &mut out.external)?;
-        json::set(&mut o, "approval_id", &mut out.approval_id)?;
-        json::set(&mut o, "icon", &mut out.icon)?;
+        o.set("code", &mut out.code);
+        o.set("name", &mut out.name);
+        o.set("is_external", &mut out.is_external);
+        o.set("external", &mut out.external);
+        o.set("approval_id", &mut out.approval_id);
+        o.set("icon", &mut out.icon);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `external` of \[`InstanceSearchApproval`\].
+/// The `external` of `InstanceSearchApproval`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6870,13 +6900,14 @@ pub struct InstanceSearchApprovalExternal {
 }
 impl FromJson for InstanceSearchApprovalExternal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InstanceSearchApprovalExternal")?;
+        let mut o = json::Fields::of(value, "InstanceSearchApprovalExternal")?;
         let mut out = Self::default();
-        json::set(&mut o, "batch_cc_read", &mut out.batch_cc_read)?;
+        o.set("batch_cc_read", &mut out.batch_cc_read);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `group` of \[`CcSearchItem`\].
+/// The `group` of `CcSearchItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6891,14 +6922,15 @@ pub struct InstanceSearchGroup {
 }
 impl FromJson for InstanceSearchGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InstanceSearchGroup")?;
+        let mut o = json::Fields::of(value, "InstanceSearchGroup")?;
         let mut out = Self::default();
-        json::set(&mut o, "external_id", &mut out.external_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("external_id", &mut out.external_id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `instance_list` of \[`QueryInstanceResponseBody`\].
+/// The `instance_list` of `QueryInstanceResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6915,15 +6947,16 @@ pub struct InstanceSearchItem {
 }
 impl FromJson for InstanceSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InstanceSearchItem")?;
+        let mut o = json::Fields::of(value, "InstanceSearchItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval", &mut out.approval)?;
-        json::set(&mut o, "group", &mut out.group)?;
-        json::set(&mut o, "instance", &mut out.instance)?;
+        o.set("approval", &mut out.approval);
+        o.set("group", &mut out.group);
+        o.set("instance", &mut out.instance);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `link` of \[`CcSearchNode`\].
+/// The `link` of `CcSearchNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6938,14 +6971,15 @@ pub struct InstanceSearchLink {
 }
 impl FromJson for InstanceSearchLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InstanceSearchLink")?;
+        let mut o = json::Fields::of(value, "InstanceSearchLink")?;
         let mut out = Self::default();
-        json::set(&mut o, "pc_link", &mut out.pc_link)?;
-        json::set(&mut o, "mobile_link", &mut out.mobile_link)?;
+        o.set("pc_link", &mut out.pc_link);
+        o.set("mobile_link", &mut out.mobile_link);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `instance` of \[`CcSearchItem`\].
+/// The `instance` of `CcSearchItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6976,22 +7010,23 @@ pub struct InstanceSearchNode {
 }
 impl FromJson for InstanceSearchNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InstanceSearchNode")?;
+        let mut o = json::Fields::of(value, "InstanceSearchNode")?;
         let mut out = Self::default();
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "external_id", &mut out.external_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "extra", &mut out.extra)?;
-        json::set(&mut o, "serial_id", &mut out.serial_id)?;
-        json::set(&mut o, "link", &mut out.link)?;
+        o.set("code", &mut out.code);
+        o.set("external_id", &mut out.external_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("status", &mut out.status);
+        o.set("title", &mut out.title);
+        o.set("extra", &mut out.extra);
+        o.set("serial_id", &mut out.serial_id);
+        o.set("link", &mut out.link);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `task_list` of \[`GetInstanceResponseBody`\].
+/// The `task_list` of `GetInstanceResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7022,22 +7057,23 @@ pub struct InstanceTask {
 }
 impl FromJson for InstanceTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InstanceTask")?;
+        let mut o = json::Fields::of(value, "InstanceTask")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "node_id", &mut out.node_id)?;
-        json::set(&mut o, "node_name", &mut out.node_name)?;
-        json::set(&mut o, "custom_node_id", &mut out.custom_node_id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
+        o.set("id", &mut out.id);
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("status", &mut out.status);
+        o.set("node_id", &mut out.node_id);
+        o.set("node_name", &mut out.node_name);
+        o.set("custom_node_id", &mut out.custom_node_id);
+        o.set("type", &mut out.r#type);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `timeline` of \[`GetInstanceResponseBody`\].
+/// The `timeline` of `GetInstanceResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7072,20 +7108,21 @@ pub struct InstanceTimeline {
 }
 impl FromJson for InstanceTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InstanceTimeline")?;
+        let mut o = json::Fields::of(value, "InstanceTimeline")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "user_id_list", &mut out.user_id_list)?;
-        json::set(&mut o, "open_id_list", &mut out.open_id_list)?;
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        json::set(&mut o, "comment", &mut out.comment)?;
-        json::set(&mut o, "cc_user_list", &mut out.cc_user_list)?;
-        json::set(&mut o, "ext", &mut out.ext)?;
-        json::set(&mut o, "node_key", &mut out.node_key)?;
-        json::set(&mut o, "files", &mut out.files)?;
+        o.set("type", &mut out.r#type);
+        o.set("create_time", &mut out.create_time);
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("user_id_list", &mut out.user_id_list);
+        o.set("open_id_list", &mut out.open_id_list);
+        o.set("task_id", &mut out.task_id);
+        o.set("comment", &mut out.comment);
+        o.set("cc_user_list", &mut out.cc_user_list);
+        o.set("ext", &mut out.ext);
+        o.set("node_key", &mut out.node_key);
+        o.set("files", &mut out.files);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7108,12 +7145,13 @@ pub struct ListDistrictResponseBody {
 }
 impl FromJson for ListDistrictResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListDistrictResponseBody")?;
+        let mut o = json::Fields::of(value, "ListDistrictResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "version", &mut out.version)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("version", &mut out.version);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7166,11 +7204,12 @@ pub struct ListExternalTaskResponseBody {
 }
 impl FromJson for ListExternalTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListExternalTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "ListExternalTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "data", &mut out.data)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("data", &mut out.data);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7187,9 +7226,10 @@ pub struct ListInstanceCommentResponseBody {
 }
 impl FromJson for ListInstanceCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListInstanceCommentResponseBody")?;
+        let mut o = json::Fields::of(value, "ListInstanceCommentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "comments", &mut out.comments)?;
+        o.set("comments", &mut out.comments);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7210,11 +7250,12 @@ pub struct ListInstanceResponseBody {
 }
 impl FromJson for ListInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListInstanceResponseBody")?;
+        let mut o = json::Fields::of(value, "ListInstanceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "instance_code_list", &mut out.instance_code_list)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("instance_code_list", &mut out.instance_code_list);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7237,16 +7278,17 @@ pub struct ListTaskResponseBody {
 }
 impl FromJson for ListTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "ListTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "tasks", &mut out.tasks)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "count", &mut out.count)?;
+        o.set("tasks", &mut out.tasks);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("count", &mut out.count);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `node_auto_approval_list` of \[`InstanceCreate`\].
+/// The `node_auto_approval_list` of `InstanceCreate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7269,7 +7311,7 @@ impl ToJson for NodeAutoApproval {
         w.end_object();
     }
 }
-/// The `node_cc_user_id_list` of \[`InstanceCreate`\].
+/// The `node_cc_user_id_list` of `InstanceCreate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7290,7 +7332,7 @@ impl ToJson for NodeCc {
         w.end_object();
     }
 }
-/// The `summaries` of \[`UatInstance`\].
+/// The `summaries` of `UatInstance`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7305,10 +7347,11 @@ pub struct Pair {
 }
 impl FromJson for Pair {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Pair")?;
+        let mut o = json::Fields::of(value, "Pair")?;
         let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("key", &mut out.key);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7403,13 +7446,14 @@ pub struct PreviewInstanceResponseBody {
 }
 impl FromJson for PreviewInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PreviewInstanceResponseBody")?;
+        let mut o = json::Fields::of(value, "PreviewInstanceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "preview_nodes", &mut out.preview_nodes)?;
+        o.set("preview_nodes", &mut out.preview_nodes);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `preview_nodes` of \[`PreviewInstanceResponseBody`\].
+/// The `preview_nodes` of `PreviewInstanceResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7440,22 +7484,23 @@ pub struct PreviewNode {
 }
 impl FromJson for PreviewNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PreviewNode")?;
+        let mut o = json::Fields::of(value, "PreviewNode")?;
         let mut out = Self::default();
-        json::set(&mut o, "node_id", &mut out.node_id)?;
-        json::set(&mut o, "node_name", &mut out.node_name)?;
-        json::set(&mut o, "node_type", &mut out.node_type)?;
-        json::set(&mut o, "comments", &mut out.comments)?;
-        json::set(&mut o, "custom_node_id", &mut out.custom_node_id)?;
-        json::set(&mut o, "user_id_list", &mut out.user_id_list)?;
-        json::set(&mut o, "end_cc_id_list", &mut out.end_cc_id_list)?;
-        json::set(&mut o, "is_empty_logic", &mut out.is_empty_logic)?;
-        json::set(&mut o, "is_approver_type_free", &mut out.is_approver_type_free)?;
-        json::set(&mut o, "has_cc_type_free", &mut out.has_cc_type_free)?;
+        o.set("node_id", &mut out.node_id);
+        o.set("node_name", &mut out.node_name);
+        o.set("node_type", &mut out.node_type);
+        o.set("comments", &mut out.comments);
+        o.set("custom_node_id", &mut out.custom_node_id);
+        o.set("user_id_list", &mut out.user_id_list);
+        o.set("end_cc_id_list", &mut out.end_cc_id_list);
+        o.set("is_empty_logic", &mut out.is_empty_logic);
+        o.set("is_approver_type_free", &mut out.is_approver_type_free);
+        o.set("has_cc_type_free", &mut out.has_cc_type_free);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `process_record` of \[`CreateExternalInstanceResponseBody`\].
+/// The `process_record` of `CreateExternalInstanceResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7472,11 +7517,12 @@ pub struct ProcessRecord {
 }
 impl FromJson for ProcessRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProcessRecord")?;
+        let mut o = json::Fields::of(value, "ProcessRecord")?;
         let mut out = Self::default();
-        json::set(&mut o, "instance", &mut out.instance)?;
-        json::set(&mut o, "task", &mut out.task)?;
-        json::set(&mut o, "cc", &mut out.cc)?;
+        o.set("instance", &mut out.instance);
+        o.set("task", &mut out.task);
+        o.set("cc", &mut out.cc);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7499,12 +7545,13 @@ pub struct QueryInstanceResponseBody {
 }
 impl FromJson for QueryInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryInstanceResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryInstanceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "count", &mut out.count)?;
-        json::set(&mut o, "instance_list", &mut out.instance_list)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("count", &mut out.count);
+        o.set("instance_list", &mut out.instance_list);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7527,12 +7574,13 @@ pub struct QueryTaskResponseBody {
 }
 impl FromJson for QueryTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "tasks", &mut out.tasks)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "count", &mut out.count)?;
+        o.set("tasks", &mut out.tasks);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("count", &mut out.count);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7638,10 +7686,11 @@ pub struct RemoveInstanceCommentResponseBody {
 }
 impl FromJson for RemoveInstanceCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RemoveInstanceCommentResponseBody")?;
+        let mut o = json::Fields::of(value, "RemoveInstanceCommentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "instance_id", &mut out.instance_id)?;
-        json::set(&mut o, "external_id", &mut out.external_id)?;
+        o.set("instance_id", &mut out.instance_id);
+        o.set("external_id", &mut out.external_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7700,12 +7749,13 @@ pub struct SearchCcInstanceResponseBody {
 }
 impl FromJson for SearchCcInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchCcInstanceResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchCcInstanceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "count", &mut out.count)?;
-        json::set(&mut o, "cc_list", &mut out.cc_list)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("count", &mut out.count);
+        o.set("cc_list", &mut out.cc_list);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7749,12 +7799,13 @@ pub struct SearchDistrictResponseBody {
 }
 impl FromJson for SearchDistrictResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchDistrictResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchDistrictResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "version", &mut out.version)?;
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("version", &mut out.version);
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7777,12 +7828,13 @@ pub struct SearchTaskResponseBody {
 }
 impl FromJson for SearchTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "count", &mut out.count)?;
-        json::set(&mut o, "task_list", &mut out.task_list)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("count", &mut out.count);
+        o.set("task_list", &mut out.task_list);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7849,7 +7901,7 @@ impl ToJson for SubscriptionTaskRequestBody {
         None
     }
 }
-/// The `tasks` of \[`QueryTaskResponseBody`\].
+/// The `tasks` of `QueryTaskResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7896,26 +7948,27 @@ pub struct Task {
 }
 impl FromJson for Task {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Task")?;
+        let mut o = json::Fields::of(value, "Task")?;
         let mut out = Self::default();
-        json::set(&mut o, "topic", &mut out.topic)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "urls", &mut out.urls)?;
-        json::set(&mut o, "process_external_id", &mut out.process_external_id)?;
-        json::set(&mut o, "task_external_id", &mut out.task_external_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "process_status", &mut out.process_status)?;
-        json::set(&mut o, "definition_code", &mut out.definition_code)?;
-        json::set(&mut o, "initiators", &mut out.initiators)?;
-        json::set(&mut o, "initiator_names", &mut out.initiator_names)?;
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "process_code", &mut out.process_code)?;
-        json::set(&mut o, "definition_group_id", &mut out.definition_group_id)?;
-        json::set(&mut o, "definition_group_name", &mut out.definition_group_name)?;
-        json::set(&mut o, "definition_id", &mut out.definition_id)?;
-        json::set(&mut o, "definition_name", &mut out.definition_name)?;
+        o.set("topic", &mut out.topic);
+        o.set("user_id", &mut out.user_id);
+        o.set("title", &mut out.title);
+        o.set("urls", &mut out.urls);
+        o.set("process_external_id", &mut out.process_external_id);
+        o.set("task_external_id", &mut out.task_external_id);
+        o.set("status", &mut out.status);
+        o.set("process_status", &mut out.process_status);
+        o.set("definition_code", &mut out.definition_code);
+        o.set("initiators", &mut out.initiators);
+        o.set("initiator_names", &mut out.initiator_names);
+        o.set("task_id", &mut out.task_id);
+        o.set("process_id", &mut out.process_id);
+        o.set("process_code", &mut out.process_code);
+        o.set("definition_group_id", &mut out.definition_group_id);
+        o.set("definition_group_name", &mut out.definition_group_name);
+        o.set("definition_id", &mut out.definition_id);
+        o.set("definition_name", &mut out.definition_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -8132,7 +8185,7 @@ impl ToJson for TaskSearch {
         w.end_object();
     }
 }
-/// The `task_list` of \[`SearchTaskResponseBody`\].
+/// The `task_list` of `SearchTaskResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8151,16 +8204,17 @@ pub struct TaskSearchItem {
 }
 impl FromJson for TaskSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TaskSearchItem")?;
+        let mut o = json::Fields::of(value, "TaskSearchItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval", &mut out.approval)?;
-        json::set(&mut o, "group", &mut out.group)?;
-        json::set(&mut o, "instance", &mut out.instance)?;
-        json::set(&mut o, "task", &mut out.task)?;
+        o.set("approval", &mut out.approval);
+        o.set("group", &mut out.group);
+        o.set("instance", &mut out.instance);
+        o.set("task", &mut out.task);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `task` of \[`TaskSearchItem`\].
+/// The `task` of `TaskSearchItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8191,18 +8245,19 @@ pub struct TaskSearchNode {
 }
 impl FromJson for TaskSearchNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TaskSearchNode")?;
+        let mut o = json::Fields::of(value, "TaskSearchNode")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "extra", &mut out.extra)?;
-        json::set(&mut o, "link", &mut out.link)?;
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "task_external_id", &mut out.task_external_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("status", &mut out.status);
+        o.set("title", &mut out.title);
+        o.set("extra", &mut out.extra);
+        o.set("link", &mut out.link);
+        o.set("task_id", &mut out.task_id);
+        o.set("update_time", &mut out.update_time);
+        o.set("task_external_id", &mut out.task_external_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -8262,7 +8317,7 @@ impl ToJson for TaskTransfer {
         None
     }
 }
-/// The `urls` of \[`Task`\].
+/// The `urls` of `Task`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8279,15 +8334,16 @@ pub struct TaskUrls {
 }
 impl FromJson for TaskUrls {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TaskUrls")?;
+        let mut o = json::Fields::of(value, "TaskUrls")?;
         let mut out = Self::default();
-        json::set(&mut o, "helpdesk", &mut out.helpdesk)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
-        json::set(&mut o, "pc", &mut out.pc)?;
+        o.set("helpdesk", &mut out.helpdesk);
+        o.set("mobile", &mut out.mobile);
+        o.set("pc", &mut out.pc);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `trusteeship_cache_config` of \[`ExternalInstance`\].
+/// The `trusteeship_cache_config` of `ExternalInstance`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8308,11 +8364,12 @@ pub struct TrusteeshipInstanceCacheConfig {
 }
 impl FromJson for TrusteeshipInstanceCacheConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TrusteeshipInstanceCacheConfig")?;
+        let mut o = json::Fields::of(value, "TrusteeshipInstanceCacheConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "form_policy", &mut out.form_policy)?;
-        json::set(&mut o, "form_vary_with_locale", &mut out.form_vary_with_locale)?;
-        json::set(&mut o, "form_version", &mut out.form_version)?;
+        o.set("form_policy", &mut out.form_policy);
+        o.set("form_vary_with_locale", &mut out.form_vary_with_locale);
+        o.set("form_version", &mut out.form_version);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -8325,7 +8382,7 @@ impl ToJson for TrusteeshipInstanceCacheConfig {
         w.end_object();
     }
 }
-/// The `trusteeship_urls` of \[`ExternalInstance`\].
+/// The `trusteeship_urls` of `ExternalInstance`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8346,13 +8403,14 @@ pub struct TrusteeshipUrls {
 }
 impl FromJson for TrusteeshipUrls {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TrusteeshipUrls")?;
+        let mut o = json::Fields::of(value, "TrusteeshipUrls")?;
         let mut out = Self::default();
-        json::set(&mut o, "form_detail_url", &mut out.form_detail_url)?;
-        json::set(&mut o, "action_definition_url", &mut out.action_definition_url)?;
-        json::set(&mut o, "approval_node_url", &mut out.approval_node_url)?;
-        json::set(&mut o, "action_callback_url", &mut out.action_callback_url)?;
-        json::set(&mut o, "pull_business_data_url", &mut out.pull_business_data_url)?;
+        o.set("form_detail_url", &mut out.form_detail_url);
+        o.set("action_definition_url", &mut out.action_definition_url);
+        o.set("approval_node_url", &mut out.approval_node_url);
+        o.set("action_callback_url", &mut out.action_callback_url);
+        o.set("pull_business_data_url", &mut out.pull_business_data_url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -8367,7 +8425,7 @@ impl ToJson for TrusteeshipUrls {
         w.end_object();
     }
 }
-/// The `current_nodes` of \[`DetailInstanceResponseBody`\].
+/// The `current_nodes` of `DetailInstanceResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8386,16 +8444,17 @@ pub struct UatCurrentNode {
 }
 impl FromJson for UatCurrentNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UatCurrentNode")?;
+        let mut o = json::Fields::of(value, "UatCurrentNode")?;
         let mut out = Self::default();
-        json::set(&mut o, "node_id", &mut out.node_id)?;
-        json::set(&mut o, "node_name", &mut out.node_name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "approvers", &mut out.approvers)?;
+        o.set("node_id", &mut out.node_id);
+        o.set("node_name", &mut out.node_name);
+        o.set("type", &mut out.r#type);
+        o.set("approvers", &mut out.approvers);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `instances` of \[`InitiatedInstanceResponseBody`\].
+/// The `instances` of `InitiatedInstanceResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8428,23 +8487,24 @@ pub struct UatInstance {
 }
 impl FromJson for UatInstance {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UatInstance")?;
+        let mut o = json::Fields::of(value, "UatInstance")?;
         let mut out = Self::default();
-        json::set(&mut o, "instance_status", &mut out.instance_status)?;
-        json::set(&mut o, "definition_code", &mut out.definition_code)?;
-        json::set(&mut o, "initiator", &mut out.initiator)?;
-        json::set(&mut o, "initiator_name", &mut out.initiator_name)?;
-        json::set(&mut o, "instance_code", &mut out.instance_code)?;
-        json::set(&mut o, "definition_group_id", &mut out.definition_group_id)?;
-        json::set(&mut o, "definition_group_name", &mut out.definition_group_name)?;
-        json::set(&mut o, "definition_name", &mut out.definition_name)?;
-        json::set(&mut o, "summaries", &mut out.summaries)?;
-        json::set(&mut o, "instance_external_id", &mut out.instance_external_id)?;
-        json::set(&mut o, "link", &mut out.link)?;
+        o.set("instance_status", &mut out.instance_status);
+        o.set("definition_code", &mut out.definition_code);
+        o.set("initiator", &mut out.initiator);
+        o.set("initiator_name", &mut out.initiator_name);
+        o.set("instance_code", &mut out.instance_code);
+        o.set("definition_group_id", &mut out.definition_group_id);
+        o.set("definition_group_name", &mut out.definition_group_name);
+        o.set("definition_name", &mut out.definition_name);
+        o.set("summaries", &mut out.summaries);
+        o.set("instance_external_id", &mut out.instance_external_id);
+        o.set("link", &mut out.link);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `comments` of \[`DetailInstanceResponseBody`\].
+/// The `comments` of `DetailInstanceResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8465,17 +8525,18 @@ pub struct UatInstanceComment {
 }
 impl FromJson for UatInstanceComment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UatInstanceComment")?;
+        let mut o = json::Fields::of(value, "UatInstanceComment")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "comment", &mut out.comment)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "files", &mut out.files)?;
+        o.set("id", &mut out.id);
+        o.set("user_id", &mut out.user_id);
+        o.set("comment", &mut out.comment);
+        o.set("create_time", &mut out.create_time);
+        o.set("files", &mut out.files);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `tasks` of \[`DetailInstanceResponseBody`\].
+/// The `tasks` of `DetailInstanceResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8502,20 +8563,21 @@ pub struct UatInstanceTask {
 }
 impl FromJson for UatInstanceTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UatInstanceTask")?;
+        let mut o = json::Fields::of(value, "UatInstanceTask")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "node_id", &mut out.node_id)?;
-        json::set(&mut o, "node_name", &mut out.node_name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
+        o.set("id", &mut out.id);
+        o.set("user_id", &mut out.user_id);
+        o.set("status", &mut out.status);
+        o.set("node_id", &mut out.node_id);
+        o.set("node_name", &mut out.node_name);
+        o.set("type", &mut out.r#type);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `operation_records` of \[`DetailInstanceResponseBody`\].
+/// The `operation_records` of `DetailInstanceResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8542,20 +8604,21 @@ pub struct UatInstanceTimeline {
 }
 impl FromJson for UatInstanceTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UatInstanceTimeline")?;
+        let mut o = json::Fields::of(value, "UatInstanceTimeline")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "cc_user_ids", &mut out.cc_user_ids)?;
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        json::set(&mut o, "comment", &mut out.comment)?;
-        json::set(&mut o, "node_id", &mut out.node_id)?;
-        json::set(&mut o, "files", &mut out.files)?;
+        o.set("type", &mut out.r#type);
+        o.set("create_time", &mut out.create_time);
+        o.set("user_id", &mut out.user_id);
+        o.set("cc_user_ids", &mut out.cc_user_ids);
+        o.set("task_id", &mut out.task_id);
+        o.set("comment", &mut out.comment);
+        o.set("node_id", &mut out.node_id);
+        o.set("files", &mut out.files);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `tasks` of \[`ListTaskResponseBody`\].
+/// The `tasks` of `ListTaskResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8602,30 +8665,31 @@ pub struct UatTask {
 }
 impl FromJson for UatTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UatTask")?;
+        let mut o = json::Fields::of(value, "UatTask")?;
         let mut out = Self::default();
-        json::set(&mut o, "topic", &mut out.topic)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "instance_status", &mut out.instance_status)?;
-        json::set(&mut o, "definition_code", &mut out.definition_code)?;
-        json::set(&mut o, "initiator", &mut out.initiator)?;
-        json::set(&mut o, "initiator_name", &mut out.initiator_name)?;
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        json::set(&mut o, "instance_code", &mut out.instance_code)?;
-        json::set(&mut o, "definition_group_id", &mut out.definition_group_id)?;
-        json::set(&mut o, "definition_group_name", &mut out.definition_group_name)?;
-        json::set(&mut o, "definition_name", &mut out.definition_name)?;
-        json::set(&mut o, "summaries", &mut out.summaries)?;
-        json::set(&mut o, "instance_external_id", &mut out.instance_external_id)?;
-        json::set(&mut o, "task_external_id", &mut out.task_external_id)?;
-        json::set(&mut o, "support_api_operate", &mut out.support_api_operate)?;
-        json::set(&mut o, "link", &mut out.link)?;
+        o.set("topic", &mut out.topic);
+        o.set("user_id", &mut out.user_id);
+        o.set("title", &mut out.title);
+        o.set("status", &mut out.status);
+        o.set("instance_status", &mut out.instance_status);
+        o.set("definition_code", &mut out.definition_code);
+        o.set("initiator", &mut out.initiator);
+        o.set("initiator_name", &mut out.initiator_name);
+        o.set("task_id", &mut out.task_id);
+        o.set("instance_code", &mut out.instance_code);
+        o.set("definition_group_id", &mut out.definition_group_id);
+        o.set("definition_group_name", &mut out.definition_group_name);
+        o.set("definition_name", &mut out.definition_name);
+        o.set("summaries", &mut out.summaries);
+        o.set("instance_external_id", &mut out.instance_external_id);
+        o.set("task_external_id", &mut out.task_external_id);
+        o.set("support_api_operate", &mut out.support_api_operate);
+        o.set("link", &mut out.link);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `approvers` of \[`UatCurrentNode`\].
+/// The `approvers` of `UatCurrentNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8640,14 +8704,15 @@ pub struct UatTaskUser {
 }
 impl FromJson for UatTaskUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UatTaskUser")?;
+        let mut o = json::Fields::of(value, "UatTaskUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("task_id", &mut out.task_id);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `node_approver_user_id_list` of \[`InstanceCreate`\].
+/// The `node_approver_user_id_list` of `InstanceCreate`.
 ///
 /// The same fields as [`NodeCc`]: one type, two names.
 pub type NodeApprover = NodeCc;

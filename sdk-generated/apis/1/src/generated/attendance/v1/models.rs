@@ -1233,7 +1233,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// The `anti_cheat_punch_config` of \[`GetGroupResponseBody`\].
+/// The `anti_cheat_punch_config` of `GetGroupResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1260,35 +1260,19 @@ pub struct AntiCheatConfig {
 }
 impl FromJson for AntiCheatConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AntiCheatConfig")?;
+        let mut o = json::Fields::of(value, "AntiCheatConfig")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
+        o.set(
             "intercept_suspected_cheat_punch",
             &mut out.intercept_suspected_cheat_punch,
-        )?;
-        json::set(
-            &mut o,
-            "check_cheat_software_punch",
-            &mut out.check_cheat_software_punch,
-        )?;
-        json::set(&mut o, "check_buddy_punch", &mut out.check_buddy_punch)?;
-        json::set(
-            &mut o,
-            "check_simulate_wifi_punch",
-            &mut out.check_simulate_wifi_punch,
-        )?;
-        json::set(
-            &mut o,
-            "check_change_device_punch",
-            &mut out.check_change_device_punch,
-        )?;
-        json::set(&mut o, "allow_change_device_num", &mut out.allow_change_device_num)?;
-        json::set(
-            &mut o,
-            "suspected_cheat_handle_method",
-            &mut out.suspected_cheat_handle_method,
-        )?;
+        );
+        o.set("check_cheat_software_punch", &mut out.check_cheat_software_punch);
+        o.set("check_buddy_punch", &mut out.check_buddy_punch);
+        o.set("check_simulate_wifi_punch", &mut out.check_simulate_wifi_punch);
+        o.set("check_change_device_punch", &mut out.check_change_device_punch);
+        o.set("allow_change_device_num", &mut out.allow_change_device_num);
+        o.set("suspected_cheat_handle_method", &mut out.suspected_cheat_handle_method);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1311,7 +1295,7 @@ impl ToJson for AntiCheatConfig {
         w.end_object();
     }
 }
-/// The `approval_info` of \[`ProcessApprovalInfoResponseBody`\].
+/// The `approval_info` of `ProcessApprovalInfoResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1328,15 +1312,16 @@ pub struct ApprovalInfo {
 }
 impl FromJson for ApprovalInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApprovalInfo")?;
+        let mut o = json::Fields::of(value, "ApprovalInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval_id", &mut out.approval_id)?;
-        json::set(&mut o, "approval_type", &mut out.approval_type)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("approval_id", &mut out.approval_id);
+        o.set("approval_type", &mut out.approval_type);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `archive_report_fields` of \[`UserStatsFieldsQueryArchiveRuleResponseBody`\].
+/// The `archive_report_fields` of `UserStatsFieldsQueryArchiveRuleResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1353,15 +1338,16 @@ pub struct ArchiveField {
 }
 impl FromJson for ArchiveField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ArchiveField")?;
+        let mut o = json::Fields::of(value, "ArchiveField")?;
         let mut out = Self::default();
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "upper_titles", &mut out.upper_titles)?;
+        o.set("code", &mut out.code);
+        o.set("title", &mut out.title);
+        o.set("upper_titles", &mut out.upper_titles);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `field_datas` of \[`ArchiveReportData`\].
+/// The `field_datas` of `ArchiveReportData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1388,7 +1374,7 @@ impl ToJson for ArchiveFieldData {
         None
     }
 }
-/// The `archive_report_datas` of \[`UploadReportArchiveRuleRequestBody`\].
+/// The `archive_report_datas` of `UploadReportArchiveRuleRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1430,7 +1416,7 @@ impl ToJson for ArchiveReportData {
         None
     }
 }
-/// The `items` of \[`ListArchiveRuleResponseBody`\].
+/// The `items` of `ListArchiveRuleResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1449,12 +1435,13 @@ pub struct ArchiveReportMeta {
 }
 impl FromJson for ArchiveReportMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ArchiveReportMeta")?;
+        let mut o = json::Fields::of(value, "ArchiveReportMeta")?;
         let mut out = Self::default();
-        json::set(&mut o, "report_id", &mut out.report_id)?;
-        json::set(&mut o, "report_name", &mut out.report_name)?;
-        json::set(&mut o, "archive_rule_id", &mut out.archive_rule_id)?;
-        json::set(&mut o, "archive_rule_name", &mut out.archive_rule_name)?;
+        o.set("report_id", &mut out.report_id);
+        o.set("report_name", &mut out.report_name);
+        o.set("archive_rule_id", &mut out.archive_rule_id);
+        o.set("archive_rule_name", &mut out.archive_rule_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1501,9 +1488,13 @@ pub struct BatchCreateTempUserDailyShiftResponseBody {
 }
 impl FromJson for BatchCreateTempUserDailyShiftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchCreateTempUserDailyShiftResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "BatchCreateTempUserDailyShiftResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "user_tmp_daily_shifts", &mut out.user_tmp_daily_shifts)?;
+        o.set("user_tmp_daily_shifts", &mut out.user_tmp_daily_shifts);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1571,9 +1562,10 @@ pub struct BatchCreateUserFlowResponseBody {
 }
 impl FromJson for BatchCreateUserFlowResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchCreateUserFlowResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchCreateUserFlowResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "flow_records", &mut out.flow_records)?;
+        o.set("flow_records", &mut out.flow_records);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1610,14 +1602,15 @@ pub struct BatchDelUserFlowResponseBody {
 }
 impl FromJson for BatchDelUserFlowResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchDelUserFlowResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchDelUserFlowResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "success_record_ids", &mut out.success_record_ids)?;
-        json::set(&mut o, "fail_record_ids", &mut out.fail_record_ids)?;
+        o.set("success_record_ids", &mut out.success_record_ids);
+        o.set("fail_record_ids", &mut out.fail_record_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `child_fields` of \[`Field`\].
+/// The `child_fields` of `Field`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1634,15 +1627,16 @@ pub struct ChildField {
 }
 impl FromJson for ChildField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChildField")?;
+        let mut o = json::Fields::of(value, "ChildField")?;
         let mut out = Self::default();
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "time_unit", &mut out.time_unit)?;
+        o.set("code", &mut out.code);
+        o.set("title", &mut out.title);
+        o.set("time_unit", &mut out.time_unit);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `child_items` of \[`Item`\].
+/// The `child_items` of `Item`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1667,15 +1661,16 @@ pub struct ChildItem {
 }
 impl FromJson for ChildItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChildItem")?;
+        let mut o = json::Fields::of(value, "ChildItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "column_type", &mut out.column_type)?;
-        json::set(&mut o, "read_only", &mut out.read_only)?;
-        json::set(&mut o, "min_value", &mut out.min_value)?;
-        json::set(&mut o, "max_value", &mut out.max_value)?;
+        o.set("code", &mut out.code);
+        o.set("value", &mut out.value);
+        o.set("title", &mut out.title);
+        o.set("column_type", &mut out.column_type);
+        o.set("read_only", &mut out.read_only);
+        o.set("min_value", &mut out.min_value);
+        o.set("max_value", &mut out.max_value);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1701,7 +1696,7 @@ impl ToJson for ChildItem {
         None
     }
 }
-/// The `clock_in_abnormal_settings` of \[`GetGroupResponseBody`\].
+/// The `clock_in_abnormal_settings` of `GetGroupResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1714,13 +1709,10 @@ pub struct ClockInAbnormalSettings {
 }
 impl FromJson for ClockInAbnormalSettings {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ClockInAbnormalSettings")?;
+        let mut o = json::Fields::of(value, "ClockInAbnormalSettings")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "ignore_until_latest_clockout",
-            &mut out.ignore_until_latest_clockout,
-        )?;
+        o.set("ignore_until_latest_clockout", &mut out.ignore_until_latest_clockout);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1771,9 +1763,10 @@ pub struct CreateGroupResponseBody {
 }
 impl FromJson for CreateGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateGroupResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateGroupResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "group", &mut out.group)?;
+        o.set("group", &mut out.group);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1790,9 +1783,10 @@ pub struct CreateShiftResponseBody {
 }
 impl FromJson for CreateShiftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateShiftResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateShiftResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "shift", &mut out.shift)?;
+        o.set("shift", &mut out.shift);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1809,9 +1803,10 @@ pub struct CreateUserApprovalRequestBody {
 }
 impl FromJson for CreateUserApprovalRequestBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateUserApprovalRequestBody")?;
+        let mut o = json::Fields::of(value, "CreateUserApprovalRequestBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_approval", &mut out.user_approval)?;
+        o.set("user_approval", &mut out.user_approval);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1841,9 +1836,10 @@ pub struct CreateUserTaskRemedyResponseBody {
 }
 impl FromJson for CreateUserTaskRemedyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateUserTaskRemedyResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateUserTaskRemedyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_remedy", &mut out.user_remedy)?;
+        o.set("user_remedy", &mut out.user_remedy);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1886,7 +1882,7 @@ impl ToJson for DelReportArchiveRuleRequestBody {
         None
     }
 }
-/// The `fields` of \[`UserStatsField`\].
+/// The `fields` of `UserStatsField`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1903,15 +1899,16 @@ pub struct Field {
 }
 impl FromJson for Field {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Field")?;
+        let mut o = json::Fields::of(value, "Field")?;
         let mut out = Self::default();
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "child_fields", &mut out.child_fields)?;
+        o.set("code", &mut out.code);
+        o.set("title", &mut out.title);
+        o.set("child_fields", &mut out.child_fields);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `file` of \[`UploadFileResponseBody`\].
+/// The `file` of `UploadFileResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1924,13 +1921,14 @@ pub struct File {
 }
 impl FromJson for File {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "File")?;
+        let mut o = json::Fields::of(value, "File")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_id", &mut out.file_id)?;
+        o.set("file_id", &mut out.file_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `flexible_rule` of \[`GetShiftResponseBody`\].
+/// The `flexible_rule` of `GetShiftResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1945,10 +1943,11 @@ pub struct FlexibleRule {
 }
 impl FromJson for FlexibleRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FlexibleRule")?;
+        let mut o = json::Fields::of(value, "FlexibleRule")?;
         let mut out = Self::default();
-        json::set(&mut o, "flexible_early_minutes", &mut out.flexible_early_minutes)?;
-        json::set(&mut o, "flexible_late_minutes", &mut out.flexible_late_minutes)?;
+        o.set("flexible_early_minutes", &mut out.flexible_early_minutes);
+        o.set("flexible_late_minutes", &mut out.flexible_late_minutes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1960,7 +1959,7 @@ impl ToJson for FlexibleRule {
         w.end_object();
     }
 }
-/// The `free_clock_setting` of \[`FreePunchCfg`\].
+/// The `free_clock_setting` of `FreePunchCfg`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1975,10 +1974,11 @@ pub struct FreeClockSetting {
 }
 impl FromJson for FreeClockSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FreeClockSetting")?;
+        let mut o = json::Fields::of(value, "FreeClockSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "clock_mode", &mut out.clock_mode)?;
-        json::set(&mut o, "clock_internal_hhmm", &mut out.clock_internal_hhmm)?;
+        o.set("clock_mode", &mut out.clock_mode);
+        o.set("clock_internal_hhmm", &mut out.clock_internal_hhmm);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1990,7 +1990,7 @@ impl ToJson for FreeClockSetting {
         w.end_object();
     }
 }
-/// The `free_punch_cfg` of \[`GetGroupResponseBody`\].
+/// The `free_punch_cfg` of `GetGroupResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2015,19 +2015,16 @@ pub struct FreePunchCfg {
 }
 impl FromJson for FreePunchCfg {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FreePunchCfg")?;
+        let mut o = json::Fields::of(value, "FreePunchCfg")?;
         let mut out = Self::default();
-        json::set(&mut o, "free_start_time", &mut out.free_start_time)?;
-        json::set(&mut o, "free_end_time", &mut out.free_end_time)?;
-        json::set(&mut o, "punch_day", &mut out.punch_day)?;
-        json::set(
-            &mut o,
-            "work_day_no_punch_as_lack",
-            &mut out.work_day_no_punch_as_lack,
-        )?;
-        json::set(&mut o, "work_hours_demand", &mut out.work_hours_demand)?;
-        json::set(&mut o, "work_hours", &mut out.work_hours)?;
-        json::set(&mut o, "free_clock_setting", &mut out.free_clock_setting)?;
+        o.set("free_start_time", &mut out.free_start_time);
+        o.set("free_end_time", &mut out.free_end_time);
+        o.set("punch_day", &mut out.punch_day);
+        o.set("work_day_no_punch_as_lack", &mut out.work_day_no_punch_as_lack);
+        o.set("work_hours_demand", &mut out.work_hours_demand);
+        o.set("work_hours", &mut out.work_hours);
+        o.set("free_clock_setting", &mut out.free_clock_setting);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2208,116 +2205,81 @@ pub struct GetGroupResponseBody {
 }
 impl FromJson for GetGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetGroupResponseBody")?;
+        let mut o = json::Fields::of(value, "GetGroupResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "group_id", &mut out.group_id)?;
-        json::set(&mut o, "group_name", &mut out.group_name)?;
-        json::set(&mut o, "time_zone", &mut out.time_zone)?;
-        json::set(&mut o, "bind_dept_ids", &mut out.bind_dept_ids)?;
-        json::set(&mut o, "except_dept_ids", &mut out.except_dept_ids)?;
-        json::set(&mut o, "bind_user_ids", &mut out.bind_user_ids)?;
-        json::set(&mut o, "except_user_ids", &mut out.except_user_ids)?;
-        json::set(&mut o, "group_leader_ids", &mut out.group_leader_ids)?;
-        json::set(&mut o, "sub_group_leader_ids", &mut out.sub_group_leader_ids)?;
-        json::set(&mut o, "allow_out_punch", &mut out.allow_out_punch)?;
-        json::set(&mut o, "out_punch_need_approval", &mut out.out_punch_need_approval)?;
-        json::set(
-            &mut o,
-            "out_punch_need_post_approval",
-            &mut out.out_punch_need_post_approval,
-        )?;
-        json::set(&mut o, "out_punch_need_remark", &mut out.out_punch_need_remark)?;
-        json::set(&mut o, "out_punch_need_photo", &mut out.out_punch_need_photo)?;
-        json::set(
-            &mut o,
-            "out_punch_allowed_hide_addr",
-            &mut out.out_punch_allowed_hide_addr,
-        )?;
-        json::set(
-            &mut o,
-            "out_punch_allowed_adjust_addr",
-            &mut out.out_punch_allowed_adjust_addr,
-        )?;
-        json::set(&mut o, "adjust_range", &mut out.adjust_range)?;
-        json::set(&mut o, "allow_pc_punch", &mut out.allow_pc_punch)?;
-        json::set(&mut o, "allow_remedy", &mut out.allow_remedy)?;
-        json::set(&mut o, "remedy_limit", &mut out.remedy_limit)?;
-        json::set(&mut o, "remedy_limit_count", &mut out.remedy_limit_count)?;
-        json::set(&mut o, "remedy_date_limit", &mut out.remedy_date_limit)?;
-        json::set(&mut o, "remedy_date_num", &mut out.remedy_date_num)?;
-        json::set(&mut o, "allow_remedy_type_lack", &mut out.allow_remedy_type_lack)?;
-        json::set(&mut o, "allow_remedy_type_late", &mut out.allow_remedy_type_late)?;
-        json::set(&mut o, "allow_remedy_type_early", &mut out.allow_remedy_type_early)?;
-        json::set(
-            &mut o,
-            "allow_remedy_type_normal",
-            &mut out.allow_remedy_type_normal,
-        )?;
-        json::set(&mut o, "show_cumulative_time", &mut out.show_cumulative_time)?;
-        json::set(&mut o, "show_over_time", &mut out.show_over_time)?;
-        json::set(&mut o, "hide_staff_punch_time", &mut out.hide_staff_punch_time)?;
-        json::set(&mut o, "hide_clock_in_rule", &mut out.hide_clock_in_rule)?;
-        json::set(&mut o, "face_punch", &mut out.face_punch)?;
-        json::set(&mut o, "face_punch_cfg", &mut out.face_punch_cfg)?;
-        json::set(&mut o, "face_live_need_action", &mut out.face_live_need_action)?;
-        json::set(&mut o, "face_downgrade", &mut out.face_downgrade)?;
-        json::set(&mut o, "replace_basic_pic", &mut out.replace_basic_pic)?;
-        json::set(&mut o, "anti_cheat_punch_config", &mut out.anti_cheat_punch_config)?;
-        json::set(&mut o, "machines", &mut out.machines)?;
-        json::set(&mut o, "gps_range", &mut out.gps_range)?;
-        json::set(&mut o, "locations", &mut out.locations)?;
-        json::set(&mut o, "group_type", &mut out.group_type)?;
-        json::set(&mut o, "punch_day_shift_ids", &mut out.punch_day_shift_ids)?;
-        json::set(&mut o, "free_punch_cfg", &mut out.free_punch_cfg)?;
-        json::set(&mut o, "calendar_id", &mut out.calendar_id)?;
-        json::set(&mut o, "need_punch_special_days", &mut out.need_punch_special_days)?;
-        json::set(
-            &mut o,
-            "no_need_punch_special_days",
-            &mut out.no_need_punch_special_days,
-        )?;
-        json::set(
-            &mut o,
-            "work_day_no_punch_as_lack",
-            &mut out.work_day_no_punch_as_lack,
-        )?;
-        json::set(&mut o, "remedy_period_type", &mut out.remedy_period_type)?;
-        json::set(
-            &mut o,
-            "remedy_period_custom_date",
-            &mut out.remedy_period_custom_date,
-        )?;
-        json::set(&mut o, "punch_type", &mut out.punch_type)?;
-        json::set(&mut o, "effect_time", &mut out.effect_time)?;
-        json::set(&mut o, "fixshift_effect_time", &mut out.fixshift_effect_time)?;
-        json::set(&mut o, "member_effect_time", &mut out.member_effect_time)?;
-        json::set(
-            &mut o,
-            "rest_clock_in_need_approval",
-            &mut out.rest_clock_in_need_approval,
-        )?;
-        json::set(&mut o, "clock_in_need_photo", &mut out.clock_in_need_photo)?;
-        json::set(&mut o, "member_status_change", &mut out.member_status_change)?;
-        json::set(&mut o, "leave_need_punch", &mut out.leave_need_punch)?;
-        json::set(&mut o, "leave_need_punch_cfg", &mut out.leave_need_punch_cfg)?;
-        json::set(&mut o, "go_out_need_punch", &mut out.go_out_need_punch)?;
-        json::set(&mut o, "go_out_need_punch_cfg", &mut out.go_out_need_punch_cfg)?;
-        json::set(&mut o, "travel_need_punch", &mut out.travel_need_punch)?;
-        json::set(&mut o, "travel_need_punch_cfg", &mut out.travel_need_punch_cfg)?;
-        json::set(&mut o, "need_punch_members", &mut out.need_punch_members)?;
-        json::set(&mut o, "no_need_punch_members", &mut out.no_need_punch_members)?;
-        json::set(&mut o, "save_auto_changes", &mut out.save_auto_changes)?;
-        json::set(&mut o, "org_change_auto_adjust", &mut out.org_change_auto_adjust)?;
-        json::set(&mut o, "bind_default_dept_ids", &mut out.bind_default_dept_ids)?;
-        json::set(&mut o, "bind_default_user_ids", &mut out.bind_default_user_ids)?;
-        json::set(&mut o, "overtime_clock_cfg", &mut out.overtime_clock_cfg)?;
-        json::set(&mut o, "new_calendar_id", &mut out.new_calendar_id)?;
-        json::set(&mut o, "allow_apply_punch", &mut out.allow_apply_punch)?;
-        json::set(
-            &mut o,
-            "clock_in_abnormal_settings",
-            &mut out.clock_in_abnormal_settings,
-        )?;
+        o.set("group_id", &mut out.group_id);
+        o.set("group_name", &mut out.group_name);
+        o.set("time_zone", &mut out.time_zone);
+        o.set("bind_dept_ids", &mut out.bind_dept_ids);
+        o.set("except_dept_ids", &mut out.except_dept_ids);
+        o.set("bind_user_ids", &mut out.bind_user_ids);
+        o.set("except_user_ids", &mut out.except_user_ids);
+        o.set("group_leader_ids", &mut out.group_leader_ids);
+        o.set("sub_group_leader_ids", &mut out.sub_group_leader_ids);
+        o.set("allow_out_punch", &mut out.allow_out_punch);
+        o.set("out_punch_need_approval", &mut out.out_punch_need_approval);
+        o.set("out_punch_need_post_approval", &mut out.out_punch_need_post_approval);
+        o.set("out_punch_need_remark", &mut out.out_punch_need_remark);
+        o.set("out_punch_need_photo", &mut out.out_punch_need_photo);
+        o.set("out_punch_allowed_hide_addr", &mut out.out_punch_allowed_hide_addr);
+        o.set("out_punch_allowed_adjust_addr", &mut out.out_punch_allowed_adjust_addr);
+        o.set("adjust_range", &mut out.adjust_range);
+        o.set("allow_pc_punch", &mut out.allow_pc_punch);
+        o.set("allow_remedy", &mut out.allow_remedy);
+        o.set("remedy_limit", &mut out.remedy_limit);
+        o.set("remedy_limit_count", &mut out.remedy_limit_count);
+        o.set("remedy_date_limit", &mut out.remedy_date_limit);
+        o.set("remedy_date_num", &mut out.remedy_date_num);
+        o.set("allow_remedy_type_lack", &mut out.allow_remedy_type_lack);
+        o.set("allow_remedy_type_late", &mut out.allow_remedy_type_late);
+        o.set("allow_remedy_type_early", &mut out.allow_remedy_type_early);
+        o.set("allow_remedy_type_normal", &mut out.allow_remedy_type_normal);
+        o.set("show_cumulative_time", &mut out.show_cumulative_time);
+        o.set("show_over_time", &mut out.show_over_time);
+        o.set("hide_staff_punch_time", &mut out.hide_staff_punch_time);
+        o.set("hide_clock_in_rule", &mut out.hide_clock_in_rule);
+        o.set("face_punch", &mut out.face_punch);
+        o.set("face_punch_cfg", &mut out.face_punch_cfg);
+        o.set("face_live_need_action", &mut out.face_live_need_action);
+        o.set("face_downgrade", &mut out.face_downgrade);
+        o.set("replace_basic_pic", &mut out.replace_basic_pic);
+        o.set("anti_cheat_punch_config", &mut out.anti_cheat_punch_config);
+        o.set("machines", &mut out.machines);
+        o.set("gps_range", &mut out.gps_range);
+        o.set("locations", &mut out.locations);
+        o.set("group_type", &mut out.group_type);
+        o.set("punch_day_shift_ids", &mut out.punch_day_shift_ids);
+        o.set("free_punch_cfg", &mut out.free_punch_cfg);
+        o.set("calendar_id", &mut out.calendar_id);
+        o.set("need_punch_special_days", &mut out.need_punch_special_days);
+        o.set("no_need_punch_special_days", &mut out.no_need_punch_special_days);
+        o.set("work_day_no_punch_as_lack", &mut out.work_day_no_punch_as_lack);
+        o.set("remedy_period_type", &mut out.remedy_period_type);
+        o.set("remedy_period_custom_date", &mut out.remedy_period_custom_date);
+        o.set("punch_type", &mut out.punch_type);
+        o.set("effect_time", &mut out.effect_time);
+        o.set("fixshift_effect_time", &mut out.fixshift_effect_time);
+        o.set("member_effect_time", &mut out.member_effect_time);
+        o.set("rest_clock_in_need_approval", &mut out.rest_clock_in_need_approval);
+        o.set("clock_in_need_photo", &mut out.clock_in_need_photo);
+        o.set("member_status_change", &mut out.member_status_change);
+        o.set("leave_need_punch", &mut out.leave_need_punch);
+        o.set("leave_need_punch_cfg", &mut out.leave_need_punch_cfg);
+        o.set("go_out_need_punch", &mut out.go_out_need_punch);
+        o.set("go_out_need_punch_cfg", &mut out.go_out_need_punch_cfg);
+        o.set("travel_need_punch", &mut out.travel_need_punch);
+        o.set("travel_need_punch_cfg", &mut out.travel_need_punch_cfg);
+        o.set("need_punch_members", &mut out.need_punch_members);
+        o.set("no_need_punch_members", &mut out.no_need_punch_members);
+        o.set("save_auto_changes", &mut out.save_auto_changes);
+        o.set("org_change_auto_adjust", &mut out.org_change_auto_adjust);
+        o.set("bind_default_dept_ids", &mut out.bind_default_dept_ids);
+        o.set("bind_default_user_ids", &mut out.bind_default_user_ids);
+        o.set("overtime_clock_cfg", &mut out.overtime_clock_cfg);
+        o.set("new_calendar_id", &mut out.new_calendar_id);
+        o.set("allow_apply_punch", &mut out.allow_apply_punch);
+        o.set("clock_in_abnormal_settings", &mut out.clock_in_abnormal_settings);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2379,13 +2341,14 @@ pub struct GetLeaveEmployExpireRecordResponseBody {
 }
 impl FromJson for GetLeaveEmployExpireRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetLeaveEmployExpireRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "GetLeaveEmployExpireRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "records", &mut out.records)?;
+        o.set("records", &mut out.records);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `group` of \[`CreateGroupRequestBody`\].
+/// The `group` of `CreateGroupRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2569,117 +2532,82 @@ pub struct Group {
 }
 impl FromJson for Group {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Group")?;
+        let mut o = json::Fields::of(value, "Group")?;
         let mut out = Self::default();
-        json::set(&mut o, "group_id", &mut out.group_id)?;
-        json::set(&mut o, "group_name", &mut out.group_name)?;
-        json::set(&mut o, "time_zone", &mut out.time_zone)?;
-        json::set(&mut o, "bind_dept_ids", &mut out.bind_dept_ids)?;
-        json::set(&mut o, "except_dept_ids", &mut out.except_dept_ids)?;
-        json::set(&mut o, "bind_user_ids", &mut out.bind_user_ids)?;
-        json::set(&mut o, "except_user_ids", &mut out.except_user_ids)?;
-        json::set(&mut o, "group_leader_ids", &mut out.group_leader_ids)?;
-        json::set(&mut o, "sub_group_leader_ids", &mut out.sub_group_leader_ids)?;
-        json::set(&mut o, "allow_out_punch", &mut out.allow_out_punch)?;
-        json::set(&mut o, "out_punch_need_approval", &mut out.out_punch_need_approval)?;
-        json::set(
-            &mut o,
-            "out_punch_need_post_approval",
-            &mut out.out_punch_need_post_approval,
-        )?;
-        json::set(&mut o, "out_punch_need_remark", &mut out.out_punch_need_remark)?;
-        json::set(&mut o, "out_punch_need_photo", &mut out.out_punch_need_photo)?;
-        json::set(
-            &mut o,
-            "out_punch_allowed_hide_addr",
-            &mut out.out_punch_allowed_hide_addr,
-        )?;
-        json::set(
-            &mut o,
-            "out_punch_allowed_adjust_addr",
-            &mut out.out_punch_allowed_adjust_addr,
-        )?;
-        json::set(&mut o, "adjust_range", &mut out.adjust_range)?;
-        json::set(&mut o, "allow_pc_punch", &mut out.allow_pc_punch)?;
-        json::set(&mut o, "allow_remedy", &mut out.allow_remedy)?;
-        json::set(&mut o, "remedy_limit", &mut out.remedy_limit)?;
-        json::set(&mut o, "remedy_limit_count", &mut out.remedy_limit_count)?;
-        json::set(&mut o, "remedy_date_limit", &mut out.remedy_date_limit)?;
-        json::set(&mut o, "remedy_date_num", &mut out.remedy_date_num)?;
-        json::set(&mut o, "allow_remedy_type_lack", &mut out.allow_remedy_type_lack)?;
-        json::set(&mut o, "allow_remedy_type_late", &mut out.allow_remedy_type_late)?;
-        json::set(&mut o, "allow_remedy_type_early", &mut out.allow_remedy_type_early)?;
-        json::set(
-            &mut o,
-            "allow_remedy_type_normal",
-            &mut out.allow_remedy_type_normal,
-        )?;
-        json::set(&mut o, "show_cumulative_time", &mut out.show_cumulative_time)?;
-        json::set(&mut o, "show_over_time", &mut out.show_over_time)?;
-        json::set(&mut o, "hide_staff_punch_time", &mut out.hide_staff_punch_time)?;
-        json::set(&mut o, "hide_clock_in_rule", &mut out.hide_clock_in_rule)?;
-        json::set(&mut o, "face_punch", &mut out.face_punch)?;
-        json::set(&mut o, "face_punch_cfg", &mut out.face_punch_cfg)?;
-        json::set(&mut o, "face_live_need_action", &mut out.face_live_need_action)?;
-        json::set(&mut o, "face_downgrade", &mut out.face_downgrade)?;
-        json::set(&mut o, "replace_basic_pic", &mut out.replace_basic_pic)?;
-        json::set(&mut o, "anti_cheat_punch_config", &mut out.anti_cheat_punch_config)?;
-        json::set(&mut o, "machines", &mut out.machines)?;
-        json::set(&mut o, "gps_range", &mut out.gps_range)?;
-        json::set(&mut o, "locations", &mut out.locations)?;
-        json::set(&mut o, "group_type", &mut out.group_type)?;
-        json::set(&mut o, "punch_day_shift_ids", &mut out.punch_day_shift_ids)?;
-        json::set(&mut o, "free_punch_cfg", &mut out.free_punch_cfg)?;
-        json::set(&mut o, "calendar_id", &mut out.calendar_id)?;
-        json::set(&mut o, "need_punch_special_days", &mut out.need_punch_special_days)?;
-        json::set(
-            &mut o,
-            "no_need_punch_special_days",
-            &mut out.no_need_punch_special_days,
-        )?;
-        json::set(
-            &mut o,
-            "work_day_no_punch_as_lack",
-            &mut out.work_day_no_punch_as_lack,
-        )?;
-        json::set(&mut o, "effect_now", &mut out.effect_now)?;
-        json::set(&mut o, "remedy_period_type", &mut out.remedy_period_type)?;
-        json::set(
-            &mut o,
-            "remedy_period_custom_date",
-            &mut out.remedy_period_custom_date,
-        )?;
-        json::set(&mut o, "punch_type", &mut out.punch_type)?;
-        json::set(&mut o, "effect_time", &mut out.effect_time)?;
-        json::set(&mut o, "fixshift_effect_time", &mut out.fixshift_effect_time)?;
-        json::set(&mut o, "member_effect_time", &mut out.member_effect_time)?;
-        json::set(
-            &mut o,
-            "rest_clock_in_need_approval",
-            &mut out.rest_clock_in_need_approval,
-        )?;
-        json::set(&mut o, "clock_in_need_photo", &mut out.clock_in_need_photo)?;
-        json::set(&mut o, "member_status_change", &mut out.member_status_change)?;
-        json::set(&mut o, "leave_need_punch", &mut out.leave_need_punch)?;
-        json::set(&mut o, "leave_need_punch_cfg", &mut out.leave_need_punch_cfg)?;
-        json::set(&mut o, "go_out_need_punch", &mut out.go_out_need_punch)?;
-        json::set(&mut o, "go_out_need_punch_cfg", &mut out.go_out_need_punch_cfg)?;
-        json::set(&mut o, "travel_need_punch", &mut out.travel_need_punch)?;
-        json::set(&mut o, "travel_need_punch_cfg", &mut out.travel_need_punch_cfg)?;
-        json::set(&mut o, "need_punch_members", &mut out.need_punch_members)?;
-        json::set(&mut o, "no_need_punch_members", &mut out.no_need_punch_members)?;
-        json::set(&mut o, "save_auto_changes", &mut out.save_auto_changes)?;
-        json::set(&mut o, "org_change_auto_adjust", &mut out.org_change_auto_adjust)?;
-        json::set(&mut o, "bind_default_dept_ids", &mut out.bind_default_dept_ids)?;
-        json::set(&mut o, "bind_default_user_ids", &mut out.bind_default_user_ids)?;
-        json::set(&mut o, "overtime_clock_cfg", &mut out.overtime_clock_cfg)?;
-        json::set(&mut o, "new_calendar_id", &mut out.new_calendar_id)?;
-        json::set(&mut o, "allow_apply_punch", &mut out.allow_apply_punch)?;
-        json::set(
-            &mut o,
-            "clock_in_abnormal_settings",
-            &mut out.clock_in_abnormal_settings,
-        )?;
+        o.set("group_id", &mut out.group_id);
+        o.set("group_name", &mut out.group_name);
+        o.set("time_zone", &mut out.time_zone);
+        o.set("bind_dept_ids", &mut out.bind_dept_ids);
+        o.set("except_dept_ids", &mut out.except_dept_ids);
+        o.set("bind_user_ids", &mut out.bind_user_ids);
+        o.set("except_user_ids", &mut out.except_user_ids);
+        o.set("group_leader_ids", &mut out.group_leader_ids);
+        o.set("sub_group_leader_ids", &mut out.sub_group_leader_ids);
+        o.set("allow_out_punch", &mut out.allow_out_punch);
+        o.set("out_punch_need_approval", &mut out.out_punch_need_approval);
+        o.set("out_punch_need_post_approval", &mut out.out_punch_need_post_approval);
+        o.set("out_punch_need_remark", &mut out.out_punch_need_remark);
+        o.set("out_punch_need_photo", &mut out.out_punch_need_photo);
+        o.set("out_punch_allowed_hide_addr", &mut out.out_punch_allowed_hide_addr);
+        o.set("out_punch_allowed_adjust_addr", &mut out.out_punch_allowed_adjust_addr);
+        o.set("adjust_range", &mut out.adjust_range);
+        o.set("allow_pc_punch", &mut out.allow_pc_punch);
+        o.set("allow_remedy", &mut out.allow_remedy);
+        o.set("remedy_limit", &mut out.remedy_limit);
+        o.set("remedy_limit_count", &mut out.remedy_limit_count);
+        o.set("remedy_date_limit", &mut out.remedy_date_limit);
+        o.set("remedy_date_num", &mut out.remedy_date_num);
+        o.set("allow_remedy_type_lack", &mut out.allow_remedy_type_lack);
+        o.set("allow_remedy_type_late", &mut out.allow_remedy_type_late);
+        o.set("allow_remedy_type_early", &mut out.allow_remedy_type_early);
+        o.set("allow_remedy_type_normal", &mut out.allow_remedy_type_normal);
+        o.set("show_cumulative_time", &mut out.show_cumulative_time);
+        o.set("show_over_time", &mut out.show_over_time);
+        o.set("hide_staff_punch_time", &mut out.hide_staff_punch_time);
+        o.set("hide_clock_in_rule", &mut out.hide_clock_in_rule);
+        o.set("face_punch", &mut out.face_punch);
+        o.set("face_punch_cfg", &mut out.face_punch_cfg);
+        o.set("face_live_need_action", &mut out.face_live_need_action);
+        o.set("face_downgrade", &mut out.face_downgrade);
+        o.set("replace_basic_pic", &mut out.replace_basic_pic);
+        o.set("anti_cheat_punch_config", &mut out.anti_cheat_punch_config);
+        o.set("machines", &mut out.machines);
+        o.set("gps_range", &mut out.gps_range);
+        o.set("locations", &mut out.locations);
+        o.set("group_type", &mut out.group_type);
+        o.set("punch_day_shift_ids", &mut out.punch_day_shift_ids);
+        o.set("free_punch_cfg", &mut out.free_punch_cfg);
+        o.set("calendar_id", &mut out.calendar_id);
+        o.set("need_punch_special_days", &mut out.need_punch_special_days);
+        o.set("no_need_punch_special_days", &mut out.no_need_punch_special_days);
+        o.set("work_day_no_punch_as_lack", &mut out.work_day_no_punch_as_lack);
+        o.set("effect_now", &mut out.effect_now);
+        o.set("remedy_period_type", &mut out.remedy_period_type);
+        o.set("remedy_period_custom_date", &mut out.remedy_period_custom_date);
+        o.set("punch_type", &mut out.punch_type);
+        o.set("effect_time", &mut out.effect_time);
+        o.set("fixshift_effect_time", &mut out.fixshift_effect_time);
+        o.set("member_effect_time", &mut out.member_effect_time);
+        o.set("rest_clock_in_need_approval", &mut out.rest_clock_in_need_approval);
+        o.set("clock_in_need_photo", &mut out.clock_in_need_photo);
+        o.set("member_status_change", &mut out.member_status_change);
+        o.set("leave_need_punch", &mut out.leave_need_punch);
+        o.set("leave_need_punch_cfg", &mut out.leave_need_punch_cfg);
+        o.set("go_out_need_punch", &mut out.go_out_need_punch);
+        o.set("go_out_need_punch_cfg", &mut out.go_out_need_punch_cfg);
+        o.set("travel_need_punch", &mut out.travel_need_punch);
+        o.set("travel_need_punch_cfg", &mut out.travel_need_punch_cfg);
+        o.set("need_punch_members", &mut out.need_punch_members);
+        o.set("no_need_punch_members", &mut out.no_need_punch_members);
+        o.set("save_auto_changes", &mut out.save_auto_changes);
+        o.set("org_change_auto_adjust", &mut out.org_change_auto_adjust);
+        o.set("bind_default_dept_ids", &mut out.bind_default_dept_ids);
+        o.set("bind_default_user_ids", &mut out.bind_default_user_ids);
+        o.set("overtime_clock_cfg", &mut out.overtime_clock_cfg);
+        o.set("new_calendar_id", &mut out.new_calendar_id);
+        o.set("allow_apply_punch", &mut out.allow_apply_punch);
+        o.set("clock_in_abnormal_settings", &mut out.clock_in_abnormal_settings);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2795,7 +2723,7 @@ impl ToJson for Group {
         None
     }
 }
-/// The `group_list` of \[`ListGroupResponseBody`\].
+/// The `group_list` of `ListGroupResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2810,14 +2738,15 @@ pub struct GroupMeta {
 }
 impl FromJson for GroupMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GroupMeta")?;
+        let mut o = json::Fields::of(value, "GroupMeta")?;
         let mut out = Self::default();
-        json::set(&mut o, "group_id", &mut out.group_id)?;
-        json::set(&mut o, "group_name", &mut out.group_name)?;
+        o.set("group_id", &mut out.group_id);
+        o.set("group_name", &mut out.group_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `report_name` of \[`ArchiveReportMeta`\].
+/// The `report_name` of `ArchiveReportMeta`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2834,15 +2763,16 @@ pub struct I18nMap {
 }
 impl FromJson for I18nMap {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nMap")?;
+        let mut o = json::Fields::of(value, "I18nMap")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh", &mut out.zh)?;
-        json::set(&mut o, "en", &mut out.en)?;
-        json::set(&mut o, "ja", &mut out.ja)?;
+        o.set("zh", &mut out.zh);
+        o.set("en", &mut out.en);
+        o.set("ja", &mut out.ja);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n_names` of \[`UserLeave`\].
+/// The `i18n_names` of `UserLeave`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2859,11 +2789,12 @@ pub struct I18nNames {
 }
 impl FromJson for I18nNames {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nNames")?;
+        let mut o = json::Fields::of(value, "I18nNames")?;
         let mut out = Self::default();
-        json::set(&mut o, "ch", &mut out.ch)?;
-        json::set(&mut o, "en", &mut out.en)?;
-        json::set(&mut o, "ja", &mut out.ja)?;
+        o.set("ch", &mut out.ch);
+        o.set("en", &mut out.en);
+        o.set("ja", &mut out.ja);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2876,7 +2807,7 @@ impl ToJson for I18nNames {
         w.end_object();
     }
 }
-/// The `items` of \[`UserStatsView`\].
+/// The `items` of `UserStatsView`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2893,11 +2824,12 @@ pub struct Item {
 }
 impl FromJson for Item {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Item")?;
+        let mut o = json::Fields::of(value, "Item")?;
         let mut out = Self::default();
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "child_items", &mut out.child_items)?;
+        o.set("code", &mut out.code);
+        o.set("title", &mut out.title);
+        o.set("child_items", &mut out.child_items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2919,7 +2851,7 @@ impl ToJson for Item {
         None
     }
 }
-/// The `reason` of \[`LeaveAccrualRecord`\].
+/// The `reason` of `LeaveAccrualRecord`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2934,10 +2866,11 @@ pub struct LangText {
 }
 impl FromJson for LangText {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LangText")?;
+        let mut o = json::Fields::of(value, "LangText")?;
         let mut out = Self::default();
-        json::set(&mut o, "lang", &mut out.lang)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("lang", &mut out.lang);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2958,7 +2891,7 @@ impl ToJson for LangText {
         None
     }
 }
-/// The `late_off_late_on_rule` of \[`GetShiftResponseBody`\].
+/// The `late_off_late_on_rule` of `GetShiftResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2973,10 +2906,11 @@ pub struct LateOffLateOnRule {
 }
 impl FromJson for LateOffLateOnRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LateOffLateOnRule")?;
+        let mut o = json::Fields::of(value, "LateOffLateOnRule")?;
         let mut out = Self::default();
-        json::set(&mut o, "late_off_minutes", &mut out.late_off_minutes)?;
-        json::set(&mut o, "late_on_minutes", &mut out.late_on_minutes)?;
+        o.set("late_off_minutes", &mut out.late_off_minutes);
+        o.set("late_on_minutes", &mut out.late_on_minutes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2988,7 +2922,7 @@ impl ToJson for LateOffLateOnRule {
         w.end_object();
     }
 }
-/// The `late_off_late_on_setting` of \[`GetShiftResponseBody`\].
+/// The `late_off_late_on_setting` of `GetShiftResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3007,18 +2941,11 @@ pub struct LateOffLateOnSetting {
 }
 impl FromJson for LateOffLateOnSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LateOffLateOnSetting")?;
+        let mut o = json::Fields::of(value, "LateOffLateOnSetting")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "late_off_base_on_time_type",
-            &mut out.late_off_base_on_time_type,
-        )?;
-        json::set(
-            &mut o,
-            "late_on_base_on_time_type",
-            &mut out.late_on_base_on_time_type,
-        )?;
+        o.set("late_off_base_on_time_type", &mut out.late_off_base_on_time_type);
+        o.set("late_on_base_on_time_type", &mut out.late_on_base_on_time_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3030,7 +2957,7 @@ impl ToJson for LateOffLateOnSetting {
         w.end_object();
     }
 }
-/// The `record` of \[`PatchLeaveAccrualRecordResponseBody`\].
+/// The `record` of `PatchLeaveAccrualRecordResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3069,26 +2996,27 @@ pub struct LeaveAccrualRecord {
 }
 impl FromJson for LeaveAccrualRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveAccrualRecord")?;
+        let mut o = json::Fields::of(value, "LeaveAccrualRecord")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "leave_type_id", &mut out.leave_type_id)?;
-        json::set(&mut o, "granting_quantity", &mut out.granting_quantity)?;
-        json::set(&mut o, "granting_unit", &mut out.granting_unit)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
-        json::set(&mut o, "granted_by", &mut out.granted_by)?;
-        json::set(&mut o, "reason", &mut out.reason)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "created_by", &mut out.created_by)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
-        json::set(&mut o, "updated_by", &mut out.updated_by)?;
-        json::set(&mut o, "section_type", &mut out.section_type)?;
+        o.set("id", &mut out.id);
+        o.set("employment_id", &mut out.employment_id);
+        o.set("leave_type_id", &mut out.leave_type_id);
+        o.set("granting_quantity", &mut out.granting_quantity);
+        o.set("granting_unit", &mut out.granting_unit);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("expiration_date", &mut out.expiration_date);
+        o.set("granted_by", &mut out.granted_by);
+        o.set("reason", &mut out.reason);
+        o.set("created_at", &mut out.created_at);
+        o.set("created_by", &mut out.created_by);
+        o.set("updated_at", &mut out.updated_at);
+        o.set("updated_by", &mut out.updated_by);
+        o.set("section_type", &mut out.section_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `records` of \[`GetLeaveEmployExpireRecordResponseBody`\].
+/// The `records` of `GetLeaveEmployExpireRecordResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3125,25 +3053,26 @@ pub struct LeaveEmployExpireRecord {
 }
 impl FromJson for LeaveEmployExpireRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveEmployExpireRecord")?;
+        let mut o = json::Fields::of(value, "LeaveEmployExpireRecord")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "leave_type_id", &mut out.leave_type_id)?;
-        json::set(&mut o, "granting_quantity", &mut out.granting_quantity)?;
-        json::set(&mut o, "left_granting_quantity", &mut out.left_granting_quantity)?;
-        json::set(&mut o, "granting_unit", &mut out.granting_unit)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
-        json::set(&mut o, "reason", &mut out.reason)?;
-        json::set(&mut o, "is_update_by_external", &mut out.is_update_by_external)?;
-        json::set(&mut o, "accrual_source", &mut out.accrual_source)?;
-        json::set(&mut o, "leave_sub_type_id", &mut out.leave_sub_type_id)?;
-        json::set(&mut o, "section_type", &mut out.section_type)?;
+        o.set("id", &mut out.id);
+        o.set("employment_id", &mut out.employment_id);
+        o.set("leave_type_id", &mut out.leave_type_id);
+        o.set("granting_quantity", &mut out.granting_quantity);
+        o.set("left_granting_quantity", &mut out.left_granting_quantity);
+        o.set("granting_unit", &mut out.granting_unit);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("expiration_date", &mut out.expiration_date);
+        o.set("reason", &mut out.reason);
+        o.set("is_update_by_external", &mut out.is_update_by_external);
+        o.set("accrual_source", &mut out.accrual_source);
+        o.set("leave_sub_type_id", &mut out.leave_sub_type_id);
+        o.set("section_type", &mut out.section_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `leave_need_punch_cfg` of \[`GetGroupResponseBody`\].
+/// The `leave_need_punch_cfg` of `GetGroupResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3164,13 +3093,14 @@ pub struct LeaveNeedPunchCfg {
 }
 impl FromJson for LeaveNeedPunchCfg {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveNeedPunchCfg")?;
+        let mut o = json::Fields::of(value, "LeaveNeedPunchCfg")?;
         let mut out = Self::default();
-        json::set(&mut o, "late_minutes_as_late", &mut out.late_minutes_as_late)?;
-        json::set(&mut o, "late_minutes_as_lack", &mut out.late_minutes_as_lack)?;
-        json::set(&mut o, "early_minutes_as_early", &mut out.early_minutes_as_early)?;
-        json::set(&mut o, "early_minutes_as_lack", &mut out.early_minutes_as_lack)?;
-        json::set(&mut o, "not_during_shift", &mut out.not_during_shift)?;
+        o.set("late_minutes_as_late", &mut out.late_minutes_as_late);
+        o.set("late_minutes_as_lack", &mut out.late_minutes_as_lack);
+        o.set("early_minutes_as_early", &mut out.early_minutes_as_early);
+        o.set("early_minutes_as_lack", &mut out.early_minutes_as_lack);
+        o.set("not_during_shift", &mut out.not_during_shift);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3202,11 +3132,12 @@ pub struct ListArchiveRuleResponseBody {
 }
 impl FromJson for ListArchiveRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListArchiveRuleResponseBody")?;
+        let mut o = json::Fields::of(value, "ListArchiveRuleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3227,11 +3158,12 @@ pub struct ListGroupResponseBody {
 }
 impl FromJson for ListGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListGroupResponseBody")?;
+        let mut o = json::Fields::of(value, "ListGroupResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "group_list", &mut out.group_list)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("group_list", &mut out.group_list);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3252,11 +3184,12 @@ pub struct ListShiftResponseBody {
 }
 impl FromJson for ListShiftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListShiftResponseBody")?;
+        let mut o = json::Fields::of(value, "ListShiftResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "shift_list", &mut out.shift_list)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("shift_list", &mut out.shift_list);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3277,15 +3210,16 @@ pub struct ListUserGroupResponseBody {
 }
 impl FromJson for ListUserGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListUserGroupResponseBody")?;
+        let mut o = json::Fields::of(value, "ListUserGroupResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "users", &mut out.users)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("users", &mut out.users);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `locations` of \[`GetGroupResponseBody`\].
+/// The `locations` of `GetGroupResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3325,20 +3259,21 @@ pub struct Location {
 }
 impl FromJson for Location {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Location")?;
+        let mut o = json::Fields::of(value, "Location")?;
         let mut out = Self::default();
-        json::set(&mut o, "location_id", &mut out.location_id)?;
-        json::set(&mut o, "location_name", &mut out.location_name)?;
-        json::set(&mut o, "location_type", &mut out.location_type)?;
-        json::set(&mut o, "latitude", &mut out.latitude)?;
-        json::set(&mut o, "longitude", &mut out.longitude)?;
-        json::set(&mut o, "ssid", &mut out.ssid)?;
-        json::set(&mut o, "bssid", &mut out.bssid)?;
-        json::set(&mut o, "map_type", &mut out.map_type)?;
-        json::set(&mut o, "address", &mut out.address)?;
-        json::set(&mut o, "ip", &mut out.ip)?;
-        json::set(&mut o, "feature", &mut out.feature)?;
-        json::set(&mut o, "gps_range", &mut out.gps_range)?;
+        o.set("location_id", &mut out.location_id);
+        o.set("location_name", &mut out.location_name);
+        o.set("location_type", &mut out.location_type);
+        o.set("latitude", &mut out.latitude);
+        o.set("longitude", &mut out.longitude);
+        o.set("ssid", &mut out.ssid);
+        o.set("bssid", &mut out.bssid);
+        o.set("map_type", &mut out.map_type);
+        o.set("address", &mut out.address);
+        o.set("ip", &mut out.ip);
+        o.set("feature", &mut out.feature);
+        o.set("gps_range", &mut out.gps_range);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3366,7 +3301,7 @@ impl ToJson for Location {
         None
     }
 }
-/// The `machines` of \[`GetGroupResponseBody`\].
+/// The `machines` of `GetGroupResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3381,10 +3316,11 @@ pub struct Machine {
 }
 impl FromJson for Machine {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Machine")?;
+        let mut o = json::Fields::of(value, "Machine")?;
         let mut out = Self::default();
-        json::set(&mut o, "machine_sn", &mut out.machine_sn)?;
-        json::set(&mut o, "machine_name", &mut out.machine_name)?;
+        o.set("machine_sn", &mut out.machine_sn);
+        o.set("machine_name", &mut out.machine_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3405,7 +3341,7 @@ impl ToJson for Machine {
         None
     }
 }
-/// The `member_status_change` of \[`GetGroupResponseBody`\].
+/// The `member_status_change` of `GetGroupResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3424,28 +3360,13 @@ pub struct MemberStatusChange {
 }
 impl FromJson for MemberStatusChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MemberStatusChange")?;
+        let mut o = json::Fields::of(value, "MemberStatusChange")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "onboarding_on_no_need_punch",
-            &mut out.onboarding_on_no_need_punch,
-        )?;
-        json::set(
-            &mut o,
-            "onboarding_off_no_need_punch",
-            &mut out.onboarding_off_no_need_punch,
-        )?;
-        json::set(
-            &mut o,
-            "offboarding_on_no_need_punch",
-            &mut out.offboarding_on_no_need_punch,
-        )?;
-        json::set(
-            &mut o,
-            "offboarding_off_no_need_punch",
-            &mut out.offboarding_off_no_need_punch,
-        )?;
+        o.set("onboarding_on_no_need_punch", &mut out.onboarding_on_no_need_punch);
+        o.set("onboarding_off_no_need_punch", &mut out.onboarding_off_no_need_punch);
+        o.set("offboarding_on_no_need_punch", &mut out.offboarding_on_no_need_punch);
+        o.set("offboarding_off_no_need_punch", &mut out.offboarding_off_no_need_punch);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3475,9 +3396,10 @@ pub struct ModifyUserSettingRequestBody {
 }
 impl FromJson for ModifyUserSettingRequestBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ModifyUserSettingRequestBody")?;
+        let mut o = json::Fields::of(value, "ModifyUserSettingRequestBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_setting", &mut out.user_setting)?;
+        o.set("user_setting", &mut out.user_setting);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3494,7 +3416,7 @@ impl ToJson for ModifyUserSettingRequestBody {
         None
     }
 }
-/// The `overtime_clock_cfg` of \[`GetGroupResponseBody`\].
+/// The `overtime_clock_cfg` of `GetGroupResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3509,14 +3431,14 @@ pub struct OvertimeClockCfg {
 }
 impl FromJson for OvertimeClockCfg {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OvertimeClockCfg")?;
+        let mut o = json::Fields::of(value, "OvertimeClockCfg")?;
         let mut out = Self::default();
-        json::set(&mut o, "allow_punch_approval", &mut out.allow_punch_approval)?;
-        json::set(
-            &mut o,
+        o.set("allow_punch_approval", &mut out.allow_punch_approval);
+        o.set(
             "need_clock_over_time_start_and_end",
             &mut out.need_clock_over_time_start_and_end,
-        )?;
+        );
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3531,7 +3453,7 @@ impl ToJson for OvertimeClockCfg {
         w.end_object();
     }
 }
-/// The `overtime_rule` of \[`GetShiftResponseBody`\].
+/// The `overtime_rule` of `GetShiftResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3546,10 +3468,11 @@ pub struct OvertimeRule {
 }
 impl FromJson for OvertimeRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OvertimeRule")?;
+        let mut o = json::Fields::of(value, "OvertimeRule")?;
         let mut out = Self::default();
-        json::set(&mut o, "on_overtime", &mut out.on_overtime)?;
-        json::set(&mut o, "off_overtime", &mut out.off_overtime)?;
+        o.set("on_overtime", &mut out.on_overtime);
+        o.set("off_overtime", &mut out.off_overtime);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3637,9 +3560,10 @@ pub struct PatchLeaveAccrualRecordResponseBody {
 }
 impl FromJson for PatchLeaveAccrualRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchLeaveAccrualRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "PatchLeaveAccrualRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "record", &mut out.record)?;
+        o.set("record", &mut out.record);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3698,13 +3622,14 @@ pub struct ProcessApprovalInfoResponseBody {
 }
 impl FromJson for ProcessApprovalInfoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProcessApprovalInfoResponseBody")?;
+        let mut o = json::Fields::of(value, "ProcessApprovalInfoResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval_info", &mut out.approval_info)?;
+        o.set("approval_info", &mut out.approval_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `need_punch_members` of \[`GetGroupResponseBody`\].
+/// The `need_punch_members` of `GetGroupResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3722,10 +3647,11 @@ pub struct PunchMember {
 }
 impl FromJson for PunchMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PunchMember")?;
+        let mut o = json::Fields::of(value, "PunchMember")?;
         let mut out = Self::default();
-        json::set(&mut o, "rule_scope_type", &mut out.rule_scope_type)?;
-        json::set(&mut o, "scope_group_list", &mut out.scope_group_list)?;
+        o.set("rule_scope_type", &mut out.rule_scope_type);
+        o.set("scope_group_list", &mut out.scope_group_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3737,7 +3663,7 @@ impl ToJson for PunchMember {
         w.end_object();
     }
 }
-/// The `need_punch_special_days` of \[`GetGroupResponseBody`\].
+/// The `need_punch_special_days` of `GetGroupResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3752,10 +3678,11 @@ pub struct PunchSpecialDateShift {
 }
 impl FromJson for PunchSpecialDateShift {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PunchSpecialDateShift")?;
+        let mut o = json::Fields::of(value, "PunchSpecialDateShift")?;
         let mut out = Self::default();
-        json::set(&mut o, "punch_day", &mut out.punch_day)?;
-        json::set(&mut o, "shift_id", &mut out.shift_id)?;
+        o.set("punch_day", &mut out.punch_day);
+        o.set("shift_id", &mut out.shift_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3773,7 +3700,7 @@ impl ToJson for PunchSpecialDateShift {
         None
     }
 }
-/// The `punch_time_rule` of \[`GetShiftResponseBody`\].
+/// The `punch_time_rule` of `GetShiftResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3806,23 +3733,20 @@ pub struct PunchTimeRule {
 }
 impl FromJson for PunchTimeRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PunchTimeRule")?;
+        let mut o = json::Fields::of(value, "PunchTimeRule")?;
         let mut out = Self::default();
-        json::set(&mut o, "on_time", &mut out.on_time)?;
-        json::set(&mut o, "off_time", &mut out.off_time)?;
-        json::set(&mut o, "late_minutes_as_late", &mut out.late_minutes_as_late)?;
-        json::set(&mut o, "late_minutes_as_lack", &mut out.late_minutes_as_lack)?;
-        json::set(&mut o, "on_advance_minutes", &mut out.on_advance_minutes)?;
-        json::set(&mut o, "early_minutes_as_early", &mut out.early_minutes_as_early)?;
-        json::set(&mut o, "early_minutes_as_lack", &mut out.early_minutes_as_lack)?;
-        json::set(&mut o, "off_delay_minutes", &mut out.off_delay_minutes)?;
-        json::set(
-            &mut o,
-            "late_minutes_as_serious_late",
-            &mut out.late_minutes_as_serious_late,
-        )?;
-        json::set(&mut o, "no_need_on", &mut out.no_need_on)?;
-        json::set(&mut o, "no_need_off", &mut out.no_need_off)?;
+        o.set("on_time", &mut out.on_time);
+        o.set("off_time", &mut out.off_time);
+        o.set("late_minutes_as_late", &mut out.late_minutes_as_late);
+        o.set("late_minutes_as_lack", &mut out.late_minutes_as_lack);
+        o.set("on_advance_minutes", &mut out.on_advance_minutes);
+        o.set("early_minutes_as_early", &mut out.early_minutes_as_early);
+        o.set("early_minutes_as_lack", &mut out.early_minutes_as_lack);
+        o.set("off_delay_minutes", &mut out.off_delay_minutes);
+        o.set("late_minutes_as_serious_late", &mut out.late_minutes_as_serious_late);
+        o.set("no_need_on", &mut out.no_need_on);
+        o.set("no_need_off", &mut out.no_need_off);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3852,7 +3776,7 @@ impl ToJson for PunchTimeRule {
         None
     }
 }
-/// The `punch_time_simple_rules` of \[`UserTmpDailyShift`\].
+/// The `punch_time_simple_rules` of `UserTmpDailyShift`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3867,10 +3791,11 @@ pub struct PunchTimeSimpleRule {
 }
 impl FromJson for PunchTimeSimpleRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PunchTimeSimpleRule")?;
+        let mut o = json::Fields::of(value, "PunchTimeSimpleRule")?;
         let mut out = Self::default();
-        json::set(&mut o, "on_time", &mut out.on_time)?;
-        json::set(&mut o, "off_time", &mut out.off_time)?;
+        o.set("on_time", &mut out.on_time);
+        o.set("off_time", &mut out.off_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3931,12 +3856,13 @@ pub struct QueryUserAllowedRemedysUserTaskRemedyResponseBody {
 }
 impl FromJson for QueryUserAllowedRemedysUserTaskRemedyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "QueryUserAllowedRemedysUserTaskRemedyResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "user_allowed_remedys", &mut out.user_allowed_remedys)?;
+        o.set("user_allowed_remedys", &mut out.user_allowed_remedys);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3999,9 +3925,10 @@ pub struct QueryUserApprovalResponseBody {
 }
 impl FromJson for QueryUserApprovalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryUserApprovalResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryUserApprovalResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_approvals", &mut out.user_approvals)?;
+        o.set("user_approvals", &mut out.user_approvals);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4042,9 +3969,10 @@ pub struct QueryUserDailyShiftResponseBody {
 }
 impl FromJson for QueryUserDailyShiftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryUserDailyShiftResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryUserDailyShiftResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_daily_shifts", &mut out.user_daily_shifts)?;
+        o.set("user_daily_shifts", &mut out.user_daily_shifts);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4094,9 +4022,10 @@ pub struct QueryUserFlowResponseBody {
 }
 impl FromJson for QueryUserFlowResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryUserFlowResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryUserFlowResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_flow_results", &mut out.user_flow_results)?;
+        o.set("user_flow_results", &mut out.user_flow_results);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4131,9 +4060,10 @@ pub struct QueryUserSettingResponseBody {
 }
 impl FromJson for QueryUserSettingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryUserSettingResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryUserSettingResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_settings", &mut out.user_settings)?;
+        o.set("user_settings", &mut out.user_settings);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4210,10 +4140,11 @@ pub struct QueryUserStatsDataResponseBody {
 }
 impl FromJson for QueryUserStatsDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryUserStatsDataResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryUserStatsDataResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_datas", &mut out.user_datas)?;
-        json::set(&mut o, "invalid_user_list", &mut out.invalid_user_list)?;
+        o.set("user_datas", &mut out.user_datas);
+        o.set("invalid_user_list", &mut out.invalid_user_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4271,9 +4202,10 @@ pub struct QueryUserStatsFieldResponseBody {
 }
 impl FromJson for QueryUserStatsFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryUserStatsFieldResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryUserStatsFieldResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_stats_field", &mut out.user_stats_field)?;
+        o.set("user_stats_field", &mut out.user_stats_field);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4329,9 +4261,10 @@ pub struct QueryUserStatsViewResponseBody {
 }
 impl FromJson for QueryUserStatsViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryUserStatsViewResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryUserStatsViewResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "view", &mut out.view)?;
+        o.set("view", &mut out.view);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4395,9 +4328,10 @@ pub struct QueryUserTaskRemedyResponseBody {
 }
 impl FromJson for QueryUserTaskRemedyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryUserTaskRemedyResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryUserTaskRemedyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_remedys", &mut out.user_remedys)?;
+        o.set("user_remedys", &mut out.user_remedys);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4445,15 +4379,16 @@ pub struct QueryUserTaskResponseBody {
 }
 impl FromJson for QueryUserTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryUserTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryUserTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_task_results", &mut out.user_task_results)?;
-        json::set(&mut o, "invalid_user_ids", &mut out.invalid_user_ids)?;
-        json::set(&mut o, "unauthorized_user_ids", &mut out.unauthorized_user_ids)?;
+        o.set("user_task_results", &mut out.user_task_results);
+        o.set("invalid_user_ids", &mut out.invalid_user_ids);
+        o.set("unauthorized_user_ids", &mut out.unauthorized_user_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `departure` of \[`UserTrip`\].
+/// The `departure` of `UserTrip`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4468,10 +4403,11 @@ pub struct RegionPlace {
 }
 impl FromJson for RegionPlace {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RegionPlace")?;
+        let mut o = json::Fields::of(value, "RegionPlace")?;
         let mut out = Self::default();
-        json::set(&mut o, "region_level", &mut out.region_level)?;
-        json::set(&mut o, "region_id", &mut out.region_id)?;
+        o.set("region_level", &mut out.region_level);
+        o.set("region_id", &mut out.region_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4483,7 +4419,7 @@ impl ToJson for RegionPlace {
         w.end_object();
     }
 }
-/// The `rest_time_rule` of \[`GetShiftResponseBody`\].
+/// The `rest_time_rule` of `GetShiftResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4498,10 +4434,11 @@ pub struct RestRule {
 }
 impl FromJson for RestRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RestRule")?;
+        let mut o = json::Fields::of(value, "RestRule")?;
         let mut out = Self::default();
-        json::set(&mut o, "rest_begin_time", &mut out.rest_begin_time)?;
-        json::set(&mut o, "rest_end_time", &mut out.rest_end_time)?;
+        o.set("rest_begin_time", &mut out.rest_begin_time);
+        o.set("rest_end_time", &mut out.rest_end_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4522,7 +4459,7 @@ impl ToJson for RestRule {
         None
     }
 }
-/// The `rest_time_flexible_configs` of \[`GetShiftResponseBody`\].
+/// The `rest_time_flexible_configs` of `GetShiftResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4537,10 +4474,11 @@ pub struct RestTimeFlexibleConfig {
 }
 impl FromJson for RestTimeFlexibleConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RestTimeFlexibleConfig")?;
+        let mut o = json::Fields::of(value, "RestTimeFlexibleConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "need_flexible", &mut out.need_flexible)?;
-        json::set(&mut o, "late_mins", &mut out.late_mins)?;
+        o.set("need_flexible", &mut out.need_flexible);
+        o.set("late_mins", &mut out.late_mins);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4552,7 +4490,7 @@ impl ToJson for RestTimeFlexibleConfig {
         w.end_object();
     }
 }
-/// The `scope_group_list` of \[`PunchMember`\].
+/// The `scope_group_list` of `PunchMember`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4593,14 +4531,15 @@ pub struct ScopeGroup {
 }
 impl FromJson for ScopeGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ScopeGroup")?;
+        let mut o = json::Fields::of(value, "ScopeGroup")?;
         let mut out = Self::default();
-        json::set(&mut o, "scope_value_type", &mut out.scope_value_type)?;
-        json::set(&mut o, "operation_type", &mut out.operation_type)?;
-        json::set(&mut o, "right", &mut out.right)?;
-        json::set(&mut o, "member_ids", &mut out.member_ids)?;
-        json::set(&mut o, "custom_field_id", &mut out.custom_field_id)?;
-        json::set(&mut o, "custom_field_obj_type", &mut out.custom_field_obj_type)?;
+        o.set("scope_value_type", &mut out.scope_value_type);
+        o.set("operation_type", &mut out.operation_type);
+        o.set("right", &mut out.right);
+        o.set("member_ids", &mut out.member_ids);
+        o.set("custom_field_id", &mut out.custom_field_id);
+        o.set("custom_field_obj_type", &mut out.custom_field_obj_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4616,7 +4555,7 @@ impl ToJson for ScopeGroup {
         w.end_object();
     }
 }
-/// The `right` of \[`ScopeGroup`\].
+/// The `right` of `ScopeGroup`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4631,10 +4570,11 @@ pub struct ScopeValue {
 }
 impl FromJson for ScopeValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ScopeValue")?;
+        let mut o = json::Fields::of(value, "ScopeValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("key", &mut out.key);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4686,9 +4626,10 @@ pub struct SearchGroupResponseBody {
 }
 impl FromJson for SearchGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchGroupResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchGroupResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "group_list", &mut out.group_list)?;
+        o.set("group_list", &mut out.group_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4743,44 +4684,29 @@ pub struct Shift {
 }
 impl FromJson for Shift {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Shift")?;
+        let mut o = json::Fields::of(value, "Shift")?;
         let mut out = Self::default();
-        json::set(&mut o, "shift_id", &mut out.shift_id)?;
-        json::set(&mut o, "shift_name", &mut out.shift_name)?;
-        json::set(&mut o, "punch_times", &mut out.punch_times)?;
-        json::set(&mut o, "sub_shift_leader_ids", &mut out.sub_shift_leader_ids)?;
-        json::set(&mut o, "is_flexible", &mut out.is_flexible)?;
-        json::set(&mut o, "flexible_minutes", &mut out.flexible_minutes)?;
-        json::set(&mut o, "flexible_rule", &mut out.flexible_rule)?;
-        json::set(&mut o, "no_need_off", &mut out.no_need_off)?;
-        json::set(&mut o, "punch_time_rule", &mut out.punch_time_rule)?;
-        json::set(&mut o, "late_off_late_on_rule", &mut out.late_off_late_on_rule)?;
-        json::set(&mut o, "rest_time_rule", &mut out.rest_time_rule)?;
-        json::set(&mut o, "overtime_rule", &mut out.overtime_rule)?;
-        json::set(&mut o, "day_type", &mut out.day_type)?;
-        json::set(&mut o, "overtime_rest_time_rule", &mut out.overtime_rest_time_rule)?;
-        json::set(
-            &mut o,
-            "late_minutes_as_serious_late",
-            &mut out.late_minutes_as_serious_late,
-        )?;
-        json::set(&mut o, "shift_middle_time_rule", &mut out.shift_middle_time_rule)?;
-        json::set(
-            &mut o,
-            "shift_attendance_time_config",
-            &mut out.shift_attendance_time_config,
-        )?;
-        json::set(
-            &mut o,
-            "late_off_late_on_setting",
-            &mut out.late_off_late_on_setting,
-        )?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(
-            &mut o,
-            "rest_time_flexible_configs",
-            &mut out.rest_time_flexible_configs,
-        )?;
+        o.set("shift_id", &mut out.shift_id);
+        o.set("shift_name", &mut out.shift_name);
+        o.set("punch_times", &mut out.punch_times);
+        o.set("sub_shift_leader_ids", &mut out.sub_shift_leader_ids);
+        o.set("is_flexible", &mut out.is_flexible);
+        o.set("flexible_minutes", &mut out.flexible_minutes);
+        o.set("flexible_rule", &mut out.flexible_rule);
+        o.set("no_need_off", &mut out.no_need_off);
+        o.set("punch_time_rule", &mut out.punch_time_rule);
+        o.set("late_off_late_on_rule", &mut out.late_off_late_on_rule);
+        o.set("rest_time_rule", &mut out.rest_time_rule);
+        o.set("overtime_rule", &mut out.overtime_rule);
+        o.set("day_type", &mut out.day_type);
+        o.set("overtime_rest_time_rule", &mut out.overtime_rest_time_rule);
+        o.set("late_minutes_as_serious_late", &mut out.late_minutes_as_serious_late);
+        o.set("shift_middle_time_rule", &mut out.shift_middle_time_rule);
+        o.set("shift_attendance_time_config", &mut out.shift_attendance_time_config);
+        o.set("late_off_late_on_setting", &mut out.late_off_late_on_setting);
+        o.set("id", &mut out.id);
+        o.set("rest_time_flexible_configs", &mut out.rest_time_flexible_configs);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4834,7 +4760,7 @@ impl ToJson for Shift {
         None
     }
 }
-/// The `shift_attendance_time_config` of \[`GetShiftResponseBody`\].
+/// The `shift_attendance_time_config` of `GetShiftResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4851,11 +4777,12 @@ pub struct ShiftAttendanceTimeConfig {
 }
 impl FromJson for ShiftAttendanceTimeConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ShiftAttendanceTimeConfig")?;
+        let mut o = json::Fields::of(value, "ShiftAttendanceTimeConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "attendance_time", &mut out.attendance_time)?;
-        json::set(&mut o, "on_attendance_time", &mut out.on_attendance_time)?;
-        json::set(&mut o, "off_attendance_time", &mut out.off_attendance_time)?;
+        o.set("attendance_time", &mut out.attendance_time);
+        o.set("on_attendance_time", &mut out.on_attendance_time);
+        o.set("off_attendance_time", &mut out.off_attendance_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4868,7 +4795,7 @@ impl ToJson for ShiftAttendanceTimeConfig {
         w.end_object();
     }
 }
-/// The `shift_middle_time_rule` of \[`GetShiftResponseBody`\].
+/// The `shift_middle_time_rule` of `GetShiftResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4887,10 +4814,11 @@ pub struct ShiftMiddleTimeRule {
 }
 impl FromJson for ShiftMiddleTimeRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ShiftMiddleTimeRule")?;
+        let mut o = json::Fields::of(value, "ShiftMiddleTimeRule")?;
         let mut out = Self::default();
-        json::set(&mut o, "middle_time_type", &mut out.middle_time_type)?;
-        json::set(&mut o, "fixed_middle_time", &mut out.fixed_middle_time)?;
+        o.set("middle_time_type", &mut out.middle_time_type);
+        o.set("fixed_middle_time", &mut out.fixed_middle_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4902,7 +4830,7 @@ impl ToJson for ShiftMiddleTimeRule {
         w.end_object();
     }
 }
-/// The `records` of \[`UserTask`\].
+/// The `records` of `UserTask`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4935,31 +4863,24 @@ pub struct TaskResult {
 }
 impl FromJson for TaskResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TaskResult")?;
+        let mut o = json::Fields::of(value, "TaskResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "check_in_record_id", &mut out.check_in_record_id)?;
-        json::set(&mut o, "check_in_record", &mut out.check_in_record)?;
-        json::set(&mut o, "check_out_record_id", &mut out.check_out_record_id)?;
-        json::set(&mut o, "check_out_record", &mut out.check_out_record)?;
-        json::set(&mut o, "check_in_result", &mut out.check_in_result)?;
-        json::set(&mut o, "check_out_result", &mut out.check_out_result)?;
-        json::set(
-            &mut o,
-            "check_in_result_supplement",
-            &mut out.check_in_result_supplement,
-        )?;
-        json::set(
-            &mut o,
-            "check_out_result_supplement",
-            &mut out.check_out_result_supplement,
-        )?;
-        json::set(&mut o, "check_in_shift_time", &mut out.check_in_shift_time)?;
-        json::set(&mut o, "check_out_shift_time", &mut out.check_out_shift_time)?;
-        json::set(&mut o, "task_shift_type", &mut out.task_shift_type)?;
+        o.set("check_in_record_id", &mut out.check_in_record_id);
+        o.set("check_in_record", &mut out.check_in_record);
+        o.set("check_out_record_id", &mut out.check_out_record_id);
+        o.set("check_out_record", &mut out.check_out_record);
+        o.set("check_in_result", &mut out.check_in_result);
+        o.set("check_out_result", &mut out.check_out_result);
+        o.set("check_in_result_supplement", &mut out.check_in_result_supplement);
+        o.set("check_out_result_supplement", &mut out.check_out_result_supplement);
+        o.set("check_in_shift_time", &mut out.check_in_shift_time);
+        o.set("check_out_shift_time", &mut out.check_out_shift_time);
+        o.set("task_shift_type", &mut out.task_shift_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `time_ranges` of \[`TimeRangeList`\].
+/// The `time_ranges` of `TimeRangeList`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4974,10 +4895,11 @@ pub struct TimeRange {
 }
 impl FromJson for TimeRange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TimeRange")?;
+        let mut o = json::Fields::of(value, "TimeRange")?;
         let mut out = Self::default();
-        json::set(&mut o, "start_time_stamp", &mut out.start_time_stamp)?;
-        json::set(&mut o, "end_time_stamp", &mut out.end_time_stamp)?;
+        o.set("start_time_stamp", &mut out.start_time_stamp);
+        o.set("end_time_stamp", &mut out.end_time_stamp);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4989,7 +4911,7 @@ impl ToJson for TimeRange {
         w.end_object();
     }
 }
-/// The `leave_detail_range_objs` of \[`UserLeave`\].
+/// The `leave_detail_range_objs` of `UserLeave`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5004,10 +4926,11 @@ pub struct TimeRangeList {
 }
 impl FromJson for TimeRangeList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TimeRangeList")?;
+        let mut o = json::Fields::of(value, "TimeRangeList")?;
         let mut out = Self::default();
-        json::set(&mut o, "day", &mut out.day)?;
-        json::set(&mut o, "time_ranges", &mut out.time_ranges)?;
+        o.set("day", &mut out.day);
+        o.set("time_ranges", &mut out.time_ranges);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5072,9 +4995,10 @@ pub struct UploadFileResponseBody {
 }
 impl FromJson for UploadFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UploadFileResponseBody")?;
+        let mut o = json::Fields::of(value, "UploadFileResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "file", &mut out.file)?;
+        o.set("file", &mut out.file);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5138,14 +5062,15 @@ pub struct UploadReportArchiveRuleResponseBody {
 }
 impl FromJson for UploadReportArchiveRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UploadReportArchiveRuleResponseBody")?;
+        let mut o = json::Fields::of(value, "UploadReportArchiveRuleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "invalid_code", &mut out.invalid_code)?;
-        json::set(&mut o, "invalid_member_id", &mut out.invalid_member_id)?;
+        o.set("invalid_code", &mut out.invalid_code);
+        o.set("invalid_member_id", &mut out.invalid_member_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_allowed_remedys` of \[`QueryUserAllowedRemedysUserTaskRemedyResponseBody`\].
+/// The `user_allowed_remedys` of `QueryUserAllowedRemedysUserTaskRemedyResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5174,21 +5099,22 @@ pub struct UserAllowedRemedy {
 }
 impl FromJson for UserAllowedRemedy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserAllowedRemedy")?;
+        let mut o = json::Fields::of(value, "UserAllowedRemedy")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "remedy_date", &mut out.remedy_date)?;
-        json::set(&mut o, "is_free_punch", &mut out.is_free_punch)?;
-        json::set(&mut o, "punch_no", &mut out.punch_no)?;
-        json::set(&mut o, "work_type", &mut out.work_type)?;
-        json::set(&mut o, "punch_status", &mut out.punch_status)?;
-        json::set(&mut o, "normal_punch_time", &mut out.normal_punch_time)?;
-        json::set(&mut o, "remedy_start_time", &mut out.remedy_start_time)?;
-        json::set(&mut o, "remedy_end_time", &mut out.remedy_end_time)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("remedy_date", &mut out.remedy_date);
+        o.set("is_free_punch", &mut out.is_free_punch);
+        o.set("punch_no", &mut out.punch_no);
+        o.set("work_type", &mut out.work_type);
+        o.set("punch_status", &mut out.punch_status);
+        o.set("normal_punch_time", &mut out.normal_punch_time);
+        o.set("remedy_start_time", &mut out.remedy_start_time);
+        o.set("remedy_end_time", &mut out.remedy_end_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_approval` of \[`CreateUserApprovalRequestBody`\].
+/// The `user_approval` of `CreateUserApprovalRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5213,15 +5139,16 @@ pub struct UserApproval {
 }
 impl FromJson for UserApproval {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserApproval")?;
+        let mut o = json::Fields::of(value, "UserApproval")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "date", &mut out.date)?;
-        json::set(&mut o, "outs", &mut out.outs)?;
-        json::set(&mut o, "leaves", &mut out.leaves)?;
-        json::set(&mut o, "overtime_works", &mut out.overtime_works)?;
-        json::set(&mut o, "trips", &mut out.trips)?;
-        json::set(&mut o, "time_zone", &mut out.time_zone)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("date", &mut out.date);
+        o.set("outs", &mut out.outs);
+        o.set("leaves", &mut out.leaves);
+        o.set("overtime_works", &mut out.overtime_works);
+        o.set("trips", &mut out.trips);
+        o.set("time_zone", &mut out.time_zone);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5259,7 +5186,7 @@ impl ToJson for UserApproval {
         None
     }
 }
-/// The `users` of \[`ListUserGroupResponseBody`\].
+/// The `users` of `ListUserGroupResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5274,14 +5201,15 @@ pub struct UserBase {
 }
 impl FromJson for UserBase {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserBase")?;
+        let mut o = json::Fields::of(value, "UserBase")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "department_ids", &mut out.department_ids)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("department_ids", &mut out.department_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_daily_shifts` of \[`BatchCreateUserDailyShiftRequestBody`\].
+/// The `user_daily_shifts` of `BatchCreateUserDailyShiftRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5304,14 +5232,15 @@ pub struct UserDailyShift {
 }
 impl FromJson for UserDailyShift {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserDailyShift")?;
+        let mut o = json::Fields::of(value, "UserDailyShift")?;
         let mut out = Self::default();
-        json::set(&mut o, "group_id", &mut out.group_id)?;
-        json::set(&mut o, "shift_id", &mut out.shift_id)?;
-        json::set(&mut o, "month", &mut out.month)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "day_no", &mut out.day_no)?;
-        json::set(&mut o, "is_clear_schedule", &mut out.is_clear_schedule)?;
+        o.set("group_id", &mut out.group_id);
+        o.set("shift_id", &mut out.shift_id);
+        o.set("month", &mut out.month);
+        o.set("user_id", &mut out.user_id);
+        o.set("day_no", &mut out.day_no);
+        o.set("is_clear_schedule", &mut out.is_clear_schedule);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5339,7 +5268,7 @@ impl ToJson for UserDailyShift {
         None
     }
 }
-/// The `flow_records` of \[`BatchCreateUserFlowRequestBody`\].
+/// The `flow_records` of `BatchCreateUserFlowRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5406,27 +5335,28 @@ pub struct UserFlow {
 }
 impl FromJson for UserFlow {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserFlow")?;
+        let mut o = json::Fields::of(value, "UserFlow")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "location_name", &mut out.location_name)?;
-        json::set(&mut o, "check_time", &mut out.check_time)?;
-        json::set(&mut o, "comment", &mut out.comment)?;
-        json::set(&mut o, "record_id", &mut out.record_id)?;
-        json::set(&mut o, "longitude", &mut out.longitude)?;
-        json::set(&mut o, "latitude", &mut out.latitude)?;
-        json::set(&mut o, "ssid", &mut out.ssid)?;
-        json::set(&mut o, "bssid", &mut out.bssid)?;
-        json::set(&mut o, "is_field", &mut out.is_field)?;
-        json::set(&mut o, "is_wifi", &mut out.is_wifi)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "photo_urls", &mut out.photo_urls)?;
-        json::set(&mut o, "device_id", &mut out.device_id)?;
-        json::set(&mut o, "check_result", &mut out.check_result)?;
-        json::set(&mut o, "external_id", &mut out.external_id)?;
-        json::set(&mut o, "idempotent_id", &mut out.idempotent_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("location_name", &mut out.location_name);
+        o.set("check_time", &mut out.check_time);
+        o.set("comment", &mut out.comment);
+        o.set("record_id", &mut out.record_id);
+        o.set("longitude", &mut out.longitude);
+        o.set("latitude", &mut out.latitude);
+        o.set("ssid", &mut out.ssid);
+        o.set("bssid", &mut out.bssid);
+        o.set("is_field", &mut out.is_field);
+        o.set("is_wifi", &mut out.is_wifi);
+        o.set("type", &mut out.r#type);
+        o.set("photo_urls", &mut out.photo_urls);
+        o.set("device_id", &mut out.device_id);
+        o.set("check_result", &mut out.check_result);
+        o.set("external_id", &mut out.external_id);
+        o.set("idempotent_id", &mut out.idempotent_id);
+        o.set("create_time", &mut out.create_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5473,7 +5403,7 @@ impl ToJson for UserFlow {
         None
     }
 }
-/// The `leaves` of \[`UserApproval`\].
+/// The `leaves` of `UserApproval`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5518,21 +5448,22 @@ pub struct UserLeave {
 }
 impl FromJson for UserLeave {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserLeave")?;
+        let mut o = json::Fields::of(value, "UserLeave")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval_id", &mut out.approval_id)?;
-        json::set(&mut o, "uniq_id", &mut out.uniq_id)?;
-        json::set(&mut o, "unit", &mut out.unit)?;
-        json::set(&mut o, "interval", &mut out.interval)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
-        json::set(&mut o, "default_locale", &mut out.default_locale)?;
-        json::set(&mut o, "reason", &mut out.reason)?;
-        json::set(&mut o, "approve_pass_time", &mut out.approve_pass_time)?;
-        json::set(&mut o, "approve_apply_time", &mut out.approve_apply_time)?;
-        json::set(&mut o, "idempotent_id", &mut out.idempotent_id)?;
-        json::set(&mut o, "leave_detail_range_objs", &mut out.leave_detail_range_objs)?;
+        o.set("approval_id", &mut out.approval_id);
+        o.set("uniq_id", &mut out.uniq_id);
+        o.set("unit", &mut out.unit);
+        o.set("interval", &mut out.interval);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("i18n_names", &mut out.i18n_names);
+        o.set("default_locale", &mut out.default_locale);
+        o.set("reason", &mut out.reason);
+        o.set("approve_pass_time", &mut out.approve_pass_time);
+        o.set("approve_apply_time", &mut out.approve_apply_time);
+        o.set("idempotent_id", &mut out.idempotent_id);
+        o.set("leave_detail_range_objs", &mut out.leave_detail_range_objs);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5570,7 +5501,7 @@ impl ToJson for UserLeave {
         None
     }
 }
-/// The `outs` of \[`UserApproval`\].
+/// The `outs` of `UserApproval`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5616,23 +5547,24 @@ pub struct UserOut {
 }
 impl FromJson for UserOut {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserOut")?;
+        let mut o = json::Fields::of(value, "UserOut")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval_id", &mut out.approval_id)?;
-        json::set(&mut o, "uniq_id", &mut out.uniq_id)?;
-        json::set(&mut o, "unit", &mut out.unit)?;
-        json::set(&mut o, "interval", &mut out.interval)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
-        json::set(&mut o, "default_locale", &mut out.default_locale)?;
-        json::set(&mut o, "reason", &mut out.reason)?;
-        json::set(&mut o, "approve_pass_time", &mut out.approve_pass_time)?;
-        json::set(&mut o, "approve_apply_time", &mut out.approve_apply_time)?;
-        json::set(&mut o, "idempotent_id", &mut out.idempotent_id)?;
-        json::set(&mut o, "correct_process_id", &mut out.correct_process_id)?;
-        json::set(&mut o, "cancel_process_id", &mut out.cancel_process_id)?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
+        o.set("approval_id", &mut out.approval_id);
+        o.set("uniq_id", &mut out.uniq_id);
+        o.set("unit", &mut out.unit);
+        o.set("interval", &mut out.interval);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("i18n_names", &mut out.i18n_names);
+        o.set("default_locale", &mut out.default_locale);
+        o.set("reason", &mut out.reason);
+        o.set("approve_pass_time", &mut out.approve_pass_time);
+        o.set("approve_apply_time", &mut out.approve_apply_time);
+        o.set("idempotent_id", &mut out.idempotent_id);
+        o.set("correct_process_id", &mut out.correct_process_id);
+        o.set("cancel_process_id", &mut out.cancel_process_id);
+        o.set("process_id", &mut out.process_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5675,7 +5607,7 @@ impl ToJson for UserOut {
         None
     }
 }
-/// The `overtime_works` of \[`UserApproval`\].
+/// The `overtime_works` of `UserApproval`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5721,20 +5653,21 @@ pub struct UserOvertimeWork {
 }
 impl FromJson for UserOvertimeWork {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserOvertimeWork")?;
+        let mut o = json::Fields::of(value, "UserOvertimeWork")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval_id", &mut out.approval_id)?;
-        json::set(&mut o, "duration", &mut out.duration)?;
-        json::set(&mut o, "unit", &mut out.unit)?;
-        json::set(&mut o, "category", &mut out.category)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "reason", &mut out.reason)?;
-        json::set(&mut o, "idempotent_id", &mut out.idempotent_id)?;
-        json::set(&mut o, "correct_process_id", &mut out.correct_process_id)?;
-        json::set(&mut o, "cancel_process_id", &mut out.cancel_process_id)?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
+        o.set("approval_id", &mut out.approval_id);
+        o.set("duration", &mut out.duration);
+        o.set("unit", &mut out.unit);
+        o.set("category", &mut out.category);
+        o.set("type", &mut out.r#type);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("reason", &mut out.reason);
+        o.set("idempotent_id", &mut out.idempotent_id);
+        o.set("correct_process_id", &mut out.correct_process_id);
+        o.set("cancel_process_id", &mut out.cancel_process_id);
+        o.set("process_id", &mut out.process_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5765,7 +5698,7 @@ impl ToJson for UserOvertimeWork {
         None
     }
 }
-/// The `user_setting` of \[`ModifyUserSettingRequestBody`\].
+/// The `user_setting` of `ModifyUserSettingRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5782,11 +5715,12 @@ pub struct UserSetting {
 }
 impl FromJson for UserSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserSetting")?;
+        let mut o = json::Fields::of(value, "UserSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "face_key", &mut out.face_key)?;
-        json::set(&mut o, "face_key_update_time", &mut out.face_key_update_time)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("face_key", &mut out.face_key);
+        o.set("face_key_update_time", &mut out.face_key_update_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5808,7 +5742,7 @@ impl ToJson for UserSetting {
         None
     }
 }
-/// The `user_datas` of \[`QueryUserStatsDataResponseBody`\].
+/// The `user_datas` of `QueryUserStatsDataResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5825,15 +5759,16 @@ pub struct UserStatsData {
 }
 impl FromJson for UserStatsData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserStatsData")?;
+        let mut o = json::Fields::of(value, "UserStatsData")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "datas", &mut out.datas)?;
+        o.set("name", &mut out.name);
+        o.set("user_id", &mut out.user_id);
+        o.set("datas", &mut out.datas);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `datas` of \[`UserStatsData`\].
+/// The `datas` of `UserStatsData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5854,17 +5789,18 @@ pub struct UserStatsDataCell {
 }
 impl FromJson for UserStatsDataCell {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserStatsDataCell")?;
+        let mut o = json::Fields::of(value, "UserStatsDataCell")?;
         let mut out = Self::default();
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "features", &mut out.features)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "duration_num", &mut out.duration_num)?;
+        o.set("code", &mut out.code);
+        o.set("value", &mut out.value);
+        o.set("features", &mut out.features);
+        o.set("title", &mut out.title);
+        o.set("duration_num", &mut out.duration_num);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `duration_num` of \[`UserStatsDataCell`\].
+/// The `duration_num` of `UserStatsDataCell`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5885,17 +5821,18 @@ pub struct UserStatsDataDuration {
 }
 impl FromJson for UserStatsDataDuration {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserStatsDataDuration")?;
+        let mut o = json::Fields::of(value, "UserStatsDataDuration")?;
         let mut out = Self::default();
-        json::set(&mut o, "day", &mut out.day)?;
-        json::set(&mut o, "half_day", &mut out.half_day)?;
-        json::set(&mut o, "hour", &mut out.hour)?;
-        json::set(&mut o, "half_hour", &mut out.half_hour)?;
-        json::set(&mut o, "minute", &mut out.minute)?;
+        o.set("day", &mut out.day);
+        o.set("half_day", &mut out.half_day);
+        o.set("hour", &mut out.hour);
+        o.set("half_hour", &mut out.half_hour);
+        o.set("minute", &mut out.minute);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `features` of \[`UserStatsDataCell`\].
+/// The `features` of `UserStatsDataCell`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5910,14 +5847,15 @@ pub struct UserStatsDataFeature {
 }
 impl FromJson for UserStatsDataFeature {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserStatsDataFeature")?;
+        let mut o = json::Fields::of(value, "UserStatsDataFeature")?;
         let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("key", &mut out.key);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_stats_field` of \[`QueryUserStatsFieldResponseBody`\].
+/// The `user_stats_field` of `QueryUserStatsFieldResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5934,11 +5872,12 @@ pub struct UserStatsField {
 }
 impl FromJson for UserStatsField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserStatsField")?;
+        let mut o = json::Fields::of(value, "UserStatsField")?;
         let mut out = Self::default();
-        json::set(&mut o, "stats_type", &mut out.stats_type)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "fields", &mut out.fields)?;
+        o.set("stats_type", &mut out.stats_type);
+        o.set("user_id", &mut out.user_id);
+        o.set("fields", &mut out.fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5997,13 +5936,17 @@ pub struct UserStatsFieldsQueryArchiveRuleResponseBody {
 }
 impl FromJson for UserStatsFieldsQueryArchiveRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserStatsFieldsQueryArchiveRuleResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "UserStatsFieldsQueryArchiveRuleResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "archive_report_fields", &mut out.archive_report_fields)?;
+        o.set("archive_report_fields", &mut out.archive_report_fields);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `view` of \[`QueryUserStatsViewResponseBody`\].
+/// The `view` of `QueryUserStatsViewResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6024,12 +5967,13 @@ pub struct UserStatsView {
 }
 impl FromJson for UserStatsView {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserStatsView")?;
+        let mut o = json::Fields::of(value, "UserStatsView")?;
         let mut out = Self::default();
-        json::set(&mut o, "view_id", &mut out.view_id)?;
-        json::set(&mut o, "stats_type", &mut out.stats_type)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("view_id", &mut out.view_id);
+        o.set("stats_type", &mut out.stats_type);
+        o.set("user_id", &mut out.user_id);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6058,7 +6002,7 @@ impl ToJson for UserStatsView {
         None
     }
 }
-/// The `user_task_results` of \[`QueryUserTaskResponseBody`\].
+/// The `user_task_results` of `QueryUserTaskResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6083,15 +6027,16 @@ pub struct UserTask {
 }
 impl FromJson for UserTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserTask")?;
+        let mut o = json::Fields::of(value, "UserTask")?;
         let mut out = Self::default();
-        json::set(&mut o, "result_id", &mut out.result_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "employee_name", &mut out.employee_name)?;
-        json::set(&mut o, "day", &mut out.day)?;
-        json::set(&mut o, "group_id", &mut out.group_id)?;
-        json::set(&mut o, "shift_id", &mut out.shift_id)?;
-        json::set(&mut o, "records", &mut out.records)?;
+        o.set("result_id", &mut out.result_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("employee_name", &mut out.employee_name);
+        o.set("day", &mut out.day);
+        o.set("group_id", &mut out.group_id);
+        o.set("shift_id", &mut out.shift_id);
+        o.set("records", &mut out.records);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6130,20 +6075,21 @@ pub struct UserTaskRemedy {
 }
 impl FromJson for UserTaskRemedy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserTaskRemedy")?;
+        let mut o = json::Fields::of(value, "UserTaskRemedy")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "remedy_date", &mut out.remedy_date)?;
-        json::set(&mut o, "punch_no", &mut out.punch_no)?;
-        json::set(&mut o, "work_type", &mut out.work_type)?;
-        json::set(&mut o, "approval_id", &mut out.approval_id)?;
-        json::set(&mut o, "remedy_time", &mut out.remedy_time)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "reason", &mut out.reason)?;
-        json::set(&mut o, "time", &mut out.time)?;
-        json::set(&mut o, "time_zone", &mut out.time_zone)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("remedy_date", &mut out.remedy_date);
+        o.set("punch_no", &mut out.punch_no);
+        o.set("work_type", &mut out.work_type);
+        o.set("approval_id", &mut out.approval_id);
+        o.set("remedy_time", &mut out.remedy_time);
+        o.set("status", &mut out.status);
+        o.set("reason", &mut out.reason);
+        o.set("time", &mut out.time);
+        o.set("time_zone", &mut out.time_zone);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6177,7 +6123,7 @@ impl ToJson for UserTaskRemedy {
         None
     }
 }
-/// The `user_tmp_daily_shifts` of \[`BatchCreateTempUserDailyShiftRequestBody`\].
+/// The `user_tmp_daily_shifts` of `BatchCreateTempUserDailyShiftRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6198,13 +6144,14 @@ pub struct UserTmpDailyShift {
 }
 impl FromJson for UserTmpDailyShift {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserTmpDailyShift")?;
+        let mut o = json::Fields::of(value, "UserTmpDailyShift")?;
         let mut out = Self::default();
-        json::set(&mut o, "group_id", &mut out.group_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "date", &mut out.date)?;
-        json::set(&mut o, "shift_name", &mut out.shift_name)?;
-        json::set(&mut o, "punch_time_simple_rules", &mut out.punch_time_simple_rules)?;
+        o.set("group_id", &mut out.group_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("date", &mut out.date);
+        o.set("shift_name", &mut out.shift_name);
+        o.set("punch_time_simple_rules", &mut out.punch_time_simple_rules);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6237,7 +6184,7 @@ impl ToJson for UserTmpDailyShift {
         None
     }
 }
-/// The `trips` of \[`UserApproval`\].
+/// The `trips` of `UserApproval`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6278,23 +6225,24 @@ pub struct UserTrip {
 }
 impl FromJson for UserTrip {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserTrip")?;
+        let mut o = json::Fields::of(value, "UserTrip")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval_id", &mut out.approval_id)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "reason", &mut out.reason)?;
-        json::set(&mut o, "approve_pass_time", &mut out.approve_pass_time)?;
-        json::set(&mut o, "approve_apply_time", &mut out.approve_apply_time)?;
-        json::set(&mut o, "idempotent_id", &mut out.idempotent_id)?;
-        json::set(&mut o, "correct_process_id", &mut out.correct_process_id)?;
-        json::set(&mut o, "cancel_process_id", &mut out.cancel_process_id)?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "departure", &mut out.departure)?;
-        json::set(&mut o, "destinations", &mut out.destinations)?;
-        json::set(&mut o, "transportation", &mut out.transportation)?;
-        json::set(&mut o, "trip_type", &mut out.trip_type)?;
-        json::set(&mut o, "remarks", &mut out.remarks)?;
+        o.set("approval_id", &mut out.approval_id);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("reason", &mut out.reason);
+        o.set("approve_pass_time", &mut out.approve_pass_time);
+        o.set("approve_apply_time", &mut out.approve_apply_time);
+        o.set("idempotent_id", &mut out.idempotent_id);
+        o.set("correct_process_id", &mut out.correct_process_id);
+        o.set("cancel_process_id", &mut out.cancel_process_id);
+        o.set("process_id", &mut out.process_id);
+        o.set("departure", &mut out.departure);
+        o.set("destinations", &mut out.destinations);
+        o.set("transportation", &mut out.transportation);
+        o.set("trip_type", &mut out.trip_type);
+        o.set("remarks", &mut out.remarks);
+        o.finish()?;
         Ok(out)
     }
 }

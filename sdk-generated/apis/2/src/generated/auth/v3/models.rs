@@ -55,10 +55,11 @@ pub struct CreateAppAccessTokenResponseBody {
 }
 impl FromJson for CreateAppAccessTokenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAppAccessTokenResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateAppAccessTokenResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "app_access_token", &mut out.app_access_token)?;
-        json::set(&mut o, "expire", &mut out.expire)?;
+        o.set("app_access_token", &mut out.app_access_token);
+        o.set("expire", &mut out.expire);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -107,10 +108,11 @@ pub struct CreateTenantAccessTokenResponseBody {
 }
 impl FromJson for CreateTenantAccessTokenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateTenantAccessTokenResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateTenantAccessTokenResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "tenant_access_token", &mut out.tenant_access_token)?;
-        json::set(&mut o, "expire", &mut out.expire)?;
+        o.set("tenant_access_token", &mut out.tenant_access_token);
+        o.set("expire", &mut out.expire);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -129,10 +131,11 @@ pub struct InternalAppAccessTokenResponseBody {
 }
 impl FromJson for InternalAppAccessTokenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InternalAppAccessTokenResponseBody")?;
+        let mut o = json::Fields::of(value, "InternalAppAccessTokenResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "app_access_token", &mut out.app_access_token)?;
-        json::set(&mut o, "expire", &mut out.expire)?;
+        o.set("app_access_token", &mut out.app_access_token);
+        o.set("expire", &mut out.expire);
+        o.finish()?;
         Ok(out)
     }
 }

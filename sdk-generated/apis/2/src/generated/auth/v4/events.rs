@@ -10,7 +10,7 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[("auth.user_access_token.revoked_v4",
 ///
 /// Schema 2.0; payload `P2AuthUserAccessTokenRevokedV4Data`.
 pub const AUTH_USER_ACCESS_TOKEN_REVOKED_V4: &str = "auth.user_access_token.revoked_v4";
-/// The `header` of \[`P2AuthUserAccessTokenRevokedV4`\].
+/// The `header` of `P2AuthUserAccessTokenRevokedV4`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -33,14 +33,15 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -61,11 +62,12 @@ pub struct P2AuthUserAccessTokenRevokedV4 {
 }
 impl FromJson for P2AuthUserAccessTokenRevokedV4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2AuthUserAccessTokenRevokedV4")?;
+        let mut o = json::Fields::of(value, "P2AuthUserAccessTokenRevokedV4")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -90,13 +92,14 @@ pub struct P2AuthUserAccessTokenRevokedV4Data {
 }
 impl FromJson for P2AuthUserAccessTokenRevokedV4Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2AuthUserAccessTokenRevokedV4Data")?;
+        let mut o = json::Fields::of(value, "P2AuthUserAccessTokenRevokedV4Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "revoke_token_type", &mut out.revoke_token_type)?;
-        json::set(&mut o, "revoke_reason", &mut out.revoke_reason)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("revoke_token_type", &mut out.revoke_token_type);
+        o.set("revoke_reason", &mut out.revoke_reason);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }

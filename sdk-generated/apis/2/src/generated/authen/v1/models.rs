@@ -83,27 +83,28 @@ pub struct CreateAccessTokenResponseBody {
 }
 impl FromJson for CreateAccessTokenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAccessTokenResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateAccessTokenResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "access_token", &mut out.access_token)?;
-        json::set(&mut o, "token_type", &mut out.token_type)?;
-        json::set(&mut o, "expires_in", &mut out.expires_in)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
-        json::set(&mut o, "avatar_thumb", &mut out.avatar_thumb)?;
-        json::set(&mut o, "avatar_middle", &mut out.avatar_middle)?;
-        json::set(&mut o, "avatar_big", &mut out.avatar_big)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "enterprise_email", &mut out.enterprise_email)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "refresh_expires_in", &mut out.refresh_expires_in)?;
-        json::set(&mut o, "refresh_token", &mut out.refresh_token)?;
-        json::set(&mut o, "sid", &mut out.sid)?;
+        o.set("access_token", &mut out.access_token);
+        o.set("token_type", &mut out.token_type);
+        o.set("expires_in", &mut out.expires_in);
+        o.set("name", &mut out.name);
+        o.set("en_name", &mut out.en_name);
+        o.set("avatar_url", &mut out.avatar_url);
+        o.set("avatar_thumb", &mut out.avatar_thumb);
+        o.set("avatar_middle", &mut out.avatar_middle);
+        o.set("avatar_big", &mut out.avatar_big);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.set("email", &mut out.email);
+        o.set("enterprise_email", &mut out.enterprise_email);
+        o.set("user_id", &mut out.user_id);
+        o.set("mobile", &mut out.mobile);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("refresh_expires_in", &mut out.refresh_expires_in);
+        o.set("refresh_token", &mut out.refresh_token);
+        o.set("sid", &mut out.sid);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -130,14 +131,15 @@ pub struct CreateOidcAccessTokenResponseBody {
 }
 impl FromJson for CreateOidcAccessTokenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateOidcAccessTokenResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateOidcAccessTokenResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "access_token", &mut out.access_token)?;
-        json::set(&mut o, "refresh_token", &mut out.refresh_token)?;
-        json::set(&mut o, "token_type", &mut out.token_type)?;
-        json::set(&mut o, "expires_in", &mut out.expires_in)?;
-        json::set(&mut o, "refresh_expires_in", &mut out.refresh_expires_in)?;
-        json::set(&mut o, "scope", &mut out.scope)?;
+        o.set("access_token", &mut out.access_token);
+        o.set("refresh_token", &mut out.refresh_token);
+        o.set("token_type", &mut out.token_type);
+        o.set("expires_in", &mut out.expires_in);
+        o.set("refresh_expires_in", &mut out.refresh_expires_in);
+        o.set("scope", &mut out.scope);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -210,22 +212,23 @@ pub struct GetUserInfoResponseBody {
 }
 impl FromJson for GetUserInfoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetUserInfoResponseBody")?;
+        let mut o = json::Fields::of(value, "GetUserInfoResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
-        json::set(&mut o, "avatar_thumb", &mut out.avatar_thumb)?;
-        json::set(&mut o, "avatar_middle", &mut out.avatar_middle)?;
-        json::set(&mut o, "avatar_big", &mut out.avatar_big)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "enterprise_email", &mut out.enterprise_email)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "employee_no", &mut out.employee_no)?;
+        o.set("name", &mut out.name);
+        o.set("en_name", &mut out.en_name);
+        o.set("avatar_url", &mut out.avatar_url);
+        o.set("avatar_thumb", &mut out.avatar_thumb);
+        o.set("avatar_middle", &mut out.avatar_middle);
+        o.set("avatar_big", &mut out.avatar_big);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.set("email", &mut out.email);
+        o.set("enterprise_email", &mut out.enterprise_email);
+        o.set("user_id", &mut out.user_id);
+        o.set("mobile", &mut out.mobile);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("employee_no", &mut out.employee_no);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -229,7 +229,7 @@ impl ToJson for Operator {
         w.string(self.as_str());
     }
 }
-/// The `block_roles` of \[`Role`\].
+/// The `block_roles` of `Role`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -248,11 +248,12 @@ pub struct BlockRole {
 }
 impl FromJson for BlockRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BlockRole")?;
+        let mut o = json::Fields::of(value, "BlockRole")?;
         let mut out = Self::default();
-        json::set(&mut o, "block_id", &mut out.block_id)?;
-        json::set(&mut o, "block_perm", &mut out.block_perm)?;
-        json::set(&mut o, "block_type", &mut out.block_type)?;
+        o.set("block_id", &mut out.block_id);
+        o.set("block_perm", &mut out.block_perm);
+        o.set("block_type", &mut out.block_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -271,7 +272,7 @@ impl ToJson for BlockRole {
         None
     }
 }
-/// The `condition_groups` of \[`RecRule`\].
+/// The `condition_groups` of `RecRule`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -288,11 +289,12 @@ pub struct ConditionGroup {
 }
 impl FromJson for ConditionGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ConditionGroup")?;
+        let mut o = json::Fields::of(value, "ConditionGroup")?;
         let mut out = Self::default();
-        json::set(&mut o, "condition_type", &mut out.condition_type)?;
-        json::set(&mut o, "conditions", &mut out.conditions)?;
-        json::set(&mut o, "conjunction", &mut out.conjunction)?;
+        o.set("condition_type", &mut out.condition_type);
+        o.set("conditions", &mut out.conditions);
+        o.set("conjunction", &mut out.conjunction);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -324,9 +326,10 @@ pub struct CreateAppRoleResponseBody {
 }
 impl FromJson for CreateAppRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAppRoleResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateAppRoleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "role", &mut out.role)?;
+        o.set("role", &mut out.role);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -349,16 +352,17 @@ pub struct ListAppRoleResponseBody {
 }
 impl FromJson for ListAppRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAppRoleResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAppRoleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "total", &mut out.total)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("total", &mut out.total);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `other_rec_rule` of \[`TableRole`\].
+/// The `other_rec_rule` of `TableRole`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -377,11 +381,12 @@ pub struct OtherRecRule {
 }
 impl FromJson for OtherRecRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OtherRecRule")?;
+        let mut o = json::Fields::of(value, "OtherRecRule")?;
         let mut out = Self::default();
-        json::set(&mut o, "conditions", &mut out.conditions)?;
-        json::set(&mut o, "conjunction", &mut out.conjunction)?;
-        json::set(&mut o, "perm", &mut out.perm)?;
+        o.set("conditions", &mut out.conditions);
+        o.set("conjunction", &mut out.conjunction);
+        o.set("perm", &mut out.perm);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -400,7 +405,7 @@ impl ToJson for OtherRecRule {
         None
     }
 }
-/// The `rec_rule` of \[`TableRole`\].
+/// The `rec_rule` of `TableRole`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -427,18 +432,15 @@ pub struct RecRule {
 }
 impl FromJson for RecRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecRule")?;
+        let mut o = json::Fields::of(value, "RecRule")?;
         let mut out = Self::default();
-        json::set(&mut o, "conditions", &mut out.conditions)?;
-        json::set(&mut o, "conjunction", &mut out.conjunction)?;
-        json::set(&mut o, "perm", &mut out.perm)?;
-        json::set(&mut o, "other_perm", &mut out.other_perm)?;
-        json::set(&mut o, "condition_groups", &mut out.condition_groups)?;
-        json::set(
-            &mut o,
-            "display_rec_rule_version",
-            &mut out.display_rec_rule_version,
-        )?;
+        o.set("conditions", &mut out.conditions);
+        o.set("conjunction", &mut out.conjunction);
+        o.set("perm", &mut out.perm);
+        o.set("other_perm", &mut out.other_perm);
+        o.set("condition_groups", &mut out.condition_groups);
+        o.set("display_rec_rule_version", &mut out.display_rec_rule_version);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -463,7 +465,7 @@ impl ToJson for RecRule {
         None
     }
 }
-/// The `conditions` of \[`ConditionGroup`\].
+/// The `conditions` of `ConditionGroup`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -488,12 +490,13 @@ pub struct RecRuleCondition {
 }
 impl FromJson for RecRuleCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecRuleCondition")?;
+        let mut o = json::Fields::of(value, "RecRuleCondition")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_name", &mut out.field_name)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "field_type", &mut out.field_type)?;
+        o.set("field_name", &mut out.field_name);
+        o.set("operator", &mut out.operator);
+        o.set("value", &mut out.value);
+        o.set("field_type", &mut out.field_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -536,13 +539,14 @@ pub struct Role {
 }
 impl FromJson for Role {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Role")?;
+        let mut o = json::Fields::of(value, "Role")?;
         let mut out = Self::default();
-        json::set(&mut o, "role_name", &mut out.role_name)?;
-        json::set(&mut o, "table_roles", &mut out.table_roles)?;
-        json::set(&mut o, "role_id", &mut out.role_id)?;
-        json::set(&mut o, "block_roles", &mut out.block_roles)?;
-        json::set(&mut o, "base_rule", &mut out.base_rule)?;
+        o.set("role_name", &mut out.role_name);
+        o.set("table_roles", &mut out.table_roles);
+        o.set("role_id", &mut out.role_id);
+        o.set("block_roles", &mut out.block_roles);
+        o.set("base_rule", &mut out.base_rule);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -569,7 +573,7 @@ impl ToJson for Role {
         None
     }
 }
-/// The `table_roles` of \[`Role`\].
+/// The `table_roles` of `Role`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -621,19 +625,20 @@ pub struct TableRole {
 }
 impl FromJson for TableRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TableRole")?;
+        let mut o = json::Fields::of(value, "TableRole")?;
         let mut out = Self::default();
-        json::set(&mut o, "table_perm", &mut out.table_perm)?;
-        json::set(&mut o, "table_name", &mut out.table_name)?;
-        json::set(&mut o, "table_id", &mut out.table_id)?;
-        json::set(&mut o, "rec_rule", &mut out.rec_rule)?;
-        json::set(&mut o, "other_rec_rule", &mut out.other_rec_rule)?;
-        json::set(&mut o, "field_perm", &mut out.field_perm)?;
-        json::set(&mut o, "allow_add_record", &mut out.allow_add_record)?;
-        json::set(&mut o, "allow_delete_record", &mut out.allow_delete_record)?;
-        json::set(&mut o, "view_perm", &mut out.view_perm)?;
-        json::set(&mut o, "view_rules", &mut out.view_rules)?;
-        json::set(&mut o, "field_action_rules", &mut out.field_action_rules)?;
+        o.set("table_perm", &mut out.table_perm);
+        o.set("table_name", &mut out.table_name);
+        o.set("table_id", &mut out.table_id);
+        o.set("rec_rule", &mut out.rec_rule);
+        o.set("other_rec_rule", &mut out.other_rec_rule);
+        o.set("field_perm", &mut out.field_perm);
+        o.set("allow_add_record", &mut out.allow_add_record);
+        o.set("allow_delete_record", &mut out.allow_delete_record);
+        o.set("view_perm", &mut out.view_perm);
+        o.set("view_rules", &mut out.view_rules);
+        o.set("field_action_rules", &mut out.field_action_rules);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -2084,7 +2084,7 @@ impl ToJson for ViewType {
         w.string(self.as_str());
     }
 }
-/// The `allowed_edit_modes` of \[`AppTableFieldProperty`\].
+/// The `allowed_edit_modes` of `AppTableFieldProperty`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2099,10 +2099,11 @@ pub struct AllowedEditModes {
 }
 impl FromJson for AllowedEditModes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AllowedEditModes")?;
+        let mut o = json::Fields::of(value, "AllowedEditModes")?;
         let mut out = Self::default();
-        json::set(&mut o, "manual", &mut out.manual)?;
-        json::set(&mut o, "scan", &mut out.scan)?;
+        o.set("manual", &mut out.manual);
+        o.set("scan", &mut out.scan);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2114,7 +2115,7 @@ impl ToJson for AllowedEditModes {
         w.end_object();
     }
 }
-/// The `app` of \[`CopyAppResponseBody`\].
+/// The `app` of `CopyAppResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2139,19 +2140,20 @@ pub struct App {
 }
 impl FromJson for App {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "App")?;
+        let mut o = json::Fields::of(value, "App")?;
         let mut out = Self::default();
-        json::set(&mut o, "app_token", &mut out.app_token)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "revision", &mut out.revision)?;
-        json::set(&mut o, "folder_token", &mut out.folder_token)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "default_table_id", &mut out.default_table_id)?;
-        json::set(&mut o, "time_zone", &mut out.time_zone)?;
+        o.set("app_token", &mut out.app_token);
+        o.set("name", &mut out.name);
+        o.set("revision", &mut out.revision);
+        o.set("folder_token", &mut out.folder_token);
+        o.set("url", &mut out.url);
+        o.set("default_table_id", &mut out.default_table_id);
+        o.set("time_zone", &mut out.time_zone);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `dashboards` of \[`ListAppDashboardResponseBody`\].
+/// The `dashboards` of `ListAppDashboardResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2168,15 +2170,16 @@ pub struct AppDashboard {
 }
 impl FromJson for AppDashboard {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppDashboard")?;
+        let mut o = json::Fields::of(value, "AppDashboard")?;
         let mut out = Self::default();
-        json::set(&mut o, "block_id", &mut out.block_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "share_config", &mut out.share_config)?;
+        o.set("block_id", &mut out.block_id);
+        o.set("name", &mut out.name);
+        o.set("share_config", &mut out.share_config);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `auto_serial` of \[`AppTableFieldProperty`\].
+/// The `auto_serial` of `AppTableFieldProperty`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2193,10 +2196,11 @@ pub struct AppFieldPropertyAutoSerial {
 }
 impl FromJson for AppFieldPropertyAutoSerial {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppFieldPropertyAutoSerial")?;
+        let mut o = json::Fields::of(value, "AppFieldPropertyAutoSerial")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "options", &mut out.options)?;
+        o.set("type", &mut out.r#type);
+        o.set("options", &mut out.options);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2217,7 +2221,7 @@ impl ToJson for AppFieldPropertyAutoSerial {
         None
     }
 }
-/// The `options` of \[`AppFieldPropertyAutoSerial`\].
+/// The `options` of `AppFieldPropertyAutoSerial`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2235,10 +2239,11 @@ pub struct AppFieldPropertyAutoSerialOptions {
 }
 impl FromJson for AppFieldPropertyAutoSerialOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppFieldPropertyAutoSerialOptions")?;
+        let mut o = json::Fields::of(value, "AppFieldPropertyAutoSerialOptions")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("type", &mut out.r#type);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2259,7 +2264,7 @@ impl ToJson for AppFieldPropertyAutoSerialOptions {
         None
     }
 }
-/// The `location` of \[`AppTableFieldProperty`\].
+/// The `location` of `AppTableFieldProperty`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2274,9 +2279,10 @@ pub struct AppFieldPropertyLocation {
 }
 impl FromJson for AppFieldPropertyLocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppFieldPropertyLocation")?;
+        let mut o = json::Fields::of(value, "AppFieldPropertyLocation")?;
         let mut out = Self::default();
-        json::set(&mut o, "input_type", &mut out.input_type)?;
+        o.set("input_type", &mut out.input_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2293,7 +2299,7 @@ impl ToJson for AppFieldPropertyLocation {
         None
     }
 }
-/// The `rich_description` of \[`AppTableFormPatchedField`\].
+/// The `rich_description` of `AppTableFormPatchedField`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2310,11 +2316,12 @@ pub struct AppRichDescriptionSegment {
 }
 impl FromJson for AppRichDescriptionSegment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppRichDescriptionSegment")?;
+        let mut o = json::Fields::of(value, "AppRichDescriptionSegment")?;
         let mut out = Self::default();
-        json::set(&mut o, "segment_type", &mut out.segment_type)?;
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "link", &mut out.link)?;
+        o.set("segment_type", &mut out.segment_type);
+        o.set("text", &mut out.text);
+        o.set("link", &mut out.link);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2355,12 +2362,13 @@ pub struct AppRole {
 }
 impl FromJson for AppRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppRole")?;
+        let mut o = json::Fields::of(value, "AppRole")?;
         let mut out = Self::default();
-        json::set(&mut o, "role_name", &mut out.role_name)?;
-        json::set(&mut o, "role_id", &mut out.role_id)?;
-        json::set(&mut o, "table_roles", &mut out.table_roles)?;
-        json::set(&mut o, "block_roles", &mut out.block_roles)?;
+        o.set("role_name", &mut out.role_name);
+        o.set("role_id", &mut out.role_id);
+        o.set("table_roles", &mut out.table_roles);
+        o.set("block_roles", &mut out.block_roles);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2386,7 +2394,7 @@ impl ToJson for AppRole {
         None
     }
 }
-/// The `block_roles` of \[`AppRole`\].
+/// The `block_roles` of `AppRole`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2405,11 +2413,12 @@ pub struct AppRoleBlockRole {
 }
 impl FromJson for AppRoleBlockRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppRoleBlockRole")?;
+        let mut o = json::Fields::of(value, "AppRoleBlockRole")?;
         let mut out = Self::default();
-        json::set(&mut o, "block_id", &mut out.block_id)?;
-        json::set(&mut o, "block_type", &mut out.block_type)?;
-        json::set(&mut o, "block_perm", &mut out.block_perm)?;
+        o.set("block_id", &mut out.block_id);
+        o.set("block_type", &mut out.block_type);
+        o.set("block_perm", &mut out.block_perm);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2459,18 +2468,19 @@ pub struct AppRoleMember {
 }
 impl FromJson for AppRoleMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppRoleMember")?;
+        let mut o = json::Fields::of(value, "AppRoleMember")?;
         let mut out = Self::default();
-        json::set(&mut o, "member_id", &mut out.member_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
-        json::set(&mut o, "member_name", &mut out.member_name)?;
-        json::set(&mut o, "member_en_name", &mut out.member_en_name)?;
-        json::set(&mut o, "member_type", &mut out.member_type)?;
+        o.set("member_id", &mut out.member_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("chat_id", &mut out.chat_id);
+        o.set("department_id", &mut out.department_id);
+        o.set("open_department_id", &mut out.open_department_id);
+        o.set("member_name", &mut out.member_name);
+        o.set("member_en_name", &mut out.member_en_name);
+        o.set("member_type", &mut out.member_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2496,7 +2506,7 @@ impl ToJson for AppRoleMember {
         None
     }
 }
-/// The `member_list` of \[`BatchCreateAppRoleMemberRequestBody`\].
+/// The `member_list` of `BatchCreateAppRoleMemberRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2529,7 +2539,7 @@ impl ToJson for AppRoleMemberId {
         None
     }
 }
-/// The `table_roles` of \[`AppRole`\].
+/// The `table_roles` of `AppRole`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2562,15 +2572,16 @@ pub struct AppRoleTableRole {
 }
 impl FromJson for AppRoleTableRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppRoleTableRole")?;
+        let mut o = json::Fields::of(value, "AppRoleTableRole")?;
         let mut out = Self::default();
-        json::set(&mut o, "table_perm", &mut out.table_perm)?;
-        json::set(&mut o, "table_name", &mut out.table_name)?;
-        json::set(&mut o, "table_id", &mut out.table_id)?;
-        json::set(&mut o, "rec_rule", &mut out.rec_rule)?;
-        json::set(&mut o, "field_perm", &mut out.field_perm)?;
-        json::set(&mut o, "allow_add_record", &mut out.allow_add_record)?;
-        json::set(&mut o, "allow_delete_record", &mut out.allow_delete_record)?;
+        o.set("table_perm", &mut out.table_perm);
+        o.set("table_name", &mut out.table_name);
+        o.set("table_id", &mut out.table_id);
+        o.set("rec_rule", &mut out.rec_rule);
+        o.set("field_perm", &mut out.field_perm);
+        o.set("allow_add_record", &mut out.allow_add_record);
+        o.set("allow_delete_record", &mut out.allow_delete_record);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2593,7 +2604,7 @@ impl ToJson for AppRoleTableRole {
         None
     }
 }
-/// The `rec_rule` of \[`AppRoleTableRole`\].
+/// The `rec_rule` of `AppRoleTableRole`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2614,11 +2625,12 @@ pub struct AppRoleTableRoleRecRule {
 }
 impl FromJson for AppRoleTableRoleRecRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppRoleTableRoleRecRule")?;
+        let mut o = json::Fields::of(value, "AppRoleTableRoleRecRule")?;
         let mut out = Self::default();
-        json::set(&mut o, "conditions", &mut out.conditions)?;
-        json::set(&mut o, "conjunction", &mut out.conjunction)?;
-        json::set(&mut o, "other_perm", &mut out.other_perm)?;
+        o.set("conditions", &mut out.conditions);
+        o.set("conjunction", &mut out.conjunction);
+        o.set("other_perm", &mut out.other_perm);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2637,7 +2649,7 @@ impl ToJson for AppRoleTableRoleRecRule {
         None
     }
 }
-/// The `conditions` of \[`AppRoleTableRoleRecRule`\].
+/// The `conditions` of `AppRoleTableRoleRecRule`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2662,12 +2674,13 @@ pub struct AppRoleTableRoleRecRuleCondition {
 }
 impl FromJson for AppRoleTableRoleRecRuleCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppRoleTableRoleRecRuleCondition")?;
+        let mut o = json::Fields::of(value, "AppRoleTableRoleRecRuleCondition")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_name", &mut out.field_name)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "field_type", &mut out.field_type)?;
+        o.set("field_name", &mut out.field_name);
+        o.set("operator", &mut out.operator);
+        o.set("value", &mut out.value);
+        o.set("field_type", &mut out.field_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2687,7 +2700,7 @@ impl ToJson for AppRoleTableRoleRecRuleCondition {
         None
     }
 }
-/// The `items` of \[`ListAppTableResponseBody`\].
+/// The `items` of `ListAppTableResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2704,15 +2717,16 @@ pub struct AppTable {
 }
 impl FromJson for AppTable {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTable")?;
+        let mut o = json::Fields::of(value, "AppTable")?;
         let mut out = Self::default();
-        json::set(&mut o, "table_id", &mut out.table_id)?;
-        json::set(&mut o, "revision", &mut out.revision)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("table_id", &mut out.table_id);
+        o.set("revision", &mut out.revision);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `fields` of \[`ReqTable`\].
+/// The `fields` of `ReqTable`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2870,16 +2884,17 @@ pub struct AppTableField {
 }
 impl FromJson for AppTableField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTableField")?;
+        let mut o = json::Fields::of(value, "AppTableField")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_name", &mut out.field_name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "property", &mut out.property)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "is_primary", &mut out.is_primary)?;
-        json::set(&mut o, "field_id", &mut out.field_id)?;
-        json::set(&mut o, "ui_type", &mut out.ui_type)?;
-        json::set(&mut o, "is_hidden", &mut out.is_hidden)?;
+        o.set("field_name", &mut out.field_name);
+        o.set("type", &mut out.r#type);
+        o.set("property", &mut out.property);
+        o.set("description", &mut out.description);
+        o.set("is_primary", &mut out.is_primary);
+        o.set("field_id", &mut out.field_id);
+        o.set("ui_type", &mut out.ui_type);
+        o.set("is_hidden", &mut out.is_hidden);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2906,7 +2921,7 @@ impl ToJson for AppTableField {
         None
     }
 }
-/// The `description` of \[`AppTableCreateHeader`\].
+/// The `description` of `AppTableCreateHeader`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2921,10 +2936,11 @@ pub struct AppTableFieldDescription {
 }
 impl FromJson for AppTableFieldDescription {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTableFieldDescription")?;
+        let mut o = json::Fields::of(value, "AppTableFieldDescription")?;
         let mut out = Self::default();
-        json::set(&mut o, "disable_sync", &mut out.disable_sync)?;
-        json::set(&mut o, "text", &mut out.text)?;
+        o.set("disable_sync", &mut out.disable_sync);
+        o.set("text", &mut out.text);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2936,7 +2952,7 @@ impl ToJson for AppTableFieldDescription {
         w.end_object();
     }
 }
-/// The `items` of \[`ListAppTableFieldResponseBody`\].
+/// The `items` of `ListAppTableFieldResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2963,20 +2979,21 @@ pub struct AppTableFieldForList {
 }
 impl FromJson for AppTableFieldForList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTableFieldForList")?;
+        let mut o = json::Fields::of(value, "AppTableFieldForList")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_name", &mut out.field_name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "property", &mut out.property)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "is_primary", &mut out.is_primary)?;
-        json::set(&mut o, "field_id", &mut out.field_id)?;
-        json::set(&mut o, "ui_type", &mut out.ui_type)?;
-        json::set(&mut o, "is_hidden", &mut out.is_hidden)?;
+        o.set("field_name", &mut out.field_name);
+        o.set("type", &mut out.r#type);
+        o.set("property", &mut out.property);
+        o.set("description", &mut out.description);
+        o.set("is_primary", &mut out.is_primary);
+        o.set("field_id", &mut out.field_id);
+        o.set("ui_type", &mut out.ui_type);
+        o.set("is_hidden", &mut out.is_hidden);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `property` of \[`AppTableCreateHeader`\].
+/// The `property` of `AppTableCreateHeader`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3025,27 +3042,28 @@ pub struct AppTableFieldProperty {
 }
 impl FromJson for AppTableFieldProperty {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTableFieldProperty")?;
+        let mut o = json::Fields::of(value, "AppTableFieldProperty")?;
         let mut out = Self::default();
-        json::set(&mut o, "options", &mut out.options)?;
-        json::set(&mut o, "formatter", &mut out.formatter)?;
-        json::set(&mut o, "date_formatter", &mut out.date_formatter)?;
-        json::set(&mut o, "auto_fill", &mut out.auto_fill)?;
-        json::set(&mut o, "multiple", &mut out.multiple)?;
-        json::set(&mut o, "table_id", &mut out.table_id)?;
-        json::set(&mut o, "table_name", &mut out.table_name)?;
-        json::set(&mut o, "back_field_name", &mut out.back_field_name)?;
-        json::set(&mut o, "auto_serial", &mut out.auto_serial)?;
-        json::set(&mut o, "location", &mut out.location)?;
-        json::set(&mut o, "formula_expression", &mut out.formula_expression)?;
-        json::set(&mut o, "allowed_edit_modes", &mut out.allowed_edit_modes)?;
-        json::set(&mut o, "min", &mut out.min)?;
-        json::set(&mut o, "max", &mut out.max)?;
-        json::set(&mut o, "range_customize", &mut out.range_customize)?;
-        json::set(&mut o, "currency_code", &mut out.currency_code)?;
-        json::set(&mut o, "rating", &mut out.rating)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "filter_info", &mut out.filter_info)?;
+        o.set("options", &mut out.options);
+        o.set("formatter", &mut out.formatter);
+        o.set("date_formatter", &mut out.date_formatter);
+        o.set("auto_fill", &mut out.auto_fill);
+        o.set("multiple", &mut out.multiple);
+        o.set("table_id", &mut out.table_id);
+        o.set("table_name", &mut out.table_name);
+        o.set("back_field_name", &mut out.back_field_name);
+        o.set("auto_serial", &mut out.auto_serial);
+        o.set("location", &mut out.location);
+        o.set("formula_expression", &mut out.formula_expression);
+        o.set("allowed_edit_modes", &mut out.allowed_edit_modes);
+        o.set("min", &mut out.min);
+        o.set("max", &mut out.max);
+        o.set("range_customize", &mut out.range_customize);
+        o.set("currency_code", &mut out.currency_code);
+        o.set("rating", &mut out.rating);
+        o.set("type", &mut out.r#type);
+        o.set("filter_info", &mut out.filter_info);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3086,7 +3104,7 @@ impl ToJson for AppTableFieldProperty {
         None
     }
 }
-/// The `filter_info` of \[`AppTableFieldPropertyLookupFilter`\].
+/// The `filter_info` of `AppTableFieldPropertyLookupFilter`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3101,10 +3119,11 @@ pub struct AppTableFieldPropertyFilterInfo {
 }
 impl FromJson for AppTableFieldPropertyFilterInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTableFieldPropertyFilterInfo")?;
+        let mut o = json::Fields::of(value, "AppTableFieldPropertyFilterInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "conjunction", &mut out.conjunction)?;
-        json::set(&mut o, "conditions", &mut out.conditions)?;
+        o.set("conjunction", &mut out.conjunction);
+        o.set("conditions", &mut out.conditions);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3125,7 +3144,7 @@ impl ToJson for AppTableFieldPropertyFilterInfo {
         None
     }
 }
-/// The `conditions` of \[`AppTableFieldPropertyFilterInfo`\].
+/// The `conditions` of `AppTableFieldPropertyFilterInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3146,13 +3165,14 @@ pub struct AppTableFieldPropertyFilterInfoCondition {
 }
 impl FromJson for AppTableFieldPropertyFilterInfoCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTableFieldPropertyFilterInfoCondition")?;
+        let mut o = json::Fields::of(value, "AppTableFieldPropertyFilterInfoCondition")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_id", &mut out.field_id)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "condition_id", &mut out.condition_id)?;
-        json::set(&mut o, "field_type", &mut out.field_type)?;
+        o.set("field_id", &mut out.field_id);
+        o.set("operator", &mut out.operator);
+        o.set("value", &mut out.value);
+        o.set("condition_id", &mut out.condition_id);
+        o.set("field_type", &mut out.field_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3176,7 +3196,7 @@ impl ToJson for AppTableFieldPropertyFilterInfoCondition {
         None
     }
 }
-/// The `filter_info` of \[`AppTableFieldProperty`\].
+/// The `filter_info` of `AppTableFieldProperty`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3191,10 +3211,11 @@ pub struct AppTableFieldPropertyLookupFilter {
 }
 impl FromJson for AppTableFieldPropertyLookupFilter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTableFieldPropertyLookupFilter")?;
+        let mut o = json::Fields::of(value, "AppTableFieldPropertyLookupFilter")?;
         let mut out = Self::default();
-        json::set(&mut o, "target_table", &mut out.target_table)?;
-        json::set(&mut o, "filter_info", &mut out.filter_info)?;
+        o.set("target_table", &mut out.target_table);
+        o.set("filter_info", &mut out.filter_info);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3212,7 +3233,7 @@ impl ToJson for AppTableFieldPropertyLookupFilter {
         None
     }
 }
-/// The `options` of \[`AppTableFieldProperty`\].
+/// The `options` of `AppTableFieldProperty`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3229,11 +3250,12 @@ pub struct AppTableFieldPropertyOption {
 }
 impl FromJson for AppTableFieldPropertyOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTableFieldPropertyOption")?;
+        let mut o = json::Fields::of(value, "AppTableFieldPropertyOption")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "color", &mut out.color)?;
+        o.set("name", &mut out.name);
+        o.set("id", &mut out.id);
+        o.set("color", &mut out.color);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3246,7 +3268,7 @@ impl ToJson for AppTableFieldPropertyOption {
         w.end_object();
     }
 }
-/// The `type` of \[`AppTableFieldProperty`\].
+/// The `type` of `AppTableFieldProperty`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3288,11 +3310,12 @@ pub struct AppTableFieldPropertyType {
 }
 impl FromJson for AppTableFieldPropertyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTableFieldPropertyType")?;
+        let mut o = json::Fields::of(value, "AppTableFieldPropertyType")?;
         let mut out = Self::default();
-        json::set(&mut o, "data_type", &mut out.data_type)?;
-        json::set(&mut o, "ui_property", &mut out.ui_property)?;
-        json::set(&mut o, "ui_type", &mut out.ui_type)?;
+        o.set("data_type", &mut out.data_type);
+        o.set("ui_property", &mut out.ui_property);
+        o.set("ui_type", &mut out.ui_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3305,7 +3328,7 @@ impl ToJson for AppTableFieldPropertyType {
         w.end_object();
     }
 }
-/// The `ui_property` of \[`AppTableFieldPropertyType`\].
+/// The `ui_property` of `AppTableFieldPropertyType`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3330,15 +3353,16 @@ pub struct AppTableFieldPropertyTypeUiProperty {
 }
 impl FromJson for AppTableFieldPropertyTypeUiProperty {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTableFieldPropertyTypeUiProperty")?;
+        let mut o = json::Fields::of(value, "AppTableFieldPropertyTypeUiProperty")?;
         let mut out = Self::default();
-        json::set(&mut o, "currency_code", &mut out.currency_code)?;
-        json::set(&mut o, "formatter", &mut out.formatter)?;
-        json::set(&mut o, "range_customize", &mut out.range_customize)?;
-        json::set(&mut o, "min", &mut out.min)?;
-        json::set(&mut o, "max", &mut out.max)?;
-        json::set(&mut o, "date_formatter", &mut out.date_formatter)?;
-        json::set(&mut o, "rating", &mut out.rating)?;
+        o.set("currency_code", &mut out.currency_code);
+        o.set("formatter", &mut out.formatter);
+        o.set("range_customize", &mut out.range_customize);
+        o.set("min", &mut out.min);
+        o.set("max", &mut out.max);
+        o.set("date_formatter", &mut out.date_formatter);
+        o.set("rating", &mut out.rating);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3381,14 +3405,15 @@ pub struct AppTableForm {
 }
 impl FromJson for AppTableForm {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTableForm")?;
+        let mut o = json::Fields::of(value, "AppTableForm")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "shared", &mut out.shared)?;
-        json::set(&mut o, "shared_url", &mut out.shared_url)?;
-        json::set(&mut o, "shared_limit", &mut out.shared_limit)?;
-        json::set(&mut o, "submit_limit_once", &mut out.submit_limit_once)?;
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("shared", &mut out.shared);
+        o.set("shared_url", &mut out.shared_url);
+        o.set("shared_limit", &mut out.shared_limit);
+        o.set("submit_limit_once", &mut out.submit_limit_once);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3427,14 +3452,15 @@ pub struct AppTableFormPatchedField {
 }
 impl FromJson for AppTableFormPatchedField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTableFormPatchedField")?;
+        let mut o = json::Fields::of(value, "AppTableFormPatchedField")?;
         let mut out = Self::default();
-        json::set(&mut o, "pre_field_id", &mut out.pre_field_id)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "required", &mut out.required)?;
-        json::set(&mut o, "visible", &mut out.visible)?;
-        json::set(&mut o, "rich_description", &mut out.rich_description)?;
+        o.set("pre_field_id", &mut out.pre_field_id);
+        o.set("title", &mut out.title);
+        o.set("description", &mut out.description);
+        o.set("required", &mut out.required);
+        o.set("visible", &mut out.visible);
+        o.set("rich_description", &mut out.rich_description);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3483,16 +3509,17 @@ pub struct AppTableRecord {
 }
 impl FromJson for AppTableRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTableRecord")?;
+        let mut o = json::Fields::of(value, "AppTableRecord")?;
         let mut out = Self::default();
-        json::set(&mut o, "fields", &mut out.fields)?;
-        json::set(&mut o, "record_id", &mut out.record_id)?;
-        json::set(&mut o, "created_by", &mut out.created_by)?;
-        json::set(&mut o, "created_time", &mut out.created_time)?;
-        json::set(&mut o, "last_modified_by", &mut out.last_modified_by)?;
-        json::set(&mut o, "last_modified_time", &mut out.last_modified_time)?;
-        json::set(&mut o, "shared_url", &mut out.shared_url)?;
-        json::set(&mut o, "record_url", &mut out.record_url)?;
+        o.set("fields", &mut out.fields);
+        o.set("record_id", &mut out.record_id);
+        o.set("created_by", &mut out.created_by);
+        o.set("created_time", &mut out.created_time);
+        o.set("last_modified_by", &mut out.last_modified_by);
+        o.set("last_modified_time", &mut out.last_modified_time);
+        o.set("shared_url", &mut out.shared_url);
+        o.set("record_url", &mut out.record_url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3510,7 +3537,7 @@ impl ToJson for AppTableRecord {
         w.end_object();
     }
 }
-/// The `view` of \[`CreateAppTableViewResponseBody`\].
+/// The `view` of `CreateAppTableViewResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3529,16 +3556,17 @@ pub struct AppTableView {
 }
 impl FromJson for AppTableView {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTableView")?;
+        let mut o = json::Fields::of(value, "AppTableView")?;
         let mut out = Self::default();
-        json::set(&mut o, "view_id", &mut out.view_id)?;
-        json::set(&mut o, "view_name", &mut out.view_name)?;
-        json::set(&mut o, "view_type", &mut out.view_type)?;
-        json::set(&mut o, "property", &mut out.property)?;
+        o.set("view_id", &mut out.view_id);
+        o.set("view_name", &mut out.view_name);
+        o.set("view_type", &mut out.view_type);
+        o.set("property", &mut out.property);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `property` of \[`AppTableView`\].
+/// The `property` of `AppTableView`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3555,11 +3583,12 @@ pub struct AppTableViewProperty {
 }
 impl FromJson for AppTableViewProperty {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTableViewProperty")?;
+        let mut o = json::Fields::of(value, "AppTableViewProperty")?;
         let mut out = Self::default();
-        json::set(&mut o, "filter_info", &mut out.filter_info)?;
-        json::set(&mut o, "hidden_fields", &mut out.hidden_fields)?;
-        json::set(&mut o, "hierarchy_config", &mut out.hierarchy_config)?;
+        o.set("filter_info", &mut out.filter_info);
+        o.set("hidden_fields", &mut out.hidden_fields);
+        o.set("hierarchy_config", &mut out.hierarchy_config);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3578,7 +3607,7 @@ impl ToJson for AppTableViewProperty {
         None
     }
 }
-/// The `filter_info` of \[`AppTableViewProperty`\].
+/// The `filter_info` of `AppTableViewProperty`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3597,11 +3626,12 @@ pub struct AppTableViewPropertyFilterInfo {
 }
 impl FromJson for AppTableViewPropertyFilterInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTableViewPropertyFilterInfo")?;
+        let mut o = json::Fields::of(value, "AppTableViewPropertyFilterInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "conjunction", &mut out.conjunction)?;
-        json::set(&mut o, "conditions", &mut out.conditions)?;
-        json::set(&mut o, "condition_omitted", &mut out.condition_omitted)?;
+        o.set("conjunction", &mut out.conjunction);
+        o.set("conditions", &mut out.conditions);
+        o.set("condition_omitted", &mut out.condition_omitted);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3623,7 +3653,7 @@ impl ToJson for AppTableViewPropertyFilterInfo {
         None
     }
 }
-/// The `conditions` of \[`AppTableViewPropertyFilterInfo`\].
+/// The `conditions` of `AppTableViewPropertyFilterInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3654,13 +3684,14 @@ pub struct AppTableViewPropertyFilterInfoCondition {
 }
 impl FromJson for AppTableViewPropertyFilterInfoCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTableViewPropertyFilterInfoCondition")?;
+        let mut o = json::Fields::of(value, "AppTableViewPropertyFilterInfoCondition")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_id", &mut out.field_id)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "condition_id", &mut out.condition_id)?;
-        json::set(&mut o, "field_type", &mut out.field_type)?;
+        o.set("field_id", &mut out.field_id);
+        o.set("operator", &mut out.operator);
+        o.set("value", &mut out.value);
+        o.set("condition_id", &mut out.condition_id);
+        o.set("field_type", &mut out.field_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3684,7 +3715,7 @@ impl ToJson for AppTableViewPropertyFilterInfoCondition {
         None
     }
 }
-/// The `hierarchy_config` of \[`AppTableViewProperty`\].
+/// The `hierarchy_config` of `AppTableViewProperty`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3697,9 +3728,10 @@ pub struct AppTableViewPropertyHierarchyConfig {
 }
 impl FromJson for AppTableViewPropertyHierarchyConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTableViewPropertyHierarchyConfig")?;
+        let mut o = json::Fields::of(value, "AppTableViewPropertyHierarchyConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_id", &mut out.field_id)?;
+        o.set("field_id", &mut out.field_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3765,9 +3797,10 @@ pub struct BatchCreateAppTableRecordResponseBody {
 }
 impl FromJson for BatchCreateAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchCreateAppTableRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchCreateAppTableRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "records", &mut out.records)?;
+        o.set("records", &mut out.records);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3826,9 +3859,10 @@ pub struct BatchDeleteAppTableRecordResponseBody {
 }
 impl FromJson for BatchDeleteAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchDeleteAppTableRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchDeleteAppTableRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "records", &mut out.records)?;
+        o.set("records", &mut out.records);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3845,9 +3879,10 @@ pub struct BatchDeleteAppTableRequestBody {
 }
 impl FromJson for BatchDeleteAppTableRequestBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchDeleteAppTableRequestBody")?;
+        let mut o = json::Fields::of(value, "BatchDeleteAppTableRequestBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "table_ids", &mut out.table_ids)?;
+        o.set("table_ids", &mut out.table_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3902,15 +3937,16 @@ pub struct BatchGetAppTableRecordResponseBody {
 }
 impl FromJson for BatchGetAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchGetAppTableRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchGetAppTableRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "records", &mut out.records)?;
-        json::set(&mut o, "forbidden_record_ids", &mut out.forbidden_record_ids)?;
-        json::set(&mut o, "absent_record_ids", &mut out.absent_record_ids)?;
+        o.set("records", &mut out.records);
+        o.set("forbidden_record_ids", &mut out.forbidden_record_ids);
+        o.set("absent_record_ids", &mut out.absent_record_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `workflows` of \[`ListAppBlockWorkflowResponseBody`\].
+/// The `workflows` of `ListAppBlockWorkflowResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3927,15 +3963,16 @@ pub struct BlockWorkflow {
 }
 impl FromJson for BlockWorkflow {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BlockWorkflow")?;
+        let mut o = json::Fields::of(value, "BlockWorkflow")?;
         let mut out = Self::default();
-        json::set(&mut o, "workflow_id", &mut out.workflow_id)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("workflow_id", &mut out.workflow_id);
+        o.set("title", &mut out.title);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `children` of \[`FilterInfo`\].
+/// The `children` of `FilterInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3965,7 +4002,7 @@ impl ToJson for ChildrenFilter {
         None
     }
 }
-/// The `conditions` of \[`ChildrenFilter`\].
+/// The `conditions` of `ChildrenFilter`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4049,10 +4086,11 @@ pub struct CopyAppDashboardResponseBody {
 }
 impl FromJson for CopyAppDashboardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CopyAppDashboardResponseBody")?;
+        let mut o = json::Fields::of(value, "CopyAppDashboardResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "block_id", &mut out.block_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("block_id", &mut out.block_id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4098,9 +4136,10 @@ pub struct CopyAppResponseBody {
 }
 impl FromJson for CopyAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CopyAppResponseBody")?;
+        let mut o = json::Fields::of(value, "CopyAppResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "app", &mut out.app)?;
+        o.set("app", &mut out.app);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4117,9 +4156,10 @@ pub struct CreateAppRoleResponseBody {
 }
 impl FromJson for CreateAppRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAppRoleResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateAppRoleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "role", &mut out.role)?;
+        o.set("role", &mut out.role);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4160,9 +4200,10 @@ pub struct CreateAppTableFieldGroupResponseBody {
 }
 impl FromJson for CreateAppTableFieldGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAppTableFieldGroupResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateAppTableFieldGroupResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_groups", &mut out.field_groups)?;
+        o.set("field_groups", &mut out.field_groups);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4179,9 +4220,10 @@ pub struct CreateAppTableFieldResponseBody {
 }
 impl FromJson for CreateAppTableFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAppTableFieldResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateAppTableFieldResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "field", &mut out.field)?;
+        o.set("field", &mut out.field);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4226,15 +4268,16 @@ pub struct CreateAppTableResponseBody {
 }
 impl FromJson for CreateAppTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAppTableResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateAppTableResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "table_id", &mut out.table_id)?;
-        json::set(&mut o, "default_view_id", &mut out.default_view_id)?;
-        json::set(&mut o, "field_id_list", &mut out.field_id_list)?;
+        o.set("table_id", &mut out.table_id);
+        o.set("default_view_id", &mut out.default_view_id);
+        o.set("field_id_list", &mut out.field_id_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `share_config` of \[`AppDashboard`\].
+/// The `share_config` of `AppDashboard`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4257,14 +4300,15 @@ pub struct DashboardShareConfig {
 }
 impl FromJson for DashboardShareConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DashboardShareConfig")?;
+        let mut o = json::Fields::of(value, "DashboardShareConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "share_flag", &mut out.share_flag)?;
-        json::set(&mut o, "share_scope_type", &mut out.share_scope_type)?;
-        json::set(&mut o, "share_token", &mut out.share_token)?;
-        json::set(&mut o, "share_link", &mut out.share_link)?;
-        json::set(&mut o, "show_source", &mut out.show_source)?;
-        json::set(&mut o, "source_link", &mut out.source_link)?;
+        o.set("share_flag", &mut out.share_flag);
+        o.set("share_scope_type", &mut out.share_scope_type);
+        o.set("share_token", &mut out.share_token);
+        o.set("share_link", &mut out.share_link);
+        o.set("show_source", &mut out.show_source);
+        o.set("source_link", &mut out.source_link);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4283,14 +4327,15 @@ pub struct DeleteAppTableFieldResponseBody {
 }
 impl FromJson for DeleteAppTableFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteAppTableFieldResponseBody")?;
+        let mut o = json::Fields::of(value, "DeleteAppTableFieldResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_id", &mut out.field_id)?;
-        json::set(&mut o, "deleted", &mut out.deleted)?;
+        o.set("field_id", &mut out.field_id);
+        o.set("deleted", &mut out.deleted);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `records` of \[`BatchDeleteAppTableRecordResponseBody`\].
+/// The `records` of `BatchDeleteAppTableRecordResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4305,14 +4350,15 @@ pub struct DeleteRecord {
 }
 impl FromJson for DeleteRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteRecord")?;
+        let mut o = json::Fields::of(value, "DeleteRecord")?;
         let mut out = Self::default();
-        json::set(&mut o, "deleted", &mut out.deleted)?;
-        json::set(&mut o, "record_id", &mut out.record_id)?;
+        o.set("deleted", &mut out.deleted);
+        o.set("record_id", &mut out.record_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `app` of \[`GetAppResponseBody`\].
+/// The `app` of `GetAppResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4337,19 +4383,20 @@ pub struct DisplayApp {
 }
 impl FromJson for DisplayApp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DisplayApp")?;
+        let mut o = json::Fields::of(value, "DisplayApp")?;
         let mut out = Self::default();
-        json::set(&mut o, "app_token", &mut out.app_token)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "revision", &mut out.revision)?;
-        json::set(&mut o, "is_advanced", &mut out.is_advanced)?;
-        json::set(&mut o, "time_zone", &mut out.time_zone)?;
-        json::set(&mut o, "formula_type", &mut out.formula_type)?;
-        json::set(&mut o, "advance_version", &mut out.advance_version)?;
+        o.set("app_token", &mut out.app_token);
+        o.set("name", &mut out.name);
+        o.set("revision", &mut out.revision);
+        o.set("is_advanced", &mut out.is_advanced);
+        o.set("time_zone", &mut out.time_zone);
+        o.set("formula_type", &mut out.formula_type);
+        o.set("advance_version", &mut out.advance_version);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `app` of \[`UpdateAppResponseBody`\].
+/// The `app` of `UpdateAppResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4368,16 +4415,17 @@ pub struct DisplayAppV2 {
 }
 impl FromJson for DisplayAppV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DisplayAppV2")?;
+        let mut o = json::Fields::of(value, "DisplayAppV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "app_token", &mut out.app_token)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "is_advanced", &mut out.is_advanced)?;
-        json::set(&mut o, "time_zone", &mut out.time_zone)?;
+        o.set("app_token", &mut out.app_token);
+        o.set("name", &mut out.name);
+        o.set("is_advanced", &mut out.is_advanced);
+        o.set("time_zone", &mut out.time_zone);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `workflows` of \[`ListAppWorkflowResponseBody`\].
+/// The `workflows` of `ListAppWorkflowResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4394,15 +4442,16 @@ pub struct DisplayWorkflow {
 }
 impl FromJson for DisplayWorkflow {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DisplayWorkflow")?;
+        let mut o = json::Fields::of(value, "DisplayWorkflow")?;
         let mut out = Self::default();
-        json::set(&mut o, "workflow_id", &mut out.workflow_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "title", &mut out.title)?;
+        o.set("workflow_id", &mut out.workflow_id);
+        o.set("status", &mut out.status);
+        o.set("title", &mut out.title);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `field_groups` of \[`CreateAppTableFieldGroupRequestBody`\].
+/// The `field_groups` of `CreateAppTableFieldGroupRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4438,7 +4487,7 @@ impl ToJson for FieldGroup {
         None
     }
 }
-/// The `children` of \[`FieldGroup`\].
+/// The `children` of `FieldGroup`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4468,7 +4517,7 @@ impl ToJson for FieldGroupChild {
         None
     }
 }
-/// The `filter` of \[`SearchAppTableRecordRequestBody`\].
+/// The `filter` of `SearchAppTableRecordRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4506,7 +4555,7 @@ impl ToJson for FilterInfo {
         None
     }
 }
-/// The `items` of \[`ListAppTableFormFieldResponseBody`\].
+/// The `items` of `ListAppTableFormFieldResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4529,14 +4578,15 @@ pub struct FormField {
 }
 impl FromJson for FormField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormField")?;
+        let mut o = json::Fields::of(value, "FormField")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_id", &mut out.field_id)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "required", &mut out.required)?;
-        json::set(&mut o, "visible", &mut out.visible)?;
-        json::set(&mut o, "rich_description", &mut out.rich_description)?;
+        o.set("field_id", &mut out.field_id);
+        o.set("title", &mut out.title);
+        o.set("description", &mut out.description);
+        o.set("required", &mut out.required);
+        o.set("visible", &mut out.visible);
+        o.set("rich_description", &mut out.rich_description);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4553,9 +4603,10 @@ pub struct GetAppResponseBody {
 }
 impl FromJson for GetAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetAppResponseBody")?;
+        let mut o = json::Fields::of(value, "GetAppResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "app", &mut out.app)?;
+        o.set("app", &mut out.app);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4572,9 +4623,10 @@ pub struct GetAppTableFormResponseBody {
 }
 impl FromJson for GetAppTableFormResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetAppTableFormResponseBody")?;
+        let mut o = json::Fields::of(value, "GetAppTableFormResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "form", &mut out.form)?;
+        o.set("form", &mut out.form);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4591,9 +4643,10 @@ pub struct GetAppTableRecordResponseBody {
 }
 impl FromJson for GetAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetAppTableRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "GetAppTableRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "record", &mut out.record)?;
+        o.set("record", &mut out.record);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4610,9 +4663,10 @@ pub struct GetAppTableViewResponseBody {
 }
 impl FromJson for GetAppTableViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetAppTableViewResponseBody")?;
+        let mut o = json::Fields::of(value, "GetAppTableViewResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "view", &mut out.view)?;
+        o.set("view", &mut out.view);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4629,9 +4683,10 @@ pub struct ListAppBlockWorkflowResponseBody {
 }
 impl FromJson for ListAppBlockWorkflowResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAppBlockWorkflowResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAppBlockWorkflowResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "workflows", &mut out.workflows)?;
+        o.set("workflows", &mut out.workflows);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4654,12 +4709,13 @@ pub struct ListAppDashboardResponseBody {
 }
 impl FromJson for ListAppDashboardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAppDashboardResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAppDashboardResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "dashboards", &mut out.dashboards)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "total", &mut out.total)?;
+        o.set("dashboards", &mut out.dashboards);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("total", &mut out.total);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4682,12 +4738,13 @@ pub struct ListAppRoleMemberResponseBody {
 }
 impl FromJson for ListAppRoleMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAppRoleMemberResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAppRoleMemberResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "total", &mut out.total)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("total", &mut out.total);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4710,12 +4767,13 @@ pub struct ListAppRoleResponseBody {
 }
 impl FromJson for ListAppRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAppRoleResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAppRoleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "total", &mut out.total)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("total", &mut out.total);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4738,12 +4796,13 @@ pub struct ListAppTableFieldResponseBody {
 }
 impl FromJson for ListAppTableFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAppTableFieldResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAppTableFieldResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("total", &mut out.total);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4766,12 +4825,13 @@ pub struct ListAppTableFormFieldResponseBody {
 }
 impl FromJson for ListAppTableFormFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAppTableFormFieldResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAppTableFormFieldResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "total", &mut out.total)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("total", &mut out.total);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4794,12 +4854,13 @@ pub struct ListAppTableRecordResponseBody {
 }
 impl FromJson for ListAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAppTableRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAppTableRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("total", &mut out.total);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4822,12 +4883,13 @@ pub struct ListAppTableResponseBody {
 }
 impl FromJson for ListAppTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAppTableResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAppTableResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("total", &mut out.total);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4850,12 +4912,13 @@ pub struct ListAppTableViewResponseBody {
 }
 impl FromJson for ListAppTableViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAppTableViewResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAppTableViewResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "total", &mut out.total)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("total", &mut out.total);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4872,9 +4935,10 @@ pub struct ListAppWorkflowResponseBody {
 }
 impl FromJson for ListAppWorkflowResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAppWorkflowResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAppWorkflowResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "workflows", &mut out.workflows)?;
+        o.set("workflows", &mut out.workflows);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4891,9 +4955,10 @@ pub struct PatchAppTableFormFieldResponseBody {
 }
 impl FromJson for PatchAppTableFormFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchAppTableFormFieldResponseBody")?;
+        let mut o = json::Fields::of(value, "PatchAppTableFormFieldResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "fields", &mut out.fields)?;
+        o.set("fields", &mut out.fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4910,9 +4975,10 @@ pub struct PatchAppTableRequestBody {
 }
 impl FromJson for PatchAppTableRequestBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchAppTableRequestBody")?;
+        let mut o = json::Fields::of(value, "PatchAppTableRequestBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4950,7 +5016,7 @@ impl ToJson for PatchAppTableViewRequestBody {
         None
     }
 }
-/// The `created_by` of \[`AppTableRecord`\].
+/// The `created_by` of `AppTableRecord`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4971,13 +5037,14 @@ pub struct Person {
 }
 impl FromJson for Person {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Person")?;
+        let mut o = json::Fields::of(value, "Person")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("en_name", &mut out.en_name);
+        o.set("email", &mut out.email);
+        o.set("avatar_url", &mut out.avatar_url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4992,7 +5059,7 @@ impl ToJson for Person {
         w.end_object();
     }
 }
-/// The `rating` of \[`AppTableFieldProperty`\].
+/// The `rating` of `AppTableFieldProperty`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5005,9 +5072,10 @@ pub struct Rating {
 }
 impl FromJson for Rating {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Rating")?;
+        let mut o = json::Fields::of(value, "Rating")?;
         let mut out = Self::default();
-        json::set(&mut o, "symbol", &mut out.symbol)?;
+        o.set("symbol", &mut out.symbol);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5042,7 +5110,7 @@ impl ToJson for ReqApp {
         w.end_object();
     }
 }
-/// The `tables` of \[`BatchCreateAppTableRequestBody`\].
+/// The `tables` of `BatchCreateAppTableRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5167,16 +5235,17 @@ pub struct SearchAppTableRecordResponseBody {
 }
 impl FromJson for SearchAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchAppTableRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchAppTableRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "total", &mut out.total)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("total", &mut out.total);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `sort` of \[`SearchAppTableRecordRequestBody`\].
+/// The `sort` of `SearchAppTableRecordRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5231,9 +5300,10 @@ pub struct UpdateAppResponseBody {
 }
 impl FromJson for UpdateAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateAppResponseBody")?;
+        let mut o = json::Fields::of(value, "UpdateAppResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "app", &mut out.app)?;
+        o.set("app", &mut out.app);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5304,13 +5374,14 @@ pub struct UpgradeAppTableFormResponseBody {
 }
 impl FromJson for UpgradeAppTableFormResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpgradeAppTableFormResponseBody")?;
+        let mut o = json::Fields::of(value, "UpgradeAppTableFormResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "form", &mut out.form)?;
+        o.set("form", &mut out.form);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `form` of \[`UpgradeAppTableFormResponseBody`\].
+/// The `form` of `UpgradeAppTableFormResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5323,9 +5394,10 @@ pub struct UpgradedForm {
 }
 impl FromJson for UpgradedForm {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpgradedForm")?;
+        let mut o = json::Fields::of(value, "UpgradedForm")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
+        o.set("id", &mut out.id);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -86,9 +86,10 @@ pub struct CreateEntityResponseBody {
 }
 impl FromJson for CreateEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateEntityResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateEntityResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "entity", &mut out.entity)?;
+        o.set("entity", &mut out.entity);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -129,21 +130,22 @@ pub struct Entity {
 }
 impl FromJson for Entity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Entity")?;
+        let mut o = json::Fields::of(value, "Entity")?;
         let mut out = Self::default();
-        json::set(&mut o, "block_id", &mut out.block_id)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "block_type_id", &mut out.block_type_id)?;
-        json::set(&mut o, "source_data", &mut out.source_data)?;
-        json::set(&mut o, "source_meta", &mut out.source_meta)?;
-        json::set(&mut o, "version", &mut out.version)?;
-        json::set(&mut o, "source_link", &mut out.source_link)?;
-        json::set(&mut o, "summary", &mut out.summary)?;
-        json::set(&mut o, "preview", &mut out.preview)?;
-        json::set(&mut o, "i18n_summay", &mut out.i18n_summay)?;
-        json::set(&mut o, "i18n_preview", &mut out.i18n_preview)?;
-        json::set(&mut o, "owner", &mut out.owner)?;
-        json::set(&mut o, "extra", &mut out.extra)?;
+        o.set("block_id", &mut out.block_id);
+        o.set("title", &mut out.title);
+        o.set("block_type_id", &mut out.block_type_id);
+        o.set("source_data", &mut out.source_data);
+        o.set("source_meta", &mut out.source_meta);
+        o.set("version", &mut out.version);
+        o.set("source_link", &mut out.source_link);
+        o.set("summary", &mut out.summary);
+        o.set("preview", &mut out.preview);
+        o.set("i18n_summay", &mut out.i18n_summay);
+        o.set("i18n_preview", &mut out.i18n_preview);
+        o.set("owner", &mut out.owner);
+        o.set("extra", &mut out.extra);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -1896,13 +1896,14 @@ pub struct BatchDeleteWhiteboardNodeResponseBody {
 }
 impl FromJson for BatchDeleteWhiteboardNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchDeleteWhiteboardNodeResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchDeleteWhiteboardNodeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "client_token", &mut out.client_token)?;
+        o.set("client_token", &mut out.client_token);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `border_radius` of \[`Style`\].
+/// The `border_radius` of `Style`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1921,12 +1922,13 @@ pub struct BorderRadius {
 }
 impl FromJson for BorderRadius {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BorderRadius")?;
+        let mut o = json::Fields::of(value, "BorderRadius")?;
         let mut out = Self::default();
-        json::set(&mut o, "top_left", &mut out.top_left)?;
-        json::set(&mut o, "top_right", &mut out.top_right)?;
-        json::set(&mut o, "bottom_right", &mut out.bottom_right)?;
-        json::set(&mut o, "bottom_left", &mut out.bottom_left)?;
+        o.set("top_left", &mut out.top_left);
+        o.set("top_right", &mut out.top_right);
+        o.set("bottom_right", &mut out.bottom_right);
+        o.set("bottom_left", &mut out.bottom_left);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1940,7 +1942,7 @@ impl ToJson for BorderRadius {
         w.end_object();
     }
 }
-/// The `composite_shape` of \[`WhiteboardNode`\].
+/// The `composite_shape` of `WhiteboardNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1961,13 +1963,14 @@ pub struct CompositeShape {
 }
 impl FromJson for CompositeShape {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CompositeShape")?;
+        let mut o = json::Fields::of(value, "CompositeShape")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "pie", &mut out.pie)?;
-        json::set(&mut o, "circular_ring", &mut out.circular_ring)?;
-        json::set(&mut o, "trapezoid", &mut out.trapezoid)?;
-        json::set(&mut o, "cube", &mut out.cube)?;
+        o.set("type", &mut out.r#type);
+        o.set("pie", &mut out.pie);
+        o.set("circular_ring", &mut out.circular_ring);
+        o.set("trapezoid", &mut out.trapezoid);
+        o.set("cube", &mut out.cube);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1988,7 +1991,7 @@ impl ToJson for CompositeShape {
         None
     }
 }
-/// The `connector` of \[`WhiteboardNode`\].
+/// The `connector` of `WhiteboardNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2021,19 +2024,20 @@ pub struct Connector {
 }
 impl FromJson for Connector {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Connector")?;
+        let mut o = json::Fields::of(value, "Connector")?;
         let mut out = Self::default();
-        json::set(&mut o, "start_object", &mut out.start_object)?;
-        json::set(&mut o, "end_object", &mut out.end_object)?;
-        json::set(&mut o, "start", &mut out.start)?;
-        json::set(&mut o, "end", &mut out.end)?;
-        json::set(&mut o, "captions", &mut out.captions)?;
-        json::set(&mut o, "shape", &mut out.shape)?;
-        json::set(&mut o, "turning_points", &mut out.turning_points)?;
-        json::set(&mut o, "caption_auto_direction", &mut out.caption_auto_direction)?;
-        json::set(&mut o, "caption_position", &mut out.caption_position)?;
-        json::set(&mut o, "specified_coordinate", &mut out.specified_coordinate)?;
-        json::set(&mut o, "caption_position_type", &mut out.caption_position_type)?;
+        o.set("start_object", &mut out.start_object);
+        o.set("end_object", &mut out.end_object);
+        o.set("start", &mut out.start);
+        o.set("end", &mut out.end);
+        o.set("captions", &mut out.captions);
+        o.set("shape", &mut out.shape);
+        o.set("turning_points", &mut out.turning_points);
+        o.set("caption_auto_direction", &mut out.caption_auto_direction);
+        o.set("caption_position", &mut out.caption_position);
+        o.set("specified_coordinate", &mut out.specified_coordinate);
+        o.set("caption_position_type", &mut out.caption_position_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2060,7 +2064,7 @@ impl ToJson for Connector {
         None
     }
 }
-/// The `start_object` of \[`Connector`\].
+/// The `start_object` of `Connector`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2077,11 +2081,12 @@ pub struct ConnectorAttachedObject {
 }
 impl FromJson for ConnectorAttachedObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ConnectorAttachedObject")?;
+        let mut o = json::Fields::of(value, "ConnectorAttachedObject")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "snap_to", &mut out.snap_to)?;
-        json::set(&mut o, "position", &mut out.position)?;
+        o.set("id", &mut out.id);
+        o.set("snap_to", &mut out.snap_to);
+        o.set("position", &mut out.position);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2094,7 +2099,7 @@ impl ToJson for ConnectorAttachedObject {
         w.end_object();
     }
 }
-/// The `captions` of \[`Connector`\].
+/// The `captions` of `Connector`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2107,9 +2112,10 @@ pub struct ConnectorCaption {
 }
 impl FromJson for ConnectorCaption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ConnectorCaption")?;
+        let mut o = json::Fields::of(value, "ConnectorCaption")?;
         let mut out = Self::default();
-        json::set(&mut o, "data", &mut out.data)?;
+        o.set("data", &mut out.data);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2126,7 +2132,7 @@ impl ToJson for ConnectorCaption {
         None
     }
 }
-/// The `start` of \[`Connector`\].
+/// The `start` of `Connector`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2143,11 +2149,12 @@ pub struct ConnectorInfo {
 }
 impl FromJson for ConnectorInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ConnectorInfo")?;
+        let mut o = json::Fields::of(value, "ConnectorInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "attached_object", &mut out.attached_object)?;
-        json::set(&mut o, "position", &mut out.position)?;
-        json::set(&mut o, "arrow_style", &mut out.arrow_style)?;
+        o.set("attached_object", &mut out.attached_object);
+        o.set("position", &mut out.position);
+        o.set("arrow_style", &mut out.arrow_style);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2217,10 +2224,11 @@ pub struct CreatePlantumlWhiteboardNodeResponseBody {
 }
 impl FromJson for CreatePlantumlWhiteboardNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreatePlantumlWhiteboardNodeResponseBody")?;
+        let mut o = json::Fields::of(value, "CreatePlantumlWhiteboardNodeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "node_id", &mut out.node_id)?;
-        json::set(&mut o, "extra", &mut out.extra)?;
+        o.set("node_id", &mut out.node_id);
+        o.set("extra", &mut out.extra);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2268,15 +2276,16 @@ pub struct CreateWhiteboardNodeResponseBody {
 }
 impl FromJson for CreateWhiteboardNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateWhiteboardNodeResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateWhiteboardNodeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "ids", &mut out.ids)?;
-        json::set(&mut o, "client_token", &mut out.client_token)?;
-        json::set(&mut o, "previous_revision", &mut out.previous_revision)?;
+        o.set("ids", &mut out.ids);
+        o.set("client_token", &mut out.client_token);
+        o.set("previous_revision", &mut out.previous_revision);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `cube` of \[`CompositeShape`\].
+/// The `cube` of `CompositeShape`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2289,9 +2298,10 @@ pub struct Cube {
 }
 impl FromJson for Cube {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Cube")?;
+        let mut o = json::Fields::of(value, "Cube")?;
         let mut out = Self::default();
-        json::set(&mut o, "control_point", &mut out.control_point)?;
+        o.set("control_point", &mut out.control_point);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2302,7 +2312,7 @@ impl ToJson for Cube {
         w.end_object();
     }
 }
-/// The `fill_gradient` of \[`Style`\].
+/// The `fill_gradient` of `Style`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2319,11 +2329,12 @@ pub struct FillGradient {
 }
 impl FromJson for FillGradient {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FillGradient")?;
+        let mut o = json::Fields::of(value, "FillGradient")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "handle_positions", &mut out.handle_positions)?;
-        json::set(&mut o, "stops", &mut out.stops)?;
+        o.set("type", &mut out.r#type);
+        o.set("handle_positions", &mut out.handle_positions);
+        o.set("stops", &mut out.stops);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2336,7 +2347,7 @@ impl ToJson for FillGradient {
         w.end_object();
     }
 }
-/// The `stops` of \[`FillGradient`\].
+/// The `stops` of `FillGradient`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2351,10 +2362,11 @@ pub struct GradientStop {
 }
 impl FromJson for GradientStop {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GradientStop")?;
+        let mut o = json::Fields::of(value, "GradientStop")?;
         let mut out = Self::default();
-        json::set(&mut o, "position", &mut out.position)?;
-        json::set(&mut o, "color", &mut out.color)?;
+        o.set("position", &mut out.position);
+        o.set("color", &mut out.color);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2366,7 +2378,7 @@ impl ToJson for GradientStop {
         w.end_object();
     }
 }
-/// The `image` of \[`WhiteboardNode`\].
+/// The `image` of `WhiteboardNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2379,9 +2391,10 @@ pub struct Image {
 }
 impl FromJson for Image {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Image")?;
+        let mut o = json::Fields::of(value, "Image")?;
         let mut out = Self::default();
-        json::set(&mut o, "token", &mut out.token)?;
+        o.set("token", &mut out.token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2398,7 +2411,7 @@ impl ToJson for Image {
         None
     }
 }
-/// The `lifeline` of \[`WhiteboardNode`\].
+/// The `lifeline` of `WhiteboardNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2413,10 +2426,11 @@ pub struct Lifeline {
 }
 impl FromJson for Lifeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Lifeline")?;
+        let mut o = json::Fields::of(value, "Lifeline")?;
         let mut out = Self::default();
-        json::set(&mut o, "size", &mut out.size)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("size", &mut out.size);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2441,13 +2455,14 @@ pub struct ListWhiteboardNodeResponseBody {
 }
 impl FromJson for ListWhiteboardNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListWhiteboardNodeResponseBody")?;
+        let mut o = json::Fields::of(value, "ListWhiteboardNodeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "nodes", &mut out.nodes)?;
+        o.set("nodes", &mut out.nodes);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `mind_map` of \[`WhiteboardNode`\].
+/// The `mind_map` of `WhiteboardNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2460,9 +2475,10 @@ pub struct MindMap {
 }
 impl FromJson for MindMap {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MindMap")?;
+        let mut o = json::Fields::of(value, "MindMap")?;
         let mut out = Self::default();
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        o.set("parent_id", &mut out.parent_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2473,7 +2489,7 @@ impl ToJson for MindMap {
         w.end_object();
     }
 }
-/// The `mind_map_node` of \[`WhiteboardNode`\].
+/// The `mind_map_node` of `WhiteboardNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2496,14 +2512,15 @@ pub struct MindMapNode {
 }
 impl FromJson for MindMapNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MindMapNode")?;
+        let mut o = json::Fields::of(value, "MindMapNode")?;
         let mut out = Self::default();
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "z_index", &mut out.z_index)?;
-        json::set(&mut o, "layout_position", &mut out.layout_position)?;
-        json::set(&mut o, "children", &mut out.children)?;
-        json::set(&mut o, "collapsed", &mut out.collapsed)?;
+        o.set("parent_id", &mut out.parent_id);
+        o.set("type", &mut out.r#type);
+        o.set("z_index", &mut out.z_index);
+        o.set("layout_position", &mut out.layout_position);
+        o.set("children", &mut out.children);
+        o.set("collapsed", &mut out.collapsed);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2525,7 +2542,7 @@ impl ToJson for MindMapNode {
         None
     }
 }
-/// The `mind_map_root` of \[`WhiteboardNode`\].
+/// The `mind_map_root` of `WhiteboardNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2550,15 +2567,16 @@ pub struct MindMapRoot {
 }
 impl FromJson for MindMapRoot {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MindMapRoot")?;
+        let mut o = json::Fields::of(value, "MindMapRoot")?;
         let mut out = Self::default();
-        json::set(&mut o, "layout", &mut out.layout)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "line_style", &mut out.line_style)?;
-        json::set(&mut o, "up_children", &mut out.up_children)?;
-        json::set(&mut o, "down_children", &mut out.down_children)?;
-        json::set(&mut o, "left_children", &mut out.left_children)?;
-        json::set(&mut o, "right_children", &mut out.right_children)?;
+        o.set("layout", &mut out.layout);
+        o.set("type", &mut out.r#type);
+        o.set("line_style", &mut out.line_style);
+        o.set("up_children", &mut out.up_children);
+        o.set("down_children", &mut out.down_children);
+        o.set("left_children", &mut out.left_children);
+        o.set("right_children", &mut out.right_children);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2575,7 +2593,7 @@ impl ToJson for MindMapRoot {
         w.end_object();
     }
 }
-/// The `paint` of \[`WhiteboardNode`\].
+/// The `paint` of `WhiteboardNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2594,12 +2612,13 @@ pub struct Paint {
 }
 impl FromJson for Paint {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Paint")?;
+        let mut o = json::Fields::of(value, "Paint")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "lines", &mut out.lines)?;
-        json::set(&mut o, "width", &mut out.width)?;
-        json::set(&mut o, "color", &mut out.color)?;
+        o.set("type", &mut out.r#type);
+        o.set("lines", &mut out.lines);
+        o.set("width", &mut out.width);
+        o.set("color", &mut out.color);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2613,7 +2632,7 @@ impl ToJson for Paint {
         w.end_object();
     }
 }
-/// The `pie` of \[`CompositeShape`\].
+/// The `pie` of `CompositeShape`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2632,12 +2651,13 @@ pub struct Pie {
 }
 impl FromJson for Pie {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Pie")?;
+        let mut o = json::Fields::of(value, "Pie")?;
         let mut out = Self::default();
-        json::set(&mut o, "start_radial_line_angle", &mut out.start_radial_line_angle)?;
-        json::set(&mut o, "central_angle", &mut out.central_angle)?;
-        json::set(&mut o, "radius", &mut out.radius)?;
-        json::set(&mut o, "sector_ratio", &mut out.sector_ratio)?;
+        o.set("start_radial_line_angle", &mut out.start_radial_line_angle);
+        o.set("central_angle", &mut out.central_angle);
+        o.set("radius", &mut out.radius);
+        o.set("sector_ratio", &mut out.sector_ratio);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2651,7 +2671,7 @@ impl ToJson for Pie {
         w.end_object();
     }
 }
-/// The `turning_points` of \[`Connector`\].
+/// The `turning_points` of `Connector`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2666,10 +2686,11 @@ pub struct Point {
 }
 impl FromJson for Point {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Point")?;
+        let mut o = json::Fields::of(value, "Point")?;
         let mut out = Self::default();
-        json::set(&mut o, "x", &mut out.x)?;
-        json::set(&mut o, "y", &mut out.y)?;
+        o.set("x", &mut out.x);
+        o.set("y", &mut out.y);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2681,7 +2702,7 @@ impl ToJson for Point {
         w.end_object();
     }
 }
-/// The `rich_text` of \[`Text`\].
+/// The `rich_text` of `Text`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2694,9 +2715,10 @@ pub struct RichText {
 }
 impl FromJson for RichText {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RichText")?;
+        let mut o = json::Fields::of(value, "RichText")?;
         let mut out = Self::default();
-        json::set(&mut o, "paragraphs", &mut out.paragraphs)?;
+        o.set("paragraphs", &mut out.paragraphs);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2713,7 +2735,7 @@ impl ToJson for RichText {
         None
     }
 }
-/// The `elements` of \[`RichTextParagraph`\].
+/// The `elements` of `RichTextParagraph`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2734,13 +2756,14 @@ pub struct RichTextElement {
 }
 impl FromJson for RichTextElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RichTextElement")?;
+        let mut o = json::Fields::of(value, "RichTextElement")?;
         let mut out = Self::default();
-        json::set(&mut o, "element_type", &mut out.element_type)?;
-        json::set(&mut o, "text_element", &mut out.text_element)?;
-        json::set(&mut o, "link_element", &mut out.link_element)?;
-        json::set(&mut o, "mention_user_element", &mut out.mention_user_element)?;
-        json::set(&mut o, "mention_doc_element", &mut out.mention_doc_element)?;
+        o.set("element_type", &mut out.element_type);
+        o.set("text_element", &mut out.text_element);
+        o.set("link_element", &mut out.link_element);
+        o.set("mention_user_element", &mut out.mention_user_element);
+        o.set("mention_doc_element", &mut out.mention_doc_element);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2773,7 +2796,7 @@ impl ToJson for RichTextElement {
         None
     }
 }
-/// The `link_element` of \[`RichTextElement`\].
+/// The `link_element` of `RichTextElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2790,11 +2813,12 @@ pub struct RichTextElementLink {
 }
 impl FromJson for RichTextElementLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RichTextElementLink")?;
+        let mut o = json::Fields::of(value, "RichTextElementLink")?;
         let mut out = Self::default();
-        json::set(&mut o, "herf", &mut out.herf)?;
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "text_style", &mut out.text_style)?;
+        o.set("herf", &mut out.herf);
+        o.set("text", &mut out.text);
+        o.set("text_style", &mut out.text_style);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2813,7 +2837,7 @@ impl ToJson for RichTextElementLink {
         None
     }
 }
-/// The `mention_doc_element` of \[`RichTextElement`\].
+/// The `mention_doc_element` of `RichTextElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2828,10 +2852,11 @@ pub struct RichTextElementMentionDoc {
 }
 impl FromJson for RichTextElementMentionDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RichTextElementMentionDoc")?;
+        let mut o = json::Fields::of(value, "RichTextElementMentionDoc")?;
         let mut out = Self::default();
-        json::set(&mut o, "doc_url", &mut out.doc_url)?;
-        json::set(&mut o, "text_style", &mut out.text_style)?;
+        o.set("doc_url", &mut out.doc_url);
+        o.set("text_style", &mut out.text_style);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2849,7 +2874,7 @@ impl ToJson for RichTextElementMentionDoc {
         None
     }
 }
-/// The `mention_user_element` of \[`RichTextElement`\].
+/// The `mention_user_element` of `RichTextElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2864,10 +2889,11 @@ pub struct RichTextElementMentionUser {
 }
 impl FromJson for RichTextElementMentionUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RichTextElementMentionUser")?;
+        let mut o = json::Fields::of(value, "RichTextElementMentionUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "text_style", &mut out.text_style)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("text_style", &mut out.text_style);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2885,7 +2911,7 @@ impl ToJson for RichTextElementMentionUser {
         None
     }
 }
-/// The `text_element` of \[`RichTextElement`\].
+/// The `text_element` of `RichTextElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2900,10 +2926,11 @@ pub struct RichTextElementText {
 }
 impl FromJson for RichTextElementText {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RichTextElementText")?;
+        let mut o = json::Fields::of(value, "RichTextElementText")?;
         let mut out = Self::default();
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "text_style", &mut out.text_style)?;
+        o.set("text", &mut out.text);
+        o.set("text_style", &mut out.text_style);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2921,7 +2948,7 @@ impl ToJson for RichTextElementText {
         None
     }
 }
-/// The `text_style` of \[`RichTextElementLink`\].
+/// The `text_style` of `RichTextElementLink`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2946,15 +2973,16 @@ pub struct RichTextElementTextStyle {
 }
 impl FromJson for RichTextElementTextStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RichTextElementTextStyle")?;
+        let mut o = json::Fields::of(value, "RichTextElementTextStyle")?;
         let mut out = Self::default();
-        json::set(&mut o, "font_weight", &mut out.font_weight)?;
-        json::set(&mut o, "font_size", &mut out.font_size)?;
-        json::set(&mut o, "text_color", &mut out.text_color)?;
-        json::set(&mut o, "text_background_color", &mut out.text_background_color)?;
-        json::set(&mut o, "line_through", &mut out.line_through)?;
-        json::set(&mut o, "underline", &mut out.underline)?;
-        json::set(&mut o, "italic", &mut out.italic)?;
+        o.set("font_weight", &mut out.font_weight);
+        o.set("font_size", &mut out.font_size);
+        o.set("text_color", &mut out.text_color);
+        o.set("text_background_color", &mut out.text_background_color);
+        o.set("line_through", &mut out.line_through);
+        o.set("underline", &mut out.underline);
+        o.set("italic", &mut out.italic);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2971,7 +2999,7 @@ impl ToJson for RichTextElementTextStyle {
         w.end_object();
     }
 }
-/// The `paragraphs` of \[`RichText`\].
+/// The `paragraphs` of `RichText`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2992,13 +3020,14 @@ pub struct RichTextParagraph {
 }
 impl FromJson for RichTextParagraph {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RichTextParagraph")?;
+        let mut o = json::Fields::of(value, "RichTextParagraph")?;
         let mut out = Self::default();
-        json::set(&mut o, "paragraph_type", &mut out.paragraph_type)?;
-        json::set(&mut o, "elements", &mut out.elements)?;
-        json::set(&mut o, "indent", &mut out.indent)?;
-        json::set(&mut o, "list_begin_index", &mut out.list_begin_index)?;
-        json::set(&mut o, "quote", &mut out.quote)?;
+        o.set("paragraph_type", &mut out.paragraph_type);
+        o.set("elements", &mut out.elements);
+        o.set("indent", &mut out.indent);
+        o.set("list_begin_index", &mut out.list_begin_index);
+        o.set("quote", &mut out.quote);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3019,7 +3048,7 @@ impl ToJson for RichTextParagraph {
         None
     }
 }
-/// The `section` of \[`WhiteboardNode`\].
+/// The `section` of `WhiteboardNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3032,9 +3061,10 @@ pub struct Section {
 }
 impl FromJson for Section {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Section")?;
+        let mut o = json::Fields::of(value, "Section")?;
         let mut out = Self::default();
-        json::set(&mut o, "title", &mut out.title)?;
+        o.set("title", &mut out.title);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3045,7 +3075,7 @@ impl ToJson for Section {
         w.end_object();
     }
 }
-/// The `shadow` of \[`Style`\].
+/// The `shadow` of `Style`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3066,13 +3096,14 @@ pub struct Shadow {
 }
 impl FromJson for Shadow {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Shadow")?;
+        let mut o = json::Fields::of(value, "Shadow")?;
         let mut out = Self::default();
-        json::set(&mut o, "color", &mut out.color)?;
-        json::set(&mut o, "blur", &mut out.blur)?;
-        json::set(&mut o, "offset_x", &mut out.offset_x)?;
-        json::set(&mut o, "offset_y", &mut out.offset_y)?;
-        json::set(&mut o, "opacity", &mut out.opacity)?;
+        o.set("color", &mut out.color);
+        o.set("blur", &mut out.blur);
+        o.set("offset_x", &mut out.offset_x);
+        o.set("offset_y", &mut out.offset_y);
+        o.set("opacity", &mut out.opacity);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3087,7 +3118,7 @@ impl ToJson for Shadow {
         w.end_object();
     }
 }
-/// The `sticky_note` of \[`WhiteboardNode`\].
+/// The `sticky_note` of `WhiteboardNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3102,10 +3133,11 @@ pub struct StickyNote {
 }
 impl FromJson for StickyNote {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "StickyNote")?;
+        let mut o = json::Fields::of(value, "StickyNote")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "show_author_info", &mut out.show_author_info)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("show_author_info", &mut out.show_author_info);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3117,7 +3149,7 @@ impl ToJson for StickyNote {
         w.end_object();
     }
 }
-/// The `style` of \[`TableCell`\].
+/// The `style` of `TableCell`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3162,25 +3194,26 @@ pub struct Style {
 }
 impl FromJson for Style {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Style")?;
+        let mut o = json::Fields::of(value, "Style")?;
         let mut out = Self::default();
-        json::set(&mut o, "fill_color", &mut out.fill_color)?;
-        json::set(&mut o, "fill_opacity", &mut out.fill_opacity)?;
-        json::set(&mut o, "border_style", &mut out.border_style)?;
-        json::set(&mut o, "border_width", &mut out.border_width)?;
-        json::set(&mut o, "border_opacity", &mut out.border_opacity)?;
-        json::set(&mut o, "h_flip", &mut out.h_flip)?;
-        json::set(&mut o, "v_flip", &mut out.v_flip)?;
-        json::set(&mut o, "border_color", &mut out.border_color)?;
-        json::set(&mut o, "theme_fill_color_code", &mut out.theme_fill_color_code)?;
-        json::set(&mut o, "theme_border_color_code", &mut out.theme_border_color_code)?;
-        json::set(&mut o, "fill_color_type", &mut out.fill_color_type)?;
-        json::set(&mut o, "border_color_type", &mut out.border_color_type)?;
-        json::set(&mut o, "border_dasharrays", &mut out.border_dasharrays)?;
-        json::set(&mut o, "border_radius", &mut out.border_radius)?;
-        json::set(&mut o, "shadow", &mut out.shadow)?;
-        json::set(&mut o, "inner_shadow", &mut out.inner_shadow)?;
-        json::set(&mut o, "fill_gradient", &mut out.fill_gradient)?;
+        o.set("fill_color", &mut out.fill_color);
+        o.set("fill_opacity", &mut out.fill_opacity);
+        o.set("border_style", &mut out.border_style);
+        o.set("border_width", &mut out.border_width);
+        o.set("border_opacity", &mut out.border_opacity);
+        o.set("h_flip", &mut out.h_flip);
+        o.set("v_flip", &mut out.v_flip);
+        o.set("border_color", &mut out.border_color);
+        o.set("theme_fill_color_code", &mut out.theme_fill_color_code);
+        o.set("theme_border_color_code", &mut out.theme_border_color_code);
+        o.set("fill_color_type", &mut out.fill_color_type);
+        o.set("border_color_type", &mut out.border_color_type);
+        o.set("border_dasharrays", &mut out.border_dasharrays);
+        o.set("border_radius", &mut out.border_radius);
+        o.set("shadow", &mut out.shadow);
+        o.set("inner_shadow", &mut out.inner_shadow);
+        o.set("fill_gradient", &mut out.fill_gradient);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3207,7 +3240,7 @@ impl ToJson for Style {
         w.end_object();
     }
 }
-/// The `svg` of \[`WhiteboardNode`\].
+/// The `svg` of `WhiteboardNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3224,11 +3257,12 @@ pub struct Svg {
 }
 impl FromJson for Svg {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Svg")?;
+        let mut o = json::Fields::of(value, "Svg")?;
         let mut out = Self::default();
-        json::set(&mut o, "svg_code", &mut out.svg_code)?;
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("svg_code", &mut out.svg_code);
+        o.set("key", &mut out.key);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3241,7 +3275,7 @@ impl ToJson for Svg {
         w.end_object();
     }
 }
-/// The `syntax` of \[`WhiteboardNode`\].
+/// The `syntax` of `WhiteboardNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3258,11 +3292,12 @@ pub struct Syntax {
 }
 impl FromJson for Syntax {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Syntax")?;
+        let mut o = json::Fields::of(value, "Syntax")?;
         let mut out = Self::default();
-        json::set(&mut o, "syntax_type", &mut out.syntax_type)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "style_type", &mut out.style_type)?;
+        o.set("syntax_type", &mut out.syntax_type);
+        o.set("code", &mut out.code);
+        o.set("style_type", &mut out.style_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3275,7 +3310,7 @@ impl ToJson for Syntax {
         w.end_object();
     }
 }
-/// The `table` of \[`WhiteboardNode`\].
+/// The `table` of `WhiteboardNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3292,11 +3327,12 @@ pub struct Table {
 }
 impl FromJson for Table {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Table")?;
+        let mut o = json::Fields::of(value, "Table")?;
         let mut out = Self::default();
-        json::set(&mut o, "meta", &mut out.meta)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "cells", &mut out.cells)?;
+        o.set("meta", &mut out.meta);
+        o.set("title", &mut out.title);
+        o.set("cells", &mut out.cells);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3318,7 +3354,7 @@ impl ToJson for Table {
         None
     }
 }
-/// The `cells` of \[`Table`\].
+/// The `cells` of `Table`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3341,14 +3377,15 @@ pub struct TableCell {
 }
 impl FromJson for TableCell {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TableCell")?;
+        let mut o = json::Fields::of(value, "TableCell")?;
         let mut out = Self::default();
-        json::set(&mut o, "row_index", &mut out.row_index)?;
-        json::set(&mut o, "col_index", &mut out.col_index)?;
-        json::set(&mut o, "merge_info", &mut out.merge_info)?;
-        json::set(&mut o, "children", &mut out.children)?;
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "style", &mut out.style)?;
+        o.set("row_index", &mut out.row_index);
+        o.set("col_index", &mut out.col_index);
+        o.set("merge_info", &mut out.merge_info);
+        o.set("children", &mut out.children);
+        o.set("text", &mut out.text);
+        o.set("style", &mut out.style);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3370,7 +3407,7 @@ impl ToJson for TableCell {
         None
     }
 }
-/// The `merge_info` of \[`TableCell`\].
+/// The `merge_info` of `TableCell`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3385,10 +3422,11 @@ pub struct TableCellMergeInfo {
 }
 impl FromJson for TableCellMergeInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TableCellMergeInfo")?;
+        let mut o = json::Fields::of(value, "TableCellMergeInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "row_span", &mut out.row_span)?;
-        json::set(&mut o, "col_span", &mut out.col_span)?;
+        o.set("row_span", &mut out.row_span);
+        o.set("col_span", &mut out.col_span);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3400,7 +3438,7 @@ impl ToJson for TableCellMergeInfo {
         w.end_object();
     }
 }
-/// The `meta` of \[`Table`\].
+/// The `meta` of `Table`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3423,14 +3461,15 @@ pub struct TableMeta {
 }
 impl FromJson for TableMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TableMeta")?;
+        let mut o = json::Fields::of(value, "TableMeta")?;
         let mut out = Self::default();
-        json::set(&mut o, "row_num", &mut out.row_num)?;
-        json::set(&mut o, "col_num", &mut out.col_num)?;
-        json::set(&mut o, "row_sizes", &mut out.row_sizes)?;
-        json::set(&mut o, "col_sizes", &mut out.col_sizes)?;
-        json::set(&mut o, "style", &mut out.style)?;
-        json::set(&mut o, "text", &mut out.text)?;
+        o.set("row_num", &mut out.row_num);
+        o.set("col_num", &mut out.col_num);
+        o.set("row_sizes", &mut out.row_sizes);
+        o.set("col_sizes", &mut out.col_sizes);
+        o.set("style", &mut out.style);
+        o.set("text", &mut out.text);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3452,7 +3491,7 @@ impl ToJson for TableMeta {
         None
     }
 }
-/// The `data` of \[`ConnectorCaption`\].
+/// The `data` of `ConnectorCaption`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3495,32 +3534,28 @@ pub struct Text {
 }
 impl FromJson for Text {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Text")?;
+        let mut o = json::Fields::of(value, "Text")?;
         let mut out = Self::default();
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "font_weight", &mut out.font_weight)?;
-        json::set(&mut o, "font_size", &mut out.font_size)?;
-        json::set(&mut o, "horizontal_align", &mut out.horizontal_align)?;
-        json::set(&mut o, "vertical_align", &mut out.vertical_align)?;
-        json::set(&mut o, "text_color", &mut out.text_color)?;
-        json::set(&mut o, "text_background_color", &mut out.text_background_color)?;
-        json::set(&mut o, "line_through", &mut out.line_through)?;
-        json::set(&mut o, "underline", &mut out.underline)?;
-        json::set(&mut o, "italic", &mut out.italic)?;
-        json::set(&mut o, "angle", &mut out.angle)?;
-        json::set(&mut o, "theme_text_color_code", &mut out.theme_text_color_code)?;
-        json::set(
-            &mut o,
+        o.set("text", &mut out.text);
+        o.set("font_weight", &mut out.font_weight);
+        o.set("font_size", &mut out.font_size);
+        o.set("horizontal_align", &mut out.horizontal_align);
+        o.set("vertical_align", &mut out.vertical_align);
+        o.set("text_color", &mut out.text_color);
+        o.set("text_background_color", &mut out.text_background_color);
+        o.set("line_through", &mut out.line_through);
+        o.set("underline", &mut out.underline);
+        o.set("italic", &mut out.italic);
+        o.set("angle", &mut out.angle);
+        o.set("theme_text_color_code", &mut out.theme_text_color_code);
+        o.set(
             "theme_text_background_color_code",
             &mut out.theme_text_background_color_code,
-        )?;
-        json::set(&mut o, "rich_text", &mut out.rich_text)?;
-        json::set(&mut o, "text_color_type", &mut out.text_color_type)?;
-        json::set(
-            &mut o,
-            "text_background_color_type",
-            &mut out.text_background_color_type,
-        )?;
+        );
+        o.set("rich_text", &mut out.rich_text);
+        o.set("text_color_type", &mut out.text_color_type);
+        o.set("text_background_color_type", &mut out.text_background_color_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3568,13 +3603,14 @@ pub struct ThemeWhiteboardResponseBody {
 }
 impl FromJson for ThemeWhiteboardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ThemeWhiteboardResponseBody")?;
+        let mut o = json::Fields::of(value, "ThemeWhiteboardResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "theme", &mut out.theme)?;
+        o.set("theme", &mut out.theme);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `trapezoid` of \[`CompositeShape`\].
+/// The `trapezoid` of `CompositeShape`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3587,9 +3623,10 @@ pub struct Trapezoid {
 }
 impl FromJson for Trapezoid {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Trapezoid")?;
+        let mut o = json::Fields::of(value, "Trapezoid")?;
         let mut out = Self::default();
-        json::set(&mut o, "top_length", &mut out.top_length)?;
+        o.set("top_length", &mut out.top_length);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3618,7 +3655,7 @@ impl ToJson for UpdateThemeWhiteboardRequestBody {
         w.end_object();
     }
 }
-/// The `nodes` of \[`CreateWhiteboardNodeRequestBody`\].
+/// The `nodes` of `CreateWhiteboardNodeRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3681,34 +3718,35 @@ pub struct WhiteboardNode {
 }
 impl FromJson for WhiteboardNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WhiteboardNode")?;
+        let mut o = json::Fields::of(value, "WhiteboardNode")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "children", &mut out.children)?;
-        json::set(&mut o, "x", &mut out.x)?;
-        json::set(&mut o, "y", &mut out.y)?;
-        json::set(&mut o, "angle", &mut out.angle)?;
-        json::set(&mut o, "height", &mut out.height)?;
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "style", &mut out.style)?;
-        json::set(&mut o, "image", &mut out.image)?;
-        json::set(&mut o, "composite_shape", &mut out.composite_shape)?;
-        json::set(&mut o, "connector", &mut out.connector)?;
-        json::set(&mut o, "width", &mut out.width)?;
-        json::set(&mut o, "section", &mut out.section)?;
-        json::set(&mut o, "table", &mut out.table)?;
-        json::set(&mut o, "locked", &mut out.locked)?;
-        json::set(&mut o, "z_index", &mut out.z_index)?;
-        json::set(&mut o, "lifeline", &mut out.lifeline)?;
-        json::set(&mut o, "paint", &mut out.paint)?;
-        json::set(&mut o, "svg", &mut out.svg)?;
-        json::set(&mut o, "sticky_note", &mut out.sticky_note)?;
-        json::set(&mut o, "mind_map_node", &mut out.mind_map_node)?;
-        json::set(&mut o, "mind_map_root", &mut out.mind_map_root)?;
-        json::set(&mut o, "mind_map", &mut out.mind_map)?;
-        json::set(&mut o, "syntax", &mut out.syntax)?;
+        o.set("id", &mut out.id);
+        o.set("type", &mut out.r#type);
+        o.set("parent_id", &mut out.parent_id);
+        o.set("children", &mut out.children);
+        o.set("x", &mut out.x);
+        o.set("y", &mut out.y);
+        o.set("angle", &mut out.angle);
+        o.set("height", &mut out.height);
+        o.set("text", &mut out.text);
+        o.set("style", &mut out.style);
+        o.set("image", &mut out.image);
+        o.set("composite_shape", &mut out.composite_shape);
+        o.set("connector", &mut out.connector);
+        o.set("width", &mut out.width);
+        o.set("section", &mut out.section);
+        o.set("table", &mut out.table);
+        o.set("locked", &mut out.locked);
+        o.set("z_index", &mut out.z_index);
+        o.set("lifeline", &mut out.lifeline);
+        o.set("paint", &mut out.paint);
+        o.set("svg", &mut out.svg);
+        o.set("sticky_note", &mut out.sticky_note);
+        o.set("mind_map_node", &mut out.mind_map_node);
+        o.set("mind_map_root", &mut out.mind_map_root);
+        o.set("mind_map", &mut out.mind_map);
+        o.set("syntax", &mut out.syntax);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -79,7 +79,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// The `filter` of \[`SearchBotRequestBody`\].
+/// The `filter` of `SearchBotRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -100,7 +100,7 @@ impl ToJson for BotSearchFilter {
         w.end_object();
     }
 }
-/// The `items` of \[`SearchBotResponseBody`\].
+/// The `items` of `SearchBotResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -117,15 +117,16 @@ pub struct BotSearchItem {
 }
 impl FromJson for BotSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BotSearchItem")?;
+        let mut o = json::Fields::of(value, "BotSearchItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "display_info", &mut out.display_info)?;
-        json::set(&mut o, "meta_data", &mut out.meta_data)?;
+        o.set("id", &mut out.id);
+        o.set("display_info", &mut out.display_info);
+        o.set("meta_data", &mut out.meta_data);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `meta_data` of \[`BotSearchItem`\].
+/// The `meta_data` of `BotSearchItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -144,12 +145,13 @@ pub struct BotSearchMeta {
 }
 impl FromJson for BotSearchMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BotSearchMeta")?;
+        let mut o = json::Fields::of(value, "BotSearchMeta")?;
         let mut out = Self::default();
-        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
-        json::set(&mut o, "enable_join_group", &mut out.enable_join_group)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "is_agent", &mut out.is_agent)?;
+        o.set("tenant_id", &mut out.tenant_id);
+        o.set("enable_join_group", &mut out.enable_join_group);
+        o.set("chat_id", &mut out.chat_id);
+        o.set("is_agent", &mut out.is_agent);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -193,12 +195,13 @@ pub struct SearchBotResponseBody {
 }
 impl FromJson for SearchBotResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchBotResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchBotResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "notice", &mut out.notice)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("notice", &mut out.notice);
+        o.finish()?;
         Ok(out)
     }
 }

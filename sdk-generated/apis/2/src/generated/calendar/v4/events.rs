@@ -177,7 +177,7 @@ impl ToJson for Type {
         w.string(self.as_str());
     }
 }
-/// The `scope` of \[`P2CalendarCalendarAclCreatedV4Data`\].
+/// The `scope` of `P2CalendarCalendarAclCreatedV4Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -192,14 +192,15 @@ pub struct AclScopeEvent {
 }
 impl FromJson for AclScopeEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AclScopeEvent")?;
+        let mut o = json::Fields::of(value, "AclScopeEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("type", &mut out.r#type);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `header` of \[`P2CalendarCalendarAclCreatedV4`\].
+/// The `header` of `P2CalendarCalendarAclCreatedV4`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -222,18 +223,19 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `rsvp_infos` of \[`P2CalendarCalendarEventChangedV4Data`\].
+/// The `rsvp_infos` of `P2CalendarCalendarEventChangedV4Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -248,10 +250,11 @@ pub struct OpenEventRsvpInfo {
 }
 impl FromJson for OpenEventRsvpInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OpenEventRsvpInfo")?;
+        let mut o = json::Fields::of(value, "OpenEventRsvpInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "from_user_id", &mut out.from_user_id)?;
-        json::set(&mut o, "rsvp_status", &mut out.rsvp_status)?;
+        o.set("from_user_id", &mut out.from_user_id);
+        o.set("rsvp_status", &mut out.rsvp_status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -272,11 +275,12 @@ pub struct P2CalendarCalendarAclCreatedV4 {
 }
 impl FromJson for P2CalendarCalendarAclCreatedV4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CalendarCalendarAclCreatedV4")?;
+        let mut o = json::Fields::of(value, "P2CalendarCalendarAclCreatedV4")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -299,12 +303,13 @@ pub struct P2CalendarCalendarAclCreatedV4Data {
 }
 impl FromJson for P2CalendarCalendarAclCreatedV4Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CalendarCalendarAclCreatedV4Data")?;
+        let mut o = json::Fields::of(value, "P2CalendarCalendarAclCreatedV4Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "acl_id", &mut out.acl_id)?;
-        json::set(&mut o, "role", &mut out.role)?;
-        json::set(&mut o, "scope", &mut out.scope)?;
-        json::set(&mut o, "user_id_list", &mut out.user_id_list)?;
+        o.set("acl_id", &mut out.acl_id);
+        o.set("role", &mut out.role);
+        o.set("scope", &mut out.scope);
+        o.set("user_id_list", &mut out.user_id_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -325,11 +330,12 @@ pub struct P2CalendarCalendarChangedV4 {
 }
 impl FromJson for P2CalendarCalendarChangedV4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CalendarCalendarChangedV4")?;
+        let mut o = json::Fields::of(value, "P2CalendarCalendarChangedV4")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -346,9 +352,10 @@ pub struct P2CalendarCalendarChangedV4Data {
 }
 impl FromJson for P2CalendarCalendarChangedV4Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CalendarCalendarChangedV4Data")?;
+        let mut o = json::Fields::of(value, "P2CalendarCalendarChangedV4Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id_list", &mut out.user_id_list)?;
+        o.set("user_id_list", &mut out.user_id_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -369,11 +376,12 @@ pub struct P2CalendarCalendarEventChangedV4 {
 }
 impl FromJson for P2CalendarCalendarEventChangedV4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CalendarCalendarEventChangedV4")?;
+        let mut o = json::Fields::of(value, "P2CalendarCalendarEventChangedV4")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -398,17 +406,18 @@ pub struct P2CalendarCalendarEventChangedV4Data {
 }
 impl FromJson for P2CalendarCalendarEventChangedV4Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CalendarCalendarEventChangedV4Data")?;
+        let mut o = json::Fields::of(value, "P2CalendarCalendarEventChangedV4Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "calendar_id", &mut out.calendar_id)?;
-        json::set(&mut o, "user_id_list", &mut out.user_id_list)?;
-        json::set(&mut o, "calendar_event_id", &mut out.calendar_event_id)?;
-        json::set(&mut o, "change_type", &mut out.change_type)?;
-        json::set(&mut o, "rsvp_infos", &mut out.rsvp_infos)?;
+        o.set("calendar_id", &mut out.calendar_id);
+        o.set("user_id_list", &mut out.user_id_list);
+        o.set("calendar_event_id", &mut out.calendar_event_id);
+        o.set("change_type", &mut out.change_type);
+        o.set("rsvp_infos", &mut out.rsvp_infos);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_id` of \[`AclScopeEvent`\].
+/// The `user_id` of `AclScopeEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -425,11 +434,12 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserId")?;
+        let mut o = json::Fields::of(value, "UserId")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }

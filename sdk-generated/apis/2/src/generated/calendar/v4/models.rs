@@ -1809,7 +1809,7 @@ impl ToJson for Visibility {
         w.string(self.as_str());
     }
 }
-/// The `scope` of \[`CalendarAcl`\].
+/// The `scope` of `CalendarAcl`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1827,10 +1827,11 @@ pub struct AclScope {
 }
 impl FromJson for AclScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AclScope")?;
+        let mut o = json::Fields::of(value, "AclScope")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("type", &mut out.r#type);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1848,7 +1849,7 @@ impl ToJson for AclScope {
         None
     }
 }
-/// The `attachments` of \[`CalendarEvent`\].
+/// The `attachments` of `CalendarEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1873,12 +1874,13 @@ pub struct Attachment {
 }
 impl FromJson for Attachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Attachment")?;
+        let mut o = json::Fields::of(value, "Attachment")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "file_size", &mut out.file_size)?;
-        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("file_token", &mut out.file_token);
+        o.set("file_size", &mut out.file_size);
+        o.set("is_deleted", &mut out.is_deleted);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1892,7 +1894,7 @@ impl ToJson for Attachment {
         w.end_object();
     }
 }
-/// The `chat_members` of \[`CalendarEventAttendee`\].
+/// The `chat_members` of `CalendarEventAttendee`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1913,13 +1915,14 @@ pub struct AttendeeChatMember {
 }
 impl FromJson for AttendeeChatMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AttendeeChatMember")?;
+        let mut o = json::Fields::of(value, "AttendeeChatMember")?;
         let mut out = Self::default();
-        json::set(&mut o, "rsvp_status", &mut out.rsvp_status)?;
-        json::set(&mut o, "is_optional", &mut out.is_optional)?;
-        json::set(&mut o, "display_name", &mut out.display_name)?;
-        json::set(&mut o, "is_organizer", &mut out.is_organizer)?;
-        json::set(&mut o, "is_external", &mut out.is_external)?;
+        o.set("rsvp_status", &mut out.rsvp_status);
+        o.set("is_optional", &mut out.is_optional);
+        o.set("display_name", &mut out.display_name);
+        o.set("is_organizer", &mut out.is_organizer);
+        o.set("is_external", &mut out.is_external);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2029,9 +2032,10 @@ pub struct BatchFreebusyResponseBody {
 }
 impl FromJson for BatchFreebusyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchFreebusyResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchFreebusyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "freebusy_lists", &mut out.freebusy_lists)?;
+        o.set("freebusy_lists", &mut out.freebusy_lists);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2084,18 +2088,19 @@ pub struct Calendar {
 }
 impl FromJson for Calendar {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Calendar")?;
+        let mut o = json::Fields::of(value, "Calendar")?;
         let mut out = Self::default();
-        json::set(&mut o, "calendar_id", &mut out.calendar_id)?;
-        json::set(&mut o, "summary", &mut out.summary)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "permissions", &mut out.permissions)?;
-        json::set(&mut o, "color", &mut out.color)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "summary_alias", &mut out.summary_alias)?;
-        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
-        json::set(&mut o, "is_third_party", &mut out.is_third_party)?;
-        json::set(&mut o, "role", &mut out.role)?;
+        o.set("calendar_id", &mut out.calendar_id);
+        o.set("summary", &mut out.summary);
+        o.set("description", &mut out.description);
+        o.set("permissions", &mut out.permissions);
+        o.set("color", &mut out.color);
+        o.set("type", &mut out.r#type);
+        o.set("summary_alias", &mut out.summary_alias);
+        o.set("is_deleted", &mut out.is_deleted);
+        o.set("is_third_party", &mut out.is_third_party);
+        o.set("role", &mut out.role);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2143,11 +2148,12 @@ pub struct CalendarAcl {
 }
 impl FromJson for CalendarAcl {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CalendarAcl")?;
+        let mut o = json::Fields::of(value, "CalendarAcl")?;
         let mut out = Self::default();
-        json::set(&mut o, "acl_id", &mut out.acl_id)?;
-        json::set(&mut o, "role", &mut out.role)?;
-        json::set(&mut o, "scope", &mut out.scope)?;
+        o.set("acl_id", &mut out.acl_id);
+        o.set("role", &mut out.role);
+        o.set("scope", &mut out.scope);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2172,7 +2178,7 @@ impl ToJson for CalendarAcl {
         None
     }
 }
-/// The `resource_customization` of \[`CalendarEventAttendee`\].
+/// The `resource_customization` of `CalendarEventAttendee`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2189,11 +2195,12 @@ pub struct CalendarAttendeeResourceCustomization {
 }
 impl FromJson for CalendarAttendeeResourceCustomization {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CalendarAttendeeResourceCustomization")?;
+        let mut o = json::Fields::of(value, "CalendarAttendeeResourceCustomization")?;
         let mut out = Self::default();
-        json::set(&mut o, "index_key", &mut out.index_key)?;
-        json::set(&mut o, "input_content", &mut out.input_content)?;
-        json::set(&mut o, "options", &mut out.options)?;
+        o.set("index_key", &mut out.index_key);
+        o.set("input_content", &mut out.input_content);
+        o.set("options", &mut out.options);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2309,37 +2316,38 @@ pub struct CalendarEvent {
 }
 impl FromJson for CalendarEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CalendarEvent")?;
+        let mut o = json::Fields::of(value, "CalendarEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "organizer_calendar_id", &mut out.organizer_calendar_id)?;
-        json::set(&mut o, "summary", &mut out.summary)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "need_notification", &mut out.need_notification)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "vchat", &mut out.vchat)?;
-        json::set(&mut o, "visibility", &mut out.visibility)?;
-        json::set(&mut o, "attendee_ability", &mut out.attendee_ability)?;
-        json::set(&mut o, "free_busy_status", &mut out.free_busy_status)?;
-        json::set(&mut o, "location", &mut out.location)?;
-        json::set(&mut o, "color", &mut out.color)?;
-        json::set(&mut o, "reminders", &mut out.reminders)?;
-        json::set(&mut o, "recurrence", &mut out.recurrence)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "is_exception", &mut out.is_exception)?;
-        json::set(&mut o, "recurring_event_id", &mut out.recurring_event_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "schemas", &mut out.schemas)?;
-        json::set(&mut o, "event_organizer", &mut out.event_organizer)?;
-        json::set(&mut o, "app_link", &mut out.app_link)?;
-        json::set(&mut o, "attendees", &mut out.attendees)?;
-        json::set(&mut o, "has_more_attendee", &mut out.has_more_attendee)?;
-        json::set(&mut o, "attachments", &mut out.attachments)?;
-        json::set(&mut o, "event_check_in", &mut out.event_check_in)?;
-        json::set(&mut o, "source", &mut out.source)?;
-        json::set(&mut o, "self_rsvp_status", &mut out.self_rsvp_status)?;
-        json::set(&mut o, "description_rich", &mut out.description_rich)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("organizer_calendar_id", &mut out.organizer_calendar_id);
+        o.set("summary", &mut out.summary);
+        o.set("description", &mut out.description);
+        o.set("need_notification", &mut out.need_notification);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("vchat", &mut out.vchat);
+        o.set("visibility", &mut out.visibility);
+        o.set("attendee_ability", &mut out.attendee_ability);
+        o.set("free_busy_status", &mut out.free_busy_status);
+        o.set("location", &mut out.location);
+        o.set("color", &mut out.color);
+        o.set("reminders", &mut out.reminders);
+        o.set("recurrence", &mut out.recurrence);
+        o.set("status", &mut out.status);
+        o.set("is_exception", &mut out.is_exception);
+        o.set("recurring_event_id", &mut out.recurring_event_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("schemas", &mut out.schemas);
+        o.set("event_organizer", &mut out.event_organizer);
+        o.set("app_link", &mut out.app_link);
+        o.set("attendees", &mut out.attendees);
+        o.set("has_more_attendee", &mut out.has_more_attendee);
+        o.set("attachments", &mut out.attachments);
+        o.set("event_check_in", &mut out.event_check_in);
+        o.set("source", &mut out.source);
+        o.set("self_rsvp_status", &mut out.self_rsvp_status);
+        o.set("description_rich", &mut out.description_rich);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2393,7 +2401,7 @@ impl ToJson for CalendarEvent {
         None
     }
 }
-/// The `attendees` of \[`CalendarEvent`\].
+/// The `attendees` of `CalendarEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2453,23 +2461,24 @@ pub struct CalendarEventAttendee {
 }
 impl FromJson for CalendarEventAttendee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CalendarEventAttendee")?;
+        let mut o = json::Fields::of(value, "CalendarEventAttendee")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "attendee_id", &mut out.attendee_id)?;
-        json::set(&mut o, "rsvp_status", &mut out.rsvp_status)?;
-        json::set(&mut o, "is_optional", &mut out.is_optional)?;
-        json::set(&mut o, "is_organizer", &mut out.is_organizer)?;
-        json::set(&mut o, "is_external", &mut out.is_external)?;
-        json::set(&mut o, "display_name", &mut out.display_name)?;
-        json::set(&mut o, "chat_members", &mut out.chat_members)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "room_id", &mut out.room_id)?;
-        json::set(&mut o, "third_party_email", &mut out.third_party_email)?;
-        json::set(&mut o, "operate_id", &mut out.operate_id)?;
-        json::set(&mut o, "resource_customization", &mut out.resource_customization)?;
-        json::set(&mut o, "approval_reason", &mut out.approval_reason)?;
+        o.set("type", &mut out.r#type);
+        o.set("attendee_id", &mut out.attendee_id);
+        o.set("rsvp_status", &mut out.rsvp_status);
+        o.set("is_optional", &mut out.is_optional);
+        o.set("is_organizer", &mut out.is_organizer);
+        o.set("is_external", &mut out.is_external);
+        o.set("display_name", &mut out.display_name);
+        o.set("chat_members", &mut out.chat_members);
+        o.set("user_id", &mut out.user_id);
+        o.set("chat_id", &mut out.chat_id);
+        o.set("room_id", &mut out.room_id);
+        o.set("third_party_email", &mut out.third_party_email);
+        o.set("operate_id", &mut out.operate_id);
+        o.set("resource_customization", &mut out.resource_customization);
+        o.set("approval_reason", &mut out.approval_reason);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2503,7 +2512,7 @@ impl ToJson for CalendarEventAttendee {
         None
     }
 }
-/// The `items` of \[`ListCalendarEventAttendeeChatMemberResponseBody`\].
+/// The `items` of `ListCalendarEventAttendeeChatMemberResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2526,18 +2535,19 @@ pub struct CalendarEventAttendeeChatMember {
 }
 impl FromJson for CalendarEventAttendeeChatMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CalendarEventAttendeeChatMember")?;
+        let mut o = json::Fields::of(value, "CalendarEventAttendeeChatMember")?;
         let mut out = Self::default();
-        json::set(&mut o, "rsvp_status", &mut out.rsvp_status)?;
-        json::set(&mut o, "is_optional", &mut out.is_optional)?;
-        json::set(&mut o, "display_name", &mut out.display_name)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "is_organizer", &mut out.is_organizer)?;
-        json::set(&mut o, "is_external", &mut out.is_external)?;
+        o.set("rsvp_status", &mut out.rsvp_status);
+        o.set("is_optional", &mut out.is_optional);
+        o.set("display_name", &mut out.display_name);
+        o.set("open_id", &mut out.open_id);
+        o.set("is_organizer", &mut out.is_organizer);
+        o.set("is_external", &mut out.is_external);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `delete_ids` of \[`BatchDeleteCalendarEventAttendeeRequestBody`\].
+/// The `delete_ids` of `BatchDeleteCalendarEventAttendeeRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2574,7 +2584,7 @@ impl ToJson for CalendarEventAttendeeId {
         w.end_object();
     }
 }
-/// The `check_in_start_time` of \[`EventCheckIn`\].
+/// The `check_in_start_time` of `EventCheckIn`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2594,10 +2604,11 @@ pub struct CheckInTime {
 }
 impl FromJson for CheckInTime {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CheckInTime")?;
+        let mut o = json::Fields::of(value, "CheckInTime")?;
         let mut out = Self::default();
-        json::set(&mut o, "time_type", &mut out.time_type)?;
-        json::set(&mut o, "duration", &mut out.duration)?;
+        o.set("time_type", &mut out.time_type);
+        o.set("duration", &mut out.duration);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2686,9 +2697,10 @@ pub struct CreateCalendarEventAttendeeResponseBody {
 }
 impl FromJson for CreateCalendarEventAttendeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateCalendarEventAttendeeResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateCalendarEventAttendeeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "attendees", &mut out.attendees)?;
+        o.set("attendees", &mut out.attendees);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2707,10 +2719,14 @@ pub struct CreateCalendarEventMeetingChatResponseBody {
 }
 impl FromJson for CreateCalendarEventMeetingChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateCalendarEventMeetingChatResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "CreateCalendarEventMeetingChatResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting_chat_id", &mut out.meeting_chat_id)?;
-        json::set(&mut o, "applink", &mut out.applink)?;
+        o.set("meeting_chat_id", &mut out.meeting_chat_id);
+        o.set("applink", &mut out.applink);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2727,9 +2743,13 @@ pub struct CreateCalendarEventMeetingMinuteResponseBody {
 }
 impl FromJson for CreateCalendarEventMeetingMinuteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateCalendarEventMeetingMinuteResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "CreateCalendarEventMeetingMinuteResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "doc_url", &mut out.doc_url)?;
+        o.set("doc_url", &mut out.doc_url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2754,13 +2774,14 @@ pub struct CreateExchangeBindingResponseBody {
 }
 impl FromJson for CreateExchangeBindingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateExchangeBindingResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateExchangeBindingResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "admin_account", &mut out.admin_account)?;
-        json::set(&mut o, "exchange_account", &mut out.exchange_account)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "exchange_binding_id", &mut out.exchange_binding_id)?;
+        o.set("admin_account", &mut out.admin_account);
+        o.set("exchange_account", &mut out.exchange_account);
+        o.set("user_id", &mut out.user_id);
+        o.set("status", &mut out.status);
+        o.set("exchange_binding_id", &mut out.exchange_binding_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2789,19 +2810,20 @@ pub struct CreateTimeoffEventResponseBody {
 }
 impl FromJson for CreateTimeoffEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateTimeoffEventResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateTimeoffEventResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "timeoff_event_id", &mut out.timeoff_event_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "timezone", &mut out.timezone)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "description", &mut out.description)?;
+        o.set("timeoff_event_id", &mut out.timeoff_event_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("timezone", &mut out.timezone);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("title", &mut out.title);
+        o.set("description", &mut out.description);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `options` of \[`CalendarAttendeeResourceCustomization`\].
+/// The `options` of `CalendarAttendeeResourceCustomization`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2816,10 +2838,11 @@ pub struct CustomizationOption {
 }
 impl FromJson for CustomizationOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomizationOption")?;
+        let mut o = json::Fields::of(value, "CustomizationOption")?;
         let mut out = Self::default();
-        json::set(&mut o, "option_key", &mut out.option_key)?;
-        json::set(&mut o, "others_content", &mut out.others_content)?;
+        o.set("option_key", &mut out.option_key);
+        o.set("others_content", &mut out.others_content);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2831,7 +2854,7 @@ impl ToJson for CustomizationOption {
         w.end_object();
     }
 }
-/// The `event_check_in` of \[`CalendarEvent`\].
+/// The `event_check_in` of `CalendarEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2854,12 +2877,13 @@ pub struct EventCheckIn {
 }
 impl FromJson for EventCheckIn {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventCheckIn")?;
+        let mut o = json::Fields::of(value, "EventCheckIn")?;
         let mut out = Self::default();
-        json::set(&mut o, "enable_check_in", &mut out.enable_check_in)?;
-        json::set(&mut o, "check_in_start_time", &mut out.check_in_start_time)?;
-        json::set(&mut o, "check_in_end_time", &mut out.check_in_end_time)?;
-        json::set(&mut o, "need_notify_attendees", &mut out.need_notify_attendees)?;
+        o.set("enable_check_in", &mut out.enable_check_in);
+        o.set("check_in_start_time", &mut out.check_in_start_time);
+        o.set("check_in_end_time", &mut out.check_in_end_time);
+        o.set("need_notify_attendees", &mut out.need_notify_attendees);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2882,7 +2906,7 @@ impl ToJson for EventCheckIn {
         None
     }
 }
-/// The `location` of \[`CalendarEvent`\].
+/// The `location` of `CalendarEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2901,12 +2925,13 @@ pub struct EventLocation {
 }
 impl FromJson for EventLocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventLocation")?;
+        let mut o = json::Fields::of(value, "EventLocation")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "address", &mut out.address)?;
-        json::set(&mut o, "latitude", &mut out.latitude)?;
-        json::set(&mut o, "longitude", &mut out.longitude)?;
+        o.set("name", &mut out.name);
+        o.set("address", &mut out.address);
+        o.set("latitude", &mut out.latitude);
+        o.set("longitude", &mut out.longitude);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2920,7 +2945,7 @@ impl ToJson for EventLocation {
         w.end_object();
     }
 }
-/// The `event_organizer` of \[`CalendarEvent`\].
+/// The `event_organizer` of `CalendarEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2935,10 +2960,11 @@ pub struct EventOrganizer {
 }
 impl FromJson for EventOrganizer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventOrganizer")?;
+        let mut o = json::Fields::of(value, "EventOrganizer")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "display_name", &mut out.display_name)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("display_name", &mut out.display_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2950,7 +2976,7 @@ impl ToJson for EventOrganizer {
         w.end_object();
     }
 }
-/// The `filter` of \[`SearchCalendarEventRequestBody`\].
+/// The `filter` of `SearchCalendarEventRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3018,7 +3044,7 @@ impl ToJson for ExchangeBinding {
         w.end_object();
     }
 }
-/// The `freebusy_list` of \[`ListFreebusyResponseBody`\].
+/// The `freebusy_list` of `ListFreebusyResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3035,11 +3061,12 @@ pub struct Freebusy {
 }
 impl FromJson for Freebusy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Freebusy")?;
+        let mut o = json::Fields::of(value, "Freebusy")?;
         let mut out = Self::default();
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "rsvp_status", &mut out.rsvp_status)?;
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("rsvp_status", &mut out.rsvp_status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3080,12 +3107,13 @@ pub struct GenerateCaldavConfSettingResponseBody {
 }
 impl FromJson for GenerateCaldavConfSettingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GenerateCaldavConfSettingResponseBody")?;
+        let mut o = json::Fields::of(value, "GenerateCaldavConfSettingResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "password", &mut out.password)?;
-        json::set(&mut o, "user_name", &mut out.user_name)?;
-        json::set(&mut o, "server_address", &mut out.server_address)?;
-        json::set(&mut o, "device_name", &mut out.device_name)?;
+        o.set("password", &mut out.password);
+        o.set("user_name", &mut out.user_name);
+        o.set("server_address", &mut out.server_address);
+        o.set("device_name", &mut out.device_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3102,9 +3130,10 @@ pub struct GetCalendarEventResponseBody {
 }
 impl FromJson for GetCalendarEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetCalendarEventResponseBody")?;
+        let mut o = json::Fields::of(value, "GetCalendarEventResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3139,18 +3168,19 @@ pub struct GetCalendarResponseBody {
 }
 impl FromJson for GetCalendarResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetCalendarResponseBody")?;
+        let mut o = json::Fields::of(value, "GetCalendarResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "calendar_id", &mut out.calendar_id)?;
-        json::set(&mut o, "summary", &mut out.summary)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "permissions", &mut out.permissions)?;
-        json::set(&mut o, "color", &mut out.color)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "summary_alias", &mut out.summary_alias)?;
-        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
-        json::set(&mut o, "is_third_party", &mut out.is_third_party)?;
-        json::set(&mut o, "role", &mut out.role)?;
+        o.set("calendar_id", &mut out.calendar_id);
+        o.set("summary", &mut out.summary);
+        o.set("description", &mut out.description);
+        o.set("permissions", &mut out.permissions);
+        o.set("color", &mut out.color);
+        o.set("type", &mut out.r#type);
+        o.set("summary_alias", &mut out.summary_alias);
+        o.set("is_deleted", &mut out.is_deleted);
+        o.set("is_third_party", &mut out.is_third_party);
+        o.set("role", &mut out.role);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3175,17 +3205,18 @@ pub struct GetExchangeBindingResponseBody {
 }
 impl FromJson for GetExchangeBindingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetExchangeBindingResponseBody")?;
+        let mut o = json::Fields::of(value, "GetExchangeBindingResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "admin_account", &mut out.admin_account)?;
-        json::set(&mut o, "exchange_account", &mut out.exchange_account)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "exchange_binding_id", &mut out.exchange_binding_id)?;
+        o.set("admin_account", &mut out.admin_account);
+        o.set("exchange_account", &mut out.exchange_account);
+        o.set("user_id", &mut out.user_id);
+        o.set("status", &mut out.status);
+        o.set("exchange_binding_id", &mut out.exchange_binding_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `meeting_descriptions` of \[`ThirdPartyMeetingSettings`\].
+/// The `meeting_descriptions` of `ThirdPartyMeetingSettings`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3200,10 +3231,11 @@ pub struct I18nMeetingDescription {
 }
 impl FromJson for I18nMeetingDescription {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nMeetingDescription")?;
+        let mut o = json::Fields::of(value, "I18nMeetingDescription")?;
         let mut out = Self::default();
-        json::set(&mut o, "lang", &mut out.lang)?;
-        json::set(&mut o, "description", &mut out.description)?;
+        o.set("lang", &mut out.lang);
+        o.set("description", &mut out.description);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3215,7 +3247,7 @@ impl ToJson for I18nMeetingDescription {
         w.end_object();
     }
 }
-/// The `items` of \[`InstanceViewCalendarEventResponseBody`\].
+/// The `items` of `InstanceViewCalendarEventResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3266,28 +3298,29 @@ pub struct Instance {
 }
 impl FromJson for Instance {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Instance")?;
+        let mut o = json::Fields::of(value, "Instance")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "summary", &mut out.summary)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "is_exception", &mut out.is_exception)?;
-        json::set(&mut o, "app_link", &mut out.app_link)?;
-        json::set(&mut o, "organizer_calendar_id", &mut out.organizer_calendar_id)?;
-        json::set(&mut o, "vchat", &mut out.vchat)?;
-        json::set(&mut o, "visibility", &mut out.visibility)?;
-        json::set(&mut o, "attendee_ability", &mut out.attendee_ability)?;
-        json::set(&mut o, "free_busy_status", &mut out.free_busy_status)?;
-        json::set(&mut o, "location", &mut out.location)?;
-        json::set(&mut o, "color", &mut out.color)?;
-        json::set(&mut o, "recurring_event_id", &mut out.recurring_event_id)?;
-        json::set(&mut o, "event_organizer", &mut out.event_organizer)?;
-        json::set(&mut o, "attendees", &mut out.attendees)?;
-        json::set(&mut o, "self_rsvp_status", &mut out.self_rsvp_status)?;
-        json::set(&mut o, "description_rich", &mut out.description_rich)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("summary", &mut out.summary);
+        o.set("description", &mut out.description);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("status", &mut out.status);
+        o.set("is_exception", &mut out.is_exception);
+        o.set("app_link", &mut out.app_link);
+        o.set("organizer_calendar_id", &mut out.organizer_calendar_id);
+        o.set("vchat", &mut out.vchat);
+        o.set("visibility", &mut out.visibility);
+        o.set("attendee_ability", &mut out.attendee_ability);
+        o.set("free_busy_status", &mut out.free_busy_status);
+        o.set("location", &mut out.location);
+        o.set("color", &mut out.color);
+        o.set("recurring_event_id", &mut out.recurring_event_id);
+        o.set("event_organizer", &mut out.event_organizer);
+        o.set("attendees", &mut out.attendees);
+        o.set("self_rsvp_status", &mut out.self_rsvp_status);
+        o.set("description_rich", &mut out.description_rich);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3304,9 +3337,10 @@ pub struct InstanceViewCalendarEventResponseBody {
 }
 impl FromJson for InstanceViewCalendarEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InstanceViewCalendarEventResponseBody")?;
+        let mut o = json::Fields::of(value, "InstanceViewCalendarEventResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3327,11 +3361,12 @@ pub struct InstancesCalendarEventResponseBody {
 }
 impl FromJson for InstancesCalendarEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InstancesCalendarEventResponseBody")?;
+        let mut o = json::Fields::of(value, "InstancesCalendarEventResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3352,11 +3387,12 @@ pub struct ListCalendarAclResponseBody {
 }
 impl FromJson for ListCalendarAclResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListCalendarAclResponseBody")?;
+        let mut o = json::Fields::of(value, "ListCalendarAclResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "acls", &mut out.acls)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("acls", &mut out.acls);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3377,14 +3413,15 @@ pub struct ListCalendarEventAttendeeChatMemberResponseBody {
 }
 impl FromJson for ListCalendarEventAttendeeChatMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "ListCalendarEventAttendeeChatMemberResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3405,11 +3442,12 @@ pub struct ListCalendarEventAttendeeResponseBody {
 }
 impl FromJson for ListCalendarEventAttendeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListCalendarEventAttendeeResponseBody")?;
+        let mut o = json::Fields::of(value, "ListCalendarEventAttendeeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3432,12 +3470,13 @@ pub struct ListCalendarEventResponseBody {
 }
 impl FromJson for ListCalendarEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListCalendarEventResponseBody")?;
+        let mut o = json::Fields::of(value, "ListCalendarEventResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "sync_token", &mut out.sync_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("sync_token", &mut out.sync_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3460,12 +3499,13 @@ pub struct ListCalendarResponseBody {
 }
 impl FromJson for ListCalendarResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListCalendarResponseBody")?;
+        let mut o = json::Fields::of(value, "ListCalendarResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "sync_token", &mut out.sync_token)?;
-        json::set(&mut o, "calendar_list", &mut out.calendar_list)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("sync_token", &mut out.sync_token);
+        o.set("calendar_list", &mut out.calendar_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3539,13 +3579,14 @@ pub struct ListFreebusyResponseBody {
 }
 impl FromJson for ListFreebusyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListFreebusyResponseBody")?;
+        let mut o = json::Fields::of(value, "ListFreebusyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "freebusy_list", &mut out.freebusy_list)?;
+        o.set("freebusy_list", &mut out.freebusy_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `meeting_settings` of \[`Vchat`\].
+/// The `meeting_settings` of `Vchat`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3597,15 +3638,16 @@ pub struct MeetingSettings {
 }
 impl FromJson for MeetingSettings {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingSettings")?;
+        let mut o = json::Fields::of(value, "MeetingSettings")?;
         let mut out = Self::default();
-        json::set(&mut o, "owner_id", &mut out.owner_id)?;
-        json::set(&mut o, "join_meeting_permission", &mut out.join_meeting_permission)?;
-        json::set(&mut o, "password", &mut out.password)?;
-        json::set(&mut o, "assign_hosts", &mut out.assign_hosts)?;
-        json::set(&mut o, "auto_record", &mut out.auto_record)?;
-        json::set(&mut o, "open_lobby", &mut out.open_lobby)?;
-        json::set(&mut o, "allow_attendees_start", &mut out.allow_attendees_start)?;
+        o.set("owner_id", &mut out.owner_id);
+        o.set("join_meeting_permission", &mut out.join_meeting_permission);
+        o.set("password", &mut out.password);
+        o.set("assign_hosts", &mut out.assign_hosts);
+        o.set("auto_record", &mut out.auto_record);
+        o.set("open_lobby", &mut out.open_lobby);
+        o.set("allow_attendees_start", &mut out.allow_attendees_start);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3653,9 +3695,10 @@ pub struct MgetCalendarResponseBody {
 }
 impl FromJson for MgetCalendarResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MgetCalendarResponseBody")?;
+        let mut o = json::Fields::of(value, "MgetCalendarResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "calendars", &mut out.calendars)?;
+        o.set("calendars", &mut out.calendars);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3672,9 +3715,10 @@ pub struct PatchCalendarResponseBody {
 }
 impl FromJson for PatchCalendarResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchCalendarResponseBody")?;
+        let mut o = json::Fields::of(value, "PatchCalendarResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "calendar", &mut out.calendar)?;
+        o.set("calendar", &mut out.calendar);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3691,9 +3735,10 @@ pub struct PrimaryCalendarResponseBody {
 }
 impl FromJson for PrimaryCalendarResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PrimaryCalendarResponseBody")?;
+        let mut o = json::Fields::of(value, "PrimaryCalendarResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "calendars", &mut out.calendars)?;
+        o.set("calendars", &mut out.calendars);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3715,7 +3760,7 @@ impl ToJson for PrimarysCalendarRequestBody {
         w.end_object();
     }
 }
-/// The `reminders` of \[`CalendarEvent`\].
+/// The `reminders` of `CalendarEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3728,9 +3773,10 @@ pub struct Reminder {
 }
 impl FromJson for Reminder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Reminder")?;
+        let mut o = json::Fields::of(value, "Reminder")?;
         let mut out = Self::default();
-        json::set(&mut o, "minutes", &mut out.minutes)?;
+        o.set("minutes", &mut out.minutes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3768,7 +3814,7 @@ impl ToJson for ReplyCalendarEventRequestBody {
         None
     }
 }
-/// The `schemas` of \[`CalendarEvent`\].
+/// The `schemas` of `CalendarEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3791,11 +3837,12 @@ pub struct Schema {
 }
 impl FromJson for Schema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Schema")?;
+        let mut o = json::Fields::of(value, "Schema")?;
         let mut out = Self::default();
-        json::set(&mut o, "ui_name", &mut out.ui_name)?;
-        json::set(&mut o, "ui_status", &mut out.ui_status)?;
-        json::set(&mut o, "app_link", &mut out.app_link)?;
+        o.set("ui_name", &mut out.ui_name);
+        o.set("ui_status", &mut out.ui_status);
+        o.set("app_link", &mut out.app_link);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3852,10 +3899,11 @@ pub struct SearchCalendarEventResponseBody {
 }
 impl FromJson for SearchCalendarEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchCalendarEventResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchCalendarEventResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3898,14 +3946,15 @@ pub struct SearchCalendarResponseBody {
 }
 impl FromJson for SearchCalendarResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchCalendarResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchCalendarResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `third_party_meeting_settings` of \[`Vchat`\].
+/// The `third_party_meeting_settings` of `Vchat`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3926,13 +3975,14 @@ pub struct ThirdPartyMeetingSettings {
 }
 impl FromJson for ThirdPartyMeetingSettings {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ThirdPartyMeetingSettings")?;
+        let mut o = json::Fields::of(value, "ThirdPartyMeetingSettings")?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting_type", &mut out.meeting_type)?;
-        json::set(&mut o, "meeting_id", &mut out.meeting_id)?;
-        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
-        json::set(&mut o, "password", &mut out.password)?;
-        json::set(&mut o, "meeting_descriptions", &mut out.meeting_descriptions)?;
+        o.set("meeting_type", &mut out.meeting_type);
+        o.set("meeting_id", &mut out.meeting_id);
+        o.set("meeting_no", &mut out.meeting_no);
+        o.set("password", &mut out.password);
+        o.set("meeting_descriptions", &mut out.meeting_descriptions);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3947,7 +3997,7 @@ impl ToJson for ThirdPartyMeetingSettings {
         w.end_object();
     }
 }
-/// The `start_time` of \[`CalendarEvent`\].
+/// The `start_time` of `CalendarEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3972,12 +4022,13 @@ pub struct TimeInfo {
 }
 impl FromJson for TimeInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TimeInfo")?;
+        let mut o = json::Fields::of(value, "TimeInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "date", &mut out.date)?;
-        json::set(&mut o, "date_time", &mut out.date_time)?;
-        json::set(&mut o, "timestamp", &mut out.timestamp)?;
-        json::set(&mut o, "timezone", &mut out.timezone)?;
+        o.set("date", &mut out.date);
+        o.set("date_time", &mut out.date_time);
+        o.set("timestamp", &mut out.timestamp);
+        o.set("timezone", &mut out.timezone);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4050,7 +4101,7 @@ impl ToJson for TimeoffEvent {
         None
     }
 }
-/// The `calendars` of \[`PrimaryCalendarResponseBody`\].
+/// The `calendars` of `PrimaryCalendarResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4065,14 +4116,15 @@ pub struct UserCalendar {
 }
 impl FromJson for UserCalendar {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserCalendar")?;
+        let mut o = json::Fields::of(value, "UserCalendar")?;
         let mut out = Self::default();
-        json::set(&mut o, "calendar", &mut out.calendar)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("calendar", &mut out.calendar);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `freebusy_lists` of \[`BatchFreebusyResponseBody`\].
+/// The `freebusy_lists` of `BatchFreebusyResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4087,14 +4139,15 @@ pub struct UserFreebusy {
 }
 impl FromJson for UserFreebusy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserFreebusy")?;
+        let mut o = json::Fields::of(value, "UserFreebusy")?;
         let mut out = Self::default();
-        json::set(&mut o, "freebusy_items", &mut out.freebusy_items)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("freebusy_items", &mut out.freebusy_items);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `vc_info` of \[`Vchat`\].
+/// The `vc_info` of `Vchat`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4109,10 +4162,11 @@ pub struct VcInfo {
 }
 impl FromJson for VcInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "VcInfo")?;
+        let mut o = json::Fields::of(value, "VcInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "unique_id", &mut out.unique_id)?;
-        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
+        o.set("unique_id", &mut out.unique_id);
+        o.set("meeting_no", &mut out.meeting_no);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4133,7 +4187,7 @@ impl ToJson for VcInfo {
         None
     }
 }
-/// The `vchat` of \[`CalendarEvent`\].
+/// The `vchat` of `CalendarEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4174,20 +4228,17 @@ pub struct Vchat {
 }
 impl FromJson for Vchat {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Vchat")?;
+        let mut o = json::Fields::of(value, "Vchat")?;
         let mut out = Self::default();
-        json::set(&mut o, "vc_type", &mut out.vc_type)?;
-        json::set(&mut o, "icon_type", &mut out.icon_type)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "meeting_url", &mut out.meeting_url)?;
-        json::set(&mut o, "live_link", &mut out.live_link)?;
-        json::set(&mut o, "vc_info", &mut out.vc_info)?;
-        json::set(&mut o, "meeting_settings", &mut out.meeting_settings)?;
-        json::set(
-            &mut o,
-            "third_party_meeting_settings",
-            &mut out.third_party_meeting_settings,
-        )?;
+        o.set("vc_type", &mut out.vc_type);
+        o.set("icon_type", &mut out.icon_type);
+        o.set("description", &mut out.description);
+        o.set("meeting_url", &mut out.meeting_url);
+        o.set("live_link", &mut out.live_link);
+        o.set("vc_info", &mut out.vc_info);
+        o.set("meeting_settings", &mut out.meeting_settings);
+        o.set("third_party_meeting_settings", &mut out.third_party_meeting_settings);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -17,7 +17,7 @@ pub const CARD_ACTION_TRIGGER: &str = "card.action.trigger";
 ///
 /// Schema 2.0; payload `P2URLPreviewGetData`; the handler answers `P2URLPreviewGetResponse`.
 pub const URL_PREVIEW_GET: &str = "url.preview.get";
-/// The `action` of \[`P2CardActionTriggerData`\].
+/// The `action` of `P2CardActionTriggerData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -46,21 +46,22 @@ pub struct CallBackAction {
 }
 impl FromJson for CallBackAction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CallBackAction")?;
+        let mut o = json::Fields::of(value, "CallBackAction")?;
         let mut out = Self::default();
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "tag", &mut out.tag)?;
-        json::set(&mut o, "option", &mut out.option)?;
-        json::set(&mut o, "timezone", &mut out.timezone)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "form_value", &mut out.form_value)?;
-        json::set(&mut o, "input_value", &mut out.input_value)?;
-        json::set(&mut o, "options", &mut out.options)?;
-        json::set(&mut o, "checked", &mut out.checked)?;
+        o.set("value", &mut out.value);
+        o.set("tag", &mut out.tag);
+        o.set("option", &mut out.option);
+        o.set("timezone", &mut out.timezone);
+        o.set("name", &mut out.name);
+        o.set("form_value", &mut out.form_value);
+        o.set("input_value", &mut out.input_value);
+        o.set("options", &mut out.options);
+        o.set("checked", &mut out.checked);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `card` of \[`P2CardActionTriggerResponse`\].
+/// The `card` of `P2CardActionTriggerResponse`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -81,7 +82,7 @@ impl ToJson for CallBackCard {
         w.end_object();
     }
 }
-/// The `context` of \[`P2CardActionTriggerData`\].
+/// The `context` of `P2CardActionTriggerData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -100,16 +101,17 @@ pub struct CallBackContext {
 }
 impl FromJson for CallBackContext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CallBackContext")?;
+        let mut o = json::Fields::of(value, "CallBackContext")?;
         let mut out = Self::default();
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "preview_token", &mut out.preview_token)?;
-        json::set(&mut o, "open_message_id", &mut out.open_message_id)?;
-        json::set(&mut o, "open_chat_id", &mut out.open_chat_id)?;
+        o.set("url", &mut out.url);
+        o.set("preview_token", &mut out.preview_token);
+        o.set("open_message_id", &mut out.open_message_id);
+        o.set("open_chat_id", &mut out.open_chat_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `operator` of \[`P2CardActionTriggerData`\].
+/// The `operator` of `P2CardActionTriggerData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -128,16 +130,17 @@ pub struct CallBackOperator {
 }
 impl FromJson for CallBackOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CallBackOperator")?;
+        let mut o = json::Fields::of(value, "CallBackOperator")?;
         let mut out = Self::default();
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `toast` of \[`P2CardActionTriggerResponse`\].
+/// The `toast` of `P2CardActionTriggerResponse`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -161,7 +164,7 @@ impl ToJson for CallBackToast {
         w.end_object();
     }
 }
-/// The `header` of \[`P2CardActionTrigger`\].
+/// The `header` of `P2CardActionTrigger`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -184,14 +187,15 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -212,11 +216,12 @@ pub struct P2CardActionTrigger {
 }
 impl FromJson for P2CardActionTrigger {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CardActionTrigger")?;
+        let mut o = json::Fields::of(value, "P2CardActionTrigger")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -243,14 +248,15 @@ pub struct P2CardActionTriggerData {
 }
 impl FromJson for P2CardActionTriggerData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CardActionTriggerData")?;
+        let mut o = json::Fields::of(value, "P2CardActionTriggerData")?;
         let mut out = Self::default();
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "action", &mut out.action)?;
-        json::set(&mut o, "host", &mut out.host)?;
-        json::set(&mut o, "delivery_type", &mut out.delivery_type)?;
-        json::set(&mut o, "context", &mut out.context)?;
+        o.set("operator", &mut out.operator);
+        o.set("token", &mut out.token);
+        o.set("action", &mut out.action);
+        o.set("host", &mut out.host);
+        o.set("delivery_type", &mut out.delivery_type);
+        o.set("context", &mut out.context);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -292,11 +298,12 @@ pub struct P2URLPreviewGet {
 }
 impl FromJson for P2URLPreviewGet {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2URLPreviewGet")?;
+        let mut o = json::Fields::of(value, "P2URLPreviewGet")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -317,11 +324,12 @@ pub struct P2URLPreviewGetData {
 }
 impl FromJson for P2URLPreviewGetData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2URLPreviewGetData")?;
+        let mut o = json::Fields::of(value, "P2URLPreviewGetData")?;
         let mut out = Self::default();
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "host", &mut out.host)?;
-        json::set(&mut o, "context", &mut out.context)?;
+        o.set("operator", &mut out.operator);
+        o.set("host", &mut out.host);
+        o.set("context", &mut out.context);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -346,7 +354,7 @@ impl ToJson for P2URLPreviewGetResponse {
         w.end_object();
     }
 }
-/// The `inline` of \[`P2URLPreviewGetResponse`\].
+/// The `inline` of `P2URLPreviewGetResponse`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -373,7 +381,7 @@ impl ToJson for URLPreviewGetInline {
         w.end_object();
     }
 }
-/// The `url` of \[`URLPreviewGetInline`\].
+/// The `url` of `URLPreviewGetInline`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

@@ -183,7 +183,7 @@ impl ToJson for BatchUpdateCardRequestBody {
         None
     }
 }
-/// The `card` of \[`UpdateCardRequestBody`\].
+/// The `card` of `UpdateCardRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -339,9 +339,10 @@ pub struct CreateCardResponseBody {
 }
 impl FromJson for CreateCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateCardResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateCardResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "card_id", &mut out.card_id)?;
+        o.set("card_id", &mut out.card_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -405,9 +406,10 @@ pub struct IdConvertCardResponseBody {
 }
 impl FromJson for IdConvertCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "IdConvertCardResponseBody")?;
+        let mut o = json::Fields::of(value, "IdConvertCardResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "card_id", &mut out.card_id)?;
+        o.set("card_id", &mut out.card_id);
+        o.finish()?;
         Ok(out)
     }
 }

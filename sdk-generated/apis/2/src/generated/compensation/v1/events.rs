@@ -85,7 +85,7 @@ impl ToJson for OperateType {
         w.string(self.as_str());
     }
 }
-/// The `header` of \[`P2CompensationArchiveChangedV1`\].
+/// The `header` of `P2CompensationArchiveChangedV1`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -108,14 +108,15 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -136,11 +137,12 @@ pub struct P2CompensationArchiveChangedV1 {
 }
 impl FromJson for P2CompensationArchiveChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CompensationArchiveChangedV1")?;
+        let mut o = json::Fields::of(value, "P2CompensationArchiveChangedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -165,13 +167,14 @@ pub struct P2CompensationArchiveChangedV1Data {
 }
 impl FromJson for P2CompensationArchiveChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CompensationArchiveChangedV1Data")?;
+        let mut o = json::Fields::of(value, "P2CompensationArchiveChangedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "operate_type", &mut out.operate_type)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "before_tid", &mut out.before_tid)?;
-        json::set(&mut o, "after_tid", &mut out.after_tid)?;
+        o.set("operate_type", &mut out.operate_type);
+        o.set("employment_id", &mut out.employment_id);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("before_tid", &mut out.before_tid);
+        o.set("after_tid", &mut out.after_tid);
+        o.finish()?;
         Ok(out)
     }
 }

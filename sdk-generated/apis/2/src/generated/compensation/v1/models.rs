@@ -1481,7 +1481,7 @@ impl ToJson for ValueType {
         w.string(self.as_str());
     }
 }
-/// The `plan_indicator_logic` of \[`PlanIndicator`\].
+/// The `plan_indicator_logic` of `PlanIndicator`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1496,14 +1496,15 @@ pub struct AdjustmentLogic {
 }
 impl FromJson for AdjustmentLogic {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AdjustmentLogic")?;
+        let mut o = json::Fields::of(value, "AdjustmentLogic")?;
         let mut out = Self::default();
-        json::set(&mut o, "fixed", &mut out.fixed)?;
-        json::set(&mut o, "formula", &mut out.formula)?;
+        o.set("fixed", &mut out.fixed);
+        o.set("formula", &mut out.formula);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`QueryArchiveResponseBody`\].
+/// The `items` of `QueryArchiveResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1544,27 +1545,28 @@ pub struct ArchiveDetail {
 }
 impl FromJson for ArchiveDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ArchiveDetail")?;
+        let mut o = json::Fields::of(value, "ArchiveDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "tid", &mut out.tid)?;
-        json::set(&mut o, "plan_id", &mut out.plan_id)?;
-        json::set(&mut o, "plan_tid", &mut out.plan_tid)?;
-        json::set(&mut o, "currency_id", &mut out.currency_id)?;
-        json::set(&mut o, "change_reason_id", &mut out.change_reason_id)?;
-        json::set(&mut o, "change_description", &mut out.change_description)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
-        json::set(&mut o, "salary_level_id", &mut out.salary_level_id)?;
-        json::set(&mut o, "created_time", &mut out.created_time)?;
-        json::set(&mut o, "updated_time", &mut out.updated_time)?;
-        json::set(&mut o, "archive_items", &mut out.archive_items)?;
-        json::set(&mut o, "archive_indicators", &mut out.archive_indicators)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("id", &mut out.id);
+        o.set("tid", &mut out.tid);
+        o.set("plan_id", &mut out.plan_id);
+        o.set("plan_tid", &mut out.plan_tid);
+        o.set("currency_id", &mut out.currency_id);
+        o.set("change_reason_id", &mut out.change_reason_id);
+        o.set("change_description", &mut out.change_description);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("expiration_date", &mut out.expiration_date);
+        o.set("salary_level_id", &mut out.salary_level_id);
+        o.set("created_time", &mut out.created_time);
+        o.set("updated_time", &mut out.updated_time);
+        o.set("archive_items", &mut out.archive_items);
+        o.set("archive_indicators", &mut out.archive_indicators);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `archive_indicators` of \[`ArchiveDetail`\].
+/// The `archive_indicators` of `ArchiveDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1581,19 +1583,16 @@ pub struct ArchiveIndicator {
 }
 impl FromJson for ArchiveIndicator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ArchiveIndicator")?;
+        let mut o = json::Fields::of(value, "ArchiveIndicator")?;
         let mut out = Self::default();
-        json::set(&mut o, "indicator_id", &mut out.indicator_id)?;
-        json::set(&mut o, "indicator_result", &mut out.indicator_result)?;
-        json::set(
-            &mut o,
-            "indicator_result_regular",
-            &mut out.indicator_result_regular,
-        )?;
+        o.set("indicator_id", &mut out.indicator_id);
+        o.set("indicator_result", &mut out.indicator_result);
+        o.set("indicator_result_regular", &mut out.indicator_result_regular);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `archive_items` of \[`ArchiveDetail`\].
+/// The `archive_items` of `ArchiveDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1610,15 +1609,16 @@ pub struct ArchiveItem {
 }
 impl FromJson for ArchiveItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ArchiveItem")?;
+        let mut o = json::Fields::of(value, "ArchiveItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "item_id", &mut out.item_id)?;
-        json::set(&mut o, "item_result", &mut out.item_result)?;
-        json::set(&mut o, "item_result_regular", &mut out.item_result_regular)?;
+        o.set("item_id", &mut out.item_id);
+        o.set("item_result", &mut out.item_result);
+        o.set("item_result_regular", &mut out.item_result_regular);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `item_value_lists` of \[`CreateArchiveRequestBody`\].
+/// The `item_value_lists` of `CreateArchiveRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1688,9 +1688,10 @@ pub struct BatchCreateLumpSumPaymentResponseBody {
 }
 impl FromJson for BatchCreateLumpSumPaymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchCreateLumpSumPaymentResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchCreateLumpSumPaymentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "operate_results", &mut out.operate_results)?;
+        o.set("operate_results", &mut out.operate_results);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1731,9 +1732,10 @@ pub struct BatchCreateRecurringPaymentResponseBody {
 }
 impl FromJson for BatchCreateRecurringPaymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchCreateRecurringPaymentResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchCreateRecurringPaymentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "operate_results", &mut out.operate_results)?;
+        o.set("operate_results", &mut out.operate_results);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1827,7 +1829,7 @@ impl ToJson for BatchUpdateRecurringPaymentRequestBody {
         None
     }
 }
-/// The `items` of \[`ListChangeReasonResponseBody`\].
+/// The `items` of `ListChangeReasonResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1850,14 +1852,15 @@ pub struct ChangeReason {
 }
 impl FromJson for ChangeReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChangeReason")?;
+        let mut o = json::Fields::of(value, "ChangeReason")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "note", &mut out.note)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
-        json::set(&mut o, "i18n_notes", &mut out.i18n_notes)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("note", &mut out.note);
+        o.set("active_status", &mut out.active_status);
+        o.set("i18n_names", &mut out.i18n_names);
+        o.set("i18n_notes", &mut out.i18n_notes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1951,14 +1954,15 @@ pub struct CreateArchiveResponseBody {
 }
 impl FromJson for CreateArchiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateArchiveResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateArchiveResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "unique_id", &mut out.unique_id)?;
-        json::set(&mut o, "archive_tid", &mut out.archive_tid)?;
+        o.set("unique_id", &mut out.unique_id);
+        o.set("archive_tid", &mut out.archive_tid);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `formula` of \[`AdjustmentLogic`\].
+/// The `formula` of `AdjustmentLogic`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1973,14 +1977,15 @@ pub struct Formula {
 }
 impl FromJson for Formula {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Formula")?;
+        let mut o = json::Fields::of(value, "Formula")?;
         let mut out = Self::default();
-        json::set(&mut o, "expr", &mut out.expr)?;
-        json::set(&mut o, "formula_params", &mut out.formula_params)?;
+        o.set("expr", &mut out.expr);
+        o.set("formula_params", &mut out.formula_params);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `formula_params` of \[`Formula`\].
+/// The `formula_params` of `Formula`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1995,14 +2000,15 @@ pub struct FormulaParam {
 }
 impl FromJson for FormulaParam {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormulaParam")?;
+        let mut o = json::Fields::of(value, "FormulaParam")?;
         let mut out = Self::default();
-        json::set(&mut o, "ref_type", &mut out.ref_type)?;
-        json::set(&mut o, "id", &mut out.id)?;
+        o.set("ref_type", &mut out.ref_type);
+        o.set("id", &mut out.id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `issuance_detail_text` of \[`LumpSumPayment`\].
+/// The `issuance_detail_text` of `LumpSumPayment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2017,14 +2023,15 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18n")?;
+        let mut o = json::Fields::of(value, "I18n")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("en_us", &mut out.en_us);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n_names` of \[`ChangeReason`\].
+/// The `i18n_names` of `ChangeReason`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2039,14 +2046,15 @@ pub struct I18nContent {
 }
 impl FromJson for I18nContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nContent")?;
+        let mut o = json::Fields::of(value, "I18nContent")?;
         let mut out = Self::default();
-        json::set(&mut o, "locale", &mut out.locale)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("locale", &mut out.locale);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListIndicatorResponseBody`\].
+/// The `items` of `ListIndicatorResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2067,17 +2075,18 @@ pub struct Indicator {
 }
 impl FromJson for Indicator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Indicator")?;
+        let mut o = json::Fields::of(value, "Indicator")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "value_type", &mut out.value_type)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("value_type", &mut out.value_type);
+        o.set("active_status", &mut out.active_status);
+        o.set("i18n_names", &mut out.i18n_names);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListItemResponseBody`\].
+/// The `items` of `ListItemResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2110,23 +2119,24 @@ pub struct Item {
 }
 impl FromJson for Item {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Item")?;
+        let mut o = json::Fields::of(value, "Item")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "category_id", &mut out.category_id)?;
-        json::set(&mut o, "value_type", &mut out.value_type)?;
-        json::set(&mut o, "pay_off_frequency_type", &mut out.pay_off_frequency_type)?;
-        json::set(&mut o, "decimal_places", &mut out.decimal_places)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
-        json::set(&mut o, "i18n_descriptions", &mut out.i18n_descriptions)?;
-        json::set(&mut o, "item_type", &mut out.item_type)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("category_id", &mut out.category_id);
+        o.set("value_type", &mut out.value_type);
+        o.set("pay_off_frequency_type", &mut out.pay_off_frequency_type);
+        o.set("decimal_places", &mut out.decimal_places);
+        o.set("active_status", &mut out.active_status);
+        o.set("i18n_names", &mut out.i18n_names);
+        o.set("i18n_descriptions", &mut out.i18n_descriptions);
+        o.set("item_type", &mut out.item_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListItemCategoryResponseBody`\].
+/// The `items` of `ListItemCategoryResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2143,11 +2153,12 @@ pub struct ItemCategory {
 }
 impl FromJson for ItemCategory {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ItemCategory")?;
+        let mut o = json::Fields::of(value, "ItemCategory")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("i18n_names", &mut out.i18n_names);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2168,11 +2179,12 @@ pub struct ListChangeReasonResponseBody {
 }
 impl FromJson for ListChangeReasonResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListChangeReasonResponseBody")?;
+        let mut o = json::Fields::of(value, "ListChangeReasonResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2193,11 +2205,12 @@ pub struct ListIndicatorResponseBody {
 }
 impl FromJson for ListIndicatorResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListIndicatorResponseBody")?;
+        let mut o = json::Fields::of(value, "ListIndicatorResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2218,11 +2231,12 @@ pub struct ListItemCategoryResponseBody {
 }
 impl FromJson for ListItemCategoryResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListItemCategoryResponseBody")?;
+        let mut o = json::Fields::of(value, "ListItemCategoryResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2243,11 +2257,12 @@ pub struct ListItemResponseBody {
 }
 impl FromJson for ListItemResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListItemResponseBody")?;
+        let mut o = json::Fields::of(value, "ListItemResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2268,11 +2283,12 @@ pub struct ListPlanResponseBody {
 }
 impl FromJson for ListPlanResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListPlanResponseBody")?;
+        let mut o = json::Fields::of(value, "ListPlanResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2289,9 +2305,10 @@ pub struct ListSocialInsuranceResponseBody {
 }
 impl FromJson for ListSocialInsuranceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListSocialInsuranceResponseBody")?;
+        let mut o = json::Fields::of(value, "ListSocialInsuranceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2312,15 +2329,16 @@ pub struct ListSocialPlanResponseBody {
 }
 impl FromJson for ListSocialPlanResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListSocialPlanResponseBody")?;
+        let mut o = json::Fields::of(value, "ListSocialPlanResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "plans", &mut out.plans)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("plans", &mut out.plans);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `records` of \[`QueryLumpSumPaymentResponseBody`\].
+/// The `records` of `QueryLumpSumPaymentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2371,48 +2389,36 @@ pub struct LumpSumPayment {
 }
 impl FromJson for LumpSumPayment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LumpSumPayment")?;
+        let mut o = json::Fields::of(value, "LumpSumPayment")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "unique_id", &mut out.unique_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "total_amount", &mut out.total_amount)?;
-        json::set(&mut o, "binding_period", &mut out.binding_period)?;
-        json::set(&mut o, "currency_id", &mut out.currency_id)?;
-        json::set(&mut o, "issuance_frequency", &mut out.issuance_frequency)?;
-        json::set(&mut o, "item_id", &mut out.item_id)?;
-        json::set(&mut o, "remark", &mut out.remark)?;
-        json::set(&mut o, "issuance_detail_text", &mut out.issuance_detail_text)?;
-        json::set(&mut o, "apply_source", &mut out.apply_source)?;
-        json::set(
-            &mut o,
-            "return_amount_before_tax",
-            &mut out.return_amount_before_tax,
-        )?;
-        json::set(&mut o, "return_amount_after_tax", &mut out.return_amount_after_tax)?;
-        json::set(
-            &mut o,
+        o.set("id", &mut out.id);
+        o.set("unique_id", &mut out.unique_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("total_amount", &mut out.total_amount);
+        o.set("binding_period", &mut out.binding_period);
+        o.set("currency_id", &mut out.currency_id);
+        o.set("issuance_frequency", &mut out.issuance_frequency);
+        o.set("item_id", &mut out.item_id);
+        o.set("remark", &mut out.remark);
+        o.set("issuance_detail_text", &mut out.issuance_detail_text);
+        o.set("apply_source", &mut out.apply_source);
+        o.set("return_amount_before_tax", &mut out.return_amount_before_tax);
+        o.set("return_amount_after_tax", &mut out.return_amount_after_tax);
+        o.set(
             "binding_period_offboarding_type",
             &mut out.binding_period_offboarding_type,
-        )?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "modify_time", &mut out.modify_time)?;
-        json::set(
-            &mut o,
-            "reference_period_start_date",
-            &mut out.reference_period_start_date,
-        )?;
-        json::set(
-            &mut o,
-            "reference_period_end_date",
-            &mut out.reference_period_end_date,
-        )?;
-        json::set(&mut o, "details", &mut out.details)?;
-        json::set(&mut o, "binding_period_decimal", &mut out.binding_period_decimal)?;
+        );
+        o.set("create_time", &mut out.create_time);
+        o.set("modify_time", &mut out.modify_time);
+        o.set("reference_period_start_date", &mut out.reference_period_start_date);
+        o.set("reference_period_end_date", &mut out.reference_period_end_date);
+        o.set("details", &mut out.details);
+        o.set("binding_period_decimal", &mut out.binding_period_decimal);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `details` of \[`LumpSumPayment`\].
+/// The `details` of `LumpSumPayment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2455,44 +2461,38 @@ pub struct LumpSumPaymentDetail {
 }
 impl FromJson for LumpSumPaymentDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LumpSumPaymentDetail")?;
+        let mut o = json::Fields::of(value, "LumpSumPaymentDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "record_id", &mut out.record_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "issuance_amount", &mut out.issuance_amount)?;
-        json::set(&mut o, "issuance_status", &mut out.issuance_status)?;
-        json::set(&mut o, "issuance_way", &mut out.issuance_way)?;
-        json::set(&mut o, "issuance_time", &mut out.issuance_time)?;
-        json::set(&mut o, "currency_id", &mut out.currency_id)?;
-        json::set(&mut o, "belong_time", &mut out.belong_time)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "modify_time", &mut out.modify_time)?;
-        json::set(
-            &mut o,
-            "issuance_country_region_id",
-            &mut out.issuance_country_region_id,
-        )?;
-        json::set(&mut o, "issuance_pay_group_id", &mut out.issuance_pay_group_id)?;
-        json::set(
-            &mut o,
+        o.set("id", &mut out.id);
+        o.set("record_id", &mut out.record_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("issuance_amount", &mut out.issuance_amount);
+        o.set("issuance_status", &mut out.issuance_status);
+        o.set("issuance_way", &mut out.issuance_way);
+        o.set("issuance_time", &mut out.issuance_time);
+        o.set("currency_id", &mut out.currency_id);
+        o.set("belong_time", &mut out.belong_time);
+        o.set("create_time", &mut out.create_time);
+        o.set("modify_time", &mut out.modify_time);
+        o.set("issuance_country_region_id", &mut out.issuance_country_region_id);
+        o.set("issuance_pay_group_id", &mut out.issuance_pay_group_id);
+        o.set(
             "detail_reference_period_start_date",
             &mut out.detail_reference_period_start_date,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "detail_reference_period_end_date",
             &mut out.detail_reference_period_end_date,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "is_not_issued_due_to_offboarding",
             &mut out.is_not_issued_due_to_offboarding,
-        )?;
+        );
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `details` of \[`LumpSumPaymentForCreate`\].
+/// The `details` of `LumpSumPaymentForCreate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2567,7 +2567,7 @@ impl ToJson for LumpSumPaymentDetailForCreate {
         None
     }
 }
-/// The `details` of \[`LumpSumPaymentForUpdate`\].
+/// The `details` of `LumpSumPaymentForUpdate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2624,7 +2624,7 @@ impl ToJson for LumpSumPaymentDetailForUpdate {
         w.end_object();
     }
 }
-/// The `detail_results` of \[`LumpSumPaymentOperateResult`\].
+/// The `detail_results` of `LumpSumPaymentOperateResult`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2639,14 +2639,15 @@ pub struct LumpSumPaymentDetailOperateResult {
 }
 impl FromJson for LumpSumPaymentDetailOperateResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LumpSumPaymentDetailOperateResult")?;
+        let mut o = json::Fields::of(value, "LumpSumPaymentDetailOperateResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "detail_id", &mut out.detail_id)?;
-        json::set(&mut o, "issuance_index", &mut out.issuance_index)?;
+        o.set("detail_id", &mut out.detail_id);
+        o.set("issuance_index", &mut out.issuance_index);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `records` of \[`BatchCreateLumpSumPaymentRequestBody`\].
+/// The `records` of `BatchCreateLumpSumPaymentRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2718,7 +2719,7 @@ impl ToJson for LumpSumPaymentForCreate {
         None
     }
 }
-/// The `records` of \[`BatchUpdateLumpSumPaymentRequestBody`\].
+/// The `records` of `BatchUpdateLumpSumPaymentRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2775,7 +2776,7 @@ impl ToJson for LumpSumPaymentForUpdate {
         None
     }
 }
-/// The `operate_results` of \[`BatchCreateLumpSumPaymentResponseBody`\].
+/// The `operate_results` of `BatchCreateLumpSumPaymentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2796,17 +2797,18 @@ pub struct LumpSumPaymentOperateResult {
 }
 impl FromJson for LumpSumPaymentOperateResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LumpSumPaymentOperateResult")?;
+        let mut o = json::Fields::of(value, "LumpSumPaymentOperateResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "unique_id", &mut out.unique_id)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "message", &mut out.message)?;
-        json::set(&mut o, "detail_results", &mut out.detail_results)?;
+        o.set("id", &mut out.id);
+        o.set("unique_id", &mut out.unique_id);
+        o.set("code", &mut out.code);
+        o.set("message", &mut out.message);
+        o.set("detail_results", &mut out.detail_results);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `plan_conditions` of \[`PlanScope`\].
+/// The `plan_conditions` of `PlanScope`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2823,15 +2825,16 @@ pub struct PlanCondition {
 }
 impl FromJson for PlanCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PlanCondition")?;
+        let mut o = json::Fields::of(value, "PlanCondition")?;
         let mut out = Self::default();
-        json::set(&mut o, "left_type", &mut out.left_type)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "right_value", &mut out.right_value)?;
+        o.set("left_type", &mut out.left_type);
+        o.set("operator", &mut out.operator);
+        o.set("right_value", &mut out.right_value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListPlanResponseBody`\].
+/// The `items` of `ListPlanResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2866,24 +2869,25 @@ pub struct PlanDetail {
 }
 impl FromJson for PlanDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PlanDetail")?;
+        let mut o = json::Fields::of(value, "PlanDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "tid", &mut out.tid)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "plan_scope", &mut out.plan_scope)?;
-        json::set(&mut o, "currency_id", &mut out.currency_id)?;
-        json::set(&mut o, "probation_salary_status", &mut out.probation_salary_status)?;
-        json::set(&mut o, "plan_items", &mut out.plan_items)?;
-        json::set(&mut o, "plan_indicators", &mut out.plan_indicators)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
-        json::set(&mut o, "i18n_descriptions", &mut out.i18n_descriptions)?;
+        o.set("id", &mut out.id);
+        o.set("tid", &mut out.tid);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("plan_scope", &mut out.plan_scope);
+        o.set("currency_id", &mut out.currency_id);
+        o.set("probation_salary_status", &mut out.probation_salary_status);
+        o.set("plan_items", &mut out.plan_items);
+        o.set("plan_indicators", &mut out.plan_indicators);
+        o.set("i18n_names", &mut out.i18n_names);
+        o.set("i18n_descriptions", &mut out.i18n_descriptions);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `plan_indicators` of \[`PlanDetail`\].
+/// The `plan_indicators` of `PlanDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2898,14 +2902,15 @@ pub struct PlanIndicator {
 }
 impl FromJson for PlanIndicator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PlanIndicator")?;
+        let mut o = json::Fields::of(value, "PlanIndicator")?;
         let mut out = Self::default();
-        json::set(&mut o, "indicator_id", &mut out.indicator_id)?;
-        json::set(&mut o, "plan_indicator_logic", &mut out.plan_indicator_logic)?;
+        o.set("indicator_id", &mut out.indicator_id);
+        o.set("plan_indicator_logic", &mut out.plan_indicator_logic);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `plan_items` of \[`PlanDetail`\].
+/// The `plan_items` of `PlanDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2926,21 +2931,18 @@ pub struct PlanItem {
 }
 impl FromJson for PlanItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PlanItem")?;
+        let mut o = json::Fields::of(value, "PlanItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "adjustment_type", &mut out.adjustment_type)?;
-        json::set(&mut o, "item_id", &mut out.item_id)?;
-        json::set(&mut o, "plan_item_logic", &mut out.plan_item_logic)?;
-        json::set(&mut o, "probation_discount_type", &mut out.probation_discount_type)?;
-        json::set(
-            &mut o,
-            "probation_discount_percentum",
-            &mut out.probation_discount_percentum,
-        )?;
+        o.set("adjustment_type", &mut out.adjustment_type);
+        o.set("item_id", &mut out.item_id);
+        o.set("plan_item_logic", &mut out.plan_item_logic);
+        o.set("probation_discount_type", &mut out.probation_discount_type);
+        o.set("probation_discount_percentum", &mut out.probation_discount_percentum);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `plan_scope` of \[`PlanDetail`\].
+/// The `plan_scope` of `PlanDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2955,10 +2957,11 @@ pub struct PlanScope {
 }
 impl FromJson for PlanScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PlanScope")?;
+        let mut o = json::Fields::of(value, "PlanScope")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_all", &mut out.is_all)?;
-        json::set(&mut o, "plan_conditions", &mut out.plan_conditions)?;
+        o.set("is_all", &mut out.is_all);
+        o.set("plan_conditions", &mut out.plan_conditions);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3006,11 +3009,12 @@ pub struct QueryArchiveResponseBody {
 }
 impl FromJson for QueryArchiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryArchiveResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryArchiveResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3118,11 +3122,12 @@ pub struct QueryDetailLumpSumPaymentResponseBody {
 }
 impl FromJson for QueryDetailLumpSumPaymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryDetailLumpSumPaymentResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryDetailLumpSumPaymentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "records", &mut out.records)?;
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("records", &mut out.records);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3215,11 +3220,12 @@ pub struct QueryLumpSumPaymentResponseBody {
 }
 impl FromJson for QueryLumpSumPaymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryLumpSumPaymentResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryLumpSumPaymentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "records", &mut out.records)?;
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("records", &mut out.records);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3324,11 +3330,12 @@ pub struct QueryRecurringPaymentResponseBody {
 }
 impl FromJson for QueryRecurringPaymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryRecurringPaymentResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryRecurringPaymentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "records", &mut out.records)?;
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("records", &mut out.records);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3372,9 +3379,13 @@ pub struct QuerySocialArchiveAdjustRecordResponseBody {
 }
 impl FromJson for QuerySocialArchiveAdjustRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QuerySocialArchiveAdjustRecordResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "QuerySocialArchiveAdjustRecordResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "records", &mut out.records)?;
+        o.set("records", &mut out.records);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3418,9 +3429,10 @@ pub struct QuerySocialArchiveResponseBody {
 }
 impl FromJson for QuerySocialArchiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QuerySocialArchiveResponseBody")?;
+        let mut o = json::Fields::of(value, "QuerySocialArchiveResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "archives", &mut out.archives)?;
+        o.set("archives", &mut out.archives);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3464,13 +3476,14 @@ pub struct QuerySocialPlanResponseBody {
 }
 impl FromJson for QuerySocialPlanResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QuerySocialPlanResponseBody")?;
+        let mut o = json::Fields::of(value, "QuerySocialPlanResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "plans", &mut out.plans)?;
+        o.set("plans", &mut out.plans);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `records` of \[`QueryRecurringPaymentResponseBody`\].
+/// The `records` of `QueryRecurringPaymentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3505,28 +3518,25 @@ pub struct RecurringPayment {
 }
 impl FromJson for RecurringPayment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecurringPayment")?;
+        let mut o = json::Fields::of(value, "RecurringPayment")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "unique_id", &mut out.unique_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "item_id", &mut out.item_id)?;
-        json::set(&mut o, "issuance_type", &mut out.issuance_type)?;
-        json::set(&mut o, "each_amount", &mut out.each_amount)?;
-        json::set(&mut o, "start_date", &mut out.start_date)?;
-        json::set(&mut o, "end_date", &mut out.end_date)?;
-        json::set(&mut o, "issuance_period", &mut out.issuance_period)?;
-        json::set(&mut o, "currency_id", &mut out.currency_id)?;
-        json::set(&mut o, "remark", &mut out.remark)?;
-        json::set(
-            &mut o,
-            "issuance_country_region_id",
-            &mut out.issuance_country_region_id,
-        )?;
+        o.set("id", &mut out.id);
+        o.set("unique_id", &mut out.unique_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("item_id", &mut out.item_id);
+        o.set("issuance_type", &mut out.issuance_type);
+        o.set("each_amount", &mut out.each_amount);
+        o.set("start_date", &mut out.start_date);
+        o.set("end_date", &mut out.end_date);
+        o.set("issuance_period", &mut out.issuance_period);
+        o.set("currency_id", &mut out.currency_id);
+        o.set("remark", &mut out.remark);
+        o.set("issuance_country_region_id", &mut out.issuance_country_region_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `records` of \[`BatchCreateRecurringPaymentRequestBody`\].
+/// The `records` of `BatchCreateRecurringPaymentRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3604,7 +3614,7 @@ impl ToJson for RecurringPaymentForCreate {
         None
     }
 }
-/// The `records` of \[`BatchUpdateRecurringPaymentRequestBody`\].
+/// The `records` of `BatchUpdateRecurringPaymentRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3664,7 +3674,7 @@ impl ToJson for RecurringPaymentForUpdate {
         None
     }
 }
-/// The `operate_results` of \[`BatchCreateRecurringPaymentResponseBody`\].
+/// The `operate_results` of `BatchCreateRecurringPaymentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3683,16 +3693,17 @@ pub struct RecurringPaymentOperateResult {
 }
 impl FromJson for RecurringPaymentOperateResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecurringPaymentOperateResult")?;
+        let mut o = json::Fields::of(value, "RecurringPaymentOperateResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "unique_id", &mut out.unique_id)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "message", &mut out.message)?;
+        o.set("id", &mut out.id);
+        o.set("unique_id", &mut out.unique_id);
+        o.set("code", &mut out.code);
+        o.set("message", &mut out.message);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `archives` of \[`QuerySocialArchiveResponseBody`\].
+/// The `archives` of `QuerySocialArchiveResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3707,14 +3718,15 @@ pub struct SocialArchive {
 }
 impl FromJson for SocialArchive {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SocialArchive")?;
+        let mut o = json::Fields::of(value, "SocialArchive")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "details", &mut out.details)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("details", &mut out.details);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `records` of \[`QuerySocialArchiveAdjustRecordResponseBody`\].
+/// The `records` of `QuerySocialArchiveAdjustRecordResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3733,16 +3745,17 @@ pub struct SocialArchiveAdjustRecord {
 }
 impl FromJson for SocialArchiveAdjustRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SocialArchiveAdjustRecord")?;
+        let mut o = json::Fields::of(value, "SocialArchiveAdjustRecord")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "record_type", &mut out.record_type)?;
-        json::set(&mut o, "details", &mut out.details)?;
-        json::set(&mut o, "record_id", &mut out.record_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("record_type", &mut out.record_type);
+        o.set("details", &mut out.details);
+        o.set("record_id", &mut out.record_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `details` of \[`SocialArchive`\].
+/// The `details` of `SocialArchive`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3781,26 +3794,27 @@ pub struct SocialArchiveDetail {
 }
 impl FromJson for SocialArchiveDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SocialArchiveDetail")?;
+        let mut o = json::Fields::of(value, "SocialArchiveDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "insurance_type", &mut out.insurance_type)?;
-        json::set(&mut o, "insurance_status", &mut out.insurance_status)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "tid", &mut out.tid)?;
-        json::set(&mut o, "plan_id", &mut out.plan_id)?;
-        json::set(&mut o, "plan_tid", &mut out.plan_tid)?;
-        json::set(&mut o, "location_id", &mut out.location_id)?;
-        json::set(&mut o, "company_id", &mut out.company_id)?;
-        json::set(&mut o, "account_type", &mut out.account_type)?;
-        json::set(&mut o, "insurance_account", &mut out.insurance_account)?;
-        json::set(&mut o, "base_salary", &mut out.base_salary)?;
-        json::set(&mut o, "insurance_details", &mut out.insurance_details)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        o.set("description", &mut out.description);
+        o.set("insurance_type", &mut out.insurance_type);
+        o.set("insurance_status", &mut out.insurance_status);
+        o.set("id", &mut out.id);
+        o.set("tid", &mut out.tid);
+        o.set("plan_id", &mut out.plan_id);
+        o.set("plan_tid", &mut out.plan_tid);
+        o.set("location_id", &mut out.location_id);
+        o.set("company_id", &mut out.company_id);
+        o.set("account_type", &mut out.account_type);
+        o.set("insurance_account", &mut out.insurance_account);
+        o.set("base_salary", &mut out.base_salary);
+        o.set("insurance_details", &mut out.insurance_details);
+        o.set("effective_date", &mut out.effective_date);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `insurance_details` of \[`SocialArchiveDetail`\].
+/// The `insurance_details` of `SocialArchiveDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3827,20 +3841,21 @@ pub struct SocialArchiveItem {
 }
 impl FromJson for SocialArchiveItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SocialArchiveItem")?;
+        let mut o = json::Fields::of(value, "SocialArchiveItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "insurance_id", &mut out.insurance_id)?;
-        json::set(&mut o, "insurance_name", &mut out.insurance_name)?;
-        json::set(&mut o, "company_deduction", &mut out.company_deduction)?;
-        json::set(&mut o, "company_setting", &mut out.company_setting)?;
-        json::set(&mut o, "personal_deduction", &mut out.personal_deduction)?;
-        json::set(&mut o, "personal_setting", &mut out.personal_setting)?;
-        json::set(&mut o, "payment_frequency", &mut out.payment_frequency)?;
-        json::set(&mut o, "payment_months", &mut out.payment_months)?;
+        o.set("insurance_id", &mut out.insurance_id);
+        o.set("insurance_name", &mut out.insurance_name);
+        o.set("company_deduction", &mut out.company_deduction);
+        o.set("company_setting", &mut out.company_setting);
+        o.set("personal_deduction", &mut out.personal_deduction);
+        o.set("personal_setting", &mut out.personal_setting);
+        o.set("payment_frequency", &mut out.payment_frequency);
+        o.set("payment_months", &mut out.payment_months);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListSocialInsuranceResponseBody`\].
+/// The `items` of `ListSocialInsuranceResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3861,17 +3876,18 @@ pub struct SocialInsurance {
 }
 impl FromJson for SocialInsurance {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SocialInsurance")?;
+        let mut o = json::Fields::of(value, "SocialInsurance")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "insurance_type", &mut out.insurance_type)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "is_system", &mut out.is_system)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("insurance_type", &mut out.insurance_type);
+        o.set("active", &mut out.active);
+        o.set("is_system", &mut out.is_system);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `plans` of \[`ListSocialPlanResponseBody`\].
+/// The `plans` of `ListSocialPlanResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3900,21 +3916,22 @@ pub struct SocialPlan {
 }
 impl FromJson for SocialPlan {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SocialPlan")?;
+        let mut o = json::Fields::of(value, "SocialPlan")?;
         let mut out = Self::default();
-        json::set(&mut o, "plan_id", &mut out.plan_id)?;
-        json::set(&mut o, "plan_tid", &mut out.plan_tid)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "insurance_type", &mut out.insurance_type)?;
-        json::set(&mut o, "scope", &mut out.scope)?;
-        json::set(&mut o, "item_detail", &mut out.item_detail)?;
-        json::set(&mut o, "remark", &mut out.remark)?;
+        o.set("plan_id", &mut out.plan_id);
+        o.set("plan_tid", &mut out.plan_tid);
+        o.set("name", &mut out.name);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("active", &mut out.active);
+        o.set("insurance_type", &mut out.insurance_type);
+        o.set("scope", &mut out.scope);
+        o.set("item_detail", &mut out.item_detail);
+        o.set("remark", &mut out.remark);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `item_detail` of \[`SocialPlan`\].
+/// The `item_detail` of `SocialPlan`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3937,18 +3954,19 @@ pub struct SocialPlanItemDetail {
 }
 impl FromJson for SocialPlanItemDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SocialPlanItemDetail")?;
+        let mut o = json::Fields::of(value, "SocialPlanItemDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "item_id", &mut out.item_id)?;
-        json::set(&mut o, "item_name", &mut out.item_name)?;
-        json::set(&mut o, "item_setting_of_person", &mut out.item_setting_of_person)?;
-        json::set(&mut o, "item_setting_of_company", &mut out.item_setting_of_company)?;
-        json::set(&mut o, "payment_frequency", &mut out.payment_frequency)?;
-        json::set(&mut o, "payment_months", &mut out.payment_months)?;
+        o.set("item_id", &mut out.item_id);
+        o.set("item_name", &mut out.item_name);
+        o.set("item_setting_of_person", &mut out.item_setting_of_person);
+        o.set("item_setting_of_company", &mut out.item_setting_of_company);
+        o.set("payment_frequency", &mut out.payment_frequency);
+        o.set("payment_months", &mut out.payment_months);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `company_setting` of \[`SocialArchiveItem`\].
+/// The `company_setting` of `SocialArchiveItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3971,18 +3989,19 @@ pub struct SocialPlanItemSetting {
 }
 impl FromJson for SocialPlanItemSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SocialPlanItemSetting")?;
+        let mut o = json::Fields::of(value, "SocialPlanItemSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "lower_limit", &mut out.lower_limit)?;
-        json::set(&mut o, "upper_limit", &mut out.upper_limit)?;
-        json::set(&mut o, "payment_ratio", &mut out.payment_ratio)?;
-        json::set(&mut o, "payment_rounding_rule", &mut out.payment_rounding_rule)?;
-        json::set(&mut o, "payment_decimals", &mut out.payment_decimals)?;
-        json::set(&mut o, "fixed_payment", &mut out.fixed_payment)?;
+        o.set("lower_limit", &mut out.lower_limit);
+        o.set("upper_limit", &mut out.upper_limit);
+        o.set("payment_ratio", &mut out.payment_ratio);
+        o.set("payment_rounding_rule", &mut out.payment_rounding_rule);
+        o.set("payment_decimals", &mut out.payment_decimals);
+        o.set("fixed_payment", &mut out.fixed_payment);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `scope` of \[`SocialPlan`\].
+/// The `scope` of `SocialPlan`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3997,10 +4016,11 @@ pub struct SocialPlanScope {
 }
 impl FromJson for SocialPlanScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SocialPlanScope")?;
+        let mut o = json::Fields::of(value, "SocialPlanScope")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_all", &mut out.is_all)?;
-        json::set(&mut o, "rules", &mut out.rules)?;
+        o.set("is_all", &mut out.is_all);
+        o.set("rules", &mut out.rules);
+        o.finish()?;
         Ok(out)
     }
 }

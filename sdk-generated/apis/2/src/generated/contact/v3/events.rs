@@ -147,7 +147,7 @@ impl ToJson for Language {
         w.string(self.as_str());
     }
 }
-/// The `avatar` of \[`User`\].
+/// The `avatar` of `User`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -166,16 +166,17 @@ pub struct AvatarInfo {
 }
 impl FromJson for AvatarInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AvatarInfo")?;
+        let mut o = json::Fields::of(value, "AvatarInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "avatar_72", &mut out.avatar_72)?;
-        json::set(&mut o, "avatar_240", &mut out.avatar_240)?;
-        json::set(&mut o, "avatar_640", &mut out.avatar_640)?;
-        json::set(&mut o, "avatar_origin", &mut out.avatar_origin)?;
+        o.set("avatar_72", &mut out.avatar_72);
+        o.set("avatar_240", &mut out.avatar_240);
+        o.set("avatar_640", &mut out.avatar_640);
+        o.set("avatar_origin", &mut out.avatar_origin);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `object` of \[`P2ContactCustomAttrEventUpdatedV3Data`\].
+/// The `object` of `P2ContactCustomAttrEventUpdatedV3Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -190,14 +191,15 @@ pub struct CustomAttrEvent {
 }
 impl FromJson for CustomAttrEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomAttrEvent")?;
+        let mut o = json::Fields::of(value, "CustomAttrEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "contact_field_key", &mut out.contact_field_key)?;
-        json::set(&mut o, "allow_open_query", &mut out.allow_open_query)?;
+        o.set("contact_field_key", &mut out.contact_field_key);
+        o.set("allow_open_query", &mut out.allow_open_query);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `generic_user` of \[`UserCustomAttrValue`\].
+/// The `generic_user` of `UserCustomAttrValue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -212,14 +214,15 @@ pub struct CustomAttrGenericUser {
 }
 impl FromJson for CustomAttrGenericUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomAttrGenericUser")?;
+        let mut o = json::Fields::of(value, "CustomAttrGenericUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("id", &mut out.id);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `departments` of \[`Scope`\].
+/// The `departments` of `Scope`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -262,32 +265,29 @@ pub struct Department {
 }
 impl FromJson for Department {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Department")?;
+        let mut o = json::Fields::of(value, "Department")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
-        json::set(&mut o, "parent_department_id", &mut out.parent_department_id)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
-        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "order", &mut out.order)?;
-        json::set(&mut o, "unit_ids", &mut out.unit_ids)?;
-        json::set(&mut o, "member_count", &mut out.member_count)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "create_group_chat", &mut out.create_group_chat)?;
-        json::set(&mut o, "leaders", &mut out.leaders)?;
-        json::set(
-            &mut o,
-            "group_chat_employee_types",
-            &mut out.group_chat_employee_types,
-        )?;
-        json::set(&mut o, "department_hrbps", &mut out.department_hrbps)?;
-        json::set(&mut o, "primary_member_count", &mut out.primary_member_count)?;
+        o.set("name", &mut out.name);
+        o.set("i18n_name", &mut out.i18n_name);
+        o.set("parent_department_id", &mut out.parent_department_id);
+        o.set("department_id", &mut out.department_id);
+        o.set("open_department_id", &mut out.open_department_id);
+        o.set("leader_user_id", &mut out.leader_user_id);
+        o.set("chat_id", &mut out.chat_id);
+        o.set("order", &mut out.order);
+        o.set("unit_ids", &mut out.unit_ids);
+        o.set("member_count", &mut out.member_count);
+        o.set("status", &mut out.status);
+        o.set("create_group_chat", &mut out.create_group_chat);
+        o.set("leaders", &mut out.leaders);
+        o.set("group_chat_employee_types", &mut out.group_chat_employee_types);
+        o.set("department_hrbps", &mut out.department_hrbps);
+        o.set("primary_member_count", &mut out.primary_member_count);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `department_path` of \[`User`\].
+/// The `department_path` of `User`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -304,15 +304,16 @@ pub struct DepartmentDetail {
 }
 impl FromJson for DepartmentDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentDetail")?;
+        let mut o = json::Fields::of(value, "DepartmentDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "department_name", &mut out.department_name)?;
-        json::set(&mut o, "department_path", &mut out.department_path)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("department_name", &mut out.department_name);
+        o.set("department_path", &mut out.department_path);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `object` of \[`P2ContactDepartmentCreatedV3Data`\].
+/// The `object` of `P2ContactDepartmentCreatedV3Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -345,23 +346,24 @@ pub struct DepartmentEvent {
 }
 impl FromJson for DepartmentEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentEvent")?;
+        let mut o = json::Fields::of(value, "DepartmentEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "parent_department_id", &mut out.parent_department_id)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
-        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "order", &mut out.order)?;
-        json::set(&mut o, "unit_ids", &mut out.unit_ids)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "leaders", &mut out.leaders)?;
-        json::set(&mut o, "department_hrbps", &mut out.department_hrbps)?;
+        o.set("name", &mut out.name);
+        o.set("parent_department_id", &mut out.parent_department_id);
+        o.set("department_id", &mut out.department_id);
+        o.set("open_department_id", &mut out.open_department_id);
+        o.set("leader_user_id", &mut out.leader_user_id);
+        o.set("chat_id", &mut out.chat_id);
+        o.set("order", &mut out.order);
+        o.set("unit_ids", &mut out.unit_ids);
+        o.set("status", &mut out.status);
+        o.set("leaders", &mut out.leaders);
+        o.set("department_hrbps", &mut out.department_hrbps);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `leaders` of \[`Department`\].
+/// The `leaders` of `Department`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -376,14 +378,15 @@ pub struct DepartmentLeader {
 }
 impl FromJson for DepartmentLeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentLeader")?;
+        let mut o = json::Fields::of(value, "DepartmentLeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "leader_type", &mut out.leader_type)?;
-        json::set(&mut o, "leader_id", &mut out.leader_id)?;
+        o.set("leader_type", &mut out.leader_type);
+        o.set("leader_id", &mut out.leader_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `department_path` of \[`DepartmentDetail`\].
+/// The `department_path` of `DepartmentDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -398,14 +401,15 @@ pub struct DepartmentPath {
 }
 impl FromJson for DepartmentPath {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentPath")?;
+        let mut o = json::Fields::of(value, "DepartmentPath")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_ids", &mut out.department_ids)?;
-        json::set(&mut o, "department_path_name", &mut out.department_path_name)?;
+        o.set("department_ids", &mut out.department_ids);
+        o.set("department_path_name", &mut out.department_path_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `department_name` of \[`DepartmentDetail`\].
+/// The `department_name` of `DepartmentDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -420,14 +424,15 @@ pub struct DepartmentPathName {
 }
 impl FromJson for DepartmentPathName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentPathName")?;
+        let mut o = json::Fields::of(value, "DepartmentPathName")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        o.set("name", &mut out.name);
+        o.set("i18n_name", &mut out.i18n_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `status` of \[`Department`\].
+/// The `status` of `Department`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -440,13 +445,14 @@ pub struct DepartmentStatus {
 }
 impl FromJson for DepartmentStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentStatus")?;
+        let mut o = json::Fields::of(value, "DepartmentStatus")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
+        o.set("is_deleted", &mut out.is_deleted);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `old_enum` of \[`P2ContactEmployeeTypeEnumActivedV3Data`\].
+/// The `old_enum` of `P2ContactEmployeeTypeEnumActivedV3Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -469,18 +475,19 @@ pub struct EmployeeTypeEnum {
 }
 impl FromJson for EmployeeTypeEnum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmployeeTypeEnum")?;
+        let mut o = json::Fields::of(value, "EmployeeTypeEnum")?;
         let mut out = Self::default();
-        json::set(&mut o, "enum_id", &mut out.enum_id)?;
-        json::set(&mut o, "enum_value", &mut out.enum_value)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "enum_type", &mut out.enum_type)?;
-        json::set(&mut o, "enum_status", &mut out.enum_status)?;
-        json::set(&mut o, "i18n_content", &mut out.i18n_content)?;
+        o.set("enum_id", &mut out.enum_id);
+        o.set("enum_value", &mut out.enum_value);
+        o.set("content", &mut out.content);
+        o.set("enum_type", &mut out.enum_type);
+        o.set("enum_status", &mut out.enum_status);
+        o.set("i18n_content", &mut out.i18n_content);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `header` of \[`P2ContactCustomAttrEventUpdatedV3`\].
+/// The `header` of `P2ContactCustomAttrEventUpdatedV3`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -503,18 +510,19 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n_content` of \[`EmployeeTypeEnum`\].
+/// The `i18n_content` of `EmployeeTypeEnum`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -529,14 +537,15 @@ pub struct I18nContent {
 }
 impl FromJson for I18nContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nContent")?;
+        let mut o = json::Fields::of(value, "I18nContent")?;
         let mut out = Self::default();
-        json::set(&mut o, "locale", &mut out.locale)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("locale", &mut out.locale);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `notification_option` of \[`User`\].
+/// The `notification_option` of `User`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -551,14 +560,15 @@ pub struct NotificationOption {
 }
 impl FromJson for NotificationOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "NotificationOption")?;
+        let mut o = json::Fields::of(value, "NotificationOption")?;
         let mut out = Self::default();
-        json::set(&mut o, "channels", &mut out.channels)?;
-        json::set(&mut o, "language", &mut out.language)?;
+        o.set("channels", &mut out.channels);
+        o.set("language", &mut out.language);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `old_object` of \[`P2ContactDepartmentDeletedV3Data`\].
+/// The `old_object` of `P2ContactDepartmentDeletedV3Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -573,14 +583,15 @@ pub struct OldDepartmentObject {
 }
 impl FromJson for OldDepartmentObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OldDepartmentObject")?;
+        let mut o = json::Fields::of(value, "OldDepartmentObject")?;
         let mut out = Self::default();
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
+        o.set("status", &mut out.status);
+        o.set("open_department_id", &mut out.open_department_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `old_object` of \[`P2ContactUserDeletedV3Data`\].
+/// The `old_object` of `P2ContactUserDeletedV3Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -595,10 +606,11 @@ pub struct OldUserObject {
 }
 impl FromJson for OldUserObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OldUserObject")?;
+        let mut o = json::Fields::of(value, "OldUserObject")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_ids", &mut out.department_ids)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
+        o.set("department_ids", &mut out.department_ids);
+        o.set("open_id", &mut out.open_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -619,11 +631,12 @@ pub struct P2ContactCustomAttrEventUpdatedV3 {
 }
 impl FromJson for P2ContactCustomAttrEventUpdatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactCustomAttrEventUpdatedV3")?;
+        let mut o = json::Fields::of(value, "P2ContactCustomAttrEventUpdatedV3")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -642,10 +655,11 @@ pub struct P2ContactCustomAttrEventUpdatedV3Data {
 }
 impl FromJson for P2ContactCustomAttrEventUpdatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactCustomAttrEventUpdatedV3Data")?;
+        let mut o = json::Fields::of(value, "P2ContactCustomAttrEventUpdatedV3Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "object", &mut out.object)?;
-        json::set(&mut o, "old_object", &mut out.old_object)?;
+        o.set("object", &mut out.object);
+        o.set("old_object", &mut out.old_object);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -666,11 +680,12 @@ pub struct P2ContactDepartmentCreatedV3 {
 }
 impl FromJson for P2ContactDepartmentCreatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactDepartmentCreatedV3")?;
+        let mut o = json::Fields::of(value, "P2ContactDepartmentCreatedV3")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -687,9 +702,10 @@ pub struct P2ContactDepartmentCreatedV3Data {
 }
 impl FromJson for P2ContactDepartmentCreatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactDepartmentCreatedV3Data")?;
+        let mut o = json::Fields::of(value, "P2ContactDepartmentCreatedV3Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "object", &mut out.object)?;
+        o.set("object", &mut out.object);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -710,11 +726,12 @@ pub struct P2ContactDepartmentDeletedV3 {
 }
 impl FromJson for P2ContactDepartmentDeletedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactDepartmentDeletedV3")?;
+        let mut o = json::Fields::of(value, "P2ContactDepartmentDeletedV3")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -733,10 +750,11 @@ pub struct P2ContactDepartmentDeletedV3Data {
 }
 impl FromJson for P2ContactDepartmentDeletedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactDepartmentDeletedV3Data")?;
+        let mut o = json::Fields::of(value, "P2ContactDepartmentDeletedV3Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "object", &mut out.object)?;
-        json::set(&mut o, "old_object", &mut out.old_object)?;
+        o.set("object", &mut out.object);
+        o.set("old_object", &mut out.old_object);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -757,11 +775,12 @@ pub struct P2ContactDepartmentUpdatedV3 {
 }
 impl FromJson for P2ContactDepartmentUpdatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactDepartmentUpdatedV3")?;
+        let mut o = json::Fields::of(value, "P2ContactDepartmentUpdatedV3")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -780,10 +799,11 @@ pub struct P2ContactDepartmentUpdatedV3Data {
 }
 impl FromJson for P2ContactDepartmentUpdatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactDepartmentUpdatedV3Data")?;
+        let mut o = json::Fields::of(value, "P2ContactDepartmentUpdatedV3Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "object", &mut out.object)?;
-        json::set(&mut o, "old_object", &mut out.old_object)?;
+        o.set("object", &mut out.object);
+        o.set("old_object", &mut out.old_object);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -804,11 +824,12 @@ pub struct P2ContactEmployeeTypeEnumActivedV3 {
 }
 impl FromJson for P2ContactEmployeeTypeEnumActivedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactEmployeeTypeEnumActivedV3")?;
+        let mut o = json::Fields::of(value, "P2ContactEmployeeTypeEnumActivedV3")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -827,10 +848,11 @@ pub struct P2ContactEmployeeTypeEnumActivedV3Data {
 }
 impl FromJson for P2ContactEmployeeTypeEnumActivedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactEmployeeTypeEnumActivedV3Data")?;
+        let mut o = json::Fields::of(value, "P2ContactEmployeeTypeEnumActivedV3Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "old_enum", &mut out.old_enum)?;
-        json::set(&mut o, "new_enum", &mut out.new_enum)?;
+        o.set("old_enum", &mut out.old_enum);
+        o.set("new_enum", &mut out.new_enum);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -851,11 +873,12 @@ pub struct P2ContactEmployeeTypeEnumCreatedV3 {
 }
 impl FromJson for P2ContactEmployeeTypeEnumCreatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactEmployeeTypeEnumCreatedV3")?;
+        let mut o = json::Fields::of(value, "P2ContactEmployeeTypeEnumCreatedV3")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -872,9 +895,10 @@ pub struct P2ContactEmployeeTypeEnumCreatedV3Data {
 }
 impl FromJson for P2ContactEmployeeTypeEnumCreatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactEmployeeTypeEnumCreatedV3Data")?;
+        let mut o = json::Fields::of(value, "P2ContactEmployeeTypeEnumCreatedV3Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "new_enum", &mut out.new_enum)?;
+        o.set("new_enum", &mut out.new_enum);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -895,11 +919,12 @@ pub struct P2ContactEmployeeTypeEnumDeletedV3 {
 }
 impl FromJson for P2ContactEmployeeTypeEnumDeletedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactEmployeeTypeEnumDeletedV3")?;
+        let mut o = json::Fields::of(value, "P2ContactEmployeeTypeEnumDeletedV3")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -916,9 +941,10 @@ pub struct P2ContactEmployeeTypeEnumDeletedV3Data {
 }
 impl FromJson for P2ContactEmployeeTypeEnumDeletedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactEmployeeTypeEnumDeletedV3Data")?;
+        let mut o = json::Fields::of(value, "P2ContactEmployeeTypeEnumDeletedV3Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "old_enum", &mut out.old_enum)?;
+        o.set("old_enum", &mut out.old_enum);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -939,11 +965,12 @@ pub struct P2ContactScopeUpdatedV3 {
 }
 impl FromJson for P2ContactScopeUpdatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactScopeUpdatedV3")?;
+        let mut o = json::Fields::of(value, "P2ContactScopeUpdatedV3")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -962,10 +989,11 @@ pub struct P2ContactScopeUpdatedV3Data {
 }
 impl FromJson for P2ContactScopeUpdatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactScopeUpdatedV3Data")?;
+        let mut o = json::Fields::of(value, "P2ContactScopeUpdatedV3Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "added", &mut out.added)?;
-        json::set(&mut o, "removed", &mut out.removed)?;
+        o.set("added", &mut out.added);
+        o.set("removed", &mut out.removed);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -986,11 +1014,12 @@ pub struct P2ContactUserCreatedV3 {
 }
 impl FromJson for P2ContactUserCreatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactUserCreatedV3")?;
+        let mut o = json::Fields::of(value, "P2ContactUserCreatedV3")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1007,9 +1036,10 @@ pub struct P2ContactUserCreatedV3Data {
 }
 impl FromJson for P2ContactUserCreatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactUserCreatedV3Data")?;
+        let mut o = json::Fields::of(value, "P2ContactUserCreatedV3Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "object", &mut out.object)?;
+        o.set("object", &mut out.object);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1030,11 +1060,12 @@ pub struct P2ContactUserDeletedV3 {
 }
 impl FromJson for P2ContactUserDeletedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactUserDeletedV3")?;
+        let mut o = json::Fields::of(value, "P2ContactUserDeletedV3")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1053,10 +1084,11 @@ pub struct P2ContactUserDeletedV3Data {
 }
 impl FromJson for P2ContactUserDeletedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactUserDeletedV3Data")?;
+        let mut o = json::Fields::of(value, "P2ContactUserDeletedV3Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "object", &mut out.object)?;
-        json::set(&mut o, "old_object", &mut out.old_object)?;
+        o.set("object", &mut out.object);
+        o.set("old_object", &mut out.old_object);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1077,11 +1109,12 @@ pub struct P2ContactUserUpdatedV3 {
 }
 impl FromJson for P2ContactUserUpdatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactUserUpdatedV3")?;
+        let mut o = json::Fields::of(value, "P2ContactUserUpdatedV3")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1100,14 +1133,15 @@ pub struct P2ContactUserUpdatedV3Data {
 }
 impl FromJson for P2ContactUserUpdatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactUserUpdatedV3Data")?;
+        let mut o = json::Fields::of(value, "P2ContactUserUpdatedV3Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "object", &mut out.object)?;
-        json::set(&mut o, "old_object", &mut out.old_object)?;
+        o.set("object", &mut out.object);
+        o.set("old_object", &mut out.old_object);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n_name` of \[`UserAssignInfo`\].
+/// The `i18n_name` of `UserAssignInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1124,15 +1158,16 @@ pub struct ProductI18nName {
 }
 impl FromJson for ProductI18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProductI18nName")?;
+        let mut o = json::Fields::of(value, "ProductI18nName")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("ja_jp", &mut out.ja_jp);
+        o.set("en_us", &mut out.en_us);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `added` of \[`P2ContactScopeUpdatedV3Data`\].
+/// The `added` of `P2ContactScopeUpdatedV3Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1149,15 +1184,16 @@ pub struct Scope {
 }
 impl FromJson for Scope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Scope")?;
+        let mut o = json::Fields::of(value, "Scope")?;
         let mut out = Self::default();
-        json::set(&mut o, "departments", &mut out.departments)?;
-        json::set(&mut o, "users", &mut out.users)?;
-        json::set(&mut o, "user_groups", &mut out.user_groups)?;
+        o.set("departments", &mut out.departments);
+        o.set("users", &mut out.users);
+        o.set("user_groups", &mut out.user_groups);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `users` of \[`Scope`\].
+/// The `users` of `Scope`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1248,56 +1284,53 @@ pub struct User {
 }
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "User")?;
+        let mut o = json::Fields::of(value, "User")?;
         let mut out = Self::default();
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "nickname", &mut out.nickname)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
-        json::set(&mut o, "mobile_visible", &mut out.mobile_visible)?;
-        json::set(&mut o, "gender", &mut out.gender)?;
-        json::set(&mut o, "avatar_key", &mut out.avatar_key)?;
-        json::set(&mut o, "avatar", &mut out.avatar)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "department_ids", &mut out.department_ids)?;
-        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
-        json::set(&mut o, "city", &mut out.city)?;
-        json::set(&mut o, "country", &mut out.country)?;
-        json::set(&mut o, "work_station", &mut out.work_station)?;
-        json::set(&mut o, "join_time", &mut out.join_time)?;
-        json::set(&mut o, "is_tenant_manager", &mut out.is_tenant_manager)?;
-        json::set(&mut o, "employee_no", &mut out.employee_no)?;
-        json::set(&mut o, "employee_type", &mut out.employee_type)?;
-        json::set(&mut o, "positions", &mut out.positions)?;
-        json::set(&mut o, "orders", &mut out.orders)?;
-        json::set(&mut o, "custom_attrs", &mut out.custom_attrs)?;
-        json::set(&mut o, "enterprise_email", &mut out.enterprise_email)?;
-        json::set(&mut o, "idp_type", &mut out.idp_type)?;
-        json::set(&mut o, "time_zone", &mut out.time_zone)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "job_title", &mut out.job_title)?;
-        json::set(&mut o, "need_send_notification", &mut out.need_send_notification)?;
-        json::set(&mut o, "notification_option", &mut out.notification_option)?;
-        json::set(&mut o, "is_frozen", &mut out.is_frozen)?;
-        json::set(&mut o, "geo", &mut out.geo)?;
-        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
-        json::set(&mut o, "subscription_ids", &mut out.subscription_ids)?;
-        json::set(&mut o, "assign_info", &mut out.assign_info)?;
-        json::set(&mut o, "department_path", &mut out.department_path)?;
-        json::set(
-            &mut o,
-            "dotted_line_leader_user_ids",
-            &mut out.dotted_line_leader_user_ids,
-        )?;
+        o.set("union_id", &mut out.union_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("name", &mut out.name);
+        o.set("en_name", &mut out.en_name);
+        o.set("nickname", &mut out.nickname);
+        o.set("email", &mut out.email);
+        o.set("mobile", &mut out.mobile);
+        o.set("mobile_visible", &mut out.mobile_visible);
+        o.set("gender", &mut out.gender);
+        o.set("avatar_key", &mut out.avatar_key);
+        o.set("avatar", &mut out.avatar);
+        o.set("status", &mut out.status);
+        o.set("department_ids", &mut out.department_ids);
+        o.set("leader_user_id", &mut out.leader_user_id);
+        o.set("city", &mut out.city);
+        o.set("country", &mut out.country);
+        o.set("work_station", &mut out.work_station);
+        o.set("join_time", &mut out.join_time);
+        o.set("is_tenant_manager", &mut out.is_tenant_manager);
+        o.set("employee_no", &mut out.employee_no);
+        o.set("employee_type", &mut out.employee_type);
+        o.set("positions", &mut out.positions);
+        o.set("orders", &mut out.orders);
+        o.set("custom_attrs", &mut out.custom_attrs);
+        o.set("enterprise_email", &mut out.enterprise_email);
+        o.set("idp_type", &mut out.idp_type);
+        o.set("time_zone", &mut out.time_zone);
+        o.set("description", &mut out.description);
+        o.set("job_title", &mut out.job_title);
+        o.set("need_send_notification", &mut out.need_send_notification);
+        o.set("notification_option", &mut out.notification_option);
+        o.set("is_frozen", &mut out.is_frozen);
+        o.set("geo", &mut out.geo);
+        o.set("job_level_id", &mut out.job_level_id);
+        o.set("job_family_id", &mut out.job_family_id);
+        o.set("subscription_ids", &mut out.subscription_ids);
+        o.set("assign_info", &mut out.assign_info);
+        o.set("department_path", &mut out.department_path);
+        o.set("dotted_line_leader_user_ids", &mut out.dotted_line_leader_user_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `assign_info` of \[`User`\].
+/// The `assign_info` of `User`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1320,18 +1353,19 @@ pub struct UserAssignInfo {
 }
 impl FromJson for UserAssignInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserAssignInfo")?;
+        let mut o = json::Fields::of(value, "UserAssignInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "subscription_id", &mut out.subscription_id)?;
-        json::set(&mut o, "license_plan_key", &mut out.license_plan_key)?;
-        json::set(&mut o, "product_name", &mut out.product_name)?;
-        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
+        o.set("subscription_id", &mut out.subscription_id);
+        o.set("license_plan_key", &mut out.license_plan_key);
+        o.set("product_name", &mut out.product_name);
+        o.set("i18n_name", &mut out.i18n_name);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `custom_attrs` of \[`User`\].
+/// The `custom_attrs` of `User`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1348,15 +1382,16 @@ pub struct UserCustomAttr {
 }
 impl FromJson for UserCustomAttr {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserCustomAttr")?;
+        let mut o = json::Fields::of(value, "UserCustomAttr")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("type", &mut out.r#type);
+        o.set("id", &mut out.id);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `value` of \[`UserCustomAttr`\].
+/// The `value` of `UserCustomAttr`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1383,20 +1418,21 @@ pub struct UserCustomAttrValue {
 }
 impl FromJson for UserCustomAttrValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserCustomAttrValue")?;
+        let mut o = json::Fields::of(value, "UserCustomAttrValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "pc_url", &mut out.pc_url)?;
-        json::set(&mut o, "option_id", &mut out.option_id)?;
-        json::set(&mut o, "option_value", &mut out.option_value)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "picture_url", &mut out.picture_url)?;
-        json::set(&mut o, "generic_user", &mut out.generic_user)?;
+        o.set("text", &mut out.text);
+        o.set("url", &mut out.url);
+        o.set("pc_url", &mut out.pc_url);
+        o.set("option_id", &mut out.option_id);
+        o.set("option_value", &mut out.option_value);
+        o.set("name", &mut out.name);
+        o.set("picture_url", &mut out.picture_url);
+        o.set("generic_user", &mut out.generic_user);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `object` of \[`P2ContactUserCreatedV3Data`\].
+/// The `object` of `P2ContactUserCreatedV3Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1467,46 +1503,43 @@ pub struct UserEvent {
 }
 impl FromJson for UserEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserEvent")?;
+        let mut o = json::Fields::of(value, "UserEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "nickname", &mut out.nickname)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "enterprise_email", &mut out.enterprise_email)?;
-        json::set(&mut o, "job_title", &mut out.job_title)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
-        json::set(&mut o, "mobile_visible", &mut out.mobile_visible)?;
-        json::set(&mut o, "gender", &mut out.gender)?;
-        json::set(&mut o, "avatar", &mut out.avatar)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "department_ids", &mut out.department_ids)?;
-        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
-        json::set(&mut o, "city", &mut out.city)?;
-        json::set(&mut o, "country", &mut out.country)?;
-        json::set(&mut o, "work_station", &mut out.work_station)?;
-        json::set(&mut o, "join_time", &mut out.join_time)?;
-        json::set(&mut o, "is_tenant_manager", &mut out.is_tenant_manager)?;
-        json::set(&mut o, "employee_no", &mut out.employee_no)?;
-        json::set(&mut o, "employee_type", &mut out.employee_type)?;
-        json::set(&mut o, "positions", &mut out.positions)?;
-        json::set(&mut o, "orders", &mut out.orders)?;
-        json::set(&mut o, "time_zone", &mut out.time_zone)?;
-        json::set(&mut o, "custom_attrs", &mut out.custom_attrs)?;
-        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
-        json::set(
-            &mut o,
-            "dotted_line_leader_user_ids",
-            &mut out.dotted_line_leader_user_ids,
-        )?;
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("name", &mut out.name);
+        o.set("en_name", &mut out.en_name);
+        o.set("nickname", &mut out.nickname);
+        o.set("email", &mut out.email);
+        o.set("enterprise_email", &mut out.enterprise_email);
+        o.set("job_title", &mut out.job_title);
+        o.set("mobile", &mut out.mobile);
+        o.set("mobile_visible", &mut out.mobile_visible);
+        o.set("gender", &mut out.gender);
+        o.set("avatar", &mut out.avatar);
+        o.set("status", &mut out.status);
+        o.set("department_ids", &mut out.department_ids);
+        o.set("leader_user_id", &mut out.leader_user_id);
+        o.set("city", &mut out.city);
+        o.set("country", &mut out.country);
+        o.set("work_station", &mut out.work_station);
+        o.set("join_time", &mut out.join_time);
+        o.set("is_tenant_manager", &mut out.is_tenant_manager);
+        o.set("employee_no", &mut out.employee_no);
+        o.set("employee_type", &mut out.employee_type);
+        o.set("positions", &mut out.positions);
+        o.set("orders", &mut out.orders);
+        o.set("time_zone", &mut out.time_zone);
+        o.set("custom_attrs", &mut out.custom_attrs);
+        o.set("job_level_id", &mut out.job_level_id);
+        o.set("job_family_id", &mut out.job_family_id);
+        o.set("dotted_line_leader_user_ids", &mut out.dotted_line_leader_user_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_groups` of \[`Scope`\].
+/// The `user_groups` of `Scope`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1527,17 +1560,18 @@ pub struct UserGroup {
 }
 impl FromJson for UserGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserGroup")?;
+        let mut o = json::Fields::of(value, "UserGroup")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_group_id", &mut out.user_group_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "member_count", &mut out.member_count)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("user_group_id", &mut out.user_group_id);
+        o.set("name", &mut out.name);
+        o.set("type", &mut out.r#type);
+        o.set("member_count", &mut out.member_count);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `department_hrbps` of \[`DepartmentEvent`\].
+/// The `department_hrbps` of `DepartmentEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1554,15 +1588,16 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserId")?;
+        let mut o = json::Fields::of(value, "UserId")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `orders` of \[`User`\].
+/// The `orders` of `User`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1581,16 +1616,17 @@ pub struct UserOrder {
 }
 impl FromJson for UserOrder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserOrder")?;
+        let mut o = json::Fields::of(value, "UserOrder")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "user_order", &mut out.user_order)?;
-        json::set(&mut o, "department_order", &mut out.department_order)?;
-        json::set(&mut o, "is_primary_dept", &mut out.is_primary_dept)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("user_order", &mut out.user_order);
+        o.set("department_order", &mut out.department_order);
+        o.set("is_primary_dept", &mut out.is_primary_dept);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `positions` of \[`User`\].
+/// The `positions` of `User`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1613,18 +1649,19 @@ pub struct UserPosition {
 }
 impl FromJson for UserPosition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserPosition")?;
+        let mut o = json::Fields::of(value, "UserPosition")?;
         let mut out = Self::default();
-        json::set(&mut o, "position_code", &mut out.position_code)?;
-        json::set(&mut o, "position_name", &mut out.position_name)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
-        json::set(&mut o, "leader_position_code", &mut out.leader_position_code)?;
-        json::set(&mut o, "is_major", &mut out.is_major)?;
+        o.set("position_code", &mut out.position_code);
+        o.set("position_name", &mut out.position_name);
+        o.set("department_id", &mut out.department_id);
+        o.set("leader_user_id", &mut out.leader_user_id);
+        o.set("leader_position_code", &mut out.leader_position_code);
+        o.set("is_major", &mut out.is_major);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `status` of \[`User`\].
+/// The `status` of `User`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1645,17 +1682,18 @@ pub struct UserStatus {
 }
 impl FromJson for UserStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserStatus")?;
+        let mut o = json::Fields::of(value, "UserStatus")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_frozen", &mut out.is_frozen)?;
-        json::set(&mut o, "is_resigned", &mut out.is_resigned)?;
-        json::set(&mut o, "is_activated", &mut out.is_activated)?;
-        json::set(&mut o, "is_exited", &mut out.is_exited)?;
-        json::set(&mut o, "is_unjoin", &mut out.is_unjoin)?;
+        o.set("is_frozen", &mut out.is_frozen);
+        o.set("is_resigned", &mut out.is_resigned);
+        o.set("is_activated", &mut out.is_activated);
+        o.set("is_exited", &mut out.is_exited);
+        o.set("is_unjoin", &mut out.is_unjoin);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n_name` of \[`Department`\].
+/// The `i18n_name` of `Department`.
 ///
 /// The same fields as [`ProductI18nName`]: one type, two names.
 pub type DepartmentI18nName = ProductI18nName;

@@ -1010,7 +1010,7 @@ impl ToJson for AddGroupMemberRequestBody {
         None
     }
 }
-/// The `avatar` of \[`User`\].
+/// The `avatar` of `User`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1029,12 +1029,13 @@ pub struct AvatarInfo {
 }
 impl FromJson for AvatarInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AvatarInfo")?;
+        let mut o = json::Fields::of(value, "AvatarInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "avatar_72", &mut out.avatar_72)?;
-        json::set(&mut o, "avatar_240", &mut out.avatar_240)?;
-        json::set(&mut o, "avatar_640", &mut out.avatar_640)?;
-        json::set(&mut o, "avatar_origin", &mut out.avatar_origin)?;
+        o.set("avatar_72", &mut out.avatar_72);
+        o.set("avatar_240", &mut out.avatar_240);
+        o.set("avatar_640", &mut out.avatar_640);
+        o.set("avatar_origin", &mut out.avatar_origin);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1079,13 +1080,14 @@ pub struct BasicBatchUserResponseBody {
 }
 impl FromJson for BasicBatchUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BasicBatchUserResponseBody")?;
+        let mut o = json::Fields::of(value, "BasicBatchUserResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "users", &mut out.users)?;
+        o.set("users", &mut out.users);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `users` of \[`BasicBatchUserResponseBody`\].
+/// The `users` of `BasicBatchUserResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1102,11 +1104,12 @@ pub struct BasicUser {
 }
 impl FromJson for BasicUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BasicUser")?;
+        let mut o = json::Fields::of(value, "BasicUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("name", &mut out.name);
+        o.set("i18n_name", &mut out.i18n_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1147,9 +1150,10 @@ pub struct BatchAddGroupMemberResponseBody {
 }
 impl FromJson for BatchAddGroupMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchAddGroupMemberResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchAddGroupMemberResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "results", &mut out.results)?;
+        o.set("results", &mut out.results);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1202,9 +1206,13 @@ pub struct BatchDeleteFunctionalRoleMemberResponseBody {
 }
 impl FromJson for BatchDeleteFunctionalRoleMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchDeleteFunctionalRoleMemberResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "BatchDeleteFunctionalRoleMemberResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
+        o.set("result", &mut out.result);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1221,9 +1229,10 @@ pub struct BatchDepartmentResponseBody {
 }
 impl FromJson for BatchDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchDepartmentResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchDepartmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1278,9 +1287,10 @@ pub struct BatchGetIdUserResponseBody {
 }
 impl FromJson for BatchGetIdUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchGetIdUserResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchGetIdUserResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_list", &mut out.user_list)?;
+        o.set("user_list", &mut out.user_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1321,9 +1331,10 @@ pub struct BatchUserResponseBody {
 }
 impl FromJson for BatchUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchUserResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchUserResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1375,9 +1386,10 @@ pub struct CreateEmployeeTypeEnumResponseBody {
 }
 impl FromJson for CreateEmployeeTypeEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateEmployeeTypeEnumResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateEmployeeTypeEnumResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "employee_type_enum", &mut out.employee_type_enum)?;
+        o.set("employee_type_enum", &mut out.employee_type_enum);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1418,9 +1430,10 @@ pub struct CreateFunctionalRoleResponseBody {
 }
 impl FromJson for CreateFunctionalRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateFunctionalRoleResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateFunctionalRoleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "role_id", &mut out.role_id)?;
+        o.set("role_id", &mut out.role_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1437,9 +1450,10 @@ pub struct CreateGroupResponseBody {
 }
 impl FromJson for CreateGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateGroupResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateGroupResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "group_id", &mut out.group_id)?;
+        o.set("group_id", &mut out.group_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1495,13 +1509,14 @@ pub struct CreateUnitResponseBody {
 }
 impl FromJson for CreateUnitResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateUnitResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateUnitResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "unit_id", &mut out.unit_id)?;
+        o.set("unit_id", &mut out.unit_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListCustomAttrResponseBody`\].
+/// The `items` of `ListCustomAttrResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1520,16 +1535,17 @@ pub struct CustomAttr {
 }
 impl FromJson for CustomAttr {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomAttr")?;
+        let mut o = json::Fields::of(value, "CustomAttr")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "options", &mut out.options)?;
-        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        o.set("id", &mut out.id);
+        o.set("type", &mut out.r#type);
+        o.set("options", &mut out.options);
+        o.set("i18n_name", &mut out.i18n_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `generic_user` of \[`UserCustomAttrValue`\].
+/// The `generic_user` of `UserCustomAttrValue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1551,10 +1567,11 @@ pub struct CustomAttrGenericUser {
 }
 impl FromJson for CustomAttrGenericUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomAttrGenericUser")?;
+        let mut o = json::Fields::of(value, "CustomAttrGenericUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("id", &mut out.id);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1572,7 +1589,7 @@ impl ToJson for CustomAttrGenericUser {
         None
     }
 }
-/// The `options` of \[`CustomAttrOptions`\].
+/// The `options` of `CustomAttrOptions`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1589,15 +1606,16 @@ pub struct CustomAttrOption {
 }
 impl FromJson for CustomAttrOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomAttrOption")?;
+        let mut o = json::Fields::of(value, "CustomAttrOption")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("id", &mut out.id);
+        o.set("value", &mut out.value);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `options` of \[`CustomAttr`\].
+/// The `options` of `CustomAttr`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1614,11 +1632,12 @@ pub struct CustomAttrOptions {
 }
 impl FromJson for CustomAttrOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomAttrOptions")?;
+        let mut o = json::Fields::of(value, "CustomAttrOptions")?;
         let mut out = Self::default();
-        json::set(&mut o, "default_option_id", &mut out.default_option_id)?;
-        json::set(&mut o, "option_type", &mut out.option_type)?;
-        json::set(&mut o, "options", &mut out.options)?;
+        o.set("default_option_id", &mut out.default_option_id);
+        o.set("option_type", &mut out.option_type);
+        o.set("options", &mut out.options);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1802,28 +1821,25 @@ pub struct Department {
 }
 impl FromJson for Department {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Department")?;
+        let mut o = json::Fields::of(value, "Department")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
-        json::set(&mut o, "parent_department_id", &mut out.parent_department_id)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
-        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "order", &mut out.order)?;
-        json::set(&mut o, "unit_ids", &mut out.unit_ids)?;
-        json::set(&mut o, "member_count", &mut out.member_count)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "create_group_chat", &mut out.create_group_chat)?;
-        json::set(&mut o, "leaders", &mut out.leaders)?;
-        json::set(
-            &mut o,
-            "group_chat_employee_types",
-            &mut out.group_chat_employee_types,
-        )?;
-        json::set(&mut o, "department_hrbps", &mut out.department_hrbps)?;
-        json::set(&mut o, "primary_member_count", &mut out.primary_member_count)?;
+        o.set("name", &mut out.name);
+        o.set("i18n_name", &mut out.i18n_name);
+        o.set("parent_department_id", &mut out.parent_department_id);
+        o.set("department_id", &mut out.department_id);
+        o.set("open_department_id", &mut out.open_department_id);
+        o.set("leader_user_id", &mut out.leader_user_id);
+        o.set("chat_id", &mut out.chat_id);
+        o.set("order", &mut out.order);
+        o.set("unit_ids", &mut out.unit_ids);
+        o.set("member_count", &mut out.member_count);
+        o.set("status", &mut out.status);
+        o.set("create_group_chat", &mut out.create_group_chat);
+        o.set("leaders", &mut out.leaders);
+        o.set("group_chat_employee_types", &mut out.group_chat_employee_types);
+        o.set("department_hrbps", &mut out.department_hrbps);
+        o.set("primary_member_count", &mut out.primary_member_count);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1849,7 +1865,7 @@ impl ToJson for Department {
         w.end_object();
     }
 }
-/// The `department_path` of \[`User`\].
+/// The `department_path` of `User`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1866,11 +1882,12 @@ pub struct DepartmentDetail {
 }
 impl FromJson for DepartmentDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentDetail")?;
+        let mut o = json::Fields::of(value, "DepartmentDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "department_name", &mut out.department_name)?;
-        json::set(&mut o, "department_path", &mut out.department_path)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("department_name", &mut out.department_name);
+        o.set("department_path", &mut out.department_path);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1883,7 +1900,7 @@ impl ToJson for DepartmentDetail {
         w.end_object();
     }
 }
-/// The `leaders` of \[`Department`\].
+/// The `leaders` of `Department`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1898,10 +1915,11 @@ pub struct DepartmentLeader {
 }
 impl FromJson for DepartmentLeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentLeader")?;
+        let mut o = json::Fields::of(value, "DepartmentLeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "leader_type", &mut out.leader_type)?;
-        json::set(&mut o, "leader_id", &mut out.leader_id)?;
+        o.set("leader_type", &mut out.leader_type);
+        o.set("leader_id", &mut out.leader_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1913,7 +1931,7 @@ impl ToJson for DepartmentLeader {
         w.end_object();
     }
 }
-/// The `department_path` of \[`DepartmentDetail`\].
+/// The `department_path` of `DepartmentDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1928,10 +1946,11 @@ pub struct DepartmentPath {
 }
 impl FromJson for DepartmentPath {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentPath")?;
+        let mut o = json::Fields::of(value, "DepartmentPath")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_ids", &mut out.department_ids)?;
-        json::set(&mut o, "department_path_name", &mut out.department_path_name)?;
+        o.set("department_ids", &mut out.department_ids);
+        o.set("department_path_name", &mut out.department_path_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1943,7 +1962,7 @@ impl ToJson for DepartmentPath {
         w.end_object();
     }
 }
-/// The `department_name` of \[`DepartmentDetail`\].
+/// The `department_name` of `DepartmentDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1958,10 +1977,11 @@ pub struct DepartmentPathName {
 }
 impl FromJson for DepartmentPathName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentPathName")?;
+        let mut o = json::Fields::of(value, "DepartmentPathName")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        o.set("name", &mut out.name);
+        o.set("i18n_name", &mut out.i18n_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1973,7 +1993,7 @@ impl ToJson for DepartmentPathName {
         w.end_object();
     }
 }
-/// The `status` of \[`Department`\].
+/// The `status` of `Department`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1986,9 +2006,10 @@ pub struct DepartmentStatus {
 }
 impl FromJson for DepartmentStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentStatus")?;
+        let mut o = json::Fields::of(value, "DepartmentStatus")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
+        o.set("is_deleted", &mut out.is_deleted);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1999,7 +2020,7 @@ impl ToJson for DepartmentStatus {
         w.end_object();
     }
 }
-/// The `expressions` of \[`DynamicGroupRule`\].
+/// The `expressions` of `DynamicGroupRule`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2018,12 +2039,13 @@ pub struct DynamicGroupExpression {
 }
 impl FromJson for DynamicGroupExpression {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DynamicGroupExpression")?;
+        let mut o = json::Fields::of(value, "DynamicGroupExpression")?;
         let mut out = Self::default();
-        json::set(&mut o, "field", &mut out.field)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "values", &mut out.values)?;
+        o.set("field", &mut out.field);
+        o.set("operator", &mut out.operator);
+        o.set("value", &mut out.value);
+        o.set("values", &mut out.values);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2037,7 +2059,7 @@ impl ToJson for DynamicGroupExpression {
         w.end_object();
     }
 }
-/// The `dynamic_group_rule` of \[`Group`\].
+/// The `dynamic_group_rule` of `Group`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2056,12 +2078,13 @@ pub struct DynamicGroupRule {
 }
 impl FromJson for DynamicGroupRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DynamicGroupRule")?;
+        let mut o = json::Fields::of(value, "DynamicGroupRule")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_level", &mut out.department_level)?;
-        json::set(&mut o, "expressions", &mut out.expressions)?;
-        json::set(&mut o, "joiner_rule", &mut out.joiner_rule)?;
-        json::set(&mut o, "group_status", &mut out.group_status)?;
+        o.set("department_level", &mut out.department_level);
+        o.set("expressions", &mut out.expressions);
+        o.set("joiner_rule", &mut out.joiner_rule);
+        o.set("group_status", &mut out.group_status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2104,14 +2127,15 @@ pub struct EmployeeTypeEnum {
 }
 impl FromJson for EmployeeTypeEnum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmployeeTypeEnum")?;
+        let mut o = json::Fields::of(value, "EmployeeTypeEnum")?;
         let mut out = Self::default();
-        json::set(&mut o, "enum_id", &mut out.enum_id)?;
-        json::set(&mut o, "enum_value", &mut out.enum_value)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "enum_type", &mut out.enum_type)?;
-        json::set(&mut o, "enum_status", &mut out.enum_status)?;
-        json::set(&mut o, "i18n_content", &mut out.i18n_content)?;
+        o.set("enum_id", &mut out.enum_id);
+        o.set("enum_value", &mut out.enum_value);
+        o.set("content", &mut out.content);
+        o.set("enum_type", &mut out.enum_type);
+        o.set("enum_status", &mut out.enum_status);
+        o.set("i18n_content", &mut out.i18n_content);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2133,7 +2157,7 @@ impl ToJson for EmployeeTypeEnum {
         None
     }
 }
-/// The `member` of \[`GetFunctionalRoleMemberResponseBody`\].
+/// The `member` of `GetFunctionalRoleMemberResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2150,15 +2174,16 @@ pub struct FunctionalRoleMember {
 }
 impl FromJson for FunctionalRoleMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FunctionalRoleMember")?;
+        let mut o = json::Fields::of(value, "FunctionalRoleMember")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "scope_type", &mut out.scope_type)?;
-        json::set(&mut o, "department_ids", &mut out.department_ids)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("scope_type", &mut out.scope_type);
+        o.set("department_ids", &mut out.department_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `results` of \[`BatchCreateFunctionalRoleMemberResponseBody`\].
+/// The `results` of `BatchCreateFunctionalRoleMemberResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2173,10 +2198,11 @@ pub struct FunctionalRoleMemberResult {
 }
 impl FromJson for FunctionalRoleMemberResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FunctionalRoleMemberResult")?;
+        let mut o = json::Fields::of(value, "FunctionalRoleMemberResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "reason", &mut out.reason)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("reason", &mut out.reason);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2193,9 +2219,10 @@ pub struct GetDepartmentResponseBody {
 }
 impl FromJson for GetDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetDepartmentResponseBody")?;
+        let mut o = json::Fields::of(value, "GetDepartmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "department", &mut out.department)?;
+        o.set("department", &mut out.department);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2212,9 +2239,10 @@ pub struct GetFunctionalRoleMemberResponseBody {
 }
 impl FromJson for GetFunctionalRoleMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetFunctionalRoleMemberResponseBody")?;
+        let mut o = json::Fields::of(value, "GetFunctionalRoleMemberResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "member", &mut out.member)?;
+        o.set("member", &mut out.member);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2231,9 +2259,10 @@ pub struct GetGroupResponseBody {
 }
 impl FromJson for GetGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetGroupResponseBody")?;
+        let mut o = json::Fields::of(value, "GetGroupResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "group", &mut out.group)?;
+        o.set("group", &mut out.group);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2250,9 +2279,10 @@ pub struct GetJobFamilyResponseBody {
 }
 impl FromJson for GetJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetJobFamilyResponseBody")?;
+        let mut o = json::Fields::of(value, "GetJobFamilyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_family", &mut out.job_family)?;
+        o.set("job_family", &mut out.job_family);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2269,9 +2299,10 @@ pub struct GetJobLevelResponseBody {
 }
 impl FromJson for GetJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetJobLevelResponseBody")?;
+        let mut o = json::Fields::of(value, "GetJobLevelResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_level", &mut out.job_level)?;
+        o.set("job_level", &mut out.job_level);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2288,9 +2319,10 @@ pub struct GetJobTitleResponseBody {
 }
 impl FromJson for GetJobTitleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetJobTitleResponseBody")?;
+        let mut o = json::Fields::of(value, "GetJobTitleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_title", &mut out.job_title)?;
+        o.set("job_title", &mut out.job_title);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2307,9 +2339,10 @@ pub struct GetUnitResponseBody {
 }
 impl FromJson for GetUnitResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetUnitResponseBody")?;
+        let mut o = json::Fields::of(value, "GetUnitResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "unit", &mut out.unit)?;
+        o.set("unit", &mut out.unit);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2326,9 +2359,10 @@ pub struct GetUserResponseBody {
 }
 impl FromJson for GetUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetUserResponseBody")?;
+        let mut o = json::Fields::of(value, "GetUserResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "user", &mut out.user)?;
+        o.set("user", &mut out.user);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2345,9 +2379,10 @@ pub struct GetWorkCityResponseBody {
 }
 impl FromJson for GetWorkCityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetWorkCityResponseBody")?;
+        let mut o = json::Fields::of(value, "GetWorkCityResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "work_city", &mut out.work_city)?;
+        o.set("work_city", &mut out.work_city);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2389,18 +2424,19 @@ pub struct Group {
 }
 impl FromJson for Group {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Group")?;
+        let mut o = json::Fields::of(value, "Group")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "member_user_count", &mut out.member_user_count)?;
-        json::set(&mut o, "member_department_count", &mut out.member_department_count)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "dynamic_group_rule", &mut out.dynamic_group_rule)?;
-        json::set(&mut o, "visible_scope", &mut out.visible_scope)?;
-        json::set(&mut o, "department_scope_list", &mut out.department_scope_list)?;
-        json::set(&mut o, "group_id", &mut out.group_id)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("member_user_count", &mut out.member_user_count);
+        o.set("member_department_count", &mut out.member_department_count);
+        o.set("type", &mut out.r#type);
+        o.set("dynamic_group_rule", &mut out.dynamic_group_rule);
+        o.set("visible_scope", &mut out.visible_scope);
+        o.set("department_scope_list", &mut out.department_scope_list);
+        o.set("group_id", &mut out.group_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2426,7 +2462,7 @@ impl ToJson for Group {
         None
     }
 }
-/// The `visible_scope` of \[`Group`\].
+/// The `visible_scope` of `Group`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2445,12 +2481,13 @@ pub struct GroupVisibleScope {
 }
 impl FromJson for GroupVisibleScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GroupVisibleScope")?;
+        let mut o = json::Fields::of(value, "GroupVisibleScope")?;
         let mut out = Self::default();
-        json::set(&mut o, "visible_scope_type", &mut out.visible_scope_type)?;
-        json::set(&mut o, "visible_users", &mut out.visible_users)?;
-        json::set(&mut o, "visible_departments", &mut out.visible_departments)?;
-        json::set(&mut o, "scene_types", &mut out.scene_types)?;
+        o.set("visible_scope_type", &mut out.visible_scope_type);
+        o.set("visible_users", &mut out.visible_users);
+        o.set("visible_departments", &mut out.visible_departments);
+        o.set("scene_types", &mut out.scene_types);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2464,7 +2501,7 @@ impl ToJson for GroupVisibleScope {
         w.end_object();
     }
 }
-/// The `i18n_name` of \[`CustomAttr`\].
+/// The `i18n_name` of `CustomAttr`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2482,10 +2519,11 @@ pub struct I18nContent {
 }
 impl FromJson for I18nContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nContent")?;
+        let mut o = json::Fields::of(value, "I18nContent")?;
         let mut out = Self::default();
-        json::set(&mut o, "locale", &mut out.locale)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("locale", &mut out.locale);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2497,7 +2535,7 @@ impl ToJson for I18nContent {
         w.end_object();
     }
 }
-/// The `i18n_name` of \[`BasicUser`\].
+/// The `i18n_name` of `BasicUser`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2514,11 +2552,12 @@ pub struct I18nName {
 }
 impl FromJson for I18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nName")?;
+        let mut o = json::Fields::of(value, "I18nName")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("ja_jp", &mut out.ja_jp);
+        o.set("en_us", &mut out.en_us);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2562,15 +2601,16 @@ pub struct JobFamily {
 }
 impl FromJson for JobFamily {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobFamily")?;
+        let mut o = json::Fields::of(value, "JobFamily")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "parent_job_family_id", &mut out.parent_job_family_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
-        json::set(&mut o, "i18n_description", &mut out.i18n_description)?;
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("parent_job_family_id", &mut out.parent_job_family_id);
+        o.set("status", &mut out.status);
+        o.set("i18n_name", &mut out.i18n_name);
+        o.set("i18n_description", &mut out.i18n_description);
+        o.set("job_family_id", &mut out.job_family_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2624,15 +2664,16 @@ pub struct JobLevel {
 }
 impl FromJson for JobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobLevel")?;
+        let mut o = json::Fields::of(value, "JobLevel")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "order", &mut out.order)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
-        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
-        json::set(&mut o, "i18n_description", &mut out.i18n_description)?;
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("order", &mut out.order);
+        o.set("status", &mut out.status);
+        o.set("job_level_id", &mut out.job_level_id);
+        o.set("i18n_name", &mut out.i18n_name);
+        o.set("i18n_description", &mut out.i18n_description);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2649,7 +2690,7 @@ impl ToJson for JobLevel {
         w.end_object();
     }
 }
-/// The `job_title` of \[`GetJobTitleResponseBody`\].
+/// The `job_title` of `GetJobTitleResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2668,12 +2709,13 @@ pub struct JobTitle {
 }
 impl FromJson for JobTitle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobTitle")?;
+        let mut o = json::Fields::of(value, "JobTitle")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_title_id", &mut out.job_title_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("job_title_id", &mut out.job_title_id);
+        o.set("name", &mut out.name);
+        o.set("i18n_name", &mut out.i18n_name);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2694,11 +2736,12 @@ pub struct ListCustomAttrResponseBody {
 }
 impl FromJson for ListCustomAttrResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListCustomAttrResponseBody")?;
+        let mut o = json::Fields::of(value, "ListCustomAttrResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2719,11 +2762,12 @@ pub struct ListDepartmentResponseBody {
 }
 impl FromJson for ListDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListDepartmentResponseBody")?;
+        let mut o = json::Fields::of(value, "ListDepartmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2744,11 +2788,12 @@ pub struct ListDepartmentUnitResponseBody {
 }
 impl FromJson for ListDepartmentUnitResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListDepartmentUnitResponseBody")?;
+        let mut o = json::Fields::of(value, "ListDepartmentUnitResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "departmentlist", &mut out.departmentlist)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("departmentlist", &mut out.departmentlist);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2769,11 +2814,12 @@ pub struct ListEmployeeTypeEnumResponseBody {
 }
 impl FromJson for ListEmployeeTypeEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListEmployeeTypeEnumResponseBody")?;
+        let mut o = json::Fields::of(value, "ListEmployeeTypeEnumResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2794,11 +2840,12 @@ pub struct ListFunctionalRoleMemberResponseBody {
 }
 impl FromJson for ListFunctionalRoleMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListFunctionalRoleMemberResponseBody")?;
+        let mut o = json::Fields::of(value, "ListFunctionalRoleMemberResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "members", &mut out.members)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("members", &mut out.members);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2819,11 +2866,12 @@ pub struct ListJobFamilyResponseBody {
 }
 impl FromJson for ListJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListJobFamilyResponseBody")?;
+        let mut o = json::Fields::of(value, "ListJobFamilyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2844,11 +2892,12 @@ pub struct ListJobLevelResponseBody {
 }
 impl FromJson for ListJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListJobLevelResponseBody")?;
+        let mut o = json::Fields::of(value, "ListJobLevelResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2869,11 +2918,12 @@ pub struct ListJobTitleResponseBody {
 }
 impl FromJson for ListJobTitleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListJobTitleResponseBody")?;
+        let mut o = json::Fields::of(value, "ListJobTitleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2898,13 +2948,14 @@ pub struct ListScopeResponseBody {
 }
 impl FromJson for ListScopeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListScopeResponseBody")?;
+        let mut o = json::Fields::of(value, "ListScopeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_ids", &mut out.department_ids)?;
-        json::set(&mut o, "user_ids", &mut out.user_ids)?;
-        json::set(&mut o, "group_ids", &mut out.group_ids)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("department_ids", &mut out.department_ids);
+        o.set("user_ids", &mut out.user_ids);
+        o.set("group_ids", &mut out.group_ids);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2925,11 +2976,12 @@ pub struct ListUnitResponseBody {
 }
 impl FromJson for ListUnitResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListUnitResponseBody")?;
+        let mut o = json::Fields::of(value, "ListUnitResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "unitlist", &mut out.unitlist)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("unitlist", &mut out.unitlist);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2950,11 +3002,12 @@ pub struct ListUserResponseBody {
 }
 impl FromJson for ListUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListUserResponseBody")?;
+        let mut o = json::Fields::of(value, "ListUserResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2975,11 +3028,12 @@ pub struct ListWorkCityResponseBody {
 }
 impl FromJson for ListWorkCityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListWorkCityResponseBody")?;
+        let mut o = json::Fields::of(value, "ListWorkCityResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3000,15 +3054,16 @@ pub struct MemberBelongGroupResponseBody {
 }
 impl FromJson for MemberBelongGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MemberBelongGroupResponseBody")?;
+        let mut o = json::Fields::of(value, "MemberBelongGroupResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "group_list", &mut out.group_list)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("group_list", &mut out.group_list);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `results` of \[`BatchAddGroupMemberResponseBody`\].
+/// The `results` of `BatchAddGroupMemberResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3023,14 +3078,15 @@ pub struct MemberResult {
 }
 impl FromJson for MemberResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MemberResult")?;
+        let mut o = json::Fields::of(value, "MemberResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "member_id", &mut out.member_id)?;
-        json::set(&mut o, "code", &mut out.code)?;
+        o.set("member_id", &mut out.member_id);
+        o.set("code", &mut out.code);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `members` of \[`BatchAddGroupMemberRequestBody`\].
+/// The `members` of `BatchAddGroupMemberRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3053,11 +3109,12 @@ pub struct Memberlist {
 }
 impl FromJson for Memberlist {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Memberlist")?;
+        let mut o = json::Fields::of(value, "Memberlist")?;
         let mut out = Self::default();
-        json::set(&mut o, "member_id", &mut out.member_id)?;
-        json::set(&mut o, "member_type", &mut out.member_type)?;
-        json::set(&mut o, "member_id_type", &mut out.member_id_type)?;
+        o.set("member_id", &mut out.member_id);
+        o.set("member_type", &mut out.member_type);
+        o.set("member_id_type", &mut out.member_id_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3079,7 +3136,7 @@ impl ToJson for Memberlist {
         None
     }
 }
-/// The `notification_option` of \[`User`\].
+/// The `notification_option` of `User`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3094,10 +3151,11 @@ pub struct NotificationOption {
 }
 impl FromJson for NotificationOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "NotificationOption")?;
+        let mut o = json::Fields::of(value, "NotificationOption")?;
         let mut out = Self::default();
-        json::set(&mut o, "channels", &mut out.channels)?;
-        json::set(&mut o, "language", &mut out.language)?;
+        o.set("channels", &mut out.channels);
+        o.set("language", &mut out.language);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3170,7 +3228,7 @@ impl ToJson for RemoveGroupMemberRequestBody {
         None
     }
 }
-/// The `email_acceptor` of \[`DeleteUserRequestBody`\].
+/// The `email_acceptor` of `DeleteUserRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3270,9 +3328,10 @@ pub struct ScopesFunctionalRoleMemberResponseBody {
 }
 impl FromJson for ScopesFunctionalRoleMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ScopesFunctionalRoleMemberResponseBody")?;
+        let mut o = json::Fields::of(value, "ScopesFunctionalRoleMemberResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "results", &mut out.results)?;
+        o.set("results", &mut out.results);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3317,11 +3376,12 @@ pub struct SearchDepartmentResponseBody {
 }
 impl FromJson for SearchDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchDepartmentResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchDepartmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3342,11 +3402,12 @@ pub struct SimplelistGroupMemberResponseBody {
 }
 impl FromJson for SimplelistGroupMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SimplelistGroupMemberResponseBody")?;
+        let mut o = json::Fields::of(value, "SimplelistGroupMemberResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "memberlist", &mut out.memberlist)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("memberlist", &mut out.memberlist);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3367,11 +3428,12 @@ pub struct SimplelistGroupResponseBody {
 }
 impl FromJson for SimplelistGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SimplelistGroupResponseBody")?;
+        let mut o = json::Fields::of(value, "SimplelistGroupResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "grouplist", &mut out.grouplist)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("grouplist", &mut out.grouplist);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3401,7 +3463,7 @@ impl ToJson for UnbindDepartmentChatDepartmentRequestBody {
         None
     }
 }
-/// The `unit` of \[`GetUnitResponseBody`\].
+/// The `unit` of `GetUnitResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3418,15 +3480,16 @@ pub struct Unit {
 }
 impl FromJson for Unit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Unit")?;
+        let mut o = json::Fields::of(value, "Unit")?;
         let mut out = Self::default();
-        json::set(&mut o, "unit_id", &mut out.unit_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "unit_type", &mut out.unit_type)?;
+        o.set("unit_id", &mut out.unit_id);
+        o.set("name", &mut out.name);
+        o.set("unit_type", &mut out.unit_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `departmentlist` of \[`ListDepartmentUnitResponseBody`\].
+/// The `departmentlist` of `ListDepartmentUnitResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3441,10 +3504,11 @@ pub struct UnitDepartment {
 }
 impl FromJson for UnitDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UnitDepartment")?;
+        let mut o = json::Fields::of(value, "UnitDepartment")?;
         let mut out = Self::default();
-        json::set(&mut o, "unit_id", &mut out.unit_id)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
+        o.set("unit_id", &mut out.unit_id);
+        o.set("department_id", &mut out.department_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3665,52 +3729,49 @@ pub struct User {
 }
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "User")?;
+        let mut o = json::Fields::of(value, "User")?;
         let mut out = Self::default();
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "nickname", &mut out.nickname)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
-        json::set(&mut o, "mobile_visible", &mut out.mobile_visible)?;
-        json::set(&mut o, "gender", &mut out.gender)?;
-        json::set(&mut o, "avatar_key", &mut out.avatar_key)?;
-        json::set(&mut o, "avatar", &mut out.avatar)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "department_ids", &mut out.department_ids)?;
-        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
-        json::set(&mut o, "city", &mut out.city)?;
-        json::set(&mut o, "country", &mut out.country)?;
-        json::set(&mut o, "work_station", &mut out.work_station)?;
-        json::set(&mut o, "join_time", &mut out.join_time)?;
-        json::set(&mut o, "is_tenant_manager", &mut out.is_tenant_manager)?;
-        json::set(&mut o, "employee_no", &mut out.employee_no)?;
-        json::set(&mut o, "employee_type", &mut out.employee_type)?;
-        json::set(&mut o, "positions", &mut out.positions)?;
-        json::set(&mut o, "orders", &mut out.orders)?;
-        json::set(&mut o, "custom_attrs", &mut out.custom_attrs)?;
-        json::set(&mut o, "enterprise_email", &mut out.enterprise_email)?;
-        json::set(&mut o, "idp_type", &mut out.idp_type)?;
-        json::set(&mut o, "time_zone", &mut out.time_zone)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "job_title", &mut out.job_title)?;
-        json::set(&mut o, "need_send_notification", &mut out.need_send_notification)?;
-        json::set(&mut o, "notification_option", &mut out.notification_option)?;
-        json::set(&mut o, "is_frozen", &mut out.is_frozen)?;
-        json::set(&mut o, "geo", &mut out.geo)?;
-        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
-        json::set(&mut o, "subscription_ids", &mut out.subscription_ids)?;
-        json::set(&mut o, "assign_info", &mut out.assign_info)?;
-        json::set(&mut o, "department_path", &mut out.department_path)?;
-        json::set(
-            &mut o,
-            "dotted_line_leader_user_ids",
-            &mut out.dotted_line_leader_user_ids,
-        )?;
+        o.set("union_id", &mut out.union_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("name", &mut out.name);
+        o.set("en_name", &mut out.en_name);
+        o.set("nickname", &mut out.nickname);
+        o.set("email", &mut out.email);
+        o.set("mobile", &mut out.mobile);
+        o.set("mobile_visible", &mut out.mobile_visible);
+        o.set("gender", &mut out.gender);
+        o.set("avatar_key", &mut out.avatar_key);
+        o.set("avatar", &mut out.avatar);
+        o.set("status", &mut out.status);
+        o.set("department_ids", &mut out.department_ids);
+        o.set("leader_user_id", &mut out.leader_user_id);
+        o.set("city", &mut out.city);
+        o.set("country", &mut out.country);
+        o.set("work_station", &mut out.work_station);
+        o.set("join_time", &mut out.join_time);
+        o.set("is_tenant_manager", &mut out.is_tenant_manager);
+        o.set("employee_no", &mut out.employee_no);
+        o.set("employee_type", &mut out.employee_type);
+        o.set("positions", &mut out.positions);
+        o.set("orders", &mut out.orders);
+        o.set("custom_attrs", &mut out.custom_attrs);
+        o.set("enterprise_email", &mut out.enterprise_email);
+        o.set("idp_type", &mut out.idp_type);
+        o.set("time_zone", &mut out.time_zone);
+        o.set("description", &mut out.description);
+        o.set("job_title", &mut out.job_title);
+        o.set("need_send_notification", &mut out.need_send_notification);
+        o.set("notification_option", &mut out.notification_option);
+        o.set("is_frozen", &mut out.is_frozen);
+        o.set("geo", &mut out.geo);
+        o.set("job_level_id", &mut out.job_level_id);
+        o.set("job_family_id", &mut out.job_family_id);
+        o.set("subscription_ids", &mut out.subscription_ids);
+        o.set("assign_info", &mut out.assign_info);
+        o.set("department_path", &mut out.department_path);
+        o.set("dotted_line_leader_user_ids", &mut out.dotted_line_leader_user_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3766,7 +3827,7 @@ impl ToJson for User {
         None
     }
 }
-/// The `assign_info` of \[`User`\].
+/// The `assign_info` of `User`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3789,14 +3850,15 @@ pub struct UserAssignInfo {
 }
 impl FromJson for UserAssignInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserAssignInfo")?;
+        let mut o = json::Fields::of(value, "UserAssignInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "subscription_id", &mut out.subscription_id)?;
-        json::set(&mut o, "license_plan_key", &mut out.license_plan_key)?;
-        json::set(&mut o, "product_name", &mut out.product_name)?;
-        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
+        o.set("subscription_id", &mut out.subscription_id);
+        o.set("license_plan_key", &mut out.license_plan_key);
+        o.set("product_name", &mut out.product_name);
+        o.set("i18n_name", &mut out.i18n_name);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3812,7 +3874,7 @@ impl ToJson for UserAssignInfo {
         w.end_object();
     }
 }
-/// The `user_list` of \[`BatchGetIdUserResponseBody`\].
+/// The `user_list` of `BatchGetIdUserResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3831,16 +3893,17 @@ pub struct UserContactInfo {
 }
 impl FromJson for UserContactInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserContactInfo")?;
+        let mut o = json::Fields::of(value, "UserContactInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("mobile", &mut out.mobile);
+        o.set("email", &mut out.email);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `custom_attrs` of \[`User`\].
+/// The `custom_attrs` of `User`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3864,11 +3927,12 @@ pub struct UserCustomAttr {
 }
 impl FromJson for UserCustomAttr {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserCustomAttr")?;
+        let mut o = json::Fields::of(value, "UserCustomAttr")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("type", &mut out.r#type);
+        o.set("id", &mut out.id);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3887,7 +3951,7 @@ impl ToJson for UserCustomAttr {
         None
     }
 }
-/// The `value` of \[`UserCustomAttr`\].
+/// The `value` of `UserCustomAttr`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3919,16 +3983,17 @@ pub struct UserCustomAttrValue {
 }
 impl FromJson for UserCustomAttrValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserCustomAttrValue")?;
+        let mut o = json::Fields::of(value, "UserCustomAttrValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "pc_url", &mut out.pc_url)?;
-        json::set(&mut o, "option_id", &mut out.option_id)?;
-        json::set(&mut o, "option_value", &mut out.option_value)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "picture_url", &mut out.picture_url)?;
-        json::set(&mut o, "generic_user", &mut out.generic_user)?;
+        o.set("text", &mut out.text);
+        o.set("url", &mut out.url);
+        o.set("pc_url", &mut out.pc_url);
+        o.set("option_id", &mut out.option_id);
+        o.set("option_value", &mut out.option_value);
+        o.set("name", &mut out.name);
+        o.set("picture_url", &mut out.picture_url);
+        o.set("generic_user", &mut out.generic_user);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3952,7 +4017,7 @@ impl ToJson for UserCustomAttrValue {
         None
     }
 }
-/// The `departments` of \[`ResurrectUserRequestBody`\].
+/// The `departments` of `ResurrectUserRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3982,7 +4047,7 @@ impl ToJson for UserDepartmentInfo {
         None
     }
 }
-/// The `orders` of \[`User`\].
+/// The `orders` of `User`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4020,12 +4085,13 @@ pub struct UserOrder {
 }
 impl FromJson for UserOrder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserOrder")?;
+        let mut o = json::Fields::of(value, "UserOrder")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "user_order", &mut out.user_order)?;
-        json::set(&mut o, "department_order", &mut out.department_order)?;
-        json::set(&mut o, "is_primary_dept", &mut out.is_primary_dept)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("user_order", &mut out.user_order);
+        o.set("department_order", &mut out.department_order);
+        o.set("is_primary_dept", &mut out.is_primary_dept);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4039,7 +4105,7 @@ impl ToJson for UserOrder {
         w.end_object();
     }
 }
-/// The `positions` of \[`User`\].
+/// The `positions` of `User`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4062,14 +4128,15 @@ pub struct UserPosition {
 }
 impl FromJson for UserPosition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserPosition")?;
+        let mut o = json::Fields::of(value, "UserPosition")?;
         let mut out = Self::default();
-        json::set(&mut o, "position_code", &mut out.position_code)?;
-        json::set(&mut o, "position_name", &mut out.position_name)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
-        json::set(&mut o, "leader_position_code", &mut out.leader_position_code)?;
-        json::set(&mut o, "is_major", &mut out.is_major)?;
+        o.set("position_code", &mut out.position_code);
+        o.set("position_name", &mut out.position_name);
+        o.set("department_id", &mut out.department_id);
+        o.set("leader_user_id", &mut out.leader_user_id);
+        o.set("leader_position_code", &mut out.leader_position_code);
+        o.set("is_major", &mut out.is_major);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4085,7 +4152,7 @@ impl ToJson for UserPosition {
         w.end_object();
     }
 }
-/// The `status` of \[`User`\].
+/// The `status` of `User`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4106,13 +4173,14 @@ pub struct UserStatus {
 }
 impl FromJson for UserStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserStatus")?;
+        let mut o = json::Fields::of(value, "UserStatus")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_frozen", &mut out.is_frozen)?;
-        json::set(&mut o, "is_resigned", &mut out.is_resigned)?;
-        json::set(&mut o, "is_activated", &mut out.is_activated)?;
-        json::set(&mut o, "is_exited", &mut out.is_exited)?;
-        json::set(&mut o, "is_unjoin", &mut out.is_unjoin)?;
+        o.set("is_frozen", &mut out.is_frozen);
+        o.set("is_resigned", &mut out.is_resigned);
+        o.set("is_activated", &mut out.is_activated);
+        o.set("is_exited", &mut out.is_exited);
+        o.set("is_unjoin", &mut out.is_unjoin);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4127,7 +4195,7 @@ impl ToJson for UserStatus {
         w.end_object();
     }
 }
-/// The `work_city` of \[`GetWorkCityResponseBody`\].
+/// The `work_city` of `GetWorkCityResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4146,12 +4214,13 @@ pub struct WorkCity {
 }
 impl FromJson for WorkCity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkCity")?;
+        let mut o = json::Fields::of(value, "WorkCity")?;
         let mut out = Self::default();
-        json::set(&mut o, "work_city_id", &mut out.work_city_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("work_city_id", &mut out.work_city_id);
+        o.set("name", &mut out.name);
+        o.set("i18n_name", &mut out.i18n_name);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4179,7 +4248,7 @@ pub type CreateJobLevelResponseBody = GetJobLevelResponseBody;
 ///
 /// The same fields as [`GetUserResponseBody`]: one type, two names.
 pub type CreateUserResponseBody = GetUserResponseBody;
-/// The `i18n_name` of \[`Department`\].
+/// The `i18n_name` of `Department`.
 ///
 /// The same fields as [`I18nName`]: one type, two names.
 pub type DepartmentI18nName = I18nName;
@@ -4199,7 +4268,7 @@ pub type PatchDepartmentResponseBody = GetDepartmentResponseBody;
 ///
 /// The same fields as [`GetUserResponseBody`]: one type, two names.
 pub type PatchUserResponseBody = GetUserResponseBody;
-/// The `i18n_name` of \[`UserAssignInfo`\].
+/// The `i18n_name` of `UserAssignInfo`.
 ///
 /// The same fields as [`I18nName`]: one type, two names.
 pub type ProductI18nName = I18nName;

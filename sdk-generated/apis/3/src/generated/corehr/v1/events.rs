@@ -147,7 +147,7 @@ pub const COREHR_PERSON_UPDATED_V1: &str = "corehr.person.updated_v1";
 ///
 /// Schema 2.0; payload `P2CorehrPreHireUpdatedV1Data`.
 pub const COREHR_PRE_HIRE_UPDATED_V1: &str = "corehr.pre_hire.updated_v1";
-/// The `header` of \[`P2CorehrCommonDataIdUserMappingChangedV1`\].
+/// The `header` of `P2CorehrCommonDataIdUserMappingChangedV1`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -170,18 +170,19 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `management_scope_list` of \[`P2CorehrOrgRoleAuthorizationUpdatedV1Data`\].
+/// The `management_scope_list` of `P2CorehrOrgRoleAuthorizationUpdatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -196,10 +197,11 @@ pub struct ManagementScope {
 }
 impl FromJson for ManagementScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ManagementScope")?;
+        let mut o = json::Fields::of(value, "ManagementScope")?;
         let mut out = Self::default();
-        json::set(&mut o, "management_dimension", &mut out.management_dimension)?;
-        json::set(&mut o, "obj_id", &mut out.obj_id)?;
+        o.set("management_dimension", &mut out.management_dimension);
+        o.set("obj_id", &mut out.obj_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -220,11 +222,12 @@ pub struct P2CorehrCommonDataIdUserMappingChangedV1 {
 }
 impl FromJson for P2CorehrCommonDataIdUserMappingChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCommonDataIdUserMappingChangedV1")?;
+        let mut o = json::Fields::of(value, "P2CorehrCommonDataIdUserMappingChangedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -249,13 +252,17 @@ pub struct P2CorehrCommonDataIdUserMappingChangedV1Data {
 }
 impl FromJson for P2CorehrCommonDataIdUserMappingChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCommonDataIdUserMappingChangedV1Data")?;
+        let mut o = json::Fields::of(
+            value,
+            "P2CorehrCommonDataIdUserMappingChangedV1Data",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "change_type", &mut out.change_type)?;
-        json::set(&mut o, "id_transform_type", &mut out.id_transform_type)?;
-        json::set(&mut o, "corehr_id", &mut out.corehr_id)?;
-        json::set(&mut o, "people_admin_id", &mut out.people_admin_id)?;
-        json::set(&mut o, "feishu_id", &mut out.feishu_id)?;
+        o.set("change_type", &mut out.change_type);
+        o.set("id_transform_type", &mut out.id_transform_type);
+        o.set("corehr_id", &mut out.corehr_id);
+        o.set("people_admin_id", &mut out.people_admin_id);
+        o.set("feishu_id", &mut out.feishu_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -276,11 +283,12 @@ pub struct P2CorehrCommonDataMetaDataUpdatedV1 {
 }
 impl FromJson for P2CorehrCommonDataMetaDataUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCommonDataMetaDataUpdatedV1")?;
+        let mut o = json::Fields::of(value, "P2CorehrCommonDataMetaDataUpdatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -303,12 +311,13 @@ pub struct P2CorehrCommonDataMetaDataUpdatedV1Data {
 }
 impl FromJson for P2CorehrCommonDataMetaDataUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCommonDataMetaDataUpdatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrCommonDataMetaDataUpdatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "api_name", &mut out.api_name)?;
-        json::set(&mut o, "field_changes", &mut out.field_changes)?;
-        json::set(&mut o, "metadata_type", &mut out.metadata_type)?;
-        json::set(&mut o, "enum_value_changes", &mut out.enum_value_changes)?;
+        o.set("api_name", &mut out.api_name);
+        o.set("field_changes", &mut out.field_changes);
+        o.set("metadata_type", &mut out.metadata_type);
+        o.set("enum_value_changes", &mut out.enum_value_changes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -329,11 +338,12 @@ pub struct P2CorehrContractCreatedV1 {
 }
 impl FromJson for P2CorehrContractCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrContractCreatedV1")?;
+        let mut o = json::Fields::of(value, "P2CorehrContractCreatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -350,9 +360,10 @@ pub struct P2CorehrContractCreatedV1Data {
 }
 impl FromJson for P2CorehrContractCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrContractCreatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrContractCreatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "contract_id", &mut out.contract_id)?;
+        o.set("contract_id", &mut out.contract_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -373,11 +384,12 @@ pub struct P2CorehrDepartmentCreatedV1 {
 }
 impl FromJson for P2CorehrDepartmentCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrDepartmentCreatedV1")?;
+        let mut o = json::Fields::of(value, "P2CorehrDepartmentCreatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -394,9 +406,10 @@ pub struct P2CorehrDepartmentCreatedV1Data {
 }
 impl FromJson for P2CorehrDepartmentCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrDepartmentCreatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrDepartmentCreatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
+        o.set("department_id", &mut out.department_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -417,11 +430,12 @@ pub struct P2CorehrDepartmentDeletedV1 {
 }
 impl FromJson for P2CorehrDepartmentDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrDepartmentDeletedV1")?;
+        let mut o = json::Fields::of(value, "P2CorehrDepartmentDeletedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -440,10 +454,11 @@ pub struct P2CorehrDepartmentDeletedV1Data {
 }
 impl FromJson for P2CorehrDepartmentDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrDepartmentDeletedV1Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrDepartmentDeletedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "code", &mut out.code)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("code", &mut out.code);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -464,11 +479,12 @@ pub struct P2CorehrDepartmentUpdatedV1 {
 }
 impl FromJson for P2CorehrDepartmentUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrDepartmentUpdatedV1")?;
+        let mut o = json::Fields::of(value, "P2CorehrDepartmentUpdatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -487,10 +503,11 @@ pub struct P2CorehrDepartmentUpdatedV1Data {
 }
 impl FromJson for P2CorehrDepartmentUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrDepartmentUpdatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrDepartmentUpdatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("field_changes", &mut out.field_changes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -511,11 +528,12 @@ pub struct P2CorehrEmploymentCreatedV1 {
 }
 impl FromJson for P2CorehrEmploymentCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrEmploymentCreatedV1")?;
+        let mut o = json::Fields::of(value, "P2CorehrEmploymentCreatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -534,10 +552,11 @@ pub struct P2CorehrEmploymentCreatedV1Data {
 }
 impl FromJson for P2CorehrEmploymentCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrEmploymentCreatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrEmploymentCreatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
+        o.set("employment_id", &mut out.employment_id);
+        o.set("target_user_id", &mut out.target_user_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -558,11 +577,12 @@ pub struct P2CorehrEmploymentResignedV1 {
 }
 impl FromJson for P2CorehrEmploymentResignedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrEmploymentResignedV1")?;
+        let mut o = json::Fields::of(value, "P2CorehrEmploymentResignedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -579,9 +599,10 @@ pub struct P2CorehrEmploymentResignedV1Data {
 }
 impl FromJson for P2CorehrEmploymentResignedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrEmploymentResignedV1Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrEmploymentResignedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        o.set("employment_id", &mut out.employment_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -602,11 +623,12 @@ pub struct P2CorehrEmploymentUpdatedV1 {
 }
 impl FromJson for P2CorehrEmploymentUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrEmploymentUpdatedV1")?;
+        let mut o = json::Fields::of(value, "P2CorehrEmploymentUpdatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -627,11 +649,12 @@ pub struct P2CorehrEmploymentUpdatedV1Data {
 }
 impl FromJson for P2CorehrEmploymentUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrEmploymentUpdatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrEmploymentUpdatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
-        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        o.set("employment_id", &mut out.employment_id);
+        o.set("target_user_id", &mut out.target_user_id);
+        o.set("field_changes", &mut out.field_changes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -652,11 +675,12 @@ pub struct P2CorehrJobChangeUpdatedV1 {
 }
 impl FromJson for P2CorehrJobChangeUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobChangeUpdatedV1")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobChangeUpdatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -691,26 +715,25 @@ pub struct P2CorehrJobChangeUpdatedV1Data {
 }
 impl FromJson for P2CorehrJobChangeUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobChangeUpdatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobChangeUpdatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
-        json::set(&mut o, "job_change_id", &mut out.job_change_id)?;
-        json::set(&mut o, "transfer_mode", &mut out.transfer_mode)?;
-        json::set(
-            &mut o,
+        o.set("employment_id", &mut out.employment_id);
+        o.set("target_user_id", &mut out.target_user_id);
+        o.set("job_change_id", &mut out.job_change_id);
+        o.set("transfer_mode", &mut out.transfer_mode);
+        o.set(
             "transfer_type_unique_identifier",
             &mut out.transfer_type_unique_identifier,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "transfer_reason_unique_identifier",
             &mut out.transfer_reason_unique_identifier,
-        )?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "transfer_key", &mut out.transfer_key)?;
+        );
+        o.set("process_id", &mut out.process_id);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("status", &mut out.status);
+        o.set("transfer_key", &mut out.transfer_key);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -731,11 +754,12 @@ pub struct P2CorehrJobCreatedV1 {
 }
 impl FromJson for P2CorehrJobCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobCreatedV1")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobCreatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -752,9 +776,10 @@ pub struct P2CorehrJobCreatedV1Data {
 }
 impl FromJson for P2CorehrJobCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobCreatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobCreatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_id", &mut out.job_id)?;
+        o.set("job_id", &mut out.job_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -775,11 +800,12 @@ pub struct P2CorehrJobDataChangedV1 {
 }
 impl FromJson for P2CorehrJobDataChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobDataChangedV1")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobDataChangedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -802,12 +828,13 @@ pub struct P2CorehrJobDataChangedV1Data {
 }
 impl FromJson for P2CorehrJobDataChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobDataChangedV1Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobDataChangedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_data_id", &mut out.job_data_id)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
-        json::set(&mut o, "job_change_id", &mut out.job_change_id)?;
+        o.set("job_data_id", &mut out.job_data_id);
+        o.set("employment_id", &mut out.employment_id);
+        o.set("target_user_id", &mut out.target_user_id);
+        o.set("job_change_id", &mut out.job_change_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -828,11 +855,12 @@ pub struct P2CorehrJobDataCreatedV1 {
 }
 impl FromJson for P2CorehrJobDataCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobDataCreatedV1")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobDataCreatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -849,9 +877,10 @@ pub struct P2CorehrJobDataCreatedV1Data {
 }
 impl FromJson for P2CorehrJobDataCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobDataCreatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobDataCreatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_data_id", &mut out.job_data_id)?;
+        o.set("job_data_id", &mut out.job_data_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -872,11 +901,12 @@ pub struct P2CorehrJobDataEmployedV1 {
 }
 impl FromJson for P2CorehrJobDataEmployedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobDataEmployedV1")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobDataEmployedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -897,11 +927,12 @@ pub struct P2CorehrJobDataEmployedV1Data {
 }
 impl FromJson for P2CorehrJobDataEmployedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobDataEmployedV1Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobDataEmployedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_data_id", &mut out.job_data_id)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
+        o.set("job_data_id", &mut out.job_data_id);
+        o.set("employment_id", &mut out.employment_id);
+        o.set("target_user_id", &mut out.target_user_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -922,11 +953,12 @@ pub struct P2CorehrOffboardingUpdatedV1 {
 }
 impl FromJson for P2CorehrOffboardingUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrOffboardingUpdatedV1")?;
+        let mut o = json::Fields::of(value, "P2CorehrOffboardingUpdatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -951,13 +983,14 @@ pub struct P2CorehrOffboardingUpdatedV1Data {
 }
 impl FromJson for P2CorehrOffboardingUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrOffboardingUpdatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrOffboardingUpdatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
-        json::set(&mut o, "offboarding_id", &mut out.offboarding_id)?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("employment_id", &mut out.employment_id);
+        o.set("target_user_id", &mut out.target_user_id);
+        o.set("offboarding_id", &mut out.offboarding_id);
+        o.set("process_id", &mut out.process_id);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -978,11 +1011,12 @@ pub struct P2CorehrOrgRoleAuthorizationUpdatedV1 {
 }
 impl FromJson for P2CorehrOrgRoleAuthorizationUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrOrgRoleAuthorizationUpdatedV1")?;
+        let mut o = json::Fields::of(value, "P2CorehrOrgRoleAuthorizationUpdatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1003,11 +1037,15 @@ pub struct P2CorehrOrgRoleAuthorizationUpdatedV1Data {
 }
 impl FromJson for P2CorehrOrgRoleAuthorizationUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrOrgRoleAuthorizationUpdatedV1Data")?;
+        let mut o = json::Fields::of(
+            value,
+            "P2CorehrOrgRoleAuthorizationUpdatedV1Data",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "role_id", &mut out.role_id)?;
-        json::set(&mut o, "management_scope_list", &mut out.management_scope_list)?;
-        json::set(&mut o, "employment_id_list", &mut out.employment_id_list)?;
+        o.set("role_id", &mut out.role_id);
+        o.set("management_scope_list", &mut out.management_scope_list);
+        o.set("employment_id_list", &mut out.employment_id_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1028,11 +1066,12 @@ pub struct P2CorehrPersonCreatedV1 {
 }
 impl FromJson for P2CorehrPersonCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPersonCreatedV1")?;
+        let mut o = json::Fields::of(value, "P2CorehrPersonCreatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1049,9 +1088,10 @@ pub struct P2CorehrPersonCreatedV1Data {
 }
 impl FromJson for P2CorehrPersonCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPersonCreatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrPersonCreatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "person_id", &mut out.person_id)?;
+        o.set("person_id", &mut out.person_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1072,11 +1112,12 @@ pub struct P2CorehrPersonUpdatedV1 {
 }
 impl FromJson for P2CorehrPersonUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPersonUpdatedV1")?;
+        let mut o = json::Fields::of(value, "P2CorehrPersonUpdatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1095,10 +1136,11 @@ pub struct P2CorehrPersonUpdatedV1Data {
 }
 impl FromJson for P2CorehrPersonUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPersonUpdatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrPersonUpdatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "person_id", &mut out.person_id)?;
-        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        o.set("person_id", &mut out.person_id);
+        o.set("field_changes", &mut out.field_changes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1119,11 +1161,12 @@ pub struct P2CorehrPreHireUpdatedV1 {
 }
 impl FromJson for P2CorehrPreHireUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPreHireUpdatedV1")?;
+        let mut o = json::Fields::of(value, "P2CorehrPreHireUpdatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1142,14 +1185,15 @@ pub struct P2CorehrPreHireUpdatedV1Data {
 }
 impl FromJson for P2CorehrPreHireUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPreHireUpdatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrPreHireUpdatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "pre_hire_id", &mut out.pre_hire_id)?;
-        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        o.set("pre_hire_id", &mut out.pre_hire_id);
+        o.set("field_changes", &mut out.field_changes);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `feishu_id` of \[`P2CorehrCommonDataIdUserMappingChangedV1Data`\].
+/// The `feishu_id` of `P2CorehrCommonDataIdUserMappingChangedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1166,11 +1210,12 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserId")?;
+        let mut o = json::Fields::of(value, "UserId")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -1058,10 +1058,14 @@ pub struct AddEnumOptionCommonDataMetaDataResponseBody {
 }
 impl FromJson for AddEnumOptionCommonDataMetaDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AddEnumOptionCommonDataMetaDataResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "AddEnumOptionCommonDataMetaDataResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "enum_field_api_name", &mut out.enum_field_api_name)?;
-        json::set(&mut o, "enum_field_options", &mut out.enum_field_options)?;
+        o.set("enum_field_api_name", &mut out.enum_field_api_name);
+        o.set("enum_field_options", &mut out.enum_field_options);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1099,13 +1103,14 @@ pub struct AddRoleAssignAuthorizationResponseBody {
 }
 impl FromJson for AddRoleAssignAuthorizationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AddRoleAssignAuthorizationResponseBody")?;
+        let mut o = json::Fields::of(value, "AddRoleAssignAuthorizationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "assign_id", &mut out.assign_id)?;
+        o.set("assign_id", &mut out.assign_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `registered_office_address_info` of \[`Company`\].
+/// The `registered_office_address_info` of `Company`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1181,48 +1186,41 @@ pub struct Address {
 }
 impl FromJson for Address {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Address")?;
+        let mut o = json::Fields::of(value, "Address")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "full_address_local_script",
-            &mut out.full_address_local_script,
-        )?;
-        json::set(
-            &mut o,
-            "full_address_western_script",
-            &mut out.full_address_western_script,
-        )?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "region_id", &mut out.region_id)?;
-        json::set(&mut o, "city_id", &mut out.city_id)?;
-        json::set(&mut o, "distinct_id", &mut out.distinct_id)?;
-        json::set(&mut o, "city_id_v2", &mut out.city_id_v2)?;
-        json::set(&mut o, "district_id_v2", &mut out.district_id_v2)?;
-        json::set(&mut o, "address_line1", &mut out.address_line1)?;
-        json::set(&mut o, "address_line2", &mut out.address_line2)?;
-        json::set(&mut o, "address_line3", &mut out.address_line3)?;
-        json::set(&mut o, "address_line4", &mut out.address_line4)?;
-        json::set(&mut o, "address_line5", &mut out.address_line5)?;
-        json::set(&mut o, "address_line6", &mut out.address_line6)?;
-        json::set(&mut o, "address_line7", &mut out.address_line7)?;
-        json::set(&mut o, "address_line8", &mut out.address_line8)?;
-        json::set(&mut o, "address_line9", &mut out.address_line9)?;
-        json::set(&mut o, "local_address_line1", &mut out.local_address_line1)?;
-        json::set(&mut o, "local_address_line2", &mut out.local_address_line2)?;
-        json::set(&mut o, "local_address_line3", &mut out.local_address_line3)?;
-        json::set(&mut o, "local_address_line4", &mut out.local_address_line4)?;
-        json::set(&mut o, "local_address_line5", &mut out.local_address_line5)?;
-        json::set(&mut o, "local_address_line6", &mut out.local_address_line6)?;
-        json::set(&mut o, "local_address_line7", &mut out.local_address_line7)?;
-        json::set(&mut o, "local_address_line8", &mut out.local_address_line8)?;
-        json::set(&mut o, "local_address_line9", &mut out.local_address_line9)?;
-        json::set(&mut o, "postal_code", &mut out.postal_code)?;
-        json::set(&mut o, "address_type_list", &mut out.address_type_list)?;
-        json::set(&mut o, "is_primary", &mut out.is_primary)?;
-        json::set(&mut o, "is_public", &mut out.is_public)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("full_address_local_script", &mut out.full_address_local_script);
+        o.set("full_address_western_script", &mut out.full_address_western_script);
+        o.set("id", &mut out.id);
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("region_id", &mut out.region_id);
+        o.set("city_id", &mut out.city_id);
+        o.set("distinct_id", &mut out.distinct_id);
+        o.set("city_id_v2", &mut out.city_id_v2);
+        o.set("district_id_v2", &mut out.district_id_v2);
+        o.set("address_line1", &mut out.address_line1);
+        o.set("address_line2", &mut out.address_line2);
+        o.set("address_line3", &mut out.address_line3);
+        o.set("address_line4", &mut out.address_line4);
+        o.set("address_line5", &mut out.address_line5);
+        o.set("address_line6", &mut out.address_line6);
+        o.set("address_line7", &mut out.address_line7);
+        o.set("address_line8", &mut out.address_line8);
+        o.set("address_line9", &mut out.address_line9);
+        o.set("local_address_line1", &mut out.local_address_line1);
+        o.set("local_address_line2", &mut out.local_address_line2);
+        o.set("local_address_line3", &mut out.local_address_line3);
+        o.set("local_address_line4", &mut out.local_address_line4);
+        o.set("local_address_line5", &mut out.local_address_line5);
+        o.set("local_address_line6", &mut out.local_address_line6);
+        o.set("local_address_line7", &mut out.local_address_line7);
+        o.set("local_address_line8", &mut out.local_address_line8);
+        o.set("local_address_line9", &mut out.local_address_line9);
+        o.set("postal_code", &mut out.postal_code);
+        o.set("address_type_list", &mut out.address_type_list);
+        o.set("is_primary", &mut out.is_primary);
+        o.set("is_public", &mut out.is_public);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1276,7 +1274,7 @@ impl ToJson for Address {
         None
     }
 }
-/// The `application_info` of \[`Offboarding`\].
+/// The `application_info` of `Offboarding`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1297,17 +1295,18 @@ pub struct ApplicationInfo {
 }
 impl FromJson for ApplicationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationInfo")?;
+        let mut o = json::Fields::of(value, "ApplicationInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "apply_initiator_id", &mut out.apply_initiator_id)?;
-        json::set(&mut o, "apply_initiating_time", &mut out.apply_initiating_time)?;
-        json::set(&mut o, "apply_finish_time", &mut out.apply_finish_time)?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "apply_initiator", &mut out.apply_initiator)?;
+        o.set("apply_initiator_id", &mut out.apply_initiator_id);
+        o.set("apply_initiating_time", &mut out.apply_initiating_time);
+        o.set("apply_finish_time", &mut out.apply_finish_time);
+        o.set("process_id", &mut out.process_id);
+        o.set("apply_initiator", &mut out.apply_initiator);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `attachment_field_setting` of \[`CommonSchemaConfig`\].
+/// The `attachment_field_setting` of `CommonSchemaConfig`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1322,14 +1321,15 @@ pub struct AttachmentFieldSetting {
 }
 impl FromJson for AttachmentFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AttachmentFieldSetting")?;
+        let mut o = json::Fields::of(value, "AttachmentFieldSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_multiple", &mut out.is_multiple)?;
-        json::set(&mut o, "file_type", &mut out.file_type)?;
+        o.set("is_multiple", &mut out.is_multiple);
+        o.set("file_type", &mut out.file_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `bank_account_list` of \[`Person`\].
+/// The `bank_account_list` of `Person`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1370,27 +1370,24 @@ pub struct BankAccount {
 }
 impl FromJson for BankAccount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BankAccount")?;
+        let mut o = json::Fields::of(value, "BankAccount")?;
         let mut out = Self::default();
-        json::set(&mut o, "bank_name", &mut out.bank_name)?;
-        json::set(&mut o, "bank_account_number", &mut out.bank_account_number)?;
-        json::set(&mut o, "account_holder", &mut out.account_holder)?;
-        json::set(&mut o, "bank", &mut out.bank)?;
-        json::set(
-            &mut o,
-            "bank_identification_code",
-            &mut out.bank_identification_code,
-        )?;
-        json::set(&mut o, "branch_name", &mut out.branch_name)?;
-        json::set(&mut o, "bank_id", &mut out.bank_id)?;
-        json::set(&mut o, "branch_id", &mut out.branch_id)?;
-        json::set(&mut o, "bank_id_v2", &mut out.bank_id_v2)?;
-        json::set(&mut o, "branch_id_v2", &mut out.branch_id_v2)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "bank_account_usage", &mut out.bank_account_usage)?;
-        json::set(&mut o, "bank_account_type", &mut out.bank_account_type)?;
-        json::set(&mut o, "currency_id", &mut out.currency_id)?;
+        o.set("bank_name", &mut out.bank_name);
+        o.set("bank_account_number", &mut out.bank_account_number);
+        o.set("account_holder", &mut out.account_holder);
+        o.set("bank", &mut out.bank);
+        o.set("bank_identification_code", &mut out.bank_identification_code);
+        o.set("branch_name", &mut out.branch_name);
+        o.set("bank_id", &mut out.bank_id);
+        o.set("branch_id", &mut out.branch_id);
+        o.set("bank_id_v2", &mut out.bank_id_v2);
+        o.set("branch_id_v2", &mut out.branch_id_v2);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("bank_account_usage", &mut out.bank_account_usage);
+        o.set("bank_account_type", &mut out.bank_account_type);
+        o.set("currency_id", &mut out.currency_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1436,7 +1433,7 @@ impl ToJson for BankAccount {
         None
     }
 }
-/// The `item_list` of \[`QuerySecurityGroupRequestBody`\].
+/// The `item_list` of `QuerySecurityGroupRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1471,7 +1468,7 @@ impl ToJson for BpRoleOrganization {
         None
     }
 }
-/// The `calculated_field_setting` of \[`CommonSchemaConfig`\].
+/// The `calculated_field_setting` of `CommonSchemaConfig`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1484,9 +1481,10 @@ pub struct CalculatedFieldSetting {
 }
 impl FromJson for CalculatedFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CalculatedFieldSetting")?;
+        let mut o = json::Fields::of(value, "CalculatedFieldSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1503,9 +1501,10 @@ pub struct CalendarByScopeLeaveResponseBody {
 }
 impl FromJson for CalendarByScopeLeaveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CalendarByScopeLeaveResponseBody")?;
+        let mut o = json::Fields::of(value, "CalendarByScopeLeaveResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "calendar_wk_id", &mut out.calendar_wk_id)?;
+        o.set("calendar_wk_id", &mut out.calendar_wk_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1552,7 +1551,7 @@ impl ToJson for CalendarDateByDateFilter {
         w.end_object();
     }
 }
-/// The `common_schema_config` of \[`CustomField`\].
+/// The `common_schema_config` of `CustomField`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1579,28 +1578,21 @@ pub struct CommonSchemaConfig {
 }
 impl FromJson for CommonSchemaConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CommonSchemaConfig")?;
+        let mut o = json::Fields::of(value, "CommonSchemaConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "text_field_setting", &mut out.text_field_setting)?;
-        json::set(&mut o, "number_field_setting", &mut out.number_field_setting)?;
-        json::set(&mut o, "enum_field_setting", &mut out.enum_field_setting)?;
-        json::set(&mut o, "lookup_field_setting", &mut out.lookup_field_setting)?;
-        json::set(&mut o, "date_time_field_setting", &mut out.date_time_field_setting)?;
-        json::set(
-            &mut o,
-            "attachment_field_setting",
-            &mut out.attachment_field_setting,
-        )?;
-        json::set(&mut o, "image_field_setting", &mut out.image_field_setting)?;
-        json::set(
-            &mut o,
-            "calculated_field_setting",
-            &mut out.calculated_field_setting,
-        )?;
+        o.set("text_field_setting", &mut out.text_field_setting);
+        o.set("number_field_setting", &mut out.number_field_setting);
+        o.set("enum_field_setting", &mut out.enum_field_setting);
+        o.set("lookup_field_setting", &mut out.lookup_field_setting);
+        o.set("date_time_field_setting", &mut out.date_time_field_setting);
+        o.set("attachment_field_setting", &mut out.attachment_field_setting);
+        o.set("image_field_setting", &mut out.image_field_setting);
+        o.set("calculated_field_setting", &mut out.calculated_field_setting);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `enum_field_option_list` of \[`EnumFieldSetting`\].
+/// The `enum_field_option_list` of `EnumFieldSetting`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1619,12 +1611,13 @@ pub struct CommonSchemaOption {
 }
 impl FromJson for CommonSchemaOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CommonSchemaOption")?;
+        let mut o = json::Fields::of(value, "CommonSchemaOption")?;
         let mut out = Self::default();
-        json::set(&mut o, "api_name", &mut out.api_name)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "is_open", &mut out.is_open)?;
+        o.set("api_name", &mut out.api_name);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("is_open", &mut out.is_open);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1677,35 +1670,28 @@ pub struct Company {
 }
 impl FromJson for Company {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Company")?;
+        let mut o = json::Fields::of(value, "Company")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "hiberarchy_common", &mut out.hiberarchy_common)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "industry_list", &mut out.industry_list)?;
-        json::set(&mut o, "legal_representative", &mut out.legal_representative)?;
-        json::set(&mut o, "post_code", &mut out.post_code)?;
-        json::set(&mut o, "tax_payer_id", &mut out.tax_payer_id)?;
-        json::set(&mut o, "confidential", &mut out.confidential)?;
-        json::set(&mut o, "sub_type_list", &mut out.sub_type_list)?;
-        json::set(&mut o, "branch_company", &mut out.branch_company)?;
-        json::set(&mut o, "primary_manager", &mut out.primary_manager)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "currency", &mut out.currency)?;
-        json::set(&mut o, "phone", &mut out.phone)?;
-        json::set(&mut o, "fax", &mut out.fax)?;
-        json::set(
-            &mut o,
-            "registered_office_address",
-            &mut out.registered_office_address,
-        )?;
-        json::set(&mut o, "office_address", &mut out.office_address)?;
-        json::set(
-            &mut o,
-            "registered_office_address_info",
-            &mut out.registered_office_address_info,
-        )?;
-        json::set(&mut o, "office_address_info", &mut out.office_address_info)?;
+        o.set("id", &mut out.id);
+        o.set("hiberarchy_common", &mut out.hiberarchy_common);
+        o.set("type", &mut out.r#type);
+        o.set("industry_list", &mut out.industry_list);
+        o.set("legal_representative", &mut out.legal_representative);
+        o.set("post_code", &mut out.post_code);
+        o.set("tax_payer_id", &mut out.tax_payer_id);
+        o.set("confidential", &mut out.confidential);
+        o.set("sub_type_list", &mut out.sub_type_list);
+        o.set("branch_company", &mut out.branch_company);
+        o.set("primary_manager", &mut out.primary_manager);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("currency", &mut out.currency);
+        o.set("phone", &mut out.phone);
+        o.set("fax", &mut out.fax);
+        o.set("registered_office_address", &mut out.registered_office_address);
+        o.set("office_address", &mut out.office_address);
+        o.set("registered_office_address_info", &mut out.registered_office_address_info);
+        o.set("office_address_info", &mut out.office_address_info);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1834,23 +1820,24 @@ pub struct Contract {
 }
 impl FromJson for Contract {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Contract")?;
+        let mut o = json::Fields::of(value, "Contract")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "contract_type", &mut out.contract_type)?;
-        json::set(&mut o, "first_party_company_id", &mut out.first_party_company_id)?;
-        json::set(&mut o, "person_id", &mut out.person_id)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "duration_type", &mut out.duration_type)?;
-        json::set(&mut o, "contract_end_date", &mut out.contract_end_date)?;
-        json::set(&mut o, "contract_number", &mut out.contract_number)?;
-        json::set(&mut o, "signing_type", &mut out.signing_type)?;
-        json::set(&mut o, "contract_status", &mut out.contract_status)?;
-        json::set(&mut o, "renewal_status", &mut out.renewal_status)?;
-        json::set(&mut o, "signing_times", &mut out.signing_times)?;
+        o.set("id", &mut out.id);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("employment_id", &mut out.employment_id);
+        o.set("contract_type", &mut out.contract_type);
+        o.set("first_party_company_id", &mut out.first_party_company_id);
+        o.set("person_id", &mut out.person_id);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("duration_type", &mut out.duration_type);
+        o.set("contract_end_date", &mut out.contract_end_date);
+        o.set("contract_number", &mut out.contract_number);
+        o.set("signing_type", &mut out.signing_type);
+        o.set("contract_status", &mut out.contract_status);
+        o.set("renewal_status", &mut out.renewal_status);
+        o.set("signing_times", &mut out.signing_times);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1927,13 +1914,14 @@ pub struct ConvertCommonDataIdResponseBody {
 }
 impl FromJson for ConvertCommonDataIdResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ConvertCommonDataIdResponseBody")?;
+        let mut o = json::Fields::of(value, "ConvertCommonDataIdResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `country_region` of \[`GetCountryRegionResponseBody`\].
+/// The `country_region` of `GetCountryRegionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1952,16 +1940,17 @@ pub struct CountryRegion {
 }
 impl FromJson for CountryRegion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CountryRegion")?;
+        let mut o = json::Fields::of(value, "CountryRegion")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "alpha_3_code", &mut out.alpha_3_code)?;
-        json::set(&mut o, "alpha_2_code", &mut out.alpha_2_code)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("alpha_3_code", &mut out.alpha_3_code);
+        o.set("alpha_2_code", &mut out.alpha_2_code);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `band_width` of \[`CpstGradeStandardValue`\].
+/// The `band_width` of `CpstGradeStandardValue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1976,14 +1965,15 @@ pub struct CpstBandWidth {
 }
 impl FromJson for CpstBandWidth {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CpstBandWidth")?;
+        let mut o = json::Fields::of(value, "CpstBandWidth")?;
         let mut out = Self::default();
-        json::set(&mut o, "upper_limit", &mut out.upper_limit)?;
-        json::set(&mut o, "lower_limit", &mut out.lower_limit)?;
+        o.set("upper_limit", &mut out.upper_limit);
+        o.set("lower_limit", &mut out.lower_limit);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `currency` of \[`CpstGrade`\].
+/// The `currency` of `CpstGrade`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2000,15 +1990,16 @@ pub struct CpstCurrency {
 }
 impl FromJson for CpstCurrency {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CpstCurrency")?;
+        let mut o = json::Fields::of(value, "CpstCurrency")?;
         let mut out = Self::default();
-        json::set(&mut o, "currency_id", &mut out.currency_id)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("currency_id", &mut out.currency_id);
+        o.set("code", &mut out.code);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `grade` of \[`MatchCompensationStandardResponseBody`\].
+/// The `grade` of `MatchCompensationStandardResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2029,17 +2020,18 @@ pub struct CpstGrade {
 }
 impl FromJson for CpstGrade {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CpstGrade")?;
+        let mut o = json::Fields::of(value, "CpstGrade")?;
         let mut out = Self::default();
-        json::set(&mut o, "grade_id", &mut out.grade_id)?;
-        json::set(&mut o, "grade_tid", &mut out.grade_tid)?;
-        json::set(&mut o, "grade_standard_value", &mut out.grade_standard_value)?;
-        json::set(&mut o, "currency", &mut out.currency)?;
-        json::set(&mut o, "description", &mut out.description)?;
+        o.set("grade_id", &mut out.grade_id);
+        o.set("grade_tid", &mut out.grade_tid);
+        o.set("grade_standard_value", &mut out.grade_standard_value);
+        o.set("currency", &mut out.currency);
+        o.set("description", &mut out.description);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `grade_standard_value` of \[`CpstGrade`\].
+/// The `grade_standard_value` of `CpstGrade`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2058,16 +2050,17 @@ pub struct CpstGradeStandardValue {
 }
 impl FromJson for CpstGradeStandardValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CpstGradeStandardValue")?;
+        let mut o = json::Fields::of(value, "CpstGradeStandardValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "reference_object", &mut out.reference_object)?;
-        json::set(&mut o, "standard_type", &mut out.standard_type)?;
-        json::set(&mut o, "band_width", &mut out.band_width)?;
-        json::set(&mut o, "standard_value", &mut out.standard_value)?;
+        o.set("reference_object", &mut out.reference_object);
+        o.set("standard_type", &mut out.standard_type);
+        o.set("band_width", &mut out.band_width);
+        o.set("standard_value", &mut out.standard_value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `standard_type` of \[`CpstGradeStandardValue`\].
+/// The `standard_type` of `CpstGradeStandardValue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2080,9 +2073,10 @@ pub struct CpstStandardType {
 }
 impl FromJson for CpstStandardType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CpstStandardType")?;
+        let mut o = json::Fields::of(value, "CpstStandardType")?;
         let mut out = Self::default();
-        json::set(&mut o, "api_name", &mut out.api_name)?;
+        o.set("api_name", &mut out.api_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2099,9 +2093,10 @@ pub struct CreateDepartmentResponseBody {
 }
 impl FromJson for CreateDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateDepartmentResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateDepartmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "department", &mut out.department)?;
+        o.set("department", &mut out.department);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2118,9 +2113,10 @@ pub struct CreateEmploymentResponseBody {
 }
 impl FromJson for CreateEmploymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateEmploymentResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateEmploymentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment", &mut out.employment)?;
+        o.set("employment", &mut out.employment);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2212,25 +2208,24 @@ pub struct CreateJobChangeResponseBody {
 }
 impl FromJson for CreateJobChangeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateJobChangeResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateJobChangeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_change_id", &mut out.job_change_id)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(
-            &mut o,
+        o.set("job_change_id", &mut out.job_change_id);
+        o.set("employment_id", &mut out.employment_id);
+        o.set("status", &mut out.status);
+        o.set(
             "transfer_type_unique_identifier",
             &mut out.transfer_type_unique_identifier,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "transfer_reason_unique_identifier",
             &mut out.transfer_reason_unique_identifier,
-        )?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "created_time", &mut out.created_time)?;
-        json::set(&mut o, "transfer_info", &mut out.transfer_info)?;
+        );
+        o.set("process_id", &mut out.process_id);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("created_time", &mut out.created_time);
+        o.set("transfer_info", &mut out.transfer_info);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2307,13 +2302,14 @@ pub struct CreateLeaveGrantingRecordResponseBody {
 }
 impl FromJson for CreateLeaveGrantingRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateLeaveGrantingRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateLeaveGrantingRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "leave_granting_record", &mut out.leave_granting_record)?;
+        o.set("leave_granting_record", &mut out.leave_granting_record);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `currency` of \[`Company`\].
+/// The `currency` of `Company`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2336,14 +2332,15 @@ pub struct Currency {
 }
 impl FromJson for Currency {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Currency")?;
+        let mut o = json::Fields::of(value, "Currency")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "currency_name", &mut out.currency_name)?;
-        json::set(&mut o, "numeric_code", &mut out.numeric_code)?;
-        json::set(&mut o, "currency_alpha_3_code", &mut out.currency_alpha_3_code)?;
-        json::set(&mut o, "country_region_id_list", &mut out.country_region_id_list)?;
+        o.set("id", &mut out.id);
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("currency_name", &mut out.currency_name);
+        o.set("numeric_code", &mut out.numeric_code);
+        o.set("currency_alpha_3_code", &mut out.currency_alpha_3_code);
+        o.set("country_region_id_list", &mut out.country_region_id_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2365,7 +2362,7 @@ impl ToJson for Currency {
         None
     }
 }
-/// The `data` of \[`GetByParamCustomFieldResponseBody`\].
+/// The `data` of `GetByParamCustomFieldResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2398,23 +2395,24 @@ pub struct CustomField {
 }
 impl FromJson for CustomField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomField")?;
+        let mut o = json::Fields::of(value, "CustomField")?;
         let mut out = Self::default();
-        json::set(&mut o, "custom_api_name", &mut out.custom_api_name)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "is_open", &mut out.is_open)?;
-        json::set(&mut o, "is_required", &mut out.is_required)?;
-        json::set(&mut o, "is_unique", &mut out.is_unique)?;
-        json::set(&mut o, "object_api_name", &mut out.object_api_name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "common_schema_config", &mut out.common_schema_config)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
+        o.set("custom_api_name", &mut out.custom_api_name);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("is_open", &mut out.is_open);
+        o.set("is_required", &mut out.is_required);
+        o.set("is_unique", &mut out.is_unique);
+        o.set("object_api_name", &mut out.object_api_name);
+        o.set("type", &mut out.r#type);
+        o.set("common_schema_config", &mut out.common_schema_config);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `custom_fields` of \[`OffboardingInfo`\].
+/// The `custom_fields` of `OffboardingInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2433,12 +2431,13 @@ pub struct CustomFieldData {
 }
 impl FromJson for CustomFieldData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomFieldData")?;
+        let mut o = json::Fields::of(value, "CustomFieldData")?;
         let mut out = Self::default();
-        json::set(&mut o, "custom_api_name", &mut out.custom_api_name)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("custom_api_name", &mut out.custom_api_name);
+        o.set("name", &mut out.name);
+        o.set("type", &mut out.r#type);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2461,7 +2460,7 @@ impl ToJson for CustomFieldData {
         None
     }
 }
-/// The `date_time_field_setting` of \[`CommonSchemaConfig`\].
+/// The `date_time_field_setting` of `CommonSchemaConfig`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2474,9 +2473,10 @@ pub struct DateTimeFieldSetting {
 }
 impl FromJson for DateTimeFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DateTimeFieldSetting")?;
+        let mut o = json::Fields::of(value, "DateTimeFieldSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "date_time_type", &mut out.date_time_type)?;
+        o.set("date_time_type", &mut out.date_time_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2512,18 +2512,19 @@ pub struct Department {
 }
 impl FromJson for Department {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Department")?;
+        let mut o = json::Fields::of(value, "Department")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "sub_type", &mut out.sub_type)?;
-        json::set(&mut o, "manager", &mut out.manager)?;
-        json::set(&mut o, "is_confidential", &mut out.is_confidential)?;
-        json::set(&mut o, "hiberarchy_common", &mut out.hiberarchy_common)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
-        json::set(&mut o, "staffing_model", &mut out.staffing_model)?;
+        o.set("id", &mut out.id);
+        o.set("sub_type", &mut out.sub_type);
+        o.set("manager", &mut out.manager);
+        o.set("is_confidential", &mut out.is_confidential);
+        o.set("hiberarchy_common", &mut out.hiberarchy_common);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("cost_center_id", &mut out.cost_center_id);
+        o.set("staffing_model", &mut out.staffing_model);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2600,23 +2601,20 @@ pub struct DepartmentCreate {
 }
 impl FromJson for DepartmentCreate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentCreate")?;
+        let mut o = json::Fields::of(value, "DepartmentCreate")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "sub_type", &mut out.sub_type)?;
-        json::set(&mut o, "manager", &mut out.manager)?;
-        json::set(&mut o, "is_confidential", &mut out.is_confidential)?;
-        json::set(&mut o, "hiberarchy_common", &mut out.hiberarchy_common)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
-        json::set(&mut o, "staffing_model", &mut out.staffing_model)?;
-        json::set(
-            &mut o,
-            "is_prefer_manual_encoding",
-            &mut out.is_prefer_manual_encoding,
-        )?;
+        o.set("id", &mut out.id);
+        o.set("sub_type", &mut out.sub_type);
+        o.set("manager", &mut out.manager);
+        o.set("is_confidential", &mut out.is_confidential);
+        o.set("hiberarchy_common", &mut out.hiberarchy_common);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("cost_center_id", &mut out.cost_center_id);
+        o.set("staffing_model", &mut out.staffing_model);
+        o.set("is_prefer_manual_encoding", &mut out.is_prefer_manual_encoding);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2655,7 +2653,7 @@ impl ToJson for DepartmentCreate {
         None
     }
 }
-/// The `dependent_list` of \[`Person`\].
+/// The `dependent_list` of `Person`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2700,37 +2698,32 @@ pub struct Dependent {
 }
 impl FromJson for Dependent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Dependent")?;
+        let mut o = json::Fields::of(value, "Dependent")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "relationship", &mut out.relationship)?;
-        json::set(&mut o, "gender", &mut out.gender)?;
-        json::set(&mut o, "date_of_birth", &mut out.date_of_birth)?;
-        json::set(&mut o, "nationality_id", &mut out.nationality_id)?;
-        json::set(&mut o, "nationality_id_v2", &mut out.nationality_id_v2)?;
-        json::set(&mut o, "national_id_list", &mut out.national_id_list)?;
-        json::set(&mut o, "spouses_working_status", &mut out.spouses_working_status)?;
-        json::set(
-            &mut o,
+        o.set("name", &mut out.name);
+        o.set("relationship", &mut out.relationship);
+        o.set("gender", &mut out.gender);
+        o.set("date_of_birth", &mut out.date_of_birth);
+        o.set("nationality_id", &mut out.nationality_id);
+        o.set("nationality_id_v2", &mut out.nationality_id_v2);
+        o.set("national_id_list", &mut out.national_id_list);
+        o.set("spouses_working_status", &mut out.spouses_working_status);
+        o.set(
             "is_this_person_covered_by_health_insurance",
             &mut out.is_this_person_covered_by_health_insurance,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "is_this_person_allowed_for_tax_deduction",
             &mut out.is_this_person_allowed_for_tax_deduction,
-        )?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "dependent_name", &mut out.dependent_name)?;
-        json::set(&mut o, "employer", &mut out.employer)?;
-        json::set(&mut o, "job", &mut out.job)?;
-        json::set(&mut o, "phone", &mut out.phone)?;
-        json::set(&mut o, "address", &mut out.address)?;
-        json::set(
-            &mut o,
-            "birth_certificate_of_child",
-            &mut out.birth_certificate_of_child,
-        )?;
+        );
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("dependent_name", &mut out.dependent_name);
+        o.set("employer", &mut out.employer);
+        o.set("job", &mut out.job);
+        o.set("phone", &mut out.phone);
+        o.set("address", &mut out.address);
+        o.set("birth_certificate_of_child", &mut out.birth_certificate_of_child);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2829,7 +2822,7 @@ impl ToJson for EditEnumOptionCommonDataMetaDataRequestBody {
         None
     }
 }
-/// The `education_list` of \[`Person`\].
+/// The `education_list` of `Person`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2862,19 +2855,20 @@ pub struct Education {
 }
 impl FromJson for Education {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Education")?;
+        let mut o = json::Fields::of(value, "Education")?;
         let mut out = Self::default();
-        json::set(&mut o, "school", &mut out.school)?;
-        json::set(&mut o, "level_of_education", &mut out.level_of_education)?;
-        json::set(&mut o, "start_date", &mut out.start_date)?;
-        json::set(&mut o, "end_date", &mut out.end_date)?;
-        json::set(&mut o, "field_of_study", &mut out.field_of_study)?;
-        json::set(&mut o, "degree", &mut out.degree)?;
-        json::set(&mut o, "school_name", &mut out.school_name)?;
-        json::set(&mut o, "field_of_study_name", &mut out.field_of_study_name)?;
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "expected_end_date", &mut out.expected_end_date)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("school", &mut out.school);
+        o.set("level_of_education", &mut out.level_of_education);
+        o.set("start_date", &mut out.start_date);
+        o.set("end_date", &mut out.end_date);
+        o.set("field_of_study", &mut out.field_of_study);
+        o.set("degree", &mut out.degree);
+        o.set("school_name", &mut out.school_name);
+        o.set("field_of_study_name", &mut out.field_of_study_name);
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("expected_end_date", &mut out.expected_end_date);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2919,7 +2913,7 @@ impl ToJson for Education {
         None
     }
 }
-/// The `work_email_list` of \[`Employment`\].
+/// The `work_email_list` of `Employment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2940,13 +2934,14 @@ pub struct Email {
 }
 impl FromJson for Email {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Email")?;
+        let mut o = json::Fields::of(value, "Email")?;
         let mut out = Self::default();
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "is_primary", &mut out.is_primary)?;
-        json::set(&mut o, "is_public", &mut out.is_public)?;
-        json::set(&mut o, "email_usage", &mut out.email_usage)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("email", &mut out.email);
+        o.set("is_primary", &mut out.is_primary);
+        o.set("is_public", &mut out.is_public);
+        o.set("email_usage", &mut out.email_usage);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2973,7 +2968,7 @@ impl ToJson for Email {
         None
     }
 }
-/// The `emergency_contact_list` of \[`Person`\].
+/// The `emergency_contact_list` of `Person`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2994,13 +2989,14 @@ pub struct EmergencyContact {
 }
 impl FromJson for EmergencyContact {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmergencyContact")?;
+        let mut o = json::Fields::of(value, "EmergencyContact")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "relationship", &mut out.relationship)?;
-        json::set(&mut o, "phone_ist", &mut out.phone_ist)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "legal_name", &mut out.legal_name)?;
+        o.set("name", &mut out.name);
+        o.set("relationship", &mut out.relationship);
+        o.set("phone_ist", &mut out.phone_ist);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("legal_name", &mut out.legal_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3053,14 +3049,15 @@ pub struct EmployeeType {
 }
 impl FromJson for EmployeeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmployeeType")?;
+        let mut o = json::Fields::of(value, "EmployeeType")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "default_employee_type", &mut out.default_employee_type)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("default_employee_type", &mut out.default_employee_type);
+        o.set("active", &mut out.active);
+        o.set("code", &mut out.code);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3172,49 +3169,49 @@ pub struct Employment {
 }
 impl FromJson for Employment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Employment")?;
+        let mut o = json::Fields::of(value, "Employment")?;
         let mut out = Self::default();
-        json::set(&mut o, "prehire_id", &mut out.prehire_id)?;
-        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
-        json::set(&mut o, "tenure", &mut out.tenure)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
-        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "company_id", &mut out.company_id)?;
-        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "seniority_date", &mut out.seniority_date)?;
-        json::set(&mut o, "employee_number", &mut out.employee_number)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "recruitment_type", &mut out.recruitment_type)?;
-        json::set(&mut o, "employment_type", &mut out.employment_type)?;
-        json::set(&mut o, "person_id", &mut out.person_id)?;
-        json::set(&mut o, "probation_period", &mut out.probation_period)?;
-        json::set(&mut o, "on_probation", &mut out.on_probation)?;
-        json::set(&mut o, "probation_end_date", &mut out.probation_end_date)?;
-        json::set(
-            &mut o,
+        o.set("prehire_id", &mut out.prehire_id);
+        o.set("employee_type_id", &mut out.employee_type_id);
+        o.set("tenure", &mut out.tenure);
+        o.set("department_id", &mut out.department_id);
+        o.set("job_level_id", &mut out.job_level_id);
+        o.set("work_location_id", &mut out.work_location_id);
+        o.set("job_family_id", &mut out.job_family_id);
+        o.set("job_id", &mut out.job_id);
+        o.set("company_id", &mut out.company_id);
+        o.set("working_hours_type_id", &mut out.working_hours_type_id);
+        o.set("id", &mut out.id);
+        o.set("seniority_date", &mut out.seniority_date);
+        o.set("employee_number", &mut out.employee_number);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("recruitment_type", &mut out.recruitment_type);
+        o.set("employment_type", &mut out.employment_type);
+        o.set("person_id", &mut out.person_id);
+        o.set("probation_period", &mut out.probation_period);
+        o.set("on_probation", &mut out.on_probation);
+        o.set("probation_end_date", &mut out.probation_end_date);
+        o.set(
             "whether_to_pay_social_security_elsewhere",
             &mut out.whether_to_pay_social_security_elsewhere,
-        )?;
-        json::set(&mut o, "whether_returnee", &mut out.whether_returnee)?;
-        json::set(&mut o, "primary_employment", &mut out.primary_employment)?;
-        json::set(&mut o, "condition_worker", &mut out.condition_worker)?;
-        json::set(&mut o, "employment_status", &mut out.employment_status)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "work_email_list", &mut out.work_email_list)?;
-        json::set(&mut o, "email_address", &mut out.email_address)?;
-        json::set(&mut o, "reason_for_offboarding", &mut out.reason_for_offboarding)?;
-        json::set(&mut o, "cost_center_list", &mut out.cost_center_list)?;
-        json::set(&mut o, "ats_application_id", &mut out.ats_application_id)?;
-        json::set(&mut o, "rehire", &mut out.rehire)?;
-        json::set(&mut o, "rehire_employment_id", &mut out.rehire_employment_id)?;
-        json::set(&mut o, "service_company", &mut out.service_company)?;
-        json::set(&mut o, "compensation_type", &mut out.compensation_type)?;
-        json::set(&mut o, "work_shift", &mut out.work_shift)?;
+        );
+        o.set("whether_returnee", &mut out.whether_returnee);
+        o.set("primary_employment", &mut out.primary_employment);
+        o.set("condition_worker", &mut out.condition_worker);
+        o.set("employment_status", &mut out.employment_status);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("work_email_list", &mut out.work_email_list);
+        o.set("email_address", &mut out.email_address);
+        o.set("reason_for_offboarding", &mut out.reason_for_offboarding);
+        o.set("cost_center_list", &mut out.cost_center_list);
+        o.set("ats_application_id", &mut out.ats_application_id);
+        o.set("rehire", &mut out.rehire);
+        o.set("rehire_employment_id", &mut out.rehire_employment_id);
+        o.set("service_company", &mut out.service_company);
+        o.set("compensation_type", &mut out.compensation_type);
+        o.set("work_shift", &mut out.work_shift);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3376,38 +3373,39 @@ pub struct EmploymentCreate {
 }
 impl FromJson for EmploymentCreate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmploymentCreate")?;
+        let mut o = json::Fields::of(value, "EmploymentCreate")?;
         let mut out = Self::default();
-        json::set(&mut o, "prehire_id", &mut out.prehire_id)?;
-        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
-        json::set(&mut o, "tenure", &mut out.tenure)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
-        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "company_id", &mut out.company_id)?;
-        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "seniority_date", &mut out.seniority_date)?;
-        json::set(&mut o, "employee_number", &mut out.employee_number)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "employment_type", &mut out.employment_type)?;
-        json::set(&mut o, "person_id", &mut out.person_id)?;
-        json::set(&mut o, "probation_period", &mut out.probation_period)?;
-        json::set(&mut o, "on_probation", &mut out.on_probation)?;
-        json::set(&mut o, "probation_end_date", &mut out.probation_end_date)?;
-        json::set(&mut o, "primary_employment", &mut out.primary_employment)?;
-        json::set(&mut o, "employment_status", &mut out.employment_status)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "work_email_list", &mut out.work_email_list)?;
-        json::set(&mut o, "email_address", &mut out.email_address)?;
-        json::set(&mut o, "reason_for_offboarding", &mut out.reason_for_offboarding)?;
-        json::set(&mut o, "cost_center_list", &mut out.cost_center_list)?;
-        json::set(&mut o, "ats_application_id", &mut out.ats_application_id)?;
-        json::set(&mut o, "rehire", &mut out.rehire)?;
-        json::set(&mut o, "rehire_employment_id", &mut out.rehire_employment_id)?;
+        o.set("prehire_id", &mut out.prehire_id);
+        o.set("employee_type_id", &mut out.employee_type_id);
+        o.set("tenure", &mut out.tenure);
+        o.set("department_id", &mut out.department_id);
+        o.set("job_level_id", &mut out.job_level_id);
+        o.set("work_location_id", &mut out.work_location_id);
+        o.set("job_family_id", &mut out.job_family_id);
+        o.set("job_id", &mut out.job_id);
+        o.set("company_id", &mut out.company_id);
+        o.set("working_hours_type_id", &mut out.working_hours_type_id);
+        o.set("id", &mut out.id);
+        o.set("seniority_date", &mut out.seniority_date);
+        o.set("employee_number", &mut out.employee_number);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("employment_type", &mut out.employment_type);
+        o.set("person_id", &mut out.person_id);
+        o.set("probation_period", &mut out.probation_period);
+        o.set("on_probation", &mut out.on_probation);
+        o.set("probation_end_date", &mut out.probation_end_date);
+        o.set("primary_employment", &mut out.primary_employment);
+        o.set("employment_status", &mut out.employment_status);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("work_email_list", &mut out.work_email_list);
+        o.set("email_address", &mut out.email_address);
+        o.set("reason_for_offboarding", &mut out.reason_for_offboarding);
+        o.set("cost_center_list", &mut out.cost_center_list);
+        o.set("ats_application_id", &mut out.ats_application_id);
+        o.set("rehire", &mut out.rehire);
+        o.set("rehire_employment_id", &mut out.rehire_employment_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3480,7 +3478,7 @@ impl ToJson for EmploymentCreate {
         None
     }
 }
-/// The `employment_leave_balance_list` of \[`LeaveBalancesLeaveResponseBody`\].
+/// The `employment_leave_balance_list` of `LeaveBalancesLeaveResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3499,16 +3497,17 @@ pub struct EmploymentLeaveBalance {
 }
 impl FromJson for EmploymentLeaveBalance {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmploymentLeaveBalance")?;
+        let mut o = json::Fields::of(value, "EmploymentLeaveBalance")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "employment_name", &mut out.employment_name)?;
-        json::set(&mut o, "as_of_date", &mut out.as_of_date)?;
-        json::set(&mut o, "leave_balance_list", &mut out.leave_balance_list)?;
+        o.set("employment_id", &mut out.employment_id);
+        o.set("employment_name", &mut out.employment_name);
+        o.set("as_of_date", &mut out.as_of_date);
+        o.set("leave_balance_list", &mut out.leave_balance_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `address_type_list` of \[`Address`\].
+/// The `address_type_list` of `Address`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3523,10 +3522,11 @@ pub struct Enum {
 }
 impl FromJson for Enum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Enum")?;
+        let mut o = json::Fields::of(value, "Enum")?;
         let mut out = Self::default();
-        json::set(&mut o, "enum_name", &mut out.enum_name)?;
-        json::set(&mut o, "display", &mut out.display)?;
+        o.set("enum_name", &mut out.enum_name);
+        o.set("display", &mut out.display);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3547,7 +3547,7 @@ impl ToJson for Enum {
         None
     }
 }
-/// The `enum_field_options` of \[`AddEnumOptionCommonDataMetaDataRequestBody`\].
+/// The `enum_field_options` of `AddEnumOptionCommonDataMetaDataRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3564,11 +3564,12 @@ pub struct EnumFieldOption {
 }
 impl FromJson for EnumFieldOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EnumFieldOption")?;
+        let mut o = json::Fields::of(value, "EnumFieldOption")?;
         let mut out = Self::default();
-        json::set(&mut o, "option_api_name", &mut out.option_api_name)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("option_api_name", &mut out.option_api_name);
+        o.set("active", &mut out.active);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3587,7 +3588,7 @@ impl ToJson for EnumFieldOption {
         None
     }
 }
-/// The `enum_field_setting` of \[`CommonSchemaConfig`\].
+/// The `enum_field_setting` of `CommonSchemaConfig`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3602,14 +3603,15 @@ pub struct EnumFieldSetting {
 }
 impl FromJson for EnumFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EnumFieldSetting")?;
+        let mut o = json::Fields::of(value, "EnumFieldSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "enum_field_option_list", &mut out.enum_field_option_list)?;
-        json::set(&mut o, "is_multiple", &mut out.is_multiple)?;
+        o.set("enum_field_option_list", &mut out.enum_field_option_list);
+        o.set("is_multiple", &mut out.is_multiple);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `birth_certificate_of_child` of \[`Dependent`\].
+/// The `birth_certificate_of_child` of `Dependent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3622,9 +3624,10 @@ pub struct File {
 }
 impl FromJson for File {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "File")?;
+        let mut o = json::Fields::of(value, "File")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
+        o.set("id", &mut out.id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3635,7 +3638,7 @@ impl ToJson for File {
         w.end_object();
     }
 }
-/// The `conditions` of \[`FilterExpression`\].
+/// The `conditions` of `FilterExpression`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3654,16 +3657,17 @@ pub struct FilterCondition {
 }
 impl FromJson for FilterCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FilterCondition")?;
+        let mut o = json::Fields::of(value, "FilterCondition")?;
         let mut out = Self::default();
-        json::set(&mut o, "left", &mut out.left)?;
-        json::set(&mut o, "right", &mut out.right)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "right_value_type", &mut out.right_value_type)?;
+        o.set("left", &mut out.left);
+        o.set("right", &mut out.right);
+        o.set("operator", &mut out.operator);
+        o.set("right_value_type", &mut out.right_value_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `expression` of \[`PermissionSecurityGroup`\].
+/// The `expression` of `PermissionSecurityGroup`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3680,15 +3684,16 @@ pub struct FilterExpression {
 }
 impl FromJson for FilterExpression {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FilterExpression")?;
+        let mut o = json::Fields::of(value, "FilterExpression")?;
         let mut out = Self::default();
-        json::set(&mut o, "conditions", &mut out.conditions)?;
-        json::set(&mut o, "expression", &mut out.expression)?;
-        json::set(&mut o, "logic_expression", &mut out.logic_expression)?;
+        o.set("conditions", &mut out.conditions);
+        o.set("expression", &mut out.expression);
+        o.set("logic_expression", &mut out.logic_expression);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `left` of \[`FilterCondition`\].
+/// The `left` of `FilterCondition`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3707,16 +3712,17 @@ pub struct FilterRuleValue {
 }
 impl FromJson for FilterRuleValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FilterRuleValue")?;
+        let mut o = json::Fields::of(value, "FilterRuleValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "lookup_value", &mut out.lookup_value)?;
-        json::set(&mut o, "lookup_type", &mut out.lookup_type)?;
+        o.set("type", &mut out.r#type);
+        o.set("value", &mut out.value);
+        o.set("lookup_value", &mut out.lookup_value);
+        o.set("lookup_type", &mut out.lookup_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `field_variable_values` of \[`GetProcessFormVariableDataResponseBody`\].
+/// The `field_variable_values` of `GetProcessFormVariableDataResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3733,15 +3739,16 @@ pub struct FormFieldVariable {
 }
 impl FromJson for FormFieldVariable {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormFieldVariable")?;
+        let mut o = json::Fields::of(value, "FormFieldVariable")?;
         let mut out = Self::default();
-        json::set(&mut o, "variable_api_name", &mut out.variable_api_name)?;
-        json::set(&mut o, "variable_name", &mut out.variable_name)?;
-        json::set(&mut o, "variable_value", &mut out.variable_value)?;
+        o.set("variable_api_name", &mut out.variable_api_name);
+        o.set("variable_name", &mut out.variable_name);
+        o.set("variable_value", &mut out.variable_value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `bool_value` of \[`FormFieldVariableListObject`\].
+/// The `bool_value` of `FormFieldVariableListObject`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3754,13 +3761,14 @@ pub struct FormFieldVariableBoolValue {
 }
 impl FromJson for FormFieldVariableBoolValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormFieldVariableBoolValue")?;
+        let mut o = json::Fields::of(value, "FormFieldVariableBoolValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `date_value` of \[`FormFieldVariableListObject`\].
+/// The `date_value` of `FormFieldVariableListObject`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3773,13 +3781,14 @@ pub struct FormFieldVariableDateValue {
 }
 impl FromJson for FormFieldVariableDateValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormFieldVariableDateValue")?;
+        let mut o = json::Fields::of(value, "FormFieldVariableDateValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `date_time_value` of \[`FormFieldVariableListObject`\].
+/// The `date_time_value` of `FormFieldVariableListObject`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3794,14 +3803,15 @@ pub struct FormFieldVariableDatetimeValue {
 }
 impl FromJson for FormFieldVariableDatetimeValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormFieldVariableDatetimeValue")?;
+        let mut o = json::Fields::of(value, "FormFieldVariableDatetimeValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "zone", &mut out.zone)?;
+        o.set("value", &mut out.value);
+        o.set("zone", &mut out.zone);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `employment_value` of \[`FormFieldVariableListObject`\].
+/// The `employment_value` of `FormFieldVariableListObject`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3816,14 +3826,15 @@ pub struct FormFieldVariableEmploymentValue {
 }
 impl FromJson for FormFieldVariableEmploymentValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormFieldVariableEmploymentValue")?;
+        let mut o = json::Fields::of(value, "FormFieldVariableEmploymentValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("value", &mut out.value);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `enum_value` of \[`FormFieldVariableListObject`\].
+/// The `enum_value` of `FormFieldVariableListObject`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3840,15 +3851,16 @@ pub struct FormFieldVariableEnumValue {
 }
 impl FromJson for FormFieldVariableEnumValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormFieldVariableEnumValue")?;
+        let mut o = json::Fields::of(value, "FormFieldVariableEnumValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "desc", &mut out.desc)?;
+        o.set("value", &mut out.value);
+        o.set("name", &mut out.name);
+        o.set("desc", &mut out.desc);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `file_value` of \[`FormFieldVariableListObject`\].
+/// The `file_value` of `FormFieldVariableListObject`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3869,17 +3881,18 @@ pub struct FormFieldVariableFileValue {
 }
 impl FromJson for FormFieldVariableFileValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormFieldVariableFileValue")?;
+        let mut o = json::Fields::of(value, "FormFieldVariableFileValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "source_type", &mut out.source_type)?;
-        json::set(&mut o, "file_id", &mut out.file_id)?;
-        json::set(&mut o, "file_name", &mut out.file_name)?;
-        json::set(&mut o, "length", &mut out.length)?;
-        json::set(&mut o, "mime_type", &mut out.mime_type)?;
+        o.set("source_type", &mut out.source_type);
+        o.set("file_id", &mut out.file_id);
+        o.set("file_name", &mut out.file_name);
+        o.set("length", &mut out.length);
+        o.set("mime_type", &mut out.mime_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n_value` of \[`FormFieldVariableListObject`\].
+/// The `i18n_value` of `FormFieldVariableListObject`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3892,13 +3905,14 @@ pub struct FormFieldVariableI18nValue {
 }
 impl FromJson for FormFieldVariableI18nValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormFieldVariableI18nValue")?;
+        let mut o = json::Fields::of(value, "FormFieldVariableI18nValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `values` of \[`FormFieldVariableListValue`\].
+/// The `values` of `FormFieldVariableListValue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3935,25 +3949,26 @@ pub struct FormFieldVariableListObject {
 }
 impl FromJson for FormFieldVariableListObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormFieldVariableListObject")?;
+        let mut o = json::Fields::of(value, "FormFieldVariableListObject")?;
         let mut out = Self::default();
-        json::set(&mut o, "text_value", &mut out.text_value)?;
-        json::set(&mut o, "number_value", &mut out.number_value)?;
-        json::set(&mut o, "date_value", &mut out.date_value)?;
-        json::set(&mut o, "employment_value", &mut out.employment_value)?;
-        json::set(&mut o, "date_time_value", &mut out.date_time_value)?;
-        json::set(&mut o, "enum_value", &mut out.enum_value)?;
-        json::set(&mut o, "null_value", &mut out.null_value)?;
-        json::set(&mut o, "bool_value", &mut out.bool_value)?;
-        json::set(&mut o, "department_value", &mut out.department_value)?;
-        json::set(&mut o, "file_value", &mut out.file_value)?;
-        json::set(&mut o, "i18n_value", &mut out.i18n_value)?;
-        json::set(&mut o, "object_value", &mut out.object_value)?;
-        json::set(&mut o, "record_value", &mut out.record_value)?;
+        o.set("text_value", &mut out.text_value);
+        o.set("number_value", &mut out.number_value);
+        o.set("date_value", &mut out.date_value);
+        o.set("employment_value", &mut out.employment_value);
+        o.set("date_time_value", &mut out.date_time_value);
+        o.set("enum_value", &mut out.enum_value);
+        o.set("null_value", &mut out.null_value);
+        o.set("bool_value", &mut out.bool_value);
+        o.set("department_value", &mut out.department_value);
+        o.set("file_value", &mut out.file_value);
+        o.set("i18n_value", &mut out.i18n_value);
+        o.set("object_value", &mut out.object_value);
+        o.set("record_value", &mut out.record_value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `list_value` of \[`FormVariableValueInfo`\].
+/// The `list_value` of `FormVariableValueInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3966,13 +3981,14 @@ pub struct FormFieldVariableListValue {
 }
 impl FromJson for FormFieldVariableListValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormFieldVariableListValue")?;
+        let mut o = json::Fields::of(value, "FormFieldVariableListValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "values", &mut out.values)?;
+        o.set("values", &mut out.values);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `null_value` of \[`FormFieldVariableListObject`\].
+/// The `null_value` of `FormFieldVariableListObject`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3986,7 +4002,7 @@ impl FromJson for FormFieldVariableNullValue {
         Ok(Self {})
     }
 }
-/// The `object_value` of \[`FormFieldVariableListObject`\].
+/// The `object_value` of `FormFieldVariableListObject`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4001,14 +4017,15 @@ pub struct FormFieldVariableObjectValue {
 }
 impl FromJson for FormFieldVariableObjectValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormFieldVariableObjectValue")?;
+        let mut o = json::Fields::of(value, "FormFieldVariableObjectValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "wk_api_name", &mut out.wk_api_name)?;
+        o.set("value", &mut out.value);
+        o.set("wk_api_name", &mut out.wk_api_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `record_value` of \[`FormFieldVariableListObject`\].
+/// The `record_value` of `FormFieldVariableListObject`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4021,13 +4038,14 @@ pub struct FormFieldVariableRecordValue {
 }
 impl FromJson for FormFieldVariableRecordValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormFieldVariableRecordValue")?;
+        let mut o = json::Fields::of(value, "FormFieldVariableRecordValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "values", &mut out.values)?;
+        o.set("values", &mut out.values);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `values` of \[`FormFieldVariableRecordValue`\].
+/// The `values` of `FormFieldVariableRecordValue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4040,13 +4058,14 @@ pub struct FormFieldVariableRecordValueExample {
 }
 impl FromJson for FormFieldVariableRecordValueExample {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormFieldVariableRecordValueExample")?;
+        let mut o = json::Fields::of(value, "FormFieldVariableRecordValueExample")?;
         let mut out = Self::default();
-        json::set(&mut o, "country_region", &mut out.country_region)?;
+        o.set("country_region", &mut out.country_region);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `text_value` of \[`FormFieldVariableListObject`\].
+/// The `text_value` of `FormFieldVariableListObject`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4059,13 +4078,14 @@ pub struct FormFieldVariableTextValue {
 }
 impl FromJson for FormFieldVariableTextValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormFieldVariableTextValue")?;
+        let mut o = json::Fields::of(value, "FormFieldVariableTextValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `variable_value` of \[`FormFieldVariable`\].
+/// The `variable_value` of `FormFieldVariable`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4104,26 +4124,27 @@ pub struct FormVariableValueInfo {
 }
 impl FromJson for FormVariableValueInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormVariableValueInfo")?;
+        let mut o = json::Fields::of(value, "FormVariableValueInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "text_value", &mut out.text_value)?;
-        json::set(&mut o, "number_value", &mut out.number_value)?;
-        json::set(&mut o, "date_value", &mut out.date_value)?;
-        json::set(&mut o, "employment_value", &mut out.employment_value)?;
-        json::set(&mut o, "date_time_value", &mut out.date_time_value)?;
-        json::set(&mut o, "enum_value", &mut out.enum_value)?;
-        json::set(&mut o, "null_value", &mut out.null_value)?;
-        json::set(&mut o, "bool_value", &mut out.bool_value)?;
-        json::set(&mut o, "department_value", &mut out.department_value)?;
-        json::set(&mut o, "file_value", &mut out.file_value)?;
-        json::set(&mut o, "i18n_value", &mut out.i18n_value)?;
-        json::set(&mut o, "object_value", &mut out.object_value)?;
-        json::set(&mut o, "list_value", &mut out.list_value)?;
-        json::set(&mut o, "record_value", &mut out.record_value)?;
+        o.set("text_value", &mut out.text_value);
+        o.set("number_value", &mut out.number_value);
+        o.set("date_value", &mut out.date_value);
+        o.set("employment_value", &mut out.employment_value);
+        o.set("date_time_value", &mut out.date_time_value);
+        o.set("enum_value", &mut out.enum_value);
+        o.set("null_value", &mut out.null_value);
+        o.set("bool_value", &mut out.bool_value);
+        o.set("department_value", &mut out.department_value);
+        o.set("file_value", &mut out.file_value);
+        o.set("i18n_value", &mut out.i18n_value);
+        o.set("object_value", &mut out.object_value);
+        o.set("list_value", &mut out.list_value);
+        o.set("record_value", &mut out.record_value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `country_region` of \[`FormFieldVariableRecordValueExample`\].
+/// The `country_region` of `FormFieldVariableRecordValueExample`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4136,9 +4157,10 @@ pub struct FormVariableValueInfoExample {
 }
 impl FromJson for FormVariableValueInfoExample {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormVariableValueInfoExample")?;
+        let mut o = json::Fields::of(value, "FormVariableValueInfoExample")?;
         let mut out = Self::default();
-        json::set(&mut o, "object_value", &mut out.object_value)?;
+        o.set("object_value", &mut out.object_value);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4155,9 +4177,10 @@ pub struct GetByParamAuthorizationResponseBody {
 }
 impl FromJson for GetByParamAuthorizationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetByParamAuthorizationResponseBody")?;
+        let mut o = json::Fields::of(value, "GetByParamAuthorizationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "role_authorization", &mut out.role_authorization)?;
+        o.set("role_authorization", &mut out.role_authorization);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4174,9 +4197,10 @@ pub struct GetByParamCustomFieldResponseBody {
 }
 impl FromJson for GetByParamCustomFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetByParamCustomFieldResponseBody")?;
+        let mut o = json::Fields::of(value, "GetByParamCustomFieldResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "data", &mut out.data)?;
+        o.set("data", &mut out.data);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4193,9 +4217,10 @@ pub struct GetCompanyResponseBody {
 }
 impl FromJson for GetCompanyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetCompanyResponseBody")?;
+        let mut o = json::Fields::of(value, "GetCompanyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "company", &mut out.company)?;
+        o.set("company", &mut out.company);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4212,9 +4237,10 @@ pub struct GetContractResponseBody {
 }
 impl FromJson for GetContractResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetContractResponseBody")?;
+        let mut o = json::Fields::of(value, "GetContractResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "contract", &mut out.contract)?;
+        o.set("contract", &mut out.contract);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4231,9 +4257,10 @@ pub struct GetCountryRegionResponseBody {
 }
 impl FromJson for GetCountryRegionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetCountryRegionResponseBody")?;
+        let mut o = json::Fields::of(value, "GetCountryRegionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "country_region", &mut out.country_region)?;
+        o.set("country_region", &mut out.country_region);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4250,9 +4277,10 @@ pub struct GetCurrencyResponseBody {
 }
 impl FromJson for GetCurrencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetCurrencyResponseBody")?;
+        let mut o = json::Fields::of(value, "GetCurrencyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "currency", &mut out.currency)?;
+        o.set("currency", &mut out.currency);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4269,9 +4297,10 @@ pub struct GetDepartmentResponseBody {
 }
 impl FromJson for GetDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetDepartmentResponseBody")?;
+        let mut o = json::Fields::of(value, "GetDepartmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "department", &mut out.department)?;
+        o.set("department", &mut out.department);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4288,9 +4317,10 @@ pub struct GetEmployeeTypeResponseBody {
 }
 impl FromJson for GetEmployeeTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetEmployeeTypeResponseBody")?;
+        let mut o = json::Fields::of(value, "GetEmployeeTypeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "employee_type", &mut out.employee_type)?;
+        o.set("employee_type", &mut out.employee_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4307,9 +4337,10 @@ pub struct GetJobDataResponseBody {
 }
 impl FromJson for GetJobDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetJobDataResponseBody")?;
+        let mut o = json::Fields::of(value, "GetJobDataResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_data", &mut out.job_data)?;
+        o.set("job_data", &mut out.job_data);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4326,9 +4357,10 @@ pub struct GetJobFamilyResponseBody {
 }
 impl FromJson for GetJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetJobFamilyResponseBody")?;
+        let mut o = json::Fields::of(value, "GetJobFamilyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_family", &mut out.job_family)?;
+        o.set("job_family", &mut out.job_family);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4345,9 +4377,10 @@ pub struct GetJobLevelResponseBody {
 }
 impl FromJson for GetJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetJobLevelResponseBody")?;
+        let mut o = json::Fields::of(value, "GetJobLevelResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_level", &mut out.job_level)?;
+        o.set("job_level", &mut out.job_level);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4364,9 +4397,10 @@ pub struct GetJobResponseBody {
 }
 impl FromJson for GetJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetJobResponseBody")?;
+        let mut o = json::Fields::of(value, "GetJobResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "job", &mut out.job)?;
+        o.set("job", &mut out.job);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4383,9 +4417,10 @@ pub struct GetLocationResponseBody {
 }
 impl FromJson for GetLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetLocationResponseBody")?;
+        let mut o = json::Fields::of(value, "GetLocationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "location", &mut out.location)?;
+        o.set("location", &mut out.location);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4402,9 +4437,10 @@ pub struct GetNationalIdTypeResponseBody {
 }
 impl FromJson for GetNationalIdTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetNationalIdTypeResponseBody")?;
+        let mut o = json::Fields::of(value, "GetNationalIdTypeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "national_id_type", &mut out.national_id_type)?;
+        o.set("national_id_type", &mut out.national_id_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4421,9 +4457,10 @@ pub struct GetPersonResponseBody {
 }
 impl FromJson for GetPersonResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetPersonResponseBody")?;
+        let mut o = json::Fields::of(value, "GetPersonResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "person", &mut out.person)?;
+        o.set("person", &mut out.person);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4440,9 +4477,10 @@ pub struct GetPreHireResponseBody {
 }
 impl FromJson for GetPreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetPreHireResponseBody")?;
+        let mut o = json::Fields::of(value, "GetPreHireResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "pre_hire", &mut out.pre_hire)?;
+        o.set("pre_hire", &mut out.pre_hire);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4459,9 +4497,10 @@ pub struct GetProcessFormVariableDataResponseBody {
 }
 impl FromJson for GetProcessFormVariableDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetProcessFormVariableDataResponseBody")?;
+        let mut o = json::Fields::of(value, "GetProcessFormVariableDataResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_variable_values", &mut out.field_variable_values)?;
+        o.set("field_variable_values", &mut out.field_variable_values);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4478,9 +4517,10 @@ pub struct GetSubdivisionResponseBody {
 }
 impl FromJson for GetSubdivisionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetSubdivisionResponseBody")?;
+        let mut o = json::Fields::of(value, "GetSubdivisionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "subdivision", &mut out.subdivision)?;
+        o.set("subdivision", &mut out.subdivision);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4497,9 +4537,10 @@ pub struct GetSubregionResponseBody {
 }
 impl FromJson for GetSubregionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetSubregionResponseBody")?;
+        let mut o = json::Fields::of(value, "GetSubregionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "subregion", &mut out.subregion)?;
+        o.set("subregion", &mut out.subregion);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4516,13 +4557,14 @@ pub struct GetWorkingHoursTypeResponseBody {
 }
 impl FromJson for GetWorkingHoursTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetWorkingHoursTypeResponseBody")?;
+        let mut o = json::Fields::of(value, "GetWorkingHoursTypeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "working_hours_type", &mut out.working_hours_type)?;
+        o.set("working_hours_type", &mut out.working_hours_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `hiberarchy_common` of \[`Company`\].
+/// The `hiberarchy_common` of `Company`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4561,19 +4603,20 @@ pub struct HiberarchyCommon {
 }
 impl FromJson for HiberarchyCommon {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "HiberarchyCommon")?;
+        let mut o = json::Fields::of(value, "HiberarchyCommon")?;
         let mut out = Self::default();
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "tree_order", &mut out.tree_order)?;
-        json::set(&mut o, "list_order", &mut out.list_order)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("parent_id", &mut out.parent_id);
+        o.set("name", &mut out.name);
+        o.set("type", &mut out.r#type);
+        o.set("active", &mut out.active);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("code", &mut out.code);
+        o.set("description", &mut out.description);
+        o.set("tree_order", &mut out.tree_order);
+        o.set("list_order", &mut out.list_order);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4609,7 +4652,7 @@ impl ToJson for HiberarchyCommon {
         None
     }
 }
-/// The `hrbp_list` of \[`QuerySecurityGroupResponseBody`\].
+/// The `hrbp_list` of `QuerySecurityGroupResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4626,15 +4669,16 @@ pub struct Hrbp {
 }
 impl FromJson for Hrbp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Hrbp")?;
+        let mut o = json::Fields::of(value, "Hrbp")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id_list", &mut out.employment_id_list)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
+        o.set("employment_id_list", &mut out.employment_id_list);
+        o.set("department_id", &mut out.department_id);
+        o.set("work_location_id", &mut out.work_location_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `legal_representative` of \[`Company`\].
+/// The `legal_representative` of `Company`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4649,10 +4693,11 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18n")?;
+        let mut o = json::Fields::of(value, "I18n")?;
         let mut out = Self::default();
-        json::set(&mut o, "lang", &mut out.lang)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("lang", &mut out.lang);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4673,7 +4718,7 @@ impl ToJson for I18n {
         None
     }
 }
-/// The `items` of \[`ConvertCommonDataIdResponseBody`\].
+/// The `items` of `ConvertCommonDataIdResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4688,14 +4733,15 @@ pub struct IdInfo {
 }
 impl FromJson for IdInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "IdInfo")?;
+        let mut o = json::Fields::of(value, "IdInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "target_id", &mut out.target_id)?;
+        o.set("id", &mut out.id);
+        o.set("target_id", &mut out.target_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `image_field_setting` of \[`CommonSchemaConfig`\].
+/// The `image_field_setting` of `CommonSchemaConfig`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4710,10 +4756,11 @@ pub struct ImageFieldSetting {
 }
 impl FromJson for ImageFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ImageFieldSetting")?;
+        let mut o = json::Fields::of(value, "ImageFieldSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "image_type", &mut out.image_type)?;
-        json::set(&mut o, "display_style", &mut out.display_style)?;
+        o.set("image_type", &mut out.image_type);
+        o.set("display_style", &mut out.display_style);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4763,26 +4810,23 @@ pub struct Job {
 }
 impl FromJson for Job {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Job")?;
+        let mut o = json::Fields::of(value, "Job")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "job_title", &mut out.job_title)?;
-        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
-        json::set(&mut o, "job_family_id_list", &mut out.job_family_id_list)?;
-        json::set(&mut o, "job_level_id_list", &mut out.job_level_id_list)?;
-        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(
-            &mut o,
-            "is_prefer_manual_encoding",
-            &mut out.is_prefer_manual_encoding,
-        )?;
+        o.set("id", &mut out.id);
+        o.set("code", &mut out.code);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("active", &mut out.active);
+        o.set("job_title", &mut out.job_title);
+        o.set("pathway_id", &mut out.pathway_id);
+        o.set("job_family_id_list", &mut out.job_family_id_list);
+        o.set("job_level_id_list", &mut out.job_level_id_list);
+        o.set("working_hours_type_id", &mut out.working_hours_type_id);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("is_prefer_manual_encoding", &mut out.is_prefer_manual_encoding);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4902,54 +4946,43 @@ pub struct JobData {
 }
 impl FromJson for JobData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobData")?;
+        let mut o = json::Fields::of(value, "JobData")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "version_id", &mut out.version_id)?;
-        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
-        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
-        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
-        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
-        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "probation_start_date", &mut out.probation_start_date)?;
-        json::set(&mut o, "probation_end_date", &mut out.probation_end_date)?;
-        json::set(&mut o, "primary_job_data", &mut out.primary_job_data)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
-        json::set(&mut o, "assignment_start_reason", &mut out.assignment_start_reason)?;
-        json::set(
-            &mut o,
-            "probation_expected_end_date",
-            &mut out.probation_expected_end_date,
-        )?;
-        json::set(&mut o, "probation_outcome", &mut out.probation_outcome)?;
-        json::set(&mut o, "weekly_working_hours", &mut out.weekly_working_hours)?;
-        json::set(&mut o, "direct_manager_id", &mut out.direct_manager_id)?;
-        json::set(
-            &mut o,
-            "dotted_line_manager_id_list",
-            &mut out.dotted_line_manager_id_list,
-        )?;
-        json::set(
-            &mut o,
-            "second_direct_manager_id",
-            &mut out.second_direct_manager_id,
-        )?;
-        json::set(&mut o, "cost_center_rate", &mut out.cost_center_rate)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "weekly_working_hours_v2", &mut out.weekly_working_hours_v2)?;
-        json::set(&mut o, "work_shift", &mut out.work_shift)?;
-        json::set(&mut o, "compensation_type", &mut out.compensation_type)?;
-        json::set(&mut o, "service_company", &mut out.service_company)?;
-        json::set(&mut o, "employee_subtype_id", &mut out.employee_subtype_id)?;
-        json::set(&mut o, "position_id", &mut out.position_id)?;
-        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
-        json::set(&mut o, "job_data_reason", &mut out.job_data_reason)?;
-        json::set(&mut o, "work_calendar_id", &mut out.work_calendar_id)?;
+        o.set("id", &mut out.id);
+        o.set("version_id", &mut out.version_id);
+        o.set("job_level_id", &mut out.job_level_id);
+        o.set("job_grade_id", &mut out.job_grade_id);
+        o.set("employee_type_id", &mut out.employee_type_id);
+        o.set("working_hours_type_id", &mut out.working_hours_type_id);
+        o.set("work_location_id", &mut out.work_location_id);
+        o.set("department_id", &mut out.department_id);
+        o.set("job_id", &mut out.job_id);
+        o.set("probation_start_date", &mut out.probation_start_date);
+        o.set("probation_end_date", &mut out.probation_end_date);
+        o.set("primary_job_data", &mut out.primary_job_data);
+        o.set("employment_id", &mut out.employment_id);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("job_family_id", &mut out.job_family_id);
+        o.set("assignment_start_reason", &mut out.assignment_start_reason);
+        o.set("probation_expected_end_date", &mut out.probation_expected_end_date);
+        o.set("probation_outcome", &mut out.probation_outcome);
+        o.set("weekly_working_hours", &mut out.weekly_working_hours);
+        o.set("direct_manager_id", &mut out.direct_manager_id);
+        o.set("dotted_line_manager_id_list", &mut out.dotted_line_manager_id_list);
+        o.set("second_direct_manager_id", &mut out.second_direct_manager_id);
+        o.set("cost_center_rate", &mut out.cost_center_rate);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("weekly_working_hours_v2", &mut out.weekly_working_hours_v2);
+        o.set("work_shift", &mut out.work_shift);
+        o.set("compensation_type", &mut out.compensation_type);
+        o.set("service_company", &mut out.service_company);
+        o.set("employee_subtype_id", &mut out.employee_subtype_id);
+        o.set("position_id", &mut out.position_id);
+        o.set("pathway_id", &mut out.pathway_id);
+        o.set("job_data_reason", &mut out.job_data_reason);
+        o.set("work_calendar_id", &mut out.work_calendar_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5020,7 +5053,7 @@ impl ToJson for JobData {
         None
     }
 }
-/// The `cost_center_list` of \[`Employment`\].
+/// The `cost_center_list` of `Employment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5037,11 +5070,12 @@ pub struct JobDataCostCenter {
 }
 impl FromJson for JobDataCostCenter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobDataCostCenter")?;
+        let mut o = json::Fields::of(value, "JobDataCostCenter")?;
         let mut out = Self::default();
-        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
-        json::set(&mut o, "rate", &mut out.rate)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("cost_center_id", &mut out.cost_center_id);
+        o.set("rate", &mut out.rate);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5098,19 +5132,20 @@ pub struct JobFamily {
 }
 impl FromJson for JobFamily {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobFamily")?;
+        let mut o = json::Fields::of(value, "JobFamily")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "selectable", &mut out.selectable)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "pathway_ids", &mut out.pathway_ids)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("active", &mut out.active);
+        o.set("selectable", &mut out.selectable);
+        o.set("parent_id", &mut out.parent_id);
+        o.set("pathway_ids", &mut out.pathway_ids);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("code", &mut out.code);
+        o.set("description", &mut out.description);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5174,18 +5209,19 @@ pub struct JobLevel {
 }
 impl FromJson for JobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobLevel")?;
+        let mut o = json::Fields::of(value, "JobLevel")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "level_order", &mut out.level_order)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "job_grade", &mut out.job_grade)?;
-        json::set(&mut o, "pathway_ids", &mut out.pathway_ids)?;
-        json::set(&mut o, "view_order", &mut out.view_order)?;
+        o.set("id", &mut out.id);
+        o.set("level_order", &mut out.level_order);
+        o.set("code", &mut out.code);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("active", &mut out.active);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("job_grade", &mut out.job_grade);
+        o.set("pathway_ids", &mut out.pathway_ids);
+        o.set("view_order", &mut out.view_order);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5217,7 +5253,7 @@ impl ToJson for JobLevel {
         None
     }
 }
-/// The `leave_balance_list` of \[`EmploymentLeaveBalance`\].
+/// The `leave_balance_list` of `EmploymentLeaveBalance`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5260,36 +5296,28 @@ pub struct LeaveBalance {
 }
 impl FromJson for LeaveBalance {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveBalance")?;
+        let mut o = json::Fields::of(value, "LeaveBalance")?;
         let mut out = Self::default();
-        json::set(&mut o, "leave_type_id", &mut out.leave_type_id)?;
-        json::set(&mut o, "leave_type_name", &mut out.leave_type_name)?;
-        json::set(&mut o, "historical_cycles_left", &mut out.historical_cycles_left)?;
-        json::set(&mut o, "this_cycle_total", &mut out.this_cycle_total)?;
-        json::set(&mut o, "this_cycle_taken", &mut out.this_cycle_taken)?;
-        json::set(&mut o, "leave_balance", &mut out.leave_balance)?;
-        json::set(&mut o, "leave_duration_unit", &mut out.leave_duration_unit)?;
-        json::set(&mut o, "history_cycle_accrual", &mut out.history_cycle_accrual)?;
-        json::set(
-            &mut o,
-            "balance_in_current_cycle",
-            &mut out.balance_in_current_cycle,
-        )?;
-        json::set(&mut o, "taken", &mut out.taken)?;
-        json::set(&mut o, "taken_history_cycle", &mut out.taken_history_cycle)?;
-        json::set(&mut o, "offboarding_balance", &mut out.offboarding_balance)?;
-        json::set(&mut o, "taken_current_date", &mut out.taken_current_date)?;
-        json::set(&mut o, "offboarding_granted", &mut out.offboarding_granted)?;
-        json::set(
-            &mut o,
+        o.set("leave_type_id", &mut out.leave_type_id);
+        o.set("leave_type_name", &mut out.leave_type_name);
+        o.set("historical_cycles_left", &mut out.historical_cycles_left);
+        o.set("this_cycle_total", &mut out.this_cycle_total);
+        o.set("this_cycle_taken", &mut out.this_cycle_taken);
+        o.set("leave_balance", &mut out.leave_balance);
+        o.set("leave_duration_unit", &mut out.leave_duration_unit);
+        o.set("history_cycle_accrual", &mut out.history_cycle_accrual);
+        o.set("balance_in_current_cycle", &mut out.balance_in_current_cycle);
+        o.set("taken", &mut out.taken);
+        o.set("taken_history_cycle", &mut out.taken_history_cycle);
+        o.set("offboarding_balance", &mut out.offboarding_balance);
+        o.set("taken_current_date", &mut out.taken_current_date);
+        o.set("offboarding_granted", &mut out.offboarding_granted);
+        o.set(
             "leave_balance_excluding_under_approval",
             &mut out.leave_balance_excluding_under_approval,
-        )?;
-        json::set(
-            &mut o,
-            "leave_quantity_under_approval",
-            &mut out.leave_quantity_under_approval,
-        )?;
+        );
+        o.set("leave_quantity_under_approval", &mut out.leave_quantity_under_approval);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5310,19 +5338,16 @@ pub struct LeaveBalancesLeaveResponseBody {
 }
 impl FromJson for LeaveBalancesLeaveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveBalancesLeaveResponseBody")?;
+        let mut o = json::Fields::of(value, "LeaveBalancesLeaveResponseBody")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "employment_leave_balance_list",
-            &mut out.employment_leave_balance_list,
-        )?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("employment_leave_balance_list", &mut out.employment_leave_balance_list);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `workday_extend_infos` of \[`LeaveRequest`\].
+/// The `workday_extend_infos` of `LeaveRequest`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5337,14 +5362,15 @@ pub struct LeaveExtendItem {
 }
 impl FromJson for LeaveExtendItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveExtendItem")?;
+        let mut o = json::Fields::of(value, "LeaveExtendItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("key", &mut out.key);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `leave_granting_record` of \[`CreateLeaveGrantingRecordResponseBody`\].
+/// The `leave_granting_record` of `CreateLeaveGrantingRecordResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5383,26 +5409,27 @@ pub struct LeaveGrantingRecord {
 }
 impl FromJson for LeaveGrantingRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveGrantingRecord")?;
+        let mut o = json::Fields::of(value, "LeaveGrantingRecord")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "leave_type_id", &mut out.leave_type_id)?;
-        json::set(&mut o, "granting_quantity", &mut out.granting_quantity)?;
-        json::set(&mut o, "granting_unit", &mut out.granting_unit)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
-        json::set(&mut o, "granted_by", &mut out.granted_by)?;
-        json::set(&mut o, "reason", &mut out.reason)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "created_by", &mut out.created_by)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
-        json::set(&mut o, "updated_by", &mut out.updated_by)?;
-        json::set(&mut o, "section_type", &mut out.section_type)?;
+        o.set("id", &mut out.id);
+        o.set("employment_id", &mut out.employment_id);
+        o.set("leave_type_id", &mut out.leave_type_id);
+        o.set("granting_quantity", &mut out.granting_quantity);
+        o.set("granting_unit", &mut out.granting_unit);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("expiration_date", &mut out.expiration_date);
+        o.set("granted_by", &mut out.granted_by);
+        o.set("reason", &mut out.reason);
+        o.set("created_at", &mut out.created_at);
+        o.set("created_by", &mut out.created_by);
+        o.set("updated_at", &mut out.updated_at);
+        o.set("updated_by", &mut out.updated_by);
+        o.set("section_type", &mut out.section_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `leave_correct_process_info` of \[`LeaveRequest`\].
+/// The `leave_correct_process_info` of `LeaveRequest`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5419,15 +5446,16 @@ pub struct LeaveProcessInfo {
 }
 impl FromJson for LeaveProcessInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveProcessInfo")?;
+        let mut o = json::Fields::of(value, "LeaveProcessInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "process_status", &mut out.process_status)?;
-        json::set(&mut o, "process_apply_time", &mut out.process_apply_time)?;
+        o.set("process_id", &mut out.process_id);
+        o.set("process_status", &mut out.process_status);
+        o.set("process_apply_time", &mut out.process_apply_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `leave_request_list` of \[`LeaveRequestHistoryLeaveResponseBody`\].
+/// The `leave_request_list` of `LeaveRequestHistoryLeaveResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5500,51 +5528,44 @@ pub struct LeaveRequest {
 }
 impl FromJson for LeaveRequest {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveRequest")?;
+        let mut o = json::Fields::of(value, "LeaveRequest")?;
         let mut out = Self::default();
-        json::set(&mut o, "leave_request_id", &mut out.leave_request_id)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "employment_name", &mut out.employment_name)?;
-        json::set(&mut o, "leave_type_id", &mut out.leave_type_id)?;
-        json::set(&mut o, "leave_type_name", &mut out.leave_type_name)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "leave_duration", &mut out.leave_duration)?;
-        json::set(&mut o, "leave_duration_unit", &mut out.leave_duration_unit)?;
-        json::set(&mut o, "leave_request_status", &mut out.leave_request_status)?;
-        json::set(&mut o, "grant_source", &mut out.grant_source)?;
-        json::set(&mut o, "return_time", &mut out.return_time)?;
-        json::set(&mut o, "submitted_at", &mut out.submitted_at)?;
-        json::set(&mut o, "submitted_by", &mut out.submitted_by)?;
-        json::set(&mut o, "notes", &mut out.notes)?;
-        json::set(&mut o, "approval_date", &mut out.approval_date)?;
-        json::set(&mut o, "is_deducted", &mut out.is_deducted)?;
-        json::set(&mut o, "details", &mut out.details)?;
-        json::set(&mut o, "leave_type_code", &mut out.leave_type_code)?;
-        json::set(&mut o, "actual_end_date", &mut out.actual_end_date)?;
-        json::set(&mut o, "estimated_end_date", &mut out.estimated_end_date)?;
-        json::set(&mut o, "time_zone", &mut out.time_zone)?;
-        json::set(&mut o, "data_source", &mut out.data_source)?;
-        json::set(&mut o, "leave_process_id", &mut out.leave_process_id)?;
-        json::set(
-            &mut o,
-            "leave_correct_process_id",
-            &mut out.leave_correct_process_id,
-        )?;
-        json::set(&mut o, "leave_cancel_process_id", &mut out.leave_cancel_process_id)?;
-        json::set(&mut o, "leave_return_process_id", &mut out.leave_return_process_id)?;
-        json::set(&mut o, "wd_paid_type", &mut out.wd_paid_type)?;
-        json::set(
-            &mut o,
-            "leave_correct_process_info",
-            &mut out.leave_correct_process_info,
-        )?;
-        json::set(&mut o, "workday_extend_infos", &mut out.workday_extend_infos)?;
-        json::set(&mut o, "leave_tag_conf", &mut out.leave_tag_conf)?;
+        o.set("leave_request_id", &mut out.leave_request_id);
+        o.set("employment_id", &mut out.employment_id);
+        o.set("employment_name", &mut out.employment_name);
+        o.set("leave_type_id", &mut out.leave_type_id);
+        o.set("leave_type_name", &mut out.leave_type_name);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("leave_duration", &mut out.leave_duration);
+        o.set("leave_duration_unit", &mut out.leave_duration_unit);
+        o.set("leave_request_status", &mut out.leave_request_status);
+        o.set("grant_source", &mut out.grant_source);
+        o.set("return_time", &mut out.return_time);
+        o.set("submitted_at", &mut out.submitted_at);
+        o.set("submitted_by", &mut out.submitted_by);
+        o.set("notes", &mut out.notes);
+        o.set("approval_date", &mut out.approval_date);
+        o.set("is_deducted", &mut out.is_deducted);
+        o.set("details", &mut out.details);
+        o.set("leave_type_code", &mut out.leave_type_code);
+        o.set("actual_end_date", &mut out.actual_end_date);
+        o.set("estimated_end_date", &mut out.estimated_end_date);
+        o.set("time_zone", &mut out.time_zone);
+        o.set("data_source", &mut out.data_source);
+        o.set("leave_process_id", &mut out.leave_process_id);
+        o.set("leave_correct_process_id", &mut out.leave_correct_process_id);
+        o.set("leave_cancel_process_id", &mut out.leave_cancel_process_id);
+        o.set("leave_return_process_id", &mut out.leave_return_process_id);
+        o.set("wd_paid_type", &mut out.wd_paid_type);
+        o.set("leave_correct_process_info", &mut out.leave_correct_process_info);
+        o.set("workday_extend_infos", &mut out.workday_extend_infos);
+        o.set("leave_tag_conf", &mut out.leave_tag_conf);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `details` of \[`LeaveRequest`\].
+/// The `details` of `LeaveRequest`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5565,13 +5586,14 @@ pub struct LeaveRequestDetail {
 }
 impl FromJson for LeaveRequestDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveRequestDetail")?;
+        let mut o = json::Fields::of(value, "LeaveRequestDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "leave_request_id", &mut out.leave_request_id)?;
-        json::set(&mut o, "leave_date", &mut out.leave_date)?;
-        json::set(&mut o, "leave_duration", &mut out.leave_duration)?;
-        json::set(&mut o, "leave_duration_unit", &mut out.leave_duration_unit)?;
-        json::set(&mut o, "paid_type", &mut out.paid_type)?;
+        o.set("leave_request_id", &mut out.leave_request_id);
+        o.set("leave_date", &mut out.leave_date);
+        o.set("leave_duration", &mut out.leave_duration);
+        o.set("leave_duration_unit", &mut out.leave_duration_unit);
+        o.set("paid_type", &mut out.paid_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5592,15 +5614,16 @@ pub struct LeaveRequestHistoryLeaveResponseBody {
 }
 impl FromJson for LeaveRequestHistoryLeaveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveRequestHistoryLeaveResponseBody")?;
+        let mut o = json::Fields::of(value, "LeaveRequestHistoryLeaveResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "leave_request_list", &mut out.leave_request_list)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("leave_request_list", &mut out.leave_request_list);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `leave_subtype_list` of \[`LeaveType`\].
+/// The `leave_subtype_list` of `LeaveType`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5615,14 +5638,15 @@ pub struct LeaveSubtype {
 }
 impl FromJson for LeaveSubtype {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveSubtype")?;
+        let mut o = json::Fields::of(value, "LeaveSubtype")?;
         let mut out = Self::default();
-        json::set(&mut o, "leave_type_id", &mut out.leave_type_id)?;
-        json::set(&mut o, "leave_type_name", &mut out.leave_type_name)?;
+        o.set("leave_type_id", &mut out.leave_type_id);
+        o.set("leave_type_name", &mut out.leave_type_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `leave_tag_conf` of \[`LeaveRequest`\].
+/// The `leave_tag_conf` of `LeaveRequest`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5635,13 +5659,14 @@ pub struct LeaveTagConf {
 }
 impl FromJson for LeaveTagConf {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveTagConf")?;
+        let mut o = json::Fields::of(value, "LeaveTagConf")?;
         let mut out = Self::default();
-        json::set(&mut o, "tags", &mut out.tags)?;
+        o.set("tags", &mut out.tags);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `leave_type_list` of \[`LeaveTypesLeaveResponseBody`\].
+/// The `leave_type_list` of `LeaveTypesLeaveResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5668,16 +5693,17 @@ pub struct LeaveType {
 }
 impl FromJson for LeaveType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveType")?;
+        let mut o = json::Fields::of(value, "LeaveType")?;
         let mut out = Self::default();
-        json::set(&mut o, "leave_type_id", &mut out.leave_type_id)?;
-        json::set(&mut o, "leave_type_name", &mut out.leave_type_name)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "leave_subtype_list", &mut out.leave_subtype_list)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "created_by", &mut out.created_by)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
-        json::set(&mut o, "updated_by", &mut out.updated_by)?;
+        o.set("leave_type_id", &mut out.leave_type_id);
+        o.set("leave_type_name", &mut out.leave_type_name);
+        o.set("status", &mut out.status);
+        o.set("leave_subtype_list", &mut out.leave_subtype_list);
+        o.set("created_at", &mut out.created_at);
+        o.set("created_by", &mut out.created_by);
+        o.set("updated_at", &mut out.updated_at);
+        o.set("updated_by", &mut out.updated_by);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5698,11 +5724,12 @@ pub struct LeaveTypesLeaveResponseBody {
 }
 impl FromJson for LeaveTypesLeaveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveTypesLeaveResponseBody")?;
+        let mut o = json::Fields::of(value, "LeaveTypesLeaveResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "leave_type_list", &mut out.leave_type_list)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("leave_type_list", &mut out.leave_type_list);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5723,11 +5750,12 @@ pub struct ListCompanyResponseBody {
 }
 impl FromJson for ListCompanyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListCompanyResponseBody")?;
+        let mut o = json::Fields::of(value, "ListCompanyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5748,11 +5776,12 @@ pub struct ListContractResponseBody {
 }
 impl FromJson for ListContractResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListContractResponseBody")?;
+        let mut o = json::Fields::of(value, "ListContractResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5773,11 +5802,12 @@ pub struct ListCountryRegionResponseBody {
 }
 impl FromJson for ListCountryRegionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListCountryRegionResponseBody")?;
+        let mut o = json::Fields::of(value, "ListCountryRegionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5798,11 +5828,12 @@ pub struct ListCurrencyResponseBody {
 }
 impl FromJson for ListCurrencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListCurrencyResponseBody")?;
+        let mut o = json::Fields::of(value, "ListCurrencyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5823,11 +5854,12 @@ pub struct ListDepartmentResponseBody {
 }
 impl FromJson for ListDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListDepartmentResponseBody")?;
+        let mut o = json::Fields::of(value, "ListDepartmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5848,11 +5880,12 @@ pub struct ListEmployeeTypeResponseBody {
 }
 impl FromJson for ListEmployeeTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListEmployeeTypeResponseBody")?;
+        let mut o = json::Fields::of(value, "ListEmployeeTypeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5873,11 +5906,12 @@ pub struct ListJobDataResponseBody {
 }
 impl FromJson for ListJobDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListJobDataResponseBody")?;
+        let mut o = json::Fields::of(value, "ListJobDataResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5898,11 +5932,12 @@ pub struct ListJobFamilyResponseBody {
 }
 impl FromJson for ListJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListJobFamilyResponseBody")?;
+        let mut o = json::Fields::of(value, "ListJobFamilyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5923,11 +5958,12 @@ pub struct ListJobLevelResponseBody {
 }
 impl FromJson for ListJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListJobLevelResponseBody")?;
+        let mut o = json::Fields::of(value, "ListJobLevelResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5948,11 +5984,12 @@ pub struct ListJobResponseBody {
 }
 impl FromJson for ListJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListJobResponseBody")?;
+        let mut o = json::Fields::of(value, "ListJobResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5973,11 +6010,12 @@ pub struct ListLocationResponseBody {
 }
 impl FromJson for ListLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListLocationResponseBody")?;
+        let mut o = json::Fields::of(value, "ListLocationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5998,11 +6036,12 @@ pub struct ListNationalIdTypeResponseBody {
 }
 impl FromJson for ListNationalIdTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListNationalIdTypeResponseBody")?;
+        let mut o = json::Fields::of(value, "ListNationalIdTypeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6023,11 +6062,12 @@ pub struct ListObjectApiNameCustomFieldResponseBody {
 }
 impl FromJson for ListObjectApiNameCustomFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListObjectApiNameCustomFieldResponseBody")?;
+        let mut o = json::Fields::of(value, "ListObjectApiNameCustomFieldResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6048,11 +6088,12 @@ pub struct ListPreHireResponseBody {
 }
 impl FromJson for ListPreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListPreHireResponseBody")?;
+        let mut o = json::Fields::of(value, "ListPreHireResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6073,11 +6114,12 @@ pub struct ListSecurityGroupResponseBody {
 }
 impl FromJson for ListSecurityGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListSecurityGroupResponseBody")?;
+        let mut o = json::Fields::of(value, "ListSecurityGroupResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6098,11 +6140,12 @@ pub struct ListSubdivisionResponseBody {
 }
 impl FromJson for ListSubdivisionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListSubdivisionResponseBody")?;
+        let mut o = json::Fields::of(value, "ListSubdivisionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6123,11 +6166,12 @@ pub struct ListSubregionResponseBody {
 }
 impl FromJson for ListSubregionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListSubregionResponseBody")?;
+        let mut o = json::Fields::of(value, "ListSubregionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6148,11 +6192,12 @@ pub struct ListWorkingHoursTypeResponseBody {
 }
 impl FromJson for ListWorkingHoursTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListWorkingHoursTypeResponseBody")?;
+        let mut o = json::Fields::of(value, "ListWorkingHoursTypeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6196,24 +6241,21 @@ pub struct Location {
 }
 impl FromJson for Location {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Location")?;
+        let mut o = json::Fields::of(value, "Location")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "hiberarchy_common", &mut out.hiberarchy_common)?;
-        json::set(&mut o, "location_usage_list", &mut out.location_usage_list)?;
-        json::set(&mut o, "address", &mut out.address)?;
-        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "locale", &mut out.locale)?;
-        json::set(&mut o, "time_zone_id", &mut out.time_zone_id)?;
-        json::set(&mut o, "display_language_id", &mut out.display_language_id)?;
-        json::set(
-            &mut o,
-            "is_prefer_manual_encoding",
-            &mut out.is_prefer_manual_encoding,
-        )?;
+        o.set("id", &mut out.id);
+        o.set("hiberarchy_common", &mut out.hiberarchy_common);
+        o.set("location_usage_list", &mut out.location_usage_list);
+        o.set("address", &mut out.address);
+        o.set("working_hours_type_id", &mut out.working_hours_type_id);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("locale", &mut out.locale);
+        o.set("time_zone_id", &mut out.time_zone_id);
+        o.set("display_language_id", &mut out.display_language_id);
+        o.set("is_prefer_manual_encoding", &mut out.is_prefer_manual_encoding);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6256,7 +6298,7 @@ impl ToJson for Location {
         None
     }
 }
-/// The `lookup_field_setting` of \[`CommonSchemaConfig`\].
+/// The `lookup_field_setting` of `CommonSchemaConfig`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6271,14 +6313,15 @@ pub struct LookupFieldSetting {
 }
 impl FromJson for LookupFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LookupFieldSetting")?;
+        let mut o = json::Fields::of(value, "LookupFieldSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "lookup_obj_api_name", &mut out.lookup_obj_api_name)?;
-        json::set(&mut o, "is_multiple", &mut out.is_multiple)?;
+        o.set("lookup_obj_api_name", &mut out.lookup_obj_api_name);
+        o.set("is_multiple", &mut out.is_multiple);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `management_scope_list` of \[`RoleAuthorization`\].
+/// The `management_scope_list` of `RoleAuthorization`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6293,10 +6336,11 @@ pub struct ManagementScope {
 }
 impl FromJson for ManagementScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ManagementScope")?;
+        let mut o = json::Fields::of(value, "ManagementScope")?;
         let mut out = Self::default();
-        json::set(&mut o, "management_dimension", &mut out.management_dimension)?;
-        json::set(&mut o, "obj_id", &mut out.obj_id)?;
+        o.set("management_dimension", &mut out.management_dimension);
+        o.set("obj_id", &mut out.obj_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6334,15 +6378,16 @@ pub struct MatchCompensationStandardResponseBody {
 }
 impl FromJson for MatchCompensationStandardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MatchCompensationStandardResponseBody")?;
+        let mut o = json::Fields::of(value, "MatchCompensationStandardResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "standard_id", &mut out.standard_id)?;
-        json::set(&mut o, "grade", &mut out.grade)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        o.set("standard_id", &mut out.standard_id);
+        o.set("grade", &mut out.grade);
+        o.set("effective_time", &mut out.effective_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `name` of \[`CommonSchemaOption`\].
+/// The `name` of `CommonSchemaOption`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6357,10 +6402,11 @@ pub struct Name {
 }
 impl FromJson for Name {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Name")?;
+        let mut o = json::Fields::of(value, "Name")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("en_us", &mut out.en_us);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6372,7 +6418,7 @@ impl ToJson for Name {
         w.end_object();
     }
 }
-/// The `national_id_list` of \[`Dependent`\].
+/// The `national_id_list` of `Dependent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6397,15 +6443,16 @@ pub struct NationalId {
 }
 impl FromJson for NationalId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "NationalId")?;
+        let mut o = json::Fields::of(value, "NationalId")?;
         let mut out = Self::default();
-        json::set(&mut o, "national_id_type_id", &mut out.national_id_type_id)?;
-        json::set(&mut o, "national_id_number", &mut out.national_id_number)?;
-        json::set(&mut o, "issue_date", &mut out.issue_date)?;
-        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "issued_by", &mut out.issued_by)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("national_id_type_id", &mut out.national_id_type_id);
+        o.set("national_id_number", &mut out.national_id_number);
+        o.set("issue_date", &mut out.issue_date);
+        o.set("expiration_date", &mut out.expiration_date);
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("issued_by", &mut out.issued_by);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6466,21 +6513,18 @@ pub struct NationalIdType {
 }
 impl FromJson for NationalIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "NationalIdType")?;
+        let mut o = json::Fields::of(value, "NationalIdType")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "validation_rule", &mut out.validation_rule)?;
-        json::set(
-            &mut o,
-            "validation_rule_description",
-            &mut out.validation_rule_description,
-        )?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "identification_type", &mut out.identification_type)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("id", &mut out.id);
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("name", &mut out.name);
+        o.set("active", &mut out.active);
+        o.set("validation_rule", &mut out.validation_rule);
+        o.set("validation_rule_description", &mut out.validation_rule_description);
+        o.set("code", &mut out.code);
+        o.set("identification_type", &mut out.identification_type);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6517,7 +6561,7 @@ impl ToJson for NationalIdType {
         None
     }
 }
-/// The `number_field_setting` of \[`CommonSchemaConfig`\].
+/// The `number_field_setting` of `CommonSchemaConfig`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6536,16 +6580,17 @@ pub struct NumberFieldSetting {
 }
 impl FromJson for NumberFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "NumberFieldSetting")?;
+        let mut o = json::Fields::of(value, "NumberFieldSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "number_field_type", &mut out.number_field_type)?;
-        json::set(&mut o, "decimal_places", &mut out.decimal_places)?;
-        json::set(&mut o, "round_type", &mut out.round_type)?;
-        json::set(&mut o, "decimal_total_places", &mut out.decimal_total_places)?;
+        o.set("number_field_type", &mut out.number_field_type);
+        o.set("decimal_places", &mut out.decimal_places);
+        o.set("round_type", &mut out.round_type);
+        o.set("decimal_total_places", &mut out.decimal_total_places);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListObjectApiNameCustomFieldResponseBody`\].
+/// The `items` of `ListObjectApiNameCustomFieldResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6566,17 +6611,18 @@ pub struct Object {
 }
 impl FromJson for Object {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Object")?;
+        let mut o = json::Fields::of(value, "Object")?;
         let mut out = Self::default();
-        json::set(&mut o, "object_api_name", &mut out.object_api_name)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "is_open", &mut out.is_open)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
+        o.set("object_api_name", &mut out.object_api_name);
+        o.set("name", &mut out.name);
+        o.set("is_open", &mut out.is_open);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `custom_fields` of \[`Address`\].
+/// The `custom_fields` of `Address`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6591,10 +6637,11 @@ pub struct ObjectFieldData {
 }
 impl FromJson for ObjectFieldData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ObjectFieldData")?;
+        let mut o = json::Fields::of(value, "ObjectFieldData")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_name", &mut out.field_name)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("field_name", &mut out.field_name);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6615,7 +6662,7 @@ impl ToJson for ObjectFieldData {
         None
     }
 }
-/// The `items` of \[`SearchOffboardingResponseBody`\].
+/// The `items` of `SearchOffboardingResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6638,18 +6685,19 @@ pub struct Offboarding {
 }
 impl FromJson for Offboarding {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Offboarding")?;
+        let mut o = json::Fields::of(value, "Offboarding")?;
         let mut out = Self::default();
-        json::set(&mut o, "initiating_type", &mut out.initiating_type)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "application_info", &mut out.application_info)?;
-        json::set(&mut o, "offboarding_info", &mut out.offboarding_info)?;
-        json::set(&mut o, "offboarding_checklist", &mut out.offboarding_checklist)?;
-        json::set(&mut o, "offboarding_id", &mut out.offboarding_id)?;
+        o.set("initiating_type", &mut out.initiating_type);
+        o.set("status", &mut out.status);
+        o.set("application_info", &mut out.application_info);
+        o.set("offboarding_info", &mut out.offboarding_info);
+        o.set("offboarding_checklist", &mut out.offboarding_checklist);
+        o.set("offboarding_id", &mut out.offboarding_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `offboarding_checklist` of \[`Offboarding`\].
+/// The `offboarding_checklist` of `Offboarding`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6668,16 +6716,17 @@ pub struct OffboardingChecklist {
 }
 impl FromJson for OffboardingChecklist {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OffboardingChecklist")?;
+        let mut o = json::Fields::of(value, "OffboardingChecklist")?;
         let mut out = Self::default();
-        json::set(&mut o, "checklist_status", &mut out.checklist_status)?;
-        json::set(&mut o, "checklist_start_time", &mut out.checklist_start_time)?;
-        json::set(&mut o, "checklist_finish_time", &mut out.checklist_finish_time)?;
-        json::set(&mut o, "checklist_process_id", &mut out.checklist_process_id)?;
+        o.set("checklist_status", &mut out.checklist_status);
+        o.set("checklist_start_time", &mut out.checklist_start_time);
+        o.set("checklist_finish_time", &mut out.checklist_finish_time);
+        o.set("checklist_process_id", &mut out.checklist_process_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `offboarding_info` of \[`Offboarding`\].
+/// The `offboarding_info` of `Offboarding`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6742,75 +6791,43 @@ pub struct OffboardingInfo {
 }
 impl FromJson for OffboardingInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OffboardingInfo")?;
+        let mut o = json::Fields::of(value, "OffboardingInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "hrbp_id", &mut out.hrbp_id)?;
-        json::set(
-            &mut o,
-            "expected_offboarding_date",
-            &mut out.expected_offboarding_date,
-        )?;
-        json::set(&mut o, "offboarding_date", &mut out.offboarding_date)?;
-        json::set(&mut o, "reason", &mut out.reason)?;
-        json::set(&mut o, "reason_explanation", &mut out.reason_explanation)?;
-        json::set(&mut o, "employee_reason", &mut out.employee_reason)?;
-        json::set(
-            &mut o,
-            "employee_reason_explanation",
-            &mut out.employee_reason_explanation,
-        )?;
-        json::set(&mut o, "add_block_list", &mut out.add_block_list)?;
-        json::set(&mut o, "block_reason", &mut out.block_reason)?;
-        json::set(
-            &mut o,
-            "block_reason_explanation",
-            &mut out.block_reason_explanation,
-        )?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "retain_account", &mut out.retain_account)?;
-        json::set(
-            &mut o,
-            "social_insurance_end_date",
-            &mut out.social_insurance_end_date,
-        )?;
-        json::set(&mut o, "provident_fund_end_date", &mut out.provident_fund_end_date)?;
-        json::set(
-            &mut o,
-            "enforce_noncompete_agreement",
-            &mut out.enforce_noncompete_agreement,
-        )?;
-        json::set(&mut o, "noncompete_agreement_id", &mut out.noncompete_agreement_id)?;
-        json::set(
-            &mut o,
-            "noncompete_agreement_company",
-            &mut out.noncompete_agreement_company,
-        )?;
-        json::set(
-            &mut o,
+        o.set("employment_id", &mut out.employment_id);
+        o.set("hrbp_id", &mut out.hrbp_id);
+        o.set("expected_offboarding_date", &mut out.expected_offboarding_date);
+        o.set("offboarding_date", &mut out.offboarding_date);
+        o.set("reason", &mut out.reason);
+        o.set("reason_explanation", &mut out.reason_explanation);
+        o.set("employee_reason", &mut out.employee_reason);
+        o.set("employee_reason_explanation", &mut out.employee_reason_explanation);
+        o.set("add_block_list", &mut out.add_block_list);
+        o.set("block_reason", &mut out.block_reason);
+        o.set("block_reason_explanation", &mut out.block_reason_explanation);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("retain_account", &mut out.retain_account);
+        o.set("social_insurance_end_date", &mut out.social_insurance_end_date);
+        o.set("provident_fund_end_date", &mut out.provident_fund_end_date);
+        o.set("enforce_noncompete_agreement", &mut out.enforce_noncompete_agreement);
+        o.set("noncompete_agreement_id", &mut out.noncompete_agreement_id);
+        o.set("noncompete_agreement_company", &mut out.noncompete_agreement_company);
+        o.set(
             "noncompete_agreement_start_date",
             &mut out.noncompete_agreement_start_date,
-        )?;
-        json::set(
-            &mut o,
-            "noncompete_agreement_end_date",
-            &mut out.noncompete_agreement_end_date,
-        )?;
-        json::set(&mut o, "sign_type", &mut out.sign_type)?;
-        json::set(&mut o, "signature_file", &mut out.signature_file)?;
-        json::set(&mut o, "last_attendance_date", &mut out.last_attendance_date)?;
-        json::set(
-            &mut o,
-            "is_transfer_with_workforce",
-            &mut out.is_transfer_with_workforce,
-        )?;
-        json::set(&mut o, "employment", &mut out.employment)?;
-        json::set(&mut o, "no_permission_fields", &mut out.no_permission_fields)?;
-        json::set(&mut o, "minor_reason", &mut out.minor_reason)?;
+        );
+        o.set("noncompete_agreement_end_date", &mut out.noncompete_agreement_end_date);
+        o.set("sign_type", &mut out.sign_type);
+        o.set("signature_file", &mut out.signature_file);
+        o.set("last_attendance_date", &mut out.last_attendance_date);
+        o.set("is_transfer_with_workforce", &mut out.is_transfer_with_workforce);
+        o.set("employment", &mut out.employment);
+        o.set("no_permission_fields", &mut out.no_permission_fields);
+        o.set("minor_reason", &mut out.minor_reason);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`QueryOffboardingResponseBody`\].
+/// The `items` of `QueryOffboardingResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6833,26 +6850,25 @@ pub struct OffboardingReason {
 }
 impl FromJson for OffboardingReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OffboardingReason")?;
+        let mut o = json::Fields::of(value, "OffboardingReason")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
+        o.set(
             "offboarding_reason_unique_identifier",
             &mut out.offboarding_reason_unique_identifier,
-        )?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(
-            &mut o,
+        );
+        o.set("name", &mut out.name);
+        o.set("active", &mut out.active);
+        o.set(
             "parent_offboarding_reason_unique_identifier",
             &mut out.parent_offboarding_reason_unique_identifier,
-        )?;
-        json::set(&mut o, "created_time", &mut out.created_time)?;
-        json::set(&mut o, "updated_time", &mut out.updated_time)?;
+        );
+        o.set("created_time", &mut out.created_time);
+        o.set("updated_time", &mut out.updated_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `org_truncation` of \[`SecurityGroup`\].
+/// The `org_truncation` of `SecurityGroup`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6869,11 +6885,12 @@ pub struct OrgTruncation {
 }
 impl FromJson for OrgTruncation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OrgTruncation")?;
+        let mut o = json::Fields::of(value, "OrgTruncation")?;
         let mut out = Self::default();
-        json::set(&mut o, "org_key", &mut out.org_key)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "depth", &mut out.depth)?;
+        o.set("org_key", &mut out.org_key);
+        o.set("type", &mut out.r#type);
+        o.set("depth", &mut out.depth);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6890,13 +6907,14 @@ pub struct PatchEmploymentResponseBody {
 }
 impl FromJson for PatchEmploymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchEmploymentResponseBody")?;
+        let mut o = json::Fields::of(value, "PatchEmploymentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment", &mut out.employment)?;
+        o.set("employment", &mut out.employment);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `permission_detail_list` of \[`RoleAuthorization`\].
+/// The `permission_detail_list` of `RoleAuthorization`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6915,20 +6933,17 @@ pub struct PermissionDetail {
 }
 impl FromJson for PermissionDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PermissionDetail")?;
+        let mut o = json::Fields::of(value, "PermissionDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "role", &mut out.role)?;
-        json::set(
-            &mut o,
-            "assigned_organization_list",
-            &mut out.assigned_organization_list,
-        )?;
-        json::set(&mut o, "grantor_rule_list", &mut out.grantor_rule_list)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
+        o.set("role", &mut out.role);
+        o.set("assigned_organization_list", &mut out.assigned_organization_list);
+        o.set("grantor_rule_list", &mut out.grantor_rule_list);
+        o.set("update_time", &mut out.update_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `grantor_rule_list` of \[`PermissionDetail`\].
+/// The `grantor_rule_list` of `PermissionDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6945,11 +6960,12 @@ pub struct PermissionSecurityGroup {
 }
 impl FromJson for PermissionSecurityGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PermissionSecurityGroup")?;
+        let mut o = json::Fields::of(value, "PermissionSecurityGroup")?;
         let mut out = Self::default();
-        json::set(&mut o, "rule_dimension", &mut out.rule_dimension)?;
-        json::set(&mut o, "rule_type", &mut out.rule_type)?;
-        json::set(&mut o, "expression", &mut out.expression)?;
+        o.set("rule_dimension", &mut out.rule_dimension);
+        o.set("rule_type", &mut out.rule_type);
+        o.set("expression", &mut out.expression);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7024,45 +7040,38 @@ pub struct Person {
 }
 impl FromJson for Person {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Person")?;
+        let mut o = json::Fields::of(value, "Person")?;
         let mut out = Self::default();
-        json::set(&mut o, "phone_number", &mut out.phone_number)?;
-        json::set(&mut o, "legal_name", &mut out.legal_name)?;
-        json::set(&mut o, "preferred_name", &mut out.preferred_name)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name_list", &mut out.name_list)?;
-        json::set(&mut o, "gender", &mut out.gender)?;
-        json::set(&mut o, "date_of_birth", &mut out.date_of_birth)?;
-        json::set(&mut o, "nationality_id", &mut out.nationality_id)?;
-        json::set(&mut o, "nationality_id_v2", &mut out.nationality_id_v2)?;
-        json::set(&mut o, "race", &mut out.race)?;
-        json::set(&mut o, "marital_status", &mut out.marital_status)?;
-        json::set(&mut o, "phone_list", &mut out.phone_list)?;
-        json::set(&mut o, "address_list", &mut out.address_list)?;
-        json::set(&mut o, "email_list", &mut out.email_list)?;
-        json::set(&mut o, "work_experience_list", &mut out.work_experience_list)?;
-        json::set(&mut o, "education_list", &mut out.education_list)?;
-        json::set(&mut o, "bank_account_list", &mut out.bank_account_list)?;
-        json::set(&mut o, "national_id_list", &mut out.national_id_list)?;
-        json::set(&mut o, "dependent_list", &mut out.dependent_list)?;
-        json::set(&mut o, "emergency_contact_list", &mut out.emergency_contact_list)?;
-        json::set(&mut o, "date_entered_workforce", &mut out.date_entered_workforce)?;
-        json::set(&mut o, "profile_image_id", &mut out.profile_image_id)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "email_address", &mut out.email_address)?;
-        json::set(&mut o, "resident_tax_id_list", &mut out.resident_tax_id_list)?;
-        json::set(&mut o, "age", &mut out.age)?;
-        json::set(
-            &mut o,
-            "highest_level_of_education",
-            &mut out.highest_level_of_education,
-        )?;
-        json::set(
-            &mut o,
-            "highest_degree_of_education",
-            &mut out.highest_degree_of_education,
-        )?;
-        json::set(&mut o, "personal_profile", &mut out.personal_profile)?;
+        o.set("phone_number", &mut out.phone_number);
+        o.set("legal_name", &mut out.legal_name);
+        o.set("preferred_name", &mut out.preferred_name);
+        o.set("id", &mut out.id);
+        o.set("name_list", &mut out.name_list);
+        o.set("gender", &mut out.gender);
+        o.set("date_of_birth", &mut out.date_of_birth);
+        o.set("nationality_id", &mut out.nationality_id);
+        o.set("nationality_id_v2", &mut out.nationality_id_v2);
+        o.set("race", &mut out.race);
+        o.set("marital_status", &mut out.marital_status);
+        o.set("phone_list", &mut out.phone_list);
+        o.set("address_list", &mut out.address_list);
+        o.set("email_list", &mut out.email_list);
+        o.set("work_experience_list", &mut out.work_experience_list);
+        o.set("education_list", &mut out.education_list);
+        o.set("bank_account_list", &mut out.bank_account_list);
+        o.set("national_id_list", &mut out.national_id_list);
+        o.set("dependent_list", &mut out.dependent_list);
+        o.set("emergency_contact_list", &mut out.emergency_contact_list);
+        o.set("date_entered_workforce", &mut out.date_entered_workforce);
+        o.set("profile_image_id", &mut out.profile_image_id);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("email_address", &mut out.email_address);
+        o.set("resident_tax_id_list", &mut out.resident_tax_id_list);
+        o.set("age", &mut out.age);
+        o.set("highest_level_of_education", &mut out.highest_level_of_education);
+        o.set("highest_degree_of_education", &mut out.highest_degree_of_education);
+        o.set("personal_profile", &mut out.personal_profile);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7167,7 +7176,7 @@ impl ToJson for Person {
         None
     }
 }
-/// The `name` of \[`Dependent`\].
+/// The `name` of `Dependent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7226,44 +7235,36 @@ pub struct PersonName {
 }
 impl FromJson for PersonName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PersonName")?;
+        let mut o = json::Fields::of(value, "PersonName")?;
         let mut out = Self::default();
-        json::set(&mut o, "local_primary", &mut out.local_primary)?;
-        json::set(&mut o, "local_first_name", &mut out.local_first_name)?;
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "name_type", &mut out.name_type)?;
-        json::set(&mut o, "local_first_name_2", &mut out.local_first_name_2)?;
-        json::set(&mut o, "local_primary_2", &mut out.local_primary_2)?;
-        json::set(&mut o, "additional_name_type", &mut out.additional_name_type)?;
-        json::set(&mut o, "first_name", &mut out.first_name)?;
-        json::set(&mut o, "full_name", &mut out.full_name)?;
-        json::set(&mut o, "hereditary", &mut out.hereditary)?;
-        json::set(&mut o, "custom_name", &mut out.custom_name)?;
-        json::set(&mut o, "custom_local_name", &mut out.custom_local_name)?;
-        json::set(&mut o, "middle_name", &mut out.middle_name)?;
-        json::set(&mut o, "name_primary", &mut out.name_primary)?;
-        json::set(&mut o, "secondary", &mut out.secondary)?;
-        json::set(&mut o, "social", &mut out.social)?;
-        json::set(&mut o, "tertiary", &mut out.tertiary)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "local_middle_name", &mut out.local_middle_name)?;
-        json::set(&mut o, "local_secondary", &mut out.local_secondary)?;
-        json::set(
-            &mut o,
+        o.set("local_primary", &mut out.local_primary);
+        o.set("local_first_name", &mut out.local_first_name);
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("name_type", &mut out.name_type);
+        o.set("local_first_name_2", &mut out.local_first_name_2);
+        o.set("local_primary_2", &mut out.local_primary_2);
+        o.set("additional_name_type", &mut out.additional_name_type);
+        o.set("first_name", &mut out.first_name);
+        o.set("full_name", &mut out.full_name);
+        o.set("hereditary", &mut out.hereditary);
+        o.set("custom_name", &mut out.custom_name);
+        o.set("custom_local_name", &mut out.custom_local_name);
+        o.set("middle_name", &mut out.middle_name);
+        o.set("name_primary", &mut out.name_primary);
+        o.set("secondary", &mut out.secondary);
+        o.set("social", &mut out.social);
+        o.set("tertiary", &mut out.tertiary);
+        o.set("title", &mut out.title);
+        o.set("local_middle_name", &mut out.local_middle_name);
+        o.set("local_secondary", &mut out.local_secondary);
+        o.set(
             "display_name_local_and_western_script",
             &mut out.display_name_local_and_western_script,
-        )?;
-        json::set(
-            &mut o,
-            "display_name_local_script",
-            &mut out.display_name_local_script,
-        )?;
-        json::set(
-            &mut o,
-            "display_name_western_script",
-            &mut out.display_name_western_script,
-        )?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        );
+        o.set("display_name_local_script", &mut out.display_name_local_script);
+        o.set("display_name_western_script", &mut out.display_name_western_script);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7324,7 +7325,7 @@ impl ToJson for PersonName {
         None
     }
 }
-/// The `personal_profile` of \[`Person`\].
+/// The `personal_profile` of `Person`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7341,11 +7342,12 @@ pub struct PersonalProfile {
 }
 impl FromJson for PersonalProfile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PersonalProfile")?;
+        let mut o = json::Fields::of(value, "PersonalProfile")?;
         let mut out = Self::default();
-        json::set(&mut o, "personal_profile_id", &mut out.personal_profile_id)?;
-        json::set(&mut o, "personal_profile_type", &mut out.personal_profile_type)?;
-        json::set(&mut o, "files", &mut out.files)?;
+        o.set("personal_profile_id", &mut out.personal_profile_id);
+        o.set("personal_profile_type", &mut out.personal_profile_type);
+        o.set("files", &mut out.files);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7367,7 +7369,7 @@ impl ToJson for PersonalProfile {
         None
     }
 }
-/// The `phone` of \[`Dependent`\].
+/// The `phone` of `Dependent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7394,16 +7396,17 @@ pub struct Phone {
 }
 impl FromJson for Phone {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Phone")?;
+        let mut o = json::Fields::of(value, "Phone")?;
         let mut out = Self::default();
-        json::set(&mut o, "international_area_code", &mut out.international_area_code)?;
-        json::set(&mut o, "phone_number", &mut out.phone_number)?;
-        json::set(&mut o, "formatted_phone_number", &mut out.formatted_phone_number)?;
-        json::set(&mut o, "device_type", &mut out.device_type)?;
-        json::set(&mut o, "phone_usage", &mut out.phone_usage)?;
-        json::set(&mut o, "is_primary", &mut out.is_primary)?;
-        json::set(&mut o, "is_public", &mut out.is_public)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("international_area_code", &mut out.international_area_code);
+        o.set("phone_number", &mut out.phone_number);
+        o.set("formatted_phone_number", &mut out.formatted_phone_number);
+        o.set("device_type", &mut out.device_type);
+        o.set("phone_usage", &mut out.phone_usage);
+        o.set("is_primary", &mut out.is_primary);
+        o.set("is_public", &mut out.is_public);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7442,7 +7445,7 @@ impl ToJson for Phone {
         None
     }
 }
-/// The `phone` of \[`Company`\].
+/// The `phone` of `Company`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7457,10 +7460,11 @@ pub struct PhoneNumberAndAreaCode {
 }
 impl FromJson for PhoneNumberAndAreaCode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PhoneNumberAndAreaCode")?;
+        let mut o = json::Fields::of(value, "PhoneNumberAndAreaCode")?;
         let mut out = Self::default();
-        json::set(&mut o, "area_code", &mut out.area_code)?;
-        json::set(&mut o, "phone_number", &mut out.phone_number)?;
+        o.set("area_code", &mut out.area_code);
+        o.set("phone_number", &mut out.phone_number);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7512,18 +7516,19 @@ pub struct PreHire {
 }
 impl FromJson for PreHire {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PreHire")?;
+        let mut o = json::Fields::of(value, "PreHire")?;
         let mut out = Self::default();
-        json::set(&mut o, "ats_application_id", &mut out.ats_application_id)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "hire_date", &mut out.hire_date)?;
-        json::set(&mut o, "employee_type", &mut out.employee_type)?;
-        json::set(&mut o, "worker_id", &mut out.worker_id)?;
-        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
-        json::set(&mut o, "person_id", &mut out.person_id)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "cost_center_rate", &mut out.cost_center_rate)?;
-        json::set(&mut o, "onboarding_status", &mut out.onboarding_status)?;
+        o.set("ats_application_id", &mut out.ats_application_id);
+        o.set("id", &mut out.id);
+        o.set("hire_date", &mut out.hire_date);
+        o.set("employee_type", &mut out.employee_type);
+        o.set("worker_id", &mut out.worker_id);
+        o.set("employee_type_id", &mut out.employee_type_id);
+        o.set("person_id", &mut out.person_id);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("cost_center_rate", &mut out.cost_center_rate);
+        o.set("onboarding_status", &mut out.onboarding_status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7555,7 +7560,7 @@ impl ToJson for PreHire {
         None
     }
 }
-/// The `items` of \[`ListPreHireResponseBody`\].
+/// The `items` of `ListPreHireResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7590,20 +7595,21 @@ pub struct PreHireQuery {
 }
 impl FromJson for PreHireQuery {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PreHireQuery")?;
+        let mut o = json::Fields::of(value, "PreHireQuery")?;
         let mut out = Self::default();
-        json::set(&mut o, "ats_application_id", &mut out.ats_application_id)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "hire_date", &mut out.hire_date)?;
-        json::set(&mut o, "employee_type", &mut out.employee_type)?;
-        json::set(&mut o, "worker_id", &mut out.worker_id)?;
-        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
-        json::set(&mut o, "person_id", &mut out.person_id)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "onboarding_status", &mut out.onboarding_status)?;
-        json::set(&mut o, "cost_center_rate", &mut out.cost_center_rate)?;
-        json::set(&mut o, "work_email_list", &mut out.work_email_list)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
+        o.set("ats_application_id", &mut out.ats_application_id);
+        o.set("id", &mut out.id);
+        o.set("hire_date", &mut out.hire_date);
+        o.set("employee_type", &mut out.employee_type);
+        o.set("worker_id", &mut out.worker_id);
+        o.set("employee_type_id", &mut out.employee_type_id);
+        o.set("person_id", &mut out.person_id);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("onboarding_status", &mut out.onboarding_status);
+        o.set("cost_center_rate", &mut out.cost_center_rate);
+        o.set("work_email_list", &mut out.work_email_list);
+        o.set("department_id", &mut out.department_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7624,11 +7630,12 @@ pub struct QueryAuthorizationResponseBody {
 }
 impl FromJson for QueryAuthorizationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryAuthorizationResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryAuthorizationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7645,9 +7652,10 @@ pub struct QueryCustomFieldResponseBody {
 }
 impl FromJson for QueryCustomFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryCustomFieldResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryCustomFieldResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7688,9 +7696,10 @@ pub struct QueryOffboardingResponseBody {
 }
 impl FromJson for QueryOffboardingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryOffboardingResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryOffboardingResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7737,9 +7746,10 @@ pub struct QuerySecurityGroupResponseBody {
 }
 impl FromJson for QuerySecurityGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QuerySecurityGroupResponseBody")?;
+        let mut o = json::Fields::of(value, "QuerySecurityGroupResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "hrbp_list", &mut out.hrbp_list)?;
+        o.set("hrbp_list", &mut out.hrbp_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7756,9 +7766,10 @@ pub struct QueryTransferReasonResponseBody {
 }
 impl FromJson for QueryTransferReasonResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryTransferReasonResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryTransferReasonResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7775,13 +7786,14 @@ pub struct QueryTransferTypeResponseBody {
 }
 impl FromJson for QueryTransferTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryTransferTypeResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryTransferTypeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `reference_object` of \[`CpstGradeStandardValue`\].
+/// The `reference_object` of `CpstGradeStandardValue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7796,14 +7808,15 @@ pub struct ReferenceObject {
 }
 impl FromJson for ReferenceObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReferenceObject")?;
+        let mut o = json::Fields::of(value, "ReferenceObject")?;
         let mut out = Self::default();
-        json::set(&mut o, "api_name", &mut out.api_name)?;
-        json::set(&mut o, "id", &mut out.id)?;
+        o.set("api_name", &mut out.api_name);
+        o.set("id", &mut out.id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `role_authorization` of \[`GetByParamAuthorizationResponseBody`\].
+/// The `role_authorization` of `GetByParamAuthorizationResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7820,15 +7833,16 @@ pub struct RoleAuthorization {
 }
 impl FromJson for RoleAuthorization {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RoleAuthorization")?;
+        let mut o = json::Fields::of(value, "RoleAuthorization")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "permission_detail_list", &mut out.permission_detail_list)?;
-        json::set(&mut o, "management_scope_list", &mut out.management_scope_list)?;
+        o.set("employment_id", &mut out.employment_id);
+        o.set("permission_detail_list", &mut out.permission_detail_list);
+        o.set("management_scope_list", &mut out.management_scope_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `rule_dimension` of \[`PermissionSecurityGroup`\].
+/// The `rule_dimension` of `PermissionSecurityGroup`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7843,10 +7857,11 @@ pub struct RuleDimension {
 }
 impl FromJson for RuleDimension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RuleDimension")?;
+        let mut o = json::Fields::of(value, "RuleDimension")?;
         let mut out = Self::default();
-        json::set(&mut o, "entity_key", &mut out.entity_key)?;
-        json::set(&mut o, "entity_name", &mut out.entity_name)?;
+        o.set("entity_key", &mut out.entity_key);
+        o.set("entity_name", &mut out.entity_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7988,17 +8003,18 @@ pub struct SearchOffboardingResponseBody {
 }
 impl FromJson for SearchOffboardingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchOffboardingResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchOffboardingResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "reject_export", &mut out.reject_export)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("total", &mut out.total);
+        o.set("reject_export", &mut out.reject_export);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListSecurityGroupResponseBody`\].
+/// The `items` of `ListSecurityGroupResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8027,21 +8043,22 @@ pub struct SecurityGroup {
 }
 impl FromJson for SecurityGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SecurityGroup")?;
+        let mut o = json::Fields::of(value, "SecurityGroup")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "group_type", &mut out.group_type)?;
-        json::set(&mut o, "created_by", &mut out.created_by)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "org_truncation", &mut out.org_truncation)?;
+        o.set("id", &mut out.id);
+        o.set("code", &mut out.code);
+        o.set("name", &mut out.name);
+        o.set("active_status", &mut out.active_status);
+        o.set("description", &mut out.description);
+        o.set("group_type", &mut out.group_type);
+        o.set("created_by", &mut out.created_by);
+        o.set("update_time", &mut out.update_time);
+        o.set("org_truncation", &mut out.org_truncation);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `sort_options` of \[`WkOption`\].
+/// The `sort_options` of `WkOption`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8079,7 +8096,7 @@ impl ToJson for SortOption {
         w.end_object();
     }
 }
-/// The `subdivision` of \[`GetSubdivisionResponseBody`\].
+/// The `subdivision` of `GetSubdivisionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8098,12 +8115,13 @@ pub struct Subdivision {
 }
 impl FromJson for Subdivision {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Subdivision")?;
+        let mut o = json::Fields::of(value, "Subdivision")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "subdivision_type", &mut out.subdivision_type)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("subdivision_type", &mut out.subdivision_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -8213,33 +8231,25 @@ pub struct SubmitOffboardingResponseBody {
 }
 impl FromJson for SubmitOffboardingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SubmitOffboardingResponseBody")?;
+        let mut o = json::Fields::of(value, "SubmitOffboardingResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "offboarding_id", &mut out.offboarding_id)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(
-            &mut o,
+        o.set("offboarding_id", &mut out.offboarding_id);
+        o.set("employment_id", &mut out.employment_id);
+        o.set(
             "offboarding_reason_unique_identifier",
             &mut out.offboarding_reason_unique_identifier,
-        )?;
-        json::set(&mut o, "offboarding_date", &mut out.offboarding_date)?;
-        json::set(
-            &mut o,
-            "offboarding_reason_explanation",
-            &mut out.offboarding_reason_explanation,
-        )?;
-        json::set(&mut o, "add_block_list", &mut out.add_block_list)?;
-        json::set(&mut o, "block_reason", &mut out.block_reason)?;
-        json::set(
-            &mut o,
-            "block_reason_explanation",
-            &mut out.block_reason_explanation,
-        )?;
-        json::set(&mut o, "created_time", &mut out.created_time)?;
+        );
+        o.set("offboarding_date", &mut out.offboarding_date);
+        o.set("offboarding_reason_explanation", &mut out.offboarding_reason_explanation);
+        o.set("add_block_list", &mut out.add_block_list);
+        o.set("block_reason", &mut out.block_reason);
+        o.set("block_reason_explanation", &mut out.block_reason_explanation);
+        o.set("created_time", &mut out.created_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `subregion` of \[`GetSubregionResponseBody`\].
+/// The `subregion` of `GetSubregionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8258,16 +8268,17 @@ pub struct Subregion {
 }
 impl FromJson for Subregion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Subregion")?;
+        let mut o = json::Fields::of(value, "Subregion")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "subdivision_id", &mut out.subdivision_id)?;
-        json::set(&mut o, "superior_subregion_id", &mut out.superior_subregion_id)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("subdivision_id", &mut out.subdivision_id);
+        o.set("superior_subregion_id", &mut out.superior_subregion_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `cost_center_rate` of \[`JobData`\].
+/// The `cost_center_rate` of `JobData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8282,10 +8293,11 @@ pub struct SupportCostCenterItem {
 }
 impl FromJson for SupportCostCenterItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SupportCostCenterItem")?;
+        let mut o = json::Fields::of(value, "SupportCostCenterItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
-        json::set(&mut o, "rate", &mut out.rate)?;
+        o.set("cost_center_id", &mut out.cost_center_id);
+        o.set("rate", &mut out.rate);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -8297,7 +8309,7 @@ impl ToJson for SupportCostCenterItem {
         w.end_object();
     }
 }
-/// The `tags` of \[`LeaveTagConf`\].
+/// The `tags` of `LeaveTagConf`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8312,14 +8324,15 @@ pub struct Tag {
 }
 impl FromJson for Tag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Tag")?;
+        let mut o = json::Fields::of(value, "Tag")?;
         let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "values", &mut out.values)?;
+        o.set("key", &mut out.key);
+        o.set("values", &mut out.values);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `text_field_setting` of \[`CommonSchemaConfig`\].
+/// The `text_field_setting` of `CommonSchemaConfig`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8338,16 +8351,17 @@ pub struct TextFieldSetting {
 }
 impl FromJson for TextFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TextFieldSetting")?;
+        let mut o = json::Fields::of(value, "TextFieldSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_multilingual", &mut out.is_multilingual)?;
-        json::set(&mut o, "is_multiline", &mut out.is_multiline)?;
-        json::set(&mut o, "max_length", &mut out.max_length)?;
-        json::set(&mut o, "is_url_type", &mut out.is_url_type)?;
+        o.set("is_multilingual", &mut out.is_multilingual);
+        o.set("is_multiline", &mut out.is_multiline);
+        o.set("max_length", &mut out.max_length);
+        o.set("is_url_type", &mut out.is_url_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `original_employment_change` of \[`TransferInfo`\].
+/// The `original_employment_change` of `TransferInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8366,16 +8380,13 @@ pub struct TranferEmploymentInfo {
 }
 impl FromJson for TranferEmploymentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TranferEmploymentInfo")?;
+        let mut o = json::Fields::of(value, "TranferEmploymentInfo")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "regular_employee_start_date",
-            &mut out.regular_employee_start_date,
-        )?;
-        json::set(&mut o, "seniority_date", &mut out.seniority_date)?;
-        json::set(&mut o, "employee_number", &mut out.employee_number)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("regular_employee_start_date", &mut out.regular_employee_start_date);
+        o.set("seniority_date", &mut out.seniority_date);
+        o.set("employee_number", &mut out.employee_number);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -8395,7 +8406,7 @@ impl ToJson for TranferEmploymentInfo {
         None
     }
 }
-/// The `transfer_info` of \[`CreateJobChangeRequestBody`\].
+/// The `transfer_info` of `CreateJobChangeRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8526,148 +8537,69 @@ pub struct TransferInfo {
 }
 impl FromJson for TransferInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TransferInfo")?;
+        let mut o = json::Fields::of(value, "TransferInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "remark", &mut out.remark)?;
-        json::set(&mut o, "offer_info", &mut out.offer_info)?;
-        json::set(
-            &mut o,
-            "target_dotted_manager_clean",
-            &mut out.target_dotted_manager_clean,
-        )?;
-        json::set(&mut o, "probation_exist", &mut out.probation_exist)?;
-        json::set(&mut o, "original_department", &mut out.original_department)?;
-        json::set(&mut o, "target_department", &mut out.target_department)?;
-        json::set(&mut o, "original_work_location", &mut out.original_work_location)?;
-        json::set(&mut o, "target_work_location", &mut out.target_work_location)?;
-        json::set(&mut o, "original_direct_manager", &mut out.original_direct_manager)?;
-        json::set(&mut o, "target_direct_manager", &mut out.target_direct_manager)?;
-        json::set(&mut o, "original_dotted_manager", &mut out.original_dotted_manager)?;
-        json::set(&mut o, "target_dotted_manager", &mut out.target_dotted_manager)?;
-        json::set(&mut o, "original_job", &mut out.original_job)?;
-        json::set(&mut o, "target_job", &mut out.target_job)?;
-        json::set(&mut o, "original_job_family", &mut out.original_job_family)?;
-        json::set(&mut o, "target_job_family", &mut out.target_job_family)?;
-        json::set(&mut o, "original_job_level", &mut out.original_job_level)?;
-        json::set(&mut o, "target_job_level", &mut out.target_job_level)?;
-        json::set(&mut o, "original_workforce_type", &mut out.original_workforce_type)?;
-        json::set(&mut o, "target_workforce_type", &mut out.target_workforce_type)?;
-        json::set(
-            &mut o,
-            "original_employee_subtype",
-            &mut out.original_employee_subtype,
-        )?;
-        json::set(&mut o, "target_employee_subtype", &mut out.target_employee_subtype)?;
-        json::set(&mut o, "original_company", &mut out.original_company)?;
-        json::set(&mut o, "target_company", &mut out.target_company)?;
-        json::set(
-            &mut o,
-            "original_contract_number",
-            &mut out.original_contract_number,
-        )?;
-        json::set(&mut o, "target_contract_number", &mut out.target_contract_number)?;
-        json::set(&mut o, "original_contract_type", &mut out.original_contract_type)?;
-        json::set(&mut o, "target_contract_type", &mut out.target_contract_type)?;
-        json::set(&mut o, "original_duration_type", &mut out.original_duration_type)?;
-        json::set(&mut o, "target_duration_type", &mut out.target_duration_type)?;
-        json::set(&mut o, "original_signing_type", &mut out.original_signing_type)?;
-        json::set(&mut o, "target_signing_type", &mut out.target_signing_type)?;
-        json::set(
-            &mut o,
-            "original_contract_start_date",
-            &mut out.original_contract_start_date,
-        )?;
-        json::set(
-            &mut o,
-            "target_contract_start_date",
-            &mut out.target_contract_start_date,
-        )?;
-        json::set(
-            &mut o,
-            "original_contract_end_date",
-            &mut out.original_contract_end_date,
-        )?;
-        json::set(
-            &mut o,
-            "target_contract_end_date",
-            &mut out.target_contract_end_date,
-        )?;
-        json::set(
-            &mut o,
-            "original_working_hours_type",
-            &mut out.original_working_hours_type,
-        )?;
-        json::set(
-            &mut o,
-            "target_working_hours_type",
-            &mut out.target_working_hours_type,
-        )?;
-        json::set(
-            &mut o,
-            "original_working_calendar",
-            &mut out.original_working_calendar,
-        )?;
-        json::set(&mut o, "target_working_calendar", &mut out.target_working_calendar)?;
-        json::set(
-            &mut o,
-            "original_probation_end_date",
-            &mut out.original_probation_end_date,
-        )?;
-        json::set(
-            &mut o,
-            "target_probation_end_date",
-            &mut out.target_probation_end_date,
-        )?;
-        json::set(
-            &mut o,
-            "original_weekly_working_hours",
-            &mut out.original_weekly_working_hours,
-        )?;
-        json::set(
-            &mut o,
-            "target_weekly_working_hours",
-            &mut out.target_weekly_working_hours,
-        )?;
-        json::set(&mut o, "original_work_shift", &mut out.original_work_shift)?;
-        json::set(&mut o, "target_work_shift", &mut out.target_work_shift)?;
-        json::set(
-            &mut o,
-            "original_cost_center_rate",
-            &mut out.original_cost_center_rate,
-        )?;
-        json::set(&mut o, "target_cost_center_rate", &mut out.target_cost_center_rate)?;
-        json::set(
-            &mut o,
-            "original_employment_change",
-            &mut out.original_employment_change,
-        )?;
-        json::set(
-            &mut o,
-            "target_employment_change",
-            &mut out.target_employment_change,
-        )?;
-        json::set(&mut o, "original_job_grade", &mut out.original_job_grade)?;
-        json::set(&mut o, "target_job_grade", &mut out.target_job_grade)?;
-        json::set(
-            &mut o,
-            "original_compensation_type",
-            &mut out.original_compensation_type,
-        )?;
-        json::set(
-            &mut o,
-            "target_compensation_type",
-            &mut out.target_compensation_type,
-        )?;
-        json::set(
-            &mut o,
-            "original_service_company",
-            &mut out.original_service_company,
-        )?;
-        json::set(&mut o, "target_service_company", &mut out.target_service_company)?;
-        json::set(&mut o, "original_position", &mut out.original_position)?;
-        json::set(&mut o, "target_position", &mut out.target_position)?;
-        json::set(&mut o, "original_pathway", &mut out.original_pathway)?;
-        json::set(&mut o, "target_pathway", &mut out.target_pathway)?;
+        o.set("remark", &mut out.remark);
+        o.set("offer_info", &mut out.offer_info);
+        o.set("target_dotted_manager_clean", &mut out.target_dotted_manager_clean);
+        o.set("probation_exist", &mut out.probation_exist);
+        o.set("original_department", &mut out.original_department);
+        o.set("target_department", &mut out.target_department);
+        o.set("original_work_location", &mut out.original_work_location);
+        o.set("target_work_location", &mut out.target_work_location);
+        o.set("original_direct_manager", &mut out.original_direct_manager);
+        o.set("target_direct_manager", &mut out.target_direct_manager);
+        o.set("original_dotted_manager", &mut out.original_dotted_manager);
+        o.set("target_dotted_manager", &mut out.target_dotted_manager);
+        o.set("original_job", &mut out.original_job);
+        o.set("target_job", &mut out.target_job);
+        o.set("original_job_family", &mut out.original_job_family);
+        o.set("target_job_family", &mut out.target_job_family);
+        o.set("original_job_level", &mut out.original_job_level);
+        o.set("target_job_level", &mut out.target_job_level);
+        o.set("original_workforce_type", &mut out.original_workforce_type);
+        o.set("target_workforce_type", &mut out.target_workforce_type);
+        o.set("original_employee_subtype", &mut out.original_employee_subtype);
+        o.set("target_employee_subtype", &mut out.target_employee_subtype);
+        o.set("original_company", &mut out.original_company);
+        o.set("target_company", &mut out.target_company);
+        o.set("original_contract_number", &mut out.original_contract_number);
+        o.set("target_contract_number", &mut out.target_contract_number);
+        o.set("original_contract_type", &mut out.original_contract_type);
+        o.set("target_contract_type", &mut out.target_contract_type);
+        o.set("original_duration_type", &mut out.original_duration_type);
+        o.set("target_duration_type", &mut out.target_duration_type);
+        o.set("original_signing_type", &mut out.original_signing_type);
+        o.set("target_signing_type", &mut out.target_signing_type);
+        o.set("original_contract_start_date", &mut out.original_contract_start_date);
+        o.set("target_contract_start_date", &mut out.target_contract_start_date);
+        o.set("original_contract_end_date", &mut out.original_contract_end_date);
+        o.set("target_contract_end_date", &mut out.target_contract_end_date);
+        o.set("original_working_hours_type", &mut out.original_working_hours_type);
+        o.set("target_working_hours_type", &mut out.target_working_hours_type);
+        o.set("original_working_calendar", &mut out.original_working_calendar);
+        o.set("target_working_calendar", &mut out.target_working_calendar);
+        o.set("original_probation_end_date", &mut out.original_probation_end_date);
+        o.set("target_probation_end_date", &mut out.target_probation_end_date);
+        o.set("original_weekly_working_hours", &mut out.original_weekly_working_hours);
+        o.set("target_weekly_working_hours", &mut out.target_weekly_working_hours);
+        o.set("original_work_shift", &mut out.original_work_shift);
+        o.set("target_work_shift", &mut out.target_work_shift);
+        o.set("original_cost_center_rate", &mut out.original_cost_center_rate);
+        o.set("target_cost_center_rate", &mut out.target_cost_center_rate);
+        o.set("original_employment_change", &mut out.original_employment_change);
+        o.set("target_employment_change", &mut out.target_employment_change);
+        o.set("original_job_grade", &mut out.original_job_grade);
+        o.set("target_job_grade", &mut out.target_job_grade);
+        o.set("original_compensation_type", &mut out.original_compensation_type);
+        o.set("target_compensation_type", &mut out.target_compensation_type);
+        o.set("original_service_company", &mut out.original_service_company);
+        o.set("target_service_company", &mut out.target_service_company);
+        o.set("original_position", &mut out.original_position);
+        o.set("target_position", &mut out.target_position);
+        o.set("original_pathway", &mut out.original_pathway);
+        o.set("target_pathway", &mut out.target_pathway);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -8755,7 +8687,7 @@ impl ToJson for TransferInfo {
         None
     }
 }
-/// The `items` of \[`QueryTransferReasonResponseBody`\].
+/// The `items` of `QueryTransferReasonResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8778,26 +8710,25 @@ pub struct TransferReason {
 }
 impl FromJson for TransferReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TransferReason")?;
+        let mut o = json::Fields::of(value, "TransferReason")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
+        o.set(
             "transfer_reason_unique_identifier",
             &mut out.transfer_reason_unique_identifier,
-        )?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(
-            &mut o,
+        );
+        o.set("name", &mut out.name);
+        o.set("active", &mut out.active);
+        o.set(
             "parent_transfer_reason_unique_identifier",
             &mut out.parent_transfer_reason_unique_identifier,
-        )?;
-        json::set(&mut o, "created_time", &mut out.created_time)?;
-        json::set(&mut o, "updated_time", &mut out.updated_time)?;
+        );
+        o.set("created_time", &mut out.created_time);
+        o.set("updated_time", &mut out.updated_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`QueryTransferTypeResponseBody`\].
+/// The `items` of `QueryTransferTypeResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8822,19 +8753,19 @@ pub struct TransferType {
 }
 impl FromJson for TransferType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TransferType")?;
+        let mut o = json::Fields::of(value, "TransferType")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
+        o.set(
             "transfer_type_unique_identifier",
             &mut out.transfer_type_unique_identifier,
-        )?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "flow_id", &mut out.flow_id)?;
-        json::set(&mut o, "flow_name", &mut out.flow_name)?;
-        json::set(&mut o, "created_time", &mut out.created_time)?;
-        json::set(&mut o, "updated_time", &mut out.updated_time)?;
+        );
+        o.set("name", &mut out.name);
+        o.set("active", &mut out.active);
+        o.set("flow_id", &mut out.flow_id);
+        o.set("flow_name", &mut out.flow_name);
+        o.set("created_time", &mut out.created_time);
+        o.set("updated_time", &mut out.updated_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -8864,7 +8795,7 @@ impl UploadPersonRequestBody {
         form
     }
 }
-/// The `apply_initiator` of \[`ApplicationInfo`\].
+/// The `apply_initiator` of `ApplicationInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8879,14 +8810,15 @@ pub struct ViewEmploymentInfo {
 }
 impl FromJson for ViewEmploymentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ViewEmploymentInfo")?;
+        let mut o = json::Fields::of(value, "ViewEmploymentInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "names", &mut out.names)?;
+        o.set("id", &mut out.id);
+        o.set("names", &mut out.names);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `calendar_dates` of \[`WorkCalendarDateLeaveResponseBody`\].
+/// The `calendar_dates` of `WorkCalendarDateLeaveResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8905,16 +8837,17 @@ pub struct WkCalendarDate {
 }
 impl FromJson for WkCalendarDate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WkCalendarDate")?;
+        let mut o = json::Fields::of(value, "WkCalendarDate")?;
         let mut out = Self::default();
-        json::set(&mut o, "calendar_id", &mut out.calendar_id)?;
-        json::set(&mut o, "date", &mut out.date)?;
-        json::set(&mut o, "date_type", &mut out.date_type)?;
-        json::set(&mut o, "id", &mut out.id)?;
+        o.set("calendar_id", &mut out.calendar_id);
+        o.set("date", &mut out.date);
+        o.set("date_type", &mut out.date_type);
+        o.set("id", &mut out.id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `wk_option` of \[`WorkCalendarFilter`\].
+/// The `wk_option` of `WorkCalendarFilter`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8954,13 +8887,14 @@ pub struct WorkCalendarDateLeaveResponseBody {
 }
 impl FromJson for WorkCalendarDateLeaveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkCalendarDateLeaveResponseBody")?;
+        let mut o = json::Fields::of(value, "WorkCalendarDateLeaveResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "calendar_dates", &mut out.calendar_dates)?;
+        o.set("calendar_dates", &mut out.calendar_dates);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `work_calendars` of \[`WorkCalendarLeaveResponseBody`\].
+/// The `work_calendars` of `WorkCalendarLeaveResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8977,11 +8911,12 @@ pub struct WorkCalendarDetail {
 }
 impl FromJson for WorkCalendarDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkCalendarDetail")?;
+        let mut o = json::Fields::of(value, "WorkCalendarDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "calendar_id", &mut out.calendar_id)?;
-        json::set(&mut o, "calendar_name", &mut out.calendar_name)?;
-        json::set(&mut o, "enable", &mut out.enable)?;
+        o.set("calendar_id", &mut out.calendar_id);
+        o.set("calendar_name", &mut out.calendar_name);
+        o.set("enable", &mut out.enable);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9027,14 +8962,15 @@ pub struct WorkCalendarLeaveResponseBody {
 }
 impl FromJson for WorkCalendarLeaveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkCalendarLeaveResponseBody")?;
+        let mut o = json::Fields::of(value, "WorkCalendarLeaveResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "work_calendars", &mut out.work_calendars)?;
-        json::set(&mut o, "count", &mut out.count)?;
+        o.set("work_calendars", &mut out.work_calendars);
+        o.set("count", &mut out.count);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `work_experience_list` of \[`Person`\].
+/// The `work_experience_list` of `Person`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9059,15 +8995,16 @@ pub struct WorkExperience {
 }
 impl FromJson for WorkExperience {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkExperience")?;
+        let mut o = json::Fields::of(value, "WorkExperience")?;
         let mut out = Self::default();
-        json::set(&mut o, "company_organization", &mut out.company_organization)?;
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "job", &mut out.job)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "start_date", &mut out.start_date)?;
-        json::set(&mut o, "end_date", &mut out.end_date)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("company_organization", &mut out.company_organization);
+        o.set("department", &mut out.department);
+        o.set("job", &mut out.job);
+        o.set("description", &mut out.description);
+        o.set("start_date", &mut out.start_date);
+        o.set("end_date", &mut out.end_date);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9130,15 +9067,16 @@ pub struct WorkingHoursType {
 }
 impl FromJson for WorkingHoursType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkingHoursType")?;
+        let mut o = json::Fields::of(value, "WorkingHoursType")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "country_region_id_list", &mut out.country_region_id_list)?;
-        json::set(&mut o, "default_for_job", &mut out.default_for_job)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("id", &mut out.id);
+        o.set("code", &mut out.code);
+        o.set("name", &mut out.name);
+        o.set("country_region_id_list", &mut out.country_region_id_list);
+        o.set("default_for_job", &mut out.default_for_job);
+        o.set("active", &mut out.active);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9164,11 +9102,11 @@ impl ToJson for WorkingHoursType {
         None
     }
 }
-/// The `variable_name` of \[`FormFieldVariable`\].
+/// The `variable_name` of `FormFieldVariable`.
 ///
 /// The same fields as [`Name`]: one type, two names.
 pub type BpmDataengineI18n = Name;
-/// The `name` of \[`CpstCurrency`\].
+/// The `name` of `CpstCurrency`.
 ///
 /// The same fields as [`Name`]: one type, two names.
 pub type CpstI18n = Name;
@@ -9216,7 +9154,7 @@ pub type CreatePersonResponseBody = GetPersonResponseBody;
 ///
 /// The same fields as [`GetWorkingHoursTypeResponseBody`]: one type, two names.
 pub type CreateWorkingHoursTypeResponseBody = GetWorkingHoursTypeResponseBody;
-/// The `name` of \[`CustomFieldData`\].
+/// The `name` of `CustomFieldData`.
 ///
 /// The same fields as [`Name`]: one type, two names.
 pub type CustomName = Name;
@@ -9224,11 +9162,11 @@ pub type CustomName = Name;
 ///
 /// The same fields as [`AddEnumOptionCommonDataMetaDataResponseBody`]: one type, two names.
 pub type EditEnumOptionCommonDataMetaDataResponseBody = AddEnumOptionCommonDataMetaDataResponseBody;
-/// The `department_value` of \[`FormFieldVariableListObject`\].
+/// The `department_value` of `FormFieldVariableListObject`.
 ///
 /// The same fields as [`FormFieldVariableTextValue`]: one type, two names.
 pub type FormFieldVariableDepartmentValue = FormFieldVariableTextValue;
-/// The `number_value` of \[`FormFieldVariableListObject`\].
+/// The `number_value` of `FormFieldVariableListObject`.
 ///
 /// The same fields as [`FormFieldVariableTextValue`]: one type, two names.
 pub type FormFieldVariableNumberValue = FormFieldVariableTextValue;
@@ -9300,7 +9238,7 @@ pub type UpdateRoleAssignAuthorizationResponseBody = AddRoleAssignAuthorizationR
 ///
 /// The same fields as [`File`]: one type, two names.
 pub type UploadPersonResponseBody = File;
-/// The `calendar_name` of \[`WorkCalendarDetail`\].
+/// The `calendar_name` of `WorkCalendarDetail`.
 ///
 /// The same fields as [`Name`]: one type, two names.
 pub type WkCalendarI18n = Name;

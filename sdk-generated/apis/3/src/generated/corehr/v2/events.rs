@@ -517,7 +517,7 @@ impl ToJson for ProbationStatus {
         w.string(self.as_str());
     }
 }
-/// The `data` of \[`P2CorehrEmployeeDomainEventV2Data`\].
+/// The `data` of `P2CorehrEmployeeDomainEventV2Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -540,18 +540,19 @@ pub struct EmployeeDomainEventData {
 }
 impl FromJson for EmployeeDomainEventData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmployeeDomainEventData")?;
+        let mut o = json::Fields::of(value, "EmployeeDomainEventData")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "entity", &mut out.entity)?;
-        json::set(&mut o, "agg_entity", &mut out.agg_entity)?;
-        json::set(&mut o, "agg_entity_id", &mut out.agg_entity_id)?;
-        json::set(&mut o, "opt_type", &mut out.opt_type)?;
-        json::set(&mut o, "fields", &mut out.fields)?;
+        o.set("id", &mut out.id);
+        o.set("entity", &mut out.entity);
+        o.set("agg_entity", &mut out.agg_entity);
+        o.set("agg_entity_id", &mut out.agg_entity_id);
+        o.set("opt_type", &mut out.opt_type);
+        o.set("fields", &mut out.fields);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `header` of \[`P2CorehrApprovalGroupsUpdatedV2`\].
+/// The `header` of `P2CorehrApprovalGroupsUpdatedV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -574,18 +575,19 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `name` of \[`OnboardingFlow`\].
+/// The `name` of `OnboardingFlow`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -600,14 +602,15 @@ pub struct I18nV2 {
 }
 impl FromJson for I18nV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nV2")?;
+        let mut o = json::Fields::of(value, "I18nV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("en_us", &mut out.en_us);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `flow_info` of \[`P2CorehrPreHireOnboardingTaskChangedV2Data`\].
+/// The `flow_info` of `P2CorehrPreHireOnboardingTaskChangedV2Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -622,14 +625,15 @@ pub struct OnboardingFlow {
 }
 impl FromJson for OnboardingFlow {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OnboardingFlow")?;
+        let mut o = json::Fields::of(value, "OnboardingFlow")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `onboarding_flow_change` of \[`P2CorehrPreHireOnboardingTaskChangedV2Data`\].
+/// The `onboarding_flow_change` of `P2CorehrPreHireOnboardingTaskChangedV2Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -642,13 +646,14 @@ pub struct OnboardingFlowChange {
 }
 impl FromJson for OnboardingFlowChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OnboardingFlowChange")?;
+        let mut o = json::Fields::of(value, "OnboardingFlowChange")?;
         let mut out = Self::default();
-        json::set(&mut o, "after_status", &mut out.after_status)?;
+        o.set("after_status", &mut out.after_status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `onboarding_task_changes` of \[`P2CorehrPreHireOnboardingTaskChangedV2Data`\].
+/// The `onboarding_task_changes` of `P2CorehrPreHireOnboardingTaskChangedV2Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -663,14 +668,15 @@ pub struct OnboardingTaskChange {
 }
 impl FromJson for OnboardingTaskChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OnboardingTaskChange")?;
+        let mut o = json::Fields::of(value, "OnboardingTaskChange")?;
         let mut out = Self::default();
-        json::set(&mut o, "after_status", &mut out.after_status)?;
-        json::set(&mut o, "task_code", &mut out.task_code)?;
+        o.set("after_status", &mut out.after_status);
+        o.set("task_code", &mut out.task_code);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `sub_events` of \[`P2CorehrCompanyUpdatedV2Data`\].
+/// The `sub_events` of `P2CorehrCompanyUpdatedV2Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -695,15 +701,16 @@ pub struct OrganizationDomainEventData {
 }
 impl FromJson for OrganizationDomainEventData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OrganizationDomainEventData")?;
+        let mut o = json::Fields::of(value, "OrganizationDomainEventData")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "entity", &mut out.entity)?;
-        json::set(&mut o, "agg_entity", &mut out.agg_entity)?;
-        json::set(&mut o, "agg_entity_id", &mut out.agg_entity_id)?;
-        json::set(&mut o, "agg_entity_field", &mut out.agg_entity_field)?;
-        json::set(&mut o, "opt_type", &mut out.opt_type)?;
-        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        o.set("id", &mut out.id);
+        o.set("entity", &mut out.entity);
+        o.set("agg_entity", &mut out.agg_entity);
+        o.set("agg_entity_id", &mut out.agg_entity_id);
+        o.set("agg_entity_field", &mut out.agg_entity_field);
+        o.set("opt_type", &mut out.opt_type);
+        o.set("field_changes", &mut out.field_changes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -724,11 +731,12 @@ pub struct P2CorehrApprovalGroupsUpdatedV2 {
 }
 impl FromJson for P2CorehrApprovalGroupsUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrApprovalGroupsUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrApprovalGroupsUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -763,22 +771,19 @@ pub struct P2CorehrApprovalGroupsUpdatedV2Data {
 }
 impl FromJson for P2CorehrApprovalGroupsUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrApprovalGroupsUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrApprovalGroupsUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval_group_id", &mut out.approval_group_id)?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "approval_group_status", &mut out.approval_group_status)?;
-        json::set(&mut o, "topic", &mut out.topic)?;
-        json::set(&mut o, "adjust_reason", &mut out.adjust_reason)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "created_by", &mut out.created_by)?;
-        json::set(&mut o, "draft_id", &mut out.draft_id)?;
-        json::set(&mut o, "draft_status", &mut out.draft_status)?;
-        json::set(
-            &mut o,
-            "approval_group_status_v2",
-            &mut out.approval_group_status_v2,
-        )?;
+        o.set("approval_group_id", &mut out.approval_group_id);
+        o.set("process_id", &mut out.process_id);
+        o.set("approval_group_status", &mut out.approval_group_status);
+        o.set("topic", &mut out.topic);
+        o.set("adjust_reason", &mut out.adjust_reason);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("created_by", &mut out.created_by);
+        o.set("draft_id", &mut out.draft_id);
+        o.set("draft_status", &mut out.draft_status);
+        o.set("approval_group_status_v2", &mut out.approval_group_status_v2);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -799,11 +804,12 @@ pub struct P2CorehrCompanyCreatedV2 {
 }
 impl FromJson for P2CorehrCompanyCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCompanyCreatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrCompanyCreatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -820,9 +826,10 @@ pub struct P2CorehrCompanyCreatedV2Data {
 }
 impl FromJson for P2CorehrCompanyCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCompanyCreatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrCompanyCreatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "company_id", &mut out.company_id)?;
+        o.set("company_id", &mut out.company_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -843,11 +850,12 @@ pub struct P2CorehrCompanyUpdatedV2 {
 }
 impl FromJson for P2CorehrCompanyUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCompanyUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrCompanyUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -868,11 +876,12 @@ pub struct P2CorehrCompanyUpdatedV2Data {
 }
 impl FromJson for P2CorehrCompanyUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCompanyUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrCompanyUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "company_id", &mut out.company_id)?;
-        json::set(&mut o, "field_changes", &mut out.field_changes)?;
-        json::set(&mut o, "sub_events", &mut out.sub_events)?;
+        o.set("company_id", &mut out.company_id);
+        o.set("field_changes", &mut out.field_changes);
+        o.set("sub_events", &mut out.sub_events);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -893,11 +902,12 @@ pub struct P2CorehrCostCenterCreatedV2 {
 }
 impl FromJson for P2CorehrCostCenterCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCostCenterCreatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrCostCenterCreatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -914,9 +924,10 @@ pub struct P2CorehrCostCenterCreatedV2Data {
 }
 impl FromJson for P2CorehrCostCenterCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCostCenterCreatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrCostCenterCreatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
+        o.set("cost_center_id", &mut out.cost_center_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -937,11 +948,12 @@ pub struct P2CorehrCostCenterUpdatedV2 {
 }
 impl FromJson for P2CorehrCostCenterUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCostCenterUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrCostCenterUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -960,10 +972,11 @@ pub struct P2CorehrCostCenterUpdatedV2Data {
 }
 impl FromJson for P2CorehrCostCenterUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCostCenterUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrCostCenterUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
-        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        o.set("cost_center_id", &mut out.cost_center_id);
+        o.set("field_changes", &mut out.field_changes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -984,11 +997,12 @@ pub struct P2CorehrCustomOrgCreatedV2 {
 }
 impl FromJson for P2CorehrCustomOrgCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCustomOrgCreatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrCustomOrgCreatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1007,10 +1021,11 @@ pub struct P2CorehrCustomOrgCreatedV2Data {
 }
 impl FromJson for P2CorehrCustomOrgCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCustomOrgCreatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrCustomOrgCreatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "org_id", &mut out.org_id)?;
-        json::set(&mut o, "object_api_name", &mut out.object_api_name)?;
+        o.set("org_id", &mut out.org_id);
+        o.set("object_api_name", &mut out.object_api_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1031,11 +1046,12 @@ pub struct P2CorehrCustomOrgUpdatedV2 {
 }
 impl FromJson for P2CorehrCustomOrgUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCustomOrgUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrCustomOrgUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1056,11 +1072,12 @@ pub struct P2CorehrCustomOrgUpdatedV2Data {
 }
 impl FromJson for P2CorehrCustomOrgUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCustomOrgUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrCustomOrgUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "org_id", &mut out.org_id)?;
-        json::set(&mut o, "field_changes", &mut out.field_changes)?;
-        json::set(&mut o, "object_api_name", &mut out.object_api_name)?;
+        o.set("org_id", &mut out.org_id);
+        o.set("field_changes", &mut out.field_changes);
+        o.set("object_api_name", &mut out.object_api_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1081,11 +1098,12 @@ pub struct P2CorehrDepartmentCreatedV2 {
 }
 impl FromJson for P2CorehrDepartmentCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrDepartmentCreatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrDepartmentCreatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1102,9 +1120,10 @@ pub struct P2CorehrDepartmentCreatedV2Data {
 }
 impl FromJson for P2CorehrDepartmentCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrDepartmentCreatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrDepartmentCreatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
+        o.set("department_id", &mut out.department_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1125,11 +1144,12 @@ pub struct P2CorehrDepartmentUpdatedV2 {
 }
 impl FromJson for P2CorehrDepartmentUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrDepartmentUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrDepartmentUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1148,10 +1168,11 @@ pub struct P2CorehrDepartmentUpdatedV2Data {
 }
 impl FromJson for P2CorehrDepartmentUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrDepartmentUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrDepartmentUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("field_changes", &mut out.field_changes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1172,11 +1193,12 @@ pub struct P2CorehrEmployeeDomainEventV2 {
 }
 impl FromJson for P2CorehrEmployeeDomainEventV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrEmployeeDomainEventV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrEmployeeDomainEventV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1209,17 +1231,18 @@ pub struct P2CorehrEmployeeDomainEventV2Data {
 }
 impl FromJson for P2CorehrEmployeeDomainEventV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrEmployeeDomainEventV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrEmployeeDomainEventV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "sub_event_type", &mut out.sub_event_type)?;
-        json::set(&mut o, "operator_user_id", &mut out.operator_user_id)?;
-        json::set(&mut o, "opt_scene", &mut out.opt_scene)?;
-        json::set(&mut o, "opt_desc", &mut out.opt_desc)?;
-        json::set(&mut o, "opt_time", &mut out.opt_time)?;
-        json::set(&mut o, "opt_id", &mut out.opt_id)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "data", &mut out.data)?;
+        o.set("event_type", &mut out.event_type);
+        o.set("sub_event_type", &mut out.sub_event_type);
+        o.set("operator_user_id", &mut out.operator_user_id);
+        o.set("opt_scene", &mut out.opt_scene);
+        o.set("opt_desc", &mut out.opt_desc);
+        o.set("opt_time", &mut out.opt_time);
+        o.set("opt_id", &mut out.opt_id);
+        o.set("employment_id", &mut out.employment_id);
+        o.set("data", &mut out.data);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1240,11 +1263,12 @@ pub struct P2CorehrJobChangeStatusUpdatedV2 {
 }
 impl FromJson for P2CorehrJobChangeStatusUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobChangeStatusUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobChangeStatusUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1283,32 +1307,27 @@ pub struct P2CorehrJobChangeStatusUpdatedV2Data {
 }
 impl FromJson for P2CorehrJobChangeStatusUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobChangeStatusUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobChangeStatusUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
-        json::set(&mut o, "job_change_id", &mut out.job_change_id)?;
-        json::set(&mut o, "transfer_mode", &mut out.transfer_mode)?;
-        json::set(
-            &mut o,
+        o.set("employment_id", &mut out.employment_id);
+        o.set("target_user_id", &mut out.target_user_id);
+        o.set("job_change_id", &mut out.job_change_id);
+        o.set("transfer_mode", &mut out.transfer_mode);
+        o.set(
             "transfer_type_unique_identifier",
             &mut out.transfer_type_unique_identifier,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "transfer_reason_unique_identifier",
             &mut out.transfer_reason_unique_identifier,
-        )?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "original_status", &mut out.original_status)?;
-        json::set(&mut o, "transfer_key", &mut out.transfer_key)?;
-        json::set(
-            &mut o,
-            "details_of_job_status_change",
-            &mut out.details_of_job_status_change,
-        )?;
+        );
+        o.set("process_id", &mut out.process_id);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("status", &mut out.status);
+        o.set("original_status", &mut out.original_status);
+        o.set("transfer_key", &mut out.transfer_key);
+        o.set("details_of_job_status_change", &mut out.details_of_job_status_change);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1329,11 +1348,12 @@ pub struct P2CorehrJobChangeUpdatedV2 {
 }
 impl FromJson for P2CorehrJobChangeUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobChangeUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobChangeUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1374,21 +1394,22 @@ pub struct P2CorehrJobChangeUpdatedV2Data {
 }
 impl FromJson for P2CorehrJobChangeUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobChangeUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobChangeUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "initiator", &mut out.initiator)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "updated_time", &mut out.updated_time)?;
-        json::set(&mut o, "job_change_id", &mut out.job_change_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "operate_reason", &mut out.operate_reason)?;
-        json::set(&mut o, "transfer_type", &mut out.transfer_type)?;
-        json::set(&mut o, "updated_fields", &mut out.updated_fields)?;
-        json::set(&mut o, "transform_type", &mut out.transform_type)?;
-        json::set(&mut o, "transform_reason", &mut out.transform_reason)?;
+        o.set("employment_id", &mut out.employment_id);
+        o.set("tenant_id", &mut out.tenant_id);
+        o.set("process_id", &mut out.process_id);
+        o.set("initiator", &mut out.initiator);
+        o.set("operator", &mut out.operator);
+        o.set("updated_time", &mut out.updated_time);
+        o.set("job_change_id", &mut out.job_change_id);
+        o.set("status", &mut out.status);
+        o.set("operate_reason", &mut out.operate_reason);
+        o.set("transfer_type", &mut out.transfer_type);
+        o.set("updated_fields", &mut out.updated_fields);
+        o.set("transform_type", &mut out.transform_type);
+        o.set("transform_reason", &mut out.transform_reason);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1409,11 +1430,12 @@ pub struct P2CorehrJobFamilyCreatedV2 {
 }
 impl FromJson for P2CorehrJobFamilyCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobFamilyCreatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobFamilyCreatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1430,9 +1452,10 @@ pub struct P2CorehrJobFamilyCreatedV2Data {
 }
 impl FromJson for P2CorehrJobFamilyCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobFamilyCreatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobFamilyCreatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        o.set("job_family_id", &mut out.job_family_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1453,11 +1476,12 @@ pub struct P2CorehrJobFamilyUpdatedV2 {
 }
 impl FromJson for P2CorehrJobFamilyUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobFamilyUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobFamilyUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1476,10 +1500,11 @@ pub struct P2CorehrJobFamilyUpdatedV2Data {
 }
 impl FromJson for P2CorehrJobFamilyUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobFamilyUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobFamilyUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
-        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        o.set("job_family_id", &mut out.job_family_id);
+        o.set("field_changes", &mut out.field_changes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1500,11 +1525,12 @@ pub struct P2CorehrJobGradeCreatedV2 {
 }
 impl FromJson for P2CorehrJobGradeCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobGradeCreatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobGradeCreatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1521,9 +1547,10 @@ pub struct P2CorehrJobGradeCreatedV2Data {
 }
 impl FromJson for P2CorehrJobGradeCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobGradeCreatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobGradeCreatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
+        o.set("job_grade_id", &mut out.job_grade_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1544,11 +1571,12 @@ pub struct P2CorehrJobGradeUpdatedV2 {
 }
 impl FromJson for P2CorehrJobGradeUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobGradeUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobGradeUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1567,10 +1595,11 @@ pub struct P2CorehrJobGradeUpdatedV2Data {
 }
 impl FromJson for P2CorehrJobGradeUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobGradeUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobGradeUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
-        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        o.set("job_grade_id", &mut out.job_grade_id);
+        o.set("field_changes", &mut out.field_changes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1591,11 +1620,12 @@ pub struct P2CorehrJobLevelCreatedV2 {
 }
 impl FromJson for P2CorehrJobLevelCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobLevelCreatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobLevelCreatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1612,9 +1642,10 @@ pub struct P2CorehrJobLevelCreatedV2Data {
 }
 impl FromJson for P2CorehrJobLevelCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobLevelCreatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobLevelCreatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        o.set("job_level_id", &mut out.job_level_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1635,11 +1666,12 @@ pub struct P2CorehrJobLevelUpdatedV2 {
 }
 impl FromJson for P2CorehrJobLevelUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobLevelUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobLevelUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1658,10 +1690,11 @@ pub struct P2CorehrJobLevelUpdatedV2Data {
 }
 impl FromJson for P2CorehrJobLevelUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobLevelUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrJobLevelUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
-        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        o.set("job_level_id", &mut out.job_level_id);
+        o.set("field_changes", &mut out.field_changes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1682,11 +1715,12 @@ pub struct P2CorehrLocationCreatedV2 {
 }
 impl FromJson for P2CorehrLocationCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrLocationCreatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrLocationCreatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1703,9 +1737,10 @@ pub struct P2CorehrLocationCreatedV2Data {
 }
 impl FromJson for P2CorehrLocationCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrLocationCreatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrLocationCreatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "location_id", &mut out.location_id)?;
+        o.set("location_id", &mut out.location_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1726,11 +1761,12 @@ pub struct P2CorehrLocationUpdatedV2 {
 }
 impl FromJson for P2CorehrLocationUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrLocationUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrLocationUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1751,11 +1787,12 @@ pub struct P2CorehrLocationUpdatedV2Data {
 }
 impl FromJson for P2CorehrLocationUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrLocationUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrLocationUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "location_id", &mut out.location_id)?;
-        json::set(&mut o, "field_changes", &mut out.field_changes)?;
-        json::set(&mut o, "sub_events", &mut out.sub_events)?;
+        o.set("location_id", &mut out.location_id);
+        o.set("field_changes", &mut out.field_changes);
+        o.set("sub_events", &mut out.sub_events);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1776,11 +1813,12 @@ pub struct P2CorehrOffboardingChecklistUpdatedV2 {
 }
 impl FromJson for P2CorehrOffboardingChecklistUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrOffboardingChecklistUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrOffboardingChecklistUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1805,13 +1843,17 @@ pub struct P2CorehrOffboardingChecklistUpdatedV2Data {
 }
 impl FromJson for P2CorehrOffboardingChecklistUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrOffboardingChecklistUpdatedV2Data")?;
+        let mut o = json::Fields::of(
+            value,
+            "P2CorehrOffboardingChecklistUpdatedV2Data",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
-        json::set(&mut o, "offboarding_id", &mut out.offboarding_id)?;
-        json::set(&mut o, "checklist_process_id", &mut out.checklist_process_id)?;
-        json::set(&mut o, "checklist_status", &mut out.checklist_status)?;
+        o.set("employment_id", &mut out.employment_id);
+        o.set("target_user_id", &mut out.target_user_id);
+        o.set("offboarding_id", &mut out.offboarding_id);
+        o.set("checklist_process_id", &mut out.checklist_process_id);
+        o.set("checklist_status", &mut out.checklist_status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1832,11 +1874,12 @@ pub struct P2CorehrOffboardingStatusUpdatedV2 {
 }
 impl FromJson for P2CorehrOffboardingStatusUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrOffboardingStatusUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrOffboardingStatusUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1861,13 +1904,14 @@ pub struct P2CorehrOffboardingStatusUpdatedV2Data {
 }
 impl FromJson for P2CorehrOffboardingStatusUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrOffboardingStatusUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrOffboardingStatusUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
-        json::set(&mut o, "offboarding_id", &mut out.offboarding_id)?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("employment_id", &mut out.employment_id);
+        o.set("target_user_id", &mut out.target_user_id);
+        o.set("offboarding_id", &mut out.offboarding_id);
+        o.set("process_id", &mut out.process_id);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1888,11 +1932,12 @@ pub struct P2CorehrOffboardingUpdatedV2 {
 }
 impl FromJson for P2CorehrOffboardingUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrOffboardingUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrOffboardingUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1929,19 +1974,20 @@ pub struct P2CorehrOffboardingUpdatedV2Data {
 }
 impl FromJson for P2CorehrOffboardingUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrOffboardingUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrOffboardingUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
-        json::set(&mut o, "offboarding_info_id", &mut out.offboarding_info_id)?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "checklist_process_id", &mut out.checklist_process_id)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "checklist_status", &mut out.checklist_status)?;
-        json::set(&mut o, "updated_time", &mut out.updated_time)?;
-        json::set(&mut o, "updated_fields", &mut out.updated_fields)?;
-        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
+        o.set("tenant_id", &mut out.tenant_id);
+        o.set("offboarding_info_id", &mut out.offboarding_info_id);
+        o.set("process_id", &mut out.process_id);
+        o.set("checklist_process_id", &mut out.checklist_process_id);
+        o.set("employment_id", &mut out.employment_id);
+        o.set("operator", &mut out.operator);
+        o.set("status", &mut out.status);
+        o.set("checklist_status", &mut out.checklist_status);
+        o.set("updated_time", &mut out.updated_time);
+        o.set("updated_fields", &mut out.updated_fields);
+        o.set("target_user_id", &mut out.target_user_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1962,11 +2008,12 @@ pub struct P2CorehrPathwayCreatedV2 {
 }
 impl FromJson for P2CorehrPathwayCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPathwayCreatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrPathwayCreatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1983,9 +2030,10 @@ pub struct P2CorehrPathwayCreatedV2Data {
 }
 impl FromJson for P2CorehrPathwayCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPathwayCreatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrPathwayCreatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
+        o.set("pathway_id", &mut out.pathway_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2006,11 +2054,12 @@ pub struct P2CorehrPathwayUpdatedV2 {
 }
 impl FromJson for P2CorehrPathwayUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPathwayUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrPathwayUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2029,10 +2078,11 @@ pub struct P2CorehrPathwayUpdatedV2Data {
 }
 impl FromJson for P2CorehrPathwayUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPathwayUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrPathwayUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
-        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        o.set("pathway_id", &mut out.pathway_id);
+        o.set("field_changes", &mut out.field_changes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2053,11 +2103,12 @@ pub struct P2CorehrPositionCreatedV2 {
 }
 impl FromJson for P2CorehrPositionCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPositionCreatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrPositionCreatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2074,9 +2125,10 @@ pub struct P2CorehrPositionCreatedV2Data {
 }
 impl FromJson for P2CorehrPositionCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPositionCreatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrPositionCreatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "position_id", &mut out.position_id)?;
+        o.set("position_id", &mut out.position_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2097,11 +2149,12 @@ pub struct P2CorehrPositionUpdatedV2 {
 }
 impl FromJson for P2CorehrPositionUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPositionUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrPositionUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2120,10 +2173,11 @@ pub struct P2CorehrPositionUpdatedV2Data {
 }
 impl FromJson for P2CorehrPositionUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPositionUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrPositionUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "position_id", &mut out.position_id)?;
-        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        o.set("position_id", &mut out.position_id);
+        o.set("field_changes", &mut out.field_changes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2144,11 +2198,12 @@ pub struct P2CorehrPreHireOnboardingTaskChangedV2 {
 }
 impl FromJson for P2CorehrPreHireOnboardingTaskChangedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPreHireOnboardingTaskChangedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrPreHireOnboardingTaskChangedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2175,14 +2230,18 @@ pub struct P2CorehrPreHireOnboardingTaskChangedV2Data {
 }
 impl FromJson for P2CorehrPreHireOnboardingTaskChangedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPreHireOnboardingTaskChangedV2Data")?;
+        let mut o = json::Fields::of(
+            value,
+            "P2CorehrPreHireOnboardingTaskChangedV2Data",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
-        json::set(&mut o, "pre_hire_id", &mut out.pre_hire_id)?;
-        json::set(&mut o, "onboarding_task_changes", &mut out.onboarding_task_changes)?;
-        json::set(&mut o, "onboarding_flow_change", &mut out.onboarding_flow_change)?;
-        json::set(&mut o, "onboarding_flow_id", &mut out.onboarding_flow_id)?;
-        json::set(&mut o, "flow_info", &mut out.flow_info)?;
+        o.set("tenant_id", &mut out.tenant_id);
+        o.set("pre_hire_id", &mut out.pre_hire_id);
+        o.set("onboarding_task_changes", &mut out.onboarding_task_changes);
+        o.set("onboarding_flow_change", &mut out.onboarding_flow_change);
+        o.set("onboarding_flow_id", &mut out.onboarding_flow_id);
+        o.set("flow_info", &mut out.flow_info);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2203,11 +2262,12 @@ pub struct P2CorehrProbationUpdatedV2 {
 }
 impl FromJson for P2CorehrProbationUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrProbationUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrProbationUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2228,15 +2288,12 @@ pub struct P2CorehrProbationUpdatedV2Data {
 }
 impl FromJson for P2CorehrProbationUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrProbationUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrProbationUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "probation_status", &mut out.probation_status)?;
-        json::set(
-            &mut o,
-            "actual_probation_end_date",
-            &mut out.actual_probation_end_date,
-        )?;
+        o.set("employment_id", &mut out.employment_id);
+        o.set("probation_status", &mut out.probation_status);
+        o.set("actual_probation_end_date", &mut out.actual_probation_end_date);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2257,11 +2314,12 @@ pub struct P2CorehrProcessApproverUpdatedV2 {
 }
 impl FromJson for P2CorehrProcessApproverUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrProcessApproverUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrProcessApproverUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2294,17 +2352,18 @@ pub struct P2CorehrProcessApproverUpdatedV2Data {
 }
 impl FromJson for P2CorehrProcessApproverUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrProcessApproverUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrProcessApproverUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "approver_id", &mut out.approver_id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "biz_type", &mut out.biz_type)?;
-        json::set(&mut o, "flow_definition_id", &mut out.flow_definition_id)?;
-        json::set(&mut o, "node_definition_id", &mut out.node_definition_id)?;
-        json::set(&mut o, "node_id", &mut out.node_id)?;
-        json::set(&mut o, "node_id_str", &mut out.node_id_str)?;
+        o.set("process_id", &mut out.process_id);
+        o.set("approver_id", &mut out.approver_id);
+        o.set("type", &mut out.r#type);
+        o.set("status", &mut out.status);
+        o.set("biz_type", &mut out.biz_type);
+        o.set("flow_definition_id", &mut out.flow_definition_id);
+        o.set("node_definition_id", &mut out.node_definition_id);
+        o.set("node_id", &mut out.node_id);
+        o.set("node_id_str", &mut out.node_id_str);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2325,11 +2384,12 @@ pub struct P2CorehrProcessCcUpdatedV2 {
 }
 impl FromJson for P2CorehrProcessCcUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrProcessCcUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrProcessCcUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2352,12 +2412,13 @@ pub struct P2CorehrProcessCcUpdatedV2Data {
 }
 impl FromJson for P2CorehrProcessCcUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrProcessCcUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrProcessCcUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "approver_id", &mut out.approver_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "biz_type", &mut out.biz_type)?;
+        o.set("process_id", &mut out.process_id);
+        o.set("approver_id", &mut out.approver_id);
+        o.set("status", &mut out.status);
+        o.set("biz_type", &mut out.biz_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2378,11 +2439,12 @@ pub struct P2CorehrProcessCommentInfoUpdatedV2 {
 }
 impl FromJson for P2CorehrProcessCommentInfoUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrProcessCommentInfoUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrProcessCommentInfoUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2403,11 +2465,12 @@ pub struct P2CorehrProcessCommentInfoUpdatedV2Data {
 }
 impl FromJson for P2CorehrProcessCommentInfoUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrProcessCommentInfoUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrProcessCommentInfoUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "comment_id", &mut out.comment_id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("process_id", &mut out.process_id);
+        o.set("comment_id", &mut out.comment_id);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2428,11 +2491,12 @@ pub struct P2CorehrProcessNodeUpdatedV2 {
 }
 impl FromJson for P2CorehrProcessNodeUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrProcessNodeUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrProcessNodeUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2461,15 +2525,16 @@ pub struct P2CorehrProcessNodeUpdatedV2Data {
 }
 impl FromJson for P2CorehrProcessNodeUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrProcessNodeUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrProcessNodeUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "flow_definition_id", &mut out.flow_definition_id)?;
-        json::set(&mut o, "node_definition_id", &mut out.node_definition_id)?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "process_node_id", &mut out.process_node_id)?;
-        json::set(&mut o, "node_type", &mut out.node_type)?;
-        json::set(&mut o, "node_status", &mut out.node_status)?;
-        json::set(&mut o, "biz_type", &mut out.biz_type)?;
+        o.set("flow_definition_id", &mut out.flow_definition_id);
+        o.set("node_definition_id", &mut out.node_definition_id);
+        o.set("process_id", &mut out.process_id);
+        o.set("process_node_id", &mut out.process_node_id);
+        o.set("node_type", &mut out.node_type);
+        o.set("node_status", &mut out.node_status);
+        o.set("biz_type", &mut out.biz_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2490,11 +2555,12 @@ pub struct P2CorehrProcessUpdatedV2 {
 }
 impl FromJson for P2CorehrProcessUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrProcessUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrProcessUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2519,13 +2585,14 @@ pub struct P2CorehrProcessUpdatedV2Data {
 }
 impl FromJson for P2CorehrProcessUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrProcessUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrProcessUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "biz_type", &mut out.biz_type)?;
-        json::set(&mut o, "flow_definition_id", &mut out.flow_definition_id)?;
-        json::set(&mut o, "properties", &mut out.properties)?;
+        o.set("process_id", &mut out.process_id);
+        o.set("status", &mut out.status);
+        o.set("biz_type", &mut out.biz_type);
+        o.set("flow_definition_id", &mut out.flow_definition_id);
+        o.set("properties", &mut out.properties);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2546,11 +2613,12 @@ pub struct P2CorehrSignatureFileStatusUpdatedV2 {
 }
 impl FromJson for P2CorehrSignatureFileStatusUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrSignatureFileStatusUpdatedV2")?;
+        let mut o = json::Fields::of(value, "P2CorehrSignatureFileStatusUpdatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2573,16 +2641,17 @@ pub struct P2CorehrSignatureFileStatusUpdatedV2Data {
 }
 impl FromJson for P2CorehrSignatureFileStatusUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrSignatureFileStatusUpdatedV2Data")?;
+        let mut o = json::Fields::of(value, "P2CorehrSignatureFileStatusUpdatedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "signature_file_id", &mut out.signature_file_id)?;
-        json::set(&mut o, "before_status", &mut out.before_status)?;
-        json::set(&mut o, "after_status", &mut out.after_status)?;
-        json::set(&mut o, "biz_process_id", &mut out.biz_process_id)?;
+        o.set("signature_file_id", &mut out.signature_file_id);
+        o.set("before_status", &mut out.before_status);
+        o.set("after_status", &mut out.after_status);
+        o.set("biz_process_id", &mut out.biz_process_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `target_user_id` of \[`P2CorehrJobChangeStatusUpdatedV2Data`\].
+/// The `target_user_id` of `P2CorehrJobChangeStatusUpdatedV2Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2599,11 +2668,12 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserId")?;
+        let mut o = json::Fields::of(value, "UserId")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -2434,7 +2434,7 @@ impl ToJson for ActivePositionRequestBody {
         None
     }
 }
-/// The `registered_office_address_info` of \[`Company`\].
+/// The `registered_office_address_info` of `Company`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2521,54 +2521,47 @@ pub struct Address {
 }
 impl FromJson for Address {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Address")?;
+        let mut o = json::Fields::of(value, "Address")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "full_address_local_script",
-            &mut out.full_address_local_script,
-        )?;
-        json::set(
-            &mut o,
-            "full_address_western_script",
-            &mut out.full_address_western_script,
-        )?;
-        json::set(&mut o, "address_id", &mut out.address_id)?;
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "region_id", &mut out.region_id)?;
-        json::set(&mut o, "city_id", &mut out.city_id)?;
-        json::set(&mut o, "distinct_id", &mut out.distinct_id)?;
-        json::set(&mut o, "city_id_v2", &mut out.city_id_v2)?;
-        json::set(&mut o, "district_id_v2", &mut out.district_id_v2)?;
-        json::set(&mut o, "address_line1", &mut out.address_line1)?;
-        json::set(&mut o, "address_line2", &mut out.address_line2)?;
-        json::set(&mut o, "address_line3", &mut out.address_line3)?;
-        json::set(&mut o, "address_line4", &mut out.address_line4)?;
-        json::set(&mut o, "address_line5", &mut out.address_line5)?;
-        json::set(&mut o, "address_line6", &mut out.address_line6)?;
-        json::set(&mut o, "address_line7", &mut out.address_line7)?;
-        json::set(&mut o, "address_line8", &mut out.address_line8)?;
-        json::set(&mut o, "address_line9", &mut out.address_line9)?;
-        json::set(&mut o, "local_address_line1", &mut out.local_address_line1)?;
-        json::set(&mut o, "local_address_line2", &mut out.local_address_line2)?;
-        json::set(&mut o, "local_address_line3", &mut out.local_address_line3)?;
-        json::set(&mut o, "local_address_line4", &mut out.local_address_line4)?;
-        json::set(&mut o, "local_address_line5", &mut out.local_address_line5)?;
-        json::set(&mut o, "local_address_line6", &mut out.local_address_line6)?;
-        json::set(&mut o, "local_address_line7", &mut out.local_address_line7)?;
-        json::set(&mut o, "local_address_line8", &mut out.local_address_line8)?;
-        json::set(&mut o, "local_address_line9", &mut out.local_address_line9)?;
-        json::set(&mut o, "postal_code", &mut out.postal_code)?;
-        json::set(&mut o, "address_type_list", &mut out.address_type_list)?;
-        json::set(&mut o, "is_primary", &mut out.is_primary)?;
-        json::set(&mut o, "is_public", &mut out.is_public)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "city_subdivision_1", &mut out.city_subdivision_1)?;
-        json::set(&mut o, "city_subdivision_2", &mut out.city_subdivision_2)?;
-        json::set(&mut o, "region_subdivision_1", &mut out.region_subdivision_1)?;
-        json::set(&mut o, "region_subdivision_2", &mut out.region_subdivision_2)?;
-        json::set(&mut o, "city_text", &mut out.city_text)?;
-        json::set(&mut o, "local_city_text", &mut out.local_city_text)?;
+        o.set("full_address_local_script", &mut out.full_address_local_script);
+        o.set("full_address_western_script", &mut out.full_address_western_script);
+        o.set("address_id", &mut out.address_id);
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("region_id", &mut out.region_id);
+        o.set("city_id", &mut out.city_id);
+        o.set("distinct_id", &mut out.distinct_id);
+        o.set("city_id_v2", &mut out.city_id_v2);
+        o.set("district_id_v2", &mut out.district_id_v2);
+        o.set("address_line1", &mut out.address_line1);
+        o.set("address_line2", &mut out.address_line2);
+        o.set("address_line3", &mut out.address_line3);
+        o.set("address_line4", &mut out.address_line4);
+        o.set("address_line5", &mut out.address_line5);
+        o.set("address_line6", &mut out.address_line6);
+        o.set("address_line7", &mut out.address_line7);
+        o.set("address_line8", &mut out.address_line8);
+        o.set("address_line9", &mut out.address_line9);
+        o.set("local_address_line1", &mut out.local_address_line1);
+        o.set("local_address_line2", &mut out.local_address_line2);
+        o.set("local_address_line3", &mut out.local_address_line3);
+        o.set("local_address_line4", &mut out.local_address_line4);
+        o.set("local_address_line5", &mut out.local_address_line5);
+        o.set("local_address_line6", &mut out.local_address_line6);
+        o.set("local_address_line7", &mut out.local_address_line7);
+        o.set("local_address_line8", &mut out.local_address_line8);
+        o.set("local_address_line9", &mut out.local_address_line9);
+        o.set("postal_code", &mut out.postal_code);
+        o.set("address_type_list", &mut out.address_type_list);
+        o.set("is_primary", &mut out.is_primary);
+        o.set("is_public", &mut out.is_public);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("city_subdivision_1", &mut out.city_subdivision_1);
+        o.set("city_subdivision_2", &mut out.city_subdivision_2);
+        o.set("region_subdivision_1", &mut out.region_subdivision_1);
+        o.set("region_subdivision_2", &mut out.region_subdivision_2);
+        o.set("city_text", &mut out.city_text);
+        o.set("local_city_text", &mut out.local_city_text);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2628,7 +2621,7 @@ impl ToJson for Address {
         None
     }
 }
-/// The `address_list` of \[`BasicInfo`\].
+/// The `address_list` of `BasicInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2738,7 +2731,7 @@ impl ToJson for AddressForUpdate {
         None
     }
 }
-/// The `approval_group` of \[`GetApprovalGroupsResponseBody`\].
+/// The `approval_group` of `GetApprovalGroupsResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2775,29 +2768,26 @@ pub struct ApprovalGroup {
 }
 impl FromJson for ApprovalGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApprovalGroup")?;
+        let mut o = json::Fields::of(value, "ApprovalGroup")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval_group_id", &mut out.approval_group_id)?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "approval_group_status", &mut out.approval_group_status)?;
-        json::set(
-            &mut o,
-            "approval_group_status_v2",
-            &mut out.approval_group_status_v2,
-        )?;
-        json::set(&mut o, "topic", &mut out.topic)?;
-        json::set(&mut o, "adjust_reason", &mut out.adjust_reason)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "created_by", &mut out.created_by)?;
-        json::set(&mut o, "draft_id", &mut out.draft_id)?;
-        json::set(&mut o, "draft_status", &mut out.draft_status)?;
-        json::set(&mut o, "department_changes", &mut out.department_changes)?;
-        json::set(&mut o, "job_changes", &mut out.job_changes)?;
-        json::set(&mut o, "position_changes", &mut out.position_changes)?;
+        o.set("approval_group_id", &mut out.approval_group_id);
+        o.set("process_id", &mut out.process_id);
+        o.set("approval_group_status", &mut out.approval_group_status);
+        o.set("approval_group_status_v2", &mut out.approval_group_status_v2);
+        o.set("topic", &mut out.topic);
+        o.set("adjust_reason", &mut out.adjust_reason);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("created_by", &mut out.created_by);
+        o.set("draft_id", &mut out.draft_id);
+        o.set("draft_status", &mut out.draft_status);
+        o.set("department_changes", &mut out.department_changes);
+        o.set("job_changes", &mut out.job_changes);
+        o.set("position_changes", &mut out.position_changes);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `approver_list` of \[`ListApproverResponseBody`\].
+/// The `approver_list` of `ListApproverResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2814,15 +2804,16 @@ pub struct ApproverInfo {
 }
 impl FromJson for ApproverInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApproverInfo")?;
+        let mut o = json::Fields::of(value, "ApproverInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "approver_id", &mut out.approver_id)?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "approver_status", &mut out.approver_status)?;
+        o.set("approver_id", &mut out.approver_id);
+        o.set("process_id", &mut out.process_id);
+        o.set("approver_status", &mut out.approver_status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `assessments` of \[`ProbationInfo`\].
+/// The `assessments` of `ProbationInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2849,16 +2840,17 @@ pub struct Assessment {
 }
 impl FromJson for Assessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Assessment")?;
+        let mut o = json::Fields::of(value, "Assessment")?;
         let mut out = Self::default();
-        json::set(&mut o, "assessment_id", &mut out.assessment_id)?;
-        json::set(&mut o, "assessment_status", &mut out.assessment_status)?;
-        json::set(&mut o, "assessment_result", &mut out.assessment_result)?;
-        json::set(&mut o, "assessment_score", &mut out.assessment_score)?;
-        json::set(&mut o, "assessment_grade", &mut out.assessment_grade)?;
-        json::set(&mut o, "assessment_comment", &mut out.assessment_comment)?;
-        json::set(&mut o, "assessment_detail", &mut out.assessment_detail)?;
-        json::set(&mut o, "is_final_asssessment", &mut out.is_final_asssessment)?;
+        o.set("assessment_id", &mut out.assessment_id);
+        o.set("assessment_status", &mut out.assessment_status);
+        o.set("assessment_result", &mut out.assessment_result);
+        o.set("assessment_score", &mut out.assessment_score);
+        o.set("assessment_grade", &mut out.assessment_grade);
+        o.set("assessment_comment", &mut out.assessment_comment);
+        o.set("assessment_detail", &mut out.assessment_detail);
+        o.set("is_final_asssessment", &mut out.is_final_asssessment);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2912,7 +2904,7 @@ impl ToJson for AssessmentForCreate {
         None
     }
 }
-/// The `items` of \[`SearchBasicInfoBankResponseBody`\].
+/// The `items` of `SearchBasicInfoBankResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2937,19 +2929,20 @@ pub struct Bank {
 }
 impl FromJson for Bank {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Bank")?;
+        let mut o = json::Fields::of(value, "Bank")?;
         let mut out = Self::default();
-        json::set(&mut o, "bank_id", &mut out.bank_id)?;
-        json::set(&mut o, "bank_name", &mut out.bank_name)?;
-        json::set(&mut o, "bank_code", &mut out.bank_code)?;
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
+        o.set("bank_id", &mut out.bank_id);
+        o.set("bank_name", &mut out.bank_name);
+        o.set("bank_code", &mut out.bank_code);
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("status", &mut out.status);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `bank_account_list` of \[`PersonInfo`\].
+/// The `bank_account_list` of `PersonInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3000,32 +2993,29 @@ pub struct BankAccount {
 }
 impl FromJson for BankAccount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BankAccount")?;
+        let mut o = json::Fields::of(value, "BankAccount")?;
         let mut out = Self::default();
-        json::set(&mut o, "bank_name", &mut out.bank_name)?;
-        json::set(&mut o, "bank_account_number", &mut out.bank_account_number)?;
-        json::set(&mut o, "account_holder", &mut out.account_holder)?;
-        json::set(&mut o, "bank", &mut out.bank)?;
-        json::set(
-            &mut o,
-            "bank_identification_code",
-            &mut out.bank_identification_code,
-        )?;
-        json::set(&mut o, "branch_name", &mut out.branch_name)?;
-        json::set(&mut o, "bank_id", &mut out.bank_id)?;
-        json::set(&mut o, "branch_id", &mut out.branch_id)?;
-        json::set(&mut o, "bank_id_v2", &mut out.bank_id_v2)?;
-        json::set(&mut o, "branch_id_v2", &mut out.branch_id_v2)?;
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "bank_account_usage", &mut out.bank_account_usage)?;
-        json::set(&mut o, "bank_account_type", &mut out.bank_account_type)?;
-        json::set(&mut o, "payment_type", &mut out.payment_type)?;
-        json::set(&mut o, "payment_rate", &mut out.payment_rate)?;
-        json::set(&mut o, "payment_amount", &mut out.payment_amount)?;
-        json::set(&mut o, "priority", &mut out.priority)?;
-        json::set(&mut o, "currency_id", &mut out.currency_id)?;
-        json::set(&mut o, "iban", &mut out.iban)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("bank_name", &mut out.bank_name);
+        o.set("bank_account_number", &mut out.bank_account_number);
+        o.set("account_holder", &mut out.account_holder);
+        o.set("bank", &mut out.bank);
+        o.set("bank_identification_code", &mut out.bank_identification_code);
+        o.set("branch_name", &mut out.branch_name);
+        o.set("bank_id", &mut out.bank_id);
+        o.set("branch_id", &mut out.branch_id);
+        o.set("bank_id_v2", &mut out.bank_id_v2);
+        o.set("branch_id_v2", &mut out.branch_id_v2);
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("bank_account_usage", &mut out.bank_account_usage);
+        o.set("bank_account_type", &mut out.bank_account_type);
+        o.set("payment_type", &mut out.payment_type);
+        o.set("payment_rate", &mut out.payment_rate);
+        o.set("payment_amount", &mut out.payment_amount);
+        o.set("priority", &mut out.priority);
+        o.set("currency_id", &mut out.currency_id);
+        o.set("iban", &mut out.iban);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3079,7 +3069,7 @@ impl ToJson for BankAccount {
         None
     }
 }
-/// The `bank_account_list` of \[`BasicInfo`\].
+/// The `bank_account_list` of `BasicInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3136,7 +3126,7 @@ impl ToJson for BankAccountForUpdate {
         None
     }
 }
-/// The `items` of \[`SearchBasicInfoBankBranchResponseBody`\].
+/// The `items` of `SearchBasicInfoBankBranchResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3169,23 +3159,24 @@ pub struct BankBranch {
 }
 impl FromJson for BankBranch {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BankBranch")?;
+        let mut o = json::Fields::of(value, "BankBranch")?;
         let mut out = Self::default();
-        json::set(&mut o, "bank_branch_id", &mut out.bank_branch_id)?;
-        json::set(&mut o, "bank_branch_name", &mut out.bank_branch_name)?;
-        json::set(&mut o, "bank_id", &mut out.bank_id)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "swift_code", &mut out.swift_code)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "bank_branch_code", &mut out.bank_branch_code)?;
-        json::set(&mut o, "register_place", &mut out.register_place)?;
-        json::set(&mut o, "bank_address", &mut out.bank_address)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
+        o.set("bank_branch_id", &mut out.bank_branch_id);
+        o.set("bank_branch_name", &mut out.bank_branch_name);
+        o.set("bank_id", &mut out.bank_id);
+        o.set("code", &mut out.code);
+        o.set("swift_code", &mut out.swift_code);
+        o.set("status", &mut out.status);
+        o.set("bank_branch_code", &mut out.bank_branch_code);
+        o.set("register_place", &mut out.register_place);
+        o.set("bank_address", &mut out.bank_address);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `department` of \[`Employee`\].
+/// The `department` of `Employee`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3202,15 +3193,16 @@ pub struct BasicDepartment {
 }
 impl FromJson for BasicDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BasicDepartment")?;
+        let mut o = json::Fields::of(value, "BasicDepartment")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "id_v2", &mut out.id_v2)?;
-        json::set(&mut o, "department_name", &mut out.department_name)?;
+        o.set("id", &mut out.id);
+        o.set("id_v2", &mut out.id_v2);
+        o.set("department_name", &mut out.department_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `direct_manager` of \[`Employee`\].
+/// The `direct_manager` of `Employee`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3231,17 +3223,18 @@ pub struct BasicEmployee {
 }
 impl FromJson for BasicEmployee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BasicEmployee")?;
+        let mut o = json::Fields::of(value, "BasicEmployee")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "employment_id_v2", &mut out.employment_id_v2)?;
-        json::set(&mut o, "employee_number", &mut out.employee_number)?;
-        json::set(&mut o, "email_address", &mut out.email_address)?;
-        json::set(&mut o, "person_info", &mut out.person_info)?;
+        o.set("employment_id", &mut out.employment_id);
+        o.set("employment_id_v2", &mut out.employment_id_v2);
+        o.set("employee_number", &mut out.employee_number);
+        o.set("email_address", &mut out.email_address);
+        o.set("person_info", &mut out.person_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `basic_info` of \[`PrehireCreate`\].
+/// The `basic_info` of `PrehireCreate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3467,7 +3460,7 @@ impl ToJson for BasicInfo {
         None
     }
 }
-/// The `basic_info_update` of \[`PrehireUpdate`\].
+/// The `basic_info_update` of `PrehireUpdate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3685,7 +3678,7 @@ impl ToJson for BasicInfoUpdate {
         None
     }
 }
-/// The `direct_manager` of \[`JobData`\].
+/// The `direct_manager` of `JobData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3700,14 +3693,15 @@ pub struct BasicJobData {
 }
 impl FromJson for BasicJobData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BasicJobData")?;
+        let mut o = json::Fields::of(value, "BasicJobData")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_data_id", &mut out.job_data_id)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        o.set("job_data_id", &mut out.job_data_id);
+        o.set("employment_id", &mut out.employment_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `person_info` of \[`BasicEmployee`\].
+/// The `person_info` of `BasicEmployee`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3726,20 +3720,13 @@ pub struct BasicPersonInfo {
 }
 impl FromJson for BasicPersonInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BasicPersonInfo")?;
+        let mut o = json::Fields::of(value, "BasicPersonInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "person_id", &mut out.person_id)?;
-        json::set(&mut o, "preferred_name", &mut out.preferred_name)?;
-        json::set(
-            &mut o,
-            "preferred_local_full_name",
-            &mut out.preferred_local_full_name,
-        )?;
-        json::set(
-            &mut o,
-            "preferred_english_full_name",
-            &mut out.preferred_english_full_name,
-        )?;
+        o.set("person_id", &mut out.person_id);
+        o.set("preferred_name", &mut out.preferred_name);
+        o.set("preferred_local_full_name", &mut out.preferred_local_full_name);
+        o.set("preferred_english_full_name", &mut out.preferred_english_full_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3804,11 +3791,12 @@ pub struct BatchEmployeesAdditionalJobResponseBody {
 }
 impl FromJson for BatchEmployeesAdditionalJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchEmployeesAdditionalJobResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchEmployeesAdditionalJobResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3844,9 +3832,10 @@ pub struct BatchGetCompanyResponseBody {
 }
 impl FromJson for BatchGetCompanyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchGetCompanyResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchGetCompanyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3914,9 +3903,10 @@ pub struct BatchGetDepartmentResponseBody {
 }
 impl FromJson for BatchGetDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchGetDepartmentResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchGetDepartmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3963,9 +3953,10 @@ pub struct BatchGetEmployeeResponseBody {
 }
 impl FromJson for BatchGetEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchGetEmployeeResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchGetEmployeeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4005,10 +3996,11 @@ pub struct BatchGetEmployeesBpResponseBody {
 }
 impl FromJson for BatchGetEmployeesBpResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchGetEmployeesBpResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchGetEmployeesBpResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_direct_bps", &mut out.employment_direct_bps)?;
-        json::set(&mut o, "employment_all_bps", &mut out.employment_all_bps)?;
+        o.set("employment_direct_bps", &mut out.employment_direct_bps);
+        o.set("employment_all_bps", &mut out.employment_all_bps);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4067,9 +4059,10 @@ pub struct BatchGetEmployeesJobDataResponseBody {
 }
 impl FromJson for BatchGetEmployeesJobDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchGetEmployeesJobDataResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchGetEmployeesJobDataResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4113,9 +4106,10 @@ pub struct BatchGetJobFamilyResponseBody {
 }
 impl FromJson for BatchGetJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchGetJobFamilyResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchGetJobFamilyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4159,9 +4153,10 @@ pub struct BatchGetJobLevelResponseBody {
 }
 impl FromJson for BatchGetJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchGetJobLevelResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchGetJobLevelResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4202,9 +4197,10 @@ pub struct BatchGetJobResponseBody {
 }
 impl FromJson for BatchGetJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchGetJobResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchGetJobResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4240,9 +4236,10 @@ pub struct BatchGetLocationResponseBody {
 }
 impl FromJson for BatchGetLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchGetLocationResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchGetLocationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4287,11 +4284,12 @@ pub struct BatchGetPathwayResponseBody {
 }
 impl FromJson for BatchGetPathwayResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchGetPathwayResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchGetPathwayResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4326,9 +4324,10 @@ pub struct BatchQueryCostAllocationResponseBody {
 }
 impl FromJson for BatchQueryCostAllocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchQueryCostAllocationResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchQueryCostAllocationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4345,9 +4344,10 @@ pub struct BatchQueryDefaultCostCenterResponseBody {
 }
 impl FromJson for BatchQueryDefaultCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchQueryDefaultCostCenterResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchQueryDefaultCostCenterResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4414,17 +4414,17 @@ pub struct BatchV2WorkforcePlanDetailResponseBody {
 }
 impl FromJson for BatchV2WorkforcePlanDetailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchV2WorkforcePlanDetailResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchV2WorkforcePlanDetailResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "workforce_plan_id", &mut out.workforce_plan_id)?;
-        json::set(
-            &mut o,
+        o.set("workforce_plan_id", &mut out.workforce_plan_id);
+        o.set(
             "centralized_reporting_project_id",
             &mut out.centralized_reporting_project_id,
-        )?;
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        );
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4515,21 +4515,21 @@ pub struct BatchWorkforcePlanDetailResponseBody {
 }
 impl FromJson for BatchWorkforcePlanDetailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchWorkforcePlanDetailResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchWorkforcePlanDetailResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "workforce_plan_id", &mut out.workforce_plan_id)?;
-        json::set(
-            &mut o,
+        o.set("workforce_plan_id", &mut out.workforce_plan_id);
+        o.set(
             "centralized_reporting_project_id",
             &mut out.centralized_reporting_project_id,
-        )?;
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        );
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListBpResponseBody`\].
+/// The `items` of `ListBpResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4544,14 +4544,15 @@ pub struct Bp {
 }
 impl FromJson for Bp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Bp")?;
+        let mut o = json::Fields::of(value, "Bp")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "hrbp_id", &mut out.hrbp_id)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("hrbp_id", &mut out.hrbp_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `custom_fields` of \[`PositionAdjustmentInfo`\].
+/// The `custom_fields` of `PositionAdjustmentInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4566,14 +4567,15 @@ pub struct ChangeFieldPair {
 }
 impl FromJson for ChangeFieldPair {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChangeFieldPair")?;
+        let mut o = json::Fields::of(value, "ChangeFieldPair")?;
         let mut out = Self::default();
-        json::set(&mut o, "origin_value", &mut out.origin_value)?;
-        json::set(&mut o, "target_value", &mut out.target_value)?;
+        o.set("origin_value", &mut out.origin_value);
+        o.set("target_value", &mut out.target_value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `citizenship_statuses` of \[`Dependent`\].
+/// The `citizenship_statuses` of `Dependent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4596,14 +4598,15 @@ pub struct CitizenshipStatus {
 }
 impl FromJson for CitizenshipStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CitizenshipStatus")?;
+        let mut o = json::Fields::of(value, "CitizenshipStatus")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "citizenship_status", &mut out.citizenship_status)?;
-        json::set(&mut o, "view_order", &mut out.view_order)?;
+        o.set("id", &mut out.id);
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("active", &mut out.active);
+        o.set("name", &mut out.name);
+        o.set("citizenship_status", &mut out.citizenship_status);
+        o.set("view_order", &mut out.view_order);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4628,7 +4631,7 @@ impl ToJson for CitizenshipStatus {
         None
     }
 }
-/// The `items` of \[`SearchBasicInfoCityResponseBody`\].
+/// The `items` of `SearchBasicInfoCityResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4651,22 +4654,19 @@ pub struct City {
 }
 impl FromJson for City {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "City")?;
+        let mut o = json::Fields::of(value, "City")?;
         let mut out = Self::default();
-        json::set(&mut o, "city_id", &mut out.city_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(
-            &mut o,
-            "country_region_subdivision_id",
-            &mut out.country_region_subdivision_id,
-        )?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "subregion_code", &mut out.subregion_code)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("city_id", &mut out.city_id);
+        o.set("name", &mut out.name);
+        o.set("country_region_subdivision_id", &mut out.country_region_subdivision_id);
+        o.set("code", &mut out.code);
+        o.set("subregion_code", &mut out.subregion_code);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `approval_nodes` of \[`CreateJobChangeResponseBody`\].
+/// The `approval_nodes` of `CreateJobChangeResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4691,19 +4691,20 @@ pub struct ColumnApprovalNode {
 }
 impl FromJson for ColumnApprovalNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ColumnApprovalNode")?;
+        let mut o = json::Fields::of(value, "ColumnApprovalNode")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "approval_type", &mut out.approval_type)?;
-        json::set(&mut o, "approvers", &mut out.approvers)?;
-        json::set(&mut o, "approval_status", &mut out.approval_status)?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "exception_status", &mut out.exception_status)?;
+        o.set("name", &mut out.name);
+        o.set("value", &mut out.value);
+        o.set("approval_type", &mut out.approval_type);
+        o.set("approvers", &mut out.approvers);
+        o.set("approval_status", &mut out.approval_status);
+        o.set("process_id", &mut out.process_id);
+        o.set("exception_status", &mut out.exception_status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`BatchGetCompanyResponseBody`\].
+/// The `items` of `BatchGetCompanyResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4752,39 +4753,32 @@ pub struct Company {
 }
 impl FromJson for Company {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Company")?;
+        let mut o = json::Fields::of(value, "Company")?;
         let mut out = Self::default();
-        json::set(&mut o, "company_id", &mut out.company_id)?;
-        json::set(&mut o, "hiberarchy_common", &mut out.hiberarchy_common)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "industry_list", &mut out.industry_list)?;
-        json::set(&mut o, "legal_representative", &mut out.legal_representative)?;
-        json::set(&mut o, "post_code", &mut out.post_code)?;
-        json::set(&mut o, "tax_payer_id", &mut out.tax_payer_id)?;
-        json::set(&mut o, "confidential", &mut out.confidential)?;
-        json::set(&mut o, "sub_type_list", &mut out.sub_type_list)?;
-        json::set(&mut o, "branch_company", &mut out.branch_company)?;
-        json::set(&mut o, "primary_manager", &mut out.primary_manager)?;
-        json::set(&mut o, "currency", &mut out.currency)?;
-        json::set(&mut o, "phone", &mut out.phone)?;
-        json::set(&mut o, "fax", &mut out.fax)?;
-        json::set(
-            &mut o,
-            "registered_office_address",
-            &mut out.registered_office_address,
-        )?;
-        json::set(&mut o, "office_address", &mut out.office_address)?;
-        json::set(
-            &mut o,
-            "registered_office_address_info",
-            &mut out.registered_office_address_info,
-        )?;
-        json::set(&mut o, "office_address_info", &mut out.office_address_info)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("company_id", &mut out.company_id);
+        o.set("hiberarchy_common", &mut out.hiberarchy_common);
+        o.set("type", &mut out.r#type);
+        o.set("industry_list", &mut out.industry_list);
+        o.set("legal_representative", &mut out.legal_representative);
+        o.set("post_code", &mut out.post_code);
+        o.set("tax_payer_id", &mut out.tax_payer_id);
+        o.set("confidential", &mut out.confidential);
+        o.set("sub_type_list", &mut out.sub_type_list);
+        o.set("branch_company", &mut out.branch_company);
+        o.set("primary_manager", &mut out.primary_manager);
+        o.set("currency", &mut out.currency);
+        o.set("phone", &mut out.phone);
+        o.set("fax", &mut out.fax);
+        o.set("registered_office_address", &mut out.registered_office_address);
+        o.set("office_address", &mut out.office_address);
+        o.set("registered_office_address_info", &mut out.registered_office_address_info);
+        o.set("office_address_info", &mut out.office_address_info);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`QueryMultiTimelineCompanyResponseBody`\].
+/// The `items` of `QueryMultiTimelineCompanyResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4829,37 +4823,30 @@ pub struct CompanyTimeline {
 }
 impl FromJson for CompanyTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CompanyTimeline")?;
+        let mut o = json::Fields::of(value, "CompanyTimeline")?;
         let mut out = Self::default();
-        json::set(&mut o, "company_version_data", &mut out.company_version_data)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "industry_list", &mut out.industry_list)?;
-        json::set(&mut o, "legal_representative", &mut out.legal_representative)?;
-        json::set(&mut o, "post_code", &mut out.post_code)?;
-        json::set(&mut o, "tax_payer_id", &mut out.tax_payer_id)?;
-        json::set(&mut o, "confidential", &mut out.confidential)?;
-        json::set(&mut o, "sub_type_list", &mut out.sub_type_list)?;
-        json::set(&mut o, "branch_company", &mut out.branch_company)?;
-        json::set(&mut o, "primary_manager", &mut out.primary_manager)?;
-        json::set(&mut o, "currency", &mut out.currency)?;
-        json::set(&mut o, "phone", &mut out.phone)?;
-        json::set(&mut o, "fax", &mut out.fax)?;
-        json::set(
-            &mut o,
-            "registered_office_address",
-            &mut out.registered_office_address,
-        )?;
-        json::set(&mut o, "office_address", &mut out.office_address)?;
-        json::set(
-            &mut o,
-            "registered_office_address_info",
-            &mut out.registered_office_address_info,
-        )?;
-        json::set(&mut o, "office_address_info", &mut out.office_address_info)?;
+        o.set("company_version_data", &mut out.company_version_data);
+        o.set("type", &mut out.r#type);
+        o.set("industry_list", &mut out.industry_list);
+        o.set("legal_representative", &mut out.legal_representative);
+        o.set("post_code", &mut out.post_code);
+        o.set("tax_payer_id", &mut out.tax_payer_id);
+        o.set("confidential", &mut out.confidential);
+        o.set("sub_type_list", &mut out.sub_type_list);
+        o.set("branch_company", &mut out.branch_company);
+        o.set("primary_manager", &mut out.primary_manager);
+        o.set("currency", &mut out.currency);
+        o.set("phone", &mut out.phone);
+        o.set("fax", &mut out.fax);
+        o.set("registered_office_address", &mut out.registered_office_address);
+        o.set("office_address", &mut out.office_address);
+        o.set("registered_office_address_info", &mut out.registered_office_address_info);
+        o.set("office_address_info", &mut out.office_address_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `company_version_data` of \[`CompanyTimeline`\].
+/// The `company_version_data` of `CompanyTimeline`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4888,17 +4875,18 @@ pub struct CompanyVersionData {
 }
 impl FromJson for CompanyVersionData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CompanyVersionData")?;
+        let mut o = json::Fields::of(value, "CompanyVersionData")?;
         let mut out = Self::default();
-        json::set(&mut o, "company_id", &mut out.company_id)?;
-        json::set(&mut o, "company_version_id", &mut out.company_version_id)?;
-        json::set(&mut o, "company_names", &mut out.company_names)?;
-        json::set(&mut o, "parent_company_id", &mut out.parent_company_id)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "descriptions", &mut out.descriptions)?;
-        json::set(&mut o, "code", &mut out.code)?;
+        o.set("company_id", &mut out.company_id);
+        o.set("company_version_id", &mut out.company_version_id);
+        o.set("company_names", &mut out.company_names);
+        o.set("parent_company_id", &mut out.parent_company_id);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("expiration_date", &mut out.expiration_date);
+        o.set("active", &mut out.active);
+        o.set("descriptions", &mut out.descriptions);
+        o.set("code", &mut out.code);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4915,13 +4903,14 @@ pub struct CompletePreHireResponseBody {
 }
 impl FromJson for CompletePreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CompletePreHireResponseBody")?;
+        let mut o = json::Fields::of(value, "CompletePreHireResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "success", &mut out.success)?;
+        o.set("success", &mut out.success);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`SearchContractResponseBody`\].
+/// The `items` of `SearchContractResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4962,27 +4951,28 @@ pub struct Contract {
 }
 impl FromJson for Contract {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Contract")?;
+        let mut o = json::Fields::of(value, "Contract")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "contract_end_date", &mut out.contract_end_date)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "contract_type", &mut out.contract_type)?;
-        json::set(&mut o, "first_party_company_id", &mut out.first_party_company_id)?;
-        json::set(&mut o, "person_id", &mut out.person_id)?;
-        json::set(&mut o, "duration_type", &mut out.duration_type)?;
-        json::set(&mut o, "contract_number", &mut out.contract_number)?;
-        json::set(&mut o, "signing_type", &mut out.signing_type)?;
-        json::set(&mut o, "contract_status", &mut out.contract_status)?;
-        json::set(&mut o, "renewal_status", &mut out.renewal_status)?;
-        json::set(&mut o, "signing_times", &mut out.signing_times)?;
-        json::set(&mut o, "original_contract", &mut out.original_contract)?;
+        o.set("id", &mut out.id);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("contract_end_date", &mut out.contract_end_date);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("employment_id", &mut out.employment_id);
+        o.set("contract_type", &mut out.contract_type);
+        o.set("first_party_company_id", &mut out.first_party_company_id);
+        o.set("person_id", &mut out.person_id);
+        o.set("duration_type", &mut out.duration_type);
+        o.set("contract_number", &mut out.contract_number);
+        o.set("signing_type", &mut out.signing_type);
+        o.set("contract_status", &mut out.contract_status);
+        o.set("renewal_status", &mut out.renewal_status);
+        o.set("signing_times", &mut out.signing_times);
+        o.set("original_contract", &mut out.original_contract);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `cost_allocation` of \[`OfferInfo`\].
+/// The `cost_allocation` of `OfferInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4999,11 +4989,12 @@ pub struct CostAllocation {
 }
 impl FromJson for CostAllocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CostAllocation")?;
+        let mut o = json::Fields::of(value, "CostAllocation")?;
         let mut out = Self::default();
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "cost_center_rates", &mut out.cost_center_rates)?;
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("cost_center_rates", &mut out.cost_center_rates);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5054,24 +5045,21 @@ pub struct CostCenter {
 }
 impl FromJson for CostCenter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CostCenter")?;
+        let mut o = json::Fields::of(value, "CostCenter")?;
         let mut out = Self::default();
-        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
-        json::set(&mut o, "cost_center_version_id", &mut out.cost_center_version_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "parent_cost_center_id", &mut out.parent_cost_center_id)?;
-        json::set(&mut o, "managers", &mut out.managers)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "operation_reason", &mut out.operation_reason)?;
-        json::set(
-            &mut o,
-            "is_prefer_manual_encoding",
-            &mut out.is_prefer_manual_encoding,
-        )?;
+        o.set("cost_center_id", &mut out.cost_center_id);
+        o.set("cost_center_version_id", &mut out.cost_center_version_id);
+        o.set("name", &mut out.name);
+        o.set("code", &mut out.code);
+        o.set("parent_cost_center_id", &mut out.parent_cost_center_id);
+        o.set("managers", &mut out.managers);
+        o.set("description", &mut out.description);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("active", &mut out.active);
+        o.set("operation_reason", &mut out.operation_reason);
+        o.set("is_prefer_manual_encoding", &mut out.is_prefer_manual_encoding);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5105,7 +5093,7 @@ impl ToJson for CostCenter {
         None
     }
 }
-/// The `items` of \[`QueryMultiTimelineCostCenterResponseBody`\].
+/// The `items` of `QueryMultiTimelineCostCenterResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5136,22 +5124,23 @@ pub struct CostCenterTimeline {
 }
 impl FromJson for CostCenterTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CostCenterTimeline")?;
+        let mut o = json::Fields::of(value, "CostCenterTimeline")?;
         let mut out = Self::default();
-        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
-        json::set(&mut o, "version_id", &mut out.version_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "parent_cost_center_id", &mut out.parent_cost_center_id)?;
-        json::set(&mut o, "managers", &mut out.managers)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
-        json::set(&mut o, "active", &mut out.active)?;
+        o.set("cost_center_id", &mut out.cost_center_id);
+        o.set("version_id", &mut out.version_id);
+        o.set("name", &mut out.name);
+        o.set("code", &mut out.code);
+        o.set("parent_cost_center_id", &mut out.parent_cost_center_id);
+        o.set("managers", &mut out.managers);
+        o.set("description", &mut out.description);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("expiration_date", &mut out.expiration_date);
+        o.set("active", &mut out.active);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`TreeCostCenterResponseBody`\].
+/// The `items` of `TreeCostCenterResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5168,15 +5157,16 @@ pub struct CostCenterTree {
 }
 impl FromJson for CostCenterTree {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CostCenterTree")?;
+        let mut o = json::Fields::of(value, "CostCenterTree")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "level", &mut out.level)?;
-        json::set(&mut o, "children", &mut out.children)?;
+        o.set("id", &mut out.id);
+        o.set("level", &mut out.level);
+        o.set("children", &mut out.children);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `version` of \[`CreateCostCenterVersionResponseBody`\].
+/// The `version` of `CreateCostCenterVersionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5209,23 +5199,24 @@ pub struct CostCenterVersion {
 }
 impl FromJson for CostCenterVersion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CostCenterVersion")?;
+        let mut o = json::Fields::of(value, "CostCenterVersion")?;
         let mut out = Self::default();
-        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
-        json::set(&mut o, "version_id", &mut out.version_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "parent_cost_center_id", &mut out.parent_cost_center_id)?;
-        json::set(&mut o, "managers", &mut out.managers)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "operation_reason", &mut out.operation_reason)?;
+        o.set("cost_center_id", &mut out.cost_center_id);
+        o.set("version_id", &mut out.version_id);
+        o.set("name", &mut out.name);
+        o.set("code", &mut out.code);
+        o.set("parent_cost_center_id", &mut out.parent_cost_center_id);
+        o.set("managers", &mut out.managers);
+        o.set("description", &mut out.description);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("active", &mut out.active);
+        o.set("operation_reason", &mut out.operation_reason);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`SearchBasicInfoCountryRegionResponseBody`\].
+/// The `items` of `SearchBasicInfoCountryRegionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5250,19 +5241,20 @@ pub struct CountryRegion {
 }
 impl FromJson for CountryRegion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CountryRegion")?;
+        let mut o = json::Fields::of(value, "CountryRegion")?;
         let mut out = Self::default();
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "full_name", &mut out.full_name)?;
-        json::set(&mut o, "alpha_2_code", &mut out.alpha_2_code)?;
-        json::set(&mut o, "alpha_3_code", &mut out.alpha_3_code)?;
-        json::set(&mut o, "global_code", &mut out.global_code)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("name", &mut out.name);
+        o.set("full_name", &mut out.full_name);
+        o.set("alpha_2_code", &mut out.alpha_2_code);
+        o.set("alpha_3_code", &mut out.alpha_3_code);
+        o.set("global_code", &mut out.global_code);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`SearchBasicInfoCountryRegionSubdivisionResponseBody`\].
+/// The `items` of `SearchBasicInfoCountryRegionSubdivisionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5285,18 +5277,15 @@ pub struct CountryRegionSubdivision {
 }
 impl FromJson for CountryRegionSubdivision {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CountryRegionSubdivision")?;
+        let mut o = json::Fields::of(value, "CountryRegionSubdivision")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "country_region_subdivision_id",
-            &mut out.country_region_subdivision_id,
-        )?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "subdivision_type", &mut out.subdivision_type)?;
-        json::set(&mut o, "iso_code", &mut out.iso_code)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("country_region_subdivision_id", &mut out.country_region_subdivision_id);
+        o.set("name", &mut out.name);
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("subdivision_type", &mut out.subdivision_type);
+        o.set("iso_code", &mut out.iso_code);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5370,13 +5359,14 @@ pub struct CreateCustomOrgResponseBody {
 }
 impl FromJson for CreateCustomOrgResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateCustomOrgResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateCustomOrgResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "org_id", &mut out.org_id)?;
+        o.set("org_id", &mut out.org_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `custom_org_with_rates` of \[`JobDataCustomOrg`\].
+/// The `custom_org_with_rates` of `JobDataCustomOrg`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5466,13 +5456,14 @@ pub struct CreateEmpCustomOrgEmployeeCustomOrgResponseBody {
 }
 impl FromJson for CreateEmpCustomOrgEmployeeCustomOrgResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "CreateEmpCustomOrgEmployeeCustomOrgResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "job_data_custom_org_id", &mut out.job_data_custom_org_id)?;
-        json::set(&mut o, "version_id", &mut out.version_id)?;
+        o.set("job_data_custom_org_id", &mut out.job_data_custom_org_id);
+        o.set("version_id", &mut out.version_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5535,11 +5526,12 @@ pub struct CreateEmployeeResponseBody {
 }
 impl FromJson for CreateEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateEmployeeResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateEmployeeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "contract_id", &mut out.contract_id)?;
-        json::set(&mut o, "job_data_id", &mut out.job_data_id)?;
+        o.set("employment_id", &mut out.employment_id);
+        o.set("contract_id", &mut out.contract_id);
+        o.set("job_data_id", &mut out.job_data_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5657,36 +5649,31 @@ pub struct CreateJobChangeResponseBody {
 }
 impl FromJson for CreateJobChangeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateJobChangeResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateJobChangeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_change_id", &mut out.job_change_id)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(
-            &mut o,
+        o.set("job_change_id", &mut out.job_change_id);
+        o.set("employment_id", &mut out.employment_id);
+        o.set("status", &mut out.status);
+        o.set(
             "transfer_type_unique_identifier",
             &mut out.transfer_type_unique_identifier,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "transfer_reason_unique_identifier",
             &mut out.transfer_reason_unique_identifier,
-        )?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "created_time", &mut out.created_time)?;
-        json::set(&mut o, "transfer_info", &mut out.transfer_info)?;
-        json::set(&mut o, "is_adjust_salary", &mut out.is_adjust_salary)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(
-            &mut o,
-            "details_of_job_status_change",
-            &mut out.details_of_job_status_change,
-        )?;
-        json::set(&mut o, "employment_name", &mut out.employment_name)?;
-        json::set(&mut o, "exception_status", &mut out.exception_status)?;
-        json::set(&mut o, "no_permission_fields", &mut out.no_permission_fields)?;
-        json::set(&mut o, "approval_nodes", &mut out.approval_nodes)?;
+        );
+        o.set("process_id", &mut out.process_id);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("created_time", &mut out.created_time);
+        o.set("transfer_info", &mut out.transfer_info);
+        o.set("is_adjust_salary", &mut out.is_adjust_salary);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("details_of_job_status_change", &mut out.details_of_job_status_change);
+        o.set("employment_name", &mut out.employment_name);
+        o.set("exception_status", &mut out.exception_status);
+        o.set("no_permission_fields", &mut out.no_permission_fields);
+        o.set("approval_nodes", &mut out.approval_nodes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5703,9 +5690,10 @@ pub struct CreateJobGradeResponseBody {
 }
 impl FromJson for CreateJobGradeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateJobGradeResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateJobGradeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "grade_id", &mut out.grade_id)?;
+        o.set("grade_id", &mut out.grade_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5722,9 +5710,10 @@ pub struct CreateLocationAddressResponseBody {
 }
 impl FromJson for CreateLocationAddressResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateLocationAddressResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateLocationAddressResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "address_id", &mut out.address_id)?;
+        o.set("address_id", &mut out.address_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5741,9 +5730,10 @@ pub struct CreatePathwayResponseBody {
 }
 impl FromJson for CreatePathwayResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreatePathwayResponseBody")?;
+        let mut o = json::Fields::of(value, "CreatePathwayResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
+        o.set("pathway_id", &mut out.pathway_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5760,9 +5750,10 @@ pub struct CreatePositionResponseBody {
 }
 impl FromJson for CreatePositionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreatePositionResponseBody")?;
+        let mut o = json::Fields::of(value, "CreatePositionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "position_id", &mut out.position_id)?;
+        o.set("position_id", &mut out.position_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5809,9 +5800,10 @@ pub struct CreateProbationAssessmentResponseBody {
 }
 impl FromJson for CreateProbationAssessmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateProbationAssessmentResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateProbationAssessmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "assessment_ids", &mut out.assessment_ids)?;
+        o.set("assessment_ids", &mut out.assessment_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5830,13 +5822,14 @@ pub struct CreateProcessQueryFlowDataTemplateResponseBody {
 }
 impl FromJson for CreateProcessQueryFlowDataTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "CreateProcessQueryFlowDataTemplateResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "field_values", &mut out.field_values)?;
-        json::set(&mut o, "error_info", &mut out.error_info)?;
+        o.set("field_values", &mut out.field_values);
+        o.set("error_info", &mut out.error_info);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5853,13 +5846,14 @@ pub struct CreateProcessStartResponseBody {
 }
 impl FromJson for CreateProcessStartResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateProcessStartResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateProcessStartResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "process_id", &mut out.process_id)?;
+        o.set("process_id", &mut out.process_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `transfer_info` of \[`CreateJobChangeRequestBody`\].
+/// The `transfer_info` of `CreateJobChangeRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6046,9 +6040,10 @@ pub struct CreateVersionCostAllocationResponseBody {
 }
 impl FromJson for CreateVersionCostAllocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateVersionCostAllocationResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateVersionCostAllocationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "cost_allocation_id", &mut out.cost_allocation_id)?;
+        o.set("cost_allocation_id", &mut out.cost_allocation_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6097,14 +6092,18 @@ pub struct CreateVersionDefaultCostCenterResponseBody {
 }
 impl FromJson for CreateVersionDefaultCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateVersionDefaultCostCenterResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "CreateVersionDefaultCostCenterResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "wk_id", &mut out.wk_id)?;
-        json::set(&mut o, "wk_tid", &mut out.wk_tid)?;
+        o.set("wk_id", &mut out.wk_id);
+        o.set("wk_tid", &mut out.wk_tid);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `currency` of \[`Company`\].
+/// The `currency` of `Company`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6127,18 +6126,19 @@ pub struct Currency {
 }
 impl FromJson for Currency {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Currency")?;
+        let mut o = json::Fields::of(value, "Currency")?;
         let mut out = Self::default();
-        json::set(&mut o, "currency_id", &mut out.currency_id)?;
-        json::set(&mut o, "country_region_id_list", &mut out.country_region_id_list)?;
-        json::set(&mut o, "currency_name", &mut out.currency_name)?;
-        json::set(&mut o, "numeric_code", &mut out.numeric_code)?;
-        json::set(&mut o, "currency_alpha_3_code", &mut out.currency_alpha_3_code)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("currency_id", &mut out.currency_id);
+        o.set("country_region_id_list", &mut out.country_region_id_list);
+        o.set("currency_name", &mut out.currency_name);
+        o.set("numeric_code", &mut out.numeric_code);
+        o.set("currency_alpha_3_code", &mut out.currency_alpha_3_code);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `custom_fields` of \[`Address`\].
+/// The `custom_fields` of `Address`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6157,12 +6157,13 @@ pub struct CustomFieldData {
 }
 impl FromJson for CustomFieldData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomFieldData")?;
+        let mut o = json::Fields::of(value, "CustomFieldData")?;
         let mut out = Self::default();
-        json::set(&mut o, "custom_api_name", &mut out.custom_api_name)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("custom_api_name", &mut out.custom_api_name);
+        o.set("name", &mut out.name);
+        o.set("type", &mut out.r#type);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6185,7 +6186,7 @@ impl ToJson for CustomFieldData {
         None
     }
 }
-/// The `items` of \[`QueryCustomOrgResponseBody`\].
+/// The `items` of `QueryCustomOrgResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6220,20 +6221,21 @@ pub struct CustomOrg {
 }
 impl FromJson for CustomOrg {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomOrg")?;
+        let mut o = json::Fields::of(value, "CustomOrg")?;
         let mut out = Self::default();
-        json::set(&mut o, "object_api_name", &mut out.object_api_name)?;
-        json::set(&mut o, "names", &mut out.names)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "manager_ids", &mut out.manager_ids)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "org_roles", &mut out.org_roles)?;
-        json::set(&mut o, "match_rule_groups", &mut out.match_rule_groups)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "org_id", &mut out.org_id)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("object_api_name", &mut out.object_api_name);
+        o.set("names", &mut out.names);
+        o.set("code", &mut out.code);
+        o.set("parent_id", &mut out.parent_id);
+        o.set("manager_ids", &mut out.manager_ids);
+        o.set("description", &mut out.description);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("org_roles", &mut out.org_roles);
+        o.set("match_rule_groups", &mut out.match_rule_groups);
+        o.set("active", &mut out.active);
+        o.set("org_id", &mut out.org_id);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6319,7 +6321,7 @@ impl ToJson for CustomOrgCreate {
         None
     }
 }
-/// The `custom_org_list` of \[`EmpCustomOrgList`\].
+/// The `custom_org_list` of `EmpCustomOrgList`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6336,11 +6338,12 @@ pub struct CustomOrgList {
 }
 impl FromJson for CustomOrgList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomOrgList")?;
+        let mut o = json::Fields::of(value, "CustomOrgList")?;
         let mut out = Self::default();
-        json::set(&mut o, "custom_org_name", &mut out.custom_org_name)?;
-        json::set(&mut o, "custom_org_id", &mut out.custom_org_id)?;
-        json::set(&mut o, "rate", &mut out.rate)?;
+        o.set("custom_org_name", &mut out.custom_org_name);
+        o.set("custom_org_id", &mut out.custom_org_id);
+        o.set("rate", &mut out.rate);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6416,7 +6419,7 @@ impl ToJson for CustomOrgUpdate {
         None
     }
 }
-/// The `custom_org_with_rates` of \[`CreateEmpCustomOrgEmployeeCustomOrgRequestBody`\].
+/// The `custom_org_with_rates` of `CreateEmpCustomOrgEmployeeCustomOrgRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6443,7 +6446,7 @@ impl ToJson for CustomOrgWithRate {
         None
     }
 }
-/// The `default_cost_center` of \[`PreHireEmploymentInfo`\].
+/// The `default_cost_center` of `PreHireEmploymentInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6462,16 +6465,17 @@ pub struct DefaultCostCenter {
 }
 impl FromJson for DefaultCostCenter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DefaultCostCenter")?;
+        let mut o = json::Fields::of(value, "DefaultCostCenter")?;
         let mut out = Self::default();
-        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "is_herit", &mut out.is_herit)?;
-        json::set(&mut o, "inherit_source", &mut out.inherit_source)?;
+        o.set("cost_center_id", &mut out.cost_center_id);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("is_herit", &mut out.is_herit);
+        o.set("inherit_source", &mut out.inherit_source);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `default_cost_center` of \[`ProfileSettingEmploymentInfo`\].
+/// The `default_cost_center` of `ProfileSettingEmploymentInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6550,9 +6554,10 @@ pub struct DelEmployeeCustomOrgResponseBody {
 }
 impl FromJson for DelEmployeeCustomOrgResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DelEmployeeCustomOrgResponseBody")?;
+        let mut o = json::Fields::of(value, "DelEmployeeCustomOrgResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "data", &mut out.data)?;
+        o.set("data", &mut out.data);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6635,7 +6640,7 @@ impl ToJson for DeleteOrgCustomOrgRequestBody {
         None
     }
 }
-/// The `items` of \[`BatchGetDepartmentResponseBody`\].
+/// The `items` of `BatchGetDepartmentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6698,38 +6703,39 @@ pub struct Department {
 }
 impl FromJson for Department {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Department")?;
+        let mut o = json::Fields::of(value, "Department")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "version_id", &mut out.version_id)?;
-        json::set(&mut o, "department_name", &mut out.department_name)?;
-        json::set(&mut o, "sub_type", &mut out.sub_type)?;
-        json::set(&mut o, "parent_department_id", &mut out.parent_department_id)?;
-        json::set(&mut o, "manager", &mut out.manager)?;
-        json::set(&mut o, "tree_order", &mut out.tree_order)?;
-        json::set(&mut o, "list_order", &mut out.list_order)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "is_root", &mut out.is_root)?;
-        json::set(&mut o, "is_confidential", &mut out.is_confidential)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "staffing_model", &mut out.staffing_model)?;
-        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
-        json::set(&mut o, "created_time", &mut out.created_time)?;
-        json::set(&mut o, "updated_time", &mut out.updated_time)?;
-        json::set(&mut o, "created_by", &mut out.created_by)?;
-        json::set(&mut o, "updated_by", &mut out.updated_by)?;
-        json::set(&mut o, "record_created_time", &mut out.record_created_time)?;
-        json::set(&mut o, "record_updated_time", &mut out.record_updated_time)?;
-        json::set(&mut o, "record_created_by", &mut out.record_created_by)?;
-        json::set(&mut o, "record_updated_by", &mut out.record_updated_by)?;
+        o.set("id", &mut out.id);
+        o.set("version_id", &mut out.version_id);
+        o.set("department_name", &mut out.department_name);
+        o.set("sub_type", &mut out.sub_type);
+        o.set("parent_department_id", &mut out.parent_department_id);
+        o.set("manager", &mut out.manager);
+        o.set("tree_order", &mut out.tree_order);
+        o.set("list_order", &mut out.list_order);
+        o.set("code", &mut out.code);
+        o.set("is_root", &mut out.is_root);
+        o.set("is_confidential", &mut out.is_confidential);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("expiration_date", &mut out.expiration_date);
+        o.set("active", &mut out.active);
+        o.set("description", &mut out.description);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("staffing_model", &mut out.staffing_model);
+        o.set("cost_center_id", &mut out.cost_center_id);
+        o.set("created_time", &mut out.created_time);
+        o.set("updated_time", &mut out.updated_time);
+        o.set("created_by", &mut out.created_by);
+        o.set("updated_by", &mut out.updated_by);
+        o.set("record_created_time", &mut out.record_created_time);
+        o.set("record_updated_time", &mut out.record_updated_time);
+        o.set("record_created_by", &mut out.record_created_by);
+        o.set("record_updated_by", &mut out.record_updated_by);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `department_changes` of \[`OpenQueryDepartmentChangeListByIdsApprovalGroupsResponseBody`\].
+/// The `department_changes` of `OpenQueryDepartmentChangeListByIdsApprovalGroupsResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6752,18 +6758,15 @@ pub struct DepartmentChange {
 }
 impl FromJson for DepartmentChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentChange")?;
+        let mut o = json::Fields::of(value, "DepartmentChange")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_change_id", &mut out.department_change_id)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "draft_department_id", &mut out.draft_department_id)?;
-        json::set(&mut o, "department_change_type", &mut out.department_change_type)?;
-        json::set(
-            &mut o,
-            "department_change_status",
-            &mut out.department_change_status,
-        )?;
-        json::set(&mut o, "reorganization_info", &mut out.reorganization_info)?;
+        o.set("department_change_id", &mut out.department_change_id);
+        o.set("department_id", &mut out.department_id);
+        o.set("draft_department_id", &mut out.draft_department_id);
+        o.set("department_change_type", &mut out.department_change_type);
+        o.set("department_change_status", &mut out.department_change_status);
+        o.set("reorganization_info", &mut out.reorganization_info);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6835,7 +6838,7 @@ impl ToJson for DepartmentForPatch {
         None
     }
 }
-/// The `items` of \[`GetByDepartmentBpResponseBody`\].
+/// The `items` of `GetByDepartmentBpResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6850,14 +6853,15 @@ pub struct DepartmentHrbp {
 }
 impl FromJson for DepartmentHrbp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentHrbp")?;
+        let mut o = json::Fields::of(value, "DepartmentHrbp")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "hrbp_ids", &mut out.hrbp_ids)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("hrbp_ids", &mut out.hrbp_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `parent_department_list` of \[`DepartmentParents`\].
+/// The `parent_department_list` of `DepartmentParents`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6878,17 +6882,18 @@ pub struct DepartmentParentInfo {
 }
 impl FromJson for DepartmentParentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentParentInfo")?;
+        let mut o = json::Fields::of(value, "DepartmentParentInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "department_name", &mut out.department_name)?;
-        json::set(&mut o, "parent_department_id", &mut out.parent_department_id)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "is_root", &mut out.is_root)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("department_name", &mut out.department_name);
+        o.set("parent_department_id", &mut out.parent_department_id);
+        o.set("active", &mut out.active);
+        o.set("is_root", &mut out.is_root);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ParentsDepartmentResponseBody`\].
+/// The `items` of `ParentsDepartmentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6903,14 +6908,15 @@ pub struct DepartmentParents {
 }
 impl FromJson for DepartmentParents {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentParents")?;
+        let mut o = json::Fields::of(value, "DepartmentParents")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "parent_department_list", &mut out.parent_department_list)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("parent_department_list", &mut out.parent_department_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`QueryMultiTimelineDepartmentResponseBody`\].
+/// The `items` of `QueryMultiTimelineDepartmentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6957,30 +6963,31 @@ pub struct DepartmentTimeline {
 }
 impl FromJson for DepartmentTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentTimeline")?;
+        let mut o = json::Fields::of(value, "DepartmentTimeline")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "version_id", &mut out.version_id)?;
-        json::set(&mut o, "names", &mut out.names)?;
-        json::set(&mut o, "sub_type", &mut out.sub_type)?;
-        json::set(&mut o, "parent_department_id", &mut out.parent_department_id)?;
-        json::set(&mut o, "manager", &mut out.manager)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "descriptions", &mut out.descriptions)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
-        json::set(&mut o, "tree_order", &mut out.tree_order)?;
-        json::set(&mut o, "list_order", &mut out.list_order)?;
-        json::set(&mut o, "is_root", &mut out.is_root)?;
-        json::set(&mut o, "is_confidential", &mut out.is_confidential)?;
-        json::set(&mut o, "staffing_model", &mut out.staffing_model)?;
-        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
+        o.set("id", &mut out.id);
+        o.set("version_id", &mut out.version_id);
+        o.set("names", &mut out.names);
+        o.set("sub_type", &mut out.sub_type);
+        o.set("parent_department_id", &mut out.parent_department_id);
+        o.set("manager", &mut out.manager);
+        o.set("code", &mut out.code);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("active", &mut out.active);
+        o.set("descriptions", &mut out.descriptions);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("expiration_date", &mut out.expiration_date);
+        o.set("tree_order", &mut out.tree_order);
+        o.set("list_order", &mut out.list_order);
+        o.set("is_root", &mut out.is_root);
+        o.set("is_confidential", &mut out.is_confidential);
+        o.set("staffing_model", &mut out.staffing_model);
+        o.set("cost_center_id", &mut out.cost_center_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `dependent_list` of \[`PersonInfo`\].
+/// The `dependent_list` of `PersonInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7039,44 +7046,39 @@ pub struct Dependent {
 }
 impl FromJson for Dependent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Dependent")?;
+        let mut o = json::Fields::of(value, "Dependent")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "relationship", &mut out.relationship)?;
-        json::set(&mut o, "gender", &mut out.gender)?;
-        json::set(&mut o, "date_of_birth", &mut out.date_of_birth)?;
-        json::set(&mut o, "nationality_id", &mut out.nationality_id)?;
-        json::set(&mut o, "nationality_id_v2", &mut out.nationality_id_v2)?;
-        json::set(&mut o, "national_id_list", &mut out.national_id_list)?;
-        json::set(&mut o, "spouses_working_status", &mut out.spouses_working_status)?;
-        json::set(
-            &mut o,
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("relationship", &mut out.relationship);
+        o.set("gender", &mut out.gender);
+        o.set("date_of_birth", &mut out.date_of_birth);
+        o.set("nationality_id", &mut out.nationality_id);
+        o.set("nationality_id_v2", &mut out.nationality_id_v2);
+        o.set("national_id_list", &mut out.national_id_list);
+        o.set("spouses_working_status", &mut out.spouses_working_status);
+        o.set(
             "is_this_person_covered_by_health_insurance",
             &mut out.is_this_person_covered_by_health_insurance,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "is_this_person_allowed_for_tax_deduction",
             &mut out.is_this_person_allowed_for_tax_deduction,
-        )?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "dependent_name", &mut out.dependent_name)?;
-        json::set(&mut o, "employer", &mut out.employer)?;
-        json::set(&mut o, "job", &mut out.job)?;
-        json::set(&mut o, "phone", &mut out.phone)?;
-        json::set(&mut o, "address", &mut out.address)?;
-        json::set(
-            &mut o,
-            "birth_certificate_of_child",
-            &mut out.birth_certificate_of_child,
-        )?;
-        json::set(&mut o, "reason", &mut out.reason)?;
-        json::set(&mut o, "modify_date", &mut out.modify_date)?;
-        json::set(&mut o, "visas", &mut out.visas)?;
-        json::set(&mut o, "passports", &mut out.passports)?;
-        json::set(&mut o, "citizenship_statuses", &mut out.citizenship_statuses)?;
-        json::set(&mut o, "emails", &mut out.emails)?;
+        );
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("dependent_name", &mut out.dependent_name);
+        o.set("employer", &mut out.employer);
+        o.set("job", &mut out.job);
+        o.set("phone", &mut out.phone);
+        o.set("address", &mut out.address);
+        o.set("birth_certificate_of_child", &mut out.birth_certificate_of_child);
+        o.set("reason", &mut out.reason);
+        o.set("modify_date", &mut out.modify_date);
+        o.set("visas", &mut out.visas);
+        o.set("passports", &mut out.passports);
+        o.set("citizenship_statuses", &mut out.citizenship_statuses);
+        o.set("emails", &mut out.emails);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7164,7 +7166,7 @@ impl ToJson for Dependent {
         None
     }
 }
-/// The `dependent_list` of \[`BasicInfo`\].
+/// The `dependent_list` of `BasicInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7293,7 +7295,7 @@ impl ToJson for DependentForUpdate {
         None
     }
 }
-/// The `dimensions` of \[`WorkforcePlanDetailRow`\].
+/// The `dimensions` of `WorkforcePlanDetailRow`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7349,7 +7351,7 @@ impl ToJson for DimensionEntity {
         None
     }
 }
-/// The `dimension_id_in_datas` of \[`BatchV2WorkforcePlanDetailRequestBody`\].
+/// The `dimension_id_in_datas` of `BatchV2WorkforcePlanDetailRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7396,7 +7398,7 @@ impl ToJson for DimensionIdInData {
         w.end_object();
     }
 }
-/// The `dimension_info` of \[`DimensionInfoData`\].
+/// The `dimension_info` of `DimensionInfoData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7411,14 +7413,15 @@ pub struct DimensionInfo {
 }
 impl FromJson for DimensionInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DimensionInfo")?;
+        let mut o = json::Fields::of(value, "DimensionInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `dimension_info_datas` of \[`WorkforcePlanDetailV2`\].
+/// The `dimension_info_datas` of `WorkforcePlanDetailV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7433,14 +7436,15 @@ pub struct DimensionInfoData {
 }
 impl FromJson for DimensionInfoData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DimensionInfoData")?;
+        let mut o = json::Fields::of(value, "DimensionInfoData")?;
         let mut out = Self::default();
-        json::set(&mut o, "dimension_key", &mut out.dimension_key)?;
-        json::set(&mut o, "dimension_info", &mut out.dimension_info)?;
+        o.set("dimension_key", &mut out.dimension_key);
+        o.set("dimension_info", &mut out.dimension_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`SearchBasicInfoDistrictResponseBody`\].
+/// The `items` of `SearchBasicInfoDistrictResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7461,13 +7465,14 @@ pub struct District {
 }
 impl FromJson for District {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "District")?;
+        let mut o = json::Fields::of(value, "District")?;
         let mut out = Self::default();
-        json::set(&mut o, "district_id", &mut out.district_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "city_id", &mut out.city_id)?;
-        json::set(&mut o, "subregion_code", &mut out.subregion_code)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("district_id", &mut out.district_id);
+        o.set("name", &mut out.name);
+        o.set("city_id", &mut out.city_id);
+        o.set("subregion_code", &mut out.subregion_code);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7544,12 +7549,13 @@ pub struct EditEmpCustomOrgEmployeeCustomOrgResponseBody {
 }
 impl FromJson for EditEmpCustomOrgEmployeeCustomOrgResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "EditEmpCustomOrgEmployeeCustomOrgResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "data", &mut out.data)?;
+        o.set("data", &mut out.data);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7602,9 +7608,10 @@ pub struct EditOffboardingResponseBody {
 }
 impl FromJson for EditOffboardingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EditOffboardingResponseBody")?;
+        let mut o = json::Fields::of(value, "EditOffboardingResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "data", &mut out.data)?;
+        o.set("data", &mut out.data);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7674,7 +7681,7 @@ impl ToJson for EditProbationRequestBody {
         None
     }
 }
-/// The `education_list` of \[`PersonInfo`\].
+/// The `education_list` of `PersonInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7707,19 +7714,20 @@ pub struct Education {
 }
 impl FromJson for Education {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Education")?;
+        let mut o = json::Fields::of(value, "Education")?;
         let mut out = Self::default();
-        json::set(&mut o, "school", &mut out.school)?;
-        json::set(&mut o, "level_of_education", &mut out.level_of_education)?;
-        json::set(&mut o, "start_date", &mut out.start_date)?;
-        json::set(&mut o, "end_date", &mut out.end_date)?;
-        json::set(&mut o, "field_of_study", &mut out.field_of_study)?;
-        json::set(&mut o, "degree", &mut out.degree)?;
-        json::set(&mut o, "school_name", &mut out.school_name)?;
-        json::set(&mut o, "field_of_study_name", &mut out.field_of_study_name)?;
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "expected_end_date", &mut out.expected_end_date)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("school", &mut out.school);
+        o.set("level_of_education", &mut out.level_of_education);
+        o.set("start_date", &mut out.start_date);
+        o.set("end_date", &mut out.end_date);
+        o.set("field_of_study", &mut out.field_of_study);
+        o.set("degree", &mut out.degree);
+        o.set("school_name", &mut out.school_name);
+        o.set("field_of_study_name", &mut out.field_of_study_name);
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("expected_end_date", &mut out.expected_end_date);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7764,7 +7772,7 @@ impl ToJson for Education {
         None
     }
 }
-/// The `education_info` of \[`PrehireCreate`\].
+/// The `education_info` of `PrehireCreate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7806,7 +7814,7 @@ impl ToJson for EducationInfo {
         None
     }
 }
-/// The `emails` of \[`Dependent`\].
+/// The `emails` of `Dependent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7825,12 +7833,13 @@ pub struct Email {
 }
 impl FromJson for Email {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Email")?;
+        let mut o = json::Fields::of(value, "Email")?;
         let mut out = Self::default();
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "is_primary", &mut out.is_primary)?;
-        json::set(&mut o, "is_public", &mut out.is_public)?;
-        json::set(&mut o, "email_usage", &mut out.email_usage)?;
+        o.set("email", &mut out.email);
+        o.set("is_primary", &mut out.is_primary);
+        o.set("is_public", &mut out.is_public);
+        o.set("email_usage", &mut out.email_usage);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7853,7 +7862,7 @@ impl ToJson for Email {
         None
     }
 }
-/// The `emails` of \[`BasicInfoUpdate`\].
+/// The `emails` of `BasicInfoUpdate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7891,7 +7900,7 @@ impl ToJson for EmailForUpdate {
         None
     }
 }
-/// The `emergency_contact_list` of \[`PersonInfo`\].
+/// The `emergency_contact_list` of `PersonInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7922,18 +7931,19 @@ pub struct EmergencyContact {
 }
 impl FromJson for EmergencyContact {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmergencyContact")?;
+        let mut o = json::Fields::of(value, "EmergencyContact")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "relationship", &mut out.relationship)?;
-        json::set(&mut o, "phone_ist", &mut out.phone_ist)?;
-        json::set(&mut o, "phone_list", &mut out.phone_list)?;
-        json::set(&mut o, "legal_name", &mut out.legal_name)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "address", &mut out.address)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "is_primary", &mut out.is_primary)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("relationship", &mut out.relationship);
+        o.set("phone_ist", &mut out.phone_ist);
+        o.set("phone_list", &mut out.phone_list);
+        o.set("legal_name", &mut out.legal_name);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("address", &mut out.address);
+        o.set("email", &mut out.email);
+        o.set("is_primary", &mut out.is_primary);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7977,7 +7987,7 @@ impl ToJson for EmergencyContact {
         None
     }
 }
-/// The `emergency_contact_list` of \[`BasicInfo`\].
+/// The `emergency_contact_list` of `BasicInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8030,7 +8040,7 @@ impl ToJson for EmergencyContactForUpdate {
         None
     }
 }
-/// The `custom_org_list` of \[`EmploymentCustomOrgRecordEmployeeCustomOrgResponseBody`\].
+/// The `custom_org_list` of `EmploymentCustomOrgRecordEmployeeCustomOrgResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8055,19 +8065,20 @@ pub struct EmpCustomOrgList {
 }
 impl FromJson for EmpCustomOrgList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmpCustomOrgList")?;
+        let mut o = json::Fields::of(value, "EmpCustomOrgList")?;
         let mut out = Self::default();
-        json::set(&mut o, "custom_org_list", &mut out.custom_org_list)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "start_reason", &mut out.start_reason)?;
-        json::set(&mut o, "job_data_custom_org_id", &mut out.job_data_custom_org_id)?;
-        json::set(&mut o, "version_id", &mut out.version_id)?;
-        json::set(&mut o, "object_api_name", &mut out.object_api_name)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("custom_org_list", &mut out.custom_org_list);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("start_reason", &mut out.start_reason);
+        o.set("job_data_custom_org_id", &mut out.job_data_custom_org_id);
+        o.set("version_id", &mut out.version_id);
+        o.set("object_api_name", &mut out.object_api_name);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`BatchGetEmployeeResponseBody`\].
+/// The `items` of `BatchGetEmployeeResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8240,121 +8251,103 @@ pub struct Employee {
 }
 impl FromJson for Employee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Employee")?;
+        let mut o = json::Fields::of(value, "Employee")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "employment_id_v2", &mut out.employment_id_v2)?;
-        json::set(&mut o, "ats_application_id", &mut out.ats_application_id)?;
-        json::set(&mut o, "prehire_id", &mut out.prehire_id)?;
-        json::set(&mut o, "employee_number", &mut out.employee_number)?;
-        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
-        json::set(&mut o, "employee_subtype_id", &mut out.employee_subtype_id)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "department_id_v2", &mut out.department_id_v2)?;
-        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
-        json::set(&mut o, "job_level", &mut out.job_level)?;
-        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
-        json::set(&mut o, "pathway", &mut out.pathway)?;
-        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
-        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
-        json::set(&mut o, "job_family", &mut out.job_family)?;
-        json::set(&mut o, "position_id", &mut out.position_id)?;
-        json::set(&mut o, "position", &mut out.position)?;
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "job", &mut out.job)?;
-        json::set(&mut o, "company_id", &mut out.company_id)?;
-        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
-        json::set(&mut o, "tenure", &mut out.tenure)?;
-        json::set(&mut o, "seniority_date", &mut out.seniority_date)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "primary_employment", &mut out.primary_employment)?;
-        json::set(&mut o, "probation_period", &mut out.probation_period)?;
-        json::set(&mut o, "on_probation", &mut out.on_probation)?;
-        json::set(&mut o, "probation_end_date", &mut out.probation_end_date)?;
-        json::set(&mut o, "direct_manager_id", &mut out.direct_manager_id)?;
-        json::set(&mut o, "dotted_line_manager_id", &mut out.dotted_line_manager_id)?;
-        json::set(&mut o, "direct_manager_id_v2", &mut out.direct_manager_id_v2)?;
-        json::set(
-            &mut o,
-            "dotted_line_manager_id_v2",
-            &mut out.dotted_line_manager_id_v2,
-        )?;
-        json::set(&mut o, "employment_type", &mut out.employment_type)?;
-        json::set(&mut o, "employment_status", &mut out.employment_status)?;
-        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
-        json::set(&mut o, "reason_for_offboarding", &mut out.reason_for_offboarding)?;
-        json::set(&mut o, "email_address", &mut out.email_address)?;
-        json::set(&mut o, "user_name", &mut out.user_name)?;
-        json::set(&mut o, "work_email_list", &mut out.work_email_list)?;
-        json::set(&mut o, "cost_center_list", &mut out.cost_center_list)?;
-        json::set(&mut o, "rehire", &mut out.rehire)?;
-        json::set(&mut o, "rehire_employment_id", &mut out.rehire_employment_id)?;
-        json::set(&mut o, "person_info", &mut out.person_info)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "noncompete_status", &mut out.noncompete_status)?;
-        json::set(&mut o, "past_offboarding", &mut out.past_offboarding)?;
-        json::set(
-            &mut o,
-            "regular_employee_start_date",
-            &mut out.regular_employee_start_date,
-        )?;
-        json::set(&mut o, "external_id", &mut out.external_id)?;
-        json::set(&mut o, "times_employed", &mut out.times_employed)?;
-        json::set(&mut o, "recruitment_type", &mut out.recruitment_type)?;
-        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
-        json::set(&mut o, "primary_contract_id", &mut out.primary_contract_id)?;
-        json::set(&mut o, "contract_start_date", &mut out.contract_start_date)?;
-        json::set(&mut o, "contract_end_date", &mut out.contract_end_date)?;
-        json::set(
-            &mut o,
-            "contract_expected_end_date",
-            &mut out.contract_expected_end_date,
-        )?;
-        json::set(&mut o, "pay_group_id", &mut out.pay_group_id)?;
-        json::set(&mut o, "assignment_pay_group_id", &mut out.assignment_pay_group_id)?;
-        json::set(
-            &mut o,
-            "international_assignment",
-            &mut out.international_assignment,
-        )?;
-        json::set(&mut o, "work_calendar_id", &mut out.work_calendar_id)?;
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "direct_manager", &mut out.direct_manager)?;
-        json::set(&mut o, "dotted_line_manager", &mut out.dotted_line_manager)?;
-        json::set(&mut o, "time_zone", &mut out.time_zone)?;
-        json::set(
-            &mut o,
+        o.set("employment_id", &mut out.employment_id);
+        o.set("employment_id_v2", &mut out.employment_id_v2);
+        o.set("ats_application_id", &mut out.ats_application_id);
+        o.set("prehire_id", &mut out.prehire_id);
+        o.set("employee_number", &mut out.employee_number);
+        o.set("employee_type_id", &mut out.employee_type_id);
+        o.set("employee_subtype_id", &mut out.employee_subtype_id);
+        o.set("department_id", &mut out.department_id);
+        o.set("department_id_v2", &mut out.department_id_v2);
+        o.set("job_level_id", &mut out.job_level_id);
+        o.set("job_level", &mut out.job_level);
+        o.set("pathway_id", &mut out.pathway_id);
+        o.set("pathway", &mut out.pathway);
+        o.set("job_grade_id", &mut out.job_grade_id);
+        o.set("work_location_id", &mut out.work_location_id);
+        o.set("job_family_id", &mut out.job_family_id);
+        o.set("job_family", &mut out.job_family);
+        o.set("position_id", &mut out.position_id);
+        o.set("position", &mut out.position);
+        o.set("job_id", &mut out.job_id);
+        o.set("job", &mut out.job);
+        o.set("company_id", &mut out.company_id);
+        o.set("working_hours_type_id", &mut out.working_hours_type_id);
+        o.set("tenure", &mut out.tenure);
+        o.set("seniority_date", &mut out.seniority_date);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("primary_employment", &mut out.primary_employment);
+        o.set("probation_period", &mut out.probation_period);
+        o.set("on_probation", &mut out.on_probation);
+        o.set("probation_end_date", &mut out.probation_end_date);
+        o.set("direct_manager_id", &mut out.direct_manager_id);
+        o.set("dotted_line_manager_id", &mut out.dotted_line_manager_id);
+        o.set("direct_manager_id_v2", &mut out.direct_manager_id_v2);
+        o.set("dotted_line_manager_id_v2", &mut out.dotted_line_manager_id_v2);
+        o.set("employment_type", &mut out.employment_type);
+        o.set("employment_status", &mut out.employment_status);
+        o.set("expiration_date", &mut out.expiration_date);
+        o.set("reason_for_offboarding", &mut out.reason_for_offboarding);
+        o.set("email_address", &mut out.email_address);
+        o.set("user_name", &mut out.user_name);
+        o.set("work_email_list", &mut out.work_email_list);
+        o.set("cost_center_list", &mut out.cost_center_list);
+        o.set("rehire", &mut out.rehire);
+        o.set("rehire_employment_id", &mut out.rehire_employment_id);
+        o.set("person_info", &mut out.person_info);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("noncompete_status", &mut out.noncompete_status);
+        o.set("past_offboarding", &mut out.past_offboarding);
+        o.set("regular_employee_start_date", &mut out.regular_employee_start_date);
+        o.set("external_id", &mut out.external_id);
+        o.set("times_employed", &mut out.times_employed);
+        o.set("recruitment_type", &mut out.recruitment_type);
+        o.set("avatar_url", &mut out.avatar_url);
+        o.set("primary_contract_id", &mut out.primary_contract_id);
+        o.set("contract_start_date", &mut out.contract_start_date);
+        o.set("contract_end_date", &mut out.contract_end_date);
+        o.set("contract_expected_end_date", &mut out.contract_expected_end_date);
+        o.set("pay_group_id", &mut out.pay_group_id);
+        o.set("assignment_pay_group_id", &mut out.assignment_pay_group_id);
+        o.set("international_assignment", &mut out.international_assignment);
+        o.set("work_calendar_id", &mut out.work_calendar_id);
+        o.set("department", &mut out.department);
+        o.set("direct_manager", &mut out.direct_manager);
+        o.set("dotted_line_manager", &mut out.dotted_line_manager);
+        o.set("time_zone", &mut out.time_zone);
+        o.set(
             "primary_international_assignment",
             &mut out.primary_international_assignment,
-        )?;
-        json::set(&mut o, "service_company", &mut out.service_company)?;
-        json::set(&mut o, "compensation_type", &mut out.compensation_type)?;
-        json::set(&mut o, "work_shift", &mut out.work_shift)?;
-        json::set(&mut o, "talent_pool_id_list", &mut out.talent_pool_id_list)?;
-        json::set(&mut o, "custom_org", &mut out.custom_org)?;
-        json::set(
-            &mut o,
+        );
+        o.set("service_company", &mut out.service_company);
+        o.set("compensation_type", &mut out.compensation_type);
+        o.set("work_shift", &mut out.work_shift);
+        o.set("talent_pool_id_list", &mut out.talent_pool_id_list);
+        o.set("custom_org", &mut out.custom_org);
+        o.set(
             "seniority_adjust_information_list",
             &mut out.seniority_adjust_information_list,
-        )?;
-        json::set(&mut o, "employment_direct_bps", &mut out.employment_direct_bps)?;
-        json::set(&mut o, "employment_all_bps", &mut out.employment_all_bps)?;
-        json::set(&mut o, "contract_type", &mut out.contract_type)?;
-        json::set(&mut o, "archive_cpst_plan_id", &mut out.archive_cpst_plan_id)?;
-        json::set(&mut o, "attendance_group_id", &mut out.attendance_group_id)?;
-        json::set(
-            &mut o,
+        );
+        o.set("employment_direct_bps", &mut out.employment_direct_bps);
+        o.set("employment_all_bps", &mut out.employment_all_bps);
+        o.set("contract_type", &mut out.contract_type);
+        o.set("archive_cpst_plan_id", &mut out.archive_cpst_plan_id);
+        o.set("attendance_group_id", &mut out.attendance_group_id);
+        o.set(
             "individuals_with_headcount_or_not",
             &mut out.individuals_with_headcount_or_not,
-        )?;
-        json::set(&mut o, "is_direct_leader", &mut out.is_direct_leader)?;
-        json::set(&mut o, "is_dotted_leader", &mut out.is_dotted_leader)?;
-        json::set(&mut o, "company_talent_pool_ids", &mut out.company_talent_pool_ids)?;
+        );
+        o.set("is_direct_leader", &mut out.is_direct_leader);
+        o.set("is_dotted_leader", &mut out.is_dotted_leader);
+        o.set("company_talent_pool_ids", &mut out.company_talent_pool_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`BatchQueryCostAllocationResponseBody`\].
+/// The `items` of `BatchQueryCostAllocationResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8369,14 +8362,15 @@ pub struct EmployeeCostAllocation {
 }
 impl FromJson for EmployeeCostAllocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmployeeCostAllocation")?;
+        let mut o = json::Fields::of(value, "EmployeeCostAllocation")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "cost_allocations", &mut out.cost_allocations)?;
+        o.set("employment_id", &mut out.employment_id);
+        o.set("cost_allocations", &mut out.cost_allocations);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`BatchQueryDefaultCostCenterResponseBody`\].
+/// The `items` of `BatchQueryDefaultCostCenterResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8391,14 +8385,15 @@ pub struct EmployeeDefaultCostCenter {
 }
 impl FromJson for EmployeeDefaultCostCenter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmployeeDefaultCostCenter")?;
+        let mut o = json::Fields::of(value, "EmployeeDefaultCostCenter")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "default_cost_centers", &mut out.default_cost_centers)?;
+        o.set("employment_id", &mut out.employment_id);
+        o.set("default_cost_centers", &mut out.default_cost_centers);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `approvers` of \[`ColumnApprovalNode`\].
+/// The `approvers` of `ColumnApprovalNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8419,17 +8414,18 @@ pub struct EmployeeInfo {
 }
 impl FromJson for EmployeeInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmployeeInfo")?;
+        let mut o = json::Fields::of(value, "EmployeeInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "avatar", &mut out.avatar)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "employee_number", &mut out.employee_number)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("avatar", &mut out.avatar);
+        o.set("user_id", &mut out.user_id);
+        o.set("employee_number", &mut out.employee_number);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`BatchGetEmployeesJobDataResponseBody`\].
+/// The `items` of `BatchGetEmployeesJobDataResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8444,14 +8440,15 @@ pub struct EmployeeJobData {
 }
 impl FromJson for EmployeeJobData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmployeeJobData")?;
+        let mut o = json::Fields::of(value, "EmployeeJobData")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "job_datas", &mut out.job_datas)?;
+        o.set("employment_id", &mut out.employment_id);
+        o.set("job_datas", &mut out.job_datas);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `job_family` of \[`Employee`\].
+/// The `job_family` of `Employee`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8478,20 +8475,21 @@ pub struct EmployeeJobFamily {
 }
 impl FromJson for EmployeeJobFamily {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmployeeJobFamily")?;
+        let mut o = json::Fields::of(value, "EmployeeJobFamily")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("active", &mut out.active);
+        o.set("parent_id", &mut out.parent_id);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("code", &mut out.code);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `job_level` of \[`Employee`\].
+/// The `job_level` of `Employee`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8516,19 +8514,20 @@ pub struct EmployeeJobLevel {
 }
 impl FromJson for EmployeeJobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmployeeJobLevel")?;
+        let mut o = json::Fields::of(value, "EmployeeJobLevel")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "level_order", &mut out.level_order)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("id", &mut out.id);
+        o.set("level_order", &mut out.level_order);
+        o.set("code", &mut out.code);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("active", &mut out.active);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `pathway` of \[`Employee`\].
+/// The `pathway` of `Employee`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8551,18 +8550,19 @@ pub struct EmployeePathway {
 }
 impl FromJson for EmployeePathway {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmployeePathway")?;
+        let mut o = json::Fields::of(value, "EmployeePathway")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("id", &mut out.id);
+        o.set("code", &mut out.code);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("active", &mut out.active);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`BatchEmployeesAdditionalJobResponseBody`\].
+/// The `items` of `BatchEmployeesAdditionalJobResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8613,32 +8613,33 @@ pub struct EmployeesAdditionalJob {
 }
 impl FromJson for EmployeesAdditionalJob {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmployeesAdditionalJob")?;
+        let mut o = json::Fields::of(value, "EmployeesAdditionalJob")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
-        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
-        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "start_date", &mut out.start_date)?;
-        json::set(&mut o, "end_date", &mut out.end_date)?;
-        json::set(&mut o, "direct_manager_id", &mut out.direct_manager_id)?;
-        json::set(&mut o, "dotted_line_manager_id", &mut out.dotted_line_manager_id)?;
-        json::set(&mut o, "work_shift", &mut out.work_shift)?;
-        json::set(&mut o, "compensation_type", &mut out.compensation_type)?;
-        json::set(&mut o, "service_company", &mut out.service_company)?;
-        json::set(&mut o, "weekly_working_hours", &mut out.weekly_working_hours)?;
-        json::set(&mut o, "work_calendar_id", &mut out.work_calendar_id)?;
-        json::set(&mut o, "position_id", &mut out.position_id)?;
-        json::set(&mut o, "employee_subtype_id", &mut out.employee_subtype_id)?;
+        o.set("id", &mut out.id);
+        o.set("employee_type_id", &mut out.employee_type_id);
+        o.set("working_hours_type_id", &mut out.working_hours_type_id);
+        o.set("work_location_id", &mut out.work_location_id);
+        o.set("department_id", &mut out.department_id);
+        o.set("job_id", &mut out.job_id);
+        o.set("job_level_id", &mut out.job_level_id);
+        o.set("job_family_id", &mut out.job_family_id);
+        o.set("employment_id", &mut out.employment_id);
+        o.set("start_date", &mut out.start_date);
+        o.set("end_date", &mut out.end_date);
+        o.set("direct_manager_id", &mut out.direct_manager_id);
+        o.set("dotted_line_manager_id", &mut out.dotted_line_manager_id);
+        o.set("work_shift", &mut out.work_shift);
+        o.set("compensation_type", &mut out.compensation_type);
+        o.set("service_company", &mut out.service_company);
+        o.set("weekly_working_hours", &mut out.weekly_working_hours);
+        o.set("work_calendar_id", &mut out.work_calendar_id);
+        o.set("position_id", &mut out.position_id);
+        o.set("employee_subtype_id", &mut out.employee_subtype_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `start_date` of \[`BatchEmployeesAdditionalJobRequestBody`\].
+/// The `start_date` of `BatchEmployeesAdditionalJobRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8756,7 +8757,7 @@ impl ToJson for EmployeesAdditionalJobEdit {
         None
     }
 }
-/// The `items` of \[`ListEmployeesInternationalAssignmentResponseBody`\].
+/// The `items` of `ListEmployeesInternationalAssignmentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8819,50 +8820,44 @@ pub struct EmployeesInternationalAssignment {
 }
 impl FromJson for EmployeesInternationalAssignment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmployeesInternationalAssignment")?;
+        let mut o = json::Fields::of(value, "EmployeesInternationalAssignment")?;
         let mut out = Self::default();
-        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
-        json::set(&mut o, "service_company", &mut out.service_company)?;
-        json::set(&mut o, "work_shift", &mut out.work_shift)?;
-        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
-        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
-        json::set(&mut o, "weekly_working_hours_v2", &mut out.weekly_working_hours_v2)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
-        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
-        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
-        json::set(&mut o, "compensation_type", &mut out.compensation_type)?;
-        json::set(&mut o, "direct_manager_id", &mut out.direct_manager_id)?;
-        json::set(&mut o, "dotted_line_manager_id", &mut out.dotted_line_manager_id)?;
-        json::set(&mut o, "work_calendar_id", &mut out.work_calendar_id)?;
-        json::set(&mut o, "position_id", &mut out.position_id)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(
-            &mut o,
+        o.set("work_location_id", &mut out.work_location_id);
+        o.set("service_company", &mut out.service_company);
+        o.set("work_shift", &mut out.work_shift);
+        o.set("working_hours_type_id", &mut out.working_hours_type_id);
+        o.set("employee_type_id", &mut out.employee_type_id);
+        o.set("weekly_working_hours_v2", &mut out.weekly_working_hours_v2);
+        o.set("department_id", &mut out.department_id);
+        o.set("job_id", &mut out.job_id);
+        o.set("job_family_id", &mut out.job_family_id);
+        o.set("job_level_id", &mut out.job_level_id);
+        o.set("job_grade_id", &mut out.job_grade_id);
+        o.set("compensation_type", &mut out.compensation_type);
+        o.set("direct_manager_id", &mut out.direct_manager_id);
+        o.set("dotted_line_manager_id", &mut out.dotted_line_manager_id);
+        o.set("work_calendar_id", &mut out.work_calendar_id);
+        o.set("position_id", &mut out.position_id);
+        o.set("employment_id", &mut out.employment_id);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set(
             "international_assignment_reason",
             &mut out.international_assignment_reason,
-        )?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(
-            &mut o,
+        );
+        o.set("description", &mut out.description);
+        o.set(
             "international_assignment_expected_end_date",
             &mut out.international_assignment_expected_end_date,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "international_assignment_status",
             &mut out.international_assignment_status,
-        )?;
-        json::set(
-            &mut o,
-            "international_assignment_type",
-            &mut out.international_assignment_type,
-        )?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "id", &mut out.id)?;
+        );
+        o.set("international_assignment_type", &mut out.international_assignment_type);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("id", &mut out.id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -8980,7 +8975,7 @@ impl ToJson for EmployeesInternationalAssignmentReq {
         None
     }
 }
-/// The `international_assignment` of \[`CreateEmployeesInternationalAssignmentResponseBody`\].
+/// The `international_assignment` of `CreateEmployeesInternationalAssignmentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9047,60 +9042,53 @@ pub struct EmployeesInternationalAssignmentResp {
 }
 impl FromJson for EmployeesInternationalAssignmentResp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmployeesInternationalAssignmentResp")?;
+        let mut o = json::Fields::of(value, "EmployeesInternationalAssignmentResp")?;
         let mut out = Self::default();
-        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
-        json::set(&mut o, "service_company", &mut out.service_company)?;
-        json::set(&mut o, "work_shift", &mut out.work_shift)?;
-        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
-        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
-        json::set(&mut o, "weekly_working_hours_v2", &mut out.weekly_working_hours_v2)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
-        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
-        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
-        json::set(&mut o, "compensation_type", &mut out.compensation_type)?;
-        json::set(&mut o, "direct_manager_id", &mut out.direct_manager_id)?;
-        json::set(&mut o, "dotted_line_manager_id", &mut out.dotted_line_manager_id)?;
-        json::set(&mut o, "work_calendar_id", &mut out.work_calendar_id)?;
-        json::set(&mut o, "position_id", &mut out.position_id)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(
-            &mut o,
+        o.set("work_location_id", &mut out.work_location_id);
+        o.set("service_company", &mut out.service_company);
+        o.set("work_shift", &mut out.work_shift);
+        o.set("working_hours_type_id", &mut out.working_hours_type_id);
+        o.set("employee_type_id", &mut out.employee_type_id);
+        o.set("weekly_working_hours_v2", &mut out.weekly_working_hours_v2);
+        o.set("department_id", &mut out.department_id);
+        o.set("job_id", &mut out.job_id);
+        o.set("job_family_id", &mut out.job_family_id);
+        o.set("job_level_id", &mut out.job_level_id);
+        o.set("job_grade_id", &mut out.job_grade_id);
+        o.set("compensation_type", &mut out.compensation_type);
+        o.set("direct_manager_id", &mut out.direct_manager_id);
+        o.set("dotted_line_manager_id", &mut out.dotted_line_manager_id);
+        o.set("work_calendar_id", &mut out.work_calendar_id);
+        o.set("position_id", &mut out.position_id);
+        o.set("employment_id", &mut out.employment_id);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set(
             "international_assignment_reason",
             &mut out.international_assignment_reason,
-        )?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(
-            &mut o,
+        );
+        o.set("description", &mut out.description);
+        o.set(
             "international_assignment_expected_end_date",
             &mut out.international_assignment_expected_end_date,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "international_assignment_status",
             &mut out.international_assignment_status,
-        )?;
-        json::set(
-            &mut o,
-            "international_assignment_type",
-            &mut out.international_assignment_type,
-        )?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "accommodation", &mut out.accommodation)?;
-        json::set(
-            &mut o,
+        );
+        o.set("international_assignment_type", &mut out.international_assignment_type);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("id", &mut out.id);
+        o.set("accommodation", &mut out.accommodation);
+        o.set(
             "international_assignment_allowance",
             &mut out.international_assignment_allowance,
-        )?;
+        );
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `employment_direct_bps` of \[`BatchGetEmployeesBpResponseBody`\].
+/// The `employment_direct_bps` of `BatchGetEmployeesBpResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9117,15 +9105,16 @@ pub struct EmploymentBp {
 }
 impl FromJson for EmploymentBp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmploymentBp")?;
+        let mut o = json::Fields::of(value, "EmploymentBp")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "hrbp_ids", &mut out.hrbp_ids)?;
-        json::set(&mut o, "location_bp_ids", &mut out.location_bp_ids)?;
+        o.set("employment_id", &mut out.employment_id);
+        o.set("hrbp_ids", &mut out.hrbp_ids);
+        o.set("location_bp_ids", &mut out.location_bp_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `cost_allocation` of \[`CreateVersionCostAllocationRequestBody`\].
+/// The `cost_allocation` of `CreateVersionCostAllocationRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9148,14 +9137,15 @@ pub struct EmploymentCostAllocation {
 }
 impl FromJson for EmploymentCostAllocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmploymentCostAllocation")?;
+        let mut o = json::Fields::of(value, "EmploymentCostAllocation")?;
         let mut out = Self::default();
-        json::set(&mut o, "wk_id", &mut out.wk_id)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "job_data_cost_center_id", &mut out.job_data_cost_center_id)?;
-        json::set(&mut o, "job_data_id", &mut out.job_data_id)?;
-        json::set(&mut o, "reason", &mut out.reason)?;
+        o.set("wk_id", &mut out.wk_id);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("job_data_cost_center_id", &mut out.job_data_cost_center_id);
+        o.set("job_data_id", &mut out.job_data_id);
+        o.set("reason", &mut out.reason);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9184,16 +9174,17 @@ pub struct EmploymentCustomOrgRecordEmployeeCustomOrgResponseBody {
 }
 impl FromJson for EmploymentCustomOrgRecordEmployeeCustomOrgResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "EmploymentCustomOrgRecordEmployeeCustomOrgResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "custom_org_list", &mut out.custom_org_list)?;
+        o.set("custom_org_list", &mut out.custom_org_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `default_cost_center` of \[`CreateVersionDefaultCostCenterRequestBody`\].
+/// The `default_cost_center` of `CreateVersionDefaultCostCenterRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9222,17 +9213,18 @@ pub struct EmploymentDefaultCostCenter {
 }
 impl FromJson for EmploymentDefaultCostCenter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmploymentDefaultCostCenter")?;
+        let mut o = json::Fields::of(value, "EmploymentDefaultCostCenter")?;
         let mut out = Self::default();
-        json::set(&mut o, "wk_id", &mut out.wk_id)?;
-        json::set(&mut o, "wk_tid", &mut out.wk_tid)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
-        json::set(&mut o, "job_data_id", &mut out.job_data_id)?;
-        json::set(&mut o, "is_inherit", &mut out.is_inherit)?;
-        json::set(&mut o, "inherit_source", &mut out.inherit_source)?;
-        json::set(&mut o, "reason", &mut out.reason)?;
-        json::set(&mut o, "wk_created_at", &mut out.wk_created_at)?;
+        o.set("wk_id", &mut out.wk_id);
+        o.set("wk_tid", &mut out.wk_tid);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("cost_center_id", &mut out.cost_center_id);
+        o.set("job_data_id", &mut out.job_data_id);
+        o.set("is_inherit", &mut out.is_inherit);
+        o.set("inherit_source", &mut out.inherit_source);
+        o.set("reason", &mut out.reason);
+        o.set("wk_created_at", &mut out.wk_created_at);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9278,7 +9270,7 @@ impl ToJson for EnableDisableAssessmentProbationRequestBody {
         w.end_object();
     }
 }
-/// The `address_type_list` of \[`Address`\].
+/// The `address_type_list` of `Address`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9293,10 +9285,11 @@ pub struct Enum {
 }
 impl FromJson for Enum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Enum")?;
+        let mut o = json::Fields::of(value, "Enum")?;
         let mut out = Self::default();
-        json::set(&mut o, "enum_name", &mut out.enum_name)?;
-        json::set(&mut o, "display", &mut out.display)?;
+        o.set("enum_name", &mut out.enum_name);
+        o.set("display", &mut out.display);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9317,7 +9310,7 @@ impl ToJson for Enum {
         None
     }
 }
-/// The `enum_items` of \[`Enums`\].
+/// The `enum_items` of `Enums`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9340,18 +9333,19 @@ pub struct EnumField {
 }
 impl FromJson for EnumField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EnumField")?;
+        let mut o = json::Fields::of(value, "EnumField")?;
         let mut out = Self::default();
-        json::set(&mut o, "api_name", &mut out.api_name)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "enum_api_name", &mut out.enum_api_name)?;
-        json::set(&mut o, "order", &mut out.order)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("api_name", &mut out.api_name);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("enum_api_name", &mut out.enum_api_name);
+        o.set("order", &mut out.order);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `enums` of \[`SearchEnumResponseBody`\].
+/// The `enums` of `SearchEnumResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9366,14 +9360,15 @@ pub struct Enums {
 }
 impl FromJson for Enums {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Enums")?;
+        let mut o = json::Fields::of(value, "Enums")?;
         let mut out = Self::default();
-        json::set(&mut o, "enum_apiname", &mut out.enum_apiname)?;
-        json::set(&mut o, "enum_items", &mut out.enum_items)?;
+        o.set("enum_apiname", &mut out.enum_apiname);
+        o.set("enum_items", &mut out.enum_items);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `sub_values` of \[`FieldVariableValue`\].
+/// The `sub_values` of `FieldVariableValue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9388,14 +9383,15 @@ pub struct FieldVariableSubVlaue {
 }
 impl FromJson for FieldVariableSubVlaue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FieldVariableSubVlaue")?;
+        let mut o = json::Fields::of(value, "FieldVariableSubVlaue")?;
         let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("key", &mut out.key);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `sub_values` of \[`ProcessFormVariableV2`\].
+/// The `sub_values` of `ProcessFormVariableV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9410,10 +9406,11 @@ pub struct FieldVariableSubVlaueForReview {
 }
 impl FromJson for FieldVariableSubVlaueForReview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FieldVariableSubVlaueForReview")?;
+        let mut o = json::Fields::of(value, "FieldVariableSubVlaueForReview")?;
         let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("key", &mut out.key);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9425,7 +9422,7 @@ impl ToJson for FieldVariableSubVlaueForReview {
         w.end_object();
     }
 }
-/// The `field_variable_values` of \[`FlowVariableDataProcessResponseBody`\].
+/// The `field_variable_values` of `FlowVariableDataProcessResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9444,16 +9441,17 @@ pub struct FieldVariableValue {
 }
 impl FromJson for FieldVariableValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FieldVariableValue")?;
+        let mut o = json::Fields::of(value, "FieldVariableValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "variable_api_name", &mut out.variable_api_name)?;
-        json::set(&mut o, "variable_name", &mut out.variable_name)?;
-        json::set(&mut o, "variable_value", &mut out.variable_value)?;
-        json::set(&mut o, "sub_values", &mut out.sub_values)?;
+        o.set("variable_api_name", &mut out.variable_api_name);
+        o.set("variable_name", &mut out.variable_name);
+        o.set("variable_value", &mut out.variable_value);
+        o.set("sub_values", &mut out.sub_values);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `value` of \[`FieldVariableSubVlaue`\].
+/// The `value` of `FieldVariableSubVlaue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9492,26 +9490,27 @@ pub struct FieldVariableValueTo {
 }
 impl FromJson for FieldVariableValueTo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FieldVariableValueTo")?;
+        let mut o = json::Fields::of(value, "FieldVariableValueTo")?;
         let mut out = Self::default();
-        json::set(&mut o, "text_value", &mut out.text_value)?;
-        json::set(&mut o, "bool_value", &mut out.bool_value)?;
-        json::set(&mut o, "number_value", &mut out.number_value)?;
-        json::set(&mut o, "enum_value", &mut out.enum_value)?;
-        json::set(&mut o, "date_value", &mut out.date_value)?;
-        json::set(&mut o, "date_time_value", &mut out.date_time_value)?;
-        json::set(&mut o, "i18n_value", &mut out.i18n_value)?;
-        json::set(&mut o, "object_value", &mut out.object_value)?;
-        json::set(&mut o, "user_value", &mut out.user_value)?;
-        json::set(&mut o, "department_value", &mut out.department_value)?;
-        json::set(&mut o, "record_values", &mut out.record_values)?;
-        json::set(&mut o, "employment_value", &mut out.employment_value)?;
-        json::set(&mut o, "list_values", &mut out.list_values)?;
-        json::set(&mut o, "file_value", &mut out.file_value)?;
+        o.set("text_value", &mut out.text_value);
+        o.set("bool_value", &mut out.bool_value);
+        o.set("number_value", &mut out.number_value);
+        o.set("enum_value", &mut out.enum_value);
+        o.set("date_value", &mut out.date_value);
+        o.set("date_time_value", &mut out.date_time_value);
+        o.set("i18n_value", &mut out.i18n_value);
+        o.set("object_value", &mut out.object_value);
+        o.set("user_value", &mut out.user_value);
+        o.set("department_value", &mut out.department_value);
+        o.set("record_values", &mut out.record_values);
+        o.set("employment_value", &mut out.employment_value);
+        o.set("list_values", &mut out.list_values);
+        o.set("file_value", &mut out.file_value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `file_value` of \[`FieldVariableValueTo`\].
+/// The `file_value` of `FieldVariableValueTo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9530,16 +9529,17 @@ pub struct FieldVariableValueToFile {
 }
 impl FromJson for FieldVariableValueToFile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FieldVariableValueToFile")?;
+        let mut o = json::Fields::of(value, "FieldVariableValueToFile")?;
         let mut out = Self::default();
-        json::set(&mut o, "open_file_id", &mut out.open_file_id)?;
-        json::set(&mut o, "file_name", &mut out.file_name)?;
-        json::set(&mut o, "length", &mut out.length)?;
-        json::set(&mut o, "mime_type", &mut out.mime_type)?;
+        o.set("open_file_id", &mut out.open_file_id);
+        o.set("file_name", &mut out.file_name);
+        o.set("length", &mut out.length);
+        o.set("mime_type", &mut out.mime_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `file_value` of \[`FieldVariableValueToForReview`\].
+/// The `file_value` of `FieldVariableValueToForReview`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9556,11 +9556,12 @@ pub struct FieldVariableValueToFileForWrite {
 }
 impl FromJson for FieldVariableValueToFileForWrite {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FieldVariableValueToFileForWrite")?;
+        let mut o = json::Fields::of(value, "FieldVariableValueToFileForWrite")?;
         let mut out = Self::default();
-        json::set(&mut o, "open_file_id", &mut out.open_file_id)?;
-        json::set(&mut o, "file_name", &mut out.file_name)?;
-        json::set(&mut o, "length", &mut out.length)?;
+        o.set("open_file_id", &mut out.open_file_id);
+        o.set("file_name", &mut out.file_name);
+        o.set("length", &mut out.length);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9573,7 +9574,7 @@ impl ToJson for FieldVariableValueToFileForWrite {
         w.end_object();
     }
 }
-/// The `value` of \[`FieldVariableSubVlaueForReview`\].
+/// The `value` of `FieldVariableSubVlaueForReview`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9610,21 +9611,22 @@ pub struct FieldVariableValueToForReview {
 }
 impl FromJson for FieldVariableValueToForReview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FieldVariableValueToForReview")?;
+        let mut o = json::Fields::of(value, "FieldVariableValueToForReview")?;
         let mut out = Self::default();
-        json::set(&mut o, "text_value", &mut out.text_value)?;
-        json::set(&mut o, "bool_value", &mut out.bool_value)?;
-        json::set(&mut o, "number_value", &mut out.number_value)?;
-        json::set(&mut o, "enum_value", &mut out.enum_value)?;
-        json::set(&mut o, "date_value", &mut out.date_value)?;
-        json::set(&mut o, "date_time_value", &mut out.date_time_value)?;
-        json::set(&mut o, "i18n_value", &mut out.i18n_value)?;
-        json::set(&mut o, "object_value", &mut out.object_value)?;
-        json::set(&mut o, "department_value", &mut out.department_value)?;
-        json::set(&mut o, "employment_value", &mut out.employment_value)?;
-        json::set(&mut o, "list_values", &mut out.list_values)?;
-        json::set(&mut o, "file_value", &mut out.file_value)?;
-        json::set(&mut o, "record_values", &mut out.record_values)?;
+        o.set("text_value", &mut out.text_value);
+        o.set("bool_value", &mut out.bool_value);
+        o.set("number_value", &mut out.number_value);
+        o.set("enum_value", &mut out.enum_value);
+        o.set("date_value", &mut out.date_value);
+        o.set("date_time_value", &mut out.date_time_value);
+        o.set("i18n_value", &mut out.i18n_value);
+        o.set("object_value", &mut out.object_value);
+        o.set("department_value", &mut out.department_value);
+        o.set("employment_value", &mut out.employment_value);
+        o.set("list_values", &mut out.list_values);
+        o.set("file_value", &mut out.file_value);
+        o.set("record_values", &mut out.record_values);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9647,7 +9649,7 @@ impl ToJson for FieldVariableValueToForReview {
         w.end_object();
     }
 }
-/// The `object_value` of \[`FieldVariableValueTo`\].
+/// The `object_value` of `FieldVariableValueTo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9662,10 +9664,11 @@ pub struct FieldVariableValueToObject {
 }
 impl FromJson for FieldVariableValueToObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FieldVariableValueToObject")?;
+        let mut o = json::Fields::of(value, "FieldVariableValueToObject")?;
         let mut out = Self::default();
-        json::set(&mut o, "wk_id", &mut out.wk_id)?;
-        json::set(&mut o, "wk_api_name", &mut out.wk_api_name)?;
+        o.set("wk_id", &mut out.wk_id);
+        o.set("wk_api_name", &mut out.wk_api_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9677,7 +9680,7 @@ impl ToJson for FieldVariableValueToObject {
         w.end_object();
     }
 }
-/// The `record_values` of \[`FieldVariableValueTo`\].
+/// The `record_values` of `FieldVariableValueTo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9694,11 +9697,12 @@ pub struct FieldVariableValueToRecord {
 }
 impl FromJson for FieldVariableValueToRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FieldVariableValueToRecord")?;
+        let mut o = json::Fields::of(value, "FieldVariableValueToRecord")?;
         let mut out = Self::default();
-        json::set(&mut o, "variable_api_name", &mut out.variable_api_name)?;
-        json::set(&mut o, "sub_value_key", &mut out.sub_value_key)?;
-        json::set(&mut o, "record_id", &mut out.record_id)?;
+        o.set("variable_api_name", &mut out.variable_api_name);
+        o.set("sub_value_key", &mut out.sub_value_key);
+        o.set("record_id", &mut out.record_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9711,7 +9715,7 @@ impl ToJson for FieldVariableValueToRecord {
         w.end_object();
     }
 }
-/// The `birth_certificate_of_child` of \[`Dependent`\].
+/// The `birth_certificate_of_child` of `Dependent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9726,10 +9730,11 @@ pub struct File {
 }
 impl FromJson for File {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "File")?;
+        let mut o = json::Fields::of(value, "File")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9756,10 +9761,11 @@ pub struct FlowVariableDataProcessResponseBody {
 }
 impl FromJson for FlowVariableDataProcessResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FlowVariableDataProcessResponseBody")?;
+        let mut o = json::Fields::of(value, "FlowVariableDataProcessResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_variable_values", &mut out.field_variable_values)?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
+        o.set("field_variable_values", &mut out.field_variable_values);
+        o.set("process_id", &mut out.process_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9776,9 +9782,10 @@ pub struct GetApprovalGroupsResponseBody {
 }
 impl FromJson for GetApprovalGroupsResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetApprovalGroupsResponseBody")?;
+        let mut o = json::Fields::of(value, "GetApprovalGroupsResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval_group", &mut out.approval_group)?;
+        o.set("approval_group", &mut out.approval_group);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9819,9 +9826,10 @@ pub struct GetByDepartmentBpResponseBody {
 }
 impl FromJson for GetByDepartmentBpResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetByDepartmentBpResponseBody")?;
+        let mut o = json::Fields::of(value, "GetByDepartmentBpResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9842,11 +9850,12 @@ pub struct GetDraftResponseBody {
 }
 impl FromJson for GetDraftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetDraftResponseBody")?;
+        let mut o = json::Fields::of(value, "GetDraftResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "draft_id", &mut out.draft_id)?;
-        json::set(&mut o, "draft_status", &mut out.draft_status)?;
-        json::set(&mut o, "process_infos", &mut out.process_infos)?;
+        o.set("draft_id", &mut out.draft_id);
+        o.set("draft_status", &mut out.draft_status);
+        o.set("process_infos", &mut out.process_infos);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9863,9 +9872,10 @@ pub struct GetJobResponseBody {
 }
 impl FromJson for GetJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetJobResponseBody")?;
+        let mut o = json::Fields::of(value, "GetJobResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "job", &mut out.job)?;
+        o.set("job", &mut out.job);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9924,38 +9934,38 @@ pub struct GetProcessResponseBody {
 }
 impl FromJson for GetProcessResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetProcessResponseBody")?;
+        let mut o = json::Fields::of(value, "GetProcessResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "flow_template_id", &mut out.flow_template_id)?;
-        json::set(&mut o, "flow_template_name", &mut out.flow_template_name)?;
-        json::set(&mut o, "flow_definition_id", &mut out.flow_definition_id)?;
-        json::set(&mut o, "flow_definition_name", &mut out.flow_definition_name)?;
-        json::set(&mut o, "initiator_id", &mut out.initiator_id)?;
-        json::set(&mut o, "initiator_name", &mut out.initiator_name)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "complete_time", &mut out.complete_time)?;
-        json::set(&mut o, "start_links", &mut out.start_links)?;
-        json::set(&mut o, "abstracts", &mut out.abstracts)?;
-        json::set(&mut o, "todos", &mut out.todos)?;
-        json::set(&mut o, "cc_list", &mut out.cc_list)?;
-        json::set(&mut o, "done_list", &mut out.done_list)?;
-        json::set(&mut o, "properties", &mut out.properties)?;
-        json::set(&mut o, "system_todos", &mut out.system_todos)?;
-        json::set(&mut o, "system_done_list", &mut out.system_done_list)?;
-        json::set(&mut o, "comment_infos", &mut out.comment_infos)?;
-        json::set(&mut o, "original_process_id", &mut out.original_process_id)?;
-        json::set(
-            &mut o,
+        o.set("process_id", &mut out.process_id);
+        o.set("status", &mut out.status);
+        o.set("flow_template_id", &mut out.flow_template_id);
+        o.set("flow_template_name", &mut out.flow_template_name);
+        o.set("flow_definition_id", &mut out.flow_definition_id);
+        o.set("flow_definition_name", &mut out.flow_definition_name);
+        o.set("initiator_id", &mut out.initiator_id);
+        o.set("initiator_name", &mut out.initiator_name);
+        o.set("create_time", &mut out.create_time);
+        o.set("complete_time", &mut out.complete_time);
+        o.set("start_links", &mut out.start_links);
+        o.set("abstracts", &mut out.abstracts);
+        o.set("todos", &mut out.todos);
+        o.set("cc_list", &mut out.cc_list);
+        o.set("done_list", &mut out.done_list);
+        o.set("properties", &mut out.properties);
+        o.set("system_todos", &mut out.system_todos);
+        o.set("system_done_list", &mut out.system_done_list);
+        o.set("comment_infos", &mut out.comment_infos);
+        o.set("original_process_id", &mut out.original_process_id);
+        o.set(
             "is_last_completed_correct_process",
             &mut out.is_last_completed_correct_process,
-        )?;
-        json::set(&mut o, "process_name", &mut out.process_name)?;
+        );
+        o.set("process_name", &mut out.process_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `hiberarchy_common` of \[`Company`\].
+/// The `hiberarchy_common` of `Company`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9990,19 +10000,20 @@ pub struct HiberarchyCommon {
 }
 impl FromJson for HiberarchyCommon {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "HiberarchyCommon")?;
+        let mut o = json::Fields::of(value, "HiberarchyCommon")?;
         let mut out = Self::default();
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "tree_order", &mut out.tree_order)?;
-        json::set(&mut o, "list_order", &mut out.list_order)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("parent_id", &mut out.parent_id);
+        o.set("name", &mut out.name);
+        o.set("type", &mut out.r#type);
+        o.set("active", &mut out.active);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("code", &mut out.code);
+        o.set("description", &mut out.description);
+        o.set("tree_order", &mut out.tree_order);
+        o.set("list_order", &mut out.list_order);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -10038,7 +10049,7 @@ impl ToJson for HiberarchyCommon {
         None
     }
 }
-/// The `bank_name` of \[`Bank`\].
+/// The `bank_name` of `Bank`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10053,10 +10064,11 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18n")?;
+        let mut o = json::Fields::of(value, "I18n")?;
         let mut out = Self::default();
-        json::set(&mut o, "lang", &mut out.lang)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("lang", &mut out.lang);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -10077,7 +10089,7 @@ impl ToJson for I18n {
         None
     }
 }
-/// The `custom_org_name` of \[`CustomOrgList`\].
+/// The `custom_org_name` of `CustomOrgList`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10092,10 +10104,11 @@ pub struct I18nV2 {
 }
 impl FromJson for I18nV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nV2")?;
+        let mut o = json::Fields::of(value, "I18nV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("en_us", &mut out.en_us);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -10107,7 +10120,7 @@ impl ToJson for I18nV2 {
         w.end_object();
     }
 }
-/// The `primary_international_assignment` of \[`Employee`\].
+/// The `primary_international_assignment` of `Employee`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10140,39 +10153,27 @@ pub struct InternationalAssignment {
 }
 impl FromJson for InternationalAssignment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InternationalAssignment")?;
+        let mut o = json::Fields::of(value, "InternationalAssignment")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "assignment_city_id", &mut out.assignment_city_id)?;
-        json::set(&mut o, "assignment_company_id", &mut out.assignment_company_id)?;
-        json::set(&mut o, "assignment_country_id", &mut out.assignment_country_id)?;
-        json::set(&mut o, "assignment_reason", &mut out.assignment_reason)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(
-            &mut o,
-            "start_assignment_process_id",
-            &mut out.start_assignment_process_id,
-        )?;
-        json::set(
-            &mut o,
-            "end_assignment_process_id",
-            &mut out.end_assignment_process_id,
-        )?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(
-            &mut o,
+        o.set("id", &mut out.id);
+        o.set("assignment_city_id", &mut out.assignment_city_id);
+        o.set("assignment_company_id", &mut out.assignment_company_id);
+        o.set("assignment_country_id", &mut out.assignment_country_id);
+        o.set("assignment_reason", &mut out.assignment_reason);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("start_assignment_process_id", &mut out.start_assignment_process_id);
+        o.set("end_assignment_process_id", &mut out.end_assignment_process_id);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set(
             "international_assignment_status",
             &mut out.international_assignment_status,
-        )?;
-        json::set(
-            &mut o,
-            "international_assignment_type",
-            &mut out.international_assignment_type,
-        )?;
+        );
+        o.set("international_assignment_type", &mut out.international_assignment_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`BatchGetJobResponseBody`\].
+/// The `items` of `BatchGetJobResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10217,29 +10218,30 @@ pub struct Job {
 }
 impl FromJson for Job {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Job")?;
+        let mut o = json::Fields::of(value, "Job")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "job_title", &mut out.job_title)?;
-        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
-        json::set(&mut o, "job_family_id_list", &mut out.job_family_id_list)?;
-        json::set(&mut o, "job_level_id_list", &mut out.job_level_id_list)?;
-        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "created_by", &mut out.created_by)?;
-        json::set(&mut o, "created_time", &mut out.created_time)?;
-        json::set(&mut o, "updated_by", &mut out.updated_by)?;
-        json::set(&mut o, "updated_time", &mut out.updated_time)?;
+        o.set("id", &mut out.id);
+        o.set("code", &mut out.code);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("active", &mut out.active);
+        o.set("job_title", &mut out.job_title);
+        o.set("pathway_id", &mut out.pathway_id);
+        o.set("job_family_id_list", &mut out.job_family_id_list);
+        o.set("job_level_id_list", &mut out.job_level_id_list);
+        o.set("working_hours_type_id", &mut out.working_hours_type_id);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("created_by", &mut out.created_by);
+        o.set("created_time", &mut out.created_time);
+        o.set("updated_by", &mut out.updated_by);
+        o.set("updated_time", &mut out.updated_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `job_changes` of \[`OpenQueryJobChangeListByIdsApprovalGroupsResponseBody`\].
+/// The `job_changes` of `OpenQueryJobChangeListByIdsApprovalGroupsResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10284,41 +10286,36 @@ pub struct JobChange {
 }
 impl FromJson for JobChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobChange")?;
+        let mut o = json::Fields::of(value, "JobChange")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_change_id", &mut out.job_change_id)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(
-            &mut o,
+        o.set("job_change_id", &mut out.job_change_id);
+        o.set("employment_id", &mut out.employment_id);
+        o.set("status", &mut out.status);
+        o.set(
             "transfer_type_unique_identifier",
             &mut out.transfer_type_unique_identifier,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "transfer_reason_unique_identifier",
             &mut out.transfer_reason_unique_identifier,
-        )?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "created_time", &mut out.created_time)?;
-        json::set(&mut o, "updated_time", &mut out.updated_time)?;
-        json::set(&mut o, "transfer_info", &mut out.transfer_info)?;
-        json::set(&mut o, "is_adjust_salary", &mut out.is_adjust_salary)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(
-            &mut o,
-            "details_of_job_status_change",
-            &mut out.details_of_job_status_change,
-        )?;
-        json::set(&mut o, "employment_name", &mut out.employment_name)?;
-        json::set(&mut o, "exception_status", &mut out.exception_status)?;
-        json::set(&mut o, "no_permission_fields", &mut out.no_permission_fields)?;
-        json::set(&mut o, "approval_nodes", &mut out.approval_nodes)?;
+        );
+        o.set("process_id", &mut out.process_id);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("created_time", &mut out.created_time);
+        o.set("updated_time", &mut out.updated_time);
+        o.set("transfer_info", &mut out.transfer_info);
+        o.set("is_adjust_salary", &mut out.is_adjust_salary);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("details_of_job_status_change", &mut out.details_of_job_status_change);
+        o.set("employment_name", &mut out.employment_name);
+        o.set("exception_status", &mut out.exception_status);
+        o.set("no_permission_fields", &mut out.no_permission_fields);
+        o.set("approval_nodes", &mut out.approval_nodes);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `job_datas` of \[`EmployeeJobData`\].
+/// The `job_datas` of `EmployeeJobData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10399,51 +10396,48 @@ pub struct JobData {
 }
 impl FromJson for JobData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobData")?;
+        let mut o = json::Fields::of(value, "JobData")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_data_id", &mut out.job_data_id)?;
-        json::set(&mut o, "version_id", &mut out.version_id)?;
-        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
-        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
-        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "position_id", &mut out.position_id)?;
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
-        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
-        json::set(&mut o, "probation_start_date", &mut out.probation_start_date)?;
-        json::set(&mut o, "probation_end_date", &mut out.probation_end_date)?;
-        json::set(&mut o, "primary_job_data", &mut out.primary_job_data)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "assignment_start_reason", &mut out.assignment_start_reason)?;
-        json::set(
-            &mut o,
-            "probation_expected_end_date",
-            &mut out.probation_expected_end_date,
-        )?;
-        json::set(&mut o, "probation_outcome", &mut out.probation_outcome)?;
-        json::set(&mut o, "direct_manager", &mut out.direct_manager)?;
-        json::set(&mut o, "dotted_line_managers", &mut out.dotted_line_managers)?;
-        json::set(&mut o, "second_direct_manager", &mut out.second_direct_manager)?;
-        json::set(&mut o, "cost_center_rates", &mut out.cost_center_rates)?;
-        json::set(&mut o, "work_shift", &mut out.work_shift)?;
-        json::set(&mut o, "compensation_type", &mut out.compensation_type)?;
-        json::set(&mut o, "service_company", &mut out.service_company)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "weekly_working_hours_v2", &mut out.weekly_working_hours_v2)?;
-        json::set(&mut o, "weekly_working_hours", &mut out.weekly_working_hours)?;
-        json::set(&mut o, "employee_subtype_id", &mut out.employee_subtype_id)?;
-        json::set(&mut o, "job_data_reason", &mut out.job_data_reason)?;
-        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
-        json::set(&mut o, "work_calendar_id", &mut out.work_calendar_id)?;
+        o.set("job_data_id", &mut out.job_data_id);
+        o.set("version_id", &mut out.version_id);
+        o.set("employee_type_id", &mut out.employee_type_id);
+        o.set("working_hours_type_id", &mut out.working_hours_type_id);
+        o.set("work_location_id", &mut out.work_location_id);
+        o.set("department_id", &mut out.department_id);
+        o.set("position_id", &mut out.position_id);
+        o.set("job_id", &mut out.job_id);
+        o.set("job_level_id", &mut out.job_level_id);
+        o.set("job_grade_id", &mut out.job_grade_id);
+        o.set("job_family_id", &mut out.job_family_id);
+        o.set("probation_start_date", &mut out.probation_start_date);
+        o.set("probation_end_date", &mut out.probation_end_date);
+        o.set("primary_job_data", &mut out.primary_job_data);
+        o.set("employment_id", &mut out.employment_id);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("assignment_start_reason", &mut out.assignment_start_reason);
+        o.set("probation_expected_end_date", &mut out.probation_expected_end_date);
+        o.set("probation_outcome", &mut out.probation_outcome);
+        o.set("direct_manager", &mut out.direct_manager);
+        o.set("dotted_line_managers", &mut out.dotted_line_managers);
+        o.set("second_direct_manager", &mut out.second_direct_manager);
+        o.set("cost_center_rates", &mut out.cost_center_rates);
+        o.set("work_shift", &mut out.work_shift);
+        o.set("compensation_type", &mut out.compensation_type);
+        o.set("service_company", &mut out.service_company);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("created_at", &mut out.created_at);
+        o.set("weekly_working_hours_v2", &mut out.weekly_working_hours_v2);
+        o.set("weekly_working_hours", &mut out.weekly_working_hours);
+        o.set("employee_subtype_id", &mut out.employee_subtype_id);
+        o.set("job_data_reason", &mut out.job_data_reason);
+        o.set("pathway_id", &mut out.pathway_id);
+        o.set("work_calendar_id", &mut out.work_calendar_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `cost_center_rates` of \[`CostAllocation`\].
+/// The `cost_center_rates` of `CostAllocation`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10460,11 +10454,12 @@ pub struct JobDataCostCenter {
 }
 impl FromJson for JobDataCostCenter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobDataCostCenter")?;
+        let mut o = json::Fields::of(value, "JobDataCostCenter")?;
         let mut out = Self::default();
-        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
-        json::set(&mut o, "rate", &mut out.rate)?;
-        json::set(&mut o, "new_rate", &mut out.new_rate)?;
+        o.set("cost_center_id", &mut out.cost_center_id);
+        o.set("rate", &mut out.rate);
+        o.set("new_rate", &mut out.new_rate);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -10477,7 +10472,7 @@ impl ToJson for JobDataCostCenter {
         w.end_object();
     }
 }
-/// The `custom_org_groups` of \[`ProfileSettingEmploymentInfo`\].
+/// The `custom_org_groups` of `ProfileSettingEmploymentInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10519,7 +10514,7 @@ impl ToJson for JobDataCustomOrg {
         None
     }
 }
-/// The `job_data_id` of \[`EmploymentCostAllocation`\].
+/// The `job_data_id` of `EmploymentCostAllocation`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10532,9 +10527,10 @@ pub struct JobDataId {
 }
 impl FromJson for JobDataId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobDataId")?;
+        let mut o = json::Fields::of(value, "JobDataId")?;
         let mut out = Self::default();
-        json::set(&mut o, "wk_id", &mut out.wk_id)?;
+        o.set("wk_id", &mut out.wk_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -10545,7 +10541,7 @@ impl ToJson for JobDataId {
         w.end_object();
     }
 }
-/// The `items` of \[`BatchGetJobFamilyResponseBody`\].
+/// The `items` of `BatchGetJobFamilyResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10578,23 +10574,24 @@ pub struct JobFamily {
 }
 impl FromJson for JobFamily {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobFamily")?;
+        let mut o = json::Fields::of(value, "JobFamily")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "selectable", &mut out.selectable)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "pathway_ids", &mut out.pathway_ids)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("job_family_id", &mut out.job_family_id);
+        o.set("name", &mut out.name);
+        o.set("active", &mut out.active);
+        o.set("selectable", &mut out.selectable);
+        o.set("parent_id", &mut out.parent_id);
+        o.set("pathway_ids", &mut out.pathway_ids);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("code", &mut out.code);
+        o.set("description", &mut out.description);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`QueryMultiTimelineJobFamilyResponseBody`\].
+/// The `items` of `QueryMultiTimelineJobFamilyResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10607,13 +10604,14 @@ pub struct JobFamilyTimeline {
 }
 impl FromJson for JobFamilyTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobFamilyTimeline")?;
+        let mut o = json::Fields::of(value, "JobFamilyTimeline")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_family_version_data", &mut out.job_family_version_data)?;
+        o.set("job_family_version_data", &mut out.job_family_version_data);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `job_family_version_data` of \[`JobFamilyTimeline`\].
+/// The `job_family_version_data` of `JobFamilyTimeline`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10646,23 +10644,24 @@ pub struct JobFamilyVersionData {
 }
 impl FromJson for JobFamilyVersionData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobFamilyVersionData")?;
+        let mut o = json::Fields::of(value, "JobFamilyVersionData")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
-        json::set(&mut o, "job_family_version_id", &mut out.job_family_version_id)?;
-        json::set(&mut o, "job_family_names", &mut out.job_family_names)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "descriptions", &mut out.descriptions)?;
-        json::set(&mut o, "selectable", &mut out.selectable)?;
-        json::set(&mut o, "parent_job_family_id", &mut out.parent_job_family_id)?;
-        json::set(&mut o, "pathway_ids", &mut out.pathway_ids)?;
-        json::set(&mut o, "code", &mut out.code)?;
+        o.set("job_family_id", &mut out.job_family_id);
+        o.set("job_family_version_id", &mut out.job_family_version_id);
+        o.set("job_family_names", &mut out.job_family_names);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("expiration_date", &mut out.expiration_date);
+        o.set("active", &mut out.active);
+        o.set("descriptions", &mut out.descriptions);
+        o.set("selectable", &mut out.selectable);
+        o.set("parent_job_family_id", &mut out.parent_job_family_id);
+        o.set("pathway_ids", &mut out.pathway_ids);
+        o.set("code", &mut out.code);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`QueryJobGradeResponseBody`\].
+/// The `items` of `QueryJobGradeResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10685,14 +10684,15 @@ pub struct JobGrade {
 }
 impl FromJson for JobGrade {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobGrade")?;
+        let mut o = json::Fields::of(value, "JobGrade")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
-        json::set(&mut o, "grade_order", &mut out.grade_order)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "names", &mut out.names)?;
-        json::set(&mut o, "descriptions", &mut out.descriptions)?;
-        json::set(&mut o, "active", &mut out.active)?;
+        o.set("job_grade_id", &mut out.job_grade_id);
+        o.set("grade_order", &mut out.grade_order);
+        o.set("code", &mut out.code);
+        o.set("names", &mut out.names);
+        o.set("descriptions", &mut out.descriptions);
+        o.set("active", &mut out.active);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -10771,7 +10771,7 @@ impl ToJson for JobGradeUpdate {
         None
     }
 }
-/// The `items` of \[`BatchGetJobLevelResponseBody`\].
+/// The `items` of `BatchGetJobLevelResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10802,22 +10802,23 @@ pub struct JobLevel {
 }
 impl FromJson for JobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobLevel")?;
+        let mut o = json::Fields::of(value, "JobLevel")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
-        json::set(&mut o, "level_order", &mut out.level_order)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "job_grade", &mut out.job_grade)?;
-        json::set(&mut o, "pathway_ids", &mut out.pathway_ids)?;
-        json::set(&mut o, "view_order", &mut out.view_order)?;
+        o.set("job_level_id", &mut out.job_level_id);
+        o.set("level_order", &mut out.level_order);
+        o.set("code", &mut out.code);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("active", &mut out.active);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("job_grade", &mut out.job_grade);
+        o.set("pathway_ids", &mut out.pathway_ids);
+        o.set("view_order", &mut out.view_order);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`QueryMultiTimelineJobResponseBody`\].
+/// The `items` of `QueryMultiTimelineJobResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10830,13 +10831,14 @@ pub struct JobTimeline {
 }
 impl FromJson for JobTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobTimeline")?;
+        let mut o = json::Fields::of(value, "JobTimeline")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_version_data", &mut out.job_version_data)?;
+        o.set("job_version_data", &mut out.job_version_data);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `job_version_data` of \[`JobTimeline`\].
+/// The `job_version_data` of `JobTimeline`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10873,25 +10875,26 @@ pub struct JobVersionData {
 }
 impl FromJson for JobVersionData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobVersionData")?;
+        let mut o = json::Fields::of(value, "JobVersionData")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "job_version_id", &mut out.job_version_id)?;
-        json::set(&mut o, "job_names", &mut out.job_names)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "descriptions", &mut out.descriptions)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "job_titles", &mut out.job_titles)?;
-        json::set(&mut o, "job_family_ids", &mut out.job_family_ids)?;
-        json::set(&mut o, "job_level_ids", &mut out.job_level_ids)?;
-        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
-        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
+        o.set("job_id", &mut out.job_id);
+        o.set("job_version_id", &mut out.job_version_id);
+        o.set("job_names", &mut out.job_names);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("expiration_date", &mut out.expiration_date);
+        o.set("active", &mut out.active);
+        o.set("descriptions", &mut out.descriptions);
+        o.set("code", &mut out.code);
+        o.set("job_titles", &mut out.job_titles);
+        o.set("job_family_ids", &mut out.job_family_ids);
+        o.set("job_level_ids", &mut out.job_level_ids);
+        o.set("pathway_id", &mut out.pathway_id);
+        o.set("working_hours_type_id", &mut out.working_hours_type_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`SearchBasicInfoLanguageResponseBody`\].
+/// The `items` of `SearchBasicInfoLanguageResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10910,12 +10913,13 @@ pub struct Language {
 }
 impl FromJson for Language {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Language")?;
+        let mut o = json::Fields::of(value, "Language")?;
         let mut out = Self::default();
-        json::set(&mut o, "language_id", &mut out.language_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "ietf_language_tag", &mut out.ietf_language_tag)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("language_id", &mut out.language_id);
+        o.set("name", &mut out.name);
+        o.set("ietf_language_tag", &mut out.ietf_language_tag);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -10936,11 +10940,12 @@ pub struct ListApproverResponseBody {
 }
 impl FromJson for ListApproverResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListApproverResponseBody")?;
+        let mut o = json::Fields::of(value, "ListApproverResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "approver_list", &mut out.approver_list)?;
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("approver_list", &mut out.approver_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -10961,11 +10966,12 @@ pub struct ListBpResponseBody {
 }
 impl FromJson for ListBpResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListBpResponseBody")?;
+        let mut o = json::Fields::of(value, "ListBpResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -10984,10 +10990,11 @@ pub struct ListByBizIdSignatureFileResponseBody {
 }
 impl FromJson for ListByBizIdSignatureFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListByBizIdSignatureFileResponseBody")?;
+        let mut o = json::Fields::of(value, "ListByBizIdSignatureFileResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "signature_files", &mut out.signature_files)?;
-        json::set(&mut o, "batch_sign_url", &mut out.batch_sign_url)?;
+        o.set("signature_files", &mut out.signature_files);
+        o.set("batch_sign_url", &mut out.batch_sign_url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -11004,9 +11011,10 @@ pub struct ListByFileIdSignatureNodeResponseBody {
 }
 impl FromJson for ListByFileIdSignatureNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListByFileIdSignatureNodeResponseBody")?;
+        let mut o = json::Fields::of(value, "ListByFileIdSignatureNodeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "signature_nodes", &mut out.signature_nodes)?;
+        o.set("signature_nodes", &mut out.signature_nodes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -11029,15 +11037,16 @@ pub struct ListEmployeesInternationalAssignmentResponseBody {
 }
 impl FromJson for ListEmployeesInternationalAssignmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "ListEmployeesInternationalAssignmentResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "no_authority_ids", &mut out.no_authority_ids)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("no_authority_ids", &mut out.no_authority_ids);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -11058,11 +11067,12 @@ pub struct ListJobResponseBody {
 }
 impl FromJson for ListJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListJobResponseBody")?;
+        let mut o = json::Fields::of(value, "ListJobResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -11083,11 +11093,12 @@ pub struct ListProcessResponseBody {
 }
 impl FromJson for ListProcessResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListProcessResponseBody")?;
+        let mut o = json::Fields::of(value, "ListProcessResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "process_ids", &mut out.process_ids)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("process_ids", &mut out.process_ids);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -11108,11 +11119,12 @@ pub struct ListSignatureFileResponseBody {
 }
 impl FromJson for ListSignatureFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListSignatureFileResponseBody")?;
+        let mut o = json::Fields::of(value, "ListSignatureFileResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -11133,14 +11145,15 @@ pub struct ListSignatureTemplateInfoWithThumbnailResponseBody {
 }
 impl FromJson for ListSignatureTemplateInfoWithThumbnailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "ListSignatureTemplateInfoWithThumbnailResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "count", &mut out.count)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("count", &mut out.count);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -11163,16 +11176,17 @@ pub struct ListWorkforcePlanResponseBody {
 }
 impl FromJson for ListWorkforcePlanResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListWorkforcePlanResponseBody")?;
+        let mut o = json::Fields::of(value, "ListWorkforcePlanResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("total", &mut out.total);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`BatchGetLocationResponseBody`\].
+/// The `items` of `BatchGetLocationResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11205,19 +11219,20 @@ pub struct Location {
 }
 impl FromJson for Location {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Location")?;
+        let mut o = json::Fields::of(value, "Location")?;
         let mut out = Self::default();
-        json::set(&mut o, "location_id", &mut out.location_id)?;
-        json::set(&mut o, "hiberarchy_common", &mut out.hiberarchy_common)?;
-        json::set(&mut o, "location_usage_list", &mut out.location_usage_list)?;
-        json::set(&mut o, "address", &mut out.address)?;
-        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "locale", &mut out.locale)?;
-        json::set(&mut o, "time_zone_id", &mut out.time_zone_id)?;
-        json::set(&mut o, "display_language_id", &mut out.display_language_id)?;
+        o.set("location_id", &mut out.location_id);
+        o.set("hiberarchy_common", &mut out.hiberarchy_common);
+        o.set("location_usage_list", &mut out.location_usage_list);
+        o.set("address", &mut out.address);
+        o.set("working_hours_type_id", &mut out.working_hours_type_id);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("locale", &mut out.locale);
+        o.set("time_zone_id", &mut out.time_zone_id);
+        o.set("display_language_id", &mut out.display_language_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -11465,7 +11480,7 @@ impl ToJson for LocationAddressUpdate {
         None
     }
 }
-/// The `items` of \[`QueryMultiTimelineLocationResponseBody`\].
+/// The `items` of `QueryMultiTimelineLocationResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11480,10 +11495,11 @@ pub struct LocationTimeline {
 }
 impl FromJson for LocationTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LocationTimeline")?;
+        let mut o = json::Fields::of(value, "LocationTimeline")?;
         let mut out = Self::default();
-        json::set(&mut o, "location_version_data", &mut out.location_version_data)?;
-        json::set(&mut o, "address", &mut out.address)?;
+        o.set("location_version_data", &mut out.location_version_data);
+        o.set("address", &mut out.address);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -11572,7 +11588,7 @@ impl ToJson for LocationUpdate {
         None
     }
 }
-/// The `location_version_data` of \[`LocationTimeline`\].
+/// The `location_version_data` of `LocationTimeline`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11611,26 +11627,27 @@ pub struct LocationVersionData {
 }
 impl FromJson for LocationVersionData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LocationVersionData")?;
+        let mut o = json::Fields::of(value, "LocationVersionData")?;
         let mut out = Self::default();
-        json::set(&mut o, "location_id", &mut out.location_id)?;
-        json::set(&mut o, "location_version_id", &mut out.location_version_id)?;
-        json::set(&mut o, "location_names", &mut out.location_names)?;
-        json::set(&mut o, "parent_location_id", &mut out.parent_location_id)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "descriptions", &mut out.descriptions)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "location_usages", &mut out.location_usages)?;
-        json::set(&mut o, "locale", &mut out.locale)?;
-        json::set(&mut o, "time_zone_id", &mut out.time_zone_id)?;
-        json::set(&mut o, "display_language_id", &mut out.display_language_id)?;
-        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
+        o.set("location_id", &mut out.location_id);
+        o.set("location_version_id", &mut out.location_version_id);
+        o.set("location_names", &mut out.location_names);
+        o.set("parent_location_id", &mut out.parent_location_id);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("expiration_date", &mut out.expiration_date);
+        o.set("active", &mut out.active);
+        o.set("descriptions", &mut out.descriptions);
+        o.set("code", &mut out.code);
+        o.set("location_usages", &mut out.location_usages);
+        o.set("locale", &mut out.locale);
+        o.set("time_zone_id", &mut out.time_zone_id);
+        o.set("display_language_id", &mut out.display_language_id);
+        o.set("working_hours_type_id", &mut out.working_hours_type_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `original_work_location_name` of \[`TransferInfo`\].
+/// The `original_work_location_name` of `TransferInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11645,14 +11662,15 @@ pub struct LookupName {
 }
 impl FromJson for LookupName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LookupName")?;
+        let mut o = json::Fields::of(value, "LookupName")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `match_rules` of \[`MatchRules`\].
+/// The `match_rules` of `MatchRules`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11691,12 +11709,13 @@ pub struct MatchRule {
 }
 impl FromJson for MatchRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MatchRule")?;
+        let mut o = json::Fields::of(value, "MatchRule")?;
         let mut out = Self::default();
-        json::set(&mut o, "left_value", &mut out.left_value)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "right_values", &mut out.right_values)?;
-        json::set(&mut o, "ref_key", &mut out.ref_key)?;
+        o.set("left_value", &mut out.left_value);
+        o.set("operator", &mut out.operator);
+        o.set("right_values", &mut out.right_values);
+        o.set("ref_key", &mut out.ref_key);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -11719,7 +11738,7 @@ impl ToJson for MatchRule {
         None
     }
 }
-/// The `match_rule_groups` of \[`CustomOrg`\].
+/// The `match_rule_groups` of `CustomOrg`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11732,9 +11751,10 @@ pub struct MatchRules {
 }
 impl FromJson for MatchRules {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MatchRules")?;
+        let mut o = json::Fields::of(value, "MatchRules")?;
         let mut out = Self::default();
-        json::set(&mut o, "match_rules", &mut out.match_rules)?;
+        o.set("match_rules", &mut out.match_rules);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -11751,7 +11771,7 @@ impl ToJson for MatchRules {
         None
     }
 }
-/// The `name` of \[`BasicInfo`\].
+/// The `name` of `BasicInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11799,7 +11819,7 @@ impl ToJson for Name {
         w.end_object();
     }
 }
-/// The `legal_names` of \[`BasicInfo`\].
+/// The `legal_names` of `BasicInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11890,7 +11910,7 @@ impl ToJson for NameForUpdate {
         None
     }
 }
-/// The `national_id_list` of \[`Dependent`\].
+/// The `national_id_list` of `Dependent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11921,22 +11941,19 @@ pub struct NationalId {
 }
 impl FromJson for NationalId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "NationalId")?;
+        let mut o = json::Fields::of(value, "NationalId")?;
         let mut out = Self::default();
-        json::set(&mut o, "national_id_type_id", &mut out.national_id_type_id)?;
-        json::set(&mut o, "national_id_number", &mut out.national_id_number)?;
-        json::set(&mut o, "issue_date", &mut out.issue_date)?;
-        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "issued_by", &mut out.issued_by)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "wk_id", &mut out.wk_id)?;
-        json::set(&mut o, "series", &mut out.series)?;
-        json::set(
-            &mut o,
-            "effective_for_a_long_time",
-            &mut out.effective_for_a_long_time,
-        )?;
+        o.set("national_id_type_id", &mut out.national_id_type_id);
+        o.set("national_id_number", &mut out.national_id_number);
+        o.set("issue_date", &mut out.issue_date);
+        o.set("expiration_date", &mut out.expiration_date);
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("issued_by", &mut out.issued_by);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("wk_id", &mut out.wk_id);
+        o.set("series", &mut out.series);
+        o.set("effective_for_a_long_time", &mut out.effective_for_a_long_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -11971,7 +11988,7 @@ impl ToJson for NationalId {
         None
     }
 }
-/// The `national_id_list` of \[`BasicInfo`\].
+/// The `national_id_list` of `BasicInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12031,7 +12048,7 @@ impl ToJson for NationalIdForUpdate {
         None
     }
 }
-/// The `additional_nationalities` of \[`PersonInfo`\].
+/// The `additional_nationalities` of `PersonInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12056,15 +12073,16 @@ pub struct Nationality {
 }
 impl FromJson for Nationality {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Nationality")?;
+        let mut o = json::Fields::of(value, "Nationality")?;
         let mut out = Self::default();
-        json::set(&mut o, "nationality_id", &mut out.nationality_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "alpha_2_code", &mut out.alpha_2_code)?;
-        json::set(&mut o, "alpha_3_code", &mut out.alpha_3_code)?;
-        json::set(&mut o, "numeric_code", &mut out.numeric_code)?;
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("nationality_id", &mut out.nationality_id);
+        o.set("name", &mut out.name);
+        o.set("alpha_2_code", &mut out.alpha_2_code);
+        o.set("alpha_3_code", &mut out.alpha_3_code);
+        o.set("numeric_code", &mut out.numeric_code);
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12087,7 +12105,7 @@ impl ToJson for Nationality {
         None
     }
 }
-/// The `notice_period_probation_voluntary` of \[`OfferInfo`\].
+/// The `notice_period_probation_voluntary` of `OfferInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12106,12 +12124,13 @@ pub struct NoticePeriodDetail {
 }
 impl FromJson for NoticePeriodDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "NoticePeriodDetail")?;
+        let mut o = json::Fields::of(value, "NoticePeriodDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "wk_id", &mut out.wk_id)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "value_unit", &mut out.value_unit)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("wk_id", &mut out.wk_id);
+        o.set("value", &mut out.value);
+        o.set("value_unit", &mut out.value_unit);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12131,7 +12150,7 @@ impl ToJson for NoticePeriodDetail {
         None
     }
 }
-/// The `custom_fields` of \[`AddressForUpdate`\].
+/// The `custom_fields` of `AddressForUpdate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12146,10 +12165,11 @@ pub struct ObjectFieldData {
 }
 impl FromJson for ObjectFieldData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ObjectFieldData")?;
+        let mut o = json::Fields::of(value, "ObjectFieldData")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_name", &mut out.field_name)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("field_name", &mut out.field_name);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12170,7 +12190,7 @@ impl ToJson for ObjectFieldData {
         None
     }
 }
-/// The `offer_info` of \[`PrehireCreate`\].
+/// The `offer_info` of `PrehireCreate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12452,7 +12472,7 @@ impl ToJson for OfferInfo {
         None
     }
 }
-/// The `offer_info_update` of \[`PrehireUpdate`\].
+/// The `offer_info_update` of `PrehireUpdate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12733,7 +12753,7 @@ impl ToJson for OfferInfoUpdate {
         None
     }
 }
-/// The `onboarding_task_list` of \[`PreHireOnboardingInfo`\].
+/// The `onboarding_task_list` of `PreHireOnboardingInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12756,18 +12776,19 @@ pub struct OnboardingTask {
 }
 impl FromJson for OnboardingTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OnboardingTask")?;
+        let mut o = json::Fields::of(value, "OnboardingTask")?;
         let mut out = Self::default();
-        json::set(&mut o, "task_name", &mut out.task_name)?;
-        json::set(&mut o, "task_status", &mut out.task_status)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "task_code", &mut out.task_code)?;
-        json::set(&mut o, "current_operators", &mut out.current_operators)?;
-        json::set(&mut o, "rejection_reason", &mut out.rejection_reason)?;
+        o.set("task_name", &mut out.task_name);
+        o.set("task_status", &mut out.task_status);
+        o.set("operator_id", &mut out.operator_id);
+        o.set("task_code", &mut out.task_code);
+        o.set("current_operators", &mut out.current_operators);
+        o.set("rejection_reason", &mut out.rejection_reason);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `notice_period_change_record` of \[`TranferEmploymentInfo`\].
+/// The `notice_period_change_record` of `TranferEmploymentInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12786,12 +12807,13 @@ pub struct OpenNoticePeriodChangeRecord {
 }
 impl FromJson for OpenNoticePeriodChangeRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OpenNoticePeriodChangeRecord")?;
+        let mut o = json::Fields::of(value, "OpenNoticePeriodChangeRecord")?;
         let mut out = Self::default();
-        json::set(&mut o, "probation_voluntary", &mut out.probation_voluntary)?;
-        json::set(&mut o, "probation_involuntary", &mut out.probation_involuntary)?;
-        json::set(&mut o, "positive_voluntary", &mut out.positive_voluntary)?;
-        json::set(&mut o, "positive_involuntary", &mut out.positive_involuntary)?;
+        o.set("probation_voluntary", &mut out.probation_voluntary);
+        o.set("probation_involuntary", &mut out.probation_involuntary);
+        o.set("positive_voluntary", &mut out.positive_voluntary);
+        o.set("positive_involuntary", &mut out.positive_involuntary);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12805,7 +12827,7 @@ impl ToJson for OpenNoticePeriodChangeRecord {
         w.end_object();
     }
 }
-/// The `probation_voluntary` of \[`OpenNoticePeriodChangeRecord`\].
+/// The `probation_voluntary` of `OpenNoticePeriodChangeRecord`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12820,10 +12842,11 @@ pub struct OpenNoticePeriodDetail {
 }
 impl FromJson for OpenNoticePeriodDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OpenNoticePeriodDetail")?;
+        let mut o = json::Fields::of(value, "OpenNoticePeriodDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "value_unit", &mut out.value_unit)?;
+        o.set("value", &mut out.value);
+        o.set("value_unit", &mut out.value_unit);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12872,12 +12895,13 @@ pub struct OpenQueryDepartmentChangeListByIdsApprovalGroupsResponseBody {
 }
 impl FromJson for OpenQueryDepartmentChangeListByIdsApprovalGroupsResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "OpenQueryDepartmentChangeListByIdsApprovalGroupsResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "department_changes", &mut out.department_changes)?;
+        o.set("department_changes", &mut out.department_changes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12915,12 +12939,13 @@ pub struct OpenQueryJobChangeListByIdsApprovalGroupsResponseBody {
 }
 impl FromJson for OpenQueryJobChangeListByIdsApprovalGroupsResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "OpenQueryJobChangeListByIdsApprovalGroupsResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "job_changes", &mut out.job_changes)?;
+        o.set("job_changes", &mut out.job_changes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12958,16 +12983,17 @@ pub struct OpenQueryPositionChangeListByIdsApprovalGroupsResponseBody {
 }
 impl FromJson for OpenQueryPositionChangeListByIdsApprovalGroupsResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "OpenQueryPositionChangeListByIdsApprovalGroupsResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "position_changes", &mut out.position_changes)?;
+        o.set("position_changes", &mut out.position_changes);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `changes` of \[`OrganizationOpLog`\].
+/// The `changes` of `OrganizationOpLog`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12986,16 +13012,17 @@ pub struct OperationLogEntityField {
 }
 impl FromJson for OperationLogEntityField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OperationLogEntityField")?;
+        let mut o = json::Fields::of(value, "OperationLogEntityField")?;
         let mut out = Self::default();
-        json::set(&mut o, "field", &mut out.field)?;
-        json::set(&mut o, "before", &mut out.before)?;
-        json::set(&mut o, "after", &mut out.after)?;
-        json::set(&mut o, "ext", &mut out.ext)?;
+        o.set("field", &mut out.field);
+        o.set("before", &mut out.before);
+        o.set("after", &mut out.after);
+        o.set("ext", &mut out.ext);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `ext` of \[`OperationLogEntityField`\].
+/// The `ext` of `OperationLogEntityField`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13010,14 +13037,15 @@ pub struct OperationLogEntityFieldExt {
 }
 impl FromJson for OperationLogEntityFieldExt {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OperationLogEntityFieldExt")?;
+        let mut o = json::Fields::of(value, "OperationLogEntityFieldExt")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "usage", &mut out.usage)?;
+        o.set("id", &mut out.id);
+        o.set("usage", &mut out.usage);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `org_roles` of \[`CustomOrg`\].
+/// The `org_roles` of `CustomOrg`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13036,16 +13064,17 @@ pub struct OrgRole {
 }
 impl FromJson for OrgRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OrgRole")?;
+        let mut o = json::Fields::of(value, "OrgRole")?;
         let mut out = Self::default();
-        json::set(&mut o, "api_name", &mut out.api_name)?;
-        json::set(&mut o, "security_group_id", &mut out.security_group_id)?;
-        json::set(&mut o, "employment_ids", &mut out.employment_ids)?;
-        json::set(&mut o, "inherit_employment_ids", &mut out.inherit_employment_ids)?;
+        o.set("api_name", &mut out.api_name);
+        o.set("security_group_id", &mut out.security_group_id);
+        o.set("employment_ids", &mut out.employment_ids);
+        o.set("inherit_employment_ids", &mut out.inherit_employment_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `org_roles` of \[`CustomOrgCreate`\].
+/// The `org_roles` of `CustomOrgCreate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13071,7 +13100,7 @@ impl ToJson for OrgRoleUpdate {
         w.end_object();
     }
 }
-/// The `op_logs` of \[`QueryOperationLogsDepartmentResponseBody`\].
+/// The `op_logs` of `QueryOperationLogsDepartmentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13098,20 +13127,21 @@ pub struct OrganizationOpLog {
 }
 impl FromJson for OrganizationOpLog {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OrganizationOpLog")?;
+        let mut o = json::Fields::of(value, "OrganizationOpLog")?;
         let mut out = Self::default();
-        json::set(&mut o, "object_id", &mut out.object_id)?;
-        json::set(&mut o, "changes", &mut out.changes)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "operation_type", &mut out.operation_type)?;
-        json::set(&mut o, "operation_time", &mut out.operation_time)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "operation_reason", &mut out.operation_reason)?;
-        json::set(&mut o, "change_reasons", &mut out.change_reasons)?;
+        o.set("object_id", &mut out.object_id);
+        o.set("changes", &mut out.changes);
+        o.set("operator", &mut out.operator);
+        o.set("operation_type", &mut out.operation_type);
+        o.set("operation_time", &mut out.operation_time);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("operation_reason", &mut out.operation_reason);
+        o.set("change_reasons", &mut out.change_reasons);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `original_department_id_paths` of \[`PositionAdjustmentInfo`\].
+/// The `original_department_id_paths` of `PositionAdjustmentInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13126,14 +13156,15 @@ pub struct OrgdraftDepartmentId {
 }
 impl FromJson for OrgdraftDepartmentId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OrgdraftDepartmentId")?;
+        let mut o = json::Fields::of(value, "OrgdraftDepartmentId")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "draft_department_id", &mut out.draft_department_id)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("draft_department_id", &mut out.draft_department_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `origin_orgroles` of \[`OrgroleInfo`\].
+/// The `origin_orgroles` of `OrgroleInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13148,14 +13179,15 @@ pub struct OrgdraftOrgroleAssignment {
 }
 impl FromJson for OrgdraftOrgroleAssignment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OrgdraftOrgroleAssignment")?;
+        let mut o = json::Fields::of(value, "OrgdraftOrgroleAssignment")?;
         let mut out = Self::default();
-        json::set(&mut o, "grantee_id", &mut out.grantee_id)?;
-        json::set(&mut o, "management_scopes", &mut out.management_scopes)?;
+        o.set("grantee_id", &mut out.grantee_id);
+        o.set("management_scopes", &mut out.management_scopes);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `management_scopes` of \[`OrgdraftOrgroleAssignment`\].
+/// The `management_scopes` of `OrgdraftOrgroleAssignment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13172,15 +13204,16 @@ pub struct OrgroleAssignmentOrg {
 }
 impl FromJson for OrgroleAssignmentOrg {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OrgroleAssignmentOrg")?;
+        let mut o = json::Fields::of(value, "OrgroleAssignmentOrg")?;
         let mut out = Self::default();
-        json::set(&mut o, "org_id", &mut out.org_id)?;
-        json::set(&mut o, "org_type", &mut out.org_type)?;
-        json::set(&mut o, "org_name", &mut out.org_name)?;
+        o.set("org_id", &mut out.org_id);
+        o.set("org_type", &mut out.org_type);
+        o.set("org_name", &mut out.org_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `orgrole_infos` of \[`ReorganizationInfo`\].
+/// The `orgrole_infos` of `ReorganizationInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13197,11 +13230,12 @@ pub struct OrgroleInfo {
 }
 impl FromJson for OrgroleInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OrgroleInfo")?;
+        let mut o = json::Fields::of(value, "OrgroleInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "role_id", &mut out.role_id)?;
-        json::set(&mut o, "origin_orgroles", &mut out.origin_orgroles)?;
-        json::set(&mut o, "target_orgroles", &mut out.target_orgroles)?;
+        o.set("role_id", &mut out.role_id);
+        o.set("origin_orgroles", &mut out.origin_orgroles);
+        o.set("target_orgroles", &mut out.target_orgroles);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -13239,14 +13273,15 @@ pub struct ParentsDepartmentResponseBody {
 }
 impl FromJson for ParentsDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ParentsDepartmentResponseBody")?;
+        let mut o = json::Fields::of(value, "ParentsDepartmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "reject_export", &mut out.reject_export)?;
+        o.set("items", &mut out.items);
+        o.set("reject_export", &mut out.reject_export);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `passports` of \[`Dependent`\].
+/// The `passports` of `Dependent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13271,15 +13306,16 @@ pub struct Passport {
 }
 impl FromJson for Passport {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Passport")?;
+        let mut o = json::Fields::of(value, "Passport")?;
         let mut out = Self::default();
-        json::set(&mut o, "wk_id", &mut out.wk_id)?;
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "national_id_type_id", &mut out.national_id_type_id)?;
-        json::set(&mut o, "passport_number", &mut out.passport_number)?;
-        json::set(&mut o, "issued_date", &mut out.issued_date)?;
-        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
-        json::set(&mut o, "issued_by", &mut out.issued_by)?;
+        o.set("wk_id", &mut out.wk_id);
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("national_id_type_id", &mut out.national_id_type_id);
+        o.set("passport_number", &mut out.passport_number);
+        o.set("issued_date", &mut out.issued_date);
+        o.set("expiration_date", &mut out.expiration_date);
+        o.set("issued_by", &mut out.issued_by);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -13358,9 +13394,10 @@ pub struct PatchCostCenterResponseBody {
 }
 impl FromJson for PatchCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchCostCenterResponseBody")?;
+        let mut o = json::Fields::of(value, "PatchCostCenterResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "cost_center", &mut out.cost_center)?;
+        o.set("cost_center", &mut out.cost_center);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -13436,9 +13473,10 @@ pub struct PatchCostCenterVersionResponseBody {
 }
 impl FromJson for PatchCostCenterVersionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchCostCenterVersionResponseBody")?;
+        let mut o = json::Fields::of(value, "PatchCostCenterVersionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "version", &mut out.version)?;
+        o.set("version", &mut out.version);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -13455,9 +13493,10 @@ pub struct PatchEmployeesAdditionalJobResponseBody {
 }
 impl FromJson for PatchEmployeesAdditionalJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchEmployeesAdditionalJobResponseBody")?;
+        let mut o = json::Fields::of(value, "PatchEmployeesAdditionalJobResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "additional_job", &mut out.additional_job)?;
+        o.set("additional_job", &mut out.additional_job);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -13474,16 +13513,13 @@ pub struct PatchEmployeesInternationalAssignmentResponseBody {
 }
 impl FromJson for PatchEmployeesInternationalAssignmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "PatchEmployeesInternationalAssignmentResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "international_assignment",
-            &mut out.international_assignment,
-        )?;
+        o.set("international_assignment", &mut out.international_assignment);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -13500,9 +13536,10 @@ pub struct PatchPersonResponseBody {
 }
 impl FromJson for PatchPersonResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchPersonResponseBody")?;
+        let mut o = json::Fields::of(value, "PatchPersonResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "person", &mut out.person)?;
+        o.set("person", &mut out.person);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -13519,13 +13556,14 @@ pub struct PatchPreHireResponseBody {
 }
 impl FromJson for PatchPreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchPreHireResponseBody")?;
+        let mut o = json::Fields::of(value, "PatchPreHireResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "pre_hire_id", &mut out.pre_hire_id)?;
+        o.set("pre_hire_id", &mut out.pre_hire_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`BatchGetPathwayResponseBody`\].
+/// The `items` of `BatchGetPathwayResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13546,13 +13584,14 @@ pub struct Pathway {
 }
 impl FromJson for Pathway {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Pathway")?;
+        let mut o = json::Fields::of(value, "Pathway")?;
         let mut out = Self::default();
-        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "names", &mut out.names)?;
-        json::set(&mut o, "descriptions", &mut out.descriptions)?;
-        json::set(&mut o, "active", &mut out.active)?;
+        o.set("pathway_id", &mut out.pathway_id);
+        o.set("code", &mut out.code);
+        o.set("names", &mut out.names);
+        o.set("descriptions", &mut out.descriptions);
+        o.set("active", &mut out.active);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -13622,7 +13661,7 @@ impl ToJson for PathwayUpdate {
         None
     }
 }
-/// The `person_for_countries` of \[`PersonInfo`\].
+/// The `person_for_countries` of `PersonInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13647,15 +13686,16 @@ pub struct PersonForCountry {
 }
 impl FromJson for PersonForCountry {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PersonForCountry")?;
+        let mut o = json::Fields::of(value, "PersonForCountry")?;
         let mut out = Self::default();
-        json::set(&mut o, "wk_id", &mut out.wk_id)?;
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "gender", &mut out.gender)?;
-        json::set(&mut o, "religion", &mut out.religion)?;
-        json::set(&mut o, "marital_status", &mut out.marital_status)?;
-        json::set(&mut o, "ethnicity_race", &mut out.ethnicity_race)?;
-        json::set(&mut o, "marital_status_date", &mut out.marital_status_date)?;
+        o.set("wk_id", &mut out.wk_id);
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("gender", &mut out.gender);
+        o.set("religion", &mut out.religion);
+        o.set("marital_status", &mut out.marital_status);
+        o.set("ethnicity_race", &mut out.ethnicity_race);
+        o.set("marital_status_date", &mut out.marital_status_date);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -13690,7 +13730,7 @@ impl ToJson for PersonForCountry {
         None
     }
 }
-/// The `person_for_countries` of \[`BasicInfo`\].
+/// The `person_for_countries` of `BasicInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13885,99 +13925,80 @@ pub struct PersonInfo {
 }
 impl FromJson for PersonInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PersonInfo")?;
+        let mut o = json::Fields::of(value, "PersonInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "person_id", &mut out.person_id)?;
-        json::set(&mut o, "phone_number", &mut out.phone_number)?;
-        json::set(&mut o, "legal_name", &mut out.legal_name)?;
-        json::set(&mut o, "preferred_name", &mut out.preferred_name)?;
-        json::set(&mut o, "additional_name", &mut out.additional_name)?;
-        json::set(
-            &mut o,
-            "preferred_local_full_name",
-            &mut out.preferred_local_full_name,
-        )?;
-        json::set(
-            &mut o,
-            "preferred_english_full_name",
-            &mut out.preferred_english_full_name,
-        )?;
-        json::set(&mut o, "name_list", &mut out.name_list)?;
-        json::set(&mut o, "gender", &mut out.gender)?;
-        json::set(&mut o, "date_of_birth", &mut out.date_of_birth)?;
-        json::set(&mut o, "nationality_id", &mut out.nationality_id)?;
-        json::set(&mut o, "nationality_id_v2", &mut out.nationality_id_v2)?;
-        json::set(
-            &mut o,
-            "additional_nationalities",
-            &mut out.additional_nationalities,
-        )?;
-        json::set(&mut o, "citizenship_status", &mut out.citizenship_status)?;
-        json::set(&mut o, "citizenship_status_list", &mut out.citizenship_status_list)?;
-        json::set(&mut o, "race", &mut out.race)?;
-        json::set(&mut o, "marital_status", &mut out.marital_status)?;
-        json::set(&mut o, "phone_list", &mut out.phone_list)?;
-        json::set(&mut o, "address_list", &mut out.address_list)?;
-        json::set(&mut o, "email_list", &mut out.email_list)?;
-        json::set(&mut o, "work_experience_list", &mut out.work_experience_list)?;
-        json::set(&mut o, "education_list", &mut out.education_list)?;
-        json::set(&mut o, "bank_account_list", &mut out.bank_account_list)?;
-        json::set(&mut o, "national_id_list", &mut out.national_id_list)?;
-        json::set(&mut o, "dependent_list", &mut out.dependent_list)?;
-        json::set(&mut o, "emergency_contact_list", &mut out.emergency_contact_list)?;
-        json::set(&mut o, "date_entered_workforce", &mut out.date_entered_workforce)?;
-        json::set(&mut o, "working_years", &mut out.working_years)?;
-        json::set(&mut o, "profile_image_id", &mut out.profile_image_id)?;
-        json::set(&mut o, "email_address", &mut out.email_address)?;
-        json::set(&mut o, "age", &mut out.age)?;
-        json::set(
-            &mut o,
-            "highest_level_of_education",
-            &mut out.highest_level_of_education,
-        )?;
-        json::set(
-            &mut o,
-            "highest_degree_of_education",
-            &mut out.highest_degree_of_education,
-        )?;
-        json::set(&mut o, "personal_profile", &mut out.personal_profile)?;
-        json::set(&mut o, "native_region", &mut out.native_region)?;
-        json::set(&mut o, "hukou_type", &mut out.hukou_type)?;
-        json::set(&mut o, "hukou_location", &mut out.hukou_location)?;
-        json::set(&mut o, "political_affiliations", &mut out.political_affiliations)?;
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "national_id_number", &mut out.national_id_number)?;
-        json::set(&mut o, "family_address", &mut out.family_address)?;
-        json::set(&mut o, "person_info_chns", &mut out.person_info_chns)?;
-        json::set(&mut o, "born_country_region", &mut out.born_country_region)?;
-        json::set(&mut o, "is_disabled", &mut out.is_disabled)?;
-        json::set(&mut o, "disable_card_number", &mut out.disable_card_number)?;
-        json::set(&mut o, "is_martyr_family", &mut out.is_martyr_family)?;
-        json::set(&mut o, "martyr_card_number", &mut out.martyr_card_number)?;
-        json::set(&mut o, "is_old_alone", &mut out.is_old_alone)?;
-        json::set(&mut o, "resident_taxes", &mut out.resident_taxes)?;
-        json::set(&mut o, "first_entry_time", &mut out.first_entry_time)?;
-        json::set(&mut o, "leave_time", &mut out.leave_time)?;
-        json::set(&mut o, "religion", &mut out.religion)?;
-        json::set(&mut o, "working_years_v2", &mut out.working_years_v2)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
-        json::set(&mut o, "created_by", &mut out.created_by)?;
-        json::set(&mut o, "updated_by", &mut out.updated_by)?;
-        json::set(&mut o, "bank_account_number", &mut out.bank_account_number)?;
-        json::set(&mut o, "passport_number", &mut out.passport_number)?;
-        json::set(&mut o, "former_employer", &mut out.former_employer)?;
-        json::set(&mut o, "legal_name_v2s", &mut out.legal_name_v2s)?;
-        json::set(&mut o, "national_id_v2s", &mut out.national_id_v2s)?;
-        json::set(&mut o, "visas", &mut out.visas)?;
-        json::set(&mut o, "passports", &mut out.passports)?;
-        json::set(&mut o, "person_for_countries", &mut out.person_for_countries)?;
-        json::set(&mut o, "preferred_name_v2", &mut out.preferred_name_v2)?;
-        json::set(&mut o, "mother_name", &mut out.mother_name)?;
-        json::set(&mut o, "city_of_birth", &mut out.city_of_birth)?;
-        json::set(&mut o, "region_of_birth", &mut out.region_of_birth)?;
-        json::set(&mut o, "tax_info_mys", &mut out.tax_info_mys)?;
+        o.set("person_id", &mut out.person_id);
+        o.set("phone_number", &mut out.phone_number);
+        o.set("legal_name", &mut out.legal_name);
+        o.set("preferred_name", &mut out.preferred_name);
+        o.set("additional_name", &mut out.additional_name);
+        o.set("preferred_local_full_name", &mut out.preferred_local_full_name);
+        o.set("preferred_english_full_name", &mut out.preferred_english_full_name);
+        o.set("name_list", &mut out.name_list);
+        o.set("gender", &mut out.gender);
+        o.set("date_of_birth", &mut out.date_of_birth);
+        o.set("nationality_id", &mut out.nationality_id);
+        o.set("nationality_id_v2", &mut out.nationality_id_v2);
+        o.set("additional_nationalities", &mut out.additional_nationalities);
+        o.set("citizenship_status", &mut out.citizenship_status);
+        o.set("citizenship_status_list", &mut out.citizenship_status_list);
+        o.set("race", &mut out.race);
+        o.set("marital_status", &mut out.marital_status);
+        o.set("phone_list", &mut out.phone_list);
+        o.set("address_list", &mut out.address_list);
+        o.set("email_list", &mut out.email_list);
+        o.set("work_experience_list", &mut out.work_experience_list);
+        o.set("education_list", &mut out.education_list);
+        o.set("bank_account_list", &mut out.bank_account_list);
+        o.set("national_id_list", &mut out.national_id_list);
+        o.set("dependent_list", &mut out.dependent_list);
+        o.set("emergency_contact_list", &mut out.emergency_contact_list);
+        o.set("date_entered_workforce", &mut out.date_entered_workforce);
+        o.set("working_years", &mut out.working_years);
+        o.set("profile_image_id", &mut out.profile_image_id);
+        o.set("email_address", &mut out.email_address);
+        o.set("age", &mut out.age);
+        o.set("highest_level_of_education", &mut out.highest_level_of_education);
+        o.set("highest_degree_of_education", &mut out.highest_degree_of_education);
+        o.set("personal_profile", &mut out.personal_profile);
+        o.set("native_region", &mut out.native_region);
+        o.set("hukou_type", &mut out.hukou_type);
+        o.set("hukou_location", &mut out.hukou_location);
+        o.set("political_affiliations", &mut out.political_affiliations);
+        o.set("talent_id", &mut out.talent_id);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("national_id_number", &mut out.national_id_number);
+        o.set("family_address", &mut out.family_address);
+        o.set("person_info_chns", &mut out.person_info_chns);
+        o.set("born_country_region", &mut out.born_country_region);
+        o.set("is_disabled", &mut out.is_disabled);
+        o.set("disable_card_number", &mut out.disable_card_number);
+        o.set("is_martyr_family", &mut out.is_martyr_family);
+        o.set("martyr_card_number", &mut out.martyr_card_number);
+        o.set("is_old_alone", &mut out.is_old_alone);
+        o.set("resident_taxes", &mut out.resident_taxes);
+        o.set("first_entry_time", &mut out.first_entry_time);
+        o.set("leave_time", &mut out.leave_time);
+        o.set("religion", &mut out.religion);
+        o.set("working_years_v2", &mut out.working_years_v2);
+        o.set("created_at", &mut out.created_at);
+        o.set("updated_at", &mut out.updated_at);
+        o.set("created_by", &mut out.created_by);
+        o.set("updated_by", &mut out.updated_by);
+        o.set("bank_account_number", &mut out.bank_account_number);
+        o.set("passport_number", &mut out.passport_number);
+        o.set("former_employer", &mut out.former_employer);
+        o.set("legal_name_v2s", &mut out.legal_name_v2s);
+        o.set("national_id_v2s", &mut out.national_id_v2s);
+        o.set("visas", &mut out.visas);
+        o.set("passports", &mut out.passports);
+        o.set("person_for_countries", &mut out.person_for_countries);
+        o.set("preferred_name_v2", &mut out.preferred_name_v2);
+        o.set("mother_name", &mut out.mother_name);
+        o.set("city_of_birth", &mut out.city_of_birth);
+        o.set("region_of_birth", &mut out.region_of_birth);
+        o.set("tax_info_mys", &mut out.tax_info_mys);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -14175,7 +14196,7 @@ impl ToJson for PersonInfo {
         None
     }
 }
-/// The `person_info_chns` of \[`PersonInfo`\].
+/// The `person_info_chns` of `PersonInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14198,14 +14219,15 @@ pub struct PersonInfoChn {
 }
 impl FromJson for PersonInfoChn {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PersonInfoChn")?;
+        let mut o = json::Fields::of(value, "PersonInfoChn")?;
         let mut out = Self::default();
-        json::set(&mut o, "native_region", &mut out.native_region)?;
-        json::set(&mut o, "hukou_type", &mut out.hukou_type)?;
-        json::set(&mut o, "hukou_location", &mut out.hukou_location)?;
-        json::set(&mut o, "first_entry_time", &mut out.first_entry_time)?;
-        json::set(&mut o, "leave_time", &mut out.leave_time)?;
-        json::set(&mut o, "political_affiliations", &mut out.political_affiliations)?;
+        o.set("native_region", &mut out.native_region);
+        o.set("hukou_type", &mut out.hukou_type);
+        o.set("hukou_location", &mut out.hukou_location);
+        o.set("first_entry_time", &mut out.first_entry_time);
+        o.set("leave_time", &mut out.leave_time);
+        o.set("political_affiliations", &mut out.political_affiliations);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -14233,7 +14255,7 @@ impl ToJson for PersonInfoChn {
         None
     }
 }
-/// The `name` of \[`Dependent`\].
+/// The `name` of `Dependent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14294,45 +14316,37 @@ pub struct PersonName {
 }
 impl FromJson for PersonName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PersonName")?;
+        let mut o = json::Fields::of(value, "PersonName")?;
         let mut out = Self::default();
-        json::set(&mut o, "local_primary", &mut out.local_primary)?;
-        json::set(&mut o, "local_first_name", &mut out.local_first_name)?;
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "name_type", &mut out.name_type)?;
-        json::set(&mut o, "local_first_name_2", &mut out.local_first_name_2)?;
-        json::set(&mut o, "local_primary_2", &mut out.local_primary_2)?;
-        json::set(&mut o, "additional_name", &mut out.additional_name)?;
-        json::set(&mut o, "additional_name_type", &mut out.additional_name_type)?;
-        json::set(&mut o, "first_name", &mut out.first_name)?;
-        json::set(&mut o, "full_name", &mut out.full_name)?;
-        json::set(&mut o, "hereditary", &mut out.hereditary)?;
-        json::set(&mut o, "custom_name", &mut out.custom_name)?;
-        json::set(&mut o, "custom_local_name", &mut out.custom_local_name)?;
-        json::set(&mut o, "middle_name", &mut out.middle_name)?;
-        json::set(&mut o, "name_primary", &mut out.name_primary)?;
-        json::set(&mut o, "secondary", &mut out.secondary)?;
-        json::set(&mut o, "tertiary", &mut out.tertiary)?;
-        json::set(&mut o, "social", &mut out.social)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "local_middle_name", &mut out.local_middle_name)?;
-        json::set(&mut o, "local_secondary", &mut out.local_secondary)?;
-        json::set(
-            &mut o,
+        o.set("local_primary", &mut out.local_primary);
+        o.set("local_first_name", &mut out.local_first_name);
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("name_type", &mut out.name_type);
+        o.set("local_first_name_2", &mut out.local_first_name_2);
+        o.set("local_primary_2", &mut out.local_primary_2);
+        o.set("additional_name", &mut out.additional_name);
+        o.set("additional_name_type", &mut out.additional_name_type);
+        o.set("first_name", &mut out.first_name);
+        o.set("full_name", &mut out.full_name);
+        o.set("hereditary", &mut out.hereditary);
+        o.set("custom_name", &mut out.custom_name);
+        o.set("custom_local_name", &mut out.custom_local_name);
+        o.set("middle_name", &mut out.middle_name);
+        o.set("name_primary", &mut out.name_primary);
+        o.set("secondary", &mut out.secondary);
+        o.set("tertiary", &mut out.tertiary);
+        o.set("social", &mut out.social);
+        o.set("title", &mut out.title);
+        o.set("local_middle_name", &mut out.local_middle_name);
+        o.set("local_secondary", &mut out.local_secondary);
+        o.set(
             "display_name_local_and_western_script",
             &mut out.display_name_local_and_western_script,
-        )?;
-        json::set(
-            &mut o,
-            "display_name_local_script",
-            &mut out.display_name_local_script,
-        )?;
-        json::set(
-            &mut o,
-            "display_name_western_script",
-            &mut out.display_name_western_script,
-        )?;
-        json::set(&mut o, "wk_id", &mut out.wk_id)?;
+        );
+        o.set("display_name_local_script", &mut out.display_name_local_script);
+        o.set("display_name_western_script", &mut out.display_name_western_script);
+        o.set("wk_id", &mut out.wk_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -14391,7 +14405,7 @@ impl ToJson for PersonName {
         None
     }
 }
-/// The `personal_profile` of \[`PersonInfo`\].
+/// The `personal_profile` of `PersonInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14408,11 +14422,12 @@ pub struct PersonalProfile {
 }
 impl FromJson for PersonalProfile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PersonalProfile")?;
+        let mut o = json::Fields::of(value, "PersonalProfile")?;
         let mut out = Self::default();
-        json::set(&mut o, "personal_profile_id", &mut out.personal_profile_id)?;
-        json::set(&mut o, "personal_profile_type", &mut out.personal_profile_type)?;
-        json::set(&mut o, "files", &mut out.files)?;
+        o.set("personal_profile_id", &mut out.personal_profile_id);
+        o.set("personal_profile_type", &mut out.personal_profile_type);
+        o.set("files", &mut out.files);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -14434,7 +14449,7 @@ impl ToJson for PersonalProfile {
         None
     }
 }
-/// The `personal_profile_list` of \[`BasicInfo`\].
+/// The `personal_profile_list` of `BasicInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14457,7 +14472,7 @@ impl ToJson for PersonalProfileForUpdate {
         w.end_object();
     }
 }
-/// The `phone` of \[`Dependent`\].
+/// The `phone` of `Dependent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14482,15 +14497,16 @@ pub struct Phone {
 }
 impl FromJson for Phone {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Phone")?;
+        let mut o = json::Fields::of(value, "Phone")?;
         let mut out = Self::default();
-        json::set(&mut o, "international_area_code", &mut out.international_area_code)?;
-        json::set(&mut o, "phone_number", &mut out.phone_number)?;
-        json::set(&mut o, "formatted_phone_number", &mut out.formatted_phone_number)?;
-        json::set(&mut o, "device_type", &mut out.device_type)?;
-        json::set(&mut o, "phone_usage", &mut out.phone_usage)?;
-        json::set(&mut o, "is_primary", &mut out.is_primary)?;
-        json::set(&mut o, "is_public", &mut out.is_public)?;
+        o.set("international_area_code", &mut out.international_area_code);
+        o.set("phone_number", &mut out.phone_number);
+        o.set("formatted_phone_number", &mut out.formatted_phone_number);
+        o.set("device_type", &mut out.device_type);
+        o.set("phone_usage", &mut out.phone_usage);
+        o.set("is_primary", &mut out.is_primary);
+        o.set("is_public", &mut out.is_public);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -14525,7 +14541,7 @@ impl ToJson for Phone {
         None
     }
 }
-/// The `phones` of \[`BasicInfoUpdate`\].
+/// The `phones` of `BasicInfoUpdate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14579,7 +14595,7 @@ impl ToJson for PhoneForUpdate {
         None
     }
 }
-/// The `phone` of \[`Company`\].
+/// The `phone` of `Company`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14594,14 +14610,15 @@ pub struct PhoneNumberAndAreaCode {
 }
 impl FromJson for PhoneNumberAndAreaCode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PhoneNumberAndAreaCode")?;
+        let mut o = json::Fields::of(value, "PhoneNumberAndAreaCode")?;
         let mut out = Self::default();
-        json::set(&mut o, "area_code", &mut out.area_code)?;
-        json::set(&mut o, "phone_number", &mut out.phone_number)?;
+        o.set("area_code", &mut out.area_code);
+        o.set("phone_number", &mut out.phone_number);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `position` of \[`Employee`\].
+/// The `position` of `Employee`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14654,33 +14671,34 @@ pub struct Position {
 }
 impl FromJson for Position {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Position")?;
+        let mut o = json::Fields::of(value, "Position")?;
         let mut out = Self::default();
-        json::set(&mut o, "position_id", &mut out.position_id)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "names", &mut out.names)?;
-        json::set(&mut o, "descriptions", &mut out.descriptions)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "job_family_id_list", &mut out.job_family_id_list)?;
-        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "job_level_id_list", &mut out.job_level_id_list)?;
-        json::set(&mut o, "employee_type_id_list", &mut out.employee_type_id_list)?;
-        json::set(&mut o, "job_grade_id_list", &mut out.job_grade_id_list)?;
-        json::set(&mut o, "work_location_id_list", &mut out.work_location_id_list)?;
-        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "direct_leader_id", &mut out.direct_leader_id)?;
-        json::set(&mut o, "dotted_line_leader_id", &mut out.dotted_line_leader_id)?;
-        json::set(&mut o, "is_key_position", &mut out.is_key_position)?;
-        json::set(&mut o, "effective_time", &mut out.effective_time)?;
-        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "created_by", &mut out.created_by)?;
+        o.set("position_id", &mut out.position_id);
+        o.set("code", &mut out.code);
+        o.set("names", &mut out.names);
+        o.set("descriptions", &mut out.descriptions);
+        o.set("active", &mut out.active);
+        o.set("job_family_id_list", &mut out.job_family_id_list);
+        o.set("cost_center_id", &mut out.cost_center_id);
+        o.set("job_id", &mut out.job_id);
+        o.set("job_level_id_list", &mut out.job_level_id_list);
+        o.set("employee_type_id_list", &mut out.employee_type_id_list);
+        o.set("job_grade_id_list", &mut out.job_grade_id_list);
+        o.set("work_location_id_list", &mut out.work_location_id_list);
+        o.set("working_hours_type_id", &mut out.working_hours_type_id);
+        o.set("department_id", &mut out.department_id);
+        o.set("direct_leader_id", &mut out.direct_leader_id);
+        o.set("dotted_line_leader_id", &mut out.dotted_line_leader_id);
+        o.set("is_key_position", &mut out.is_key_position);
+        o.set("effective_time", &mut out.effective_time);
+        o.set("expiration_time", &mut out.expiration_time);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("created_by", &mut out.created_by);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `position_adjustment_info` of \[`PositionChange`\].
+/// The `position_adjustment_info` of `PositionChange`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14761,71 +14779,48 @@ pub struct PositionAdjustmentInfo {
 }
 impl FromJson for PositionAdjustmentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PositionAdjustmentInfo")?;
+        let mut o = json::Fields::of(value, "PositionAdjustmentInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "original_job_families", &mut out.original_job_families)?;
-        json::set(&mut o, "target_job_families", &mut out.target_job_families)?;
-        json::set(&mut o, "original_department", &mut out.original_department)?;
-        json::set(&mut o, "target_department", &mut out.target_department)?;
-        json::set(&mut o, "target_draft_department", &mut out.target_draft_department)?;
-        json::set(&mut o, "original_cost_center", &mut out.original_cost_center)?;
-        json::set(&mut o, "target_cost_center", &mut out.target_cost_center)?;
-        json::set(
-            &mut o,
-            "original_working_hours_type",
-            &mut out.original_working_hours_type,
-        )?;
-        json::set(
-            &mut o,
-            "target_working_hours_type",
-            &mut out.target_working_hours_type,
-        )?;
-        json::set(&mut o, "original_job", &mut out.original_job)?;
-        json::set(&mut o, "target_job", &mut out.target_job)?;
-        json::set(
-            &mut o,
-            "original_is_key_position",
-            &mut out.original_is_key_position,
-        )?;
-        json::set(&mut o, "target_is_key_position", &mut out.target_is_key_position)?;
-        json::set(&mut o, "original_employee_types", &mut out.original_employee_types)?;
-        json::set(&mut o, "target_employee_types", &mut out.target_employee_types)?;
-        json::set(&mut o, "original_names", &mut out.original_names)?;
-        json::set(&mut o, "target_names", &mut out.target_names)?;
-        json::set(&mut o, "original_job_grades", &mut out.original_job_grades)?;
-        json::set(&mut o, "target_job_grades", &mut out.target_job_grades)?;
-        json::set(&mut o, "original_code", &mut out.original_code)?;
-        json::set(&mut o, "target_code", &mut out.target_code)?;
-        json::set(&mut o, "original_job_levels", &mut out.original_job_levels)?;
-        json::set(&mut o, "target_job_levels", &mut out.target_job_levels)?;
-        json::set(&mut o, "original_active", &mut out.original_active)?;
-        json::set(&mut o, "target_active", &mut out.target_active)?;
-        json::set(&mut o, "original_direct_leader", &mut out.original_direct_leader)?;
-        json::set(&mut o, "target_direct_leader", &mut out.target_direct_leader)?;
-        json::set(
-            &mut o,
-            "target_draft_direct_leader",
-            &mut out.target_draft_direct_leader,
-        )?;
-        json::set(&mut o, "original_work_locations", &mut out.original_work_locations)?;
-        json::set(&mut o, "target_work_locations", &mut out.target_work_locations)?;
-        json::set(&mut o, "original_descriptions", &mut out.original_descriptions)?;
-        json::set(&mut o, "target_descriptions", &mut out.target_descriptions)?;
-        json::set(
-            &mut o,
-            "original_department_id_paths",
-            &mut out.original_department_id_paths,
-        )?;
-        json::set(
-            &mut o,
-            "target_department_id_paths",
-            &mut out.target_department_id_paths,
-        )?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("original_job_families", &mut out.original_job_families);
+        o.set("target_job_families", &mut out.target_job_families);
+        o.set("original_department", &mut out.original_department);
+        o.set("target_department", &mut out.target_department);
+        o.set("target_draft_department", &mut out.target_draft_department);
+        o.set("original_cost_center", &mut out.original_cost_center);
+        o.set("target_cost_center", &mut out.target_cost_center);
+        o.set("original_working_hours_type", &mut out.original_working_hours_type);
+        o.set("target_working_hours_type", &mut out.target_working_hours_type);
+        o.set("original_job", &mut out.original_job);
+        o.set("target_job", &mut out.target_job);
+        o.set("original_is_key_position", &mut out.original_is_key_position);
+        o.set("target_is_key_position", &mut out.target_is_key_position);
+        o.set("original_employee_types", &mut out.original_employee_types);
+        o.set("target_employee_types", &mut out.target_employee_types);
+        o.set("original_names", &mut out.original_names);
+        o.set("target_names", &mut out.target_names);
+        o.set("original_job_grades", &mut out.original_job_grades);
+        o.set("target_job_grades", &mut out.target_job_grades);
+        o.set("original_code", &mut out.original_code);
+        o.set("target_code", &mut out.target_code);
+        o.set("original_job_levels", &mut out.original_job_levels);
+        o.set("target_job_levels", &mut out.target_job_levels);
+        o.set("original_active", &mut out.original_active);
+        o.set("target_active", &mut out.target_active);
+        o.set("original_direct_leader", &mut out.original_direct_leader);
+        o.set("target_direct_leader", &mut out.target_direct_leader);
+        o.set("target_draft_direct_leader", &mut out.target_draft_direct_leader);
+        o.set("original_work_locations", &mut out.original_work_locations);
+        o.set("target_work_locations", &mut out.target_work_locations);
+        o.set("original_descriptions", &mut out.original_descriptions);
+        o.set("target_descriptions", &mut out.target_descriptions);
+        o.set("original_department_id_paths", &mut out.original_department_id_paths);
+        o.set("target_department_id_paths", &mut out.target_department_id_paths);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `position_changes` of \[`OpenQueryPositionChangeListByIdsApprovalGroupsResponseBody`\].
+/// The `position_changes` of `OpenQueryPositionChangeListByIdsApprovalGroupsResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14846,17 +14841,14 @@ pub struct PositionChange {
 }
 impl FromJson for PositionChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PositionChange")?;
+        let mut o = json::Fields::of(value, "PositionChange")?;
         let mut out = Self::default();
-        json::set(&mut o, "position_change_id", &mut out.position_change_id)?;
-        json::set(&mut o, "position_id", &mut out.position_id)?;
-        json::set(&mut o, "draft_position_id", &mut out.draft_position_id)?;
-        json::set(&mut o, "position_change_type", &mut out.position_change_type)?;
-        json::set(
-            &mut o,
-            "position_adjustment_info",
-            &mut out.position_adjustment_info,
-        )?;
+        o.set("position_change_id", &mut out.position_change_id);
+        o.set("position_id", &mut out.position_id);
+        o.set("draft_position_id", &mut out.draft_position_id);
+        o.set("position_change_type", &mut out.position_change_type);
+        o.set("position_adjustment_info", &mut out.position_adjustment_info);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -15031,7 +15023,7 @@ impl ToJson for PositionUpdate {
         None
     }
 }
-/// The `items` of \[`QueryPreHireResponseBody`\].
+/// The `items` of `QueryPreHireResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15056,19 +15048,20 @@ pub struct PreHire {
 }
 impl FromJson for PreHire {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PreHire")?;
+        let mut o = json::Fields::of(value, "PreHire")?;
         let mut out = Self::default();
-        json::set(&mut o, "person_info", &mut out.person_info)?;
-        json::set(&mut o, "employment_info", &mut out.employment_info)?;
-        json::set(&mut o, "onboarding_info", &mut out.onboarding_info)?;
-        json::set(&mut o, "probation_info", &mut out.probation_info)?;
-        json::set(&mut o, "contract_info", &mut out.contract_info)?;
-        json::set(&mut o, "pre_hire_id", &mut out.pre_hire_id)?;
-        json::set(&mut o, "people_fields_json", &mut out.people_fields_json)?;
+        o.set("person_info", &mut out.person_info);
+        o.set("employment_info", &mut out.employment_info);
+        o.set("onboarding_info", &mut out.onboarding_info);
+        o.set("probation_info", &mut out.probation_info);
+        o.set("contract_info", &mut out.contract_info);
+        o.set("pre_hire_id", &mut out.pre_hire_id);
+        o.set("people_fields_json", &mut out.people_fields_json);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `abnormal_reason` of \[`PreHireEmploymentInfo`\].
+/// The `abnormal_reason` of `PreHireEmploymentInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15081,13 +15074,14 @@ pub struct PreHireAbnormalReason {
 }
 impl FromJson for PreHireAbnormalReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PreHireAbnormalReason")?;
+        let mut o = json::Fields::of(value, "PreHireAbnormalReason")?;
         let mut out = Self::default();
-        json::set(&mut o, "descriptions", &mut out.descriptions)?;
+        o.set("descriptions", &mut out.descriptions);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `contract_info` of \[`PreHire`\].
+/// The `contract_info` of `PreHire`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15110,18 +15104,19 @@ pub struct PreHireContractInfo {
 }
 impl FromJson for PreHireContractInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PreHireContractInfo")?;
+        let mut o = json::Fields::of(value, "PreHireContractInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "contract_start_date", &mut out.contract_start_date)?;
-        json::set(&mut o, "contract_end_date", &mut out.contract_end_date)?;
-        json::set(&mut o, "contract_type", &mut out.contract_type)?;
-        json::set(&mut o, "duration_type", &mut out.duration_type)?;
-        json::set(&mut o, "signing_type", &mut out.signing_type)?;
-        json::set(&mut o, "contract_file_ids", &mut out.contract_file_ids)?;
+        o.set("contract_start_date", &mut out.contract_start_date);
+        o.set("contract_end_date", &mut out.contract_end_date);
+        o.set("contract_type", &mut out.contract_type);
+        o.set("duration_type", &mut out.duration_type);
+        o.set("signing_type", &mut out.signing_type);
+        o.set("contract_file_ids", &mut out.contract_file_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `employment_info` of \[`PreHire`\].
+/// The `employment_info` of `PreHire`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15272,149 +15267,118 @@ pub struct PreHireEmploymentInfo {
 }
 impl FromJson for PreHireEmploymentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PreHireEmploymentInfo")?;
+        let mut o = json::Fields::of(value, "PreHireEmploymentInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "cost_center_rates", &mut out.cost_center_rates)?;
-        json::set(&mut o, "office_location_id", &mut out.office_location_id)?;
-        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
-        json::set(&mut o, "work_station", &mut out.work_station)?;
-        json::set(&mut o, "worker_id", &mut out.worker_id)?;
-        json::set(&mut o, "compensation_type", &mut out.compensation_type)?;
-        json::set(&mut o, "direct_leader_id", &mut out.direct_leader_id)?;
-        json::set(&mut o, "dotted_line_manager_id", &mut out.dotted_line_manager_id)?;
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
-        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
-        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
-        json::set(&mut o, "job_title", &mut out.job_title)?;
-        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
-        json::set(&mut o, "employee_subtype_id", &mut out.employee_subtype_id)?;
-        json::set(&mut o, "employment_type", &mut out.employment_type)?;
-        json::set(&mut o, "work_email", &mut out.work_email)?;
-        json::set(&mut o, "company_id", &mut out.company_id)?;
-        json::set(&mut o, "social_security_city_id", &mut out.social_security_city_id)?;
-        json::set(&mut o, "non_compete_covenant", &mut out.non_compete_covenant)?;
-        json::set(&mut o, "weekly_working_hours", &mut out.weekly_working_hours)?;
-        json::set(&mut o, "rehire", &mut out.rehire)?;
-        json::set(&mut o, "rehire_employment_id", &mut out.rehire_employment_id)?;
-        json::set(&mut o, "working_hours_type", &mut out.working_hours_type)?;
-        json::set(&mut o, "weekly_working_hours_v2", &mut out.weekly_working_hours_v2)?;
-        json::set(&mut o, "office_address", &mut out.office_address)?;
-        json::set(&mut o, "working_calendar_id", &mut out.working_calendar_id)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
-        json::set(&mut o, "suspected_rehiring", &mut out.suspected_rehiring)?;
-        json::set(&mut o, "condition_worker", &mut out.condition_worker)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "position_id", &mut out.position_id)?;
-        json::set(&mut o, "company_manual_updated", &mut out.company_manual_updated)?;
-        json::set(&mut o, "pay_group", &mut out.pay_group)?;
-        json::set(
-            &mut o,
+        o.set("department_id", &mut out.department_id);
+        o.set("cost_center_rates", &mut out.cost_center_rates);
+        o.set("office_location_id", &mut out.office_location_id);
+        o.set("work_location_id", &mut out.work_location_id);
+        o.set("work_station", &mut out.work_station);
+        o.set("worker_id", &mut out.worker_id);
+        o.set("compensation_type", &mut out.compensation_type);
+        o.set("direct_leader_id", &mut out.direct_leader_id);
+        o.set("dotted_line_manager_id", &mut out.dotted_line_manager_id);
+        o.set("job_id", &mut out.job_id);
+        o.set("job_family_id", &mut out.job_family_id);
+        o.set("job_level_id", &mut out.job_level_id);
+        o.set("job_grade_id", &mut out.job_grade_id);
+        o.set("job_title", &mut out.job_title);
+        o.set("employee_type_id", &mut out.employee_type_id);
+        o.set("employee_subtype_id", &mut out.employee_subtype_id);
+        o.set("employment_type", &mut out.employment_type);
+        o.set("work_email", &mut out.work_email);
+        o.set("company_id", &mut out.company_id);
+        o.set("social_security_city_id", &mut out.social_security_city_id);
+        o.set("non_compete_covenant", &mut out.non_compete_covenant);
+        o.set("weekly_working_hours", &mut out.weekly_working_hours);
+        o.set("rehire", &mut out.rehire);
+        o.set("rehire_employment_id", &mut out.rehire_employment_id);
+        o.set("working_hours_type", &mut out.working_hours_type);
+        o.set("weekly_working_hours_v2", &mut out.weekly_working_hours_v2);
+        o.set("office_address", &mut out.office_address);
+        o.set("working_calendar_id", &mut out.working_calendar_id);
+        o.set("updated_at", &mut out.updated_at);
+        o.set("suspected_rehiring", &mut out.suspected_rehiring);
+        o.set("condition_worker", &mut out.condition_worker);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("position_id", &mut out.position_id);
+        o.set("company_manual_updated", &mut out.company_manual_updated);
+        o.set("pay_group", &mut out.pay_group);
+        o.set(
             "whether_the_information_is_abnormal",
             &mut out.whether_the_information_is_abnormal,
-        )?;
-        json::set(&mut o, "abnormal_reason", &mut out.abnormal_reason)?;
-        json::set(&mut o, "has_offer_salary", &mut out.has_offer_salary)?;
-        json::set(&mut o, "recruitment_project_id", &mut out.recruitment_project_id)?;
-        json::set(&mut o, "work_shift", &mut out.work_shift)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "created_by", &mut out.created_by)?;
-        json::set(&mut o, "updated_by", &mut out.updated_by)?;
-        json::set(&mut o, "seniority_date", &mut out.seniority_date)?;
-        json::set(
-            &mut o,
-            "background_check_order_id",
-            &mut out.background_check_order_id,
-        )?;
-        json::set(
-            &mut o,
-            "background_check_order_name",
-            &mut out.background_check_order_name,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set("abnormal_reason", &mut out.abnormal_reason);
+        o.set("has_offer_salary", &mut out.has_offer_salary);
+        o.set("recruitment_project_id", &mut out.recruitment_project_id);
+        o.set("work_shift", &mut out.work_shift);
+        o.set("created_at", &mut out.created_at);
+        o.set("created_by", &mut out.created_by);
+        o.set("updated_by", &mut out.updated_by);
+        o.set("seniority_date", &mut out.seniority_date);
+        o.set("background_check_order_id", &mut out.background_check_order_id);
+        o.set("background_check_order_name", &mut out.background_check_order_name);
+        o.set(
             "background_check_order_package_name",
             &mut out.background_check_order_package_name,
-        )?;
-        json::set(
-            &mut o,
-            "background_check_order_result",
-            &mut out.background_check_order_result,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set("background_check_order_result", &mut out.background_check_order_result);
+        o.set(
             "background_check_order_supplier_name",
             &mut out.background_check_order_supplier_name,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "background_check_order_account_name",
             &mut out.background_check_order_account_name,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "background_check_order_start_time",
             &mut out.background_check_order_start_time,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "background_check_order_complete_time",
             &mut out.background_check_order_complete_time,
-        )?;
-        json::set(
-            &mut o,
-            "background_check_order_status",
-            &mut out.background_check_order_status,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set("background_check_order_status", &mut out.background_check_order_status);
+        o.set(
             "seniority_adjust_information_list",
             &mut out.seniority_adjust_information_list,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "notice_period_positive_voluntary",
             &mut out.notice_period_positive_voluntary,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "notice_period_probation_involuntary",
             &mut out.notice_period_probation_involuntary,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "notice_period_positive_involuntary",
             &mut out.notice_period_positive_involuntary,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "notice_period_probation_voluntary",
             &mut out.notice_period_probation_voluntary,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "working_hours_type_manual_updated",
             &mut out.working_hours_type_manual_updated,
-        )?;
-        json::set(&mut o, "is_over_due", &mut out.is_over_due)?;
-        json::set(&mut o, "task_completed", &mut out.task_completed)?;
-        json::set(&mut o, "expected_graduate_date", &mut out.expected_graduate_date)?;
-        json::set(&mut o, "service_company", &mut out.service_company)?;
-        json::set(&mut o, "pathway", &mut out.pathway)?;
-        json::set(&mut o, "default_cost_center", &mut out.default_cost_center)?;
-        json::set(&mut o, "cost_allocation", &mut out.cost_allocation)?;
-        json::set(&mut o, "reuse_feishu_account", &mut out.reuse_feishu_account)?;
-        json::set(
-            &mut o,
-            "reused_feishu_account_id",
-            &mut out.reused_feishu_account_id,
-        )?;
-        json::set(&mut o, "work_country_id", &mut out.work_country_id)?;
+        );
+        o.set("is_over_due", &mut out.is_over_due);
+        o.set("task_completed", &mut out.task_completed);
+        o.set("expected_graduate_date", &mut out.expected_graduate_date);
+        o.set("service_company", &mut out.service_company);
+        o.set("pathway", &mut out.pathway);
+        o.set("default_cost_center", &mut out.default_cost_center);
+        o.set("cost_allocation", &mut out.cost_allocation);
+        o.set("reuse_feishu_account", &mut out.reuse_feishu_account);
+        o.set("reused_feishu_account_id", &mut out.reused_feishu_account_id);
+        o.set("work_country_id", &mut out.work_country_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `onboarding_info` of \[`PreHire`\].
+/// The `onboarding_info` of `PreHire`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15459,29 +15423,30 @@ pub struct PreHireOnboardingInfo {
 }
 impl FromJson for PreHireOnboardingInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PreHireOnboardingInfo")?;
+        let mut o = json::Fields::of(value, "PreHireOnboardingInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "offer_id", &mut out.offer_id)?;
-        json::set(&mut o, "offer_hr_id", &mut out.offer_hr_id)?;
-        json::set(&mut o, "offer_hr_id_v2", &mut out.offer_hr_id_v2)?;
-        json::set(&mut o, "entry_mode", &mut out.entry_mode)?;
-        json::set(&mut o, "onboarding_date", &mut out.onboarding_date)?;
-        json::set(&mut o, "ats_application_id", &mut out.ats_application_id)?;
-        json::set(&mut o, "recruitment_type", &mut out.recruitment_type)?;
-        json::set(&mut o, "onboarding_location_id", &mut out.onboarding_location_id)?;
-        json::set(&mut o, "company_sponsored_visa", &mut out.company_sponsored_visa)?;
-        json::set(&mut o, "onboarding_status", &mut out.onboarding_status)?;
-        json::set(&mut o, "onboarding_task_list", &mut out.onboarding_task_list)?;
-        json::set(&mut o, "onboarding_address", &mut out.onboarding_address)?;
-        json::set(&mut o, "flow_name", &mut out.flow_name)?;
-        json::set(&mut o, "flow_id", &mut out.flow_id)?;
-        json::set(&mut o, "check_in_time", &mut out.check_in_time)?;
-        json::set(&mut o, "check_in_method", &mut out.check_in_method)?;
-        json::set(&mut o, "withdrawn_reason", &mut out.withdrawn_reason)?;
+        o.set("offer_id", &mut out.offer_id);
+        o.set("offer_hr_id", &mut out.offer_hr_id);
+        o.set("offer_hr_id_v2", &mut out.offer_hr_id_v2);
+        o.set("entry_mode", &mut out.entry_mode);
+        o.set("onboarding_date", &mut out.onboarding_date);
+        o.set("ats_application_id", &mut out.ats_application_id);
+        o.set("recruitment_type", &mut out.recruitment_type);
+        o.set("onboarding_location_id", &mut out.onboarding_location_id);
+        o.set("company_sponsored_visa", &mut out.company_sponsored_visa);
+        o.set("onboarding_status", &mut out.onboarding_status);
+        o.set("onboarding_task_list", &mut out.onboarding_task_list);
+        o.set("onboarding_address", &mut out.onboarding_address);
+        o.set("flow_name", &mut out.flow_name);
+        o.set("flow_id", &mut out.flow_id);
+        o.set("check_in_time", &mut out.check_in_time);
+        o.set("check_in_method", &mut out.check_in_method);
+        o.set("withdrawn_reason", &mut out.withdrawn_reason);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `pay_group` of \[`PreHireEmploymentInfo`\].
+/// The `pay_group` of `PreHireEmploymentInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15496,14 +15461,15 @@ pub struct PreHirePayGroupInfo {
 }
 impl FromJson for PreHirePayGroupInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PreHirePayGroupInfo")?;
+        let mut o = json::Fields::of(value, "PreHirePayGroupInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "id", &mut out.id)?;
+        o.set("name", &mut out.name);
+        o.set("id", &mut out.id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `probation_info` of \[`PreHire`\].
+/// The `probation_info` of `PreHire`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15520,11 +15486,12 @@ pub struct PreHireProbationInfo {
 }
 impl FromJson for PreHireProbationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PreHireProbationInfo")?;
+        let mut o = json::Fields::of(value, "PreHireProbationInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "probation_start_date", &mut out.probation_start_date)?;
-        json::set(&mut o, "probation_end_date", &mut out.probation_end_date)?;
-        json::set(&mut o, "probation_period", &mut out.probation_period)?;
+        o.set("probation_start_date", &mut out.probation_start_date);
+        o.set("probation_end_date", &mut out.probation_end_date);
+        o.set("probation_period", &mut out.probation_period);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -15579,7 +15546,7 @@ impl ToJson for PrehireCreate {
         None
     }
 }
-/// The `default_cost_center` of \[`OfferInfo`\].
+/// The `default_cost_center` of `OfferInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15606,7 +15573,7 @@ impl ToJson for PrehireDefaultCostCenterUpdate {
         None
     }
 }
-/// The `seniority_adjust_information_list` of \[`OfferInfo`\].
+/// The `seniority_adjust_information_list` of `OfferInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15660,7 +15627,7 @@ impl ToJson for PrehireSeniorityAdjustInformation {
         None
     }
 }
-/// The `seniority_adjust_information_list` of \[`PreHireEmploymentInfo`\].
+/// The `seniority_adjust_information_list` of `PreHireEmploymentInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15683,22 +15650,18 @@ pub struct PrehireSeniorityAdjustInformationQuery {
 }
 impl FromJson for PrehireSeniorityAdjustInformationQuery {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PrehireSeniorityAdjustInformationQuery")?;
+        let mut o = json::Fields::of(value, "PrehireSeniorityAdjustInformationQuery")?;
         let mut out = Self::default();
-        json::set(&mut o, "seniority_adjustment", &mut out.seniority_adjustment)?;
-        json::set(
-            &mut o,
-            "seniority_adjustment_type",
-            &mut out.seniority_adjustment_type,
-        )?;
-        json::set(
-            &mut o,
+        o.set("seniority_adjustment", &mut out.seniority_adjustment);
+        o.set("seniority_adjustment_type", &mut out.seniority_adjustment_type);
+        o.set(
             "reasons_for_seniority_adjustment",
             &mut out.reasons_for_seniority_adjustment,
-        )?;
-        json::set(&mut o, "start_date", &mut out.start_date)?;
-        json::set(&mut o, "end_date", &mut out.end_date)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        );
+        o.set("start_date", &mut out.start_date);
+        o.set("end_date", &mut out.end_date);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -15741,7 +15704,7 @@ impl ToJson for PrehireUpdate {
         None
     }
 }
-/// The `items` of \[`SearchProbationResponseBody`\].
+/// The `items` of `SearchProbationResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15802,61 +15765,44 @@ pub struct ProbationInfo {
 }
 impl FromJson for ProbationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProbationInfo")?;
+        let mut o = json::Fields::of(value, "ProbationInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "probation_id", &mut out.probation_id)?;
-        json::set(&mut o, "probation_start_date", &mut out.probation_start_date)?;
-        json::set(
-            &mut o,
-            "probation_expected_end_date",
-            &mut out.probation_expected_end_date,
-        )?;
-        json::set(
-            &mut o,
-            "actual_probation_end_date",
-            &mut out.actual_probation_end_date,
-        )?;
-        json::set(&mut o, "initiating_time", &mut out.initiating_time)?;
-        json::set(&mut o, "submission_type", &mut out.submission_type)?;
-        json::set(&mut o, "initiator_id", &mut out.initiator_id)?;
-        json::set(&mut o, "probation_status", &mut out.probation_status)?;
-        json::set(&mut o, "self_review", &mut out.self_review)?;
-        json::set(&mut o, "notes", &mut out.notes)?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "converted_via_bpm", &mut out.converted_via_bpm)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "final_assessment_status", &mut out.final_assessment_status)?;
-        json::set(&mut o, "final_assessment_result", &mut out.final_assessment_result)?;
-        json::set(&mut o, "final_assessment_score", &mut out.final_assessment_score)?;
-        json::set(&mut o, "final_assessment_grade", &mut out.final_assessment_grade)?;
-        json::set(
-            &mut o,
-            "final_assessment_comment",
-            &mut out.final_assessment_comment,
-        )?;
-        json::set(&mut o, "final_assessment_detail", &mut out.final_assessment_detail)?;
-        json::set(&mut o, "assessments", &mut out.assessments)?;
-        json::set(
-            &mut o,
+        o.set("employment_id", &mut out.employment_id);
+        o.set("probation_id", &mut out.probation_id);
+        o.set("probation_start_date", &mut out.probation_start_date);
+        o.set("probation_expected_end_date", &mut out.probation_expected_end_date);
+        o.set("actual_probation_end_date", &mut out.actual_probation_end_date);
+        o.set("initiating_time", &mut out.initiating_time);
+        o.set("submission_type", &mut out.submission_type);
+        o.set("initiator_id", &mut out.initiator_id);
+        o.set("probation_status", &mut out.probation_status);
+        o.set("self_review", &mut out.self_review);
+        o.set("notes", &mut out.notes);
+        o.set("process_id", &mut out.process_id);
+        o.set("converted_via_bpm", &mut out.converted_via_bpm);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("final_assessment_status", &mut out.final_assessment_status);
+        o.set("final_assessment_result", &mut out.final_assessment_result);
+        o.set("final_assessment_score", &mut out.final_assessment_score);
+        o.set("final_assessment_grade", &mut out.final_assessment_grade);
+        o.set("final_assessment_comment", &mut out.final_assessment_comment);
+        o.set("final_assessment_detail", &mut out.final_assessment_detail);
+        o.set("assessments", &mut out.assessments);
+        o.set(
             "probation_extend_expected_end_date",
             &mut out.probation_extend_expected_end_date,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "extended_probation_period_duration",
             &mut out.extended_probation_period_duration,
-        )?;
-        json::set(
-            &mut o,
-            "extended_probation_period_unit",
-            &mut out.extended_probation_period_unit,
-        )?;
-        json::set(&mut o, "probation_outcome", &mut out.probation_outcome)?;
+        );
+        o.set("extended_probation_period_unit", &mut out.extended_probation_period_unit);
+        o.set("probation_outcome", &mut out.probation_outcome);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `probation_info` of \[`SubmitProbationResponseBody`\].
+/// The `probation_info` of `SubmitProbationResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15907,44 +15853,33 @@ pub struct ProbationInfoForSubmit {
 }
 impl FromJson for ProbationInfoForSubmit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProbationInfoForSubmit")?;
+        let mut o = json::Fields::of(value, "ProbationInfoForSubmit")?;
         let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "probation_id", &mut out.probation_id)?;
-        json::set(&mut o, "probation_start_date", &mut out.probation_start_date)?;
-        json::set(
-            &mut o,
-            "probation_expected_end_date",
-            &mut out.probation_expected_end_date,
-        )?;
-        json::set(
-            &mut o,
-            "actual_probation_end_date",
-            &mut out.actual_probation_end_date,
-        )?;
-        json::set(&mut o, "initiating_time", &mut out.initiating_time)?;
-        json::set(&mut o, "submission_type", &mut out.submission_type)?;
-        json::set(&mut o, "initiator_id", &mut out.initiator_id)?;
-        json::set(&mut o, "probation_status", &mut out.probation_status)?;
-        json::set(&mut o, "self_review", &mut out.self_review)?;
-        json::set(&mut o, "notes", &mut out.notes)?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "converted_via_bpm", &mut out.converted_via_bpm)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "final_assessment_status", &mut out.final_assessment_status)?;
-        json::set(&mut o, "final_assessment_result", &mut out.final_assessment_result)?;
-        json::set(&mut o, "final_assessment_score", &mut out.final_assessment_score)?;
-        json::set(&mut o, "final_assessment_grade", &mut out.final_assessment_grade)?;
-        json::set(
-            &mut o,
-            "final_assessment_comment",
-            &mut out.final_assessment_comment,
-        )?;
-        json::set(&mut o, "final_assessment_detail", &mut out.final_assessment_detail)?;
+        o.set("employment_id", &mut out.employment_id);
+        o.set("probation_id", &mut out.probation_id);
+        o.set("probation_start_date", &mut out.probation_start_date);
+        o.set("probation_expected_end_date", &mut out.probation_expected_end_date);
+        o.set("actual_probation_end_date", &mut out.actual_probation_end_date);
+        o.set("initiating_time", &mut out.initiating_time);
+        o.set("submission_type", &mut out.submission_type);
+        o.set("initiator_id", &mut out.initiator_id);
+        o.set("probation_status", &mut out.probation_status);
+        o.set("self_review", &mut out.self_review);
+        o.set("notes", &mut out.notes);
+        o.set("process_id", &mut out.process_id);
+        o.set("converted_via_bpm", &mut out.converted_via_bpm);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("final_assessment_status", &mut out.final_assessment_status);
+        o.set("final_assessment_result", &mut out.final_assessment_result);
+        o.set("final_assessment_score", &mut out.final_assessment_score);
+        o.set("final_assessment_grade", &mut out.final_assessment_grade);
+        o.set("final_assessment_comment", &mut out.final_assessment_comment);
+        o.set("final_assessment_detail", &mut out.final_assessment_detail);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `abstracts` of \[`GetProcessResponseBody`\].
+/// The `abstracts` of `GetProcessResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15959,10 +15894,11 @@ pub struct ProcessAbstractItem {
 }
 impl FromJson for ProcessAbstractItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProcessAbstractItem")?;
+        let mut o = json::Fields::of(value, "ProcessAbstractItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("name", &mut out.name);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -15998,7 +15934,7 @@ impl ToJson for ProcessApprover {
         w.end_object();
     }
 }
-/// The `cc_list` of \[`GetProcessResponseBody`\].
+/// The `cc_list` of `GetProcessResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16023,19 +15959,20 @@ pub struct ProcessCcItem {
 }
 impl FromJson for ProcessCcItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProcessCcItem")?;
+        let mut o = json::Fields::of(value, "ProcessCcItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "approver_id", &mut out.approver_id)?;
-        json::set(&mut o, "links", &mut out.links)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "operator_name", &mut out.operator_name)?;
-        json::set(&mut o, "node_name", &mut out.node_name)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "node_definition_id", &mut out.node_definition_id)?;
+        o.set("approver_id", &mut out.approver_id);
+        o.set("links", &mut out.links);
+        o.set("operator_id", &mut out.operator_id);
+        o.set("operator_name", &mut out.operator_name);
+        o.set("node_name", &mut out.node_name);
+        o.set("create_time", &mut out.create_time);
+        o.set("node_definition_id", &mut out.node_definition_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `comment_infos` of \[`GetProcessResponseBody`\].
+/// The `comment_infos` of `GetProcessResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16062,20 +15999,21 @@ pub struct ProcessCommentInfo {
 }
 impl FromJson for ProcessCommentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProcessCommentInfo")?;
+        let mut o = json::Fields::of(value, "ProcessCommentInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "commentor_id", &mut out.commentor_id)?;
-        json::set(&mut o, "commentor_name", &mut out.commentor_name)?;
-        json::set(&mut o, "comment_time", &mut out.comment_time)?;
-        json::set(&mut o, "comment_msg", &mut out.comment_msg)?;
-        json::set(&mut o, "at_user_ids", &mut out.at_user_ids)?;
-        json::set(&mut o, "file_count", &mut out.file_count)?;
-        json::set(&mut o, "image_count", &mut out.image_count)?;
-        json::set(&mut o, "comment_id", &mut out.comment_id)?;
+        o.set("commentor_id", &mut out.commentor_id);
+        o.set("commentor_name", &mut out.commentor_name);
+        o.set("comment_time", &mut out.comment_time);
+        o.set("comment_msg", &mut out.comment_msg);
+        o.set("at_user_ids", &mut out.at_user_ids);
+        o.set("file_count", &mut out.file_count);
+        o.set("image_count", &mut out.image_count);
+        o.set("comment_id", &mut out.comment_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `done_list` of \[`GetProcessResponseBody`\].
+/// The `done_list` of `GetProcessResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16108,19 +16046,20 @@ pub struct ProcessDoneItem {
 }
 impl FromJson for ProcessDoneItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProcessDoneItem")?;
+        let mut o = json::Fields::of(value, "ProcessDoneItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "approver_id", &mut out.approver_id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "links", &mut out.links)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "operator_name", &mut out.operator_name)?;
-        json::set(&mut o, "node_name", &mut out.node_name)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "complete_time", &mut out.complete_time)?;
-        json::set(&mut o, "node_definition_id", &mut out.node_definition_id)?;
-        json::set(&mut o, "approval_opinion", &mut out.approval_opinion)?;
+        o.set("approver_id", &mut out.approver_id);
+        o.set("type", &mut out.r#type);
+        o.set("status", &mut out.status);
+        o.set("links", &mut out.links);
+        o.set("operator_id", &mut out.operator_id);
+        o.set("operator_name", &mut out.operator_name);
+        o.set("node_name", &mut out.node_name);
+        o.set("create_time", &mut out.create_time);
+        o.set("complete_time", &mut out.complete_time);
+        o.set("node_definition_id", &mut out.node_definition_id);
+        o.set("approval_opinion", &mut out.approval_opinion);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -16168,7 +16107,7 @@ impl ToJson for ProcessExtra {
         w.end_object();
     }
 }
-/// The `field_values` of \[`CreateProcessQueryFlowDataTemplateResponseBody`\].
+/// The `field_values` of `CreateProcessQueryFlowDataTemplateResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16185,11 +16124,12 @@ pub struct ProcessFormVariableV2 {
 }
 impl FromJson for ProcessFormVariableV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProcessFormVariableV2")?;
+        let mut o = json::Fields::of(value, "ProcessFormVariableV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "variable_api_name", &mut out.variable_api_name)?;
-        json::set(&mut o, "variable_value", &mut out.variable_value)?;
-        json::set(&mut o, "sub_values", &mut out.sub_values)?;
+        o.set("variable_api_name", &mut out.variable_api_name);
+        o.set("variable_value", &mut out.variable_value);
+        o.set("sub_values", &mut out.sub_values);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -16202,7 +16142,7 @@ impl ToJson for ProcessFormVariableV2 {
         w.end_object();
     }
 }
-/// The `process_infos` of \[`GetDraftResponseBody`\].
+/// The `process_infos` of `GetDraftResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16217,14 +16157,15 @@ pub struct ProcessInfo {
 }
 impl FromJson for ProcessInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProcessInfo")?;
+        let mut o = json::Fields::of(value, "ProcessInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "approval_group_status", &mut out.approval_group_status)?;
+        o.set("process_id", &mut out.process_id);
+        o.set("approval_group_status", &mut out.approval_group_status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `start_links` of \[`GetProcessResponseBody`\].
+/// The `start_links` of `GetProcessResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16241,11 +16182,12 @@ pub struct ProcessLink {
 }
 impl FromJson for ProcessLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProcessLink")?;
+        let mut o = json::Fields::of(value, "ProcessLink")?;
         let mut out = Self::default();
-        json::set(&mut o, "web_link", &mut out.web_link)?;
-        json::set(&mut o, "pc_link", &mut out.pc_link)?;
-        json::set(&mut o, "mobile_link", &mut out.mobile_link)?;
+        o.set("web_link", &mut out.web_link);
+        o.set("pc_link", &mut out.pc_link);
+        o.set("mobile_link", &mut out.mobile_link);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -16273,7 +16215,7 @@ impl ToJson for ProcessRevokeAndWithdraw {
         w.end_object();
     }
 }
-/// The `system_done_list` of \[`GetProcessResponseBody`\].
+/// The `system_done_list` of `GetProcessResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16304,22 +16246,23 @@ pub struct ProcessSystemDoneItem {
 }
 impl FromJson for ProcessSystemDoneItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProcessSystemDoneItem")?;
+        let mut o = json::Fields::of(value, "ProcessSystemDoneItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "approver_id", &mut out.approver_id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "links", &mut out.links)?;
-        json::set(&mut o, "operator_name", &mut out.operator_name)?;
-        json::set(&mut o, "node_name", &mut out.node_name)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "complete_time", &mut out.complete_time)?;
-        json::set(&mut o, "node_definition_id", &mut out.node_definition_id)?;
-        json::set(&mut o, "approval_opinion", &mut out.approval_opinion)?;
+        o.set("approver_id", &mut out.approver_id);
+        o.set("type", &mut out.r#type);
+        o.set("status", &mut out.status);
+        o.set("links", &mut out.links);
+        o.set("operator_name", &mut out.operator_name);
+        o.set("node_name", &mut out.node_name);
+        o.set("create_time", &mut out.create_time);
+        o.set("complete_time", &mut out.complete_time);
+        o.set("node_definition_id", &mut out.node_definition_id);
+        o.set("approval_opinion", &mut out.approval_opinion);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `system_todos` of \[`GetProcessResponseBody`\].
+/// The `system_todos` of `GetProcessResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16344,19 +16287,20 @@ pub struct ProcessSystemTodoItem {
 }
 impl FromJson for ProcessSystemTodoItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProcessSystemTodoItem")?;
+        let mut o = json::Fields::of(value, "ProcessSystemTodoItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "approver_id", &mut out.approver_id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "links", &mut out.links)?;
-        json::set(&mut o, "operator_name", &mut out.operator_name)?;
-        json::set(&mut o, "node_name", &mut out.node_name)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "node_definition_id", &mut out.node_definition_id)?;
+        o.set("approver_id", &mut out.approver_id);
+        o.set("type", &mut out.r#type);
+        o.set("links", &mut out.links);
+        o.set("operator_name", &mut out.operator_name);
+        o.set("node_name", &mut out.node_name);
+        o.set("create_time", &mut out.create_time);
+        o.set("node_definition_id", &mut out.node_definition_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `todos` of \[`GetProcessResponseBody`\].
+/// The `todos` of `GetProcessResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16383,16 +16327,17 @@ pub struct ProcessTodoItem {
 }
 impl FromJson for ProcessTodoItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProcessTodoItem")?;
+        let mut o = json::Fields::of(value, "ProcessTodoItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "approver_id", &mut out.approver_id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "links", &mut out.links)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "operator_name", &mut out.operator_name)?;
-        json::set(&mut o, "node_name", &mut out.node_name)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "node_definition_id", &mut out.node_definition_id)?;
+        o.set("approver_id", &mut out.approver_id);
+        o.set("type", &mut out.r#type);
+        o.set("links", &mut out.links);
+        o.set("operator_id", &mut out.operator_id);
+        o.set("operator_name", &mut out.operator_name);
+        o.set("node_name", &mut out.node_name);
+        o.set("create_time", &mut out.create_time);
+        o.set("node_definition_id", &mut out.node_definition_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -16432,7 +16377,7 @@ impl ToJson for ProcessTransfer {
         None
     }
 }
-/// The `address` of \[`ProfileSettingDependent`\].
+/// The `address` of `ProfileSettingDependent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16537,7 +16482,7 @@ impl ToJson for ProfileSettingAddress {
         w.end_object();
     }
 }
-/// The `bank_accounts` of \[`ProfileSettingPersonalInfo`\].
+/// The `bank_accounts` of `ProfileSettingPersonalInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16594,7 +16539,7 @@ impl ToJson for ProfileSettingBankAccount {
         w.end_object();
     }
 }
-/// The `career` of \[`CreateEmployeeRequestBody`\].
+/// The `career` of `CreateEmployeeRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16630,7 +16575,7 @@ impl ToJson for ProfileSettingCareer {
         None
     }
 }
-/// The `citizenship_statuses` of \[`DependentForUpdate`\].
+/// The `citizenship_statuses` of `DependentForUpdate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16645,10 +16590,11 @@ pub struct ProfileSettingCitizenshipStatus {
 }
 impl FromJson for ProfileSettingCitizenshipStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProfileSettingCitizenshipStatus")?;
+        let mut o = json::Fields::of(value, "ProfileSettingCitizenshipStatus")?;
         let mut out = Self::default();
-        json::set(&mut o, "country_region", &mut out.country_region)?;
-        json::set(&mut o, "citizenship_status", &mut out.citizenship_status)?;
+        o.set("country_region", &mut out.country_region);
+        o.set("citizenship_status", &mut out.citizenship_status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -16660,7 +16606,7 @@ impl ToJson for ProfileSettingCitizenshipStatus {
         w.end_object();
     }
 }
-/// The `cost_centers` of \[`ProfileSettingEmploymentRecord`\].
+/// The `cost_centers` of `ProfileSettingEmploymentRecord`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16681,7 +16627,7 @@ impl ToJson for ProfileSettingCostCenter {
         w.end_object();
     }
 }
-/// The `custom_fields` of \[`ProfileSettingCustomGroupItem`\].
+/// The `custom_fields` of `ProfileSettingCustomGroupItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16708,7 +16654,7 @@ impl ToJson for ProfileSettingCustomField {
         None
     }
 }
-/// The `custom_groups` of \[`ProfileSettingCareer`\].
+/// The `custom_groups` of `ProfileSettingCareer`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16735,7 +16681,7 @@ impl ToJson for ProfileSettingCustomGroup {
         None
     }
 }
-/// The `items` of \[`ProfileSettingCustomGroup`\].
+/// The `items` of `ProfileSettingCustomGroup`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16759,7 +16705,7 @@ impl ToJson for ProfileSettingCustomGroupItem {
         None
     }
 }
-/// The `data_attachment` of \[`CreateEmployeeRequestBody`\].
+/// The `data_attachment` of `CreateEmployeeRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16786,7 +16732,7 @@ impl ToJson for ProfileSettingDataAttachment {
         None
     }
 }
-/// The `dependents` of \[`ProfileSettingPersonalInfo`\].
+/// The `dependents` of `ProfileSettingPersonalInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16885,7 +16831,7 @@ impl ToJson for ProfileSettingDependent {
         None
     }
 }
-/// The `educations` of \[`ProfileSettingCareer`\].
+/// The `educations` of `ProfileSettingCareer`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16933,7 +16879,7 @@ impl ToJson for ProfileSettingEducation {
         None
     }
 }
-/// The `emergency_contacts` of \[`ProfileSettingPersonalInfo`\].
+/// The `emergency_contacts` of `ProfileSettingPersonalInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16975,7 +16921,7 @@ impl ToJson for ProfileSettingEmergencyContact {
         None
     }
 }
-/// The `emp_contract_record` of \[`ProfileSettingEmploymentInfo`\].
+/// The `emp_contract_record` of `ProfileSettingEmploymentInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17008,7 +16954,7 @@ impl ToJson for ProfileSettingEmpContractRecord {
         w.end_object();
     }
 }
-/// The `basic_info` of \[`ProfileSettingEmploymentInfo`\].
+/// The `basic_info` of `ProfileSettingEmploymentInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17062,7 +17008,7 @@ impl ToJson for ProfileSettingEmploymentBasicInfo {
         None
     }
 }
-/// The `employment_info` of \[`CreateEmployeeRequestBody`\].
+/// The `employment_info` of `CreateEmployeeRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17125,7 +17071,7 @@ impl ToJson for ProfileSettingEmploymentInfo {
         None
     }
 }
-/// The `employment_record` of \[`ProfileSettingEmploymentInfo`\].
+/// The `employment_record` of `ProfileSettingEmploymentInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17194,7 +17140,7 @@ impl ToJson for ProfileSettingEmploymentRecord {
         w.end_object();
     }
 }
-/// The `child_birth_certificates` of \[`ProfileSettingDependent`\].
+/// The `child_birth_certificates` of `ProfileSettingDependent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17224,7 +17170,7 @@ impl ToJson for ProfileSettingFile {
         w.end_object();
     }
 }
-/// The `hukou` of \[`ProfileSettingPersonalInfo`\].
+/// The `hukou` of `ProfileSettingPersonalInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17254,7 +17200,7 @@ impl ToJson for ProfileSettingHukou {
         None
     }
 }
-/// The `name` of \[`ProfileSettingDependent`\].
+/// The `name` of `ProfileSettingDependent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17329,7 +17275,7 @@ impl ToJson for ProfileSettingName {
         w.end_object();
     }
 }
-/// The `national_ids` of \[`ProfileSettingDependent`\].
+/// The `national_ids` of `ProfileSettingDependent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17377,7 +17323,7 @@ impl ToJson for ProfileSettingNational {
         None
     }
 }
-/// The `passports` of \[`ProfileSettingDependent`\].
+/// The `passports` of `ProfileSettingDependent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17422,7 +17368,7 @@ impl ToJson for ProfileSettingPassport {
         None
     }
 }
-/// The `person_for_countries` of \[`ProfileSettingPersonalInfo`\].
+/// The `person_for_countries` of `ProfileSettingPersonalInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17461,7 +17407,7 @@ impl ToJson for ProfileSettingPersonForCountry {
         None
     }
 }
-/// The `personal_basic_info` of \[`ProfileSettingPersonalInfo`\].
+/// The `personal_basic_info` of `ProfileSettingPersonalInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17554,7 +17500,7 @@ impl ToJson for ProfileSettingPersonalBasicInfo {
         None
     }
 }
-/// The `personal_info` of \[`CreateEmployeeRequestBody`\].
+/// The `personal_info` of `CreateEmployeeRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17650,7 +17596,7 @@ impl ToJson for ProfileSettingPersonalInfo {
         None
     }
 }
-/// The `personal_records` of \[`ProfileSettingDataAttachment`\].
+/// The `personal_records` of `ProfileSettingDataAttachment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17671,7 +17617,7 @@ impl ToJson for ProfileSettingPersonalRecord {
         w.end_object();
     }
 }
-/// The `phone` of \[`ProfileSettingDependent`\].
+/// The `phone` of `ProfileSettingDependent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17692,7 +17638,7 @@ impl ToJson for ProfileSettingPhone {
         w.end_object();
     }
 }
-/// The `probation_info` of \[`ProfileSettingEmploymentInfo`\].
+/// The `probation_info` of `ProfileSettingEmploymentInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17716,7 +17662,7 @@ impl ToJson for ProfileSettingProbationInfo {
         w.end_object();
     }
 }
-/// The `resident_taxes` of \[`ProfileSettingPersonalInfo`\].
+/// The `resident_taxes` of `ProfileSettingPersonalInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17749,7 +17695,7 @@ impl ToJson for ProfileSettingResidentTax {
         None
     }
 }
-/// The `visas` of \[`ProfileSettingDependent`\].
+/// The `visas` of `ProfileSettingDependent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17794,7 +17740,7 @@ impl ToJson for ProfileSettingVisa {
         None
     }
 }
-/// The `work_experiences` of \[`ProfileSettingCareer`\].
+/// The `work_experiences` of `ProfileSettingCareer`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17922,11 +17868,12 @@ pub struct QueryCustomOrgResponseBody {
 }
 impl FromJson for QueryCustomOrgResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryCustomOrgResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryCustomOrgResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -17994,11 +17941,12 @@ pub struct QueryEmployeesJobDataResponseBody {
 }
 impl FromJson for QueryEmployeesJobDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryEmployeesJobDataResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryEmployeesJobDataResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18043,11 +17991,12 @@ pub struct QueryJobGradeResponseBody {
 }
 impl FromJson for QueryJobGradeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryJobGradeResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryJobGradeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18091,9 +18040,10 @@ pub struct QueryMultiTimelineCompanyResponseBody {
 }
 impl FromJson for QueryMultiTimelineCompanyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryMultiTimelineCompanyResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryMultiTimelineCompanyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18141,11 +18091,12 @@ pub struct QueryMultiTimelineCostCenterResponseBody {
 }
 impl FromJson for QueryMultiTimelineCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryMultiTimelineCostCenterResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryMultiTimelineCostCenterResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18193,11 +18144,12 @@ pub struct QueryMultiTimelineDepartmentResponseBody {
 }
 impl FromJson for QueryMultiTimelineDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryMultiTimelineDepartmentResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryMultiTimelineDepartmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18241,9 +18193,10 @@ pub struct QueryMultiTimelineJobFamilyResponseBody {
 }
 impl FromJson for QueryMultiTimelineJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryMultiTimelineJobFamilyResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryMultiTimelineJobFamilyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18287,9 +18240,10 @@ pub struct QueryMultiTimelineJobResponseBody {
 }
 impl FromJson for QueryMultiTimelineJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryMultiTimelineJobResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryMultiTimelineJobResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18333,9 +18287,10 @@ pub struct QueryMultiTimelineLocationResponseBody {
 }
 impl FromJson for QueryMultiTimelineLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryMultiTimelineLocationResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryMultiTimelineLocationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18391,11 +18346,12 @@ pub struct QueryOperationLogsDepartmentResponseBody {
 }
 impl FromJson for QueryOperationLogsDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryOperationLogsDepartmentResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryOperationLogsDepartmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "op_logs", &mut out.op_logs)?;
-        json::set(&mut o, "next_page_token", &mut out.next_page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("op_logs", &mut out.op_logs);
+        o.set("next_page_token", &mut out.next_page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18449,11 +18405,12 @@ pub struct QueryPositionResponseBody {
 }
 impl FromJson for QueryPositionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryPositionResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryPositionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18504,11 +18461,12 @@ pub struct QueryPreHireResponseBody {
 }
 impl FromJson for QueryPreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryPreHireResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryPreHireResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18558,12 +18516,13 @@ pub struct QueryRecentChangeCompanyResponseBody {
 }
 impl FromJson for QueryRecentChangeCompanyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryRecentChangeCompanyResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryRecentChangeCompanyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "company_ids", &mut out.company_ids)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "deleted_company_ids", &mut out.deleted_company_ids)?;
+        o.set("company_ids", &mut out.company_ids);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("deleted_company_ids", &mut out.deleted_company_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18586,12 +18545,13 @@ pub struct QueryRecentChangeCostCenterResponseBody {
 }
 impl FromJson for QueryRecentChangeCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryRecentChangeCostCenterResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryRecentChangeCostCenterResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "cost_center_ids", &mut out.cost_center_ids)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "deleted_cost_center_ids", &mut out.deleted_cost_center_ids)?;
+        o.set("cost_center_ids", &mut out.cost_center_ids);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("deleted_cost_center_ids", &mut out.deleted_cost_center_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18614,12 +18574,13 @@ pub struct QueryRecentChangeCustomOrgResponseBody {
 }
 impl FromJson for QueryRecentChangeCustomOrgResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryRecentChangeCustomOrgResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryRecentChangeCustomOrgResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "custom_org_ids", &mut out.custom_org_ids)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "deleted_custom_org_ids", &mut out.deleted_custom_org_ids)?;
+        o.set("custom_org_ids", &mut out.custom_org_ids);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("deleted_custom_org_ids", &mut out.deleted_custom_org_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18642,12 +18603,13 @@ pub struct QueryRecentChangeDepartmentResponseBody {
 }
 impl FromJson for QueryRecentChangeDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryRecentChangeDepartmentResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryRecentChangeDepartmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_ids", &mut out.department_ids)?;
-        json::set(&mut o, "deleted_department_ids", &mut out.deleted_department_ids)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("department_ids", &mut out.department_ids);
+        o.set("deleted_department_ids", &mut out.deleted_department_ids);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18670,12 +18632,13 @@ pub struct QueryRecentChangeJobFamilyResponseBody {
 }
 impl FromJson for QueryRecentChangeJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryRecentChangeJobFamilyResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryRecentChangeJobFamilyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_family_ids", &mut out.job_family_ids)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "deleted_job_family_ids", &mut out.deleted_job_family_ids)?;
+        o.set("job_family_ids", &mut out.job_family_ids);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("deleted_job_family_ids", &mut out.deleted_job_family_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18698,12 +18661,13 @@ pub struct QueryRecentChangeJobGradeResponseBody {
 }
 impl FromJson for QueryRecentChangeJobGradeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryRecentChangeJobGradeResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryRecentChangeJobGradeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_grade_ids", &mut out.job_grade_ids)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "deleted_job_grade_ids", &mut out.deleted_job_grade_ids)?;
+        o.set("job_grade_ids", &mut out.job_grade_ids);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("deleted_job_grade_ids", &mut out.deleted_job_grade_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18726,12 +18690,13 @@ pub struct QueryRecentChangeJobLevelResponseBody {
 }
 impl FromJson for QueryRecentChangeJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryRecentChangeJobLevelResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryRecentChangeJobLevelResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_level_ids", &mut out.job_level_ids)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "deleted_job_level_ids", &mut out.deleted_job_level_ids)?;
+        o.set("job_level_ids", &mut out.job_level_ids);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("deleted_job_level_ids", &mut out.deleted_job_level_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18754,12 +18719,13 @@ pub struct QueryRecentChangeJobResponseBody {
 }
 impl FromJson for QueryRecentChangeJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryRecentChangeJobResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryRecentChangeJobResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_ids", &mut out.job_ids)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "deleted_job_ids", &mut out.deleted_job_ids)?;
+        o.set("job_ids", &mut out.job_ids);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("deleted_job_ids", &mut out.deleted_job_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18782,12 +18748,13 @@ pub struct QueryRecentChangeLocationResponseBody {
 }
 impl FromJson for QueryRecentChangeLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryRecentChangeLocationResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryRecentChangeLocationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "location_ids", &mut out.location_ids)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "deleted_location_ids", &mut out.deleted_location_ids)?;
+        o.set("location_ids", &mut out.location_ids);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("deleted_location_ids", &mut out.deleted_location_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18810,12 +18777,13 @@ pub struct QueryRecentChangePositionResponseBody {
 }
 impl FromJson for QueryRecentChangePositionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryRecentChangePositionResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryRecentChangePositionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "position_ids", &mut out.position_ids)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "deleted_position_ids", &mut out.deleted_position_ids)?;
+        o.set("position_ids", &mut out.position_ids);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("deleted_position_ids", &mut out.deleted_position_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18885,9 +18853,10 @@ pub struct QueryTimelineDepartmentResponseBody {
 }
 impl FromJson for QueryTimelineDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryTimelineDepartmentResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryTimelineDepartmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18906,14 +18875,15 @@ pub struct QuerybyidEmployeeCustomOrgResponseBody {
 }
 impl FromJson for QuerybyidEmployeeCustomOrgResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QuerybyidEmployeeCustomOrgResponseBody")?;
+        let mut o = json::Fields::of(value, "QuerybyidEmployeeCustomOrgResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "custom_org", &mut out.custom_org)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("custom_org", &mut out.custom_org);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `reorganization_info` of \[`DepartmentChange`\].
+/// The `reorganization_info` of `DepartmentChange`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18974,81 +18944,37 @@ pub struct ReorganizationInfo {
 }
 impl FromJson for ReorganizationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReorganizationInfo")?;
+        let mut o = json::Fields::of(value, "ReorganizationInfo")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "original_department_names",
-            &mut out.original_department_names,
-        )?;
-        json::set(&mut o, "target_department_names", &mut out.target_department_names)?;
-        json::set(
-            &mut o,
-            "original_department_code",
-            &mut out.original_department_code,
-        )?;
-        json::set(&mut o, "target_department_code", &mut out.target_department_code)?;
-        json::set(&mut o, "original_sub_type", &mut out.original_sub_type)?;
-        json::set(&mut o, "target_sub_type", &mut out.target_sub_type)?;
-        json::set(
-            &mut o,
-            "original_department_manager",
-            &mut out.original_department_manager,
-        )?;
-        json::set(
-            &mut o,
-            "target_department_manager",
-            &mut out.target_department_manager,
-        )?;
-        json::set(&mut o, "original_descriptions", &mut out.original_descriptions)?;
-        json::set(&mut o, "target_descriptions", &mut out.target_descriptions)?;
-        json::set(&mut o, "original_cost_center", &mut out.original_cost_center)?;
-        json::set(&mut o, "target_cost_center", &mut out.target_cost_center)?;
-        json::set(
-            &mut o,
-            "original_is_confidential",
-            &mut out.original_is_confidential,
-        )?;
-        json::set(&mut o, "target_is_confidential", &mut out.target_is_confidential)?;
-        json::set(&mut o, "original_staffing_model", &mut out.original_staffing_model)?;
-        json::set(&mut o, "target_staffing_model", &mut out.target_staffing_model)?;
-        json::set(
-            &mut o,
-            "original_staffing_mode_option",
-            &mut out.original_staffing_mode_option,
-        )?;
-        json::set(
-            &mut o,
-            "target_staffing_mode_option",
-            &mut out.target_staffing_mode_option,
-        )?;
-        json::set(
-            &mut o,
-            "original_parent_department_id",
-            &mut out.original_parent_department_id,
-        )?;
-        json::set(
-            &mut o,
-            "target_parent_department_id",
-            &mut out.target_parent_department_id,
-        )?;
-        json::set(
-            &mut o,
+        o.set("original_department_names", &mut out.original_department_names);
+        o.set("target_department_names", &mut out.target_department_names);
+        o.set("original_department_code", &mut out.original_department_code);
+        o.set("target_department_code", &mut out.target_department_code);
+        o.set("original_sub_type", &mut out.original_sub_type);
+        o.set("target_sub_type", &mut out.target_sub_type);
+        o.set("original_department_manager", &mut out.original_department_manager);
+        o.set("target_department_manager", &mut out.target_department_manager);
+        o.set("original_descriptions", &mut out.original_descriptions);
+        o.set("target_descriptions", &mut out.target_descriptions);
+        o.set("original_cost_center", &mut out.original_cost_center);
+        o.set("target_cost_center", &mut out.target_cost_center);
+        o.set("original_is_confidential", &mut out.original_is_confidential);
+        o.set("target_is_confidential", &mut out.target_is_confidential);
+        o.set("original_staffing_model", &mut out.original_staffing_model);
+        o.set("target_staffing_model", &mut out.target_staffing_model);
+        o.set("original_staffing_mode_option", &mut out.original_staffing_mode_option);
+        o.set("target_staffing_mode_option", &mut out.target_staffing_mode_option);
+        o.set("original_parent_department_id", &mut out.original_parent_department_id);
+        o.set("target_parent_department_id", &mut out.target_parent_department_id);
+        o.set(
             "draft_target_parent_department_id",
             &mut out.draft_target_parent_department_id,
-        )?;
-        json::set(
-            &mut o,
-            "original_department_id_path",
-            &mut out.original_department_id_path,
-        )?;
-        json::set(
-            &mut o,
-            "target_department_id_path",
-            &mut out.target_department_id_path,
-        )?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "orgrole_infos", &mut out.orgrole_infos)?;
+        );
+        o.set("original_department_id_path", &mut out.original_department_id_path);
+        o.set("target_department_id_path", &mut out.target_department_id_path);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("orgrole_infos", &mut out.orgrole_infos);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -19091,7 +19017,7 @@ impl ToJson for ReportDetailReq {
         None
     }
 }
-/// The `resident_taxes` of \[`PersonInfo`\].
+/// The `resident_taxes` of `PersonInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19110,12 +19036,13 @@ pub struct ResidentTax {
 }
 impl FromJson for ResidentTax {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ResidentTax")?;
+        let mut o = json::Fields::of(value, "ResidentTax")?;
         let mut out = Self::default();
-        json::set(&mut o, "year_resident_tax", &mut out.year_resident_tax)?;
-        json::set(&mut o, "resident_status", &mut out.resident_status)?;
-        json::set(&mut o, "tax_country_region_id", &mut out.tax_country_region_id)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("year_resident_tax", &mut out.year_resident_tax);
+        o.set("resident_status", &mut out.resident_status);
+        o.set("tax_country_region_id", &mut out.tax_country_region_id);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -19141,7 +19068,7 @@ impl ToJson for ResidentTax {
         None
     }
 }
-/// The `resident_tax_list` of \[`BasicInfo`\].
+/// The `resident_tax_list` of `BasicInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19252,10 +19179,11 @@ pub struct RevokeJobChangeResponseBody {
 }
 impl FromJson for RevokeJobChangeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RevokeJobChangeResponseBody")?;
+        let mut o = json::Fields::of(value, "RevokeJobChangeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
-        json::set(&mut o, "message", &mut out.message)?;
+        o.set("result", &mut out.result);
+        o.set("message", &mut out.message);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -19342,11 +19270,12 @@ pub struct SearchBasicInfoBankBranchResponseBody {
 }
 impl FromJson for SearchBasicInfoBankBranchResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchBasicInfoBankBranchResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchBasicInfoBankBranchResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -19397,11 +19326,12 @@ pub struct SearchBasicInfoBankResponseBody {
 }
 impl FromJson for SearchBasicInfoBankResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchBasicInfoBankResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchBasicInfoBankResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -19449,11 +19379,12 @@ pub struct SearchBasicInfoCityResponseBody {
 }
 impl FromJson for SearchBasicInfoCityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchBasicInfoCityResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchBasicInfoCityResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -19495,11 +19426,12 @@ pub struct SearchBasicInfoCountryRegionResponseBody {
 }
 impl FromJson for SearchBasicInfoCountryRegionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchBasicInfoCountryRegionResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchBasicInfoCountryRegionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -19547,14 +19479,15 @@ pub struct SearchBasicInfoCountryRegionSubdivisionResponseBody {
 }
 impl FromJson for SearchBasicInfoCountryRegionSubdivisionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "SearchBasicInfoCountryRegionSubdivisionResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -19596,11 +19529,12 @@ pub struct SearchBasicInfoCurrencyResponseBody {
 }
 impl FromJson for SearchBasicInfoCurrencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchBasicInfoCurrencyResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchBasicInfoCurrencyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -19645,11 +19579,12 @@ pub struct SearchBasicInfoDistrictResponseBody {
 }
 impl FromJson for SearchBasicInfoDistrictResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchBasicInfoDistrictResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchBasicInfoDistrictResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -19691,11 +19626,12 @@ pub struct SearchBasicInfoLanguageResponseBody {
 }
 impl FromJson for SearchBasicInfoLanguageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchBasicInfoLanguageResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchBasicInfoLanguageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -19740,11 +19676,12 @@ pub struct SearchBasicInfoNationalityResponseBody {
 }
 impl FromJson for SearchBasicInfoNationalityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchBasicInfoNationalityResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchBasicInfoNationalityResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -19786,11 +19723,12 @@ pub struct SearchBasicInfoTimeZoneResponseBody {
 }
 impl FromJson for SearchBasicInfoTimeZoneResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchBasicInfoTimeZoneResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchBasicInfoTimeZoneResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -19832,11 +19770,12 @@ pub struct SearchContractResponseBody {
 }
 impl FromJson for SearchContractResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchContractResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchContractResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -19887,11 +19826,12 @@ pub struct SearchCostCenterResponseBody {
 }
 impl FromJson for SearchCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchCostCenterResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchCostCenterResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -19993,13 +19933,14 @@ pub struct SearchDepartmentResponseBody {
 }
 impl FromJson for SearchDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchDepartmentResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchDepartmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "reject_export", &mut out.reject_export)?;
-        json::set(&mut o, "total_count", &mut out.total_count)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("reject_export", &mut out.reject_export);
+        o.set("total_count", &mut out.total_count);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -20225,11 +20166,12 @@ pub struct SearchEmployeeResponseBody {
 }
 impl FromJson for SearchEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchEmployeeResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchEmployeeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -20264,9 +20206,10 @@ pub struct SearchEnumResponseBody {
 }
 impl FromJson for SearchEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchEnumResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchEnumResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "enums", &mut out.enums)?;
+        o.set("enums", &mut out.enums);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -20357,13 +20300,14 @@ pub struct SearchJobChangeResponseBody {
 }
 impl FromJson for SearchJobChangeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchJobChangeResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchJobChangeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "reject_export", &mut out.reject_export)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("total", &mut out.total);
+        o.set("reject_export", &mut out.reject_export);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -20546,11 +20490,12 @@ pub struct SearchProbationResponseBody {
 }
 impl FromJson for SearchProbationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchProbationResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchProbationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -20567,13 +20512,14 @@ pub struct SearchSignatureTemplateResponseBody {
 }
 impl FromJson for SearchSignatureTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchSignatureTemplateResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchSignatureTemplateResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "signature_templates", &mut out.signature_templates)?;
+        o.set("signature_templates", &mut out.signature_templates);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `seniority_adjust_information_list` of \[`Employee`\].
+/// The `seniority_adjust_information_list` of `Employee`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20596,26 +20542,22 @@ pub struct SeniorityAdjustInformation {
 }
 impl FromJson for SeniorityAdjustInformation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SeniorityAdjustInformation")?;
+        let mut o = json::Fields::of(value, "SeniorityAdjustInformation")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "seniority_adjustment_type",
-            &mut out.seniority_adjustment_type,
-        )?;
-        json::set(&mut o, "start_date", &mut out.start_date)?;
-        json::set(&mut o, "end_date", &mut out.end_date)?;
-        json::set(&mut o, "seniority_adjustment", &mut out.seniority_adjustment)?;
-        json::set(
-            &mut o,
+        o.set("seniority_adjustment_type", &mut out.seniority_adjustment_type);
+        o.set("start_date", &mut out.start_date);
+        o.set("end_date", &mut out.end_date);
+        o.set("seniority_adjustment", &mut out.seniority_adjustment);
+        o.set(
             "reasons_for_seniority_adjustment",
             &mut out.reasons_for_seniority_adjustment,
-        )?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        );
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `seniority_adjust_informations` of \[`ProfileSettingEmploymentInfo`\].
+/// The `seniority_adjust_informations` of `ProfileSettingEmploymentInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20662,7 +20604,7 @@ impl ToJson for SeniorityAdjustInformationEdit {
         None
     }
 }
-/// The `role_label` of \[`SignatureNode`\].
+/// The `role_label` of `SignatureNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20677,14 +20619,15 @@ pub struct SignatureEnumInfoLabel {
 }
 impl FromJson for SignatureEnumInfoLabel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SignatureEnumInfoLabel")?;
+        let mut o = json::Fields::of(value, "SignatureEnumInfoLabel")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh", &mut out.zh)?;
-        json::set(&mut o, "en", &mut out.en)?;
+        o.set("zh", &mut out.zh);
+        o.set("en", &mut out.en);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `signature_files` of \[`ListByBizIdSignatureFileResponseBody`\].
+/// The `signature_files` of `ListByBizIdSignatureFileResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20717,23 +20660,24 @@ pub struct SignatureFile {
 }
 impl FromJson for SignatureFile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SignatureFile")?;
+        let mut o = json::Fields::of(value, "SignatureFile")?;
         let mut out = Self::default();
-        json::set(&mut o, "signature_file_id", &mut out.signature_file_id)?;
-        json::set(&mut o, "names", &mut out.names)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "pre_hire_id", &mut out.pre_hire_id)?;
-        json::set(&mut o, "signature_file_state", &mut out.signature_file_state)?;
-        json::set(&mut o, "contract_code", &mut out.contract_code)?;
-        json::set(&mut o, "effective_date", &mut out.effective_date)?;
-        json::set(&mut o, "template_id", &mut out.template_id)?;
-        json::set(&mut o, "sign_url", &mut out.sign_url)?;
+        o.set("signature_file_id", &mut out.signature_file_id);
+        o.set("names", &mut out.names);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("employment_id", &mut out.employment_id);
+        o.set("pre_hire_id", &mut out.pre_hire_id);
+        o.set("signature_file_state", &mut out.signature_file_state);
+        o.set("contract_code", &mut out.contract_code);
+        o.set("effective_date", &mut out.effective_date);
+        o.set("template_id", &mut out.template_id);
+        o.set("sign_url", &mut out.sign_url);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `meta_infos` of \[`SignatureTemplateRegionInfo`\].
+/// The `meta_infos` of `SignatureTemplateRegionInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20750,15 +20694,16 @@ pub struct SignatureMetaInfo {
 }
 impl FromJson for SignatureMetaInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SignatureMetaInfo")?;
+        let mut o = json::Fields::of(value, "SignatureMetaInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "api_name", &mut out.api_name)?;
-        json::set(&mut o, "wk_id", &mut out.wk_id)?;
-        json::set(&mut o, "label", &mut out.label)?;
+        o.set("api_name", &mut out.api_name);
+        o.set("wk_id", &mut out.wk_id);
+        o.set("label", &mut out.label);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `signature_nodes` of \[`ListByFileIdSignatureNodeResponseBody`\].
+/// The `signature_nodes` of `ListByFileIdSignatureNodeResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20783,19 +20728,20 @@ pub struct SignatureNode {
 }
 impl FromJson for SignatureNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SignatureNode")?;
+        let mut o = json::Fields::of(value, "SignatureNode")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_infos", &mut out.user_infos)?;
-        json::set(&mut o, "state", &mut out.state)?;
-        json::set(&mut o, "finish_time", &mut out.finish_time)?;
-        json::set(&mut o, "updated_time", &mut out.updated_time)?;
-        json::set(&mut o, "is_ongoing", &mut out.is_ongoing)?;
-        json::set(&mut o, "role_label", &mut out.role_label)?;
-        json::set(&mut o, "sign_role", &mut out.sign_role)?;
+        o.set("user_infos", &mut out.user_infos);
+        o.set("state", &mut out.state);
+        o.set("finish_time", &mut out.finish_time);
+        o.set("updated_time", &mut out.updated_time);
+        o.set("is_ongoing", &mut out.is_ongoing);
+        o.set("role_label", &mut out.role_label);
+        o.set("sign_role", &mut out.sign_role);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `signatory_labels` of \[`SignatureTemplateBriefInfo`\].
+/// The `signatory_labels` of `SignatureTemplateBriefInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20812,15 +20758,16 @@ pub struct SignatureSignatoryLabel {
 }
 impl FromJson for SignatureSignatoryLabel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SignatureSignatoryLabel")?;
+        let mut o = json::Fields::of(value, "SignatureSignatoryLabel")?;
         let mut out = Self::default();
-        json::set(&mut o, "template_signatory_type", &mut out.template_signatory_type)?;
-        json::set(&mut o, "label", &mut out.label)?;
-        json::set(&mut o, "apiname", &mut out.apiname)?;
+        o.set("template_signatory_type", &mut out.template_signatory_type);
+        o.set("label", &mut out.label);
+        o.set("apiname", &mut out.apiname);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `signature_templates` of \[`SearchSignatureTemplateResponseBody`\].
+/// The `signature_templates` of `SearchSignatureTemplateResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20837,15 +20784,16 @@ pub struct SignatureTemplate {
 }
 impl FromJson for SignatureTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SignatureTemplate")?;
+        let mut o = json::Fields::of(value, "SignatureTemplate")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "brief_info", &mut out.brief_info)?;
-        json::set(&mut o, "content_info", &mut out.content_info)?;
+        o.set("id", &mut out.id);
+        o.set("brief_info", &mut out.brief_info);
+        o.set("content_info", &mut out.content_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `brief_info` of \[`SignatureTemplate`\].
+/// The `brief_info` of `SignatureTemplate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20890,29 +20838,30 @@ pub struct SignatureTemplateBriefInfo {
 }
 impl FromJson for SignatureTemplateBriefInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SignatureTemplateBriefInfo")?;
+        let mut o = json::Fields::of(value, "SignatureTemplateBriefInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "label", &mut out.label)?;
-        json::set(&mut o, "category", &mut out.category)?;
-        json::set(&mut o, "usage", &mut out.usage)?;
-        json::set(&mut o, "signatory_labels", &mut out.signatory_labels)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "create_by", &mut out.create_by)?;
-        json::set(&mut o, "modify_by", &mut out.modify_by)?;
-        json::set(&mut o, "applicability", &mut out.applicability)?;
-        json::set(&mut o, "creation_method", &mut out.creation_method)?;
-        json::set(&mut o, "version", &mut out.version)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "template_setting", &mut out.template_setting)?;
-        json::set(&mut o, "template_region_info", &mut out.template_region_info)?;
-        json::set(&mut o, "template_code", &mut out.template_code)?;
-        json::set(&mut o, "template_desc", &mut out.template_desc)?;
+        o.set("id", &mut out.id);
+        o.set("label", &mut out.label);
+        o.set("category", &mut out.category);
+        o.set("usage", &mut out.usage);
+        o.set("signatory_labels", &mut out.signatory_labels);
+        o.set("active", &mut out.active);
+        o.set("create_by", &mut out.create_by);
+        o.set("modify_by", &mut out.modify_by);
+        o.set("applicability", &mut out.applicability);
+        o.set("creation_method", &mut out.creation_method);
+        o.set("version", &mut out.version);
+        o.set("update_time", &mut out.update_time);
+        o.set("create_time", &mut out.create_time);
+        o.set("template_setting", &mut out.template_setting);
+        o.set("template_region_info", &mut out.template_region_info);
+        o.set("template_code", &mut out.template_code);
+        o.set("template_desc", &mut out.template_desc);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `combination_info` of \[`SignatureTemplateField`\].
+/// The `combination_info` of `SignatureTemplateField`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20933,17 +20882,18 @@ pub struct SignatureTemplateCombinationFieldInfo {
 }
 impl FromJson for SignatureTemplateCombinationFieldInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SignatureTemplateCombinationFieldInfo")?;
+        let mut o = json::Fields::of(value, "SignatureTemplateCombinationFieldInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "total_apiname", &mut out.total_apiname)?;
-        json::set(&mut o, "apiname", &mut out.apiname)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "contents", &mut out.contents)?;
-        json::set(&mut o, "source", &mut out.source)?;
+        o.set("total_apiname", &mut out.total_apiname);
+        o.set("apiname", &mut out.apiname);
+        o.set("title", &mut out.title);
+        o.set("contents", &mut out.contents);
+        o.set("source", &mut out.source);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `combination_info_v2` of \[`SignatureTemplateField`\].
+/// The `combination_info_v2` of `SignatureTemplateField`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20960,15 +20910,16 @@ pub struct SignatureTemplateCombinationFieldInfoV2 {
 }
 impl FromJson for SignatureTemplateCombinationFieldInfoV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SignatureTemplateCombinationFieldInfoV2")?;
+        let mut o = json::Fields::of(value, "SignatureTemplateCombinationFieldInfoV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "total_apiname", &mut out.total_apiname)?;
-        json::set(&mut o, "apiname", &mut out.apiname)?;
-        json::set(&mut o, "source", &mut out.source)?;
+        o.set("total_apiname", &mut out.total_apiname);
+        o.set("apiname", &mut out.apiname);
+        o.set("source", &mut out.source);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `using_fields` of \[`SignatureTemplateContentInfo`\].
+/// The `using_fields` of `SignatureTemplateContentInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -20983,14 +20934,15 @@ pub struct SignatureTemplateCommonFieldInfo {
 }
 impl FromJson for SignatureTemplateCommonFieldInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SignatureTemplateCommonFieldInfo")?;
+        let mut o = json::Fields::of(value, "SignatureTemplateCommonFieldInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "source", &mut out.source)?;
-        json::set(&mut o, "apiname", &mut out.apiname)?;
+        o.set("source", &mut out.source);
+        o.set("apiname", &mut out.apiname);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `content_info` of \[`SignatureTemplate`\].
+/// The `content_info` of `SignatureTemplate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21011,17 +20963,18 @@ pub struct SignatureTemplateContentInfo {
 }
 impl FromJson for SignatureTemplateContentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SignatureTemplateContentInfo")?;
+        let mut o = json::Fields::of(value, "SignatureTemplateContentInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "contents", &mut out.contents)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "filter_fields", &mut out.filter_fields)?;
-        json::set(&mut o, "using_fields", &mut out.using_fields)?;
-        json::set(&mut o, "system_setting_fields", &mut out.system_setting_fields)?;
+        o.set("contents", &mut out.contents);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("filter_fields", &mut out.filter_fields);
+        o.set("using_fields", &mut out.using_fields);
+        o.set("system_setting_fields", &mut out.system_setting_fields);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `contents` of \[`SignatureTemplateContentInfo`\].
+/// The `contents` of `SignatureTemplateContentInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21042,17 +20995,18 @@ pub struct SignatureTemplateContentItem {
 }
 impl FromJson for SignatureTemplateContentItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SignatureTemplateContentItem")?;
+        let mut o = json::Fields::of(value, "SignatureTemplateContentItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "content_type", &mut out.content_type)?;
-        json::set(&mut o, "filter_apiname", &mut out.filter_apiname)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "label", &mut out.label)?;
-        json::set(&mut o, "content_desc", &mut out.content_desc)?;
+        o.set("content_type", &mut out.content_type);
+        o.set("filter_apiname", &mut out.filter_apiname);
+        o.set("content", &mut out.content);
+        o.set("label", &mut out.label);
+        o.set("content_desc", &mut out.content_desc);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `custom_fields` of \[`SignatureTemplateContentInfo`\].
+/// The `custom_fields` of `SignatureTemplateContentInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21077,19 +21031,20 @@ pub struct SignatureTemplateCustomField {
 }
 impl FromJson for SignatureTemplateCustomField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SignatureTemplateCustomField")?;
+        let mut o = json::Fields::of(value, "SignatureTemplateCustomField")?;
         let mut out = Self::default();
-        json::set(&mut o, "label", &mut out.label)?;
-        json::set(&mut o, "apiname", &mut out.apiname)?;
-        json::set(&mut o, "custom_field_type", &mut out.custom_field_type)?;
-        json::set(&mut o, "used", &mut out.used)?;
-        json::set(&mut o, "is_required", &mut out.is_required)?;
-        json::set(&mut o, "custom_desc", &mut out.custom_desc)?;
-        json::set(&mut o, "common_info", &mut out.common_info)?;
+        o.set("label", &mut out.label);
+        o.set("apiname", &mut out.apiname);
+        o.set("custom_field_type", &mut out.custom_field_type);
+        o.set("used", &mut out.used);
+        o.set("is_required", &mut out.is_required);
+        o.set("custom_desc", &mut out.custom_desc);
+        o.set("common_info", &mut out.common_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `system_setting_fields` of \[`SignatureTemplateContentInfo`\].
+/// The `system_setting_fields` of `SignatureTemplateContentInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21112,18 +21067,19 @@ pub struct SignatureTemplateField {
 }
 impl FromJson for SignatureTemplateField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SignatureTemplateField")?;
+        let mut o = json::Fields::of(value, "SignatureTemplateField")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_type", &mut out.field_type)?;
-        json::set(&mut o, "label", &mut out.label)?;
-        json::set(&mut o, "common_info", &mut out.common_info)?;
-        json::set(&mut o, "combination_info", &mut out.combination_info)?;
-        json::set(&mut o, "children", &mut out.children)?;
-        json::set(&mut o, "combination_info_v2", &mut out.combination_info_v2)?;
+        o.set("field_type", &mut out.field_type);
+        o.set("label", &mut out.label);
+        o.set("common_info", &mut out.common_info);
+        o.set("combination_info", &mut out.combination_info);
+        o.set("children", &mut out.children);
+        o.set("combination_info_v2", &mut out.combination_info_v2);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `filter_fields` of \[`SignatureTemplateContentInfo`\].
+/// The `filter_fields` of `SignatureTemplateContentInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21148,19 +21104,20 @@ pub struct SignatureTemplateFilter {
 }
 impl FromJson for SignatureTemplateFilter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SignatureTemplateFilter")?;
+        let mut o = json::Fields::of(value, "SignatureTemplateFilter")?;
         let mut out = Self::default();
-        json::set(&mut o, "label", &mut out.label)?;
-        json::set(&mut o, "apiname", &mut out.apiname)?;
-        json::set(&mut o, "filters", &mut out.filters)?;
-        json::set(&mut o, "logic", &mut out.logic)?;
-        json::set(&mut o, "is_checked", &mut out.is_checked)?;
-        json::set(&mut o, "filter_desc", &mut out.filter_desc)?;
-        json::set(&mut o, "criterion_list", &mut out.criterion_list)?;
+        o.set("label", &mut out.label);
+        o.set("apiname", &mut out.apiname);
+        o.set("filters", &mut out.filters);
+        o.set("logic", &mut out.logic);
+        o.set("is_checked", &mut out.is_checked);
+        o.set("filter_desc", &mut out.filter_desc);
+        o.set("criterion_list", &mut out.criterion_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `filters` of \[`SignatureTemplateFilter`\].
+/// The `filters` of `SignatureTemplateFilter`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21177,15 +21134,16 @@ pub struct SignatureTemplateFilterItem {
 }
 impl FromJson for SignatureTemplateFilterItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SignatureTemplateFilterItem")?;
+        let mut o = json::Fields::of(value, "SignatureTemplateFilterItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "left", &mut out.left)?;
-        json::set(&mut o, "rights", &mut out.rights)?;
-        json::set(&mut o, "op", &mut out.op)?;
+        o.set("left", &mut out.left);
+        o.set("rights", &mut out.rights);
+        o.set("op", &mut out.op);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListSignatureTemplateInfoWithThumbnailResponseBody`\].
+/// The `items` of `ListSignatureTemplateInfoWithThumbnailResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21222,25 +21180,26 @@ pub struct SignatureTemplateInfoWithThumbnail {
 }
 impl FromJson for SignatureTemplateInfoWithThumbnail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SignatureTemplateInfoWithThumbnail")?;
+        let mut o = json::Fields::of(value, "SignatureTemplateInfoWithThumbnail")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "label", &mut out.label)?;
-        json::set(&mut o, "category", &mut out.category)?;
-        json::set(&mut o, "usage", &mut out.usage)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "modify_time", &mut out.modify_time)?;
-        json::set(&mut o, "created_by", &mut out.created_by)?;
-        json::set(&mut o, "updated_by", &mut out.updated_by)?;
-        json::set(&mut o, "thumbnail_url", &mut out.thumbnail_url)?;
-        json::set(&mut o, "signatory_labels", &mut out.signatory_labels)?;
-        json::set(&mut o, "template_code", &mut out.template_code)?;
-        json::set(&mut o, "template_desc", &mut out.template_desc)?;
-        json::set(&mut o, "template_region_info", &mut out.template_region_info)?;
+        o.set("id", &mut out.id);
+        o.set("label", &mut out.label);
+        o.set("category", &mut out.category);
+        o.set("usage", &mut out.usage);
+        o.set("create_time", &mut out.create_time);
+        o.set("modify_time", &mut out.modify_time);
+        o.set("created_by", &mut out.created_by);
+        o.set("updated_by", &mut out.updated_by);
+        o.set("thumbnail_url", &mut out.thumbnail_url);
+        o.set("signatory_labels", &mut out.signatory_labels);
+        o.set("template_code", &mut out.template_code);
+        o.set("template_desc", &mut out.template_desc);
+        o.set("template_region_info", &mut out.template_region_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `template_region_info` of \[`SignatureTemplateBriefInfo`\].
+/// The `template_region_info` of `SignatureTemplateBriefInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21261,21 +21220,18 @@ pub struct SignatureTemplateRegionInfo {
 }
 impl FromJson for SignatureTemplateRegionInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SignatureTemplateRegionInfo")?;
+        let mut o = json::Fields::of(value, "SignatureTemplateRegionInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_global_scope", &mut out.is_global_scope)?;
-        json::set(&mut o, "meta_infos", &mut out.meta_infos)?;
-        json::set(&mut o, "country_region_ids", &mut out.country_region_ids)?;
-        json::set(
-            &mut o,
-            "country_region_subdivision_ids",
-            &mut out.country_region_subdivision_ids,
-        )?;
-        json::set(&mut o, "subregion_l3_ids", &mut out.subregion_l3_ids)?;
+        o.set("is_global_scope", &mut out.is_global_scope);
+        o.set("meta_infos", &mut out.meta_infos);
+        o.set("country_region_ids", &mut out.country_region_ids);
+        o.set("country_region_subdivision_ids", &mut out.country_region_subdivision_ids);
+        o.set("subregion_l3_ids", &mut out.subregion_l3_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `template_setting` of \[`SignatureTemplateBriefInfo`\].
+/// The `template_setting` of `SignatureTemplateBriefInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21288,13 +21244,14 @@ pub struct SignatureTemplateSetting {
 }
 impl FromJson for SignatureTemplateSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SignatureTemplateSetting")?;
+        let mut o = json::Fields::of(value, "SignatureTemplateSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "page_seal_types", &mut out.page_seal_types)?;
+        o.set("page_seal_types", &mut out.page_seal_types);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_infos` of \[`SignatureNode`\].
+/// The `user_infos` of `SignatureNode`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21307,9 +21264,10 @@ pub struct SignatureUserInfo {
 }
 impl FromJson for SignatureUserInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SignatureUserInfo")?;
+        let mut o = json::Fields::of(value, "SignatureUserInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
+        o.set("id", &mut out.id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -21415,9 +21373,10 @@ pub struct SubmitProbationResponseBody {
 }
 impl FromJson for SubmitProbationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SubmitProbationResponseBody")?;
+        let mut o = json::Fields::of(value, "SubmitProbationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "probation_info", &mut out.probation_info)?;
+        o.set("probation_info", &mut out.probation_info);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -21538,39 +21497,27 @@ pub struct SubmitV2OffboardingResponseBody {
 }
 impl FromJson for SubmitV2OffboardingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SubmitV2OffboardingResponseBody")?;
+        let mut o = json::Fields::of(value, "SubmitV2OffboardingResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "offboarding_id", &mut out.offboarding_id)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(
-            &mut o,
+        o.set("offboarding_id", &mut out.offboarding_id);
+        o.set("employment_id", &mut out.employment_id);
+        o.set(
             "offboarding_reason_unique_identifier",
             &mut out.offboarding_reason_unique_identifier,
-        )?;
-        json::set(&mut o, "offboarding_date", &mut out.offboarding_date)?;
-        json::set(
-            &mut o,
-            "offboarding_reason_explanation",
-            &mut out.offboarding_reason_explanation,
-        )?;
-        json::set(&mut o, "add_block_list", &mut out.add_block_list)?;
-        json::set(&mut o, "block_reason", &mut out.block_reason)?;
-        json::set(
-            &mut o,
-            "block_reason_explanation",
-            &mut out.block_reason_explanation,
-        )?;
-        json::set(&mut o, "created_time", &mut out.created_time)?;
-        json::set(&mut o, "retain_account", &mut out.retain_account)?;
-        json::set(
-            &mut o,
-            "is_transfer_with_workforce",
-            &mut out.is_transfer_with_workforce,
-        )?;
+        );
+        o.set("offboarding_date", &mut out.offboarding_date);
+        o.set("offboarding_reason_explanation", &mut out.offboarding_reason_explanation);
+        o.set("add_block_list", &mut out.add_block_list);
+        o.set("block_reason", &mut out.block_reason);
+        o.set("block_reason_explanation", &mut out.block_reason_explanation);
+        o.set("created_time", &mut out.created_time);
+        o.set("retain_account", &mut out.retain_account);
+        o.set("is_transfer_with_workforce", &mut out.is_transfer_with_workforce);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `tax_info_mys` of \[`PersonInfo`\].
+/// The `tax_info_mys` of `PersonInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21603,23 +21550,23 @@ pub struct TaxInfoMys {
 }
 impl FromJson for TaxInfoMys {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TaxInfoMys")?;
+        let mut o = json::Fields::of(value, "TaxInfoMys")?;
         let mut out = Self::default();
-        json::set(&mut o, "epf_ee_tp3", &mut out.epf_ee_tp3)?;
-        json::set(&mut o, "fresh_graduate", &mut out.fresh_graduate)?;
-        json::set(&mut o, "monthly_gross", &mut out.monthly_gross)?;
-        json::set(&mut o, "mtd", &mut out.mtd)?;
-        json::set(
-            &mut o,
+        o.set("epf_ee_tp3", &mut out.epf_ee_tp3);
+        o.set("fresh_graduate", &mut out.fresh_graduate);
+        o.set("monthly_gross", &mut out.monthly_gross);
+        o.set("mtd", &mut out.mtd);
+        o.set(
             "previous_income_in_the_current_year",
             &mut out.previous_income_in_the_current_year,
-        )?;
-        json::set(&mut o, "socso", &mut out.socso)?;
-        json::set(&mut o, "tax_relief_1", &mut out.tax_relief_1)?;
-        json::set(&mut o, "tax_relief_2", &mut out.tax_relief_2)?;
-        json::set(&mut o, "tax_relief_3", &mut out.tax_relief_3)?;
-        json::set(&mut o, "tax_relief_4", &mut out.tax_relief_4)?;
-        json::set(&mut o, "tax_relief_5", &mut out.tax_relief_5)?;
+        );
+        o.set("socso", &mut out.socso);
+        o.set("tax_relief_1", &mut out.tax_relief_1);
+        o.set("tax_relief_2", &mut out.tax_relief_2);
+        o.set("tax_relief_3", &mut out.tax_relief_3);
+        o.set("tax_relief_4", &mut out.tax_relief_4);
+        o.set("tax_relief_5", &mut out.tax_relief_5);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -21643,7 +21590,7 @@ impl ToJson for TaxInfoMys {
         w.end_object();
     }
 }
-/// The `fail_file_id_and_reasons` of \[`TerminateSignatureFileResponseBody`\].
+/// The `fail_file_id_and_reasons` of `TerminateSignatureFileResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21658,10 +21605,11 @@ pub struct TerminateSignatureFailIdAndReason {
 }
 impl FromJson for TerminateSignatureFailIdAndReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TerminateSignatureFailIdAndReason")?;
+        let mut o = json::Fields::of(value, "TerminateSignatureFailIdAndReason")?;
         let mut out = Self::default();
-        json::set(&mut o, "signature_file_id", &mut out.signature_file_id)?;
-        json::set(&mut o, "fail_reason", &mut out.fail_reason)?;
+        o.set("signature_file_id", &mut out.signature_file_id);
+        o.set("fail_reason", &mut out.fail_reason);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -21719,21 +21667,18 @@ pub struct TerminateSignatureFileResponseBody {
 }
 impl FromJson for TerminateSignatureFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TerminateSignatureFileResponseBody")?;
+        let mut o = json::Fields::of(value, "TerminateSignatureFileResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "total_count", &mut out.total_count)?;
-        json::set(&mut o, "success_count", &mut out.success_count)?;
-        json::set(&mut o, "fail_count", &mut out.fail_count)?;
-        json::set(&mut o, "success_file_id_list", &mut out.success_file_id_list)?;
-        json::set(
-            &mut o,
-            "fail_file_id_and_reasons",
-            &mut out.fail_file_id_and_reasons,
-        )?;
+        o.set("total_count", &mut out.total_count);
+        o.set("success_count", &mut out.success_count);
+        o.set("fail_count", &mut out.fail_count);
+        o.set("success_file_id_list", &mut out.success_file_id_list);
+        o.set("fail_file_id_and_reasons", &mut out.fail_file_id_and_reasons);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`SearchBasicInfoTimeZoneResponseBody`\].
+/// The `items` of `SearchBasicInfoTimeZoneResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21754,17 +21699,18 @@ pub struct TimeZone {
 }
 impl FromJson for TimeZone {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TimeZone")?;
+        let mut o = json::Fields::of(value, "TimeZone")?;
         let mut out = Self::default();
-        json::set(&mut o, "time_zone_id", &mut out.time_zone_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "time_zone_code", &mut out.time_zone_code)?;
-        json::set(&mut o, "utc_offset", &mut out.utc_offset)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("time_zone_id", &mut out.time_zone_id);
+        o.set("name", &mut out.name);
+        o.set("time_zone_code", &mut out.time_zone_code);
+        o.set("utc_offset", &mut out.utc_offset);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `target_employment_change` of \[`CreateTransferInfo`\].
+/// The `target_employment_change` of `CreateTransferInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -21785,21 +21731,14 @@ pub struct TranferEmploymentInfo {
 }
 impl FromJson for TranferEmploymentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TranferEmploymentInfo")?;
+        let mut o = json::Fields::of(value, "TranferEmploymentInfo")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "regular_employee_start_date",
-            &mut out.regular_employee_start_date,
-        )?;
-        json::set(&mut o, "seniority_date", &mut out.seniority_date)?;
-        json::set(&mut o, "employee_number", &mut out.employee_number)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(
-            &mut o,
-            "notice_period_change_record",
-            &mut out.notice_period_change_record,
-        )?;
+        o.set("regular_employee_start_date", &mut out.regular_employee_start_date);
+        o.set("seniority_date", &mut out.seniority_date);
+        o.set("employee_number", &mut out.employee_number);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("notice_period_change_record", &mut out.notice_period_change_record);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -21820,7 +21759,7 @@ impl ToJson for TranferEmploymentInfo {
         None
     }
 }
-/// The `transfer_info` of \[`CreateJobChangeResponseBody`\].
+/// The `transfer_info` of `CreateJobChangeResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22083,394 +22022,171 @@ pub struct TransferInfo {
 }
 impl FromJson for TransferInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TransferInfo")?;
+        let mut o = json::Fields::of(value, "TransferInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "remark", &mut out.remark)?;
-        json::set(&mut o, "offer_info", &mut out.offer_info)?;
-        json::set(
-            &mut o,
-            "target_dotted_manager_clean",
-            &mut out.target_dotted_manager_clean,
-        )?;
-        json::set(&mut o, "probation_exist", &mut out.probation_exist)?;
-        json::set(&mut o, "original_department", &mut out.original_department)?;
-        json::set(&mut o, "target_department", &mut out.target_department)?;
-        json::set(&mut o, "target_draft_department", &mut out.target_draft_department)?;
-        json::set(
-            &mut o,
-            "original_department_id_path",
-            &mut out.original_department_id_path,
-        )?;
-        json::set(
-            &mut o,
-            "target_department_id_path",
-            &mut out.target_department_id_path,
-        )?;
-        json::set(&mut o, "original_work_location", &mut out.original_work_location)?;
-        json::set(&mut o, "target_work_location", &mut out.target_work_location)?;
-        json::set(&mut o, "original_direct_manager", &mut out.original_direct_manager)?;
-        json::set(&mut o, "target_direct_manager", &mut out.target_direct_manager)?;
-        json::set(&mut o, "original_dotted_manager", &mut out.original_dotted_manager)?;
-        json::set(&mut o, "target_dotted_manager", &mut out.target_dotted_manager)?;
-        json::set(&mut o, "original_job", &mut out.original_job)?;
-        json::set(&mut o, "target_job", &mut out.target_job)?;
-        json::set(&mut o, "original_job_family", &mut out.original_job_family)?;
-        json::set(&mut o, "target_job_family", &mut out.target_job_family)?;
-        json::set(&mut o, "original_job_level", &mut out.original_job_level)?;
-        json::set(&mut o, "target_job_level", &mut out.target_job_level)?;
-        json::set(&mut o, "original_workforce_type", &mut out.original_workforce_type)?;
-        json::set(&mut o, "target_workforce_type", &mut out.target_workforce_type)?;
-        json::set(
-            &mut o,
-            "original_employee_subtype",
-            &mut out.original_employee_subtype,
-        )?;
-        json::set(&mut o, "target_employee_subtype", &mut out.target_employee_subtype)?;
-        json::set(&mut o, "original_company", &mut out.original_company)?;
-        json::set(&mut o, "target_company", &mut out.target_company)?;
-        json::set(
-            &mut o,
-            "original_contract_number",
-            &mut out.original_contract_number,
-        )?;
-        json::set(&mut o, "target_contract_number", &mut out.target_contract_number)?;
-        json::set(&mut o, "original_contract_type", &mut out.original_contract_type)?;
-        json::set(&mut o, "target_contract_type", &mut out.target_contract_type)?;
-        json::set(&mut o, "original_duration_type", &mut out.original_duration_type)?;
-        json::set(&mut o, "target_duration_type", &mut out.target_duration_type)?;
-        json::set(&mut o, "original_signing_type", &mut out.original_signing_type)?;
-        json::set(&mut o, "target_signing_type", &mut out.target_signing_type)?;
-        json::set(
-            &mut o,
-            "original_contract_start_date",
-            &mut out.original_contract_start_date,
-        )?;
-        json::set(
-            &mut o,
-            "target_contract_start_date",
-            &mut out.target_contract_start_date,
-        )?;
-        json::set(
-            &mut o,
-            "original_contract_end_date",
-            &mut out.original_contract_end_date,
-        )?;
-        json::set(
-            &mut o,
-            "target_contract_end_date",
-            &mut out.target_contract_end_date,
-        )?;
-        json::set(
-            &mut o,
-            "original_working_hours_type",
-            &mut out.original_working_hours_type,
-        )?;
-        json::set(
-            &mut o,
-            "target_working_hours_type",
-            &mut out.target_working_hours_type,
-        )?;
-        json::set(
-            &mut o,
-            "original_working_calendar",
-            &mut out.original_working_calendar,
-        )?;
-        json::set(&mut o, "target_working_calendar", &mut out.target_working_calendar)?;
-        json::set(
-            &mut o,
-            "original_probation_end_date",
-            &mut out.original_probation_end_date,
-        )?;
-        json::set(
-            &mut o,
-            "target_probation_end_date",
-            &mut out.target_probation_end_date,
-        )?;
-        json::set(
-            &mut o,
-            "original_weekly_working_hours",
-            &mut out.original_weekly_working_hours,
-        )?;
-        json::set(
-            &mut o,
-            "target_weekly_working_hours",
-            &mut out.target_weekly_working_hours,
-        )?;
-        json::set(&mut o, "original_work_shift", &mut out.original_work_shift)?;
-        json::set(&mut o, "target_work_shift", &mut out.target_work_shift)?;
-        json::set(
-            &mut o,
-            "original_cost_center_rate",
-            &mut out.original_cost_center_rate,
-        )?;
-        json::set(&mut o, "target_cost_center_rate", &mut out.target_cost_center_rate)?;
-        json::set(
-            &mut o,
+        o.set("remark", &mut out.remark);
+        o.set("offer_info", &mut out.offer_info);
+        o.set("target_dotted_manager_clean", &mut out.target_dotted_manager_clean);
+        o.set("probation_exist", &mut out.probation_exist);
+        o.set("original_department", &mut out.original_department);
+        o.set("target_department", &mut out.target_department);
+        o.set("target_draft_department", &mut out.target_draft_department);
+        o.set("original_department_id_path", &mut out.original_department_id_path);
+        o.set("target_department_id_path", &mut out.target_department_id_path);
+        o.set("original_work_location", &mut out.original_work_location);
+        o.set("target_work_location", &mut out.target_work_location);
+        o.set("original_direct_manager", &mut out.original_direct_manager);
+        o.set("target_direct_manager", &mut out.target_direct_manager);
+        o.set("original_dotted_manager", &mut out.original_dotted_manager);
+        o.set("target_dotted_manager", &mut out.target_dotted_manager);
+        o.set("original_job", &mut out.original_job);
+        o.set("target_job", &mut out.target_job);
+        o.set("original_job_family", &mut out.original_job_family);
+        o.set("target_job_family", &mut out.target_job_family);
+        o.set("original_job_level", &mut out.original_job_level);
+        o.set("target_job_level", &mut out.target_job_level);
+        o.set("original_workforce_type", &mut out.original_workforce_type);
+        o.set("target_workforce_type", &mut out.target_workforce_type);
+        o.set("original_employee_subtype", &mut out.original_employee_subtype);
+        o.set("target_employee_subtype", &mut out.target_employee_subtype);
+        o.set("original_company", &mut out.original_company);
+        o.set("target_company", &mut out.target_company);
+        o.set("original_contract_number", &mut out.original_contract_number);
+        o.set("target_contract_number", &mut out.target_contract_number);
+        o.set("original_contract_type", &mut out.original_contract_type);
+        o.set("target_contract_type", &mut out.target_contract_type);
+        o.set("original_duration_type", &mut out.original_duration_type);
+        o.set("target_duration_type", &mut out.target_duration_type);
+        o.set("original_signing_type", &mut out.original_signing_type);
+        o.set("target_signing_type", &mut out.target_signing_type);
+        o.set("original_contract_start_date", &mut out.original_contract_start_date);
+        o.set("target_contract_start_date", &mut out.target_contract_start_date);
+        o.set("original_contract_end_date", &mut out.original_contract_end_date);
+        o.set("target_contract_end_date", &mut out.target_contract_end_date);
+        o.set("original_working_hours_type", &mut out.original_working_hours_type);
+        o.set("target_working_hours_type", &mut out.target_working_hours_type);
+        o.set("original_working_calendar", &mut out.original_working_calendar);
+        o.set("target_working_calendar", &mut out.target_working_calendar);
+        o.set("original_probation_end_date", &mut out.original_probation_end_date);
+        o.set("target_probation_end_date", &mut out.target_probation_end_date);
+        o.set("original_weekly_working_hours", &mut out.original_weekly_working_hours);
+        o.set("target_weekly_working_hours", &mut out.target_weekly_working_hours);
+        o.set("original_work_shift", &mut out.original_work_shift);
+        o.set("target_work_shift", &mut out.target_work_shift);
+        o.set("original_cost_center_rate", &mut out.original_cost_center_rate);
+        o.set("target_cost_center_rate", &mut out.target_cost_center_rate);
+        o.set(
             "target_allocation_expiration_time",
             &mut out.target_allocation_expiration_time,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "original_allocation_expiration_time",
             &mut out.original_allocation_expiration_time,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "target_allocation_effective_time",
             &mut out.target_allocation_effective_time,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "original_allocation_effective_time",
             &mut out.original_allocation_effective_time,
-        )?;
-        json::set(
-            &mut o,
-            "original_default_cost_center",
-            &mut out.original_default_cost_center,
-        )?;
-        json::set(
-            &mut o,
-            "target_default_cost_center",
-            &mut out.target_default_cost_center,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set("original_default_cost_center", &mut out.original_default_cost_center);
+        o.set("target_default_cost_center", &mut out.target_default_cost_center);
+        o.set(
             "original_is_default_cost_center_inherited",
             &mut out.original_is_default_cost_center_inherited,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "target_is_default_cost_center_inherited",
             &mut out.target_is_default_cost_center_inherited,
-        )?;
-        json::set(
-            &mut o,
-            "original_employment_change",
-            &mut out.original_employment_change,
-        )?;
-        json::set(
-            &mut o,
-            "target_employment_change",
-            &mut out.target_employment_change,
-        )?;
-        json::set(&mut o, "original_job_grade", &mut out.original_job_grade)?;
-        json::set(&mut o, "target_job_grade", &mut out.target_job_grade)?;
-        json::set(
-            &mut o,
-            "original_compensation_type",
-            &mut out.original_compensation_type,
-        )?;
-        json::set(
-            &mut o,
-            "target_compensation_type",
-            &mut out.target_compensation_type,
-        )?;
-        json::set(
-            &mut o,
-            "original_service_company",
-            &mut out.original_service_company,
-        )?;
-        json::set(&mut o, "target_service_company", &mut out.target_service_company)?;
-        json::set(&mut o, "original_position", &mut out.original_position)?;
-        json::set(&mut o, "target_position", &mut out.target_position)?;
-        json::set(&mut o, "target_draft_position", &mut out.target_draft_position)?;
-        json::set(
-            &mut o,
-            "original_social_security_city",
-            &mut out.original_social_security_city,
-        )?;
-        json::set(
-            &mut o,
-            "target_social_security_city",
-            &mut out.target_social_security_city,
-        )?;
-        json::set(&mut o, "original_pathway", &mut out.original_pathway)?;
-        json::set(&mut o, "target_pathway", &mut out.target_pathway)?;
-        json::set(
-            &mut o,
-            "is_transfer_with_workforce",
-            &mut out.is_transfer_with_workforce,
-        )?;
-        json::set(
-            &mut o,
-            "original_department_name",
-            &mut out.original_department_name,
-        )?;
-        json::set(&mut o, "target_department_name", &mut out.target_department_name)?;
-        json::set(
-            &mut o,
-            "original_work_location_name",
-            &mut out.original_work_location_name,
-        )?;
-        json::set(
-            &mut o,
-            "target_work_location_name",
-            &mut out.target_work_location_name,
-        )?;
-        json::set(
-            &mut o,
-            "original_direct_manager_name",
-            &mut out.original_direct_manager_name,
-        )?;
-        json::set(
-            &mut o,
-            "target_direct_manager_name",
-            &mut out.target_direct_manager_name,
-        )?;
-        json::set(&mut o, "original_job_name", &mut out.original_job_name)?;
-        json::set(&mut o, "target_job_name", &mut out.target_job_name)?;
-        json::set(
-            &mut o,
-            "original_job_family_name",
-            &mut out.original_job_family_name,
-        )?;
-        json::set(&mut o, "target_job_family_name", &mut out.target_job_family_name)?;
-        json::set(&mut o, "original_job_level_name", &mut out.original_job_level_name)?;
-        json::set(&mut o, "target_job_level_name", &mut out.target_job_level_name)?;
-        json::set(
-            &mut o,
-            "original_workforce_type_name",
-            &mut out.original_workforce_type_name,
-        )?;
-        json::set(
-            &mut o,
-            "target_workforce_type_name",
-            &mut out.target_workforce_type_name,
-        )?;
-        json::set(&mut o, "original_company_name", &mut out.original_company_name)?;
-        json::set(&mut o, "target_company_name", &mut out.target_company_name)?;
-        json::set(
-            &mut o,
-            "original_contract_type_name",
-            &mut out.original_contract_type_name,
-        )?;
-        json::set(
-            &mut o,
-            "target_contract_type_name",
-            &mut out.target_contract_type_name,
-        )?;
-        json::set(
-            &mut o,
-            "original_duration_type_name",
-            &mut out.original_duration_type_name,
-        )?;
-        json::set(
-            &mut o,
-            "target_duration_type_name",
-            &mut out.target_duration_type_name,
-        )?;
-        json::set(
-            &mut o,
-            "original_signing_type_name",
-            &mut out.original_signing_type_name,
-        )?;
-        json::set(
-            &mut o,
-            "target_signing_type_name",
-            &mut out.target_signing_type_name,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set("original_employment_change", &mut out.original_employment_change);
+        o.set("target_employment_change", &mut out.target_employment_change);
+        o.set("original_job_grade", &mut out.original_job_grade);
+        o.set("target_job_grade", &mut out.target_job_grade);
+        o.set("original_compensation_type", &mut out.original_compensation_type);
+        o.set("target_compensation_type", &mut out.target_compensation_type);
+        o.set("original_service_company", &mut out.original_service_company);
+        o.set("target_service_company", &mut out.target_service_company);
+        o.set("original_position", &mut out.original_position);
+        o.set("target_position", &mut out.target_position);
+        o.set("target_draft_position", &mut out.target_draft_position);
+        o.set("original_social_security_city", &mut out.original_social_security_city);
+        o.set("target_social_security_city", &mut out.target_social_security_city);
+        o.set("original_pathway", &mut out.original_pathway);
+        o.set("target_pathway", &mut out.target_pathway);
+        o.set("is_transfer_with_workforce", &mut out.is_transfer_with_workforce);
+        o.set("original_department_name", &mut out.original_department_name);
+        o.set("target_department_name", &mut out.target_department_name);
+        o.set("original_work_location_name", &mut out.original_work_location_name);
+        o.set("target_work_location_name", &mut out.target_work_location_name);
+        o.set("original_direct_manager_name", &mut out.original_direct_manager_name);
+        o.set("target_direct_manager_name", &mut out.target_direct_manager_name);
+        o.set("original_job_name", &mut out.original_job_name);
+        o.set("target_job_name", &mut out.target_job_name);
+        o.set("original_job_family_name", &mut out.original_job_family_name);
+        o.set("target_job_family_name", &mut out.target_job_family_name);
+        o.set("original_job_level_name", &mut out.original_job_level_name);
+        o.set("target_job_level_name", &mut out.target_job_level_name);
+        o.set("original_workforce_type_name", &mut out.original_workforce_type_name);
+        o.set("target_workforce_type_name", &mut out.target_workforce_type_name);
+        o.set("original_company_name", &mut out.original_company_name);
+        o.set("target_company_name", &mut out.target_company_name);
+        o.set("original_contract_type_name", &mut out.original_contract_type_name);
+        o.set("target_contract_type_name", &mut out.target_contract_type_name);
+        o.set("original_duration_type_name", &mut out.original_duration_type_name);
+        o.set("target_duration_type_name", &mut out.target_duration_type_name);
+        o.set("original_signing_type_name", &mut out.original_signing_type_name);
+        o.set("target_signing_type_name", &mut out.target_signing_type_name);
+        o.set(
             "original_working_hours_type_name",
             &mut out.original_working_hours_type_name,
-        )?;
-        json::set(
-            &mut o,
-            "target_working_hours_type_name",
-            &mut out.target_working_hours_type_name,
-        )?;
-        json::set(
-            &mut o,
-            "original_working_calendar_name",
-            &mut out.original_working_calendar_name,
-        )?;
-        json::set(
-            &mut o,
-            "target_working_calendar_name",
-            &mut out.target_working_calendar_name,
-        )?;
-        json::set(
-            &mut o,
-            "original_work_shift_name",
-            &mut out.original_work_shift_name,
-        )?;
-        json::set(&mut o, "target_work_shift_name", &mut out.target_work_shift_name)?;
-        json::set(&mut o, "original_job_grade_name", &mut out.original_job_grade_name)?;
-        json::set(&mut o, "target_job_grade_name", &mut out.target_job_grade_name)?;
-        json::set(
-            &mut o,
+        );
+        o.set("target_working_hours_type_name", &mut out.target_working_hours_type_name);
+        o.set("original_working_calendar_name", &mut out.original_working_calendar_name);
+        o.set("target_working_calendar_name", &mut out.target_working_calendar_name);
+        o.set("original_work_shift_name", &mut out.original_work_shift_name);
+        o.set("target_work_shift_name", &mut out.target_work_shift_name);
+        o.set("original_job_grade_name", &mut out.original_job_grade_name);
+        o.set("target_job_grade_name", &mut out.target_job_grade_name);
+        o.set(
             "original_compensation_type_name",
             &mut out.original_compensation_type_name,
-        )?;
-        json::set(
-            &mut o,
-            "target_compensation_type_name",
-            &mut out.target_compensation_type_name,
-        )?;
-        json::set(
-            &mut o,
-            "original_service_company_name",
-            &mut out.original_service_company_name,
-        )?;
-        json::set(
-            &mut o,
-            "target_service_company_name",
-            &mut out.target_service_company_name,
-        )?;
-        json::set(&mut o, "original_position_name", &mut out.original_position_name)?;
-        json::set(&mut o, "target_position_name", &mut out.target_position_name)?;
-        json::set(
-            &mut o,
-            "original_employee_subtype_name",
-            &mut out.original_employee_subtype_name,
-        )?;
-        json::set(
-            &mut o,
-            "target_employee_subtype_name",
-            &mut out.target_employee_subtype_name,
-        )?;
-        json::set(&mut o, "original_pathway_name", &mut out.original_pathway_name)?;
-        json::set(&mut o, "target_pathway_name", &mut out.target_pathway_name)?;
-        json::set(
-            &mut o,
+        );
+        o.set("target_compensation_type_name", &mut out.target_compensation_type_name);
+        o.set("original_service_company_name", &mut out.original_service_company_name);
+        o.set("target_service_company_name", &mut out.target_service_company_name);
+        o.set("original_position_name", &mut out.original_position_name);
+        o.set("target_position_name", &mut out.target_position_name);
+        o.set("original_employee_subtype_name", &mut out.original_employee_subtype_name);
+        o.set("target_employee_subtype_name", &mut out.target_employee_subtype_name);
+        o.set("original_pathway_name", &mut out.original_pathway_name);
+        o.set("target_pathway_name", &mut out.target_pathway_name);
+        o.set(
             "original_default_cost_center_name",
             &mut out.original_default_cost_center_name,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "target_default_cost_center_name",
             &mut out.target_default_cost_center_name,
-        )?;
-        json::set(
-            &mut o,
-            "original_dotted_manager_name",
-            &mut out.original_dotted_manager_name,
-        )?;
-        json::set(
-            &mut o,
-            "target_dotted_manager_name",
-            &mut out.target_dotted_manager_name,
-        )?;
-        json::set(&mut o, "initiator_name", &mut out.initiator_name)?;
-        json::set(&mut o, "exception_handler_name", &mut out.exception_handler_name)?;
-        json::set(
-            &mut o,
+        );
+        o.set("original_dotted_manager_name", &mut out.original_dotted_manager_name);
+        o.set("target_dotted_manager_name", &mut out.target_dotted_manager_name);
+        o.set("initiator_name", &mut out.initiator_name);
+        o.set("exception_handler_name", &mut out.exception_handler_name);
+        o.set(
             "original_social_security_city_name",
             &mut out.original_social_security_city_name,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "target_social_security_city_name",
             &mut out.target_social_security_city_name,
-        )?;
-        json::set(&mut o, "wk_created_at", &mut out.wk_created_at)?;
-        json::set(&mut o, "transform_source", &mut out.transform_source)?;
-        json::set(
-            &mut o,
-            "details_of_job_status_change",
-            &mut out.details_of_job_status_change,
-        )?;
+        );
+        o.set("wk_created_at", &mut out.wk_created_at);
+        o.set("transform_source", &mut out.transform_source);
+        o.set("details_of_job_status_change", &mut out.details_of_job_status_change);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -22585,12 +22301,13 @@ pub struct TreeCostCenterResponseBody {
 }
 impl FromJson for TreeCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TreeCostCenterResponseBody")?;
+        let mut o = json::Fields::of(value, "TreeCostCenterResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "reject_export", &mut out.reject_export)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("reject_export", &mut out.reject_export);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -22633,10 +22350,11 @@ pub struct UpdateProcessApproverResponseBody {
 }
 impl FromJson for UpdateProcessApproverResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateProcessApproverResponseBody")?;
+        let mut o = json::Fields::of(value, "UpdateProcessApproverResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "msg", &mut out.msg)?;
+        o.set("code", &mut out.code);
+        o.set("msg", &mut out.msg);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -22680,7 +22398,7 @@ impl ToJson for UpdateRuleCustomOrgRequestBody {
         None
     }
 }
-/// The `visas` of \[`Dependent`\].
+/// The `visas` of `Dependent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22705,15 +22423,16 @@ pub struct Visa {
 }
 impl FromJson for Visa {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Visa")?;
+        let mut o = json::Fields::of(value, "Visa")?;
         let mut out = Self::default();
-        json::set(&mut o, "wk_id", &mut out.wk_id)?;
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "national_id_type_id", &mut out.national_id_type_id)?;
-        json::set(&mut o, "visa_number", &mut out.visa_number)?;
-        json::set(&mut o, "issued_date", &mut out.issued_date)?;
-        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
-        json::set(&mut o, "issued_by", &mut out.issued_by)?;
+        o.set("wk_id", &mut out.wk_id);
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("national_id_type_id", &mut out.national_id_type_id);
+        o.set("visa_number", &mut out.visa_number);
+        o.set("issued_date", &mut out.issued_date);
+        o.set("expiration_date", &mut out.expiration_date);
+        o.set("issued_by", &mut out.issued_by);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -22796,7 +22515,7 @@ impl ToJson for WithdrawProbationRequestBody {
         None
     }
 }
-/// The `work_email_list` of \[`Employee`\].
+/// The `work_email_list` of `Employee`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22811,14 +22530,15 @@ pub struct WorkEmail {
 }
 impl FromJson for WorkEmail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkEmail")?;
+        let mut o = json::Fields::of(value, "WorkEmail")?;
         let mut out = Self::default();
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "email_usage", &mut out.email_usage)?;
+        o.set("email", &mut out.email);
+        o.set("email_usage", &mut out.email_usage);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `work_experience` of \[`PrehireCreate`\].
+/// The `work_experience` of `PrehireCreate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22860,7 +22580,7 @@ impl ToJson for WorkExperience {
         None
     }
 }
-/// The `work_experience_list` of \[`PersonInfo`\].
+/// The `work_experience_list` of `PersonInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22885,15 +22605,16 @@ pub struct WorkExperienceInfo {
 }
 impl FromJson for WorkExperienceInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkExperienceInfo")?;
+        let mut o = json::Fields::of(value, "WorkExperienceInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "company_organization", &mut out.company_organization)?;
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "job", &mut out.job)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "start_date", &mut out.start_date)?;
-        json::set(&mut o, "end_date", &mut out.end_date)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("company_organization", &mut out.company_organization);
+        o.set("department", &mut out.department);
+        o.set("job", &mut out.job);
+        o.set("description", &mut out.description);
+        o.set("start_date", &mut out.start_date);
+        o.set("end_date", &mut out.end_date);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -22931,7 +22652,7 @@ impl ToJson for WorkExperienceInfo {
         None
     }
 }
-/// The `items` of \[`ListWorkforcePlanResponseBody`\].
+/// The `items` of `ListWorkforcePlanResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -22954,18 +22675,19 @@ pub struct WorkforcePlan {
 }
 impl FromJson for WorkforcePlan {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkforcePlan")?;
+        let mut o = json::Fields::of(value, "WorkforcePlan")?;
         let mut out = Self::default();
-        json::set(&mut o, "workforce_plan_id", &mut out.workforce_plan_id)?;
-        json::set(&mut o, "workforce_plan_name", &mut out.workforce_plan_name)?;
-        json::set(&mut o, "start_date", &mut out.start_date)?;
-        json::set(&mut o, "end_date", &mut out.end_date)?;
-        json::set(&mut o, "active", &mut out.active)?;
-        json::set(&mut o, "dimension_lists", &mut out.dimension_lists)?;
+        o.set("workforce_plan_id", &mut out.workforce_plan_id);
+        o.set("workforce_plan_name", &mut out.workforce_plan_name);
+        o.set("start_date", &mut out.start_date);
+        o.set("end_date", &mut out.end_date);
+        o.set("active", &mut out.active);
+        o.set("dimension_lists", &mut out.dimension_lists);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`BatchWorkforcePlanDetailResponseBody`\].
+/// The `items` of `BatchWorkforcePlanDetailResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -23012,46 +22734,36 @@ pub struct WorkforcePlanDetail {
 }
 impl FromJson for WorkforcePlanDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkforcePlanDetail")?;
+        let mut o = json::Fields::of(value, "WorkforcePlanDetail")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "workforce_plan_detail_id",
-            &mut out.workforce_plan_detail_id,
-        )?;
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "employee_type", &mut out.employee_type)?;
-        json::set(&mut o, "work_location", &mut out.work_location)?;
-        json::set(&mut o, "job_family", &mut out.job_family)?;
-        json::set(&mut o, "job_level", &mut out.job_level)?;
-        json::set(&mut o, "job", &mut out.job)?;
-        json::set(&mut o, "cost_center", &mut out.cost_center)?;
-        json::set(&mut o, "workforce_plan", &mut out.workforce_plan)?;
-        json::set(&mut o, "active_individuals", &mut out.active_individuals)?;
-        json::set(&mut o, "individuals_to_be_added", &mut out.individuals_to_be_added)?;
-        json::set(
-            &mut o,
-            "individuals_to_be_removed",
-            &mut out.individuals_to_be_removed,
-        )?;
-        json::set(&mut o, "vacancy", &mut out.vacancy)?;
-        json::set(
-            &mut o,
+        o.set("workforce_plan_detail_id", &mut out.workforce_plan_detail_id);
+        o.set("department", &mut out.department);
+        o.set("employee_type", &mut out.employee_type);
+        o.set("work_location", &mut out.work_location);
+        o.set("job_family", &mut out.job_family);
+        o.set("job_level", &mut out.job_level);
+        o.set("job", &mut out.job);
+        o.set("cost_center", &mut out.cost_center);
+        o.set("workforce_plan", &mut out.workforce_plan);
+        o.set("active_individuals", &mut out.active_individuals);
+        o.set("individuals_to_be_added", &mut out.individuals_to_be_added);
+        o.set("individuals_to_be_removed", &mut out.individuals_to_be_removed);
+        o.set("vacancy", &mut out.vacancy);
+        o.set(
             "vacancy_including_individuals_to_be_added_and_removed",
             &mut out.vacancy_including_individuals_to_be_added_and_removed,
-        )?;
-        json::set(&mut o, "fulfillment_rate", &mut out.fulfillment_rate)?;
-        json::set(
-            &mut o,
+        );
+        o.set("fulfillment_rate", &mut out.fulfillment_rate);
+        o.set(
             "fulfillment_rate_including_individuals_to_be_added_and_removed",
             &mut out.fulfillment_rate_including_individuals_to_be_added_and_removed,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "estimated_active_individuals_detail",
             &mut out.estimated_active_individuals_detail,
-        )?;
-        json::set(&mut o, "is_missing_dimension", &mut out.is_missing_dimension)?;
+        );
+        o.set("is_missing_dimension", &mut out.is_missing_dimension);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -23085,7 +22797,7 @@ impl ToJson for WorkforcePlanDetailReq {
         None
     }
 }
-/// The `items` of \[`ReportDetailReq`\].
+/// The `items` of `ReportDetailReq`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -23118,7 +22830,7 @@ impl ToJson for WorkforcePlanDetailRow {
         None
     }
 }
-/// The `items` of \[`BatchV2WorkforcePlanDetailResponseBody`\].
+/// The `items` of `BatchV2WorkforcePlanDetailResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -23157,46 +22869,36 @@ pub struct WorkforcePlanDetailV2 {
 }
 impl FromJson for WorkforcePlanDetailV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkforcePlanDetailV2")?;
+        let mut o = json::Fields::of(value, "WorkforcePlanDetailV2")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "workforce_plan_detail_id",
-            &mut out.workforce_plan_detail_id,
-        )?;
-        json::set(&mut o, "dimension_info_datas", &mut out.dimension_info_datas)?;
-        json::set(&mut o, "workforce_plan", &mut out.workforce_plan)?;
-        json::set(&mut o, "active_individuals", &mut out.active_individuals)?;
-        json::set(&mut o, "individuals_to_be_added", &mut out.individuals_to_be_added)?;
-        json::set(
-            &mut o,
-            "individuals_to_be_removed",
-            &mut out.individuals_to_be_removed,
-        )?;
-        json::set(&mut o, "vacancy", &mut out.vacancy)?;
-        json::set(
-            &mut o,
+        o.set("workforce_plan_detail_id", &mut out.workforce_plan_detail_id);
+        o.set("dimension_info_datas", &mut out.dimension_info_datas);
+        o.set("workforce_plan", &mut out.workforce_plan);
+        o.set("active_individuals", &mut out.active_individuals);
+        o.set("individuals_to_be_added", &mut out.individuals_to_be_added);
+        o.set("individuals_to_be_removed", &mut out.individuals_to_be_removed);
+        o.set("vacancy", &mut out.vacancy);
+        o.set(
             "vacancy_including_individuals_to_be_added_and_removed",
             &mut out.vacancy_including_individuals_to_be_added_and_removed,
-        )?;
-        json::set(&mut o, "fulfillment_rate", &mut out.fulfillment_rate)?;
-        json::set(
-            &mut o,
+        );
+        o.set("fulfillment_rate", &mut out.fulfillment_rate);
+        o.set(
             "fulfillment_rate_including_individuals_to_be_added_and_removed",
             &mut out.fulfillment_rate_including_individuals_to_be_added_and_removed,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "estimated_active_individuals_details",
             &mut out.estimated_active_individuals_details,
-        )?;
-        json::set(&mut o, "multi_period_values", &mut out.multi_period_values)?;
-        json::set(&mut o, "is_missing_dimension", &mut out.is_missing_dimension)?;
-        json::set(&mut o, "is_all_zero_value", &mut out.is_all_zero_value)?;
+        );
+        o.set("multi_period_values", &mut out.multi_period_values);
+        o.set("is_missing_dimension", &mut out.is_missing_dimension);
+        o.set("is_all_zero_value", &mut out.is_all_zero_value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `dimension_lists` of \[`WorkforcePlan`\].
+/// The `dimension_lists` of `WorkforcePlan`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -23211,14 +22913,15 @@ pub struct WorkforcePlanDimension {
 }
 impl FromJson for WorkforcePlanDimension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkforcePlanDimension")?;
+        let mut o = json::Fields::of(value, "WorkforcePlanDimension")?;
         let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("key", &mut out.key);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `estimated_active_individuals_detail` of \[`WorkforcePlanDetail`\].
+/// The `estimated_active_individuals_detail` of `WorkforcePlanDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -23233,14 +22936,11 @@ pub struct WorkforcePlanEaiDetail {
 }
 impl FromJson for WorkforcePlanEaiDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkforcePlanEaiDetail")?;
+        let mut o = json::Fields::of(value, "WorkforcePlanEaiDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "date", &mut out.date)?;
-        json::set(
-            &mut o,
-            "estimated_active_individuals",
-            &mut out.estimated_active_individuals,
-        )?;
+        o.set("date", &mut out.date);
+        o.set("estimated_active_individuals", &mut out.estimated_active_individuals);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -23252,7 +22952,7 @@ impl ToJson for WorkforcePlanEaiDetail {
         w.end_object();
     }
 }
-/// The `multi_period_values` of \[`WorkforcePlanDetailRow`\].
+/// The `multi_period_values` of `WorkforcePlanDetailRow`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -23271,16 +22971,13 @@ pub struct WorkforcePlanMultiPeriodValue {
 }
 impl FromJson for WorkforcePlanMultiPeriodValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkforcePlanMultiPeriodValue")?;
+        let mut o = json::Fields::of(value, "WorkforcePlanMultiPeriodValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "period_date", &mut out.period_date)?;
-        json::set(&mut o, "workforce_plan", &mut out.workforce_plan)?;
-        json::set(&mut o, "individuals_to_be_added", &mut out.individuals_to_be_added)?;
-        json::set(
-            &mut o,
-            "individuals_to_be_removed",
-            &mut out.individuals_to_be_removed,
-        )?;
+        o.set("period_date", &mut out.period_date);
+        o.set("workforce_plan", &mut out.workforce_plan);
+        o.set("individuals_to_be_added", &mut out.individuals_to_be_added);
+        o.set("individuals_to_be_removed", &mut out.individuals_to_be_removed);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -23298,7 +22995,7 @@ impl ToJson for WorkforcePlanMultiPeriodValue {
 ///
 /// The same fields as [`BatchQueryCostAllocationRequestBody`]: one type, two names.
 pub type BatchQueryDefaultCostCenterRequestBody = BatchQueryCostAllocationRequestBody;
-/// The `cost_center_id` of \[`DefaultCostCenterRecord`\].
+/// The `cost_center_id` of `DefaultCostCenterRecord`.
 ///
 /// The same fields as [`JobDataId`]: one type, two names.
 pub type CostCenterId = JobDataId;
@@ -23326,11 +23023,11 @@ pub type CreatePersonResponseBody = PatchPersonResponseBody;
 ///
 /// The same fields as [`PatchPreHireResponseBody`]: one type, two names.
 pub type CreatePreHireResponseBody = PatchPreHireResponseBody;
-/// The `name` of \[`CustomFieldData`\].
+/// The `name` of `CustomFieldData`.
 ///
 /// The same fields as [`I18nV2`]: one type, two names.
 pub type CustomName = I18nV2;
-/// The `flow_template_name` of \[`GetProcessResponseBody`\].
+/// The `flow_template_name` of `GetProcessResponseBody`.
 ///
 /// The same fields as [`I18nV2`]: one type, two names.
 pub type DataengineI18n = I18nV2;
@@ -23338,27 +23035,27 @@ pub type DataengineI18n = I18nV2;
 ///
 /// The same fields as [`DeleteCostCenterRequestBody`]: one type, two names.
 pub type DeleteCostCenterVersionRequestBody = DeleteCostCenterRequestBody;
-/// The `original_department_name` of \[`TransferInfo`\].
+/// The `original_department_name` of `TransferInfo`.
 ///
 /// The same fields as [`LookupName`]: one type, two names.
 pub type DepartmentLookupName = LookupName;
-/// The `items` of \[`TreeDepartmentResponseBody`\].
+/// The `items` of `TreeDepartmentResponseBody`.
 ///
 /// The same fields as [`CostCenterTree`]: one type, two names.
 pub type DepartmentTree = CostCenterTree;
-/// The `education_info` of \[`BasicInfoUpdate`\].
+/// The `education_info` of `BasicInfoUpdate`.
 ///
 /// The same fields as [`EducationInfo`]: one type, two names.
 pub type EducationInfoForUpdate = EducationInfo;
-/// The `additional_job` of \[`CreateEmployeesAdditionalJobResponseBody`\].
+/// The `additional_job` of `CreateEmployeesAdditionalJobResponseBody`.
 ///
 /// The same fields as [`EmployeesAdditionalJob`]: one type, two names.
 pub type EmployeesAdditionalJobWriteResp = EmployeesAdditionalJob;
-/// The `employment_name` of \[`CreateJobChangeResponseBody`\].
+/// The `employment_name` of `CreateJobChangeResponseBody`.
 ///
 /// The same fields as [`LookupName`]: one type, two names.
 pub type EmploymentLookupName = LookupName;
-/// The `variable_name` of \[`FieldVariableValue`\].
+/// The `variable_name` of `FieldVariableValue`.
 ///
 /// The same fields as [`I18nV2`]: one type, two names.
 pub type FieldVariableValueI18n = I18nV2;
@@ -23366,15 +23063,15 @@ pub type FieldVariableValueI18n = I18nV2;
 ///
 /// The same fields as [`FlowVariableDataProcessResponseBody`]: one type, two names.
 pub type GetProcessFormVariableDataResponseBody = FlowVariableDataProcessResponseBody;
-/// The `passports` of \[`BasicInfo`\].
+/// The `passports` of `BasicInfo`.
 ///
 /// The same fields as [`Passport`]: one type, two names.
 pub type PassportForUpdate = Passport;
-/// The `seniority_adjust_information_list` of \[`OfferInfoUpdate`\].
+/// The `seniority_adjust_information_list` of `OfferInfoUpdate`.
 ///
 /// The same fields as [`PrehireSeniorityAdjustInformation`]: one type, two names.
 pub type PrehireSeniorityAdjustInformationUpdate = PrehireSeniorityAdjustInformation;
-/// The `company_organization` of \[`ProfileSettingWorkExperience`\].
+/// The `company_organization` of `ProfileSettingWorkExperience`.
 ///
 /// The same fields as [`I18nV2`]: one type, two names.
 pub type ProfileSettingI18n = I18nV2;
@@ -23398,7 +23095,7 @@ pub type RestoreFlowInstancePreHireResponseBody = CompletePreHireResponseBody;
 ///
 /// The same fields as [`QueryPreHireResponseBody`]: one type, two names.
 pub type SearchPreHireResponseBody = QueryPreHireResponseBody;
-/// The `tax_info_mys` of \[`BasicInfo`\].
+/// The `tax_info_mys` of `BasicInfo`.
 ///
 /// The same fields as [`TaxInfoMys`]: one type, two names.
 pub type TaxInfoMysForUpdate = TaxInfoMys;
@@ -23422,7 +23119,7 @@ pub type UpdateVersionCostAllocationRequestBody = CreateVersionCostAllocationReq
 ///
 /// The same fields as [`CreateVersionDefaultCostCenterRequestBody`]: one type, two names.
 pub type UpdateVersionDefaultCostCenterRequestBody = CreateVersionDefaultCostCenterRequestBody;
-/// The `visas` of \[`BasicInfo`\].
+/// The `visas` of `BasicInfo`.
 ///
 /// The same fields as [`Visa`]: one type, two names.
 pub type VisaForUpdate = Visa;
@@ -23430,7 +23127,7 @@ pub type VisaForUpdate = Visa;
 ///
 /// The same fields as [`CompletePreHireResponseBody`]: one type, two names.
 pub type WithdrawOnboardingPreHireResponseBody = CompletePreHireResponseBody;
-/// The `work_experience` of \[`BasicInfoUpdate`\].
+/// The `work_experience` of `BasicInfoUpdate`.
 ///
 /// The same fields as [`WorkExperience`]: one type, two names.
 pub type WorkExperienceForUpdate = WorkExperience;

@@ -863,7 +863,7 @@ impl ToJson for UserType {
         w.string(self.as_str());
     }
 }
-/// The `abnormals` of \[`FilterDepartmentResponseBody`\].
+/// The `abnormals` of `FilterDepartmentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -880,15 +880,16 @@ pub struct AbnormalRecord {
 }
 impl FromJson for AbnormalRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AbnormalRecord")?;
+        let mut o = json::Fields::of(value, "AbnormalRecord")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "row_error", &mut out.row_error)?;
-        json::set(&mut o, "field_errors", &mut out.field_errors)?;
+        o.set("id", &mut out.id);
+        o.set("row_error", &mut out.row_error);
+        o.set("field_errors", &mut out.field_errors);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `photo_of_id_portrait_side` of \[`EmployeeEducationAndWorkExperienceEntity`\].
+/// The `photo_of_id_portrait_side` of `EmployeeEducationAndWorkExperienceEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -907,16 +908,17 @@ pub struct Attachment {
 }
 impl FromJson for Attachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Attachment")?;
+        let mut o = json::Fields::of(value, "Attachment")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "mime_type", &mut out.mime_type)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "size", &mut out.size)?;
+        o.set("id", &mut out.id);
+        o.set("mime_type", &mut out.mime_type);
+        o.set("name", &mut out.name);
+        o.set("size", &mut out.size);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `bank_accounts` of \[`EmployeePersonalAndSocialRelationshipEntity`\].
+/// The `bank_accounts` of `EmployeePersonalAndSocialRelationshipEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -961,29 +963,30 @@ pub struct BankAccount {
 }
 impl FromJson for BankAccount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BankAccount")?;
+        let mut o = json::Fields::of(value, "BankAccount")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
-        json::set(&mut o, "account_user_name", &mut out.account_user_name)?;
-        json::set(&mut o, "account_number", &mut out.account_number)?;
-        json::set(&mut o, "sub_bank_id", &mut out.sub_bank_id)?;
-        json::set(&mut o, "bank_card_type", &mut out.bank_card_type)?;
-        json::set(&mut o, "country", &mut out.country)?;
-        json::set(&mut o, "currency", &mut out.currency)?;
-        json::set(&mut o, "check_code", &mut out.check_code)?;
-        json::set(&mut o, "is_main", &mut out.is_main)?;
-        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "updator_id", &mut out.updator_id)?;
-        json::set(&mut o, "bank_name", &mut out.bank_name)?;
-        json::set(&mut o, "custom_field_value", &mut out.custom_field_value)?;
+        o.set("id", &mut out.id);
+        o.set("tenant_id", &mut out.tenant_id);
+        o.set("account_user_name", &mut out.account_user_name);
+        o.set("account_number", &mut out.account_number);
+        o.set("sub_bank_id", &mut out.sub_bank_id);
+        o.set("bank_card_type", &mut out.bank_card_type);
+        o.set("country", &mut out.country);
+        o.set("currency", &mut out.currency);
+        o.set("check_code", &mut out.check_code);
+        o.set("is_main", &mut out.is_main);
+        o.set("is_deleted", &mut out.is_deleted);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("updator_id", &mut out.updator_id);
+        o.set("bank_name", &mut out.bank_name);
+        o.set("custom_field_value", &mut out.custom_field_value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `certificates` of \[`EmployeePersonalAndSocialRelationshipEntity`\].
+/// The `certificates` of `EmployeePersonalAndSocialRelationshipEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1014,22 +1017,23 @@ pub struct Certificate {
 }
 impl FromJson for Certificate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Certificate")?;
+        let mut o = json::Fields::of(value, "Certificate")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
-        json::set(&mut o, "credential_number", &mut out.credential_number)?;
-        json::set(&mut o, "credential_type", &mut out.credential_type)?;
-        json::set(&mut o, "expiry_date", &mut out.expiry_date)?;
-        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "updator_id", &mut out.updator_id)?;
+        o.set("id", &mut out.id);
+        o.set("tenant_id", &mut out.tenant_id);
+        o.set("credential_number", &mut out.credential_number);
+        o.set("credential_type", &mut out.credential_type);
+        o.set("expiry_date", &mut out.expiry_date);
+        o.set("is_deleted", &mut out.is_deleted);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("updator_id", &mut out.updator_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListCollaborationRuleResponseBody`\].
+/// The `items` of `ListCollaborationRuleResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1050,17 +1054,18 @@ pub struct CollaborationRule {
 }
 impl FromJson for CollaborationRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CollaborationRule")?;
+        let mut o = json::Fields::of(value, "CollaborationRule")?;
         let mut out = Self::default();
-        json::set(&mut o, "rule_id", &mut out.rule_id)?;
-        json::set(&mut o, "subjects", &mut out.subjects)?;
-        json::set(&mut o, "subject_is_valid", &mut out.subject_is_valid)?;
-        json::set(&mut o, "objects", &mut out.objects)?;
-        json::set(&mut o, "object_is_valid", &mut out.object_is_valid)?;
+        o.set("rule_id", &mut out.rule_id);
+        o.set("subjects", &mut out.subjects);
+        o.set("subject_is_valid", &mut out.subject_is_valid);
+        o.set("objects", &mut out.objects);
+        o.set("object_is_valid", &mut out.object_is_valid);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `subjects` of \[`CollaborationRule`\].
+/// The `subjects` of `CollaborationRule`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1077,11 +1082,12 @@ pub struct CollaborationRuleEntities {
 }
 impl FromJson for CollaborationRuleEntities {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CollaborationRuleEntities")?;
+        let mut o = json::Fields::of(value, "CollaborationRuleEntities")?;
         let mut out = Self::default();
-        json::set(&mut o, "open_user_ids", &mut out.open_user_ids)?;
-        json::set(&mut o, "open_department_ids", &mut out.open_department_ids)?;
-        json::set(&mut o, "open_group_ids", &mut out.open_group_ids)?;
+        o.set("open_user_ids", &mut out.open_user_ids);
+        o.set("open_department_ids", &mut out.open_department_ids);
+        o.set("open_group_ids", &mut out.open_group_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1094,7 +1100,7 @@ impl ToJson for CollaborationRuleEntities {
         w.end_object();
     }
 }
-/// The `items` of \[`ListCollaborationTenantResponseBody`\].
+/// The `items` of `ListCollaborationTenantResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1117,18 +1123,19 @@ pub struct CollaborationTenant {
 }
 impl FromJson for CollaborationTenant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CollaborationTenant")?;
+        let mut o = json::Fields::of(value, "CollaborationTenant")?;
         let mut out = Self::default();
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "connect_time", &mut out.connect_time)?;
-        json::set(&mut o, "avatar", &mut out.avatar)?;
-        json::set(&mut o, "brand", &mut out.brand)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "short_name", &mut out.short_name)?;
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("connect_time", &mut out.connect_time);
+        o.set("avatar", &mut out.avatar);
+        o.set("brand", &mut out.brand);
+        o.set("name", &mut out.name);
+        o.set("short_name", &mut out.short_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `contract_subject` of \[`EmployeeWorkEntity`\].
+/// The `contract_subject` of `EmployeeWorkEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1159,22 +1166,23 @@ pub struct Company {
 }
 impl FromJson for Company {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Company")?;
+        let mut o = json::Fields::of(value, "Company")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "is_enabled", &mut out.is_enabled)?;
-        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "updator_id", &mut out.updator_id)?;
-        json::set(&mut o, "external_id", &mut out.external_id)?;
+        o.set("id", &mut out.id);
+        o.set("tenant_id", &mut out.tenant_id);
+        o.set("name", &mut out.name);
+        o.set("is_enabled", &mut out.is_enabled);
+        o.set("is_deleted", &mut out.is_deleted);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("updator_id", &mut out.updator_id);
+        o.set("external_id", &mut out.external_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `contact_addresses` of \[`CreateEmployee`\].
+/// The `contact_addresses` of `CreateEmployee`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1195,13 +1203,14 @@ pub struct ContactAddress {
 }
 impl FromJson for ContactAddress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContactAddress")?;
+        let mut o = json::Fields::of(value, "ContactAddress")?;
         let mut out = Self::default();
-        json::set(&mut o, "country", &mut out.country)?;
-        json::set(&mut o, "province", &mut out.province)?;
-        json::set(&mut o, "city", &mut out.city)?;
-        json::set(&mut o, "address", &mut out.address)?;
-        json::set(&mut o, "contact_address_type", &mut out.contact_address_type)?;
+        o.set("country", &mut out.country);
+        o.set("province", &mut out.province);
+        o.set("city", &mut out.city);
+        o.set("address", &mut out.address);
+        o.set("contact_address_type", &mut out.contact_address_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1250,13 +1259,14 @@ pub struct CreateCollaborationRuleResponseBody {
 }
 impl FromJson for CreateCollaborationRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateCollaborationRuleResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateCollaborationRuleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "add_rule_id", &mut out.add_rule_id)?;
+        o.set("add_rule_id", &mut out.add_rule_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `department` of \[`CreateDepartmentRequestBody`\].
+/// The `department` of `CreateDepartmentRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1362,13 +1372,14 @@ pub struct CreateDepartmentResponseBody {
 }
 impl FromJson for CreateDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateDepartmentResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateDepartmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
+        o.set("department_id", &mut out.department_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `employee` of \[`CreateEmployeeRequestBody`\].
+/// The `employee` of `CreateEmployeeRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1565,7 +1576,7 @@ impl ToJson for CreateEmployee {
         None
     }
 }
-/// The `options` of \[`CreateEmployeeRequestBody`\].
+/// The `options` of `CreateEmployeeRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1641,13 +1652,14 @@ pub struct CreateEmployeeResponseBody {
 }
 impl FromJson for CreateEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateEmployeeResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateEmployeeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "employee_id", &mut out.employee_id)?;
+        o.set("employee_id", &mut out.employee_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `custom_field_value` of \[`BankAccount`\].
+/// The `custom_field_value` of `BankAccount`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1685,18 +1697,19 @@ pub struct CustomFieldValue {
 }
 impl FromJson for CustomFieldValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomFieldValue")?;
+        let mut o = json::Fields::of(value, "CustomFieldValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_type", &mut out.field_type)?;
-        json::set(&mut o, "text_value", &mut out.text_value)?;
-        json::set(&mut o, "url_value", &mut out.url_value)?;
-        json::set(&mut o, "enum_value", &mut out.enum_value)?;
-        json::set(&mut o, "user_values", &mut out.user_values)?;
-        json::set(&mut o, "date_time_value", &mut out.date_time_value)?;
-        json::set(&mut o, "number_value", &mut out.number_value)?;
-        json::set(&mut o, "boolean_value", &mut out.boolean_value)?;
-        json::set(&mut o, "phone_value", &mut out.phone_value)?;
-        json::set(&mut o, "field_key", &mut out.field_key)?;
+        o.set("field_type", &mut out.field_type);
+        o.set("text_value", &mut out.text_value);
+        o.set("url_value", &mut out.url_value);
+        o.set("enum_value", &mut out.enum_value);
+        o.set("user_values", &mut out.user_values);
+        o.set("date_time_value", &mut out.date_time_value);
+        o.set("number_value", &mut out.number_value);
+        o.set("boolean_value", &mut out.boolean_value);
+        o.set("phone_value", &mut out.phone_value);
+        o.set("field_key", &mut out.field_key);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1734,7 +1747,7 @@ impl ToJson for CustomFieldValue {
         None
     }
 }
-/// The `options` of \[`DeleteEmployeeRequestBody`\].
+/// The `options` of `DeleteEmployeeRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1776,7 +1789,7 @@ impl ToJson for DeleteEmployeeRequestBody {
         w.end_object();
     }
 }
-/// The `departments` of \[`EmployeeBaseEntity`\].
+/// The `departments` of `EmployeeBaseEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1837,37 +1850,38 @@ pub struct Department {
 }
 impl FromJson for Department {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Department")?;
+        let mut o = json::Fields::of(value, "Department")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
-        json::set(&mut o, "external_id", &mut out.external_id)?;
-        json::set(&mut o, "encrypted_id", &mut out.encrypted_id)?;
-        json::set(&mut o, "department_count", &mut out.department_count)?;
-        json::set(&mut o, "has_child", &mut out.has_child)?;
-        json::set(&mut o, "leaders", &mut out.leaders)?;
-        json::set(&mut o, "hrbps", &mut out.hrbps)?;
-        json::set(&mut o, "parent_department_id", &mut out.parent_department_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "delete_status", &mut out.delete_status)?;
-        json::set(&mut o, "enabled_status", &mut out.enabled_status)?;
-        json::set(&mut o, "order_weight", &mut out.order_weight)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "updator_id", &mut out.updator_id)?;
-        json::set(&mut o, "is_root", &mut out.is_root)?;
-        json::set(&mut o, "custom_field_values", &mut out.custom_field_values)?;
-        json::set(&mut o, "department_paths", &mut out.department_paths)?;
-        json::set(&mut o, "department_path_infos", &mut out.department_path_infos)?;
-        json::set(&mut o, "data_source", &mut out.data_source)?;
-        json::set(&mut o, "org_dimension", &mut out.org_dimension)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("tenant_id", &mut out.tenant_id);
+        o.set("external_id", &mut out.external_id);
+        o.set("encrypted_id", &mut out.encrypted_id);
+        o.set("department_count", &mut out.department_count);
+        o.set("has_child", &mut out.has_child);
+        o.set("leaders", &mut out.leaders);
+        o.set("hrbps", &mut out.hrbps);
+        o.set("parent_department_id", &mut out.parent_department_id);
+        o.set("name", &mut out.name);
+        o.set("delete_status", &mut out.delete_status);
+        o.set("enabled_status", &mut out.enabled_status);
+        o.set("order_weight", &mut out.order_weight);
+        o.set("type", &mut out.r#type);
+        o.set("description", &mut out.description);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("updator_id", &mut out.updator_id);
+        o.set("is_root", &mut out.is_root);
+        o.set("custom_field_values", &mut out.custom_field_values);
+        o.set("department_paths", &mut out.department_paths);
+        o.set("department_path_infos", &mut out.department_path_infos);
+        o.set("data_source", &mut out.data_source);
+        o.set("org_dimension", &mut out.org_dimension);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `department_path_infos` of \[`Department`\].
+/// The `department_path_infos` of `Department`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1882,14 +1896,15 @@ pub struct DepartmentBaseInfo {
 }
 impl FromJson for DepartmentBaseInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentBaseInfo")?;
+        let mut o = json::Fields::of(value, "DepartmentBaseInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "department_name", &mut out.department_name)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("department_name", &mut out.department_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `department_count` of \[`Department`\].
+/// The `department_count` of `Department`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1910,29 +1925,21 @@ pub struct DepartmentCount {
 }
 impl FromJson for DepartmentCount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentCount")?;
+        let mut o = json::Fields::of(value, "DepartmentCount")?;
         let mut out = Self::default();
-        json::set(&mut o, "recursive_members_count", &mut out.recursive_members_count)?;
-        json::set(&mut o, "direct_members_count", &mut out.direct_members_count)?;
-        json::set(
-            &mut o,
+        o.set("recursive_members_count", &mut out.recursive_members_count);
+        o.set("direct_members_count", &mut out.direct_members_count);
+        o.set(
             "recursive_members_count_exclude_leaders",
             &mut out.recursive_members_count_exclude_leaders,
-        )?;
-        json::set(
-            &mut o,
-            "recursive_departments_count",
-            &mut out.recursive_departments_count,
-        )?;
-        json::set(
-            &mut o,
-            "direct_departments_count",
-            &mut out.direct_departments_count,
-        )?;
+        );
+        o.set("recursive_departments_count", &mut out.recursive_departments_count);
+        o.set("direct_departments_count", &mut out.direct_departments_count);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `leaders` of \[`CreateDepartment`\].
+/// The `leaders` of `CreateDepartment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1949,10 +1956,11 @@ pub struct DepartmentLeader {
 }
 impl FromJson for DepartmentLeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentLeader")?;
+        let mut o = json::Fields::of(value, "DepartmentLeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "leader_type", &mut out.leader_type)?;
-        json::set(&mut o, "leader_id", &mut out.leader_id)?;
+        o.set("leader_type", &mut out.leader_type);
+        o.set("leader_id", &mut out.leader_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1970,7 +1978,7 @@ impl ToJson for DepartmentLeader {
         None
     }
 }
-/// The `dependents` of \[`EmployeePersonalAndSocialRelationshipEntity`\].
+/// The `dependents` of `EmployeePersonalAndSocialRelationshipEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2001,30 +2009,29 @@ pub struct Dependent {
 }
 impl FromJson for Dependent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Dependent")?;
+        let mut o = json::Fields::of(value, "Dependent")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "relationship", &mut out.relationship)?;
-        json::set(&mut o, "gender", &mut out.gender)?;
-        json::set(&mut o, "date_of_birth", &mut out.date_of_birth)?;
-        json::set(&mut o, "nationality_id", &mut out.nationality_id)?;
-        json::set(&mut o, "national_id_list", &mut out.national_id_list)?;
-        json::set(&mut o, "spouses_working_status", &mut out.spouses_working_status)?;
-        json::set(
-            &mut o,
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("relationship", &mut out.relationship);
+        o.set("gender", &mut out.gender);
+        o.set("date_of_birth", &mut out.date_of_birth);
+        o.set("nationality_id", &mut out.nationality_id);
+        o.set("national_id_list", &mut out.national_id_list);
+        o.set("spouses_working_status", &mut out.spouses_working_status);
+        o.set(
             "is_this_person_covered_by_health_insurance",
             &mut out.is_this_person_covered_by_health_insurance,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "is_this_person_allowed_for_tax_deduction",
             &mut out.is_this_person_allowed_for_tax_deduction,
-        )?;
+        );
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `educations` of \[`EmployeeEducationAndWorkExperienceEntity`\].
+/// The `educations` of `EmployeeEducationAndWorkExperienceEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2059,24 +2066,25 @@ pub struct Education {
 }
 impl FromJson for Education {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Education")?;
+        let mut o = json::Fields::of(value, "Education")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "school", &mut out.school)?;
-        json::set(&mut o, "level_of_education", &mut out.level_of_education)?;
-        json::set(&mut o, "start_date", &mut out.start_date)?;
-        json::set(&mut o, "end_date", &mut out.end_date)?;
-        json::set(&mut o, "expected_end_date", &mut out.expected_end_date)?;
-        json::set(&mut o, "field_of_study", &mut out.field_of_study)?;
-        json::set(&mut o, "degree", &mut out.degree)?;
-        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
-        json::set(&mut o, "education_id", &mut out.education_id)?;
-        json::set(&mut o, "school_enum", &mut out.school_enum)?;
-        json::set(&mut o, "field_of_study_enum", &mut out.field_of_study_enum)?;
+        o.set("id", &mut out.id);
+        o.set("school", &mut out.school);
+        o.set("level_of_education", &mut out.level_of_education);
+        o.set("start_date", &mut out.start_date);
+        o.set("end_date", &mut out.end_date);
+        o.set("expected_end_date", &mut out.expected_end_date);
+        o.set("field_of_study", &mut out.field_of_study);
+        o.set("degree", &mut out.degree);
+        o.set("country_region_id", &mut out.country_region_id);
+        o.set("education_id", &mut out.education_id);
+        o.set("school_enum", &mut out.school_enum);
+        o.set("field_of_study_enum", &mut out.field_of_study_enum);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `emergency_contacts` of \[`EmployeePersonalAndSocialRelationshipEntity`\].
+/// The `emergency_contacts` of `EmployeePersonalAndSocialRelationshipEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2097,17 +2105,18 @@ pub struct EmergencyContact {
 }
 impl FromJson for EmergencyContact {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmergencyContact")?;
+        let mut o = json::Fields::of(value, "EmergencyContact")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "relationship", &mut out.relationship)?;
-        json::set(&mut o, "phone", &mut out.phone)?;
-        json::set(&mut o, "is_primary", &mut out.is_primary)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("relationship", &mut out.relationship);
+        o.set("phone", &mut out.phone);
+        o.set("is_primary", &mut out.is_primary);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `base_info` of \[`EmployeeEntity`\].
+/// The `base_info` of `EmployeeEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2218,92 +2227,67 @@ pub struct EmployeeBaseEntity {
 }
 impl FromJson for EmployeeBaseEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmployeeBaseEntity")?;
+        let mut o = json::Fields::of(value, "EmployeeBaseEntity")?;
         let mut out = Self::default();
-        json::set(&mut o, "employee_id", &mut out.employee_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "external_id", &mut out.external_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "personal_email", &mut out.personal_email)?;
-        json::set(&mut o, "enterprise_email", &mut out.enterprise_email)?;
-        json::set(&mut o, "gender", &mut out.gender)?;
-        json::set(&mut o, "residential_address", &mut out.residential_address)?;
-        json::set(&mut o, "contact_addresses", &mut out.contact_addresses)?;
-        json::set(&mut o, "tenant", &mut out.tenant)?;
-        json::set(&mut o, "departments", &mut out.departments)?;
-        json::set(
-            &mut o,
-            "employee_order_in_departments",
-            &mut out.employee_order_in_departments,
-        )?;
-        json::set(&mut o, "user_department_path", &mut out.user_department_path)?;
-        json::set(
-            &mut o,
-            "user_department_path_name",
-            &mut out.user_department_path_name,
-        )?;
-        json::set(&mut o, "avatar_key", &mut out.avatar_key)?;
-        json::set(&mut o, "background_image_key", &mut out.background_image_key)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(
-            &mut o,
-            "is_set_custom_background_image",
-            &mut out.is_set_custom_background_image,
-        )?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        json::set(&mut o, "is_resigned", &mut out.is_resigned)?;
-        json::set(&mut o, "leader_id", &mut out.leader_id)?;
-        json::set(&mut o, "dotted_line_leader_ids", &mut out.dotted_line_leader_ids)?;
-        json::set(&mut o, "is_primary_admin", &mut out.is_primary_admin)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(
-            &mut o,
-            "enterprise_email_aliases",
-            &mut out.enterprise_email_aliases,
-        )?;
-        json::set(&mut o, "custom_field_values", &mut out.custom_field_values)?;
-        json::set(&mut o, "description_flag", &mut out.description_flag)?;
-        json::set(&mut o, "work_status", &mut out.work_status)?;
-        json::set(&mut o, "has_been_resurrected", &mut out.has_been_resurrected)?;
-        json::set(
-            &mut o,
+        o.set("employee_id", &mut out.employee_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("external_id", &mut out.external_id);
+        o.set("name", &mut out.name);
+        o.set("mobile", &mut out.mobile);
+        o.set("email", &mut out.email);
+        o.set("personal_email", &mut out.personal_email);
+        o.set("enterprise_email", &mut out.enterprise_email);
+        o.set("gender", &mut out.gender);
+        o.set("residential_address", &mut out.residential_address);
+        o.set("contact_addresses", &mut out.contact_addresses);
+        o.set("tenant", &mut out.tenant);
+        o.set("departments", &mut out.departments);
+        o.set("employee_order_in_departments", &mut out.employee_order_in_departments);
+        o.set("user_department_path", &mut out.user_department_path);
+        o.set("user_department_path_name", &mut out.user_department_path_name);
+        o.set("avatar_key", &mut out.avatar_key);
+        o.set("background_image_key", &mut out.background_image_key);
+        o.set("description", &mut out.description);
+        o.set("is_set_custom_background_image", &mut out.is_set_custom_background_image);
+        o.set("active_status", &mut out.active_status);
+        o.set("is_resigned", &mut out.is_resigned);
+        o.set("leader_id", &mut out.leader_id);
+        o.set("dotted_line_leader_ids", &mut out.dotted_line_leader_ids);
+        o.set("is_primary_admin", &mut out.is_primary_admin);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("enterprise_email_aliases", &mut out.enterprise_email_aliases);
+        o.set("custom_field_values", &mut out.custom_field_values);
+        o.set("description_flag", &mut out.description_flag);
+        o.set("work_status", &mut out.work_status);
+        o.set("has_been_resurrected", &mut out.has_been_resurrected);
+        o.set(
             "during_resign_cooling_off_period",
             &mut out.during_resign_cooling_off_period,
-        )?;
-        json::set(&mut o, "is_set_custom_avatar", &mut out.is_set_custom_avatar)?;
-        json::set(&mut o, "is_registered", &mut out.is_registered)?;
-        json::set(&mut o, "department_path_infos", &mut out.department_path_infos)?;
-        json::set(&mut o, "resign_time", &mut out.resign_time)?;
-        json::set(
-            &mut o,
-            "resigned_user_department_path",
-            &mut out.resigned_user_department_path,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set("is_set_custom_avatar", &mut out.is_set_custom_avatar);
+        o.set("is_registered", &mut out.is_registered);
+        o.set("department_path_infos", &mut out.department_path_infos);
+        o.set("resign_time", &mut out.resign_time);
+        o.set("resigned_user_department_path", &mut out.resigned_user_department_path);
+        o.set(
             "resigned_user_department_path_name",
             &mut out.resigned_user_department_path_name,
-        )?;
-        json::set(&mut o, "resigned_departments", &mut out.resigned_departments)?;
-        json::set(&mut o, "avatar", &mut out.avatar)?;
-        json::set(&mut o, "background_image", &mut out.background_image)?;
-        json::set(&mut o, "is_admin", &mut out.is_admin)?;
-        json::set(&mut o, "data_source", &mut out.data_source)?;
-        json::set(&mut o, "geo_name", &mut out.geo_name)?;
-        json::set(&mut o, "subscription_ids", &mut out.subscription_ids)?;
-        json::set(&mut o, "virtual_org_infos", &mut out.virtual_org_infos)?;
-        json::set(
-            &mut o,
-            "is_forbidden_delete_employee",
-            &mut out.is_forbidden_delete_employee,
-        )?;
+        );
+        o.set("resigned_departments", &mut out.resigned_departments);
+        o.set("avatar", &mut out.avatar);
+        o.set("background_image", &mut out.background_image);
+        o.set("is_admin", &mut out.is_admin);
+        o.set("data_source", &mut out.data_source);
+        o.set("geo_name", &mut out.geo_name);
+        o.set("subscription_ids", &mut out.subscription_ids);
+        o.set("virtual_org_infos", &mut out.virtual_org_infos);
+        o.set("is_forbidden_delete_employee", &mut out.is_forbidden_delete_employee);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `education_and_work_experience` of \[`EmployeeEntity`\].
+/// The `education_and_work_experience` of `EmployeeEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2340,37 +2324,32 @@ pub struct EmployeeEducationAndWorkExperienceEntity {
 }
 impl FromJson for EmployeeEducationAndWorkExperienceEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmployeeEducationAndWorkExperienceEntity")?;
+        let mut o = json::Fields::of(value, "EmployeeEducationAndWorkExperienceEntity")?;
         let mut out = Self::default();
-        json::set(&mut o, "educations", &mut out.educations)?;
-        json::set(&mut o, "work_experiences", &mut out.work_experiences)?;
-        json::set(&mut o, "former_employer", &mut out.former_employer)?;
-        json::set(&mut o, "personal_profiles", &mut out.personal_profiles)?;
-        json::set(
-            &mut o,
-            "photo_of_id_portrait_side",
-            &mut out.photo_of_id_portrait_side,
-        )?;
-        json::set(&mut o, "photo_of_id_emblem_side", &mut out.photo_of_id_emblem_side)?;
-        json::set(&mut o, "id_photo", &mut out.id_photo)?;
-        json::set(&mut o, "diploma", &mut out.diploma)?;
-        json::set(&mut o, "graduation_certificate", &mut out.graduation_certificate)?;
-        json::set(&mut o, "certificate_of_merit", &mut out.certificate_of_merit)?;
-        json::set(&mut o, "offboarding_paperwork", &mut out.offboarding_paperwork)?;
-        json::set(
-            &mut o,
+        o.set("educations", &mut out.educations);
+        o.set("work_experiences", &mut out.work_experiences);
+        o.set("former_employer", &mut out.former_employer);
+        o.set("personal_profiles", &mut out.personal_profiles);
+        o.set("photo_of_id_portrait_side", &mut out.photo_of_id_portrait_side);
+        o.set("photo_of_id_emblem_side", &mut out.photo_of_id_emblem_side);
+        o.set("id_photo", &mut out.id_photo);
+        o.set("diploma", &mut out.diploma);
+        o.set("graduation_certificate", &mut out.graduation_certificate);
+        o.set("certificate_of_merit", &mut out.certificate_of_merit);
+        o.set("offboarding_paperwork", &mut out.offboarding_paperwork);
+        o.set(
             "highest_level_of_education_entity",
             &mut out.highest_level_of_education_entity,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "highest_degree_of_education_entity",
             &mut out.highest_degree_of_education_entity,
-        )?;
+        );
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `employees` of \[`FilterEmployeeResponseBody`\].
+/// The `employees` of `FilterEmployeeResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2391,24 +2370,20 @@ pub struct EmployeeEntity {
 }
 impl FromJson for EmployeeEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmployeeEntity")?;
+        let mut o = json::Fields::of(value, "EmployeeEntity")?;
         let mut out = Self::default();
-        json::set(&mut o, "base_info", &mut out.base_info)?;
-        json::set(&mut o, "work_info", &mut out.work_info)?;
-        json::set(
-            &mut o,
+        o.set("base_info", &mut out.base_info);
+        o.set("work_info", &mut out.work_info);
+        o.set(
             "personal_and_social_relationship",
             &mut out.personal_and_social_relationship,
-        )?;
-        json::set(
-            &mut o,
-            "education_and_work_experience",
-            &mut out.education_and_work_experience,
-        )?;
+        );
+        o.set("education_and_work_experience", &mut out.education_and_work_experience);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `personal_and_social_relationship` of \[`EmployeeEntity`\].
+/// The `personal_and_social_relationship` of `EmployeeEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2453,33 +2428,33 @@ pub struct EmployeePersonalAndSocialRelationshipEntity {
 }
 impl FromJson for EmployeePersonalAndSocialRelationshipEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmployeePersonalAndSocialRelationshipEntity")?;
-        let mut out = Self::default();
-        json::set(&mut o, "birthday", &mut out.birthday)?;
-        json::set(&mut o, "age", &mut out.age)?;
-        json::set(&mut o, "nationality", &mut out.nationality)?;
-        json::set(&mut o, "native_place", &mut out.native_place)?;
-        json::set(&mut o, "ethnicity", &mut out.ethnicity)?;
-        json::set(&mut o, "marital_status", &mut out.marital_status)?;
-        json::set(&mut o, "politics_status", &mut out.politics_status)?;
-        json::set(&mut o, "bank_accounts", &mut out.bank_accounts)?;
-        json::set(&mut o, "certificates", &mut out.certificates)?;
-        json::set(
-            &mut o,
-            "registered_residence_type",
-            &mut out.registered_residence_type,
+        let mut o = json::Fields::of(
+            value,
+            "EmployeePersonalAndSocialRelationshipEntity",
         )?;
-        json::set(&mut o, "location", &mut out.location)?;
-        json::set(&mut o, "social_security_number", &mut out.social_security_number)?;
-        json::set(&mut o, "provident_fund_number", &mut out.provident_fund_number)?;
-        json::set(&mut o, "emergency_contacts", &mut out.emergency_contacts)?;
-        json::set(&mut o, "dependents", &mut out.dependents)?;
-        json::set(&mut o, "resident_taxs", &mut out.resident_taxs)?;
-        json::set(&mut o, "religion", &mut out.religion)?;
+        let mut out = Self::default();
+        o.set("birthday", &mut out.birthday);
+        o.set("age", &mut out.age);
+        o.set("nationality", &mut out.nationality);
+        o.set("native_place", &mut out.native_place);
+        o.set("ethnicity", &mut out.ethnicity);
+        o.set("marital_status", &mut out.marital_status);
+        o.set("politics_status", &mut out.politics_status);
+        o.set("bank_accounts", &mut out.bank_accounts);
+        o.set("certificates", &mut out.certificates);
+        o.set("registered_residence_type", &mut out.registered_residence_type);
+        o.set("location", &mut out.location);
+        o.set("social_security_number", &mut out.social_security_number);
+        o.set("provident_fund_number", &mut out.provident_fund_number);
+        o.set("emergency_contacts", &mut out.emergency_contacts);
+        o.set("dependents", &mut out.dependents);
+        o.set("resident_taxs", &mut out.resident_taxs);
+        o.set("religion", &mut out.religion);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `employee_trace_info` of \[`CreateEmployeeOptions`\].
+/// The `employee_trace_info` of `CreateEmployeeOptions`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2509,7 +2484,7 @@ impl ToJson for EmployeeTraceInfo {
         w.end_object();
     }
 }
-/// The `work_info` of \[`EmployeeEntity`\].
+/// The `work_info` of `EmployeeEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2582,51 +2557,44 @@ pub struct EmployeeWorkEntity {
 }
 impl FromJson for EmployeeWorkEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmployeeWorkEntity")?;
+        let mut o = json::Fields::of(value, "EmployeeWorkEntity")?;
         let mut out = Self::default();
-        json::set(&mut o, "work_country_or_region", &mut out.work_country_or_region)?;
-        json::set(&mut o, "work_place", &mut out.work_place)?;
-        json::set(&mut o, "work_station", &mut out.work_station)?;
-        json::set(&mut o, "job_number", &mut out.job_number)?;
-        json::set(&mut o, "extension_number", &mut out.extension_number)?;
-        json::set(&mut o, "join_date", &mut out.join_date)?;
-        json::set(&mut o, "employment_type", &mut out.employment_type)?;
-        json::set(&mut o, "staff_status", &mut out.staff_status)?;
-        json::set(&mut o, "positions", &mut out.positions)?;
-        json::set(&mut o, "job_title", &mut out.job_title)?;
-        json::set(&mut o, "job_level", &mut out.job_level)?;
-        json::set(&mut o, "job_family", &mut out.job_family)?;
-        json::set(&mut o, "first_work_date", &mut out.first_work_date)?;
-        json::set(&mut o, "first_join_date", &mut out.first_join_date)?;
-        json::set(&mut o, "probation_period", &mut out.probation_period)?;
-        json::set(&mut o, "regularization_date", &mut out.regularization_date)?;
-        json::set(&mut o, "application_lable", &mut out.application_lable)?;
-        json::set(&mut o, "convert_status", &mut out.convert_status)?;
-        json::set(&mut o, "contract_subject", &mut out.contract_subject)?;
-        json::set(&mut o, "contract_type", &mut out.contract_type)?;
-        json::set(&mut o, "contract_start_date", &mut out.contract_start_date)?;
-        json::set(
-            &mut o,
-            "contract_expiration_date",
-            &mut out.contract_expiration_date,
-        )?;
-        json::set(
-            &mut o,
-            "labor_contract_signing_times",
-            &mut out.labor_contract_signing_times,
-        )?;
-        json::set(&mut o, "resign_date", &mut out.resign_date)?;
-        json::set(&mut o, "resign_reason", &mut out.resign_reason)?;
-        json::set(&mut o, "resign_remark", &mut out.resign_remark)?;
-        json::set(&mut o, "resign_type", &mut out.resign_type)?;
-        json::set(&mut o, "cancelled_entry_type", &mut out.cancelled_entry_type)?;
-        json::set(&mut o, "cancelled_entry_remark", &mut out.cancelled_entry_remark)?;
-        json::set(&mut o, "recruitment_type", &mut out.recruitment_type)?;
-        json::set(&mut o, "seniority_date", &mut out.seniority_date)?;
+        o.set("work_country_or_region", &mut out.work_country_or_region);
+        o.set("work_place", &mut out.work_place);
+        o.set("work_station", &mut out.work_station);
+        o.set("job_number", &mut out.job_number);
+        o.set("extension_number", &mut out.extension_number);
+        o.set("join_date", &mut out.join_date);
+        o.set("employment_type", &mut out.employment_type);
+        o.set("staff_status", &mut out.staff_status);
+        o.set("positions", &mut out.positions);
+        o.set("job_title", &mut out.job_title);
+        o.set("job_level", &mut out.job_level);
+        o.set("job_family", &mut out.job_family);
+        o.set("first_work_date", &mut out.first_work_date);
+        o.set("first_join_date", &mut out.first_join_date);
+        o.set("probation_period", &mut out.probation_period);
+        o.set("regularization_date", &mut out.regularization_date);
+        o.set("application_lable", &mut out.application_lable);
+        o.set("convert_status", &mut out.convert_status);
+        o.set("contract_subject", &mut out.contract_subject);
+        o.set("contract_type", &mut out.contract_type);
+        o.set("contract_start_date", &mut out.contract_start_date);
+        o.set("contract_expiration_date", &mut out.contract_expiration_date);
+        o.set("labor_contract_signing_times", &mut out.labor_contract_signing_times);
+        o.set("resign_date", &mut out.resign_date);
+        o.set("resign_reason", &mut out.resign_reason);
+        o.set("resign_remark", &mut out.resign_remark);
+        o.set("resign_type", &mut out.resign_type);
+        o.set("cancelled_entry_type", &mut out.cancelled_entry_type);
+        o.set("cancelled_entry_remark", &mut out.cancelled_entry_remark);
+        o.set("recruitment_type", &mut out.recruitment_type);
+        o.set("seniority_date", &mut out.seniority_date);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `enum_value` of \[`CustomFieldValue`\].
+/// The `enum_value` of `CustomFieldValue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2645,11 +2613,12 @@ pub struct EnumValue {
 }
 impl FromJson for EnumValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EnumValue")?;
+        let mut o = json::Fields::of(value, "EnumValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "enum_ids", &mut out.enum_ids)?;
-        json::set(&mut o, "enum_name", &mut out.enum_name)?;
-        json::set(&mut o, "enum_type", &mut out.enum_type)?;
+        o.set("enum_ids", &mut out.enum_ids);
+        o.set("enum_name", &mut out.enum_name);
+        o.set("enum_type", &mut out.enum_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2668,7 +2637,7 @@ impl ToJson for EnumValue {
         None
     }
 }
-/// The `conditions` of \[`MultiFilterCondition`\].
+/// The `conditions` of `MultiFilterCondition`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2725,11 +2694,12 @@ pub struct FilterDepartmentResponseBody {
 }
 impl FromJson for FilterDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FilterDepartmentResponseBody")?;
+        let mut o = json::Fields::of(value, "FilterDepartmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "departments", &mut out.departments)?;
-        json::set(&mut o, "page_response", &mut out.page_response)?;
-        json::set(&mut o, "abnormals", &mut out.abnormals)?;
+        o.set("departments", &mut out.departments);
+        o.set("page_response", &mut out.page_response);
+        o.set("abnormals", &mut out.abnormals);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2780,15 +2750,16 @@ pub struct FilterEmployeeResponseBody {
 }
 impl FromJson for FilterEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FilterEmployeeResponseBody")?;
+        let mut o = json::Fields::of(value, "FilterEmployeeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "employees", &mut out.employees)?;
-        json::set(&mut o, "page_response", &mut out.page_response)?;
-        json::set(&mut o, "abnormals", &mut out.abnormals)?;
+        o.set("employees", &mut out.employees);
+        o.set("page_response", &mut out.page_response);
+        o.set("abnormals", &mut out.abnormals);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `name` of \[`CollaborationTenant`\].
+/// The `name` of `CollaborationTenant`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2805,11 +2776,12 @@ pub struct I18nText {
 }
 impl FromJson for I18nText {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nText")?;
+        let mut o = json::Fields::of(value, "I18nText")?;
         let mut out = Self::default();
-        json::set(&mut o, "default_value", &mut out.default_value)?;
-        json::set(&mut o, "i18n_value", &mut out.i18n_value)?;
-        json::set(&mut o, "default_locale", &mut out.default_locale)?;
+        o.set("default_value", &mut out.default_value);
+        o.set("i18n_value", &mut out.i18n_value);
+        o.set("default_locale", &mut out.default_locale);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2828,7 +2800,7 @@ impl ToJson for I18nText {
         None
     }
 }
-/// The `avatar_key` of \[`EmployeeBaseEntity`\].
+/// The `avatar_key` of `EmployeeBaseEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2843,14 +2815,15 @@ pub struct Image {
 }
 impl FromJson for Image {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Image")?;
+        let mut o = json::Fields::of(value, "Image")?;
         let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "fs_unit", &mut out.fs_unit)?;
+        o.set("key", &mut out.key);
+        o.set("fs_unit", &mut out.fs_unit);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `avatar` of \[`CollaborationTenant`\].
+/// The `avatar` of `CollaborationTenant`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2869,16 +2842,17 @@ pub struct ImageLink {
 }
 impl FromJson for ImageLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ImageLink")?;
+        let mut o = json::Fields::of(value, "ImageLink")?;
         let mut out = Self::default();
-        json::set(&mut o, "avatar_72", &mut out.avatar_72)?;
-        json::set(&mut o, "avatar_240", &mut out.avatar_240)?;
-        json::set(&mut o, "avatar_640", &mut out.avatar_640)?;
-        json::set(&mut o, "avatar_origin", &mut out.avatar_origin)?;
+        o.set("avatar_72", &mut out.avatar_72);
+        o.set("avatar_240", &mut out.avatar_240);
+        o.set("avatar_640", &mut out.avatar_640);
+        o.set("avatar_origin", &mut out.avatar_origin);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `invite_option` of \[`EmployeeTraceInfo`\].
+/// The `invite_option` of `EmployeeTraceInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2899,7 +2873,7 @@ impl ToJson for InviteOption {
         w.end_object();
     }
 }
-/// The `job_family` of \[`EmployeeWorkEntity`\].
+/// The `job_family` of `EmployeeWorkEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2934,24 +2908,25 @@ pub struct JobFamily {
 }
 impl FromJson for JobFamily {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobFamily")?;
+        let mut o = json::Fields::of(value, "JobFamily")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
-        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
-        json::set(&mut o, "job_family_name", &mut out.job_family_name)?;
-        json::set(&mut o, "is_enabled", &mut out.is_enabled)?;
-        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
-        json::set(&mut o, "parent_job_family_id", &mut out.parent_job_family_id)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "updator_id", &mut out.updator_id)?;
-        json::set(&mut o, "external_id", &mut out.external_id)?;
+        o.set("job_family_id", &mut out.job_family_id);
+        o.set("tenant_id", &mut out.tenant_id);
+        o.set("job_family_name", &mut out.job_family_name);
+        o.set("is_enabled", &mut out.is_enabled);
+        o.set("is_deleted", &mut out.is_deleted);
+        o.set("parent_job_family_id", &mut out.parent_job_family_id);
+        o.set("description", &mut out.description);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("updator_id", &mut out.updator_id);
+        o.set("external_id", &mut out.external_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `job_level` of \[`EmployeeWorkEntity`\].
+/// The `job_level` of `EmployeeWorkEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2986,24 +2961,25 @@ pub struct JobLevel {
 }
 impl FromJson for JobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobLevel")?;
+        let mut o = json::Fields::of(value, "JobLevel")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
-        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
-        json::set(&mut o, "job_level_name", &mut out.job_level_name)?;
-        json::set(&mut o, "is_enabled", &mut out.is_enabled)?;
-        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
-        json::set(&mut o, "order", &mut out.order)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "updator_id", &mut out.updator_id)?;
-        json::set(&mut o, "external_id", &mut out.external_id)?;
+        o.set("job_level_id", &mut out.job_level_id);
+        o.set("tenant_id", &mut out.tenant_id);
+        o.set("job_level_name", &mut out.job_level_name);
+        o.set("is_enabled", &mut out.is_enabled);
+        o.set("is_deleted", &mut out.is_deleted);
+        o.set("order", &mut out.order);
+        o.set("description", &mut out.description);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("updator_id", &mut out.updator_id);
+        o.set("external_id", &mut out.external_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `job_title` of \[`EmployeeWorkEntity`\].
+/// The `job_title` of `EmployeeWorkEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3046,24 +3022,25 @@ pub struct JobTitle {
 }
 impl FromJson for JobTitle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobTitle")?;
+        let mut o = json::Fields::of(value, "JobTitle")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_title_id", &mut out.job_title_id)?;
-        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
-        json::set(&mut o, "job_title_name", &mut out.job_title_name)?;
-        json::set(&mut o, "is_enabled", &mut out.is_enabled)?;
-        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
-        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "updator_id", &mut out.updator_id)?;
-        json::set(&mut o, "external_id", &mut out.external_id)?;
-        json::set(&mut o, "job_family_ids", &mut out.job_family_ids)?;
-        json::set(&mut o, "job_level_ids", &mut out.job_level_ids)?;
+        o.set("job_title_id", &mut out.job_title_id);
+        o.set("tenant_id", &mut out.tenant_id);
+        o.set("job_title_name", &mut out.job_title_name);
+        o.set("is_enabled", &mut out.is_enabled);
+        o.set("is_deleted", &mut out.is_deleted);
+        o.set("title", &mut out.title);
+        o.set("job_family_id", &mut out.job_family_id);
+        o.set("job_level_id", &mut out.job_level_id);
+        o.set("description", &mut out.description);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("updator_id", &mut out.updator_id);
+        o.set("external_id", &mut out.external_id);
+        o.set("job_family_ids", &mut out.job_family_ids);
+        o.set("job_level_ids", &mut out.job_level_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3084,11 +3061,12 @@ pub struct ListCollaborationRuleResponseBody {
 }
 impl FromJson for ListCollaborationRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListCollaborationRuleResponseBody")?;
+        let mut o = json::Fields::of(value, "ListCollaborationRuleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3109,11 +3087,12 @@ pub struct ListCollaborationTenantResponseBody {
 }
 impl FromJson for ListCollaborationTenantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListCollaborationTenantResponseBody")?;
+        let mut o = json::Fields::of(value, "ListCollaborationTenantResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3138,13 +3117,14 @@ pub struct ListCollborationShareEntityResponseBody {
 }
 impl FromJson for ListCollborationShareEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListCollborationShareEntityResponseBody")?;
+        let mut o = json::Fields::of(value, "ListCollborationShareEntityResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "share_departments", &mut out.share_departments)?;
-        json::set(&mut o, "share_groups", &mut out.share_groups)?;
-        json::set(&mut o, "share_users", &mut out.share_users)?;
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("share_departments", &mut out.share_departments);
+        o.set("share_groups", &mut out.share_groups);
+        o.set("share_users", &mut out.share_users);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3184,10 +3164,11 @@ pub struct MgetDepartmentResponseBody {
 }
 impl FromJson for MgetDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MgetDepartmentResponseBody")?;
+        let mut o = json::Fields::of(value, "MgetDepartmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "departments", &mut out.departments)?;
-        json::set(&mut o, "abnormals", &mut out.abnormals)?;
+        o.set("departments", &mut out.departments);
+        o.set("abnormals", &mut out.abnormals);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3227,14 +3208,15 @@ pub struct MgetEmployeeResponseBody {
 }
 impl FromJson for MgetEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MgetEmployeeResponseBody")?;
+        let mut o = json::Fields::of(value, "MgetEmployeeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "employees", &mut out.employees)?;
-        json::set(&mut o, "abnormals", &mut out.abnormals)?;
+        o.set("employees", &mut out.employees);
+        o.set("abnormals", &mut out.abnormals);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `filter` of \[`FilterDepartmentRequestBody`\].
+/// The `filter` of `FilterDepartmentRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3261,7 +3243,7 @@ impl ToJson for MultiFilterCondition {
         None
     }
 }
-/// The `name` of \[`EmployeeBaseEntity`\].
+/// The `name` of `EmployeeBaseEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3288,20 +3270,21 @@ pub struct Name {
 }
 impl FromJson for Name {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Name")?;
+        let mut o = json::Fields::of(value, "Name")?;
         let mut out = Self::default();
-        json::set(&mut o, "last_name", &mut out.last_name)?;
-        json::set(&mut o, "first_name", &mut out.first_name)?;
-        json::set(&mut o, "middle_name", &mut out.middle_name)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "name_py", &mut out.name_py)?;
-        json::set(&mut o, "another_name", &mut out.another_name)?;
-        json::set(&mut o, "legal_name", &mut out.legal_name)?;
-        json::set(&mut o, "display_name", &mut out.display_name)?;
+        o.set("last_name", &mut out.last_name);
+        o.set("first_name", &mut out.first_name);
+        o.set("middle_name", &mut out.middle_name);
+        o.set("name", &mut out.name);
+        o.set("name_py", &mut out.name_py);
+        o.set("another_name", &mut out.another_name);
+        o.set("legal_name", &mut out.legal_name);
+        o.set("display_name", &mut out.display_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `openapi_options` of \[`RegularEmployeeRequestBody`\].
+/// The `openapi_options` of `RegularEmployeeRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3337,7 +3320,7 @@ impl ToJson for OpenapiOptions {
         w.end_object();
     }
 }
-/// The `operator` of \[`DeleteEmployeeOptions`\].
+/// The `operator` of `DeleteEmployeeOptions`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3358,7 +3341,7 @@ impl ToJson for Operator {
         w.end_object();
     }
 }
-/// The `enum_name` of \[`EnumValue`\].
+/// The `enum_name` of `EnumValue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3379,13 +3362,14 @@ pub struct OptionValue {
 }
 impl FromJson for OptionValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OptionValue")?;
+        let mut o = json::Fields::of(value, "OptionValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "option_value", &mut out.option_value)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "is_enabled", &mut out.is_enabled)?;
-        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
+        o.set("id", &mut out.id);
+        o.set("option_value", &mut out.option_value);
+        o.set("description", &mut out.description);
+        o.set("is_enabled", &mut out.is_enabled);
+        o.set("is_deleted", &mut out.is_deleted);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3409,7 +3393,7 @@ impl ToJson for OptionValue {
         None
     }
 }
-/// The `page_request` of \[`FilterDepartmentRequestBody`\].
+/// The `page_request` of `FilterDepartmentRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3438,7 +3422,7 @@ impl ToJson for PageCondition {
         w.end_object();
     }
 }
-/// The `page_response` of \[`FilterDepartmentResponseBody`\].
+/// The `page_response` of `FilterDepartmentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3455,11 +3439,12 @@ pub struct PageResponse {
 }
 impl FromJson for PageResponse {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PageResponse")?;
+        let mut o = json::Fields::of(value, "PageResponse")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "count", &mut out.count)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("count", &mut out.count);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3511,7 +3496,7 @@ impl ToJson for PatchEmployeeRequestBody {
         None
     }
 }
-/// The `personal_profiles` of \[`EmployeeEducationAndWorkExperienceEntity`\].
+/// The `personal_profiles` of `EmployeeEducationAndWorkExperienceEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3528,15 +3513,16 @@ pub struct PersonalProfile {
 }
 impl FromJson for PersonalProfile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PersonalProfile")?;
+        let mut o = json::Fields::of(value, "PersonalProfile")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "files", &mut out.files)?;
+        o.set("id", &mut out.id);
+        o.set("type", &mut out.r#type);
+        o.set("files", &mut out.files);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `phone_value` of \[`CustomFieldValue`\].
+/// The `phone_value` of `CustomFieldValue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3551,10 +3537,11 @@ pub struct PhoneValue {
 }
 impl FromJson for PhoneValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PhoneValue")?;
+        let mut o = json::Fields::of(value, "PhoneValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "phone_number", &mut out.phone_number)?;
-        json::set(&mut o, "extension_number", &mut out.extension_number)?;
+        o.set("phone_number", &mut out.phone_number);
+        o.set("extension_number", &mut out.extension_number);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3572,7 +3559,7 @@ impl ToJson for PhoneValue {
         None
     }
 }
-/// The `work_place` of \[`EmployeeWorkEntity`\].
+/// The `work_place` of `EmployeeWorkEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3613,27 +3600,28 @@ pub struct Place {
 }
 impl FromJson for Place {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Place")?;
+        let mut o = json::Fields::of(value, "Place")?;
         let mut out = Self::default();
-        json::set(&mut o, "place_id", &mut out.place_id)?;
-        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
-        json::set(&mut o, "place_name", &mut out.place_name)?;
-        json::set(&mut o, "is_enabled", &mut out.is_enabled)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "usages", &mut out.usages)?;
-        json::set(&mut o, "address_ids", &mut out.address_ids)?;
-        json::set(&mut o, "main_address_id", &mut out.main_address_id)?;
-        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "updator_id", &mut out.updator_id)?;
-        json::set(&mut o, "external_id", &mut out.external_id)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        o.set("place_id", &mut out.place_id);
+        o.set("tenant_id", &mut out.tenant_id);
+        o.set("place_name", &mut out.place_name);
+        o.set("is_enabled", &mut out.is_enabled);
+        o.set("description", &mut out.description);
+        o.set("usages", &mut out.usages);
+        o.set("address_ids", &mut out.address_ids);
+        o.set("main_address_id", &mut out.main_address_id);
+        o.set("is_deleted", &mut out.is_deleted);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("updator_id", &mut out.updator_id);
+        o.set("external_id", &mut out.external_id);
+        o.set("parent_id", &mut out.parent_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `positions` of \[`CreateEmployee`\].
+/// The `positions` of `CreateEmployee`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3662,17 +3650,18 @@ pub struct Position {
 }
 impl FromJson for Position {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Position")?;
+        let mut o = json::Fields::of(value, "Position")?;
         let mut out = Self::default();
-        json::set(&mut o, "position_code", &mut out.position_code)?;
-        json::set(&mut o, "position_name", &mut out.position_name)?;
-        json::set(&mut o, "leader_id", &mut out.leader_id)?;
-        json::set(&mut o, "leader_position_code", &mut out.leader_position_code)?;
-        json::set(&mut o, "is_main_position", &mut out.is_main_position)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
-        json::set(&mut o, "employee_id", &mut out.employee_id)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
+        o.set("position_code", &mut out.position_code);
+        o.set("position_name", &mut out.position_name);
+        o.set("leader_id", &mut out.leader_id);
+        o.set("leader_position_code", &mut out.leader_position_code);
+        o.set("is_main_position", &mut out.is_main_position);
+        o.set("department_id", &mut out.department_id);
+        o.set("tenant_id", &mut out.tenant_id);
+        o.set("employee_id", &mut out.employee_id);
+        o.set("update_time", &mut out.update_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3721,7 +3710,7 @@ impl ToJson for RegularEmployeeRequestBody {
         w.end_object();
     }
 }
-/// The `resigned_employee_resource_receiver` of \[`DeleteEmployeeOptions`\].
+/// The `resigned_employee_resource_receiver` of `DeleteEmployeeOptions`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3793,7 +3782,7 @@ impl ToJson for ResignedUserResouceReceiver {
         w.end_object();
     }
 }
-/// The `options` of \[`ResurrectEmployeeRequestBody`\].
+/// The `options` of `ResurrectEmployeeRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3835,7 +3824,7 @@ impl ToJson for ResurrectEmployeeRequestBody {
         w.end_object();
     }
 }
-/// The `filter` of \[`SearchDepartmentRequestBody`\].
+/// The `filter` of `SearchDepartmentRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3898,7 +3887,7 @@ impl ToJson for SearchDepartmentRequestBody {
         None
     }
 }
-/// The `filter` of \[`SearchEmployeeRequestBody`\].
+/// The `filter` of `SearchEmployeeRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3961,7 +3950,7 @@ impl ToJson for SearchEmployeeRequestBody {
         None
     }
 }
-/// The `options` of \[`SearchDepartmentFilter`\].
+/// The `options` of `SearchDepartmentFilter`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3991,7 +3980,7 @@ impl ToJson for SearchOptions {
         None
     }
 }
-/// The `need_send_notification` of \[`CreateEmployeeOptions`\].
+/// The `need_send_notification` of `CreateEmployeeOptions`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4012,7 +4001,7 @@ impl ToJson for SendNotification {
         w.end_object();
     }
 }
-/// The `employee` of \[`ToBeResignedEmployeeRequestBody`\].
+/// The `employee` of `ToBeResignedEmployeeRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4082,7 +4071,7 @@ impl ToJson for SetEmployeePreResigned {
         None
     }
 }
-/// The `share_departments` of \[`ListCollborationShareEntityResponseBody`\].
+/// The `share_departments` of `ListCollborationShareEntityResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4097,14 +4086,15 @@ pub struct ShareDepartment {
 }
 impl FromJson for ShareDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ShareDepartment")?;
+        let mut o = json::Fields::of(value, "ShareDepartment")?;
         let mut out = Self::default();
-        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("open_department_id", &mut out.open_department_id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `share_groups` of \[`ListCollborationShareEntityResponseBody`\].
+/// The `share_groups` of `ListCollborationShareEntityResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4119,14 +4109,15 @@ pub struct ShareGroup {
 }
 impl FromJson for ShareGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ShareGroup")?;
+        let mut o = json::Fields::of(value, "ShareGroup")?;
         let mut out = Self::default();
-        json::set(&mut o, "open_group_id", &mut out.open_group_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("open_group_id", &mut out.open_group_id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `share_users` of \[`ListCollborationShareEntityResponseBody`\].
+/// The `share_users` of `ListCollborationShareEntityResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4143,15 +4134,16 @@ pub struct ShareUser {
 }
 impl FromJson for ShareUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ShareUser")?;
+        let mut o = json::Fields::of(value, "ShareUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "open_user_id", &mut out.open_user_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "avatar", &mut out.avatar)?;
+        o.set("open_user_id", &mut out.open_user_id);
+        o.set("name", &mut out.name);
+        o.set("avatar", &mut out.avatar);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `tenant` of \[`EmployeeBaseEntity`\].
+/// The `tenant` of `EmployeeBaseEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4224,43 +4216,44 @@ pub struct Tenant {
 }
 impl FromJson for Tenant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Tenant")?;
+        let mut o = json::Fields::of(value, "Tenant")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "external_id", &mut out.external_id)?;
-        json::set(&mut o, "encrypted_id", &mut out.encrypted_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "contact_user_info", &mut out.contact_user_info)?;
-        json::set(&mut o, "address", &mut out.address)?;
-        json::set(&mut o, "post_code", &mut out.post_code)?;
-        json::set(&mut o, "telephone", &mut out.telephone)?;
-        json::set(&mut o, "avatar_key", &mut out.avatar_key)?;
-        json::set(&mut o, "sub_domain", &mut out.sub_domain)?;
-        json::set(&mut o, "full_domain", &mut out.full_domain)?;
-        json::set(&mut o, "domain_modify_count", &mut out.domain_modify_count)?;
-        json::set(&mut o, "multi_geo_full_domains", &mut out.multi_geo_full_domains)?;
-        json::set(&mut o, "country_code", &mut out.country_code)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "purpose", &mut out.purpose)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "dissolve_status", &mut out.dissolve_status)?;
-        json::set(&mut o, "tag", &mut out.tag)?;
-        json::set(&mut o, "industry", &mut out.industry)?;
-        json::set(&mut o, "scale", &mut out.scale)?;
-        json::set(&mut o, "brand", &mut out.brand)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "updator_id", &mut out.updator_id)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "trace_info", &mut out.trace_info)?;
-        json::set(&mut o, "can_domain_be_modified", &mut out.can_domain_be_modified)?;
-        json::set(&mut o, "industry_type", &mut out.industry_type)?;
-        json::set(&mut o, "staff_size", &mut out.staff_size)?;
+        o.set("id", &mut out.id);
+        o.set("external_id", &mut out.external_id);
+        o.set("encrypted_id", &mut out.encrypted_id);
+        o.set("name", &mut out.name);
+        o.set("contact_user_info", &mut out.contact_user_info);
+        o.set("address", &mut out.address);
+        o.set("post_code", &mut out.post_code);
+        o.set("telephone", &mut out.telephone);
+        o.set("avatar_key", &mut out.avatar_key);
+        o.set("sub_domain", &mut out.sub_domain);
+        o.set("full_domain", &mut out.full_domain);
+        o.set("domain_modify_count", &mut out.domain_modify_count);
+        o.set("multi_geo_full_domains", &mut out.multi_geo_full_domains);
+        o.set("country_code", &mut out.country_code);
+        o.set("type", &mut out.r#type);
+        o.set("purpose", &mut out.purpose);
+        o.set("parent_id", &mut out.parent_id);
+        o.set("dissolve_status", &mut out.dissolve_status);
+        o.set("tag", &mut out.tag);
+        o.set("industry", &mut out.industry);
+        o.set("scale", &mut out.scale);
+        o.set("brand", &mut out.brand);
+        o.set("description", &mut out.description);
+        o.set("updator_id", &mut out.updator_id);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("trace_info", &mut out.trace_info);
+        o.set("can_domain_be_modified", &mut out.can_domain_be_modified);
+        o.set("industry_type", &mut out.industry_type);
+        o.set("staff_size", &mut out.staff_size);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `trace_info` of \[`Tenant`\].
+/// The `trace_info` of `Tenant`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4301,23 +4294,24 @@ pub struct TenantTraceInfo {
 }
 impl FromJson for TenantTraceInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TenantTraceInfo")?;
+        let mut o = json::Fields::of(value, "TenantTraceInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "create_source", &mut out.create_source)?;
-        json::set(&mut o, "salesforce_id", &mut out.salesforce_id)?;
-        json::set(&mut o, "web_id", &mut out.web_id)?;
-        json::set(&mut o, "source_system", &mut out.source_system)?;
-        json::set(&mut o, "source_page", &mut out.source_page)?;
-        json::set(&mut o, "client_ip", &mut out.client_ip)?;
-        json::set(&mut o, "channel", &mut out.channel)?;
-        json::set(&mut o, "plan_id", &mut out.plan_id)?;
-        json::set(&mut o, "subscribe_email", &mut out.subscribe_email)?;
-        json::set(&mut o, "tracking_code", &mut out.tracking_code)?;
-        json::set(&mut o, "inviter_id", &mut out.inviter_id)?;
-        json::set(&mut o, "invitation_token", &mut out.invitation_token)?;
-        json::set(&mut o, "captcha_info", &mut out.captcha_info)?;
-        json::set(&mut o, "reg_params", &mut out.reg_params)?;
-        json::set(&mut o, "terminal_type", &mut out.terminal_type)?;
+        o.set("create_source", &mut out.create_source);
+        o.set("salesforce_id", &mut out.salesforce_id);
+        o.set("web_id", &mut out.web_id);
+        o.set("source_system", &mut out.source_system);
+        o.set("source_page", &mut out.source_page);
+        o.set("client_ip", &mut out.client_ip);
+        o.set("channel", &mut out.channel);
+        o.set("plan_id", &mut out.plan_id);
+        o.set("subscribe_email", &mut out.subscribe_email);
+        o.set("tracking_code", &mut out.tracking_code);
+        o.set("inviter_id", &mut out.inviter_id);
+        o.set("invitation_token", &mut out.invitation_token);
+        o.set("captcha_info", &mut out.captcha_info);
+        o.set("reg_params", &mut out.reg_params);
+        o.set("terminal_type", &mut out.terminal_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4345,7 +4339,7 @@ impl ToJson for ToBeResignedEmployeeRequestBody {
         None
     }
 }
-/// The `department` of \[`PatchDepartmentRequestBody`\].
+/// The `department` of `PatchDepartmentRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4414,7 +4408,7 @@ impl ToJson for UpdateDepartment {
         None
     }
 }
-/// The `employee` of \[`PatchEmployeeRequestBody`\].
+/// The `employee` of `PatchEmployeeRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4655,7 +4649,7 @@ impl ToJson for UpdateEmployee {
         None
     }
 }
-/// The `name` of \[`CreateEmployee`\].
+/// The `name` of `CreateEmployee`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4697,7 +4691,7 @@ impl ToJson for UpsertName {
         None
     }
 }
-/// The `employee_order_in_departments` of \[`CreateEmployee`\].
+/// The `employee_order_in_departments` of `CreateEmployee`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4727,7 +4721,7 @@ impl ToJson for UpsertUserDepartmentSortInfo {
         w.end_object();
     }
 }
-/// The `virtual_org_infos` of \[`CreateEmployee`\].
+/// The `virtual_org_infos` of `CreateEmployee`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4760,7 +4754,7 @@ impl ToJson for UpsertUserVirtualOrgInfo {
         None
     }
 }
-/// The `url_value` of \[`CustomFieldValue`\].
+/// The `url_value` of `CustomFieldValue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4777,11 +4771,12 @@ pub struct UrlValue {
 }
 impl FromJson for UrlValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UrlValue")?;
+        let mut o = json::Fields::of(value, "UrlValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "link_text", &mut out.link_text)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "pcurl", &mut out.pcurl)?;
+        o.set("link_text", &mut out.link_text);
+        o.set("url", &mut out.url);
+        o.set("pcurl", &mut out.pcurl);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4806,7 +4801,7 @@ impl ToJson for UrlValue {
         None
     }
 }
-/// The `employee_order_in_departments` of \[`EmployeeBaseEntity`\].
+/// The `employee_order_in_departments` of `EmployeeBaseEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4823,23 +4818,16 @@ pub struct UserDepartmentSortInfo {
 }
 impl FromJson for UserDepartmentSortInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserDepartmentSortInfo")?;
+        let mut o = json::Fields::of(value, "UserDepartmentSortInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(
-            &mut o,
-            "order_weight_in_deparment",
-            &mut out.order_weight_in_deparment,
-        )?;
-        json::set(
-            &mut o,
-            "order_weight_among_deparments",
-            &mut out.order_weight_among_deparments,
-        )?;
+        o.set("department_id", &mut out.department_id);
+        o.set("order_weight_in_deparment", &mut out.order_weight_in_deparment);
+        o.set("order_weight_among_deparments", &mut out.order_weight_among_deparments);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `contact_user_info` of \[`Tenant`\].
+/// The `contact_user_info` of `Tenant`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4860,17 +4848,18 @@ pub struct UserInfo {
 }
 impl FromJson for UserInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserInfo")?;
+        let mut o = json::Fields::of(value, "UserInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "first_name", &mut out.first_name)?;
-        json::set(&mut o, "last_name", &mut out.last_name)?;
+        o.set("name", &mut out.name);
+        o.set("mobile", &mut out.mobile);
+        o.set("email", &mut out.email);
+        o.set("first_name", &mut out.first_name);
+        o.set("last_name", &mut out.last_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_values` of \[`CustomFieldValue`\].
+/// The `user_values` of `CustomFieldValue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4886,10 +4875,11 @@ pub struct UserValue {
 }
 impl FromJson for UserValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserValue")?;
+        let mut o = json::Fields::of(value, "UserValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "ids", &mut out.ids)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
+        o.set("ids", &mut out.ids);
+        o.set("user_type", &mut out.user_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4907,7 +4897,7 @@ impl ToJson for UserValue {
         None
     }
 }
-/// The `virtual_org_infos` of \[`EmployeeBaseEntity`\].
+/// The `virtual_org_infos` of `EmployeeBaseEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4928,25 +4918,18 @@ pub struct UserVirtualOrgInfo {
 }
 impl FromJson for UserVirtualOrgInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserVirtualOrgInfo")?;
+        let mut o = json::Fields::of(value, "UserVirtualOrgInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "departments", &mut out.departments)?;
-        json::set(
-            &mut o,
-            "department_path_base_infos",
-            &mut out.department_path_base_infos,
-        )?;
-        json::set(
-            &mut o,
-            "employee_order_in_departments",
-            &mut out.employee_order_in_departments,
-        )?;
-        json::set(&mut o, "leaders", &mut out.leaders)?;
+        o.set("id", &mut out.id);
+        o.set("departments", &mut out.departments);
+        o.set("department_path_base_infos", &mut out.department_path_base_infos);
+        o.set("employee_order_in_departments", &mut out.employee_order_in_departments);
+        o.set("leaders", &mut out.leaders);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `work_experiences` of \[`EmployeeEducationAndWorkExperienceEntity`\].
+/// The `work_experiences` of `EmployeeEducationAndWorkExperienceEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4971,19 +4954,20 @@ pub struct WorkExperience {
 }
 impl FromJson for WorkExperience {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkExperience")?;
+        let mut o = json::Fields::of(value, "WorkExperience")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "company_organization", &mut out.company_organization)?;
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "job", &mut out.job)?;
-        json::set(&mut o, "start_date", &mut out.start_date)?;
-        json::set(&mut o, "end_date", &mut out.end_date)?;
-        json::set(&mut o, "description", &mut out.description)?;
+        o.set("id", &mut out.id);
+        o.set("company_organization", &mut out.company_organization);
+        o.set("department", &mut out.department);
+        o.set("job", &mut out.job);
+        o.set("start_date", &mut out.start_date);
+        o.set("end_date", &mut out.end_date);
+        o.set("description", &mut out.description);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `work_status` of \[`EmployeeBaseEntity`\].
+/// The `work_status` of `EmployeeBaseEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5002,16 +4986,17 @@ pub struct WorkStatus {
 }
 impl FromJson for WorkStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkStatus")?;
+        let mut o = json::Fields::of(value, "WorkStatus")?;
         let mut out = Self::default();
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "description_templates", &mut out.description_templates)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
+        o.set("status", &mut out.status);
+        o.set("description_templates", &mut out.description_templates);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `school_enum` of \[`Education`\].
+/// The `school_enum` of `Education`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5026,10 +5011,11 @@ pub struct WuKongEnum {
 }
 impl FromJson for WuKongEnum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WuKongEnum")?;
+        let mut o = json::Fields::of(value, "WuKongEnum")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "api_name", &mut out.api_name)?;
+        o.set("name", &mut out.name);
+        o.set("api_name", &mut out.api_name);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -226,9 +226,10 @@ pub struct GetContentResponseBody {
 }
 impl FromJson for GetContentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetContentResponseBody")?;
+        let mut o = json::Fields::of(value, "GetContentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
+        o.set("content", &mut out.content);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -79,7 +79,7 @@ impl ToJson for OcrMode {
         w.string(self.as_str());
     }
 }
-/// The `bank_card` of \[`RecognizeBankCardResponseBody`\].
+/// The `bank_card` of `RecognizeBankCardResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -92,13 +92,14 @@ pub struct BankCard {
 }
 impl FromJson for BankCard {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BankCard")?;
+        let mut o = json::Fields::of(value, "BankCard")?;
         let mut out = Self::default();
-        json::set(&mut o, "entities", &mut out.entities)?;
+        o.set("entities", &mut out.entities);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `value` of \[`BankInfo`\].
+/// The `value` of `BankInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -127,21 +128,22 @@ pub struct BankEntity {
 }
 impl FromJson for BankEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BankEntity")?;
+        let mut o = json::Fields::of(value, "BankEntity")?;
         let mut out = Self::default();
-        json::set(&mut o, "account_name", &mut out.account_name)?;
-        json::set(&mut o, "bank_name", &mut out.bank_name)?;
-        json::set(&mut o, "account_number", &mut out.account_number)?;
-        json::set(&mut o, "phone", &mut out.phone)?;
-        json::set(&mut o, "contacts", &mut out.contacts)?;
-        json::set(&mut o, "tax_number", &mut out.tax_number)?;
-        json::set(&mut o, "address", &mut out.address)?;
-        json::set(&mut o, "id_number", &mut out.id_number)?;
-        json::set(&mut o, "email", &mut out.email)?;
+        o.set("account_name", &mut out.account_name);
+        o.set("bank_name", &mut out.bank_name);
+        o.set("account_number", &mut out.account_number);
+        o.set("phone", &mut out.phone);
+        o.set("contacts", &mut out.contacts);
+        o.set("tax_number", &mut out.tax_number);
+        o.set("address", &mut out.address);
+        o.set("id_number", &mut out.id_number);
+        o.set("email", &mut out.email);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `bank_info` of \[`FieldExtractionContractResponseBody`\].
+/// The `bank_info` of `FieldExtractionContractResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -156,14 +158,15 @@ pub struct BankInfo {
 }
 impl FromJson for BankInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BankInfo")?;
+        let mut o = json::Fields::of(value, "BankInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "bank_type", &mut out.bank_type)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("bank_type", &mut out.bank_type);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `value` of \[`BodyInfo`\].
+/// The `value` of `BodyInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -188,19 +191,20 @@ pub struct BodyEntity {
 }
 impl FromJson for BodyEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BodyEntity")?;
+        let mut o = json::Fields::of(value, "BodyEntity")?;
         let mut out = Self::default();
-        json::set(&mut o, "address", &mut out.address)?;
-        json::set(&mut o, "contacts", &mut out.contacts)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "phone", &mut out.phone)?;
-        json::set(&mut o, "id_number", &mut out.id_number)?;
-        json::set(&mut o, "legal_representative", &mut out.legal_representative)?;
-        json::set(&mut o, "party", &mut out.party)?;
+        o.set("address", &mut out.address);
+        o.set("contacts", &mut out.contacts);
+        o.set("email", &mut out.email);
+        o.set("phone", &mut out.phone);
+        o.set("id_number", &mut out.id_number);
+        o.set("legal_representative", &mut out.legal_representative);
+        o.set("party", &mut out.party);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `body_info` of \[`FieldExtractionContractResponseBody`\].
+/// The `body_info` of `FieldExtractionContractResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -215,14 +219,15 @@ pub struct BodyInfo {
 }
 impl FromJson for BodyInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BodyInfo")?;
+        let mut o = json::Fields::of(value, "BodyInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "body_type", &mut out.body_type)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("body_type", &mut out.body_type);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `copy` of \[`FieldExtractionContractResponseBody`\].
+/// The `copy` of `FieldExtractionContractResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -241,16 +246,17 @@ pub struct ExtractCopy {
 }
 impl FromJson for ExtractCopy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExtractCopy")?;
+        let mut o = json::Fields::of(value, "ExtractCopy")?;
         let mut out = Self::default();
-        json::set(&mut o, "copy_num", &mut out.copy_num)?;
-        json::set(&mut o, "original_copy", &mut out.original_copy)?;
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "text", &mut out.text)?;
+        o.set("copy_num", &mut out.copy_num);
+        o.set("original_copy", &mut out.original_copy);
+        o.set("key", &mut out.key);
+        o.set("text", &mut out.text);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `currency` of \[`FieldExtractionContractResponseBody`\].
+/// The `currency` of `FieldExtractionContractResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -265,14 +271,15 @@ pub struct ExtractCurrency {
 }
 impl FromJson for ExtractCurrency {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExtractCurrency")?;
+        let mut o = json::Fields::of(value, "ExtractCurrency")?;
         let mut out = Self::default();
-        json::set(&mut o, "currency_name", &mut out.currency_name)?;
-        json::set(&mut o, "currency_text", &mut out.currency_text)?;
+        o.set("currency_name", &mut out.currency_name);
+        o.set("currency_text", &mut out.currency_text);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `price` of \[`FieldExtractionContractResponseBody`\].
+/// The `price` of `FieldExtractionContractResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -289,15 +296,16 @@ pub struct ExtractPrice {
 }
 impl FromJson for ExtractPrice {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExtractPrice")?;
+        let mut o = json::Fields::of(value, "ExtractPrice")?;
         let mut out = Self::default();
-        json::set(&mut o, "contract_price", &mut out.contract_price)?;
-        json::set(&mut o, "contract_price_original", &mut out.contract_price_original)?;
-        json::set(&mut o, "text", &mut out.text)?;
+        o.set("contract_price", &mut out.contract_price);
+        o.set("contract_price_original", &mut out.contract_price_original);
+        o.set("text", &mut out.text);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `initial_term` of \[`ExtractTime`\].
+/// The `initial_term` of `ExtractTime`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -312,14 +320,15 @@ pub struct ExtractTerm {
 }
 impl FromJson for ExtractTerm {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExtractTerm")?;
+        let mut o = json::Fields::of(value, "ExtractTerm")?;
         let mut out = Self::default();
-        json::set(&mut o, "initial_time", &mut out.initial_time)?;
-        json::set(&mut o, "initial_unit", &mut out.initial_unit)?;
+        o.set("initial_time", &mut out.initial_time);
+        o.set("initial_unit", &mut out.initial_unit);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `time` of \[`FieldExtractionContractResponseBody`\].
+/// The `time` of `FieldExtractionContractResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -346,16 +355,17 @@ pub struct ExtractTime {
 }
 impl FromJson for ExtractTime {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExtractTime")?;
+        let mut o = json::Fields::of(value, "ExtractTime")?;
         let mut out = Self::default();
-        json::set(&mut o, "time_start", &mut out.time_start)?;
-        json::set(&mut o, "time_end", &mut out.time_end)?;
-        json::set(&mut o, "original_time_start", &mut out.original_time_start)?;
-        json::set(&mut o, "original_time_end", &mut out.original_time_end)?;
-        json::set(&mut o, "text_start", &mut out.text_start)?;
-        json::set(&mut o, "text_end", &mut out.text_end)?;
-        json::set(&mut o, "initial_term", &mut out.initial_term)?;
-        json::set(&mut o, "text_initial_term", &mut out.text_initial_term)?;
+        o.set("time_start", &mut out.time_start);
+        o.set("time_end", &mut out.time_end);
+        o.set("original_time_start", &mut out.original_time_start);
+        o.set("original_time_end", &mut out.original_time_end);
+        o.set("text_start", &mut out.text_start);
+        o.set("text_end", &mut out.text_end);
+        o.set("initial_term", &mut out.initial_term);
+        o.set("text_initial_term", &mut out.text_initial_term);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -416,20 +426,21 @@ pub struct FieldExtractionContractResponseBody {
 }
 impl FromJson for FieldExtractionContractResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FieldExtractionContractResponseBody")?;
+        let mut o = json::Fields::of(value, "FieldExtractionContractResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_id", &mut out.file_id)?;
-        json::set(&mut o, "price", &mut out.price)?;
-        json::set(&mut o, "time", &mut out.time)?;
-        json::set(&mut o, "copy", &mut out.copy)?;
-        json::set(&mut o, "currency", &mut out.currency)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "body_info", &mut out.body_info)?;
-        json::set(&mut o, "bank_info", &mut out.bank_info)?;
+        o.set("file_id", &mut out.file_id);
+        o.set("price", &mut out.price);
+        o.set("time", &mut out.time);
+        o.set("copy", &mut out.copy);
+        o.set("currency", &mut out.currency);
+        o.set("header", &mut out.header);
+        o.set("body_info", &mut out.body_info);
+        o.set("bank_info", &mut out.bank_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `id_card` of \[`RecognizeIdCardResponseBody`\].
+/// The `id_card` of `RecognizeIdCardResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -448,16 +459,17 @@ pub struct IdCard {
 }
 impl FromJson for IdCard {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "IdCard")?;
+        let mut o = json::Fields::of(value, "IdCard")?;
         let mut out = Self::default();
-        json::set(&mut o, "entities", &mut out.entities)?;
-        json::set(&mut o, "side", &mut out.side)?;
-        json::set(&mut o, "conners", &mut out.conners)?;
-        json::set(&mut o, "face_conners", &mut out.face_conners)?;
+        o.set("entities", &mut out.entities);
+        o.set("side", &mut out.side);
+        o.set("conners", &mut out.conners);
+        o.set("face_conners", &mut out.face_conners);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `entities` of \[`IdCard`\].
+/// The `entities` of `IdCard`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -472,10 +484,11 @@ pub struct IdEntity {
 }
 impl FromJson for IdEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "IdEntity")?;
+        let mut o = json::Fields::of(value, "IdEntity")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("type", &mut out.r#type);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -511,9 +524,10 @@ pub struct ParseResumeResponseBody {
 }
 impl FromJson for ParseResumeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ParseResumeResponseBody")?;
+        let mut o = json::Fields::of(value, "ParseResumeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "resumes", &mut out.resumes)?;
+        o.set("resumes", &mut out.resumes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -549,9 +563,10 @@ pub struct RecognizeBankCardResponseBody {
 }
 impl FromJson for RecognizeBankCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecognizeBankCardResponseBody")?;
+        let mut o = json::Fields::of(value, "RecognizeBankCardResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "bank_card", &mut out.bank_card)?;
+        o.set("bank_card", &mut out.bank_card);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -587,9 +602,10 @@ pub struct RecognizeBusinessCardResponseBody {
 }
 impl FromJson for RecognizeBusinessCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecognizeBusinessCardResponseBody")?;
+        let mut o = json::Fields::of(value, "RecognizeBusinessCardResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "business_cards", &mut out.business_cards)?;
+        o.set("business_cards", &mut out.business_cards);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -625,9 +641,10 @@ pub struct RecognizeBusinessLicenseResponseBody {
 }
 impl FromJson for RecognizeBusinessLicenseResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecognizeBusinessLicenseResponseBody")?;
+        let mut o = json::Fields::of(value, "RecognizeBusinessLicenseResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "business_license", &mut out.business_license)?;
+        o.set("business_license", &mut out.business_license);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -663,9 +680,10 @@ pub struct RecognizeChinesePassportResponseBody {
 }
 impl FromJson for RecognizeChinesePassportResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecognizeChinesePassportResponseBody")?;
+        let mut o = json::Fields::of(value, "RecognizeChinesePassportResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "chinese_passport", &mut out.chinese_passport)?;
+        o.set("chinese_passport", &mut out.chinese_passport);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -701,9 +719,10 @@ pub struct RecognizeDrivingLicenseResponseBody {
 }
 impl FromJson for RecognizeDrivingLicenseResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecognizeDrivingLicenseResponseBody")?;
+        let mut o = json::Fields::of(value, "RecognizeDrivingLicenseResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "driving_license", &mut out.driving_license)?;
+        o.set("driving_license", &mut out.driving_license);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -739,9 +758,10 @@ pub struct RecognizeFoodManageLicenseResponseBody {
 }
 impl FromJson for RecognizeFoodManageLicenseResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecognizeFoodManageLicenseResponseBody")?;
+        let mut o = json::Fields::of(value, "RecognizeFoodManageLicenseResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "food_manage_license", &mut out.food_manage_license)?;
+        o.set("food_manage_license", &mut out.food_manage_license);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -777,9 +797,10 @@ pub struct RecognizeFoodProduceLicenseResponseBody {
 }
 impl FromJson for RecognizeFoodProduceLicenseResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecognizeFoodProduceLicenseResponseBody")?;
+        let mut o = json::Fields::of(value, "RecognizeFoodProduceLicenseResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "food_produce_license", &mut out.food_produce_license)?;
+        o.set("food_produce_license", &mut out.food_produce_license);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -815,9 +836,10 @@ pub struct RecognizeHealthCertificateResponseBody {
 }
 impl FromJson for RecognizeHealthCertificateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecognizeHealthCertificateResponseBody")?;
+        let mut o = json::Fields::of(value, "RecognizeHealthCertificateResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "health_certificate", &mut out.health_certificate)?;
+        o.set("health_certificate", &mut out.health_certificate);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -853,13 +875,13 @@ pub struct RecognizeHkmMainlandTravelPermitResponseBody {
 }
 impl FromJson for RecognizeHkmMainlandTravelPermitResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecognizeHkmMainlandTravelPermitResponseBody")?;
-        let mut out = Self::default();
-        json::set(
-            &mut o,
-            "hkm_mainland_travel_permit",
-            &mut out.hkm_mainland_travel_permit,
+        let mut o = json::Fields::of(
+            value,
+            "RecognizeHkmMainlandTravelPermitResponseBody",
         )?;
+        let mut out = Self::default();
+        o.set("hkm_mainland_travel_permit", &mut out.hkm_mainland_travel_permit);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -895,9 +917,10 @@ pub struct RecognizeIdCardResponseBody {
 }
 impl FromJson for RecognizeIdCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecognizeIdCardResponseBody")?;
+        let mut o = json::Fields::of(value, "RecognizeIdCardResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "id_card", &mut out.id_card)?;
+        o.set("id_card", &mut out.id_card);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -933,9 +956,10 @@ pub struct RecognizeTaxiInvoiceResponseBody {
 }
 impl FromJson for RecognizeTaxiInvoiceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecognizeTaxiInvoiceResponseBody")?;
+        let mut o = json::Fields::of(value, "RecognizeTaxiInvoiceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "taxi_invoices", &mut out.taxi_invoices)?;
+        o.set("taxi_invoices", &mut out.taxi_invoices);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -971,9 +995,10 @@ pub struct RecognizeTrainInvoiceResponseBody {
 }
 impl FromJson for RecognizeTrainInvoiceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecognizeTrainInvoiceResponseBody")?;
+        let mut o = json::Fields::of(value, "RecognizeTrainInvoiceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "train_invoices", &mut out.train_invoices)?;
+        o.set("train_invoices", &mut out.train_invoices);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1006,13 +1031,13 @@ pub struct RecognizeTwMainlandTravelPermitResponseBody {
 }
 impl FromJson for RecognizeTwMainlandTravelPermitResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecognizeTwMainlandTravelPermitResponseBody")?;
-        let mut out = Self::default();
-        json::set(
-            &mut o,
-            "tw_mainland_travel_permit",
-            &mut out.tw_mainland_travel_permit,
+        let mut o = json::Fields::of(
+            value,
+            "RecognizeTwMainlandTravelPermitResponseBody",
         )?;
+        let mut out = Self::default();
+        o.set("tw_mainland_travel_permit", &mut out.tw_mainland_travel_permit);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1048,9 +1073,10 @@ pub struct RecognizeVatInvoiceResponseBody {
 }
 impl FromJson for RecognizeVatInvoiceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecognizeVatInvoiceResponseBody")?;
+        let mut o = json::Fields::of(value, "RecognizeVatInvoiceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "vat_invoices", &mut out.vat_invoices)?;
+        o.set("vat_invoices", &mut out.vat_invoices);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1086,9 +1112,10 @@ pub struct RecognizeVehicleInvoiceResponseBody {
 }
 impl FromJson for RecognizeVehicleInvoiceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecognizeVehicleInvoiceResponseBody")?;
+        let mut o = json::Fields::of(value, "RecognizeVehicleInvoiceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "vehicle_invoice", &mut out.vehicle_invoice)?;
+        o.set("vehicle_invoice", &mut out.vehicle_invoice);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1124,13 +1151,14 @@ pub struct RecognizeVehicleLicenseResponseBody {
 }
 impl FromJson for RecognizeVehicleLicenseResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecognizeVehicleLicenseResponseBody")?;
+        let mut o = json::Fields::of(value, "RecognizeVehicleLicenseResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "vehicle_license", &mut out.vehicle_license)?;
+        o.set("vehicle_license", &mut out.vehicle_license);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `resumes` of \[`ParseResumeResponseBody`\].
+/// The `resumes` of `ParseResumeResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1191,37 +1219,38 @@ pub struct Resume {
 }
 impl FromJson for Resume {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Resume")?;
+        let mut o = json::Fields::of(value, "Resume")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_md5", &mut out.file_md5)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "new_content", &mut out.new_content)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
-        json::set(&mut o, "mobile_is_virtual", &mut out.mobile_is_virtual)?;
-        json::set(&mut o, "country_code", &mut out.country_code)?;
-        json::set(&mut o, "educations", &mut out.educations)?;
-        json::set(&mut o, "careers", &mut out.careers)?;
-        json::set(&mut o, "projects", &mut out.projects)?;
-        json::set(&mut o, "work_year", &mut out.work_year)?;
-        json::set(&mut o, "date_of_birth", &mut out.date_of_birth)?;
-        json::set(&mut o, "gender", &mut out.gender)?;
-        json::set(&mut o, "willing_positions", &mut out.willing_positions)?;
-        json::set(&mut o, "current_location", &mut out.current_location)?;
-        json::set(&mut o, "willing_locations", &mut out.willing_locations)?;
-        json::set(&mut o, "home_location", &mut out.home_location)?;
-        json::set(&mut o, "languages", &mut out.languages)?;
-        json::set(&mut o, "awards", &mut out.awards)?;
-        json::set(&mut o, "certificates", &mut out.certificates)?;
-        json::set(&mut o, "competitions", &mut out.competitions)?;
-        json::set(&mut o, "self_evaluation", &mut out.self_evaluation)?;
-        json::set(&mut o, "urls", &mut out.urls)?;
-        json::set(&mut o, "social_links", &mut out.social_links)?;
+        o.set("file_md5", &mut out.file_md5);
+        o.set("content", &mut out.content);
+        o.set("new_content", &mut out.new_content);
+        o.set("name", &mut out.name);
+        o.set("email", &mut out.email);
+        o.set("mobile", &mut out.mobile);
+        o.set("mobile_is_virtual", &mut out.mobile_is_virtual);
+        o.set("country_code", &mut out.country_code);
+        o.set("educations", &mut out.educations);
+        o.set("careers", &mut out.careers);
+        o.set("projects", &mut out.projects);
+        o.set("work_year", &mut out.work_year);
+        o.set("date_of_birth", &mut out.date_of_birth);
+        o.set("gender", &mut out.gender);
+        o.set("willing_positions", &mut out.willing_positions);
+        o.set("current_location", &mut out.current_location);
+        o.set("willing_locations", &mut out.willing_locations);
+        o.set("home_location", &mut out.home_location);
+        o.set("languages", &mut out.languages);
+        o.set("awards", &mut out.awards);
+        o.set("certificates", &mut out.certificates);
+        o.set("competitions", &mut out.competitions);
+        o.set("self_evaluation", &mut out.self_evaluation);
+        o.set("urls", &mut out.urls);
+        o.set("social_links", &mut out.social_links);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `awards` of \[`Resume`\].
+/// The `awards` of `Resume`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1238,15 +1267,16 @@ pub struct ResumeAward {
 }
 impl FromJson for ResumeAward {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ResumeAward")?;
+        let mut o = json::Fields::of(value, "ResumeAward")?;
         let mut out = Self::default();
-        json::set(&mut o, "award", &mut out.award)?;
-        json::set(&mut o, "date", &mut out.date)?;
-        json::set(&mut o, "description", &mut out.description)?;
+        o.set("award", &mut out.award);
+        o.set("date", &mut out.date);
+        o.set("description", &mut out.description);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `careers` of \[`Resume`\].
+/// The `careers` of `Resume`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1275,21 +1305,22 @@ pub struct ResumeCareer {
 }
 impl FromJson for ResumeCareer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ResumeCareer")?;
+        let mut o = json::Fields::of(value, "ResumeCareer")?;
         let mut out = Self::default();
-        json::set(&mut o, "company", &mut out.company)?;
-        json::set(&mut o, "start_date", &mut out.start_date)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_date", &mut out.end_date)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "type_str", &mut out.type_str)?;
-        json::set(&mut o, "job_description", &mut out.job_description)?;
+        o.set("company", &mut out.company);
+        o.set("start_date", &mut out.start_date);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_date", &mut out.end_date);
+        o.set("end_time", &mut out.end_time);
+        o.set("title", &mut out.title);
+        o.set("type", &mut out.r#type);
+        o.set("type_str", &mut out.type_str);
+        o.set("job_description", &mut out.job_description);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `certificates` of \[`Resume`\].
+/// The `certificates` of `Resume`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1304,14 +1335,15 @@ pub struct ResumeCertificate {
 }
 impl FromJson for ResumeCertificate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ResumeCertificate")?;
+        let mut o = json::Fields::of(value, "ResumeCertificate")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "desc", &mut out.desc)?;
+        o.set("name", &mut out.name);
+        o.set("desc", &mut out.desc);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `educations` of \[`Resume`\].
+/// The `educations` of `Resume`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1338,20 +1370,21 @@ pub struct ResumeEducation {
 }
 impl FromJson for ResumeEducation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ResumeEducation")?;
+        let mut o = json::Fields::of(value, "ResumeEducation")?;
         let mut out = Self::default();
-        json::set(&mut o, "school", &mut out.school)?;
-        json::set(&mut o, "start_date", &mut out.start_date)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_date", &mut out.end_date)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "major", &mut out.major)?;
-        json::set(&mut o, "degree", &mut out.degree)?;
-        json::set(&mut o, "qualification", &mut out.qualification)?;
+        o.set("school", &mut out.school);
+        o.set("start_date", &mut out.start_date);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_date", &mut out.end_date);
+        o.set("end_time", &mut out.end_time);
+        o.set("major", &mut out.major);
+        o.set("degree", &mut out.degree);
+        o.set("qualification", &mut out.qualification);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `languages` of \[`Resume`\].
+/// The `languages` of `Resume`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1366,14 +1399,15 @@ pub struct ResumeLanguage {
 }
 impl FromJson for ResumeLanguage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ResumeLanguage")?;
+        let mut o = json::Fields::of(value, "ResumeLanguage")?;
         let mut out = Self::default();
-        json::set(&mut o, "level", &mut out.level)?;
-        json::set(&mut o, "description", &mut out.description)?;
+        o.set("level", &mut out.level);
+        o.set("description", &mut out.description);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `projects` of \[`Resume`\].
+/// The `projects` of `Resume`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1398,19 +1432,20 @@ pub struct ResumeProject {
 }
 impl FromJson for ResumeProject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ResumeProject")?;
+        let mut o = json::Fields::of(value, "ResumeProject")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "start_date", &mut out.start_date)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_date", &mut out.end_date)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "description", &mut out.description)?;
+        o.set("name", &mut out.name);
+        o.set("title", &mut out.title);
+        o.set("start_date", &mut out.start_date);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_date", &mut out.end_date);
+        o.set("end_time", &mut out.end_time);
+        o.set("description", &mut out.description);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `entities` of \[`VatInvoice`\].
+/// The `entities` of `VatInvoice`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1427,15 +1462,16 @@ pub struct VatEntity {
 }
 impl FromJson for VatEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "VatEntity")?;
+        let mut o = json::Fields::of(value, "VatEntity")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("type", &mut out.r#type);
+        o.set("value", &mut out.value);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `vat_invoices` of \[`RecognizeVatInvoiceResponseBody`\].
+/// The `vat_invoices` of `RecognizeVatInvoiceResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1448,121 +1484,122 @@ pub struct VatInvoice {
 }
 impl FromJson for VatInvoice {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "VatInvoice")?;
+        let mut o = json::Fields::of(value, "VatInvoice")?;
         let mut out = Self::default();
-        json::set(&mut o, "entities", &mut out.entities)?;
+        o.set("entities", &mut out.entities);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `entities` of \[`BankCard`\].
+/// The `entities` of `BankCard`.
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type BankCardEntity = IdEntity;
-/// The `entities` of \[`BusinessLicense`\].
+/// The `entities` of `BusinessLicense`.
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type BusinessEntity = IdEntity;
-/// The `business_license` of \[`RecognizeBusinessLicenseResponseBody`\].
+/// The `business_license` of `RecognizeBusinessLicenseResponseBody`.
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type BusinessLicense = BankCard;
-/// The `chinese_passport` of \[`RecognizeChinesePassportResponseBody`\].
+/// The `chinese_passport` of `RecognizeChinesePassportResponseBody`.
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type ChinesePassport = BankCard;
-/// The `entities` of \[`ChinesePassport`\].
+/// The `entities` of `ChinesePassport`.
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type ChinesePassportEntity = IdEntity;
-/// The `entities` of \[`DrvingLicense`\].
+/// The `entities` of `DrvingLicense`.
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type DrivingEntity = IdEntity;
-/// The `driving_license` of \[`RecognizeDrivingLicenseResponseBody`\].
+/// The `driving_license` of `RecognizeDrivingLicenseResponseBody`.
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type DrvingLicense = BankCard;
-/// The `entities` of \[`FoodManageLicense`\].
+/// The `entities` of `FoodManageLicense`.
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type FoodManageEntity = IdEntity;
-/// The `food_manage_license` of \[`RecognizeFoodManageLicenseResponseBody`\].
+/// The `food_manage_license` of `RecognizeFoodManageLicenseResponseBody`.
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type FoodManageLicense = BankCard;
-/// The `entities` of \[`FoodProduceLicense`\].
+/// The `entities` of `FoodProduceLicense`.
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type FoodProduceEntity = IdEntity;
-/// The `food_produce_license` of \[`RecognizeFoodProduceLicenseResponseBody`\].
+/// The `food_produce_license` of `RecognizeFoodProduceLicenseResponseBody`.
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type FoodProduceLicense = BankCard;
-/// The `health_certificate` of \[`RecognizeHealthCertificateResponseBody`\].
+/// The `health_certificate` of `RecognizeHealthCertificateResponseBody`.
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type HealthCertificate = BankCard;
-/// The `entities` of \[`HealthCertificate`\].
+/// The `entities` of `HealthCertificate`.
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type HealthCertificateEntity = IdEntity;
-/// The `hkm_mainland_travel_permit` of \[`RecognizeHkmMainlandTravelPermitResponseBody`\].
+/// The `hkm_mainland_travel_permit` of `RecognizeHkmMainlandTravelPermitResponseBody`.
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type HkmMainlandTravelPermit = BankCard;
-/// The `entities` of \[`HkmMainlandTravelPermit`\].
+/// The `entities` of `HkmMainlandTravelPermit`.
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type HkmMainlandTravelPermitEntity = IdEntity;
-/// The `business_cards` of \[`RecognizeBusinessCardResponseBody`\].
+/// The `business_cards` of `RecognizeBusinessCardResponseBody`.
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type RecognizedEntities = BankCard;
-/// The `entities` of \[`RecognizedEntities`\].
+/// The `entities` of `RecognizedEntities`.
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type RecognizedEntity = IdEntity;
-/// The `competitions` of \[`Resume`\].
+/// The `competitions` of `Resume`.
 ///
 /// The same fields as [`ResumeCertificate`]: one type, two names.
 pub type ResumeCompetition = ResumeCertificate;
-/// The `entities` of \[`TaxiInvoice`\].
+/// The `entities` of `TaxiInvoice`.
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type TaxiEntity = IdEntity;
-/// The `taxi_invoices` of \[`RecognizeTaxiInvoiceResponseBody`\].
+/// The `taxi_invoices` of `RecognizeTaxiInvoiceResponseBody`.
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type TaxiInvoice = BankCard;
-/// The `entities` of \[`TrainInvoice`\].
+/// The `entities` of `TrainInvoice`.
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type TrainEntity = IdEntity;
-/// The `train_invoices` of \[`RecognizeTrainInvoiceResponseBody`\].
+/// The `train_invoices` of `RecognizeTrainInvoiceResponseBody`.
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type TrainInvoice = BankCard;
-/// The `tw_mainland_travel_permit` of \[`RecognizeTwMainlandTravelPermitResponseBody`\].
+/// The `tw_mainland_travel_permit` of `RecognizeTwMainlandTravelPermitResponseBody`.
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type TwMainlandTravelPermit = BankCard;
-/// The `entities` of \[`TwMainlandTravelPermit`\].
+/// The `entities` of `TwMainlandTravelPermit`.
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type TwMainlandTravelPermitEntity = IdEntity;
-/// The `entities` of \[`VehicleLicense`\].
+/// The `entities` of `VehicleLicense`.
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type VehicleEntity = IdEntity;
-/// The `vehicle_invoice` of \[`RecognizeVehicleInvoiceResponseBody`\].
+/// The `vehicle_invoice` of `RecognizeVehicleInvoiceResponseBody`.
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type VehicleInvoice = BankCard;
-/// The `entities` of \[`VehicleInvoice`\].
+/// The `entities` of `VehicleInvoice`.
 ///
 /// The same fields as [`IdEntity`]: one type, two names.
 pub type VehicleInvoiceEntity = IdEntity;
-/// The `vehicle_license` of \[`RecognizeVehicleLicenseResponseBody`\].
+/// The `vehicle_license` of `RecognizeVehicleLicenseResponseBody`.
 ///
 /// The same fields as [`BankCard`]: one type, two names.
 pub type VehicleLicense = BankCard;

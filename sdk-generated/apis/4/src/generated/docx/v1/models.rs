@@ -1303,7 +1303,7 @@ impl ToJson for ViewType {
         w.string(self.as_str());
     }
 }
-/// The `add_ons` of \[`Block`\].
+/// The `add_ons` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1320,11 +1320,12 @@ pub struct AddOns {
 }
 impl FromJson for AddOns {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AddOns")?;
+        let mut o = json::Fields::of(value, "AddOns")?;
         let mut out = Self::default();
-        json::set(&mut o, "component_id", &mut out.component_id)?;
-        json::set(&mut o, "component_type_id", &mut out.component_type_id)?;
-        json::set(&mut o, "record", &mut out.record)?;
+        o.set("component_id", &mut out.component_id);
+        o.set("component_type_id", &mut out.component_type_id);
+        o.set("record", &mut out.record);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1343,7 +1344,7 @@ impl ToJson for AddOns {
         None
     }
 }
-/// The `agenda` of \[`Block`\].
+/// The `agenda` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1363,7 +1364,7 @@ impl ToJson for Agenda {
         w.end_object();
     }
 }
-/// The `agenda_item` of \[`Block`\].
+/// The `agenda_item` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1383,7 +1384,7 @@ impl ToJson for AgendaItem {
         w.end_object();
     }
 }
-/// The `agenda_item_content` of \[`Block`\].
+/// The `agenda_item_content` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1403,7 +1404,7 @@ impl ToJson for AgendaItemContent {
         w.end_object();
     }
 }
-/// The `agenda_item_title` of \[`Block`\].
+/// The `agenda_item_title` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1418,10 +1419,11 @@ pub struct AgendaItemTitle {
 }
 impl FromJson for AgendaItemTitle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgendaItemTitle")?;
+        let mut o = json::Fields::of(value, "AgendaItemTitle")?;
         let mut out = Self::default();
-        json::set(&mut o, "elements", &mut out.elements)?;
-        json::set(&mut o, "align", &mut out.align)?;
+        o.set("elements", &mut out.elements);
+        o.set("align", &mut out.align);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1439,7 +1441,7 @@ impl ToJson for AgendaItemTitle {
         None
     }
 }
-/// The `elements` of \[`AgendaItemTitle`\].
+/// The `elements` of `AgendaItemTitle`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1466,16 +1468,17 @@ pub struct AgendaTitleElement {
 }
 impl FromJson for AgendaTitleElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgendaTitleElement")?;
+        let mut o = json::Fields::of(value, "AgendaTitleElement")?;
         let mut out = Self::default();
-        json::set(&mut o, "text_run", &mut out.text_run)?;
-        json::set(&mut o, "mention_user", &mut out.mention_user)?;
-        json::set(&mut o, "mention_doc", &mut out.mention_doc)?;
-        json::set(&mut o, "reminder", &mut out.reminder)?;
-        json::set(&mut o, "file", &mut out.file)?;
-        json::set(&mut o, "undefined", &mut out.undefined)?;
-        json::set(&mut o, "inline_block", &mut out.inline_block)?;
-        json::set(&mut o, "equation", &mut out.equation)?;
+        o.set("text_run", &mut out.text_run);
+        o.set("mention_user", &mut out.mention_user);
+        o.set("mention_doc", &mut out.mention_doc);
+        o.set("reminder", &mut out.reminder);
+        o.set("file", &mut out.file);
+        o.set("undefined", &mut out.undefined);
+        o.set("inline_block", &mut out.inline_block);
+        o.set("equation", &mut out.equation);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1517,7 +1520,7 @@ impl ToJson for AgendaTitleElement {
         None
     }
 }
-/// The `ai_template` of \[`Block`\].
+/// The `ai_template` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1552,13 +1555,14 @@ pub struct BatchDeleteChatAnnouncementBlockChildrenResponseBody {
 }
 impl FromJson for BatchDeleteChatAnnouncementBlockChildrenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "BatchDeleteChatAnnouncementBlockChildrenResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "revision_id", &mut out.revision_id)?;
-        json::set(&mut o, "client_token", &mut out.client_token)?;
+        o.set("revision_id", &mut out.revision_id);
+        o.set("client_token", &mut out.client_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1598,10 +1602,14 @@ pub struct BatchDeleteDocumentBlockChildrenResponseBody {
 }
 impl FromJson for BatchDeleteDocumentBlockChildrenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchDeleteDocumentBlockChildrenResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "BatchDeleteDocumentBlockChildrenResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "document_revision_id", &mut out.document_revision_id)?;
-        json::set(&mut o, "client_token", &mut out.client_token)?;
+        o.set("document_revision_id", &mut out.document_revision_id);
+        o.set("client_token", &mut out.client_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1646,11 +1654,15 @@ pub struct BatchUpdateChatAnnouncementBlockResponseBody {
 }
 impl FromJson for BatchUpdateChatAnnouncementBlockResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchUpdateChatAnnouncementBlockResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "BatchUpdateChatAnnouncementBlockResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "blocks", &mut out.blocks)?;
-        json::set(&mut o, "revision_id", &mut out.revision_id)?;
-        json::set(&mut o, "client_token", &mut out.client_token)?;
+        o.set("blocks", &mut out.blocks);
+        o.set("revision_id", &mut out.revision_id);
+        o.set("client_token", &mut out.client_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1695,15 +1707,16 @@ pub struct BatchUpdateDocumentBlockResponseBody {
 }
 impl FromJson for BatchUpdateDocumentBlockResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchUpdateDocumentBlockResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchUpdateDocumentBlockResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "blocks", &mut out.blocks)?;
-        json::set(&mut o, "document_revision_id", &mut out.document_revision_id)?;
-        json::set(&mut o, "client_token", &mut out.client_token)?;
+        o.set("blocks", &mut out.blocks);
+        o.set("document_revision_id", &mut out.document_revision_id);
+        o.set("client_token", &mut out.client_token);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `bitable` of \[`Block`\].
+/// The `bitable` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1720,10 +1733,11 @@ pub struct Bitable {
 }
 impl FromJson for Bitable {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Bitable")?;
+        let mut o = json::Fields::of(value, "Bitable")?;
         let mut out = Self::default();
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "view_type", &mut out.view_type)?;
+        o.set("token", &mut out.token);
+        o.set("view_type", &mut out.view_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1735,7 +1749,7 @@ impl ToJson for Bitable {
         w.end_object();
     }
 }
-/// The `blocks` of \[`BatchUpdateChatAnnouncementBlockResponseBody`\].
+/// The `blocks` of `BatchUpdateChatAnnouncementBlockResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1924,73 +1938,74 @@ pub struct Block {
 }
 impl FromJson for Block {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Block")?;
+        let mut o = json::Fields::of(value, "Block")?;
         let mut out = Self::default();
-        json::set(&mut o, "block_id", &mut out.block_id)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "children", &mut out.children)?;
-        json::set(&mut o, "block_type", &mut out.block_type)?;
-        json::set(&mut o, "page", &mut out.page)?;
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "heading1", &mut out.heading1)?;
-        json::set(&mut o, "heading2", &mut out.heading2)?;
-        json::set(&mut o, "heading3", &mut out.heading3)?;
-        json::set(&mut o, "heading4", &mut out.heading4)?;
-        json::set(&mut o, "heading5", &mut out.heading5)?;
-        json::set(&mut o, "heading6", &mut out.heading6)?;
-        json::set(&mut o, "heading7", &mut out.heading7)?;
-        json::set(&mut o, "heading8", &mut out.heading8)?;
-        json::set(&mut o, "heading9", &mut out.heading9)?;
-        json::set(&mut o, "bullet", &mut out.bullet)?;
-        json::set(&mut o, "ordered", &mut out.ordered)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "quote", &mut out.quote)?;
-        json::set(&mut o, "equation", &mut out.equation)?;
-        json::set(&mut o, "todo", &mut out.todo)?;
-        json::set(&mut o, "bitable", &mut out.bitable)?;
-        json::set(&mut o, "callout", &mut out.callout)?;
-        json::set(&mut o, "chat_card", &mut out.chat_card)?;
-        json::set(&mut o, "diagram", &mut out.diagram)?;
-        json::set(&mut o, "divider", &mut out.divider)?;
-        json::set(&mut o, "file", &mut out.file)?;
-        json::set(&mut o, "grid", &mut out.grid)?;
-        json::set(&mut o, "grid_column", &mut out.grid_column)?;
-        json::set(&mut o, "iframe", &mut out.iframe)?;
-        json::set(&mut o, "image", &mut out.image)?;
-        json::set(&mut o, "isv", &mut out.isv)?;
-        json::set(&mut o, "add_ons", &mut out.add_ons)?;
-        json::set(&mut o, "mindnote", &mut out.mindnote)?;
-        json::set(&mut o, "sheet", &mut out.sheet)?;
-        json::set(&mut o, "table", &mut out.table)?;
-        json::set(&mut o, "table_cell", &mut out.table_cell)?;
-        json::set(&mut o, "view", &mut out.view)?;
-        json::set(&mut o, "undefined", &mut out.undefined)?;
-        json::set(&mut o, "quote_container", &mut out.quote_container)?;
-        json::set(&mut o, "task", &mut out.task)?;
-        json::set(&mut o, "okr", &mut out.okr)?;
-        json::set(&mut o, "okr_objective", &mut out.okr_objective)?;
-        json::set(&mut o, "okr_key_result", &mut out.okr_key_result)?;
-        json::set(&mut o, "okr_progress", &mut out.okr_progress)?;
-        json::set(&mut o, "comment_ids", &mut out.comment_ids)?;
-        json::set(&mut o, "jira_issue", &mut out.jira_issue)?;
-        json::set(&mut o, "wiki_catalog", &mut out.wiki_catalog)?;
-        json::set(&mut o, "board", &mut out.board)?;
-        json::set(&mut o, "agenda", &mut out.agenda)?;
-        json::set(&mut o, "agenda_item", &mut out.agenda_item)?;
-        json::set(&mut o, "agenda_item_title", &mut out.agenda_item_title)?;
-        json::set(&mut o, "agenda_item_content", &mut out.agenda_item_content)?;
-        json::set(&mut o, "link_preview", &mut out.link_preview)?;
-        json::set(&mut o, "source_synced", &mut out.source_synced)?;
-        json::set(&mut o, "reference_synced", &mut out.reference_synced)?;
-        json::set(&mut o, "sub_page_list", &mut out.sub_page_list)?;
-        json::set(&mut o, "ai_template", &mut out.ai_template)?;
-        json::set(&mut o, "reference_base", &mut out.reference_base)?;
-        json::set(&mut o, "project", &mut out.project)?;
-        json::set(&mut o, "meeting_notes_qa", &mut out.meeting_notes_qa)?;
-        json::set(&mut o, "vc_tabs", &mut out.vc_tabs)?;
-        json::set(&mut o, "vc_summary_tab", &mut out.vc_summary_tab)?;
-        json::set(&mut o, "vc_transcript_tab", &mut out.vc_transcript_tab)?;
-        json::set(&mut o, "minutes", &mut out.minutes)?;
+        o.set("block_id", &mut out.block_id);
+        o.set("parent_id", &mut out.parent_id);
+        o.set("children", &mut out.children);
+        o.set("block_type", &mut out.block_type);
+        o.set("page", &mut out.page);
+        o.set("text", &mut out.text);
+        o.set("heading1", &mut out.heading1);
+        o.set("heading2", &mut out.heading2);
+        o.set("heading3", &mut out.heading3);
+        o.set("heading4", &mut out.heading4);
+        o.set("heading5", &mut out.heading5);
+        o.set("heading6", &mut out.heading6);
+        o.set("heading7", &mut out.heading7);
+        o.set("heading8", &mut out.heading8);
+        o.set("heading9", &mut out.heading9);
+        o.set("bullet", &mut out.bullet);
+        o.set("ordered", &mut out.ordered);
+        o.set("code", &mut out.code);
+        o.set("quote", &mut out.quote);
+        o.set("equation", &mut out.equation);
+        o.set("todo", &mut out.todo);
+        o.set("bitable", &mut out.bitable);
+        o.set("callout", &mut out.callout);
+        o.set("chat_card", &mut out.chat_card);
+        o.set("diagram", &mut out.diagram);
+        o.set("divider", &mut out.divider);
+        o.set("file", &mut out.file);
+        o.set("grid", &mut out.grid);
+        o.set("grid_column", &mut out.grid_column);
+        o.set("iframe", &mut out.iframe);
+        o.set("image", &mut out.image);
+        o.set("isv", &mut out.isv);
+        o.set("add_ons", &mut out.add_ons);
+        o.set("mindnote", &mut out.mindnote);
+        o.set("sheet", &mut out.sheet);
+        o.set("table", &mut out.table);
+        o.set("table_cell", &mut out.table_cell);
+        o.set("view", &mut out.view);
+        o.set("undefined", &mut out.undefined);
+        o.set("quote_container", &mut out.quote_container);
+        o.set("task", &mut out.task);
+        o.set("okr", &mut out.okr);
+        o.set("okr_objective", &mut out.okr_objective);
+        o.set("okr_key_result", &mut out.okr_key_result);
+        o.set("okr_progress", &mut out.okr_progress);
+        o.set("comment_ids", &mut out.comment_ids);
+        o.set("jira_issue", &mut out.jira_issue);
+        o.set("wiki_catalog", &mut out.wiki_catalog);
+        o.set("board", &mut out.board);
+        o.set("agenda", &mut out.agenda);
+        o.set("agenda_item", &mut out.agenda_item);
+        o.set("agenda_item_title", &mut out.agenda_item_title);
+        o.set("agenda_item_content", &mut out.agenda_item_content);
+        o.set("link_preview", &mut out.link_preview);
+        o.set("source_synced", &mut out.source_synced);
+        o.set("reference_synced", &mut out.reference_synced);
+        o.set("sub_page_list", &mut out.sub_page_list);
+        o.set("ai_template", &mut out.ai_template);
+        o.set("reference_base", &mut out.reference_base);
+        o.set("project", &mut out.project);
+        o.set("meeting_notes_qa", &mut out.meeting_notes_qa);
+        o.set("vc_tabs", &mut out.vc_tabs);
+        o.set("vc_summary_tab", &mut out.vc_summary_tab);
+        o.set("vc_transcript_tab", &mut out.vc_transcript_tab);
+        o.set("minutes", &mut out.minutes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2155,7 +2170,7 @@ impl ToJson for Block {
         None
     }
 }
-/// The `block_id_relations` of \[`CreateDocumentBlockDescendantResponseBody`\].
+/// The `block_id_relations` of `CreateDocumentBlockDescendantResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2170,14 +2185,15 @@ pub struct BlockIdRelation {
 }
 impl FromJson for BlockIdRelation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BlockIdRelation")?;
+        let mut o = json::Fields::of(value, "BlockIdRelation")?;
         let mut out = Self::default();
-        json::set(&mut o, "temporary_block_id", &mut out.temporary_block_id)?;
-        json::set(&mut o, "block_id", &mut out.block_id)?;
+        o.set("temporary_block_id", &mut out.temporary_block_id);
+        o.set("block_id", &mut out.block_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `block_id_to_image_urls` of \[`ConvertDocumentResponseBody`\].
+/// The `block_id_to_image_urls` of `ConvertDocumentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2192,14 +2208,15 @@ pub struct BlockIdToImageUrl {
 }
 impl FromJson for BlockIdToImageUrl {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BlockIdToImageUrl")?;
+        let mut o = json::Fields::of(value, "BlockIdToImageUrl")?;
         let mut out = Self::default();
-        json::set(&mut o, "block_id", &mut out.block_id)?;
-        json::set(&mut o, "image_url", &mut out.image_url)?;
+        o.set("block_id", &mut out.block_id);
+        o.set("image_url", &mut out.image_url);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `board` of \[`Block`\].
+/// The `board` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2221,12 +2238,13 @@ pub struct Board {
 }
 impl FromJson for Board {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Board")?;
+        let mut o = json::Fields::of(value, "Board")?;
         let mut out = Self::default();
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "align", &mut out.align)?;
-        json::set(&mut o, "width", &mut out.width)?;
-        json::set(&mut o, "height", &mut out.height)?;
+        o.set("token", &mut out.token);
+        o.set("align", &mut out.align);
+        o.set("width", &mut out.width);
+        o.set("height", &mut out.height);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2240,7 +2258,7 @@ impl ToJson for Board {
         w.end_object();
     }
 }
-/// The `callout` of \[`Block`\].
+/// The `callout` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2288,12 +2306,13 @@ pub struct Callout {
 }
 impl FromJson for Callout {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Callout")?;
+        let mut o = json::Fields::of(value, "Callout")?;
         let mut out = Self::default();
-        json::set(&mut o, "background_color", &mut out.background_color)?;
-        json::set(&mut o, "border_color", &mut out.border_color)?;
-        json::set(&mut o, "text_color", &mut out.text_color)?;
-        json::set(&mut o, "emoji_id", &mut out.emoji_id)?;
+        o.set("background_color", &mut out.background_color);
+        o.set("border_color", &mut out.border_color);
+        o.set("text_color", &mut out.text_color);
+        o.set("emoji_id", &mut out.emoji_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2307,7 +2326,7 @@ impl ToJson for Callout {
         w.end_object();
     }
 }
-/// The `caption` of \[`Image`\].
+/// The `caption` of `Image`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2320,9 +2339,10 @@ pub struct Caption {
 }
 impl FromJson for Caption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Caption")?;
+        let mut o = json::Fields::of(value, "Caption")?;
         let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
+        o.set("content", &mut out.content);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2333,7 +2353,7 @@ impl ToJson for Caption {
         w.end_object();
     }
 }
-/// The `chat_card` of \[`Block`\].
+/// The `chat_card` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2351,10 +2371,11 @@ pub struct ChatCard {
 }
 impl FromJson for ChatCard {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChatCard")?;
+        let mut o = json::Fields::of(value, "ChatCard")?;
         let mut out = Self::default();
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "align", &mut out.align)?;
+        o.set("chat_id", &mut out.chat_id);
+        o.set("align", &mut out.align);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2421,11 +2442,12 @@ pub struct ConvertDocumentResponseBody {
 }
 impl FromJson for ConvertDocumentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ConvertDocumentResponseBody")?;
+        let mut o = json::Fields::of(value, "ConvertDocumentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "first_level_block_ids", &mut out.first_level_block_ids)?;
-        json::set(&mut o, "blocks", &mut out.blocks)?;
-        json::set(&mut o, "block_id_to_image_urls", &mut out.block_id_to_image_urls)?;
+        o.set("first_level_block_ids", &mut out.first_level_block_ids);
+        o.set("blocks", &mut out.blocks);
+        o.set("block_id_to_image_urls", &mut out.block_id_to_image_urls);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2446,14 +2468,15 @@ pub struct CreateChatAnnouncementBlockChildrenResponseBody {
 }
 impl FromJson for CreateChatAnnouncementBlockChildrenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "CreateChatAnnouncementBlockChildrenResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "children", &mut out.children)?;
-        json::set(&mut o, "revision_id", &mut out.revision_id)?;
-        json::set(&mut o, "client_token", &mut out.client_token)?;
+        o.set("children", &mut out.children);
+        o.set("revision_id", &mut out.revision_id);
+        o.set("client_token", &mut out.client_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2501,11 +2524,12 @@ pub struct CreateDocumentBlockChildrenResponseBody {
 }
 impl FromJson for CreateDocumentBlockChildrenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateDocumentBlockChildrenResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateDocumentBlockChildrenResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "children", &mut out.children)?;
-        json::set(&mut o, "document_revision_id", &mut out.document_revision_id)?;
-        json::set(&mut o, "client_token", &mut out.client_token)?;
+        o.set("children", &mut out.children);
+        o.set("document_revision_id", &mut out.document_revision_id);
+        o.set("client_token", &mut out.client_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2558,12 +2582,16 @@ pub struct CreateDocumentBlockDescendantResponseBody {
 }
 impl FromJson for CreateDocumentBlockDescendantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateDocumentBlockDescendantResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "CreateDocumentBlockDescendantResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "children", &mut out.children)?;
-        json::set(&mut o, "document_revision_id", &mut out.document_revision_id)?;
-        json::set(&mut o, "client_token", &mut out.client_token)?;
-        json::set(&mut o, "block_id_relations", &mut out.block_id_relations)?;
+        o.set("children", &mut out.children);
+        o.set("document_revision_id", &mut out.document_revision_id);
+        o.set("client_token", &mut out.client_token);
+        o.set("block_id_relations", &mut out.block_id_relations);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2588,7 +2616,7 @@ impl ToJson for CreateDocumentRequestBody {
         w.end_object();
     }
 }
-/// The `delete_grid_column` of \[`UpdateBlockRequest`\].
+/// The `delete_grid_column` of `UpdateBlockRequest`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2606,7 +2634,7 @@ impl ToJson for DeleteGridColumnRequest {
         w.end_object();
     }
 }
-/// The `delete_table_columns` of \[`UpdateBlockRequest`\].
+/// The `delete_table_columns` of `UpdateBlockRequest`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2627,7 +2655,7 @@ impl ToJson for DeleteTableColumnsRequest {
         w.end_object();
     }
 }
-/// The `delete_table_rows` of \[`UpdateBlockRequest`\].
+/// The `delete_table_rows` of `UpdateBlockRequest`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2648,7 +2676,7 @@ impl ToJson for DeleteTableRowsRequest {
         w.end_object();
     }
 }
-/// The `diagram` of \[`Block`\].
+/// The `diagram` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2661,9 +2689,10 @@ pub struct Diagram {
 }
 impl FromJson for Diagram {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Diagram")?;
+        let mut o = json::Fields::of(value, "Diagram")?;
         let mut out = Self::default();
-        json::set(&mut o, "diagram_type", &mut out.diagram_type)?;
+        o.set("diagram_type", &mut out.diagram_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2674,7 +2703,7 @@ impl ToJson for Diagram {
         w.end_object();
     }
 }
-/// The `divider` of \[`Block`\].
+/// The `divider` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2694,7 +2723,7 @@ impl ToJson for Divider {
         w.end_object();
     }
 }
-/// The `document` of \[`CreateDocumentResponseBody`\].
+/// The `document` of `CreateDocumentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2715,17 +2744,18 @@ pub struct Document {
 }
 impl FromJson for Document {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Document")?;
+        let mut o = json::Fields::of(value, "Document")?;
         let mut out = Self::default();
-        json::set(&mut o, "document_id", &mut out.document_id)?;
-        json::set(&mut o, "revision_id", &mut out.revision_id)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "display_setting", &mut out.display_setting)?;
-        json::set(&mut o, "cover", &mut out.cover)?;
+        o.set("document_id", &mut out.document_id);
+        o.set("revision_id", &mut out.revision_id);
+        o.set("title", &mut out.title);
+        o.set("display_setting", &mut out.display_setting);
+        o.set("cover", &mut out.cover);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `cover` of \[`Document`\].
+/// The `cover` of `Document`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2742,15 +2772,16 @@ pub struct DocumentCover {
 }
 impl FromJson for DocumentCover {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DocumentCover")?;
+        let mut o = json::Fields::of(value, "DocumentCover")?;
         let mut out = Self::default();
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "offset_ratio_x", &mut out.offset_ratio_x)?;
-        json::set(&mut o, "offset_ratio_y", &mut out.offset_ratio_y)?;
+        o.set("token", &mut out.token);
+        o.set("offset_ratio_x", &mut out.offset_ratio_x);
+        o.set("offset_ratio_y", &mut out.offset_ratio_y);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `display_setting` of \[`Document`\].
+/// The `display_setting` of `Document`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2775,19 +2806,20 @@ pub struct DocumentDisplaySetting {
 }
 impl FromJson for DocumentDisplaySetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DocumentDisplaySetting")?;
+        let mut o = json::Fields::of(value, "DocumentDisplaySetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "show_authors", &mut out.show_authors)?;
-        json::set(&mut o, "show_create_time", &mut out.show_create_time)?;
-        json::set(&mut o, "show_pv", &mut out.show_pv)?;
-        json::set(&mut o, "show_uv", &mut out.show_uv)?;
-        json::set(&mut o, "show_like_count", &mut out.show_like_count)?;
-        json::set(&mut o, "show_comment_count", &mut out.show_comment_count)?;
-        json::set(&mut o, "show_related_matters", &mut out.show_related_matters)?;
+        o.set("show_authors", &mut out.show_authors);
+        o.set("show_create_time", &mut out.show_create_time);
+        o.set("show_pv", &mut out.show_pv);
+        o.set("show_uv", &mut out.show_uv);
+        o.set("show_like_count", &mut out.show_like_count);
+        o.set("show_comment_count", &mut out.show_comment_count);
+        o.set("show_related_matters", &mut out.show_related_matters);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `file` of \[`Block`\].
+/// The `file` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2806,11 +2838,12 @@ pub struct File {
 }
 impl FromJson for File {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "File")?;
+        let mut o = json::Fields::of(value, "File")?;
         let mut out = Self::default();
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "view_type", &mut out.view_type)?;
+        o.set("token", &mut out.token);
+        o.set("name", &mut out.name);
+        o.set("view_type", &mut out.view_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2854,18 +2887,19 @@ pub struct GetChatAnnouncementResponseBody {
 }
 impl FromJson for GetChatAnnouncementResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetChatAnnouncementResponseBody")?;
+        let mut o = json::Fields::of(value, "GetChatAnnouncementResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "revision_id", &mut out.revision_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "owner_id", &mut out.owner_id)?;
-        json::set(&mut o, "owner_id_type", &mut out.owner_id_type)?;
-        json::set(&mut o, "modifier_id", &mut out.modifier_id)?;
-        json::set(&mut o, "modifier_id_type", &mut out.modifier_id_type)?;
-        json::set(&mut o, "announcement_type", &mut out.announcement_type)?;
-        json::set(&mut o, "create_time_v2", &mut out.create_time_v2)?;
-        json::set(&mut o, "update_time_v2", &mut out.update_time_v2)?;
+        o.set("revision_id", &mut out.revision_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("owner_id", &mut out.owner_id);
+        o.set("owner_id_type", &mut out.owner_id_type);
+        o.set("modifier_id", &mut out.modifier_id);
+        o.set("modifier_id_type", &mut out.modifier_id_type);
+        o.set("announcement_type", &mut out.announcement_type);
+        o.set("create_time_v2", &mut out.create_time_v2);
+        o.set("update_time_v2", &mut out.update_time_v2);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2882,9 +2916,10 @@ pub struct GetDocumentBlockResponseBody {
 }
 impl FromJson for GetDocumentBlockResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetDocumentBlockResponseBody")?;
+        let mut o = json::Fields::of(value, "GetDocumentBlockResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "block", &mut out.block)?;
+        o.set("block", &mut out.block);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2901,13 +2936,14 @@ pub struct GetDocumentResponseBody {
 }
 impl FromJson for GetDocumentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetDocumentResponseBody")?;
+        let mut o = json::Fields::of(value, "GetDocumentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "document", &mut out.document)?;
+        o.set("document", &mut out.document);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `grid` of \[`Block`\].
+/// The `grid` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2920,9 +2956,10 @@ pub struct Grid {
 }
 impl FromJson for Grid {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Grid")?;
+        let mut o = json::Fields::of(value, "Grid")?;
         let mut out = Self::default();
-        json::set(&mut o, "column_size", &mut out.column_size)?;
+        o.set("column_size", &mut out.column_size);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2933,7 +2970,7 @@ impl ToJson for Grid {
         w.end_object();
     }
 }
-/// The `grid_column` of \[`Block`\].
+/// The `grid_column` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2946,9 +2983,10 @@ pub struct GridColumn {
 }
 impl FromJson for GridColumn {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GridColumn")?;
+        let mut o = json::Fields::of(value, "GridColumn")?;
         let mut out = Self::default();
-        json::set(&mut o, "width_ratio", &mut out.width_ratio)?;
+        o.set("width_ratio", &mut out.width_ratio);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2959,7 +2997,7 @@ impl ToJson for GridColumn {
         w.end_object();
     }
 }
-/// The `iframe` of \[`Block`\].
+/// The `iframe` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2972,9 +3010,10 @@ pub struct Iframe {
 }
 impl FromJson for Iframe {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Iframe")?;
+        let mut o = json::Fields::of(value, "Iframe")?;
         let mut out = Self::default();
-        json::set(&mut o, "component", &mut out.component)?;
+        o.set("component", &mut out.component);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2991,7 +3030,7 @@ impl ToJson for Iframe {
         None
     }
 }
-/// The `component` of \[`Iframe`\].
+/// The `component` of `Iframe`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3022,10 +3061,11 @@ pub struct IframeComponent {
 }
 impl FromJson for IframeComponent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "IframeComponent")?;
+        let mut o = json::Fields::of(value, "IframeComponent")?;
         let mut out = Self::default();
-        json::set(&mut o, "iframe_type", &mut out.iframe_type)?;
-        json::set(&mut o, "url", &mut out.url)?;
+        o.set("iframe_type", &mut out.iframe_type);
+        o.set("url", &mut out.url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3043,7 +3083,7 @@ impl ToJson for IframeComponent {
         None
     }
 }
-/// The `image` of \[`Block`\].
+/// The `image` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3069,14 +3109,15 @@ pub struct Image {
 }
 impl FromJson for Image {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Image")?;
+        let mut o = json::Fields::of(value, "Image")?;
         let mut out = Self::default();
-        json::set(&mut o, "width", &mut out.width)?;
-        json::set(&mut o, "height", &mut out.height)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "align", &mut out.align)?;
-        json::set(&mut o, "caption", &mut out.caption)?;
-        json::set(&mut o, "scale", &mut out.scale)?;
+        o.set("width", &mut out.width);
+        o.set("height", &mut out.height);
+        o.set("token", &mut out.token);
+        o.set("align", &mut out.align);
+        o.set("caption", &mut out.caption);
+        o.set("scale", &mut out.scale);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3092,7 +3133,7 @@ impl ToJson for Image {
         w.end_object();
     }
 }
-/// The `inline_block` of \[`AgendaTitleElement`\].
+/// The `inline_block` of `AgendaTitleElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3107,10 +3148,11 @@ pub struct InlineBlock {
 }
 impl FromJson for InlineBlock {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InlineBlock")?;
+        let mut o = json::Fields::of(value, "InlineBlock")?;
         let mut out = Self::default();
-        json::set(&mut o, "block_id", &mut out.block_id)?;
-        json::set(&mut o, "text_element_style", &mut out.text_element_style)?;
+        o.set("block_id", &mut out.block_id);
+        o.set("text_element_style", &mut out.text_element_style);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3131,7 +3173,7 @@ impl ToJson for InlineBlock {
         None
     }
 }
-/// The `file` of \[`AgendaTitleElement`\].
+/// The `file` of `AgendaTitleElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3148,11 +3190,12 @@ pub struct InlineFile {
 }
 impl FromJson for InlineFile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InlineFile")?;
+        let mut o = json::Fields::of(value, "InlineFile")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "source_block_id", &mut out.source_block_id)?;
-        json::set(&mut o, "text_element_style", &mut out.text_element_style)?;
+        o.set("file_token", &mut out.file_token);
+        o.set("source_block_id", &mut out.source_block_id);
+        o.set("text_element_style", &mut out.text_element_style);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3171,7 +3214,7 @@ impl ToJson for InlineFile {
         None
     }
 }
-/// The `link_preview` of \[`TextElement`\].
+/// The `link_preview` of `TextElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3190,12 +3233,13 @@ pub struct InlineLinkPreview {
 }
 impl FromJson for InlineLinkPreview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InlineLinkPreview")?;
+        let mut o = json::Fields::of(value, "InlineLinkPreview")?;
         let mut out = Self::default();
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "url_type", &mut out.url_type)?;
-        json::set(&mut o, "text_element_style", &mut out.text_element_style)?;
+        o.set("title", &mut out.title);
+        o.set("url", &mut out.url);
+        o.set("url_type", &mut out.url_type);
+        o.set("text_element_style", &mut out.text_element_style);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3221,7 +3265,7 @@ impl ToJson for InlineLinkPreview {
         None
     }
 }
-/// The `insert_table_row` of \[`UpdateBlockRequest`\].
+/// The `insert_table_row` of `UpdateBlockRequest`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3239,7 +3283,7 @@ impl ToJson for InsertTableRowRequest {
         w.end_object();
     }
 }
-/// The `isv` of \[`Block`\].
+/// The `isv` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3254,10 +3298,11 @@ pub struct Isv {
 }
 impl FromJson for Isv {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Isv")?;
+        let mut o = json::Fields::of(value, "Isv")?;
         let mut out = Self::default();
-        json::set(&mut o, "component_id", &mut out.component_id)?;
-        json::set(&mut o, "component_type_id", &mut out.component_type_id)?;
+        o.set("component_id", &mut out.component_id);
+        o.set("component_type_id", &mut out.component_type_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3269,7 +3314,7 @@ impl ToJson for Isv {
         w.end_object();
     }
 }
-/// The `jira_issue` of \[`Block`\].
+/// The `jira_issue` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3284,10 +3329,11 @@ pub struct JiraIssue {
 }
 impl FromJson for JiraIssue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JiraIssue")?;
+        let mut o = json::Fields::of(value, "JiraIssue")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "key", &mut out.key)?;
+        o.set("id", &mut out.id);
+        o.set("key", &mut out.key);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3299,7 +3345,7 @@ impl ToJson for JiraIssue {
         w.end_object();
     }
 }
-/// The `link` of \[`TextElementStyle`\].
+/// The `link` of `TextElementStyle`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3312,9 +3358,10 @@ pub struct Link {
 }
 impl FromJson for Link {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Link")?;
+        let mut o = json::Fields::of(value, "Link")?;
         let mut out = Self::default();
-        json::set(&mut o, "url", &mut out.url)?;
+        o.set("url", &mut out.url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3331,7 +3378,7 @@ impl ToJson for Link {
         None
     }
 }
-/// The `link_preview` of \[`Block`\].
+/// The `link_preview` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3348,10 +3395,11 @@ pub struct LinkPreview {
 }
 impl FromJson for LinkPreview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LinkPreview")?;
+        let mut o = json::Fields::of(value, "LinkPreview")?;
         let mut out = Self::default();
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "url_type", &mut out.url_type)?;
+        o.set("url", &mut out.url);
+        o.set("url_type", &mut out.url_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3389,15 +3437,16 @@ pub struct ListDocumentBlockResponseBody {
 }
 impl FromJson for ListDocumentBlockResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListDocumentBlockResponseBody")?;
+        let mut o = json::Fields::of(value, "ListDocumentBlockResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `meeting_notes_qa` of \[`Block`\].
+/// The `meeting_notes_qa` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3417,7 +3466,7 @@ impl ToJson for MeetingNotesQa {
         w.end_object();
     }
 }
-/// The `mention_doc` of \[`AgendaTitleElement`\].
+/// The `mention_doc` of `AgendaTitleElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3450,14 +3499,15 @@ pub struct MentionDoc {
 }
 impl FromJson for MentionDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MentionDoc")?;
+        let mut o = json::Fields::of(value, "MentionDoc")?;
         let mut out = Self::default();
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "obj_type", &mut out.obj_type)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "text_element_style", &mut out.text_element_style)?;
-        json::set(&mut o, "fallback_type", &mut out.fallback_type)?;
+        o.set("token", &mut out.token);
+        o.set("obj_type", &mut out.obj_type);
+        o.set("url", &mut out.url);
+        o.set("title", &mut out.title);
+        o.set("text_element_style", &mut out.text_element_style);
+        o.set("fallback_type", &mut out.fallback_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3482,7 +3532,7 @@ impl ToJson for MentionDoc {
         None
     }
 }
-/// The `mention_user` of \[`AgendaTitleElement`\].
+/// The `mention_user` of `AgendaTitleElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3497,10 +3547,11 @@ pub struct MentionUser {
 }
 impl FromJson for MentionUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MentionUser")?;
+        let mut o = json::Fields::of(value, "MentionUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "text_element_style", &mut out.text_element_style)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("text_element_style", &mut out.text_element_style);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3521,7 +3572,7 @@ impl ToJson for MentionUser {
         None
     }
 }
-/// The `merge_table_cells` of \[`UpdateBlockRequest`\].
+/// The `merge_table_cells` of `UpdateBlockRequest`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3548,7 +3599,7 @@ impl ToJson for MergeTableCellsRequest {
         w.end_object();
     }
 }
-/// The `mindnote` of \[`Block`\].
+/// The `mindnote` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3561,9 +3612,10 @@ pub struct Mindnote {
 }
 impl FromJson for Mindnote {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Mindnote")?;
+        let mut o = json::Fields::of(value, "Mindnote")?;
         let mut out = Self::default();
-        json::set(&mut o, "token", &mut out.token)?;
+        o.set("token", &mut out.token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3574,7 +3626,7 @@ impl ToJson for Mindnote {
         w.end_object();
     }
 }
-/// The `minutes` of \[`Block`\].
+/// The `minutes` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3589,10 +3641,11 @@ pub struct Minutes {
 }
 impl FromJson for Minutes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Minutes")?;
+        let mut o = json::Fields::of(value, "Minutes")?;
         let mut out = Self::default();
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "minutes_id", &mut out.minutes_id)?;
+        o.set("token", &mut out.token);
+        o.set("minutes_id", &mut out.minutes_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3610,7 +3663,7 @@ impl ToJson for Minutes {
         None
     }
 }
-/// The `objectives` of \[`Okr`\].
+/// The `objectives` of `Okr`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3625,10 +3678,11 @@ pub struct ObjectiveIdWithKrId {
 }
 impl FromJson for ObjectiveIdWithKrId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ObjectiveIdWithKrId")?;
+        let mut o = json::Fields::of(value, "ObjectiveIdWithKrId")?;
         let mut out = Self::default();
-        json::set(&mut o, "objective_id", &mut out.objective_id)?;
-        json::set(&mut o, "kr_ids", &mut out.kr_ids)?;
+        o.set("objective_id", &mut out.objective_id);
+        o.set("kr_ids", &mut out.kr_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3640,7 +3694,7 @@ impl ToJson for ObjectiveIdWithKrId {
         w.end_object();
     }
 }
-/// The `okr` of \[`Block`\].
+/// The `okr` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3665,15 +3719,16 @@ pub struct Okr {
 }
 impl FromJson for Okr {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Okr")?;
+        let mut o = json::Fields::of(value, "Okr")?;
         let mut out = Self::default();
-        json::set(&mut o, "okr_id", &mut out.okr_id)?;
-        json::set(&mut o, "objectives", &mut out.objectives)?;
-        json::set(&mut o, "period_display_status", &mut out.period_display_status)?;
-        json::set(&mut o, "period_name_zh", &mut out.period_name_zh)?;
-        json::set(&mut o, "period_name_en", &mut out.period_name_en)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "visible_setting", &mut out.visible_setting)?;
+        o.set("okr_id", &mut out.okr_id);
+        o.set("objectives", &mut out.objectives);
+        o.set("period_display_status", &mut out.period_display_status);
+        o.set("period_name_zh", &mut out.period_name_zh);
+        o.set("period_name_en", &mut out.period_name_en);
+        o.set("user_id", &mut out.user_id);
+        o.set("visible_setting", &mut out.visible_setting);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3690,7 +3745,7 @@ impl ToJson for Okr {
         w.end_object();
     }
 }
-/// The `okr_key_result` of \[`Block`\].
+/// The `okr_key_result` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3717,16 +3772,17 @@ pub struct OkrKeyResult {
 }
 impl FromJson for OkrKeyResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OkrKeyResult")?;
+        let mut o = json::Fields::of(value, "OkrKeyResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "kr_id", &mut out.kr_id)?;
-        json::set(&mut o, "confidential", &mut out.confidential)?;
-        json::set(&mut o, "position", &mut out.position)?;
-        json::set(&mut o, "score", &mut out.score)?;
-        json::set(&mut o, "visible", &mut out.visible)?;
-        json::set(&mut o, "weight", &mut out.weight)?;
-        json::set(&mut o, "progress_rate", &mut out.progress_rate)?;
-        json::set(&mut o, "content", &mut out.content)?;
+        o.set("kr_id", &mut out.kr_id);
+        o.set("confidential", &mut out.confidential);
+        o.set("position", &mut out.position);
+        o.set("score", &mut out.score);
+        o.set("visible", &mut out.visible);
+        o.set("weight", &mut out.weight);
+        o.set("progress_rate", &mut out.progress_rate);
+        o.set("content", &mut out.content);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3750,7 +3806,7 @@ impl ToJson for OkrKeyResult {
         None
     }
 }
-/// The `okr_objective` of \[`Block`\].
+/// The `okr_objective` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3777,16 +3833,17 @@ pub struct OkrObjective {
 }
 impl FromJson for OkrObjective {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OkrObjective")?;
+        let mut o = json::Fields::of(value, "OkrObjective")?;
         let mut out = Self::default();
-        json::set(&mut o, "objective_id", &mut out.objective_id)?;
-        json::set(&mut o, "confidential", &mut out.confidential)?;
-        json::set(&mut o, "position", &mut out.position)?;
-        json::set(&mut o, "score", &mut out.score)?;
-        json::set(&mut o, "visible", &mut out.visible)?;
-        json::set(&mut o, "weight", &mut out.weight)?;
-        json::set(&mut o, "progress_rate", &mut out.progress_rate)?;
-        json::set(&mut o, "content", &mut out.content)?;
+        o.set("objective_id", &mut out.objective_id);
+        o.set("confidential", &mut out.confidential);
+        o.set("position", &mut out.position);
+        o.set("score", &mut out.score);
+        o.set("visible", &mut out.visible);
+        o.set("weight", &mut out.weight);
+        o.set("progress_rate", &mut out.progress_rate);
+        o.set("content", &mut out.content);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3810,7 +3867,7 @@ impl ToJson for OkrObjective {
         None
     }
 }
-/// The `okr_progress` of \[`Block`\].
+/// The `okr_progress` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3830,7 +3887,7 @@ impl ToJson for OkrProgress {
         w.end_object();
     }
 }
-/// The `progress_rate` of \[`OkrKeyResult`\].
+/// The `progress_rate` of `OkrKeyResult`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3855,15 +3912,16 @@ pub struct OkrProgressRate {
 }
 impl FromJson for OkrProgressRate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OkrProgressRate")?;
+        let mut o = json::Fields::of(value, "OkrProgressRate")?;
         let mut out = Self::default();
-        json::set(&mut o, "mode", &mut out.mode)?;
-        json::set(&mut o, "current", &mut out.current)?;
-        json::set(&mut o, "percent", &mut out.percent)?;
-        json::set(&mut o, "progress_status", &mut out.progress_status)?;
-        json::set(&mut o, "start", &mut out.start)?;
-        json::set(&mut o, "status_type", &mut out.status_type)?;
-        json::set(&mut o, "target", &mut out.target)?;
+        o.set("mode", &mut out.mode);
+        o.set("current", &mut out.current);
+        o.set("percent", &mut out.percent);
+        o.set("progress_status", &mut out.progress_status);
+        o.set("start", &mut out.start);
+        o.set("status_type", &mut out.status_type);
+        o.set("target", &mut out.target);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3880,7 +3938,7 @@ impl ToJson for OkrProgressRate {
         w.end_object();
     }
 }
-/// The `visible_setting` of \[`Okr`\].
+/// The `visible_setting` of `Okr`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3897,15 +3955,12 @@ pub struct OkrVisibleSetting {
 }
 impl FromJson for OkrVisibleSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OkrVisibleSetting")?;
+        let mut o = json::Fields::of(value, "OkrVisibleSetting")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "progress_fill_area_visible",
-            &mut out.progress_fill_area_visible,
-        )?;
-        json::set(&mut o, "progress_status_visible", &mut out.progress_status_visible)?;
-        json::set(&mut o, "score_visible", &mut out.score_visible)?;
+        o.set("progress_fill_area_visible", &mut out.progress_fill_area_visible);
+        o.set("progress_status_visible", &mut out.progress_status_visible);
+        o.set("score_visible", &mut out.score_visible);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3935,15 +3990,16 @@ pub struct PatchDocumentBlockResponseBody {
 }
 impl FromJson for PatchDocumentBlockResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchDocumentBlockResponseBody")?;
+        let mut o = json::Fields::of(value, "PatchDocumentBlockResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "block", &mut out.block)?;
-        json::set(&mut o, "document_revision_id", &mut out.document_revision_id)?;
-        json::set(&mut o, "client_token", &mut out.client_token)?;
+        o.set("block", &mut out.block);
+        o.set("document_revision_id", &mut out.document_revision_id);
+        o.set("client_token", &mut out.client_token);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `project` of \[`Block`\].
+/// The `project` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3962,12 +4018,13 @@ pub struct Project {
 }
 impl FromJson for Project {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Project")?;
+        let mut o = json::Fields::of(value, "Project")?;
         let mut out = Self::default();
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "sub_type", &mut out.sub_type)?;
-        json::set(&mut o, "view_type", &mut out.view_type)?;
+        o.set("title", &mut out.title);
+        o.set("url", &mut out.url);
+        o.set("sub_type", &mut out.sub_type);
+        o.set("view_type", &mut out.view_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3990,7 +4047,7 @@ impl ToJson for Project {
         None
     }
 }
-/// The `quote_container` of \[`Block`\].
+/// The `quote_container` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4010,7 +4067,7 @@ impl ToJson for QuoteContainer {
         w.end_object();
     }
 }
-/// The `reference_base` of \[`Block`\].
+/// The `reference_base` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4027,11 +4084,12 @@ pub struct ReferenceBase {
 }
 impl FromJson for ReferenceBase {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReferenceBase")?;
+        let mut o = json::Fields::of(value, "ReferenceBase")?;
         let mut out = Self::default();
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "view_id", &mut out.view_id)?;
-        json::set(&mut o, "layout_mode", &mut out.layout_mode)?;
+        o.set("token", &mut out.token);
+        o.set("view_id", &mut out.view_id);
+        o.set("layout_mode", &mut out.layout_mode);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4053,7 +4111,7 @@ impl ToJson for ReferenceBase {
         None
     }
 }
-/// The `reference_synced` of \[`Block`\].
+/// The `reference_synced` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4068,10 +4126,11 @@ pub struct ReferenceSynced {
 }
 impl FromJson for ReferenceSynced {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReferenceSynced")?;
+        let mut o = json::Fields::of(value, "ReferenceSynced")?;
         let mut out = Self::default();
-        json::set(&mut o, "source_document_id", &mut out.source_document_id)?;
-        json::set(&mut o, "source_block_id", &mut out.source_block_id)?;
+        o.set("source_document_id", &mut out.source_document_id);
+        o.set("source_block_id", &mut out.source_block_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4083,7 +4142,7 @@ impl ToJson for ReferenceSynced {
         w.end_object();
     }
 }
-/// The `reminder` of \[`AgendaTitleElement`\].
+/// The `reminder` of `AgendaTitleElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4106,14 +4165,15 @@ pub struct Reminder {
 }
 impl FromJson for Reminder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Reminder")?;
+        let mut o = json::Fields::of(value, "Reminder")?;
         let mut out = Self::default();
-        json::set(&mut o, "create_user_id", &mut out.create_user_id)?;
-        json::set(&mut o, "is_notify", &mut out.is_notify)?;
-        json::set(&mut o, "is_whole_day", &mut out.is_whole_day)?;
-        json::set(&mut o, "expire_time", &mut out.expire_time)?;
-        json::set(&mut o, "notify_time", &mut out.notify_time)?;
-        json::set(&mut o, "text_element_style", &mut out.text_element_style)?;
+        o.set("create_user_id", &mut out.create_user_id);
+        o.set("is_notify", &mut out.is_notify);
+        o.set("is_whole_day", &mut out.is_whole_day);
+        o.set("expire_time", &mut out.expire_time);
+        o.set("notify_time", &mut out.notify_time);
+        o.set("text_element_style", &mut out.text_element_style);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4144,7 +4204,7 @@ impl ToJson for Reminder {
         None
     }
 }
-/// The `replace_file` of \[`UpdateBlockRequest`\].
+/// The `replace_file` of `UpdateBlockRequest`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4168,7 +4228,7 @@ impl ToJson for ReplaceFileRequest {
         None
     }
 }
-/// The `replace_image` of \[`UpdateBlockRequest`\].
+/// The `replace_image` of `UpdateBlockRequest`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4210,7 +4270,7 @@ impl ToJson for ReplaceImageRequest {
         None
     }
 }
-/// The `sheet` of \[`Block`\].
+/// The `sheet` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4227,11 +4287,12 @@ pub struct Sheet {
 }
 impl FromJson for Sheet {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Sheet")?;
+        let mut o = json::Fields::of(value, "Sheet")?;
         let mut out = Self::default();
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "row_size", &mut out.row_size)?;
-        json::set(&mut o, "column_size", &mut out.column_size)?;
+        o.set("token", &mut out.token);
+        o.set("row_size", &mut out.row_size);
+        o.set("column_size", &mut out.column_size);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4244,7 +4305,7 @@ impl ToJson for Sheet {
         w.end_object();
     }
 }
-/// The `source_synced` of \[`Block`\].
+/// The `source_synced` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4262,10 +4323,11 @@ pub struct SourceSynced {
 }
 impl FromJson for SourceSynced {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SourceSynced")?;
+        let mut o = json::Fields::of(value, "SourceSynced")?;
         let mut out = Self::default();
-        json::set(&mut o, "elements", &mut out.elements)?;
-        json::set(&mut o, "align", &mut out.align)?;
+        o.set("elements", &mut out.elements);
+        o.set("align", &mut out.align);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4283,7 +4345,7 @@ impl ToJson for SourceSynced {
         None
     }
 }
-/// The `sub_page_list` of \[`Block`\].
+/// The `sub_page_list` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4296,9 +4358,10 @@ pub struct SubPageList {
 }
 impl FromJson for SubPageList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SubPageList")?;
+        let mut o = json::Fields::of(value, "SubPageList")?;
         let mut out = Self::default();
-        json::set(&mut o, "wiki_token", &mut out.wiki_token)?;
+        o.set("wiki_token", &mut out.wiki_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4315,7 +4378,7 @@ impl ToJson for SubPageList {
         None
     }
 }
-/// The `table` of \[`Block`\].
+/// The `table` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4330,10 +4393,11 @@ pub struct Table {
 }
 impl FromJson for Table {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Table")?;
+        let mut o = json::Fields::of(value, "Table")?;
         let mut out = Self::default();
-        json::set(&mut o, "cells", &mut out.cells)?;
-        json::set(&mut o, "property", &mut out.property)?;
+        o.set("cells", &mut out.cells);
+        o.set("property", &mut out.property);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4345,7 +4409,7 @@ impl ToJson for Table {
         w.end_object();
     }
 }
-/// The `table_cell` of \[`Block`\].
+/// The `table_cell` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4365,7 +4429,7 @@ impl ToJson for TableCell {
         w.end_object();
     }
 }
-/// The `merge_info` of \[`TableProperty`\].
+/// The `merge_info` of `TableProperty`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4380,10 +4444,11 @@ pub struct TableMergeInfo {
 }
 impl FromJson for TableMergeInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TableMergeInfo")?;
+        let mut o = json::Fields::of(value, "TableMergeInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "row_span", &mut out.row_span)?;
-        json::set(&mut o, "col_span", &mut out.col_span)?;
+        o.set("row_span", &mut out.row_span);
+        o.set("col_span", &mut out.col_span);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4395,7 +4460,7 @@ impl ToJson for TableMergeInfo {
         w.end_object();
     }
 }
-/// The `property` of \[`Table`\].
+/// The `property` of `Table`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4418,14 +4483,15 @@ pub struct TableProperty {
 }
 impl FromJson for TableProperty {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TableProperty")?;
+        let mut o = json::Fields::of(value, "TableProperty")?;
         let mut out = Self::default();
-        json::set(&mut o, "row_size", &mut out.row_size)?;
-        json::set(&mut o, "column_size", &mut out.column_size)?;
-        json::set(&mut o, "column_width", &mut out.column_width)?;
-        json::set(&mut o, "merge_info", &mut out.merge_info)?;
-        json::set(&mut o, "header_row", &mut out.header_row)?;
-        json::set(&mut o, "header_column", &mut out.header_column)?;
+        o.set("row_size", &mut out.row_size);
+        o.set("column_size", &mut out.column_size);
+        o.set("column_width", &mut out.column_width);
+        o.set("merge_info", &mut out.merge_info);
+        o.set("header_row", &mut out.header_row);
+        o.set("header_column", &mut out.header_column);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4441,7 +4507,7 @@ impl ToJson for TableProperty {
         w.end_object();
     }
 }
-/// The `task` of \[`Block`\].
+/// The `task` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4456,10 +4522,11 @@ pub struct Task {
 }
 impl FromJson for Task {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Task")?;
+        let mut o = json::Fields::of(value, "Task")?;
         let mut out = Self::default();
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        json::set(&mut o, "folded", &mut out.folded)?;
+        o.set("task_id", &mut out.task_id);
+        o.set("folded", &mut out.folded);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4471,7 +4538,7 @@ impl ToJson for Task {
         w.end_object();
     }
 }
-/// The `page` of \[`Block`\].
+/// The `page` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4486,10 +4553,11 @@ pub struct Text {
 }
 impl FromJson for Text {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Text")?;
+        let mut o = json::Fields::of(value, "Text")?;
         let mut out = Self::default();
-        json::set(&mut o, "style", &mut out.style)?;
-        json::set(&mut o, "elements", &mut out.elements)?;
+        o.set("style", &mut out.style);
+        o.set("elements", &mut out.elements);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4507,7 +4575,7 @@ impl ToJson for Text {
         None
     }
 }
-/// The `elements` of \[`SourceSynced`\].
+/// The `elements` of `SourceSynced`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4536,17 +4604,18 @@ pub struct TextElement {
 }
 impl FromJson for TextElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TextElement")?;
+        let mut o = json::Fields::of(value, "TextElement")?;
         let mut out = Self::default();
-        json::set(&mut o, "text_run", &mut out.text_run)?;
-        json::set(&mut o, "mention_user", &mut out.mention_user)?;
-        json::set(&mut o, "mention_doc", &mut out.mention_doc)?;
-        json::set(&mut o, "reminder", &mut out.reminder)?;
-        json::set(&mut o, "file", &mut out.file)?;
-        json::set(&mut o, "undefined", &mut out.undefined)?;
-        json::set(&mut o, "inline_block", &mut out.inline_block)?;
-        json::set(&mut o, "equation", &mut out.equation)?;
-        json::set(&mut o, "link_preview", &mut out.link_preview)?;
+        o.set("text_run", &mut out.text_run);
+        o.set("mention_user", &mut out.mention_user);
+        o.set("mention_doc", &mut out.mention_doc);
+        o.set("reminder", &mut out.reminder);
+        o.set("file", &mut out.file);
+        o.set("undefined", &mut out.undefined);
+        o.set("inline_block", &mut out.inline_block);
+        o.set("equation", &mut out.equation);
+        o.set("link_preview", &mut out.link_preview);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4592,7 +4661,7 @@ impl ToJson for TextElement {
         None
     }
 }
-/// The `text_element_style` of \[`Equation`\].
+/// The `text_element_style` of `Equation`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4643,17 +4712,18 @@ pub struct TextElementStyle {
 }
 impl FromJson for TextElementStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TextElementStyle")?;
+        let mut o = json::Fields::of(value, "TextElementStyle")?;
         let mut out = Self::default();
-        json::set(&mut o, "bold", &mut out.bold)?;
-        json::set(&mut o, "italic", &mut out.italic)?;
-        json::set(&mut o, "strikethrough", &mut out.strikethrough)?;
-        json::set(&mut o, "underline", &mut out.underline)?;
-        json::set(&mut o, "inline_code", &mut out.inline_code)?;
-        json::set(&mut o, "background_color", &mut out.background_color)?;
-        json::set(&mut o, "text_color", &mut out.text_color)?;
-        json::set(&mut o, "link", &mut out.link)?;
-        json::set(&mut o, "comment_ids", &mut out.comment_ids)?;
+        o.set("bold", &mut out.bold);
+        o.set("italic", &mut out.italic);
+        o.set("strikethrough", &mut out.strikethrough);
+        o.set("underline", &mut out.underline);
+        o.set("inline_code", &mut out.inline_code);
+        o.set("background_color", &mut out.background_color);
+        o.set("text_color", &mut out.text_color);
+        o.set("link", &mut out.link);
+        o.set("comment_ids", &mut out.comment_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4678,7 +4748,7 @@ impl ToJson for TextElementStyle {
         None
     }
 }
-/// The `text_run` of \[`AgendaTitleElement`\].
+/// The `text_run` of `AgendaTitleElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4693,10 +4763,11 @@ pub struct TextRun {
 }
 impl FromJson for TextRun {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TextRun")?;
+        let mut o = json::Fields::of(value, "TextRun")?;
         let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "text_element_style", &mut out.text_element_style)?;
+        o.set("content", &mut out.content);
+        o.set("text_element_style", &mut out.text_element_style);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4717,7 +4788,7 @@ impl ToJson for TextRun {
         None
     }
 }
-/// The `style` of \[`Text`\].
+/// The `style` of `Text`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4839,16 +4910,17 @@ pub struct TextStyle {
 }
 impl FromJson for TextStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TextStyle")?;
+        let mut o = json::Fields::of(value, "TextStyle")?;
         let mut out = Self::default();
-        json::set(&mut o, "align", &mut out.align)?;
-        json::set(&mut o, "done", &mut out.done)?;
-        json::set(&mut o, "folded", &mut out.folded)?;
-        json::set(&mut o, "language", &mut out.language)?;
-        json::set(&mut o, "wrap", &mut out.wrap)?;
-        json::set(&mut o, "background_color", &mut out.background_color)?;
-        json::set(&mut o, "indentation_level", &mut out.indentation_level)?;
-        json::set(&mut o, "sequence", &mut out.sequence)?;
+        o.set("align", &mut out.align);
+        o.set("done", &mut out.done);
+        o.set("folded", &mut out.folded);
+        o.set("language", &mut out.language);
+        o.set("wrap", &mut out.wrap);
+        o.set("background_color", &mut out.background_color);
+        o.set("indentation_level", &mut out.indentation_level);
+        o.set("sequence", &mut out.sequence);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4866,7 +4938,7 @@ impl ToJson for TextStyle {
         w.end_object();
     }
 }
-/// The `undefined` of \[`Block`\].
+/// The `undefined` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4886,7 +4958,7 @@ impl ToJson for Undefined {
         w.end_object();
     }
 }
-/// The `undefined` of \[`AgendaTitleElement`\].
+/// The `undefined` of `AgendaTitleElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4906,7 +4978,7 @@ impl ToJson for UndefinedElement {
         w.end_object();
     }
 }
-/// The `unmerge_table_cells` of \[`UpdateBlockRequest`\].
+/// The `unmerge_table_cells` of `UpdateBlockRequest`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5014,7 +5086,7 @@ impl ToJson for UpdateBlockRequest {
         None
     }
 }
-/// The `update_grid_column_width_ratio` of \[`UpdateBlockRequest`\].
+/// The `update_grid_column_width_ratio` of `UpdateBlockRequest`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5032,7 +5104,7 @@ impl ToJson for UpdateGridColumnWidthRatioRequest {
         w.end_object();
     }
 }
-/// The `update_table_property` of \[`UpdateBlockRequest`\].
+/// The `update_table_property` of `UpdateBlockRequest`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5059,7 +5131,7 @@ impl ToJson for UpdateTablePropertyRequest {
         w.end_object();
     }
 }
-/// The `update_text_elements` of \[`UpdateBlockRequest`\].
+/// The `update_text_elements` of `UpdateBlockRequest`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5083,7 +5155,7 @@ impl ToJson for UpdateTextElementsRequest {
         None
     }
 }
-/// The `update_text` of \[`UpdateBlockRequest`\].
+/// The `update_text` of `UpdateBlockRequest`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5113,7 +5185,7 @@ impl ToJson for UpdateTextRequest {
         None
     }
 }
-/// The `update_text_style` of \[`UpdateBlockRequest`\].
+/// The `update_text_style` of `UpdateBlockRequest`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5134,7 +5206,7 @@ impl ToJson for UpdateTextStyleRequest {
         w.end_object();
     }
 }
-/// The `vc_summary_tab` of \[`Block`\].
+/// The `vc_summary_tab` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5154,7 +5226,7 @@ impl ToJson for VcSummaryTab {
         w.end_object();
     }
 }
-/// The `vc_tabs` of \[`Block`\].
+/// The `vc_tabs` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5174,7 +5246,7 @@ impl ToJson for VcTabs {
         w.end_object();
     }
 }
-/// The `vc_transcript_tab` of \[`Block`\].
+/// The `vc_transcript_tab` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5194,7 +5266,7 @@ impl ToJson for VcTranscriptTab {
         w.end_object();
     }
 }
-/// The `view` of \[`Block`\].
+/// The `view` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5207,9 +5279,10 @@ pub struct View {
 }
 impl FromJson for View {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "View")?;
+        let mut o = json::Fields::of(value, "View")?;
         let mut out = Self::default();
-        json::set(&mut o, "view_type", &mut out.view_type)?;
+        o.set("view_type", &mut out.view_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5220,7 +5293,7 @@ impl ToJson for View {
         w.end_object();
     }
 }
-/// The `wiki_catalog` of \[`Block`\].
+/// The `wiki_catalog` of `Block`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5233,9 +5306,10 @@ pub struct WikiCatalog {
 }
 impl FromJson for WikiCatalog {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WikiCatalog")?;
+        let mut o = json::Fields::of(value, "WikiCatalog")?;
         let mut out = Self::default();
-        json::set(&mut o, "wiki_token", &mut out.wiki_token)?;
+        o.set("wiki_token", &mut out.wiki_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5258,7 +5332,7 @@ pub type CreateChatAnnouncementBlockChildrenRequestBody = CreateDocumentBlockChi
 ///
 /// The same fields as [`GetDocumentResponseBody`]: one type, two names.
 pub type CreateDocumentResponseBody = GetDocumentResponseBody;
-/// The `equation` of \[`AgendaTitleElement`\].
+/// The `equation` of `AgendaTitleElement`.
 ///
 /// The same fields as [`TextRun`]: one type, two names.
 pub type Equation = TextRun;
@@ -5274,11 +5348,11 @@ pub type GetChatAnnouncementBlockResponseBody = GetDocumentBlockResponseBody;
 ///
 /// The same fields as [`ListDocumentBlockResponseBody`]: one type, two names.
 pub type GetDocumentBlockChildrenResponseBody = ListDocumentBlockResponseBody;
-/// The `insert_grid_column` of \[`UpdateBlockRequest`\].
+/// The `insert_grid_column` of `UpdateBlockRequest`.
 ///
 /// The same fields as [`DeleteGridColumnRequest`]: one type, two names.
 pub type InsertGridColumnRequest = DeleteGridColumnRequest;
-/// The `insert_table_column` of \[`UpdateBlockRequest`\].
+/// The `insert_table_column` of `UpdateBlockRequest`.
 ///
 /// The same fields as [`DeleteGridColumnRequest`]: one type, two names.
 pub type InsertTableColumnRequest = DeleteGridColumnRequest;
@@ -5290,7 +5364,7 @@ pub type ListChatAnnouncementBlockResponseBody = ListDocumentBlockResponseBody;
 ///
 /// The same fields as [`Caption`]: one type, two names.
 pub type RawContentDocumentResponseBody = Caption;
-/// The `update_task` of \[`UpdateBlockRequest`\].
+/// The `update_task` of `UpdateBlockRequest`.
 ///
 /// The same fields as [`Task`]: one type, two names.
 pub type UpdateTaskRequest = Task;

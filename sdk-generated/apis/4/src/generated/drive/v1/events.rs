@@ -300,7 +300,7 @@ impl ToJson for Permission {
         w.string(self.as_str());
     }
 }
-/// The `action_list` of \[`P2DriveFileBitableFieldChangedV1Data`\].
+/// The `action_list` of `P2DriveFileBitableFieldChangedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -319,16 +319,17 @@ pub struct BitableTableFieldAction {
 }
 impl FromJson for BitableTableFieldAction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BitableTableFieldAction")?;
+        let mut o = json::Fields::of(value, "BitableTableFieldAction")?;
         let mut out = Self::default();
-        json::set(&mut o, "action", &mut out.action)?;
-        json::set(&mut o, "field_id", &mut out.field_id)?;
-        json::set(&mut o, "before_value", &mut out.before_value)?;
-        json::set(&mut o, "after_value", &mut out.after_value)?;
+        o.set("action", &mut out.action);
+        o.set("field_id", &mut out.field_id);
+        o.set("before_value", &mut out.before_value);
+        o.set("after_value", &mut out.after_value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `before_value` of \[`BitableTableFieldAction`\].
+/// The `before_value` of `BitableTableFieldAction`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -349,17 +350,18 @@ pub struct BitableTableFieldActionValue {
 }
 impl FromJson for BitableTableFieldActionValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BitableTableFieldActionValue")?;
+        let mut o = json::Fields::of(value, "BitableTableFieldActionValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "property", &mut out.property)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("type", &mut out.r#type);
+        o.set("description", &mut out.description);
+        o.set("property", &mut out.property);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `property` of \[`BitableTableFieldActionValue`\].
+/// The `property` of `BitableTableFieldActionValue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -394,24 +396,25 @@ pub struct BitableTableFieldActionValueProperty {
 }
 impl FromJson for BitableTableFieldActionValueProperty {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BitableTableFieldActionValueProperty")?;
+        let mut o = json::Fields::of(value, "BitableTableFieldActionValueProperty")?;
         let mut out = Self::default();
-        json::set(&mut o, "formatter", &mut out.formatter)?;
-        json::set(&mut o, "date_formatter", &mut out.date_formatter)?;
-        json::set(&mut o, "auto_fill", &mut out.auto_fill)?;
-        json::set(&mut o, "multiple", &mut out.multiple)?;
-        json::set(&mut o, "table_id", &mut out.table_id)?;
-        json::set(&mut o, "table_name", &mut out.table_name)?;
-        json::set(&mut o, "back_field_name", &mut out.back_field_name)?;
-        json::set(&mut o, "input_type", &mut out.input_type)?;
-        json::set(&mut o, "back_field_id", &mut out.back_field_id)?;
-        json::set(&mut o, "auto_serial", &mut out.auto_serial)?;
-        json::set(&mut o, "options", &mut out.options)?;
-        json::set(&mut o, "formula_expression", &mut out.formula_expression)?;
+        o.set("formatter", &mut out.formatter);
+        o.set("date_formatter", &mut out.date_formatter);
+        o.set("auto_fill", &mut out.auto_fill);
+        o.set("multiple", &mut out.multiple);
+        o.set("table_id", &mut out.table_id);
+        o.set("table_name", &mut out.table_name);
+        o.set("back_field_name", &mut out.back_field_name);
+        o.set("input_type", &mut out.input_type);
+        o.set("back_field_id", &mut out.back_field_id);
+        o.set("auto_serial", &mut out.auto_serial);
+        o.set("options", &mut out.options);
+        o.set("formula_expression", &mut out.formula_expression);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `auto_serial` of \[`BitableTableFieldActionValueProperty`\].
+/// The `auto_serial` of `BitableTableFieldActionValueProperty`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -426,17 +429,18 @@ pub struct BitableTableFieldActionValuePropertyAutoSerial {
 }
 impl FromJson for BitableTableFieldActionValuePropertyAutoSerial {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "BitableTableFieldActionValuePropertyAutoSerial",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "options", &mut out.options)?;
+        o.set("type", &mut out.r#type);
+        o.set("options", &mut out.options);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `options` of \[`BitableTableFieldActionValuePropertyAutoSerial`\].
+/// The `options` of `BitableTableFieldActionValuePropertyAutoSerial`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -451,17 +455,18 @@ pub struct BitableTableFieldActionValuePropertyAutoSerialOptions {
 }
 impl FromJson for BitableTableFieldActionValuePropertyAutoSerialOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "BitableTableFieldActionValuePropertyAutoSerialOptions",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("type", &mut out.r#type);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `options` of \[`BitableTableFieldActionValueProperty`\].
+/// The `options` of `BitableTableFieldActionValueProperty`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -478,15 +483,19 @@ pub struct BitableTableFieldActionValuePropertyOption {
 }
 impl FromJson for BitableTableFieldActionValuePropertyOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BitableTableFieldActionValuePropertyOption")?;
+        let mut o = json::Fields::of(
+            value,
+            "BitableTableFieldActionValuePropertyOption",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "color", &mut out.color)?;
+        o.set("name", &mut out.name);
+        o.set("id", &mut out.id);
+        o.set("color", &mut out.color);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `action_list` of \[`P2DriveFileBitableRecordChangedV1Data`\].
+/// The `action_list` of `P2DriveFileBitableRecordChangedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -505,16 +514,17 @@ pub struct BitableTableRecordAction {
 }
 impl FromJson for BitableTableRecordAction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BitableTableRecordAction")?;
+        let mut o = json::Fields::of(value, "BitableTableRecordAction")?;
         let mut out = Self::default();
-        json::set(&mut o, "record_id", &mut out.record_id)?;
-        json::set(&mut o, "action", &mut out.action)?;
-        json::set(&mut o, "before_value", &mut out.before_value)?;
-        json::set(&mut o, "after_value", &mut out.after_value)?;
+        o.set("record_id", &mut out.record_id);
+        o.set("action", &mut out.action);
+        o.set("before_value", &mut out.before_value);
+        o.set("after_value", &mut out.after_value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `before_value` of \[`BitableTableRecordAction`\].
+/// The `before_value` of `BitableTableRecordAction`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -531,15 +541,16 @@ pub struct BitableTableRecordActionField {
 }
 impl FromJson for BitableTableRecordActionField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BitableTableRecordActionField")?;
+        let mut o = json::Fields::of(value, "BitableTableRecordActionField")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_id", &mut out.field_id)?;
-        json::set(&mut o, "field_value", &mut out.field_value)?;
-        json::set(&mut o, "field_identity_value", &mut out.field_identity_value)?;
+        o.set("field_id", &mut out.field_id);
+        o.set("field_value", &mut out.field_value);
+        o.set("field_identity_value", &mut out.field_identity_value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `field_identity_value` of \[`BitableTableRecordActionField`\].
+/// The `field_identity_value` of `BitableTableRecordActionField`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -552,13 +563,14 @@ pub struct BitableTableRecordActionFieldIdentity {
 }
 impl FromJson for BitableTableRecordActionFieldIdentity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BitableTableRecordActionFieldIdentity")?;
+        let mut o = json::Fields::of(value, "BitableTableRecordActionFieldIdentity")?;
         let mut out = Self::default();
-        json::set(&mut o, "users", &mut out.users)?;
+        o.set("users", &mut out.users);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `users` of \[`BitableTableRecordActionFieldIdentity`\].
+/// The `users` of `BitableTableRecordActionFieldIdentity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -577,16 +589,20 @@ pub struct BitableTableRecordActionFieldIdentityUser {
 }
 impl FromJson for BitableTableRecordActionFieldIdentityUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BitableTableRecordActionFieldIdentityUser")?;
+        let mut o = json::Fields::of(
+            value,
+            "BitableTableRecordActionFieldIdentityUser",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("name", &mut out.name);
+        o.set("en_name", &mut out.en_name);
+        o.set("avatar_url", &mut out.avatar_url);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `header` of \[`P2DriveFileBitableFieldChangedV1`\].
+/// The `header` of `P2DriveFileBitableFieldChangedV1`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -609,18 +625,19 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `notice_meta` of \[`P2DriveNoticeCommentAddV1Data`\].
+/// The `notice_meta` of `P2DriveNoticeCommentAddV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -643,14 +660,15 @@ pub struct Notice {
 }
 impl FromJson for Notice {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Notice")?;
+        let mut o = json::Fields::of(value, "Notice")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_type", &mut out.file_type)?;
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "from_user_id", &mut out.from_user_id)?;
-        json::set(&mut o, "to_user_id", &mut out.to_user_id)?;
-        json::set(&mut o, "from_user_type", &mut out.from_user_type)?;
-        json::set(&mut o, "notice_type", &mut out.notice_type)?;
+        o.set("file_type", &mut out.file_type);
+        o.set("file_token", &mut out.file_token);
+        o.set("from_user_id", &mut out.from_user_id);
+        o.set("to_user_id", &mut out.to_user_id);
+        o.set("from_user_type", &mut out.from_user_type);
+        o.set("notice_type", &mut out.notice_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -671,11 +689,12 @@ pub struct P2DriveFileBitableFieldChangedV1 {
 }
 impl FromJson for P2DriveFileBitableFieldChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFileBitableFieldChangedV1")?;
+        let mut o = json::Fields::of(value, "P2DriveFileBitableFieldChangedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -706,16 +725,17 @@ pub struct P2DriveFileBitableFieldChangedV1Data {
 }
 impl FromJson for P2DriveFileBitableFieldChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFileBitableFieldChangedV1Data")?;
+        let mut o = json::Fields::of(value, "P2DriveFileBitableFieldChangedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_type", &mut out.file_type)?;
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "table_id", &mut out.table_id)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "action_list", &mut out.action_list)?;
-        json::set(&mut o, "revision", &mut out.revision)?;
-        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
+        o.set("file_type", &mut out.file_type);
+        o.set("file_token", &mut out.file_token);
+        o.set("table_id", &mut out.table_id);
+        o.set("operator_id", &mut out.operator_id);
+        o.set("action_list", &mut out.action_list);
+        o.set("revision", &mut out.revision);
+        o.set("subscriber_id_list", &mut out.subscriber_id_list);
+        o.set("update_time", &mut out.update_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -736,11 +756,12 @@ pub struct P2DriveFileBitableRecordChangedV1 {
 }
 impl FromJson for P2DriveFileBitableRecordChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFileBitableRecordChangedV1")?;
+        let mut o = json::Fields::of(value, "P2DriveFileBitableRecordChangedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -771,16 +792,17 @@ pub struct P2DriveFileBitableRecordChangedV1Data {
 }
 impl FromJson for P2DriveFileBitableRecordChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFileBitableRecordChangedV1Data")?;
+        let mut o = json::Fields::of(value, "P2DriveFileBitableRecordChangedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_type", &mut out.file_type)?;
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "table_id", &mut out.table_id)?;
-        json::set(&mut o, "revision", &mut out.revision)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "action_list", &mut out.action_list)?;
-        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
+        o.set("file_type", &mut out.file_type);
+        o.set("file_token", &mut out.file_token);
+        o.set("table_id", &mut out.table_id);
+        o.set("revision", &mut out.revision);
+        o.set("operator_id", &mut out.operator_id);
+        o.set("action_list", &mut out.action_list);
+        o.set("subscriber_id_list", &mut out.subscriber_id_list);
+        o.set("update_time", &mut out.update_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -801,11 +823,12 @@ pub struct P2DriveFileCreatedInFolderV1 {
 }
 impl FromJson for P2DriveFileCreatedInFolderV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFileCreatedInFolderV1")?;
+        let mut o = json::Fields::of(value, "P2DriveFileCreatedInFolderV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -830,13 +853,14 @@ pub struct P2DriveFileCreatedInFolderV1Data {
 }
 impl FromJson for P2DriveFileCreatedInFolderV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFileCreatedInFolderV1Data")?;
+        let mut o = json::Fields::of(value, "P2DriveFileCreatedInFolderV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_type", &mut out.file_type)?;
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "folder_token", &mut out.folder_token)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
+        o.set("file_type", &mut out.file_type);
+        o.set("file_token", &mut out.file_token);
+        o.set("folder_token", &mut out.folder_token);
+        o.set("operator_id", &mut out.operator_id);
+        o.set("subscriber_ids", &mut out.subscriber_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -857,11 +881,12 @@ pub struct P2DriveFileDeletedV1 {
 }
 impl FromJson for P2DriveFileDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFileDeletedV1")?;
+        let mut o = json::Fields::of(value, "P2DriveFileDeletedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -884,12 +909,13 @@ pub struct P2DriveFileDeletedV1Data {
 }
 impl FromJson for P2DriveFileDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFileDeletedV1Data")?;
+        let mut o = json::Fields::of(value, "P2DriveFileDeletedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_type", &mut out.file_type)?;
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
+        o.set("file_type", &mut out.file_type);
+        o.set("file_token", &mut out.file_token);
+        o.set("operator_id", &mut out.operator_id);
+        o.set("subscriber_id_list", &mut out.subscriber_id_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -910,11 +936,12 @@ pub struct P2DriveFileEditV1 {
 }
 impl FromJson for P2DriveFileEditV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFileEditV1")?;
+        let mut o = json::Fields::of(value, "P2DriveFileEditV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -939,13 +966,14 @@ pub struct P2DriveFileEditV1Data {
 }
 impl FromJson for P2DriveFileEditV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFileEditV1Data")?;
+        let mut o = json::Fields::of(value, "P2DriveFileEditV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_type", &mut out.file_type)?;
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "operator_id_list", &mut out.operator_id_list)?;
-        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
-        json::set(&mut o, "sheet_id", &mut out.sheet_id)?;
+        o.set("file_type", &mut out.file_type);
+        o.set("file_token", &mut out.file_token);
+        o.set("operator_id_list", &mut out.operator_id_list);
+        o.set("subscriber_id_list", &mut out.subscriber_id_list);
+        o.set("sheet_id", &mut out.sheet_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -966,11 +994,12 @@ pub struct P2DriveFilePermissionMemberAddedV1 {
 }
 impl FromJson for P2DriveFilePermissionMemberAddedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFilePermissionMemberAddedV1")?;
+        let mut o = json::Fields::of(value, "P2DriveFilePermissionMemberAddedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -999,15 +1028,16 @@ pub struct P2DriveFilePermissionMemberAddedV1Data {
 }
 impl FromJson for P2DriveFilePermissionMemberAddedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFilePermissionMemberAddedV1Data")?;
+        let mut o = json::Fields::of(value, "P2DriveFilePermissionMemberAddedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_type", &mut out.file_type)?;
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "user_list", &mut out.user_list)?;
-        json::set(&mut o, "chat_list", &mut out.chat_list)?;
-        json::set(&mut o, "open_department_id_list", &mut out.open_department_id_list)?;
-        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
+        o.set("file_type", &mut out.file_type);
+        o.set("file_token", &mut out.file_token);
+        o.set("operator_id", &mut out.operator_id);
+        o.set("user_list", &mut out.user_list);
+        o.set("chat_list", &mut out.chat_list);
+        o.set("open_department_id_list", &mut out.open_department_id_list);
+        o.set("subscriber_id_list", &mut out.subscriber_id_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1028,11 +1058,12 @@ pub struct P2DriveFilePermissionMemberAppliedV1 {
 }
 impl FromJson for P2DriveFilePermissionMemberAppliedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFilePermissionMemberAppliedV1")?;
+        let mut o = json::Fields::of(value, "P2DriveFilePermissionMemberAppliedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1067,22 +1098,19 @@ pub struct P2DriveFilePermissionMemberAppliedV1Data {
 }
 impl FromJson for P2DriveFilePermissionMemberAppliedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFilePermissionMemberAppliedV1Data")?;
+        let mut o = json::Fields::of(value, "P2DriveFilePermissionMemberAppliedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_type", &mut out.file_type)?;
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "approver_id", &mut out.approver_id)?;
-        json::set(&mut o, "application_user_list", &mut out.application_user_list)?;
-        json::set(&mut o, "application_chat_list", &mut out.application_chat_list)?;
-        json::set(
-            &mut o,
-            "application_department_list",
-            &mut out.application_department_list,
-        )?;
-        json::set(&mut o, "application_remark", &mut out.application_remark)?;
-        json::set(&mut o, "permission", &mut out.permission)?;
-        json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
+        o.set("file_type", &mut out.file_type);
+        o.set("file_token", &mut out.file_token);
+        o.set("operator_id", &mut out.operator_id);
+        o.set("approver_id", &mut out.approver_id);
+        o.set("application_user_list", &mut out.application_user_list);
+        o.set("application_chat_list", &mut out.application_chat_list);
+        o.set("application_department_list", &mut out.application_department_list);
+        o.set("application_remark", &mut out.application_remark);
+        o.set("permission", &mut out.permission);
+        o.set("subscriber_ids", &mut out.subscriber_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1103,11 +1131,12 @@ pub struct P2DriveFileReadV1 {
 }
 impl FromJson for P2DriveFileReadV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFileReadV1")?;
+        let mut o = json::Fields::of(value, "P2DriveFileReadV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1130,12 +1159,13 @@ pub struct P2DriveFileReadV1Data {
 }
 impl FromJson for P2DriveFileReadV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFileReadV1Data")?;
+        let mut o = json::Fields::of(value, "P2DriveFileReadV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_type", &mut out.file_type)?;
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "operator_id_list", &mut out.operator_id_list)?;
-        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
+        o.set("file_type", &mut out.file_type);
+        o.set("file_token", &mut out.file_token);
+        o.set("operator_id_list", &mut out.operator_id_list);
+        o.set("subscriber_id_list", &mut out.subscriber_id_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1156,11 +1186,12 @@ pub struct P2DriveNoticeCommentAddV1 {
 }
 impl FromJson for P2DriveNoticeCommentAddV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveNoticeCommentAddV1")?;
+        let mut o = json::Fields::of(value, "P2DriveNoticeCommentAddV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1185,17 +1216,18 @@ pub struct P2DriveNoticeCommentAddV1Data {
 }
 impl FromJson for P2DriveNoticeCommentAddV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveNoticeCommentAddV1Data")?;
+        let mut o = json::Fields::of(value, "P2DriveNoticeCommentAddV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "notice_meta", &mut out.notice_meta)?;
-        json::set(&mut o, "comment_id", &mut out.comment_id)?;
-        json::set(&mut o, "reply_id", &mut out.reply_id)?;
-        json::set(&mut o, "is_mentioned", &mut out.is_mentioned)?;
-        json::set(&mut o, "visibility", &mut out.visibility)?;
+        o.set("notice_meta", &mut out.notice_meta);
+        o.set("comment_id", &mut out.comment_id);
+        o.set("reply_id", &mut out.reply_id);
+        o.set("is_mentioned", &mut out.is_mentioned);
+        o.set("visibility", &mut out.visibility);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_id` of \[`BitableTableRecordActionFieldIdentityUser`\].
+/// The `user_id` of `BitableTableRecordActionFieldIdentityUser`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1212,11 +1244,12 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserId")?;
+        let mut o = json::Fields::of(value, "UserId")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }

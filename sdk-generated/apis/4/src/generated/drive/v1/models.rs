@@ -5243,9 +5243,10 @@ pub struct AuthPermissionMemberResponseBody {
 }
 impl FromJson for AuthPermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AuthPermissionMemberResponseBody")?;
+        let mut o = json::Fields::of(value, "AuthPermissionMemberResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "auth_result", &mut out.auth_result)?;
+        o.set("auth_result", &mut out.auth_result);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5292,13 +5293,14 @@ pub struct BaseMember {
 }
 impl FromJson for BaseMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BaseMember")?;
+        let mut o = json::Fields::of(value, "BaseMember")?;
         let mut out = Self::default();
-        json::set(&mut o, "member_type", &mut out.member_type)?;
-        json::set(&mut o, "member_id", &mut out.member_id)?;
-        json::set(&mut o, "perm", &mut out.perm)?;
-        json::set(&mut o, "perm_type", &mut out.perm_type)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("member_type", &mut out.member_type);
+        o.set("member_id", &mut out.member_id);
+        o.set("perm", &mut out.perm);
+        o.set("perm_type", &mut out.perm_type);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5350,9 +5352,10 @@ pub struct BatchCreatePermissionMemberResponseBody {
 }
 impl FromJson for BatchCreatePermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchCreatePermissionMemberResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchCreatePermissionMemberResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "members", &mut out.members)?;
+        o.set("members", &mut out.members);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5369,9 +5372,10 @@ pub struct BatchGetTmpDownloadUrlMediaResponseBody {
 }
 impl FromJson for BatchGetTmpDownloadUrlMediaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchGetTmpDownloadUrlMediaResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchGetTmpDownloadUrlMediaResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "tmp_download_urls", &mut out.tmp_download_urls)?;
+        o.set("tmp_download_urls", &mut out.tmp_download_urls);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5412,9 +5416,10 @@ pub struct BatchQueryFileCommentResponseBody {
 }
 impl FromJson for BatchQueryFileCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchQueryFileCommentResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchQueryFileCommentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5433,10 +5438,11 @@ pub struct BatchQueryMetaResponseBody {
 }
 impl FromJson for BatchQueryMetaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchQueryMetaResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchQueryMetaResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "metas", &mut out.metas)?;
-        json::set(&mut o, "failed_list", &mut out.failed_list)?;
+        o.set("metas", &mut out.metas);
+        o.set("failed_list", &mut out.failed_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5499,9 +5505,10 @@ pub struct CopyFileResponseBody {
 }
 impl FromJson for CopyFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CopyFileResponseBody")?;
+        let mut o = json::Fields::of(value, "CopyFileResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "file", &mut out.file)?;
+        o.set("file", &mut out.file);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5518,9 +5525,10 @@ pub struct CreateExportTaskResponseBody {
 }
 impl FromJson for CreateExportTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateExportTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateExportTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "ticket", &mut out.ticket)?;
+        o.set("ticket", &mut out.ticket);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5576,15 +5584,16 @@ pub struct CreateFileCommentReplyResponseBody {
 }
 impl FromJson for CreateFileCommentReplyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateFileCommentReplyResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateFileCommentReplyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "reply_id", &mut out.reply_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "extra", &mut out.extra)?;
-        json::set(&mut o, "reactions", &mut out.reactions)?;
+        o.set("content", &mut out.content);
+        o.set("reply_id", &mut out.reply_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("extra", &mut out.extra);
+        o.set("reactions", &mut out.reactions);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5682,10 +5691,11 @@ pub struct CreateFolderFileResponseBody {
 }
 impl FromJson for CreateFolderFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateFolderFileResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateFolderFileResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "url", &mut out.url)?;
+        o.set("token", &mut out.token);
+        o.set("url", &mut out.url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5702,9 +5712,10 @@ pub struct CreatePermissionMemberResponseBody {
 }
 impl FromJson for CreatePermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreatePermissionMemberResponseBody")?;
+        let mut o = json::Fields::of(value, "CreatePermissionMemberResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "member", &mut out.member)?;
+        o.set("member", &mut out.member);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5721,9 +5732,13 @@ pub struct CreatePermissionPublicPasswordResponseBody {
 }
 impl FromJson for CreatePermissionPublicPasswordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreatePermissionPublicPasswordResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "CreatePermissionPublicPasswordResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "password", &mut out.password)?;
+        o.set("password", &mut out.password);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5770,9 +5785,10 @@ pub struct CreateShortcutFileResponseBody {
 }
 impl FromJson for CreateShortcutFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateShortcutFileResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateShortcutFileResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "succ_shortcut_node", &mut out.succ_shortcut_node)?;
+        o.set("succ_shortcut_node", &mut out.succ_shortcut_node);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5808,7 +5824,7 @@ impl ToJson for DeletePermissionMemberRequestBody {
         w.end_object();
     }
 }
-/// The `docs_link` of \[`ReplyElement`\].
+/// The `docs_link` of `ReplyElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5821,9 +5837,10 @@ pub struct DocsLink {
 }
 impl FromJson for DocsLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DocsLink")?;
+        let mut o = json::Fields::of(value, "DocsLink")?;
         let mut out = Self::default();
-        json::set(&mut o, "url", &mut out.url)?;
+        o.set("url", &mut out.url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5881,18 +5898,19 @@ pub struct ExportTask {
 }
 impl FromJson for ExportTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExportTask")?;
+        let mut o = json::Fields::of(value, "ExportTask")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_extension", &mut out.file_extension)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "file_name", &mut out.file_name)?;
-        json::set(&mut o, "sub_id", &mut out.sub_id)?;
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "file_size", &mut out.file_size)?;
-        json::set(&mut o, "job_error_msg", &mut out.job_error_msg)?;
-        json::set(&mut o, "job_status", &mut out.job_status)?;
-        json::set(&mut o, "only_schema", &mut out.only_schema)?;
+        o.set("file_extension", &mut out.file_extension);
+        o.set("token", &mut out.token);
+        o.set("type", &mut out.r#type);
+        o.set("file_name", &mut out.file_name);
+        o.set("sub_id", &mut out.sub_id);
+        o.set("file_token", &mut out.file_token);
+        o.set("file_size", &mut out.file_size);
+        o.set("job_error_msg", &mut out.job_error_msg);
+        o.set("job_status", &mut out.job_status);
+        o.set("only_schema", &mut out.only_schema);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5924,7 +5942,7 @@ impl ToJson for ExportTask {
         None
     }
 }
-/// The `file` of \[`CopyFileResponseBody`\].
+/// The `file` of `CopyFileResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5953,17 +5971,18 @@ pub struct File {
 }
 impl FromJson for File {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "File")?;
+        let mut o = json::Fields::of(value, "File")?;
         let mut out = Self::default();
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "parent_token", &mut out.parent_token)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "shortcut_info", &mut out.shortcut_info)?;
-        json::set(&mut o, "created_time", &mut out.created_time)?;
-        json::set(&mut o, "modified_time", &mut out.modified_time)?;
-        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        o.set("token", &mut out.token);
+        o.set("name", &mut out.name);
+        o.set("type", &mut out.r#type);
+        o.set("parent_token", &mut out.parent_token);
+        o.set("url", &mut out.url);
+        o.set("shortcut_info", &mut out.shortcut_info);
+        o.set("created_time", &mut out.created_time);
+        o.set("modified_time", &mut out.modified_time);
+        o.set("owner_id", &mut out.owner_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6002,20 +6021,21 @@ pub struct FileComment {
 }
 impl FromJson for FileComment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FileComment")?;
+        let mut o = json::Fields::of(value, "FileComment")?;
         let mut out = Self::default();
-        json::set(&mut o, "comment_id", &mut out.comment_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "is_solved", &mut out.is_solved)?;
-        json::set(&mut o, "solved_time", &mut out.solved_time)?;
-        json::set(&mut o, "solver_user_id", &mut out.solver_user_id)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "is_whole", &mut out.is_whole)?;
-        json::set(&mut o, "quote", &mut out.quote)?;
-        json::set(&mut o, "reply_list", &mut out.reply_list)?;
+        o.set("comment_id", &mut out.comment_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("is_solved", &mut out.is_solved);
+        o.set("solved_time", &mut out.solved_time);
+        o.set("solver_user_id", &mut out.solver_user_id);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("is_whole", &mut out.is_whole);
+        o.set("quote", &mut out.quote);
+        o.set("reply_list", &mut out.reply_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6043,7 +6063,7 @@ impl ToJson for FileComment {
         None
     }
 }
-/// The `items` of \[`ListFileCommentReplyResponseBody`\].
+/// The `items` of `ListFileCommentReplyResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6068,15 +6088,16 @@ pub struct FileCommentReply {
 }
 impl FromJson for FileCommentReply {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FileCommentReply")?;
+        let mut o = json::Fields::of(value, "FileCommentReply")?;
         let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "reply_id", &mut out.reply_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "extra", &mut out.extra)?;
-        json::set(&mut o, "reactions", &mut out.reactions)?;
+        o.set("content", &mut out.content);
+        o.set("reply_id", &mut out.reply_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("extra", &mut out.extra);
+        o.set("reactions", &mut out.reactions);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6102,7 +6123,7 @@ impl ToJson for FileCommentReply {
         None
     }
 }
-/// The `reactions` of \[`CreateFileCommentReplyResponseBody`\].
+/// The `reactions` of `CreateFileCommentReplyResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6119,11 +6140,12 @@ pub struct FileCommentV2BatchQueryReactionData {
 }
 impl FromJson for FileCommentV2BatchQueryReactionData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FileCommentV2BatchQueryReactionData")?;
+        let mut o = json::Fields::of(value, "FileCommentV2BatchQueryReactionData")?;
         let mut out = Self::default();
-        json::set(&mut o, "reaction_key", &mut out.reaction_key)?;
-        json::set(&mut o, "count", &mut out.count)?;
-        json::set(&mut o, "ahead_users", &mut out.ahead_users)?;
+        o.set("reaction_key", &mut out.reaction_key);
+        o.set("count", &mut out.count);
+        o.set("ahead_users", &mut out.ahead_users);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6142,7 +6164,7 @@ impl ToJson for FileCommentV2BatchQueryReactionData {
         None
     }
 }
-/// The `statistics` of \[`GetFileStatisticsResponseBody`\].
+/// The `statistics` of `GetFileStatisticsResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6167,15 +6189,16 @@ pub struct FileStatistics {
 }
 impl FromJson for FileStatistics {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FileStatistics")?;
+        let mut o = json::Fields::of(value, "FileStatistics")?;
         let mut out = Self::default();
-        json::set(&mut o, "uv", &mut out.uv)?;
-        json::set(&mut o, "pv", &mut out.pv)?;
-        json::set(&mut o, "like_count", &mut out.like_count)?;
-        json::set(&mut o, "timestamp", &mut out.timestamp)?;
-        json::set(&mut o, "uv_today", &mut out.uv_today)?;
-        json::set(&mut o, "pv_today", &mut out.pv_today)?;
-        json::set(&mut o, "like_count_today", &mut out.like_count_today)?;
+        o.set("uv", &mut out.uv);
+        o.set("pv", &mut out.pv);
+        o.set("like_count", &mut out.like_count);
+        o.set("timestamp", &mut out.timestamp);
+        o.set("uv_today", &mut out.uv_today);
+        o.set("pv_today", &mut out.pv_today);
+        o.set("like_count_today", &mut out.like_count_today);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6202,12 +6225,13 @@ pub struct FileSubscription {
 }
 impl FromJson for FileSubscription {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FileSubscription")?;
+        let mut o = json::Fields::of(value, "FileSubscription")?;
         let mut out = Self::default();
-        json::set(&mut o, "subscription_id", &mut out.subscription_id)?;
-        json::set(&mut o, "subscription_type", &mut out.subscription_type)?;
-        json::set(&mut o, "is_subcribe", &mut out.is_subcribe)?;
-        json::set(&mut o, "file_type", &mut out.file_type)?;
+        o.set("subscription_id", &mut out.subscription_id);
+        o.set("subscription_type", &mut out.subscription_type);
+        o.set("is_subcribe", &mut out.is_subcribe);
+        o.set("file_type", &mut out.file_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6273,7 +6297,7 @@ impl ToJson for FileUploadInfo {
         None
     }
 }
-/// The `items` of \[`ListFileViewRecordResponseBody`\].
+/// The `items` of `ListFileViewRecordResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6292,12 +6316,13 @@ pub struct FileViewRecord {
 }
 impl FromJson for FileViewRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FileViewRecord")?;
+        let mut o = json::Fields::of(value, "FileViewRecord")?;
         let mut out = Self::default();
-        json::set(&mut o, "viewer_id", &mut out.viewer_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
-        json::set(&mut o, "last_view_time", &mut out.last_view_time)?;
+        o.set("viewer_id", &mut out.viewer_id);
+        o.set("name", &mut out.name);
+        o.set("avatar_url", &mut out.avatar_url);
+        o.set("last_view_time", &mut out.last_view_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6314,9 +6339,10 @@ pub struct GetExportTaskResponseBody {
 }
 impl FromJson for GetExportTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetExportTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "GetExportTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
+        o.set("result", &mut out.result);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6337,11 +6363,12 @@ pub struct GetFileStatisticsResponseBody {
 }
 impl FromJson for GetFileStatisticsResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetFileStatisticsResponseBody")?;
+        let mut o = json::Fields::of(value, "GetFileStatisticsResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "file_type", &mut out.file_type)?;
-        json::set(&mut o, "statistics", &mut out.statistics)?;
+        o.set("file_token", &mut out.file_token);
+        o.set("file_type", &mut out.file_type);
+        o.set("statistics", &mut out.statistics);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6391,12 +6418,13 @@ pub struct GetFileSubscriptionResponseBody {
 }
 impl FromJson for GetFileSubscriptionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetFileSubscriptionResponseBody")?;
+        let mut o = json::Fields::of(value, "GetFileSubscriptionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "subscription_id", &mut out.subscription_id)?;
-        json::set(&mut o, "subscription_type", &mut out.subscription_type)?;
-        json::set(&mut o, "is_subcribe", &mut out.is_subcribe)?;
-        json::set(&mut o, "file_type", &mut out.file_type)?;
+        o.set("subscription_id", &mut out.subscription_id);
+        o.set("subscription_type", &mut out.subscription_type);
+        o.set("is_subcribe", &mut out.is_subcribe);
+        o.set("file_type", &mut out.file_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6413,9 +6441,10 @@ pub struct GetImportTaskResponseBody {
 }
 impl FromJson for GetImportTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetImportTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "GetImportTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
+        o.set("result", &mut out.result);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6432,9 +6461,10 @@ pub struct GetPermissionPublicResponseBody {
 }
 impl FromJson for GetPermissionPublicResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetPermissionPublicResponseBody")?;
+        let mut o = json::Fields::of(value, "GetPermissionPublicResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "permission_public", &mut out.permission_public)?;
+        o.set("permission_public", &mut out.permission_public);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6451,9 +6481,10 @@ pub struct GetSubscribeFileResponseBody {
 }
 impl FromJson for GetSubscribeFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetSubscribeFileResponseBody")?;
+        let mut o = json::Fields::of(value, "GetSubscribeFileResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_subscribe", &mut out.is_subscribe)?;
+        o.set("is_subscribe", &mut out.is_subscribe);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6495,19 +6526,20 @@ pub struct ImportTask {
 }
 impl FromJson for ImportTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ImportTask")?;
+        let mut o = json::Fields::of(value, "ImportTask")?;
         let mut out = Self::default();
-        json::set(&mut o, "ticket", &mut out.ticket)?;
-        json::set(&mut o, "file_extension", &mut out.file_extension)?;
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "file_name", &mut out.file_name)?;
-        json::set(&mut o, "point", &mut out.point)?;
-        json::set(&mut o, "job_status", &mut out.job_status)?;
-        json::set(&mut o, "job_error_msg", &mut out.job_error_msg)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "extra", &mut out.extra)?;
+        o.set("ticket", &mut out.ticket);
+        o.set("file_extension", &mut out.file_extension);
+        o.set("file_token", &mut out.file_token);
+        o.set("type", &mut out.r#type);
+        o.set("file_name", &mut out.file_name);
+        o.set("point", &mut out.point);
+        o.set("job_status", &mut out.job_status);
+        o.set("job_error_msg", &mut out.job_error_msg);
+        o.set("token", &mut out.token);
+        o.set("url", &mut out.url);
+        o.set("extra", &mut out.extra);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6543,7 +6575,7 @@ impl ToJson for ImportTask {
         None
     }
 }
-/// The `point` of \[`ImportTask`\].
+/// The `point` of `ImportTask`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6559,10 +6591,11 @@ pub struct ImportTaskMountPoint {
 }
 impl FromJson for ImportTaskMountPoint {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ImportTaskMountPoint")?;
+        let mut o = json::Fields::of(value, "ImportTaskMountPoint")?;
         let mut out = Self::default();
-        json::set(&mut o, "mount_type", &mut out.mount_type)?;
-        json::set(&mut o, "mount_key", &mut out.mount_key)?;
+        o.set("mount_type", &mut out.mount_type);
+        o.set("mount_key", &mut out.mount_key);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6597,11 +6630,12 @@ pub struct ListFileCommentReplyResponseBody {
 }
 impl FromJson for ListFileCommentReplyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListFileCommentReplyResponseBody")?;
+        let mut o = json::Fields::of(value, "ListFileCommentReplyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6622,11 +6656,12 @@ pub struct ListFileCommentResponseBody {
 }
 impl FromJson for ListFileCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListFileCommentResponseBody")?;
+        let mut o = json::Fields::of(value, "ListFileCommentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6647,11 +6682,12 @@ pub struct ListFileResponseBody {
 }
 impl FromJson for ListFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListFileResponseBody")?;
+        let mut o = json::Fields::of(value, "ListFileResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "files", &mut out.files)?;
-        json::set(&mut o, "next_page_token", &mut out.next_page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("files", &mut out.files);
+        o.set("next_page_token", &mut out.next_page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6672,11 +6708,12 @@ pub struct ListFileVersionResponseBody {
 }
 impl FromJson for ListFileVersionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListFileVersionResponseBody")?;
+        let mut o = json::Fields::of(value, "ListFileVersionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6697,11 +6734,12 @@ pub struct ListFileViewRecordResponseBody {
 }
 impl FromJson for ListFileViewRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListFileViewRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "ListFileViewRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6718,9 +6756,10 @@ pub struct ListPermissionMemberResponseBody {
 }
 impl FromJson for ListPermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListPermissionMemberResponseBody")?;
+        let mut o = json::Fields::of(value, "ListPermissionMemberResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6774,7 +6813,7 @@ impl ToJson for MediaUploadInfo {
         None
     }
 }
-/// The `members` of \[`BatchCreatePermissionMemberRequestBody`\].
+/// The `members` of `BatchCreatePermissionMemberRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6823,16 +6862,17 @@ pub struct Member {
 }
 impl FromJson for Member {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Member")?;
+        let mut o = json::Fields::of(value, "Member")?;
         let mut out = Self::default();
-        json::set(&mut o, "member_type", &mut out.member_type)?;
-        json::set(&mut o, "member_id", &mut out.member_id)?;
-        json::set(&mut o, "perm", &mut out.perm)?;
-        json::set(&mut o, "perm_type", &mut out.perm_type)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "avatar", &mut out.avatar)?;
-        json::set(&mut o, "external_label", &mut out.external_label)?;
+        o.set("member_type", &mut out.member_type);
+        o.set("member_id", &mut out.member_id);
+        o.set("perm", &mut out.perm);
+        o.set("perm_type", &mut out.perm_type);
+        o.set("type", &mut out.r#type);
+        o.set("name", &mut out.name);
+        o.set("avatar", &mut out.avatar);
+        o.set("external_label", &mut out.external_label);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6862,7 +6902,7 @@ impl ToJson for Member {
         None
     }
 }
-/// The `metas` of \[`BatchQueryMetaResponseBody`\].
+/// The `metas` of `BatchQueryMetaResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6893,22 +6933,23 @@ pub struct Meta {
 }
 impl FromJson for Meta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Meta")?;
+        let mut o = json::Fields::of(value, "Meta")?;
         let mut out = Self::default();
-        json::set(&mut o, "doc_token", &mut out.doc_token)?;
-        json::set(&mut o, "doc_type", &mut out.doc_type)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "owner_id", &mut out.owner_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "latest_modify_user", &mut out.latest_modify_user)?;
-        json::set(&mut o, "latest_modify_time", &mut out.latest_modify_time)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "sec_label_name", &mut out.sec_label_name)?;
-        json::set(&mut o, "request_doc_info", &mut out.request_doc_info)?;
+        o.set("doc_token", &mut out.doc_token);
+        o.set("doc_type", &mut out.doc_type);
+        o.set("title", &mut out.title);
+        o.set("owner_id", &mut out.owner_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("latest_modify_user", &mut out.latest_modify_user);
+        o.set("latest_modify_time", &mut out.latest_modify_time);
+        o.set("url", &mut out.url);
+        o.set("sec_label_name", &mut out.sec_label_name);
+        o.set("request_doc_info", &mut out.request_doc_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `failed_list` of \[`BatchQueryMetaResponseBody`\].
+/// The `failed_list` of `BatchQueryMetaResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6923,10 +6964,11 @@ pub struct MetaFailed {
 }
 impl FromJson for MetaFailed {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MetaFailed")?;
+        let mut o = json::Fields::of(value, "MetaFailed")?;
         let mut out = Self::default();
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "code", &mut out.code)?;
+        o.set("token", &mut out.token);
+        o.set("code", &mut out.code);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6999,9 +7041,10 @@ pub struct MoveFileResponseBody {
 }
 impl FromJson for MoveFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MoveFileResponseBody")?;
+        let mut o = json::Fields::of(value, "MoveFileResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "task_id", &mut out.task_id)?;
+        o.set("task_id", &mut out.task_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7060,9 +7103,10 @@ pub struct PatchFileCommentResponseBody {
 }
 impl FromJson for PatchFileCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchFileCommentResponseBody")?;
+        let mut o = json::Fields::of(value, "PatchFileCommentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "data", &mut out.data)?;
+        o.set("data", &mut out.data);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7096,7 +7140,7 @@ impl ToJson for PatchFileSubscriptionRequestBody {
         None
     }
 }
-/// The `permission_public` of \[`GetPermissionPublicResponseBody`\].
+/// The `permission_public` of `GetPermissionPublicResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7121,15 +7165,16 @@ pub struct PermissionPublic {
 }
 impl FromJson for PermissionPublic {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PermissionPublic")?;
+        let mut o = json::Fields::of(value, "PermissionPublic")?;
         let mut out = Self::default();
-        json::set(&mut o, "external_access", &mut out.external_access)?;
-        json::set(&mut o, "security_entity", &mut out.security_entity)?;
-        json::set(&mut o, "comment_entity", &mut out.comment_entity)?;
-        json::set(&mut o, "share_entity", &mut out.share_entity)?;
-        json::set(&mut o, "link_share_entity", &mut out.link_share_entity)?;
-        json::set(&mut o, "invite_external", &mut out.invite_external)?;
-        json::set(&mut o, "lock_switch", &mut out.lock_switch)?;
+        o.set("external_access", &mut out.external_access);
+        o.set("security_entity", &mut out.security_entity);
+        o.set("comment_entity", &mut out.comment_entity);
+        o.set("share_entity", &mut out.share_entity);
+        o.set("link_share_entity", &mut out.link_share_entity);
+        o.set("invite_external", &mut out.invite_external);
+        o.set("lock_switch", &mut out.lock_switch);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7179,7 +7224,7 @@ impl ToJson for PermissionPublicRequest {
         w.end_object();
     }
 }
-/// The `person` of \[`ReplyElement`\].
+/// The `person` of `ReplyElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7192,9 +7237,10 @@ pub struct Person {
 }
 impl FromJson for Person {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Person")?;
+        let mut o = json::Fields::of(value, "Person")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7211,7 +7257,7 @@ impl ToJson for Person {
         None
     }
 }
-/// The `extra` of \[`CopyFileRequestBody`\].
+/// The `extra` of `CopyFileRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7241,7 +7287,7 @@ impl ToJson for Property {
         None
     }
 }
-/// The `refer_entity` of \[`CreateShortcutFileRequestBody`\].
+/// The `refer_entity` of `CreateShortcutFileRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7278,7 +7324,7 @@ impl ToJson for ReferEntity {
         None
     }
 }
-/// The `content` of \[`CreateFileCommentReplyRequestBody`\].
+/// The `content` of `CreateFileCommentReplyRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7291,9 +7337,10 @@ pub struct ReplyContent {
 }
 impl FromJson for ReplyContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReplyContent")?;
+        let mut o = json::Fields::of(value, "ReplyContent")?;
         let mut out = Self::default();
-        json::set(&mut o, "elements", &mut out.elements)?;
+        o.set("elements", &mut out.elements);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7310,7 +7357,7 @@ impl ToJson for ReplyContent {
         None
     }
 }
-/// The `elements` of \[`ReplyContent`\].
+/// The `elements` of `ReplyContent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7332,12 +7379,13 @@ pub struct ReplyElement {
 }
 impl FromJson for ReplyElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReplyElement")?;
+        let mut o = json::Fields::of(value, "ReplyElement")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "text_run", &mut out.text_run)?;
-        json::set(&mut o, "docs_link", &mut out.docs_link)?;
-        json::set(&mut o, "person", &mut out.person)?;
+        o.set("type", &mut out.r#type);
+        o.set("text_run", &mut out.text_run);
+        o.set("docs_link", &mut out.docs_link);
+        o.set("person", &mut out.person);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7366,7 +7414,7 @@ impl ToJson for ReplyElement {
         None
     }
 }
-/// The `extra` of \[`CreateFileCommentReplyResponseBody`\].
+/// The `extra` of `CreateFileCommentReplyResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7379,9 +7427,10 @@ pub struct ReplyExtra {
 }
 impl FromJson for ReplyExtra {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReplyExtra")?;
+        let mut o = json::Fields::of(value, "ReplyExtra")?;
         let mut out = Self::default();
-        json::set(&mut o, "image_list", &mut out.image_list)?;
+        o.set("image_list", &mut out.image_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7392,7 +7441,7 @@ impl ToJson for ReplyExtra {
         w.end_object();
     }
 }
-/// The `reply_list` of \[`CreateFileCommentResponseBody`\].
+/// The `reply_list` of `CreateFileCommentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7405,9 +7454,10 @@ pub struct ReplyList {
 }
 impl FromJson for ReplyList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReplyList")?;
+        let mut o = json::Fields::of(value, "ReplyList")?;
         let mut out = Self::default();
-        json::set(&mut o, "replies", &mut out.replies)?;
+        o.set("replies", &mut out.replies);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7424,7 +7474,7 @@ impl ToJson for ReplyList {
         None
     }
 }
-/// The `request_doc_info` of \[`Meta`\].
+/// The `request_doc_info` of `Meta`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7448,10 +7498,11 @@ pub struct RequestDoc {
 }
 impl FromJson for RequestDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RequestDoc")?;
+        let mut o = json::Fields::of(value, "RequestDoc")?;
         let mut out = Self::default();
-        json::set(&mut o, "doc_token", &mut out.doc_token)?;
-        json::set(&mut o, "doc_type", &mut out.doc_type)?;
+        o.set("doc_token", &mut out.doc_token);
+        o.set("doc_type", &mut out.doc_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7472,7 +7523,7 @@ impl ToJson for RequestDoc {
         None
     }
 }
-/// The `shortcut_info` of \[`File`\].
+/// The `shortcut_info` of `File`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7487,10 +7538,11 @@ pub struct ShortcutInfo {
 }
 impl FromJson for ShortcutInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ShortcutInfo")?;
+        let mut o = json::Fields::of(value, "ShortcutInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "target_type", &mut out.target_type)?;
-        json::set(&mut o, "target_token", &mut out.target_token)?;
+        o.set("target_type", &mut out.target_type);
+        o.set("target_token", &mut out.target_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7531,13 +7583,14 @@ pub struct TaskCheckFileResponseBody {
 }
 impl FromJson for TaskCheckFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TaskCheckFileResponseBody")?;
+        let mut o = json::Fields::of(value, "TaskCheckFileResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `text_run` of \[`ReplyElement`\].
+/// The `text_run` of `ReplyElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7550,9 +7603,10 @@ pub struct TextRun {
 }
 impl FromJson for TextRun {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TextRun")?;
+        let mut o = json::Fields::of(value, "TextRun")?;
         let mut out = Self::default();
-        json::set(&mut o, "text", &mut out.text)?;
+        o.set("text", &mut out.text);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7569,7 +7623,7 @@ impl ToJson for TextRun {
         None
     }
 }
-/// The `tmp_download_urls` of \[`BatchGetTmpDownloadUrlMediaResponseBody`\].
+/// The `tmp_download_urls` of `BatchGetTmpDownloadUrlMediaResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7584,10 +7638,11 @@ pub struct TmpDownloadUrl {
 }
 impl FromJson for TmpDownloadUrl {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TmpDownloadUrl")?;
+        let mut o = json::Fields::of(value, "TmpDownloadUrl")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "tmp_download_url", &mut out.tmp_download_url)?;
+        o.set("file_token", &mut out.file_token);
+        o.set("tmp_download_url", &mut out.tmp_download_url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7686,11 +7741,12 @@ pub struct UploadAllFileResponseBody {
 }
 impl FromJson for UploadAllFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UploadAllFileResponseBody")?;
+        let mut o = json::Fields::of(value, "UploadAllFileResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "version", &mut out.version)?;
+        o.set("file_token", &mut out.file_token);
+        o.set("url", &mut out.url);
+        o.set("version", &mut out.version);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7761,9 +7817,10 @@ pub struct UploadAllMediaResponseBody {
 }
 impl FromJson for UploadAllMediaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UploadAllMediaResponseBody")?;
+        let mut o = json::Fields::of(value, "UploadAllMediaResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_token", &mut out.file_token)?;
+        o.set("file_token", &mut out.file_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7811,11 +7868,12 @@ pub struct UploadFinishFileResponseBody {
 }
 impl FromJson for UploadFinishFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UploadFinishFileResponseBody")?;
+        let mut o = json::Fields::of(value, "UploadFinishFileResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "version", &mut out.version)?;
-        json::set(&mut o, "url", &mut out.url)?;
+        o.set("file_token", &mut out.file_token);
+        o.set("version", &mut out.version);
+        o.set("url", &mut out.url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7910,15 +7968,16 @@ pub struct UploadPrepareFileResponseBody {
 }
 impl FromJson for UploadPrepareFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UploadPrepareFileResponseBody")?;
+        let mut o = json::Fields::of(value, "UploadPrepareFileResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "upload_id", &mut out.upload_id)?;
-        json::set(&mut o, "block_size", &mut out.block_size)?;
-        json::set(&mut o, "block_num", &mut out.block_num)?;
+        o.set("upload_id", &mut out.upload_id);
+        o.set("block_size", &mut out.block_size);
+        o.set("block_num", &mut out.block_num);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListFileVersionResponseBody`\].
+/// The `items` of `ListFileVersionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7949,18 +8008,19 @@ pub struct Version {
 }
 impl FromJson for Version {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Version")?;
+        let mut o = json::Fields::of(value, "Version")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "version", &mut out.version)?;
-        json::set(&mut o, "parent_token", &mut out.parent_token)?;
-        json::set(&mut o, "owner_id", &mut out.owner_id)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "obj_type", &mut out.obj_type)?;
-        json::set(&mut o, "parent_type", &mut out.parent_type)?;
+        o.set("name", &mut out.name);
+        o.set("version", &mut out.version);
+        o.set("parent_token", &mut out.parent_token);
+        o.set("owner_id", &mut out.owner_id);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("status", &mut out.status);
+        o.set("obj_type", &mut out.obj_type);
+        o.set("parent_type", &mut out.parent_type);
+        o.finish()?;
         Ok(out)
     }
 }

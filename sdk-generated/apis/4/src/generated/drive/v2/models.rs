@@ -968,7 +968,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// The `items` of \[`ListFileLikeResponseBody`\].
+/// The `items` of `ListFileLikeResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -991,14 +991,15 @@ pub struct FileLike {
 }
 impl FromJson for FileLike {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FileLike")?;
+        let mut o = json::Fields::of(value, "FileLike")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "last_liked_time", &mut out.last_liked_time)?;
-        json::set(&mut o, "user_name", &mut out.user_name)?;
-        json::set(&mut o, "user_en_name", &mut out.user_en_name)?;
-        json::set(&mut o, "user_avatar_url", &mut out.user_avatar_url)?;
-        json::set(&mut o, "user_is_desensitized", &mut out.user_is_desensitized)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("last_liked_time", &mut out.last_liked_time);
+        o.set("user_name", &mut out.user_name);
+        o.set("user_en_name", &mut out.user_en_name);
+        o.set("user_avatar_url", &mut out.user_avatar_url);
+        o.set("user_is_desensitized", &mut out.user_is_desensitized);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1015,9 +1016,10 @@ pub struct GetPermissionPublicResponseBody {
 }
 impl FromJson for GetPermissionPublicResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetPermissionPublicResponseBody")?;
+        let mut o = json::Fields::of(value, "GetPermissionPublicResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "permission_public", &mut out.permission_public)?;
+        o.set("permission_public", &mut out.permission_public);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1038,15 +1040,16 @@ pub struct ListFileLikeResponseBody {
 }
 impl FromJson for ListFileLikeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListFileLikeResponseBody")?;
+        let mut o = json::Fields::of(value, "ListFileLikeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `perm_type` of \[`PermissionPublic`\].
+/// The `perm_type` of `PermissionPublic`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1061,10 +1064,11 @@ pub struct PermType {
 }
 impl FromJson for PermType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PermType")?;
+        let mut o = json::Fields::of(value, "PermType")?;
         let mut out = Self::default();
-        json::set(&mut o, "external_access_entity", &mut out.external_access_entity)?;
-        json::set(&mut o, "link_share_entity", &mut out.link_share_entity)?;
+        o.set("external_access_entity", &mut out.external_access_entity);
+        o.set("link_share_entity", &mut out.link_share_entity);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1128,21 +1132,18 @@ pub struct PermissionPublic {
 }
 impl FromJson for PermissionPublic {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PermissionPublic")?;
+        let mut o = json::Fields::of(value, "PermissionPublic")?;
         let mut out = Self::default();
-        json::set(&mut o, "external_access_entity", &mut out.external_access_entity)?;
-        json::set(&mut o, "security_entity", &mut out.security_entity)?;
-        json::set(&mut o, "comment_entity", &mut out.comment_entity)?;
-        json::set(&mut o, "share_entity", &mut out.share_entity)?;
-        json::set(
-            &mut o,
-            "manage_collaborator_entity",
-            &mut out.manage_collaborator_entity,
-        )?;
-        json::set(&mut o, "link_share_entity", &mut out.link_share_entity)?;
-        json::set(&mut o, "copy_entity", &mut out.copy_entity)?;
-        json::set(&mut o, "lock_switch", &mut out.lock_switch)?;
-        json::set(&mut o, "perm_type", &mut out.perm_type)?;
+        o.set("external_access_entity", &mut out.external_access_entity);
+        o.set("security_entity", &mut out.security_entity);
+        o.set("comment_entity", &mut out.comment_entity);
+        o.set("share_entity", &mut out.share_entity);
+        o.set("manage_collaborator_entity", &mut out.manage_collaborator_entity);
+        o.set("link_share_entity", &mut out.link_share_entity);
+        o.set("copy_entity", &mut out.copy_entity);
+        o.set("lock_switch", &mut out.lock_switch);
+        o.set("perm_type", &mut out.perm_type);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -229,7 +229,7 @@ impl ToJson for View {
         w.string(self.as_str());
     }
 }
-/// The `id_photo_po_side` of \[`SystemFields`\].
+/// The `id_photo_po_side` of `SystemFields`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -248,16 +248,17 @@ pub struct Attachment {
 }
 impl FromJson for Attachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Attachment")?;
+        let mut o = json::Fields::of(value, "Attachment")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "mime_type", &mut out.mime_type)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "size", &mut out.size)?;
+        o.set("id", &mut out.id);
+        o.set("mime_type", &mut out.mime_type);
+        o.set("name", &mut out.name);
+        o.set("size", &mut out.size);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `custom_fields` of \[`Employee`\].
+/// The `custom_fields` of `Employee`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -276,16 +277,17 @@ pub struct CustomFields {
 }
 impl FromJson for CustomFields {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomFields")?;
+        let mut o = json::Fields::of(value, "CustomFields")?;
         let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "label", &mut out.label)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("key", &mut out.key);
+        o.set("label", &mut out.label);
+        o.set("type", &mut out.r#type);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `highest_level_of_edu` of \[`SystemFields`\].
+/// The `highest_level_of_edu` of `SystemFields`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -308,18 +310,19 @@ pub struct Education {
 }
 impl FromJson for Education {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Education")?;
+        let mut o = json::Fields::of(value, "Education")?;
         let mut out = Self::default();
-        json::set(&mut o, "level", &mut out.level)?;
-        json::set(&mut o, "school", &mut out.school)?;
-        json::set(&mut o, "major", &mut out.major)?;
-        json::set(&mut o, "degree", &mut out.degree)?;
-        json::set(&mut o, "start", &mut out.start)?;
-        json::set(&mut o, "end", &mut out.end)?;
+        o.set("level", &mut out.level);
+        o.set("school", &mut out.school);
+        o.set("major", &mut out.major);
+        o.set("degree", &mut out.degree);
+        o.set("start", &mut out.start);
+        o.set("end", &mut out.end);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `primary_emergency_contact` of \[`SystemFields`\].
+/// The `primary_emergency_contact` of `SystemFields`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -336,15 +339,16 @@ pub struct EmergencyContact {
 }
 impl FromJson for EmergencyContact {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmergencyContact")?;
+        let mut o = json::Fields::of(value, "EmergencyContact")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "relationship", &mut out.relationship)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
+        o.set("name", &mut out.name);
+        o.set("relationship", &mut out.relationship);
+        o.set("mobile", &mut out.mobile);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListEmployeeResponseBody`\].
+/// The `items` of `ListEmployeeResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -361,15 +365,16 @@ pub struct Employee {
 }
 impl FromJson for Employee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Employee")?;
+        let mut o = json::Fields::of(value, "Employee")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "system_fields", &mut out.system_fields)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("system_fields", &mut out.system_fields);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `job` of \[`SystemFields`\].
+/// The `job` of `SystemFields`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -384,10 +389,11 @@ pub struct Job {
 }
 impl FromJson for Job {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Job")?;
+        let mut o = json::Fields::of(value, "Job")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -408,15 +414,16 @@ pub struct ListEmployeeResponseBody {
 }
 impl FromJson for ListEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListEmployeeResponseBody")?;
+        let mut o = json::Fields::of(value, "ListEmployeeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `manager` of \[`SystemFields`\].
+/// The `manager` of `SystemFields`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -433,15 +440,16 @@ pub struct Manager {
 }
 impl FromJson for Manager {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Manager")?;
+        let mut o = json::Fields::of(value, "Manager")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("name", &mut out.name);
+        o.set("en_name", &mut out.en_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `native_region` of \[`SystemFields`\].
+/// The `native_region` of `SystemFields`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -456,14 +464,15 @@ pub struct NativeRegion {
 }
 impl FromJson for NativeRegion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "NativeRegion")?;
+        let mut o = json::Fields::of(value, "NativeRegion")?;
         let mut out = Self::default();
-        json::set(&mut o, "iso_code", &mut out.iso_code)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("iso_code", &mut out.iso_code);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `system_fields` of \[`Employee`\].
+/// The `system_fields` of `Employee`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -596,85 +605,74 @@ pub struct SystemFields {
 }
 impl FromJson for SystemFields {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SystemFields")?;
+        let mut o = json::Fields::of(value, "SystemFields")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "manager", &mut out.manager)?;
-        json::set(&mut o, "job", &mut out.job)?;
-        json::set(&mut o, "job_level", &mut out.job_level)?;
-        json::set(&mut o, "work_location", &mut out.work_location)?;
-        json::set(&mut o, "gender", &mut out.gender)?;
-        json::set(&mut o, "birthday", &mut out.birthday)?;
-        json::set(&mut o, "native_region", &mut out.native_region)?;
-        json::set(&mut o, "ethnicity", &mut out.ethnicity)?;
-        json::set(&mut o, "marital_status", &mut out.marital_status)?;
-        json::set(&mut o, "political_status", &mut out.political_status)?;
-        json::set(&mut o, "entered_workforce_date", &mut out.entered_workforce_date)?;
-        json::set(&mut o, "id_type", &mut out.id_type)?;
-        json::set(&mut o, "id_number", &mut out.id_number)?;
-        json::set(&mut o, "hukou_type", &mut out.hukou_type)?;
-        json::set(&mut o, "hukou_location", &mut out.hukou_location)?;
-        json::set(&mut o, "bank_account_number", &mut out.bank_account_number)?;
-        json::set(&mut o, "bank_name", &mut out.bank_name)?;
-        json::set(&mut o, "social_security_account", &mut out.social_security_account)?;
-        json::set(&mut o, "provident_fund_account", &mut out.provident_fund_account)?;
-        json::set(&mut o, "employee_no", &mut out.employee_no)?;
-        json::set(&mut o, "employee_type", &mut out.employee_type)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "hire_date", &mut out.hire_date)?;
-        json::set(&mut o, "probation_months", &mut out.probation_months)?;
-        json::set(&mut o, "conversion_date", &mut out.conversion_date)?;
-        json::set(&mut o, "application", &mut out.application)?;
-        json::set(&mut o, "application_status", &mut out.application_status)?;
-        json::set(&mut o, "last_day", &mut out.last_day)?;
-        json::set(&mut o, "departure_type", &mut out.departure_type)?;
-        json::set(&mut o, "departure_reason", &mut out.departure_reason)?;
-        json::set(&mut o, "departure_notes", &mut out.departure_notes)?;
-        json::set(&mut o, "contract_company", &mut out.contract_company)?;
-        json::set(&mut o, "contract_type", &mut out.contract_type)?;
-        json::set(&mut o, "contract_start_date", &mut out.contract_start_date)?;
-        json::set(
-            &mut o,
-            "contract_expiration_date",
-            &mut out.contract_expiration_date,
-        )?;
-        json::set(&mut o, "contract_sign_times", &mut out.contract_sign_times)?;
-        json::set(&mut o, "personal_email", &mut out.personal_email)?;
-        json::set(&mut o, "family_address", &mut out.family_address)?;
-        json::set(
-            &mut o,
-            "primary_emergency_contact",
-            &mut out.primary_emergency_contact,
-        )?;
-        json::set(&mut o, "emergency_contact", &mut out.emergency_contact)?;
-        json::set(&mut o, "highest_level_of_edu", &mut out.highest_level_of_edu)?;
-        json::set(&mut o, "education", &mut out.education)?;
-        json::set(&mut o, "former_work_exp", &mut out.former_work_exp)?;
-        json::set(&mut o, "work_exp", &mut out.work_exp)?;
-        json::set(&mut o, "id_photo_po_side", &mut out.id_photo_po_side)?;
-        json::set(&mut o, "id_photo_em_side", &mut out.id_photo_em_side)?;
-        json::set(&mut o, "id_photo", &mut out.id_photo)?;
-        json::set(&mut o, "diploma_photo", &mut out.diploma_photo)?;
-        json::set(&mut o, "graduation_cert", &mut out.graduation_cert)?;
-        json::set(&mut o, "cert_of_merit", &mut out.cert_of_merit)?;
-        json::set(&mut o, "offboarding_file", &mut out.offboarding_file)?;
-        json::set(
-            &mut o,
-            "cancel_onboarding_reason",
-            &mut out.cancel_onboarding_reason,
-        )?;
-        json::set(&mut o, "cancel_onboarding_notes", &mut out.cancel_onboarding_notes)?;
-        json::set(&mut o, "employee_form_status", &mut out.employee_form_status)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
+        o.set("name", &mut out.name);
+        o.set("en_name", &mut out.en_name);
+        o.set("email", &mut out.email);
+        o.set("mobile", &mut out.mobile);
+        o.set("department_id", &mut out.department_id);
+        o.set("manager", &mut out.manager);
+        o.set("job", &mut out.job);
+        o.set("job_level", &mut out.job_level);
+        o.set("work_location", &mut out.work_location);
+        o.set("gender", &mut out.gender);
+        o.set("birthday", &mut out.birthday);
+        o.set("native_region", &mut out.native_region);
+        o.set("ethnicity", &mut out.ethnicity);
+        o.set("marital_status", &mut out.marital_status);
+        o.set("political_status", &mut out.political_status);
+        o.set("entered_workforce_date", &mut out.entered_workforce_date);
+        o.set("id_type", &mut out.id_type);
+        o.set("id_number", &mut out.id_number);
+        o.set("hukou_type", &mut out.hukou_type);
+        o.set("hukou_location", &mut out.hukou_location);
+        o.set("bank_account_number", &mut out.bank_account_number);
+        o.set("bank_name", &mut out.bank_name);
+        o.set("social_security_account", &mut out.social_security_account);
+        o.set("provident_fund_account", &mut out.provident_fund_account);
+        o.set("employee_no", &mut out.employee_no);
+        o.set("employee_type", &mut out.employee_type);
+        o.set("status", &mut out.status);
+        o.set("hire_date", &mut out.hire_date);
+        o.set("probation_months", &mut out.probation_months);
+        o.set("conversion_date", &mut out.conversion_date);
+        o.set("application", &mut out.application);
+        o.set("application_status", &mut out.application_status);
+        o.set("last_day", &mut out.last_day);
+        o.set("departure_type", &mut out.departure_type);
+        o.set("departure_reason", &mut out.departure_reason);
+        o.set("departure_notes", &mut out.departure_notes);
+        o.set("contract_company", &mut out.contract_company);
+        o.set("contract_type", &mut out.contract_type);
+        o.set("contract_start_date", &mut out.contract_start_date);
+        o.set("contract_expiration_date", &mut out.contract_expiration_date);
+        o.set("contract_sign_times", &mut out.contract_sign_times);
+        o.set("personal_email", &mut out.personal_email);
+        o.set("family_address", &mut out.family_address);
+        o.set("primary_emergency_contact", &mut out.primary_emergency_contact);
+        o.set("emergency_contact", &mut out.emergency_contact);
+        o.set("highest_level_of_edu", &mut out.highest_level_of_edu);
+        o.set("education", &mut out.education);
+        o.set("former_work_exp", &mut out.former_work_exp);
+        o.set("work_exp", &mut out.work_exp);
+        o.set("id_photo_po_side", &mut out.id_photo_po_side);
+        o.set("id_photo_em_side", &mut out.id_photo_em_side);
+        o.set("id_photo", &mut out.id_photo);
+        o.set("diploma_photo", &mut out.diploma_photo);
+        o.set("graduation_cert", &mut out.graduation_cert);
+        o.set("cert_of_merit", &mut out.cert_of_merit);
+        o.set("offboarding_file", &mut out.offboarding_file);
+        o.set("cancel_onboarding_reason", &mut out.cancel_onboarding_reason);
+        o.set("cancel_onboarding_notes", &mut out.cancel_onboarding_notes);
+        o.set("employee_form_status", &mut out.employee_form_status);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `former_work_exp` of \[`SystemFields`\].
+/// The `former_work_exp` of `SystemFields`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -697,26 +695,27 @@ pub struct WorkExperience {
 }
 impl FromJson for WorkExperience {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkExperience")?;
+        let mut o = json::Fields::of(value, "WorkExperience")?;
         let mut out = Self::default();
-        json::set(&mut o, "company", &mut out.company)?;
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "job", &mut out.job)?;
-        json::set(&mut o, "start", &mut out.start)?;
-        json::set(&mut o, "end", &mut out.end)?;
-        json::set(&mut o, "description", &mut out.description)?;
+        o.set("company", &mut out.company);
+        o.set("department", &mut out.department);
+        o.set("job", &mut out.job);
+        o.set("start", &mut out.start);
+        o.set("end", &mut out.end);
+        o.set("description", &mut out.description);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `contract_company` of \[`SystemFields`\].
+/// The `contract_company` of `SystemFields`.
 ///
 /// The same fields as [`Job`]: one type, two names.
 pub type ContractCompany = Job;
-/// The `job_level` of \[`SystemFields`\].
+/// The `job_level` of `SystemFields`.
 ///
 /// The same fields as [`Job`]: one type, two names.
 pub type JobLevel = Job;
-/// The `work_location` of \[`SystemFields`\].
+/// The `work_location` of `SystemFields`.
 ///
 /// The same fields as [`Job`]: one type, two names.
 pub type WorkLocation = Job;

@@ -22,7 +22,7 @@ pub const ELEARNING_COURSE_REGISTRATION_DELETED_V2: &str = "elearning.course_reg
 ///
 /// Schema 2.0; payload `P2ElearningCourseRegistrationUpdatedV2Data`.
 pub const ELEARNING_COURSE_REGISTRATION_UPDATED_V2: &str = "elearning.course_registration.updated_v2";
-/// The `header` of \[`P2ElearningCourseRegistrationCreatedV2`\].
+/// The `header` of `P2ElearningCourseRegistrationCreatedV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -45,18 +45,19 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `learner` of \[`P2ElearningCourseRegistrationCreatedV2Data`\].
+/// The `learner` of `P2ElearningCourseRegistrationCreatedV2Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -73,11 +74,12 @@ pub struct EventUser {
 }
 impl FromJson for EventUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventUser")?;
+        let mut o = json::Fields::of(value, "EventUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "phone", &mut out.phone)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("email", &mut out.email);
+        o.set("phone", &mut out.phone);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -98,11 +100,12 @@ pub struct P2ElearningCourseRegistrationCreatedV2 {
 }
 impl FromJson for P2ElearningCourseRegistrationCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ElearningCourseRegistrationCreatedV2")?;
+        let mut o = json::Fields::of(value, "P2ElearningCourseRegistrationCreatedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -139,27 +142,23 @@ pub struct P2ElearningCourseRegistrationCreatedV2Data {
 }
 impl FromJson for P2ElearningCourseRegistrationCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ElearningCourseRegistrationCreatedV2Data")?;
+        let mut o = json::Fields::of(
+            value,
+            "P2ElearningCourseRegistrationCreatedV2Data",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "course_id", &mut out.course_id)?;
-        json::set(&mut o, "learner", &mut out.learner)?;
-        json::set(&mut o, "enroll_at", &mut out.enroll_at)?;
-        json::set(&mut o, "enroll_type", &mut out.enroll_type)?;
-        json::set(&mut o, "learning_duration", &mut out.learning_duration)?;
-        json::set(&mut o, "finished_at", &mut out.finished_at)?;
-        json::set(&mut o, "learning_state", &mut out.learning_state)?;
-        json::set(&mut o, "compulsory_lesson_ids", &mut out.compulsory_lesson_ids)?;
-        json::set(
-            &mut o,
-            "learned_compulsory_lesson_ids",
-            &mut out.learned_compulsory_lesson_ids,
-        )?;
-        json::set(&mut o, "optional_lesson_ids", &mut out.optional_lesson_ids)?;
-        json::set(
-            &mut o,
-            "learned_optional_lesson_ids",
-            &mut out.learned_optional_lesson_ids,
-        )?;
+        o.set("course_id", &mut out.course_id);
+        o.set("learner", &mut out.learner);
+        o.set("enroll_at", &mut out.enroll_at);
+        o.set("enroll_type", &mut out.enroll_type);
+        o.set("learning_duration", &mut out.learning_duration);
+        o.set("finished_at", &mut out.finished_at);
+        o.set("learning_state", &mut out.learning_state);
+        o.set("compulsory_lesson_ids", &mut out.compulsory_lesson_ids);
+        o.set("learned_compulsory_lesson_ids", &mut out.learned_compulsory_lesson_ids);
+        o.set("optional_lesson_ids", &mut out.optional_lesson_ids);
+        o.set("learned_optional_lesson_ids", &mut out.learned_optional_lesson_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -180,11 +179,12 @@ pub struct P2ElearningCourseRegistrationDeletedV2 {
 }
 impl FromJson for P2ElearningCourseRegistrationDeletedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ElearningCourseRegistrationDeletedV2")?;
+        let mut o = json::Fields::of(value, "P2ElearningCourseRegistrationDeletedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -203,14 +203,18 @@ pub struct P2ElearningCourseRegistrationDeletedV2Data {
 }
 impl FromJson for P2ElearningCourseRegistrationDeletedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ElearningCourseRegistrationDeletedV2Data")?;
+        let mut o = json::Fields::of(
+            value,
+            "P2ElearningCourseRegistrationDeletedV2Data",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "course_id", &mut out.course_id)?;
-        json::set(&mut o, "learner", &mut out.learner)?;
+        o.set("course_id", &mut out.course_id);
+        o.set("learner", &mut out.learner);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_id` of \[`EventUser`\].
+/// The `user_id` of `EventUser`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -227,11 +231,12 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserId")?;
+        let mut o = json::Fields::of(value, "UserId")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }

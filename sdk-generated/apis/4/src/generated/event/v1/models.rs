@@ -17,9 +17,10 @@ pub struct GetConnectionResponseBody {
 }
 impl FromJson for GetConnectionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetConnectionResponseBody")?;
+        let mut o = json::Fields::of(value, "GetConnectionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "online_instance_cnt", &mut out.online_instance_cnt)?;
+        o.set("online_instance_cnt", &mut out.online_instance_cnt);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -40,11 +41,12 @@ pub struct ListOutboundIpResponseBody {
 }
 impl FromJson for ListOutboundIpResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListOutboundIpResponseBody")?;
+        let mut o = json::Fields::of(value, "ListOutboundIpResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "ip_list", &mut out.ip_list)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("ip_list", &mut out.ip_list);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -27,7 +27,7 @@ pub const HELPDESK_TICKET_UPDATED_V1: &str = "helpdesk.ticket.updated_v1";
 ///
 /// Schema 2.0; payload `P2HelpdeskTicketMessageCreatedV1Data`.
 pub const HELPDESK_TICKET_MESSAGE_CREATED_V1: &str = "helpdesk.ticket_message.created_v1";
-/// The `comments` of \[`Ticket`\].
+/// The `comments` of `Ticket`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -50,18 +50,19 @@ pub struct Comments {
 }
 impl FromJson for Comments {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Comments")?;
+        let mut o = json::Fields::of(value, "Comments")?;
         let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_avatar_url", &mut out.user_avatar_url)?;
-        json::set(&mut o, "user_name", &mut out.user_name)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("content", &mut out.content);
+        o.set("created_at", &mut out.created_at);
+        o.set("id", &mut out.id);
+        o.set("user_avatar_url", &mut out.user_avatar_url);
+        o.set("user_name", &mut out.user_name);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `customized_fields` of \[`P2HelpdeskTicketCreatedV1Data`\].
+/// The `customized_fields` of `P2HelpdeskTicketCreatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -86,19 +87,20 @@ pub struct CustomizedFieldDisplayItem {
 }
 impl FromJson for CustomizedFieldDisplayItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomizedFieldDisplayItem")?;
+        let mut o = json::Fields::of(value, "CustomizedFieldDisplayItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "key_name", &mut out.key_name)?;
-        json::set(&mut o, "display_name", &mut out.display_name)?;
-        json::set(&mut o, "position", &mut out.position)?;
-        json::set(&mut o, "required", &mut out.required)?;
-        json::set(&mut o, "editable", &mut out.editable)?;
+        o.set("id", &mut out.id);
+        o.set("value", &mut out.value);
+        o.set("key_name", &mut out.key_name);
+        o.set("display_name", &mut out.display_name);
+        o.set("position", &mut out.position);
+        o.set("required", &mut out.required);
+        o.set("editable", &mut out.editable);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `header` of \[`P2HelpdeskNotificationApproveV1`\].
+/// The `header` of `P2HelpdeskNotificationApproveV1`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -121,18 +123,19 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `dissatisfaction_reason` of \[`Ticket`\].
+/// The `dissatisfaction_reason` of `Ticket`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -149,11 +152,12 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18n")?;
+        let mut o = json::Fields::of(value, "I18n")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("en_us", &mut out.en_us);
+        o.set("ja_jp", &mut out.ja_jp);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -174,11 +178,12 @@ pub struct P2HelpdeskNotificationApproveV1 {
 }
 impl FromJson for P2HelpdeskNotificationApproveV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HelpdeskNotificationApproveV1")?;
+        let mut o = json::Fields::of(value, "P2HelpdeskNotificationApproveV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -199,11 +204,12 @@ pub struct P2HelpdeskNotificationApproveV1Data {
 }
 impl FromJson for P2HelpdeskNotificationApproveV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HelpdeskNotificationApproveV1Data")?;
+        let mut o = json::Fields::of(value, "P2HelpdeskNotificationApproveV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "notification_id", &mut out.notification_id)?;
-        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
-        json::set(&mut o, "approve_status", &mut out.approve_status)?;
+        o.set("notification_id", &mut out.notification_id);
+        o.set("helpdesk_id", &mut out.helpdesk_id);
+        o.set("approve_status", &mut out.approve_status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -224,11 +230,12 @@ pub struct P2HelpdeskTicketCreatedV1 {
 }
 impl FromJson for P2HelpdeskTicketCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HelpdeskTicketCreatedV1")?;
+        let mut o = json::Fields::of(value, "P2HelpdeskTicketCreatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -269,21 +276,22 @@ pub struct P2HelpdeskTicketCreatedV1Data {
 }
 impl FromJson for P2HelpdeskTicketCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HelpdeskTicketCreatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2HelpdeskTicketCreatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "ticket_id", &mut out.ticket_id)?;
-        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
-        json::set(&mut o, "guest", &mut out.guest)?;
-        json::set(&mut o, "stage", &mut out.stage)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "score", &mut out.score)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
-        json::set(&mut o, "closed_at", &mut out.closed_at)?;
-        json::set(&mut o, "channel", &mut out.channel)?;
-        json::set(&mut o, "solve", &mut out.solve)?;
-        json::set(&mut o, "customized_fields", &mut out.customized_fields)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        o.set("ticket_id", &mut out.ticket_id);
+        o.set("helpdesk_id", &mut out.helpdesk_id);
+        o.set("guest", &mut out.guest);
+        o.set("stage", &mut out.stage);
+        o.set("status", &mut out.status);
+        o.set("score", &mut out.score);
+        o.set("created_at", &mut out.created_at);
+        o.set("updated_at", &mut out.updated_at);
+        o.set("closed_at", &mut out.closed_at);
+        o.set("channel", &mut out.channel);
+        o.set("solve", &mut out.solve);
+        o.set("customized_fields", &mut out.customized_fields);
+        o.set("chat_id", &mut out.chat_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -304,11 +312,12 @@ pub struct P2HelpdeskTicketMessageCreatedV1 {
 }
 impl FromJson for P2HelpdeskTicketMessageCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HelpdeskTicketMessageCreatedV1")?;
+        let mut o = json::Fields::of(value, "P2HelpdeskTicketMessageCreatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -345,19 +354,20 @@ pub struct P2HelpdeskTicketMessageCreatedV1Data {
 }
 impl FromJson for P2HelpdeskTicketMessageCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HelpdeskTicketMessageCreatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2HelpdeskTicketMessageCreatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "ticket_message_id", &mut out.ticket_message_id)?;
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "msg_type", &mut out.msg_type)?;
-        json::set(&mut o, "position", &mut out.position)?;
-        json::set(&mut o, "sender_id", &mut out.sender_id)?;
-        json::set(&mut o, "sender_type", &mut out.sender_type)?;
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "ticket", &mut out.ticket)?;
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "content", &mut out.content)?;
+        o.set("ticket_message_id", &mut out.ticket_message_id);
+        o.set("message_id", &mut out.message_id);
+        o.set("msg_type", &mut out.msg_type);
+        o.set("position", &mut out.position);
+        o.set("sender_id", &mut out.sender_id);
+        o.set("sender_type", &mut out.sender_type);
+        o.set("text", &mut out.text);
+        o.set("ticket", &mut out.ticket);
+        o.set("event_id", &mut out.event_id);
+        o.set("chat_id", &mut out.chat_id);
+        o.set("content", &mut out.content);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -378,11 +388,12 @@ pub struct P2HelpdeskTicketUpdatedV1 {
 }
 impl FromJson for P2HelpdeskTicketUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HelpdeskTicketUpdatedV1")?;
+        let mut o = json::Fields::of(value, "P2HelpdeskTicketUpdatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -401,14 +412,15 @@ pub struct P2HelpdeskTicketUpdatedV1Data {
 }
 impl FromJson for P2HelpdeskTicketUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HelpdeskTicketUpdatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2HelpdeskTicketUpdatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "object", &mut out.object)?;
-        json::set(&mut o, "old_object", &mut out.old_object)?;
+        o.set("object", &mut out.object);
+        o.set("old_object", &mut out.old_object);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `ticket` of \[`P2HelpdeskTicketMessageCreatedV1Data`\].
+/// The `ticket` of `P2HelpdeskTicketMessageCreatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -471,50 +483,39 @@ pub struct Ticket {
 }
 impl FromJson for Ticket {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Ticket")?;
+        let mut o = json::Fields::of(value, "Ticket")?;
         let mut out = Self::default();
-        json::set(&mut o, "ticket_id", &mut out.ticket_id)?;
-        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
-        json::set(&mut o, "guest", &mut out.guest)?;
-        json::set(&mut o, "comments", &mut out.comments)?;
-        json::set(&mut o, "ticket_type", &mut out.ticket_type)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "score", &mut out.score)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
-        json::set(&mut o, "closed_at", &mut out.closed_at)?;
-        json::set(&mut o, "dissatisfaction_reason", &mut out.dissatisfaction_reason)?;
-        json::set(&mut o, "agents", &mut out.agents)?;
-        json::set(&mut o, "channel", &mut out.channel)?;
-        json::set(&mut o, "solve", &mut out.solve)?;
-        json::set(&mut o, "closed_by", &mut out.closed_by)?;
-        json::set(&mut o, "collaborators", &mut out.collaborators)?;
-        json::set(&mut o, "customized_fields", &mut out.customized_fields)?;
-        json::set(&mut o, "agent_service_duration", &mut out.agent_service_duration)?;
-        json::set(
-            &mut o,
-            "agent_first_response_duration",
-            &mut out.agent_first_response_duration,
-        )?;
-        json::set(&mut o, "bot_service_duration", &mut out.bot_service_duration)?;
-        json::set(&mut o, "agent_resolution_time", &mut out.agent_resolution_time)?;
-        json::set(&mut o, "actual_processing_time", &mut out.actual_processing_time)?;
-        json::set(&mut o, "agent_entry_time", &mut out.agent_entry_time)?;
-        json::set(
-            &mut o,
-            "agent_first_response_time",
-            &mut out.agent_first_response_time,
-        )?;
-        json::set(
-            &mut o,
-            "agent_last_response_time",
-            &mut out.agent_last_response_time,
-        )?;
-        json::set(&mut o, "agent_owner", &mut out.agent_owner)?;
+        o.set("ticket_id", &mut out.ticket_id);
+        o.set("helpdesk_id", &mut out.helpdesk_id);
+        o.set("guest", &mut out.guest);
+        o.set("comments", &mut out.comments);
+        o.set("ticket_type", &mut out.ticket_type);
+        o.set("status", &mut out.status);
+        o.set("score", &mut out.score);
+        o.set("created_at", &mut out.created_at);
+        o.set("updated_at", &mut out.updated_at);
+        o.set("closed_at", &mut out.closed_at);
+        o.set("dissatisfaction_reason", &mut out.dissatisfaction_reason);
+        o.set("agents", &mut out.agents);
+        o.set("channel", &mut out.channel);
+        o.set("solve", &mut out.solve);
+        o.set("closed_by", &mut out.closed_by);
+        o.set("collaborators", &mut out.collaborators);
+        o.set("customized_fields", &mut out.customized_fields);
+        o.set("agent_service_duration", &mut out.agent_service_duration);
+        o.set("agent_first_response_duration", &mut out.agent_first_response_duration);
+        o.set("bot_service_duration", &mut out.bot_service_duration);
+        o.set("agent_resolution_time", &mut out.agent_resolution_time);
+        o.set("actual_processing_time", &mut out.actual_processing_time);
+        o.set("agent_entry_time", &mut out.agent_entry_time);
+        o.set("agent_first_response_time", &mut out.agent_first_response_time);
+        o.set("agent_last_response_time", &mut out.agent_last_response_time);
+        o.set("agent_owner", &mut out.agent_owner);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `object` of \[`P2HelpdeskTicketUpdatedV1Data`\].
+/// The `object` of `P2HelpdeskTicketUpdatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -557,28 +558,29 @@ pub struct TicketEvent {
 }
 impl FromJson for TicketEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TicketEvent")?;
+        let mut o = json::Fields::of(value, "TicketEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "ticket_id", &mut out.ticket_id)?;
-        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
-        json::set(&mut o, "guest", &mut out.guest)?;
-        json::set(&mut o, "stage", &mut out.stage)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "score", &mut out.score)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
-        json::set(&mut o, "closed_at", &mut out.closed_at)?;
-        json::set(&mut o, "agents", &mut out.agents)?;
-        json::set(&mut o, "channel", &mut out.channel)?;
-        json::set(&mut o, "solve", &mut out.solve)?;
-        json::set(&mut o, "closed_by", &mut out.closed_by)?;
-        json::set(&mut o, "collaborators", &mut out.collaborators)?;
-        json::set(&mut o, "customized_fields", &mut out.customized_fields)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        o.set("ticket_id", &mut out.ticket_id);
+        o.set("helpdesk_id", &mut out.helpdesk_id);
+        o.set("guest", &mut out.guest);
+        o.set("stage", &mut out.stage);
+        o.set("status", &mut out.status);
+        o.set("score", &mut out.score);
+        o.set("created_at", &mut out.created_at);
+        o.set("updated_at", &mut out.updated_at);
+        o.set("closed_at", &mut out.closed_at);
+        o.set("agents", &mut out.agents);
+        o.set("channel", &mut out.channel);
+        o.set("solve", &mut out.solve);
+        o.set("closed_by", &mut out.closed_by);
+        o.set("collaborators", &mut out.collaborators);
+        o.set("customized_fields", &mut out.customized_fields);
+        o.set("chat_id", &mut out.chat_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `old_object` of \[`P2HelpdeskTicketUpdatedV1Data`\].
+/// The `old_object` of `P2HelpdeskTicketUpdatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -595,15 +597,16 @@ pub struct TicketEventUpdateInfo {
 }
 impl FromJson for TicketEventUpdateInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TicketEventUpdateInfo")?;
+        let mut o = json::Fields::of(value, "TicketEventUpdateInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "stage", &mut out.stage)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        o.set("stage", &mut out.stage);
+        o.set("status", &mut out.status);
+        o.set("updated_at", &mut out.updated_at);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `content` of \[`P2HelpdeskTicketMessageCreatedV1Data`\].
+/// The `content` of `P2HelpdeskTicketMessageCreatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -622,16 +625,17 @@ pub struct TicketMessageContent {
 }
 impl FromJson for TicketMessageContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TicketMessageContent")?;
+        let mut o = json::Fields::of(value, "TicketMessageContent")?;
         let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "msg_type", &mut out.msg_type)?;
-        json::set(&mut o, "image_keys", &mut out.image_keys)?;
-        json::set(&mut o, "image_key", &mut out.image_key)?;
+        o.set("content", &mut out.content);
+        o.set("msg_type", &mut out.msg_type);
+        o.set("image_keys", &mut out.image_keys);
+        o.set("image_key", &mut out.image_key);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `guest` of \[`Ticket`\].
+/// The `guest` of `Ticket`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -656,19 +660,20 @@ pub struct TicketUser {
 }
 impl FromJson for TicketUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TicketUser")?;
+        let mut o = json::Fields::of(value, "TicketUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "city", &mut out.city)?;
-        json::set(&mut o, "country", &mut out.country)?;
+        o.set("id", &mut out.id);
+        o.set("avatar_url", &mut out.avatar_url);
+        o.set("name", &mut out.name);
+        o.set("email", &mut out.email);
+        o.set("department", &mut out.department);
+        o.set("city", &mut out.city);
+        o.set("country", &mut out.country);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `guest` of \[`P2HelpdeskTicketCreatedV1Data`\].
+/// The `guest` of `P2HelpdeskTicketCreatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -687,16 +692,17 @@ pub struct TicketUserEvent {
 }
 impl FromJson for TicketUserEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TicketUserEvent")?;
+        let mut o = json::Fields::of(value, "TicketUserEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "email", &mut out.email)?;
+        o.set("id", &mut out.id);
+        o.set("avatar_url", &mut out.avatar_url);
+        o.set("name", &mut out.name);
+        o.set("email", &mut out.email);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `sender_id` of \[`P2HelpdeskTicketMessageCreatedV1Data`\].
+/// The `sender_id` of `P2HelpdeskTicketMessageCreatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -713,11 +719,12 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserId")?;
+        let mut o = json::Fields::of(value, "UserId")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -229,7 +229,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// The `agents` of \[`AgentSkill`\].
+/// The `agents` of `AgentSkill`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -252,14 +252,15 @@ pub struct Agent {
 }
 impl FromJson for Agent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Agent")?;
+        let mut o = json::Fields::of(value, "Agent")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "company_name", &mut out.company_name)?;
+        o.set("id", &mut out.id);
+        o.set("avatar_url", &mut out.avatar_url);
+        o.set("name", &mut out.name);
+        o.set("email", &mut out.email);
+        o.set("department", &mut out.department);
+        o.set("company_name", &mut out.company_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -288,13 +289,14 @@ pub struct AgentEmailAgentResponseBody {
 }
 impl FromJson for AgentEmailAgentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgentEmailAgentResponseBody")?;
+        let mut o = json::Fields::of(value, "AgentEmailAgentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "agents", &mut out.agents)?;
+        o.set("agents", &mut out.agents);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `agent_schedule` of \[`GetAgentSchedulesResponseBody`\].
+/// The `agent_schedule` of `GetAgentSchedulesResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -313,16 +315,17 @@ pub struct AgentSchedule {
 }
 impl FromJson for AgentSchedule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgentSchedule")?;
+        let mut o = json::Fields::of(value, "AgentSchedule")?;
         let mut out = Self::default();
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "agent", &mut out.agent)?;
-        json::set(&mut o, "schedule", &mut out.schedule)?;
-        json::set(&mut o, "agent_skills", &mut out.agent_skills)?;
+        o.set("status", &mut out.status);
+        o.set("agent", &mut out.agent);
+        o.set("schedule", &mut out.schedule);
+        o.set("agent_skills", &mut out.agent_skills);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `agent_schedules` of \[`CreateAgentScheduleRequestBody`\].
+/// The `agent_schedules` of `CreateAgentScheduleRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -346,7 +349,7 @@ impl ToJson for AgentScheduleUpdateInfo {
         w.end_object();
     }
 }
-/// The `agent_skill` of \[`GetAgentSkillResponseBody`\].
+/// The `agent_skill` of `GetAgentSkillResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -373,16 +376,17 @@ pub struct AgentSkill {
 }
 impl FromJson for AgentSkill {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgentSkill")?;
+        let mut o = json::Fields::of(value, "AgentSkill")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "rules", &mut out.rules)?;
-        json::set(&mut o, "agent_ids", &mut out.agent_ids)?;
-        json::set(&mut o, "is_default", &mut out.is_default)?;
-        json::set(&mut o, "agents", &mut out.agents)?;
-        json::set(&mut o, "agent_skill_id", &mut out.agent_skill_id)?;
+        o.set("id", &mut out.id);
+        o.set("helpdesk_id", &mut out.helpdesk_id);
+        o.set("name", &mut out.name);
+        o.set("rules", &mut out.rules);
+        o.set("agent_ids", &mut out.agent_ids);
+        o.set("is_default", &mut out.is_default);
+        o.set("agents", &mut out.agents);
+        o.set("agent_skill_id", &mut out.agent_skill_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -400,7 +404,7 @@ impl ToJson for AgentSkill {
         w.end_object();
     }
 }
-/// The `agent_skills` of \[`AgentSchedule`\].
+/// The `agent_skills` of `AgentSchedule`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -417,15 +421,16 @@ pub struct AgentSkillLessInfo {
 }
 impl FromJson for AgentSkillLessInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgentSkillLessInfo")?;
+        let mut o = json::Fields::of(value, "AgentSkillLessInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "is_default", &mut out.is_default)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("is_default", &mut out.is_default);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `rules` of \[`AgentSkill`\].
+/// The `rules` of `AgentSkill`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -448,14 +453,15 @@ pub struct AgentSkillRule {
 }
 impl FromJson for AgentSkillRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgentSkillRule")?;
+        let mut o = json::Fields::of(value, "AgentSkillRule")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "selected_operator", &mut out.selected_operator)?;
-        json::set(&mut o, "operator_options", &mut out.operator_options)?;
-        json::set(&mut o, "operand", &mut out.operand)?;
-        json::set(&mut o, "category", &mut out.category)?;
-        json::set(&mut o, "display_name", &mut out.display_name)?;
+        o.set("id", &mut out.id);
+        o.set("selected_operator", &mut out.selected_operator);
+        o.set("operator_options", &mut out.operator_options);
+        o.set("operand", &mut out.operand);
+        o.set("category", &mut out.category);
+        o.set("display_name", &mut out.display_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -578,14 +584,15 @@ pub struct Category {
 }
 impl FromJson for Category {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Category")?;
+        let mut o = json::Fields::of(value, "Category")?;
         let mut out = Self::default();
-        json::set(&mut o, "category_id", &mut out.category_id)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
-        json::set(&mut o, "language", &mut out.language)?;
+        o.set("category_id", &mut out.category_id);
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("parent_id", &mut out.parent_id);
+        o.set("helpdesk_id", &mut out.helpdesk_id);
+        o.set("language", &mut out.language);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -613,7 +620,7 @@ impl ToJson for Category {
         None
     }
 }
-/// The `comments` of \[`TicketV2`\].
+/// The `comments` of `TicketV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -636,14 +643,15 @@ pub struct Comments {
 }
 impl FromJson for Comments {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Comments")?;
+        let mut o = json::Fields::of(value, "Comments")?;
         let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_avatar_url", &mut out.user_avatar_url)?;
-        json::set(&mut o, "user_name", &mut out.user_name)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("content", &mut out.content);
+        o.set("created_at", &mut out.created_at);
+        o.set("id", &mut out.id);
+        o.set("user_avatar_url", &mut out.user_avatar_url);
+        o.set("user_name", &mut out.user_name);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -702,9 +710,10 @@ pub struct CreateAgentSkillResponseBody {
 }
 impl FromJson for CreateAgentSkillResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAgentSkillResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateAgentSkillResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "agent_skill_id", &mut out.agent_skill_id)?;
+        o.set("agent_skill_id", &mut out.agent_skill_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -721,9 +730,10 @@ pub struct CreateBotMessageResponseBody {
 }
 impl FromJson for CreateBotMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateBotMessageResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateBotMessageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
+        o.set("message_id", &mut out.message_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -740,9 +750,10 @@ pub struct CreateCategoryResponseBody {
 }
 impl FromJson for CreateCategoryResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateCategoryResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateCategoryResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "category", &mut out.category)?;
+        o.set("category", &mut out.category);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -785,10 +796,11 @@ pub struct CreateNotificationResponseBody {
 }
 impl FromJson for CreateNotificationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateNotificationResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateNotificationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "notification_id", &mut out.notification_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("notification_id", &mut out.notification_id);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -822,7 +834,7 @@ impl ToJson for CreateTicketMessageRequestBody {
         None
     }
 }
-/// The `customized_fields` of \[`TicketV2`\].
+/// The `customized_fields` of `TicketV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -847,15 +859,16 @@ pub struct CustomizedFieldDisplayItem {
 }
 impl FromJson for CustomizedFieldDisplayItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomizedFieldDisplayItem")?;
+        let mut o = json::Fields::of(value, "CustomizedFieldDisplayItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "key_name", &mut out.key_name)?;
-        json::set(&mut o, "display_name", &mut out.display_name)?;
-        json::set(&mut o, "position", &mut out.position)?;
-        json::set(&mut o, "required", &mut out.required)?;
-        json::set(&mut o, "editable", &mut out.editable)?;
+        o.set("id", &mut out.id);
+        o.set("value", &mut out.value);
+        o.set("key_name", &mut out.key_name);
+        o.set("display_name", &mut out.display_name);
+        o.set("position", &mut out.position);
+        o.set("required", &mut out.required);
+        o.set("editable", &mut out.editable);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -887,18 +900,15 @@ pub struct CustomizedFieldsTicketResponseBody {
 }
 impl FromJson for CustomizedFieldsTicketResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomizedFieldsTicketResponseBody")?;
+        let mut o = json::Fields::of(value, "CustomizedFieldsTicketResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_customized_fields", &mut out.user_customized_fields)?;
-        json::set(
-            &mut o,
-            "ticket_customized_fields",
-            &mut out.ticket_customized_fields,
-        )?;
+        o.set("user_customized_fields", &mut out.user_customized_fields);
+        o.set("ticket_customized_fields", &mut out.ticket_customized_fields);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `events` of \[`SubscribeEventRequestBody`\].
+/// The `events` of `SubscribeEventRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -952,7 +962,7 @@ impl ToJson for ExecuteSendNotificationRequestBody {
         None
     }
 }
-/// The `faq` of \[`CreateFaqResponseBody`\].
+/// The `faq` of `CreateFaqResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -989,25 +999,26 @@ pub struct Faq {
 }
 impl FromJson for Faq {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Faq")?;
+        let mut o = json::Fields::of(value, "Faq")?;
         let mut out = Self::default();
-        json::set(&mut o, "faq_id", &mut out.faq_id)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
-        json::set(&mut o, "question", &mut out.question)?;
-        json::set(&mut o, "answer", &mut out.answer)?;
-        json::set(&mut o, "answer_richtext", &mut out.answer_richtext)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "categories", &mut out.categories)?;
-        json::set(&mut o, "tags", &mut out.tags)?;
-        json::set(&mut o, "expire_time", &mut out.expire_time)?;
-        json::set(&mut o, "update_user", &mut out.update_user)?;
-        json::set(&mut o, "create_user", &mut out.create_user)?;
+        o.set("faq_id", &mut out.faq_id);
+        o.set("id", &mut out.id);
+        o.set("helpdesk_id", &mut out.helpdesk_id);
+        o.set("question", &mut out.question);
+        o.set("answer", &mut out.answer);
+        o.set("answer_richtext", &mut out.answer_richtext);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("categories", &mut out.categories);
+        o.set("tags", &mut out.tags);
+        o.set("expire_time", &mut out.expire_time);
+        o.set("update_user", &mut out.update_user);
+        o.set("create_user", &mut out.create_user);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `faq` of \[`CreateFaqRequestBody`\].
+/// The `faq` of `CreateFaqRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1043,7 +1054,7 @@ impl ToJson for FaqCreateInfo {
         None
     }
 }
-/// The `faq` of \[`PatchFaqRequestBody`\].
+/// The `faq` of `PatchFaqRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1092,9 +1103,10 @@ pub struct GetAgentSchedulesResponseBody {
 }
 impl FromJson for GetAgentSchedulesResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetAgentSchedulesResponseBody")?;
+        let mut o = json::Fields::of(value, "GetAgentSchedulesResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "agent_schedule", &mut out.agent_schedule)?;
+        o.set("agent_schedule", &mut out.agent_schedule);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1111,9 +1123,10 @@ pub struct GetAgentSkillResponseBody {
 }
 impl FromJson for GetAgentSkillResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetAgentSkillResponseBody")?;
+        let mut o = json::Fields::of(value, "GetAgentSkillResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "agent_skill", &mut out.agent_skill)?;
+        o.set("agent_skill", &mut out.agent_skill);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1145,13 +1158,14 @@ pub struct GetCategoryResponseBody {
 }
 impl FromJson for GetCategoryResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetCategoryResponseBody")?;
+        let mut o = json::Fields::of(value, "GetCategoryResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "category_id", &mut out.category_id)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
-        json::set(&mut o, "language", &mut out.language)?;
+        o.set("category_id", &mut out.category_id);
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("helpdesk_id", &mut out.helpdesk_id);
+        o.set("language", &mut out.language);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1168,9 +1182,10 @@ pub struct GetFaqResponseBody {
 }
 impl FromJson for GetFaqResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetFaqResponseBody")?;
+        let mut o = json::Fields::of(value, "GetFaqResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "faq", &mut out.faq)?;
+        o.set("faq", &mut out.faq);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1189,10 +1204,11 @@ pub struct GetNotificationResponseBody {
 }
 impl FromJson for GetNotificationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetNotificationResponseBody")?;
+        let mut o = json::Fields::of(value, "GetNotificationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "notification", &mut out.notification)?;
-        json::set(&mut o, "approval_app_link", &mut out.approval_app_link)?;
+        o.set("notification", &mut out.notification);
+        o.set("approval_app_link", &mut out.approval_app_link);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1237,27 +1253,24 @@ pub struct GetTicketCustomizedFieldResponseBody {
 }
 impl FromJson for GetTicketCustomizedFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetTicketCustomizedFieldResponseBody")?;
+        let mut o = json::Fields::of(value, "GetTicketCustomizedFieldResponseBody")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "ticket_customized_field_id",
-            &mut out.ticket_customized_field_id,
-        )?;
-        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
-        json::set(&mut o, "key_name", &mut out.key_name)?;
-        json::set(&mut o, "display_name", &mut out.display_name)?;
-        json::set(&mut o, "position", &mut out.position)?;
-        json::set(&mut o, "field_type", &mut out.field_type)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "visible", &mut out.visible)?;
-        json::set(&mut o, "editable", &mut out.editable)?;
-        json::set(&mut o, "required", &mut out.required)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
-        json::set(&mut o, "created_by", &mut out.created_by)?;
-        json::set(&mut o, "updated_by", &mut out.updated_by)?;
-        json::set(&mut o, "dropdown_allow_multiple", &mut out.dropdown_allow_multiple)?;
+        o.set("ticket_customized_field_id", &mut out.ticket_customized_field_id);
+        o.set("helpdesk_id", &mut out.helpdesk_id);
+        o.set("key_name", &mut out.key_name);
+        o.set("display_name", &mut out.display_name);
+        o.set("position", &mut out.position);
+        o.set("field_type", &mut out.field_type);
+        o.set("description", &mut out.description);
+        o.set("visible", &mut out.visible);
+        o.set("editable", &mut out.editable);
+        o.set("required", &mut out.required);
+        o.set("created_at", &mut out.created_at);
+        o.set("updated_at", &mut out.updated_at);
+        o.set("created_by", &mut out.created_by);
+        o.set("updated_by", &mut out.updated_by);
+        o.set("dropdown_allow_multiple", &mut out.dropdown_allow_multiple);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1274,13 +1287,14 @@ pub struct GetTicketResponseBody {
 }
 impl FromJson for GetTicketResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetTicketResponseBody")?;
+        let mut o = json::Fields::of(value, "GetTicketResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "ticket", &mut out.ticket)?;
+        o.set("ticket", &mut out.ticket);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `dissatisfaction_reason` of \[`TicketV2`\].
+/// The `dissatisfaction_reason` of `TicketV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1297,11 +1311,12 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18n")?;
+        let mut o = json::Fields::of(value, "I18n")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("en_us", &mut out.en_us);
+        o.set("ja_jp", &mut out.ja_jp);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1318,9 +1333,10 @@ pub struct ListAgentScheduleResponseBody {
 }
 impl FromJson for ListAgentScheduleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAgentScheduleResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAgentScheduleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "agent_schedules", &mut out.agent_schedules)?;
+        o.set("agent_schedules", &mut out.agent_schedules);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1337,9 +1353,10 @@ pub struct ListAgentSkillResponseBody {
 }
 impl FromJson for ListAgentSkillResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAgentSkillResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAgentSkillResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "agent_skills", &mut out.agent_skills)?;
+        o.set("agent_skills", &mut out.agent_skills);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1356,9 +1373,10 @@ pub struct ListAgentSkillRuleResponseBody {
 }
 impl FromJson for ListAgentSkillRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAgentSkillRuleResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAgentSkillRuleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "rules", &mut out.rules)?;
+        o.set("rules", &mut out.rules);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1375,9 +1393,10 @@ pub struct ListCategoryResponseBody {
 }
 impl FromJson for ListCategoryResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListCategoryResponseBody")?;
+        let mut o = json::Fields::of(value, "ListCategoryResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "categories", &mut out.categories)?;
+        o.set("categories", &mut out.categories);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1402,13 +1421,14 @@ pub struct ListFaqResponseBody {
 }
 impl FromJson for ListFaqResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListFaqResponseBody")?;
+        let mut o = json::Fields::of(value, "ListFaqResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "page_size", &mut out.page_size)?;
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("page_size", &mut out.page_size);
+        o.set("total", &mut out.total);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1447,11 +1467,12 @@ pub struct ListTicketCustomizedFieldResponseBody {
 }
 impl FromJson for ListTicketCustomizedFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListTicketCustomizedFieldResponseBody")?;
+        let mut o = json::Fields::of(value, "ListTicketCustomizedFieldResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "next_page_token", &mut out.next_page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("next_page_token", &mut out.next_page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1470,10 +1491,11 @@ pub struct ListTicketMessageResponseBody {
 }
 impl FromJson for ListTicketMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListTicketMessageResponseBody")?;
+        let mut o = json::Fields::of(value, "ListTicketMessageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "messages", &mut out.messages)?;
-        json::set(&mut o, "total", &mut out.total)?;
+        o.set("messages", &mut out.messages);
+        o.set("total", &mut out.total);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1492,10 +1514,11 @@ pub struct ListTicketResponseBody {
 }
 impl FromJson for ListTicketResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListTicketResponseBody")?;
+        let mut o = json::Fields::of(value, "ListTicketResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "tickets", &mut out.tickets)?;
+        o.set("total", &mut out.total);
+        o.set("tickets", &mut out.tickets);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1550,32 +1573,32 @@ pub struct Notification {
 }
 impl FromJson for Notification {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Notification")?;
+        let mut o = json::Fields::of(value, "Notification")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "job_name", &mut out.job_name)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "create_user", &mut out.create_user)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "update_user", &mut out.update_user)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
-        json::set(&mut o, "target_user_count", &mut out.target_user_count)?;
-        json::set(&mut o, "sent_user_count", &mut out.sent_user_count)?;
-        json::set(&mut o, "read_user_count", &mut out.read_user_count)?;
-        json::set(&mut o, "send_at", &mut out.send_at)?;
-        json::set(&mut o, "push_content", &mut out.push_content)?;
-        json::set(&mut o, "push_type", &mut out.push_type)?;
-        json::set(&mut o, "push_scope_type", &mut out.push_scope_type)?;
-        json::set(&mut o, "new_staff_scope_type", &mut out.new_staff_scope_type)?;
-        json::set(
-            &mut o,
+        o.set("id", &mut out.id);
+        o.set("job_name", &mut out.job_name);
+        o.set("status", &mut out.status);
+        o.set("create_user", &mut out.create_user);
+        o.set("created_at", &mut out.created_at);
+        o.set("update_user", &mut out.update_user);
+        o.set("updated_at", &mut out.updated_at);
+        o.set("target_user_count", &mut out.target_user_count);
+        o.set("sent_user_count", &mut out.sent_user_count);
+        o.set("read_user_count", &mut out.read_user_count);
+        o.set("send_at", &mut out.send_at);
+        o.set("push_content", &mut out.push_content);
+        o.set("push_type", &mut out.push_type);
+        o.set("push_scope_type", &mut out.push_scope_type);
+        o.set("new_staff_scope_type", &mut out.new_staff_scope_type);
+        o.set(
             "new_staff_scope_department_list",
             &mut out.new_staff_scope_department_list,
-        )?;
-        json::set(&mut o, "user_list", &mut out.user_list)?;
-        json::set(&mut o, "department_list", &mut out.department_list)?;
-        json::set(&mut o, "chat_list", &mut out.chat_list)?;
-        json::set(&mut o, "ext", &mut out.ext)?;
+        );
+        o.set("user_list", &mut out.user_list);
+        o.set("department_list", &mut out.department_list);
+        o.set("chat_list", &mut out.chat_list);
+        o.set("ext", &mut out.ext);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1608,7 +1631,7 @@ impl ToJson for Notification {
         w.end_object();
     }
 }
-/// The `chat_list` of \[`Notification`\].
+/// The `chat_list` of `Notification`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1623,10 +1646,11 @@ pub struct NotificationChat {
 }
 impl FromJson for NotificationChat {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "NotificationChat")?;
+        let mut o = json::Fields::of(value, "NotificationChat")?;
         let mut out = Self::default();
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("chat_id", &mut out.chat_id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1638,7 +1662,7 @@ impl ToJson for NotificationChat {
         w.end_object();
     }
 }
-/// The `new_staff_scope_department_list` of \[`Notification`\].
+/// The `new_staff_scope_department_list` of `Notification`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1653,10 +1677,11 @@ pub struct NotificationDepartment {
 }
 impl FromJson for NotificationDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "NotificationDepartment")?;
+        let mut o = json::Fields::of(value, "NotificationDepartment")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1668,7 +1693,7 @@ impl ToJson for NotificationDepartment {
         w.end_object();
     }
 }
-/// The `create_user` of \[`Notification`\].
+/// The `create_user` of `Notification`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1685,11 +1710,12 @@ pub struct NotificationUser {
 }
 impl FromJson for NotificationUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "NotificationUser")?;
+        let mut o = json::Fields::of(value, "NotificationUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("avatar_url", &mut out.avatar_url);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1762,7 +1788,7 @@ impl ToJson for PatchFaqRequestBody {
         None
     }
 }
-/// The `answer_richtext` of \[`Faq`\].
+/// The `answer_richtext` of `Faq`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1777,10 +1803,11 @@ pub struct Richtext {
 }
 impl FromJson for Richtext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Richtext")?;
+        let mut o = json::Fields::of(value, "Richtext")?;
         let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("content", &mut out.content);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1809,11 +1836,12 @@ pub struct SearchFaqResponseBody {
 }
 impl FromJson for SearchFaqResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchFaqResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchFaqResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1865,10 +1893,11 @@ pub struct StartServiceTicketResponseBody {
 }
 impl FromJson for StartServiceTicketResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "StartServiceTicketResponseBody")?;
+        let mut o = json::Fields::of(value, "StartServiceTicketResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "ticket_id", &mut out.ticket_id)?;
+        o.set("chat_id", &mut out.chat_id);
+        o.set("ticket_id", &mut out.ticket_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1909,9 +1938,10 @@ pub struct SubmitApproveNotificationResponseBody {
 }
 impl FromJson for SubmitApproveNotificationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SubmitApproveNotificationResponseBody")?;
+        let mut o = json::Fields::of(value, "SubmitApproveNotificationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_access", &mut out.has_access)?;
+        o.set("has_access", &mut out.has_access);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1980,27 +2010,24 @@ pub struct TicketCustomizedField {
 }
 impl FromJson for TicketCustomizedField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TicketCustomizedField")?;
+        let mut o = json::Fields::of(value, "TicketCustomizedField")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "ticket_customized_field_id",
-            &mut out.ticket_customized_field_id,
-        )?;
-        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
-        json::set(&mut o, "key_name", &mut out.key_name)?;
-        json::set(&mut o, "display_name", &mut out.display_name)?;
-        json::set(&mut o, "position", &mut out.position)?;
-        json::set(&mut o, "field_type", &mut out.field_type)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "visible", &mut out.visible)?;
-        json::set(&mut o, "editable", &mut out.editable)?;
-        json::set(&mut o, "required", &mut out.required)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
-        json::set(&mut o, "created_by", &mut out.created_by)?;
-        json::set(&mut o, "updated_by", &mut out.updated_by)?;
-        json::set(&mut o, "dropdown_allow_multiple", &mut out.dropdown_allow_multiple)?;
+        o.set("ticket_customized_field_id", &mut out.ticket_customized_field_id);
+        o.set("helpdesk_id", &mut out.helpdesk_id);
+        o.set("key_name", &mut out.key_name);
+        o.set("display_name", &mut out.display_name);
+        o.set("position", &mut out.position);
+        o.set("field_type", &mut out.field_type);
+        o.set("description", &mut out.description);
+        o.set("visible", &mut out.visible);
+        o.set("editable", &mut out.editable);
+        o.set("required", &mut out.required);
+        o.set("created_at", &mut out.created_at);
+        o.set("updated_at", &mut out.updated_at);
+        o.set("created_by", &mut out.created_by);
+        o.set("updated_by", &mut out.updated_by);
+        o.set("dropdown_allow_multiple", &mut out.dropdown_allow_multiple);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2037,7 +2064,7 @@ impl ToJson for TicketCustomizedField {
         None
     }
 }
-/// The `messages` of \[`ListTicketMessageResponseBody`\].
+/// The `messages` of `ListTicketMessageResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2064,20 +2091,21 @@ pub struct TicketMessage {
 }
 impl FromJson for TicketMessage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TicketMessage")?;
+        let mut o = json::Fields::of(value, "TicketMessage")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "message_type", &mut out.message_type)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "user_name", &mut out.user_name)?;
-        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("id", &mut out.id);
+        o.set("message_id", &mut out.message_id);
+        o.set("message_type", &mut out.message_type);
+        o.set("created_at", &mut out.created_at);
+        o.set("content", &mut out.content);
+        o.set("user_name", &mut out.user_name);
+        o.set("avatar_url", &mut out.avatar_url);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `tags` of \[`TicketV2`\].
+/// The `tags` of `TicketV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2092,14 +2120,15 @@ pub struct TicketTag {
 }
 impl FromJson for TicketTag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TicketTag")?;
+        let mut o = json::Fields::of(value, "TicketTag")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `update_user` of \[`Faq`\].
+/// The `update_user` of `Faq`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2124,15 +2153,16 @@ pub struct TicketUser {
 }
 impl FromJson for TicketUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TicketUser")?;
+        let mut o = json::Fields::of(value, "TicketUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "city", &mut out.city)?;
-        json::set(&mut o, "country", &mut out.country)?;
+        o.set("id", &mut out.id);
+        o.set("avatar_url", &mut out.avatar_url);
+        o.set("name", &mut out.name);
+        o.set("email", &mut out.email);
+        o.set("department", &mut out.department);
+        o.set("city", &mut out.city);
+        o.set("country", &mut out.country);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2149,7 +2179,7 @@ impl ToJson for TicketUser {
         w.end_object();
     }
 }
-/// The `ticket` of \[`GetTicketResponseBody`\].
+/// The `ticket` of `GetTicketResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2214,47 +2244,36 @@ pub struct TicketV2 {
 }
 impl FromJson for TicketV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TicketV2")?;
+        let mut o = json::Fields::of(value, "TicketV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "ticket_id", &mut out.ticket_id)?;
-        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
-        json::set(&mut o, "guest", &mut out.guest)?;
-        json::set(&mut o, "comments", &mut out.comments)?;
-        json::set(&mut o, "ticket_type", &mut out.ticket_type)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "score", &mut out.score)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
-        json::set(&mut o, "closed_at", &mut out.closed_at)?;
-        json::set(&mut o, "dissatisfaction_reason", &mut out.dissatisfaction_reason)?;
-        json::set(&mut o, "agents", &mut out.agents)?;
-        json::set(&mut o, "channel", &mut out.channel)?;
-        json::set(&mut o, "solve", &mut out.solve)?;
-        json::set(&mut o, "closed_by", &mut out.closed_by)?;
-        json::set(&mut o, "collaborators", &mut out.collaborators)?;
-        json::set(&mut o, "customized_fields", &mut out.customized_fields)?;
-        json::set(&mut o, "agent_service_duration", &mut out.agent_service_duration)?;
-        json::set(
-            &mut o,
-            "agent_first_response_duration",
-            &mut out.agent_first_response_duration,
-        )?;
-        json::set(&mut o, "bot_service_duration", &mut out.bot_service_duration)?;
-        json::set(&mut o, "agent_resolution_time", &mut out.agent_resolution_time)?;
-        json::set(&mut o, "actual_processing_time", &mut out.actual_processing_time)?;
-        json::set(&mut o, "agent_entry_time", &mut out.agent_entry_time)?;
-        json::set(
-            &mut o,
-            "agent_first_response_time",
-            &mut out.agent_first_response_time,
-        )?;
-        json::set(
-            &mut o,
-            "agent_last_response_time",
-            &mut out.agent_last_response_time,
-        )?;
-        json::set(&mut o, "agent_owner", &mut out.agent_owner)?;
-        json::set(&mut o, "tags", &mut out.tags)?;
+        o.set("ticket_id", &mut out.ticket_id);
+        o.set("helpdesk_id", &mut out.helpdesk_id);
+        o.set("guest", &mut out.guest);
+        o.set("comments", &mut out.comments);
+        o.set("ticket_type", &mut out.ticket_type);
+        o.set("status", &mut out.status);
+        o.set("score", &mut out.score);
+        o.set("created_at", &mut out.created_at);
+        o.set("updated_at", &mut out.updated_at);
+        o.set("closed_at", &mut out.closed_at);
+        o.set("dissatisfaction_reason", &mut out.dissatisfaction_reason);
+        o.set("agents", &mut out.agents);
+        o.set("channel", &mut out.channel);
+        o.set("solve", &mut out.solve);
+        o.set("closed_by", &mut out.closed_by);
+        o.set("collaborators", &mut out.collaborators);
+        o.set("customized_fields", &mut out.customized_fields);
+        o.set("agent_service_duration", &mut out.agent_service_duration);
+        o.set("agent_first_response_duration", &mut out.agent_first_response_duration);
+        o.set("bot_service_duration", &mut out.bot_service_duration);
+        o.set("agent_resolution_time", &mut out.agent_resolution_time);
+        o.set("actual_processing_time", &mut out.actual_processing_time);
+        o.set("agent_entry_time", &mut out.agent_entry_time);
+        o.set("agent_first_response_time", &mut out.agent_first_response_time);
+        o.set("agent_last_response_time", &mut out.agent_last_response_time);
+        o.set("agent_owner", &mut out.agent_owner);
+        o.set("tags", &mut out.tags);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2294,7 +2313,7 @@ impl ToJson for UpdateTicketRequestBody {
         w.end_object();
     }
 }
-/// The `user_customized_fields` of \[`CustomizedFieldsTicketResponseBody`\].
+/// The `user_customized_fields` of `CustomizedFieldsTicketResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2331,29 +2350,26 @@ pub struct UserCustomizedField {
 }
 impl FromJson for UserCustomizedField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserCustomizedField")?;
+        let mut o = json::Fields::of(value, "UserCustomizedField")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "user_customized_field_id",
-            &mut out.user_customized_field_id,
-        )?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
-        json::set(&mut o, "key_name", &mut out.key_name)?;
-        json::set(&mut o, "display_name", &mut out.display_name)?;
-        json::set(&mut o, "position", &mut out.position)?;
-        json::set(&mut o, "field_type", &mut out.field_type)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "visible", &mut out.visible)?;
-        json::set(&mut o, "editable", &mut out.editable)?;
-        json::set(&mut o, "required", &mut out.required)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        o.set("user_customized_field_id", &mut out.user_customized_field_id);
+        o.set("id", &mut out.id);
+        o.set("helpdesk_id", &mut out.helpdesk_id);
+        o.set("key_name", &mut out.key_name);
+        o.set("display_name", &mut out.display_name);
+        o.set("position", &mut out.position);
+        o.set("field_type", &mut out.field_type);
+        o.set("description", &mut out.description);
+        o.set("visible", &mut out.visible);
+        o.set("editable", &mut out.editable);
+        o.set("required", &mut out.required);
+        o.set("created_at", &mut out.created_at);
+        o.set("updated_at", &mut out.updated_at);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `faqs` of \[`AnswerUserQueryTicketRequestBody`\].
+/// The `faqs` of `AnswerUserQueryTicketRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2374,7 +2390,7 @@ impl ToJson for UserQueryFaqInfo {
         w.end_object();
     }
 }
-/// The `schedule` of \[`AgentSchedule`\].
+/// The `schedule` of `AgentSchedule`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2391,11 +2407,12 @@ pub struct WeekdaySchedule {
 }
 impl FromJson for WeekdaySchedule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WeekdaySchedule")?;
+        let mut o = json::Fields::of(value, "WeekdaySchedule")?;
         let mut out = Self::default();
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "weekday", &mut out.weekday)?;
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("weekday", &mut out.weekday);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2408,7 +2425,7 @@ impl ToJson for WeekdaySchedule {
         w.end_object();
     }
 }
-/// The `agent` of \[`AgentSchedule`\].
+/// The `agent` of `AgentSchedule`.
 ///
 /// The same fields as [`Agent`]: one type, two names.
 pub type AgentUser = Agent;

@@ -67,7 +67,7 @@ pub const HIRE_TALENT_DELETED_V1: &str = "hire.talent.deleted_v1";
 ///
 /// Schema 2.0; payload `P2HireTalentTagSubscriptionV1Data`.
 pub const HIRE_TALENT_TAG_SUBSCRIPTION_V1: &str = "hire.talent.tag_subscription_v1";
-/// The `application_stage` of \[`P2HireTalentTagSubscriptionV1Data`\].
+/// The `application_stage` of `P2HireTalentTagSubscriptionV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -86,16 +86,17 @@ pub struct ApplicationStageInfo {
 }
 impl FromJson for ApplicationStageInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationStageInfo")?;
+        let mut o = json::Fields::of(value, "ApplicationStageInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("id", &mut out.id);
+        o.set("zh_name", &mut out.zh_name);
+        o.set("en_name", &mut out.en_name);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `assets` of \[`P2HireReferralAccountAssetsUpdateV1Data`\].
+/// The `assets` of `P2HireReferralAccountAssetsUpdateV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -110,14 +111,15 @@ pub struct Assets {
 }
 impl FromJson for Assets {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Assets")?;
+        let mut o = json::Fields::of(value, "Assets")?;
         let mut out = Self::default();
-        json::set(&mut o, "confirmed_bonus", &mut out.confirmed_bonus)?;
-        json::set(&mut o, "paid_bonus", &mut out.paid_bonus)?;
+        o.set("confirmed_bonus", &mut out.confirmed_bonus);
+        o.set("paid_bonus", &mut out.paid_bonus);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `confirmed_bonus` of \[`Assets`\].
+/// The `confirmed_bonus` of `Assets`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -136,16 +138,17 @@ pub struct BonusAmount {
 }
 impl FromJson for BonusAmount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BonusAmount")?;
+        let mut o = json::Fields::of(value, "BonusAmount")?;
         let mut out = Self::default();
-        json::set(&mut o, "bonus_type", &mut out.bonus_type)?;
-        json::set(&mut o, "point_bonus", &mut out.point_bonus)?;
-        json::set(&mut o, "cash", &mut out.cash)?;
-        json::set(&mut o, "cash_bonus", &mut out.cash_bonus)?;
+        o.set("bonus_type", &mut out.bonus_type);
+        o.set("point_bonus", &mut out.point_bonus);
+        o.set("cash", &mut out.cash);
+        o.set("cash_bonus", &mut out.cash_bonus);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `cash` of \[`BonusAmount`\].
+/// The `cash` of `BonusAmount`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -160,14 +163,15 @@ pub struct Cash {
 }
 impl FromJson for Cash {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Cash")?;
+        let mut o = json::Fields::of(value, "Cash")?;
         let mut out = Self::default();
-        json::set(&mut o, "currency_type", &mut out.currency_type)?;
-        json::set(&mut o, "amount", &mut out.amount)?;
+        o.set("currency_type", &mut out.currency_type);
+        o.set("amount", &mut out.amount);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `district` of \[`CommonAddress`\].
+/// The `district` of `CommonAddress`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -182,14 +186,15 @@ pub struct CodeNameObject {
 }
 impl FromJson for CodeNameObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CodeNameObject")?;
+        let mut o = json::Fields::of(value, "CodeNameObject")?;
         let mut out = Self::default();
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("code", &mut out.code);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `addresses` of \[`EcoExamCreateEventJobInfo`\].
+/// The `addresses` of `EcoExamCreateEventJobInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -212,18 +217,19 @@ pub struct CommonAddress {
 }
 impl FromJson for CommonAddress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CommonAddress")?;
+        let mut o = json::Fields::of(value, "CommonAddress")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "district", &mut out.district)?;
-        json::set(&mut o, "city", &mut out.city)?;
-        json::set(&mut o, "state", &mut out.state)?;
-        json::set(&mut o, "country", &mut out.country)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("district", &mut out.district);
+        o.set("city", &mut out.city);
+        o.set("state", &mut out.state);
+        o.set("country", &mut out.country);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `ehr_department` of \[`P2HireEhrImportTaskForInternshipOfferImportedV1Data`\].
+/// The `ehr_department` of `P2HireEhrImportTaskForInternshipOfferImportedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -238,14 +244,15 @@ pub struct DepartmentId {
 }
 impl FromJson for DepartmentId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentId")?;
+        let mut o = json::Fields::of(value, "DepartmentId")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("open_department_id", &mut out.open_department_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `custom_field_list` of \[`P2HireEcoAccountCreatedV1Data`\].
+/// The `custom_field_list` of `P2HireEcoAccountCreatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -260,14 +267,15 @@ pub struct EcoAccountCustomFieldEventData {
 }
 impl FromJson for EcoAccountCustomFieldEventData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EcoAccountCustomFieldEventData")?;
+        let mut o = json::Fields::of(value, "EcoAccountCustomFieldEventData")?;
         let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("key", &mut out.key);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `candidate_info` of \[`P2HireEcoBackgroundCheckCreatedV1Data`\].
+/// The `candidate_info` of `P2HireEcoBackgroundCheckCreatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -288,17 +296,21 @@ pub struct EcoBackgroundCheckCreateEventCandidateInfo {
 }
 impl FromJson for EcoBackgroundCheckCreateEventCandidateInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EcoBackgroundCheckCreateEventCandidateInfo")?;
+        let mut o = json::Fields::of(
+            value,
+            "EcoBackgroundCheckCreateEventCandidateInfo",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "first_name", &mut out.first_name)?;
-        json::set(&mut o, "last_name", &mut out.last_name)?;
+        o.set("name", &mut out.name);
+        o.set("mobile", &mut out.mobile);
+        o.set("email", &mut out.email);
+        o.set("first_name", &mut out.first_name);
+        o.set("last_name", &mut out.last_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `candidate_info` of \[`P2HireEcoExamCreatedV1Data`\].
+/// The `candidate_info` of `P2HireEcoExamCreatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -315,15 +327,16 @@ pub struct EcoExamCreateEventCandidateInfo {
 }
 impl FromJson for EcoExamCreateEventCandidateInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EcoExamCreateEventCandidateInfo")?;
+        let mut o = json::Fields::of(value, "EcoExamCreateEventCandidateInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
-        json::set(&mut o, "email", &mut out.email)?;
+        o.set("name", &mut out.name);
+        o.set("mobile", &mut out.mobile);
+        o.set("email", &mut out.email);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `department` of \[`EcoExamCreateEventJobInfo`\].
+/// The `department` of `EcoExamCreateEventJobInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -338,14 +351,15 @@ pub struct EcoExamCreateEventJobDepartment {
 }
 impl FromJson for EcoExamCreateEventJobDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EcoExamCreateEventJobDepartment")?;
+        let mut o = json::Fields::of(value, "EcoExamCreateEventJobDepartment")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `job_info` of \[`P2HireEcoExamCreatedV1Data`\].
+/// The `job_info` of `P2HireEcoExamCreatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -360,14 +374,15 @@ pub struct EcoExamCreateEventJobInfo {
 }
 impl FromJson for EcoExamCreateEventJobInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EcoExamCreateEventJobInfo")?;
+        let mut o = json::Fields::of(value, "EcoExamCreateEventJobInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "addresses", &mut out.addresses)?;
+        o.set("department", &mut out.department);
+        o.set("addresses", &mut out.addresses);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `mobile` of \[`EcoExamCreateEventCandidateInfo`\].
+/// The `mobile` of `EcoExamCreateEventCandidateInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -382,14 +397,15 @@ pub struct EcoExamCreateEventMobile {
 }
 impl FromJson for EcoExamCreateEventMobile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EcoExamCreateEventMobile")?;
+        let mut o = json::Fields::of(value, "EcoExamCreateEventMobile")?;
         let mut out = Self::default();
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "number", &mut out.number)?;
+        o.set("code", &mut out.code);
+        o.set("number", &mut out.number);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `header` of \[`P2HireApplicationDeletedV1`\].
+/// The `header` of `P2HireApplicationDeletedV1`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -412,18 +428,19 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `name` of \[`CodeNameObject`\].
+/// The `name` of `CodeNameObject`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -438,10 +455,11 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18n")?;
+        let mut o = json::Fields::of(value, "I18n")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("en_us", &mut out.en_us);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -462,11 +480,12 @@ pub struct P2HireApplicationDeletedV1 {
 }
 impl FromJson for P2HireApplicationDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireApplicationDeletedV1")?;
+        let mut o = json::Fields::of(value, "P2HireApplicationDeletedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -483,9 +502,10 @@ pub struct P2HireApplicationDeletedV1Data {
 }
 impl FromJson for P2HireApplicationDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireApplicationDeletedV1Data")?;
+        let mut o = json::Fields::of(value, "P2HireApplicationDeletedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "application_ids", &mut out.application_ids)?;
+        o.set("application_ids", &mut out.application_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -506,11 +526,12 @@ pub struct P2HireApplicationStageChangedV1 {
 }
 impl FromJson for P2HireApplicationStageChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireApplicationStageChangedV1")?;
+        let mut o = json::Fields::of(value, "P2HireApplicationStageChangedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -533,12 +554,13 @@ pub struct P2HireApplicationStageChangedV1Data {
 }
 impl FromJson for P2HireApplicationStageChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireApplicationStageChangedV1Data")?;
+        let mut o = json::Fields::of(value, "P2HireApplicationStageChangedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "origin_stage_id", &mut out.origin_stage_id)?;
-        json::set(&mut o, "target_stage_id", &mut out.target_stage_id)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
+        o.set("application_id", &mut out.application_id);
+        o.set("origin_stage_id", &mut out.origin_stage_id);
+        o.set("target_stage_id", &mut out.target_stage_id);
+        o.set("update_time", &mut out.update_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -559,11 +581,12 @@ pub struct P2HireEcoAccountCreatedV1 {
 }
 impl FromJson for P2HireEcoAccountCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireEcoAccountCreatedV1")?;
+        let mut o = json::Fields::of(value, "P2HireEcoAccountCreatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -588,13 +611,14 @@ pub struct P2HireEcoAccountCreatedV1Data {
 }
 impl FromJson for P2HireEcoAccountCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireEcoAccountCreatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2HireEcoAccountCreatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "scope", &mut out.scope)?;
-        json::set(&mut o, "account_id", &mut out.account_id)?;
-        json::set(&mut o, "account_name", &mut out.account_name)?;
-        json::set(&mut o, "usage_list", &mut out.usage_list)?;
-        json::set(&mut o, "custom_field_list", &mut out.custom_field_list)?;
+        o.set("scope", &mut out.scope);
+        o.set("account_id", &mut out.account_id);
+        o.set("account_name", &mut out.account_name);
+        o.set("usage_list", &mut out.usage_list);
+        o.set("custom_field_list", &mut out.custom_field_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -615,11 +639,12 @@ pub struct P2HireEcoBackgroundCheckCanceledV1 {
 }
 impl FromJson for P2HireEcoBackgroundCheckCanceledV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireEcoBackgroundCheckCanceledV1")?;
+        let mut o = json::Fields::of(value, "P2HireEcoBackgroundCheckCanceledV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -638,10 +663,11 @@ pub struct P2HireEcoBackgroundCheckCanceledV1Data {
 }
 impl FromJson for P2HireEcoBackgroundCheckCanceledV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireEcoBackgroundCheckCanceledV1Data")?;
+        let mut o = json::Fields::of(value, "P2HireEcoBackgroundCheckCanceledV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "background_check_id", &mut out.background_check_id)?;
-        json::set(&mut o, "termination_reason", &mut out.termination_reason)?;
+        o.set("background_check_id", &mut out.background_check_id);
+        o.set("termination_reason", &mut out.termination_reason);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -662,11 +688,12 @@ pub struct P2HireEcoBackgroundCheckCreatedV1 {
 }
 impl FromJson for P2HireEcoBackgroundCheckCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireEcoBackgroundCheckCreatedV1")?;
+        let mut o = json::Fields::of(value, "P2HireEcoBackgroundCheckCreatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -697,16 +724,17 @@ pub struct P2HireEcoBackgroundCheckCreatedV1Data {
 }
 impl FromJson for P2HireEcoBackgroundCheckCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireEcoBackgroundCheckCreatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2HireEcoBackgroundCheckCreatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "background_check_id", &mut out.background_check_id)?;
-        json::set(&mut o, "account_id", &mut out.account_id)?;
-        json::set(&mut o, "package_id", &mut out.package_id)?;
-        json::set(&mut o, "additional_item_id_list", &mut out.additional_item_id_list)?;
-        json::set(&mut o, "comment", &mut out.comment)?;
-        json::set(&mut o, "candidate_info", &mut out.candidate_info)?;
-        json::set(&mut o, "client_contact_info", &mut out.client_contact_info)?;
-        json::set(&mut o, "custom_field_list", &mut out.custom_field_list)?;
+        o.set("background_check_id", &mut out.background_check_id);
+        o.set("account_id", &mut out.account_id);
+        o.set("package_id", &mut out.package_id);
+        o.set("additional_item_id_list", &mut out.additional_item_id_list);
+        o.set("comment", &mut out.comment);
+        o.set("candidate_info", &mut out.candidate_info);
+        o.set("client_contact_info", &mut out.client_contact_info);
+        o.set("custom_field_list", &mut out.custom_field_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -727,11 +755,12 @@ pub struct P2HireEcoExamCreatedV1 {
 }
 impl FromJson for P2HireEcoExamCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireEcoExamCreatedV1")?;
+        let mut o = json::Fields::of(value, "P2HireEcoExamCreatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -760,15 +789,16 @@ pub struct P2HireEcoExamCreatedV1Data {
 }
 impl FromJson for P2HireEcoExamCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireEcoExamCreatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2HireEcoExamCreatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "exam_id", &mut out.exam_id)?;
-        json::set(&mut o, "account_id", &mut out.account_id)?;
-        json::set(&mut o, "paper_id", &mut out.paper_id)?;
-        json::set(&mut o, "candidate_info", &mut out.candidate_info)?;
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "job_info", &mut out.job_info)?;
+        o.set("exam_id", &mut out.exam_id);
+        o.set("account_id", &mut out.account_id);
+        o.set("paper_id", &mut out.paper_id);
+        o.set("candidate_info", &mut out.candidate_info);
+        o.set("talent_id", &mut out.talent_id);
+        o.set("application_id", &mut out.application_id);
+        o.set("job_info", &mut out.job_info);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -789,14 +819,15 @@ pub struct P2HireEhrImportTaskForInternshipOfferImportedV1 {
 }
 impl FromJson for P2HireEhrImportTaskForInternshipOfferImportedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "P2HireEhrImportTaskForInternshipOfferImportedV1",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -827,19 +858,20 @@ pub struct P2HireEhrImportTaskForInternshipOfferImportedV1Data {
 }
 impl FromJson for P2HireEhrImportTaskForInternshipOfferImportedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "P2HireEhrImportTaskForInternshipOfferImportedV1Data",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "offer_id", &mut out.offer_id)?;
-        json::set(&mut o, "pre_onboard_id", &mut out.pre_onboard_id)?;
-        json::set(&mut o, "ehr_department_id", &mut out.ehr_department_id)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "operator_user_id", &mut out.operator_user_id)?;
-        json::set(&mut o, "ehr_department", &mut out.ehr_department)?;
+        o.set("task_id", &mut out.task_id);
+        o.set("application_id", &mut out.application_id);
+        o.set("offer_id", &mut out.offer_id);
+        o.set("pre_onboard_id", &mut out.pre_onboard_id);
+        o.set("ehr_department_id", &mut out.ehr_department_id);
+        o.set("operator_id", &mut out.operator_id);
+        o.set("operator_user_id", &mut out.operator_user_id);
+        o.set("ehr_department", &mut out.ehr_department);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -860,11 +892,12 @@ pub struct P2HireEhrImportTaskImportedV1 {
 }
 impl FromJson for P2HireEhrImportTaskImportedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireEhrImportTaskImportedV1")?;
+        let mut o = json::Fields::of(value, "P2HireEhrImportTaskImportedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -893,15 +926,16 @@ pub struct P2HireEhrImportTaskImportedV1Data {
 }
 impl FromJson for P2HireEhrImportTaskImportedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireEhrImportTaskImportedV1Data")?;
+        let mut o = json::Fields::of(value, "P2HireEhrImportTaskImportedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "ehr_department_id", &mut out.ehr_department_id)?;
-        json::set(&mut o, "ehr_requirement_id", &mut out.ehr_requirement_id)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "operator_user_id", &mut out.operator_user_id)?;
-        json::set(&mut o, "ehr_department", &mut out.ehr_department)?;
+        o.set("task_id", &mut out.task_id);
+        o.set("application_id", &mut out.application_id);
+        o.set("ehr_department_id", &mut out.ehr_department_id);
+        o.set("ehr_requirement_id", &mut out.ehr_requirement_id);
+        o.set("operator_id", &mut out.operator_id);
+        o.set("operator_user_id", &mut out.operator_user_id);
+        o.set("ehr_department", &mut out.ehr_department);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -922,11 +956,12 @@ pub struct P2HireOfferStatusChangedV1 {
 }
 impl FromJson for P2HireOfferStatusChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireOfferStatusChangedV1")?;
+        let mut o = json::Fields::of(value, "P2HireOfferStatusChangedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -943,9 +978,10 @@ pub struct P2HireOfferStatusChangedV1Data {
 }
 impl FromJson for P2HireOfferStatusChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireOfferStatusChangedV1Data")?;
+        let mut o = json::Fields::of(value, "P2HireOfferStatusChangedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "offer_id", &mut out.offer_id)?;
+        o.set("offer_id", &mut out.offer_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -966,11 +1002,12 @@ pub struct P2HireReferralAccountAssetsUpdateV1 {
 }
 impl FromJson for P2HireReferralAccountAssetsUpdateV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireReferralAccountAssetsUpdateV1")?;
+        let mut o = json::Fields::of(value, "P2HireReferralAccountAssetsUpdateV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -991,11 +1028,12 @@ pub struct P2HireReferralAccountAssetsUpdateV1Data {
 }
 impl FromJson for P2HireReferralAccountAssetsUpdateV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireReferralAccountAssetsUpdateV1Data")?;
+        let mut o = json::Fields::of(value, "P2HireReferralAccountAssetsUpdateV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "account_id", &mut out.account_id)?;
-        json::set(&mut o, "assets", &mut out.assets)?;
-        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        o.set("account_id", &mut out.account_id);
+        o.set("assets", &mut out.assets);
+        o.set("modify_time", &mut out.modify_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1016,11 +1054,12 @@ pub struct P2HireTalentDeletedV1 {
 }
 impl FromJson for P2HireTalentDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireTalentDeletedV1")?;
+        let mut o = json::Fields::of(value, "P2HireTalentDeletedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1037,9 +1076,10 @@ pub struct P2HireTalentDeletedV1Data {
 }
 impl FromJson for P2HireTalentDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireTalentDeletedV1Data")?;
+        let mut o = json::Fields::of(value, "P2HireTalentDeletedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        o.set("talent_id", &mut out.talent_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1060,11 +1100,12 @@ pub struct P2HireTalentTagSubscriptionV1 {
 }
 impl FromJson for P2HireTalentTagSubscriptionV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireTalentTagSubscriptionV1")?;
+        let mut o = json::Fields::of(value, "P2HireTalentTagSubscriptionV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1091,18 +1132,19 @@ pub struct P2HireTalentTagSubscriptionV1Data {
 }
 impl FromJson for P2HireTalentTagSubscriptionV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2HireTalentTagSubscriptionV1Data")?;
+        let mut o = json::Fields::of(value, "P2HireTalentTagSubscriptionV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "tag", &mut out.tag)?;
-        json::set(&mut o, "lock_status", &mut out.lock_status)?;
-        json::set(&mut o, "application_stage", &mut out.application_stage)?;
+        o.set("talent_id", &mut out.talent_id);
+        o.set("application_id", &mut out.application_id);
+        o.set("type", &mut out.r#type);
+        o.set("tag", &mut out.tag);
+        o.set("lock_status", &mut out.lock_status);
+        o.set("application_stage", &mut out.application_stage);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `tag` of \[`P2HireTalentTagSubscriptionV1Data`\].
+/// The `tag` of `P2HireTalentTagSubscriptionV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1123,17 +1165,18 @@ pub struct TalentTag {
 }
 impl FromJson for TalentTag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentTag")?;
+        let mut o = json::Fields::of(value, "TalentTag")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("type", &mut out.r#type);
+        o.set("active_status", &mut out.active_status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `operator_user_id` of \[`P2HireEhrImportTaskForInternshipOfferImportedV1Data`\].
+/// The `operator_user_id` of `P2HireEhrImportTaskForInternshipOfferImportedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1150,23 +1193,24 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserId")?;
+        let mut o = json::Fields::of(value, "UserId")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `client_contact_info` of \[`P2HireEcoBackgroundCheckCreatedV1Data`\].
+/// The `client_contact_info` of `P2HireEcoBackgroundCheckCreatedV1Data`.
 ///
 /// The same fields as [`EcoExamCreateEventCandidateInfo`]: one type, two names.
 pub type EcoBackgroundCheckCreateEventContactInfo = EcoExamCreateEventCandidateInfo;
-/// The `custom_field_list` of \[`P2HireEcoBackgroundCheckCreatedV1Data`\].
+/// The `custom_field_list` of `P2HireEcoBackgroundCheckCreatedV1Data`.
 ///
 /// The same fields as [`EcoAccountCustomFieldEventData`]: one type, two names.
 pub type EcoBackgroundCheckCreateEventCustomKv = EcoAccountCustomFieldEventData;
-/// The `mobile` of \[`EcoBackgroundCheckCreateEventCandidateInfo`\].
+/// The `mobile` of `EcoBackgroundCheckCreateEventCandidateInfo`.
 ///
 /// The same fields as [`EcoExamCreateEventMobile`]: one type, two names.
 pub type EcoBackgroundCheckCreateEventMobile = EcoExamCreateEventMobile;

@@ -4002,7 +4002,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// The `ability_list` of \[`InterviewDimensionAssessment`\].
+/// The `ability_list` of `InterviewDimensionAssessment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4019,15 +4019,16 @@ pub struct Ability {
 }
 impl FromJson for Ability {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Ability")?;
+        let mut o = json::Fields::of(value, "Ability")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `ability_assessments` of \[`DimensionAssessment`\].
+/// The `ability_assessments` of `DimensionAssessment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4044,15 +4045,16 @@ pub struct AbilityAssessment {
 }
 impl FromJson for AbilityAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AbilityAssessment")?;
+        let mut o = json::Fields::of(value, "AbilityAssessment")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "ability_id", &mut out.ability_id)?;
-        json::set(&mut o, "content", &mut out.content)?;
+        o.set("id", &mut out.id);
+        o.set("ability_id", &mut out.ability_id);
+        o.set("content", &mut out.content);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `acceptance_list` of \[`OfferSendRecord`\].
+/// The `acceptance_list` of `OfferSendRecord`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4071,16 +4073,17 @@ pub struct Acceptance {
 }
 impl FromJson for Acceptance {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Acceptance")?;
+        let mut o = json::Fields::of(value, "Acceptance")?;
         let mut out = Self::default();
-        json::set(&mut o, "operator_type", &mut out.operator_type)?;
-        json::set(&mut o, "conclusion", &mut out.conclusion)?;
-        json::set(&mut o, "memo", &mut out.memo)?;
-        json::set(&mut o, "operate_time", &mut out.operate_time)?;
+        o.set("operator_type", &mut out.operator_type);
+        o.set("conclusion", &mut out.conclusion);
+        o.set("memo", &mut out.memo);
+        o.set("operate_time", &mut out.operate_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `account` of \[`CreateReferralAccountResponseBody`\].
+/// The `account` of `CreateReferralAccountResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4099,16 +4102,17 @@ pub struct Account {
 }
 impl FromJson for Account {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Account")?;
+        let mut o = json::Fields::of(value, "Account")?;
         let mut out = Self::default();
-        json::set(&mut o, "account_id", &mut out.account_id)?;
-        json::set(&mut o, "assets", &mut out.assets)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "referrer", &mut out.referrer)?;
+        o.set("account_id", &mut out.account_id);
+        o.set("assets", &mut out.assets);
+        o.set("status", &mut out.status);
+        o.set("referrer", &mut out.referrer);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `referrer` of \[`Account`\].
+/// The `referrer` of `Account`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4127,12 +4131,13 @@ pub struct AccountReferrer {
 }
 impl FromJson for AccountReferrer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AccountReferrer")?;
+        let mut o = json::Fields::of(value, "AccountReferrer")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("email", &mut out.email);
+        o.set("mobile", &mut out.mobile);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4178,14 +4183,15 @@ pub struct AddToFolderTalentResponseBody {
 }
 impl FromJson for AddToFolderTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AddToFolderTalentResponseBody")?;
+        let mut o = json::Fields::of(value, "AddToFolderTalentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "talent_id_list", &mut out.talent_id_list)?;
-        json::set(&mut o, "folder_id", &mut out.folder_id)?;
+        o.set("talent_id_list", &mut out.talent_id_list);
+        o.set("folder_id", &mut out.folder_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `agency` of \[`GetAgencyResponseBody`\].
+/// The `agency` of `GetAgencyResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4204,16 +4210,17 @@ pub struct Agency {
 }
 impl FromJson for Agency {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Agency")?;
+        let mut o = json::Fields::of(value, "Agency")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "contactor_id", &mut out.contactor_id)?;
-        json::set(&mut o, "contactor_name", &mut out.contactor_name)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("contactor_id", &mut out.contactor_id);
+        o.set("contactor_name", &mut out.contactor_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`GetAgencyAccountAgencyResponseBody`\].
+/// The `items` of `GetAgencyAccountAgencyResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4236,18 +4243,19 @@ pub struct AgencyAccount {
 }
 impl FromJson for AgencyAccount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgencyAccount")?;
+        let mut o = json::Fields::of(value, "AgencyAccount")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "reason", &mut out.reason)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "user_info", &mut out.user_info)?;
-        json::set(&mut o, "role", &mut out.role)?;
+        o.set("id", &mut out.id);
+        o.set("reason", &mut out.reason);
+        o.set("create_time", &mut out.create_time);
+        o.set("status", &mut out.status);
+        o.set("user_info", &mut out.user_info);
+        o.set("role", &mut out.role);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_info` of \[`AgencyAccount`\].
+/// The `user_info` of `AgencyAccount`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4266,16 +4274,17 @@ pub struct AgencyAccountUser {
 }
 impl FromJson for AgencyAccountUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgencyAccountUser")?;
+        let mut o = json::Fields::of(value, "AgencyAccountUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("name", &mut out.name);
+        o.set("email", &mut out.email);
+        o.set("mobile", &mut out.mobile);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `basic_info` of \[`AgencyInfo`\].
+/// The `basic_info` of `AgencyInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4290,14 +4299,15 @@ pub struct AgencyBasicInfo {
 }
 impl FromJson for AgencyBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgencyBasicInfo")?;
+        let mut o = json::Fields::of(value, "AgencyBasicInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "hunter_user_name", &mut out.hunter_user_name)?;
-        json::set(&mut o, "hunter_company_name", &mut out.hunter_company_name)?;
+        o.set("hunter_user_name", &mut out.hunter_user_name);
+        o.set("hunter_company_name", &mut out.hunter_company_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `agency` of \[`ApplicationDetailInfo`\].
+/// The `agency` of `ApplicationDetailInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4314,15 +4324,16 @@ pub struct AgencyInfo {
 }
 impl FromJson for AgencyInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgencyInfo")?;
+        let mut o = json::Fields::of(value, "AgencyInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "basic_info", &mut out.basic_info)?;
-        json::set(&mut o, "comment_info", &mut out.comment_info)?;
-        json::set(&mut o, "salary_info", &mut out.salary_info)?;
+        o.set("basic_info", &mut out.basic_info);
+        o.set("comment_info", &mut out.comment_info);
+        o.set("salary_info", &mut out.salary_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `onboarded_protection` of \[`ProtectSearchAgencyResponseBody`\].
+/// The `onboarded_protection` of `ProtectSearchAgencyResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4349,24 +4360,21 @@ pub struct AgencyProtection {
 }
 impl FromJson for AgencyProtection {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgencyProtection")?;
+        let mut o = json::Fields::of(value, "AgencyProtection")?;
         let mut out = Self::default();
-        json::set(&mut o, "protection_type", &mut out.protection_type)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "expire_time", &mut out.expire_time)?;
-        json::set(&mut o, "agency_supplier_id", &mut out.agency_supplier_id)?;
-        json::set(&mut o, "agency_supplier_name", &mut out.agency_supplier_name)?;
-        json::set(&mut o, "agency_supplier_user_id", &mut out.agency_supplier_user_id)?;
-        json::set(
-            &mut o,
-            "agency_supplier_user_name",
-            &mut out.agency_supplier_user_name,
-        )?;
+        o.set("protection_type", &mut out.protection_type);
+        o.set("application_id", &mut out.application_id);
+        o.set("start_time", &mut out.start_time);
+        o.set("expire_time", &mut out.expire_time);
+        o.set("agency_supplier_id", &mut out.agency_supplier_id);
+        o.set("agency_supplier_name", &mut out.agency_supplier_name);
+        o.set("agency_supplier_user_id", &mut out.agency_supplier_user_id);
+        o.set("agency_supplier_user_name", &mut out.agency_supplier_user_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`BatchQueryAgencyResponseBody`\].
+/// The `items` of `BatchQueryAgencyResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4401,24 +4409,25 @@ pub struct AgencySupplier {
 }
 impl FromJson for AgencySupplier {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgencySupplier")?;
+        let mut o = json::Fields::of(value, "AgencySupplier")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "label_list", &mut out.label_list)?;
-        json::set(&mut o, "admin_list", &mut out.admin_list)?;
-        json::set(&mut o, "agency_protect_time", &mut out.agency_protect_time)?;
-        json::set(&mut o, "cooperation_create_time", &mut out.cooperation_create_time)?;
-        json::set(&mut o, "cooperation_start_time", &mut out.cooperation_start_time)?;
-        json::set(&mut o, "cooperation_end_time", &mut out.cooperation_end_time)?;
-        json::set(&mut o, "cooperation_status", &mut out.cooperation_status)?;
-        json::set(&mut o, "invite_email", &mut out.invite_email)?;
-        json::set(&mut o, "supplier_area", &mut out.supplier_area)?;
-        json::set(&mut o, "talent_protect_time", &mut out.talent_protect_time)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("label_list", &mut out.label_list);
+        o.set("admin_list", &mut out.admin_list);
+        o.set("agency_protect_time", &mut out.agency_protect_time);
+        o.set("cooperation_create_time", &mut out.cooperation_create_time);
+        o.set("cooperation_start_time", &mut out.cooperation_start_time);
+        o.set("cooperation_end_time", &mut out.cooperation_end_time);
+        o.set("cooperation_status", &mut out.cooperation_status);
+        o.set("invite_email", &mut out.invite_email);
+        o.set("supplier_area", &mut out.supplier_area);
+        o.set("talent_protect_time", &mut out.talent_protect_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `admin_list` of \[`AgencySupplier`\].
+/// The `admin_list` of `AgencySupplier`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4435,15 +4444,16 @@ pub struct AgencySupplierAdmin {
 }
 impl FromJson for AgencySupplierAdmin {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgencySupplierAdmin")?;
+        let mut o = json::Fields::of(value, "AgencySupplierAdmin")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "email", &mut out.email)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("name", &mut out.name);
+        o.set("email", &mut out.email);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `agency_protect_time` of \[`AgencySupplier`\].
+/// The `agency_protect_time` of `AgencySupplier`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4458,14 +4468,15 @@ pub struct AgencySupplierProtectTime {
 }
 impl FromJson for AgencySupplierProtectTime {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgencySupplierProtectTime")?;
+        let mut o = json::Fields::of(value, "AgencySupplierProtectTime")?;
         let mut out = Self::default();
-        json::set(&mut o, "day", &mut out.day)?;
-        json::set(&mut o, "use_default", &mut out.use_default)?;
+        o.set("day", &mut out.day);
+        o.set("use_default", &mut out.use_default);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `talent_protect_time` of \[`AgencySupplier`\].
+/// The `talent_protect_time` of `AgencySupplier`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4482,15 +4493,16 @@ pub struct AgencySupplierTalentProtectTime {
 }
 impl FromJson for AgencySupplierTalentProtectTime {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgencySupplierTalentProtectTime")?;
+        let mut o = json::Fields::of(value, "AgencySupplierTalentProtectTime")?;
         let mut out = Self::default();
-        json::set(&mut o, "day", &mut out.day)?;
-        json::set(&mut o, "use_default", &mut out.use_default)?;
-        json::set(&mut o, "forever", &mut out.forever)?;
+        o.set("day", &mut out.day);
+        o.set("use_default", &mut out.use_default);
+        o.set("forever", &mut out.forever);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `application` of \[`GetApplicationResponseBody`\].
+/// The `application` of `GetApplicationResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4539,39 +4551,35 @@ pub struct Application {
 }
 impl FromJson for Application {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Application")?;
+        let mut o = json::Fields::of(value, "Application")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
-        json::set(&mut o, "resume_source_id", &mut out.resume_source_id)?;
-        json::set(&mut o, "stage", &mut out.stage)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        json::set(&mut o, "delivery_type", &mut out.delivery_type)?;
-        json::set(&mut o, "resume_source_info", &mut out.resume_source_info)?;
-        json::set(&mut o, "website_resume_source", &mut out.website_resume_source)?;
-        json::set(
-            &mut o,
-            "talent_attachment_resume_id",
-            &mut out.talent_attachment_resume_id,
-        )?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "modify_time", &mut out.modify_time)?;
-        json::set(&mut o, "stage_time_list", &mut out.stage_time_list)?;
-        json::set(&mut o, "termination_type", &mut out.termination_type)?;
-        json::set(&mut o, "termination_reason_list", &mut out.termination_reason_list)?;
-        json::set(&mut o, "termination_reason_note", &mut out.termination_reason_note)?;
-        json::set(
-            &mut o,
+        o.set("id", &mut out.id);
+        o.set("job_id", &mut out.job_id);
+        o.set("talent_id", &mut out.talent_id);
+        o.set("resume_source_id", &mut out.resume_source_id);
+        o.set("stage", &mut out.stage);
+        o.set("active_status", &mut out.active_status);
+        o.set("delivery_type", &mut out.delivery_type);
+        o.set("resume_source_info", &mut out.resume_source_info);
+        o.set("website_resume_source", &mut out.website_resume_source);
+        o.set("talent_attachment_resume_id", &mut out.talent_attachment_resume_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("modify_time", &mut out.modify_time);
+        o.set("stage_time_list", &mut out.stage_time_list);
+        o.set("termination_type", &mut out.termination_type);
+        o.set("termination_reason_list", &mut out.termination_reason_list);
+        o.set("termination_reason_note", &mut out.termination_reason_note);
+        o.set(
             "application_preferred_city_list",
             &mut out.application_preferred_city_list,
-        )?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "job_info", &mut out.job_info)?;
+        );
+        o.set("creator_id", &mut out.creator_id);
+        o.set("job_info", &mut out.job_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `basic_info` of \[`ApplicationDetailInfo`\].
+/// The `basic_info` of `ApplicationDetailInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4622,40 +4630,36 @@ pub struct ApplicationDetailBasicInfo {
 }
 impl FromJson for ApplicationDetailBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationDetailBasicInfo")?;
+        let mut o = json::Fields::of(value, "ApplicationDetailBasicInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
-        json::set(&mut o, "stage", &mut out.stage)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        json::set(&mut o, "delivery_type", &mut out.delivery_type)?;
-        json::set(&mut o, "resume_source_info", &mut out.resume_source_info)?;
-        json::set(&mut o, "website_resume_source", &mut out.website_resume_source)?;
-        json::set(
-            &mut o,
-            "talent_attachment_resume_id",
-            &mut out.talent_attachment_resume_id,
-        )?;
-        json::set(&mut o, "stage_time_list", &mut out.stage_time_list)?;
-        json::set(&mut o, "onboard_status", &mut out.onboard_status)?;
-        json::set(
-            &mut o,
+        o.set("id", &mut out.id);
+        o.set("job_id", &mut out.job_id);
+        o.set("talent_id", &mut out.talent_id);
+        o.set("stage", &mut out.stage);
+        o.set("active_status", &mut out.active_status);
+        o.set("delivery_type", &mut out.delivery_type);
+        o.set("resume_source_info", &mut out.resume_source_info);
+        o.set("website_resume_source", &mut out.website_resume_source);
+        o.set("talent_attachment_resume_id", &mut out.talent_attachment_resume_id);
+        o.set("stage_time_list", &mut out.stage_time_list);
+        o.set("onboard_status", &mut out.onboard_status);
+        o.set(
             "application_preferred_city_list",
             &mut out.application_preferred_city_list,
-        )?;
-        json::set(&mut o, "termination_reason", &mut out.termination_reason)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "owner_id", &mut out.owner_id)?;
-        json::set(&mut o, "terminator_id", &mut out.terminator_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "modify_time", &mut out.modify_time)?;
-        json::set(&mut o, "lock_status", &mut out.lock_status)?;
-        json::set(&mut o, "termination_reason_note", &mut out.termination_reason_note)?;
+        );
+        o.set("termination_reason", &mut out.termination_reason);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("owner_id", &mut out.owner_id);
+        o.set("terminator_id", &mut out.terminator_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("modify_time", &mut out.modify_time);
+        o.set("lock_status", &mut out.lock_status);
+        o.set("termination_reason_note", &mut out.termination_reason_note);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `application_detail` of \[`GetDetailApplicationResponseBody`\].
+/// The `application_detail` of `GetDetailApplicationResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4686,22 +4690,23 @@ pub struct ApplicationDetailInfo {
 }
 impl FromJson for ApplicationDetailInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationDetailInfo")?;
+        let mut o = json::Fields::of(value, "ApplicationDetailInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "basic_info", &mut out.basic_info)?;
-        json::set(&mut o, "job", &mut out.job)?;
-        json::set(&mut o, "talent", &mut out.talent)?;
-        json::set(&mut o, "evaluations", &mut out.evaluations)?;
-        json::set(&mut o, "interview_aggregation", &mut out.interview_aggregation)?;
-        json::set(&mut o, "offer", &mut out.offer)?;
-        json::set(&mut o, "employee", &mut out.employee)?;
-        json::set(&mut o, "agency", &mut out.agency)?;
-        json::set(&mut o, "portal", &mut out.portal)?;
-        json::set(&mut o, "referral", &mut out.referral)?;
+        o.set("basic_info", &mut out.basic_info);
+        o.set("job", &mut out.job);
+        o.set("talent", &mut out.talent);
+        o.set("evaluations", &mut out.evaluations);
+        o.set("interview_aggregation", &mut out.interview_aggregation);
+        o.set("offer", &mut out.offer);
+        o.set("employee", &mut out.employee);
+        o.set("agency", &mut out.agency);
+        o.set("portal", &mut out.portal);
+        o.set("referral", &mut out.referral);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `portal` of \[`ApplicationDetailInfo`\].
+/// The `portal` of `ApplicationDetailInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4714,13 +4719,14 @@ pub struct ApplicationDetailPortalInfo {
 }
 impl FromJson for ApplicationDetailPortalInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationDetailPortalInfo")?;
+        let mut o = json::Fields::of(value, "ApplicationDetailPortalInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "campus_volunteer_info", &mut out.campus_volunteer_info)?;
+        o.set("campus_volunteer_info", &mut out.campus_volunteer_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `offer` of \[`OfferApplicationResponseBody`\].
+/// The `offer` of `OfferApplicationResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4751,22 +4757,23 @@ pub struct ApplicationOffer {
 }
 impl FromJson for ApplicationOffer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationOffer")?;
+        let mut o = json::Fields::of(value, "ApplicationOffer")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "basic_info", &mut out.basic_info)?;
-        json::set(&mut o, "salary_plan", &mut out.salary_plan)?;
-        json::set(&mut o, "schema_id", &mut out.schema_id)?;
-        json::set(&mut o, "offer_status", &mut out.offer_status)?;
-        json::set(&mut o, "job_info", &mut out.job_info)?;
-        json::set(&mut o, "customized_module_list", &mut out.customized_module_list)?;
-        json::set(&mut o, "job_requirement_id", &mut out.job_requirement_id)?;
-        json::set(&mut o, "offer_send_record_list", &mut out.offer_send_record_list)?;
+        o.set("id", &mut out.id);
+        o.set("application_id", &mut out.application_id);
+        o.set("basic_info", &mut out.basic_info);
+        o.set("salary_plan", &mut out.salary_plan);
+        o.set("schema_id", &mut out.schema_id);
+        o.set("offer_status", &mut out.offer_status);
+        o.set("job_info", &mut out.job_info);
+        o.set("customized_module_list", &mut out.customized_module_list);
+        o.set("job_requirement_id", &mut out.job_requirement_id);
+        o.set("offer_send_record_list", &mut out.offer_send_record_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `basic_info` of \[`ApplicationOffer`\].
+/// The `basic_info` of `ApplicationOffer`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4827,45 +4834,38 @@ pub struct ApplicationOfferBasicInfo {
 }
 impl FromJson for ApplicationOfferBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationOfferBasicInfo")?;
+        let mut o = json::Fields::of(value, "ApplicationOfferBasicInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "offer_type", &mut out.offer_type)?;
-        json::set(&mut o, "remark", &mut out.remark)?;
-        json::set(&mut o, "expire_time", &mut out.expire_time)?;
-        json::set(&mut o, "owner_user_id", &mut out.owner_user_id)?;
-        json::set(&mut o, "creator_user_id", &mut out.creator_user_id)?;
-        json::set(&mut o, "employee_type", &mut out.employee_type)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
-        json::set(&mut o, "onboard_date", &mut out.onboard_date)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "probation_month", &mut out.probation_month)?;
-        json::set(&mut o, "contract_year", &mut out.contract_year)?;
-        json::set(&mut o, "contract_period", &mut out.contract_period)?;
-        json::set(&mut o, "recruitment_type", &mut out.recruitment_type)?;
-        json::set(&mut o, "sequence", &mut out.sequence)?;
-        json::set(&mut o, "level", &mut out.level)?;
-        json::set(&mut o, "onboard_address", &mut out.onboard_address)?;
-        json::set(&mut o, "work_address", &mut out.work_address)?;
-        json::set(&mut o, "customize_info_list", &mut out.customize_info_list)?;
-        json::set(
-            &mut o,
-            "work_location_address_info",
-            &mut out.work_location_address_info,
-        )?;
-        json::set(&mut o, "position_id", &mut out.position_id)?;
-        json::set(&mut o, "job_offered", &mut out.job_offered)?;
-        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
-        json::set(
-            &mut o,
-            "common_attachment_id_list",
-            &mut out.common_attachment_id_list,
-        )?;
-        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
+        o.set("offer_type", &mut out.offer_type);
+        o.set("remark", &mut out.remark);
+        o.set("expire_time", &mut out.expire_time);
+        o.set("owner_user_id", &mut out.owner_user_id);
+        o.set("creator_user_id", &mut out.creator_user_id);
+        o.set("employee_type", &mut out.employee_type);
+        o.set("create_time", &mut out.create_time);
+        o.set("leader_user_id", &mut out.leader_user_id);
+        o.set("onboard_date", &mut out.onboard_date);
+        o.set("department_id", &mut out.department_id);
+        o.set("probation_month", &mut out.probation_month);
+        o.set("contract_year", &mut out.contract_year);
+        o.set("contract_period", &mut out.contract_period);
+        o.set("recruitment_type", &mut out.recruitment_type);
+        o.set("sequence", &mut out.sequence);
+        o.set("level", &mut out.level);
+        o.set("onboard_address", &mut out.onboard_address);
+        o.set("work_address", &mut out.work_address);
+        o.set("customize_info_list", &mut out.customize_info_list);
+        o.set("work_location_address_info", &mut out.work_location_address_info);
+        o.set("position_id", &mut out.position_id);
+        o.set("job_offered", &mut out.job_offered);
+        o.set("job_grade_id", &mut out.job_grade_id);
+        o.set("common_attachment_id_list", &mut out.common_attachment_id_list);
+        o.set("pathway_id", &mut out.pathway_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `customized_module_list` of \[`ApplicationOffer`\].
+/// The `customized_module_list` of `ApplicationOffer`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4880,14 +4880,15 @@ pub struct ApplicationOfferCustomModule {
 }
 impl FromJson for ApplicationOfferCustomModule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationOfferCustomModule")?;
+        let mut o = json::Fields::of(value, "ApplicationOfferCustomModule")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "object_list", &mut out.object_list)?;
+        o.set("id", &mut out.id);
+        o.set("object_list", &mut out.object_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `customize_info_list` of \[`ApplicationOfferBasicInfo`\].
+/// The `customize_info_list` of `ApplicationOfferBasicInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4902,14 +4903,15 @@ pub struct ApplicationOfferCustomValue {
 }
 impl FromJson for ApplicationOfferCustomValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationOfferCustomValue")?;
+        let mut o = json::Fields::of(value, "ApplicationOfferCustomValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "object_id", &mut out.object_id)?;
-        json::set(&mut o, "customize_value", &mut out.customize_value)?;
+        o.set("object_id", &mut out.object_id);
+        o.set("customize_value", &mut out.customize_value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `salary_plan` of \[`ApplicationOffer`\].
+/// The `salary_plan` of `ApplicationOffer`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4938,25 +4940,22 @@ pub struct ApplicationOfferSalaryPlan {
 }
 impl FromJson for ApplicationOfferSalaryPlan {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationOfferSalaryPlan")?;
+        let mut o = json::Fields::of(value, "ApplicationOfferSalaryPlan")?;
         let mut out = Self::default();
-        json::set(&mut o, "currency", &mut out.currency)?;
-        json::set(&mut o, "basic_salary", &mut out.basic_salary)?;
-        json::set(
-            &mut o,
-            "probation_salary_percentage",
-            &mut out.probation_salary_percentage,
-        )?;
-        json::set(&mut o, "award_salary_multiple", &mut out.award_salary_multiple)?;
-        json::set(&mut o, "option_shares", &mut out.option_shares)?;
-        json::set(&mut o, "quarterly_bonus", &mut out.quarterly_bonus)?;
-        json::set(&mut o, "half_year_bonus", &mut out.half_year_bonus)?;
-        json::set(&mut o, "total_annual_cash", &mut out.total_annual_cash)?;
-        json::set(&mut o, "customize_info_list", &mut out.customize_info_list)?;
+        o.set("currency", &mut out.currency);
+        o.set("basic_salary", &mut out.basic_salary);
+        o.set("probation_salary_percentage", &mut out.probation_salary_percentage);
+        o.set("award_salary_multiple", &mut out.award_salary_multiple);
+        o.set("option_shares", &mut out.option_shares);
+        o.set("quarterly_bonus", &mut out.quarterly_bonus);
+        o.set("half_year_bonus", &mut out.half_year_bonus);
+        o.set("total_annual_cash", &mut out.total_annual_cash);
+        o.set("customize_info_list", &mut out.customize_info_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `resume_source_info` of \[`Application`\].
+/// The `resume_source_info` of `Application`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4973,15 +4972,16 @@ pub struct ApplicationResumeSource {
 }
 impl FromJson for ApplicationResumeSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationResumeSource")?;
+        let mut o = json::Fields::of(value, "ApplicationResumeSource")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "resume_source_type", &mut out.resume_source_type)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("resume_source_type", &mut out.resume_source_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `stage_time_list` of \[`Application`\].
+/// The `stage_time_list` of `Application`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4998,15 +4998,16 @@ pub struct ApplicationStageTime {
 }
 impl FromJson for ApplicationStageTime {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationStageTime")?;
+        let mut o = json::Fields::of(value, "ApplicationStageTime")?;
         let mut out = Self::default();
-        json::set(&mut o, "stage_id", &mut out.stage_id)?;
-        json::set(&mut o, "enter_time", &mut out.enter_time)?;
-        json::set(&mut o, "exit_time", &mut out.exit_time)?;
+        o.set("stage_id", &mut out.stage_id);
+        o.set("enter_time", &mut out.enter_time);
+        o.set("exit_time", &mut out.exit_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `channel` of \[`ApplicationWebsiteResumeSource`\].
+/// The `channel` of `ApplicationWebsiteResumeSource`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5021,14 +5022,15 @@ pub struct ApplicationWebsiteChannel {
 }
 impl FromJson for ApplicationWebsiteChannel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationWebsiteChannel")?;
+        let mut o = json::Fields::of(value, "ApplicationWebsiteChannel")?;
         let mut out = Self::default();
-        json::set(&mut o, "channel_id", &mut out.channel_id)?;
-        json::set(&mut o, "channel_name", &mut out.channel_name)?;
+        o.set("channel_id", &mut out.channel_id);
+        o.set("channel_name", &mut out.channel_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `website_resume_source` of \[`Application`\].
+/// The `website_resume_source` of `Application`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5045,15 +5047,16 @@ pub struct ApplicationWebsiteResumeSource {
 }
 impl FromJson for ApplicationWebsiteResumeSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationWebsiteResumeSource")?;
+        let mut o = json::Fields::of(value, "ApplicationWebsiteResumeSource")?;
         let mut out = Self::default();
-        json::set(&mut o, "website_id", &mut out.website_id)?;
-        json::set(&mut o, "website_name", &mut out.website_name)?;
-        json::set(&mut o, "channel", &mut out.channel)?;
+        o.set("website_id", &mut out.website_id);
+        o.set("website_name", &mut out.website_name);
+        o.set("channel", &mut out.channel);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `assessment_score` of \[`InterviewRecord`\].
+/// The `assessment_score` of `InterviewRecord`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5070,15 +5073,16 @@ pub struct AssessmentScoreInfo {
 }
 impl FromJson for AssessmentScoreInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AssessmentScoreInfo")?;
+        let mut o = json::Fields::of(value, "AssessmentScoreInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "calculate_type", &mut out.calculate_type)?;
-        json::set(&mut o, "score", &mut out.score)?;
-        json::set(&mut o, "full_score", &mut out.full_score)?;
+        o.set("calculate_type", &mut out.calculate_type);
+        o.set("score", &mut out.score);
+        o.set("full_score", &mut out.full_score);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `assets` of \[`Account`\].
+/// The `assets` of `Account`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5093,14 +5097,15 @@ pub struct Assets {
 }
 impl FromJson for Assets {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Assets")?;
+        let mut o = json::Fields::of(value, "Assets")?;
         let mut out = Self::default();
-        json::set(&mut o, "confirmed_bonus", &mut out.confirmed_bonus)?;
-        json::set(&mut o, "paid_bonus", &mut out.paid_bonus)?;
+        o.set("confirmed_bonus", &mut out.confirmed_bonus);
+        o.set("paid_bonus", &mut out.paid_bonus);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `attachment` of \[`GetAttachmentResponseBody`\].
+/// The `attachment` of `GetAttachmentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5121,17 +5126,18 @@ pub struct Attachment {
 }
 impl FromJson for Attachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Attachment")?;
+        let mut o = json::Fields::of(value, "Attachment")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "mime", &mut out.mime)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
+        o.set("id", &mut out.id);
+        o.set("url", &mut out.url);
+        o.set("name", &mut out.name);
+        o.set("mime", &mut out.mime);
+        o.set("create_time", &mut out.create_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `attachment` of \[`GetInterviewRecordAttachmentResponseBody`\].
+/// The `attachment` of `GetInterviewRecordAttachmentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5152,17 +5158,18 @@ pub struct AttachmentInfo {
 }
 impl FromJson for AttachmentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AttachmentInfo")?;
+        let mut o = json::Fields::of(value, "AttachmentInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "mime", &mut out.mime)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
+        o.set("id", &mut out.id);
+        o.set("url", &mut out.url);
+        o.set("name", &mut out.name);
+        o.set("mime", &mut out.mime);
+        o.set("create_time", &mut out.create_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `image_list` of \[`InterviewRecord`\].
+/// The `image_list` of `InterviewRecord`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5183,17 +5190,18 @@ pub struct AttachmentV2 {
 }
 impl FromJson for AttachmentV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AttachmentV2")?;
+        let mut o = json::Fields::of(value, "AttachmentV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "mime", &mut out.mime)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
+        o.set("id", &mut out.id);
+        o.set("url", &mut out.url);
+        o.set("name", &mut out.name);
+        o.set("mime", &mut out.mime);
+        o.set("create_time", &mut out.create_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `custom_data_list` of \[`BackgroundCheckOrder`\].
+/// The `custom_data_list` of `BackgroundCheckOrder`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5208,14 +5216,15 @@ pub struct BackgroundCheckCustomFieldDataValue {
 }
 impl FromJson for BackgroundCheckCustomFieldDataValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BackgroundCheckCustomFieldDataValue")?;
+        let mut o = json::Fields::of(value, "BackgroundCheckCustomFieldDataValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("key", &mut out.key);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `ext_item_info_list` of \[`BackgroundCheckOrder`\].
+/// The `ext_item_info_list` of `BackgroundCheckOrder`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5230,14 +5239,15 @@ pub struct BackgroundCheckItemInfo {
 }
 impl FromJson for BackgroundCheckItemInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BackgroundCheckItemInfo")?;
+        let mut o = json::Fields::of(value, "BackgroundCheckItemInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`BatchQueryBackgroundCheckOrderResponseBody`\].
+/// The `items` of `BatchQueryBackgroundCheckOrderResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5294,35 +5304,36 @@ pub struct BackgroundCheckOrder {
 }
 impl FromJson for BackgroundCheckOrder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BackgroundCheckOrder")?;
+        let mut o = json::Fields::of(value, "BackgroundCheckOrder")?;
         let mut out = Self::default();
-        json::set(&mut o, "order_id", &mut out.order_id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "order_status", &mut out.order_status)?;
-        json::set(&mut o, "account_third_type", &mut out.account_third_type)?;
-        json::set(&mut o, "package", &mut out.package)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "feedback_info_list", &mut out.feedback_info_list)?;
-        json::set(&mut o, "process_info_list", &mut out.process_info_list)?;
-        json::set(&mut o, "upload_time", &mut out.upload_time)?;
-        json::set(&mut o, "candidate_info", &mut out.candidate_info)?;
-        json::set(&mut o, "creator_info", &mut out.creator_info)?;
-        json::set(&mut o, "contactor_info", &mut out.contactor_info)?;
-        json::set(&mut o, "begin_time", &mut out.begin_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "conclusion", &mut out.conclusion)?;
-        json::set(&mut o, "provider_info", &mut out.provider_info)?;
-        json::set(&mut o, "custom_field_list", &mut out.custom_field_list)?;
-        json::set(&mut o, "custom_data_list", &mut out.custom_data_list)?;
-        json::set(&mut o, "ext_item_info_list", &mut out.ext_item_info_list)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "geo", &mut out.geo)?;
-        json::set(&mut o, "location_code", &mut out.location_code)?;
-        json::set(&mut o, "remark", &mut out.remark)?;
+        o.set("order_id", &mut out.order_id);
+        o.set("application_id", &mut out.application_id);
+        o.set("order_status", &mut out.order_status);
+        o.set("account_third_type", &mut out.account_third_type);
+        o.set("package", &mut out.package);
+        o.set("name", &mut out.name);
+        o.set("feedback_info_list", &mut out.feedback_info_list);
+        o.set("process_info_list", &mut out.process_info_list);
+        o.set("upload_time", &mut out.upload_time);
+        o.set("candidate_info", &mut out.candidate_info);
+        o.set("creator_info", &mut out.creator_info);
+        o.set("contactor_info", &mut out.contactor_info);
+        o.set("begin_time", &mut out.begin_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("conclusion", &mut out.conclusion);
+        o.set("provider_info", &mut out.provider_info);
+        o.set("custom_field_list", &mut out.custom_field_list);
+        o.set("custom_data_list", &mut out.custom_data_list);
+        o.set("ext_item_info_list", &mut out.ext_item_info_list);
+        o.set("update_time", &mut out.update_time);
+        o.set("geo", &mut out.geo);
+        o.set("location_code", &mut out.location_code);
+        o.set("remark", &mut out.remark);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `creator_info` of \[`BackgroundCheckOrder`\].
+/// The `creator_info` of `BackgroundCheckOrder`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5335,13 +5346,14 @@ pub struct BackgroundCheckOrderCreator {
 }
 impl FromJson for BackgroundCheckOrderCreator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BackgroundCheckOrderCreator")?;
+        let mut o = json::Fields::of(value, "BackgroundCheckOrderCreator")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `feedback_info_list` of \[`BackgroundCheckOrder`\].
+/// The `feedback_info_list` of `BackgroundCheckOrder`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5366,19 +5378,20 @@ pub struct BackgroundCheckOrderFeedbackInfo {
 }
 impl FromJson for BackgroundCheckOrderFeedbackInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BackgroundCheckOrderFeedbackInfo")?;
+        let mut o = json::Fields::of(value, "BackgroundCheckOrderFeedbackInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "attachment_url", &mut out.attachment_url)?;
-        json::set(&mut o, "report_preview_url", &mut out.report_preview_url)?;
-        json::set(&mut o, "result", &mut out.result)?;
-        json::set(&mut o, "report_type", &mut out.report_type)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "report_name", &mut out.report_name)?;
+        o.set("id", &mut out.id);
+        o.set("attachment_url", &mut out.attachment_url);
+        o.set("report_preview_url", &mut out.report_preview_url);
+        o.set("result", &mut out.result);
+        o.set("report_type", &mut out.report_type);
+        o.set("create_time", &mut out.create_time);
+        o.set("report_name", &mut out.report_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `process_info_list` of \[`BackgroundCheckOrder`\].
+/// The `process_info_list` of `BackgroundCheckOrder`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5395,15 +5408,16 @@ pub struct BackgroundCheckOrderProcessInfo {
 }
 impl FromJson for BackgroundCheckOrderProcessInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BackgroundCheckOrderProcessInfo")?;
+        let mut o = json::Fields::of(value, "BackgroundCheckOrderProcessInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "process", &mut out.process)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "en_process", &mut out.en_process)?;
+        o.set("process", &mut out.process);
+        o.set("update_time", &mut out.update_time);
+        o.set("en_process", &mut out.en_process);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `onboard_address` of \[`ApplicationOfferBasicInfo`\].
+/// The `onboard_address` of `ApplicationOfferBasicInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5428,19 +5442,20 @@ pub struct BaseAddress {
 }
 impl FromJson for BaseAddress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BaseAddress")?;
+        let mut o = json::Fields::of(value, "BaseAddress")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "district", &mut out.district)?;
-        json::set(&mut o, "city", &mut out.city)?;
-        json::set(&mut o, "state", &mut out.state)?;
-        json::set(&mut o, "country", &mut out.country)?;
+        o.set("id", &mut out.id);
+        o.set("zh_name", &mut out.zh_name);
+        o.set("en_name", &mut out.en_name);
+        o.set("district", &mut out.district);
+        o.set("city", &mut out.city);
+        o.set("state", &mut out.state);
+        o.set("country", &mut out.country);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `address` of \[`InterviewExtendV2`\].
+/// The `address` of `InterviewExtendV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5463,18 +5478,19 @@ pub struct BaseAddressV2 {
 }
 impl FromJson for BaseAddressV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BaseAddressV2")?;
+        let mut o = json::Fields::of(value, "BaseAddressV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "district", &mut out.district)?;
-        json::set(&mut o, "city", &mut out.city)?;
-        json::set(&mut o, "state", &mut out.state)?;
-        json::set(&mut o, "country", &mut out.country)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("district", &mut out.district);
+        o.set("city", &mut out.city);
+        o.set("state", &mut out.state);
+        o.set("country", &mut out.country);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `city` of \[`BaseAddress`\].
+/// The `city` of `BaseAddress`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5493,16 +5509,17 @@ pub struct BaseCity {
 }
 impl FromJson for BaseCity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BaseCity")?;
+        let mut o = json::Fields::of(value, "BaseCity")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "location_type", &mut out.location_type)?;
+        o.set("zh_name", &mut out.zh_name);
+        o.set("en_name", &mut out.en_name);
+        o.set("code", &mut out.code);
+        o.set("location_type", &mut out.location_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `district` of \[`BaseAddressV2`\].
+/// The `district` of `BaseAddressV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5519,11 +5536,12 @@ pub struct BaseLocation {
 }
 impl FromJson for BaseLocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BaseLocation")?;
+        let mut o = json::Fields::of(value, "BaseLocation")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "location_type", &mut out.location_type)?;
+        o.set("name", &mut out.name);
+        o.set("code", &mut out.code);
+        o.set("location_type", &mut out.location_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5697,9 +5715,10 @@ pub struct BatchGetIdTalentResponseBody {
 }
 impl FromJson for BatchGetIdTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchGetIdTalentResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchGetIdTalentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "talent_list", &mut out.talent_list)?;
+        o.set("talent_list", &mut out.talent_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5750,11 +5769,12 @@ pub struct BatchQueryAgencyResponseBody {
 }
 impl FromJson for BatchQueryAgencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchQueryAgencyResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchQueryAgencyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5835,14 +5855,15 @@ pub struct BatchQueryExternalBackgroundCheckResponseBody {
 }
 impl FromJson for BatchQueryExternalBackgroundCheckResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "BatchQueryExternalBackgroundCheckResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5881,11 +5902,12 @@ pub struct BatchQueryExternalInterviewResponseBody {
 }
 impl FromJson for BatchQueryExternalInterviewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchQueryExternalInterviewResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchQueryExternalInterviewResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5924,11 +5946,12 @@ pub struct BatchQueryExternalOfferResponseBody {
 }
 impl FromJson for BatchQueryExternalOfferResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchQueryExternalOfferResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchQueryExternalOfferResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5975,13 +5998,14 @@ pub struct BatchUpdateJobManagerResponseBody {
 }
 impl FromJson for BatchUpdateJobManagerResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchUpdateJobManagerResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchUpdateJobManagerResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_manager", &mut out.job_manager)?;
+        o.set("job_manager", &mut out.job_manager);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `confirmed_bonus` of \[`Assets`\].
+/// The `confirmed_bonus` of `Assets`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6002,12 +6026,13 @@ pub struct BonusAmount {
 }
 impl FromJson for BonusAmount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BonusAmount")?;
+        let mut o = json::Fields::of(value, "BonusAmount")?;
         let mut out = Self::default();
-        json::set(&mut o, "bonus_type", &mut out.bonus_type)?;
-        json::set(&mut o, "point_bonus", &mut out.point_bonus)?;
-        json::set(&mut o, "cash", &mut out.cash)?;
-        json::set(&mut o, "cash_bonus", &mut out.cash_bonus)?;
+        o.set("bonus_type", &mut out.bonus_type);
+        o.set("point_bonus", &mut out.point_bonus);
+        o.set("cash", &mut out.cash);
+        o.set("cash_bonus", &mut out.cash_bonus);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6030,7 +6055,7 @@ impl ToJson for BonusAmount {
         None
     }
 }
-/// The `business_management_scopes` of \[`PermissionCollection`\].
+/// The `business_management_scopes` of `PermissionCollection`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6045,14 +6070,15 @@ pub struct BusinessManagementScope {
 }
 impl FromJson for BusinessManagementScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BusinessManagementScope")?;
+        let mut o = json::Fields::of(value, "BusinessManagementScope")?;
         let mut out = Self::default();
-        json::set(&mut o, "entity", &mut out.entity)?;
-        json::set(&mut o, "permission_groups", &mut out.permission_groups)?;
+        o.set("entity", &mut out.entity);
+        o.set("permission_groups", &mut out.permission_groups);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `campus_volunteer_info` of \[`ApplicationDetailPortalInfo`\].
+/// The `campus_volunteer_info` of `ApplicationDetailPortalInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6065,9 +6091,10 @@ pub struct CampusVolumnteerInfo {
 }
 impl FromJson for CampusVolumnteerInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CampusVolumnteerInfo")?;
+        let mut o = json::Fields::of(value, "CampusVolumnteerInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "volunteer_seq", &mut out.volunteer_seq)?;
+        o.set("volunteer_seq", &mut out.volunteer_seq);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6122,7 +6149,7 @@ impl ToJson for CancelOnboardApplicationRequestBody {
         w.end_object();
     }
 }
-/// The `cash` of \[`BonusAmount`\].
+/// The `cash` of `BonusAmount`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6137,10 +6164,11 @@ pub struct Cash {
 }
 impl FromJson for Cash {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Cash")?;
+        let mut o = json::Fields::of(value, "Cash")?;
         let mut out = Self::default();
-        json::set(&mut o, "currency_type", &mut out.currency_type)?;
-        json::set(&mut o, "amount", &mut out.amount)?;
+        o.set("currency_type", &mut out.currency_type);
+        o.set("amount", &mut out.amount);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6219,7 +6247,7 @@ impl ToJson for ChangeTalentBlockTalentBlocklistRequestBody {
         None
     }
 }
-/// The `check_failed_list` of \[`ReconciliationReferralAccountResponseBody`\].
+/// The `check_failed_list` of `ReconciliationReferralAccountResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6236,19 +6264,12 @@ pub struct CheckFailedAccountInfo {
 }
 impl FromJson for CheckFailedAccountInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CheckFailedAccountInfo")?;
+        let mut o = json::Fields::of(value, "CheckFailedAccountInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "account_id", &mut out.account_id)?;
-        json::set(
-            &mut o,
-            "total_withdraw_reward_info",
-            &mut out.total_withdraw_reward_info,
-        )?;
-        json::set(
-            &mut o,
-            "total_recharge_reward_info",
-            &mut out.total_recharge_reward_info,
-        )?;
+        o.set("account_id", &mut out.account_id);
+        o.set("total_withdraw_reward_info", &mut out.total_withdraw_reward_info);
+        o.set("total_recharge_reward_info", &mut out.total_recharge_reward_info);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6277,27 +6298,25 @@ pub struct CombinedCreateJobResponseBody {
 }
 impl FromJson for CombinedCreateJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CombinedCreateJobResponseBody")?;
+        let mut o = json::Fields::of(value, "CombinedCreateJobResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "default_job_post", &mut out.default_job_post)?;
-        json::set(&mut o, "job", &mut out.job)?;
-        json::set(&mut o, "job_manager", &mut out.job_manager)?;
-        json::set(
-            &mut o,
+        o.set("default_job_post", &mut out.default_job_post);
+        o.set("job", &mut out.job);
+        o.set("job_manager", &mut out.job_manager);
+        o.set(
             "interview_registration_schema_info",
             &mut out.interview_registration_schema_info,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "onboard_registration_schema_info",
             &mut out.onboard_registration_schema_info,
-        )?;
-        json::set(&mut o, "target_major_list", &mut out.target_major_list)?;
-        json::set(
-            &mut o,
+        );
+        o.set("target_major_list", &mut out.target_major_list);
+        o.set(
             "portal_website_apply_form_schema_info",
             &mut out.portal_website_apply_form_schema_info,
-        )?;
+        );
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6386,11 +6405,12 @@ pub struct CombinedCreateTalentResponseBody {
 }
 impl FromJson for CombinedCreateTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CombinedCreateTalentResponseBody")?;
+        let mut o = json::Fields::of(value, "CombinedCreateTalentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "creator_account_type", &mut out.creator_account_type)?;
+        o.set("talent_id", &mut out.talent_id);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("creator_account_type", &mut out.creator_account_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6550,7 +6570,7 @@ impl ToJson for CombinedJob {
         None
     }
 }
-/// The `customized_data_list` of \[`CombinedJob`\].
+/// The `customized_data_list` of `CombinedJob`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6571,7 +6591,7 @@ impl ToJson for CombinedJobObjectValueMap {
         w.end_object();
     }
 }
-/// The `default_job_post` of \[`CombinedCreateJobResponseBody`\].
+/// The `default_job_post` of `CombinedCreateJobResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6584,9 +6604,10 @@ pub struct CombinedJobResultDefaultJobPost {
 }
 impl FromJson for CombinedJobResultDefaultJobPost {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CombinedJobResultDefaultJobPost")?;
+        let mut o = json::Fields::of(value, "CombinedJobResultDefaultJobPost")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
+        o.set("id", &mut out.id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6687,15 +6708,16 @@ pub struct CombinedUpdateTalentResponseBody {
 }
 impl FromJson for CombinedUpdateTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CombinedUpdateTalentResponseBody")?;
+        let mut o = json::Fields::of(value, "CombinedUpdateTalentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "operator_account_type", &mut out.operator_account_type)?;
+        o.set("talent_id", &mut out.talent_id);
+        o.set("operator_id", &mut out.operator_id);
+        o.set("operator_account_type", &mut out.operator_account_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `address_list` of \[`JobDetail`\].
+/// The `address_list` of `JobDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6718,18 +6740,19 @@ pub struct CommonAddress {
 }
 impl FromJson for CommonAddress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CommonAddress")?;
+        let mut o = json::Fields::of(value, "CommonAddress")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "district", &mut out.district)?;
-        json::set(&mut o, "city", &mut out.city)?;
-        json::set(&mut o, "state", &mut out.state)?;
-        json::set(&mut o, "country", &mut out.country)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("district", &mut out.district);
+        o.set("city", &mut out.city);
+        o.set("state", &mut out.state);
+        o.set("country", &mut out.country);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `filter_list` of \[`BatchQueryAgencyRequestBody`\].
+/// The `filter_list` of `BatchQueryAgencyRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6767,7 +6790,7 @@ impl ToJson for CommonFilter {
         None
     }
 }
-/// The `object_list` of \[`InterviewRegistrationSchema`\].
+/// The `object_list` of `InterviewRegistrationSchema`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6796,21 +6819,22 @@ pub struct CommonSchema {
 }
 impl FromJson for CommonSchema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CommonSchema")?;
+        let mut o = json::Fields::of(value, "CommonSchema")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "setting", &mut out.setting)?;
-        json::set(&mut o, "is_customized", &mut out.is_customized)?;
-        json::set(&mut o, "is_required", &mut out.is_required)?;
-        json::set(&mut o, "is_visible", &mut out.is_visible)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        json::set(&mut o, "children_list", &mut out.children_list)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("setting", &mut out.setting);
+        o.set("is_customized", &mut out.is_customized);
+        o.set("is_required", &mut out.is_required);
+        o.set("is_visible", &mut out.is_visible);
+        o.set("active_status", &mut out.active_status);
+        o.set("children_list", &mut out.children_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `children_list` of \[`CommonSchema`\].
+/// The `children_list` of `CommonSchema`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6839,21 +6863,22 @@ pub struct CommonSchemaChild {
 }
 impl FromJson for CommonSchemaChild {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CommonSchemaChild")?;
+        let mut o = json::Fields::of(value, "CommonSchemaChild")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "setting", &mut out.setting)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "is_customized", &mut out.is_customized)?;
-        json::set(&mut o, "is_required", &mut out.is_required)?;
-        json::set(&mut o, "is_visible", &mut out.is_visible)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("setting", &mut out.setting);
+        o.set("parent_id", &mut out.parent_id);
+        o.set("is_customized", &mut out.is_customized);
+        o.set("is_required", &mut out.is_required);
+        o.set("is_visible", &mut out.is_visible);
+        o.set("active_status", &mut out.active_status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `config` of \[`CommonSchemaSetting`\].
+/// The `config` of `CommonSchemaSetting`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6866,13 +6891,14 @@ pub struct CommonSchemaConfig {
 }
 impl FromJson for CommonSchemaConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CommonSchemaConfig")?;
+        let mut o = json::Fields::of(value, "CommonSchemaConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "options", &mut out.options)?;
+        o.set("options", &mut out.options);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `options` of \[`CommonSchemaConfig`\].
+/// The `options` of `CommonSchemaConfig`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6891,16 +6917,17 @@ pub struct CommonSchemaOption {
 }
 impl FromJson for CommonSchemaOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CommonSchemaOption")?;
+        let mut o = json::Fields::of(value, "CommonSchemaOption")?;
         let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
+        o.set("key", &mut out.key);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("active_status", &mut out.active_status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `setting` of \[`CommonSchema`\].
+/// The `setting` of `CommonSchema`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6915,10 +6942,11 @@ pub struct CommonSchemaSetting {
 }
 impl FromJson for CommonSchemaSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CommonSchemaSetting")?;
+        let mut o = json::Fields::of(value, "CommonSchemaSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "object_type", &mut out.object_type)?;
-        json::set(&mut o, "config", &mut out.config)?;
+        o.set("object_type", &mut out.object_type);
+        o.set("config", &mut out.config);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6935,13 +6963,14 @@ pub struct ConfigJobResponseBody {
 }
 impl FromJson for ConfigJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ConfigJobResponseBody")?;
+        let mut o = json::Fields::of(value, "ConfigJobResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_config", &mut out.job_config)?;
+        o.set("job_config", &mut out.job_config);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `contract_period` of \[`ApplicationOfferBasicInfo`\].
+/// The `contract_period` of `ApplicationOfferBasicInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6958,10 +6987,11 @@ pub struct ContractPeriodInfo {
 }
 impl FromJson for ContractPeriodInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContractPeriodInfo")?;
+        let mut o = json::Fields::of(value, "ContractPeriodInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "period_type", &mut out.period_type)?;
-        json::set(&mut o, "period", &mut out.period)?;
+        o.set("period_type", &mut out.period_type);
+        o.set("period", &mut out.period);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7033,12 +7063,13 @@ pub struct CreateByAttachmentWebsiteDeliveryResponseBody {
 }
 impl FromJson for CreateByAttachmentWebsiteDeliveryResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "CreateByAttachmentWebsiteDeliveryResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "task_id", &mut out.task_id)?;
+        o.set("task_id", &mut out.task_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7055,9 +7086,13 @@ pub struct CreateByResumeWebsiteDeliveryResponseBody {
 }
 impl FromJson for CreateByResumeWebsiteDeliveryResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateByResumeWebsiteDeliveryResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "CreateByResumeWebsiteDeliveryResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "delivery", &mut out.delivery)?;
+        o.set("delivery", &mut out.delivery);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7128,15 +7163,16 @@ pub struct CreateExamResponseBody {
 }
 impl FromJson for CreateExamResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateExamResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateExamResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "exam_id", &mut out.exam_id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "exam_resource_name", &mut out.exam_resource_name)?;
-        json::set(&mut o, "score", &mut out.score)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "operate_time", &mut out.operate_time)?;
+        o.set("exam_id", &mut out.exam_id);
+        o.set("application_id", &mut out.application_id);
+        o.set("exam_resource_name", &mut out.exam_resource_name);
+        o.set("score", &mut out.score);
+        o.set("uuid", &mut out.uuid);
+        o.set("operator_id", &mut out.operator_id);
+        o.set("operate_time", &mut out.operate_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7153,9 +7189,10 @@ pub struct CreateExternalApplicationResponseBody {
 }
 impl FromJson for CreateExternalApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateExternalApplicationResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateExternalApplicationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "external_application", &mut out.external_application)?;
+        o.set("external_application", &mut out.external_application);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7172,13 +7209,13 @@ pub struct CreateExternalBackgroundCheckResponseBody {
 }
 impl FromJson for CreateExternalBackgroundCheckResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateExternalBackgroundCheckResponseBody")?;
-        let mut out = Self::default();
-        json::set(
-            &mut o,
-            "external_background_check",
-            &mut out.external_background_check,
+        let mut o = json::Fields::of(
+            value,
+            "CreateExternalBackgroundCheckResponseBody",
         )?;
+        let mut out = Self::default();
+        o.set("external_background_check", &mut out.external_background_check);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7195,9 +7232,10 @@ pub struct CreateExternalInterviewResponseBody {
 }
 impl FromJson for CreateExternalInterviewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateExternalInterviewResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateExternalInterviewResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "external_interview", &mut out.external_interview)?;
+        o.set("external_interview", &mut out.external_interview);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7214,9 +7252,10 @@ pub struct CreateExternalOfferResponseBody {
 }
 impl FromJson for CreateExternalOfferResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateExternalOfferResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateExternalOfferResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "external_offer", &mut out.external_offer)?;
+        o.set("external_offer", &mut out.external_offer);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7233,9 +7272,10 @@ pub struct CreateJobRequirementResponseBody {
 }
 impl FromJson for CreateJobRequirementResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateJobRequirementResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateJobRequirementResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_requirement", &mut out.job_requirement)?;
+        o.set("job_requirement", &mut out.job_requirement);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7264,15 +7304,16 @@ pub struct CreateOfferResponseBody {
 }
 impl FromJson for CreateOfferResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateOfferResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateOfferResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "offer_id", &mut out.offer_id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "schema_id", &mut out.schema_id)?;
-        json::set(&mut o, "offer_type", &mut out.offer_type)?;
-        json::set(&mut o, "basic_info", &mut out.basic_info)?;
-        json::set(&mut o, "salary_info", &mut out.salary_info)?;
-        json::set(&mut o, "customized_info_list", &mut out.customized_info_list)?;
+        o.set("offer_id", &mut out.offer_id);
+        o.set("application_id", &mut out.application_id);
+        o.set("schema_id", &mut out.schema_id);
+        o.set("offer_type", &mut out.offer_type);
+        o.set("basic_info", &mut out.basic_info);
+        o.set("salary_info", &mut out.salary_info);
+        o.set("customized_info_list", &mut out.customized_info_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7310,9 +7351,10 @@ pub struct CreateReferralAccountResponseBody {
 }
 impl FromJson for CreateReferralAccountResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateReferralAccountResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateReferralAccountResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "account", &mut out.account)?;
+        o.set("account", &mut out.account);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7353,9 +7395,10 @@ pub struct CreateTalentExternalInfoResponseBody {
 }
 impl FromJson for CreateTalentExternalInfoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateTalentExternalInfoResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateTalentExternalInfoResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "external_info", &mut out.external_info)?;
+        o.set("external_info", &mut out.external_info);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7396,13 +7439,14 @@ pub struct CreateWebsiteSiteUserResponseBody {
 }
 impl FromJson for CreateWebsiteSiteUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateWebsiteSiteUserResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateWebsiteSiteUserResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "site_user", &mut out.site_user)?;
+        o.set("site_user", &mut out.site_user);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `data_permissions` of \[`PermissionCollection`\].
+/// The `data_permissions` of `PermissionCollection`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7419,15 +7463,16 @@ pub struct DataPermission {
 }
 impl FromJson for DataPermission {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DataPermission")?;
+        let mut o = json::Fields::of(value, "DataPermission")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "select_status", &mut out.select_status)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("select_status", &mut out.select_status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `department_list` of \[`OfferApprovalTemplate`\].
+/// The `department_list` of `OfferApprovalTemplate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7444,15 +7489,16 @@ pub struct Department {
 }
 impl FromJson for Department {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Department")?;
+        let mut o = json::Fields::of(value, "Department")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("en_name", &mut out.en_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `di_data` of \[`DiInfo`\].
+/// The `di_data` of `DiInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7467,14 +7513,15 @@ pub struct DiData {
 }
 impl FromJson for DiData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DiData")?;
+        let mut o = json::Fields::of(value, "DiData")?;
         let mut out = Self::default();
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "object_attribute", &mut out.object_attribute)?;
+        o.set("value", &mut out.value);
+        o.set("object_attribute", &mut out.object_attribute);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`SearchDiversityInclusionResponseBody`\].
+/// The `items` of `SearchDiversityInclusionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7499,19 +7546,20 @@ pub struct DiInfo {
 }
 impl FromJson for DiInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DiInfo")?;
+        let mut o = json::Fields::of(value, "DiInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
-        json::set(&mut o, "source_type", &mut out.source_type)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "di_data", &mut out.di_data)?;
+        o.set("id", &mut out.id);
+        o.set("application_id", &mut out.application_id);
+        o.set("talent_id", &mut out.talent_id);
+        o.set("source_type", &mut out.source_type);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("di_data", &mut out.di_data);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `ability_list` of \[`InterviewFeedbackFormDimension`\].
+/// The `ability_list` of `InterviewFeedbackFormDimension`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7528,15 +7576,16 @@ pub struct DimensionAbility {
 }
 impl FromJson for DimensionAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DimensionAbility")?;
+        let mut o = json::Fields::of(value, "DimensionAbility")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `dimension_ability_args` of \[`InterviewFeedbackFormDimension`\].
+/// The `dimension_ability_args` of `InterviewFeedbackFormDimension`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7553,15 +7602,16 @@ pub struct DimensionAbilityArgs {
 }
 impl FromJson for DimensionAbilityArgs {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DimensionAbilityArgs")?;
+        let mut o = json::Fields::of(value, "DimensionAbilityArgs")?;
         let mut out = Self::default();
-        json::set(&mut o, "ability_id", &mut out.ability_id)?;
-        json::set(&mut o, "place_holder", &mut out.place_holder)?;
-        json::set(&mut o, "en_place_holder", &mut out.en_place_holder)?;
+        o.set("ability_id", &mut out.ability_id);
+        o.set("place_holder", &mut out.place_holder);
+        o.set("en_place_holder", &mut out.en_place_holder);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `dimension_assessments` of \[`ModuleAssessment`\].
+/// The `dimension_assessments` of `ModuleAssessment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7594,27 +7644,27 @@ pub struct DimensionAssessment {
 }
 impl FromJson for DimensionAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DimensionAssessment")?;
+        let mut o = json::Fields::of(value, "DimensionAssessment")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
+        o.set(
             "interview_feedback_form_dimension_id",
             &mut out.interview_feedback_form_dimension_id,
-        )?;
-        json::set(&mut o, "dimension_name", &mut out.dimension_name)?;
-        json::set(&mut o, "dimension_type", &mut out.dimension_type)?;
-        json::set(&mut o, "weight", &mut out.weight)?;
-        json::set(&mut o, "dimension_content", &mut out.dimension_content)?;
-        json::set(&mut o, "dimension_option", &mut out.dimension_option)?;
-        json::set(&mut o, "dimension_options", &mut out.dimension_options)?;
-        json::set(&mut o, "dimension_score", &mut out.dimension_score)?;
-        json::set(&mut o, "recommended_job_level", &mut out.recommended_job_level)?;
-        json::set(&mut o, "question_assessments", &mut out.question_assessments)?;
-        json::set(&mut o, "ability_assessments", &mut out.ability_assessments)?;
+        );
+        o.set("dimension_name", &mut out.dimension_name);
+        o.set("dimension_type", &mut out.dimension_type);
+        o.set("weight", &mut out.weight);
+        o.set("dimension_content", &mut out.dimension_content);
+        o.set("dimension_option", &mut out.dimension_option);
+        o.set("dimension_options", &mut out.dimension_options);
+        o.set("dimension_score", &mut out.dimension_score);
+        o.set("recommended_job_level", &mut out.recommended_job_level);
+        o.set("question_assessments", &mut out.question_assessments);
+        o.set("ability_assessments", &mut out.ability_assessments);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `dimension_option` of \[`DimensionAssessment`\].
+/// The `dimension_option` of `DimensionAssessment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7633,12 +7683,13 @@ pub struct DimensionOption {
 }
 impl FromJson for DimensionOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DimensionOption")?;
+        let mut o = json::Fields::of(value, "DimensionOption")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "score_val", &mut out.score_val)?;
-        json::set(&mut o, "alias_name", &mut out.alias_name)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("score_val", &mut out.score_val);
+        o.set("alias_name", &mut out.alias_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7671,7 +7722,7 @@ impl ToJson for EcoAccountCustomField {
         None
     }
 }
-/// The `custom_field_list` of \[`EcoAccountCustomField`\].
+/// The `custom_field_list` of `EcoAccountCustomField`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7738,7 +7789,7 @@ impl ToJson for EcoBackgroundCheckCustomField {
         None
     }
 }
-/// The `custom_field_list` of \[`BackgroundCheckOrder`\].
+/// The `custom_field_list` of `BackgroundCheckOrder`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7770,14 +7821,15 @@ pub struct EcoBackgroundCheckCustomFieldData {
 }
 impl FromJson for EcoBackgroundCheckCustomFieldData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EcoBackgroundCheckCustomFieldData")?;
+        let mut o = json::Fields::of(value, "EcoBackgroundCheckCustomFieldData")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "is_required", &mut out.is_required)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "options", &mut out.options)?;
+        o.set("type", &mut out.r#type);
+        o.set("key", &mut out.key);
+        o.set("name", &mut out.name);
+        o.set("is_required", &mut out.is_required);
+        o.set("description", &mut out.description);
+        o.set("options", &mut out.options);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7805,7 +7857,7 @@ impl ToJson for EcoBackgroundCheckCustomFieldData {
         None
     }
 }
-/// The `options` of \[`EcoBackgroundCheckCustomFieldData`\].
+/// The `options` of `EcoBackgroundCheckCustomFieldData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7820,10 +7872,11 @@ pub struct EcoBackgroundCheckCustomFieldDataOption {
 }
 impl FromJson for EcoBackgroundCheckCustomFieldDataOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EcoBackgroundCheckCustomFieldDataOption")?;
+        let mut o = json::Fields::of(value, "EcoBackgroundCheckCustomFieldDataOption")?;
         let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("key", &mut out.key);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7880,7 +7933,7 @@ impl ToJson for EcoBackgroundCheckPackage {
         None
     }
 }
-/// The `package_list` of \[`EcoBackgroundCheckPackage`\].
+/// The `package_list` of `EcoBackgroundCheckPackage`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7913,7 +7966,7 @@ impl ToJson for EcoBackgroundCheckPackageData {
         None
     }
 }
-/// The `report_file_list` of \[`UpdateProgressEcoBackgroundCheckRequestBody`\].
+/// The `report_file_list` of `UpdateProgressEcoBackgroundCheckRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7948,7 +8001,7 @@ impl ToJson for EcoBackgroundCheckReportFile {
         None
     }
 }
-/// The `exam_login_info` of \[`LoginInfoEcoExamRequestBody`\].
+/// The `exam_login_info` of `LoginInfoEcoExamRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8012,7 +8065,7 @@ impl ToJson for EcoExamPaper {
         None
     }
 }
-/// The `paper_list` of \[`EcoExamPaper`\].
+/// The `paper_list` of `EcoExamPaper`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8060,7 +8113,7 @@ impl ToJson for EcoExamPaperData {
         None
     }
 }
-/// The `detail_list` of \[`UpdateResultEcoExamRequestBody`\].
+/// The `detail_list` of `UpdateResultEcoExamRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8093,7 +8146,7 @@ impl ToJson for EcoExamResultDetail {
         None
     }
 }
-/// The `report_list` of \[`UpdateResultEcoExamRequestBody`\].
+/// The `report_list` of `UpdateResultEcoExamRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8152,7 +8205,7 @@ impl ToJson for EhrImportTask {
         w.end_object();
     }
 }
-/// The `employee` of \[`GetByApplicationEmployeeResponseBody`\].
+/// The `employee` of `GetByApplicationEmployeeResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8197,33 +8250,30 @@ pub struct Employee {
 }
 impl FromJson for Employee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Employee")?;
+        let mut o = json::Fields::of(value, "Employee")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "onboard_status", &mut out.onboard_status)?;
-        json::set(&mut o, "conversion_status", &mut out.conversion_status)?;
-        json::set(&mut o, "onboard_time", &mut out.onboard_time)?;
-        json::set(
-            &mut o,
-            "expected_conversion_time",
-            &mut out.expected_conversion_time,
-        )?;
-        json::set(&mut o, "actual_conversion_time", &mut out.actual_conversion_time)?;
-        json::set(&mut o, "overboard_time", &mut out.overboard_time)?;
-        json::set(&mut o, "overboard_note", &mut out.overboard_note)?;
-        json::set(&mut o, "onboard_city_code", &mut out.onboard_city_code)?;
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "leader", &mut out.leader)?;
-        json::set(&mut o, "sequence", &mut out.sequence)?;
-        json::set(&mut o, "level", &mut out.level)?;
-        json::set(&mut o, "employee_type", &mut out.employee_type)?;
-        json::set(&mut o, "job_requirement_id", &mut out.job_requirement_id)?;
-        json::set(&mut o, "external_employment_id", &mut out.external_employment_id)?;
+        o.set("id", &mut out.id);
+        o.set("application_id", &mut out.application_id);
+        o.set("onboard_status", &mut out.onboard_status);
+        o.set("conversion_status", &mut out.conversion_status);
+        o.set("onboard_time", &mut out.onboard_time);
+        o.set("expected_conversion_time", &mut out.expected_conversion_time);
+        o.set("actual_conversion_time", &mut out.actual_conversion_time);
+        o.set("overboard_time", &mut out.overboard_time);
+        o.set("overboard_note", &mut out.overboard_note);
+        o.set("onboard_city_code", &mut out.onboard_city_code);
+        o.set("department", &mut out.department);
+        o.set("leader", &mut out.leader);
+        o.set("sequence", &mut out.sequence);
+        o.set("level", &mut out.level);
+        o.set("employee_type", &mut out.employee_type);
+        o.set("job_requirement_id", &mut out.job_requirement_id);
+        o.set("external_employment_id", &mut out.external_employment_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `conversion_info` of \[`ChangeEmployeeStage`\].
+/// The `conversion_info` of `ChangeEmployeeStage`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8241,7 +8291,7 @@ impl ToJson for EmployeeConversionInfo {
         w.end_object();
     }
 }
-/// The `overboard_info` of \[`ChangeEmployeeStage`\].
+/// The `overboard_info` of `ChangeEmployeeStage`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8262,7 +8312,7 @@ impl ToJson for EmployeeOverboardInfo {
         w.end_object();
     }
 }
-/// The `employee` of \[`ApplicationDetailInfo`\].
+/// The `employee` of `ApplicationDetailInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8305,28 +8355,25 @@ pub struct EmployeeV2 {
 }
 impl FromJson for EmployeeV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmployeeV2")?;
+        let mut o = json::Fields::of(value, "EmployeeV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "onboard_status", &mut out.onboard_status)?;
-        json::set(&mut o, "conversion_status", &mut out.conversion_status)?;
-        json::set(&mut o, "onboard_time", &mut out.onboard_time)?;
-        json::set(
-            &mut o,
-            "expected_conversion_time",
-            &mut out.expected_conversion_time,
-        )?;
-        json::set(&mut o, "actual_conversion_time", &mut out.actual_conversion_time)?;
-        json::set(&mut o, "overboard_time", &mut out.overboard_time)?;
-        json::set(&mut o, "overboard_note", &mut out.overboard_note)?;
-        json::set(&mut o, "onboard_city_code", &mut out.onboard_city_code)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "leader_id", &mut out.leader_id)?;
-        json::set(&mut o, "sequence_id", &mut out.sequence_id)?;
-        json::set(&mut o, "level_id", &mut out.level_id)?;
-        json::set(&mut o, "employee_type", &mut out.employee_type)?;
-        json::set(&mut o, "job_requirement_id", &mut out.job_requirement_id)?;
+        o.set("id", &mut out.id);
+        o.set("application_id", &mut out.application_id);
+        o.set("onboard_status", &mut out.onboard_status);
+        o.set("conversion_status", &mut out.conversion_status);
+        o.set("onboard_time", &mut out.onboard_time);
+        o.set("expected_conversion_time", &mut out.expected_conversion_time);
+        o.set("actual_conversion_time", &mut out.actual_conversion_time);
+        o.set("overboard_time", &mut out.overboard_time);
+        o.set("overboard_note", &mut out.overboard_note);
+        o.set("onboard_city_code", &mut out.onboard_city_code);
+        o.set("department_id", &mut out.department_id);
+        o.set("leader_id", &mut out.leader_id);
+        o.set("sequence_id", &mut out.sequence_id);
+        o.set("level_id", &mut out.level_id);
+        o.set("employee_type", &mut out.employee_type);
+        o.set("job_requirement_id", &mut out.job_requirement_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -8348,7 +8395,7 @@ impl ToJson for EnableReferralAccountRequestBody {
         w.end_object();
     }
 }
-/// The `entity` of \[`BusinessManagementScope`\].
+/// The `entity` of `BusinessManagementScope`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8363,14 +8410,15 @@ pub struct EntityInfo {
 }
 impl FromJson for EntityInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EntityInfo")?;
+        let mut o = json::Fields::of(value, "EntityInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("code", &mut out.code);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `evaluations` of \[`ApplicationDetailInfo`\].
+/// The `evaluations` of `ApplicationDetailInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8401,18 +8449,19 @@ pub struct Evaluation {
 }
 impl FromJson for Evaluation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Evaluation")?;
+        let mut o = json::Fields::of(value, "Evaluation")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "stage_id", &mut out.stage_id)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "evaluator_id", &mut out.evaluator_id)?;
-        json::set(&mut o, "commit_status", &mut out.commit_status)?;
-        json::set(&mut o, "conclusion", &mut out.conclusion)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
+        o.set("id", &mut out.id);
+        o.set("application_id", &mut out.application_id);
+        o.set("stage_id", &mut out.stage_id);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("evaluator_id", &mut out.evaluator_id);
+        o.set("commit_status", &mut out.commit_status);
+        o.set("conclusion", &mut out.conclusion);
+        o.set("content", &mut out.content);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -8457,20 +8506,21 @@ pub struct ExternalApplication {
 }
 impl FromJson for ExternalApplication {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExternalApplication")?;
+        let mut o = json::Fields::of(value, "ExternalApplication")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "external_id", &mut out.external_id)?;
-        json::set(&mut o, "job_recruitment_type", &mut out.job_recruitment_type)?;
-        json::set(&mut o, "job_title", &mut out.job_title)?;
-        json::set(&mut o, "resume_source", &mut out.resume_source)?;
-        json::set(&mut o, "stage", &mut out.stage)?;
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
-        json::set(&mut o, "termination_reason", &mut out.termination_reason)?;
-        json::set(&mut o, "delivery_type", &mut out.delivery_type)?;
-        json::set(&mut o, "modify_time", &mut out.modify_time)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "termination_type", &mut out.termination_type)?;
+        o.set("id", &mut out.id);
+        o.set("external_id", &mut out.external_id);
+        o.set("job_recruitment_type", &mut out.job_recruitment_type);
+        o.set("job_title", &mut out.job_title);
+        o.set("resume_source", &mut out.resume_source);
+        o.set("stage", &mut out.stage);
+        o.set("talent_id", &mut out.talent_id);
+        o.set("termination_reason", &mut out.termination_reason);
+        o.set("delivery_type", &mut out.delivery_type);
+        o.set("modify_time", &mut out.modify_time);
+        o.set("create_time", &mut out.create_time);
+        o.set("termination_type", &mut out.termination_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -8525,16 +8575,17 @@ pub struct ExternalBackgroundCheck {
 }
 impl FromJson for ExternalBackgroundCheck {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExternalBackgroundCheck")?;
+        let mut o = json::Fields::of(value, "ExternalBackgroundCheck")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "external_id", &mut out.external_id)?;
-        json::set(&mut o, "external_application_id", &mut out.external_application_id)?;
-        json::set(&mut o, "date", &mut out.date)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "result", &mut out.result)?;
-        json::set(&mut o, "attachment_id_list", &mut out.attachment_id_list)?;
-        json::set(&mut o, "attachment_list", &mut out.attachment_list)?;
+        o.set("id", &mut out.id);
+        o.set("external_id", &mut out.external_id);
+        o.set("external_application_id", &mut out.external_application_id);
+        o.set("date", &mut out.date);
+        o.set("name", &mut out.name);
+        o.set("result", &mut out.result);
+        o.set("attachment_id_list", &mut out.attachment_id_list);
+        o.set("attachment_list", &mut out.attachment_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -8558,7 +8609,7 @@ impl ToJson for ExternalBackgroundCheck {
         None
     }
 }
-/// The `attachment_list` of \[`ExternalOffer`\].
+/// The `attachment_list` of `ExternalOffer`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8575,11 +8626,12 @@ pub struct ExternalCommonAttachment {
 }
 impl FromJson for ExternalCommonAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExternalCommonAttachment")?;
+        let mut o = json::Fields::of(value, "ExternalCommonAttachment")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "size", &mut out.size)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("size", &mut out.size);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -8620,15 +8672,16 @@ pub struct ExternalInterview {
 }
 impl FromJson for ExternalInterview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExternalInterview")?;
+        let mut o = json::Fields::of(value, "ExternalInterview")?;
         let mut out = Self::default();
-        json::set(&mut o, "external_id", &mut out.external_id)?;
-        json::set(&mut o, "external_application_id", &mut out.external_application_id)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "participate_status", &mut out.participate_status)?;
-        json::set(&mut o, "begin_time", &mut out.begin_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "interview_assessments", &mut out.interview_assessments)?;
+        o.set("external_id", &mut out.external_id);
+        o.set("external_application_id", &mut out.external_application_id);
+        o.set("id", &mut out.id);
+        o.set("participate_status", &mut out.participate_status);
+        o.set("begin_time", &mut out.begin_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("interview_assessments", &mut out.interview_assessments);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -8679,19 +8732,16 @@ pub struct ExternalInterviewAssessment {
 }
 impl FromJson for ExternalInterviewAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExternalInterviewAssessment")?;
+        let mut o = json::Fields::of(value, "ExternalInterviewAssessment")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "external_id", &mut out.external_id)?;
-        json::set(&mut o, "username", &mut out.username)?;
-        json::set(&mut o, "conclusion", &mut out.conclusion)?;
-        json::set(
-            &mut o,
-            "assessment_dimension_list",
-            &mut out.assessment_dimension_list,
-        )?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "external_interview_id", &mut out.external_interview_id)?;
+        o.set("id", &mut out.id);
+        o.set("external_id", &mut out.external_id);
+        o.set("username", &mut out.username);
+        o.set("conclusion", &mut out.conclusion);
+        o.set("assessment_dimension_list", &mut out.assessment_dimension_list);
+        o.set("content", &mut out.content);
+        o.set("external_interview_id", &mut out.external_interview_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -8708,7 +8758,7 @@ impl ToJson for ExternalInterviewAssessment {
         w.end_object();
     }
 }
-/// The `assessment_dimension_list` of \[`ExternalInterviewAssessment`\].
+/// The `assessment_dimension_list` of `ExternalInterviewAssessment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8737,15 +8787,16 @@ pub struct ExternalInterviewAssessmentDimension {
 }
 impl FromJson for ExternalInterviewAssessmentDimension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExternalInterviewAssessmentDimension")?;
+        let mut o = json::Fields::of(value, "ExternalInterviewAssessmentDimension")?;
         let mut out = Self::default();
-        json::set(&mut o, "score", &mut out.score)?;
-        json::set(&mut o, "option", &mut out.option)?;
-        json::set(&mut o, "options", &mut out.options)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "assessment_type", &mut out.assessment_type)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "description", &mut out.description)?;
+        o.set("score", &mut out.score);
+        o.set("option", &mut out.option);
+        o.set("options", &mut out.options);
+        o.set("content", &mut out.content);
+        o.set("assessment_type", &mut out.assessment_type);
+        o.set("title", &mut out.title);
+        o.set("description", &mut out.description);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -8791,17 +8842,18 @@ pub struct ExternalOffer {
 }
 impl FromJson for ExternalOffer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExternalOffer")?;
+        let mut o = json::Fields::of(value, "ExternalOffer")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "external_id", &mut out.external_id)?;
-        json::set(&mut o, "external_application_id", &mut out.external_application_id)?;
-        json::set(&mut o, "biz_create_time", &mut out.biz_create_time)?;
-        json::set(&mut o, "owner", &mut out.owner)?;
-        json::set(&mut o, "creator", &mut out.creator)?;
-        json::set(&mut o, "offer_status", &mut out.offer_status)?;
-        json::set(&mut o, "attachment_id_list", &mut out.attachment_id_list)?;
-        json::set(&mut o, "attachment_list", &mut out.attachment_list)?;
+        o.set("id", &mut out.id);
+        o.set("external_id", &mut out.external_id);
+        o.set("external_application_id", &mut out.external_application_id);
+        o.set("biz_create_time", &mut out.biz_create_time);
+        o.set("owner", &mut out.owner);
+        o.set("creator", &mut out.creator);
+        o.set("offer_status", &mut out.offer_status);
+        o.set("attachment_id_list", &mut out.attachment_id_list);
+        o.set("attachment_list", &mut out.attachment_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -8920,7 +8972,7 @@ impl ToJson for ExternalReward {
         None
     }
 }
-/// The `five_start_scoring_result` of \[`Question`\].
+/// The `five_start_scoring_result` of `Question`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -8941,13 +8993,14 @@ pub struct FiveStartScoringResult {
 }
 impl FromJson for FiveStartScoringResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FiveStartScoringResult")?;
+        let mut o = json::Fields::of(value, "FiveStartScoringResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "highest_score_desc", &mut out.highest_score_desc)?;
-        json::set(&mut o, "highest_score_en_desc", &mut out.highest_score_en_desc)?;
-        json::set(&mut o, "lowest_score_desc", &mut out.lowest_score_desc)?;
-        json::set(&mut o, "lowest_score_en_desc", &mut out.lowest_score_en_desc)?;
-        json::set(&mut o, "score_result", &mut out.score_result)?;
+        o.set("highest_score_desc", &mut out.highest_score_desc);
+        o.set("highest_score_en_desc", &mut out.highest_score_en_desc);
+        o.set("lowest_score_desc", &mut out.lowest_score_desc);
+        o.set("lowest_score_en_desc", &mut out.lowest_score_en_desc);
+        o.set("score_result", &mut out.score_result);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9003,11 +9056,12 @@ pub struct GetAgencyAccountAgencyResponseBody {
 }
 impl FromJson for GetAgencyAccountAgencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetAgencyAccountAgencyResponseBody")?;
+        let mut o = json::Fields::of(value, "GetAgencyAccountAgencyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9024,9 +9078,10 @@ pub struct GetAgencyResponseBody {
 }
 impl FromJson for GetAgencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetAgencyResponseBody")?;
+        let mut o = json::Fields::of(value, "GetAgencyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "agency", &mut out.agency)?;
+        o.set("agency", &mut out.agency);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9043,9 +9098,10 @@ pub struct GetApplicationResponseBody {
 }
 impl FromJson for GetApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetApplicationResponseBody")?;
+        let mut o = json::Fields::of(value, "GetApplicationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "application", &mut out.application)?;
+        o.set("application", &mut out.application);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9062,9 +9118,10 @@ pub struct GetAttachmentResponseBody {
 }
 impl FromJson for GetAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetAttachmentResponseBody")?;
+        let mut o = json::Fields::of(value, "GetAttachmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "attachment", &mut out.attachment)?;
+        o.set("attachment", &mut out.attachment);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9081,9 +9138,10 @@ pub struct GetByApplicationReferralResponseBody {
 }
 impl FromJson for GetByApplicationReferralResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetByApplicationReferralResponseBody")?;
+        let mut o = json::Fields::of(value, "GetByApplicationReferralResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "referral", &mut out.referral)?;
+        o.set("referral", &mut out.referral);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9100,9 +9158,10 @@ pub struct GetByTalentInterviewResponseBody {
 }
 impl FromJson for GetByTalentInterviewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetByTalentInterviewResponseBody")?;
+        let mut o = json::Fields::of(value, "GetByTalentInterviewResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9119,9 +9178,10 @@ pub struct GetDetailApplicationResponseBody {
 }
 impl FromJson for GetDetailApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetDetailApplicationResponseBody")?;
+        let mut o = json::Fields::of(value, "GetDetailApplicationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "application_detail", &mut out.application_detail)?;
+        o.set("application_detail", &mut out.application_detail);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9138,9 +9198,10 @@ pub struct GetDetailJobResponseBody {
 }
 impl FromJson for GetDetailJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetDetailJobResponseBody")?;
+        let mut o = json::Fields::of(value, "GetDetailJobResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_detail", &mut out.job_detail)?;
+        o.set("job_detail", &mut out.job_detail);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9157,9 +9218,10 @@ pub struct GetEmployeeResponseBody {
 }
 impl FromJson for GetEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetEmployeeResponseBody")?;
+        let mut o = json::Fields::of(value, "GetEmployeeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "employee", &mut out.employee)?;
+        o.set("employee", &mut out.employee);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9176,9 +9238,10 @@ pub struct GetInterviewRecordAttachmentResponseBody {
 }
 impl FromJson for GetInterviewRecordAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetInterviewRecordAttachmentResponseBody")?;
+        let mut o = json::Fields::of(value, "GetInterviewRecordAttachmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "attachment", &mut out.attachment)?;
+        o.set("attachment", &mut out.attachment);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9195,9 +9258,10 @@ pub struct GetInterviewRecordResponseBody {
 }
 impl FromJson for GetInterviewRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetInterviewRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "GetInterviewRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "interview_record", &mut out.interview_record)?;
+        o.set("interview_record", &mut out.interview_record);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9214,9 +9278,10 @@ pub struct GetJobManagerResponseBody {
 }
 impl FromJson for GetJobManagerResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetJobManagerResponseBody")?;
+        let mut o = json::Fields::of(value, "GetJobManagerResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "info", &mut out.info)?;
+        o.set("info", &mut out.info);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9233,9 +9298,10 @@ pub struct GetJobResponseBody {
 }
 impl FromJson for GetJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetJobResponseBody")?;
+        let mut o = json::Fields::of(value, "GetJobResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "job", &mut out.job)?;
+        o.set("job", &mut out.job);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9256,11 +9322,12 @@ pub struct GetMinutesResponseBody {
 }
 impl FromJson for GetMinutesResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetMinutesResponseBody")?;
+        let mut o = json::Fields::of(value, "GetMinutesResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "minutes", &mut out.minutes)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("minutes", &mut out.minutes);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9277,9 +9344,10 @@ pub struct GetNoteResponseBody {
 }
 impl FromJson for GetNoteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetNoteResponseBody")?;
+        let mut o = json::Fields::of(value, "GetNoteResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "note", &mut out.note)?;
+        o.set("note", &mut out.note);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9296,9 +9364,10 @@ pub struct GetOfferApplicationFormResponseBody {
 }
 impl FromJson for GetOfferApplicationFormResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetOfferApplicationFormResponseBody")?;
+        let mut o = json::Fields::of(value, "GetOfferApplicationFormResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "offer_apply_form", &mut out.offer_apply_form)?;
+        o.set("offer_apply_form", &mut out.offer_apply_form);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9315,9 +9384,10 @@ pub struct GetOfferResponseBody {
 }
 impl FromJson for GetOfferResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetOfferResponseBody")?;
+        let mut o = json::Fields::of(value, "GetOfferResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "offer", &mut out.offer)?;
+        o.set("offer", &mut out.offer);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9340,12 +9410,13 @@ pub struct GetOfferSchemaResponseBody {
 }
 impl FromJson for GetOfferSchemaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetOfferSchemaResponseBody")?;
+        let mut o = json::Fields::of(value, "GetOfferSchemaResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "scenario", &mut out.scenario)?;
-        json::set(&mut o, "version", &mut out.version)?;
-        json::set(&mut o, "object_list", &mut out.object_list)?;
+        o.set("id", &mut out.id);
+        o.set("scenario", &mut out.scenario);
+        o.set("version", &mut out.version);
+        o.set("object_list", &mut out.object_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9362,9 +9433,10 @@ pub struct GetReferralWebsiteJobPostResponseBody {
 }
 impl FromJson for GetReferralWebsiteJobPostResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetReferralWebsiteJobPostResponseBody")?;
+        let mut o = json::Fields::of(value, "GetReferralWebsiteJobPostResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_post", &mut out.job_post)?;
+        o.set("job_post", &mut out.job_post);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9381,9 +9453,10 @@ pub struct GetRoleResponseBody {
 }
 impl FromJson for GetRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetRoleResponseBody")?;
+        let mut o = json::Fields::of(value, "GetRoleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "role", &mut out.role)?;
+        o.set("role", &mut out.role);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9400,9 +9473,10 @@ pub struct GetTalentResponseBody {
 }
 impl FromJson for GetTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetTalentResponseBody")?;
+        let mut o = json::Fields::of(value, "GetTalentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "talent", &mut out.talent)?;
+        o.set("talent", &mut out.talent);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9425,12 +9499,13 @@ pub struct GetWebsiteDeliveryTaskResponseBody {
 }
 impl FromJson for GetWebsiteDeliveryTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetWebsiteDeliveryTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "GetWebsiteDeliveryTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "delivery", &mut out.delivery)?;
-        json::set(&mut o, "status_msg", &mut out.status_msg)?;
-        json::set(&mut o, "extra_info", &mut out.extra_info)?;
+        o.set("status", &mut out.status);
+        o.set("delivery", &mut out.delivery);
+        o.set("status_msg", &mut out.status_msg);
+        o.set("extra_info", &mut out.extra_info);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9447,13 +9522,14 @@ pub struct GetWebsiteJobPostResponseBody {
 }
 impl FromJson for GetWebsiteJobPostResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetWebsiteJobPostResponseBody")?;
+        let mut o = json::Fields::of(value, "GetWebsiteJobPostResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_post", &mut out.job_post)?;
+        o.set("job_post", &mut out.job_post);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `name` of \[`Ability`\].
+/// The `name` of `Ability`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9468,10 +9544,11 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18n")?;
+        let mut o = json::Fields::of(value, "I18n")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("en_us", &mut out.en_us);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9483,7 +9560,7 @@ impl ToJson for I18n {
         w.end_object();
     }
 }
-/// The `offboarding_info` of \[`InternOfferStatus`\].
+/// The `offboarding_info` of `InternOfferStatus`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9498,10 +9575,11 @@ pub struct InternOfferOffboardingInfo {
 }
 impl FromJson for InternOfferOffboardingInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InternOfferOffboardingInfo")?;
+        let mut o = json::Fields::of(value, "InternOfferOffboardingInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "actual_offboarding_date", &mut out.actual_offboarding_date)?;
-        json::set(&mut o, "notes", &mut out.notes)?;
+        o.set("actual_offboarding_date", &mut out.actual_offboarding_date);
+        o.set("notes", &mut out.notes);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9519,7 +9597,7 @@ impl ToJson for InternOfferOffboardingInfo {
         None
     }
 }
-/// The `onboarding_info` of \[`InternOfferStatus`\].
+/// The `onboarding_info` of `InternOfferStatus`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9532,9 +9610,10 @@ pub struct InternOfferOnboardingInfo {
 }
 impl FromJson for InternOfferOnboardingInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InternOfferOnboardingInfo")?;
+        let mut o = json::Fields::of(value, "InternOfferOnboardingInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "actual_onboarding_date", &mut out.actual_onboarding_date)?;
+        o.set("actual_onboarding_date", &mut out.actual_onboarding_date);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9573,12 +9652,13 @@ pub struct InternOfferStatus {
 }
 impl FromJson for InternOfferStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InternOfferStatus")?;
+        let mut o = json::Fields::of(value, "InternOfferStatus")?;
         let mut out = Self::default();
-        json::set(&mut o, "offer_id", &mut out.offer_id)?;
-        json::set(&mut o, "operation", &mut out.operation)?;
-        json::set(&mut o, "onboarding_info", &mut out.onboarding_info)?;
-        json::set(&mut o, "offboarding_info", &mut out.offboarding_info)?;
+        o.set("offer_id", &mut out.offer_id);
+        o.set("operation", &mut out.operation);
+        o.set("onboarding_info", &mut out.onboarding_info);
+        o.set("offboarding_info", &mut out.offboarding_info);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9604,7 +9684,7 @@ impl ToJson for InternOfferStatus {
         None
     }
 }
-/// The `items` of \[`ListApplicationInterviewResponseBody`\].
+/// The `items` of `ListApplicationInterviewResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9627,18 +9707,19 @@ pub struct Interview {
 }
 impl FromJson for Interview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Interview")?;
+        let mut o = json::Fields::of(value, "Interview")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "begin_time", &mut out.begin_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "round", &mut out.round)?;
-        json::set(&mut o, "stage_id", &mut out.stage_id)?;
-        json::set(&mut o, "interview_record_list", &mut out.interview_record_list)?;
+        o.set("id", &mut out.id);
+        o.set("begin_time", &mut out.begin_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("round", &mut out.round);
+        o.set("stage_id", &mut out.stage_id);
+        o.set("interview_record_list", &mut out.interview_record_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `interview_aggregation` of \[`ApplicationDetailInfo`\].
+/// The `interview_aggregation` of `ApplicationDetailInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9651,13 +9732,14 @@ pub struct InterviewAggregation {
 }
 impl FromJson for InterviewAggregation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewAggregation")?;
+        let mut o = json::Fields::of(value, "InterviewAggregation")?;
         let mut out = Self::default();
-        json::set(&mut o, "interviews", &mut out.interviews)?;
+        o.set("interviews", &mut out.interviews);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `interview_appointment_config` of \[`JobConfig`\].
+/// The `interview_appointment_config` of `JobConfig`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9672,14 +9754,14 @@ pub struct InterviewAppointmentConfig {
 }
 impl FromJson for InterviewAppointmentConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewAppointmentConfig")?;
+        let mut o = json::Fields::of(value, "InterviewAppointmentConfig")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
+        o.set(
             "enable_interview_appointment_by_interviewer",
             &mut out.enable_interview_appointment_by_interviewer,
-        )?;
-        json::set(&mut o, "config", &mut out.config)?;
+        );
+        o.set("config", &mut out.config);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9694,7 +9776,7 @@ impl ToJson for InterviewAppointmentConfig {
         w.end_object();
     }
 }
-/// The `config` of \[`InterviewAppointmentConfig`\].
+/// The `config` of `InterviewAppointmentConfig`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9740,32 +9822,30 @@ pub struct InterviewAppointmentConfigContent {
 }
 impl FromJson for InterviewAppointmentConfigContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewAppointmentConfigContent")?;
+        let mut o = json::Fields::of(value, "InterviewAppointmentConfigContent")?;
         let mut out = Self::default();
-        json::set(&mut o, "interview_type", &mut out.interview_type)?;
-        json::set(&mut o, "talent_timezone_code", &mut out.talent_timezone_code)?;
-        json::set(&mut o, "contact_user_id", &mut out.contact_user_id)?;
-        json::set(&mut o, "contact_mobile", &mut out.contact_mobile)?;
-        json::set(&mut o, "contact_email", &mut out.contact_email)?;
-        json::set(&mut o, "address_id", &mut out.address_id)?;
-        json::set(&mut o, "video_type", &mut out.video_type)?;
-        json::set(&mut o, "cc", &mut out.cc)?;
-        json::set(&mut o, "remark", &mut out.remark)?;
-        json::set(
-            &mut o,
+        o.set("interview_type", &mut out.interview_type);
+        o.set("talent_timezone_code", &mut out.talent_timezone_code);
+        o.set("contact_user_id", &mut out.contact_user_id);
+        o.set("contact_mobile", &mut out.contact_mobile);
+        o.set("contact_email", &mut out.contact_email);
+        o.set("address_id", &mut out.address_id);
+        o.set("video_type", &mut out.video_type);
+        o.set("cc", &mut out.cc);
+        o.set("remark", &mut out.remark);
+        o.set(
             "interview_notification_template_id",
             &mut out.interview_notification_template_id,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "appointment_notification_template_id",
             &mut out.appointment_notification_template_id,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "cancel_interview_notification_template_id",
             &mut out.cancel_interview_notification_template_id,
-        )?;
+        );
+        o.finish()?;
         Ok(out)
     }
 }
@@ -9796,7 +9876,7 @@ impl ToJson for InterviewAppointmentConfigContent {
         w.end_object();
     }
 }
-/// The `attachments` of \[`InterviewRecordV2`\].
+/// The `attachments` of `InterviewRecordV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9815,16 +9895,17 @@ pub struct InterviewAttachment {
 }
 impl FromJson for InterviewAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewAttachment")?;
+        let mut o = json::Fields::of(value, "InterviewAttachment")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_id", &mut out.file_id)?;
-        json::set(&mut o, "file_name", &mut out.file_name)?;
-        json::set(&mut o, "content_type", &mut out.content_type)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
+        o.set("file_id", &mut out.file_id);
+        o.set("file_name", &mut out.file_name);
+        o.set("content_type", &mut out.content_type);
+        o.set("create_time", &mut out.create_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `dimension_assessment_list` of \[`InterviewRecord`\].
+/// The `dimension_assessment_list` of `InterviewRecord`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9857,23 +9938,24 @@ pub struct InterviewDimensionAssessment {
 }
 impl FromJson for InterviewDimensionAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewDimensionAssessment")?;
+        let mut o = json::Fields::of(value, "InterviewDimensionAssessment")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "full_score", &mut out.full_score)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "dimension_id", &mut out.dimension_id)?;
-        json::set(&mut o, "dimension_score", &mut out.dimension_score)?;
-        json::set(&mut o, "dimension_score_list", &mut out.dimension_score_list)?;
-        json::set(&mut o, "dimension_custom_score", &mut out.dimension_custom_score)?;
-        json::set(&mut o, "ability_list", &mut out.ability_list)?;
-        json::set(&mut o, "question_list", &mut out.question_list)?;
-        json::set(&mut o, "dimension_type", &mut out.dimension_type)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("full_score", &mut out.full_score);
+        o.set("content", &mut out.content);
+        o.set("dimension_id", &mut out.dimension_id);
+        o.set("dimension_score", &mut out.dimension_score);
+        o.set("dimension_score_list", &mut out.dimension_score_list);
+        o.set("dimension_custom_score", &mut out.dimension_custom_score);
+        o.set("ability_list", &mut out.ability_list);
+        o.set("question_list", &mut out.question_list);
+        o.set("dimension_type", &mut out.dimension_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `option_items` of \[`InterviewFeedbackFormDimension`\].
+/// The `option_items` of `InterviewFeedbackFormDimension`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9894,17 +9976,18 @@ pub struct InterviewDimensionOption {
 }
 impl FromJson for InterviewDimensionOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewDimensionOption")?;
+        let mut o = json::Fields::of(value, "InterviewDimensionOption")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "score_val", &mut out.score_val)?;
-        json::set(&mut o, "alias_name", &mut out.alias_name)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("score_val", &mut out.score_val);
+        o.set("alias_name", &mut out.alias_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `dimension_score` of \[`InterviewDimensionAssessment`\].
+/// The `dimension_score` of `InterviewDimensionAssessment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9921,15 +10004,16 @@ pub struct InterviewDimensionScore {
 }
 impl FromJson for InterviewDimensionScore {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewDimensionScore")?;
+        let mut o = json::Fields::of(value, "InterviewDimensionScore")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "score_val", &mut out.score_val)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("score_val", &mut out.score_val);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListInterviewResponseBody`\].
+/// The `items` of `ListInterviewResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -9992,46 +10076,39 @@ pub struct InterviewExtend {
 }
 impl FromJson for InterviewExtend {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewExtend")?;
+        let mut o = json::Fields::of(value, "InterviewExtend")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "begin_time", &mut out.begin_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "round", &mut out.round)?;
-        json::set(&mut o, "interview_record_list", &mut out.interview_record_list)?;
-        json::set(&mut o, "feedback_submit_time", &mut out.feedback_submit_time)?;
-        json::set(&mut o, "stage_id", &mut out.stage_id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "stage", &mut out.stage)?;
-        json::set(&mut o, "creator", &mut out.creator)?;
-        json::set(&mut o, "biz_create_time", &mut out.biz_create_time)?;
-        json::set(&mut o, "biz_modify_time", &mut out.biz_modify_time)?;
-        json::set(&mut o, "interview_round_summary", &mut out.interview_round_summary)?;
-        json::set(
-            &mut o,
-            "interview_arrangement_id",
-            &mut out.interview_arrangement_id,
-        )?;
-        json::set(&mut o, "interview_type", &mut out.interview_type)?;
-        json::set(&mut o, "talent_time_zone", &mut out.talent_time_zone)?;
-        json::set(&mut o, "contact_user", &mut out.contact_user)?;
-        json::set(&mut o, "contact_mobile", &mut out.contact_mobile)?;
-        json::set(&mut o, "remark", &mut out.remark)?;
-        json::set(&mut o, "address", &mut out.address)?;
-        json::set(&mut o, "video_type", &mut out.video_type)?;
-        json::set(&mut o, "arrangement_status", &mut out.arrangement_status)?;
-        json::set(&mut o, "arrangement_type", &mut out.arrangement_type)?;
-        json::set(
-            &mut o,
-            "arrangement_appointment_kind",
-            &mut out.arrangement_appointment_kind,
-        )?;
-        json::set(&mut o, "meeting_room_list", &mut out.meeting_room_list)?;
-        json::set(&mut o, "interview_round_type", &mut out.interview_round_type)?;
+        o.set("id", &mut out.id);
+        o.set("begin_time", &mut out.begin_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("round", &mut out.round);
+        o.set("interview_record_list", &mut out.interview_record_list);
+        o.set("feedback_submit_time", &mut out.feedback_submit_time);
+        o.set("stage_id", &mut out.stage_id);
+        o.set("application_id", &mut out.application_id);
+        o.set("stage", &mut out.stage);
+        o.set("creator", &mut out.creator);
+        o.set("biz_create_time", &mut out.biz_create_time);
+        o.set("biz_modify_time", &mut out.biz_modify_time);
+        o.set("interview_round_summary", &mut out.interview_round_summary);
+        o.set("interview_arrangement_id", &mut out.interview_arrangement_id);
+        o.set("interview_type", &mut out.interview_type);
+        o.set("talent_time_zone", &mut out.talent_time_zone);
+        o.set("contact_user", &mut out.contact_user);
+        o.set("contact_mobile", &mut out.contact_mobile);
+        o.set("remark", &mut out.remark);
+        o.set("address", &mut out.address);
+        o.set("video_type", &mut out.video_type);
+        o.set("arrangement_status", &mut out.arrangement_status);
+        o.set("arrangement_type", &mut out.arrangement_type);
+        o.set("arrangement_appointment_kind", &mut out.arrangement_appointment_kind);
+        o.set("meeting_room_list", &mut out.meeting_room_list);
+        o.set("interview_round_type", &mut out.interview_round_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `interviews` of \[`InterviewAggregation`\].
+/// The `interviews` of `InterviewAggregation`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10094,46 +10171,39 @@ pub struct InterviewExtendV2 {
 }
 impl FromJson for InterviewExtendV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewExtendV2")?;
+        let mut o = json::Fields::of(value, "InterviewExtendV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "begin_time", &mut out.begin_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "round", &mut out.round)?;
-        json::set(&mut o, "interview_record_list", &mut out.interview_record_list)?;
-        json::set(&mut o, "feedback_submit_time", &mut out.feedback_submit_time)?;
-        json::set(&mut o, "stage_id", &mut out.stage_id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "stage", &mut out.stage)?;
-        json::set(&mut o, "creator", &mut out.creator)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "interview_round_summary", &mut out.interview_round_summary)?;
-        json::set(
-            &mut o,
-            "interview_arrangement_id",
-            &mut out.interview_arrangement_id,
-        )?;
-        json::set(&mut o, "interview_type", &mut out.interview_type)?;
-        json::set(&mut o, "talent_time_zone", &mut out.talent_time_zone)?;
-        json::set(&mut o, "contact_user", &mut out.contact_user)?;
-        json::set(&mut o, "contact_mobile", &mut out.contact_mobile)?;
-        json::set(&mut o, "remark", &mut out.remark)?;
-        json::set(&mut o, "address", &mut out.address)?;
-        json::set(&mut o, "video_type", &mut out.video_type)?;
-        json::set(&mut o, "arrangement_status", &mut out.arrangement_status)?;
-        json::set(&mut o, "arrangement_type", &mut out.arrangement_type)?;
-        json::set(
-            &mut o,
-            "arrangement_appointment_kind",
-            &mut out.arrangement_appointment_kind,
-        )?;
-        json::set(&mut o, "meeting_room_list", &mut out.meeting_room_list)?;
-        json::set(&mut o, "interview_round_type", &mut out.interview_round_type)?;
+        o.set("id", &mut out.id);
+        o.set("begin_time", &mut out.begin_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("round", &mut out.round);
+        o.set("interview_record_list", &mut out.interview_record_list);
+        o.set("feedback_submit_time", &mut out.feedback_submit_time);
+        o.set("stage_id", &mut out.stage_id);
+        o.set("application_id", &mut out.application_id);
+        o.set("stage", &mut out.stage);
+        o.set("creator", &mut out.creator);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("interview_round_summary", &mut out.interview_round_summary);
+        o.set("interview_arrangement_id", &mut out.interview_arrangement_id);
+        o.set("interview_type", &mut out.interview_type);
+        o.set("talent_time_zone", &mut out.talent_time_zone);
+        o.set("contact_user", &mut out.contact_user);
+        o.set("contact_mobile", &mut out.contact_mobile);
+        o.set("remark", &mut out.remark);
+        o.set("address", &mut out.address);
+        o.set("video_type", &mut out.video_type);
+        o.set("arrangement_status", &mut out.arrangement_status);
+        o.set("arrangement_type", &mut out.arrangement_type);
+        o.set("arrangement_appointment_kind", &mut out.arrangement_appointment_kind);
+        o.set("meeting_room_list", &mut out.meeting_room_list);
+        o.set("interview_round_type", &mut out.interview_round_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListInterviewFeedbackFormResponseBody`\].
+/// The `items` of `ListInterviewFeedbackFormResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10156,22 +10226,19 @@ pub struct InterviewFeedbackForm {
 }
 impl FromJson for InterviewFeedbackForm {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewFeedbackForm")?;
+        let mut o = json::Fields::of(value, "InterviewFeedbackForm")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "version", &mut out.version)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(
-            &mut o,
-            "score_calculation_config",
-            &mut out.score_calculation_config,
-        )?;
-        json::set(&mut o, "modules", &mut out.modules)?;
+        o.set("id", &mut out.id);
+        o.set("version", &mut out.version);
+        o.set("name", &mut out.name);
+        o.set("type", &mut out.r#type);
+        o.set("score_calculation_config", &mut out.score_calculation_config);
+        o.set("modules", &mut out.modules);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `dimensions` of \[`InterviewFeedbackFormModule`\].
+/// The `dimensions` of `InterviewFeedbackFormModule`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10210,30 +10277,27 @@ pub struct InterviewFeedbackFormDimension {
 }
 impl FromJson for InterviewFeedbackFormDimension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewFeedbackFormDimension")?;
+        let mut o = json::Fields::of(value, "InterviewFeedbackFormDimension")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "enabled", &mut out.enabled)?;
-        json::set(&mut o, "sequence", &mut out.sequence)?;
-        json::set(&mut o, "is_required", &mut out.is_required)?;
-        json::set(&mut o, "weight", &mut out.weight)?;
-        json::set(&mut o, "score_dimension_config", &mut out.score_dimension_config)?;
-        json::set(&mut o, "option_items", &mut out.option_items)?;
-        json::set(&mut o, "display_not_evident", &mut out.display_not_evident)?;
-        json::set(&mut o, "ability_list", &mut out.ability_list)?;
-        json::set(
-            &mut o,
-            "related_dimension_config",
-            &mut out.related_dimension_config,
-        )?;
-        json::set(&mut o, "dimension_ability_args", &mut out.dimension_ability_args)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("type", &mut out.r#type);
+        o.set("enabled", &mut out.enabled);
+        o.set("sequence", &mut out.sequence);
+        o.set("is_required", &mut out.is_required);
+        o.set("weight", &mut out.weight);
+        o.set("score_dimension_config", &mut out.score_dimension_config);
+        o.set("option_items", &mut out.option_items);
+        o.set("display_not_evident", &mut out.display_not_evident);
+        o.set("ability_list", &mut out.ability_list);
+        o.set("related_dimension_config", &mut out.related_dimension_config);
+        o.set("dimension_ability_args", &mut out.dimension_ability_args);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `modules` of \[`InterviewFeedbackForm`\].
+/// The `modules` of `InterviewFeedbackForm`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10258,19 +10322,20 @@ pub struct InterviewFeedbackFormModule {
 }
 impl FromJson for InterviewFeedbackFormModule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewFeedbackFormModule")?;
+        let mut o = json::Fields::of(value, "InterviewFeedbackFormModule")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "sequence", &mut out.sequence)?;
-        json::set(&mut o, "weight", &mut out.weight)?;
-        json::set(&mut o, "dimensions", &mut out.dimensions)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("type", &mut out.r#type);
+        o.set("sequence", &mut out.sequence);
+        o.set("weight", &mut out.weight);
+        o.set("dimensions", &mut out.dimensions);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `meeting_room_list` of \[`InterviewExtend`\].
+/// The `meeting_room_list` of `InterviewExtend`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10291,17 +10356,18 @@ pub struct InterviewMeetingRoom {
 }
 impl FromJson for InterviewMeetingRoom {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewMeetingRoom")?;
+        let mut o = json::Fields::of(value, "InterviewMeetingRoom")?;
         let mut out = Self::default();
-        json::set(&mut o, "room_id", &mut out.room_id)?;
-        json::set(&mut o, "room_name", &mut out.room_name)?;
-        json::set(&mut o, "building_name", &mut out.building_name)?;
-        json::set(&mut o, "reserved_status", &mut out.reserved_status)?;
-        json::set(&mut o, "floor_name", &mut out.floor_name)?;
+        o.set("room_id", &mut out.room_id);
+        o.set("room_name", &mut out.room_name);
+        o.set("building_name", &mut out.building_name);
+        o.set("reserved_status", &mut out.reserved_status);
+        o.set("floor_name", &mut out.floor_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `question_list` of \[`InterviewDimensionAssessment`\].
+/// The `question_list` of `InterviewDimensionAssessment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10322,17 +10388,18 @@ pub struct InterviewQuestion {
 }
 impl FromJson for InterviewQuestion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewQuestion")?;
+        let mut o = json::Fields::of(value, "InterviewQuestion")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "ability_list", &mut out.ability_list)?;
+        o.set("id", &mut out.id);
+        o.set("title", &mut out.title);
+        o.set("description", &mut out.description);
+        o.set("content", &mut out.content);
+        o.set("ability_list", &mut out.ability_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `interview_record` of \[`GetInterviewRecordResponseBody`\].
+/// The `interview_record` of `GetInterviewRecordResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10373,31 +10440,28 @@ pub struct InterviewRecord {
 }
 impl FromJson for InterviewRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewRecord")?;
+        let mut o = json::Fields::of(value, "InterviewRecord")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "min_job_level_id", &mut out.min_job_level_id)?;
-        json::set(&mut o, "max_job_level_id", &mut out.max_job_level_id)?;
-        json::set(&mut o, "commit_status", &mut out.commit_status)?;
-        json::set(&mut o, "feedback_submit_time", &mut out.feedback_submit_time)?;
-        json::set(&mut o, "conclusion", &mut out.conclusion)?;
-        json::set(&mut o, "interview_score", &mut out.interview_score)?;
-        json::set(&mut o, "assessment_score", &mut out.assessment_score)?;
-        json::set(&mut o, "question_list", &mut out.question_list)?;
-        json::set(&mut o, "code_question_list", &mut out.code_question_list)?;
-        json::set(&mut o, "interviewer", &mut out.interviewer)?;
-        json::set(&mut o, "image_list", &mut out.image_list)?;
-        json::set(
-            &mut o,
-            "dimension_assessment_list",
-            &mut out.dimension_assessment_list,
-        )?;
+        o.set("id", &mut out.id);
+        o.set("user_id", &mut out.user_id);
+        o.set("content", &mut out.content);
+        o.set("min_job_level_id", &mut out.min_job_level_id);
+        o.set("max_job_level_id", &mut out.max_job_level_id);
+        o.set("commit_status", &mut out.commit_status);
+        o.set("feedback_submit_time", &mut out.feedback_submit_time);
+        o.set("conclusion", &mut out.conclusion);
+        o.set("interview_score", &mut out.interview_score);
+        o.set("assessment_score", &mut out.assessment_score);
+        o.set("question_list", &mut out.question_list);
+        o.set("code_question_list", &mut out.code_question_list);
+        o.set("interviewer", &mut out.interviewer);
+        o.set("image_list", &mut out.image_list);
+        o.set("dimension_assessment_list", &mut out.dimension_assessment_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `interview_record_list` of \[`InterviewExtendV2`\].
+/// The `interview_record_list` of `InterviewExtendV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10424,20 +10488,21 @@ pub struct InterviewRecordV2 {
 }
 impl FromJson for InterviewRecordV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewRecordV2")?;
+        let mut o = json::Fields::of(value, "InterviewRecordV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "feedback_form_id", &mut out.feedback_form_id)?;
-        json::set(&mut o, "commit_status", &mut out.commit_status)?;
-        json::set(&mut o, "submit_time", &mut out.submit_time)?;
-        json::set(&mut o, "record_score", &mut out.record_score)?;
-        json::set(&mut o, "interviewer", &mut out.interviewer)?;
-        json::set(&mut o, "attachments", &mut out.attachments)?;
-        json::set(&mut o, "module_assessments", &mut out.module_assessments)?;
+        o.set("id", &mut out.id);
+        o.set("feedback_form_id", &mut out.feedback_form_id);
+        o.set("commit_status", &mut out.commit_status);
+        o.set("submit_time", &mut out.submit_time);
+        o.set("record_score", &mut out.record_score);
+        o.set("interviewer", &mut out.interviewer);
+        o.set("attachments", &mut out.attachments);
+        o.set("module_assessments", &mut out.module_assessments);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListInterviewRegistrationSchemaResponseBody`\].
+/// The `items` of `ListInterviewRegistrationSchemaResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10456,16 +10521,17 @@ pub struct InterviewRegistrationSchema {
 }
 impl FromJson for InterviewRegistrationSchema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewRegistrationSchema")?;
+        let mut o = json::Fields::of(value, "InterviewRegistrationSchema")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "is_used_as_interview", &mut out.is_used_as_interview)?;
-        json::set(&mut o, "object_list", &mut out.object_list)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("is_used_as_interview", &mut out.is_used_as_interview);
+        o.set("object_list", &mut out.object_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListInterviewRoundTypeResponseBody`\].
+/// The `items` of `ListInterviewRoundTypeResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10488,22 +10554,22 @@ pub struct InterviewRoundType {
 }
 impl FromJson for InterviewRoundType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewRoundType")?;
+        let mut o = json::Fields::of(value, "InterviewRoundType")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "biz_id", &mut out.biz_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "process_type", &mut out.process_type)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        json::set(
-            &mut o,
+        o.set("id", &mut out.id);
+        o.set("biz_id", &mut out.biz_id);
+        o.set("name", &mut out.name);
+        o.set("process_type", &mut out.process_type);
+        o.set("active_status", &mut out.active_status);
+        o.set(
             "interview_assessment_template_info",
             &mut out.interview_assessment_template_info,
-        )?;
+        );
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `interview_assessment_template_info` of \[`InterviewRoundType`\].
+/// The `interview_assessment_template_info` of `InterviewRoundType`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10520,15 +10586,16 @@ pub struct InterviewRoundTypeAssessmentTemplate {
 }
 impl FromJson for InterviewRoundTypeAssessmentTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewRoundTypeAssessmentTemplate")?;
+        let mut o = json::Fields::of(value, "InterviewRoundTypeAssessmentTemplate")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "biz_id", &mut out.biz_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("id", &mut out.id);
+        o.set("biz_id", &mut out.biz_id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `interview_score` of \[`InterviewRecord`\].
+/// The `interview_score` of `InterviewRecord`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10551,18 +10618,19 @@ pub struct InterviewScore {
 }
 impl FromJson for InterviewScore {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewScore")?;
+        let mut o = json::Fields::of(value, "InterviewScore")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "level", &mut out.level)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "zh_description", &mut out.zh_description)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "en_description", &mut out.en_description)?;
+        o.set("id", &mut out.id);
+        o.set("level", &mut out.level);
+        o.set("zh_name", &mut out.zh_name);
+        o.set("zh_description", &mut out.zh_description);
+        o.set("en_name", &mut out.en_name);
+        o.set("en_description", &mut out.en_description);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListInterviewTaskResponseBody`\].
+/// The `items` of `ListInterviewTaskResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10583,17 +10651,18 @@ pub struct InterviewTask {
 }
 impl FromJson for InterviewTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewTask")?;
+        let mut o = json::Fields::of(value, "InterviewTask")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "activity_status", &mut out.activity_status)?;
+        o.set("id", &mut out.id);
+        o.set("job_id", &mut out.job_id);
+        o.set("talent_id", &mut out.talent_id);
+        o.set("application_id", &mut out.application_id);
+        o.set("activity_status", &mut out.activity_status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListInterviewerResponseBody`\].
+/// The `items` of `ListInterviewerResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10610,10 +10679,11 @@ pub struct Interviewer {
 }
 impl FromJson for Interviewer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Interviewer")?;
+        let mut o = json::Fields::of(value, "Interviewer")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "verify_status", &mut out.verify_status)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("verify_status", &mut out.verify_status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -10625,7 +10695,7 @@ impl ToJson for Interviewer {
         w.end_object();
     }
 }
-/// The `job` of \[`CombinedCreateJobResponseBody`\].
+/// The `job` of `CombinedCreateJobResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10708,48 +10778,49 @@ pub struct Job {
 }
 impl FromJson for Job {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Job")?;
+        let mut o = json::Fields::of(value, "Job")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "requirement", &mut out.requirement)?;
-        json::set(&mut o, "recruitment_type", &mut out.recruitment_type)?;
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "city", &mut out.city)?;
-        json::set(&mut o, "min_job_level", &mut out.min_job_level)?;
-        json::set(&mut o, "max_job_level", &mut out.max_job_level)?;
-        json::set(&mut o, "highlight_list", &mut out.highlight_list)?;
-        json::set(&mut o, "job_category", &mut out.job_category)?;
-        json::set(&mut o, "job_type", &mut out.job_type)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        json::set(&mut o, "create_user_id", &mut out.create_user_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "process_type", &mut out.process_type)?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "process_name", &mut out.process_name)?;
-        json::set(&mut o, "process_en_name", &mut out.process_en_name)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
-        json::set(&mut o, "job_function", &mut out.job_function)?;
-        json::set(&mut o, "subject", &mut out.subject)?;
-        json::set(&mut o, "head_count", &mut out.head_count)?;
-        json::set(&mut o, "experience", &mut out.experience)?;
-        json::set(&mut o, "expiry_time", &mut out.expiry_time)?;
-        json::set(&mut o, "min_salary", &mut out.min_salary)?;
-        json::set(&mut o, "max_salary", &mut out.max_salary)?;
-        json::set(&mut o, "required_degree", &mut out.required_degree)?;
-        json::set(&mut o, "city_list", &mut out.city_list)?;
-        json::set(&mut o, "job_attribute", &mut out.job_attribute)?;
-        json::set(&mut o, "create_timestamp", &mut out.create_timestamp)?;
-        json::set(&mut o, "update_timestamp", &mut out.update_timestamp)?;
-        json::set(&mut o, "expiry_timestamp", &mut out.expiry_timestamp)?;
-        json::set(&mut o, "target_major_list", &mut out.target_major_list)?;
+        o.set("id", &mut out.id);
+        o.set("title", &mut out.title);
+        o.set("description", &mut out.description);
+        o.set("code", &mut out.code);
+        o.set("requirement", &mut out.requirement);
+        o.set("recruitment_type", &mut out.recruitment_type);
+        o.set("department", &mut out.department);
+        o.set("city", &mut out.city);
+        o.set("min_job_level", &mut out.min_job_level);
+        o.set("max_job_level", &mut out.max_job_level);
+        o.set("highlight_list", &mut out.highlight_list);
+        o.set("job_category", &mut out.job_category);
+        o.set("job_type", &mut out.job_type);
+        o.set("active_status", &mut out.active_status);
+        o.set("create_user_id", &mut out.create_user_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("process_type", &mut out.process_type);
+        o.set("process_id", &mut out.process_id);
+        o.set("process_name", &mut out.process_name);
+        o.set("process_en_name", &mut out.process_en_name);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.set("job_function", &mut out.job_function);
+        o.set("subject", &mut out.subject);
+        o.set("head_count", &mut out.head_count);
+        o.set("experience", &mut out.experience);
+        o.set("expiry_time", &mut out.expiry_time);
+        o.set("min_salary", &mut out.min_salary);
+        o.set("max_salary", &mut out.max_salary);
+        o.set("required_degree", &mut out.required_degree);
+        o.set("city_list", &mut out.city_list);
+        o.set("job_attribute", &mut out.job_attribute);
+        o.set("create_timestamp", &mut out.create_timestamp);
+        o.set("update_timestamp", &mut out.update_timestamp);
+        o.set("expiry_timestamp", &mut out.expiry_timestamp);
+        o.set("target_major_list", &mut out.target_major_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `job_info` of \[`Application`\].
+/// The `job_info` of `Application`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10780,22 +10851,23 @@ pub struct JobBasicInfo {
 }
 impl FromJson for JobBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobBasicInfo")?;
+        let mut o = json::Fields::of(value, "JobBasicInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "requirement", &mut out.requirement)?;
-        json::set(&mut o, "recruitment_type", &mut out.recruitment_type)?;
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "process_type", &mut out.process_type)?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "city_list", &mut out.city_list)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("code", &mut out.code);
+        o.set("description", &mut out.description);
+        o.set("requirement", &mut out.requirement);
+        o.set("recruitment_type", &mut out.recruitment_type);
+        o.set("department", &mut out.department);
+        o.set("process_type", &mut out.process_type);
+        o.set("process_id", &mut out.process_id);
+        o.set("city_list", &mut out.city_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `city` of \[`Job`\].
+/// The `city` of `Job`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10812,11 +10884,12 @@ pub struct JobCity {
 }
 impl FromJson for JobCity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobCity")?;
+        let mut o = json::Fields::of(value, "JobCity")?;
         let mut out = Self::default();
-        json::set(&mut o, "city_code", &mut out.city_code)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
+        o.set("city_code", &mut out.city_code);
+        o.set("zh_name", &mut out.zh_name);
+        o.set("en_name", &mut out.en_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -10889,7 +10962,7 @@ impl ToJson for JobConfig {
         w.end_object();
     }
 }
-/// The `job_config` of \[`JobDetail`\].
+/// The `job_config` of `JobDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10926,41 +10999,26 @@ pub struct JobConfigDetail {
 }
 impl FromJson for JobConfigDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobConfigDetail")?;
+        let mut o = json::Fields::of(value, "JobConfigDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "offer_apply_schema", &mut out.offer_apply_schema)?;
-        json::set(&mut o, "offer_process_conf", &mut out.offer_process_conf)?;
-        json::set(
-            &mut o,
-            "recommended_evaluator_list",
-            &mut out.recommended_evaluator_list,
-        )?;
-        json::set(&mut o, "assessment_template", &mut out.assessment_template)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "interview_round_list", &mut out.interview_round_list)?;
-        json::set(&mut o, "interview_registration", &mut out.interview_registration)?;
-        json::set(&mut o, "onboard_registration", &mut out.onboard_registration)?;
-        json::set(
-            &mut o,
-            "interview_round_type_list",
-            &mut out.interview_round_type_list,
-        )?;
-        json::set(&mut o, "related_job_list", &mut out.related_job_list)?;
-        json::set(&mut o, "job_attribute", &mut out.job_attribute)?;
-        json::set(
-            &mut o,
-            "interview_appointment_config",
-            &mut out.interview_appointment_config,
-        )?;
-        json::set(
-            &mut o,
-            "internship_offer_apply_schema",
-            &mut out.internship_offer_apply_schema,
-        )?;
+        o.set("offer_apply_schema", &mut out.offer_apply_schema);
+        o.set("offer_process_conf", &mut out.offer_process_conf);
+        o.set("recommended_evaluator_list", &mut out.recommended_evaluator_list);
+        o.set("assessment_template", &mut out.assessment_template);
+        o.set("id", &mut out.id);
+        o.set("interview_round_list", &mut out.interview_round_list);
+        o.set("interview_registration", &mut out.interview_registration);
+        o.set("onboard_registration", &mut out.onboard_registration);
+        o.set("interview_round_type_list", &mut out.interview_round_type_list);
+        o.set("related_job_list", &mut out.related_job_list);
+        o.set("job_attribute", &mut out.job_attribute);
+        o.set("interview_appointment_config", &mut out.interview_appointment_config);
+        o.set("internship_offer_apply_schema", &mut out.internship_offer_apply_schema);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `interview_round_list` of \[`JobConfigDetail`\].
+/// The `interview_round_list` of `JobConfigDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -10975,14 +11033,15 @@ pub struct JobConfigInterviewRound {
 }
 impl FromJson for JobConfigInterviewRound {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobConfigInterviewRound")?;
+        let mut o = json::Fields::of(value, "JobConfigInterviewRound")?;
         let mut out = Self::default();
-        json::set(&mut o, "interviewer_list", &mut out.interviewer_list)?;
-        json::set(&mut o, "round", &mut out.round)?;
+        o.set("interviewer_list", &mut out.interviewer_list);
+        o.set("round", &mut out.round);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `interview_round_conf_list` of \[`JobConfig`\].
+/// The `interview_round_conf_list` of `JobConfig`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11003,7 +11062,7 @@ impl ToJson for JobConfigInterviewRoundConf {
         w.end_object();
     }
 }
-/// The `job_config` of \[`ConfigJobResponseBody`\].
+/// The `job_config` of `ConfigJobResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11042,42 +11101,30 @@ pub struct JobConfigResult {
 }
 impl FromJson for JobConfigResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobConfigResult")?;
+        let mut o = json::Fields::of(value, "JobConfigResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "offer_apply_schema", &mut out.offer_apply_schema)?;
-        json::set(&mut o, "offer_process_conf", &mut out.offer_process_conf)?;
-        json::set(
-            &mut o,
-            "recommended_evaluator_list",
-            &mut out.recommended_evaluator_list,
-        )?;
-        json::set(&mut o, "assessment_template", &mut out.assessment_template)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "interview_round_list", &mut out.interview_round_list)?;
-        json::set(&mut o, "job_requirement_list", &mut out.job_requirement_list)?;
-        json::set(&mut o, "interview_registration", &mut out.interview_registration)?;
-        json::set(&mut o, "onboard_registration", &mut out.onboard_registration)?;
-        json::set(
-            &mut o,
-            "interview_round_type_list",
-            &mut out.interview_round_type_list,
-        )?;
-        json::set(&mut o, "related_job_list", &mut out.related_job_list)?;
-        json::set(&mut o, "job_attribute", &mut out.job_attribute)?;
-        json::set(
-            &mut o,
-            "interview_appointment_config",
-            &mut out.interview_appointment_config,
-        )?;
-        json::set(
-            &mut o,
+        o.set("offer_apply_schema", &mut out.offer_apply_schema);
+        o.set("offer_process_conf", &mut out.offer_process_conf);
+        o.set("recommended_evaluator_list", &mut out.recommended_evaluator_list);
+        o.set("assessment_template", &mut out.assessment_template);
+        o.set("id", &mut out.id);
+        o.set("interview_round_list", &mut out.interview_round_list);
+        o.set("job_requirement_list", &mut out.job_requirement_list);
+        o.set("interview_registration", &mut out.interview_registration);
+        o.set("onboard_registration", &mut out.onboard_registration);
+        o.set("interview_round_type_list", &mut out.interview_round_type_list);
+        o.set("related_job_list", &mut out.related_job_list);
+        o.set("job_attribute", &mut out.job_attribute);
+        o.set("interview_appointment_config", &mut out.interview_appointment_config);
+        o.set(
             "portal_website_apply_form_schema_info",
             &mut out.portal_website_apply_form_schema_info,
-        )?;
+        );
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `interview_round_type_conf_list` of \[`JobConfig`\].
+/// The `interview_round_type_conf_list` of `JobConfig`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11098,7 +11145,7 @@ impl ToJson for JobConfigRoundType {
         w.end_object();
     }
 }
-/// The `interview_round_type_list` of \[`JobConfigDetail`\].
+/// The `interview_round_type_list` of `JobConfigDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11113,14 +11160,15 @@ pub struct JobConfigRoundTypeResult {
 }
 impl FromJson for JobConfigRoundTypeResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobConfigRoundTypeResult")?;
+        let mut o = json::Fields::of(value, "JobConfigRoundTypeResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "assessment_round", &mut out.assessment_round)?;
-        json::set(&mut o, "assessment_template", &mut out.assessment_template)?;
+        o.set("assessment_round", &mut out.assessment_round);
+        o.set("assessment_template", &mut out.assessment_template);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `customized_data_list` of \[`Job`\].
+/// The `customized_data_list` of `Job`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11139,16 +11187,17 @@ pub struct JobCustomizedData {
 }
 impl FromJson for JobCustomizedData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobCustomizedData")?;
+        let mut o = json::Fields::of(value, "JobCustomizedData")?;
         let mut out = Self::default();
-        json::set(&mut o, "object_id", &mut out.object_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "object_type", &mut out.object_type)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("object_id", &mut out.object_id);
+        o.set("name", &mut out.name);
+        o.set("object_type", &mut out.object_type);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `option` of \[`JobCustomizedValue`\].
+/// The `option` of `JobCustomizedValue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11163,14 +11212,15 @@ pub struct JobCustomizedOption {
 }
 impl FromJson for JobCustomizedOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobCustomizedOption")?;
+        let mut o = json::Fields::of(value, "JobCustomizedOption")?;
         let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("key", &mut out.key);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `value` of \[`JobCustomizedData`\].
+/// The `value` of `JobCustomizedData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11193,18 +11243,19 @@ pub struct JobCustomizedValue {
 }
 impl FromJson for JobCustomizedValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobCustomizedValue")?;
+        let mut o = json::Fields::of(value, "JobCustomizedValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "option", &mut out.option)?;
-        json::set(&mut o, "option_list", &mut out.option_list)?;
-        json::set(&mut o, "time_range", &mut out.time_range)?;
-        json::set(&mut o, "time", &mut out.time)?;
-        json::set(&mut o, "number", &mut out.number)?;
+        o.set("content", &mut out.content);
+        o.set("option", &mut out.option);
+        o.set("option_list", &mut out.option_list);
+        o.set("time_range", &mut out.time_range);
+        o.set("time", &mut out.time);
+        o.set("number", &mut out.number);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `job_detail` of \[`GetDetailJobResponseBody`\].
+/// The `job_detail` of `GetDetailJobResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11235,22 +11286,23 @@ pub struct JobDetail {
 }
 impl FromJson for JobDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobDetail")?;
+        let mut o = json::Fields::of(value, "JobDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "basic_info", &mut out.basic_info)?;
-        json::set(&mut o, "recruiter", &mut out.recruiter)?;
-        json::set(&mut o, "assistant_list", &mut out.assistant_list)?;
-        json::set(&mut o, "hiring_manager_list", &mut out.hiring_manager_list)?;
-        json::set(&mut o, "job_requirement_list", &mut out.job_requirement_list)?;
-        json::set(&mut o, "address_list", &mut out.address_list)?;
-        json::set(&mut o, "job_config", &mut out.job_config)?;
-        json::set(&mut o, "storefront_list", &mut out.storefront_list)?;
-        json::set(&mut o, "tag_list", &mut out.tag_list)?;
-        json::set(&mut o, "stage_count_list", &mut out.stage_count_list)?;
+        o.set("basic_info", &mut out.basic_info);
+        o.set("recruiter", &mut out.recruiter);
+        o.set("assistant_list", &mut out.assistant_list);
+        o.set("hiring_manager_list", &mut out.hiring_manager_list);
+        o.set("job_requirement_list", &mut out.job_requirement_list);
+        o.set("address_list", &mut out.address_list);
+        o.set("job_config", &mut out.job_config);
+        o.set("storefront_list", &mut out.storefront_list);
+        o.set("tag_list", &mut out.tag_list);
+        o.set("stage_count_list", &mut out.stage_count_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `basic_info` of \[`JobDetail`\].
+/// The `basic_info` of `JobDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11325,44 +11377,45 @@ pub struct JobDetailBasicInfo {
 }
 impl FromJson for JobDetailBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobDetailBasicInfo")?;
+        let mut o = json::Fields::of(value, "JobDetailBasicInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "requirement", &mut out.requirement)?;
-        json::set(&mut o, "recruitment_type", &mut out.recruitment_type)?;
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "min_job_level", &mut out.min_job_level)?;
-        json::set(&mut o, "max_job_level", &mut out.max_job_level)?;
-        json::set(&mut o, "highlight_list", &mut out.highlight_list)?;
-        json::set(&mut o, "job_category", &mut out.job_category)?;
-        json::set(&mut o, "job_type", &mut out.job_type)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "process_type", &mut out.process_type)?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "process_name", &mut out.process_name)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
-        json::set(&mut o, "job_function", &mut out.job_function)?;
-        json::set(&mut o, "subject", &mut out.subject)?;
-        json::set(&mut o, "head_count", &mut out.head_count)?;
-        json::set(&mut o, "experience", &mut out.experience)?;
-        json::set(&mut o, "expiry_time", &mut out.expiry_time)?;
-        json::set(&mut o, "min_salary", &mut out.min_salary)?;
-        json::set(&mut o, "max_salary", &mut out.max_salary)?;
-        json::set(&mut o, "required_degree", &mut out.required_degree)?;
-        json::set(&mut o, "city_list", &mut out.city_list)?;
-        json::set(&mut o, "job_attribute", &mut out.job_attribute)?;
-        json::set(&mut o, "target_major_list", &mut out.target_major_list)?;
-        json::set(&mut o, "storefront_mode", &mut out.storefront_mode)?;
+        o.set("id", &mut out.id);
+        o.set("title", &mut out.title);
+        o.set("description", &mut out.description);
+        o.set("code", &mut out.code);
+        o.set("requirement", &mut out.requirement);
+        o.set("recruitment_type", &mut out.recruitment_type);
+        o.set("department", &mut out.department);
+        o.set("min_job_level", &mut out.min_job_level);
+        o.set("max_job_level", &mut out.max_job_level);
+        o.set("highlight_list", &mut out.highlight_list);
+        o.set("job_category", &mut out.job_category);
+        o.set("job_type", &mut out.job_type);
+        o.set("active_status", &mut out.active_status);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("process_type", &mut out.process_type);
+        o.set("process_id", &mut out.process_id);
+        o.set("process_name", &mut out.process_name);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.set("job_function", &mut out.job_function);
+        o.set("subject", &mut out.subject);
+        o.set("head_count", &mut out.head_count);
+        o.set("experience", &mut out.experience);
+        o.set("expiry_time", &mut out.expiry_time);
+        o.set("min_salary", &mut out.min_salary);
+        o.set("max_salary", &mut out.max_salary);
+        o.set("required_degree", &mut out.required_degree);
+        o.set("city_list", &mut out.city_list);
+        o.set("job_attribute", &mut out.job_attribute);
+        o.set("target_major_list", &mut out.target_major_list);
+        o.set("storefront_mode", &mut out.storefront_mode);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `min_job_level` of \[`JobDetailBasicInfo`\].
+/// The `min_job_level` of `JobDetailBasicInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11379,15 +11432,16 @@ pub struct JobDetailLevel {
 }
 impl FromJson for JobDetailLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobDetailLevel")?;
+        let mut o = json::Fields::of(value, "JobDetailLevel")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("active_status", &mut out.active_status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `tag_list` of \[`JobDetail`\].
+/// The `tag_list` of `JobDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11404,15 +11458,16 @@ pub struct JobDetailTag {
 }
 impl FromJson for JobDetailTag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobDetailTag")?;
+        let mut o = json::Fields::of(value, "JobDetailTag")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "order", &mut out.order)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("order", &mut out.order);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListJobFunctionResponseBody`\].
+/// The `items` of `ListJobFunctionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11431,16 +11486,17 @@ pub struct JobFunction {
 }
 impl FromJson for JobFunction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobFunction")?;
+        let mut o = json::Fields::of(value, "JobFunction")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("active_status", &mut out.active_status);
+        o.set("parent_id", &mut out.parent_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `min_job_level` of \[`Job`\].
+/// The `min_job_level` of `Job`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11459,16 +11515,17 @@ pub struct JobLevel {
 }
 impl FromJson for JobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobLevel")?;
+        let mut o = json::Fields::of(value, "JobLevel")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
+        o.set("id", &mut out.id);
+        o.set("zh_name", &mut out.zh_name);
+        o.set("en_name", &mut out.en_name);
+        o.set("active_status", &mut out.active_status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `job_manager` of \[`BatchUpdateJobManagerResponseBody`\].
+/// The `job_manager` of `BatchUpdateJobManagerResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11487,12 +11544,13 @@ pub struct JobManager {
 }
 impl FromJson for JobManager {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobManager")?;
+        let mut o = json::Fields::of(value, "JobManager")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "recruiter_id", &mut out.recruiter_id)?;
-        json::set(&mut o, "hiring_manager_id_list", &mut out.hiring_manager_id_list)?;
-        json::set(&mut o, "assistant_id_list", &mut out.assistant_id_list)?;
+        o.set("id", &mut out.id);
+        o.set("recruiter_id", &mut out.recruiter_id);
+        o.set("hiring_manager_id_list", &mut out.hiring_manager_id_list);
+        o.set("assistant_id_list", &mut out.assistant_id_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -11512,7 +11570,7 @@ impl ToJson for JobManager {
         None
     }
 }
-/// The `items` of \[`ListJobProcessResponseBody`\].
+/// The `items` of `ListJobProcessResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11533,17 +11591,18 @@ pub struct JobProcesses {
 }
 impl FromJson for JobProcesses {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobProcesses")?;
+        let mut o = json::Fields::of(value, "JobProcesses")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "stage_list", &mut out.stage_list)?;
+        o.set("id", &mut out.id);
+        o.set("zh_name", &mut out.zh_name);
+        o.set("en_name", &mut out.en_name);
+        o.set("type", &mut out.r#type);
+        o.set("stage_list", &mut out.stage_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `stage_list` of \[`JobProcesses`\].
+/// The `stage_list` of `JobProcesses`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11562,16 +11621,17 @@ pub struct JobProcessesStage {
 }
 impl FromJson for JobProcessesStage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobProcessesStage")?;
+        let mut o = json::Fields::of(value, "JobProcessesStage")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("id", &mut out.id);
+        o.set("zh_name", &mut out.zh_name);
+        o.set("en_name", &mut out.en_name);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `info` of \[`RecruiterJobResponseBody`\].
+/// The `info` of `RecruiterJobResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11590,12 +11650,13 @@ pub struct JobRecruiter2 {
 }
 impl FromJson for JobRecruiter2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobRecruiter2")?;
+        let mut o = json::Fields::of(value, "JobRecruiter2")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "recruiter_id", &mut out.recruiter_id)?;
-        json::set(&mut o, "hiring_manager_id_list", &mut out.hiring_manager_id_list)?;
-        json::set(&mut o, "assistant_id_list", &mut out.assistant_id_list)?;
+        o.set("id", &mut out.id);
+        o.set("recruiter_id", &mut out.recruiter_id);
+        o.set("hiring_manager_id_list", &mut out.hiring_manager_id_list);
+        o.set("assistant_id_list", &mut out.assistant_id_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -11732,7 +11793,7 @@ impl ToJson for JobRequirement {
         None
     }
 }
-/// The `job_requirement` of \[`CreateJobRequirementResponseBody`\].
+/// The `job_requirement` of `CreateJobRequirementResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11813,47 +11874,48 @@ pub struct JobRequirementDto {
 }
 impl FromJson for JobRequirementDto {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobRequirementDto")?;
+        let mut o = json::Fields::of(value, "JobRequirementDto")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "short_code", &mut out.short_code)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "display_progress", &mut out.display_progress)?;
-        json::set(&mut o, "head_count", &mut out.head_count)?;
-        json::set(&mut o, "recruitment_type", &mut out.recruitment_type)?;
-        json::set(&mut o, "employee_type", &mut out.employee_type)?;
-        json::set(&mut o, "max_level", &mut out.max_level)?;
-        json::set(&mut o, "min_level", &mut out.min_level)?;
-        json::set(&mut o, "sequence", &mut out.sequence)?;
-        json::set(&mut o, "category", &mut out.category)?;
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "recruiter_list", &mut out.recruiter_list)?;
-        json::set(&mut o, "jr_hiring_managers", &mut out.jr_hiring_managers)?;
-        json::set(&mut o, "direct_leader_list", &mut out.direct_leader_list)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "deadline", &mut out.deadline)?;
-        json::set(&mut o, "priority", &mut out.priority)?;
-        json::set(&mut o, "required_degree", &mut out.required_degree)?;
-        json::set(&mut o, "max_salary", &mut out.max_salary)?;
-        json::set(&mut o, "min_salary", &mut out.min_salary)?;
-        json::set(&mut o, "address", &mut out.address)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
-        json::set(&mut o, "job_id_list", &mut out.job_id_list)?;
-        json::set(&mut o, "process_type", &mut out.process_type)?;
-        json::set(&mut o, "job_type", &mut out.job_type)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "employment_job_id", &mut out.employment_job_id)?;
-        json::set(&mut o, "position_id", &mut out.position_id)?;
-        json::set(&mut o, "completion_time", &mut out.completion_time)?;
-        json::set(&mut o, "approval_status", &mut out.approval_status)?;
-        json::set(&mut o, "count_data", &mut out.count_data)?;
+        o.set("id", &mut out.id);
+        o.set("short_code", &mut out.short_code);
+        o.set("name", &mut out.name);
+        o.set("display_progress", &mut out.display_progress);
+        o.set("head_count", &mut out.head_count);
+        o.set("recruitment_type", &mut out.recruitment_type);
+        o.set("employee_type", &mut out.employee_type);
+        o.set("max_level", &mut out.max_level);
+        o.set("min_level", &mut out.min_level);
+        o.set("sequence", &mut out.sequence);
+        o.set("category", &mut out.category);
+        o.set("department", &mut out.department);
+        o.set("recruiter_list", &mut out.recruiter_list);
+        o.set("jr_hiring_managers", &mut out.jr_hiring_managers);
+        o.set("direct_leader_list", &mut out.direct_leader_list);
+        o.set("start_time", &mut out.start_time);
+        o.set("deadline", &mut out.deadline);
+        o.set("priority", &mut out.priority);
+        o.set("required_degree", &mut out.required_degree);
+        o.set("max_salary", &mut out.max_salary);
+        o.set("min_salary", &mut out.min_salary);
+        o.set("address", &mut out.address);
+        o.set("description", &mut out.description);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.set("job_id_list", &mut out.job_id_list);
+        o.set("process_type", &mut out.process_type);
+        o.set("job_type", &mut out.job_type);
+        o.set("create_time", &mut out.create_time);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("update_time", &mut out.update_time);
+        o.set("employment_job_id", &mut out.employment_job_id);
+        o.set("position_id", &mut out.position_id);
+        o.set("completion_time", &mut out.completion_time);
+        o.set("approval_status", &mut out.approval_status);
+        o.set("count_data", &mut out.count_data);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListJobRequirementSchemaResponseBody`\].
+/// The `items` of `ListJobRequirementSchemaResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11870,15 +11932,16 @@ pub struct JobRequirementSchema {
 }
 impl FromJson for JobRequirementSchema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobRequirementSchema")?;
+        let mut o = json::Fields::of(value, "JobRequirementSchema")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "object_list", &mut out.object_list)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("object_list", &mut out.object_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `job_requirement_list` of \[`JobDetail`\].
+/// The `job_requirement_list` of `JobDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11897,16 +11960,17 @@ pub struct JobRequirementSimple {
 }
 impl FromJson for JobRequirementSimple {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobRequirementSimple")?;
+        let mut o = json::Fields::of(value, "JobRequirementSimple")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "short_code", &mut out.short_code)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
+        o.set("id", &mut out.id);
+        o.set("short_code", &mut out.short_code);
+        o.set("name", &mut out.name);
+        o.set("department_id", &mut out.department_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `update_option` of \[`JobRequirement`\].
+/// The `update_option` of `JobRequirement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11924,7 +11988,7 @@ impl ToJson for JobRequirementUpdateOption {
         w.end_object();
     }
 }
-/// The `items` of \[`ListJobSchemaResponseBody`\].
+/// The `items` of `ListJobSchemaResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11943,16 +12007,17 @@ pub struct JobSchema {
 }
 impl FromJson for JobSchema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobSchema")?;
+        let mut o = json::Fields::of(value, "JobSchema")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "scenario_type", &mut out.scenario_type)?;
-        json::set(&mut o, "object_list", &mut out.object_list)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("scenario_type", &mut out.scenario_type);
+        o.set("object_list", &mut out.object_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `storefront_list` of \[`JobDetail`\].
+/// The `storefront_list` of `JobDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -11979,20 +12044,21 @@ pub struct JobStorefront {
 }
 impl FromJson for JobStorefront {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobStorefront")?;
+        let mut o = json::Fields::of(value, "JobStorefront")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "address", &mut out.address)?;
-        json::set(&mut o, "manager", &mut out.manager)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "remark", &mut out.remark)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("active_status", &mut out.active_status);
+        o.set("department", &mut out.department);
+        o.set("address", &mut out.address);
+        o.set("manager", &mut out.manager);
+        o.set("create_time", &mut out.create_time);
+        o.set("remark", &mut out.remark);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `job_type` of \[`Job`\].
+/// The `job_type` of `Job`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12009,15 +12075,16 @@ pub struct JobType {
 }
 impl FromJson for JobType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobType")?;
+        let mut o = json::Fields::of(value, "JobType")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
+        o.set("id", &mut out.id);
+        o.set("zh_name", &mut out.zh_name);
+        o.set("en_name", &mut out.en_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `job_type` of \[`JobRequirementDto`\].
+/// The `job_type` of `JobRequirementDto`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12034,15 +12101,16 @@ pub struct JobTypeInfo {
 }
 impl FromJson for JobTypeInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobTypeInfo")?;
+        let mut o = json::Fields::of(value, "JobTypeInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("parent_id", &mut out.parent_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `recruiter` of \[`JobDetail`\].
+/// The `recruiter` of `JobDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12057,14 +12125,15 @@ pub struct JobUserInfo {
 }
 impl FromJson for JobUserInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobUserInfo")?;
+        let mut o = json::Fields::of(value, "JobUserInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `count_data` of \[`JobRequirementDto`\].
+/// The `count_data` of `JobRequirementDto`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -12081,11 +12150,12 @@ pub struct JrCountDataInfo {
 }
 impl FromJson for JrCountDataInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JrCountDataInfo")?;
+        let mut o = json::Fields::of(value, "JrCountDataInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "offer_count", &mut out.offer_count)?;
-        json::set(&mut o, "pre_hire_count", &mut out.pre_hire_count)?;
-        json::set(&mut o, "complete_count", &mut out.complete_count)?;
+        o.set("offer_count", &mut out.offer_count);
+        o.set("pre_hire_count", &mut out.pre_hire_count);
+        o.set("complete_count", &mut out.complete_count);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12106,11 +12176,12 @@ pub struct ListApplicationInterviewResponseBody {
 }
 impl FromJson for ListApplicationInterviewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListApplicationInterviewResponseBody")?;
+        let mut o = json::Fields::of(value, "ListApplicationInterviewResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12131,11 +12202,12 @@ pub struct ListApplicationResponseBody {
 }
 impl FromJson for ListApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListApplicationResponseBody")?;
+        let mut o = json::Fields::of(value, "ListApplicationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12156,11 +12228,12 @@ pub struct ListBackgroundCheckOrderResponseBody {
 }
 impl FromJson for ListBackgroundCheckOrderResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListBackgroundCheckOrderResponseBody")?;
+        let mut o = json::Fields::of(value, "ListBackgroundCheckOrderResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12198,9 +12271,10 @@ pub struct ListByIdJobRequirementResponseBody {
 }
 impl FromJson for ListByIdJobRequirementResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListByIdJobRequirementResponseBody")?;
+        let mut o = json::Fields::of(value, "ListByIdJobRequirementResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12221,11 +12295,12 @@ pub struct ListEvaluationResponseBody {
 }
 impl FromJson for ListEvaluationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListEvaluationResponseBody")?;
+        let mut o = json::Fields::of(value, "ListEvaluationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12246,11 +12321,12 @@ pub struct ListExternalApplicationResponseBody {
 }
 impl FromJson for ListExternalApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListExternalApplicationResponseBody")?;
+        let mut o = json::Fields::of(value, "ListExternalApplicationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12271,11 +12347,12 @@ pub struct ListInterviewFeedbackFormResponseBody {
 }
 impl FromJson for ListInterviewFeedbackFormResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListInterviewFeedbackFormResponseBody")?;
+        let mut o = json::Fields::of(value, "ListInterviewFeedbackFormResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12296,11 +12373,12 @@ pub struct ListInterviewRecordResponseBody {
 }
 impl FromJson for ListInterviewRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListInterviewRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "ListInterviewRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12321,11 +12399,15 @@ pub struct ListInterviewRegistrationSchemaResponseBody {
 }
 impl FromJson for ListInterviewRegistrationSchemaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListInterviewRegistrationSchemaResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "ListInterviewRegistrationSchemaResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12346,11 +12428,12 @@ pub struct ListInterviewResponseBody {
 }
 impl FromJson for ListInterviewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListInterviewResponseBody")?;
+        let mut o = json::Fields::of(value, "ListInterviewResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12369,10 +12452,11 @@ pub struct ListInterviewRoundTypeResponseBody {
 }
 impl FromJson for ListInterviewRoundTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListInterviewRoundTypeResponseBody")?;
+        let mut o = json::Fields::of(value, "ListInterviewRoundTypeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("active_status", &mut out.active_status);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12393,11 +12477,12 @@ pub struct ListInterviewTaskResponseBody {
 }
 impl FromJson for ListInterviewTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListInterviewTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "ListInterviewTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12418,11 +12503,12 @@ pub struct ListInterviewerResponseBody {
 }
 impl FromJson for ListInterviewerResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListInterviewerResponseBody")?;
+        let mut o = json::Fields::of(value, "ListInterviewerResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12443,11 +12529,12 @@ pub struct ListJobFunctionResponseBody {
 }
 impl FromJson for ListJobFunctionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListJobFunctionResponseBody")?;
+        let mut o = json::Fields::of(value, "ListJobFunctionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12468,11 +12555,12 @@ pub struct ListJobProcessResponseBody {
 }
 impl FromJson for ListJobProcessResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListJobProcessResponseBody")?;
+        let mut o = json::Fields::of(value, "ListJobProcessResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12493,11 +12581,12 @@ pub struct ListJobRequirementResponseBody {
 }
 impl FromJson for ListJobRequirementResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListJobRequirementResponseBody")?;
+        let mut o = json::Fields::of(value, "ListJobRequirementResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12518,11 +12607,12 @@ pub struct ListJobRequirementSchemaResponseBody {
 }
 impl FromJson for ListJobRequirementSchemaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListJobRequirementSchemaResponseBody")?;
+        let mut o = json::Fields::of(value, "ListJobRequirementSchemaResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12543,11 +12633,12 @@ pub struct ListJobResponseBody {
 }
 impl FromJson for ListJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListJobResponseBody")?;
+        let mut o = json::Fields::of(value, "ListJobResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12568,11 +12659,12 @@ pub struct ListJobSchemaResponseBody {
 }
 impl FromJson for ListJobSchemaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListJobSchemaResponseBody")?;
+        let mut o = json::Fields::of(value, "ListJobSchemaResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12593,11 +12685,12 @@ pub struct ListJobTypeResponseBody {
 }
 impl FromJson for ListJobTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListJobTypeResponseBody")?;
+        let mut o = json::Fields::of(value, "ListJobTypeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12618,11 +12711,12 @@ pub struct ListLocationResponseBody {
 }
 impl FromJson for ListLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListLocationResponseBody")?;
+        let mut o = json::Fields::of(value, "ListLocationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12643,11 +12737,12 @@ pub struct ListNoteResponseBody {
 }
 impl FromJson for ListNoteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListNoteResponseBody")?;
+        let mut o = json::Fields::of(value, "ListNoteResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12668,11 +12763,12 @@ pub struct ListOfferApplicationFormResponseBody {
 }
 impl FromJson for ListOfferApplicationFormResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListOfferApplicationFormResponseBody")?;
+        let mut o = json::Fields::of(value, "ListOfferApplicationFormResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12693,11 +12789,12 @@ pub struct ListOfferApprovalTemplateResponseBody {
 }
 impl FromJson for ListOfferApprovalTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListOfferApprovalTemplateResponseBody")?;
+        let mut o = json::Fields::of(value, "ListOfferApprovalTemplateResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12718,11 +12815,12 @@ pub struct ListOfferResponseBody {
 }
 impl FromJson for ListOfferResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListOfferResponseBody")?;
+        let mut o = json::Fields::of(value, "ListOfferResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12743,11 +12841,12 @@ pub struct ListPortalApplySchemaResponseBody {
 }
 impl FromJson for ListPortalApplySchemaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListPortalApplySchemaResponseBody")?;
+        let mut o = json::Fields::of(value, "ListPortalApplySchemaResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12768,11 +12867,12 @@ pub struct ListQuestionnaireResponseBody {
 }
 impl FromJson for ListQuestionnaireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListQuestionnaireResponseBody")?;
+        let mut o = json::Fields::of(value, "ListQuestionnaireResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12793,11 +12893,12 @@ pub struct ListReferralWebsiteJobPostResponseBody {
 }
 impl FromJson for ListReferralWebsiteJobPostResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListReferralWebsiteJobPostResponseBody")?;
+        let mut o = json::Fields::of(value, "ListReferralWebsiteJobPostResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12818,11 +12919,12 @@ pub struct ListResumeSourceResponseBody {
 }
 impl FromJson for ListResumeSourceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListResumeSourceResponseBody")?;
+        let mut o = json::Fields::of(value, "ListResumeSourceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12843,11 +12945,12 @@ pub struct ListRoleResponseBody {
 }
 impl FromJson for ListRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListRoleResponseBody")?;
+        let mut o = json::Fields::of(value, "ListRoleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12868,11 +12971,12 @@ pub struct ListSubjectResponseBody {
 }
 impl FromJson for ListSubjectResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListSubjectResponseBody")?;
+        let mut o = json::Fields::of(value, "ListSubjectResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12893,11 +12997,12 @@ pub struct ListTalentFolderResponseBody {
 }
 impl FromJson for ListTalentFolderResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListTalentFolderResponseBody")?;
+        let mut o = json::Fields::of(value, "ListTalentFolderResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12918,11 +13023,12 @@ pub struct ListTalentResponseBody {
 }
 impl FromJson for ListTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListTalentResponseBody")?;
+        let mut o = json::Fields::of(value, "ListTalentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12943,11 +13049,12 @@ pub struct ListTalentTagResponseBody {
 }
 impl FromJson for ListTalentTagResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListTalentTagResponseBody")?;
+        let mut o = json::Fields::of(value, "ListTalentTagResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12968,11 +13075,12 @@ pub struct ListTerminationReasonResponseBody {
 }
 impl FromJson for ListTerminationReasonResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListTerminationReasonResponseBody")?;
+        let mut o = json::Fields::of(value, "ListTerminationReasonResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -12993,11 +13101,12 @@ pub struct ListTodoResponseBody {
 }
 impl FromJson for ListTodoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListTodoResponseBody")?;
+        let mut o = json::Fields::of(value, "ListTodoResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -13018,11 +13127,12 @@ pub struct ListTripartiteAgreementResponseBody {
 }
 impl FromJson for ListTripartiteAgreementResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListTripartiteAgreementResponseBody")?;
+        let mut o = json::Fields::of(value, "ListTripartiteAgreementResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -13043,11 +13153,12 @@ pub struct ListUserRoleResponseBody {
 }
 impl FromJson for ListUserRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListUserRoleResponseBody")?;
+        let mut o = json::Fields::of(value, "ListUserRoleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -13068,11 +13179,12 @@ pub struct ListWebsiteChannelResponseBody {
 }
 impl FromJson for ListWebsiteChannelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListWebsiteChannelResponseBody")?;
+        let mut o = json::Fields::of(value, "ListWebsiteChannelResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "website_channel_list", &mut out.website_channel_list)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("website_channel_list", &mut out.website_channel_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -13093,11 +13205,12 @@ pub struct ListWebsiteJobPostResponseBody {
 }
 impl FromJson for ListWebsiteJobPostResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListWebsiteJobPostResponseBody")?;
+        let mut o = json::Fields::of(value, "ListWebsiteJobPostResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -13118,15 +13231,16 @@ pub struct ListWebsiteResponseBody {
 }
 impl FromJson for ListWebsiteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListWebsiteResponseBody")?;
+        let mut o = json::Fields::of(value, "ListWebsiteResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListLocationResponseBody`\].
+/// The `items` of `ListLocationResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13151,19 +13265,20 @@ pub struct Location {
 }
 impl FromJson for Location {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Location")?;
+        let mut o = json::Fields::of(value, "Location")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "district", &mut out.district)?;
-        json::set(&mut o, "city", &mut out.city)?;
-        json::set(&mut o, "state", &mut out.state)?;
-        json::set(&mut o, "country", &mut out.country)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("district", &mut out.district);
+        o.set("city", &mut out.city);
+        o.set("state", &mut out.state);
+        o.set("country", &mut out.country);
+        o.set("active_status", &mut out.active_status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `city` of \[`LocationDto`\].
+/// The `city` of `LocationDto`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13182,16 +13297,17 @@ pub struct LocationCity {
 }
 impl FromJson for LocationCity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LocationCity")?;
+        let mut o = json::Fields::of(value, "LocationCity")?;
         let mut out = Self::default();
-        json::set(&mut o, "city_code", &mut out.city_code)?;
-        json::set(&mut o, "state_code", &mut out.state_code)?;
-        json::set(&mut o, "country_code", &mut out.country_code)?;
-        json::set(&mut o, "city_name_info", &mut out.city_name_info)?;
+        o.set("city_code", &mut out.city_code);
+        o.set("state_code", &mut out.state_code);
+        o.set("country_code", &mut out.country_code);
+        o.set("city_name_info", &mut out.city_name_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `country` of \[`LocationDto`\].
+/// The `country` of `LocationDto`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13206,14 +13322,15 @@ pub struct LocationCountry {
 }
 impl FromJson for LocationCountry {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LocationCountry")?;
+        let mut o = json::Fields::of(value, "LocationCountry")?;
         let mut out = Self::default();
-        json::set(&mut o, "country_code", &mut out.country_code)?;
-        json::set(&mut o, "country_name_info", &mut out.country_name_info)?;
+        o.set("country_code", &mut out.country_code);
+        o.set("country_name_info", &mut out.country_name_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `district` of \[`LocationDto`\].
+/// The `district` of `LocationDto`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13234,17 +13351,18 @@ pub struct LocationDistrict {
 }
 impl FromJson for LocationDistrict {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LocationDistrict")?;
+        let mut o = json::Fields::of(value, "LocationDistrict")?;
         let mut out = Self::default();
-        json::set(&mut o, "district_code", &mut out.district_code)?;
-        json::set(&mut o, "city_code", &mut out.city_code)?;
-        json::set(&mut o, "state_code", &mut out.state_code)?;
-        json::set(&mut o, "country_code", &mut out.country_code)?;
-        json::set(&mut o, "district_name_info", &mut out.district_name_info)?;
+        o.set("district_code", &mut out.district_code);
+        o.set("city_code", &mut out.city_code);
+        o.set("state_code", &mut out.state_code);
+        o.set("country_code", &mut out.country_code);
+        o.set("district_name_info", &mut out.district_name_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`QueryLocationResponseBody`\].
+/// The `items` of `QueryLocationResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13263,16 +13381,17 @@ pub struct LocationDto {
 }
 impl FromJson for LocationDto {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LocationDto")?;
+        let mut o = json::Fields::of(value, "LocationDto")?;
         let mut out = Self::default();
-        json::set(&mut o, "country", &mut out.country)?;
-        json::set(&mut o, "state", &mut out.state)?;
-        json::set(&mut o, "city", &mut out.city)?;
-        json::set(&mut o, "district", &mut out.district)?;
+        o.set("country", &mut out.country);
+        o.set("state", &mut out.state);
+        o.set("city", &mut out.city);
+        o.set("district", &mut out.district);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `city_name_info` of \[`LocationCity`\].
+/// The `city_name_info` of `LocationCity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13289,15 +13408,16 @@ pub struct LocationNameInfo {
 }
 impl FromJson for LocationNameInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LocationNameInfo")?;
+        let mut o = json::Fields::of(value, "LocationNameInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "py_name", &mut out.py_name)?;
+        o.set("zh_name", &mut out.zh_name);
+        o.set("en_name", &mut out.en_name);
+        o.set("py_name", &mut out.py_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `state` of \[`LocationDto`\].
+/// The `state` of `LocationDto`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13314,11 +13434,12 @@ pub struct LocationState {
 }
 impl FromJson for LocationState {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LocationState")?;
+        let mut o = json::Fields::of(value, "LocationState")?;
         let mut out = Self::default();
-        json::set(&mut o, "state_code", &mut out.state_code)?;
-        json::set(&mut o, "country_code", &mut out.country_code)?;
-        json::set(&mut o, "state_name_info", &mut out.state_name_info)?;
+        o.set("state_code", &mut out.state_code);
+        o.set("country_code", &mut out.country_code);
+        o.set("state_name_info", &mut out.state_name_info);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -13353,7 +13474,7 @@ impl ToJson for LoginInfoEcoExamRequestBody {
         None
     }
 }
-/// The `work_location_address_info` of \[`ApplicationOfferBasicInfo`\].
+/// The `work_location_address_info` of `ApplicationOfferBasicInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13368,14 +13489,15 @@ pub struct MasterLocationAddressInfo {
 }
 impl FromJson for MasterLocationAddressInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MasterLocationAddressInfo")?;
+        let mut o = json::Fields::of(value, "MasterLocationAddressInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "location_info", &mut out.location_info)?;
-        json::set(&mut o, "address_info", &mut out.address_info)?;
+        o.set("location_info", &mut out.location_info);
+        o.set("address_info", &mut out.address_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `mention_entity_list` of \[`Note`\].
+/// The `mention_entity_list` of `Note`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13390,10 +13512,11 @@ pub struct MentionEntity {
 }
 impl FromJson for MentionEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MentionEntity")?;
+        let mut o = json::Fields::of(value, "MentionEntity")?;
         let mut out = Self::default();
-        json::set(&mut o, "offset", &mut out.offset)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("offset", &mut out.offset);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -13411,7 +13534,7 @@ impl ToJson for MentionEntity {
         None
     }
 }
-/// The `minutes` of \[`GetMinutesResponseBody`\].
+/// The `minutes` of `GetMinutesResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13424,13 +13547,14 @@ pub struct Minutes {
 }
 impl FromJson for Minutes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Minutes")?;
+        let mut o = json::Fields::of(value, "Minutes")?;
         let mut out = Self::default();
-        json::set(&mut o, "sentences", &mut out.sentences)?;
+        o.set("sentences", &mut out.sentences);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `mobile` of \[`CreateReferralAccountRequestBody`\].
+/// The `mobile` of `CreateReferralAccountRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13451,7 +13575,7 @@ impl ToJson for Mobile {
         w.end_object();
     }
 }
-/// The `module_assessments` of \[`InterviewRecordV2`\].
+/// The `module_assessments` of `InterviewRecordV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13474,18 +13598,18 @@ pub struct ModuleAssessment {
 }
 impl FromJson for ModuleAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ModuleAssessment")?;
+        let mut o = json::Fields::of(value, "ModuleAssessment")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
+        o.set(
             "interview_feedback_form_module_id",
             &mut out.interview_feedback_form_module_id,
-        )?;
-        json::set(&mut o, "module_name", &mut out.module_name)?;
-        json::set(&mut o, "module_type", &mut out.module_type)?;
-        json::set(&mut o, "module_weight", &mut out.module_weight)?;
-        json::set(&mut o, "module_score", &mut out.module_score)?;
-        json::set(&mut o, "dimension_assessments", &mut out.dimension_assessments)?;
+        );
+        o.set("module_name", &mut out.module_name);
+        o.set("module_type", &mut out.module_type);
+        o.set("module_weight", &mut out.module_weight);
+        o.set("module_score", &mut out.module_score);
+        o.set("dimension_assessments", &mut out.dimension_assessments);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -13533,10 +13657,11 @@ pub struct MoveTalentTalentPoolResponseBody {
 }
 impl FromJson for MoveTalentTalentPoolResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MoveTalentTalentPoolResponseBody")?;
+        let mut o = json::Fields::of(value, "MoveTalentTalentPoolResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "talent_pool_id", &mut out.talent_pool_id)?;
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        o.set("talent_pool_id", &mut out.talent_pool_id);
+        o.set("talent_id", &mut out.talent_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -13575,19 +13700,20 @@ pub struct Note {
 }
 impl FromJson for Note {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Note")?;
+        let mut o = json::Fields::of(value, "Note")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "is_private", &mut out.is_private)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "modify_time", &mut out.modify_time)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "privacy", &mut out.privacy)?;
-        json::set(&mut o, "notify_mentioned_user", &mut out.notify_mentioned_user)?;
-        json::set(&mut o, "mention_entity_list", &mut out.mention_entity_list)?;
+        o.set("id", &mut out.id);
+        o.set("talent_id", &mut out.talent_id);
+        o.set("application_id", &mut out.application_id);
+        o.set("is_private", &mut out.is_private);
+        o.set("create_time", &mut out.create_time);
+        o.set("modify_time", &mut out.modify_time);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("content", &mut out.content);
+        o.set("privacy", &mut out.privacy);
+        o.set("notify_mentioned_user", &mut out.notify_mentioned_user);
+        o.set("mention_entity_list", &mut out.mention_entity_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -13620,7 +13746,7 @@ impl ToJson for Note {
         None
     }
 }
-/// The `object_attribute` of \[`DiData`\].
+/// The `object_attribute` of `DiData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13643,18 +13769,19 @@ pub struct ObjectAttribute {
 }
 impl FromJson for ObjectAttribute {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ObjectAttribute")?;
+        let mut o = json::Fields::of(value, "ObjectAttribute")?;
         let mut out = Self::default();
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "data_type", &mut out.data_type)?;
-        json::set(&mut o, "tags", &mut out.tags)?;
-        json::set(&mut o, "is_fcf_data", &mut out.is_fcf_data)?;
-        json::set(&mut o, "is_di_data", &mut out.is_di_data)?;
+        o.set("title", &mut out.title);
+        o.set("description", &mut out.description);
+        o.set("data_type", &mut out.data_type);
+        o.set("tags", &mut out.tags);
+        o.set("is_fcf_data", &mut out.is_fcf_data);
+        o.set("is_di_data", &mut out.is_di_data);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `offer` of \[`GetOfferResponseBody`\].
+/// The `offer` of `GetOfferResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13687,19 +13814,20 @@ pub struct Offer {
 }
 impl FromJson for Offer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Offer")?;
+        let mut o = json::Fields::of(value, "Offer")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "basic_info", &mut out.basic_info)?;
-        json::set(&mut o, "salary_plan", &mut out.salary_plan)?;
-        json::set(&mut o, "schema_id", &mut out.schema_id)?;
-        json::set(&mut o, "offer_status", &mut out.offer_status)?;
-        json::set(&mut o, "offer_type", &mut out.offer_type)?;
-        json::set(&mut o, "job_info", &mut out.job_info)?;
-        json::set(&mut o, "customized_module_list", &mut out.customized_module_list)?;
-        json::set(&mut o, "job_requirement_id", &mut out.job_requirement_id)?;
-        json::set(&mut o, "offer_send_record_list", &mut out.offer_send_record_list)?;
+        o.set("id", &mut out.id);
+        o.set("application_id", &mut out.application_id);
+        o.set("basic_info", &mut out.basic_info);
+        o.set("salary_plan", &mut out.salary_plan);
+        o.set("schema_id", &mut out.schema_id);
+        o.set("offer_status", &mut out.offer_status);
+        o.set("offer_type", &mut out.offer_type);
+        o.set("job_info", &mut out.job_info);
+        o.set("customized_module_list", &mut out.customized_module_list);
+        o.set("job_requirement_id", &mut out.job_requirement_id);
+        o.set("offer_send_record_list", &mut out.offer_send_record_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -13716,13 +13844,14 @@ pub struct OfferApplicationResponseBody {
 }
 impl FromJson for OfferApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferApplicationResponseBody")?;
+        let mut o = json::Fields::of(value, "OfferApplicationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "offer", &mut out.offer)?;
+        o.set("offer", &mut out.offer);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListOfferApplicationFormResponseBody`\].
+/// The `items` of `ListOfferApplicationFormResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13739,15 +13868,16 @@ pub struct OfferApplyForm {
 }
 impl FromJson for OfferApplyForm {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferApplyForm")?;
+        let mut o = json::Fields::of(value, "OfferApplyForm")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("create_time", &mut out.create_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `formula` of \[`OfferApplyFormObjectConfigInfo`\].
+/// The `formula` of `OfferApplyFormObjectConfigInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13764,15 +13894,16 @@ pub struct OfferApplyFormConfigFormulaInfo {
 }
 impl FromJson for OfferApplyFormConfigFormulaInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferApplyFormConfigFormulaInfo")?;
+        let mut o = json::Fields::of(value, "OfferApplyFormConfigFormulaInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "result", &mut out.result)?;
-        json::set(&mut o, "extra_map", &mut out.extra_map)?;
+        o.set("value", &mut out.value);
+        o.set("result", &mut out.result);
+        o.set("extra_map", &mut out.extra_map);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `extra_map` of \[`OfferApplyFormConfigFormulaInfo`\].
+/// The `extra_map` of `OfferApplyFormConfigFormulaInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13787,14 +13918,15 @@ pub struct OfferApplyFormFormulaExtraMapInfo {
 }
 impl FromJson for OfferApplyFormFormulaExtraMapInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferApplyFormFormulaExtraMapInfo")?;
+        let mut o = json::Fields::of(value, "OfferApplyFormFormulaExtraMapInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("key", &mut out.key);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `offer_apply_form` of \[`GetOfferApplicationFormResponseBody`\].
+/// The `offer_apply_form` of `GetOfferApplicationFormResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13811,15 +13943,16 @@ pub struct OfferApplyFormInfo {
 }
 impl FromJson for OfferApplyFormInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferApplyFormInfo")?;
+        let mut o = json::Fields::of(value, "OfferApplyFormInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "schema", &mut out.schema)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("schema", &mut out.schema);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `module_list` of \[`OfferApplyFormSchema`\].
+/// The `module_list` of `OfferApplyFormSchema`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13842,18 +13975,19 @@ pub struct OfferApplyFormModuleInfo {
 }
 impl FromJson for OfferApplyFormModuleInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferApplyFormModuleInfo")?;
+        let mut o = json::Fields::of(value, "OfferApplyFormModuleInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "is_customized", &mut out.is_customized)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        json::set(&mut o, "hint", &mut out.hint)?;
-        json::set(&mut o, "object_list", &mut out.object_list)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("is_customized", &mut out.is_customized);
+        o.set("active_status", &mut out.active_status);
+        o.set("hint", &mut out.hint);
+        o.set("object_list", &mut out.object_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `config` of \[`OfferApplyFormObjectInfo`\].
+/// The `config` of `OfferApplyFormObjectInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13870,15 +14004,16 @@ pub struct OfferApplyFormObjectConfigInfo {
 }
 impl FromJson for OfferApplyFormObjectConfigInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferApplyFormObjectConfigInfo")?;
+        let mut o = json::Fields::of(value, "OfferApplyFormObjectConfigInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "options", &mut out.options)?;
-        json::set(&mut o, "formula", &mut out.formula)?;
-        json::set(&mut o, "object_display_config", &mut out.object_display_config)?;
+        o.set("options", &mut out.options);
+        o.set("formula", &mut out.formula);
+        o.set("object_display_config", &mut out.object_display_config);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `object_display_config` of \[`OfferApplyFormObjectConfigInfo`\].
+/// The `object_display_config` of `OfferApplyFormObjectConfigInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13893,14 +14028,15 @@ pub struct OfferApplyFormObjectDisplayConfigInfo {
 }
 impl FromJson for OfferApplyFormObjectDisplayConfigInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferApplyFormObjectDisplayConfigInfo")?;
+        let mut o = json::Fields::of(value, "OfferApplyFormObjectDisplayConfigInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "display_condition", &mut out.display_condition)?;
-        json::set(&mut o, "pre_object_config_list", &mut out.pre_object_config_list)?;
+        o.set("display_condition", &mut out.display_condition);
+        o.set("pre_object_config_list", &mut out.pre_object_config_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `object_list` of \[`OfferApplyFormModuleInfo`\].
+/// The `object_list` of `OfferApplyFormModuleInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13935,24 +14071,25 @@ pub struct OfferApplyFormObjectInfo {
 }
 impl FromJson for OfferApplyFormObjectInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferApplyFormObjectInfo")?;
+        let mut o = json::Fields::of(value, "OfferApplyFormObjectInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "module_id", &mut out.module_id)?;
-        json::set(&mut o, "is_customized", &mut out.is_customized)?;
-        json::set(&mut o, "is_required", &mut out.is_required)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        json::set(&mut o, "need_approve", &mut out.need_approve)?;
-        json::set(&mut o, "is_sensitive", &mut out.is_sensitive)?;
-        json::set(&mut o, "object_type", &mut out.object_type)?;
-        json::set(&mut o, "object_type_v2", &mut out.object_type_v2)?;
-        json::set(&mut o, "config", &mut out.config)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("module_id", &mut out.module_id);
+        o.set("is_customized", &mut out.is_customized);
+        o.set("is_required", &mut out.is_required);
+        o.set("active_status", &mut out.active_status);
+        o.set("need_approve", &mut out.need_approve);
+        o.set("is_sensitive", &mut out.is_sensitive);
+        o.set("object_type", &mut out.object_type);
+        o.set("object_type_v2", &mut out.object_type_v2);
+        o.set("config", &mut out.config);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `pre_object_config_list` of \[`OfferApplyFormObjectDisplayConfigInfo`\].
+/// The `pre_object_config_list` of `OfferApplyFormObjectDisplayConfigInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13969,15 +14106,16 @@ pub struct OfferApplyFormPreObjectConfigInfo {
 }
 impl FromJson for OfferApplyFormPreObjectConfigInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferApplyFormPreObjectConfigInfo")?;
+        let mut o = json::Fields::of(value, "OfferApplyFormPreObjectConfigInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("id", &mut out.id);
+        o.set("operator", &mut out.operator);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `schema` of \[`OfferApplyFormInfo`\].
+/// The `schema` of `OfferApplyFormInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -13992,14 +14130,15 @@ pub struct OfferApplyFormSchema {
 }
 impl FromJson for OfferApplyFormSchema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferApplyFormSchema")?;
+        let mut o = json::Fields::of(value, "OfferApplyFormSchema")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "module_list", &mut out.module_list)?;
+        o.set("id", &mut out.id);
+        o.set("module_list", &mut out.module_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListOfferApprovalTemplateResponseBody`\].
+/// The `items` of `ListOfferApprovalTemplateResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14020,17 +14159,18 @@ pub struct OfferApprovalTemplate {
 }
 impl FromJson for OfferApprovalTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferApprovalTemplate")?;
+        let mut o = json::Fields::of(value, "OfferApprovalTemplate")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "remark", &mut out.remark)?;
-        json::set(&mut o, "department_list", &mut out.department_list)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("create_time", &mut out.create_time);
+        o.set("remark", &mut out.remark);
+        o.set("department_list", &mut out.department_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `attachment_list` of \[`OfferBasicInfoV2`\].
+/// The `attachment_list` of `OfferBasicInfoV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14049,16 +14189,17 @@ pub struct OfferAttachmentInfo {
 }
 impl FromJson for OfferAttachmentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferAttachmentInfo")?;
+        let mut o = json::Fields::of(value, "OfferAttachmentInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "size", &mut out.size)?;
-        json::set(&mut o, "common_attachment_id", &mut out.common_attachment_id)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("size", &mut out.size);
+        o.set("common_attachment_id", &mut out.common_attachment_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `basic_info` of \[`CreateOfferResponseBody`\].
+/// The `basic_info` of `CreateOfferResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14117,36 +14258,33 @@ pub struct OfferBasicInfo {
 }
 impl FromJson for OfferBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferBasicInfo")?;
+        let mut o = json::Fields::of(value, "OfferBasicInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
-        json::set(&mut o, "employment_job_id", &mut out.employment_job_id)?;
-        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
-        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
-        json::set(&mut o, "probation_month", &mut out.probation_month)?;
-        json::set(&mut o, "contract_year", &mut out.contract_year)?;
-        json::set(&mut o, "contract_period", &mut out.contract_period)?;
-        json::set(&mut o, "expected_onboard_date", &mut out.expected_onboard_date)?;
-        json::set(&mut o, "onboard_address_id", &mut out.onboard_address_id)?;
-        json::set(&mut o, "work_address_id", &mut out.work_address_id)?;
-        json::set(&mut o, "owner_user_id", &mut out.owner_user_id)?;
-        json::set(&mut o, "recommended_words", &mut out.recommended_words)?;
-        json::set(&mut o, "job_requirement_id", &mut out.job_requirement_id)?;
-        json::set(&mut o, "job_process_type_id", &mut out.job_process_type_id)?;
-        json::set(&mut o, "attachment_id_list", &mut out.attachment_id_list)?;
-        json::set(
-            &mut o,
-            "common_attachment_id_list",
-            &mut out.common_attachment_id_list,
-        )?;
-        json::set(&mut o, "attachment_description", &mut out.attachment_description)?;
-        json::set(&mut o, "operator_user_id", &mut out.operator_user_id)?;
-        json::set(&mut o, "position_id", &mut out.position_id)?;
-        json::set(&mut o, "job_offered", &mut out.job_offered)?;
-        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
-        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("leader_user_id", &mut out.leader_user_id);
+        o.set("employment_job_id", &mut out.employment_job_id);
+        o.set("employee_type_id", &mut out.employee_type_id);
+        o.set("job_family_id", &mut out.job_family_id);
+        o.set("job_level_id", &mut out.job_level_id);
+        o.set("probation_month", &mut out.probation_month);
+        o.set("contract_year", &mut out.contract_year);
+        o.set("contract_period", &mut out.contract_period);
+        o.set("expected_onboard_date", &mut out.expected_onboard_date);
+        o.set("onboard_address_id", &mut out.onboard_address_id);
+        o.set("work_address_id", &mut out.work_address_id);
+        o.set("owner_user_id", &mut out.owner_user_id);
+        o.set("recommended_words", &mut out.recommended_words);
+        o.set("job_requirement_id", &mut out.job_requirement_id);
+        o.set("job_process_type_id", &mut out.job_process_type_id);
+        o.set("attachment_id_list", &mut out.attachment_id_list);
+        o.set("common_attachment_id_list", &mut out.common_attachment_id_list);
+        o.set("attachment_description", &mut out.attachment_description);
+        o.set("operator_user_id", &mut out.operator_user_id);
+        o.set("position_id", &mut out.position_id);
+        o.set("job_offered", &mut out.job_offered);
+        o.set("job_grade_id", &mut out.job_grade_id);
+        o.set("pathway_id", &mut out.pathway_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -14186,7 +14324,7 @@ impl ToJson for OfferBasicInfo {
         None
     }
 }
-/// The `offer_basic` of \[`OfferInfoV2`\].
+/// The `offer_basic` of `OfferInfoV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14237,28 +14375,29 @@ pub struct OfferBasicInfoV2 {
 }
 impl FromJson for OfferBasicInfoV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferBasicInfoV2")?;
+        let mut o = json::Fields::of(value, "OfferBasicInfoV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "offer_type", &mut out.offer_type)?;
-        json::set(&mut o, "offer_status", &mut out.offer_status)?;
-        json::set(&mut o, "leader", &mut out.leader)?;
-        json::set(&mut o, "employee_type", &mut out.employee_type)?;
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "sequence", &mut out.sequence)?;
-        json::set(&mut o, "level", &mut out.level)?;
-        json::set(&mut o, "company_main_body", &mut out.company_main_body)?;
-        json::set(&mut o, "job_requirement_id", &mut out.job_requirement_id)?;
-        json::set(&mut o, "probation_month", &mut out.probation_month)?;
-        json::set(&mut o, "contract_period", &mut out.contract_period)?;
-        json::set(&mut o, "onboard_date", &mut out.onboard_date)?;
-        json::set(&mut o, "owner", &mut out.owner)?;
-        json::set(&mut o, "onboard_address", &mut out.onboard_address)?;
-        json::set(&mut o, "work_address", &mut out.work_address)?;
-        json::set(&mut o, "remark", &mut out.remark)?;
-        json::set(&mut o, "attachment_list", &mut out.attachment_list)?;
-        json::set(&mut o, "customize_info_list", &mut out.customize_info_list)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
+        o.set("id", &mut out.id);
+        o.set("offer_type", &mut out.offer_type);
+        o.set("offer_status", &mut out.offer_status);
+        o.set("leader", &mut out.leader);
+        o.set("employee_type", &mut out.employee_type);
+        o.set("department", &mut out.department);
+        o.set("sequence", &mut out.sequence);
+        o.set("level", &mut out.level);
+        o.set("company_main_body", &mut out.company_main_body);
+        o.set("job_requirement_id", &mut out.job_requirement_id);
+        o.set("probation_month", &mut out.probation_month);
+        o.set("contract_period", &mut out.contract_period);
+        o.set("onboard_date", &mut out.onboard_date);
+        o.set("owner", &mut out.owner);
+        o.set("onboard_address", &mut out.onboard_address);
+        o.set("work_address", &mut out.work_address);
+        o.set("remark", &mut out.remark);
+        o.set("attachment_list", &mut out.attachment_list);
+        o.set("customize_info_list", &mut out.customize_info_list);
+        o.set("create_time", &mut out.create_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -14286,7 +14425,7 @@ impl ToJson for OfferCustomField {
         w.end_object();
     }
 }
-/// The `config` of \[`OfferCustomField`\].
+/// The `config` of `OfferCustomField`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14304,7 +14443,7 @@ impl ToJson for OfferCustomFieldConfig {
         w.end_object();
     }
 }
-/// The `options` of \[`OfferCustomFieldConfig`\].
+/// The `options` of `OfferCustomFieldConfig`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14322,7 +14461,7 @@ impl ToJson for OfferCustomFieldConfigOption {
         w.end_object();
     }
 }
-/// The `customized_info_list` of \[`CreateOfferResponseBody`\].
+/// The `customized_info_list` of `CreateOfferResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14337,10 +14476,11 @@ pub struct OfferCustomizedInfo {
 }
 impl FromJson for OfferCustomizedInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferCustomizedInfo")?;
+        let mut o = json::Fields::of(value, "OfferCustomizedInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("id", &mut out.id);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -14352,7 +14492,7 @@ impl ToJson for OfferCustomizedInfo {
         w.end_object();
     }
 }
-/// The `email_info` of \[`OfferSendRecord`\].
+/// The `email_info` of `OfferSendRecord`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14369,15 +14509,16 @@ pub struct OfferEmailInfo {
 }
 impl FromJson for OfferEmailInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferEmailInfo")?;
+        let mut o = json::Fields::of(value, "OfferEmailInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "cc_email_list", &mut out.cc_email_list)?;
-        json::set(&mut o, "receiver_email_list", &mut out.receiver_email_list)?;
-        json::set(&mut o, "content", &mut out.content)?;
+        o.set("cc_email_list", &mut out.cc_email_list);
+        o.set("receiver_email_list", &mut out.receiver_email_list);
+        o.set("content", &mut out.content);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `offer_file_list` of \[`OfferSendRecord`\].
+/// The `offer_file_list` of `OfferSendRecord`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14398,13 +14539,14 @@ pub struct OfferFile {
 }
 impl FromJson for OfferFile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferFile")?;
+        let mut o = json::Fields::of(value, "OfferFile")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "file_template_id", &mut out.file_template_id)?;
-        json::set(&mut o, "file_template_name", &mut out.file_template_name)?;
-        json::set(&mut o, "file_template_type_id", &mut out.file_template_type_id)?;
-        json::set(&mut o, "file_template_type_name", &mut out.file_template_type_name)?;
+        o.set("id", &mut out.id);
+        o.set("file_template_id", &mut out.file_template_id);
+        o.set("file_template_name", &mut out.file_template_name);
+        o.set("file_template_type_id", &mut out.file_template_type_id);
+        o.set("file_template_type_name", &mut out.file_template_type_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -14458,7 +14600,7 @@ impl ToJson for OfferInfo {
         None
     }
 }
-/// The `offer` of \[`ApplicationDetailInfo`\].
+/// The `offer` of `ApplicationDetailInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14473,14 +14615,15 @@ pub struct OfferInfoV2 {
 }
 impl FromJson for OfferInfoV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferInfoV2")?;
+        let mut o = json::Fields::of(value, "OfferInfoV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "offer_basic", &mut out.offer_basic)?;
-        json::set(&mut o, "offer_salary", &mut out.offer_salary)?;
+        o.set("offer_basic", &mut out.offer_basic);
+        o.set("offer_salary", &mut out.offer_salary);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `job_info` of \[`ApplicationOffer`\].
+/// The `job_info` of `ApplicationOffer`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14495,14 +14638,15 @@ pub struct OfferJobInfo {
 }
 impl FromJson for OfferJobInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferJobInfo")?;
+        let mut o = json::Fields::of(value, "OfferJobInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "job_name", &mut out.job_name)?;
+        o.set("job_id", &mut out.job_id);
+        o.set("job_name", &mut out.job_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListOfferResponseBody`\].
+/// The `items` of `ListOfferResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14527,19 +14671,20 @@ pub struct OfferListInfo {
 }
 impl FromJson for OfferListInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferListInfo")?;
+        let mut o = json::Fields::of(value, "OfferListInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "job_info", &mut out.job_info)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "offer_status", &mut out.offer_status)?;
-        json::set(&mut o, "offer_type", &mut out.offer_type)?;
-        json::set(&mut o, "employee_type", &mut out.employee_type)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
+        o.set("id", &mut out.id);
+        o.set("job_info", &mut out.job_info);
+        o.set("create_time", &mut out.create_time);
+        o.set("offer_status", &mut out.offer_status);
+        o.set("offer_type", &mut out.offer_type);
+        o.set("employee_type", &mut out.employee_type);
+        o.set("application_id", &mut out.application_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `salary_info` of \[`CreateOfferResponseBody`\].
+/// The `salary_info` of `CreateOfferResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14564,19 +14709,16 @@ pub struct OfferSalaryInfo {
 }
 impl FromJson for OfferSalaryInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferSalaryInfo")?;
+        let mut o = json::Fields::of(value, "OfferSalaryInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "currency", &mut out.currency)?;
-        json::set(&mut o, "basic_salary", &mut out.basic_salary)?;
-        json::set(
-            &mut o,
-            "probation_salary_percentage",
-            &mut out.probation_salary_percentage,
-        )?;
-        json::set(&mut o, "award_salary_multiple", &mut out.award_salary_multiple)?;
-        json::set(&mut o, "option_shares", &mut out.option_shares)?;
-        json::set(&mut o, "quarterly_bonus", &mut out.quarterly_bonus)?;
-        json::set(&mut o, "half_year_bonus", &mut out.half_year_bonus)?;
+        o.set("currency", &mut out.currency);
+        o.set("basic_salary", &mut out.basic_salary);
+        o.set("probation_salary_percentage", &mut out.probation_salary_percentage);
+        o.set("award_salary_multiple", &mut out.award_salary_multiple);
+        o.set("option_shares", &mut out.option_shares);
+        o.set("quarterly_bonus", &mut out.quarterly_bonus);
+        o.set("half_year_bonus", &mut out.half_year_bonus);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -14599,7 +14741,7 @@ impl ToJson for OfferSalaryInfo {
         None
     }
 }
-/// The `offer_salary` of \[`OfferInfoV2`\].
+/// The `offer_salary` of `OfferInfoV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14630,26 +14772,23 @@ pub struct OfferSalaryInfoV2 {
 }
 impl FromJson for OfferSalaryInfoV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferSalaryInfoV2")?;
+        let mut o = json::Fields::of(value, "OfferSalaryInfoV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "salary_status", &mut out.salary_status)?;
-        json::set(
-            &mut o,
-            "probation_salary_percentage",
-            &mut out.probation_salary_percentage,
-        )?;
-        json::set(&mut o, "award_salary_multiple", &mut out.award_salary_multiple)?;
-        json::set(&mut o, "option_shares", &mut out.option_shares)?;
-        json::set(&mut o, "quarterly_bonus", &mut out.quarterly_bonus)?;
-        json::set(&mut o, "half_year_bonus", &mut out.half_year_bonus)?;
-        json::set(&mut o, "total_annual_cash", &mut out.total_annual_cash)?;
-        json::set(&mut o, "customize_info_list", &mut out.customize_info_list)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
+        o.set("id", &mut out.id);
+        o.set("salary_status", &mut out.salary_status);
+        o.set("probation_salary_percentage", &mut out.probation_salary_percentage);
+        o.set("award_salary_multiple", &mut out.award_salary_multiple);
+        o.set("option_shares", &mut out.option_shares);
+        o.set("quarterly_bonus", &mut out.quarterly_bonus);
+        o.set("half_year_bonus", &mut out.half_year_bonus);
+        o.set("total_annual_cash", &mut out.total_annual_cash);
+        o.set("customize_info_list", &mut out.customize_info_list);
+        o.set("create_time", &mut out.create_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `object_list` of \[`GetOfferSchemaResponseBody`\].
+/// The `object_list` of `GetOfferSchemaResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14670,17 +14809,18 @@ pub struct OfferSchemaDetail {
 }
 impl FromJson for OfferSchemaDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferSchemaDetail")?;
+        let mut o = json::Fields::of(value, "OfferSchemaDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "is_customized", &mut out.is_customized)?;
-        json::set(&mut o, "option_list", &mut out.option_list)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("type", &mut out.r#type);
+        o.set("is_customized", &mut out.is_customized);
+        o.set("option_list", &mut out.option_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `option_list` of \[`OfferSchemaDetail`\].
+/// The `option_list` of `OfferSchemaDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14697,15 +14837,16 @@ pub struct OfferSchemaDetailOption {
 }
 impl FromJson for OfferSchemaDetailOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferSchemaDetailOption")?;
+        let mut o = json::Fields::of(value, "OfferSchemaDetailOption")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "index", &mut out.index)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
+        o.set("name", &mut out.name);
+        o.set("index", &mut out.index);
+        o.set("active_status", &mut out.active_status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `offer_send_record_list` of \[`ApplicationOffer`\].
+/// The `offer_send_record_list` of `ApplicationOffer`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14732,20 +14873,21 @@ pub struct OfferSendRecord {
 }
 impl FromJson for OfferSendRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferSendRecord")?;
+        let mut o = json::Fields::of(value, "OfferSendRecord")?;
         let mut out = Self::default();
-        json::set(&mut o, "offer_send_record_id", &mut out.offer_send_record_id)?;
-        json::set(&mut o, "operator_user_id", &mut out.operator_user_id)?;
-        json::set(&mut o, "send_time", &mut out.send_time)?;
-        json::set(&mut o, "offer_letter_status", &mut out.offer_letter_status)?;
-        json::set(&mut o, "email_info", &mut out.email_info)?;
-        json::set(&mut o, "acceptance_list", &mut out.acceptance_list)?;
-        json::set(&mut o, "offer_file_list", &mut out.offer_file_list)?;
-        json::set(&mut o, "offer_signature_info", &mut out.offer_signature_info)?;
+        o.set("offer_send_record_id", &mut out.offer_send_record_id);
+        o.set("operator_user_id", &mut out.operator_user_id);
+        o.set("send_time", &mut out.send_time);
+        o.set("offer_letter_status", &mut out.offer_letter_status);
+        o.set("email_info", &mut out.email_info);
+        o.set("acceptance_list", &mut out.acceptance_list);
+        o.set("offer_file_list", &mut out.offer_file_list);
+        o.set("offer_signature_info", &mut out.offer_signature_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `offer_signature_info` of \[`OfferSendRecord`\].
+/// The `offer_signature_info` of `OfferSendRecord`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -14762,11 +14904,12 @@ pub struct OfferSignatureInfo {
 }
 impl FromJson for OfferSignatureInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferSignatureInfo")?;
+        let mut o = json::Fields::of(value, "OfferSignatureInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "signature_status", &mut out.signature_status)?;
-        json::set(&mut o, "attachment_list", &mut out.attachment_list)?;
+        o.set("id", &mut out.id);
+        o.set("signature_status", &mut out.signature_status);
+        o.set("attachment_list", &mut out.attachment_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -14908,13 +15051,13 @@ pub struct PatchExternalInterviewAssessmentResponseBody {
 }
 impl FromJson for PatchExternalInterviewAssessmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchExternalInterviewAssessmentResponseBody")?;
-        let mut out = Self::default();
-        json::set(
-            &mut o,
-            "external_interview_assessment",
-            &mut out.external_interview_assessment,
+        let mut o = json::Fields::of(
+            value,
+            "PatchExternalInterviewAssessmentResponseBody",
         )?;
+        let mut out = Self::default();
+        o.set("external_interview_assessment", &mut out.external_interview_assessment);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -14949,9 +15092,10 @@ pub struct PatchInterviewerResponseBody {
 }
 impl FromJson for PatchInterviewerResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchInterviewerResponseBody")?;
+        let mut o = json::Fields::of(value, "PatchInterviewerResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "interviewer", &mut out.interviewer)?;
+        o.set("interviewer", &mut out.interviewer);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -14991,7 +15135,7 @@ impl ToJson for PatchNoteRequestBody {
         None
     }
 }
-/// The `socail_permission_collection` of \[`RoleDetail`\].
+/// The `socail_permission_collection` of `RoleDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15010,20 +15154,17 @@ pub struct PermissionCollection {
 }
 impl FromJson for PermissionCollection {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PermissionCollection")?;
+        let mut o = json::Fields::of(value, "PermissionCollection")?;
         let mut out = Self::default();
-        json::set(&mut o, "feature_permissions", &mut out.feature_permissions)?;
-        json::set(&mut o, "management_permissions", &mut out.management_permissions)?;
-        json::set(&mut o, "data_permissions", &mut out.data_permissions)?;
-        json::set(
-            &mut o,
-            "business_management_scopes",
-            &mut out.business_management_scopes,
-        )?;
+        o.set("feature_permissions", &mut out.feature_permissions);
+        o.set("management_permissions", &mut out.management_permissions);
+        o.set("data_permissions", &mut out.data_permissions);
+        o.set("business_management_scopes", &mut out.business_management_scopes);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `permission_groups` of \[`BusinessManagementScope`\].
+/// The `permission_groups` of `BusinessManagementScope`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15038,14 +15179,15 @@ pub struct PermissionGroupInfo {
 }
 impl FromJson for PermissionGroupInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PermissionGroupInfo")?;
+        let mut o = json::Fields::of(value, "PermissionGroupInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "permission_ids", &mut out.permission_ids)?;
-        json::set(&mut o, "scope_rule", &mut out.scope_rule)?;
+        o.set("permission_ids", &mut out.permission_ids);
+        o.set("scope_rule", &mut out.scope_rule);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `scope_rule` of \[`PermissionGroupInfo`\].
+/// The `scope_rule` of `PermissionGroupInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15058,13 +15200,14 @@ pub struct PermissionScopeRule {
 }
 impl FromJson for PermissionScopeRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PermissionScopeRule")?;
+        let mut o = json::Fields::of(value, "PermissionScopeRule")?;
         let mut out = Self::default();
-        json::set(&mut o, "rule_type", &mut out.rule_type)?;
+        o.set("rule_type", &mut out.rule_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `job_post` of \[`GetReferralWebsiteJobPostResponseBody`\].
+/// The `job_post` of `GetReferralWebsiteJobPostResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15131,36 +15274,37 @@ pub struct PortalJobPost {
 }
 impl FromJson for PortalJobPost {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PortalJobPost")?;
+        let mut o = json::Fields::of(value, "PortalJobPost")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "job_code", &mut out.job_code)?;
-        json::set(&mut o, "job_expire_time", &mut out.job_expire_time)?;
-        json::set(&mut o, "job_active_status", &mut out.job_active_status)?;
-        json::set(&mut o, "job_process_type", &mut out.job_process_type)?;
-        json::set(&mut o, "job_recruitment_type", &mut out.job_recruitment_type)?;
-        json::set(&mut o, "job_department", &mut out.job_department)?;
-        json::set(&mut o, "job_type", &mut out.job_type)?;
-        json::set(&mut o, "min_job_level", &mut out.min_job_level)?;
-        json::set(&mut o, "max_job_level", &mut out.max_job_level)?;
-        json::set(&mut o, "address", &mut out.address)?;
-        json::set(&mut o, "min_salary", &mut out.min_salary)?;
-        json::set(&mut o, "max_salary", &mut out.max_salary)?;
-        json::set(&mut o, "required_degree", &mut out.required_degree)?;
-        json::set(&mut o, "experience", &mut out.experience)?;
-        json::set(&mut o, "headcount", &mut out.headcount)?;
-        json::set(&mut o, "high_light_list", &mut out.high_light_list)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "requirement", &mut out.requirement)?;
-        json::set(&mut o, "creator", &mut out.creator)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "modify_time", &mut out.modify_time)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
-        json::set(&mut o, "job_function", &mut out.job_function)?;
-        json::set(&mut o, "subject", &mut out.subject)?;
-        json::set(&mut o, "address_list", &mut out.address_list)?;
+        o.set("id", &mut out.id);
+        o.set("title", &mut out.title);
+        o.set("job_id", &mut out.job_id);
+        o.set("job_code", &mut out.job_code);
+        o.set("job_expire_time", &mut out.job_expire_time);
+        o.set("job_active_status", &mut out.job_active_status);
+        o.set("job_process_type", &mut out.job_process_type);
+        o.set("job_recruitment_type", &mut out.job_recruitment_type);
+        o.set("job_department", &mut out.job_department);
+        o.set("job_type", &mut out.job_type);
+        o.set("min_job_level", &mut out.min_job_level);
+        o.set("max_job_level", &mut out.max_job_level);
+        o.set("address", &mut out.address);
+        o.set("min_salary", &mut out.min_salary);
+        o.set("max_salary", &mut out.max_salary);
+        o.set("required_degree", &mut out.required_degree);
+        o.set("experience", &mut out.experience);
+        o.set("headcount", &mut out.headcount);
+        o.set("high_light_list", &mut out.high_light_list);
+        o.set("description", &mut out.description);
+        o.set("requirement", &mut out.requirement);
+        o.set("creator", &mut out.creator);
+        o.set("create_time", &mut out.create_time);
+        o.set("modify_time", &mut out.modify_time);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.set("job_function", &mut out.job_function);
+        o.set("subject", &mut out.subject);
+        o.set("address_list", &mut out.address_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -15177,9 +15321,10 @@ pub struct PreviewAttachmentResponseBody {
 }
 impl FromJson for PreviewAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PreviewAttachmentResponseBody")?;
+        let mut o = json::Fields::of(value, "PreviewAttachmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "url", &mut out.url)?;
+        o.set("url", &mut out.url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -15277,16 +15422,17 @@ pub struct ProtectSearchAgencyResponseBody {
 }
 impl FromJson for ProtectSearchAgencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProtectSearchAgencyResponseBody")?;
+        let mut o = json::Fields::of(value, "ProtectSearchAgencyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_onboarded", &mut out.is_onboarded)?;
-        json::set(&mut o, "onboarded_in_protection", &mut out.onboarded_in_protection)?;
-        json::set(&mut o, "onboarded_protection", &mut out.onboarded_protection)?;
-        json::set(&mut o, "protection_list", &mut out.protection_list)?;
+        o.set("is_onboarded", &mut out.is_onboarded);
+        o.set("onboarded_in_protection", &mut out.onboarded_in_protection);
+        o.set("onboarded_protection", &mut out.onboarded_protection);
+        o.set("protection_list", &mut out.protection_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `provider_info` of \[`BackgroundCheckOrder`\].
+/// The `provider_info` of `BackgroundCheckOrder`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15301,10 +15447,11 @@ pub struct ProviderIdNameObject {
 }
 impl FromJson for ProviderIdNameObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProviderIdNameObject")?;
+        let mut o = json::Fields::of(value, "ProviderIdNameObject")?;
         let mut out = Self::default();
-        json::set(&mut o, "provider_id", &mut out.provider_id)?;
-        json::set(&mut o, "provider_name", &mut out.provider_name)?;
+        o.set("provider_id", &mut out.provider_id);
+        o.set("provider_name", &mut out.provider_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -15339,9 +15486,10 @@ pub struct QueryAgencyResponseBody {
 }
 impl FromJson for QueryAgencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryAgencyResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryAgencyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -15387,11 +15535,12 @@ pub struct QueryLocationResponseBody {
 }
 impl FromJson for QueryLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryLocationResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryLocationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -15408,13 +15557,14 @@ pub struct QueryTalentObjectResponseBody {
 }
 impl FromJson for QueryTalentObjectResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryTalentObjectResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryTalentObjectResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `questions` of \[`Questionnaire`\].
+/// The `questions` of `Questionnaire`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15445,30 +15595,23 @@ pub struct Question {
 }
 impl FromJson for Question {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Question")?;
+        let mut o = json::Fields::of(value, "Question")?;
         let mut out = Self::default();
-        json::set(&mut o, "question_id", &mut out.question_id)?;
-        json::set(&mut o, "question_name", &mut out.question_name)?;
-        json::set(&mut o, "question_en_name", &mut out.question_en_name)?;
-        json::set(&mut o, "question_desc", &mut out.question_desc)?;
-        json::set(&mut o, "question_en_desc", &mut out.question_en_desc)?;
-        json::set(&mut o, "question_type", &mut out.question_type)?;
-        json::set(&mut o, "is_required", &mut out.is_required)?;
-        json::set(
-            &mut o,
-            "select_option_result_list",
-            &mut out.select_option_result_list,
-        )?;
-        json::set(
-            &mut o,
-            "five_start_scoring_result",
-            &mut out.five_start_scoring_result,
-        )?;
-        json::set(&mut o, "description_result", &mut out.description_result)?;
+        o.set("question_id", &mut out.question_id);
+        o.set("question_name", &mut out.question_name);
+        o.set("question_en_name", &mut out.question_en_name);
+        o.set("question_desc", &mut out.question_desc);
+        o.set("question_en_desc", &mut out.question_en_desc);
+        o.set("question_type", &mut out.question_type);
+        o.set("is_required", &mut out.is_required);
+        o.set("select_option_result_list", &mut out.select_option_result_list);
+        o.set("five_start_scoring_result", &mut out.five_start_scoring_result);
+        o.set("description_result", &mut out.description_result);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `question_assessments` of \[`DimensionAssessment`\].
+/// The `question_assessments` of `DimensionAssessment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15489,17 +15632,18 @@ pub struct QuestionAssessment {
 }
 impl FromJson for QuestionAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QuestionAssessment")?;
+        let mut o = json::Fields::of(value, "QuestionAssessment")?;
         let mut out = Self::default();
-        json::set(&mut o, "question_type", &mut out.question_type)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "abilities", &mut out.abilities)?;
+        o.set("question_type", &mut out.question_type);
+        o.set("title", &mut out.title);
+        o.set("description", &mut out.description);
+        o.set("content", &mut out.content);
+        o.set("abilities", &mut out.abilities);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListQuestionnaireResponseBody`\].
+/// The `items` of `ListQuestionnaireResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15524,19 +15668,20 @@ pub struct Questionnaire {
 }
 impl FromJson for Questionnaire {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Questionnaire")?;
+        let mut o = json::Fields::of(value, "Questionnaire")?;
         let mut out = Self::default();
-        json::set(&mut o, "questionnaire_id", &mut out.questionnaire_id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "interview_id", &mut out.interview_id)?;
-        json::set(&mut o, "version", &mut out.version)?;
-        json::set(&mut o, "questions", &mut out.questions)?;
-        json::set(&mut o, "has_answers", &mut out.has_answers)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
+        o.set("questionnaire_id", &mut out.questionnaire_id);
+        o.set("application_id", &mut out.application_id);
+        o.set("interview_id", &mut out.interview_id);
+        o.set("version", &mut out.version);
+        o.set("questions", &mut out.questions);
+        o.set("has_answers", &mut out.has_answers);
+        o.set("update_time", &mut out.update_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `range_filter` of \[`CommonFilter`\].
+/// The `range_filter` of `CommonFilter`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15558,7 +15703,7 @@ impl ToJson for RangeFilter {
         w.end_object();
     }
 }
-/// The `recommended_job_level` of \[`DimensionAssessment`\].
+/// The `recommended_job_level` of `DimensionAssessment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15573,18 +15718,11 @@ pub struct RecommendedJobLevel {
 }
 impl FromJson for RecommendedJobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecommendedJobLevel")?;
+        let mut o = json::Fields::of(value, "RecommendedJobLevel")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "lower_limit_job_level_name",
-            &mut out.lower_limit_job_level_name,
-        )?;
-        json::set(
-            &mut o,
-            "higher_limit_job_level_name",
-            &mut out.higher_limit_job_level_name,
-        )?;
+        o.set("lower_limit_job_level_name", &mut out.lower_limit_job_level_name);
+        o.set("higher_limit_job_level_name", &mut out.higher_limit_job_level_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -15637,13 +15775,17 @@ pub struct ReconciliationReferralAccountResponseBody {
 }
 impl FromJson for ReconciliationReferralAccountResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReconciliationReferralAccountResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "ReconciliationReferralAccountResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "check_failed_list", &mut out.check_failed_list)?;
+        o.set("check_failed_list", &mut out.check_failed_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `record_score` of \[`InterviewRecordV2`\].
+/// The `record_score` of `InterviewRecordV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15658,10 +15800,11 @@ pub struct RecordScore {
 }
 impl FromJson for RecordScore {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecordScore")?;
+        let mut o = json::Fields::of(value, "RecordScore")?;
         let mut out = Self::default();
-        json::set(&mut o, "score", &mut out.score)?;
-        json::set(&mut o, "total_score", &mut out.total_score)?;
+        o.set("score", &mut out.score);
+        o.set("total_score", &mut out.total_score);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -15678,13 +15821,14 @@ pub struct RecruiterJobResponseBody {
 }
 impl FromJson for RecruiterJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecruiterJobResponseBody")?;
+        let mut o = json::Fields::of(value, "RecruiterJobResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "info", &mut out.info)?;
+        o.set("info", &mut out.info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `referral` of \[`GetByApplicationReferralResponseBody`\].
+/// The `referral` of `GetByApplicationReferralResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15705,17 +15849,18 @@ pub struct Referral {
 }
 impl FromJson for Referral {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Referral")?;
+        let mut o = json::Fields::of(value, "Referral")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "referral_user_id", &mut out.referral_user_id)?;
-        json::set(&mut o, "referral_user", &mut out.referral_user)?;
+        o.set("id", &mut out.id);
+        o.set("application_id", &mut out.application_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("referral_user_id", &mut out.referral_user_id);
+        o.set("referral_user", &mut out.referral_user);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `basic_info` of \[`ReferralInfoV2`\].
+/// The `basic_info` of `ReferralInfoV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15738,18 +15883,19 @@ pub struct ReferralBasicInfo {
 }
 impl FromJson for ReferralBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReferralBasicInfo")?;
+        let mut o = json::Fields::of(value, "ReferralBasicInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "referral_type", &mut out.referral_type)?;
-        json::set(&mut o, "user_info", &mut out.user_info)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "referral_method", &mut out.referral_method)?;
+        o.set("id", &mut out.id);
+        o.set("application_id", &mut out.application_id);
+        o.set("referral_type", &mut out.referral_type);
+        o.set("user_info", &mut out.user_info);
+        o.set("create_time", &mut out.create_time);
+        o.set("referral_method", &mut out.referral_method);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`SearchReferralResponseBody`\].
+/// The `items` of `SearchReferralResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15768,16 +15914,17 @@ pub struct ReferralInfo {
 }
 impl FromJson for ReferralInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReferralInfo")?;
+        let mut o = json::Fields::of(value, "ReferralInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "application_ids", &mut out.application_ids)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "referral_user", &mut out.referral_user)?;
+        o.set("id", &mut out.id);
+        o.set("application_ids", &mut out.application_ids);
+        o.set("create_time", &mut out.create_time);
+        o.set("referral_user", &mut out.referral_user);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `referral` of \[`ApplicationDetailInfo`\].
+/// The `referral` of `ApplicationDetailInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15792,14 +15939,15 @@ pub struct ReferralInfoV2 {
 }
 impl FromJson for ReferralInfoV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReferralInfoV2")?;
+        let mut o = json::Fields::of(value, "ReferralInfoV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "basic_info", &mut out.basic_info)?;
-        json::set(&mut o, "recommend_info", &mut out.recommend_info)?;
+        o.set("basic_info", &mut out.basic_info);
+        o.set("recommend_info", &mut out.recommend_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `recommend_info` of \[`ReferralInfoV2`\].
+/// The `recommend_info` of `ReferralInfoV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15822,22 +15970,19 @@ pub struct ReferralRecommendInfo {
 }
 impl FromJson for ReferralRecommendInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReferralRecommendInfo")?;
+        let mut o = json::Fields::of(value, "ReferralRecommendInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "relationship", &mut out.relationship)?;
-        json::set(&mut o, "familiarity", &mut out.familiarity)?;
-        json::set(&mut o, "comment", &mut out.comment)?;
-        json::set(&mut o, "specific_relationship", &mut out.specific_relationship)?;
-        json::set(
-            &mut o,
-            "work_ability_familiarity",
-            &mut out.work_ability_familiarity,
-        )?;
-        json::set(&mut o, "match_degree", &mut out.match_degree)?;
+        o.set("relationship", &mut out.relationship);
+        o.set("familiarity", &mut out.familiarity);
+        o.set("comment", &mut out.comment);
+        o.set("specific_relationship", &mut out.specific_relationship);
+        o.set("work_ability_familiarity", &mut out.work_ability_familiarity);
+        o.set("match_degree", &mut out.match_degree);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `registration_list` of \[`Talent`\].
+/// The `registration_list` of `Talent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15856,16 +16001,17 @@ pub struct RegistrationBasicInfo {
 }
 impl FromJson for RegistrationBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RegistrationBasicInfo")?;
+        let mut o = json::Fields::of(value, "RegistrationBasicInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "registration_time", &mut out.registration_time)?;
-        json::set(&mut o, "download_url", &mut out.download_url)?;
-        json::set(&mut o, "scenario", &mut out.scenario)?;
+        o.set("id", &mut out.id);
+        o.set("registration_time", &mut out.registration_time);
+        o.set("download_url", &mut out.download_url);
+        o.set("scenario", &mut out.scenario);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `interview_registration` of \[`JobConfigDetail`\].
+/// The `interview_registration` of `JobConfigDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15880,14 +16026,15 @@ pub struct RegistrationInfo {
 }
 impl FromJson for RegistrationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RegistrationInfo")?;
+        let mut o = json::Fields::of(value, "RegistrationInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema_id", &mut out.schema_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("schema_id", &mut out.schema_id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListPortalApplySchemaResponseBody`\].
+/// The `items` of `ListPortalApplySchemaResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15906,16 +16053,17 @@ pub struct RegistrationSchema {
 }
 impl FromJson for RegistrationSchema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RegistrationSchema")?;
+        let mut o = json::Fields::of(value, "RegistrationSchema")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "scenarios", &mut out.scenarios)?;
-        json::set(&mut o, "objects", &mut out.objects)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("scenarios", &mut out.scenarios);
+        o.set("objects", &mut out.objects);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `related_dimension_config` of \[`InterviewFeedbackFormDimension`\].
+/// The `related_dimension_config` of `InterviewFeedbackFormDimension`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15930,18 +16078,15 @@ pub struct RelatedDimensionConfig {
 }
 impl FromJson for RelatedDimensionConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RelatedDimensionConfig")?;
+        let mut o = json::Fields::of(value, "RelatedDimensionConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(
-            &mut o,
-            "related_dimension_settings",
-            &mut out.related_dimension_settings,
-        )?;
+        o.set("type", &mut out.r#type);
+        o.set("related_dimension_settings", &mut out.related_dimension_settings);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `related_dimension_settings` of \[`RelatedDimensionConfig`\].
+/// The `related_dimension_settings` of `RelatedDimensionConfig`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15958,15 +16103,16 @@ pub struct RelatedDimensionSetting {
 }
 impl FromJson for RelatedDimensionSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RelatedDimensionSetting")?;
+        let mut o = json::Fields::of(value, "RelatedDimensionSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "dimension_id", &mut out.dimension_id)?;
-        json::set(&mut o, "related_operator_type", &mut out.related_operator_type)?;
-        json::set(&mut o, "dimension_option_ids", &mut out.dimension_option_ids)?;
+        o.set("dimension_id", &mut out.dimension_id);
+        o.set("related_operator_type", &mut out.related_operator_type);
+        o.set("dimension_option_ids", &mut out.dimension_option_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `comment_info` of \[`AgencyInfo`\].
+/// The `comment_info` of `AgencyInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -15983,15 +16129,16 @@ pub struct ReportCustomData {
 }
 impl FromJson for ReportCustomData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReportCustomData")?;
+        let mut o = json::Fields::of(value, "ReportCustomData")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "description", &mut out.description)?;
+        o.set("name", &mut out.name);
+        o.set("value", &mut out.value);
+        o.set("description", &mut out.description);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListResumeSourceResponseBody`\].
+/// The `items` of `ListResumeSourceResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16012,17 +16159,18 @@ pub struct ResumeSource {
 }
 impl FromJson for ResumeSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ResumeSource")?;
+        let mut o = json::Fields::of(value, "ResumeSource")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        json::set(&mut o, "resume_source_type", &mut out.resume_source_type)?;
+        o.set("id", &mut out.id);
+        o.set("zh_name", &mut out.zh_name);
+        o.set("en_name", &mut out.en_name);
+        o.set("active_status", &mut out.active_status);
+        o.set("resume_source_type", &mut out.resume_source_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListRoleResponseBody`\].
+/// The `items` of `ListRoleResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16047,19 +16195,20 @@ pub struct Role {
 }
 impl FromJson for Role {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Role")?;
+        let mut o = json::Fields::of(value, "Role")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "scope_of_application", &mut out.scope_of_application)?;
-        json::set(&mut o, "modify_time", &mut out.modify_time)?;
-        json::set(&mut o, "role_status", &mut out.role_status)?;
-        json::set(&mut o, "role_type", &mut out.role_type)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("scope_of_application", &mut out.scope_of_application);
+        o.set("modify_time", &mut out.modify_time);
+        o.set("role_status", &mut out.role_status);
+        o.set("role_type", &mut out.role_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `role` of \[`GetRoleResponseBody`\].
+/// The `role` of `GetRoleResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16090,34 +16239,23 @@ pub struct RoleDetail {
 }
 impl FromJson for RoleDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RoleDetail")?;
+        let mut o = json::Fields::of(value, "RoleDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "modify_time", &mut out.modify_time)?;
-        json::set(&mut o, "role_status", &mut out.role_status)?;
-        json::set(&mut o, "role_type", &mut out.role_type)?;
-        json::set(&mut o, "scope_of_application", &mut out.scope_of_application)?;
-        json::set(
-            &mut o,
-            "has_business_management_scope",
-            &mut out.has_business_management_scope,
-        )?;
-        json::set(
-            &mut o,
-            "socail_permission_collection",
-            &mut out.socail_permission_collection,
-        )?;
-        json::set(
-            &mut o,
-            "campus_permission_collection",
-            &mut out.campus_permission_collection,
-        )?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("modify_time", &mut out.modify_time);
+        o.set("role_status", &mut out.role_status);
+        o.set("role_type", &mut out.role_type);
+        o.set("scope_of_application", &mut out.scope_of_application);
+        o.set("has_business_management_scope", &mut out.has_business_management_scope);
+        o.set("socail_permission_collection", &mut out.socail_permission_collection);
+        o.set("campus_permission_collection", &mut out.campus_permission_collection);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `score_calculation_config` of \[`InterviewFeedbackForm`\].
+/// The `score_calculation_config` of `InterviewFeedbackForm`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16132,14 +16270,15 @@ pub struct ScoreCalculationConfig {
 }
 impl FromJson for ScoreCalculationConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ScoreCalculationConfig")?;
+        let mut o = json::Fields::of(value, "ScoreCalculationConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "enabled", &mut out.enabled)?;
-        json::set(&mut o, "calculation_mode", &mut out.calculation_mode)?;
+        o.set("enabled", &mut out.enabled);
+        o.set("calculation_mode", &mut out.calculation_mode);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `score_dimension_config` of \[`InterviewFeedbackFormDimension`\].
+/// The `score_dimension_config` of `InterviewFeedbackFormDimension`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16156,11 +16295,12 @@ pub struct ScoreDimensionConfig {
 }
 impl FromJson for ScoreDimensionConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ScoreDimensionConfig")?;
+        let mut o = json::Fields::of(value, "ScoreDimensionConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "score_dimension_type", &mut out.score_dimension_type)?;
-        json::set(&mut o, "lower_limit_score", &mut out.lower_limit_score)?;
-        json::set(&mut o, "upper_limit_score", &mut out.upper_limit_score)?;
+        o.set("score_dimension_type", &mut out.score_dimension_type);
+        o.set("lower_limit_score", &mut out.lower_limit_score);
+        o.set("upper_limit_score", &mut out.upper_limit_score);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -16198,9 +16338,10 @@ pub struct SearchDiversityInclusionResponseBody {
 }
 impl FromJson for SearchDiversityInclusionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchDiversityInclusionResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchDiversityInclusionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -16271,9 +16412,10 @@ pub struct SearchReferralResponseBody {
 }
 impl FromJson for SearchReferralResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchReferralResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchReferralResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -16318,11 +16460,12 @@ pub struct SearchTalentOperationLogResponseBody {
 }
 impl FromJson for SearchTalentOperationLogResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchTalentOperationLogResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchTalentOperationLogResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -16343,11 +16486,12 @@ pub struct SearchTalentPoolResponseBody {
 }
 impl FromJson for SearchTalentPoolResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchTalentPoolResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchTalentPoolResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -16392,11 +16536,12 @@ pub struct SearchTestResponseBody {
 }
 impl FromJson for SearchTestResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchTestResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchTestResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -16442,7 +16587,7 @@ impl ToJson for SearchWebsiteJobPostRequestBody {
         w.end_object();
     }
 }
-/// The `select_option_result_list` of \[`Question`\].
+/// The `select_option_result_list` of `Question`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16465,18 +16610,19 @@ pub struct SelectOptionResult {
 }
 impl FromJson for SelectOptionResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SelectOptionResult")?;
+        let mut o = json::Fields::of(value, "SelectOptionResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "option_id", &mut out.option_id)?;
-        json::set(&mut o, "option_name", &mut out.option_name)?;
-        json::set(&mut o, "option_en_name", &mut out.option_en_name)?;
-        json::set(&mut o, "option_desc", &mut out.option_desc)?;
-        json::set(&mut o, "option_en_desc", &mut out.option_en_desc)?;
-        json::set(&mut o, "is_selected", &mut out.is_selected)?;
+        o.set("option_id", &mut out.option_id);
+        o.set("option_name", &mut out.option_name);
+        o.set("option_en_name", &mut out.option_en_name);
+        o.set("option_desc", &mut out.option_desc);
+        o.set("option_en_desc", &mut out.option_en_desc);
+        o.set("is_selected", &mut out.is_selected);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `sentences` of \[`Minutes`\].
+/// The `sentences` of `Minutes`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16495,16 +16641,17 @@ pub struct Sentence {
 }
 impl FromJson for Sentence {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Sentence")?;
+        let mut o = json::Fields::of(value, "Sentence")?;
         let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "speak_time", &mut out.speak_time)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
-        json::set(&mut o, "speaker_name", &mut out.speaker_name)?;
+        o.set("content", &mut out.content);
+        o.set("speak_time", &mut out.speak_time);
+        o.set("user_type", &mut out.user_type);
+        o.set("speaker_name", &mut out.speaker_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `attachment_list` of \[`OfferSignatureInfo`\].
+/// The `attachment_list` of `OfferSignatureInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16527,18 +16674,19 @@ pub struct SignatureAttachment {
 }
 impl FromJson for SignatureAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SignatureAttachment")?;
+        let mut o = json::Fields::of(value, "SignatureAttachment")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "file_name", &mut out.file_name)?;
-        json::set(&mut o, "file_template_id", &mut out.file_template_id)?;
-        json::set(&mut o, "file_template_name", &mut out.file_template_name)?;
-        json::set(&mut o, "file_template_type_id", &mut out.file_template_type_id)?;
-        json::set(&mut o, "file_template_type_name", &mut out.file_template_type_name)?;
+        o.set("id", &mut out.id);
+        o.set("file_name", &mut out.file_name);
+        o.set("file_template_id", &mut out.file_template_id);
+        o.set("file_template_name", &mut out.file_template_name);
+        o.set("file_template_type_id", &mut out.file_template_type_id);
+        o.set("file_template_type_name", &mut out.file_template_type_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `specific_relationship` of \[`ReferralRecommendInfo`\].
+/// The `specific_relationship` of `ReferralRecommendInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16553,14 +16701,15 @@ pub struct SpecificRelationship {
 }
 impl FromJson for SpecificRelationship {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SpecificRelationship")?;
+        let mut o = json::Fields::of(value, "SpecificRelationship")?;
         let mut out = Self::default();
-        json::set(&mut o, "relation_with_candidate", &mut out.relation_with_candidate)?;
-        json::set(&mut o, "extra", &mut out.extra)?;
+        o.set("relation_with_candidate", &mut out.relation_with_candidate);
+        o.set("extra", &mut out.extra);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `stage_count_list` of \[`JobDetail`\].
+/// The `stage_count_list` of `JobDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16575,14 +16724,15 @@ pub struct StageCountInfo {
 }
 impl FromJson for StageCountInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "StageCountInfo")?;
+        let mut o = json::Fields::of(value, "StageCountInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "count", &mut out.count)?;
-        json::set(&mut o, "stage", &mut out.stage)?;
+        o.set("count", &mut out.count);
+        o.set("stage", &mut out.stage);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListSubjectResponseBody`\].
+/// The `items` of `ListSubjectResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16605,14 +16755,15 @@ pub struct Subject {
 }
 impl FromJson for Subject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Subject")?;
+        let mut o = json::Fields::of(value, "Subject")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        json::set(&mut o, "application_limit", &mut out.application_limit)?;
-        json::set(&mut o, "creator", &mut out.creator)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("create_time", &mut out.create_time);
+        o.set("active_status", &mut out.active_status);
+        o.set("application_limit", &mut out.application_limit);
+        o.set("creator", &mut out.creator);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -16639,7 +16790,7 @@ impl ToJson for TagTalentRequestBody {
         w.end_object();
     }
 }
-/// The `talent` of \[`GetTalentResponseBody`\].
+/// The `talent` of `GetTalentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16686,38 +16837,31 @@ pub struct Talent {
 }
 impl FromJson for Talent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Talent")?;
+        let mut o = json::Fields::of(value, "Talent")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "is_in_agency_period", &mut out.is_in_agency_period)?;
-        json::set(&mut o, "is_onboarded", &mut out.is_onboarded)?;
-        json::set(&mut o, "basic_info", &mut out.basic_info)?;
-        json::set(&mut o, "education_list", &mut out.education_list)?;
-        json::set(&mut o, "career_list", &mut out.career_list)?;
-        json::set(&mut o, "project_list", &mut out.project_list)?;
-        json::set(&mut o, "works_list", &mut out.works_list)?;
-        json::set(&mut o, "award_list", &mut out.award_list)?;
-        json::set(&mut o, "language_list", &mut out.language_list)?;
-        json::set(&mut o, "sns_list", &mut out.sns_list)?;
-        json::set(&mut o, "resume_source_list", &mut out.resume_source_list)?;
-        json::set(
-            &mut o,
-            "interview_registration_list",
-            &mut out.interview_registration_list,
-        )?;
-        json::set(&mut o, "registration_list", &mut out.registration_list)?;
-        json::set(
-            &mut o,
-            "resume_attachment_id_list",
-            &mut out.resume_attachment_id_list,
-        )?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
-        json::set(&mut o, "top_degree", &mut out.top_degree)?;
-        json::set(&mut o, "first_degree", &mut out.first_degree)?;
+        o.set("id", &mut out.id);
+        o.set("is_in_agency_period", &mut out.is_in_agency_period);
+        o.set("is_onboarded", &mut out.is_onboarded);
+        o.set("basic_info", &mut out.basic_info);
+        o.set("education_list", &mut out.education_list);
+        o.set("career_list", &mut out.career_list);
+        o.set("project_list", &mut out.project_list);
+        o.set("works_list", &mut out.works_list);
+        o.set("award_list", &mut out.award_list);
+        o.set("language_list", &mut out.language_list);
+        o.set("sns_list", &mut out.sns_list);
+        o.set("resume_source_list", &mut out.resume_source_list);
+        o.set("interview_registration_list", &mut out.interview_registration_list);
+        o.set("registration_list", &mut out.registration_list);
+        o.set("resume_attachment_id_list", &mut out.resume_attachment_id_list);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.set("top_degree", &mut out.top_degree);
+        o.set("first_degree", &mut out.first_degree);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `award_list` of \[`Talent`\].
+/// The `award_list` of `Talent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16738,17 +16882,18 @@ pub struct TalentAwardInfo {
 }
 impl FromJson for TalentAwardInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentAwardInfo")?;
+        let mut o = json::Fields::of(value, "TalentAwardInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "award_time", &mut out.award_time)?;
-        json::set(&mut o, "desc", &mut out.desc)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        o.set("id", &mut out.id);
+        o.set("title", &mut out.title);
+        o.set("award_time", &mut out.award_time);
+        o.set("desc", &mut out.desc);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `basic_info` of \[`Talent`\].
+/// The `basic_info` of `Talent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16803,34 +16948,35 @@ pub struct TalentBasicInfo {
 }
 impl FromJson for TalentBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentBasicInfo")?;
+        let mut o = json::Fields::of(value, "TalentBasicInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
-        json::set(&mut o, "mobile_code", &mut out.mobile_code)?;
-        json::set(&mut o, "mobile_country_code", &mut out.mobile_country_code)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "experience_years", &mut out.experience_years)?;
-        json::set(&mut o, "age", &mut out.age)?;
-        json::set(&mut o, "nationality", &mut out.nationality)?;
-        json::set(&mut o, "gender", &mut out.gender)?;
-        json::set(&mut o, "current_city", &mut out.current_city)?;
-        json::set(&mut o, "hometown_city", &mut out.hometown_city)?;
-        json::set(&mut o, "preferred_city_list", &mut out.preferred_city_list)?;
-        json::set(&mut o, "identification_type", &mut out.identification_type)?;
-        json::set(&mut o, "identification_number", &mut out.identification_number)?;
-        json::set(&mut o, "identification", &mut out.identification)?;
-        json::set(&mut o, "birthday", &mut out.birthday)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "marital_status", &mut out.marital_status)?;
-        json::set(&mut o, "current_home_address", &mut out.current_home_address)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
-        json::set(&mut o, "modify_time", &mut out.modify_time)?;
-        json::set(&mut o, "hukou_location_code", &mut out.hukou_location_code)?;
+        o.set("name", &mut out.name);
+        o.set("mobile", &mut out.mobile);
+        o.set("mobile_code", &mut out.mobile_code);
+        o.set("mobile_country_code", &mut out.mobile_country_code);
+        o.set("email", &mut out.email);
+        o.set("experience_years", &mut out.experience_years);
+        o.set("age", &mut out.age);
+        o.set("nationality", &mut out.nationality);
+        o.set("gender", &mut out.gender);
+        o.set("current_city", &mut out.current_city);
+        o.set("hometown_city", &mut out.hometown_city);
+        o.set("preferred_city_list", &mut out.preferred_city_list);
+        o.set("identification_type", &mut out.identification_type);
+        o.set("identification_number", &mut out.identification_number);
+        o.set("identification", &mut out.identification);
+        o.set("birthday", &mut out.birthday);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("marital_status", &mut out.marital_status);
+        o.set("current_home_address", &mut out.current_home_address);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.set("modify_time", &mut out.modify_time);
+        o.set("hukou_location_code", &mut out.hukou_location_code);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `talent` of \[`ApplicationDetailInfo`\].
+/// The `talent` of `ApplicationDetailInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16851,17 +16997,18 @@ pub struct TalentBasicInfoV2 {
 }
 impl FromJson for TalentBasicInfoV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentBasicInfoV2")?;
+        let mut o = json::Fields::of(value, "TalentBasicInfoV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "mobile_code", &mut out.mobile_code)?;
-        json::set(&mut o, "mobile_number", &mut out.mobile_number)?;
-        json::set(&mut o, "email", &mut out.email)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("mobile_code", &mut out.mobile_code);
+        o.set("mobile_number", &mut out.mobile_number);
+        o.set("email", &mut out.email);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `talent_list` of \[`BatchGetIdTalentResponseBody`\].
+/// The `talent_list` of `BatchGetIdTalentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16886,19 +17033,20 @@ pub struct TalentBatchInfo {
 }
 impl FromJson for TalentBatchInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentBatchInfo")?;
+        let mut o = json::Fields::of(value, "TalentBatchInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
-        json::set(&mut o, "mobile_code", &mut out.mobile_code)?;
-        json::set(&mut o, "mobile_number", &mut out.mobile_number)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "identification_type", &mut out.identification_type)?;
-        json::set(&mut o, "identification_number", &mut out.identification_number)?;
-        json::set(&mut o, "is_onboarded", &mut out.is_onboarded)?;
+        o.set("talent_id", &mut out.talent_id);
+        o.set("mobile_code", &mut out.mobile_code);
+        o.set("mobile_number", &mut out.mobile_number);
+        o.set("email", &mut out.email);
+        o.set("identification_type", &mut out.identification_type);
+        o.set("identification_number", &mut out.identification_number);
+        o.set("is_onboarded", &mut out.is_onboarded);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `career_list` of \[`Talent`\].
+/// The `career_list` of `Talent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16927,21 +17075,22 @@ pub struct TalentCareerInfo {
 }
 impl FromJson for TalentCareerInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentCareerInfo")?;
+        let mut o = json::Fields::of(value, "TalentCareerInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "company", &mut out.company)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "desc", &mut out.desc)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "career_type", &mut out.career_type)?;
-        json::set(&mut o, "tag_list", &mut out.tag_list)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        o.set("id", &mut out.id);
+        o.set("company", &mut out.company);
+        o.set("title", &mut out.title);
+        o.set("desc", &mut out.desc);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("career_type", &mut out.career_type);
+        o.set("tag_list", &mut out.tag_list);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `award_list` of \[`CombinedCreateTalentRequestBody`\].
+/// The `award_list` of `CombinedCreateTalentRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -16971,7 +17120,7 @@ impl ToJson for TalentCombinedAwardInfo {
         w.end_object();
     }
 }
-/// The `basic_info` of \[`CombinedCreateTalentRequestBody`\].
+/// The `basic_info` of `CombinedCreateTalentRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17031,7 +17180,7 @@ impl ToJson for TalentCombinedBasicInfo {
         w.end_object();
     }
 }
-/// The `career_list` of \[`CombinedCreateTalentRequestBody`\].
+/// The `career_list` of `CombinedCreateTalentRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17072,7 +17221,7 @@ impl ToJson for TalentCombinedCareerInfo {
         w.end_object();
     }
 }
-/// The `education_list` of \[`CombinedCreateTalentRequestBody`\].
+/// The `education_list` of `CombinedCreateTalentRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17134,7 +17283,7 @@ impl ToJson for TalentCombinedEducationInfo {
         w.end_object();
     }
 }
-/// The `language_list` of \[`CombinedCreateTalentRequestBody`\].
+/// The `language_list` of `CombinedCreateTalentRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17195,7 +17344,7 @@ impl ToJson for TalentCombinedLanguageInfo {
         w.end_object();
     }
 }
-/// The `project_list` of \[`CombinedCreateTalentRequestBody`\].
+/// The `project_list` of `CombinedCreateTalentRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17234,7 +17383,7 @@ impl ToJson for TalentCombinedProjectInfo {
         w.end_object();
     }
 }
-/// The `sns_list` of \[`CombinedCreateTalentRequestBody`\].
+/// The `sns_list` of `CombinedCreateTalentRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17272,7 +17421,7 @@ impl ToJson for TalentCombinedSnsInfo {
         w.end_object();
     }
 }
-/// The `works_list` of \[`CombinedCreateTalentRequestBody`\].
+/// The `works_list` of `CombinedCreateTalentRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17302,7 +17451,7 @@ impl ToJson for TalentCombinedWorkInfo {
         w.end_object();
     }
 }
-/// The `customized_attachment` of \[`TalentCustomizedValue`\].
+/// The `customized_attachment` of `TalentCustomizedValue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17321,16 +17470,17 @@ pub struct TalentCustomizedAttachment {
 }
 impl FromJson for TalentCustomizedAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentCustomizedAttachment")?;
+        let mut o = json::Fields::of(value, "TalentCustomizedAttachment")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_id", &mut out.file_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "content_type", &mut out.content_type)?;
-        json::set(&mut o, "file_size", &mut out.file_size)?;
+        o.set("file_id", &mut out.file_id);
+        o.set("name", &mut out.name);
+        o.set("content_type", &mut out.content_type);
+        o.set("file_size", &mut out.file_size);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `customized_data_list` of \[`Talent`\].
+/// The `customized_data_list` of `Talent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17349,16 +17499,17 @@ pub struct TalentCustomizedData {
 }
 impl FromJson for TalentCustomizedData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentCustomizedData")?;
+        let mut o = json::Fields::of(value, "TalentCustomizedData")?;
         let mut out = Self::default();
-        json::set(&mut o, "object_id", &mut out.object_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "object_type", &mut out.object_type)?;
-        json::set(&mut o, "children", &mut out.children)?;
+        o.set("object_id", &mut out.object_id);
+        o.set("name", &mut out.name);
+        o.set("object_type", &mut out.object_type);
+        o.set("children", &mut out.children);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `customized_data_list` of \[`TalentAwardInfo`\].
+/// The `customized_data_list` of `TalentAwardInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17377,16 +17528,17 @@ pub struct TalentCustomizedDataChild {
 }
 impl FromJson for TalentCustomizedDataChild {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentCustomizedDataChild")?;
+        let mut o = json::Fields::of(value, "TalentCustomizedDataChild")?;
         let mut out = Self::default();
-        json::set(&mut o, "object_id", &mut out.object_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "object_type", &mut out.object_type)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("object_id", &mut out.object_id);
+        o.set("name", &mut out.name);
+        o.set("object_type", &mut out.object_type);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `customized_data` of \[`CombinedCreateTalentRequestBody`\].
+/// The `customized_data` of `CombinedCreateTalentRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17410,7 +17562,7 @@ impl ToJson for TalentCustomizedDataObjectValue {
         w.end_object();
     }
 }
-/// The `value` of \[`TalentCustomizedDataChild`\].
+/// The `value` of `TalentCustomizedDataChild`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17435,19 +17587,20 @@ pub struct TalentCustomizedValue {
 }
 impl FromJson for TalentCustomizedValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentCustomizedValue")?;
+        let mut o = json::Fields::of(value, "TalentCustomizedValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "option", &mut out.option)?;
-        json::set(&mut o, "option_list", &mut out.option_list)?;
-        json::set(&mut o, "time_range", &mut out.time_range)?;
-        json::set(&mut o, "time", &mut out.time)?;
-        json::set(&mut o, "number", &mut out.number)?;
-        json::set(&mut o, "customized_attachment", &mut out.customized_attachment)?;
+        o.set("content", &mut out.content);
+        o.set("option", &mut out.option);
+        o.set("option_list", &mut out.option_list);
+        o.set("time_range", &mut out.time_range);
+        o.set("time", &mut out.time);
+        o.set("number", &mut out.number);
+        o.set("customized_attachment", &mut out.customized_attachment);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `education_list` of \[`Talent`\].
+/// The `education_list` of `Talent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17480,23 +17633,24 @@ pub struct TalentEducationInfo {
 }
 impl FromJson for TalentEducationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentEducationInfo")?;
+        let mut o = json::Fields::of(value, "TalentEducationInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "degree", &mut out.degree)?;
-        json::set(&mut o, "school", &mut out.school)?;
-        json::set(&mut o, "field_of_study", &mut out.field_of_study)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "end_time_v2", &mut out.end_time_v2)?;
-        json::set(&mut o, "education_type", &mut out.education_type)?;
-        json::set(&mut o, "academic_ranking", &mut out.academic_ranking)?;
-        json::set(&mut o, "tag_list", &mut out.tag_list)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        o.set("id", &mut out.id);
+        o.set("degree", &mut out.degree);
+        o.set("school", &mut out.school);
+        o.set("field_of_study", &mut out.field_of_study);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("end_time_v2", &mut out.end_time_v2);
+        o.set("education_type", &mut out.education_type);
+        o.set("academic_ranking", &mut out.academic_ranking);
+        o.set("tag_list", &mut out.tag_list);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `external_info` of \[`CreateTalentExternalInfoResponseBody`\].
+/// The `external_info` of `CreateTalentExternalInfoResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17511,14 +17665,15 @@ pub struct TalentExternalInfo {
 }
 impl FromJson for TalentExternalInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentExternalInfo")?;
+        let mut o = json::Fields::of(value, "TalentExternalInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
-        json::set(&mut o, "external_create_time", &mut out.external_create_time)?;
+        o.set("talent_id", &mut out.talent_id);
+        o.set("external_create_time", &mut out.external_create_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListTalentFolderResponseBody`\].
+/// The `items` of `ListTalentFolderResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17535,15 +17690,16 @@ pub struct TalentFolderForList {
 }
 impl FromJson for TalentFolderForList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentFolderForList")?;
+        let mut o = json::Fields::of(value, "TalentFolderForList")?;
         let mut out = Self::default();
-        json::set(&mut o, "folder_id", &mut out.folder_id)?;
-        json::set(&mut o, "folder_name", &mut out.folder_name)?;
-        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        o.set("folder_id", &mut out.folder_id);
+        o.set("folder_name", &mut out.folder_name);
+        o.set("owner_id", &mut out.owner_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `identification` of \[`TalentBasicInfo`\].
+/// The `identification` of `TalentBasicInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17565,10 +17721,11 @@ pub struct TalentIdentificationInfo {
 }
 impl FromJson for TalentIdentificationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentIdentificationInfo")?;
+        let mut o = json::Fields::of(value, "TalentIdentificationInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "identification_type", &mut out.identification_type)?;
-        json::set(&mut o, "identification_number", &mut out.identification_number)?;
+        o.set("identification_type", &mut out.identification_type);
+        o.set("identification_number", &mut out.identification_number);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -17580,7 +17737,7 @@ impl ToJson for TalentIdentificationInfo {
         w.end_object();
     }
 }
-/// The `items` of \[`GetByTalentInterviewResponseBody`\].
+/// The `items` of `GetByTalentInterviewResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17595,14 +17752,15 @@ pub struct TalentInterview {
 }
 impl FromJson for TalentInterview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentInterview")?;
+        let mut o = json::Fields::of(value, "TalentInterview")?;
         let mut out = Self::default();
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "interview_list", &mut out.interview_list)?;
+        o.set("application_id", &mut out.application_id);
+        o.set("interview_list", &mut out.interview_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `interview_registration_list` of \[`Talent`\].
+/// The `interview_registration_list` of `Talent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17619,15 +17777,16 @@ pub struct TalentInterviewRegistrationSimple {
 }
 impl FromJson for TalentInterviewRegistrationSimple {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentInterviewRegistrationSimple")?;
+        let mut o = json::Fields::of(value, "TalentInterviewRegistrationSimple")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "registration_time", &mut out.registration_time)?;
-        json::set(&mut o, "download_url", &mut out.download_url)?;
+        o.set("id", &mut out.id);
+        o.set("registration_time", &mut out.registration_time);
+        o.set("download_url", &mut out.download_url);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `language_list` of \[`Talent`\].
+/// The `language_list` of `Talent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17646,16 +17805,17 @@ pub struct TalentLanguageInfo {
 }
 impl FromJson for TalentLanguageInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentLanguageInfo")?;
+        let mut o = json::Fields::of(value, "TalentLanguageInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "language", &mut out.language)?;
-        json::set(&mut o, "proficiency", &mut out.proficiency)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        o.set("id", &mut out.id);
+        o.set("language", &mut out.language);
+        o.set("proficiency", &mut out.proficiency);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `nationality` of \[`TalentBasicInfo`\].
+/// The `nationality` of `TalentBasicInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17672,15 +17832,16 @@ pub struct TalentNationality {
 }
 impl FromJson for TalentNationality {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentNationality")?;
+        let mut o = json::Fields::of(value, "TalentNationality")?;
         let mut out = Self::default();
-        json::set(&mut o, "nationality_code", &mut out.nationality_code)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
+        o.set("nationality_code", &mut out.nationality_code);
+        o.set("zh_name", &mut out.zh_name);
+        o.set("en_name", &mut out.en_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`SearchTalentOperationLogResponseBody`\].
+/// The `items` of `SearchTalentOperationLogResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17703,18 +17864,19 @@ pub struct TalentOperationLog {
 }
 impl FromJson for TalentOperationLog {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentOperationLog")?;
+        let mut o = json::Fields::of(value, "TalentOperationLog")?;
         let mut out = Self::default();
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "operation_type", &mut out.operation_type)?;
-        json::set(&mut o, "operation_time", &mut out.operation_time)?;
-        json::set(&mut o, "operator_type", &mut out.operator_type)?;
+        o.set("application_id", &mut out.application_id);
+        o.set("talent_id", &mut out.talent_id);
+        o.set("operator", &mut out.operator);
+        o.set("operation_type", &mut out.operation_type);
+        o.set("operation_time", &mut out.operation_time);
+        o.set("operator_type", &mut out.operator_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`SearchTalentPoolResponseBody`\].
+/// The `items` of `SearchTalentPoolResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17739,19 +17901,20 @@ pub struct TalentPool {
 }
 impl FromJson for TalentPool {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentPool")?;
+        let mut o = json::Fields::of(value, "TalentPool")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
-        json::set(&mut o, "i18n_description", &mut out.i18n_description)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "is_private", &mut out.is_private)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        o.set("id", &mut out.id);
+        o.set("i18n_name", &mut out.i18n_name);
+        o.set("i18n_description", &mut out.i18n_description);
+        o.set("parent_id", &mut out.parent_id);
+        o.set("is_private", &mut out.is_private);
+        o.set("create_time", &mut out.create_time);
+        o.set("modify_time", &mut out.modify_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `project_list` of \[`Talent`\].
+/// The `project_list` of `Talent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17778,20 +17941,21 @@ pub struct TalentProjectInfo {
 }
 impl FromJson for TalentProjectInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentProjectInfo")?;
+        let mut o = json::Fields::of(value, "TalentProjectInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "role", &mut out.role)?;
-        json::set(&mut o, "link", &mut out.link)?;
-        json::set(&mut o, "desc", &mut out.desc)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("role", &mut out.role);
+        o.set("link", &mut out.link);
+        o.set("desc", &mut out.desc);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `self_evaluation` of \[`CombinedCreateTalentRequestBody`\].
+/// The `self_evaluation` of `CombinedCreateTalentRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17815,7 +17979,7 @@ impl ToJson for TalentSelfEvaluation {
         w.end_object();
     }
 }
-/// The `sns_list` of \[`Talent`\].
+/// The `sns_list` of `Talent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17834,16 +17998,17 @@ pub struct TalentSnsInfo {
 }
 impl FromJson for TalentSnsInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentSnsInfo")?;
+        let mut o = json::Fields::of(value, "TalentSnsInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "sns_type", &mut out.sns_type)?;
-        json::set(&mut o, "link", &mut out.link)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        o.set("id", &mut out.id);
+        o.set("sns_type", &mut out.sns_type);
+        o.set("link", &mut out.link);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListTalentTagResponseBody`\].
+/// The `items` of `ListTalentTagResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17864,17 +18029,18 @@ pub struct TalentTag {
 }
 impl FromJson for TalentTag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentTag")?;
+        let mut o = json::Fields::of(value, "TalentTag")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("type", &mut out.r#type);
+        o.set("active_status", &mut out.active_status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `works_list` of \[`Talent`\].
+/// The `works_list` of `Talent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17895,13 +18061,14 @@ pub struct TalentWorksInfo {
 }
 impl FromJson for TalentWorksInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentWorksInfo")?;
+        let mut o = json::Fields::of(value, "TalentWorksInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "link", &mut out.link)?;
-        json::set(&mut o, "desc", &mut out.desc)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        o.set("id", &mut out.id);
+        o.set("link", &mut out.link);
+        o.set("desc", &mut out.desc);
+        o.set("name", &mut out.name);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -17959,7 +18126,7 @@ impl ToJson for TerminateApplicationRequestBody {
         w.end_object();
     }
 }
-/// The `items` of \[`ListTerminationReasonResponseBody`\].
+/// The `items` of `ListTerminationReasonResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -17982,18 +18149,19 @@ pub struct TerminationReason {
 }
 impl FromJson for TerminationReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TerminationReason")?;
+        let mut o = json::Fields::of(value, "TerminationReason")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "referral_name", &mut out.referral_name)?;
-        json::set(&mut o, "termination_type", &mut out.termination_type)?;
-        json::set(&mut o, "is_used_as_evaluation", &mut out.is_used_as_evaluation)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("referral_name", &mut out.referral_name);
+        o.set("termination_type", &mut out.termination_type);
+        o.set("is_used_as_evaluation", &mut out.is_used_as_evaluation);
+        o.set("active_status", &mut out.active_status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `termination_reason` of \[`ApplicationDetailBasicInfo`\].
+/// The `termination_reason` of `ApplicationDetailBasicInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18010,15 +18178,16 @@ pub struct TerminationReasonInfo {
 }
 impl FromJson for TerminationReasonInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TerminationReasonInfo")?;
+        let mut o = json::Fields::of(value, "TerminationReasonInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "children", &mut out.children)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("children", &mut out.children);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`SearchTestResponseBody`\].
+/// The `items` of `SearchTestResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18069,32 +18238,33 @@ pub struct Test {
 }
 impl FromJson for Test {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Test")?;
+        let mut o = json::Fields::of(value, "Test")?;
         let mut out = Self::default();
-        json::set(&mut o, "test_id", &mut out.test_id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "test_paper_id", &mut out.test_paper_id)?;
-        json::set(&mut o, "test_paper_name", &mut out.test_paper_name)?;
-        json::set(&mut o, "test_paper_source_id", &mut out.test_paper_source_id)?;
-        json::set(&mut o, "test_paper_source_name", &mut out.test_paper_source_name)?;
-        json::set(&mut o, "reply_status", &mut out.reply_status)?;
-        json::set(&mut o, "test_status", &mut out.test_status)?;
-        json::set(&mut o, "test_schedule", &mut out.test_schedule)?;
-        json::set(&mut o, "test_complete_time", &mut out.test_complete_time)?;
-        json::set(&mut o, "report_url_list", &mut out.report_url_list)?;
-        json::set(&mut o, "result_detail_list", &mut out.result_detail_list)?;
-        json::set(&mut o, "result_upload_time", &mut out.result_upload_time)?;
-        json::set(&mut o, "score", &mut out.score)?;
-        json::set(&mut o, "score_submit_time", &mut out.score_submit_time)?;
-        json::set(&mut o, "reviewer", &mut out.reviewer)?;
-        json::set(&mut o, "review_created_at", &mut out.review_created_at)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
+        o.set("test_id", &mut out.test_id);
+        o.set("application_id", &mut out.application_id);
+        o.set("talent_id", &mut out.talent_id);
+        o.set("job_id", &mut out.job_id);
+        o.set("test_paper_id", &mut out.test_paper_id);
+        o.set("test_paper_name", &mut out.test_paper_name);
+        o.set("test_paper_source_id", &mut out.test_paper_source_id);
+        o.set("test_paper_source_name", &mut out.test_paper_source_name);
+        o.set("reply_status", &mut out.reply_status);
+        o.set("test_status", &mut out.test_status);
+        o.set("test_schedule", &mut out.test_schedule);
+        o.set("test_complete_time", &mut out.test_complete_time);
+        o.set("report_url_list", &mut out.report_url_list);
+        o.set("result_detail_list", &mut out.result_detail_list);
+        o.set("result_upload_time", &mut out.result_upload_time);
+        o.set("score", &mut out.score);
+        o.set("score_submit_time", &mut out.score_submit_time);
+        o.set("reviewer", &mut out.reviewer);
+        o.set("review_created_at", &mut out.review_created_at);
+        o.set("created_at", &mut out.created_at);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `result_detail_list` of \[`Test`\].
+/// The `result_detail_list` of `Test`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18109,14 +18279,15 @@ pub struct TestResultDetail {
 }
 impl FromJson for TestResultDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TestResultDetail")?;
+        let mut o = json::Fields::of(value, "TestResultDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "subject", &mut out.subject)?;
-        json::set(&mut o, "result", &mut out.result)?;
+        o.set("subject", &mut out.subject);
+        o.set("result", &mut out.result);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `test_schedule` of \[`Test`\].
+/// The `test_schedule` of `Test`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18131,14 +18302,15 @@ pub struct TestSchedule {
 }
 impl FromJson for TestSchedule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TestSchedule")?;
+        let mut o = json::Fields::of(value, "TestSchedule")?;
         let mut out = Self::default();
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListTodoResponseBody`\].
+/// The `items` of `ListTodoResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18157,16 +18329,17 @@ pub struct Todo {
 }
 impl FromJson for Todo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Todo")?;
+        let mut o = json::Fields::of(value, "Todo")?;
         let mut out = Self::default();
-        json::set(&mut o, "evaluation", &mut out.evaluation)?;
-        json::set(&mut o, "offer", &mut out.offer)?;
-        json::set(&mut o, "exam", &mut out.exam)?;
-        json::set(&mut o, "interview", &mut out.interview)?;
+        o.set("evaluation", &mut out.evaluation);
+        o.set("offer", &mut out.offer);
+        o.set("exam", &mut out.exam);
+        o.set("interview", &mut out.interview);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `evaluation` of \[`Todo`\].
+/// The `evaluation` of `Todo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18185,16 +18358,17 @@ pub struct TodoCommon {
 }
 impl FromJson for TodoCommon {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TodoCommon")?;
+        let mut o = json::Fields::of(value, "TodoCommon")?;
         let mut out = Self::default();
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "id", &mut out.id)?;
+        o.set("talent_id", &mut out.talent_id);
+        o.set("job_id", &mut out.job_id);
+        o.set("application_id", &mut out.application_id);
+        o.set("id", &mut out.id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `trade_details` of \[`ReconciliationReferralAccountRequestBody`\].
+/// The `trade_details` of `ReconciliationReferralAccountRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18326,13 +18500,14 @@ pub struct TripartiteAgreementInfo {
 }
 impl FromJson for TripartiteAgreementInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TripartiteAgreementInfo")?;
+        let mut o = json::Fields::of(value, "TripartiteAgreementInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "state", &mut out.state)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        o.set("id", &mut out.id);
+        o.set("application_id", &mut out.application_id);
+        o.set("state", &mut out.state);
+        o.set("create_time", &mut out.create_time);
+        o.set("modify_time", &mut out.modify_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18489,13 +18664,14 @@ pub struct UpdateOfferResponseBody {
 }
 impl FromJson for UpdateOfferResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateOfferResponseBody")?;
+        let mut o = json::Fields::of(value, "UpdateOfferResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "offer_id", &mut out.offer_id)?;
-        json::set(&mut o, "schema_id", &mut out.schema_id)?;
-        json::set(&mut o, "basic_info", &mut out.basic_info)?;
-        json::set(&mut o, "salary_info", &mut out.salary_info)?;
-        json::set(&mut o, "customized_info_list", &mut out.customized_info_list)?;
+        o.set("offer_id", &mut out.offer_id);
+        o.set("schema_id", &mut out.schema_id);
+        o.set("basic_info", &mut out.basic_info);
+        o.set("salary_info", &mut out.salary_info);
+        o.set("customized_info_list", &mut out.customized_info_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18643,7 +18819,7 @@ impl ToJson for UpdateResultEcoExamRequestBody {
         None
     }
 }
-/// The `business_management_scopes` of \[`UserRole`\].
+/// The `business_management_scopes` of `UserRole`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18658,14 +18834,15 @@ pub struct UserBusinessManagementScope {
 }
 impl FromJson for UserBusinessManagementScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserBusinessManagementScope")?;
+        let mut o = json::Fields::of(value, "UserBusinessManagementScope")?;
         let mut out = Self::default();
-        json::set(&mut o, "entity", &mut out.entity)?;
-        json::set(&mut o, "scope_rule", &mut out.scope_rule)?;
+        o.set("entity", &mut out.entity);
+        o.set("scope_rule", &mut out.scope_rule);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `candidate_info` of \[`BackgroundCheckOrder`\].
+/// The `candidate_info` of `BackgroundCheckOrder`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18686,17 +18863,18 @@ pub struct UserContactInfo {
 }
 impl FromJson for UserContactInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserContactInfo")?;
+        let mut o = json::Fields::of(value, "UserContactInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "first_name", &mut out.first_name)?;
-        json::set(&mut o, "last_name", &mut out.last_name)?;
+        o.set("name", &mut out.name);
+        o.set("mobile", &mut out.mobile);
+        o.set("email", &mut out.email);
+        o.set("first_name", &mut out.first_name);
+        o.set("last_name", &mut out.last_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListUserRoleResponseBody`\].
+/// The `items` of `ListUserRoleResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18719,22 +18897,19 @@ pub struct UserRole {
 }
 impl FromJson for UserRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserRole")?;
+        let mut o = json::Fields::of(value, "UserRole")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "role_id", &mut out.role_id)?;
-        json::set(&mut o, "modify_time", &mut out.modify_time)?;
-        json::set(&mut o, "role_name", &mut out.role_name)?;
-        json::set(&mut o, "role_description", &mut out.role_description)?;
-        json::set(
-            &mut o,
-            "business_management_scopes",
-            &mut out.business_management_scopes,
-        )?;
+        o.set("user_id", &mut out.user_id);
+        o.set("role_id", &mut out.role_id);
+        o.set("modify_time", &mut out.modify_time);
+        o.set("role_name", &mut out.role_name);
+        o.set("role_description", &mut out.role_description);
+        o.set("business_management_scopes", &mut out.business_management_scopes);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListWebsiteResponseBody`\].
+/// The `items` of `ListWebsiteResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18753,16 +18928,17 @@ pub struct Website {
 }
 impl FromJson for Website {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Website")?;
+        let mut o = json::Fields::of(value, "Website")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "process_type_list", &mut out.process_type_list)?;
-        json::set(&mut o, "job_channel_id", &mut out.job_channel_id)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("process_type_list", &mut out.process_type_list);
+        o.set("job_channel_id", &mut out.job_channel_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `website_channel_list` of \[`ListWebsiteChannelResponseBody`\].
+/// The `website_channel_list` of `ListWebsiteChannelResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18781,12 +18957,13 @@ pub struct WebsiteChannelInfo {
 }
 impl FromJson for WebsiteChannelInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WebsiteChannelInfo")?;
+        let mut o = json::Fields::of(value, "WebsiteChannelInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "link", &mut out.link)?;
-        json::set(&mut o, "code", &mut out.code)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("link", &mut out.link);
+        o.set("code", &mut out.code);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -18892,7 +19069,7 @@ impl ToJson for WebsiteDeliveryAttachment {
         None
     }
 }
-/// The `award_list` of \[`WebsiteDeliveryResume`\].
+/// The `award_list` of `WebsiteDeliveryResume`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18919,7 +19096,7 @@ impl ToJson for WebsiteDeliveryAward {
         w.end_object();
     }
 }
-/// The `basic_info` of \[`WebsiteDeliveryResume`\].
+/// The `basic_info` of `WebsiteDeliveryResume`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -18999,7 +19176,7 @@ impl ToJson for WebsiteDeliveryBasicInfo {
         None
     }
 }
-/// The `career_list` of \[`WebsiteDeliveryResume`\].
+/// The `career_list` of `WebsiteDeliveryResume`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19032,7 +19209,7 @@ impl ToJson for WebsiteDeliveryCareer {
         w.end_object();
     }
 }
-/// The `customized_data` of \[`WebsiteDeliveryResume`\].
+/// The `customized_data` of `WebsiteDeliveryResume`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19053,7 +19230,7 @@ impl ToJson for WebsiteDeliveryCustomizedDataParent {
         w.end_object();
     }
 }
-/// The `delivery` of \[`CreateByResumeWebsiteDeliveryResponseBody`\].
+/// The `delivery` of `CreateByResumeWebsiteDeliveryResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19078,19 +19255,20 @@ pub struct WebsiteDeliveryDto {
 }
 impl FromJson for WebsiteDeliveryDto {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WebsiteDeliveryDto")?;
+        let mut o = json::Fields::of(value, "WebsiteDeliveryDto")?;
         let mut out = Self::default();
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "job_post_id", &mut out.job_post_id)?;
-        json::set(&mut o, "portal_resume_id", &mut out.portal_resume_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        o.set("application_id", &mut out.application_id);
+        o.set("id", &mut out.id);
+        o.set("job_id", &mut out.job_id);
+        o.set("job_post_id", &mut out.job_post_id);
+        o.set("portal_resume_id", &mut out.portal_resume_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("talent_id", &mut out.talent_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `education_list` of \[`WebsiteDeliveryResume`\].
+/// The `education_list` of `WebsiteDeliveryResume`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19152,7 +19330,7 @@ impl ToJson for WebsiteDeliveryEducation {
         w.end_object();
     }
 }
-/// The `identification` of \[`WebsiteDeliveryBasicInfo`\].
+/// The `identification` of `WebsiteDeliveryBasicInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19180,7 +19358,7 @@ impl ToJson for WebsiteDeliveryIdentification {
         w.end_object();
     }
 }
-/// The `language_list` of \[`WebsiteDeliveryResume`\].
+/// The `language_list` of `WebsiteDeliveryResume`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19234,7 +19412,7 @@ impl ToJson for WebsiteDeliveryLanguage {
         w.end_object();
     }
 }
-/// The `project_list` of \[`WebsiteDeliveryResume`\].
+/// The `project_list` of `WebsiteDeliveryResume`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19270,7 +19448,7 @@ impl ToJson for WebsiteDeliveryProject {
         w.end_object();
     }
 }
-/// The `resume` of \[`WebsiteDelivery`\].
+/// The `resume` of `WebsiteDelivery`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19327,7 +19505,7 @@ impl ToJson for WebsiteDeliveryResume {
         None
     }
 }
-/// The `self_evaluation` of \[`WebsiteDeliveryResume`\].
+/// The `self_evaluation` of `WebsiteDeliveryResume`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19348,7 +19526,7 @@ impl ToJson for WebsiteDeliverySelfEvaluation {
         w.end_object();
     }
 }
-/// The `sns_list` of \[`WebsiteDeliveryResume`\].
+/// The `sns_list` of `WebsiteDeliveryResume`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19383,7 +19561,7 @@ impl ToJson for WebsiteDeliverySns {
         w.end_object();
     }
 }
-/// The `works_list` of \[`WebsiteDeliveryResume`\].
+/// The `works_list` of `WebsiteDeliveryResume`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19410,7 +19588,7 @@ impl ToJson for WebsiteDeliveryWorks {
         w.end_object();
     }
 }
-/// The `attachment` of \[`WebsiteDeliveryWorks`\].
+/// The `attachment` of `WebsiteDeliveryWorks`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19428,7 +19606,7 @@ impl ToJson for WebsiteDeliveryWorksAttachment {
         w.end_object();
     }
 }
-/// The `job_post` of \[`GetWebsiteJobPostResponseBody`\].
+/// The `job_post` of `GetWebsiteJobPostResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19501,39 +19679,40 @@ pub struct WebsiteJobPost {
 }
 impl FromJson for WebsiteJobPost {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WebsiteJobPost")?;
+        let mut o = json::Fields::of(value, "WebsiteJobPost")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "job_code", &mut out.job_code)?;
-        json::set(&mut o, "job_expire_time", &mut out.job_expire_time)?;
-        json::set(&mut o, "job_active_status", &mut out.job_active_status)?;
-        json::set(&mut o, "job_process_type", &mut out.job_process_type)?;
-        json::set(&mut o, "job_recruitment_type", &mut out.job_recruitment_type)?;
-        json::set(&mut o, "job_department", &mut out.job_department)?;
-        json::set(&mut o, "job_type", &mut out.job_type)?;
-        json::set(&mut o, "min_job_level", &mut out.min_job_level)?;
-        json::set(&mut o, "max_job_level", &mut out.max_job_level)?;
-        json::set(&mut o, "address", &mut out.address)?;
-        json::set(&mut o, "min_salary", &mut out.min_salary)?;
-        json::set(&mut o, "max_salary", &mut out.max_salary)?;
-        json::set(&mut o, "required_degree", &mut out.required_degree)?;
-        json::set(&mut o, "experience", &mut out.experience)?;
-        json::set(&mut o, "headcount", &mut out.headcount)?;
-        json::set(&mut o, "high_light_list", &mut out.high_light_list)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "requirement", &mut out.requirement)?;
-        json::set(&mut o, "creator", &mut out.creator)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "modify_time", &mut out.modify_time)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
-        json::set(&mut o, "job_function", &mut out.job_function)?;
-        json::set(&mut o, "subject", &mut out.subject)?;
-        json::set(&mut o, "address_list", &mut out.address_list)?;
-        json::set(&mut o, "job_sequence_info", &mut out.job_sequence_info)?;
-        json::set(&mut o, "currency", &mut out.currency)?;
-        json::set(&mut o, "target_major_list", &mut out.target_major_list)?;
+        o.set("id", &mut out.id);
+        o.set("title", &mut out.title);
+        o.set("job_id", &mut out.job_id);
+        o.set("job_code", &mut out.job_code);
+        o.set("job_expire_time", &mut out.job_expire_time);
+        o.set("job_active_status", &mut out.job_active_status);
+        o.set("job_process_type", &mut out.job_process_type);
+        o.set("job_recruitment_type", &mut out.job_recruitment_type);
+        o.set("job_department", &mut out.job_department);
+        o.set("job_type", &mut out.job_type);
+        o.set("min_job_level", &mut out.min_job_level);
+        o.set("max_job_level", &mut out.max_job_level);
+        o.set("address", &mut out.address);
+        o.set("min_salary", &mut out.min_salary);
+        o.set("max_salary", &mut out.max_salary);
+        o.set("required_degree", &mut out.required_degree);
+        o.set("experience", &mut out.experience);
+        o.set("headcount", &mut out.headcount);
+        o.set("high_light_list", &mut out.high_light_list);
+        o.set("description", &mut out.description);
+        o.set("requirement", &mut out.requirement);
+        o.set("creator", &mut out.creator);
+        o.set("create_time", &mut out.create_time);
+        o.set("modify_time", &mut out.modify_time);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.set("job_function", &mut out.job_function);
+        o.set("subject", &mut out.subject);
+        o.set("address_list", &mut out.address_list);
+        o.set("job_sequence_info", &mut out.job_sequence_info);
+        o.set("currency", &mut out.currency);
+        o.set("target_major_list", &mut out.target_major_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -19560,14 +19739,15 @@ pub struct WebsiteUser {
 }
 impl FromJson for WebsiteUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WebsiteUser")?;
+        let mut o = json::Fields::of(value, "WebsiteUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "external_id", &mut out.external_id)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
-        json::set(&mut o, "mobile_country_code", &mut out.mobile_country_code)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("name", &mut out.name);
+        o.set("email", &mut out.email);
+        o.set("external_id", &mut out.external_id);
+        o.set("mobile", &mut out.mobile);
+        o.set("mobile_country_code", &mut out.mobile_country_code);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -19633,39 +19813,40 @@ pub struct WithdrawReferralAccountResponseBody {
 }
 impl FromJson for WithdrawReferralAccountResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WithdrawReferralAccountResponseBody")?;
+        let mut o = json::Fields::of(value, "WithdrawReferralAccountResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "external_order_id", &mut out.external_order_id)?;
-        json::set(&mut o, "trans_time", &mut out.trans_time)?;
-        json::set(&mut o, "withdrawal_details", &mut out.withdrawal_details)?;
+        o.set("external_order_id", &mut out.external_order_id);
+        o.set("trans_time", &mut out.trans_time);
+        o.set("withdrawal_details", &mut out.withdrawal_details);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `label_list` of \[`AgencySupplier`\].
+/// The `label_list` of `AgencySupplier`.
 ///
 /// The same fields as [`JobUserInfo`]: one type, two names.
 pub type AgencySupplierLabel = JobUserInfo;
-/// The `stage` of \[`Application`\].
+/// The `stage` of `Application`.
 ///
 /// The same fields as [`JobProcessesStage`]: one type, two names.
 pub type ApplicationStageInfo = JobProcessesStage;
-/// The `employee_type` of \[`ApplicationOfferBasicInfo`\].
+/// The `employee_type` of `ApplicationOfferBasicInfo`.
 ///
 /// The same fields as [`JobType`]: one type, two names.
 pub type BaseBilingualWithId = JobType;
-/// The `country` of \[`BaseAddress`\].
+/// The `country` of `BaseAddress`.
 ///
 /// The same fields as [`BaseCity`]: one type, two names.
 pub type BaseCountry = BaseCity;
-/// The `district` of \[`BaseAddress`\].
+/// The `district` of `BaseAddress`.
 ///
 /// The same fields as [`BaseCity`]: one type, two names.
 pub type BaseDistrict = BaseCity;
-/// The `department` of \[`OfferBasicInfoV2`\].
+/// The `department` of `OfferBasicInfoV2`.
 ///
 /// The same fields as [`JobUserInfo`]: one type, two names.
 pub type BasicDepartmentInfo = JobUserInfo;
-/// The `interviewer` of \[`InterviewRecordV2`\].
+/// The `interviewer` of `InterviewRecordV2`.
 ///
 /// The same fields as [`JobUserInfo`]: one type, two names.
 pub type BasicUserInfo = JobUserInfo;
@@ -19673,7 +19854,7 @@ pub type BasicUserInfo = JobUserInfo;
 ///
 /// The same fields as [`ListBackgroundCheckOrderResponseBody`]: one type, two names.
 pub type BatchQueryBackgroundCheckOrderResponseBody = ListBackgroundCheckOrderResponseBody;
-/// The `application_preferred_city_list` of \[`Application`\].
+/// The `application_preferred_city_list` of `Application`.
 ///
 /// The same fields as [`EntityInfo`]: one type, two names.
 pub type CodeNameObject = EntityInfo;
@@ -19717,7 +19898,7 @@ pub type DeactivateReferralAccountResponseBody = CreateReferralAccountResponseBo
 ///
 /// The same fields as [`CreateExternalApplicationResponseBody`]: one type, two names.
 pub type DeleteExternalApplicationResponseBody = CreateExternalApplicationResponseBody;
-/// The `additional_item_list` of \[`EcoBackgroundCheckPackage`\].
+/// The `additional_item_list` of `EcoBackgroundCheckPackage`.
 ///
 /// The same fields as [`EcoBackgroundCheckPackageData`]: one type, two names.
 pub type EcoBackgroundCheckPackageAdditionalItem = EcoBackgroundCheckPackageData;
@@ -19725,15 +19906,15 @@ pub type EcoBackgroundCheckPackageAdditionalItem = EcoBackgroundCheckPackageData
 ///
 /// The same fields as [`CreateReferralAccountResponseBody`]: one type, two names.
 pub type EnableReferralAccountResponseBody = CreateReferralAccountResponseBody;
-/// The `items` of \[`ListEvaluationTaskResponseBody`\].
+/// The `items` of `ListEvaluationTaskResponseBody`.
 ///
 /// The same fields as [`InterviewTask`]: one type, two names.
 pub type EvaluationTask = InterviewTask;
-/// The `items` of \[`ListExamMarkingTaskResponseBody`\].
+/// The `items` of `ListExamMarkingTaskResponseBody`.
 ///
 /// The same fields as [`InterviewTask`]: one type, two names.
 pub type ExamMarkingTask = InterviewTask;
-/// The `attachment_list` of \[`ExternalBackgroundCheck`\].
+/// The `attachment_list` of `ExternalBackgroundCheck`.
 ///
 /// The same fields as [`ExternalCommonAttachment`]: one type, two names.
 pub type ExternalBackgroundCheckAttachment = ExternalCommonAttachment;
@@ -19745,7 +19926,7 @@ pub type GetAccountAssetsReferralAccountResponseBody = CreateReferralAccountResp
 ///
 /// The same fields as [`GetEmployeeResponseBody`]: one type, two names.
 pub type GetByApplicationEmployeeResponseBody = GetEmployeeResponseBody;
-/// The `stage` of \[`InterviewExtend`\].
+/// The `stage` of `InterviewExtend`.
 ///
 /// The same fields as [`JobUserInfo`]: one type, two names.
 pub type IdNameObject = JobUserInfo;
@@ -19753,75 +19934,75 @@ pub type IdNameObject = JobUserInfo;
 ///
 /// The same fields as [`InternOfferStatus`]: one type, two names.
 pub type InternOfferStatusOfferResponseBody = InternOfferStatus;
-/// The `address` of \[`InterviewExtend`\].
+/// The `address` of `InterviewExtend`.
 ///
 /// The same fields as [`CommonAddress`]: one type, two names.
 pub type InterviewAddress = CommonAddress;
-/// The `job_category` of \[`Job`\].
+/// The `job_category` of `Job`.
 ///
 /// The same fields as [`JobLevel`]: one type, two names.
 pub type JobCategory = JobLevel;
-/// The `time_range` of \[`JobCustomizedValue`\].
+/// The `time_range` of `JobCustomizedValue`.
 ///
 /// The same fields as [`TestSchedule`]: one type, two names.
 pub type JobCustomizedTimeRange = TestSchedule;
-/// The `department` of \[`Job`\].
+/// The `department` of `Job`.
 ///
 /// The same fields as [`JobType`]: one type, two names.
 pub type JobDepartment = JobType;
-/// The `department` of \[`JobStorefront`\].
+/// The `department` of `JobStorefront`.
 ///
 /// The same fields as [`JobUserInfo`]: one type, two names.
 pub type JobDepartmentSimple = JobUserInfo;
-/// The `job_category` of \[`JobDetailBasicInfo`\].
+/// The `job_category` of `JobDetailBasicInfo`.
 ///
 /// The same fields as [`JobDetailLevel`]: one type, two names.
 pub type JobDetailCategory = JobDetailLevel;
-/// The `department` of \[`JobBasicInfo`\].
+/// The `department` of `JobBasicInfo`.
 ///
 /// The same fields as [`JobUserInfo`]: one type, two names.
 pub type JobDetailDepartment = JobUserInfo;
-/// The `highlight_list` of \[`JobDetailBasicInfo`\].
+/// The `highlight_list` of `JobDetailBasicInfo`.
 ///
 /// The same fields as [`JobUserInfo`]: one type, two names.
 pub type JobDetailHighlight = JobUserInfo;
-/// The `recruitment_type` of \[`JobBasicInfo`\].
+/// The `recruitment_type` of `JobBasicInfo`.
 ///
 /// The same fields as [`JobDetailLevel`]: one type, two names.
 pub type JobDetailRecruitmentType = JobDetailLevel;
-/// The `target_major_list` of \[`JobDetailBasicInfo`\].
+/// The `target_major_list` of `JobDetailBasicInfo`.
 ///
 /// The same fields as [`JobUserInfo`]: one type, two names.
 pub type JobDetailTargetMajorInfo = JobUserInfo;
-/// The `job_type` of \[`JobDetailBasicInfo`\].
+/// The `job_type` of `JobDetailBasicInfo`.
 ///
 /// The same fields as [`JobUserInfo`]: one type, two names.
 pub type JobDetailType = JobUserInfo;
-/// The `highlight_list` of \[`Job`\].
+/// The `highlight_list` of `Job`.
 ///
 /// The same fields as [`JobType`]: one type, two names.
 pub type JobHighlight = JobType;
-/// The `recruitment_type` of \[`Job`\].
+/// The `recruitment_type` of `Job`.
 ///
 /// The same fields as [`JobLevel`]: one type, two names.
 pub type JobRecruitmentType = JobLevel;
-/// The `customized_data_list` of \[`JobRequirement`\].
+/// The `customized_data_list` of `JobRequirement`.
 ///
 /// The same fields as [`CombinedJobObjectValueMap`]: one type, two names.
 pub type JobRequirementCustomizedData = CombinedJobObjectValueMap;
-/// The `customized_data_list` of \[`JobRequirementDto`\].
+/// The `customized_data_list` of `JobRequirementDto`.
 ///
 /// The same fields as [`JobCustomizedData`]: one type, two names.
 pub type JobRequirementCustomizedDataDto = JobCustomizedData;
-/// The `option` of \[`JobRequirementCustomizedValue`\].
+/// The `option` of `JobRequirementCustomizedValue`.
 ///
 /// The same fields as [`JobCustomizedOption`]: one type, two names.
 pub type JobRequirementCustomizedOption = JobCustomizedOption;
-/// The `time_range` of \[`JobRequirementCustomizedValue`\].
+/// The `time_range` of `JobRequirementCustomizedValue`.
 ///
 /// The same fields as [`TestSchedule`]: one type, two names.
 pub type JobRequirementCustomizedTimeRange = TestSchedule;
-/// The `value` of \[`JobRequirementCustomizedDataDto`\].
+/// The `value` of `JobRequirementCustomizedDataDto`.
 ///
 /// The same fields as [`JobCustomizedValue`]: one type, two names.
 pub type JobRequirementCustomizedValue = JobCustomizedValue;
@@ -19837,15 +20018,15 @@ pub type ListExamMarkingTaskResponseBody = ListInterviewTaskResponseBody;
 ///
 /// The same fields as [`ListPortalApplySchemaResponseBody`]: one type, two names.
 pub type ListRegistrationSchemaResponseBody = ListPortalApplySchemaResponseBody;
-/// The `location_info` of \[`MasterLocationAddressInfo`\].
+/// The `location_info` of `MasterLocationAddressInfo`.
 ///
 /// The same fields as [`JobType`]: one type, two names.
 pub type MasterLocationInfo = JobType;
-/// The `options` of \[`OfferApplyFormObjectConfigInfo`\].
+/// The `options` of `OfferApplyFormObjectConfigInfo`.
 ///
 /// The same fields as [`DimensionAbility`]: one type, two names.
 pub type OfferApplyFormConfigOptionInfo = DimensionAbility;
-/// The `name` of \[`OfferSchemaDetail`\].
+/// The `name` of `OfferSchemaDetail`.
 ///
 /// The same fields as [`I18n`]: one type, two names.
 pub type OfferSchemaName = I18n;
@@ -19857,7 +20038,7 @@ pub type PatchEmployeeResponseBody = GetEmployeeResponseBody;
 ///
 /// The same fields as [`GetNoteResponseBody`]: one type, two names.
 pub type PatchNoteResponseBody = GetNoteResponseBody;
-/// The `interview_registration_schema_info` of \[`CombinedCreateJobResponseBody`\].
+/// The `interview_registration_schema_info` of `CombinedCreateJobResponseBody`.
 ///
 /// The same fields as [`RegistrationInfo`]: one type, two names.
 pub type RegistrationSchemaInfo = RegistrationInfo;
@@ -19877,31 +20058,31 @@ pub type SearchJobPublishRecordResponseBody = ListWebsiteJobPostResponseBody;
 ///
 /// The same fields as [`ListWebsiteJobPostResponseBody`]: one type, two names.
 pub type SearchWebsiteJobPostResponseBody = ListWebsiteJobPostResponseBody;
-/// The `current_city` of \[`TalentBasicInfo`\].
+/// The `current_city` of `TalentBasicInfo`.
 ///
 /// The same fields as [`JobCity`]: one type, two names.
 pub type TalentCityInfo = JobCity;
-/// The `children` of \[`TalentCustomizedDataObjectValue`\].
+/// The `children` of `TalentCustomizedDataObjectValue`.
 ///
 /// The same fields as [`CombinedJobObjectValueMap`]: one type, two names.
 pub type TalentCustomizedDataObjectValueChild = CombinedJobObjectValueMap;
-/// The `option` of \[`TalentCustomizedValue`\].
+/// The `option` of `TalentCustomizedValue`.
 ///
 /// The same fields as [`JobCustomizedOption`]: one type, two names.
 pub type TalentCustomizedOption = JobCustomizedOption;
-/// The `time_range` of \[`TalentCustomizedValue`\].
+/// The `time_range` of `TalentCustomizedValue`.
 ///
 /// The same fields as [`TestSchedule`]: one type, two names.
 pub type TalentCustomizedTimeRange = TestSchedule;
-/// The `resume_source_list` of \[`Talent`\].
+/// The `resume_source_list` of `Talent`.
 ///
 /// The same fields as [`JobType`]: one type, two names.
 pub type TalentResumeSource = JobType;
-/// The `target_major_list` of \[`CombinedCreateJobResponseBody`\].
+/// The `target_major_list` of `CombinedCreateJobResponseBody`.
 ///
 /// The same fields as [`JobType`]: one type, two names.
 pub type TargetMajorInfo = JobType;
-/// The `children` of \[`TerminationReasonInfo`\].
+/// The `children` of `TerminationReasonInfo`.
 ///
 /// The same fields as [`JobUserInfo`]: one type, two names.
 pub type TerminationReasonChildInfo = JobUserInfo;
@@ -19945,31 +20126,31 @@ pub type UpdateWebsiteChannelRequestBody = CreateWebsiteChannelRequestBody;
 ///
 /// The same fields as [`WebsiteChannelInfo`]: one type, two names.
 pub type UpdateWebsiteChannelResponseBody = WebsiteChannelInfo;
-/// The `identification` of \[`WebsiteDeliveryAttachment`\].
+/// The `identification` of `WebsiteDeliveryAttachment`.
 ///
 /// The same fields as [`TalentIdentificationInfo`]: one type, two names.
 pub type WebsiteDeliveryAttachmentIndentification = TalentIdentificationInfo;
-/// The `customized_data` of \[`WebsiteDeliveryAward`\].
+/// The `customized_data` of `WebsiteDeliveryAward`.
 ///
 /// The same fields as [`CombinedJobObjectValueMap`]: one type, two names.
 pub type WebsiteDeliveryCustomizedData = CombinedJobObjectValueMap;
-/// The `internship_list` of \[`WebsiteDeliveryResume`\].
+/// The `internship_list` of `WebsiteDeliveryResume`.
 ///
 /// The same fields as [`WebsiteDeliveryCareer`]: one type, two names.
 pub type WebsiteDeliveryInternship = WebsiteDeliveryCareer;
-/// The `customized_data_list` of \[`PortalJobPost`\].
+/// The `customized_data_list` of `PortalJobPost`.
 ///
 /// The same fields as [`JobCustomizedData`]: one type, two names.
 pub type WebsiteJobPostCustomizedData = JobCustomizedData;
-/// The `option` of \[`WebsiteJobPostCustomizedValue`\].
+/// The `option` of `WebsiteJobPostCustomizedValue`.
 ///
 /// The same fields as [`JobCustomizedOption`]: one type, two names.
 pub type WebsiteJobPostCustomizedOption = JobCustomizedOption;
-/// The `time_range` of \[`WebsiteJobPostCustomizedValue`\].
+/// The `time_range` of `WebsiteJobPostCustomizedValue`.
 ///
 /// The same fields as [`TestSchedule`]: one type, two names.
 pub type WebsiteJobPostCustomizedTimeRange = TestSchedule;
-/// The `value` of \[`WebsiteJobPostCustomizedData`\].
+/// The `value` of `WebsiteJobPostCustomizedData`.
 ///
 /// The same fields as [`JobCustomizedValue`]: one type, two names.
 pub type WebsiteJobPostCustomizedValue = JobCustomizedValue;

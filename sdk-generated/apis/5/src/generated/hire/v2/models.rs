@@ -158,7 +158,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// The `abilities` of \[`QuestionAssessment`\].
+/// The `abilities` of `QuestionAssessment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -173,14 +173,15 @@ pub struct Ability {
 }
 impl FromJson for Ability {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Ability")?;
+        let mut o = json::Fields::of(value, "Ability")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `ability_assessments` of \[`DimensionAssessment`\].
+/// The `ability_assessments` of `DimensionAssessment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -197,15 +198,16 @@ pub struct AbilityAssessment {
 }
 impl FromJson for AbilityAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AbilityAssessment")?;
+        let mut o = json::Fields::of(value, "AbilityAssessment")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "ability_id", &mut out.ability_id)?;
-        json::set(&mut o, "content", &mut out.content)?;
+        o.set("id", &mut out.id);
+        o.set("ability_id", &mut out.ability_id);
+        o.set("content", &mut out.content);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `attachments` of \[`InterviewRecord`\].
+/// The `attachments` of `InterviewRecord`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -226,17 +228,18 @@ pub struct Attachment {
 }
 impl FromJson for Attachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Attachment")?;
+        let mut o = json::Fields::of(value, "Attachment")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_id", &mut out.file_id)?;
-        json::set(&mut o, "file_name", &mut out.file_name)?;
-        json::set(&mut o, "content_type", &mut out.content_type)?;
-        json::set(&mut o, "file_size", &mut out.file_size)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
+        o.set("file_id", &mut out.file_id);
+        o.set("file_name", &mut out.file_name);
+        o.set("content_type", &mut out.content_type);
+        o.set("file_size", &mut out.file_size);
+        o.set("create_time", &mut out.create_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `award_list` of \[`GetTalentResponseBody`\].
+/// The `award_list` of `GetTalentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -255,16 +258,17 @@ pub struct CompositeTalentAwardInfo {
 }
 impl FromJson for CompositeTalentAwardInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CompositeTalentAwardInfo")?;
+        let mut o = json::Fields::of(value, "CompositeTalentAwardInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "award_name", &mut out.award_name)?;
-        json::set(&mut o, "award_time", &mut out.award_time)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        o.set("award_name", &mut out.award_name);
+        o.set("award_time", &mut out.award_time);
+        o.set("description", &mut out.description);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `basic_info` of \[`GetTalentResponseBody`\].
+/// The `basic_info` of `GetTalentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -317,37 +321,34 @@ pub struct CompositeTalentBasicInfo {
 }
 impl FromJson for CompositeTalentBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CompositeTalentBasicInfo")?;
+        let mut o = json::Fields::of(value, "CompositeTalentBasicInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "mobile_number", &mut out.mobile_number)?;
-        json::set(&mut o, "mobile_code", &mut out.mobile_code)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "experience_years", &mut out.experience_years)?;
-        json::set(&mut o, "age", &mut out.age)?;
-        json::set(&mut o, "nationality_code", &mut out.nationality_code)?;
-        json::set(&mut o, "gender", &mut out.gender)?;
-        json::set(&mut o, "current_location_code", &mut out.current_location_code)?;
-        json::set(&mut o, "hometown_location_code", &mut out.hometown_location_code)?;
-        json::set(
-            &mut o,
-            "preferred_location_code_list",
-            &mut out.preferred_location_code_list,
-        )?;
-        json::set(&mut o, "home_address", &mut out.home_address)?;
-        json::set(&mut o, "identification_type", &mut out.identification_type)?;
-        json::set(&mut o, "identification_number", &mut out.identification_number)?;
-        json::set(&mut o, "birthday", &mut out.birthday)?;
-        json::set(&mut o, "marital_status", &mut out.marital_status)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
-        json::set(&mut o, "hukou_location_code", &mut out.hukou_location_code)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "confidential", &mut out.confidential)?;
+        o.set("name", &mut out.name);
+        o.set("mobile_number", &mut out.mobile_number);
+        o.set("mobile_code", &mut out.mobile_code);
+        o.set("email", &mut out.email);
+        o.set("experience_years", &mut out.experience_years);
+        o.set("age", &mut out.age);
+        o.set("nationality_code", &mut out.nationality_code);
+        o.set("gender", &mut out.gender);
+        o.set("current_location_code", &mut out.current_location_code);
+        o.set("hometown_location_code", &mut out.hometown_location_code);
+        o.set("preferred_location_code_list", &mut out.preferred_location_code_list);
+        o.set("home_address", &mut out.home_address);
+        o.set("identification_type", &mut out.identification_type);
+        o.set("identification_number", &mut out.identification_number);
+        o.set("birthday", &mut out.birthday);
+        o.set("marital_status", &mut out.marital_status);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.set("hukou_location_code", &mut out.hukou_location_code);
+        o.set("update_time", &mut out.update_time);
+        o.set("create_time", &mut out.create_time);
+        o.set("confidential", &mut out.confidential);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `career_list` of \[`GetTalentResponseBody`\].
+/// The `career_list` of `GetTalentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -370,18 +371,19 @@ pub struct CompositeTalentCareerInfo {
 }
 impl FromJson for CompositeTalentCareerInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CompositeTalentCareerInfo")?;
+        let mut o = json::Fields::of(value, "CompositeTalentCareerInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "company_name", &mut out.company_name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        o.set("company_name", &mut out.company_name);
+        o.set("description", &mut out.description);
+        o.set("end_time", &mut out.end_time);
+        o.set("start_time", &mut out.start_time);
+        o.set("title", &mut out.title);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `customized_data_list` of \[`GetTalentResponseBody`\].
+/// The `customized_data_list` of `GetTalentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -400,16 +402,17 @@ pub struct CompositeTalentCustomizedData {
 }
 impl FromJson for CompositeTalentCustomizedData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CompositeTalentCustomizedData")?;
+        let mut o = json::Fields::of(value, "CompositeTalentCustomizedData")?;
         let mut out = Self::default();
-        json::set(&mut o, "module_id", &mut out.module_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "object_type", &mut out.object_type)?;
-        json::set(&mut o, "children", &mut out.children)?;
+        o.set("module_id", &mut out.module_id);
+        o.set("name", &mut out.name);
+        o.set("object_type", &mut out.object_type);
+        o.set("children", &mut out.children);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `education_list` of \[`GetTalentResponseBody`\].
+/// The `education_list` of `GetTalentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -438,21 +441,22 @@ pub struct CompositeTalentEducationInfo {
 }
 impl FromJson for CompositeTalentEducationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CompositeTalentEducationInfo")?;
+        let mut o = json::Fields::of(value, "CompositeTalentEducationInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "degree", &mut out.degree)?;
-        json::set(&mut o, "school_name", &mut out.school_name)?;
-        json::set(&mut o, "major", &mut out.major)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "education_type", &mut out.education_type)?;
-        json::set(&mut o, "academic_ranking", &mut out.academic_ranking)?;
-        json::set(&mut o, "tag_list", &mut out.tag_list)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        o.set("degree", &mut out.degree);
+        o.set("school_name", &mut out.school_name);
+        o.set("major", &mut out.major);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("education_type", &mut out.education_type);
+        o.set("academic_ranking", &mut out.academic_ranking);
+        o.set("tag_list", &mut out.tag_list);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `language_list` of \[`GetTalentResponseBody`\].
+/// The `language_list` of `GetTalentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -469,15 +473,16 @@ pub struct CompositeTalentLanguageInfo {
 }
 impl FromJson for CompositeTalentLanguageInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CompositeTalentLanguageInfo")?;
+        let mut o = json::Fields::of(value, "CompositeTalentLanguageInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "language", &mut out.language)?;
-        json::set(&mut o, "proficiency", &mut out.proficiency)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        o.set("language", &mut out.language);
+        o.set("proficiency", &mut out.proficiency);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `project_list` of \[`GetTalentResponseBody`\].
+/// The `project_list` of `GetTalentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -502,19 +507,20 @@ pub struct CompositeTalentProjectInfo {
 }
 impl FromJson for CompositeTalentProjectInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CompositeTalentProjectInfo")?;
+        let mut o = json::Fields::of(value, "CompositeTalentProjectInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "project_name", &mut out.project_name)?;
-        json::set(&mut o, "role", &mut out.role)?;
-        json::set(&mut o, "link", &mut out.link)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        o.set("project_name", &mut out.project_name);
+        o.set("role", &mut out.role);
+        o.set("link", &mut out.link);
+        o.set("description", &mut out.description);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `sns_list` of \[`GetTalentResponseBody`\].
+/// The `sns_list` of `GetTalentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -531,15 +537,16 @@ pub struct CompositeTalentSnsInfo {
 }
 impl FromJson for CompositeTalentSnsInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CompositeTalentSnsInfo")?;
+        let mut o = json::Fields::of(value, "CompositeTalentSnsInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "sns_type", &mut out.sns_type)?;
-        json::set(&mut o, "link", &mut out.link)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        o.set("sns_type", &mut out.sns_type);
+        o.set("link", &mut out.link);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `works_list` of \[`GetTalentResponseBody`\].
+/// The `works_list` of `GetTalentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -558,16 +565,17 @@ pub struct CompositeTalentWorksInfo {
 }
 impl FromJson for CompositeTalentWorksInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CompositeTalentWorksInfo")?;
+        let mut o = json::Fields::of(value, "CompositeTalentWorksInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "link", &mut out.link)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        o.set("id", &mut out.id);
+        o.set("link", &mut out.link);
+        o.set("description", &mut out.description);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `dimension_assessments` of \[`ModuleAssessment`\].
+/// The `dimension_assessments` of `ModuleAssessment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -600,27 +608,27 @@ pub struct DimensionAssessment {
 }
 impl FromJson for DimensionAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DimensionAssessment")?;
+        let mut o = json::Fields::of(value, "DimensionAssessment")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
+        o.set(
             "interview_feedback_form_dimension_id",
             &mut out.interview_feedback_form_dimension_id,
-        )?;
-        json::set(&mut o, "dimension_name", &mut out.dimension_name)?;
-        json::set(&mut o, "dimension_type", &mut out.dimension_type)?;
-        json::set(&mut o, "weight", &mut out.weight)?;
-        json::set(&mut o, "dimension_content", &mut out.dimension_content)?;
-        json::set(&mut o, "dimension_option", &mut out.dimension_option)?;
-        json::set(&mut o, "dimension_options", &mut out.dimension_options)?;
-        json::set(&mut o, "dimension_score", &mut out.dimension_score)?;
-        json::set(&mut o, "recommended_job_level", &mut out.recommended_job_level)?;
-        json::set(&mut o, "question_assessments", &mut out.question_assessments)?;
-        json::set(&mut o, "ability_assessments", &mut out.ability_assessments)?;
+        );
+        o.set("dimension_name", &mut out.dimension_name);
+        o.set("dimension_type", &mut out.dimension_type);
+        o.set("weight", &mut out.weight);
+        o.set("dimension_content", &mut out.dimension_content);
+        o.set("dimension_option", &mut out.dimension_option);
+        o.set("dimension_options", &mut out.dimension_options);
+        o.set("dimension_score", &mut out.dimension_score);
+        o.set("recommended_job_level", &mut out.recommended_job_level);
+        o.set("question_assessments", &mut out.question_assessments);
+        o.set("ability_assessments", &mut out.ability_assessments);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `dimension_option` of \[`DimensionAssessment`\].
+/// The `dimension_option` of `DimensionAssessment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -639,12 +647,13 @@ pub struct DimensionOption {
 }
 impl FromJson for DimensionOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DimensionOption")?;
+        let mut o = json::Fields::of(value, "DimensionOption")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "score_val", &mut out.score_val)?;
-        json::set(&mut o, "alias_name", &mut out.alias_name)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("score_val", &mut out.score_val);
+        o.set("alias_name", &mut out.alias_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -661,9 +670,10 @@ pub struct GetInterviewRecordResponseBody {
 }
 impl FromJson for GetInterviewRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetInterviewRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "GetInterviewRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "interview_record", &mut out.interview_record)?;
+        o.set("interview_record", &mut out.interview_record);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -730,50 +740,39 @@ pub struct GetTalentResponseBody {
 }
 impl FromJson for GetTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetTalentResponseBody")?;
+        let mut o = json::Fields::of(value, "GetTalentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
-        json::set(&mut o, "basic_info", &mut out.basic_info)?;
-        json::set(&mut o, "education_list", &mut out.education_list)?;
-        json::set(&mut o, "career_list", &mut out.career_list)?;
-        json::set(&mut o, "project_list", &mut out.project_list)?;
-        json::set(&mut o, "works_list", &mut out.works_list)?;
-        json::set(&mut o, "award_list", &mut out.award_list)?;
-        json::set(&mut o, "language_list", &mut out.language_list)?;
-        json::set(&mut o, "sns_list", &mut out.sns_list)?;
-        json::set(&mut o, "resume_source_list", &mut out.resume_source_list)?;
-        json::set(&mut o, "internship_list", &mut out.internship_list)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
-        json::set(
-            &mut o,
-            "resume_attachment_id_list",
-            &mut out.resume_attachment_id_list,
-        )?;
-        json::set(&mut o, "resume_attachment_list", &mut out.resume_attachment_list)?;
-        json::set(
-            &mut o,
-            "interview_registration_list",
-            &mut out.interview_registration_list,
-        )?;
-        json::set(&mut o, "registration_list", &mut out.registration_list)?;
-        json::set(&mut o, "is_onboarded", &mut out.is_onboarded)?;
-        json::set(&mut o, "is_in_agency_period", &mut out.is_in_agency_period)?;
-        json::set(&mut o, "top_degree", &mut out.top_degree)?;
-        json::set(&mut o, "talent_pool_id_list", &mut out.talent_pool_id_list)?;
-        json::set(
-            &mut o,
-            "talent_folder_ref_list_v2",
-            &mut out.talent_folder_ref_list_v2,
-        )?;
-        json::set(&mut o, "tag_list", &mut out.tag_list)?;
-        json::set(&mut o, "similar_info_v2", &mut out.similar_info_v2)?;
-        json::set(&mut o, "block_info", &mut out.block_info)?;
-        json::set(&mut o, "talent_pool_ref_list_v2", &mut out.talent_pool_ref_list_v2)?;
-        json::set(&mut o, "note_list_v2", &mut out.note_list_v2)?;
+        o.set("talent_id", &mut out.talent_id);
+        o.set("basic_info", &mut out.basic_info);
+        o.set("education_list", &mut out.education_list);
+        o.set("career_list", &mut out.career_list);
+        o.set("project_list", &mut out.project_list);
+        o.set("works_list", &mut out.works_list);
+        o.set("award_list", &mut out.award_list);
+        o.set("language_list", &mut out.language_list);
+        o.set("sns_list", &mut out.sns_list);
+        o.set("resume_source_list", &mut out.resume_source_list);
+        o.set("internship_list", &mut out.internship_list);
+        o.set("customized_data_list", &mut out.customized_data_list);
+        o.set("resume_attachment_id_list", &mut out.resume_attachment_id_list);
+        o.set("resume_attachment_list", &mut out.resume_attachment_list);
+        o.set("interview_registration_list", &mut out.interview_registration_list);
+        o.set("registration_list", &mut out.registration_list);
+        o.set("is_onboarded", &mut out.is_onboarded);
+        o.set("is_in_agency_period", &mut out.is_in_agency_period);
+        o.set("top_degree", &mut out.top_degree);
+        o.set("talent_pool_id_list", &mut out.talent_pool_id_list);
+        o.set("talent_folder_ref_list_v2", &mut out.talent_folder_ref_list_v2);
+        o.set("tag_list", &mut out.tag_list);
+        o.set("similar_info_v2", &mut out.similar_info_v2);
+        o.set("block_info", &mut out.block_info);
+        o.set("talent_pool_ref_list_v2", &mut out.talent_pool_ref_list_v2);
+        o.set("note_list_v2", &mut out.note_list_v2);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `name` of \[`Ability`\].
+/// The `name` of `Ability`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -788,14 +787,15 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18n")?;
+        let mut o = json::Fields::of(value, "I18n")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("en_us", &mut out.en_us);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `interviewer` of \[`InterviewRecord`\].
+/// The `interviewer` of `InterviewRecord`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -810,14 +810,15 @@ pub struct IdNameObject {
 }
 impl FromJson for IdNameObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "IdNameObject")?;
+        let mut o = json::Fields::of(value, "IdNameObject")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `interview_record` of \[`GetInterviewRecordResponseBody`\].
+/// The `interview_record` of `GetInterviewRecordResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -844,16 +845,17 @@ pub struct InterviewRecord {
 }
 impl FromJson for InterviewRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewRecord")?;
+        let mut o = json::Fields::of(value, "InterviewRecord")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "feedback_form_id", &mut out.feedback_form_id)?;
-        json::set(&mut o, "commit_status", &mut out.commit_status)?;
-        json::set(&mut o, "submit_time", &mut out.submit_time)?;
-        json::set(&mut o, "record_score", &mut out.record_score)?;
-        json::set(&mut o, "interviewer", &mut out.interviewer)?;
-        json::set(&mut o, "attachments", &mut out.attachments)?;
-        json::set(&mut o, "module_assessments", &mut out.module_assessments)?;
+        o.set("id", &mut out.id);
+        o.set("feedback_form_id", &mut out.feedback_form_id);
+        o.set("commit_status", &mut out.commit_status);
+        o.set("submit_time", &mut out.submit_time);
+        o.set("record_score", &mut out.record_score);
+        o.set("interviewer", &mut out.interviewer);
+        o.set("attachments", &mut out.attachments);
+        o.set("module_assessments", &mut out.module_assessments);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -874,15 +876,16 @@ pub struct ListInterviewRecordResponseBody {
 }
 impl FromJson for ListInterviewRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListInterviewRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "ListInterviewRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `module_assessments` of \[`InterviewRecord`\].
+/// The `module_assessments` of `InterviewRecord`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -905,22 +908,22 @@ pub struct ModuleAssessment {
 }
 impl FromJson for ModuleAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ModuleAssessment")?;
+        let mut o = json::Fields::of(value, "ModuleAssessment")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
+        o.set(
             "interview_feedback_form_module_id",
             &mut out.interview_feedback_form_module_id,
-        )?;
-        json::set(&mut o, "module_name", &mut out.module_name)?;
-        json::set(&mut o, "module_type", &mut out.module_type)?;
-        json::set(&mut o, "module_weight", &mut out.module_weight)?;
-        json::set(&mut o, "module_score", &mut out.module_score)?;
-        json::set(&mut o, "dimension_assessments", &mut out.dimension_assessments)?;
+        );
+        o.set("module_name", &mut out.module_name);
+        o.set("module_type", &mut out.module_type);
+        o.set("module_weight", &mut out.module_weight);
+        o.set("module_score", &mut out.module_score);
+        o.set("dimension_assessments", &mut out.dimension_assessments);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `question_assessments` of \[`DimensionAssessment`\].
+/// The `question_assessments` of `DimensionAssessment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -941,17 +944,18 @@ pub struct QuestionAssessment {
 }
 impl FromJson for QuestionAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QuestionAssessment")?;
+        let mut o = json::Fields::of(value, "QuestionAssessment")?;
         let mut out = Self::default();
-        json::set(&mut o, "question_type", &mut out.question_type)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "abilities", &mut out.abilities)?;
+        o.set("question_type", &mut out.question_type);
+        o.set("title", &mut out.title);
+        o.set("description", &mut out.description);
+        o.set("content", &mut out.content);
+        o.set("abilities", &mut out.abilities);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `recommended_job_level` of \[`DimensionAssessment`\].
+/// The `recommended_job_level` of `DimensionAssessment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -966,22 +970,15 @@ pub struct RecommendedJobLevel {
 }
 impl FromJson for RecommendedJobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecommendedJobLevel")?;
+        let mut o = json::Fields::of(value, "RecommendedJobLevel")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "lower_limit_job_level_name",
-            &mut out.lower_limit_job_level_name,
-        )?;
-        json::set(
-            &mut o,
-            "higher_limit_job_level_name",
-            &mut out.higher_limit_job_level_name,
-        )?;
+        o.set("lower_limit_job_level_name", &mut out.lower_limit_job_level_name);
+        o.set("higher_limit_job_level_name", &mut out.higher_limit_job_level_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `record_score` of \[`InterviewRecord`\].
+/// The `record_score` of `InterviewRecord`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -996,14 +993,15 @@ pub struct RecordScore {
 }
 impl FromJson for RecordScore {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecordScore")?;
+        let mut o = json::Fields::of(value, "RecordScore")?;
         let mut out = Self::default();
-        json::set(&mut o, "score", &mut out.score)?;
-        json::set(&mut o, "total_score", &mut out.total_score)?;
+        o.set("score", &mut out.score);
+        o.set("total_score", &mut out.total_score);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `registration_list` of \[`GetTalentResponseBody`\].
+/// The `registration_list` of `GetTalentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1022,16 +1020,17 @@ pub struct RegistrationBasicInfo {
 }
 impl FromJson for RegistrationBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RegistrationBasicInfo")?;
+        let mut o = json::Fields::of(value, "RegistrationBasicInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "registration_time", &mut out.registration_time)?;
-        json::set(&mut o, "download_url", &mut out.download_url)?;
-        json::set(&mut o, "scenario", &mut out.scenario)?;
+        o.set("id", &mut out.id);
+        o.set("registration_time", &mut out.registration_time);
+        o.set("download_url", &mut out.download_url);
+        o.set("scenario", &mut out.scenario);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `block_info` of \[`GetTalentResponseBody`\].
+/// The `block_info` of `GetTalentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1048,15 +1047,16 @@ pub struct TalentBlock {
 }
 impl FromJson for TalentBlock {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentBlock")?;
+        let mut o = json::Fields::of(value, "TalentBlock")?;
         let mut out = Self::default();
-        json::set(&mut o, "blocked_time", &mut out.blocked_time)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "reason", &mut out.reason)?;
+        o.set("blocked_time", &mut out.blocked_time);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("reason", &mut out.reason);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `customized_attachment` of \[`TalentCustomizedValue`\].
+/// The `customized_attachment` of `TalentCustomizedValue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1075,16 +1075,17 @@ pub struct TalentCustomizedAttachment {
 }
 impl FromJson for TalentCustomizedAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentCustomizedAttachment")?;
+        let mut o = json::Fields::of(value, "TalentCustomizedAttachment")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_id", &mut out.file_id)?;
-        json::set(&mut o, "file_name", &mut out.file_name)?;
-        json::set(&mut o, "content_type", &mut out.content_type)?;
-        json::set(&mut o, "file_size", &mut out.file_size)?;
+        o.set("file_id", &mut out.file_id);
+        o.set("file_name", &mut out.file_name);
+        o.set("content_type", &mut out.content_type);
+        o.set("file_size", &mut out.file_size);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `customized_data_list` of \[`CompositeTalentAwardInfo`\].
+/// The `customized_data_list` of `CompositeTalentAwardInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1103,16 +1104,17 @@ pub struct TalentCustomizedDataChild {
 }
 impl FromJson for TalentCustomizedDataChild {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentCustomizedDataChild")?;
+        let mut o = json::Fields::of(value, "TalentCustomizedDataChild")?;
         let mut out = Self::default();
-        json::set(&mut o, "object_id", &mut out.object_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "object_type", &mut out.object_type)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("object_id", &mut out.object_id);
+        o.set("name", &mut out.name);
+        o.set("object_type", &mut out.object_type);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `option` of \[`TalentCustomizedValue`\].
+/// The `option` of `TalentCustomizedValue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1127,14 +1129,15 @@ pub struct TalentCustomizedOption {
 }
 impl FromJson for TalentCustomizedOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentCustomizedOption")?;
+        let mut o = json::Fields::of(value, "TalentCustomizedOption")?;
         let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("key", &mut out.key);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `time_range` of \[`TalentCustomizedValue`\].
+/// The `time_range` of `TalentCustomizedValue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1149,14 +1152,15 @@ pub struct TalentCustomizedTimeRange {
 }
 impl FromJson for TalentCustomizedTimeRange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentCustomizedTimeRange")?;
+        let mut o = json::Fields::of(value, "TalentCustomizedTimeRange")?;
         let mut out = Self::default();
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `value` of \[`TalentCustomizedDataChild`\].
+/// The `value` of `TalentCustomizedDataChild`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1181,19 +1185,20 @@ pub struct TalentCustomizedValue {
 }
 impl FromJson for TalentCustomizedValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentCustomizedValue")?;
+        let mut o = json::Fields::of(value, "TalentCustomizedValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "option", &mut out.option)?;
-        json::set(&mut o, "option_list", &mut out.option_list)?;
-        json::set(&mut o, "time_range", &mut out.time_range)?;
-        json::set(&mut o, "time", &mut out.time)?;
-        json::set(&mut o, "number", &mut out.number)?;
-        json::set(&mut o, "customized_attachment", &mut out.customized_attachment)?;
+        o.set("content", &mut out.content);
+        o.set("option", &mut out.option);
+        o.set("option_list", &mut out.option_list);
+        o.set("time_range", &mut out.time_range);
+        o.set("time", &mut out.time);
+        o.set("number", &mut out.number);
+        o.set("customized_attachment", &mut out.customized_attachment);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `talent_folder_ref_list_v2` of \[`GetTalentResponseBody`\].
+/// The `talent_folder_ref_list_v2` of `GetTalentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1212,16 +1217,17 @@ pub struct TalentFolder {
 }
 impl FromJson for TalentFolder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentFolder")?;
+        let mut o = json::Fields::of(value, "TalentFolder")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "folder_id", &mut out.folder_id)?;
-        json::set(&mut o, "owner_id", &mut out.owner_id)?;
-        json::set(&mut o, "add_time", &mut out.add_time)?;
+        o.set("name", &mut out.name);
+        o.set("folder_id", &mut out.folder_id);
+        o.set("owner_id", &mut out.owner_id);
+        o.set("add_time", &mut out.add_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `interview_registration_list` of \[`GetTalentResponseBody`\].
+/// The `interview_registration_list` of `GetTalentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1238,15 +1244,16 @@ pub struct TalentInterviewRegistrationSimple {
 }
 impl FromJson for TalentInterviewRegistrationSimple {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentInterviewRegistrationSimple")?;
+        let mut o = json::Fields::of(value, "TalentInterviewRegistrationSimple")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "registration_time", &mut out.registration_time)?;
-        json::set(&mut o, "download_url", &mut out.download_url)?;
+        o.set("id", &mut out.id);
+        o.set("registration_time", &mut out.registration_time);
+        o.set("download_url", &mut out.download_url);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `note_list_v2` of \[`GetTalentResponseBody`\].
+/// The `note_list_v2` of `GetTalentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1273,20 +1280,21 @@ pub struct TalentNote {
 }
 impl FromJson for TalentNote {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentNote")?;
+        let mut o = json::Fields::of(value, "TalentNote")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "privacy", &mut out.privacy)?;
+        o.set("id", &mut out.id);
+        o.set("talent_id", &mut out.talent_id);
+        o.set("application_id", &mut out.application_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("content", &mut out.content);
+        o.set("privacy", &mut out.privacy);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `talent_pool_ref_list_v2` of \[`GetTalentResponseBody`\].
+/// The `talent_pool_ref_list_v2` of `GetTalentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1305,16 +1313,17 @@ pub struct TalentPool {
 }
 impl FromJson for TalentPool {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentPool")?;
+        let mut o = json::Fields::of(value, "TalentPool")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "add_time", &mut out.add_time)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("add_time", &mut out.add_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `resume_attachment_list` of \[`GetTalentResponseBody`\].
+/// The `resume_attachment_list` of `GetTalentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1333,16 +1342,17 @@ pub struct TalentResumeAttachment {
 }
 impl FromJson for TalentResumeAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentResumeAttachment")?;
+        let mut o = json::Fields::of(value, "TalentResumeAttachment")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "mime", &mut out.mime)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("mime", &mut out.mime);
+        o.set("create_time", &mut out.create_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `resume_source_list` of \[`GetTalentResponseBody`\].
+/// The `resume_source_list` of `GetTalentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1359,15 +1369,16 @@ pub struct TalentResumeSource {
 }
 impl FromJson for TalentResumeSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentResumeSource")?;
+        let mut o = json::Fields::of(value, "TalentResumeSource")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
+        o.set("id", &mut out.id);
+        o.set("zh_name", &mut out.zh_name);
+        o.set("en_name", &mut out.en_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `similar_info_v2` of \[`GetTalentResponseBody`\].
+/// The `similar_info_v2` of `GetTalentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1382,14 +1393,15 @@ pub struct TalentSimilar {
 }
 impl FromJson for TalentSimilar {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentSimilar")?;
+        let mut o = json::Fields::of(value, "TalentSimilar")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_similar_talent", &mut out.is_similar_talent)?;
-        json::set(&mut o, "similar_talent_id_list", &mut out.similar_talent_id_list)?;
+        o.set("is_similar_talent", &mut out.is_similar_talent);
+        o.set("similar_talent_id_list", &mut out.similar_talent_id_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `tag_list` of \[`GetTalentResponseBody`\].
+/// The `tag_list` of `GetTalentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1408,16 +1420,17 @@ pub struct TalentTag {
 }
 impl FromJson for TalentTag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentTag")?;
+        let mut o = json::Fields::of(value, "TalentTag")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `internship_list` of \[`GetTalentResponseBody`\].
+/// The `internship_list` of `GetTalentResponseBody`.
 ///
 /// The same fields as [`CompositeTalentCareerInfo`]: one type, two names.
 pub type CompositeTalentInternshipInfo = CompositeTalentCareerInfo;

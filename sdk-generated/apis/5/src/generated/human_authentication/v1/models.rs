@@ -125,9 +125,10 @@ pub struct CreateIdentityResponseBody {
 }
 impl FromJson for CreateIdentityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateIdentityResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateIdentityResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "verify_uid", &mut out.verify_uid)?;
+        o.set("verify_uid", &mut out.verify_uid);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -364,7 +364,7 @@ impl ToJson for ScreenshotHasPermissionSetting {
         w.string(self.as_str());
     }
 }
-/// The `after_change` of \[`P2ImChatUpdatedV1Data`\].
+/// The `after_change` of `P2ImChatUpdatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -407,32 +407,29 @@ pub struct ChatChange {
 }
 impl FromJson for ChatChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChatChange")?;
+        let mut o = json::Fields::of(value, "ChatChange")?;
         let mut out = Self::default();
-        json::set(&mut o, "avatar", &mut out.avatar)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
-        json::set(&mut o, "add_member_permission", &mut out.add_member_permission)?;
-        json::set(&mut o, "share_card_permission", &mut out.share_card_permission)?;
-        json::set(&mut o, "at_all_permission", &mut out.at_all_permission)?;
-        json::set(&mut o, "edit_permission", &mut out.edit_permission)?;
-        json::set(&mut o, "membership_approval", &mut out.membership_approval)?;
-        json::set(&mut o, "join_message_visibility", &mut out.join_message_visibility)?;
-        json::set(
-            &mut o,
-            "leave_message_visibility",
-            &mut out.leave_message_visibility,
-        )?;
-        json::set(&mut o, "moderation_permission", &mut out.moderation_permission)?;
-        json::set(&mut o, "owner_id", &mut out.owner_id)?;
-        json::set(&mut o, "labels", &mut out.labels)?;
-        json::set(&mut o, "restricted_mode_setting", &mut out.restricted_mode_setting)?;
-        json::set(&mut o, "group_message_type", &mut out.group_message_type)?;
+        o.set("avatar", &mut out.avatar);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("i18n_names", &mut out.i18n_names);
+        o.set("add_member_permission", &mut out.add_member_permission);
+        o.set("share_card_permission", &mut out.share_card_permission);
+        o.set("at_all_permission", &mut out.at_all_permission);
+        o.set("edit_permission", &mut out.edit_permission);
+        o.set("membership_approval", &mut out.membership_approval);
+        o.set("join_message_visibility", &mut out.join_message_visibility);
+        o.set("leave_message_visibility", &mut out.leave_message_visibility);
+        o.set("moderation_permission", &mut out.moderation_permission);
+        o.set("owner_id", &mut out.owner_id);
+        o.set("labels", &mut out.labels);
+        o.set("restricted_mode_setting", &mut out.restricted_mode_setting);
+        o.set("group_message_type", &mut out.group_message_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `users` of \[`P2ImChatMemberUserAddedV1Data`\].
+/// The `users` of `P2ImChatMemberUserAddedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -449,15 +446,16 @@ pub struct ChatMemberUser {
 }
 impl FromJson for ChatMemberUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChatMemberUser")?;
+        let mut o = json::Fields::of(value, "ChatMemberUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("name", &mut out.name);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `reaction_type` of \[`P2ImMessageReactionCreatedV1Data`\].
+/// The `reaction_type` of `P2ImMessageReactionCreatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -470,13 +468,14 @@ pub struct Emoji {
 }
 impl FromJson for Emoji {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Emoji")?;
+        let mut o = json::Fields::of(value, "Emoji")?;
         let mut out = Self::default();
-        json::set(&mut o, "emoji_type", &mut out.emoji_type)?;
+        o.set("emoji_type", &mut out.emoji_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `header` of \[`P2ImChatAccessEventBotP2pChatEnteredV1`\].
+/// The `header` of `P2ImChatAccessEventBotP2pChatEnteredV1`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -499,18 +498,19 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `message` of \[`P2ImMessageReceiveV1Data`\].
+/// The `message` of `P2ImMessageReceiveV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -547,25 +547,26 @@ pub struct EventMessage {
 }
 impl FromJson for EventMessage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventMessage")?;
+        let mut o = json::Fields::of(value, "EventMessage")?;
         let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "root_id", &mut out.root_id)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "thread_id", &mut out.thread_id)?;
-        json::set(&mut o, "chat_type", &mut out.chat_type)?;
-        json::set(&mut o, "message_type", &mut out.message_type)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "mentions", &mut out.mentions)?;
-        json::set(&mut o, "user_agent", &mut out.user_agent)?;
-        json::set(&mut o, "lark_agent_context", &mut out.lark_agent_context)?;
+        o.set("message_id", &mut out.message_id);
+        o.set("root_id", &mut out.root_id);
+        o.set("parent_id", &mut out.parent_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("chat_id", &mut out.chat_id);
+        o.set("thread_id", &mut out.thread_id);
+        o.set("chat_type", &mut out.chat_type);
+        o.set("message_type", &mut out.message_type);
+        o.set("content", &mut out.content);
+        o.set("mentions", &mut out.mentions);
+        o.set("user_agent", &mut out.user_agent);
+        o.set("lark_agent_context", &mut out.lark_agent_context);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `reader` of \[`P2ImMessageMessageReadV1Data`\].
+/// The `reader` of `P2ImMessageMessageReadV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -582,15 +583,16 @@ pub struct EventMessageReader {
 }
 impl FromJson for EventMessageReader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventMessageReader")?;
+        let mut o = json::Fields::of(value, "EventMessageReader")?;
         let mut out = Self::default();
-        json::set(&mut o, "reader_id", &mut out.reader_id)?;
-        json::set(&mut o, "read_time", &mut out.read_time)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        o.set("reader_id", &mut out.reader_id);
+        o.set("read_time", &mut out.read_time);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `sender` of \[`P2ImMessageReceiveV1Data`\].
+/// The `sender` of `P2ImMessageReceiveV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -607,15 +609,16 @@ pub struct EventSender {
 }
 impl FromJson for EventSender {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventSender")?;
+        let mut o = json::Fields::of(value, "EventSender")?;
         let mut out = Self::default();
-        json::set(&mut o, "sender_id", &mut out.sender_id)?;
-        json::set(&mut o, "sender_type", &mut out.sender_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        o.set("sender_id", &mut out.sender_id);
+        o.set("sender_type", &mut out.sender_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n_names` of \[`ChatChange`\].
+/// The `i18n_names` of `ChatChange`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -632,15 +635,16 @@ pub struct I18nNames {
 }
 impl FromJson for I18nNames {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nNames")?;
+        let mut o = json::Fields::of(value, "I18nNames")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("en_us", &mut out.en_us);
+        o.set("ja_jp", &mut out.ja_jp);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `lark_agent_context` of \[`EventMessage`\].
+/// The `lark_agent_context` of `EventMessage`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -653,13 +657,14 @@ pub struct LarkAgentContext {
 }
 impl FromJson for LarkAgentContext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LarkAgentContext")?;
+        let mut o = json::Fields::of(value, "LarkAgentContext")?;
         let mut out = Self::default();
-        json::set(&mut o, "active_chat_id", &mut out.active_chat_id)?;
+        o.set("active_chat_id", &mut out.active_chat_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `added_member_list` of \[`ModeratorList`\].
+/// The `added_member_list` of `ModeratorList`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -674,14 +679,15 @@ pub struct ListEventModerator {
 }
 impl FromJson for ListEventModerator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListEventModerator")?;
+        let mut o = json::Fields::of(value, "ListEventModerator")?;
         let mut out = Self::default();
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `mentions` of \[`EventMessage`\].
+/// The `mentions` of `EventMessage`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -702,17 +708,18 @@ pub struct MentionEvent {
 }
 impl FromJson for MentionEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MentionEvent")?;
+        let mut o = json::Fields::of(value, "MentionEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "mentioned_type", &mut out.mentioned_type)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        o.set("key", &mut out.key);
+        o.set("id", &mut out.id);
+        o.set("mentioned_type", &mut out.mentioned_type);
+        o.set("name", &mut out.name);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `moderator_list` of \[`P2ImChatUpdatedV1Data`\].
+/// The `moderator_list` of `P2ImChatUpdatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -727,10 +734,11 @@ pub struct ModeratorList {
 }
 impl FromJson for ModeratorList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ModeratorList")?;
+        let mut o = json::Fields::of(value, "ModeratorList")?;
         let mut out = Self::default();
-        json::set(&mut o, "added_member_list", &mut out.added_member_list)?;
-        json::set(&mut o, "removed_member_list", &mut out.removed_member_list)?;
+        o.set("added_member_list", &mut out.added_member_list);
+        o.set("removed_member_list", &mut out.removed_member_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -751,11 +759,12 @@ pub struct P2ImChatAccessEventBotP2pChatEnteredV1 {
 }
 impl FromJson for P2ImChatAccessEventBotP2pChatEnteredV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImChatAccessEventBotP2pChatEnteredV1")?;
+        let mut o = json::Fields::of(value, "P2ImChatAccessEventBotP2pChatEnteredV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -778,16 +787,16 @@ pub struct P2ImChatAccessEventBotP2pChatEnteredV1Data {
 }
 impl FromJson for P2ImChatAccessEventBotP2pChatEnteredV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImChatAccessEventBotP2pChatEnteredV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "last_message_id", &mut out.last_message_id)?;
-        json::set(
-            &mut o,
-            "last_message_create_time",
-            &mut out.last_message_create_time,
+        let mut o = json::Fields::of(
+            value,
+            "P2ImChatAccessEventBotP2pChatEnteredV1Data",
         )?;
+        let mut out = Self::default();
+        o.set("chat_id", &mut out.chat_id);
+        o.set("operator_id", &mut out.operator_id);
+        o.set("last_message_id", &mut out.last_message_id);
+        o.set("last_message_create_time", &mut out.last_message_create_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -808,11 +817,12 @@ pub struct P2ImChatDisbandedV1 {
 }
 impl FromJson for P2ImChatDisbandedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImChatDisbandedV1")?;
+        let mut o = json::Fields::of(value, "P2ImChatDisbandedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -839,14 +849,15 @@ pub struct P2ImChatDisbandedV1Data {
 }
 impl FromJson for P2ImChatDisbandedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImChatDisbandedV1Data")?;
+        let mut o = json::Fields::of(value, "P2ImChatDisbandedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "external", &mut out.external)?;
-        json::set(&mut o, "operator_tenant_key", &mut out.operator_tenant_key)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        o.set("chat_id", &mut out.chat_id);
+        o.set("operator_id", &mut out.operator_id);
+        o.set("external", &mut out.external);
+        o.set("operator_tenant_key", &mut out.operator_tenant_key);
+        o.set("name", &mut out.name);
+        o.set("i18n_names", &mut out.i18n_names);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -867,11 +878,12 @@ pub struct P2ImChatMemberUserAddedV1 {
 }
 impl FromJson for P2ImChatMemberUserAddedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImChatMemberUserAddedV1")?;
+        let mut o = json::Fields::of(value, "P2ImChatMemberUserAddedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -900,15 +912,16 @@ pub struct P2ImChatMemberUserAddedV1Data {
 }
 impl FromJson for P2ImChatMemberUserAddedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImChatMemberUserAddedV1Data")?;
+        let mut o = json::Fields::of(value, "P2ImChatMemberUserAddedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "external", &mut out.external)?;
-        json::set(&mut o, "operator_tenant_key", &mut out.operator_tenant_key)?;
-        json::set(&mut o, "users", &mut out.users)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        o.set("chat_id", &mut out.chat_id);
+        o.set("operator_id", &mut out.operator_id);
+        o.set("external", &mut out.external);
+        o.set("operator_tenant_key", &mut out.operator_tenant_key);
+        o.set("users", &mut out.users);
+        o.set("name", &mut out.name);
+        o.set("i18n_names", &mut out.i18n_names);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -929,11 +942,12 @@ pub struct P2ImChatUpdatedV1 {
 }
 impl FromJson for P2ImChatUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImChatUpdatedV1")?;
+        let mut o = json::Fields::of(value, "P2ImChatUpdatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -962,15 +976,16 @@ pub struct P2ImChatUpdatedV1Data {
 }
 impl FromJson for P2ImChatUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImChatUpdatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2ImChatUpdatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "external", &mut out.external)?;
-        json::set(&mut o, "operator_tenant_key", &mut out.operator_tenant_key)?;
-        json::set(&mut o, "after_change", &mut out.after_change)?;
-        json::set(&mut o, "before_change", &mut out.before_change)?;
-        json::set(&mut o, "moderator_list", &mut out.moderator_list)?;
+        o.set("chat_id", &mut out.chat_id);
+        o.set("operator_id", &mut out.operator_id);
+        o.set("external", &mut out.external);
+        o.set("operator_tenant_key", &mut out.operator_tenant_key);
+        o.set("after_change", &mut out.after_change);
+        o.set("before_change", &mut out.before_change);
+        o.set("moderator_list", &mut out.moderator_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -991,11 +1006,12 @@ pub struct P2ImMessageMessageReadV1 {
 }
 impl FromJson for P2ImMessageMessageReadV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImMessageMessageReadV1")?;
+        let mut o = json::Fields::of(value, "P2ImMessageMessageReadV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1014,10 +1030,11 @@ pub struct P2ImMessageMessageReadV1Data {
 }
 impl FromJson for P2ImMessageMessageReadV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImMessageMessageReadV1Data")?;
+        let mut o = json::Fields::of(value, "P2ImMessageMessageReadV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "reader", &mut out.reader)?;
-        json::set(&mut o, "message_id_list", &mut out.message_id_list)?;
+        o.set("reader", &mut out.reader);
+        o.set("message_id_list", &mut out.message_id_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1038,11 +1055,12 @@ pub struct P2ImMessageReactionCreatedV1 {
 }
 impl FromJson for P2ImMessageReactionCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImMessageReactionCreatedV1")?;
+        let mut o = json::Fields::of(value, "P2ImMessageReactionCreatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1069,14 +1087,15 @@ pub struct P2ImMessageReactionCreatedV1Data {
 }
 impl FromJson for P2ImMessageReactionCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImMessageReactionCreatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2ImMessageReactionCreatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "reaction_type", &mut out.reaction_type)?;
-        json::set(&mut o, "operator_type", &mut out.operator_type)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "action_time", &mut out.action_time)?;
+        o.set("message_id", &mut out.message_id);
+        o.set("reaction_type", &mut out.reaction_type);
+        o.set("operator_type", &mut out.operator_type);
+        o.set("user_id", &mut out.user_id);
+        o.set("app_id", &mut out.app_id);
+        o.set("action_time", &mut out.action_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1097,11 +1116,12 @@ pub struct P2ImMessageRecalledV1 {
 }
 impl FromJson for P2ImMessageRecalledV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImMessageRecalledV1")?;
+        let mut o = json::Fields::of(value, "P2ImMessageRecalledV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1124,12 +1144,13 @@ pub struct P2ImMessageRecalledV1Data {
 }
 impl FromJson for P2ImMessageRecalledV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImMessageRecalledV1Data")?;
+        let mut o = json::Fields::of(value, "P2ImMessageRecalledV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "recall_time", &mut out.recall_time)?;
-        json::set(&mut o, "recall_type", &mut out.recall_type)?;
+        o.set("message_id", &mut out.message_id);
+        o.set("chat_id", &mut out.chat_id);
+        o.set("recall_time", &mut out.recall_time);
+        o.set("recall_type", &mut out.recall_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1150,11 +1171,12 @@ pub struct P2ImMessageReceiveV1 {
 }
 impl FromJson for P2ImMessageReceiveV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImMessageReceiveV1")?;
+        let mut o = json::Fields::of(value, "P2ImMessageReceiveV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1173,14 +1195,15 @@ pub struct P2ImMessageReceiveV1Data {
 }
 impl FromJson for P2ImMessageReceiveV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImMessageReceiveV1Data")?;
+        let mut o = json::Fields::of(value, "P2ImMessageReceiveV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "sender", &mut out.sender)?;
-        json::set(&mut o, "message", &mut out.message)?;
+        o.set("sender", &mut out.sender);
+        o.set("message", &mut out.message);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `restricted_mode_setting` of \[`ChatChange`\].
+/// The `restricted_mode_setting` of `ChatChange`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1199,28 +1222,23 @@ pub struct RestrictedModeSetting {
 }
 impl FromJson for RestrictedModeSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RestrictedModeSetting")?;
+        let mut o = json::Fields::of(value, "RestrictedModeSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(
-            &mut o,
+        o.set("status", &mut out.status);
+        o.set(
             "screenshot_has_permission_setting",
             &mut out.screenshot_has_permission_setting,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "download_has_permission_setting",
             &mut out.download_has_permission_setting,
-        )?;
-        json::set(
-            &mut o,
-            "message_has_permission_setting",
-            &mut out.message_has_permission_setting,
-        )?;
+        );
+        o.set("message_has_permission_setting", &mut out.message_has_permission_setting);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `owner_id` of \[`ChatChange`\].
+/// The `owner_id` of `ChatChange`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1237,11 +1255,12 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserId")?;
+        let mut o = json::Fields::of(value, "UserId")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }

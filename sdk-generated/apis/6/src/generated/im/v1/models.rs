@@ -3078,14 +3078,15 @@ pub struct AddManagersChatManagersResponseBody {
 }
 impl FromJson for AddManagersChatManagersResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AddManagersChatManagersResponseBody")?;
+        let mut o = json::Fields::of(value, "AddManagersChatManagersResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "chat_managers", &mut out.chat_managers)?;
-        json::set(&mut o, "chat_bot_managers", &mut out.chat_bot_managers)?;
+        o.set("chat_managers", &mut out.chat_managers);
+        o.set("chat_bot_managers", &mut out.chat_bot_managers);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `read_user` of \[`ReadUserBatchMessageResponseBody`\].
+/// The `read_user` of `ReadUserBatchMessageResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3100,14 +3101,15 @@ pub struct BatchMessageReadUser {
 }
 impl FromJson for BatchMessageReadUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchMessageReadUser")?;
+        let mut o = json::Fields::of(value, "BatchMessageReadUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "read_count", &mut out.read_count)?;
-        json::set(&mut o, "total_count", &mut out.total_count)?;
+        o.set("read_count", &mut out.read_count);
+        o.set("total_count", &mut out.total_count);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `batch_message_recall_progress` of \[`GetProgressBatchMessageResponseBody`\].
+/// The `batch_message_recall_progress` of `GetProgressBatchMessageResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3122,14 +3124,15 @@ pub struct BatchMessageRecallProgress {
 }
 impl FromJson for BatchMessageRecallProgress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchMessageRecallProgress")?;
+        let mut o = json::Fields::of(value, "BatchMessageRecallProgress")?;
         let mut out = Self::default();
-        json::set(&mut o, "recall", &mut out.recall)?;
-        json::set(&mut o, "recall_count", &mut out.recall_count)?;
+        o.set("recall", &mut out.recall);
+        o.set("recall_count", &mut out.recall_count);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `batch_message_send_progress` of \[`GetProgressBatchMessageResponseBody`\].
+/// The `batch_message_send_progress` of `GetProgressBatchMessageResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3146,11 +3149,12 @@ pub struct BatchMessageSendProgress {
 }
 impl FromJson for BatchMessageSendProgress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchMessageSendProgress")?;
+        let mut o = json::Fields::of(value, "BatchMessageSendProgress")?;
         let mut out = Self::default();
-        json::set(&mut o, "valid_user_ids_count", &mut out.valid_user_ids_count)?;
-        json::set(&mut o, "success_user_ids_count", &mut out.success_user_ids_count)?;
-        json::set(&mut o, "read_user_ids_count", &mut out.read_user_ids_count)?;
+        o.set("valid_user_ids_count", &mut out.valid_user_ids_count);
+        o.set("success_user_ids_count", &mut out.success_user_ids_count);
+        o.set("read_user_ids_count", &mut out.read_user_ids_count);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3195,27 +3199,16 @@ pub struct BatchQueryMessageReactionResponseBody {
 }
 impl FromJson for BatchQueryMessageReactionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchQueryMessageReactionResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchQueryMessageReactionResponseBody")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "success_msg_reaction_details",
-            &mut out.success_msg_reaction_details,
-        )?;
-        json::set(
-            &mut o,
-            "success_msg_reaction_counts",
-            &mut out.success_msg_reaction_counts,
-        )?;
-        json::set(
-            &mut o,
-            "fail_msg_reaction_details",
-            &mut out.fail_msg_reaction_details,
-        )?;
+        o.set("success_msg_reaction_details", &mut out.success_msg_reaction_details);
+        o.set("success_msg_reaction_counts", &mut out.success_msg_reaction_counts);
+        o.set("fail_msg_reaction_details", &mut out.fail_msg_reaction_details);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `chat_menu_item` of \[`ChatMenuSecondLevel`\].
+/// The `chat_menu_item` of `ChatMenuSecondLevel`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3247,13 +3240,14 @@ pub struct ChatMenuItem {
 }
 impl FromJson for ChatMenuItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChatMenuItem")?;
+        let mut o = json::Fields::of(value, "ChatMenuItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "action_type", &mut out.action_type)?;
-        json::set(&mut o, "redirect_link", &mut out.redirect_link)?;
-        json::set(&mut o, "image_key", &mut out.image_key)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        o.set("action_type", &mut out.action_type);
+        o.set("redirect_link", &mut out.redirect_link);
+        o.set("image_key", &mut out.image_key);
+        o.set("name", &mut out.name);
+        o.set("i18n_names", &mut out.i18n_names);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3268,7 +3262,7 @@ impl ToJson for ChatMenuItem {
         w.end_object();
     }
 }
-/// The `redirect_link` of \[`ChatMenuItem`\].
+/// The `redirect_link` of `ChatMenuItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3289,13 +3283,14 @@ pub struct ChatMenuItemRedirectLink {
 }
 impl FromJson for ChatMenuItemRedirectLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChatMenuItemRedirectLink")?;
+        let mut o = json::Fields::of(value, "ChatMenuItemRedirectLink")?;
         let mut out = Self::default();
-        json::set(&mut o, "common_url", &mut out.common_url)?;
-        json::set(&mut o, "ios_url", &mut out.ios_url)?;
-        json::set(&mut o, "android_url", &mut out.android_url)?;
-        json::set(&mut o, "pc_url", &mut out.pc_url)?;
-        json::set(&mut o, "web_url", &mut out.web_url)?;
+        o.set("common_url", &mut out.common_url);
+        o.set("ios_url", &mut out.ios_url);
+        o.set("android_url", &mut out.android_url);
+        o.set("pc_url", &mut out.pc_url);
+        o.set("web_url", &mut out.web_url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3310,7 +3305,7 @@ impl ToJson for ChatMenuItemRedirectLink {
         w.end_object();
     }
 }
-/// The `children` of \[`ChatMenuTopLevel`\].
+/// The `children` of `ChatMenuTopLevel`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3325,14 +3320,11 @@ pub struct ChatMenuSecondLevel {
 }
 impl FromJson for ChatMenuSecondLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChatMenuSecondLevel")?;
+        let mut o = json::Fields::of(value, "ChatMenuSecondLevel")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "chat_menu_second_level_id",
-            &mut out.chat_menu_second_level_id,
-        )?;
-        json::set(&mut o, "chat_menu_item", &mut out.chat_menu_item)?;
+        o.set("chat_menu_second_level_id", &mut out.chat_menu_second_level_id);
+        o.set("chat_menu_item", &mut out.chat_menu_item);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3344,7 +3336,7 @@ impl ToJson for ChatMenuSecondLevel {
         w.end_object();
     }
 }
-/// The `chat_menu_top_levels` of \[`ChatMenuTree`\].
+/// The `chat_menu_top_levels` of `ChatMenuTree`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3361,11 +3353,12 @@ pub struct ChatMenuTopLevel {
 }
 impl FromJson for ChatMenuTopLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChatMenuTopLevel")?;
+        let mut o = json::Fields::of(value, "ChatMenuTopLevel")?;
         let mut out = Self::default();
-        json::set(&mut o, "chat_menu_top_level_id", &mut out.chat_menu_top_level_id)?;
-        json::set(&mut o, "chat_menu_item", &mut out.chat_menu_item)?;
-        json::set(&mut o, "children", &mut out.children)?;
+        o.set("chat_menu_top_level_id", &mut out.chat_menu_top_level_id);
+        o.set("chat_menu_item", &mut out.chat_menu_item);
+        o.set("children", &mut out.children);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3378,7 +3371,7 @@ impl ToJson for ChatMenuTopLevel {
         w.end_object();
     }
 }
-/// The `menu_tree` of \[`CreateChatMenuTreeRequestBody`\].
+/// The `menu_tree` of `CreateChatMenuTreeRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3393,9 +3386,10 @@ pub struct ChatMenuTree {
 }
 impl FromJson for ChatMenuTree {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChatMenuTree")?;
+        let mut o = json::Fields::of(value, "ChatMenuTree")?;
         let mut out = Self::default();
-        json::set(&mut o, "chat_menu_top_levels", &mut out.chat_menu_top_levels)?;
+        o.set("chat_menu_top_levels", &mut out.chat_menu_top_levels);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3406,7 +3400,7 @@ impl ToJson for ChatMenuTree {
         w.end_object();
     }
 }
-/// The `chat_tabs` of \[`CreateChatTabRequestBody`\].
+/// The `chat_tabs` of `CreateChatTabRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3444,13 +3438,14 @@ pub struct ChatTab {
 }
 impl FromJson for ChatTab {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChatTab")?;
+        let mut o = json::Fields::of(value, "ChatTab")?;
         let mut out = Self::default();
-        json::set(&mut o, "tab_id", &mut out.tab_id)?;
-        json::set(&mut o, "tab_name", &mut out.tab_name)?;
-        json::set(&mut o, "tab_type", &mut out.tab_type)?;
-        json::set(&mut o, "tab_content", &mut out.tab_content)?;
-        json::set(&mut o, "tab_config", &mut out.tab_config)?;
+        o.set("tab_id", &mut out.tab_id);
+        o.set("tab_name", &mut out.tab_name);
+        o.set("tab_type", &mut out.tab_type);
+        o.set("tab_content", &mut out.tab_content);
+        o.set("tab_config", &mut out.tab_config);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3471,7 +3466,7 @@ impl ToJson for ChatTab {
         None
     }
 }
-/// The `tab_config` of \[`ChatTab`\].
+/// The `tab_config` of `ChatTab`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3486,10 +3481,11 @@ pub struct ChatTabConfig {
 }
 impl FromJson for ChatTabConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChatTabConfig")?;
+        let mut o = json::Fields::of(value, "ChatTabConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "icon_key", &mut out.icon_key)?;
-        json::set(&mut o, "is_built_in", &mut out.is_built_in)?;
+        o.set("icon_key", &mut out.icon_key);
+        o.set("is_built_in", &mut out.is_built_in);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3501,7 +3497,7 @@ impl ToJson for ChatTabConfig {
         w.end_object();
     }
 }
-/// The `tab_content` of \[`ChatTab`\].
+/// The `tab_content` of `ChatTab`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3526,12 +3522,13 @@ pub struct ChatTabContent {
 }
 impl FromJson for ChatTabContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChatTabContent")?;
+        let mut o = json::Fields::of(value, "ChatTabContent")?;
         let mut out = Self::default();
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "doc", &mut out.doc)?;
-        json::set(&mut o, "meeting_minute", &mut out.meeting_minute)?;
-        json::set(&mut o, "task", &mut out.task)?;
+        o.set("url", &mut out.url);
+        o.set("doc", &mut out.doc);
+        o.set("meeting_minute", &mut out.meeting_minute);
+        o.set("task", &mut out.task);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3545,7 +3542,7 @@ impl ToJson for ChatTabContent {
         w.end_object();
     }
 }
-/// The `chat_top_notice` of \[`PutTopNoticeChatTopNoticeRequestBody`\].
+/// The `chat_top_notice` of `PutTopNoticeChatTopNoticeRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3654,15 +3651,12 @@ pub struct CreateChatMembersResponseBody {
 }
 impl FromJson for CreateChatMembersResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateChatMembersResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateChatMembersResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "invalid_id_list", &mut out.invalid_id_list)?;
-        json::set(&mut o, "not_existed_id_list", &mut out.not_existed_id_list)?;
-        json::set(
-            &mut o,
-            "pending_approval_id_list",
-            &mut out.pending_approval_id_list,
-        )?;
+        o.set("invalid_id_list", &mut out.invalid_id_list);
+        o.set("not_existed_id_list", &mut out.not_existed_id_list);
+        o.set("pending_approval_id_list", &mut out.pending_approval_id_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3901,48 +3895,37 @@ pub struct CreateChatResponseBody {
 }
 impl FromJson for CreateChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateChatResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateChatResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "avatar", &mut out.avatar)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
-        json::set(&mut o, "owner_id", &mut out.owner_id)?;
-        json::set(&mut o, "owner_id_type", &mut out.owner_id_type)?;
-        json::set(&mut o, "urgent_setting", &mut out.urgent_setting)?;
-        json::set(
-            &mut o,
-            "video_conference_setting",
-            &mut out.video_conference_setting,
-        )?;
-        json::set(&mut o, "pin_manage_setting", &mut out.pin_manage_setting)?;
-        json::set(&mut o, "add_member_permission", &mut out.add_member_permission)?;
-        json::set(&mut o, "share_card_permission", &mut out.share_card_permission)?;
-        json::set(&mut o, "at_all_permission", &mut out.at_all_permission)?;
-        json::set(&mut o, "edit_permission", &mut out.edit_permission)?;
-        json::set(&mut o, "group_message_type", &mut out.group_message_type)?;
-        json::set(&mut o, "chat_mode", &mut out.chat_mode)?;
-        json::set(&mut o, "chat_type", &mut out.chat_type)?;
-        json::set(&mut o, "chat_tag", &mut out.chat_tag)?;
-        json::set(&mut o, "external", &mut out.external)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "join_message_visibility", &mut out.join_message_visibility)?;
-        json::set(
-            &mut o,
-            "leave_message_visibility",
-            &mut out.leave_message_visibility,
-        )?;
-        json::set(&mut o, "membership_approval", &mut out.membership_approval)?;
-        json::set(&mut o, "moderation_permission", &mut out.moderation_permission)?;
-        json::set(&mut o, "labels", &mut out.labels)?;
-        json::set(&mut o, "toolkit_ids", &mut out.toolkit_ids)?;
-        json::set(&mut o, "restricted_mode_setting", &mut out.restricted_mode_setting)?;
-        json::set(
-            &mut o,
-            "hide_member_count_setting",
-            &mut out.hide_member_count_setting,
-        )?;
+        o.set("chat_id", &mut out.chat_id);
+        o.set("avatar", &mut out.avatar);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("i18n_names", &mut out.i18n_names);
+        o.set("owner_id", &mut out.owner_id);
+        o.set("owner_id_type", &mut out.owner_id_type);
+        o.set("urgent_setting", &mut out.urgent_setting);
+        o.set("video_conference_setting", &mut out.video_conference_setting);
+        o.set("pin_manage_setting", &mut out.pin_manage_setting);
+        o.set("add_member_permission", &mut out.add_member_permission);
+        o.set("share_card_permission", &mut out.share_card_permission);
+        o.set("at_all_permission", &mut out.at_all_permission);
+        o.set("edit_permission", &mut out.edit_permission);
+        o.set("group_message_type", &mut out.group_message_type);
+        o.set("chat_mode", &mut out.chat_mode);
+        o.set("chat_type", &mut out.chat_type);
+        o.set("chat_tag", &mut out.chat_tag);
+        o.set("external", &mut out.external);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("join_message_visibility", &mut out.join_message_visibility);
+        o.set("leave_message_visibility", &mut out.leave_message_visibility);
+        o.set("membership_approval", &mut out.membership_approval);
+        o.set("moderation_permission", &mut out.moderation_permission);
+        o.set("labels", &mut out.labels);
+        o.set("toolkit_ids", &mut out.toolkit_ids);
+        o.set("restricted_mode_setting", &mut out.restricted_mode_setting);
+        o.set("hide_member_count_setting", &mut out.hide_member_count_setting);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3985,9 +3968,10 @@ pub struct CreateChatTabResponseBody {
 }
 impl FromJson for CreateChatTabResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateChatTabResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateChatTabResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "chat_tabs", &mut out.chat_tabs)?;
+        o.set("chat_tabs", &mut out.chat_tabs);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4056,9 +4040,10 @@ pub struct CreateFileResponseBody {
 }
 impl FromJson for CreateFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateFileResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateFileResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_key", &mut out.file_key)?;
+        o.set("file_key", &mut out.file_key);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4102,9 +4087,10 @@ pub struct CreateImageResponseBody {
 }
 impl FromJson for CreateImageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateImageResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateImageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "image_key", &mut out.image_key)?;
+        o.set("image_key", &mut out.image_key);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4235,9 +4221,10 @@ pub struct CreatePinResponseBody {
 }
 impl FromJson for CreatePinResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreatePinResponseBody")?;
+        let mut o = json::Fields::of(value, "CreatePinResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "pin", &mut out.pin)?;
+        o.set("pin", &mut out.pin);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4254,9 +4241,10 @@ pub struct DeleteChatMembersResponseBody {
 }
 impl FromJson for DeleteChatMembersResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteChatMembersResponseBody")?;
+        let mut o = json::Fields::of(value, "DeleteChatMembersResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "invalid_id_list", &mut out.invalid_id_list)?;
+        o.set("invalid_id_list", &mut out.invalid_id_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4278,7 +4266,7 @@ impl ToJson for DeleteTabsChatTabRequestBody {
         w.end_object();
     }
 }
-/// The `reaction_type` of \[`CreateMessageReactionRequestBody`\].
+/// The `reaction_type` of `CreateMessageReactionRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4291,9 +4279,10 @@ pub struct Emoji {
 }
 impl FromJson for Emoji {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Emoji")?;
+        let mut o = json::Fields::of(value, "Emoji")?;
         let mut out = Self::default();
-        json::set(&mut o, "emoji_type", &mut out.emoji_type)?;
+        o.set("emoji_type", &mut out.emoji_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4310,7 +4299,7 @@ impl ToJson for Emoji {
         None
     }
 }
-/// The `fail_msg_reaction_details` of \[`BatchQueryMessageReactionResponseBody`\].
+/// The `fail_msg_reaction_details` of `BatchQueryMessageReactionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4325,14 +4314,15 @@ pub struct FailMsgReactionDetails {
 }
 impl FromJson for FailMsgReactionDetails {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FailMsgReactionDetails")?;
+        let mut o = json::Fields::of(value, "FailMsgReactionDetails")?;
         let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "fail_reason", &mut out.fail_reason)?;
+        o.set("message_id", &mut out.message_id);
+        o.set("fail_reason", &mut out.fail_reason);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `follow_ups` of \[`PushFollowUpMessageRequestBody`\].
+/// The `follow_ups` of `PushFollowUpMessageRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4413,16 +4403,17 @@ pub struct GetChatAnnouncementResponseBody {
 }
 impl FromJson for GetChatAnnouncementResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetChatAnnouncementResponseBody")?;
+        let mut o = json::Fields::of(value, "GetChatAnnouncementResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "revision", &mut out.revision)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "owner_id_type", &mut out.owner_id_type)?;
-        json::set(&mut o, "owner_id", &mut out.owner_id)?;
-        json::set(&mut o, "modifier_id_type", &mut out.modifier_id_type)?;
-        json::set(&mut o, "modifier_id", &mut out.modifier_id)?;
+        o.set("content", &mut out.content);
+        o.set("revision", &mut out.revision);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("owner_id_type", &mut out.owner_id_type);
+        o.set("owner_id", &mut out.owner_id);
+        o.set("modifier_id_type", &mut out.modifier_id_type);
+        o.set("modifier_id", &mut out.modifier_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4449,18 +4440,15 @@ pub struct GetChatMembersResponseBody {
 }
 impl FromJson for GetChatMembersResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetChatMembersResponseBody")?;
+        let mut o = json::Fields::of(value, "GetChatMembersResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "member_total", &mut out.member_total)?;
-        json::set(
-            &mut o,
-            "trigger_security_conf_limit",
-            &mut out.trigger_security_conf_limit,
-        )?;
-        json::set(&mut o, "security_conf_limit", &mut out.security_conf_limit)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("member_total", &mut out.member_total);
+        o.set("trigger_security_conf_limit", &mut out.trigger_security_conf_limit);
+        o.set("security_conf_limit", &mut out.security_conf_limit);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4477,9 +4465,10 @@ pub struct GetChatMenuTreeResponseBody {
 }
 impl FromJson for GetChatMenuTreeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetChatMenuTreeResponseBody")?;
+        let mut o = json::Fields::of(value, "GetChatMenuTreeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "menu_tree", &mut out.menu_tree)?;
+        o.set("menu_tree", &mut out.menu_tree);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4502,12 +4491,13 @@ pub struct GetChatModerationResponseBody {
 }
 impl FromJson for GetChatModerationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetChatModerationResponseBody")?;
+        let mut o = json::Fields::of(value, "GetChatModerationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "moderation_setting", &mut out.moderation_setting)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("moderation_setting", &mut out.moderation_setting);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4586,52 +4576,41 @@ pub struct GetChatResponseBody {
 }
 impl FromJson for GetChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetChatResponseBody")?;
+        let mut o = json::Fields::of(value, "GetChatResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "avatar", &mut out.avatar)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
-        json::set(&mut o, "add_member_permission", &mut out.add_member_permission)?;
-        json::set(&mut o, "share_card_permission", &mut out.share_card_permission)?;
-        json::set(&mut o, "at_all_permission", &mut out.at_all_permission)?;
-        json::set(&mut o, "edit_permission", &mut out.edit_permission)?;
-        json::set(&mut o, "owner_id_type", &mut out.owner_id_type)?;
-        json::set(&mut o, "owner_id", &mut out.owner_id)?;
-        json::set(&mut o, "user_manager_id_list", &mut out.user_manager_id_list)?;
-        json::set(&mut o, "bot_manager_id_list", &mut out.bot_manager_id_list)?;
-        json::set(&mut o, "group_message_type", &mut out.group_message_type)?;
-        json::set(&mut o, "chat_mode", &mut out.chat_mode)?;
-        json::set(&mut o, "chat_type", &mut out.chat_type)?;
-        json::set(&mut o, "chat_tag", &mut out.chat_tag)?;
-        json::set(&mut o, "join_message_visibility", &mut out.join_message_visibility)?;
-        json::set(
-            &mut o,
-            "leave_message_visibility",
-            &mut out.leave_message_visibility,
-        )?;
-        json::set(&mut o, "membership_approval", &mut out.membership_approval)?;
-        json::set(&mut o, "moderation_permission", &mut out.moderation_permission)?;
-        json::set(&mut o, "external", &mut out.external)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "user_count", &mut out.user_count)?;
-        json::set(&mut o, "bot_count", &mut out.bot_count)?;
-        json::set(&mut o, "labels", &mut out.labels)?;
-        json::set(&mut o, "toolkit_ids", &mut out.toolkit_ids)?;
-        json::set(&mut o, "restricted_mode_setting", &mut out.restricted_mode_setting)?;
-        json::set(&mut o, "urgent_setting", &mut out.urgent_setting)?;
-        json::set(
-            &mut o,
-            "video_conference_setting",
-            &mut out.video_conference_setting,
-        )?;
-        json::set(&mut o, "pin_manage_setting", &mut out.pin_manage_setting)?;
-        json::set(
-            &mut o,
-            "hide_member_count_setting",
-            &mut out.hide_member_count_setting,
-        )?;
-        json::set(&mut o, "chat_status", &mut out.chat_status)?;
+        o.set("avatar", &mut out.avatar);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("i18n_names", &mut out.i18n_names);
+        o.set("add_member_permission", &mut out.add_member_permission);
+        o.set("share_card_permission", &mut out.share_card_permission);
+        o.set("at_all_permission", &mut out.at_all_permission);
+        o.set("edit_permission", &mut out.edit_permission);
+        o.set("owner_id_type", &mut out.owner_id_type);
+        o.set("owner_id", &mut out.owner_id);
+        o.set("user_manager_id_list", &mut out.user_manager_id_list);
+        o.set("bot_manager_id_list", &mut out.bot_manager_id_list);
+        o.set("group_message_type", &mut out.group_message_type);
+        o.set("chat_mode", &mut out.chat_mode);
+        o.set("chat_type", &mut out.chat_type);
+        o.set("chat_tag", &mut out.chat_tag);
+        o.set("join_message_visibility", &mut out.join_message_visibility);
+        o.set("leave_message_visibility", &mut out.leave_message_visibility);
+        o.set("membership_approval", &mut out.membership_approval);
+        o.set("moderation_permission", &mut out.moderation_permission);
+        o.set("external", &mut out.external);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("user_count", &mut out.user_count);
+        o.set("bot_count", &mut out.bot_count);
+        o.set("labels", &mut out.labels);
+        o.set("toolkit_ids", &mut out.toolkit_ids);
+        o.set("restricted_mode_setting", &mut out.restricted_mode_setting);
+        o.set("urgent_setting", &mut out.urgent_setting);
+        o.set("video_conference_setting", &mut out.video_conference_setting);
+        o.set("pin_manage_setting", &mut out.pin_manage_setting);
+        o.set("hide_member_count_setting", &mut out.hide_member_count_setting);
+        o.set("chat_status", &mut out.chat_status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4648,9 +4627,10 @@ pub struct GetMessageResponseBody {
 }
 impl FromJson for GetMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetMessageResponseBody")?;
+        let mut o = json::Fields::of(value, "GetMessageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4669,22 +4649,15 @@ pub struct GetProgressBatchMessageResponseBody {
 }
 impl FromJson for GetProgressBatchMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetProgressBatchMessageResponseBody")?;
+        let mut o = json::Fields::of(value, "GetProgressBatchMessageResponseBody")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "batch_message_send_progress",
-            &mut out.batch_message_send_progress,
-        )?;
-        json::set(
-            &mut o,
-            "batch_message_recall_progress",
-            &mut out.batch_message_recall_progress,
-        )?;
+        o.set("batch_message_send_progress", &mut out.batch_message_send_progress);
+        o.set("batch_message_recall_progress", &mut out.batch_message_recall_progress);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n_contents` of \[`FollowUp`\].
+/// The `i18n_contents` of `FollowUp`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4730,7 +4703,7 @@ impl ToJson for I18nContent {
         None
     }
 }
-/// The `i18n_names` of \[`ChatMenuItem`\].
+/// The `i18n_names` of `ChatMenuItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4747,11 +4720,12 @@ pub struct I18nNames {
 }
 impl FromJson for I18nNames {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nNames")?;
+        let mut o = json::Fields::of(value, "I18nNames")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("en_us", &mut out.en_us);
+        o.set("ja_jp", &mut out.ja_jp);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4777,9 +4751,10 @@ pub struct IsInChatChatMembersResponseBody {
 }
 impl FromJson for IsInChatChatMembersResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "IsInChatChatMembersResponseBody")?;
+        let mut o = json::Fields::of(value, "IsInChatChatMembersResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_in_chat", &mut out.is_in_chat)?;
+        o.set("is_in_chat", &mut out.is_in_chat);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4821,15 +4796,16 @@ pub struct LinkChatResponseBody {
 }
 impl FromJson for LinkChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LinkChatResponseBody")?;
+        let mut o = json::Fields::of(value, "LinkChatResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "share_link", &mut out.share_link)?;
-        json::set(&mut o, "expire_time", &mut out.expire_time)?;
-        json::set(&mut o, "is_permanent", &mut out.is_permanent)?;
+        o.set("share_link", &mut out.share_link);
+        o.set("expire_time", &mut out.expire_time);
+        o.set("is_permanent", &mut out.is_permanent);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListChatResponseBody`\].
+/// The `items` of `ListChatResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4866,21 +4842,22 @@ pub struct ListChat {
 }
 impl FromJson for ListChat {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListChat")?;
+        let mut o = json::Fields::of(value, "ListChat")?;
         let mut out = Self::default();
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "avatar", &mut out.avatar)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "owner_id", &mut out.owner_id)?;
-        json::set(&mut o, "owner_id_type", &mut out.owner_id_type)?;
-        json::set(&mut o, "external", &mut out.external)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "labels", &mut out.labels)?;
-        json::set(&mut o, "chat_status", &mut out.chat_status)?;
-        json::set(&mut o, "chat_mode", &mut out.chat_mode)?;
-        json::set(&mut o, "p2p_target_type", &mut out.p2p_target_type)?;
-        json::set(&mut o, "p2p_target_id", &mut out.p2p_target_id)?;
+        o.set("chat_id", &mut out.chat_id);
+        o.set("avatar", &mut out.avatar);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("owner_id", &mut out.owner_id);
+        o.set("owner_id_type", &mut out.owner_id_type);
+        o.set("external", &mut out.external);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("labels", &mut out.labels);
+        o.set("chat_status", &mut out.chat_status);
+        o.set("chat_mode", &mut out.chat_mode);
+        o.set("p2p_target_type", &mut out.p2p_target_type);
+        o.set("p2p_target_id", &mut out.p2p_target_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4901,15 +4878,16 @@ pub struct ListChatResponseBody {
 }
 impl FromJson for ListChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListChatResponseBody")?;
+        let mut o = json::Fields::of(value, "ListChatResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`GetChatMembersResponseBody`\].
+/// The `items` of `GetChatMembersResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4928,12 +4906,13 @@ pub struct ListMember {
 }
 impl FromJson for ListMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListMember")?;
+        let mut o = json::Fields::of(value, "ListMember")?;
         let mut out = Self::default();
-        json::set(&mut o, "member_id_type", &mut out.member_id_type)?;
-        json::set(&mut o, "member_id", &mut out.member_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        o.set("member_id_type", &mut out.member_id_type);
+        o.set("member_id", &mut out.member_id);
+        o.set("name", &mut out.name);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4954,11 +4933,12 @@ pub struct ListMessageReactionResponseBody {
 }
 impl FromJson for ListMessageReactionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListMessageReactionResponseBody")?;
+        let mut o = json::Fields::of(value, "ListMessageReactionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4979,15 +4959,16 @@ pub struct ListMessageResponseBody {
 }
 impl FromJson for ListMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListMessageResponseBody")?;
+        let mut o = json::Fields::of(value, "ListMessageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`GetChatModerationResponseBody`\].
+/// The `items` of `GetChatModerationResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5004,11 +4985,12 @@ pub struct ListModerator {
 }
 impl FromJson for ListModerator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListModerator")?;
+        let mut o = json::Fields::of(value, "ListModerator")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id_type", &mut out.user_id_type)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        o.set("user_id_type", &mut out.user_id_type);
+        o.set("user_id", &mut out.user_id);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5029,15 +5011,16 @@ pub struct ListPinResponseBody {
 }
 impl FromJson for ListPinResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListPinResponseBody")?;
+        let mut o = json::Fields::of(value, "ListPinResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `mentions` of \[`CreateMessageResponseBody`\].
+/// The `mentions` of `CreateMessageResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5058,13 +5041,14 @@ pub struct Mention {
 }
 impl FromJson for Mention {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Mention")?;
+        let mut o = json::Fields::of(value, "Mention")?;
         let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "id_type", &mut out.id_type)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        o.set("key", &mut out.key);
+        o.set("id", &mut out.id);
+        o.set("id_type", &mut out.id_type);
+        o.set("name", &mut out.name);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5113,14 +5097,15 @@ pub struct MergeForwardMessageResponseBody {
 }
 impl FromJson for MergeForwardMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MergeForwardMessageResponseBody")?;
+        let mut o = json::Fields::of(value, "MergeForwardMessageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "message", &mut out.message)?;
-        json::set(&mut o, "invalid_message_id_list", &mut out.invalid_message_id_list)?;
+        o.set("message", &mut out.message);
+        o.set("invalid_message_id_list", &mut out.invalid_message_id_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`GetMessageResponseBody`\].
+/// The `items` of `GetMessageResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5165,29 +5150,30 @@ pub struct Message {
 }
 impl FromJson for Message {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Message")?;
+        let mut o = json::Fields::of(value, "Message")?;
         let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "root_id", &mut out.root_id)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "thread_id", &mut out.thread_id)?;
-        json::set(&mut o, "msg_type", &mut out.msg_type)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "deleted", &mut out.deleted)?;
-        json::set(&mut o, "updated", &mut out.updated)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "sender", &mut out.sender)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "mentions", &mut out.mentions)?;
-        json::set(&mut o, "upper_message_id", &mut out.upper_message_id)?;
-        json::set(&mut o, "message_app_link", &mut out.message_app_link)?;
-        json::set(&mut o, "message_position", &mut out.message_position)?;
-        json::set(&mut o, "thread_message_position", &mut out.thread_message_position)?;
+        o.set("message_id", &mut out.message_id);
+        o.set("root_id", &mut out.root_id);
+        o.set("parent_id", &mut out.parent_id);
+        o.set("thread_id", &mut out.thread_id);
+        o.set("msg_type", &mut out.msg_type);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("deleted", &mut out.deleted);
+        o.set("updated", &mut out.updated);
+        o.set("chat_id", &mut out.chat_id);
+        o.set("sender", &mut out.sender);
+        o.set("body", &mut out.body);
+        o.set("mentions", &mut out.mentions);
+        o.set("upper_message_id", &mut out.upper_message_id);
+        o.set("message_app_link", &mut out.message_app_link);
+        o.set("message_position", &mut out.message_position);
+        o.set("thread_message_position", &mut out.thread_message_position);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `body` of \[`CreateMessageResponseBody`\].
+/// The `body` of `CreateMessageResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5202,9 +5188,10 @@ pub struct MessageBody {
 }
 impl FromJson for MessageBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MessageBody")?;
+        let mut o = json::Fields::of(value, "MessageBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
+        o.set("content", &mut out.content);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5221,7 +5208,7 @@ impl ToJson for MessageBody {
         None
     }
 }
-/// The `queries` of \[`BatchQueryMessageReactionRequestBody`\].
+/// The `queries` of `BatchQueryMessageReactionRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5242,7 +5229,7 @@ impl ToJson for MessageQuery {
         w.end_object();
     }
 }
-/// The `items` of \[`ListMessageReactionResponseBody`\].
+/// The `items` of `ListMessageReactionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5261,16 +5248,17 @@ pub struct MessageReaction {
 }
 impl FromJson for MessageReaction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MessageReaction")?;
+        let mut o = json::Fields::of(value, "MessageReaction")?;
         let mut out = Self::default();
-        json::set(&mut o, "reaction_id", &mut out.reaction_id)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "action_time", &mut out.action_time)?;
-        json::set(&mut o, "reaction_type", &mut out.reaction_type)?;
+        o.set("reaction_id", &mut out.reaction_id);
+        o.set("operator", &mut out.operator);
+        o.set("action_time", &mut out.action_time);
+        o.set("reaction_type", &mut out.reaction_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `filter` of \[`SearchMessageRequestBody`\].
+/// The `filter` of `SearchMessageRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5312,7 +5300,7 @@ impl ToJson for MessageSearchFilter {
         w.end_object();
     }
 }
-/// The `items` of \[`SearchMessageResponseBody`\].
+/// The `items` of `SearchMessageResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5329,15 +5317,16 @@ pub struct MessageSearchItem {
 }
 impl FromJson for MessageSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MessageSearchItem")?;
+        let mut o = json::Fields::of(value, "MessageSearchItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "display_info", &mut out.display_info)?;
-        json::set(&mut o, "meta_data", &mut out.meta_data)?;
+        o.set("id", &mut out.id);
+        o.set("display_info", &mut out.display_info);
+        o.set("meta_data", &mut out.meta_data);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `meta_data` of \[`MessageSearchItem`\].
+/// The `meta_data` of `MessageSearchItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5368,22 +5357,23 @@ pub struct MessageSearchMeta {
 }
 impl FromJson for MessageSearchMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MessageSearchMeta")?;
+        let mut o = json::Fields::of(value, "MessageSearchMeta")?;
         let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "position", &mut out.position)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "from_id", &mut out.from_id)?;
-        json::set(&mut o, "thread_id", &mut out.thread_id)?;
-        json::set(&mut o, "thread_position", &mut out.thread_position)?;
-        json::set(&mut o, "is_p2p_chat", &mut out.is_p2p_chat)?;
+        o.set("message_id", &mut out.message_id);
+        o.set("type", &mut out.r#type);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("position", &mut out.position);
+        o.set("chat_id", &mut out.chat_id);
+        o.set("from_id", &mut out.from_id);
+        o.set("thread_id", &mut out.thread_id);
+        o.set("thread_position", &mut out.thread_position);
+        o.set("is_p2p_chat", &mut out.is_p2p_chat);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `operator` of \[`CreateMessageReactionResponseBody`\].
+/// The `operator` of `CreateMessageReactionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5398,10 +5388,11 @@ pub struct Operator {
 }
 impl FromJson for Operator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Operator")?;
+        let mut o = json::Fields::of(value, "Operator")?;
         let mut out = Self::default();
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "operator_type", &mut out.operator_type)?;
+        o.set("operator_id", &mut out.operator_id);
+        o.set("operator_type", &mut out.operator_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5468,13 +5459,14 @@ pub struct PatchChatMenuItemResponseBody {
 }
 impl FromJson for PatchChatMenuItemResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchChatMenuItemResponseBody")?;
+        let mut o = json::Fields::of(value, "PatchChatMenuItemResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "chat_menu_item", &mut out.chat_menu_item)?;
+        o.set("chat_menu_item", &mut out.chat_menu_item);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `pin` of \[`CreatePinResponseBody`\].
+/// The `pin` of `CreatePinResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5495,13 +5487,14 @@ pub struct Pin {
 }
 impl FromJson for Pin {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Pin")?;
+        let mut o = json::Fields::of(value, "Pin")?;
         let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "operator_id_type", &mut out.operator_id_type)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
+        o.set("message_id", &mut out.message_id);
+        o.set("chat_id", &mut out.chat_id);
+        o.set("operator_id", &mut out.operator_id);
+        o.set("operator_id_type", &mut out.operator_id_type);
+        o.set("create_time", &mut out.create_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5547,7 +5540,7 @@ impl ToJson for PutTopNoticeChatTopNoticeRequestBody {
         w.end_object();
     }
 }
-/// The `message_reaction_items` of \[`SuccessMsgReactionDetails`\].
+/// The `message_reaction_items` of `SuccessMsgReactionDetails`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5566,16 +5559,17 @@ pub struct Reaction {
 }
 impl FromJson for Reaction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Reaction")?;
+        let mut o = json::Fields::of(value, "Reaction")?;
         let mut out = Self::default();
-        json::set(&mut o, "reaction_id", &mut out.reaction_id)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "action_time", &mut out.action_time)?;
-        json::set(&mut o, "emoji_type", &mut out.emoji_type)?;
+        o.set("reaction_id", &mut out.reaction_id);
+        o.set("operator", &mut out.operator);
+        o.set("action_time", &mut out.action_time);
+        o.set("emoji_type", &mut out.emoji_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `reaction_count` of \[`SuccessMsgReactionCount`\].
+/// The `reaction_count` of `SuccessMsgReactionCount`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5590,14 +5584,15 @@ pub struct ReactionCount {
 }
 impl FromJson for ReactionCount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReactionCount")?;
+        let mut o = json::Fields::of(value, "ReactionCount")?;
         let mut out = Self::default();
-        json::set(&mut o, "reaction_type", &mut out.reaction_type)?;
-        json::set(&mut o, "count", &mut out.count)?;
+        o.set("reaction_type", &mut out.reaction_type);
+        o.set("count", &mut out.count);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ReadUsersMessageResponseBody`\].
+/// The `items` of `ReadUsersMessageResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5616,12 +5611,13 @@ pub struct ReadUser {
 }
 impl FromJson for ReadUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReadUser")?;
+        let mut o = json::Fields::of(value, "ReadUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id_type", &mut out.user_id_type)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "timestamp", &mut out.timestamp)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        o.set("user_id_type", &mut out.user_id_type);
+        o.set("user_id", &mut out.user_id);
+        o.set("timestamp", &mut out.timestamp);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5638,9 +5634,10 @@ pub struct ReadUserBatchMessageResponseBody {
 }
 impl FromJson for ReadUserBatchMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReadUserBatchMessageResponseBody")?;
+        let mut o = json::Fields::of(value, "ReadUserBatchMessageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "read_user", &mut out.read_user)?;
+        o.set("read_user", &mut out.read_user);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5661,11 +5658,12 @@ pub struct ReadUsersMessageResponseBody {
 }
 impl FromJson for ReadUsersMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReadUsersMessageResponseBody")?;
+        let mut o = json::Fields::of(value, "ReadUsersMessageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5766,7 +5764,7 @@ impl ToJson for ReplyMessageRequestBody {
         None
     }
 }
-/// The `restricted_mode_setting` of \[`CreateChatRequestBody`\].
+/// The `restricted_mode_setting` of `CreateChatRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5801,24 +5799,19 @@ pub struct RestrictedModeSetting {
 }
 impl FromJson for RestrictedModeSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RestrictedModeSetting")?;
+        let mut o = json::Fields::of(value, "RestrictedModeSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(
-            &mut o,
+        o.set("status", &mut out.status);
+        o.set(
             "screenshot_has_permission_setting",
             &mut out.screenshot_has_permission_setting,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "download_has_permission_setting",
             &mut out.download_has_permission_setting,
-        )?;
-        json::set(
-            &mut o,
-            "message_has_permission_setting",
-            &mut out.message_has_permission_setting,
-        )?;
+        );
+        o.set("message_has_permission_setting", &mut out.message_has_permission_setting);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5883,17 +5876,18 @@ pub struct SearchMessageResponseBody {
 }
 impl FromJson for SearchMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchMessageResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchMessageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "notice", &mut out.notice)?;
+        o.set("items", &mut out.items);
+        o.set("total", &mut out.total);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("notice", &mut out.notice);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `sender` of \[`CreateMessageResponseBody`\].
+/// The `sender` of `CreateMessageResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5918,15 +5912,16 @@ pub struct Sender {
 }
 impl FromJson for Sender {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Sender")?;
+        let mut o = json::Fields::of(value, "Sender")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "id_type", &mut out.id_type)?;
-        json::set(&mut o, "sender_type", &mut out.sender_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "sender_name", &mut out.sender_name)?;
-        json::set(&mut o, "open_bot_id", &mut out.open_bot_id)?;
-        json::set(&mut o, "sender_i18n_names", &mut out.sender_i18n_names)?;
+        o.set("id", &mut out.id);
+        o.set("id_type", &mut out.id_type);
+        o.set("sender_type", &mut out.sender_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("sender_name", &mut out.sender_name);
+        o.set("open_bot_id", &mut out.open_bot_id);
+        o.set("sender_i18n_names", &mut out.sender_i18n_names);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5973,7 +5968,7 @@ impl ToJson for SortTabsChatTabRequestBody {
         w.end_object();
     }
 }
-/// The `success_msg_reaction_counts` of \[`BatchQueryMessageReactionResponseBody`\].
+/// The `success_msg_reaction_counts` of `BatchQueryMessageReactionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5988,14 +5983,15 @@ pub struct SuccessMsgReactionCount {
 }
 impl FromJson for SuccessMsgReactionCount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SuccessMsgReactionCount")?;
+        let mut o = json::Fields::of(value, "SuccessMsgReactionCount")?;
         let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "reaction_count", &mut out.reaction_count)?;
+        o.set("message_id", &mut out.message_id);
+        o.set("reaction_count", &mut out.reaction_count);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `success_msg_reaction_details` of \[`BatchQueryMessageReactionResponseBody`\].
+/// The `success_msg_reaction_details` of `BatchQueryMessageReactionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6014,16 +6010,17 @@ pub struct SuccessMsgReactionDetails {
 }
 impl FromJson for SuccessMsgReactionDetails {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SuccessMsgReactionDetails")?;
+        let mut o = json::Fields::of(value, "SuccessMsgReactionDetails")?;
         let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "message_reaction_items", &mut out.message_reaction_items)?;
+        o.set("message_id", &mut out.message_id);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("message_reaction_items", &mut out.message_reaction_items);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `time_range` of \[`MessageSearchFilter`\].
+/// The `time_range` of `MessageSearchFilter`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6294,9 +6291,10 @@ pub struct UrgentAppMessageResponseBody {
 }
 impl FromJson for UrgentAppMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UrgentAppMessageResponseBody")?;
+        let mut o = json::Fields::of(value, "UrgentAppMessageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "invalid_user_id_list", &mut out.invalid_user_id_list)?;
+        o.set("invalid_user_id_list", &mut out.invalid_user_id_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6324,19 +6322,19 @@ impl ToJson for UrgentReceivers {
 ///
 /// The same fields as [`Message`]: one type, two names.
 pub type CreateByCardMessageRespData = Message;
-/// The `body` of \[`CreateByCardMessageRespData`\].
+/// The `body` of `CreateByCardMessageRespData`.
 ///
 /// The same fields as [`MessageBody`]: one type, two names.
 pub type CreateByCardMessageRespDataBody = MessageBody;
-/// The `mentions` of \[`CreateByCardMessageRespData`\].
+/// The `mentions` of `CreateByCardMessageRespData`.
 ///
 /// The same fields as [`Mention`]: one type, two names.
 pub type CreateByCardMessageRespDataMentions = Mention;
-/// The `sender` of \[`CreateByCardMessageRespData`\].
+/// The `sender` of `CreateByCardMessageRespData`.
 ///
 /// The same fields as [`Sender`]: one type, two names.
 pub type CreateByCardMessageRespDataSender = Sender;
-/// The `sender_i18n_names` of \[`CreateByCardMessageRespDataSender`\].
+/// The `sender_i18n_names` of `CreateByCardMessageRespDataSender`.
 ///
 /// The same fields as [`I18nNames`]: one type, two names.
 pub type CreateByCardMessageRespDataSenderSenderI18nNames = I18nNames;
@@ -6404,19 +6402,19 @@ pub type PatchMessageRequestBody = MessageBody;
 ///
 /// The same fields as [`Message`]: one type, two names.
 pub type ReplyByCardMessageRespData = Message;
-/// The `body` of \[`ReplyByCardMessageRespData`\].
+/// The `body` of `ReplyByCardMessageRespData`.
 ///
 /// The same fields as [`MessageBody`]: one type, two names.
 pub type ReplyByCardMessageRespDataBody = MessageBody;
-/// The `mentions` of \[`ReplyByCardMessageRespData`\].
+/// The `mentions` of `ReplyByCardMessageRespData`.
 ///
 /// The same fields as [`Mention`]: one type, two names.
 pub type ReplyByCardMessageRespDataMentions = Mention;
-/// The `sender` of \[`ReplyByCardMessageRespData`\].
+/// The `sender` of `ReplyByCardMessageRespData`.
 ///
 /// The same fields as [`Sender`]: one type, two names.
 pub type ReplyByCardMessageRespDataSender = Sender;
-/// The `sender_i18n_names` of \[`ReplyByCardMessageRespDataSender`\].
+/// The `sender_i18n_names` of `ReplyByCardMessageRespDataSender`.
 ///
 /// The same fields as [`I18nNames`]: one type, two names.
 pub type ReplyByCardMessageRespDataSenderSenderI18nNames = I18nNames;
@@ -6440,19 +6438,19 @@ pub type SortTabsChatTabResponseBody = CreateChatTabResponseBody;
 ///
 /// The same fields as [`Message`]: one type, two names.
 pub type UpdateByCardMessageRespData = Message;
-/// The `body` of \[`UpdateByCardMessageRespData`\].
+/// The `body` of `UpdateByCardMessageRespData`.
 ///
 /// The same fields as [`MessageBody`]: one type, two names.
 pub type UpdateByCardMessageRespDataBody = MessageBody;
-/// The `mentions` of \[`UpdateByCardMessageRespData`\].
+/// The `mentions` of `UpdateByCardMessageRespData`.
 ///
 /// The same fields as [`Mention`]: one type, two names.
 pub type UpdateByCardMessageRespDataMentions = Mention;
-/// The `sender` of \[`UpdateByCardMessageRespData`\].
+/// The `sender` of `UpdateByCardMessageRespData`.
 ///
 /// The same fields as [`Sender`]: one type, two names.
 pub type UpdateByCardMessageRespDataSender = Sender;
-/// The `sender_i18n_names` of \[`UpdateByCardMessageRespDataSender`\].
+/// The `sender_i18n_names` of `UpdateByCardMessageRespDataSender`.
 ///
 /// The same fields as [`I18nNames`]: one type, two names.
 pub type UpdateByCardMessageRespDataSenderSenderI18nNames = I18nNames;

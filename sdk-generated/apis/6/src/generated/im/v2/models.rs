@@ -924,7 +924,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// The `notify` of \[`OpenAppFeedCard`\].
+/// The `notify` of `OpenAppFeedCard`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -995,7 +995,7 @@ impl ToJson for BotTimeSentiveFeedCardRequestBody {
         w.end_object();
     }
 }
-/// The `filter` of \[`SearchChatRequestBody`\].
+/// The `filter` of `SearchChatRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1025,7 +1025,7 @@ impl ToJson for ChatSearchFilter {
         w.end_object();
     }
 }
-/// The `items` of \[`SearchChatResponseBody`\].
+/// The `items` of `SearchChatResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1042,15 +1042,16 @@ pub struct ChatSearchItem {
 }
 impl FromJson for ChatSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChatSearchItem")?;
+        let mut o = json::Fields::of(value, "ChatSearchItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "display_info", &mut out.display_info)?;
-        json::set(&mut o, "meta_data", &mut out.meta_data)?;
+        o.set("id", &mut out.id);
+        o.set("display_info", &mut out.display_info);
+        o.set("meta_data", &mut out.meta_data);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `meta_data` of \[`ChatSearchItem`\].
+/// The `meta_data` of `ChatSearchItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1085,20 +1086,21 @@ pub struct ChatSearchMeta {
 }
 impl FromJson for ChatSearchMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChatSearchMeta")?;
+        let mut o = json::Fields::of(value, "ChatSearchMeta")?;
         let mut out = Self::default();
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "external", &mut out.external)?;
-        json::set(&mut o, "chat_mode", &mut out.chat_mode)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "avatar", &mut out.avatar)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "owner_id", &mut out.owner_id)?;
-        json::set(&mut o, "owner_id_type", &mut out.owner_id_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "chat_status", &mut out.chat_status)?;
+        o.set("chat_id", &mut out.chat_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("external", &mut out.external);
+        o.set("chat_mode", &mut out.chat_mode);
+        o.set("description", &mut out.description);
+        o.set("avatar", &mut out.avatar);
+        o.set("name", &mut out.name);
+        o.set("owner_id", &mut out.owner_id);
+        o.set("owner_id_type", &mut out.owner_id_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("chat_status", &mut out.chat_status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1144,10 +1146,11 @@ pub struct CreateAppFeedCardResponseBody {
 }
 impl FromJson for CreateAppFeedCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAppFeedCardResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateAppFeedCardResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "failed_cards", &mut out.failed_cards)?;
-        json::set(&mut o, "biz_id", &mut out.biz_id)?;
+        o.set("failed_cards", &mut out.failed_cards);
+        o.set("biz_id", &mut out.biz_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1188,7 +1191,7 @@ impl ToJson for CreateBizEntityTagRelationRequestBody {
         None
     }
 }
-/// The `create_tag` of \[`CreateTagRequestBody`\].
+/// The `create_tag` of `CreateTagRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1267,10 +1270,11 @@ pub struct CreateTagResponseBody {
 }
 impl FromJson for CreateTagResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateTagResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateTagResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "create_tag_fail_reason", &mut out.create_tag_fail_reason)?;
+        o.set("id", &mut out.id);
+        o.set("create_tag_fail_reason", &mut out.create_tag_fail_reason);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1311,13 +1315,14 @@ pub struct DeleteAppFeedCardBatchResponseBody {
 }
 impl FromJson for DeleteAppFeedCardBatchResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteAppFeedCardBatchResponseBody")?;
+        let mut o = json::Fields::of(value, "DeleteAppFeedCardBatchResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "failed_cards", &mut out.failed_cards)?;
+        o.set("failed_cards", &mut out.failed_cards);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `failed_user_reasons` of \[`BotTimeSentiveFeedCardResponseBody`\].
+/// The `failed_user_reasons` of `BotTimeSentiveFeedCardResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1334,11 +1339,12 @@ pub struct FailedReason {
 }
 impl FromJson for FailedReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FailedReason")?;
+        let mut o = json::Fields::of(value, "FailedReason")?;
         let mut out = Self::default();
-        json::set(&mut o, "error_code", &mut out.error_code)?;
-        json::set(&mut o, "error_message", &mut out.error_message)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("error_code", &mut out.error_code);
+        o.set("error_message", &mut out.error_message);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1355,17 +1361,14 @@ pub struct GetBizEntityTagRelationResponseBody {
 }
 impl FromJson for GetBizEntityTagRelationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetBizEntityTagRelationResponseBody")?;
+        let mut o = json::Fields::of(value, "GetBizEntityTagRelationResponseBody")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "tag_info_with_bind_versions",
-            &mut out.tag_info_with_bind_versions,
-        )?;
+        o.set("tag_info_with_bind_versions", &mut out.tag_info_with_bind_versions);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `app_feed_card` of \[`CreateAppFeedCardRequestBody`\].
+/// The `app_feed_card` of `CreateAppFeedCardRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1416,7 +1419,7 @@ impl ToJson for OpenAppFeedCard {
         None
     }
 }
-/// The `buttons` of \[`OpenAppFeedCardButtons`\].
+/// The `buttons` of `OpenAppFeedCardButtons`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1460,7 +1463,7 @@ impl ToJson for OpenAppFeedCardButton {
         None
     }
 }
-/// The `buttons` of \[`OpenAppFeedCard`\].
+/// The `buttons` of `OpenAppFeedCard`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1484,7 +1487,7 @@ impl ToJson for OpenAppFeedCardButtons {
         None
     }
 }
-/// The `text` of \[`OpenAppFeedCardButton`\].
+/// The `text` of `OpenAppFeedCardButton`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1508,7 +1511,7 @@ impl ToJson for OpenAppFeedCardText {
         None
     }
 }
-/// The `multi_url` of \[`OpenAppFeedCardButton`\].
+/// The `multi_url` of `OpenAppFeedCardButton`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1535,7 +1538,7 @@ impl ToJson for OpenAppFeedCardUrl {
         w.end_object();
     }
 }
-/// The `link` of \[`OpenAppFeedCard`\].
+/// The `link` of `OpenAppFeedCard`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1553,7 +1556,7 @@ impl ToJson for OpenAppFeedLink {
         w.end_object();
     }
 }
-/// The `failed_cards` of \[`CreateAppFeedCardResponseBody`\].
+/// The `failed_cards` of `CreateAppFeedCardResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1570,15 +1573,16 @@ pub struct OpenFailedUserAppFeedCardItem {
 }
 impl FromJson for OpenFailedUserAppFeedCardItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OpenFailedUserAppFeedCardItem")?;
+        let mut o = json::Fields::of(value, "OpenFailedUserAppFeedCardItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "biz_id", &mut out.biz_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "reason", &mut out.reason)?;
+        o.set("biz_id", &mut out.biz_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("reason", &mut out.reason);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `status_label` of \[`OpenAppFeedCard`\].
+/// The `status_label` of `OpenAppFeedCard`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1646,13 +1650,14 @@ pub struct PatchFeedCardResponseBody {
 }
 impl FromJson for PatchFeedCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchFeedCardResponseBody")?;
+        let mut o = json::Fields::of(value, "PatchFeedCardResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "failed_user_reasons", &mut out.failed_user_reasons)?;
+        o.set("failed_user_reasons", &mut out.failed_user_reasons);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `patch_tag` of \[`PatchTagRequestBody`\].
+/// The `patch_tag` of `PatchTagRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1685,7 +1690,7 @@ impl ToJson for PatchTag {
         None
     }
 }
-/// The `patch_tag_fail_reason` of \[`PatchTagResponseBody`\].
+/// The `patch_tag_fail_reason` of `PatchTagResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1698,9 +1703,10 @@ pub struct PatchTagFailReason {
 }
 impl FromJson for PatchTagFailReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchTagFailReason")?;
+        let mut o = json::Fields::of(value, "PatchTagFailReason")?;
         let mut out = Self::default();
-        json::set(&mut o, "duplicate_id", &mut out.duplicate_id)?;
+        o.set("duplicate_id", &mut out.duplicate_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1746,10 +1752,11 @@ pub struct PatchTagResponseBody {
 }
 impl FromJson for PatchTagResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchTagResponseBody")?;
+        let mut o = json::Fields::of(value, "PatchTagResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "tag_info", &mut out.tag_info)?;
-        json::set(&mut o, "patch_tag_fail_reason", &mut out.patch_tag_fail_reason)?;
+        o.set("tag_info", &mut out.tag_info);
+        o.set("patch_tag_fail_reason", &mut out.patch_tag_fail_reason);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1798,17 +1805,18 @@ pub struct SearchChatResponseBody {
 }
 impl FromJson for SearchChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchChatResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchChatResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "notice", &mut out.notice)?;
+        o.set("items", &mut out.items);
+        o.set("total", &mut out.total);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("notice", &mut out.notice);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n_names` of \[`CreateTag`\].
+/// The `i18n_names` of `CreateTag`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1838,7 +1846,7 @@ impl ToJson for TagI18nName {
         None
     }
 }
-/// The `i18n_names` of \[`TagInfo`\].
+/// The `i18n_names` of `TagInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1853,14 +1861,15 @@ pub struct TagI18nNameV2 {
 }
 impl FromJson for TagI18nNameV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TagI18nNameV2")?;
+        let mut o = json::Fields::of(value, "TagI18nNameV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "locale", &mut out.locale)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("locale", &mut out.locale);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `tag_info` of \[`PatchTagResponseBody`\].
+/// The `tag_info` of `PatchTagResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1887,20 +1896,21 @@ pub struct TagInfo {
 }
 impl FromJson for TagInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TagInfo")?;
+        let mut o = json::Fields::of(value, "TagInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
-        json::set(&mut o, "tag_type", &mut out.tag_type)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
+        o.set("id", &mut out.id);
+        o.set("tenant_id", &mut out.tenant_id);
+        o.set("tag_type", &mut out.tag_type);
+        o.set("name", &mut out.name);
+        o.set("i18n_names", &mut out.i18n_names);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `tag_info_with_bind_versions` of \[`GetBizEntityTagRelationResponseBody`\].
+/// The `tag_info_with_bind_versions` of `GetBizEntityTagRelationResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1915,10 +1925,11 @@ pub struct TagInfoWithBindVersion {
 }
 impl FromJson for TagInfoWithBindVersion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TagInfoWithBindVersion")?;
+        let mut o = json::Fields::of(value, "TagInfoWithBindVersion")?;
         let mut out = Self::default();
-        json::set(&mut o, "tag_info", &mut out.tag_info)?;
-        json::set(&mut o, "bind_version", &mut out.bind_version)?;
+        o.set("tag_info", &mut out.tag_info);
+        o.set("bind_version", &mut out.bind_version);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1982,7 +1993,7 @@ impl ToJson for UpdateChatButtonRequestBody {
         None
     }
 }
-/// The `feed_cards` of \[`DeleteAppFeedCardBatchRequestBody`\].
+/// The `feed_cards` of `DeleteAppFeedCardBatchRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2012,7 +2023,7 @@ impl ToJson for UserOpenAppFeedCardDeleter {
         None
     }
 }
-/// The `feed_cards` of \[`UpdateAppFeedCardBatchRequestBody`\].
+/// The `feed_cards` of `UpdateAppFeedCardBatchRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2049,11 +2060,11 @@ impl ToJson for UserOpenAppFeedCardUpdater {
 ///
 /// The same fields as [`PatchFeedCardResponseBody`]: one type, two names.
 pub type BotTimeSentiveFeedCardResponseBody = PatchFeedCardResponseBody;
-/// The `create_tag_fail_reason` of \[`CreateTagResponseBody`\].
+/// The `create_tag_fail_reason` of `CreateTagResponseBody`.
 ///
 /// The same fields as [`PatchTagFailReason`]: one type, two names.
 pub type CreateTagFailReason = PatchTagFailReason;
-/// The `tag_info` of \[`TagInfoWithBindVersion`\].
+/// The `tag_info` of `TagInfoWithBindVersion`.
 ///
 /// The same fields as [`TagInfo`]: one type, two names.
 pub type TagInfoV2 = TagInfo;

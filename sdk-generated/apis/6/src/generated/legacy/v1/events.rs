@@ -175,28 +175,29 @@ pub struct AddBotEvent {
 }
 impl FromJson for AddBotEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AddBotEvent")?;
+        let mut o = json::Fields::of(value, "AddBotEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "chat_i18n_names", &mut out.chat_i18n_names)?;
-        json::set(&mut o, "chat_name", &mut out.chat_name)?;
-        json::set(&mut o, "chat_owner_employee_id", &mut out.chat_owner_employee_id)?;
-        json::set(&mut o, "chat_owner_name", &mut out.chat_owner_name)?;
-        json::set(&mut o, "chat_owner_open_id", &mut out.chat_owner_open_id)?;
-        json::set(&mut o, "open_chat_id", &mut out.open_chat_id)?;
-        json::set(&mut o, "operator_employee_id", &mut out.operator_employee_id)?;
-        json::set(&mut o, "operator_name", &mut out.operator_name)?;
-        json::set(&mut o, "operator_open_id", &mut out.operator_open_id)?;
-        json::set(&mut o, "owner_is_bot", &mut out.owner_is_bot)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        o.set("ts", &mut out.ts);
+        o.set("uuid", &mut out.uuid);
+        o.set("token", &mut out.token);
+        o.set("type", &mut out.r#type);
+        o.set("app_id", &mut out.app_id);
+        o.set("chat_i18n_names", &mut out.chat_i18n_names);
+        o.set("chat_name", &mut out.chat_name);
+        o.set("chat_owner_employee_id", &mut out.chat_owner_employee_id);
+        o.set("chat_owner_name", &mut out.chat_owner_name);
+        o.set("chat_owner_open_id", &mut out.chat_owner_open_id);
+        o.set("open_chat_id", &mut out.open_chat_id);
+        o.set("operator_employee_id", &mut out.operator_employee_id);
+        o.set("operator_name", &mut out.operator_name);
+        o.set("operator_open_id", &mut out.operator_open_id);
+        o.set("owner_is_bot", &mut out.owner_is_bot);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `chat_i18n_names` of \[`AddBotEvent`\].
+/// The `chat_i18n_names` of `AddBotEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -211,10 +212,11 @@ pub struct AddBotEventChatI18nNames {
 }
 impl FromJson for AddBotEventChatI18nNames {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AddBotEventChatI18nNames")?;
+        let mut o = json::Fields::of(value, "AddBotEventChatI18nNames")?;
         let mut out = Self::default();
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        o.set("en_us", &mut out.en_us);
+        o.set("zh_cn", &mut out.zh_cn);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -247,17 +249,18 @@ pub struct AddUserToChatEvent {
 }
 impl FromJson for AddUserToChatEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AddUserToChatEvent")?;
+        let mut o = json::Fields::of(value, "AddUserToChatEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "users", &mut out.users)?;
+        o.set("ts", &mut out.ts);
+        o.set("uuid", &mut out.uuid);
+        o.set("token", &mut out.token);
+        o.set("app_id", &mut out.app_id);
+        o.set("chat_id", &mut out.chat_id);
+        o.set("operator", &mut out.operator);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("type", &mut out.r#type);
+        o.set("users", &mut out.users);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -290,21 +293,22 @@ pub struct AppOpenEvent {
 }
 impl FromJson for AppOpenEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppOpenEvent")?;
+        let mut o = json::Fields::of(value, "AppOpenEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "applicants", &mut out.applicants)?;
-        json::set(&mut o, "installer", &mut out.installer)?;
-        json::set(&mut o, "installer_employee", &mut out.installer_employee)?;
+        o.set("ts", &mut out.ts);
+        o.set("uuid", &mut out.uuid);
+        o.set("token", &mut out.token);
+        o.set("type", &mut out.r#type);
+        o.set("app_id", &mut out.app_id);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("applicants", &mut out.applicants);
+        o.set("installer", &mut out.installer);
+        o.set("installer_employee", &mut out.installer_employee);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `installer` of \[`AppOpenEvent`\].
+/// The `installer` of `AppOpenEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -317,9 +321,10 @@ pub struct AppOpenEventInstaller {
 }
 impl FromJson for AppOpenEventInstaller {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppOpenEventInstaller")?;
+        let mut o = json::Fields::of(value, "AppOpenEventInstaller")?;
         let mut out = Self::default();
-        json::set(&mut o, "open_id", &mut out.open_id)?;
+        o.set("open_id", &mut out.open_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -350,20 +355,21 @@ pub struct AppStatusChangeEvent {
 }
 impl FromJson for AppStatusChangeEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppStatusChangeEvent")?;
+        let mut o = json::Fields::of(value, "AppStatusChangeEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
+        o.set("ts", &mut out.ts);
+        o.set("uuid", &mut out.uuid);
+        o.set("token", &mut out.token);
+        o.set("type", &mut out.r#type);
+        o.set("app_id", &mut out.app_id);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("status", &mut out.status);
+        o.set("operator", &mut out.operator);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `operator` of \[`AppStatusChangeEvent`\].
+/// The `operator` of `AppStatusChangeEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -380,11 +386,12 @@ pub struct AppStatusChangeEventOperator {
 }
 impl FromJson for AppStatusChangeEventOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppStatusChangeEventOperator")?;
+        let mut o = json::Fields::of(value, "AppStatusChangeEventOperator")?;
         let mut out = Self::default();
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("open_id", &mut out.open_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -411,14 +418,15 @@ pub struct AppTicketEvent {
 }
 impl FromJson for AppTicketEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTicketEvent")?;
+        let mut o = json::Fields::of(value, "AppTicketEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "app_ticket", &mut out.app_ticket)?;
+        o.set("ts", &mut out.ts);
+        o.set("uuid", &mut out.uuid);
+        o.set("token", &mut out.token);
+        o.set("type", &mut out.r#type);
+        o.set("app_id", &mut out.app_id);
+        o.set("app_ticket", &mut out.app_ticket);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -445,14 +453,15 @@ pub struct AppUninstalledEvent {
 }
 impl FromJson for AppUninstalledEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppUninstalledEvent")?;
+        let mut o = json::Fields::of(value, "AppUninstalledEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        o.set("ts", &mut out.ts);
+        o.set("uuid", &mut out.uuid);
+        o.set("token", &mut out.token);
+        o.set("type", &mut out.r#type);
+        o.set("app_id", &mut out.app_id);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -483,20 +492,21 @@ pub struct ChatDisbandEvent {
 }
 impl FromJson for ChatDisbandEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChatDisbandEvent")?;
+        let mut o = json::Fields::of(value, "ChatDisbandEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("ts", &mut out.ts);
+        o.set("uuid", &mut out.uuid);
+        o.set("token", &mut out.token);
+        o.set("app_id", &mut out.app_id);
+        o.set("chat_id", &mut out.chat_id);
+        o.set("operator", &mut out.operator);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `operator` of \[`ChatDisbandEvent`\].
+/// The `operator` of `ChatDisbandEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -511,10 +521,11 @@ pub struct ChatDisbandEventOperator {
 }
 impl FromJson for ChatDisbandEventOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChatDisbandEventOperator")?;
+        let mut o = json::Fields::of(value, "ChatDisbandEventOperator")?;
         let mut out = Self::default();
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("open_id", &mut out.open_id);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -545,20 +556,21 @@ pub struct DeptAddEvent {
 }
 impl FromJson for DeptAddEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeptAddEvent")?;
+        let mut o = json::Fields::of(value, "DeptAddEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
-        json::set(&mut o, "department", &mut out.department)?;
+        o.set("ts", &mut out.ts);
+        o.set("uuid", &mut out.uuid);
+        o.set("token", &mut out.token);
+        o.set("type", &mut out.r#type);
+        o.set("app_id", &mut out.app_id);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("open_department_id", &mut out.open_department_id);
+        o.set("department", &mut out.department);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `department` of \[`DeptAddEvent`\].
+/// The `department` of `DeptAddEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -573,10 +585,11 @@ pub struct DeptAddEventDepartment {
 }
 impl FromJson for DeptAddEventDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeptAddEventDepartment")?;
+        let mut o = json::Fields::of(value, "DeptAddEventDepartment")?;
         let mut out = Self::default();
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "custom_id", &mut out.custom_id)?;
+        o.set("open_id", &mut out.open_id);
+        o.set("custom_id", &mut out.custom_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -611,22 +624,23 @@ pub struct GroupSettingUpdateEvent {
 }
 impl FromJson for GroupSettingUpdateEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GroupSettingUpdateEvent")?;
+        let mut o = json::Fields::of(value, "GroupSettingUpdateEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "after_change", &mut out.after_change)?;
-        json::set(&mut o, "before_change", &mut out.before_change)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
+        o.set("ts", &mut out.ts);
+        o.set("uuid", &mut out.uuid);
+        o.set("token", &mut out.token);
+        o.set("type", &mut out.r#type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.set("chat_id", &mut out.chat_id);
+        o.set("after_change", &mut out.after_change);
+        o.set("before_change", &mut out.before_change);
+        o.set("operator", &mut out.operator);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `after_change` of \[`GroupSettingUpdateEvent`\].
+/// The `after_change` of `GroupSettingUpdateEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -645,12 +659,13 @@ pub struct GroupSettingUpdateEventAfterChange {
 }
 impl FromJson for GroupSettingUpdateEventAfterChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GroupSettingUpdateEventAfterChange")?;
+        let mut o = json::Fields::of(value, "GroupSettingUpdateEventAfterChange")?;
         let mut out = Self::default();
-        json::set(&mut o, "owner_open_id", &mut out.owner_open_id)?;
-        json::set(&mut o, "owner_user_id", &mut out.owner_user_id)?;
-        json::set(&mut o, "add_member_permission", &mut out.add_member_permission)?;
-        json::set(&mut o, "message_notification", &mut out.message_notification)?;
+        o.set("owner_open_id", &mut out.owner_open_id);
+        o.set("owner_user_id", &mut out.owner_user_id);
+        o.set("add_member_permission", &mut out.add_member_permission);
+        o.set("message_notification", &mut out.message_notification);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -677,18 +692,19 @@ pub struct InteractiveCardActionEvent {
 }
 impl FromJson for InteractiveCardActionEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InteractiveCardActionEvent")?;
+        let mut o = json::Fields::of(value, "InteractiveCardActionEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "open_message_id", &mut out.open_message_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "action", &mut out.action)?;
+        o.set("open_id", &mut out.open_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("open_message_id", &mut out.open_message_id);
+        o.set("token", &mut out.token);
+        o.set("action", &mut out.action);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `action` of \[`InteractiveCardActionEvent`\].
+/// The `action` of `InteractiveCardActionEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -707,12 +723,13 @@ pub struct InteractiveCardActionEventAction {
 }
 impl FromJson for InteractiveCardActionEventAction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InteractiveCardActionEventAction")?;
+        let mut o = json::Fields::of(value, "InteractiveCardActionEventAction")?;
         let mut out = Self::default();
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "tag", &mut out.tag)?;
-        json::set(&mut o, "option", &mut out.option)?;
-        json::set(&mut o, "timezone", &mut out.timezone)?;
+        o.set("value", &mut out.value);
+        o.set("tag", &mut out.tag);
+        o.set("option", &mut out.option);
+        o.set("timezone", &mut out.timezone);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -775,48 +792,37 @@ pub struct LeaveApprovalV2Event {
 }
 impl FromJson for LeaveApprovalV2Event {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveApprovalV2Event")?;
+        let mut o = json::Fields::of(value, "LeaveApprovalV2Event")?;
         let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "instance_code", &mut out.instance_code)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "origin_instance_code", &mut out.origin_instance_code)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(
-            &mut o,
-            "leave_feeding_arrive_late",
-            &mut out.leave_feeding_arrive_late,
-        )?;
-        json::set(
-            &mut o,
-            "leave_feeding_leave_early",
-            &mut out.leave_feeding_leave_early,
-        )?;
-        json::set(
-            &mut o,
-            "leave_feeding_rest_daily",
-            &mut out.leave_feeding_rest_daily,
-        )?;
-        json::set(&mut o, "leave_name", &mut out.leave_name)?;
-        json::set(&mut o, "leave_unit", &mut out.leave_unit)?;
-        json::set(&mut o, "leave_start_time", &mut out.leave_start_time)?;
-        json::set(&mut o, "leave_end_time", &mut out.leave_end_time)?;
-        json::set(&mut o, "leave_detail", &mut out.leave_detail)?;
-        json::set(&mut o, "leave_range", &mut out.leave_range)?;
-        json::set(&mut o, "leave_interval", &mut out.leave_interval)?;
-        json::set(&mut o, "leave_reason", &mut out.leave_reason)?;
-        json::set(&mut o, "i18n_resources", &mut out.i18n_resources)?;
+        o.set("ts", &mut out.ts);
+        o.set("uuid", &mut out.uuid);
+        o.set("token", &mut out.token);
+        o.set("type", &mut out.r#type);
+        o.set("app_id", &mut out.app_id);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("instance_code", &mut out.instance_code);
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("origin_instance_code", &mut out.origin_instance_code);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("leave_feeding_arrive_late", &mut out.leave_feeding_arrive_late);
+        o.set("leave_feeding_leave_early", &mut out.leave_feeding_leave_early);
+        o.set("leave_feeding_rest_daily", &mut out.leave_feeding_rest_daily);
+        o.set("leave_name", &mut out.leave_name);
+        o.set("leave_unit", &mut out.leave_unit);
+        o.set("leave_start_time", &mut out.leave_start_time);
+        o.set("leave_end_time", &mut out.leave_end_time);
+        o.set("leave_detail", &mut out.leave_detail);
+        o.set("leave_range", &mut out.leave_range);
+        o.set("leave_interval", &mut out.leave_interval);
+        o.set("leave_reason", &mut out.leave_reason);
+        o.set("i18n_resources", &mut out.i18n_resources);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n_resources` of \[`LeaveApprovalV2Event`\].
+/// The `i18n_resources` of `LeaveApprovalV2Event`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -833,11 +839,12 @@ pub struct LeaveApprovalV2EventI18nResources {
 }
 impl FromJson for LeaveApprovalV2EventI18nResources {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveApprovalV2EventI18nResources")?;
+        let mut o = json::Fields::of(value, "LeaveApprovalV2EventI18nResources")?;
         let mut out = Self::default();
-        json::set(&mut o, "locale", &mut out.locale)?;
-        json::set(&mut o, "is_default", &mut out.is_default)?;
-        json::set(&mut o, "texts", &mut out.texts)?;
+        o.set("locale", &mut out.locale);
+        o.set("is_default", &mut out.is_default);
+        o.set("texts", &mut out.texts);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -888,26 +895,27 @@ pub struct MessageEvent {
 }
 impl FromJson for MessageEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MessageEvent")?;
+        let mut o = json::Fields::of(value, "MessageEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "root_id", &mut out.root_id)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "open_chat_id", &mut out.open_chat_id)?;
-        json::set(&mut o, "chat_type", &mut out.chat_type)?;
-        json::set(&mut o, "msg_type", &mut out.msg_type)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "employee_id", &mut out.employee_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "open_message_id", &mut out.open_message_id)?;
-        json::set(&mut o, "is_mention", &mut out.is_mention)?;
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "text_without_at_bot", &mut out.text_without_at_bot)?;
+        o.set("ts", &mut out.ts);
+        o.set("uuid", &mut out.uuid);
+        o.set("token", &mut out.token);
+        o.set("type", &mut out.r#type);
+        o.set("app_id", &mut out.app_id);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("root_id", &mut out.root_id);
+        o.set("parent_id", &mut out.parent_id);
+        o.set("open_chat_id", &mut out.open_chat_id);
+        o.set("chat_type", &mut out.chat_type);
+        o.set("msg_type", &mut out.msg_type);
+        o.set("open_id", &mut out.open_id);
+        o.set("employee_id", &mut out.employee_id);
+        o.set("union_id", &mut out.union_id);
+        o.set("open_message_id", &mut out.open_message_id);
+        o.set("is_mention", &mut out.is_mention);
+        o.set("text", &mut out.text);
+        o.set("text_without_at_bot", &mut out.text_without_at_bot);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -940,17 +948,18 @@ pub struct MessageReadEvent {
 }
 impl FromJson for MessageReadEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MessageReadEvent")?;
+        let mut o = json::Fields::of(value, "MessageReadEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "open_chat_id", &mut out.open_chat_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "open_message_ids", &mut out.open_message_ids)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("ts", &mut out.ts);
+        o.set("uuid", &mut out.uuid);
+        o.set("token", &mut out.token);
+        o.set("app_id", &mut out.app_id);
+        o.set("open_chat_id", &mut out.open_chat_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("open_message_ids", &mut out.open_message_ids);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -997,24 +1006,25 @@ pub struct OrderPaidEvent {
 }
 impl FromJson for OrderPaidEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OrderPaidEvent")?;
+        let mut o = json::Fields::of(value, "OrderPaidEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "order_id", &mut out.order_id)?;
-        json::set(&mut o, "price_plan_id", &mut out.price_plan_id)?;
-        json::set(&mut o, "price_plan_type", &mut out.price_plan_type)?;
-        json::set(&mut o, "seats", &mut out.seats)?;
-        json::set(&mut o, "buy_count", &mut out.buy_count)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "pay_time", &mut out.pay_time)?;
-        json::set(&mut o, "buy_type", &mut out.buy_type)?;
-        json::set(&mut o, "src_order_id", &mut out.src_order_id)?;
-        json::set(&mut o, "order_pay_price", &mut out.order_pay_price)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        o.set("ts", &mut out.ts);
+        o.set("uuid", &mut out.uuid);
+        o.set("token", &mut out.token);
+        o.set("type", &mut out.r#type);
+        o.set("app_id", &mut out.app_id);
+        o.set("order_id", &mut out.order_id);
+        o.set("price_plan_id", &mut out.price_plan_id);
+        o.set("price_plan_type", &mut out.price_plan_type);
+        o.set("seats", &mut out.seats);
+        o.set("buy_count", &mut out.buy_count);
+        o.set("create_time", &mut out.create_time);
+        o.set("pay_time", &mut out.pay_time);
+        o.set("buy_type", &mut out.buy_type);
+        o.set("src_order_id", &mut out.src_order_id);
+        o.set("order_pay_price", &mut out.order_pay_price);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1067,31 +1077,32 @@ pub struct OutApprovalEvent {
 }
 impl FromJson for OutApprovalEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OutApprovalEvent")?;
+        let mut o = json::Fields::of(value, "OutApprovalEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "i18n_resources", &mut out.i18n_resources)?;
-        json::set(&mut o, "instance_code", &mut out.instance_code)?;
-        json::set(&mut o, "out_image", &mut out.out_image)?;
-        json::set(&mut o, "out_interval", &mut out.out_interval)?;
-        json::set(&mut o, "out_name", &mut out.out_name)?;
-        json::set(&mut o, "out_reason", &mut out.out_reason)?;
-        json::set(&mut o, "out_start_time", &mut out.out_start_time)?;
-        json::set(&mut o, "out_end_time", &mut out.out_end_time)?;
-        json::set(&mut o, "out_unit", &mut out.out_unit)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("ts", &mut out.ts);
+        o.set("uuid", &mut out.uuid);
+        o.set("token", &mut out.token);
+        o.set("type", &mut out.r#type);
+        o.set("app_id", &mut out.app_id);
+        o.set("i18n_resources", &mut out.i18n_resources);
+        o.set("instance_code", &mut out.instance_code);
+        o.set("out_image", &mut out.out_image);
+        o.set("out_interval", &mut out.out_interval);
+        o.set("out_name", &mut out.out_name);
+        o.set("out_reason", &mut out.out_reason);
+        o.set("out_start_time", &mut out.out_start_time);
+        o.set("out_end_time", &mut out.out_end_time);
+        o.set("out_unit", &mut out.out_unit);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("open_id", &mut out.open_id);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n_resources` of \[`OutApprovalEvent`\].
+/// The `i18n_resources` of `OutApprovalEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1108,11 +1119,12 @@ pub struct OutApprovalEventI18nResources {
 }
 impl FromJson for OutApprovalEventI18nResources {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OutApprovalEventI18nResources")?;
+        let mut o = json::Fields::of(value, "OutApprovalEventI18nResources")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_default", &mut out.is_default)?;
-        json::set(&mut o, "locale", &mut out.locale)?;
-        json::set(&mut o, "texts", &mut out.texts)?;
+        o.set("is_default", &mut out.is_default);
+        o.set("locale", &mut out.locale);
+        o.set("texts", &mut out.texts);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1145,21 +1157,22 @@ pub struct P2pChatCreateEvent {
 }
 impl FromJson for P2pChatCreateEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2pChatCreateEvent")?;
+        let mut o = json::Fields::of(value, "P2pChatCreateEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "user", &mut out.user)?;
+        o.set("ts", &mut out.ts);
+        o.set("uuid", &mut out.uuid);
+        o.set("token", &mut out.token);
+        o.set("type", &mut out.r#type);
+        o.set("app_id", &mut out.app_id);
+        o.set("chat_id", &mut out.chat_id);
+        o.set("operator", &mut out.operator);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("user", &mut out.user);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user` of \[`P2pChatCreateEvent`\].
+/// The `user` of `P2pChatCreateEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1176,11 +1189,12 @@ pub struct P2pChatCreateEventUser {
 }
 impl FromJson for P2pChatCreateEventUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2pChatCreateEventUser")?;
+        let mut o = json::Fields::of(value, "P2pChatCreateEventUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("name", &mut out.name);
+        o.set("open_id", &mut out.open_id);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1221,21 +1235,22 @@ pub struct RemedyApprovalEvent {
 }
 impl FromJson for RemedyApprovalEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RemedyApprovalEvent")?;
+        let mut o = json::Fields::of(value, "RemedyApprovalEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "instance_code", &mut out.instance_code)?;
-        json::set(&mut o, "employee_id", &mut out.employee_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "shift_time", &mut out.shift_time)?;
-        json::set(&mut o, "return_time", &mut out.return_time)?;
-        json::set(&mut o, "shift_reason", &mut out.shift_reason)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("app_id", &mut out.app_id);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("type", &mut out.r#type);
+        o.set("instance_code", &mut out.instance_code);
+        o.set("employee_id", &mut out.employee_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("shift_time", &mut out.shift_time);
+        o.set("return_time", &mut out.return_time);
+        o.set("shift_reason", &mut out.shift_reason);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1278,22 +1293,23 @@ pub struct ShiftApprovalEvent {
 }
 impl FromJson for ShiftApprovalEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ShiftApprovalEvent")?;
+        let mut o = json::Fields::of(value, "ShiftApprovalEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "instance_code", &mut out.instance_code)?;
-        json::set(&mut o, "employee_id", &mut out.employee_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "shift_time", &mut out.shift_time)?;
-        json::set(&mut o, "return_time", &mut out.return_time)?;
-        json::set(&mut o, "shift_reason", &mut out.shift_reason)?;
+        o.set("ts", &mut out.ts);
+        o.set("uuid", &mut out.uuid);
+        o.set("token", &mut out.token);
+        o.set("type", &mut out.r#type);
+        o.set("app_id", &mut out.app_id);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("instance_code", &mut out.instance_code);
+        o.set("employee_id", &mut out.employee_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("shift_time", &mut out.shift_time);
+        o.set("return_time", &mut out.return_time);
+        o.set("shift_reason", &mut out.shift_reason);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1334,25 +1350,26 @@ pub struct ThirdPartyMeetingRoomEventCreatedEvent {
 }
 impl FromJson for ThirdPartyMeetingRoomEventCreatedEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ThirdPartyMeetingRoomEventCreatedEvent")?;
+        let mut o = json::Fields::of(value, "ThirdPartyMeetingRoomEventCreatedEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "event_time", &mut out.event_time)?;
-        json::set(&mut o, "uid", &mut out.uid)?;
-        json::set(&mut o, "original_time", &mut out.original_time)?;
-        json::set(&mut o, "start", &mut out.start)?;
-        json::set(&mut o, "end", &mut out.end)?;
-        json::set(&mut o, "meeting_rooms", &mut out.meeting_rooms)?;
-        json::set(&mut o, "organizer", &mut out.organizer)?;
+        o.set("ts", &mut out.ts);
+        o.set("uuid", &mut out.uuid);
+        o.set("token", &mut out.token);
+        o.set("type", &mut out.r#type);
+        o.set("app_id", &mut out.app_id);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("event_time", &mut out.event_time);
+        o.set("uid", &mut out.uid);
+        o.set("original_time", &mut out.original_time);
+        o.set("start", &mut out.start);
+        o.set("end", &mut out.end);
+        o.set("meeting_rooms", &mut out.meeting_rooms);
+        o.set("organizer", &mut out.organizer);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `end` of \[`ThirdPartyMeetingRoomEventCreatedEvent`\].
+/// The `end` of `ThirdPartyMeetingRoomEventCreatedEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1365,9 +1382,13 @@ pub struct ThirdPartyMeetingRoomEventCreatedEventEnd {
 }
 impl FromJson for ThirdPartyMeetingRoomEventCreatedEventEnd {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ThirdPartyMeetingRoomEventCreatedEventEnd")?;
+        let mut o = json::Fields::of(
+            value,
+            "ThirdPartyMeetingRoomEventCreatedEventEnd",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "time_stamp", &mut out.time_stamp)?;
+        o.set("time_stamp", &mut out.time_stamp);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1412,27 +1433,28 @@ pub struct TripApprovalEvent {
 }
 impl FromJson for TripApprovalEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TripApprovalEvent")?;
+        let mut o = json::Fields::of(value, "TripApprovalEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "instance_code", &mut out.instance_code)?;
-        json::set(&mut o, "employee_id", &mut out.employee_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "schedules", &mut out.schedules)?;
-        json::set(&mut o, "trip_interval", &mut out.trip_interval)?;
-        json::set(&mut o, "trip_reason", &mut out.trip_reason)?;
-        json::set(&mut o, "trip_peers", &mut out.trip_peers)?;
+        o.set("ts", &mut out.ts);
+        o.set("uuid", &mut out.uuid);
+        o.set("token", &mut out.token);
+        o.set("type", &mut out.r#type);
+        o.set("app_id", &mut out.app_id);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("instance_code", &mut out.instance_code);
+        o.set("employee_id", &mut out.employee_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("schedules", &mut out.schedules);
+        o.set("trip_interval", &mut out.trip_interval);
+        o.set("trip_reason", &mut out.trip_reason);
+        o.set("trip_peers", &mut out.trip_peers);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `schedules` of \[`TripApprovalEvent`\].
+/// The `schedules` of `TripApprovalEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1459,16 +1481,17 @@ pub struct TripApprovalEventSchedules {
 }
 impl FromJson for TripApprovalEventSchedules {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TripApprovalEventSchedules")?;
+        let mut o = json::Fields::of(value, "TripApprovalEventSchedules")?;
         let mut out = Self::default();
-        json::set(&mut o, "trip_start_time", &mut out.trip_start_time)?;
-        json::set(&mut o, "trip_end_time", &mut out.trip_end_time)?;
-        json::set(&mut o, "trip_interval", &mut out.trip_interval)?;
-        json::set(&mut o, "departure", &mut out.departure)?;
-        json::set(&mut o, "destination", &mut out.destination)?;
-        json::set(&mut o, "transportation", &mut out.transportation)?;
-        json::set(&mut o, "trip_type", &mut out.trip_type)?;
-        json::set(&mut o, "remark", &mut out.remark)?;
+        o.set("trip_start_time", &mut out.trip_start_time);
+        o.set("trip_end_time", &mut out.trip_end_time);
+        o.set("trip_interval", &mut out.trip_interval);
+        o.set("departure", &mut out.departure);
+        o.set("destination", &mut out.destination);
+        o.set("transportation", &mut out.transportation);
+        o.set("trip_type", &mut out.trip_type);
+        o.set("remark", &mut out.remark);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1501,17 +1524,18 @@ pub struct UserAddEvent {
 }
 impl FromJson for UserAddEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserAddEvent")?;
+        let mut o = json::Fields::of(value, "UserAddEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "employee_id", &mut out.employee_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("ts", &mut out.ts);
+        o.set("uuid", &mut out.uuid);
+        o.set("token", &mut out.token);
+        o.set("type", &mut out.r#type);
+        o.set("app_id", &mut out.app_id);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("open_id", &mut out.open_id);
+        o.set("employee_id", &mut out.employee_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1550,24 +1574,25 @@ pub struct UserStatusChangeEvent {
 }
 impl FromJson for UserStatusChangeEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserStatusChangeEvent")?;
+        let mut o = json::Fields::of(value, "UserStatusChangeEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "employee_id", &mut out.employee_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "before_status", &mut out.before_status)?;
-        json::set(&mut o, "change_time", &mut out.change_time)?;
-        json::set(&mut o, "current_status", &mut out.current_status)?;
+        o.set("ts", &mut out.ts);
+        o.set("uuid", &mut out.uuid);
+        o.set("token", &mut out.token);
+        o.set("type", &mut out.r#type);
+        o.set("app_id", &mut out.app_id);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("open_id", &mut out.open_id);
+        o.set("employee_id", &mut out.employee_id);
+        o.set("union_id", &mut out.union_id);
+        o.set("before_status", &mut out.before_status);
+        o.set("change_time", &mut out.change_time);
+        o.set("current_status", &mut out.current_status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `before_status` of \[`UserStatusChangeEvent`\].
+/// The `before_status` of `UserStatusChangeEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1584,11 +1609,12 @@ pub struct UserStatusChangeEventBeforeStatus {
 }
 impl FromJson for UserStatusChangeEventBeforeStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserStatusChangeEventBeforeStatus")?;
+        let mut o = json::Fields::of(value, "UserStatusChangeEventBeforeStatus")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_active", &mut out.is_active)?;
-        json::set(&mut o, "is_frozen", &mut out.is_frozen)?;
-        json::set(&mut o, "is_resigned", &mut out.is_resigned)?;
+        o.set("is_active", &mut out.is_active);
+        o.set("is_frozen", &mut out.is_frozen);
+        o.set("is_resigned", &mut out.is_resigned);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1635,40 +1661,41 @@ pub struct WorkApprovalEvent {
 }
 impl FromJson for WorkApprovalEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkApprovalEvent")?;
+        let mut o = json::Fields::of(value, "WorkApprovalEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "instance_code", &mut out.instance_code)?;
-        json::set(&mut o, "employee_id", &mut out.employee_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "work_type", &mut out.work_type)?;
-        json::set(&mut o, "work_start_time", &mut out.work_start_time)?;
-        json::set(&mut o, "work_end_time", &mut out.work_end_time)?;
-        json::set(&mut o, "work_interval", &mut out.work_interval)?;
-        json::set(&mut o, "work_reason", &mut out.work_reason)?;
+        o.set("ts", &mut out.ts);
+        o.set("uuid", &mut out.uuid);
+        o.set("token", &mut out.token);
+        o.set("type", &mut out.r#type);
+        o.set("app_id", &mut out.app_id);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("instance_code", &mut out.instance_code);
+        o.set("employee_id", &mut out.employee_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("work_type", &mut out.work_type);
+        o.set("work_start_time", &mut out.work_start_time);
+        o.set("work_end_time", &mut out.work_end_time);
+        o.set("work_interval", &mut out.work_interval);
+        o.set("work_reason", &mut out.work_reason);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `operator` of \[`AddUserToChatEvent`\].
+/// The `operator` of `AddUserToChatEvent`.
 ///
 /// The same fields as [`ChatDisbandEventOperator`]: one type, two names.
 pub type AddUserToChatEventOperator = ChatDisbandEventOperator;
-/// The `users` of \[`AddUserToChatEvent`\].
+/// The `users` of `AddUserToChatEvent`.
 ///
 /// The same fields as [`P2pChatCreateEventUser`]: one type, two names.
 pub type AddUserToChatEventUsers = P2pChatCreateEventUser;
-/// The `applicants` of \[`AppOpenEvent`\].
+/// The `applicants` of `AppOpenEvent`.
 ///
 /// The same fields as [`AppOpenEventInstaller`]: one type, two names.
 pub type AppOpenEventApplicants = AppOpenEventInstaller;
-/// The `installer_employee` of \[`AppOpenEvent`\].
+/// The `installer_employee` of `AppOpenEvent`.
 ///
 /// The same fields as [`AppOpenEventInstaller`]: one type, two names.
 pub type AppOpenEventInstallerEmployee = AppOpenEventInstaller;
@@ -1676,11 +1703,11 @@ pub type AppOpenEventInstallerEmployee = AppOpenEventInstaller;
 ///
 /// The same fields as [`AppUninstalledEvent`]: one type, two names.
 pub type ContactScopeChangeEvent = AppUninstalledEvent;
-/// The `operator` of \[`GroupSettingUpdateEvent`\].
+/// The `operator` of `GroupSettingUpdateEvent`.
 ///
 /// The same fields as [`ChatDisbandEventOperator`]: one type, two names.
 pub type GroupSettingUpdateEventOperator = ChatDisbandEventOperator;
-/// The `operator` of \[`P2pChatCreateEvent`\].
+/// The `operator` of `P2pChatCreateEvent`.
 ///
 /// The same fields as [`ChatDisbandEventOperator`]: one type, two names.
 pub type P2pChatCreateEventOperator = ChatDisbandEventOperator;
@@ -1688,7 +1715,7 @@ pub type P2pChatCreateEventOperator = ChatDisbandEventOperator;
 ///
 /// The same fields as [`AddBotEvent`]: one type, two names.
 pub type RemoveBotEvent = AddBotEvent;
-/// The `chat_i18n_names` of \[`RemoveBotEvent`\].
+/// The `chat_i18n_names` of `RemoveBotEvent`.
 ///
 /// The same fields as [`AddBotEventChatI18nNames`]: one type, two names.
 pub type RemoveBotEventChatI18nNames = AddBotEventChatI18nNames;
@@ -1700,15 +1727,15 @@ pub type ThirdPartyMeetingRoomEventCreatedEventMeetingRooms0 = AppOpenEventInsta
 ///
 /// The same fields as [`AppOpenEventInstaller`]: one type, two names.
 pub type ThirdPartyMeetingRoomEventCreatedEventMeetingRooms1 = AppOpenEventInstaller;
-/// The `organizer` of \[`ThirdPartyMeetingRoomEventCreatedEvent`\].
+/// The `organizer` of `ThirdPartyMeetingRoomEventCreatedEvent`.
 ///
 /// The same fields as [`ChatDisbandEventOperator`]: one type, two names.
 pub type ThirdPartyMeetingRoomEventCreatedEventOrganizer = ChatDisbandEventOperator;
-/// The `start` of \[`ThirdPartyMeetingRoomEventCreatedEvent`\].
+/// The `start` of `ThirdPartyMeetingRoomEventCreatedEvent`.
 ///
 /// The same fields as [`ThirdPartyMeetingRoomEventCreatedEventEnd`]: one type, two names.
 pub type ThirdPartyMeetingRoomEventCreatedEventStart = ThirdPartyMeetingRoomEventCreatedEventEnd;
-/// The `current_status` of \[`UserStatusChangeEvent`\].
+/// The `current_status` of `UserStatusChangeEvent`.
 ///
 /// The same fields as [`UserStatusChangeEventBeforeStatus`]: one type, two names.
 pub type UserStatusChangeEventCurrentStatus = UserStatusChangeEventBeforeStatus;

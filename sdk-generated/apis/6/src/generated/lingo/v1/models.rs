@@ -79,7 +79,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// The `abbreviations` of \[`RelatedMeta`\].
+/// The `abbreviations` of `RelatedMeta`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -92,9 +92,10 @@ pub struct Abbreviation {
 }
 impl FromJson for Abbreviation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Abbreviation")?;
+        let mut o = json::Fields::of(value, "Abbreviation")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
+        o.set("id", &mut out.id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -105,7 +106,7 @@ impl ToJson for Abbreviation {
         w.end_object();
     }
 }
-/// The `images` of \[`RelatedMeta`\].
+/// The `images` of `RelatedMeta`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -118,9 +119,10 @@ pub struct BaikeImage {
 }
 impl FromJson for BaikeImage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BaikeImage")?;
+        let mut o = json::Fields::of(value, "BaikeImage")?;
         let mut out = Self::default();
-        json::set(&mut o, "token", &mut out.token)?;
+        o.set("token", &mut out.token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -137,7 +139,7 @@ impl ToJson for BaikeImage {
         None
     }
 }
-/// The `items` of \[`ListClassificationResponseBody`\].
+/// The `items` of `ListClassificationResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -156,12 +158,13 @@ pub struct Classification {
 }
 impl FromJson for Classification {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Classification")?;
+        let mut o = json::Fields::of(value, "Classification")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "father_id", &mut out.father_id)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("father_id", &mut out.father_id);
+        o.set("i18n_names", &mut out.i18n_names);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -184,7 +187,7 @@ impl ToJson for Classification {
         None
     }
 }
-/// The `classification_filter` of \[`SearchEntityRequestBody`\].
+/// The `classification_filter` of `SearchEntityRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -218,13 +221,14 @@ pub struct CreateDraftResponseBody {
 }
 impl FromJson for CreateDraftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateDraftResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateDraftResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "draft", &mut out.draft)?;
+        o.set("draft", &mut out.draft);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `display_status` of \[`Term`\].
+/// The `display_status` of `Term`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -239,10 +243,11 @@ pub struct DisplayStatus {
 }
 impl FromJson for DisplayStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DisplayStatus")?;
+        let mut o = json::Fields::of(value, "DisplayStatus")?;
         let mut out = Self::default();
-        json::set(&mut o, "allow_highlight", &mut out.allow_highlight)?;
-        json::set(&mut o, "allow_search", &mut out.allow_search)?;
+        o.set("allow_highlight", &mut out.allow_highlight);
+        o.set("allow_search", &mut out.allow_search);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -254,7 +259,7 @@ impl ToJson for DisplayStatus {
         w.end_object();
     }
 }
-/// The `draft` of \[`CreateDraftResponseBody`\].
+/// The `draft` of `CreateDraftResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -269,10 +274,11 @@ pub struct Draft {
 }
 impl FromJson for Draft {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Draft")?;
+        let mut o = json::Fields::of(value, "Draft")?;
         let mut out = Self::default();
-        json::set(&mut o, "draft_id", &mut out.draft_id)?;
-        json::set(&mut o, "entity", &mut out.entity)?;
+        o.set("draft_id", &mut out.draft_id);
+        o.set("entity", &mut out.entity);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -317,23 +323,24 @@ pub struct Entity {
 }
 impl FromJson for Entity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Entity")?;
+        let mut o = json::Fields::of(value, "Entity")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "main_keys", &mut out.main_keys)?;
-        json::set(&mut o, "full_names", &mut out.full_names)?;
-        json::set(&mut o, "aliases", &mut out.aliases)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "creator", &mut out.creator)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "updater", &mut out.updater)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "related_meta", &mut out.related_meta)?;
-        json::set(&mut o, "statistics", &mut out.statistics)?;
-        json::set(&mut o, "outer_info", &mut out.outer_info)?;
-        json::set(&mut o, "rich_text", &mut out.rich_text)?;
-        json::set(&mut o, "source", &mut out.source)?;
-        json::set(&mut o, "i18n_descs", &mut out.i18n_descs)?;
+        o.set("id", &mut out.id);
+        o.set("main_keys", &mut out.main_keys);
+        o.set("full_names", &mut out.full_names);
+        o.set("aliases", &mut out.aliases);
+        o.set("description", &mut out.description);
+        o.set("creator", &mut out.creator);
+        o.set("create_time", &mut out.create_time);
+        o.set("updater", &mut out.updater);
+        o.set("update_time", &mut out.update_time);
+        o.set("related_meta", &mut out.related_meta);
+        o.set("statistics", &mut out.statistics);
+        o.set("outer_info", &mut out.outer_info);
+        o.set("rich_text", &mut out.rich_text);
+        o.set("source", &mut out.source);
+        o.set("i18n_descs", &mut out.i18n_descs);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -415,9 +422,10 @@ pub struct GetEntityResponseBody {
 }
 impl FromJson for GetEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetEntityResponseBody")?;
+        let mut o = json::Fields::of(value, "GetEntityResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "entity", &mut out.entity)?;
+        o.set("entity", &mut out.entity);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -458,13 +466,14 @@ pub struct HighlightEntityResponseBody {
 }
 impl FromJson for HighlightEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "HighlightEntityResponseBody")?;
+        let mut o = json::Fields::of(value, "HighlightEntityResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "phrases", &mut out.phrases)?;
+        o.set("phrases", &mut out.phrases);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n_names` of \[`Classification`\].
+/// The `i18n_names` of `Classification`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -479,10 +488,11 @@ pub struct I18nClsName {
 }
 impl FromJson for I18nClsName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nClsName")?;
+        let mut o = json::Fields::of(value, "I18nClsName")?;
         let mut out = Self::default();
-        json::set(&mut o, "language", &mut out.language)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("language", &mut out.language);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -500,7 +510,7 @@ impl ToJson for I18nClsName {
         None
     }
 }
-/// The `i18n_descs` of \[`Entity`\].
+/// The `i18n_descs` of `Entity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -520,11 +530,12 @@ pub struct I18nEntryDesc {
 }
 impl FromJson for I18nEntryDesc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nEntryDesc")?;
+        let mut o = json::Fields::of(value, "I18nEntryDesc")?;
         let mut out = Self::default();
-        json::set(&mut o, "language", &mut out.language)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "rich_text", &mut out.rich_text)?;
+        o.set("language", &mut out.language);
+        o.set("description", &mut out.description);
+        o.set("rich_text", &mut out.rich_text);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -554,11 +565,12 @@ pub struct ListClassificationResponseBody {
 }
 impl FromJson for ListClassificationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListClassificationResponseBody")?;
+        let mut o = json::Fields::of(value, "ListClassificationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -579,11 +591,12 @@ pub struct ListEntityResponseBody {
 }
 impl FromJson for ListEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListEntityResponseBody")?;
+        let mut o = json::Fields::of(value, "ListEntityResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "entities", &mut out.entities)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("entities", &mut out.entities);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -600,9 +613,10 @@ pub struct ListRepoResponseBody {
 }
 impl FromJson for ListRepoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListRepoResponseBody")?;
+        let mut o = json::Fields::of(value, "ListRepoResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -643,13 +657,14 @@ pub struct MatchEntityResponseBody {
 }
 impl FromJson for MatchEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MatchEntityResponseBody")?;
+        let mut o = json::Fields::of(value, "MatchEntityResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "results", &mut out.results)?;
+        o.set("results", &mut out.results);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `results` of \[`MatchEntityResponseBody`\].
+/// The `results` of `MatchEntityResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -664,14 +679,15 @@ pub struct MatchInfo {
 }
 impl FromJson for MatchInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MatchInfo")?;
+        let mut o = json::Fields::of(value, "MatchInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "entity_id", &mut out.entity_id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("entity_id", &mut out.entity_id);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `outer_info` of \[`Entity`\].
+/// The `outer_info` of `Entity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -686,10 +702,11 @@ pub struct OuterInfo {
 }
 impl FromJson for OuterInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OuterInfo")?;
+        let mut o = json::Fields::of(value, "OuterInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "provider", &mut out.provider)?;
-        json::set(&mut o, "outer_id", &mut out.outer_id)?;
+        o.set("provider", &mut out.provider);
+        o.set("outer_id", &mut out.outer_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -710,7 +727,7 @@ impl ToJson for OuterInfo {
         None
     }
 }
-/// The `phrases` of \[`HighlightEntityResponseBody`\].
+/// The `phrases` of `HighlightEntityResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -727,15 +744,16 @@ pub struct Phrase {
 }
 impl FromJson for Phrase {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Phrase")?;
+        let mut o = json::Fields::of(value, "Phrase")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "entity_ids", &mut out.entity_ids)?;
-        json::set(&mut o, "span", &mut out.span)?;
+        o.set("name", &mut out.name);
+        o.set("entity_ids", &mut out.entity_ids);
+        o.set("span", &mut out.span);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `users` of \[`RelatedMeta`\].
+/// The `users` of `RelatedMeta`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -752,11 +770,12 @@ pub struct Referer {
 }
 impl FromJson for Referer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Referer")?;
+        let mut o = json::Fields::of(value, "Referer")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "url", &mut out.url)?;
+        o.set("id", &mut out.id);
+        o.set("title", &mut out.title);
+        o.set("url", &mut out.url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -775,7 +794,7 @@ impl ToJson for Referer {
         None
     }
 }
-/// The `related_meta` of \[`Entity`\].
+/// The `related_meta` of `Entity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -803,16 +822,17 @@ pub struct RelatedMeta {
 }
 impl FromJson for RelatedMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RelatedMeta")?;
+        let mut o = json::Fields::of(value, "RelatedMeta")?;
         let mut out = Self::default();
-        json::set(&mut o, "users", &mut out.users)?;
-        json::set(&mut o, "chats", &mut out.chats)?;
-        json::set(&mut o, "docs", &mut out.docs)?;
-        json::set(&mut o, "oncalls", &mut out.oncalls)?;
-        json::set(&mut o, "links", &mut out.links)?;
-        json::set(&mut o, "abbreviations", &mut out.abbreviations)?;
-        json::set(&mut o, "classifications", &mut out.classifications)?;
-        json::set(&mut o, "images", &mut out.images)?;
+        o.set("users", &mut out.users);
+        o.set("chats", &mut out.chats);
+        o.set("docs", &mut out.docs);
+        o.set("oncalls", &mut out.oncalls);
+        o.set("links", &mut out.links);
+        o.set("abbreviations", &mut out.abbreviations);
+        o.set("classifications", &mut out.classifications);
+        o.set("images", &mut out.images);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -854,7 +874,7 @@ impl ToJson for RelatedMeta {
         None
     }
 }
-/// The `items` of \[`ListRepoResponseBody`\].
+/// The `items` of `ListRepoResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -869,10 +889,11 @@ pub struct Repo {
 }
 impl FromJson for Repo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Repo")?;
+        let mut o = json::Fields::of(value, "Repo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -903,7 +924,7 @@ impl ToJson for SearchEntityRequestBody {
         w.end_object();
     }
 }
-/// The `span` of \[`Phrase`\].
+/// The `span` of `Phrase`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -918,14 +939,15 @@ pub struct Span {
 }
 impl FromJson for Span {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Span")?;
+        let mut o = json::Fields::of(value, "Span")?;
         let mut out = Self::default();
-        json::set(&mut o, "start", &mut out.start)?;
-        json::set(&mut o, "end", &mut out.end)?;
+        o.set("start", &mut out.start);
+        o.set("end", &mut out.end);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `statistics` of \[`Entity`\].
+/// The `statistics` of `Entity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -940,10 +962,11 @@ pub struct Statistics {
 }
 impl FromJson for Statistics {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Statistics")?;
+        let mut o = json::Fields::of(value, "Statistics")?;
         let mut out = Self::default();
-        json::set(&mut o, "like_count", &mut out.like_count)?;
-        json::set(&mut o, "dislike_count", &mut out.dislike_count)?;
+        o.set("like_count", &mut out.like_count);
+        o.set("dislike_count", &mut out.dislike_count);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -955,7 +978,7 @@ impl ToJson for Statistics {
         w.end_object();
     }
 }
-/// The `main_keys` of \[`Entity`\].
+/// The `main_keys` of `Entity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -970,10 +993,11 @@ pub struct Term {
 }
 impl FromJson for Term {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Term")?;
+        let mut o = json::Fields::of(value, "Term")?;
         let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "display_status", &mut out.display_status)?;
+        o.set("key", &mut out.key);
+        o.set("display_status", &mut out.display_status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1004,9 +1028,10 @@ pub struct UploadFileResponseBody {
 }
 impl FromJson for UploadFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UploadFileResponseBody")?;
+        let mut o = json::Fields::of(value, "UploadFileResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_token", &mut out.file_token)?;
+        o.set("file_token", &mut out.file_token);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -12,7 +12,7 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
 ///
 /// Schema 2.0; payload `P2MailUserMailboxEventMessageReceivedV1Data`.
 pub const MAIL_USER_MAILBOX_EVENT_MESSAGE_RECEIVED_V1: &str = "mail.user_mailbox.event.message_received_v1";
-/// The `header` of \[`P2MailUserMailboxEventMessageReceivedV1`\].
+/// The `header` of `P2MailUserMailboxEventMessageReceivedV1`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -35,14 +35,15 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -63,11 +64,12 @@ pub struct P2MailUserMailboxEventMessageReceivedV1 {
 }
 impl FromJson for P2MailUserMailboxEventMessageReceivedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MailUserMailboxEventMessageReceivedV1")?;
+        let mut o = json::Fields::of(value, "P2MailUserMailboxEventMessageReceivedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -90,16 +92,20 @@ pub struct P2MailUserMailboxEventMessageReceivedV1Data {
 }
 impl FromJson for P2MailUserMailboxEventMessageReceivedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MailUserMailboxEventMessageReceivedV1Data")?;
+        let mut o = json::Fields::of(
+            value,
+            "P2MailUserMailboxEventMessageReceivedV1Data",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "mail_address", &mut out.mail_address)?;
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "mailbox_type", &mut out.mailbox_type)?;
-        json::set(&mut o, "subscriber", &mut out.subscriber)?;
+        o.set("mail_address", &mut out.mail_address);
+        o.set("message_id", &mut out.message_id);
+        o.set("mailbox_type", &mut out.mailbox_type);
+        o.set("subscriber", &mut out.subscriber);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `subscriber` of \[`P2MailUserMailboxEventMessageReceivedV1Data`\].
+/// The `subscriber` of `P2MailUserMailboxEventMessageReceivedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -112,13 +118,14 @@ pub struct Subscriber {
 }
 impl FromJson for Subscriber {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Subscriber")?;
+        let mut o = json::Fields::of(value, "Subscriber")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_ids", &mut out.user_ids)?;
+        o.set("user_ids", &mut out.user_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_ids` of \[`Subscriber`\].
+/// The `user_ids` of `Subscriber`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -135,11 +142,12 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserId")?;
+        let mut o = json::Fields::of(value, "UserId")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }

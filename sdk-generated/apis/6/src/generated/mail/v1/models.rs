@@ -1891,13 +1891,17 @@ pub struct AccessibleMailboxesUserMailboxResponseBody {
 }
 impl FromJson for AccessibleMailboxesUserMailboxResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AccessibleMailboxesUserMailboxResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "AccessibleMailboxesUserMailboxResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "accessible_mailboxes", &mut out.accessible_mailboxes)?;
+        o.set("accessible_mailboxes", &mut out.accessible_mailboxes);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `attachments` of \[`Message`\].
+/// The `attachments` of `Message`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1920,14 +1924,15 @@ pub struct Attachment {
 }
 impl FromJson for Attachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Attachment")?;
+        let mut o = json::Fields::of(value, "Attachment")?;
         let mut out = Self::default();
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "filename", &mut out.filename)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "attachment_type", &mut out.attachment_type)?;
-        json::set(&mut o, "is_inline", &mut out.is_inline)?;
-        json::set(&mut o, "cid", &mut out.cid)?;
+        o.set("body", &mut out.body);
+        o.set("filename", &mut out.filename);
+        o.set("id", &mut out.id);
+        o.set("attachment_type", &mut out.attachment_type);
+        o.set("is_inline", &mut out.is_inline);
+        o.set("cid", &mut out.cid);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1952,7 +1957,7 @@ impl ToJson for Attachment {
         None
     }
 }
-/// The `failed_reasons` of \[`DownloadUrlUserMailboxMessageAttachmentResponseBody`\].
+/// The `failed_reasons` of `DownloadUrlUserMailboxMessageAttachmentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1967,14 +1972,15 @@ pub struct AttachmentDownloadFailedReason {
 }
 impl FromJson for AttachmentDownloadFailedReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AttachmentDownloadFailedReason")?;
+        let mut o = json::Fields::of(value, "AttachmentDownloadFailedReason")?;
         let mut out = Self::default();
-        json::set(&mut o, "attachment_id", &mut out.attachment_id)?;
-        json::set(&mut o, "reason", &mut out.reason)?;
+        o.set("attachment_id", &mut out.attachment_id);
+        o.set("reason", &mut out.reason);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `download_urls` of \[`DownloadUrlUserMailboxMessageAttachmentResponseBody`\].
+/// The `download_urls` of `DownloadUrlUserMailboxMessageAttachmentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1989,14 +1995,15 @@ pub struct AttachmentDownloadUrlItem {
 }
 impl FromJson for AttachmentDownloadUrlItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AttachmentDownloadUrlItem")?;
+        let mut o = json::Fields::of(value, "AttachmentDownloadUrlItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "attachment_id", &mut out.attachment_id)?;
-        json::set(&mut o, "download_url", &mut out.download_url)?;
+        o.set("attachment_id", &mut out.attachment_id);
+        o.set("download_url", &mut out.download_url);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `automation_send_disable` of \[`SendUserMailboxDraftResponseBody`\].
+/// The `automation_send_disable` of `SendUserMailboxDraftResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2011,10 +2018,11 @@ pub struct AutomationSendDisable {
 }
 impl FromJson for AutomationSendDisable {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AutomationSendDisable")?;
+        let mut o = json::Fields::of(value, "AutomationSendDisable")?;
         let mut out = Self::default();
-        json::set(&mut o, "reason", &mut out.reason)?;
-        json::set(&mut o, "reference", &mut out.reference)?;
+        o.set("reason", &mut out.reason);
+        o.set("reference", &mut out.reference);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2049,9 +2057,10 @@ pub struct BatchCreateMailgroupMemberRequestBody {
 }
 impl FromJson for BatchCreateMailgroupMemberRequestBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchCreateMailgroupMemberRequestBody")?;
+        let mut o = json::Fields::of(value, "BatchCreateMailgroupMemberRequestBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2075,12 +2084,13 @@ pub struct BatchCreateMailgroupPermissionMemberRequestBody {
 }
 impl FromJson for BatchCreateMailgroupPermissionMemberRequestBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "BatchCreateMailgroupPermissionMemberRequestBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2122,9 +2132,13 @@ pub struct BatchCreatePublicMailboxMemberResponseBody {
 }
 impl FromJson for BatchCreatePublicMailboxMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchCreatePublicMailboxMemberResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "BatchCreatePublicMailboxMemberResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2216,9 +2230,10 @@ pub struct BatchGetUserMailboxMessageResponseBody {
 }
 impl FromJson for BatchGetUserMailboxMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchGetUserMailboxMessageResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchGetUserMailboxMessageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "messages", &mut out.messages)?;
+        o.set("messages", &mut out.messages);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2325,9 +2340,10 @@ pub struct CreateMailgroupAliasResponseBody {
 }
 impl FromJson for CreateMailgroupAliasResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateMailgroupAliasResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateMailgroupAliasResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "mailgroup_alias", &mut out.mailgroup_alias)?;
+        o.set("mailgroup_alias", &mut out.mailgroup_alias);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2352,13 +2368,17 @@ pub struct CreateMailgroupPermissionMemberResponseBody {
 }
 impl FromJson for CreateMailgroupPermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateMailgroupPermissionMemberResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "CreateMailgroupPermissionMemberResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "permission_member_id", &mut out.permission_member_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("permission_member_id", &mut out.permission_member_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("department_id", &mut out.department_id);
+        o.set("email", &mut out.email);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2375,9 +2395,10 @@ pub struct CreatePublicMailboxAliasResponseBody {
 }
 impl FromJson for CreatePublicMailboxAliasResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreatePublicMailboxAliasResponseBody")?;
+        let mut o = json::Fields::of(value, "CreatePublicMailboxAliasResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "public_mailbox_alias", &mut out.public_mailbox_alias)?;
+        o.set("public_mailbox_alias", &mut out.public_mailbox_alias);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2398,11 +2419,12 @@ pub struct CreatePublicMailboxMemberResponseBody {
 }
 impl FromJson for CreatePublicMailboxMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreatePublicMailboxMemberResponseBody")?;
+        let mut o = json::Fields::of(value, "CreatePublicMailboxMemberResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "member_id", &mut out.member_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("member_id", &mut out.member_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2419,9 +2441,10 @@ pub struct CreateUserMailboxAliasResponseBody {
 }
 impl FromJson for CreateUserMailboxAliasResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateUserMailboxAliasResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateUserMailboxAliasResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_mailbox_alias", &mut out.user_mailbox_alias)?;
+        o.set("user_mailbox_alias", &mut out.user_mailbox_alias);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2458,10 +2481,11 @@ pub struct CreateUserMailboxDraftResponseBody {
 }
 impl FromJson for CreateUserMailboxDraftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateUserMailboxDraftResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateUserMailboxDraftResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "draft", &mut out.draft)?;
-        json::set(&mut o, "reference", &mut out.reference)?;
+        o.set("draft", &mut out.draft);
+        o.set("reference", &mut out.reference);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2496,9 +2520,10 @@ pub struct CreateUserMailboxMailContactResponseBody {
 }
 impl FromJson for CreateUserMailboxMailContactResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateUserMailboxMailContactResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateUserMailboxMailContactResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "mail_contact", &mut out.mail_contact)?;
+        o.set("mail_contact", &mut out.mail_contact);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2515,9 +2540,10 @@ pub struct CreateUserMailboxRuleResponseBody {
 }
 impl FromJson for CreateUserMailboxRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateUserMailboxRuleResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateUserMailboxRuleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "rule", &mut out.rule)?;
+        o.set("rule", &mut out.rule);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2562,14 +2588,15 @@ pub struct DownloadUrlUserMailboxMessageAttachmentResponseBody {
 }
 impl FromJson for DownloadUrlUserMailboxMessageAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "DownloadUrlUserMailboxMessageAttachmentResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "download_urls", &mut out.download_urls)?;
-        json::set(&mut o, "failed_ids", &mut out.failed_ids)?;
-        json::set(&mut o, "failed_reasons", &mut out.failed_reasons)?;
+        o.set("download_urls", &mut out.download_urls);
+        o.set("failed_ids", &mut out.failed_ids);
+        o.set("failed_reasons", &mut out.failed_reasons);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2588,17 +2615,18 @@ pub struct DownloadUrlUserMailboxTemplateAttachmentResponseBody {
 }
 impl FromJson for DownloadUrlUserMailboxTemplateAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "DownloadUrlUserMailboxTemplateAttachmentResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "download_urls", &mut out.download_urls)?;
-        json::set(&mut o, "failed_reasons", &mut out.failed_reasons)?;
+        o.set("download_urls", &mut out.download_urls);
+        o.set("failed_reasons", &mut out.failed_reasons);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `draft` of \[`CreateUserMailboxDraftResponseBody`\].
+/// The `draft` of `CreateUserMailboxDraftResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2613,10 +2641,11 @@ pub struct Draft {
 }
 impl FromJson for Draft {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Draft")?;
+        let mut o = json::Fields::of(value, "Draft")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "message", &mut out.message)?;
+        o.set("id", &mut out.id);
+        o.set("message", &mut out.message);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2635,10 +2664,11 @@ pub struct EmailAlias {
 }
 impl FromJson for EmailAlias {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmailAlias")?;
+        let mut o = json::Fields::of(value, "EmailAlias")?;
         let mut out = Self::default();
-        json::set(&mut o, "primary_email", &mut out.primary_email)?;
-        json::set(&mut o, "email_alias", &mut out.email_alias)?;
+        o.set("primary_email", &mut out.primary_email);
+        o.set("email_alias", &mut out.email_alias);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2650,7 +2680,7 @@ impl ToJson for EmailAlias {
         w.end_object();
     }
 }
-/// The `accessible_mailboxes` of \[`AccessibleMailboxesUserMailboxResponseBody`\].
+/// The `accessible_mailboxes` of `AccessibleMailboxesUserMailboxResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2667,11 +2697,12 @@ pub struct EmailInfo {
 }
 impl FromJson for EmailInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmailInfo")?;
+        let mut o = json::Fields::of(value, "EmailInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "email_address", &mut out.email_address)?;
-        json::set(&mut o, "email_type", &mut out.email_type)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("email_address", &mut out.email_address);
+        o.set("email_type", &mut out.email_type);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2698,14 +2729,15 @@ pub struct Folder {
 }
 impl FromJson for Folder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Folder")?;
+        let mut o = json::Fields::of(value, "Folder")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "parent_folder_id", &mut out.parent_folder_id)?;
-        json::set(&mut o, "folder_type", &mut out.folder_type)?;
-        json::set(&mut o, "unread_message_count", &mut out.unread_message_count)?;
-        json::set(&mut o, "unread_thread_count", &mut out.unread_thread_count)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("parent_folder_id", &mut out.parent_folder_id);
+        o.set("folder_type", &mut out.folder_type);
+        o.set("unread_message_count", &mut out.unread_message_count);
+        o.set("unread_thread_count", &mut out.unread_thread_count);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2738,11 +2770,12 @@ pub struct GetByCardUserMailboxMessageResponseBody {
 }
 impl FromJson for GetByCardUserMailboxMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetByCardUserMailboxMessageResponseBody")?;
+        let mut o = json::Fields::of(value, "GetByCardUserMailboxMessageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "owner_info", &mut out.owner_info)?;
-        json::set(&mut o, "message_ids", &mut out.message_ids)?;
-        json::set(&mut o, "card_id", &mut out.card_id)?;
+        o.set("owner_info", &mut out.owner_info);
+        o.set("message_ids", &mut out.message_ids);
+        o.set("card_id", &mut out.card_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2767,13 +2800,14 @@ pub struct GetMailgroupPermissionMemberResponseBody {
 }
 impl FromJson for GetMailgroupPermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetMailgroupPermissionMemberResponseBody")?;
+        let mut o = json::Fields::of(value, "GetMailgroupPermissionMemberResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "permission_member_id", &mut out.permission_member_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("permission_member_id", &mut out.permission_member_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("department_id", &mut out.department_id);
+        o.set("email", &mut out.email);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2794,11 +2828,12 @@ pub struct GetPublicMailboxMemberResponseBody {
 }
 impl FromJson for GetPublicMailboxMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetPublicMailboxMemberResponseBody")?;
+        let mut o = json::Fields::of(value, "GetPublicMailboxMemberResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "member_id", &mut out.member_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("member_id", &mut out.member_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2825,17 +2860,18 @@ pub struct GetRecallDetailUserMailboxSentMessageResponseBody {
 }
 impl FromJson for GetRecallDetailUserMailboxSentMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "GetRecallDetailUserMailboxSentMessageResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "recall_status", &mut out.recall_status)?;
-        json::set(&mut o, "recall_result", &mut out.recall_result)?;
-        json::set(&mut o, "success_count", &mut out.success_count)?;
-        json::set(&mut o, "failure_count", &mut out.failure_count)?;
-        json::set(&mut o, "processing_count", &mut out.processing_count)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("recall_status", &mut out.recall_status);
+        o.set("recall_result", &mut out.recall_result);
+        o.set("success_count", &mut out.success_count);
+        o.set("failure_count", &mut out.failure_count);
+        o.set("processing_count", &mut out.processing_count);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2854,10 +2890,14 @@ pub struct GetSignaturesUserMailboxSettingResponseBody {
 }
 impl FromJson for GetSignaturesUserMailboxSettingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetSignaturesUserMailboxSettingResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "GetSignaturesUserMailboxSettingResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "signatures", &mut out.signatures)?;
-        json::set(&mut o, "usages", &mut out.usages)?;
+        o.set("signatures", &mut out.signatures);
+        o.set("usages", &mut out.usages);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2874,9 +2914,10 @@ pub struct GetUserMailboxDraftResponseBody {
 }
 impl FromJson for GetUserMailboxDraftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetUserMailboxDraftResponseBody")?;
+        let mut o = json::Fields::of(value, "GetUserMailboxDraftResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "draft", &mut out.draft)?;
+        o.set("draft", &mut out.draft);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2893,9 +2934,10 @@ pub struct GetUserMailboxFolderResponseBody {
 }
 impl FromJson for GetUserMailboxFolderResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetUserMailboxFolderResponseBody")?;
+        let mut o = json::Fields::of(value, "GetUserMailboxFolderResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "folder", &mut out.folder)?;
+        o.set("folder", &mut out.folder);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2912,9 +2954,10 @@ pub struct GetUserMailboxLabelResponseBody {
 }
 impl FromJson for GetUserMailboxLabelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetUserMailboxLabelResponseBody")?;
+        let mut o = json::Fields::of(value, "GetUserMailboxLabelResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "label", &mut out.label)?;
+        o.set("label", &mut out.label);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2931,9 +2974,10 @@ pub struct GetUserMailboxMessageResponseBody {
 }
 impl FromJson for GetUserMailboxMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetUserMailboxMessageResponseBody")?;
+        let mut o = json::Fields::of(value, "GetUserMailboxMessageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "message", &mut out.message)?;
+        o.set("message", &mut out.message);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2950,9 +2994,10 @@ pub struct GetUserMailboxTemplateResponseBody {
 }
 impl FromJson for GetUserMailboxTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetUserMailboxTemplateResponseBody")?;
+        let mut o = json::Fields::of(value, "GetUserMailboxTemplateResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "template", &mut out.template)?;
+        o.set("template", &mut out.template);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2969,13 +3014,14 @@ pub struct GetUserMailboxThreadResponseBody {
 }
 impl FromJson for GetUserMailboxThreadResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetUserMailboxThreadResponseBody")?;
+        let mut o = json::Fields::of(value, "GetUserMailboxThreadResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "thread", &mut out.thread)?;
+        o.set("thread", &mut out.thread);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `label` of \[`CreateUserMailboxLabelResponseBody`\].
+/// The `label` of `CreateUserMailboxLabelResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2994,12 +3040,13 @@ pub struct Label {
 }
 impl FromJson for Label {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Label")?;
+        let mut o = json::Fields::of(value, "Label")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "background_color", &mut out.background_color)?;
-        json::set(&mut o, "messages_unread", &mut out.messages_unread)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("background_color", &mut out.background_color);
+        o.set("messages_unread", &mut out.messages_unread);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3026,9 +3073,10 @@ pub struct ListMailgroupAliasResponseBody {
 }
 impl FromJson for ListMailgroupAliasResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListMailgroupAliasResponseBody")?;
+        let mut o = json::Fields::of(value, "ListMailgroupAliasResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3049,11 +3097,12 @@ pub struct ListMailgroupManagerResponseBody {
 }
 impl FromJson for ListMailgroupManagerResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListMailgroupManagerResponseBody")?;
+        let mut o = json::Fields::of(value, "ListMailgroupManagerResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3074,11 +3123,12 @@ pub struct ListMailgroupMemberResponseBody {
 }
 impl FromJson for ListMailgroupMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListMailgroupMemberResponseBody")?;
+        let mut o = json::Fields::of(value, "ListMailgroupMemberResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3099,11 +3149,15 @@ pub struct ListMailgroupPermissionMemberResponseBody {
 }
 impl FromJson for ListMailgroupPermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListMailgroupPermissionMemberResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "ListMailgroupPermissionMemberResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3124,11 +3178,12 @@ pub struct ListMailgroupResponseBody {
 }
 impl FromJson for ListMailgroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListMailgroupResponseBody")?;
+        let mut o = json::Fields::of(value, "ListMailgroupResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3149,11 +3204,12 @@ pub struct ListPublicMailboxMemberResponseBody {
 }
 impl FromJson for ListPublicMailboxMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListPublicMailboxMemberResponseBody")?;
+        let mut o = json::Fields::of(value, "ListPublicMailboxMemberResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3174,11 +3230,12 @@ pub struct ListPublicMailboxResponseBody {
 }
 impl FromJson for ListPublicMailboxResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListPublicMailboxResponseBody")?;
+        let mut o = json::Fields::of(value, "ListPublicMailboxResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3195,12 +3252,13 @@ pub struct ListThreadMessageUserMailboxMessageResponseBody {
 }
 impl FromJson for ListThreadMessageUserMailboxMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "ListThreadMessageUserMailboxMessageResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3221,11 +3279,12 @@ pub struct ListUserMailboxDraftResponseBody {
 }
 impl FromJson for ListUserMailboxDraftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListUserMailboxDraftResponseBody")?;
+        let mut o = json::Fields::of(value, "ListUserMailboxDraftResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3242,9 +3301,10 @@ pub struct ListUserMailboxFolderResponseBody {
 }
 impl FromJson for ListUserMailboxFolderResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListUserMailboxFolderResponseBody")?;
+        let mut o = json::Fields::of(value, "ListUserMailboxFolderResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3261,9 +3321,10 @@ pub struct ListUserMailboxLabelResponseBody {
 }
 impl FromJson for ListUserMailboxLabelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListUserMailboxLabelResponseBody")?;
+        let mut o = json::Fields::of(value, "ListUserMailboxLabelResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3286,12 +3347,13 @@ pub struct ListUserMailboxMailContactResponseBody {
 }
 impl FromJson for ListUserMailboxMailContactResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListUserMailboxMailContactResponseBody")?;
+        let mut o = json::Fields::of(value, "ListUserMailboxMailContactResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "hint", &mut out.hint)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("hint", &mut out.hint);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3312,11 +3374,12 @@ pub struct ListUserMailboxMessageResponseBody {
 }
 impl FromJson for ListUserMailboxMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListUserMailboxMessageResponseBody")?;
+        let mut o = json::Fields::of(value, "ListUserMailboxMessageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3333,9 +3396,10 @@ pub struct ListUserMailboxRuleResponseBody {
 }
 impl FromJson for ListUserMailboxRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListUserMailboxRuleResponseBody")?;
+        let mut o = json::Fields::of(value, "ListUserMailboxRuleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3352,9 +3416,10 @@ pub struct ListUserMailboxTemplateResponseBody {
 }
 impl FromJson for ListUserMailboxTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListUserMailboxTemplateResponseBody")?;
+        let mut o = json::Fields::of(value, "ListUserMailboxTemplateResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3375,15 +3440,16 @@ pub struct ListUserMailboxThreadResponseBody {
 }
 impl FromJson for ListUserMailboxThreadResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListUserMailboxThreadResponseBody")?;
+        let mut o = json::Fields::of(value, "ListUserMailboxThreadResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `from_` of \[`MailSearchMeta`\].
+/// The `from_` of `MailSearchMeta`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3398,10 +3464,11 @@ pub struct MailAddress {
 }
 impl FromJson for MailAddress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MailAddress")?;
+        let mut o = json::Fields::of(value, "MailAddress")?;
         let mut out = Self::default();
-        json::set(&mut o, "mail_address", &mut out.mail_address)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("mail_address", &mut out.mail_address);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3448,17 +3515,18 @@ pub struct MailContact {
 }
 impl FromJson for MailContact {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MailContact")?;
+        let mut o = json::Fields::of(value, "MailContact")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "company", &mut out.company)?;
-        json::set(&mut o, "phone", &mut out.phone)?;
-        json::set(&mut o, "mail_address", &mut out.mail_address)?;
-        json::set(&mut o, "tag", &mut out.tag)?;
-        json::set(&mut o, "remark", &mut out.remark)?;
-        json::set(&mut o, "avatar", &mut out.avatar)?;
-        json::set(&mut o, "position", &mut out.position)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("company", &mut out.company);
+        o.set("phone", &mut out.phone);
+        o.set("mail_address", &mut out.mail_address);
+        o.set("tag", &mut out.tag);
+        o.set("remark", &mut out.remark);
+        o.set("avatar", &mut out.avatar);
+        o.set("position", &mut out.position);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3483,7 +3551,7 @@ impl ToJson for MailContact {
         None
     }
 }
-/// The `filter` of \[`SearchUserMailboxRequestBody`\].
+/// The `filter` of `SearchUserMailboxRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3529,7 +3597,7 @@ impl ToJson for MailSearchFilter {
         w.end_object();
     }
 }
-/// The `items` of \[`SearchUserMailboxResponseBody`\].
+/// The `items` of `SearchUserMailboxResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3546,15 +3614,16 @@ pub struct MailSearchItem {
 }
 impl FromJson for MailSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MailSearchItem")?;
+        let mut o = json::Fields::of(value, "MailSearchItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "display_info", &mut out.display_info)?;
-        json::set(&mut o, "meta_data", &mut out.meta_data)?;
+        o.set("id", &mut out.id);
+        o.set("display_info", &mut out.display_info);
+        o.set("meta_data", &mut out.meta_data);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `meta_data` of \[`MailSearchItem`\].
+/// The `meta_data` of `MailSearchItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3576,13 +3645,14 @@ pub struct MailSearchMeta {
 }
 impl FromJson for MailSearchMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MailSearchMeta")?;
+        let mut o = json::Fields::of(value, "MailSearchMeta")?;
         let mut out = Self::default();
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "thread_id", &mut out.thread_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "message_biz_id", &mut out.message_biz_id)?;
-        json::set(&mut o, "from_", &mut out.from)?;
+        o.set("title", &mut out.title);
+        o.set("thread_id", &mut out.thread_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("message_biz_id", &mut out.message_biz_id);
+        o.set("from_", &mut out.from);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3617,20 +3687,17 @@ pub struct Mailgroup {
 }
 impl FromJson for Mailgroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Mailgroup")?;
+        let mut o = json::Fields::of(value, "Mailgroup")?;
         let mut out = Self::default();
-        json::set(&mut o, "mailgroup_id", &mut out.mailgroup_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "direct_members_count", &mut out.direct_members_count)?;
-        json::set(&mut o, "include_external_member", &mut out.include_external_member)?;
-        json::set(
-            &mut o,
-            "include_all_company_member",
-            &mut out.include_all_company_member,
-        )?;
-        json::set(&mut o, "who_can_send_mail", &mut out.who_can_send_mail)?;
+        o.set("mailgroup_id", &mut out.mailgroup_id);
+        o.set("email", &mut out.email);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("direct_members_count", &mut out.direct_members_count);
+        o.set("include_external_member", &mut out.include_external_member);
+        o.set("include_all_company_member", &mut out.include_all_company_member);
+        o.set("who_can_send_mail", &mut out.who_can_send_mail);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3648,7 +3715,7 @@ impl ToJson for Mailgroup {
         w.end_object();
     }
 }
-/// The `mailgroup_manager_list` of \[`BatchCreateMailgroupManagerRequestBody`\].
+/// The `mailgroup_manager_list` of `BatchCreateMailgroupManagerRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3661,9 +3728,10 @@ pub struct MailgroupManager {
 }
 impl FromJson for MailgroupManager {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MailgroupManager")?;
+        let mut o = json::Fields::of(value, "MailgroupManager")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3702,13 +3770,14 @@ pub struct MailgroupMember {
 }
 impl FromJson for MailgroupMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MailgroupMember")?;
+        let mut o = json::Fields::of(value, "MailgroupMember")?;
         let mut out = Self::default();
-        json::set(&mut o, "member_id", &mut out.member_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("member_id", &mut out.member_id);
+        o.set("email", &mut out.email);
+        o.set("user_id", &mut out.user_id);
+        o.set("department_id", &mut out.department_id);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3748,13 +3817,14 @@ pub struct MailgroupPermissionMember {
 }
 impl FromJson for MailgroupPermissionMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MailgroupPermissionMember")?;
+        let mut o = json::Fields::of(value, "MailgroupPermissionMember")?;
         let mut out = Self::default();
-        json::set(&mut o, "permission_member_id", &mut out.permission_member_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("permission_member_id", &mut out.permission_member_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("department_id", &mut out.department_id);
+        o.set("email", &mut out.email);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3769,7 +3839,7 @@ impl ToJson for MailgroupPermissionMember {
         w.end_object();
     }
 }
-/// The `messages` of \[`BatchGetUserMailboxMessageResponseBody`\].
+/// The `messages` of `BatchGetUserMailboxMessageResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3826,35 +3896,36 @@ pub struct Message {
 }
 impl FromJson for Message {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Message")?;
+        let mut o = json::Fields::of(value, "Message")?;
         let mut out = Self::default();
-        json::set(&mut o, "raw", &mut out.raw)?;
-        json::set(&mut o, "subject", &mut out.subject)?;
-        json::set(&mut o, "to", &mut out.to)?;
-        json::set(&mut o, "cc", &mut out.cc)?;
-        json::set(&mut o, "bcc", &mut out.bcc)?;
-        json::set(&mut o, "head_from", &mut out.head_from)?;
-        json::set(&mut o, "body_html", &mut out.body_html)?;
-        json::set(&mut o, "internal_date", &mut out.internal_date)?;
-        json::set(&mut o, "message_state", &mut out.message_state)?;
-        json::set(&mut o, "smtp_message_id", &mut out.smtp_message_id)?;
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "attachments", &mut out.attachments)?;
-        json::set(&mut o, "body_plain_text", &mut out.body_plain_text)?;
-        json::set(&mut o, "thread_id", &mut out.thread_id)?;
-        json::set(&mut o, "body_preview", &mut out.body_preview)?;
-        json::set(&mut o, "label_ids", &mut out.label_ids)?;
-        json::set(&mut o, "folder_id", &mut out.folder_id)?;
-        json::set(&mut o, "in_reply_to", &mut out.in_reply_to)?;
-        json::set(&mut o, "reply_to", &mut out.reply_to)?;
-        json::set(&mut o, "priority_type", &mut out.priority_type)?;
-        json::set(&mut o, "security_level", &mut out.security_level)?;
-        json::set(&mut o, "references", &mut out.references)?;
-        json::set(&mut o, "body_calendar", &mut out.body_calendar)?;
+        o.set("raw", &mut out.raw);
+        o.set("subject", &mut out.subject);
+        o.set("to", &mut out.to);
+        o.set("cc", &mut out.cc);
+        o.set("bcc", &mut out.bcc);
+        o.set("head_from", &mut out.head_from);
+        o.set("body_html", &mut out.body_html);
+        o.set("internal_date", &mut out.internal_date);
+        o.set("message_state", &mut out.message_state);
+        o.set("smtp_message_id", &mut out.smtp_message_id);
+        o.set("message_id", &mut out.message_id);
+        o.set("attachments", &mut out.attachments);
+        o.set("body_plain_text", &mut out.body_plain_text);
+        o.set("thread_id", &mut out.thread_id);
+        o.set("body_preview", &mut out.body_preview);
+        o.set("label_ids", &mut out.label_ids);
+        o.set("folder_id", &mut out.folder_id);
+        o.set("in_reply_to", &mut out.in_reply_to);
+        o.set("reply_to", &mut out.reply_to);
+        o.set("priority_type", &mut out.priority_type);
+        o.set("security_level", &mut out.security_level);
+        o.set("references", &mut out.references);
+        o.set("body_calendar", &mut out.body_calendar);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListThreadMessageUserMailboxMessageResponseBody`\].
+/// The `items` of `ListThreadMessageUserMailboxMessageResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3879,15 +3950,16 @@ pub struct MessageMeta {
 }
 impl FromJson for MessageMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MessageMeta")?;
+        let mut o = json::Fields::of(value, "MessageMeta")?;
         let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "thread_id", &mut out.thread_id)?;
-        json::set(&mut o, "folder_id", &mut out.folder_id)?;
-        json::set(&mut o, "smtp_message_id", &mut out.smtp_message_id)?;
-        json::set(&mut o, "internal_date", &mut out.internal_date)?;
-        json::set(&mut o, "message_state", &mut out.message_state)?;
-        json::set(&mut o, "message", &mut out.message)?;
+        o.set("message_id", &mut out.message_id);
+        o.set("thread_id", &mut out.thread_id);
+        o.set("folder_id", &mut out.folder_id);
+        o.set("smtp_message_id", &mut out.smtp_message_id);
+        o.set("internal_date", &mut out.internal_date);
+        o.set("message_state", &mut out.message_state);
+        o.set("message", &mut out.message);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3915,7 +3987,7 @@ impl ToJson for ModifyUserMailboxThreadRequestBody {
         w.end_object();
     }
 }
-/// The `items` of \[`SearchMultiEntityResponseBody`\].
+/// The `items` of `SearchMultiEntityResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3946,18 +4018,19 @@ pub struct MultiEntitySearchItem {
 }
 impl FromJson for MultiEntitySearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MultiEntitySearchItem")?;
+        let mut o = json::Fields::of(value, "MultiEntitySearchItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "display_name", &mut out.display_name)?;
-        json::set(&mut o, "member_count", &mut out.member_count)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "tag", &mut out.tag)?;
+        o.set("type", &mut out.r#type);
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("email", &mut out.email);
+        o.set("display_name", &mut out.display_name);
+        o.set("member_count", &mut out.member_count);
+        o.set("user_id", &mut out.user_id);
+        o.set("department", &mut out.department);
+        o.set("chat_id", &mut out.chat_id);
+        o.set("tag", &mut out.tag);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3994,10 +4067,11 @@ pub struct ProfileUserMailboxResponseBody {
 }
 impl FromJson for ProfileUserMailboxResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProfileUserMailboxResponseBody")?;
+        let mut o = json::Fields::of(value, "ProfileUserMailboxResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "primary_email_address", &mut out.primary_email_address)?;
-        json::set(&mut o, "not_found_reason", &mut out.not_found_reason)?;
+        o.set("primary_email_address", &mut out.primary_email_address);
+        o.set("not_found_reason", &mut out.not_found_reason);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4020,12 +4094,13 @@ pub struct PublicMailbox {
 }
 impl FromJson for PublicMailbox {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PublicMailbox")?;
+        let mut o = json::Fields::of(value, "PublicMailbox")?;
         let mut out = Self::default();
-        json::set(&mut o, "public_mailbox_id", &mut out.public_mailbox_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "geo", &mut out.geo)?;
+        o.set("public_mailbox_id", &mut out.public_mailbox_id);
+        o.set("email", &mut out.email);
+        o.set("name", &mut out.name);
+        o.set("geo", &mut out.geo);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4057,11 +4132,12 @@ pub struct PublicMailboxMember {
 }
 impl FromJson for PublicMailboxMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PublicMailboxMember")?;
+        let mut o = json::Fields::of(value, "PublicMailboxMember")?;
         let mut out = Self::default();
-        json::set(&mut o, "member_id", &mut out.member_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("member_id", &mut out.member_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4105,13 +4181,14 @@ pub struct QueryUserResponseBody {
 }
 impl FromJson for QueryUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryUserResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryUserResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_list", &mut out.user_list)?;
+        o.set("user_list", &mut out.user_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`GetRecallDetailUserMailboxSentMessageResponseBody`\].
+/// The `items` of `GetRecallDetailUserMailboxSentMessageResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4138,28 +4215,17 @@ pub struct RecallDetailItem {
 }
 impl FromJson for RecallDetailItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecallDetailItem")?;
+        let mut o = json::Fields::of(value, "RecallDetailItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "recipient_address", &mut out.recipient_address)?;
-        json::set(&mut o, "recipient_name", &mut out.recipient_name)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "fail_reason", &mut out.fail_reason)?;
-        json::set(&mut o, "is_mailing_list", &mut out.is_mailing_list)?;
-        json::set(
-            &mut o,
-            "mailing_list_success_count",
-            &mut out.mailing_list_success_count,
-        )?;
-        json::set(
-            &mut o,
-            "mailing_list_failure_count",
-            &mut out.mailing_list_failure_count,
-        )?;
-        json::set(
-            &mut o,
-            "mailing_list_finish_percent",
-            &mut out.mailing_list_finish_percent,
-        )?;
+        o.set("recipient_address", &mut out.recipient_address);
+        o.set("recipient_name", &mut out.recipient_name);
+        o.set("status", &mut out.status);
+        o.set("fail_reason", &mut out.fail_reason);
+        o.set("is_mailing_list", &mut out.is_mailing_list);
+        o.set("mailing_list_success_count", &mut out.mailing_list_success_count);
+        o.set("mailing_list_failure_count", &mut out.mailing_list_failure_count);
+        o.set("mailing_list_finish_percent", &mut out.mailing_list_finish_percent);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4178,14 +4244,11 @@ pub struct RecallUserMailboxSentMessageResponseBody {
 }
 impl FromJson for RecallUserMailboxSentMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecallUserMailboxSentMessageResponseBody")?;
+        let mut o = json::Fields::of(value, "RecallUserMailboxSentMessageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "recall_status", &mut out.recall_status)?;
-        json::set(
-            &mut o,
-            "recall_restriction_reason",
-            &mut out.recall_restriction_reason,
-        )?;
+        o.set("recall_status", &mut out.recall_status);
+        o.set("recall_restriction_reason", &mut out.recall_restriction_reason);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4248,18 +4311,15 @@ pub struct Rule {
 }
 impl FromJson for Rule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Rule")?;
+        let mut o = json::Fields::of(value, "Rule")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "condition", &mut out.condition)?;
-        json::set(&mut o, "action", &mut out.action)?;
-        json::set(
-            &mut o,
-            "ignore_the_rest_of_rules",
-            &mut out.ignore_the_rest_of_rules,
-        )?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "is_enable", &mut out.is_enable)?;
+        o.set("id", &mut out.id);
+        o.set("condition", &mut out.condition);
+        o.set("action", &mut out.action);
+        o.set("ignore_the_rest_of_rules", &mut out.ignore_the_rest_of_rules);
+        o.set("name", &mut out.name);
+        o.set("is_enable", &mut out.is_enable);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4281,7 +4341,7 @@ impl ToJson for Rule {
         None
     }
 }
-/// The `action` of \[`Rule`\].
+/// The `action` of `Rule`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4294,9 +4354,10 @@ pub struct RuleAction {
 }
 impl FromJson for RuleAction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RuleAction")?;
+        let mut o = json::Fields::of(value, "RuleAction")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4307,7 +4368,7 @@ impl ToJson for RuleAction {
         w.end_object();
     }
 }
-/// The `items` of \[`RuleAction`\].
+/// The `items` of `RuleAction`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4333,10 +4394,11 @@ pub struct RuleActionItem {
 }
 impl FromJson for RuleActionItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RuleActionItem")?;
+        let mut o = json::Fields::of(value, "RuleActionItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "input", &mut out.input)?;
+        o.set("type", &mut out.r#type);
+        o.set("input", &mut out.input);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4348,7 +4410,7 @@ impl ToJson for RuleActionItem {
         w.end_object();
     }
 }
-/// The `condition` of \[`Rule`\].
+/// The `condition` of `Rule`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4365,10 +4427,11 @@ pub struct RuleCondition {
 }
 impl FromJson for RuleCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RuleCondition")?;
+        let mut o = json::Fields::of(value, "RuleCondition")?;
         let mut out = Self::default();
-        json::set(&mut o, "match_type", &mut out.match_type)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("match_type", &mut out.match_type);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4380,7 +4443,7 @@ impl ToJson for RuleCondition {
         w.end_object();
     }
 }
-/// The `items` of \[`RuleCondition`\].
+/// The `items` of `RuleCondition`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4419,11 +4482,12 @@ pub struct RuleConditionItem {
 }
 impl FromJson for RuleConditionItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RuleConditionItem")?;
+        let mut o = json::Fields::of(value, "RuleConditionItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "input", &mut out.input)?;
+        o.set("type", &mut out.r#type);
+        o.set("operator", &mut out.operator);
+        o.set("input", &mut out.input);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4478,10 +4542,11 @@ pub struct SearchMultiEntityResponseBody {
 }
 impl FromJson for SearchMultiEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchMultiEntityResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchMultiEntityResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "notice", &mut out.notice)?;
+        o.set("items", &mut out.items);
+        o.set("notice", &mut out.notice);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4527,17 +4592,18 @@ pub struct SearchUserMailboxResponseBody {
 }
 impl FromJson for SearchUserMailboxResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchUserMailboxResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchUserMailboxResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "notice", &mut out.notice)?;
+        o.set("items", &mut out.items);
+        o.set("total", &mut out.total);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("notice", &mut out.notice);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `security_level` of \[`Message`\].
+/// The `security_level` of `Message`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4564,16 +4630,17 @@ pub struct SecurityLevel {
 }
 impl FromJson for SecurityLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SecurityLevel")?;
+        let mut o = json::Fields::of(value, "SecurityLevel")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_risk", &mut out.is_risk)?;
-        json::set(&mut o, "risk_banner_level", &mut out.risk_banner_level)?;
-        json::set(&mut o, "risk_banner_reason", &mut out.risk_banner_reason)?;
-        json::set(&mut o, "is_header_from_external", &mut out.is_header_from_external)?;
-        json::set(&mut o, "via_domain", &mut out.via_domain)?;
-        json::set(&mut o, "spam_banner_type", &mut out.spam_banner_type)?;
-        json::set(&mut o, "spam_user_rule_id", &mut out.spam_user_rule_id)?;
-        json::set(&mut o, "spam_banner_info", &mut out.spam_banner_info)?;
+        o.set("is_risk", &mut out.is_risk);
+        o.set("risk_banner_level", &mut out.risk_banner_level);
+        o.set("risk_banner_reason", &mut out.risk_banner_reason);
+        o.set("is_header_from_external", &mut out.is_header_from_external);
+        o.set("via_domain", &mut out.via_domain);
+        o.set("spam_banner_type", &mut out.spam_banner_type);
+        o.set("spam_user_rule_id", &mut out.spam_user_rule_id);
+        o.set("spam_banner_info", &mut out.spam_banner_info);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4590,13 +4657,14 @@ pub struct SendAsUserMailboxSettingResponseBody {
 }
 impl FromJson for SendAsUserMailboxSettingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SendAsUserMailboxSettingResponseBody")?;
+        let mut o = json::Fields::of(value, "SendAsUserMailboxSettingResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "sendable_addresses", &mut out.sendable_addresses)?;
+        o.set("sendable_addresses", &mut out.sendable_addresses);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `details` of \[`SendStatusUserMailboxMessageResponseBody`\].
+/// The `details` of `SendStatusUserMailboxMessageResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4613,11 +4681,12 @@ pub struct SendStatusDetail {
 }
 impl FromJson for SendStatusDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SendStatusDetail")?;
+        let mut o = json::Fields::of(value, "SendStatusDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "recipient", &mut out.recipient)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "last_updated_time", &mut out.last_updated_time)?;
+        o.set("recipient", &mut out.recipient);
+        o.set("status", &mut out.status);
+        o.set("last_updated_time", &mut out.last_updated_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4636,10 +4705,11 @@ pub struct SendStatusUserMailboxMessageResponseBody {
 }
 impl FromJson for SendStatusUserMailboxMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SendStatusUserMailboxMessageResponseBody")?;
+        let mut o = json::Fields::of(value, "SendStatusUserMailboxMessageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "details", &mut out.details)?;
+        o.set("message_id", &mut out.message_id);
+        o.set("details", &mut out.details);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4680,12 +4750,13 @@ pub struct SendUserMailboxDraftResponseBody {
 }
 impl FromJson for SendUserMailboxDraftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SendUserMailboxDraftResponseBody")?;
+        let mut o = json::Fields::of(value, "SendUserMailboxDraftResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "thread_id", &mut out.thread_id)?;
-        json::set(&mut o, "recall_status", &mut out.recall_status)?;
-        json::set(&mut o, "automation_send_disable", &mut out.automation_send_disable)?;
+        o.set("message_id", &mut out.message_id);
+        o.set("thread_id", &mut out.thread_id);
+        o.set("recall_status", &mut out.recall_status);
+        o.set("automation_send_disable", &mut out.automation_send_disable);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4767,10 +4838,11 @@ pub struct SendUserMailboxMessageResponseBody {
 }
 impl FromJson for SendUserMailboxMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SendUserMailboxMessageResponseBody")?;
+        let mut o = json::Fields::of(value, "SendUserMailboxMessageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "thread_id", &mut out.thread_id)?;
+        o.set("message_id", &mut out.message_id);
+        o.set("thread_id", &mut out.thread_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4806,13 +4878,14 @@ pub struct SubscriptionUserMailboxEventResponseBody {
 }
 impl FromJson for SubscriptionUserMailboxEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SubscriptionUserMailboxEventResponseBody")?;
+        let mut o = json::Fields::of(value, "SubscriptionUserMailboxEventResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_types", &mut out.event_types)?;
+        o.set("event_types", &mut out.event_types);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `template` of \[`CreateUserMailboxTemplateRequestBody`\].
+/// The `template` of `CreateUserMailboxTemplateRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4843,18 +4916,19 @@ pub struct Template {
 }
 impl FromJson for Template {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Template")?;
+        let mut o = json::Fields::of(value, "Template")?;
         let mut out = Self::default();
-        json::set(&mut o, "template_id", &mut out.template_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "subject", &mut out.subject)?;
-        json::set(&mut o, "template_content", &mut out.template_content)?;
-        json::set(&mut o, "is_plain_text_mode", &mut out.is_plain_text_mode)?;
-        json::set(&mut o, "tos", &mut out.tos)?;
-        json::set(&mut o, "ccs", &mut out.ccs)?;
-        json::set(&mut o, "bccs", &mut out.bccs)?;
-        json::set(&mut o, "attachments", &mut out.attachments)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
+        o.set("template_id", &mut out.template_id);
+        o.set("name", &mut out.name);
+        o.set("subject", &mut out.subject);
+        o.set("template_content", &mut out.template_content);
+        o.set("is_plain_text_mode", &mut out.is_plain_text_mode);
+        o.set("tos", &mut out.tos);
+        o.set("ccs", &mut out.ccs);
+        o.set("bccs", &mut out.bccs);
+        o.set("attachments", &mut out.attachments);
+        o.set("create_time", &mut out.create_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4889,7 +4963,7 @@ impl ToJson for Template {
         None
     }
 }
-/// The `attachments` of \[`Template`\].
+/// The `attachments` of `Template`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4910,13 +4984,14 @@ pub struct TemplateAttachment {
 }
 impl FromJson for TemplateAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TemplateAttachment")?;
+        let mut o = json::Fields::of(value, "TemplateAttachment")?;
         let mut out = Self::default();
-        json::set(&mut o, "filename", &mut out.filename)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "attachment_type", &mut out.attachment_type)?;
-        json::set(&mut o, "is_inline", &mut out.is_inline)?;
-        json::set(&mut o, "cid", &mut out.cid)?;
+        o.set("filename", &mut out.filename);
+        o.set("id", &mut out.id);
+        o.set("attachment_type", &mut out.attachment_type);
+        o.set("is_inline", &mut out.is_inline);
+        o.set("cid", &mut out.cid);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4931,7 +5006,7 @@ impl ToJson for TemplateAttachment {
         w.end_object();
     }
 }
-/// The `thread` of \[`GetUserMailboxThreadResponseBody`\].
+/// The `thread` of `GetUserMailboxThreadResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4948,15 +5023,16 @@ pub struct Thread {
 }
 impl FromJson for Thread {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Thread")?;
+        let mut o = json::Fields::of(value, "Thread")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "body_preview", &mut out.body_preview)?;
-        json::set(&mut o, "messages", &mut out.messages)?;
+        o.set("id", &mut out.id);
+        o.set("body_preview", &mut out.body_preview);
+        o.set("messages", &mut out.messages);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `create_time` of \[`MailSearchFilter`\].
+/// The `create_time` of `MailSearchFilter`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5001,7 +5077,7 @@ impl ToJson for UpdateUserMailboxDraftRequestBody {
         None
     }
 }
-/// The `user_list` of \[`QueryUserResponseBody`\].
+/// The `user_list` of `QueryUserResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5018,15 +5094,16 @@ pub struct User {
 }
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "User")?;
+        let mut o = json::Fields::of(value, "User")?;
         let mut out = Self::default();
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("email", &mut out.email);
+        o.set("status", &mut out.status);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `owner_info` of \[`GetByCardUserMailboxMessageResponseBody`\].
+/// The `owner_info` of `GetByCardUserMailboxMessageResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5043,15 +5120,16 @@ pub struct UserInfo {
 }
 impl FromJson for UserInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserInfo")?;
+        let mut o = json::Fields::of(value, "UserInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "owner_user_id", &mut out.owner_user_id)?;
-        json::set(&mut o, "public_mailbox_id", &mut out.public_mailbox_id)?;
+        o.set("type", &mut out.r#type);
+        o.set("owner_user_id", &mut out.owner_user_id);
+        o.set("public_mailbox_id", &mut out.public_mailbox_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `images` of \[`UserMailboxSignature`\].
+/// The `images` of `UserMailboxSignature`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5076,19 +5154,20 @@ pub struct UserMailboxSiganatureImage {
 }
 impl FromJson for UserMailboxSiganatureImage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserMailboxSiganatureImage")?;
+        let mut o = json::Fields::of(value, "UserMailboxSiganatureImage")?;
         let mut out = Self::default();
-        json::set(&mut o, "image_name", &mut out.image_name)?;
-        json::set(&mut o, "file_key", &mut out.file_key)?;
-        json::set(&mut o, "cid", &mut out.cid)?;
-        json::set(&mut o, "file_size", &mut out.file_size)?;
-        json::set(&mut o, "image_width", &mut out.image_width)?;
-        json::set(&mut o, "image_height", &mut out.image_height)?;
-        json::set(&mut o, "download_url", &mut out.download_url)?;
+        o.set("image_name", &mut out.image_name);
+        o.set("file_key", &mut out.file_key);
+        o.set("cid", &mut out.cid);
+        o.set("file_size", &mut out.file_size);
+        o.set("image_width", &mut out.image_width);
+        o.set("image_height", &mut out.image_height);
+        o.set("download_url", &mut out.download_url);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `signatures` of \[`GetSignaturesUserMailboxSettingResponseBody`\].
+/// The `signatures` of `GetSignaturesUserMailboxSettingResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5117,20 +5196,21 @@ pub struct UserMailboxSignature {
 }
 impl FromJson for UserMailboxSignature {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserMailboxSignature")?;
+        let mut o = json::Fields::of(value, "UserMailboxSignature")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "signature_type", &mut out.signature_type)?;
-        json::set(&mut o, "signature_device", &mut out.signature_device)?;
-        json::set(&mut o, "template_json_keys", &mut out.template_json_keys)?;
-        json::set(&mut o, "images", &mut out.images)?;
-        json::set(&mut o, "user_fields", &mut out.user_fields)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("content", &mut out.content);
+        o.set("signature_type", &mut out.signature_type);
+        o.set("signature_device", &mut out.signature_device);
+        o.set("template_json_keys", &mut out.template_json_keys);
+        o.set("images", &mut out.images);
+        o.set("user_fields", &mut out.user_fields);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_fields` of \[`UserMailboxSignature`\].
+/// The `user_fields` of `UserMailboxSignature`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5145,14 +5225,15 @@ pub struct UserMailboxSignatureI18nVal {
 }
 impl FromJson for UserMailboxSignatureI18nVal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserMailboxSignatureI18nVal")?;
+        let mut o = json::Fields::of(value, "UserMailboxSignatureI18nVal")?;
         let mut out = Self::default();
-        json::set(&mut o, "default_val", &mut out.default_val)?;
-        json::set(&mut o, "i18n_vals", &mut out.i18n_vals)?;
+        o.set("default_val", &mut out.default_val);
+        o.set("i18n_vals", &mut out.i18n_vals);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `usages` of \[`GetSignaturesUserMailboxSettingResponseBody`\].
+/// The `usages` of `GetSignaturesUserMailboxSettingResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5169,11 +5250,12 @@ pub struct UserMailboxSignatureUsage {
 }
 impl FromJson for UserMailboxSignatureUsage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserMailboxSignatureUsage")?;
+        let mut o = json::Fields::of(value, "UserMailboxSignatureUsage")?;
         let mut out = Self::default();
-        json::set(&mut o, "email_address", &mut out.email_address)?;
-        json::set(&mut o, "send_mail_signature_id", &mut out.send_mail_signature_id)?;
-        json::set(&mut o, "reply_signature_id", &mut out.reply_signature_id)?;
+        o.set("email_address", &mut out.email_address);
+        o.set("send_mail_signature_id", &mut out.send_mail_signature_id);
+        o.set("reply_signature_id", &mut out.reply_signature_id);
+        o.finish()?;
         Ok(out)
     }
 }

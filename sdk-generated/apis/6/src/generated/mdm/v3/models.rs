@@ -190,7 +190,7 @@ impl ToJson for Operator {
         w.string(self.as_str());
     }
 }
-/// The `common` of \[`GetBatchCountryRegionRequestBody`\].
+/// The `common` of `GetBatchCountryRegionRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -207,11 +207,12 @@ pub struct Common {
 }
 impl FromJson for Common {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Common")?;
+        let mut o = json::Fields::of(value, "Common")?;
         let mut out = Self::default();
-        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
-        json::set(&mut o, "languages", &mut out.languages)?;
-        json::set(&mut o, "custom_executors", &mut out.custom_executors)?;
+        o.set("tenant_id", &mut out.tenant_id);
+        o.set("languages", &mut out.languages);
+        o.set("custom_executors", &mut out.custom_executors);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -224,7 +225,7 @@ impl ToJson for Common {
         w.end_object();
     }
 }
-/// The `data` of \[`GetBatchCountryRegionResponseBody`\].
+/// The `data` of `GetBatchCountryRegionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -283,36 +284,37 @@ pub struct CountryRegion {
 }
 impl FromJson for CountryRegion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CountryRegion")?;
+        let mut o = json::Fields::of(value, "CountryRegion")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "update_by", &mut out.update_by)?;
-        json::set(&mut o, "create_by", &mut out.create_by)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "alpha_3_code", &mut out.alpha_3_code)?;
-        json::set(&mut o, "alpha_2_code", &mut out.alpha_2_code)?;
-        json::set(&mut o, "numeric_code", &mut out.numeric_code)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "local_script", &mut out.local_script)?;
-        json::set(&mut o, "western_script", &mut out.western_script)?;
-        json::set(&mut o, "mdm_code", &mut out.mdm_code)?;
-        json::set(&mut o, "full_name", &mut out.full_name)?;
-        json::set(&mut o, "global_code", &mut out.global_code)?;
-        json::set(&mut o, "time_zone", &mut out.time_zone)?;
-        json::set(&mut o, "overseas", &mut out.overseas)?;
-        json::set(&mut o, "level", &mut out.level)?;
-        json::set(&mut o, "remark", &mut out.remark)?;
-        json::set(&mut o, "update_reason", &mut out.update_reason)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "continents", &mut out.continents)?;
-        json::set(&mut o, "md_local_script", &mut out.md_local_script)?;
-        json::set(&mut o, "md_western_script", &mut out.md_western_script)?;
-        json::set(&mut o, "md_time_zone", &mut out.md_time_zone)?;
+        o.set("id", &mut out.id);
+        o.set("update_by", &mut out.update_by);
+        o.set("create_by", &mut out.create_by);
+        o.set("update_time", &mut out.update_time);
+        o.set("create_time", &mut out.create_time);
+        o.set("alpha_3_code", &mut out.alpha_3_code);
+        o.set("alpha_2_code", &mut out.alpha_2_code);
+        o.set("numeric_code", &mut out.numeric_code);
+        o.set("name", &mut out.name);
+        o.set("local_script", &mut out.local_script);
+        o.set("western_script", &mut out.western_script);
+        o.set("mdm_code", &mut out.mdm_code);
+        o.set("full_name", &mut out.full_name);
+        o.set("global_code", &mut out.global_code);
+        o.set("time_zone", &mut out.time_zone);
+        o.set("overseas", &mut out.overseas);
+        o.set("level", &mut out.level);
+        o.set("remark", &mut out.remark);
+        o.set("update_reason", &mut out.update_reason);
+        o.set("status", &mut out.status);
+        o.set("continents", &mut out.continents);
+        o.set("md_local_script", &mut out.md_local_script);
+        o.set("md_western_script", &mut out.md_western_script);
+        o.set("md_time_zone", &mut out.md_time_zone);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `continents` of \[`CountryRegion`\].
+/// The `continents` of `CountryRegion`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -327,14 +329,15 @@ pub struct Enum {
 }
 impl FromJson for Enum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Enum")?;
+        let mut o = json::Fields::of(value, "Enum")?;
         let mut out = Self::default();
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "multilingual_name", &mut out.multilingual_name)?;
+        o.set("value", &mut out.value);
+        o.set("multilingual_name", &mut out.multilingual_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `expressions` of \[`Filter`\].
+/// The `expressions` of `Filter`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -367,7 +370,7 @@ impl ToJson for Expression {
         None
     }
 }
-/// The `filter` of \[`ListCountryRegionRequestBody`\].
+/// The `filter` of `ListCountryRegionRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -428,13 +431,14 @@ pub struct GetBatchCountryRegionResponseBody {
 }
 impl FromJson for GetBatchCountryRegionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetBatchCountryRegionResponseBody")?;
+        let mut o = json::Fields::of(value, "GetBatchCountryRegionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "data", &mut out.data)?;
+        o.set("data", &mut out.data);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `name` of \[`CountryRegion`\].
+/// The `name` of `CountryRegion`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -451,15 +455,16 @@ pub struct I18nString {
 }
 impl FromJson for I18nString {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nString")?;
+        let mut o = json::Fields::of(value, "I18nString")?;
         let mut out = Self::default();
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "multilingual_value", &mut out.multilingual_value)?;
-        json::set(&mut o, "return_language", &mut out.return_language)?;
+        o.set("value", &mut out.value);
+        o.set("multilingual_value", &mut out.multilingual_value);
+        o.set("return_language", &mut out.return_language);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `md_local_script` of \[`CountryRegion`\].
+/// The `md_local_script` of `CountryRegion`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -496,21 +501,22 @@ pub struct Language {
 }
 impl FromJson for Language {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Language")?;
+        let mut o = json::Fields::of(value, "Language")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "update_by", &mut out.update_by)?;
-        json::set(&mut o, "create_by", &mut out.create_by)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "ietf_language_tag", &mut out.ietf_language_tag)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "enable", &mut out.enable)?;
-        json::set(&mut o, "mdm_code", &mut out.mdm_code)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "system_status", &mut out.system_status)?;
-        json::set(&mut o, "remark", &mut out.remark)?;
-        json::set(&mut o, "update_reason", &mut out.update_reason)?;
+        o.set("id", &mut out.id);
+        o.set("update_by", &mut out.update_by);
+        o.set("create_by", &mut out.create_by);
+        o.set("update_time", &mut out.update_time);
+        o.set("create_time", &mut out.create_time);
+        o.set("ietf_language_tag", &mut out.ietf_language_tag);
+        o.set("name", &mut out.name);
+        o.set("enable", &mut out.enable);
+        o.set("mdm_code", &mut out.mdm_code);
+        o.set("status", &mut out.status);
+        o.set("system_status", &mut out.system_status);
+        o.set("remark", &mut out.remark);
+        o.set("update_reason", &mut out.update_reason);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -558,15 +564,16 @@ pub struct ListCountryRegionResponseBody {
 }
 impl FromJson for ListCountryRegionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListCountryRegionResponseBody")?;
+        let mut o = json::Fields::of(value, "ListCountryRegionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "data", &mut out.data)?;
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "next_page_token", &mut out.next_page_token)?;
+        o.set("data", &mut out.data);
+        o.set("total", &mut out.total);
+        o.set("next_page_token", &mut out.next_page_token);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `md_time_zone` of \[`CountryRegion`\].
+/// The `md_time_zone` of `CountryRegion`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -599,23 +606,24 @@ pub struct TimeZone {
 }
 impl FromJson for TimeZone {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TimeZone")?;
+        let mut o = json::Fields::of(value, "TimeZone")?;
         let mut out = Self::default();
-        json::set(&mut o, "update_by", &mut out.update_by)?;
-        json::set(&mut o, "create_by", &mut out.create_by)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "time_zone_id", &mut out.time_zone_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "utc_offset", &mut out.utc_offset)?;
-        json::set(&mut o, "mdm_code", &mut out.mdm_code)?;
-        json::set(&mut o, "remark", &mut out.remark)?;
-        json::set(&mut o, "update_reason", &mut out.update_reason)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("update_by", &mut out.update_by);
+        o.set("create_by", &mut out.create_by);
+        o.set("update_time", &mut out.update_time);
+        o.set("create_time", &mut out.create_time);
+        o.set("time_zone_id", &mut out.time_zone_id);
+        o.set("name", &mut out.name);
+        o.set("utc_offset", &mut out.utc_offset);
+        o.set("mdm_code", &mut out.mdm_code);
+        o.set("remark", &mut out.remark);
+        o.set("update_reason", &mut out.update_reason);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `value` of \[`Expression`\].
+/// The `value` of `Expression`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

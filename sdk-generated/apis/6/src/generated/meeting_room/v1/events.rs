@@ -27,7 +27,7 @@ pub const MEETING_ROOM_MEETING_ROOM_STATUS_CHANGED_V1: &str = "meeting_room.meet
 ///
 /// Schema 2.0; payload `P2MeetingRoomMeetingRoomUpdatedV1Data`.
 pub const MEETING_ROOM_MEETING_ROOM_UPDATED_V1: &str = "meeting_room.meeting_room.updated_v1";
-/// The `header` of \[`P2MeetingRoomMeetingRoomCreatedV1`\].
+/// The `header` of `P2MeetingRoomMeetingRoomCreatedV1`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -50,14 +50,15 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -78,11 +79,12 @@ pub struct P2MeetingRoomMeetingRoomCreatedV1 {
 }
 impl FromJson for P2MeetingRoomMeetingRoomCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MeetingRoomMeetingRoomCreatedV1")?;
+        let mut o = json::Fields::of(value, "P2MeetingRoomMeetingRoomCreatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -101,10 +103,11 @@ pub struct P2MeetingRoomMeetingRoomCreatedV1Data {
 }
 impl FromJson for P2MeetingRoomMeetingRoomCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MeetingRoomMeetingRoomCreatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2MeetingRoomMeetingRoomCreatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "room_name", &mut out.room_name)?;
-        json::set(&mut o, "room_id", &mut out.room_id)?;
+        o.set("room_name", &mut out.room_name);
+        o.set("room_id", &mut out.room_id);
+        o.finish()?;
         Ok(out)
     }
 }

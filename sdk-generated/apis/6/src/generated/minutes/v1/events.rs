@@ -10,7 +10,7 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[("minutes.minute.generated_v1", "2.0"
 ///
 /// Schema 2.0; payload `P2MinutesMinuteGeneratedV1Data`.
 pub const MINUTES_MINUTE_GENERATED_V1: &str = "minutes.minute.generated_v1";
-/// The `header` of \[`P2MinutesMinuteGeneratedV1`\].
+/// The `header` of `P2MinutesMinuteGeneratedV1`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -33,18 +33,19 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `minute_source` of \[`P2MinutesMinuteGeneratedV1Data`\].
+/// The `minute_source` of `P2MinutesMinuteGeneratedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -59,10 +60,11 @@ pub struct GeneratedSource {
 }
 impl FromJson for GeneratedSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GeneratedSource")?;
+        let mut o = json::Fields::of(value, "GeneratedSource")?;
         let mut out = Self::default();
-        json::set(&mut o, "source_type", &mut out.source_type)?;
-        json::set(&mut o, "source_entity_id", &mut out.source_entity_id)?;
+        o.set("source_type", &mut out.source_type);
+        o.set("source_entity_id", &mut out.source_entity_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -83,11 +85,12 @@ pub struct P2MinutesMinuteGeneratedV1 {
 }
 impl FromJson for P2MinutesMinuteGeneratedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MinutesMinuteGeneratedV1")?;
+        let mut o = json::Fields::of(value, "P2MinutesMinuteGeneratedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -108,15 +111,16 @@ pub struct P2MinutesMinuteGeneratedV1Data {
 }
 impl FromJson for P2MinutesMinuteGeneratedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MinutesMinuteGeneratedV1Data")?;
+        let mut o = json::Fields::of(value, "P2MinutesMinuteGeneratedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "minute_token", &mut out.minute_token)?;
-        json::set(&mut o, "minute_source", &mut out.minute_source)?;
-        json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
+        o.set("minute_token", &mut out.minute_token);
+        o.set("minute_source", &mut out.minute_source);
+        o.set("subscriber_ids", &mut out.subscriber_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `subscriber_ids` of \[`P2MinutesMinuteGeneratedV1Data`\].
+/// The `subscriber_ids` of `P2MinutesMinuteGeneratedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -133,11 +137,12 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserId")?;
+        let mut o = json::Fields::of(value, "UserId")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }

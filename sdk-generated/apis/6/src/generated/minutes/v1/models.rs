@@ -167,13 +167,14 @@ pub struct ArtifactsMinuteResponseBody {
 }
 impl FromJson for ArtifactsMinuteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ArtifactsMinuteResponseBody")?;
+        let mut o = json::Fields::of(value, "ArtifactsMinuteResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "summary", &mut out.summary)?;
-        json::set(&mut o, "minute_chapters", &mut out.minute_chapters)?;
-        json::set(&mut o, "minute_todos", &mut out.minute_todos)?;
-        json::set(&mut o, "keywords", &mut out.keywords)?;
-        json::set(&mut o, "transcript", &mut out.transcript)?;
+        o.set("summary", &mut out.summary);
+        o.set("minute_chapters", &mut out.minute_chapters);
+        o.set("minute_todos", &mut out.minute_todos);
+        o.set("keywords", &mut out.keywords);
+        o.set("transcript", &mut out.transcript);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -190,9 +191,10 @@ pub struct GetMinuteMediaResponseBody {
 }
 impl FromJson for GetMinuteMediaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetMinuteMediaResponseBody")?;
+        let mut o = json::Fields::of(value, "GetMinuteMediaResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "download_url", &mut out.download_url)?;
+        o.set("download_url", &mut out.download_url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -209,9 +211,10 @@ pub struct GetMinuteResponseBody {
 }
 impl FromJson for GetMinuteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetMinuteResponseBody")?;
+        let mut o = json::Fields::of(value, "GetMinuteResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "minute", &mut out.minute)?;
+        o.set("minute", &mut out.minute);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -228,13 +231,14 @@ pub struct GetMinuteStatisticsResponseBody {
 }
 impl FromJson for GetMinuteStatisticsResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetMinuteStatisticsResponseBody")?;
+        let mut o = json::Fields::of(value, "GetMinuteStatisticsResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "statistics", &mut out.statistics)?;
+        o.set("statistics", &mut out.statistics);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `minute` of \[`GetMinuteResponseBody`\].
+/// The `minute` of `GetMinuteResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -261,20 +265,21 @@ pub struct Minute {
 }
 impl FromJson for Minute {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Minute")?;
+        let mut o = json::Fields::of(value, "Minute")?;
         let mut out = Self::default();
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "owner_id", &mut out.owner_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "cover", &mut out.cover)?;
-        json::set(&mut o, "duration", &mut out.duration)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "note_id", &mut out.note_id)?;
+        o.set("token", &mut out.token);
+        o.set("owner_id", &mut out.owner_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("title", &mut out.title);
+        o.set("cover", &mut out.cover);
+        o.set("duration", &mut out.duration);
+        o.set("url", &mut out.url);
+        o.set("note_id", &mut out.note_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `minute_chapters` of \[`ArtifactsMinuteResponseBody`\].
+/// The `minute_chapters` of `ArtifactsMinuteResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -293,16 +298,17 @@ pub struct MinuteChapter {
 }
 impl FromJson for MinuteChapter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MinuteChapter")?;
+        let mut o = json::Fields::of(value, "MinuteChapter")?;
         let mut out = Self::default();
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "start_ms", &mut out.start_ms)?;
-        json::set(&mut o, "stop_ms", &mut out.stop_ms)?;
-        json::set(&mut o, "summary_content", &mut out.summary_content)?;
+        o.set("title", &mut out.title);
+        o.set("start_ms", &mut out.start_ms);
+        o.set("stop_ms", &mut out.stop_ms);
+        o.set("summary_content", &mut out.summary_content);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `minute_todos` of \[`ArtifactsMinuteResponseBody`\].
+/// The `minute_todos` of `ArtifactsMinuteResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -323,17 +329,18 @@ pub struct MinuteTodo {
 }
 impl FromJson for MinuteTodo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MinuteTodo")?;
+        let mut o = json::Fields::of(value, "MinuteTodo")?;
         let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "assignees", &mut out.assignees)?;
-        json::set(&mut o, "is_done", &mut out.is_done)?;
-        json::set(&mut o, "todo_id", &mut out.todo_id)?;
-        json::set(&mut o, "operation", &mut out.operation)?;
+        o.set("content", &mut out.content);
+        o.set("assignees", &mut out.assignees);
+        o.set("is_done", &mut out.is_done);
+        o.set("todo_id", &mut out.todo_id);
+        o.set("operation", &mut out.operation);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `filter` of \[`SearchMinuteRequestBody`\].
+/// The `filter` of `SearchMinuteRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -357,7 +364,7 @@ impl ToJson for MinutesFilter {
         w.end_object();
     }
 }
-/// The `meta_data` of \[`MinutesSearchItem`\].
+/// The `meta_data` of `MinutesSearchItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -374,15 +381,16 @@ pub struct MinutesMeta {
 }
 impl FromJson for MinutesMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MinutesMeta")?;
+        let mut o = json::Fields::of(value, "MinutesMeta")?;
         let mut out = Self::default();
-        json::set(&mut o, "app_link", &mut out.app_link)?;
-        json::set(&mut o, "avatar", &mut out.avatar)?;
-        json::set(&mut o, "description", &mut out.description)?;
+        o.set("app_link", &mut out.app_link);
+        o.set("avatar", &mut out.avatar);
+        o.set("description", &mut out.description);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`SearchMinuteResponseBody`\].
+/// The `items` of `SearchMinuteResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -399,11 +407,12 @@ pub struct MinutesSearchItem {
 }
 impl FromJson for MinutesSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MinutesSearchItem")?;
+        let mut o = json::Fields::of(value, "MinutesSearchItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "display_info", &mut out.display_info)?;
-        json::set(&mut o, "meta_data", &mut out.meta_data)?;
+        o.set("token", &mut out.token);
+        o.set("display_info", &mut out.display_info);
+        o.set("meta_data", &mut out.meta_data);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -452,17 +461,18 @@ pub struct SearchMinuteResponseBody {
 }
 impl FromJson for SearchMinuteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchMinuteResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchMinuteResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "notice", &mut out.notice)?;
+        o.set("items", &mut out.items);
+        o.set("total", &mut out.total);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("notice", &mut out.notice);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `statistics` of \[`GetMinuteStatisticsResponseBody`\].
+/// The `statistics` of `GetMinuteStatisticsResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -479,11 +489,12 @@ pub struct Statictics {
 }
 impl FromJson for Statictics {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Statictics")?;
+        let mut o = json::Fields::of(value, "Statictics")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_view_count", &mut out.user_view_count)?;
-        json::set(&mut o, "page_view_count", &mut out.page_view_count)?;
-        json::set(&mut o, "user_view_list", &mut out.user_view_list)?;
+        o.set("user_view_count", &mut out.user_view_count);
+        o.set("page_view_count", &mut out.page_view_count);
+        o.set("user_view_list", &mut out.user_view_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -505,7 +516,7 @@ impl ToJson for SubscriptionMinuteRequestBody {
         w.end_object();
     }
 }
-/// The `create_time` of \[`MinutesFilter`\].
+/// The `create_time` of `MinutesFilter`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -526,7 +537,7 @@ impl ToJson for TimeRange {
         w.end_object();
     }
 }
-/// The `user_view_list` of \[`Statictics`\].
+/// The `user_view_list` of `Statictics`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -541,10 +552,11 @@ pub struct UserViewDetail {
 }
 impl FromJson for UserViewDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserViewDetail")?;
+        let mut o = json::Fields::of(value, "UserViewDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "view_time", &mut out.view_time)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("view_time", &mut out.view_time);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -42,7 +42,7 @@ pub const MOMENTS_REACTION_CREATED_V1: &str = "moments.reaction.created_v1";
 ///
 /// Schema 2.0; payload `P2MomentsReactionDeletedV1Data`.
 pub const MOMENTS_REACTION_DELETED_V1: &str = "moments.reaction.deleted_v1";
-/// The `header` of \[`P2MomentsCommentCreatedV1`\].
+/// The `header` of `P2MomentsCommentCreatedV1`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -65,14 +65,15 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -93,11 +94,12 @@ pub struct P2MomentsCommentCreatedV1 {
 }
 impl FromJson for P2MomentsCommentCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MomentsCommentCreatedV1")?;
+        let mut o = json::Fields::of(value, "P2MomentsCommentCreatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -126,15 +128,16 @@ pub struct P2MomentsCommentCreatedV1Data {
 }
 impl FromJson for P2MomentsCommentCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MomentsCommentCreatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2MomentsCommentCreatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "post_id", &mut out.post_id)?;
-        json::set(&mut o, "reply_comment_id", &mut out.reply_comment_id)?;
-        json::set(&mut o, "root_comment_id", &mut out.root_comment_id)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("id", &mut out.id);
+        o.set("create_time", &mut out.create_time);
+        o.set("post_id", &mut out.post_id);
+        o.set("reply_comment_id", &mut out.reply_comment_id);
+        o.set("root_comment_id", &mut out.root_comment_id);
+        o.set("user_type", &mut out.user_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -155,11 +158,12 @@ pub struct P2MomentsCommentDeletedV1 {
 }
 impl FromJson for P2MomentsCommentDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MomentsCommentDeletedV1")?;
+        let mut o = json::Fields::of(value, "P2MomentsCommentDeletedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -178,10 +182,11 @@ pub struct P2MomentsCommentDeletedV1Data {
 }
 impl FromJson for P2MomentsCommentDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MomentsCommentDeletedV1Data")?;
+        let mut o = json::Fields::of(value, "P2MomentsCommentDeletedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "post_id", &mut out.post_id)?;
+        o.set("id", &mut out.id);
+        o.set("post_id", &mut out.post_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -202,11 +207,12 @@ pub struct P2MomentsPostCreatedV1 {
 }
 impl FromJson for P2MomentsPostCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MomentsPostCreatedV1")?;
+        let mut o = json::Fields::of(value, "P2MomentsPostCreatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -233,14 +239,15 @@ pub struct P2MomentsPostCreatedV1Data {
 }
 impl FromJson for P2MomentsPostCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MomentsPostCreatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2MomentsPostCreatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "category_ids", &mut out.category_ids)?;
-        json::set(&mut o, "link", &mut out.link)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
+        o.set("id", &mut out.id);
+        o.set("user_id", &mut out.user_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("category_ids", &mut out.category_ids);
+        o.set("link", &mut out.link);
+        o.set("user_type", &mut out.user_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -261,11 +268,12 @@ pub struct P2MomentsPostDeletedV1 {
 }
 impl FromJson for P2MomentsPostDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MomentsPostDeletedV1")?;
+        let mut o = json::Fields::of(value, "P2MomentsPostDeletedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -282,9 +290,10 @@ pub struct P2MomentsPostDeletedV1Data {
 }
 impl FromJson for P2MomentsPostDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MomentsPostDeletedV1Data")?;
+        let mut o = json::Fields::of(value, "P2MomentsPostDeletedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
+        o.set("id", &mut out.id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -305,11 +314,12 @@ pub struct P2MomentsPostStatisticsUpdatedV1 {
 }
 impl FromJson for P2MomentsPostStatisticsUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MomentsPostStatisticsUpdatedV1")?;
+        let mut o = json::Fields::of(value, "P2MomentsPostStatisticsUpdatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -330,11 +340,12 @@ pub struct P2MomentsPostStatisticsUpdatedV1Data {
 }
 impl FromJson for P2MomentsPostStatisticsUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MomentsPostStatisticsUpdatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2MomentsPostStatisticsUpdatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "post_id", &mut out.post_id)?;
-        json::set(&mut o, "statistics_type", &mut out.statistics_type)?;
-        json::set(&mut o, "statistics", &mut out.statistics)?;
+        o.set("post_id", &mut out.post_id);
+        o.set("statistics_type", &mut out.statistics_type);
+        o.set("statistics", &mut out.statistics);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -355,11 +366,12 @@ pub struct P2MomentsReactionCreatedV1 {
 }
 impl FromJson for P2MomentsReactionCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MomentsReactionCreatedV1")?;
+        let mut o = json::Fields::of(value, "P2MomentsReactionCreatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -388,15 +400,16 @@ pub struct P2MomentsReactionCreatedV1Data {
 }
 impl FromJson for P2MomentsReactionCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MomentsReactionCreatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2MomentsReactionCreatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "entity_id", &mut out.entity_id)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "entity_type", &mut out.entity_type)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
+        o.set("type", &mut out.r#type);
+        o.set("user_id", &mut out.user_id);
+        o.set("entity_id", &mut out.entity_id);
+        o.set("id", &mut out.id);
+        o.set("entity_type", &mut out.entity_type);
+        o.set("user_type", &mut out.user_type);
+        o.set("create_time", &mut out.create_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -417,11 +430,12 @@ pub struct P2MomentsReactionDeletedV1 {
 }
 impl FromJson for P2MomentsReactionDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MomentsReactionDeletedV1")?;
+        let mut o = json::Fields::of(value, "P2MomentsReactionDeletedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -448,18 +462,19 @@ pub struct P2MomentsReactionDeletedV1Data {
 }
 impl FromJson for P2MomentsReactionDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MomentsReactionDeletedV1Data")?;
+        let mut o = json::Fields::of(value, "P2MomentsReactionDeletedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "entity_id", &mut out.entity_id)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "entity_type", &mut out.entity_type)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
+        o.set("type", &mut out.r#type);
+        o.set("user_id", &mut out.user_id);
+        o.set("entity_id", &mut out.entity_id);
+        o.set("id", &mut out.id);
+        o.set("entity_type", &mut out.entity_type);
+        o.set("user_type", &mut out.user_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `statistics` of \[`P2MomentsPostStatisticsUpdatedV1Data`\].
+/// The `statistics` of `P2MomentsPostStatisticsUpdatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -472,13 +487,14 @@ pub struct PostStatistics {
 }
 impl FromJson for PostStatistics {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PostStatistics")?;
+        let mut o = json::Fields::of(value, "PostStatistics")?;
         let mut out = Self::default();
-        json::set(&mut o, "share_count", &mut out.share_count)?;
+        o.set("share_count", &mut out.share_count);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_id` of \[`P2MomentsCommentCreatedV1Data`\].
+/// The `user_id` of `P2MomentsCommentCreatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -495,11 +511,12 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserId")?;
+        let mut o = json::Fields::of(value, "UserId")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -92,13 +92,14 @@ pub struct GetPostResponseBody {
 }
 impl FromJson for GetPostResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetPostResponseBody")?;
+        let mut o = json::Fields::of(value, "GetPostResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "post", &mut out.post)?;
+        o.set("post", &mut out.post);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `post` of \[`GetPostResponseBody`\].
+/// The `post` of `GetPostResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -137,26 +138,27 @@ pub struct Post {
 }
 impl FromJson for Post {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Post")?;
+        let mut o = json::Fields::of(value, "Post")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "image_key_list", &mut out.image_key_list)?;
-        json::set(&mut o, "media_file_token", &mut out.media_file_token)?;
-        json::set(&mut o, "comment_count", &mut out.comment_count)?;
-        json::set(&mut o, "reaction_set", &mut out.reaction_set)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "media_cover_image_key", &mut out.media_cover_image_key)?;
-        json::set(&mut o, "cid", &mut out.cid)?;
-        json::set(&mut o, "category_ids", &mut out.category_ids)?;
-        json::set(&mut o, "link", &mut out.link)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
-        json::set(&mut o, "dislike_count", &mut out.dislike_count)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("content", &mut out.content);
+        o.set("image_key_list", &mut out.image_key_list);
+        o.set("media_file_token", &mut out.media_file_token);
+        o.set("comment_count", &mut out.comment_count);
+        o.set("reaction_set", &mut out.reaction_set);
+        o.set("id", &mut out.id);
+        o.set("create_time", &mut out.create_time);
+        o.set("media_cover_image_key", &mut out.media_cover_image_key);
+        o.set("cid", &mut out.cid);
+        o.set("category_ids", &mut out.category_ids);
+        o.set("link", &mut out.link);
+        o.set("user_type", &mut out.user_type);
+        o.set("dislike_count", &mut out.dislike_count);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `reactions` of \[`ReactionSet`\].
+/// The `reactions` of `ReactionSet`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -171,14 +173,15 @@ pub struct ReactionList {
 }
 impl FromJson for ReactionList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReactionList")?;
+        let mut o = json::Fields::of(value, "ReactionList")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "count", &mut out.count)?;
+        o.set("type", &mut out.r#type);
+        o.set("count", &mut out.count);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `reaction_set` of \[`Post`\].
+/// The `reaction_set` of `Post`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -193,10 +196,11 @@ pub struct ReactionSet {
 }
 impl FromJson for ReactionSet {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReactionSet")?;
+        let mut o = json::Fields::of(value, "ReactionSet")?;
         let mut out = Self::default();
-        json::set(&mut o, "reactions", &mut out.reactions)?;
-        json::set(&mut o, "total_count", &mut out.total_count)?;
+        o.set("reactions", &mut out.reactions);
+        o.set("total_count", &mut out.total_count);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -550,13 +550,14 @@ pub struct BatchGetOkrResponseBody {
 }
 impl FromJson for BatchGetOkrResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchGetOkrResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchGetOkrResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "okr_list", &mut out.okr_list)?;
+        o.set("okr_list", &mut out.okr_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `content` of \[`CreateProgressRecordRequestBody`\].
+/// The `content` of `CreateProgressRecordRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -569,9 +570,10 @@ pub struct ContentBlock {
 }
 impl FromJson for ContentBlock {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentBlock")?;
+        let mut o = json::Fields::of(value, "ContentBlock")?;
         let mut out = Self::default();
-        json::set(&mut o, "blocks", &mut out.blocks)?;
+        o.set("blocks", &mut out.blocks);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -582,7 +584,7 @@ impl ToJson for ContentBlock {
         w.end_object();
     }
 }
-/// The `blocks` of \[`ContentBlock`\].
+/// The `blocks` of `ContentBlock`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -601,11 +603,12 @@ pub struct ContentBlockElement {
 }
 impl FromJson for ContentBlockElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentBlockElement")?;
+        let mut o = json::Fields::of(value, "ContentBlockElement")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "paragraph", &mut out.paragraph)?;
-        json::set(&mut o, "gallery", &mut out.gallery)?;
+        o.set("type", &mut out.r#type);
+        o.set("paragraph", &mut out.paragraph);
+        o.set("gallery", &mut out.gallery);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -618,7 +621,7 @@ impl ToJson for ContentBlockElement {
         w.end_object();
     }
 }
-/// The `back_color` of \[`ContentTextStyle`\].
+/// The `back_color` of `ContentTextStyle`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -637,12 +640,13 @@ pub struct ContentColor {
 }
 impl FromJson for ContentColor {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentColor")?;
+        let mut o = json::Fields::of(value, "ContentColor")?;
         let mut out = Self::default();
-        json::set(&mut o, "red", &mut out.red)?;
-        json::set(&mut o, "green", &mut out.green)?;
-        json::set(&mut o, "blue", &mut out.blue)?;
-        json::set(&mut o, "alpha", &mut out.alpha)?;
+        o.set("red", &mut out.red);
+        o.set("green", &mut out.green);
+        o.set("blue", &mut out.blue);
+        o.set("alpha", &mut out.alpha);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -656,7 +660,7 @@ impl ToJson for ContentColor {
         w.end_object();
     }
 }
-/// The `docs_link` of \[`ContentParagraphElement`\].
+/// The `docs_link` of `ContentParagraphElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -671,10 +675,11 @@ pub struct ContentDocsLink {
 }
 impl FromJson for ContentDocsLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentDocsLink")?;
+        let mut o = json::Fields::of(value, "ContentDocsLink")?;
         let mut out = Self::default();
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "title", &mut out.title)?;
+        o.set("url", &mut out.url);
+        o.set("title", &mut out.title);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -686,7 +691,7 @@ impl ToJson for ContentDocsLink {
         w.end_object();
     }
 }
-/// The `gallery` of \[`ContentBlockElement`\].
+/// The `gallery` of `ContentBlockElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -699,9 +704,10 @@ pub struct ContentGallery {
 }
 impl FromJson for ContentGallery {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentGallery")?;
+        let mut o = json::Fields::of(value, "ContentGallery")?;
         let mut out = Self::default();
-        json::set(&mut o, "image_list", &mut out.image_list)?;
+        o.set("image_list", &mut out.image_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -712,7 +718,7 @@ impl ToJson for ContentGallery {
         w.end_object();
     }
 }
-/// The `image_list` of \[`ContentGallery`\].
+/// The `image_list` of `ContentGallery`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -731,12 +737,13 @@ pub struct ContentImageItem {
 }
 impl FromJson for ContentImageItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentImageItem")?;
+        let mut o = json::Fields::of(value, "ContentImageItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "src", &mut out.src)?;
-        json::set(&mut o, "width", &mut out.width)?;
-        json::set(&mut o, "height", &mut out.height)?;
+        o.set("file_token", &mut out.file_token);
+        o.set("src", &mut out.src);
+        o.set("width", &mut out.width);
+        o.set("height", &mut out.height);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -750,7 +757,7 @@ impl ToJson for ContentImageItem {
         w.end_object();
     }
 }
-/// The `link` of \[`ContentTextStyle`\].
+/// The `link` of `ContentTextStyle`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -763,9 +770,10 @@ pub struct ContentLink {
 }
 impl FromJson for ContentLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentLink")?;
+        let mut o = json::Fields::of(value, "ContentLink")?;
         let mut out = Self::default();
-        json::set(&mut o, "url", &mut out.url)?;
+        o.set("url", &mut out.url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -776,7 +784,7 @@ impl ToJson for ContentLink {
         w.end_object();
     }
 }
-/// The `list` of \[`ContentParagraphStyle`\].
+/// The `list` of `ContentParagraphStyle`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -798,11 +806,12 @@ pub struct ContentList {
 }
 impl FromJson for ContentList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentList")?;
+        let mut o = json::Fields::of(value, "ContentList")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "indent_level", &mut out.indent_level)?;
-        json::set(&mut o, "number", &mut out.number)?;
+        o.set("type", &mut out.r#type);
+        o.set("indent_level", &mut out.indent_level);
+        o.set("number", &mut out.number);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -815,7 +824,7 @@ impl ToJson for ContentList {
         w.end_object();
     }
 }
-/// The `paragraph` of \[`ContentBlockElement`\].
+/// The `paragraph` of `ContentBlockElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -830,10 +839,11 @@ pub struct ContentParagraph {
 }
 impl FromJson for ContentParagraph {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentParagraph")?;
+        let mut o = json::Fields::of(value, "ContentParagraph")?;
         let mut out = Self::default();
-        json::set(&mut o, "style", &mut out.style)?;
-        json::set(&mut o, "elements", &mut out.elements)?;
+        o.set("style", &mut out.style);
+        o.set("elements", &mut out.elements);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -845,7 +855,7 @@ impl ToJson for ContentParagraph {
         w.end_object();
     }
 }
-/// The `elements` of \[`ContentParagraph`\].
+/// The `elements` of `ContentParagraph`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -867,12 +877,13 @@ pub struct ContentParagraphElement {
 }
 impl FromJson for ContentParagraphElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentParagraphElement")?;
+        let mut o = json::Fields::of(value, "ContentParagraphElement")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "text_run", &mut out.text_run)?;
-        json::set(&mut o, "docs_link", &mut out.docs_link)?;
-        json::set(&mut o, "person", &mut out.person)?;
+        o.set("type", &mut out.r#type);
+        o.set("text_run", &mut out.text_run);
+        o.set("docs_link", &mut out.docs_link);
+        o.set("person", &mut out.person);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -886,7 +897,7 @@ impl ToJson for ContentParagraphElement {
         w.end_object();
     }
 }
-/// The `style` of \[`ContentParagraph`\].
+/// The `style` of `ContentParagraph`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -899,9 +910,10 @@ pub struct ContentParagraphStyle {
 }
 impl FromJson for ContentParagraphStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentParagraphStyle")?;
+        let mut o = json::Fields::of(value, "ContentParagraphStyle")?;
         let mut out = Self::default();
-        json::set(&mut o, "list", &mut out.list)?;
+        o.set("list", &mut out.list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -912,7 +924,7 @@ impl ToJson for ContentParagraphStyle {
         w.end_object();
     }
 }
-/// The `person` of \[`ContentParagraphElement`\].
+/// The `person` of `ContentParagraphElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -925,9 +937,10 @@ pub struct ContentPerson {
 }
 impl FromJson for ContentPerson {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentPerson")?;
+        let mut o = json::Fields::of(value, "ContentPerson")?;
         let mut out = Self::default();
-        json::set(&mut o, "open_id", &mut out.open_id)?;
+        o.set("open_id", &mut out.open_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -938,7 +951,7 @@ impl ToJson for ContentPerson {
         w.end_object();
     }
 }
-/// The `text_run` of \[`ContentParagraphElement`\].
+/// The `text_run` of `ContentParagraphElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -953,10 +966,11 @@ pub struct ContentTextRun {
 }
 impl FromJson for ContentTextRun {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentTextRun")?;
+        let mut o = json::Fields::of(value, "ContentTextRun")?;
         let mut out = Self::default();
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "style", &mut out.style)?;
+        o.set("text", &mut out.text);
+        o.set("style", &mut out.style);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -968,7 +982,7 @@ impl ToJson for ContentTextRun {
         w.end_object();
     }
 }
-/// The `style` of \[`ContentTextRun`\].
+/// The `style` of `ContentTextRun`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -989,13 +1003,14 @@ pub struct ContentTextStyle {
 }
 impl FromJson for ContentTextStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentTextStyle")?;
+        let mut o = json::Fields::of(value, "ContentTextStyle")?;
         let mut out = Self::default();
-        json::set(&mut o, "bold", &mut out.bold)?;
-        json::set(&mut o, "strike_through", &mut out.strike_through)?;
-        json::set(&mut o, "back_color", &mut out.back_color)?;
-        json::set(&mut o, "text_color", &mut out.text_color)?;
-        json::set(&mut o, "link", &mut out.link)?;
+        o.set("bold", &mut out.bold);
+        o.set("strike_through", &mut out.strike_through);
+        o.set("back_color", &mut out.back_color);
+        o.set("text_color", &mut out.text_color);
+        o.set("link", &mut out.link);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1057,11 +1072,12 @@ pub struct CreatePeriodResponseBody {
 }
 impl FromJson for CreatePeriodResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreatePeriodResponseBody")?;
+        let mut o = json::Fields::of(value, "CreatePeriodResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "period_id", &mut out.period_id)?;
-        json::set(&mut o, "start_month", &mut out.start_month)?;
-        json::set(&mut o, "end_month", &mut out.end_month)?;
+        o.set("period_id", &mut out.period_id);
+        o.set("start_month", &mut out.start_month);
+        o.set("end_month", &mut out.end_month);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1137,12 +1153,13 @@ pub struct GetProgressRecordResponseBody {
 }
 impl FromJson for GetProgressRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetProgressRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "GetProgressRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "progress_id", &mut out.progress_id)?;
-        json::set(&mut o, "modify_time", &mut out.modify_time)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "progress_rate", &mut out.progress_rate)?;
+        o.set("progress_id", &mut out.progress_id);
+        o.set("modify_time", &mut out.modify_time);
+        o.set("content", &mut out.content);
+        o.set("progress_rate", &mut out.progress_rate);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1163,11 +1180,12 @@ pub struct ListPeriodResponseBody {
 }
 impl FromJson for ListPeriodResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListPeriodResponseBody")?;
+        let mut o = json::Fields::of(value, "ListPeriodResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1184,9 +1202,10 @@ pub struct ListPeriodRuleResponseBody {
 }
 impl FromJson for ListPeriodRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListPeriodRuleResponseBody")?;
+        let mut o = json::Fields::of(value, "ListPeriodRuleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "period_rules", &mut out.period_rules)?;
+        o.set("period_rules", &mut out.period_rules);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1205,14 +1224,15 @@ pub struct ListUserOkrResponseBody {
 }
 impl FromJson for ListUserOkrResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListUserOkrResponseBody")?;
+        let mut o = json::Fields::of(value, "ListUserOkrResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "okr_list", &mut out.okr_list)?;
+        o.set("total", &mut out.total);
+        o.set("okr_list", &mut out.okr_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `okr_list` of \[`BatchGetOkrResponseBody`\].
+/// The `okr_list` of `BatchGetOkrResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1235,18 +1255,19 @@ pub struct OkrBatch {
 }
 impl FromJson for OkrBatch {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OkrBatch")?;
+        let mut o = json::Fields::of(value, "OkrBatch")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "permission", &mut out.permission)?;
-        json::set(&mut o, "period_id", &mut out.period_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "objective_list", &mut out.objective_list)?;
-        json::set(&mut o, "confirm_status", &mut out.confirm_status)?;
+        o.set("id", &mut out.id);
+        o.set("permission", &mut out.permission);
+        o.set("period_id", &mut out.period_id);
+        o.set("name", &mut out.name);
+        o.set("objective_list", &mut out.objective_list);
+        o.set("confirm_status", &mut out.confirm_status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `objective_list` of \[`OkrBatch`\].
+/// The `objective_list` of `OkrBatch`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1293,46 +1314,43 @@ pub struct OkrObjective {
 }
 impl FromJson for OkrObjective {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OkrObjective")?;
+        let mut o = json::Fields::of(value, "OkrObjective")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "permission", &mut out.permission)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "progress_report", &mut out.progress_report)?;
-        json::set(&mut o, "score", &mut out.score)?;
-        json::set(&mut o, "weight", &mut out.weight)?;
-        json::set(&mut o, "progress_rate", &mut out.progress_rate)?;
-        json::set(&mut o, "kr_list", &mut out.kr_list)?;
-        json::set(&mut o, "aligned_objective_list", &mut out.aligned_objective_list)?;
-        json::set(&mut o, "aligning_objective_list", &mut out.aligning_objective_list)?;
-        json::set(&mut o, "progress_record_list", &mut out.progress_record_list)?;
-        json::set(
-            &mut o,
+        o.set("id", &mut out.id);
+        o.set("permission", &mut out.permission);
+        o.set("content", &mut out.content);
+        o.set("progress_report", &mut out.progress_report);
+        o.set("score", &mut out.score);
+        o.set("weight", &mut out.weight);
+        o.set("progress_rate", &mut out.progress_rate);
+        o.set("kr_list", &mut out.kr_list);
+        o.set("aligned_objective_list", &mut out.aligned_objective_list);
+        o.set("aligning_objective_list", &mut out.aligning_objective_list);
+        o.set("progress_record_list", &mut out.progress_record_list);
+        o.set(
             "progress_rate_percent_last_updated_time",
             &mut out.progress_rate_percent_last_updated_time,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "progress_rate_status_last_updated_time",
             &mut out.progress_rate_status_last_updated_time,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "progress_record_last_updated_time",
             &mut out.progress_record_last_updated_time,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "progress_report_last_updated_time",
             &mut out.progress_report_last_updated_time,
-        )?;
-        json::set(&mut o, "score_last_updated_time", &mut out.score_last_updated_time)?;
-        json::set(&mut o, "deadline", &mut out.deadline)?;
-        json::set(&mut o, "mentioned_user_list", &mut out.mentioned_user_list)?;
+        );
+        o.set("score_last_updated_time", &mut out.score_last_updated_time);
+        o.set("deadline", &mut out.deadline);
+        o.set("mentioned_user_list", &mut out.mentioned_user_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `aligned_objective_list` of \[`OkrObjective`\].
+/// The `aligned_objective_list` of `OkrObjective`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1349,15 +1367,16 @@ pub struct OkrObjectiveAlignedObjective {
 }
 impl FromJson for OkrObjectiveAlignedObjective {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OkrObjectiveAlignedObjective")?;
+        let mut o = json::Fields::of(value, "OkrObjectiveAlignedObjective")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "okr_id", &mut out.okr_id)?;
-        json::set(&mut o, "owner", &mut out.owner)?;
+        o.set("id", &mut out.id);
+        o.set("okr_id", &mut out.okr_id);
+        o.set("owner", &mut out.owner);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `mentioned_user_list` of \[`OkrObjective`\].
+/// The `mentioned_user_list` of `OkrObjective`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1372,14 +1391,15 @@ pub struct OkrObjectiveAlignedObjectiveOwner {
 }
 impl FromJson for OkrObjectiveAlignedObjectiveOwner {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OkrObjectiveAlignedObjectiveOwner")?;
+        let mut o = json::Fields::of(value, "OkrObjectiveAlignedObjectiveOwner")?;
         let mut out = Self::default();
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("open_id", &mut out.open_id);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `kr_list` of \[`OkrObjective`\].
+/// The `kr_list` of `OkrObjective`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1418,42 +1438,39 @@ pub struct OkrObjectiveKr {
 }
 impl FromJson for OkrObjectiveKr {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OkrObjectiveKr")?;
+        let mut o = json::Fields::of(value, "OkrObjectiveKr")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "score", &mut out.score)?;
-        json::set(&mut o, "weight", &mut out.weight)?;
-        json::set(&mut o, "kr_weight", &mut out.kr_weight)?;
-        json::set(&mut o, "progress_rate", &mut out.progress_rate)?;
-        json::set(&mut o, "progress_record_list", &mut out.progress_record_list)?;
-        json::set(
-            &mut o,
+        o.set("id", &mut out.id);
+        o.set("content", &mut out.content);
+        o.set("score", &mut out.score);
+        o.set("weight", &mut out.weight);
+        o.set("kr_weight", &mut out.kr_weight);
+        o.set("progress_rate", &mut out.progress_rate);
+        o.set("progress_record_list", &mut out.progress_record_list);
+        o.set(
             "progress_rate_percent_last_updated_time",
             &mut out.progress_rate_percent_last_updated_time,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "progress_rate_status_last_updated_time",
             &mut out.progress_rate_status_last_updated_time,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "progress_record_last_updated_time",
             &mut out.progress_record_last_updated_time,
-        )?;
-        json::set(
-            &mut o,
+        );
+        o.set(
             "progress_report_last_updated_time",
             &mut out.progress_report_last_updated_time,
-        )?;
-        json::set(&mut o, "score_last_updated_time", &mut out.score_last_updated_time)?;
-        json::set(&mut o, "deadline", &mut out.deadline)?;
-        json::set(&mut o, "mentioned_user_list", &mut out.mentioned_user_list)?;
+        );
+        o.set("score_last_updated_time", &mut out.score_last_updated_time);
+        o.set("deadline", &mut out.deadline);
+        o.set("mentioned_user_list", &mut out.mentioned_user_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `progress_rate` of \[`OkrObjective`\].
+/// The `progress_rate` of `OkrObjective`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1468,14 +1485,15 @@ pub struct OkrObjectiveProgressRate {
 }
 impl FromJson for OkrObjectiveProgressRate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OkrObjectiveProgressRate")?;
+        let mut o = json::Fields::of(value, "OkrObjectiveProgressRate")?;
         let mut out = Self::default();
-        json::set(&mut o, "percent", &mut out.percent)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("percent", &mut out.percent);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `review_list` of \[`QueryReviewResponseBody`\].
+/// The `review_list` of `QueryReviewResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1490,14 +1508,15 @@ pub struct OkrReview {
 }
 impl FromJson for OkrReview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OkrReview")?;
+        let mut o = json::Fields::of(value, "OkrReview")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "review_period_list", &mut out.review_period_list)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("review_period_list", &mut out.review_period_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `review_period_list` of \[`OkrReview`\].
+/// The `review_period_list` of `OkrReview`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1514,15 +1533,16 @@ pub struct OkrReviewPeriod {
 }
 impl FromJson for OkrReviewPeriod {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OkrReviewPeriod")?;
+        let mut o = json::Fields::of(value, "OkrReviewPeriod")?;
         let mut out = Self::default();
-        json::set(&mut o, "period_id", &mut out.period_id)?;
-        json::set(&mut o, "cycle_review_list", &mut out.cycle_review_list)?;
-        json::set(&mut o, "progress_report_list", &mut out.progress_report_list)?;
+        o.set("period_id", &mut out.period_id);
+        o.set("cycle_review_list", &mut out.cycle_review_list);
+        o.set("progress_report_list", &mut out.progress_report_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `cycle_review_list` of \[`OkrReviewPeriod`\].
+/// The `cycle_review_list` of `OkrReviewPeriod`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1537,10 +1557,11 @@ pub struct OkrReviewPeriodUrl {
 }
 impl FromJson for OkrReviewPeriodUrl {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OkrReviewPeriodUrl")?;
+        let mut o = json::Fields::of(value, "OkrReviewPeriodUrl")?;
         let mut out = Self::default();
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
+        o.set("url", &mut out.url);
+        o.set("create_time", &mut out.create_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1580,14 +1601,15 @@ pub struct PatchPeriodResponseBody {
 }
 impl FromJson for PatchPeriodResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchPeriodResponseBody")?;
+        let mut o = json::Fields::of(value, "PatchPeriodResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "period_id", &mut out.period_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("period_id", &mut out.period_id);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListPeriodResponseBody`\].
+/// The `items` of `ListPeriodResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1610,18 +1632,19 @@ pub struct Period {
 }
 impl FromJson for Period {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Period")?;
+        let mut o = json::Fields::of(value, "Period")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "period_start_time", &mut out.period_start_time)?;
-        json::set(&mut o, "period_end_time", &mut out.period_end_time)?;
+        o.set("id", &mut out.id);
+        o.set("zh_name", &mut out.zh_name);
+        o.set("en_name", &mut out.en_name);
+        o.set("status", &mut out.status);
+        o.set("period_start_time", &mut out.period_start_time);
+        o.set("period_end_time", &mut out.period_end_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `period_rules` of \[`ListPeriodRuleResponseBody`\].
+/// The `period_rules` of `ListPeriodRuleResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1640,16 +1663,17 @@ pub struct PeriodRule {
 }
 impl FromJson for PeriodRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PeriodRule")?;
+        let mut o = json::Fields::of(value, "PeriodRule")?;
         let mut out = Self::default();
-        json::set(&mut o, "period_rule_id", &mut out.period_rule_id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "length", &mut out.length)?;
-        json::set(&mut o, "first_month", &mut out.first_month)?;
+        o.set("period_rule_id", &mut out.period_rule_id);
+        o.set("type", &mut out.r#type);
+        o.set("length", &mut out.length);
+        o.set("first_month", &mut out.first_month);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `progress_rate` of \[`CreateProgressRecordRequestBody`\].
+/// The `progress_rate` of `CreateProgressRecordRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1664,10 +1688,11 @@ pub struct ProgressRateNew {
 }
 impl FromJson for ProgressRateNew {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProgressRateNew")?;
+        let mut o = json::Fields::of(value, "ProgressRateNew")?;
         let mut out = Self::default();
-        json::set(&mut o, "percent", &mut out.percent)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("percent", &mut out.percent);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1679,7 +1704,7 @@ impl ToJson for ProgressRateNew {
         w.end_object();
     }
 }
-/// The `progress_record_list` of \[`OkrObjective`\].
+/// The `progress_record_list` of `OkrObjective`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1692,9 +1717,10 @@ pub struct ProgressRecordSimplify {
 }
 impl FromJson for ProgressRecordSimplify {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProgressRecordSimplify")?;
+        let mut o = json::Fields::of(value, "ProgressRecordSimplify")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
+        o.set("id", &mut out.id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1711,9 +1737,10 @@ pub struct QueryReviewResponseBody {
 }
 impl FromJson for QueryReviewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryReviewResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryReviewResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "review_list", &mut out.review_list)?;
+        o.set("review_list", &mut out.review_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1782,10 +1809,11 @@ pub struct UploadImageResponseBody {
 }
 impl FromJson for UploadImageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UploadImageResponseBody")?;
+        let mut o = json::Fields::of(value, "UploadImageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "url", &mut out.url)?;
+        o.set("file_token", &mut out.file_token);
+        o.set("url", &mut out.url);
+        o.finish()?;
         Ok(out)
     }
 }

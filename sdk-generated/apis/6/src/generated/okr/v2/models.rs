@@ -746,7 +746,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// The `alignment` of \[`GetOkrAlignmentResponseBody`\].
+/// The `alignment` of `GetOkrAlignmentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -775,21 +775,22 @@ pub struct Alignment {
 }
 impl FromJson for Alignment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Alignment")?;
+        let mut o = json::Fields::of(value, "Alignment")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "from_owner", &mut out.from_owner)?;
-        json::set(&mut o, "to_owner", &mut out.to_owner)?;
-        json::set(&mut o, "from_entity_type", &mut out.from_entity_type)?;
-        json::set(&mut o, "from_entity_id", &mut out.from_entity_id)?;
-        json::set(&mut o, "to_entity_type", &mut out.to_entity_type)?;
-        json::set(&mut o, "to_entity_id", &mut out.to_entity_id)?;
+        o.set("id", &mut out.id);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("from_owner", &mut out.from_owner);
+        o.set("to_owner", &mut out.to_owner);
+        o.set("from_entity_type", &mut out.from_entity_type);
+        o.set("from_entity_id", &mut out.from_entity_id);
+        o.set("to_entity_type", &mut out.to_entity_type);
+        o.set("to_entity_id", &mut out.to_entity_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListOkrCategoryResponseBody`\].
+/// The `items` of `ListOkrCategoryResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -814,19 +815,20 @@ pub struct Category {
 }
 impl FromJson for Category {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Category")?;
+        let mut o = json::Fields::of(value, "Category")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "category_type", &mut out.category_type)?;
-        json::set(&mut o, "enabled", &mut out.enabled)?;
-        json::set(&mut o, "color", &mut out.color)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("id", &mut out.id);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("category_type", &mut out.category_type);
+        o.set("enabled", &mut out.enabled);
+        o.set("color", &mut out.color);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `name` of \[`Category`\].
+/// The `name` of `Category`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -843,15 +845,16 @@ pub struct CategoryName {
 }
 impl FromJson for CategoryName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CategoryName")?;
+        let mut o = json::Fields::of(value, "CategoryName")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh", &mut out.zh)?;
-        json::set(&mut o, "en", &mut out.en)?;
-        json::set(&mut o, "ja", &mut out.ja)?;
+        o.set("zh", &mut out.zh);
+        o.set("en", &mut out.en);
+        o.set("ja", &mut out.ja);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `content` of \[`CreateOkrCycleObjectiveRequestBody`\].
+/// The `content` of `CreateOkrCycleObjectiveRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -864,9 +867,10 @@ pub struct ContentBlock {
 }
 impl FromJson for ContentBlock {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentBlock")?;
+        let mut o = json::Fields::of(value, "ContentBlock")?;
         let mut out = Self::default();
-        json::set(&mut o, "blocks", &mut out.blocks)?;
+        o.set("blocks", &mut out.blocks);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -877,7 +881,7 @@ impl ToJson for ContentBlock {
         w.end_object();
     }
 }
-/// The `blocks` of \[`ContentBlock`\].
+/// The `blocks` of `ContentBlock`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -894,11 +898,12 @@ pub struct ContentBlockElement {
 }
 impl FromJson for ContentBlockElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentBlockElement")?;
+        let mut o = json::Fields::of(value, "ContentBlockElement")?;
         let mut out = Self::default();
-        json::set(&mut o, "block_element_type", &mut out.block_element_type)?;
-        json::set(&mut o, "paragraph", &mut out.paragraph)?;
-        json::set(&mut o, "gallery", &mut out.gallery)?;
+        o.set("block_element_type", &mut out.block_element_type);
+        o.set("paragraph", &mut out.paragraph);
+        o.set("gallery", &mut out.gallery);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -911,7 +916,7 @@ impl ToJson for ContentBlockElement {
         w.end_object();
     }
 }
-/// The `back_color` of \[`ContentTextStyle`\].
+/// The `back_color` of `ContentTextStyle`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -930,12 +935,13 @@ pub struct ContentColor {
 }
 impl FromJson for ContentColor {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentColor")?;
+        let mut o = json::Fields::of(value, "ContentColor")?;
         let mut out = Self::default();
-        json::set(&mut o, "red", &mut out.red)?;
-        json::set(&mut o, "green", &mut out.green)?;
-        json::set(&mut o, "blue", &mut out.blue)?;
-        json::set(&mut o, "alpha", &mut out.alpha)?;
+        o.set("red", &mut out.red);
+        o.set("green", &mut out.green);
+        o.set("blue", &mut out.blue);
+        o.set("alpha", &mut out.alpha);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -949,7 +955,7 @@ impl ToJson for ContentColor {
         w.end_object();
     }
 }
-/// The `docs_link` of \[`ContentParagraphElement`\].
+/// The `docs_link` of `ContentParagraphElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -964,10 +970,11 @@ pub struct ContentDocsLink {
 }
 impl FromJson for ContentDocsLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentDocsLink")?;
+        let mut o = json::Fields::of(value, "ContentDocsLink")?;
         let mut out = Self::default();
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "title", &mut out.title)?;
+        o.set("url", &mut out.url);
+        o.set("title", &mut out.title);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -979,7 +986,7 @@ impl ToJson for ContentDocsLink {
         w.end_object();
     }
 }
-/// The `gallery` of \[`ContentBlockElement`\].
+/// The `gallery` of `ContentBlockElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -992,9 +999,10 @@ pub struct ContentGallery {
 }
 impl FromJson for ContentGallery {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentGallery")?;
+        let mut o = json::Fields::of(value, "ContentGallery")?;
         let mut out = Self::default();
-        json::set(&mut o, "images", &mut out.images)?;
+        o.set("images", &mut out.images);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1005,7 +1013,7 @@ impl ToJson for ContentGallery {
         w.end_object();
     }
 }
-/// The `images` of \[`ContentGallery`\].
+/// The `images` of `ContentGallery`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1024,12 +1032,13 @@ pub struct ContentImageItem {
 }
 impl FromJson for ContentImageItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentImageItem")?;
+        let mut o = json::Fields::of(value, "ContentImageItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "src", &mut out.src)?;
-        json::set(&mut o, "width", &mut out.width)?;
-        json::set(&mut o, "height", &mut out.height)?;
+        o.set("file_token", &mut out.file_token);
+        o.set("src", &mut out.src);
+        o.set("width", &mut out.width);
+        o.set("height", &mut out.height);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1043,7 +1052,7 @@ impl ToJson for ContentImageItem {
         w.end_object();
     }
 }
-/// The `link` of \[`ContentTextStyle`\].
+/// The `link` of `ContentTextStyle`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1056,9 +1065,10 @@ pub struct ContentLink {
 }
 impl FromJson for ContentLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentLink")?;
+        let mut o = json::Fields::of(value, "ContentLink")?;
         let mut out = Self::default();
-        json::set(&mut o, "url", &mut out.url)?;
+        o.set("url", &mut out.url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1069,7 +1079,7 @@ impl ToJson for ContentLink {
         w.end_object();
     }
 }
-/// The `list` of \[`ContentParagraphStyle`\].
+/// The `list` of `ContentParagraphStyle`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1086,11 +1096,12 @@ pub struct ContentList {
 }
 impl FromJson for ContentList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentList")?;
+        let mut o = json::Fields::of(value, "ContentList")?;
         let mut out = Self::default();
-        json::set(&mut o, "list_type", &mut out.list_type)?;
-        json::set(&mut o, "indent_level", &mut out.indent_level)?;
-        json::set(&mut o, "number", &mut out.number)?;
+        o.set("list_type", &mut out.list_type);
+        o.set("indent_level", &mut out.indent_level);
+        o.set("number", &mut out.number);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1103,7 +1114,7 @@ impl ToJson for ContentList {
         w.end_object();
     }
 }
-/// The `mention` of \[`ContentParagraphElement`\].
+/// The `mention` of `ContentParagraphElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1116,9 +1127,10 @@ pub struct ContentMention {
 }
 impl FromJson for ContentMention {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentMention")?;
+        let mut o = json::Fields::of(value, "ContentMention")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1129,7 +1141,7 @@ impl ToJson for ContentMention {
         w.end_object();
     }
 }
-/// The `paragraph` of \[`ContentBlockElement`\].
+/// The `paragraph` of `ContentBlockElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1144,10 +1156,11 @@ pub struct ContentParagraph {
 }
 impl FromJson for ContentParagraph {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentParagraph")?;
+        let mut o = json::Fields::of(value, "ContentParagraph")?;
         let mut out = Self::default();
-        json::set(&mut o, "style", &mut out.style)?;
-        json::set(&mut o, "elements", &mut out.elements)?;
+        o.set("style", &mut out.style);
+        o.set("elements", &mut out.elements);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1159,7 +1172,7 @@ impl ToJson for ContentParagraph {
         w.end_object();
     }
 }
-/// The `elements` of \[`ContentParagraph`\].
+/// The `elements` of `ContentParagraph`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1178,12 +1191,13 @@ pub struct ContentParagraphElement {
 }
 impl FromJson for ContentParagraphElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentParagraphElement")?;
+        let mut o = json::Fields::of(value, "ContentParagraphElement")?;
         let mut out = Self::default();
-        json::set(&mut o, "paragraph_element_type", &mut out.paragraph_element_type)?;
-        json::set(&mut o, "text_run", &mut out.text_run)?;
-        json::set(&mut o, "docs_link", &mut out.docs_link)?;
-        json::set(&mut o, "mention", &mut out.mention)?;
+        o.set("paragraph_element_type", &mut out.paragraph_element_type);
+        o.set("text_run", &mut out.text_run);
+        o.set("docs_link", &mut out.docs_link);
+        o.set("mention", &mut out.mention);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1197,7 +1211,7 @@ impl ToJson for ContentParagraphElement {
         w.end_object();
     }
 }
-/// The `style` of \[`ContentParagraph`\].
+/// The `style` of `ContentParagraph`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1210,9 +1224,10 @@ pub struct ContentParagraphStyle {
 }
 impl FromJson for ContentParagraphStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentParagraphStyle")?;
+        let mut o = json::Fields::of(value, "ContentParagraphStyle")?;
         let mut out = Self::default();
-        json::set(&mut o, "list", &mut out.list)?;
+        o.set("list", &mut out.list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1223,7 +1238,7 @@ impl ToJson for ContentParagraphStyle {
         w.end_object();
     }
 }
-/// The `text_run` of \[`ContentParagraphElement`\].
+/// The `text_run` of `ContentParagraphElement`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1238,10 +1253,11 @@ pub struct ContentTextRun {
 }
 impl FromJson for ContentTextRun {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentTextRun")?;
+        let mut o = json::Fields::of(value, "ContentTextRun")?;
         let mut out = Self::default();
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "style", &mut out.style)?;
+        o.set("text", &mut out.text);
+        o.set("style", &mut out.style);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1253,7 +1269,7 @@ impl ToJson for ContentTextRun {
         w.end_object();
     }
 }
-/// The `style` of \[`ContentTextRun`\].
+/// The `style` of `ContentTextRun`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1274,13 +1290,14 @@ pub struct ContentTextStyle {
 }
 impl FromJson for ContentTextStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContentTextStyle")?;
+        let mut o = json::Fields::of(value, "ContentTextStyle")?;
         let mut out = Self::default();
-        json::set(&mut o, "bold", &mut out.bold)?;
-        json::set(&mut o, "strike_through", &mut out.strike_through)?;
-        json::set(&mut o, "back_color", &mut out.back_color)?;
-        json::set(&mut o, "text_color", &mut out.text_color)?;
-        json::set(&mut o, "link", &mut out.link)?;
+        o.set("bold", &mut out.bold);
+        o.set("strike_through", &mut out.strike_through);
+        o.set("back_color", &mut out.back_color);
+        o.set("text_color", &mut out.text_color);
+        o.set("link", &mut out.link);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1379,7 +1396,7 @@ impl ToJson for CreateOkrObjectiveKeyResultRequestBody {
         w.end_object();
     }
 }
-/// The `items` of \[`ListOkrCycleResponseBody`\].
+/// The `items` of `ListOkrCycleResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1408,17 +1425,18 @@ pub struct Cycle {
 }
 impl FromJson for Cycle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Cycle")?;
+        let mut o = json::Fields::of(value, "Cycle")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "tenant_cycle_id", &mut out.tenant_cycle_id)?;
-        json::set(&mut o, "owner", &mut out.owner)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "cycle_status", &mut out.cycle_status)?;
-        json::set(&mut o, "score", &mut out.score)?;
+        o.set("id", &mut out.id);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("tenant_cycle_id", &mut out.tenant_cycle_id);
+        o.set("owner", &mut out.owner);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("cycle_status", &mut out.cycle_status);
+        o.set("score", &mut out.score);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1435,9 +1453,10 @@ pub struct DeleteOkrAlignmentResponseBody {
 }
 impl FromJson for DeleteOkrAlignmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteOkrAlignmentResponseBody")?;
+        let mut o = json::Fields::of(value, "DeleteOkrAlignmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "alignment_id", &mut out.alignment_id)?;
+        o.set("alignment_id", &mut out.alignment_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1454,9 +1473,10 @@ pub struct DeleteOkrKeyResultResponseBody {
 }
 impl FromJson for DeleteOkrKeyResultResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteOkrKeyResultResponseBody")?;
+        let mut o = json::Fields::of(value, "DeleteOkrKeyResultResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "key_result_id", &mut out.key_result_id)?;
+        o.set("key_result_id", &mut out.key_result_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1473,9 +1493,10 @@ pub struct DeleteOkrObjectiveResponseBody {
 }
 impl FromJson for DeleteOkrObjectiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteOkrObjectiveResponseBody")?;
+        let mut o = json::Fields::of(value, "DeleteOkrObjectiveResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "objective_id", &mut out.objective_id)?;
+        o.set("objective_id", &mut out.objective_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1492,9 +1513,10 @@ pub struct GetOkrAlignmentResponseBody {
 }
 impl FromJson for GetOkrAlignmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetOkrAlignmentResponseBody")?;
+        let mut o = json::Fields::of(value, "GetOkrAlignmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "alignment", &mut out.alignment)?;
+        o.set("alignment", &mut out.alignment);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1511,9 +1533,10 @@ pub struct GetOkrKeyResultResponseBody {
 }
 impl FromJson for GetOkrKeyResultResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetOkrKeyResultResponseBody")?;
+        let mut o = json::Fields::of(value, "GetOkrKeyResultResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "key_result", &mut out.key_result)?;
+        o.set("key_result", &mut out.key_result);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1530,13 +1553,14 @@ pub struct GetOkrObjectiveResponseBody {
 }
 impl FromJson for GetOkrObjectiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetOkrObjectiveResponseBody")?;
+        let mut o = json::Fields::of(value, "GetOkrObjectiveResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "objective", &mut out.objective)?;
+        o.set("objective", &mut out.objective);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `indicator` of \[`ListOkrKeyResultIndicatorResponseBody`\].
+/// The `indicator` of `ListOkrKeyResultIndicatorResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1573,29 +1597,26 @@ pub struct Indicator {
 }
 impl FromJson for Indicator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Indicator")?;
+        let mut o = json::Fields::of(value, "Indicator")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "owner", &mut out.owner)?;
-        json::set(&mut o, "entity_type", &mut out.entity_type)?;
-        json::set(&mut o, "entity_id", &mut out.entity_id)?;
-        json::set(&mut o, "indicator_status", &mut out.indicator_status)?;
-        json::set(&mut o, "status_calculate_type", &mut out.status_calculate_type)?;
-        json::set(&mut o, "start_value", &mut out.start_value)?;
-        json::set(&mut o, "target_value", &mut out.target_value)?;
-        json::set(&mut o, "current_value", &mut out.current_value)?;
-        json::set(
-            &mut o,
-            "current_value_calculate_type",
-            &mut out.current_value_calculate_type,
-        )?;
-        json::set(&mut o, "unit", &mut out.unit)?;
+        o.set("id", &mut out.id);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("owner", &mut out.owner);
+        o.set("entity_type", &mut out.entity_type);
+        o.set("entity_id", &mut out.entity_id);
+        o.set("indicator_status", &mut out.indicator_status);
+        o.set("status_calculate_type", &mut out.status_calculate_type);
+        o.set("start_value", &mut out.start_value);
+        o.set("target_value", &mut out.target_value);
+        o.set("current_value", &mut out.current_value);
+        o.set("current_value_calculate_type", &mut out.current_value_calculate_type);
+        o.set("unit", &mut out.unit);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `unit` of \[`Indicator`\].
+/// The `unit` of `Indicator`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1610,10 +1631,11 @@ pub struct IndicatorUnit {
 }
 impl FromJson for IndicatorUnit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "IndicatorUnit")?;
+        let mut o = json::Fields::of(value, "IndicatorUnit")?;
         let mut out = Self::default();
-        json::set(&mut o, "unit_type", &mut out.unit_type)?;
-        json::set(&mut o, "unit_value", &mut out.unit_value)?;
+        o.set("unit_type", &mut out.unit_type);
+        o.set("unit_value", &mut out.unit_value);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1631,7 +1653,7 @@ impl ToJson for IndicatorUnit {
         None
     }
 }
-/// The `key_result` of \[`GetOkrKeyResultResponseBody`\].
+/// The `key_result` of `GetOkrKeyResultResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1662,22 +1684,23 @@ pub struct KeyResult {
 }
 impl FromJson for KeyResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "KeyResult")?;
+        let mut o = json::Fields::of(value, "KeyResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "owner", &mut out.owner)?;
-        json::set(&mut o, "objective_id", &mut out.objective_id)?;
-        json::set(&mut o, "position", &mut out.position)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "score", &mut out.score)?;
-        json::set(&mut o, "weight", &mut out.weight)?;
-        json::set(&mut o, "deadline", &mut out.deadline)?;
+        o.set("id", &mut out.id);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("owner", &mut out.owner);
+        o.set("objective_id", &mut out.objective_id);
+        o.set("position", &mut out.position);
+        o.set("content", &mut out.content);
+        o.set("score", &mut out.score);
+        o.set("weight", &mut out.weight);
+        o.set("deadline", &mut out.deadline);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `key_result_weights` of \[`KeyResultsWeightOkrObjectiveRequestBody`\].
+/// The `key_result_weights` of `KeyResultsWeightOkrObjectiveRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1759,9 +1782,10 @@ pub struct KeyResultsWeightOkrObjectiveResponseBody {
 }
 impl FromJson for KeyResultsWeightOkrObjectiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "KeyResultsWeightOkrObjectiveResponseBody")?;
+        let mut o = json::Fields::of(value, "KeyResultsWeightOkrObjectiveResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1782,11 +1806,12 @@ pub struct ListOkrCategoryResponseBody {
 }
 impl FromJson for ListOkrCategoryResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListOkrCategoryResponseBody")?;
+        let mut o = json::Fields::of(value, "ListOkrCategoryResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1807,11 +1832,12 @@ pub struct ListOkrCycleObjectiveResponseBody {
 }
 impl FromJson for ListOkrCycleObjectiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListOkrCycleObjectiveResponseBody")?;
+        let mut o = json::Fields::of(value, "ListOkrCycleObjectiveResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1832,11 +1858,12 @@ pub struct ListOkrCycleResponseBody {
 }
 impl FromJson for ListOkrCycleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListOkrCycleResponseBody")?;
+        let mut o = json::Fields::of(value, "ListOkrCycleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1857,11 +1884,12 @@ pub struct ListOkrKeyResultProgressResponseBody {
 }
 impl FromJson for ListOkrKeyResultProgressResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListOkrKeyResultProgressResponseBody")?;
+        let mut o = json::Fields::of(value, "ListOkrKeyResultProgressResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1882,11 +1910,12 @@ pub struct ListOkrObjectiveAlignmentResponseBody {
 }
 impl FromJson for ListOkrObjectiveAlignmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListOkrObjectiveAlignmentResponseBody")?;
+        let mut o = json::Fields::of(value, "ListOkrObjectiveAlignmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1907,15 +1936,16 @@ pub struct ListOkrObjectiveKeyResultResponseBody {
 }
 impl FromJson for ListOkrObjectiveKeyResultResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListOkrObjectiveKeyResultResponseBody")?;
+        let mut o = json::Fields::of(value, "ListOkrObjectiveKeyResultResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `objective` of \[`GetOkrObjectiveResponseBody`\].
+/// The `objective` of `GetOkrObjectiveResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1950,24 +1980,25 @@ pub struct Objective {
 }
 impl FromJson for Objective {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Objective")?;
+        let mut o = json::Fields::of(value, "Objective")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "owner", &mut out.owner)?;
-        json::set(&mut o, "cycle_id", &mut out.cycle_id)?;
-        json::set(&mut o, "position", &mut out.position)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "score", &mut out.score)?;
-        json::set(&mut o, "notes", &mut out.notes)?;
-        json::set(&mut o, "weight", &mut out.weight)?;
-        json::set(&mut o, "deadline", &mut out.deadline)?;
-        json::set(&mut o, "category_id", &mut out.category_id)?;
+        o.set("id", &mut out.id);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("owner", &mut out.owner);
+        o.set("cycle_id", &mut out.cycle_id);
+        o.set("position", &mut out.position);
+        o.set("content", &mut out.content);
+        o.set("score", &mut out.score);
+        o.set("notes", &mut out.notes);
+        o.set("weight", &mut out.weight);
+        o.set("deadline", &mut out.deadline);
+        o.set("category_id", &mut out.category_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `objective_weights` of \[`ObjectivesWeightOkrCycleRequestBody`\].
+/// The `objective_weights` of `ObjectivesWeightOkrCycleRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2049,13 +2080,14 @@ pub struct ObjectivesWeightOkrCycleResponseBody {
 }
 impl FromJson for ObjectivesWeightOkrCycleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ObjectivesWeightOkrCycleResponseBody")?;
+        let mut o = json::Fields::of(value, "ObjectivesWeightOkrCycleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `from_owner` of \[`Alignment`\].
+/// The `from_owner` of `Alignment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2070,10 +2102,11 @@ pub struct Owner {
 }
 impl FromJson for Owner {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Owner")?;
+        let mut o = json::Fields::of(value, "Owner")?;
         let mut out = Self::default();
-        json::set(&mut o, "owner_type", &mut out.owner_type)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("owner_type", &mut out.owner_type);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2132,9 +2165,10 @@ pub struct PatchOkrIndicatorResponseBody {
 }
 impl FromJson for PatchOkrIndicatorResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchOkrIndicatorResponseBody")?;
+        let mut o = json::Fields::of(value, "PatchOkrIndicatorResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "indicator", &mut out.indicator)?;
+        o.set("indicator", &mut out.indicator);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2192,7 +2226,7 @@ impl ToJson for PatchOkrObjectiveRequestBody {
         w.end_object();
     }
 }
-/// The `items` of \[`ListOkrKeyResultProgressResponseBody`\].
+/// The `items` of `ListOkrKeyResultProgressResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2219,20 +2253,21 @@ pub struct Progress {
 }
 impl FromJson for Progress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Progress")?;
+        let mut o = json::Fields::of(value, "Progress")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "owner", &mut out.owner)?;
-        json::set(&mut o, "entity_type", &mut out.entity_type)?;
-        json::set(&mut o, "entity_id", &mut out.entity_id)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "progress_rate", &mut out.progress_rate)?;
+        o.set("id", &mut out.id);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("owner", &mut out.owner);
+        o.set("entity_type", &mut out.entity_type);
+        o.set("entity_id", &mut out.entity_id);
+        o.set("content", &mut out.content);
+        o.set("progress_rate", &mut out.progress_rate);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `progress_rate` of \[`Progress`\].
+/// The `progress_rate` of `Progress`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2247,10 +2282,11 @@ pub struct ProgressRate {
 }
 impl FromJson for ProgressRate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProgressRate")?;
+        let mut o = json::Fields::of(value, "ProgressRate")?;
         let mut out = Self::default();
-        json::set(&mut o, "progress_percent", &mut out.progress_percent)?;
-        json::set(&mut o, "progress_status", &mut out.progress_status)?;
+        o.set("progress_percent", &mut out.progress_percent);
+        o.set("progress_status", &mut out.progress_status);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -35,9 +35,10 @@ pub struct BasicRecognizeImageResponseBody {
 }
 impl FromJson for BasicRecognizeImageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BasicRecognizeImageResponseBody")?;
+        let mut o = json::Fields::of(value, "BasicRecognizeImageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "text_list", &mut out.text_list)?;
+        o.set("text_list", &mut out.text_list);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -124,7 +124,7 @@ impl ToJson for LogoutSessionRequestBody {
         w.end_object();
     }
 }
-/// The `mask_sessions` of \[`QuerySessionResponseBody`\].
+/// The `mask_sessions` of `QuerySessionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -143,12 +143,13 @@ pub struct MaskSession {
 }
 impl FromJson for MaskSession {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MaskSession")?;
+        let mut o = json::Fields::of(value, "MaskSession")?;
         let mut out = Self::default();
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "terminal_type", &mut out.terminal_type)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "sid", &mut out.sid)?;
+        o.set("create_time", &mut out.create_time);
+        o.set("terminal_type", &mut out.terminal_type);
+        o.set("user_id", &mut out.user_id);
+        o.set("sid", &mut out.sid);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -183,9 +184,10 @@ pub struct QuerySessionResponseBody {
 }
 impl FromJson for QuerySessionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QuerySessionResponseBody")?;
+        let mut o = json::Fields::of(value, "QuerySessionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "mask_sessions", &mut out.mask_sessions)?;
+        o.set("mask_sessions", &mut out.mask_sessions);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -17,7 +17,7 @@ pub const PAYROLL_PAYMENT_ACTIVITY_APPROVED_V1: &str = "payroll.payment_activity
 ///
 /// Schema 2.0; payload `P2PayrollPaymentActivityStatusChangedV1Data`.
 pub const PAYROLL_PAYMENT_ACTIVITY_STATUS_CHANGED_V1: &str = "payroll.payment_activity.status_changed_v1";
-/// The `header` of \[`P2PayrollPaymentActivityApprovedV1`\].
+/// The `header` of `P2PayrollPaymentActivityApprovedV1`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -40,14 +40,15 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -68,11 +69,12 @@ pub struct P2PayrollPaymentActivityApprovedV1 {
 }
 impl FromJson for P2PayrollPaymentActivityApprovedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2PayrollPaymentActivityApprovedV1")?;
+        let mut o = json::Fields::of(value, "P2PayrollPaymentActivityApprovedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -89,9 +91,10 @@ pub struct P2PayrollPaymentActivityApprovedV1Data {
 }
 impl FromJson for P2PayrollPaymentActivityApprovedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2PayrollPaymentActivityApprovedV1Data")?;
+        let mut o = json::Fields::of(value, "P2PayrollPaymentActivityApprovedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "activity_id", &mut out.activity_id)?;
+        o.set("activity_id", &mut out.activity_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -112,11 +115,12 @@ pub struct P2PayrollPaymentActivityStatusChangedV1 {
 }
 impl FromJson for P2PayrollPaymentActivityStatusChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2PayrollPaymentActivityStatusChangedV1")?;
+        let mut o = json::Fields::of(value, "P2PayrollPaymentActivityStatusChangedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -135,10 +139,14 @@ pub struct P2PayrollPaymentActivityStatusChangedV1Data {
 }
 impl FromJson for P2PayrollPaymentActivityStatusChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2PayrollPaymentActivityStatusChangedV1Data")?;
+        let mut o = json::Fields::of(
+            value,
+            "P2PayrollPaymentActivityStatusChangedV1Data",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "activity_id", &mut out.activity_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("activity_id", &mut out.activity_id);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }

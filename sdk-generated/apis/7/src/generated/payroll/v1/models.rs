@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use lark_oapi_core::__private::json::{self, FromJson, JsonError, JsonWriter, ToJson};
 use serde_json::Value;
-/// The `accounting_item_value` of \[`PaymentAccountingItem`\].
+/// The `accounting_item_value` of `PaymentAccountingItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19,14 +19,15 @@ pub struct AccountingItemValue {
 }
 impl FromJson for AccountingItemValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AccountingItemValue")?;
+        let mut o = json::Fields::of(value, "AccountingItemValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "original_value", &mut out.original_value)?;
-        json::set(&mut o, "reference_values", &mut out.reference_values)?;
+        o.set("original_value", &mut out.original_value);
+        o.set("reference_values", &mut out.reference_values);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListAcctItemResponseBody`\].
+/// The `items` of `ListAcctItemResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -49,14 +50,15 @@ pub struct AcctItem {
 }
 impl FromJson for AcctItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AcctItem")?;
+        let mut o = json::Fields::of(value, "AcctItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
-        json::set(&mut o, "category_id", &mut out.category_id)?;
-        json::set(&mut o, "data_type", &mut out.data_type)?;
-        json::set(&mut o, "decimal_places", &mut out.decimal_places)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
+        o.set("id", &mut out.id);
+        o.set("i18n_names", &mut out.i18n_names);
+        o.set("category_id", &mut out.category_id);
+        o.set("data_type", &mut out.data_type);
+        o.set("decimal_places", &mut out.decimal_places);
+        o.set("active_status", &mut out.active_status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -84,7 +86,7 @@ impl ToJson for ArchivePaymentActivityRequestBody {
         None
     }
 }
-/// The `calculation_activities` of \[`PaymentActivity`\].
+/// The `calculation_activities` of `PaymentActivity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -99,18 +101,15 @@ pub struct CalculationActivity {
 }
 impl FromJson for CalculationActivity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CalculationActivity")?;
+        let mut o = json::Fields::of(value, "CalculationActivity")?;
         let mut out = Self::default();
-        json::set(&mut o, "calculation_activity_id", &mut out.calculation_activity_id)?;
-        json::set(
-            &mut o,
-            "calculation_activity_names",
-            &mut out.calculation_activity_names,
-        )?;
+        o.set("calculation_activity_id", &mut out.calculation_activity_id);
+        o.set("calculation_activity_names", &mut out.calculation_activity_names);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `compensation_costs` of \[`CompensationCostItem`\].
+/// The `compensation_costs` of `CompensationCostItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -125,14 +124,15 @@ pub struct CompensationCost {
 }
 impl FromJson for CompensationCost {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CompensationCost")?;
+        let mut o = json::Fields::of(value, "CompensationCost")?;
         let mut out = Self::default();
-        json::set(&mut o, "compensation_cost_value", &mut out.compensation_cost_value)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        o.set("compensation_cost_value", &mut out.compensation_cost_value);
+        o.set("i18n_names", &mut out.i18n_names);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `compensation_cost_item` of \[`CostAllocationReportData`\].
+/// The `compensation_cost_item` of `CostAllocationReportData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -147,18 +147,18 @@ pub struct CompensationCostItem {
 }
 impl FromJson for CompensationCostItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CompensationCostItem")?;
+        let mut o = json::Fields::of(value, "CompensationCostItem")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
+        o.set(
             "number_of_individuals_for_payment",
             &mut out.number_of_individuals_for_payment,
-        )?;
-        json::set(&mut o, "compensation_costs", &mut out.compensation_costs)?;
+        );
+        o.set("compensation_costs", &mut out.compensation_costs);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListCostAllocationPlanResponseBody`\].
+/// The `items` of `ListCostAllocationPlanResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -179,21 +179,18 @@ pub struct CostAllocationPlan {
 }
 impl FromJson for CostAllocationPlan {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CostAllocationPlan")?;
+        let mut o = json::Fields::of(value, "CostAllocationPlan")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "names", &mut out.names)?;
-        json::set(
-            &mut o,
-            "applicable_country_region",
-            &mut out.applicable_country_region,
-        )?;
-        json::set(&mut o, "dimensions", &mut out.dimensions)?;
-        json::set(&mut o, "cost_items", &mut out.cost_items)?;
+        o.set("id", &mut out.id);
+        o.set("names", &mut out.names);
+        o.set("applicable_country_region", &mut out.applicable_country_region);
+        o.set("dimensions", &mut out.dimensions);
+        o.set("cost_items", &mut out.cost_items);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `cost_allocation_report_datas` of \[`ListCostAllocationDetailResponseBody`\].
+/// The `cost_allocation_report_datas` of `ListCostAllocationDetailResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -210,15 +207,16 @@ pub struct CostAllocationReportData {
 }
 impl FromJson for CostAllocationReportData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CostAllocationReportData")?;
+        let mut o = json::Fields::of(value, "CostAllocationReportData")?;
         let mut out = Self::default();
-        json::set(&mut o, "data_summary_dimensions", &mut out.data_summary_dimensions)?;
-        json::set(&mut o, "compensation_cost_item", &mut out.compensation_cost_item)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        o.set("data_summary_dimensions", &mut out.data_summary_dimensions);
+        o.set("compensation_cost_item", &mut out.compensation_cost_item);
+        o.set("employment_id", &mut out.employment_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `cost_items` of \[`CostAllocationPlan`\].
+/// The `cost_items` of `CostAllocationPlan`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -235,15 +233,16 @@ pub struct CostItem {
 }
 impl FromJson for CostItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CostItem")?;
+        let mut o = json::Fields::of(value, "CostItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "enable_correct", &mut out.enable_correct)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("enable_correct", &mut out.enable_correct);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `country_region` of \[`Paygroup`\].
+/// The `country_region` of `Paygroup`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -258,14 +257,15 @@ pub struct CountryRegion {
 }
 impl FromJson for CountryRegion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CountryRegion")?;
+        let mut o = json::Fields::of(value, "CountryRegion")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "alpha3_code", &mut out.alpha3_code)?;
+        o.set("id", &mut out.id);
+        o.set("alpha3_code", &mut out.alpha3_code);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `data_summary_dimensions` of \[`CostAllocationReportData`\].
+/// The `data_summary_dimensions` of `CostAllocationReportData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -290,23 +290,20 @@ pub struct DataSummaryDimension {
 }
 impl FromJson for DataSummaryDimension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DataSummaryDimension")?;
+        let mut o = json::Fields::of(value, "DataSummaryDimension")?;
         let mut out = Self::default();
-        json::set(&mut o, "dimension_level", &mut out.dimension_level)?;
-        json::set(&mut o, "dimension_type", &mut out.dimension_type)?;
-        json::set(&mut o, "dimension_value_id", &mut out.dimension_value_id)?;
-        json::set(&mut o, "enum_dimension", &mut out.enum_dimension)?;
-        json::set(
-            &mut o,
-            "dimension_value_lookup_info",
-            &mut out.dimension_value_lookup_info,
-        )?;
-        json::set(&mut o, "dimension_names", &mut out.dimension_names)?;
-        json::set(&mut o, "dimension_titles", &mut out.dimension_titles)?;
+        o.set("dimension_level", &mut out.dimension_level);
+        o.set("dimension_type", &mut out.dimension_type);
+        o.set("dimension_value_id", &mut out.dimension_value_id);
+        o.set("enum_dimension", &mut out.enum_dimension);
+        o.set("dimension_value_lookup_info", &mut out.dimension_value_lookup_info);
+        o.set("dimension_names", &mut out.dimension_names);
+        o.set("dimension_titles", &mut out.dimension_titles);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `datasources` of \[`ListDatasourceResponseBody`\].
+/// The `datasources` of `ListDatasourceResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -329,18 +326,19 @@ pub struct Datasource {
 }
 impl FromJson for Datasource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Datasource")?;
+        let mut o = json::Fields::of(value, "Datasource")?;
         let mut out = Self::default();
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        json::set(&mut o, "fields", &mut out.fields)?;
-        json::set(&mut o, "i18n_description", &mut out.i18n_description)?;
-        json::set(&mut o, "data_period_type", &mut out.data_period_type)?;
+        o.set("code", &mut out.code);
+        o.set("i18n_names", &mut out.i18n_names);
+        o.set("active_status", &mut out.active_status);
+        o.set("fields", &mut out.fields);
+        o.set("i18n_description", &mut out.i18n_description);
+        o.set("data_period_type", &mut out.data_period_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `fields` of \[`Datasource`\].
+/// The `fields` of `Datasource`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -363,18 +361,19 @@ pub struct DatasourceField {
 }
 impl FromJson for DatasourceField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DatasourceField")?;
+        let mut o = json::Fields::of(value, "DatasourceField")?;
         let mut out = Self::default();
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
-        json::set(&mut o, "field_type", &mut out.field_type)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        json::set(&mut o, "i18n_description", &mut out.i18n_description)?;
-        json::set(&mut o, "decimal_places", &mut out.decimal_places)?;
+        o.set("code", &mut out.code);
+        o.set("i18n_names", &mut out.i18n_names);
+        o.set("field_type", &mut out.field_type);
+        o.set("active_status", &mut out.active_status);
+        o.set("i18n_description", &mut out.i18n_description);
+        o.set("decimal_places", &mut out.decimal_places);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `records` of \[`QueryDatasourceRecordResponseBody`\].
+/// The `records` of `QueryDatasourceRecordResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -395,10 +394,11 @@ pub struct DatasourceRecord {
 }
 impl FromJson for DatasourceRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DatasourceRecord")?;
+        let mut o = json::Fields::of(value, "DatasourceRecord")?;
         let mut out = Self::default();
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        json::set(&mut o, "field_values", &mut out.field_values)?;
+        o.set("active_status", &mut out.active_status);
+        o.set("field_values", &mut out.field_values);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -416,7 +416,7 @@ impl ToJson for DatasourceRecord {
         None
     }
 }
-/// The `field_values` of \[`DatasourceRecord`\].
+/// The `field_values` of `DatasourceRecord`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -439,11 +439,12 @@ pub struct DatasourceRecordField {
 }
 impl FromJson for DatasourceRecordField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DatasourceRecordField")?;
+        let mut o = json::Fields::of(value, "DatasourceRecordField")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_code", &mut out.field_code)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "field_type", &mut out.field_type)?;
+        o.set("field_code", &mut out.field_code);
+        o.set("value", &mut out.value);
+        o.set("field_type", &mut out.field_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -465,7 +466,7 @@ impl ToJson for DatasourceRecordField {
         None
     }
 }
-/// The `field_filters` of \[`QueryDatasourceRecordRequestBody`\].
+/// The `field_filters` of `QueryDatasourceRecordRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -495,7 +496,7 @@ impl ToJson for DatasourceRecordFieldFilter {
         None
     }
 }
-/// The `dimensions` of \[`CostAllocationPlan`\].
+/// The `dimensions` of `CostAllocationPlan`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -512,15 +513,16 @@ pub struct Dimension {
 }
 impl FromJson for Dimension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Dimension")?;
+        let mut o = json::Fields::of(value, "Dimension")?;
         let mut out = Self::default();
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
-        json::set(&mut o, "api_name", &mut out.api_name)?;
-        json::set(&mut o, "obj_api_name", &mut out.obj_api_name)?;
+        o.set("i18n_names", &mut out.i18n_names);
+        o.set("api_name", &mut out.api_name);
+        o.set("obj_api_name", &mut out.obj_api_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `dimension_value_lookup_info` of \[`DataSummaryDimension`\].
+/// The `dimension_value_lookup_info` of `DataSummaryDimension`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -537,15 +539,16 @@ pub struct DimensionValueLookupInfo {
 }
 impl FromJson for DimensionValueLookupInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DimensionValueLookupInfo")?;
+        let mut o = json::Fields::of(value, "DimensionValueLookupInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "code", &mut out.code)?;
+        o.set("type", &mut out.r#type);
+        o.set("id", &mut out.id);
+        o.set("code", &mut out.code);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `enum_dimension` of \[`DataSummaryDimension`\].
+/// The `enum_dimension` of `DataSummaryDimension`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -560,14 +563,15 @@ pub struct EnumObject {
 }
 impl FromJson for EnumObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EnumObject")?;
+        let mut o = json::Fields::of(value, "EnumObject")?;
         let mut out = Self::default();
-        json::set(&mut o, "enum_value_id", &mut out.enum_value_id)?;
-        json::set(&mut o, "enum_key", &mut out.enum_key)?;
+        o.set("enum_value_id", &mut out.enum_value_id);
+        o.set("enum_key", &mut out.enum_key);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `name` of \[`Paygroup`\].
+/// The `name` of `Paygroup`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -582,14 +586,15 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18n")?;
+        let mut o = json::Fields::of(value, "I18n")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("en_us", &mut out.en_us);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `reference_values` of \[`AccountingItemValue`\].
+/// The `reference_values` of `AccountingItemValue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -606,11 +611,12 @@ pub struct I18nContent {
 }
 impl FromJson for I18nContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nContent")?;
+        let mut o = json::Fields::of(value, "I18nContent")?;
         let mut out = Self::default();
-        json::set(&mut o, "locale", &mut out.locale)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "id", &mut out.id)?;
+        o.set("locale", &mut out.locale);
+        o.set("value", &mut out.value);
+        o.set("id", &mut out.id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -631,11 +637,12 @@ pub struct ListAcctItemResponseBody {
 }
 impl FromJson for ListAcctItemResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAcctItemResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAcctItemResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -660,21 +667,14 @@ pub struct ListCostAllocationDetailResponseBody {
 }
 impl FromJson for ListCostAllocationDetailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListCostAllocationDetailResponseBody")?;
+        let mut o = json::Fields::of(value, "ListCostAllocationDetailResponseBody")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "cost_allocation_report_datas",
-            &mut out.cost_allocation_report_datas,
-        )?;
-        json::set(
-            &mut o,
-            "cost_allocation_report_names",
-            &mut out.cost_allocation_report_names,
-        )?;
-        json::set(&mut o, "pay_period", &mut out.pay_period)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("cost_allocation_report_datas", &mut out.cost_allocation_report_datas);
+        o.set("cost_allocation_report_names", &mut out.cost_allocation_report_names);
+        o.set("pay_period", &mut out.pay_period);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -695,11 +695,12 @@ pub struct ListCostAllocationPlanResponseBody {
 }
 impl FromJson for ListCostAllocationPlanResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListCostAllocationPlanResponseBody")?;
+        let mut o = json::Fields::of(value, "ListCostAllocationPlanResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -724,21 +725,14 @@ pub struct ListCostAllocationReportResponseBody {
 }
 impl FromJson for ListCostAllocationReportResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListCostAllocationReportResponseBody")?;
+        let mut o = json::Fields::of(value, "ListCostAllocationReportResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "pay_period", &mut out.pay_period)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(
-            &mut o,
-            "cost_allocation_report_names",
-            &mut out.cost_allocation_report_names,
-        )?;
-        json::set(
-            &mut o,
-            "cost_allocation_report_datas",
-            &mut out.cost_allocation_report_datas,
-        )?;
+        o.set("pay_period", &mut out.pay_period);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("cost_allocation_report_names", &mut out.cost_allocation_report_names);
+        o.set("cost_allocation_report_datas", &mut out.cost_allocation_report_datas);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -759,11 +753,12 @@ pub struct ListDatasourceResponseBody {
 }
 impl FromJson for ListDatasourceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListDatasourceResponseBody")?;
+        let mut o = json::Fields::of(value, "ListDatasourceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "datasources", &mut out.datasources)?;
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("datasources", &mut out.datasources);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -784,11 +779,12 @@ pub struct ListPaygroupResponseBody {
 }
 impl FromJson for ListPaygroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListPaygroupResponseBody")?;
+        let mut o = json::Fields::of(value, "ListPaygroupResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -807,14 +803,11 @@ pub struct ListPaymentActivityDetailResponseBody {
 }
 impl FromJson for ListPaymentActivityDetailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListPaymentActivityDetailResponseBody")?;
+        let mut o = json::Fields::of(value, "ListPaymentActivityDetailResponseBody")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "payment_activity_details",
-            &mut out.payment_activity_details,
-        )?;
-        json::set(&mut o, "total", &mut out.total)?;
+        o.set("payment_activity_details", &mut out.payment_activity_details);
+        o.set("total", &mut out.total);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -835,15 +828,16 @@ pub struct ListPaymentActivityResponseBody {
 }
 impl FromJson for ListPaymentActivityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListPaymentActivityResponseBody")?;
+        let mut o = json::Fields::of(value, "ListPaymentActivityResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "payment_activitys", &mut out.payment_activitys)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("payment_activitys", &mut out.payment_activitys);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListPaygroupResponseBody`\].
+/// The `items` of `ListPaygroupResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -866,18 +860,19 @@ pub struct Paygroup {
 }
 impl FromJson for Paygroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Paygroup")?;
+        let mut o = json::Fields::of(value, "Paygroup")?;
         let mut out = Self::default();
-        json::set(&mut o, "pay_group_id", &mut out.pay_group_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "country_region", &mut out.country_region)?;
-        json::set(&mut o, "is_global_region", &mut out.is_global_region)?;
+        o.set("pay_group_id", &mut out.pay_group_id);
+        o.set("name", &mut out.name);
+        o.set("code", &mut out.code);
+        o.set("status", &mut out.status);
+        o.set("country_region", &mut out.country_region);
+        o.set("is_global_region", &mut out.is_global_region);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `payment_details` of \[`PaymentActivityDetail`\].
+/// The `payment_details` of `PaymentActivityDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -898,17 +893,18 @@ pub struct PaymentAccountingItem {
 }
 impl FromJson for PaymentAccountingItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PaymentAccountingItem")?;
+        let mut o = json::Fields::of(value, "PaymentAccountingItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "accounting_item_names", &mut out.accounting_item_names)?;
-        json::set(&mut o, "accounting_item_value", &mut out.accounting_item_value)?;
-        json::set(&mut o, "segment_values", &mut out.segment_values)?;
-        json::set(&mut o, "accounting_item_type", &mut out.accounting_item_type)?;
+        o.set("id", &mut out.id);
+        o.set("accounting_item_names", &mut out.accounting_item_names);
+        o.set("accounting_item_value", &mut out.accounting_item_value);
+        o.set("segment_values", &mut out.segment_values);
+        o.set("accounting_item_type", &mut out.accounting_item_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `payment_activitys` of \[`ListPaymentActivityResponseBody`\].
+/// The `payment_activitys` of `ListPaymentActivityResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -933,23 +929,23 @@ pub struct PaymentActivity {
 }
 impl FromJson for PaymentActivity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PaymentActivity")?;
+        let mut o = json::Fields::of(value, "PaymentActivity")?;
         let mut out = Self::default();
-        json::set(&mut o, "activity_id", &mut out.activity_id)?;
-        json::set(&mut o, "activity_names", &mut out.activity_names)?;
-        json::set(&mut o, "pay_date", &mut out.pay_date)?;
-        json::set(&mut o, "total_number_of_payroll", &mut out.total_number_of_payroll)?;
-        json::set(
-            &mut o,
+        o.set("activity_id", &mut out.activity_id);
+        o.set("activity_names", &mut out.activity_names);
+        o.set("pay_date", &mut out.pay_date);
+        o.set("total_number_of_payroll", &mut out.total_number_of_payroll);
+        o.set(
             "number_of_calculation_activities",
             &mut out.number_of_calculation_activities,
-        )?;
-        json::set(&mut o, "calculation_activities", &mut out.calculation_activities)?;
-        json::set(&mut o, "activity_status", &mut out.activity_status)?;
+        );
+        o.set("calculation_activities", &mut out.calculation_activities);
+        o.set("activity_status", &mut out.activity_status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `payment_activity_details` of \[`ListPaymentActivityDetailResponseBody`\].
+/// The `payment_activity_details` of `ListPaymentActivityDetailResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -964,14 +960,15 @@ pub struct PaymentActivityDetail {
 }
 impl FromJson for PaymentActivityDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PaymentActivityDetail")?;
+        let mut o = json::Fields::of(value, "PaymentActivityDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "employee_id", &mut out.employee_id)?;
-        json::set(&mut o, "payment_details", &mut out.payment_details)?;
+        o.set("employee_id", &mut out.employee_id);
+        o.set("payment_details", &mut out.payment_details);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `payment_details` of \[`QueryPaymentDetailResponseBody`\].
+/// The `payment_details` of `QueryPaymentDetailResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -988,15 +985,12 @@ pub struct PaymentDetail {
 }
 impl FromJson for PaymentDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PaymentDetail")?;
+        let mut o = json::Fields::of(value, "PaymentDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "employee_id", &mut out.employee_id)?;
-        json::set(&mut o, "activity_id", &mut out.activity_id)?;
-        json::set(
-            &mut o,
-            "payment_accounting_items",
-            &mut out.payment_accounting_items,
-        )?;
+        o.set("employee_id", &mut out.employee_id);
+        o.set("activity_id", &mut out.activity_id);
+        o.set("payment_accounting_items", &mut out.payment_accounting_items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1057,11 +1051,12 @@ pub struct QueryDatasourceRecordResponseBody {
 }
 impl FromJson for QueryDatasourceRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryDatasourceRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryDatasourceRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "records", &mut out.records)?;
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.set("records", &mut out.records);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1123,10 +1118,11 @@ pub struct QueryPaymentDetailResponseBody {
 }
 impl FromJson for QueryPaymentDetailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryPaymentDetailResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryPaymentDetailResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "payment_details", &mut out.payment_details)?;
-        json::set(&mut o, "total", &mut out.total)?;
+        o.set("payment_details", &mut out.payment_details);
+        o.set("total", &mut out.total);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1173,13 +1169,14 @@ pub struct SaveDatasourceRecordResponseBody {
 }
 impl FromJson for SaveDatasourceRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SaveDatasourceRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "SaveDatasourceRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "affect_counts", &mut out.affect_counts)?;
+        o.set("affect_counts", &mut out.affect_counts);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `segment_values` of \[`PaymentAccountingItem`\].
+/// The `segment_values` of `PaymentAccountingItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1198,12 +1195,13 @@ pub struct SegmentValue {
 }
 impl FromJson for SegmentValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SegmentValue")?;
+        let mut o = json::Fields::of(value, "SegmentValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "reference_values", &mut out.reference_values)?;
-        json::set(&mut o, "original_value", &mut out.original_value)?;
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("reference_values", &mut out.reference_values);
+        o.set("original_value", &mut out.original_value);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -637,7 +637,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// The `activities` of \[`QueryReviewDataResponseBody`\].
+/// The `activities` of `QueryReviewDataResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -654,15 +654,16 @@ pub struct Activity {
 }
 impl FromJson for Activity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Activity")?;
+        let mut o = json::Fields::of(value, "Activity")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "semester_id", &mut out.semester_id)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("semester_id", &mut out.semester_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `fields` of \[`QueryReviewDataResponseBody`\].
+/// The `fields` of `QueryReviewDataResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -681,12 +682,13 @@ pub struct Field {
 }
 impl FromJson for Field {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Field")?;
+        let mut o = json::Fields::of(value, "Field")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "indicator_id", &mut out.indicator_id)?;
-        json::set(&mut o, "parent_field_id", &mut out.parent_field_id)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("indicator_id", &mut out.indicator_id);
+        o.set("parent_field_id", &mut out.parent_field_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -748,12 +750,13 @@ pub struct FindByPageStageTaskResponseBody {
 }
 impl FromJson for FindByPageStageTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FindByPageStageTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "FindByPageStageTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "base", &mut out.base)?;
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("base", &mut out.base);
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -808,14 +811,15 @@ pub struct FindByUserListStageTaskResponseBody {
 }
 impl FromJson for FindByUserListStageTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FindByUserListStageTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "FindByUserListStageTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "base", &mut out.base)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("base", &mut out.base);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `name` of \[`Activity`\].
+/// The `name` of `Activity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -830,14 +834,15 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18n")?;
+        let mut o = json::Fields::of(value, "I18n")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("en_us", &mut out.en_us);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `indicators` of \[`QueryReviewDataResponseBody`\].
+/// The `indicators` of `QueryReviewDataResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -854,15 +859,16 @@ pub struct Indicator {
 }
 impl FromJson for Indicator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Indicator")?;
+        let mut o = json::Fields::of(value, "Indicator")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "options", &mut out.options)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("options", &mut out.options);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `options` of \[`Indicator`\].
+/// The `options` of `Indicator`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -879,11 +885,12 @@ pub struct IndicatorOption {
 }
 impl FromJson for IndicatorOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "IndicatorOption")?;
+        let mut o = json::Fields::of(value, "IndicatorOption")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "label", &mut out.label)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("label", &mut out.label);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -900,9 +907,10 @@ pub struct ListSemesterResponseBody {
 }
 impl FromJson for ListSemesterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListSemesterResponseBody")?;
+        let mut o = json::Fields::of(value, "ListSemesterResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -984,19 +992,20 @@ pub struct QueryReviewDataResponseBody {
 }
 impl FromJson for QueryReviewDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryReviewDataResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryReviewDataResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "semesters", &mut out.semesters)?;
-        json::set(&mut o, "activities", &mut out.activities)?;
-        json::set(&mut o, "indicators", &mut out.indicators)?;
-        json::set(&mut o, "templates", &mut out.templates)?;
-        json::set(&mut o, "units", &mut out.units)?;
-        json::set(&mut o, "fields", &mut out.fields)?;
-        json::set(&mut o, "datas", &mut out.datas)?;
+        o.set("semesters", &mut out.semesters);
+        o.set("activities", &mut out.activities);
+        o.set("indicators", &mut out.indicators);
+        o.set("templates", &mut out.templates);
+        o.set("units", &mut out.units);
+        o.set("fields", &mut out.fields);
+        o.set("datas", &mut out.datas);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `data` of \[`ReviewStage`\].
+/// The `data` of `ReviewStage`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1029,23 +1038,24 @@ pub struct ReviewDetail {
 }
 impl FromJson for ReviewDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReviewDetail")?;
+        let mut o = json::Fields::of(value, "ReviewDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "template_id", &mut out.template_id)?;
-        json::set(&mut o, "unit_id", &mut out.unit_id)?;
-        json::set(&mut o, "field_id", &mut out.field_id)?;
-        json::set(&mut o, "reviewer_user_id", &mut out.reviewer_user_id)?;
-        json::set(&mut o, "submit_time", &mut out.submit_time)?;
-        json::set(&mut o, "indicator_id", &mut out.indicator_id)?;
-        json::set(&mut o, "option_id", &mut out.option_id)?;
-        json::set(&mut o, "score", &mut out.score)?;
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "perf_coefficient_result", &mut out.perf_coefficient_result)?;
-        json::set(&mut o, "richtext", &mut out.richtext)?;
+        o.set("template_id", &mut out.template_id);
+        o.set("unit_id", &mut out.unit_id);
+        o.set("field_id", &mut out.field_id);
+        o.set("reviewer_user_id", &mut out.reviewer_user_id);
+        o.set("submit_time", &mut out.submit_time);
+        o.set("indicator_id", &mut out.indicator_id);
+        o.set("option_id", &mut out.option_id);
+        o.set("score", &mut out.score);
+        o.set("text", &mut out.text);
+        o.set("perf_coefficient_result", &mut out.perf_coefficient_result);
+        o.set("richtext", &mut out.richtext);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `datas` of \[`QueryReviewDataResponseBody`\].
+/// The `datas` of `QueryReviewDataResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1064,16 +1074,17 @@ pub struct ReviewProfile {
 }
 impl FromJson for ReviewProfile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReviewProfile")?;
+        let mut o = json::Fields::of(value, "ReviewProfile")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "semester_id", &mut out.semester_id)?;
-        json::set(&mut o, "activity_id", &mut out.activity_id)?;
-        json::set(&mut o, "stages", &mut out.stages)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("semester_id", &mut out.semester_id);
+        o.set("activity_id", &mut out.activity_id);
+        o.set("stages", &mut out.stages);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `stages` of \[`ReviewProfile`\].
+/// The `stages` of `ReviewProfile`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1090,15 +1101,16 @@ pub struct ReviewStage {
 }
 impl FromJson for ReviewStage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReviewStage")?;
+        let mut o = json::Fields::of(value, "ReviewStage")?;
         let mut out = Self::default();
-        json::set(&mut o, "stage_type", &mut out.stage_type)?;
-        json::set(&mut o, "progress", &mut out.progress)?;
-        json::set(&mut o, "data", &mut out.data)?;
+        o.set("stage_type", &mut out.stage_type);
+        o.set("progress", &mut out.progress);
+        o.set("data", &mut out.data);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListSemesterResponseBody`\].
+/// The `items` of `ListSemesterResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1133,24 +1145,25 @@ pub struct Semester {
 }
 impl FromJson for Semester {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Semester")?;
+        let mut o = json::Fields::of(value, "Semester")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "year", &mut out.year)?;
-        json::set(&mut o, "type_group", &mut out.type_group)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "progress", &mut out.progress)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "modify_time", &mut out.modify_time)?;
-        json::set(&mut o, "create_user_id", &mut out.create_user_id)?;
-        json::set(&mut o, "modify_user_id", &mut out.modify_user_id)?;
+        o.set("id", &mut out.id);
+        o.set("year", &mut out.year);
+        o.set("type_group", &mut out.type_group);
+        o.set("type", &mut out.r#type);
+        o.set("name", &mut out.name);
+        o.set("progress", &mut out.progress);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("create_time", &mut out.create_time);
+        o.set("modify_time", &mut out.modify_time);
+        o.set("create_user_id", &mut out.create_user_id);
+        o.set("modify_user_id", &mut out.modify_user_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `base` of \[`FindByPageStageTaskResponseBody`\].
+/// The `base` of `FindByPageStageTaskResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1169,16 +1182,17 @@ pub struct SemesterBaseInfo {
 }
 impl FromJson for SemesterBaseInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SemesterBaseInfo")?;
+        let mut o = json::Fields::of(value, "SemesterBaseInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "semester_id", &mut out.semester_id)?;
-        json::set(&mut o, "semester_name", &mut out.semester_name)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
+        o.set("semester_id", &mut out.semester_id);
+        o.set("semester_name", &mut out.semester_name);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`FindByPageStageTaskResponseBody`\].
+/// The `items` of `FindByPageStageTaskResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1195,15 +1209,16 @@ pub struct StageTask {
 }
 impl FromJson for StageTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "StageTask")?;
+        let mut o = json::Fields::of(value, "StageTask")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "stage_num_lists", &mut out.stage_num_lists)?;
-        json::set(&mut o, "stage_task_info_lists", &mut out.stage_task_info_lists)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("stage_num_lists", &mut out.stage_num_lists);
+        o.set("stage_task_info_lists", &mut out.stage_task_info_lists);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `stage_task_info_lists` of \[`StageTask`\].
+/// The `stage_task_info_lists` of `StageTask`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1230,20 +1245,21 @@ pub struct StageTaskInfo {
 }
 impl FromJson for StageTaskInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "StageTaskInfo")?;
+        let mut o = json::Fields::of(value, "StageTaskInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "stage_id", &mut out.stage_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "deadline", &mut out.deadline)?;
-        json::set(&mut o, "need_todo_count", &mut out.need_todo_count)?;
-        json::set(&mut o, "jump_url", &mut out.jump_url)?;
-        json::set(&mut o, "stage_task_status", &mut out.stage_task_status)?;
-        json::set(&mut o, "task_option_id", &mut out.task_option_id)?;
-        json::set(&mut o, "finished_count", &mut out.finished_count)?;
+        o.set("stage_id", &mut out.stage_id);
+        o.set("name", &mut out.name);
+        o.set("deadline", &mut out.deadline);
+        o.set("need_todo_count", &mut out.need_todo_count);
+        o.set("jump_url", &mut out.jump_url);
+        o.set("stage_task_status", &mut out.stage_task_status);
+        o.set("task_option_id", &mut out.task_option_id);
+        o.set("finished_count", &mut out.finished_count);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `stage_num_lists` of \[`StageTask`\].
+/// The `stage_num_lists` of `StageTask`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1258,14 +1274,15 @@ pub struct StageTaskStatusNum {
 }
 impl FromJson for StageTaskStatusNum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "StageTaskStatusNum")?;
+        let mut o = json::Fields::of(value, "StageTaskStatusNum")?;
         let mut out = Self::default();
-        json::set(&mut o, "task_option_id", &mut out.task_option_id)?;
-        json::set(&mut o, "stage_num", &mut out.stage_num)?;
+        o.set("task_option_id", &mut out.task_option_id);
+        o.set("stage_num", &mut out.stage_num);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `templates` of \[`QueryReviewDataResponseBody`\].
+/// The `templates` of `QueryReviewDataResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1282,15 +1299,16 @@ pub struct Template {
 }
 impl FromJson for Template {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Template")?;
+        let mut o = json::Fields::of(value, "Template")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "stage", &mut out.stage)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("stage", &mut out.stage);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `units` of \[`QueryReviewDataResponseBody`\].
+/// The `units` of `QueryReviewDataResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1305,14 +1323,15 @@ pub struct Unit {
 }
 impl FromJson for Unit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Unit")?;
+        let mut o = json::Fields::of(value, "Unit")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `reviewer_user_id` of \[`ReviewDetail`\].
+/// The `reviewer_user_id` of `ReviewDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1327,10 +1346,11 @@ pub struct User {
 }
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "User")?;
+        let mut o = json::Fields::of(value, "User")?;
         let mut out = Self::default();
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("open_id", &mut out.open_id);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -195,7 +195,7 @@ impl ToJson for StageType {
         w.string(self.as_str());
     }
 }
-/// The `header` of \[`P2PerformanceReviewDataChangedV2`\].
+/// The `header` of `P2PerformanceReviewDataChangedV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -218,18 +218,19 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`P2PerformanceStageTaskOpenResultV2Data`\].
+/// The `items` of `P2PerformanceStageTaskOpenResultV2Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -248,12 +249,13 @@ pub struct OpenResult {
 }
 impl FromJson for OpenResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OpenResult")?;
+        let mut o = json::Fields::of(value, "OpenResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "semester_id", &mut out.semester_id)?;
-        json::set(&mut o, "activity_id", &mut out.activity_id)?;
-        json::set(&mut o, "open_time", &mut out.open_time)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("semester_id", &mut out.semester_id);
+        o.set("activity_id", &mut out.activity_id);
+        o.set("open_time", &mut out.open_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -274,11 +276,12 @@ pub struct P2PerformanceReviewDataChangedV2 {
 }
 impl FromJson for P2PerformanceReviewDataChangedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2PerformanceReviewDataChangedV2")?;
+        let mut o = json::Fields::of(value, "P2PerformanceReviewDataChangedV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -295,9 +298,10 @@ pub struct P2PerformanceReviewDataChangedV2Data {
 }
 impl FromJson for P2PerformanceReviewDataChangedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2PerformanceReviewDataChangedV2Data")?;
+        let mut o = json::Fields::of(value, "P2PerformanceReviewDataChangedV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -318,11 +322,12 @@ pub struct P2PerformanceStageTaskOpenResultV2 {
 }
 impl FromJson for P2PerformanceStageTaskOpenResultV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2PerformanceStageTaskOpenResultV2")?;
+        let mut o = json::Fields::of(value, "P2PerformanceStageTaskOpenResultV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -339,13 +344,14 @@ pub struct P2PerformanceStageTaskOpenResultV2Data {
 }
 impl FromJson for P2PerformanceStageTaskOpenResultV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2PerformanceStageTaskOpenResultV2Data")?;
+        let mut o = json::Fields::of(value, "P2PerformanceStageTaskOpenResultV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`P2PerformanceReviewDataChangedV2Data`\].
+/// The `items` of `P2PerformanceReviewDataChangedV2Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -364,16 +370,17 @@ pub struct ReviewDataChange {
 }
 impl FromJson for ReviewDataChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReviewDataChange")?;
+        let mut o = json::Fields::of(value, "ReviewDataChange")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "semester_id", &mut out.semester_id)?;
-        json::set(&mut o, "activity_id", &mut out.activity_id)?;
-        json::set(&mut o, "stage_changes", &mut out.stage_changes)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("semester_id", &mut out.semester_id);
+        o.set("activity_id", &mut out.activity_id);
+        o.set("stage_changes", &mut out.stage_changes);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `stage_changes` of \[`ReviewDataChange`\].
+/// The `stage_changes` of `ReviewDataChange`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -390,15 +397,16 @@ pub struct StageChange {
 }
 impl FromJson for StageChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "StageChange")?;
+        let mut o = json::Fields::of(value, "StageChange")?;
         let mut out = Self::default();
-        json::set(&mut o, "stage_id", &mut out.stage_id)?;
-        json::set(&mut o, "stage_type", &mut out.stage_type)?;
-        json::set(&mut o, "review_stage_role", &mut out.review_stage_role)?;
+        o.set("stage_id", &mut out.stage_id);
+        o.set("stage_type", &mut out.stage_type);
+        o.set("review_stage_role", &mut out.review_stage_role);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_id` of \[`OpenResult`\].
+/// The `user_id` of `OpenResult`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -415,11 +423,12 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserId")?;
+        let mut o = json::Fields::of(value, "UserId")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }

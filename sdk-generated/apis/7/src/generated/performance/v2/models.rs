@@ -2137,7 +2137,7 @@ impl ToJson for WriteUserIdType {
         w.string(self.as_str());
     }
 }
-/// The `activities` of \[`QueryActivityResponseBody`\].
+/// The `activities` of `QueryActivityResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2168,22 +2168,23 @@ pub struct Activity {
 }
 impl FromJson for Activity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Activity")?;
+        let mut o = json::Fields::of(value, "Activity")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "semester_id", &mut out.semester_id)?;
-        json::set(&mut o, "mode", &mut out.mode)?;
-        json::set(&mut o, "progress", &mut out.progress)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "modify_time", &mut out.modify_time)?;
-        json::set(&mut o, "create_user_id", &mut out.create_user_id)?;
-        json::set(&mut o, "modify_user_id", &mut out.modify_user_id)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("semester_id", &mut out.semester_id);
+        o.set("mode", &mut out.mode);
+        o.set("progress", &mut out.progress);
+        o.set("create_time", &mut out.create_time);
+        o.set("modify_time", &mut out.modify_time);
+        o.set("create_user_id", &mut out.create_user_id);
+        o.set("modify_user_id", &mut out.modify_user_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `additional_informations` of \[`ImportAdditionalInformationRequestBody`\].
+/// The `additional_informations` of `ImportAdditionalInformationRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2213,14 +2214,15 @@ pub struct AdditionalInformation {
 }
 impl FromJson for AdditionalInformation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AdditionalInformation")?;
+        let mut o = json::Fields::of(value, "AdditionalInformation")?;
         let mut out = Self::default();
-        json::set(&mut o, "item_id", &mut out.item_id)?;
-        json::set(&mut o, "external_id", &mut out.external_id)?;
-        json::set(&mut o, "reviewee_user_id", &mut out.reviewee_user_id)?;
-        json::set(&mut o, "item", &mut out.item)?;
-        json::set(&mut o, "time", &mut out.time)?;
-        json::set(&mut o, "detailed_description", &mut out.detailed_description)?;
+        o.set("item_id", &mut out.item_id);
+        o.set("external_id", &mut out.external_id);
+        o.set("reviewee_user_id", &mut out.reviewee_user_id);
+        o.set("item", &mut out.item);
+        o.set("time", &mut out.time);
+        o.set("detailed_description", &mut out.detailed_description);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2251,7 +2253,7 @@ impl ToJson for AdditionalInformation {
         None
     }
 }
-/// The `cooperation_projects` of \[`DirectProjectLeaderRecordInfo`\].
+/// The `cooperation_projects` of `DirectProjectLeaderRecordInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2272,17 +2274,18 @@ pub struct CooperationProject {
 }
 impl FromJson for CooperationProject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CooperationProject")?;
+        let mut o = json::Fields::of(value, "CooperationProject")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "roles", &mut out.roles)?;
-        json::set(&mut o, "user_roles", &mut out.user_roles)?;
-        json::set(&mut o, "underling_roles", &mut out.underling_roles)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("roles", &mut out.roles);
+        o.set("user_roles", &mut out.user_roles);
+        o.set("underling_roles", &mut out.underling_roles);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `roles` of \[`CooperationProject`\].
+/// The `roles` of `CooperationProject`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2297,14 +2300,15 @@ pub struct CooperationRole {
 }
 impl FromJson for CooperationRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CooperationRole")?;
+        let mut o = json::Fields::of(value, "CooperationRole")?;
         let mut out = Self::default();
-        json::set(&mut o, "reviewer_role", &mut out.reviewer_role)?;
-        json::set(&mut o, "reviewee_role", &mut out.reviewee_role)?;
+        o.set("reviewer_role", &mut out.reviewer_role);
+        o.set("reviewee_role", &mut out.reviewee_role);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_roles` of \[`CooperationProject`\].
+/// The `user_roles` of `CooperationProject`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2319,14 +2323,15 @@ pub struct CooperationUserRole {
 }
 impl FromJson for CooperationUserRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CooperationUserRole")?;
+        let mut o = json::Fields::of(value, "CooperationUserRole")?;
         let mut out = Self::default();
-        json::set(&mut o, "role_id", &mut out.role_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("role_id", &mut out.role_id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `custom_metric_config` of \[`MetricDimension`\].
+/// The `custom_metric_config` of `MetricDimension`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2343,11 +2348,12 @@ pub struct CustomMetricConfig {
 }
 impl FromJson for CustomMetricConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomMetricConfig")?;
+        let mut o = json::Fields::of(value, "CustomMetricConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "default_formula_id", &mut out.default_formula_id)?;
-        json::set(&mut o, "least_metrics_size", &mut out.least_metrics_size)?;
-        json::set(&mut o, "add_metric_options", &mut out.add_metric_options)?;
+        o.set("default_formula_id", &mut out.default_formula_id);
+        o.set("least_metrics_size", &mut out.least_metrics_size);
+        o.set("add_metric_options", &mut out.add_metric_options);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2391,16 +2397,17 @@ pub struct DeleteAdditionalInformationsBatchResponseBody {
 }
 impl FromJson for DeleteAdditionalInformationsBatchResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "DeleteAdditionalInformationsBatchResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "additional_informations", &mut out.additional_informations)?;
+        o.set("additional_informations", &mut out.additional_informations);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `direct_project_leader_record_info` of \[`ReviewRecord`\].
+/// The `direct_project_leader_record_info` of `ReviewRecord`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2419,16 +2426,17 @@ pub struct DirectProjectLeaderRecordInfo {
 }
 impl FromJson for DirectProjectLeaderRecordInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DirectProjectLeaderRecordInfo")?;
+        let mut o = json::Fields::of(value, "DirectProjectLeaderRecordInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "reviewer_id", &mut out.reviewer_id)?;
-        json::set(&mut o, "cooperation_projects", &mut out.cooperation_projects)?;
-        json::set(&mut o, "review_depend_projects", &mut out.review_depend_projects)?;
-        json::set(&mut o, "participated_projects", &mut out.participated_projects)?;
+        o.set("reviewer_id", &mut out.reviewer_id);
+        o.set("cooperation_projects", &mut out.cooperation_projects);
+        o.set("review_depend_projects", &mut out.review_depend_projects);
+        o.set("participated_projects", &mut out.participated_projects);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `fields` of \[`Unit`\].
+/// The `fields` of `Unit`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2455,28 +2463,21 @@ pub struct Field {
 }
 impl FromJson for Field {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Field")?;
+        let mut o = json::Fields::of(value, "Field")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_id", &mut out.field_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "indicator_id", &mut out.indicator_id)?;
-        json::set(&mut o, "tag_based_question_id", &mut out.tag_based_question_id)?;
-        json::set(
-            &mut o,
-            "objective_text_qustion_title",
-            &mut out.objective_text_qustion_title,
-        )?;
-        json::set(
-            &mut o,
-            "keyresult_text_qustion_title",
-            &mut out.keyresult_text_qustion_title,
-        )?;
-        json::set(&mut o, "parent_field_id", &mut out.parent_field_id)?;
-        json::set(&mut o, "kpi_template_id", &mut out.kpi_template_id)?;
+        o.set("field_id", &mut out.field_id);
+        o.set("name", &mut out.name);
+        o.set("indicator_id", &mut out.indicator_id);
+        o.set("tag_based_question_id", &mut out.tag_based_question_id);
+        o.set("objective_text_qustion_title", &mut out.objective_text_qustion_title);
+        o.set("keyresult_text_qustion_title", &mut out.keyresult_text_qustion_title);
+        o.set("parent_field_id", &mut out.parent_field_id);
+        o.set("kpi_template_id", &mut out.kpi_template_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `scoring_formula` of \[`MetricInLibrary`\].
+/// The `scoring_formula` of `MetricInLibrary`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2493,15 +2494,16 @@ pub struct Formula {
 }
 impl FromJson for Formula {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Formula")?;
+        let mut o = json::Fields::of(value, "Formula")?;
         let mut out = Self::default();
-        json::set(&mut o, "formula_id", &mut out.formula_id)?;
-        json::set(&mut o, "formula_name", &mut out.formula_name)?;
-        json::set(&mut o, "formula_details", &mut out.formula_details)?;
+        o.set("formula_id", &mut out.formula_id);
+        o.set("formula_name", &mut out.formula_name);
+        o.set("formula_details", &mut out.formula_details);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `name` of \[`Activity`\].
+/// The `name` of `Activity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2516,10 +2518,11 @@ pub struct I18n {
 }
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18n")?;
+        let mut o = json::Fields::of(value, "I18n")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("en_us", &mut out.en_us);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2575,10 +2578,11 @@ pub struct ImportAdditionalInformationResponseBody {
 }
 impl FromJson for ImportAdditionalInformationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ImportAdditionalInformationResponseBody")?;
+        let mut o = json::Fields::of(value, "ImportAdditionalInformationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "import_record_id", &mut out.import_record_id)?;
-        json::set(&mut o, "additional_informations", &mut out.additional_informations)?;
+        o.set("import_record_id", &mut out.import_record_id);
+        o.set("additional_informations", &mut out.additional_informations);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2628,13 +2632,14 @@ pub struct ImportMetricDetailResponseBody {
 }
 impl FromJson for ImportMetricDetailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ImportMetricDetailResponseBody")?;
+        let mut o = json::Fields::of(value, "ImportMetricDetailResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "import_record_id", &mut out.import_record_id)?;
+        o.set("import_record_id", &mut out.import_record_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `imported_metrics` of \[`ImportMetricDetailRequestBody`\].
+/// The `imported_metrics` of `ImportMetricDetailRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2670,7 +2675,7 @@ impl ToJson for ImportedMetric {
         None
     }
 }
-/// The `fields` of \[`ImportedMetric`\].
+/// The `fields` of `ImportedMetric`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2700,7 +2705,7 @@ impl ToJson for ImportedMetricField {
         None
     }
 }
-/// The `indicators` of \[`QueryIndicatorResponseBody`\].
+/// The `indicators` of `QueryIndicatorResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2719,16 +2724,17 @@ pub struct Indicator {
 }
 impl FromJson for Indicator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Indicator")?;
+        let mut o = json::Fields::of(value, "Indicator")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "options", &mut out.options)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("type", &mut out.r#type);
+        o.set("options", &mut out.options);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `options` of \[`Indicator`\].
+/// The `options` of `Indicator`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2745,15 +2751,16 @@ pub struct IndicatorOption {
 }
 impl FromJson for IndicatorOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "IndicatorOption")?;
+        let mut o = json::Fields::of(value, "IndicatorOption")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "lable", &mut out.lable)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("lable", &mut out.lable);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `invited_review_record_info` of \[`ReviewRecord`\].
+/// The `invited_review_record_info` of `ReviewRecord`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2778,23 +2785,20 @@ pub struct InvitedReviewRecordInfo {
 }
 impl FromJson for InvitedReviewRecordInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InvitedReviewRecordInfo")?;
+        let mut o = json::Fields::of(value, "InvitedReviewRecordInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "reviewer_id", &mut out.reviewer_id)?;
-        json::set(&mut o, "is_rejected", &mut out.is_rejected)?;
-        json::set(&mut o, "rejected_reason", &mut out.rejected_reason)?;
-        json::set(&mut o, "distribute_type", &mut out.distribute_type)?;
-        json::set(&mut o, "avg_diff", &mut out.avg_diff)?;
-        json::set(
-            &mut o,
-            "relationship_with_reviewee",
-            &mut out.relationship_with_reviewee,
-        )?;
-        json::set(&mut o, "invitedby", &mut out.invitedby)?;
+        o.set("reviewer_id", &mut out.reviewer_id);
+        o.set("is_rejected", &mut out.is_rejected);
+        o.set("rejected_reason", &mut out.rejected_reason);
+        o.set("distribute_type", &mut out.distribute_type);
+        o.set("avg_diff", &mut out.avg_diff);
+        o.set("relationship_with_reviewee", &mut out.relationship_with_reviewee);
+        o.set("invitedby", &mut out.invitedby);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `job_level` of \[`UserInfo`\].
+/// The `job_level` of `UserInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2809,14 +2813,15 @@ pub struct JobLevel {
 }
 impl FromJson for JobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobLevel")?;
+        let mut o = json::Fields::of(value, "JobLevel")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `keyresult_data` of \[`ObjectiveData`\].
+/// The `keyresult_data` of `ObjectiveData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2835,12 +2840,13 @@ pub struct KeyresultData {
 }
 impl FromJson for KeyresultData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "KeyresultData")?;
+        let mut o = json::Fields::of(value, "KeyresultData")?;
         let mut out = Self::default();
-        json::set(&mut o, "keyresult_id", &mut out.keyresult_id)?;
-        json::set(&mut o, "score", &mut out.score)?;
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "richtext", &mut out.richtext)?;
+        o.set("keyresult_id", &mut out.keyresult_id);
+        o.set("score", &mut out.score);
+        o.set("text", &mut out.text);
+        o.set("richtext", &mut out.richtext);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2861,15 +2867,16 @@ pub struct ListMetricTagResponseBody {
 }
 impl FromJson for ListMetricTagResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListMetricTagResponseBody")?;
+        let mut o = json::Fields::of(value, "ListMetricTagResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `metric_data` of \[`ReviewDetail`\].
+/// The `metric_data` of `ReviewDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2884,14 +2891,15 @@ pub struct MetricData {
 }
 impl FromJson for MetricData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MetricData")?;
+        let mut o = json::Fields::of(value, "MetricData")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "score", &mut out.score)?;
+        o.set("id", &mut out.id);
+        o.set("score", &mut out.score);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `metric_details` of \[`RevieweeMetric`\].
+/// The `metric_details` of `RevieweeMetric`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2918,20 +2926,21 @@ pub struct MetricDetail {
 }
 impl FromJson for MetricDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MetricDetail")?;
+        let mut o = json::Fields::of(value, "MetricDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "metric_id", &mut out.metric_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "fields", &mut out.fields)?;
-        json::set(&mut o, "dimension_id", &mut out.dimension_id)?;
-        json::set(&mut o, "dimension_name", &mut out.dimension_name)?;
-        json::set(&mut o, "dimension_weight", &mut out.dimension_weight)?;
-        json::set(&mut o, "add_from", &mut out.add_from)?;
-        json::set(&mut o, "is_from_library", &mut out.is_from_library)?;
+        o.set("metric_id", &mut out.metric_id);
+        o.set("name", &mut out.name);
+        o.set("fields", &mut out.fields);
+        o.set("dimension_id", &mut out.dimension_id);
+        o.set("dimension_name", &mut out.dimension_name);
+        o.set("dimension_weight", &mut out.dimension_weight);
+        o.set("add_from", &mut out.add_from);
+        o.set("is_from_library", &mut out.is_from_library);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `metric_dimensions` of \[`MetricTemplate`\].
+/// The `metric_dimensions` of `MetricTemplate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2958,24 +2967,24 @@ pub struct MetricDimension {
 }
 impl FromJson for MetricDimension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MetricDimension")?;
+        let mut o = json::Fields::of(value, "MetricDimension")?;
         let mut out = Self::default();
-        json::set(&mut o, "group_id", &mut out.group_id)?;
-        json::set(&mut o, "metric_dimension_id", &mut out.metric_dimension_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(
-            &mut o,
+        o.set("group_id", &mut out.group_id);
+        o.set("metric_dimension_id", &mut out.metric_dimension_id);
+        o.set("name", &mut out.name);
+        o.set(
             "evaluation_rule_id_for_each_metric",
             &mut out.evaluation_rule_id_for_each_metric,
-        )?;
-        json::set(&mut o, "dimension_weight", &mut out.dimension_weight)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "review_rule_option", &mut out.review_rule_option)?;
-        json::set(&mut o, "custom_metric_config", &mut out.custom_metric_config)?;
+        );
+        o.set("dimension_weight", &mut out.dimension_weight);
+        o.set("description", &mut out.description);
+        o.set("review_rule_option", &mut out.review_rule_option);
+        o.set("custom_metric_config", &mut out.custom_metric_config);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`QueryMetricFieldResponseBody`\].
+/// The `items` of `QueryMetricFieldResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2992,15 +3001,16 @@ pub struct MetricField {
 }
 impl FromJson for MetricField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MetricField")?;
+        let mut o = json::Fields::of(value, "MetricField")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_id", &mut out.field_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("field_id", &mut out.field_id);
+        o.set("name", &mut out.name);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `fields` of \[`MetricDetail`\].
+/// The `fields` of `MetricDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3017,15 +3027,16 @@ pub struct MetricFieldInDetails {
 }
 impl FromJson for MetricFieldInDetails {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MetricFieldInDetails")?;
+        let mut o = json::Fields::of(value, "MetricFieldInDetails")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_id", &mut out.field_id)?;
-        json::set(&mut o, "field_value", &mut out.field_value)?;
-        json::set(&mut o, "field_value_person", &mut out.field_value_person)?;
+        o.set("field_id", &mut out.field_id);
+        o.set("field_value", &mut out.field_value);
+        o.set("field_value_person", &mut out.field_value_person);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `fields` of \[`MetricInLibrary`\].
+/// The `fields` of `MetricInLibrary`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3044,16 +3055,17 @@ pub struct MetricFieldInLibrary {
 }
 impl FromJson for MetricFieldInLibrary {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MetricFieldInLibrary")?;
+        let mut o = json::Fields::of(value, "MetricFieldInLibrary")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_id", &mut out.field_id)?;
-        json::set(&mut o, "input_setting", &mut out.input_setting)?;
-        json::set(&mut o, "field_value", &mut out.field_value)?;
-        json::set(&mut o, "field_value_person", &mut out.field_value_person)?;
+        o.set("field_id", &mut out.field_id);
+        o.set("input_setting", &mut out.input_setting);
+        o.set("field_value", &mut out.field_value);
+        o.set("field_value_person", &mut out.field_value_person);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `fields` of \[`MetricInTemplate`\].
+/// The `fields` of `MetricInTemplate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3072,16 +3084,17 @@ pub struct MetricFieldInTemplate {
 }
 impl FromJson for MetricFieldInTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MetricFieldInTemplate")?;
+        let mut o = json::Fields::of(value, "MetricFieldInTemplate")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "input_setting", &mut out.input_setting)?;
-        json::set(&mut o, "filed_value", &mut out.filed_value)?;
-        json::set(&mut o, "field_value_person", &mut out.field_value_person)?;
+        o.set("id", &mut out.id);
+        o.set("input_setting", &mut out.input_setting);
+        o.set("filed_value", &mut out.filed_value);
+        o.set("field_value_person", &mut out.field_value_person);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `groups` of \[`MetricTemplate`\].
+/// The `groups` of `MetricTemplate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3096,14 +3109,15 @@ pub struct MetricGroup {
 }
 impl FromJson for MetricGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MetricGroup")?;
+        let mut o = json::Fields::of(value, "MetricGroup")?;
         let mut out = Self::default();
-        json::set(&mut o, "group_id", &mut out.group_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("group_id", &mut out.group_id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`QueryMetricLibResponseBody`\].
+/// The `items` of `QueryMetricLibResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3134,22 +3148,23 @@ pub struct MetricInLibrary {
 }
 impl FromJson for MetricInLibrary {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MetricInLibrary")?;
+        let mut o = json::Fields::of(value, "MetricInLibrary")?;
         let mut out = Self::default();
-        json::set(&mut o, "metric_id", &mut out.metric_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "type_id", &mut out.type_id)?;
-        json::set(&mut o, "tags", &mut out.tags)?;
-        json::set(&mut o, "fields", &mut out.fields)?;
-        json::set(&mut o, "scoring_setting_type", &mut out.scoring_setting_type)?;
-        json::set(&mut o, "scoring_formula", &mut out.scoring_formula)?;
-        json::set(&mut o, "data_source_inputters", &mut out.data_source_inputters)?;
-        json::set(&mut o, "range_of_availability", &mut out.range_of_availability)?;
-        json::set(&mut o, "is_active", &mut out.is_active)?;
+        o.set("metric_id", &mut out.metric_id);
+        o.set("name", &mut out.name);
+        o.set("type_id", &mut out.type_id);
+        o.set("tags", &mut out.tags);
+        o.set("fields", &mut out.fields);
+        o.set("scoring_setting_type", &mut out.scoring_setting_type);
+        o.set("scoring_formula", &mut out.scoring_formula);
+        o.set("data_source_inputters", &mut out.data_source_inputters);
+        o.set("range_of_availability", &mut out.range_of_availability);
+        o.set("is_active", &mut out.is_active);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `metrics` of \[`MetricTemplate`\].
+/// The `metrics` of `MetricTemplate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3180,22 +3195,23 @@ pub struct MetricInTemplate {
 }
 impl FromJson for MetricInTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MetricInTemplate")?;
+        let mut o = json::Fields::of(value, "MetricInTemplate")?;
         let mut out = Self::default();
-        json::set(&mut o, "group_id", &mut out.group_id)?;
-        json::set(&mut o, "metric_id", &mut out.metric_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "type_id", &mut out.type_id)?;
-        json::set(&mut o, "fields", &mut out.fields)?;
-        json::set(&mut o, "is_from_library", &mut out.is_from_library)?;
-        json::set(&mut o, "scoring_setting_type", &mut out.scoring_setting_type)?;
-        json::set(&mut o, "data_source_inputters", &mut out.data_source_inputters)?;
-        json::set(&mut o, "metric_dimension_id", &mut out.metric_dimension_id)?;
-        json::set(&mut o, "review_rule_config", &mut out.review_rule_config)?;
+        o.set("group_id", &mut out.group_id);
+        o.set("metric_id", &mut out.metric_id);
+        o.set("name", &mut out.name);
+        o.set("type_id", &mut out.type_id);
+        o.set("fields", &mut out.fields);
+        o.set("is_from_library", &mut out.is_from_library);
+        o.set("scoring_setting_type", &mut out.scoring_setting_type);
+        o.set("data_source_inputters", &mut out.data_source_inputters);
+        o.set("metric_dimension_id", &mut out.metric_dimension_id);
+        o.set("review_rule_config", &mut out.review_rule_config);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `review_rule_config` of \[`MetricInTemplate`\].
+/// The `review_rule_config` of `MetricInTemplate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3210,14 +3226,15 @@ pub struct MetricReviewRuleConfig {
 }
 impl FromJson for MetricReviewRuleConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MetricReviewRuleConfig")?;
+        let mut o = json::Fields::of(value, "MetricReviewRuleConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "max", &mut out.max)?;
-        json::set(&mut o, "min", &mut out.min)?;
+        o.set("max", &mut out.max);
+        o.set("min", &mut out.min);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListMetricTagResponseBody`\].
+/// The `items` of `ListMetricTagResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3238,17 +3255,18 @@ pub struct MetricTag {
 }
 impl FromJson for MetricTag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MetricTag")?;
+        let mut o = json::Fields::of(value, "MetricTag")?;
         let mut out = Self::default();
-        json::set(&mut o, "tag_id", &mut out.tag_id)?;
-        json::set(&mut o, "tag_name", &mut out.tag_name)?;
-        json::set(&mut o, "index", &mut out.index)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
+        o.set("tag_id", &mut out.tag_id);
+        o.set("tag_name", &mut out.tag_name);
+        o.set("index", &mut out.index);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`QueryMetricTemplateResponseBody`\].
+/// The `items` of `QueryMetricTemplateResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3279,26 +3297,23 @@ pub struct MetricTemplate {
 }
 impl FromJson for MetricTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MetricTemplate")?;
+        let mut o = json::Fields::of(value, "MetricTemplate")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "is_set_by_group", &mut out.is_set_by_group)?;
-        json::set(
-            &mut o,
-            "total_metric_score_method",
-            &mut out.total_metric_score_method,
-        )?;
-        json::set(&mut o, "metric_weight_method", &mut out.metric_weight_method)?;
-        json::set(&mut o, "metric_dimensions", &mut out.metric_dimensions)?;
-        json::set(&mut o, "metrics", &mut out.metrics)?;
-        json::set(&mut o, "groups", &mut out.groups)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("status", &mut out.status);
+        o.set("is_set_by_group", &mut out.is_set_by_group);
+        o.set("total_metric_score_method", &mut out.total_metric_score_method);
+        o.set("metric_weight_method", &mut out.metric_weight_method);
+        o.set("metric_dimensions", &mut out.metric_dimensions);
+        o.set("metrics", &mut out.metrics);
+        o.set("groups", &mut out.groups);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `objective_data` of \[`ReviewDetail`\].
+/// The `objective_data` of `ReviewDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3319,13 +3334,14 @@ pub struct ObjectiveData {
 }
 impl FromJson for ObjectiveData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ObjectiveData")?;
+        let mut o = json::Fields::of(value, "ObjectiveData")?;
         let mut out = Self::default();
-        json::set(&mut o, "objective_id", &mut out.objective_id)?;
-        json::set(&mut o, "score", &mut out.score)?;
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "keyresult_data", &mut out.keyresult_data)?;
-        json::set(&mut o, "richtext", &mut out.richtext)?;
+        o.set("objective_id", &mut out.objective_id);
+        o.set("score", &mut out.score);
+        o.set("text", &mut out.text);
+        o.set("keyresult_data", &mut out.keyresult_data);
+        o.set("richtext", &mut out.richtext);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3363,9 +3379,10 @@ pub struct QueryActivityResponseBody {
 }
 impl FromJson for QueryActivityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryActivityResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryActivityResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "activities", &mut out.activities)?;
+        o.set("activities", &mut out.activities);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3419,11 +3436,12 @@ pub struct QueryAdditionalInformationResponseBody {
 }
 impl FromJson for QueryAdditionalInformationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryAdditionalInformationResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryAdditionalInformationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "additional_informations", &mut out.additional_informations)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("additional_informations", &mut out.additional_informations);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3462,11 +3480,12 @@ pub struct QueryIndicatorResponseBody {
 }
 impl FromJson for QueryIndicatorResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryIndicatorResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryIndicatorResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "indicators", &mut out.indicators)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("indicators", &mut out.indicators);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3512,10 +3531,11 @@ pub struct QueryMetricDetailResponseBody {
 }
 impl FromJson for QueryMetricDetailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryMetricDetailResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryMetricDetailResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "semester_id", &mut out.semester_id)?;
-        json::set(&mut o, "reviewee_metrics", &mut out.reviewee_metrics)?;
+        o.set("semester_id", &mut out.semester_id);
+        o.set("reviewee_metrics", &mut out.reviewee_metrics);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3550,9 +3570,10 @@ pub struct QueryMetricFieldResponseBody {
 }
 impl FromJson for QueryMetricFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryMetricFieldResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryMetricFieldResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3607,11 +3628,12 @@ pub struct QueryMetricLibResponseBody {
 }
 impl FromJson for QueryMetricLibResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryMetricLibResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryMetricLibResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3657,11 +3679,12 @@ pub struct QueryMetricTemplateResponseBody {
 }
 impl FromJson for QueryMetricTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryMetricTemplateResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryMetricTemplateResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3700,11 +3723,12 @@ pub struct QueryQuestionResponseBody {
 }
 impl FromJson for QueryQuestionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryQuestionResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryQuestionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "tag_based_questions", &mut out.tag_based_questions)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("tag_based_questions", &mut out.tag_based_questions);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3775,9 +3799,10 @@ pub struct QueryReviewDataResponseBody {
 }
 impl FromJson for QueryReviewDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryReviewDataResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryReviewDataResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "datas", &mut out.datas)?;
+        o.set("datas", &mut out.datas);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3816,11 +3841,12 @@ pub struct QueryReviewTemplateResponseBody {
 }
 impl FromJson for QueryReviewTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryReviewTemplateResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryReviewTemplateResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "review_templates", &mut out.review_templates)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("review_templates", &mut out.review_templates);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3873,12 +3899,13 @@ pub struct QueryRevieweeResponseBody {
 }
 impl FromJson for QueryRevieweeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryRevieweeResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryRevieweeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "semester_id", &mut out.semester_id)?;
-        json::set(&mut o, "reviewees", &mut out.reviewees)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("semester_id", &mut out.semester_id);
+        o.set("reviewees", &mut out.reviewees);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3924,14 +3951,15 @@ pub struct QueryUserInfoResponseBody {
 }
 impl FromJson for QueryUserInfoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryUserInfoResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryUserInfoResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "semester_id", &mut out.semester_id)?;
-        json::set(&mut o, "user_infos", &mut out.user_infos)?;
+        o.set("semester_id", &mut out.semester_id);
+        o.set("user_infos", &mut out.user_infos);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `tag_based_questions` of \[`QueryQuestionResponseBody`\].
+/// The `tag_based_questions` of `QueryQuestionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3948,15 +3976,16 @@ pub struct Question {
 }
 impl FromJson for Question {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Question")?;
+        let mut o = json::Fields::of(value, "Question")?;
         let mut out = Self::default();
-        json::set(&mut o, "question_id", &mut out.question_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "tag_items", &mut out.tag_items)?;
+        o.set("question_id", &mut out.question_id);
+        o.set("name", &mut out.name);
+        o.set("tag_items", &mut out.tag_items);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `data` of \[`ReviewUnit`\].
+/// The `data` of `ReviewUnit`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4003,38 +4032,31 @@ pub struct ReviewDetail {
 }
 impl FromJson for ReviewDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReviewDetail")?;
+        let mut o = json::Fields::of(value, "ReviewDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_id", &mut out.field_id)?;
-        json::set(&mut o, "reviewer_user_id", &mut out.reviewer_user_id)?;
-        json::set(&mut o, "submit_time", &mut out.submit_time)?;
-        json::set(&mut o, "indicator_id", &mut out.indicator_id)?;
-        json::set(&mut o, "option_id", &mut out.option_id)?;
-        json::set(&mut o, "score", &mut out.score)?;
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "tag_based_question_id", &mut out.tag_based_question_id)?;
-        json::set(&mut o, "tag_text_item_data", &mut out.tag_text_item_data)?;
-        json::set(&mut o, "perf_coefficient_value", &mut out.perf_coefficient_value)?;
-        json::set(&mut o, "sub_indicator_data", &mut out.sub_indicator_data)?;
-        json::set(&mut o, "objective_data", &mut out.objective_data)?;
-        json::set(&mut o, "metric_data", &mut out.metric_data)?;
-        json::set(
-            &mut o,
-            "leader_review_data_source",
-            &mut out.leader_review_data_source,
-        )?;
-        json::set(&mut o, "multi_texts", &mut out.multi_texts)?;
-        json::set(&mut o, "richtext", &mut out.richtext)?;
-        json::set(&mut o, "multi_richtexts", &mut out.multi_richtexts)?;
-        json::set(
-            &mut o,
-            "is_principal_review_item",
-            &mut out.is_principal_review_item,
-        )?;
+        o.set("field_id", &mut out.field_id);
+        o.set("reviewer_user_id", &mut out.reviewer_user_id);
+        o.set("submit_time", &mut out.submit_time);
+        o.set("indicator_id", &mut out.indicator_id);
+        o.set("option_id", &mut out.option_id);
+        o.set("score", &mut out.score);
+        o.set("text", &mut out.text);
+        o.set("tag_based_question_id", &mut out.tag_based_question_id);
+        o.set("tag_text_item_data", &mut out.tag_text_item_data);
+        o.set("perf_coefficient_value", &mut out.perf_coefficient_value);
+        o.set("sub_indicator_data", &mut out.sub_indicator_data);
+        o.set("objective_data", &mut out.objective_data);
+        o.set("metric_data", &mut out.metric_data);
+        o.set("leader_review_data_source", &mut out.leader_review_data_source);
+        o.set("multi_texts", &mut out.multi_texts);
+        o.set("richtext", &mut out.richtext);
+        o.set("multi_richtexts", &mut out.multi_richtexts);
+        o.set("is_principal_review_item", &mut out.is_principal_review_item);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `datas` of \[`QueryReviewDataResponseBody`\].
+/// The `datas` of `QueryReviewDataResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4055,17 +4077,18 @@ pub struct ReviewProfile {
 }
 impl FromJson for ReviewProfile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReviewProfile")?;
+        let mut o = json::Fields::of(value, "ReviewProfile")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "semester_id", &mut out.semester_id)?;
-        json::set(&mut o, "activity_id", &mut out.activity_id)?;
-        json::set(&mut o, "review_template_id", &mut out.review_template_id)?;
-        json::set(&mut o, "stages", &mut out.stages)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("semester_id", &mut out.semester_id);
+        o.set("activity_id", &mut out.activity_id);
+        o.set("review_template_id", &mut out.review_template_id);
+        o.set("stages", &mut out.stages);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `records` of \[`ReviewStage`\].
+/// The `records` of `ReviewStage`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4086,25 +4109,21 @@ pub struct ReviewRecord {
 }
 impl FromJson for ReviewRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReviewRecord")?;
+        let mut o = json::Fields::of(value, "ReviewRecord")?;
         let mut out = Self::default();
-        json::set(&mut o, "progress", &mut out.progress)?;
-        json::set(&mut o, "units", &mut out.units)?;
-        json::set(
-            &mut o,
-            "invited_review_record_info",
-            &mut out.invited_review_record_info,
-        )?;
-        json::set(
-            &mut o,
+        o.set("progress", &mut out.progress);
+        o.set("units", &mut out.units);
+        o.set("invited_review_record_info", &mut out.invited_review_record_info);
+        o.set(
             "direct_project_leader_record_info",
             &mut out.direct_project_leader_record_info,
-        )?;
-        json::set(&mut o, "record_id", &mut out.record_id)?;
+        );
+        o.set("record_id", &mut out.record_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `stages` of \[`ReviewProfile`\].
+/// The `stages` of `ReviewProfile`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4127,18 +4146,19 @@ pub struct ReviewStage {
 }
 impl FromJson for ReviewStage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReviewStage")?;
+        let mut o = json::Fields::of(value, "ReviewStage")?;
         let mut out = Self::default();
-        json::set(&mut o, "stage_id", &mut out.stage_id)?;
-        json::set(&mut o, "stage_type", &mut out.stage_type)?;
-        json::set(&mut o, "review_stage_roles", &mut out.review_stage_roles)?;
-        json::set(&mut o, "template_id", &mut out.template_id)?;
-        json::set(&mut o, "records", &mut out.records)?;
-        json::set(&mut o, "review_stage_role", &mut out.review_stage_role)?;
+        o.set("stage_id", &mut out.stage_id);
+        o.set("stage_type", &mut out.stage_type);
+        o.set("review_stage_roles", &mut out.review_stage_roles);
+        o.set("template_id", &mut out.template_id);
+        o.set("records", &mut out.records);
+        o.set("review_stage_role", &mut out.review_stage_role);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `review_templates` of \[`QueryReviewTemplateResponseBody`\].
+/// The `review_templates` of `QueryReviewTemplateResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4161,18 +4181,19 @@ pub struct ReviewTemplate {
 }
 impl FromJson for ReviewTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReviewTemplate")?;
+        let mut o = json::Fields::of(value, "ReviewTemplate")?;
         let mut out = Self::default();
-        json::set(&mut o, "templates", &mut out.templates)?;
-        json::set(&mut o, "units", &mut out.units)?;
-        json::set(&mut o, "review_template_id", &mut out.review_template_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("templates", &mut out.templates);
+        o.set("units", &mut out.units);
+        o.set("review_template_id", &mut out.review_template_id);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `units` of \[`ReviewRecord`\].
+/// The `units` of `ReviewRecord`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4189,15 +4210,16 @@ pub struct ReviewUnit {
 }
 impl FromJson for ReviewUnit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReviewUnit")?;
+        let mut o = json::Fields::of(value, "ReviewUnit")?;
         let mut out = Self::default();
-        json::set(&mut o, "unit_id", &mut out.unit_id)?;
-        json::set(&mut o, "is_unknown", &mut out.is_unknown)?;
-        json::set(&mut o, "data", &mut out.data)?;
+        o.set("unit_id", &mut out.unit_id);
+        o.set("is_unknown", &mut out.is_unknown);
+        o.set("data", &mut out.data);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `reviewees` of \[`QueryRevieweeResponseBody`\].
+/// The `reviewees` of `QueryRevieweeResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4214,15 +4236,16 @@ pub struct Reviewee {
 }
 impl FromJson for Reviewee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Reviewee")?;
+        let mut o = json::Fields::of(value, "Reviewee")?;
         let mut out = Self::default();
-        json::set(&mut o, "reviewee_user_id", &mut out.reviewee_user_id)?;
-        json::set(&mut o, "activity_ids", &mut out.activity_ids)?;
-        json::set(&mut o, "reviewprofile_url", &mut out.reviewprofile_url)?;
+        o.set("reviewee_user_id", &mut out.reviewee_user_id);
+        o.set("activity_ids", &mut out.activity_ids);
+        o.set("reviewprofile_url", &mut out.reviewprofile_url);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `reviewee_metrics` of \[`QueryMetricDetailResponseBody`\].
+/// The `reviewee_metrics` of `QueryMetricDetailResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4241,16 +4264,17 @@ pub struct RevieweeMetric {
 }
 impl FromJson for RevieweeMetric {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RevieweeMetric")?;
+        let mut o = json::Fields::of(value, "RevieweeMetric")?;
         let mut out = Self::default();
-        json::set(&mut o, "reviewee_user_id", &mut out.reviewee_user_id)?;
-        json::set(&mut o, "metric_template_id", &mut out.metric_template_id)?;
-        json::set(&mut o, "metric_details", &mut out.metric_details)?;
-        json::set(&mut o, "reviewee_stage_statuses", &mut out.reviewee_stage_statuses)?;
+        o.set("reviewee_user_id", &mut out.reviewee_user_id);
+        o.set("metric_template_id", &mut out.metric_template_id);
+        o.set("metric_details", &mut out.metric_details);
+        o.set("reviewee_stage_statuses", &mut out.reviewee_stage_statuses);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `reviewee_stage_statuses` of \[`RevieweeMetric`\].
+/// The `reviewee_stage_statuses` of `RevieweeMetric`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4267,15 +4291,16 @@ pub struct RevieweeStageStatus {
 }
 impl FromJson for RevieweeStageStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RevieweeStageStatus")?;
+        let mut o = json::Fields::of(value, "RevieweeStageStatus")?;
         let mut out = Self::default();
-        json::set(&mut o, "stage_id", &mut out.stage_id)?;
-        json::set(&mut o, "stage_type", &mut out.stage_type)?;
-        json::set(&mut o, "stage_status", &mut out.stage_status)?;
+        o.set("stage_id", &mut out.stage_id);
+        o.set("stage_type", &mut out.stage_type);
+        o.set("stage_status", &mut out.stage_status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `sub_indicator_data` of \[`ReviewDetail`\].
+/// The `sub_indicator_data` of `ReviewDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4298,18 +4323,19 @@ pub struct SubIndicator {
 }
 impl FromJson for SubIndicator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SubIndicator")?;
+        let mut o = json::Fields::of(value, "SubIndicator")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_id", &mut out.field_id)?;
-        json::set(&mut o, "indicator_id", &mut out.indicator_id)?;
-        json::set(&mut o, "option_id", &mut out.option_id)?;
-        json::set(&mut o, "score", &mut out.score)?;
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "richtext", &mut out.richtext)?;
+        o.set("field_id", &mut out.field_id);
+        o.set("indicator_id", &mut out.indicator_id);
+        o.set("option_id", &mut out.option_id);
+        o.set("score", &mut out.score);
+        o.set("text", &mut out.text);
+        o.set("richtext", &mut out.richtext);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `tag_items` of \[`Question`\].
+/// The `tag_items` of `Question`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4324,14 +4350,15 @@ pub struct TagItem {
 }
 impl FromJson for TagItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TagItem")?;
+        let mut o = json::Fields::of(value, "TagItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `tag_text_item_data` of \[`ReviewDetail`\].
+/// The `tag_text_item_data` of `ReviewDetail`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4348,15 +4375,16 @@ pub struct TagText {
 }
 impl FromJson for TagText {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TagText")?;
+        let mut o = json::Fields::of(value, "TagText")?;
         let mut out = Self::default();
-        json::set(&mut o, "tag_text_id", &mut out.tag_text_id)?;
-        json::set(&mut o, "tag_text", &mut out.tag_text)?;
-        json::set(&mut o, "tag_richtext", &mut out.tag_richtext)?;
+        o.set("tag_text_id", &mut out.tag_text_id);
+        o.set("tag_text", &mut out.tag_text);
+        o.set("tag_richtext", &mut out.tag_richtext);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `templates` of \[`ReviewTemplate`\].
+/// The `templates` of `ReviewTemplate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4377,21 +4405,18 @@ pub struct Template {
 }
 impl FromJson for Template {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Template")?;
+        let mut o = json::Fields::of(value, "Template")?;
         let mut out = Self::default();
-        json::set(&mut o, "template_id", &mut out.template_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "stage_type", &mut out.stage_type)?;
-        json::set(&mut o, "review_stage_role", &mut out.review_stage_role)?;
-        json::set(
-            &mut o,
-            "review_stage_data_write_mode",
-            &mut out.review_stage_data_write_mode,
-        )?;
+        o.set("template_id", &mut out.template_id);
+        o.set("name", &mut out.name);
+        o.set("stage_type", &mut out.stage_type);
+        o.set("review_stage_role", &mut out.review_stage_role);
+        o.set("review_stage_data_write_mode", &mut out.review_stage_data_write_mode);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `units` of \[`ReviewTemplate`\].
+/// The `units` of `ReviewTemplate`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4408,15 +4433,16 @@ pub struct Unit {
 }
 impl FromJson for Unit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Unit")?;
+        let mut o = json::Fields::of(value, "Unit")?;
         let mut out = Self::default();
-        json::set(&mut o, "unit_id", &mut out.unit_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "fields", &mut out.fields)?;
+        o.set("unit_id", &mut out.unit_id);
+        o.set("name", &mut out.name);
+        o.set("fields", &mut out.fields);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `reviewer_id` of \[`DirectProjectLeaderRecordInfo`\].
+/// The `reviewer_id` of `DirectProjectLeaderRecordInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4431,14 +4457,15 @@ pub struct User {
 }
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "User")?;
+        let mut o = json::Fields::of(value, "User")?;
         let mut out = Self::default();
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("open_id", &mut out.open_id);
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_infos` of \[`QueryUserInfoResponseBody`\].
+/// The `user_infos` of `QueryUserInfoResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4459,17 +4486,18 @@ pub struct UserInfo {
 }
 impl FromJson for UserInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserInfo")?;
+        let mut o = json::Fields::of(value, "UserInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "direct_leader_user_id", &mut out.direct_leader_user_id)?;
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "job_family", &mut out.job_family)?;
-        json::set(&mut o, "job_level", &mut out.job_level)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("direct_leader_user_id", &mut out.direct_leader_user_id);
+        o.set("department", &mut out.department);
+        o.set("job_family", &mut out.job_family);
+        o.set("job_level", &mut out.job_level);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `data` of \[`WriteUserGroupUserRelResponseBody`\].
+/// The `data` of `WriteUserGroupUserRelResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4484,14 +4512,15 @@ pub struct WriteUserGroupScopeData {
 }
 impl FromJson for WriteUserGroupScopeData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WriteUserGroupScopeData")?;
+        let mut o = json::Fields::of(value, "WriteUserGroupScopeData")?;
         let mut out = Self::default();
-        json::set(&mut o, "success_user_ids", &mut out.success_user_ids)?;
-        json::set(&mut o, "fail_user_datas", &mut out.fail_user_datas)?;
+        o.set("success_user_ids", &mut out.success_user_ids);
+        o.set("fail_user_datas", &mut out.fail_user_datas);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `fail_user_datas` of \[`WriteUserGroupScopeData`\].
+/// The `fail_user_datas` of `WriteUserGroupScopeData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4506,10 +4535,11 @@ pub struct WriteUserGroupScopeFailUserData {
 }
 impl FromJson for WriteUserGroupScopeFailUserData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WriteUserGroupScopeFailUserData")?;
+        let mut o = json::Fields::of(value, "WriteUserGroupScopeFailUserData")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "fail_code", &mut out.fail_code)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("fail_code", &mut out.fail_code);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4552,17 +4582,18 @@ pub struct WriteUserGroupUserRelResponseBody {
 }
 impl FromJson for WriteUserGroupUserRelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WriteUserGroupUserRelResponseBody")?;
+        let mut o = json::Fields::of(value, "WriteUserGroupUserRelResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "data", &mut out.data)?;
+        o.set("data", &mut out.data);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `department` of \[`UserInfo`\].
+/// The `department` of `UserInfo`.
 ///
 /// The same fields as [`JobLevel`]: one type, two names.
 pub type Department = JobLevel;
-/// The `job_family` of \[`UserInfo`\].
+/// The `job_family` of `UserInfo`.
 ///
 /// The same fields as [`JobLevel`]: one type, two names.
 pub type JobFamily = JobLevel;

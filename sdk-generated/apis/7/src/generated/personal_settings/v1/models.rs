@@ -627,9 +627,10 @@ pub struct BatchCloseSystemStatusResponseBody {
 }
 impl FromJson for BatchCloseSystemStatusResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchCloseSystemStatusResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchCloseSystemStatusResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "result_list", &mut out.result_list)?;
+        o.set("result_list", &mut out.result_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -670,9 +671,10 @@ pub struct BatchOpenSystemStatusResponseBody {
 }
 impl FromJson for BatchOpenSystemStatusResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchOpenSystemStatusResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchOpenSystemStatusResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "result_list", &mut out.result_list)?;
+        o.set("result_list", &mut out.result_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -693,11 +695,12 @@ pub struct ListSystemStatusResponseBody {
 }
 impl FromJson for ListSystemStatusResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListSystemStatusResponseBody")?;
+        let mut o = json::Fields::of(value, "ListSystemStatusResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -741,9 +744,10 @@ pub struct PatchSystemStatusResponseBody {
 }
 impl FromJson for PatchSystemStatusResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchSystemStatusResponseBody")?;
+        let mut o = json::Fields::of(value, "PatchSystemStatusResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "system_status", &mut out.system_status)?;
+        o.set("system_status", &mut out.system_status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -807,15 +811,16 @@ pub struct SystemStatus {
 }
 impl FromJson for SystemStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SystemStatus")?;
+        let mut o = json::Fields::of(value, "SystemStatus")?;
         let mut out = Self::default();
-        json::set(&mut o, "system_status_id", &mut out.system_status_id)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "i18n_title", &mut out.i18n_title)?;
-        json::set(&mut o, "icon_key", &mut out.icon_key)?;
-        json::set(&mut o, "color", &mut out.color)?;
-        json::set(&mut o, "priority", &mut out.priority)?;
-        json::set(&mut o, "sync_setting", &mut out.sync_setting)?;
+        o.set("system_status_id", &mut out.system_status_id);
+        o.set("title", &mut out.title);
+        o.set("i18n_title", &mut out.i18n_title);
+        o.set("icon_key", &mut out.icon_key);
+        o.set("color", &mut out.color);
+        o.set("priority", &mut out.priority);
+        o.set("sync_setting", &mut out.sync_setting);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -841,7 +846,7 @@ impl ToJson for SystemStatus {
         None
     }
 }
-/// The `i18n_title` of \[`SystemStatus`\].
+/// The `i18n_title` of `SystemStatus`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -858,11 +863,12 @@ pub struct SystemStatusI18nName {
 }
 impl FromJson for SystemStatusI18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SystemStatusI18nName")?;
+        let mut o = json::Fields::of(value, "SystemStatusI18nName")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("en_us", &mut out.en_us);
+        o.set("ja_jp", &mut out.ja_jp);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -875,7 +881,7 @@ impl ToJson for SystemStatusI18nName {
         w.end_object();
     }
 }
-/// The `sync_setting` of \[`SystemStatus`\].
+/// The `sync_setting` of `SystemStatus`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -904,13 +910,14 @@ pub struct SystemStatusSyncSetting {
 }
 impl FromJson for SystemStatusSyncSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SystemStatusSyncSetting")?;
+        let mut o = json::Fields::of(value, "SystemStatusSyncSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_open_by_default", &mut out.is_open_by_default)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "i18n_title", &mut out.i18n_title)?;
-        json::set(&mut o, "explain", &mut out.explain)?;
-        json::set(&mut o, "i18n_explain", &mut out.i18n_explain)?;
+        o.set("is_open_by_default", &mut out.is_open_by_default);
+        o.set("title", &mut out.title);
+        o.set("i18n_title", &mut out.i18n_title);
+        o.set("explain", &mut out.explain);
+        o.set("i18n_explain", &mut out.i18n_explain);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -925,7 +932,7 @@ impl ToJson for SystemStatusSyncSetting {
         w.end_object();
     }
 }
-/// The `result_list` of \[`BatchCloseSystemStatusResponseBody`\].
+/// The `result_list` of `BatchCloseSystemStatusResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -940,14 +947,15 @@ pub struct SystemStatusUserCloseResultEntity {
 }
 impl FromJson for SystemStatusUserCloseResultEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SystemStatusUserCloseResultEntity")?;
+        let mut o = json::Fields::of(value, "SystemStatusUserCloseResultEntity")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "result", &mut out.result)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("result", &mut out.result);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_list` of \[`BatchOpenSystemStatusRequestBody`\].
+/// The `user_list` of `BatchOpenSystemStatusRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -974,7 +982,7 @@ impl ToJson for SystemStatusUserOpenParam {
         None
     }
 }
-/// The `result_list` of \[`BatchOpenSystemStatusResponseBody`\].
+/// The `result_list` of `BatchOpenSystemStatusResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -991,11 +999,12 @@ pub struct SystemStatusUserOpenResultEntity {
 }
 impl FromJson for SystemStatusUserOpenResultEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SystemStatusUserOpenResultEntity")?;
+        let mut o = json::Fields::of(value, "SystemStatusUserOpenResultEntity")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "result", &mut out.result)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("end_time", &mut out.end_time);
+        o.set("result", &mut out.result);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1003,11 +1012,11 @@ impl FromJson for SystemStatusUserOpenResultEntity {
 ///
 /// The same fields as [`PatchSystemStatusResponseBody`]: one type, two names.
 pub type CreateSystemStatusResponseBody = PatchSystemStatusResponseBody;
-/// The `i18n_explain` of \[`SystemStatusSyncSetting`\].
+/// The `i18n_explain` of `SystemStatusSyncSetting`.
 ///
 /// The same fields as [`SystemStatusI18nName`]: one type, two names.
 pub type SystemStatusSyncI18nExplain = SystemStatusI18nName;
-/// The `i18n_title` of \[`SystemStatusSyncSetting`\].
+/// The `i18n_title` of `SystemStatusSyncSetting`.
 ///
 /// The same fields as [`SystemStatusI18nName`]: one type, two names.
 pub type SystemStatusSyncI18nName = SystemStatusI18nName;

@@ -174,7 +174,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// The `form_contents` of \[`Task`\].
+/// The `form_contents` of `Task`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -191,15 +191,16 @@ pub struct FormContent {
 }
 impl FromJson for FormContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormContent")?;
+        let mut o = json::Fields::of(value, "FormContent")?;
         let mut out = Self::default();
-        json::set(&mut o, "field_id", &mut out.field_id)?;
-        json::set(&mut o, "field_name", &mut out.field_name)?;
-        json::set(&mut o, "field_value", &mut out.field_value)?;
+        o.set("field_id", &mut out.field_id);
+        o.set("field_name", &mut out.field_name);
+        o.set("field_value", &mut out.field_value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `form_schema` of \[`Rule`\].
+/// The `form_schema` of `Rule`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -214,10 +215,11 @@ pub struct FormField {
 }
 impl FromJson for FormField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormField")?;
+        let mut o = json::Fields::of(value, "FormField")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("name", &mut out.name);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -234,9 +236,10 @@ pub struct QueryRuleResponseBody {
 }
 impl FromJson for QueryRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryRuleResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryRuleResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "rules", &mut out.rules)?;
+        o.set("rules", &mut out.rules);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -296,11 +299,12 @@ pub struct QueryTaskResponseBody {
 }
 impl FromJson for QueryTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -322,7 +326,7 @@ impl ToJson for RemoveRuleViewRequestBody {
         w.end_object();
     }
 }
-/// The `rules` of \[`QueryRuleResponseBody`\].
+/// The `rules` of `QueryRuleResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -375,37 +379,34 @@ pub struct Rule {
 }
 impl FromJson for Rule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Rule")?;
+        let mut o = json::Fields::of(value, "Rule")?;
         let mut out = Self::default();
-        json::set(&mut o, "rule_id", &mut out.rule_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "icon_name", &mut out.icon_name)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "creator_user_id", &mut out.creator_user_id)?;
-        json::set(&mut o, "creator_user_name", &mut out.creator_user_name)?;
-        json::set(&mut o, "owner_user_id", &mut out.owner_user_id)?;
-        json::set(&mut o, "owner_user_name", &mut out.owner_user_name)?;
-        json::set(&mut o, "form_schema", &mut out.form_schema)?;
-        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
-        json::set(&mut o, "need_report_user_ids", &mut out.need_report_user_ids)?;
-        json::set(
-            &mut o,
-            "need_report_department_ids",
-            &mut out.need_report_department_ids,
-        )?;
-        json::set(&mut o, "need_report_chat_ids", &mut out.need_report_chat_ids)?;
-        json::set(&mut o, "cc_user_ids", &mut out.cc_user_ids)?;
-        json::set(&mut o, "cc_department_ids", &mut out.cc_department_ids)?;
-        json::set(&mut o, "to_user_ids", &mut out.to_user_ids)?;
-        json::set(&mut o, "to_chat_ids", &mut out.to_chat_ids)?;
-        json::set(&mut o, "to_leaders", &mut out.to_leaders)?;
-        json::set(&mut o, "to_department_owners", &mut out.to_department_owners)?;
-        json::set(&mut o, "manager_user_ids", &mut out.manager_user_ids)?;
-        json::set(&mut o, "cc_chat_ids", &mut out.cc_chat_ids)?;
+        o.set("rule_id", &mut out.rule_id);
+        o.set("name", &mut out.name);
+        o.set("icon_name", &mut out.icon_name);
+        o.set("created_at", &mut out.created_at);
+        o.set("creator_user_id", &mut out.creator_user_id);
+        o.set("creator_user_name", &mut out.creator_user_name);
+        o.set("owner_user_id", &mut out.owner_user_id);
+        o.set("owner_user_name", &mut out.owner_user_name);
+        o.set("form_schema", &mut out.form_schema);
+        o.set("is_deleted", &mut out.is_deleted);
+        o.set("need_report_user_ids", &mut out.need_report_user_ids);
+        o.set("need_report_department_ids", &mut out.need_report_department_ids);
+        o.set("need_report_chat_ids", &mut out.need_report_chat_ids);
+        o.set("cc_user_ids", &mut out.cc_user_ids);
+        o.set("cc_department_ids", &mut out.cc_department_ids);
+        o.set("to_user_ids", &mut out.to_user_ids);
+        o.set("to_chat_ids", &mut out.to_chat_ids);
+        o.set("to_leaders", &mut out.to_leaders);
+        o.set("to_department_owners", &mut out.to_department_owners);
+        o.set("manager_user_ids", &mut out.manager_user_ids);
+        o.set("cc_chat_ids", &mut out.cc_chat_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`QueryTaskResponseBody`\].
+/// The `items` of `QueryTaskResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -438,19 +439,20 @@ pub struct Task {
 }
 impl FromJson for Task {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Task")?;
+        let mut o = json::Fields::of(value, "Task")?;
         let mut out = Self::default();
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        json::set(&mut o, "rule_name", &mut out.rule_name)?;
-        json::set(&mut o, "from_user_id", &mut out.from_user_id)?;
-        json::set(&mut o, "from_user_name", &mut out.from_user_name)?;
-        json::set(&mut o, "department_name", &mut out.department_name)?;
-        json::set(&mut o, "commit_time", &mut out.commit_time)?;
-        json::set(&mut o, "form_contents", &mut out.form_contents)?;
-        json::set(&mut o, "rule_id", &mut out.rule_id)?;
-        json::set(&mut o, "department_ids", &mut out.department_ids)?;
-        json::set(&mut o, "to_user_ids", &mut out.to_user_ids)?;
-        json::set(&mut o, "to_user_names", &mut out.to_user_names)?;
+        o.set("task_id", &mut out.task_id);
+        o.set("rule_name", &mut out.rule_name);
+        o.set("from_user_id", &mut out.from_user_id);
+        o.set("from_user_name", &mut out.from_user_name);
+        o.set("department_name", &mut out.department_name);
+        o.set("commit_time", &mut out.commit_time);
+        o.set("form_contents", &mut out.form_contents);
+        o.set("rule_id", &mut out.rule_id);
+        o.set("department_ids", &mut out.department_ids);
+        o.set("to_user_ids", &mut out.to_user_ids);
+        o.set("to_user_names", &mut out.to_user_names);
+        o.finish()?;
         Ok(out)
     }
 }

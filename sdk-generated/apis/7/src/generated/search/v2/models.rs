@@ -1418,7 +1418,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// The `acl` of \[`Item`\].
+/// The `acl` of `Item`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1446,11 +1446,12 @@ pub struct Acl {
 }
 impl FromJson for Acl {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Acl")?;
+        let mut o = json::Fields::of(value, "Acl")?;
         let mut out = Self::default();
-        json::set(&mut o, "access", &mut out.access)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("access", &mut out.access);
+        o.set("value", &mut out.value);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1463,7 +1464,7 @@ impl ToJson for Acl {
         w.end_object();
     }
 }
-/// The `connector_param` of \[`DataSource`\].
+/// The `connector_param` of `DataSource`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1482,10 +1483,11 @@ pub struct ConnectorParam {
 }
 impl FromJson for ConnectorParam {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ConnectorParam")?;
+        let mut o = json::Fields::of(value, "ConnectorParam")?;
         let mut out = Self::default();
-        json::set(&mut o, "callback_user_id_type", &mut out.callback_user_id_type)?;
-        json::set(&mut o, "callback_endpoint", &mut out.callback_endpoint)?;
+        o.set("callback_user_id_type", &mut out.callback_user_id_type);
+        o.set("callback_endpoint", &mut out.callback_endpoint);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1538,11 +1540,12 @@ pub struct CreateAppResponseBody {
 }
 impl FromJson for CreateAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAppResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateAppResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1650,25 +1653,26 @@ pub struct DataSource {
 }
 impl FromJson for DataSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DataSource")?;
+        let mut o = json::Fields::of(value, "DataSource")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "state", &mut out.state)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "is_exceed_quota", &mut out.is_exceed_quota)?;
-        json::set(&mut o, "icon_url", &mut out.icon_url)?;
-        json::set(&mut o, "template", &mut out.template)?;
-        json::set(&mut o, "searchable_fields", &mut out.searchable_fields)?;
-        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
-        json::set(&mut o, "i18n_description", &mut out.i18n_description)?;
-        json::set(&mut o, "schema_id", &mut out.schema_id)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "connect_type", &mut out.connect_type)?;
-        json::set(&mut o, "connector_param", &mut out.connector_param)?;
-        json::set(&mut o, "enable_answer", &mut out.enable_answer)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("state", &mut out.state);
+        o.set("description", &mut out.description);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("is_exceed_quota", &mut out.is_exceed_quota);
+        o.set("icon_url", &mut out.icon_url);
+        o.set("template", &mut out.template);
+        o.set("searchable_fields", &mut out.searchable_fields);
+        o.set("i18n_name", &mut out.i18n_name);
+        o.set("i18n_description", &mut out.i18n_description);
+        o.set("schema_id", &mut out.schema_id);
+        o.set("app_id", &mut out.app_id);
+        o.set("connect_type", &mut out.connect_type);
+        o.set("connector_param", &mut out.connector_param);
+        o.set("enable_answer", &mut out.enable_answer);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1701,7 +1705,7 @@ impl ToJson for DataSource {
         None
     }
 }
-/// The `doc_filter` of \[`SearchDocWikiRequestBody`\].
+/// The `doc_filter` of `SearchDocWikiRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1755,7 +1759,7 @@ impl ToJson for DocFilter {
         w.end_object();
     }
 }
-/// The `result_meta` of \[`DocResUnit`\].
+/// The `result_meta` of `DocResUnit`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1792,25 +1796,26 @@ pub struct DocMeta {
 }
 impl FromJson for DocMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DocMeta")?;
+        let mut o = json::Fields::of(value, "DocMeta")?;
         let mut out = Self::default();
-        json::set(&mut o, "doc_types", &mut out.doc_types)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "owner_name", &mut out.owner_name)?;
-        json::set(&mut o, "owner_id", &mut out.owner_id)?;
-        json::set(&mut o, "is_cross_tenant", &mut out.is_cross_tenant)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "last_open_time", &mut out.last_open_time)?;
-        json::set(&mut o, "edit_user_id", &mut out.edit_user_id)?;
-        json::set(&mut o, "edit_user_name", &mut out.edit_user_name)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "file_type", &mut out.file_type)?;
-        json::set(&mut o, "icon_info", &mut out.icon_info)?;
+        o.set("doc_types", &mut out.doc_types);
+        o.set("update_time", &mut out.update_time);
+        o.set("url", &mut out.url);
+        o.set("owner_name", &mut out.owner_name);
+        o.set("owner_id", &mut out.owner_id);
+        o.set("is_cross_tenant", &mut out.is_cross_tenant);
+        o.set("create_time", &mut out.create_time);
+        o.set("last_open_time", &mut out.last_open_time);
+        o.set("edit_user_id", &mut out.edit_user_id);
+        o.set("edit_user_name", &mut out.edit_user_name);
+        o.set("token", &mut out.token);
+        o.set("file_type", &mut out.file_type);
+        o.set("icon_info", &mut out.icon_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `res_units` of \[`SearchDocWikiResponseBody`\].
+/// The `res_units` of `SearchDocWikiResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1829,12 +1834,13 @@ pub struct DocResUnit {
 }
 impl FromJson for DocResUnit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DocResUnit")?;
+        let mut o = json::Fields::of(value, "DocResUnit")?;
         let mut out = Self::default();
-        json::set(&mut o, "title_highlighted", &mut out.title_highlighted)?;
-        json::set(&mut o, "summary_highlighted", &mut out.summary_highlighted)?;
-        json::set(&mut o, "entity_type", &mut out.entity_type)?;
-        json::set(&mut o, "result_meta", &mut out.result_meta)?;
+        o.set("title_highlighted", &mut out.title_highlighted);
+        o.set("summary_highlighted", &mut out.summary_highlighted);
+        o.set("entity_type", &mut out.entity_type);
+        o.set("result_meta", &mut out.result_meta);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1851,9 +1857,10 @@ pub struct GetDataSourceItemResponseBody {
 }
 impl FromJson for GetDataSourceItemResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetDataSourceItemResponseBody")?;
+        let mut o = json::Fields::of(value, "GetDataSourceItemResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "item", &mut out.item)?;
+        o.set("item", &mut out.item);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1870,9 +1877,10 @@ pub struct GetDataSourceResponseBody {
 }
 impl FromJson for GetDataSourceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetDataSourceResponseBody")?;
+        let mut o = json::Fields::of(value, "GetDataSourceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "data_source", &mut out.data_source)?;
+        o.set("data_source", &mut out.data_source);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1889,13 +1897,14 @@ pub struct GetSchemaResponseBody {
 }
 impl FromJson for GetSchemaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetSchemaResponseBody")?;
+        let mut o = json::Fields::of(value, "GetSchemaResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
+        o.set("schema", &mut out.schema);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n_name` of \[`DataSource`\].
+/// The `i18n_name` of `DataSource`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1912,11 +1921,12 @@ pub struct I18nMeta {
 }
 impl FromJson for I18nMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nMeta")?;
+        let mut o = json::Fields::of(value, "I18nMeta")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("en_us", &mut out.en_us);
+        o.set("ja_jp", &mut out.ja_jp);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1950,13 +1960,14 @@ pub struct Item {
 }
 impl FromJson for Item {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Item")?;
+        let mut o = json::Fields::of(value, "Item")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "acl", &mut out.acl)?;
-        json::set(&mut o, "metadata", &mut out.metadata)?;
-        json::set(&mut o, "structured_data", &mut out.structured_data)?;
-        json::set(&mut o, "content", &mut out.content)?;
+        o.set("id", &mut out.id);
+        o.set("acl", &mut out.acl);
+        o.set("metadata", &mut out.metadata);
+        o.set("structured_data", &mut out.structured_data);
+        o.set("content", &mut out.content);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1983,7 +1994,7 @@ impl ToJson for Item {
         None
     }
 }
-/// The `content` of \[`Item`\].
+/// The `content` of `Item`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2000,10 +2011,11 @@ pub struct ItemContent {
 }
 impl FromJson for ItemContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ItemContent")?;
+        let mut o = json::Fields::of(value, "ItemContent")?;
         let mut out = Self::default();
-        json::set(&mut o, "format", &mut out.format)?;
-        json::set(&mut o, "content_data", &mut out.content_data)?;
+        o.set("format", &mut out.format);
+        o.set("content_data", &mut out.content_data);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2015,7 +2027,7 @@ impl ToJson for ItemContent {
         w.end_object();
     }
 }
-/// The `metadata` of \[`Item`\].
+/// The `metadata` of `Item`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2036,13 +2048,14 @@ pub struct ItemMetadata {
 }
 impl FromJson for ItemMetadata {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ItemMetadata")?;
+        let mut o = json::Fields::of(value, "ItemMetadata")?;
         let mut out = Self::default();
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "source_url", &mut out.source_url)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "source_url_mobile", &mut out.source_url_mobile)?;
+        o.set("title", &mut out.title);
+        o.set("source_url", &mut out.source_url);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("source_url_mobile", &mut out.source_url_mobile);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2083,11 +2096,12 @@ pub struct ListDataSourceResponseBody {
 }
 impl FromJson for ListDataSourceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListDataSourceResponseBody")?;
+        let mut o = json::Fields::of(value, "ListDataSourceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2132,7 +2146,7 @@ impl ToJson for PatchDataSourceRequestBody {
         w.end_object();
     }
 }
-/// The `properties` of \[`PatchSchemaRequestBody`\].
+/// The `properties` of `PatchSchemaRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2209,11 +2223,12 @@ pub struct Schema {
 }
 impl FromJson for Schema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Schema")?;
+        let mut o = json::Fields::of(value, "Schema")?;
         let mut out = Self::default();
-        json::set(&mut o, "properties", &mut out.properties)?;
-        json::set(&mut o, "display", &mut out.display)?;
-        json::set(&mut o, "schema_id", &mut out.schema_id)?;
+        o.set("properties", &mut out.properties);
+        o.set("display", &mut out.display);
+        o.set("schema_id", &mut out.schema_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2238,7 +2253,7 @@ impl ToJson for Schema {
         None
     }
 }
-/// The `display` of \[`PatchSchemaRequestBody`\].
+/// The `display` of `PatchSchemaRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2254,10 +2269,11 @@ pub struct SchemaDisplay {
 }
 impl FromJson for SchemaDisplay {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SchemaDisplay")?;
+        let mut o = json::Fields::of(value, "SchemaDisplay")?;
         let mut out = Self::default();
-        json::set(&mut o, "card_key", &mut out.card_key)?;
-        json::set(&mut o, "fields_mapping", &mut out.fields_mapping)?;
+        o.set("card_key", &mut out.card_key);
+        o.set("fields_mapping", &mut out.fields_mapping);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2278,7 +2294,7 @@ impl ToJson for SchemaDisplay {
         None
     }
 }
-/// The `fields_mapping` of \[`SchemaDisplay`\].
+/// The `fields_mapping` of `SchemaDisplay`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2293,10 +2309,11 @@ pub struct SchemaDisplayFieldMapping {
 }
 impl FromJson for SchemaDisplayFieldMapping {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SchemaDisplayFieldMapping")?;
+        let mut o = json::Fields::of(value, "SchemaDisplayFieldMapping")?;
         let mut out = Self::default();
-        json::set(&mut o, "display_field", &mut out.display_field)?;
-        json::set(&mut o, "data_field", &mut out.data_field)?;
+        o.set("display_field", &mut out.display_field);
+        o.set("data_field", &mut out.data_field);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2317,7 +2334,7 @@ impl ToJson for SchemaDisplayFieldMapping {
         None
     }
 }
-/// The `answer_option` of \[`PatchSchemaProperty`\].
+/// The `answer_option` of `PatchSchemaProperty`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2332,10 +2349,11 @@ pub struct SchemaFieldAnswerOption {
 }
 impl FromJson for SchemaFieldAnswerOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SchemaFieldAnswerOption")?;
+        let mut o = json::Fields::of(value, "SchemaFieldAnswerOption")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_searchable", &mut out.is_searchable)?;
-        json::set(&mut o, "is_returnable", &mut out.is_returnable)?;
+        o.set("is_searchable", &mut out.is_searchable);
+        o.set("is_returnable", &mut out.is_returnable);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2347,7 +2365,7 @@ impl ToJson for SchemaFieldAnswerOption {
         w.end_object();
     }
 }
-/// The `filter_options` of \[`SchemaProperty`\].
+/// The `filter_options` of `SchemaProperty`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2382,16 +2400,17 @@ pub struct SchemaFilterOptions {
 }
 impl FromJson for SchemaFilterOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SchemaFilterOptions")?;
+        let mut o = json::Fields::of(value, "SchemaFilterOptions")?;
         let mut out = Self::default();
-        json::set(&mut o, "display_name", &mut out.display_name)?;
-        json::set(&mut o, "i18n_display_name", &mut out.i18n_display_name)?;
-        json::set(&mut o, "option_mode", &mut out.option_mode)?;
-        json::set(&mut o, "associated_smart_filter", &mut out.associated_smart_filter)?;
-        json::set(&mut o, "filter_type", &mut out.filter_type)?;
-        json::set(&mut o, "predefine_enum_values", &mut out.predefine_enum_values)?;
-        json::set(&mut o, "enable_client_filter", &mut out.enable_client_filter)?;
-        json::set(&mut o, "reference_datasource_id", &mut out.reference_datasource_id)?;
+        o.set("display_name", &mut out.display_name);
+        o.set("i18n_display_name", &mut out.i18n_display_name);
+        o.set("option_mode", &mut out.option_mode);
+        o.set("associated_smart_filter", &mut out.associated_smart_filter);
+        o.set("filter_type", &mut out.filter_type);
+        o.set("predefine_enum_values", &mut out.predefine_enum_values);
+        o.set("enable_client_filter", &mut out.enable_client_filter);
+        o.set("reference_datasource_id", &mut out.reference_datasource_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2421,7 +2440,7 @@ impl ToJson for SchemaFilterOptions {
         None
     }
 }
-/// The `predefine_enum_values` of \[`SchemaFilterOptions`\].
+/// The `predefine_enum_values` of `SchemaFilterOptions`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2436,10 +2455,11 @@ pub struct SchemaPredefineEnumStruct {
 }
 impl FromJson for SchemaPredefineEnumStruct {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SchemaPredefineEnumStruct")?;
+        let mut o = json::Fields::of(value, "SchemaPredefineEnumStruct")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "text", &mut out.text)?;
+        o.set("name", &mut out.name);
+        o.set("text", &mut out.text);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2460,7 +2480,7 @@ impl ToJson for SchemaPredefineEnumStruct {
         None
     }
 }
-/// The `properties` of \[`Schema`\].
+/// The `properties` of `Schema`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2502,20 +2522,21 @@ pub struct SchemaProperty {
 }
 impl FromJson for SchemaProperty {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SchemaProperty")?;
+        let mut o = json::Fields::of(value, "SchemaProperty")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "is_searchable", &mut out.is_searchable)?;
-        json::set(&mut o, "is_sortable", &mut out.is_sortable)?;
-        json::set(&mut o, "is_returnable", &mut out.is_returnable)?;
-        json::set(&mut o, "sort_options", &mut out.sort_options)?;
-        json::set(&mut o, "type_definitions", &mut out.type_definitions)?;
-        json::set(&mut o, "search_options", &mut out.search_options)?;
-        json::set(&mut o, "is_filterable", &mut out.is_filterable)?;
-        json::set(&mut o, "filter_options", &mut out.filter_options)?;
-        json::set(&mut o, "answer_option", &mut out.answer_option)?;
-        json::set(&mut o, "desc", &mut out.desc)?;
+        o.set("name", &mut out.name);
+        o.set("type", &mut out.r#type);
+        o.set("is_searchable", &mut out.is_searchable);
+        o.set("is_sortable", &mut out.is_sortable);
+        o.set("is_returnable", &mut out.is_returnable);
+        o.set("sort_options", &mut out.sort_options);
+        o.set("type_definitions", &mut out.type_definitions);
+        o.set("search_options", &mut out.search_options);
+        o.set("is_filterable", &mut out.is_filterable);
+        o.set("filter_options", &mut out.filter_options);
+        o.set("answer_option", &mut out.answer_option);
+        o.set("desc", &mut out.desc);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2552,7 +2573,7 @@ impl ToJson for SchemaProperty {
         None
     }
 }
-/// The `search_options` of \[`SchemaProperty`\].
+/// The `search_options` of `SchemaProperty`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2573,17 +2594,14 @@ pub struct SchemaSearchOptions {
 }
 impl FromJson for SchemaSearchOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SchemaSearchOptions")?;
+        let mut o = json::Fields::of(value, "SchemaSearchOptions")?;
         let mut out = Self::default();
-        json::set(&mut o, "enable_semantic_match", &mut out.enable_semantic_match)?;
-        json::set(&mut o, "enable_exact_match", &mut out.enable_exact_match)?;
-        json::set(&mut o, "enable_prefix_match", &mut out.enable_prefix_match)?;
-        json::set(
-            &mut o,
-            "enable_number_suffix_match",
-            &mut out.enable_number_suffix_match,
-        )?;
-        json::set(&mut o, "enable_camel_match", &mut out.enable_camel_match)?;
+        o.set("enable_semantic_match", &mut out.enable_semantic_match);
+        o.set("enable_exact_match", &mut out.enable_exact_match);
+        o.set("enable_prefix_match", &mut out.enable_prefix_match);
+        o.set("enable_number_suffix_match", &mut out.enable_number_suffix_match);
+        o.set("enable_camel_match", &mut out.enable_camel_match);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2598,7 +2616,7 @@ impl ToJson for SchemaSearchOptions {
         w.end_object();
     }
 }
-/// The `sort_options` of \[`SchemaProperty`\].
+/// The `sort_options` of `SchemaProperty`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2620,10 +2638,11 @@ pub struct SchemaSortOptions {
 }
 impl FromJson for SchemaSortOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SchemaSortOptions")?;
+        let mut o = json::Fields::of(value, "SchemaSortOptions")?;
         let mut out = Self::default();
-        json::set(&mut o, "priority", &mut out.priority)?;
-        json::set(&mut o, "order", &mut out.order)?;
+        o.set("priority", &mut out.priority);
+        o.set("order", &mut out.order);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2635,7 +2654,7 @@ impl ToJson for SchemaSortOptions {
         w.end_object();
     }
 }
-/// The `tag` of \[`SchemaTypeDefinitions`\].
+/// The `tag` of `SchemaTypeDefinitions`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2657,11 +2676,12 @@ pub struct SchemaTagOptions {
 }
 impl FromJson for SchemaTagOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SchemaTagOptions")?;
+        let mut o = json::Fields::of(value, "SchemaTagOptions")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "color", &mut out.color)?;
-        json::set(&mut o, "text", &mut out.text)?;
+        o.set("name", &mut out.name);
+        o.set("color", &mut out.color);
+        o.set("text", &mut out.text);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2686,7 +2706,7 @@ impl ToJson for SchemaTagOptions {
         None
     }
 }
-/// The `type_definitions` of \[`SchemaProperty`\].
+/// The `type_definitions` of `SchemaProperty`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2701,10 +2721,11 @@ pub struct SchemaTypeDefinitions {
 }
 impl FromJson for SchemaTypeDefinitions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SchemaTypeDefinitions")?;
+        let mut o = json::Fields::of(value, "SchemaTypeDefinitions")?;
         let mut out = Self::default();
-        json::set(&mut o, "tag", &mut out.tag)?;
-        json::set(&mut o, "user_ids", &mut out.user_ids)?;
+        o.set("tag", &mut out.tag);
+        o.set("user_ids", &mut out.user_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2725,7 +2746,7 @@ impl ToJson for SchemaTypeDefinitions {
         None
     }
 }
-/// The `user_ids` of \[`SchemaTypeDefinitions`\].
+/// The `user_ids` of `SchemaTypeDefinitions`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2741,9 +2762,10 @@ pub struct SchemaUserIdsOption {
 }
 impl FromJson for SchemaUserIdsOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SchemaUserIdsOption")?;
+        let mut o = json::Fields::of(value, "SchemaUserIdsOption")?;
         let mut out = Self::default();
-        json::set(&mut o, "id_type", &mut out.id_type)?;
+        o.set("id_type", &mut out.id_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2817,17 +2839,18 @@ pub struct SearchDocWikiResponseBody {
 }
 impl FromJson for SearchDocWikiResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchDocWikiResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchDocWikiResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "res_units", &mut out.res_units)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "notice", &mut out.notice)?;
+        o.set("total", &mut out.total);
+        o.set("has_more", &mut out.has_more);
+        o.set("res_units", &mut out.res_units);
+        o.set("page_token", &mut out.page_token);
+        o.set("notice", &mut out.notice);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `open_time` of \[`DocFilter`\].
+/// The `open_time` of `DocFilter`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2848,7 +2871,7 @@ impl ToJson for TimeRange {
         w.end_object();
     }
 }
-/// The `wiki_filter` of \[`SearchDocWikiRequestBody`\].
+/// The `wiki_filter` of `SearchDocWikiRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

@@ -212,9 +212,10 @@ pub struct CreateUserMigrationResponseBody {
 }
 impl FromJson for CreateUserMigrationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateUserMigrationResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateUserMigrationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_migrations", &mut out.user_migrations)?;
+        o.set("user_migrations", &mut out.user_migrations);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -231,9 +232,10 @@ pub struct GetMultiGeoEntityTenantResponseBody {
 }
 impl FromJson for GetMultiGeoEntityTenantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetMultiGeoEntityTenantResponseBody")?;
+        let mut o = json::Fields::of(value, "GetMultiGeoEntityTenantResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "tenant", &mut out.tenant)?;
+        o.set("tenant", &mut out.tenant);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -250,9 +252,10 @@ pub struct GetUserMigrationResponseBody {
 }
 impl FromJson for GetUserMigrationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetUserMigrationResponseBody")?;
+        let mut o = json::Fields::of(value, "GetUserMigrationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_migration", &mut out.user_migration)?;
+        o.set("user_migration", &mut out.user_migration);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -273,11 +276,12 @@ pub struct ListDataOpenapiLogResponseBody {
 }
 impl FromJson for ListDataOpenapiLogResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListDataOpenapiLogResponseBody")?;
+        let mut o = json::Fields::of(value, "ListDataOpenapiLogResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -314,7 +318,7 @@ impl ToJson for ListOpenapiLogRequest {
         w.end_object();
     }
 }
-/// The `items` of \[`ListDataOpenapiLogResponseBody`\].
+/// The `items` of `ListDataOpenapiLogResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -337,18 +341,19 @@ pub struct OpenapiLog {
 }
 impl FromJson for OpenapiLog {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OpenapiLog")?;
+        let mut o = json::Fields::of(value, "OpenapiLog")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "api_key", &mut out.api_key)?;
-        json::set(&mut o, "event_time", &mut out.event_time)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "ip", &mut out.ip)?;
-        json::set(&mut o, "log_detail", &mut out.log_detail)?;
+        o.set("id", &mut out.id);
+        o.set("api_key", &mut out.api_key);
+        o.set("event_time", &mut out.event_time);
+        o.set("app_id", &mut out.app_id);
+        o.set("ip", &mut out.ip);
+        o.set("log_detail", &mut out.log_detail);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `log_detail` of \[`OpenapiLog`\].
+/// The `log_detail` of `OpenapiLog`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -371,14 +376,15 @@ pub struct OpenapiLogDetail {
 }
 impl FromJson for OpenapiLogDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OpenapiLogDetail")?;
+        let mut o = json::Fields::of(value, "OpenapiLogDetail")?;
         let mut out = Self::default();
-        json::set(&mut o, "path", &mut out.path)?;
-        json::set(&mut o, "method", &mut out.method)?;
-        json::set(&mut o, "query_param", &mut out.query_param)?;
-        json::set(&mut o, "payload", &mut out.payload)?;
-        json::set(&mut o, "status_code", &mut out.status_code)?;
-        json::set(&mut o, "response", &mut out.response)?;
+        o.set("path", &mut out.path);
+        o.set("method", &mut out.method);
+        o.set("query_param", &mut out.query_param);
+        o.set("payload", &mut out.payload);
+        o.set("status_code", &mut out.status_code);
+        o.set("response", &mut out.response);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -395,13 +401,14 @@ pub struct SearchUserMigrationResponseBody {
 }
 impl FromJson for SearchUserMigrationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchUserMigrationResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchUserMigrationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `tenant` of \[`GetMultiGeoEntityTenantResponseBody`\].
+/// The `tenant` of `GetMultiGeoEntityTenantResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -414,13 +421,14 @@ pub struct Tenant {
 }
 impl FromJson for Tenant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Tenant")?;
+        let mut o = json::Fields::of(value, "Tenant")?;
         let mut out = Self::default();
-        json::set(&mut o, "available_geo_locations", &mut out.available_geo_locations)?;
+        o.set("available_geo_locations", &mut out.available_geo_locations);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_migrations` of \[`CreateUserMigrationResponseBody`\].
+/// The `user_migrations` of `CreateUserMigrationResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -441,13 +449,14 @@ pub struct UserMigration {
 }
 impl FromJson for UserMigration {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserMigration")?;
+        let mut o = json::Fields::of(value, "UserMigration")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "dest_geo", &mut out.dest_geo)?;
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "progress", &mut out.progress)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("dest_geo", &mut out.dest_geo);
+        o.set("task_id", &mut out.task_id);
+        o.set("status", &mut out.status);
+        o.set("progress", &mut out.progress);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -17,7 +17,7 @@ pub const SECURITY_AND_COMPLIANCE_DEVICE_APPLY_RECORD_DEVICE_APPLY_EVENT_V2: &st
 ///
 /// Schema 2.0; payload `P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2Data`.
 pub const SECURITY_AND_COMPLIANCE_DEVICE_RECORD_DEVICE_CHANGE_EVENT_V2: &str = "security_and_compliance.device_record.device_change_event_v2";
-/// The `before` of \[`P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2Data`\].
+/// The `before` of `P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -72,38 +72,35 @@ pub struct DeviceChangeEvent {
 }
 impl FromJson for DeviceChangeEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeviceChangeEvent")?;
+        let mut o = json::Fields::of(value, "DeviceChangeEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "device_record_id", &mut out.device_record_id)?;
-        json::set(&mut o, "version", &mut out.version)?;
-        json::set(&mut o, "current_user_id", &mut out.current_user_id)?;
-        json::set(&mut o, "device_name", &mut out.device_name)?;
-        json::set(&mut o, "model", &mut out.model)?;
-        json::set(&mut o, "device_system", &mut out.device_system)?;
-        json::set(&mut o, "serial_number", &mut out.serial_number)?;
-        json::set(&mut o, "disk_serial_number", &mut out.disk_serial_number)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "mac_address", &mut out.mac_address)?;
-        json::set(&mut o, "android_id", &mut out.android_id)?;
-        json::set(&mut o, "idfv", &mut out.idfv)?;
-        json::set(&mut o, "aaid", &mut out.aaid)?;
-        json::set(&mut o, "device_ownership", &mut out.device_ownership)?;
-        json::set(&mut o, "device_status", &mut out.device_status)?;
-        json::set(&mut o, "certification_level", &mut out.certification_level)?;
-        json::set(&mut o, "device_terminal_type", &mut out.device_terminal_type)?;
-        json::set(&mut o, "is_managed", &mut out.is_managed)?;
-        json::set(&mut o, "mdm_device_id", &mut out.mdm_device_id)?;
-        json::set(&mut o, "mdm_provider_name", &mut out.mdm_provider_name)?;
-        json::set(
-            &mut o,
-            "device_env_detect_status",
-            &mut out.device_env_detect_status,
-        )?;
-        json::set(&mut o, "is_public", &mut out.is_public)?;
+        o.set("device_record_id", &mut out.device_record_id);
+        o.set("version", &mut out.version);
+        o.set("current_user_id", &mut out.current_user_id);
+        o.set("device_name", &mut out.device_name);
+        o.set("model", &mut out.model);
+        o.set("device_system", &mut out.device_system);
+        o.set("serial_number", &mut out.serial_number);
+        o.set("disk_serial_number", &mut out.disk_serial_number);
+        o.set("uuid", &mut out.uuid);
+        o.set("mac_address", &mut out.mac_address);
+        o.set("android_id", &mut out.android_id);
+        o.set("idfv", &mut out.idfv);
+        o.set("aaid", &mut out.aaid);
+        o.set("device_ownership", &mut out.device_ownership);
+        o.set("device_status", &mut out.device_status);
+        o.set("certification_level", &mut out.certification_level);
+        o.set("device_terminal_type", &mut out.device_terminal_type);
+        o.set("is_managed", &mut out.is_managed);
+        o.set("mdm_device_id", &mut out.mdm_device_id);
+        o.set("mdm_provider_name", &mut out.mdm_provider_name);
+        o.set("device_env_detect_status", &mut out.device_env_detect_status);
+        o.set("is_public", &mut out.is_public);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `device_record` of \[`P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2Data`\].
+/// The `device_record` of `P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -160,39 +157,36 @@ pub struct DeviceRecordEvent {
 }
 impl FromJson for DeviceRecordEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeviceRecordEvent")?;
+        let mut o = json::Fields::of(value, "DeviceRecordEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "device_record_id", &mut out.device_record_id)?;
-        json::set(&mut o, "version", &mut out.version)?;
-        json::set(&mut o, "current_user_id", &mut out.current_user_id)?;
-        json::set(&mut o, "device_name", &mut out.device_name)?;
-        json::set(&mut o, "model", &mut out.model)?;
-        json::set(&mut o, "device_system", &mut out.device_system)?;
-        json::set(&mut o, "serial_number", &mut out.serial_number)?;
-        json::set(&mut o, "disk_serial_number", &mut out.disk_serial_number)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "mac_address", &mut out.mac_address)?;
-        json::set(&mut o, "android_id", &mut out.android_id)?;
-        json::set(&mut o, "idfv", &mut out.idfv)?;
-        json::set(&mut o, "aaid", &mut out.aaid)?;
-        json::set(&mut o, "device_ownership", &mut out.device_ownership)?;
-        json::set(&mut o, "device_status", &mut out.device_status)?;
-        json::set(&mut o, "certification_level", &mut out.certification_level)?;
-        json::set(&mut o, "device_terminal_type", &mut out.device_terminal_type)?;
-        json::set(&mut o, "is_managed", &mut out.is_managed)?;
-        json::set(&mut o, "mdm_device_id", &mut out.mdm_device_id)?;
-        json::set(&mut o, "mdm_provider_name", &mut out.mdm_provider_name)?;
-        json::set(
-            &mut o,
-            "device_env_detect_status",
-            &mut out.device_env_detect_status,
-        )?;
-        json::set(&mut o, "is_public", &mut out.is_public)?;
-        json::set(&mut o, "source", &mut out.source)?;
+        o.set("device_record_id", &mut out.device_record_id);
+        o.set("version", &mut out.version);
+        o.set("current_user_id", &mut out.current_user_id);
+        o.set("device_name", &mut out.device_name);
+        o.set("model", &mut out.model);
+        o.set("device_system", &mut out.device_system);
+        o.set("serial_number", &mut out.serial_number);
+        o.set("disk_serial_number", &mut out.disk_serial_number);
+        o.set("uuid", &mut out.uuid);
+        o.set("mac_address", &mut out.mac_address);
+        o.set("android_id", &mut out.android_id);
+        o.set("idfv", &mut out.idfv);
+        o.set("aaid", &mut out.aaid);
+        o.set("device_ownership", &mut out.device_ownership);
+        o.set("device_status", &mut out.device_status);
+        o.set("certification_level", &mut out.certification_level);
+        o.set("device_terminal_type", &mut out.device_terminal_type);
+        o.set("is_managed", &mut out.is_managed);
+        o.set("mdm_device_id", &mut out.mdm_device_id);
+        o.set("mdm_provider_name", &mut out.mdm_provider_name);
+        o.set("device_env_detect_status", &mut out.device_env_detect_status);
+        o.set("is_public", &mut out.is_public);
+        o.set("source", &mut out.source);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `header` of \[`P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2`\].
+/// The `header` of `P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -215,14 +209,15 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -243,14 +238,15 @@ pub struct P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2 {
 }
 impl FromJson for P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -279,18 +275,19 @@ pub struct P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2Data {
 }
 impl FromJson for P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2Data",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "device_apply_record_id", &mut out.device_apply_record_id)?;
-        json::set(&mut o, "device_record", &mut out.device_record)?;
-        json::set(&mut o, "apply_time", &mut out.apply_time)?;
-        json::set(&mut o, "apply_status", &mut out.apply_status)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "apply_device_ownership", &mut out.apply_device_ownership)?;
-        json::set(&mut o, "apply_reason", &mut out.apply_reason)?;
+        o.set("device_apply_record_id", &mut out.device_apply_record_id);
+        o.set("device_record", &mut out.device_record);
+        o.set("apply_time", &mut out.apply_time);
+        o.set("apply_status", &mut out.apply_status);
+        o.set("operator", &mut out.operator);
+        o.set("apply_device_ownership", &mut out.apply_device_ownership);
+        o.set("apply_reason", &mut out.apply_reason);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -311,14 +308,15 @@ pub struct P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2 {
 }
 impl FromJson for P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -343,20 +341,21 @@ pub struct P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2Data {
 }
 impl FromJson for P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2Data",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "device_record_id", &mut out.device_record_id)?;
-        json::set(&mut o, "version", &mut out.version)?;
-        json::set(&mut o, "change_type", &mut out.change_type)?;
-        json::set(&mut o, "before", &mut out.before)?;
-        json::set(&mut o, "after", &mut out.after)?;
+        o.set("device_record_id", &mut out.device_record_id);
+        o.set("version", &mut out.version);
+        o.set("change_type", &mut out.change_type);
+        o.set("before", &mut out.before);
+        o.set("after", &mut out.after);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `current_user_id` of \[`DeviceChangeEvent`\].
+/// The `current_user_id` of `DeviceChangeEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -373,11 +372,12 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserId")?;
+        let mut o = json::Fields::of(value, "UserId")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }

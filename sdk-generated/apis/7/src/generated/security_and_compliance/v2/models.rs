@@ -140,13 +140,14 @@ pub struct CreateDeviceRecordResponseBody {
 }
 impl FromJson for CreateDeviceRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateDeviceRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateDeviceRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "device_record_id", &mut out.device_record_id)?;
+        o.set("device_record_id", &mut out.device_record_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `device_record` of \[`GetDeviceRecordResponseBody`\].
+/// The `device_record` of `GetDeviceRecordResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -219,39 +220,40 @@ pub struct DeviceRecord {
 }
 impl FromJson for DeviceRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeviceRecord")?;
+        let mut o = json::Fields::of(value, "DeviceRecord")?;
         let mut out = Self::default();
-        json::set(&mut o, "device_record_id", &mut out.device_record_id)?;
-        json::set(&mut o, "version", &mut out.version)?;
-        json::set(&mut o, "current_user_id", &mut out.current_user_id)?;
-        json::set(&mut o, "device_name", &mut out.device_name)?;
-        json::set(&mut o, "model", &mut out.model)?;
-        json::set(&mut o, "device_system", &mut out.device_system)?;
-        json::set(&mut o, "serial_number", &mut out.serial_number)?;
-        json::set(&mut o, "disk_serial_number", &mut out.disk_serial_number)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "mac_address", &mut out.mac_address)?;
-        json::set(&mut o, "android_id", &mut out.android_id)?;
-        json::set(&mut o, "idfv", &mut out.idfv)?;
-        json::set(&mut o, "aaid", &mut out.aaid)?;
-        json::set(&mut o, "device_ownership", &mut out.device_ownership)?;
-        json::set(&mut o, "device_status", &mut out.device_status)?;
-        json::set(&mut o, "certification_level", &mut out.certification_level)?;
-        json::set(&mut o, "device_terminal_type", &mut out.device_terminal_type)?;
-        json::set(&mut o, "latest_user_id", &mut out.latest_user_id)?;
-        json::set(&mut o, "dids", &mut out.dids)?;
-        json::set(&mut o, "is_managed", &mut out.is_managed)?;
-        json::set(&mut o, "mdm_device_id", &mut out.mdm_device_id)?;
-        json::set(&mut o, "mdm_provider_name", &mut out.mdm_provider_name)?;
-        json::set(&mut o, "lsa_info", &mut out.lsa_info)?;
-        json::set(&mut o, "device_env_info", &mut out.device_env_info)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
-        json::set(&mut o, "is_public", &mut out.is_public)?;
-        json::set(&mut o, "source", &mut out.source)?;
-        json::set(&mut o, "cert_verified_at_unix", &mut out.cert_verified_at_unix)?;
-        json::set(&mut o, "cert_serial_number", &mut out.cert_serial_number)?;
-        json::set(&mut o, "cert_issuer", &mut out.cert_issuer)?;
+        o.set("device_record_id", &mut out.device_record_id);
+        o.set("version", &mut out.version);
+        o.set("current_user_id", &mut out.current_user_id);
+        o.set("device_name", &mut out.device_name);
+        o.set("model", &mut out.model);
+        o.set("device_system", &mut out.device_system);
+        o.set("serial_number", &mut out.serial_number);
+        o.set("disk_serial_number", &mut out.disk_serial_number);
+        o.set("uuid", &mut out.uuid);
+        o.set("mac_address", &mut out.mac_address);
+        o.set("android_id", &mut out.android_id);
+        o.set("idfv", &mut out.idfv);
+        o.set("aaid", &mut out.aaid);
+        o.set("device_ownership", &mut out.device_ownership);
+        o.set("device_status", &mut out.device_status);
+        o.set("certification_level", &mut out.certification_level);
+        o.set("device_terminal_type", &mut out.device_terminal_type);
+        o.set("latest_user_id", &mut out.latest_user_id);
+        o.set("dids", &mut out.dids);
+        o.set("is_managed", &mut out.is_managed);
+        o.set("mdm_device_id", &mut out.mdm_device_id);
+        o.set("mdm_provider_name", &mut out.mdm_provider_name);
+        o.set("lsa_info", &mut out.lsa_info);
+        o.set("device_env_info", &mut out.device_env_info);
+        o.set("created_at", &mut out.created_at);
+        o.set("updated_at", &mut out.updated_at);
+        o.set("is_public", &mut out.is_public);
+        o.set("source", &mut out.source);
+        o.set("cert_verified_at_unix", &mut out.cert_verified_at_unix);
+        o.set("cert_serial_number", &mut out.cert_serial_number);
+        o.set("cert_issuer", &mut out.cert_issuer);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -268,9 +270,10 @@ pub struct GetDeviceRecordResponseBody {
 }
 impl FromJson for GetDeviceRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetDeviceRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "GetDeviceRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "device_record", &mut out.device_record)?;
+        o.set("device_record", &mut out.device_record);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -291,11 +294,12 @@ pub struct ListDeviceRecordResponseBody {
 }
 impl FromJson for ListDeviceRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListDeviceRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "ListDeviceRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -316,11 +320,12 @@ pub struct MineDeviceRecordResponseBody {
 }
 impl FromJson for MineDeviceRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MineDeviceRecordResponseBody")?;
+        let mut o = json::Fields::of(value, "MineDeviceRecordResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "device_record_id", &mut out.device_record_id)?;
-        json::set(&mut o, "device_ownership", &mut out.device_ownership)?;
-        json::set(&mut o, "device_status", &mut out.device_status)?;
+        o.set("device_record_id", &mut out.device_record_id);
+        o.set("device_ownership", &mut out.device_ownership);
+        o.set("device_status", &mut out.device_status);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -79,7 +79,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// The `condition` of \[`CreateSheetFilter`\].
+/// The `condition` of `CreateSheetFilter`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -96,11 +96,12 @@ pub struct Condition {
 }
 impl FromJson for Condition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Condition")?;
+        let mut o = json::Fields::of(value, "Condition")?;
         let mut out = Self::default();
-        json::set(&mut o, "filter_type", &mut out.filter_type)?;
-        json::set(&mut o, "compare_type", &mut out.compare_type)?;
-        json::set(&mut o, "expected", &mut out.expected)?;
+        o.set("filter_type", &mut out.filter_type);
+        o.set("compare_type", &mut out.compare_type);
+        o.set("expected", &mut out.expected);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -168,13 +169,14 @@ pub struct CreateSpreadsheetResponseBody {
 }
 impl FromJson for CreateSpreadsheetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateSpreadsheetResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateSpreadsheetResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "spreadsheet", &mut out.spreadsheet)?;
+        o.set("spreadsheet", &mut out.spreadsheet);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `source` of \[`MoveDimension`\].
+/// The `source` of `MoveDimension`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -199,7 +201,7 @@ impl ToJson for Dimension {
         w.end_object();
     }
 }
-/// The `filter_infos` of \[`SheetFilterInfo`\].
+/// The `filter_infos` of `SheetFilterInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -214,10 +216,11 @@ pub struct FilterInfo {
 }
 impl FromJson for FilterInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FilterInfo")?;
+        let mut o = json::Fields::of(value, "FilterInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "col", &mut out.col)?;
-        json::set(&mut o, "conditions", &mut out.conditions)?;
+        o.set("col", &mut out.col);
+        o.set("conditions", &mut out.conditions);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -238,11 +241,12 @@ pub struct FilterView {
 }
 impl FromJson for FilterView {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FilterView")?;
+        let mut o = json::Fields::of(value, "FilterView")?;
         let mut out = Self::default();
-        json::set(&mut o, "filter_view_id", &mut out.filter_view_id)?;
-        json::set(&mut o, "filter_view_name", &mut out.filter_view_name)?;
-        json::set(&mut o, "range", &mut out.range)?;
+        o.set("filter_view_id", &mut out.filter_view_id);
+        o.set("filter_view_name", &mut out.filter_view_name);
+        o.set("range", &mut out.range);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -274,12 +278,13 @@ pub struct FilterViewCondition {
 }
 impl FromJson for FilterViewCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FilterViewCondition")?;
+        let mut o = json::Fields::of(value, "FilterViewCondition")?;
         let mut out = Self::default();
-        json::set(&mut o, "condition_id", &mut out.condition_id)?;
-        json::set(&mut o, "filter_type", &mut out.filter_type)?;
-        json::set(&mut o, "compare_type", &mut out.compare_type)?;
-        json::set(&mut o, "expected", &mut out.expected)?;
+        o.set("condition_id", &mut out.condition_id);
+        o.set("filter_type", &mut out.filter_type);
+        o.set("compare_type", &mut out.compare_type);
+        o.set("expected", &mut out.expected);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -323,7 +328,7 @@ impl ToJson for Find {
         None
     }
 }
-/// The `find_condition` of \[`Find`\].
+/// The `find_condition` of `Find`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -367,7 +372,7 @@ impl ToJson for FindCondition {
         None
     }
 }
-/// The `find_result` of \[`FindSpreadsheetSheetResponseBody`\].
+/// The `find_result` of `FindSpreadsheetSheetResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -384,11 +389,12 @@ pub struct FindReplaceResult {
 }
 impl FromJson for FindReplaceResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FindReplaceResult")?;
+        let mut o = json::Fields::of(value, "FindReplaceResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "matched_cells", &mut out.matched_cells)?;
-        json::set(&mut o, "matched_formula_cells", &mut out.matched_formula_cells)?;
-        json::set(&mut o, "rows_count", &mut out.rows_count)?;
+        o.set("matched_cells", &mut out.matched_cells);
+        o.set("matched_formula_cells", &mut out.matched_formula_cells);
+        o.set("rows_count", &mut out.rows_count);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -405,9 +411,10 @@ pub struct FindSpreadsheetSheetResponseBody {
 }
 impl FromJson for FindSpreadsheetSheetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FindSpreadsheetSheetResponseBody")?;
+        let mut o = json::Fields::of(value, "FindSpreadsheetSheetResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "find_result", &mut out.find_result)?;
+        o.set("find_result", &mut out.find_result);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -436,15 +443,16 @@ pub struct FloatImage {
 }
 impl FromJson for FloatImage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FloatImage")?;
+        let mut o = json::Fields::of(value, "FloatImage")?;
         let mut out = Self::default();
-        json::set(&mut o, "float_image_id", &mut out.float_image_id)?;
-        json::set(&mut o, "float_image_token", &mut out.float_image_token)?;
-        json::set(&mut o, "range", &mut out.range)?;
-        json::set(&mut o, "width", &mut out.width)?;
-        json::set(&mut o, "height", &mut out.height)?;
-        json::set(&mut o, "offset_x", &mut out.offset_x)?;
-        json::set(&mut o, "offset_y", &mut out.offset_y)?;
+        o.set("float_image_id", &mut out.float_image_id);
+        o.set("float_image_token", &mut out.float_image_token);
+        o.set("range", &mut out.range);
+        o.set("width", &mut out.width);
+        o.set("height", &mut out.height);
+        o.set("offset_x", &mut out.offset_x);
+        o.set("offset_y", &mut out.offset_y);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -461,7 +469,7 @@ impl ToJson for FloatImage {
         w.end_object();
     }
 }
-/// The `spreadsheet` of \[`GetSpreadsheetResponseBody`\].
+/// The `spreadsheet` of `GetSpreadsheetResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -480,12 +488,13 @@ pub struct GetSpreadsheet {
 }
 impl FromJson for GetSpreadsheet {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetSpreadsheet")?;
+        let mut o = json::Fields::of(value, "GetSpreadsheet")?;
         let mut out = Self::default();
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "owner_id", &mut out.owner_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "url", &mut out.url)?;
+        o.set("title", &mut out.title);
+        o.set("owner_id", &mut out.owner_id);
+        o.set("token", &mut out.token);
+        o.set("url", &mut out.url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -502,9 +511,10 @@ pub struct GetSpreadsheetResponseBody {
 }
 impl FromJson for GetSpreadsheetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetSpreadsheetResponseBody")?;
+        let mut o = json::Fields::of(value, "GetSpreadsheetResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "spreadsheet", &mut out.spreadsheet)?;
+        o.set("spreadsheet", &mut out.spreadsheet);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -521,9 +531,10 @@ pub struct GetSpreadsheetSheetFilterResponseBody {
 }
 impl FromJson for GetSpreadsheetSheetFilterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetSpreadsheetSheetFilterResponseBody")?;
+        let mut o = json::Fields::of(value, "GetSpreadsheetSheetFilterResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "sheet_filter_info", &mut out.sheet_filter_info)?;
+        o.set("sheet_filter_info", &mut out.sheet_filter_info);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -540,12 +551,13 @@ pub struct GetSpreadsheetSheetFilterViewConditionResponseBody {
 }
 impl FromJson for GetSpreadsheetSheetFilterViewConditionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "GetSpreadsheetSheetFilterViewConditionResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "condition", &mut out.condition)?;
+        o.set("condition", &mut out.condition);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -562,9 +574,13 @@ pub struct GetSpreadsheetSheetFilterViewResponseBody {
 }
 impl FromJson for GetSpreadsheetSheetFilterViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetSpreadsheetSheetFilterViewResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "GetSpreadsheetSheetFilterViewResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "filter_view", &mut out.filter_view)?;
+        o.set("filter_view", &mut out.filter_view);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -581,9 +597,13 @@ pub struct GetSpreadsheetSheetFloatImageResponseBody {
 }
 impl FromJson for GetSpreadsheetSheetFloatImageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetSpreadsheetSheetFloatImageResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "GetSpreadsheetSheetFloatImageResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "float_image", &mut out.float_image)?;
+        o.set("float_image", &mut out.float_image);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -600,13 +620,14 @@ pub struct GetSpreadsheetSheetResponseBody {
 }
 impl FromJson for GetSpreadsheetSheetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetSpreadsheetSheetResponseBody")?;
+        let mut o = json::Fields::of(value, "GetSpreadsheetSheetResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "sheet", &mut out.sheet)?;
+        o.set("sheet", &mut out.sheet);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `grid_properties` of \[`Sheet`\].
+/// The `grid_properties` of `Sheet`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -625,16 +646,17 @@ pub struct GridProperties {
 }
 impl FromJson for GridProperties {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GridProperties")?;
+        let mut o = json::Fields::of(value, "GridProperties")?;
         let mut out = Self::default();
-        json::set(&mut o, "frozen_row_count", &mut out.frozen_row_count)?;
-        json::set(&mut o, "frozen_column_count", &mut out.frozen_column_count)?;
-        json::set(&mut o, "row_count", &mut out.row_count)?;
-        json::set(&mut o, "column_count", &mut out.column_count)?;
+        o.set("frozen_row_count", &mut out.frozen_row_count);
+        o.set("frozen_column_count", &mut out.frozen_column_count);
+        o.set("row_count", &mut out.row_count);
+        o.set("column_count", &mut out.column_count);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `merges` of \[`Sheet`\].
+/// The `merges` of `Sheet`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -653,12 +675,13 @@ pub struct MergeRange {
 }
 impl FromJson for MergeRange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MergeRange")?;
+        let mut o = json::Fields::of(value, "MergeRange")?;
         let mut out = Self::default();
-        json::set(&mut o, "start_row_index", &mut out.start_row_index)?;
-        json::set(&mut o, "end_row_index", &mut out.end_row_index)?;
-        json::set(&mut o, "start_column_index", &mut out.start_column_index)?;
-        json::set(&mut o, "end_column_index", &mut out.end_column_index)?;
+        o.set("start_row_index", &mut out.start_row_index);
+        o.set("end_row_index", &mut out.end_row_index);
+        o.set("start_column_index", &mut out.start_column_index);
+        o.set("end_column_index", &mut out.end_column_index);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -696,12 +719,13 @@ pub struct QuerySpreadsheetSheetFilterViewConditionResponseBody {
 }
 impl FromJson for QuerySpreadsheetSheetFilterViewConditionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "QuerySpreadsheetSheetFilterViewConditionResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -718,9 +742,13 @@ pub struct QuerySpreadsheetSheetFilterViewResponseBody {
 }
 impl FromJson for QuerySpreadsheetSheetFilterViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QuerySpreadsheetSheetFilterViewResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "QuerySpreadsheetSheetFilterViewResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -737,9 +765,13 @@ pub struct QuerySpreadsheetSheetFloatImageResponseBody {
 }
 impl FromJson for QuerySpreadsheetSheetFloatImageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QuerySpreadsheetSheetFloatImageResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "QuerySpreadsheetSheetFloatImageResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -756,9 +788,10 @@ pub struct QuerySpreadsheetSheetResponseBody {
 }
 impl FromJson for QuerySpreadsheetSheetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QuerySpreadsheetSheetResponseBody")?;
+        let mut o = json::Fields::of(value, "QuerySpreadsheetSheetResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "sheets", &mut out.sheets)?;
+        o.set("sheets", &mut out.sheets);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -811,13 +844,14 @@ pub struct ReplaceSpreadsheetSheetResponseBody {
 }
 impl FromJson for ReplaceSpreadsheetSheetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReplaceSpreadsheetSheetResponseBody")?;
+        let mut o = json::Fields::of(value, "ReplaceSpreadsheetSheetResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "replace_result", &mut out.replace_result)?;
+        o.set("replace_result", &mut out.replace_result);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `sheet` of \[`GetSpreadsheetSheetResponseBody`\].
+/// The `sheet` of `GetSpreadsheetSheetResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -842,19 +876,20 @@ pub struct Sheet {
 }
 impl FromJson for Sheet {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Sheet")?;
+        let mut o = json::Fields::of(value, "Sheet")?;
         let mut out = Self::default();
-        json::set(&mut o, "sheet_id", &mut out.sheet_id)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "index", &mut out.index)?;
-        json::set(&mut o, "hidden", &mut out.hidden)?;
-        json::set(&mut o, "grid_properties", &mut out.grid_properties)?;
-        json::set(&mut o, "resource_type", &mut out.resource_type)?;
-        json::set(&mut o, "merges", &mut out.merges)?;
+        o.set("sheet_id", &mut out.sheet_id);
+        o.set("title", &mut out.title);
+        o.set("index", &mut out.index);
+        o.set("hidden", &mut out.hidden);
+        o.set("grid_properties", &mut out.grid_properties);
+        o.set("resource_type", &mut out.resource_type);
+        o.set("merges", &mut out.merges);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `sheet_filter_info` of \[`GetSpreadsheetSheetFilterResponseBody`\].
+/// The `sheet_filter_info` of `GetSpreadsheetSheetFilterResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -871,11 +906,12 @@ pub struct SheetFilterInfo {
 }
 impl FromJson for SheetFilterInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SheetFilterInfo")?;
+        let mut o = json::Fields::of(value, "SheetFilterInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "range", &mut out.range)?;
-        json::set(&mut o, "filtered_out_rows", &mut out.filtered_out_rows)?;
-        json::set(&mut o, "filter_infos", &mut out.filter_infos)?;
+        o.set("range", &mut out.range);
+        o.set("filtered_out_rows", &mut out.filtered_out_rows);
+        o.set("filter_infos", &mut out.filter_infos);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -904,13 +940,14 @@ pub struct Spreadsheet {
 }
 impl FromJson for Spreadsheet {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Spreadsheet")?;
+        let mut o = json::Fields::of(value, "Spreadsheet")?;
         let mut out = Self::default();
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "folder_token", &mut out.folder_token)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "spreadsheet_token", &mut out.spreadsheet_token)?;
-        json::set(&mut o, "without_mount", &mut out.without_mount)?;
+        o.set("title", &mut out.title);
+        o.set("folder_token", &mut out.folder_token);
+        o.set("url", &mut out.url);
+        o.set("spreadsheet_token", &mut out.spreadsheet_token);
+        o.set("without_mount", &mut out.without_mount);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -79,7 +79,7 @@ impl ToJson for UserIdType {
         w.string(self.as_str());
     }
 }
-/// The `app` of \[`CreateAppResponseBody`\].
+/// The `app` of `CreateAppResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -110,22 +110,23 @@ pub struct App {
 }
 impl FromJson for App {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "App")?;
+        let mut o = json::Fields::of(value, "App")?;
         let mut out = Self::default();
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "app_type", &mut out.app_type)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "icon_url", &mut out.icon_url)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
-        json::set(&mut o, "is_published", &mut out.is_published)?;
-        json::set(&mut o, "online_url", &mut out.online_url)?;
-        json::set(&mut o, "meta_token", &mut out.meta_token)?;
+        o.set("app_id", &mut out.app_id);
+        o.set("app_type", &mut out.app_type);
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("icon_url", &mut out.icon_url);
+        o.set("created_at", &mut out.created_at);
+        o.set("updated_at", &mut out.updated_at);
+        o.set("is_published", &mut out.is_published);
+        o.set("online_url", &mut out.online_url);
+        o.set("meta_token", &mut out.meta_token);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`GetEnumListAppEnumResponseBody`\].
+/// The `items` of `GetEnumListAppEnumResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -144,16 +145,17 @@ pub struct AppEnum {
 }
 impl FromJson for AppEnum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppEnum")?;
+        let mut o = json::Fields::of(value, "AppEnum")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "options", &mut out.options)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("options", &mut out.options);
+        o.set("created_at", &mut out.created_at);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`GetTableListAppTableResponseBody`\].
+/// The `items` of `GetTableListAppTableResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -178,19 +180,20 @@ pub struct AppTable {
 }
 impl FromJson for AppTable {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTable")?;
+        let mut o = json::Fields::of(value, "AppTable")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "columns", &mut out.columns)?;
-        json::set(&mut o, "indexes", &mut out.indexes)?;
-        json::set(&mut o, "constraints", &mut out.constraints)?;
-        json::set(&mut o, "estimated_row_count", &mut out.estimated_row_count)?;
-        json::set(&mut o, "size_bytes", &mut out.size_bytes)?;
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("columns", &mut out.columns);
+        o.set("indexes", &mut out.indexes);
+        o.set("constraints", &mut out.constraints);
+        o.set("estimated_row_count", &mut out.estimated_row_count);
+        o.set("size_bytes", &mut out.size_bytes);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `columns` of \[`AppTable`\].
+/// The `columns` of `AppTable`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -219,21 +222,22 @@ pub struct AppTableColumn {
 }
 impl FromJson for AppTableColumn {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTableColumn")?;
+        let mut o = json::Fields::of(value, "AppTableColumn")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "data_type", &mut out.data_type)?;
-        json::set(&mut o, "is_primary_key", &mut out.is_primary_key)?;
-        json::set(&mut o, "is_unique", &mut out.is_unique)?;
-        json::set(&mut o, "is_auto_increment", &mut out.is_auto_increment)?;
-        json::set(&mut o, "is_array", &mut out.is_array)?;
-        json::set(&mut o, "is_allow_null", &mut out.is_allow_null)?;
-        json::set(&mut o, "default_value", &mut out.default_value)?;
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("data_type", &mut out.data_type);
+        o.set("is_primary_key", &mut out.is_primary_key);
+        o.set("is_unique", &mut out.is_unique);
+        o.set("is_auto_increment", &mut out.is_auto_increment);
+        o.set("is_array", &mut out.is_array);
+        o.set("is_allow_null", &mut out.is_allow_null);
+        o.set("default_value", &mut out.default_value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `constraints` of \[`AppTable`\].
+/// The `constraints` of `AppTable`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -254,17 +258,18 @@ pub struct AppTableConstraint {
 }
 impl FromJson for AppTableConstraint {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTableConstraint")?;
+        let mut o = json::Fields::of(value, "AppTableConstraint")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "columns", &mut out.columns)?;
-        json::set(&mut o, "referenced_table", &mut out.referenced_table)?;
-        json::set(&mut o, "referenced_columns", &mut out.referenced_columns)?;
+        o.set("type", &mut out.r#type);
+        o.set("name", &mut out.name);
+        o.set("columns", &mut out.columns);
+        o.set("referenced_table", &mut out.referenced_table);
+        o.set("referenced_columns", &mut out.referenced_columns);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `indexes` of \[`AppTable`\].
+/// The `indexes` of `AppTable`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -283,16 +288,17 @@ pub struct AppTableIndex {
 }
 impl FromJson for AppTableIndex {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppTableIndex")?;
+        let mut o = json::Fields::of(value, "AppTableIndex")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "columns", &mut out.columns)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "definition", &mut out.definition)?;
+        o.set("name", &mut out.name);
+        o.set("columns", &mut out.columns);
+        o.set("type", &mut out.r#type);
+        o.set("definition", &mut out.definition);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `apply_config` of \[`GetAppVisibilityAppResponseBody`\].
+/// The `apply_config` of `GetAppVisibilityAppResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -307,10 +313,11 @@ pub struct ApplyConfig {
 }
 impl FromJson for ApplyConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplyConfig")?;
+        let mut o = json::Fields::of(value, "ApplyConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "enabled", &mut out.enabled)?;
-        json::set(&mut o, "approvers", &mut out.approvers)?;
+        o.set("enabled", &mut out.enabled);
+        o.set("approvers", &mut out.approvers);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -384,14 +391,15 @@ pub struct GetAppVisibilityAppResponseBody {
 }
 impl FromJson for GetAppVisibilityAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetAppVisibilityAppResponseBody")?;
+        let mut o = json::Fields::of(value, "GetAppVisibilityAppResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "scope", &mut out.scope)?;
-        json::set(&mut o, "users", &mut out.users)?;
-        json::set(&mut o, "departments", &mut out.departments)?;
-        json::set(&mut o, "chats", &mut out.chats)?;
-        json::set(&mut o, "apply_config", &mut out.apply_config)?;
-        json::set(&mut o, "require_login", &mut out.require_login)?;
+        o.set("scope", &mut out.scope);
+        o.set("users", &mut out.users);
+        o.set("departments", &mut out.departments);
+        o.set("chats", &mut out.chats);
+        o.set("apply_config", &mut out.apply_config);
+        o.set("require_login", &mut out.require_login);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -414,12 +422,13 @@ pub struct GetEnumDetailAppEnumResponseBody {
 }
 impl FromJson for GetEnumDetailAppEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetEnumDetailAppEnumResponseBody")?;
+        let mut o = json::Fields::of(value, "GetEnumDetailAppEnumResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "options", &mut out.options)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("options", &mut out.options);
+        o.set("created_at", &mut out.created_at);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -440,11 +449,12 @@ pub struct GetEnumListAppEnumResponseBody {
 }
 impl FromJson for GetEnumListAppEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetEnumListAppEnumResponseBody")?;
+        let mut o = json::Fields::of(value, "GetEnumListAppEnumResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -475,16 +485,17 @@ pub struct GetTableDetailAppTableResponseBody {
 }
 impl FromJson for GetTableDetailAppTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetTableDetailAppTableResponseBody")?;
+        let mut o = json::Fields::of(value, "GetTableDetailAppTableResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "columns", &mut out.columns)?;
-        json::set(&mut o, "indexes", &mut out.indexes)?;
-        json::set(&mut o, "constraints", &mut out.constraints)?;
-        json::set(&mut o, "estimated_row_count", &mut out.estimated_row_count)?;
-        json::set(&mut o, "size_bytes", &mut out.size_bytes)?;
-        json::set(&mut o, "ddl", &mut out.ddl)?;
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("columns", &mut out.columns);
+        o.set("indexes", &mut out.indexes);
+        o.set("constraints", &mut out.constraints);
+        o.set("estimated_row_count", &mut out.estimated_row_count);
+        o.set("size_bytes", &mut out.size_bytes);
+        o.set("ddl", &mut out.ddl);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -505,11 +516,12 @@ pub struct GetTableListAppTableResponseBody {
 }
 impl FromJson for GetTableListAppTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetTableListAppTableResponseBody")?;
+        let mut o = json::Fields::of(value, "GetTableListAppTableResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -532,12 +544,13 @@ pub struct GetViewRecordListAppViewResponseBody {
 }
 impl FromJson for GetViewRecordListAppViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetViewRecordListAppViewResponseBody")?;
+        let mut o = json::Fields::of(value, "GetViewRecordListAppViewResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("total", &mut out.total);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -573,9 +586,10 @@ pub struct IconAppResponseBody {
 }
 impl FromJson for IconAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "IconAppResponseBody")?;
+        let mut o = json::Fields::of(value, "IconAppResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "icon_url", &mut out.icon_url)?;
+        o.set("icon_url", &mut out.icon_url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -613,13 +627,14 @@ pub struct IdConvertDirectoryUserResponseBody {
 }
 impl FromJson for IdConvertDirectoryUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "IdConvertDirectoryUserResponseBody")?;
+        let mut o = json::Fields::of(value, "IdConvertDirectoryUserResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`IdConvertDirectoryUserResponseBody`\].
+/// The `items` of `IdConvertDirectoryUserResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -634,10 +649,11 @@ pub struct IdMapItem {
 }
 impl FromJson for IdMapItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "IdMapItem")?;
+        let mut o = json::Fields::of(value, "IdMapItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "source_id", &mut out.source_id)?;
-        json::set(&mut o, "target_id", &mut out.target_id)?;
+        o.set("source_id", &mut out.source_id);
+        o.set("target_id", &mut out.target_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -658,11 +674,12 @@ pub struct ListAppResponseBody {
 }
 impl FromJson for ListAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAppResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAppResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -703,9 +720,10 @@ pub struct PatchAppResponseBody {
 }
 impl FromJson for PatchAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchAppResponseBody")?;
+        let mut o = json::Fields::of(value, "PatchAppResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "app", &mut out.app)?;
+        o.set("app", &mut out.app);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -770,9 +788,10 @@ pub struct PostTableRecordsAppTableResponseBody {
 }
 impl FromJson for PostTableRecordsAppTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PostTableRecordsAppTableResponseBody")?;
+        let mut o = json::Fields::of(value, "PostTableRecordsAppTableResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "record_ids", &mut out.record_ids)?;
+        o.set("record_ids", &mut out.record_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -813,9 +832,10 @@ pub struct SqlCommandsAppResponseBody {
 }
 impl FromJson for SqlCommandsAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SqlCommandsAppResponseBody")?;
+        let mut o = json::Fields::of(value, "SqlCommandsAppResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
+        o.set("result", &mut out.result);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -910,13 +930,14 @@ pub struct UploadAppStorageResponseBody {
 }
 impl FromJson for UploadAppStorageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UploadAppStorageResponseBody")?;
+        let mut o = json::Fields::of(value, "UploadAppStorageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_key", &mut out.file_key)?;
-        json::set(&mut o, "file_url", &mut out.file_url)?;
-        json::set(&mut o, "file_name", &mut out.file_name)?;
-        json::set(&mut o, "file_size", &mut out.file_size)?;
-        json::set(&mut o, "mime_type", &mut out.mime_type)?;
+        o.set("file_key", &mut out.file_key);
+        o.set("file_url", &mut out.file_url);
+        o.set("file_name", &mut out.file_name);
+        o.set("file_size", &mut out.file_size);
+        o.set("mime_type", &mut out.mime_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -965,13 +986,14 @@ pub struct UploadCompleteAppStorageResponseBody {
 }
 impl FromJson for UploadCompleteAppStorageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UploadCompleteAppStorageResponseBody")?;
+        let mut o = json::Fields::of(value, "UploadCompleteAppStorageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_key", &mut out.file_key)?;
-        json::set(&mut o, "file_url", &mut out.file_url)?;
-        json::set(&mut o, "file_name", &mut out.file_name)?;
-        json::set(&mut o, "file_size", &mut out.file_size)?;
-        json::set(&mut o, "mime_type", &mut out.mime_type)?;
+        o.set("file_key", &mut out.file_key);
+        o.set("file_url", &mut out.file_url);
+        o.set("file_name", &mut out.file_name);
+        o.set("file_size", &mut out.file_size);
+        o.set("mime_type", &mut out.mime_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1007,9 +1029,10 @@ pub struct UploadHtmlCodeAndReleaseAppResponseBody {
 }
 impl FromJson for UploadHtmlCodeAndReleaseAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UploadHtmlCodeAndReleaseAppResponseBody")?;
+        let mut o = json::Fields::of(value, "UploadHtmlCodeAndReleaseAppResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "url", &mut out.url)?;
+        o.set("url", &mut out.url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1060,11 +1083,12 @@ pub struct UploadInitializeAppStorageResponseBody {
 }
 impl FromJson for UploadInitializeAppStorageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UploadInitializeAppStorageResponseBody")?;
+        let mut o = json::Fields::of(value, "UploadInitializeAppStorageResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "upload_id", &mut out.upload_id)?;
-        json::set(&mut o, "chunk_size", &mut out.chunk_size)?;
-        json::set(&mut o, "chunk_numbers", &mut out.chunk_numbers)?;
+        o.set("upload_id", &mut out.upload_id);
+        o.set("chunk_size", &mut out.chunk_size);
+        o.set("chunk_numbers", &mut out.chunk_numbers);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use lark_oapi_core::__private::json::{self, FromJson, JsonError, JsonWriter, ToJson};
 use serde_json::Value;
-/// The `config` of \[`FileRecognizeSpeechRequestBody`\].
+/// The `config` of `FileRecognizeSpeechRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -80,13 +80,14 @@ pub struct FileRecognizeSpeechResponseBody {
 }
 impl FromJson for FileRecognizeSpeechResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FileRecognizeSpeechResponseBody")?;
+        let mut o = json::Fields::of(value, "FileRecognizeSpeechResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "recognition_text", &mut out.recognition_text)?;
+        o.set("recognition_text", &mut out.recognition_text);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `speech` of \[`FileRecognizeSpeechRequestBody`\].
+/// The `speech` of `FileRecognizeSpeechRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -107,7 +108,7 @@ impl ToJson for Speech {
         w.end_object();
     }
 }
-/// The `config` of \[`StreamRecognizeSpeechRequestBody`\].
+/// The `config` of `StreamRecognizeSpeechRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -193,11 +194,12 @@ pub struct StreamRecognizeSpeechResponseBody {
 }
 impl FromJson for StreamRecognizeSpeechResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "StreamRecognizeSpeechResponseBody")?;
+        let mut o = json::Fields::of(value, "StreamRecognizeSpeechResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "stream_id", &mut out.stream_id)?;
-        json::set(&mut o, "sequence_id", &mut out.sequence_id)?;
-        json::set(&mut o, "recognition_text", &mut out.recognition_text)?;
+        o.set("stream_id", &mut out.stream_id);
+        o.set("sequence_id", &mut out.sequence_id);
+        o.set("recognition_text", &mut out.recognition_text);
+        o.finish()?;
         Ok(out)
     }
 }

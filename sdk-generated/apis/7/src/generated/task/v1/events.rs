@@ -22,7 +22,7 @@ pub const TASK_TASK_UPDATE_TENANT_V1: &str = "task.task.update_tenant_v1";
 ///
 /// Schema 2.0; payload `P2TaskTaskUpdatedV1Data`.
 pub const TASK_TASK_UPDATED_V1: &str = "task.task.updated_v1";
-/// The `header` of \[`P2TaskTaskCommentUpdatedV1`\].
+/// The `header` of `P2TaskTaskCommentUpdatedV1`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -45,14 +45,15 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -73,11 +74,12 @@ pub struct P2TaskTaskCommentUpdatedV1 {
 }
 impl FromJson for P2TaskTaskCommentUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2TaskTaskCommentUpdatedV1")?;
+        let mut o = json::Fields::of(value, "P2TaskTaskCommentUpdatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -100,12 +102,13 @@ pub struct P2TaskTaskCommentUpdatedV1Data {
 }
 impl FromJson for P2TaskTaskCommentUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2TaskTaskCommentUpdatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2TaskTaskCommentUpdatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        json::set(&mut o, "comment_id", &mut out.comment_id)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "obj_type", &mut out.obj_type)?;
+        o.set("task_id", &mut out.task_id);
+        o.set("comment_id", &mut out.comment_id);
+        o.set("parent_id", &mut out.parent_id);
+        o.set("obj_type", &mut out.obj_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -126,11 +129,12 @@ pub struct P2TaskTaskUpdateTenantV1 {
 }
 impl FromJson for P2TaskTaskUpdateTenantV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2TaskTaskUpdateTenantV1")?;
+        let mut o = json::Fields::of(value, "P2TaskTaskUpdateTenantV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -153,12 +157,13 @@ pub struct P2TaskTaskUpdateTenantV1Data {
 }
 impl FromJson for P2TaskTaskUpdateTenantV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2TaskTaskUpdateTenantV1Data")?;
+        let mut o = json::Fields::of(value, "P2TaskTaskUpdateTenantV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id_list", &mut out.user_id_list)?;
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        json::set(&mut o, "object_type", &mut out.object_type)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
+        o.set("user_id_list", &mut out.user_id_list);
+        o.set("task_id", &mut out.task_id);
+        o.set("object_type", &mut out.object_type);
+        o.set("event_type", &mut out.event_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -179,11 +184,12 @@ pub struct P2TaskTaskUpdatedV1 {
 }
 impl FromJson for P2TaskTaskUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2TaskTaskUpdatedV1")?;
+        let mut o = json::Fields::of(value, "P2TaskTaskUpdatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -202,14 +208,15 @@ pub struct P2TaskTaskUpdatedV1Data {
 }
 impl FromJson for P2TaskTaskUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2TaskTaskUpdatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2TaskTaskUpdatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        json::set(&mut o, "obj_type", &mut out.obj_type)?;
+        o.set("task_id", &mut out.task_id);
+        o.set("obj_type", &mut out.obj_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_id_list` of \[`UserIdList`\].
+/// The `user_id_list` of `UserIdList`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -226,15 +233,16 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserId")?;
+        let mut o = json::Fields::of(value, "UserId")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_id_list` of \[`P2TaskTaskUpdateTenantV1Data`\].
+/// The `user_id_list` of `P2TaskTaskUpdateTenantV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -247,9 +255,10 @@ pub struct UserIdList {
 }
 impl FromJson for UserIdList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserIdList")?;
+        let mut o = json::Fields::of(value, "UserIdList")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id_list", &mut out.user_id_list)?;
+        o.set("user_id_list", &mut out.user_id_list);
+        o.finish()?;
         Ok(out)
     }
 }

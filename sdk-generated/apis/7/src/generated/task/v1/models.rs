@@ -92,9 +92,10 @@ pub struct BatchDeleteCollaboratorTaskResponseBody {
 }
 impl FromJson for BatchDeleteCollaboratorTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchDeleteCollaboratorTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchDeleteCollaboratorTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "collaborators", &mut out.collaborators)?;
+        o.set("collaborators", &mut out.collaborators);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -111,9 +112,10 @@ pub struct BatchDeleteFollowerTaskResponseBody {
 }
 impl FromJson for BatchDeleteFollowerTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchDeleteFollowerTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "BatchDeleteFollowerTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "followers", &mut out.followers)?;
+        o.set("followers", &mut out.followers);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -140,14 +142,15 @@ pub struct Comment {
 }
 impl FromJson for Comment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Comment")?;
+        let mut o = json::Fields::of(value, "Comment")?;
         let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "create_milli_time", &mut out.create_milli_time)?;
-        json::set(&mut o, "rich_content", &mut out.rich_content)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        o.set("content", &mut out.content);
+        o.set("parent_id", &mut out.parent_id);
+        o.set("id", &mut out.id);
+        o.set("create_milli_time", &mut out.create_milli_time);
+        o.set("rich_content", &mut out.rich_content);
+        o.set("creator_id", &mut out.creator_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -176,9 +179,10 @@ pub struct CreateTaskCollaboratorResponseBody {
 }
 impl FromJson for CreateTaskCollaboratorResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateTaskCollaboratorResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateTaskCollaboratorResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "collaborator", &mut out.collaborator)?;
+        o.set("collaborator", &mut out.collaborator);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -195,9 +199,10 @@ pub struct CreateTaskFollowerResponseBody {
 }
 impl FromJson for CreateTaskFollowerResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateTaskFollowerResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateTaskFollowerResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "follower", &mut out.follower)?;
+        o.set("follower", &mut out.follower);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -214,13 +219,14 @@ pub struct CreateTaskReminderResponseBody {
 }
 impl FromJson for CreateTaskReminderResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateTaskReminderResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateTaskReminderResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "reminder", &mut out.reminder)?;
+        o.set("reminder", &mut out.reminder);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `due` of \[`Task`\].
+/// The `due` of `Task`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -239,11 +245,12 @@ pub struct Due {
 }
 impl FromJson for Due {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Due")?;
+        let mut o = json::Fields::of(value, "Due")?;
         let mut out = Self::default();
-        json::set(&mut o, "time", &mut out.time)?;
-        json::set(&mut o, "timezone", &mut out.timezone)?;
-        json::set(&mut o, "is_all_day", &mut out.is_all_day)?;
+        o.set("time", &mut out.time);
+        o.set("timezone", &mut out.timezone);
+        o.set("is_all_day", &mut out.is_all_day);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -271,10 +278,11 @@ pub struct Follower {
 }
 impl FromJson for Follower {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Follower")?;
+        let mut o = json::Fields::of(value, "Follower")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "id_list", &mut out.id_list)?;
+        o.set("id", &mut out.id);
+        o.set("id_list", &mut out.id_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -299,9 +307,10 @@ pub struct GetTaskCommentResponseBody {
 }
 impl FromJson for GetTaskCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetTaskCommentResponseBody")?;
+        let mut o = json::Fields::of(value, "GetTaskCommentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "comment", &mut out.comment)?;
+        o.set("comment", &mut out.comment);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -318,13 +327,14 @@ pub struct GetTaskResponseBody {
 }
 impl FromJson for GetTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "GetTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "task", &mut out.task)?;
+        o.set("task", &mut out.task);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `href` of \[`Origin`\].
+/// The `href` of `Origin`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -339,10 +349,11 @@ pub struct Href {
 }
 impl FromJson for Href {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Href")?;
+        let mut o = json::Fields::of(value, "Href")?;
         let mut out = Self::default();
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "title", &mut out.title)?;
+        o.set("url", &mut out.url);
+        o.set("title", &mut out.title);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -371,11 +382,12 @@ pub struct ListTaskCommentResponseBody {
 }
 impl FromJson for ListTaskCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListTaskCommentResponseBody")?;
+        let mut o = json::Fields::of(value, "ListTaskCommentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -396,11 +408,12 @@ pub struct ListTaskFollowerResponseBody {
 }
 impl FromJson for ListTaskFollowerResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListTaskFollowerResponseBody")?;
+        let mut o = json::Fields::of(value, "ListTaskFollowerResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -421,11 +434,12 @@ pub struct ListTaskReminderResponseBody {
 }
 impl FromJson for ListTaskReminderResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListTaskReminderResponseBody")?;
+        let mut o = json::Fields::of(value, "ListTaskReminderResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -446,15 +460,16 @@ pub struct ListTaskResponseBody {
 }
 impl FromJson for ListTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "ListTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `origin` of \[`Task`\].
+/// The `origin` of `Task`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -469,10 +484,11 @@ pub struct Origin {
 }
 impl FromJson for Origin {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Origin")?;
+        let mut o = json::Fields::of(value, "Origin")?;
         let mut out = Self::default();
-        json::set(&mut o, "platform_i18n_name", &mut out.platform_i18n_name)?;
-        json::set(&mut o, "href", &mut out.href)?;
+        o.set("platform_i18n_name", &mut out.platform_i18n_name);
+        o.set("href", &mut out.href);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -542,10 +558,11 @@ pub struct Reminder {
 }
 impl FromJson for Reminder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Reminder")?;
+        let mut o = json::Fields::of(value, "Reminder")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "relative_fire_minute", &mut out.relative_fire_minute)?;
+        o.set("id", &mut out.id);
+        o.set("relative_fire_minute", &mut out.relative_fire_minute);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -608,28 +625,29 @@ pub struct Task {
 }
 impl FromJson for Task {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Task")?;
+        let mut o = json::Fields::of(value, "Task")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "summary", &mut out.summary)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "complete_time", &mut out.complete_time)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "extra", &mut out.extra)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "due", &mut out.due)?;
-        json::set(&mut o, "origin", &mut out.origin)?;
-        json::set(&mut o, "can_edit", &mut out.can_edit)?;
-        json::set(&mut o, "custom", &mut out.custom)?;
-        json::set(&mut o, "source", &mut out.source)?;
-        json::set(&mut o, "followers", &mut out.followers)?;
-        json::set(&mut o, "collaborators", &mut out.collaborators)?;
-        json::set(&mut o, "collaborator_ids", &mut out.collaborator_ids)?;
-        json::set(&mut o, "follower_ids", &mut out.follower_ids)?;
-        json::set(&mut o, "repeat_rule", &mut out.repeat_rule)?;
-        json::set(&mut o, "rich_summary", &mut out.rich_summary)?;
-        json::set(&mut o, "rich_description", &mut out.rich_description)?;
+        o.set("id", &mut out.id);
+        o.set("summary", &mut out.summary);
+        o.set("description", &mut out.description);
+        o.set("complete_time", &mut out.complete_time);
+        o.set("creator_id", &mut out.creator_id);
+        o.set("extra", &mut out.extra);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("due", &mut out.due);
+        o.set("origin", &mut out.origin);
+        o.set("can_edit", &mut out.can_edit);
+        o.set("custom", &mut out.custom);
+        o.set("source", &mut out.source);
+        o.set("followers", &mut out.followers);
+        o.set("collaborators", &mut out.collaborators);
+        o.set("collaborator_ids", &mut out.collaborator_ids);
+        o.set("follower_ids", &mut out.follower_ids);
+        o.set("repeat_rule", &mut out.repeat_rule);
+        o.set("rich_summary", &mut out.rich_summary);
+        o.set("rich_description", &mut out.rich_description);
+        o.finish()?;
         Ok(out)
     }
 }

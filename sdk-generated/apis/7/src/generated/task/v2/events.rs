@@ -10,7 +10,7 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[("task.task.update_user_access_v2", "
 ///
 /// Schema 2.0; payload `P2TaskTaskUpdateUserAccessV2Data`.
 pub const TASK_TASK_UPDATE_USER_ACCESS_V2: &str = "task.task.update_user_access_v2";
-/// The `header` of \[`P2TaskTaskUpdateUserAccessV2`\].
+/// The `header` of `P2TaskTaskUpdateUserAccessV2`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -33,14 +33,15 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -61,11 +62,12 @@ pub struct P2TaskTaskUpdateUserAccessV2 {
 }
 impl FromJson for P2TaskTaskUpdateUserAccessV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2TaskTaskUpdateUserAccessV2")?;
+        let mut o = json::Fields::of(value, "P2TaskTaskUpdateUserAccessV2")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -84,10 +86,11 @@ pub struct P2TaskTaskUpdateUserAccessV2Data {
 }
 impl FromJson for P2TaskTaskUpdateUserAccessV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2TaskTaskUpdateUserAccessV2Data")?;
+        let mut o = json::Fields::of(value, "P2TaskTaskUpdateUserAccessV2Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_types", &mut out.event_types)?;
-        json::set(&mut o, "task_guid", &mut out.task_guid)?;
+        o.set("event_types", &mut out.event_types);
+        o.set("task_guid", &mut out.task_guid);
+        o.finish()?;
         Ok(out)
     }
 }

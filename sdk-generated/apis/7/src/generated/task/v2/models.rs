@@ -730,9 +730,10 @@ pub struct AddDependenciesTaskRequestBody {
 }
 impl FromJson for AddDependenciesTaskRequestBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AddDependenciesTaskRequestBody")?;
+        let mut o = json::Fields::of(value, "AddDependenciesTaskRequestBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "dependencies", &mut out.dependencies)?;
+        o.set("dependencies", &mut out.dependencies);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -815,7 +816,7 @@ impl ToJson for AddTasklistTaskRequestBody {
         None
     }
 }
-/// The `attachment` of \[`GetAttachmentResponseBody`\].
+/// The `attachment` of `GetAttachmentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -844,21 +845,22 @@ pub struct Attachment {
 }
 impl FromJson for Attachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Attachment")?;
+        let mut o = json::Fields::of(value, "Attachment")?;
         let mut out = Self::default();
-        json::set(&mut o, "guid", &mut out.guid)?;
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "size", &mut out.size)?;
-        json::set(&mut o, "resource", &mut out.resource)?;
-        json::set(&mut o, "uploader", &mut out.uploader)?;
-        json::set(&mut o, "is_cover", &mut out.is_cover)?;
-        json::set(&mut o, "uploaded_at", &mut out.uploaded_at)?;
-        json::set(&mut o, "url", &mut out.url)?;
+        o.set("guid", &mut out.guid);
+        o.set("file_token", &mut out.file_token);
+        o.set("name", &mut out.name);
+        o.set("size", &mut out.size);
+        o.set("resource", &mut out.resource);
+        o.set("uploader", &mut out.uploader);
+        o.set("is_cover", &mut out.is_cover);
+        o.set("uploaded_at", &mut out.uploaded_at);
+        o.set("url", &mut out.url);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `comment` of \[`CreateCommentResponseBody`\].
+/// The `comment` of `CreateCommentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -885,16 +887,17 @@ pub struct Comment {
 }
 impl FromJson for Comment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Comment")?;
+        let mut o = json::Fields::of(value, "Comment")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "creator", &mut out.creator)?;
-        json::set(&mut o, "reply_to_comment_id", &mut out.reply_to_comment_id)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
-        json::set(&mut o, "resource_type", &mut out.resource_type)?;
-        json::set(&mut o, "resource_id", &mut out.resource_id)?;
+        o.set("id", &mut out.id);
+        o.set("content", &mut out.content);
+        o.set("creator", &mut out.creator);
+        o.set("reply_to_comment_id", &mut out.reply_to_comment_id);
+        o.set("created_at", &mut out.created_at);
+        o.set("updated_at", &mut out.updated_at);
+        o.set("resource_type", &mut out.resource_type);
+        o.set("resource_id", &mut out.resource_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -911,13 +914,14 @@ pub struct CreateTaskSubtaskResponseBody {
 }
 impl FromJson for CreateTaskSubtaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateTaskSubtaskResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateTaskSubtaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "subtask", &mut out.subtask)?;
+        o.set("subtask", &mut out.subtask);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `custom_complete` of \[`InputTask`\].
+/// The `custom_complete` of `InputTask`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -934,11 +938,12 @@ pub struct CustomComplete {
 }
 impl FromJson for CustomComplete {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomComplete")?;
+        let mut o = json::Fields::of(value, "CustomComplete")?;
         let mut out = Self::default();
-        json::set(&mut o, "pc", &mut out.pc)?;
-        json::set(&mut o, "ios", &mut out.ios)?;
-        json::set(&mut o, "android", &mut out.android)?;
+        o.set("pc", &mut out.pc);
+        o.set("ios", &mut out.ios);
+        o.set("android", &mut out.android);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -951,7 +956,7 @@ impl ToJson for CustomComplete {
         w.end_object();
     }
 }
-/// The `pc` of \[`CustomComplete`\].
+/// The `pc` of `CustomComplete`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -966,10 +971,11 @@ pub struct CustomCompleteItem {
 }
 impl FromJson for CustomCompleteItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomCompleteItem")?;
+        let mut o = json::Fields::of(value, "CustomCompleteItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "href", &mut out.href)?;
-        json::set(&mut o, "tip", &mut out.tip)?;
+        o.set("href", &mut out.href);
+        o.set("tip", &mut out.tip);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -981,7 +987,7 @@ impl ToJson for CustomCompleteItem {
         w.end_object();
     }
 }
-/// The `custom_field` of \[`CreateCustomFieldResponseBody`\].
+/// The `custom_field` of `CreateCustomFieldResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1016,24 +1022,25 @@ pub struct CustomField {
 }
 impl FromJson for CustomField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomField")?;
+        let mut o = json::Fields::of(value, "CustomField")?;
         let mut out = Self::default();
-        json::set(&mut o, "guid", &mut out.guid)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "number_setting", &mut out.number_setting)?;
-        json::set(&mut o, "member_setting", &mut out.member_setting)?;
-        json::set(&mut o, "datetime_setting", &mut out.datetime_setting)?;
-        json::set(&mut o, "single_select_setting", &mut out.single_select_setting)?;
-        json::set(&mut o, "multi_select_setting", &mut out.multi_select_setting)?;
-        json::set(&mut o, "creator", &mut out.creator)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
-        json::set(&mut o, "text_setting", &mut out.text_setting)?;
+        o.set("guid", &mut out.guid);
+        o.set("name", &mut out.name);
+        o.set("type", &mut out.r#type);
+        o.set("number_setting", &mut out.number_setting);
+        o.set("member_setting", &mut out.member_setting);
+        o.set("datetime_setting", &mut out.datetime_setting);
+        o.set("single_select_setting", &mut out.single_select_setting);
+        o.set("multi_select_setting", &mut out.multi_select_setting);
+        o.set("creator", &mut out.creator);
+        o.set("created_at", &mut out.created_at);
+        o.set("updated_at", &mut out.updated_at);
+        o.set("text_setting", &mut out.text_setting);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `custom_fields` of \[`Task`\].
+/// The `custom_fields` of `Task`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1062,21 +1069,22 @@ pub struct CustomFieldValue {
 }
 impl FromJson for CustomFieldValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomFieldValue")?;
+        let mut o = json::Fields::of(value, "CustomFieldValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "guid", &mut out.guid)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "number_value", &mut out.number_value)?;
-        json::set(&mut o, "datetime_value", &mut out.datetime_value)?;
-        json::set(&mut o, "member_value", &mut out.member_value)?;
-        json::set(&mut o, "single_select_value", &mut out.single_select_value)?;
-        json::set(&mut o, "multi_select_value", &mut out.multi_select_value)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "text_value", &mut out.text_value)?;
+        o.set("guid", &mut out.guid);
+        o.set("type", &mut out.r#type);
+        o.set("number_value", &mut out.number_value);
+        o.set("datetime_value", &mut out.datetime_value);
+        o.set("member_value", &mut out.member_value);
+        o.set("single_select_value", &mut out.single_select_value);
+        o.set("multi_select_value", &mut out.multi_select_value);
+        o.set("name", &mut out.name);
+        o.set("text_value", &mut out.text_value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `datetime_setting` of \[`CustomField`\].
+/// The `datetime_setting` of `CustomField`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1090,9 +1098,10 @@ pub struct DatetimeSetting {
 }
 impl FromJson for DatetimeSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DatetimeSetting")?;
+        let mut o = json::Fields::of(value, "DatetimeSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "format", &mut out.format)?;
+        o.set("format", &mut out.format);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1103,7 +1112,7 @@ impl ToJson for DatetimeSetting {
         w.end_object();
     }
 }
-/// The `docx_source` of \[`InputTask`\].
+/// The `docx_source` of `InputTask`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1133,7 +1142,7 @@ impl ToJson for DocxSource {
         None
     }
 }
-/// The `due` of \[`InputTask`\].
+/// The `due` of `InputTask`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1148,10 +1157,11 @@ pub struct Due {
 }
 impl FromJson for Due {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Due")?;
+        let mut o = json::Fields::of(value, "Due")?;
         let mut out = Self::default();
-        json::set(&mut o, "timestamp", &mut out.timestamp)?;
-        json::set(&mut o, "is_all_day", &mut out.is_all_day)?;
+        o.set("timestamp", &mut out.timestamp);
+        o.set("is_all_day", &mut out.is_all_day);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1176,9 +1186,10 @@ pub struct GetAttachmentResponseBody {
 }
 impl FromJson for GetAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetAttachmentResponseBody")?;
+        let mut o = json::Fields::of(value, "GetAttachmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "attachment", &mut out.attachment)?;
+        o.set("attachment", &mut out.attachment);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1195,9 +1206,10 @@ pub struct GetCommentResponseBody {
 }
 impl FromJson for GetCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetCommentResponseBody")?;
+        let mut o = json::Fields::of(value, "GetCommentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "comment", &mut out.comment)?;
+        o.set("comment", &mut out.comment);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1214,9 +1226,10 @@ pub struct GetCustomFieldResponseBody {
 }
 impl FromJson for GetCustomFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetCustomFieldResponseBody")?;
+        let mut o = json::Fields::of(value, "GetCustomFieldResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "custom_field", &mut out.custom_field)?;
+        o.set("custom_field", &mut out.custom_field);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1233,9 +1246,10 @@ pub struct GetSectionResponseBody {
 }
 impl FromJson for GetSectionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetSectionResponseBody")?;
+        let mut o = json::Fields::of(value, "GetSectionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "section", &mut out.section)?;
+        o.set("section", &mut out.section);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1252,9 +1266,10 @@ pub struct GetTaskResponseBody {
 }
 impl FromJson for GetTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "GetTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "task", &mut out.task)?;
+        o.set("task", &mut out.task);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1271,9 +1286,13 @@ pub struct GetTasklistActivitySubscriptionResponseBody {
 }
 impl FromJson for GetTasklistActivitySubscriptionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetTasklistActivitySubscriptionResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "GetTasklistActivitySubscriptionResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "activity_subscription", &mut out.activity_subscription)?;
+        o.set("activity_subscription", &mut out.activity_subscription);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1290,13 +1309,14 @@ pub struct GetTasklistResponseBody {
 }
 impl FromJson for GetTasklistResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetTasklistResponseBody")?;
+        let mut o = json::Fields::of(value, "GetTasklistResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "tasklist", &mut out.tasklist)?;
+        o.set("tasklist", &mut out.tasklist);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `href` of \[`Origin`\].
+/// The `href` of `Origin`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1313,10 +1333,11 @@ pub struct Href {
 }
 impl FromJson for Href {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Href")?;
+        let mut o = json::Fields::of(value, "Href")?;
         let mut out = Self::default();
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "title", &mut out.title)?;
+        o.set("url", &mut out.url);
+        o.set("title", &mut out.title);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1328,7 +1349,7 @@ impl ToJson for Href {
         w.end_object();
     }
 }
-/// The `tip` of \[`CustomCompleteItem`\].
+/// The `tip` of `CustomCompleteItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1363,20 +1384,21 @@ pub struct I18nText {
 }
 impl FromJson for I18nText {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nText")?;
+        let mut o = json::Fields::of(value, "I18nText")?;
         let mut out = Self::default();
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "zh_hk", &mut out.zh_hk)?;
-        json::set(&mut o, "zh_tw", &mut out.zh_tw)?;
-        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
-        json::set(&mut o, "fr_fr", &mut out.fr_fr)?;
-        json::set(&mut o, "it_it", &mut out.it_it)?;
-        json::set(&mut o, "de_de", &mut out.de_de)?;
-        json::set(&mut o, "ru_ru", &mut out.ru_ru)?;
-        json::set(&mut o, "th_th", &mut out.th_th)?;
-        json::set(&mut o, "es_es", &mut out.es_es)?;
-        json::set(&mut o, "ko_kr", &mut out.ko_kr)?;
+        o.set("en_us", &mut out.en_us);
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("zh_hk", &mut out.zh_hk);
+        o.set("zh_tw", &mut out.zh_tw);
+        o.set("ja_jp", &mut out.ja_jp);
+        o.set("fr_fr", &mut out.fr_fr);
+        o.set("it_it", &mut out.it_it);
+        o.set("de_de", &mut out.de_de);
+        o.set("ru_ru", &mut out.ru_ru);
+        o.set("th_th", &mut out.th_th);
+        o.set("es_es", &mut out.es_es);
+        o.set("ko_kr", &mut out.ko_kr);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1519,7 +1541,7 @@ impl ToJson for InputCustomField {
         None
     }
 }
-/// The `custom_fields` of \[`InputTask`\].
+/// The `custom_fields` of `InputTask`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1769,11 +1791,12 @@ pub struct ListAttachmentResponseBody {
 }
 impl FromJson for ListAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAttachmentResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAttachmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1794,11 +1817,12 @@ pub struct ListCommentResponseBody {
 }
 impl FromJson for ListCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListCommentResponseBody")?;
+        let mut o = json::Fields::of(value, "ListCommentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1819,11 +1843,12 @@ pub struct ListCustomFieldResponseBody {
 }
 impl FromJson for ListCustomFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListCustomFieldResponseBody")?;
+        let mut o = json::Fields::of(value, "ListCustomFieldResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1844,11 +1869,12 @@ pub struct ListSectionResponseBody {
 }
 impl FromJson for ListSectionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListSectionResponseBody")?;
+        let mut o = json::Fields::of(value, "ListSectionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1869,11 +1895,12 @@ pub struct ListTaskResponseBody {
 }
 impl FromJson for ListTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "ListTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1890,9 +1917,13 @@ pub struct ListTasklistActivitySubscriptionResponseBody {
 }
 impl FromJson for ListTasklistActivitySubscriptionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListTasklistActivitySubscriptionResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "ListTasklistActivitySubscriptionResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1913,15 +1944,16 @@ pub struct ListTasklistResponseBody {
 }
 impl FromJson for ListTasklistResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListTasklistResponseBody")?;
+        let mut o = json::Fields::of(value, "ListTasklistResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `members` of \[`AddMembersTaskRequestBody`\].
+/// The `members` of `AddMembersTaskRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1944,12 +1976,13 @@ pub struct Member {
 }
 impl FromJson for Member {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Member")?;
+        let mut o = json::Fields::of(value, "Member")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "role", &mut out.role)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("id", &mut out.id);
+        o.set("type", &mut out.r#type);
+        o.set("role", &mut out.role);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1963,7 +1996,7 @@ impl ToJson for Member {
         w.end_object();
     }
 }
-/// The `member_setting` of \[`CustomField`\].
+/// The `member_setting` of `CustomField`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1976,9 +2009,10 @@ pub struct MemberSetting {
 }
 impl FromJson for MemberSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MemberSetting")?;
+        let mut o = json::Fields::of(value, "MemberSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "multi", &mut out.multi)?;
+        o.set("multi", &mut out.multi);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1989,7 +2023,7 @@ impl ToJson for MemberSetting {
         w.end_object();
     }
 }
-/// The `number_setting` of \[`CustomField`\].
+/// The `number_setting` of `CustomField`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2019,13 +2053,14 @@ pub struct NumberSetting {
 }
 impl FromJson for NumberSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "NumberSetting")?;
+        let mut o = json::Fields::of(value, "NumberSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "format", &mut out.format)?;
-        json::set(&mut o, "custom_symbol", &mut out.custom_symbol)?;
-        json::set(&mut o, "custom_symbol_position", &mut out.custom_symbol_position)?;
-        json::set(&mut o, "separator", &mut out.separator)?;
-        json::set(&mut o, "decimal_count", &mut out.decimal_count)?;
+        o.set("format", &mut out.format);
+        o.set("custom_symbol", &mut out.custom_symbol);
+        o.set("custom_symbol_position", &mut out.custom_symbol_position);
+        o.set("separator", &mut out.separator);
+        o.set("decimal_count", &mut out.decimal_count);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2040,7 +2075,7 @@ impl ToJson for NumberSetting {
         w.end_object();
     }
 }
-/// The `option` of \[`CreateCustomFieldOptionResponseBody`\].
+/// The `option` of `CreateCustomFieldOptionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2059,12 +2094,13 @@ pub struct OptionModel {
 }
 impl FromJson for OptionModel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Option")?;
+        let mut o = json::Fields::of(value, "Option")?;
         let mut out = Self::default();
-        json::set(&mut o, "guid", &mut out.guid)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "color_index", &mut out.color_index)?;
-        json::set(&mut o, "is_hidden", &mut out.is_hidden)?;
+        o.set("guid", &mut out.guid);
+        o.set("name", &mut out.name);
+        o.set("color_index", &mut out.color_index);
+        o.set("is_hidden", &mut out.is_hidden);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2078,7 +2114,7 @@ impl ToJson for OptionModel {
         w.end_object();
     }
 }
-/// The `origin` of \[`InputTask`\].
+/// The `origin` of `InputTask`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2095,11 +2131,12 @@ pub struct Origin {
 }
 impl FromJson for Origin {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Origin")?;
+        let mut o = json::Fields::of(value, "Origin")?;
         let mut out = Self::default();
-        json::set(&mut o, "platform_i18n_name", &mut out.platform_i18n_name)?;
-        json::set(&mut o, "href", &mut out.href)?;
-        json::set(&mut o, "refer_resources", &mut out.refer_resources)?;
+        o.set("platform_i18n_name", &mut out.platform_i18n_name);
+        o.set("href", &mut out.href);
+        o.set("refer_resources", &mut out.refer_resources);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2112,7 +2149,7 @@ impl ToJson for Origin {
         w.end_object();
     }
 }
-/// The `refer_resources` of \[`Origin`\].
+/// The `refer_resources` of `Origin`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2131,12 +2168,13 @@ pub struct OriginReferResource {
 }
 impl FromJson for OriginReferResource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OriginReferResource")?;
+        let mut o = json::Fields::of(value, "OriginReferResource")?;
         let mut out = Self::default();
-        json::set(&mut o, "resource_id", &mut out.resource_id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "source_message", &mut out.source_message)?;
-        json::set(&mut o, "unavailable_reason", &mut out.unavailable_reason)?;
+        o.set("resource_id", &mut out.resource_id);
+        o.set("type", &mut out.r#type);
+        o.set("source_message", &mut out.source_message);
+        o.set("unavailable_reason", &mut out.unavailable_reason);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2150,7 +2188,7 @@ impl ToJson for OriginReferResource {
         w.end_object();
     }
 }
-/// The `source_message` of \[`OriginReferResource`\].
+/// The `source_message` of `OriginReferResource`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2165,10 +2203,11 @@ pub struct OriginSourceMessage {
 }
 impl FromJson for OriginSourceMessage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OriginSourceMessage")?;
+        let mut o = json::Fields::of(value, "OriginSourceMessage")?;
         let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "content", &mut out.content)?;
+        o.set("message_id", &mut out.message_id);
+        o.set("content", &mut out.content);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2240,9 +2279,10 @@ pub struct PatchCustomFieldOptionResponseBody {
 }
 impl FromJson for PatchCustomFieldOptionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchCustomFieldOptionResponseBody")?;
+        let mut o = json::Fields::of(value, "PatchCustomFieldOptionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "option", &mut out.option)?;
+        o.set("option", &mut out.option);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2394,7 +2434,7 @@ impl ToJson for PatchTasklistRequestBody {
         w.end_object();
     }
 }
-/// The `reminders` of \[`AddRemindersTaskRequestBody`\].
+/// The `reminders` of `AddRemindersTaskRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2409,10 +2449,11 @@ pub struct Reminder {
 }
 impl FromJson for Reminder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Reminder")?;
+        let mut o = json::Fields::of(value, "Reminder")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "relative_fire_minute", &mut out.relative_fire_minute)?;
+        o.set("id", &mut out.id);
+        o.set("relative_fire_minute", &mut out.relative_fire_minute);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2508,7 +2549,7 @@ impl ToJson for RemoveTasklistTaskRequestBody {
         None
     }
 }
-/// The `resource` of \[`Attachment`\].
+/// The `resource` of `Attachment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2523,10 +2564,11 @@ pub struct Resource {
 }
 impl FromJson for Resource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Resource")?;
+        let mut o = json::Fields::of(value, "Resource")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "id", &mut out.id)?;
+        o.set("type", &mut out.r#type);
+        o.set("id", &mut out.id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2572,13 +2614,14 @@ pub struct SearchTaskResponseBody {
 }
 impl FromJson for SearchTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "notice", &mut out.notice)?;
+        o.set("items", &mut out.items);
+        o.set("total", &mut out.total);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("notice", &mut out.notice);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2603,7 +2646,7 @@ impl ToJson for SearchTasklistRequestBody {
         w.end_object();
     }
 }
-/// The `section` of \[`CreateSectionResponseBody`\].
+/// The `section` of `CreateSectionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2630,20 +2673,21 @@ pub struct Section {
 }
 impl FromJson for Section {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Section")?;
+        let mut o = json::Fields::of(value, "Section")?;
         let mut out = Self::default();
-        json::set(&mut o, "guid", &mut out.guid)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "resource_type", &mut out.resource_type)?;
-        json::set(&mut o, "is_default", &mut out.is_default)?;
-        json::set(&mut o, "creator", &mut out.creator)?;
-        json::set(&mut o, "tasklist", &mut out.tasklist)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        o.set("guid", &mut out.guid);
+        o.set("name", &mut out.name);
+        o.set("resource_type", &mut out.resource_type);
+        o.set("is_default", &mut out.is_default);
+        o.set("creator", &mut out.creator);
+        o.set("tasklist", &mut out.tasklist);
+        o.set("created_at", &mut out.created_at);
+        o.set("updated_at", &mut out.updated_at);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListSectionResponseBody`\].
+/// The `items` of `ListSectionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2660,15 +2704,16 @@ pub struct SectionSummary {
 }
 impl FromJson for SectionSummary {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SectionSummary")?;
+        let mut o = json::Fields::of(value, "SectionSummary")?;
         let mut out = Self::default();
-        json::set(&mut o, "guid", &mut out.guid)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "is_default", &mut out.is_default)?;
+        o.set("guid", &mut out.guid);
+        o.set("name", &mut out.name);
+        o.set("is_default", &mut out.is_default);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `single_select_setting` of \[`CustomField`\].
+/// The `single_select_setting` of `CustomField`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2681,9 +2726,10 @@ pub struct SelectSetting {
 }
 impl FromJson for SelectSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SelectSetting")?;
+        let mut o = json::Fields::of(value, "SelectSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "options", &mut out.options)?;
+        o.set("options", &mut out.options);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2718,7 +2764,7 @@ impl ToJson for SetAncestorTaskTaskRequestBody {
         w.end_object();
     }
 }
-/// The `task` of \[`AddMembersTaskResponseBody`\].
+/// The `task` of `AddMembersTaskResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2797,46 +2843,47 @@ pub struct Task {
 }
 impl FromJson for Task {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Task")?;
+        let mut o = json::Fields::of(value, "Task")?;
         let mut out = Self::default();
-        json::set(&mut o, "guid", &mut out.guid)?;
-        json::set(&mut o, "summary", &mut out.summary)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "due", &mut out.due)?;
-        json::set(&mut o, "reminders", &mut out.reminders)?;
-        json::set(&mut o, "creator", &mut out.creator)?;
-        json::set(&mut o, "members", &mut out.members)?;
-        json::set(&mut o, "completed_at", &mut out.completed_at)?;
-        json::set(&mut o, "attachments", &mut out.attachments)?;
-        json::set(&mut o, "origin", &mut out.origin)?;
-        json::set(&mut o, "extra", &mut out.extra)?;
-        json::set(&mut o, "tasklists", &mut out.tasklists)?;
-        json::set(&mut o, "repeat_rule", &mut out.repeat_rule)?;
-        json::set(&mut o, "parent_task_guid", &mut out.parent_task_guid)?;
-        json::set(&mut o, "mode", &mut out.mode)?;
-        json::set(&mut o, "source", &mut out.source)?;
-        json::set(&mut o, "custom_complete", &mut out.custom_complete)?;
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "start", &mut out.start)?;
-        json::set(&mut o, "subtask_count", &mut out.subtask_count)?;
-        json::set(&mut o, "is_milestone", &mut out.is_milestone)?;
-        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
-        json::set(&mut o, "dependencies", &mut out.dependencies)?;
-        json::set(&mut o, "assignee_related", &mut out.assignee_related)?;
-        json::set(&mut o, "positive_reminders", &mut out.positive_reminders)?;
-        json::set(&mut o, "agent_task_status", &mut out.agent_task_status)?;
-        json::set(&mut o, "agent_task_progress", &mut out.agent_task_progress)?;
-        json::set(&mut o, "text_deliveries", &mut out.text_deliveries)?;
-        json::set(&mut o, "attachment_deliveries", &mut out.attachment_deliveries)?;
-        json::set(&mut o, "next_task_guid", &mut out.next_task_guid)?;
+        o.set("guid", &mut out.guid);
+        o.set("summary", &mut out.summary);
+        o.set("description", &mut out.description);
+        o.set("due", &mut out.due);
+        o.set("reminders", &mut out.reminders);
+        o.set("creator", &mut out.creator);
+        o.set("members", &mut out.members);
+        o.set("completed_at", &mut out.completed_at);
+        o.set("attachments", &mut out.attachments);
+        o.set("origin", &mut out.origin);
+        o.set("extra", &mut out.extra);
+        o.set("tasklists", &mut out.tasklists);
+        o.set("repeat_rule", &mut out.repeat_rule);
+        o.set("parent_task_guid", &mut out.parent_task_guid);
+        o.set("mode", &mut out.mode);
+        o.set("source", &mut out.source);
+        o.set("custom_complete", &mut out.custom_complete);
+        o.set("task_id", &mut out.task_id);
+        o.set("created_at", &mut out.created_at);
+        o.set("updated_at", &mut out.updated_at);
+        o.set("status", &mut out.status);
+        o.set("url", &mut out.url);
+        o.set("start", &mut out.start);
+        o.set("subtask_count", &mut out.subtask_count);
+        o.set("is_milestone", &mut out.is_milestone);
+        o.set("custom_fields", &mut out.custom_fields);
+        o.set("dependencies", &mut out.dependencies);
+        o.set("assignee_related", &mut out.assignee_related);
+        o.set("positive_reminders", &mut out.positive_reminders);
+        o.set("agent_task_status", &mut out.agent_task_status);
+        o.set("agent_task_progress", &mut out.agent_task_progress);
+        o.set("text_deliveries", &mut out.text_deliveries);
+        o.set("attachment_deliveries", &mut out.attachment_deliveries);
+        o.set("next_task_guid", &mut out.next_task_guid);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `assignee_related` of \[`Task`\].
+/// The `assignee_related` of `Task`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2851,14 +2898,15 @@ pub struct TaskAssignee {
 }
 impl FromJson for TaskAssignee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TaskAssignee")?;
+        let mut o = json::Fields::of(value, "TaskAssignee")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "completed_at", &mut out.completed_at)?;
+        o.set("id", &mut out.id);
+        o.set("completed_at", &mut out.completed_at);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `dependencies` of \[`AddDependenciesTaskRequestBody`\].
+/// The `dependencies` of `AddDependenciesTaskRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2875,10 +2923,11 @@ pub struct TaskDependency {
 }
 impl FromJson for TaskDependency {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TaskDependency")?;
+        let mut o = json::Fields::of(value, "TaskDependency")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "task_guid", &mut out.task_guid)?;
+        o.set("type", &mut out.r#type);
+        o.set("task_guid", &mut out.task_guid);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2899,7 +2948,7 @@ impl ToJson for TaskDependency {
         None
     }
 }
-/// The `tasklists` of \[`InputTask`\].
+/// The `tasklists` of `InputTask`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2914,10 +2963,11 @@ pub struct TaskInTasklistInfo {
 }
 impl FromJson for TaskInTasklistInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TaskInTasklistInfo")?;
+        let mut o = json::Fields::of(value, "TaskInTasklistInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "tasklist_guid", &mut out.tasklist_guid)?;
-        json::set(&mut o, "section_guid", &mut out.section_guid)?;
+        o.set("tasklist_guid", &mut out.tasklist_guid);
+        o.set("section_guid", &mut out.section_guid);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2929,7 +2979,7 @@ impl ToJson for TaskInTasklistInfo {
         w.end_object();
     }
 }
-/// The `filter` of \[`SearchTaskRequestBody`\].
+/// The `filter` of `SearchTaskRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2959,7 +3009,7 @@ impl ToJson for TaskSearchFilter {
         w.end_object();
     }
 }
-/// The `items` of \[`SearchTaskResponseBody`\].
+/// The `items` of `SearchTaskResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2976,15 +3026,16 @@ pub struct TaskSearchItem {
 }
 impl FromJson for TaskSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TaskSearchItem")?;
+        let mut o = json::Fields::of(value, "TaskSearchItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "display_info", &mut out.display_info)?;
-        json::set(&mut o, "meta_data", &mut out.meta_data)?;
+        o.set("id", &mut out.id);
+        o.set("display_info", &mut out.display_info);
+        o.set("meta_data", &mut out.meta_data);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `meta_data` of \[`TaskSearchItem`\].
+/// The `meta_data` of `TaskSearchItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3001,11 +3052,12 @@ pub struct TaskSearchMeta {
 }
 impl FromJson for TaskSearchMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TaskSearchMeta")?;
+        let mut o = json::Fields::of(value, "TaskSearchMeta")?;
         let mut out = Self::default();
-        json::set(&mut o, "app_link", &mut out.app_link)?;
-        json::set(&mut o, "avatar", &mut out.avatar)?;
-        json::set(&mut o, "description", &mut out.description)?;
+        o.set("app_link", &mut out.app_link);
+        o.set("avatar", &mut out.avatar);
+        o.set("description", &mut out.description);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3024,14 +3076,15 @@ pub struct TaskSubscriptionTaskV2ResponseBody {
 }
 impl FromJson for TaskSubscriptionTaskV2ResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TaskSubscriptionTaskV2ResponseBody")?;
+        let mut o = json::Fields::of(value, "TaskSubscriptionTaskV2ResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "msg", &mut out.msg)?;
+        o.set("code", &mut out.code);
+        o.set("msg", &mut out.msg);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`TasksSectionResponseBody`\].
+/// The `items` of `TasksSectionResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3056,19 +3109,20 @@ pub struct TaskSummary {
 }
 impl FromJson for TaskSummary {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TaskSummary")?;
+        let mut o = json::Fields::of(value, "TaskSummary")?;
         let mut out = Self::default();
-        json::set(&mut o, "guid", &mut out.guid)?;
-        json::set(&mut o, "summary", &mut out.summary)?;
-        json::set(&mut o, "completed_at", &mut out.completed_at)?;
-        json::set(&mut o, "start", &mut out.start)?;
-        json::set(&mut o, "due", &mut out.due)?;
-        json::set(&mut o, "members", &mut out.members)?;
-        json::set(&mut o, "subtask_count", &mut out.subtask_count)?;
+        o.set("guid", &mut out.guid);
+        o.set("summary", &mut out.summary);
+        o.set("completed_at", &mut out.completed_at);
+        o.set("start", &mut out.start);
+        o.set("due", &mut out.due);
+        o.set("members", &mut out.members);
+        o.set("subtask_count", &mut out.subtask_count);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `tasklist` of \[`AddMembersTasklistResponseBody`\].
+/// The `tasklist` of `AddMembersTasklistResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3097,17 +3151,18 @@ pub struct Tasklist {
 }
 impl FromJson for Tasklist {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Tasklist")?;
+        let mut o = json::Fields::of(value, "Tasklist")?;
         let mut out = Self::default();
-        json::set(&mut o, "guid", &mut out.guid)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "creator", &mut out.creator)?;
-        json::set(&mut o, "owner", &mut out.owner)?;
-        json::set(&mut o, "members", &mut out.members)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "created_at", &mut out.created_at)?;
-        json::set(&mut o, "updated_at", &mut out.updated_at)?;
-        json::set(&mut o, "archive_msec", &mut out.archive_msec)?;
+        o.set("guid", &mut out.guid);
+        o.set("name", &mut out.name);
+        o.set("creator", &mut out.creator);
+        o.set("owner", &mut out.owner);
+        o.set("members", &mut out.members);
+        o.set("url", &mut out.url);
+        o.set("created_at", &mut out.created_at);
+        o.set("updated_at", &mut out.updated_at);
+        o.set("archive_msec", &mut out.archive_msec);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3146,13 +3201,14 @@ pub struct TasklistActivitySubscription {
 }
 impl FromJson for TasklistActivitySubscription {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TasklistActivitySubscription")?;
+        let mut o = json::Fields::of(value, "TasklistActivitySubscription")?;
         let mut out = Self::default();
-        json::set(&mut o, "guid", &mut out.guid)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "subscribers", &mut out.subscribers)?;
-        json::set(&mut o, "include_keys", &mut out.include_keys)?;
-        json::set(&mut o, "disabled", &mut out.disabled)?;
+        o.set("guid", &mut out.guid);
+        o.set("name", &mut out.name);
+        o.set("subscribers", &mut out.subscribers);
+        o.set("include_keys", &mut out.include_keys);
+        o.set("disabled", &mut out.disabled);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3167,7 +3223,7 @@ impl ToJson for TasklistActivitySubscription {
         w.end_object();
     }
 }
-/// The `filter` of \[`SearchTasklistRequestBody`\].
+/// The `filter` of `SearchTasklistRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3188,7 +3244,7 @@ impl ToJson for TasklistSearchFilter {
         w.end_object();
     }
 }
-/// The `tasklist` of \[`Section`\].
+/// The `tasklist` of `Section`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3203,10 +3259,11 @@ pub struct TasklistSummary {
 }
 impl FromJson for TasklistSummary {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TasklistSummary")?;
+        let mut o = json::Fields::of(value, "TasklistSummary")?;
         let mut out = Self::default();
-        json::set(&mut o, "guid", &mut out.guid)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("guid", &mut out.guid);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3223,9 +3280,10 @@ pub struct TasklistsTaskResponseBody {
 }
 impl FromJson for TasklistsTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TasklistsTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "TasklistsTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "tasklists", &mut out.tasklists)?;
+        o.set("tasklists", &mut out.tasklists);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3246,15 +3304,16 @@ pub struct TasksSectionResponseBody {
 }
 impl FromJson for TasksSectionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TasksSectionResponseBody")?;
+        let mut o = json::Fields::of(value, "TasksSectionResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `text_setting` of \[`CustomField`\].
+/// The `text_setting` of `CustomField`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3274,7 +3333,7 @@ impl ToJson for TextSetting {
         w.end_object();
     }
 }
-/// The `due_time` of \[`TaskSearchFilter`\].
+/// The `due_time` of `TaskSearchFilter`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3308,9 +3367,10 @@ pub struct UploadAttachmentResponseBody {
 }
 impl FromJson for UploadAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UploadAttachmentResponseBody")?;
+        let mut o = json::Fields::of(value, "UploadAttachmentResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3430,15 +3490,15 @@ pub type RemoveTasklistTaskResponseBody = GetTaskResponseBody;
 ///
 /// The same fields as [`SearchTaskResponseBody`]: one type, two names.
 pub type SearchTasklistResponseBody = SearchTaskResponseBody;
-/// The `start` of \[`InputTask`\].
+/// The `start` of `InputTask`.
 ///
 /// The same fields as [`Due`]: one type, two names.
 pub type Start = Due;
-/// The `items` of \[`SearchTasklistResponseBody`\].
+/// The `items` of `SearchTasklistResponseBody`.
 ///
 /// The same fields as [`TaskSearchItem`]: one type, two names.
 pub type TasklistSearchItem = TaskSearchItem;
-/// The `meta_data` of \[`TasklistSearchItem`\].
+/// The `meta_data` of `TasklistSearchItem`.
 ///
 /// The same fields as [`TaskSearchMeta`]: one type, two names.
 pub type TasklistSearchMeta = TaskSearchMeta;

@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use lark_oapi_core::__private::json::{self, FromJson, JsonError, JsonWriter, ToJson};
 use serde_json::Value;
-/// The `avatar` of \[`Tenant`\].
+/// The `avatar` of `Tenant`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -23,16 +23,17 @@ pub struct Avatar {
 }
 impl FromJson for Avatar {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Avatar")?;
+        let mut o = json::Fields::of(value, "Avatar")?;
         let mut out = Self::default();
-        json::set(&mut o, "avatar_origin", &mut out.avatar_origin)?;
-        json::set(&mut o, "avatar_72", &mut out.avatar_72)?;
-        json::set(&mut o, "avatar_240", &mut out.avatar_240)?;
-        json::set(&mut o, "avatar_640", &mut out.avatar_640)?;
+        o.set("avatar_origin", &mut out.avatar_origin);
+        o.set("avatar_72", &mut out.avatar_72);
+        o.set("avatar_240", &mut out.avatar_240);
+        o.set("avatar_640", &mut out.avatar_640);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n_name` of \[`TenantAssignInfo`\].
+/// The `i18n_name` of `TenantAssignInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -49,11 +50,12 @@ pub struct ProductI18nName {
 }
 impl FromJson for ProductI18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProductI18nName")?;
+        let mut o = json::Fields::of(value, "ProductI18nName")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("ja_jp", &mut out.ja_jp);
+        o.set("en_us", &mut out.en_us);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -70,9 +72,10 @@ pub struct QueryTenantProductAssignInfoResponseBody {
 }
 impl FromJson for QueryTenantProductAssignInfoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryTenantProductAssignInfoResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryTenantProductAssignInfoResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "assign_info_list", &mut out.assign_info_list)?;
+        o.set("assign_info_list", &mut out.assign_info_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -89,13 +92,14 @@ pub struct QueryTenantResponseBody {
 }
 impl FromJson for QueryTenantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryTenantResponseBody")?;
+        let mut o = json::Fields::of(value, "QueryTenantResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "tenant", &mut out.tenant)?;
+        o.set("tenant", &mut out.tenant);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `tenant` of \[`QueryTenantResponseBody`\].
+/// The `tenant` of `QueryTenantResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -118,18 +122,19 @@ pub struct Tenant {
 }
 impl FromJson for Tenant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Tenant")?;
+        let mut o = json::Fields::of(value, "Tenant")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "display_id", &mut out.display_id)?;
-        json::set(&mut o, "tenant_tag", &mut out.tenant_tag)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "avatar", &mut out.avatar)?;
-        json::set(&mut o, "domain", &mut out.domain)?;
+        o.set("name", &mut out.name);
+        o.set("display_id", &mut out.display_id);
+        o.set("tenant_tag", &mut out.tenant_tag);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("avatar", &mut out.avatar);
+        o.set("domain", &mut out.domain);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `assign_info_list` of \[`QueryTenantProductAssignInfoResponseBody`\].
+/// The `assign_info_list` of `QueryTenantProductAssignInfoResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -156,16 +161,17 @@ pub struct TenantAssignInfo {
 }
 impl FromJson for TenantAssignInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TenantAssignInfo")?;
+        let mut o = json::Fields::of(value, "TenantAssignInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "subscription_id", &mut out.subscription_id)?;
-        json::set(&mut o, "license_plan_key", &mut out.license_plan_key)?;
-        json::set(&mut o, "product_name", &mut out.product_name)?;
-        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
-        json::set(&mut o, "total_seats", &mut out.total_seats)?;
-        json::set(&mut o, "assigned_seats", &mut out.assigned_seats)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
+        o.set("subscription_id", &mut out.subscription_id);
+        o.set("license_plan_key", &mut out.license_plan_key);
+        o.set("product_name", &mut out.product_name);
+        o.set("i18n_name", &mut out.i18n_name);
+        o.set("total_seats", &mut out.total_seats);
+        o.set("assigned_seats", &mut out.assigned_seats);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -17,9 +17,10 @@ pub struct DetectTextRequestBody {
 }
 impl FromJson for DetectTextRequestBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DetectTextRequestBody")?;
+        let mut o = json::Fields::of(value, "DetectTextRequestBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "text", &mut out.text)?;
+        o.set("text", &mut out.text);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -49,13 +50,14 @@ pub struct DetectTextResponseBody {
 }
 impl FromJson for DetectTextResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DetectTextResponseBody")?;
+        let mut o = json::Fields::of(value, "DetectTextResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "language", &mut out.language)?;
+        o.set("language", &mut out.language);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `glossary` of \[`TranslateTextRequestBody`\].
+/// The `glossary` of `TranslateTextRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",

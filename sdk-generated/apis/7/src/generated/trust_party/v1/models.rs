@@ -367,7 +367,7 @@ impl ToJson for TargetUserIdType {
         w.string(self.as_str());
     }
 }
-/// The `user_avatar` of \[`CollaborationEntity`\].
+/// The `user_avatar` of `CollaborationEntity`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -386,16 +386,17 @@ pub struct AvatarInfo {
 }
 impl FromJson for AvatarInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AvatarInfo")?;
+        let mut o = json::Fields::of(value, "AvatarInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "avatar_72", &mut out.avatar_72)?;
-        json::set(&mut o, "avatar_240", &mut out.avatar_240)?;
-        json::set(&mut o, "avatar_640", &mut out.avatar_640)?;
-        json::set(&mut o, "avatar_origin", &mut out.avatar_origin)?;
+        o.set("avatar_72", &mut out.avatar_72);
+        o.set("avatar_240", &mut out.avatar_240);
+        o.set("avatar_640", &mut out.avatar_640);
+        o.set("avatar_origin", &mut out.avatar_origin);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `target_department` of \[`GetCollaborationTenantCollaborationDepartmentResponseBody`\].
+/// The `target_department` of `GetCollaborationTenantCollaborationDepartmentResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -420,19 +421,20 @@ pub struct CollaborationDepartment {
 }
 impl FromJson for CollaborationDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CollaborationDepartment")?;
+        let mut o = json::Fields::of(value, "CollaborationDepartment")?;
         let mut out = Self::default();
-        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
-        json::set(&mut o, "order", &mut out.order)?;
-        json::set(&mut o, "leaders", &mut out.leaders)?;
-        json::set(&mut o, "parent_department_id", &mut out.parent_department_id)?;
+        o.set("open_department_id", &mut out.open_department_id);
+        o.set("department_id", &mut out.department_id);
+        o.set("name", &mut out.name);
+        o.set("i18n_name", &mut out.i18n_name);
+        o.set("order", &mut out.order);
+        o.set("leaders", &mut out.leaders);
+        o.set("parent_department_id", &mut out.parent_department_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `parent_department_id` of \[`CollaborationDepartment`\].
+/// The `parent_department_id` of `CollaborationDepartment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -447,14 +449,15 @@ pub struct CollaborationDepartmentId {
 }
 impl FromJson for CollaborationDepartmentId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CollaborationDepartmentId")?;
+        let mut o = json::Fields::of(value, "CollaborationDepartmentId")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("open_department_id", &mut out.open_department_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `leaders` of \[`CollaborationDepartment`\].
+/// The `leaders` of `CollaborationDepartment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -469,14 +472,15 @@ pub struct CollaborationDepartmentLeader {
 }
 impl FromJson for CollaborationDepartmentLeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CollaborationDepartmentLeader")?;
+        let mut o = json::Fields::of(value, "CollaborationDepartmentLeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "leader_type", &mut out.leader_type)?;
-        json::set(&mut o, "id", &mut out.id)?;
+        o.set("leader_type", &mut out.leader_type);
+        o.set("id", &mut out.id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `collaboration_entity_list` of \[`VisibleOrganizationCollaborationTenantResponseBody`\].
+/// The `collaboration_entity_list` of `VisibleOrganizationCollaborationTenantResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -519,32 +523,29 @@ pub struct CollaborationEntity {
 }
 impl FromJson for CollaborationEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CollaborationEntity")?;
+        let mut o = json::Fields::of(value, "CollaborationEntity")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "collaboration_entity_type",
-            &mut out.collaboration_entity_type,
-        )?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_user_id", &mut out.open_user_id)?;
-        json::set(&mut o, "union_user_id", &mut out.union_user_id)?;
-        json::set(&mut o, "department_name", &mut out.department_name)?;
-        json::set(&mut o, "i18n_department_name", &mut out.i18n_department_name)?;
-        json::set(&mut o, "department_order", &mut out.department_order)?;
-        json::set(&mut o, "user_name", &mut out.user_name)?;
-        json::set(&mut o, "i18n_user_name", &mut out.i18n_user_name)?;
-        json::set(&mut o, "user_avatar", &mut out.user_avatar)?;
-        json::set(&mut o, "group_id", &mut out.group_id)?;
-        json::set(&mut o, "open_group_id", &mut out.open_group_id)?;
-        json::set(&mut o, "group_name", &mut out.group_name)?;
-        json::set(&mut o, "i18n_group_name", &mut out.i18n_group_name)?;
+        o.set("collaboration_entity_type", &mut out.collaboration_entity_type);
+        o.set("department_id", &mut out.department_id);
+        o.set("open_department_id", &mut out.open_department_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("open_user_id", &mut out.open_user_id);
+        o.set("union_user_id", &mut out.union_user_id);
+        o.set("department_name", &mut out.department_name);
+        o.set("i18n_department_name", &mut out.i18n_department_name);
+        o.set("department_order", &mut out.department_order);
+        o.set("user_name", &mut out.user_name);
+        o.set("i18n_user_name", &mut out.i18n_user_name);
+        o.set("user_avatar", &mut out.user_avatar);
+        o.set("group_id", &mut out.group_id);
+        o.set("open_group_id", &mut out.open_group_id);
+        o.set("group_name", &mut out.group_name);
+        o.set("i18n_group_name", &mut out.i18n_group_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `target_tenant` of \[`GetCollaborationTenantResponseBody`\].
+/// The `target_tenant` of `GetCollaborationTenantResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -575,22 +576,23 @@ pub struct CollaborationTenant {
 }
 impl FromJson for CollaborationTenant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CollaborationTenant")?;
+        let mut o = json::Fields::of(value, "CollaborationTenant")?;
         let mut out = Self::default();
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "tenant_name", &mut out.tenant_name)?;
-        json::set(&mut o, "i18n_tenant_name", &mut out.i18n_tenant_name)?;
-        json::set(&mut o, "tenant_short_name", &mut out.tenant_short_name)?;
-        json::set(&mut o, "i18n_tenant_short_name", &mut out.i18n_tenant_short_name)?;
-        json::set(&mut o, "connect_time", &mut out.connect_time)?;
-        json::set(&mut o, "tenant_tag", &mut out.tenant_tag)?;
-        json::set(&mut o, "i18n_tenant_tag", &mut out.i18n_tenant_tag)?;
-        json::set(&mut o, "avatar", &mut out.avatar)?;
-        json::set(&mut o, "brand", &mut out.brand)?;
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("tenant_name", &mut out.tenant_name);
+        o.set("i18n_tenant_name", &mut out.i18n_tenant_name);
+        o.set("tenant_short_name", &mut out.tenant_short_name);
+        o.set("i18n_tenant_short_name", &mut out.i18n_tenant_short_name);
+        o.set("connect_time", &mut out.connect_time);
+        o.set("tenant_tag", &mut out.tenant_tag);
+        o.set("i18n_tenant_tag", &mut out.i18n_tenant_tag);
+        o.set("avatar", &mut out.avatar);
+        o.set("brand", &mut out.brand);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `target_user` of \[`GetCollaborationTenantCollaborationUserResponseBody`\].
+/// The `target_user` of `GetCollaborationTenantCollaborationUserResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -631,27 +633,28 @@ pub struct CollaborationUser {
 }
 impl FromJson for CollaborationUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CollaborationUser")?;
+        let mut o = json::Fields::of(value, "CollaborationUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
-        json::set(&mut o, "avatar", &mut out.avatar)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "department_ids", &mut out.department_ids)?;
-        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
-        json::set(&mut o, "job_title", &mut out.job_title)?;
-        json::set(&mut o, "custom_attrs", &mut out.custom_attrs)?;
-        json::set(&mut o, "employee_no", &mut out.employee_no)?;
-        json::set(&mut o, "parent_department_ids", &mut out.parent_department_ids)?;
-        json::set(&mut o, "leader_id", &mut out.leader_id)?;
+        o.set("open_id", &mut out.open_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("union_id", &mut out.union_id);
+        o.set("name", &mut out.name);
+        o.set("i18n_name", &mut out.i18n_name);
+        o.set("avatar", &mut out.avatar);
+        o.set("mobile", &mut out.mobile);
+        o.set("status", &mut out.status);
+        o.set("department_ids", &mut out.department_ids);
+        o.set("leader_user_id", &mut out.leader_user_id);
+        o.set("job_title", &mut out.job_title);
+        o.set("custom_attrs", &mut out.custom_attrs);
+        o.set("employee_no", &mut out.employee_no);
+        o.set("parent_department_ids", &mut out.parent_department_ids);
+        o.set("leader_id", &mut out.leader_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `id` of \[`CollaborationDepartmentLeader`\].
+/// The `id` of `CollaborationDepartmentLeader`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -668,15 +671,16 @@ pub struct CollaborationUserId {
 }
 impl FromJson for CollaborationUserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CollaborationUserId")?;
+        let mut o = json::Fields::of(value, "CollaborationUserId")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `generic_user` of \[`UserCustomAttrValue`\].
+/// The `generic_user` of `UserCustomAttrValue`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -691,10 +695,11 @@ pub struct CustomAttrGenericUser {
 }
 impl FromJson for CustomAttrGenericUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomAttrGenericUser")?;
+        let mut o = json::Fields::of(value, "CustomAttrGenericUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
+        o.set("id", &mut out.id);
+        o.set("type", &mut out.r#type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -711,12 +716,13 @@ pub struct GetCollaborationTenantCollaborationDepartmentResponseBody {
 }
 impl FromJson for GetCollaborationTenantCollaborationDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "GetCollaborationTenantCollaborationDepartmentResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "target_department", &mut out.target_department)?;
+        o.set("target_department", &mut out.target_department);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -733,12 +739,13 @@ pub struct GetCollaborationTenantCollaborationUserResponseBody {
 }
 impl FromJson for GetCollaborationTenantCollaborationUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "GetCollaborationTenantCollaborationUserResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "target_user", &mut out.target_user)?;
+        o.set("target_user", &mut out.target_user);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -755,13 +762,14 @@ pub struct GetCollaborationTenantResponseBody {
 }
 impl FromJson for GetCollaborationTenantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetCollaborationTenantResponseBody")?;
+        let mut o = json::Fields::of(value, "GetCollaborationTenantResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "target_tenant", &mut out.target_tenant)?;
+        o.set("target_tenant", &mut out.target_tenant);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `i18n_name` of \[`CollaborationDepartment`\].
+/// The `i18n_name` of `CollaborationDepartment`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -778,11 +786,12 @@ pub struct I18nName {
 }
 impl FromJson for I18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nName")?;
+        let mut o = json::Fields::of(value, "I18nName")?;
         let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
+        o.set("zh_cn", &mut out.zh_cn);
+        o.set("ja_jp", &mut out.ja_jp);
+        o.set("en_us", &mut out.en_us);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -803,15 +812,16 @@ pub struct ListCollaborationTenantResponseBody {
 }
 impl FromJson for ListCollaborationTenantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListCollaborationTenantResponseBody")?;
+        let mut o = json::Fields::of(value, "ListCollaborationTenantResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "target_tenant_list", &mut out.target_tenant_list)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("target_tenant_list", &mut out.target_tenant_list);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `custom_attrs` of \[`CollaborationUser`\].
+/// The `custom_attrs` of `CollaborationUser`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -828,15 +838,16 @@ pub struct UserCustomAttr {
 }
 impl FromJson for UserCustomAttr {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserCustomAttr")?;
+        let mut o = json::Fields::of(value, "UserCustomAttr")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "value", &mut out.value)?;
+        o.set("type", &mut out.r#type);
+        o.set("id", &mut out.id);
+        o.set("value", &mut out.value);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `value` of \[`UserCustomAttr`\].
+/// The `value` of `UserCustomAttr`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -863,20 +874,21 @@ pub struct UserCustomAttrValue {
 }
 impl FromJson for UserCustomAttrValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserCustomAttrValue")?;
+        let mut o = json::Fields::of(value, "UserCustomAttrValue")?;
         let mut out = Self::default();
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "pc_url", &mut out.pc_url)?;
-        json::set(&mut o, "option_id", &mut out.option_id)?;
-        json::set(&mut o, "option_value", &mut out.option_value)?;
-        json::set(&mut o, "picture_url", &mut out.picture_url)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "generic_user", &mut out.generic_user)?;
+        o.set("text", &mut out.text);
+        o.set("url", &mut out.url);
+        o.set("pc_url", &mut out.pc_url);
+        o.set("option_id", &mut out.option_id);
+        o.set("option_value", &mut out.option_value);
+        o.set("picture_url", &mut out.picture_url);
+        o.set("name", &mut out.name);
+        o.set("generic_user", &mut out.generic_user);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `status` of \[`CollaborationUser`\].
+/// The `status` of `CollaborationUser`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -897,13 +909,14 @@ pub struct UserStatus {
 }
 impl FromJson for UserStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserStatus")?;
+        let mut o = json::Fields::of(value, "UserStatus")?;
         let mut out = Self::default();
-        json::set(&mut o, "is_frozen", &mut out.is_frozen)?;
-        json::set(&mut o, "is_resigned", &mut out.is_resigned)?;
-        json::set(&mut o, "is_activated", &mut out.is_activated)?;
-        json::set(&mut o, "is_exited", &mut out.is_exited)?;
-        json::set(&mut o, "is_unjoin", &mut out.is_unjoin)?;
+        o.set("is_frozen", &mut out.is_frozen);
+        o.set("is_resigned", &mut out.is_resigned);
+        o.set("is_activated", &mut out.is_activated);
+        o.set("is_exited", &mut out.is_exited);
+        o.set("is_unjoin", &mut out.is_unjoin);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -924,18 +937,15 @@ pub struct VisibleOrganizationCollaborationTenantResponseBody {
 }
 impl FromJson for VisibleOrganizationCollaborationTenantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "VisibleOrganizationCollaborationTenantResponseBody",
         )?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "collaboration_entity_list",
-            &mut out.collaboration_entity_list,
-        )?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("collaboration_entity_list", &mut out.collaboration_entity_list);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use lark_oapi_core::__private::json::{self, FromJson, JsonError, JsonWriter, ToJson};
 use serde_json::Value;
-/// The `autonomous_key` of \[`GetAutonomousKeyResponseBody`\].
+/// The `autonomous_key` of `GetAutonomousKeyResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -33,17 +33,18 @@ pub struct AutonomousKey {
 }
 impl FromJson for AutonomousKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AutonomousKey")?;
+        let mut o = json::Fields::of(value, "AutonomousKey")?;
         let mut out = Self::default();
-        json::set(&mut o, "key_version_id", &mut out.key_version_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "algorithm_type", &mut out.algorithm_type)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "key_usage", &mut out.key_usage)?;
-        json::set(&mut o, "feature_code", &mut out.feature_code)?;
-        json::set(&mut o, "key_alias", &mut out.key_alias)?;
+        o.set("key_version_id", &mut out.key_version_id);
+        o.set("status", &mut out.status);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("algorithm_type", &mut out.algorithm_type);
+        o.set("operator", &mut out.operator);
+        o.set("key_usage", &mut out.key_usage);
+        o.set("feature_code", &mut out.feature_code);
+        o.set("key_alias", &mut out.key_alias);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -140,10 +141,11 @@ pub struct CreateAutonomousKeyResponseBody {
 }
 impl FromJson for CreateAutonomousKeyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAutonomousKeyResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateAutonomousKeyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "key_version_id", &mut out.key_version_id)?;
-        json::set(&mut o, "hashed_master_key", &mut out.hashed_master_key)?;
+        o.set("key_version_id", &mut out.key_version_id);
+        o.set("hashed_master_key", &mut out.hashed_master_key);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -160,9 +162,10 @@ pub struct DeleteAutonomousKeyResponseBody {
 }
 impl FromJson for DeleteAutonomousKeyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteAutonomousKeyResponseBody")?;
+        let mut o = json::Fields::of(value, "DeleteAutonomousKeyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "key_version_id", &mut out.key_version_id)?;
+        o.set("key_version_id", &mut out.key_version_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -179,9 +182,10 @@ pub struct GetAutonomousKeyResponseBody {
 }
 impl FromJson for GetAutonomousKeyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetAutonomousKeyResponseBody")?;
+        let mut o = json::Fields::of(value, "GetAutonomousKeyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "autonomous_key", &mut out.autonomous_key)?;
+        o.set("autonomous_key", &mut out.autonomous_key);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -198,13 +202,14 @@ pub struct GetKeyImportMaterialResponseBody {
 }
 impl FromJson for GetKeyImportMaterialResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetKeyImportMaterialResponseBody")?;
+        let mut o = json::Fields::of(value, "GetKeyImportMaterialResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "key_import_material", &mut out.key_import_material)?;
+        o.set("key_import_material", &mut out.key_import_material);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `key_import_material` of \[`GetKeyImportMaterialResponseBody`\].
+/// The `key_import_material` of `GetKeyImportMaterialResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -219,10 +224,11 @@ pub struct KeyImportMaterial {
 }
 impl FromJson for KeyImportMaterial {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "KeyImportMaterial")?;
+        let mut o = json::Fields::of(value, "KeyImportMaterial")?;
         let mut out = Self::default();
-        json::set(&mut o, "encrypted_token", &mut out.encrypted_token)?;
-        json::set(&mut o, "public_key", &mut out.public_key)?;
+        o.set("encrypted_token", &mut out.encrypted_token);
+        o.set("public_key", &mut out.public_key);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -243,15 +249,16 @@ pub struct ListAutonomousKeyResponseBody {
 }
 impl FromJson for ListAutonomousKeyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAutonomousKeyResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAutonomousKeyResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "autonomous_keys", &mut out.autonomous_keys)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("autonomous_keys", &mut out.autonomous_keys);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `operator` of \[`AutonomousKey`\].
+/// The `operator` of `AutonomousKey`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -268,11 +275,12 @@ pub struct Operator {
 }
 impl FromJson for Operator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Operator")?;
+        let mut o = json::Fields::of(value, "Operator")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "operator_type", &mut out.operator_type)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("name", &mut out.name);
+        o.set("operator_type", &mut out.operator_type);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -162,7 +162,7 @@ pub const VC_ROOM_LEVEL_DELETED_V1: &str = "vc.room_level.deleted_v1";
 ///
 /// Schema 2.0; payload `P2VcRoomLevelUpdatedV1Data`.
 pub const VC_ROOM_LEVEL_UPDATED_V1: &str = "vc.room_level.updated_v1";
-/// The `approve_config` of \[`P2VcReserveConfigUpdatedV1Data`\].
+/// The `approve_config` of `P2VcReserveConfigUpdatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -181,16 +181,17 @@ pub struct ApprovalConfigEvent {
 }
 impl FromJson for ApprovalConfigEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApprovalConfigEvent")?;
+        let mut o = json::Fields::of(value, "ApprovalConfigEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval_switch", &mut out.approval_switch)?;
-        json::set(&mut o, "approval_condition", &mut out.approval_condition)?;
-        json::set(&mut o, "meeting_duration", &mut out.meeting_duration)?;
-        json::set(&mut o, "approvers", &mut out.approvers)?;
+        o.set("approval_switch", &mut out.approval_switch);
+        o.set("approval_condition", &mut out.approval_condition);
+        o.set("meeting_duration", &mut out.meeting_duration);
+        o.set("approvers", &mut out.approvers);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `chat_received_items` of \[`MeetingActivityItem`\].
+/// The `chat_received_items` of `MeetingActivityItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -211,17 +212,18 @@ pub struct ChatMessageItem {
 }
 impl FromJson for ChatMessageItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChatMessageItem")?;
+        let mut o = json::Fields::of(value, "ChatMessageItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "message_type", &mut out.message_type)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "send_time", &mut out.send_time)?;
+        o.set("operator", &mut out.operator);
+        o.set("message_id", &mut out.message_id);
+        o.set("message_type", &mut out.message_type);
+        o.set("content", &mut out.content);
+        o.set("send_time", &mut out.send_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `comment_focus` of \[`DocumentContextChangedItem`\].
+/// The `comment_focus` of `DocumentContextChangedItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -236,14 +238,15 @@ pub struct CommentFocus {
 }
 impl FromJson for CommentFocus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CommentFocus")?;
+        let mut o = json::Fields::of(value, "CommentFocus")?;
         let mut out = Self::default();
-        json::set(&mut o, "comment_id", &mut out.comment_id)?;
-        json::set(&mut o, "focused", &mut out.focused)?;
+        o.set("comment_id", &mut out.comment_id);
+        o.set("focused", &mut out.focused);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `device` of \[`RoomEvent`\].
+/// The `device` of `RoomEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -256,13 +259,14 @@ pub struct Device {
 }
 impl FromJson for Device {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Device")?;
+        let mut o = json::Fields::of(value, "Device")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `document_context_changed_items` of \[`MeetingActivityItem`\].
+/// The `document_context_changed_items` of `MeetingActivityItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -287,19 +291,20 @@ pub struct DocumentContextChangedItem {
 }
 impl FromJson for DocumentContextChangedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DocumentContextChangedItem")?;
+        let mut o = json::Fields::of(value, "DocumentContextChangedItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "share_id", &mut out.share_id)?;
-        json::set(&mut o, "share_doc", &mut out.share_doc)?;
-        json::set(&mut o, "time", &mut out.time)?;
-        json::set(&mut o, "comment_focus", &mut out.comment_focus)?;
-        json::set(&mut o, "section_location", &mut out.section_location)?;
-        json::set(&mut o, "element_preview", &mut out.element_preview)?;
+        o.set("operator", &mut out.operator);
+        o.set("share_id", &mut out.share_id);
+        o.set("share_doc", &mut out.share_doc);
+        o.set("time", &mut out.time);
+        o.set("comment_focus", &mut out.comment_focus);
+        o.set("section_location", &mut out.section_location);
+        o.set("element_preview", &mut out.element_preview);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `element_preview` of \[`DocumentContextChangedItem`\].
+/// The `element_preview` of `DocumentContextChangedItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -318,16 +323,17 @@ pub struct ElementPreview {
 }
 impl FromJson for ElementPreview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ElementPreview")?;
+        let mut o = json::Fields::of(value, "ElementPreview")?;
         let mut out = Self::default();
-        json::set(&mut o, "action", &mut out.action)?;
-        json::set(&mut o, "element_type", &mut out.element_type)?;
-        json::set(&mut o, "element_token", &mut out.element_token)?;
-        json::set(&mut o, "block_id", &mut out.block_id)?;
+        o.set("action", &mut out.action);
+        o.set("element_type", &mut out.element_type);
+        o.set("element_token", &mut out.element_token);
+        o.set("block_id", &mut out.block_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `header` of \[`P2VcBotMeetingActivityV1`\].
+/// The `header` of `P2VcBotMeetingActivityV1`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -350,18 +356,19 @@ pub struct EventHeader {
 }
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventHeader")?;
+        let mut o = json::Fields::of(value, "EventHeader")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("token", &mut out.token);
+        o.set("create_time", &mut out.create_time);
+        o.set("event_type", &mut out.event_type);
+        o.set("tenant_key", &mut out.tenant_key);
+        o.set("app_id", &mut out.app_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `magic_share_ended_items` of \[`MeetingActivityItem`\].
+/// The `magic_share_ended_items` of `MeetingActivityItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -378,15 +385,16 @@ pub struct MagicShareEndedItem {
 }
 impl FromJson for MagicShareEndedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MagicShareEndedItem")?;
+        let mut o = json::Fields::of(value, "MagicShareEndedItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "share_id", &mut out.share_id)?;
-        json::set(&mut o, "time", &mut out.time)?;
+        o.set("operator", &mut out.operator);
+        o.set("share_id", &mut out.share_id);
+        o.set("time", &mut out.time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `magic_share_started_items` of \[`MeetingActivityItem`\].
+/// The `magic_share_started_items` of `MeetingActivityItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -405,16 +413,17 @@ pub struct MagicShareStartedItem {
 }
 impl FromJson for MagicShareStartedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MagicShareStartedItem")?;
+        let mut o = json::Fields::of(value, "MagicShareStartedItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "share_id", &mut out.share_id)?;
-        json::set(&mut o, "share_doc", &mut out.share_doc)?;
-        json::set(&mut o, "time", &mut out.time)?;
+        o.set("operator", &mut out.operator);
+        o.set("share_id", &mut out.share_id);
+        o.set("share_doc", &mut out.share_doc);
+        o.set("time", &mut out.time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `meeting_activity_items` of \[`P2VcBotMeetingActivityV1Data`\].
+/// The `meeting_activity_items` of `P2VcBotMeetingActivityV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -443,37 +452,22 @@ pub struct MeetingActivityItem {
 }
 impl FromJson for MeetingActivityItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingActivityItem")?;
+        let mut o = json::Fields::of(value, "MeetingActivityItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
-        json::set(&mut o, "activity_event_type", &mut out.activity_event_type)?;
-        json::set(
-            &mut o,
-            "participant_joined_items",
-            &mut out.participant_joined_items,
-        )?;
-        json::set(&mut o, "participant_left_items", &mut out.participant_left_items)?;
-        json::set(
-            &mut o,
-            "transcript_received_items",
-            &mut out.transcript_received_items,
-        )?;
-        json::set(&mut o, "chat_received_items", &mut out.chat_received_items)?;
-        json::set(
-            &mut o,
-            "magic_share_started_items",
-            &mut out.magic_share_started_items,
-        )?;
-        json::set(&mut o, "magic_share_ended_items", &mut out.magic_share_ended_items)?;
-        json::set(
-            &mut o,
-            "document_context_changed_items",
-            &mut out.document_context_changed_items,
-        )?;
+        o.set("meeting", &mut out.meeting);
+        o.set("activity_event_type", &mut out.activity_event_type);
+        o.set("participant_joined_items", &mut out.participant_joined_items);
+        o.set("participant_left_items", &mut out.participant_left_items);
+        o.set("transcript_received_items", &mut out.transcript_received_items);
+        o.set("chat_received_items", &mut out.chat_received_items);
+        o.set("magic_share_started_items", &mut out.magic_share_started_items);
+        o.set("magic_share_ended_items", &mut out.magic_share_ended_items);
+        o.set("document_context_changed_items", &mut out.document_context_changed_items);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `meeting` of \[`MeetingActivityItem`\].
+/// The `meeting` of `MeetingActivityItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -496,18 +490,19 @@ pub struct MeetingAgentEventMeeting {
 }
 impl FromJson for MeetingAgentEventMeeting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingAgentEventMeeting")?;
+        let mut o = json::Fields::of(value, "MeetingAgentEventMeeting")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "topic", &mut out.topic)?;
-        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "host_user", &mut out.host_user)?;
+        o.set("id", &mut out.id);
+        o.set("topic", &mut out.topic);
+        o.set("meeting_no", &mut out.meeting_no);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("host_user", &mut out.host_user);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `operator` of \[`ChatMessageItem`\].
+/// The `operator` of `ChatMessageItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -526,16 +521,17 @@ pub struct MeetingAgentEventUser {
 }
 impl FromJson for MeetingAgentEventUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingAgentEventUser")?;
+        let mut o = json::Fields::of(value, "MeetingAgentEventUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
-        json::set(&mut o, "user_role", &mut out.user_role)?;
-        json::set(&mut o, "user_name", &mut out.user_name)?;
+        o.set("id", &mut out.id);
+        o.set("user_type", &mut out.user_type);
+        o.set("user_role", &mut out.user_role);
+        o.set("user_name", &mut out.user_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `meeting` of \[`P2VcMeetingAllMeetingEndedV1Data`\].
+/// The `meeting` of `P2VcMeetingAllMeetingEndedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -570,24 +566,25 @@ pub struct MeetingEventMeeting {
 }
 impl FromJson for MeetingEventMeeting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingEventMeeting")?;
+        let mut o = json::Fields::of(value, "MeetingEventMeeting")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "topic", &mut out.topic)?;
-        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
-        json::set(&mut o, "meeting_source", &mut out.meeting_source)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "host_user", &mut out.host_user)?;
-        json::set(&mut o, "owner", &mut out.owner)?;
-        json::set(&mut o, "calendar_event_id", &mut out.calendar_event_id)?;
-        json::set(&mut o, "meeting_sub_type", &mut out.meeting_sub_type)?;
-        json::set(&mut o, "security_setting", &mut out.security_setting)?;
-        json::set(&mut o, "webinar_setting", &mut out.webinar_setting)?;
+        o.set("id", &mut out.id);
+        o.set("topic", &mut out.topic);
+        o.set("meeting_no", &mut out.meeting_no);
+        o.set("meeting_source", &mut out.meeting_source);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("host_user", &mut out.host_user);
+        o.set("owner", &mut out.owner);
+        o.set("calendar_event_id", &mut out.calendar_event_id);
+        o.set("meeting_sub_type", &mut out.meeting_sub_type);
+        o.set("security_setting", &mut out.security_setting);
+        o.set("webinar_setting", &mut out.webinar_setting);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `host_user` of \[`MeetingEventMeeting`\].
+/// The `host_user` of `MeetingEventMeeting`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -604,15 +601,16 @@ pub struct MeetingEventUser {
 }
 impl FromJson for MeetingEventUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingEventUser")?;
+        let mut o = json::Fields::of(value, "MeetingEventUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_role", &mut out.user_role)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
+        o.set("id", &mut out.id);
+        o.set("user_role", &mut out.user_role);
+        o.set("user_type", &mut out.user_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `security_setting` of \[`MeetingEventMeeting`\].
+/// The `security_setting` of `MeetingEventMeeting`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -633,21 +631,21 @@ pub struct MeetingSecuritySetting {
 }
 impl FromJson for MeetingSecuritySetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingSecuritySetting")?;
+        let mut o = json::Fields::of(value, "MeetingSecuritySetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "security_level", &mut out.security_level)?;
-        json::set(&mut o, "group_ids", &mut out.group_ids)?;
-        json::set(&mut o, "user_ids", &mut out.user_ids)?;
-        json::set(&mut o, "room_ids", &mut out.room_ids)?;
-        json::set(
-            &mut o,
+        o.set("security_level", &mut out.security_level);
+        o.set("group_ids", &mut out.group_ids);
+        o.set("user_ids", &mut out.user_ids);
+        o.set("room_ids", &mut out.room_ids);
+        o.set(
             "has_set_security_contacts_and_group",
             &mut out.has_set_security_contacts_and_group,
-        )?;
+        );
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `webinar_setting` of \[`MeetingEventMeeting`\].
+/// The `webinar_setting` of `MeetingEventMeeting`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -660,9 +658,10 @@ pub struct MeetingWebinarSetting {
 }
 impl FromJson for MeetingWebinarSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingWebinarSetting")?;
+        let mut o = json::Fields::of(value, "MeetingWebinarSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "webinar_type", &mut out.webinar_type)?;
+        o.set("webinar_type", &mut out.webinar_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -683,11 +682,12 @@ pub struct P2VcBotMeetingActivityV1 {
 }
 impl FromJson for P2VcBotMeetingActivityV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcBotMeetingActivityV1")?;
+        let mut o = json::Fields::of(value, "P2VcBotMeetingActivityV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -704,9 +704,10 @@ pub struct P2VcBotMeetingActivityV1Data {
 }
 impl FromJson for P2VcBotMeetingActivityV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcBotMeetingActivityV1Data")?;
+        let mut o = json::Fields::of(value, "P2VcBotMeetingActivityV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting_activity_items", &mut out.meeting_activity_items)?;
+        o.set("meeting_activity_items", &mut out.meeting_activity_items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -727,11 +728,12 @@ pub struct P2VcBotMeetingEndedV1 {
 }
 impl FromJson for P2VcBotMeetingEndedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcBotMeetingEndedV1")?;
+        let mut o = json::Fields::of(value, "P2VcBotMeetingEndedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -748,9 +750,10 @@ pub struct P2VcBotMeetingEndedV1Data {
 }
 impl FromJson for P2VcBotMeetingEndedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcBotMeetingEndedV1Data")?;
+        let mut o = json::Fields::of(value, "P2VcBotMeetingEndedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
+        o.set("meeting", &mut out.meeting);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -771,11 +774,12 @@ pub struct P2VcBotMeetingInvitedV1 {
 }
 impl FromJson for P2VcBotMeetingInvitedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcBotMeetingInvitedV1")?;
+        let mut o = json::Fields::of(value, "P2VcBotMeetingInvitedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -800,13 +804,14 @@ pub struct P2VcBotMeetingInvitedV1Data {
 }
 impl FromJson for P2VcBotMeetingInvitedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcBotMeetingInvitedV1Data")?;
+        let mut o = json::Fields::of(value, "P2VcBotMeetingInvitedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
-        json::set(&mut o, "bot", &mut out.bot)?;
-        json::set(&mut o, "inviter", &mut out.inviter)?;
-        json::set(&mut o, "invite_time", &mut out.invite_time)?;
-        json::set(&mut o, "call_id", &mut out.call_id)?;
+        o.set("meeting", &mut out.meeting);
+        o.set("bot", &mut out.bot);
+        o.set("inviter", &mut out.inviter);
+        o.set("invite_time", &mut out.invite_time);
+        o.set("call_id", &mut out.call_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -825,14 +830,15 @@ pub struct P2VcMaterialReviewResultV1Data {
 }
 impl FromJson for P2VcMaterialReviewResultV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMaterialReviewResultV1Data")?;
+        let mut o = json::Fields::of(value, "P2VcMaterialReviewResultV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "results", &mut out.results)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("results", &mut out.results);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `results` of \[`P2VcMaterialReviewResultV1Data`\].
+/// The `results` of `P2VcMaterialReviewResultV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -847,14 +853,15 @@ pub struct P2VcMaterialReviewResultV1DataResults {
 }
 impl FromJson for P2VcMaterialReviewResultV1DataResults {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMaterialReviewResultV1DataResults")?;
+        let mut o = json::Fields::of(value, "P2VcMaterialReviewResultV1DataResults")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "result", &mut out.result)?;
+        o.set("file_token", &mut out.file_token);
+        o.set("result", &mut out.result);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `user_id` of \[`P2VcMaterialReviewResultV1Data`\].
+/// The `user_id` of `P2VcMaterialReviewResultV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -871,11 +878,12 @@ pub struct P2VcMaterialReviewResultV1DataUserId {
 }
 impl FromJson for P2VcMaterialReviewResultV1DataUserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMaterialReviewResultV1DataUserId")?;
+        let mut o = json::Fields::of(value, "P2VcMaterialReviewResultV1DataUserId")?;
         let mut out = Self::default();
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
+        o.set("union_id", &mut out.union_id);
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -896,11 +904,12 @@ pub struct P2VcMeetingLeaveMeetingV1 {
 }
 impl FromJson for P2VcMeetingLeaveMeetingV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingLeaveMeetingV1")?;
+        let mut o = json::Fields::of(value, "P2VcMeetingLeaveMeetingV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -923,12 +932,13 @@ pub struct P2VcMeetingLeaveMeetingV1Data {
 }
 impl FromJson for P2VcMeetingLeaveMeetingV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingLeaveMeetingV1Data")?;
+        let mut o = json::Fields::of(value, "P2VcMeetingLeaveMeetingV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "leave_reason", &mut out.leave_reason)?;
-        json::set(&mut o, "leave_user", &mut out.leave_user)?;
+        o.set("meeting", &mut out.meeting);
+        o.set("operator", &mut out.operator);
+        o.set("leave_reason", &mut out.leave_reason);
+        o.set("leave_user", &mut out.leave_user);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -949,11 +959,12 @@ pub struct P2VcMeetingParticipantMeetingEndedV1 {
 }
 impl FromJson for P2VcMeetingParticipantMeetingEndedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingParticipantMeetingEndedV1")?;
+        let mut o = json::Fields::of(value, "P2VcMeetingParticipantMeetingEndedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -974,11 +985,12 @@ pub struct P2VcMeetingParticipantMeetingEndedV1Data {
 }
 impl FromJson for P2VcMeetingParticipantMeetingEndedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingParticipantMeetingEndedV1Data")?;
+        let mut o = json::Fields::of(value, "P2VcMeetingParticipantMeetingEndedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
+        o.set("meeting", &mut out.meeting);
+        o.set("operator", &mut out.operator);
+        o.set("subscriber_ids", &mut out.subscriber_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -999,15 +1011,19 @@ pub struct P2VcMeetingParticipantMeetingJoinedV1Data {
 }
 impl FromJson for P2VcMeetingParticipantMeetingJoinedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingParticipantMeetingJoinedV1Data")?;
+        let mut o = json::Fields::of(
+            value,
+            "P2VcMeetingParticipantMeetingJoinedV1Data",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
+        o.set("meeting", &mut out.meeting);
+        o.set("operator", &mut out.operator);
+        o.set("subscriber_ids", &mut out.subscriber_ids);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `meeting` of \[`P2VcMeetingParticipantMeetingJoinedV1Data`\].
+/// The `meeting` of `P2VcMeetingParticipantMeetingJoinedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1042,27 +1058,28 @@ pub struct P2VcMeetingParticipantMeetingJoinedV1DataMeeting {
 }
 impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeeting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "P2VcMeetingParticipantMeetingJoinedV1DataMeeting",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "topic", &mut out.topic)?;
-        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
-        json::set(&mut o, "meeting_source", &mut out.meeting_source)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "host_user", &mut out.host_user)?;
-        json::set(&mut o, "owner", &mut out.owner)?;
-        json::set(&mut o, "calendar_event_id", &mut out.calendar_event_id)?;
-        json::set(&mut o, "meeting_sub_type", &mut out.meeting_sub_type)?;
-        json::set(&mut o, "security_setting", &mut out.security_setting)?;
-        json::set(&mut o, "webinar_setting", &mut out.webinar_setting)?;
+        o.set("id", &mut out.id);
+        o.set("topic", &mut out.topic);
+        o.set("meeting_no", &mut out.meeting_no);
+        o.set("meeting_source", &mut out.meeting_source);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("host_user", &mut out.host_user);
+        o.set("owner", &mut out.owner);
+        o.set("calendar_event_id", &mut out.calendar_event_id);
+        o.set("meeting_sub_type", &mut out.meeting_sub_type);
+        o.set("security_setting", &mut out.security_setting);
+        o.set("webinar_setting", &mut out.webinar_setting);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `operator` of \[`P2VcMeetingParticipantMeetingJoinedV1Data`\].
+/// The `operator` of `P2VcMeetingParticipantMeetingJoinedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1079,14 +1096,15 @@ pub struct P2VcMeetingParticipantMeetingJoinedV1DataOperator {
 }
 impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "P2VcMeetingParticipantMeetingJoinedV1DataOperator",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_role", &mut out.user_role)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
+        o.set("id", &mut out.id);
+        o.set("user_role", &mut out.user_role);
+        o.set("user_type", &mut out.user_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1107,11 +1125,12 @@ pub struct P2VcMeetingRecordingReadyV1 {
 }
 impl FromJson for P2VcMeetingRecordingReadyV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingRecordingReadyV1")?;
+        let mut o = json::Fields::of(value, "P2VcMeetingRecordingReadyV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1132,11 +1151,12 @@ pub struct P2VcMeetingRecordingReadyV1Data {
 }
 impl FromJson for P2VcMeetingRecordingReadyV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingRecordingReadyV1Data")?;
+        let mut o = json::Fields::of(value, "P2VcMeetingRecordingReadyV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "duration", &mut out.duration)?;
+        o.set("meeting", &mut out.meeting);
+        o.set("url", &mut out.url);
+        o.set("duration", &mut out.duration);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1157,15 +1177,16 @@ pub struct P2VcMeetingSendMeetingImV1Data {
 }
 impl FromJson for P2VcMeetingSendMeetingImV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingSendMeetingImV1Data")?;
+        let mut o = json::Fields::of(value, "P2VcMeetingSendMeetingImV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "content", &mut out.content)?;
+        o.set("meeting", &mut out.meeting);
+        o.set("operator", &mut out.operator);
+        o.set("content", &mut out.content);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `meeting` of \[`P2VcMeetingSendMeetingImV1Data`\].
+/// The `meeting` of `P2VcMeetingSendMeetingImV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1186,17 +1207,18 @@ pub struct P2VcMeetingSendMeetingImV1DataMeeting {
 }
 impl FromJson for P2VcMeetingSendMeetingImV1DataMeeting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingSendMeetingImV1DataMeeting")?;
+        let mut o = json::Fields::of(value, "P2VcMeetingSendMeetingImV1DataMeeting")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "meeting_source", &mut out.meeting_source)?;
-        json::set(&mut o, "meeting_sub_type", &mut out.meeting_sub_type)?;
-        json::set(&mut o, "security_setting", &mut out.security_setting)?;
-        json::set(&mut o, "webinar_setting", &mut out.webinar_setting)?;
+        o.set("id", &mut out.id);
+        o.set("meeting_source", &mut out.meeting_source);
+        o.set("meeting_sub_type", &mut out.meeting_sub_type);
+        o.set("security_setting", &mut out.security_setting);
+        o.set("webinar_setting", &mut out.webinar_setting);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `security_setting` of \[`P2VcMeetingSendMeetingImV1DataMeeting`\].
+/// The `security_setting` of `P2VcMeetingSendMeetingImV1DataMeeting`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1217,24 +1239,24 @@ pub struct P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting {
 }
 impl FromJson for P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "security_level", &mut out.security_level)?;
-        json::set(&mut o, "group_ids", &mut out.group_ids)?;
-        json::set(&mut o, "user_ids", &mut out.user_ids)?;
-        json::set(&mut o, "room_ids", &mut out.room_ids)?;
-        json::set(
-            &mut o,
+        o.set("security_level", &mut out.security_level);
+        o.set("group_ids", &mut out.group_ids);
+        o.set("user_ids", &mut out.user_ids);
+        o.set("room_ids", &mut out.room_ids);
+        o.set(
             "has_set_security_contacts_and_group",
             &mut out.has_set_security_contacts_and_group,
-        )?;
+        );
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `operator` of \[`P2VcMeetingSendMeetingImV1Data`\].
+/// The `operator` of `P2VcMeetingSendMeetingImV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1249,10 +1271,11 @@ pub struct P2VcMeetingSendMeetingImV1DataOperator {
 }
 impl FromJson for P2VcMeetingSendMeetingImV1DataOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingSendMeetingImV1DataOperator")?;
+        let mut o = json::Fields::of(value, "P2VcMeetingSendMeetingImV1DataOperator")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
+        o.set("id", &mut out.id);
+        o.set("user_type", &mut out.user_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1273,11 +1296,12 @@ pub struct P2VcMeetingShareEndedV1 {
 }
 impl FromJson for P2VcMeetingShareEndedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingShareEndedV1")?;
+        let mut o = json::Fields::of(value, "P2VcMeetingShareEndedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1296,10 +1320,11 @@ pub struct P2VcMeetingShareEndedV1Data {
 }
 impl FromJson for P2VcMeetingShareEndedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingShareEndedV1Data")?;
+        let mut o = json::Fields::of(value, "P2VcMeetingShareEndedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
+        o.set("meeting", &mut out.meeting);
+        o.set("operator", &mut out.operator);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1320,11 +1345,12 @@ pub struct P2VcNoteGeneratedV1 {
 }
 impl FromJson for P2VcNoteGeneratedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcNoteGeneratedV1")?;
+        let mut o = json::Fields::of(value, "P2VcNoteGeneratedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1343,10 +1369,11 @@ pub struct P2VcNoteGeneratedV1Data {
 }
 impl FromJson for P2VcNoteGeneratedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcNoteGeneratedV1Data")?;
+        let mut o = json::Fields::of(value, "P2VcNoteGeneratedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "note_id", &mut out.note_id)?;
-        json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
+        o.set("note_id", &mut out.note_id);
+        o.set("subscriber_ids", &mut out.subscriber_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1367,11 +1394,12 @@ pub struct P2VcRecordingRecordingEndedV1Data {
 }
 impl FromJson for P2VcRecordingRecordingEndedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcRecordingRecordingEndedV1Data")?;
+        let mut o = json::Fields::of(value, "P2VcRecordingRecordingEndedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "unique_key", &mut out.unique_key)?;
-        json::set(&mut o, "source", &mut out.source)?;
-        json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
+        o.set("unique_key", &mut out.unique_key);
+        o.set("source", &mut out.source);
+        o.set("subscriber_ids", &mut out.subscriber_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1394,15 +1422,16 @@ pub struct P2VcRecordingRecordingTranscriptGeneratedV1Data {
 }
 impl FromJson for P2VcRecordingRecordingTranscriptGeneratedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "P2VcRecordingRecordingTranscriptGeneratedV1Data",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "unique_key", &mut out.unique_key)?;
-        json::set(&mut o, "source", &mut out.source)?;
-        json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
-        json::set(&mut o, "transcript_items", &mut out.transcript_items)?;
+        o.set("unique_key", &mut out.unique_key);
+        o.set("source", &mut out.source);
+        o.set("subscriber_ids", &mut out.subscriber_ids);
+        o.set("transcript_items", &mut out.transcript_items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1423,11 +1452,12 @@ pub struct P2VcReserveConfigUpdatedV1 {
 }
 impl FromJson for P2VcReserveConfigUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcReserveConfigUpdatedV1")?;
+        let mut o = json::Fields::of(value, "P2VcReserveConfigUpdatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1452,13 +1482,14 @@ pub struct P2VcReserveConfigUpdatedV1Data {
 }
 impl FromJson for P2VcReserveConfigUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcReserveConfigUpdatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2VcReserveConfigUpdatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "scope_id", &mut out.scope_id)?;
-        json::set(&mut o, "scope_type", &mut out.scope_type)?;
-        json::set(&mut o, "approve_config", &mut out.approve_config)?;
-        json::set(&mut o, "time_config", &mut out.time_config)?;
-        json::set(&mut o, "reserve_scope_config", &mut out.reserve_scope_config)?;
+        o.set("scope_id", &mut out.scope_id);
+        o.set("scope_type", &mut out.scope_type);
+        o.set("approve_config", &mut out.approve_config);
+        o.set("time_config", &mut out.time_config);
+        o.set("reserve_scope_config", &mut out.reserve_scope_config);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1479,11 +1510,12 @@ pub struct P2VcRoomCreatedV1 {
 }
 impl FromJson for P2VcRoomCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcRoomCreatedV1")?;
+        let mut o = json::Fields::of(value, "P2VcRoomCreatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1500,9 +1532,10 @@ pub struct P2VcRoomCreatedV1Data {
 }
 impl FromJson for P2VcRoomCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcRoomCreatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2VcRoomCreatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "room", &mut out.room)?;
+        o.set("room", &mut out.room);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1523,11 +1556,12 @@ pub struct P2VcRoomLevelCreatedV1 {
 }
 impl FromJson for P2VcRoomLevelCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcRoomLevelCreatedV1")?;
+        let mut o = json::Fields::of(value, "P2VcRoomLevelCreatedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1544,9 +1578,10 @@ pub struct P2VcRoomLevelCreatedV1Data {
 }
 impl FromJson for P2VcRoomLevelCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcRoomLevelCreatedV1Data")?;
+        let mut o = json::Fields::of(value, "P2VcRoomLevelCreatedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "room_level", &mut out.room_level)?;
+        o.set("room_level", &mut out.room_level);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1567,11 +1602,12 @@ pub struct P2VcRoomLevelDeletedV1 {
 }
 impl FromJson for P2VcRoomLevelDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcRoomLevelDeletedV1")?;
+        let mut o = json::Fields::of(value, "P2VcRoomLevelDeletedV1")?;
         let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
+        o.set("schema", &mut out.schema);
+        o.set("header", &mut out.header);
+        o.set("event", &mut out.event);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1590,14 +1626,15 @@ pub struct P2VcRoomLevelDeletedV1Data {
 }
 impl FromJson for P2VcRoomLevelDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcRoomLevelDeletedV1Data")?;
+        let mut o = json::Fields::of(value, "P2VcRoomLevelDeletedV1Data")?;
         let mut out = Self::default();
-        json::set(&mut o, "room_level_id", &mut out.room_level_id)?;
-        json::set(&mut o, "delete_child", &mut out.delete_child)?;
+        o.set("room_level_id", &mut out.room_level_id);
+        o.set("delete_child", &mut out.delete_child);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `participant_joined_items` of \[`MeetingActivityItem`\].
+/// The `participant_joined_items` of `MeetingActivityItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1612,14 +1649,15 @@ pub struct ParticipantJoinedItem {
 }
 impl FromJson for ParticipantJoinedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ParticipantJoinedItem")?;
+        let mut o = json::Fields::of(value, "ParticipantJoinedItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "participant", &mut out.participant)?;
-        json::set(&mut o, "join_time", &mut out.join_time)?;
+        o.set("participant", &mut out.participant);
+        o.set("join_time", &mut out.join_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `participant_left_items` of \[`MeetingActivityItem`\].
+/// The `participant_left_items` of `MeetingActivityItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1636,15 +1674,16 @@ pub struct ParticipantLeftItem {
 }
 impl FromJson for ParticipantLeftItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ParticipantLeftItem")?;
+        let mut o = json::Fields::of(value, "ParticipantLeftItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "participant", &mut out.participant)?;
-        json::set(&mut o, "leave_reason", &mut out.leave_reason)?;
-        json::set(&mut o, "leave_time", &mut out.leave_time)?;
+        o.set("participant", &mut out.participant);
+        o.set("leave_reason", &mut out.leave_reason);
+        o.set("leave_time", &mut out.leave_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `reserve_scope_config` of \[`P2VcReserveConfigUpdatedV1Data`\].
+/// The `reserve_scope_config` of `P2VcReserveConfigUpdatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1661,15 +1700,16 @@ pub struct ReserveScopeConfigEvent {
 }
 impl FromJson for ReserveScopeConfigEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReserveScopeConfigEvent")?;
+        let mut o = json::Fields::of(value, "ReserveScopeConfigEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "allow_all_users", &mut out.allow_all_users)?;
-        json::set(&mut o, "allow_users", &mut out.allow_users)?;
-        json::set(&mut o, "allow_depts", &mut out.allow_depts)?;
+        o.set("allow_all_users", &mut out.allow_all_users);
+        o.set("allow_users", &mut out.allow_users);
+        o.set("allow_depts", &mut out.allow_depts);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `room` of \[`P2VcRoomCreatedV1Data`\].
+/// The `room` of `P2VcRoomCreatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1700,22 +1740,23 @@ pub struct RoomEvent {
 }
 impl FromJson for RoomEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RoomEvent")?;
+        let mut o = json::Fields::of(value, "RoomEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "room_id", &mut out.room_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "capacity", &mut out.capacity)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "display_id", &mut out.display_id)?;
-        json::set(&mut o, "custom_room_id", &mut out.custom_room_id)?;
-        json::set(&mut o, "room_level_id", &mut out.room_level_id)?;
-        json::set(&mut o, "path", &mut out.path)?;
-        json::set(&mut o, "room_status", &mut out.room_status)?;
-        json::set(&mut o, "device", &mut out.device)?;
+        o.set("room_id", &mut out.room_id);
+        o.set("name", &mut out.name);
+        o.set("capacity", &mut out.capacity);
+        o.set("description", &mut out.description);
+        o.set("display_id", &mut out.display_id);
+        o.set("custom_room_id", &mut out.custom_room_id);
+        o.set("room_level_id", &mut out.room_level_id);
+        o.set("path", &mut out.path);
+        o.set("room_status", &mut out.room_status);
+        o.set("device", &mut out.device);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `room_level` of \[`P2VcRoomLevelCreatedV1Data`\].
+/// The `room_level` of `P2VcRoomLevelCreatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1738,18 +1779,19 @@ pub struct RoomLevel {
 }
 impl FromJson for RoomLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RoomLevel")?;
+        let mut o = json::Fields::of(value, "RoomLevel")?;
         let mut out = Self::default();
-        json::set(&mut o, "room_level_id", &mut out.room_level_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "path", &mut out.path)?;
-        json::set(&mut o, "has_child", &mut out.has_child)?;
-        json::set(&mut o, "custom_group_id", &mut out.custom_group_id)?;
+        o.set("room_level_id", &mut out.room_level_id);
+        o.set("name", &mut out.name);
+        o.set("parent_id", &mut out.parent_id);
+        o.set("path", &mut out.path);
+        o.set("has_child", &mut out.has_child);
+        o.set("custom_group_id", &mut out.custom_group_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `room_status` of \[`RoomEvent`\].
+/// The `room_status` of `RoomEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1776,20 +1818,21 @@ pub struct RoomStatusEvent {
 }
 impl FromJson for RoomStatusEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RoomStatusEvent")?;
+        let mut o = json::Fields::of(value, "RoomStatusEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "schedule_status", &mut out.schedule_status)?;
-        json::set(&mut o, "disable_start_time", &mut out.disable_start_time)?;
-        json::set(&mut o, "disable_end_time", &mut out.disable_end_time)?;
-        json::set(&mut o, "disable_reason", &mut out.disable_reason)?;
-        json::set(&mut o, "contact_ids", &mut out.contact_ids)?;
-        json::set(&mut o, "disable_notice", &mut out.disable_notice)?;
-        json::set(&mut o, "resume_notice", &mut out.resume_notice)?;
+        o.set("status", &mut out.status);
+        o.set("schedule_status", &mut out.schedule_status);
+        o.set("disable_start_time", &mut out.disable_start_time);
+        o.set("disable_end_time", &mut out.disable_end_time);
+        o.set("disable_reason", &mut out.disable_reason);
+        o.set("contact_ids", &mut out.contact_ids);
+        o.set("disable_notice", &mut out.disable_notice);
+        o.set("resume_notice", &mut out.resume_notice);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `section_location` of \[`DocumentContextChangedItem`\].
+/// The `section_location` of `DocumentContextChangedItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1806,15 +1849,16 @@ pub struct SectionLocation {
 }
 impl FromJson for SectionLocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SectionLocation")?;
+        let mut o = json::Fields::of(value, "SectionLocation")?;
         let mut out = Self::default();
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "level", &mut out.level)?;
-        json::set(&mut o, "parent_titles", &mut out.parent_titles)?;
+        o.set("title", &mut out.title);
+        o.set("level", &mut out.level);
+        o.set("parent_titles", &mut out.parent_titles);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `share_doc` of \[`DocumentContextChangedItem`\].
+/// The `share_doc` of `DocumentContextChangedItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1829,14 +1873,15 @@ pub struct ShareDoc {
 }
 impl FromJson for ShareDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ShareDoc")?;
+        let mut o = json::Fields::of(value, "ShareDoc")?;
         let mut out = Self::default();
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "title", &mut out.title)?;
+        o.set("url", &mut out.url);
+        o.set("title", &mut out.title);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `allow_depts` of \[`ReserveScopeConfigEvent`\].
+/// The `allow_depts` of `ReserveScopeConfigEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1851,14 +1896,15 @@ pub struct SubscribeDepartment {
 }
 impl FromJson for SubscribeDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SubscribeDepartment")?;
+        let mut o = json::Fields::of(value, "SubscribeDepartment")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "department_name", &mut out.department_name)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("department_name", &mut out.department_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `approvers` of \[`ApprovalConfigEvent`\].
+/// The `approvers` of `ApprovalConfigEvent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1871,13 +1917,14 @@ pub struct SubscribeUserEvent {
 }
 impl FromJson for SubscribeUserEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SubscribeUserEvent")?;
+        let mut o = json::Fields::of(value, "SubscribeUserEvent")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `time_config` of \[`P2VcReserveConfigUpdatedV1Data`\].
+/// The `time_config` of `P2VcReserveConfigUpdatedV1Data`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1902,19 +1949,20 @@ pub struct TimeConfig {
 }
 impl FromJson for TimeConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TimeConfig")?;
+        let mut o = json::Fields::of(value, "TimeConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "if_cover_child_scope", &mut out.if_cover_child_scope)?;
-        json::set(&mut o, "time_switch", &mut out.time_switch)?;
-        json::set(&mut o, "days_in_advance", &mut out.days_in_advance)?;
-        json::set(&mut o, "opening_hour", &mut out.opening_hour)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "max_duration", &mut out.max_duration)?;
+        o.set("if_cover_child_scope", &mut out.if_cover_child_scope);
+        o.set("time_switch", &mut out.time_switch);
+        o.set("days_in_advance", &mut out.days_in_advance);
+        o.set("opening_hour", &mut out.opening_hour);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("max_duration", &mut out.max_duration);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `transcript_received_items` of \[`MeetingActivityItem`\].
+/// The `transcript_received_items` of `MeetingActivityItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1937,18 +1985,19 @@ pub struct TranscriptItem {
 }
 impl FromJson for TranscriptItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TranscriptItem")?;
+        let mut o = json::Fields::of(value, "TranscriptItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "speaker", &mut out.speaker)?;
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "language", &mut out.language)?;
-        json::set(&mut o, "start_time_ms", &mut out.start_time_ms)?;
-        json::set(&mut o, "end_time_ms", &mut out.end_time_ms)?;
-        json::set(&mut o, "sentence_id", &mut out.sentence_id)?;
+        o.set("speaker", &mut out.speaker);
+        o.set("text", &mut out.text);
+        o.set("language", &mut out.language);
+        o.set("start_time_ms", &mut out.start_time_ms);
+        o.set("end_time_ms", &mut out.end_time_ms);
+        o.set("sentence_id", &mut out.sentence_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `id` of \[`MeetingEventUser`\].
+/// The `id` of `MeetingEventUser`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1965,11 +2014,12 @@ pub struct UserId {
 }
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserId")?;
+        let mut o = json::Fields::of(value, "UserId")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("open_id", &mut out.open_id);
+        o.set("union_id", &mut out.union_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2021,39 +2071,39 @@ pub type P2VcMeetingMeetingStartedV1 = P2VcMeetingShareEndedV1;
 ///
 /// The same fields as [`P2VcMeetingShareEndedV1Data`]: one type, two names.
 pub type P2VcMeetingMeetingStartedV1Data = P2VcMeetingShareEndedV1Data;
-/// The `host_user` of \[`P2VcMeetingParticipantMeetingJoinedV1DataMeeting`\].
+/// The `host_user` of `P2VcMeetingParticipantMeetingJoinedV1DataMeeting`.
 ///
 /// The same fields as [`P2VcMeetingParticipantMeetingJoinedV1DataOperator`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUser = P2VcMeetingParticipantMeetingJoinedV1DataOperator;
-/// The `id` of \[`P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUser`\].
+/// The `id` of `P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUser`.
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUserId = P2VcMaterialReviewResultV1DataUserId;
-/// The `owner` of \[`P2VcMeetingParticipantMeetingJoinedV1DataMeeting`\].
+/// The `owner` of `P2VcMeetingParticipantMeetingJoinedV1DataMeeting`.
 ///
 /// The same fields as [`P2VcMeetingParticipantMeetingJoinedV1DataOperator`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwner = P2VcMeetingParticipantMeetingJoinedV1DataOperator;
-/// The `id` of \[`P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwner`\].
+/// The `id` of `P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwner`.
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwnerId = P2VcMaterialReviewResultV1DataUserId;
-/// The `security_setting` of \[`P2VcMeetingParticipantMeetingJoinedV1DataMeeting`\].
+/// The `security_setting` of `P2VcMeetingParticipantMeetingJoinedV1DataMeeting`.
 ///
 /// The same fields as [`P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySetting = P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting;
-/// The `user_ids` of \[`P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySetting`\].
+/// The `user_ids` of `P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySetting`.
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySettingUserIds = P2VcMaterialReviewResultV1DataUserId;
-/// The `webinar_setting` of \[`P2VcMeetingParticipantMeetingJoinedV1DataMeeting`\].
+/// The `webinar_setting` of `P2VcMeetingParticipantMeetingJoinedV1DataMeeting`.
 ///
 /// The same fields as [`MeetingWebinarSetting`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingJoinedV1DataMeetingWebinarSetting = MeetingWebinarSetting;
-/// The `id` of \[`P2VcMeetingParticipantMeetingJoinedV1DataOperator`\].
+/// The `id` of `P2VcMeetingParticipantMeetingJoinedV1DataOperator`.
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingJoinedV1DataOperatorId = P2VcMaterialReviewResultV1DataUserId;
-/// The `subscriber_ids` of \[`P2VcMeetingParticipantMeetingJoinedV1Data`\].
+/// The `subscriber_ids` of `P2VcMeetingParticipantMeetingJoinedV1Data`.
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingJoinedV1DataSubscriberIds = P2VcMaterialReviewResultV1DataUserId;
@@ -2061,47 +2111,47 @@ pub type P2VcMeetingParticipantMeetingJoinedV1DataSubscriberIds = P2VcMaterialRe
 ///
 /// The same fields as [`P2VcMeetingParticipantMeetingJoinedV1Data`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1Data = P2VcMeetingParticipantMeetingJoinedV1Data;
-/// The `meeting` of \[`P2VcMeetingParticipantMeetingStartedV1Data`\].
+/// The `meeting` of `P2VcMeetingParticipantMeetingStartedV1Data`.
 ///
 /// The same fields as [`P2VcMeetingParticipantMeetingJoinedV1DataMeeting`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataMeeting = P2VcMeetingParticipantMeetingJoinedV1DataMeeting;
-/// The `host_user` of \[`P2VcMeetingParticipantMeetingStartedV1DataMeeting`\].
+/// The `host_user` of `P2VcMeetingParticipantMeetingStartedV1DataMeeting`.
 ///
 /// The same fields as [`P2VcMeetingParticipantMeetingJoinedV1DataOperator`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUser = P2VcMeetingParticipantMeetingJoinedV1DataOperator;
-/// The `id` of \[`P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUser`\].
+/// The `id` of `P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUser`.
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUserId = P2VcMaterialReviewResultV1DataUserId;
-/// The `owner` of \[`P2VcMeetingParticipantMeetingStartedV1DataMeeting`\].
+/// The `owner` of `P2VcMeetingParticipantMeetingStartedV1DataMeeting`.
 ///
 /// The same fields as [`P2VcMeetingParticipantMeetingJoinedV1DataOperator`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataMeetingOwner = P2VcMeetingParticipantMeetingJoinedV1DataOperator;
-/// The `id` of \[`P2VcMeetingParticipantMeetingStartedV1DataMeetingOwner`\].
+/// The `id` of `P2VcMeetingParticipantMeetingStartedV1DataMeetingOwner`.
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataMeetingOwnerId = P2VcMaterialReviewResultV1DataUserId;
-/// The `security_setting` of \[`P2VcMeetingParticipantMeetingStartedV1DataMeeting`\].
+/// The `security_setting` of `P2VcMeetingParticipantMeetingStartedV1DataMeeting`.
 ///
 /// The same fields as [`P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySetting = P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting;
-/// The `user_ids` of \[`P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySetting`\].
+/// The `user_ids` of `P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySetting`.
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySettingUserIds = P2VcMaterialReviewResultV1DataUserId;
-/// The `webinar_setting` of \[`P2VcMeetingParticipantMeetingStartedV1DataMeeting`\].
+/// The `webinar_setting` of `P2VcMeetingParticipantMeetingStartedV1DataMeeting`.
 ///
 /// The same fields as [`MeetingWebinarSetting`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataMeetingWebinarSetting = MeetingWebinarSetting;
-/// The `operator` of \[`P2VcMeetingParticipantMeetingStartedV1Data`\].
+/// The `operator` of `P2VcMeetingParticipantMeetingStartedV1Data`.
 ///
 /// The same fields as [`P2VcMeetingParticipantMeetingJoinedV1DataOperator`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataOperator = P2VcMeetingParticipantMeetingJoinedV1DataOperator;
-/// The `id` of \[`P2VcMeetingParticipantMeetingStartedV1DataOperator`\].
+/// The `id` of `P2VcMeetingParticipantMeetingStartedV1DataOperator`.
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataOperatorId = P2VcMaterialReviewResultV1DataUserId;
-/// The `subscriber_ids` of \[`P2VcMeetingParticipantMeetingStartedV1Data`\].
+/// The `subscriber_ids` of `P2VcMeetingParticipantMeetingStartedV1Data`.
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingParticipantMeetingStartedV1DataSubscriberIds = P2VcMaterialReviewResultV1DataUserId;
@@ -2121,15 +2171,15 @@ pub type P2VcMeetingRecordingStartedV1 = P2VcMeetingShareEndedV1;
 ///
 /// The same fields as [`P2VcMeetingShareEndedV1Data`]: one type, two names.
 pub type P2VcMeetingRecordingStartedV1Data = P2VcMeetingShareEndedV1Data;
-/// The `user_ids` of \[`P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting`\].
+/// The `user_ids` of `P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting`.
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingSendMeetingImV1DataMeetingSecuritySettingUserIds = P2VcMaterialReviewResultV1DataUserId;
-/// The `webinar_setting` of \[`P2VcMeetingSendMeetingImV1DataMeeting`\].
+/// The `webinar_setting` of `P2VcMeetingSendMeetingImV1DataMeeting`.
 ///
 /// The same fields as [`MeetingWebinarSetting`]: one type, two names.
 pub type P2VcMeetingSendMeetingImV1DataMeetingWebinarSetting = MeetingWebinarSetting;
-/// The `id` of \[`P2VcMeetingSendMeetingImV1DataOperator`\].
+/// The `id` of `P2VcMeetingSendMeetingImV1DataOperator`.
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcMeetingSendMeetingImV1DataOperatorId = P2VcMaterialReviewResultV1DataUserId;
@@ -2141,7 +2191,7 @@ pub type P2VcMeetingShareStartedV1 = P2VcMeetingShareEndedV1;
 ///
 /// The same fields as [`P2VcMeetingShareEndedV1Data`]: one type, two names.
 pub type P2VcMeetingShareStartedV1Data = P2VcMeetingShareEndedV1Data;
-/// The `subscriber_ids` of \[`P2VcRecordingRecordingEndedV1Data`\].
+/// The `subscriber_ids` of `P2VcRecordingRecordingEndedV1Data`.
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcRecordingRecordingEndedV1DataSubscriberIds = P2VcMaterialReviewResultV1DataUserId;
@@ -2149,19 +2199,19 @@ pub type P2VcRecordingRecordingEndedV1DataSubscriberIds = P2VcMaterialReviewResu
 ///
 /// The same fields as [`P2VcRecordingRecordingEndedV1Data`]: one type, two names.
 pub type P2VcRecordingRecordingStartedV1Data = P2VcRecordingRecordingEndedV1Data;
-/// The `subscriber_ids` of \[`P2VcRecordingRecordingStartedV1Data`\].
+/// The `subscriber_ids` of `P2VcRecordingRecordingStartedV1Data`.
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcRecordingRecordingStartedV1DataSubscriberIds = P2VcMaterialReviewResultV1DataUserId;
-/// The `subscriber_ids` of \[`P2VcRecordingRecordingTranscriptGeneratedV1Data`\].
+/// The `subscriber_ids` of `P2VcRecordingRecordingTranscriptGeneratedV1Data`.
 ///
 /// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
 pub type P2VcRecordingRecordingTranscriptGeneratedV1DataSubscriberIds = P2VcMaterialReviewResultV1DataUserId;
-/// The `transcript_items` of \[`P2VcRecordingRecordingTranscriptGeneratedV1Data`\].
+/// The `transcript_items` of `P2VcRecordingRecordingTranscriptGeneratedV1Data`.
 ///
 /// The same fields as [`TranscriptItem`]: one type, two names.
 pub type P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItems = TranscriptItem;
-/// The `speaker` of \[`P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItems`\].
+/// The `speaker` of `P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItems`.
 ///
 /// The same fields as [`MeetingAgentEventUser`]: one type, two names.
 pub type P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItemsSpeaker = MeetingAgentEventUser;

@@ -690,13 +690,14 @@ pub struct AccessCodeScopeConfigRespData {
 }
 impl FromJson for AccessCodeScopeConfigRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AccessCodeScopeConfigRespData")?;
+        let mut o = json::Fields::of(value, "AccessCodeScopeConfigRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "access_code", &mut out.access_code)?;
+        o.set("access_code", &mut out.access_code);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`ListAlertResponseBody`\].
+/// The `items` of `ListAlertResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -737,23 +738,24 @@ pub struct Alert {
 }
 impl FromJson for Alert {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Alert")?;
+        let mut o = json::Fields::of(value, "Alert")?;
         let mut out = Self::default();
-        json::set(&mut o, "alert_id", &mut out.alert_id)?;
-        json::set(&mut o, "resource_scope", &mut out.resource_scope)?;
-        json::set(&mut o, "monitor_target", &mut out.monitor_target)?;
-        json::set(&mut o, "alert_strategy", &mut out.alert_strategy)?;
-        json::set(&mut o, "alert_time", &mut out.alert_time)?;
-        json::set(&mut o, "alert_level", &mut out.alert_level)?;
-        json::set(&mut o, "contacts", &mut out.contacts)?;
-        json::set(&mut o, "notify_methods", &mut out.notify_methods)?;
-        json::set(&mut o, "alert_rule", &mut out.alert_rule)?;
-        json::set(&mut o, "process_time", &mut out.process_time)?;
-        json::set(&mut o, "recover_time", &mut out.recover_time)?;
-        json::set(&mut o, "process_status", &mut out.process_status)?;
-        json::set(&mut o, "alert_rule_id", &mut out.alert_rule_id)?;
-        json::set(&mut o, "monitor_target_room_id", &mut out.monitor_target_room_id)?;
-        json::set(&mut o, "monitor_target_room_mac", &mut out.monitor_target_room_mac)?;
+        o.set("alert_id", &mut out.alert_id);
+        o.set("resource_scope", &mut out.resource_scope);
+        o.set("monitor_target", &mut out.monitor_target);
+        o.set("alert_strategy", &mut out.alert_strategy);
+        o.set("alert_time", &mut out.alert_time);
+        o.set("alert_level", &mut out.alert_level);
+        o.set("contacts", &mut out.contacts);
+        o.set("notify_methods", &mut out.notify_methods);
+        o.set("alert_rule", &mut out.alert_rule);
+        o.set("process_time", &mut out.process_time);
+        o.set("recover_time", &mut out.recover_time);
+        o.set("process_status", &mut out.process_status);
+        o.set("alert_rule_id", &mut out.alert_rule_id);
+        o.set("monitor_target_room_id", &mut out.monitor_target_room_id);
+        o.set("monitor_target_room_mac", &mut out.monitor_target_room_mac);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -802,18 +804,15 @@ pub struct ApplyReserveResponseBody {
 }
 impl FromJson for ApplyReserveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplyReserveResponseBody")?;
+        let mut o = json::Fields::of(value, "ApplyReserveResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "reserve", &mut out.reserve)?;
-        json::set(
-            &mut o,
-            "reserve_correction_check_info",
-            &mut out.reserve_correction_check_info,
-        )?;
+        o.set("reserve", &mut out.reserve);
+        o.set("reserve_correction_check_info", &mut out.reserve_correction_check_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `approval_config` of \[`PatchReserveConfigRequestBody`\].
+/// The `approval_config` of `PatchReserveConfigRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -832,12 +831,13 @@ pub struct ApprovalConfig {
 }
 impl FromJson for ApprovalConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApprovalConfig")?;
+        let mut o = json::Fields::of(value, "ApprovalConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "approval_switch", &mut out.approval_switch)?;
-        json::set(&mut o, "approval_condition", &mut out.approval_condition)?;
-        json::set(&mut o, "meeting_duration", &mut out.meeting_duration)?;
-        json::set(&mut o, "approvers", &mut out.approvers)?;
+        o.set("approval_switch", &mut out.approval_switch);
+        o.set("approval_condition", &mut out.approval_condition);
+        o.set("meeting_duration", &mut out.meeting_duration);
+        o.set("approvers", &mut out.approvers);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -881,7 +881,7 @@ impl ToJson for AutoWelcomeMyAiRoomReqBody {
         w.end_object();
     }
 }
-/// The `meeting` of \[`JoinBotResponseBody`\].
+/// The `meeting` of `JoinBotResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -900,12 +900,13 @@ pub struct BotMeetingInfo {
 }
 impl FromJson for BotMeetingInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BotMeetingInfo")?;
+        let mut o = json::Fields::of(value, "BotMeetingInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "topic", &mut out.topic)?;
+        o.set("id", &mut out.id);
+        o.set("meeting_no", &mut out.meeting_no);
+        o.set("start_time", &mut out.start_time);
+        o.set("topic", &mut out.topic);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -966,7 +967,7 @@ impl ToJson for CardCallbackMyAiVcReqBody {
         None
     }
 }
-/// The `action` of \[`CardCallbackMyAiVcReqBody`\].
+/// The `action` of `CardCallbackMyAiVcReqBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -996,7 +997,7 @@ impl ToJson for CardCallbackMyAiVcReqBodyAction {
         None
     }
 }
-/// The `value` of \[`CardCallbackMyAiVcReqBodyAction`\].
+/// The `value` of `CardCallbackMyAiVcReqBodyAction`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1044,7 +1045,7 @@ impl ToJson for ChangeNameMeetingReqBody {
         w.end_object();
     }
 }
-/// The `change_name_users` of \[`ChangeNameMeetingReqBody`\].
+/// The `change_name_users` of `ChangeNameMeetingReqBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1081,13 +1082,14 @@ pub struct ChangeNameMeetingRespData {
 }
 impl FromJson for ChangeNameMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChangeNameMeetingRespData")?;
+        let mut o = json::Fields::of(value, "ChangeNameMeetingRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "results", &mut out.results)?;
+        o.set("results", &mut out.results);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `chat_received_items` of \[`MeetingActivityItem`\].
+/// The `chat_received_items` of `MeetingActivityItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1108,13 +1110,14 @@ pub struct ChatMessageItem {
 }
 impl FromJson for ChatMessageItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChatMessageItem")?;
+        let mut o = json::Fields::of(value, "ChatMessageItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "message_type", &mut out.message_type)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "send_time", &mut out.send_time)?;
+        o.set("operator", &mut out.operator);
+        o.set("message_id", &mut out.message_id);
+        o.set("message_type", &mut out.message_type);
+        o.set("content", &mut out.content);
+        o.set("send_time", &mut out.send_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1148,7 +1151,7 @@ impl ToJson for CheckInScheduleMyAiRoomReqBody {
         w.end_object();
     }
 }
-/// The `scenario_context` of \[`CheckInScheduleMyAiRoomReqBody`\].
+/// The `scenario_context` of `CheckInScheduleMyAiRoomReqBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1169,7 +1172,7 @@ impl ToJson for CheckInScheduleMyAiRoomReqBodyScenarioContext {
         w.end_object();
     }
 }
-/// The `extra` of \[`CheckInScheduleMyAiRoomReqBodyScenarioContext`\].
+/// The `extra` of `CheckInScheduleMyAiRoomReqBodyScenarioContext`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1187,7 +1190,7 @@ impl ToJson for CheckInScheduleMyAiRoomReqBodyScenarioContextExtra {
         w.end_object();
     }
 }
-/// The `comment_focus` of \[`DocumentContextChangedItem`\].
+/// The `comment_focus` of `DocumentContextChangedItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1202,14 +1205,15 @@ pub struct CommentFocus {
 }
 impl FromJson for CommentFocus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CommentFocus")?;
+        let mut o = json::Fields::of(value, "CommentFocus")?;
         let mut out = Self::default();
-        json::set(&mut o, "comment_id", &mut out.comment_id)?;
-        json::set(&mut o, "focused", &mut out.focused)?;
+        o.set("comment_id", &mut out.comment_id);
+        o.set("focused", &mut out.focused);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `conditions` of \[`CustomList`\].
+/// The `conditions` of `CustomList`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1224,10 +1228,11 @@ pub struct Conditions {
 }
 impl FromJson for Conditions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Conditions")?;
+        let mut o = json::Fields::of(value, "Conditions")?;
         let mut out = Self::default();
-        json::set(&mut o, "custom_key", &mut out.custom_key)?;
-        json::set(&mut o, "option_keys", &mut out.option_keys)?;
+        o.set("custom_key", &mut out.custom_key);
+        o.set("option_keys", &mut out.option_keys);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1239,7 +1244,7 @@ impl ToJson for Conditions {
         w.end_object();
     }
 }
-/// The `contacts` of \[`Alert`\].
+/// The `contacts` of `Alert`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1254,10 +1259,11 @@ pub struct Contact {
 }
 impl FromJson for Contact {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Contact")?;
+        let mut o = json::Fields::of(value, "Contact")?;
         let mut out = Self::default();
-        json::set(&mut o, "contact_type", &mut out.contact_type)?;
-        json::set(&mut o, "contact_name", &mut out.contact_name)?;
+        o.set("contact_type", &mut out.contact_type);
+        o.set("contact_name", &mut out.contact_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1302,15 +1308,16 @@ pub struct CreateEventCardMyAiSipRespData {
 }
 impl FromJson for CreateEventCardMyAiSipRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateEventCardMyAiSipRespData")?;
+        let mut o = json::Fields::of(value, "CreateEventCardMyAiSipRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "hint", &mut out.hint)?;
-        json::set(&mut o, "result", &mut out.result)?;
-        json::set(&mut o, "present", &mut out.present)?;
+        o.set("hint", &mut out.hint);
+        o.set("result", &mut out.result);
+        o.set("present", &mut out.present);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `present` of \[`CreateEventCardMyAiSipRespData`\].
+/// The `present` of `CreateEventCardMyAiSipRespData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1339,21 +1346,22 @@ pub struct CreateEventCardMyAiSipRespDataPresent {
 }
 impl FromJson for CreateEventCardMyAiSipRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateEventCardMyAiSipRespDataPresent")?;
+        let mut o = json::Fields::of(value, "CreateEventCardMyAiSipRespDataPresent")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "operation_type", &mut out.operation_type)?;
-        json::set(&mut o, "interactable", &mut out.interactable)?;
-        json::set(&mut o, "operation_url", &mut out.operation_url)?;
-        json::set(&mut o, "callback_url", &mut out.callback_url)?;
-        json::set(&mut o, "callback_info", &mut out.callback_info)?;
-        json::set(&mut o, "card_template_id", &mut out.card_template_id)?;
-        json::set(&mut o, "card_variables", &mut out.card_variables)?;
+        o.set("type", &mut out.r#type);
+        o.set("body", &mut out.body);
+        o.set("operation_type", &mut out.operation_type);
+        o.set("interactable", &mut out.interactable);
+        o.set("operation_url", &mut out.operation_url);
+        o.set("callback_url", &mut out.callback_url);
+        o.set("callback_info", &mut out.callback_info);
+        o.set("card_template_id", &mut out.card_template_id);
+        o.set("card_variables", &mut out.card_variables);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `card_variables` of \[`CreateEventCardMyAiSipRespDataPresent`\].
+/// The `card_variables` of `CreateEventCardMyAiSipRespDataPresent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1368,17 +1376,18 @@ pub struct CreateEventCardMyAiSipRespDataPresentCardVariables {
 }
 impl FromJson for CreateEventCardMyAiSipRespDataPresentCardVariables {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "CreateEventCardMyAiSipRespDataPresentCardVariables",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "image_key", &mut out.image_key)?;
+        o.set("text", &mut out.text);
+        o.set("image_key", &mut out.image_key);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `custom_list` of \[`ReserveFormConfig`\].
+/// The `custom_list` of `ReserveFormConfig`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1403,15 +1412,16 @@ pub struct CustomList {
 }
 impl FromJson for CustomList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomList")?;
+        let mut o = json::Fields::of(value, "CustomList")?;
         let mut out = Self::default();
-        json::set(&mut o, "custom_type", &mut out.custom_type)?;
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "need_fill", &mut out.need_fill)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "placeholder", &mut out.placeholder)?;
-        json::set(&mut o, "options", &mut out.options)?;
-        json::set(&mut o, "conditions", &mut out.conditions)?;
+        o.set("custom_type", &mut out.custom_type);
+        o.set("key", &mut out.key);
+        o.set("need_fill", &mut out.need_fill);
+        o.set("title", &mut out.title);
+        o.set("placeholder", &mut out.placeholder);
+        o.set("options", &mut out.options);
+        o.set("conditions", &mut out.conditions);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1509,7 +1519,7 @@ impl ToJson for DelRoomLevelRequestBody {
         None
     }
 }
-/// The `device` of \[`Room`\].
+/// The `device` of `Room`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1522,9 +1532,10 @@ pub struct Device {
 }
 impl FromJson for Device {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Device")?;
+        let mut o = json::Fields::of(value, "Device")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1541,7 +1552,7 @@ impl ToJson for Device {
         None
     }
 }
-/// The `disable_inform` of \[`GetReserveConfigDisableInformResponseBody`\].
+/// The `disable_inform` of `GetReserveConfigDisableInformResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1560,12 +1571,13 @@ pub struct DisableInformConfig {
 }
 impl FromJson for DisableInformConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DisableInformConfig")?;
+        let mut o = json::Fields::of(value, "DisableInformConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "if_cover_child_scope", &mut out.if_cover_child_scope)?;
-        json::set(&mut o, "if_inform", &mut out.if_inform)?;
-        json::set(&mut o, "informed_users", &mut out.informed_users)?;
-        json::set(&mut o, "informed_depts", &mut out.informed_depts)?;
+        o.set("if_cover_child_scope", &mut out.if_cover_child_scope);
+        o.set("if_inform", &mut out.if_inform);
+        o.set("informed_users", &mut out.informed_users);
+        o.set("informed_depts", &mut out.informed_depts);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1634,13 +1646,14 @@ pub struct DoOperationMyAiVcMeetingRespData {
 }
 impl FromJson for DoOperationMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DoOperationMyAiVcMeetingRespData")?;
+        let mut o = json::Fields::of(value, "DoOperationMyAiVcMeetingRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
+        o.set("result", &mut out.result);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `result` of \[`DoOperationMyAiVcMeetingRespData`\].
+/// The `result` of `DoOperationMyAiVcMeetingRespData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1653,9 +1666,10 @@ pub struct DoOperationMyAiVcMeetingRespDataResult {
 }
 impl FromJson for DoOperationMyAiVcMeetingRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DoOperationMyAiVcMeetingRespDataResult")?;
+        let mut o = json::Fields::of(value, "DoOperationMyAiVcMeetingRespDataResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting_operation_reply", &mut out.meeting_operation_reply)?;
+        o.set("meeting_operation_reply", &mut out.meeting_operation_reply);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1690,13 +1704,17 @@ pub struct DocBasedSuggestQuestionMyAiVcMeetingRespData {
 }
 impl FromJson for DocBasedSuggestQuestionMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DocBasedSuggestQuestionMyAiVcMeetingRespData")?;
+        let mut o = json::Fields::of(
+            value,
+            "DocBasedSuggestQuestionMyAiVcMeetingRespData",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "presents", &mut out.presents)?;
+        o.set("presents", &mut out.presents);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `document_context_changed_items` of \[`MeetingActivityItem`\].
+/// The `document_context_changed_items` of `MeetingActivityItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1721,19 +1739,20 @@ pub struct DocumentContextChangedItem {
 }
 impl FromJson for DocumentContextChangedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DocumentContextChangedItem")?;
+        let mut o = json::Fields::of(value, "DocumentContextChangedItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "share_id", &mut out.share_id)?;
-        json::set(&mut o, "share_doc", &mut out.share_doc)?;
-        json::set(&mut o, "time", &mut out.time)?;
-        json::set(&mut o, "comment_focus", &mut out.comment_focus)?;
-        json::set(&mut o, "section_location", &mut out.section_location)?;
-        json::set(&mut o, "element_preview", &mut out.element_preview)?;
+        o.set("operator", &mut out.operator);
+        o.set("share_id", &mut out.share_id);
+        o.set("share_doc", &mut out.share_doc);
+        o.set("time", &mut out.time);
+        o.set("comment_focus", &mut out.comment_focus);
+        o.set("section_location", &mut out.section_location);
+        o.set("element_preview", &mut out.element_preview);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `element_preview` of \[`DocumentContextChangedItem`\].
+/// The `element_preview` of `DocumentContextChangedItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1752,16 +1771,17 @@ pub struct ElementPreview {
 }
 impl FromJson for ElementPreview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ElementPreview")?;
+        let mut o = json::Fields::of(value, "ElementPreview")?;
         let mut out = Self::default();
-        json::set(&mut o, "action", &mut out.action)?;
-        json::set(&mut o, "element_type", &mut out.element_type)?;
-        json::set(&mut o, "element_token", &mut out.element_token)?;
-        json::set(&mut o, "block_id", &mut out.block_id)?;
+        o.set("action", &mut out.action);
+        o.set("element_type", &mut out.element_type);
+        o.set("element_token", &mut out.element_token);
+        o.set("block_id", &mut out.block_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `events` of \[`EventsBotResponseBody`\].
+/// The `events` of `EventsBotResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1780,12 +1800,13 @@ pub struct Event {
 }
 impl FromJson for Event {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Event")?;
+        let mut o = json::Fields::of(value, "Event")?;
         let mut out = Self::default();
-        json::set(&mut o, "event_id", &mut out.event_id)?;
-        json::set(&mut o, "event_type", &mut out.event_type)?;
-        json::set(&mut o, "event_time", &mut out.event_time)?;
-        json::set(&mut o, "payload", &mut out.payload)?;
+        o.set("event_id", &mut out.event_id);
+        o.set("event_type", &mut out.event_type);
+        o.set("event_time", &mut out.event_time);
+        o.set("payload", &mut out.payload);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1806,11 +1827,12 @@ pub struct EventsBotResponseBody {
 }
 impl FromJson for EventsBotResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EventsBotResponseBody")?;
+        let mut o = json::Fields::of(value, "EventsBotResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "events", &mut out.events)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("events", &mut out.events);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1838,7 +1860,7 @@ impl ToJson for ExitMyAiRoomReqBody {
         w.end_object();
     }
 }
-/// The `common_param` of \[`ExitMyAiRoomReqBody`\].
+/// The `common_param` of `ExitMyAiRoomReqBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1883,14 +1905,15 @@ pub struct ExitMyAiRoomRespData {
 }
 impl FromJson for ExitMyAiRoomRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExitMyAiRoomRespData")?;
+        let mut o = json::Fields::of(value, "ExitMyAiRoomRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
-        json::set(&mut o, "present", &mut out.present)?;
+        o.set("result", &mut out.result);
+        o.set("present", &mut out.present);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `present` of \[`ExitMyAiRoomRespData`\].
+/// The `present` of `ExitMyAiRoomRespData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1915,19 +1938,20 @@ pub struct ExitMyAiRoomRespDataPresent {
 }
 impl FromJson for ExitMyAiRoomRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExitMyAiRoomRespDataPresent")?;
+        let mut o = json::Fields::of(value, "ExitMyAiRoomRespDataPresent")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "interactable", &mut out.interactable)?;
-        json::set(&mut o, "operation_type", &mut out.operation_type)?;
-        json::set(&mut o, "operation_url", &mut out.operation_url)?;
-        json::set(&mut o, "callback_url", &mut out.callback_url)?;
-        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        o.set("type", &mut out.r#type);
+        o.set("body", &mut out.body);
+        o.set("interactable", &mut out.interactable);
+        o.set("operation_type", &mut out.operation_type);
+        o.set("operation_url", &mut out.operation_url);
+        o.set("callback_url", &mut out.callback_url);
+        o.set("callback_info", &mut out.callback_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `result` of \[`ExitMyAiRoomRespData`\].
+/// The `result` of `ExitMyAiRoomRespData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1942,14 +1966,15 @@ pub struct ExitMyAiRoomRespDataResult {
 }
 impl FromJson for ExitMyAiRoomRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExitMyAiRoomRespDataResult")?;
+        let mut o = json::Fields::of(value, "ExitMyAiRoomRespDataResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "room_reply", &mut out.room_reply)?;
-        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
+        o.set("room_reply", &mut out.room_reply);
+        o.set("openapi_response", &mut out.openapi_response);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `openapi_response` of \[`ExitMyAiRoomRespDataResult`\].
+/// The `openapi_response` of `ExitMyAiRoomRespDataResult`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1968,12 +1993,16 @@ pub struct ExitMyAiRoomRespDataResultOpenapiResponse {
 }
 impl FromJson for ExitMyAiRoomRespDataResultOpenapiResponse {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExitMyAiRoomRespDataResultOpenapiResponse")?;
+        let mut o = json::Fields::of(
+            value,
+            "ExitMyAiRoomRespDataResultOpenapiResponse",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "response_type", &mut out.response_type)?;
-        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
-        json::set(&mut o, "other_msg", &mut out.other_msg)?;
-        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
+        o.set("response_type", &mut out.response_type);
+        o.set("schedule_event_id", &mut out.schedule_event_id);
+        o.set("other_msg", &mut out.other_msg);
+        o.set("oapi_msg", &mut out.oapi_msg);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2011,7 +2040,7 @@ impl ToJson for ExtensionBoardingMyAiMmReqBody {
         w.end_object();
     }
 }
-/// The `scenario_context` of \[`ExtensionBoardingMyAiMmReqBody`\].
+/// The `scenario_context` of `ExtensionBoardingMyAiMmReqBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2059,14 +2088,15 @@ pub struct FetchMeetingAnalyzeMyAiVcRespData {
 }
 impl FromJson for FetchMeetingAnalyzeMyAiVcRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FetchMeetingAnalyzeMyAiVcRespData")?;
+        let mut o = json::Fields::of(value, "FetchMeetingAnalyzeMyAiVcRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting_analyze_status", &mut out.meeting_analyze_status)?;
-        json::set(&mut o, "analyze_outputs", &mut out.analyze_outputs)?;
+        o.set("meeting_analyze_status", &mut out.meeting_analyze_status);
+        o.set("analyze_outputs", &mut out.analyze_outputs);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `analyze_outputs` of \[`FetchMeetingAnalyzeMyAiVcRespData`\].
+/// The `analyze_outputs` of `FetchMeetingAnalyzeMyAiVcRespData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2089,19 +2119,20 @@ pub struct FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs {
 }
 impl FromJson for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting_id", &mut out.meeting_id)?;
-        json::set(&mut o, "check_status_code", &mut out.check_status_code)?;
-        json::set(&mut o, "objective_check_output", &mut out.objective_check_output)?;
-        json::set(&mut o, "subjective_check_output", &mut out.subjective_check_output)?;
+        o.set("meeting_id", &mut out.meeting_id);
+        o.set("check_status_code", &mut out.check_status_code);
+        o.set("objective_check_output", &mut out.objective_check_output);
+        o.set("subjective_check_output", &mut out.subjective_check_output);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `objective_check_output` of \[`FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs`\].
+/// The `objective_check_output` of `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2116,17 +2147,18 @@ pub struct FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsObjectiveCheckOutput {
 }
 impl FromJson for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsObjectiveCheckOutput {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsObjectiveCheckOutput",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "failed_lists", &mut out.failed_lists)?;
-        json::set(&mut o, "status_code", &mut out.status_code)?;
+        o.set("failed_lists", &mut out.failed_lists);
+        o.set("status_code", &mut out.status_code);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `subjective_check_output` of \[`FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs`\].
+/// The `subjective_check_output` of `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2149,19 +2181,20 @@ pub struct FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutput 
 }
 impl FromJson for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutput {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutput",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "keypoints", &mut out.keypoints)?;
-        json::set(&mut o, "key_point_match_details", &mut out.key_point_match_details)?;
-        json::set(&mut o, "user_prompt_outputs", &mut out.user_prompt_outputs)?;
-        json::set(&mut o, "status_code", &mut out.status_code)?;
+        o.set("keypoints", &mut out.keypoints);
+        o.set("key_point_match_details", &mut out.key_point_match_details);
+        o.set("user_prompt_outputs", &mut out.user_prompt_outputs);
+        o.set("status_code", &mut out.status_code);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `key_point_match_details` of \[`FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutput`\].
+/// The `key_point_match_details` of `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutput`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2179,16 +2212,17 @@ pub struct FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputK
 impl FromJson
 for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetails {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetails",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "key_point_match_details", &mut out.key_point_match_details)?;
+        o.set("key_point_match_details", &mut out.key_point_match_details);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `key_point_match_details` of \[`FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetails`\].
+/// The `key_point_match_details` of `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetails`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2204,13 +2238,14 @@ pub struct FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputK
 impl FromJson
 for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetailsKeyPointMatchDetails {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetailsKeyPointMatchDetails",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "start_timestamp", &mut out.start_timestamp)?;
-        json::set(&mut o, "matched_text", &mut out.matched_text)?;
+        o.set("start_timestamp", &mut out.start_timestamp);
+        o.set("matched_text", &mut out.matched_text);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2227,9 +2262,10 @@ pub struct FetchMeetingListMyAiVcRespData {
 }
 impl FromJson for FetchMeetingListMyAiVcRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FetchMeetingListMyAiVcRespData")?;
+        let mut o = json::Fields::of(value, "FetchMeetingListMyAiVcRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting_list_url", &mut out.meeting_list_url)?;
+        o.set("meeting_list_url", &mut out.meeting_list_url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2275,7 +2311,7 @@ impl ToJson for FetchRecapStreamMyAiVcMeetingReqBody {
         w.end_object();
     }
 }
-/// The `note_source` of \[`Note`\].
+/// The `note_source` of `Note`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2290,10 +2326,11 @@ pub struct GeneratedSource {
 }
 impl FromJson for GeneratedSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GeneratedSource")?;
+        let mut o = json::Fields::of(value, "GeneratedSource")?;
         let mut out = Self::default();
-        json::set(&mut o, "source_type", &mut out.source_type)?;
-        json::set(&mut o, "source_entity_id", &mut out.source_entity_id)?;
+        o.set("source_type", &mut out.source_type);
+        o.set("source_entity_id", &mut out.source_entity_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2310,9 +2347,10 @@ pub struct GetActiveMeetingReserveResponseBody {
 }
 impl FromJson for GetActiveMeetingReserveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetActiveMeetingReserveResponseBody")?;
+        let mut o = json::Fields::of(value, "GetActiveMeetingReserveResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
+        o.set("meeting", &mut out.meeting);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2329,13 +2367,14 @@ pub struct GetCommonReplyMyAiVcMeetingRespData {
 }
 impl FromJson for GetCommonReplyMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetCommonReplyMyAiVcMeetingRespData")?;
+        let mut o = json::Fields::of(value, "GetCommonReplyMyAiVcMeetingRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
+        o.set("result", &mut out.result);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `result` of \[`GetCommonReplyMyAiVcMeetingRespData`\].
+/// The `result` of `GetCommonReplyMyAiVcMeetingRespData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2348,9 +2387,13 @@ pub struct GetCommonReplyMyAiVcMeetingRespDataResult {
 }
 impl FromJson for GetCommonReplyMyAiVcMeetingRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetCommonReplyMyAiVcMeetingRespDataResult")?;
+        let mut o = json::Fields::of(
+            value,
+            "GetCommonReplyMyAiVcMeetingRespDataResult",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting_content_reply", &mut out.meeting_content_reply)?;
+        o.set("meeting_content_reply", &mut out.meeting_content_reply);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2367,9 +2410,10 @@ pub struct GetDailyReportResponseBody {
 }
 impl FromJson for GetDailyReportResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetDailyReportResponseBody")?;
+        let mut o = json::Fields::of(value, "GetDailyReportResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting_report", &mut out.meeting_report)?;
+        o.set("meeting_report", &mut out.meeting_report);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2392,12 +2436,13 @@ pub struct GetExportResponseBody {
 }
 impl FromJson for GetExportResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetExportResponseBody")?;
+        let mut o = json::Fields::of(value, "GetExportResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "fail_msg", &mut out.fail_msg)?;
+        o.set("status", &mut out.status);
+        o.set("url", &mut out.url);
+        o.set("file_token", &mut out.file_token);
+        o.set("fail_msg", &mut out.fail_msg);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2418,11 +2463,12 @@ pub struct GetMeetingListResponseBody {
 }
 impl FromJson for GetMeetingListResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetMeetingListResponseBody")?;
+        let mut o = json::Fields::of(value, "GetMeetingListResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting_list", &mut out.meeting_list)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("meeting_list", &mut out.meeting_list);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2443,15 +2489,16 @@ pub struct GetMeetingPullSubtitleRespData {
 }
 impl FromJson for GetMeetingPullSubtitleRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetMeetingPullSubtitleRespData")?;
+        let mut o = json::Fields::of(value, "GetMeetingPullSubtitleRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "meeting_subtitles", &mut out.meeting_subtitles)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("meeting_subtitles", &mut out.meeting_subtitles);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `meeting_subtitles` of \[`GetMeetingPullSubtitleRespData`\].
+/// The `meeting_subtitles` of `GetMeetingPullSubtitleRespData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2466,17 +2513,18 @@ pub struct GetMeetingPullSubtitleRespDataMeetingSubtitles {
 }
 impl FromJson for GetMeetingPullSubtitleRespDataMeetingSubtitles {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "GetMeetingPullSubtitleRespDataMeetingSubtitles",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "seg_id", &mut out.seg_id)?;
-        json::set(&mut o, "subtitle", &mut out.subtitle)?;
+        o.set("seg_id", &mut out.seg_id);
+        o.set("subtitle", &mut out.subtitle);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `subtitle` of \[`GetMeetingPullSubtitleRespDataMeetingSubtitles`\].
+/// The `subtitle` of `GetMeetingPullSubtitleRespDataMeetingSubtitles`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2499,20 +2547,21 @@ pub struct GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitle {
 }
 impl FromJson for GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitle",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "language", &mut out.language)?;
-        json::set(&mut o, "speaker_user_id", &mut out.speaker_user_id)?;
-        json::set(&mut o, "speaker_device_id", &mut out.speaker_device_id)?;
-        json::set(&mut o, "ssd_speaker", &mut out.ssd_speaker)?;
+        o.set("content", &mut out.content);
+        o.set("language", &mut out.language);
+        o.set("speaker_user_id", &mut out.speaker_user_id);
+        o.set("speaker_device_id", &mut out.speaker_device_id);
+        o.set("ssd_speaker", &mut out.ssd_speaker);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `ssd_speaker` of \[`GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitle`\].
+/// The `ssd_speaker` of `GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitle`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2529,14 +2578,15 @@ pub struct GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitleSsdSpeaker {
 }
 impl FromJson for GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitleSsdSpeaker {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitleSsdSpeaker",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "speaker_id", &mut out.speaker_id)?;
-        json::set(&mut o, "speaker_id_type", &mut out.speaker_id_type)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("speaker_id", &mut out.speaker_id);
+        o.set("speaker_id_type", &mut out.speaker_id_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2553,9 +2603,10 @@ pub struct GetMeetingRecordingResponseBody {
 }
 impl FromJson for GetMeetingRecordingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetMeetingRecordingResponseBody")?;
+        let mut o = json::Fields::of(value, "GetMeetingRecordingResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "recording", &mut out.recording)?;
+        o.set("recording", &mut out.recording);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2574,10 +2625,11 @@ pub struct GetMeetingResponseBody {
 }
 impl FromJson for GetMeetingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetMeetingResponseBody")?;
+        let mut o = json::Fields::of(value, "GetMeetingResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
-        json::set(&mut o, "related_artifacts", &mut out.related_artifacts)?;
+        o.set("meeting", &mut out.meeting);
+        o.set("related_artifacts", &mut out.related_artifacts);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2594,9 +2646,10 @@ pub struct GetNoteResponseBody {
 }
 impl FromJson for GetNoteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetNoteResponseBody")?;
+        let mut o = json::Fields::of(value, "GetNoteResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "note", &mut out.note)?;
+        o.set("note", &mut out.note);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2617,11 +2670,12 @@ pub struct GetParticipantListResponseBody {
 }
 impl FromJson for GetParticipantListResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetParticipantListResponseBody")?;
+        let mut o = json::Fields::of(value, "GetParticipantListResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "participants", &mut out.participants)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("participants", &mut out.participants);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2642,15 +2696,12 @@ pub struct GetParticipantQualityListResponseBody {
 }
 impl FromJson for GetParticipantQualityListResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetParticipantQualityListResponseBody")?;
+        let mut o = json::Fields::of(value, "GetParticipantQualityListResponseBody")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "participant_quality_list",
-            &mut out.participant_quality_list,
-        )?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("participant_quality_list", &mut out.participant_quality_list);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2693,7 +2744,7 @@ impl ToJson for GetRecapMyAiVcMeetingReqBody {
         w.end_object();
     }
 }
-/// The `scenario_context` of \[`GetRecapMyAiVcMeetingReqBody`\].
+/// The `scenario_context` of `GetRecapMyAiVcMeetingReqBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2726,7 +2777,7 @@ impl ToJson for GetRecapMyAiVcMeetingReqBodyScenarioContext {
         w.end_object();
     }
 }
-/// The `extra` of \[`GetRecapMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `extra` of `GetRecapMyAiVcMeetingReqBodyScenarioContext`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2759,7 +2810,7 @@ impl ToJson for GetRecapMyAiVcMeetingReqBodyScenarioContextExtra {
         w.end_object();
     }
 }
-/// The `object` of \[`GetRecapMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `object` of `GetRecapMyAiVcMeetingReqBodyScenarioContext`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2793,13 +2844,14 @@ pub struct GetRecapMyAiVcMeetingRespData {
 }
 impl FromJson for GetRecapMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetRecapMyAiVcMeetingRespData")?;
+        let mut o = json::Fields::of(value, "GetRecapMyAiVcMeetingRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
+        o.set("result", &mut out.result);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `result` of \[`GetRecapMyAiVcMeetingRespData`\].
+/// The `result` of `GetRecapMyAiVcMeetingRespData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -2814,14 +2866,11 @@ pub struct GetRecapMyAiVcMeetingRespDataResult {
 }
 impl FromJson for GetRecapMyAiVcMeetingRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetRecapMyAiVcMeetingRespDataResult")?;
+        let mut o = json::Fields::of(value, "GetRecapMyAiVcMeetingRespDataResult")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
-            "meeting_recap_or_fail_reason",
-            &mut out.meeting_recap_or_fail_reason,
-        )?;
-        json::set(&mut o, "meeting_recap", &mut out.meeting_recap)?;
+        o.set("meeting_recap_or_fail_reason", &mut out.meeting_recap_or_fail_reason);
+        o.set("meeting_recap", &mut out.meeting_recap);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2838,9 +2887,10 @@ pub struct GetReserveConfigAdminResponseBody {
 }
 impl FromJson for GetReserveConfigAdminResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetReserveConfigAdminResponseBody")?;
+        let mut o = json::Fields::of(value, "GetReserveConfigAdminResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "reserve_admin_config", &mut out.reserve_admin_config)?;
+        o.set("reserve_admin_config", &mut out.reserve_admin_config);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2857,9 +2907,13 @@ pub struct GetReserveConfigDisableInformResponseBody {
 }
 impl FromJson for GetReserveConfigDisableInformResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetReserveConfigDisableInformResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "GetReserveConfigDisableInformResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "disable_inform", &mut out.disable_inform)?;
+        o.set("disable_inform", &mut out.disable_inform);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2876,9 +2930,10 @@ pub struct GetReserveConfigFormResponseBody {
 }
 impl FromJson for GetReserveConfigFormResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetReserveConfigFormResponseBody")?;
+        let mut o = json::Fields::of(value, "GetReserveConfigFormResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "reserve_form_config", &mut out.reserve_form_config)?;
+        o.set("reserve_form_config", &mut out.reserve_form_config);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2895,9 +2950,10 @@ pub struct GetReserveResponseBody {
 }
 impl FromJson for GetReserveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetReserveResponseBody")?;
+        let mut o = json::Fields::of(value, "GetReserveResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "reserve", &mut out.reserve)?;
+        o.set("reserve", &mut out.reserve);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2918,11 +2974,12 @@ pub struct GetResourceReservationListResponseBody {
 }
 impl FromJson for GetResourceReservationListResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetResourceReservationListResponseBody")?;
+        let mut o = json::Fields::of(value, "GetResourceReservationListResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "room_reservation_list", &mut out.room_reservation_list)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("room_reservation_list", &mut out.room_reservation_list);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2939,9 +2996,10 @@ pub struct GetRoomLevelResponseBody {
 }
 impl FromJson for GetRoomLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetRoomLevelResponseBody")?;
+        let mut o = json::Fields::of(value, "GetRoomLevelResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "room_level", &mut out.room_level)?;
+        o.set("room_level", &mut out.room_level);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2958,9 +3016,10 @@ pub struct GetRoomResponseBody {
 }
 impl FromJson for GetRoomResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetRoomResponseBody")?;
+        let mut o = json::Fields::of(value, "GetRoomResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "room", &mut out.room)?;
+        o.set("room", &mut out.room);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2979,10 +3038,11 @@ pub struct GetScopeConfigResponseBody {
 }
 impl FromJson for GetScopeConfigResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetScopeConfigResponseBody")?;
+        let mut o = json::Fields::of(value, "GetScopeConfigResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "current_config", &mut out.current_config)?;
-        json::set(&mut o, "origin_configs", &mut out.origin_configs)?;
+        o.set("current_config", &mut out.current_config);
+        o.set("origin_configs", &mut out.origin_configs);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -2999,13 +3059,14 @@ pub struct GetTodoTaskMyAiVcMeetingRespData {
 }
 impl FromJson for GetTodoTaskMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetTodoTaskMyAiVcMeetingRespData")?;
+        let mut o = json::Fields::of(value, "GetTodoTaskMyAiVcMeetingRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
+        o.set("result", &mut out.result);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `result` of \[`GetTodoTaskMyAiVcMeetingRespData`\].
+/// The `result` of `GetTodoTaskMyAiVcMeetingRespData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3020,14 +3081,14 @@ pub struct GetTodoTaskMyAiVcMeetingRespDataResult {
 }
 impl FromJson for GetTodoTaskMyAiVcMeetingRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetTodoTaskMyAiVcMeetingRespDataResult")?;
+        let mut o = json::Fields::of(value, "GetTodoTaskMyAiVcMeetingRespDataResult")?;
         let mut out = Self::default();
-        json::set(
-            &mut o,
+        o.set(
             "meeting_todo_task_or_fail_reason",
             &mut out.meeting_todo_task_or_fail_reason,
-        )?;
-        json::set(&mut o, "meeting_todo_task", &mut out.meeting_todo_task)?;
+        );
+        o.set("meeting_todo_task", &mut out.meeting_todo_task);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3044,9 +3105,10 @@ pub struct GetTopUserReportResponseBody {
 }
 impl FromJson for GetTopUserReportResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetTopUserReportResponseBody")?;
+        let mut o = json::Fields::of(value, "GetTopUserReportResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "top_user_report", &mut out.top_user_report)?;
+        o.set("top_user_report", &mut out.top_user_report);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3102,9 +3164,10 @@ pub struct InviteMeetingResponseBody {
 }
 impl FromJson for InviteMeetingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InviteMeetingResponseBody")?;
+        let mut o = json::Fields::of(value, "InviteMeetingResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "invite_results", &mut out.invite_results)?;
+        o.set("invite_results", &mut out.invite_results);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3150,14 +3213,15 @@ pub struct JoinBotResponseBody {
 }
 impl FromJson for JoinBotResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JoinBotResponseBody")?;
+        let mut o = json::Fields::of(value, "JoinBotResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
-        json::set(&mut o, "join_user", &mut out.join_user)?;
+        o.set("meeting", &mut out.meeting);
+        o.set("join_user", &mut out.join_user);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `join_identify` of \[`JoinBotRequestBody`\].
+/// The `join_identify` of `JoinBotRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3287,9 +3351,10 @@ pub struct KickoutMeetingResponseBody {
 }
 impl FromJson for KickoutMeetingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "KickoutMeetingResponseBody")?;
+        let mut o = json::Fields::of(value, "KickoutMeetingResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "kickout_results", &mut out.kickout_results)?;
+        o.set("kickout_results", &mut out.kickout_results);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3330,9 +3395,10 @@ pub struct LeaveBotResponseBody {
 }
 impl FromJson for LeaveBotResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveBotResponseBody")?;
+        let mut o = json::Fields::of(value, "LeaveBotResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "leave_user", &mut out.leave_user)?;
+        o.set("leave_user", &mut out.leave_user);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3374,11 +3440,12 @@ pub struct ListAlertResponseBody {
 }
 impl FromJson for ListAlertResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListAlertResponseBody")?;
+        let mut o = json::Fields::of(value, "ListAlertResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3399,11 +3466,12 @@ pub struct ListByNoMeetingResponseBody {
 }
 impl FromJson for ListByNoMeetingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListByNoMeetingResponseBody")?;
+        let mut o = json::Fields::of(value, "ListByNoMeetingResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "meeting_briefs", &mut out.meeting_briefs)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("meeting_briefs", &mut out.meeting_briefs);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3424,15 +3492,16 @@ pub struct ListMeetingRespData {
 }
 impl FromJson for ListMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListMeetingRespData")?;
+        let mut o = json::Fields::of(value, "ListMeetingRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "meetings", &mut out.meetings)?;
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.set("meetings", &mut out.meetings);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `meetings` of \[`ListMeetingRespData`\].
+/// The `meetings` of `ListMeetingRespData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3463,22 +3532,19 @@ pub struct ListMeetingRespDataMeetings {
 }
 impl FromJson for ListMeetingRespDataMeetings {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListMeetingRespDataMeetings")?;
+        let mut o = json::Fields::of(value, "ListMeetingRespDataMeetings")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "topic", &mut out.topic)?;
-        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
-        json::set(&mut o, "password", &mut out.password)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "meeting_connect", &mut out.meeting_connect)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(
-            &mut o,
-            "participant_count_accumulated",
-            &mut out.participant_count_accumulated,
-        )?;
-        json::set(&mut o, "note_id", &mut out.note_id)?;
+        o.set("id", &mut out.id);
+        o.set("topic", &mut out.topic);
+        o.set("meeting_no", &mut out.meeting_no);
+        o.set("password", &mut out.password);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("meeting_connect", &mut out.meeting_connect);
+        o.set("status", &mut out.status);
+        o.set("participant_count_accumulated", &mut out.participant_count_accumulated);
+        o.set("note_id", &mut out.note_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3499,11 +3565,12 @@ pub struct ListRoomLevelResponseBody {
 }
 impl FromJson for ListRoomLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListRoomLevelResponseBody")?;
+        let mut o = json::Fields::of(value, "ListRoomLevelResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3524,15 +3591,16 @@ pub struct ListRoomResponseBody {
 }
 impl FromJson for ListRoomResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListRoomResponseBody")?;
+        let mut o = json::Fields::of(value, "ListRoomResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "rooms", &mut out.rooms)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("rooms", &mut out.rooms);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `magic_share_ended_items` of \[`MeetingActivityItem`\].
+/// The `magic_share_ended_items` of `MeetingActivityItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3549,15 +3617,16 @@ pub struct MagicShareEndedItem {
 }
 impl FromJson for MagicShareEndedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MagicShareEndedItem")?;
+        let mut o = json::Fields::of(value, "MagicShareEndedItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "share_id", &mut out.share_id)?;
-        json::set(&mut o, "time", &mut out.time)?;
+        o.set("operator", &mut out.operator);
+        o.set("share_id", &mut out.share_id);
+        o.set("time", &mut out.time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `magic_share_started_items` of \[`MeetingActivityItem`\].
+/// The `magic_share_started_items` of `MeetingActivityItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3576,12 +3645,13 @@ pub struct MagicShareStartedItem {
 }
 impl FromJson for MagicShareStartedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MagicShareStartedItem")?;
+        let mut o = json::Fields::of(value, "MagicShareStartedItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "share_id", &mut out.share_id)?;
-        json::set(&mut o, "share_doc", &mut out.share_doc)?;
-        json::set(&mut o, "time", &mut out.time)?;
+        o.set("operator", &mut out.operator);
+        o.set("share_id", &mut out.share_id);
+        o.set("share_doc", &mut out.share_doc);
+        o.set("time", &mut out.time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3609,7 +3679,7 @@ impl ToJson for MediaBindMyAiMmReqBody {
         w.end_object();
     }
 }
-/// The `status` of \[`MediaBindMyAiMmReqBody`\].
+/// The `status` of `MediaBindMyAiMmReqBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3643,9 +3713,10 @@ pub struct MediaBindMyAiMmRespData {
 }
 impl FromJson for MediaBindMyAiMmRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MediaBindMyAiMmRespData")?;
+        let mut o = json::Fields::of(value, "MediaBindMyAiMmRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "present", &mut out.present)?;
+        o.set("present", &mut out.present);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3673,7 +3744,7 @@ impl ToJson for MediaParseMyAiMmReqBody {
         w.end_object();
     }
 }
-/// The `scenario_context` of \[`MediaParseMyAiMmReqBody`\].
+/// The `scenario_context` of `MediaParseMyAiMmReqBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3706,7 +3777,7 @@ impl ToJson for MediaParseMyAiMmReqBodyScenarioContext {
         w.end_object();
     }
 }
-/// The `meeting` of \[`GetActiveMeetingReserveResponseBody`\].
+/// The `meeting` of `GetActiveMeetingReserveResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3749,32 +3820,29 @@ pub struct Meeting {
 }
 impl FromJson for Meeting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Meeting")?;
+        let mut o = json::Fields::of(value, "Meeting")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "topic", &mut out.topic)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
-        json::set(&mut o, "password", &mut out.password)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "host_user", &mut out.host_user)?;
-        json::set(&mut o, "meeting_connect", &mut out.meeting_connect)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "participant_count", &mut out.participant_count)?;
-        json::set(
-            &mut o,
-            "participant_count_accumulated",
-            &mut out.participant_count_accumulated,
-        )?;
-        json::set(&mut o, "participants", &mut out.participants)?;
-        json::set(&mut o, "ability", &mut out.ability)?;
-        json::set(&mut o, "note_id", &mut out.note_id)?;
+        o.set("id", &mut out.id);
+        o.set("topic", &mut out.topic);
+        o.set("url", &mut out.url);
+        o.set("meeting_no", &mut out.meeting_no);
+        o.set("password", &mut out.password);
+        o.set("create_time", &mut out.create_time);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("host_user", &mut out.host_user);
+        o.set("meeting_connect", &mut out.meeting_connect);
+        o.set("status", &mut out.status);
+        o.set("participant_count", &mut out.participant_count);
+        o.set("participant_count_accumulated", &mut out.participant_count_accumulated);
+        o.set("participants", &mut out.participants);
+        o.set("ability", &mut out.ability);
+        o.set("note_id", &mut out.note_id);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `ability` of \[`Meeting`\].
+/// The `ability` of `Meeting`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3797,18 +3865,19 @@ pub struct MeetingAbility {
 }
 impl FromJson for MeetingAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingAbility")?;
+        let mut o = json::Fields::of(value, "MeetingAbility")?;
         let mut out = Self::default();
-        json::set(&mut o, "use_video", &mut out.use_video)?;
-        json::set(&mut o, "use_audio", &mut out.use_audio)?;
-        json::set(&mut o, "use_share_screen", &mut out.use_share_screen)?;
-        json::set(&mut o, "use_follow_screen", &mut out.use_follow_screen)?;
-        json::set(&mut o, "use_recording", &mut out.use_recording)?;
-        json::set(&mut o, "use_pstn", &mut out.use_pstn)?;
+        o.set("use_video", &mut out.use_video);
+        o.set("use_audio", &mut out.use_audio);
+        o.set("use_share_screen", &mut out.use_share_screen);
+        o.set("use_follow_screen", &mut out.use_follow_screen);
+        o.set("use_recording", &mut out.use_recording);
+        o.set("use_pstn", &mut out.use_pstn);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `payload` of \[`Event`\].
+/// The `payload` of `Event`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3837,37 +3906,22 @@ pub struct MeetingActivityItem {
 }
 impl FromJson for MeetingActivityItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingActivityItem")?;
+        let mut o = json::Fields::of(value, "MeetingActivityItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
-        json::set(&mut o, "activity_event_type", &mut out.activity_event_type)?;
-        json::set(
-            &mut o,
-            "participant_joined_items",
-            &mut out.participant_joined_items,
-        )?;
-        json::set(&mut o, "participant_left_items", &mut out.participant_left_items)?;
-        json::set(
-            &mut o,
-            "transcript_received_items",
-            &mut out.transcript_received_items,
-        )?;
-        json::set(&mut o, "chat_received_items", &mut out.chat_received_items)?;
-        json::set(
-            &mut o,
-            "magic_share_started_items",
-            &mut out.magic_share_started_items,
-        )?;
-        json::set(&mut o, "magic_share_ended_items", &mut out.magic_share_ended_items)?;
-        json::set(
-            &mut o,
-            "document_context_changed_items",
-            &mut out.document_context_changed_items,
-        )?;
+        o.set("meeting", &mut out.meeting);
+        o.set("activity_event_type", &mut out.activity_event_type);
+        o.set("participant_joined_items", &mut out.participant_joined_items);
+        o.set("participant_left_items", &mut out.participant_left_items);
+        o.set("transcript_received_items", &mut out.transcript_received_items);
+        o.set("chat_received_items", &mut out.chat_received_items);
+        o.set("magic_share_started_items", &mut out.magic_share_started_items);
+        o.set("magic_share_ended_items", &mut out.magic_share_ended_items);
+        o.set("document_context_changed_items", &mut out.document_context_changed_items);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `meeting` of \[`MeetingActivityItem`\].
+/// The `meeting` of `MeetingActivityItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3890,18 +3944,19 @@ pub struct MeetingAgentEventMeeting {
 }
 impl FromJson for MeetingAgentEventMeeting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingAgentEventMeeting")?;
+        let mut o = json::Fields::of(value, "MeetingAgentEventMeeting")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "topic", &mut out.topic)?;
-        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "host_user", &mut out.host_user)?;
+        o.set("id", &mut out.id);
+        o.set("topic", &mut out.topic);
+        o.set("meeting_no", &mut out.meeting_no);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("host_user", &mut out.host_user);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `operator` of \[`ChatMessageItem`\].
+/// The `operator` of `ChatMessageItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3920,12 +3975,13 @@ pub struct MeetingAgentEventUser {
 }
 impl FromJson for MeetingAgentEventUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingAgentEventUser")?;
+        let mut o = json::Fields::of(value, "MeetingAgentEventUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
-        json::set(&mut o, "user_role", &mut out.user_role)?;
-        json::set(&mut o, "user_name", &mut out.user_name)?;
+        o.set("id", &mut out.id);
+        o.set("user_type", &mut out.user_type);
+        o.set("user_role", &mut out.user_role);
+        o.set("user_name", &mut out.user_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -3953,7 +4009,7 @@ impl ToJson for MeetingAnalyzeMyAiVcReqBody {
         w.end_object();
     }
 }
-/// The `objective_check` of \[`MeetingAnalyzeMyAiVcReqBody`\].
+/// The `objective_check` of `MeetingAnalyzeMyAiVcReqBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3976,7 +4032,7 @@ impl ToJson for MeetingAnalyzeMyAiVcReqBodyObjectiveCheck {
         w.end_object();
     }
 }
-/// The `objective_check_params` of \[`MeetingAnalyzeMyAiVcReqBodyObjectiveCheck`\].
+/// The `objective_check_params` of `MeetingAnalyzeMyAiVcReqBodyObjectiveCheck`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -3994,7 +4050,7 @@ impl ToJson for MeetingAnalyzeMyAiVcReqBodyObjectiveCheckObjectiveCheckParams {
         w.end_object();
     }
 }
-/// The `subjective_check` of \[`MeetingAnalyzeMyAiVcReqBody`\].
+/// The `subjective_check` of `MeetingAnalyzeMyAiVcReqBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4015,7 +4071,7 @@ impl ToJson for MeetingAnalyzeMyAiVcReqBodySubjectiveCheck {
         w.end_object();
     }
 }
-/// The `key_points` of \[`MeetingAnalyzeMyAiVcReqBodySubjectiveCheck`\].
+/// The `key_points` of `MeetingAnalyzeMyAiVcReqBodySubjectiveCheck`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4049,9 +4105,10 @@ pub struct MeetingAnalyzeMyAiVcRespData {
 }
 impl FromJson for MeetingAnalyzeMyAiVcRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingAnalyzeMyAiVcRespData")?;
+        let mut o = json::Fields::of(value, "MeetingAnalyzeMyAiVcRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "task_id", &mut out.task_id)?;
+        o.set("task_id", &mut out.task_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4062,7 +4119,7 @@ impl ToJson for MeetingAnalyzeMyAiVcRespData {
         w.end_object();
     }
 }
-/// The `meeting_filter` of \[`SearchMeetingRequestBody`\].
+/// The `meeting_filter` of `SearchMeetingRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4089,7 +4146,7 @@ impl ToJson for MeetingFilter {
         w.end_object();
     }
 }
-/// The `meeting_list` of \[`GetMeetingListResponseBody`\].
+/// The `meeting_list` of `GetMeetingListResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4152,42 +4209,39 @@ pub struct MeetingInfo {
 }
 impl FromJson for MeetingInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingInfo")?;
+        let mut o = json::Fields::of(value, "MeetingInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting_id", &mut out.meeting_id)?;
-        json::set(&mut o, "meeting_topic", &mut out.meeting_topic)?;
-        json::set(&mut o, "meeting_type", &mut out.meeting_type)?;
-        json::set(&mut o, "organizer", &mut out.organizer)?;
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "employee_id", &mut out.employee_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
-        json::set(&mut o, "meeting_start_time", &mut out.meeting_start_time)?;
-        json::set(&mut o, "meeting_end_time", &mut out.meeting_end_time)?;
-        json::set(&mut o, "meeting_duration", &mut out.meeting_duration)?;
-        json::set(&mut o, "number_of_participants", &mut out.number_of_participants)?;
-        json::set(&mut o, "number_of_devices", &mut out.number_of_devices)?;
-        json::set(&mut o, "audio", &mut out.audio)?;
-        json::set(&mut o, "video", &mut out.video)?;
-        json::set(&mut o, "sharing", &mut out.sharing)?;
-        json::set(&mut o, "recording", &mut out.recording)?;
-        json::set(&mut o, "telephone", &mut out.telephone)?;
-        json::set(&mut o, "reserved_rooms", &mut out.reserved_rooms)?;
-        json::set(&mut o, "has_related_document", &mut out.has_related_document)?;
-        json::set(&mut o, "ai_note", &mut out.ai_note)?;
-        json::set(&mut o, "is_external", &mut out.is_external)?;
-        json::set(&mut o, "meeting_subtype", &mut out.meeting_subtype)?;
-        json::set(&mut o, "meeting_instance_id", &mut out.meeting_instance_id)?;
-        json::set(
-            &mut o,
-            "number_of_webinar_viewers",
-            &mut out.number_of_webinar_viewers,
-        )?;
+        o.set("meeting_id", &mut out.meeting_id);
+        o.set("meeting_topic", &mut out.meeting_topic);
+        o.set("meeting_type", &mut out.meeting_type);
+        o.set("organizer", &mut out.organizer);
+        o.set("department", &mut out.department);
+        o.set("user_id", &mut out.user_id);
+        o.set("employee_id", &mut out.employee_id);
+        o.set("email", &mut out.email);
+        o.set("mobile", &mut out.mobile);
+        o.set("meeting_start_time", &mut out.meeting_start_time);
+        o.set("meeting_end_time", &mut out.meeting_end_time);
+        o.set("meeting_duration", &mut out.meeting_duration);
+        o.set("number_of_participants", &mut out.number_of_participants);
+        o.set("number_of_devices", &mut out.number_of_devices);
+        o.set("audio", &mut out.audio);
+        o.set("video", &mut out.video);
+        o.set("sharing", &mut out.sharing);
+        o.set("recording", &mut out.recording);
+        o.set("telephone", &mut out.telephone);
+        o.set("reserved_rooms", &mut out.reserved_rooms);
+        o.set("has_related_document", &mut out.has_related_document);
+        o.set("ai_note", &mut out.ai_note);
+        o.set("is_external", &mut out.is_external);
+        o.set("meeting_subtype", &mut out.meeting_subtype);
+        o.set("meeting_instance_id", &mut out.meeting_instance_id);
+        o.set("number_of_webinar_viewers", &mut out.number_of_webinar_viewers);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `invite_results` of \[`InviteMeetingResponseBody`\].
+/// The `invite_results` of `InviteMeetingResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4204,11 +4258,12 @@ pub struct MeetingInviteStatus {
 }
 impl FromJson for MeetingInviteStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingInviteStatus")?;
+        let mut o = json::Fields::of(value, "MeetingInviteStatus")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("id", &mut out.id);
+        o.set("user_type", &mut out.user_type);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4263,7 +4318,7 @@ impl ToJson for MeetingListExportRequestBody {
         None
     }
 }
-/// The `meta_data` of \[`MeetingSearchItem`\].
+/// The `meta_data` of `MeetingSearchItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4280,15 +4335,16 @@ pub struct MeetingMeta {
 }
 impl FromJson for MeetingMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingMeta")?;
+        let mut o = json::Fields::of(value, "MeetingMeta")?;
         let mut out = Self::default();
-        json::set(&mut o, "app_link", &mut out.app_link)?;
-        json::set(&mut o, "avatar", &mut out.avatar)?;
-        json::set(&mut o, "description", &mut out.description)?;
+        o.set("app_link", &mut out.app_link);
+        o.set("avatar", &mut out.avatar);
+        o.set("description", &mut out.description);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `participants` of \[`Meeting`\].
+/// The `participants` of `Meeting`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4317,21 +4373,22 @@ pub struct MeetingParticipant {
 }
 impl FromJson for MeetingParticipant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingParticipant")?;
+        let mut o = json::Fields::of(value, "MeetingParticipant")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "first_join_time", &mut out.first_join_time)?;
-        json::set(&mut o, "final_leave_time", &mut out.final_leave_time)?;
-        json::set(&mut o, "in_meeting_duration", &mut out.in_meeting_duration)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
-        json::set(&mut o, "is_host", &mut out.is_host)?;
-        json::set(&mut o, "is_cohost", &mut out.is_cohost)?;
-        json::set(&mut o, "is_external", &mut out.is_external)?;
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("id", &mut out.id);
+        o.set("first_join_time", &mut out.first_join_time);
+        o.set("final_leave_time", &mut out.final_leave_time);
+        o.set("in_meeting_duration", &mut out.in_meeting_duration);
+        o.set("user_type", &mut out.user_type);
+        o.set("is_host", &mut out.is_host);
+        o.set("is_cohost", &mut out.is_cohost);
+        o.set("is_external", &mut out.is_external);
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `kickout_results` of \[`KickoutMeetingResponseBody`\].
+/// The `kickout_results` of `KickoutMeetingResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4348,15 +4405,16 @@ pub struct MeetingParticipantResult {
 }
 impl FromJson for MeetingParticipantResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingParticipantResult")?;
+        let mut o = json::Fields::of(value, "MeetingParticipantResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
-        json::set(&mut o, "result", &mut out.result)?;
+        o.set("id", &mut out.id);
+        o.set("user_type", &mut out.user_type);
+        o.set("result", &mut out.result);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `recording` of \[`GetMeetingRecordingResponseBody`\].
+/// The `recording` of `GetMeetingRecordingResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4375,16 +4433,17 @@ pub struct MeetingRecording {
 }
 impl FromJson for MeetingRecording {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingRecording")?;
+        let mut o = json::Fields::of(value, "MeetingRecording")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "meeting_id", &mut out.meeting_id)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "duration", &mut out.duration)?;
+        o.set("id", &mut out.id);
+        o.set("meeting_id", &mut out.meeting_id);
+        o.set("url", &mut out.url);
+        o.set("duration", &mut out.duration);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `related_artifacts` of \[`GetMeetingResponseBody`\].
+/// The `related_artifacts` of `GetMeetingResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4399,14 +4458,15 @@ pub struct MeetingRelatedArtifacts {
 }
 impl FromJson for MeetingRelatedArtifacts {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingRelatedArtifacts")?;
+        let mut o = json::Fields::of(value, "MeetingRelatedArtifacts")?;
         let mut out = Self::default();
-        json::set(&mut o, "note_doc_token", &mut out.note_doc_token)?;
-        json::set(&mut o, "verbatim_doc_token", &mut out.verbatim_doc_token)?;
+        o.set("note_doc_token", &mut out.note_doc_token);
+        o.set("verbatim_doc_token", &mut out.verbatim_doc_token);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`SearchMeetingResponseBody`\].
+/// The `items` of `SearchMeetingResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4423,15 +4483,16 @@ pub struct MeetingSearchItem {
 }
 impl FromJson for MeetingSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingSearchItem")?;
+        let mut o = json::Fields::of(value, "MeetingSearchItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "display_info", &mut out.display_info)?;
-        json::set(&mut o, "meta_data", &mut out.meta_data)?;
+        o.set("id", &mut out.id);
+        o.set("display_info", &mut out.display_info);
+        o.set("meta_data", &mut out.meta_data);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `invitees` of \[`InviteMeetingRequestBody`\].
+/// The `invitees` of `InviteMeetingRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4453,10 +4514,11 @@ pub struct MeetingUser {
 }
 impl FromJson for MeetingUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingUser")?;
+        let mut o = json::Fields::of(value, "MeetingUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
+        o.set("id", &mut out.id);
+        o.set("user_type", &mut out.user_type);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4520,9 +4582,10 @@ pub struct MessageBotResponseBody {
 }
 impl FromJson for MessageBotResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MessageBotResponseBody")?;
+        let mut o = json::Fields::of(value, "MessageBotResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "uuid", &mut out.uuid)?;
+        o.set("uuid", &mut out.uuid);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4557,9 +4620,10 @@ pub struct MgetRoomLevelResponseBody {
 }
 impl FromJson for MgetRoomLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MgetRoomLevelResponseBody")?;
+        let mut o = json::Fields::of(value, "MgetRoomLevelResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4594,13 +4658,14 @@ pub struct MgetRoomResponseBody {
 }
 impl FromJson for MgetRoomResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MgetRoomResponseBody")?;
+        let mut o = json::Fields::of(value, "MgetRoomResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
+        o.set("items", &mut out.items);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `note` of \[`GetNoteResponseBody`\].
+/// The `note` of `GetNoteResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4623,18 +4688,19 @@ pub struct Note {
 }
 impl FromJson for Note {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Note")?;
+        let mut o = json::Fields::of(value, "Note")?;
         let mut out = Self::default();
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "artifacts", &mut out.artifacts)?;
-        json::set(&mut o, "references", &mut out.references)?;
-        json::set(&mut o, "note_source", &mut out.note_source)?;
-        json::set(&mut o, "note_display_type", &mut out.note_display_type)?;
+        o.set("creator_id", &mut out.creator_id);
+        o.set("create_time", &mut out.create_time);
+        o.set("artifacts", &mut out.artifacts);
+        o.set("references", &mut out.references);
+        o.set("note_source", &mut out.note_source);
+        o.set("note_display_type", &mut out.note_display_type);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `artifacts` of \[`Note`\].
+/// The `artifacts` of `Note`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4651,15 +4717,16 @@ pub struct NoteArtifactInfo {
 }
 impl FromJson for NoteArtifactInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "NoteArtifactInfo")?;
+        let mut o = json::Fields::of(value, "NoteArtifactInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "artifact_type", &mut out.artifact_type)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "doc_token", &mut out.doc_token)?;
+        o.set("artifact_type", &mut out.artifact_type);
+        o.set("create_time", &mut out.create_time);
+        o.set("doc_token", &mut out.doc_token);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `references` of \[`Note`\].
+/// The `references` of `Note`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4674,14 +4741,15 @@ pub struct NoteReferenceInfo {
 }
 impl FromJson for NoteReferenceInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "NoteReferenceInfo")?;
+        let mut o = json::Fields::of(value, "NoteReferenceInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "reference_type", &mut out.reference_type)?;
-        json::set(&mut o, "doc_token", &mut out.doc_token)?;
+        o.set("reference_type", &mut out.reference_type);
+        o.set("doc_token", &mut out.doc_token);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `options` of \[`CustomList`\].
+/// The `options` of `CustomList`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4698,11 +4766,12 @@ pub struct Options {
 }
 impl FromJson for Options {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Options")?;
+        let mut o = json::Fields::of(value, "Options")?;
         let mut out = Self::default();
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "is_other", &mut out.is_other)?;
+        o.set("text", &mut out.text);
+        o.set("key", &mut out.key);
+        o.set("is_other", &mut out.is_other);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4724,7 +4793,7 @@ impl ToJson for Options {
         None
     }
 }
-/// The `participants` of \[`GetParticipantListResponseBody`\].
+/// The `participants` of `GetParticipantListResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4791,40 +4860,41 @@ pub struct Participant {
 }
 impl FromJson for Participant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Participant")?;
+        let mut o = json::Fields::of(value, "Participant")?;
         let mut out = Self::default();
-        json::set(&mut o, "participant_name", &mut out.participant_name)?;
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "meeting_room_id", &mut out.meeting_room_id)?;
-        json::set(&mut o, "employee_id", &mut out.employee_id)?;
-        json::set(&mut o, "phone", &mut out.phone)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "device", &mut out.device)?;
-        json::set(&mut o, "app_version", &mut out.app_version)?;
-        json::set(&mut o, "public_ip", &mut out.public_ip)?;
-        json::set(&mut o, "internal_ip", &mut out.internal_ip)?;
-        json::set(&mut o, "use_rtc_proxy", &mut out.use_rtc_proxy)?;
-        json::set(&mut o, "location", &mut out.location)?;
-        json::set(&mut o, "network_type", &mut out.network_type)?;
-        json::set(&mut o, "protocol", &mut out.protocol)?;
-        json::set(&mut o, "microphone", &mut out.microphone)?;
-        json::set(&mut o, "speaker", &mut out.speaker)?;
-        json::set(&mut o, "camera", &mut out.camera)?;
-        json::set(&mut o, "audio", &mut out.audio)?;
-        json::set(&mut o, "video", &mut out.video)?;
-        json::set(&mut o, "sharing", &mut out.sharing)?;
-        json::set(&mut o, "join_time", &mut out.join_time)?;
-        json::set(&mut o, "leave_time", &mut out.leave_time)?;
-        json::set(&mut o, "time_in_meeting", &mut out.time_in_meeting)?;
-        json::set(&mut o, "leave_reason", &mut out.leave_reason)?;
-        json::set(&mut o, "accept_status", &mut out.accept_status)?;
-        json::set(&mut o, "is_external", &mut out.is_external)?;
-        json::set(&mut o, "webinar_user_role", &mut out.webinar_user_role)?;
+        o.set("participant_name", &mut out.participant_name);
+        o.set("department", &mut out.department);
+        o.set("user_id", &mut out.user_id);
+        o.set("meeting_room_id", &mut out.meeting_room_id);
+        o.set("employee_id", &mut out.employee_id);
+        o.set("phone", &mut out.phone);
+        o.set("email", &mut out.email);
+        o.set("device", &mut out.device);
+        o.set("app_version", &mut out.app_version);
+        o.set("public_ip", &mut out.public_ip);
+        o.set("internal_ip", &mut out.internal_ip);
+        o.set("use_rtc_proxy", &mut out.use_rtc_proxy);
+        o.set("location", &mut out.location);
+        o.set("network_type", &mut out.network_type);
+        o.set("protocol", &mut out.protocol);
+        o.set("microphone", &mut out.microphone);
+        o.set("speaker", &mut out.speaker);
+        o.set("camera", &mut out.camera);
+        o.set("audio", &mut out.audio);
+        o.set("video", &mut out.video);
+        o.set("sharing", &mut out.sharing);
+        o.set("join_time", &mut out.join_time);
+        o.set("leave_time", &mut out.leave_time);
+        o.set("time_in_meeting", &mut out.time_in_meeting);
+        o.set("leave_reason", &mut out.leave_reason);
+        o.set("accept_status", &mut out.accept_status);
+        o.set("is_external", &mut out.is_external);
+        o.set("webinar_user_role", &mut out.webinar_user_role);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `participant_joined_items` of \[`MeetingActivityItem`\].
+/// The `participant_joined_items` of `MeetingActivityItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4839,14 +4909,15 @@ pub struct ParticipantJoinedItem {
 }
 impl FromJson for ParticipantJoinedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ParticipantJoinedItem")?;
+        let mut o = json::Fields::of(value, "ParticipantJoinedItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "participant", &mut out.participant)?;
-        json::set(&mut o, "join_time", &mut out.join_time)?;
+        o.set("participant", &mut out.participant);
+        o.set("join_time", &mut out.join_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `participant_left_items` of \[`MeetingActivityItem`\].
+/// The `participant_left_items` of `MeetingActivityItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4863,11 +4934,12 @@ pub struct ParticipantLeftItem {
 }
 impl FromJson for ParticipantLeftItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ParticipantLeftItem")?;
+        let mut o = json::Fields::of(value, "ParticipantLeftItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "participant", &mut out.participant)?;
-        json::set(&mut o, "leave_reason", &mut out.leave_reason)?;
-        json::set(&mut o, "leave_time", &mut out.leave_time)?;
+        o.set("participant", &mut out.participant);
+        o.set("leave_reason", &mut out.leave_reason);
+        o.set("leave_time", &mut out.leave_time);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -4919,7 +4991,7 @@ impl ToJson for ParticipantListExportRequestBody {
         None
     }
 }
-/// The `participant_quality_list` of \[`GetParticipantQualityListResponseBody`\].
+/// The `participant_quality_list` of `GetParticipantQualityListResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -4940,13 +5012,14 @@ pub struct ParticipantQuality {
 }
 impl FromJson for ParticipantQuality {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ParticipantQuality")?;
+        let mut o = json::Fields::of(value, "ParticipantQuality")?;
         let mut out = Self::default();
-        json::set(&mut o, "network", &mut out.network)?;
-        json::set(&mut o, "audio", &mut out.audio)?;
-        json::set(&mut o, "video", &mut out.video)?;
-        json::set(&mut o, "screen_sharing", &mut out.screen_sharing)?;
-        json::set(&mut o, "cpu_usage", &mut out.cpu_usage)?;
+        o.set("network", &mut out.network);
+        o.set("audio", &mut out.audio);
+        o.set("video", &mut out.video);
+        o.set("screen_sharing", &mut out.screen_sharing);
+        o.set("cpu_usage", &mut out.cpu_usage);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5124,7 +5197,7 @@ impl ToJson for PatchReserveConfigRequestBody {
         None
     }
 }
-/// The `pstn_sip_info` of \[`ReserveCallee`\].
+/// The `pstn_sip_info` of `ReserveCallee`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5139,10 +5212,11 @@ pub struct PstnSipInfo {
 }
 impl FromJson for PstnSipInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PstnSipInfo")?;
+        let mut o = json::Fields::of(value, "PstnSipInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "nickname", &mut out.nickname)?;
-        json::set(&mut o, "main_address", &mut out.main_address)?;
+        o.set("nickname", &mut out.nickname);
+        o.set("main_address", &mut out.main_address);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5173,13 +5247,14 @@ pub struct PullMetaMaterialRespData {
 }
 impl FromJson for PullMetaMaterialRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PullMetaMaterialRespData")?;
+        let mut o = json::Fields::of(value, "PullMetaMaterialRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "materials", &mut out.materials)?;
+        o.set("materials", &mut out.materials);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `materials` of \[`PullMetaMaterialRespData`\].
+/// The `materials` of `PullMetaMaterialRespData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5202,18 +5277,19 @@ pub struct PullMetaMaterialRespDataMaterials {
 }
 impl FromJson for PullMetaMaterialRespDataMaterials {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PullMetaMaterialRespDataMaterials")?;
+        let mut o = json::Fields::of(value, "PullMetaMaterialRespDataMaterials")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "file_size", &mut out.file_size)?;
-        json::set(&mut o, "device_type", &mut out.device_type)?;
-        json::set(&mut o, "material_type", &mut out.material_type)?;
-        json::set(&mut o, "review_result", &mut out.review_result)?;
+        o.set("name", &mut out.name);
+        o.set("file_token", &mut out.file_token);
+        o.set("file_size", &mut out.file_size);
+        o.set("device_type", &mut out.device_type);
+        o.set("material_type", &mut out.material_type);
+        o.set("review_result", &mut out.review_result);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `audio` of \[`ParticipantQuality`\].
+/// The `audio` of `ParticipantQuality`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5242,21 +5318,22 @@ pub struct QualityAudio {
 }
 impl FromJson for QualityAudio {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QualityAudio")?;
+        let mut o = json::Fields::of(value, "QualityAudio")?;
         let mut out = Self::default();
-        json::set(&mut o, "time", &mut out.time)?;
-        json::set(&mut o, "mic_input_volume", &mut out.mic_input_volume)?;
-        json::set(&mut o, "speaker_volume", &mut out.speaker_volume)?;
-        json::set(&mut o, "bitrate_received", &mut out.bitrate_received)?;
-        json::set(&mut o, "latency_received", &mut out.latency_received)?;
-        json::set(&mut o, "jitter_received", &mut out.jitter_received)?;
-        json::set(&mut o, "bitrate_sent", &mut out.bitrate_sent)?;
-        json::set(&mut o, "latency_sent", &mut out.latency_sent)?;
-        json::set(&mut o, "jitter_sent", &mut out.jitter_sent)?;
+        o.set("time", &mut out.time);
+        o.set("mic_input_volume", &mut out.mic_input_volume);
+        o.set("speaker_volume", &mut out.speaker_volume);
+        o.set("bitrate_received", &mut out.bitrate_received);
+        o.set("latency_received", &mut out.latency_received);
+        o.set("jitter_received", &mut out.jitter_received);
+        o.set("bitrate_sent", &mut out.bitrate_sent);
+        o.set("latency_sent", &mut out.latency_sent);
+        o.set("jitter_sent", &mut out.jitter_sent);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `cpu_usage` of \[`ParticipantQuality`\].
+/// The `cpu_usage` of `ParticipantQuality`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5277,17 +5354,18 @@ pub struct QualityCpuUsage {
 }
 impl FromJson for QualityCpuUsage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QualityCpuUsage")?;
+        let mut o = json::Fields::of(value, "QualityCpuUsage")?;
         let mut out = Self::default();
-        json::set(&mut o, "time", &mut out.time)?;
-        json::set(&mut o, "client_avg_cpu_usage", &mut out.client_avg_cpu_usage)?;
-        json::set(&mut o, "client_max_cpu_usage", &mut out.client_max_cpu_usage)?;
-        json::set(&mut o, "system_avg_cpu_usage", &mut out.system_avg_cpu_usage)?;
-        json::set(&mut o, "system_max_cpu_usage", &mut out.system_max_cpu_usage)?;
+        o.set("time", &mut out.time);
+        o.set("client_avg_cpu_usage", &mut out.client_avg_cpu_usage);
+        o.set("client_max_cpu_usage", &mut out.client_max_cpu_usage);
+        o.set("system_avg_cpu_usage", &mut out.system_avg_cpu_usage);
+        o.set("system_max_cpu_usage", &mut out.system_max_cpu_usage);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `network` of \[`ParticipantQuality`\].
+/// The `network` of `ParticipantQuality`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5314,28 +5392,21 @@ pub struct QualityNetwork {
 }
 impl FromJson for QualityNetwork {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QualityNetwork")?;
+        let mut o = json::Fields::of(value, "QualityNetwork")?;
         let mut out = Self::default();
-        json::set(&mut o, "time", &mut out.time)?;
-        json::set(&mut o, "network_delay", &mut out.network_delay)?;
-        json::set(&mut o, "bitrate_received", &mut out.bitrate_received)?;
-        json::set(
-            &mut o,
-            "packet_loss_avg_received",
-            &mut out.packet_loss_avg_received,
-        )?;
-        json::set(
-            &mut o,
-            "packet_loss_max_received",
-            &mut out.packet_loss_max_received,
-        )?;
-        json::set(&mut o, "bitrate_sent", &mut out.bitrate_sent)?;
-        json::set(&mut o, "packet_loss_avg_sent", &mut out.packet_loss_avg_sent)?;
-        json::set(&mut o, "packet_loss_max_sent", &mut out.packet_loss_max_sent)?;
+        o.set("time", &mut out.time);
+        o.set("network_delay", &mut out.network_delay);
+        o.set("bitrate_received", &mut out.bitrate_received);
+        o.set("packet_loss_avg_received", &mut out.packet_loss_avg_received);
+        o.set("packet_loss_max_received", &mut out.packet_loss_max_received);
+        o.set("bitrate_sent", &mut out.bitrate_sent);
+        o.set("packet_loss_avg_sent", &mut out.packet_loss_avg_sent);
+        o.set("packet_loss_max_sent", &mut out.packet_loss_max_sent);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `video` of \[`ParticipantQuality`\].
+/// The `video` of `ParticipantQuality`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5368,23 +5439,20 @@ pub struct QualityVideoSharing {
 }
 impl FromJson for QualityVideoSharing {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QualityVideoSharing")?;
+        let mut o = json::Fields::of(value, "QualityVideoSharing")?;
         let mut out = Self::default();
-        json::set(&mut o, "time", &mut out.time)?;
-        json::set(&mut o, "bitrate_received", &mut out.bitrate_received)?;
-        json::set(&mut o, "latency_received", &mut out.latency_received)?;
-        json::set(&mut o, "jitter_received", &mut out.jitter_received)?;
-        json::set(
-            &mut o,
-            "maximum_resolution_received",
-            &mut out.maximum_resolution_received,
-        )?;
-        json::set(&mut o, "framerate_received", &mut out.framerate_received)?;
-        json::set(&mut o, "bitrate_sent", &mut out.bitrate_sent)?;
-        json::set(&mut o, "latency_sent", &mut out.latency_sent)?;
-        json::set(&mut o, "jitter_sent", &mut out.jitter_sent)?;
-        json::set(&mut o, "maximum_resolution_sent", &mut out.maximum_resolution_sent)?;
-        json::set(&mut o, "framerate_sent", &mut out.framerate_sent)?;
+        o.set("time", &mut out.time);
+        o.set("bitrate_received", &mut out.bitrate_received);
+        o.set("latency_received", &mut out.latency_received);
+        o.set("jitter_received", &mut out.jitter_received);
+        o.set("maximum_resolution_received", &mut out.maximum_resolution_received);
+        o.set("framerate_received", &mut out.framerate_received);
+        o.set("bitrate_sent", &mut out.bitrate_sent);
+        o.set("latency_sent", &mut out.latency_sent);
+        o.set("jitter_sent", &mut out.jitter_sent);
+        o.set("maximum_resolution_sent", &mut out.maximum_resolution_sent);
+        o.set("framerate_sent", &mut out.framerate_sent);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5415,7 +5483,7 @@ impl ToJson for QueryMyAiMmReqBody {
         w.end_object();
     }
 }
-/// The `scenario_context` of \[`QueryMyAiMmReqBody`\].
+/// The `scenario_context` of `QueryMyAiMmReqBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5448,7 +5516,7 @@ impl ToJson for QueryMyAiMmReqBodyScenarioContext {
         w.end_object();
     }
 }
-/// The `plugins` of \[`QueryMyAiMmReqBodyScenarioContext`\].
+/// The `plugins` of `QueryMyAiMmReqBodyScenarioContext`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5466,7 +5534,7 @@ impl ToJson for QueryMyAiMmReqBodyScenarioContextPlugins {
         w.end_object();
     }
 }
-/// The `system_info` of \[`QueryMyAiMmReqBodyScenarioContext`\].
+/// The `system_info` of `QueryMyAiMmReqBodyScenarioContext`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5496,7 +5564,7 @@ impl ToJson for QueryMyAiMmReqBodyScenarioContextSystemInfo {
         w.end_object();
     }
 }
-/// The `upload_objects` of \[`QueryMyAiMmReqBodyScenarioContext`\].
+/// The `upload_objects` of `QueryMyAiMmReqBodyScenarioContext`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5532,14 +5600,15 @@ pub struct QueryMyAiMmRespData {
 }
 impl FromJson for QueryMyAiMmRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryMyAiMmRespData")?;
+        let mut o = json::Fields::of(value, "QueryMyAiMmRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "present", &mut out.present)?;
-        json::set(&mut o, "hint", &mut out.hint)?;
+        o.set("present", &mut out.present);
+        o.set("hint", &mut out.hint);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `present` of \[`QueryMyAiMmRespData`\].
+/// The `present` of `QueryMyAiMmRespData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5560,17 +5629,18 @@ pub struct QueryMyAiMmRespDataPresent {
 }
 impl FromJson for QueryMyAiMmRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryMyAiMmRespDataPresent")?;
+        let mut o = json::Fields::of(value, "QueryMyAiMmRespDataPresent")?;
         let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "card_template_id", &mut out.card_template_id)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "card_variables", &mut out.card_variables)?;
-        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        o.set("type", &mut out.r#type);
+        o.set("card_template_id", &mut out.card_template_id);
+        o.set("body", &mut out.body);
+        o.set("card_variables", &mut out.card_variables);
+        o.set("callback_info", &mut out.callback_info);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `card_variables` of \[`QueryMyAiMmRespDataPresent`\].
+/// The `card_variables` of `QueryMyAiMmRespDataPresent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5583,9 +5653,10 @@ pub struct QueryMyAiMmRespDataPresentCardVariables {
 }
 impl FromJson for QueryMyAiMmRespDataPresentCardVariables {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryMyAiMmRespDataPresentCardVariables")?;
+        let mut o = json::Fields::of(value, "QueryMyAiMmRespDataPresentCardVariables")?;
         let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
+        o.set("content", &mut out.content);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5604,10 +5675,11 @@ pub struct QuerySuggestContextMyAiMmRespData {
 }
 impl FromJson for QuerySuggestContextMyAiMmRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QuerySuggestContextMyAiMmRespData")?;
+        let mut o = json::Fields::of(value, "QuerySuggestContextMyAiMmRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "content", &mut out.content)?;
+        o.set("title", &mut out.title);
+        o.set("content", &mut out.content);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5626,14 +5698,15 @@ pub struct RealtimeEndpointBotRespData {
 }
 impl FromJson for RealtimeEndpointBotRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RealtimeEndpointBotRespData")?;
+        let mut o = json::Fields::of(value, "RealtimeEndpointBotRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "websocket_url", &mut out.websocket_url)?;
-        json::set(&mut o, "expires_time", &mut out.expires_time)?;
+        o.set("websocket_url", &mut out.websocket_url);
+        o.set("expires_time", &mut out.expires_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `permission_objects` of \[`SetPermissionMeetingRecordingRequestBody`\].
+/// The `permission_objects` of `SetPermissionMeetingRecordingRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5693,13 +5766,14 @@ pub struct RemoveMaterialRespData {
 }
 impl FromJson for RemoveMaterialRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RemoveMaterialRespData")?;
+        let mut o = json::Fields::of(value, "RemoveMaterialRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "results", &mut out.results)?;
+        o.set("results", &mut out.results);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `results` of \[`RemoveMaterialRespData`\].
+/// The `results` of `RemoveMaterialRespData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5714,14 +5788,15 @@ pub struct RemoveMaterialRespDataResults {
 }
 impl FromJson for RemoveMaterialRespDataResults {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RemoveMaterialRespDataResults")?;
+        let mut o = json::Fields::of(value, "RemoveMaterialRespDataResults")?;
         let mut out = Self::default();
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "result", &mut out.result)?;
+        o.set("file_token", &mut out.file_token);
+        o.set("result", &mut out.result);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `meeting_report` of \[`GetDailyReportResponseBody`\].
+/// The `meeting_report` of `GetDailyReportResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5740,16 +5815,17 @@ pub struct Report {
 }
 impl FromJson for Report {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Report")?;
+        let mut o = json::Fields::of(value, "Report")?;
         let mut out = Self::default();
-        json::set(&mut o, "total_meeting_count", &mut out.total_meeting_count)?;
-        json::set(&mut o, "total_meeting_duration", &mut out.total_meeting_duration)?;
-        json::set(&mut o, "total_participant_count", &mut out.total_participant_count)?;
-        json::set(&mut o, "daily_report", &mut out.daily_report)?;
+        o.set("total_meeting_count", &mut out.total_meeting_count);
+        o.set("total_meeting_duration", &mut out.total_meeting_duration);
+        o.set("total_participant_count", &mut out.total_participant_count);
+        o.set("daily_report", &mut out.daily_report);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `daily_report` of \[`Report`\].
+/// The `daily_report` of `Report`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5768,16 +5844,17 @@ pub struct ReportMeetingDaily {
 }
 impl FromJson for ReportMeetingDaily {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReportMeetingDaily")?;
+        let mut o = json::Fields::of(value, "ReportMeetingDaily")?;
         let mut out = Self::default();
-        json::set(&mut o, "date", &mut out.date)?;
-        json::set(&mut o, "meeting_count", &mut out.meeting_count)?;
-        json::set(&mut o, "meeting_duration", &mut out.meeting_duration)?;
-        json::set(&mut o, "participant_count", &mut out.participant_count)?;
+        o.set("date", &mut out.date);
+        o.set("meeting_count", &mut out.meeting_count);
+        o.set("meeting_duration", &mut out.meeting_duration);
+        o.set("participant_count", &mut out.participant_count);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `top_user_report` of \[`GetTopUserReportResponseBody`\].
+/// The `top_user_report` of `GetTopUserReportResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5798,17 +5875,18 @@ pub struct ReportTopUser {
 }
 impl FromJson for ReportTopUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReportTopUser")?;
+        let mut o = json::Fields::of(value, "ReportTopUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
-        json::set(&mut o, "meeting_count", &mut out.meeting_count)?;
-        json::set(&mut o, "meeting_duration", &mut out.meeting_duration)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("user_type", &mut out.user_type);
+        o.set("meeting_count", &mut out.meeting_count);
+        o.set("meeting_duration", &mut out.meeting_duration);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `reserve` of \[`ApplyReserveResponseBody`\].
+/// The `reserve` of `ApplyReserveResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5839,22 +5917,23 @@ pub struct Reserve {
 }
 impl FromJson for Reserve {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Reserve")?;
+        let mut o = json::Fields::of(value, "Reserve")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
-        json::set(&mut o, "password", &mut out.password)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "app_link", &mut out.app_link)?;
-        json::set(&mut o, "live_link", &mut out.live_link)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "expire_status", &mut out.expire_status)?;
-        json::set(&mut o, "reserve_user_id", &mut out.reserve_user_id)?;
-        json::set(&mut o, "meeting_settings", &mut out.meeting_settings)?;
+        o.set("id", &mut out.id);
+        o.set("meeting_no", &mut out.meeting_no);
+        o.set("password", &mut out.password);
+        o.set("url", &mut out.url);
+        o.set("app_link", &mut out.app_link);
+        o.set("live_link", &mut out.live_link);
+        o.set("end_time", &mut out.end_time);
+        o.set("expire_status", &mut out.expire_status);
+        o.set("reserve_user_id", &mut out.reserve_user_id);
+        o.set("meeting_settings", &mut out.meeting_settings);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `action_permissions` of \[`ReserveMeetingSetting`\].
+/// The `action_permissions` of `ReserveMeetingSetting`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5872,10 +5951,11 @@ pub struct ReserveActionPermission {
 }
 impl FromJson for ReserveActionPermission {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReserveActionPermission")?;
+        let mut o = json::Fields::of(value, "ReserveActionPermission")?;
         let mut out = Self::default();
-        json::set(&mut o, "permission", &mut out.permission)?;
-        json::set(&mut o, "permission_checkers", &mut out.permission_checkers)?;
+        o.set("permission", &mut out.permission);
+        o.set("permission_checkers", &mut out.permission_checkers);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5887,7 +5967,7 @@ impl ToJson for ReserveActionPermission {
         w.end_object();
     }
 }
-/// The `reserve_admin_config` of \[`GetReserveConfigAdminResponseBody`\].
+/// The `reserve_admin_config` of `GetReserveConfigAdminResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5902,10 +5982,11 @@ pub struct ReserveAdminConfig {
 }
 impl FromJson for ReserveAdminConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReserveAdminConfig")?;
+        let mut o = json::Fields::of(value, "ReserveAdminConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "depts", &mut out.depts)?;
-        json::set(&mut o, "users", &mut out.users)?;
+        o.set("depts", &mut out.depts);
+        o.set("users", &mut out.users);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5926,7 +6007,7 @@ impl ToJson for ReserveAdminConfig {
         None
     }
 }
-/// The `assign_host_list` of \[`ReserveMeetingSetting`\].
+/// The `assign_host_list` of `ReserveMeetingSetting`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5942,10 +6023,11 @@ pub struct ReserveAssignHost {
 }
 impl FromJson for ReserveAssignHost {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReserveAssignHost")?;
+        let mut o = json::Fields::of(value, "ReserveAssignHost")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_type", &mut out.user_type)?;
-        json::set(&mut o, "id", &mut out.id)?;
+        o.set("user_type", &mut out.user_type);
+        o.set("id", &mut out.id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5957,7 +6039,7 @@ impl ToJson for ReserveAssignHost {
         w.end_object();
     }
 }
-/// The `call_setting` of \[`ReserveMeetingSetting`\].
+/// The `call_setting` of `ReserveMeetingSetting`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -5970,9 +6052,10 @@ pub struct ReserveCallSetting {
 }
 impl FromJson for ReserveCallSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReserveCallSetting")?;
+        let mut o = json::Fields::of(value, "ReserveCallSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "callee", &mut out.callee)?;
+        o.set("callee", &mut out.callee);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -5989,7 +6072,7 @@ impl ToJson for ReserveCallSetting {
         None
     }
 }
-/// The `callee` of \[`ReserveCallSetting`\].
+/// The `callee` of `ReserveCallSetting`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6013,11 +6096,12 @@ pub struct ReserveCallee {
 }
 impl FromJson for ReserveCallee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReserveCallee")?;
+        let mut o = json::Fields::of(value, "ReserveCallee")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
-        json::set(&mut o, "pstn_sip_info", &mut out.pstn_sip_info)?;
+        o.set("id", &mut out.id);
+        o.set("user_type", &mut out.user_type);
+        o.set("pstn_sip_info", &mut out.pstn_sip_info);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6036,7 +6120,7 @@ impl ToJson for ReserveCallee {
         None
     }
 }
-/// The `reserve_correction_check_info` of \[`ApplyReserveResponseBody`\].
+/// The `reserve_correction_check_info` of `ApplyReserveResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6049,13 +6133,14 @@ pub struct ReserveCorrectionCheckInfo {
 }
 impl FromJson for ReserveCorrectionCheckInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReserveCorrectionCheckInfo")?;
+        let mut o = json::Fields::of(value, "ReserveCorrectionCheckInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "invalid_host_id_list", &mut out.invalid_host_id_list)?;
+        o.set("invalid_host_id_list", &mut out.invalid_host_id_list);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `reserve_form_config` of \[`GetReserveConfigFormResponseBody`\].
+/// The `reserve_form_config` of `GetReserveConfigFormResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6078,14 +6163,15 @@ pub struct ReserveFormConfig {
 }
 impl FromJson for ReserveFormConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReserveFormConfig")?;
+        let mut o = json::Fields::of(value, "ReserveFormConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "if_cover_child_scope", &mut out.if_cover_child_scope)?;
-        json::set(&mut o, "reserve_form", &mut out.reserve_form)?;
-        json::set(&mut o, "notified_users", &mut out.notified_users)?;
-        json::set(&mut o, "notified_time", &mut out.notified_time)?;
-        json::set(&mut o, "time_unit", &mut out.time_unit)?;
-        json::set(&mut o, "custom_list", &mut out.custom_list)?;
+        o.set("if_cover_child_scope", &mut out.if_cover_child_scope);
+        o.set("reserve_form", &mut out.reserve_form);
+        o.set("notified_users", &mut out.notified_users);
+        o.set("notified_time", &mut out.notified_time);
+        o.set("time_unit", &mut out.time_unit);
+        o.set("custom_list", &mut out.custom_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6137,7 +6223,7 @@ impl ToJson for ReserveInstantEventMyAiRoomReqBody {
         w.end_object();
     }
 }
-/// The `meeting_settings` of \[`ApplyReserveRequestBody`\].
+/// The `meeting_settings` of `ApplyReserveRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6166,16 +6252,17 @@ pub struct ReserveMeetingSetting {
 }
 impl FromJson for ReserveMeetingSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReserveMeetingSetting")?;
+        let mut o = json::Fields::of(value, "ReserveMeetingSetting")?;
         let mut out = Self::default();
-        json::set(&mut o, "topic", &mut out.topic)?;
-        json::set(&mut o, "action_permissions", &mut out.action_permissions)?;
-        json::set(&mut o, "meeting_initial_type", &mut out.meeting_initial_type)?;
-        json::set(&mut o, "meeting_connect", &mut out.meeting_connect)?;
-        json::set(&mut o, "call_setting", &mut out.call_setting)?;
-        json::set(&mut o, "auto_record", &mut out.auto_record)?;
-        json::set(&mut o, "assign_host_list", &mut out.assign_host_list)?;
-        json::set(&mut o, "password", &mut out.password)?;
+        o.set("topic", &mut out.topic);
+        o.set("action_permissions", &mut out.action_permissions);
+        o.set("meeting_initial_type", &mut out.meeting_initial_type);
+        o.set("meeting_connect", &mut out.meeting_connect);
+        o.set("call_setting", &mut out.call_setting);
+        o.set("auto_record", &mut out.auto_record);
+        o.set("assign_host_list", &mut out.assign_host_list);
+        o.set("password", &mut out.password);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6199,7 +6286,7 @@ impl ToJson for ReserveMeetingSetting {
         None
     }
 }
-/// The `permission_checkers` of \[`ReserveActionPermission`\].
+/// The `permission_checkers` of `ReserveActionPermission`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6221,11 +6308,12 @@ pub struct ReservePermissionChecker {
 }
 impl FromJson for ReservePermissionChecker {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReservePermissionChecker")?;
+        let mut o = json::Fields::of(value, "ReservePermissionChecker")?;
         let mut out = Self::default();
-        json::set(&mut o, "check_field", &mut out.check_field)?;
-        json::set(&mut o, "check_mode", &mut out.check_mode)?;
-        json::set(&mut o, "check_list", &mut out.check_list)?;
+        o.set("check_field", &mut out.check_field);
+        o.set("check_mode", &mut out.check_mode);
+        o.set("check_list", &mut out.check_list);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6238,7 +6326,7 @@ impl ToJson for ReservePermissionChecker {
         w.end_object();
     }
 }
-/// The `reserve_scope_config` of \[`PatchReserveConfigRequestBody`\].
+/// The `reserve_scope_config` of `PatchReserveConfigRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6258,12 +6346,13 @@ pub struct ReserveScopeConfig {
 }
 impl FromJson for ReserveScopeConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReserveScopeConfig")?;
+        let mut o = json::Fields::of(value, "ReserveScopeConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "if_cover_child_scope", &mut out.if_cover_child_scope)?;
-        json::set(&mut o, "allow_all_users", &mut out.allow_all_users)?;
-        json::set(&mut o, "allow_users", &mut out.allow_users)?;
-        json::set(&mut o, "allow_depts", &mut out.allow_depts)?;
+        o.set("if_cover_child_scope", &mut out.if_cover_child_scope);
+        o.set("allow_all_users", &mut out.allow_all_users);
+        o.set("allow_users", &mut out.allow_users);
+        o.set("allow_depts", &mut out.allow_depts);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6303,15 +6392,16 @@ pub struct ReserveScopeReserveConfigResponseBody {
 }
 impl FromJson for ReserveScopeReserveConfigResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReserveScopeReserveConfigResponseBody")?;
+        let mut o = json::Fields::of(value, "ReserveScopeReserveConfigResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "approve_config", &mut out.approve_config)?;
-        json::set(&mut o, "time_config", &mut out.time_config)?;
-        json::set(&mut o, "reserve_scope_config", &mut out.reserve_scope_config)?;
+        o.set("approve_config", &mut out.approve_config);
+        o.set("time_config", &mut out.time_config);
+        o.set("reserve_scope_config", &mut out.reserve_scope_config);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `reserved_rooms` of \[`MeetingInfo`\].
+/// The `reserved_rooms` of `MeetingInfo`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6326,10 +6416,11 @@ pub struct ReservedRoom {
 }
 impl FromJson for ReservedRoom {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReservedRoom")?;
+        let mut o = json::Fields::of(value, "ReservedRoom")?;
         let mut out = Self::default();
-        json::set(&mut o, "room_id", &mut out.room_id)?;
-        json::set(&mut o, "room_name", &mut out.room_name)?;
+        o.set("room_id", &mut out.room_id);
+        o.set("room_name", &mut out.room_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6409,18 +6500,19 @@ pub struct Room {
 }
 impl FromJson for Room {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Room")?;
+        let mut o = json::Fields::of(value, "Room")?;
         let mut out = Self::default();
-        json::set(&mut o, "room_id", &mut out.room_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "capacity", &mut out.capacity)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "display_id", &mut out.display_id)?;
-        json::set(&mut o, "custom_room_id", &mut out.custom_room_id)?;
-        json::set(&mut o, "room_level_id", &mut out.room_level_id)?;
-        json::set(&mut o, "path", &mut out.path)?;
-        json::set(&mut o, "room_status", &mut out.room_status)?;
-        json::set(&mut o, "device", &mut out.device)?;
+        o.set("room_id", &mut out.room_id);
+        o.set("name", &mut out.name);
+        o.set("capacity", &mut out.capacity);
+        o.set("description", &mut out.description);
+        o.set("display_id", &mut out.display_id);
+        o.set("custom_room_id", &mut out.custom_room_id);
+        o.set("room_level_id", &mut out.room_level_id);
+        o.set("path", &mut out.path);
+        o.set("room_status", &mut out.room_status);
+        o.set("device", &mut out.device);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6470,7 +6562,7 @@ impl ToJson for RoomCallingMyAiRoomReqBody {
         w.end_object();
     }
 }
-/// The `scope_config` of \[`ScopeConfig`\].
+/// The `scope_config` of `ScopeConfig`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6491,17 +6583,14 @@ pub struct RoomConfig {
 }
 impl FromJson for RoomConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RoomConfig")?;
+        let mut o = json::Fields::of(value, "RoomConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "room_background", &mut out.room_background)?;
-        json::set(&mut o, "display_background", &mut out.display_background)?;
-        json::set(&mut o, "digital_signage", &mut out.digital_signage)?;
-        json::set(
-            &mut o,
-            "room_box_digital_signage",
-            &mut out.room_box_digital_signage,
-        )?;
-        json::set(&mut o, "room_status", &mut out.room_status)?;
+        o.set("room_background", &mut out.room_background);
+        o.set("display_background", &mut out.display_background);
+        o.set("digital_signage", &mut out.digital_signage);
+        o.set("room_box_digital_signage", &mut out.room_box_digital_signage);
+        o.set("room_status", &mut out.room_status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6516,7 +6605,7 @@ impl ToJson for RoomConfig {
         w.end_object();
     }
 }
-/// The `digital_signage` of \[`QueryRoomConfigResponseBody`\].
+/// The `digital_signage` of `QueryRoomConfigResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6539,14 +6628,15 @@ pub struct RoomDigitalSignage {
 }
 impl FromJson for RoomDigitalSignage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RoomDigitalSignage")?;
+        let mut o = json::Fields::of(value, "RoomDigitalSignage")?;
         let mut out = Self::default();
-        json::set(&mut o, "if_cover_child_scope", &mut out.if_cover_child_scope)?;
-        json::set(&mut o, "enable", &mut out.enable)?;
-        json::set(&mut o, "mute", &mut out.mute)?;
-        json::set(&mut o, "start_display", &mut out.start_display)?;
-        json::set(&mut o, "stop_display", &mut out.stop_display)?;
-        json::set(&mut o, "materials", &mut out.materials)?;
+        o.set("if_cover_child_scope", &mut out.if_cover_child_scope);
+        o.set("enable", &mut out.enable);
+        o.set("mute", &mut out.mute);
+        o.set("start_display", &mut out.start_display);
+        o.set("stop_display", &mut out.stop_display);
+        o.set("materials", &mut out.materials);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6562,7 +6652,7 @@ impl ToJson for RoomDigitalSignage {
         w.end_object();
     }
 }
-/// The `materials` of \[`RoomDigitalSignage`\].
+/// The `materials` of `RoomDigitalSignage`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6594,17 +6684,18 @@ pub struct RoomDigitalSignageMaterial {
 }
 impl FromJson for RoomDigitalSignageMaterial {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RoomDigitalSignageMaterial")?;
+        let mut o = json::Fields::of(value, "RoomDigitalSignageMaterial")?;
         let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "material_type", &mut out.material_type)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "duration", &mut out.duration)?;
-        json::set(&mut o, "cover", &mut out.cover)?;
-        json::set(&mut o, "md5", &mut out.md5)?;
-        json::set(&mut o, "vid", &mut out.vid)?;
-        json::set(&mut o, "size", &mut out.size)?;
+        o.set("id", &mut out.id);
+        o.set("name", &mut out.name);
+        o.set("material_type", &mut out.material_type);
+        o.set("url", &mut out.url);
+        o.set("duration", &mut out.duration);
+        o.set("cover", &mut out.cover);
+        o.set("md5", &mut out.md5);
+        o.set("vid", &mut out.vid);
+        o.set("size", &mut out.size);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6648,14 +6739,15 @@ pub struct RoomLevel {
 }
 impl FromJson for RoomLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RoomLevel")?;
+        let mut o = json::Fields::of(value, "RoomLevel")?;
         let mut out = Self::default();
-        json::set(&mut o, "room_level_id", &mut out.room_level_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "path", &mut out.path)?;
-        json::set(&mut o, "has_child", &mut out.has_child)?;
-        json::set(&mut o, "custom_group_id", &mut out.custom_group_id)?;
+        o.set("room_level_id", &mut out.room_level_id);
+        o.set("name", &mut out.name);
+        o.set("parent_id", &mut out.parent_id);
+        o.set("path", &mut out.path);
+        o.set("has_child", &mut out.has_child);
+        o.set("custom_group_id", &mut out.custom_group_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6671,7 +6763,7 @@ impl ToJson for RoomLevel {
         w.end_object();
     }
 }
-/// The `room_reservation_list` of \[`GetResourceReservationListResponseBody`\].
+/// The `room_reservation_list` of `GetResourceReservationListResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6718,30 +6810,31 @@ pub struct RoomMeetingReservation {
 }
 impl FromJson for RoomMeetingReservation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RoomMeetingReservation")?;
+        let mut o = json::Fields::of(value, "RoomMeetingReservation")?;
         let mut out = Self::default();
-        json::set(&mut o, "room_id", &mut out.room_id)?;
-        json::set(&mut o, "room_name", &mut out.room_name)?;
-        json::set(&mut o, "event_title", &mut out.event_title)?;
-        json::set(&mut o, "reserver", &mut out.reserver)?;
-        json::set(&mut o, "reserver_user_id", &mut out.reserver_user_id)?;
-        json::set(&mut o, "department_of_reserver", &mut out.department_of_reserver)?;
-        json::set(&mut o, "guests_number", &mut out.guests_number)?;
-        json::set(&mut o, "accepted_number", &mut out.accepted_number)?;
-        json::set(&mut o, "event_start_time", &mut out.event_start_time)?;
-        json::set(&mut o, "event_end_time", &mut out.event_end_time)?;
-        json::set(&mut o, "event_duration", &mut out.event_duration)?;
-        json::set(&mut o, "reservation_status", &mut out.reservation_status)?;
-        json::set(&mut o, "check_in_device", &mut out.check_in_device)?;
-        json::set(&mut o, "room_check_in_status", &mut out.room_check_in_status)?;
-        json::set(&mut o, "check_in_time", &mut out.check_in_time)?;
-        json::set(&mut o, "is_release_early", &mut out.is_release_early)?;
-        json::set(&mut o, "releasing_person", &mut out.releasing_person)?;
-        json::set(&mut o, "releasing_time", &mut out.releasing_time)?;
+        o.set("room_id", &mut out.room_id);
+        o.set("room_name", &mut out.room_name);
+        o.set("event_title", &mut out.event_title);
+        o.set("reserver", &mut out.reserver);
+        o.set("reserver_user_id", &mut out.reserver_user_id);
+        o.set("department_of_reserver", &mut out.department_of_reserver);
+        o.set("guests_number", &mut out.guests_number);
+        o.set("accepted_number", &mut out.accepted_number);
+        o.set("event_start_time", &mut out.event_start_time);
+        o.set("event_end_time", &mut out.event_end_time);
+        o.set("event_duration", &mut out.event_duration);
+        o.set("reservation_status", &mut out.reservation_status);
+        o.set("check_in_device", &mut out.check_in_device);
+        o.set("room_check_in_status", &mut out.room_check_in_status);
+        o.set("check_in_time", &mut out.check_in_time);
+        o.set("is_release_early", &mut out.is_release_early);
+        o.set("releasing_person", &mut out.releasing_person);
+        o.set("releasing_time", &mut out.releasing_time);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `room_status` of \[`QueryRoomConfigResponseBody`\].
+/// The `room_status` of `QueryRoomConfigResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6768,16 +6861,17 @@ pub struct RoomStatus {
 }
 impl FromJson for RoomStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RoomStatus")?;
+        let mut o = json::Fields::of(value, "RoomStatus")?;
         let mut out = Self::default();
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "schedule_status", &mut out.schedule_status)?;
-        json::set(&mut o, "disable_start_time", &mut out.disable_start_time)?;
-        json::set(&mut o, "disable_end_time", &mut out.disable_end_time)?;
-        json::set(&mut o, "disable_reason", &mut out.disable_reason)?;
-        json::set(&mut o, "contact_ids", &mut out.contact_ids)?;
-        json::set(&mut o, "disable_notice", &mut out.disable_notice)?;
-        json::set(&mut o, "resume_notice", &mut out.resume_notice)?;
+        o.set("status", &mut out.status);
+        o.set("schedule_status", &mut out.schedule_status);
+        o.set("disable_start_time", &mut out.disable_start_time);
+        o.set("disable_end_time", &mut out.disable_end_time);
+        o.set("disable_reason", &mut out.disable_reason);
+        o.set("contact_ids", &mut out.contact_ids);
+        o.set("disable_notice", &mut out.disable_notice);
+        o.set("resume_notice", &mut out.resume_notice);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6814,11 +6908,12 @@ pub struct ScopeConfig {
 }
 impl FromJson for ScopeConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ScopeConfig")?;
+        let mut o = json::Fields::of(value, "ScopeConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "scope_type", &mut out.scope_type)?;
-        json::set(&mut o, "scope_id", &mut out.scope_id)?;
-        json::set(&mut o, "scope_config", &mut out.scope_config)?;
+        o.set("scope_type", &mut out.scope_type);
+        o.set("scope_id", &mut out.scope_id);
+        o.set("scope_config", &mut out.scope_config);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6879,13 +6974,14 @@ pub struct SearchMeetingResponseBody {
 }
 impl FromJson for SearchMeetingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchMeetingResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchMeetingResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "notice", &mut out.notice)?;
+        o.set("total", &mut out.total);
+        o.set("has_more", &mut out.has_more);
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("notice", &mut out.notice);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6902,9 +6998,10 @@ pub struct SearchRoomLevelResponseBody {
 }
 impl FromJson for SearchRoomLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchRoomLevelResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchRoomLevelResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "level_ids", &mut out.level_ids)?;
+        o.set("level_ids", &mut out.level_ids);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -6941,7 +7038,7 @@ impl ToJson for SearchRoomRequestBody {
         w.end_object();
     }
 }
-/// The `section_location` of \[`DocumentContextChangedItem`\].
+/// The `section_location` of `DocumentContextChangedItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -6958,11 +7055,12 @@ pub struct SectionLocation {
 }
 impl FromJson for SectionLocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SectionLocation")?;
+        let mut o = json::Fields::of(value, "SectionLocation")?;
         let mut out = Self::default();
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "level", &mut out.level)?;
-        json::set(&mut o, "parent_titles", &mut out.parent_titles)?;
+        o.set("title", &mut out.title);
+        o.set("level", &mut out.level);
+        o.set("parent_titles", &mut out.parent_titles);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7017,10 +7115,11 @@ pub struct SeedAiPullDataMyAiVcMeetingRespData {
 }
 impl FromJson for SeedAiPullDataMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SeedAiPullDataMyAiVcMeetingRespData")?;
+        let mut o = json::Fields::of(value, "SeedAiPullDataMyAiVcMeetingRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
-        json::set(&mut o, "fail_msg", &mut out.fail_msg)?;
+        o.set("result", &mut out.result);
+        o.set("fail_msg", &mut out.fail_msg);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7058,9 +7157,10 @@ pub struct SetHostMeetingResponseBody {
 }
 impl FromJson for SetHostMeetingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SetHostMeetingResponseBody")?;
+        let mut o = json::Fields::of(value, "SetHostMeetingResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "host_user", &mut out.host_user)?;
+        o.set("host_user", &mut out.host_user);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7169,9 +7269,10 @@ pub struct SetRoomAccessCodeRoomConfigResponseBody {
 }
 impl FromJson for SetRoomAccessCodeRoomConfigResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SetRoomAccessCodeRoomConfigResponseBody")?;
+        let mut o = json::Fields::of(value, "SetRoomAccessCodeRoomConfigResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "access_code", &mut out.access_code)?;
+        o.set("access_code", &mut out.access_code);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7217,7 +7318,7 @@ impl ToJson for SetRoomConfigRequestBody {
         w.end_object();
     }
 }
-/// The `share_doc` of \[`DocumentContextChangedItem`\].
+/// The `share_doc` of `DocumentContextChangedItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7232,10 +7333,11 @@ pub struct ShareDoc {
 }
 impl FromJson for ShareDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ShareDoc")?;
+        let mut o = json::Fields::of(value, "ShareDoc")?;
         let mut out = Self::default();
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "title", &mut out.title)?;
+        o.set("url", &mut out.url);
+        o.set("title", &mut out.title);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7278,14 +7380,15 @@ pub struct StartAnalysisMyAiVcRespData {
 }
 impl FromJson for StartAnalysisMyAiVcRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "StartAnalysisMyAiVcRespData")?;
+        let mut o = json::Fields::of(value, "StartAnalysisMyAiVcRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
-        json::set(&mut o, "present", &mut out.present)?;
+        o.set("result", &mut out.result);
+        o.set("present", &mut out.present);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `result` of \[`StartAnalysisMyAiVcRespData`\].
+/// The `result` of `StartAnalysisMyAiVcRespData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7298,9 +7401,10 @@ pub struct StartAnalysisMyAiVcRespDataResult {
 }
 impl FromJson for StartAnalysisMyAiVcRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "StartAnalysisMyAiVcRespDataResult")?;
+        let mut o = json::Fields::of(value, "StartAnalysisMyAiVcRespDataResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "reply", &mut out.reply)?;
+        o.set("reply", &mut out.reply);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7322,7 +7426,7 @@ impl ToJson for StartMeetingRecordingRequestBody {
         w.end_object();
     }
 }
-/// The `informed_depts` of \[`DisableInformConfig`\].
+/// The `informed_depts` of `DisableInformConfig`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7337,10 +7441,11 @@ pub struct SubscribeDepartment {
 }
 impl FromJson for SubscribeDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SubscribeDepartment")?;
+        let mut o = json::Fields::of(value, "SubscribeDepartment")?;
         let mut out = Self::default();
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "department_name", &mut out.department_name)?;
+        o.set("department_id", &mut out.department_id);
+        o.set("department_name", &mut out.department_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7358,7 +7463,7 @@ impl ToJson for SubscribeDepartment {
         None
     }
 }
-/// The `approvers` of \[`ApprovalConfig`\].
+/// The `approvers` of `ApprovalConfig`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7373,10 +7478,11 @@ pub struct SubscribeUser {
 }
 impl FromJson for SubscribeUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SubscribeUser")?;
+        let mut o = json::Fields::of(value, "SubscribeUser")?;
         let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "user_name", &mut out.user_name)?;
+        o.set("user_id", &mut out.user_id);
+        o.set("user_name", &mut out.user_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7436,7 +7542,7 @@ impl ToJson for SubscriptionRecordingReqBody {
         None
     }
 }
-/// The `time_config` of \[`PatchReserveConfigRequestBody`\].
+/// The `time_config` of `PatchReserveConfigRequestBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7463,15 +7569,16 @@ pub struct TimeConfig {
 }
 impl FromJson for TimeConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TimeConfig")?;
+        let mut o = json::Fields::of(value, "TimeConfig")?;
         let mut out = Self::default();
-        json::set(&mut o, "if_cover_child_scope", &mut out.if_cover_child_scope)?;
-        json::set(&mut o, "time_switch", &mut out.time_switch)?;
-        json::set(&mut o, "days_in_advance", &mut out.days_in_advance)?;
-        json::set(&mut o, "opening_hour", &mut out.opening_hour)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "max_duration", &mut out.max_duration)?;
+        o.set("if_cover_child_scope", &mut out.if_cover_child_scope);
+        o.set("time_switch", &mut out.time_switch);
+        o.set("days_in_advance", &mut out.days_in_advance);
+        o.set("opening_hour", &mut out.opening_hour);
+        o.set("start_time", &mut out.start_time);
+        o.set("end_time", &mut out.end_time);
+        o.set("max_duration", &mut out.max_duration);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7488,7 +7595,7 @@ impl ToJson for TimeConfig {
         w.end_object();
     }
 }
-/// The `start_time` of \[`MeetingFilter`\].
+/// The `start_time` of `MeetingFilter`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7509,7 +7616,7 @@ impl ToJson for TimeRange {
         w.end_object();
     }
 }
-/// The `transcript_received_items` of \[`MeetingActivityItem`\].
+/// The `transcript_received_items` of `MeetingActivityItem`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7532,14 +7639,15 @@ pub struct TranscriptItem {
 }
 impl FromJson for TranscriptItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TranscriptItem")?;
+        let mut o = json::Fields::of(value, "TranscriptItem")?;
         let mut out = Self::default();
-        json::set(&mut o, "speaker", &mut out.speaker)?;
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "language", &mut out.language)?;
-        json::set(&mut o, "start_time_ms", &mut out.start_time_ms)?;
-        json::set(&mut o, "end_time_ms", &mut out.end_time_ms)?;
-        json::set(&mut o, "sentence_id", &mut out.sentence_id)?;
+        o.set("speaker", &mut out.speaker);
+        o.set("text", &mut out.text);
+        o.set("language", &mut out.language);
+        o.set("start_time_ms", &mut out.start_time_ms);
+        o.set("end_time_ms", &mut out.end_time_ms);
+        o.set("sentence_id", &mut out.sentence_id);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7562,16 +7670,17 @@ pub struct UnifiedNoteTranscriptNoteRespData {
 }
 impl FromJson for UnifiedNoteTranscriptNoteRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UnifiedNoteTranscriptNoteRespData")?;
+        let mut o = json::Fields::of(value, "UnifiedNoteTranscriptNoteRespData")?;
         let mut out = Self::default();
-        json::set(&mut o, "transcript", &mut out.transcript)?;
-        json::set(&mut o, "next_cursor_id", &mut out.next_cursor_id)?;
-        json::set(&mut o, "page_size", &mut out.page_size)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("transcript", &mut out.transcript);
+        o.set("next_cursor_id", &mut out.next_cursor_id);
+        o.set("page_size", &mut out.page_size);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `transcript` of \[`UnifiedNoteTranscriptNoteRespData`\].
+/// The `transcript` of `UnifiedNoteTranscriptNoteRespData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7592,20 +7701,20 @@ pub struct UnifiedNoteTranscriptNoteRespDataTranscript {
 }
 impl FromJson for UnifiedNoteTranscriptNoteRespDataTranscript {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UnifiedNoteTranscriptNoteRespDataTranscript")?;
-        let mut out = Self::default();
-        json::set(&mut o, "format", &mut out.format)?;
-        json::set(&mut o, "plain_text", &mut out.plain_text)?;
-        json::set(&mut o, "markdown", &mut out.markdown)?;
-        json::set(
-            &mut o,
-            "structured_transcript_content",
-            &mut out.structured_transcript_content,
+        let mut o = json::Fields::of(
+            value,
+            "UnifiedNoteTranscriptNoteRespDataTranscript",
         )?;
+        let mut out = Self::default();
+        o.set("format", &mut out.format);
+        o.set("plain_text", &mut out.plain_text);
+        o.set("markdown", &mut out.markdown);
+        o.set("structured_transcript_content", &mut out.structured_transcript_content);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `structured_transcript_content` of \[`UnifiedNoteTranscriptNoteRespDataTranscript`\].
+/// The `structured_transcript_content` of `UnifiedNoteTranscriptNoteRespDataTranscript`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7623,16 +7732,17 @@ pub struct UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptConten
 impl FromJson
 for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContent",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "paragraphs", &mut out.paragraphs)?;
+        o.set("paragraphs", &mut out.paragraphs);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `paragraphs` of \[`UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContent`\].
+/// The `paragraphs` of `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContent`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7656,18 +7766,19 @@ pub struct UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptConten
 impl FromJson
 for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphs {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphs",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "speaker", &mut out.speaker)?;
-        json::set(&mut o, "speak_ms", &mut out.speak_ms)?;
-        json::set(&mut o, "sentences", &mut out.sentences)?;
+        o.set("speaker", &mut out.speaker);
+        o.set("speak_ms", &mut out.speak_ms);
+        o.set("sentences", &mut out.sentences);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `sentences` of \[`UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphs`\].
+/// The `sentences` of `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphs`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7687,19 +7798,20 @@ pub struct UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptConten
 impl FromJson
 for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSentences {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSentences",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "sentence_id", &mut out.sentence_id)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "start_ms", &mut out.start_ms)?;
-        json::set(&mut o, "stop_ms", &mut out.stop_ms)?;
+        o.set("sentence_id", &mut out.sentence_id);
+        o.set("content", &mut out.content);
+        o.set("start_ms", &mut out.start_ms);
+        o.set("stop_ms", &mut out.stop_ms);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `speaker` of \[`UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphs`\].
+/// The `speaker` of `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphs`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7721,19 +7833,20 @@ pub struct UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptConten
 impl FromJson
 for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeaker {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeaker",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "speaker_id", &mut out.speaker_id)?;
-        json::set(&mut o, "speaker_type", &mut out.speaker_type)?;
-        json::set(&mut o, "speaker_name", &mut out.speaker_name)?;
-        json::set(&mut o, "extra", &mut out.extra)?;
+        o.set("speaker_id", &mut out.speaker_id);
+        o.set("speaker_type", &mut out.speaker_type);
+        o.set("speaker_name", &mut out.speaker_name);
+        o.set("extra", &mut out.extra);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `extra` of \[`UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeaker`\].
+/// The `extra` of `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeaker`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7751,14 +7864,15 @@ pub struct UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptConten
 impl FromJson
 for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeakerExtra {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
+        let mut o = json::Fields::of(
             value,
             "UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeakerExtra",
         )?;
         let mut out = Self::default();
-        json::set(&mut o, "room_name", &mut out.room_name)?;
-        json::set(&mut o, "other_device_user_id", &mut out.other_device_user_id)?;
-        json::set(&mut o, "other_device_user_name", &mut out.other_device_user_name)?;
+        o.set("room_name", &mut out.room_name);
+        o.set("other_device_user_id", &mut out.other_device_user_id);
+        o.set("other_device_user_name", &mut out.other_device_user_name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7813,7 +7927,7 @@ impl ToJson for UploadMetaMaterialReqBody {
         None
     }
 }
-/// The `materials` of \[`UploadMetaMaterialReqBody`\].
+/// The `materials` of `UploadMetaMaterialReqBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7865,13 +7979,14 @@ pub struct UserActiveMeetingBotResponseBody {
 }
 impl FromJson for UserActiveMeetingBotResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserActiveMeetingBotResponseBody")?;
+        let mut o = json::Fields::of(value, "UserActiveMeetingBotResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "meetings", &mut out.meetings)?;
+        o.set("meetings", &mut out.meetings);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `meetings` of \[`UserActiveMeetingBotResponseBody`\].
+/// The `meetings` of `UserActiveMeetingBotResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -7888,11 +8003,12 @@ pub struct UserActiveMeetingInfo {
 }
 impl FromJson for UserActiveMeetingInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserActiveMeetingInfo")?;
+        let mut o = json::Fields::of(value, "UserActiveMeetingInfo")?;
         let mut out = Self::default();
-        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
-        json::set(&mut o, "meeting_id", &mut out.meeting_id)?;
-        json::set(&mut o, "meeting_title", &mut out.meeting_title)?;
+        o.set("meeting_no", &mut out.meeting_no);
+        o.set("meeting_id", &mut out.meeting_id);
+        o.set("meeting_title", &mut out.meeting_title);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -7900,11 +8016,11 @@ impl FromJson for UserActiveMeetingInfo {
 ///
 /// The same fields as [`AutoWelcomeMyAiRoomReqBody`]: one type, two names.
 pub type AutoReleaseEventMyAiRoomReqBody = AutoWelcomeMyAiRoomReqBody;
-/// The `common_param` of \[`AutoReleaseEventMyAiRoomReqBody`\].
+/// The `common_param` of `AutoReleaseEventMyAiRoomReqBody`.
 ///
 /// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
 pub type AutoReleaseEventMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
-/// The `openapi_history` of \[`AutoReleaseEventMyAiRoomReqBodyCommonParam`\].
+/// The `openapi_history` of `AutoReleaseEventMyAiRoomReqBodyCommonParam`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type AutoReleaseEventMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
@@ -7912,23 +8028,23 @@ pub type AutoReleaseEventMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoom
 ///
 /// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
 pub type AutoReleaseEventMyAiRoomRespData = ExitMyAiRoomRespData;
-/// The `present` of \[`AutoReleaseEventMyAiRoomRespData`\].
+/// The `present` of `AutoReleaseEventMyAiRoomRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type AutoReleaseEventMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
-/// The `result` of \[`AutoReleaseEventMyAiRoomRespData`\].
+/// The `result` of `AutoReleaseEventMyAiRoomRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
 pub type AutoReleaseEventMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
-/// The `openapi_response` of \[`AutoReleaseEventMyAiRoomRespDataResult`\].
+/// The `openapi_response` of `AutoReleaseEventMyAiRoomRespDataResult`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type AutoReleaseEventMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// The `common_param` of \[`AutoWelcomeMyAiRoomReqBody`\].
+/// The `common_param` of `AutoWelcomeMyAiRoomReqBody`.
 ///
 /// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
 pub type AutoWelcomeMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
-/// The `openapi_history` of \[`AutoWelcomeMyAiRoomReqBodyCommonParam`\].
+/// The `openapi_history` of `AutoWelcomeMyAiRoomReqBodyCommonParam`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type AutoWelcomeMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
@@ -7936,31 +8052,31 @@ pub type AutoWelcomeMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespD
 ///
 /// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
 pub type AutoWelcomeMyAiRoomRespData = ExitMyAiRoomRespData;
-/// The `present` of \[`AutoWelcomeMyAiRoomRespData`\].
+/// The `present` of `AutoWelcomeMyAiRoomRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type AutoWelcomeMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
-/// The `result` of \[`AutoWelcomeMyAiRoomRespData`\].
+/// The `result` of `AutoWelcomeMyAiRoomRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
 pub type AutoWelcomeMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
-/// The `openapi_response` of \[`AutoWelcomeMyAiRoomRespDataResult`\].
+/// The `openapi_response` of `AutoWelcomeMyAiRoomRespDataResult`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type AutoWelcomeMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// The `results` of \[`ChangeNameMeetingRespData`\].
+/// The `results` of `ChangeNameMeetingRespData`.
 ///
 /// The same fields as [`MeetingParticipantResult`]: one type, two names.
 pub type ChangeNameMeetingRespDataResults = MeetingParticipantResult;
-/// The `common_param` of \[`CheckInScheduleMyAiRoomReqBody`\].
+/// The `common_param` of `CheckInScheduleMyAiRoomReqBody`.
 ///
 /// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
 pub type CheckInScheduleMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
-/// The `openapi_history` of \[`CheckInScheduleMyAiRoomReqBodyCommonParam`\].
+/// The `openapi_history` of `CheckInScheduleMyAiRoomReqBodyCommonParam`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type CheckInScheduleMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// The `plugins` of \[`CheckInScheduleMyAiRoomReqBodyScenarioContext`\].
+/// The `plugins` of `CheckInScheduleMyAiRoomReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type CheckInScheduleMyAiRoomReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
@@ -7968,15 +8084,15 @@ pub type CheckInScheduleMyAiRoomReqBodyScenarioContextPlugins = QueryMyAiMmReqBo
 ///
 /// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
 pub type CheckInScheduleMyAiRoomRespData = ExitMyAiRoomRespData;
-/// The `present` of \[`CheckInScheduleMyAiRoomRespData`\].
+/// The `present` of `CheckInScheduleMyAiRoomRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type CheckInScheduleMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
-/// The `result` of \[`CheckInScheduleMyAiRoomRespData`\].
+/// The `result` of `CheckInScheduleMyAiRoomRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
 pub type CheckInScheduleMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
-/// The `openapi_response` of \[`CheckInScheduleMyAiRoomRespDataResult`\].
+/// The `openapi_response` of `CheckInScheduleMyAiRoomRespDataResult`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type CheckInScheduleMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
@@ -7988,63 +8104,63 @@ pub type CreateRoomLevelResponseBody = GetRoomLevelResponseBody;
 ///
 /// The same fields as [`GetRoomResponseBody`]: one type, two names.
 pub type CreateRoomResponseBody = GetRoomResponseBody;
-/// The `scenario_context` of \[`DoOperationMyAiVcMeetingReqBody`\].
+/// The `scenario_context` of `DoOperationMyAiVcMeetingReqBody`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
 pub type DoOperationMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
-/// The `extra` of \[`DoOperationMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `extra` of `DoOperationMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
 pub type DoOperationMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
-/// The `object` of \[`DoOperationMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `object` of `DoOperationMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
 pub type DoOperationMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
-/// The `plugins` of \[`DoOperationMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `plugins` of `DoOperationMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type DoOperationMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// The `system_info` of \[`DoOperationMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `system_info` of `DoOperationMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type DoOperationMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
-/// The `scenario_context` of \[`DocBasedSuggestQuestionMyAiVcMeetingReqBody`\].
+/// The `scenario_context` of `DocBasedSuggestQuestionMyAiVcMeetingReqBody`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
 pub type DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
-/// The `extra` of \[`DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `extra` of `DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
 pub type DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
-/// The `object` of \[`DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `object` of `DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
 pub type DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
-/// The `plugins` of \[`DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `plugins` of `DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// The `system_info` of \[`DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `system_info` of `DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
-/// The `presents` of \[`DocBasedSuggestQuestionMyAiVcMeetingRespData`\].
+/// The `presents` of `DocBasedSuggestQuestionMyAiVcMeetingRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type DocBasedSuggestQuestionMyAiVcMeetingRespDataPresents = ExitMyAiRoomRespDataPresent;
-/// The `openapi_history` of \[`ExitMyAiRoomReqBodyCommonParam`\].
+/// The `openapi_history` of `ExitMyAiRoomReqBodyCommonParam`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type ExitMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// The `plugins` of \[`ExtensionBoardingMyAiMmReqBodyScenarioContext`\].
+/// The `plugins` of `ExtensionBoardingMyAiMmReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type ExtensionBoardingMyAiMmReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// The `system_info` of \[`ExtensionBoardingMyAiMmReqBodyScenarioContext`\].
+/// The `system_info` of `ExtensionBoardingMyAiMmReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type ExtensionBoardingMyAiMmReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
-/// The `upload_objects` of \[`ExtensionBoardingMyAiMmReqBodyScenarioContext`\].
+/// The `upload_objects` of `ExtensionBoardingMyAiMmReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextUploadObjects`]: one type, two names.
 pub type ExtensionBoardingMyAiMmReqBodyScenarioContextUploadObjects = QueryMyAiMmReqBodyScenarioContextUploadObjects;
@@ -8052,11 +8168,11 @@ pub type ExtensionBoardingMyAiMmReqBodyScenarioContextUploadObjects = QueryMyAiM
 ///
 /// The same fields as [`MediaBindMyAiMmRespData`]: one type, two names.
 pub type ExtensionBoardingMyAiMmRespData = MediaBindMyAiMmRespData;
-/// The `present` of \[`ExtensionBoardingMyAiMmRespData`\].
+/// The `present` of `ExtensionBoardingMyAiMmRespData`.
 ///
 /// The same fields as [`QueryMyAiMmRespDataPresent`]: one type, two names.
 pub type ExtensionBoardingMyAiMmRespDataPresent = QueryMyAiMmRespDataPresent;
-/// The `card_variables` of \[`ExtensionBoardingMyAiMmRespDataPresent`\].
+/// The `card_variables` of `ExtensionBoardingMyAiMmRespDataPresent`.
 ///
 /// The same fields as [`QueryMyAiMmRespDataPresentCardVariables`]: one type, two names.
 pub type ExtensionBoardingMyAiMmRespDataPresentCardVariables = QueryMyAiMmRespDataPresentCardVariables;
@@ -8064,23 +8180,23 @@ pub type ExtensionBoardingMyAiMmRespDataPresentCardVariables = QueryMyAiMmRespDa
 ///
 /// The same fields as [`MeetingAnalyzeMyAiVcRespData`]: one type, two names.
 pub type FetchMeetingAnalyzeMyAiVcReqBody = MeetingAnalyzeMyAiVcRespData;
-/// The `scenario_context` of \[`FetchRecapStreamMyAiVcMeetingReqBody`\].
+/// The `scenario_context` of `FetchRecapStreamMyAiVcMeetingReqBody`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
 pub type FetchRecapStreamMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
-/// The `extra` of \[`FetchRecapStreamMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `extra` of `FetchRecapStreamMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
 pub type FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
-/// The `object` of \[`FetchRecapStreamMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `object` of `FetchRecapStreamMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
 pub type FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
-/// The `plugins` of \[`FetchRecapStreamMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `plugins` of `FetchRecapStreamMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// The `system_info` of \[`FetchRecapStreamMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `system_info` of `FetchRecapStreamMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
@@ -8088,7 +8204,7 @@ pub type FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMy
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingRespData`]: one type, two names.
 pub type FetchRecapStreamMyAiVcMeetingRespData = GetRecapMyAiVcMeetingRespData;
-/// The `result` of \[`FetchRecapStreamMyAiVcMeetingRespData`\].
+/// The `result` of `FetchRecapStreamMyAiVcMeetingRespData`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingRespDataResult`]: one type, two names.
 pub type FetchRecapStreamMyAiVcMeetingRespDataResult = GetRecapMyAiVcMeetingRespDataResult;
@@ -8096,23 +8212,23 @@ pub type FetchRecapStreamMyAiVcMeetingRespDataResult = GetRecapMyAiVcMeetingResp
 ///
 /// The same fields as [`SectionSummaryMyAiVcMeetingReqBody`]: one type, two names.
 pub type FetchSectionSummaryStreamMyAiVcMeetingReqBody = SectionSummaryMyAiVcMeetingReqBody;
-/// The `scenario_context` of \[`FetchSectionSummaryStreamMyAiVcMeetingReqBody`\].
+/// The `scenario_context` of `FetchSectionSummaryStreamMyAiVcMeetingReqBody`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
 pub type FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
-/// The `extra` of \[`FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `extra` of `FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
 pub type FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
-/// The `object` of \[`FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `object` of `FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
 pub type FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
-/// The `plugins` of \[`FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `plugins` of `FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// The `system_info` of \[`FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `system_info` of `FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
@@ -8120,7 +8236,7 @@ pub type FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo 
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingRespData`]: one type, two names.
 pub type FetchSectionSummaryStreamMyAiVcMeetingRespData = GetRecapMyAiVcMeetingRespData;
-/// The `result` of \[`FetchSectionSummaryStreamMyAiVcMeetingRespData`\].
+/// The `result` of `FetchSectionSummaryStreamMyAiVcMeetingRespData`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingRespDataResult`]: one type, two names.
 pub type FetchSectionSummaryStreamMyAiVcMeetingRespDataResult = GetRecapMyAiVcMeetingRespDataResult;
@@ -8128,23 +8244,23 @@ pub type FetchSectionSummaryStreamMyAiVcMeetingRespDataResult = GetRecapMyAiVcMe
 ///
 /// The same fields as [`SectionSummaryMyAiVcMeetingReqBody`]: one type, two names.
 pub type FetchStepSummaryStreamMyAiVcMeetingReqBody = SectionSummaryMyAiVcMeetingReqBody;
-/// The `scenario_context` of \[`FetchStepSummaryStreamMyAiVcMeetingReqBody`\].
+/// The `scenario_context` of `FetchStepSummaryStreamMyAiVcMeetingReqBody`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
 pub type FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
-/// The `extra` of \[`FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `extra` of `FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
 pub type FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
-/// The `object` of \[`FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `object` of `FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
 pub type FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
-/// The `plugins` of \[`FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `plugins` of `FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// The `system_info` of \[`FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `system_info` of `FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
@@ -8152,7 +8268,7 @@ pub type FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo = Q
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingRespData`]: one type, two names.
 pub type FetchStepSummaryStreamMyAiVcMeetingRespData = GetRecapMyAiVcMeetingRespData;
-/// The `result` of \[`FetchStepSummaryStreamMyAiVcMeetingRespData`\].
+/// The `result` of `FetchStepSummaryStreamMyAiVcMeetingRespData`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingRespDataResult`]: one type, two names.
 pub type FetchStepSummaryStreamMyAiVcMeetingRespDataResult = GetRecapMyAiVcMeetingRespDataResult;
@@ -8160,31 +8276,31 @@ pub type FetchStepSummaryStreamMyAiVcMeetingRespDataResult = GetRecapMyAiVcMeeti
 ///
 /// The same fields as [`DoOperationMyAiVcMeetingReqBody`]: one type, two names.
 pub type GetCommonReplyMyAiVcMeetingReqBody = DoOperationMyAiVcMeetingReqBody;
-/// The `scenario_context` of \[`GetCommonReplyMyAiVcMeetingReqBody`\].
+/// The `scenario_context` of `GetCommonReplyMyAiVcMeetingReqBody`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
 pub type GetCommonReplyMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
-/// The `extra` of \[`GetCommonReplyMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `extra` of `GetCommonReplyMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
 pub type GetCommonReplyMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
-/// The `object` of \[`GetCommonReplyMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `object` of `GetCommonReplyMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
 pub type GetCommonReplyMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
-/// The `plugins` of \[`GetCommonReplyMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `plugins` of `GetCommonReplyMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type GetCommonReplyMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// The `system_info` of \[`GetCommonReplyMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `system_info` of `GetCommonReplyMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type GetCommonReplyMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
-/// The `plugins` of \[`GetRecapMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `plugins` of `GetRecapMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type GetRecapMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// The `system_info` of \[`GetRecapMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `system_info` of `GetRecapMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type GetRecapMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
@@ -8192,31 +8308,31 @@ pub type GetRecapMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqB
 ///
 /// The same fields as [`DoOperationMyAiVcMeetingReqBody`]: one type, two names.
 pub type GetTodoTaskMyAiVcMeetingReqBody = DoOperationMyAiVcMeetingReqBody;
-/// The `scenario_context` of \[`GetTodoTaskMyAiVcMeetingReqBody`\].
+/// The `scenario_context` of `GetTodoTaskMyAiVcMeetingReqBody`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
 pub type GetTodoTaskMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
-/// The `extra` of \[`GetTodoTaskMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `extra` of `GetTodoTaskMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
 pub type GetTodoTaskMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
-/// The `object` of \[`GetTodoTaskMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `object` of `GetTodoTaskMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
 pub type GetTodoTaskMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
-/// The `plugins` of \[`GetTodoTaskMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `plugins` of `GetTodoTaskMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type GetTodoTaskMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// The `system_info` of \[`GetTodoTaskMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `system_info` of `GetTodoTaskMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type GetTodoTaskMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
-/// The `common_param` of \[`HelpSceneTypeMyAiRoomReqBody`\].
+/// The `common_param` of `HelpSceneTypeMyAiRoomReqBody`.
 ///
 /// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
 pub type HelpSceneTypeMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
-/// The `openapi_history` of \[`HelpSceneTypeMyAiRoomReqBodyCommonParam`\].
+/// The `openapi_history` of `HelpSceneTypeMyAiRoomReqBodyCommonParam`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type HelpSceneTypeMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
@@ -8224,23 +8340,23 @@ pub type HelpSceneTypeMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRes
 ///
 /// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
 pub type HelpSceneTypeMyAiRoomRespData = ExitMyAiRoomRespData;
-/// The `present` of \[`HelpSceneTypeMyAiRoomRespData`\].
+/// The `present` of `HelpSceneTypeMyAiRoomRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type HelpSceneTypeMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
-/// The `result` of \[`HelpSceneTypeMyAiRoomRespData`\].
+/// The `result` of `HelpSceneTypeMyAiRoomRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
 pub type HelpSceneTypeMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
-/// The `openapi_response` of \[`HelpSceneTypeMyAiRoomRespDataResult`\].
+/// The `openapi_response` of `HelpSceneTypeMyAiRoomRespDataResult`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type HelpSceneTypeMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// The `common_param` of \[`JoinMeetingMyAiRoomReqBody`\].
+/// The `common_param` of `JoinMeetingMyAiRoomReqBody`.
 ///
 /// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
 pub type JoinMeetingMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
-/// The `openapi_history` of \[`JoinMeetingMyAiRoomReqBodyCommonParam`\].
+/// The `openapi_history` of `JoinMeetingMyAiRoomReqBodyCommonParam`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type JoinMeetingMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
@@ -8248,23 +8364,23 @@ pub type JoinMeetingMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespD
 ///
 /// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
 pub type JoinMeetingMyAiRoomRespData = ExitMyAiRoomRespData;
-/// The `present` of \[`JoinMeetingMyAiRoomRespData`\].
+/// The `present` of `JoinMeetingMyAiRoomRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type JoinMeetingMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
-/// The `result` of \[`JoinMeetingMyAiRoomRespData`\].
+/// The `result` of `JoinMeetingMyAiRoomRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
 pub type JoinMeetingMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
-/// The `openapi_response` of \[`JoinMeetingMyAiRoomRespDataResult`\].
+/// The `openapi_response` of `JoinMeetingMyAiRoomRespDataResult`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type JoinMeetingMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// The `common_param` of \[`JoinMeetingNumberMyAiRoomReqBody`\].
+/// The `common_param` of `JoinMeetingNumberMyAiRoomReqBody`.
 ///
 /// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
 pub type JoinMeetingNumberMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
-/// The `openapi_history` of \[`JoinMeetingNumberMyAiRoomReqBodyCommonParam`\].
+/// The `openapi_history` of `JoinMeetingNumberMyAiRoomReqBodyCommonParam`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type JoinMeetingNumberMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
@@ -8272,23 +8388,23 @@ pub type JoinMeetingNumberMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoo
 ///
 /// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
 pub type JoinMeetingNumberMyAiRoomRespData = ExitMyAiRoomRespData;
-/// The `present` of \[`JoinMeetingNumberMyAiRoomRespData`\].
+/// The `present` of `JoinMeetingNumberMyAiRoomRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type JoinMeetingNumberMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
-/// The `result` of \[`JoinMeetingNumberMyAiRoomRespData`\].
+/// The `result` of `JoinMeetingNumberMyAiRoomRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
 pub type JoinMeetingNumberMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
-/// The `openapi_response` of \[`JoinMeetingNumberMyAiRoomRespDataResult`\].
+/// The `openapi_response` of `JoinMeetingNumberMyAiRoomRespDataResult`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type JoinMeetingNumberMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// The `common_param` of \[`JoinOfflineMeetingMyAiRoomReqBody`\].
+/// The `common_param` of `JoinOfflineMeetingMyAiRoomReqBody`.
 ///
 /// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
 pub type JoinOfflineMeetingMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
-/// The `openapi_history` of \[`JoinOfflineMeetingMyAiRoomReqBodyCommonParam`\].
+/// The `openapi_history` of `JoinOfflineMeetingMyAiRoomReqBodyCommonParam`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type JoinOfflineMeetingMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
@@ -8296,23 +8412,23 @@ pub type JoinOfflineMeetingMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRo
 ///
 /// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
 pub type JoinOfflineMeetingMyAiRoomRespData = ExitMyAiRoomRespData;
-/// The `present` of \[`JoinOfflineMeetingMyAiRoomRespData`\].
+/// The `present` of `JoinOfflineMeetingMyAiRoomRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type JoinOfflineMeetingMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
-/// The `result` of \[`JoinOfflineMeetingMyAiRoomRespData`\].
+/// The `result` of `JoinOfflineMeetingMyAiRoomRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
 pub type JoinOfflineMeetingMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
-/// The `openapi_response` of \[`JoinOfflineMeetingMyAiRoomRespDataResult`\].
+/// The `openapi_response` of `JoinOfflineMeetingMyAiRoomRespDataResult`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type JoinOfflineMeetingMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// The `common_param` of \[`LeaveMeetingMyAiRoomReqBody`\].
+/// The `common_param` of `LeaveMeetingMyAiRoomReqBody`.
 ///
 /// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
 pub type LeaveMeetingMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
-/// The `openapi_history` of \[`LeaveMeetingMyAiRoomReqBodyCommonParam`\].
+/// The `openapi_history` of `LeaveMeetingMyAiRoomReqBodyCommonParam`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type LeaveMeetingMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
@@ -8320,35 +8436,35 @@ pub type LeaveMeetingMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomResp
 ///
 /// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
 pub type LeaveMeetingMyAiRoomRespData = ExitMyAiRoomRespData;
-/// The `present` of \[`LeaveMeetingMyAiRoomRespData`\].
+/// The `present` of `LeaveMeetingMyAiRoomRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type LeaveMeetingMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
-/// The `result` of \[`LeaveMeetingMyAiRoomRespData`\].
+/// The `result` of `LeaveMeetingMyAiRoomRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
 pub type LeaveMeetingMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
-/// The `openapi_response` of \[`LeaveMeetingMyAiRoomRespDataResult`\].
+/// The `openapi_response` of `LeaveMeetingMyAiRoomRespDataResult`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type LeaveMeetingMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
-/// The `present` of \[`MediaBindMyAiMmRespData`\].
+/// The `present` of `MediaBindMyAiMmRespData`.
 ///
 /// The same fields as [`QueryMyAiMmRespDataPresent`]: one type, two names.
 pub type MediaBindMyAiMmRespDataPresent = QueryMyAiMmRespDataPresent;
-/// The `card_variables` of \[`MediaBindMyAiMmRespDataPresent`\].
+/// The `card_variables` of `MediaBindMyAiMmRespDataPresent`.
 ///
 /// The same fields as [`QueryMyAiMmRespDataPresentCardVariables`]: one type, two names.
 pub type MediaBindMyAiMmRespDataPresentCardVariables = QueryMyAiMmRespDataPresentCardVariables;
-/// The `plugins` of \[`MediaParseMyAiMmReqBodyScenarioContext`\].
+/// The `plugins` of `MediaParseMyAiMmReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type MediaParseMyAiMmReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// The `system_info` of \[`MediaParseMyAiMmReqBodyScenarioContext`\].
+/// The `system_info` of `MediaParseMyAiMmReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type MediaParseMyAiMmReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
-/// The `upload_objects` of \[`MediaParseMyAiMmReqBodyScenarioContext`\].
+/// The `upload_objects` of `MediaParseMyAiMmReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextUploadObjects`]: one type, two names.
 pub type MediaParseMyAiMmReqBodyScenarioContextUploadObjects = QueryMyAiMmReqBodyScenarioContextUploadObjects;
@@ -8356,11 +8472,11 @@ pub type MediaParseMyAiMmReqBodyScenarioContextUploadObjects = QueryMyAiMmReqBod
 ///
 /// The same fields as [`MediaBindMyAiMmRespData`]: one type, two names.
 pub type MediaParseMyAiMmRespData = MediaBindMyAiMmRespData;
-/// The `present` of \[`MediaParseMyAiMmRespData`\].
+/// The `present` of `MediaParseMyAiMmRespData`.
 ///
 /// The same fields as [`QueryMyAiMmRespDataPresent`]: one type, two names.
 pub type MediaParseMyAiMmRespDataPresent = QueryMyAiMmRespDataPresent;
-/// The `card_variables` of \[`MediaParseMyAiMmRespDataPresent`\].
+/// The `card_variables` of `MediaParseMyAiMmRespDataPresent`.
 ///
 /// The same fields as [`QueryMyAiMmRespDataPresentCardVariables`]: one type, two names.
 pub type MediaParseMyAiMmRespDataPresentCardVariables = QueryMyAiMmRespDataPresentCardVariables;
@@ -8380,11 +8496,11 @@ pub type ParticipantQualityListExportResponseBody = MeetingAnalyzeMyAiVcRespData
 ///
 /// The same fields as [`RoomConfig`]: one type, two names.
 pub type QueryRoomConfigResponseBody = RoomConfig;
-/// The `common_param` of \[`ReserveInstantEventMyAiRoomReqBody`\].
+/// The `common_param` of `ReserveInstantEventMyAiRoomReqBody`.
 ///
 /// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
 pub type ReserveInstantEventMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
-/// The `openapi_history` of \[`ReserveInstantEventMyAiRoomReqBodyCommonParam`\].
+/// The `openapi_history` of `ReserveInstantEventMyAiRoomReqBodyCommonParam`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type ReserveInstantEventMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
@@ -8392,15 +8508,15 @@ pub type ReserveInstantEventMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiR
 ///
 /// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
 pub type ReserveInstantEventMyAiRoomRespData = ExitMyAiRoomRespData;
-/// The `present` of \[`ReserveInstantEventMyAiRoomRespData`\].
+/// The `present` of `ReserveInstantEventMyAiRoomRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type ReserveInstantEventMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
-/// The `result` of \[`ReserveInstantEventMyAiRoomRespData`\].
+/// The `result` of `ReserveInstantEventMyAiRoomRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
 pub type ReserveInstantEventMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
-/// The `openapi_response` of \[`ReserveInstantEventMyAiRoomRespDataResult`\].
+/// The `openapi_response` of `ReserveInstantEventMyAiRoomRespDataResult`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type ReserveInstantEventMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
@@ -8408,11 +8524,11 @@ pub type ReserveInstantEventMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoom
 ///
 /// The same fields as [`MeetingAnalyzeMyAiVcRespData`]: one type, two names.
 pub type ResourceReservationListExportResponseBody = MeetingAnalyzeMyAiVcRespData;
-/// The `common_param` of \[`RoomCallingMyAiRoomReqBody`\].
+/// The `common_param` of `RoomCallingMyAiRoomReqBody`.
 ///
 /// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
 pub type RoomCallingMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
-/// The `openapi_history` of \[`RoomCallingMyAiRoomReqBodyCommonParam`\].
+/// The `openapi_history` of `RoomCallingMyAiRoomReqBodyCommonParam`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type RoomCallingMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
@@ -8420,15 +8536,15 @@ pub type RoomCallingMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespD
 ///
 /// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
 pub type RoomCallingMyAiRoomRespData = ExitMyAiRoomRespData;
-/// The `present` of \[`RoomCallingMyAiRoomRespData`\].
+/// The `present` of `RoomCallingMyAiRoomRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type RoomCallingMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
-/// The `result` of \[`RoomCallingMyAiRoomRespData`\].
+/// The `result` of `RoomCallingMyAiRoomRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
 pub type RoomCallingMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
-/// The `openapi_response` of \[`RoomCallingMyAiRoomRespDataResult`\].
+/// The `openapi_response` of `RoomCallingMyAiRoomRespDataResult`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
 pub type RoomCallingMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
@@ -8436,23 +8552,23 @@ pub type RoomCallingMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespData
 ///
 /// The same fields as [`ListRoomResponseBody`]: one type, two names.
 pub type SearchRoomResponseBody = ListRoomResponseBody;
-/// The `scenario_context` of \[`SectionSummaryMyAiVcMeetingReqBody`\].
+/// The `scenario_context` of `SectionSummaryMyAiVcMeetingReqBody`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
 pub type SectionSummaryMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
-/// The `extra` of \[`SectionSummaryMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `extra` of `SectionSummaryMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
 pub type SectionSummaryMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
-/// The `object` of \[`SectionSummaryMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `object` of `SectionSummaryMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
 pub type SectionSummaryMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
-/// The `plugins` of \[`SectionSummaryMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `plugins` of `SectionSummaryMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
 pub type SectionSummaryMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
-/// The `system_info` of \[`SectionSummaryMyAiVcMeetingReqBodyScenarioContext`\].
+/// The `system_info` of `SectionSummaryMyAiVcMeetingReqBodyScenarioContext`.
 ///
 /// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
 pub type SectionSummaryMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
@@ -8460,7 +8576,7 @@ pub type SectionSummaryMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAi
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingRespData`]: one type, two names.
 pub type SectionSummaryMyAiVcMeetingRespData = GetRecapMyAiVcMeetingRespData;
-/// The `result` of \[`SectionSummaryMyAiVcMeetingRespData`\].
+/// The `result` of `SectionSummaryMyAiVcMeetingRespData`.
 ///
 /// The same fields as [`GetRecapMyAiVcMeetingRespDataResult`]: one type, two names.
 pub type SectionSummaryMyAiVcMeetingRespDataResult = GetRecapMyAiVcMeetingRespDataResult;
@@ -8472,7 +8588,7 @@ pub type SetCheckboardAccessCodeRoomConfigRequestBody = SetRoomAccessCodeRoomCon
 ///
 /// The same fields as [`SetRoomAccessCodeRoomConfigResponseBody`]: one type, two names.
 pub type SetCheckboardAccessCodeRoomConfigResponseBody = SetRoomAccessCodeRoomConfigResponseBody;
-/// The `present` of \[`StartAnalysisMyAiVcRespData`\].
+/// The `present` of `StartAnalysisMyAiVcRespData`.
 ///
 /// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
 pub type StartAnalysisMyAiVcRespDataPresent = ExitMyAiRoomRespDataPresent;
@@ -8500,7 +8616,7 @@ pub type UpdateReserveResponseBody = ApplyReserveResponseBody;
 ///
 /// The same fields as [`RemoveMaterialRespData`]: one type, two names.
 pub type UploadMetaMaterialRespData = RemoveMaterialRespData;
-/// The `results` of \[`UploadMetaMaterialRespData`\].
+/// The `results` of `UploadMetaMaterialRespData`.
 ///
 /// The same fields as [`RemoveMaterialRespDataResults`]: one type, two names.
 pub type UploadMetaMaterialRespDataResults = RemoveMaterialRespDataResults;

@@ -17,13 +17,14 @@ pub struct GetVerificationResponseBody {
 }
 impl FromJson for GetVerificationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetVerificationResponseBody")?;
+        let mut o = json::Fields::of(value, "GetVerificationResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "verification", &mut out.verification)?;
+        o.set("verification", &mut out.verification);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `verification` of \[`GetVerificationResponseBody`\].
+/// The `verification` of `GetVerificationResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -38,10 +39,11 @@ pub struct Verification {
 }
 impl FromJson for Verification {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Verification")?;
+        let mut o = json::Fields::of(value, "Verification")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "has_verification", &mut out.has_verification)?;
+        o.set("name", &mut out.name);
+        o.set("has_verification", &mut out.has_verification);
+        o.finish()?;
         Ok(out)
     }
 }

@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use lark_oapi_core::__private::json::{self, FromJson, JsonError, JsonWriter, ToJson};
 use serde_json::Value;
-/// The `items` of \[`SearchNodeResponseBody`\].
+/// The `items` of `SearchNodeResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -47,24 +47,25 @@ pub struct Node {
 }
 impl FromJson for Node {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Node")?;
+        let mut o = json::Fields::of(value, "Node")?;
         let mut out = Self::default();
-        json::set(&mut o, "node_id", &mut out.node_id)?;
-        json::set(&mut o, "space_id", &mut out.space_id)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "obj_type", &mut out.obj_type)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "url", &mut out.url)?;
-        json::set(&mut o, "icon", &mut out.icon)?;
-        json::set(&mut o, "area_id", &mut out.area_id)?;
-        json::set(&mut o, "sort_id", &mut out.sort_id)?;
-        json::set(&mut o, "domain", &mut out.domain)?;
-        json::set(&mut o, "obj_token", &mut out.obj_token)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "delete_time", &mut out.delete_time)?;
-        json::set(&mut o, "child_num", &mut out.child_num)?;
-        json::set(&mut o, "version", &mut out.version)?;
+        o.set("node_id", &mut out.node_id);
+        o.set("space_id", &mut out.space_id);
+        o.set("parent_id", &mut out.parent_id);
+        o.set("obj_type", &mut out.obj_type);
+        o.set("title", &mut out.title);
+        o.set("url", &mut out.url);
+        o.set("icon", &mut out.icon);
+        o.set("area_id", &mut out.area_id);
+        o.set("sort_id", &mut out.sort_id);
+        o.set("domain", &mut out.domain);
+        o.set("obj_token", &mut out.obj_token);
+        o.set("create_time", &mut out.create_time);
+        o.set("update_time", &mut out.update_time);
+        o.set("delete_time", &mut out.delete_time);
+        o.set("child_num", &mut out.child_num);
+        o.set("version", &mut out.version);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -115,11 +116,12 @@ pub struct SearchNodeResponseBody {
 }
 impl FromJson for SearchNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchNodeResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchNodeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }

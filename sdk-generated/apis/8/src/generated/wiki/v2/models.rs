@@ -802,9 +802,10 @@ pub struct CopySpaceNodeResponseBody {
 }
 impl FromJson for CopySpaceNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CopySpaceNodeResponseBody")?;
+        let mut o = json::Fields::of(value, "CopySpaceNodeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "node", &mut out.node)?;
+        o.set("node", &mut out.node);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -821,9 +822,10 @@ pub struct CreateSpaceMemberResponseBody {
 }
 impl FromJson for CreateSpaceMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateSpaceMemberResponseBody")?;
+        let mut o = json::Fields::of(value, "CreateSpaceMemberResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "member", &mut out.member)?;
+        o.set("member", &mut out.member);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -840,9 +842,10 @@ pub struct DeleteSpaceMemberResponseBody {
 }
 impl FromJson for DeleteSpaceMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteSpaceMemberResponseBody")?;
+        let mut o = json::Fields::of(value, "DeleteSpaceMemberResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "member", &mut out.member)?;
+        o.set("member", &mut out.member);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -859,9 +862,10 @@ pub struct GetNodeSpaceResponseBody {
 }
 impl FromJson for GetNodeSpaceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetNodeSpaceResponseBody")?;
+        let mut o = json::Fields::of(value, "GetNodeSpaceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "node", &mut out.node)?;
+        o.set("node", &mut out.node);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -878,9 +882,10 @@ pub struct GetSpaceResponseBody {
 }
 impl FromJson for GetSpaceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetSpaceResponseBody")?;
+        let mut o = json::Fields::of(value, "GetSpaceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "space", &mut out.space)?;
+        o.set("space", &mut out.space);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -897,9 +902,10 @@ pub struct GetTaskResponseBody {
 }
 impl FromJson for GetTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetTaskResponseBody")?;
+        let mut o = json::Fields::of(value, "GetTaskResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "task", &mut out.task)?;
+        o.set("task", &mut out.task);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -920,11 +926,12 @@ pub struct ListSpaceMemberResponseBody {
 }
 impl FromJson for ListSpaceMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListSpaceMemberResponseBody")?;
+        let mut o = json::Fields::of(value, "ListSpaceMemberResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "members", &mut out.members)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("members", &mut out.members);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -945,11 +952,12 @@ pub struct ListSpaceNodeResponseBody {
 }
 impl FromJson for ListSpaceNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListSpaceNodeResponseBody")?;
+        let mut o = json::Fields::of(value, "ListSpaceNodeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -970,11 +978,12 @@ pub struct ListSpaceResponseBody {
 }
 impl FromJson for ListSpaceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListSpaceResponseBody")?;
+        let mut o = json::Fields::of(value, "ListSpaceResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
+        o.set("items", &mut out.items);
+        o.set("page_token", &mut out.page_token);
+        o.set("has_more", &mut out.has_more);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1002,13 +1011,14 @@ pub struct Member {
 }
 impl FromJson for Member {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Member")?;
+        let mut o = json::Fields::of(value, "Member")?;
         let mut out = Self::default();
-        json::set(&mut o, "member_type", &mut out.member_type)?;
-        json::set(&mut o, "member_id", &mut out.member_id)?;
-        json::set(&mut o, "member_role", &mut out.member_role)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "member_perm", &mut out.member_perm)?;
+        o.set("member_type", &mut out.member_type);
+        o.set("member_id", &mut out.member_id);
+        o.set("member_role", &mut out.member_role);
+        o.set("type", &mut out.r#type);
+        o.set("member_perm", &mut out.member_perm);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1095,15 +1105,16 @@ pub struct MoveDocsToWikiSpaceNodeResponseBody {
 }
 impl FromJson for MoveDocsToWikiSpaceNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MoveDocsToWikiSpaceNodeResponseBody")?;
+        let mut o = json::Fields::of(value, "MoveDocsToWikiSpaceNodeResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "wiki_token", &mut out.wiki_token)?;
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        json::set(&mut o, "applied", &mut out.applied)?;
+        o.set("wiki_token", &mut out.wiki_token);
+        o.set("task_id", &mut out.task_id);
+        o.set("applied", &mut out.applied);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `move_result` of \[`TaskResult`\].
+/// The `move_result` of `TaskResult`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1120,11 +1131,12 @@ pub struct MoveResult {
 }
 impl FromJson for MoveResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MoveResult")?;
+        let mut o = json::Fields::of(value, "MoveResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "node", &mut out.node)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "status_msg", &mut out.status_msg)?;
+        o.set("node", &mut out.node);
+        o.set("status", &mut out.status);
+        o.set("status_msg", &mut out.status_msg);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1149,7 +1161,7 @@ impl ToJson for MoveSpaceNodeRequestBody {
         w.end_object();
     }
 }
-/// The `move_wiki_to_docs_result` of \[`TaskResult`\].
+/// The `move_wiki_to_docs_result` of `TaskResult`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1170,13 +1182,14 @@ pub struct MoveWikiToDocsResult {
 }
 impl FromJson for MoveWikiToDocsResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MoveWikiToDocsResult")?;
+        let mut o = json::Fields::of(value, "MoveWikiToDocsResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "status_msg", &mut out.status_msg)?;
-        json::set(&mut o, "obj_token", &mut out.obj_token)?;
-        json::set(&mut o, "obj_type", &mut out.obj_type)?;
-        json::set(&mut o, "url", &mut out.url)?;
+        o.set("status", &mut out.status);
+        o.set("status_msg", &mut out.status_msg);
+        o.set("obj_token", &mut out.obj_token);
+        o.set("obj_type", &mut out.obj_type);
+        o.set("url", &mut out.url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1234,25 +1247,26 @@ pub struct Node {
 }
 impl FromJson for Node {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Node")?;
+        let mut o = json::Fields::of(value, "Node")?;
         let mut out = Self::default();
-        json::set(&mut o, "space_id", &mut out.space_id)?;
-        json::set(&mut o, "node_token", &mut out.node_token)?;
-        json::set(&mut o, "obj_token", &mut out.obj_token)?;
-        json::set(&mut o, "obj_type", &mut out.obj_type)?;
-        json::set(&mut o, "parent_node_token", &mut out.parent_node_token)?;
-        json::set(&mut o, "node_type", &mut out.node_type)?;
-        json::set(&mut o, "origin_node_token", &mut out.origin_node_token)?;
-        json::set(&mut o, "origin_space_id", &mut out.origin_space_id)?;
-        json::set(&mut o, "has_child", &mut out.has_child)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "obj_create_time", &mut out.obj_create_time)?;
-        json::set(&mut o, "obj_edit_time", &mut out.obj_edit_time)?;
-        json::set(&mut o, "node_create_time", &mut out.node_create_time)?;
-        json::set(&mut o, "creator", &mut out.creator)?;
-        json::set(&mut o, "owner", &mut out.owner)?;
-        json::set(&mut o, "node_creator", &mut out.node_creator)?;
-        json::set(&mut o, "url", &mut out.url)?;
+        o.set("space_id", &mut out.space_id);
+        o.set("node_token", &mut out.node_token);
+        o.set("obj_token", &mut out.obj_token);
+        o.set("obj_type", &mut out.obj_type);
+        o.set("parent_node_token", &mut out.parent_node_token);
+        o.set("node_type", &mut out.node_type);
+        o.set("origin_node_token", &mut out.origin_node_token);
+        o.set("origin_space_id", &mut out.origin_space_id);
+        o.set("has_child", &mut out.has_child);
+        o.set("title", &mut out.title);
+        o.set("obj_create_time", &mut out.obj_create_time);
+        o.set("obj_edit_time", &mut out.obj_edit_time);
+        o.set("node_create_time", &mut out.node_create_time);
+        o.set("creator", &mut out.creator);
+        o.set("owner", &mut out.owner);
+        o.set("node_creator", &mut out.node_creator);
+        o.set("url", &mut out.url);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1305,11 +1319,12 @@ pub struct Setting {
 }
 impl FromJson for Setting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Setting")?;
+        let mut o = json::Fields::of(value, "Setting")?;
         let mut out = Self::default();
-        json::set(&mut o, "create_setting", &mut out.create_setting)?;
-        json::set(&mut o, "security_setting", &mut out.security_setting)?;
-        json::set(&mut o, "comment_setting", &mut out.comment_setting)?;
+        o.set("create_setting", &mut out.create_setting);
+        o.set("security_setting", &mut out.security_setting);
+        o.set("comment_setting", &mut out.comment_setting);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1322,7 +1337,7 @@ impl ToJson for Setting {
         w.end_object();
     }
 }
-/// The `simple_task_result` of \[`TaskResult`\].
+/// The `simple_task_result` of `TaskResult`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1335,9 +1350,10 @@ pub struct SimpleTaskResult {
 }
 impl FromJson for SimpleTaskResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SimpleTaskResult")?;
+        let mut o = json::Fields::of(value, "SimpleTaskResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "status", &mut out.status)?;
+        o.set("status", &mut out.status);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1366,14 +1382,15 @@ pub struct Space {
 }
 impl FromJson for Space {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Space")?;
+        let mut o = json::Fields::of(value, "Space")?;
         let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "space_id", &mut out.space_id)?;
-        json::set(&mut o, "space_type", &mut out.space_type)?;
-        json::set(&mut o, "visibility", &mut out.visibility)?;
-        json::set(&mut o, "open_sharing", &mut out.open_sharing)?;
+        o.set("name", &mut out.name);
+        o.set("description", &mut out.description);
+        o.set("space_id", &mut out.space_id);
+        o.set("space_type", &mut out.space_type);
+        o.set("visibility", &mut out.visibility);
+        o.set("open_sharing", &mut out.open_sharing);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1389,7 +1406,7 @@ impl ToJson for Space {
         w.end_object();
     }
 }
-/// The `task` of \[`GetTaskResponseBody`\].
+/// The `task` of `GetTaskResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -1410,17 +1427,14 @@ pub struct TaskResult {
 }
 impl FromJson for TaskResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TaskResult")?;
+        let mut o = json::Fields::of(value, "TaskResult")?;
         let mut out = Self::default();
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        json::set(&mut o, "move_result", &mut out.move_result)?;
-        json::set(&mut o, "delete_space_result", &mut out.delete_space_result)?;
-        json::set(&mut o, "simple_task_result", &mut out.simple_task_result)?;
-        json::set(
-            &mut o,
-            "move_wiki_to_docs_result",
-            &mut out.move_wiki_to_docs_result,
-        )?;
+        o.set("task_id", &mut out.task_id);
+        o.set("move_result", &mut out.move_result);
+        o.set("delete_space_result", &mut out.delete_space_result);
+        o.set("simple_task_result", &mut out.simple_task_result);
+        o.set("move_wiki_to_docs_result", &mut out.move_wiki_to_docs_result);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1437,9 +1451,10 @@ pub struct UpdateSpaceSettingResponseBody {
 }
 impl FromJson for UpdateSpaceSettingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateSpaceSettingResponseBody")?;
+        let mut o = json::Fields::of(value, "UpdateSpaceSettingResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "setting", &mut out.setting)?;
+        o.set("setting", &mut out.setting);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -1475,7 +1490,7 @@ pub type CreateSpaceNodeResponseBody = GetNodeSpaceResponseBody;
 ///
 /// The same fields as [`GetSpaceResponseBody`]: one type, two names.
 pub type CreateSpaceResponseBody = GetSpaceResponseBody;
-/// The `delete_space_result` of \[`TaskResult`\].
+/// The `delete_space_result` of `TaskResult`.
 ///
 /// The same fields as [`SimpleTaskResult`]: one type, two names.
 pub type DeleteSpaceResult = SimpleTaskResult;

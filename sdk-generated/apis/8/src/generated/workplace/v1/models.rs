@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use lark_oapi_core::__private::json::{self, FromJson, JsonError, JsonWriter, ToJson};
 use serde_json::Value;
-/// The `access_data` of \[`BlockAccessData`\].
+/// The `access_data` of `BlockAccessData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -19,14 +19,15 @@ pub struct AccessData {
 }
 impl FromJson for AccessData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AccessData")?;
+        let mut o = json::Fields::of(value, "AccessData")?;
         let mut out = Self::default();
-        json::set(&mut o, "pv", &mut out.pv)?;
-        json::set(&mut o, "uv", &mut out.uv)?;
+        o.set("pv", &mut out.pv);
+        o.set("uv", &mut out.uv);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`SearchWorkplaceBlockAccessDataResponseBody`\].
+/// The `items` of `SearchWorkplaceBlockAccessDataResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -43,15 +44,16 @@ pub struct BlockAccessData {
 }
 impl FromJson for BlockAccessData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BlockAccessData")?;
+        let mut o = json::Fields::of(value, "BlockAccessData")?;
         let mut out = Self::default();
-        json::set(&mut o, "date", &mut out.date)?;
-        json::set(&mut o, "block_id", &mut out.block_id)?;
-        json::set(&mut o, "access_data", &mut out.access_data)?;
+        o.set("date", &mut out.date);
+        o.set("block_id", &mut out.block_id);
+        o.set("access_data", &mut out.access_data);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`SearchCustomWorkplaceAccessDataResponseBody`\].
+/// The `items` of `SearchCustomWorkplaceAccessDataResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -70,16 +72,17 @@ pub struct CustomWorkplaceAccessData {
 }
 impl FromJson for CustomWorkplaceAccessData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomWorkplaceAccessData")?;
+        let mut o = json::Fields::of(value, "CustomWorkplaceAccessData")?;
         let mut out = Self::default();
-        json::set(&mut o, "custom_workplace_id", &mut out.custom_workplace_id)?;
-        json::set(&mut o, "access_data", &mut out.access_data)?;
-        json::set(&mut o, "date", &mut out.date)?;
-        json::set(&mut o, "custom_workplace_name", &mut out.custom_workplace_name)?;
+        o.set("custom_workplace_id", &mut out.custom_workplace_id);
+        o.set("access_data", &mut out.access_data);
+        o.set("date", &mut out.date);
+        o.set("custom_workplace_name", &mut out.custom_workplace_name);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `custom_workplace_name` of \[`CustomWorkplaceAccessData`\].
+/// The `custom_workplace_name` of `CustomWorkplaceAccessData`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -94,10 +97,11 @@ pub struct I18nName {
 }
 impl FromJson for I18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "I18nName")?;
+        let mut o = json::Fields::of(value, "I18nName")?;
         let mut out = Self::default();
-        json::set(&mut o, "language", &mut out.language)?;
-        json::set(&mut o, "name", &mut out.name)?;
+        o.set("language", &mut out.language);
+        o.set("name", &mut out.name);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -118,11 +122,15 @@ pub struct SearchCustomWorkplaceAccessDataResponseBody {
 }
 impl FromJson for SearchCustomWorkplaceAccessDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchCustomWorkplaceAccessDataResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "SearchCustomWorkplaceAccessDataResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -143,11 +151,12 @@ pub struct SearchWorkplaceAccessDataResponseBody {
 }
 impl FromJson for SearchWorkplaceAccessDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchWorkplaceAccessDataResponseBody")?;
+        let mut o = json::Fields::of(value, "SearchWorkplaceAccessDataResponseBody")?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
@@ -168,15 +177,19 @@ pub struct SearchWorkplaceBlockAccessDataResponseBody {
 }
 impl FromJson for SearchWorkplaceBlockAccessDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchWorkplaceBlockAccessDataResponseBody")?;
+        let mut o = json::Fields::of(
+            value,
+            "SearchWorkplaceBlockAccessDataResponseBody",
+        )?;
         let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
+        o.set("items", &mut out.items);
+        o.set("has_more", &mut out.has_more);
+        o.set("page_token", &mut out.page_token);
+        o.finish()?;
         Ok(out)
     }
 }
-/// The `items` of \[`SearchWorkplaceAccessDataResponseBody`\].
+/// The `items` of `SearchWorkplaceAccessDataResponseBody`.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
     feature = "serde",
@@ -193,11 +206,12 @@ pub struct WorkplaceAccessData {
 }
 impl FromJson for WorkplaceAccessData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkplaceAccessData")?;
+        let mut o = json::Fields::of(value, "WorkplaceAccessData")?;
         let mut out = Self::default();
-        json::set(&mut o, "date", &mut out.date)?;
-        json::set(&mut o, "all_workplace", &mut out.all_workplace)?;
-        json::set(&mut o, "default_workplace", &mut out.default_workplace)?;
+        o.set("date", &mut out.date);
+        o.set("all_workplace", &mut out.all_workplace);
+        o.set("default_workplace", &mut out.default_workplace);
+        o.finish()?;
         Ok(out)
     }
 }
