@@ -217,6 +217,7 @@ pub fn set<T: FromJson>(
 /// # Ok(()) }
 /// # decode().unwrap();
 /// ```
+#[derive(Debug)]
 pub struct Fields {
     object: Map<String, Value>,
     error: Option<JsonError>,
