@@ -217,10 +217,19 @@ pub fn set<T: FromJson>(
 /// # Ok(()) }
 /// # decode().unwrap();
 /// ```
-#[derive(Debug)]
 pub struct Fields {
     object: Map<String, Value>,
     error: Option<JsonError>,
+}
+
+/// Field names only: the values may be secrets (token answers are decoded here too).
+impl std::fmt::Debug for Fields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fields")
+            .field("remaining", &self.object.keys().collect::<Vec<_>>())
+            .field("failed", &self.error.is_some())
+            .finish()
+    }
 }
 
 impl Fields {
