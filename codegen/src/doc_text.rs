@@ -442,6 +442,12 @@ fn rustdoc_line(line: &str) -> String {
         if let Some((name, after)) = link_name(rest) {
             if is_code_span(name) {
                 out.push_str(name);
+            } else if (name.starts_with("https://") || name.starts_with("http://"))
+                && !name.contains(char::is_whitespace)
+            {
+                out.push('<');
+                out.push_str(name);
+                out.push('>');
             } else {
                 out.push('*');
                 out.push_str(&escape_text(name));
@@ -537,8 +543,10 @@ mod tests {
             "调用[发送消息](https://open.feishu.cn/x/create)接口"
         );
         assert_eq!(
-            rustdoc_line("see https://open.feishu.cn/doc. Then [a] [b](c) [1, 2] [`x`]"),
-            "see <https://open.feishu.cn/doc>. Then *a* *b*(c) \\[1, 2\\] `x`"
+            rustdoc_line(
+                "see https://open.feishu.cn/doc. Then [a] [b](c) [1, 2] [`x`] [https://a.cn/b]"
+            ),
+            "see <https://open.feishu.cn/doc>. Then *a* *b*(c) \\[1, 2\\] `x` <https://a.cn/b>"
         );
         assert_eq!(
             rustdoc_line("文档：https://a.cn/x。"),

@@ -50,6 +50,12 @@ pub use lark_oapi_core::{
 #[cfg(feature = "events")]
 pub use lark_oapi_core::{dispatcher, event_crypto};
 
+/// The bot kit: typed message content (text with mentions, posts, images, files, cards),
+/// checked before any I/O, and one call to send or reply. See [`bot_kit::send`]. (The
+/// platform's bot API project is the module `bot`, with the `bot` feature.)
+#[cfg(feature = "bot-kit")]
+pub use lark_oapi_bot as bot_kit;
+
 // Generated code is formatted by the generator (prettyplease), not rustfmt.
 #[rustfmt::skip]
 mod generated;
@@ -57,12 +63,13 @@ mod generated;
 pub use generated::*;
 
 /// The README's examples, compiled as doctests so that a stale one fails CI (they need
-/// every project and runtime feature, as `cargo test --workspace` builds this crate).
+/// every project, runtime and bot feature, as `cargo test --workspace` builds this crate).
 #[cfg(all(
     doctest,
     feature = "full",
     feature = "axum",
-    feature = "long-connection"
+    feature = "long-connection",
+    feature = "bot-kit"
 ))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;

@@ -20,8 +20,9 @@ struct Target {
     listing: &'static str,
 }
 
-/// The runtime with every runtime feature, and the facade without any API project (its own
-/// items and re-exports; the generated projects are checked by `codegen --check`).
+/// The runtime with every runtime feature, the facade without any API project (its own
+/// items and re-exports; the generated projects are checked by `codegen --check`), and the
+/// bot kit.
 const TARGETS: &[Target] = &[
     Target {
         package: "lark-oapi-core",
@@ -32,8 +33,14 @@ const TARGETS: &[Target] = &[
     Target {
         package: "lark-oapi",
         lib_name: "lark_oapi",
-        features: "events,long-connection,axum",
+        features: "events,long-connection,axum,bot-kit",
         listing: "api/lark-oapi.txt",
+    },
+    Target {
+        package: "lark-oapi-bot",
+        lib_name: "lark_oapi_bot",
+        features: "",
+        listing: "api/lark-oapi-bot.txt",
     },
 ];
 

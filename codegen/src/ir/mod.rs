@@ -327,6 +327,7 @@ impl Ir {
             "long_connection",
             "event_handlers",
             "event_types",
+            "bot_kit",
         ]);
         for entry in &specs.projects.projects {
             let module = project_scope.claim(&names::snake_ident(&entry.name));

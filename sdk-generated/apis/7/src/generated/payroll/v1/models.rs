@@ -1134,7 +1134,7 @@ impl FromJson for QueryPaymentDetailResponseBody {
     serde(default)
 )]
 pub struct SaveDatasourceRecordRequestBody {
-    /// Data source code. External data source configuration information can be obtained from *https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/payroll-v1/datasources/list*Or on the "Feishu Personnel Background - Settings - Salary Data Settings - External Data Source Configuration" page, get
+    /// Data source code. External data source configuration information can be obtained from <https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/payroll-v1/datasources/list>Or on the "Feishu Personnel Background - Settings - Salary Data Settings - External Data Source Configuration" page, get
     pub source_code: String,
     /// List of records to be saved
     pub records: Vec<DatasourceRecord>,

@@ -236,7 +236,7 @@ impl FromJson for CreateTaskReminderResponseBody {
 pub struct Due {
     /// Unix timestamp (in seconds) representing the deadline
     pub time: Option<String>,
-    /// The time zone corresponding to the deadline. The incoming value needs to conform to the IANA Time Zone Database standard, see the specification：*https://www.iana.org/time-zones*
+    /// The time zone corresponding to the deadline. The incoming value needs to conform to the IANA Time Zone Database standard, see the specification：<https://www.iana.org/time-zones>
     pub timezone: Option<String>,
     /// Whether the marked task is an all-day task includes the following values:
     /// - true: Indicates that it is an all-day task, and the deadline for the all-day task is 0:00 UTC on the current day.
