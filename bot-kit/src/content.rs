@@ -452,6 +452,13 @@ pub enum PostElement {
         /// The markdown.
         text: String,
     },
+    /// An element of a tag this crate does not model (as received), sent back as it is.
+    Other {
+        /// Its `tag`.
+        tag: String,
+        /// The whole element.
+        raw: Map<String, Value>,
+    },
 }
 
 impl PostElement {
@@ -591,6 +598,11 @@ impl PostElement {
             PostElement::Markdown { text } => {
                 json!({ "tag": "md", "text": required("markdown text", text)? })
             }
+            PostElement::Other { tag, raw } => {
+                let mut element = raw.clone();
+                element.insert("tag".into(), required("tag", tag)?.into());
+                Value::Object(element)
+            }
         })
     }
 }
@@ -675,6 +687,30 @@ pub enum Card {
         /// The card id.
         card_id: String,
     },
+}
+
+impl Card {
+    /// The basic card the official Node SDK builds with `messageCard.defaultCard({title,
+    /// content})`: a blue header with a plain-text title, one markdown element with the
+    /// content, wide screen mode (Card JSON 1.0).
+    ///
+    /// ```
+    /// use lark_oapi_bot::content::{Card, MessageContent};
+    /// let card = Card::basic("Build", "**passed** in 42 s").content_value()?;
+    /// assert_eq!(card["header"]["template"], "blue");
+    /// assert_eq!(card["elements"][0]["content"], "**passed** in 42 s");
+    /// # Ok::<(), lark_oapi_bot::ContentError>(())
+    /// ```
+    pub fn basic(title: impl Into<String>, content: impl Into<String>) -> Card {
+        Card::Json(json!({
+            "config": { "wide_screen_mode": true },
+            "elements": [{ "tag": "markdown", "content": content.into() }],
+            "header": {
+                "template": "blue",
+                "title": { "content": title.into(), "tag": "plain_text" }
+            }
+        }))
+    }
 }
 
 impl MessageContent for Card {
@@ -814,6 +850,18 @@ mod tests {
             Outgoing::new(&Card::Json(json!("not a card"))),
             Err(ContentError::Invalid { what: "card", .. })
         ));
+    }
+
+    #[test]
+    fn the_basic_card_means_what_the_node_sdk_sends() {
+        assert_eq!(
+            value(&Card::basic("Title", "**body**")),
+            json!({
+                "config": {"wide_screen_mode": true},
+                "elements": [{"tag": "markdown", "content": "**body**"}],
+                "header": {"template": "blue", "title": {"content": "Title", "tag": "plain_text"}}
+            })
+        );
     }
 
     #[test]

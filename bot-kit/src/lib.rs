@@ -2,7 +2,8 @@
 //!
 //! What every bot needs and the platform leaves to you, as typed values: message content
 //! that serialises to exactly what the platform expects ([`content`]), checked against the
-//! documented limits before any I/O, and one call to send it or reply with it ([`send`]).
+//! documented limits before any I/O, and one call to send it or reply with it ([`send`]);
+//! and what arrives, parsed per message type with mentions resolved ([`received`]).
 //!
 //! Use it through `lark-oapi` with the `bot-kit` feature (`lark_oapi::bot_kit`), or on its own with
 //! the runtime client of `lark-oapi-core`.
@@ -17,6 +18,7 @@
 //! ```
 
 pub mod content;
+pub mod received;
 mod send;
 
 pub use content::{ContentError, MessageContent, Outgoing};

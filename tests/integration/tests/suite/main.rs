@@ -9,6 +9,7 @@
 mod common;
 
 mod auth;
+mod bot_kit;
 mod callbacks_over_http;
 mod dispatcher;
 mod event_endpoint_hostile;

@@ -1,0 +1,806 @@
+//! Content of received messages (`im.message.receive_v1`, and the items of the message
+//! get/list APIs), parsed into one typed value per message type.
+//!
+//! Parsing never fails a delivery: a type this crate does not know, or a shape it cannot
+//! read, is kept raw in [`Received::Unknown`] with the reason. Mentions arrive as
+//! placeholders (`@_user_1`, `@_all`) that [`Received::plain_text`] resolves against the
+//! message's `mentions`; a received `post` comes flat (`{"title","content"}`) or per locale
+//! (`{"zh_cn":{…}}`), and both read the same here.
+//!
+//! ```
+//! use lark_oapi_bot::received::{Mention, Received};
+//! let mentions = [Mention::new("@_user_1", "Ann").open_id("ou_1")];
+//! let got = Received::parse("text", r#"{"text":"@_user_1 deploy please"}"#);
+//! assert_eq!(got, Received::Text { text: "@_user_1 deploy please".into() });
+//! assert_eq!(got.plain_text(&mentions), "@Ann deploy please");
+//! ```
+
+use serde_json::{Map, Value};
+
+use crate::content::{PostElement, Style};
+
+/// Locales of a received post, in the order one is picked.
+const LOCALES: [&str; 3] = ["zh_cn", "en_us", "ja_jp"];
+
+/// Someone a message mentions: the placeholder in its text, and who it stands for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Mention {
+    /// The placeholder, e.g. `@_user_1` (`@_all` for everyone).
+    pub key: String,
+    /// The name shown.
+    pub name: String,
+    /// The user's open id.
+    pub open_id: Option<String>,
+    /// The user's union id.
+    pub union_id: Option<String>,
+    /// The user's user id.
+    pub user_id: Option<String>,
+}
+
+impl Mention {
+    /// A mention of placeholder `key` shown as `name`.
+    pub fn new(key: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// With the user's open id.
+    pub fn open_id(mut self, open_id: impl Into<String>) -> Self {
+        self.open_id = Some(open_id.into());
+        self
+    }
+
+    /// The mentions of a message as the event carries them (`[{"key","name","id":{…}}]`);
+    /// entries without a key are skipped.
+    pub fn from_event(mentions: &Value) -> Vec<Mention> {
+        let Some(items) = mentions.as_array() else {
+            return Vec::new();
+        };
+        items
+            .iter()
+            .filter_map(|m| {
+                let key = m.get("key")?.as_str()?.to_owned();
+                let id = |k: &str| {
+                    m.pointer(&format!("/id/{k}"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                };
+                Some(Mention {
+                    name: text(m, "name"),
+                    open_id: id("open_id"),
+                    union_id: id("union_id"),
+                    user_id: id("user_id"),
+                    key,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A received message: where it is, who sent it, what it says.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ReceivedMessage {
+    /// Its id (`om_…`), to reply to it.
+    pub message_id: String,
+    /// The chat it is in.
+    pub chat_id: String,
+    /// `p2p` or `group` (events only).
+    pub chat_type: Option<String>,
+    /// The sender's open id.
+    pub sender_open_id: Option<String>,
+    /// Its `msg_type`.
+    pub msg_type: String,
+    /// Its parsed content.
+    pub content: Received,
+    /// Whom it mentions.
+    pub mentions: Vec<Mention>,
+}
+
+impl ReceivedMessage {
+    /// From the `event` object of `im.message.receive_v1` (`{"sender":…,"message":…}`, the
+    /// payload of a raw event).
+    pub fn from_event(event: &Value) -> ReceivedMessage {
+        let message = event.get("message").unwrap_or(&Value::Null);
+        let msg_type = text(message, "message_type");
+        ReceivedMessage {
+            message_id: text(message, "message_id"),
+            chat_id: text(message, "chat_id"),
+            chat_type: opt_text(message, "chat_type"),
+            sender_open_id: event
+                .pointer("/sender/sender_id/open_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            content: Received::parse(&msg_type, &text(message, "content")),
+            mentions: Mention::from_event(message.get("mentions").unwrap_or(&Value::Null)),
+            msg_type,
+        }
+    }
+
+    /// From an item of the message get/list APIs (`{"msg_type","body":{"content"},…}`),
+    /// whose mentions carry one id and its `id_type`.
+    pub fn from_item(item: &Value) -> ReceivedMessage {
+        let msg_type = text(item, "msg_type");
+        let content = item
+            .pointer("/body/content")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let mentions = item
+            .get("mentions")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|m| {
+                        let mut mention = Mention::new(m.get("key")?.as_str()?, text(m, "name"));
+                        let id = opt_text(m, "id");
+                        match m.get("id_type").and_then(Value::as_str) {
+                            Some("user_id") => mention.user_id = id,
+                            Some("union_id") => mention.union_id = id,
+                            _ => mention.open_id = id,
+                        }
+                        Some(mention)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        ReceivedMessage {
+            message_id: text(item, "message_id"),
+            chat_id: text(item, "chat_id"),
+            chat_type: None,
+            sender_open_id: item
+                .pointer("/sender/id")
+                .and_then(Value::as_str)
+                .filter(|_| {
+                    item.pointer("/sender/id_type").and_then(Value::as_str) == Some("open_id")
+                })
+                .map(str::to_owned),
+            content: Received::parse(&msg_type, content),
+            mentions,
+            msg_type,
+        }
+    }
+
+    /// The message as plain text, mentions resolved (see [`Received::plain_text`]).
+    pub fn plain_text(&self) -> String {
+        self.content.plain_text(&self.mentions)
+    }
+
+    /// Whether the message mentions the user (or bot) with this open id.
+    pub fn mentions_open_id(&self, open_id: &str) -> bool {
+        self.mentions
+            .iter()
+            .any(|m| m.open_id.as_deref() == Some(open_id))
+    }
+}
+
+/// A received post: the locale picked (none when it came flat), its title and rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct ReceivedPost {
+    /// The locale read (`zh_cn` first, then `en_us`, `ja_jp`, then any).
+    pub locale: Option<String>,
+    /// The title.
+    pub title: String,
+    /// Rows of elements; a tag this crate does not model is `PostElement::Other`.
+    pub rows: Vec<Vec<PostElement>>,
+}
+
+impl ReceivedPost {
+    /// The image keys in the post (`img` elements and `md` images), to download them.
+    pub fn image_keys(&self) -> Vec<&str> {
+        let mut keys = Vec::new();
+        for e in self.rows.iter().flatten() {
+            match e {
+                PostElement::Image { image_key } => keys.push(image_key.as_str()),
+                PostElement::Markdown { text } => {
+                    for part in text.split("](").skip(1) {
+                        if let Some(key) = part.split(')').next().filter(|k| k.starts_with("img_"))
+                        {
+                            keys.push(key);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        keys
+    }
+}
+
+/// The content of a received message.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Received {
+    /// `text`, with mention placeholders as sent (see [`Received::plain_text`]).
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// `post`, normalised across its received shapes.
+    Post(ReceivedPost),
+    /// `image`.
+    Image {
+        /// The image key, to download it with the message-resource API.
+        image_key: String,
+    },
+    /// `file` (and `folder`).
+    File {
+        /// The file key.
+        file_key: String,
+        /// The file name.
+        file_name: String,
+    },
+    /// `audio`.
+    Audio {
+        /// The file key.
+        file_key: String,
+        /// Its length in milliseconds.
+        duration_ms: Option<i64>,
+    },
+    /// `media` (video).
+    Media {
+        /// The file key.
+        file_key: String,
+        /// The file name.
+        file_name: String,
+        /// Its length in milliseconds.
+        duration_ms: Option<i64>,
+        /// The cover's image key.
+        image_key: Option<String>,
+    },
+    /// `sticker`.
+    Sticker {
+        /// The sticker's file key.
+        file_key: String,
+    },
+    /// `interactive`: the card as the event renders it (possibly a degraded form; the full
+    /// card comes from the message get API with `card_msg_content_type=raw_card_content`).
+    Card(Value),
+    /// `share_chat`.
+    ShareChat {
+        /// The chat shared.
+        chat_id: String,
+    },
+    /// `share_user`.
+    ShareUser {
+        /// The user shared.
+        user_id: String,
+    },
+    /// `merge_forward`: the event's content says nothing; fetch the message by id to read
+    /// the forwarded messages.
+    MergeForward,
+    /// `location`.
+    Location {
+        /// The place's name.
+        name: String,
+        /// Latitude, as sent (a string).
+        latitude: String,
+        /// Longitude, as sent (a string).
+        longitude: String,
+    },
+    /// `system`: a template with `{name}` placeholders and their values.
+    System {
+        /// The template text rendered with its values.
+        text: String,
+    },
+    /// A message type this crate does not model (`todo`, `vote`, `calendar`, …), or a shape
+    /// it could not read: the raw content, and why it was not parsed.
+    Unknown {
+        /// The message type.
+        msg_type: String,
+        /// The content as received.
+        content: String,
+        /// Why it was not parsed into one of the other variants.
+        reason: String,
+    },
+}
+
+fn text(v: &Value, key: &str) -> String {
+    match v.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn opt_text(v: &Value, key: &str) -> Option<String> {
+    Some(text(v, key)).filter(|s| !s.is_empty())
+}
+
+fn millis(v: &Value, key: &str) -> Option<i64> {
+    match v.get(key) {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+impl Received {
+    /// Parses the `content` of a message of `msg_type`. Never fails: see
+    /// [`Received::Unknown`].
+    pub fn parse(msg_type: &str, content: &str) -> Received {
+        let unknown = |reason: &str| Received::Unknown {
+            msg_type: msg_type.to_owned(),
+            content: content.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let v: Value = match serde_json::from_str(content) {
+            Ok(v @ Value::Object(_)) => v,
+            Ok(_) => return unknown("the content is not a JSON object"),
+            Err(e) => return unknown(&format!("the content is not JSON: {e}")),
+        };
+        let key = |k: &str| Some(text(&v, k)).filter(|s| !s.is_empty());
+        let parsed = match msg_type {
+            "text" => v
+                .get("text")
+                .and_then(Value::as_str)
+                .map(|t| Received::Text { text: t.to_owned() }),
+            "post" => parse_post(&v).map(Received::Post),
+            "image" => key("image_key").map(|image_key| Received::Image { image_key }),
+            "file" | "folder" => key("file_key").map(|file_key| Received::File {
+                file_key,
+                file_name: text(&v, "file_name"),
+            }),
+            "audio" => key("file_key").map(|file_key| Received::Audio {
+                file_key,
+                duration_ms: millis(&v, "duration"),
+            }),
+            "media" | "video" => key("file_key").map(|file_key| Received::Media {
+                file_key,
+                file_name: text(&v, "file_name"),
+                duration_ms: millis(&v, "duration"),
+                image_key: opt_text(&v, "image_key"),
+            }),
+            "sticker" => key("file_key").map(|file_key| Received::Sticker { file_key }),
+            "interactive" => Some(Received::Card(v.clone())),
+            "share_chat" => key("chat_id").map(|chat_id| Received::ShareChat { chat_id }),
+            "share_user" => key("user_id").map(|user_id| Received::ShareUser { user_id }),
+            "merge_forward" => Some(Received::MergeForward),
+            "location" => Some(Received::Location {
+                name: text(&v, "name"),
+                latitude: text(&v, "latitude"),
+                longitude: text(&v, "longitude"),
+            }),
+            "system" => v
+                .get("template")
+                .and_then(Value::as_str)
+                .map(|t| Received::System {
+                    text: render_system(t, &v),
+                }),
+            _ => return unknown("a message type this SDK does not model"),
+        };
+        parsed.unwrap_or_else(|| unknown("a required key is missing or empty"))
+    }
+
+    /// The message as plain text: mentions as `@Name`, a post's title and rows (links as
+    /// `text (href)`, images as `[image]`), other types as a short label.
+    pub fn plain_text(&self, mentions: &[Mention]) -> String {
+        match self {
+            Received::Text { text } => resolve_mentions(text, mentions),
+            Received::Post(post) => {
+                let mut lines = Vec::new();
+                if !post.title.is_empty() {
+                    lines.push(post.title.clone());
+                }
+                for row in &post.rows {
+                    let line: String = row.iter().map(|e| element_text(e, mentions)).collect();
+                    lines.push(line);
+                }
+                lines.join("\n")
+            }
+            Received::Image { .. } => "[image]".into(),
+            Received::File { file_name, .. } => format!("[file: {file_name}]"),
+            Received::Audio { .. } => "[audio]".into(),
+            Received::Media { file_name, .. } => format!("[video: {file_name}]"),
+            Received::Sticker { .. } => "[sticker]".into(),
+            Received::Card(_) => "[card]".into(),
+            Received::ShareChat { chat_id } => format!("[chat: {chat_id}]"),
+            Received::ShareUser { user_id } => format!("[user: {user_id}]"),
+            Received::MergeForward => "[forwarded messages]".into(),
+            Received::Location { name, .. } => format!("[location: {name}]"),
+            Received::System { text } => text.clone(),
+            Received::Unknown { content, .. } => serde_json::from_str::<Value>(content)
+                .ok()
+                .and_then(|v| v.get("text").and_then(Value::as_str).map(str::to_owned))
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// `@_user_1` → `@Ann`, `@_all` → `@all`; longer keys first, so `@_user_10` is not read as
+/// `@_user_1` followed by `0`.
+fn resolve_mentions(text: &str, mentions: &[Mention]) -> String {
+    let mut sorted: Vec<&Mention> = mentions.iter().filter(|m| !m.key.is_empty()).collect();
+    sorted.sort_by_key(|m| std::cmp::Reverse(m.key.len()));
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    'scan: while let Some(at) = rest.find('@') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        for m in &sorted {
+            if tail.starts_with(m.key.as_str()) {
+                out.push('@');
+                out.push_str(&m.name);
+                rest = &tail[m.key.len()..];
+                continue 'scan;
+            }
+        }
+        if let Some(after) = tail.strip_prefix("@_all") {
+            out.push_str("@all");
+            rest = after;
+            continue;
+        }
+        out.push('@');
+        rest = &tail[1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn element_text(e: &PostElement, mentions: &[Mention]) -> String {
+    match e {
+        PostElement::Text { text, .. } => resolve_mentions(text, mentions),
+        PostElement::Link { text, href, .. } => format!("{text} ({href})"),
+        PostElement::At { user_id, .. } => {
+            let by_id = mentions.iter().find(|m| {
+                m.open_id.as_deref() == Some(user_id)
+                    || m.user_id.as_deref() == Some(user_id)
+                    || &m.key == user_id
+            });
+            match (by_id, user_id.as_str()) {
+                (Some(m), _) => format!("@{}", m.name),
+                (None, "all") => "@all".into(),
+                (None, id) => format!("@{id}"),
+            }
+        }
+        PostElement::Image { .. } => "[image]".into(),
+        PostElement::Media { .. } => "[video]".into(),
+        PostElement::Emotion { emoji_type } => format!("[{emoji_type}]"),
+        PostElement::Divider => "---".into(),
+        PostElement::CodeBlock { text, .. } => text.clone(),
+        PostElement::Markdown { text } => resolve_mentions(text, mentions),
+        PostElement::Other { .. } => String::new(),
+    }
+}
+
+/// A post as received: flat, or under a locale key.
+fn parse_post(v: &Value) -> Option<ReceivedPost> {
+    let (locale, body) = if v.get("content").is_some_and(Value::is_array) {
+        (None, v)
+    } else {
+        let map = v.as_object()?;
+        let picked = LOCALES
+            .iter()
+            .find_map(|l| map.get_key_value(*l))
+            .or_else(|| {
+                map.iter()
+                    .find(|(_, b)| b.get("content").is_some_and(Value::is_array))
+            })?;
+        (Some(picked.0.clone()), picked.1)
+    };
+    let rows = body.get("content")?.as_array()?;
+    Some(ReceivedPost {
+        locale,
+        title: text(body, "title"),
+        rows: rows
+            .iter()
+            .map(|row| {
+                row.as_array()
+                    .map(|els| els.iter().map(parse_element).collect())
+                    .unwrap_or_default()
+            })
+            .collect(),
+    })
+}
+
+fn parse_styles(v: &Value) -> Vec<Style> {
+    v.get("style")
+        .and_then(Value::as_array)
+        .map(|styles| {
+            styles
+                .iter()
+                .filter_map(|s| match s.as_str()? {
+                    "bold" => Some(Style::Bold),
+                    "italic" => Some(Style::Italic),
+                    "underline" => Some(Style::Underline),
+                    "lineThrough" => Some(Style::LineThrough),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn parse_element(v: &Value) -> PostElement {
+    let tag = v.get("tag").and_then(Value::as_str).unwrap_or_default();
+    match tag {
+        "text" => PostElement::Text {
+            text: text(v, "text"),
+            un_escape: v.get("un_escape").and_then(Value::as_bool).unwrap_or(false),
+            styles: parse_styles(v),
+        },
+        "a" => PostElement::Link {
+            text: text(v, "text"),
+            href: text(v, "href"),
+            styles: parse_styles(v),
+        },
+        "at" => PostElement::At {
+            user_id: text(v, "user_id"),
+            styles: parse_styles(v),
+        },
+        "img" => PostElement::Image {
+            image_key: text(v, "image_key"),
+        },
+        "media" => PostElement::Media {
+            file_key: text(v, "file_key"),
+            image_key: opt_text(v, "image_key"),
+        },
+        "emotion" => PostElement::Emotion {
+            emoji_type: text(v, "emoji_type"),
+        },
+        "hr" => PostElement::Divider,
+        "code_block" => PostElement::CodeBlock {
+            language: text(v, "language"),
+            text: text(v, "text"),
+        },
+        "md" => PostElement::Markdown {
+            text: text(v, "text"),
+        },
+        _ => PostElement::Other {
+            tag: tag.to_owned(),
+            raw: v.as_object().cloned().unwrap_or_else(Map::new),
+        },
+    }
+}
+
+/// A system message's template with its `{name}` placeholders filled: a list of users as
+/// their names joined by `, `, other values as text.
+fn render_system(template: &str, v: &Value) -> String {
+    let mut out = template.to_owned();
+    if let Some(map) = v.as_object() {
+        for (k, value) in map {
+            let placeholder = format!("{{{k}}}");
+            if !out.contains(&placeholder) {
+                continue;
+            }
+            let rendered = match value {
+                Value::String(s) => s.clone(),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| match i {
+                        Value::String(s) => s.clone(),
+                        other => text(other, "name"),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                Value::Object(_) => text(value, "text"),
+                other => other.to_string(),
+            };
+            out = out.replace(&placeholder, &rendered);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn mentions_resolve_by_placeholder_longest_first() {
+        let mentions = [
+            Mention::new("@_user_1", "Ann"),
+            Mention::new("@_user_10", "Bob"),
+        ];
+        let text = Received::parse(
+            "text",
+            r#"{"text":"@_user_10 and @_user_1, @_all: mail me@x.cn"}"#,
+        );
+        assert_eq!(
+            text.plain_text(&mentions),
+            "@Bob and @Ann, @all: mail me@x.cn"
+        );
+    }
+
+    #[test]
+    fn messages_read_from_events_and_from_api_items() {
+        let event = json!({
+            "sender": {"sender_id": {"open_id": "ou_s"}, "sender_type": "user"},
+            "message": {"message_id": "om_1", "chat_id": "oc_1", "chat_type": "group", "message_type": "text",
+                        "content": "{\"text\":\"@_user_1 status?\"}",
+                        "mentions": [{"key": "@_user_1", "id": {"open_id": "ou_bot"}, "name": "Bot"}]}
+        });
+        let m = ReceivedMessage::from_event(&event);
+        assert_eq!(
+            (
+                m.message_id.as_str(),
+                m.chat_id.as_str(),
+                m.chat_type.as_deref()
+            ),
+            ("om_1", "oc_1", Some("group"))
+        );
+        assert_eq!(m.sender_open_id.as_deref(), Some("ou_s"));
+        assert_eq!(m.plain_text(), "@Bot status?");
+        assert!(m.mentions_open_id("ou_bot") && !m.mentions_open_id("ou_s"));
+        let item = json!({
+            "message_id": "om_2", "chat_id": "oc_1", "msg_type": "text",
+            "body": {"content": "{\"text\":\"hi @_user_1\"}"},
+            "sender": {"id": "ou_s", "id_type": "open_id", "sender_type": "user"},
+            "mentions": [{"key": "@_user_1", "id": "ou_bot", "id_type": "open_id", "name": "Bot"}]
+        });
+        let m = ReceivedMessage::from_item(&item);
+        assert_eq!(m.plain_text(), "hi @Bot");
+        assert_eq!(m.sender_open_id.as_deref(), Some("ou_s"));
+        assert!(m.mentions_open_id("ou_bot"));
+        // Nothing there: an empty message of an unknown type, no panic.
+        let empty = ReceivedMessage::from_event(&json!({}));
+        assert!(matches!(empty.content, Received::Unknown { .. }));
+    }
+
+    #[test]
+    fn mentions_are_read_from_the_event() {
+        let event = json!([
+            {"key": "@_user_1", "id": {"open_id": "ou_1", "union_id": "on_1", "user_id": "u1"}, "name": "Ann", "tenant_key": "t"},
+            {"name": "no key"}
+        ]);
+        let mentions = Mention::from_event(&event);
+        assert_eq!(mentions.len(), 1);
+        assert_eq!(mentions[0].open_id.as_deref(), Some("ou_1"));
+        assert_eq!(mentions[0].user_id.as_deref(), Some("u1"));
+        assert_eq!(mentions[0].name, "Ann");
+        assert!(Mention::from_event(&json!(null)).is_empty());
+    }
+
+    #[test]
+    fn a_post_reads_the_same_flat_or_per_locale() {
+        let rows = json!([[{"tag": "text", "text": "hi ", "style": ["bold"]}, {"tag": "at", "user_id": "ou_1"}],
+                          [{"tag": "img", "image_key": "img_a"}],
+                          [{"tag": "md", "text": "see ![x](img_b)"}, {"tag": "sparkle", "size": 3}]]);
+        let flat = Received::parse("post", &json!({"title": "T", "content": rows}).to_string());
+        let wrapped = Received::parse(
+            "post",
+            &json!({"en_us": {"title": "E", "content": [[{"tag": "text", "text": "en"}]]}, "zh_cn": {"title": "T", "content": rows}}).to_string(),
+        );
+        let (Received::Post(flat), Received::Post(wrapped)) = (flat, wrapped) else {
+            panic!("posts");
+        };
+        assert_eq!(flat.locale, None);
+        assert_eq!(wrapped.locale.as_deref(), Some("zh_cn"));
+        assert_eq!(flat.rows, wrapped.rows);
+        assert_eq!(flat.title, "T");
+        assert_eq!(flat.image_keys(), ["img_a", "img_b"]);
+        assert!(
+            matches!(&flat.rows[2][1], PostElement::Other { tag, raw } if tag == "sparkle" && raw["size"] == 3)
+        );
+        let mentions = [Mention::new("@_user_1", "Ann").open_id("ou_1")];
+        assert_eq!(
+            Received::Post(flat).plain_text(&mentions),
+            "T\nhi @Ann\n[image]\nsee ![x](img_b)"
+        );
+        // Any locale when none of the known ones is there.
+        let other = Received::parse(
+            "post",
+            r#"{"fr_fr":{"title":"F","content":[[{"tag":"hr"}]]}}"#,
+        );
+        assert!(
+            matches!(other, Received::Post(p) if p.locale.as_deref() == Some("fr_fr") && p.rows == [[PostElement::Divider]])
+        );
+    }
+
+    #[test]
+    fn every_modelled_type_parses_and_the_rest_is_kept_raw() {
+        assert_eq!(
+            Received::parse("image", r#"{"image_key":"img_1"}"#),
+            Received::Image {
+                image_key: "img_1".into()
+            }
+        );
+        assert_eq!(
+            Received::parse("file", r#"{"file_key":"f","file_name":"a.pdf"}"#),
+            Received::File {
+                file_key: "f".into(),
+                file_name: "a.pdf".into()
+            }
+        );
+        assert_eq!(
+            Received::parse("audio", r#"{"file_key":"f","duration":3000}"#),
+            Received::Audio {
+                file_key: "f".into(),
+                duration_ms: Some(3000)
+            }
+        );
+        assert_eq!(
+            Received::parse(
+                "media",
+                r#"{"file_key":"f","file_name":"v.mp4","duration":"1200","image_key":"img_c"}"#
+            ),
+            Received::Media {
+                file_key: "f".into(),
+                file_name: "v.mp4".into(),
+                duration_ms: Some(1200),
+                image_key: Some("img_c".into())
+            }
+        );
+        assert_eq!(
+            Received::parse("sticker", r#"{"file_key":"s"}"#),
+            Received::Sticker {
+                file_key: "s".into()
+            }
+        );
+        assert_eq!(
+            Received::parse("share_chat", r#"{"chat_id":"oc_1"}"#),
+            Received::ShareChat {
+                chat_id: "oc_1".into()
+            }
+        );
+        assert_eq!(
+            Received::parse("share_user", r#"{"user_id":"ou_1"}"#),
+            Received::ShareUser {
+                user_id: "ou_1".into()
+            }
+        );
+        assert_eq!(
+            Received::parse(
+                "merge_forward",
+                r#"{"content":"Merged and Forwarded Message"}"#
+            ),
+            Received::MergeForward
+        );
+        assert_eq!(
+            Received::parse(
+                "location",
+                r#"{"name":"Office","latitude":"39.9","longitude":"116.4"}"#
+            ),
+            Received::Location {
+                name: "Office".into(),
+                latitude: "39.9".into(),
+                longitude: "116.4".into()
+            }
+        );
+        assert!(
+            matches!(Received::parse("interactive", r#"{"elements":[]}"#), Received::Card(v) if v["elements"] == json!([]))
+        );
+        let system = Received::parse(
+            "system",
+            r#"{"template":"{from_user} invited {to_chatters} to this chat.","from_user":["Ann"],"to_chatters":["Bob","Cy"]}"#,
+        );
+        assert_eq!(
+            system,
+            Received::System {
+                text: "Ann invited Bob, Cy to this chat.".into()
+            }
+        );
+        for (msg_type, content, reason) in [
+            (
+                "vote",
+                r#"{"topic":"lunch?","text":"vote: lunch?"}"#,
+                "does not model",
+            ),
+            ("image", r#"{"image_key":""}"#, "missing or empty"),
+            ("text", "not json", "not JSON"),
+            ("text", "[1]", "not a JSON object"),
+        ] {
+            let got = Received::parse(msg_type, content);
+            let Received::Unknown {
+                msg_type: t,
+                content: c,
+                reason: r,
+            } = &got
+            else {
+                panic!("{msg_type} {content}: {got:?}");
+            };
+            assert_eq!((t.as_str(), c.as_str()), (msg_type, content));
+            assert!(r.contains(reason), "{r}");
+        }
+        assert_eq!(
+            Received::parse("vote", r#"{"text":"vote: lunch?"}"#).plain_text(&[]),
+            "vote: lunch?"
+        );
+    }
+}
