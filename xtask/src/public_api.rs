@@ -33,7 +33,7 @@ const TARGETS: &[Target] = &[
     Target {
         package: "lark-oapi",
         lib_name: "lark_oapi",
-        features: "events,long-connection,axum,bot-kit",
+        features: "events,long-connection,axum",
         listing: "api/lark-oapi.txt",
     },
     Target {

@@ -178,6 +178,40 @@ impl ReceivedMessage {
     }
 }
 
+/// From the typed payload of `im.message.receive_v1` (`on_im_message_receive_v1`'s
+/// `event.payload`).
+impl From<&lark_oapi_apis_6::im::v1::events::P2ImMessageReceiveV1Data> for ReceivedMessage {
+    fn from(event: &lark_oapi_apis_6::im::v1::events::P2ImMessageReceiveV1Data) -> Self {
+        let message = &event.message;
+        let msg_type = message.message_type.clone();
+        let mentions = message
+            .mentions
+            .iter()
+            .flatten()
+            .map(|m| Mention {
+                key: m.key.clone(),
+                name: m.name.clone(),
+                open_id: m.id.open_id.clone(),
+                union_id: m.id.union_id.clone(),
+                user_id: m.id.user_id.clone(),
+            })
+            .collect();
+        ReceivedMessage {
+            message_id: message.message_id.clone(),
+            chat_id: message.chat_id.clone(),
+            chat_type: Some(message.chat_type.clone()).filter(|t| !t.is_empty()),
+            sender_open_id: event
+                .sender
+                .sender_id
+                .as_ref()
+                .and_then(|id| id.open_id.clone()),
+            content: Received::parse(&msg_type, &message.content),
+            mentions,
+            msg_type,
+        }
+    }
+}
+
 /// A received post: the locale picked (none when it came flat), its title and rows.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]

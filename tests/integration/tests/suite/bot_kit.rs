@@ -8,6 +8,7 @@ use lark_oapi::bot_kit::content::Text;
 use lark_oapi::bot_kit::received::ReceivedMessage;
 use lark_oapi::dispatcher::EventDispatcher;
 use lark_oapi::long_connection::LongConnection;
+use lark_oapi::prelude::*;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -16,13 +17,13 @@ async fn a_bot_reads_a_mention_and_replies_to_the_message() {
     fast(&mock);
     let replier = client.clone();
     let dispatcher = EventDispatcher::builder()
-        .on_raw("im.message.receive_v1", move |event| {
+        .on_im_message_receive_v1(move |event| {
             let client = replier.clone();
             async move {
-                let message = ReceivedMessage::from_event(&event.payload);
+                let message = ReceivedMessage::from(&event.payload);
                 let answer = Text::new(format!("you said: {}", message.plain_text()));
                 lark_oapi::bot_kit::reply(&client, &message.message_id, &answer, false).await?;
-                Ok(None)
+                Ok(())
             }
         })
         .build();
