@@ -3,7 +3,8 @@
 //! What every bot needs and the platform leaves to you, as typed values: message content
 //! that serialises to exactly what the platform expects ([`content`]), checked against the
 //! documented limits before any I/O, and one call to send it or reply with it ([`send`]);
-//! and what arrives, parsed per message type with mentions resolved ([`received`]).
+//! and what arrives, parsed per message type with mentions resolved ([`received`]). Cards in
+//! Card JSON 2.0 are built with [`card::CardBuilder`].
 //!
 //! Use it through `lark-oapi` with the `bot-kit` feature (`lark_oapi::bot_kit`), or on its own with
 //! the runtime client of `lark-oapi-core`.
@@ -17,6 +18,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod card;
 pub mod content;
 pub mod received;
 mod send;

@@ -168,3 +168,30 @@ async fn bad_content_is_refused_before_any_io() {
     assert!(matches!(&err, Error::InvalidRequest(_)), "{err}");
     assert!(mock.requests().is_empty(), "{:#?}", mock.requests());
 }
+
+#[tokio::test]
+async fn a_built_card_json_2_0_goes_out_whole() {
+    use lark_oapi_bot::card::{Button, CardBuilder, Element, Header, Template};
+    let (mock, client) = setup().await;
+    let card = CardBuilder::new()
+        .header(Header::new("Approve?").template(Template::Orange))
+        .element(Element::markdown("Deploy **v1.2** to prod"))
+        .element(
+            Button::new("Approve")
+                .primary()
+                .callback(json!({"ok": true}))
+                .into(),
+        )
+        .build()
+        .expect("valid card");
+    send(&client, "oc_1", &card).await.expect("sent");
+    let body = sent(&mock).json().expect("JSON body");
+    assert_eq!(body["msg_type"], "interactive");
+    let content = content_of(&body);
+    assert_eq!(content["schema"], "2.0");
+    assert_eq!(content["header"]["template"], "orange");
+    assert_eq!(
+        content["body"]["elements"][1]["behaviors"],
+        json!([{"type": "callback", "value": {"ok": true}}])
+    );
+}

@@ -1,0 +1,178 @@
+//! The builder's JSON and its checks.
+
+use super::*;
+
+#[test]
+fn a_full_card_has_the_2_0_shape() {
+    let card = CardBuilder::new()
+        .header(
+            Header::new("Deploy")
+                .subtitle("prod")
+                .template(Template::Green)
+                .tag("v1.2", "blue"),
+        )
+        .summary("Deploy finished")
+        .streaming(true)
+        .full_width()
+        .link("https://ci.example.com/42")
+        .element(Element::markdown_with_id("**done**", "answer"))
+        .element(Element::Text("plain".into()))
+        .element(Element::Image {
+            img_key: "img_v2_1".into(),
+            alt: "chart".into(),
+        })
+        .element(Element::Divider)
+        .element(Element::Columns(vec![
+            (2, vec![Element::markdown("left")]),
+            (
+                0,
+                vec![
+                    Button::new("Logs")
+                        .open_url("https://ci.example.com/42/logs")
+                        .into(),
+                ],
+            ),
+        ]))
+        .element(Element::Collapsible {
+            title: "Details".into(),
+            expanded: false,
+            elements: vec![Element::Chart(json!({"type": "bar"}))],
+        })
+        .element(Element::Form {
+            name: "feedback".into(),
+            elements: vec![
+                Element::Input {
+                    name: "comment".into(),
+                    placeholder: "Why?".into(),
+                },
+                Element::Select {
+                    name: "score".into(),
+                    options: vec![("Good".into(), "1".into()), ("Bad".into(), "0".into())],
+                },
+                Button::new("Send").primary().submit("send").into(),
+            ],
+        })
+        .to_value()
+        .expect("valid card");
+    assert_eq!(card["schema"], "2.0");
+    assert_eq!(
+        card["config"],
+        json!({"update_multi": true, "streaming_mode": true, "summary": {"content": "Deploy finished"}, "width_mode": "fill"})
+    );
+    assert_eq!(
+        card["card_link"],
+        json!({"url": "https://ci.example.com/42"})
+    );
+    assert_eq!(
+        card["header"],
+        json!({
+            "title": {"tag": "plain_text", "content": "Deploy"},
+            "subtitle": {"tag": "plain_text", "content": "prod"},
+            "template": "green",
+            "text_tag_list": [{"tag": "text_tag", "text": {"tag": "plain_text", "content": "v1.2"}, "color": "blue"}]
+        })
+    );
+    let els = &card["body"]["elements"];
+    assert_eq!(
+        els[0],
+        json!({"tag": "markdown", "content": "**done**", "element_id": "answer"})
+    );
+    assert_eq!(
+        els[1],
+        json!({"tag": "div", "text": {"tag": "plain_text", "content": "plain"}})
+    );
+    assert_eq!(els[2]["img_key"], "img_v2_1");
+    assert_eq!(els[3], json!({"tag": "hr"}));
+    assert_eq!(els[4]["columns"][0]["weight"], 2);
+    assert_eq!(
+        els[4]["columns"][1]["weight"], 1,
+        "a weight of 0 is raised to 1"
+    );
+    assert_eq!(
+        els[4]["columns"][1]["elements"][0]["behaviors"],
+        json!([{"type": "open_url", "default_url": "https://ci.example.com/42/logs"}])
+    );
+    assert_eq!(els[5]["tag"], "collapsible_panel");
+    assert_eq!(
+        els[5]["elements"][0],
+        json!({"tag": "chart", "chart_spec": {"type": "bar"}})
+    );
+    let form = &els[6];
+    assert_eq!(
+        (form["tag"].as_str(), form["name"].as_str()),
+        (Some("form"), Some("feedback"))
+    );
+    assert_eq!(
+        form["elements"][1]["options"][0],
+        json!({"text": {"tag": "plain_text", "content": "Good"}, "value": "1"})
+    );
+    assert_eq!(
+        form["elements"][2],
+        json!({"tag": "button", "text": {"tag": "plain_text", "content": "Send"}, "type": "primary", "form_action_type": "submit", "name": "send"})
+    );
+}
+
+#[test]
+fn element_ids_are_unique_and_well_formed() {
+    let twice = CardBuilder::new()
+        .element(Element::markdown_with_id("a", "x1"))
+        .element(Button::new("b").id("x1").into());
+    assert!(matches!(
+        twice.build(),
+        Err(ContentError::Invalid { what: "element_id", reason }) if reason.contains("used twice")
+    ));
+    for bad in ["1st", "has-dash", "a_very_long_element_id_x", ""] {
+        let card = CardBuilder::new().element(Element::markdown_with_id("a", bad));
+        assert!(
+            matches!(
+                card.build(),
+                Err(ContentError::Invalid {
+                    what: "element_id",
+                    ..
+                })
+            ),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn forms_hold_their_submit_buttons_and_no_other_form() {
+    let stray = CardBuilder::new().element(Button::new("Send").submit("send").into());
+    assert!(matches!(
+        stray.build(),
+        Err(ContentError::Invalid { what: "button", .. })
+    ));
+    let nested = CardBuilder::new().element(Element::Form {
+        name: "outer".into(),
+        elements: vec![Element::Form {
+            name: "inner".into(),
+            elements: vec![],
+        }],
+    });
+    assert!(matches!(
+        nested.build(),
+        Err(ContentError::Invalid { what: "form", .. })
+    ));
+    let unnamed = CardBuilder::new().element(Element::Input {
+        name: " ".into(),
+        placeholder: String::new(),
+    });
+    assert_eq!(
+        unnamed.build(),
+        Err(ContentError::Empty { what: "input name" })
+    );
+}
+
+#[test]
+fn a_card_over_the_message_limit_is_refused() {
+    let card =
+        CardBuilder::new().element(Element::markdown("x".repeat(crate::content::RICH_LIMIT)));
+    assert!(matches!(
+        card.build(),
+        Err(ContentError::TooLarge {
+            msg_type: "interactive",
+            ..
+        })
+    ));
+}
