@@ -31,6 +31,7 @@ mod card_action;
 mod dedup;
 mod delivery;
 pub(crate) mod event;
+mod ordering;
 pub(crate) mod register;
 
 pub use card_action::{CardActionHandler, LegacyCardAnswer};
@@ -166,6 +167,7 @@ pub struct EventDispatcherBuilder {
     timestamp_window: Option<Duration>,
     dedup_ttl: Option<Duration>,
     dedup_store: Option<Arc<dyn DedupStore>>,
+    ordering: Option<(ordering::KeyFn, usize)>,
 }
 
 impl fmt::Debug for EventDispatcherBuilder {
@@ -280,6 +282,37 @@ impl EventDispatcherBuilder {
         self.on_event::<Value, Option<Value>, F, Fut>(event_type.as_ref(), handler)
     }
 
+    /// Handles the events of one chat one at a time, in the order they arrive, while other
+    /// chats run concurrently (on HTTP and on the long connection alike). The chat is the
+    /// payload's `message.chat_id`, `chat_id` or `context.open_chat_id`; events without one
+    /// are not ordered. At most `max_waiting` events of a chat wait behind the one being
+    /// handled: one more is answered as failed (HTTP 503), so the platform delivers it again
+    /// later, instead of piling up. Waiting does not count towards the handler timeout, but a
+    /// slow handler delays its chat's acknowledgements, and the platform may resend: those
+    /// copies are de-duplicated as usual.
+    ///
+    /// ```
+    /// use lark_oapi_core::dispatcher::EventDispatcher;
+    /// let dispatcher = EventDispatcher::builder()
+    ///     .ordered_by_chat(100)
+    ///     .on_raw("im.message.receive_v1", |event| async move { Ok(None) })
+    ///     .build();
+    /// ```
+    pub fn ordered_by_chat(self, max_waiting: usize) -> Self {
+        self.ordered_by(ordering::chat_of, max_waiting)
+    }
+
+    /// Like [`ordered_by_chat`](Self::ordered_by_chat) with a key of your choosing (a user,
+    /// a tenant, a document); `None` leaves an event unordered.
+    pub fn ordered_by(
+        mut self,
+        key: impl Fn(&Event) -> Option<String> + Send + Sync + 'static,
+        max_waiting: usize,
+    ) -> Self {
+        self.ordering = Some((Arc::new(key), max_waiting));
+        self
+    }
+
     /// The dispatcher.
     pub fn build(self) -> EventDispatcher {
         let dedup_ttl = self.dedup_ttl.unwrap_or(Duration::from_secs(8 * 3600));
@@ -299,6 +332,9 @@ impl EventDispatcherBuilder {
                     .dedup_store
                     .unwrap_or_else(|| Arc::new(MemoryDedupStore::new())),
                 inflight: Mutex::new(HashMap::new()),
+                ordering: self
+                    .ordering
+                    .map(|(key, max)| ordering::Ordering::new(key, max)),
             }),
         }
     }
@@ -342,6 +378,8 @@ struct Inner {
     dedup: Arc<dyn DedupStore>,
     /// Event ids being handled now, with their result once known.
     inflight: Mutex<HashMap<String, watch::Receiver<Option<u16>>>>,
+    /// Ordered handling per key, when asked for.
+    ordering: Option<ordering::Ordering>,
 }
 
 impl fmt::Debug for EventDispatcher {
@@ -653,17 +691,31 @@ impl EventDispatcher {
             return Outcome::ok(None);
         };
         let started = Instant::now();
-        let handled = std::panic::AssertUnwindSafe(handler(event)).catch_unwind();
-        let outcome = match tokio::time::timeout(inner.handler_timeout, handled).await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(_)) => Outcome::fail(500, "the handler panicked"),
-            Err(_) => Outcome::fail(
-                500,
+        let turn = match &inner.ordering {
+            Some(lanes) => lanes.enter(&event).await,
+            None => Ok(None),
+        };
+        let outcome = match turn {
+            Err(key) => Outcome::fail(
+                503,
                 format!(
-                    "the handler did not finish within {:?} (the handler timeout) and was stopped",
-                    inner.handler_timeout
+                    "too many events of {key:?} are waiting to be handled in order; the platform will deliver this one again"
                 ),
             ),
+            Ok(_turn) => {
+                let handled = std::panic::AssertUnwindSafe(handler(event)).catch_unwind();
+                match tokio::time::timeout(inner.handler_timeout, handled).await {
+                    Ok(Ok(outcome)) => outcome,
+                    Ok(Err(_)) => Outcome::fail(500, "the handler panicked"),
+                    Err(_) => Outcome::fail(
+                        500,
+                        format!(
+                            "the handler did not finish within {:?} (the handler timeout) and was stopped",
+                            inner.handler_timeout
+                        ),
+                    ),
+                }
+            }
         };
         if outcome.status != 200 {
             // Forget the id, so the platform's retry is handled.

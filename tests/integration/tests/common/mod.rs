@@ -45,6 +45,19 @@ pub fn bearer(req: &lark_oapi_mock::RecordedRequest) -> Option<String> {
 }
 
 /// Fast settings: ping every second, reconnect without jitter.
+/// A long connection to the mock with defaults and no proxy, started.
+pub async fn connect(
+    client: &Client,
+    dispatcher: lark_oapi::dispatcher::EventDispatcher,
+) -> lark_oapi::long_connection::LongConnectionHandle {
+    lark_oapi::long_connection::LongConnection::builder(client, dispatcher)
+        .no_proxy()
+        .build()
+        .start()
+        .await
+        .expect("connected")
+}
+
 pub fn fast(mock: &MockPlatform) {
     mock.ws_set_client_config(WsClientConfig {
         ping_interval: 1,

@@ -7,7 +7,6 @@ use crate::common::*;
 use lark_oapi::bot_kit::content::Text;
 use lark_oapi::bot_kit::received::ReceivedMessage;
 use lark_oapi::dispatcher::EventDispatcher;
-use lark_oapi::long_connection::LongConnection;
 use lark_oapi::prelude::*;
 use serde_json::{Value, json};
 
@@ -27,12 +26,7 @@ async fn a_bot_reads_a_mention_and_replies_to_the_message() {
             }
         })
         .build();
-    let conn = LongConnection::builder(&client, dispatcher)
-        .no_proxy()
-        .build()
-        .start()
-        .await
-        .expect("connected");
+    let conn = connect(&client, dispatcher).await;
     let id = mock.ws_push_event(json!({
         "schema": "2.0",
         "header": {"event_id": "ev-bot-1", "event_type": "im.message.receive_v1", "create_time": "1700000000000",
