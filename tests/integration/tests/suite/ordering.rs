@@ -139,3 +139,46 @@ async fn a_full_lane_refuses_the_next_event_so_the_platform_resends_it() {
     assert_eq!(acks[first_ack(&ids[1])].code, 200);
     conn.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn over_http_callbacks_one_chat_is_handled_in_order_too() {
+    use lark_oapi::dispatcher::axum_adapter::router;
+    use lark_oapi_mock::CallbackOptions;
+    let mock = Arc::new(MockPlatform::start().await.unwrap());
+    let (dispatcher, log) = timed(
+        EventDispatcher::builder().ordered_by_chat(10),
+        Duration::from_millis(150),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/event", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router("/event", dispatcher))
+            .await
+            .unwrap();
+    });
+    // Three deliveries of one chat and one of another, each started 20 ms after the last.
+    let mut deliveries = Vec::new();
+    for (id, chat) in [
+        ("h1", "oc_slow"),
+        ("h2", "oc_slow"),
+        ("h3", "oc_slow"),
+        ("h4", "oc_fast"),
+    ] {
+        let (mock, url) = (mock.clone(), url.clone());
+        deliveries.push(tokio::spawn(async move {
+            mock.send_callback(&url, &message(id, chat), &CallbackOptions::default())
+                .await
+                .statuses
+        }));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for d in deliveries {
+        assert_eq!(d.await.unwrap(), [200]);
+    }
+    let log = log.lock().unwrap().clone();
+    let at = |id: &str| log.iter().find(|(e, ..)| e == id).cloned().expect(id);
+    let (h1, h2, h3, h4) = (at("h1"), at("h2"), at("h3"), at("h4"));
+    assert!(h2.1 >= h1.2 && h3.1 >= h2.2, "{log:?}");
+    assert!(h4.2 < h1.2, "the other chat overtook: {log:?}");
+    server.abort();
+}
