@@ -17,7 +17,8 @@ pub(super) struct Enums {
 }
 
 impl Enums {
-    /// The enum for `values`, named after `field` (or `owner` + `field` on a clash).
+    /// The enum for `values`, named after `field` (or `owner` + `field` on a clash); `doc`
+    /// (the field's normalized text) says what values mean.
     pub(super) fn resolve(
         &mut self,
         owner: &str,
@@ -28,7 +29,7 @@ impl Enums {
         let name = self.name(owner, field, values);
         if let Some(text) = doc {
             let known = self.docs.entry(name.clone()).or_default();
-            for (value, meaning) in doc_text::value_docs(&doc_text::normalize(text), values) {
+            for (value, meaning) in doc_text::value_docs(text, values) {
                 known.entry(value).or_insert(meaning);
             }
         }

@@ -558,11 +558,12 @@ fn build_models(
             .fields
             .iter()
             .map(|f| {
+                let doc = doc_of(&f.description);
                 let mut ty = resolve(&f.ty, model_names);
                 if let Some(values) = &f.enum_values
                     && !values.is_empty()
                 {
-                    let e = enums.resolve(wire_name, &f.name, values, f.description.as_deref());
+                    let e = enums.resolve(wire_name, &f.name, values, doc.as_deref());
                     ty = match ty {
                         TypeRef::String => TypeRef::Enum(e),
                         TypeRef::List(inner) if *inner == TypeRef::String => {
@@ -579,7 +580,7 @@ fn build_models(
                     // neither has a value that could stand for "not set".
                     optional: !f.required || matches!(ty, TypeRef::File | TypeRef::Enum(_)),
                     ty,
-                    doc: doc_of(&f.description),
+                    doc,
                 }
             })
             .collect();
@@ -693,9 +694,10 @@ fn build_method(
     let builder_base = format!("{}{}", names::type_ident(&m.name), "Request");
     let owner = names::type_ident(&m.name);
     let param = |p: &spec::Param, scope: &mut Scope, enums: &mut Enums| {
+        let doc = doc_of(&p.description);
         let ty = match (&p.enum_values, p.ty.as_str()) {
             (Some(values), "string") if !values.is_empty() => {
-                ParamType::Enum(enums.resolve(&owner, &p.name, values, p.description.as_deref()))
+                ParamType::Enum(enums.resolve(&owner, &p.name, values, doc.as_deref()))
             }
             (_, "int") => ParamType::Int,
             (_, "bool") => ParamType::Bool,
@@ -708,7 +710,7 @@ fn build_method(
             ty,
             required: p.required,
             repeated: p.repeated,
-            doc: doc_of(&p.description),
+            doc,
         }
     };
     let mut arg_scope = Scope::with_reserved(&["self"]);
