@@ -1,6 +1,6 @@
 //! One call to send a message or reply to one.
 
-use lark_oapi_core::{Client, Method, Response, Result};
+use lark_oapi_core::{Client, Method, RequestSpec, Response, Result};
 use serde::Deserialize;
 
 use crate::content::{MessageContent, Outgoing, check_size};
@@ -101,12 +101,12 @@ struct Body<'a> {
 }
 
 impl Body<'_> {
-    /// The body as JSON, checked against the size limit of its message type.
-    fn encode(&self) -> Result<serde_json::Value> {
-        let value = serde_json::to_value(self)
+    /// The body serialised once, checked against the size limit of its message type.
+    fn encode(&self) -> Result<Vec<u8>> {
+        let bytes = serde_json::to_vec(self)
             .map_err(|e| lark_oapi_core::Error::InvalidRequest(format!("message body: {e}")))?;
-        check_size(self.msg_type, value.to_string().len())?;
-        Ok(value)
+        check_size(self.msg_type, bytes.len())?;
+        Ok(bytes)
     }
 }
 
@@ -147,12 +147,10 @@ pub async fn send_to(
         reply_in_thread: false,
     }
     .encode()?;
-    client
-        .request(Method::POST, "/open-apis/im/v1/messages")
+    let spec = RequestSpec::new(Method::POST, "/open-apis/im/v1/messages")
         .query("receive_id_type", to.id_type())
-        .json(&body)
-        .send()
-        .await
+        .json_bytes(body);
+    client.send(&spec).await
 }
 
 /// Replies to the message `message_id` with `content`; `in_thread` replies in its thread
@@ -179,10 +177,8 @@ pub async fn reply(
         reply_in_thread: in_thread,
     }
     .encode()?;
-    client
-        .request(Method::POST, "/open-apis/im/v1/messages/:message_id/reply")
+    let spec = RequestSpec::new(Method::POST, "/open-apis/im/v1/messages/:message_id/reply")
         .path_param("message_id", message_id)
-        .json(&body)
-        .send()
-        .await
+        .json_bytes(body);
+    client.send(&spec).await
 }

@@ -45,18 +45,6 @@ fn recording() -> (EventDispatcher, Arc<Mutex<Vec<String>>>) {
     (dispatcher, seen)
 }
 
-/// Started with defaults (no proxy).
-async fn start(
-    client: &lark_oapi::Client,
-    dispatcher: EventDispatcher,
-) -> lark_oapi::long_connection::LongConnectionHandle {
-    connection(client, dispatcher)
-        .build()
-        .start()
-        .await
-        .unwrap()
-}
-
 /// Whether the mock saw the event acknowledged with 200 in time.
 async fn delivered(mock: &MockPlatform, message_id: &str) -> bool {
     mock.ws_wait_until(WAIT, |m| m.ws_delivered().iter().any(|d| d == message_id))
@@ -72,7 +60,7 @@ async fn an_event_is_delivered_typed_and_acknowledged_with_the_frame_and_biz_rt(
     let (mock, client) = setup().await;
     fast(&mock);
     let (dispatcher, seen) = recording();
-    let conn = start(&client, dispatcher).await;
+    let conn = connect(&client, dispatcher).await;
     let id = mock.ws_push_event(message("ev-1", "hello"));
     assert!(delivered(&mock, &id).await);
     assert_eq!(*seen.lock().unwrap(), ["hello"]);
@@ -121,7 +109,7 @@ async fn a_card_callback_is_answered_with_base64_data_even_in_a_card_frame() {
             })
         })
         .build();
-    let conn = start(&client, dispatcher).await;
+    let conn = connect(&client, dispatcher).await;
     let card = |id: &str| {
         json!({
             "schema": "2.0",
@@ -155,7 +143,7 @@ async fn fragmented_messages_are_reassembled_in_seq_order() {
     fast(&mock);
     mock.ws_set_fragments(3);
     let (dispatcher, seen) = recording();
-    let conn = start(&client, dispatcher).await;
+    let conn = connect(&client, dispatcher).await;
     let long_text = "fragmented ".repeat(50);
     let id = mock.ws_push_event(message("ev-frag", &long_text));
     assert!(delivered(&mock, &id).await);
@@ -171,7 +159,7 @@ async fn a_dropped_connection_is_replaced_and_unacknowledged_events_arrive() {
     let (mock, client) = setup().await;
     fast(&mock);
     let (dispatcher, seen) = recording();
-    let conn = start(&client, dispatcher).await;
+    let conn = connect(&client, dispatcher).await;
     let first = mock.ws_push_event(message("ev-a", "before"));
     assert!(delivered(&mock, &first).await);
     mock.ws_drop_connections();
@@ -208,7 +196,7 @@ async fn a_failed_handler_is_acknowledged_with_500_and_the_redelivery_is_handled
             }
         })
         .build();
-    let conn = start(&client, dispatcher).await;
+    let conn = connect(&client, dispatcher).await;
     let id = mock.ws_push_event(message("ev-fail", "x"));
     assert!(delivered(&mock, &id).await);
     let codes: Vec<i64> = mock.ws_acks().iter().map(|a| a.code).collect();
@@ -225,7 +213,7 @@ async fn handshake_refusals_are_retried_or_fatal_as_the_protocol_says() {
     fast(&mock);
     mock.ws_refuse_handshakes(514, None, 2);
     let (dispatcher, _) = recording();
-    let conn = start(&client, dispatcher).await;
+    let conn = connect(&client, dispatcher).await;
     assert!(
         mock.ws_wait_until(WAIT, |m| m.ws_stats().live_connections == 1)
             .await
@@ -318,7 +306,7 @@ async fn reconnects_stop_after_the_servers_count() {
         reconnect_nonce: 0,
     });
     let (dispatcher, _) = recording();
-    let conn = start(&client, dispatcher).await;
+    let conn = connect(&client, dispatcher).await;
     mock.ws_endpoint_faults(1, 10);
     mock.ws_drop_connections();
     let err = tokio::time::timeout(WAIT, conn.wait())
@@ -393,7 +381,7 @@ async fn shutdown_waits_for_handlers_in_flight_and_acknowledges_them() {
             Ok(())
         })
         .build();
-    let conn = start(&client, dispatcher).await;
+    let conn = connect(&client, dispatcher).await;
     let id = mock.ws_push_event(message("ev-slow", "slow"));
     assert!(mock.ws_wait_until(WAIT, |_| conn.stats().events == 1).await);
     conn.shutdown().await.unwrap();
