@@ -22,6 +22,7 @@ pub mod card;
 pub mod content;
 pub mod received;
 mod send;
+pub mod streaming;
 
 pub use content::{ContentError, MessageContent, Outgoing};
 pub use send::{Receiver, SentMessage, reply, send, send_to};

@@ -2,7 +2,6 @@
 
 use std::convert::Infallible;
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE};
@@ -12,27 +11,37 @@ use bytes::Bytes;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Value, json};
 
+use crate::RecordedPart;
 use crate::handler::{Ctx, Incoming, decode_segment, violation};
-use crate::{APP_ID, RecordedPart};
 
 /// Download bodies are produced in chunks of this size.
 const CHUNK: usize = 64 * 1024;
 /// Period of the download pattern (`download_byte`).
 const PERIOD: usize = 251;
 
-const RECEIVE_ID_TYPES: [&str; 5] = ["open_id", "user_id", "union_id", "email", "chat_id"];
-
 /// Routes an authorized `/open-apis/` request.
 pub(crate) async fn route(ctx: &Ctx<'_>, req: &Incoming) -> Response {
     let rest = req.path.strip_prefix("/open-apis/").unwrap_or_default();
     let segs: Vec<&str> = rest.split('/').collect();
     match (req.method.as_str(), segs.as_slice()) {
-        ("POST", ["im", "v1", "messages"]) => send_message(ctx, req, None),
+        ("POST", ["im", "v1", "messages"]) => crate::messages::send(ctx, req, None),
         ("POST", ["im", "v1", "messages", id, "reply"]) if !id.is_empty() => {
-            send_message(ctx, req, Some(&decode_segment(id)))
+            crate::messages::send(ctx, req, Some(&decode_segment(id)))
         }
         ("PUT", ["im", "v1", "messages", id]) if !id.is_empty() => {
-            update_message(ctx, req, &decode_segment(id))
+            crate::messages::update(ctx, req, &decode_segment(id))
+        }
+        ("GET", ["im", "v1", "messages", id]) if !id.is_empty() => {
+            crate::messages::get(ctx, &decode_segment(id))
+        }
+        ("DELETE", ["im", "v1", "messages", id]) if !id.is_empty() => {
+            crate::messages::recall(ctx, &decode_segment(id))
+        }
+        ("POST" | "PUT" | "PATCH" | "DELETE", ["cardkit", "v1", rest @ ..]) => {
+            match crate::cardkit::route(ctx, req, rest) {
+                Some(resp) => resp,
+                None => echo(ctx, req),
+            }
         }
         ("POST", ["authen", "v1", "oidc", "access_token"]) => {
             crate::user_auth::grant(ctx, req, false)
@@ -60,124 +69,6 @@ pub(crate) async fn route(ctx: &Ctx<'_>, req: &Incoming) -> Response {
             download(ctx, &decode_segment(key))
         }
         _ => echo(ctx, req),
-    }
-}
-
-fn now_millis() -> String {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or_default()
-        .to_string()
-}
-
-// ---- messages ---------------------------------------------------------------
-
-/// Validates a message body; returns `(msg_type, content)` or the violations.
-fn message_fields(req: &Incoming, need_receive_id: bool) -> Result<(String, String), Vec<Value>> {
-    let mut violations = Vec::new();
-    if need_receive_id {
-        match req.query_first("receive_id_type") {
-            None | Some("") => {
-                violations.push(violation("receive_id_type", "receive_id_type is required"))
-            }
-            Some(t) if !RECEIVE_ID_TYPES.contains(&t) => violations.push(violation(
-                "receive_id_type",
-                "receive_id_type must be one of open_id, user_id, union_id, email, chat_id",
-            )),
-            Some(_) => {}
-        }
-    }
-    let parsed: Option<Value> = serde_json::from_slice(&req.body).ok();
-    let Some(obj) = parsed.as_ref().and_then(Value::as_object) else {
-        violations.push(violation("body", "the request body must be a JSON object"));
-        return Err(violations);
-    };
-    let non_empty = |key: &str| {
-        obj.get(key)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
-    if need_receive_id && non_empty("receive_id").is_none() {
-        violations.push(violation(
-            "receive_id",
-            "receive_id is required and must be a non-empty string",
-        ));
-    }
-    let msg_type = non_empty("msg_type");
-    if msg_type.is_none() {
-        violations.push(violation(
-            "msg_type",
-            "msg_type is required and must be a non-empty string",
-        ));
-    }
-    let content = non_empty("content");
-    match content {
-        None => violations.push(violation(
-            "content",
-            "content is required and must be a non-empty string holding JSON",
-        )),
-        Some(c) if serde_json::from_str::<Value>(c).is_err() => {
-            violations.push(violation("content", "content is not valid JSON"))
-        }
-        Some(_) => {}
-    }
-    match (msg_type, content) {
-        (Some(t), Some(c)) if violations.is_empty() => Ok((t.to_owned(), c.to_owned())),
-        _ => Err(violations),
-    }
-}
-
-fn message_data(
-    message_id: &str,
-    parent: &str,
-    msg_type: &str,
-    content: &str,
-    updated: bool,
-) -> Value {
-    let now = now_millis();
-    json!({
-        "message_id": message_id,
-        "root_id": parent,
-        "parent_id": parent,
-        "msg_type": msg_type,
-        "create_time": now,
-        "update_time": now,
-        "deleted": false,
-        "updated": updated,
-        "chat_id": "oc_mock_chat",
-        "sender": {
-            "id": APP_ID,
-            "id_type": "app_id",
-            "sender_type": "app",
-            "tenant_key": "mock_tenant"
-        },
-        "body": { "content": content }
-    })
-}
-
-/// `POST /im/v1/messages` (`reply_to` = None) and `POST /im/v1/messages/:id/reply`.
-fn send_message(ctx: &Ctx<'_>, req: &Incoming, reply_to: Option<&str>) -> Response {
-    match message_fields(req, reply_to.is_none()) {
-        Ok((msg_type, content)) => {
-            let id = format!("om_mock_{}", ctx.sh.next_seq());
-            ctx.ok(message_data(
-                &id,
-                reply_to.unwrap_or_default(),
-                &msg_type,
-                &content,
-                false,
-            ))
-        }
-        Err(violations) => ctx.field_error(violations),
-    }
-}
-
-/// `PUT /im/v1/messages/:id`.
-fn update_message(ctx: &Ctx<'_>, req: &Incoming, message_id: &str) -> Response {
-    match message_fields(req, false) {
-        Ok((msg_type, content)) => ctx.ok(message_data(message_id, "", &msg_type, &content, true)),
-        Err(violations) => ctx.field_error(violations),
     }
 }
 

@@ -301,6 +301,12 @@ async fn dispatch(ctx: &Ctx<'_>, req: Request, received_at: Instant) -> Response
         }
         return ctx.error(StatusCode::NOT_FOUND, 404, "not found", None);
     }
+    if let Some(token) = incoming.path.strip_prefix(crate::WEBHOOK_PATH) {
+        if let Some(resp) = apply_fault(ctx, &incoming.path, false).await {
+            return resp;
+        }
+        return crate::webhook::handle(ctx, &incoming, &decode_segment(token));
+    }
     let auth_path = is_auth_path(&incoming.path);
     if auth_path && incoming.method == "POST" {
         if let Some(resp) = apply_fault(ctx, &incoming.path, false).await {

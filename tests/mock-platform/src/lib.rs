@@ -60,14 +60,17 @@
 
 mod api;
 mod callback;
+mod cardkit;
 mod control;
 mod control_ws;
 pub mod crypto;
 pub mod frame;
 mod handler;
+mod messages;
 mod server;
 mod state;
 mod user_auth;
+mod webhook;
 mod ws;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -84,6 +87,8 @@ use crate::ws::StopMode;
 pub use crate::callback::{
     CallbackDelivery, CallbackOptions, CallbackRequest, build_callback, send_callback,
 };
+pub use crate::cardkit::{CardOp, CardState, ELEMENT_TEXT_LIMIT, OPS_PER_SEC};
+pub use crate::webhook::{WEBHOOK_BODY_LIMIT, WebhookConfig, webhook_sign};
 pub use crate::ws::{NACK_REDELIVERY_DELAY, WS_SERVICE_ID, WsAck, WsClientConfig, WsStats};
 
 /// The `app_id` the mock accepts (self-built and marketplace flows alike).
@@ -91,6 +96,9 @@ pub const APP_ID: &str = "cli_a1b2c3d4e5f60718";
 
 /// The `app_secret` that goes with [`APP_ID`].
 pub const APP_SECRET: &str = "mock-app-secret";
+
+/// Path prefix of custom-bot webhooks: `POST <base_url>/open-apis/bot/v2/hook/<token>`.
+pub const WEBHOOK_PATH: &str = "/open-apis/bot/v2/hook/";
 
 /// The `app_ticket` the marketplace app-token endpoint accepts until
 /// [`MockPlatform::set_app_ticket`] changes it.
@@ -439,6 +447,57 @@ impl MockPlatform {
         opts: &CallbackOptions,
     ) -> CallbackDelivery {
         send_callback(url, event, opts).await
+    }
+
+    /// The card entity `card_id` as it stands (CardKit), or `None` when there is none.
+    pub fn card(&self, card_id: &str) -> Option<CardState> {
+        self.shared.cards.snapshot(card_id)
+    }
+
+    /// Ids of every card entity created, oldest first.
+    pub fn card_ids(&self) -> Vec<String> {
+        self.shared.cards.ids()
+    }
+
+    /// Turns streaming mode of `card_id` off, as the platform does ten minutes after it was
+    /// turned on; false when there is no such card.
+    pub fn close_card_streaming(&self, card_id: &str) -> bool {
+        self.shared.cards.close_streaming(card_id)
+    }
+
+    /// The message `message_id` as `im.v1.message.get` answers it (`data.items[0]`), or
+    /// `None` when the mock has not seen it.
+    pub fn message(&self, message_id: &str) -> Option<serde_json::Value> {
+        self.shared
+            .messages
+            .get(message_id)
+            .map(|m| crate::messages::message_json(message_id, &m))
+    }
+
+    /// Recalls `message_id` as its sender would; false when there is no such message.
+    pub fn recall_message(&self, message_id: &str) -> bool {
+        self.shared.messages.recall(message_id)
+    }
+
+    /// The `im.message.receive_v1` event (schema 2.0) a bot would get for message
+    /// `message_id` as if user `sender_open_id` had sent it to its group: push it with
+    /// [`MockPlatform::ws_push_event`] or deliver it with [`MockPlatform::send_callback`].
+    pub fn receive_event(
+        &self,
+        message_id: &str,
+        sender_open_id: &str,
+    ) -> Option<serde_json::Value> {
+        crate::messages::receive_event(&self.shared.messages, message_id, sender_open_id)
+    }
+
+    /// Registers the custom bot `token` (`POST <base_url>/open-apis/bot/v2/hook/<token>`).
+    pub fn add_webhook(&self, token: &str, config: WebhookConfig) {
+        self.shared.hooks.add(token, config);
+    }
+
+    /// The bodies the custom bot `token` accepted, oldest first.
+    pub fn webhook_messages(&self, token: &str) -> Vec<serde_json::Value> {
+        self.shared.hooks.accepted(token)
     }
 
     /// Stops the server gracefully: no new connections are accepted, requests

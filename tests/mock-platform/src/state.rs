@@ -61,6 +61,12 @@ pub(crate) struct Shared {
     pub(crate) ws: WsState,
     /// Login codes and user tokens.
     pub(crate) users: UserAuth,
+    /// Sent messages.
+    pub(crate) messages: crate::messages::Store,
+    /// CardKit card entities.
+    pub(crate) cards: crate::cardkit::Cards,
+    /// Custom bots.
+    pub(crate) hooks: crate::webhook::Hooks,
 }
 
 impl Shared {
@@ -111,6 +117,9 @@ impl Shared {
                 format!("ws://{ws_host}")
             }),
             users: UserAuth::new(),
+            messages: Default::default(),
+            cards: Default::default(),
+            hooks: Default::default(),
         }
     }
 

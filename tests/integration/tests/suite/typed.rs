@@ -33,7 +33,11 @@ async fn send_a_text_message() {
         .unwrap();
     assert!(sent.message_id.as_deref().unwrap().starts_with("om_mock_"));
     assert_eq!(sent.msg_type.as_deref(), Some("text"));
-    assert_eq!(sent.chat_id.as_deref(), Some("oc_mock_chat"));
+    assert_eq!(
+        sent.chat_id.as_deref(),
+        Some("oc_1"),
+        "the chat it was sent to"
+    );
     assert!(sent.log_id().is_some());
     let req = &mock.requests_to("/open-apis/im/v1/messages")[0];
     assert_eq!(req.query_values("receive_id_type"), ["chat_id"]);
@@ -55,7 +59,7 @@ async fn the_default_version_is_reachable_without_naming_it() {
         .body(CreateMessageRequestBody {
             receive_id: "ou_1".into(),
             msg_type: "text".into(),
-            content: "{}".into(),
+            content: r#"{"text":"hi"}"#.into(),
             ..Default::default()
         })
         .send()
