@@ -23,6 +23,7 @@ pub mod content;
 pub mod received;
 mod send;
 pub mod streaming;
+pub mod webhook;
 
 pub use content::{ContentError, MessageContent, Outgoing};
 pub use send::{Receiver, SentMessage, reply, send, send_to};

@@ -18,6 +18,8 @@
 //! # Ok::<(), lark_oapi_bot::ContentError>(())
 //! ```
 
+pub mod action;
+
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
