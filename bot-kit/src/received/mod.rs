@@ -15,6 +15,9 @@
 //! assert_eq!(got.plain_text(&mentions), "@Ann deploy please");
 //! ```
 
+mod fetch;
+pub use fetch::{Forwarded, expand_forward, fetch};
+
 use serde_json::{Map, Value};
 
 use crate::content::{PostElement, Style};
@@ -322,7 +325,46 @@ pub enum Received {
         /// The template text rendered with its values.
         text: String,
     },
-    /// A message type this crate does not model (`todo`, `vote`, `calendar`, …), or a shape
+    /// `todo`: a task shared to the chat.
+    Todo {
+        /// Its summary: a title and rows of post elements.
+        summary: ReceivedPost,
+        /// When it is due, in milliseconds since the epoch.
+        due_time_ms: Option<i64>,
+        /// The task's id, when the content carries one.
+        task_id: Option<String>,
+    },
+    /// `vote`.
+    Vote {
+        /// What is voted on.
+        topic: String,
+        /// The choices.
+        options: Vec<String>,
+    },
+    /// `calendar`, `share_calendar_event` and `general_calendar`: an event card.
+    Calendar {
+        /// Which of the three it is.
+        kind: String,
+        /// The event's title.
+        summary: String,
+        /// Start, in milliseconds since the epoch.
+        start_time_ms: Option<i64>,
+        /// End, in milliseconds since the epoch.
+        end_time_ms: Option<i64>,
+    },
+    /// `video_chat`: a meeting card.
+    VideoChat {
+        /// The meeting's topic.
+        topic: String,
+        /// Start, in milliseconds since the epoch.
+        start_time_ms: Option<i64>,
+    },
+    /// `hongbao` (a red packet).
+    Hongbao {
+        /// Its greeting.
+        text: String,
+    },
+    /// A message type this crate does not model, or a shape
     /// it could not read: the raw content, and why it was not parsed.
     Unknown {
         /// The message type.
@@ -406,6 +448,43 @@ impl Received {
                 .map(|t| Received::System {
                     text: render_system(t, &v),
                 }),
+            "todo" => v
+                .get("summary")
+                .and_then(parse_post)
+                .map(|summary| Received::Todo {
+                    summary,
+                    due_time_ms: millis(&v, "due_time"),
+                    task_id: opt_text(&v, "task_id"),
+                }),
+            "vote" => key("topic").map(|topic| Received::Vote {
+                topic,
+                options: v
+                    .get("options")
+                    .and_then(Value::as_array)
+                    .map(|o| {
+                        o.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }),
+            "calendar" | "share_calendar_event" | "general_calendar" => {
+                key("summary").map(|summary| Received::Calendar {
+                    kind: msg_type.to_owned(),
+                    summary,
+                    start_time_ms: millis(&v, "start_time"),
+                    end_time_ms: millis(&v, "end_time"),
+                })
+            }
+            "video_chat" => key("topic").map(|topic| Received::VideoChat {
+                topic,
+                start_time_ms: millis(&v, "start_time"),
+            }),
+            "hongbao" => v
+                .get("text")
+                .and_then(Value::as_str)
+                .map(|t| Received::Hongbao { text: t.to_owned() }),
             _ => return unknown("a message type this SDK does not model"),
         };
         parsed.unwrap_or_else(|| unknown("a required key is missing or empty"))
@@ -438,6 +517,14 @@ impl Received {
             Received::MergeForward => "[forwarded messages]".into(),
             Received::Location { name, .. } => format!("[location: {name}]"),
             Received::System { text } => text.clone(),
+            Received::Todo { summary, .. } => {
+                let body = Received::Post(summary.clone()).plain_text(mentions);
+                format!("[todo] {body}")
+            }
+            Received::Vote { topic, options } => format!("[vote] {topic}: {}", options.join(" / ")),
+            Received::Calendar { summary, .. } => format!("[event] {summary}"),
+            Received::VideoChat { topic, .. } => format!("[meeting] {topic}"),
+            Received::Hongbao { text } => format!("[red packet] {text}"),
             Received::Unknown { content, .. } => serde_json::from_str::<Value>(content)
                 .ok()
                 .and_then(|v| v.get("text").and_then(Value::as_str).map(str::to_owned))

@@ -189,10 +189,11 @@ fn every_modelled_type_parses_and_the_rest_is_kept_raw() {
     );
     for (msg_type, content, reason) in [
         (
-            "vote",
+            "poll_v9",
             r#"{"topic":"lunch?","text":"vote: lunch?"}"#,
             "does not model",
         ),
+        ("vote", r#"{"options":["a"]}"#, "missing or empty"),
         ("image", r#"{"image_key":""}"#, "missing or empty"),
         ("text", "not json", "not JSON"),
         ("text", "[1]", "not a JSON object"),
@@ -210,7 +211,65 @@ fn every_modelled_type_parses_and_the_rest_is_kept_raw() {
         assert!(r.contains(reason), "{r}");
     }
     assert_eq!(
-        Received::parse("vote", r#"{"text":"vote: lunch?"}"#).plain_text(&[]),
+        Received::parse("poll_v9", r#"{"text":"vote: lunch?"}"#).plain_text(&[]),
         "vote: lunch?"
+    );
+}
+
+/// The received shapes of facts §2 for todo, vote, calendar, video chat and red packets.
+#[test]
+fn task_vote_calendar_meeting_and_red_packet_fixtures() {
+    let todo = Received::parse(
+        "todo",
+        r#"{"task_id":"t-1","summary":{"title":"Ship","content":[[{"tag":"text","text":"release v2"}]]},"due_time":"1700000000000"}"#,
+    );
+    let Received::Todo {
+        summary,
+        due_time_ms,
+        task_id,
+    } = &todo
+    else {
+        panic!("{todo:?}");
+    };
+    assert_eq!(summary.title, "Ship");
+    assert_eq!(*due_time_ms, Some(1_700_000_000_000));
+    assert_eq!(task_id.as_deref(), Some("t-1"));
+    assert_eq!(todo.plain_text(&[]), "[todo] Ship\nrelease v2");
+    assert_eq!(
+        Received::parse("vote", r#"{"topic":"lunch?","options":["noodles","rice"]}"#),
+        Received::Vote {
+            topic: "lunch?".into(),
+            options: vec!["noodles".into(), "rice".into()]
+        }
+    );
+    for kind in ["calendar", "share_calendar_event", "general_calendar"] {
+        let got = Received::parse(
+            kind,
+            r#"{"summary":"Standup","start_time":"1700000000000","end_time":1700000900000}"#,
+        );
+        assert_eq!(
+            got,
+            Received::Calendar {
+                kind: kind.into(),
+                summary: "Standup".into(),
+                start_time_ms: Some(1_700_000_000_000),
+                end_time_ms: Some(1_700_000_900_000),
+            }
+        );
+        assert_eq!(got.plain_text(&[]), "[event] Standup");
+    }
+    assert_eq!(
+        Received::parse(
+            "video_chat",
+            r#"{"topic":"Sync","start_time":"1700000000000"}"#
+        ),
+        Received::VideoChat {
+            topic: "Sync".into(),
+            start_time_ms: Some(1_700_000_000_000)
+        }
+    );
+    assert_eq!(
+        Received::parse("hongbao", r#"{"text":"Happy new year"}"#).plain_text(&[]),
+        "[red packet] Happy new year"
     );
 }

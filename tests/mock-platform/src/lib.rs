@@ -474,6 +474,16 @@ impl MockPlatform {
             .map(|m| crate::messages::message_json(message_id, &m))
     }
 
+    /// Forwards the messages `ids` to `chat_id` as one `merge_forward` message (as a user
+    /// does with "forward one by one → merge"); returns its id, or `None` when one of the
+    /// messages does not exist. `im.v1.message.get` of it lists it and the copies, each
+    /// with `upper_message_id`.
+    pub fn forward_messages(&self, chat_id: &str, ids: &[&str]) -> Option<String> {
+        let sh = &self.shared;
+        sh.messages
+            .forward(&mut || format!("om_mock_{}", sh.next_seq()), chat_id, ids)
+    }
+
     /// Recalls `message_id` as its sender would; false when there is no such message.
     pub fn recall_message(&self, message_id: &str) -> bool {
         self.shared.messages.recall(message_id)

@@ -48,6 +48,10 @@ pub(crate) struct Stored {
     pub(crate) deleted: bool,
     /// `mentions` as a received message carries them.
     pub(crate) mentions: Vec<Value>,
+    /// For a forwarded copy: the `merge_forward` message it is in.
+    pub(crate) upper_message_id: Option<String>,
+    /// For a `merge_forward` message: the forwarded copies, in order.
+    pub(crate) children: Vec<String>,
 }
 
 /// Every message of one mock instance.
@@ -64,6 +68,52 @@ impl Store {
     /// Whether `id` names a recalled message.
     pub(crate) fn recalled(&self, id: &str) -> bool {
         lock(&self.messages).get(id).is_some_and(|m| m.deleted)
+    }
+
+    /// Appends the forwarded copies inside `m` (and inside those, depth first) to `items`,
+    /// as the get API lists a `merge_forward` message.
+    pub(crate) fn push_children(&self, m: &Stored, items: &mut Vec<Value>) {
+        for child_id in &m.children {
+            if let Some(child) = self.get(child_id) {
+                items.push(message_json(child_id, &child));
+                self.push_children(&child, items);
+            }
+        }
+    }
+
+    /// Forwards `ids` to `chat_id` as one `merge_forward` message of copies; `None` when
+    /// one of them does not exist.
+    pub(crate) fn forward(
+        &self,
+        next_id: &mut dyn FnMut() -> String,
+        chat_id: &str,
+        ids: &[&str],
+    ) -> Option<String> {
+        let container = next_id();
+        let mut messages = lock(&self.messages);
+        let mut children = Vec::new();
+        for id in ids {
+            children.push(copy_into(&mut messages, next_id, id, &container, chat_id)?);
+        }
+        let now = now_millis();
+        messages.insert(
+            container.clone(),
+            Stored {
+                msg_type: "merge_forward".into(),
+                content: json!({"content": "Merged and Forwarded Message"}).to_string(),
+                chat_id: chat_id.to_owned(),
+                parent_id: String::new(),
+                root_id: String::new(),
+                create_time: now.clone(),
+                update_time: now,
+                updated: false,
+                deleted: false,
+                mentions: Vec::new(),
+                upper_message_id: None,
+                children,
+            },
+        );
+        Some(container)
     }
 
     /// Recalls `id`; false when there is no such message.
@@ -292,6 +342,7 @@ pub(crate) fn message_json(id: &str, m: &Stored) -> Value {
         "deleted": m.deleted,
         "updated": m.updated,
         "chat_id": m.chat_id,
+        "upper_message_id": m.upper_message_id,
         "sender": {
             "id": APP_ID,
             "id_type": "app_id",
@@ -299,7 +350,14 @@ pub(crate) fn message_json(id: &str, m: &Stored) -> Value {
             "tenant_key": "mock_tenant"
         },
         "body": { "content": m.content },
-        "mentions": m.mentions,
+        // The get/list APIs give one id per mention, with its type.
+        "mentions": m.mentions.iter().map(|e| json!({
+            "key": e["key"],
+            "id": e.pointer("/id/open_id").cloned().unwrap_or_else(|| Value::from("")),
+            "id_type": "open_id",
+            "name": e["name"],
+            "tenant_key": "mock_tenant",
+        })).collect::<Vec<_>>(),
     })
 }
 
@@ -368,6 +426,8 @@ pub(crate) fn send(ctx: &Ctx<'_>, req: &Incoming, reply_to: Option<&str>) -> Res
         updated: false,
         deleted: false,
         mentions,
+        upper_message_id: None,
+        children: Vec::new(),
     };
     let id = format!("om_mock_{}", ctx.sh.next_seq());
     let answer = message_json(&id, &stored);
@@ -420,6 +480,8 @@ pub(crate) fn update(ctx: &Ctx<'_>, req: &Incoming, message_id: &str) -> Respons
             updated: false,
             deleted: false,
             mentions: Vec::new(),
+            upper_message_id: None,
+            children: Vec::new(),
         });
     if entry.deleted {
         drop(messages);
@@ -441,7 +503,11 @@ pub(crate) fn update(ctx: &Ctx<'_>, req: &Incoming, message_id: &str) -> Respons
 /// `GET /im/v1/messages/:id`: `{"items":[message]}`.
 pub(crate) fn get(ctx: &Ctx<'_>, message_id: &str) -> Response {
     match ctx.sh.messages.get(message_id) {
-        Some(m) => ctx.ok(json!({ "items": [message_json(message_id, &m)] })),
+        Some(m) => {
+            let mut items = vec![message_json(message_id, &m)];
+            ctx.sh.messages.push_children(&m, &mut items);
+            ctx.ok(json!({ "items": items }))
+        }
         None => ctx.error(
             StatusCode::BAD_REQUEST,
             CODE_BAD_CONTENT,
@@ -499,6 +565,31 @@ pub(crate) fn receive_event(store: &Store, id: &str, sender_open_id: &str) -> Op
             }
         }
     }))
+}
+
+/// Copies message `id` (and, for a `merge_forward`, what it holds) as forwarded inside
+/// `upper`; returns the copy's id.
+fn copy_into(
+    messages: &mut HashMap<String, Stored>,
+    next_id: &mut dyn FnMut() -> String,
+    id: &str,
+    upper: &str,
+    chat_id: &str,
+) -> Option<String> {
+    let original = messages.get(id)?.clone();
+    let copy_id = next_id();
+    let mut children = Vec::new();
+    for child in &original.children {
+        children.push(copy_into(messages, next_id, child, &copy_id, chat_id)?);
+    }
+    let copy = Stored {
+        upper_message_id: Some(upper.to_owned()),
+        chat_id: chat_id.to_owned(),
+        children,
+        ..original
+    };
+    messages.insert(copy_id.clone(), copy);
+    Some(copy_id)
 }
 
 /// Replaces each `<at user_id="…">name</at>` of a sent text by the placeholder a received

@@ -52,3 +52,300 @@ async fn a_bot_reads_a_mention_and_replies_to_the_message() {
     );
     conn.shutdown().await.unwrap();
 }
+
+mod round_trip {
+    use super::*;
+    use lark_oapi::bot_kit::card::{CardBuilder, Element, Header};
+    use lark_oapi::bot_kit::content::{
+        Audio, Card, File, Image, Media, MessageContent, Post, PostBody, PostElement, ShareChat,
+        ShareUser, Sticker, Style,
+    };
+    use lark_oapi::bot_kit::received::{Received, expand_forward, fetch};
+    use tokio::sync::mpsc;
+
+    /// What a sent message should read back as.
+    enum Expect {
+        Exactly(Received),
+        PostRows(String, Vec<Vec<PostElement>>),
+        Card(Value),
+    }
+
+    fn check(got: &Received, expect: &Expect, what: &str) {
+        match expect {
+            Expect::Exactly(want) => assert_eq!(got, want, "{what}"),
+            Expect::PostRows(title, rows) => {
+                let Received::Post(post) = got else {
+                    panic!("{what}: {got:?}")
+                };
+                assert_eq!(&post.title, title, "{what}");
+                assert_eq!(&post.rows, rows, "{what}");
+            }
+            Expect::Card(card) => assert_eq!(got, &Received::Card(card.clone()), "{what}"),
+        }
+    }
+
+    /// Every content type is sent, read back with `message.get`, and pushed back as the
+    /// `im.message.receive_v1` a bot would get: both read the same, and as what was sent.
+    #[tokio::test]
+    async fn every_content_type_reads_back_as_sent_through_get_and_events() {
+        let (mock, client) = setup().await;
+        fast(&mock);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let dispatcher = EventDispatcher::builder()
+            .on_im_message_receive_v1(move |event| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send(ReceivedMessage::from(&event.payload));
+                    Ok(())
+                }
+            })
+            .build();
+        let conn = connect(&client, dispatcher).await;
+
+        let rows = vec![
+            vec![
+                PostElement::text("bold ").style(Style::Bold),
+                PostElement::link("docs", "https://open.feishu.cn"),
+                PostElement::mention("ou_bob"),
+            ],
+            vec![PostElement::image("img_v3_1")],
+            vec![PostElement::media(
+                "file_v3_video",
+                Some("img_cover".into()),
+            )],
+            vec![PostElement::code_block("RUST", "fn main() {}")],
+            vec![PostElement::markdown("**md** text")],
+            vec![PostElement::emotion("SMILE")],
+        ];
+        let mut body = PostBody::new("Weekly");
+        for row in &rows {
+            body = body.row(row.clone());
+        }
+        let card = CardBuilder::new()
+            .header(Header::new("Build"))
+            .element(Element::markdown("**ok**"))
+            .to_value()
+            .unwrap();
+        let entity: Value = client
+            .send::<Value>(
+                &lark_oapi::RequestSpec::new(
+                    lark_oapi::Method::POST,
+                    "/open-apis/cardkit/v1/cards",
+                )
+                .json(&json!({"type": "card_json", "data": card.to_string()})),
+            )
+            .await
+            .unwrap()
+            .into_data();
+        let card_id = entity["card_id"].as_str().unwrap().to_owned();
+        let template = Card::Template {
+            template_id: "AAqk1x".into(),
+            version_name: Some("1.0.2".into()),
+            variables: serde_json::from_value(json!({"name": "Ada"})).unwrap(),
+        };
+
+        let text = |t: &str| Received::Text { text: t.into() };
+        let cases: Vec<(Box<dyn MessageContent + Send + Sync>, Expect, &str)> = vec![
+            (
+                Box::new(
+                    Text::new("hello ")
+                        .mention("ou_bob", "Bob")
+                        .push(" \"quoted\"\n"),
+                ),
+                Expect::Exactly(text("hello @_user_1 \"quoted\"\n")),
+                "hello @Bob \"quoted\"\n",
+            ),
+            (
+                Box::new(Text::new("all: ").mention_all()),
+                Expect::Exactly(text("all: @_all")),
+                "all: @all",
+            ),
+            (
+                Box::new(Post::new().locale("en_us", body)),
+                Expect::PostRows("Weekly".into(), rows),
+                "",
+            ),
+            (
+                Box::new(Image("img_v3_2".into())),
+                Expect::Exactly(Received::Image {
+                    image_key: "img_v3_2".into(),
+                }),
+                "[image]",
+            ),
+            (
+                Box::new(File("file_v3_doc".into())),
+                Expect::Exactly(Received::File {
+                    file_key: "file_v3_doc".into(),
+                    file_name: String::new(),
+                }),
+                "[file: ]",
+            ),
+            (
+                Box::new(Audio("file_v3_audio".into())),
+                Expect::Exactly(Received::Audio {
+                    file_key: "file_v3_audio".into(),
+                    duration_ms: None,
+                }),
+                "[audio]",
+            ),
+            (
+                Box::new(Media {
+                    file_key: "file_v3_mp4".into(),
+                    image_key: Some("img_c".into()),
+                }),
+                Expect::Exactly(Received::Media {
+                    file_key: "file_v3_mp4".into(),
+                    file_name: String::new(),
+                    duration_ms: None,
+                    image_key: Some("img_c".into()),
+                }),
+                "[video: ]",
+            ),
+            (
+                Box::new(Sticker("file_v3_sticker".into())),
+                Expect::Exactly(Received::Sticker {
+                    file_key: "file_v3_sticker".into(),
+                }),
+                "[sticker]",
+            ),
+            (
+                Box::new(ShareChat("oc_shared".into())),
+                Expect::Exactly(Received::ShareChat {
+                    chat_id: "oc_shared".into(),
+                }),
+                "[chat: oc_shared]",
+            ),
+            (
+                Box::new(ShareUser("ou_shared".into())),
+                Expect::Exactly(Received::ShareUser {
+                    user_id: "ou_shared".into(),
+                }),
+                "[user: ou_shared]",
+            ),
+            (
+                Box::new(Card::Json(card.clone())),
+                Expect::Card(card.clone()),
+                "[card]",
+            ),
+            (
+                Box::new(template.clone()),
+                Expect::Card(template.content_value().unwrap()),
+                "[card]",
+            ),
+            (
+                Box::new(Card::Entity {
+                    card_id: card_id.clone(),
+                }),
+                Expect::Card(json!({"type": "card", "data": {"card_id": card_id}})),
+                "[card]",
+            ),
+        ];
+
+        for (content, expect, plain) in &cases {
+            let what = content.msg_type();
+            let sent = lark_oapi::bot_kit::send(&client, "oc_round_trip", content.as_ref())
+                .await
+                .unwrap_or_else(|e| panic!("{what}: {e}"))
+                .into_data();
+            let via_get = fetch(&client, &sent.message_id).await.unwrap();
+            check(&via_get.content, expect, what);
+            assert_eq!(via_get.msg_type, what);
+            assert_eq!(via_get.chat_id, "oc_round_trip");
+
+            let event = mock.receive_event(&sent.message_id, "ou_sender").unwrap();
+            mock.ws_push_event(event);
+            let via_event = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+                .await
+                .expect("event handled")
+                .unwrap();
+            assert_eq!(via_event.message_id, sent.message_id);
+            assert_eq!(
+                via_event.content, via_get.content,
+                "{what}: event and get agree"
+            );
+            assert_eq!(via_event.plain_text(), via_get.plain_text(), "{what}");
+            assert_eq!(via_event.sender_open_id.as_deref(), Some("ou_sender"));
+            if !plain.is_empty() {
+                assert_eq!(via_get.plain_text(), *plain, "{what}");
+            }
+            let event_ids: Vec<_> = via_event
+                .mentions
+                .iter()
+                .map(|m| (&m.key, &m.open_id))
+                .collect();
+            let get_ids: Vec<_> = via_get
+                .mentions
+                .iter()
+                .map(|m| (&m.key, &m.open_id))
+                .collect();
+            assert_eq!(event_ids, get_ids, "{what}: the same mentions");
+        }
+        conn.shutdown().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_merge_forward_expands_into_its_messages() {
+        let (mock, client) = setup().await;
+        let mut ids = Vec::new();
+        for t in ["first", "second"] {
+            let sent = lark_oapi::bot_kit::send(&client, "oc_src", &Text::new(t))
+                .await
+                .unwrap();
+            ids.push(sent.into_data().message_id);
+        }
+        let inner = mock.forward_messages("oc_mid", &[&ids[1]]).unwrap();
+        let outer = mock.forward_messages("oc_dst", &[&ids[0], &inner]).unwrap();
+        let top = fetch(&client, &outer).await.unwrap();
+        assert_eq!(top.content, Received::MergeForward);
+        let tree = expand_forward(&client, &outer).await.unwrap();
+        assert_eq!(tree.len(), 2);
+        assert_eq!(tree[0].message.plain_text(), "first");
+        assert_eq!(tree[1].message.content, Received::MergeForward);
+        assert_eq!(tree[1].children.len(), 1);
+        assert_eq!(tree[1].children[0].message.plain_text(), "second");
+        let err = expand_forward(&client, " ").await.unwrap_err();
+        assert!(err.to_string().contains("message_id"), "{err}");
+    }
+}
+
+/// The mock checks content the way the platform does, so that the tests above mean something.
+#[tokio::test]
+async fn the_mock_refuses_malformed_content_and_recalled_targets() {
+    let (mock, client) = setup().await;
+    let create = |msg_type: &str, content: &str| {
+        lark_oapi::RequestSpec::new(lark_oapi::Method::POST, "/open-apis/im/v1/messages")
+            .query("receive_id_type", "chat_id")
+            .json(&json!({"receive_id": "oc_1", "msg_type": msg_type, "content": content}))
+    };
+    for (msg_type, content) in [
+        ("image", r#"{"text":"x"}"#),
+        ("text", r#"{"txt":"x"}"#),
+        ("post", r#"{"title":"t","content":[[]]}"#),
+        (
+            "interactive",
+            r#"{"type":"card","data":{"card_id":"nope"}}"#,
+        ),
+        ("interactive", r#"{"schema":"2.0"}"#),
+        ("location", r#"{"name":"x"}"#),
+    ] {
+        let err = client
+            .send::<Value>(&create(msg_type, content))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err.code(), Some(230001 | 230099)),
+            "{msg_type} {content}: {err}"
+        );
+    }
+    let sent: Value = client
+        .send::<Value>(&create("text", r#"{"text":"x"}"#))
+        .await
+        .unwrap()
+        .into_data();
+    let id = sent["message_id"].as_str().unwrap();
+    assert!(mock.recall_message(id));
+    let err = lark_oapi::bot_kit::reply(&client, id, &Text::new("late"), false)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(230011));
+}
