@@ -19,6 +19,9 @@
 //! ```
 
 pub mod action;
+mod element;
+
+pub use element::{Behavior, Button, Column, DataType, Element, Picker};
 
 use std::collections::BTreeSet;
 
@@ -85,6 +88,7 @@ pub struct Header {
     subtitle: Option<String>,
     template: Option<Template>,
     tags: Vec<(String, String)>,
+    icon: Option<Value>,
 }
 
 impl Header {
@@ -95,7 +99,25 @@ impl Header {
             subtitle: None,
             template: None,
             tags: Vec::new(),
+            icon: None,
         }
+    }
+
+    /// A standard icon of the icon library by its token (`chat-forbidden_outlined`), with an
+    /// optional colour.
+    pub fn icon(mut self, token: impl Into<String>, color: Option<&str>) -> Self {
+        let mut icon = json!({ "tag": "standard_icon", "token": token.into() });
+        if let Some(c) = color {
+            icon["color"] = c.into();
+        }
+        self.icon = Some(icon);
+        self
+    }
+
+    /// An icon from an uploaded image (`img_…`).
+    pub fn custom_icon(mut self, img_key: impl Into<String>) -> Self {
+        self.icon = Some(json!({ "tag": "custom_icon", "img_key": img_key.into() }));
+        self
     }
 
     /// A subtitle (one line).
@@ -125,6 +147,9 @@ impl Header {
         if let Some(t) = self.template {
             v["template"] = t.wire().into();
         }
+        if let Some(icon) = &self.icon {
+            v["icon"] = icon.clone();
+        }
         if !self.tags.is_empty() {
             v["text_tag_list"] = self
                 .tags
@@ -139,315 +164,10 @@ impl Header {
     }
 }
 
-/// What a button does when pressed.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Behavior {
-    /// Sends `card.action.trigger` to the app with this value.
-    Callback(Value),
-    /// Opens a URL.
-    OpenUrl(String),
-}
-
-/// A button.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Button {
-    text: String,
-    kind: &'static str,
-    behaviors: Vec<Behavior>,
-    form_action: Option<&'static str>,
-    name: Option<String>,
-    element_id: Option<String>,
-}
-
-impl Button {
-    /// A default-style button with this text.
-    pub fn new(text: impl Into<String>) -> Self {
-        Self {
-            text: text.into(),
-            kind: "default",
-            behaviors: Vec::new(),
-            form_action: None,
-            name: None,
-            element_id: None,
-        }
-    }
-
-    /// The primary style.
-    pub fn primary(mut self) -> Self {
-        self.kind = "primary";
-        self
-    }
-
-    /// The danger style.
-    pub fn danger(mut self) -> Self {
-        self.kind = "danger";
-        self
-    }
-
-    /// Calls back the app with `value` (read it from the action's `value`).
-    pub fn callback(mut self, value: Value) -> Self {
-        self.behaviors.push(Behavior::Callback(value));
-        self
-    }
-
-    /// Opens `url`.
-    pub fn open_url(mut self, url: impl Into<String>) -> Self {
-        self.behaviors.push(Behavior::OpenUrl(url.into()));
-        self
-    }
-
-    /// Inside a form: submits it (the values arrive as the action's `form_value`).
-    pub fn submit(mut self, name: impl Into<String>) -> Self {
-        self.form_action = Some("submit");
-        self.name = Some(name.into());
-        self
-    }
-
-    /// An element id (for updating the button later).
-    pub fn id(mut self, element_id: impl Into<String>) -> Self {
-        self.element_id = Some(element_id.into());
-        self
-    }
-
-    fn to_value(&self) -> Value {
-        let mut v = json!({
-            "tag": "button",
-            "text": { "tag": "plain_text", "content": self.text },
-            "type": self.kind,
-        });
-        if !self.behaviors.is_empty() {
-            v["behaviors"] = self
-                .behaviors
-                .iter()
-                .map(|b| match b {
-                    Behavior::Callback(value) => json!({ "type": "callback", "value": value }),
-                    Behavior::OpenUrl(url) => json!({ "type": "open_url", "default_url": url }),
-                })
-                .collect::<Vec<_>>()
-                .into();
-        }
-        if let Some(action) = self.form_action {
-            v["form_action_type"] = action.into();
-        }
-        if let Some(name) = &self.name {
-            v["name"] = name.clone().into();
-        }
-        if let Some(id) = &self.element_id {
-            v["element_id"] = id.clone().into();
-        }
-        v
-    }
-}
-
-/// A body element.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Element {
-    /// `markdown` (with `<at>`, `<font color>`, links, lists, code).
-    Markdown {
-        /// The markdown.
-        content: String,
-        /// An element id (streaming updates address the element by it).
-        element_id: Option<String>,
-    },
-    /// `div` with plain text.
-    Text(String),
-    /// `img` by image key, with alt text.
-    Image {
-        /// The image key (`img_…`).
-        img_key: String,
-        /// The alt text.
-        alt: String,
-    },
-    /// `hr`.
-    Divider,
-    /// `button`.
-    Button(Button),
-    /// `column_set` of columns, each a weight and elements.
-    Columns(Vec<(u32, Vec<Element>)>),
-    /// `collapsible_panel` with a title.
-    Collapsible {
-        /// The panel's title (markdown).
-        title: String,
-        /// Open at first.
-        expanded: bool,
-        /// Its elements.
-        elements: Vec<Element>,
-    },
-    /// `form` named `name`: inputs and a submit button.
-    Form {
-        /// The form's name.
-        name: String,
-        /// Its elements.
-        elements: Vec<Element>,
-    },
-    /// `input` named `name`, with a placeholder.
-    Input {
-        /// The field's name (key of `form_value`).
-        name: String,
-        /// The placeholder.
-        placeholder: String,
-    },
-    /// `select_static` named `name`, with `(text, value)` options.
-    Select {
-        /// The field's name.
-        name: String,
-        /// `(text, value)` options.
-        options: Vec<(String, String)>,
-    },
-    /// `chart` with a VChart spec.
-    Chart(Value),
-}
-
-impl From<Button> for Element {
-    fn from(b: Button) -> Self {
-        Element::Button(b)
-    }
-}
-
-impl Element {
-    /// Markdown.
-    pub fn markdown(content: impl Into<String>) -> Self {
-        Element::Markdown {
-            content: content.into(),
-            element_id: None,
-        }
-    }
-
-    /// Markdown with an element id.
-    pub fn markdown_with_id(content: impl Into<String>, element_id: impl Into<String>) -> Self {
-        Element::Markdown {
-            content: content.into(),
-            element_id: Some(element_id.into()),
-        }
-    }
-
-    fn to_value(
-        &self,
-        ids: &mut BTreeSet<String>,
-        nested_in_form: bool,
-    ) -> Result<Value, ContentError> {
-        let elements = |els: &[Element],
-                        ids: &mut BTreeSet<String>,
-                        in_form: bool|
-         -> Result<Vec<Value>, ContentError> {
-            els.iter().map(|e| e.to_value(ids, in_form)).collect()
-        };
-        let mut v = match self {
-            Element::Markdown { content, .. } => json!({ "tag": "markdown", "content": content }),
-            Element::Text(text) => {
-                json!({ "tag": "div", "text": { "tag": "plain_text", "content": text } })
-            }
-            Element::Image { img_key, alt } => {
-                if img_key.trim().is_empty() {
-                    return Err(ContentError::Empty { what: "img_key" });
-                }
-                json!({ "tag": "img", "img_key": img_key, "alt": { "tag": "plain_text", "content": alt } })
-            }
-            Element::Divider => json!({ "tag": "hr" }),
-            Element::Button(b) => {
-                if b.form_action.is_some() && !nested_in_form {
-                    return Err(ContentError::Invalid {
-                        what: "button",
-                        reason: "a submit button belongs inside a form".into(),
-                    });
-                }
-                b.to_value()
-            }
-            Element::Columns(columns) => {
-                let mut out = Vec::with_capacity(columns.len());
-                for (weight, els) in columns {
-                    out.push(json!({
-                        "tag": "column",
-                        "width": "weighted",
-                        "weight": weight.max(&1),
-                        "elements": elements(els, ids, nested_in_form)?,
-                    }));
-                }
-                json!({ "tag": "column_set", "columns": out })
-            }
-            Element::Collapsible {
-                title,
-                expanded,
-                elements: els,
-            } => json!({
-                "tag": "collapsible_panel",
-                "expanded": expanded,
-                "header": { "title": { "tag": "markdown", "content": title } },
-                "elements": elements(els, ids, nested_in_form)?,
-            }),
-            Element::Form {
-                name,
-                elements: els,
-            } => {
-                if nested_in_form {
-                    return Err(ContentError::Invalid {
-                        what: "form",
-                        reason: "a form cannot hold another form".into(),
-                    });
-                }
-                if name.trim().is_empty() {
-                    return Err(ContentError::Empty { what: "form name" });
-                }
-                json!({ "tag": "form", "name": name, "elements": elements(els, ids, true)? })
-            }
-            Element::Input { name, placeholder } => {
-                if name.trim().is_empty() {
-                    return Err(ContentError::Empty { what: "input name" });
-                }
-                json!({ "tag": "input", "name": name, "placeholder": { "tag": "plain_text", "content": placeholder } })
-            }
-            Element::Select { name, options } => {
-                if name.trim().is_empty() {
-                    return Err(ContentError::Empty {
-                        what: "select name",
-                    });
-                }
-                let options: Vec<Value> = options
-                    .iter()
-                    .map(|(text, value)| json!({ "text": { "tag": "plain_text", "content": text }, "value": value }))
-                    .collect();
-                json!({ "tag": "select_static", "name": name, "options": options })
-            }
-            Element::Chart(spec) => json!({ "tag": "chart", "chart_spec": spec }),
-        };
-        let id = match self {
-            Element::Markdown { element_id, .. } => element_id.clone(),
-            Element::Button(b) => b.element_id.clone(),
-            _ => None,
-        };
-        if let Some(id) = id {
-            check_element_id(&id)?;
-            if !ids.insert(id.clone()) {
-                return Err(ContentError::Invalid {
-                    what: "element_id",
-                    reason: format!("{id:?} is used twice; element ids are unique in a card"),
-                });
-            }
-            v["element_id"] = id.into();
-        }
-        Ok(v)
-    }
-}
-
-/// Element ids: a letter first, then letters, digits or `_`, at most 20 characters. The
-/// sources this crate was built from document no format (UNVERIFIED): this is a conservative
-/// choice, so that an id the builder accepts is a plain identifier any schema takes; it is
-/// pinned by a test and may be relaxed when the platform's rule is known.
-fn check_element_id(id: &str) -> Result<(), ContentError> {
-    let ok = id.len() <= 20
-        && id.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(ContentError::Invalid {
-            what: "element_id",
-            reason: format!("{id:?}: use a letter, then letters, digits or `_`, 20 at most"),
-        })
-    }
-}
+/// Tables one card may hold: the platform documents no number; one official client measured
+/// a failure with four (`230099`, sub-code `11310`) and keeps three, which this builder
+/// enforces.
+pub const MAX_TABLES: usize = 3;
 
 /// Builds a Card JSON 2.0 card.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -505,10 +225,20 @@ impl CardBuilder {
     /// The card as JSON, checked.
     pub fn to_value(&self) -> Result<Value, ContentError> {
         let mut ids = BTreeSet::new();
+        let tables = self.elements.iter().filter(|e| e.is_table()).count();
+        if tables > MAX_TABLES {
+            return Err(ContentError::Invalid {
+                what: "table",
+                reason: format!(
+                    "{tables} tables; a card holds {MAX_TABLES} at most (the platform refuses more \
+                     with 230099 / 11310): put the rest in another card"
+                ),
+            });
+        }
         let elements = self
             .elements
             .iter()
-            .map(|e| e.to_value(&mut ids, false))
+            .map(|e| e.to_value(&mut ids, element::Place::ROOT))
             .collect::<Result<Vec<_>, _>>()?;
         let mut config = Map::new();
         // `update_multi` is true in 2.0 and only true is allowed: never sent as false.

@@ -176,3 +176,133 @@ fn a_card_over_the_message_limit_is_refused() {
         })
     ));
 }
+
+#[test]
+fn tables_pickers_people_and_containers() {
+    let row: Map<String, Value> =
+        serde_json::from_value(json!({"name": "api", "p99": 120})).unwrap();
+    let card = CardBuilder::new()
+        .header(Header::new("Report").icon("chart_outlined", Some("blue")))
+        .element(Element::Table {
+            columns: vec![
+                Column::new("name", "Service", DataType::Text),
+                Column::new("p99", "p99 ms", DataType::Number),
+            ],
+            rows: vec![row.clone()],
+            page_size: 5,
+        })
+        .element(Element::Person {
+            open_id: "ou_1".into(),
+        })
+        .element(Element::Container {
+            behaviors: vec![Behavior::OpenUrl("https://example.com".into())],
+            elements: vec![Element::markdown("open")],
+        })
+        .element(Element::Form {
+            name: "f".into(),
+            elements: vec![
+                Element::Picker {
+                    kind: Picker::Date,
+                    name: "day".into(),
+                    placeholder: "Day".into(),
+                },
+                Element::Picker {
+                    kind: Picker::DateTime,
+                    name: "at".into(),
+                    placeholder: "When".into(),
+                },
+                Element::MultiSelect {
+                    name: "tags".into(),
+                    options: vec![("A".into(), "a".into())],
+                },
+                Element::SelectPerson {
+                    name: "who".into(),
+                    multiple: true,
+                },
+                Element::Checker {
+                    name: "ok".into(),
+                    text: "Agree".into(),
+                    checked: false,
+                },
+                Button::new("Go").submit("go").into(),
+            ],
+        })
+        .to_value()
+        .unwrap();
+    let els = &card["body"]["elements"];
+    assert_eq!(
+        card["header"]["icon"],
+        json!({"tag": "standard_icon", "token": "chart_outlined", "color": "blue"})
+    );
+    assert_eq!(els[0]["tag"], "table");
+    assert_eq!(
+        els[0]["columns"][1],
+        json!({"name": "p99", "display_name": "p99 ms", "data_type": "number", "width": "auto"})
+    );
+    assert_eq!(els[0]["rows"][0], Value::Object(row));
+    assert_eq!(
+        els[1],
+        json!({"tag": "person", "user_id": "ou_1", "show_avatar": true, "show_name": true})
+    );
+    assert_eq!(els[2]["tag"], "interactive_container");
+    assert_eq!(els[2]["behaviors"][0]["default_url"], "https://example.com");
+    let form: Vec<&str> = els[3]["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["tag"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        form,
+        [
+            "date_picker",
+            "picker_datetime",
+            "multi_select_static",
+            "multi_select_person",
+            "checker",
+            "button"
+        ]
+    );
+}
+
+#[test]
+fn placement_rules_and_the_table_limit_are_checked() {
+    let table = || Element::Table {
+        columns: vec![Column::new("a", "A", DataType::Text)],
+        rows: vec![],
+        page_size: 5,
+    };
+    let nested = CardBuilder::new()
+        .element(Element::Columns(vec![(1, vec![table()])]))
+        .to_value();
+    assert!(nested.unwrap_err().to_string().contains("top level"));
+    let boxed_form = CardBuilder::new()
+        .element(Element::Container {
+            behaviors: vec![],
+            elements: vec![Element::Form {
+                name: "f".into(),
+                elements: vec![],
+            }],
+        })
+        .to_value();
+    assert!(boxed_form.unwrap_err().to_string().contains("container"));
+    let mut four = CardBuilder::new();
+    for _ in 0..4 {
+        four = four.element(table());
+    }
+    assert!(
+        four.to_value()
+            .unwrap_err()
+            .to_string()
+            .contains("3 at most")
+    );
+    let stray: Map<String, Value> = serde_json::from_value(json!({"b": 1})).unwrap();
+    let bad_row = CardBuilder::new()
+        .element(Element::Table {
+            columns: vec![Column::new("a", "A", DataType::Text)],
+            rows: vec![stray],
+            page_size: 5,
+        })
+        .to_value();
+    assert!(bad_row.unwrap_err().to_string().contains("\"b\""));
+}
