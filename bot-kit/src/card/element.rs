@@ -34,6 +34,8 @@ pub struct Button {
     form_action: Option<&'static str>,
     name: Option<String>,
     element_id: Option<String>,
+    /// A value that could not be serialised, reported when the card is built.
+    error: Option<String>,
 }
 
 impl Button {
@@ -46,6 +48,7 @@ impl Button {
             form_action: None,
             name: None,
             element_id: None,
+            error: None,
         }
     }
 
@@ -64,6 +67,31 @@ impl Button {
     /// Calls back the app with `value` (read it from the action's `value`).
     pub fn callback(mut self, value: Value) -> Self {
         self.behaviors.push(Behavior::Callback(value));
+        self
+    }
+
+    /// Calls back the app with `value` serialised (read it back typed with
+    /// [`CardAction::value`](crate::card::action::CardAction::value)). A value that does
+    /// not serialise to a JSON object is an error when the card is built.
+    ///
+    /// ```
+    /// use lark_oapi_bot::card::{Button, CardBuilder};
+    /// #[derive(serde::Serialize)]
+    /// struct Approve { request: u64 }
+    /// let card = CardBuilder::new().element(Button::new("Approve").callback_with(&Approve { request: 7 }).into());
+    /// assert_eq!(card.to_value()?["body"]["elements"][0]["behaviors"][0]["value"]["request"], 7);
+    /// # Ok::<(), lark_oapi_bot::ContentError>(())
+    /// ```
+    pub fn callback_with<T: serde::Serialize + ?Sized>(mut self, value: &T) -> Self {
+        match serde_json::to_value(value) {
+            Ok(v @ Value::Object(_)) => self.behaviors.push(Behavior::Callback(v)),
+            Ok(other) => {
+                self.error = Some(format!(
+                    "a callback value is a JSON object; this one serialises to {other}"
+                ))
+            }
+            Err(e) => self.error = Some(format!("the callback value does not serialise: {e}")),
+        }
         self
     }
 
@@ -394,6 +422,12 @@ impl Element {
             }
             Element::Divider => json!({ "tag": "hr" }),
             Element::Button(b) => {
+                if let Some(reason) = &b.error {
+                    return Err(ContentError::Invalid {
+                        what: "button",
+                        reason: reason.clone(),
+                    });
+                }
                 if b.form_action.is_some() && !place.in_form {
                     return Err(invalid("button", "a submit button belongs inside a form"));
                 }

@@ -306,3 +306,10 @@ fn placement_rules_and_the_table_limit_are_checked() {
         .to_value();
     assert!(bad_row.unwrap_err().to_string().contains("\"b\""));
 }
+
+#[test]
+fn a_callback_value_that_is_not_an_object_fails_the_build() {
+    let card = CardBuilder::new().element(Button::new("x").callback_with(&[1, 2]).into());
+    let err = card.to_value().unwrap_err();
+    assert!(err.to_string().contains("JSON object"), "{err}");
+}
