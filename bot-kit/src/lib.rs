@@ -4,7 +4,9 @@
 //! that serialises to exactly what the platform expects ([`content`]), checked against the
 //! documented limits before any I/O, and one call to send it or reply with it ([`send`]);
 //! and what arrives, parsed per message type with mentions resolved ([`received`]). Cards in
-//! Card JSON 2.0 are built with [`card::CardBuilder`].
+//! Card JSON 2.0 are built with [`card::CardBuilder`], and their callbacks read typed with
+//! [`card::action::CardAction`]. An answer written as it is generated goes into a
+//! [`streaming::StreamingCard`]; a group's custom bot posts through a [`webhook::Webhook`].
 //!
 //! Use it through `lark-oapi` with the `bot-kit` feature (`lark_oapi::bot_kit`), or on its own with
 //! the runtime client of `lark-oapi-core`.
