@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::content::ContentError;
 
@@ -16,24 +16,15 @@ pub enum Behavior {
     OpenUrl(String),
 }
 
-impl Behavior {
-    fn to_value(&self) -> Value {
-        match self {
-            Behavior::Callback(value) => json!({ "type": "callback", "value": value }),
-            Behavior::OpenUrl(url) => json!({ "type": "open_url", "default_url": url }),
-        }
-    }
-}
-
 /// A button.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Button {
-    text: String,
-    kind: &'static str,
-    behaviors: Vec<Behavior>,
-    form_action: Option<&'static str>,
-    name: Option<String>,
-    element_id: Option<String>,
+    pub(crate) text: String,
+    pub(crate) kind: &'static str,
+    pub(crate) behaviors: Vec<Behavior>,
+    pub(crate) form_action: Option<&'static str>,
+    pub(crate) name: Option<String>,
+    pub(crate) element_id: Option<String>,
     /// A value that could not be serialised, reported when the card is built.
     error: Option<String>,
 }
@@ -112,32 +103,6 @@ impl Button {
     pub fn id(mut self, element_id: impl Into<String>) -> Self {
         self.element_id = Some(element_id.into());
         self
-    }
-
-    fn to_value(&self) -> Value {
-        let mut v = json!({
-            "tag": "button",
-            "text": { "tag": "plain_text", "content": self.text },
-            "type": self.kind,
-        });
-        if !self.behaviors.is_empty() {
-            v["behaviors"] = self
-                .behaviors
-                .iter()
-                .map(Behavior::to_value)
-                .collect::<Vec<_>>()
-                .into();
-        }
-        if let Some(action) = self.form_action {
-            v["form_action_type"] = action.into();
-        }
-        if let Some(name) = &self.name {
-            v["name"] = name.clone().into();
-        }
-        if let Some(id) = &self.element_id {
-            v["element_id"] = id.clone().into();
-        }
-        v
     }
 }
 
@@ -293,8 +258,8 @@ pub enum DataType {
 /// A table column.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Column {
-    name: String,
-    display_name: String,
+    pub(crate) name: String,
+    pub(crate) display_name: String,
     data_type: DataType,
 }
 
@@ -312,15 +277,14 @@ impl Column {
         }
     }
 
-    fn to_value(&self) -> Value {
-        let data_type = match self.data_type {
+    pub(crate) fn wire_type(&self) -> &'static str {
+        match self.data_type {
             DataType::Text => "text",
             DataType::Markdown => "lark_md",
             DataType::Number => "number",
             DataType::Date => "date",
             DataType::Persons => "persons",
-        };
-        json!({ "name": self.name, "display_name": self.display_name, "data_type": data_type, "width": "auto" })
+        }
     }
 }
 
@@ -367,17 +331,6 @@ fn named(what: &'static str, name: &str) -> Result<(), ContentError> {
     Ok(())
 }
 
-fn plain(text: &str) -> Value {
-    json!({ "tag": "plain_text", "content": text })
-}
-
-fn options(options: &[(String, String)]) -> Vec<Value> {
-    options
-        .iter()
-        .map(|(text, value)| json!({ "text": plain(text), "value": value }))
-        .collect()
-}
-
 impl Element {
     /// Markdown.
     pub fn markdown(content: impl Into<String>) -> Self {
@@ -400,27 +353,21 @@ impl Element {
         matches!(self, Element::Table { .. })
     }
 
-    pub(crate) fn to_value(
-        &self,
-        ids: &mut BTreeSet<String>,
+    pub(crate) fn check<'a>(
+        &'a self,
+        ids: &mut BTreeSet<&'a str>,
         place: Place,
-    ) -> Result<Value, ContentError> {
-        let elements = |els: &[Element],
-                        ids: &mut BTreeSet<String>,
-                        place: Place|
-         -> Result<Vec<Value>, ContentError> {
-            els.iter().map(|e| e.to_value(ids, place)).collect()
+    ) -> Result<(), ContentError> {
+        let all = |els: &'a [Element], ids: &mut BTreeSet<&'a str>, place: Place| {
+            els.iter().try_for_each(|e| e.check(ids, place))
         };
-        let mut v = match self {
-            Element::Markdown { content, .. } => json!({ "tag": "markdown", "content": content }),
-            Element::Text(text) => json!({ "tag": "div", "text": plain(text) }),
-            Element::Image { img_key, alt } => {
+        match self {
+            Element::Markdown { .. } | Element::Text(_) | Element::Divider | Element::Chart(_) => {}
+            Element::Image { img_key, .. } => {
                 if img_key.trim().is_empty() {
                     return Err(ContentError::Empty { what: "img_key" });
                 }
-                json!({ "tag": "img", "img_key": img_key, "alt": plain(alt) })
             }
-            Element::Divider => json!({ "tag": "hr" }),
             Element::Button(b) => {
                 if let Some(reason) = &b.error {
                     return Err(ContentError::Invalid {
@@ -431,34 +378,14 @@ impl Element {
                 if b.form_action.is_some() && !place.in_form {
                     return Err(invalid("button", "a submit button belongs inside a form"));
                 }
-                b.to_value()
             }
             Element::Columns(columns) => {
-                let mut out = Vec::with_capacity(columns.len());
-                for (weight, els) in columns {
-                    out.push(json!({
-                        "tag": "column",
-                        "width": "weighted",
-                        "weight": weight.max(&1),
-                        "elements": elements(els, ids, place.inside())?,
-                    }));
+                for (_, els) in columns {
+                    all(els, ids, place.inside())?;
                 }
-                json!({ "tag": "column_set", "columns": out })
             }
-            Element::Collapsible {
-                title,
-                expanded,
-                elements: els,
-            } => json!({
-                "tag": "collapsible_panel",
-                "expanded": expanded,
-                "header": { "title": { "tag": "markdown", "content": title } },
-                "elements": elements(els, ids, place.inside())?,
-            }),
-            Element::Form {
-                name,
-                elements: els,
-            } => {
+            Element::Collapsible { elements, .. } => all(elements, ids, place.inside())?,
+            Element::Form { name, elements } => {
                 if place.in_form {
                     return Err(invalid("form", "a form cannot hold another form"));
                 }
@@ -473,51 +400,14 @@ impl Element {
                     in_form: true,
                     ..place.inside()
                 };
-                json!({ "tag": "form", "name": name, "elements": elements(els, ids, inner)? })
+                all(elements, ids, inner)?;
             }
-            Element::Input { name, placeholder } => {
-                named("input name", name)?;
-                json!({ "tag": "input", "name": name, "placeholder": plain(placeholder) })
-            }
-            Element::Select { name, options: o } => {
-                named("select name", name)?;
-                json!({ "tag": "select_static", "name": name, "options": options(o) })
-            }
-            Element::MultiSelect { name, options: o } => {
-                named("select name", name)?;
-                json!({ "tag": "multi_select_static", "name": name, "options": options(o) })
-            }
-            Element::SelectPerson { name, multiple } => {
-                named("select name", name)?;
-                let tag = if *multiple {
-                    "multi_select_person"
-                } else {
-                    "select_person"
-                };
-                json!({ "tag": tag, "name": name })
-            }
-            Element::Picker {
-                kind,
-                name,
-                placeholder,
-            } => {
-                named("picker name", name)?;
-                let tag = match kind {
-                    Picker::Date => "date_picker",
-                    Picker::Time => "picker_time",
-                    Picker::DateTime => "picker_datetime",
-                };
-                json!({ "tag": tag, "name": name, "placeholder": plain(placeholder) })
-            }
-            Element::Checker {
-                name,
-                text,
-                checked,
-            } => {
-                named("checker name", name)?;
-                json!({ "tag": "checker", "name": name, "text": plain(text), "checked": checked })
-            }
-            Element::Chart(spec) => json!({ "tag": "chart", "chart_spec": spec }),
+            Element::Input { name, .. } => named("input name", name)?,
+            Element::Select { name, .. }
+            | Element::MultiSelect { name, .. }
+            | Element::SelectPerson { name, .. } => named("select name", name)?,
+            Element::Picker { name, .. } => named("picker name", name)?,
+            Element::Checker { name, .. } => named("checker name", name)?,
             Element::Table {
                 columns,
                 rows,
@@ -545,48 +435,35 @@ impl Element {
                         });
                     }
                 }
-                json!({
-                    "tag": "table",
-                    "page_size": page_size,
-                    "columns": columns.iter().map(Column::to_value).collect::<Vec<_>>(),
-                    "rows": rows,
-                })
             }
-            Element::Person { open_id } => {
-                named("person open_id", open_id)?;
-                json!({ "tag": "person", "user_id": open_id, "show_avatar": true, "show_name": true })
-            }
-            Element::Container {
-                behaviors,
-                elements: els,
-            } => {
+            Element::Person { open_id } => named("person open_id", open_id)?,
+            Element::Container { elements, .. } => {
                 let inner = Place {
                     in_container: true,
                     ..place.inside()
                 };
-                json!({
-                    "tag": "interactive_container",
-                    "behaviors": behaviors.iter().map(Behavior::to_value).collect::<Vec<_>>(),
-                    "elements": elements(els, ids, inner)?,
-                })
+                all(elements, ids, inner)?;
             }
-        };
-        let id = match self {
-            Element::Markdown { element_id, .. } => element_id.clone(),
-            Element::Button(b) => b.element_id.clone(),
-            _ => None,
-        };
-        if let Some(id) = id {
-            check_element_id(&id)?;
-            if !ids.insert(id.clone()) {
+        }
+        if let Some(id) = self.element_id() {
+            check_element_id(id)?;
+            if !ids.insert(id) {
                 return Err(ContentError::Invalid {
                     what: "element_id",
                     reason: format!("{id:?} is used twice; element ids are unique in a card"),
                 });
             }
-            v["element_id"] = id.into();
         }
-        Ok(v)
+        Ok(())
+    }
+
+    /// The element's id, for the kinds that take one.
+    pub(crate) fn element_id(&self) -> Option<&str> {
+        match self {
+            Element::Markdown { element_id, .. } => element_id.as_deref(),
+            Element::Button(b) => b.element_id.as_deref(),
+            _ => None,
+        }
     }
 }
 

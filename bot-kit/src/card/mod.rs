@@ -20,14 +20,15 @@
 
 pub mod action;
 mod element;
+mod encode;
 
 pub use element::{Behavior, Button, Column, DataType, Element, Picker};
 
 use std::collections::BTreeSet;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use crate::content::{Card, ContentError, check_size};
+use crate::content::{Card, ContentError, MessageContent, check_size};
 
 /// A header colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +63,7 @@ pub enum Template {
 }
 
 impl Template {
-    fn wire(self) -> &'static str {
+    pub(crate) fn wire(self) -> &'static str {
         match self {
             Template::Blue => "blue",
             Template::Wathet => "wathet",
@@ -84,11 +85,11 @@ impl Template {
 /// The card's header: title, subtitle, colour, text tags.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Header {
-    title: String,
-    subtitle: Option<String>,
-    template: Option<Template>,
-    tags: Vec<(String, String)>,
-    icon: Option<Value>,
+    pub(crate) title: String,
+    pub(crate) subtitle: Option<String>,
+    pub(crate) template: Option<Template>,
+    pub(crate) tags: Vec<(String, String)>,
+    pub(crate) icon: Option<Value>,
 }
 
 impl Header {
@@ -138,30 +139,6 @@ impl Header {
         self.tags.push((text.into(), color.into()));
         self
     }
-
-    fn to_value(&self) -> Value {
-        let mut v = json!({ "title": { "tag": "plain_text", "content": self.title } });
-        if let Some(s) = &self.subtitle {
-            v["subtitle"] = json!({ "tag": "plain_text", "content": s });
-        }
-        if let Some(t) = self.template {
-            v["template"] = t.wire().into();
-        }
-        if let Some(icon) = &self.icon {
-            v["icon"] = icon.clone();
-        }
-        if !self.tags.is_empty() {
-            v["text_tag_list"] = self
-                .tags
-                .iter()
-                .map(|(text, color)| {
-                    json!({ "tag": "text_tag", "text": { "tag": "plain_text", "content": text }, "color": color })
-                })
-                .collect::<Vec<_>>()
-                .into();
-        }
-        v
-    }
 }
 
 /// Tables one card may hold: the platform documents no number; one official client measured
@@ -172,12 +149,12 @@ pub const MAX_TABLES: usize = 3;
 /// Builds a Card JSON 2.0 card.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CardBuilder {
-    header: Option<Header>,
-    summary: Option<String>,
-    streaming: bool,
-    width_mode: Option<&'static str>,
-    link: Option<String>,
-    elements: Vec<Element>,
+    pub(crate) header: Option<Header>,
+    pub(crate) summary: Option<String>,
+    pub(crate) streaming: bool,
+    pub(crate) width_mode: Option<&'static str>,
+    pub(crate) link: Option<String>,
+    pub(crate) elements: Vec<Element>,
 }
 
 impl CardBuilder {
@@ -222,9 +199,8 @@ impl CardBuilder {
         self
     }
 
-    /// The card as JSON, checked.
-    pub fn to_value(&self) -> Result<Value, ContentError> {
-        let mut ids = BTreeSet::new();
+    /// Checks what the schema would refuse, before anything is written.
+    fn check(&self) -> Result<(), ContentError> {
         let tables = self.elements.iter().filter(|e| e.is_table()).count();
         if tables > MAX_TABLES {
             return Err(ContentError::Invalid {
@@ -235,38 +211,53 @@ impl CardBuilder {
                 ),
             });
         }
-        let elements = self
-            .elements
-            .iter()
-            .map(|e| e.to_value(&mut ids, element::Place::ROOT))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut config = Map::new();
-        // `update_multi` is true in 2.0 and only true is allowed: never sent as false.
-        config.insert("update_multi".into(), true.into());
-        if self.streaming {
-            config.insert("streaming_mode".into(), true.into());
+        let mut ids = BTreeSet::new();
+        for e in &self.elements {
+            e.check(&mut ids, element::Place::ROOT)?;
         }
-        if let Some(summary) = &self.summary {
-            config.insert("summary".into(), json!({ "content": summary }));
-        }
-        if let Some(mode) = self.width_mode {
-            config.insert("width_mode".into(), mode.into());
-        }
-        let mut card =
-            json!({ "schema": "2.0", "config": config, "body": { "elements": elements } });
-        if let Some(h) = &self.header {
-            card["header"] = h.to_value();
-        }
-        if let Some(url) = &self.link {
-            card["card_link"] = json!({ "url": url });
-        }
-        check_size("interactive", card.to_string().len())?;
+        Ok(())
+    }
+
+    /// The card as JSON, checked (for a card to edit before sending; [`build`](Self::build)
+    /// or sending the builder itself writes the JSON text directly).
+    pub fn to_value(&self) -> Result<Value, ContentError> {
+        self.check()?;
+        let card = encode::to_value(self);
+        check_size("interactive", crate::content::json_len(&card))?;
         Ok(card)
+    }
+
+    /// The card as the JSON text of a message `content`, checked.
+    pub fn to_json(&self) -> Result<String, ContentError> {
+        self.check()?;
+        let text =
+            serde_json::to_string(&encode::Ser(self)).map_err(|e| ContentError::Invalid {
+                what: "card",
+                reason: e.to_string(),
+            })?;
+        check_size("interactive", text.len())?;
+        Ok(text)
     }
 
     /// The card, ready to send ([`Card::Json`]).
     pub fn build(&self) -> Result<Card, ContentError> {
         self.to_value().map(Card::Json)
+    }
+}
+
+/// A builder is content itself: `bot_kit::send(&client, to, &builder)` writes its JSON
+/// text directly, with no intermediate value.
+impl MessageContent for CardBuilder {
+    fn msg_type(&self) -> &'static str {
+        "interactive"
+    }
+
+    fn content_value(&self) -> Result<Value, ContentError> {
+        self.to_value()
+    }
+
+    fn content_json(&self) -> Result<String, ContentError> {
+        self.to_json()
     }
 }
 

@@ -1,6 +1,7 @@
 //! The builder's JSON and its checks.
 
 use super::*;
+use serde_json::Map;
 
 #[test]
 fn a_full_card_has_the_2_0_shape() {
@@ -312,4 +313,45 @@ fn a_callback_value_that_is_not_an_object_fails_the_build() {
     let card = CardBuilder::new().element(Button::new("x").callback_with(&[1, 2]).into());
     let err = card.to_value().unwrap_err();
     assert!(err.to_string().contains("JSON object"), "{err}");
+}
+
+#[test]
+fn the_direct_json_text_is_the_value_written_out() {
+    let card = CardBuilder::new()
+        .header(
+            Header::new("H")
+                .subtitle("s")
+                .template(Template::Red)
+                .tag("t", "red")
+                .icon("i", None),
+        )
+        .summary("sum")
+        .link("https://e.com")
+        .element(Element::markdown_with_id("x", "md_1"))
+        .element(Element::Columns(vec![(
+            1,
+            vec![Button::new("b").callback(json!({"k": 1})).into()],
+        )]))
+        .element(Element::Collapsible {
+            title: "c".into(),
+            expanded: true,
+            elements: vec![Element::Divider],
+        });
+    let text = card.to_json().unwrap();
+    let parsed: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(parsed, card.to_value().unwrap());
+    assert!(
+        text.starts_with(r#"{"schema":"2.0","config":{"update_multi":true"#),
+        "{text}"
+    );
+    let out = crate::Outgoing::new(&card).unwrap();
+    assert_eq!(
+        (out.msg_type(), out.content()),
+        ("interactive", text.as_str())
+    );
+    // The checks run on the direct path too.
+    let dup = CardBuilder::new()
+        .element(Element::markdown_with_id("a", "same"))
+        .element(Element::markdown_with_id("b", "same"));
+    assert!(dup.to_json().is_err());
 }

@@ -55,6 +55,14 @@ impl MessageContent for Card {
         "interactive"
     }
 
+    fn content_json(&self) -> Result<String, ContentError> {
+        match self {
+            // Serialised in place: no copy of a large card.
+            Card::Json(card) if card.is_object() => Ok(super::json_text(card)),
+            _ => self.content_value().map(|v| super::json_text(&v)),
+        }
+    }
+
     fn content_value(&self) -> Result<Value, ContentError> {
         Ok(match self {
             Card::Json(card) => {

@@ -108,6 +108,35 @@ pub trait MessageContent {
     fn msg_type(&self) -> &'static str;
     /// The `content` as a JSON value, or why it cannot be sent.
     fn content_value(&self) -> Result<Value, ContentError>;
+
+    /// The `content` as the JSON text sent; by default [`content_value`](Self::content_value)
+    /// serialised.
+    fn content_json(&self) -> Result<String, ContentError> {
+        Ok(json_text(&self.content_value()?))
+    }
+}
+
+/// `value` as compact JSON text.
+pub(crate) fn json_text(value: &Value) -> String {
+    // Serialising a `Value` cannot fail; `Display` would go through the slower formatter.
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// The length of `value` as compact JSON text, without building the text.
+pub(crate) fn json_len(value: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
 }
 
 /// Content ready for the message APIs: the `msg_type` and the `content` string, checked.
@@ -121,7 +150,7 @@ impl Outgoing {
     /// Serialises and checks `content`.
     pub fn new(content: &(impl MessageContent + ?Sized)) -> Result<Self, ContentError> {
         let msg_type = content.msg_type();
-        let content = content.content_value()?.to_string();
+        let content = content.content_json()?;
         check_size(msg_type, content.len())?;
         Ok(Self { msg_type, content })
     }

@@ -410,13 +410,18 @@ impl Received {
             Ok(_) => return unknown("the content is not a JSON object"),
             Err(e) => return unknown(&format!("the content is not JSON: {e}")),
         };
+        if msg_type == "post" {
+            // Taken apart in place: the strings move into the post, none is copied.
+            return parse_post(v)
+                .map(Received::Post)
+                .unwrap_or_else(|| unknown("a required key is missing or empty"));
+        }
         let key = |k: &str| Some(text(&v, k)).filter(|s| !s.is_empty());
         let parsed = match msg_type {
             "text" => v
                 .get("text")
                 .and_then(Value::as_str)
                 .map(|t| Received::Text { text: t.to_owned() }),
-            "post" => parse_post(&v).map(Received::Post),
             "image" => key("image_key").map(|image_key| Received::Image { image_key }),
             "file" | "folder" => key("file_key").map(|file_key| Received::File {
                 file_key,
@@ -450,6 +455,7 @@ impl Received {
                 }),
             "todo" => v
                 .get("summary")
+                .cloned()
                 .and_then(parse_post)
                 .map(|summary| Received::Todo {
                     summary,
@@ -590,37 +596,54 @@ fn element_text(e: &PostElement, mentions: &[Mention]) -> String {
 }
 
 /// A post as received: flat, or under a locale key.
-fn parse_post(v: &Value) -> Option<ReceivedPost> {
-    let (locale, body) = if v.get("content").is_some_and(Value::is_array) {
-        (None, v)
+fn parse_post(v: Value) -> Option<ReceivedPost> {
+    let Value::Object(mut map) = v else {
+        return None;
+    };
+    let (locale, mut body) = if map.get("content").is_some_and(Value::is_array) {
+        (None, map)
     } else {
-        let map = v.as_object()?;
         let picked = LOCALES
             .iter()
-            .find_map(|l| map.get_key_value(*l))
+            .find(|l| map.contains_key(**l))
+            .map(|l| (*l).to_owned())
             .or_else(|| {
                 map.iter()
                     .find(|(_, b)| b.get("content").is_some_and(Value::is_array))
+                    .map(|(k, _)| k.clone())
             })?;
-        (Some(picked.0.clone()), picked.1)
+        let Some(Value::Object(body)) = map.remove(&picked) else {
+            return None;
+        };
+        (Some(picked), body)
     };
-    let rows = body.get("content")?.as_array()?;
+    let Some(Value::Array(rows)) = body.remove("content") else {
+        return None;
+    };
     Some(ReceivedPost {
         locale,
-        title: text(body, "title"),
+        title: take_text(&mut body, "title"),
         rows: rows
-            .iter()
-            .map(|row| {
-                row.as_array()
-                    .map(|els| els.iter().map(parse_element).collect())
-                    .unwrap_or_default()
+            .into_iter()
+            .map(|row| match row {
+                Value::Array(els) => els.into_iter().map(parse_element).collect(),
+                _ => Vec::new(),
             })
             .collect(),
     })
 }
 
-fn parse_styles(v: &Value) -> Vec<Style> {
-    v.get("style")
+/// Removes `key` from `map` as text (numbers too); absent or another type is empty.
+fn take_text(map: &mut Map<String, Value>, key: &str) -> String {
+    match map.remove(key) {
+        Some(Value::String(s)) => s,
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn parse_styles(map: &Map<String, Value>) -> Vec<Style> {
+    map.get("style")
         .and_then(Value::as_array)
         .map(|styles| {
             styles
@@ -637,44 +660,58 @@ fn parse_styles(v: &Value) -> Vec<Style> {
         .unwrap_or_default()
 }
 
-fn parse_element(v: &Value) -> PostElement {
-    let tag = v.get("tag").and_then(Value::as_str).unwrap_or_default();
-    match tag {
+fn parse_element(v: Value) -> PostElement {
+    let Value::Object(mut m) = v else {
+        return PostElement::Other {
+            tag: String::new(),
+            raw: Map::new(),
+        };
+    };
+    let tag = m.get("tag").and_then(Value::as_str).unwrap_or_default();
+    let known = matches!(
+        tag,
+        "text" | "a" | "at" | "img" | "media" | "emotion" | "hr" | "code_block" | "md"
+    );
+    if !known {
+        return PostElement::Other {
+            tag: tag.to_owned(),
+            raw: m,
+        };
+    }
+    let tag = take_text(&mut m, "tag");
+    let m = &mut m;
+    match tag.as_str() {
         "text" => PostElement::Text {
-            text: text(v, "text"),
-            un_escape: v.get("un_escape").and_then(Value::as_bool).unwrap_or(false),
-            styles: parse_styles(v),
+            text: take_text(m, "text"),
+            un_escape: m.get("un_escape").and_then(Value::as_bool).unwrap_or(false),
+            styles: parse_styles(m),
         },
         "a" => PostElement::Link {
-            text: text(v, "text"),
-            href: text(v, "href"),
-            styles: parse_styles(v),
+            text: take_text(m, "text"),
+            href: take_text(m, "href"),
+            styles: parse_styles(m),
         },
         "at" => PostElement::At {
-            user_id: text(v, "user_id"),
-            styles: parse_styles(v),
+            user_id: take_text(m, "user_id"),
+            styles: parse_styles(m),
         },
         "img" => PostElement::Image {
-            image_key: text(v, "image_key"),
+            image_key: take_text(m, "image_key"),
         },
         "media" => PostElement::Media {
-            file_key: text(v, "file_key"),
-            image_key: opt_text(v, "image_key"),
+            file_key: take_text(m, "file_key"),
+            image_key: Some(take_text(m, "image_key")).filter(|k| !k.is_empty()),
         },
         "emotion" => PostElement::Emotion {
-            emoji_type: text(v, "emoji_type"),
+            emoji_type: take_text(m, "emoji_type"),
         },
         "hr" => PostElement::Divider,
         "code_block" => PostElement::CodeBlock {
-            language: text(v, "language"),
-            text: text(v, "text"),
+            language: take_text(m, "language"),
+            text: take_text(m, "text"),
         },
-        "md" => PostElement::Markdown {
-            text: text(v, "text"),
-        },
-        _ => PostElement::Other {
-            tag: tag.to_owned(),
-            raw: v.as_object().cloned().unwrap_or_else(Map::new),
+        _ => PostElement::Markdown {
+            text: take_text(m, "text"),
         },
     }
 }

@@ -37,7 +37,7 @@ pub(crate) async fn open_card(
     text: &str,
 ) -> Result<StreamedCard> {
     let card = opts.card_json(text)?;
-    let body = json!({ "type": "card_json", "data": card.to_string() });
+    let body = json!({ "type": "card_json", "data": crate::content::json_text(&card) });
     let spec = RequestSpec::new(Method::POST, "/open-apis/cardkit/v1/cards").json(&body);
     let card_id = client.send::<Created>(&spec).await?.into_data().card_id;
     let content = Card::Entity {
@@ -309,7 +309,7 @@ impl Worker {
             )
             .path_param("card_id", card_id)
             .json(&json!({
-                "settings": settings.to_string(),
+                "settings": crate::content::json_text(settings),
                 "sequence": seq,
                 "uuid": format!("s_{card_id}_{seq}")
             })),
