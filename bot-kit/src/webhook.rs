@@ -44,6 +44,22 @@ pub const BODY_LIMIT: usize = 20 * 1024;
 pub const PER_SECOND: usize = 5;
 /// Sends per minute a custom bot accepts.
 pub const PER_MINUTE: usize = 100;
+/// The codes a custom bot answers with (HTTP 200, in the body's `code`).
+pub mod codes {
+    /// The webhook token is not valid.
+    pub const TOKEN_INVALID: i64 = 19001;
+    /// The body has no `msg_type`.
+    pub const MSG_TYPE_MISSING: i64 = 19002;
+    /// The signature does not match, or the timestamp is more than an hour away.
+    pub const SIGN_MISMATCH: i64 = 19021;
+    /// The message holds none of the bot's keywords.
+    pub const KEYWORD_MISSING: i64 = 19024;
+    /// Over the bot's frequency limit.
+    pub const FREQUENCY_LIMIT: i64 = 11232;
+    /// The body could not be read (e.g. `content` given as a string).
+    pub const BAD_REQUEST: i64 = 9499;
+}
+
 /// Added to each rate window.
 const JITTER_MARGIN: Duration = Duration::from_millis(50);
 /// The message types a custom bot can send.
@@ -66,8 +82,8 @@ pub fn sign(timestamp: u64, secret: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
-/// A custom bot's webhook.
-#[derive(Debug)]
+/// A custom bot's webhook. Its token is a credential: `Debug` and errors show the host
+/// and path with the token redacted.
 pub struct Webhook {
     client: Client,
     path: String,
@@ -75,6 +91,19 @@ pub struct Webhook {
     max_wait: Duration,
     sent: Mutex<VecDeque<Instant>>,
 }
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("path", &REDACTED_PATH)
+            .field("signed", &self.secret.is_some())
+            .field("max_wait", &self.max_wait)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The webhook path as `Debug` and errors show it.
+const REDACTED_PATH: &str = "/open-apis/bot/v2/hook/<redacted>";
 
 impl Webhook {
     /// The webhook at `url` (`https://open.feishu.cn/open-apis/bot/v2/hook/<token>`, or the
@@ -161,28 +190,45 @@ impl Webhook {
     }
 
     /// Sends `content`. A bad signature or a timestamp off by more than an hour is the
-    /// platform's error `19021`, a missing keyword `19024`; the bot's frequency limit
-    /// (`11232`) is waited out and retried.
+    /// platform's error [`codes::SIGN_MISMATCH`], a missing keyword
+    /// [`codes::KEYWORD_MISSING`]. Sends are paced below the bot's limits; should the
+    /// platform still answer its frequency limit ([`codes::FREQUENCY_LIMIT`]), the client's
+    /// retry policy tries again.
     pub async fn send(&self, content: &(impl MessageContent + ?Sized)) -> Result<()> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let body = self.body(content, now)?;
-        self.wait_turn().await?;
+        let now = || {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        };
+        // Checked before waiting; signed again after, so the timestamp is fresh.
+        let mut body = self.body(content, now())?;
+        if self.wait_turn().await? && self.secret.is_some() {
+            body = self.body(content, now())?;
+        }
         let spec = RequestSpec::new(Method::POST, self.path.clone())
             .token_types(TokenTypes::NONE)
             .json_bytes(body);
-        self.client.send::<Value>(&spec).await.map(|_| ())
+        self.client
+            .send::<Value>(&spec)
+            .await
+            .map(|_| ())
+            .map_err(|mut e| {
+                if let Error::Api(api) = &mut e {
+                    api.request = format!("POST {REDACTED_PATH}");
+                }
+                e
+            })
     }
 
-    /// Waits until a send keeps under 5 per second and 100 per minute.
-    async fn wait_turn(&self) -> Result<()> {
+    /// Takes the next turn under 5 per second and 100 per minute and waits for it;
+    /// `true` if it waited. Turns are reserved before waiting, so concurrent sends each
+    /// wait for their own turn and `max_wait` bounds each wait.
+    async fn wait_turn(&self) -> Result<bool> {
         let mut sent = self.sent.lock().await;
         let now = Instant::now();
-        while sent
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(60))
-        {
+        while sent.front().is_some_and(|t| {
+            now.saturating_duration_since(*t) >= Duration::from_secs(60) + JITTER_MARGIN
+        }) {
             sent.pop_front();
         }
         let mut at = now;
@@ -202,17 +248,22 @@ impl Webhook {
                 self.max_wait
             )));
         }
-        tokio::time::sleep_until(at.into()).await;
         sent.push_back(at);
-        Ok(())
+        drop(sent);
+        tokio::time::sleep_until(at.into()).await;
+        Ok(!wait.is_zero())
     }
 }
 
 /// Splits a webhook URL into the base (scheme and host) and the path.
 fn split_url(url: &str) -> Result<(String, String)> {
+    // The token is a credential: errors name the URL up to it.
+    let shown = url
+        .find("/hook/")
+        .map_or(url, |i| &url[..i + "/hook/".len()]);
     let bad = |why: &str| {
         Error::InvalidRequest(format!(
-            "webhook URL {url:?} {why}; copy it from the bot's settings \
+            "webhook URL {shown:?}… {why}; copy it from the bot's settings \
              (https://open.feishu.cn/open-apis/bot/v2/hook/<token>)"
         ))
     };
@@ -306,8 +357,15 @@ mod tests {
     }
 
     #[test]
-    fn the_secret_stays_out_of_debug() {
-        let text = format!("{:?}", hook().secret("very-secret-value"));
-        assert!(!text.contains("very-secret-value"), "{text}");
+    fn the_secret_and_the_token_stay_out_of_debug_and_errors() {
+        let hook = Webhook::new("https://open.feishu.cn/open-apis/bot/v2/hook/tok-very-secret")
+            .unwrap()
+            .secret("very-secret-value");
+        let text = format!("{hook:?}");
+        assert!(!text.contains("very-secret"), "{text}");
+        let err = Webhook::new("https://open.feishu.cn/open-apis/bot/v2/hook/tok-very-secret/x")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("very-secret"), "{err}");
     }
 }

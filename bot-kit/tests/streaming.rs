@@ -384,3 +384,147 @@ async fn the_mock_enforces_the_cardkit_rules() {
         Some("c")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_configured_rate_holds_and_not_only_the_platform_limit() {
+    let (mock, client) = setup().await;
+    let asked = question(&client).await;
+    let stream = StreamingCard::builder()
+        .max_ops_per_sec(4)
+        .reply(&client, &asked)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    for i in 0..600u32 {
+        stream.push(&format!("{i} ")).unwrap();
+        let due = started + Duration::from_millis(5 * u64::from(i + 1));
+        tokio::time::sleep_until(due.into()).await;
+    }
+    let summary = stream.finish().await.unwrap();
+    let state = card(&mock, &summary.cards[0].card_id);
+    // 250 ms apart when they leave; one more may fall in a second at the platform when
+    // the network's jitter shortens a gap by a microsecond.
+    assert!(busiest_second(&state) <= 5, "{}", busiest_second(&state));
+    let seconds = started.elapsed().as_secs_f64();
+    assert!(
+        (state.ops.len() as f64) <= 4.0 * seconds + 2.0,
+        "{} ops in {seconds:.1} s",
+        state.ops.len()
+    );
+}
+
+#[tokio::test]
+async fn a_skipped_frame_is_sent_again_without_waiting_for_more_text() {
+    let (mock, client) = setup().await;
+    let asked = question(&client).await;
+    let stream = StreamingCard::builder()
+        .reply(&client, &asked)
+        .await
+        .unwrap();
+    let card_id = stream.cards()[0].card_id.clone();
+    let path = format!("/open-apis/cardkit/v1/cards/{card_id}/elements/stream_md/content");
+    mock.push_fault(
+        &path,
+        Fault::Api {
+            http_status: 400,
+            code: 230020,
+            msg: "request trigger frequency limit".into(),
+            error: None,
+        },
+    );
+    stream
+        .push("the last words before a long tool call")
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        card(&mock, &card_id).element_text("stream_md").as_deref(),
+        Some("the last words before a long tool call"),
+        "shown while the producer is silent"
+    );
+    let summary = stream.finish().await.unwrap();
+    assert_eq!(summary.skipped_frames, 1);
+}
+
+#[tokio::test]
+async fn set_text_replaces_and_abort_adds_the_note() {
+    let (mock, client) = setup().await;
+    let asked = question(&client).await;
+    let stream = StreamingCard::builder()
+        .reply(&client, &asked)
+        .await
+        .unwrap();
+    let card_id = stream.cards()[0].card_id.clone();
+    stream.set_text("The answer is 4").unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stream.set_text("The answer is 42, says the model").unwrap();
+    let summary = stream.abort().await.unwrap();
+    assert!(summary.interrupted);
+    let state = card(&mock, &card_id);
+    assert_eq!(
+        state.element_text("stream_md").as_deref(),
+        Some("The answer is 42, says the model\n\n— (Generation interrupted)")
+    );
+    assert!(!state.streaming);
+}
+
+#[tokio::test]
+async fn after_a_rollover_earlier_cards_keep_their_text() {
+    let (mock, client) = setup().await;
+    let asked = question(&client).await;
+    let stream = StreamingCard::builder()
+        .rollover_chars(100)
+        .reply(&client, &asked)
+        .await
+        .unwrap();
+    let head = format!("{}\n", "a".repeat(89)); // 90 characters
+    let tail = "b".repeat(40);
+    stream.set_text(&format!("{head}{tail}")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while stream.cards().len() < 2 {
+        assert!(Instant::now() < deadline, "no rollover");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A text that extends what the first card shows goes on after it…
+    stream.set_text(&format!("{head}{tail} and more")).unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = stream.cards()[1].card_id.clone();
+    assert_eq!(
+        card(&mock, &second).element_text("stream_md").as_deref(),
+        Some(format!("{tail} and more").as_str())
+    );
+    // …any other is shown whole on the current card.
+    stream.set_text("a different answer").unwrap();
+    let summary = stream.finish().await.unwrap();
+    assert_eq!(summary.cards.len(), 2);
+    let first = card(&mock, &summary.cards[0].card_id);
+    assert_eq!(
+        first.element_text("stream_md").as_deref(),
+        Some(head.as_str())
+    );
+    assert_eq!(
+        card(&mock, &second).element_text("stream_md").as_deref(),
+        Some("a different answer")
+    );
+}
+
+#[tokio::test]
+async fn an_abort_near_the_limit_puts_the_note_within_it() {
+    let (mock, client) = setup().await;
+    let asked = question(&client).await;
+    let stream = StreamingCard::builder()
+        .rollover_chars(100)
+        .reply(&client, &asked)
+        .await
+        .unwrap();
+    let text = "c".repeat(95);
+    stream.push(&text).unwrap();
+    let summary = stream.abort().await.expect("the note fits");
+    let mut joined = String::new();
+    for c in &summary.cards {
+        let shown = card(&mock, &c.card_id).element_text("stream_md").unwrap();
+        assert!(shown.chars().count() <= 100, "{}", shown.chars().count());
+        assert!(card(&mock, &c.card_id).refused.is_empty());
+        joined.push_str(&shown);
+    }
+    assert_eq!(joined, format!("{text}\n\n— (Generation interrupted)"));
+}

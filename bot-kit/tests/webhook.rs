@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use lark_oapi_bot::content::{Card, Text};
-use lark_oapi_bot::webhook::{PER_SECOND, Webhook};
+use lark_oapi_bot::webhook::{PER_SECOND, Webhook, codes};
 use lark_oapi_mock::{MockPlatform, WEBHOOK_PATH, WebhookConfig};
 
 async fn hook(config: WebhookConfig) -> (MockPlatform, String) {
@@ -44,8 +44,12 @@ async fn a_wrong_secret_is_the_typed_19021_error() {
         .send(&Text::new("hi"))
         .await
         .unwrap_err();
-    assert_eq!(err.code(), Some(19021), "{err}");
+    assert_eq!(err.code(), Some(codes::SIGN_MISMATCH), "{err}");
     assert!(err.to_string().contains("sign match fail"), "{err}");
+    assert!(
+        !format!("{err} {err:?}").contains("tok-1"),
+        "the token stays out: {err:?}"
+    );
     // Without any secret the bot refuses too.
     let err = Webhook::new(&url)
         .unwrap()
@@ -61,7 +65,7 @@ async fn keywords_and_tokens_are_checked_by_the_bot() {
     let (mock, url) = hook(WebhookConfig::open().keyword("[alert]")).await;
     let webhook = Webhook::new(&url).unwrap();
     let err = webhook.send(&Text::new("no keyword")).await.unwrap_err();
-    assert_eq!(err.code(), Some(19024));
+    assert_eq!(err.code(), Some(codes::KEYWORD_MISSING));
     webhook.send(&Text::new("[alert] disk full")).await.unwrap();
     assert_eq!(mock.webhook_messages("tok-1").len(), 1);
     let unknown = Webhook::new(&url.replace("tok-1", "nope")).unwrap();

@@ -14,7 +14,9 @@
 //!
 //! What the platform answers is handled as the platform means it: a frequency limit
 //! (`230020`) skips that frame and the next one carries the text; streaming mode closed
-//! under the stream (`300309`, e.g. ten minutes after it was opened) is opened again once;
+//! under the stream (`300309`, e.g. ten minutes after it was opened) is opened again once
+//! (the platform does not document whether it allows that; if it refuses, or closes it
+//! again at once, the stream ends with its error);
 //! a recalled or deleted message (`230011`, `231003`) stops all work on it, and
 //! [`StreamingCard::finish`] returns that error.
 //!
@@ -296,7 +298,8 @@ pub struct StreamSummary {
     pub chars: usize,
     /// Operations the platform accepted (content updates and settings).
     pub operations: u64,
-    /// Frames skipped because the platform answered with its frequency limit.
+    /// Frames skipped (the platform's frequency limit, a sequence it refused, or a call
+    /// that got no answer); the next frame carries their text.
     pub skipped_frames: u64,
     /// Whether the stream was aborted or dropped rather than finished.
     pub interrupted: bool,
@@ -331,6 +334,8 @@ pub(crate) struct State {
     pub(crate) end: Option<End>,
     /// Set by the worker when it stops taking text.
     pub(crate) stopped: bool,
+    /// Bytes of `text` pinned on earlier cards of a rollover.
+    pub(crate) pinned: usize,
     pub(crate) cards: Vec<StreamedCard>,
 }
 
@@ -379,12 +384,27 @@ impl StreamingCard {
 
     /// Replaces the text with `text` (for producers that yield the text so far). A text
     /// that extends the previous one is typed on; any other replaces the card's text.
-    /// Text already pinned on an earlier card of a rollover stays there.
+    ///
+    /// After a rollover, the earlier cards keep what they show: a `text` that begins with
+    /// what they show goes on after it; any other is shown whole on the current card.
     pub fn set_text(&self, text: &str) -> std::result::Result<(), StreamClosed> {
-        self.update(|t| {
-            t.clear();
-            t.push_str(text);
-        })
+        let mut state = lock(&self.shared);
+        if state.stopped || state.end.is_some() {
+            return Err(StreamClosed);
+        }
+        let pinned = state.pinned;
+        let extends_pinned = text.get(..pinned) == state.text.get(..pinned);
+        if extends_pinned {
+            state.text.clear();
+            state.text.push_str(text);
+        } else {
+            state.text.truncate(pinned);
+            state.text.push_str(text);
+        }
+        state.version += 1;
+        drop(state);
+        self.shared.wake.notify_one();
+        Ok(())
     }
 
     /// The cards of the stream so far.
@@ -428,9 +448,10 @@ impl Drop for StreamingCard {
     }
 }
 
-/// The time between two operations on one card at `ops_per_sec`.
+/// The time between two operations on one card at `ops_per_sec` (rounded up, so that a
+/// second never holds more).
 pub(crate) fn op_interval(ops_per_sec: u32) -> Duration {
-    Duration::from_millis(1000 / u64::from(ops_per_sec.max(1)))
+    Duration::from_millis(1000u64.div_ceil(u64::from(ops_per_sec.max(1))))
 }
 
 #[cfg(test)]

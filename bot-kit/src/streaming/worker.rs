@@ -84,6 +84,8 @@ pub(crate) struct Worker {
     /// The text the current card shows.
     shown: String,
     seen_version: u64,
+    /// The last frame was skipped: send the text again without waiting for a change.
+    retry: bool,
     blind_failures: u32,
     summary: StreamSummary,
 }
@@ -108,6 +110,7 @@ impl Worker {
             start: 0,
             shown: String::new(),
             seen_version: 0,
+            retry: false,
             blind_failures: 0,
             summary: StreamSummary::default(),
         }
@@ -147,6 +150,9 @@ impl Worker {
     }
 
     async fn wait_for_change(&self) {
+        if self.retry {
+            return;
+        }
         loop {
             {
                 let state = lock(&self.shared);
@@ -163,19 +169,30 @@ impl Worker {
             self.wait_for_change().await;
             self.pace().await;
             let (mut segment, end) = self.snapshot();
-            while let Some(cut) = rollover_cut(&segment, self.opts.rollover_chars) {
+            // An interrupted card also gets the note: leave room for it.
+            let limit = match end {
+                Some(End::Abort) => {
+                    let note = self.opts.interrupted_note.chars().count();
+                    self.opts.rollover_chars.saturating_sub(note).max(1)
+                }
+                _ => self.opts.rollover_chars,
+            };
+            while let Some(cut) = rollover_cut(&segment, limit) {
                 self.roll_over(&segment[..cut]).await?;
                 segment.drain(..cut);
             }
             match end {
                 None => {
-                    if segment != self.shown && self.content(&segment, false).await? == Sent::Done {
-                        self.shown = segment;
+                    self.retry = false;
+                    if segment != self.shown {
+                        match self.content(&segment, false).await? {
+                            Sent::Done => self.shown = segment,
+                            Sent::Skipped => self.retry = true,
+                        }
                     }
                 }
                 Some(end) => {
-                    let nothing_yet = lock(&self.shared).text.is_empty();
-                    let mut last = if nothing_yet {
+                    let mut last = if segment.is_empty() {
                         self.opts.empty_text.clone()
                     } else {
                         segment
@@ -218,6 +235,7 @@ impl Worker {
         lock(&self.shared).cards.push(card.clone());
         self.card = card;
         self.start += head.len();
+        lock(&self.shared).pinned = self.start;
         self.shown.clear();
         self.sequence = 0;
         self.last_op = None;
@@ -268,19 +286,18 @@ impl Worker {
                 Err(e) => {
                     let code = e.code();
                     let skippable = matches!(code, Some(CODE_RATE_LIMITED | CODE_SEQUENCE));
-                    if code == Some(CODE_RATE_LIMITED) {
-                        self.summary.skipped_frames += 1;
-                    }
                     if skippable && must && attempt < MUST_ATTEMPTS {
                         tokio::time::sleep(self.interval * 2u32.pow(attempt.min(4))).await;
                         continue;
                     }
                     if skippable && !must {
+                        self.summary.skipped_frames += 1;
                         return Ok(Sent::Skipped);
                     }
                     if code.is_none() && !must {
                         self.blind_failures += 1;
                         if self.blind_failures < MAX_BLIND_FAILURES {
+                            self.summary.skipped_frames += 1;
                             return Ok(Sent::Skipped);
                         }
                     }

@@ -422,12 +422,16 @@ fn apply(entity: &mut Entity, op: &Op, body: &Map<String, Value>) -> Result<(), 
             if !entity.state.streaming {
                 return Err((CODE_STREAMING_CLOSED, "streaming mode is closed".into()));
             }
-            let text = body.get("content").and_then(Value::as_str).ok_or_else(|| {
-                (
-                    crate::handler::CODE_FIELD_VALIDATION,
-                    "content is required".into(),
-                )
-            })?;
+            let text = body
+                .get("content")
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| {
+                    (
+                        crate::handler::CODE_FIELD_VALIDATION,
+                        "content is required and must not be empty".into(),
+                    )
+                })?;
             text_limit(text)?;
             let element = find_element_mut(card, el).ok_or_else(|| no_element(el))?;
             element["content"] = Value::from(text);
