@@ -135,6 +135,9 @@ pub enum Style {
     Underline,
     /// `lineThrough`
     LineThrough,
+    /// `codeInline`: inline code (seen in received posts; whether sending it is accepted
+    /// is not documented).
+    CodeInline,
 }
 
 impl Style {
@@ -144,6 +147,7 @@ impl Style {
             Style::Italic => "italic",
             Style::Underline => "underline",
             Style::LineThrough => "lineThrough",
+            Style::CodeInline => "codeInline",
         }
     }
 }

@@ -653,6 +653,7 @@ fn parse_styles(map: &Map<String, Value>) -> Vec<Style> {
                     "italic" => Some(Style::Italic),
                     "underline" => Some(Style::Underline),
                     "lineThrough" => Some(Style::LineThrough),
+                    "codeInline" => Some(Style::CodeInline),
                     _ => None,
                 })
                 .collect()

@@ -273,3 +273,104 @@ fn task_vote_calendar_meeting_and_red_packet_fixtures() {
         "[red packet] Happy new year"
     );
 }
+
+/// The received post elements of facts §2, folders and videos, and the locale order.
+#[test]
+fn received_post_elements_folders_videos_and_locale_order() {
+    let post = Received::parse(
+        "post",
+        r#"{"title":"T","content":[
+            [{"tag":"text","text":"run ","style":["codeInline","bold"]},{"tag":"at","user_id":"@_user_1","user_name":"Ann"}],
+            [{"tag":"img","image_key":"img_a"}],
+            [{"tag":"media","file_key":"file_v","image_key":"img_cover"}],
+            [{"tag":"code_block","language":"GO","text":"package main"}],
+            [{"tag":"hr"}],
+            [{"tag":"emotion","emoji_type":"SMILE"}],
+            [{"tag":"md","text":"see ![chart](img_b)"}],
+            [{"tag":"sparkle","x":1}]
+        ]}"#,
+    );
+    let Received::Post(p) = &post else {
+        panic!("{post:?}")
+    };
+    assert_eq!(p.locale, None, "flat");
+    assert_eq!(
+        p.rows[0][0],
+        PostElement::Text {
+            text: "run ".into(),
+            un_escape: false,
+            styles: vec![Style::CodeInline, Style::Bold],
+        }
+    );
+    assert_eq!(
+        p.rows[1][0],
+        PostElement::Image {
+            image_key: "img_a".into()
+        }
+    );
+    assert_eq!(
+        p.rows[2][0],
+        PostElement::Media {
+            file_key: "file_v".into(),
+            image_key: Some("img_cover".into())
+        }
+    );
+    assert_eq!(
+        p.rows[3][0],
+        PostElement::CodeBlock {
+            language: "GO".into(),
+            text: "package main".into()
+        }
+    );
+    assert_eq!(p.rows[4][0], PostElement::Divider);
+    assert_eq!(
+        p.rows[5][0],
+        PostElement::Emotion {
+            emoji_type: "SMILE".into()
+        }
+    );
+    assert_eq!(p.image_keys(), ["img_a", "img_b"]);
+    assert!(
+        matches!(&p.rows[7][0], PostElement::Other { tag, raw } if tag == "sparkle" && raw["x"] == 1)
+    );
+    let mention = [Mention::new("@_user_1", "Ann")];
+    assert!(
+        post.plain_text(&mention).starts_with("T\nrun @Ann"),
+        "{}",
+        post.plain_text(&mention)
+    );
+
+    // zh_cn, then en_us, then ja_jp, then any key with a body.
+    let pick = |c: &str| match Received::parse("post", c) {
+        Received::Post(p) => p.locale.unwrap_or_default(),
+        other => panic!("{other:?}"),
+    };
+    let body = r#"{"title":"x","content":[[{"tag":"text","text":"y"}]]}"#;
+    assert_eq!(
+        pick(&format!(r#"{{"ja_jp":{body},"en_us":{body}}}"#)),
+        "en_us"
+    );
+    assert_eq!(
+        pick(&format!(r#"{{"ja_jp":{body},"de_de":{body}}}"#)),
+        "ja_jp"
+    );
+    assert_eq!(pick(&format!(r#"{{"de_de":{body}}}"#)), "de_de");
+
+    assert_eq!(
+        Received::parse("folder", r#"{"file_key":"fo_1","file_name":"Specs"}"#),
+        Received::File {
+            file_key: "fo_1".into(),
+            file_name: "Specs".into()
+        }
+    );
+    assert!(matches!(
+        Received::parse(
+            "video",
+            r#"{"file_key":"v","file_name":"a.mp4","duration":5}"#
+        ),
+        Received::Media {
+            duration_ms: Some(5),
+            ..
+        }
+    ));
+}
