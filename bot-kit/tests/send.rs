@@ -1,22 +1,14 @@
 //! The bot kit against the mock platform over loopback HTTP: what goes on the wire, and
 //! what is refused before any I/O.
 
+mod common;
+use common::*;
+
 use lark_oapi_bot::content::{Card, Image, Post, PostBody, PostElement, Text};
 use lark_oapi_bot::{Receiver, reply, send, send_to};
-use lark_oapi_core::{Client, Config, Domain, Error};
-use lark_oapi_mock::{APP_ID, APP_SECRET, MockPlatform, RecordedRequest};
+use lark_oapi_core::Error;
+use lark_oapi_mock::{MockPlatform, RecordedRequest};
 use serde_json::{Value, json};
-
-async fn setup() -> (MockPlatform, Client) {
-    let mock = MockPlatform::start().await.expect("mock platform starts");
-    let client = Client::new(
-        Config::builder(APP_ID, APP_SECRET)
-            .domain(Domain::custom(mock.base_url()))
-            .build()
-            .expect("valid config"),
-    );
-    (mock, client)
-}
 
 /// The one message request the mock recorded.
 fn sent(mock: &MockPlatform) -> RecordedRequest {

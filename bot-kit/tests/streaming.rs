@@ -2,24 +2,16 @@
 //! mock enforces the platform's rules (sequence, per-card frequency, streaming mode,
 //! element text limit) and keeps every accepted operation, which these tests read back.
 
+mod common;
+use common::*;
+
 use std::time::{Duration, Instant};
 
 use lark_oapi_bot::content::Text;
 use lark_oapi_bot::streaming::{StreamClosed, StreamingCard};
-use lark_oapi_core::{Client, Config, Domain, Method, RequestSpec};
-use lark_oapi_mock::{APP_ID, APP_SECRET, CardState, Fault, MockPlatform, OPS_PER_SEC};
+use lark_oapi_core::{Client, Method, RequestSpec};
+use lark_oapi_mock::{CardState, MockPlatform, OPS_PER_SEC};
 use serde_json::{Value, json};
-
-async fn setup() -> (MockPlatform, Client) {
-    let mock = MockPlatform::start().await.expect("mock platform starts");
-    let client = Client::new(
-        Config::builder(APP_ID, APP_SECRET)
-            .domain(Domain::custom(mock.base_url()))
-            .build()
-            .expect("valid config"),
-    );
-    (mock, client)
-}
 
 /// A message from a user to reply to.
 async fn question(client: &Client) -> String {
@@ -28,6 +20,32 @@ async fn question(client: &Client) -> String {
         .expect("sent")
         .into_data()
         .message_id
+}
+
+/// A streaming card replying to a question on a fresh mock.
+struct Started {
+    mock: MockPlatform,
+    /// The question's message id.
+    asked: String,
+    stream: StreamingCard,
+    /// The first card's id.
+    card_id: String,
+}
+
+async fn started(builder: lark_oapi_bot::streaming::StreamingCardBuilder) -> Started {
+    let (mock, client) = setup().await;
+    let asked = question(&client).await;
+    let stream = builder
+        .reply(&client, &asked)
+        .await
+        .expect("card created and sent");
+    let card_id = stream.cards()[0].card_id.clone();
+    Started {
+        mock,
+        asked,
+        stream,
+        card_id,
+    }
 }
 
 fn card(mock: &MockPlatform, card_id: &str) -> CardState {
@@ -58,12 +76,12 @@ fn assert_sequences_increase(state: &CardState) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_thousand_chunks_in_three_seconds_stay_under_the_card_limit() {
-    let (mock, client) = setup().await;
-    let asked = question(&client).await;
-    let stream = StreamingCard::builder()
-        .reply(&client, &asked)
-        .await
-        .expect("card created and sent");
+    let Started {
+        mock,
+        stream,
+        asked,
+        ..
+    } = started(StreamingCard::builder()).await;
     let mut expected = String::new();
     let started = Instant::now();
     for i in 0..2000u32 {
@@ -120,14 +138,17 @@ async fn two_thousand_chunks_in_three_seconds_stay_under_the_card_limit() {
 
 #[tokio::test]
 async fn past_the_element_limit_the_text_rolls_over_to_new_cards() {
-    let (mock, client) = setup().await;
-    let asked = question(&client).await;
-    let stream = StreamingCard::builder()
-        .rollover_chars(1000)
-        .max_ops_per_sec(10)
-        .reply(&client, &asked)
-        .await
-        .unwrap();
+    let Started {
+        mock,
+        stream,
+        asked,
+        ..
+    } = started(
+        StreamingCard::builder()
+            .rollover_chars(1000)
+            .max_ops_per_sec(10),
+    )
+    .await;
     let line = "0123456789 abcdefghij 0123456789 abcdefghij 字字字字字字字\n"; // 56 chars
     let mut expected = String::new();
     for _ in 0..45 {
@@ -163,24 +184,15 @@ async fn past_the_element_limit_the_text_rolls_over_to_new_cards() {
 
 #[tokio::test]
 async fn a_frequency_limit_skips_a_frame_and_the_stream_goes_on() {
-    let (mock, client) = setup().await;
-    let asked = question(&client).await;
-    let stream = StreamingCard::builder()
-        .reply(&client, &asked)
-        .await
-        .unwrap();
-    let card_id = stream.cards()[0].card_id.clone();
+    let Started {
+        mock,
+        stream,
+        card_id,
+        ..
+    } = started(StreamingCard::builder()).await;
     let path = format!("/open-apis/cardkit/v1/cards/{card_id}/elements/stream_md/content");
     for _ in 0..2 {
-        mock.push_fault(
-            &path,
-            Fault::Api {
-                http_status: 400,
-                code: 230020,
-                msg: "request trigger frequency limit".into(),
-                error: None,
-            },
-        );
+        mock.push_fault(&path, frequency_limit());
     }
     stream.push("first ").unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -209,13 +221,12 @@ async fn a_frequency_limit_skips_a_frame_and_the_stream_goes_on() {
 
 #[tokio::test]
 async fn a_dropped_stream_still_closes_its_card() {
-    let (mock, client) = setup().await;
-    let asked = question(&client).await;
-    let stream = StreamingCard::builder()
-        .reply(&client, &asked)
-        .await
-        .unwrap();
-    let card_id = stream.cards()[0].card_id.clone();
+    let Started {
+        mock,
+        stream,
+        card_id,
+        ..
+    } = started(StreamingCard::builder()).await;
     stream.push("partial answer").unwrap();
     drop(stream); // e.g. the request handler was cancelled
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -237,12 +248,7 @@ async fn a_dropped_stream_still_closes_its_card() {
 
 #[tokio::test]
 async fn a_recalled_reply_stops_all_work_on_it() {
-    let (mock, client) = setup().await;
-    let asked = question(&client).await;
-    let stream = StreamingCard::builder()
-        .reply(&client, &asked)
-        .await
-        .unwrap();
+    let Started { mock, stream, .. } = started(StreamingCard::builder()).await;
     let first = stream.cards()[0].clone();
     stream.push("one").unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -271,13 +277,12 @@ async fn a_recalled_reply_stops_all_work_on_it() {
 
 #[tokio::test]
 async fn streaming_mode_closed_by_the_platform_is_opened_again() {
-    let (mock, client) = setup().await;
-    let asked = question(&client).await;
-    let stream = StreamingCard::builder()
-        .reply(&client, &asked)
-        .await
-        .unwrap();
-    let card_id = stream.cards()[0].card_id.clone();
+    let Started {
+        mock,
+        stream,
+        card_id,
+        ..
+    } = started(StreamingCard::builder()).await;
     stream.push("before ").unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(mock.close_card_streaming(&card_id));
@@ -296,12 +301,7 @@ async fn streaming_mode_closed_by_the_platform_is_opened_again() {
 
 #[tokio::test]
 async fn an_empty_stream_shows_the_empty_text() {
-    let (mock, client) = setup().await;
-    let asked = question(&client).await;
-    let stream = StreamingCard::builder()
-        .reply(&client, &asked)
-        .await
-        .unwrap();
+    let Started { mock, stream, .. } = started(StreamingCard::builder()).await;
     let summary = stream.finish().await.unwrap();
     let state = card(&mock, &summary.cards[0].card_id);
     assert_eq!(
@@ -387,13 +387,7 @@ async fn the_mock_enforces_the_cardkit_rules() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_configured_rate_holds_and_not_only_the_platform_limit() {
-    let (mock, client) = setup().await;
-    let asked = question(&client).await;
-    let stream = StreamingCard::builder()
-        .max_ops_per_sec(4)
-        .reply(&client, &asked)
-        .await
-        .unwrap();
+    let Started { mock, stream, .. } = started(StreamingCard::builder().max_ops_per_sec(4)).await;
     let started = Instant::now();
     for i in 0..600u32 {
         stream.push(&format!("{i} ")).unwrap();
@@ -415,23 +409,14 @@ async fn the_configured_rate_holds_and_not_only_the_platform_limit() {
 
 #[tokio::test]
 async fn a_skipped_frame_is_sent_again_without_waiting_for_more_text() {
-    let (mock, client) = setup().await;
-    let asked = question(&client).await;
-    let stream = StreamingCard::builder()
-        .reply(&client, &asked)
-        .await
-        .unwrap();
-    let card_id = stream.cards()[0].card_id.clone();
+    let Started {
+        mock,
+        stream,
+        card_id,
+        ..
+    } = started(StreamingCard::builder()).await;
     let path = format!("/open-apis/cardkit/v1/cards/{card_id}/elements/stream_md/content");
-    mock.push_fault(
-        &path,
-        Fault::Api {
-            http_status: 400,
-            code: 230020,
-            msg: "request trigger frequency limit".into(),
-            error: None,
-        },
-    );
+    mock.push_fault(&path, frequency_limit());
     stream
         .push("the last words before a long tool call")
         .unwrap();
@@ -447,13 +432,12 @@ async fn a_skipped_frame_is_sent_again_without_waiting_for_more_text() {
 
 #[tokio::test]
 async fn set_text_replaces_and_abort_adds_the_note() {
-    let (mock, client) = setup().await;
-    let asked = question(&client).await;
-    let stream = StreamingCard::builder()
-        .reply(&client, &asked)
-        .await
-        .unwrap();
-    let card_id = stream.cards()[0].card_id.clone();
+    let Started {
+        mock,
+        stream,
+        card_id,
+        ..
+    } = started(StreamingCard::builder()).await;
     stream.set_text("The answer is 4").unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     stream.set_text("The answer is 42, says the model").unwrap();
@@ -469,13 +453,7 @@ async fn set_text_replaces_and_abort_adds_the_note() {
 
 #[tokio::test]
 async fn after_a_rollover_earlier_cards_keep_their_text() {
-    let (mock, client) = setup().await;
-    let asked = question(&client).await;
-    let stream = StreamingCard::builder()
-        .rollover_chars(100)
-        .reply(&client, &asked)
-        .await
-        .unwrap();
+    let Started { mock, stream, .. } = started(StreamingCard::builder().rollover_chars(100)).await;
     let head = format!("{}\n", "a".repeat(89)); // 90 characters
     let tail = "b".repeat(40);
     stream.set_text(&format!("{head}{tail}")).unwrap();
@@ -509,13 +487,7 @@ async fn after_a_rollover_earlier_cards_keep_their_text() {
 
 #[tokio::test]
 async fn an_abort_near_the_limit_puts_the_note_within_it() {
-    let (mock, client) = setup().await;
-    let asked = question(&client).await;
-    let stream = StreamingCard::builder()
-        .rollover_chars(100)
-        .reply(&client, &asked)
-        .await
-        .unwrap();
+    let Started { mock, stream, .. } = started(StreamingCard::builder().rollover_chars(100)).await;
     let text = "c".repeat(95);
     stream.push(&text).unwrap();
     let summary = stream.abort().await.expect("the note fits");
