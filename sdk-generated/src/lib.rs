@@ -50,8 +50,10 @@ pub use lark_oapi_core::{
 #[cfg(feature = "events")]
 pub use lark_oapi_core::{dispatcher, event_crypto};
 
-/// The bot kit: typed message content (text with mentions, posts, images, files, cards),
-/// checked before any I/O, and one call to send or reply. See [`bot_kit::send`]. (The
+/// The bot kit: typed message content both ways (text with mentions, posts, images, files,
+/// cards; what arrives parsed per type), checked before any I/O, one call to send or reply
+/// ([`bot_kit::send`]), Card JSON 2.0 cards and their typed callbacks, streaming card
+/// replies ([`bot_kit::streaming`]) and custom-bot webhooks ([`bot_kit::webhook`]). (The
 /// platform's bot API project is the module `bot`, with the `bot` feature.)
 #[cfg(feature = "bot-kit")]
 pub use lark_oapi_bot as bot_kit;
