@@ -500,3 +500,31 @@ async fn an_abort_near_the_limit_puts_the_note_within_it() {
     }
     assert_eq!(joined, format!("{text}\n\n— (Generation interrupted)"));
 }
+
+#[tokio::test]
+async fn a_recalled_question_gets_the_answer_as_a_new_message() {
+    let (mock, client) = setup().await;
+    let asked = question(&client).await;
+    assert!(mock.recall_message(&asked));
+    let err = StreamingCard::builder()
+        .reply(&client, &asked)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(230011), "{err}");
+    let chat = lark_oapi_bot::Receiver::Chat("oc_streaming".into());
+    let stream = StreamingCard::builder()
+        .reply_or_send(&client, &asked, &chat)
+        .await
+        .expect("sent to the chat instead");
+    stream.push("still answered").unwrap();
+    let summary = stream.finish().await.unwrap();
+    let sent = mock.message(&summary.cards[0].message_id).unwrap();
+    assert_eq!(sent["parent_id"], "", "a new message, not a reply");
+    assert_eq!(sent["chat_id"], "oc_streaming");
+    assert_eq!(
+        card(&mock, &summary.cards[0].card_id)
+            .element_text("stream_md")
+            .as_deref(),
+        Some("still answered")
+    );
+}

@@ -65,7 +65,12 @@ pub const PLATFORM_OPS_PER_SEC: u32 = 10;
 /// Where each card of the stream goes.
 #[derive(Debug, Clone)]
 pub(crate) enum Target {
-    Reply { message_id: String, in_thread: bool },
+    Reply {
+        message_id: String,
+        in_thread: bool,
+        /// Where to send instead when the message was recalled or deleted.
+        fallback: Option<Receiver>,
+    },
     Send(Receiver),
 }
 
@@ -236,6 +241,32 @@ impl StreamingCardBuilder {
             Target::Reply {
                 message_id: message_id.to_owned(),
                 in_thread: false,
+                fallback: None,
+            },
+        )
+        .await
+    }
+
+    /// Creates the card and replies to `message_id`; when that message was recalled or
+    /// deleted (`230011`, `231003`), sends the card to `chat` instead (as a new message).
+    pub async fn reply_or_send(
+        self,
+        client: &Client,
+        message_id: &str,
+        chat: &Receiver,
+    ) -> Result<StreamingCard> {
+        if message_id.trim().is_empty() {
+            return Err(ContentError::Empty { what: "message_id" }.into());
+        }
+        if chat.id().trim().is_empty() {
+            return Err(ContentError::Empty { what: "receive_id" }.into());
+        }
+        self.start(
+            client,
+            Target::Reply {
+                message_id: message_id.to_owned(),
+                in_thread: false,
+                fallback: Some(chat.clone()),
             },
         )
         .await
@@ -251,6 +282,7 @@ impl StreamingCardBuilder {
             Target::Reply {
                 message_id: message_id.to_owned(),
                 in_thread: true,
+                fallback: None,
             },
         )
         .await

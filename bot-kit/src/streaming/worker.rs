@@ -47,7 +47,14 @@ pub(crate) async fn open_card(
         Target::Reply {
             message_id,
             in_thread,
-        } => crate::reply(client, message_id, &content, *in_thread).await?,
+            fallback,
+        } => match crate::reply(client, message_id, &content, *in_thread).await {
+            Err(e) if e.code().is_some_and(|c| CODES_TARGET_GONE.contains(&c)) => match fallback {
+                Some(to) => crate::send_to(client, to, &content, None).await?,
+                None => return Err(e),
+            },
+            other => other?,
+        },
         Target::Send(to) => crate::send_to(client, to, &content, None).await?,
     };
     Ok(StreamedCard {
