@@ -528,3 +528,25 @@ async fn a_recalled_question_gets_the_answer_as_a_new_message() {
         Some("still answered")
     );
 }
+
+#[tokio::test]
+async fn a_deleted_reply_stops_all_work_on_it() {
+    let Started {
+        mock,
+        stream,
+        card_id,
+        ..
+    } = started(StreamingCard::builder()).await;
+    stream.push("one").unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let message_id = stream.cards()[0].message_id.clone();
+    assert!(mock.delete_message(&message_id));
+    stream.push(" two").unwrap();
+    let err = stream.finish().await.unwrap_err();
+    assert_eq!(err.code(), Some(231003), "{err}");
+    assert_eq!(
+        card(&mock, &card_id).refused,
+        [231003],
+        "nothing after the refusal"
+    );
+}

@@ -4,7 +4,7 @@
 //! (`300317`), a repeated `uuid` is answered with success and not executed again, at most
 //! [`OPS_PER_SEC`] operations are accepted per card in any second (`230020`), element
 //! content needs streaming mode on (`300309`) and at most [`ELEMENT_TEXT_LIMIT`] characters
-//! (`230099` with `ErrCode: 11310`), a card whose message was recalled answers `230011`,
+//! (`230099` with `ErrCode: 11310`), a card whose message was recalled answers `230011` (deleted: `231003`),
 //! and a card entity can be sent once. Codes 300309 and 300317 are the ones users of the
 //! platform report; 300301 (no such card) and 300302 (no such element) are the mock's.
 
@@ -361,13 +361,13 @@ fn operate(ctx: &Ctx<'_>, req: &Incoming, card_id: &str, op: Op) -> Response {
 
 /// The rules every operation passes before it is applied.
 fn check(ctx: &Ctx<'_>, entity: &mut Entity, sequence: i64, now: Instant) -> Result<(), Refused> {
-    if let Some(message_id) = &entity.state.message_id
-        && ctx.sh.messages.recalled(message_id)
+    if let Some(code) = entity
+        .state
+        .message_id
+        .as_ref()
+        .and_then(|id| ctx.sh.messages.gone(id))
     {
-        return Err((
-            crate::messages::CODE_RECALLED,
-            "the message has been recalled".into(),
-        ));
+        return Err((code, crate::messages::gone_message(code).into()));
     }
     if sequence <= entity.last_sequence {
         return Err((CODE_SEQUENCE, "sequence number compare failed".into()));

@@ -489,6 +489,14 @@ impl MockPlatform {
         self.shared.messages.recall(message_id)
     }
 
+    /// Deletes `message_id` as a chat's owner or admin would (replies to it and its card
+    /// then answer `231003`); false when there is no such message.
+    pub fn delete_message(&self, message_id: &str) -> bool {
+        self.shared
+            .messages
+            .remove(message_id, crate::messages::CODE_DELETED)
+    }
+
     /// The `im.message.receive_v1` event (schema 2.0) a bot would get for message
     /// `message_id` as if user `sender_open_id` had sent it to its group: push it with
     /// [`MockPlatform::ws_push_event`] or deliver it with [`MockPlatform::send_callback`].

@@ -3,7 +3,7 @@
 //! pushed `im.message.receive_v1`) returns what was sent.
 //!
 //! Codes the mock answers with (HTTP 400): `230001` malformed content for its `msg_type`,
-//! `230025` content over the size limit, `230011` the message was recalled, `230099` a card
+//! `230025` content over the size limit, `230011` the message was recalled, `231003` deleted, `230099` a card
 //! entity that does not exist or was sent before. The platform documents `230011`; the
 //! others are the codes the platform is reported to use for these cases, chosen here so
 //! that tests can tell them apart.
@@ -30,6 +30,7 @@ const P2P_CHAT: &str = "oc_mock_chat";
 
 pub(crate) const CODE_BAD_CONTENT: i64 = 230001;
 pub(crate) const CODE_RECALLED: i64 = 230011;
+pub(crate) const CODE_DELETED: i64 = 231003;
 pub(crate) const CODE_TOO_LONG: i64 = 230025;
 pub(crate) const CODE_CARD_CONTENT: i64 = 230099;
 
@@ -46,6 +47,8 @@ pub(crate) struct Stored {
     pub(crate) update_time: String,
     pub(crate) updated: bool,
     pub(crate) deleted: bool,
+    /// Why it is gone, once recalled (`230011`) or deleted (`231003`).
+    pub(crate) gone: Option<i64>,
     /// `mentions` as a received message carries them.
     pub(crate) mentions: Vec<Value>,
     /// For a forwarded copy: the `merge_forward` message it is in.
@@ -65,9 +68,9 @@ impl Store {
         lock(&self.messages).get(id).cloned()
     }
 
-    /// Whether `id` names a recalled message.
-    pub(crate) fn recalled(&self, id: &str) -> bool {
-        lock(&self.messages).get(id).is_some_and(|m| m.deleted)
+    /// The code a recalled (`230011`) or deleted (`231003`) message `id` answers with.
+    pub(crate) fn gone(&self, id: &str) -> Option<i64> {
+        lock(&self.messages).get(id).and_then(|m| m.gone)
     }
 
     /// Appends the forwarded copies inside `m` (and inside those, depth first) to `items`,
@@ -108,6 +111,7 @@ impl Store {
                 update_time: now,
                 updated: false,
                 deleted: false,
+                gone: None,
                 mentions: Vec::new(),
                 upper_message_id: None,
                 children,
@@ -116,15 +120,21 @@ impl Store {
         Some(container)
     }
 
-    /// Recalls `id`; false when there is no such message.
-    pub(crate) fn recall(&self, id: &str) -> bool {
+    /// Recalls (`code` 230011) or deletes (231003) `id`; false when there is no such message.
+    pub(crate) fn remove(&self, id: &str, code: i64) -> bool {
         match lock(&self.messages).get_mut(id) {
             Some(m) => {
                 m.deleted = true;
+                m.gone = Some(code);
                 true
             }
             None => false,
         }
+    }
+
+    /// Recalls `id`; false when there is no such message.
+    pub(crate) fn recall(&self, id: &str) -> bool {
+        self.remove(id, CODE_RECALLED)
     }
 }
 
@@ -327,6 +337,19 @@ fn interactive(ctx: &Ctx<'_>, obj: &Map<String, Value>) -> Result<(), Refusal> {
     }
 }
 
+/// The message of a recalled or deleted target.
+pub(crate) fn gone_message(code: i64) -> &'static str {
+    if code == CODE_DELETED {
+        "the message has been deleted"
+    } else {
+        "the message has been recalled"
+    }
+}
+
+fn gone_refusal(code: i64) -> Refusal {
+    Refusal::new(code, gone_message(code))
+}
+
 fn refuse(ctx: &Ctx<'_>, refusal: Refusal) -> Response {
     ctx.error(StatusCode::BAD_REQUEST, refusal.code, &refusal.msg, None)
 }
@@ -387,11 +410,8 @@ pub(crate) fn send(ctx: &Ctx<'_>, req: &Incoming, reply_to: Option<&str>) -> Res
     }
     let store = &ctx.sh.messages;
     let parent = reply_to.and_then(|id| store.get(id));
-    if parent.as_ref().is_some_and(|p| p.deleted) {
-        return refuse(
-            ctx,
-            Refusal::new(CODE_RECALLED, "the message has been recalled"),
-        );
+    if let Some(code) = parent.as_ref().and_then(|p| p.gone) {
+        return refuse(ctx, gone_refusal(code));
     }
     let (content, mentions) = match received_form(ctx, &msg_type, &content) {
         Ok(form) => form,
@@ -425,6 +445,7 @@ pub(crate) fn send(ctx: &Ctx<'_>, req: &Incoming, reply_to: Option<&str>) -> Res
         update_time: now,
         updated: false,
         deleted: false,
+        gone: None,
         mentions,
         upper_message_id: None,
         children: Vec::new(),
@@ -479,16 +500,14 @@ pub(crate) fn update(ctx: &Ctx<'_>, req: &Incoming, message_id: &str) -> Respons
             update_time: now.clone(),
             updated: false,
             deleted: false,
+            gone: None,
             mentions: Vec::new(),
             upper_message_id: None,
             children: Vec::new(),
         });
-    if entry.deleted {
+    if let Some(code) = entry.gone {
         drop(messages);
-        return refuse(
-            ctx,
-            Refusal::new(CODE_RECALLED, "the message has been recalled"),
-        );
+        return refuse(ctx, gone_refusal(code));
     }
     entry.msg_type = msg_type;
     entry.content = content;
