@@ -161,8 +161,25 @@ impl Refusal {
     }
 }
 
-/// Validates a message body; returns `(msg_type, content)` or the violations.
-fn message_fields(req: &Incoming, need_receive_id: bool) -> Result<(String, String), Vec<Value>> {
+/// The fields of a valid message body.
+struct Body {
+    msg_type: String,
+    content: String,
+    receive_id: Option<String>,
+}
+
+/// What a sent content becomes on the platform.
+struct Form {
+    /// The content as the platform gives it back.
+    content: String,
+    /// The mentions it carries.
+    mentions: Vec<Value>,
+    /// The card entity it refers to, for a card reference.
+    card_id: Option<String>,
+}
+
+/// Validates a message body; returns its fields or the violations.
+fn message_fields(req: &Incoming, need_receive_id: bool) -> Result<Body, Vec<Value>> {
     let mut violations = Vec::new();
     if need_receive_id {
         match req.query_first("receive_id_type") {
@@ -211,7 +228,11 @@ fn message_fields(req: &Incoming, need_receive_id: bool) -> Result<(String, Stri
         Some(_) => {}
     }
     match (msg_type, content) {
-        (Some(t), Some(c)) if violations.is_empty() => Ok((t.to_owned(), c.to_owned())),
+        (Some(t), Some(c)) if violations.is_empty() => Ok(Body {
+            msg_type: t.to_owned(),
+            content: c.to_owned(),
+            receive_id: non_empty("receive_id").map(str::to_owned),
+        }),
         _ => Err(violations),
     }
 }
@@ -222,13 +243,8 @@ fn str_field<'v>(obj: &'v Map<String, Value>, key: &str) -> Option<&'v str> {
         .filter(|s| !s.is_empty())
 }
 
-/// Checks `content` against the rules of `msg_type`; returns the content as the platform
-/// gives it back, and the mentions it carries.
-fn received_form(
-    ctx: &Ctx<'_>,
-    msg_type: &str,
-    content: &str,
-) -> Result<(String, Vec<Value>), Refusal> {
+/// Checks `content` against the rules of `msg_type`; returns what it becomes.
+fn received_form(ctx: &Ctx<'_>, msg_type: &str, content: &str) -> Result<Form, Refusal> {
     let bad = |why: &str| Refusal::new(CODE_BAD_CONTENT, format!("invalid message content: {why}"));
     let value: Value = serde_json::from_str(content).map_err(|_| bad("not JSON"))?;
     let obj = value
@@ -246,23 +262,44 @@ fn received_form(
                 .and_then(Value::as_str)
                 .ok_or_else(|| bad("text content needs a string `text`"))?;
             let (text, mentions) = placeholders(text);
-            let content = json!({ "text": text }).to_string();
-            return Ok((content, mentions));
+            return Ok(Form {
+                content: json!({ "text": text }).to_string(),
+                mentions,
+                card_id: None,
+            });
         }
-        "post" => return post_received(obj).map_err(|why| bad(&why)),
+        "post" => {
+            return post_received(obj)
+                .map_err(|why| bad(&why))
+                .map(|content| Form {
+                    content,
+                    mentions: Vec::new(),
+                    card_id: None,
+                });
+        }
         "image" => need("image_key")?,
         "file" | "audio" | "media" | "sticker" => need("file_key")?,
         "share_chat" => need("chat_id")?,
         "share_user" => need("user_id")?,
-        "interactive" => interactive(ctx, obj)?,
+        "interactive" => {
+            return interactive(ctx, obj).map(|card_id| Form {
+                content: content.to_owned(),
+                mentions: Vec::new(),
+                card_id,
+            });
+        }
         other => return Err(bad(&format!("unsupported msg_type `{other}`"))),
     }
-    Ok((content.to_owned(), Vec::new()))
+    Ok(Form {
+        content: content.to_owned(),
+        mentions: Vec::new(),
+        card_id: None,
+    })
 }
 
 /// A sent post is locale-wrapped (`{"zh_cn":{"title","content"}}`); it comes back flat,
 /// in its first locale, with mentions as `at` elements that name their placeholder.
-fn post_received(obj: &Map<String, Value>) -> Result<(String, Vec<Value>), String> {
+fn post_received(obj: &Map<String, Value>) -> Result<String, String> {
     let Some((_, body)) = obj.iter().next() else {
         return Err("post content needs a locale (e.g. `zh_cn`)".into());
     };
@@ -292,11 +329,11 @@ fn post_received(obj: &Map<String, Value>) -> Result<(String, Vec<Value>), Strin
         "title": body.get("title").cloned().unwrap_or_else(|| Value::from("")),
         "content": body.get("content").cloned().unwrap_or_default(),
     });
-    Ok((flat.to_string(), Vec::new()))
+    Ok(flat.to_string())
 }
 
-/// A card as JSON, a template reference or a card entity reference.
-fn interactive(ctx: &Ctx<'_>, obj: &Map<String, Value>) -> Result<(), Refusal> {
+/// A card as JSON, a template reference or a card entity reference (its id returned).
+fn interactive(ctx: &Ctx<'_>, obj: &Map<String, Value>) -> Result<Option<String>, Refusal> {
     let bad = |why: &str| Refusal::new(CODE_BAD_CONTENT, format!("invalid message content: {why}"));
     match obj.get("type").and_then(Value::as_str) {
         Some("card") => {
@@ -308,26 +345,27 @@ fn interactive(ctx: &Ctx<'_>, obj: &Map<String, Value>) -> Result<(), Refusal> {
             ctx.sh
                 .cards
                 .mark_sent(card_id)
+                .map(|()| Some(card_id.to_owned()))
                 .map_err(|why| Refusal::new(CODE_CARD_CONTENT, why))
         }
         Some("template") => obj
             .get("data")
             .and_then(|d| d.get("template_id"))
             .and_then(Value::as_str)
-            .map(|_| ())
+            .map(|_| None)
             .ok_or_else(|| bad("a template card needs `data.template_id`")),
         Some(other) => Err(bad(&format!("unknown card content type `{other}`"))),
         None => {
             if obj.get("schema").and_then(Value::as_str) == Some("2.0") {
                 match obj.get("body").and_then(|b| b.get("elements")) {
-                    Some(Value::Array(_)) => Ok(()),
+                    Some(Value::Array(_)) => Ok(None),
                     _ => Err(bad("a Card JSON 2.0 card needs `body.elements`")),
                 }
             } else if obj.contains_key("elements")
                 || obj.contains_key("i18n_elements")
                 || obj.contains_key("header")
             {
-                Ok(())
+                Ok(None)
             } else {
                 Err(bad(
                     "a card needs `elements` (1.0) or `schema` 2.0 with `body`",
@@ -401,10 +439,11 @@ fn check_size(msg_type: &str, body_len: usize) -> Result<(), Refusal> {
 
 /// `POST /im/v1/messages` (`reply_to` = None) and `POST /im/v1/messages/:id/reply`.
 pub(crate) fn send(ctx: &Ctx<'_>, req: &Incoming, reply_to: Option<&str>) -> Response {
-    let (msg_type, content) = match message_fields(req, reply_to.is_none()) {
-        Ok(fields) => fields,
+    let body = match message_fields(req, reply_to.is_none()) {
+        Ok(body) => body,
         Err(violations) => return ctx.field_error(violations),
     };
+    let msg_type = body.msg_type;
     if let Err(refusal) = check_size(&msg_type, req.body.len()) {
         return refuse(ctx, refusal);
     }
@@ -413,20 +452,13 @@ pub(crate) fn send(ctx: &Ctx<'_>, req: &Incoming, reply_to: Option<&str>) -> Res
     if let Some(code) = parent.as_ref().and_then(|p| p.gone) {
         return refuse(ctx, gone_refusal(code));
     }
-    let (content, mentions) = match received_form(ctx, &msg_type, &content) {
+    let form = match received_form(ctx, &msg_type, &body.content) {
         Ok(form) => form,
         Err(refusal) => return refuse(ctx, refusal),
     };
     let chat_id = match (&parent, req.query_first("receive_id_type")) {
         (Some(p), _) => p.chat_id.clone(),
-        (None, Some("chat_id")) => serde_json::from_slice::<Value>(&req.body)
-            .ok()
-            .and_then(|b| {
-                b.get("receive_id")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
-            .unwrap_or_else(|| P2P_CHAT.to_owned()),
+        (None, Some("chat_id")) => body.receive_id.unwrap_or_else(|| P2P_CHAT.to_owned()),
         _ => P2P_CHAT.to_owned(),
     };
     let parent_id = reply_to.unwrap_or_default().to_owned();
@@ -436,8 +468,8 @@ pub(crate) fn send(ctx: &Ctx<'_>, req: &Incoming, reply_to: Option<&str>) -> Res
     };
     let now = now_millis();
     let stored = Stored {
-        msg_type: msg_type.clone(),
-        content,
+        msg_type,
+        content: form.content,
         chat_id,
         parent_id,
         root_id,
@@ -446,43 +478,30 @@ pub(crate) fn send(ctx: &Ctx<'_>, req: &Incoming, reply_to: Option<&str>) -> Res
         updated: false,
         deleted: false,
         gone: None,
-        mentions,
+        mentions: form.mentions,
         upper_message_id: None,
         children: Vec::new(),
     };
     let id = format!("om_mock_{}", ctx.sh.next_seq());
     let answer = message_json(&id, &stored);
-    if msg_type == "interactive"
-        && let Some(card_id) = card_reference(&req.body)
-    {
-        ctx.sh.cards.link_message(&card_id, &id);
+    if let Some(card_id) = &form.card_id {
+        ctx.sh.cards.link_message(card_id, &id);
     }
     lock(&store.messages).insert(id, stored);
     ctx.ok(answer)
 }
 
-/// The `card_id` of a card entity reference in a send body.
-fn card_reference(body: &[u8]) -> Option<String> {
-    let body: Value = serde_json::from_slice(body).ok()?;
-    let content: Value = serde_json::from_str(body.get("content")?.as_str()?).ok()?;
-    (content.get("type")?.as_str()? == "card")
-        .then(|| {
-            content
-                .get("data")?
-                .get("card_id")?
-                .as_str()
-                .map(str::to_owned)
-        })
-        .flatten()
-}
-
 /// `PUT /im/v1/messages/:id` (edit a text or post message).
 pub(crate) fn update(ctx: &Ctx<'_>, req: &Incoming, message_id: &str) -> Response {
-    let (msg_type, content) = match message_fields(req, false) {
-        Ok(fields) => fields,
+    let Body {
+        msg_type, content, ..
+    } = match message_fields(req, false) {
+        Ok(body) => body,
         Err(violations) => return ctx.field_error(violations),
     };
-    let (content, mentions) = match received_form(ctx, &msg_type, &content) {
+    let Form {
+        content, mentions, ..
+    } = match received_form(ctx, &msg_type, &content) {
         Ok(form) => form,
         Err(refusal) => return refuse(ctx, refusal),
     };
