@@ -233,18 +233,7 @@ impl StreamingCardBuilder {
 
     /// Creates the card and replies to `message_id` with it.
     pub async fn reply(self, client: &Client, message_id: &str) -> Result<StreamingCard> {
-        if message_id.trim().is_empty() {
-            return Err(ContentError::Empty { what: "message_id" }.into());
-        }
-        self.start(
-            client,
-            Target::Reply {
-                message_id: message_id.to_owned(),
-                in_thread: false,
-                fallback: None,
-            },
-        )
-        .await
+        self.reply_with(client, message_id, false, None).await
     }
 
     /// Creates the card and replies to `message_id`; when that message was recalled or
@@ -255,37 +244,33 @@ impl StreamingCardBuilder {
         message_id: &str,
         chat: &Receiver,
     ) -> Result<StreamingCard> {
-        if message_id.trim().is_empty() {
-            return Err(ContentError::Empty { what: "message_id" }.into());
-        }
-        if chat.id().trim().is_empty() {
-            return Err(ContentError::Empty { what: "receive_id" }.into());
-        }
-        self.start(
-            client,
-            Target::Reply {
-                message_id: message_id.to_owned(),
-                in_thread: false,
-                fallback: Some(chat.clone()),
-            },
-        )
-        .await
+        self.reply_with(client, message_id, false, Some(chat)).await
     }
 
     /// Creates the card and replies to `message_id` in its thread.
     pub async fn reply_in_thread(self, client: &Client, message_id: &str) -> Result<StreamingCard> {
+        self.reply_with(client, message_id, true, None).await
+    }
+
+    async fn reply_with(
+        self,
+        client: &Client,
+        message_id: &str,
+        in_thread: bool,
+        fallback: Option<&Receiver>,
+    ) -> Result<StreamingCard> {
         if message_id.trim().is_empty() {
             return Err(ContentError::Empty { what: "message_id" }.into());
         }
-        self.start(
-            client,
-            Target::Reply {
-                message_id: message_id.to_owned(),
-                in_thread: true,
-                fallback: None,
-            },
-        )
-        .await
+        if fallback.is_some_and(|to| to.id().trim().is_empty()) {
+            return Err(ContentError::Empty { what: "receive_id" }.into());
+        }
+        let target = Target::Reply {
+            message_id: message_id.to_owned(),
+            in_thread,
+            fallback: fallback.cloned(),
+        };
+        self.start(client, target).await
     }
 
     /// Creates the card and sends it to `to`.
@@ -394,12 +379,12 @@ impl StreamingCard {
         StreamingCardBuilder::default()
     }
 
-    fn update(&self, f: impl FnOnce(&mut String)) -> std::result::Result<(), StreamClosed> {
+    fn update(&self, f: impl FnOnce(&mut State)) -> std::result::Result<(), StreamClosed> {
         let mut state = lock(&self.shared);
         if state.stopped || state.end.is_some() {
             return Err(StreamClosed);
         }
-        f(&mut state.text);
+        f(&mut state);
         state.version += 1;
         drop(state);
         self.shared.wake.notify_one();
@@ -411,7 +396,7 @@ impl StreamingCard {
         if delta.is_empty() {
             return Ok(());
         }
-        self.update(|text| text.push_str(delta))
+        self.update(|state| state.text.push_str(delta))
     }
 
     /// Replaces the text with `text` (for producers that yield the text so far). A text
@@ -420,23 +405,13 @@ impl StreamingCard {
     /// After a rollover, the earlier cards keep what they show: a `text` that begins with
     /// what they show goes on after it; any other is shown whole on the current card.
     pub fn set_text(&self, text: &str) -> std::result::Result<(), StreamClosed> {
-        let mut state = lock(&self.shared);
-        if state.stopped || state.end.is_some() {
-            return Err(StreamClosed);
-        }
-        let pinned = state.pinned;
-        let extends_pinned = text.get(..pinned) == state.text.get(..pinned);
-        if extends_pinned {
-            state.text.clear();
+        self.update(|state| {
+            let pinned = state.pinned;
+            let extends_pinned = text.get(..pinned) == state.text.get(..pinned);
+            // Keep what earlier cards show unless `text` begins with it.
+            state.text.truncate(if extends_pinned { 0 } else { pinned });
             state.text.push_str(text);
-        } else {
-            state.text.truncate(pinned);
-            state.text.push_str(text);
-        }
-        state.version += 1;
-        drop(state);
-        self.shared.wake.notify_one();
-        Ok(())
+        })
     }
 
     /// The cards of the stream so far.
